@@ -1,0 +1,136 @@
+"""VTK XML output for ParaView: ``.vtu`` pieces, ``.pvtu`` under MPI, ``.pvd`` time series.
+
+Cell fields are Float64 arrays named after the field (``temperature``); each DataArray
+carries a ``units`` XML attribute (the run also writes ``fields.json`` with names, units and
+descriptions), and the file's FieldData holds ``TIME`` in seconds. Only numeric arrays are
+written so that meshio as well as VTK/ParaView/pyvista read the files. Every file is
+written to a temporary name and renamed, so a killed run never leaves a half file.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import xml.etree.ElementTree as ET
+
+import numpy as np
+
+from .atomic import atomic_write_bytes
+
+VTK_TYPE = {"line": 3, "triangle": 5, "quad": 9, "tetra": 10, "hexahedron": 12, "wedge": 13}
+_NP_TYPE = {np.dtype(np.float64): "Float64", np.dtype(np.int64): "Int64",
+            np.dtype(np.uint8): "UInt8", np.dtype(np.int32): "Int32"}
+
+
+def _b64(arr: np.ndarray) -> str:
+    raw = np.ascontiguousarray(arr).tobytes()
+    return base64.b64encode(np.uint64(len(raw)).tobytes() + raw).decode("ascii")
+
+
+def _array(parent, name, arr, ncomp=1, units=None):
+    arr = np.asarray(arr)
+    if arr.dtype.kind == "f":
+        arr = arr.astype(np.float64)
+    elif arr.dtype.kind in "iu" and arr.dtype != np.uint8:
+        arr = arr.astype(np.int64)
+    el = ET.SubElement(parent, "DataArray", type=_NP_TYPE[arr.dtype], Name=name,
+                       format="binary")
+    if ncomp > 1:
+        el.set("NumberOfComponents", str(ncomp))
+    if units:
+        el.set("units", units)
+    el.text = _b64(arr)
+    return el
+
+
+def _field_data(parent, time):
+    fd = ET.SubElement(parent, "FieldData")
+    el = ET.SubElement(fd, "DataArray", type="Float64", Name="TIME", NumberOfTuples="1",
+                       format="ascii")
+    el.text = repr(float(time))
+
+
+def subset_cells(points: np.ndarray, blocks, cells: np.ndarray):
+    """Points and (type, connectivity) blocks of the cells ``cells`` (file numbering),
+    renumbered so only the points they use are kept."""
+    sizes = np.cumsum([0] + [len(c) for _, c in blocks])
+    out_blocks = []
+    used = []
+    for (ctype, conn), lo, hi in zip(blocks, sizes[:-1], sizes[1:], strict=True):
+        sel = cells[(cells >= lo) & (cells < hi)] - lo
+        if len(sel):
+            out_blocks.append((ctype, conn[sel]))
+            used.append(conn[sel].ravel())
+    keep = np.unique(np.concatenate(used)) if used else np.zeros(0, dtype=np.int64)
+    new = np.full(len(points), -1, dtype=np.int64)
+    new[keep] = np.arange(len(keep))
+    return points[keep], [(t, new[c]) for t, c in out_blocks]
+
+
+def write_vtu(path: str, points: np.ndarray, blocks, cell_data: dict, units: dict,
+              time: float = 0.0) -> None:
+    """Write one unstructured-grid piece. ``cell_data`` values follow the block order."""
+    root = ET.Element("VTKFile", type="UnstructuredGrid", version="1.0",
+                      byte_order="LittleEndian", header_type="UInt64")
+    grid = ET.SubElement(root, "UnstructuredGrid")
+    _field_data(grid, time)
+    ncell = sum(len(c) for _, c in blocks)
+    piece = ET.SubElement(grid, "Piece", NumberOfPoints=str(len(points)),
+                          NumberOfCells=str(ncell))
+    _array(ET.SubElement(piece, "Points"), "Points", points.astype(float), 3)
+    cells = ET.SubElement(piece, "Cells")
+    conn = np.concatenate([c.ravel() for _, c in blocks]) if blocks else np.zeros(0, np.int64)
+    offsets = np.cumsum(np.concatenate([np.full(len(c), c.shape[1]) for _, c in blocks])) \
+        if blocks else np.zeros(0, np.int64)
+    types = np.concatenate([np.full(len(c), VTK_TYPE[t], dtype=np.uint8) for t, c in blocks]) \
+        if blocks else np.zeros(0, np.uint8)
+    _array(cells, "connectivity", conn)
+    _array(cells, "offsets", offsets)
+    _array(cells, "types", types)
+    cd = ET.SubElement(piece, "CellData")
+    for name, values in cell_data.items():
+        _array(cd, name, values, units=units.get(name))
+    atomic_write_bytes(path, ET.tostring(root, xml_declaration=True, encoding="utf-8"))
+
+
+def write_pvtu(path: str, pieces: list[str], fields: list[str], units: dict,
+               time: float = 0.0) -> None:
+    """Parallel index file naming the per-rank pieces (paths relative to ``path``)."""
+    root = ET.Element("VTKFile", type="PUnstructuredGrid", version="1.0",
+                      byte_order="LittleEndian", header_type="UInt64")
+    grid = ET.SubElement(root, "PUnstructuredGrid", GhostLevel="0")
+    _field_data(grid, time)
+    pp = ET.SubElement(grid, "PPoints")
+    ET.SubElement(pp, "PDataArray", type="Float64", NumberOfComponents="3", Name="Points")
+    pcd = ET.SubElement(grid, "PCellData")
+    for name in fields:
+        el = ET.SubElement(pcd, "PDataArray", type="Float64", Name=name)
+        if units.get(name):
+            el.set("units", units[name])
+    for p in pieces:
+        ET.SubElement(grid, "Piece", Source=p)
+    atomic_write_bytes(path, ET.tostring(root, xml_declaration=True, encoding="utf-8"))
+
+
+def write_pvd(path: str, entries: list[tuple[float, str]]) -> None:
+    """Time series index: ``entries`` are (time in s, file relative to ``path``)."""
+    root = ET.Element("VTKFile", type="Collection", version="1.0", byte_order="LittleEndian")
+    col = ET.SubElement(root, "Collection")
+    for t, f in entries:
+        ET.SubElement(col, "DataSet", timestep=repr(float(t)), group="", part="0", file=f)
+    atomic_write_bytes(path, ET.tostring(root, xml_declaration=True, encoding="utf-8"))
+
+
+def read_pvd(path: str) -> list[tuple[float, str]]:
+    """Entries of an existing ``.pvd`` (empty list if there is none)."""
+    if not os.path.isfile(path):
+        return []
+    root = ET.parse(path).getroot()
+    return [(float(d.get("timestep")), d.get("file")) for d in root.iter("DataSet")]
+
+
+def array_units(path: str) -> dict[str, str]:
+    """The ``units`` attributes of the cell arrays of a .vtu/.pvtu file."""
+    root = ET.parse(path).getroot()
+    return {el.get("Name"): el.get("units") for tag in ("DataArray", "PDataArray")
+            for el in root.iter(tag) if el.get("units") is not None}

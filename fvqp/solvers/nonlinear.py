@@ -1,0 +1,146 @@
+"""Newton–Krylov solves with PETSc SNES over a distributed cell vector.
+
+A *problem* hands the solver two callables on local arrays (owned cells then ghosts):
+``residual(x_local) -> r_owned`` and ``jacobian(x_local) -> values`` in the order of a
+fixed COO sparsity pattern. The solver owns the PETSc objects; physics code never sees
+them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+
+import numpy as np
+
+from .options import apply_options, normalise_prefix
+from .result import ConvergenceError, SolveResult
+
+log = logging.getLogger(__name__)
+
+
+class DomainError(ArithmeticError):
+    """Raised by a residual evaluated outside its domain (e.g. a negative temperature):
+    SNES's line search then shortens the step instead of failing."""
+
+
+class SparseAssembler:
+    """Fixed-pattern MPIAIJ matrix filled from COO values on local indices.
+
+    Parameters
+    ----------
+    dist : fvqp.parallel.Distribution
+    rows, cols : ndarray of int
+        Local row (owned, ``< n_owned``) and column (owned or ghost) of every COO entry;
+        duplicates are summed.
+    """
+
+    def __init__(self, dist, rows: np.ndarray, cols: np.ndarray):
+        from petsc4py import PETSc
+
+        n_own, N = dist.local.n_owned, dist.n_global
+        gcols = dist.local_to_global[cols].astype(np.int64)
+        key = rows.astype(np.int64) * N + gcols
+        uniq, inv = np.unique(key, return_inverse=True)
+        self.map = inv.ravel()
+        urow, ucol = uniq // N, uniq % N
+        self.indptr = np.searchsorted(urow, np.arange(n_own + 1)).astype(PETSc.IntType)
+        self.indices = ucol.astype(PETSc.IntType)
+        lo, hi = dist.starts[dist.rank], dist.starts[dist.rank + 1]
+        diag = (ucol >= lo) & (ucol < hi)
+        d_nnz = np.bincount(urow[diag], minlength=n_own).astype(PETSc.IntType)
+        o_nnz = np.bincount(urow[~diag], minlength=n_own).astype(PETSc.IntType)
+        self.mat = PETSc.Mat().createAIJ(size=((n_own, N), (n_own, N)), nnz=(d_nnz, o_nnz),
+                                         comm=dist.comm)
+        self.mat.setOption(PETSc.Mat.Option.NEW_NONZERO_ALLOCATION_ERR, True)
+        self.mat.setUp()
+
+    def assemble(self, values: np.ndarray, mat=None):
+        """Insert the summed COO values into ``mat`` (default: own matrix) and assemble."""
+        mat = self.mat if mat is None else mat
+        data = np.bincount(self.map, weights=values, minlength=len(self.indices))
+        mat.zeroEntries()
+        mat.setValuesCSR(self.indptr, self.indices, data)
+        mat.assemble()
+        return mat
+
+
+class NonlinearSolver:
+    """PETSc SNES for ``F(x) = 0`` on a :class:`~fvqp.parallel.Distribution`.
+
+    Parameters
+    ----------
+    dist
+        The distribution of cells (vector layout and ghost exchange).
+    residual
+        ``residual(x_local) -> r_owned``; may raise :class:`DomainError`.
+    jacobian
+        ``jacobian(x_local) -> values`` for the COO pattern ``(rows, cols)``.
+    pattern
+        ``(rows, cols)`` local indices of the Jacobian entries.
+    prefix
+        PETSc options prefix (``"heat_"``); command-line options under it win.
+    options
+        PETSc options under the prefix, e.g. ``{"snes_rtol": 1e-10, "ksp_type": "gmres"}``.
+    """
+
+    def __init__(self, dist, residual: Callable, jacobian: Callable, pattern,
+                 prefix: str = "fvqp_", options: Mapping[str, object] | None = None):
+        from petsc4py import PETSc
+
+        self.dist = dist
+        self.prefix = normalise_prefix(prefix)
+        self._residual_fn, self._jacobian_fn = residual, jacobian
+        self.assembler = SparseAssembler(dist, *pattern)
+        self._work = dist.create_vec()
+        self._F = dist.create_vec()
+        self.snes = PETSc.SNES().create(comm=dist.comm)
+        self.snes.setFunction(self._residual, self._F)
+        self.snes.setJacobian(self._jacobian, self.assembler.mat)
+        self.inserted_options = apply_options(self.prefix, options)
+        self.snes.setOptionsPrefix(self.prefix)
+        self.snes.setFromOptions()  # last: the command line always wins
+        self.total_iterations = 0
+        self.total_linear_iterations = 0
+
+    def _residual(self, snes, x, f) -> None:
+        xl = self.dist.to_local(x, self._work)
+        try:
+            r = self._residual_fn(xl)
+            ok = np.all(np.isfinite(r))
+        except DomainError:
+            ok, r = False, None
+        if self.dist.sum(0.0 if ok else 1.0) > 0:
+            snes.setFunctionDomainError()
+            f.set(np.inf)
+            return
+        f.setArray(r)
+
+    def _jacobian(self, snes, x, J, P) -> None:
+        xl = self.dist.to_local(x, self._work)
+        self.assembler.assemble(self._jacobian_fn(xl), P)
+        if J != P:
+            J.assemble()
+
+    def solve(self, x, raise_on_failure: bool = True) -> SolveResult:
+        """Solve in place starting from ``x`` (a vector of the distribution's layout)."""
+        from petsc4py import PETSc
+
+        self.snes.solve(None, x)
+        reason = int(self.snes.getConvergedReason())
+        names = {v: k for k, v in PETSc.SNES.ConvergedReason.__dict__.items()
+                 if isinstance(v, int)}
+        its = int(self.snes.getIterationNumber())
+        lits = int(self.snes.getLinearSolveIterations())
+        self.total_iterations += its
+        self.total_linear_iterations += lits
+        res = SolveResult(success=reason > 0, reason=reason,
+                          message=names.get(reason, str(reason)), iterations=its,
+                          linear_iterations=lits, residual_norm=float(self.snes.getFunctionNorm()))
+        if not res.success and raise_on_failure:
+            raise ConvergenceError(
+                f"SNES (prefix {self.prefix!r}) did not converge: {res.message} after {its} "
+                f"Newton iterations, |F| = {res.residual_norm:.3e}. Try -{self.prefix}snes_monitor "
+                f"-{self.prefix}ksp_converged_reason, a smaller time step, or looser "
+                f"-{self.prefix}snes_rtol.", res)
+        return res

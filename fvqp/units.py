@@ -1,0 +1,241 @@
+"""The internal unit scheme of fvqp, and the one place where SI is converted.
+
+fvqp computes in dimensionless numbers. A :class:`UnitSystem` is fixed per case by a
+*reference material* (default: the material of the first region of the case):
+
+============== ======================================== =========================
+quantity       internal unit                            symbol
+============== ======================================== =========================
+temperature    critical temperature of the reference    :math:`T_u = T_c`
+energy         :math:`k_B T_c`                          :math:`E_u`
+time           Kaplan's :math:`\\tau_0` of the reference :math:`t_u = \\tau_0`
+length         one micrometre                           :math:`L_u = 1\\,\\mu m`
+density of     single-spin normal DOS :math:`N_0`       :math:`N_u = N_0`
+states
+============== ======================================== =========================
+
+Derived units follow: energy density :math:`e_u = N_u E_u^2` (J/m³), power density
+:math:`e_u/t_u`, heat capacity per volume :math:`e_u/T_u`, thermal conductivity
+:math:`e_u L_u^2/(t_u T_u)`, diffusion constant :math:`L_u^2/t_u`, energy :math:`e_u L_u^3`.
+
+Energies and temperatures share the unit (:math:`k_B = 1`): a temperature of 0.1 means
+0.1 T_c and a quasiparticle energy of 1.764 means the BCS gap of the reference material.
+Per-material physics (spectra, thermodynamics, collision operators) is written in the
+material's own :math:`k_B T_c`; models rescale by the ratios returned from
+:meth:`UnitSystem.material_scales`.
+
+Case files are SI. Values may be plain numbers (SI) or strings with a unit, e.g.
+``"100 mK"``, ``"6 keV"``, ``"150 nm"``; :func:`parse_quantity` checks the dimension.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+K_B = 1.380649e-23  #: Boltzmann constant [J/K] (exact, SI 2019)
+E_CHARGE = 1.602176634e-19  #: elementary charge [C] (exact)
+HBAR = 1.054571817e-34  #: reduced Planck constant [J s]
+LORENZ = (math.pi**2 / 3.0) * (K_B / E_CHARGE) ** 2  #: Sommerfeld Lorenz number [W Ω/K²]
+
+# ---------------------------------------------------------------------------------------
+# Quantity strings
+# ---------------------------------------------------------------------------------------
+
+_PREFIX = {
+    "f": 1e-15, "p": 1e-12, "n": 1e-9, "u": 1e-6, "µ": 1e-6, "μ": 1e-6, "m": 1e-3,
+    "c": 1e-2, "k": 1e3, "M": 1e6, "G": 1e9, "": 1.0,
+}
+
+#: dimension name -> {unit symbol: SI factor}; prefixes are applied to the listed symbols.
+_UNITS: dict[str, dict[str, float]] = {
+    "temperature": {"K": 1.0},
+    "time": {"s": 1.0},
+    "length": {"m": 1.0},
+    "area": {"m^2": 1.0, "m2": 1.0},
+    "energy": {"J": 1.0, "eV": E_CHARGE},
+    "power": {"W": 1.0},
+    "voltage": {"V": 1.0},
+    "resistance": {"Ohm": 1.0, "ohm": 1.0, "Ω": 1.0},
+    "resistivity": {"Ohm m": 1.0, "ohm m": 1.0, "Ω m": 1.0, "Ohm*m": 1.0},
+    "conductance": {"S": 1.0},
+    "diffusivity": {"m^2/s": 1.0, "m2/s": 1.0},
+    "heat_flux": {"W/m^2": 1.0, "W/m2": 1.0},
+    "frequency": {"Hz": 1.0},
+}
+# the prefix of an area/diffusivity unit applies to the length inside: "um^2" = (1e-6 m)^2
+_SQUARED = {"area", "diffusivity", "heat_flux"}
+
+_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+_QUANTITY = re.compile(rf"^\s*({_NUMBER})\s*(.*?)\s*$")
+
+
+class UnitError(ValueError):
+    """A quantity has the wrong dimension or an unknown unit."""
+
+
+def _unit_factor(unit: str, dimension: str) -> float | None:
+    table = _UNITS[dimension]
+    if unit in table:
+        return table[unit]
+    for sym, fac in table.items():
+        if unit.endswith(sym) and unit[: -len(sym)] in _PREFIX:
+            p = _PREFIX[unit[: -len(sym)]]
+            if dimension in _SQUARED:
+                if dimension == "heat_flux":  # W/(prefix m)^2 is not supported: prefix on W
+                    return p * fac
+                return p**2 * fac
+            return p * fac
+    # squared-length spellings with the prefix on the length: "um^2/s", "cm^2/s"
+    if dimension in ("area", "diffusivity"):
+        m = re.fullmatch(r"(\w?)m\^?2(/s)?", unit)
+        if m and m.group(1) in _PREFIX and (m.group(2) is not None) == (dimension == "diffusivity"):
+            return _PREFIX[m.group(1)] ** 2
+    return None
+
+
+def dimension_of(unit: str) -> str | None:
+    """Return the dimension a unit string belongs to, or None if unknown."""
+    for dim in _UNITS:
+        if _unit_factor(unit, dim) is not None:
+            return dim
+    return None
+
+
+def parse_quantity(value: object, dimension: str) -> float:
+    """Convert a case-file value to SI.
+
+    Parameters
+    ----------
+    value
+        A number (already SI) or a string ``"<number> <unit>"`` such as ``"100 mK"``.
+    dimension
+        Expected dimension, a key of the unit table (``"temperature"``, ``"length"`` ...).
+
+    Returns
+    -------
+    float
+        The value in SI units.
+
+    Raises
+    ------
+    UnitError
+        If the string cannot be parsed, the unit is unknown, or it has another dimension.
+    """
+    if isinstance(value, bool):
+        raise UnitError(f"expected a {dimension}, got the boolean {value!r}")
+    if isinstance(value, (int, float)):
+        return float(value)
+    if not isinstance(value, str):
+        raise UnitError(f"expected a {dimension} (number or string with unit), got {value!r}")
+    m = _QUANTITY.match(value)
+    if not m:
+        raise UnitError(f"cannot read {value!r} as '<number> <unit>'")
+    number, unit = float(m.group(1)), m.group(2)
+    if unit == "":
+        return number
+    fac = _unit_factor(unit, dimension)
+    if fac is None:
+        other = dimension_of(unit)
+        allowed = ", ".join(_UNITS[dimension])
+        if other is not None:
+            raise UnitError(f"unit {unit!r} is a {other}, expected a {dimension} ({allowed})")
+        raise UnitError(f"unknown unit {unit!r} for a {dimension} (use {allowed} with a prefix)")
+    return number * fac
+
+
+# ---------------------------------------------------------------------------------------
+# The internal unit system
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UnitSystem:
+    """Scales of the internal dimensionless variables (see the module docstring).
+
+    Parameters
+    ----------
+    Tc : float
+        Reference critical temperature [K].
+    tau0 : float
+        Reference electron–phonon time τ0 (Kaplan et al. 1976) [s].
+    N0 : float
+        Reference single-spin density of states [1/(J m³)].
+    length : float
+        Length unit [m], 1 µm by default.
+    """
+
+    Tc: float
+    tau0: float
+    N0: float
+    length: float = 1e-6
+
+    @classmethod
+    def from_material(cls, material) -> UnitSystem:
+        """Build the unit system of a reference :class:`fvqp.materials.Material`."""
+        return cls(Tc=material.Tc, tau0=material.tau0, N0=material.N0)
+
+    # base and derived scales, SI value of one internal unit
+    @property
+    def energy(self) -> float:
+        """k_B Tc [J]."""
+        return K_B * self.Tc
+
+    @property
+    def scales(self) -> dict[str, float]:
+        """SI value of one internal unit for every supported kind of quantity."""
+        e = self.energy
+        ed = self.N0 * e * e  # energy density J/m^3
+        L, t, T = self.length, self.tau0, self.Tc
+        return {
+            "temperature": T,
+            "energy": e,
+            "time": t,
+            "length": L,
+            "area": L * L,
+            "volume": L**3,
+            "dos": self.N0,
+            "energy_density": ed,
+            "total_energy": ed * L**3,
+            "power": ed * L**3 / t,
+            "power_density": ed / t,
+            "heat_flux": ed * L / t,
+            "heat_capacity": ed / T,
+            "thermal_conductivity": ed * L * L / (t * T),
+            "diffusivity": L * L / t,
+            "rate": 1.0 / t,
+            "voltage": e / E_CHARGE,
+        }
+
+    def to_internal(self, value, kind: str):
+        """SI -> internal (works on floats and numpy arrays)."""
+        return value / self.scales[kind]
+
+    def to_si(self, value, kind: str):
+        """Internal -> SI (works on floats and numpy arrays)."""
+        return value * self.scales[kind]
+
+    def material_scales(self, material) -> dict[str, float]:
+        """Ratios that rescale a material's own units (k_B Tc_m, N0_m) to this system.
+
+        ``temperature`` multiplies a temperature/energy in units of the material's
+        k_B Tc; ``energy_density`` multiplies an energy density in N0_m (k_B Tc_m)²;
+        ``heat_capacity`` one in N0_m k_B (k_B Tc_m)... per kelvin-equivalent.
+        """
+        r_T = material.Tc / self.Tc
+        r_N = material.N0 / self.N0
+        return {
+            "temperature": r_T,
+            "energy_density": r_N * r_T**2,
+            "heat_capacity": r_N * r_T,
+        }
+
+
+#: Unit labels written into output metadata, by kind.
+SI_LABELS = {
+    "temperature": "K", "energy": "J", "time": "s", "length": "m", "energy_density": "J/m^3",
+    "power_density": "W/m^3", "power": "W", "total_energy": "J", "heat_flux": "W/m^2",
+    "heat_capacity": "J/(m^3 K)", "thermal_conductivity": "W/(m K)", "diffusivity": "m^2/s",
+    "rate": "1/s", "voltage": "V", "dos": "1/(J m^3)", "area": "m^2", "volume": "m^3",
+}
