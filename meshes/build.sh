@@ -40,7 +40,7 @@ for N in 8 16 32 64; do
   mesh mms square.geo 2 "square_${N}.msh" msh41 -setnumber N "$N"
 done
 mesh mms square.geo 2 square_graded_16.msh msh41 -setnumber N 16 -setnumber P 1.1
-for N in 4 8 16; do
+for N in 4 8 16 32; do
   mesh mms cube.geo 3 "cube_${N}.msh" msh41 -setnumber N "$N"
 done
 for N in 16 32 64 128; do

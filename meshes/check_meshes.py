@@ -68,6 +68,7 @@ EXPECTED = {
     "cube_4.msh": {"measure": {"domain": 1.0}, "cells": (64, 64)},
     "cube_8.msh": {"measure": {"domain": 1.0}, "cells": (512, 512)},
     "cube_16.msh": {"measure": {"domain": 1.0}, "cells": (4096, 4096)},
+    "cube_32.msh": {"measure": {"domain": 1.0}, "cells": (32768, 32768)},
 }
 for _n in (8, 16, 32, 64):
     EXPECTED[f"square_{_n}.msh"] = {"measure": {"domain": 1.0}, "cells": (_n * _n,) * 2}

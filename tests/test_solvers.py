@@ -8,8 +8,14 @@ from conftest import MESHES
 from fvqp.mesh import build_geometry, read_mesh
 from fvqp.models.heat.problem import BoundaryCondition, HeatProblem
 from fvqp.parallel import Distribution
-from fvqp.solvers import (BDFIntegrator, BDFOptions, ConvergenceError, DomainError,
-                          NonlinearSolver, SparseAssembler)
+from fvqp.solvers import (
+    BDFIntegrator,
+    BDFOptions,
+    ConvergenceError,
+    DomainError,
+    NonlinearSolver,
+    SparseAssembler,
+)
 
 
 @pytest.fixture(scope="module")

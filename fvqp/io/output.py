@@ -44,6 +44,13 @@ class OutputWriter:
             os.makedirs(os.path.join(directory, "vtu"), exist_ok=True)
         self.count = dist.bcast(len(self.entries))
 
+    def truncate(self, time_si: float) -> None:
+        """Forget snapshots later than ``time_si`` (written after the checkpoint a run
+        resumes from); they are written again, under the same file names."""
+        if self.dist.rank == 0:
+            self.entries = [e for e in self.entries if e[0] <= time_si * (1 + 1e-12)]
+        self.count = self.dist.bcast(len(self.entries))
+
     def write(self, time_si: float, fields: dict[str, np.ndarray]) -> str:
         """Write one snapshot of owned-cell fields; returns the file the .pvd points to."""
         k = self.count

@@ -97,6 +97,8 @@ class NonlinearSolver:
         self.snes = PETSc.SNES().create(comm=dist.comm)
         self.snes.setFunction(self._residual, self._F)
         self.snes.setJacobian(self._jacobian, self.assembler.mat)
+        self._user_atol = (options or {}).get("snes_atol") is not None or \
+            PETSc.Options().hasName(self.prefix + "snes_atol")
         self.inserted_options = apply_options(self.prefix, options)
         self.snes.setOptionsPrefix(self.prefix)
         self.snes.setFromOptions()  # last: the command line always wins
@@ -122,10 +124,17 @@ class NonlinearSolver:
         if J != P:
             J.assemble()
 
-    def solve(self, x, raise_on_failure: bool = True) -> SolveResult:
-        """Solve in place starting from ``x`` (a vector of the distribution's layout)."""
+    def solve(self, x, raise_on_failure: bool = True, atol: float | None = None) -> SolveResult:
+        """Solve in place starting from ``x`` (a vector of the distribution's layout).
+
+        ``atol``, if given, sets SNES's absolute tolerance for this solve — callers pass
+        a multiple of the size of the residual's terms so that a residual that is pure
+        round-off counts as converged — unless ``-<prefix>snes_atol`` was set explicitly.
+        """
         from petsc4py import PETSc
 
+        if atol is not None and not self._user_atol:
+            self.snes.setTolerances(atol=atol)
         self.snes.solve(None, x)
         reason = int(self.snes.getConvergedReason())
         names = {v: k for k, v in PETSc.SNES.ConvergedReason.__dict__.items()

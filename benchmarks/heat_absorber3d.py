@@ -1,0 +1,77 @@
+"""Benchmark: heat model on the 3D absorber, two resolutions, 1 vs 2 MPI ranks.
+
+Prints time per time step, Newton/Krylov iterations per step, peak memory per rank, and
+the 2-rank speed-up, all measured in this run (`python benchmarks/heat_absorber3d.py`).
+Each run is the case `cases/heat_absorber3d.toml` with a fixed number of fixed-size steps
+through the pulse, so every configuration does the same work.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+STEPS = int(os.environ.get("FVQP_BENCH_STEPS", "40"))
+
+
+def env():
+    e = dict(os.environ)
+    e.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+             OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    return e
+
+
+def make_case(tmp: Path, mesh: str) -> Path:
+    text = (ROOT / "cases" / "heat_absorber3d.toml").read_text()
+    text = text.replace("../meshes/absorber3d/absorber3d_coarse.msh",
+                        str(ROOT / "meshes" / "absorber3d" / mesh))
+    text = re.sub(r'end = "2 us"', f'end = "{STEPS * 0.1} ns"\nadaptive = false', text)
+    text = re.sub(r'dt_initial = "10 ps"', 'dt_initial = "0.1 ns"', text)
+    text = re.sub(r"every = 10", "every = 100000", text)
+    text = re.sub(r'times = \[.*\]', "times = []", text)
+    p = tmp / f"heat_{mesh.replace('.msh', '')}.toml"
+    p.write_text(text)
+    return p
+
+
+def run(case: Path, out: Path, nproc: int) -> dict:
+    cmd = [sys.executable, "-m", "fvqp", "-q", "run", str(case), "--output", str(out)]
+    if nproc > 1:
+        cmd = ["mpiexec", "-n", str(nproc), *cmd]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    subprocess.run(cmd, check=True, env=env(), cwd=ROOT)
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    s = json.loads((out / "summary.json").read_text())
+    s["peak_rss_MB"] = max(peak, before) / 1024
+    return s
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        print(f"heat model, 3D absorber, {STEPS} fixed BDF2 steps through the pulse")
+        print(f"{'mesh':<22s}{'cells':>8s}{'ranks':>6s}{'s/step':>10s}{'Newton/step':>13s}"
+              f"{'Krylov/Newton':>15s}{'peak MB':>9s}{'speed-up':>10s}")
+        for mesh in ("absorber3d_coarse.msh", "absorber3d_fine.msh"):
+            case = make_case(tmp, mesh)
+            base = None
+            for nproc in (1, 2):
+                s = run(case, tmp / f"{mesh}_{nproc}", nproc)
+                per = s["wall_time_s"] / s["steps"]
+                base = base or per
+                print(f"{mesh:<22s}{s['n_cells']:>8d}{nproc:>6d}{per:>10.4f}"
+                      f"{s['newton_iterations'] / s['steps']:>13.2f}"
+                      f"{s['linear_iterations'] / max(s['newton_iterations'], 1):>15.1f}"
+                      f"{s['peak_rss_MB']:>9.0f}{base / per:>10.2f}")
+        print("peak MB is the largest resident set of any process of the run (per rank).")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,5 @@
+"""Case files: TOML in SI units, validated against the model's schema and the mesh."""
+
+from .loader import Case, CaseError, load_case
+
+__all__ = ["Case", "CaseError", "load_case"]

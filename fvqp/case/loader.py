@@ -1,0 +1,234 @@
+"""Load and validate a case file (``<model>_<device>.toml``) before any solve.
+
+Validation happens in two passes, and *all* problems are reported at once:
+
+1. the TOML against the generic schema plus the model's own (types, units, signs,
+   unknown keys with a "did you mean");
+2. the case against its mesh: every region of the case exists in the mesh (and the
+   mesh's names are listed if not), every mesh region has a material, every exterior
+   boundary of the mesh has a condition.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+
+import tomllib
+
+from ..models import get_model_spec, model_names
+from .schema import Errors, Field, ListOf, Section, TableOf, Variant, validate
+
+
+class CaseError(ValueError):
+    """The case file cannot be run; ``errors`` lists every problem with its fix."""
+
+    def __init__(self, errors: list[str]):
+        self.errors = list(errors)
+        n = len(self.errors)
+        super().__init__(f"{n} problem{'s' if n > 1 else ''} in the case:\n  - "
+                         + "\n  - ".join(self.errors))
+
+
+def generic_schema(spec) -> Section:
+    """The schema of a case file for the model described by ``spec``."""
+    return Section({
+        "model": Field("str", "name of the model", required=True, choices=tuple(model_names())),
+        "title": Field("str", "free text", default=""),
+        "mesh": Section({
+            "file": Field("path", "mesh file, relative to the case file", required=True),
+            "scale": Field("quantity", "length of one mesh unit", dimension="length",
+                           default=1e-6, positive=True),
+        }, required=True),
+        "units": Section({
+            "reference_material": Field("str", "material fixing the internal units"),
+        }),
+        "bath": Section({
+            "temperature": Field("quantity", "bath temperature", dimension="temperature",
+                                 required=True, positive=True),
+        }, required=True),
+        "regions": TableOf(spec.region_schema, "material and geometry per mesh region",
+                           required=True),
+        "boundaries": TableOf(Variant(spec.boundary_types), "condition per mesh boundary"),
+        "initial": spec.initial_schema,
+        "sources": ListOf(Variant(spec.source_types)),
+        "time": Section({
+            "steady": Field("bool", "solve for the steady state directly", default=False),
+            "end": Field("quantity", "end time", dimension="time", positive=True),
+            "dt_initial": Field("quantity", "first time step", dimension="time", positive=True),
+            "dt_min": Field("quantity", "smallest time step", dimension="time", positive=True),
+            "dt_max": Field("quantity", "largest time step", dimension="time", positive=True),
+            "scheme": Field("str", "time integrator", default="bdf2", choices=("bdf1", "bdf2")),
+            "adaptive": Field("bool", "adapt the time step to rtol/atol", default=True),
+            "rtol": Field("float", "relative local error tolerance", default=1e-3, positive=True),
+            "atol": Field("quantity", "absolute local error tolerance",
+                          dimension=spec.atol_dimension, default=spec.atol_default,
+                          positive=True),
+        }),
+        "solver": Section({
+            "prefix": Field("str", "PETSc options prefix", default=f"{spec.name}_"),
+            "petsc": Field("options", "PETSc options under the prefix", default={}),
+        }),
+        "output": Section({
+            "directory": Field("path", "output directory, relative to the case file"),
+            "fields": Field("list", "fields to write", item=Field("str", choices=spec.fields),
+                            default=list(spec.fields)),
+            "every": Field("int", "write every N steps", default=10),
+            "times": Field("list", "also write at these times", item=Field(
+                "quantity", dimension="time", nonnegative=True), default=[]),
+            "checkpoint_every": Field("int", "checkpoint every N steps", default=20),
+        }),
+    })
+
+
+@dataclass
+class Case:
+    """A validated case: SI values, absolute paths, and its digest.
+
+    Attributes
+    ----------
+    path : str
+        The case file.
+    data : dict
+        Normalised content (numbers in SI, defaults filled in).
+    mesh_path, output_dir : str
+        Absolute paths.
+    digest : str
+        SHA-256 of the case file and mesh file contents (checkpoints refuse other cases).
+    """
+
+    path: str
+    data: dict
+    mesh_path: str
+    output_dir: str
+    digest: str
+
+    @property
+    def model(self) -> str:
+        return self.data["model"]
+
+    @property
+    def name(self) -> str:
+        return os.path.splitext(os.path.basename(self.path))[0]
+
+
+def _read_toml(path: str) -> dict:
+    if not os.path.isfile(path):
+        raise CaseError([f"{path}: no such case file. Fix: check the path."])
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise CaseError([f"{path}: not valid TOML: {exc}. Fix: correct the syntax there."]) \
+            from exc
+
+
+def load_case(path: str | os.PathLike, check_mesh: bool = True,
+              output_dir: str | None = None) -> Case:
+    """Read, validate and cross-check a case file.
+
+    Raises
+    ------
+    CaseError
+        Listing every problem found, each with key, file and fix.
+    """
+    path = os.path.abspath(os.fspath(path))
+    raw = _read_toml(path)
+    err = Errors(os.path.basename(path))
+    model = raw.get("model")
+    if model not in model_names():
+        err.add("model", f"{model!r} is not a model of fvqp." if model else "missing.",
+                f"set model to one of {', '.join(repr(m) for m in model_names())}.")
+        raise CaseError(err.items)
+    spec = get_model_spec(model)
+    data = validate(raw, generic_schema(spec), "", err)
+    base = os.path.dirname(path)
+    mesh_path = os.path.normpath(os.path.join(base, data.get("mesh", {}).get("file") or ""))
+    _check_materials(data, err)
+    if spec.check is not None and not err.items:
+        spec.check(data, err)
+    if not data.get("time", {}).get("steady") and data.get("time", {}).get("end") is None:
+        err.add("time.end", "required for a time-dependent run.",
+                "add end = \"1 us\" under [time], or set steady = true.")
+    if check_mesh and data.get("mesh", {}).get("file"):
+        _check_against_mesh(data, mesh_path, err, spec)
+    if err.items:
+        raise CaseError(err.items)
+    out = output_dir or data["output"]["directory"] or os.path.join("output", _stem(path))
+    out = os.path.normpath(os.path.join(base if output_dir is None else os.getcwd(), out))
+    h = hashlib.sha256(open(path, "rb").read())
+    if os.path.isfile(mesh_path):
+        h.update(open(mesh_path, "rb").read())
+    return Case(path=path, data=data, mesh_path=mesh_path, output_dir=out, digest=h.hexdigest())
+
+
+def _stem(path: str) -> str:
+    return os.path.splitext(os.path.basename(path))[0]
+
+
+def _check_materials(data: dict, err: Errors) -> None:
+    from ..materials import UnknownMaterialError, get_material
+
+    for name, reg in (data.get("regions") or {}).items():
+        mat = (reg or {}).get("material")
+        if mat is None or reg.get("active") is False:
+            continue
+        try:
+            get_material(mat)
+        except UnknownMaterialError as exc:
+            err.add(f"regions.{name}.material", str(exc).strip("'\""), "")
+    ref = (data.get("units") or {}).get("reference_material")
+    if ref:
+        try:
+            get_material(ref)
+        except UnknownMaterialError as exc:
+            err.add("units.reference_material", str(exc).strip("'\""), "")
+
+
+def _check_against_mesh(data: dict, mesh_path: str, err: Errors, spec) -> None:
+    from ..mesh import MeshError, build_geometry, read_mesh
+
+    try:
+        raw = read_mesh(mesh_path)
+    except MeshError as exc:
+        err.add("mesh.file", str(exc), "")
+        return
+    mesh_regions = list(raw.region_names)
+    regions = {k: (v or {}) for k, v in (data.get("regions") or {}).items()}
+    active = [n for n, r in regions.items() if r.get("active", True) and n in mesh_regions]
+    if not active:
+        err.add("regions", "no active region of the mesh is simulated.",
+                f"add [regions.<name>] tables for some of {', '.join(mesh_regions)}.")
+        return
+    try:
+        geo = build_geometry(raw.subset(active), strict=False)
+    except MeshError as exc:
+        err.add("mesh.file", str(exc), "")
+        return
+    for name in regions:
+        if name not in mesh_regions:
+            err.add(f"regions.{name}", f"the mesh {os.path.basename(mesh_path)} has no region "
+                    f"{name!r}; its regions are {', '.join(mesh_regions)}.",
+                    "rename the table to one of these (physical groups of the mesh).")
+    for name in mesh_regions:
+        if name not in regions:
+            err.add("regions", f"mesh region {name!r} has no [regions.{name}] table.",
+                    f"add [regions.{name}] with a material, or active = false to leave it out.")
+    for key in spec.dimension_keys.get(geo.dim, ()):
+        for name, reg in regions.items():
+            if reg and reg.get("active", True) and reg.get(key) is None:
+                err.add(f"regions.{name}.{key}", f"required for a {geo.dim}D mesh.",
+                        f"add {key} = ... ({spec.dimension_doc[key]}).")
+    needed = spec.required_boundaries(geo, set(active))
+    bcs = data.get("boundaries") or {}
+    for name in needed:
+        if name not in bcs:
+            err.add("boundaries", f"boundary {name!r} of the mesh has no condition.",
+                    f"add [boundaries.{name}] with type = "
+                    f"{' | '.join(repr(t) for t in spec.boundary_types)}.")
+    for name in bcs:
+        if name not in needed:
+            err.add(f"boundaries.{name}", f"{name!r} is not an exterior boundary of the "
+                    f"simulated part of the mesh; its boundaries are {', '.join(needed)}.",
+                    "remove the table or rename it.")

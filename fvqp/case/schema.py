@@ -1,0 +1,204 @@
+"""A small declarative schema for TOML case files, with errors that name key, file and fix.
+
+Schemas are nested dicts of :class:`Field` (a value), :class:`Section` (a fixed table),
+:class:`TableOf` (a table of user-named sub-tables, e.g. ``[regions.absorber]``),
+:class:`ListOf` (an array of tables, e.g. ``[[sources]]``) and :class:`Variant` (a table
+whose ``type`` key selects its schema, e.g. boundary conditions).
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..units import UnitError, parse_quantity
+
+_UNITS_HINT = {
+    "temperature": 'K (e.g. "100 mK")', "time": 's (e.g. "10 ns")',
+    "length": 'm (e.g. "150 nm")', "area": 'm^2 (e.g. "1200 nm^2")',
+    "energy": 'J or eV (e.g. "6 keV")', "power": 'W (e.g. "1 pW")', "resistivity": "Ohm m",
+    "diffusivity": 'm^2/s (e.g. "5 cm^2/s")', "heat_flux": "W/m^2",
+}
+
+
+@dataclass
+class Field:
+    """One value. ``kind`` is str, int, float, bool, quantity, path, list or options."""
+
+    kind: str
+    doc: str = ""
+    dimension: str | None = None
+    required: bool = False
+    default: Any = None
+    choices: tuple | None = None
+    positive: bool = False
+    nonnegative: bool = False
+    item: Field | None = None  # for lists
+
+
+@dataclass
+class Section:
+    fields: dict
+    doc: str = ""
+    required: bool = False
+
+
+@dataclass
+class TableOf:
+    schema: Any
+    doc: str = ""
+    required: bool = False
+
+
+@dataclass
+class ListOf:
+    schema: Any
+    doc: str = ""
+
+
+@dataclass
+class Variant:
+    """A table whose ``key`` (default ``type``) selects one of ``options``' schemas."""
+
+    options: dict
+    key: str = "type"
+    doc: str = ""
+
+
+@dataclass
+class Errors:
+    file: str
+    items: list[str] = field(default_factory=list)
+
+    def add(self, path: str, message: str, fix: str = "") -> None:
+        self.items.append(f"{self.file}: {path}: {message}" + (f" Fix: {fix}" if fix else ""))
+
+
+def _kind_name(f: Field) -> str:
+    if f.kind == "quantity":
+        return f"a {f.dimension} in {_UNITS_HINT.get(f.dimension, 'SI')}"
+    return {"str": "a string", "int": "an integer", "float": "a number", "bool": "true/false",
+            "path": "a file path", "list": "a list", "options": "a table"}[f.kind]
+
+
+def _check_value(f: Field, value, path: str, err: Errors):
+    kind = f.kind
+    if kind == "quantity":
+        try:
+            v = parse_quantity(value, f.dimension)
+        except UnitError as exc:
+            err.add(path, f"{value!r}: {exc}.",
+                    f"write {_kind_name(f)}, or a plain number in SI units.")
+            return None
+    elif kind in ("str", "path"):
+        if not isinstance(value, str):
+            err.add(path, f"expected {_kind_name(f)}, got {value!r}.", "quote it.")
+            return None
+        v = value
+    elif kind == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            err.add(path, f"expected an integer, got {value!r}.", "write e.g. 10.")
+            return None
+        v = value
+    elif kind == "float":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            err.add(path, f"expected a number, got {value!r}.", "write e.g. 1e-3.")
+            return None
+        v = float(value)
+    elif kind == "bool":
+        if not isinstance(value, bool):
+            err.add(path, f"expected true or false, got {value!r}.", "")
+            return None
+        v = value
+    elif kind == "list":
+        if not isinstance(value, list):
+            err.add(path, f"expected a list, got {value!r}.", "write [a, b, ...].")
+            return None
+        v = [_check_value(f.item, x, f"{path}[{i}]", err) for i, x in enumerate(value)]
+    elif kind == "options":
+        if not isinstance(value, dict):
+            err.add(path, f"expected a table, got {value!r}.", "")
+            return None
+        v = {}
+        for k, x in value.items():
+            if not isinstance(x, (str, int, float, bool)):
+                err.add(f"{path}.{k}", f"PETSc option values are strings, numbers or booleans, "
+                        f"got {x!r}.", "")
+            v[k] = x
+    else:  # pragma: no cover - schema bug
+        raise ValueError(kind)
+    if f.choices is not None and v not in f.choices:
+        err.add(path, f"{value!r} is not one of {', '.join(map(repr, f.choices))}.",
+                f"use one of {', '.join(map(str, f.choices))}.")
+    if isinstance(v, float):
+        if f.positive and not v > 0:
+            err.add(path, f"must be positive, got {value!r}.", "give a value > 0.")
+        if f.nonnegative and v < 0:
+            err.add(path, f"must not be negative, got {value!r}.", "give a value >= 0.")
+    return v
+
+
+def _unknown(keys, allowed, path: str, err: Errors) -> None:
+    for k in keys:
+        if k not in allowed:
+            close = difflib.get_close_matches(k, list(allowed), n=1)
+            hint = f"did you mean {close[0]!r}?" if close else \
+                f"allowed keys here: {', '.join(sorted(allowed))}."
+            err.add(f"{path}.{k}" if path else k, "unknown key.", hint)
+
+
+def validate(data, schema, path: str, err: Errors):
+    """Validate ``data`` against ``schema``; returns normalised data (SI floats, defaults)."""
+    if isinstance(schema, Field):
+        return _check_value(schema, data, path, err)
+    if isinstance(schema, Variant):
+        if not isinstance(data, dict):
+            err.add(path, f"expected a table, got {data!r}.", "")
+            return None
+        kind = data.get(schema.key)
+        if kind not in schema.options:
+            err.add(f"{path}.{schema.key}", f"{kind!r} is not a known type." if kind is not None
+                    else "missing.", f"set {schema.key} to one of "
+                    f"{', '.join(repr(o) for o in schema.options)}.")
+            return None
+        sub = dict(schema.options[kind].fields)
+        sub[schema.key] = Field("str")
+        return validate(data, Section(sub), path, err)
+    if isinstance(schema, TableOf):
+        if not isinstance(data, dict):
+            err.add(path, f"expected a table of named tables, got {data!r}.", "")
+            return {}
+        return {k: validate(v, schema.schema, f"{path}.{k}", err) for k, v in data.items()}
+    if isinstance(schema, ListOf):
+        if not isinstance(data, list):
+            err.add(path, "expected an array of tables.", f"write [[{path}]] blocks.")
+            return []
+        return [validate(v, schema.schema, f"{path}[{i}]", err) for i, v in enumerate(data)]
+    if isinstance(schema, Section):
+        if not isinstance(data, dict):
+            err.add(path, f"expected a table, got {data!r}.", "")
+            return {}
+        _unknown(data.keys(), schema.fields, path, err)
+        out = {}
+        for key, sub in schema.fields.items():
+            p = f"{path}.{key}" if path else key
+            if key in data:
+                out[key] = validate(data[key], sub, p, err)
+            elif getattr(sub, "required", False):
+                err.add(p, "required key is missing.", f"add it{_doc(sub)}.")
+            elif isinstance(sub, Field):
+                out[key] = sub.default
+            elif isinstance(sub, Section):
+                out[key] = validate({}, sub, p, err)
+            elif isinstance(sub, (TableOf,)):
+                out[key] = {}
+            elif isinstance(sub, ListOf):
+                out[key] = []
+        return out
+    raise TypeError(schema)  # pragma: no cover
+
+
+def _doc(s) -> str:
+    d = getattr(s, "doc", "")
+    return f" ({d})" if d else ""

@@ -1,0 +1,245 @@
+r"""Material database: SI parameters of elemental superconductors with per-number sources.
+
+The data live in ``materials.toml`` (this package), one table per element; every quantity is
+an inline table ``{value, unit, source}``. The unit string is checked on loading against the
+SI unit this module expects, so a unit slip in the data file fails loudly.
+
+Quantities (SI):
+
+=========================  =============  ==================================================
+field                      unit           meaning
+=========================  =============  ==================================================
+``Tc``                     K              critical temperature
+``gap_ratio``              1              :math:`\Delta_0/k_BT_c` (BCS: 1.764)
+``N0``                     1/(J m³)       single-spin DOS at :math:`E_F` (from Sommerfeld γ)
+``debye_temperature``      K              :math:`\Theta_D`
+``tau0``                   s              Kaplan :math:`\tau_0` (electron-phonon)
+``tau0_phi``               s              Kaplan :math:`\tau_0^\phi` (phonon pair breaking)
+``N_ion``                  1/m³           ion density
+``sound_velocity_L``       m/s            longitudinal sound velocity
+``sound_velocity_T``       m/s            transverse sound velocity
+``fermi_velocity``         m/s            Fermi velocity
+``resistivity``            Ω m            typical normal-state (film/residual) resistivity
+``diffusion_constant``     m²/s           typical normal-state diffusion constant :math:`D_n`
+``tau_esc_per_thickness``  s/m            phonon escape time per film thickness
+=========================  =============  ==================================================
+
+Missing data are ``None``. Film-dependent entries (Tc of films, resistivity, :math:`D_n`,
+escape times) are defaults to be overridden, e.g. ``get_material("Al", Tc=1.25)``.
+
+References
+----------
+.. [1] S. B. Kaplan et al., Phys. Rev. B 14, 4854 (1976), Tables I-II.
+.. [2] C. Kittel, *Introduction to Solid State Physics*, 8th ed. (2005).
+.. [3] BoltzPhlow/BTE notes, Eq. 7 (relation between :math:`\tau_0` and :math:`\tau_0^\phi`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import sys
+from collections.abc import Mapping
+from functools import lru_cache
+from importlib import resources
+from types import MappingProxyType
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+__all__ = [
+    "K_B",
+    "Material",
+    "UnknownMaterialError",
+    "get_material",
+    "list_materials",
+    "material_table",
+]
+
+K_B: float = 1.380649e-23  # J/K (exact, SI 2019)
+E_CHARGE: float = 1.602176634e-19  # C (exact)
+
+#: expected unit string of every numeric field
+UNITS: Mapping[str, str] = MappingProxyType(
+    {
+        "Tc": "K",
+        "gap_ratio": "1",
+        "N0": "1/(J m^3)",
+        "debye_temperature": "K",
+        "tau0": "s",
+        "tau0_phi": "s",
+        "N_ion": "1/m^3",
+        "sound_velocity_L": "m/s",
+        "sound_velocity_T": "m/s",
+        "fermi_velocity": "m/s",
+        "resistivity": "Ohm m",
+        "diffusion_constant": "m^2/s",
+        "tau_esc_per_thickness": "s/m",
+    }
+)
+_REQUIRED = ("Tc", "gap_ratio", "N0")
+
+
+class UnknownMaterialError(KeyError):
+    """Raised for a material name that is not in the database (lists the available names)."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0]) if self.args else ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Material:
+    r"""Parameters of one superconductor, SI units (see module docstring for the table).
+
+    Derived properties: :attr:`kTc`, :attr:`delta0`, :attr:`debye_energy`,
+    :attr:`sommerfeld_gamma`, :meth:`diffusion_from_resistivity`. The gap is stored as the
+    measured ratio :math:`\Delta_0/k_BT_c`, so overriding ``Tc`` (thin films) rescales
+    :math:`\Delta_0` at fixed coupling strength.
+
+    Use :meth:`replace` to override values; overridden fields get the source
+    ``"user override"``.
+    """
+
+    name: str
+    Tc: float
+    gap_ratio: float
+    N0: float
+    debye_temperature: float | None = None
+    tau0: float | None = None
+    tau0_phi: float | None = None
+    N_ion: float | None = None
+    sound_velocity_L: float | None = None
+    sound_velocity_T: float | None = None
+    fermi_velocity: float | None = None
+    resistivity: float | None = None
+    diffusion_constant: float | None = None
+    tau_esc_per_thickness: float | None = None
+    sources: Mapping[str, str] = dataclasses.field(
+        default_factory=lambda: MappingProxyType({}), compare=False, repr=False
+    )
+
+    # ---- derived quantities -----------------------------------------------------------
+    @property
+    def kTc(self) -> float:
+        """:math:`k_BT_c` [J]."""
+        return K_B * self.Tc
+
+    @property
+    def delta0(self) -> float:
+        r"""Zero-temperature gap :math:`\Delta_0 = \mathrm{gap\_ratio}\cdot k_BT_c` [J]."""
+        return self.gap_ratio * self.kTc
+
+    @property
+    def debye_energy(self) -> float | None:
+        r""":math:`\Omega_D = k_B\Theta_D` [J], or ``None``."""
+        return None if self.debye_temperature is None else K_B * self.debye_temperature
+
+    @property
+    def sommerfeld_gamma(self) -> float:
+        r"""Normal-state :math:`\gamma = (2\pi^2/3)k_B^2N_0` [J/(m³ K²)], :math:`c_n = \gamma T`."""
+        return 2.0 * math.pi**2 / 3.0 * K_B**2 * self.N0
+
+    def diffusion_from_resistivity(self, resistivity: float | None = None) -> float | None:
+        r"""Einstein relation :math:`D = 1/(2N_0e^2\rho_n)` [m²/s] (both spins: :math:`2N_0`)."""
+        rho = self.resistivity if resistivity is None else resistivity
+        return None if rho is None else 1.0 / (2.0 * self.N0 * E_CHARGE**2 * rho)
+
+    def replace(self, **overrides: Any) -> Material:
+        """Copy with some fields replaced (sources of those fields become ``user override``)."""
+        unknown = set(overrides) - set(UNITS) - {"name"}
+        if unknown:
+            raise TypeError(f"unknown material field(s): {sorted(unknown)}")
+        src = dict(self.sources)
+        src.update({k: "user override" for k in overrides if k != "name"})
+        return dataclasses.replace(self, sources=MappingProxyType(src), **overrides)
+
+
+# ---- loading ---------------------------------------------------------------------------
+def _parse_entry(name: str, table: Mapping[str, Any]) -> Material:
+    values: dict[str, float] = {}
+    sources: dict[str, str] = {}
+    for key, item in table.items():
+        if key not in UNITS:
+            raise ValueError(f"materials.toml [{name}]: unknown field {key!r}")
+        if not isinstance(item, Mapping) or {"value", "unit", "source"} - set(item):
+            raise ValueError(f"materials.toml [{name}].{key}: need {{value, unit, source}}")
+        if item["unit"] != UNITS[key]:
+            raise ValueError(
+                f"materials.toml [{name}].{key}: unit {item['unit']!r}, expected {UNITS[key]!r}"
+            )
+        if not str(item["source"]).strip():
+            raise ValueError(f"materials.toml [{name}].{key}: empty source")
+        values[key] = float(item["value"])
+        sources[key] = str(item["source"])
+    missing = [k for k in _REQUIRED if k not in values]
+    if missing:
+        raise ValueError(f"materials.toml [{name}]: missing {missing}")
+    return Material(name=name, sources=MappingProxyType(sources), **values)
+
+
+@lru_cache(maxsize=1)
+def _database() -> Mapping[str, Material]:
+    text = resources.files("fvqp.materials").joinpath("materials.toml").read_text("utf-8")
+    raw = tomllib.loads(text)
+    return MappingProxyType({name: _parse_entry(name, tab) for name, tab in raw.items()})
+
+
+def list_materials() -> list[str]:
+    """Names of the materials in the database (in file order)."""
+    return list(_database())
+
+
+def get_material(name: str, **overrides: Any) -> Material:
+    """Material by name (case-insensitive), optionally with overridden fields.
+
+    Parameters
+    ----------
+    name : str
+        Element symbol, e.g. ``"Al"`` or ``"al"``.
+    **overrides
+        Field values replacing the database ones, e.g. ``Tc=1.25`` for an Al film.
+
+    Raises
+    ------
+    UnknownMaterialError
+        (a :class:`KeyError`) if the name is unknown; the message lists available names.
+    """
+    db = _database()
+    lookup = {k.lower(): k for k in db}
+    key = lookup.get(str(name).strip().lower())
+    if key is None:
+        raise UnknownMaterialError(
+            f"unknown material {name!r}; available: {', '.join(db)}"
+        )
+    mat = db[key]
+    return mat.replace(**overrides) if overrides else mat
+
+
+def _fmt(x: float | None, scale: float, spec: str) -> str:
+    width = int(spec.split(".")[0])
+    return "-".rjust(width) if x is None else format(x * scale, spec)
+
+
+def material_table() -> str:
+    """Plain-text table of the database (used by ``fvqp materials``).
+
+    Columns: Tc [K], Δ0 [µeV], Δ0/kTc, N0 [1/(eV µm³)] (single spin), τ0 [ns], τ0^φ [ps],
+    D_n [m²/s] (typical, film dependent).
+    """
+    head = (
+        f"{'name':<5}{'Tc[K]':>8}{'D0[ueV]':>9}{'D0/kTc':>8}{'N0[1/(eV um3)]':>16}"
+        f"{'tau0[ns]':>10}{'tau0ph[ps]':>11}{'D_n[m2/s]':>11}"
+    )
+    lines = [head, "-" * len(head)]
+    for m in _database().values():
+        lines.append(
+            f"{m.name:<5}{m.Tc:8.3f}{m.delta0 / E_CHARGE * 1e6:9.1f}{m.gap_ratio:8.3f}"
+            f"{_fmt(m.N0, E_CHARGE * 1e-18, '16.3e')}{_fmt(m.tau0, 1e9, '10.3g')}"
+            f"{_fmt(m.tau0_phi, 1e12, '11.3g')}{_fmt(m.diffusion_constant, 1.0, '11.2e')}"
+        )
+    lines.append("N0 single spin; tau0, tau0^phi from Kaplan et al. PRB 14, 4854 (1976);")
+    lines.append("sources per number: fvqp.materials.get_material(name).sources")
+    return "\n".join(lines)

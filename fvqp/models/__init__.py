@@ -1,0 +1,22 @@
+"""Registry of fvqp's models, selected by the ``model`` key of a case file."""
+
+from __future__ import annotations
+
+import importlib
+
+#: model name -> module implementing ``SPEC`` (a :class:`ModelSpec`) and ``run(case, ...)``
+_MODELS = {"heat": "fvqp.models.heat"}
+
+
+def model_names() -> list[str]:
+    """Names accepted as ``model = ...`` in a case file."""
+    return sorted(_MODELS)
+
+
+def get_model_module(name: str):
+    return importlib.import_module(_MODELS[name])
+
+
+def get_model_spec(name: str):
+    """The :class:`~fvqp.models.spec.ModelSpec` of a model (its case-file schema)."""
+    return get_model_module(name).SPEC

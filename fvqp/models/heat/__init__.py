@@ -1,0 +1,120 @@
+r"""Quasi-equilibrium heat flow of the quasiparticles of a superconductor on a device mesh.
+
+.. math::  c(T)\,\partial_t T = \nabla\cdot(\kappa_{es}(T)\nabla T) + P(\mathbf x, t)
+
+with the Bardeen–Rickayzen–Tewordt conductivity and the heat capacity of the
+superconducting state including the gap term (BoltzPhlow notes Eqs. 21–29), solved in the
+conservative form :math:`\partial_t U(T) = \dots` by :mod:`fvqp.solvers.bdf` (time
+dependent) or SNES (steady). Outputs include the local gap :math:`\Delta(T(\mathbf x))`.
+See ``docs/theory_heat.md``.
+"""
+
+from __future__ import annotations
+
+from ...case.schema import Field, Section
+from ..spec import ModelSpec
+
+_REGION = Section({
+    "material": Field("str", "material name from `fvqp materials`"),
+    "active": Field("bool", "false leaves the region out (e.g. the substrate)", default=True),
+    "thickness": Field("quantity", "film thickness (2D meshes)", dimension="length",
+                       positive=True),
+    "cross_section": Field("quantity", "wire cross-section (1D meshes)", dimension="area",
+                           positive=True),
+    "resistivity": Field("quantity", "normal-state resistivity (sets kappa_n by "
+                         "Wiedemann-Franz); default from the material database",
+                         dimension="resistivity", positive=True),
+    "Tc": Field("quantity", "override the material's critical temperature",
+                dimension="temperature", positive=True),
+})
+
+_BOUNDARIES = {
+    "bath": Section({"temperature": Field(
+        "quantity", "held temperature; default the bath", dimension="temperature",
+        positive=True)}, doc="temperature held fixed"),
+    "insulated": Section({}, doc="no heat flux"),
+    "heat_flux": Section({"flux": Field("quantity", "heat flux into the device",
+                                        dimension="heat_flux", required=True)}),
+}
+
+_SOURCES = {
+    "pulse": Section({
+        "energy": Field("quantity", "deposited energy", dimension="energy", required=True,
+                        positive=True),
+        "time": Field("quantity", "centre of the Gaussian pulse", dimension="time",
+                      default=0.0, nonnegative=True),
+        "duration": Field("quantity", "Gaussian width (sigma) of the pulse", dimension="time",
+                          required=True, positive=True),
+        "region": Field("str", "region receiving the energy (default: all simulated)"),
+        "position": Field("list", "centre of a Gaussian spot [x, y, z] in mesh units",
+                          item=Field("float")),
+        "radius": Field("quantity", "Gaussian width of the spot", dimension="length",
+                        positive=True),
+    }),
+    "power": Section({
+        "power": Field("quantity", "absorbed power", dimension="power", required=True),
+        "start": Field("quantity", "switch-on time", dimension="time", default=0.0,
+                       nonnegative=True),
+        "stop": Field("quantity", "switch-off time (default never)", dimension="time",
+                      positive=True),
+        "region": Field("str", "region receiving the power (default: all simulated)"),
+        "position": Field("list", "centre of a Gaussian spot [x, y, z] in mesh units",
+                          item=Field("float")),
+        "radius": Field("quantity", "Gaussian width of the spot", dimension="length",
+                        positive=True),
+    }),
+}
+
+_INITIAL = Section({"temperature": Field("quantity", "uniform initial temperature "
+                                         "(default: the bath)", dimension="temperature",
+                                         positive=True)})
+
+FIELDS = ("temperature", "gap", "energy_density", "qp_density", "power_density", "region")
+
+
+#: below this fraction of Tc the electronic heat capacity (~e^(-1.76 Tc/T)) is < 1e-15 of
+#: its normal value, quasiparticles are not thermal, and Newton in T fails
+MIN_REDUCED_TEMPERATURE = 0.05
+
+
+def _required_boundaries(geo, active) -> list[str]:
+    return list(geo.boundary_names)
+
+
+def _check(data, err) -> None:
+    """Refuse temperatures where the quasi-equilibrium heat model does not apply."""
+    from ...materials import get_material
+
+    temps = {"bath.temperature": data["bath"]["temperature"]}
+    if data["initial"].get("temperature"):
+        temps["initial.temperature"] = data["initial"]["temperature"]
+    for name, reg in data["regions"].items():
+        if not reg.get("active", True) or not reg.get("material"):
+            continue
+        Tc = reg.get("Tc") or get_material(reg["material"]).Tc
+        for key, T in temps.items():
+            if T < MIN_REDUCED_TEMPERATURE * Tc:
+                err.add(key, f"{T:g} K is {T / Tc:.3f} Tc of {reg['material']} (region "
+                        f"{name!r}); the quasi-equilibrium heat model needs T >= "
+                        f"{MIN_REDUCED_TEMPERATURE} Tc in every region: below, the "
+                        "quasiparticle heat capacity is exponentially small (< 1e-15 c_n) and "
+                        "quasiparticles are not thermal.",
+                        f"raise it to >= {MIN_REDUCED_TEMPERATURE * Tc:.3g} K, or model "
+                        "this region with the kinetic (energy-resolved) models.")
+
+
+SPEC = ModelSpec(
+    name="heat", region_schema=_REGION, boundary_types=_BOUNDARIES, initial_schema=_INITIAL,
+    source_types=_SOURCES, fields=FIELDS, required_boundaries=_required_boundaries,
+    atol_dimension="temperature", atol_default=1e-5,
+    dimension_keys={1: ("cross_section",), 2: ("thickness",)},
+    dimension_doc={"cross_section": 'e.g. "1200 nm^2"', "thickness": 'e.g. "100 nm"'},
+    check=_check,
+)
+
+
+def run(case, **kwargs):
+    """Run a validated heat case; see :func:`fvqp.models.heat.driver.run_heat`."""
+    from .driver import run_heat
+
+    return run_heat(case, **kwargs)

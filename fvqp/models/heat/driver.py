@@ -1,0 +1,326 @@
+"""From a validated case to a finished heat run: build, solve, write, checkpoint, resume."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+
+import numpy as np
+
+from ...io.atomic import atomic_write_bytes
+from ...io.checkpoint import read_checkpoint, write_checkpoint
+from ...io.output import OutputWriter
+from ...materials import get_material
+from ...mesh import build_geometry, read_mesh
+from ...parallel import Distribution
+from ...solvers import BDFIntegrator, BDFOptions, NonlinearSolver
+from ...units import UnitSystem
+from .problem import BoundaryCondition, HeatProblem
+from .properties import HeatMaterial
+from .sources import PowerProfile, PulseProfile, Source, spatial_weights
+
+log = logging.getLogger("fvqp.heat")
+
+#: PETSc defaults under the case's prefix; [solver.petsc] and the command line override.
+DEFAULT_PETSC = {
+    "snes_type": "newtonls", "snes_linesearch_type": "bt", "snes_rtol": 1e-10,
+    "snes_stol": 1e-12, "snes_max_it": 30,
+    "ksp_type": "gmres", "ksp_rtol": 1e-12, "ksp_atol": 1e-300, "ksp_max_it": 2000,
+    "pc_type": "bjacobi", "sub_pc_type": "ilu",
+    # far below Tc heat capacities are ~e^(-Delta/T): pivots of 1e-35 are genuine, not zero
+    "sub_pc_factor_zeropivot": 0.0,
+}
+UNITS_SI = {"temperature": "K", "gap": "ueV", "energy_density": "J/m^3",
+            "qp_density": "1/um^3", "power_density": "W/m^3", "region": "1"}
+
+
+class HeatSimulation:
+    """The heat model of one case, assembled and ready to run (on every rank).
+
+    Parameters
+    ----------
+    case : fvqp.case.Case
+    comm : petsc4py communicator, optional
+    """
+
+    def __init__(self, case, comm=None):
+        self.case = case
+        d = case.data
+        regions = d["regions"]
+        active = [n for n, r in regions.items() if r.get("active", True)]
+        ref = d["units"].get("reference_material") or regions[active[0]]["material"]
+        self.units = UnitSystem.from_material(get_material(ref))
+        u = self.units
+        raw = read_mesh(case.mesh_path).subset(active)
+        widths = np.ones(len(raw.region_names))
+        self.materials = [None] * len(raw.region_names)
+        for ri, name in enumerate(raw.region_names):
+            if name not in active:
+                continue
+            reg = regions[name]
+            kind = {1: ("cross_section", "area"), 2: ("thickness", "length")}.get(raw.dim)
+            if kind:
+                widths[ri] = u.to_internal(reg[kind[0]], kind[1])
+            over = {"Tc": reg["Tc"]} if reg.get("Tc") else {}
+            mat = get_material(reg["material"], **over)
+            self.materials[ri] = HeatMaterial(mat, u, reg.get("resistivity"))
+        scale = d["mesh"]["scale"] / u.length
+        self.geometry = build_geometry(raw, scale=scale, widths=widths, strict=False)
+        self.raw = raw
+        self.dist = Distribution(self.geometry, comm)
+        self.T_bath = u.to_internal(d["bath"]["temperature"], "temperature")
+        bcs = {}
+        for name, bc in (d.get("boundaries") or {}).items():
+            Tb = bc.get("temperature") or d["bath"]["temperature"]
+            bcs[name] = BoundaryCondition(
+                kind=bc["type"], temperature=u.to_internal(Tb, "temperature"),
+                flux=u.to_internal(bc.get("flux") or 0.0, "heat_flux"))
+        self.problem = HeatProblem(self.dist, self.materials, widths, bcs, self._sources())
+        T0 = d["initial"].get("temperature") or d["bath"]["temperature"]
+        self.T0 = np.full(self.dist.local.n_owned, u.to_internal(T0, "temperature"))
+
+    def _sources(self) -> list[Source]:
+        u, loc = self.units, self.dist.local
+        n = loc.n_owned
+        out = []
+        for s in self.case.data.get("sources") or []:
+            names = self.geometry.region_names
+            if s.get("region"):
+                if s["region"] not in names:
+                    raise ValueError(f"source region {s['region']!r} is not a simulated "
+                                     f"region ({', '.join(names)})")
+                sel = loc.cell_region[:n] == names.index(s["region"])
+            else:
+                sel = np.ones(n, dtype=bool)
+            pos = s.get("position")
+            if pos is not None:
+                pos = np.array(list(pos) + [0.0] * (3 - len(pos))) * (
+                    self.case.data["mesh"]["scale"] / u.length)
+            radius = u.to_internal(s["radius"], "length") if s.get("radius") else None
+            if pos is not None and radius is None:
+                raise ValueError("a source with a position needs a radius")
+            w = spatial_weights(self.dist, loc.volume[:n], sel, loc.centroid[:n], pos, radius)
+            if s["type"] == "pulse":
+                prof = PulseProfile(u.to_internal(s["energy"], "total_energy"),
+                                    u.to_internal(s["time"], "time"),
+                                    u.to_internal(s["duration"], "time"))
+            else:
+                stop = s.get("stop")
+                prof = PowerProfile(u.to_internal(s["power"], "power"),
+                                    u.to_internal(s["start"], "time"),
+                                    u.to_internal(stop, "time") if stop else math.inf)
+            out.append(Source(w, prof))
+        return out
+
+    # ---- fields ------------------------------------------------------------------------
+    def fields(self, T_owned: np.ndarray, t0: float, t1: float, names) -> dict:
+        """Output fields in SI (see :data:`UNITS_SI`)."""
+        u, n = self.units, self.dist.local.n_owned
+        reg = self.dist.local.cell_region[:n]
+        out = {}
+        if "temperature" in names:
+            out["temperature"] = u.to_si(T_owned, "temperature")
+        per = {"gap": "gap", "energy_density": "U", "qp_density": "qp_density"}
+        for f, attr in per.items():
+            if f in names:
+                v = np.zeros(n)
+                for r, m in enumerate(self.materials):
+                    if m is not None and np.any(reg == r):
+                        v[reg == r] = getattr(m, attr)(T_owned[reg == r])
+                out[f] = v
+        if "gap" in out:
+            out["gap"] = u.to_si(out["gap"], "energy") / 1.602176634e-25  # J -> µeV
+        if "energy_density" in out:
+            out["energy_density"] = u.to_si(out["energy_density"], "energy_density")
+        if "qp_density" in out:  # internal N0 kTc per µm^3 ... -> 1/µm^3
+            out["qp_density"] = out["qp_density"] * u.N0 * u.energy * u.length**3
+        if "power_density" in names:
+            p = sum((s.power(t0, t1) for s in self.problem.sources), np.zeros(n))
+            out["power_density"] = u.to_si(p / self.dist.local.volume[:n], "power_density")
+        if "region" in names:
+            out["region"] = reg.astype(float)
+        return out
+
+    def total_energy(self, T_owned: np.ndarray) -> float:
+        """Energy stored in the quasiparticle system (internal units), all ranks."""
+        return self.dist.sum(self.problem.conserved(T_owned).sum())
+
+
+def run_heat(case, output_dir: str | None = None, resume: bool = False,
+             max_steps: int | None = None, comm=None) -> dict:
+    """Run a heat case; returns a summary dict (also written to ``summary.json``).
+
+    Parameters
+    ----------
+    case : fvqp.case.Case
+    output_dir : str, optional
+        Overrides the case's output directory.
+    resume : bool
+        Continue from ``checkpoint.h5`` in the output directory.
+    max_steps : int, optional
+        Stop (with a checkpoint) after this many time steps of this invocation.
+    """
+    sim = HeatSimulation(case, comm)
+    out_dir = output_dir or case.output_dir
+    d = case.data
+    dist, u = sim.dist, sim.units
+    prefix = d["solver"]["prefix"]
+    petsc = {**DEFAULT_PETSC, **d["solver"]["petsc"]}
+    names = d["output"]["fields"]
+    if dist.rank == 0:
+        os.makedirs(out_dir, exist_ok=True)
+    writer = OutputWriter(out_dir, case.name, dist, sim.geometry.points * u.length,
+                          sim.geometry.cell_nodes, UNITS_SI, resume=resume)
+    t_start = time.perf_counter()
+    if d["time"]["steady"]:
+        summary = _steady(sim, prefix, petsc, writer, names)
+    else:
+        summary = _transient(sim, case, out_dir, prefix, petsc, writer, names, resume,
+                             max_steps)
+    summary["wall_time_s"] = time.perf_counter() - t_start
+    summary["n_cells"] = int(dist.n_global)
+    summary["ranks"] = dist.size
+    if dist.rank == 0:
+        atomic_write_bytes(os.path.join(out_dir, "summary.json"),
+                           json.dumps(summary, indent=2).encode())
+    log.info("done: %s", summary["message"])
+    return summary
+
+
+def _steady(sim, prefix, petsc, writer, names) -> dict:
+    p, dist = sim.problem, sim.dist
+    n = dist.local.n_owned
+
+    def residual(xl):
+        return -p.rhs(xl, 0.0, math.inf)
+
+    def jacobian(xl):
+        return -p.rhs_jacobian(xl, 0.0, math.inf)
+
+    solver = NonlinearSolver(dist, residual, jacobian, p.pattern, prefix, petsc)
+    x = dist.create_vec()
+    x.setArray(sim.T0)
+    # round-off scale of the residual: the largest flux or source magnitudes
+    xl = dist.local_array(x)
+    src = sum((np.abs(s.power(0.0, math.inf)) for s in p.sources), np.zeros(n))
+    scale = math.sqrt(dist.sum(np.sum(src**2))) or 1.0
+    res = solver.solve(x, atol=1e-12 * scale)
+    T = x.getArray()[:n].copy()
+    xl = dist.local_array(x)
+    rates = {k: dist.sum(v) for k, v in p.rates(xl, 0.0, math.inf).items()}
+    writer.write(0.0, sim.fields(T, 0.0, math.inf, names))
+    flows = {k: sim.units.to_si(v, "power") for k, v in rates.items()}
+    log.info("steady state: %s in %d Newton / %d Krylov iterations; power balance %s",
+             res.message, res.iterations, res.linear_iterations, flows)
+    return {"status": 0, "message": f"steady state: {res.message}", "steady": True,
+            "newton_iterations": res.iterations, "linear_iterations": res.linear_iterations,
+            "residual_norm": res.residual_norm, "power_W": flows,
+            "max_temperature_K": float(sim.units.to_si(dist.max(T.max()), "temperature"))}
+
+
+def _transient(sim, case, out_dir, prefix, petsc, writer, names, resume, max_steps) -> dict:
+    d, u, dist = case.data, sim.units, sim.dist
+    tm = d["time"]
+    t_end = u.to_internal(tm["end"], "time")
+    dt0 = u.to_internal(tm["dt_initial"], "time") if tm.get("dt_initial") else t_end * 1e-4
+    opts = BDFOptions(order=2 if tm["scheme"] == "bdf2" else 1, dt_initial=dt0,
+                      dt_min=u.to_internal(tm["dt_min"], "time") if tm.get("dt_min")
+                      else t_end * 1e-14,
+                      dt_max=u.to_internal(tm["dt_max"], "time") if tm.get("dt_max")
+                      else math.inf,
+                      rtol=tm["rtol"], atol=u.to_internal(tm["atol"], "temperature"),
+                      adaptive=tm["adaptive"])
+    integ = BDFIntegrator(sim.problem, sim.T0, 0.0, prefix, petsc, opts)
+    ckpt = os.path.join(out_dir, "checkpoint.h5")
+    E0 = sim.total_energy(sim.T0)
+    if resume:
+        E0 = _restore(integ, dist, ckpt, case.digest)
+        writer.truncate(u.to_si(integ.t, "time"))
+    elif writer.count == 0:
+        writer.write(0.0, sim.fields(sim.T0, 0.0, dt0, names))
+    stop_times = [u.to_internal(t, "time") for t in d["output"]["times"]]
+    every, ck_every = d["output"]["every"], d["output"]["checkpoint_every"]
+    progress = _Progress(dist, t_end, u)
+
+    def on_step(it):
+        t0 = it.history[1][0] if len(it.history) > 1 else 0.0
+        at_stop = any(abs(it.t - s) <= 1e-12 * max(abs(s), 1e-300) for s in stop_times)
+        if it.step_count % every == 0 or at_stop or it.t >= t_end * (1 - 1e-14):
+            writer.write(u.to_si(it.t, "time"), sim.fields(it.x, t0, it.t, names))
+        if it.step_count % ck_every == 0:
+            _checkpoint(integ, dist, ckpt, case.digest, E0)
+        progress.update(it)
+
+    result = integ.run(t_end, stop_times=stop_times, on_step=on_step, max_steps=max_steps)
+    _checkpoint(integ, dist, ckpt, case.digest, E0)
+    progress.close()
+    E = sim.total_energy(integ.x)
+    acc = integ.accumulated
+    flows = {k: u.to_si(v, "total_energy") for k, v in acc.items()}
+    imbalance = (E - E0) - sum(acc.values())
+    return {"status": result.status, "message": result.message,
+            "t_end_s": u.to_si(integ.t, "time"), "steps": result.steps,
+            "rejected_steps": result.rejected_steps, "failed_solves": result.failed_solves,
+            "newton_iterations": result.newton_iterations,
+            "linear_iterations": result.linear_iterations,
+            "energy_J": {"initial": u.to_si(E0, "total_energy"),
+                         "final": u.to_si(E, "total_energy"), **flows,
+                         "imbalance": u.to_si(imbalance, "total_energy")},
+            "max_temperature_K": float(u.to_si(dist.max(integ.x.max()), "temperature"))}
+
+
+def _checkpoint(integ, dist, path, digest, E0) -> None:
+    st = integ.state()
+    xs = [dist.gather(x) for x in st["x"]]
+    if dist.rank == 0:
+        meta = {k: st[k] for k in ("t", "h", "step_count", "rejected", "failed", "newton",
+                                   "linear", "times", "acc")}
+        meta["E0"] = E0
+        write_checkpoint(path, digest, {f"x{i}": x for i, x in enumerate(xs)}, meta)
+
+
+def _restore(integ, dist, path, digest) -> float:
+    data = None
+    if dist.rank == 0:
+        data = read_checkpoint(path, digest)
+    arrays, meta = dist.bcast(data)
+    state = dict(meta)
+    state["x"] = [dist.scatter(arrays[f"x{i}"]) for i in range(len(meta["times"]))]
+    integ.restore(state)
+    log.info("resumed from %s at step %d", path, integ.step_count)
+    return float(meta["E0"])
+
+
+class _Progress:
+    """Progress on rank 0: a tqdm bar on a terminal, INFO lines otherwise."""
+
+    def __init__(self, dist, t_end, units):
+        import sys
+
+        self.rank0, self.t_end, self.u = dist.rank == 0, t_end, units
+        self.bar = None
+        self.last = time.perf_counter()
+        if self.rank0 and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=1.0, unit="of t_end", bar_format="{l_bar}{bar}| {postfix}")
+
+    def update(self, it) -> None:
+        if not self.rank0:
+            return
+        msg = (f"step {it.step_count} t={self.u.to_si(it.t, 'time'):.4e} s "
+               f"dt={self.u.to_si(it.history[0][0] - it.history[1][0], 'time'):.3e} s "
+               f"newton={it.solver.total_iterations} rejected={it.rejected}")
+        if self.bar is not None:
+            self.bar.n = min(1.0, it.t / self.t_end)
+            self.bar.set_postfix_str(msg)
+        elif time.perf_counter() - self.last > 5.0:
+            log.info(msg)
+            self.last = time.perf_counter()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()

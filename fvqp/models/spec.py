@@ -1,0 +1,44 @@
+"""What a model declares about its case files (used by :mod:`fvqp.case`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+
+@dataclass
+class ModelSpec:
+    """Case-file schema pieces and mesh requirements of a model.
+
+    Attributes
+    ----------
+    name : str
+    region_schema : Section
+        Keys of a ``[regions.<name>]`` table.
+    boundary_types, source_types : dict
+        ``type`` value -> Section of a ``[boundaries.<name>]`` / ``[[sources]]`` table.
+    initial_schema : Section
+    fields : tuple of str
+        Output fields the model can write.
+    dimension_keys : dict
+        Mesh dimension -> region keys then required (e.g. ``thickness`` in 2D).
+    required_boundaries : callable
+        ``(geometry, active_region_names) -> list`` of boundary names needing a condition.
+    check : callable, optional
+        ``check(data, errors)`` adds model-specific problems (e.g. a regime where the
+        model does not apply) to ``errors`` (:class:`fvqp.case.schema.Errors`).
+    """
+
+    name: str
+    region_schema: object
+    boundary_types: dict
+    initial_schema: object
+    source_types: dict
+    fields: tuple
+    required_boundaries: Callable
+    atol_dimension: str = "temperature"
+    atol_default: float = 1e-6
+    dimension_keys: dict = field(default_factory=dict)
+    dimension_doc: dict = field(default_factory=dict)
+    #: ``check(data, errors)``: model-specific physics checks of a validated case
+    check: Callable | None = None

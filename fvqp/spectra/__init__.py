@@ -1,0 +1,76 @@
+"""Dimension-agnostic BCS spectra and equilibrium thermodynamics.
+
+All energies, gaps, broadenings and temperatures are in one consistent energy unit with
+:math:`k_B = 1`; :math:`N_0` is the single-spin normal density of states.
+
+* :mod:`.dos` -- BCS/Dynes densities of states, coherence factors, exact cell averages.
+* :mod:`.gap` -- occupation functions, equilibrium and non-equilibrium gap equation,
+  thermal quasiparticle density.
+* :mod:`.thermal` -- BRT thermal conductivity, heat capacity, tabulated :math:`U(T)`.
+"""
+
+from .dos import (
+    bcs_dos,
+    bcs_dos_antiderivative,
+    bcs_dos_cell_average,
+    bcs_dos_cell_integral,
+    coherence_factors,
+    dynes_dos,
+)
+from .gap import (
+    BCS_GAP_RATIO,
+    GL_GAP_SLOPE,
+    bcs_delta0,
+    bcs_gap,
+    bose,
+    coupling_from_tc,
+    dgap_dT,
+    dgap_squared_dT,
+    fermi,
+    gap_equation_residual,
+    gap_equation_residual_derivative,
+    gap_from_distribution,
+    minus_dfermi_dE,
+    thermal_qp_density,
+    thermal_qp_density_lowT,
+)
+from .thermal import (
+    SOMMERFELD,
+    ElectronicThermo,
+    heat_capacity,
+    heat_capacity_jump,
+    internal_energy,
+    kappa_normal,
+    kappa_ratio,
+)
+
+__all__ = [
+    "BCS_GAP_RATIO",
+    "GL_GAP_SLOPE",
+    "SOMMERFELD",
+    "ElectronicThermo",
+    "bcs_delta0",
+    "bcs_dos",
+    "bcs_dos_antiderivative",
+    "bcs_dos_cell_average",
+    "bcs_dos_cell_integral",
+    "bcs_gap",
+    "bose",
+    "coherence_factors",
+    "coupling_from_tc",
+    "dgap_dT",
+    "dgap_squared_dT",
+    "dynes_dos",
+    "fermi",
+    "gap_equation_residual",
+    "gap_equation_residual_derivative",
+    "gap_from_distribution",
+    "heat_capacity",
+    "heat_capacity_jump",
+    "internal_energy",
+    "kappa_normal",
+    "kappa_ratio",
+    "minus_dfermi_dE",
+    "thermal_qp_density",
+    "thermal_qp_density_lowT",
+]

@@ -1,0 +1,233 @@
+r"""Quasiparticle densities of states and coherence factors.
+
+All functions are dimension-agnostic: energies, the gap :math:`\Delta` and the Dynes
+broadening :math:`\Gamma` must be given in one consistent energy unit (e.g. units of
+:math:`\Delta_0` or of :math:`k_B T_c`). Densities of states are normalised to the normal-state
+value, i.e. they multiply the single-spin normal density of states :math:`N_0`.
+
+References
+----------
+.. [1] BoltzPhlow/BTE notes (``/work/shared/references/boltzphlow_bte_notes.txt``), Eqs. 4-5
+   (coherence factor :math:`K^-` and BCS density of states :math:`\rho`), Eqs. 35-37 (use of
+   :math:`U^\mp` in scattering, recombination and pair breaking).
+.. [2] R. C. Dynes, V. Narayanamurti and J. P. Garno, Phys. Rev. Lett. 41, 1509 (1978).
+.. [3] S. B. Kaplan et al., Phys. Rev. B 14, 4854 (1976), Eqs. (8)-(10).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+__all__ = [
+    "bcs_dos",
+    "bcs_dos_antiderivative",
+    "bcs_dos_cell_average",
+    "bcs_dos_cell_integral",
+    "coherence_factors",
+    "dynes_dos",
+]
+
+
+def _scalar_or_array(x: NDArray[np.float64]) -> NDArray[np.float64] | float:
+    """Return a Python float for 0-d results and the array otherwise."""
+    return float(x) if np.ndim(x) == 0 else x
+
+
+def bcs_dos(E: ArrayLike, delta: ArrayLike) -> NDArray[np.float64] | float:
+    r"""BCS quasiparticle density of states :math:`\rho(E)`.
+
+    .. math::
+
+        \rho(E) = \frac{|E|}{\sqrt{E^2 - \Delta^2}}\;\Theta(|E| - \Delta)
+
+    (notes Eq. 5, extended symmetrically to negative energies). Inside the gap
+    :math:`\rho = 0`; at :math:`|E| = \Delta` the (integrable) divergence is returned as ``inf``.
+    For :math:`\Delta = 0` the normal-state value 1 is returned.
+
+    Parameters
+    ----------
+    E : array_like
+        Energy measured from the Fermi level.
+    delta : array_like
+        Gap :math:`\Delta \ge 0`, broadcast against ``E``.
+
+    Returns
+    -------
+    float or ndarray
+        :math:`\rho(E)`, dimensionless (in units of :math:`N_0`).
+    """
+    a = np.abs(np.asarray(E, dtype=float))
+    d = np.abs(np.asarray(delta, dtype=float))
+    a, d = np.broadcast_arrays(a, d)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rho = a / np.sqrt((a - d) * (a + d))
+    rho = np.where(a > d, rho, np.where(a == d, np.inf, 0.0))
+    rho = np.where(d == 0.0, 1.0, rho)
+    return _scalar_or_array(rho)
+
+
+def dynes_dos(E: ArrayLike, delta: ArrayLike, gamma: ArrayLike) -> NDArray[np.float64] | float:
+    r"""Dynes-broadened density of states.
+
+    .. math::
+
+        N_D(E) = \mathrm{Re}\,\frac{E + i\Gamma}{\sqrt{(E + i\Gamma)^2 - \Delta^2}}
+
+    (Dynes et al. 1978). The square root is evaluated as
+    :math:`\sqrt{z-\Delta}\,\sqrt{z+\Delta}` with principal branches, :math:`z = E + i\Gamma`.
+    For :math:`\Gamma > 0` both factors lie in the upper half plane, so the product is the
+    branch analytic in the upper half plane that behaves as :math:`+z` for :math:`|z|\to\infty`
+    (the retarded Green function). This gives :math:`N_D \ge 0` and :math:`N_D \to 1` for
+    :math:`E \to \pm\infty`, in particular the correct sign at negative energies, where the
+    naive principal ``sqrt(z**2 - delta**2)`` would give :math:`N_D \to -1`.
+
+    Special values: :math:`N_D(0) = \Gamma/\sqrt{\Delta^2 + \Gamma^2}`; for :math:`\Gamma = 0`
+    the BCS result :func:`bcs_dos` is recovered (``inf`` exactly at :math:`|E| = \Delta`).
+
+    Parameters
+    ----------
+    E : array_like
+        Energy.
+    delta : array_like
+        Gap :math:`\Delta \ge 0`.
+    gamma : array_like
+        Dynes parameter :math:`\Gamma \ge 0`.
+
+    Returns
+    -------
+    float or ndarray
+        :math:`N_D(E)` in units of :math:`N_0`.
+    """
+    g = np.asarray(gamma, dtype=float)
+    if np.any(g < 0):
+        raise ValueError("Dynes parameter gamma must be >= 0")
+    d = np.abs(np.asarray(delta, dtype=float))
+    z = np.asarray(E, dtype=float) + 1j * g
+    with np.errstate(divide="ignore", invalid="ignore"):
+        val = np.real(z / (np.sqrt(z - d) * np.sqrt(z + d)))
+    # Gamma = 0 and |E| = Delta: 0/0 or x/0 -> the BCS edge divergence.
+    val = np.where(np.isnan(val) | np.isinf(val), np.inf, val)
+    return _scalar_or_array(np.asarray(val, dtype=float))
+
+
+def coherence_factors(
+    E: ArrayLike, Ep: ArrayLike, delta: ArrayLike
+) -> tuple[NDArray[np.float64] | float, NDArray[np.float64] | float]:
+    r"""Case-II coherence factors for electron-phonon processes.
+
+    .. math::
+
+        U^\pm(E, E') = 1 \pm \frac{\Delta^2}{E E'}
+
+    with :math:`E, E' \ge \Delta` quasiparticle energies.
+
+    * :math:`U^- = 1 - \Delta^2/(EE')` (notes Eq. 4, :math:`K^-`) enters **scattering**
+      :math:`E \to E' = E \pm \Omega` with emission/absorption of a phonon (notes Eqs. 2-3, 35;
+      Kaplan et al. Eq. 8). It vanishes for :math:`E = E' = \Delta`.
+    * :math:`U^+ = 1 + \Delta^2/(EE')` enters **recombination** of two quasiparticles
+      :math:`E, E' = \Omega - E` into a phonon and **pair breaking** by a phonon
+      :math:`\Omega \ge 2\Delta` (notes Eqs. 36-37; Kaplan et al. Eq. 9).
+
+    Parameters
+    ----------
+    E, Ep : array_like
+        Quasiparticle energies (broadcast).
+    delta : array_like
+        Gap.
+
+    Returns
+    -------
+    (U_plus, U_minus) : tuple of float or ndarray
+    """
+    ratio = np.asarray(delta, dtype=float) ** 2 / (
+        np.asarray(E, dtype=float) * np.asarray(Ep, dtype=float)
+    )
+    return _scalar_or_array(1.0 + ratio), _scalar_or_array(1.0 - ratio)
+
+
+def bcs_dos_antiderivative(E: ArrayLike, delta: ArrayLike) -> NDArray[np.float64] | float:
+    r"""Odd antiderivative :math:`R(E)=\mathrm{sign}(E)\sqrt{\max(E^2-\Delta^2,0)}` of :math:`\rho`.
+
+    :math:`R'(E) = \rho(E)` for :math:`|E| \neq \Delta`, and :math:`R` is continuous, so
+    :math:`\int_a^b \rho\,dE = R(b) - R(a)` exactly, including across the integrable gap-edge
+    singularity.
+    """
+    e = np.asarray(E, dtype=float)
+    d = np.abs(np.asarray(delta, dtype=float))
+    a = np.abs(e)
+    r = np.sqrt(np.clip((a - d) * (a + d), 0.0, None))
+    return _scalar_or_array(np.sign(e) * r)
+
+
+def _check_edges(edges: ArrayLike) -> NDArray[np.float64]:
+    e = np.asarray(edges, dtype=float)
+    if e.ndim != 1 or e.size < 2:
+        raise ValueError("edges must be a 1-D array with at least two entries")
+    if np.any(np.diff(e) <= 0):
+        raise ValueError("edges must be strictly increasing")
+    return e
+
+
+def bcs_dos_cell_integral(edges: ArrayLike, delta: float) -> NDArray[np.float64]:
+    r"""Exact integral :math:`\int_{E_i}^{E_{i+1}} \rho(E)\,dE` over each cell.
+
+    Uses :func:`bcs_dos_antiderivative`. For cells lying entirely beyond the gap on one side the
+    difference is evaluated in the cancellation-free form
+
+    .. math::
+
+        \sqrt{b^2-\Delta^2} - \sqrt{a^2-\Delta^2}
+        = \frac{(b-a)(b+a)}{\sqrt{b^2-\Delta^2} + \sqrt{a^2-\Delta^2}},
+
+    which keeps full relative accuracy for narrow cells far above the gap.
+
+    Parameters
+    ----------
+    edges : array_like, shape (n+1,)
+        Strictly increasing cell edges (may be negative; :math:`\rho` is even).
+    delta : float
+        Gap :math:`\Delta \ge 0`.
+
+    Returns
+    -------
+    ndarray, shape (n,)
+        Number of states per cell in units of :math:`N_0` (per spin and branch).
+    """
+    e = _check_edges(edges)
+    d = abs(float(delta))
+    lo, hi = e[:-1], e[1:]
+    r_lo = np.asarray(bcs_dos_antiderivative(lo, d))
+    r_hi = np.asarray(bcs_dos_antiderivative(hi, d))
+    naive = r_hi - r_lo
+    same_side = ((lo >= d) & (hi >= d)) | ((lo <= -d) & (hi <= -d))
+    denom = np.abs(r_hi) + np.abs(r_lo)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        stable = (hi - lo) * np.abs(hi + lo) / denom
+    return np.where(same_side & (denom > 0), stable, naive)
+
+
+def bcs_dos_cell_average(edges: ArrayLike, delta: float) -> NDArray[np.float64]:
+    r"""Exact cell average :math:`\bar\rho_i = \frac{1}{E_{i+1}-E_i}\int_{E_i}^{E_{i+1}}\rho\,dE`.
+
+    Finite-volume collision operators need :math:`\rho` integrated over energy cells; point
+    values are useless at the gap edge, where :math:`\rho \sim (2\Delta(E-\Delta))^{-1/2}`
+    diverges integrably. The average is computed from the antiderivative
+    :math:`\sqrt{E^2-\Delta^2}` (see :func:`bcs_dos_cell_integral`), so e.g. a cell
+    :math:`[\Delta, \Delta + h]` gets :math:`\sqrt{2\Delta h + h^2}/h`. In smooth regions the
+    average approaches the midpoint value with error :math:`h^2\rho''/24`.
+
+    Parameters
+    ----------
+    edges : array_like, shape (n+1,)
+        Strictly increasing cell edges.
+    delta : float
+        Gap.
+
+    Returns
+    -------
+    ndarray, shape (n,)
+        Cell-averaged density of states (units of :math:`N_0`).
+    """
+    e = _check_edges(edges)
+    return bcs_dos_cell_integral(e, delta) / np.diff(e)
