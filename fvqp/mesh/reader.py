@@ -7,6 +7,9 @@ networks physical points name the wire ends and the points where junctions attac
 
 from __future__ import annotations
 
+import contextlib
+import io
+import logging
 import os
 from dataclasses import dataclass, field
 
@@ -112,11 +115,15 @@ def read_mesh(path: str | os.PathLike) -> RawMesh:
     if not os.path.isfile(path):
         raise MeshError(f"mesh file {path!r} does not exist. Fix: check [mesh] file in the case "
                         "(paths are relative to the case file).")
+    chatter = io.StringIO()  # meshio prints to stdout; library code must not
     try:
-        mesh = meshio.read(path)
+        with contextlib.redirect_stdout(chatter):
+            mesh = meshio.read(path)
     except (Exception, SystemExit) as exc:  # meshio raises many types, even SystemExit
         raise MeshError(f"cannot read mesh file {path!r}: {exc}. Fix: write it as gmsh MSH 2.2/4.1 "
                         "or VTK (.vtu) with physical groups.") from exc
+    if chatter.getvalue().strip():
+        logging.getLogger(__name__).debug("meshio: %s", chatter.getvalue().strip())
     tags = _tags(mesh, path)
     names = _group_names(mesh, path)
     dims = [DIM_OF.get(b.type, -1) for b in mesh.cells]

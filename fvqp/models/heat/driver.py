@@ -33,6 +33,9 @@ DEFAULT_PETSC = {
     # far below Tc heat capacities are ~e^(-Delta/T): pivots of 1e-35 are genuine, not zero
     "sub_pc_factor_zeropivot": 0.0,
 }
+#: steady problems are pure diffusion with exponentially varying kappa: algebraic multigrid
+#: converges where ILU-GMRES stalls (measured: 16 vs > 500 iterations on the film case)
+STEADY_PETSC = {"pc_type": "gamg"}
 UNITS_SI = {"temperature": "K", "gap": "ueV", "energy_density": "J/m^3",
             "qp_density": "1/um^3", "power_density": "W/m^3", "region": "1"}
 
@@ -168,14 +171,18 @@ def run_heat(case, output_dir: str | None = None, resume: bool = False,
     d = case.data
     dist, u = sim.dist, sim.units
     prefix = d["solver"]["prefix"]
-    petsc = {**DEFAULT_PETSC, **d["solver"]["petsc"]}
+    steady = d["time"]["steady"]
+    petsc = {**DEFAULT_PETSC, **(STEADY_PETSC if steady else {}), **d["solver"]["petsc"]}
+    if petsc.get("pc_type") not in ("bjacobi", "asm"):  # no sub-solvers: no sub_ defaults
+        petsc = {k: v for k, v in petsc.items()
+                 if not k.startswith("sub_") or k in d["solver"]["petsc"]}
     names = d["output"]["fields"]
     if dist.rank == 0:
         os.makedirs(out_dir, exist_ok=True)
     writer = OutputWriter(out_dir, case.name, dist, sim.geometry.points * u.length,
                           sim.geometry.cell_nodes, UNITS_SI, resume=resume)
     t_start = time.perf_counter()
-    if d["time"]["steady"]:
+    if steady:
         summary = _steady(sim, prefix, petsc, writer, names)
     else:
         summary = _transient(sim, case, out_dir, prefix, petsc, writer, names, resume,

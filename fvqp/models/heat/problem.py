@@ -67,7 +67,8 @@ class HeatProblem:
         region = loc.cell_region
         ki, kj, kw, mi, mj, mti, mtj = [], [], [], [], [], [], []
         b_cell, b_tau, b_val, b_kind, b_group, b_area = [], [], [], [], [], []
-        self.boundary_names = []
+        # the same list on every rank (rates() reduces one value per boundary)
+        self.boundary_names = sorted(bcs)
         for f in range(len(loc.faces)):
             lo, hi = loc.face_ptr[f], loc.face_ptr[f + 1]
             cells, tau = loc.inc_cell[lo:hi], loc.inc_tau[lo:hi]
@@ -77,8 +78,6 @@ class HeatProblem:
                 g = loc.face_group[f]
                 name = loc.group_names[g] if g >= 0 else "unlabelled"
                 bc = bcs[name]
-                if name not in self.boundary_names:
-                    self.boundary_names.append(name)
                 if bc.kind == "insulated":
                     continue
                 b_cell.append(cells[0])
