@@ -33,7 +33,16 @@ class CaseError(ValueError):
 
 def generic_schema(spec) -> Section:
     """The schema of a case file for the model described by ``spec``."""
-    return Section({
+    fields = _common_fields(spec)
+    if not spec.uses_mesh:
+        for key in ("mesh", "regions", "boundaries", "sources"):
+            fields.pop(key)
+    fields.update(spec.sections)
+    return Section(fields)
+
+
+def _common_fields(spec) -> dict:
+    return {
         "model": Field("str", "name of the model", required=True, choices=tuple(model_names())),
         "title": Field("str", "free text", default=""),
         "mesh": Section({
@@ -51,7 +60,7 @@ def generic_schema(spec) -> Section:
         "regions": TableOf(spec.region_schema, "material and geometry per mesh region",
                            required=True),
         "boundaries": TableOf(Variant(spec.boundary_types), "condition per mesh boundary"),
-        "initial": spec.initial_schema,
+        "initial": spec.initial_schema or Section({}),
         "sources": ListOf(Variant(spec.source_types)),
         "time": Section({
             "steady": Field("bool", "solve for the steady state directly", default=False),
@@ -79,7 +88,7 @@ def generic_schema(spec) -> Section:
                 "quantity", dimension="time", nonnegative=True), default=[]),
             "checkpoint_every": Field("int", "checkpoint every N steps", default=20),
         }),
-    })
+    }
 
 
 @dataclass
@@ -144,14 +153,15 @@ def load_case(path: str | os.PathLike, check_mesh: bool = True,
     spec = get_model_spec(model)
     data = validate(raw, generic_schema(spec), "", err)
     base = os.path.dirname(path)
-    mesh_path = os.path.normpath(os.path.join(base, data.get("mesh", {}).get("file") or ""))
+    mesh_file = (data.get("mesh") or {}).get("file")
+    mesh_path = os.path.normpath(os.path.join(base, mesh_file)) if mesh_file else ""
     _check_materials(data, err)
     if spec.check is not None and not err.items:
         spec.check(data, err)
     if not data.get("time", {}).get("steady") and data.get("time", {}).get("end") is None:
         err.add("time.end", "required for a time-dependent run.",
                 "add end = \"1 us\" under [time], or set steady = true.")
-    if check_mesh and data.get("mesh", {}).get("file"):
+    if check_mesh and spec.uses_mesh and mesh_file:
         _check_against_mesh(data, mesh_path, err, spec)
     if err.items:
         raise CaseError(err.items)

@@ -27,18 +27,27 @@ class ModelSpec:
     check : callable, optional
         ``check(data, errors)`` adds model-specific problems (e.g. a regime where the
         model does not apply) to ``errors`` (:class:`fvqp.case.schema.Errors`).
+    uses_mesh : bool
+        Mesh-less models (0D) have no ``[mesh]``, ``[regions]``, ``[boundaries]``,
+        ``[[sources]]`` tables; they declare their own top-level ``sections``.
+    sections : dict
+        Model-specific top-level tables, name -> :class:`~fvqp.case.schema.Section`.
     """
 
     name: str
-    region_schema: object
-    boundary_types: dict
-    initial_schema: object
-    source_types: dict
-    fields: tuple
-    required_boundaries: Callable
+    region_schema: object = None
+    boundary_types: dict = field(default_factory=dict)
+    initial_schema: object = None
+    source_types: dict = field(default_factory=dict)
+    fields: tuple = ()
+    required_boundaries: Callable | None = None
     atol_dimension: str = "temperature"
     atol_default: float = 1e-6
     dimension_keys: dict = field(default_factory=dict)
     dimension_doc: dict = field(default_factory=dict)
     #: ``check(data, errors)``: model-specific physics checks of a validated case
     check: Callable | None = None
+    #: False for models without a mesh (0D kinetics, master equations ...)
+    uses_mesh: bool = True
+    #: extra top-level tables of the case file: name -> Section
+    sections: dict = field(default_factory=dict)

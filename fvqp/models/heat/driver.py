@@ -190,6 +190,7 @@ def run_heat(case, output_dir: str | None = None, resume: bool = False,
     summary["wall_time_s"] = time.perf_counter() - t_start
     summary["n_cells"] = int(dist.n_global)
     summary["ranks"] = dist.size
+    summary["peak_rss_MB_per_rank"] = dist.max(_peak_rss_mb())
     if dist.rank == 0:
         atomic_write_bytes(os.path.join(out_dir, "summary.json"),
                            json.dumps(summary, indent=2).encode())
@@ -277,6 +278,13 @@ def _transient(sim, case, out_dir, prefix, petsc, writer, names, resume, max_ste
                          "final": u.to_si(E, "total_energy"), **flows,
                          "imbalance": u.to_si(imbalance, "total_energy")},
             "max_temperature_K": float(u.to_si(dist.max(integ.x.max()), "temperature"))}
+
+
+def _peak_rss_mb() -> float:
+    """Peak resident memory of this process in MB (Linux reports kB)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def _checkpoint(integ, dist, path, digest, E0) -> None:
