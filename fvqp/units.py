@@ -219,23 +219,9 @@ class UnitSystem:
     def material_scales(self, material) -> dict[str, float]:
         """Ratios that rescale a material's own units (k_B Tc_m, N0_m) to this system.
 
-        ``temperature`` multiplies a temperature/energy in units of the material's
-        k_B Tc; ``energy_density`` multiplies an energy density in N0_m (k_B Tc_m)²;
-        ``heat_capacity`` one in N0_m k_B (k_B Tc_m)... per kelvin-equivalent.
+        ``temperature`` multiplies a temperature or energy in units of the material's
+        k_B Tc_m; ``energy_density`` multiplies an energy density in N0_m (k_B Tc_m)².
         """
         r_T = material.Tc / self.Tc
         r_N = material.N0 / self.N0
-        return {
-            "temperature": r_T,
-            "energy_density": r_N * r_T**2,
-            "heat_capacity": r_N * r_T,
-        }
-
-
-#: Unit labels written into output metadata, by kind.
-SI_LABELS = {
-    "temperature": "K", "energy": "J", "time": "s", "length": "m", "energy_density": "J/m^3",
-    "power_density": "W/m^3", "power": "W", "total_energy": "J", "heat_flux": "W/m^2",
-    "heat_capacity": "J/(m^3 K)", "thermal_conductivity": "W/(m K)", "diffusivity": "m^2/s",
-    "rate": "1/s", "voltage": "V", "dos": "1/(J m^3)", "area": "m^2", "volume": "m^3",
-}
+        return {"temperature": r_T, "energy_density": r_N * r_T**2}

@@ -328,7 +328,8 @@ class _Progress:
             return
         msg = (f"step {it.step_count} t={self.u.to_si(it.t, 'time'):.4e} s "
                f"dt={self.u.to_si(it.history[0][0] - it.history[1][0], 'time'):.3e} s "
-               f"newton={it.solver.total_iterations} rejected={it.rejected}")
+               f"newton={it.solver.total_iterations} |F|={it.solver.snes.getFunctionNorm():.2e} "
+               f"rejected={it.rejected}")
         if self.bar is not None:
             self.bar.n = min(1.0, it.t / self.t_end)
             self.bar.set_postfix_str(msg)

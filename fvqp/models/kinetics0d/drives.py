@@ -1,0 +1,258 @@
+r"""Drive terms of the 0D QP/phonon kinetic equations (photons, phonons, NIS tunnelling).
+
+All drives act on the grid of :mod:`fvqp.collisions.grid` (energies in :math:`kT_c`,
+times in :math:`\tau_0`, QP numbers/energies in :math:`4N_0kT_c` /
+:math:`4N_0(kT_c)^2`). Each drive returns *gain* and *loss* parts (both non-negative for
+physical ``0 <= f <= 1``, ``n >= 0``) of :math:`\dot f` and :math:`\dot n`, used by the
+positivity-preserving time-relaxation scheme (notes Eqs. 46-51), and its exact
+Jacobian blocks.
+
+Photon absorption (Goldie & Withington, SuST 26, 015004 (2013), their Eq. 6)
+--------------------------------------------------------------------------
+With :math:`\hbar\omega = p h` (rounded onto the grid so that
+:math:`E_i + \hbar\omega = E_{i+p}` and pair energies :math:`E_i + E_j = \hbar\omega`
+for :math:`i + j = p - m - 1`), the number rates per QP cell are
+
+.. math::
+    h\bar\rho_i\dot f_i = B\,\Big[\sum_{\pm} \pm\, c_{i,i\pm p}(f_{i\pm p} - f_i)\Big]
+      + B\sum_{j:\,E_i + E_j = \hbar\omega} d_{ij}\,(1 - f_i - f_j),
+
+with :math:`c_{ij} = h^2(\bar\rho_i\bar\rho_j + \bar a_i\bar a_j)` (case-II coherence
+factor :math:`1 + \Delta^2/EE'` of QP absorption, Mattis-Bardeen) and
+:math:`d_{ij} = h^2(\bar\rho_i\bar\rho_j - \bar a_i\bar a_j)` (factor
+:math:`1 - \Delta^2/EE'` of photon pair breaking, zero at :math:`\hbar\omega = 2\Delta`).
+Sub-gap photons (:math:`\hbar\omega < 2\Delta`) only act through the first (QP
+absorption) term. Because :math:`E_{i+p} - E_i = E_i + E_j = \hbar\omega`, the absorbed
+power of the bracket is exactly :math:`\hbar\omega` times the number of absorbed
+photons; :math:`B(f)` is set so that the absorbed power equals the prescribed :math:`P`
+at every instant (as G&W do), which makes the term non-linear in ``f`` (the Jacobian
+includes the derivative of :math:`B`).
+
+Phonon injection
+----------------
+:math:`\dot n_k = P_{ph}\,g_k / (\beta\sum_k h\Omega_k^3 g_k)` with a Gaussian spectrum
+:math:`g_k = \exp(-(\Omega_k - \Omega_0)^2/2\sigma^2)` (a single node if
+:math:`\sigma = 0`), i.e. injected power :math:`P_{ph}` exactly.
+
+NIS tunnel injection
+--------------------
+A normal electrode at temperature :math:`T_N` and bias :math:`V` exchanges electrons and
+holes with the superconductor; for the branch-averaged QP occupation
+
+.. math::
+    \dot f_i = \Gamma_T\Big[\tfrac12\big(f_N(E_i - eV) + f_N(E_i + eV)\big) - f_i\Big],
+
+i.e. the QP number source :math:`h\bar\rho_i\dot f_i = \Gamma_T h\bar\rho_i[f_N(E - eV)
++ f_N(E + eV) - 2f]/2`, with the tunnelling rate per state
+:math:`\Gamma_T = 1/(2e^2 R_T N_0 \mathcal V)` (single-spin :math:`N_0`, film volume
+:math:`\mathcal V`, junction resistance :math:`R_T`). Charge imbalance is not modelled
+(electron- and hole-like branches are averaged).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ...collisions import CollisionParams, EnergyGrid, fermi
+
+__all__ = ["Drive", "PhononInjection", "PhotonDrive", "TunnelInjection"]
+
+
+@dataclass
+class Drive:
+    """Base class: a time window ``[start, stop)`` (internal time units)."""
+
+    start: float = 0.0
+    stop: float = math.inf
+
+    def active(self, t: float) -> bool:
+        """Whether the drive is on at time ``t``."""
+        return self.start <= t < self.stop
+
+    def bind(self, grid: EnergyGrid, params: CollisionParams) -> None:
+        """Precompute grid-dependent arrays."""
+
+    def terms(self, f: np.ndarray, n: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``(gain_f, loss_f, gain_n, loss_n)`` of :math:`\\dot f` and :math:`\\dot n`."""
+        raise NotImplementedError
+
+    def jacobian(self, f: np.ndarray, n: np.ndarray) -> np.ndarray:
+        """Dense Jacobian ``(N + M) x (N + M)`` of the net term."""
+        raise NotImplementedError
+
+
+@dataclass
+class PhotonDrive(Drive):
+    r"""Photon absorption at :math:`\hbar\omega` with absorbed power ``power``.
+
+    Parameters
+    ----------
+    photon_energy : float
+        :math:`\hbar\omega` in kTc; rounded to the nearest multiple of the grid spacing
+        (see :attr:`photon_energy_grid` after :meth:`bind`).
+    power : float
+        Absorbed power per volume in units of :math:`4N_0(kT_c)^2/\tau_0`.
+    """
+
+    photon_energy: float = 4.0
+    power: float = 1e-4
+    p: int = field(default=0, init=False)
+    photon_energy_grid: float = field(default=0.0, init=False)
+
+    def bind(self, grid: EnergyGrid, params: CollisionParams) -> None:
+        nq, h, m = grid.n, grid.h, grid.m
+        self.p = p = int(round(self.photon_energy / h))
+        if p < 1:
+            raise ValueError("photon energy below one grid spacing")
+        self.photon_energy_grid = p * h
+        rho, a = grid.dos, grid.ados
+        lin = np.zeros((nq, nq))
+        const = np.zeros(nq)
+        # QP absorption i -> i + p, net flux c_i (f_i - f_{i+p})
+        i = np.arange(max(nq - p, 0))
+        c = h * h * (rho[i] * rho[i + p] + a[i] * a[i + p])
+        lin[i, i] -= c
+        lin[i, i + p] += c
+        lin[i + p, i] += c
+        lin[i + p, i + p] -= c
+        # pair breaking: i + j = q, net d_ij (1 - f_i - f_j) into cell i (ordered pairs)
+        q = p - m - 1
+        if q >= 0:
+            i = np.arange(min(q + 1, nq))
+            j = q - i
+            ok = j < nq
+            i, j = i[ok], j[ok]
+            d = h * h * (rho[i] * rho[j] - a[i] * a[j])
+            d = np.maximum(d, 0.0)
+            const[i] += d
+            np.add.at(lin, (i, i), -d)
+            np.add.at(lin, (i, j), -d)
+            self._pairs = (i, j, d)
+        else:
+            self._pairs = (np.zeros(0, int), np.zeros(0, int), np.zeros(0))
+        self._abs = c if nq > p else np.zeros(0)
+        self._lin, self._const = lin, const
+        self._w, self._e = grid.qp_weights, grid.e
+        self._nq, self._nph = nq, grid.n_ph
+
+    def _net(self, f: np.ndarray) -> np.ndarray:
+        """Unit-B number rate per cell (``B = 1``)."""
+        return self._lin @ f + self._const
+
+    def unit_power(self, f: np.ndarray) -> float:
+        """Absorbed power of the unit-B term, :math:`\\sum_i E_i\\,\\text{net}_i`."""
+        return float(self._e @ self._net(f))
+
+    def scale(self, f: np.ndarray) -> float:
+        """:math:`B(f) = P / p_{abs}(f)`."""
+        pa = self.unit_power(f)
+        if not pa > 0:
+            raise ArithmeticError("photon drive: no absorption possible at this state")
+        return self.power / pa
+
+    def terms(self, f, n):
+        b = self.scale(f)
+        nq, p = self._nq, self.p
+        gain = np.zeros(nq)
+        loss = np.zeros(nq)
+        c = self._abs
+        if c.size:
+            lo, hi = np.arange(nq - p), np.arange(p, nq)
+            up = c * f[lo] * (1.0 - f[hi])
+            down = c * f[hi] * (1.0 - f[lo])
+            gain[hi] += up
+            loss[lo] += up
+            gain[lo] += down
+            loss[hi] += down
+        i, j, d = self._pairs
+        np.add.at(gain, i, d * (1.0 - f[i]) * (1.0 - f[j]))
+        np.add.at(loss, i, d * f[i] * f[j])
+        scale = b / self._w
+        zero = np.zeros(self._nph)
+        return scale * gain, scale * loss, zero, zero
+
+    def jacobian(self, f, n):
+        net = self._net(f)
+        pa = float(self._e @ net)
+        dpa = self._e @ self._lin
+        ff = (self.power / pa) * self._lin - np.outer(net * self.power / pa**2, dpa)
+        out = np.zeros((self._nq + self._nph,) * 2)
+        out[: self._nq, : self._nq] = ff / self._w[:, None]
+        return out
+
+
+@dataclass
+class PhononInjection(Drive):
+    r"""Phonons injected with a Gaussian spectrum and power ``power``.
+
+    Parameters
+    ----------
+    energy : float
+        Centre :math:`\Omega_0` (kTc).
+    width : float
+        Gaussian :math:`\sigma` (kTc); 0 puts all phonons on the nearest node.
+    power : float
+        Injected power per volume in units of :math:`4N_0(kT_c)^2/\tau_0`.
+    """
+
+    energy: float = 4.0
+    width: float = 0.0
+    power: float = 1e-4
+
+    def bind(self, grid: EnergyGrid, params: CollisionParams) -> None:
+        w = grid.omega
+        if self.width > 0:
+            g = np.exp(-0.5 * ((w - self.energy) / self.width) ** 2)
+        else:
+            g = np.zeros_like(w)
+            g[int(np.argmin(np.abs(w - self.energy)))] = 1.0
+        norm = params.phonon_weight * np.dot(grid.h * w**3, g)
+        self._rate = g / norm
+        self._nq = grid.n
+
+    def terms(self, f, n):
+        return np.zeros(self._nq), np.zeros(self._nq), self.power * self._rate, \
+            np.zeros_like(self._rate)
+
+    def jacobian(self, f, n):
+        size = self._nq + self._rate.size
+        return np.zeros((size, size))
+
+
+@dataclass
+class TunnelInjection(Drive):
+    r"""NIS tunnel injection (see module docstring).
+
+    Parameters
+    ----------
+    rate : float
+        :math:`\Gamma_T` in :math:`1/\tau_0`.
+    bias : float
+        :math:`eV` in kTc.
+    t_normal : float
+        Temperature of the normal electrode (kTc).
+    """
+
+    rate: float = 1e-3
+    bias: float = 2.0
+    t_normal: float = 0.1
+
+    def bind(self, grid: EnergyGrid, params: CollisionParams) -> None:
+        e = grid.e
+        self._fn = 0.5 * (fermi(e - self.bias, self.t_normal) + fermi(e + self.bias,
+                                                                      self.t_normal))
+        self._nq, self._nph = grid.n, grid.n_ph
+
+    def terms(self, f, n):
+        zero = np.zeros(self._nph)
+        return self.rate * self._fn, self.rate * f, zero, zero
+
+    def jacobian(self, f, n):
+        out = np.zeros((self._nq + self._nph,) * 2)
+        idx = np.arange(self._nq)
+        out[idx, idx] = -self.rate
+        return out
