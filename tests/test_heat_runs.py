@@ -165,8 +165,11 @@ def test_two_ranks_equal_serial(write_case, tmp_path):
     case = write_case(FILM.format(end="100 ns", ck=1000).replace(
         '[output]', '[solver.petsc]\nsnes_rtol = 1e-13\nksp_rtol = 1e-14\n[output]'))
     run_fvqp(["run", case, "--output", tmp_path / "s"])
-    run_fvqp(["run", case, "--output", tmp_path / "p"], nproc=2)
+    par = run_fvqp(["run", case, "--output", tmp_path / "p"], nproc=2)
     assert (tmp_path / "p" / "vtu" / "heat_test_00001.pvtu").exists()
+    # progress is logged once (rank 0 only), with step, time and residual
+    progress = [line for line in par.stderr.splitlines() if "fvqp.heat INFO: step" in line]
+    assert len(progress) == 1 and "|F|=" in progress[0] and "t=1.0000e-07 s" in progress[0]
     a = _final_temperature(str(tmp_path / "s"), "heat_test")
     b = _final_temperature(str(tmp_path / "p"), "heat_test")
     assert np.allclose(a, b, rtol=1e-8, atol=0)

@@ -256,11 +256,12 @@ def _transient(sim, case, out_dir, prefix, petsc, writer, names, resume, max_ste
     def on_step(it):
         t0 = it.history[1][0] if len(it.history) > 1 else 0.0
         at_stop = any(abs(it.t - s) <= 1e-12 * max(abs(s), 1e-300) for s in stop_times)
-        if it.step_count % every == 0 or at_stop or it.t >= t_end * (1 - 1e-14):
+        wrote = it.step_count % every == 0 or at_stop or it.t >= t_end * (1 - 1e-14)
+        if wrote:
             writer.write(u.to_si(it.t, "time"), sim.fields(it.x, t0, it.t, names))
         if it.step_count % ck_every == 0:
             _checkpoint(integ, dist, ckpt, case.digest, E0)
-        progress.update(it)
+        progress.update(it, force=wrote)
 
     result = integ.run(t_end, stop_times=stop_times, on_step=on_step, max_steps=max_steps)
     _checkpoint(integ, dist, ckpt, case.digest, E0)
@@ -323,7 +324,8 @@ class _Progress:
 
             self.bar = tqdm(total=1.0, unit="of t_end", bar_format="{l_bar}{bar}| {postfix}")
 
-    def update(self, it) -> None:
+    def update(self, it, force: bool = False) -> None:
+        """Report a step: always when ``force`` (a snapshot was written), else every 5 s."""
         if not self.rank0:
             return
         msg = (f"step {it.step_count} t={self.u.to_si(it.t, 'time'):.4e} s "
@@ -333,7 +335,7 @@ class _Progress:
         if self.bar is not None:
             self.bar.n = min(1.0, it.t / self.t_end)
             self.bar.set_postfix_str(msg)
-        elif time.perf_counter() - self.last > 5.0:
+        elif force or time.perf_counter() - self.last > 5.0:
             log.info(msg)
             self.last = time.perf_counter()
 

@@ -1,0 +1,176 @@
+r"""The 0D (spatially uniform) QP/phonon kinetic equations of a superconducting film.
+
+State ``y = [f_0 .. f_{N-1}, n_1 .. n_M]`` on the grid of :mod:`fvqp.collisions.grid`.
+The kinetic equations (notes Eqs. 31-40 without the transport terms) plus drives and
+phonon escape into the substrate read
+
+.. math::
+    \dot f_i &= S_{qp,i}[f, n] + D^{qp}_i(f, t), \\
+    \dot n_k &= S_{ph,k}[f, n] - \frac{n_k - n_B(\Omega_k)}{\tau_{esc}} + D^{ph}_k(t),
+
+with :math:`n_B` the Bose function at the bath temperature (Kaplan et al. 1979 escape
+time :math:`\tau_{esc}`). Units: energies in :math:`kT_c`, times in :math:`\tau_0`.
+
+The collision part conserves the discrete energy
+:math:`e = \sum_i h\bar\rho_iE_if_i + \beta\sum_k h\Omega_k^3 n_k`
+(:mod:`fvqp.collisions.kernels`), so
+
+.. math::
+    \dot e = P_{in} - P_{esc}, \quad
+    P_{in} = \sum_i h\bar\rho_i E_i D^{qp}_i + \beta\sum_k h\Omega_k^3 D^{ph}_k, \quad
+    P_{esc} = \beta\sum_k h\Omega_k^3\,\frac{n_k - n_B}{\tau_{esc}},
+
+and in a steady state the absorbed power equals the escaping power (to the solver
+tolerance).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ...collisions import (
+    CollisionParams,
+    EnergyGrid,
+    bose,
+    collision_terms,
+    equilibrium,
+    jacobian,
+    ph_energy,
+    qp_energy,
+)
+from .drives import Drive
+
+__all__ = ["Kinetics0D"]
+
+
+@dataclass
+class Kinetics0D:
+    r"""Right-hand side, exact Jacobian and gain/loss split of the 0D kinetics.
+
+    Parameters
+    ----------
+    grid : EnergyGrid
+    params : CollisionParams
+    t_bath : float
+        Bath (substrate) temperature in kTc.
+    tau_esc : float or ndarray
+        Phonon escape time(s) in :math:`\tau_0` (scalar or one per phonon node);
+        ``inf`` for no escape.
+    drives : sequence of Drive
+    method : {"fft", "direct"}
+        Collision-operator implementation (:func:`fvqp.collisions.collision_terms`).
+    tilt : float
+        FFT round-off control (``~1/T``), see :mod:`fvqp.collisions.fft`.
+    """
+
+    grid: EnergyGrid
+    params: CollisionParams
+    t_bath: float
+    tau_esc: float | np.ndarray = np.inf
+    drives: Sequence[Drive] = field(default_factory=tuple)
+    method: str = "fft"
+    tilt: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.drives = tuple(self.drives)
+        for d in self.drives:
+            d.bind(self.grid, self.params)
+        self.n_bath = bose(self.grid.omega, self.t_bath)
+        tau = np.broadcast_to(np.asarray(self.tau_esc, dtype=float), (self.grid.n_ph,))
+        if np.any(tau <= 0):
+            raise ValueError("tau_esc must be positive")
+        self.escape_rate = 1.0 / tau
+        self._e_weights = np.concatenate(
+            (self.grid.qp_weights * self.grid.e,
+             self.params.phonon_weight * self.grid.h * self.grid.omega**3))
+
+    # ----------------------------------------------------------------- layout
+    @property
+    def size(self) -> int:
+        """Number of unknowns ``N + M``."""
+        return self.grid.n + self.grid.n_ph
+
+    def split(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``y -> (f, n)`` (views)."""
+        return y[: self.grid.n], y[self.grid.n:]
+
+    @staticmethod
+    def join(f: np.ndarray, n: np.ndarray) -> np.ndarray:
+        """``(f, n) -> y``."""
+        return np.concatenate((f, n))
+
+    def equilibrium(self, t: float | None = None) -> np.ndarray:
+        """Thermal state at ``t`` (default: the bath temperature)."""
+        return self.join(*equilibrium(self.grid, self.t_bath if t is None else t))
+
+    @property
+    def energy_weights(self) -> np.ndarray:
+        r"""``w`` with :math:`e = w\cdot y` (units :math:`4N_0(kT_c)^2`)."""
+        return self._e_weights
+
+    # ----------------------------------------------------------- equations
+    def terms(self, y: np.ndarray, t: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+        """Gain and loss parts ``(G, L)`` of :math:`\\dot y = G - L` (Eq. 46 form).
+
+        Both are non-negative for ``0 <= f <= 1``, ``n >= 0`` (FFT round-off is clipped),
+        and every loss is proportional to the occupation it depletes.
+        """
+        f, n = self.split(y)
+        c = collision_terms(f, n, self.grid, self.params, method=self.method, tilt=self.tilt)
+        gf = c.qp_sc_in + c.qp_pb
+        lf = c.qp_sc_out + c.qp_rec
+        gn = c.ph_sc_in + c.ph_rec + self.escape_rate * self.n_bath
+        ln = c.ph_sc_out + c.ph_pb + self.escape_rate * n
+        for d in self.drives:
+            if d.active(t):
+                a, b, cc, dd = d.terms(f, n)
+                gf, lf, gn, ln = gf + a, lf + b, gn + cc, ln + dd
+        return np.maximum(self.join(gf, gn), 0.0), np.maximum(self.join(lf, ln), 0.0)
+
+    def rhs(self, y: np.ndarray, t: float = 0.0) -> np.ndarray:
+        """:math:`\\dot y` in :math:`1/\\tau_0`."""
+        f, n = self.split(y)
+        c = collision_terms(f, n, self.grid, self.params, method=self.method, tilt=self.tilt)
+        out = self.join(c.qp, c.ph - self.escape_rate * (n - self.n_bath))
+        for d in self.drives:
+            if d.active(t):
+                a, b, cc, dd = d.terms(f, n)
+                out += self.join(a - b, cc - dd)
+        return out
+
+    def jacobian(self, y: np.ndarray, t: float = 0.0) -> np.ndarray:
+        """Exact dense Jacobian :math:`\\partial\\dot y/\\partial y`."""
+        f, n = self.split(y)
+        jac = jacobian(f, n, self.grid, self.params).dense()
+        nq = self.grid.n
+        idx = np.arange(nq, self.size)
+        jac[idx, idx] -= self.escape_rate
+        for d in self.drives:
+            if d.active(t):
+                jac += d.jacobian(f, n)
+        return jac
+
+    # ------------------------------------------------------------ energetics
+    def energy(self, y: np.ndarray) -> float:
+        """Discrete total energy :math:`e_{qp} + e_{ph}`."""
+        f, n = self.split(y)
+        return float(qp_energy(f, self.grid) + ph_energy(n, self.grid, self.params))
+
+    def input_power(self, y: np.ndarray, t: float = 0.0) -> float:
+        """:math:`P_{in}`: power delivered by the drives (units :math:`4N_0(kT_c)^2/\\tau_0`)."""
+        f, n = self.split(y)
+        tot = 0.0
+        for d in self.drives:
+            if d.active(t):
+                a, b, cc, dd = d.terms(f, n)
+                tot += float(self._e_weights @ self.join(a - b, cc - dd))
+        return tot
+
+    def escape_power(self, y: np.ndarray) -> float:
+        """:math:`P_{esc}`: power escaping into the bath."""
+        _, n = self.split(y)
+        w = self._e_weights[self.grid.n:]
+        return float(w @ (self.escape_rate * (n - self.n_bath)))
