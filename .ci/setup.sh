@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# fvqp setup: system packages (Open MPI + headers, OpenBLAS/LAPACK, gmsh), PETSc and petsc4py
-# built from source against them, mpi4py, and fvqp itself (editable, with test extras).
+# fvqp setup: system packages (Open MPI + headers, OpenBLAS/LAPACK), PETSc, petsc4py and
+# mpi4py built from source against them, and fvqp itself (editable, with the test extras,
+# which bring gmsh from PyPI).
 # Idempotent: a second run finds everything installed / pip's cached wheels and takes ~1 min.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,7 +32,7 @@ export PETSC_CONFIGURE_OPTIONS="--with-cuda=0 --with-fc=0 --with-x=0 --with-debu
  COPTFLAGS=-O2 CXXOPTFLAGS=-O2"
 export MAKEFLAGS="-j$(nproc)"
 python -m pip install --upgrade --quiet pip wheel setuptools
-python -c "import petsc4py; petsc4py.init(); from petsc4py import PETSc; PETSc.Sys.getVersion()" 2>/dev/null \
+python -c "import mpi4py, petsc4py; petsc4py.init(); from petsc4py import PETSc" 2>/dev/null \
   || python -m pip install --no-binary mpi4py "petsc==3.26.*" "petsc4py==3.26.*" "mpi4py>=4"
 
 # 3. fvqp and its Python dependencies (test and dev extras).
