@@ -126,8 +126,7 @@ class DenseTimeStepper:
             ok = bool(np.all(np.isfinite(r)))
         except (ArithmeticError, ValueError):
             ok = False
-        if not ok:
-            ts.getSNES().setFunctionDomainError()
+        if not ok:  # petsc4py 3.26 has no SNESSetFunctionDomainError: Inf makes SNES fail
             f.set(np.inf)
             return
         f.setArray(xdot.getArray(readonly=True) - r)
@@ -269,8 +268,7 @@ class DenseNewton:
             ok = bool(np.all(np.isfinite(r)))
         except ArithmeticError:
             ok = False
-        if not ok:
-            snes.setFunctionDomainError()
+        if not ok:  # Inf: the line search backtracks (no SNESSetFunctionDomainError here)
             f.set(np.inf)
             return
         f.setArray(r)

@@ -211,10 +211,10 @@ def _steady(sim, prefix, petsc, writer, names) -> dict:
     solver = NonlinearSolver(dist, residual, jacobian, p.pattern, prefix, petsc)
     x = dist.create_vec()
     x.setArray(sim.T0)
-    # round-off scale of the residual: the largest flux or source magnitudes
-    xl = dist.local_array(x)
+    # the residual's natural scale: the power driving the steady state (sources, fluxes)
     src = sum((np.abs(s.power(0.0, math.inf)) for s in p.sources), np.zeros(n))
-    scale = math.sqrt(dist.sum(np.sum(src**2))) or 1.0
+    drive = np.sum(src**2) + np.sum((p.b_val * p.b_area)[p.b_kind == 1] ** 2)
+    scale = math.sqrt(dist.sum(drive)) or 1.0
     res = solver.solve(x, atol=1e-12 * scale)
     T = x.getArray()[:n].copy()
     xl = dist.local_array(x)

@@ -47,8 +47,8 @@ class HeatProblem:
     bcs : dict
         Boundary name -> :class:`BoundaryCondition`.
     sources : list
-        Objects with ``power(t0, t1) -> owned array`` (step-averaged power per cell),
-        ``total(t0, t1)``, ``breakpoints()`` and ``max_dt(t)``.
+        :class:`~fvqp.models.heat.sources.Source` objects: ``power(t0, t1)`` (power per
+        owned cell averaged over the step), ``breakpoints()`` and ``max_dt(t)``.
     """
 
     def __init__(self, dist, materials, widths, bcs: dict, sources=()):

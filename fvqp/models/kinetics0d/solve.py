@@ -56,7 +56,9 @@ def steady_state(model: Kinetics0D, y0: np.ndarray | None = None, *,
                  prefix: str = "kinetics0d_snes_",
                  options: Mapping[str, object] | None = None,
                  rtol: float = 1e-12, atol_factor: float = 1e-14,
-                 t: float = 0.0) -> tuple[np.ndarray, SolveResult]:
+                 t: float = 0.0, t_guess: float | None = 1e5,
+                 ts_options: Mapping[str, object] | None = None
+                 ) -> tuple[np.ndarray, SolveResult]:
     r"""Solve :math:`\dot y(y) = 0` by Newton (PETSc SNES) with the exact Jacobian.
 
     Parameters
@@ -73,6 +75,12 @@ def steady_state(model: Kinetics0D, y0: np.ndarray | None = None, *,
         terms of the residual), so a residual at round-off level counts as converged.
     t : float
         Time at which the drives are evaluated.
+    t_guess : float or None
+        If Newton fails from ``y0`` (a strong drive far from equilibrium), integrate
+        with :func:`evolve` (``rtol = 1e-4``) for this time and restart Newton from
+        there; ``None`` disables the fallback.
+    ts_options : mapping, optional
+        PETSc options of that integration (prefix ``<prefix>ts_``).
 
     Raises
     ------
@@ -89,7 +97,18 @@ def steady_state(model: Kinetics0D, y0: np.ndarray | None = None, *,
 
     solver = DenseNewton(model.size, residual, lambda y: model.jacobian(y, t), prefix=prefix,
                          options=options)
-    y, res = solver.solve(y0, atol=atol_factor * _scale(model, y0), rtol=rtol)
+    atol = atol_factor * _scale(model, y0)
+    y, res = solver.solve(y0, atol=atol, rtol=rtol, raise_on_failure=t_guess is None)
+    if not res.success:
+        log.info("Newton from the initial guess failed (%s); integrating to t = %g first",
+                 res.message, t_guess)
+        y1, _ = evolve(model, y0, t0=t, t_end=t + t_guess, dt=1e-3, rtol=1e-4,
+                       prefix=prefix + "ts_", options=ts_options)
+        y, res2 = solver.solve(y1, atol=atol, rtol=rtol)
+        res = SolveResult(success=True, reason=res2.reason, message=res2.message,
+                          iterations=res.iterations + res2.iterations,
+                          linear_iterations=res.linear_iterations + res2.linear_iterations,
+                          residual_norm=res2.residual_norm)
     log.info("steady state: %s in %d Newton iterations, |F| = %.3e", res.message,
              res.iterations, res.residual_norm)
     return y, res
