@@ -1,0 +1,1 @@
+"""0D QP/phonon kinetics (placeholder, completed below)."""

@@ -1,0 +1,171 @@
+r"""Observables of the 0D kinetics: densities, energies, effective temperature, rates,
+power balance, pair-breaking efficiency and Rothwarf-Taylor fits.
+
+Units as in :mod:`fvqp.collisions`: QP numbers in :math:`4N_0kT_c`, energies in
+:math:`4N_0(kT_c)^2`, rates in :math:`1/\tau_0`, powers in :math:`4N_0(kT_c)^2/\tau_0`.
+
+Pair-breaking efficiency
+------------------------
+Following Guruswamy, Goldie & Withington, SuST 27, 055012 (2014) (their Eq. 1),
+:math:`\eta_{pb} = \Delta N_{qp}^{ex}/(P\,\tau_r)`: the fraction of the absorbed power
+that ends up as excess QPs, each of which stores :math:`\Delta` for its recombination
+lifetime. We evaluate :math:`N^{ex}_{qp}/\tau_r` as the *gross* excess recombination rate
+of the operator, :math:`\Gamma_{rec} - \Gamma_{rec}^{th} = \sum_i h\bar\rho_i\,
+\mathrm{rec}_i(f, n) - \sum_i h\bar\rho_i\,\mathrm{rec}_i(f_T, n_T)` (QPs per time; two
+per recombination event), so
+
+.. math:: \eta_{pb} = \Delta\,(\Gamma_{rec} - \Gamma_{rec}^{th}) / P.
+
+With fast phonon escape and :math:`\hbar\omega \gtrsim 2\Delta` this tends to
+:math:`2\Delta/\hbar\omega` (each photon breaks one pair, no re-breaking); phonon
+trapping (recombination phonons breaking further pairs) can raise it above one, energy
+lost to sub-gap phonons lowers it.
+
+Rothwarf-Taylor
+---------------
+When the phonons stay at the bath temperature (escape much faster than pair breaking)
+and the QPs are quasi-thermal and non-degenerate, the collision operator gives exactly
+:math:`\dot N = -R\,(N^2 - N_T^2)` with
+:math:`R = \Gamma_{rec}^{th}/N_T^2` (:func:`recombination_constant`), whose solution is
+:func:`rothwarf_taylor_solution`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import optimize
+
+from ...collisions import (
+    collision_terms,
+    ph_energy,
+    qp_energy,
+    qp_loss_rates,
+    qp_number,
+)
+from .model import Kinetics0D
+
+__all__ = [
+    "effective_temperature",
+    "pair_breaking_efficiency",
+    "power_balance",
+    "qp_rates",
+    "recombination_constant",
+    "recombination_rate_total",
+    "rothwarf_taylor_fit",
+    "rothwarf_taylor_solution",
+    "summary",
+]
+
+
+def recombination_rate_total(model: Kinetics0D, y: np.ndarray) -> float:
+    r"""Gross QP recombination rate :math:`\Gamma_{rec} = \sum_i h\bar\rho_i\,\mathrm{rec}_i`
+    (QPs per :math:`\tau_0`, Eq. 36)."""
+    f, n = model.split(y)
+    c = collision_terms(f, n, model.grid, model.params, method=model.method,
+                        tilt=model.tilt)
+    return float(model.grid.qp_weights @ c.qp_rec)
+
+
+def recombination_constant(model: Kinetics0D, t: float | None = None) -> float:
+    r"""Rothwarf-Taylor :math:`R = \Gamma_{rec}^{th}/N_T^2` of the operator at temperature
+    ``t`` (default bath): :math:`\dot N = -R N^2` for non-degenerate quasi-thermal QPs."""
+    y = model.equilibrium(t)
+    n_t = qp_number(model.split(y)[0], model.grid)
+    return recombination_rate_total(model, y) / n_t**2
+
+
+def qp_rates(model: Kinetics0D, y: np.ndarray) -> dict[str, float | np.ndarray]:
+    """Per-cell scattering and recombination rates and their QP-number averages."""
+    f, n = model.split(y)
+    rs, rr = qp_loss_rates(f, n, model.grid, model.params, method=model.method,
+                           tilt=model.tilt)
+    w = model.grid.qp_weights * f
+    ok = np.isfinite(rs) & np.isfinite(rr)
+    return {"scattering": rs, "recombination": rr,
+            "mean_scattering": float(np.sum(w[ok] * rs[ok]) / np.sum(w[ok])),
+            "mean_recombination": float(np.sum(w[ok] * rr[ok]) / np.sum(w[ok]))}
+
+
+def effective_temperature(model: Kinetics0D, y: np.ndarray, fraction: float = 0.9
+                          ) -> tuple[float, float]:
+    r"""Fit :math:`f = 1/(e^{(E-\mu)/T^*} + 1)` at low energy; returns :math:`(T^*, \mu)`.
+
+    Least squares of :math:`\ln(1/f - 1) = (E - \mu)/T^*`, weighted by the QP number per
+    cell, over the lowest cells holding ``fraction`` of the QPs.
+    """
+    f, _ = model.split(y)
+    w = model.grid.qp_weights * f
+    cum = np.cumsum(w) / np.sum(w)
+    k = max(3, int(np.searchsorted(cum, fraction)) + 1)
+    e, fk, wk = model.grid.e[:k], f[:k], w[:k]
+    ok = (fk > 0) & (fk < 1)
+    z = np.log1p(-fk[ok]) - np.log(fk[ok])  # ln(1/f - 1)
+    a = np.vstack([e[ok], np.ones(ok.sum())]).T
+    sw = np.sqrt(wk[ok])
+    (slope, icpt), *_ = np.linalg.lstsq(a * sw[:, None], z * sw, rcond=None)
+    t_eff = 1.0 / slope
+    return float(t_eff), float(-icpt * t_eff)
+
+
+def power_balance(model: Kinetics0D, y: np.ndarray, t: float = 0.0) -> dict[str, float]:
+    """Absorbed power, escaping power and their relative mismatch."""
+    p_in, p_esc = model.input_power(y, t), model.escape_power(y)
+    return {"absorbed": p_in, "escaped": p_esc,
+            "relative_mismatch": abs(p_in - p_esc) / max(abs(p_in), abs(p_esc), 1e-300)}
+
+
+def pair_breaking_efficiency(model: Kinetics0D, y: np.ndarray, t: float = 0.0) -> float:
+    r""":math:`\eta_{pb} = \Delta(\Gamma_{rec} - \Gamma^{th}_{rec})/P` (module docstring)."""
+    p = model.input_power(y, t)
+    excess = recombination_rate_total(model, y) - recombination_rate_total(
+        model, model.equilibrium())
+    return model.grid.delta * excess / p
+
+
+def rothwarf_taylor_solution(t: np.ndarray, r: float, n0: float, n_t: float) -> np.ndarray:
+    r"""Solution of :math:`\dot N = -R(N^2 - N_T^2)`, :math:`N(0) = N_0`:
+    :math:`N = N_T(1 + A e^{-2RN_Tt})/(1 - A e^{-2RN_Tt})`,
+    :math:`A = (N_0 - N_T)/(N_0 + N_T)`."""
+    a = (n0 - n_t) / (n0 + n_t)
+    x = a * np.exp(-2.0 * r * n_t * np.asarray(t, dtype=float))
+    return n_t * (1.0 + x) / (1.0 - x)
+
+
+def rothwarf_taylor_fit(t: np.ndarray, n: np.ndarray, n_t: float) -> tuple[float, float]:
+    """Least-squares fit of :func:`rothwarf_taylor_solution` (relative residuals);
+    returns ``(R, N_0)``."""
+    t, n = np.asarray(t, float), np.asarray(n, float)
+    # initial guess from 1/N ~ 1/N0 + R t (N >> N_T)
+    slope = (1.0 / n[-1] - 1.0 / n[0]) / max(t[-1] - t[0], 1e-300)
+    p0 = (max(slope, 1e-300), n[0])
+
+    def resid(p: np.ndarray) -> np.ndarray:
+        return rothwarf_taylor_solution(t, p[0], p[1], n_t) / n - 1.0
+
+    sol = optimize.least_squares(resid, p0, x_scale=np.abs(p0), xtol=1e-14, ftol=1e-14,
+                                 gtol=1e-14)
+    return float(sol.x[0]), float(sol.x[1])
+
+
+def summary(model: Kinetics0D, y: np.ndarray, t: float = 0.0) -> dict[str, float]:
+    """Scalar observables (internal units) of a state."""
+    f, n = model.split(y)
+    out = {
+        "n_qp": float(qp_number(f, model.grid)),
+        "e_qp": float(qp_energy(f, model.grid)),
+        "e_ph": float(ph_energy(n, model.grid, model.params)),
+        "n_qp_thermal": float(qp_number(model.split(model.equilibrium())[0], model.grid)),
+    }
+    try:
+        out["t_eff"], out["mu"] = effective_temperature(model, y)
+    except (np.linalg.LinAlgError, ValueError):
+        out["t_eff"], out["mu"] = math.nan, math.nan
+    rates = qp_rates(model, y)
+    out["rate_scattering"] = rates["mean_scattering"]
+    out["rate_recombination"] = rates["mean_recombination"]
+    if model.drives and any(d.active(t) for d in model.drives):
+        out.update({f"power_{k}": v for k, v in power_balance(model, y, t).items()})
+        out["eta_pb"] = pair_breaking_efficiency(model, y, t)
+    return out
