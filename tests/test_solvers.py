@@ -114,16 +114,26 @@ def test_non_convergence_is_raised_with_reason(line):
 
 
 def test_domain_errors_make_the_line_search_back_off(line):
-    # from x0 = 0.1 the full Newton step for x^3 = 1 overshoots far; the first step of
-    # x^3 = 1e-6 from 1 goes negative: the residual refuses and the line search shortens
-    s, calls = cube_root_solver(line, "de", {"snes_rtol": 1e-12, "snes_max_it": 100,
-                                             "snes_linesearch_type": "bt"},
-                                np.full(64, 1e-6), domain_guard=True)
+    """log x = 0 from x0 = 10: the full Newton step goes to x = -13, outside the domain.
+    The residual refuses (DomainError) and the line search must shorten the step."""
+    n = line.local.n_owned
+    refused = {"n": 0}
+
+    def residual(x):
+        if np.any(x[:n] <= 0):
+            refused["n"] += 1
+            raise DomainError("x must stay positive")
+        return np.log(x[:n])
+
+    s = NonlinearSolver(line, residual, lambda x: 1.0 / x[:n], (np.arange(n), np.arange(n)),
+                        "de", {"snes_rtol": 1e-12, "snes_max_it": 100,
+                               "snes_linesearch_type": "bt"})
     x = line.create_vec()
-    x.set(1.0)
+    x.set(10.0)
     res = s.solve(x)
+    assert refused["n"] >= 1  # the domain was really hit
     assert res.success
-    assert np.allclose(x.getArray(), 1e-2, rtol=1e-9)
+    assert np.allclose(x.getArray(), 1.0, rtol=1e-10)
 
 
 def _decay(dist, order, dt, t_end=0.05):

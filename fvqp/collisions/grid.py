@@ -80,7 +80,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
-from scipy import integrate, optimize, special
+
+from ..spectra import gap as _gap
 
 __all__ = [
     "DELTA0_BCS",
@@ -273,18 +274,21 @@ def _dynes_cell_averages(
 
 
 # ---------------------------------------------------------------- thermal helpers
+# Thin wrappers over :mod:`fvqp.spectra.gap` (one implementation of the thermal functions);
+# they keep this module's conventions: positive temperature required, numpy results.
 def fermi(e: np.ndarray | float, t: float) -> np.ndarray:
-    """Fermi function :math:`1/(e^{E/T} + 1)` (overflow safe)."""
+    """Fermi function :math:`1/(e^{E/T} + 1)` (overflow safe; :func:`fvqp.spectra.gap.fermi`)."""
     if t <= 0:
         raise ValueError("temperature must be positive")
-    return special.expit(-np.asarray(e, dtype=float) / t)
+    return np.asarray(_gap.fermi(e, t), dtype=float)[()]
 
 
 def bose(w: np.ndarray | float, t: float) -> np.ndarray:
-    """Bose function :math:`1/(e^{\\Omega/T} - 1)` (``Omega > 0``)."""
+    """Bose function :math:`1/(e^{\\Omega/T} - 1)`, ``Omega > 0``
+    (:func:`fvqp.spectra.gap.bose`)."""
     if t <= 0:
         raise ValueError("temperature must be positive")
-    return 1.0 / np.expm1(np.asarray(w, dtype=float) / t)
+    return np.asarray(_gap.bose(w, t), dtype=float)[()]
 
 
 def equilibrium(grid: EnergyGrid, t: float) -> tuple[np.ndarray, np.ndarray]:
@@ -295,9 +299,12 @@ def equilibrium(grid: EnergyGrid, t: float) -> tuple[np.ndarray, np.ndarray]:
 def bcs_gap(t: float, delta0: float = DELTA0_BCS) -> float:
     r"""Weak-coupling BCS gap :math:`\Delta(T)` in kTc units.
 
-    Solves :math:`\ln(\Delta_0/\Delta) = 2\int_0^\infty d\xi\, f(E)/E`,
+    The solution of :math:`\ln(\Delta_0/\Delta) = 2\int_0^\infty d\xi\, f(E)/E`,
     :math:`E = \sqrt{\xi^2 + \Delta^2}` (equivalent to Eq. 1 with the cut-off
-    eliminated through :math:`\Delta_0`).
+    eliminated through :math:`\Delta_0`). That equation is universal in
+    :math:`\Delta_0`, so this is the weak-coupling gap of
+    :func:`fvqp.spectra.gap.bcs_gap` with :math:`T_c' = \Delta_0/\Delta_0^{BCS}`
+    (``bcs_gap(t, 1.0)`` for the default :math:`\Delta_0`).
 
     Parameters
     ----------
@@ -310,16 +317,4 @@ def bcs_gap(t: float, delta0: float = DELTA0_BCS) -> float:
         return float(delta0)
     if t >= 1:
         return 0.0
-
-    def residual(d: float) -> float:
-        # xi = d sinh(u): d xi / E = du, smooth integrand even for d -> 0
-        u_max = math.acosh(max(1.0, 80.0 * t / d)) + 1.0
-        val, _ = integrate.quad(
-            lambda u: 2.0 * float(special.expit(-d * math.cosh(u) / t)), 0.0, u_max,
-            limit=200, epsabs=1e-14, epsrel=1e-13,
-        )
-        return math.log(delta0 / d) - val
-
-    if residual(delta0) >= 0:  # exponentially small correction below double precision
-        return float(delta0)
-    return float(optimize.brentq(residual, 1e-12 * delta0, delta0, xtol=1e-15, rtol=1e-14))
+    return float(_gap.bcs_gap(t, delta0 / DELTA0_BCS))

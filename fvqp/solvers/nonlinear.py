@@ -113,7 +113,8 @@ class NonlinearSolver:
         except DomainError:
             ok, r = False, None
         if self.dist.sum(0.0 if ok else 1.0) > 0:
-            snes.setFunctionDomainError()
+            # petsc4py has no SNESSetFunctionDomainError: an infinite residual makes the
+            # line search cut the step (and fails the solve cleanly if it cannot)
             f.set(np.inf)
             return
         f.setArray(r)

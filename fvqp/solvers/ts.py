@@ -47,7 +47,7 @@ DENSE_TS_DEFAULTS: dict[str, object] = {
 #: Defaults for :class:`DenseNewton`.
 DENSE_NEWTON_DEFAULTS: dict[str, object] = {
     "snes_type": "newtonls",
-    "snes_linesearch_type": "bt",
+    "snes_linesearch_type": "l2",
     "snes_max_it": 100,
     "ksp_type": "preonly",
     "pc_type": "lu",
@@ -114,6 +114,8 @@ class DenseTimeStepper:
         self.ts.setMaxSNESFailures(-1)  # a failed Newton solve shortens the step
         self.ts.setMonitor(self._monitor)
         merged = {**DENSE_TS_DEFAULTS, **(options or {})}
+        if str(merged.get("ts_type")) != "bdf" and "ts_bdf_order" not in (options or {}):
+            merged.pop("ts_bdf_order", None)
         self.inserted_options = apply_options(self.prefix, merged)
         self.ts.setOptionsPrefix(self.prefix)
         self.monitors: list[Callable[[float, np.ndarray], None]] = []
@@ -294,8 +296,11 @@ class DenseNewton:
         self.residual_history.clear()
         x = PETSc.Vec().createSeq(self.size, comm=PETSc.COMM_SELF)
         x.setArray(np.asarray(y0, dtype=float))
-        self.snes.solve(None, x)
-        reason = int(self.snes.getConvergedReason())
+        try:
+            self.snes.solve(None, x)
+            reason = int(self.snes.getConvergedReason())
+        except PETSc.Error:  # e.g. a zero pivot in the LU of a singular Jacobian
+            reason = int(PETSc.SNES.ConvergedReason.DIVERGED_LINEAR_SOLVE)
         its = int(self.snes.getIterationNumber())
         res = SolveResult(success=reason > 0, reason=reason,
                           message=_reason_names(PETSc.SNES.ConvergedReason).get(reason,

@@ -1,1 +1,145 @@
-"""0D QP/phonon kinetics (placeholder, completed below)."""
+r"""Spatially uniform (0D) energy-resolved kinetics of quasiparticles and phonons.
+
+The Chang-Scalapino / BoltzPhlow kinetic equations (notes Eqs. 31-40) of a thin film on a
+substrate, without transport: QP occupation :math:`f(E)` and phonon occupation
+:math:`n(\Omega)` on the shared energy grid of :mod:`fvqp.collisions`, driven by photon
+absorption, phonon injection or NIS tunnel injection, with phonon escape to the bath.
+Steady states by Newton (SNES) with the exact Jacobian, transients by PETSc TS (BDF)
+and by the positivity-preserving time-relaxation scheme (Eqs. 46-51). See
+``docs/theory_kinetics0d.md``.
+
+Public API
+----------
+:class:`Kinetics0D` (model), drives :class:`PhotonDrive`, :class:`PhononInjection`,
+:class:`TunnelInjection`, solvers :func:`steady_state`, :func:`evolve`, :func:`relax`,
+observables in :mod:`fvqp.models.kinetics0d.observables`, and the case-file entry point
+:func:`run`.
+"""
+
+from __future__ import annotations
+
+from ...case.schema import Field, ListOf, Section, Variant
+from ..spec import ModelSpec
+from .drives import Drive, PhononInjection, PhotonDrive, TunnelInjection
+from .model import Kinetics0D
+from .solve import RelaxationResult, evolve, relax, relaxation_step, steady_state
+
+__all__ = [
+    "SPEC",
+    "Drive",
+    "Kinetics0D",
+    "PhononInjection",
+    "PhotonDrive",
+    "RelaxationResult",
+    "TunnelInjection",
+    "evolve",
+    "relax",
+    "relaxation_step",
+    "run",
+    "steady_state",
+]
+
+_WINDOW = {
+    "start": Field("quantity", "switch-on time", dimension="time", default=0.0,
+                   nonnegative=True),
+    "stop": Field("quantity", "switch-off time (default never)", dimension="time",
+                  positive=True),
+}
+
+_DRIVES = {
+    "photon": Section({
+        "energy": Field("quantity", "photon energy hbar*omega (or give frequency)",
+                        dimension="energy", positive=True),
+        "frequency": Field("quantity", "photon frequency", dimension="frequency",
+                           positive=True),
+        "power": Field("quantity", "absorbed power in the film", dimension="power",
+                       required=True, positive=True),
+        **_WINDOW,
+    }, doc="photon absorption (pair breaking above 2 Delta, QP heating below)"),
+    "phonon": Section({
+        "energy": Field("quantity", "centre of the injected phonon spectrum",
+                        dimension="energy", required=True, positive=True),
+        "width": Field("quantity", "Gaussian width (0: one grid node)", dimension="energy",
+                       default=0.0, nonnegative=True),
+        "power": Field("quantity", "injected phonon power", dimension="power",
+                       required=True, positive=True),
+        **_WINDOW,
+    }, doc="phonon injection with a Gaussian spectrum"),
+    "tunnel": Section({
+        "resistance": Field("quantity", "junction normal-state resistance R_T",
+                            dimension="resistance", required=True, positive=True),
+        "bias": Field("quantity", "bias voltage V", dimension="voltage", required=True),
+        "temperature": Field("quantity", "normal-electrode temperature (default: bath)",
+                             dimension="temperature", positive=True),
+        **_WINDOW,
+    }, doc="NIS tunnel injection"),
+}
+
+_SECTIONS = {
+    "film": Section({
+        "material": Field("str", "material name from `fvqp materials`", required=True),
+        "Tc": Field("quantity", "override the material's critical temperature",
+                    dimension="temperature", positive=True),
+        "thickness": Field("quantity", "film thickness", dimension="length", required=True,
+                           positive=True),
+        "area": Field("quantity", "film area (volume = area * thickness)", dimension="area",
+                      default=1e-10, positive=True),
+        "escape_time": Field("quantity", "phonon escape time (default: the material's "
+                             "escape time per thickness times the thickness)",
+                             dimension="time", positive=True),
+    }, required=True),
+    "grid": Section({
+        "spacing": Field("quantity", "energy spacing (default kT_bath/15)",
+                         dimension="energy", positive=True),
+        "e_max": Field("quantity", "QP energy cut-off (default Delta + max(30 kT_bath, "
+                       "photon energy + 10 kT_bath))", dimension="energy", positive=True),
+        "method": Field("str", "collision operator: fft, direct, or auto (direct below "
+                        "600 QP cells, where it is exact to round-off pointwise)",
+                        default="auto", choices=("auto", "fft", "direct")),
+    }),
+    "drives": ListOf(Variant(_DRIVES), "drive terms ([[drives]] with type = ...)"),
+    "relaxation": Section({
+        "enabled": Field("bool", "also run the time-relaxation scheme (transient runs)",
+                         default=False),
+        "order": Field("int", "1 or 2", default=1, choices=(1, 2)),
+        "dt": Field("quantity", "fixed time step", dimension="time", positive=True),
+    }),
+}
+
+_INITIAL = Section({
+    "qp_temperature": Field("quantity", "initial QP temperature (default: bath)",
+                            dimension="temperature", positive=True),
+    "phonon_temperature": Field("quantity", "initial phonon temperature (default: "
+                                "bath)", dimension="temperature", positive=True),
+})
+
+FIELDS = ("f", "n")
+
+
+def _check(data, err) -> None:
+    from ...materials import UnknownMaterialError, get_material
+
+    try:
+        get_material(data["film"]["material"])
+    except UnknownMaterialError as exc:
+        err.add("film.material", str(exc).strip("'\""), "")
+        return
+    for i, d in enumerate(data.get("drives") or []):
+        if d and d.get("type") == "photon" and d.get("energy") is None \
+                and d.get("frequency") is None:
+            err.add(f"drives[{i}]", "a photon drive needs energy or frequency.",
+                    'add energy = "200 ueV" or frequency = "90 GHz".')
+
+
+SPEC = ModelSpec(
+    name="kinetics0d", uses_mesh=False, sections=_SECTIONS, fields=FIELDS,
+    initial_schema=_INITIAL, check=_check,
+)
+
+
+def run(case, output_dir: str | None = None, resume: bool = False,
+        max_steps: int | None = None) -> dict:
+    """Run a validated kinetics0d case; see :func:`fvqp.models.kinetics0d.driver.run`."""
+    from .driver import run as _run
+
+    return _run(case, output_dir=output_dir, resume=resume, max_steps=max_steps)

@@ -67,6 +67,8 @@ class Drive:
 
     start: float = 0.0
     stop: float = math.inf
+    #: QP gains carry the Pauli factor (1 - f_i) (used by the relaxation split)
+    pauli_blocked_gain: bool = field(default=True, init=False, repr=False)
 
     def active(self, t: float) -> bool:
         """Whether the drive is on at time ``t``."""
@@ -240,6 +242,7 @@ class TunnelInjection(Drive):
     rate: float = 1e-3
     bias: float = 2.0
     t_normal: float = 0.1
+    pauli_blocked_gain: bool = field(default=False, init=False, repr=False)
 
     def bind(self, grid: EnergyGrid, params: CollisionParams) -> None:
         e = grid.e

@@ -116,19 +116,32 @@ class Kinetics0D:
         """Gain and loss parts ``(G, L)`` of :math:`\\dot y = G - L` (Eq. 46 form).
 
         Both are non-negative for ``0 <= f <= 1``, ``n >= 0`` (FFT round-off is clipped),
-        and every loss is proportional to the occupation it depletes.
+        and every loss is proportional to the occupation it depletes. Pauli-blocked QP
+        gains :math:`(1 - f_i)a_i` are split as :math:`a_i - a_if_i`, i.e. ``G = a`` and
+        ``a f`` is added to ``L``: then ``G / (L / y)`` (the fixed point of one relaxation
+        step with :math:`\\mu\\Delta t \\to \\infty`) is at most 1 and the time-relaxation
+        scheme keeps :math:`0 \\le f \\le 1`, not only :math:`f \\ge 0`.
         """
         f, n = self.split(y)
         c = collision_terms(f, n, self.grid, self.params, method=self.method, tilt=self.tilt)
-        gf = c.qp_sc_in + c.qp_pb
+        gf = np.maximum(c.qp_sc_in + c.qp_pb, 0.0)  # Pauli-blocked: (1 - f_i) * a_i
         lf = c.qp_sc_out + c.qp_rec
+        gf_free = np.zeros_like(f)
         gn = c.ph_sc_in + c.ph_rec + self.escape_rate * self.n_bath
         ln = c.ph_sc_out + c.ph_pb + self.escape_rate * n
         for d in self.drives:
             if d.active(t):
                 a, b, cc, dd = d.terms(f, n)
-                gf, lf, gn, ln = gf + a, lf + b, gn + cc, ln + dd
-        return np.maximum(self.join(gf, gn), 0.0), np.maximum(self.join(lf, ln), 0.0)
+                if d.pauli_blocked_gain:
+                    gf = gf + a
+                else:
+                    gf_free = gf_free + a
+                lf, gn, ln = lf + b, gn + cc, ln + dd
+        blocked = gf / np.maximum(1.0 - f, 1e-300)
+        gf_out = blocked + gf_free
+        lf_out = lf + blocked * f
+        return (np.maximum(self.join(gf_out, gn), 0.0),
+                np.maximum(self.join(lf_out, ln), 0.0))
 
     def rhs(self, y: np.ndarray, t: float = 0.0) -> np.ndarray:
         """:math:`\\dot y` in :math:`1/\\tau_0`."""

@@ -88,25 +88,33 @@ def qp_rates(model: Kinetics0D, y: np.ndarray) -> dict[str, float | np.ndarray]:
             "mean_recombination": float(np.sum(w[ok] * rr[ok]) / np.sum(w[ok]))}
 
 
-def effective_temperature(model: Kinetics0D, y: np.ndarray, fraction: float = 0.9
-                          ) -> tuple[float, float]:
-    r"""Fit :math:`f = 1/(e^{(E-\mu)/T^*} + 1)` at low energy; returns :math:`(T^*, \mu)`.
+def effective_temperature(model: Kinetics0D, y: np.ndarray) -> tuple[float, float]:
+    r"""Effective temperature and chemical potential :math:`(T^*, \mu^*)` from the moments.
 
-    Least squares of :math:`\ln(1/f - 1) = (E - \mu)/T^*`, weighted by the QP number per
-    cell, over the lowest cells holding ``fraction`` of the QPs.
+    :math:`T^*` and :math:`\mu^*` are such that the non-degenerate quasi-thermal
+    distribution :math:`f^* = e^{-(E-\mu^*)/T^*}` (Owen-Scalapino / Chang-Scalapino
+    form, valid for :math:`f \ll 1`) has the same QP number and energy as ``f`` on the
+    grid: :math:`T^*` solves :math:`\langle E\rangle_{T^*} = e_{qp}/N_{qp}` (monotonic
+    in :math:`T^*`), then :math:`\mu^* = T^*\ln(N_{qp}/\sum_i h\bar\rho_i
+    e^{-E_i/T^*})`.
     """
     f, _ = model.split(y)
-    w = model.grid.qp_weights * f
-    cum = np.cumsum(w) / np.sum(w)
-    k = max(3, int(np.searchsorted(cum, fraction)) + 1)
-    e, fk, wk = model.grid.e[:k], f[:k], w[:k]
-    ok = (fk > 0) & (fk < 1)
-    z = np.log1p(-fk[ok]) - np.log(fk[ok])  # ln(1/f - 1)
-    a = np.vstack([e[ok], np.ones(ok.sum())]).T
-    sw = np.sqrt(wk[ok])
-    (slope, icpt), *_ = np.linalg.lstsq(a * sw[:, None], z * sw, rcond=None)
-    t_eff = 1.0 / slope
-    return float(t_eff), float(-icpt * t_eff)
+    w, e = model.grid.qp_weights, model.grid.e
+    n_qp = float(w @ f)
+    target = float((w * e) @ f) / n_qp
+    x = e - e[0]
+
+    def mean_energy(t: float) -> float:
+        b = w * np.exp(-x / t)
+        return float((b @ e) / b.sum())
+
+    lo, hi = 1e-4, 1e3
+    if not mean_energy(lo) < target < mean_energy(hi):
+        return math.nan, math.nan
+    t_eff = optimize.brentq(lambda t: mean_energy(t) - target, lo, hi, xtol=1e-14,
+                            rtol=1e-13)
+    log_z = math.log(float(np.sum(w * np.exp(-x / t_eff)))) - e[0] / t_eff
+    return float(t_eff), float(t_eff * (math.log(n_qp) - log_z))
 
 
 def power_balance(model: Kinetics0D, y: np.ndarray, t: float = 0.0) -> dict[str, float]:

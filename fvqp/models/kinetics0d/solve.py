@@ -47,6 +47,10 @@ log = logging.getLogger(__name__)
 __all__ = ["RelaxationResult", "evolve", "relax", "relaxation_step", "steady_state"]
 
 
+#: occupations below -_NEG_TOL (or f above 1 + _NEG_TOL) are outside Newton's domain
+_NEG_TOL = 1e-10
+
+
 def _scale(model: Kinetics0D, y: np.ndarray) -> float:
     g, loss = model.terms(y)
     return float(np.linalg.norm(g) + np.linalg.norm(loss))
@@ -55,7 +59,7 @@ def _scale(model: Kinetics0D, y: np.ndarray) -> float:
 def steady_state(model: Kinetics0D, y0: np.ndarray | None = None, *,
                  prefix: str = "kinetics0d_snes_",
                  options: Mapping[str, object] | None = None,
-                 rtol: float = 1e-12, atol_factor: float = 1e-14,
+                 rtol: float = 1e-14, atol_factor: float = 1e-16,
                  t: float = 0.0, t_guess: float | None = 1e5,
                  ts_options: Mapping[str, object] | None = None
                  ) -> tuple[np.ndarray, SolveResult]:
@@ -91,7 +95,7 @@ def steady_state(model: Kinetics0D, y0: np.ndarray | None = None, *,
     nq = model.grid.n
 
     def residual(y: np.ndarray) -> np.ndarray:
-        if np.any(y < 0) or np.any(y[:nq] > 1):
+        if np.any(y < -_NEG_TOL) or np.any(y[:nq] > 1 + _NEG_TOL):
             raise ArithmeticError("occupation out of range")
         return model.rhs(y, t)
 
@@ -104,7 +108,7 @@ def steady_state(model: Kinetics0D, y0: np.ndarray | None = None, *,
                  res.message, t_guess)
         y1, _ = evolve(model, y0, t0=t, t_end=t + t_guess, dt=1e-3, rtol=1e-4,
                        prefix=prefix + "ts_", options=ts_options)
-        y, res2 = solver.solve(y1, atol=atol, rtol=rtol)
+        y, res2 = solver.solve(np.clip(y1, 0.0, None), atol=atol, rtol=rtol)
         res = SolveResult(success=True, reason=res2.reason, message=res2.message,
                           iterations=res.iterations + res2.iterations,
                           linear_iterations=res.linear_iterations + res2.linear_iterations,

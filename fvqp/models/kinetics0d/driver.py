@@ -1,0 +1,251 @@
+r"""Case-file driver of the 0D kinetics: SI -> internal units, solve, HDF5 + figure.
+
+Internal units are those of the film material: energies in :math:`k_BT_c`, times in
+:math:`\tau_0`, QP numbers per volume in :math:`4N_0k_BT_c`, energies per volume in
+:math:`4N_0(k_BT_c)^2` (:mod:`fvqp.collisions`). Conversions:
+
+* power per volume: :math:`P_{int} = (P/\mathcal V)\,\tau_0/(4N_0(k_BT_c)^2)`;
+* NIS tunnelling rate per state: :math:`\Gamma_T = \tau_0/(2e^2R_TN_0\mathcal V)`;
+* collision parameter: :math:`c_{ph} = \tau_0/(\pi\Delta_0\tau_0^\phi)` with the material's
+  :math:`\Delta_0/k_BT_c`; the gap at the bath temperature is the BCS
+  :math:`\Delta(T)` scaled to that :math:`\Delta_0`.
+
+Outputs (in the output directory): ``kinetics0d.h5`` (grid, DOS, final ``f``/``n``,
+bath distributions, time series and snapshots of transient runs, scalar observables in
+SI and internal units, metadata: units, parameters, case digest), ``kinetics0d.png``
+(f(E) and n(Omega)) and ``summary.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+
+import numpy as np
+
+from ...collisions import DELTA0_BCS, CollisionParams, EnergyGrid, bcs_gap, bose, fermi
+from ...units import E_CHARGE, HBAR, K_B
+from .drives import PhononInjection, PhotonDrive, TunnelInjection
+from .model import Kinetics0D
+from .observables import summary as observables
+from .solve import evolve, relax, steady_state
+
+log = logging.getLogger(__name__)
+
+__all__ = ["build_model", "run"]
+
+
+def build_model(case) -> tuple[Kinetics0D, dict]:
+    """Model and unit/parameter metadata from a validated case (SI data)."""
+    from ...materials import get_material
+
+    d = case.data
+    film = d["film"]
+    over = {"Tc": film["Tc"]} if film.get("Tc") else {}
+    mat = get_material(film["material"], **over)
+    ktc, tau0, n0 = K_B * mat.Tc, mat.tau0, mat.N0
+    volume = film["area"] * film["thickness"]
+    t_bath = d["bath"]["temperature"] / mat.Tc
+    delta = mat.gap_ratio * bcs_gap(t_bath) / DELTA0_BCS
+    params = CollisionParams.from_times(mat.tau0 / mat.tau0_phi, mat.gap_ratio)
+    tau_esc = film.get("escape_time") or mat.tau_esc_per_thickness * film["thickness"]
+    p_unit = 4.0 * n0 * ktc**2 / tau0  # W/m^3
+    drives, photon_max = [], 0.0
+    for dr in d.get("drives") or []:
+        win = {"start": dr["start"] / tau0,
+               "stop": math.inf if dr.get("stop") is None else dr["stop"] / tau0}
+        if dr["type"] == "photon":
+            e_ph = dr["energy"] if dr.get("energy") else 2 * math.pi * HBAR * dr["frequency"]
+            photon_max = max(photon_max, e_ph / ktc)
+            drives.append(PhotonDrive(photon_energy=e_ph / ktc,
+                                      power=dr["power"] / volume / p_unit, **win))
+        elif dr["type"] == "phonon":
+            photon_max = max(photon_max, dr["energy"] / ktc)
+            drives.append(PhononInjection(energy=dr["energy"] / ktc, width=dr["width"] / ktc,
+                                          power=dr["power"] / volume / p_unit, **win))
+        else:
+            t_n = (dr.get("temperature") or d["bath"]["temperature"]) / mat.Tc
+            rate = tau0 / (2 * E_CHARGE**2 * dr["resistance"] * n0 * volume)
+            photon_max = max(photon_max, abs(dr["bias"]) * E_CHARGE / ktc)
+            drives.append(TunnelInjection(rate=rate, bias=E_CHARGE * dr["bias"] / ktc,
+                                          t_normal=t_n, **win))
+    g = d["grid"]
+    h = g["spacing"] / ktc if g.get("spacing") else t_bath / 15
+    e_max = g["e_max"] / ktc if g.get("e_max") else \
+        delta + max(30 * t_bath, photon_max + 10 * t_bath)
+    grid = EnergyGrid.build(delta, h, e_max)
+    method = g["method"]
+    if method == "auto":
+        method = "direct" if grid.n < 600 else "fft"
+    model = Kinetics0D(grid, params, t_bath, tau_esc=tau_esc / tau0, drives=drives,
+                       method=method, tilt=0.0)
+    meta = {
+        "material": mat.name, "Tc_K": mat.Tc, "kTc_J": ktc, "tau0_s": tau0, "N0_per_J_m3": n0,
+        "tau0_phi_s": mat.tau0_phi, "gap_ratio": mat.gap_ratio, "volume_m3": volume,
+        "t_bath_over_Tc": t_bath, "delta_over_kTc": delta, "h_over_kTc": grid.h,
+        "n_qp_cells": grid.n, "n_ph_nodes": grid.n_ph, "phonon_prefactor": params.phonon_prefactor,
+        "tau_esc_over_tau0": tau_esc / tau0, "collision_method": method,
+        "power_unit_W_per_m3": p_unit,
+        "number_unit_per_m3": 4.0 * n0 * ktc, "energy_unit_J_per_m3": 4.0 * n0 * ktc**2,
+        "unit_energy": "k_B Tc", "unit_time": "tau0", "unit_qp_number": "4 N0 k_B Tc",
+        "unit_energy_density": "4 N0 (k_B Tc)^2",
+    }
+    return model, meta
+
+
+def _initial(model: Kinetics0D, case) -> np.ndarray:
+    ini = case.data.get("initial") or {}
+    tc = case.data["bath"]["temperature"] / model.t_bath
+    tq = (ini.get("qp_temperature") or case.data["bath"]["temperature"]) / tc
+    tp = (ini.get("phonon_temperature") or case.data["bath"]["temperature"]) / tc
+    return model.join(fermi(model.grid.e, tq), bose(model.grid.omega, tp))
+
+
+def _si(obs: dict, meta: dict) -> dict:
+    out = {}
+    conv = {"n_qp": meta["number_unit_per_m3"], "n_qp_thermal": meta["number_unit_per_m3"],
+            "e_qp": meta["energy_unit_J_per_m3"], "e_ph": meta["energy_unit_J_per_m3"],
+            "power_absorbed": meta["power_unit_W_per_m3"] * meta["volume_m3"],
+            "power_escaped": meta["power_unit_W_per_m3"] * meta["volume_m3"],
+            "t_eff": meta["Tc_K"], "mu": meta["kTc_J"] / E_CHARGE,
+            "rate_scattering": 1 / meta["tau0_s"], "rate_recombination": 1 / meta["tau0_s"]}
+    units = {"n_qp": "1/m^3", "n_qp_thermal": "1/m^3", "e_qp": "J/m^3", "e_ph": "J/m^3",
+             "power_absorbed": "W", "power_escaped": "W", "t_eff": "K", "mu": "eV",
+             "rate_scattering": "1/s", "rate_recombination": "1/s"}
+    for k, v in obs.items():
+        if k in conv:
+            out[k + "_SI"] = (v * conv[k], units[k])
+    return out
+
+
+def _figure(path: str, model: Kinetics0D, y: np.ndarray, snaps: list, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    f, n = model.split(y)
+    fb, nb = model.split(model.equilibrium())
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4))
+    for t, ys in snaps:
+        fs, ns = model.split(ys)
+        a1.semilogy(model.grid.e, np.maximum(fs, 1e-300), lw=0.8, label=f"t = {t:.3g} tau0")
+        a2.semilogy(model.grid.omega, np.maximum(ns, 1e-300), lw=0.8)
+    a1.semilogy(model.grid.e, np.maximum(f, 1e-300), "k", lw=1.5, label="final")
+    a1.semilogy(model.grid.e, np.maximum(fb, 1e-300), "k--", lw=1, label="bath")
+    a2.semilogy(model.grid.omega, np.maximum(n, 1e-300), "k", lw=1.5)
+    a2.semilogy(model.grid.omega, np.maximum(nb, 1e-300), "k--", lw=1)
+    floor = max(1e-30, float(np.min(fb[fb > 0])) / 10)
+    a1.set_ylim(floor, 2)
+    a2.set_ylim(max(1e-30, float(np.min(nb[nb > 0])) / 10), None)
+    a1.set_xlabel("E / k_B T_c")
+    a1.set_ylabel("f(E)")
+    a2.set_xlabel("Omega / k_B T_c")
+    a2.set_ylabel("n(Omega)")
+    a1.legend(fontsize=7)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def run(case, output_dir: str | None = None, resume: bool = False,
+        max_steps: int | None = None) -> dict:
+    """Run a kinetics0d case; returns a summary dict (also ``summary.json``).
+
+    ``resume`` is accepted for interface compatibility (0D runs are short and restart
+    from the initial state); ``max_steps`` limits the TS steps of transient runs.
+    """
+    import h5py
+
+    start = time.perf_counter()
+    out_dir = output_dir or case.output_dir
+    os.makedirs(out_dir, exist_ok=True)
+    model, meta = build_model(case)
+    d = case.data
+    solver = d["solver"]
+    prefix, petsc = solver["prefix"], dict(solver["petsc"] or {})
+    y0 = _initial(model, case)
+    tc = d["time"]
+    times = {"t": [], "n_qp": [], "e_qp": [], "e_ph": [], "energy": []}
+    snaps: list = []
+    summary: dict = {"model": "kinetics0d", "case": case.path}
+    if tc["steady"]:
+        y, res = steady_state(model, y0, prefix=prefix + "snes_", options=petsc)
+        summary.update(status=0, message=res.message, newton_iterations=res.iterations,
+                       residual_norm=res.residual_norm)
+        t_final = 0.0
+    else:
+        t_end = tc["end"] / meta["tau0_s"]
+        out_times = sorted(t / meta["tau0_s"] for t in d["output"]["times"])
+        dt0 = (tc["dt_initial"] or 1e-3 * meta["tau0_s"]) / meta["tau0_s"]
+
+        def monitor(t: float, y: np.ndarray) -> None:
+            f, n = model.split(y)
+            times["t"].append(t)
+            times["n_qp"].append(float(model.grid.qp_weights @ f))
+            times["e_qp"].append(float(model.energy_weights[: model.grid.n] @ f))
+            times["e_ph"].append(float(model.energy_weights[model.grid.n:] @ n))
+            times["energy"].append(model.energy(y))
+            while out_times and t >= out_times[0] * (1 - 1e-12):
+                snaps.append((out_times.pop(0), y.copy()))
+
+        y, res = evolve(model, y0, t_end, dt=dt0, rtol=tc["rtol"], prefix=prefix + "ts_",
+                        options=petsc, monitor=monitor,
+                        max_steps=max_steps if max_steps is not None else 100000)
+        summary.update(status=res.status, message=res.message, steps=res.steps,
+                       rejected_steps=res.rejected_steps,
+                       newton_iterations=res.newton_iterations)
+        t_final = res.t
+        rel = d["relaxation"]
+        if rel["enabled"]:
+            dt_r = (rel["dt"] / meta["tau0_s"]) if rel.get("dt") else 0.05
+            y_r, rr = relax(model, y0, dt_r, t_end=t_end, order=rel["order"])
+            summary["relaxation"] = {"steps": rr.steps, "max_abs_diff_vs_ts": float(
+                np.max(np.abs(y_r - y))), "min_value": float(np.min(y_r))}
+    obs = observables(model, y, t_final)
+    summary["observables"] = obs
+    summary["observables_SI"] = {k: v[0] for k, v in _si(obs, meta).items()}
+    summary["wall_time_s"] = time.perf_counter() - start
+    h5 = os.path.join(out_dir, "kinetics0d.h5")
+    with h5py.File(h5, "w") as fh:
+        for k, v in meta.items():
+            fh.attrs[k] = v
+        fh.attrs["case_digest"] = case.digest
+        fh.attrs["title"] = d.get("title", "")
+        fh.attrs["steady"] = bool(tc["steady"])
+        gr = fh.create_group("grid")
+        gr["e"], gr["omega"] = model.grid.e, model.grid.omega
+        gr["dos"], gr["ados"] = model.grid.dos, model.grid.ados
+        gr["qp_weights"] = model.grid.qp_weights
+        gr.attrs["units"] = "energies in k_B Tc; qp_weights in units of 4 N0 k_B Tc"
+        f, n = model.split(y)
+        st = fh.create_group("state")
+        st["f"], st["n"] = f, n
+        st["f_bath"], st["n_bath"] = model.split(model.equilibrium())
+        st.attrs["t"] = t_final
+        ob = fh.create_group("observables")
+        for k, v in obs.items():
+            ob.attrs[k] = v
+        for k, (v, unit) in _si(obs, meta).items():
+            ob.attrs[k] = v
+            ob.attrs[k + "_unit"] = unit
+        if times["t"]:
+            ts = fh.create_group("timeseries")
+            for k, v in times.items():
+                ts[k] = np.asarray(v)
+            ts.attrs["units"] = "t in tau0; n_qp in 4 N0 kTc; energies in 4 N0 (kTc)^2"
+            if snaps:
+                ts["snapshot_t"] = np.array([s[0] for s in snaps])
+                ts["snapshot_f"] = np.array([model.split(s[1])[0] for s in snaps])
+                ts["snapshot_n"] = np.array([model.split(s[1])[1] for s in snaps])
+    _figure(os.path.join(out_dir, "kinetics0d.png"), model, y, snaps,
+            d.get("title") or case.name)
+    summary["output"] = h5
+    with open(os.path.join(out_dir, "summary.json"), "w") as fh:
+        json.dump(summary, fh, indent=2, default=float)
+    log.info("kinetics0d %s: %s", case.name, summary["message"])
+    return summary

@@ -1,0 +1,272 @@
+"""Tests of the 0D QP/phonon kinetics model and the dense PETSc TS/SNES wrappers."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import integrate, linalg
+
+from fvqp.collisions import (
+    CollisionParams,
+    EnergyGrid,
+    bcs_gap,
+    fermi,
+    kaplan_recombination_rate,
+    qp_number,
+)
+from fvqp.models.kinetics0d import (
+    Kinetics0D,
+    PhononInjection,
+    PhotonDrive,
+    TunnelInjection,
+    evolve,
+    relax,
+    relaxation_step,
+    steady_state,
+)
+from fvqp.models.kinetics0d import observables as obs
+from fvqp.solvers import ConvergenceError, DenseNewton, DenseTimeStepper
+
+PARAMS = CollisionParams.from_times(438 / 0.26, 1.764)
+
+
+def _grid(t: float = 0.3, h: float = 0.06, span: float = 4.5) -> EnergyGrid:
+    delta = bcs_gap(t)
+    return EnergyGrid.build(delta, h, delta + span)
+
+
+# ------------------------------------------------------------------ solver wrappers
+def test_dense_ts_matches_matrix_exponential() -> None:
+    a = np.array([[-1.0, 0.5], [0.2, -3.0]])
+    b = np.array([1.0, 0.0])
+    st = DenseTimeStepper(2, lambda t, y: a @ y + b, lambda t, y: a, prefix="k0test_ts_",
+                          options={"ts_rtol": 1e-9, "ts_atol": 1e-12})
+    y, res = st.integrate(np.ones(2), 0.0, 2.0, dt=1e-3)
+    ys = -np.linalg.solve(a, b)
+    exact = ys + linalg.expm(2.0 * a) @ (np.ones(2) - ys)
+    assert res.status == 0 and res.t == pytest.approx(2.0)
+    assert res.steps > 10 and res.newton_iterations >= res.steps
+    assert np.allclose(y, exact, rtol=1e-6, atol=0)
+
+
+def test_dense_ts_arkimex_by_options_and_max_steps() -> None:
+    st = DenseTimeStepper(1, lambda t, y: -y, lambda t, y: -np.eye(1), prefix="k0test_ark_",
+                          options={"ts_type": "arkimex", "ts_rtol": 1e-8, "ts_atol": 1e-12})
+    y, res = st.integrate(np.ones(1), 0.0, 1.0, dt=1e-3)
+    assert st.ts.getType() == "arkimex"
+    assert y[0] == pytest.approx(math.exp(-1.0), rel=1e-6)
+    _, res = st.integrate(np.ones(1), 0.0, 1.0, dt=1e-3, max_steps=3)
+    assert res.status == 1 and res.steps == 3
+
+
+def test_dense_newton_and_failure() -> None:
+    nw = DenseNewton(2, lambda y: y**3 - np.array([8.0, 27.0]), lambda y: np.diag(3 * y**2),
+                     prefix="k0test_snes_", options={"snes_rtol": 1e-14})
+    y, res = nw.solve(np.ones(2))
+    assert res.success and np.allclose(y, [2.0, 3.0], rtol=1e-12)
+    bad = DenseNewton(1, lambda y: y**2 + 1.0, lambda y: np.diag(2 * y),
+                      prefix="k0test_bad_", options={"snes_max_it": 5})
+    with pytest.raises(ConvergenceError):
+        bad.solve(np.ones(1))
+
+
+# ----------------------------------------------------------------------- model
+def _all_drives() -> list:
+    return [PhotonDrive(photon_energy=4.4, power=1e-4), PhotonDrive(photon_energy=1.5,
+                                                                    power=3e-5),
+            PhononInjection(energy=4.0, width=0.3, power=2e-5),
+            TunnelInjection(rate=0.05, bias=2.2, t_normal=0.3)]
+
+
+def test_jacobian_matches_finite_differences() -> None:
+    m = Kinetics0D(_grid(), PARAMS, 0.3, tau_esc=0.7, drives=_all_drives(), method="direct")
+    rng = np.random.default_rng(1)
+    y = m.equilibrium() * (1 + 0.5 * rng.random(m.size))
+    v = rng.standard_normal(m.size) * np.maximum(y, 1e-3)
+    eps = 1e-6
+    fd = (m.rhs(y + eps * v) - m.rhs(y - eps * v)) / (2 * eps)
+    jv = m.jacobian(y) @ v
+    assert np.max(np.abs(jv - fd)) < 1e-7 * np.max(np.abs(fd))
+    # the drive blocks alone (small next to the phonon rows): QP rows only
+    nq = m.grid.n
+    m0 = Kinetics0D(_grid(), PARAMS, 0.3, tau_esc=0.7, method="direct")
+    fd_d = fd[:nq] - (m0.rhs(y + eps * v) - m0.rhs(y - eps * v))[:nq] / (2 * eps)
+    jv_d = jv[:nq] - (m0.jacobian(y) @ v)[:nq]
+    assert np.max(np.abs(jv_d - fd_d)) < 1e-6 * np.max(np.abs(fd_d))
+
+
+def test_gain_loss_split_is_consistent() -> None:
+    m = Kinetics0D(_grid(), PARAMS, 0.3, tau_esc=0.7, drives=_all_drives())
+    y = m.equilibrium(0.4)
+    g, loss = m.terms(y)
+    assert np.all(g >= 0) and np.all(loss >= 0)
+    assert np.allclose(g - loss, m.rhs(y), atol=1e-12 * np.max(g))
+
+
+def test_small_perturbation_relaxes_to_bath_equilibrium() -> None:
+    t_b = 0.3
+    m = Kinetics0D(_grid(t_b), PARAMS, t_b, tau_esc=0.01)
+    y_eq = m.equilibrium()
+    y0 = m.equilibrium(0.33)
+    y, res = evolve(m, y0, 5e3, dt=1e-3, rtol=1e-6)
+    assert res.status == 0
+    f, n = m.split(y)
+    f_eq, n_eq = m.split(y_eq)
+    dev0 = np.max(np.abs(m.split(y0)[0] / f_eq - 1))
+    assert np.max(np.abs(f / f_eq - 1)) < 1e-4 * dev0
+    assert np.max(np.abs(n / n_eq - 1)) < 1e-4 * dev0
+    # the equilibrium is an exact zero of the operator with escape
+    assert np.max(np.abs(m.rhs(y_eq))) < 1e-12
+
+
+@pytest.fixture(scope="module")
+def photon_model() -> Kinetics0D:
+    return Kinetics0D(_grid(), PARAMS, 0.3, tau_esc=0.01,
+                      drives=[PhotonDrive(photon_energy=4.2, power=2e-4)])
+
+
+def test_steady_state_equals_long_time_ts(photon_model: Kinetics0D) -> None:
+    m = photon_model
+    y_s, res = steady_state(m, t_guess=None)
+    assert res.success
+    y_t, rr = evolve(m, m.equilibrium(), 3e3, dt=1e-3, rtol=1e-7)
+    assert rr.status == 0
+    # the TS state has relaxed to round-off of the slowest mode; compare per entry
+    assert np.max(np.abs(y_t - y_s) / np.maximum(np.abs(y_s), 1e-300)) < 1e-5
+    # and the drive did something: QP excess well above thermal
+    s = obs.summary(m, y_s)
+    assert s["n_qp"] > 2 * s["n_qp_thermal"]
+
+
+@pytest.mark.parametrize("drive", [
+    PhotonDrive(photon_energy=4.2, power=2e-4),     # pair breaking
+    PhotonDrive(photon_energy=1.2, power=2e-4),     # sub-gap: QP heating only
+    PhononInjection(energy=4.5, width=0.2, power=1e-4),
+    TunnelInjection(rate=0.02, bias=2.5, t_normal=0.3),
+], ids=["photon_pb", "photon_subgap", "phonon", "tunnel"])
+def test_steady_power_balance(drive) -> None:
+    m = Kinetics0D(_grid(), PARAMS, 0.3, tau_esc=0.5, drives=[drive])
+    y, res = steady_state(m, options={"snes_rtol": 1e-14}, atol_factor=1e-16)
+    bal = obs.power_balance(m, y)
+    assert bal["absorbed"] > 0
+    if isinstance(drive, PhotonDrive | PhononInjection):
+        assert bal["absorbed"] == pytest.approx(drive.power, rel=1e-12)
+    assert bal["relative_mismatch"] < 1e-10
+    # a sign error in the escape or a drive would heat the wrong way
+    assert m.escape_power(y) > 0
+    assert np.all(m.split(y)[1] >= m.n_bath * (1 - 1e-9))
+
+
+def test_subgap_photons_do_not_break_pairs_directly() -> None:
+    m = Kinetics0D(_grid(), PARAMS, 0.3, drives=[PhotonDrive(photon_energy=1.2, power=1e-4)])
+    d = m.drives[0]
+    assert d._pairs[0].size == 0  # no pair term below 2 Delta
+    f = m.split(m.equilibrium())[0]
+    a, b, _, _ = d.terms(f, m.n_bath)
+    w = m.grid.qp_weights
+    # QP absorption conserves the QP number and moves QPs up in energy
+    assert abs(w @ (a - b)) < 1e-12 * (w @ a)
+    assert (w * m.grid.e) @ (a - b) == pytest.approx(d.power, rel=1e-12)
+
+
+def test_linearised_recombination_rate_matches_kaplan() -> None:
+    """Number mode of quasi-thermal QPs with phonons held at the bath (tau_esc -> 0):
+    d dN/dt = -2 dN / tau_r, with Kaplan's 1/tau_r up to O(T/Delta)."""
+    t = 0.1
+    delta = bcs_gap(t)
+    grid = EnergyGrid.build(delta, t / 20, delta + 25 * t)
+    m = Kinetics0D(grid, PARAMS, t, tau_esc=1e-8)
+    f = m.split(m.equilibrium())[0]
+    df = f * (1 - f) / t  # d f / d mu
+    jff = m.jacobian(m.equilibrium())[: grid.n, : grid.n]
+    lam = (grid.qp_weights @ (jff @ df)) / (grid.qp_weights @ df)
+    rate = -lam / 2
+    kap = kaplan_recombination_rate(delta, t)
+    assert abs(rate / kap - 1) < t / delta
+    assert rate > kap  # the thermal average exceeds the gap-edge rate
+    # and equals R N_T of the operator
+    r_op = obs.recombination_constant(m) * qp_number(f, grid)
+    assert rate == pytest.approx(r_op, rel=1e-3)
+
+
+def test_rothwarf_taylor_fit_recovers_operator_constant() -> None:
+    t = 0.15
+    delta = bcs_gap(t)
+    grid = EnergyGrid.build(delta, t / 8, delta + 20 * t)
+    m = Kinetics0D(grid, PARAMS, t, tau_esc=1e-6, tilt=1 / t)
+    r_op = obs.recombination_constant(m)
+    f_eq, n_eq = m.split(m.equilibrium())
+    n_t = qp_number(f_eq, grid)
+    f0 = fermi(grid.e - t * math.log(50.0), t)  # quasi-thermal excess, N0 ~ 50 N_T
+    ts, ns = [], []
+
+    def mon(tt: float, y: np.ndarray) -> None:
+        ts.append(tt)
+        ns.append(qp_number(m.split(y)[0], grid))
+
+    evolve(m, m.join(f0, n_eq), 3.0 / (r_op * n_t * 50), dt=1e-2, rtol=1e-6, monitor=mon)
+    assert ns[-1] < 0.3 * ns[0]
+    r_fit, n0_fit = obs.rothwarf_taylor_fit(np.array(ts), np.array(ns), n_t)
+    assert r_fit == pytest.approx(r_op, rel=5e-3)
+    assert n0_fit == pytest.approx(qp_number(f0, grid), rel=1e-3)
+    # a quadratic law, not an exponential: the fit of the wrong law is much worse
+    resid = np.array(ns) / obs.rothwarf_taylor_solution(np.array(ts), r_fit, n0_fit, n_t) - 1
+    assert np.max(np.abs(resid)) < 2e-3
+
+
+# ------------------------------------------------------------------ time relaxation
+@pytest.fixture(scope="module")
+def hot_model() -> tuple[Kinetics0D, np.ndarray]:
+    m = Kinetics0D(_grid(0.3, h=0.1, span=3.5), PARAMS, 0.3, tau_esc=0.5,
+                   drives=[TunnelInjection(rate=0.05, bias=2.5, t_normal=0.3),
+                           PhononInjection(energy=4.0, width=0.3, power=1e-3)])
+    y0 = m.join(m.split(m.equilibrium(0.45))[0], m.n_bath)
+    return m, y0
+
+
+def test_relaxation_first_order_conserves_energy_without_drive_and_escape() -> None:
+    m = Kinetics0D(_grid(0.3, h=0.1, span=3.5), PARAMS, 0.3)
+    y = m.join(m.split(m.equilibrium(0.45))[0], m.n_bath)
+    e0 = m.energy(y)
+    for _ in range(20):
+        y, _ = relaxation_step(m, y, 1.0, order=1)  # mu*dt >> 1
+    assert np.all(y >= 0)
+    assert m.energy(y) == pytest.approx(e0, rel=1e-13)
+
+
+@pytest.mark.parametrize("order", [1, 2])
+def test_relaxation_positive_for_huge_steps(hot_model, order: int) -> None:
+    m, y0 = hot_model
+    y = y0.copy()
+    nq = m.grid.n
+    for mu in ("local", "global"):
+        y = y0.copy()
+        for _ in range(30):
+            y, _ = relaxation_step(m, y, 10.0, order=order, mu=mu)
+            assert np.all(y >= 0) and np.all(y[:nq] <= 1)
+    # an explicit Euler step of the same size goes negative
+    assert np.any(y0 + 10.0 * m.rhs(y0) < 0)
+
+
+@pytest.fixture(scope="module")
+def hot_reference(hot_model) -> tuple[float, np.ndarray]:
+    m, y0 = hot_model
+    t_end = 2e-3
+    sol = integrate.solve_ivp(lambda t, y: m.rhs(y, t), (0.0, t_end), y0, method="Radau",
+                              jac=lambda t, y: m.jacobian(y, t), rtol=1e-12, atol=1e-20)
+    return t_end, sol.y[:, -1]
+
+
+@pytest.mark.parametrize("order", [1, 2])
+def test_relaxation_convergence_order(hot_model, hot_reference, order: int) -> None:
+    m, y0 = hot_model
+    t_end, ref = hot_reference
+    errs = []
+    for k in range(3):
+        dt = t_end / (16 * 2**k)
+        y, _ = relax(m, y0, dt, t_end=t_end, order=order, mu="global")
+        errs.append(np.max(np.abs(y - ref)))
+    rates = [math.log2(errs[i] / errs[i + 1]) for i in range(2)]
+    assert all(abs(r - order) < 0.25 for r in rates), (errs, rates)

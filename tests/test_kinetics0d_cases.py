@@ -1,0 +1,76 @@
+"""End-to-end runs of the kinetics0d case files (``fvqp run`` path) and their HDF5 output."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+import pytest
+
+import fvqp
+from fvqp.collisions import bose, fermi
+
+CASES = os.path.join(os.path.dirname(__file__), "..", "cases")
+
+
+def _case(name: str) -> str:
+    return os.path.join(CASES, name)
+
+
+def test_resonator_case_steady_state_physics(tmp_path) -> None:
+    summary = fvqp.run_case(_case("kinetics0d_al_resonator.toml"), output_dir=str(tmp_path))
+    assert summary["status"] == 0
+    with h5py.File(tmp_path / "kinetics0d.h5") as fh:
+        a = dict(fh.attrs)
+        e, w = fh["grid/e"][:], fh["grid/qp_weights"][:]
+        omega = fh["grid/omega"][:]
+        f, n = fh["state/f"][:], fh["state/n"][:]
+        ob = dict(fh["observables"].attrs)
+    assert a["unit_energy"] == "k_B Tc" and a["material"] == "Al"
+    t_b = a["t_bath_over_Tc"]
+    assert t_b == pytest.approx(0.12 / 1.2)
+    # the stored distributions are driven above the bath (phonons: up to a 1e-6 dip of the
+    # lowest modes, absorbed by the slightly inverted QP population at the gap edge)
+    assert np.all(f >= fermi(e, t_b))
+    assert np.all(n >= bose(omega, t_b) * (1 - 1e-5))
+    assert n[omega > 2 * a["delta_over_kTc"]][0] > 1e3 * bose(2 * a["delta_over_kTc"], t_b)
+    assert np.all((f >= 0) & (f <= 1))
+    # observables are consistent with the stored state
+    assert ob["n_qp"] == pytest.approx(float(w @ f), rel=1e-12)
+    assert ob["n_qp"] > 100 * ob["n_qp_thermal"]
+    assert ob["n_qp_SI"] == pytest.approx(ob["n_qp"] * a["number_unit_per_m3"], rel=1e-12)
+    # absorbed power is the case's 1 fW, and it all escapes
+    assert ob["power_absorbed_SI"] == pytest.approx(1e-15, rel=1e-9)
+    # limited by round-off in n - n_B of the thermal low-energy phonons (n ~ 20, P tiny)
+    assert ob["power_relative_mismatch"] < 1e-8
+    # quasi-thermal QPs hotter than the bath, chemical potential below the gap
+    assert t_b < ob["t_eff"] < 3 * t_b
+    assert 0 < ob["mu"] < a["delta_over_kTc"]
+    assert 0.3 < ob["eta_pb"] < 3.0
+    assert os.path.getsize(tmp_path / "kinetics0d.png") > 10_000
+
+
+def test_relaxation_case_via_cli(tmp_path) -> None:
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(fvqp.__file__)))
+    proc = subprocess.run([sys.executable, "-m", "fvqp", "run",
+                           _case("kinetics0d_al_relaxation.toml"), "--output",
+                           str(tmp_path)], capture_output=True, text=True, env=env,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    with h5py.File(tmp_path / "kinetics0d.h5") as fh:
+        ts = {k: fh["timeseries"][k][:] for k in ("t", "n_qp", "energy")}
+        snap_t = fh["timeseries/snapshot_t"][:]
+        snap_f = fh["timeseries/snapshot_f"][:]
+        e = fh["grid/e"][:]
+        t_b = fh.attrs["t_bath_over_Tc"]
+        f_end = fh["state/f"][:]
+    # no drive: total energy only leaves (escape), and the QP number decays
+    assert np.all(np.diff(ts["energy"]) <= 1e-12 * ts["energy"][0])
+    assert ts["n_qp"][-1] < 0.5 * ts["n_qp"][0]
+    assert len(snap_t) == 6 and np.all(np.diff(snap_t) > 0)
+    # the high-energy tail cools first: f(E_max) falls by orders of magnitude
+    assert snap_f[-1, -1] < 1e-3 * snap_f[0, -1]
+    assert np.all(f_end >= fermi(e, t_b) * (1 - 1e-6))
