@@ -27,11 +27,16 @@ import time
 import numpy as np
 
 from ...collisions import DELTA0_BCS, CollisionParams, EnergyGrid, bcs_gap, bose, fermi
-from ...units import E_CHARGE, HBAR, K_B
+from ...io.atomic import atomic_path, atomic_write_bytes
+from ...units import E_CHARGE, HBAR, UnitSystem
 from .drives import PhononInjection, PhotonDrive, TunnelInjection
 from .model import Kinetics0D
 from .observables import summary as observables
 from .solve import evolve, relax, steady_state
+
+#: the collision module counts densities in units of 4 N0 (two spins x two branches,
+#: notes Eq. 9); UnitSystem's energy density unit is N0 (k_B Tc)^2
+QP_DENSITY_FACTOR = 4.0
 
 log = logging.getLogger(__name__)
 
@@ -46,50 +51,55 @@ def build_model(case) -> tuple[Kinetics0D, dict]:
     film = d["film"]
     over = {"Tc": film["Tc"]} if film.get("Tc") else {}
     mat = get_material(film["material"], **over)
-    ktc, tau0, n0 = K_B * mat.Tc, mat.tau0, mat.N0
+    u = UnitSystem.from_material(mat)  # energies in k_B Tc, times in tau0 of this film
+    ktc, tau0, n0 = u.energy, u.tau0, u.N0
     volume = film["area"] * film["thickness"]
     t_bath = d["bath"]["temperature"] / mat.Tc
     delta = mat.gap_ratio * bcs_gap(t_bath) / DELTA0_BCS
     params = CollisionParams.from_times(mat.tau0 / mat.tau0_phi, mat.gap_ratio)
     tau_esc = film.get("escape_time") or mat.tau_esc_per_thickness * film["thickness"]
-    p_unit = 4.0 * n0 * ktc**2 / tau0  # W/m^3
+    p_unit = QP_DENSITY_FACTOR * u.scales["power_density"]  # W/m^3 of the operator
     drives, photon_max = [], 0.0
     for dr in d.get("drives") or []:
-        win = {"start": dr["start"] / tau0,
-               "stop": math.inf if dr.get("stop") is None else dr["stop"] / tau0}
+        win = {"start": u.to_internal(dr["start"], "time"),
+               "stop": math.inf if dr.get("stop") is None else u.to_internal(dr["stop"], "time")}
         if dr["type"] == "photon":
             e_ph = dr["energy"] if dr.get("energy") else 2 * math.pi * HBAR * dr["frequency"]
-            photon_max = max(photon_max, e_ph / ktc)
-            drives.append(PhotonDrive(photon_energy=e_ph / ktc,
+            photon_max = max(photon_max, u.to_internal(e_ph, "energy"))
+            drives.append(PhotonDrive(photon_energy=u.to_internal(e_ph, "energy"),
                                       power=dr["power"] / volume / p_unit, **win))
         elif dr["type"] == "phonon":
-            photon_max = max(photon_max, dr["energy"] / ktc)
-            drives.append(PhononInjection(energy=dr["energy"] / ktc, width=dr["width"] / ktc,
+            photon_max = max(photon_max, u.to_internal(dr["energy"], "energy"))
+            drives.append(PhononInjection(energy=u.to_internal(dr["energy"], "energy"),
+                                          width=u.to_internal(dr["width"], "energy"),
                                           power=dr["power"] / volume / p_unit, **win))
         else:
             t_n = (dr.get("temperature") or d["bath"]["temperature"]) / mat.Tc
             rate = tau0 / (2 * E_CHARGE**2 * dr["resistance"] * n0 * volume)
-            photon_max = max(photon_max, abs(dr["bias"]) * E_CHARGE / ktc)
-            drives.append(TunnelInjection(rate=rate, bias=E_CHARGE * dr["bias"] / ktc,
+            bias = u.to_internal(dr["bias"], "voltage")  # eV in k_B Tc
+            photon_max = max(photon_max, abs(bias))
+            drives.append(TunnelInjection(rate=rate, bias=bias,
                                           t_normal=t_n, **win))
     g = d["grid"]
-    h = g["spacing"] / ktc if g.get("spacing") else t_bath / 15
-    e_max = g["e_max"] / ktc if g.get("e_max") else \
+    h = u.to_internal(g["spacing"], "energy") if g.get("spacing") else t_bath / 15
+    e_max = u.to_internal(g["e_max"], "energy") if g.get("e_max") else \
         delta + max(30 * t_bath, photon_max + 10 * t_bath)
     grid = EnergyGrid.build(delta, h, e_max)
     method = g["method"]
     if method == "auto":
         method = "direct" if grid.n < 600 else "fft"
-    model = Kinetics0D(grid, params, t_bath, tau_esc=tau_esc / tau0, drives=drives,
+    model = Kinetics0D(grid, params, t_bath, tau_esc=u.to_internal(tau_esc, "time"),
+                       drives=drives,
                        method=method, tilt=0.0)
     meta = {
         "material": mat.name, "Tc_K": mat.Tc, "kTc_J": ktc, "tau0_s": tau0, "N0_per_J_m3": n0,
         "tau0_phi_s": mat.tau0_phi, "gap_ratio": mat.gap_ratio, "volume_m3": volume,
         "t_bath_over_Tc": t_bath, "delta_over_kTc": delta, "h_over_kTc": grid.h,
         "n_qp_cells": grid.n, "n_ph_nodes": grid.n_ph, "phonon_prefactor": params.phonon_prefactor,
-        "tau_esc_over_tau0": tau_esc / tau0, "collision_method": method,
+        "tau_esc_over_tau0": u.to_internal(tau_esc, "time"), "collision_method": method,
         "power_unit_W_per_m3": p_unit,
-        "number_unit_per_m3": 4.0 * n0 * ktc, "energy_unit_J_per_m3": 4.0 * n0 * ktc**2,
+        "number_unit_per_m3": QP_DENSITY_FACTOR * n0 * ktc,
+        "energy_unit_J_per_m3": QP_DENSITY_FACTOR * u.scales["energy_density"],
         "unit_energy": "k_B Tc", "unit_time": "tau0", "unit_qp_number": "4 N0 k_B Tc",
         "unit_energy_density": "4 N0 (k_B Tc)^2",
     }
@@ -148,8 +158,10 @@ def _figure(path: str, model: Kinetics0D, y: np.ndarray, snaps: list, title: str
     a1.legend(fontsize=7)
     fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    tmp = atomic_path(path)
+    fig.savefig(tmp, dpi=120, format="png")
     plt.close(fig)
+    os.replace(tmp, path)
 
 
 def run(case, output_dir: str | None = None, resume: bool = False,
@@ -211,7 +223,8 @@ def run(case, output_dir: str | None = None, resume: bool = False,
     summary["observables_SI"] = {k: v[0] for k, v in _si(obs, meta).items()}
     summary["wall_time_s"] = time.perf_counter() - start
     h5 = os.path.join(out_dir, "kinetics0d.h5")
-    with h5py.File(h5, "w") as fh:
+    h5_tmp = atomic_path(h5)  # renamed into place once complete
+    with h5py.File(h5_tmp, "w") as fh:
         for k, v in meta.items():
             fh.attrs[k] = v
         fh.attrs["case_digest"] = case.digest
@@ -242,10 +255,11 @@ def run(case, output_dir: str | None = None, resume: bool = False,
                 ts["snapshot_t"] = np.array([s[0] for s in snaps])
                 ts["snapshot_f"] = np.array([model.split(s[1])[0] for s in snaps])
                 ts["snapshot_n"] = np.array([model.split(s[1])[1] for s in snaps])
+    os.replace(h5_tmp, h5)
     _figure(os.path.join(out_dir, "kinetics0d.png"), model, y, snaps,
             d.get("title") or case.name)
     summary["output"] = h5
-    with open(os.path.join(out_dir, "summary.json"), "w") as fh:
-        json.dump(summary, fh, indent=2, default=float)
+    atomic_write_bytes(os.path.join(out_dir, "summary.json"),
+                       json.dumps(summary, indent=2, default=float).encode())
     log.info("kinetics0d %s: %s", case.name, summary["message"])
     return summary
