@@ -74,3 +74,16 @@ def test_relaxation_case_via_cli(tmp_path) -> None:
     # the high-energy tail cools first: f(E_max) falls by orders of magnitude
     assert snap_f[-1, -1] < 1e-3 * snap_f[0, -1]
     assert np.all(f_end >= fermi(e, t_b) * (1 - 1e-6))
+
+
+def test_resume_is_refused_not_ignored(tmp_path):
+    """0D runs keep no checkpoint: --resume must fail loudly (exit 2), not restart."""
+    import subprocess
+    import sys
+
+    from conftest import CASES, ROOT, mpi_env
+
+    p = subprocess.run([sys.executable, "-m", "fvqp", "run",
+                        str(CASES / "kinetics0d_al_relaxation.toml"), "--output", str(tmp_path),
+                        "--resume"], capture_output=True, text=True, env=mpi_env(), cwd=ROOT)
+    assert p.returncode == 2 and "cannot be resumed" in p.stderr

@@ -168,10 +168,17 @@ def run(case, output_dir: str | None = None, resume: bool = False,
         max_steps: int | None = None) -> dict:
     """Run a kinetics0d case; returns a summary dict (also ``summary.json``).
 
-    ``resume`` is accepted for interface compatibility (0D runs are short and restart
-    from the initial state); ``max_steps`` limits the TS steps of transient runs.
+    0D runs are short and write no checkpoints, so ``resume=True`` is refused with a
+    clear message rather than silently restarting; ``max_steps`` limits the TS steps of
+    transient runs.
     """
     import h5py
+
+    if resume:
+        from ...io.checkpoint import CheckpointError
+
+        raise CheckpointError("kinetics0d runs write no checkpoints and cannot be resumed. "
+                              "Fix: run the case again without --resume.")
 
     start = time.perf_counter()
     out_dir = output_dir or case.output_dir
