@@ -6,20 +6,35 @@ Units as in :mod:`fvqp.collisions`: QP numbers in :math:`4N_0kT_c`, energies in
 
 Pair-breaking efficiency
 ------------------------
-Following Guruswamy, Goldie & Withington, SuST 27, 055012 (2014) (their Eq. 1),
-:math:`\eta_{pb} = \Delta N_{qp}^{ex}/(P\,\tau_r)`: the fraction of the absorbed power
-that ends up as excess QPs, each of which stores :math:`\Delta` for its recombination
-lifetime. We evaluate :math:`N^{ex}_{qp}/\tau_r` as the *gross* excess recombination rate
-of the operator, :math:`\Gamma_{rec} - \Gamma_{rec}^{th} = \sum_i h\bar\rho_i\,
-\mathrm{rec}_i(f, n) - \sum_i h\bar\rho_i\,\mathrm{rec}_i(f_T, n_T)` (QPs per time; two
-per recombination event), so
+Guruswamy, Goldie & Withington, SuST 27, 055012 (2014) define the QP generation
+efficiency as the fraction of the absorbed power that is stored as excess QPs, each
+holding :math:`\Delta` for the *effective* QP lifetime,
+:math:`\eta_{pb} = \Delta N_{qp}^{ex}/(P\,\tau_{r}^{eff})`, where the effective
+lifetime includes phonon trapping (Rothwarf & Taylor 1967; Kaplan 1979):
+:math:`\tau_r^{eff} = \tau_r F`, :math:`F = 1 + \tau_{esc}/\tau_B` with :math:`\tau_B`
+the pair-breaking time of :math:`2\Delta` phonons. (We could not retrieve the paper's
+equation text; this is the definition as described in its abstract and in the
+Rothwarf-Taylor literature, stated here so that it can be checked.) On the operator,
 
-.. math:: \eta_{pb} = \Delta\,(\Gamma_{rec} - \Gamma_{rec}^{th}) / P.
+* :math:`N_{qp}^{ex}/\tau_r = \Gamma_{rec} - \Gamma_{rec}^{th}` is the gross excess
+  recombination rate (QPs per :math:`\tau_0`, two per event;
+  :func:`recombination_rate_total`);
+* :math:`1/\tau_B` is the operator's pair-breaking rate ``ph_pb/n`` at the first phonon
+  node above :math:`2\Delta` in the bath state, and :math:`1/\tau_{esc}` the model's
+  escape rate of that node (:func:`trapping_factor`),
 
-With fast phonon escape and :math:`\hbar\omega \gtrsim 2\Delta` this tends to
-:math:`2\Delta/\hbar\omega` (each photon breaks one pair, no re-breaking); phonon
-trapping (recombination phonons breaking further pairs) can raise it above one, energy
-lost to sub-gap phonons lowers it.
+so
+
+.. math:: \eta_{pb} = \frac{\Delta\,(\Gamma_{rec} - \Gamma_{rec}^{th})}{P\,F}.
+
+Dividing by :math:`F` removes the re-breaking of pairs by trapped recombination
+phonons: each escaping :math:`2\Delta` phonon has been re-absorbed on average
+:math:`F - 1` times, so the gross rate counts every generated QP :math:`F` times.
+The gross ratio alone (the previous definition) exceeds one under trapping. Limits:
+for :math:`\hbar\omega \gtrsim 2\Delta` each photon makes two QPs near the gap and
+:math:`\eta_{pb} \to 2\Delta/\hbar\omega \le 1`; for a sub-gap drive the QP number is
+conserved by the drive and :math:`\eta_{pb}` only measures the thermal QP excess of
+the heated film (small and positive, not a pair-breaking yield).
 
 Rothwarf-Taylor
 ---------------
@@ -27,7 +42,10 @@ When the phonons stay at the bath temperature (escape much faster than pair brea
 and the QPs are quasi-thermal and non-degenerate, the collision operator gives exactly
 :math:`\dot N = -R\,(N^2 - N_T^2)` with
 :math:`R = \Gamma_{rec}^{th}/N_T^2` (:func:`recombination_constant`), whose solution is
-:func:`rothwarf_taylor_solution`.
+:func:`rothwarf_taylor_solution`. With a phonon bottleneck (escape time comparable to
+the pair-breaking time :math:`\tau_B` of :math:`2\Delta` phonons) the recombination
+phonons re-break pairs and :math:`R \to R/F`, :math:`F = 1 + \tau_{esc}/\tau_B`
+(Rothwarf & Taylor 1967; :func:`rothwarf_taylor_bottleneck_constant`).
 """
 
 from __future__ import annotations
@@ -40,6 +58,7 @@ from scipy import optimize
 from ...collisions import (
     collision_terms,
     ph_energy,
+    ph_loss_rates,
     qp_energy,
     qp_loss_rates,
     qp_number,
@@ -53,9 +72,11 @@ __all__ = [
     "qp_rates",
     "recombination_constant",
     "recombination_rate_total",
+    "rothwarf_taylor_bottleneck_constant",
     "rothwarf_taylor_fit",
     "rothwarf_taylor_solution",
     "summary",
+    "trapping_factor",
 ]
 
 
@@ -124,12 +145,55 @@ def power_balance(model: Kinetics0D, y: np.ndarray, t: float = 0.0) -> dict[str,
             "relative_mismatch": abs(p_in - p_esc) / max(abs(p_in), abs(p_esc), 1e-300)}
 
 
+def trapping_factor(model: Kinetics0D, average: bool = False) -> float:
+    r"""Phonon-trapping factor :math:`F = 1 + \tau_{esc}/\tau_B` of :math:`2\Delta` phonons.
+
+    Parameters
+    ----------
+    model : Kinetics0D
+    average : bool
+        ``False``: :math:`1/\tau_B = \mathrm{ph\_pb}_k/n_k`, the operator's pair-breaking
+        rate at the first phonon node :math:`k` with :math:`\Omega_k > 2\Delta` (bath
+        state), with the escape rate of that node. ``True``: :math:`\tau_{esc}/\tau_B`
+        averaged over the thermal recombination-phonon spectrum (weights
+        :math:`h\Omega_k^2\,\mathrm{ph\_rec}_k`, phonons emitted per node). On a grid the
+        node just above :math:`2\Delta` has a larger rate than its neighbours, so the
+        average is the better Rothwarf-Taylor estimate (Rothwarf & Taylor 1967:
+        effective recombination time :math:`F\tau_r`).
+    """
+    f, n = model.split(model.equilibrium())
+    c = collision_terms(f, n, model.grid, model.params, method=model.method,
+                        tilt=model.tilt)
+    _, pb = ph_loss_rates(f, n, model.grid, model.params, method=model.method,
+                          tilt=model.tilt)
+    ratio = pb / model.escape_rate
+    if average:
+        w = model.grid.omega**2 * c.ph_rec
+        ok = np.isfinite(ratio) & (w > 0)
+        return 1.0 + float(np.sum(w[ok] * ratio[ok]) / np.sum(w[ok]))
+    k = int(np.argmax(model.grid.omega > 2.0 * model.grid.delta))
+    return 1.0 + float(ratio[k])
+
+
+def rothwarf_taylor_bottleneck_constant(model: Kinetics0D, average: bool = True) -> float:
+    r""":math:`R_{eff} = R/F` of :math:`\dot N = -R_{eff}(N^2 - N_T^2)` with a phonon
+    bottleneck (Rothwarf & Taylor 1967; :math:`F = 1 + \tau_{esc}/\tau_B`,
+    :func:`trapping_factor`, :func:`recombination_constant`); :math:`R_{eff}\to R` as
+    :math:`\tau_{esc}\to 0`."""
+    return recombination_constant(model) / trapping_factor(model, average)
+
+
 def pair_breaking_efficiency(model: Kinetics0D, y: np.ndarray, t: float = 0.0) -> float:
-    r""":math:`\eta_{pb} = \Delta(\Gamma_{rec} - \Gamma^{th}_{rec})/P` (module docstring)."""
+    r""":math:`\eta_{pb} = \Delta(\Gamma_{rec} - \Gamma^{th}_{rec})/(P F)`.
+
+    Guruswamy, Goldie & Withington (2014) :math:`\Delta N^{ex}_{qp}/(P\tau_r^{eff})` with
+    the trapping-enhanced lifetime :math:`\tau_r^{eff} = F\tau_r`
+    (:func:`trapping_factor`); see the module docstring.
+    """
     p = model.input_power(y, t)
     excess = recombination_rate_total(model, y) - recombination_rate_total(
         model, model.equilibrium())
-    return model.grid.delta * excess / p
+    return model.grid.delta * excess / (p * trapping_factor(model))
 
 
 def rothwarf_taylor_solution(t: np.ndarray, r: float, n0: float, n_t: float) -> np.ndarray:
