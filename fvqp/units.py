@@ -205,6 +205,7 @@ class UnitSystem:
             "thermal_conductivity": ed * L * L / (t * T),
             "diffusivity": L * L / t,
             "rate": 1.0 / t,
+            "number_density": self.N0 * e,  # states per m^3 of N0 k_B Tc
             "voltage": e / E_CHARGE,
         }
 

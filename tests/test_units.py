@@ -44,3 +44,5 @@ def test_unit_system_round_trip_and_scales():
         pytest.approx(s["total_energy"], rel=1e-14)
     assert s["diffusivity"] == pytest.approx(s["thermal_conductivity"] / s["heat_capacity"])
     assert math.isclose(s["power_density"] * s["time"], s["energy_density"])
+    # a number density times an energy is an energy density
+    assert s["number_density"] * s["energy"] == pytest.approx(s["energy_density"], rel=1e-14)

@@ -17,7 +17,7 @@ from ...materials import get_material
 from ...mesh import build_geometry, read_mesh
 from ...parallel import Distribution
 from ...solvers import BDFIntegrator, BDFOptions, NonlinearSolver
-from ...units import UnitSystem
+from ...units import E_CHARGE, UnitSystem
 from .problem import BoundaryCondition, HeatProblem
 from .properties import HeatMaterial
 from .sources import PowerProfile, PulseProfile, Source, spatial_weights
@@ -135,11 +135,11 @@ class HeatSimulation:
                         v[reg == r] = getattr(m, attr)(T_owned[reg == r])
                 out[f] = v
         if "gap" in out:
-            out["gap"] = u.to_si(out["gap"], "energy") / 1.602176634e-25  # J -> µeV
+            out["gap"] = u.to_si(out["gap"], "energy") / (E_CHARGE * 1e-6)  # J -> µeV
         if "energy_density" in out:
             out["energy_density"] = u.to_si(out["energy_density"], "energy_density")
-        if "qp_density" in out:  # internal N0 kTc per µm^3 ... -> 1/µm^3
-            out["qp_density"] = out["qp_density"] * u.N0 * u.energy * u.length**3
+        if "qp_density" in out:  # 1/m^3 -> 1/µm^3
+            out["qp_density"] = u.to_si(out["qp_density"], "number_density") * 1e-18
         if "power_density" in names:
             p = sum((s.power(t0, t1) for s in self.problem.sources), np.zeros(n))
             out["power_density"] = u.to_si(p / self.dist.local.volume[:n], "power_density")
