@@ -1,0 +1,1 @@
+"""Usadel wires (placeholder, filled in below)."""

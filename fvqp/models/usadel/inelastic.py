@@ -1,0 +1,143 @@
+r"""Kinetic equations with the electron–electron collision integral: PETSc SNES on the
+whole (x, ε) system.
+
+The residual is :math:`F(u)=A u-b-V\,\mathcal I_L(f_L)` (free fL rows of superconducting
+nodes), with A, b from :func:`fvqp.models.usadel.kinetic.assemble`. The collision integral
+couples all energies of a node, so the exact Jacobian is dense in energy; it is applied
+matrix-free (``-<prefix>snes_mf_operator``, finite differences of the residual, which is
+a cubic polynomial in fL), and preconditioned by the assembled sparse
+:math:`A - V\,\mathrm{diag}(\partial\mathcal I_L/\partial f_L)` (the local in + out rate).
+Options go through :func:`fvqp.solvers.options.apply_options` under the prefix (default
+``usadel_``); ``setFromOptions`` is called last so the command line wins.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import scipy.sparse as sp
+
+from ...solvers.options import apply_options, normalise_prefix
+from .collisions import collision_diagonal, collision_integral, kernel_constant
+from .kinetic import KineticSolution, assemble, solve_linear
+
+log = logging.getLogger(__name__)
+
+DEFAULT_OPTIONS = {
+    "snes_mf_operator": None,
+    "snes_rtol": 1e-10,
+    "snes_atol": 1e-13,
+    "snes_stol": 1e-14,
+    "snes_max_it": 30,
+    "ksp_type": "gmres",
+    "ksp_rtol": 1e-10,
+    "ksp_gmres_restart": 60,
+    "pc_type": "lu",
+}
+
+
+class _Collisional:
+    """Residual and preconditioner of the collisional problem on flat vectors."""
+
+    def __init__(self, spec, reservoirs, junctions, gamma_ee, tc, dl_floor):
+        self.op = assemble(spec, reservoirs, junctions, dl_floor)
+        self.K = kernel_constant(gamma_ee, tc)
+        eps = spec.eps
+        self.de = float(eps[1] - eps[0])
+        if not np.allclose(np.diff(eps), self.de, rtol=1e-9, atol=1e-12):
+            raise ValueError("the collision integral needs a uniform energy grid")
+        sc = spec.problem.delta > 0
+        self.nodes = np.flatnonzero(sc & self.op.free_L[0])
+        self.N = spec.N[:, self.nodes].T.copy()
+        self.R = spec.imF[:, self.nodes].T.copy()
+        self.w = self.op.vol[self.nodes][:, None]
+        self.iL = self.op.idx(0)[:, self.nodes].T  # (n_nodes_c, n_eps)
+
+    def fL(self, u):
+        return u[self.iL]
+
+    def residual(self, u):
+        r = self.op.A @ u - self.op.b
+        r[self.iL] -= self.w * collision_integral(self.fL(u), self.N, self.R, self.de, self.K)
+        return r
+
+    def preconditioner(self, u):
+        d = np.zeros(u.size)
+        d[self.iL] = self.w * collision_diagonal(self.fL(u), self.N, self.R, self.de, self.K)
+        return (self.op.A - sp.diags(d)).tocsr()
+
+
+def solve_inelastic(spec, reservoirs, junctions, gamma_ee: float, tc: float = 1 / 1.764,
+                    u0=None, prefix: str = "usadel_", options: dict | None = None,
+                    dl_floor: float = 1e-10) -> KineticSolution:
+    """Solve Eqs. 9–10 with :math:`\\mathcal I_L` (e–e collisions) by Newton–Krylov (SNES).
+
+    Parameters
+    ----------
+    spec
+        Spectral solution (uniform energy grid).
+    gamma_ee
+        γ_ee = ħ/(Δ0 τ_ee) (paper Sec. V).
+    u0
+        Initial guess ``(fL, fT)``; default the collisionless solution.
+    prefix, options
+        PETSc options prefix and options (merged over :data:`DEFAULT_OPTIONS`).
+    """
+    from petsc4py import PETSc
+
+    prob = _Collisional(spec, reservoirs, junctions, gamma_ee, tc, dl_floor)
+    op = prob.op
+    if u0 is None:
+        lin = solve_linear(spec, reservoirs, junctions, dl_floor)
+        u0 = (lin.fL, lin.fT)
+    u = np.stack([u0[0], u0[1]], axis=1).ravel().copy()
+    n = u.size
+    x = PETSc.Vec().createSeq(n, comm=PETSc.COMM_SELF)
+    F = x.duplicate()
+    x.setArray(u)
+    P0 = prob.preconditioner(u)
+    P = PETSc.Mat().createAIJ(size=(n, n), csr=(P0.indptr.astype(PETSc.IntType),
+                                                   P0.indices.astype(PETSc.IntType), P0.data),
+                              comm=PETSc.COMM_SELF)
+    P.assemble()
+    pattern = (P0.indptr, P0.indices)
+
+    def fun(snes, xv, fv):
+        fv.setArray(prob.residual(xv.getArray(readonly=True).copy()))
+
+    def jac(snes, xv, J, Pm):
+        M = prob.preconditioner(xv.getArray(readonly=True).copy())
+        M.sort_indices()
+        if not (np.array_equal(M.indptr, pattern[0]) and np.array_equal(M.indices, pattern[1])):
+            M = (M + 0 * P0).tocsr()
+            M.sort_indices()
+        Pm.zeroEntries()
+        Pm.setValuesCSR(M.indptr.astype(PETSc.IntType), M.indices.astype(PETSc.IntType),
+                        M.data)
+        Pm.assemble()
+        if J != Pm:
+            J.assemble()
+
+    prefix = normalise_prefix(prefix)
+    snes = PETSc.SNES().create(comm=PETSc.COMM_SELF)
+    snes.setFunction(fun, F)
+    snes.setJacobian(jac, P)
+    apply_options(prefix, {**DEFAULT_OPTIONS, **(options or {})})
+    snes.setOptionsPrefix(prefix)
+    snes.setFromOptions()
+    snes.solve(None, x)
+    reason = snes.getConvergedReason()
+    its, lits = snes.getIterationNumber(), snes.getLinearSolveIterations()
+    if reason <= 0:
+        raise RuntimeError(f"usadel inelastic SNES did not converge (reason {reason}, "
+                           f"{its} iterations, |F| = {snes.getFunctionNorm():.3e}); try "
+                           f"-{prefix}snes_monitor -{prefix}ksp_monitor")
+    sol = x.getArray().copy().reshape(op.ne, 2, op.n)
+    log.info("usadel inelastic: %d Newton, %d linear iterations", its, lits)
+    for obj in (snes, P, x, F):
+        obj.destroy()
+    return KineticSolution(eps=spec.eps, fL=sol[:, 0], fT=sol[:, 1], spectral=spec,
+                           junctions=list(junctions), reservoirs=list(reservoirs),
+                           newton_iterations=int(its), linear_iterations=int(lits))
+
