@@ -76,14 +76,72 @@ def test_relaxation_case_via_cli(tmp_path) -> None:
     assert np.all(f_end >= fermi(e, t_b) * (1 - 1e-6))
 
 
-def test_resume_is_refused_not_ignored(tmp_path):
-    """0D runs keep no checkpoint: --resume must fail loudly (exit 2), not restart."""
-    import subprocess
-    import sys
+def _final(out) -> tuple[np.ndarray, dict]:
+    import json
 
-    from conftest import CASES, ROOT, mpi_env
+    with h5py.File(out / "kinetics0d.h5") as fh:
+        y = np.concatenate((fh["state/f"][:], fh["state/n"][:]))
+        t = fh["timeseries/t"][:]
+    return y, {**json.loads((out / "summary.json").read_text()), "series_t": t}
 
-    p = subprocess.run([sys.executable, "-m", "fvqp", "run",
-                        str(CASES / "kinetics0d_al_relaxation.toml"), "--output", str(tmp_path),
-                        "--resume"], capture_output=True, text=True, env=mpi_env(), cwd=ROOT)
-    assert p.returncode == 2 and "cannot be resumed" in p.stderr
+
+@pytest.mark.slow
+def test_resume_after_sigkill_equals_uninterrupted_run(tmp_path) -> None:
+    """Kill a transient run with SIGKILL after its first checkpoint; --resume must end in
+    the uninterrupted run's state (segmented TS, see fvqp.models.kinetics0d.transient)."""
+    import signal
+    import time
+
+    from conftest import ROOT, mpi_env, run_fvqp
+
+    case = _case("kinetics0d_al_relaxation.toml")
+    ref, out = tmp_path / "ref", tmp_path / "killed"
+    run_fvqp(["run", case, "--output", ref])
+    proc = subprocess.Popen([sys.executable, "-m", "fvqp", "run", case, "--output", str(out)],
+                            env=mpi_env(), cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    t0 = time.time()
+    while not (out / "checkpoint.h5").exists() and time.time() - t0 < 120:
+        time.sleep(0.005)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGKILL)
+    assert proc.wait() == -signal.SIGKILL  # really killed mid-run
+    assert not (out / "summary.json").exists()
+    run_fvqp(["run", case, "--output", out, "--resume"])
+    (ya, sa), (yb, sb) = _final(ref), _final(out)
+    assert np.allclose(ya, yb, rtol=1e-12, atol=0)
+    for key in ("steps", "rejected_steps", "newton_iterations"):
+        assert sa[key] == sb[key]
+    assert np.array_equal(sa["series_t"], sb["series_t"])  # no duplicated/missing entries
+    assert sa["observables"]["n_qp"] == pytest.approx(sb["observables"]["n_qp"], rel=1e-12)
+
+
+def test_max_steps_then_resume_equals_uninterrupted(tmp_path) -> None:
+    """--max-steps at a checkpoint boundary (a multiple of checkpoint_every = 20), then
+    --resume: same steps, same state, same time series as one run."""
+    from conftest import run_fvqp
+
+    case = _case("kinetics0d_al_relaxation.toml")
+    run_fvqp(["run", case, "--output", tmp_path / "ref"])
+    part = tmp_path / "part"
+    run_fvqp(["run", case, "--output", part, "--max-steps", "40"])
+    _, s_part = _final(part)
+    assert s_part["status"] == 1 and s_part["steps"] == 40
+    run_fvqp(["run", case, "--output", part, "--resume"])
+    (ya, sa), (yb, sb) = _final(tmp_path / "ref"), _final(part)
+    assert sb["status"] == 0 and sb["steps"] == sa["steps"] > 40
+    assert np.allclose(ya, yb, rtol=1e-12, atol=0)
+    assert np.array_equal(sa["series_t"], sb["series_t"])
+
+
+def test_resume_refused_for_steady_and_missing_checkpoint(tmp_path) -> None:
+    """Steady runs have nothing to resume; a transient resume without a checkpoint must
+    fail loudly (exit 2), not restart silently."""
+    from conftest import run_fvqp
+
+    p = run_fvqp(["run", _case("kinetics0d_al_resonator.toml"), "--output", tmp_path / "s",
+                  "--resume"], check=False)
+    assert p.returncode == 2 and "no checkpoint to resume" in p.stderr
+    p = run_fvqp(["run", _case("kinetics0d_al_relaxation.toml"), "--output", tmp_path / "t",
+                  "--resume"], check=False)
+    assert p.returncode == 2 and "no checkpoint" in p.stderr

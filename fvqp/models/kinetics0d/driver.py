@@ -32,7 +32,13 @@ from ...units import E_CHARGE, HBAR, UnitSystem
 from .drives import PhononInjection, PhotonDrive, TunnelInjection
 from .model import Kinetics0D
 from .observables import summary as observables
-from .solve import evolve, relax, steady_state
+from .solve import relax, steady_state
+from .transient import (
+    TransientState,
+    checkpoint_path,
+    default_atol,
+    integrate_checkpointed,
+)
 
 #: the collision module counts densities in units of 4 N0 (two spins x two branches,
 #: notes Eq. 9); UnitSystem's energy density unit is N0 (k_B Tc)^2
@@ -168,63 +174,40 @@ def run(case, output_dir: str | None = None, resume: bool = False,
         max_steps: int | None = None) -> dict:
     """Run a kinetics0d case; returns a summary dict (also ``summary.json``).
 
-    0D runs are short and write no checkpoints, so ``resume=True`` is refused with a
-    clear message rather than silently restarting; ``max_steps`` limits the TS steps of
-    transient runs.
+    Transient runs are integrated in checkpointed segments
+    (:mod:`fvqp.models.kinetics0d.transient`); ``resume=True`` continues from
+    ``checkpoint.h5`` in the output directory and ends in the same state as the
+    uninterrupted run (to round-off). ``max_steps`` stops a transient run (status 1, with
+    a checkpoint) after that many TS steps of this invocation. Steady runs have nothing
+    to resume and refuse ``resume``.
     """
     import h5py
 
-    if resume:
-        from ...io.checkpoint import CheckpointError
-
-        raise CheckpointError("kinetics0d runs write no checkpoints and cannot be resumed. "
-                              "Fix: run the case again without --resume.")
+    from ...io.checkpoint import CheckpointError
 
     start = time.perf_counter()
     out_dir = output_dir or case.output_dir
+    d = case.data
+    tc = d["time"]
+    if resume and tc["steady"]:
+        raise CheckpointError("a steady-state kinetics0d run has no checkpoint to resume. "
+                              "Fix: run the case again without --resume.")
     os.makedirs(out_dir, exist_ok=True)
     model, meta = build_model(case)
-    d = case.data
     solver = d["solver"]
     prefix, petsc = solver["prefix"], dict(solver["petsc"] or {})
     y0 = _initial(model, case)
-    tc = d["time"]
-    times = {"t": [], "n_qp": [], "e_qp": [], "e_ph": [], "energy": []}
-    snaps: list = []
     summary: dict = {"model": "kinetics0d", "case": case.path}
+    tr = None
     if tc["steady"]:
         y, res = steady_state(model, y0, prefix=prefix + "snes_", options=petsc)
         summary.update(status=0, message=res.message, newton_iterations=res.iterations,
                        residual_norm=res.residual_norm)
         t_final = 0.0
     else:
-        t_end = tc["end"] / meta["tau0_s"]
-        out_times = sorted(t / meta["tau0_s"] for t in d["output"]["times"])
-        dt0 = (tc["dt_initial"] or 1e-3 * meta["tau0_s"]) / meta["tau0_s"]
-
-        def monitor(t: float, y: np.ndarray) -> None:
-            f, n = model.split(y)
-            times["t"].append(t)
-            times["n_qp"].append(float(model.grid.qp_weights @ f))
-            times["e_qp"].append(float(model.energy_weights[: model.grid.n] @ f))
-            times["e_ph"].append(float(model.energy_weights[model.grid.n:] @ n))
-            times["energy"].append(model.energy(y))
-            while out_times and t >= out_times[0] * (1 - 1e-12):
-                snaps.append((out_times.pop(0), y.copy()))
-
-        y, res = evolve(model, y0, t_end, dt=dt0, rtol=tc["rtol"], prefix=prefix + "ts_",
-                        options=petsc, monitor=monitor,
-                        max_steps=max_steps if max_steps is not None else 100000)
-        summary.update(status=res.status, message=res.message, steps=res.steps,
-                       rejected_steps=res.rejected_steps,
-                       newton_iterations=res.newton_iterations)
-        t_final = res.t
-        rel = d["relaxation"]
-        if rel["enabled"]:
-            dt_r = (rel["dt"] / meta["tau0_s"]) if rel.get("dt") else 0.05
-            y_r, rr = relax(model, y0, dt_r, t_end=t_end, order=rel["order"])
-            summary["relaxation"] = {"steps": rr.steps, "max_abs_diff_vs_ts": float(
-                np.max(np.abs(y_r - y))), "min_value": float(np.min(y_r))}
+        tr, y = _transient(model, meta, case, out_dir, y0, prefix, petsc, resume, max_steps,
+                           summary)
+        t_final = tr.t
     obs = observables(model, y, t_final)
     summary["observables"] = obs
     summary["observables_SI"] = {k: v[0] for k, v in _si(obs, meta).items()}
@@ -253,16 +236,14 @@ def run(case, output_dir: str | None = None, resume: bool = False,
         for k, (v, unit) in _si(obs, meta).items():
             ob.attrs[k] = v
             ob.attrs[k + "_unit"] = unit
-        if times["t"]:
-            ts = fh.create_group("timeseries")
-            for k, v in times.items():
-                ts[k] = np.asarray(v)
-            ts.attrs["units"] = "t in tau0; n_qp in 4 N0 kTc; energies in 4 N0 (kTc)^2"
-            if snaps:
-                ts["snapshot_t"] = np.array([s[0] for s in snaps])
-                ts["snapshot_f"] = np.array([model.split(s[1])[0] for s in snaps])
-                ts["snapshot_n"] = np.array([model.split(s[1])[1] for s in snaps])
+        if tr is not None:
+            _write_series(fh, model, tr)
+        if "relaxation" in summary:
+            rg = fh.create_group("relaxation")
+            rg["f"], rg["n"] = model.split(summary.pop("_relaxation_state"))
+            rg.attrs.update(summary["relaxation"])
     os.replace(h5_tmp, h5)
+    snaps = list(zip(tr.snap_t, tr.snap_y, strict=True)) if tr is not None else []
     _figure(os.path.join(out_dir, "kinetics0d.png"), model, y, snaps,
             d.get("title") or case.name)
     summary["output"] = h5
@@ -270,3 +251,59 @@ def run(case, output_dir: str | None = None, resume: bool = False,
                        json.dumps(summary, indent=2, default=float).encode())
     log.info("kinetics0d %s: %s", case.name, summary["message"])
     return summary
+
+
+def _transient(model: Kinetics0D, meta: dict, case, out_dir: str, y0: np.ndarray,
+               prefix: str, petsc: dict, resume: bool, max_steps: int | None,
+               summary: dict) -> tuple[TransientState, np.ndarray]:
+    """Checkpointed TS run (and the optional time-relaxation run); fills ``summary``."""
+    d, tc = case.data, case.data["time"]
+    tau0 = meta["tau0_s"]
+    t_end = tc["end"] / tau0
+    ckpt = checkpoint_path(out_dir)
+    if resume:
+        st = TransientState.load(ckpt, case.digest)
+        log.info("resumed from %s at t = %.4g tau0 (step %d)", ckpt, st.t, st.steps)
+    else:
+        dt0 = (tc["dt_initial"] or 1e-3 * tau0) / tau0
+        st = TransientState(t=0.0, y=y0.copy(), dt=dt0,
+                            out_times=sorted(t / tau0 for t in d["output"]["times"]))
+    opts = {"ts_bdf_order": 1 if tc["scheme"] == "bdf1" else 2, **petsc}
+    st, status, message = integrate_checkpointed(
+        model, st, t_end, rtol=tc["rtol"], atol=default_atol(model, y0, tc["rtol"]),
+        checkpoint=ckpt, digest=case.digest, every=d["output"]["checkpoint_every"],
+        max_steps=max_steps, prefix=prefix + "ts_", options=opts)
+    summary.update(status=status, message=message, steps=st.steps,
+                   rejected_steps=st.rejected_steps,
+                   newton_iterations=st.newton_iterations)
+    rel = d["relaxation"]
+    if rel["enabled"] and status == 0:
+        summary["relaxation"], summary["_relaxation_state"] = _relaxation(
+            model, y0, st.y, t_end, rel, tau0)
+    return st, st.y
+
+
+def _relaxation(model: Kinetics0D, y0: np.ndarray, y_ts: np.ndarray, t_end: float,
+                rel: dict, tau0: float) -> tuple[dict, np.ndarray]:
+    """Time-relaxation run (Eqs. 46-51) over the same interval, compared with TS."""
+    dt_r = (rel["dt"] / tau0) if rel.get("dt") else 0.05
+    y_r, rr = relax(model, y0, dt_r, t_end=t_end, order=rel["order"])
+    nq = model.grid.n
+    w = model.grid.qp_weights
+    info = {"order": rel["order"], "dt_over_tau0": dt_r, "steps": rr.steps,
+            "limited": rr.limited, "wall_time_s": rr.wall_time,
+            "max_abs_diff_vs_ts": float(np.max(np.abs(y_r - y_ts))),
+            "n_qp_rel_diff_vs_ts": float(abs(w @ (y_r[:nq] - y_ts[:nq])) / (w @ y_ts[:nq])),
+            "min_value": float(np.min(y_r)), "max_f": float(np.max(y_r[:nq]))}
+    return info, y_r
+
+
+def _write_series(fh, model: Kinetics0D, st: TransientState) -> None:
+    ts = fh.create_group("timeseries")
+    for k, v in st.series.items():
+        ts[k] = np.asarray(v)
+    ts.attrs["units"] = "t in tau0; n_qp in 4 N0 kTc; energies in 4 N0 (kTc)^2"
+    if st.snap_t:
+        ts["snapshot_t"] = np.array(st.snap_t)
+        ts["snapshot_f"] = np.array([model.split(y)[0] for y in st.snap_y])
+        ts["snapshot_n"] = np.array([model.split(y)[1] for y in st.snap_y])

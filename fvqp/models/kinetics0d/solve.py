@@ -127,7 +127,8 @@ def evolve(model: Kinetics0D, y0: np.ndarray, t_end: float, *, t0: float = 0.0,
 
     ``atol`` defaults to ``1e-6 * rtol`` times the largest initial occupation per block
     (f and n). ``monitor(t, y)`` is called after every accepted step. Returns ``(y,
-    RunResult)``; raises :class:`ConvergenceError` on failure.
+    RunResult)`` (``history["dt_next"]``: the step size TS proposes next, to continue
+    the run); raises :class:`ConvergenceError` on failure.
     """
     y0 = np.asarray(y0, dtype=float)
     if atol is None:
@@ -141,7 +142,9 @@ def evolve(model: Kinetics0D, y0: np.ndarray, t_end: float, *, t0: float = 0.0,
                                options=options)
     if monitor is not None:
         stepper.monitors.append(monitor)
-    return stepper.integrate(y0, t0, t_end, dt, rtol=rtol, atol=atol, max_steps=max_steps)
+    y, res = stepper.integrate(y0, t0, t_end, dt, rtol=rtol, atol=atol, max_steps=max_steps)
+    res.history["dt_next"] = float(stepper.ts.getTimeStep())
+    return y, res
 
 
 @dataclass
