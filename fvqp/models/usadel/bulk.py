@@ -21,7 +21,8 @@ import numpy as np
 
 def dynes_theta(eps, delta, gamma) -> np.ndarray:
     """θ of the Dynes/BCS solution (ζ = 0), vectorised; θ = -i log(G + iF)."""
-    et = np.asarray(eps, dtype=complex) + 1j * np.asarray(gamma)
+    # a 1e-14 floor on the broadening keeps ε = Δ, Γ = 0 finite (no effect otherwise)
+    et = np.asarray(eps, dtype=complex) + 1j * np.maximum(np.asarray(gamma, float), 1e-14)
     s = np.sqrt(np.asarray(delta, dtype=complex) ** 2 - et**2)
     G = -1j * et / s
     F = delta / s

@@ -237,3 +237,14 @@ def solve_spectral(prob: SpectralProblem, eps, theta0=None, maxit: int = 40,
                                f"(e.g. eps = {eps[bad][~ok][:3]}); residual {res_b:.2e}")
         res = max(res, res_b)
     return SpectralSolution(eps=eps, theta=th, problem=prob, iterations=it, residual=res)
+
+
+def uniform_solution(eps, delta: float = 1.0, gamma: float = 0.0,
+                     zeta: float = 0.0) -> SpectralSolution:
+    """The bulk solution (Eq. 1) as a :class:`SpectralSolution` on a two-node wire."""
+    from .network import uniform_wire
+
+    eps = np.asarray(eps, float)
+    prob = SpectralProblem(uniform_wire(1.0, 1), delta, gamma=gamma, zeta0=zeta)
+    th = bulk_theta(eps, delta, gamma, zeta)
+    return SpectralSolution(eps=eps, theta=np.stack([th, th], axis=1), problem=prob)

@@ -1,0 +1,148 @@
+r"""Observables of a spectral + kinetic solution (paper Eqs. 4–8, 13–21).
+
+Units: energies and μ in Δ0 (e = 1), currents in :math:`I_0=\Delta_0/eR_\xi` (Eq. 6),
+conductances in :math:`1/R_\xi`. Sign convention: tunnel currents are counted *into the
+wire* from the electrode (Eq. 13: :math:`I=\tfrac{\kappa}{2}\int N(f_T^{(N)}-f_T)\,d\epsilon`);
+the detector current :math:`I_\mathrm{det}` is counted from the wire into the detector,
+so that the charge-imbalance nonlocal conductance is positive, the convention of the
+paper's Sec. III and of Eq. 21.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .terminals import dn0_dv, electrode_distribution
+
+
+def integrate(y, eps, axis: int = 0):
+    """Trapezoidal ∫ dε along ``axis``."""
+    y = np.moveaxis(np.asarray(y), axis, -1)
+    return np.sum(0.5 * (y[..., 1:] + y[..., :-1]) * np.diff(eps), axis=-1)
+
+
+def charge_imbalance_potential(kin) -> np.ndarray:
+    r""":math:`\mu_{Q^*}(x)=\int N f_T\,d\epsilon` (Eqs. 4–5), per node, units Δ0/e."""
+    return integrate(kin.spectral.N * kin.fT, kin.eps)
+
+
+def tunnel_current(kin, junction) -> float:
+    """Current into the wire through ``junction`` (Eq. 13), units I0."""
+    a = junction.node
+    _, fTJ = junction.distribution(kin.eps)
+    N = kin.spectral.N[:, a]
+    return 0.5 * junction.kappa * float(integrate(N * (fTJ - kin.fT[:, a]), kin.eps))
+
+
+def detector_current(kin, node: int, kappa: float, v_det, t_det: float) -> np.ndarray:
+    """Current from the wire into a detector electrode at ``node`` for each bias in
+    ``v_det`` (Eq. 14, detector not included in the solve), units I0."""
+    N = kin.spectral.N[:, node]
+    fT = kin.fT[:, node]
+    out = []
+    for v in np.atleast_1d(v_det):
+        _, fTN = electrode_distribution(kin.eps, v, t_det)
+        out.append(0.5 * kappa * integrate(N * (fT - fTN), kin.eps))
+    return np.array(out)
+
+
+def supercurrent(spec, fL) -> np.ndarray:
+    r"""Supercurrent of every edge, :math:`I_s/I_0=\frac{A\,\partial_x\phi}{2}\int
+    j_\epsilon f_L\,d\epsilon` (Eq. 6)."""
+    net, prob = spec.problem.net, spec.problem
+    je = integrate(net.edge_mean(spec.jeps * fL), spec.eps)
+    return 0.5 * prob.dphi * net.area * je
+
+
+def gap_from_fL(spec, fL, coupling: float, omega_d: float) -> np.ndarray:
+    r"""Self-consistent :math:`|\Delta|=\frac{\lambda}{2}\int_{-\omega_D}^{\omega_D}
+    \mathrm{Im}\mathcal F f_L\,d\epsilon` (Eq. 8) on every node."""
+    eps = spec.eps
+    m = np.abs(eps) <= omega_d + 1e-12
+    return 0.5 * coupling * integrate(spec.imF[m] * fL[m], eps[m])
+
+
+def coupling_constant(omega_d: float) -> float:
+    """λ = 1/arcsinh(ω_D) (App. B)."""
+    return 1.0 / np.arcsinh(omega_d)
+
+
+def charge_balance(kin) -> dict:
+    r"""Charge bookkeeping of the discrete solution (all in I0).
+
+    ``injected`` (tunnel currents into the wire) equals ``drained`` (quasiparticle and
+    supercurrent flowing into the reservoirs) plus ``converted`` (
+    :math:`\tfrac12\int\!\!\int\mathcal R_T f_T`, charge imbalance converted to
+    supercurrent).
+    """
+    spec = kin.spectral
+    net, prob = spec.problem.net, spec.problem
+    eps = kin.eps
+    injected = sum(tunnel_current(kin, j) for j in kin.junctions)
+    free = np.ones(net.n_nodes, bool)
+    for r in kin.reservoirs:
+        free[r.node] = False
+    conv = 0.5 * integrate((net.volume * spec.RT * kin.fT)[:, free].sum(axis=1), eps)
+    g = net.conductance
+    DT = net.edge_mean(spec.DT) * g
+    js = net.edge_mean(spec.jeps) * prob.dphi * net.area
+    drained = {}
+    for r in kin.reservoirs:
+        tot = np.zeros(eps.size)
+        for sgn, here, there in ((1.0, net.edge_a, net.edge_b), (-1.0, net.edge_b, net.edge_a)):
+            e = np.flatnonzero(here == r.node)
+            fl_mean = 0.5 * (kin.fL[:, here[e]] + kin.fL[:, there[e]])
+            tot -= (DT[:, e] * (kin.fT[:, there[e]] - kin.fT[:, here[e]])
+                    + sgn * 0.5 * js[:, e] * fl_mean).sum(axis=1)
+        drained[r.name] = 0.5 * float(integrate(tot, eps))
+    return {"injected": float(injected), "converted": float(conv), "drained": drained}
+
+
+# --- symmetry decomposition (Eqs. 16-19) --------------------------------------------------
+
+def split_supercurrent(g_plus, g_minus):
+    """g_a, g_s of Eqs. 16–17 from g_nl at +I_s and −I_s."""
+    g_plus, g_minus = np.asarray(g_plus), np.asarray(g_minus)
+    return 0.5 * (g_plus - g_minus), 0.5 * (g_plus + g_minus)
+
+
+def split_bias(g, axis: int = 0):
+    """g_sa, g_ss of Eqs. 18–19 from g_s on a bias grid symmetric about 0 (``axis``)."""
+    g = np.asarray(g)
+    r = np.flip(g, axis=axis)
+    return 0.5 * (g - r), 0.5 * (g + r)
+
+
+# --- analytic charge imbalance (Eqs. 20-21) ----------------------------------------------
+
+def gnl_spectral_eq21(spec_uniform, x: float, kappa: float,
+                      length: float | None = None) -> np.ndarray:
+    r"""Spectral nonlocal conductance of Eq. 21 from a *uniform* spectral solution
+    (first node used): :math:`\frac{\kappa N}{\kappa N+\mathcal D_T/\lambda_T}N
+    e^{-|x|/\lambda_T}`, :math:`\lambda_T=\sqrt{\mathcal D_T/\mathcal R_T}` (Eq. 20);
+    ``kappa`` is the per-branch κ_I = G_inj R_ξ/2.
+
+    With ``length`` = L, each branch ends at a reservoir (fT = 0) at distance L from the
+    injector: the same solution of Eq. 20 with :math:`e^{-|x|/\lambda}` replaced by
+    :math:`\sinh((L-|x|)/\lambda)/\sinh(L/\lambda)` and :math:`\mathcal D_T/\lambda`
+    by :math:`\mathcal D_T\coth(L/\lambda)/\lambda` (Eq. 21 is the limit L → ∞).
+    """
+    N, DT, RT = spec_uniform.N[:, 0], spec_uniform.DT[:, 0], spec_uniform.RT[:, 0]
+    lam = np.sqrt(DT / RT)
+    if length is None:
+        return kappa * N / (kappa * N + DT / lam) * N * np.exp(-abs(x) / lam)
+    q = length / lam
+    shape = np.exp(-abs(x) / lam) * -np.expm1(-2 * (q - abs(x) / lam)) / -np.expm1(-2 * q)
+    coth = 1.0 / np.tanh(q)
+    return kappa * N / (kappa * N + DT * coth / lam) * N * shape
+
+
+def thermal_average(g_eps, eps, v_inj, t: float) -> np.ndarray:
+    r""":math:`\tfrac12\int g(\epsilon)\,\partial_V f_T^{(N)}(\epsilon)\,d\epsilon`: the
+    convolution of a spectral conductance with the derivative of the Fermi function of the
+    injector electrode (App. B), for every bias."""
+    out = []
+    for v in np.atleast_1d(v_inj):
+        _, dfT = dn0_dv(eps, v, t)
+        out.append(0.5 * integrate(g_eps * dfT, eps))
+    return np.array(out)

@@ -1,0 +1,160 @@
+r"""Self-consistent pair potential (paper Eq. 8) with the spectral and kinetic solves.
+
+One *state* is the solution of the spectral equation, the kinetic equations (with or
+without e–e collisions) and Eq. 8 for given terminals. Two modes:
+
+``"local"`` (default)
+    Δ(x) on every superconducting node from its own fL (reservoir nodes keep their gap).
+``"uniform"``
+    the paper's simplification (App. B): Δ constant along the wire, from fL at one node
+    (the injector, x = 0).
+
+The fixed-point map Δ ↦ (λ/2)∫Im F fL contracts only by ≈ 1 − λ per iteration, so it is
+accelerated by a node-wise secant step (Steffensen-like); typically 5–8 solves.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from .inelastic import solve_inelastic
+from .kinetic import KineticSolution, solve_linear
+from .observables import coupling_constant, gap_from_fL
+from .spectral import SpectralProblem, solve_spectral
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Setup:
+    """Everything that defines a state besides the terminal biases.
+
+    ``gamma_ee = 0`` switches the collision integral off (energies decouple).
+    ``selfconsistency`` is ``"local"``, ``"uniform"`` or ``"none"`` (Δ fixed to ``delta``).
+    """
+
+    problem: SpectralProblem
+    eps: np.ndarray
+    reservoirs: list
+    junctions: list
+    gamma_ee: float = 0.0
+    omega_d: float = 10.0
+    coupling: float | None = None
+    selfconsistency: str = "local"
+    probe_node: int | None = None
+    tol: float = 1e-8
+    max_iter: int = 60
+    petsc_prefix: str = "usadel_"
+    petsc_options: dict = field(default_factory=dict)
+
+    @property
+    def lam(self) -> float:
+        return self.coupling if self.coupling is not None else coupling_constant(self.omega_d)
+
+
+@dataclass
+class State:
+    delta: np.ndarray
+    kinetic: KineticSolution
+    iterations: int
+    newton_iterations: int = 0
+
+
+def _kinetic(setup: Setup, spec, guess):
+    if setup.gamma_ee > 0:
+        return solve_inelastic(spec, setup.reservoirs, setup.junctions, setup.gamma_ee,
+                               u0=guess, prefix=setup.petsc_prefix,
+                               options=setup.petsc_options)
+    return solve_linear(spec, setup.reservoirs, setup.junctions)
+
+
+def _evaluate(setup, delta, guess):
+    prob = replace(setup.problem, delta=delta)
+    spec = solve_spectral(prob, setup.eps)
+    kin = _kinetic(setup, spec, guess)
+    new = gap_from_fL(spec, kin.fL, setup.lam, setup.omega_d)
+    return kin, new
+
+
+def solve_state(setup: Setup, delta0=None, guess=None) -> State:
+    """Spectral + kinetic (+ Eq. 8) solution for the current terminal biases."""
+    prob = setup.problem
+    net = prob.net
+    fixed = np.zeros(net.n_nodes, bool)
+    for r in setup.reservoirs:
+        fixed[r.node] = True
+    fixed |= prob.delta <= 0  # normal-metal parts stay normal
+    delta = np.array(prob.delta if delta0 is None else delta0, float)
+    if setup.selfconsistency == "none":
+        kin, _ = _evaluate(setup, delta, guess)
+        return State(delta=delta, kinetic=kin, iterations=0,
+                     newton_iterations=kin.newton_iterations)
+    probe = setup.probe_node
+    if setup.selfconsistency == "uniform" and probe is None:
+        raise ValueError("uniform self-consistency needs probe_node (e.g. the injector)")
+    prev = None
+    newton = 0
+    for it in range(1, setup.max_iter + 1):
+        kin, new = _evaluate(setup, delta, guess)
+        newton += kin.newton_iterations
+        guess = (kin.fL, kin.fT)
+        if setup.selfconsistency == "uniform":
+            new = np.where(fixed, delta, new[probe])
+        else:
+            new = np.where(fixed, delta, new)
+        res = new - delta
+        err = float(np.abs(res).max())
+        log.info("usadel self-consistency %d: max |dDelta| = %.3e", it, err)
+        if err < setup.tol:
+            return State(delta=new, kinetic=kin, iterations=it, newton_iterations=newton)
+        step = res.copy()
+        if prev is not None:
+            d_delta, d_res = delta - prev[0], res - prev[1]
+            ok = np.abs(d_delta) > 1e-14
+            slope = np.where(ok, d_res / np.where(ok, d_delta, 1.0), -1.0)
+            slope = np.clip(slope, -50.0, -0.05)  # G'(Δ) - 1 < 0 on the physical branch
+            step = -res / slope
+        prev = (delta.copy(), res.copy())
+        delta = np.maximum(delta + step, 1e-6)
+    raise RuntimeError(f"Delta self-consistency did not converge in {setup.max_iter} "
+                       f"iterations (max change {err:.2e})")
+
+
+def with_biases(setup: Setup, biases: dict) -> Setup:
+    """A copy of ``setup`` with junction biases replaced by ``biases`` (name -> V)."""
+    js = [replace(j, bias=biases.get(j.name, j.bias)) for j in setup.junctions]
+    return replace(setup, junctions=js)
+
+
+def bias_sweep(setup: Setup, junction: str, biases, detector=None) -> dict:
+    """States for every bias of ``junction`` (continuation from the previous one).
+
+    ``detector`` = ``(node, kappa, v_det_list, t_det)`` evaluates the detector current
+    (Eq. 14) on every state. Returns arrays ``delta`` (n_bias, n_nodes), ``i_inj``,
+    ``i_det`` (n_bias, n_vdet), ``mu`` (n_bias, n_nodes) and the last state.
+    """
+    from .observables import charge_imbalance_potential, detector_current, tunnel_current
+
+    out = {"bias": np.asarray(biases, float), "delta": [], "i_inj": [], "i_det": [],
+           "mu": [], "fL_probe": [], "iterations": []}
+    delta, guess = None, None
+    for v in out["bias"]:
+        s = with_biases(setup, {junction: v})
+        st = solve_state(s, delta0=delta, guess=guess)
+        delta, guess = st.delta, (st.kinetic.fL, st.kinetic.fT)
+        jun = next(j for j in s.junctions if j.name == junction)
+        out["delta"].append(st.delta)
+        out["i_inj"].append(tunnel_current(st.kinetic, jun))
+        out["mu"].append(charge_imbalance_potential(st.kinetic))
+        out["iterations"].append(st.iterations)
+        if setup.probe_node is not None:
+            out["fL_probe"].append(st.kinetic.fL[:, setup.probe_node])
+        if detector is not None:
+            node, kap, vd, td = detector
+            out["i_det"].append(detector_current(st.kinetic, node, kap, vd, td))
+    for k in ("delta", "i_inj", "i_det", "mu", "fL_probe", "iterations"):
+        out[k] = np.array(out[k])
+    return out
