@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import MESHES
 
+from conftest import MESHES
 from fvqp.mesh import read_mesh
 from fvqp.models.usadel.bulk import bulk_gap_edge, bulk_theta
 from fvqp.models.usadel.network import network_from_mesh, uniform_wire
