@@ -282,31 +282,47 @@ def test_relaxation_convergence_order(hot_model, hot_reference, order: int) -> N
 
 
 # ------------------------------------------------------- pair-breaking efficiency
-@pytest.mark.parametrize("tau_esc", [1e-4, 1e-2], ids=["fast_escape", "trapping"])
-def test_pair_breaking_efficiency_bounds_and_near_gap_limit(tau_esc: float) -> None:
-    """eta_pb = Delta (G_rec - G_rec^th)/(P F) (Guruswamy et al. 2014 with the trapped
-    lifetime F tau_r): 0 < eta <= 1, decreasing with photon energy, and -> 2 Delta/hw
-    (one pair per photon) when 2 Delta phonons escape fast (F ~ 1.2 here). The residual
-    few-% deficit is O(T/Delta) at T = 0.3 Tc (thermal QP absorption of sub-gap phonons)."""
-    g = _grid()
-    delta = g.delta
-    etas, ratios = [], []
-    for x in (2.1, 3.0, 4.0):
-        m = Kinetics0D(g, PARAMS, 0.3, tau_esc=tau_esc, tilt=1 / 0.3,
-                       drives=[PhotonDrive(photon_energy=x * delta, power=1e-5)])
-        y, res = steady_state(m, t_guess=None)
-        eta = obs.pair_breaking_efficiency(m, y)
-        gross = eta * obs.trapping_factor(m)
-        etas.append(eta)
-        ratios.append(eta * m.drives[0].photon_energy_grid / (2 * delta))
-        assert 0 < eta <= 1
-        if tau_esc > 1e-3:
-            assert obs.trapping_factor(m) > 10 and gross > 5  # the gross ratio is not eta
-    assert etas[0] > etas[1] > etas[2]
-    if tau_esc < 1e-3:
-        assert all(abs(r - 1) < 0.08 for r in ratios), ratios
-    else:  # trapping keeps eta below the one-pair-per-photon value, but not far
-        assert all(0.75 < r < 1 for r in ratios), ratios
+AL = CollisionParams.from_times(438 / 0.242, 1.70)  # Al: tau0, tau0^phi (Kaplan 1976)
+
+
+def _al_eta(x: float, tau_esc: float, t: float = 0.1, power: float = 1e-8) -> float:
+    """eta_pb of the Al steady state under photons of hw = x Delta (h = 0.08 kTc),
+    rescaled from the grid's photon energy (within 0.3%) to x Delta."""
+    delta = 1.70 * bcs_gap(t) / bcs_gap(1e-9)
+    g = EnergyGrid.build(delta, 0.08, delta * (x + 1.5))
+    m = Kinetics0D(g, AL, t, tau_esc=tau_esc, tilt=1 / t, method="direct",
+                   drives=[PhotonDrive(photon_energy=x * delta, power=power)])
+    y, res = steady_state(m)  # Newton, after a short TS run if it fails from the bath
+    assert res.success and np.linalg.norm(m.rhs(y)) < 1e-10 * np.linalg.norm(m.terms(y)[0])
+    assert m.drives[0].photon_energy_grid == pytest.approx(x * delta, rel=3e-3)
+    return obs.pair_breaking_efficiency(m, y) * m.drives[0].photon_energy_grid / (x * delta)
+
+
+@pytest.mark.slow
+def test_pair_breaking_efficiency_published_photon_energy_dependence() -> None:
+    """eta_pb (Guruswamy, Goldie & Withington 2014/2015 definition) of Al at T = 0.1 Tc,
+    low power, trapped 2 Delta phonons (tau_esc = 0.01 tau0 ~ 20 tau_B):
+
+    * hw = 2.1 Delta: one pair per photon, eta = 2 Delta/hw (measured 0.9516 vs 0.9524);
+    * hw = 4 Delta: two QPs below 3 Delta cannot emit pair-breaking phonons, eta = 1/2
+      (de Visser et al. 2015: the response halves at twice the pair-breaking energy;
+      measured 0.4999);
+    * hw = 10 Delta: the cascade rises again towards eta ~ 0.6 (Guruswamy et al. 2015,
+      thick films at low temperature; measured 0.565);
+    * fast escape (tau_esc = 1e-4 tau0 ~ tau_B/5) loses the cascade's pair-breaking
+      phonons: eta(10 Delta) falls far below (measured 0.263; Guruswamy et al. 2014:
+      phonon loss lowers eta, by up to 40% for their film thicknesses).
+    A factor 2 in the pair kinematics, a wrong coherence factor or a wrong B would move
+    these off (e.g. the 1/2 at 4 Delta is exact only with the U+ pair-breaking factor).
+    """
+    e21, e4, e10 = (_al_eta(x, 1e-2) for x in (2.1, 4.0, 10.0))
+    assert e21 == pytest.approx(2 / 2.1, rel=5e-3)
+    assert e4 == pytest.approx(0.5, rel=5e-3)
+    assert e4 < e10 and 0.55 < e10 < 0.62
+    # power independence in this regime (linear response)
+    assert _al_eta(10.0, 1e-2, power=1e-7) == pytest.approx(e10, rel=2e-3)
+    fast = _al_eta(10.0, 1e-4)
+    assert fast < 0.85 * e10
 
 
 def test_pair_breaking_efficiency_of_subgap_heating() -> None:

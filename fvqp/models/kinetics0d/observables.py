@@ -6,35 +6,46 @@ Units as in :mod:`fvqp.collisions`: QP numbers in :math:`4N_0kT_c`, energies in
 
 Pair-breaking efficiency
 ------------------------
-Guruswamy, Goldie & Withington, SuST 27, 055012 (2014) define the QP generation
-efficiency as the fraction of the absorbed power that is stored as excess QPs, each
-holding :math:`\Delta` for the *effective* QP lifetime,
-:math:`\eta_{pb} = \Delta N_{qp}^{ex}/(P\,\tau_{r}^{eff})`, where the effective
-lifetime includes phonon trapping (Rothwarf & Taylor 1967; Kaplan 1979):
-:math:`\tau_r^{eff} = \tau_r F`, :math:`F = 1 + \tau_{esc}/\tau_B` with :math:`\tau_B`
-the pair-breaking time of :math:`2\Delta` phonons. (We could not retrieve the paper's
-equation text; this is the definition as described in its abstract and in the
-Rothwarf-Taylor literature, stated here so that it can be checked.) On the operator,
+The QP generation efficiency of Guruswamy, Goldie & Withington, SuST 27, 055012 (2014)
+and SuST 28, 054002 (2015) as computed by their published code (T. Guruswamy,
+``nestfsss``, ``eta_complete.m``, the Chang-Scalapino steady-state solver of those papers
+and of Guruswamy's 2018 thesis): the steady state is mapped onto the Rothwarf-Taylor
+equations with phonon loss,
 
-* :math:`N_{qp}^{ex}/\tau_r = \Gamma_{rec} - \Gamma_{rec}^{th}` is the gross excess
-  recombination rate (QPs per :math:`\tau_0`, two per event;
-  :func:`recombination_rate_total`);
-* :math:`1/\tau_B` is the operator's pair-breaking rate ``ph_pb/n`` at the first phonon
-  node above :math:`2\Delta` in the bath state, and :math:`1/\tau_{esc}` the model's
-  escape rate of that node (:func:`trapping_factor`),
+.. math::
+    \dot N = I_{qp} - R N^2 + 2BN_\omega, \qquad
+    \dot N_\omega = \tfrac12 RN^2 - BN_\omega - (N_\omega - N_\omega^T)/\tau_l,
 
-so
+whose steady state gives the effective QP injection rate
+:math:`I_{qp} = (RN^2 - 2BN_\omega^T)/(1 + B\tau_l)`, and
 
-.. math:: \eta_{pb} = \frac{\Delta\,(\Gamma_{rec} - \Gamma_{rec}^{th})}{P\,F}.
+.. math:: \eta_{pb} = \frac{\Delta\,I_{qp}}{P}
+    = \frac{\Delta\,(\Gamma_{rec} - 2BN^T_{2\Delta})}{P\,(1 + B\tau_l)},
 
-Dividing by :math:`F` removes the re-breaking of pairs by trapped recombination
-phonons: each escaping :math:`2\Delta` phonon has been re-absorbed on average
-:math:`F - 1` times, so the gross rate counts every generated QP :math:`F` times.
-The gross ratio alone (the previous definition) exceeds one under trapping. Limits:
-for :math:`\hbar\omega \gtrsim 2\Delta` each photon makes two QPs near the gap and
-:math:`\eta_{pb} \to 2\Delta/\hbar\omega \le 1`; for a sub-gap drive the QP number is
-conserved by the drive and :math:`\eta_{pb}` only measures the thermal QP excess of
-the heated film (small and positive, not a pair-breaking yield).
+with (all from the operator, :func:`pair_breaking_efficiency`)
+
+* :math:`\Gamma_{rec} = RN^2` the gross QP recombination rate of the state
+  (:func:`recombination_rate_total`);
+* :math:`B` the pair-breaking rate per phonon averaged over the *state's* phonons with
+  :math:`\Omega > 2\Delta`, :math:`B = \sum_k w_k\,\mathrm{ph\_pb}_k/\sum_k w_kn_k`,
+  :math:`w_k = \beta h\Omega_k^2` (phonon number per node; :func:`rt_pair_breaking_rate`);
+* :math:`N^T_{2\Delta} = \sum_{\Omega_k > 2\Delta} w_k n_B(\Omega_k)` the thermal number of
+  pair-breaking phonons at the bath temperature;
+* :math:`\tau_l` the escape time (for per-node escape times, :math:`B\tau_l` is the
+  same average of :math:`\mathrm{ph\_pb}_k\,\tau_{esc,k}`).
+
+We could not retrieve the papers' equation text; the definition above is read from that
+code and is the Rothwarf-Taylor form described in the papers' abstracts. Since
+:math:`I_{qp} = 2(N_\omega - N_\omega^T)/\tau_l`, :math:`\eta_{pb}` is the power that
+leaves as pair-breaking phonons (counted at :math:`2\Delta` each) over the absorbed
+power. Limits (tested): :math:`\eta \to 2\Delta/\hbar\omega` just above the gap,
+:math:`\eta \to 1/2` at :math:`\hbar\omega = 4\Delta` (two QPs below :math:`3\Delta`
+cannot emit pair-breaking phonons; de Visser et al., APL 106, 252602 (2015): the
+response halves at twice the pair-breaking energy) and a rise towards
+:math:`\approx 0.6` for :math:`\hbar\omega \gg 2\Delta` when pair-breaking phonons are
+trapped (Guruswamy et al. 2015), lowered when they escape fast (Guruswamy et al. 2014).
+A sub-gap drive conserves the QP number; :math:`\eta_{pb}` then only measures the
+thermal QP excess of the heated film.
 
 Rothwarf-Taylor
 ---------------
@@ -75,6 +86,7 @@ __all__ = [
     "rothwarf_taylor_bottleneck_constant",
     "rothwarf_taylor_fit",
     "rothwarf_taylor_solution",
+    "rt_pair_breaking_rate",
     "summary",
     "trapping_factor",
 ]
@@ -183,17 +195,37 @@ def rothwarf_taylor_bottleneck_constant(model: Kinetics0D, average: bool = True)
     return recombination_constant(model) / trapping_factor(model, average)
 
 
-def pair_breaking_efficiency(model: Kinetics0D, y: np.ndarray, t: float = 0.0) -> float:
-    r""":math:`\eta_{pb} = \Delta(\Gamma_{rec} - \Gamma^{th}_{rec})/(P F)`.
+def rt_pair_breaking_rate(model: Kinetics0D, y: np.ndarray) -> tuple[float, float]:
+    r"""Rothwarf-Taylor :math:`B` and :math:`B\tau_l` of the state ``y``.
 
-    Guruswamy, Goldie & Withington (2014) :math:`\Delta N^{ex}_{qp}/(P\tau_r^{eff})` with
-    the trapping-enhanced lifetime :math:`\tau_r^{eff} = F\tau_r`
-    (:func:`trapping_factor`); see the module docstring.
+    :math:`B = \sum_k w_k\,\mathrm{ph\_pb}_k / \sum_k w_k n_k` over the phonon nodes with
+    :math:`\Omega_k > 2\Delta`, :math:`w_k = \beta h\Omega_k^2` (the pair-breaking rate
+    per phonon averaged over the state's pair-breaking phonons, as ``RT_B`` of
+    Guruswamy's code), and :math:`B\tau_l = \sum_k w_k\,\mathrm{ph\_pb}_k/\gamma_k /
+    \sum_k w_k n_k` with the escape rates :math:`\gamma_k` (equal to :math:`B\tau_{esc}`
+    for one escape time).
     """
+    f, n = model.split(y)
+    c = collision_terms(f, n, model.grid, model.params, method=model.method,
+                        tilt=model.tilt)
+    k = model.grid.omega > 2.0 * model.grid.delta * (1.0 + 1e-12)
+    w = model.params.phonon_weight * model.grid.h * model.grid.omega[k] ** 2
+    num = float(np.sum(w * n[k]))
+    b = float(np.sum(w * c.ph_pb[k])) / num
+    b_tau = float(np.sum(w * c.ph_pb[k] / model.escape_rate[k])) / num
+    return b, b_tau
+
+
+def pair_breaking_efficiency(model: Kinetics0D, y: np.ndarray, t: float = 0.0) -> float:
+    r""":math:`\eta_{pb} = \Delta(\Gamma_{rec} - 2BN^T_{2\Delta})/(P(1 + B\tau_l))`
+    (Guruswamy, Goldie & Withington 2014; module docstring)."""
     p = model.input_power(y, t)
-    excess = recombination_rate_total(model, y) - recombination_rate_total(
-        model, model.equilibrium())
-    return model.grid.delta * excess / (p * trapping_factor(model))
+    b, b_tau = rt_pair_breaking_rate(model, y)
+    k = model.grid.omega > 2.0 * model.grid.delta * (1.0 + 1e-12)
+    w = model.params.phonon_weight * model.grid.h * model.grid.omega[k] ** 2
+    n2d_thermal = float(np.sum(w * model.n_bath[k]))
+    i_qp = (recombination_rate_total(model, y) - 2.0 * b * n2d_thermal) / (1.0 + b_tau)
+    return model.grid.delta * i_qp / p
 
 
 def rothwarf_taylor_solution(t: np.ndarray, r: float, n0: float, n_t: float) -> np.ndarray:
