@@ -55,17 +55,21 @@ def bulk_theta(eps, delta=1.0, gamma=0.0, zeta=0.0, stages: int = 40,
         np.asarray(zeta, float))
     if not np.any(zeta):
         return dynes_theta(eps, delta, gamma)
-    th = dynes_theta(eps, delta, gamma + 1.0 + zeta)
+    # solve each distinct (ε, Δ, Γ, ζ) once (wires are mostly uniform)
+    keys = np.stack([eps.ravel(), delta.ravel(), gamma.ravel(), zeta.ravel()], axis=1)
+    uniq, inv = np.unique(keys, axis=0, return_inverse=True)
+    e, d, g0, z = uniq.T
+    th = dynes_theta(e, d, g0 + 1.0 + z)
     for k in range(stages + 1):
-        g = gamma + (1.0 + zeta) * (0.7 ** k if k < stages else 0.0)
-        et = eps + 1j * g
-        for _ in range(maxit):
-            r, dr = _residual(th, et, delta, zeta)
+        last = k == stages
+        et = e + 1j * (g0 + (0.0 if last else (1.0 + z) * 0.7**k))
+        for _ in range(maxit if last else 3):
+            r, dr = _residual(th, et, d, z)
             step = r / dr
             th = th - step
             if np.max(np.abs(step)) < tol:
                 break
-    return th
+    return th[inv.ravel()].reshape(eps.shape)
 
 
 def bulk_gap_edge(delta: float, zeta: float) -> float:

@@ -21,6 +21,11 @@ def integrate(y, eps, axis: int = 0):
     return np.sum(0.5 * (y[..., 1:] + y[..., :-1]) * np.diff(eps), axis=-1)
 
 
+def _riemann(y, eps):
+    """Σ y δε on a uniform grid (the collision integral's quadrature)."""
+    return np.sum(y, axis=0) * (eps[1] - eps[0])
+
+
 def charge_imbalance_potential(kin) -> np.ndarray:
     r""":math:`\mu_{Q^*}(x)=\int N f_T\,d\epsilon` (Eqs. 4–5), per node, units Δ0/e."""
     return integrate(kin.spectral.N * kin.fT, kin.eps)
@@ -92,10 +97,36 @@ def charge_balance(kin) -> dict:
         for sgn, here, there in ((1.0, net.edge_a, net.edge_b), (-1.0, net.edge_b, net.edge_a)):
             e = np.flatnonzero(here == r.node)
             fl_mean = 0.5 * (kin.fL[:, here[e]] + kin.fL[:, there[e]])
-            tot -= (DT[:, e] * (kin.fT[:, there[e]] - kin.fT[:, here[e]])
-                    + sgn * 0.5 * js[:, e] * fl_mean).sum(axis=1)
+            tot += (DT[:, e] * (kin.fT[:, there[e]] - kin.fT[:, here[e]])
+                    + sgn * js[:, e] * fl_mean).sum(axis=1)
         drained[r.name] = 0.5 * float(integrate(tot, eps))
     return {"injected": float(injected), "converted": float(conv), "drained": drained}
+
+
+def energy_balance(kin) -> dict:
+    r"""Energy-current bookkeeping of the L mode (units Δ0 I0/e):
+    ``injected`` :math:`=\sum_J\tfrac{\kappa}{2}\int\epsilon N(f_L^{(J)}-f_L)` and
+    ``drained`` into the reservoirs. Elastic transport and the e–e collision integral
+    conserve energy, so they agree (without a phase gradient). The energy sums use the
+    uniform-grid rule of the collision integral (each node weight δε), under which its
+    energy conservation is exact."""
+    spec = kin.spectral
+    net = spec.problem.net
+    eps = kin.eps
+    inj = 0.0
+    for j in kin.junctions:
+        fLJ, _ = j.distribution(eps)
+        inj += 0.5 * j.kappa * float(_riemann(eps * spec.N[:, j.node]
+                                              * (fLJ - kin.fL[:, j.node]), eps))
+    DL = net.edge_mean(spec.DL) * net.conductance
+    drained = 0.0
+    for r in kin.reservoirs:
+        tot = np.zeros(eps.size)
+        for here, there in ((net.edge_a, net.edge_b), (net.edge_b, net.edge_a)):
+            e = np.flatnonzero(here == r.node)
+            tot += (DL[:, e] * (kin.fL[:, there[e]] - kin.fL[:, here[e]])).sum(axis=1)
+        drained += 0.5 * float(_riemann(eps * tot, eps))
+    return {"injected": inj, "drained": drained}
 
 
 # --- symmetry decomposition (Eqs. 16-19) --------------------------------------------------

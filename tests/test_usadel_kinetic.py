@@ -1,0 +1,173 @@
+"""Kinetic equations for fL, fT: analytic charge imbalance, conservation, collisions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse.linalg as spla
+
+from fvqp.models.usadel.collisions import T_C_BCS, collision_integral, ee_rates, kernel_constant
+from fvqp.models.usadel.inelastic import solve_inelastic
+from fvqp.models.usadel.kinetic import assemble, solve_linear
+from fvqp.models.usadel.network import uniform_wire
+from fvqp.models.usadel.observables import (
+    charge_balance,
+    charge_imbalance_potential,
+    energy_balance,
+    gnl_spectral_eq21,
+    integrate,
+)
+from fvqp.models.usadel.spectral import SpectralProblem, solve_spectral, uniform_solution
+from fvqp.models.usadel.terminals import Reservoir, TunnelJunction, n0
+
+
+def _device(n, half=30.0, gamma=0.02, kappa=2e-3, bias=0.0, dphi=0.0, t=0.05, det=4.8,
+            spectral_tunnel=False, junctions=None):
+    net = uniform_wire(2 * half, n, points={"inj": 0.0, "det": det})
+    res = [Reservoir("left", 0, "superconductor", temperature=t),
+           Reservoir("right", n, "superconductor", temperature=t)]
+    jun = junctions or [TunnelJunction("inj", net.node("inj"), kappa, bias=bias,
+                                       temperature=t)]
+    prob = SpectralProblem(net, 1.0, gamma=gamma, dphi=dphi, reservoirs=res, junctions=jun,
+                           spectral_tunnel=spectral_tunnel)
+    return net, prob, res, jun
+
+
+def _spectral_gnl(n, eps):
+    """N fT at the detector per unit fT of the injector electrode (linear response)."""
+    net, prob, res, jun = _device(n)
+    s = solve_spectral(prob, eps)
+    op = assemble(s, res, jun)
+    b = np.zeros((eps.size, 2, net.n_nodes))
+    i = net.node("inj")
+    b[:, 1, i] = -jun[0].kappa * s.N[:, i]
+    u = spla.spsolve(op.A.tocsc(), b.ravel()).reshape(eps.size, 2, -1)
+    return s.N[:, net.node("det")] * u[:, 1, net.node("det")]
+
+
+def test_charge_imbalance_matches_eq21_second_order():
+    """Numerical Eqs. 9-10 vs the analytic Eqs. 20-21 (finite wire form), Richardson to
+    1e-6, and second-order convergence in x."""
+    eps = np.linspace(1.1, 3.0, 20)
+    exact = gnl_spectral_eq21(uniform_solution(eps, 1.0, 0.02), 4.8, 1e-3, length=30.0)
+    g1, g2 = _spectral_gnl(1600, eps), _spectral_gnl(3200, eps)
+    e1, e2 = np.abs(g1 / exact - 1).max(), np.abs(g2 / exact - 1).max()
+    assert 3.8 < e1 / e2 < 4.2
+    rich = (4 * g2 - g1) / 3
+    assert np.abs(rich / exact - 1).max() < 1e-6
+
+
+def test_eq21_is_the_long_wire_limit():
+    eps = np.linspace(1.2, 2.0, 5)
+    us = uniform_solution(eps, 1.0, 0.05)
+    assert np.allclose(gnl_spectral_eq21(us, 3.0, 1e-3, length=400.0),
+                       gnl_spectral_eq21(us, 3.0, 1e-3), rtol=1e-12)
+
+
+def test_charge_conservation_with_supercurrent_coupling():
+    """Injected tunnel current = drained at the reservoirs + converted (∫∫R_T fT/2), with
+    two biased junctions, a phase gradient (fL-fT mixing) and inverse proximity."""
+    net = uniform_wire(20.0, 200, points={"a": -1.0, "b": 2.0})
+    res = [Reservoir("l", 0, "superconductor", temperature=0.05),
+           Reservoir("r", 200, "superconductor", temperature=0.05)]
+    jun = [TunnelJunction("a", net.node("a"), 3e-3, bias=1.7, temperature=0.05),
+           TunnelJunction("b", net.node("b"), 2e-3, bias=-0.6, temperature=0.08)]
+    prob = SpectralProblem(net, 1.0, gamma=3e-3, dphi=0.3, reservoirs=res, junctions=jun)
+    eps = np.linspace(-4, 4, 801)
+    kin = solve_linear(solve_spectral(prob, eps), res, jun)
+    cb = charge_balance(kin)
+    total = cb["converted"] + sum(cb["drained"].values())
+    assert abs(cb["injected"]) > 1e-4
+    assert abs(cb["converted"]) > 1e-3 * abs(cb["injected"])
+    assert total == pytest.approx(cb["injected"], rel=1e-9, abs=1e-14)
+
+
+def test_supercurrent_mixes_modes_odd_in_phase_gradient():
+    """With ∂xφ the energy-mode injection produces fT (Eq. 10 coupling), odd in ∂xφ."""
+    eps = np.linspace(-3, 3, 301)
+    out = {}
+    for d in (0.2, -0.2, 0.0):
+        net, prob, res, jun = _device(200, half=10.0, gamma=3e-3, dphi=d, bias=2.0)
+        kin = solve_linear(solve_spectral(prob, eps), res, jun)
+        out[d] = charge_imbalance_potential(kin)[net.node("det")]
+    # fT from the L mode: the symmetric part is the plain charge imbalance, the
+    # antisymmetric one is the mixing term, nonzero and odd
+    mix = 0.5 * (out[0.2] - out[-0.2])
+    assert abs(mix) > 1e-3 * abs(out[0.0])
+
+
+def test_energy_grid_independence():
+    """μ_Q* at the detector with δε = 1/40 and 1/80 agree to 1e-3 (relative)."""
+    vals = []
+    for de in (1 / 40, 1 / 80):
+        eps = np.arange(-5, 5 + de / 2, de)
+        net, prob, res, jun = _device(120, half=12.0, gamma=0.01, kappa=1e-3, bias=2.0,
+                                      t=0.1, det=3.0)
+        kin = solve_linear(solve_spectral(prob, eps), res, jun)
+        vals.append(charge_imbalance_potential(kin)[net.node("det")])
+    assert vals[0] == pytest.approx(vals[1], rel=1e-3)
+
+
+def test_zero_subgap_diffusion_is_handled():
+    """Γ = ζ = 0: D_L = 0 below the gap exactly; the solve stays finite and fL keeps the
+    reservoirs' equilibrium there (no quasiparticle states to inject into)."""
+    eps = np.linspace(-2, 2, 81)
+    net, prob, res, jun = _device(60, half=6.0, gamma=0.0, bias=1.5, t=0.05)
+    s = solve_spectral(prob, eps)
+    assert np.abs(s.DL[np.abs(eps) < 0.9]).max() < 1e-12
+    kin = solve_linear(s, res, jun)
+    sub = np.abs(eps) < 0.9
+    assert np.all(np.isfinite(kin.fL)) and np.all(np.isfinite(kin.fT))
+    assert np.allclose(kin.fL[sub], n0(eps[sub], 0.05)[:, None], atol=1e-9)
+
+
+# --- collision integral ----------------------------------------------------------------
+
+def test_collision_integral_equilibrium_rate_and_energy():
+    de = 1 / 80
+    e = np.arange(-800, 801) * de
+    K = kernel_constant(2e-4)
+    # normal state at Tc: the in+out rate at ε = 0 is γ_ee (definition of γ_ee, Sec. V)
+    fL = np.tanh(e / (2 * T_C_BCS))
+    I, O = ee_rates(fL, np.ones_like(e), np.zeros_like(e), de)
+    assert K * (I[800] + O[800]) == pytest.approx(2e-4, rel=1e-4)
+    # superconductor: zero for any equilibrium, energy conserved out of equilibrium
+    s = uniform_solution(e, 1.0, 5e-3)
+    N, R = s.N[:, 0], s.imF[:, 0]
+    assert np.abs(collision_integral(np.tanh(e / 0.1), N, R, de, K)).max() < 1e-15
+    f2 = np.tanh(e / 0.1)
+    f2[(np.abs(e) > 3.5) & (np.abs(e) < 3.7)] *= 0.5
+    c = collision_integral(f2, N, R, de, K)
+    assert np.abs(c).max() > 1e-6
+    assert abs(integrate(e * c, e)) < 1e-10 * integrate(np.abs(e * c), e)
+
+
+def test_pair_breaking_threshold_at_three_delta():
+    """In an empty BCS superconductor a quasiparticle can only relax by breaking a pair,
+    which needs ε ≥ 3Δ: the out-scattering rate jumps there."""
+    de = 1 / 100
+    e = np.arange(-700, 701) * de
+    s = uniform_solution(e, 1.0, 1e-5)
+    fL = np.sign(e) * 1.0  # T = 0, no quasiparticles
+    _, O = ee_rates(fL, s.N[:, 0], s.imF[:, 0], de)
+    below = O[(e > 1.2) & (e < 2.9)]
+    above = O[(e > 3.1) & (e < 4.0)]
+    assert below.max() < 1e-3 * above.min()
+
+
+def test_inelastic_newton_energy_conservation_and_weak_limit():
+    """SNES on the whole (x, ε) system: energy injected = energy drained (e–e collisions
+    conserve energy) and γ_ee -> 0 recovers the collisionless solution linearly."""
+    eps = np.arange(-240, 241) / 40
+    net, prob, res, jun = _device(40, half=10.0, gamma=5e-3, kappa=2e-3, bias=4.0, t=0.02,
+                                  det=5.0)
+    s = solve_spectral(prob, eps)
+    lin = solve_linear(s, res, jun)
+    k1 = solve_inelastic(s, res, jun, 2e-4)
+    k2 = solve_inelastic(s, res, jun, 1e-4)
+    assert k1.newton_iterations <= 6
+    eb = energy_balance(k1)
+    assert eb["drained"] == pytest.approx(eb["injected"], rel=1e-9)
+    d1, d2 = np.abs(k1.fL - lin.fL).max(), np.abs(k2.fL - lin.fL).max()
+    assert d1 > 1e-3
+    assert d1 / d2 == pytest.approx(2.0, rel=0.05)
