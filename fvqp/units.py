@@ -63,6 +63,7 @@ _UNITS: dict[str, dict[str, float]] = {
     "diffusivity": {"m^2/s": 1.0, "m2/s": 1.0},
     "heat_flux": {"W/m^2": 1.0, "W/m2": 1.0},
     "frequency": {"Hz": 1.0},
+    "dimensionless": {"1": 1.0},
 }
 # the prefix of an area/diffusivity unit applies to the length inside: "um^2" = (1e-6 m)^2
 _SQUARED = {"area", "diffusivity", "heat_flux"}

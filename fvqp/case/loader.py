@@ -237,8 +237,11 @@ def _check_against_mesh(data: dict, mesh_path: str, err: Errors, spec) -> None:
             err.add("boundaries", f"boundary {name!r} of the mesh has no condition.",
                     f"add [boundaries.{name}] with type = "
                     f"{' | '.join(repr(t) for t in spec.boundary_types)}.")
+    optional = spec.optional_boundaries(geo, set(active)) if spec.optional_boundaries else []
     for name in bcs:
-        if name not in needed:
+        if name not in needed and name not in optional:
+            extra = f" (interior groups that may carry one: {', '.join(optional)})" \
+                if optional else ""
             err.add(f"boundaries.{name}", f"{name!r} is not an exterior boundary of the "
-                    f"simulated part of the mesh; its boundaries are {', '.join(needed)}.",
-                    "remove the table or rename it.")
+                    f"simulated part of the mesh; its boundaries are {', '.join(needed)}"
+                    f"{extra}.", "remove the table or rename it.")

@@ -7,6 +7,7 @@ import importlib
 #: model name -> module implementing ``SPEC`` (a :class:`ModelSpec`) and ``run(case, ...)``
 _MODELS = {"heat": "fvqp.models.heat"}
 _MODELS["kinetics0d"] = "fvqp.models.kinetics0d"
+_MODELS["transport"] = "fvqp.models.transport"
 _MODELS["usadel"] = "fvqp.models.usadel"
 
 

@@ -47,6 +47,9 @@ class ModelSpec:
     dimension_doc: dict = field(default_factory=dict)
     #: ``check(data, errors)``: model-specific physics checks of a validated case
     check: Callable | None = None
+    #: ``(geometry, active) -> list``: interior face groups that *may* carry a condition
+    #: (e.g. a tunnel junction on a marked point of a wire)
+    optional_boundaries: Callable | None = None
     #: False for models without a mesh (0D kinetics, master equations ...)
     uses_mesh: bool = True
     #: extra top-level tables of the case file: name -> Section

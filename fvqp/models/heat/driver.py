@@ -11,13 +11,13 @@ import time
 import numpy as np
 
 from ...io.atomic import atomic_write_bytes
-from ...io.checkpoint import read_checkpoint, write_checkpoint
 from ...io.output import OutputWriter
 from ...materials import get_material
 from ...mesh import build_geometry, read_mesh
 from ...parallel import Distribution
 from ...solvers import BDFIntegrator, BDFOptions, NonlinearSolver
 from ...units import E_CHARGE, UnitSystem
+from ..runloop import peak_rss_mb, run_checkpointed
 from .problem import BoundaryCondition, HeatProblem
 from .properties import HeatMaterial
 from .sources import PowerProfile, PulseProfile, Source, spatial_weights
@@ -190,7 +190,7 @@ def run_heat(case, output_dir: str | None = None, resume: bool = False,
     summary["wall_time_s"] = time.perf_counter() - t_start
     summary["n_cells"] = int(dist.n_global)
     summary["ranks"] = dist.size
-    summary["peak_rss_MB_per_rank"] = dist.max(_peak_rss_mb())
+    summary["peak_rss_MB_per_rank"] = dist.max(peak_rss_mb())
     if dist.rank == 0:
         atomic_write_bytes(os.path.join(out_dir, "summary.json"),
                            json.dumps(summary, indent=2).encode())
@@ -242,30 +242,17 @@ def _transient(sim, case, out_dir, prefix, petsc, writer, names, resume, max_ste
                       rtol=tm["rtol"], atol=u.to_internal(tm["atol"], "temperature"),
                       adaptive=tm["adaptive"])
     integ = BDFIntegrator(sim.problem, sim.T0, 0.0, prefix, petsc, opts)
-    ckpt = os.path.join(out_dir, "checkpoint.h5")
-    E0 = sim.total_energy(sim.T0)
-    if resume:
-        E0 = _restore(integ, dist, ckpt, case.digest)
-        writer.truncate(u.to_si(integ.t, "time"))
-    elif writer.count == 0:
-        writer.write(0.0, sim.fields(sim.T0, 0.0, dt0, names))
-    stop_times = [u.to_internal(t, "time") for t in d["output"]["times"]]
-    every, ck_every = d["output"]["every"], d["output"]["checkpoint_every"]
-    progress = _Progress(dist, t_end, u)
 
-    def on_step(it):
-        t0 = it.history[1][0] if len(it.history) > 1 else 0.0
-        at_stop = any(abs(it.t - s) <= 1e-12 * max(abs(s), 1e-300) for s in stop_times)
-        wrote = it.step_count % every == 0 or at_stop or it.t >= t_end * (1 - 1e-14)
-        if wrote:
-            writer.write(u.to_si(it.t, "time"), sim.fields(it.x, t0, it.t, names))
-        if it.step_count % ck_every == 0:
-            _checkpoint(integ, dist, ckpt, case.digest, E0)
-        progress.update(it, force=wrote)
+    def snapshot(it, t0, t1):
+        return sim.fields(it.x, t0, t1 if t1 > t0 else t0 + dt0, names)
 
-    result = integ.run(t_end, stop_times=stop_times, on_step=on_step, max_steps=max_steps)
-    _checkpoint(integ, dist, ckpt, case.digest, E0)
-    progress.close()
+    result, extra = run_checkpointed(
+        integ, t_end=t_end, writer=writer, snapshot=snapshot, units=u, out_dir=out_dir,
+        digest=case.digest, extra={"E0": sim.total_energy(sim.T0)}, resume=resume,
+        stop_times=[u.to_internal(t, "time") for t in d["output"]["times"]],
+        every=d["output"]["every"], checkpoint_every=d["output"]["checkpoint_every"],
+        max_steps=max_steps, logger=log)
+    E0 = float(extra["E0"])
     E = sim.total_energy(integ.x)
     acc = integ.accumulated
     flows = {k: u.to_si(v, "total_energy") for k, v in acc.items()}
@@ -279,66 +266,3 @@ def _transient(sim, case, out_dir, prefix, petsc, writer, names, resume, max_ste
                          "final": u.to_si(E, "total_energy"), **flows,
                          "imbalance": u.to_si(imbalance, "total_energy")},
             "max_temperature_K": float(u.to_si(dist.max(integ.x.max()), "temperature"))}
-
-
-def _peak_rss_mb() -> float:
-    """Peak resident memory of this process in MB (Linux reports kB)."""
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
-def _checkpoint(integ, dist, path, digest, E0) -> None:
-    st = integ.state()
-    xs = [dist.gather(x) for x in st["x"]]
-    if dist.rank == 0:
-        meta = {k: st[k] for k in ("t", "h", "step_count", "rejected", "failed", "newton",
-                                   "linear", "times", "acc")}
-        meta["E0"] = E0
-        write_checkpoint(path, digest, {f"x{i}": x for i, x in enumerate(xs)}, meta)
-
-
-def _restore(integ, dist, path, digest) -> float:
-    data = None
-    if dist.rank == 0:
-        data = read_checkpoint(path, digest)
-    arrays, meta = dist.bcast(data)
-    state = dict(meta)
-    state["x"] = [dist.scatter(arrays[f"x{i}"]) for i in range(len(meta["times"]))]
-    integ.restore(state)
-    log.info("resumed from %s at step %d", path, integ.step_count)
-    return float(meta["E0"])
-
-
-class _Progress:
-    """Progress on rank 0: a tqdm bar on a terminal, INFO lines otherwise."""
-
-    def __init__(self, dist, t_end, units):
-        import sys
-
-        self.rank0, self.t_end, self.u = dist.rank == 0, t_end, units
-        self.bar = None
-        self.last = time.perf_counter()
-        if self.rank0 and sys.stderr.isatty():
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=1.0, unit="of t_end", bar_format="{l_bar}{bar}| {postfix}")
-
-    def update(self, it, force: bool = False) -> None:
-        """Report a step: always when ``force`` (a snapshot was written), else every 5 s."""
-        if not self.rank0:
-            return
-        msg = (f"step {it.step_count} t={self.u.to_si(it.t, 'time'):.4e} s "
-               f"dt={self.u.to_si(it.history[0][0] - it.history[1][0], 'time'):.3e} s "
-               f"newton={it.solver.total_iterations} |F|={it.solver.snes.getFunctionNorm():.2e} "
-               f"rejected={it.rejected}")
-        if self.bar is not None:
-            self.bar.n = min(1.0, it.t / self.t_end)
-            self.bar.set_postfix_str(msg)
-        elif force or time.perf_counter() - self.last > 5.0:
-            log.info(msg)
-            self.last = time.perf_counter()
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()

@@ -1,0 +1,136 @@
+"""The time loop shared by the mesh models: BDF steps, snapshots, checkpoints, progress.
+
+A model's driver builds a :class:`~fvqp.solvers.bdf.BDFIntegrator` and calls
+:func:`run_checkpointed` with callbacks for its output fields; this module owns the
+cadence of ``.pvd`` snapshots and HDF5 checkpoints, resuming, and the rank-0 progress
+report, so every model checkpoints and resumes the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable
+
+from ..io.checkpoint import read_checkpoint, write_checkpoint
+
+log = logging.getLogger("fvqp.run")
+
+__all__ = ["Progress", "peak_rss_mb", "restore", "run_checkpointed", "save"]
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process in MB (Linux reports kB)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def save(integ, path: str, digest: str, extra: dict) -> None:
+    """Checkpoint the integrator (arrays gathered in file cell order, rank 0 writes)."""
+    dist = integ.problem.dist
+    st = integ.state()
+    xs = [dist.gather(x) for x in st["x"]]
+    if dist.rank == 0:
+        meta = {k: st[k] for k in ("t", "h", "step_count", "rejected", "failed", "newton",
+                                   "linear", "times", "acc")}
+        meta["extra"] = extra
+        write_checkpoint(path, digest, {f"x{i}": x for i, x in enumerate(xs)}, meta)
+
+
+def restore(integ, path: str, digest: str) -> dict:
+    """Inverse of :func:`save`; returns the ``extra`` metadata (works on any rank count)."""
+    dist = integ.problem.dist
+    data = read_checkpoint(path, digest) if dist.rank == 0 else None
+    arrays, meta = dist.bcast(data)
+    state = dict(meta)
+    state["x"] = [dist.scatter(arrays[f"x{i}"]) for i in range(len(meta["times"]))]
+    integ.restore(state)
+    log.info("resumed from %s at step %d", path, integ.step_count)
+    return meta.get("extra", {})
+
+
+def run_checkpointed(integ, *, t_end: float, writer, snapshot: Callable, units,
+                     out_dir: str, digest: str, extra: dict, resume: bool,
+                     stop_times=(), every: int = 10, checkpoint_every: int = 20,
+                     max_steps: int | None = None, on_accept: Callable | None = None,
+                     logger: logging.Logger = log):
+    """Integrate to ``t_end`` writing snapshots and checkpoints; returns
+    ``(RunResult, extra)``.
+
+    Parameters
+    ----------
+    integ : BDFIntegrator
+    writer : fvqp.io.OutputWriter
+    snapshot : callable
+        ``snapshot(integ, t0, t1) -> dict`` of SI fields of the owned cells.
+    units : fvqp.units.UnitSystem
+    extra : dict
+        JSON metadata stored with every checkpoint (e.g. initial totals); on resume the
+        stored one is returned instead.
+    on_accept : callable, optional
+        ``on_accept(integ)`` after every accepted step, before output (e.g. a gap update).
+    logger : logging.Logger
+        Where the progress lines go (the model's logger).
+    """
+    ckpt = os.path.join(out_dir, "checkpoint.h5")
+    if resume:
+        extra = restore(integ, ckpt, digest)
+        if on_accept is not None:  # e.g. the gap of the restored state
+            on_accept(integ)
+        writer.truncate(units.to_si(integ.t, "time"))
+    elif writer.count == 0:
+        writer.write(units.to_si(integ.t, "time"), snapshot(integ, integ.t, integ.t))
+    progress = Progress(integ.problem.dist, t_end, units, logger)
+
+    def on_step(it):
+        if on_accept is not None:
+            on_accept(it)
+        t0 = it.history[1][0] if len(it.history) > 1 else 0.0
+        at_stop = any(abs(it.t - s) <= 1e-12 * max(abs(s), 1e-300) for s in stop_times)
+        wrote = it.step_count % every == 0 or at_stop or it.t >= t_end * (1 - 1e-14)
+        if wrote:
+            writer.write(units.to_si(it.t, "time"), snapshot(it, t0, it.t))
+        if it.step_count % checkpoint_every == 0:
+            save(it, ckpt, digest, extra)
+        progress.update(it, force=wrote)
+
+    result = integ.run(t_end, stop_times=stop_times, on_step=on_step, max_steps=max_steps)
+    save(integ, ckpt, digest, extra)
+    progress.close()
+    return result, extra
+
+
+class Progress:
+    """Progress on rank 0: a tqdm bar on a terminal, INFO lines otherwise."""
+
+    def __init__(self, dist, t_end, units, logger: logging.Logger = log):
+        self.rank0, self.t_end, self.u = dist.rank == 0, t_end, units
+        self.log = logger
+        self.bar = None
+        self.last = time.perf_counter()
+        if self.rank0 and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=1.0, unit="of t_end", bar_format="{l_bar}{bar}| {postfix}")
+
+    def update(self, it, force: bool = False) -> None:
+        """Report a step: always when ``force`` (a snapshot was written), else every 5 s."""
+        if not self.rank0:
+            return
+        msg = (f"step {it.step_count} t={self.u.to_si(it.t, 'time'):.4e} s "
+               f"dt={self.u.to_si(it.history[0][0] - it.history[1][0], 'time'):.3e} s "
+               f"newton={it.solver.total_iterations} |F|={it.solver.snes.getFunctionNorm():.2e} "
+               f"rejected={it.rejected}")
+        if self.bar is not None:
+            self.bar.n = min(1.0, it.t / self.t_end)
+            self.bar.set_postfix_str(msg)
+        elif force or time.perf_counter() - self.last > 5.0:
+            self.log.info(msg)
+            self.last = time.perf_counter()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()

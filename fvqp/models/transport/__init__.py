@@ -1,0 +1,182 @@
+r"""Energy-resolved quasiparticle and phonon transport on device meshes.
+
+In every cell the QP distribution :math:`f(E)` and the phonon distribution
+:math:`n(\Omega)` on one absolute energy grid (:mod:`.spectral`), the local gap (fixed per
+region or self-consistent from the local ``f``, notes Eq. 1), dirty-limit spectral
+diffusion :math:`\partial_t(\rho f) = \nabla\cdot(D_nD_L\nabla f) + \rho S_{qp}[f,n]`,
+the phonon collision integral with escape to the bath, normal-metal traps, bath contacts,
+NIS tunnel injectors and spectral QP/phonon sources (:mod:`.problem`). Solved implicitly
+(BDF1/2 with SNES and the exact Jacobian, or SNES directly for the steady state) over
+the distributed state. See ``docs/theory_transport.md``.
+"""
+
+from __future__ import annotations
+
+from ...case.schema import Field, Section
+from ..spec import ModelSpec
+
+_REGION = Section({
+    "material": Field("str", "material name from `fvqp materials`"),
+    "active": Field("bool", "false leaves the region out (e.g. the substrate)", default=True),
+    "trap": Field("bool", "normal-metal absorber: f and n held at the bath", default=False),
+    "thickness": Field("quantity", "film thickness (2D meshes)", dimension="length",
+                       positive=True),
+    "cross_section": Field("quantity", "wire cross-section (1D meshes)", dimension="area",
+                           positive=True),
+    "Tc": Field("quantity", "override the material's critical temperature",
+                dimension="temperature", positive=True),
+    "gap": Field("quantity", "fixed gap (default: BCS Delta(T_bath) of the material)",
+                 dimension="energy", positive=True),
+    "diffusion_constant": Field("quantity", "normal-state diffusion constant (default: "
+                                "the material's)", dimension="diffusivity", positive=True),
+    "escape_time": Field("quantity", "phonon escape time to the substrate (default: the "
+                         "material's escape time per thickness times the thickness in 2D; "
+                         "no escape otherwise)", dimension="time", positive=True),
+})
+
+_BOUNDARIES = {
+    "insulating": Section({}, doc="no QP flux"),
+    "bath": Section({}, doc="Ohmic contact to a normal reservoir at the bath: f = f_bath "
+                    "on the face"),
+    "tunnel": Section({
+        "resistance": Field("quantity", "normal-state resistance R_T of the junction (the "
+                            "whole boundary)", dimension="resistance", required=True,
+                            positive=True),
+        "bias": Field("quantity", "bias voltage V", dimension="voltage", required=True),
+        "temperature": Field("quantity", "normal-electrode temperature (default: bath)",
+                             dimension="temperature", positive=True),
+    }, doc="NIS tunnel injector/detector"),
+}
+
+_SPECTRUM = {
+    "energy": Field("quantity", "centre of the injected spectrum", dimension="energy",
+                    required=True, positive=True),
+    "width": Field("quantity", "Gaussian width of the spectrum (0: one bin)",
+                   dimension="energy", default=0.0, nonnegative=True),
+    "deposit": Field("quantity", "energy of a Gaussian pulse (or give power)",
+                     dimension="energy", positive=True),
+    "time": Field("quantity", "centre of the pulse", dimension="time", default=0.0,
+                  nonnegative=True),
+    "duration": Field("quantity", "Gaussian width (sigma) of the pulse", dimension="time",
+                      positive=True),
+    "power": Field("quantity", "steady injected power (instead of a pulse)",
+                   dimension="power", positive=True),
+    "start": Field("quantity", "switch-on time of the power", dimension="time", default=0.0,
+                   nonnegative=True),
+    "stop": Field("quantity", "switch-off time of the power", dimension="time",
+                  positive=True),
+    "region": Field("str", "region receiving the particles (default: all simulated)"),
+    "position": Field("list", "centre of a Gaussian spot [x, y, z] in mesh units",
+                      item=Field("float")),
+    "radius": Field("quantity", "Gaussian width of the spot", dimension="length",
+                    positive=True),
+}
+
+_SOURCES = {
+    "quasiparticle": Section(dict(_SPECTRUM), doc="QP injection with a Gaussian spectrum"),
+    "phonon": Section(dict(_SPECTRUM), doc="phonon injection (e.g. the phonons of an "
+                      "absorbed particle or photon) with a Gaussian spectrum"),
+}
+
+_INITIAL = Section({
+    "temperature": Field("quantity", "uniform initial temperature of QPs and phonons "
+                         "(default: the bath)", dimension="temperature", positive=True),
+})
+
+_SECTIONS = {
+    "energy": Section({
+        "spacing": Field("quantity", "energy bin width (default: kT_bath / 4)",
+                         dimension="energy", positive=True),
+        "e_max": Field("quantity", "upper edge of the QP grid (default: largest gap + "
+                       "max(12 kT_bath, source energies + 3 widths))", dimension="energy",
+                       positive=True),
+        "e_min": Field("quantity", "lower edge of the QP grid (default: the smallest gap; "
+                       "0.8 of it with a self-consistent gap)", dimension="energy",
+                       positive=True),
+    }),
+    "gap": Section({
+        "self_consistent": Field("bool", "local gap from the local f (gap equation)",
+                                 default=False),
+        "tolerance": Field("float", "steady state: stop the gap iteration when no gap "
+                           "changes by more than this fraction", default=1e-9,
+                           positive=True),
+        "max_iterations": Field("int", "steady state: gap iterations", default=30),
+        "relaxation": Field("float", "steady state: damping of the gap update "
+                            "(Delta += relaxation * (Delta_gap_eq - Delta))", default=0.5,
+                            positive=True),
+    }),
+    "slices": Section({
+        "energies": Field("list", "energies of the f(E) slices written as fields "
+                          "f_slice_<k>", item=Field("quantity", dimension="energy",
+                                                    positive=True), default=[]),
+    }),
+}
+
+FIELDS = ("qp_density", "qp_excess", "qp_energy_density", "phonon_energy_density", "gap",
+          "T_eff", "f_slices", "region")
+
+
+def _required_boundaries(geo, active) -> list[str]:
+    return list(geo.boundary_names)
+
+
+def _interfaces(geo, active) -> list[str]:
+    return list(geo.interface_names)
+
+
+def _check(data, err) -> None:
+    from ...materials import UnknownMaterialError, get_material
+
+    for name, reg in data["regions"].items():
+        if not reg.get("active", True):
+            continue
+        if not reg.get("material"):
+            if reg.get("trap"):
+                continue  # a trap without material takes N0 and D of the reference
+            err.add(f"regions.{name}.material", "an active region needs a material.",
+                    'add material = "Al" (or trap = true with a normal metal).')
+            continue
+        try:
+            mat = get_material(reg["material"])
+        except UnknownMaterialError as exc:
+            err.add(f"regions.{name}.material", str(exc).strip("'\""), "")
+            continue
+        if reg.get("trap"):
+            continue
+        if not (reg.get("diffusion_constant") or mat.diffusion_constant or mat.resistivity):
+            err.add(f"regions.{name}.diffusion_constant",
+                    f"{mat.name} has no diffusion constant or resistivity in the database.",
+                    'give diffusion_constant = "6e-3 m^2/s".')
+        if mat.tau0 is None or mat.tau0_phi is None:
+            err.add(f"regions.{name}.material", f"{mat.name} has no tau0/tau0_phi.",
+                    "choose a material with Kaplan times (see `fvqp materials`).")
+    for i, s in enumerate(data.get("sources") or []):
+        if not s:
+            continue
+        if (s.get("deposit") is None) == (s.get("power") is None):
+            err.add(f"sources[{i}]", "give exactly one of deposit (a pulse) or power.",
+                    'e.g. deposit = "10 keV", duration = "1 ns".')
+        if s.get("deposit") is not None and s.get("duration") is None:
+            err.add(f"sources[{i}].duration", "a pulse needs a duration.",
+                    'add duration = "0.1 ns".')
+        if s.get("position") is not None and s.get("radius") is None:
+            err.add(f"sources[{i}].radius", "a source with a position needs a radius.",
+                    'add radius = "5 um".')
+
+
+SPEC = ModelSpec(
+    name="transport", region_schema=_REGION, boundary_types=_BOUNDARIES,
+    initial_schema=_INITIAL, source_types=_SOURCES, fields=FIELDS,
+    required_boundaries=_required_boundaries, optional_boundaries=_interfaces,
+    atol_dimension="dimensionless",
+    atol_default=1e-8, dimension_keys={1: ("cross_section",), 2: ("thickness",)},
+    dimension_doc={"cross_section": 'e.g. "1200 nm^2"', "thickness": 'e.g. "100 nm"'},
+    check=_check, sections=_SECTIONS,
+)
+
+
+def run(case, **kwargs):
+    """Run a validated transport case; see :func:`fvqp.models.transport.driver.run`."""
+    from .driver import run as _run
+
+    return _run(case, **kwargs)

@@ -1,0 +1,384 @@
+r"""From a validated transport case to a finished run: build, solve, write, checkpoint.
+
+All SI -> internal conversions of the model happen here (:mod:`fvqp.units`): energies in
+:math:`k_BT_{c,ref}`, times in :math:`\tau_{0,ref}`, lengths in µm, particle numbers in
+:math:`N_{0,ref}k_BT_{c,ref}\,\mu m^3`. Per region (material ``m``, ratio
+:math:`r = T_{c,m}/T_{c,ref}`):
+
+* QP collision prefactor :math:`(\tau_{0,ref}/\tau_{0,m})\,r^{-3}`, phonon prefactor
+  :math:`c_{ph} = \tau_{0,ref}/(\pi\Delta_{0,m}\tau^\phi_{0,m})` (:math:`\Delta_{0,m}` in
+  reference units), state weight :math:`4N_{0,m}/N_{0,ref}`;
+* tunnel rate per state :math:`2\tau_{0,ref}/(e^2R_TN_{0,ref}L^3)` shared among the faces
+  of the junction in proportion to their area (kinetics0d's :math:`\Gamma_T` per volume).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+
+import numpy as np
+
+from ...collisions.grid import bcs_gap
+from ...io.atomic import atomic_write_bytes
+from ...io.output import OutputWriter
+from ...materials import get_material
+from ...mesh import build_geometry, read_mesh
+from ...parallel import Distribution
+from ...solvers import BDFIntegrator, BDFOptions, NonlinearSolver
+from ...units import E_CHARGE, UnitSystem
+from ..heat.sources import PowerProfile, PulseProfile, spatial_weights
+from ..runloop import peak_rss_mb, run_checkpointed
+from .problem import Boundary, RegionParams, SpectralSource, TransportProblem
+from .spectral import TransportGrid
+
+log = logging.getLogger("fvqp.transport")
+
+#: PETSc defaults under the case's prefix ([solver.petsc] and the command line override):
+#: Newton with the exact Jacobian; ILU(0) is exact on the dense per-cell collision blocks
+DEFAULT_PETSC = {
+    "snes_type": "newtonls", "snes_linesearch_type": "bt", "snes_rtol": 1e-10,
+    "snes_stol": 1e-14, "snes_max_it": 40,
+    "ksp_type": "gmres", "ksp_rtol": 1e-10, "ksp_atol": 1e-300, "ksp_max_it": 1000,
+    "ksp_gmres_restart": 100, "pc_type": "bjacobi", "sub_pc_type": "ilu",
+}
+UNITS_SI = {"qp_density": "1/um^3", "qp_excess": "1/um^3", "qp_energy_density": "J/m^3",
+            "phonon_energy_density": "J/m^3", "gap": "ueV", "T_eff": "K", "region": "1"}
+
+__all__ = ["TransportSimulation", "run"]
+
+
+def region_params(mat, reg: dict, u: UnitSystem, t_bath_si: float, dim: int
+                  ) -> RegionParams:
+    """Internal-unit parameters of one region (module docstring)."""
+    rT = mat.Tc / u.Tc
+    D = reg.get("diffusion_constant") or mat.diffusion_constant
+    if D is None and mat.resistivity:
+        D = mat.diffusion_from_resistivity(mat.resistivity)
+    weight = 4.0 * mat.N0 / u.N0
+    if reg.get("trap"):
+        return RegionParams(weight=weight, diffusion=u.to_internal(D or 0.0, "diffusivity"),
+                            delta0=0.0, gap=0.0, trap=True)
+    delta0 = mat.gap_ratio * rT
+    gap = (u.to_internal(reg["gap"], "energy") if reg.get("gap")
+           else bcs_gap(t_bath_si / mat.Tc, mat.gap_ratio) * rT)
+    if reg.get("escape_time"):
+        tau_esc = u.to_internal(reg["escape_time"], "time")
+    elif dim == 2 and mat.tau_esc_per_thickness and reg.get("thickness"):
+        tau_esc = u.to_internal(mat.tau_esc_per_thickness * reg["thickness"], "time")
+    else:
+        tau_esc = math.inf
+    return RegionParams(qp_scale=(u.tau0 / mat.tau0) / rT**3,
+                        c_ph=u.tau0 / (math.pi * delta0 * mat.tau0_phi), weight=weight,
+                        diffusion=u.to_internal(D, "diffusivity"), delta0=delta0, gap=gap,
+                        tau_esc=tau_esc)
+
+
+class TransportSimulation:
+    """The transport model of one case, assembled on every rank."""
+
+    def __init__(self, case, comm=None):
+        self.case, d = case, case.data
+        regions = d["regions"]
+        active = [n for n, r in regions.items() if r.get("active", True)]
+        sc_regions = [n for n in active if not regions[n].get("trap")]
+        ref = d["units"].get("reference_material") or regions[sc_regions[0]]["material"]
+        self.units = u = UnitSystem.from_material(get_material(ref))
+        raw = read_mesh(case.mesh_path).subset(active)
+        t_bath_si = d["bath"]["temperature"]
+        self.T_bath = u.to_internal(t_bath_si, "temperature")
+        widths = np.ones(len(raw.region_names))
+        params = [None] * len(raw.region_names)
+        for ri, name in enumerate(raw.region_names):
+            reg = regions[name]
+            kind = {1: ("cross_section", "area"), 2: ("thickness", "length")}.get(raw.dim)
+            if kind:
+                widths[ri] = u.to_internal(reg[kind[0]], kind[1])
+            mat_name = reg.get("material") or ref
+            over = {"Tc": reg["Tc"]} if reg.get("Tc") else {}
+            params[ri] = region_params(get_material(mat_name, **over), reg, u, t_bath_si,
+                                       raw.dim)
+        self.params = params
+        self.geometry = build_geometry(raw, scale=d["mesh"]["scale"] / u.length,
+                                       widths=widths, strict=False)
+        self.dist = Distribution(self.geometry, comm)
+        self.self_consistent = d["gap"]["self_consistent"]
+        self.grid = self._grid(params)
+        problem_bcs = self._boundaries()
+        self.problem = TransportProblem(self.dist, self.grid, params, widths, problem_bcs,
+                                        self._sources(), self.T_bath, self.self_consistent)
+        t0 = d["initial"].get("temperature")
+        self.x0 = self.problem.equilibrium(u.to_internal(t0, "temperature") if t0 else None)
+        if self.self_consistent:
+            self.problem.update_gap(self.local(self.x0))
+
+    def local(self, x_owned: np.ndarray) -> np.ndarray:
+        """Owned + ghost unknowns of owned values."""
+        v = self.problem.dist.create_vec()
+        v.setArray(x_owned)
+        out = self.problem.dist.local_array(v)
+        v.destroy()
+        return out
+
+    # ---- set-up pieces ------------------------------------------------------------------
+    def _grid(self, params) -> TransportGrid:
+        d, u = self.case.data, self.units
+        e = d["energy"]
+        gaps = [p.gap for p in params if not p.trap]
+        e_min = (u.to_internal(e["e_min"], "energy") if e.get("e_min")
+                 else min(gaps) * (0.8 if self.self_consistent else 1.0))
+        h = u.to_internal(e["spacing"], "energy") if e.get("spacing") else self.T_bath / 4
+        top = 12 * self.T_bath
+        for s in d.get("sources") or []:
+            top = max(top, u.to_internal(s["energy"] + 3 * s["width"], "energy"))
+        e_max = u.to_internal(e["e_max"], "energy") if e.get("e_max") else max(gaps) + top
+        return TransportGrid.build(e_min, h, e_max)
+
+    def _boundaries(self) -> dict:
+        d, u = self.case.data, self.units
+        out = {}
+        for name, bc in (d.get("boundaries") or {}).items():
+            if bc["type"] == "tunnel":
+                rate = 2 * u.tau0 / (E_CHARGE**2 * bc["resistance"] * u.N0 * u.length**3)
+                t_n = bc.get("temperature") or d["bath"]["temperature"]
+                out[name] = Boundary("tunnel", rate=rate, bias=u.to_internal(bc["bias"],
+                                                                             "voltage"),
+                                     temperature=u.to_internal(t_n, "temperature"))
+            else:
+                out[name] = Boundary(bc["type"])
+        for name in self.geometry.boundary_names:
+            out.setdefault(name, Boundary("insulating"))
+        return out
+
+    def _sources(self) -> list[SpectralSource]:
+        u, loc = self.units, self.dist.local
+        n, names = loc.n_owned, self.geometry.region_names
+        out = []
+        for s in self.case.data.get("sources") or []:
+            sel = (loc.cell_region[:n] == names.index(s["region"]) if s.get("region")
+                   else np.ones(n, dtype=bool))
+            pos = s.get("position")
+            if pos is not None:
+                pos = np.array(list(pos) + [0.0] * (3 - len(pos))) * (
+                    self.case.data["mesh"]["scale"] / u.length)
+            radius = u.to_internal(s["radius"], "length") if s.get("radius") else None
+            w = spatial_weights(self.dist, loc.volume[:n], sel, loc.centroid[:n], pos, radius)
+            if s.get("deposit") is not None:
+                prof = PulseProfile(u.to_internal(s["deposit"], "total_energy"),
+                                    u.to_internal(s["time"], "time"),
+                                    u.to_internal(s["duration"], "time"))
+            else:
+                stop = s.get("stop")
+                prof = PowerProfile(u.to_internal(s["power"], "power"),
+                                    u.to_internal(s["start"], "time"),
+                                    u.to_internal(stop, "time") if stop else math.inf)
+            out.append(SpectralSource(s["type"], w, prof, u.to_internal(s["energy"], "energy"),
+                                      u.to_internal(s["width"], "energy")))
+        return out
+
+    # ---- observables ----------------------------------------------------------------------
+    def cell_observables(self, x_owned: np.ndarray) -> dict:
+        """Per owned cell, internal units: QP density and excess, energy densities, gap,
+        effective temperature (the T whose Fermi function gives the same QP density)."""
+        p, g = self.problem, self.grid
+        n = p.n
+        y = x_owned.reshape(n, p.B)
+        f, ph = y[:, :p.N], y[:, p.N:]
+        vol = p.loc.volume[:n, None]
+        nf = p.m_f[:n] / vol
+        nq = np.sum(nf * f, axis=1)
+        out = {"qp_density": nq,
+               "qp_excess": np.sum(nf * (f - p.f_bath), axis=1),
+               "qp_energy_density": np.sum(nf * f * g.e, axis=1),
+               "phonon_energy_density": np.sum(p.m_n[:n] / vol * ph * g.omega, axis=1),
+               "gap": p.delta[:n].copy()}
+        out["T_eff"] = _effective_temperature(nf, g.e, nq, self.T_bath)
+        return out
+
+    def fields(self, x_owned: np.ndarray, names) -> dict:
+        """Output fields of the owned cells in SI (:data:`UNITS_SI`)."""
+        u, p = self.units, self.problem
+        obs = self.cell_observables(x_owned)
+        conv = {"qp_density": ("number_density", 1e-18), "qp_excess": ("number_density", 1e-18),
+                "qp_energy_density": ("energy_density", 1.0),
+                "phonon_energy_density": ("energy_density", 1.0),
+                "gap": ("energy", 1.0 / (E_CHARGE * 1e-6)), "T_eff": ("temperature", 1.0)}
+        out = {k: u.to_si(obs[k], kind) * fac for k, (kind, fac) in conv.items() if k in names}
+        if "f_slices" in names:
+            y = x_owned.reshape(p.n, p.B)
+            for k, e in enumerate(self.slice_energies()):
+                out[f"f_slice_{k}"] = y[:, int(np.argmin(np.abs(self.grid.e - e)))].copy()
+        if "region" in names:
+            out["region"] = p.loc.cell_region[:p.n].astype(float)
+        return out
+
+    def slice_energies(self) -> list[float]:
+        return [self.units.to_internal(e, "energy")
+                for e in self.case.data["slices"]["energies"]]
+
+    def totals(self, x_owned: np.ndarray) -> dict:
+        """Global QP number, QP energy, phonon energy (internal units)."""
+        part = self.problem.totals(x_owned)
+        return {k: self.dist.sum(v) for k, v in part.items()}
+
+
+def _effective_temperature(nf: np.ndarray, e: np.ndarray, nq: np.ndarray, t_ref: float
+                           ) -> np.ndarray:
+    """Bisection in log T for every cell: sum_i nf_i fermi(E_i, T) = nq."""
+    lo = np.full(len(nq), math.log(t_ref * 1e-2))
+    hi = np.full(len(nq), math.log(50.0))
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        n_mid = np.sum(nf * _fermi_cells(e, np.exp(mid)), axis=1)
+        below = n_mid < nq
+        lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
+    return np.exp(0.5 * (lo + hi))
+
+
+def _fermi_cells(e: np.ndarray, t: np.ndarray) -> np.ndarray:
+    x = np.clip(e[None, :] / t[:, None], None, 700.0)
+    return 1.0 / (np.exp(x) + 1.0)
+
+
+def _petsc(case) -> dict:
+    d = case.data
+    return {**DEFAULT_PETSC, **d["solver"]["petsc"]}
+
+
+def run(case, output_dir: str | None = None, resume: bool = False,
+        max_steps: int | None = None, comm=None) -> dict:
+    """Run a transport case; returns the summary (also written to ``summary.json``)."""
+    sim = TransportSimulation(case, comm)
+    out_dir = output_dir or case.output_dir
+    d, dist, u = case.data, sim.dist, sim.units
+    if dist.rank == 0:
+        os.makedirs(out_dir, exist_ok=True)
+    units = dict(UNITS_SI)
+    units.update({f"f_slice_{k}": "1" for k in range(len(sim.slice_energies()))})
+    writer = OutputWriter(out_dir, case.name, dist, sim.geometry.points * u.length,
+                          sim.geometry.cell_nodes, units, resume=resume)
+    start = time.perf_counter()
+    if d["time"]["steady"]:
+        summary = _steady(sim, writer)
+    else:
+        summary = _transient(sim, writer, out_dir, resume, max_steps)
+    g = sim.grid
+    summary.update({
+        "wall_time_s": time.perf_counter() - start, "n_cells": int(dist.n_global),
+        "ranks": dist.size, "peak_rss_MB_per_rank": dist.max(peak_rss_mb()),
+        "energy_grid": {"qp_bins": g.n, "phonon_nodes": g.n_ph,
+                        "spacing_ueV": u.to_si(g.h, "energy") / (E_CHARGE * 1e-6),
+                        "e_min_ueV": u.to_si(g.edges[0], "energy") / (E_CHARGE * 1e-6),
+                        "e_max_ueV": u.to_si(g.e_max, "energy") / (E_CHARGE * 1e-6)},
+        "slice_energies_ueV": [u.to_si(e, "energy") / (E_CHARGE * 1e-6)
+                               for e in sim.slice_energies()],
+    })
+    if dist.rank == 0:
+        atomic_write_bytes(os.path.join(out_dir, "summary.json"),
+                           json.dumps(summary, indent=2).encode())
+    log.info("done: %s", summary["message"])
+    return summary
+
+
+def _balances(sim, tot0: dict, tot1: dict, acc: dict) -> dict:
+    """Energy [J] and QP-number balances from totals and accumulated flows."""
+    u = sim.units
+    e_flows = {k[2:]: u.to_si(v, "total_energy") for k, v in acc.items() if k.startswith("E:")}
+    n_unit = u.scales["number_density"] * u.length**3
+    n_flows = {k[2:]: v * n_unit for k, v in acc.items() if k.startswith("N:")}
+    dE = (tot1["E_qp"] + tot1["E_ph"]) - (tot0["E_qp"] + tot0["E_ph"])
+    dN = tot1["N_qp"] - tot0["N_qp"]
+    return {
+        "energy_J": {"initial": u.to_si(tot0["E_qp"] + tot0["E_ph"], "total_energy"),
+                     "final": u.to_si(tot1["E_qp"] + tot1["E_ph"], "total_energy"),
+                     **e_flows,
+                     "imbalance": u.to_si(dE - sum(v for k, v in acc.items()
+                                                   if k.startswith("E:")), "total_energy")},
+        "qp_number": {"initial": tot0["N_qp"] * n_unit, "final": tot1["N_qp"] * n_unit,
+                      **n_flows,
+                      "imbalance": (dN - sum(v for k, v in acc.items()
+                                             if k.startswith("N:"))) * n_unit},
+    }
+
+
+def _steady(sim, writer) -> dict:
+    p, case = sim.problem, sim.case
+    d = case.data
+    solver = NonlinearSolver(p.dist, lambda xl: -p.rhs(xl, 0.0, math.inf),
+                             lambda xl: -p.rhs_jacobian(xl, 0.0, math.inf), p.pattern,
+                             d["solver"]["prefix"], _petsc(case))
+    x = p.dist.create_vec()
+    x.setArray(sim.x0)
+    its = lits = 0
+    gap_iterations, change = 0, 0.0
+    while True:
+        scale = math.sqrt(sim.dist.sum(float(np.sum(p.rhs(sim.local(x.getArray()), 0.0,
+                                                          math.inf) ** 2)))) or 1.0
+        res = solver.solve(x, atol=1e-13 * scale)
+        its, lits = its + res.iterations, lits + res.linear_iterations
+        if not sim.self_consistent:
+            break
+        change = sim.dist.max(p.update_gap(p.dist.local_array(x), d["gap"]["relaxation"]))
+        gap_iterations += 1
+        d0 = max(pp.delta0 for pp in sim.params)
+        if change <= d["gap"]["tolerance"] * d0:
+            break
+        if gap_iterations >= d["gap"]["max_iterations"]:
+            from ...solvers.result import ConvergenceError
+
+            raise ConvergenceError(
+                f"the self-consistent gap did not converge in {gap_iterations} iterations "
+                f"(last change {change:.3e} kTc_ref); raise [gap] max_iterations or "
+                "tolerance.")
+    xo = x.getArray().copy()
+    rates = {k: sim.dist.sum(v) for k, v in p.rates(p.dist.local_array(x), 0.0,
+                                                    math.inf).items()}
+    writer.write(0.0, sim.fields(xo, d["output"]["fields"]))
+    u = sim.units
+    power = {k[2:]: u.to_si(v, "power") for k, v in rates.items() if k.startswith("E:")}
+    n_unit = u.scales["number_density"] * u.length**3 / u.tau0
+    number = {k[2:]: v * n_unit for k, v in rates.items() if k.startswith("N:")}
+    tot = sim.totals(xo)
+    return {"status": 0, "message": f"steady state: {res.message}", "steady": True,
+            "newton_iterations": its, "linear_iterations": lits,
+            "gap_iterations": gap_iterations, "residual_norm": res.residual_norm,
+            "power_W": power, "power_imbalance_W": sum(power.values()),
+            "qp_rates_per_s": number,
+            "N_qp": tot["N_qp"] * u.scales["number_density"] * u.length**3}
+
+
+def _transient(sim, writer, out_dir, resume, max_steps) -> dict:
+    case, u, p = sim.case, sim.units, sim.problem
+    d = case.data
+    tm = d["time"]
+    t_end = u.to_internal(tm["end"], "time")
+    dt0 = u.to_internal(tm["dt_initial"], "time") if tm.get("dt_initial") else t_end * 1e-4
+    opts = BDFOptions(order=2 if tm["scheme"] == "bdf2" else 1, dt_initial=dt0,
+                      dt_min=u.to_internal(tm["dt_min"], "time") if tm.get("dt_min")
+                      else t_end * 1e-14,
+                      dt_max=u.to_internal(tm["dt_max"], "time") if tm.get("dt_max")
+                      else math.inf,
+                      rtol=tm["rtol"], atol=tm["atol"], adaptive=tm["adaptive"])
+    integ = BDFIntegrator(p, sim.x0, 0.0, d["solver"]["prefix"], _petsc(case), opts)
+    names = d["output"]["fields"]
+
+    def on_accept(it):
+        if sim.self_consistent:
+            p.update_gap(sim.local(it.x))
+
+    result, extra = run_checkpointed(
+        integ, t_end=t_end, writer=writer, snapshot=lambda it, t0, t1: sim.fields(it.x, names),
+        units=u, out_dir=out_dir, digest=case.digest, extra={"totals": sim.totals(sim.x0)},
+        resume=resume, stop_times=[u.to_internal(t, "time") for t in d["output"]["times"]],
+        every=d["output"]["every"], checkpoint_every=d["output"]["checkpoint_every"],
+        max_steps=max_steps, on_accept=on_accept, logger=log)
+    tot1 = sim.totals(integ.x)
+    return {"status": result.status, "message": result.message,
+            "t_end_s": u.to_si(integ.t, "time"), "steps": result.steps,
+            "rejected_steps": result.rejected_steps, "failed_solves": result.failed_solves,
+            "newton_iterations": result.newton_iterations,
+            "linear_iterations": result.linear_iterations,
+            **_balances(sim, extra["totals"], tot1, integ.accumulated)}

@@ -1,0 +1,471 @@
+r"""Residual and Jacobian of energy-resolved QP/phonon transport on a distributed mesh.
+
+Unknowns per cell: the QP occupation :math:`f_i` on the absolute energy grid and the
+phonon occupation :math:`n_k` (:mod:`fvqp.models.transport.spectral`). Every row is a
+balance of *particles* in a cell and energy bin (internal units of :mod:`fvqp.units`):
+
+.. math::
+    \frac{d}{dt}\big(m^f_i f_i\big) &= m^f_i\,S^{qp}_i[f, n]
+        + \sum_{faces} G_i\,(f^{nb}_i - f_i) + \text{boundary} + \text{sources}, \\
+    \frac{d}{dt}\big(m^n_k n_k\big) &= m^n_k\Big(S^{ph}_k[n, f]
+        - \frac{n_k - n^{bath}_k}{\tau_{esc}}\Big) + \text{sources},
+
+with the numbers of states per bin :math:`m^f_i = V w h\bar\rho_i`,
+:math:`m^n_k = V w\beta h\Omega_k^2` (:math:`w = 4N_0/N_{0,ref}`,
+:math:`\beta = \text{qp\_scale}/2c_{ph}`, notes Eqs. 9-10), so that
+:math:`\sum_i E_i m^f_i f_i + \sum_k\Omega_k m^n_k n_k` is the cell's energy and the
+collision terms conserve it exactly (:mod:`fvqp.collisions.batched`). Transport is the
+dirty-limit spectral diffusion :math:`\nabla\cdot(wD\,D_L\nabla f)` (ryan2026 Eqs. 9-10
+in the BCS limit), diagonal in energy; the face conductance of bin ``i`` joining cells
+``a, b, ...`` is the star-mesh combination :math:`G_{ab} = hc_ac_b/\sum_kc_k` of the
+half-cell conductances :math:`c_a = w_aD_a\bar D_{L,a,i}\tau_a` (harmonic mean for two
+cells): it vanishes when either side has no states at that energy, so QPs cannot enter a
+region whose gap is above their energy.
+
+Rows of bins without states and of *trap* cells (normal-metal absorbers held at the
+bath) are algebraic, :math:`y = y^{bath}`; their storage is zero.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ...collisions.batched import BatchedTerms, batched_jacobian, batched_terms
+from ...collisions.grid import bose, fermi
+from ...parallel.blocked import BlockDistribution
+from .spectral import TransportGrid, cell_spectra, gap_from_distribution
+
+#: cells per batched collision evaluation (cache-friendly FFT batches)
+CHUNK = 512
+
+
+@dataclass
+class RegionParams:
+    """Material parameters of one region in internal units.
+
+    Attributes
+    ----------
+    qp_scale, c_ph : float
+        Collision prefactors (:mod:`fvqp.collisions.batched`).
+    weight : float
+        :math:`w = 4N_0/N_{0,ref}` (states per unit of the reference DOS).
+    diffusion : float
+        Normal-state diffusion constant :math:`D_n`.
+    delta0 : float
+        Zero-temperature gap (self-consistent mode); 0 for a normal metal.
+    gap : float
+        Fixed gap (used unless self-consistent).
+    tau_esc : float
+        Phonon escape time (``inf``: no escape).
+    trap : bool
+        Normal-metal absorber held at the bath distribution.
+    """
+
+    qp_scale: float = 1.0
+    c_ph: float = 1.0
+    weight: float = 4.0
+    diffusion: float = 1.0
+    delta0: float = 1.764
+    gap: float = 1.764
+    tau_esc: float = math.inf
+    trap: bool = False
+
+    @property
+    def beta(self) -> float:
+        return self.qp_scale / (2.0 * self.c_ph)
+
+
+@dataclass
+class Boundary:
+    """QP boundary condition: ``kind`` = ``"insulating"``, ``"bath"`` (Ohmic contact to a
+    normal reservoir at the bath) or ``"tunnel"`` (NIS junction: ``rate`` =
+    :math:`2\\tau_0/(e^2R_TN_{0,ref}L^3)` per unit area fraction, bias :math:`eV`,
+    normal-electrode temperature)."""
+
+    kind: str
+    rate: float = 0.0
+    bias: float = 0.0
+    temperature: float = 0.0
+
+
+@dataclass
+class SpectralSource:
+    """Particles injected per unit time: ``profile.amount(t0, t1)`` energy split over
+    owned cells by ``weights`` (sum 1 over all ranks) and over bins by a Gaussian
+    spectrum (``kind`` = ``"quasiparticle"`` or ``"phonon"``)."""
+
+    kind: str
+    weights: np.ndarray
+    profile: object
+    energy: float
+    width: float = 0.0
+    spectrum: np.ndarray = field(default=None, repr=False)  # (n_owned, N or M)
+
+    def power(self, t0: float, t1: float) -> float:
+        if math.isinf(t1):
+            return self.profile.steady_rate()
+        return self.profile.amount(t0, t1) / (t1 - t0)
+
+
+class TransportProblem:
+    """The transport model on one rank (owned + ghost cells of a Distribution).
+
+    Parameters
+    ----------
+    cells : fvqp.parallel.Distribution
+    grid : TransportGrid
+    regions : list
+        :class:`RegionParams` per mesh region (None: not simulated).
+    widths : ndarray
+        Extrusion width per region (cross-section in 1D, thickness in 2D, 1 in 3D).
+    boundaries : dict
+        Boundary name -> :class:`Boundary` (every boundary face group of the mesh).
+    sources : list of SpectralSource
+    t_bath : float
+    self_consistent : bool
+        Update the gap of every cell from its ``f`` (:meth:`update_gap`).
+    collisions : bool
+        False switches the collision integrals off and holds the phonons at the bath
+        (pure energy-resolved diffusion; used to check transport against analytic
+        solutions).
+    """
+
+    def __init__(self, cells, grid: TransportGrid, regions, widths, boundaries: dict,
+                 sources=(), t_bath: float = 0.1, self_consistent: bool = False,
+                 collisions: bool = True):
+        self.cells, self.grid = cells, grid
+        self.N, self.M = grid.n, grid.n_ph
+        self.B = self.N + self.M
+        self.dist = BlockDistribution(cells, self.B)
+        loc = cells.local
+        self.loc, self.n = loc, loc.n_owned
+        self.t_bath, self.self_consistent = t_bath, self_consistent
+        self.collisions = collisions
+        self.f_bath, self.n_bath = fermi(grid.e, t_bath), bose(grid.omega, t_bath)
+        reg = loc.cell_region
+        attr = {a: np.array([getattr(regions[r], a) for r in reg], dtype=float)
+                for a in ("qp_scale", "c_ph", "weight", "diffusion", "delta0", "gap",
+                          "tau_esc")}
+        self.p = attr
+        self.trap = np.array([regions[r].trap for r in reg], dtype=bool)
+        #: cells whose phonons are held at the bath
+        self.ph_fixed = self.trap | (not collisions)
+        self.beta = attr["qp_scale"] / (2.0 * attr["c_ph"])
+        self.boundary_names = sorted(boundaries)
+        self._faces(loc, widths, boundaries, regions)
+        self.sources = list(sources)
+        self.set_gap(np.where(self.trap, 0.0, attr["gap"]))
+        self.pattern = self._pattern()
+
+    # ---- geometry -------------------------------------------------------------------
+    def _faces(self, loc, widths, bcs, regions) -> None:
+        pa, pb, ta, tb, tsum_id = [], [], [], [], []
+        b_cell, b_tau, b_kind, b_group, b_area = [], [], [], [], []
+        sums, inc_f, inc_c, inc_t = [], [], [], []
+        for f in range(len(loc.faces)):
+            lo, hi = loc.face_ptr[f], loc.face_ptr[f + 1]
+            cells, tau = loc.inc_cell[lo:hi], loc.inc_tau[lo:hi]
+            if hi - lo == 1:
+                if cells[0] >= self.n:
+                    continue
+                g = loc.face_group[f]
+                name = loc.group_names[g] if g >= 0 else "unlabelled"
+                if bcs[name].kind == "insulating" or self.trap[cells[0]]:
+                    continue
+                b_cell.append(cells[0])
+                b_tau.append(tau[0])
+                b_kind.append(bcs[name])
+                b_group.append(self.boundary_names.index(name))
+                b_area.append(loc.face_area[f] * widths[loc.cell_region[cells[0]]])
+                continue
+            g = loc.face_group[f]
+            name = loc.group_names[g] if g >= 0 else None
+            if name in bcs and bcs[name].kind == "tunnel":  # junction on an interior face
+                for c_ in cells[cells < self.n]:
+                    if self.trap[c_]:
+                        continue
+                    b_cell.append(c_)
+                    b_tau.append(0.0)
+                    b_kind.append(bcs[name])
+                    b_group.append(self.boundary_names.index(name))
+                    b_area.append(loc.face_area[f] * widths[loc.cell_region[c_]]
+                                  / len(cells))
+            sums.append((cells, tau))
+            inc_f.extend([len(sums) - 1] * len(cells))
+            inc_c.extend(cells)
+            inc_t.extend(tau)
+            for a in range(len(cells)):
+                for b in range(a + 1, len(cells)):
+                    if cells[a] >= self.n and cells[b] >= self.n:
+                        continue
+                    pa.append(cells[a])
+                    pb.append(cells[b])
+                    ta.append(tau[a])
+                    tb.append(tau[b])
+                    tsum_id.append(len(sums) - 1)
+        self.f_a, self.f_b = np.array(pa, dtype=np.int64), np.array(pb, dtype=np.int64)
+        self.f_ta, self.f_tb = np.array(ta, dtype=float), np.array(tb, dtype=float)
+        self._n_sets = len(sums)
+        self._inc = (np.array(inc_f, dtype=np.int64), np.array(inc_c, dtype=np.int64),
+                     np.array(inc_t, dtype=float))
+        self._pair_face = np.array(tsum_id, dtype=np.int64)
+        self.b_cell = np.array(b_cell, dtype=np.int64)
+        self.b_tau, self.b_area = np.array(b_tau, dtype=float), np.array(b_area, dtype=float)
+        self.b_group = np.array(b_group, dtype=np.int64)
+        self.b_bc = b_kind
+        total = {}
+        for g, a in zip(b_group, b_area, strict=True):
+            total[g] = total.get(g, 0.0) + a
+        self._b_area_total = {g: self.cells.sum(total.get(g, 0.0))
+                              for g in range(len(self.boundary_names))}
+
+    # ---- spectra and conductances (depend on the gap) --------------------------------
+    def set_gap(self, delta_local: np.ndarray) -> None:
+        """Set the gap of every local cell and rebuild DOS, masks and conductances."""
+        self.delta = np.asarray(delta_local, dtype=float).copy()
+        g = self.grid
+        self.rho, self.ados, self.dl = cell_spectra(g, self.delta)
+        vol = self.loc.volume
+        w = self.p["weight"]
+        self.m_f = (vol * w)[:, None] * g.h * self.rho
+        self.m_n = (vol * w * self.beta)[:, None] * g.h * g.omega[None, :] ** 2
+        self.alg_f = (self.rho <= 0) | self.trap[:, None]
+        self.m_f[self.alg_f] = 0.0
+        self.m_n[self.ph_fixed] = 0.0
+        self.kappa = (vol * w * g.h)[:, None]  # scale of the algebraic rows
+        c = (w * self.p["diffusion"])[:, None] * self.dl  # (cells, N) per unit tau
+        den = np.zeros((self._n_sets, self.N))
+        fi, ci, ti = self._inc
+        np.add.at(den, fi, c[ci] * ti[:, None])
+        ca = c[self.f_a] * self.f_ta[:, None]
+        cb = c[self.f_b] * self.f_tb[:, None]
+        d = den[self._pair_face]
+        self.G = g.h * np.divide(ca * cb, d, out=np.zeros_like(ca), where=d > 0)
+        bc = self.b_cell
+        gb = np.zeros((len(bc), self.N))
+        self.b_fn = np.zeros((len(bc), self.N))
+        for j, b in enumerate(self.b_bc):
+            if b.kind == "bath":
+                gb[j] = g.h * c[bc[j]] * self.b_tau[j]
+                self.b_fn[j] = self.f_bath
+            else:  # tunnel: rate per state times the face's share of the junction area
+                share = self.b_area[j] / self._b_area_total[self.b_group[j]]
+                gb[j] = b.rate * share * g.h * self.rho[bc[j]]
+                self.b_fn[j] = 0.5 * (fermi(g.e - b.bias, b.temperature)
+                                      + fermi(g.e + b.bias, b.temperature))
+        self.b_G = gb
+        for s in self.sources:
+            s.spectrum = self._source_spectrum(s)
+
+    def _source_spectrum(self, s: SpectralSource) -> np.ndarray:
+        """Particles per unit energy deposited, per owned cell (rows sum E * s = 1)."""
+        g, n = self.grid, self.n
+        x = g.e if s.kind == "quasiparticle" else g.omega
+        if s.width > 0:
+            shape = np.exp(-0.5 * ((x - s.energy) / s.width) ** 2)
+        else:
+            shape = np.zeros_like(x)
+            shape[int(np.argmin(np.abs(x - s.energy)))] = 1.0
+        spec = np.tile(shape, (n, 1))
+        if s.kind == "quasiparticle":
+            spec = spec * self.rho[:n] * ~self.alg_f[:n]
+        norm = spec @ x
+        if np.any((norm <= 0) & (s.weights > 0)):
+            raise ValueError(f"a {s.kind} source at {s.energy:.4g} kTc has no states to fill "
+                             "in some cell (below the local gap or outside the grid).")
+        return np.divide(spec, norm[:, None], out=np.zeros_like(spec), where=norm[:, None] > 0)
+
+    def update_gap(self, x_local: np.ndarray, relaxation: float = 1.0) -> float:
+        """Move the gaps towards the solution of the gap equation for the current ``f``
+        (notes Eq. 1) by the fraction ``relaxation``; returns the largest distance to that
+        solution. Cells whose gap would fall below the grid's first bin raise."""
+        y = x_local.reshape(-1, self.B)
+        f = np.where(self.alg_f, 0.0, y[:, :self.N])
+        d0 = np.where(self.trap, 0.0, self.p["delta0"])
+        new = gap_from_distribution(self.grid, f, d0)
+        low = (~self.trap) & (new < self.grid.edges[0] * (1 - 1e-12))
+        if np.any(low):
+            raise ValueError(
+                f"the self-consistent gap fell to {new[low].min():.4g} kTc_ref, below the "
+                f"first bin of the energy grid ({self.grid.edges[0]:.4g}); lower "
+                "[energy] e_min.")
+        change = float(np.max(np.abs(new - self.delta), initial=0.0))
+        self.set_gap(self.delta + relaxation * (new - self.delta))
+        return change
+
+    # ---- the pattern of the Jacobian ------------------------------------------------
+    def _pattern(self):
+        N, M, B, n = self.N, self.M, self.B, self.n
+        k = np.arange(B)
+        blk_r = np.concatenate([np.repeat(np.arange(N), B), N + np.arange(M),
+                                np.repeat(N + np.arange(M), N)])
+        blk_c = np.concatenate([np.tile(k, N), N + np.arange(M), np.tile(np.arange(N), M)])
+        self._blk = (blk_r, blk_c)
+        base = np.arange(n) * B
+        rows = [(base[:, None] + blk_r[None, :]).ravel()]
+        cols = [(base[:, None] + blk_c[None, :]).ravel()]
+        e = np.arange(N)
+        ia = (self.f_a[:, None] * B + e).ravel()
+        ib = (self.f_b[:, None] * B + e).ravel()
+        rows += [ia, ia, ib, ib]
+        cols += [ia, ib, ib, ia]
+        bi = (self.b_cell[:, None] * B + e).ravel()
+        rows.append(bi)
+        cols.append(bi)
+        r, c = np.concatenate(rows), np.concatenate(cols)
+        self._keep = r < n * B
+        return r[self._keep], c[self._keep]
+
+    # ---- collisions ---------------------------------------------------------------
+    def collision_terms(self, y: np.ndarray):
+        """Batched collision terms of the owned cells (``y`` shaped (n_local, B))."""
+        if not self.collisions:
+            z = np.zeros((self.n, self.N)), np.zeros((self.n, self.M))
+            return [BatchedTerms(*(z[0],) * 4, *(z[1],) * 4)]
+        out = []
+        for s in range(0, self.n, CHUNK):
+            sl = slice(s, min(self.n, s + CHUNK))
+            out.append(batched_terms(y[sl, :self.N], y[sl, self.N:], self.rho[sl],
+                                     self.ados[sl], h=self.grid.h, m=self.grid.m,
+                                     qp_scale=self.p["qp_scale"][sl], c_ph=self.p["c_ph"][sl]))
+        return out
+
+    # ---- residual pieces ------------------------------------------------------------
+    def conserved(self, x_owned: np.ndarray) -> np.ndarray:
+        y = x_owned.reshape(-1, self.B)
+        n = self.n
+        return np.concatenate([self.m_f[:n] * y[:, :self.N], self.m_n[:n] * y[:, self.N:]],
+                              axis=1).ravel()
+
+    def dconserved(self, x_owned: np.ndarray) -> np.ndarray:
+        n = self.n
+        return np.concatenate([self.m_f[:n], self.m_n[:n]], axis=1).ravel()
+
+    def _fluxes(self, f: np.ndarray):
+        Ff = self.G * (f[self.f_b] - f[self.f_a])  # into a, per bin
+        Fb = self.b_G * (self.b_fn - f[self.b_cell])  # into the domain
+        return Ff, Fb
+
+    def rhs(self, xl: np.ndarray, t0: float, t1: float) -> np.ndarray:
+        """Net particles per unit time into every owned row."""
+        N, n = self.N, self.n
+        y = xl.reshape(-1, self.B)
+        if not np.all(np.isfinite(y)):
+            from ...solvers.nonlinear import DomainError
+            raise DomainError("non-finite occupation")
+        f, ph = y[:, :N], y[:, N:]
+        r = np.zeros((self.loc.n_local, self.B))
+        terms = self.collision_terms(y)
+        qp = np.concatenate([t.qp for t in terms]) if n else np.zeros((0, N))
+        php = np.concatenate([t.ph for t in terms]) if n else np.zeros((0, self.M))
+        esc = (ph[:n] - self.n_bath) / self.p["tau_esc"][:n, None]
+        r[:n, :N] = self.m_f[:n] * qp
+        r[:n, N:] = self.m_n[:n] * (php - esc)
+        Ff, Fb = self._fluxes(f)
+        np.add.at(r[:, :N], self.f_a, Ff)
+        np.add.at(r[:, :N], self.f_b, -Ff)
+        np.add.at(r[:, :N], self.b_cell, Fb)
+        for s in self.sources:
+            p = s.power(t0, t1)
+            if p:
+                cols = slice(0, N) if s.kind == "quasiparticle" else slice(N, self.B)
+                r[:n, cols] += p * s.weights[:, None] * s.spectrum
+        out = r[:n]
+        alg_n = np.broadcast_to(self.ph_fixed[:n, None], (n, self.M))
+        out[:, :N] = np.where(self.alg_f[:n], -self.kappa[:n] * (f[:n] - self.f_bath),
+                              out[:, :N])
+        out[:, N:] = np.where(alg_n, -self.kappa[:n] * (ph[:n] - self.n_bath), out[:, N:])
+        return out.ravel()
+
+    def rhs_jacobian(self, xl: np.ndarray, t0: float, t1: float) -> np.ndarray:
+        """d rhs / d y as values on :attr:`pattern`."""
+        N, M, B, n = self.N, self.M, self.B, self.n
+        y = xl.reshape(-1, B)
+        br, bc = self._blk
+        blocks = np.empty((n, len(br)))
+        for s in range(0, n, CHUNK):
+            sl = slice(s, min(n, s + CHUNK))
+            if self.collisions:
+                J = batched_jacobian(y[sl, :N], y[sl, N:], self.rho[sl], self.ados[sl],
+                                     h=self.grid.h, m=self.grid.m,
+                                     qp_scale=self.p["qp_scale"][sl],
+                                     c_ph=self.p["c_ph"][sl])
+            else:
+                J = np.zeros((sl.stop - s, B, B))
+            mass = np.concatenate([self.m_f[sl], self.m_n[sl]], axis=1)
+            J *= mass[:, :, None]
+            k = np.arange(M)
+            J[:, N + k, N + k] -= self.m_n[sl] / self.p["tau_esc"][sl, None]
+            alg = np.concatenate([self.alg_f[sl], np.broadcast_to(
+                self.ph_fixed[sl, None], (sl.stop - s, M))], axis=1)
+            J[alg] = 0.0
+            d = np.arange(B)
+            J[:, d, d] -= np.where(alg, self.kappa[sl], 0.0)
+            blocks[sl] = J[:, br, bc]
+        G = self.G
+        nf = np.where(self.alg_f[self.f_a], 0.0, 1.0)  # rows of algebraic bins stay clean
+        nb = np.where(self.alg_f[self.f_b], 0.0, 1.0)
+        bd = np.where(self.alg_f[self.b_cell], 0.0, -self.b_G)
+        vals = np.concatenate([blocks.ravel(), (-G * nf).ravel(), (G * nf).ravel(),
+                               (-G * nb).ravel(), (G * nb).ravel(), bd.ravel()])
+        return vals[self._keep]
+
+    # ---- balances -------------------------------------------------------------------
+    def rates(self, xl: np.ndarray, t0: float, t1: float) -> dict[str, float]:
+        """This rank's energy (``E:``) and QP number (``N:``) flows into the simulated
+        cells: per boundary, into traps, phonon escape, sources, and (``N:pair``) net
+        pair breaking minus recombination."""
+        N, n, g = self.N, self.n, self.grid
+        y = xl.reshape(-1, self.B)
+        f, ph = y[:, :N], y[:, N:]
+        Ff, Fb = self._fluxes(f)
+        out = {}
+        for gi, name in enumerate(self.boundary_names):
+            sel = self.b_group == gi
+            out[f"E:boundary:{name}"] = float(np.sum(Fb[sel] @ g.e))
+            out[f"N:boundary:{name}"] = float(np.sum(Fb[sel]))
+        # flux into trap cells from owned active cells (and out of owned traps' neighbours)
+        act = ~self.trap
+        into_trap = np.zeros(N)
+        for a, b, sign in ((self.f_a, self.f_b, -1.0), (self.f_b, self.f_a, 1.0)):
+            sel = (a < n) & act[a] & self.trap[b]
+            into_trap += np.sum(sign * Ff[sel], axis=0)
+        out["E:trap"] = float(into_trap @ g.e)
+        out["N:trap"] = float(into_trap.sum())
+        esc = -self.m_n[:n] * (ph[:n] - self.n_bath) / self.p["tau_esc"][:n, None]
+        esc[self.ph_fixed[:n]] = 0.0
+        out["E:escape"] = float(np.sum(esc @ g.omega))
+        dep, ndep = 0.0, 0.0
+        for s in self.sources:
+            p = s.power(t0, t1)
+            dep += p * float(np.sum(s.weights))
+            if s.kind == "quasiparticle":
+                ndep += p * float(np.sum(s.weights[:, None] * s.spectrum))
+        out["E:deposited"], out["N:deposited"] = dep, ndep
+        pair = np.concatenate([t.qp_pb - t.qp_rec for t in self.collision_terms(y)]) \
+            if n else np.zeros((0, N))
+        out["N:pair"] = float(np.sum(self.m_f[:n] * pair))
+        return out
+
+    def totals(self, x_owned: np.ndarray) -> dict[str, float]:
+        """This rank's QP number, QP energy and phonon energy (internal units)."""
+        y = x_owned.reshape(-1, self.B)
+        n, N, g = self.n, self.N, self.grid
+        return {"N_qp": float(np.sum(self.m_f[:n] * y[:, :N])),
+                "E_qp": float(np.sum(self.m_f[:n] * y[:, :N] * g.e)),
+                "E_ph": float(np.sum(self.m_n[:n] * y[:, N:] * g.omega))}
+
+    def equilibrium(self, t: float | None = None) -> np.ndarray:
+        """Owned unknowns of thermal equilibrium at ``t`` (default: the bath)."""
+        t = self.t_bath if t is None else t
+        row = np.concatenate([fermi(self.grid.e, t), bose(self.grid.omega, t)])
+        return np.tile(row, self.n)
+
+    def breakpoints(self) -> list[float]:
+        return sorted({b for s in self.sources for b in s.profile.breakpoints()})
+
+    def max_dt(self, t: float) -> float:
+        return min([s.profile.max_dt(t) for s in self.sources], default=math.inf)

@@ -1,0 +1,169 @@
+r"""Absolute energy grid of the transport model and the local spectral weights of a cell.
+
+Every cell shares one *absolute* energy grid, so the diffusion of quasiparticles between
+cells is diagonal in energy even where the gap varies in space:
+
+* QP bins :math:`[a_i, a_i + h]`, :math:`a_i = (j_0 + i)h`, nodes
+  :math:`E_i = (j_0 + i + 1/2)h`, ``i = 0..N-1``; phonon nodes :math:`\Omega_k = kh`,
+  ``k = 1..M``.  Then :math:`E_i + \Omega_k = E_{i+k}` and
+  :math:`E_i + E_j = \Omega_{i+j+2j_0+1}`: the collision integrals of every cell are the
+  discrete correlations of :mod:`fvqp.collisions.batched` with ``m = 2 j_0``, whatever
+  the cell's gap.
+* A cell with gap :math:`\Delta \ge a_0` has the *exact bin averages* of the BCS
+  densities of states over :math:`[a_i, a_i + h] \cap [\Delta, \infty)`
+  (notes Eq. 34): bins below the gap have no states, the bin containing the gap carries
+  the integrable edge singularity.  With :math:`s(E) = \sqrt{E^2 - \Delta^2}` and
+  :math:`l = \max(a, \Delta)`, :math:`b = a + h`:
+
+  .. math::
+      \bar\rho = \frac{s(b) - s(l)}{h},\qquad
+      \bar a = \frac{\Delta}{h}\ln\frac{b + s(b)}{l + s(l)},\qquad
+      \bar D_L = \frac{b - l}{h},
+
+  :math:`\bar D_L` being the bin average of the BCS spectral diffusion coefficient
+  :math:`D_L = \Theta(E - \Delta)` (ryan2026 Eqs. 9-10 in the BCS limit).
+* The local gap follows the local distribution through the BCS gap equation with the
+  cut-off eliminated (notes Eq. 1):
+  :math:`\ln(\Delta_0/\Delta) = 2\int_\Delta^\infty f(E)/\sqrt{E^2 - \Delta^2}\,dE`, with
+  ``f`` constant on each bin and zero above the grid.
+
+Units: the reference :math:`k_BT_c` of :mod:`fvqp.units`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+__all__ = ["TransportGrid", "cell_spectra", "gap_from_distribution"]
+
+
+@dataclass(frozen=True)
+class TransportGrid:
+    """Absolute QP/phonon grid: spacing ``h``, first QP bin edge ``j0 h``, ``N`` QP bins,
+    ``M`` phonon nodes."""
+
+    h: float
+    j0: int
+    n: int
+    n_ph: int
+
+    @classmethod
+    def build(cls, delta_min: float, h: float, e_max: float, omega_max: float | None = None
+              ) -> TransportGrid:
+        """Grid whose first bin starts exactly at ``delta_min`` (the smallest gap).
+
+        The spacing is rounded to ``delta_min / round(delta_min / h)``; ``N`` bins reach
+        ``e_max`` and ``M`` phonon nodes reach ``omega_max`` (default ``e_max``).
+        """
+        if delta_min <= 0 or h <= 0 or e_max <= delta_min:
+            raise ValueError("need 0 < delta_min < e_max and h > 0")
+        j0 = max(1, int(round(delta_min / h)))
+        h = delta_min / j0
+        n = max(2, int(math.ceil((e_max - delta_min) / h - 1e-9)))
+        w = e_max if omega_max is None else omega_max
+        return cls(h=h, j0=j0, n=n, n_ph=max(1, int(math.ceil(w / h - 1e-9))))
+
+    @property
+    def m(self) -> int:
+        """Pair-kinematics offset of :func:`fvqp.collisions.batched.batched_terms`."""
+        return 2 * self.j0
+
+    @cached_property
+    def e(self) -> np.ndarray:
+        """QP node energies :math:`E_i`."""
+        return self.h * (self.j0 + np.arange(self.n) + 0.5)
+
+    @cached_property
+    def edges(self) -> np.ndarray:
+        """QP bin edges :math:`a_0 .. a_N`."""
+        return self.h * (self.j0 + np.arange(self.n + 1))
+
+    @cached_property
+    def omega(self) -> np.ndarray:
+        """Phonon node energies :math:`\\Omega_k = kh`."""
+        return self.h * np.arange(1, self.n_ph + 1)
+
+    @property
+    def e_max(self) -> float:
+        return float(self.edges[-1])
+
+
+def cell_spectra(grid: TransportGrid, delta: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""Bin-averaged :math:`\bar\rho, \bar a, \bar D_L` of cells with gaps ``delta``.
+
+    Parameters
+    ----------
+    grid : TransportGrid
+    delta : ndarray, shape (C,)
+        Local gaps; ``0`` gives the normal-metal values (1, 0, 1).
+
+    Returns
+    -------
+    rho, ados, dl : ndarray, shape (C, N)
+    """
+    d = np.asarray(delta, dtype=float)[:, None]
+    a, b = grid.edges[None, :-1], grid.edges[None, 1:]
+    lo = np.maximum(a, d)
+    has = b > d
+    sb = np.sqrt(np.maximum((b - d) * (b + d), 0.0))
+    sl = np.sqrt(np.maximum((lo - d) * (lo + d), 0.0))
+    width = np.where(has, b - lo, 0.0)
+    # (s(b) - s(l)) = (b - l)(b + l) / (s(b) + s(l)); no cancellation
+    den = sb + sl
+    rho = np.divide(width * (b + lo), den, out=np.zeros_like(den), where=den > 0) / grid.h
+    arg = np.divide(width + width * (b + lo) / np.where(den > 0, den, 1.0), lo + sl,
+                    out=np.zeros_like(den), where=has)
+    ados = d / grid.h * np.log1p(arg)
+    return np.where(has, rho, 0.0), np.where(has, ados, 0.0), width / grid.h
+
+
+def gap_from_distribution(grid: TransportGrid, f: np.ndarray, delta0: np.ndarray,
+                          tol: float = 1e-13) -> np.ndarray:
+    r"""Self-consistent gaps of cells with QP distributions ``f`` (module docstring).
+
+    Solved by bisection on :math:`[10^{-6}\Delta_0, \Delta_0]` for every cell at once;
+    cells whose gap equation has no positive root (``f`` too large: the film turned
+    normal) get ``0``.
+
+    Parameters
+    ----------
+    grid : TransportGrid
+    f : ndarray, shape (C, N)
+    delta0 : ndarray, shape (C,)
+        Zero-temperature gap of each cell's material (reference energy units); ``0``
+        for normal cells.
+    """
+    f = np.asarray(f, dtype=float)
+    d0 = np.asarray(delta0, dtype=float)
+    out = np.zeros(len(d0))
+    sc = d0 > 0
+    if not np.any(sc):
+        return out
+    fs, d0s = f[sc], d0[sc]
+    a, b = grid.edges[:-1], grid.edges[1:]
+
+    def g(d: np.ndarray) -> np.ndarray:
+        dd = d[:, None]
+        lo = np.maximum(a[None, :], dd)
+        w = np.arccosh(np.maximum(b[None, :] / dd, 1.0)) - np.arccosh(lo / dd)
+        return np.log(d0s / d) - 2.0 * np.sum(fs * w, axis=1)
+
+    lo, hi = 1e-6 * d0s, d0s.copy()
+    glo = g(lo)
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        gm = g(mid)
+        left = np.sign(gm) == np.sign(glo)
+        lo, glo = np.where(left, mid, lo), np.where(left, gm, glo)
+        hi = np.where(left, hi, mid)
+        if np.all(hi - lo <= tol * d0s):
+            break
+    res = 0.5 * (lo + hi)
+    res[g(1e-6 * d0s) < 0] = 0.0  # no superconducting solution
+    out[sc] = res
+    return out
