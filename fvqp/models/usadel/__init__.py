@@ -1,1 +1,141 @@
-"""Usadel wires (placeholder, filled in below)."""
+r"""Usadel wires: spectral and kinetic (fL, fT) equations on 1D wire networks with NIS
+junctions, self-consistent Δ(x), electron–electron collisions and nonlocal conductance.
+
+Physics: Ryan, Beckmann & Chandrasekhar (2026), Secs. II, V and App. B
+(``/work/shared/references/ryan2026_nonlocal_tunneling_usadel.txt``). Units inside the
+model: Δ0, ξ, R_ξ, I0 (:mod:`fvqp.models.usadel.params`). See ``docs/theory_usadel.md``.
+
+Modules
+-------
+network        wire networks from 1D meshes (vertex-centred finite volumes)
+bulk           uniform Dynes/Abrikosov–Gor'kov solution of Eq. 1
+spectral       retarded Usadel equation on the network, all energies at once
+terminals      reservoirs and tunnel junctions (Eqs. 3, 11, 12)
+kinetic        Eqs. 9–10 without collisions (energies decoupled, one sparse LU)
+collisions     e–e collision integral (Bobkova & Bobkov Eq. 16, reconstructed)
+inelastic      Eqs. 9–10 with collisions, Newton–Krylov with PETSc SNES
+selfconsistent Δ(x) from Eq. 8, bias sweeps
+observables    Q*, μ_Q*, tunnel and supercurrents, Eqs. 13–21
+fitting        fits of Γ, ∂xφ, I0 with Eq. 21 / Eq. 6 (Fig. 10)
+driver         case files -> HDF5, PNG, VTK, summary.json
+"""
+
+from __future__ import annotations
+
+from ...case.schema import Field, Section, TableOf
+from ..spec import ModelSpec
+
+_REGION = Section({
+    "material": Field("str", "material name (sets the default gap 1.764 k_B Tc)"),
+    "active": Field("bool", "false leaves the region out", default=True),
+    "cross_section": Field("quantity", "wire cross-section", dimension="area", positive=True),
+    "resistivity": Field("quantity", "normal-state resistivity", dimension="resistivity",
+                         required=True, positive=True),
+    "diffusivity": Field("quantity", "normal-state diffusion constant D_N",
+                         dimension="diffusivity", required=True, positive=True),
+    "gap": Field("quantity", "zero-temperature gap Δ0 (default 1.764 k_B Tc of the "
+                 "material); 0 makes the region a normal metal", dimension="energy",
+                 nonnegative=True),
+    "dynes": Field("quantity", "Dynes broadening Γ", dimension="energy", default=0.0,
+                   nonnegative=True),
+    "depairing": Field("quantity", "depairing energy ζ besides the phase gradient",
+                       dimension="energy", default=0.0, nonnegative=True),
+    "phase_gradient": Field("float", "phase gradient ∂xφ in units of 1/ξ along the mesh "
+                            "cell orientation (Eq. 7: ζ = (∂xφ)²/2)", default=0.0),
+})
+
+_BOUNDARIES = {
+    "superconductor": Section({
+        "gap": Field("quantity", "reservoir gap (default the wire's Δ0)", dimension="energy",
+                     positive=True),
+    }, doc="clean contact to a superconducting reservoir (fL = tanh, fT = 0)"),
+    "normal": Section({
+        "bias": Field("quantity", "reservoir voltage", dimension="voltage", default=0.0),
+        "temperature": Field("quantity", "reservoir temperature (default bath)",
+                             dimension="temperature", positive=True),
+    }, doc="clean contact to a normal reservoir (θ = 0, Eq. 12)"),
+}
+
+_JUNCTION = Section({
+    "conductance": Field("quantity", "normal-state tunnel conductance G_T",
+                         dimension="conductance", required=True, positive=True),
+    "bias": Field("quantity", "electrode voltage", dimension="voltage", default=0.0),
+    "temperature": Field("quantity", "electrode temperature (default bath)",
+                         dimension="temperature", positive=True),
+    "in_solve": Field("bool", "include the junction in the kinetic solve (false: a "
+                      "non-invasive detector, as in the paper)", default=True),
+}, doc="NIS tunnel junction at a named mesh point (Eq. 11)")
+
+_SECTIONS = {
+    "junctions": TableOf(_JUNCTION, "tunnel junctions, [junctions.<point group>]"),
+    "energy": Section({
+        "spacing": Field("float", "energy-grid spacing in units of Δ0", default=0.025,
+                         positive=True),
+        "max": Field("float", "grid half-width in units of Δ0 (default max(ω_D, bias "
+                     "range + 1))", positive=True),
+    }),
+    "selfconsistency": Section({
+        "mode": Field("str", "Δ(x) from fL on every node (local), Δ constant from fL at "
+                      "the probe node (uniform, the paper's App. B), or fixed (none)",
+                      default="local", choices=("local", "uniform", "none")),
+        "omega_d": Field("float", "Debye cut-off ω_D in units of Δ0 (λ = 1/arcsinh ω_D)",
+                         default=10.0, positive=True),
+        "probe": Field("str", "point group whose fL sets Δ in mode uniform"),
+        "tolerance": Field("float", "max |ΔΔ|/Δ0", default=1e-7, positive=True),
+    }),
+    "collisions": Section({
+        "gamma_ee": Field("float", "e-e rate γ_ee = ħ/(Δ0 τ_ee) (0: no collisions)",
+                          default=0.0, nonnegative=True),
+    }),
+    "sweep": Section({
+        "junction": Field("str", "junction whose bias is swept (the injector)"),
+        "start": Field("quantity", "first bias", dimension="voltage"),
+        "stop": Field("quantity", "last bias", dimension="voltage"),
+        "points": Field("int", "number of biases", default=21),
+        "detector": Field("str", "junction read out as detector (Eq. 14)"),
+        "detector_biases": Field("list", "detector biases", item=Field(
+            "quantity", dimension="voltage"), default=[0.0]),
+    }),
+}
+
+FIELDS = ("gap", "charge_imbalance_potential")
+
+
+def _required_boundaries(geo, active) -> list[str]:
+    return list(geo.boundary_names)
+
+
+def _check(data, err) -> None:
+    sw = data.get("sweep") or {}
+    if sw.get("junction") and (sw.get("start") is None or sw.get("stop") is None):
+        err.add("sweep", "a sweep needs start and stop biases.",
+                'add start = "-1 mV" and stop = "1 mV".')
+    sc = data.get("selfconsistency") or {}
+    if sc.get("mode") == "uniform" and not sc.get("probe"):
+        err.add("selfconsistency.probe", "mode uniform needs the point whose fL sets Δ.",
+                'add probe = "junction_b" (the injector in the paper).')
+    for name, reg in (data.get("regions") or {}).items():
+        if reg and reg.get("gap") is None and not reg.get("material"):
+            err.add(f"regions.{name}", "needs gap or material.", 'add gap = "265 ueV".')
+
+
+SPEC = ModelSpec(
+    name="usadel", region_schema=_REGION, boundary_types=_BOUNDARIES, fields=FIELDS,
+    required_boundaries=_required_boundaries, sections=_SECTIONS, check=_check,
+    dimension_keys={1: ("cross_section",)},
+    dimension_doc={"cross_section": 'e.g. "1200 nm^2"'},
+)
+
+
+def run(case, output_dir: str | None = None, resume: bool = False,
+        max_steps: int | None = None) -> dict:
+    """Run a validated usadel case; see :func:`fvqp.models.usadel.driver.run`.
+
+    The model computes steady states only: ``resume`` and ``max_steps`` do not apply.
+    """
+    if resume:
+        raise ValueError("usadel runs are steady-state sweeps without checkpoints; "
+                         "--resume does not apply (rerun the case instead).")
+    from .driver import run as _run
+
+    return _run(case, output_dir=output_dir)

@@ -73,7 +73,7 @@ def assemble(spec: SpectralSolution, reservoirs, junctions, dl_floor: float = 1e
     """Assemble the linear kinetic operator for all energies (no collision term)."""
     prob = spec.problem
     net = prob.net
-    n, ne, eps = net.n_nodes, spec.eps.size, spec.eps
+    n, ne = net.n_nodes, spec.eps.size
     a, b = net.edge_a, net.edge_b
     g = net.conductance[None, :]
     DL = np.maximum(net.edge_mean(spec.DL), dl_floor) * g
@@ -100,28 +100,15 @@ def assemble(spec: SpectralSolution, reservoirs, junctions, dl_floor: float = 1e
         put(ro + a, co + b, js)
         put(ro + b, co + a, -js)
         put(ro + b, co + b, -js)
-    rhs = np.zeros((ne, 2, n))
     kap = np.zeros((ne, n))
     for J in junctions:
-        fLJ, fTJ = J.distribution(eps)
-        kN = J.kappa * N[:, J.node]
-        kap[:, J.node] += kN
-        rhs[:, 0, J.node] -= kN * fLJ
-        rhs[:, 1, J.node] -= kN * fTJ
+        kap[:, J.node] += J.kappa * N[:, J.node]
     node = np.arange(n)[None, :]
     put(base + node, base + node, -kap)
     put(base + n + node, base + n + node, -kap - vol[None, :] * RT)
     A = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
                       shape=(2 * n * ne, 2 * n * ne))
-    # Dirichlet rows
-    drows, dvals = [], []
-    for r in reservoirs:
-        fLr, fTr = r.distribution(eps)
-        for comp, fv in ((0, fLr), (1, fTr)):
-            idx = np.arange(ne) * 2 * n + comp * n + r.node
-            drows.append(idx)
-            rhs.reshape(ne, 2 * n)[np.arange(ne), comp * n + r.node] = fv
-            dvals.append(fv)
+    drows = [np.arange(ne) * 2 * n + comp * n + r.node for r in reservoirs for comp in (0, 1)]
     drows = np.concatenate(drows) if drows else np.zeros(0, int)
     keep = np.ones(A.shape[0])
     keep[drows] = 0.0
@@ -129,15 +116,49 @@ def assemble(spec: SpectralSolution, reservoirs, junctions, dl_floor: float = 1e
     free_L = np.ones((ne, n), bool)
     for r in reservoirs:
         free_L[:, r.node] = False
-    return KineticOperator(A=A, b=rhs.ravel(), n=n, ne=ne, dirichlet_rows=drows, vol=vol,
-                           free_L=free_L)
+    return KineticOperator(A=A, b=rhs(spec, reservoirs, junctions), n=n, ne=ne,
+                           dirichlet_rows=drows, vol=vol, free_L=free_L)
+
+
+def rhs(spec: SpectralSolution, reservoirs, junctions) -> np.ndarray:
+    """Right-hand side of the kinetic system: tunnel sources and reservoir values."""
+    eps, N = spec.eps, spec.N
+    ne, n = N.shape
+    b = np.zeros((ne, 2, n))
+    for J in junctions:
+        fLJ, fTJ = J.distribution(eps)
+        kN = J.kappa * N[:, J.node]
+        b[:, 0, J.node] -= kN * fLJ
+        b[:, 1, J.node] -= kN * fTJ
+    for r in reservoirs:
+        fLr, fTr = r.distribution(eps)
+        b[:, 0, r.node] = fLr
+        b[:, 1, r.node] = fTr
+    return b.ravel()
+
+
+def _key(spec, reservoirs, junctions):
+    return (id(spec), tuple(r.node for r in reservoirs),
+            tuple((j.node, j.kappa) for j in junctions))
 
 
 def solve_linear(spec: SpectralSolution, reservoirs, junctions,
-                 dl_floor: float = 1e-10) -> KineticSolution:
-    """Kinetic equations without inelastic collisions (energies decoupled)."""
-    op = assemble(spec, reservoirs, junctions, dl_floor)
-    u = spla.splu(op.A.tocsc()).solve(op.b)
-    u = u.reshape(op.ne, 2, op.n)
+                 dl_floor: float = 1e-10, cache: dict | None = None) -> KineticSolution:
+    """Kinetic equations without inelastic collisions (energies decoupled).
+
+    ``cache`` (a dict) keeps the LU factors while the spectral solution and the junction
+    conductances are unchanged: a bias sweep at fixed Δ then costs one back-substitution
+    per bias.
+    """
+    key = _key(spec, reservoirs, junctions)
+    if cache is not None and cache.get("key") == key:
+        lu, ne, n = cache["lu"], cache["ne"], cache["n"]
+        b = rhs(spec, reservoirs, junctions)
+    else:
+        op = assemble(spec, reservoirs, junctions, dl_floor)
+        lu, ne, n, b = spla.splu(op.A.tocsc()), op.ne, op.n, op.b
+        if cache is not None:
+            cache.update(key=key, lu=lu, ne=ne, n=n, spec_ref=spec)
+    u = lu.solve(b).reshape(ne, 2, n)
     return KineticSolution(eps=spec.eps, fL=u[:, 0], fT=u[:, 1], spectral=spec,
                            junctions=list(junctions), reservoirs=list(reservoirs))

@@ -147,25 +147,37 @@ def split_bias(g, axis: int = 0):
 # --- analytic charge imbalance (Eqs. 20-21) ----------------------------------------------
 
 def gnl_spectral_eq21(spec_uniform, x: float, kappa: float,
-                      length: float | None = None) -> np.ndarray:
+                      length: float | tuple | None = None) -> np.ndarray:
     r"""Spectral nonlocal conductance of Eq. 21 from a *uniform* spectral solution
     (first node used): :math:`\frac{\kappa N}{\kappa N+\mathcal D_T/\lambda_T}N
     e^{-|x|/\lambda_T}`, :math:`\lambda_T=\sqrt{\mathcal D_T/\mathcal R_T}` (Eq. 20);
     ``kappa`` is the per-branch κ_I = G_inj R_ξ/2.
 
-    With ``length`` = L, each branch ends at a reservoir (fT = 0) at distance L from the
-    injector: the same solution of Eq. 20 with :math:`e^{-|x|/\lambda}` replaced by
-    :math:`\sinh((L-|x|)/\lambda)/\sinh(L/\lambda)` and :math:`\mathcal D_T/\lambda`
-    by :math:`\mathcal D_T\coth(L/\lambda)/\lambda` (Eq. 21 is the limit L → ∞).
+    ``length`` = L or (L1, L2): the two branches end at reservoirs (fT = 0) at distances
+    L1, L2 from the injector, the detector at |x| on branch 2. The same solution of
+    Eq. 20 then has :math:`e^{-|x|/\lambda}\to\sinh((L_2-|x|)/\lambda)/\sinh(L_2/\lambda)`
+    and :math:`\mathcal D_T/\lambda\to\mathcal D_T(\coth(L_1/\lambda)+\coth(L_2/\lambda))
+    /2\lambda` (Eq. 21 is the limit L → ∞).
     """
     N, DT, RT = spec_uniform.N[:, 0], spec_uniform.DT[:, 0], spec_uniform.RT[:, 0]
     lam = np.sqrt(DT / RT)
     if length is None:
         return kappa * N / (kappa * N + DT / lam) * N * np.exp(-abs(x) / lam)
-    q = length / lam
-    shape = np.exp(-abs(x) / lam) * -np.expm1(-2 * (q - abs(x) / lam)) / -np.expm1(-2 * q)
-    coth = 1.0 / np.tanh(q)
+    L1, L2 = (length, length) if np.isscalar(length) else length
+    q1, q2, d = L1 / lam, L2 / lam, abs(x) / lam
+    shape = np.exp(-d) * -np.expm1(-2 * (q2 - d)) / -np.expm1(-2 * q2)
+    coth = 0.5 * (1.0 / np.tanh(q1) + 1.0 / np.tanh(q2))
     return kappa * N / (kappa * N + DT * coth / lam) * N * shape
+
+
+def detector_current_eq21(spec_uniform, x, kappa, v_inj, t_inj, length=None):
+    r"""Detector current per detector conductance, :math:`\tfrac12\int g(\epsilon)
+    f_T^{(N)}(\epsilon; V_\mathrm{inj})\,d\epsilon` (units Δ0/e), with g of
+    :func:`gnl_spectral_eq21`; its V-derivative is :func:`thermal_average`."""
+    eps = spec_uniform.eps
+    g = np.nan_to_num(gnl_spectral_eq21(spec_uniform, x, kappa, length))
+    return np.array([0.5 * integrate(g * electrode_distribution(eps, v, t_inj)[1], eps)
+                     for v in np.atleast_1d(v_inj)])
 
 
 def thermal_average(g_eps, eps, v_inj, t: float) -> np.ndarray:

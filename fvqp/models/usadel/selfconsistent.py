@@ -63,23 +63,32 @@ class State:
     newton_iterations: int = 0
 
 
-def _kinetic(setup: Setup, spec, guess):
+def _kinetic(setup: Setup, spec, guess, cache=None):
     if setup.gamma_ee > 0:
         return solve_inelastic(spec, setup.reservoirs, setup.junctions, setup.gamma_ee,
                                u0=guess, prefix=setup.petsc_prefix,
                                options=setup.petsc_options)
-    return solve_linear(spec, setup.reservoirs, setup.junctions)
+    lu_cache = cache.setdefault("lu", {}) if cache is not None else None
+    return solve_linear(spec, setup.reservoirs, setup.junctions, cache=lu_cache)
 
 
-def _evaluate(setup, delta, guess):
-    prob = replace(setup.problem, delta=delta)
-    spec = solve_spectral(prob, setup.eps)
-    kin = _kinetic(setup, spec, guess)
+def _evaluate(setup, delta, guess, cache=None):
+    """One spectral + kinetic solve; ``cache`` (a dict) reuses the spectral solution
+    while Δ is unchanged (the junction biases do not enter the spectral equation)."""
+    if cache is not None and "delta" in cache and np.array_equal(cache["delta"], delta):
+        spec = cache["spec"]
+    else:
+        prob = replace(setup.problem, delta=delta)
+        theta0 = cache.get("theta") if cache is not None else None
+        spec = solve_spectral(prob, setup.eps, theta0=theta0)
+        if cache is not None:
+            cache.update(delta=np.array(delta, copy=True), spec=spec, theta=spec.theta)
+    kin = _kinetic(setup, spec, guess, cache)
     new = gap_from_fL(spec, kin.fL, setup.lam, setup.omega_d)
     return kin, new
 
 
-def solve_state(setup: Setup, delta0=None, guess=None) -> State:
+def solve_state(setup: Setup, delta0=None, guess=None, cache: dict | None = None) -> State:
     """Spectral + kinetic (+ Eq. 8) solution for the current terminal biases."""
     prob = setup.problem
     net = prob.net
@@ -89,7 +98,7 @@ def solve_state(setup: Setup, delta0=None, guess=None) -> State:
     fixed |= prob.delta <= 0  # normal-metal parts stay normal
     delta = np.array(prob.delta if delta0 is None else delta0, float)
     if setup.selfconsistency == "none":
-        kin, _ = _evaluate(setup, delta, guess)
+        kin, _ = _evaluate(setup, delta, guess, cache)
         return State(delta=delta, kinetic=kin, iterations=0,
                      newton_iterations=kin.newton_iterations)
     probe = setup.probe_node
@@ -98,7 +107,7 @@ def solve_state(setup: Setup, delta0=None, guess=None) -> State:
     prev = None
     newton = 0
     for it in range(1, setup.max_iter + 1):
-        kin, new = _evaluate(setup, delta, guess)
+        kin, new = _evaluate(setup, delta, guess, cache)
         newton += kin.newton_iterations
         guess = (kin.fL, kin.fT)
         if setup.selfconsistency == "uniform":
@@ -140,10 +149,10 @@ def bias_sweep(setup: Setup, junction: str, biases, detector=None) -> dict:
 
     out = {"bias": np.asarray(biases, float), "delta": [], "i_inj": [], "i_det": [],
            "mu": [], "fL_probe": [], "iterations": []}
-    delta, guess = None, None
+    delta, guess, cache = None, None, {}
     for v in out["bias"]:
         s = with_biases(setup, {junction: v})
-        st = solve_state(s, delta0=delta, guess=guess)
+        st = solve_state(s, delta0=delta, guess=guess, cache=cache)
         delta, guess = st.delta, (st.kinetic.fL, st.kinetic.fT)
         jun = next(j for j in s.junctions if j.name == junction)
         out["delta"].append(st.delta)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import scipy.sparse as sp
@@ -120,35 +121,35 @@ class SpectralSolution:
     iterations: int = 0
     residual: float = 0.0
 
-    @property
+    @cached_property
     def G(self):
         return np.cos(self.theta)
 
-    @property
+    @cached_property
     def F(self):
         return np.sin(self.theta)
 
-    @property
+    @cached_property
     def N(self):
         return self.G.real
 
-    @property
+    @cached_property
     def DL(self):
         return 0.5 * (1 + np.abs(self.G) ** 2 - np.abs(self.F) ** 2)
 
-    @property
+    @cached_property
     def DT(self):
         return 0.5 * (1 + np.abs(self.G) ** 2 + np.abs(self.F) ** 2)
 
-    @property
+    @cached_property
     def RT(self):
         return 2.0 * self.problem.delta * self.F.real
 
-    @property
+    @cached_property
     def jeps(self):
         return (self.F**2).imag
 
-    @property
+    @cached_property
     def imF(self):
         return self.F.imag
 

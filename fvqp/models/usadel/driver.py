@@ -1,0 +1,221 @@
+"""Case file -> device -> sweep -> HDF5, PNG, VTK and summary.json.
+
+SI values of the validated case are converted once, by :class:`~.params.WireScales`
+(constants of :mod:`fvqp.units`), into the model's units (Δ0, ξ, R_ξ, I0).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+
+import numpy as np
+
+from ...io.atomic import atomic_path, atomic_write_bytes
+from ...units import K_B
+from .network import network_from_mesh
+from .observables import charge_imbalance_potential, detector_current, split_bias, tunnel_current
+from .params import WireScales
+from .selfconsistent import Setup, bias_sweep, solve_state
+from .spectral import SpectralProblem
+from .terminals import Reservoir, TunnelJunction
+
+log = logging.getLogger(__name__)
+
+
+def _gap_si(reg) -> float:
+    if reg.get("gap") is not None:
+        return float(reg["gap"])
+    from ...materials import get_material
+
+    return 1.764 * K_B * get_material(reg["material"]).Tc
+
+
+def build(case) -> tuple[Setup, dict]:
+    """The :class:`Setup` of a case and the metadata needed to write SI outputs."""
+    from ...mesh import read_mesh
+
+    d = case.data
+    regions = {k: v for k, v in d["regions"].items() if v.get("active", True)}
+    ref_name = next(iter(regions))
+    ref = regions[ref_name]
+    delta0 = _gap_si(ref)
+    sc = WireScales(delta0, ref["diffusivity"], ref["resistivity"], ref["cross_section"])
+    raw = read_mesh(case.mesh_path)
+    areas = {n: r["cross_section"] / sc.area for n, r in regions.items()}
+    # conductance per length ∝ A D / (ρ D) ... D relative sets the diffusion, ρ the norm
+    diffs = {n: r["diffusivity"] / sc.diffusivity for n, r in regions.items()}
+    net = network_from_mesh(raw, xi=sc.xi, mesh_scale=d["mesh"]["scale"], areas=areas,
+                            diffusions=diffs, regions=list(regions))
+    t_bath = sc.t(d["bath"]["temperature"])
+    node_delta = np.zeros(net.n_nodes)
+    gam = sc.energy(ref["dynes"])
+    zeta = sc.energy(ref["depairing"])
+    dphi = np.zeros(net.n_edges)
+    for name, reg in regions.items():
+        ri = net.region_names.index(name)
+        e = net.edge_region == ri
+        dphi[e] = reg["phase_gradient"]
+        nodes = np.unique(np.concatenate([net.edge_a[e], net.edge_b[e]]))
+        node_delta[nodes] = np.maximum(node_delta[nodes], sc.energy(_gap_si(reg)))
+    reservoirs = []
+    for name, bc in (d.get("boundaries") or {}).items():
+        node = net.node(name)
+        if bc["type"] == "normal":
+            T = bc.get("temperature") or d["bath"]["temperature"]
+            reservoirs.append(Reservoir(name, node, "normal", 0.0, sc.bias(bc["bias"]),
+                                        sc.t(T)))
+        else:
+            g = sc.energy(bc["gap"]) if bc.get("gap") else node_delta[node]
+            reservoirs.append(Reservoir(name, node, "superconductor", g, 0.0, t_bath))
+    junctions, passive = [], []
+    for name, j in (d.get("junctions") or {}).items():
+        if name not in net.groups:
+            raise ValueError(f"{case.path}: junctions.{name}: the mesh has no point group "
+                             f"{name!r}; its groups are {sorted(net.groups)}. Fix: rename "
+                             "the table.")
+        T = j.get("temperature") or d["bath"]["temperature"]
+        J = TunnelJunction(name, net.node(name), sc.kappa(j["conductance"]),
+                           sc.bias(j["bias"]), sc.t(T))
+        (junctions if j["in_solve"] else passive).append(J)
+    sw = d.get("sweep") or {}
+    biases = [abs(sc.bias(sw[k])) for k in ("start", "stop") if sw.get(k) is not None]
+    biases += [abs(j.bias) for j in junctions]
+    scd = d.get("selfconsistency") or {}
+    omega_d = scd.get("omega_d", 10.0)
+    en = d.get("energy") or {}
+    de = en.get("spacing", 0.025)
+    emax = en.get("max") or max(omega_d, max(biases + [0.0]) + 1.0 + 20 * t_bath)
+    eps = np.arange(-np.floor(emax / de), np.floor(emax / de) + 1) * de
+    prob = SpectralProblem(net, node_delta, gamma=gam, zeta0=zeta, dphi=dphi,
+                           reservoirs=reservoirs, junctions=junctions)
+    probe = net.node(scd["probe"]) if scd.get("probe") else None
+    setup = Setup(problem=prob, eps=eps, reservoirs=reservoirs, junctions=junctions,
+                  gamma_ee=d.get("collisions", {}).get("gamma_ee", 0.0), omega_d=omega_d,
+                  selfconsistency=scd.get("mode", "local"), probe_node=probe,
+                  tol=scd.get("tolerance", 1e-7), petsc_prefix=d["solver"]["prefix"],
+                  petsc_options=d["solver"]["petsc"])
+    meta = {"scales": sc, "net": net, "raw": raw, "passive": passive, "t_bath": t_bath,
+            "regions": list(regions)}
+    return setup, meta
+
+
+def _figure(path, res, title):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(1, 3, figsize=(13, 3.8))
+    x = res["x_um"]
+    order = np.argsort(x)
+    ax[0].plot(x[order], res["gap_ueV"][order])
+    ax[0].set(xlabel="x (µm)", ylabel="Δ (µeV)", title="gap of the last state")
+    ax[1].plot(x[order], res["mu_uV"][order])
+    ax[1].set(xlabel="x (µm)", ylabel="μ_Q* (µV)", title="charge-imbalance potential")
+    if "bias_mV" in res and res["bias_mV"].size > 1:
+        if res.get("g_nl") is not None:
+            for k, vd in enumerate(res["detector_bias_mV"]):
+                ax[2].plot(res["bias_mV"], res["g_nl"][:, k], label=f"V_det={vd:.3g} mV")
+            ax[2].set(xlabel="V_inj (mV)", ylabel="g_nl (S)", title="nonlocal conductance")
+            ax[2].legend(fontsize=7)
+        else:
+            ax[2].plot(res["bias_mV"], res["delta_probe_ueV"])
+            ax[2].set(xlabel="V_inj (mV)", ylabel="Δ (µeV)")
+    fig.suptitle(title)
+    fig.tight_layout()
+    tmp = atomic_path(path)
+    fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def _vtk(path, meta, gap_ev, mu_v):
+    from ...io.vtk import write_vtu
+
+    net = meta["net"]
+    pts = net.points * meta["scales"].xi * 1e6
+    blocks = [("line", np.stack([net.edge_a, net.edge_b], axis=1))]
+    write_vtu(path, pts, blocks, {"gap": net.edge_mean(gap_ev),
+                                  "charge_imbalance_potential": net.edge_mean(mu_v)},
+              {"gap": "eV", "charge_imbalance_potential": "V"})
+
+
+def run(case, output_dir: str | None = None) -> dict:
+    """Run a usadel case: one state, or a bias sweep with detector currents and g_nl."""
+    import h5py
+
+    start = time.perf_counter()
+    setup, meta = build(case)
+    sc, net = meta["scales"], meta["net"]
+    out_dir = output_dir or case.output_dir
+    os.makedirs(out_dir, exist_ok=True)
+    d = case.data
+    sw = d.get("sweep") or {}
+    res: dict = {"x_um": net.arclength() * sc.xi * 1e6}
+    summary: dict = {"model": "usadel", "case": case.path, "status": 0,
+                     "xi_m": sc.xi, "R_xi_ohm": sc.r_xi, "I0_A": sc.i0,
+                     "energies": int(setup.eps.size), "nodes": net.n_nodes}
+    v_unit = sc.delta0 / 1.602176634e-19  # volts per Δ0/e
+    if sw.get("junction"):
+        biases = np.linspace(sc.bias(sw["start"]), sc.bias(sw["stop"]), sw["points"])
+        det = None
+        if sw.get("detector"):
+            jd = next(j for j in setup.junctions + meta["passive"]
+                      if j.name == sw["detector"])
+            vd = np.array([sc.bias(v) for v in sw["detector_biases"]])
+            det = (jd.node, jd.kappa, vd, jd.temperature)
+        out = bias_sweep(setup, sw["junction"], biases, det)
+        res["bias_mV"] = biases * v_unit * 1e3
+        res["i_inj_A"] = out["i_inj"] * sc.i0
+        probe = setup.probe_node if setup.probe_node is not None else \
+            next(j.node for j in setup.junctions if j.name == sw["junction"])
+        res["delta_probe_ueV"] = out["delta"][:, probe] * sc.delta0 / 1.602176634e-25
+        gap, mu = out["delta"][-1], out["mu"][-1]
+        summary["self_consistency_iterations"] = out["iterations"].tolist()
+        if det is not None:
+            i_det = out["i_det"] * sc.i0
+            res["i_det_A"] = i_det
+            res["detector_bias_mV"] = vd * v_unit * 1e3
+            g = np.gradient(i_det, biases * v_unit, axis=0) if biases.size > 1 else None
+            res["g_nl"] = g
+            if g is not None and np.allclose(biases, -biases[::-1]):
+                res["g_sa"], res["g_ss"] = split_bias(g, axis=0)
+        summary["message"] = f"bias sweep of {sw['junction']}: {biases.size} points"
+    else:
+        st = solve_state(setup)
+        gap = st.delta
+        mu = charge_imbalance_potential(st.kinetic)
+        summary["junction_currents_A"] = {j.name: tunnel_current(st.kinetic, j) * sc.i0
+                                          for j in setup.junctions}
+        summary["detector_currents_A"] = {
+            j.name: float(detector_current(st.kinetic, j.node, j.kappa, [j.bias],
+                                           j.temperature)[0] * sc.i0)
+            for j in meta["passive"]}
+        summary["self_consistency_iterations"] = st.iterations
+        summary["message"] = "steady state"
+    res["gap_ueV"] = gap * sc.delta0 / 1.602176634e-25
+    res["mu_uV"] = mu * v_unit * 1e6
+    summary["gap_min_ueV"] = float(res["gap_ueV"].min())
+    h5 = os.path.join(out_dir, f"{case.name}.h5")
+    tmp = atomic_path(h5)
+    with h5py.File(tmp, "w") as fh:
+        for k, v in res.items():
+            if v is not None:
+                fh[k] = np.asarray(v)
+        fh["energy_grid_delta0"] = setup.eps
+        fh.attrs["units"] = json.dumps({"x_um": "um", "gap_ueV": "ueV", "mu_uV": "uV",
+                                        "bias_mV": "mV", "i_inj_A": "A", "i_det_A": "A",
+                                        "g_nl": "S", "g_sa": "S", "g_ss": "S"})
+    os.replace(tmp, h5)
+    _figure(os.path.join(out_dir, f"{case.name}.png"), res, case.data.get("title") or case.name)
+    _vtk(os.path.join(out_dir, f"{case.name}.vtu"), meta, gap * sc.delta0 / 1.602176634e-19,
+         mu * v_unit)
+    summary["output"] = h5
+    summary["wall_time_s"] = time.perf_counter() - start
+    atomic_write_bytes(os.path.join(out_dir, "summary.json"),
+                       json.dumps(summary, indent=2, default=float).encode())
+    log.info("usadel %s: %s", case.name, summary["message"])
+    return summary

@@ -1,0 +1,67 @@
+"""The usadel case files run end to end (CLI) and agree with the paper's numbers."""
+
+from __future__ import annotations
+
+import json
+
+import h5py
+import numpy as np
+import pytest
+
+from conftest import CASES, run_fvqp
+from fvqp.models.usadel.fitting import fit_i0, supercurrent_per_i0
+from fvqp.models.usadel.observables import detector_current_eq21
+from fvqp.models.usadel.params import WireScales
+from fvqp.models.usadel.spectral import uniform_solution
+
+E = 1.602176634e-19
+#: Table 1 of Ryan et al. (2026)
+TABLE1 = WireScales.from_resistance(265e-6 * E, 16.9e-4, 1450.0, 11e-6, 150e-9 * 8e-9)
+
+
+def test_table1_derived_scales():
+    """ξ = 65 nm, L_T(24 mK) = 733 nm (Table 1, Sec. IV), I0 = 30.9 µA (Sec. V)."""
+    assert TABLE1.xi == pytest.approx(65e-9, rel=0.01)
+    assert TABLE1.thermal_length(0.024) == pytest.approx(733e-9, rel=0.002)
+    assert TABLE1.i0 == pytest.approx(30.9e-6, rel=0.01)
+
+
+def test_fit_i0_recovers_fig10b_value():
+    """Eq. 6 with Eq. 7 depairing; fitting I0 to synthetic (∂xφ, I_s) returns 29.8 µA."""
+    dphi = np.linspace(0.05, 0.6, 8)
+    i_s = 29.8 * supercurrent_per_i0(dphi, t=0.008)
+    assert fit_i0(dphi, i_s, t=0.008) == pytest.approx(29.8, rel=1e-10)
+    # and the nonlinearity of I_s(∂xφ) from depairing is real: at ∂xφ = 0.6 the current is
+    # below the linear (π/2) tanh law by more than 5 %
+    lin = np.pi / 2 * dphi[-1]
+    assert i_s[-1] / 29.8 < 0.95 * lin
+
+
+@pytest.mark.slow
+def test_nis_wire_case_charge_imbalance(tmp_path):
+    """cases/usadel_nis_wire.toml by the CLI: outputs, Table 1 scales, and the detector
+    current against the analytic Eqs. 20-21 (finite branches) to 0.5 %."""
+    run_fvqp(["run", CASES / "usadel_nis_wire.toml", "--output", tmp_path])
+    s = json.loads((tmp_path / "summary.json").read_text())
+    assert s["status"] == 0
+    assert s["xi_m"] == pytest.approx(TABLE1.xi, rel=1e-6)
+    assert s["I0_A"] == pytest.approx(TABLE1.i0, rel=1e-4)  # rho rounded in the case
+    assert (tmp_path / "usadel_nis_wire.png").stat().st_size > 10000
+    vtu = (tmp_path / "usadel_nis_wire.vtu").read_text()
+    assert 'Name="gap"' in vtu and 'NumberOfCells="326"' in vtu
+    with h5py.File(tmp_path / "usadel_nis_wire.h5") as f:
+        V = f["bias_mV"][:] * 1e-3
+        i_det = f["i_det_A"][:, 0]
+        g_sa, g_ss = f["g_sa"][:, 0], f["g_ss"][:, 0]
+        gap = f["gap_ueV"][:]
+    assert np.allclose(gap, 265.0)
+    # charge imbalance alone (Δ fixed) is even in V_inj: no antisymmetric part
+    assert np.abs(g_sa).max() < 1e-6 * np.abs(g_ss).max()
+    v = np.array([TABLE1.bias(x) for x in V])
+    eps = np.arange(-400, 401) * 0.01
+    ana = detector_current_eq21(uniform_solution(eps, 1.0, 1.53e-3), TABLE1.length(300e-9),
+                                TABLE1.kappa(24.6e-6) / 2, v, TABLE1.t(0.061),
+                                length=(TABLE1.length(5.2e-6), TABLE1.length(5.8e-6)))
+    num = i_det / 31.4e-6 / (TABLE1.delta0 / E)
+    m = np.abs(v) >= 1.2
+    assert np.allclose(num[m], ana[m], rtol=5e-3)
