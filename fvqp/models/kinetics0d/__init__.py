@@ -12,6 +12,7 @@ Public API
 ----------
 :class:`Kinetics0D` (model), drives :class:`PhotonDrive`, :class:`PhononInjection`,
 :class:`TunnelInjection`, solvers :func:`steady_state`, :func:`evolve`, :func:`relax`,
+:func:`steady_state_self_consistent` (gap from the gap equation, :mod:`.selfgap`),
 observables in :mod:`fvqp.models.kinetics0d.observables`, and the case-file entry point
 :func:`run`.
 """
@@ -22,6 +23,7 @@ from ...case.schema import Field, ListOf, Section, Variant
 from ..spec import ModelSpec
 from .drives import Drive, PhononInjection, PhotonDrive, TunnelInjection
 from .model import Kinetics0D
+from .selfgap import self_consistent_gap, steady_state_self_consistent
 from .solve import RelaxationResult, evolve, relax, relaxation_step, steady_state
 
 __all__ = [
@@ -36,7 +38,9 @@ __all__ = [
     "relax",
     "relaxation_step",
     "run",
+    "self_consistent_gap",
     "steady_state",
+    "steady_state_self_consistent",
 ]
 
 _WINDOW = {
@@ -87,6 +91,9 @@ _SECTIONS = {
         "escape_time": Field("quantity", "phonon escape time (default: the material's "
                              "escape time per thickness times the thickness)",
                              dimension="time", positive=True),
+        "self_consistent_gap": Field("bool", "Delta follows f through the gap equation "
+                                     "(steady states; see docs/theory_kinetics0d.md)",
+                                     default=False),
     }, required=True),
     "grid": Section({
         "spacing": Field("quantity", "energy spacing (default kT_bath/15)",
@@ -124,6 +131,10 @@ def _check(data, err) -> None:
     except UnknownMaterialError as exc:
         err.add("film.material", str(exc).strip("'\""), "")
         return
+    if data["film"].get("self_consistent_gap") and not data.get("time", {}).get("steady"):
+        err.add("film.self_consistent_gap", "the self-consistent gap is available for "
+                "steady states only (transients keep the bath gap).",
+                "set steady = true under [time], or self_consistent_gap = false.")
     for i, d in enumerate(data.get("drives") or []):
         if d and d.get("type") == "photon" and d.get("energy") is None \
                 and d.get("frequency") is None:

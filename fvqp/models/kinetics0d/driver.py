@@ -32,6 +32,7 @@ from ...units import E_CHARGE, HBAR, UnitSystem
 from .drives import PhononInjection, PhotonDrive, TunnelInjection
 from .model import Kinetics0D
 from .observables import summary as observables
+from .selfgap import steady_state_self_consistent
 from .solve import relax, steady_state
 from .transient import (
     TransientState,
@@ -61,7 +62,10 @@ def build_model(case) -> tuple[Kinetics0D, dict]:
     ktc, tau0, n0 = u.energy, u.tau0, u.N0
     volume = film["area"] * film["thickness"]
     t_bath = d["bath"]["temperature"] / mat.Tc
-    delta = mat.gap_ratio * bcs_gap(t_bath) / DELTA0_BCS
+    if film.get("self_consistent_gap"):  # the equilibrium of the gap equation (selfgap)
+        delta = bcs_gap(t_bath, mat.gap_ratio)
+    else:
+        delta = mat.gap_ratio * bcs_gap(t_bath) / DELTA0_BCS
     params = CollisionParams.from_times(mat.tau0 / mat.tau0_phi, mat.gap_ratio)
     tau_esc = film.get("escape_time") or mat.tau_esc_per_thickness * film["thickness"]
     p_unit = QP_DENSITY_FACTOR * u.scales["power_density"]  # W/m^3 of the operator
@@ -199,7 +203,20 @@ def run(case, output_dir: str | None = None, resume: bool = False,
     y0 = _initial(model, case)
     summary: dict = {"model": "kinetics0d", "case": case.path}
     tr = None
-    if tc["steady"]:
+    if tc["steady"] and d["film"].get("self_consistent_gap"):
+        delta_bath = model.grid.delta
+        model, y, info = steady_state_self_consistent(
+            model, meta["gap_ratio"], y0, prefix=prefix + "snes_", options=petsc)
+        meta.update(delta_over_kTc=model.grid.delta, h_over_kTc=model.grid.h,
+                    delta_bath_over_kTc=delta_bath, self_consistent_gap=True)
+        summary.update(status=0, message="self-consistent steady state",
+                       newton_iterations=info["newton_iterations"],
+                       gap_iterations=info["iterations"],
+                       delta_over_kTc=model.grid.delta, delta_bath_over_kTc=delta_bath,
+                       gap_suppression=1.0 - model.grid.delta / delta_bath,
+                       residual_norm=float(np.linalg.norm(model.rhs(y))))
+        t_final = 0.0
+    elif tc["steady"]:
         y, res = steady_state(model, y0, prefix=prefix + "snes_", options=petsc)
         summary.update(status=0, message=res.message, newton_iterations=res.iterations,
                        residual_norm=res.residual_norm)

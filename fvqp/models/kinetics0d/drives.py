@@ -9,7 +9,7 @@ Jacobian blocks.
 
 Photon absorption (Goldie & Withington, SuST 26, 015004 (2013), their Eq. 6)
 --------------------------------------------------------------------------
-With :math:`\hbar\omega = p h` (rounded onto the grid so that
+With :math:`\hbar\omega = p h` (a grid multiple, so that
 :math:`E_i + \hbar\omega = E_{i+p}` and pair energies :math:`E_i + E_j = \hbar\omega`
 for :math:`i + j = p - m - 1`), the number rates per QP cell are
 
@@ -26,7 +26,9 @@ absorption) term. Because :math:`E_{i+p} - E_i = E_i + E_j = \hbar\omega`, the a
 power of the bracket is exactly :math:`\hbar\omega` times the number of absorbed
 photons; :math:`B(f)` is set so that the absorbed power equals the prescribed :math:`P`
 at every instant (as G&W do), which makes the term non-linear in ``f`` (the Jacobian
-includes the derivative of :math:`B`).
+includes the derivative of :math:`B`). A photon energy between two grid multiples is
+split between them (weights :math:`1-\theta`, :math:`\theta`, mean exactly
+:math:`\hbar\omega`; :class:`PhotonDrive`).
 
 Phonon injection
 ----------------
@@ -88,69 +90,98 @@ class Drive:
 
 
 @dataclass
+class _Line:
+    """One photon line ``E_i + p h = E_{i+p}`` with weight ``weight`` (see PhotonDrive)."""
+
+    p: int
+    weight: float
+    lin: np.ndarray
+    const: np.ndarray
+    absorb: np.ndarray  # c_{i,i+p}, i = 0 .. N-p-1
+    pairs: tuple[np.ndarray, np.ndarray, np.ndarray]  # (i, j, d_ij), E_i + E_j = p h
+
+
+def _photon_line(grid: EnergyGrid, p: int, weight: float) -> _Line:
+    """Unit-B matrices of absorption at ``p h`` (module docstring), times ``weight``."""
+    nq, h, m = grid.n, grid.h, grid.m
+    rho, a = grid.dos, grid.ados
+    lin = np.zeros((nq, nq))
+    const = np.zeros(nq)
+    # QP absorption i -> i + p, net flux c_i (f_i - f_{i+p})
+    i = np.arange(max(nq - p, 0))
+    c = weight * h * h * (rho[i] * rho[i + p] + a[i] * a[i + p])
+    lin[i, i] -= c
+    lin[i, i + p] += c
+    lin[i + p, i] += c
+    lin[i + p, i + p] -= c
+    # pair breaking: i + j = q, net d_ij (1 - f_i - f_j) into cell i (ordered pairs)
+    q = p - m - 1
+    pairs = (np.zeros(0, int), np.zeros(0, int), np.zeros(0))
+    if q >= 0:
+        i = np.arange(min(q + 1, nq))
+        j = q - i
+        ok = j < nq
+        i, j = i[ok], j[ok]
+        d = weight * np.maximum(h * h * (rho[i] * rho[j] - a[i] * a[j]), 0.0)
+        const[i] += d
+        np.add.at(lin, (i, i), -d)
+        np.add.at(lin, (i, j), -d)
+        pairs = (i, j, d)
+    return _Line(p, weight, lin, const, c, pairs)
+
+
+@dataclass
 class PhotonDrive(Drive):
     r"""Photon absorption at :math:`\hbar\omega` with absorbed power ``power``.
+
+    The line is split between the two neighbouring grid multiples
+    :math:`p h \le \hbar\omega < (p+1)h` with weights :math:`1-\theta` and
+    :math:`\theta`, :math:`\theta = \hbar\omega/h - p`, so the mean absorbed photon
+    energy is :math:`\hbar\omega` exactly and every result is continuous in
+    :math:`\hbar\omega` and in the grid spacing (which the self-consistent gap changes).
 
     Parameters
     ----------
     photon_energy : float
-        :math:`\hbar\omega` in kTc; rounded to the nearest multiple of the grid spacing
-        (see :attr:`photon_energy_grid` after :meth:`bind`).
+        :math:`\hbar\omega` in kTc.
     power : float
         Absorbed power per volume in units of :math:`4N_0(kT_c)^2/\tau_0`.
     """
 
     photon_energy: float = 4.0
     power: float = 1e-4
-    p: int = field(default=0, init=False)
     photon_energy_grid: float = field(default=0.0, init=False)
 
     def bind(self, grid: EnergyGrid, params: CollisionParams) -> None:
-        nq, h, m = grid.n, grid.h, grid.m
-        self.p = p = int(round(self.photon_energy / h))
+        x = self.photon_energy / grid.h
+        p = int(math.floor(x + 1e-9))
+        theta = max(x - p, 0.0)
         if p < 1:
             raise ValueError("photon energy below one grid spacing")
-        self.photon_energy_grid = p * h
-        rho, a = grid.dos, grid.ados
-        lin = np.zeros((nq, nq))
-        const = np.zeros(nq)
-        # QP absorption i -> i + p, net flux c_i (f_i - f_{i+p})
-        i = np.arange(max(nq - p, 0))
-        c = h * h * (rho[i] * rho[i + p] + a[i] * a[i + p])
-        lin[i, i] -= c
-        lin[i, i + p] += c
-        lin[i + p, i] += c
-        lin[i + p, i + p] -= c
-        # pair breaking: i + j = q, net d_ij (1 - f_i - f_j) into cell i (ordered pairs)
-        q = p - m - 1
-        if q >= 0:
-            i = np.arange(min(q + 1, nq))
-            j = q - i
-            ok = j < nq
-            i, j = i[ok], j[ok]
-            d = h * h * (rho[i] * rho[j] - a[i] * a[j])
-            d = np.maximum(d, 0.0)
-            const[i] += d
-            np.add.at(lin, (i, i), -d)
-            np.add.at(lin, (i, j), -d)
-            self._pairs = (i, j, d)
-        else:
-            self._pairs = (np.zeros(0, int), np.zeros(0, int), np.zeros(0))
-        self._abs = c if nq > p else np.zeros(0)
-        self._lin, self._const = lin, const
+        self.lines = [_photon_line(grid, p, 1.0 - theta)]
+        if theta > 1e-12:
+            self.lines.append(_photon_line(grid, p + 1, theta))
+        self.photon_energy_grid = grid.h * sum(ln.p * ln.weight for ln in self.lines)
+        self._lin = sum(ln.lin for ln in self.lines)
+        self._const = sum(ln.const for ln in self.lines)
         self._w, self._e = grid.qp_weights, grid.e
-        self._nq, self._nph = nq, grid.n_ph
+        self._nq, self._nph = grid.n, grid.n_ph
+
+    @property
+    def breaks_pairs(self) -> bool:
+        r"""Whether any photon line lies above :math:`2\Delta` (pair breaking)."""
+        return any(ln.pairs[0].size for ln in self.lines)
 
     def _net(self, f: np.ndarray) -> np.ndarray:
-        """Unit-B number rate per cell (``B = 1``)."""
+        r"""Unit-B number rate per cell (``B = 1``)."""
         return self._lin @ f + self._const
 
     def unit_power(self, f: np.ndarray) -> float:
-        """Absorbed power of the unit-B term, :math:`\\sum_i E_i\\,\\text{net}_i`."""
+        r"""Absorbed power of the unit-B term, :math:`\sum_i E_i\,\text{net}_i`."""
         return float(self._e @ self._net(f))
 
     def scale(self, f: np.ndarray) -> float:
-        """:math:`B(f) = P / p_{abs}(f)`."""
+        r""":math:`B(f) = P / p_{abs}(f)`."""
         pa = self.unit_power(f)
         if not pa > 0:
             raise ArithmeticError("photon drive: no absorption possible at this state")
@@ -158,21 +189,22 @@ class PhotonDrive(Drive):
 
     def terms(self, f, n):
         b = self.scale(f)
-        nq, p = self._nq, self.p
+        nq = self._nq
         gain = np.zeros(nq)
         loss = np.zeros(nq)
-        c = self._abs
-        if c.size:
-            lo, hi = np.arange(nq - p), np.arange(p, nq)
-            up = c * f[lo] * (1.0 - f[hi])
-            down = c * f[hi] * (1.0 - f[lo])
-            gain[hi] += up
-            loss[lo] += up
-            gain[lo] += down
-            loss[hi] += down
-        i, j, d = self._pairs
-        np.add.at(gain, i, d * (1.0 - f[i]) * (1.0 - f[j]))
-        np.add.at(loss, i, d * f[i] * f[j])
+        for ln in self.lines:
+            p, c = ln.p, ln.absorb
+            if c.size:
+                lo, hi = np.arange(nq - p), np.arange(p, nq)
+                up = c * f[lo] * (1.0 - f[hi])
+                down = c * f[hi] * (1.0 - f[lo])
+                gain[hi] += up
+                loss[lo] += up
+                gain[lo] += down
+                loss[hi] += down
+            i, j, d = ln.pairs
+            np.add.at(gain, i, d * (1.0 - f[i]) * (1.0 - f[j]))
+            np.add.at(loss, i, d * f[i] * f[j])
         scale = b / self._w
         zero = np.zeros(self._nph)
         return scale * gain, scale * loss, zero, zero

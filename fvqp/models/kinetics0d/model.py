@@ -26,6 +26,7 @@ tolerance).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -110,6 +111,16 @@ class Kinetics0D:
     def energy_weights(self) -> np.ndarray:
         r"""``w`` with :math:`e = w\cdot y` (units :math:`4N_0(kT_c)^2`)."""
         return self._e_weights
+
+    def with_gap(self, delta: float) -> Kinetics0D:
+        r"""The same model with gap ``delta``: same ``m``, QP cells and phonon nodes,
+        spacing :math:`h = 2\Delta/m` (cut-offs scale with :math:`\Delta`); fresh copies of
+        the drives are bound to the new grid (:mod:`fvqp.models.kinetics0d.selfgap`)."""
+        g = self.grid
+        grid = EnergyGrid(delta=delta, h=2.0 * delta / g.m, n=g.n, n_ph=g.n_ph, gamma=g.gamma)
+        return Kinetics0D(grid, self.params, self.t_bath, tau_esc=self.tau_esc,
+                          drives=[dataclasses.replace(d) for d in self.drives],
+                          method=self.method, tilt=self.tilt)
 
     # ----------------------------------------------------------- equations
     def terms(self, y: np.ndarray, t: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
