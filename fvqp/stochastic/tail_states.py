@@ -157,8 +157,8 @@ class TailStates:
         \\int_\\varepsilon^\\infty\\nu` with the DOS of Eq. (3) (an incomplete gamma
         function).
         """
-        from scipy.special import gammaincc
         from scipy.special import gamma as gamma_fn
+        from scipy.special import gammaincc
 
         x = np.asarray(eps, dtype=float) / self.eps_T
         if not exact:
