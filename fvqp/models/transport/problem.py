@@ -273,7 +273,8 @@ class TransportProblem:
         if s.kind == "quasiparticle":
             spec = spec * self.rho[:n] * ~self.alg_f[:n]
         norm = spec @ x
-        if np.any((norm <= 0) & (s.weights > 0)):
+        w = np.ones(n) if s.weights is None else s.weights
+        if np.any((norm <= 0) & (w > 0)):
             raise ValueError(f"a {s.kind} source at {s.energy:.4g} kTc has no states to fill "
                              "in some cell (below the local gap or outside the grid).")
         return np.divide(spec, norm[:, None], out=np.zeros_like(spec), where=norm[:, None] > 0)
@@ -427,14 +428,14 @@ class TransportProblem:
             sel = self.b_group == gi
             out[f"E:boundary:{name}"] = float(np.sum(Fb[sel] @ g.e))
             out[f"N:boundary:{name}"] = float(np.sum(Fb[sel]))
-        # flux into trap cells from owned active cells (and out of owned traps' neighbours)
+        # flux from trap cells into owned active cells (Ff is the flux into f_a)
         act = ~self.trap
-        into_trap = np.zeros(N)
-        for a, b, sign in ((self.f_a, self.f_b, -1.0), (self.f_b, self.f_a, 1.0)):
+        from_trap = np.zeros(N)
+        for a, b, sign in ((self.f_a, self.f_b, 1.0), (self.f_b, self.f_a, -1.0)):
             sel = (a < n) & act[a] & self.trap[b]
-            into_trap += np.sum(sign * Ff[sel], axis=0)
-        out["E:trap"] = float(into_trap @ g.e)
-        out["N:trap"] = float(into_trap.sum())
+            from_trap += np.sum(sign * Ff[sel], axis=0)
+        out["E:trap"] = float(from_trap @ g.e)
+        out["N:trap"] = float(from_trap.sum())
         esc = -self.m_n[:n] * (ph[:n] - self.n_bath) / self.p["tau_esc"][:n, None]
         esc[self.ph_fixed[:n]] = 0.0
         out["E:escape"] = float(np.sum(esc @ g.omega))

@@ -109,7 +109,7 @@ def cell_spectra(grid: TransportGrid, delta: np.ndarray
     d = np.asarray(delta, dtype=float)[:, None]
     a, b = grid.edges[None, :-1], grid.edges[None, 1:]
     lo = np.maximum(a, d)
-    has = b > d
+    has = (b - d) > 1e-9 * grid.h  # a sliver of a bin (round-off) counts as empty
     sb = np.sqrt(np.maximum((b - d) * (b + d), 0.0))
     sl = np.sqrt(np.maximum((lo - d) * (lo + d), 0.0))
     width = np.where(has, b - lo, 0.0)
@@ -119,7 +119,8 @@ def cell_spectra(grid: TransportGrid, delta: np.ndarray
     arg = np.divide(width + width * (b + lo) / np.where(den > 0, den, 1.0), lo + sl,
                     out=np.zeros_like(den), where=has)
     ados = d / grid.h * np.log1p(arg)
-    return np.where(has, rho, 0.0), np.where(has, ados, 0.0), width / grid.h
+    dl = np.where(d <= a, 1.0, width / grid.h)  # exactly 1 on bins fully above the gap
+    return np.where(has, rho, 0.0), np.where(has, ados, 0.0), dl
 
 
 def gap_from_distribution(grid: TransportGrid, f: np.ndarray, delta0: np.ndarray,

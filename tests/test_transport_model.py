@@ -1,0 +1,316 @@
+"""Energy-resolved transport on meshes: equilibrium, conservation, 0D limit, diffusion
+against analytic solutions, spatial convergence and trapping."""
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.sparse import coo_matrix
+from scipy.sparse.linalg import spsolve
+
+from fvqp.collisions import CollisionParams, EnergyGrid, bcs_gap, fermi
+from fvqp.mesh import build_geometry, read_mesh
+from fvqp.models.kinetics0d import Kinetics0D, PhononInjection, steady_state
+from fvqp.models.transport.problem import (
+    Boundary,
+    RegionParams,
+    SpectralSource,
+    TransportProblem,
+)
+from fvqp.models.transport.spectral import TransportGrid, gap_from_distribution
+from fvqp.parallel import Distribution
+from fvqp.solvers import BDFIntegrator, BDFOptions, NonlinearSolver
+
+MESHES = Path(__file__).resolve().parent.parent / "meshes"
+LU = {"ksp_type": "preonly", "pc_type": "lu"}
+
+
+def build(mesh, params, bcs, *, grid, t_bath, scale=1.0, widths=None, sources=(),
+          collisions=True, sc=False):
+    raw = read_mesh(str(MESHES / mesh))
+    w = np.ones(len(raw.region_names)) if widths is None else widths
+    geo = build_geometry(raw, scale=scale, widths=w, strict=False)
+    dist = Distribution(geo)
+    regs = [params[n] for n in raw.region_names]
+    return TransportProblem(dist, grid, regs, w, bcs, sources, t_bath, sc, collisions)
+
+
+def local(p, x):
+    v = p.dist.create_vec()
+    v.setArray(x)
+    return p.dist.local_array(v)
+
+
+class _Steady:
+    def __init__(self, power):
+        self.power = power
+
+    def amount(self, t0, t1):
+        return self.power * (t1 - t0)
+
+    def steady_rate(self):
+        return self.power
+
+    def breakpoints(self):
+        return []
+
+    def max_dt(self, t):
+        return math.inf
+
+
+class _Pulse(_Steady):
+    def __init__(self, energy, t0, t1):
+        self.energy, self.t0, self.t1 = energy, t0, t1
+
+    def amount(self, a, b):
+        return self.energy * max(0.0, min(b, self.t1) - max(a, self.t0)) / (self.t1 - self.t0)
+
+    def steady_rate(self):
+        return 0.0
+
+    def breakpoints(self):
+        return [self.t0, self.t1]
+
+
+def network(sc=False, t_bath=0.25, bias=2.6, sources=(), grid=None):
+    """Y network: wire_1 Al (gap 1.76), wire_2 lower gap, wire_3 a normal trap."""
+    d1, d2 = 1.764 * bcs_gap(t_bath) / 1.764, 1.4 * bcs_gap(t_bath / 0.8) / 1.764
+    grid = grid or TransportGrid.build(0.9 * d2, 0.08, 4.6)
+    params = {"wire_1": RegionParams(qp_scale=1.0, c_ph=0.6, weight=4.0, diffusion=3.0,
+                                     delta0=1.764, gap=d1, tau_esc=2.0),
+              "wire_2": RegionParams(qp_scale=2.5, c_ph=0.4, weight=3.0, diffusion=1.0,
+                                     delta0=1.4, gap=d2, tau_esc=5.0),
+              "wire_3": RegionParams(weight=5.0, diffusion=2.0, delta0=0.0, gap=0.0,
+                                     trap=True)}
+    bcs = {"end_1": Boundary("tunnel", rate=0.3, bias=bias, temperature=t_bath),
+           "end_2": Boundary("bath"), "end_3": Boundary("insulating")}
+    return build("wire_network/wire_network.msh", params, bcs, grid=grid, t_bath=t_bath,
+                 scale=1.0, sources=sources, sc=sc)
+
+
+@pytest.mark.parametrize("sc", [False, True])
+def test_equilibrium_stationary_with_varying_gap(sc):
+    """Fermi f, Bose n and Delta(T) of each region: every row of the residual vanishes to
+    round-off (collisions, transport across the gap step and into the trap, the junction
+    at zero bias, the bath contact, escape), and the self-consistent gap is a fixed point."""
+    p = network(sc=sc, bias=0.0)
+    x = p.equilibrium()
+    if sc:
+        assert p.update_gap(local(p, x)) > 1e-6  # the region gaps were BCS continuum values
+        assert p.update_gap(local(p, x)) < 1e-12  # now a fixed point of the discrete eq.
+        g = np.unique(np.round(p.delta[~p.trap], 12))
+        assert len(g) == 2  # two superconductors, different gaps
+    r = p.rhs(local(p, x), 0.0, math.inf)
+    terms = p.collision_terms(local(p, x).reshape(-1, p.B))
+    scale = max(np.max(p.m_f[:p.n] * np.concatenate([t.qp_gain for t in terms])),
+                np.max(np.abs(p.G)) * 1e-2)
+    assert np.max(np.abs(r)) <= 1e-13 * scale
+    assert all(abs(v) <= 1e-13 * scale for v in p.rates(local(p, x), 0.0, math.inf).values())
+
+
+def test_transient_energy_and_number_balance():
+    """BDF2 over a tunnel-driven, phonon-pulsed Y network with a gap step, a normal trap,
+    a bath contact and phonon escape: energy in = stored + out through every channel, to
+    the Newton tolerance; QP number changes only through boundaries, trap and pairs."""
+    src = SpectralSource("phonon", None, _Pulse(0.05, 0.1, 0.3), energy=3.9, width=0.2)
+    p = network(sources=[src], bias=3.2)
+    w = np.where(p.loc.cell_region[:p.n] == 1, p.loc.volume[:p.n], 0.0)
+    src.weights = w / w.sum()
+    p.set_gap(p.delta)  # rebuild the source spectrum with the weights
+    x0 = p.equilibrium()
+    integ = BDFIntegrator(p, x0, 0.0, "tb_", LU, BDFOptions(dt_initial=0.02, rtol=1e-4,
+                                                              atol=1e-9))
+    integ.run(3.0)
+    t0, t1 = p.totals(x0), p.totals(integ.x)
+    acc = integ.accumulated
+    e_in = sum(abs(v) for k, v in acc.items() if k.startswith("E:"))
+    dE = (t1["E_qp"] + t1["E_ph"]) - (t0["E_qp"] + t0["E_ph"])
+    assert e_in > 0.01 and acc["E:trap"] < 0 and acc["E:escape"] < 0
+    # BDF2 integrates the step-averaged source with its own weights (exact balance, the
+    # deposited total to the accuracy of the time integration)
+    assert acc["E:deposited"] == pytest.approx(0.05, rel=1e-3)
+    assert abs(dE - sum(v for k, v in acc.items() if k.startswith("E:"))) <= 1e-9 * e_in
+    dN = t1["N_qp"] - t0["N_qp"]
+    n_in = sum(abs(v) for k, v in acc.items() if k.startswith("N:"))
+    assert abs(acc["N:pair"]) > 1e-3 * n_in  # pair breaking by the pulse phonons matters
+    assert abs(dN - sum(v for k, v in acc.items() if k.startswith("N:"))) <= 1e-8 * n_in
+    assert np.all(integ.x.reshape(-1, p.B)[:, :p.N] >= 0)
+
+
+def test_uniform_device_equals_0d_model():
+    """No gradients (insulated line, uniform phonon drive): every cell is the 0D model's
+    steady state (fvqp.models.kinetics0d, same grid and prefactors)."""
+    t_bath, delta = 0.2, bcs_gap(0.2)
+    grid = TransportGrid.build(delta, 0.05, delta + 3.0)
+    c_ph, tau = 0.8, 4.0
+    power, e_ph = 2e-4, 3.9
+    prm = RegionParams(qp_scale=1.0, c_ph=c_ph, weight=4.0, diffusion=1.0, delta0=1.764,
+                       gap=delta, tau_esc=tau)
+    src = SpectralSource("phonon", None, _Steady(power * 4.0), energy=e_ph)  # P0 V w, V = 1
+    p = build("mms/line_16.msh", {"domain": prm},
+              {"left": Boundary("insulating"), "right": Boundary("insulating")},
+              grid=grid, t_bath=t_bath, sources=[src])
+    src.weights = p.loc.volume[:p.n] / p.loc.volume[:p.n].sum()
+    p.set_gap(p.delta)
+    solver = NonlinearSolver(p.dist, lambda xl: -p.rhs(xl, 0.0, math.inf),
+                             lambda xl: -p.rhs_jacobian(xl, 0.0, math.inf), p.pattern,
+                             "tu_", LU)
+    x = p.dist.create_vec()
+    x.setArray(p.equilibrium())
+    solver.solve(x, atol=1e-22)
+    y = x.getArray().reshape(-1, p.B)
+    eg = EnergyGrid(delta=grid.h * grid.j0, h=grid.h, n=grid.n, n_ph=grid.n_ph)
+    k = int(np.argmin(np.abs(eg.omega - e_ph)))
+    model = Kinetics0D(eg, CollisionParams(c_ph), t_bath, tau,
+                       [PhononInjection(energy=eg.omega[k], width=0.0, power=power)],
+                       method="direct")
+    y0, _ = steady_state(model)
+    assert np.max(np.abs(y[:, :p.N] - y0[:p.N])) <= 1e-9 * np.max(y0[:p.N])
+    assert np.max(np.abs(y[:, p.N:] - y0[p.N:])) <= 1e-9 * np.max(y0[p.N:])
+    assert np.max(y0[:p.N] - fermi(eg.e, t_bath)) > 1e-3  # far from equilibrium
+
+
+def _diffusion_line(n_cells=128, length=200.0, e_min=1.6):
+    grid = TransportGrid.build(e_min, 0.1, e_min + 1.6)
+    prm = RegionParams(diffusion=2.0, gap=1.7, delta0=1.764)
+    p = build(f"mms/line_{n_cells}.msh", {"domain": prm},
+              {"left": Boundary("insulating"), "right": Boundary("insulating")},
+              grid=grid, t_bath=0.1, scale=length, collisions=False)
+    return p
+
+
+def test_pulse_spreads_with_energy_resolved_diffusion_constant():
+    """A weak QP pulse spreads at every energy with D(E) = D_n D_L / rho: the variance
+    grows as 2 D(E) t, with D(E) -> D_n sqrt(1 - Delta^2/E^2) away from the gap edge and
+    no motion in bins below the gap."""
+    p = _diffusion_line()
+    g = p.grid
+    xc = p.loc.centroid[:p.n, 0]
+    y = p.equilibrium().reshape(p.n, p.B)
+    s0 = 10.0
+    bump = 1e-4 * np.exp(-0.5 * ((xc - 100.0) / s0) ** 2)
+    y[:, :p.N] += bump[:, None] * (~p.alg_f[:p.n])
+    integ = BDFIntegrator(p, y.ravel(), 0.0, "tp_", LU,
+                          BDFOptions(dt_initial=0.05, adaptive=False))
+    t_end = 40.0
+    integ.run(t_end)
+    f = integ.x.reshape(p.n, p.B)[:, :p.N] - p.f_bath
+    rho, dl = p.rho[0], p.dl[0]
+    checked = 0
+    for i in range(p.N):
+        if p.alg_f[0, i]:
+            assert np.all(f[:, i] == 0.0)
+            continue
+        w = f[:, i] / f[:, i].sum()
+        var = np.sum(w * (xc - 100.0) ** 2)
+        d_num = (var - s0**2) / (2 * t_end)
+        d_exact = 2.0 * dl[i] / rho[i]
+        assert d_num == pytest.approx(d_exact, rel=3e-3), i
+        e = g.e[i]
+        if e > 1.7 + 3 * g.h:
+            assert d_exact == pytest.approx(2.0 * math.sqrt(1 - (1.7 / e) ** 2), rel=3e-3)
+        checked += 1
+    assert checked >= 10
+
+
+@pytest.mark.parametrize("kind", ["square", "cube"])
+def test_transport_second_order_manufactured(kind):
+    """Steady spectral diffusion with a manufactured solution and its exact boundary
+    values: the L2 error of f falls as h^2 on refined square / cube meshes."""
+    sizes = (8, 16, 32) if kind == "square" else (4, 8, 16)
+    errs = []
+    for n in sizes:
+        grid = TransportGrid.build(1.6, 0.2, 2.4)
+        names = ("left", "right", "bottom", "top") if kind == "square" else \
+            ("xmin", "xmax", "ymin", "ymax", "zmin", "zmax")
+        p = build(f"mms/{kind}_{n}.msh", {"domain": RegionParams(diffusion=1.5, gap=1.7)},
+                  {b: Boundary("bath") for b in names}, grid=grid, t_bath=0.1,
+                  collisions=False)
+        i = p.N - 1  # a bin fully above the gap: c = w D
+        c = 4.0 * 1.5
+
+        def exact(x):
+            return 0.2 + 0.1 * np.sin(np.pi * x[:, 0]) * np.cos(1.3 * x[:, 1]) \
+                * (np.exp(0.5 * x[:, 2]) if x.shape[1] > 2 else 1.0)
+
+        def lap(x):
+            k2 = np.pi**2 + 1.69 - (0.25 if kind == "cube" else 0.0)
+            return -k2 * (exact(x) - 0.2)
+
+        cen = p.loc.centroid[:p.n]
+        # boundary faces: exact value at the face centroid
+        fc = []
+        loc = p.loc
+        for f in range(len(loc.faces)):
+            if loc.face_ptr[f + 1] - loc.face_ptr[f] == 1:
+                fc.append(loc.face_centroid[f])
+        fc = np.array(fc)
+        p.b_fn[:, i] = exact(fc)
+        rows = np.concatenate([p.f_a, p.f_a, p.f_b, p.f_b, p.b_cell])
+        cols = np.concatenate([p.f_a, p.f_b, p.f_b, p.f_a, p.b_cell])
+        G, Gb = p.G[:, i], p.b_G[:, i]
+        vals = np.concatenate([-G, G, -G, G, -Gb])
+        A = coo_matrix((vals, (rows, cols)), shape=(p.n, p.n)).tocsr()
+        b = -Gb * p.b_fn[:, i]
+        rhs = np.bincount(p.b_cell, weights=b, minlength=p.n)
+        src = -c * grid.h * lap(cen) * p.loc.volume[:p.n]
+        f = spsolve(A, rhs - src)
+        errs.append(math.sqrt(np.sum(p.loc.volume[:p.n] * (f - exact(cen)) ** 2)))
+    orders = [math.log2(errs[k] / errs[k + 1]) for k in range(len(errs) - 1)]
+    assert min(orders) > 1.85, orders
+
+
+def test_trapping_time_diffusion_limited():
+    """Uniform QP injection at one energy into a line whose left end is a bath contact
+    (perfect absorber): the steady number of QPs is N = G L^2 / (3 D(E)) -- the
+    diffusion-limited trapping time L^2/(3 D(E)) -- to the O(h^2) accuracy of the mesh."""
+    n_cells, length = 128, 100.0
+    grid = TransportGrid.build(1.6, 0.1, 3.2)
+    prm = RegionParams(diffusion=2.0, gap=1.7, delta0=1.764)
+    e0 = 2.25
+    src = SpectralSource("quasiparticle", None, _Steady(1e-3), energy=e0)
+    p = build(f"mms/line_{n_cells}.msh", {"domain": prm},
+              {"left": Boundary("bath"), "right": Boundary("insulating")},
+              grid=grid, t_bath=0.1, scale=length, sources=[src], collisions=False)
+    src.weights = p.loc.volume[:p.n] / p.loc.volume[:p.n].sum()
+    p.set_gap(p.delta)
+    solver = NonlinearSolver(p.dist, lambda xl: -p.rhs(xl, 0.0, math.inf),
+                             lambda xl: -p.rhs_jacobian(xl, 0.0, math.inf), p.pattern,
+                             "tt_", LU)
+    x = p.dist.create_vec()
+    x.setArray(p.equilibrium())
+    solver.solve(x, atol=1e-20)
+    y = x.getArray().reshape(p.n, p.B)
+    i = int(np.argmin(np.abs(grid.e - e0)))
+    n_excess = np.sum(p.m_f[:p.n, i] * (y[:, i] - p.f_bath[i]))
+    gen = 1e-3 / grid.e[i]  # particles per time (energy rate / energy)
+    d_e = 2.0 * p.dl[0, i] / p.rho[0, i]
+    # N counted with states weight w = 4: n per volume = w h rho f
+    tau_trap = n_excess / gen
+    assert tau_trap == pytest.approx(length**2 / (3 * d_e), rel=2e-4)
+    flows = p.rates(local(p, x.getArray()), 0.0, math.inf)
+    assert flows["N:boundary:left"] == pytest.approx(-gen, rel=1e-10)
+
+
+def test_gap_collapse_below_grid_is_reported():
+    """A drive that pushes the self-consistent gap below the grid stops with a message
+    naming the fix, instead of silently using a grid without those states."""
+    p = network(sc=True)
+    y = p.equilibrium().reshape(p.n, p.B)
+    y[:, :p.N] = 0.45  # nearly normal distribution
+    with pytest.raises(ValueError, match="e_min"):
+        p.update_gap(local(p, y.ravel()))
+    # a moderate excess reduces the gap in the gap equation's direction
+    p2 = network(sc=True)
+    x = p2.equilibrium()
+    p2.update_gap(local(p2, x))
+    before = p2.delta.copy()
+    y = x.reshape(p2.n, p2.B).copy()
+    y[:, :p2.N] += 2e-3
+    p2.update_gap(local(p2, y.ravel()))
+    sc = ~p2.trap
+    assert np.all(p2.delta[sc] < before[sc])
+    ref = gap_from_distribution(p2.grid, np.where(p2.alg_f, 0, y[:, :p2.N]),
+                                p2.p["delta0"])
+    assert np.allclose(p2.delta[sc], ref[sc], rtol=1e-12)

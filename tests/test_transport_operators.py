@@ -1,0 +1,151 @@
+"""Energy-space pieces of the transport model: batched collision operator, its Jacobian,
+per-cell spectra on the absolute grid and the local gap equation."""
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from fvqp.collisions import (
+    CollisionParams,
+    EnergyGrid,
+    bcs_gap,
+    collision_terms_direct,
+    fermi,
+)
+from fvqp.collisions.batched import batched_jacobian, batched_terms, collision_jacobian_blocks
+from fvqp.models.transport.spectral import TransportGrid, cell_spectra, gap_from_distribution
+
+NAMES = ("qp_sc_in", "qp_sc_out", "qp_rec", "qp_pb", "ph_sc_in", "ph_sc_out", "ph_rec",
+         "ph_pb")
+
+
+def _duck_grid(g: TransportGrid, rho, ados):
+    """An EnergyGrid look-alike with given DOS for the O(N^2) reference operator."""
+    return SimpleNamespace(n=g.n, n_ph=g.n_ph, m=g.m, h=g.h, omega=g.omega, dos=rho,
+                           ados=ados)
+
+
+@pytest.fixture
+def cells():
+    g = TransportGrid.build(1.5, 0.06, 5.0)
+    rng = np.random.default_rng(3)
+    gaps = np.array([1.5, 1.5 + 0.3 * g.h, 1.6, 1.77])  # on an edge, inside bins
+    rho, ados, _ = cell_spectra(g, gaps)
+    f = rng.uniform(0.0, 0.4, (4, g.n))
+    n = rng.uniform(0.0, 0.6, (4, g.n_ph))
+    return g, gaps, rho, ados, f, n
+
+
+def test_batched_equals_direct_reference_per_cell(cells):
+    """FFT batch = the O(N^2) double sums of fvqp.collisions.direct, cell by cell, with
+    per-cell DOS (gap inside a bin, bins without states) and prefactors."""
+    g, gaps, rho, ados, f, n = cells
+    qs, cph = np.array([1.0, 0.3, 2.0, 0.7]), np.array([0.5, 1.2, 0.8, 2.0])
+    b = batched_terms(f, n, rho, ados, h=g.h, m=g.m, qp_scale=qs, c_ph=cph)
+    for c in range(4):
+        has = rho[c] > 0
+        # reference on the bins with states (the direct code divides by rho)
+        j0 = int(np.argmax(has))
+        sub = SimpleNamespace(n=g.n - j0, n_ph=g.n_ph, m=g.m + 2 * j0, h=g.h, omega=g.omega,
+                              dos=rho[c, j0:], ados=ados[c, j0:])
+        ref = collision_terms_direct(f[c, j0:], n[c], sub, CollisionParams(cph[c]))
+        for k in NAMES:
+            a = getattr(ref, k) * (qs[c] if k.startswith("qp") else 1.0)
+            got = getattr(b, k)[c]
+            got = got[j0:] if k.startswith("qp") else got
+            assert np.max(np.abs(got - a)) <= 1e-12 * np.max(np.abs(a)), (c, k)
+        assert np.all(b.qp[c, ~has] == 0.0)
+
+
+def test_energy_conserved_and_qp_number_by_pairs(cells):
+    """sum_i h rho E S_qp + beta sum_k h W^3 S_ph = 0 to round-off in every cell
+    (beta = qp_scale / 2 c_ph); QPs change only in pairs: sum h rho (pb - rec) equals
+    twice the phonon number lost to pair breaking minus gained by recombination."""
+    g, gaps, rho, ados, f, n = cells
+    qs, cph = np.array([1.0, 0.3, 2.0, 0.7]), np.array([0.5, 1.2, 0.8, 2.0])
+    b = batched_terms(f, n, rho, ados, h=g.h, m=g.m, qp_scale=qs, c_ph=cph)
+    beta = qs / (2 * cph)
+    e_qp = g.h * np.sum(rho * g.e * b.qp, axis=1)
+    e_ph = beta * g.h * np.sum(g.omega**3 * b.ph, axis=1)
+    scale = g.h * np.sum(rho * g.e * (b.qp_gain + b.qp_loss), axis=1)
+    assert np.all(np.abs(e_qp + e_ph) <= 1e-13 * scale)
+    dn_qp = g.h * np.sum(rho * (b.qp_pb - b.qp_rec), axis=1)
+    dn_ph = beta * g.h * np.sum(g.omega**2 * (b.ph_rec - b.ph_pb), axis=1)
+    assert np.allclose(dn_qp, -2 * dn_ph, rtol=1e-12, atol=0)
+    # scattering alone conserves the QP number
+    dsc = g.h * np.sum(rho * (b.qp_sc_in - b.qp_sc_out), axis=1)
+    assert np.all(np.abs(dsc) <= 1e-13 * scale)
+
+
+@pytest.mark.parametrize("t", [0.2, 0.45])
+def test_detailed_balance_every_term(cells, t):
+    """Fermi f and Bose n at one temperature: each process balances separately."""
+    g, gaps, rho, ados, _, _ = cells
+    f = np.tile(fermi(g.e, t), (4, 1))
+    n = np.tile(1.0 / np.expm1(g.omega / t), (4, 1))
+    b = batched_terms(f, n, rho, ados, h=g.h, m=g.m, qp_scale=1.3, c_ph=0.9)
+    for gain, loss in (("qp_sc_in", "qp_sc_out"), ("qp_pb", "qp_rec"),
+                       ("ph_sc_in", "ph_sc_out"), ("ph_rec", "ph_pb")):
+        a, c = getattr(b, gain), getattr(b, loss)
+        assert np.max(np.abs(a - c)) <= 1e-12 * np.max(a), (gain, loss)
+
+
+def test_batched_jacobian_exact(cells):
+    """Analytic batched Jacobian = complex-step derivative of the FFT operator (exact
+    to round-off; the dual-number FFT keeps imaginary parts free of round-off)."""
+    g, gaps, rho, ados, f, n = cells
+    qs, cph = np.array([1.0, 0.3, 2.0, 0.7]), np.array([0.5, 1.2, 0.8, 2.0])
+
+    def rate(ff, nn):
+        t = batched_terms(ff, nn, rho, ados, h=g.h, m=g.m, qp_scale=qs, c_ph=cph)
+        return t.qp, t.ph
+
+    J1 = collision_jacobian_blocks(f, n, rate)
+    J2 = batched_jacobian(f, n, rho, ados, h=g.h, m=g.m, qp_scale=qs, c_ph=cph)
+    assert np.max(np.abs(J1 - J2)) <= 1e-12 * np.max(np.abs(J2))
+    # and a finite-difference check of one column (independent of both)
+    e = 1e-6
+    f2 = f.copy()
+    f2[:, 7] += e
+    fd = (np.concatenate(rate(f2, n), axis=1) - np.concatenate(rate(f, n), axis=1)) / e
+    assert np.allclose(fd, J2[:, :, 7], rtol=1e-4, atol=1e-6 * np.abs(J2).max())
+
+
+def test_cell_spectra_exact_bin_averages():
+    """Gap on a bin edge: the EnergyGrid averages; any gap: the integrals of rho and
+    Delta rho / E are sqrt(E^2 - D^2) and D acosh(E / D) exactly; D_L = bin fraction."""
+    g = TransportGrid.build(1.5, 0.02, 6.0)
+    ref = EnergyGrid(delta=1.5, h=g.h, n=g.n)
+    gaps = np.array([1.5, 1.5 + 0.37 * g.h, 2.2, 0.0])
+    rho, ados, dl = cell_spectra(g, gaps)
+    assert np.allclose(rho[0], ref.dos, rtol=1e-12) and np.allclose(ados[0], ref.ados,
+                                                                    rtol=1e-12)
+    top = g.e_max
+    for c in range(3):
+        d = gaps[c]
+        assert g.h * rho[c].sum() == pytest.approx(np.sqrt(top**2 - d**2), rel=1e-12)
+        assert g.h * ados[c].sum() == pytest.approx(d * np.arccosh(top / d), rel=1e-12)
+    j = int(np.floor((gaps[1] - g.edges[0]) / g.h))
+    assert dl[1, j] == pytest.approx(0.63, rel=1e-9) and np.all(dl[1, :j] == 0)
+    assert np.allclose(rho[3], 1.0, rtol=1e-14) and np.all(ados[3] == 0.0)
+    assert np.all(dl[3] == 1.0)
+
+
+@pytest.mark.parametrize("t", [0.3, 0.7])
+def test_local_gap_equation_converges_to_bcs(t):
+    """The discrete gap equation (f constant per bin) converges to BCS Delta(T) as
+    h -> 0 (second order in h away from the edge singularity)."""
+    exact = bcs_gap(t)
+    errs = []
+    for h in (0.04, 0.02, 0.01):
+        g = TransportGrid.build(0.6, h, 40.0)
+        d = gap_from_distribution(g, fermi(g.e, t)[None, :], np.array([bcs_gap(1e-9)]))
+        errs.append(abs(d[0] - exact))
+    assert errs[-1] < 2e-4 * exact
+    assert errs[0] / errs[-1] > 3.0  # converging at least ~h^1 (measured ~h^2)
+    # above Tc the solution collapses onto the grid's lower edge (the model then stops
+    # with a clear error: the grid holds no states below it)
+    g = TransportGrid.build(0.3, 0.02, 40.0)
+    d = gap_from_distribution(g, fermi(g.e, 1.05)[None, :], np.array([1.764]))[0]
+    assert d < g.edges[0]
