@@ -82,6 +82,37 @@ def test_relaxation_case_via_cli(tmp_path) -> None:
     assert np.all(f_end >= fermi(e, t_b) * (1 - 1e-6))
 
 
+@pytest.mark.slow
+def test_relaxation_scheme_through_fvqp_run(tmp_path) -> None:
+    """[relaxation] via `fvqp run`: the time-relaxation run (fixed dt = 0.05 ns, Eqs.
+    46-51) over the TS interval of the hot-QP case ends at the TS state (rtol 1e-7) to its
+    own O(dt^order) error, keeps 0 <= f <= 1, and second order is closer than first
+    (measured max |f_r - f_TS| / max f: 3.2e-5 and 1.3e-5)."""
+    from conftest import run_fvqp
+
+    base = open(_case("kinetics0d_al_relaxation.toml")).read()
+    base = base.replace('end = "200 us"', 'end = "5 ns"').replace("rtol = 1e-4", "rtol = 1e-7")
+    base = base.split("[output]")[0]
+    res = {}
+    for order in (1, 2):
+        p = tmp_path / f"r{order}.toml"
+        p.write_text(base + f'[relaxation]\nenabled = true\norder = {order}\ndt = "0.05 ns"\n')
+        run_fvqp(["run", p, "--output", tmp_path / f"o{order}"])
+        _, s = _final(tmp_path / f"o{order}")
+        r = s["relaxation"]
+        assert r["steps"] == 100 and r["dt_over_tau0"] == pytest.approx(0.05 / 438, rel=1e-12)
+        assert r["min_value"] > 0 and r["max_f"] <= 1
+        with h5py.File(tmp_path / f"o{order}" / "kinetics0d.h5") as fh:
+            f_r, f_ts = fh["relaxation/f"][:], fh["state/f"][:]
+            w = fh["grid/qp_weights"][:]
+        assert np.max(np.abs(f_r - f_ts)) <= r["max_abs_diff_vs_ts"]  # summary is f and n
+        assert abs(w @ (f_r - f_ts)) / (w @ f_ts) == pytest.approx(r["n_qp_rel_diff_vs_ts"],
+                                                                  rel=1e-9)
+        res[order] = np.max(np.abs(f_r - f_ts)) / np.max(f_ts)
+    assert res[2] < 2e-5 and res[1] < 5e-5
+    assert res[2] < 0.5 * res[1], res
+
+
 def test_gap_suppression_case_is_self_consistent(tmp_path) -> None:
     """[film] self_consistent_gap: the stored f solves the gap equation at the stored
     Delta, and the suppression agrees with Owen & Scalapino (1972),

@@ -209,21 +209,24 @@ def relaxation_step(model: Kinetics0D, y: np.ndarray, dt: float, *, order: int =
 def relax(model: Kinetics0D, y0: np.ndarray, dt: float, *, t_end: float = math.inf,
           order: int = 1, mu: str = "global", safety: float = 1.0,
           residual_tol: float | None = None, max_steps: int = 1_000_000,
-          record_every: int = 0) -> tuple[np.ndarray, RelaxationResult]:
+          record_every: int = 0, max_wall: float = math.inf
+          ) -> tuple[np.ndarray, RelaxationResult]:
     """Time-relaxation integration with fixed ``dt`` to ``t_end`` or until
     :math:`\\|\\dot y\\|_2 \\le` ``residual_tol`` (checked every step if given).
+
+    ``max_wall`` (seconds) stops the run like ``max_steps`` does.
 
     Raises
     ------
     ConvergenceError
-        ``residual_tol`` not reached within ``max_steps``.
+        ``residual_tol`` not reached within ``max_steps`` / ``max_wall``.
     """
     y = np.asarray(y0, dtype=float).copy()
     t, steps, limited = 0.0, 0, 0
     hist: dict[str, list] = {"t": [], "residual": []}
     start = time.perf_counter()
     res = math.inf
-    while steps < max_steps:
+    while steps < max_steps and time.perf_counter() - start < max_wall:
         h = min(dt, t_end - t)
         if h <= 0:
             break

@@ -55,7 +55,8 @@ class TransientState:
         arrays = {"y": self.y, **{f"series_{k}": np.asarray(v, float)
                                   for k, v in self.series.items()},
                   "snap_t": np.asarray(self.snap_t, float),
-                  "snap_y": np.asarray(self.snap_y, float).reshape(len(self.snap_t), -1)}
+                  "snap_y": np.asarray(self.snap_y, float).reshape(len(self.snap_t),
+                                                                   self.y.size)}
         meta = {"t": self.t, "dt": self.dt, "steps": self.steps,
                 "rejected_steps": self.rejected_steps,
                 "newton_iterations": self.newton_iterations, "out_times": self.out_times}
