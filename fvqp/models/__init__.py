@@ -9,6 +9,7 @@ _MODELS = {"heat": "fvqp.models.heat"}
 _MODELS["kinetics0d"] = "fvqp.models.kinetics0d"
 _MODELS["transport"] = "fvqp.models.transport"
 _MODELS["usadel"] = "fvqp.models.usadel"
+_MODELS["stochastic"] = "fvqp.models.stochastic"
 
 
 def model_names() -> list[str]:

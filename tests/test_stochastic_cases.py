@@ -1,0 +1,135 @@
+"""The stochastic case files (``model = "stochastic"``) end to end: small variants of the
+Monte Carlo cases, the full cluster and regime-map cases, HDF5/PNG/summary outputs and
+case validation."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import h5py
+import numpy as np
+import pytest
+
+import fvqp
+from conftest import CASES, run_fvqp
+from fvqp.case import CaseError, load_case
+from fvqp.materials import get_material
+from fvqp.stochastic import annihilation as an
+from fvqp.stochastic import spin_clusters as sc
+
+
+def _variant(tmp_path, name: str, **repl) -> str:
+    """Copy of ``cases/<name>`` with some ``key = value`` lines of [study] replaced."""
+    text = (CASES / name).read_text()
+    for key, value in repl.items():
+        text, n = re.subn(rf"(?m)^{key} = .*$", f"{key} = {value}", text)
+        assert n == 1, key
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def _outputs(out) -> tuple[dict, dict, dict]:
+    with h5py.File(out / "stochastic.h5") as fh:
+        data = {k: fh["data"][k][()] for k in fh["data"]}
+        attrs = dict(fh.attrs)
+    assert (out / "stochastic.png").stat().st_size > 10_000
+    summary = json.loads((out / "summary.json").read_text())
+    return data, attrs, summary
+
+
+def test_concentration_curve_case_small(tmp_path):
+    case = _variant(tmp_path, "stochastic_concentration_curve.toml", a_min=1e-10, a_max=1e-6,
+                    points=3, particles=150, replicas=3, sample=12.0)
+    out = tmp_path / "out"
+    s = fvqp.run_case(case, output_dir=str(out))
+    d, attrs, _ = _outputs(out)
+    assert s["study"] == "concentration_curve" and attrs["study"] == "concentration_curve"
+    # Eq. (9) at the low-density end, enhancement over the mean field everywhere
+    assert abs(d["c"][0] / d["c_eq9"][0] - 1.0) < 0.05
+    assert np.all(d["c"] > 1.2 * d["c_mean_field"])
+    # physical axes: A = a Gamma_bar / r_c^6, c = c~ / r_c^3 with Gamma_bar of Al
+    gbar = an.gamma_bar_material(get_material("Al"))
+    assert s["gamma_bar_m3_per_s"] == pytest.approx(gbar, rel=1e-12)
+    assert np.allclose(d["A_SI"][1], d["a"] * gbar / 1e-7**6, rtol=1e-12)
+    assert np.allclose(d["c_SI"][1] * 1e-21, d["c"], rtol=1e-12)
+    # the three low points are enough for the Eq. (9) fit; beta within 0.15 of 0.41
+    assert abs(s["fit_eq9"]["beta"] - an.BETA_PAPER) < 0.15
+
+
+def test_relaxation_case_small(tmp_path):
+    case = _variant(tmp_path, "stochastic_relaxation.toml", a0=1e-6, box=50.0, n_start=140,
+                    repeats=3, bins=6)
+    out = tmp_path / "out"
+    s = fvqp.run_case(case, output_dir=str(out))
+    d, _, _ = _outputs(out)
+    # just after switching off, the decay follows the quasi-stationary Eq. (8)
+    assert 0.6 < s["ratio_to_eq8_first_bin"] < 1.15
+    assert np.all(d["dcdt"] < 0) and np.all(np.diff(d["c_t"]) <= 0)
+
+
+def test_bubbles_case_small(tmp_path):
+    case = _variant(tmp_path, "stochastic_bubbles.toml", zeta="[100.0]", box=8.0,
+                    replicas=3, sample=40.0, polarization_steps=20000)
+    out = tmp_path / "out"
+    s = fvqp.run_case(case, output_dir=str(out))
+    d, _, _ = _outputs(out)
+    assert abs(s["cp"]["spinless"] - an.CP_PAPER) < 0.025
+    assert abs(s["cp"]["100.0"] - (2.19 - 4.2 / 10.0)) < 0.1
+    assert d["trace_cp"].size == d["trace_P"].size > 1000
+    assert s["s10_scale_fit"] > 1.0
+
+
+def test_clusters_case_master_equation_vs_eq7_eq9(tmp_path):
+    out = tmp_path / "out"
+    s = fvqp.run_case(CASES / "stochastic_clusters.toml", output_dir=str(out))
+    d, attrs, _ = _outputs(out)
+    assert s["regime"] == "ta"
+    assert s["N0"] == pytest.approx(60.0, rel=1e-3)
+    assert s["mean_N"] == pytest.approx(s["mean_N_eq8_9"], rel=0.01)
+    assert s["second_moment"] == pytest.approx(s["second_moment_eq8_9"], rel=0.02)
+    assert np.abs(d["P_master"] - d["P_eq7"]).sum() < 0.03
+    assert s["S_N0_over_var_tf"] == pytest.approx(0.6, rel=0.1)
+    # S_N(0) in seconds: coefficient * variance * t_f with t_f = V/(N0 Gamma_t)
+    t_f = 1e-21 / (60.0 * 1.8e-21)
+    assert s["S_N0_s"] == pytest.approx(s["S_N0_over_var_tf"] * s["variance"] * t_f, rel=1e-6)
+    assert s["flux_noise_phi0sq_per_hz"] == pytest.approx(1e-14 * s["S_N0_s"] / 3, rel=1e-9)
+
+
+def test_regime_map_case_via_cli(tmp_path):
+    case = _variant(tmp_path, "stochastic_regime_map.toml", points=25)
+    out = tmp_path / "out"
+    run_fvqp(["run", case, "--output", out])
+    d, _, s = _outputs(out)
+    assert s["V_c_um3"] == pytest.approx(180.0, rel=1e-9)
+    assert s["N_c"] == pytest.approx(1e4, rel=1e-9)
+    p = d["p"]
+    assert np.all((p > 0) & (p < 1))
+    # polarisation decreases with injection and volume (Fig. S1a)
+    assert np.all(np.diff(p, axis=0) < 0) and np.all(np.diff(p, axis=1) < 0)
+    # strongly polarised, enhanced clusters at small a, v (Eqs. 5-6 limit)
+    assert p[0, 0] > 0.99 and d["enhancement"][0, 0] > 5.0
+    # one interior point against the full mean-field fixed point (S7-S8)
+    i, j = 5, 8
+    par = sc.ClusterParams(A=d["a"][j] * 1.0 / (1e-4 * 1.0) ** 2, V=d["v"][i] * 1.0,
+                           gamma=1.0, gamma_t=1e-4, tau_s=1.0)
+    from fvqp.stochastic.crossover import crossover_exact
+
+    p_ex, _ = crossover_exact(par)
+    assert p[i, j] == pytest.approx(p_ex, abs=2e-3)
+
+
+def test_case_validation_errors(tmp_path):
+    text = (CASES / "stochastic_regime_map.toml").read_text()
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text.replace("steady = true", "steady = false\nend = \"1 s\"")
+                   .replace("a_min = 1e-4", "a_min = 1e3"))
+    with pytest.raises(CaseError) as exc:
+        load_case(str(bad))
+    msg = str(exc.value)
+    assert "time.steady" in msg and "study.a_min" in msg
+    none = tmp_path / "none.toml"
+    none.write_text(text.split("[study]")[0])
+    with pytest.raises(CaseError, match="study"):
+        load_case(str(none))
