@@ -134,3 +134,18 @@ def test_ising_reduced_mean_s13():
     Q, s = me.reduced_generator(p, 150, ising=True)
     mean = me.moments(me.stationary(Q), s, (1,))[0]
     assert mean == pytest.approx(sc.ising_mean_sr(p), rel=0.02)
+
+
+def test_pinned_stationary_solve_equals_bordered_solve():
+    """The sparse pinned solve (used for speed) equals the bordered normalised solve, also
+    when the pinned start state is very improbable (large N0)."""
+    import scipy.sparse.linalg as spla
+
+    for p, n_max in ((sr_params(40.0), 150), (ta_params(60.0), 220)):
+        Q, s = me.full_generator(p, n_max, 6)
+        P = me.stationary(Q)
+        rhs = np.zeros(Q.shape[0])
+        rhs[0] = 1.0
+        Pb = spla.spsolve(me._bordered(Q), rhs)
+        assert np.abs(P - Pb).max() < 1e-10 * P.max()
+        assert np.abs(Q @ P).max() < 1e-10 * np.abs(Q.diagonal()).max() * P.max()

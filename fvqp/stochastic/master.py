@@ -203,11 +203,35 @@ def _bordered(Q: sp.spmatrix) -> sp.csc_matrix:
     return sp.vstack([ones, Q[1:]], format="csc")
 
 
+def _drop(Q: sp.spmatrix, k: int) -> tuple[sp.csc_matrix, np.ndarray]:
+    """``Q`` without row and column ``k`` (nonsingular for an irreducible chain), and the
+    mask of the kept states."""
+    keep = np.ones(Q.shape[0], dtype=bool)
+    keep[k] = False
+    Q = sp.csc_matrix(Q)
+    return sp.csc_matrix(Q[keep][:, keep]), keep
+
+
+def _pinned_stationary(Q: sp.spmatrix, k: int) -> np.ndarray:
+    """Solution of ``Q P = 0`` with ``P_k = 1`` (rows != k; the row k is redundant)."""
+    A, keep = _drop(Q, k)
+    col = np.asarray(sp.csc_matrix(Q)[:, [k]].todense()).ravel()[keep]
+    P = np.empty(Q.shape[0])
+    P[k] = 1.0
+    with np.errstate(all="ignore"):
+        P[keep] = spla.spsolve(A, -col)
+    return P
+
+
 def stationary(Q: sp.spmatrix) -> np.ndarray:
     """Normalised stationary solution of ``Q @ P = 0``.
 
-    One (redundant, since columns of ``Q`` sum to zero) equation is replaced by
-    :math:`\\sum P = 1` and the system is solved by sparse LU.
+    The probability of one state is pinned to one and the remaining (nonsingular, since
+    the chain is irreducible and one redundant equation is dropped) sparse system is
+    solved by LU -- keeping the sparsity of ``Q``, unlike a bordered system with a dense
+    normalisation row.  A first solve pinned at state 0 finds the most probable state; if
+    that is not state 0 the solve is repeated pinned there (no overflow/underflow of the
+    pinned value), and as a last resort the bordered system is used.
 
     Parameters
     ----------
@@ -219,9 +243,15 @@ def stationary(Q: sp.spmatrix) -> np.ndarray:
     numpy.ndarray
         Stationary probabilities (tiny negative round-off clipped to zero).
     """
-    rhs = np.zeros(Q.shape[0])
-    rhs[0] = 1.0
-    P = spla.spsolve(_bordered(Q), rhs)
+    P = _pinned_stationary(Q, 0)
+    if np.all(np.isfinite(P)):
+        k = int(np.argmax(P))
+        if k != 0:
+            P = _pinned_stationary(Q, k)
+    if not np.all(np.isfinite(P)) or P.sum() <= 0:
+        rhs = np.zeros(Q.shape[0])
+        rhs[0] = 1.0
+        P = spla.spsolve(_bordered(Q), rhs)
     P = np.where(P < 0.0, 0.0, P)
     return P / P.sum()
 
@@ -332,8 +362,8 @@ def zero_frequency_noise(Q: sp.spmatrix, space: StateSpace,
 
     :math:`S_N(0) = \\int_{-\\infty}^{\\infty}\\langle\\langle N(t)N(0)\\rangle\\rangle dt
     = 2\\sum_s N_s y_s`, where ``y`` solves :math:`Q y = -(N - \\langle N\\rangle) P_{st}`
-    with :math:`\\sum y = 0` (the Drazin-inverse action of ``Q``; the constraint replaces the
-    redundant first row).  This two-sided convention reproduces the paper's
+    with :math:`\\sum y = 0` (the Drazin-inverse action of ``Q``; solved sparsely with one
+    component pinned, then projected).  This two-sided convention reproduces the paper's
     :math:`S_N(0) \\approx 0.5\\langle\\langle N^2\\rangle\\rangle\\tau_s` (text after
     Eq. 9): the linearised SR relaxation rate is :math:`4/\\tau_s`.
 
@@ -358,8 +388,12 @@ def zero_frequency_noise(Q: sp.spmatrix, space: StateSpace,
     N = space.N.astype(float)
     mean = float(P @ N)
     x = (N - mean) * P
-    rhs = -x
-    rhs[0] = 0.0
-    y = spla.spsolve(_bordered(Q), rhs)
+    # y with Q y = -x, sum(y) = 0: pin y_k = 0 at the most probable state (row k is
+    # redundant), solve the sparse rest, then remove the null-space component P
+    k = int(np.argmax(P))
+    A, keep = _drop(Q, k)
+    y = np.zeros_like(x)
+    y[keep] = spla.spsolve(A, -x[keep])
+    y -= P * y.sum()
     var = float(P @ (N - mean) ** 2)
     return 2.0 * float(N @ y), var
