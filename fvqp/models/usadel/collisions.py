@@ -31,7 +31,7 @@ all nodes at once.
 from __future__ import annotations
 
 import numpy as np
-from scipy.signal import fftconvolve
+from scipy.fft import next_fast_len
 
 #: k_B T_c / Δ0 in weak-coupling BCS
 T_C_BCS = 1.0 / 1.764
@@ -42,25 +42,31 @@ def kernel_constant(gamma_ee: float, tc: float = T_C_BCS) -> float:
     return gamma_ee / (0.5 * np.pi**2 * tc**2)
 
 
-def _conv(a, b):
-    return fftconvolve(a, b, axes=-1)
-
-
 def ee_rates(fL, N, R, de: float):
     """In- and out-scattering functions ``(I, O)`` with (In - Out) = (1-f) I - f O.
 
-    ``fL, N, R`` have shape (..., n_eps); R = Im F.
+    ``fL, N, R`` have shape (..., n_eps); R = Im F. Every sum is a linear convolution;
+    the spectra of the arrays involved are computed once (real FFTs).
     """
     n = fL.shape[-1]
     f = 0.5 * (1.0 - fL)
     h = 1.0 - f
     a1, a2, b1, b2 = N * f, R * f, N * h, R * h
-    # A_m = sum_k a[k] b[k+m], m = -(n-1)..(n-1)
-    A = (_conv(a1[..., ::-1], b1) - _conv(a2[..., ::-1], b2)) * de
-    B = A[..., ::-1]
+    L = next_fast_len(2 * n - 1, real=True)  # wrap-around misses the kept indices
+
+    def F(x):
+        return np.fft.rfft(x, L, axis=-1)
+
+    def iF(X, sl):
+        return np.fft.irfft(X, L, axis=-1)[..., sl]
+
+    Fa1, Fa2, Fb1, Fb2 = F(a1), F(a2), F(b1), F(b2)
+    # A_m = sum_k a[k] b[k+m], m = -(n-1)..(n-1): full convolution of reversed a with b
+    A = iF(F(a1[..., ::-1]) * Fb1 - F(a2[..., ::-1]) * Fb2, slice(0, 2 * n - 1)) * de
+    FA, FB = F(A), F(A[..., ::-1])
     s = slice(n - 1, 2 * n - 1)
-    O = (N * _conv(b1, A)[..., s] - R * _conv(b2, A)[..., s]) * de
-    I = (N * _conv(a1, B)[..., s] - R * _conv(a2, B)[..., s]) * de
+    O = (N * iF(Fb1 * FA, s) - R * iF(Fb2 * FA, s)) * de
+    I = (N * iF(Fa1 * FB, s) - R * iF(Fa2 * FB, s)) * de
     return I, O
 
 

@@ -162,3 +162,28 @@ def solve_linear(spec: SpectralSolution, reservoirs, junctions,
     u = lu.solve(b).reshape(ne, 2, n)
     return KineticSolution(eps=spec.eps, fL=u[:, 0], fT=u[:, 1], spectral=spec,
                            junctions=list(junctions), reservoirs=list(reservoirs))
+
+
+def bias_derivative(spec: SpectralSolution, reservoirs, junctions, name: str,
+                    dl_floor: float = 1e-10, cache: dict | None = None) -> KineticSolution:
+    """∂(fL, fT)/∂V of junction ``name`` at fixed spectral functions (exact: the
+    collisionless kinetic problem is linear in the electrode distributions, Eq. 12)."""
+    from .terminals import dn0_dv
+
+    J = next(j for j in junctions if j.name == name)
+    key = _key(spec, reservoirs, junctions)
+    if cache is not None and cache.get("key") == key:
+        lu, ne, n = cache["lu"], cache["ne"], cache["n"]
+    else:
+        op = assemble(spec, reservoirs, junctions, dl_floor)
+        lu, ne, n = spla.splu(op.A.tocsc()), op.ne, op.n
+        if cache is not None:
+            cache.update(key=key, lu=lu, ne=ne, n=n, spec_ref=spec)
+    dL, dT = dn0_dv(spec.eps, J.bias, J.temperature)
+    b = np.zeros((ne, 2, n))
+    kN = J.kappa * spec.N[:, J.node]
+    b[:, 0, J.node] = -kN * dL
+    b[:, 1, J.node] = -kN * dT
+    u = lu.solve(b.ravel()).reshape(ne, 2, n)
+    return KineticSolution(eps=spec.eps, fL=u[:, 0], fT=u[:, 1], spectral=spec,
+                           junctions=list(junctions), reservoirs=list(reservoirs))

@@ -47,6 +47,9 @@ class Setup:
     probe_node: int | None = None
     tol: float = 1e-8
     max_iter: int = 60
+    max_step: float = 0.02
+    #: temperature of the equilibrium reference in Eq. 8's split quadrature (None: plain)
+    t_ref: float | None = None
     petsc_prefix: str = "usadel_"
     petsc_options: dict = field(default_factory=dict)
 
@@ -78,13 +81,15 @@ def _evaluate(setup, delta, guess, cache=None):
     if cache is not None and "delta" in cache and np.array_equal(cache["delta"], delta):
         spec = cache["spec"]
     else:
-        prob = replace(setup.problem, delta=delta)
+        res = [replace(r, delta=float(delta[r.node])) if r.kind == "superconductor" else r
+               for r in setup.problem.reservoirs]
+        prob = replace(setup.problem, delta=delta, reservoirs=res)
         theta0 = cache.get("theta") if cache is not None else None
         spec = solve_spectral(prob, setup.eps, theta0=theta0)
         if cache is not None:
             cache.update(delta=np.array(delta, copy=True), spec=spec, theta=spec.theta)
     kin = _kinetic(setup, spec, guess, cache)
-    new = gap_from_fL(spec, kin.fL, setup.lam, setup.omega_d)
+    new = gap_from_fL(spec, kin.fL, setup.lam, setup.omega_d, setup.t_ref)
     return kin, new
 
 
@@ -93,8 +98,9 @@ def solve_state(setup: Setup, delta0=None, guess=None, cache: dict | None = None
     prob = setup.problem
     net = prob.net
     fixed = np.zeros(net.n_nodes, bool)
-    for r in setup.reservoirs:
-        fixed[r.node] = True
+    if setup.selfconsistency != "uniform":  # uniform: Δ is the same everywhere (App. B)
+        for r in setup.reservoirs:
+            fixed[r.node] = True
     fixed |= prob.delta <= 0  # normal-metal parts stay normal
     delta = np.array(prob.delta if delta0 is None else delta0, float)
     if setup.selfconsistency == "none":
@@ -119,7 +125,7 @@ def solve_state(setup: Setup, delta0=None, guess=None, cache: dict | None = None
         log.info("usadel self-consistency %d: max |dDelta| = %.3e", it, err)
         if err < setup.tol:
             return State(delta=new, kinetic=kin, iterations=it, newton_iterations=newton)
-        step = res.copy()
+        step = res / (1.0 - setup.lam)  # linearised BCS map: G'(Δ) ≈ 1 - λ
         if prev is not None:
             d_delta, d_res = delta - prev[0], res - prev[1]
             ok = np.abs(d_delta) > 1e-14
@@ -127,6 +133,8 @@ def solve_state(setup: Setup, delta0=None, guess=None, cache: dict | None = None
             slope = np.clip(slope, -50.0, -0.05)  # G'(Δ) - 1 < 0 on the physical branch
             step = -res / slope
         prev = (delta.copy(), res.copy())
+        # limited steps keep the iteration on the branch connected to the previous state
+        step = np.clip(step, -setup.max_step, setup.max_step)
         delta = np.maximum(delta + step, 1e-6)
     raise RuntimeError(f"Delta self-consistency did not converge in {setup.max_iter} "
                        f"iterations (max change {err:.2e})")
