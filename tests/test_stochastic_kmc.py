@@ -146,3 +146,20 @@ def test_relaxation_at_zero_generation_against_eq8():
     assert ratio[0] < 0.5
     # far below the mean-field decay rate Gamma_bar c^2 at low c
     assert -r["dcdt"][0] < 0.05 * r["c"][0] ** 2
+
+
+def test_progress_reports_and_step_average(caplog):
+    """Long runs report progress (callback or an INFO log line) and also return the
+    Supplement's step average next to the time average."""
+    import logging
+
+    calls = []
+    sim = AnnihilationKMC(40.0, 1e-6, localized_kernel(12.0), seed=4)
+    sim.populate(80)
+    sim.run(50, progress=lambda done, total, s: calls.append((done, total, s.n)),
+            progress_every=0.0)
+    assert [c[0] for c in calls] == list(range(1, 51)) and calls[-1][1] == 50
+    with caplog.at_level(logging.INFO, logger="fvqp.stochastic.kmc"):
+        r = sim.run(20, progress_every=0.0)
+    assert sum("kmc: " in m for m in caplog.messages) == 20
+    assert r["events"] == 20 and r["step_mean_n"] > 0

@@ -328,9 +328,12 @@ class AnnihilationKMC:
         -------
         dict
             ``mean_n``, ``mean_n2``, ``mean_gamma_tot`` (time averages with expected
-            holding times), ``duration`` (expected simulated time), ``events``.
+            holding times), ``step_mean_n`` (unweighted average over steps, the
+            Supplement's estimator; it over-weights states with large total rate),
+            ``duration`` (expected simulated time), ``events``.
         """
         sw = swn = swn2 = swg = 0.0
+        steps_n = 0
         t_wall = time.monotonic()
         for k in range(int(n_events)):
             tot = self.total_rate()
@@ -339,6 +342,7 @@ class AnnihilationKMC:
             w = 1.0 / tot
             sw += w
             swg += w * (tot - self.a * self.volume)
+            steps_n += self.n
             swn += w * self.n
             swn2 += w * self.n * self.n
             self.step()
@@ -351,9 +355,10 @@ class AnnihilationKMC:
                     progress(k + 1, n_events, self)
         if sw == 0.0:
             return {"mean_n": float(self.n), "mean_n2": float(self.n) ** 2,
+                    "step_mean_n": float(self.n),
                     "mean_gamma_tot": self.annihilation_rate(), "duration": 0.0, "events": 0}
         return {"mean_n": swn / sw, "mean_n2": swn2 / sw, "mean_gamma_tot": swg / sw,
-                "duration": sw, "events": k + 1}
+                "step_mean_n": steps_n / (k + 1), "duration": sw, "events": k + 1}
 
 
 def pair_chain_stationary(gen_rate: float, pair_rate: float, n_max: int) -> np.ndarray:
