@@ -319,8 +319,8 @@ def test_pair_breaking_efficiency_published_photon_energy_dependence() -> None:
     assert e21 == pytest.approx(2 / 2.1, rel=5e-3)
     assert e4 == pytest.approx(0.5, rel=5e-3)
     assert e4 < e10 and 0.55 < e10 < 0.62
-    # power independence in this regime (linear response)
-    assert _al_eta(10.0, 1e-2, power=1e-7) == pytest.approx(e10, rel=2e-3)
+    # power independence in this regime (linear response; measured 5e-4 at 10 Delta)
+    assert _al_eta(4.0, 1e-2, power=1e-7) == pytest.approx(e4, rel=2e-3)
     fast = _al_eta(10.0, 1e-4)
     assert fast < 0.85 * e10
 
@@ -345,6 +345,27 @@ def test_self_consistent_gap_reproduces_bcs_at_equilibrium(t: float) -> None:
         errs.append(abs(info["delta"] / d_bcs - 1))
     assert errs[1] < 2e-4
     assert 2.3 < errs[0] / errs[1] < 3.3, errs  # h^1.5: 2.83
+
+
+def test_gap_following_f_at_every_relaxation_step_reaches_the_self_consistent_state() -> None:
+    """Route independence with a self-consistent gap: the time-relaxation scheme with the
+    gap updated from f at every step (grid rebuilt and state carried over) ends, from
+    the bath, at the state and gap of the Newton + secant solve (measured: Delta to
+    9e-14, state to 9e-12 of max f); the strong drive suppresses the gap by 1.8%."""
+    from fvqp.models.kinetics0d import steady_state_self_consistent
+
+    t = 0.15
+    d_b = bcs_gap(t, 1.70)
+    g = EnergyGrid.build(d_b, 0.05, d_b + 3.5)
+    m = Kinetics0D(g, AL, t, tau_esc=2e-4, method="direct",
+                   drives=[PhotonDrive(photon_energy=2.2 * d_b, power=1e-2)])
+    m_ss, y_ss, info = steady_state_self_consistent(m, 1.70)
+    y, rr = relax(m, m.equilibrium(), 1.0, mu="local", residual_tol=3e-12, max_steps=2000,
+                  gap_delta0=1.70, record_every=1)
+    assert rr.model.grid.delta == pytest.approx(info["delta"], rel=1e-12)
+    assert np.max(np.abs(y - y_ss)) < 1e-10 * np.max(y_ss[: g.n])
+    assert 0.015 < 1 - info["delta"] / d_b < 0.02
+    assert np.all(np.diff(rr.history["delta"]) <= 1e-12)  # the gap only falls
 
 
 def test_pair_breaking_efficiency_of_subgap_heating() -> None:

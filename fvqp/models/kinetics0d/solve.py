@@ -161,7 +161,10 @@ class RelaxationResult:
         :math:`\\|\\dot y\\|_2` at the end.
     wall_time : float
     history : dict
-        ``t`` and ``residual`` per recorded step.
+        ``t`` and ``residual`` per recorded step (and ``delta`` with a self-consistent
+        gap).
+    model : Kinetics0D
+        The model of the final state (a new grid if the gap followed ``f``).
     """
 
     t: float
@@ -170,6 +173,7 @@ class RelaxationResult:
     residual_norm: float
     wall_time: float
     history: dict = field(default_factory=dict)
+    model: Kinetics0D | None = None
 
 
 def _mu(model: Kinetics0D, y: np.ndarray, loss: np.ndarray, kind: str,
@@ -206,15 +210,32 @@ def relaxation_step(model: Kinetics0D, y: np.ndarray, dt: float, *, order: int =
     return y_new, int(np.count_nonzero(bad))
 
 
+def _follow_gap(model: Kinetics0D, y: np.ndarray, delta0: float
+                ) -> tuple[Kinetics0D, np.ndarray]:
+    from .selfgap import remap, self_consistent_gap
+
+    d = self_consistent_gap(model.split(y)[0], model.grid, delta0)
+    if abs(d - model.grid.delta) <= 1e-14 * model.grid.delta:
+        return model, y
+    new = model.with_gap(d)
+    return new, remap(y, model, new)
+
+
 def relax(model: Kinetics0D, y0: np.ndarray, dt: float, *, t_end: float = math.inf,
           order: int = 1, mu: str = "global", safety: float = 1.0,
           residual_tol: float | None = None, max_steps: int = 1_000_000,
-          record_every: int = 0, max_wall: float = math.inf
-          ) -> tuple[np.ndarray, RelaxationResult]:
+          record_every: int = 0, max_wall: float = math.inf,
+          gap_delta0: float | None = None) -> tuple[np.ndarray, RelaxationResult]:
     """Time-relaxation integration with fixed ``dt`` to ``t_end`` or until
     :math:`\\|\\dot y\\|_2 \\le` ``residual_tol`` (checked every step if given).
 
-    ``max_wall`` (seconds) stops the run like ``max_steps`` does.
+    ``max_wall`` (seconds) stops the run like ``max_steps`` does. With ``gap_delta0``
+    (:math:`\\Delta_0` of the gap equation) the gap follows ``f`` at every step: after
+    each step the gap equation is solved for the new ``f``
+    (:func:`fvqp.models.kinetics0d.selfgap.self_consistent_gap`) and, if the gap moved,
+    the model is rebuilt on the grid of the new gap and the state carried over
+    (:func:`~fvqp.models.kinetics0d.selfgap.remap`: QP number kept; the energy change
+    is the condensate's). The final model is ``result.model``.
 
     Raises
     ------
@@ -236,14 +257,17 @@ def relax(model: Kinetics0D, y0: np.ndarray, dt: float, *, t_end: float = math.i
                 break
         y, nl = relaxation_step(model, y, h, order=order, t=t, mu=mu, safety=safety)
         limited += nl
+        if gap_delta0 is not None:
+            model, y = _follow_gap(model, y, gap_delta0)
         t += h
         steps += 1
         if record_every and steps % record_every == 0:
             hist["t"].append(t)
             hist["residual"].append(res)
+            hist.setdefault("delta", []).append(model.grid.delta)
     res = float(np.linalg.norm(model.rhs(y, t)))
     out = RelaxationResult(t=t, steps=steps, limited=limited, residual_norm=res,
-                           wall_time=time.perf_counter() - start, history=hist)
+                           wall_time=time.perf_counter() - start, history=hist, model=model)
     if residual_tol is not None and res > residual_tol:
         raise ConvergenceError(f"time relaxation did not reach |F| <= {residual_tol:.3e} in "
                                f"{steps} steps (|F| = {res:.3e}); increase max_steps or dt "
