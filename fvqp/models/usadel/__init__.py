@@ -96,6 +96,22 @@ _SECTIONS = {
         "detector_biases": Field("list", "detector biases", item=Field(
             "quantity", dimension="voltage"), default=[0.0]),
     }),
+    "paper": Section({
+        "figure": Field("str", "reproduce a figure of Ryan et al. (2026) with the model "
+                        "set-up of its App. B (the rest of the case is then unused)",
+                        required=True, choices=("fig10", "fig11", "fig12", "fig13")),
+        "v_max": Field("float", "largest |eV_inj|/Δ0", default=5.0, positive=True),
+        "points": Field("int", "number of injector biases", default=51),
+        "spacing": Field("float", "energy spacing / Δ0", default=0.025, positive=True),
+        "cells": Field("int", "cells of the half wire (figs. 11, 12)", default=85),
+        "gamma": Field("float", "Dynes Γ/Δ0", default=0.005, positive=True),
+        "gamma_ee": Field("float", "e-e rate γ_ee", default=2e-4, nonnegative=True),
+        "supercurrents_uA": Field("list", "supercurrents (µA) of figs. 10, 13",
+                                  item=Field("float"), default=[0.0, 5.0, 10.0]),
+        "v_det_max": Field("float", "largest |eV_det|/Δ0 (fig. 12)", default=1.5,
+                           positive=True),
+        "det_points": Field("int", "detector biases (fig. 12)", default=31),
+    }),
 }
 
 FIELDS = ("gap", "charge_imbalance_potential")
@@ -136,6 +152,10 @@ def run(case, output_dir: str | None = None, resume: bool = False,
     if resume:
         raise ValueError("usadel runs are steady-state sweeps without checkpoints; "
                          "--resume does not apply (rerun the case instead).")
+    if case.data.get("paper"):
+        from .figures import run_figure
+
+        return run_figure(case, output_dir=output_dir)
     from .driver import run as _run
 
     return _run(case, output_dir=output_dir)

@@ -1,0 +1,169 @@
+"""Reproductions of Figs. 10–13 of Ryan et al. (2026) as case runs (``[paper] figure``).
+
+Each writes ``<case>.h5`` (data), ``<case>.png`` (matplotlib) and ``summary.json``. The
+model set-ups are those of App. B (:mod:`fvqp.models.usadel.paper`); the experimental
+data of the paper are not available to fvqp, so the figures show the simulations only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import numpy as np
+
+from ...io.atomic import atomic_path, atomic_write_bytes
+from . import paper
+from .fitting import gss_model, supercurrent_per_i0
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path):
+    tmp = atomic_path(path)
+    fig.savefig(tmp, dpi=110, format="png")
+    os.replace(tmp, path)
+
+
+def fig10(p: dict) -> tuple[dict, object]:
+    """g_ss(V_inj) of Eq. 21 for several supercurrents (Γ fixed, ∂xφ from I_s by Eq. 6
+    with I0 = 29.8 µA, Sec. V) and I_s(∂xφ) (Fig. 10b)."""
+    sc = paper.TABLE1
+    v = np.linspace(-p["v_max"], p["v_max"], p["points"])
+    x, kap, t = sc.length(300e-9), sc.kappa(24.6e-6) / 2, sc.t(0.061)
+    dgrid = np.linspace(0, 0.6, 61)
+    i_s = 29.8e-6 * supercurrent_per_i0(dgrid, sc.t(paper.BATH))
+    cur = np.asarray(p["supercurrents_uA"], float) * 1e-6
+    dphi = np.interp(cur, i_s, dgrid)
+    g = np.array([gss_model(v, x, kap, t, p["gamma"], d) for d in dphi])
+    g_ohm = g / 24.6e-6  # g_ss/(G_inj G_det)
+    plt = _plt()
+    fig, ax = plt.subplots(1, 2, figsize=(10, 3.8))
+    for c, row in zip(cur, g_ohm, strict=True):
+        ax[0].plot(v, row, label=f"I_s = {c * 1e6:.0f} µA")
+    ax[0].set(xlabel="eV_inj/Δ0", ylabel="g_ss/(G_inj G_det) (Ω)", title="Fig. 10a (Eq. 21)")
+    ax[0].legend(fontsize=7)
+    ax[1].plot(dgrid, i_s * 1e6)
+    ax[1].plot(dphi, cur * 1e6, "o")
+    ax[1].set(xlabel="∂xφ (1/ξ)", ylabel="I_s (µA)", title="Fig. 10b (Eq. 6, I0 = 29.8 µA)")
+    fig.tight_layout()
+    return {"v_inj": v, "dphi": dphi, "supercurrent_A": cur, "g_ss_ohm": g_ohm,
+            "dphi_grid": dgrid, "i_s_grid_A": i_s}, fig
+
+
+def fig11(p: dict) -> tuple[dict, object]:
+    """Δ(V_inj) with and without e–e scattering and fL(ε) at x = 0 (App. B)."""
+    from .selfconsistent import bias_sweep
+
+    v = np.linspace(0, p["v_max"], p["points"])
+    out = {"v_inj": v}
+    for key, g in (("elastic", 0.0), ("inelastic", p["gamma_ee"])):
+        st = paper.fig11_setup(gamma_ee=g, de=p["spacing"], n_edges=p["cells"],
+                               gamma=p["gamma"])
+        sw = bias_sweep(st, "injector", v)
+        out[f"delta_{key}"] = sw["delta"][:, 0]
+        out[f"fL_{key}"] = sw["fL_probe"]
+        out["eps"] = st.eps
+    plt = _plt()
+    fig, ax = plt.subplots(1, 2, figsize=(10, 3.8))
+    ax[0].plot(v, out["delta_inelastic"], "-", label=f"γ_ee = {p['gamma_ee']:g}")
+    ax[0].plot(v, out["delta_elastic"], "--", label="no inelastic scattering")
+    ax[0].set(xlabel="eV_inj/Δ0", ylabel="Δ/Δ0", title="Fig. 11a")
+    ax[0].legend(fontsize=7)
+    e = out["eps"]
+    for k in np.linspace(0, v.size - 1, 5).astype(int)[1:]:
+        line, = ax[1].plot(e, out["fL_inelastic"][k], label=f"eV = {v[k]:.1f}")
+        ax[1].plot(e, out["fL_elastic"][k], "--", color=line.get_color())
+        ax[1].axvline(3 * out["delta_inelastic"][k], color=line.get_color(), lw=0.5)
+    ax[1].set(xlim=(0, p["v_max"] + 0.5), ylim=(0.9, 1.001), xlabel="ε/Δ0",
+              ylabel="fL(x = 0)", title="Fig. 11b (lines: 3Δ)")
+    ax[1].legend(fontsize=7)
+    fig.tight_layout()
+    return out, fig
+
+
+def fig12(p: dict) -> tuple[dict, object]:
+    """g_sa(V_inj, V_det) from the inelastic Δ(V_inj) of Fig. 11 (Sec. V)."""
+    from .selfconsistent import bias_sweep
+
+    v = np.linspace(0, p["v_max"], p["points"])
+    st = paper.fig11_setup(gamma_ee=p["gamma_ee"], de=p["spacing"], n_edges=p["cells"],
+                           gamma=p["gamma"])
+    d = bias_sweep(st, "injector", v)["delta"][:, 0]
+    vv = np.concatenate([-v[:0:-1], v])
+    dd = np.concatenate([d[:0:-1], d])
+    vd = np.linspace(-p["v_det_max"], p["v_det_max"], p["det_points"])
+    out = paper.fig12_gsa(vv, dd, vd, gamma=p["gamma"])
+    out["delta"] = dd
+    plt = _plt()
+    fig, ax = plt.subplots(1, 2, figsize=(10, 3.8))
+    for k in np.linspace(0, vd.size - 1, 5).astype(int):
+        ax[0].plot(vv, out["g_sa"][:, k] / 1e3, label=f"eV_det = {vd[k]:.2f}")
+    ax[0].set(xlabel="eV_inj/Δ0", ylabel="g_sa/(G_inj G_det) (kΩ)", title="Fig. 12a")
+    ax[0].legend(fontsize=7)
+    lim = np.abs(out["g_sa"]).max() / 1e3
+    im = ax[1].pcolormesh(vv, vd, out["g_sa"].T / 1e3, cmap="RdBu_r", vmin=-lim, vmax=lim)
+    fig.colorbar(im, ax=ax[1], label="kΩ")
+    ax[1].set(xlabel="eV_inj/Δ0", ylabel="eV_det/Δ0", title="Fig. 12b")
+    fig.tight_layout()
+    return out, fig
+
+
+def fig13(p: dict) -> tuple[dict, object]:
+    """g_a(V_inj) for three supercurrents (coupled Eqs. 9–10, whole wire, App. B)."""
+    sc = paper.TABLE1
+    dgrid = np.linspace(0, 0.6, 61)
+    i_s = 29.8e-6 * supercurrent_per_i0(dgrid, sc.t(paper.BATH))
+    cur = np.asarray(p["supercurrents_uA"], float) * 1e-6
+    dphi = np.interp(cur, i_s, dgrid)
+    v = np.linspace(-p["v_max"], p["v_max"], p["points"])
+    out = paper.fig13_ga(dphi, v, gamma=p["gamma"], de=p["spacing"])
+    res = {"v_inj": v, "dphi": dphi, "supercurrent_A": out["i_s"], "g_a_ohm": out["g_a"],
+           "g_s_ohm": out["g_s"]}
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    for k, row in enumerate(out["g_a"]):
+        ax.plot(v, row + 10 * k, label=f"I_s = {out['i_s'][k] * 1e6:.1f} µA (+{10 * k} Ω)")
+    ax.set(xlabel="eV_inj/Δ0", ylabel="g_a/(G_inj G_det) (Ω)", title="Fig. 13")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return res, fig
+
+
+FIGURES = {"fig10": fig10, "fig11": fig11, "fig12": fig12, "fig13": fig13}
+
+
+def run_figure(case, output_dir: str | None = None) -> dict:
+    import h5py
+
+    t0 = time.perf_counter()
+    p = dict(case.data["paper"])
+    out_dir = output_dir or case.output_dir
+    os.makedirs(out_dir, exist_ok=True)
+    data, fig = FIGURES[p["figure"]](p)
+    fig.suptitle(case.data.get("title") or case.name, fontsize=9)
+    _save(fig, os.path.join(out_dir, f"{case.name}.png"))
+    h5 = os.path.join(out_dir, f"{case.name}.h5")
+    tmp = atomic_path(h5)
+    with h5py.File(tmp, "w") as fh:
+        for k, v in data.items():
+            fh[k] = np.asarray(v)
+        fh.attrs["parameters"] = json.dumps(p)
+    os.replace(tmp, h5)
+    summary = {"model": "usadel", "case": case.path, "status": 0, "figure": p["figure"],
+               "message": f"paper {p['figure']}", "output": h5,
+               "wall_time_s": time.perf_counter() - t0}
+    for k, v in data.items():
+        if k.startswith("delta_"):
+            summary[k] = np.round(np.asarray(v), 6).tolist()
+    atomic_write_bytes(os.path.join(out_dir, "summary.json"),
+                       json.dumps(summary, indent=2, default=float).encode())
+    return summary
