@@ -163,3 +163,23 @@ def test_progress_reports_and_step_average(caplog):
         r = sim.run(20, progress_every=0.0)
     assert sum("kmc: " in m for m in caplog.messages) == 20
     assert r["events"] == 20 and r["step_mean_n"] > 0
+
+
+@pytest.mark.slow
+def test_fit_beta_b_eq9_low_density():
+    """Stationary c over the paper's low-density range (c < 5e-3 r_c^-3) against Eq. (9)
+    with beta = 0.41, b = 0.008, and the refitted beta, b.
+
+    beta and b are strongly degenerate: a 1 % shift of c at a = 1.6e-14 (r~19) moves the
+    fitted beta by ~0.04, so at this run size the curve is the sharp test (within 3.5 %),
+    beta only to 0.1 (the full case, 4 replicas x 8 points, gives 0.411 +- 0.026,
+    b = 0.0077)."""
+    a = np.array([1.6e-14, 1.15e-12, 8.3e-11, 6e-9, 4.3e-7])
+    res = [stationary_concentration(x, n_target=300, replicas=3, sample=15.0, seed=7 + i)
+           for i, x in enumerate(a)]
+    c = np.array([r["c"] for r in res])
+    err = np.array([r["c_err"] for r in res])
+    assert np.all(np.abs(c / an.concentration_eq9(a) - 1.0) < 0.035)
+    beta, b, _ = an.fit_beta_b(a, c, sigma_c=err)
+    assert abs(beta - an.BETA_PAPER) < 0.1
+    assert abs(np.log(b / an.B_PAPER)) < 0.3
