@@ -45,7 +45,7 @@ def _bubbles(fig, d: dict, s: dict) -> None:
     spin = d["spinful"] & np.isfinite(d["zeta"])
     ax.errorbar(d["zeta"][spin], d["cp"][spin], yerr=d["cp_err"][spin], fmt="ko", ms=4,
                 label="Monte Carlo")
-    z = np.geomspace(max(d["zeta"][spin].min(), 1.0) if spin.any() else 1.0, 5e3, 100)
+    z = np.geomspace(10.0, 5e3, 100)  # S8 is a zeta >> 1 fit
     from ...stochastic.bubbles import cp_of_polarization, cp_of_zeta_s8
 
     ax.semilogx(z, cp_of_zeta_s8(z), "r-", label="Eq. S8")
