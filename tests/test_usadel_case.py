@@ -65,3 +65,45 @@ def test_nis_wire_case_charge_imbalance(tmp_path):
     num = i_det / 31.4e-6 / (TABLE1.delta0 / E)
     m = np.abs(v) >= 1.2
     assert np.allclose(num[m], ana[m], rtol=5e-3)
+
+
+def _variant(name: str, tmp_path, **params):
+    """The case ``name`` with its mesh path made absolute and [paper] keys replaced."""
+    import re
+
+    text = (CASES / name).read_text().replace("../meshes", str(CASES.parent / "meshes"))
+    for k, v in params.items():
+        text = re.sub(rf"(?m)^{k} = .*$", f"{k} = {v}", text)
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+@pytest.mark.slow
+def test_paper_figure_cases_small_variants(tmp_path):
+    """cases/usadel_fig1{0,1,2,3}.toml on reduced grids, by the CLI, with one physics check
+    each (the full cases take minutes)."""
+    out = {}
+    variants = {
+        "usadel_fig10.toml": {"points": 21},
+        "usadel_fig11.toml": {"points": 2, "spacing": 0.05, "cells": 30},
+        "usadel_fig12.toml": {"points": 3, "spacing": 0.05, "cells": 30, "det_points": 4},
+        "usadel_fig13.toml": {"points": 11, "spacing": 0.05, "supercurrents_uA": "[3.0, 10.0]"},
+    }
+    for name, params in variants.items():
+        d = tmp_path / name.removesuffix(".toml")
+        run_fvqp(["run", _variant(name, tmp_path, **params), "--output", d])
+        assert json.loads((d / "summary.json").read_text())["status"] == 0
+        assert (d / f"{name.removesuffix('.toml')}.png").stat().st_size > 10000
+        out[name] = h5py.File(d / f"{name.removesuffix('.toml')}.h5")
+    g = out["usadel_fig10.toml"]["g_ss_ohm"][:]  # supercurrent depairing lowers g_ss
+    assert g[0, -1] > g[1, -1] > g[2, -1] > 0
+    f11 = out["usadel_fig11.toml"]
+    assert f11["delta_inelastic"][-1] < f11["delta_elastic"][-1] - 0.02
+    gsa = out["usadel_fig12.toml"]["g_sa"][:]
+    assert np.allclose(gsa, -gsa[:, ::-1], atol=1e-9 * np.abs(gsa).max())  # odd in V_det
+    ga = out["usadel_fig13.toml"]["g_a_ohm"][:]
+    assert np.allclose(ga, -ga[:, ::-1], atol=1e-9 * np.abs(ga).max())  # odd in V_inj
+    assert np.abs(ga).max() > 1.0
+    for f in out.values():
+        f.close()

@@ -171,3 +171,26 @@ def test_inelastic_newton_energy_conservation_and_weak_limit():
     d1, d2 = np.abs(k1.fL - lin.fL).max(), np.abs(k2.fL - lin.fL).max()
     assert d1 > 1e-3
     assert d1 / d2 == pytest.approx(2.0, rel=0.05)
+
+
+def test_y_network_kirchhoff():
+    """Y network (meshes/wire_network): a normal reservoir at bias on wire 1, S reservoirs
+    on wires 2, 3. The charge entering from the N end leaves at the S ends or is converted
+    (Kirchhoff at the 3-wire node), and the energy mode splits between the S branches."""
+    from conftest import MESHES
+    from fvqp.mesh import read_mesh
+    from fvqp.models.usadel.network import network_from_mesh
+
+    y = network_from_mesh(read_mesh(MESHES / "wire_network" / "wire_network.msh"), xi=0.2)
+    res = [Reservoir("end_1", y.node("end_1"), "normal", bias=1.5, temperature=0.05),
+           Reservoir("end_2", y.node("end_2"), "superconductor", temperature=0.05),
+           Reservoir("end_3", y.node("end_3"), "superconductor", temperature=0.05)]
+    prob = SpectralProblem(y, 1.0, gamma=2e-3, reservoirs=res)
+    eps = np.linspace(-3, 3, 241)
+    kin = solve_linear(solve_spectral(prob, eps), res, [])
+    cb = charge_balance(kin)
+    d = cb["drained"]
+    assert d["end_1"] < 0 < d["end_2"] and d["end_3"] > 0  # in at N, out at S
+    assert sum(d.values()) + cb["converted"] == pytest.approx(0.0, abs=1e-12 * abs(d["end_1"]))
+    # the shorter S branch (3 um vs 4 um) drains more of the quasiparticle current
+    assert d["end_2"] > d["end_3"]

@@ -39,7 +39,7 @@ def fig10(p: dict) -> tuple[dict, object]:
     sc = paper.TABLE1
     v = np.linspace(-p["v_max"], p["v_max"], p["points"])
     x, kap, t = sc.length(300e-9), sc.kappa(24.6e-6) / 2, sc.t(0.061)
-    dgrid = np.linspace(0, 0.6, 61)
+    dgrid = np.linspace(0, 0.6, 13)
     i_s = 29.8e-6 * supercurrent_per_i0(dgrid, sc.t(paper.BATH))
     cur = np.asarray(p["supercurrents_uA"], float) * 1e-6
     dphi = np.interp(cur, i_s, dgrid)
@@ -120,7 +120,7 @@ def fig12(p: dict) -> tuple[dict, object]:
 def fig13(p: dict) -> tuple[dict, object]:
     """g_a(V_inj) for three supercurrents (coupled Eqs. 9–10, whole wire, App. B)."""
     sc = paper.TABLE1
-    dgrid = np.linspace(0, 0.6, 61)
+    dgrid = np.linspace(0, 0.6, 13)
     i_s = 29.8e-6 * supercurrent_per_i0(dgrid, sc.t(paper.BATH))
     cur = np.asarray(p["supercurrents_uA"], float) * 1e-6
     dphi = np.interp(cur, i_s, dgrid)
