@@ -139,3 +139,30 @@ def test_mesh_wire_and_network():
     order = nodes1[np.argsort(-np.linalg.norm(y.points[nodes1], axis=1))]
     assert s.N[0, order[0]] == pytest.approx(1.0)
     assert np.all(np.diff(s.N[0, order]) < 0)
+
+
+def test_matsubara_sns_matches_spectral_solver_and_dubos():
+    """SNS wire: (1) at φ = 0 the Matsubara solver and the real-energy solver evaluated at
+    ε + iΓ = iω (same equation) agree; (2) long junction, T -> 0, Δ >> E_Th:
+    e R_N I_c = 10.82 E_Th (Dubos et al. 2001), Richardson from 40/80 cells, at φ ≈ 2.0."""
+    from fvqp.models.usadel.matsubara import critical_current, spectral_current
+
+    L, n = 3.0, 60
+    net = uniform_wire(L, n, x0=0.0)
+    res = [Reservoir("l", 0, "superconductor", delta=1.0),
+           Reservoir("r", n, "superconductor", delta=1.0)]
+    delta = np.zeros(n + 1)
+    delta[[0, n]] = 1.0
+    omega = 0.7
+    s = solve_spectral(SpectralProblem(net, delta, gamma=omega, reservoirs=res),
+                       np.array([0.0]))
+    assert np.abs(s.theta.imag).max() < 1e-12
+    from fvqp.models.usadel import matsubara
+
+    th, _ = matsubara.solve_profiles(0.0, np.array([omega * L**2]), n, delta_over_eth=L**2)
+    assert np.allclose(th[0], s.theta[0].real, atol=1e-10)
+    assert spectral_current(0.0, [0.5, 5.0], 20) == pytest.approx([0.0, 0.0], abs=1e-12)
+    a, _ = critical_current(40)
+    b, phi_c = critical_current(80)
+    assert (4 * b - a) / 3 == pytest.approx(10.82, rel=1e-3)
+    assert phi_c == pytest.approx(2.0, abs=0.02)
