@@ -141,3 +141,15 @@ def test_eq9_and_eq8_consistent():
     a_small = np.array([1e-15, 1e-30, 1e-60, 1e-120])
     ratio = an.r_tilde_stationary(a_small) / np.log(an.B_PAPER / a_small)
     assert np.all(np.diff(ratio) > 0) and ratio[-1] > 0.9 and ratio[0] < 0.8
+
+
+def test_paper_concentration_estimates():
+    """Main text: mean field A = 4e3 /(s um^3) -> c = 10 um^-3 (Gamma_bar = 40 um^3/s);
+    cosmic rays A ~ 1e-5 /(s um^3) at r_c ~ 0.1 um -> c ~ 0.01 um^-3 (Eqs. 1, 9)."""
+    gbar, rc = 40.0, 0.1  # um^3/s, um
+    assert np.sqrt(4e3 / gbar) == pytest.approx(10.0)
+    a = 1e-5 * rc**6 / gbar
+    c = an.concentration_eq9(a)[0] / rc**3
+    assert 0.005 < c < 0.05  # 0.029 um^-3
+    # far above the mean field at this generation rate (5e-4 um^-3)
+    assert c > 50 * np.sqrt(1e-5 / gbar)
