@@ -50,8 +50,9 @@ class SparseAssembler:
         diag = (ucol >= lo) & (ucol < hi)
         d_nnz = np.bincount(urow[diag], minlength=n_own).astype(PETSc.IntType)
         o_nnz = np.bincount(urow[~diag], minlength=n_own).astype(PETSc.IntType)
-        self.mat = PETSc.Mat().createAIJ(size=((n_own, N), (n_own, N)), nnz=(d_nnz, o_nnz),
-                                         comm=dist.comm)
+        bs = int(getattr(dist, "bs", 1))  # unknowns per cell (block preconditioners)
+        self.mat = PETSc.Mat().createAIJ(size=((n_own, N), (n_own, N)), bsize=bs,
+                                         nnz=(d_nnz, o_nnz), comm=dist.comm)
         self.mat.setOption(PETSc.Mat.Option.NEW_NONZERO_ALLOCATION_ERR, True)
         self.mat.setUp()
 

@@ -131,11 +131,14 @@ class TransportSimulation:
         e_min = (u.to_internal(e["e_min"], "energy") if e.get("e_min")
                  else min(gaps) * (0.8 if self.self_consistent else 1.0))
         h = u.to_internal(e["spacing"], "energy") if e.get("spacing") else self.T_bath / 4
-        top = 12 * self.T_bath
+        top, w_top = 12 * self.T_bath, 0.0
         for s in d.get("sources") or []:
-            top = max(top, u.to_internal(s["energy"] + 3 * s["width"], "energy"))
+            hi = u.to_internal(s["energy"] + 3 * s["width"], "energy")
+            top = max(top, hi) if s["type"] == "quasiparticle" else top
+            w_top = max(w_top, hi) if s["type"] == "phonon" else w_top
         e_max = u.to_internal(e["e_max"], "energy") if e.get("e_max") else max(gaps) + top
-        return TransportGrid.build(e_min, h, e_max)
+        # phonons up to the grid's pair energies and the injected phonon spectra
+        return TransportGrid.build(e_min, h, e_max, omega_max=max(e_max, w_top))
 
     def _boundaries(self) -> dict:
         d, u = self.case.data, self.units

@@ -1,0 +1,158 @@
+"""Transport cases end to end: physics of the shipped cases, VTK read back, MPI = serial,
+checkpoint/resume, clear errors."""
+
+import json
+import math
+import re
+
+import numpy as np
+import pytest
+
+from conftest import CASES, run_fvqp
+
+E = 1.602176634e-19
+
+
+def _variant(name, tmp_path, **repl):
+    text = (CASES / name).read_text()
+    text = text.replace('file = "../meshes/', f'file = "{CASES.parent}/meshes/')
+    for old, new in repl.items():
+        assert old in text, old
+        text = text.replace(old, new)
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def _last(out, name):
+    import pyvista as pv
+
+    reader = pv.get_reader(str(out / f"{name}.pvd"))
+    reader.set_active_time_value(reader.time_values[-1])
+    return reader.time_values, reader.read()[0]
+
+
+def test_nis_wire_injection_rate_and_split(tmp_path):
+    """ryan2026 wire, junction A at eV = 2 Delta0: the injected QP rate is the NIS current
+    sqrt((eV)^2 - Delta^2) / (e^2 R_T) of a wire at equilibrium, reduced by the back-flow
+    of the QPs accumulating at the junction (2 int rho f_exc dE / e^2 R_T: a few percent,
+    mostly from the gap-edge bins), the QPs
+    leave by the two reservoirs inversely to their distance (x_A = -0.3 um of 11 um),
+    and the power balances to round-off."""
+    from fvqp import run_case
+
+    s = run_case(CASES / "transport_nis_wire.toml", output_dir=str(tmp_path))
+    rates = s["qp_rates_per_s"]
+    expected = math.sqrt(532.0**2 - 266.0**2) * 1e-6 / (E * 40.7e3)
+    assert 0.97 * expected < rates["boundary:junction_a"] < expected
+    left, right = -rates["boundary:reservoir_left"], -rates["boundary:reservoir_right"]
+    assert left / (left + right) == pytest.approx(5.8 / 11.0, rel=1e-2)
+    p = s["power_W"]
+    assert abs(s["power_imbalance_W"]) < 1e-12 * p["boundary:junction_a"]
+    assert s["newton_iterations"] <= 8
+
+
+ABS_SHORT = {'end = "2 us"': 'end = "20 ns"',
+             'times = ["2 ns", "10 ns", "100 ns", "1 us"]': 'times = ["2 ns", "10 ns"]'}
+
+
+def test_absorber_burst_conserves_energy_and_writes_fields(tmp_path):
+    """3D Ta pad + Al lead hit by a 6 keV burst: energy in = stored + escaped + out of the
+    lead to the Newton tolerance; QPs are made by pair breaking only; the .pvd opens in
+    pyvista with named fields, units and the local gaps of Ta and Al."""
+    case = _variant("transport_absorber3d.toml", tmp_path, **ABS_SHORT)
+    out = tmp_path / "out"
+    run_fvqp(["run", case, "--output", out])
+    s = json.loads((out / "summary.json").read_text())
+    e, n = s["energy_J"], s["qp_number"]
+    assert e["deposited"] == pytest.approx(6e3 * E, rel=1e-3)
+    assert abs(e["imbalance"]) < 1e-6 * e["deposited"]
+    assert e["escape"] < 0 and e["final"] > 0.1 * e["deposited"]
+    assert n["pair"] > 1e5 and abs(n["imbalance"]) < 1e-6 * n["pair"]
+    times, mesh = _last(out, "transport_absorber3d")
+    assert times[-1] == pytest.approx(20e-9)
+    for f in ("qp_density", "qp_excess", "qp_energy_density", "phonon_energy_density",
+              "gap", "T_eff", "f_slice_0", "f_slice_1", "f_slice_2", "region"):
+        assert f in mesh.cell_data, f
+    gap = np.asarray(mesh.cell_data["gap"])
+    assert set(np.round(np.unique(gap))) == {172.0, 693.0}  # Al and Ta, ueV
+    assert np.asarray(mesh.cell_data["qp_excess"]).max() > 0
+    import meshio
+
+    vtu = sorted((out / "vtu").glob("*.vtu"))[-1]
+    m = meshio.read(vtu)
+    assert "qp_excess" in m.cell_data
+    assert 'units="1/um^3"' in vtu.read_text()
+
+
+@pytest.mark.mpi
+def test_two_ranks_equal_serial(tmp_path):
+    case = _variant("transport_absorber3d.toml", tmp_path, **ABS_SHORT)
+    run_fvqp(["run", case, "--output", tmp_path / "s"])
+    run_fvqp(["run", case, "--output", tmp_path / "p"], nproc=2)
+    _, a = _last(tmp_path / "s", "transport_absorber3d")
+    _, b = _last(tmp_path / "p", "transport_absorber3d")
+    ca = np.asarray(a.cell_centers().points)
+    cb = np.asarray(b.cell_centers().points)
+    order_a, order_b = np.lexsort(ca.T[::-1]), np.lexsort(cb.T[::-1])
+    for f in ("qp_excess", "phonon_energy_density", "f_slice_1"):
+        x, y = np.asarray(a.cell_data[f])[order_a], np.asarray(b.cell_data[f])[order_b]
+        assert np.max(np.abs(x - y)) <= 1e-8 * np.max(np.abs(x)), f
+    sa = json.loads((tmp_path / "s" / "summary.json").read_text())
+    sb = json.loads((tmp_path / "p" / "summary.json").read_text())
+    assert sb["ranks"] == 2
+    assert sb["energy_J"]["final"] == pytest.approx(sa["energy_J"]["final"], rel=1e-8)
+
+
+def test_max_steps_then_resume_equals_uninterrupted(tmp_path):
+    case = _variant("transport_absorber3d.toml", tmp_path, **ABS_SHORT,
+                    **{"every = 20": "every = 20\ncheckpoint_every = 5"})
+    run_fvqp(["run", case, "--output", tmp_path / "full"])
+    run_fvqp(["run", case, "--output", tmp_path / "part", "--max-steps", "12"])
+    s_part = json.loads((tmp_path / "part" / "summary.json").read_text())
+    assert s_part["status"] == 1 and s_part["t_end_s"] < 20e-9
+    run_fvqp(["run", case, "--output", tmp_path / "part", "--resume"])
+    a = json.loads((tmp_path / "full" / "summary.json").read_text())
+    b = json.loads((tmp_path / "part" / "summary.json").read_text())
+    assert b["t_end_s"] == pytest.approx(20e-9)
+    for k in ("final", "escape", "deposited", "boundary:lead_end"):
+        assert b["energy_J"][k] == pytest.approx(a["energy_J"][k], rel=1e-10, abs=1e-30), k
+    _, x = _last(tmp_path / "full", "transport_absorber3d")
+    _, y = _last(tmp_path / "part", "transport_absorber3d")
+    assert np.allclose(x.cell_data["qp_excess"], y.cell_data["qp_excess"], rtol=1e-10)
+
+
+@pytest.mark.slow
+def test_film_trap_case_traps_quasiparticles(tmp_path):
+    """Tunnel-fed Al film with a lower-gap trap: power balances, QPs with energies
+    between the two gaps exist only in the trap, and they leave through its contact."""
+    case = _variant("transport_film_trap.toml", tmp_path,
+                    **{'spacing = "10 ueV"': 'spacing = "20 ueV"'})
+    out = tmp_path / "out"
+    run_fvqp(["run", case, "--output", out])
+    s = json.loads((out / "summary.json").read_text())
+    p = s["power_W"]
+    assert abs(s["power_imbalance_W"]) < 1e-10 * p["boundary:injector"]
+    assert -p["boundary:trap_end"] > 0.1 * p["boundary:injector"]
+    assert -p["escape"] > 0.1 * p["boundary:injector"]
+    _, mesh = _last(out, "transport_film_trap")
+    region = np.asarray(mesh.cell_data["region"])
+    f_mid = np.asarray(mesh.cell_data["f_slice_0"])  # 120 ueV: below the film gap
+    gap = np.asarray(mesh.cell_data["gap"])
+    trap = region == np.unique(region)[1] if gap[region == np.unique(region)[1]].mean() \
+        < gap.max() else region == np.unique(region)[0]
+    assert np.all(f_mid[~trap] == f_mid[~trap][0])  # held at the bath: no states there
+    assert f_mid[trap].max() > 100 * f_mid[~trap][0]
+
+
+def test_bad_transport_cases_name_the_key_and_the_fix(write_case):
+    text = (CASES / "transport_absorber3d.toml").read_text().replace(
+        "../meshes", str(CASES.parent / "meshes"))
+    bad = text.replace('type = "bath"', 'type = "tunnel"\nbias = "1 mV"')
+    proc = run_fvqp(["check", write_case(bad, "transport_bad.toml")], check=False)
+    assert proc.returncode == 2
+    assert re.search(r"boundaries\.lead_end\.resistance.*Fix: add it", proc.stderr)
+    bad = text.replace('deposit = "6 keV"', 'deposit = "6 keV"\npower = "1 nW"')
+    proc = run_fvqp(["check", write_case(bad, "transport_bad2.toml")], check=False)
+    assert proc.returncode == 2
+    assert "sources[0]" in proc.stderr and "exactly one of deposit" in proc.stderr
