@@ -77,3 +77,9 @@ def test_concentration_follows_polarization_s10():
     cp, P = r["trace_cp"], r["trace_P"]
     assert np.corrcoef(cp, np.abs(P))[0, 1] > 0.5
     assert abs(packing_scale_fit(cp, P) - 1.55) < 0.1
+
+
+def test_scale_fit_skips_fully_polarized_samples():
+    P = np.array([0.2, 0.5, 1.0, -1.0])
+    cp = np.concatenate([1.55 * cp_of_polarization(P[:2]), [7.0, 8.0]])
+    assert packing_scale_fit(cp, P) == pytest.approx(1.55, rel=1e-12)

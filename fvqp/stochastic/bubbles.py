@@ -81,8 +81,14 @@ def cp_of_polarization(P: np.ndarray, scale: float = 1.0) -> np.ndarray:
 
 
 def packing_scale_fit(cp: np.ndarray, P: np.ndarray) -> float:
-    """Least-squares factor ``s`` of Eq. (S10) for samples ``(C_p, P)``."""
+    """Least-squares factor ``s`` of Eq. (S10) for samples ``(C_p, P)``.
+
+    Samples of a fully polarised box (``|P| = 1``, where Eq. S10 diverges) are skipped.
+    """
     cp = np.asarray(cp, dtype=float)
+    P = np.asarray(P, dtype=float)
+    ok = np.abs(P) < 1.0
+    cp, P = cp[ok], P[ok]
     base = cp_of_polarization(P, 1.0)
     return float(np.dot(cp, base) / np.dot(base, base))
 
