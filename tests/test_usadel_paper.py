@@ -117,3 +117,30 @@ def test_fig10_fit_recovers_gamma_and_phase_gradient():
 
 def test_coupling_constant():
     assert coupling_constant(10.0) == pytest.approx(1 / np.arcsinh(10.0))
+
+
+@pytest.mark.slow
+def test_local_selfconsistency_injection_and_proximity():
+    """Δ(x) (default local mode): suppressed next to a normal reservoir (inverse
+    proximity) and smallest at an injecting junction (eV = 2Δ0), bulk value far away.
+    Local self-consistency needs δε ≲ Γ (gap edges at every Δ(x)): Γ = 0.04, δε = 0.02."""
+    from fvqp.models.usadel.terminals import TunnelJunction
+
+    eps = np.arange(-500, 501) * 0.02
+    n = 40
+    net = uniform_wire(20.0, n, x0=0.0, points={"inj": 12.0})
+    delta = np.ones(n + 1)
+    delta[0] = 0.0
+    res = [Reservoir("n", 0, "normal", temperature=0.02),
+           Reservoir("s", n, "superconductor", delta=0.97, temperature=0.02)]
+    jun = [TunnelJunction("inj", net.node("inj"), 0.01, bias=2.0, temperature=0.02)]
+    prob = SpectralProblem(net, delta, gamma=4e-2, reservoirs=res, junctions=jun)
+    # the fixed point is reached to ~1e-5 (quadrature noise of the gap edges at δε = Γ/2)
+    st = solve_state(Setup(prob, eps, res, jun, omega_d=10.0, tol=1e-4, t_ref=0.02))
+    d = st.delta
+    x = net.points[:, 0]
+    i = net.node("inj")
+    assert d[1] < 0.7 * d[6]  # 0.5 ξ from the N reservoir
+    assert np.all(np.diff(d[:5]) > 0)  # recovers away from it
+    assert d[i] == d[(x > 5) & (x < 19.5)].min()  # the injector suppresses Δ locally
+    assert d[i] < d[net.node("inj") + 8] - 1e-3

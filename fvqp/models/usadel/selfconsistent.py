@@ -48,6 +48,7 @@ class Setup:
     tol: float = 1e-8
     max_iter: int = 60
     max_step: float = 0.02
+    max_step_local: float = 0.2
     #: temperature of the equilibrium reference in Eq. 8's split quadrature (None: plain)
     t_ref: float | None = None
     petsc_prefix: str = "usadel_"
@@ -111,6 +112,7 @@ def solve_state(setup: Setup, delta0=None, guess=None, cache: dict | None = None
     if setup.selfconsistency == "uniform" and probe is None:
         raise ValueError("uniform self-consistency needs probe_node (e.g. the injector)")
     prev = None
+    hist: list = []
     newton = 0
     for it in range(1, setup.max_iter + 1):
         kin, new = _evaluate(setup, delta, guess, cache)
@@ -125,6 +127,9 @@ def solve_state(setup: Setup, delta0=None, guess=None, cache: dict | None = None
         log.info("usadel self-consistency %d: max |dDelta| = %.3e", it, err)
         if err < setup.tol:
             return State(delta=new, kinetic=kin, iterations=it, newton_iterations=newton)
+        if setup.selfconsistency == "local":
+            delta = _anderson(hist, delta, res, fixed, setup.max_step_local)
+            continue
         step = res / (1.0 - setup.lam)  # linearised BCS map: G'(Δ) ≈ 1 - λ
         if prev is not None:
             d_delta, d_res = delta - prev[0], res - prev[1]
@@ -138,6 +143,24 @@ def solve_state(setup: Setup, delta0=None, guess=None, cache: dict | None = None
         delta = np.maximum(delta + step, 1e-6)
     raise RuntimeError(f"Delta self-consistency did not converge in {setup.max_iter} "
                        f"iterations (max change {err:.2e})")
+
+
+def _anderson(hist: list, x, f, fixed, max_step: float, m: int = 5):
+    """One Anderson-mixing step for the fixed point Δ = G(Δ) on the free nodes (local
+    mode, where Δ at one node changes θ, hence G, at its neighbours)."""
+    free = ~fixed
+    hist.append((x[free].copy(), f[free].copy()))
+    del hist[:-(m + 1)]
+    xf, ff = hist[-1]
+    step = ff.copy()
+    if len(hist) > 1:
+        dX = np.stack([hist[k + 1][0] - hist[k][0] for k in range(len(hist) - 1)], axis=1)
+        dF = np.stack([hist[k + 1][1] - hist[k][1] for k in range(len(hist) - 1)], axis=1)
+        gam, *_ = np.linalg.lstsq(dF, ff, rcond=None)
+        step = ff - (dX + dF) @ gam
+    out = x.copy()
+    out[free] = np.maximum(xf + np.clip(step, -max_step, max_step), 1e-6)
+    return out
 
 
 def with_biases(setup: Setup, biases: dict) -> Setup:
