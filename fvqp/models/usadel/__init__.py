@@ -99,7 +99,7 @@ _SECTIONS = {
     "paper": Section({
         "figure": Field("str", "reproduce a figure of Ryan et al. (2026) with the model "
                         "set-up of its App. B (the rest of the case is then unused)",
-                        required=True, choices=("fig10", "fig11", "fig12", "fig13")),
+                        choices=("fig10", "fig11", "fig12", "fig13")),
         "v_max": Field("float", "largest |eV_inj|/Δ0", default=5.0, positive=True),
         "points": Field("int", "number of injector biases", default=51),
         "spacing": Field("float", "energy spacing / Δ0", default=0.025, positive=True),
@@ -152,7 +152,7 @@ def run(case, output_dir: str | None = None, resume: bool = False,
     if resume:
         raise ValueError("usadel runs are steady-state sweeps without checkpoints; "
                          "--resume does not apply (rerun the case instead).")
-    if case.data.get("paper"):
+    if (case.data.get("paper") or {}).get("figure"):
         from .figures import run_figure
 
         return run_figure(case, output_dir=output_dir)
