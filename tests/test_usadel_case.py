@@ -107,3 +107,19 @@ def test_paper_figure_cases_small_variants(tmp_path):
     assert np.abs(ga).max() > 1.0
     for f in out.values():
         f.close()
+
+
+def test_case_errors_name_key_and_fix(tmp_path):
+    from fvqp.case import CaseError, load_case
+
+    text = (CASES / "usadel_nis_wire.toml").read_text().replace(
+        "../meshes", str(CASES.parent / "meshes"))
+    p = tmp_path / "usadel_bad.toml"
+    p.write_text(text.replace('mode = "none"', 'mode = "uniform"'))
+    with pytest.raises(CaseError) as exc:
+        load_case(p)
+    assert "selfconsistency.probe" in str(exc.value) and "Fix:" in str(exc.value)
+    p.write_text(text.replace("[junctions.junction_b]", "[junctions.junction_x]"))
+    proc = run_fvqp(["run", p, "--output", tmp_path / "o"], check=False)
+    assert proc.returncode == 2
+    assert "junction_x" in proc.stderr and "junction_b" in proc.stderr
