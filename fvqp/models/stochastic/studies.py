@@ -139,6 +139,8 @@ def bubbles(st: dict) -> StudyResult:
                                                                 1))
         d["trace_cp"], d["trace_P"] = tr["trace_cp"], tr["trace_P"]
         summ["s10_scale_fit"] = bb.packing_scale_fit(tr["trace_cp"], tr["trace_P"])
+        summ["cp_zeta_inf_run"] = tr["cp"]
+        summ["mean_abs_P_zeta_inf_run"] = float(np.mean(np.abs(tr["trace_P"])))
         summ["paper"]["s10_scale"] = 1.55
     attrs = {"units": "C_p = 4 pi c r^3 / 3, zeta = 4 pi A r^3 tau_sf / 3 (0: spinless)",
              "box_over_r": st["box"]}
