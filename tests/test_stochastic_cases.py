@@ -133,3 +133,12 @@ def test_case_validation_errors(tmp_path):
     none.write_text(text.split("[study]")[0])
     with pytest.raises(CaseError, match="study"):
         load_case(str(none))
+
+
+def test_case_rejects_zero_replicas(tmp_path):
+    text = (CASES / "stochastic_bubbles.toml").read_text().replace("replicas = 3",
+                                                                    "replicas = 0")
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text)
+    with pytest.raises(CaseError, match="study.replicas"):
+        load_case(str(bad))

@@ -237,7 +237,11 @@ def fit_beta_b(a: np.ndarray, c: np.ndarray, cp: float = CP_PAPER,
     r = np.cbrt(3.0 * cp / (4.0 * np.pi * c))
     y = np.log(a) + r
     X = np.column_stack([np.log(r), np.ones_like(r)])
-    w = np.ones_like(r) if sigma_c is None else 1.0 / (r * np.asarray(sigma_c) / (3.0 * c))
+    if sigma_c is not None:
+        sigma_c = np.asarray(sigma_c, dtype=float)
+        if not np.all(np.isfinite(sigma_c) & (sigma_c > 0)):
+            sigma_c = None  # e.g. single replicas: fall back to an unweighted fit
+    w = np.ones_like(r) if sigma_c is None else 1.0 / (r * sigma_c / (3.0 * c))
     coef, *_ = np.linalg.lstsq(X * w[:, None], y * w, rcond=None)
     res = (y - X @ coef) * w
     dof = max(len(y) - 2, 1)

@@ -122,6 +122,11 @@ def _check(data, err) -> None:
     for lo, hi in (("a_min", "a_max"), ("v_min", "v_max")):
         if lo in st and st[lo] is not None and st[hi] is not None and st[lo] >= st[hi]:
             err.add(f"study.{lo}", f"must be below {hi}.", f"lower {lo} or raise {hi}.")
+    for key, least in (("replicas", 1), ("points", 1), ("particles", 2), ("repeats", 1),
+                       ("bins", 1), ("max_box_particles", 2)):
+        if key in st and st[key] is not None and st[key] < least:
+            err.add(f"study.{key}", f"must be at least {least}, got {st[key]}.",
+                    f"set {key} >= {least}.")
     if st.get("type") == "bubbles" and st["box"] < 3:
         err.add("study.box", "the box must be at least 3 bubble diameters.", "box = 10.")
     if st.get("type") == "concentration_curve" and st.get("gamma_bar") is None:
