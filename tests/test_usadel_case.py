@@ -123,3 +123,52 @@ def test_case_errors_name_key_and_fix(tmp_path):
     proc = run_fvqp(["run", p, "--output", tmp_path / "o"], check=False)
     assert proc.returncode == 2
     assert "junction_x" in proc.stderr and "junction_b" in proc.stderr
+
+
+def test_y_network_case_runs(tmp_path):
+    """A case on meshes/wire_network (three wires with their own cross-sections, a normal
+    reservoir at bias on one end): runs by the CLI; μ_Q* is largest at the N end and the
+    VTK has the 180 cells."""
+    meshes = CASES.parent / "meshes"
+    wire = '''cross_section = "{a} nm^2"
+gap = "180 ueV"
+resistivity = "2e-8 Ohm m"
+diffusivity = "20 cm^2/s"
+dynes = "1 ueV"
+'''
+    text = f'''model = "usadel"
+[mesh]
+file = "{meshes}/wire_network/wire_network.msh"
+[bath]
+temperature = "50 mK"
+[regions.wire_1]
+{wire.format(a=2000)}
+[regions.wire_2]
+{wire.format(a=1000)}
+[regions.wire_3]
+{wire.format(a=1000)}
+[boundaries.end_1]
+type = "normal"
+bias = "0.3 mV"
+[boundaries.end_2]
+type = "superconductor"
+[boundaries.end_3]
+type = "superconductor"
+[energy]
+spacing = 0.02
+max = 4.0
+[selfconsistency]
+mode = "none"
+[time]
+steady = true
+'''
+    p = tmp_path / "usadel_y.toml"
+    p.write_text(text)
+    run_fvqp(["run", p, "--output", tmp_path / "o"])
+    with h5py.File(tmp_path / "o" / "usadel_y.h5") as f:
+        mu, pts = f["mu_uV"][:], f["points_um"][:]
+    s = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert s["status"] == 0 and s["nodes"] == 181
+    end1 = np.argmin(np.linalg.norm(pts - [2.0, 0.0, 0.0], axis=1))
+    assert np.argmax(mu) == end1 and mu[end1] > 0
+    assert 'NumberOfCells="180"' in (tmp_path / "o" / "usadel_y.vtu").read_text()

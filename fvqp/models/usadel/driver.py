@@ -154,7 +154,8 @@ def run(case, output_dir: str | None = None) -> dict:
     os.makedirs(out_dir, exist_ok=True)
     d = case.data
     sw = d.get("sweep") or {}
-    res: dict = {"x_um": net.arclength() * sc.xi * 1e6}
+    res: dict = {"x_um": net.arclength() * sc.xi * 1e6,
+                 "points_um": net.points * sc.xi * 1e6}
     summary: dict = {"model": "usadel", "case": case.path, "status": 0,
                      "xi_m": sc.xi, "R_xi_ohm": sc.r_xi, "I0_A": sc.i0,
                      "energies": int(setup.eps.size), "nodes": net.n_nodes}
@@ -206,9 +207,9 @@ def run(case, output_dir: str | None = None) -> dict:
             if v is not None:
                 fh[k] = np.asarray(v)
         fh["energy_grid_delta0"] = setup.eps
-        fh.attrs["units"] = json.dumps({"x_um": "um", "gap_ueV": "ueV", "mu_uV": "uV",
-                                        "bias_mV": "mV", "i_inj_A": "A", "i_det_A": "A",
-                                        "g_nl": "S", "g_sa": "S", "g_ss": "S"})
+        fh.attrs["units"] = json.dumps({"x_um": "um", "points_um": "um", "gap_ueV": "ueV",
+                                        "mu_uV": "uV", "bias_mV": "mV", "i_inj_A": "A",
+                                        "i_det_A": "A", "g_nl": "S", "g_sa": "S", "g_ss": "S"})
     os.replace(tmp, h5)
     _figure(os.path.join(out_dir, f"{case.name}.png"), res, case.data.get("title") or case.name)
     _vtk(os.path.join(out_dir, f"{case.name}.vtu"), meta, gap * sc.delta0 / 1.602176634e-19,
