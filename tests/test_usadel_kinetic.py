@@ -194,3 +194,51 @@ def test_y_network_kirchhoff():
     assert sum(d.values()) + cb["converted"] == pytest.approx(0.0, abs=1e-12 * abs(d["end_1"]))
     # the shorter S branch (3 um vs 4 um) drains more of the quasiparticle current
     assert d["end_2"] > d["end_3"]
+
+
+# --- electron-phonon (optional term) ------------------------------------------------------
+
+def test_electron_phonon_integral_limits():
+    """Detailed balance with the phonon bath, P ∝ T_e^5 in the normal state (α²F ∝ Ω²),
+    and at T = 0 the BCS scattering rate of Kaplan et al. (1976), 1/τ_s(E)."""
+    from scipy.integrate import quad
+
+    from fvqp.models.usadel.collisions import ep_collision_integral, ep_rates
+
+    de = 0.01
+    e = np.arange(-1500, 1501) * de
+    one, zero = np.ones_like(e), np.zeros_like(e)
+    assert np.abs(ep_collision_integral(np.tanh(e / 0.1), one, zero, de, 1.0, 0.05)).max() \
+        < 1e-10
+    P = [-integrate(e * ep_collision_integral(np.tanh(e / (2 * t)), one, zero, de, 1.0, 0.0),
+                    e) for t in (0.1, 0.2)]
+    assert P[1] / P[0] == pytest.approx(2.0**5, rel=1e-5)
+    # T = 0 rate: a grid staggered about the gap edge (a node at ε = Δ would sample the
+    # integrable 1/sqrt singularity of the DOS at its peak)
+    de = 0.002
+    e = (np.arange(-2000, 2000) + 0.5) * de
+    s = uniform_solution(e, 1.0, 1e-6)
+    N, R = s.N[:, 0], s.imF[:, 0]
+    _, O = ep_rates(np.sign(e) * 1.0, N, R, de, 0.0)
+    E = 2.5
+    k = int(np.argmin(np.abs(e - E)))
+
+    def kaplan(w):  # Ω² ρ(E-Ω) (1 - Δ²/(E(E-Ω))), E - Ω > Δ
+        ep = E - w
+        return w**2 * ep / np.sqrt(ep**2 - 1) * (1 - 1 / (E * ep))
+
+    ref = quad(kaplan, 0, E - 1, limit=200)[0]
+    assert O[k] / N[k] == pytest.approx(ref, rel=0.03)  # midpoint rule at the singularity
+
+
+def test_electron_phonon_in_the_kinetic_solve_cools():
+    """With the e-ph term (phonons at the bath) the injected energy is partly lost to the
+    phonons: less energy reaches the reservoirs than is injected."""
+    eps = np.arange(-240, 241) / 40
+    net, prob, res, jun = _device(40, half=10.0, gamma=5e-3, kappa=2e-3, bias=3.0, t=0.02,
+                                  det=5.0)
+    s = solve_spectral(prob, eps)
+    k = solve_inelastic(s, res, jun, 0.0, gamma_ph=1e-3, t_ph=0.02)
+    eb = energy_balance(k)
+    assert eb["injected"] < 0 and eb["drained"] < 0  # fL-mode energy: quasiparticles in
+    assert abs(eb["drained"]) < 0.99 * abs(eb["injected"])

@@ -86,6 +86,9 @@ _SECTIONS = {
     "collisions": Section({
         "gamma_ee": Field("float", "e-e rate γ_ee = ħ/(Δ0 τ_ee) (0: no collisions)",
                           default=0.0, nonnegative=True),
+        "tau0": Field("quantity", "Kaplan's electron-phonon time τ0: adds the e-ph "
+                      "collision integral with phonons at the bath temperature",
+                      dimension="time", positive=True),
     }),
     "sweep": Section({
         "junction": Field("str", "junction whose bias is swept (the injector)"),

@@ -81,3 +81,53 @@ def collision_diagonal(fL, N, R, de: float, K: float):
     """Approximate ∂I_L/∂fL (the local in + out rate), for preconditioning."""
     I, O = ee_rates(fL, N, R, de)
     return K * (I + O)
+
+
+# --- electron-phonon -------------------------------------------------------------------
+
+def _phonon_weights(n: int, de: float, t_ph: float):
+    """Kernels ω|ω|(1 + n_B(ω)) and ω|ω| n_B(ω) on ω_m = m δε, m = -(n-1)..(n-1)."""
+    w = np.arange(-(n - 1), n) * de
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        if t_ph > 0:
+            nb = 1.0 / np.expm1(w / t_ph)
+        else:
+            nb = np.where(w > 0, 0.0, -1.0)
+        k = w * np.abs(w)
+        emit, absorb = k * (1.0 + nb), k * nb
+    emit[n - 1] = absorb[n - 1] = 0.0  # ω -> 0 limit (ω|ω| n_B(ω) -> 0)
+    return emit, absorb
+
+
+def ep_rates(fL, N, R, de: float, t_ph: float):
+    r"""In/out functions of the electron–phonon integral with equilibrium phonons at
+    ``t_ph``: an electron at ε goes to ε − ω emitting (ω > 0) or absorbing (ω < 0) a
+    phonon, kernel ω|ω| (Kaplan et al. 1976, Eliashberg function α²F ∝ Ω²), coherence
+    factor ρ(ε, ε−ω) = NN' − Im F Im F' (which on the whole axis includes recombination
+    and pair breaking). ``(In − Out) = (1−f) I − f O``; multiply by K_ph = γ_ph/t_c³,
+    γ_ph = ħ/(Δ0 τ0)."""
+    n = fL.shape[-1]
+    f = 0.5 * (1.0 - fL)
+    h = 1.0 - f
+    emit, absorb = _phonon_weights(n, de, t_ph)
+    L = next_fast_len(3 * n - 2, real=True)
+
+    def conv(x, k):
+        return np.fft.irfft(np.fft.rfft(x, L, axis=-1) * np.fft.rfft(k, L), L,
+                            axis=-1)[..., n - 1:2 * n - 1]
+
+    O = (N * conv(N * h, emit) - R * conv(R * h, emit)) * de
+    I = (N * conv(N * f, absorb) - R * conv(R * f, absorb)) * de
+    return I, O
+
+
+def ep_collision_integral(fL, N, R, de: float, K: float, t_ph: float):
+    r""":math:`\mathcal I_L^{e\text{-}ph}` (same sign convention as the e–e integral)."""
+    I, O = ep_rates(fL, N, R, de, t_ph)
+    f = 0.5 * (1.0 - fL)
+    return 2.0 * K * ((1.0 - f) * I - f * O)
+
+
+def ep_kernel_constant(gamma_ph: float, tc: float = T_C_BCS) -> float:
+    """K_ph = γ_ph / t_c³ with γ_ph = ħ/(Δ0 τ0) (Kaplan's τ0 normalisation)."""
+    return gamma_ph / tc**3

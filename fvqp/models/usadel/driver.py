@@ -14,7 +14,7 @@ import time
 import numpy as np
 
 from ...io.atomic import atomic_path, atomic_write_bytes
-from ...units import K_B
+from ...units import HBAR, K_B
 from .network import network_from_mesh
 from .observables import charge_imbalance_potential, detector_current, split_bias, tunnel_current
 from .params import WireScales
@@ -92,8 +92,11 @@ def build(case) -> tuple[Setup, dict]:
     prob = SpectralProblem(net, node_delta, gamma=gam, zeta0=zeta, dphi=dphi,
                            reservoirs=reservoirs, junctions=junctions)
     probe = net.node(scd["probe"]) if scd.get("probe") else None
+    coll = d.get("collisions") or {}
+    gamma_ph = HBAR / (sc.delta0 * coll["tau0"]) if coll.get("tau0") else 0.0
     setup = Setup(problem=prob, eps=eps, reservoirs=reservoirs, junctions=junctions,
-                  gamma_ee=d.get("collisions", {}).get("gamma_ee", 0.0), omega_d=omega_d,
+                  gamma_ee=coll.get("gamma_ee", 0.0), gamma_ph=gamma_ph, t_ph=t_bath,
+                  omega_d=omega_d,
                   selfconsistency=scd.get("mode", "local"), probe_node=probe,
                   tol=scd.get("tolerance", 1e-7), petsc_prefix=d["solver"]["prefix"],
                   petsc_options=d["solver"]["petsc"])

@@ -1,5 +1,5 @@
-r"""Kinetic equations with the electron–electron collision integral: PETSc SNES on the
-whole (x, ε) system.
+r"""Kinetic equations with the electron–electron (and optionally electron–phonon)
+collision integral: PETSc SNES on the whole (x, ε) system.
 
 The residual is :math:`F(u)=A u-b-V\,\mathcal I_L(f_L)` (free fL rows of superconducting
 nodes), with A, b from :func:`fvqp.models.usadel.kinetic.assemble`. The collision integral
@@ -19,7 +19,14 @@ import numpy as np
 import scipy.sparse as sp
 
 from ...solvers.options import apply_options, normalise_prefix
-from .collisions import collision_diagonal, collision_integral, kernel_constant
+from .collisions import (
+    collision_diagonal,
+    collision_integral,
+    ep_collision_integral,
+    ep_kernel_constant,
+    ep_rates,
+    kernel_constant,
+)
 from .kinetic import KineticSolution, assemble, solve_linear
 
 log = logging.getLogger(__name__)
@@ -27,7 +34,6 @@ log = logging.getLogger(__name__)
 DEFAULT_OPTIONS = {
     "snes_mf_operator": None,
     "snes_rtol": 1e-10,
-    "snes_atol": 1e-13,
     "snes_stol": 1e-14,
     "snes_max_it": 30,
     "ksp_type": "gmres",
@@ -40,9 +46,11 @@ DEFAULT_OPTIONS = {
 class _Collisional:
     """Residual and preconditioner of the collisional problem on flat vectors."""
 
-    def __init__(self, spec, reservoirs, junctions, gamma_ee, tc, dl_floor):
+    def __init__(self, spec, reservoirs, junctions, gamma_ee, tc, dl_floor, gamma_ph=0.0,
+                 t_ph=0.0):
         self.op = assemble(spec, reservoirs, junctions, dl_floor)
         self.K = kernel_constant(gamma_ee, tc)
+        self.K_ph, self.t_ph = ep_kernel_constant(gamma_ph, tc), t_ph
         eps = spec.eps
         self.de = float(eps[1] - eps[0])
         if not np.allclose(np.diff(eps), self.de, rtol=1e-9, atol=1e-12):
@@ -59,18 +67,29 @@ class _Collisional:
 
     def residual(self, u):
         r = self.op.A @ u - self.op.b
-        r[self.iL] -= self.w * collision_integral(self.fL(u), self.N, self.R, self.de, self.K)
+        fL = self.fL(u)
+        coll = collision_integral(fL, self.N, self.R, self.de, self.K) if self.K else 0.0
+        if self.K_ph:
+            coll = coll + ep_collision_integral(fL, self.N, self.R, self.de, self.K_ph,
+                                                self.t_ph)
+        r[self.iL] -= self.w * coll
         return r
 
     def preconditioner(self, u):
         d = np.zeros(u.size)
-        d[self.iL] = self.w * collision_diagonal(self.fL(u), self.N, self.R, self.de, self.K)
+        fL = self.fL(u)
+        diag = collision_diagonal(fL, self.N, self.R, self.de, self.K) if self.K else 0.0
+        if self.K_ph:
+            I, O = ep_rates(fL, self.N, self.R, self.de, self.t_ph)
+            diag = diag + self.K_ph * (I + O)
+        d[self.iL] = self.w * diag
         return (self.op.A - sp.diags(d)).tocsr()
 
 
 def solve_inelastic(spec, reservoirs, junctions, gamma_ee: float, tc: float = 1 / 1.764,
                     u0=None, prefix: str = "usadel_", options: dict | None = None,
-                    dl_floor: float = 1e-10) -> KineticSolution:
+                    dl_floor: float = 1e-10, gamma_ph: float = 0.0,
+                    t_ph: float = 0.0) -> KineticSolution:
     """Solve Eqs. 9–10 with :math:`\\mathcal I_L` (e–e collisions) by Newton–Krylov (SNES).
 
     Parameters
@@ -79,6 +98,9 @@ def solve_inelastic(spec, reservoirs, junctions, gamma_ee: float, tc: float = 1 
         Spectral solution (uniform energy grid).
     gamma_ee
         γ_ee = ħ/(Δ0 τ_ee) (paper Sec. V).
+    gamma_ph, t_ph
+        Optional electron–phonon term: γ_ph = ħ/(Δ0 τ0) (Kaplan's τ0) and the phonon
+        (bath) temperature k_B T/Δ0.
     u0
         Initial guess ``(fL, fT)``; default the collisionless solution.
     prefix, options
@@ -86,7 +108,7 @@ def solve_inelastic(spec, reservoirs, junctions, gamma_ee: float, tc: float = 1 
     """
     from petsc4py import PETSc
 
-    prob = _Collisional(spec, reservoirs, junctions, gamma_ee, tc, dl_floor)
+    prob = _Collisional(spec, reservoirs, junctions, gamma_ee, tc, dl_floor, gamma_ph, t_ph)
     op = prob.op
     if u0 is None:
         lin = solve_linear(spec, reservoirs, junctions, dl_floor)
@@ -123,8 +145,13 @@ def solve_inelastic(spec, reservoirs, junctions, gamma_ee: float, tc: float = 1 
     snes = PETSc.SNES().create(comm=PETSc.COMM_SELF)
     snes.setFunction(fun, F)
     snes.setJacobian(jac, P)
-    apply_options(prefix, {**DEFAULT_OPTIONS, **(options or {})})
+    opts = {**DEFAULT_OPTIONS, **(options or {})}
+    apply_options(prefix, opts)
     snes.setOptionsPrefix(prefix)
+    if "snes_atol" not in opts and not PETSc.Options().hasName(prefix + "snes_atol"):
+        # absolute tolerance from the size of the equations' terms (Dirichlet values and
+        # tunnel sources in b): a residual that is pure round-off counts as converged
+        snes.setTolerances(atol=1e-12 * max(float(np.linalg.norm(op.b)), 1e-300))
     snes.setFromOptions()
     snes.solve(None, x)
     reason = snes.getConvergedReason()

@@ -41,6 +41,9 @@ class Setup:
     reservoirs: list
     junctions: list
     gamma_ee: float = 0.0
+    #: electron-phonon: γ_ph = ħ/(Δ0 τ0) and the phonon temperature (0: off)
+    gamma_ph: float = 0.0
+    t_ph: float = 0.0
     omega_d: float = 10.0
     coupling: float | None = None
     selfconsistency: str = "local"
@@ -68,10 +71,11 @@ class State:
 
 
 def _kinetic(setup: Setup, spec, guess, cache=None):
-    if setup.gamma_ee > 0:
+    if setup.gamma_ee > 0 or setup.gamma_ph > 0:
         return solve_inelastic(spec, setup.reservoirs, setup.junctions, setup.gamma_ee,
                                u0=guess, prefix=setup.petsc_prefix,
-                               options=setup.petsc_options)
+                               options=setup.petsc_options, gamma_ph=setup.gamma_ph,
+                               t_ph=setup.t_ph)
     lu_cache = cache.setdefault("lu", {}) if cache is not None else None
     return solve_linear(spec, setup.reservoirs, setup.junctions, cache=lu_cache)
 
