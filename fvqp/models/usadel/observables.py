@@ -65,20 +65,25 @@ def gap_from_fL(spec, fL, coupling: float, omega_d: float,
     \mathrm{Im}\mathcal F f_L\,d\epsilon` (Eq. 8) on every node.
 
     With ``t_ref`` the integral is split as
-    :math:`\int\mathrm{Im}\mathcal F_0 n_0 + \int(\mathrm{Im}\mathcal F f_L-
-    \mathrm{Im}\mathcal F_0 n_0)`, where :math:`\mathcal F_0` is the bulk solution for
-    the node's Δ, Γ, ζ and :math:`n_0=\tanh(\epsilon/2t_\mathrm{ref})`: the first part,
-    which carries the gap-edge singularity, is integrated on a fine grid graded towards the
-    gap edge, the second (the nonequilibrium and proximity part) on the kinetic grid. This
-    removes the grid noise of the singular part (δε = 1/40 vs Γ = 0.005 in App. B), which
-    otherwise makes the map Δ -> Eq. 8 non-smooth.
+
+    .. math:: \int\mathrm{Im}\mathcal F_0\,n_0 + \int\mathrm{Im}\mathcal F_0\,
+              (f_L-n_0) + \int(\mathrm{Im}\mathcal F-\mathrm{Im}\mathcal F_0)f_L ,
+
+    :math:`\mathcal F_0` the bulk solution for the node's Δ, Γ, ζ and
+    :math:`n_0=\tanh(\epsilon/2t_\mathrm{ref})`. The first two terms, which carry the
+    gap-edge peak of Im F, are integrated on a fine grid graded towards the gap edge
+    (f_L − n_0 interpolated linearly from the kinetic grid), the last (the proximity
+    correction) on the kinetic grid. The result is then continuous in Δ: with the plain
+    quadrature on the kinetic grid (δε = 1/40 vs Γ = 0.005 in App. B) the map
+    Δ -> Eq. 8 jumps whenever the gap edge crosses a grid point.
     """
     from .bulk import bulk_theta
     from .terminals import n0
 
     eps = spec.eps
     m = np.abs(eps) <= omega_d + 1e-12
-    val = integrate(spec.imF[m] * fL[m], eps[m])
+    em = eps[m]
+    val = integrate(spec.imF[m] * fL[m], em)
     if t_ref is None:
         return 0.5 * coupling * val
     prob = spec.problem
@@ -86,22 +91,27 @@ def gap_from_fL(spec, fL, coupling: float, omega_d: float,
     out = np.empty_like(val)
     keys = np.stack([prob.delta, zeta], axis=1)
     uniq, inv = np.unique(keys, axis=0, return_inverse=True)
+    dfl = fL[m] - n0(em, t_ref)[:, None]
     for k, (d, z) in enumerate(uniq):
         idx = np.flatnonzero(inv.ravel() == k)
         if d <= 0:
             out[idx] = val[idx]
             continue
-        coarse = np.sin(bulk_theta(eps[m], d, prob.gamma, z)).imag * n0(eps[m], t_ref)
-        out[idx] = val[idx] - integrate(coarse, eps[m]) + equilibrium_gap_integral(
-            d, prob.gamma, z, t_ref, omega_d)
+        ef = gap_edge_grid(d, prob.gamma, z, omega_d)
+        ef = np.concatenate([-ef[:0:-1], ef])
+        imf_f = np.sin(bulk_theta(ef, d, prob.gamma, z)).imag
+        eq = float(integrate(imf_f * n0(ef, t_ref), ef))
+        imf_c = np.sin(bulk_theta(em, d, prob.gamma, z)).imag
+        for i in idx:
+            neq = integrate(imf_f * np.interp(ef, em, dfl[:, i]), ef)
+            prox = integrate((spec.imF[m, i] - imf_c) * fL[m, i], em)
+            out[i] = eq + neq + prox
     return 0.5 * coupling * out
 
 
-def equilibrium_gap_integral(delta, gamma, zeta, t, omega_d) -> float:
-    r""":math:`\int_{-\omega_D}^{\omega_D}\mathrm{Im}\mathcal F_0\tanh(\epsilon/2t)`
-    of the bulk solution on a grid graded geometrically towards the gap edge."""
-    from .bulk import bulk_gap_edge, bulk_theta
-    from .terminals import n0
+def gap_edge_grid(delta, gamma, zeta, omega_d) -> np.ndarray:
+    """Grid on [0, ω_D] graded geometrically towards the spectral gap edge."""
+    from .bulk import bulk_gap_edge
 
     eg = bulk_gap_edge(delta, zeta)
     w = max(gamma, 1e-9)
@@ -109,7 +119,16 @@ def equilibrium_gap_integral(delta, gamma, zeta, t, omega_d) -> float:
     if eg > 0:
         off = np.geomspace(w * 1e-3, max(eg, w), 600)
         pts += [eg + off, eg - off[off < eg]]
-    e = np.unique(np.clip(np.concatenate(pts + [[eg]]), 0.0, omega_d))
+    return np.unique(np.clip(np.concatenate(pts + [[eg]]), 0.0, omega_d))
+
+
+def equilibrium_gap_integral(delta, gamma, zeta, t, omega_d) -> float:
+    r""":math:`\int_{-\omega_D}^{\omega_D}\mathrm{Im}\mathcal F_0\tanh(\epsilon/2t)`
+    of the bulk solution on a grid graded geometrically towards the gap edge."""
+    from .bulk import bulk_theta
+    from .terminals import n0
+
+    e = gap_edge_grid(delta, gamma, zeta, omega_d)
     y = np.sin(bulk_theta(e, delta, gamma, zeta)).imag * n0(e, t)
     return float(2.0 * integrate(y, e))
 
