@@ -137,12 +137,13 @@ def test_film_trap_case_traps_quasiparticles(tmp_path):
     assert -p["escape"] > 0.1 * p["boundary:injector"]
     _, mesh = _last(out, "transport_film_trap")
     region = np.asarray(mesh.cell_data["region"])
-    f_mid = np.asarray(mesh.cell_data["f_slice_0"])  # 120 ueV: below the film gap
+    f_mid = np.asarray(mesh.cell_data["f_slice_0"])  # 150 ueV: between the two gaps
     gap = np.asarray(mesh.cell_data["gap"])
     trap = region == np.unique(region)[1] if gap[region == np.unique(region)[1]].mean() \
         < gap.max() else region == np.unique(region)[0]
     assert np.all(f_mid[~trap] == f_mid[~trap][0])  # held at the bath: no states there
-    assert f_mid[trap].max() > 100 * f_mid[~trap][0]
+    # the trap holds a non-thermal population of QPs that cannot return to the film
+    assert f_mid[trap].max() > 30 * f_mid[~trap][0]
 
 
 def test_bad_transport_cases_name_the_key_and_the_fix(write_case):

@@ -69,7 +69,9 @@ class BDFIntegrator:
     ----------
     problem
         Provides ``dist``, ``pattern``, ``conserved(x_owned)``, ``dconserved(x_owned)``,
-        ``rhs(x_local, t0, t1)``, ``rhs_jacobian(x_local, t0, t1)``,
+        ``rhs(x_local, t0, t1)``, ``rhs_jacobian(x_local, t0, t1)``, optionally
+        ``matrix_free = True`` with ``rhs_jvp(x_local, v_local, t0, t1)`` (then
+        ``rhs_jacobian`` only feeds the preconditioner),
         ``rates(x_local, t0, t1) -> dict`` (per-rank partial sums of boundary/source
         powers), ``max_dt(t)`` and ``breakpoints()``. Sources are averaged over the step
         ``[t0, t1]`` so a pulse shorter than a step still deposits its full energy.
@@ -89,8 +91,10 @@ class BDFIntegrator:
         rows, cols = problem.pattern
         diag = np.arange(n_own)
         self._pattern = (np.concatenate([rows, diag]), np.concatenate([cols, diag]))
+        jvp = self._jvp if getattr(problem, "matrix_free", False) else None
         self.solver = NonlinearSolver(self.dist, self._residual, self._jacobian, self._pattern,
-                                      prefix=prefix, options=petsc_options)
+                                      prefix=prefix, options=petsc_options, jvp=jvp,
+                                      block_size=getattr(problem, "block_size", 1))
         self._x = self.dist.create_vec()
         self.t = float(t0)
         self.h = float(self.opts.dt_initial)
@@ -120,6 +124,13 @@ class BDFIntegrator:
         dR = self.problem.rhs_jacobian(xl, t0, t1)
         dC = self._coef[0] * self.problem.dconserved(xl[:n]) / (t1 - t0)
         return np.concatenate([-dR, dC])
+
+    def _jvp(self, xl: np.ndarray, vl: np.ndarray) -> np.ndarray:
+        """Exact action of the step Jacobian (models with ``matrix_free = True``)."""
+        n = self.dist.local.n_owned
+        t0, t1 = self._span
+        dC = self._coef[0] * self.problem.dconserved(xl[:n]) / (t1 - t0)
+        return dC * vl[:n] - self.problem.rhs_jvp(xl, vl, t0, t1)
 
     def _coefficients(self, h: float) -> tuple[float, float, float]:
         if self.opts.order == 1 or len(self.history) < 2:

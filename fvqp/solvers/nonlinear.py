@@ -33,9 +33,11 @@ class SparseAssembler:
     rows, cols : ndarray of int
         Local row (owned, ``< n_owned``) and column (owned or ghost) of every COO entry;
         duplicates are summed.
+    block_size : int
+        Block size of the matrix (unknowns per cell of a coupled per-cell block).
     """
 
-    def __init__(self, dist, rows: np.ndarray, cols: np.ndarray):
+    def __init__(self, dist, rows: np.ndarray, cols: np.ndarray, block_size: int = 1):
         from petsc4py import PETSc
 
         n_own, N = dist.local.n_owned, dist.n_global
@@ -50,8 +52,8 @@ class SparseAssembler:
         diag = (ucol >= lo) & (ucol < hi)
         d_nnz = np.bincount(urow[diag], minlength=n_own).astype(PETSc.IntType)
         o_nnz = np.bincount(urow[~diag], minlength=n_own).astype(PETSc.IntType)
-        bs = int(getattr(dist, "bs", 1))  # unknowns per cell (block preconditioners)
-        self.mat = PETSc.Mat().createAIJ(size=((n_own, N), (n_own, N)), bsize=bs,
+        # unknowns per cell: lets PETSc's block preconditioners (pbjacobi, GAMG) see cells
+        self.mat = PETSc.Mat().createAIJ(size=((n_own, N), (n_own, N)), bsize=block_size,
                                          nnz=(d_nnz, o_nnz), comm=dist.comm)
         self.mat.setOption(PETSc.Mat.Option.NEW_NONZERO_ALLOCATION_ERR, True)
         self.mat.setUp()
@@ -83,21 +85,36 @@ class NonlinearSolver:
         PETSc options prefix (``"heat_"``); command-line options under it win.
     options
         PETSc options under the prefix, e.g. ``{"snes_rtol": 1e-10, "ksp_type": "gmres"}``.
+    block_size
+        Block size of the assembled matrix (see :class:`SparseAssembler`).
+    jvp
+        Optional ``jvp(x_local, v_local) -> (J v)_owned``: the exact Jacobian action. The
+        Krylov operator is then a matrix-free shell and ``jacobian`` only assembles the
+        *preconditioning* matrix on ``pattern`` (physics-based preconditioning).
     """
 
     def __init__(self, dist, residual: Callable, jacobian: Callable, pattern,
-                 prefix: str = "fvqp_", options: Mapping[str, object] | None = None):
+                 prefix: str = "fvqp_", options: Mapping[str, object] | None = None,
+                 jvp: Callable | None = None, block_size: int = 1):
         from petsc4py import PETSc
 
         self.dist = dist
         self.prefix = normalise_prefix(prefix)
         self._residual_fn, self._jacobian_fn = residual, jacobian
-        self.assembler = SparseAssembler(dist, *pattern)
+        self.assembler = SparseAssembler(dist, *pattern, block_size=block_size)
         self._work = dist.create_vec()
         self._F = dist.create_vec()
         self.snes = PETSc.SNES().create(comm=dist.comm)
         self.snes.setFunction(self._residual, self._F)
-        self.snes.setJacobian(self._jacobian, self.assembler.mat)
+        if jvp is None:
+            self.snes.setJacobian(self._jacobian, self.assembler.mat)
+        else:
+            self._shell = _JacobianAction(dist, jvp)
+            n_own, N = dist.local.n_owned, dist.n_global
+            J = PETSc.Mat().createPython(((n_own, N), (n_own, N)), context=self._shell,
+                                         comm=dist.comm)
+            J.setUp()
+            self.snes.setJacobian(self._jacobian, J, self.assembler.mat)
         self._user_atol = (options or {}).get("snes_atol") is not None or \
             PETSc.Options().hasName(self.prefix + "snes_atol")
         self.inserted_options = apply_options(self.prefix, options)
@@ -122,6 +139,8 @@ class NonlinearSolver:
 
     def _jacobian(self, snes, x, J, P) -> None:
         xl = self.dist.to_local(x, self._work)
+        if J != P:
+            self._shell.x_local = xl
         self.assembler.assemble(self._jacobian_fn(xl), P)
         if J != P:
             J.assemble()
@@ -155,3 +174,15 @@ class NonlinearSolver:
                 f"-{self.prefix}ksp_converged_reason, a smaller time step, or looser "
                 f"-{self.prefix}snes_rtol.", res)
         return res
+
+
+class _JacobianAction:
+    """petsc4py shell-matrix context: ``y = J(x) v`` from a model's exact JVP."""
+
+    def __init__(self, dist, jvp: Callable):
+        self.dist, self.jvp, self.x_local = dist, jvp, None
+        self._work = dist.create_vec()
+
+    def mult(self, mat, v, y) -> None:
+        vl = self.dist.to_local(v, self._work)
+        y.setArray(self.jvp(self.x_local, vl))

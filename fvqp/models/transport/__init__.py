@@ -105,6 +105,14 @@ _SECTIONS = {
                             "(Delta += relaxation * (Delta_gap_eq - Delta))", default=0.5,
                             positive=True),
     }),
+    "numerics": Section({
+        "jacobian": Field("str", "Newton's linear systems: 'assembled' (exact Jacobian with "
+                          "dense per-cell collision blocks, memory ~ N (N + M) per cell), "
+                          "'matrix_free' (exact Jacobian action + sparse transport/diagonal "
+                          "preconditioner, memory ~ N + M per cell) or 'auto' (assembled "
+                          "below 2e7 block entries)", default="auto",
+                          choices=("auto", "assembled", "matrix_free")),
+    }),
     "slices": Section({
         "energies": Field("list", "energies of the f(E) slices written as fields "
                           "f_slice_<k>", item=Field("quantity", dimension="energy",

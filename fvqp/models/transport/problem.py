@@ -131,11 +131,16 @@ class TransportProblem:
         False switches the collision integrals off and holds the phonons at the bath
         (pure energy-resolved diffusion; used to check transport against analytic
         solutions).
+    jacobian : {"assembled", "matrix_free"}
+        ``assembled``: the exact Jacobian with dense per-cell collision blocks (memory
+        ~ N (N + M) per cell). ``matrix_free``: the exact Jacobian *action* by complex
+        step through the residual (:meth:`rhs_jvp`) and a sparse preconditioning matrix
+        (transport + the diagonal of the collision Jacobian), memory ~ N + M per cell.
     """
 
     def __init__(self, cells, grid: TransportGrid, regions, widths, boundaries: dict,
                  sources=(), t_bath: float = 0.1, self_consistent: bool = False,
-                 collisions: bool = True):
+                 collisions: bool = True, jacobian: str = "assembled"):
         self.cells, self.grid = cells, grid
         self.N, self.M = grid.n, grid.n_ph
         self.B = self.N + self.M
@@ -144,6 +149,13 @@ class TransportProblem:
         self.loc, self.n = loc, loc.n_owned
         self.t_bath, self.self_consistent = t_bath, self_consistent
         self.collisions = collisions
+        if jacobian not in ("assembled", "matrix_free"):
+            raise ValueError(f"jacobian must be 'assembled' or 'matrix_free', not {jacobian!r}")
+        #: read by the BDF integrator: use rhs_jvp as the Krylov operator
+        self.matrix_free = jacobian == "matrix_free"
+        #: block size of the assembled matrix: cell blocks (assembled) or none (the
+        #: matrix-free preconditioning matrix is diagonal in energy: GAMG per energy)
+        self.block_size = 1 if self.matrix_free else self.B
         self.f_bath, self.n_bath = fermi(grid.e, t_bath), bose(grid.omega, t_bath)
         reg = loc.cell_region
         attr = {a: np.array([getattr(regions[r], a) for r in reg], dtype=float)
@@ -301,9 +313,13 @@ class TransportProblem:
     def _pattern(self):
         N, M, B, n = self.N, self.M, self.B, self.n
         k = np.arange(B)
-        blk_r = np.concatenate([np.repeat(np.arange(N), B), N + np.arange(M),
-                                np.repeat(N + np.arange(M), N)])
-        blk_c = np.concatenate([np.tile(k, N), N + np.arange(M), np.tile(np.arange(N), M)])
+        if self.matrix_free:  # preconditioner: the diagonal of every cell block
+            blk_r, blk_c = k, k
+        else:
+            blk_r = np.concatenate([np.repeat(np.arange(N), B), N + np.arange(M),
+                                    np.repeat(N + np.arange(M), N)])
+            blk_c = np.concatenate([np.tile(k, N), N + np.arange(M),
+                                    np.tile(np.arange(N), M)])
         self._blk = (blk_r, blk_c)
         base = np.arange(n) * B
         rows = [(base[:, None] + blk_r[None, :]).ravel()]
@@ -324,7 +340,7 @@ class TransportProblem:
     def collision_terms(self, y: np.ndarray):
         """Batched collision terms of the owned cells (``y`` shaped (n_local, B))."""
         if not self.collisions:
-            z = np.zeros((self.n, self.N)), np.zeros((self.n, self.M))
+            z = np.zeros((self.n, self.N), y.dtype), np.zeros((self.n, self.M), y.dtype)
             return [BatchedTerms(*(z[0],) * 4, *(z[1],) * 4)]
         out = []
         for s in range(0, self.n, CHUNK):
@@ -358,7 +374,7 @@ class TransportProblem:
             from ...solvers.nonlinear import DomainError
             raise DomainError("non-finite occupation")
         f, ph = y[:, :N], y[:, N:]
-        r = np.zeros((self.loc.n_local, self.B))
+        r = np.zeros((self.loc.n_local, self.B), dtype=y.dtype)
         terms = self.collision_terms(y)
         qp = np.concatenate([t.qp for t in terms]) if n else np.zeros((0, N))
         php = np.concatenate([t.ph for t in terms]) if n else np.zeros((0, self.M))
@@ -389,6 +405,9 @@ class TransportProblem:
         blocks = np.empty((n, len(br)))
         for s in range(0, n, CHUNK):
             sl = slice(s, min(n, s + CHUNK))
+            if self.matrix_free:
+                blocks[sl] = self._diagonal(y, sl)
+                continue
             if self.collisions:
                 J = batched_jacobian(y[sl, :N], y[sl, N:], self.rho[sl], self.ados[sl],
                                      h=self.grid.h, m=self.grid.m,
@@ -413,6 +432,32 @@ class TransportProblem:
         vals = np.concatenate([blocks.ravel(), (-G * nf).ravel(), (G * nf).ravel(),
                                (-G * nb).ravel(), (G * nb).ravel(), bd.ravel()])
         return vals[self._keep]
+
+    def _diagonal(self, y: np.ndarray, sl: slice) -> np.ndarray:
+        """Diagonal of d rhs / d y of the cells ``sl`` (preconditioner of the matrix-free
+        mode): every collision term is an outer occupation factor (f, 1 - f, n, 1 + n)
+        times a sum, whose derivative dominates the diagonal."""
+        N = self.N
+        f, ph = y[sl, :N], y[sl, N:]
+        if self.collisions:
+            t = batched_terms(f, ph, self.rho[sl], self.ados[sl], h=self.grid.h,
+                              m=self.grid.m, qp_scale=self.p["qp_scale"][sl],
+                              c_ph=self.p["c_ph"][sl])
+            dq = -_ratio(t.qp_sc_in + t.qp_pb, 1.0 - f) - _ratio(t.qp_sc_out + t.qp_rec, f)
+            dp = _ratio(t.ph_sc_in + t.ph_rec, 1.0 + ph) - _ratio(t.ph_sc_out + t.ph_pb, ph)
+        else:
+            dq, dp = np.zeros_like(f), np.zeros_like(ph)
+        d = np.concatenate([self.m_f[sl] * dq, self.m_n[sl] * (
+            dp - 1.0 / self.p["tau_esc"][sl, None])], axis=1)
+        alg = np.concatenate([self.alg_f[sl], np.broadcast_to(
+            self.ph_fixed[sl, None], ph.shape)], axis=1)
+        return np.where(alg, -self.kappa[sl], d)
+
+    def rhs_jvp(self, xl: np.ndarray, vl: np.ndarray, t0: float, t1: float) -> np.ndarray:
+        """Exact ``(d rhs / d y) v`` by complex step through :meth:`rhs` (analytic in y;
+        the FFT collision operator keeps real and imaginary parts apart)."""
+        eps = 1e-30
+        return self.rhs(xl + 1j * eps * vl, t0, t1).imag / eps
 
     # ---- balances -------------------------------------------------------------------
     def rates(self, xl: np.ndarray, t0: float, t1: float) -> dict[str, float]:
@@ -470,3 +515,8 @@ class TransportProblem:
 
     def max_dt(self, t: float) -> float:
         return min([s.profile.max_dt(t) for s in self.sources], default=math.inf)
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """``num / den`` with 0 where ``den`` vanishes (an empty occupation factor)."""
+    return np.divide(num, den, out=np.zeros_like(num), where=np.abs(den) > 1e-300)

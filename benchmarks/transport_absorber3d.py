@@ -1,0 +1,140 @@
+"""Benchmark: energy-resolved transport on the 3D Ta absorber + Al lead (6 keV burst).
+
+Prints, measured in this run (``python benchmarks/transport_absorber3d.py``):
+
+* time per implicit BDF1 step (fixed steps through the burst), Newton and Krylov
+  iterations per step, peak memory per rank, for two meshes and 16/32/64 QP energy bins;
+* the cost per cell per energy bin and its growth with the number of bins (the collision
+  operator and its dense per-cell Jacobian block grow as N (N + M));
+* the 1 -> 2 MPI-rank speed-up of the same runs.
+
+The issue's target (>= 50 000 cells x 64 energies) runs on a finer absorber mesh generated
+here with gmsh from ``meshes/absorber3d/absorber3d.geo`` (53 120 active cells) in the
+matrix-free mode (the assembled dense blocks would need ~N (N + 2M) x 12 bytes per cell);
+its serial / 2-rank time per step is printed last. Environment: FVQP_BENCH_STEPS
+(default 6), FVQP_BENCH_FINE=0 to skip the fine mesh, FVQP_BENCH_TARGET=0 to skip the
+50 000-cell run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+STEPS = int(os.environ.get("FVQP_BENCH_STEPS", "6"))
+E_MIN, E_MAX = 172.0, 1200.0  # ueV: Al gap .. grid top of the case
+
+
+def env():
+    e = dict(os.environ)
+    e.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+             OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    return e
+
+
+def make_case(tmp: Path, mesh: str, bins: int, jacobian: str = "auto") -> Path:
+    text = (ROOT / "cases" / "transport_absorber3d.toml").read_text()
+    path = mesh if os.path.isabs(mesh) else str(ROOT / "meshes" / "absorber3d" / mesh)
+    text = text.replace("../meshes/absorber3d/absorber3d_coarse.msh", path)
+    text += f'\n[numerics]\njacobian = "{jacobian}"\n'
+    mesh = os.path.basename(mesh)
+    spacing = (E_MAX - E_MIN) / bins
+    text = re.sub(r'spacing = "40 ueV"', f'spacing = "{spacing:.4f} ueV"', text)
+    text = re.sub(r'end = "2 us"', f'end = "{STEPS * 0.2} ns"\nadaptive = false\n'
+                  'scheme = "bdf1"', text)
+    text = re.sub(r'dt_initial = "10 ps"', 'dt_initial = "0.2 ns"', text)
+    text = re.sub(r"every = 20", "every = 100000\ncheckpoint_every = 100000", text)
+    text = re.sub(r'times = \[.*\]', "times = []", text)
+    p = tmp / f"transport_{mesh.replace('.msh', '')}_{bins}.toml"
+    p.write_text(text)
+    return p
+
+
+def run(case: Path, out: Path, nproc: int) -> dict:
+    cmd = [sys.executable, "-m", "fvqp", "-q", "run", str(case), "--output", str(out)]
+    if nproc > 1:
+        cmd = ["mpiexec", "-n", str(nproc), *cmd]
+    subprocess.run(cmd, check=True, env=env(), cwd=ROOT)
+    return json.loads((out / "summary.json").read_text())
+
+
+def target_mesh(tmp: Path) -> str:
+    """The absorber with 1.25 um cells in the pad: 51 200 + 1 920 active hexahedra."""
+    out = tmp / "absorber3d_bench.msh"
+    subprocess.run(["gmsh", str(ROOT / "meshes" / "absorber3d" / "absorber3d.geo"), "-3",
+                    "-setnumber", "h", "1.25", "-setnumber", "hm", "25", "-setnumber",
+                    "nz_sub", "3", "-setnumber", "q_sub", "1.6", "-setnumber", "nz_thin",
+                    "3", "-setnumber", "nz_pad", "5", "-o", str(out), "-format", "msh41",
+                    "-v", "1"], check=True)
+    return str(out)
+
+
+def row(mesh: str, s: dict, nproc: int, base: float) -> float:
+    g = s["energy_grid"]
+    per_step = s["time_stepping_s"] / s["steps"]
+    cost = per_step / (s["n_cells"] * g["qp_bins"]) * 1e6 * nproc
+    newton = s["newton_iterations"] / s["steps"]
+    krylov = s["linear_iterations"] / max(1, s["newton_iterations"])
+    print(f"{mesh:<20s}{s['n_cells']:>7d}{g['qp_bins']:>4d}{g['phonon_nodes']:>5d}"
+          f"{nproc:>6d}{per_step:>9.3f}{newton:>10.2f}{krylov:>9.1f}"
+          f"{s['peak_rss_MB_per_rank']:>9.0f}{cost:>10.2f}{(base or per_step) / per_step:>9.2f}",
+          flush=True)
+    return per_step
+
+
+def main() -> None:
+    configs = [("absorber3d_coarse.msh", b) for b in (16, 32, 64)]
+    if os.environ.get("FVQP_BENCH_FINE", "1") != "0":
+        configs += [("absorber3d_fine.msh", 16), ("absorber3d_fine.msh", 32)]
+    print(f"transport model, 3D absorber, {STEPS} fixed BDF1 steps of 0.2 ns through the "
+          "burst")
+    print(f"{'mesh':<20s}{'cells':>7s}{'N':>4s}{'M':>5s}{'ranks':>6s}{'s/step':>9s}"
+          f"{'Newton/st':>10s}{'Krylov/N':>9s}{'peak MB':>9s}{'us/cell/E':>10s}"
+          f"{'speed-up':>9s}")
+    per_cell = {}
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        for mesh, bins in configs:
+            case = make_case(tmp, mesh, bins)
+            base = None
+            for nproc in (1, 2):
+                s = run(case, tmp / f"o{bins}_{nproc}_{mesh}", nproc)
+                g = s["energy_grid"]
+                per_step = row(mesh.replace(".msh", ""), s, nproc, base)
+                base = base or per_step
+                if nproc == 1:
+                    per_cell[(mesh, g["qp_bins"])] = (per_step / s["n_cells"],
+                                                      s["peak_rss_MB_per_rank"] / s["n_cells"],
+                                                      g["phonon_nodes"])
+    print("\ngrowth with the number of bins (coarse mesh, serial): time per cell per step")
+    coarse = sorted((k[1], v) for k, v in per_cell.items() if "coarse" in k[0])
+    for (n1, v1), (n2, v2) in zip(coarse, coarse[1:], strict=False):
+        print(f"  N {n1:>3d} -> {n2:>3d}: x{v2[0] / v1[0]:.2f}  (N (N+M) grows "
+              f"x{n2 * (n2 + v2[2]) / (n1 * (n1 + v1[2])):.2f})")
+    n64 = [v for k, v in per_cell.items() if k[1] >= 60 and "coarse" in k[0]]
+    if n64:
+        t_cell, mb_cell, _ = n64[0]
+        print(f"\nextrapolated to the 50 000 cells x 64 bins target (exact assembled Jacobian):"
+              f" {t_cell * 5e4:.0f} s per step serial, ~{mb_cell * 5e4 / 1024:.0f} GB "
+              "(this machine: 24 GB, 2 cores) -- not run; the matrix-free mode follows.")
+    if os.environ.get("FVQP_BENCH_TARGET", "1") != "0":
+        with tempfile.TemporaryDirectory() as d:
+            tmp = Path(d)
+            case = make_case(tmp, target_mesh(tmp), 64, jacobian="matrix_free")
+            print("\ntarget: >= 50 000 cells x 64 bins, matrix-free exact Jacobian action + "
+                  "GAMG on transport + collision diagonal")
+            base = None
+            for nproc in (1, 2):
+                s = run(case, tmp / f"t{nproc}", nproc)
+                per_step = row("absorber3d_bench", s, nproc, base)
+                base = base or per_step
+
+
+if __name__ == "__main__":
+    main()
