@@ -334,12 +334,14 @@ def test_matrix_free_mode_equals_assembled():
         if mode == "matrix_free":
             q.matrix_free, q.block_size = True, 1
             q.pattern = q._pattern()
-        jvp = (lambda xl_, vl: -q.rhs_jvp(xl_, vl, 0.0, math.inf)) if q.matrix_free else None
+        jvp = (lambda xl_, vl, q=q: -q.rhs_jvp(xl_, vl, 0.0, math.inf)) \
+            if q.matrix_free else None
         opts = LU if mode == "assembled" else {"ksp_type": "gmres", "pc_type": "gamg",
                                                "ksp_rtol": 1e-12, "ksp_max_it": 500}
-        solver = NonlinearSolver(q.dist, lambda xl_: -q.rhs(xl_, 0.0, math.inf),
-                                 lambda xl_: -q.rhs_jacobian(xl_, 0.0, math.inf), q.pattern,
-                                 f"tmf{mode[:2]}_", opts, jvp=jvp, block_size=q.block_size)
+        solver = NonlinearSolver(q.dist, lambda xl_, q=q: -q.rhs(xl_, 0.0, math.inf),
+                                 lambda xl_, q=q: -q.rhs_jacobian(xl_, 0.0, math.inf),
+                                 q.pattern, f"tmf{mode[:2]}_", opts, jvp=jvp,
+                                 block_size=q.block_size)
         x = q.dist.create_vec()
         x.setArray(q.equilibrium())
         res = solver.solve(x, atol=1e-22)
