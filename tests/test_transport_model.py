@@ -36,6 +36,17 @@ def build(mesh, params, bcs, *, grid, t_bath, scale=1.0, widths=None, sources=()
     return TransportProblem(dist, grid, regs, w, bcs, sources, t_bath, sc, collisions)
 
 
+def steady(p, prefix):
+    """Steady state by SNES (LU) from the bath equilibrium: owned unknowns."""
+    solver = NonlinearSolver(p.dist, lambda xl: -p.rhs(xl, 0.0, math.inf),
+                             lambda xl: -p.rhs_jacobian(xl, 0.0, math.inf), p.pattern,
+                             prefix, LU)
+    x = p.dist.create_vec()
+    x.setArray(p.equilibrium())
+    solver.solve(x, atol=1e-22)
+    return x.getArray().copy()
+
+
 def local(p, x):
     v = p.dist.create_vec()
     v.setArray(x)
@@ -153,13 +164,7 @@ def test_uniform_device_equals_0d_model():
               grid=grid, t_bath=t_bath, sources=[src])
     src.weights = p.loc.volume[:p.n] / p.loc.volume[:p.n].sum()
     p.set_gap(p.delta)
-    solver = NonlinearSolver(p.dist, lambda xl: -p.rhs(xl, 0.0, math.inf),
-                             lambda xl: -p.rhs_jacobian(xl, 0.0, math.inf), p.pattern,
-                             "tu_", LU)
-    x = p.dist.create_vec()
-    x.setArray(p.equilibrium())
-    solver.solve(x, atol=1e-22)
-    y = x.getArray().reshape(-1, p.B)
+    y = steady(p, "tu_").reshape(-1, p.B)
     eg = EnergyGrid(delta=grid.h * grid.j0, h=grid.h, n=grid.n, n_ph=grid.n_ph)
     k = int(np.argmin(np.abs(eg.omega - e_ph)))
     model = Kinetics0D(eg, CollisionParams(c_ph), t_bath, tau,
@@ -275,13 +280,8 @@ def test_trapping_time_diffusion_limited():
               grid=grid, t_bath=0.1, scale=length, sources=[src], collisions=False)
     src.weights = p.loc.volume[:p.n] / p.loc.volume[:p.n].sum()
     p.set_gap(p.delta)
-    solver = NonlinearSolver(p.dist, lambda xl: -p.rhs(xl, 0.0, math.inf),
-                             lambda xl: -p.rhs_jacobian(xl, 0.0, math.inf), p.pattern,
-                             "tt_", LU)
-    x = p.dist.create_vec()
-    x.setArray(p.equilibrium())
-    solver.solve(x, atol=1e-20)
-    y = x.getArray().reshape(p.n, p.B)
+    xs = steady(p, "tt_")
+    y = xs.reshape(p.n, p.B)
     i = int(np.argmin(np.abs(grid.e - e0)))
     n_excess = np.sum(p.m_f[:p.n, i] * (y[:, i] - p.f_bath[i]))
     gen = 1e-3 / grid.e[i]  # particles per time (energy rate / energy)
@@ -289,7 +289,7 @@ def test_trapping_time_diffusion_limited():
     # N counted with states weight w = 4: n per volume = w h rho f
     tau_trap = n_excess / gen
     assert tau_trap == pytest.approx(length**2 / (3 * d_e), rel=2e-4)
-    flows = p.rates(local(p, x.getArray()), 0.0, math.inf)
+    flows = p.rates(local(p, xs), 0.0, math.inf)
     assert flows["N:boundary:left"] == pytest.approx(-gen, rel=1e-10)
 
 

@@ -30,56 +30,17 @@ wrap-around reaches an output (module :mod:`fvqp.collisions.fft` explains the te
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import scipy.fft as sfft
+
+from .kernels import CollisionTerms
 
 __all__ = ["BatchedTerms", "batched_jacobian", "batched_terms", "collision_jacobian_blocks"]
 
 
-@dataclass
-class BatchedTerms:
-    """Gain/loss terms for a batch of cells (rates in the reference time unit).
-
-    QP arrays have shape ``(C, N)``, phonon arrays ``(C, M)``; names as in
-    :class:`fvqp.collisions.kernels.CollisionTerms`.
-    """
-
-    qp_sc_in: np.ndarray
-    qp_sc_out: np.ndarray
-    qp_rec: np.ndarray
-    qp_pb: np.ndarray
-    ph_sc_in: np.ndarray
-    ph_sc_out: np.ndarray
-    ph_rec: np.ndarray
-    ph_pb: np.ndarray
-
-    @property
-    def qp_gain(self) -> np.ndarray:
-        return self.qp_sc_in + self.qp_pb
-
-    @property
-    def qp_loss(self) -> np.ndarray:
-        return self.qp_sc_out + self.qp_rec
-
-    @property
-    def ph_gain(self) -> np.ndarray:
-        return self.ph_sc_in + self.ph_rec
-
-    @property
-    def ph_loss(self) -> np.ndarray:
-        return self.ph_sc_out + self.ph_pb
-
-    @property
-    def qp(self) -> np.ndarray:
-        """:math:`S_{qp}` of every cell, shape ``(C, N)``."""
-        return self.qp_gain - self.qp_loss
-
-    @property
-    def ph(self) -> np.ndarray:
-        """:math:`S_{ph}` of every cell, shape ``(C, M)``."""
-        return self.ph_gain - self.ph_loss
+#: Gain/loss terms of a batch of cells: the 0D container with 2D arrays, QP arrays of shape
+#: ``(C, N)`` and phonon arrays ``(C, M)`` (rates in the reference time unit).
+BatchedTerms = CollisionTerms
 
 
 class _Dual:

@@ -181,6 +181,16 @@ class CollisionTerms:
     ph_pb: np.ndarray
 
     @property
+    def qp_gain(self) -> np.ndarray:
+        """All QP gain terms (scattering in, pair breaking)."""
+        return self.qp_sc_in + self.qp_pb
+
+    @property
+    def qp_loss(self) -> np.ndarray:
+        """All QP loss terms (scattering out, recombination)."""
+        return self.qp_sc_out + self.qp_rec
+
+    @property
     def qp_scattering(self) -> np.ndarray:
         """Net scattering part of :math:`\\dot f`."""
         return self.qp_sc_in - self.qp_sc_out

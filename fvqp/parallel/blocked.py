@@ -15,8 +15,10 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from .distribution import GhostedVectors
 
-class BlockDistribution:
+
+class BlockDistribution(GhostedVectors):
     """``bs`` unknowns per cell of ``cells`` (a :class:`~fvqp.parallel.Distribution`)."""
 
     def __init__(self, cells, bs: int):
@@ -35,18 +37,6 @@ class BlockDistribution:
         self._template = PETSc.Vec().createGhost(
             ghosts.astype(PETSc.IntType), size=(n_own * self.bs, self.n_global),
             comm=self.comm)
-
-    def create_vec(self):
-        return self._template.duplicate()
-
-    def local_array(self, vec) -> np.ndarray:
-        vec.ghostUpdate()
-        with vec.localForm() as loc:
-            return loc.getArray(readonly=True).copy()
-
-    def to_local(self, x, work) -> np.ndarray:
-        x.copy(work)
-        return self.local_array(work)
 
     def sum(self, value: float) -> float:
         return self.cells.sum(value)

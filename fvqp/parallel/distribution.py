@@ -74,7 +74,26 @@ class LocalGeometry:
         return np.diff(self.face_ptr)
 
 
-class Distribution:
+class GhostedVectors:
+    """Vectors with owned + ghost entries, from a template ``self._template``."""
+
+    def create_vec(self):
+        """A new ghosted PETSc vector (owned part + ghost slots)."""
+        return self._template.duplicate()
+
+    def local_array(self, vec) -> np.ndarray:
+        """Owned + ghost values of a vector (ghosts refreshed), as a numpy copy."""
+        vec.ghostUpdate()
+        with vec.localForm() as loc:
+            return loc.getArray(readonly=True).copy()
+
+    def to_local(self, x, work) -> np.ndarray:
+        """Copy any vector with this layout into the ghosted ``work`` and return local values."""
+        x.copy(work)
+        return self.local_array(work)
+
+
+class Distribution(GhostedVectors):
     """Cells of a mesh spread over the ranks of a communicator.
 
     Parameters
@@ -128,22 +147,6 @@ class Distribution:
             face_group=g.face_group[faces], face_area=g.face_area[faces],
             face_centroid=g.face_centroid[faces], region_names=g.region_names,
             group_names=g.group_names, dim=g.dim)
-
-    # ---- vectors ---------------------------------------------------------------------
-    def create_vec(self):
-        """A new ghosted PETSc vector over the cells (owned part + ghost slots)."""
-        return self._template.duplicate()
-
-    def local_array(self, vec) -> np.ndarray:
-        """Owned + ghost values of a vector (ghosts refreshed), as a numpy copy."""
-        vec.ghostUpdate()
-        with vec.localForm() as loc:
-            return loc.getArray(readonly=True).copy()
-
-    def to_local(self, x, work) -> np.ndarray:
-        """Copy any vector with this layout into the ghosted ``work`` and return local values."""
-        x.copy(work)
-        return self.local_array(work)
 
     # ---- global reductions and gathers ---------------------------------------------
     def sum(self, value: float) -> float:

@@ -20,7 +20,7 @@ from ...units import E_CHARGE, UnitSystem
 from ..runloop import peak_rss_mb, run_checkpointed
 from .problem import BoundaryCondition, HeatProblem
 from .properties import HeatMaterial
-from .sources import PowerProfile, PulseProfile, Source, spatial_weights
+from .sources import Source, placement, profile
 
 log = logging.getLogger("fvqp.heat")
 
@@ -86,35 +86,13 @@ class HeatSimulation:
         self.T0 = np.full(self.dist.local.n_owned, u.to_internal(T0, "temperature"))
 
     def _sources(self) -> list[Source]:
-        u, loc = self.units, self.dist.local
-        n = loc.n_owned
-        out = []
+        u, out = self.units, []
         for s in self.case.data.get("sources") or []:
-            names = self.geometry.region_names
-            if s.get("region"):
-                if s["region"] not in names:
-                    raise ValueError(f"source region {s['region']!r} is not a simulated "
-                                     f"region ({', '.join(names)})")
-                sel = loc.cell_region[:n] == names.index(s["region"])
-            else:
-                sel = np.ones(n, dtype=bool)
-            pos = s.get("position")
-            if pos is not None:
-                pos = np.array(list(pos) + [0.0] * (3 - len(pos))) * (
-                    self.case.data["mesh"]["scale"] / u.length)
-            radius = u.to_internal(s["radius"], "length") if s.get("radius") else None
-            if pos is not None and radius is None:
-                raise ValueError("a source with a position needs a radius")
-            w = spatial_weights(self.dist, loc.volume[:n], sel, loc.centroid[:n], pos, radius)
+            w = placement(self.dist, self.geometry, u, s, self.case.data["mesh"]["scale"])
             if s["type"] == "pulse":
-                prof = PulseProfile(u.to_internal(s["energy"], "total_energy"),
-                                    u.to_internal(s["time"], "time"),
-                                    u.to_internal(s["duration"], "time"))
+                prof = profile(u, energy=s["energy"], centre=s["time"], duration=s["duration"])
             else:
-                stop = s.get("stop")
-                prof = PowerProfile(u.to_internal(s["power"], "power"),
-                                    u.to_internal(s["start"], "time"),
-                                    u.to_internal(stop, "time") if stop else math.inf)
+                prof = profile(u, power=s["power"], start=s["start"], stop=s.get("stop"))
             out.append(Source(w, prof))
         return out
 

@@ -93,3 +93,38 @@ def spatial_weights(dist, volume_owned: np.ndarray, in_regions: np.ndarray,
         raise ValueError("the source covers no cell of the mesh (check its region, "
                          "position and radius)")
     return w / total
+
+
+def placement(dist, geometry, units, spec: dict, mesh_scale: float) -> np.ndarray:
+    """Spatial weights of a case-file source (``region``, ``position``, ``radius`` keys)
+    over the owned cells: by volume in the region (default: all simulated cells),
+    optionally times a Gaussian spot; positions are in mesh units."""
+    loc = dist.local
+    n = loc.n_owned
+    names = geometry.region_names
+    if spec.get("region"):
+        if spec["region"] not in names:
+            raise ValueError(f"source region {spec['region']!r} is not a simulated region "
+                             f"({', '.join(names)})")
+        sel = loc.cell_region[:n] == names.index(spec["region"])
+    else:
+        sel = np.ones(n, dtype=bool)
+    pos = spec.get("position")
+    if pos is not None:
+        pos = np.array(list(pos) + [0.0] * (3 - len(pos))) * (mesh_scale / units.length)
+    radius = units.to_internal(spec["radius"], "length") if spec.get("radius") else None
+    if pos is not None and radius is None:
+        raise ValueError("a source with a position needs a radius")
+    return spatial_weights(dist, loc.volume[:n], sel, loc.centroid[:n], pos, radius)
+
+
+def profile(units, energy=None, centre=0.0, duration=None, power=None, start=0.0,
+            stop=None):
+    """Pulse (``energy`` deposited around ``centre`` with width ``duration``) or power
+    (switched on in [start, stop)) profile in internal units, from SI values."""
+    u = units
+    if energy is not None:
+        return PulseProfile(u.to_internal(energy, "total_energy"), u.to_internal(centre, "time"),
+                            u.to_internal(duration, "time"))
+    return PowerProfile(u.to_internal(power, "power"), u.to_internal(start, "time"),
+                        u.to_internal(stop, "time") if stop else math.inf)

@@ -30,7 +30,7 @@ from ...mesh import build_geometry, read_mesh
 from ...parallel import Distribution
 from ...solvers import BDFIntegrator, BDFOptions, NonlinearSolver
 from ...units import E_CHARGE, UnitSystem
-from ..heat.sources import PowerProfile, PulseProfile, spatial_weights
+from ..heat.sources import placement, profile
 from ..runloop import peak_rss_mb, run_checkpointed
 from .problem import Boundary, RegionParams, SpectralSource, TransportProblem
 from .spectral import TransportGrid
@@ -172,27 +172,13 @@ class TransportSimulation:
         return out
 
     def _sources(self) -> list[SpectralSource]:
-        u, loc = self.units, self.dist.local
-        n, names = loc.n_owned, self.geometry.region_names
-        out = []
+        u, out = self.units, []
         for s in self.case.data.get("sources") or []:
-            sel = (loc.cell_region[:n] == names.index(s["region"]) if s.get("region")
-                   else np.ones(n, dtype=bool))
-            pos = s.get("position")
-            if pos is not None:
-                pos = np.array(list(pos) + [0.0] * (3 - len(pos))) * (
-                    self.case.data["mesh"]["scale"] / u.length)
-            radius = u.to_internal(s["radius"], "length") if s.get("radius") else None
-            w = spatial_weights(self.dist, loc.volume[:n], sel, loc.centroid[:n], pos, radius)
+            w = placement(self.dist, self.geometry, u, s, self.case.data["mesh"]["scale"])
             if s.get("deposit") is not None:
-                prof = PulseProfile(u.to_internal(s["deposit"], "total_energy"),
-                                    u.to_internal(s["time"], "time"),
-                                    u.to_internal(s["duration"], "time"))
+                prof = profile(u, energy=s["deposit"], centre=s["time"], duration=s["duration"])
             else:
-                stop = s.get("stop")
-                prof = PowerProfile(u.to_internal(s["power"], "power"),
-                                    u.to_internal(s["start"], "time"),
-                                    u.to_internal(stop, "time") if stop else math.inf)
+                prof = profile(u, power=s["power"], start=s["start"], stop=s.get("stop"))
             out.append(SpectralSource(s["type"], w, prof, u.to_internal(s["energy"], "energy"),
                                       u.to_internal(s["width"], "energy")))
         return out
