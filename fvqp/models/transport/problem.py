@@ -32,6 +32,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.sparse import csr_matrix
 
 from ...collisions.batched import BatchedTerms, batched_jacobian, batched_terms
 from ...collisions.grid import bose, fermi
@@ -228,6 +229,15 @@ class TransportProblem:
         self.b_tau, self.b_area = np.array(b_tau, dtype=float), np.array(b_area, dtype=float)
         self.b_group = np.array(b_group, dtype=np.int64)
         self.b_bc = b_kind
+        # scatter matrices (sparse): flux divergence per cell, face-set sums
+        nl, npair = loc.n_local, len(pa)
+        self._div = csr_matrix((np.concatenate([np.ones(npair), -np.ones(npair)]),
+                                (np.concatenate([self.f_a, self.f_b]),
+                                 np.concatenate([np.arange(npair)] * 2))), shape=(nl, npair))
+        self._bsum = csr_matrix((np.ones(len(b_cell)), (self.b_cell, np.arange(len(b_cell)))),
+                                shape=(nl, len(b_cell)))
+        fi, ci, ti = self._inc
+        self._setsum = csr_matrix((ti, (fi, ci)), shape=(len(sums), nl))
         total = {}
         for g, a in zip(b_group, b_area, strict=True):
             total[g] = total.get(g, 0.0) + a
@@ -249,9 +259,7 @@ class TransportProblem:
         self.m_n[self.ph_fixed] = 0.0
         self.kappa = (vol * w * g.h)[:, None]  # scale of the algebraic rows
         c = (w * self.p["diffusion"])[:, None] * self.dl  # (cells, N) per unit tau
-        den = np.zeros((self._n_sets, self.N))
-        fi, ci, ti = self._inc
-        np.add.at(den, fi, c[ci] * ti[:, None])
+        den = self._setsum @ c  # sum over the cells of every face of c * tau
         ca = c[self.f_a] * self.f_ta[:, None]
         cb = c[self.f_b] * self.f_tb[:, None]
         d = den[self._pair_face]
@@ -382,9 +390,7 @@ class TransportProblem:
         r[:n, :N] = self.m_f[:n] * qp
         r[:n, N:] = self.m_n[:n] * (php - esc)
         Ff, Fb = self._fluxes(f)
-        np.add.at(r[:, :N], self.f_a, Ff)
-        np.add.at(r[:, :N], self.f_b, -Ff)
-        np.add.at(r[:, :N], self.b_cell, Fb)
+        r[:, :N] += self._div @ Ff + self._bsum @ Fb
         for s in self.sources:
             p = s.power(t0, t1)
             if p:
@@ -454,10 +460,29 @@ class TransportProblem:
         return np.where(alg, -self.kappa[sl], d)
 
     def rhs_jvp(self, xl: np.ndarray, vl: np.ndarray, t0: float, t1: float) -> np.ndarray:
-        """Exact ``(d rhs / d y) v`` by complex step through :meth:`rhs` (analytic in y;
-        the FFT collision operator keeps real and imaginary parts apart)."""
-        eps = 1e-30
-        return self.rhs(xl + 1j * eps * vl, t0, t1).imag / eps
+        """Exact ``(d rhs / d y) v``: the collision part by complex step through the batched
+        operator (analytic in y; its FFTs keep real and imaginary parts apart), the linear
+        rest (transport, junctions, escape, algebraic rows) directly."""
+        N, n, eps = self.N, self.n, 1e-30
+        y, v = xl.reshape(-1, self.B), vl.reshape(-1, self.B)
+        out = np.zeros((self.loc.n_local, self.B))
+        if self.collisions:
+            for s in range(0, n, CHUNK):
+                sl = slice(s, min(n, s + CHUNK))
+                t = batched_terms(y[sl, :N] + 1j * eps * v[sl, :N],
+                                  y[sl, N:] + 1j * eps * v[sl, N:], self.rho[sl],
+                                  self.ados[sl], h=self.grid.h, m=self.grid.m,
+                                  qp_scale=self.p["qp_scale"][sl], c_ph=self.p["c_ph"][sl])
+                out[sl, :N] = self.m_f[sl] * (t.qp.imag / eps)
+                out[sl, N:] = self.m_n[sl] * (t.ph.imag / eps)
+        out[:n, N:] -= self.m_n[:n] * v[:n, N:] / self.p["tau_esc"][:n, None]
+        vf = v[:, :N]
+        out[:, :N] += self._div @ (self.G * (vf[self.f_b] - vf[self.f_a])) \
+            - self._bsum @ (self.b_G * vf[self.b_cell])
+        res = out[:n]
+        alg = np.concatenate([self.alg_f[:n], np.broadcast_to(self.ph_fixed[:n, None],
+                                                                (n, self.M))], axis=1)
+        return np.where(alg, -self.kappa[:n] * v[:n], res).ravel()
 
     # ---- balances -------------------------------------------------------------------
     def rates(self, xl: np.ndarray, t0: float, t1: float) -> dict[str, float]:
