@@ -9,6 +9,7 @@ report, so every model checkpoints and resumes the same way.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import sys
 import time
@@ -18,7 +19,24 @@ from ..io.checkpoint import read_checkpoint, write_checkpoint
 
 log = logging.getLogger("fvqp.run")
 
-__all__ = ["Progress", "peak_rss_mb", "restore", "run_checkpointed", "save"]
+__all__ = ["Progress", "bdf_options", "peak_rss_mb", "restore", "run_checkpointed", "save"]
+
+
+def bdf_options(time_table: dict, units, atol: float):
+    """:class:`~fvqp.solvers.bdf.BDFOptions` from a case's ``[time]`` table (SI) and the
+    model's absolute tolerance in internal units; returns ``(options, t_end)``."""
+    from ..solvers import BDFOptions
+
+    tm, u = time_table, units
+    t_end = u.to_internal(tm["end"], "time")
+
+    def opt(key, default):
+        return u.to_internal(tm[key], "time") if tm.get(key) else default
+
+    return BDFOptions(order=2 if tm["scheme"] == "bdf2" else 1,
+                      dt_initial=opt("dt_initial", t_end * 1e-4),
+                      dt_min=opt("dt_min", t_end * 1e-14), dt_max=opt("dt_max", math.inf),
+                      rtol=tm["rtol"], atol=atol, adaptive=tm["adaptive"]), t_end
 
 
 def peak_rss_mb() -> float:

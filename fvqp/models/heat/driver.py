@@ -15,9 +15,9 @@ from ...io.output import OutputWriter
 from ...materials import get_material
 from ...mesh import build_geometry, read_mesh
 from ...parallel import Distribution
-from ...solvers import BDFIntegrator, BDFOptions, NonlinearSolver
+from ...solvers import BDFIntegrator, NonlinearSolver
 from ...units import E_CHARGE, UnitSystem
-from ..runloop import peak_rss_mb, run_checkpointed
+from ..runloop import bdf_options, peak_rss_mb, run_checkpointed
 from .problem import BoundaryCondition, HeatProblem
 from .properties import HeatMaterial
 from .sources import Source, placement, profile
@@ -209,16 +209,8 @@ def _steady(sim, prefix, petsc, writer, names) -> dict:
 
 def _transient(sim, case, out_dir, prefix, petsc, writer, names, resume, max_steps) -> dict:
     d, u, dist = case.data, sim.units, sim.dist
-    tm = d["time"]
-    t_end = u.to_internal(tm["end"], "time")
-    dt0 = u.to_internal(tm["dt_initial"], "time") if tm.get("dt_initial") else t_end * 1e-4
-    opts = BDFOptions(order=2 if tm["scheme"] == "bdf2" else 1, dt_initial=dt0,
-                      dt_min=u.to_internal(tm["dt_min"], "time") if tm.get("dt_min")
-                      else t_end * 1e-14,
-                      dt_max=u.to_internal(tm["dt_max"], "time") if tm.get("dt_max")
-                      else math.inf,
-                      rtol=tm["rtol"], atol=u.to_internal(tm["atol"], "temperature"),
-                      adaptive=tm["adaptive"])
+    opts, t_end = bdf_options(d["time"], u, u.to_internal(d["time"]["atol"], "temperature"))
+    dt0 = opts.dt_initial
     integ = BDFIntegrator(sim.problem, sim.T0, 0.0, prefix, petsc, opts)
 
     def snapshot(it, t0, t1):

@@ -28,10 +28,10 @@ from ...io.output import OutputWriter
 from ...materials import get_material
 from ...mesh import build_geometry, read_mesh
 from ...parallel import Distribution
-from ...solvers import BDFIntegrator, BDFOptions, NonlinearSolver
+from ...solvers import BDFIntegrator, NonlinearSolver
 from ...units import E_CHARGE, UnitSystem
 from ..heat.sources import placement, profile
-from ..runloop import peak_rss_mb, run_checkpointed
+from ..runloop import bdf_options, peak_rss_mb, run_checkpointed
 from .problem import Boundary, RegionParams, SpectralSource, TransportProblem
 from .spectral import TransportGrid
 
@@ -199,7 +199,8 @@ class TransportSimulation:
                "qp_energy_density": np.sum(nf * f * g.e, axis=1),
                "phonon_energy_density": np.sum(p.m_n[:n] / vol * ph * g.omega, axis=1),
                "gap": p.delta[:n].copy()}
-        out["T_eff"] = _effective_temperature(nf, g.e, nq, self.T_bath)
+        out["T_eff"] = np.where(p.trap[:n], self.T_bath,  # traps hold the bath
+                                _effective_temperature(nf, g.e, nq, self.T_bath))
         return out
 
     def fields(self, x_owned: np.ndarray, names) -> dict:
@@ -364,15 +365,7 @@ def _steady(sim, writer) -> dict:
 def _transient(sim, writer, out_dir, resume, max_steps) -> dict:
     case, u, p = sim.case, sim.units, sim.problem
     d = case.data
-    tm = d["time"]
-    t_end = u.to_internal(tm["end"], "time")
-    dt0 = u.to_internal(tm["dt_initial"], "time") if tm.get("dt_initial") else t_end * 1e-4
-    opts = BDFOptions(order=2 if tm["scheme"] == "bdf2" else 1, dt_initial=dt0,
-                      dt_min=u.to_internal(tm["dt_min"], "time") if tm.get("dt_min")
-                      else t_end * 1e-14,
-                      dt_max=u.to_internal(tm["dt_max"], "time") if tm.get("dt_max")
-                      else math.inf,
-                      rtol=tm["rtol"], atol=tm["atol"], adaptive=tm["adaptive"])
+    opts, t_end = bdf_options(d["time"], u, d["time"]["atol"])  # atol: an occupation
     integ = BDFIntegrator(p, sim.x0, 0.0, d["solver"]["prefix"], _petsc(case, p.matrix_free),
                           opts)
     names = d["output"]["fields"]
