@@ -22,19 +22,20 @@ Checks per file (meshio.read based; geometry units are micrometres):
   * optional expected region measures / cell counts (EXPECTED below).
 Prints a table; exits with status 1 if any check fails.
 """
+import contextlib
+import glob
 import io
 import os
 import re
-import contextlib
 import sys
-import glob
-import numpy as np
+
 import meshio
+import numpy as np
 
 try:
-    from scipy.spatial import cKDTree
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
+    from scipy.spatial import cKDTree
 except ImportError:  # pragma: no cover
     cKDTree = None
 
@@ -112,7 +113,8 @@ def corner_cos(P, ctype):
         for c in range(4):
             a = P[:, (c + 1) % 4] - P[:, c]
             b = P[:, (c - 1) % 4] - P[:, c]
-            cos = np.einsum("ij,ij->i", a, b) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+            norms = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
+            cos = np.einsum("ij,ij->i", a, b) / norms
             worst = max(worst, np.abs(cos).max())
         return worst
     if ctype == "hexahedron":
@@ -138,7 +140,9 @@ def measures(P, ctype):
         b = np.cross(P[:, 3] - P[:, 2], P[:, 1] - P[:, 2])
         n = a + b
         ref = np.array([0.0, 0.0, 1.0])
-        return 0.5 * (n @ ref) if np.allclose(P[:, :, 2], P[0, 0, 2]) else 0.5 * np.linalg.norm(n, axis=1)
+        if np.allclose(P[:, :, 2], P[0, 0, 2]):
+            return 0.5 * (n @ ref)
+        return 0.5 * np.linalg.norm(n, axis=1)
     if ctype == "hexahedron":
         return hex_jacobians(P, GAUSS).sum(axis=1)  # weights 1, detJ already scaled (ref vol 8)
     raise ValueError(ctype)
@@ -211,7 +215,8 @@ def check_file(path, verbose=False):
     ncells = len(T)
     nreg = np.array([len(g) for g in cell_groups])
     if (nreg != 1).any():
-        fails.append(f"{int((nreg == 0).sum())} cells in no region, {int((nreg > 1).sum())} in >1 region")
+        fails.append(f"{int((nreg == 0).sum())} cells in no region, "
+                     f"{int((nreg > 1).sum())} in >1 region")
     region_names = sorted(set().union(*cell_groups)) if ncells else []
     region_of = np.array([min(g) if g else "" for g in cell_groups])
 
@@ -241,7 +246,8 @@ def check_file(path, verbose=False):
     if ctype == "hexahedron":
         cj = hex_jacobians(P, HEX_REF)
         if (cj <= 0).any():
-            fails.append(f"{int((cj <= 0).any(axis=1).sum())} hexes with non-positive corner Jacobian")
+            bad = int((cj <= 0).any(axis=1).sum())
+            fails.append(f"{bad} hexes with non-positive corner Jacobian")
     ortho = corner_cos(P, ctype)
     if ortho > ORTHO_TOL:
         fails.append(f"non-orthogonal cells: max |cos(corner angle)| = {ortho:.2e}")
@@ -321,10 +327,10 @@ def check_vtu(path):
         fails.append("no gmsh:physical cell data")
     elif m is not None:
         pr = {}
-        for c, t in zip(r.cells, r.cell_data["gmsh:physical"]):
+        for c, t in zip(r.cells, r.cell_data["gmsh:physical"], strict=False):
             pr.setdefault(c.type, []).append(t)
         pm = {}
-        for c, t in zip(m.cells, m.cell_data["gmsh:physical"]):
+        for c, t in zip(m.cells, m.cell_data["gmsh:physical"], strict=False):
             pm.setdefault(c.type, []).append(t)
         for k in set(pr) | set(pm):
             x = np.concatenate(pm.get(k, [np.array([], int)]))
@@ -348,7 +354,8 @@ def main(argv):
         print("no .msh files found")
         return 1
     nfail = 0
-    hdr = f"{'file':42s} {'fmt':>4s} {'dim':>3s} {'type':>10s} {'nodes':>7s} {'cells':>7s} {'ext.fac':>7s} {'max|cos|':>8s}  status"
+    hdr = (f"{'file':42s} {'fmt':>4s} {'dim':>3s} {'type':>10s} {'nodes':>7s} {'cells':>7s} "
+           f"{'ext.fac':>7s} {'max|cos|':>8s}  status")
     print(hdr)
     print("-" * len(hdr))
     details = []
@@ -385,12 +392,15 @@ def main(argv):
             for x in fails:
                 print(f"   FAIL: {x}")
             continue
-        reg = ", ".join(f"{k}={v} ({info['region_measure'][k]:.6g})" for k, v in info["regions"].items())
+        reg = ", ".join(f"{k}={v} ({info['region_measure'][k]:.6g})"
+                        for k, v in info["regions"].items())
         print(f"{rel}:")
         print(f"   regions    (cells, measure): {reg}")
-        print(f"   boundaries (facets): " + ", ".join(f"{k}={v}" for k, v in info["boundaries"].items()))
+        facets = ", ".join(f"{k}={v}" for k, v in info["boundaries"].items())
+        print("   boundaries (facets): " + facets)
         if info["interfaces"]:
-            print(f"   interior facet groups: " + ", ".join(f"{k}={v}" for k, v in info["interfaces"].items()))
+            groups = ", ".join(f"{k}={v}" for k, v in info["interfaces"].items())
+            print("   interior facet groups: " + groups)
         if verbose:
             print(f"   cell measure range: [{info['hmin']:.4g}, {info['hmax']:.4g}]")
         for n in notes:
