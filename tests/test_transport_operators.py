@@ -149,3 +149,31 @@ def test_local_gap_equation_converges_to_bcs(t):
     g = TransportGrid.build(0.3, 0.02, 40.0)
     d = gap_from_distribution(g, fermi(g.e, 1.05)[None, :], np.array([1.764]))[0]
     assert d < g.edges[0]
+
+
+def test_region_prefactors_convert_material_units_to_reference_units():
+    """An Al region in a case whose units are Ta's: the batched operator with the
+    driver's prefactors (qp_scale = (tau0_ref/tau0) (Tc_ref/Tc)^3, c_ph in reference
+    energies) equals the Al operator in Al's own units (kTc_Al, tau0_Al) converted to
+    the reference time unit -- QP and phonon terms alike (a wrong power of the Tc ratio
+    or a wrong Delta0 in c_ph would fail)."""
+    from fvqp.materials import get_material
+    from fvqp.models.transport.driver import region_params
+    from fvqp.units import UnitSystem
+
+    ta, al = get_material("Ta"), get_material("Al")
+    u = UnitSystem.from_material(ta)
+    rp = region_params(al, {}, u, 0.05, 3)
+    g_al = EnergyGrid.build(al.gap_ratio, 0.1, 6.0)
+    r = al.Tc / ta.Tc
+    g_ref = EnergyGrid(delta=g_al.delta * r, h=g_al.h * r, n=g_al.n, n_ph=g_al.n_ph)
+    rng = np.random.default_rng(1)
+    f, n = rng.uniform(0, 0.3, g_al.n), rng.uniform(0, 0.5, g_al.n_ph)
+    own = collision_terms_direct(f, n, g_al, CollisionParams.from_times(
+        al.tau0 / al.tau0_phi, al.gap_ratio))
+    b = batched_terms(f[None], n[None], g_ref.dos[None], g_ref.ados[None], h=g_ref.h,
+                      m=g_ref.m, qp_scale=rp.qp_scale, c_ph=rp.c_ph)
+    s = u.tau0 / al.tau0  # Al rates per tau0_Al -> per tau0_Ta
+    assert np.allclose(b.qp[0], s * own.qp, rtol=0, atol=1e-13 * s * np.abs(own.qp).max())
+    assert np.allclose(b.ph[0], s * own.ph, rtol=0, atol=1e-13 * s * np.abs(own.ph).max())
+    assert rp.gap == pytest.approx(bcs_gap(0.05 / al.Tc, al.gap_ratio) * r, rel=1e-12)
