@@ -157,3 +157,26 @@ def test_bad_transport_cases_name_the_key_and_the_fix(write_case):
     proc = run_fvqp(["check", write_case(bad, "transport_bad2.toml")], check=False)
     assert proc.returncode == 2
     assert "sources[0]" in proc.stderr and "exactly one of deposit" in proc.stderr
+
+
+def test_equilibrium_fields_are_the_thermal_qp_density(tmp_path):
+    """At equilibrium (300 mK) the written QP density is 4 N0 int rho f dE of the wire's
+    material in 1/um^3 and T_eff is the bath: checks the state weight 4 N0 / N0_ref and
+    the SI conversion of the output (a factor 2 in either would fail)."""
+    from fvqp.case.loader import load_case
+    from fvqp.materials import get_material
+    from fvqp.models.transport.driver import TransportSimulation
+    from fvqp.spectra.gap import thermal_qp_density
+    from fvqp.units import K_B
+
+    case = _variant("transport_nis_wire.toml", tmp_path,
+                    **{'temperature = "100 mK"': 'temperature = "300 mK"',
+                       'spacing = "8 ueV"': 'spacing = "1.5 ueV"',
+                       'e_max = "620 ueV"': 'e_max = "600 ueV"'})
+    sim = TransportSimulation(load_case(str(case)))
+    fields = sim.fields(sim.x0, ("qp_density", "T_eff", "gap"))
+    mat = get_material("Al", Tc=1.75)
+    n_th = thermal_qp_density(K_B * 0.3, 266e-6 * E, mat.N0) * 1e-18
+    assert np.allclose(fields["gap"], 266.0, rtol=1e-12)
+    assert np.allclose(fields["qp_density"], n_th, rtol=5e-3)
+    assert np.allclose(fields["T_eff"], 0.3, rtol=1e-9)  # same discrete DOS: exact
