@@ -166,15 +166,15 @@ class TransportProblem:
         self.trap = np.array([regions[r].trap for r in reg], dtype=bool)
         #: cells whose phonons are held at the bath
         self.ph_fixed = self.trap | (not collisions)
-        self.beta = attr["qp_scale"] / (2.0 * attr["c_ph"])
+        self.beta = np.array([regions[r].beta for r in reg], dtype=float)
         self.boundary_names = sorted(boundaries)
-        self._faces(loc, widths, boundaries, regions)
+        self._faces(loc, widths, boundaries)
         self.sources = list(sources)
         self.set_gap(np.where(self.trap, 0.0, attr["gap"]))
         self.pattern = self._pattern()
 
     # ---- geometry -------------------------------------------------------------------
-    def _faces(self, loc, widths, bcs, regions) -> None:
+    def _faces(self, loc, widths, bcs) -> None:
         pa, pb, ta, tb, tsum_id = [], [], [], [], []
         b_cell, b_tau, b_kind, b_group, b_area = [], [], [], [], []
         sums, inc_f, inc_c, inc_t = [], [], [], []
