@@ -10,6 +10,8 @@ _MODELS["kinetics0d"] = "fvqp.models.kinetics0d"
 _MODELS["transport"] = "fvqp.models.transport"
 _MODELS["usadel"] = "fvqp.models.usadel"
 _MODELS["stochastic"] = "fvqp.models.stochastic"
+_MODELS["bte_sphere"] = "fvqp.models.bte_sphere"
+_MODELS["bte"] = "fvqp.models.bte"
 
 
 def model_names() -> list[str]:
