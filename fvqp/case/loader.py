@@ -37,6 +37,8 @@ def generic_schema(spec) -> Section:
     if not spec.uses_mesh:
         for key in ("mesh", "regions", "boundaries", "sources"):
             fields.pop(key)
+    for key in spec.unused_sections:
+        fields.pop(key)
     fields.update(spec.sections)
     return Section(fields)
 
@@ -151,6 +153,11 @@ def load_case(path: str | os.PathLike, check_mesh: bool = True,
                 f"set model to one of {', '.join(repr(m) for m in model_names())}.")
         raise CaseError(err.items)
     spec = get_model_spec(model)
+    for key in spec.unused_sections:
+        if key in raw:
+            raw.pop(key)
+            err.add(key, f"the {model} model does not use a [{key}] table.",
+                    f"remove [{key}] from the case file.")
     data = validate(raw, generic_schema(spec), "", err)
     base = os.path.dirname(path)
     mesh_file = (data.get("mesh") or {}).get("file")
@@ -158,7 +165,8 @@ def load_case(path: str | os.PathLike, check_mesh: bool = True,
     _check_materials(data, err)
     if spec.check is not None and not err.items:
         spec.check(data, err)
-    if not data.get("time", {}).get("steady") and data.get("time", {}).get("end") is None:
+    timed = "time" not in spec.unused_sections
+    if timed and not data["time"].get("steady") and data["time"].get("end") is None:
         err.add("time.end", "required for a time-dependent run.",
                 "add end = \"1 us\" under [time], or set steady = true.")
     if check_mesh and spec.uses_mesh and mesh_file:

@@ -32,6 +32,9 @@ class ModelSpec:
         ``[[sources]]`` tables; they declare their own top-level ``sections``.
     sections : dict
         Model-specific top-level tables, name -> :class:`~fvqp.case.schema.Section`.
+    unused_sections : tuple of str
+        Generic tables the model has no use for (e.g. ``("bath", "time")`` for the
+        zero-temperature stochastic studies); a case file giving one is told so.
     """
 
     name: str
@@ -54,3 +57,5 @@ class ModelSpec:
     uses_mesh: bool = True
     #: extra top-level tables of the case file: name -> Section
     sections: dict = field(default_factory=dict)
+    #: generic tables (``bath``, ``time`` ...) the model does not read
+    unused_sections: tuple = ()

@@ -20,9 +20,9 @@ Meyer et al. (2020).  A case has one ``[study]`` table whose ``type`` selects
     polarisation, particle number and enhancement over :math:`(A/A_c, V/V_c)` (Eqs.
     S9, Fig. S1) with the regime boundaries of Fig. 1.
 
-The models are zero-temperature models: ``[bath] temperature`` (required by every case
-file) is recorded but not used, and ``[time] steady = true`` is required (all studies are
-stationary or self-timed).  See ``docs/theory_stochastic.md``.
+The models are zero-temperature models and every study is stationary or self-timed: the
+case files have no ``[bath]`` and no ``[time]`` table (the loader says so if one is
+given).  See ``docs/theory_stochastic.md``.
 """
 
 from __future__ import annotations
@@ -115,9 +115,6 @@ def _check(data, err) -> None:
         err.add("study", "missing.", "add a [study] table with type = one of "
                 + ", ".join(repr(k) for k in _STUDIES) + ".")
         return
-    if not data.get("time", {}).get("steady"):
-        err.add("time.steady", "the stochastic studies are stationary or self-timed.",
-                "add [time] steady = true.")
     st = data["study"]
     for lo, hi in (("a_min", "a_max"), ("v_min", "v_max")):
         if lo in st and st[lo] is not None and st[hi] is not None and st[lo] >= st[hi]:
@@ -142,7 +139,8 @@ def _check(data, err) -> None:
                     "give study.gamma_bar in m^3/s.")
 
 
-SPEC = ModelSpec(name="stochastic", uses_mesh=False, sections=_SECTIONS, check=_check)
+SPEC = ModelSpec(name="stochastic", uses_mesh=False, sections=_SECTIONS, check=_check,
+                 unused_sections=("bath", "time"))
 
 
 def run(case, output_dir: str | None = None, resume: bool = False,

@@ -56,7 +56,6 @@ def run(case, output_dir: str | None = None, resume: bool = False) -> dict:
         fh.attrs["case_digest"] = case.digest
         fh.attrs["title"] = case.data.get("title", "")
         fh.attrs["fvqp_version"] = __version__
-        fh.attrs["bath_temperature_K_unused"] = case.data["bath"]["temperature"]
         for k, v in res.attrs.items():
             fh.attrs[k] = _attr(v)
         g = fh.create_group("study")
