@@ -24,6 +24,12 @@ Per-material physics (spectra, thermodynamics, collision operators) is written i
 material's own :math:`k_B T_c`; models rescale by the ratios returned from
 :meth:`UnitSystem.material_scales`.
 
+The Usadel wire model (:mod:`fvqp.models.usadel`) follows its paper (Ryan et al. 2026,
+Sec. II) and computes in the natural units of a diffusive wire, fixed by
+:class:`WireScales` below: energies in :math:`\\Delta_0`, lengths in the dirty-limit
+coherence length :math:`\\xi=\\sqrt{\\hbar D/\\Delta_0}`, conductances in
+:math:`1/R_\\xi` and currents in :math:`I_0=\\Delta_0/eR_\\xi`. They are converted here too.
+
 Case files are SI. Values may be plain numbers (SI) or strings with a unit, e.g.
 ``"100 mK"``, ``"6 keV"``, ``"150 nm"``; :func:`parse_quantity` checks the dimension.
 """
@@ -227,3 +233,68 @@ class UnitSystem:
         r_T = material.Tc / self.Tc
         r_N = material.N0 / self.N0
         return {"temperature": r_T, "energy_density": r_N * r_T**2}
+
+
+# ---------------------------------------------------------------------------------------
+# Natural units of a diffusive wire (Usadel model; Ryan et al. 2026, Sec. II, Table 1)
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WireScales:
+    r"""Natural units of a diffusive wire (Usadel model): energies in Δ0, lengths in
+    ξ = sqrt(ħD/Δ0) (Eq. 2), conductances in 1/R_ξ with R_ξ = ρ_N ξ/A (text after Eq. 6),
+    currents in I0 = Δ0/(e R_ξ), temperatures as t = k_B T/Δ0 (Eq. 3).
+
+    Scales of a wire with gap Δ0 [J], diffusion constant D [m²/s], resistivity ρ
+    [Ω m] and cross-section A [m²]."""
+
+    delta0: float
+    diffusivity: float
+    resistivity: float
+    area: float
+
+    @classmethod
+    def from_resistance(cls, delta0, diffusivity, resistance, length, area) -> WireScales:
+        """From the normal-state resistance R of a wire of ``length`` (Table 1 style)."""
+        return cls(delta0, diffusivity, resistance * area / length, area)
+
+    @property
+    def xi(self) -> float:
+        """Dirty-limit coherence length [m] (Eq. 2)."""
+        return math.sqrt(HBAR * self.diffusivity / self.delta0)
+
+    @property
+    def r_xi(self) -> float:
+        """Normal-state resistance of a length ξ [Ω]."""
+        return self.resistivity * self.xi / self.area
+
+    @property
+    def i0(self) -> float:
+        """Current unit I0 = Δ0/(e R_ξ) [A] (Eq. 6)."""
+        return self.delta0 / (E_CHARGE * self.r_xi)
+
+    def thermal_length(self, temperature: float) -> float:
+        """L_T = sqrt(ħD/k_B T) [m]."""
+        return math.sqrt(HBAR * self.diffusivity / (K_B * temperature))
+
+    def t(self, temperature: float) -> float:
+        return K_B * temperature / self.delta0
+
+    def kappa(self, conductance: float) -> float:
+        """κ = G R_ξ (Eq. 11)."""
+        return conductance * self.r_xi
+
+    def bias(self, volts: float) -> float:
+        """eV/Δ0."""
+        return E_CHARGE * volts / self.delta0
+
+    def energy(self, joules: float) -> float:
+        return joules / self.delta0
+
+    def time(self, seconds: float) -> float:
+        """t Δ0/ħ (times in units of ħ/Δ0)."""
+        return seconds * self.delta0 / HBAR
+
+    def length(self, metres: float) -> float:
+        return metres / self.xi

@@ -11,8 +11,8 @@ import pytest
 from conftest import CASES, run_fvqp
 from fvqp.models.usadel.fitting import fit_i0, supercurrent_per_i0
 from fvqp.models.usadel.observables import detector_current_eq21
-from fvqp.models.usadel.params import WireScales
 from fvqp.models.usadel.spectral import uniform_solution
+from fvqp.units import WireScales
 
 E = 1.602176634e-19
 #: Table 1 of Ryan et al. (2026)

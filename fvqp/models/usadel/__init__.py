@@ -3,7 +3,7 @@ junctions, self-consistent Δ(x), electron–electron collisions and nonlocal co
 
 Physics: Ryan, Beckmann & Chandrasekhar (2026), Secs. II, V and App. B
 (``/work/shared/references/ryan2026_nonlocal_tunneling_usadel.txt``). Units inside the
-model: Δ0, ξ, R_ξ, I0 (:mod:`fvqp.models.usadel.params`). See ``docs/theory_usadel.md``.
+model: Δ0, ξ, R_ξ, I0 (:class:`fvqp.units.WireScales`). See ``docs/theory_usadel.md``.
 
 Modules
 -------

@@ -1,6 +1,6 @@
 """Case file -> device -> sweep -> HDF5, PNG, VTK and summary.json.
 
-SI values of the validated case are converted once, by :class:`~.params.WireScales`
+SI values of the validated case are converted once, by :class:`fvqp.units.WireScales`
 (constants of :mod:`fvqp.units`), into the model's units (Δ0, ξ, R_ξ, I0).
 """
 
@@ -14,10 +14,9 @@ import time
 import numpy as np
 
 from ...io.atomic import atomic_path, atomic_write_bytes
-from ...units import HBAR, K_B
+from ...units import K_B, WireScales
 from .network import network_from_mesh
 from .observables import charge_imbalance_potential, detector_current, split_bias, tunnel_current
-from .params import WireScales
 from .selfconsistent import Setup, bias_sweep, solve_state
 from .spectral import SpectralProblem
 from .terminals import Reservoir, TunnelJunction
@@ -93,7 +92,7 @@ def build(case) -> tuple[Setup, dict]:
                            reservoirs=reservoirs, junctions=junctions)
     probe = net.node(scd["probe"]) if scd.get("probe") else None
     coll = d.get("collisions") or {}
-    gamma_ph = HBAR / (sc.delta0 * coll["tau0"]) if coll.get("tau0") else 0.0
+    gamma_ph = 1.0 / sc.time(coll["tau0"]) if coll.get("tau0") else 0.0
     setup = Setup(problem=prob, eps=eps, reservoirs=reservoirs, junctions=junctions,
                   gamma_ee=coll.get("gamma_ee", 0.0), gamma_ph=gamma_ph, t_ph=t_bath,
                   omega_d=omega_d,

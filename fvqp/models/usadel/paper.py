@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...units import WireScales
 from .network import uniform_wire
-from .params import WireScales
 from .selfconsistent import Setup
 from .spectral import SpectralProblem
 from .terminals import Reservoir, TunnelJunction
