@@ -120,6 +120,24 @@ def test_regime_map_case_via_cli(tmp_path):
     assert p[i, j] == pytest.approx(p_ex, abs=2e-3)
 
 
+@pytest.mark.slow
+def test_film_concentration_case_small(tmp_path):
+    """A 0.5 r_c film: the dense end sits on the film mean field c = (a/K)^{1/2}
+    (K = 0.083, 3.5x the bulk value) and the dilute end far above the bulk Eq. (9) -- fewer
+    partners within reach keep more quasiparticles."""
+    case = _variant(tmp_path, "stochastic_film_concentration.toml", a_min=1e-6, a_max=1e-1,
+                    points=2, particles=150, replicas=2)
+    out = tmp_path / "out"
+    s = fvqp.run_case(case, output_dir=str(out))
+    d, _, _ = _outputs(out)
+    assert s["geometry"] == "film" and s["thickness_over_r_c"] == 0.5
+    k = an.film_kernel_fraction(0.5)
+    assert k == pytest.approx(0.08299, rel=1e-3)
+    assert np.allclose(d["c_mean_field"], np.sqrt(d["a"] / k), rtol=1e-12)
+    assert d["c"][-1] / d["c_mean_field"][-1] == pytest.approx(1.0, abs=0.03)
+    assert d["c"][0] > 1.3 * d["c_mean_field"][0] and d["c"][0] > 3.0 * d["c_eq9"][0]
+
+
 def test_case_validation_errors(tmp_path):
     text = (CASES / "stochastic_regime_map.toml").read_text()
     bad = tmp_path / "bad.toml"
@@ -129,6 +147,11 @@ def test_case_validation_errors(tmp_path):
     # a table the model does not read is named with its fix
     bath = tmp_path / "bath.toml"
     bath.write_text(text + "\n[bath]\ntemperature = \"10 mK\"\n")
+    film = tmp_path / "film.toml"
+    film.write_text((CASES / "stochastic_film_concentration.toml").read_text()
+                    .replace("thickness = 0.5", ""))
+    with pytest.raises(CaseError, match="study.thickness: is needed for"):
+        load_case(str(film))
     with pytest.raises(CaseError, match=r"bath: the stochastic model does not use a \[bath\]"
                        r" table. Fix: remove \[bath\]"):
         load_case(str(bath))

@@ -168,10 +168,45 @@ def gamma_bar_paper_inputs(tau0: float = 400e-9, gap_ratio: float = 1.76,
     return gamma_bar(ep_rate_at_gap(tau0, gap_ratio), nu0, delta) * 1e18
 
 
-def mean_field_concentration(a: np.ndarray) -> np.ndarray:
-    """Mean-field balance :math:`A = \\bar\\Gamma c^2`: :math:`c = a^{1/2}` (units
-    :math:`r_c^{-3}`)."""
-    return np.sqrt(np.asarray(a, dtype=float))
+def mean_field_concentration(a: np.ndarray, thickness: float | None = None) -> np.ndarray:
+    """Mean-field balance :math:`A = K\\bar\\Gamma c^2`: :math:`c = (a/K)^{1/2}` (units
+    :math:`r_c^{-3}`); :math:`K = 1` in bulk, :func:`film_kernel_fraction` in a film of
+    the given thickness (units :math:`r_c`)."""
+    k = 1.0 if thickness is None else film_kernel_fraction(thickness)
+    return np.sqrt(np.asarray(a, dtype=float) / k)
+
+
+def film_kernel_fraction(thickness: float) -> float:
+    r"""Fraction :math:`K(d)` of the pair rate :math:`\bar\Gamma` a particle keeps in a
+    film of thickness :math:`d` (walls at :math:`z = 0, d`, uniform across it).
+
+    Averaging :math:`\int d^3R'\,\Gamma(|R - R'|)` over the particle's height and
+    restricting the partner to the film,
+
+    .. math::  K(d) = \frac{2}{d}\int_0^d (d - s)\, h(s)\, ds, \qquad
+               h(s) = \int_s^\infty 2\pi x\, g(x)\, dx ,
+
+    (:math:`h(s)` is the in-plane integral of :math:`g` at height difference :math:`s`),
+    so :math:`K \to 1` for :math:`d \to \infty` (:func:`kernel_integral`) and
+    :math:`K \simeq d\,h(0)` for :math:`d \ll 1`.  The mean-field concentration of
+    a film is :math:`c = (a/K)^{1/2}`: thin films hold more quasiparticles for the same
+    generation rate, because fewer partners are in reach.
+    """
+    from scipy.integrate import quad
+
+    d = float(thickness)
+    if not d > 0:
+        raise ValueError(f"thickness must be positive, got {thickness!r}")
+
+    def gx(x: float) -> float:
+        return float(g_kernel(np.array([x]))[0])
+
+    def h(s: float) -> float:
+        return quad(lambda x: 2.0 * np.pi * x * gx(x), s, np.inf, limit=200,
+                    epsabs=0.0, epsrel=1e-11)[0]
+
+    val = quad(lambda z: (d - z) * h(z), 0.0, d, limit=200, epsabs=0.0, epsrel=1e-10)[0]
+    return 2.0 * val / d
 
 
 def r_tilde_stationary(a: np.ndarray, beta: float = BETA_PAPER, b: float = B_PAPER) -> np.ndarray:

@@ -1,9 +1,12 @@
-"""Gillespie kinetic Monte Carlo of generation and pairwise annihilation in a periodic box.
+"""Gillespie kinetic Monte Carlo of generation and pairwise annihilation in a box.
 
 The model of Bespalov et al. (2016), Supplement "Simulation of the dynamics of spinless
 quasiparticles": immobile particles appear at uniformly random points of a periodic cube
 of side ``L`` with total rate :math:`aL^3` and annihilate pairwise with a rate
-:math:`\\Gamma(R)` of their (minimum-image) distance.  Each step either generates
+:math:`\\Gamma(R)` of their (minimum-image) distance.  Beyond the paper the box may be a
+film (periodic in the plane, walls at ``z = 0, d``) or closed on every side
+(:class:`~fvqp.stochastic.cells.Box`): generation is uniform in the box and distances
+are minimum-image only along periodic axes.  Each step either generates
 (probability :math:`aL^3/(aL^3 + \\Gamma_{tot})`) or annihilates the pair ``(i, j)``
 (probability :math:`\\Gamma(R_{ij})/(aL^3 + \\Gamma_{tot})`).
 
@@ -34,7 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fvqp.stochastic.annihilation import g_kernel
-from fvqp.stochastic.cells import CellList, minimum_image
+from fvqp.stochastic.cells import Box, CellList, minimum_image
 from fvqp.stochastic.fenwick import Fenwick
 
 __all__ = [
@@ -99,9 +102,9 @@ def constant_kernel(rate: float, cutoff: float) -> Kernel:
                   name="constant")
 
 
-def brute_force_rates(pos: np.ndarray, L: float, kernel: Kernel) -> np.ndarray:
+def brute_force_rates(pos: np.ndarray, L, kernel: Kernel) -> np.ndarray:
     """Row sums :math:`S_i = \\sum_{j\\ne i}\\Gamma(R_{ij})` by direct :math:`O(N^2)`
-    evaluation (reference for tests and benchmarks)."""
+    evaluation (reference for tests and benchmarks); ``L`` a cube side or a ``Box``."""
     d = minimum_image(pos[:, None, :] - pos[None, :, :], L)
     R = np.sqrt((d * d).sum(-1))
     G = np.where(R < kernel.cutoff, kernel.rate(R), 0.0)
@@ -114,8 +117,9 @@ class AnnihilationKMC:
 
     Parameters
     ----------
-    L : float
-        Box side (:math:`r_c`).
+    L : float or Box
+        Side of the periodic cube (:math:`r_c`), or a :class:`~fvqp.stochastic.cells.Box`
+        (film, closed box).
     a : float
         Generation rate per volume (:math:`\\bar\\Gamma/r_c^6`); may be changed between
         calls (e.g. ``a = 0`` for free relaxation).
@@ -127,12 +131,14 @@ class AnnihilationKMC:
         Initial number of particle slots (grows by doubling).
     """
 
-    def __init__(self, L: float, a: float, kernel: Kernel, seed=None, capacity: int = 1024):
-        self.L = float(L)
+    def __init__(self, L, a: float, kernel: Kernel, seed=None, capacity: int = 1024):
+        self.box = L if isinstance(L, Box) else Box.cube(float(L))
+        #: the geometry (a :class:`Box`; kept under the historical name)
+        self.L = self.box
         self.a = float(a)
         self.kernel = kernel
         self.rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-        self.cells = CellList(self.L, kernel.cutoff)
+        self.cells = CellList(self.box, kernel.cutoff)
         self._alloc(max(int(capacity), 16))
         self.n = 0
         self.time = 0.0
@@ -163,7 +169,7 @@ class AnnihilationKMC:
 
     @property
     def volume(self) -> float:
-        return self.L**3
+        return self.box.volume
 
     @property
     def concentration(self) -> float:
@@ -183,7 +189,7 @@ class AnnihilationKMC:
             cand = cand[cand != exclude]
         if cand.size == 0:
             return cand, np.zeros(0)
-        d = minimum_image(self.pos[cand] - p, self.L)
+        d = self.box.displacement(self.pos[cand] - p)
         R = np.sqrt(np.einsum("ij,ij->i", d, d))
         keep = R < self.kernel.cutoff
         cand, R = cand[keep], R[keep]
@@ -191,7 +197,7 @@ class AnnihilationKMC:
 
     def add(self, p: np.ndarray) -> int:
         """Insert a particle at ``p`` (wrapped into the box); returns its slot."""
-        p = np.mod(np.asarray(p, dtype=float), self.L)
+        p = self.box.wrap(np.asarray(p, dtype=float))
         if not self.free:
             self._grow()
         nb, r = self._neighbours(p)
@@ -232,7 +238,7 @@ class AnnihilationKMC:
 
     def populate(self, n: int) -> None:
         """Add ``n`` particles at uniformly random positions (no event counted)."""
-        for p in self.rng.random((int(n), 3)) * self.L:
+        for p in self.box.random_points(self.rng, n):
             self.add(p)
 
     def rebuild(self) -> None:
@@ -241,18 +247,21 @@ class AnnihilationKMC:
         S = np.zeros_like(self.S)
         if idx.size > 1:
             pos = self.pos[idx]
-            if self.kernel.cutoff < 0.5 * self.L:
+            if self.kernel.cutoff < 0.5 * min(self.box.sides):
                 from scipy.spatial import cKDTree
 
-                tree = cKDTree(np.mod(pos, self.L), boxsize=self.L)
+                sides = np.asarray(self.box.sides)
+                # walls: a box larger than twice the side never wraps a pair inside cutoff
+                size = np.where(self.box.periodic, sides, 4.0 * sides + 4.0 * self.kernel.cutoff)
+                tree = cKDTree(self.box.wrap(pos), boxsize=size)
                 pairs = tree.query_pairs(self.kernel.cutoff, output_type="ndarray")
                 if pairs.size:
-                    d = minimum_image(pos[pairs[:, 0]] - pos[pairs[:, 1]], self.L)
+                    d = self.box.displacement(pos[pairs[:, 0]] - pos[pairs[:, 1]])
                     r = self.kernel.rate(np.sqrt((d * d).sum(1)))
                     S[idx] = np.bincount(pairs[:, 0], r, idx.size) \
                         + np.bincount(pairs[:, 1], r, idx.size)
             else:
-                S[idx] = brute_force_rates(pos, self.L, self.kernel)
+                S[idx] = brute_force_rates(pos, self.box, self.kernel)
         self.S = S
         self.fen.rebuild(S)
         self._since_rebuild = 0
@@ -296,7 +305,7 @@ class AnnihilationKMC:
             self.rebuild()
         u = self.rng.random() * total
         if u < gen:
-            self.add(self.rng.random(3) * self.L)
+            self.add(self.box.random_points(self.rng))
             self.generated += 1
             return 1
         if not self._annihilate(2.0 * (u - gen)):
@@ -304,7 +313,7 @@ class AnnihilationKMC:
             self.rebuild()
             ann = self.annihilation_rate()
             if ann <= 0.0:
-                self.add(self.rng.random(3) * self.L)
+                self.add(self.box.random_points(self.rng))
                 self.generated += 1
                 return 1
             if not self._annihilate(self.rng.random() * 2.0 * ann):

@@ -17,12 +17,14 @@ from collections.abc import Callable
 
 import numpy as np
 
-from fvqp.stochastic.annihilation import concentration_eq9
+from fvqp.stochastic.annihilation import concentration_eq9, mean_field_concentration
+from fvqp.stochastic.cells import Box
 from fvqp.stochastic.kmc import AnnihilationKMC, default_cutoff, localized_kernel
 
 __all__ = [
     "estimate_concentration",
     "box_side",
+    "make_box",
     "stationary_concentration",
     "concentration_curve",
     "relaxation",
@@ -31,10 +33,25 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-def estimate_concentration(a: float) -> float:
-    """Rough stationary concentration: the larger of Eq. (9) and the mean field."""
+def estimate_concentration(a: float, thickness: float | None = None) -> float:
+    """Rough stationary concentration: the larger of Eq. (9) and the mean field (of a
+    film of the given thickness, if any)."""
     c9 = float(concentration_eq9(a)[0])
-    return max(np.nan_to_num(c9, nan=0.0), float(np.sqrt(a)))
+    return max(np.nan_to_num(c9, nan=0.0), float(mean_field_concentration(a, thickness)))
+
+
+def make_box(geometry: str, L: float, thickness: float | None = None) -> Box:
+    """``"cube"`` (periodic, side ``L``), ``"film"`` (periodic ``L x L``, walls ``thickness``
+    apart) or ``"closed"`` (walls on every side)."""
+    if geometry == "cube":
+        return Box.cube(L)
+    if geometry == "film":
+        if thickness is None:
+            raise ValueError("a film needs its thickness")
+        return Box.film(L, thickness)
+    if geometry == "closed":
+        return Box.closed(L)
+    raise ValueError(f"unknown geometry {geometry!r}; choose cube, film or closed")
 
 
 def box_side(a: float, n_target: int, cutoff: float) -> float:
@@ -42,13 +59,13 @@ def box_side(a: float, n_target: int, cutoff: float) -> float:
     return max((n_target / estimate_concentration(a)) ** (1.0 / 3.0), 2.0 * cutoff)
 
 
-def _one_run(a: float, L: float, cutoff: float, burn: int, sample: int, seed,
-             progress: Callable | None) -> dict:
-    sim = AnnihilationKMC(L, a, localized_kernel(cutoff), seed=seed)
-    sim.populate(int(round(estimate_concentration(a) * L**3)))
+def _one_run(a: float, box: Box, cutoff: float, burn: int, sample: int, seed,
+             progress: Callable | None, c_est: float) -> dict:
+    sim = AnnihilationKMC(box, a, localized_kernel(cutoff), seed=seed)
+    sim.populate(int(round(c_est * box.volume)))
     sim.run(burn, progress=progress)
     res = sim.run(sample, progress=progress)
-    V = L**3
+    V = box.volume
     return {"c": res["mean_n"] / V, "var_n": res["mean_n2"] - res["mean_n"] ** 2,
             "c_steps": res["step_mean_n"] / V,
             "n": res["mean_n"], "events": burn + sample}
@@ -57,7 +74,8 @@ def _one_run(a: float, L: float, cutoff: float, burn: int, sample: int, seed,
 def stationary_concentration(a: float, n_target: int = 300, replicas: int = 4,
                              burn: float = 5.0, sample: float = 20.0, seed: int = 0,
                              cutoff: float | None = None, L: float | None = None,
-                             progress: Callable | None = None) -> dict:
+                             progress: Callable | None = None, geometry: str = "cube",
+                             thickness: float | None = None) -> dict:
     """Stationary concentration at generation rate ``a`` from independent replicas.
 
     Parameters
@@ -73,7 +91,10 @@ def stationary_concentration(a: float, n_target: int = 300, replicas: int = 4,
     cutoff : float, optional
         Kernel range (default :func:`default_cutoff`).
     L : float, optional
-        Box side (default :func:`box_side`).
+        Box side (default :func:`box_side`; for a film the in-plane side, chosen for
+        ``n_target`` particles and at least twice the cutoff).
+    geometry : {"cube", "film", "closed"}
+        Box shape (:func:`make_box`); ``thickness`` (units :math:`r_c`) for a film.
 
     Returns
     -------
@@ -82,13 +103,17 @@ def stationary_concentration(a: float, n_target: int = 300, replicas: int = 4,
         ``c_runs``, ``c_steps`` (average over steps instead of time), ``L``,
         ``cutoff``, ``n_mean``, ``events``.
     """
-    c_est = estimate_concentration(a)
+    film = thickness if geometry == "film" else None
+    c_est = estimate_concentration(a, film)
     cutoff = default_cutoff(c_est, a) if cutoff is None else float(cutoff)
-    L = box_side(a, n_target, cutoff) if L is None else float(L)
-    n_est = c_est * L**3
+    if L is None:
+        L = (max((n_target / (c_est * film)) ** 0.5, 2.0 * cutoff) if film is not None
+             else box_side(a, n_target, cutoff))
+    box = make_box(geometry, float(L), thickness)
+    n_est = c_est * box.volume
     seeds = np.random.SeedSequence(seed).spawn(replicas)
-    runs = [_one_run(a, L, cutoff, int(burn * n_est), int(sample * n_est),
-                     np.random.default_rng(s), progress) for s in seeds]
+    runs = [_one_run(a, box, cutoff, int(burn * n_est), int(sample * n_est),
+                     np.random.default_rng(s), progress, c_est) for s in seeds]
     c = np.array([r["c"] for r in runs])
     err = float(c.std(ddof=1) / np.sqrt(len(c))) if len(c) > 1 else float("nan")
     c_steps = float(np.mean([r["c_steps"] for r in runs]))

@@ -58,6 +58,10 @@ _STUDIES = {
                      item=Field("quantity", dimension="length", positive=True),
                      default=[5e-8, 1e-7, 2e-7]),
         "fit_c_max": _f("fit Eq. 9 to points with c r_c^3 below this", 5e-3, positive=True),
+        "geometry": Field("str", "box: periodic cube (bulk, the paper), film (periodic in "
+                          "plane, walls) or closed (walls on every side)", default="cube",
+                          choices=("cube", "film", "closed")),
+        "thickness": _f("film thickness / r_c (geometry = film)", positive=True),
         **_MC,
     }, doc="stationary c(A), Fig. 3 / S1"),
     "relaxation": Section({
@@ -124,6 +128,10 @@ def _check(data, err) -> None:
         if key in st and st[key] is not None and st[key] < least:
             err.add(f"study.{key}", f"must be at least {least}, got {st[key]}.",
                     f"set {key} >= {least}.")
+    if st.get("type") == "concentration_curve" and (st["geometry"] == "film") != (
+            st.get("thickness") is not None):
+        err.add("study.thickness", "is needed for, and only for, geometry = \"film\".",
+                "give thickness = d / r_c with geometry = \"film\", or drop it.")
     if st.get("type") == "bubbles" and st["box"] < 3:
         err.add("study.box", "the box must be at least 3 bubble diameters.", "box = 10.")
     if st.get("type") == "concentration_curve" and st.get("gamma_bar") is None:

@@ -43,15 +43,18 @@ class StudyResult:
     meta: dict = field(default_factory=dict)
 
 
-def _box(a: float, n_target: int, n_cap: int) -> tuple[float, float]:
-    """Kernel range and box side; at the dense (mean-field) end, where every pair within
-    the range interacts, the box is capped at ``n_cap`` particles and the range at half
-    the box (the missing kernel weight is recorded as ``kernel_weight``)."""
-    c = estimate_concentration(a)
+def _box(a: float, n_target: int, n_cap: int, film: float | None = None
+         ) -> tuple[float, float]:
+    """Kernel range and box side (the in-plane side of a film of thickness ``film``); at
+    the dense (mean-field) end, where every pair within the range interacts, the box is
+    capped at ``n_cap`` particles and the range at half the box (the missing kernel
+    weight is recorded as ``kernel_weight``)."""
+    c = estimate_concentration(a, film)
     cut = default_cutoff(c, a)
-    L = max((n_target / c) ** (1.0 / 3.0), 2.0 * cut)
-    if c * L**3 > n_cap:
-        L = (n_cap / c) ** (1.0 / 3.0)
+    dim, depth = (3, 1.0) if film is None else (2, film)
+    L = max((n_target / (c * depth)) ** (1.0 / dim), 2.0 * cut)
+    if c * depth * L**dim > n_cap:
+        L = (n_cap / (c * depth)) ** (1.0 / dim)
         cut = min(cut, 0.5 * L)
     return cut, L
 
@@ -63,11 +66,14 @@ def concentration_curve(st: dict) -> StudyResult:
     a = np.geomspace(st["a_min"], st["a_max"], st["points"])
     gbar = st["gamma_bar"] or an.gamma_bar_material(get_material(st["material"]))
     curves = {"a": [], "c": [], "c_err": [], "L": [], "cutoff": [], "n_mean": []}
+    geometry = st["geometry"]
+    film = st["thickness"] if geometry == "film" else None
     for i, ai in enumerate(a):
-        cut, L = _box(float(ai), st["particles"], st["max_box_particles"])
+        cut, L = _box(float(ai), st["particles"], st["max_box_particles"], film)
         r = stationary_concentration(float(ai), n_target=st["particles"], L=L, cutoff=cut,
                                      replicas=st["replicas"], burn=st["burn"],
-                                     sample=st["sample"], seed=st["seed"] + i)
+                                     sample=st["sample"], seed=st["seed"] + i,
+                                     geometry=geometry, thickness=film)
         log.info("c(A) %d/%d: a = %.3g, c = %.4g +- %.2g r_c^-3 (N = %.0f, L = %.1f)", i + 1,
                  a.size, ai, r["c"], r["c_err"], r["n_mean"], L)
         for k in curves:
@@ -81,7 +87,7 @@ def concentration_curve(st: dict) -> StudyResult:
         fit = {"beta": beta, "b": b, "beta_err": float(np.sqrt(cov[0, 0])),
                "b_rel_err": float(np.sqrt(cov[1, 1])), "points": int(low.sum())}
     d["c_eq9"] = an.concentration_eq9(d["a"])
-    d["c_mean_field"] = an.mean_field_concentration(d["a"])
+    d["c_mean_field"] = an.mean_field_concentration(d["a"], film)
     rc = np.asarray(st["r_c"], dtype=float)
     d["r_c_m"] = rc
     d["A_SI"] = d["a"][None, :] * gbar / rc[:, None] ** 6
@@ -92,9 +98,11 @@ def concentration_curve(st: dict) -> StudyResult:
             "paper": {"beta": an.BETA_PAPER, "b": an.B_PAPER, "C_p": an.CP_PAPER},
             "max_abs_deviation_from_eq9_fit_range":
                 float(np.nanmax(np.abs(dev[low]))) if low.any() else None,
-            "mean_field_ratio_at_a_max": float(d["c"][-1] / d["c_mean_field"][-1]),
-            "mean_field_ratio_at_a_max_cutoff_corrected":
-                float(d["c"][-1] / np.sqrt(a[-1] / d["kernel_weight"][-1]))}
+            "geometry": geometry, "thickness_over_r_c": film,
+            "mean_field_ratio_at_a_max": float(d["c"][-1] / d["c_mean_field"][-1])}
+    if geometry == "cube":
+        summ["mean_field_ratio_at_a_max_cutoff_corrected"] = \
+            float(d["c"][-1] / np.sqrt(a[-1] / d["kernel_weight"][-1]))
     attrs = {"units": "a = A r_c^6/Gamma_bar, c in r_c^-3; *_SI: A in 1/(s m^3), c in 1/m^3",
              "gamma_bar_m3_per_s": gbar}
     return StudyResult(d, attrs, summ, "concentration_curve")
