@@ -14,6 +14,7 @@ import pytest
 import fvqp
 from conftest import CASES, run_fvqp
 from fvqp.case import CaseError, load_case
+from fvqp.io import CheckpointError
 from fvqp.materials import get_material
 from fvqp.stochastic import annihilation as an
 from fvqp.stochastic import spin_clusters as sc
@@ -168,3 +169,44 @@ def test_case_rejects_zero_replicas(tmp_path):
     bad.write_text(text)
     with pytest.raises(CaseError, match="study.replicas"):
         load_case(str(bad))
+
+
+def test_killed_sweep_resumes_to_the_uninterrupted_result(tmp_path):
+    """Stopped after one, then two units and resumed, a c(A) sweep equals the uninterrupted
+    run exactly (every unit has its own seed); the checkpoint refuses an edited case."""
+    case = _variant(tmp_path, "stochastic_film_concentration.toml", a_min=1e-4, a_max=1e-2,
+                    points=3, particles=60, replicas=2, sample=5.0)
+    full = fvqp.run_case(case, output_dir=str(tmp_path / "full"))
+    part = tmp_path / "part"
+    s1 = fvqp.run_case(case, output_dir=str(part), max_steps=1)
+    assert s1["status"] == 1 and s1["units_computed"] == 1
+    assert not (part / "stochastic.h5").exists() and (part / "checkpoint.h5").exists()
+    s2 = fvqp.run_case(case, output_dir=str(part), resume=True, max_steps=1)
+    assert s2["status"] == 1
+    s3 = fvqp.run_case(case, output_dir=str(part), resume=True)
+    assert s3["status"] == 0 and s3["units_resumed"] == 2 and s3["units_computed"] == 1
+    d_full, _, _ = _outputs(tmp_path / "full")
+    d_part, _, _ = _outputs(part)
+    for k in ("c", "c_err", "L", "cutoff", "n_mean"):
+        assert np.array_equal(d_full[k], d_part[k]), k
+    assert s3["mean_field_ratio_at_a_max"] == full["mean_field_ratio_at_a_max"]
+    edited = tmp_path / "edited" / "stochastic_film_concentration.toml"
+    edited.parent.mkdir()
+    edited.write_text(open(case).read().replace("seed = 3", "seed = 4"))
+    with pytest.raises(CheckpointError, match="digest differs"):
+        fvqp.run_case(str(edited), output_dir=str(part), resume=True)
+
+
+def test_work_units_round_trip_exactly(tmp_path):
+    from fvqp.models.stochastic.units_log import StudyStopped, WorkUnits
+
+    res = {"c": 0.1 + 0.2, "n": 7, "zeta": None, "inf": float("inf"), "ok": True,
+           "runs": np.array([1 / 3, 2 / 3])}
+    w = WorkUnits(str(tmp_path), "abc", max_units=1)
+    assert w("u0", lambda: dict(res))["c"] == res["c"]
+    with pytest.raises(StudyStopped):
+        w("u1", lambda: dict(res))
+    back = WorkUnits(str(tmp_path), "abc", resume=True)("u0", lambda: pytest.fail("recomputed"))
+    assert back["c"] == res["c"] and back["n"] == 7 and back["zeta"] is None
+    assert back["inf"] == float("inf") and back["ok"] is True
+    assert np.array_equal(back["runs"], res["runs"])

@@ -156,4 +156,4 @@ def run(case, output_dir: str | None = None, resume: bool = False,
     """Run a validated stochastic case; see :mod:`fvqp.models.stochastic.driver`."""
     from .driver import run as _run
 
-    return _run(case, output_dir=output_dir, resume=resume)
+    return _run(case, output_dir=output_dir, resume=resume, max_steps=max_steps)

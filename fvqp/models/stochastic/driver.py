@@ -17,6 +17,7 @@ import numpy as np
 from ...io.atomic import atomic_path, atomic_write_bytes
 from .figures import draw
 from .studies import STUDIES
+from .units_log import StudyStopped, WorkUnits
 
 __all__ = ["run"]
 
@@ -31,11 +32,14 @@ def _attr(v):
     return v
 
 
-def run(case, output_dir: str | None = None, resume: bool = False) -> dict:
+def run(case, output_dir: str | None = None, resume: bool = False,
+        max_steps: int | None = None) -> dict:
     """Run a stochastic case; returns the summary (also ``summary.json``).
 
-    ``resume`` is accepted for the CLI and ignored: the Monte Carlo runs are short and
-    reproducible from their seeds.
+    The Monte Carlo studies checkpoint after every finished unit (one generation rate,
+    one spin-flip time ...; :mod:`.units_log`): ``resume`` continues a killed run from
+    ``checkpoint.h5`` and gives the same result as an uninterrupted run, ``max_steps``
+    stops after that many new units (status 1, checkpoint left).
     """
     import h5py
 
@@ -47,7 +51,14 @@ def run(case, output_dir: str | None = None, resume: bool = False) -> dict:
     st = case.data["study"]
     kind = st["type"]
     log.info("stochastic %s: study %s", case.name, kind)
-    res = STUDIES[kind](st)
+    units = WorkUnits(out_dir, case.digest, resume=resume, max_units=max_steps)
+    try:
+        res = STUDIES[kind](st, units)
+    except StudyStopped as stop:
+        log.info("stochastic %s: %s", case.name, stop)
+        return {"model": "stochastic", "study": kind, "case": case.path, "status": 1,
+                "message": str(stop), "units_computed": units.computed,
+                "checkpoint": units.path, "wall_time_s": time.perf_counter() - start}
     h5 = os.path.join(out_dir, "stochastic.h5")
     tmp = atomic_path(h5)
     with h5py.File(tmp, "w") as fh:
@@ -70,6 +81,7 @@ def run(case, output_dir: str | None = None, resume: bool = False) -> dict:
          case.data.get("title") or case.name)
     summary = {"model": "stochastic", "study": kind, "case": case.path, "status": 0,
                "message": f"{kind} done", **res.summary, "output": h5,
+               "units_computed": units.computed, "units_resumed": units.reused,
                "wall_time_s": time.perf_counter() - start}
     atomic_write_bytes(os.path.join(out_dir, "summary.json"),
                        json.dumps(summary, indent=2, default=float).encode())

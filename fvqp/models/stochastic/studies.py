@@ -59,7 +59,12 @@ def _box(a: float, n_target: int, n_cap: int, film: float | None = None
     return cut, L
 
 
-def concentration_curve(st: dict) -> StudyResult:
+def _direct(key: str, compute):
+    """Work-unit hook without checkpointing (see :mod:`.units_log`)."""
+    return compute()
+
+
+def concentration_curve(st: dict, units=_direct) -> StudyResult:
     """Stationary ``c(a)`` sweep, Eq. (9) fit, physical ``c(A)`` per ``r_c`` (Fig. 3)."""
     from ...materials import get_material
 
@@ -70,10 +75,10 @@ def concentration_curve(st: dict) -> StudyResult:
     film = st["thickness"] if geometry == "film" else None
     for i, ai in enumerate(a):
         cut, L = _box(float(ai), st["particles"], st["max_box_particles"], film)
-        r = stationary_concentration(float(ai), n_target=st["particles"], L=L, cutoff=cut,
-                                     replicas=st["replicas"], burn=st["burn"],
-                                     sample=st["sample"], seed=st["seed"] + i,
-                                     geometry=geometry, thickness=film)
+        r = units(f"a{i}", lambda ai=ai, cut=cut, L=L, i=i: stationary_concentration(
+            float(ai), n_target=st["particles"], L=L, cutoff=cut, replicas=st["replicas"],
+            burn=st["burn"], sample=st["sample"], seed=st["seed"] + i, geometry=geometry,
+            thickness=film))
         log.info("c(A) %d/%d: a = %.3g, c = %.4g +- %.2g r_c^-3 (N = %.0f, L = %.1f)", i + 1,
                  a.size, ai, r["c"], r["c_err"], r["n_mean"], L)
         for k in curves:
@@ -108,10 +113,11 @@ def concentration_curve(st: dict) -> StudyResult:
     return StudyResult(d, attrs, summ, "concentration_curve")
 
 
-def relaxation(st: dict) -> StudyResult:
+def relaxation(st: dict, units=_direct) -> StudyResult:
     """Free decay at ``a = 0`` (Fig. S2) against Eq. (8)."""
-    r = _relax(a0=st["a0"], L=st["box"], n_start=st["n_start"], repeats=st["repeats"],
-               n_min=st["n_min"], bins=st["bins"], seed=st["seed"])
+    r = units("decay", lambda: _relax(
+        a0=st["a0"], L=st["box"], n_start=st["n_start"], repeats=st["repeats"],
+        n_min=st["n_min"], bins=st["bins"], seed=st["seed"]))
     d = {k: np.asarray(r[k]) for k in ("c", "dcdt", "dcdt_std", "count", "t", "c_t")}
     d["dcdt_eq8"] = an.relaxation_rate_eq8(d["c"])
     ratio = d["dcdt"] / d["dcdt_eq8"]
@@ -121,14 +127,15 @@ def relaxation(st: dict) -> StudyResult:
     return StudyResult(d, attrs, summ, "relaxation")
 
 
-def bubbles(st: dict) -> StudyResult:
+def bubbles(st: dict, units=_direct) -> StudyResult:
     """Packing coefficient vs spin-flip time (Fig. S3), (C_p, P) relation (Fig. S5)."""
     zetas = list(st["zeta"])
     rows = ([None] if st["spinless"] else []) + zetas
     cp, err = [], []
     for i, z in enumerate(rows):
-        r = bb.packing_coefficient(z, L=st["box"], replicas=st["replicas"], burn=st["burn"],
-                                   sample=st["sample"], seed=st["seed"] + i)
+        r = units(f"zeta{i}", lambda z=z, i=i: bb.packing_coefficient(
+            z, L=st["box"], replicas=st["replicas"], burn=st["burn"], sample=st["sample"],
+            seed=st["seed"] + i))
         cp.append(r["cp"])
         err.append(r["cp_err"])
         log.info("bubbles: zeta = %s: C_p = %.4f +- %.4f", "spinless" if z is None else z,
@@ -141,10 +148,7 @@ def bubbles(st: dict) -> StudyResult:
                            strict=True)),
             "paper": {"C_p": an.CP_PAPER, "C_p_inf": an.CP_SPIN_PAPER, "S8": "2.19 - 4.2/sqrt"}}
     if st["polarization_steps"] > 0:
-        sim = bb.BurstingBubbles(st["box"], np.inf, seed=st["seed"] + 1000)
-        sim.run(st["polarization_steps"] // 10)
-        tr = sim.run(st["polarization_steps"], record_every=max(st["polarization_steps"] // 2000,
-                                                                1))
+        tr = units("polarization", lambda: _polarization_trace(st))
         d["trace_cp"], d["trace_P"] = tr["trace_cp"], tr["trace_P"]
         summ["s10_scale_fit"] = bb.packing_scale_fit(tr["trace_cp"], tr["trace_P"])
         summ["cp_zeta_inf_run"] = tr["cp"]
@@ -153,6 +157,14 @@ def bubbles(st: dict) -> StudyResult:
     attrs = {"units": "C_p = 4 pi c r^3 / 3, zeta = 4 pi A r^3 tau_sf / 3 (0: spinless)",
              "box_over_r": st["box"]}
     return StudyResult(d, attrs, summ, "bubbles")
+
+
+def _polarization_trace(st: dict) -> dict:
+    """The zeta = inf run recording (C_p, P) (Fig. S5)."""
+    sim = bb.BurstingBubbles(st["box"], np.inf, seed=st["seed"] + 1000)
+    sim.run(st["polarization_steps"] // 10)
+    return sim.run(st["polarization_steps"], record_every=max(st["polarization_steps"] // 2000,
+                                                              1))
 
 
 def _cluster_params(st: dict) -> tuple[sc.ClusterParams, float]:
@@ -165,7 +177,7 @@ def _cluster_params(st: dict) -> tuple[sc.ClusterParams, float]:
     return p, t_u
 
 
-def clusters(st: dict) -> StudyResult:
+def clusters(st: dict, units=_direct) -> StudyResult:
     """P(N) of the master equation (S4) vs Eq. (7), moments, noise (Meyer 2020)."""
     p, t_u = _cluster_params(st)
     n0 = sc.n0_reduced(p)
@@ -193,7 +205,7 @@ def clusters(st: dict) -> StudyResult:
     return StudyResult(d, attrs, summ, "clusters")
 
 
-def regime_map(st: dict) -> StudyResult:
+def regime_map(st: dict, units=_direct) -> StudyResult:
     """(a, v) maps of polarisation, n = N/N_c and N/N_unpol (Eqs. S9, Fig. S1, Fig. 1)."""
     a = np.geomspace(st["a_min"], st["a_max"], st["points"])
     v = np.geomspace(st["v_min"], st["v_max"], st["points"])
