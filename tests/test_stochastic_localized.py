@@ -125,6 +125,9 @@ def test_gamma_bar_al():
     assert 20.0 < g_al < 45.0
     # linear in 1/tau0
     assert an.gamma_bar_paper_inputs(tau0=200e-9) == pytest.approx(2 * g, rel=1e-12)
+    # the quoted ~40 follows from the same formula when Delta/kTc is taken as
+    # 200 ueV / 100 ueV = 2 (k_B Tc = 100 ueV, Tc = 1.16 K) instead of 1.76
+    assert an.gamma_bar_paper_inputs(gap_ratio=2.0) == pytest.approx(40.0, rel=1e-12)
 
 
 def test_eq9_and_eq8_consistent():
