@@ -80,7 +80,7 @@ __all__ = ["AngularRates", "AngularTerms", "angle_average", "angular_rates", "an
 def angle_average(x: np.ndarray, weights: np.ndarray) -> np.ndarray:
     r""":math:`\bar x = \sum_k w_k x_k / \sum_k w_k` over axis 1 of ``x`` (shape (C, K, ...))."""
     w = np.asarray(weights, dtype=float)
-    return np.tensordot(w / w.sum(), x, axes=([0], [1]))
+    return np.moveaxis(x, 1, -1) @ (w / w.sum())
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""Spherically symmetric Boltzmann transport of QPs (and phonons) in (r, eps, mu)."""
