@@ -45,6 +45,10 @@ every :math:`I_k` (detailed balance of the isotropic operator). The rates are co
 once per cell from the averages (``O(N log N)``) and applied to all directions
 (``O(N K)``).
 
+The identities hold for *any* ``f, n`` (also slightly negative occupations left by a
+BDF2 step): unlike :func:`~fvqp.collisions.batched.batched_terms`, FFT round-off in the
+phonon sums is not clipped at zero, which would break them.
+
 The evaluation is analytic in ``(f, n)`` (complex input allowed), so complex-step
 differentiation through it is exact (Jacobian actions of the transport models).
 
@@ -162,9 +166,9 @@ def angular_rates(fbar: np.ndarray, nbar: np.ndarray, rho: np.ndarray, ados: np.
     if ns > 0:
         pr_g[:, m:m + ns] = inv(RF * RF + AF * AF, ns)
         pr_l[:, m:m + ns] = inv(RFF * RFF + AFF * AFF, ns)
-    if not cplx:  # FFT round-off can make non-negative sums slightly negative
-        for a in (sc_g, sc_l, pr_g, pr_l):
-            np.maximum(a, 0.0, out=a)
+    # no clipping of slightly negative sums (unlike batched_terms): BDF2 steps may leave
+    # tiny negative occupations, and clipping the phonon sums but not the QP ones would
+    # break the exact energy bookkeeping
     pair_g, pair_l = cph * h * pr_g, cph * h * pr_l
     return AngularRates(qp_in=sc_in + pb, qp_out=sc_out + rec,
                         ph_gain=2.0 * cph * h * sc_g + pair_g,

@@ -1,1 +1,129 @@
-"""Spherically symmetric Boltzmann transport of QPs (and phonons) in (r, eps, mu)."""
+r"""Spherically symmetric Boltzmann transport of QPs (and phonons) in (r, ε, μ = cos θ).
+
+The angle-resolved kinetic equation of the BoltzPhlow notes (Eqs. 52-61 for the
+conservative phase-space form, Eq. 178 for the left-hand side with the Eliashberg factor,
+Eq. 179 / :mod:`fvqp.collisions.angular` for the collisions, Eqs. 170-177 for their
+origin, boundary and initial conditions of Section 2.4) in a sphere of radius ``R``:
+
+.. math::
+    \partial_t\big(N f\big) + v_F\Big[\frac{\mu}{r^2}\partial_r(r^2f)
+        + \frac1r\partial_\mu\big((1-\mu^2)f\big)\Big]
+    = \rho\,I\{f, n\} + \frac{v_F}{\ell}(\bar f - f),
+
+:math:`N = \rho m` the states per energy (:mod:`.spectral`: what Eq. 178 implies), phonons
+as a bath, as isotropic local populations, or as their own BTE at the sound velocity
+(the "phonon bubble" leaving through ``r = R``). Discretisation: radial finite volumes,
+Gauss-Legendre ordinates with Lewis-Miller angular differencing (:mod:`.discretisation`),
+implicit conservative BDF1/BDF2 (:mod:`fvqp.solvers.bdf`) with Newton-Krylov (exact
+Jacobian action) preconditioned by the exact inverse of streaming + elastic scattering
+per energy (:mod:`.problem`); the radial cells can be distributed over MPI ranks.
+See ``docs/theory_bte_sphere.md``.
+"""
+
+from __future__ import annotations
+
+from ...case.schema import Field, Section
+from ..spec import ModelSpec
+
+__all__ = ["SPEC", "run"]
+
+_SURFACE = ("bath", "vacuum", "specular")
+
+_SECTIONS = {
+    "sphere": Section({
+        "material": Field("str", "material name from `fvqp materials`", required=True),
+        "Tc": Field("quantity", "override the material's critical temperature",
+                    dimension="temperature", positive=True),
+        "radius": Field("quantity", "radius R of the absorber", dimension="length",
+                        required=True, positive=True),
+        "cells": Field("int", "number of radial cells", default=50),
+        "fermi_velocity": Field("float", "band Fermi velocity in m/s (default: the "
+                                "material's)", positive=True),
+        "mean_free_path": Field("quantity", "elastic (impurity) mean free path of the QPs "
+                                "(default: ballistic)", dimension="length", positive=True),
+        "surface": Field("str", "QP condition at r = R: bath (thermal occupation enters, "
+                         "the excess leaves freely), vacuum (nothing enters) or specular",
+                         default="bath", choices=_SURFACE),
+        "scheme": Field("str", "radial differencing: step (upwind, keeps f >= 0; needs "
+                        "dr < mean free path in the diffusive regime) or diamond (second "
+                        "order, correct thick-diffusion limit, may undershoot)",
+                        default="step", choices=("step", "diamond")),
+    }, required=True),
+    "angles": Section({
+        "ordinates": Field("int", "number K of Gauss-Legendre ordinates in mu (even)",
+                           default=8),
+        "write_mu": Field("list", "mu values whose nearest ordinates are written",
+                          item=Field("float"), default=[-1.0, 0.0, 1.0]),
+    }),
+    "spectrum": Section({
+        "kind": Field("str", "bcs, or eliashberg (needs fvqp.eliashberg)", default="bcs",
+                      choices=("bcs", "eliashberg")),
+        "spacing": Field("quantity", "energy bin width (default kT_bath / 4)",
+                         dimension="energy", positive=True),
+        "e_max": Field("quantity", "QP energy cut-off (default packet energy + 5 widths "
+                       "+ 10 kT_bath)", dimension="energy", positive=True),
+    }),
+    "phonons": Section({
+        "mode": Field("str", "bath (held at the bath temperature), local (isotropic per "
+                      "cell, optional escape time) or bte (angle-resolved transport at the "
+                      "sound velocity)", default="bath", choices=("bath", "local", "bte")),
+        "sound_velocity": Field("float", "sound velocity in m/s (default: the material's "
+                                "longitudinal one)", positive=True),
+        "surface": Field("str", "phonon condition at r = R (bte)", default="bath",
+                         choices=_SURFACE),
+        "escape_time": Field("quantity", "phonon escape time (local mode)",
+                             dimension="time", positive=True),
+    }),
+}
+
+_INITIAL = Section({
+    "energy": Field("quantity", "centre eps0 of the Gaussian QP packet",
+                    dimension="energy", required=True, positive=True),
+    "width": Field("quantity", "energy width sigma of the packet", dimension="energy",
+                   required=True, positive=True),
+    "radius": Field("quantity", "radius a of the Gaussian exp(-r^2/2a^2) in space",
+                    dimension="length", required=True, positive=True),
+    "deposit": Field("quantity", "excess energy of the packet", dimension="energy",
+                     required=True, positive=True),
+})
+
+FIELDS = ("f", "f_mu", "n")
+
+
+def _check(data, err) -> None:
+    from ...materials import UnknownMaterialError, get_material
+
+    try:
+        mat = get_material(data["sphere"]["material"])
+    except UnknownMaterialError as exc:
+        err.add("sphere.material", str(exc).strip("'\""), "")
+        return
+    sp, ph = data["sphere"], data.get("phonons") or {}
+    if not sp.get("fermi_velocity") and not mat.fermi_velocity:
+        err.add("sphere.fermi_velocity", f"{mat.name} has no Fermi velocity in the "
+                "database.", "give fermi_velocity = 2e6 (m/s).")
+    if ph.get("mode") == "bte" and not ph.get("sound_velocity") and not mat.sound_velocity_L:
+        err.add("phonons.sound_velocity", f"{mat.name} has no sound velocity in the "
+                "database.", "give sound_velocity = 5000 (m/s).")
+    k = (data.get("angles") or {}).get("ordinates", 8)
+    if k < 2 or k % 2:
+        err.add("angles.ordinates", f"{k} ordinates: need an even number >= 2.",
+                "use 8 or 16.")
+    if sp.get("cells", 50) < 2:
+        err.add("sphere.cells", "need at least 2 radial cells.", "use cells = 50.")
+    if data.get("time", {}).get("steady"):
+        err.add("time.steady", "the packet relaxation is a transient problem.",
+                "remove steady = true and give [time] end.")
+
+
+SPEC = ModelSpec(name="bte_sphere", uses_mesh=False, sections=_SECTIONS, fields=FIELDS,
+                 initial_schema=_INITIAL, check=_check, atol_dimension="dimensionless",
+                 atol_default=1e-6)
+
+
+def run(case, output_dir: str | None = None, resume: bool = False,
+        max_steps: int | None = None, comm=None) -> dict:
+    """Run a validated case; see :func:`fvqp.models.bte_sphere.driver.run`."""
+    from .driver import run as _run
+
+    return _run(case, output_dir=output_dir, resume=resume, max_steps=max_steps, comm=comm)

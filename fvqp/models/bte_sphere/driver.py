@@ -1,0 +1,343 @@
+r"""From a validated ``bte_sphere`` case to a finished run: SI -> internal, run, outputs.
+
+Internal units of the sphere's material (:mod:`fvqp.units`): energies in
+:math:`k_BT_c`, times in :math:`\tau_0`, lengths in µm, numbers of QPs/phonons in
+:math:`N_0k_BT_c\,\mu m^3` (state weight ``4 = 4N_0/N_0``, notes Eq. 9). Conversions:
+velocities :math:`v\,\tau_0/1\,\mu m`; :math:`c_{ph} = \tau_0/(\pi\Delta_0\tau_0^\phi)`;
+the gap is the BCS :math:`\Delta(T_{bath})` scaled to the material's
+:math:`\Delta_0/k_BT_c`.
+
+Initial state (notes Section 2.4): thermal at the bath plus an isotropic Gaussian packet
+:math:`A\,e^{-(\varepsilon-\varepsilon_0)^2/2\sigma^2}e^{-r^2/2a^2}` whose amplitude
+``A`` gives the requested excess energy (``deposit``).
+
+Outputs (output directory): ``bte_sphere.h5`` (grid; snapshots of the angle-averaged
+:math:`\bar f(r,\varepsilon,t)`, of ``f`` at the ordinates nearest to ``write_mu`` and of
+:math:`\bar n(r,\Omega,t)`; time series of the energy that left through ``r = R`` (QPs,
+phonons), energy exchanged with the phonon bath, QP and phonon energies, QP number), ``
+bte_sphere.png``, ``summary.json`` (balances), ``checkpoint.h5``. Every file is written
+atomically (:mod:`fvqp.io.atomic`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+
+import numpy as np
+
+from ...collisions.grid import EnergyGrid, bcs_gap
+from ...io.atomic import atomic_path, atomic_write_bytes
+from ...materials import get_material
+from ...solvers import BDFIntegrator
+from ...units import E_CHARGE, UnitSystem
+from ..runloop import bdf_options, peak_rss_mb, run_checkpointed
+from .discretisation import Ordinates, RadialMesh
+from .problem import SphereProblem
+from .spectral import bcs_spectrum, eliashberg_spectrum
+
+log = logging.getLogger("fvqp.bte_sphere")
+
+__all__ = ["DEFAULT_PETSC", "SphereSimulation", "run"]
+
+#: Newton with the exact Jacobian action (matrix-free shell); the preconditioning matrix
+#: (streaming + elastic scattering + collision diagonal) is block diagonal in energy and
+#: is factorised exactly per rank: LU with RCM ordering never couples two energies
+DEFAULT_PETSC = {
+    "snes_type": "newtonls", "snes_linesearch_type": "bt", "snes_rtol": 1e-10,
+    "snes_stol": 1e-14, "snes_max_it": 40,
+    "ksp_type": "gmres", "ksp_rtol": 1e-10, "ksp_atol": 1e-300, "ksp_max_it": 500,
+    "ksp_gmres_restart": 100, "pc_type": "bjacobi", "sub_pc_type": "lu",
+    "sub_pc_factor_mat_ordering_type": "rcm",
+}
+
+
+def _velocity(v_si: float, u: UnitSystem) -> float:
+    return v_si * u.tau0 / u.length
+
+
+class SphereSimulation:
+    """The spherical BTE of one case, assembled on every rank."""
+
+    def __init__(self, case, comm=None):
+        self.case, d = case, case.data
+        sp, ph = d["sphere"], d["phonons"]
+        over = {"Tc": sp["Tc"]} if sp.get("Tc") else {}
+        self.mat = mat = get_material(sp["material"], **over)
+        self.units = u = UnitSystem.from_material(mat)
+        self.T_bath = u.to_internal(d["bath"]["temperature"], "temperature")
+        ini = d["initial"]
+        self.eps0 = u.to_internal(ini["energy"], "energy")
+        self.sigma = u.to_internal(ini["width"], "energy")
+        delta = bcs_gap(self.T_bath, mat.gap_ratio)
+        sg = d["spectrum"]
+        h = u.to_internal(sg["spacing"], "energy") if sg.get("spacing") else self.T_bath / 4
+        e_max = (u.to_internal(sg["e_max"], "energy") if sg.get("e_max")
+                 else self.eps0 + 5 * self.sigma + 10 * self.T_bath)
+        grid = EnergyGrid.build(delta, h, e_max)
+        if sg["kind"] == "eliashberg":
+            spectrum = eliashberg_spectrum(grid, material=mat, temperature=self.T_bath)
+        else:
+            spectrum = bcs_spectrum(grid)
+        self.spectrum = spectrum
+        radius = u.to_internal(sp["radius"], "length")
+        self.mesh = RadialMesh.uniform(radius, sp["cells"])
+        self.ords = Ordinates.gauss_legendre(d["angles"]["ordinates"])
+        v_f = _velocity(sp.get("fermi_velocity") or mat.fermi_velocity, u)
+        mfp = u.to_internal(sp["mean_free_path"], "length") if sp.get("mean_free_path") \
+            else math.inf
+        c_s = _velocity(ph.get("sound_velocity") or mat.sound_velocity_L or 0.0, u)
+        tau_esc = u.to_internal(ph["escape_time"], "time") if ph.get("escape_time") \
+            else math.inf
+        self.problem = SphereProblem(
+            self.mesh, self.ords, spectrum, v_f=v_f, mfp=mfp, t_bath=self.T_bath,
+            c_ph=u.tau0 / (math.pi * mat.gap_ratio * mat.tau0_phi), phonons=ph["mode"],
+            c_s=c_s, tau_esc=tau_esc, outer_qp=sp["surface"], outer_ph=ph["surface"],
+            scheme=sp["scheme"], comm=comm)
+        self.dist = self.problem.dist
+        self.params = {"v_F_um_per_tau0": v_f, "mean_free_path_um": mfp, "c_s_um_per_tau0": c_s,
+                       "radius_um": radius, "gap_kTc": grid.delta, "h_kTc": grid.h,
+                       "e_max_kTc": grid.e_max, "T_bath_kTc": self.T_bath,
+                       "tau0_s": u.tau0, "kTc_J": u.energy,
+                       "c_ph": self.problem.c_ph, "spectrum": spectrum.kind}
+        self.x0 = self._initial(u.to_internal(ini["radius"], "length"),
+                                ini["deposit"] / u.scales["total_energy"])
+        self.mu_sel = sorted({int(np.argmin(np.abs(self.ords.mu - m)))
+                              for m in d["angles"]["write_mu"]})
+
+    def _initial(self, a: float, energy: float) -> np.ndarray:
+        """Bath + Gaussian packet with the requested excess energy (internal units)."""
+        p, g = self.problem, self.spectrum.grid
+        x = p.equilibrium().reshape(p.n, p.B)
+        shape_e = np.exp(-0.5 * ((g.e - self.eps0) / self.sigma) ** 2)
+        shape_r = np.exp(-0.5 * (p.mesh.centres[p.rcell[:p.n]] / a) ** 2)
+        unit = self.dist.sum(float(np.sum(p.weight * p.V[:p.n] * shape_r))) \
+            * float(np.sum(g.h * self.spectrum.states * g.e * shape_e))
+        if unit <= 0:
+            raise ValueError("the QP packet has no states on the energy grid: check "
+                             "[initial] energy/width against [spectrum] e_max.")
+        amp = energy / unit
+        peak = float(np.max(p.f_bath + amp * shape_e))
+        if peak > 1.0:
+            raise ValueError(
+                f"the packet needs occupations up to {peak:.3g} > 1: the deposit is too "
+                "large for the packet's volume and width. Fix: lower [initial] deposit or "
+                "widen [initial] radius/width.")
+        x[:, :p.nq] += np.repeat(amp * shape_r[:, None] * shape_e[None, :], p.K, axis=1)
+        self.amplitude = amp
+        return x.ravel()
+
+    def totals(self, x_owned: np.ndarray) -> dict:
+        return {k: self.dist.sum(v) for k, v in self.problem.totals(x_owned).items()}
+
+    def snapshot(self, x_owned: np.ndarray) -> dict:
+        """Per owned cell arrays: angle average, selected ordinates, phonons."""
+        p = self.problem
+        fb, nb = p.angle_averaged(x_owned)
+        y = x_owned.reshape(p.n, p.B)[:, :p.nq].reshape(p.n, p.N, p.K)
+        out = {"f": fb, "f_mu": y[:, :, self.mu_sel]}
+        if nb is not None:
+            out["n"] = nb
+        return out
+
+
+class SnapshotStore:
+    """Snapshots and time series gathered on rank 0 and rewritten atomically into the
+    results file at every snapshot (the ``writer`` of :func:`fvqp.models.runloop
+    .run_checkpointed`); on resume, entries after the checkpoint are dropped."""
+
+    def __init__(self, sim: SphereSimulation, path: str, resume: bool):
+        self.sim, self.path = sim, path
+        self.rank0 = sim.dist.rank == 0
+        self.snaps: dict[str, list] = {"t": []}
+        self.series: dict[str, list] = {"t": []}
+        if resume and self.rank0 and os.path.isfile(path):
+            self._load()
+        self.count = sim.dist.bcast(len(self.snaps["t"]))
+
+    def _load(self) -> None:
+        import h5py
+
+        with h5py.File(self.path, "r") as fh:
+            for grp, store in (("snapshots", self.snaps), ("series", self.series)):
+                for k in fh[grp]:
+                    store[k] = list(fh[grp][k][()])
+
+    def truncate(self, time_si: float) -> None:
+        for store in (self.snaps, self.series):
+            keep = [i for i, t in enumerate(store["t"]) if t <= time_si * (1 + 1e-12)]
+            for k in store:
+                store[k] = [store[k][i] for i in keep]
+        self.count = self.sim.dist.bcast(len(self.snaps["t"]))
+
+    def record(self, t_si: float, values: dict) -> None:
+        """One row of the time series (global scalars); a repeated time (the restored
+        state of a resumed run) is not recorded twice."""
+        if self.series["t"] and abs(self.series["t"][-1] - t_si) <= 1e-14 * abs(t_si):
+            return
+        self.series["t"].append(t_si)
+        for k, v in values.items():
+            self.series.setdefault(k, []).append(v)
+
+    def write(self, time_si: float, fields: dict) -> None:
+        cells = self.sim.problem.cells
+        full = {k: cells.gather(v) for k, v in fields.items()}
+        if self.rank0:
+            self.snaps["t"].append(time_si)
+            for k, v in full.items():
+                self.snaps.setdefault(k, []).append(v)
+            self.flush()
+        self.count += 1
+
+    def flush(self) -> None:
+        """Rewrite the results file (rank 0)."""
+        if not self.rank0:
+            return
+        import h5py
+
+        sim, u = self.sim, self.sim.units
+        tmp = atomic_path(self.path)
+        with h5py.File(tmp, "w") as fh:
+            fh.attrs["case_digest"] = sim.case.digest
+            fh.attrs["params"] = json.dumps(sim.params)
+            g = fh.create_group("grid")
+            g["r_centres_m"] = sim.mesh.centres * u.length
+            g["r_edges_m"] = sim.mesh.edges * u.length
+            g["energy_ueV"] = sim.spectrum.grid.e * u.energy / (E_CHARGE * 1e-6)
+            g["omega_ueV"] = sim.spectrum.grid.omega * u.energy / (E_CHARGE * 1e-6)
+            g["mu"], g["weights"] = sim.ords.mu, sim.ords.w
+            g["mu_written"] = sim.ords.mu[sim.mu_sel]
+            g["rho"], g["renorm"] = sim.spectrum.rho, sim.spectrum.renorm
+            g["f_bath"] = sim.problem.f_bath
+            g["n_bath"] = sim.problem.n_bath
+            s = fh.create_group("snapshots")
+            s.attrs["layout"] = ("t [s]; f [t, r, energy] angle average; f_mu [t, r, "
+                                 "energy, mu_written]; n [t, r, omega] angle average")
+            for k, v in self.snaps.items():
+                s[k] = np.asarray(v)
+            e = fh.create_group("series")
+            e.attrs["units"] = "t in s, energies in J, numbers of QPs"
+            for k, v in self.series.items():
+                e[k] = np.asarray(v)
+        os.replace(tmp, self.path)
+
+
+def run(case, output_dir: str | None = None, resume: bool = False,
+        max_steps: int | None = None, comm=None) -> dict:
+    """Run a ``bte_sphere`` case; returns the summary (also in ``summary.json``)."""
+    start = time.perf_counter()
+    sim = SphereSimulation(case, comm)
+    d, u, p, dist = case.data, sim.units, sim.problem, sim.dist
+    out_dir = output_dir or case.output_dir
+    if dist.rank == 0:
+        os.makedirs(out_dir, exist_ok=True)
+    store = SnapshotStore(sim, os.path.join(out_dir, "bte_sphere.h5"), resume)
+    opts, t_end = bdf_options(d["time"], u, d["time"]["atol"])
+    petsc = {**DEFAULT_PETSC, **d["solver"]["petsc"]}
+    integ = BDFIntegrator(p, sim.x0, 0.0, d["solver"]["prefix"], petsc, opts)
+    tot0 = sim.totals(sim.x0)
+    eq = sim.totals(p.equilibrium())
+    unit_e, unit_n = u.scales["total_energy"], u.scales["number_density"] * u.length**3
+
+    def record(it):
+        tot, acc = sim.totals(it.x), it.accumulated
+        row = {"E_qp_J": tot["E_qp"] * unit_e, "E_ph_J": tot["E_ph"] * unit_e,
+               "N_qp": tot["N_qp"] * unit_n,
+               "E_excess_qp_J": (tot["E_qp"] - eq["E_qp"]) * unit_e}
+        for k, v in acc.items():
+            if k.startswith("E:"):
+                row[f"E_in_{k[2:]}_J"] = v * unit_e
+        row["E_escaped_J"] = -(acc.get("E:surface_qp", 0.0) + acc.get("E:surface_ph", 0.0)) \
+            * unit_e
+        store.record(u.to_si(it.t, "time"), row)
+
+    t0 = time.perf_counter()
+    if not resume:
+        record(integ)
+    result, extra = run_checkpointed(
+        integ, t_end=t_end, writer=store, units=u, out_dir=out_dir, digest=case.digest,
+        snapshot=lambda it, a, b: sim.snapshot(it.x), extra={"totals": tot0},
+        resume=resume, stop_times=[u.to_internal(t, "time") for t in d["output"]["times"]],
+        every=d["output"]["every"], checkpoint_every=d["output"]["checkpoint_every"],
+        max_steps=max_steps, on_accept=record, logger=log)
+    stepping = time.perf_counter() - t0
+    store.flush()
+    tot1, acc = sim.totals(integ.x), integ.accumulated
+    summary = {"model": "bte_sphere", "status": result.status, "message": result.message,
+               "t_end_s": u.to_si(integ.t, "time"), "steps": result.steps,
+               "rejected_steps": result.rejected_steps,
+               "failed_solves": result.failed_solves,
+               "newton_iterations": result.newton_iterations,
+               "linear_iterations": result.linear_iterations,
+               "time_stepping_s": stepping, "ranks": dist.size,
+               "unknowns": int(p.dist.n_global),
+               "peak_rss_MB_per_rank": dist.max(peak_rss_mb()),
+               "parameters": sim.params, "packet_amplitude": sim.amplitude,
+               **_balances(extra["totals"], tot1, eq, acc, unit_e, unit_n)}
+    summary["wall_time_s"] = time.perf_counter() - start
+    if dist.rank == 0:
+        _figure(store, os.path.join(out_dir, "bte_sphere.png"), sim)
+        atomic_write_bytes(os.path.join(out_dir, "summary.json"),
+                           json.dumps(summary, indent=2).encode())
+    log.info("done: %s", summary["message"])
+    return summary
+
+
+def _balances(tot0, tot1, eq, acc, unit_e, unit_n) -> dict:
+    """Energy [J] and QP-number balances: change = sum of the accumulated inflows."""
+    e_flows = {k[2:]: v * unit_e for k, v in acc.items() if k.startswith("E:")}
+    n_flows = {k[2:]: v * unit_n for k, v in acc.items() if k.startswith("N:")}
+    e0, e1 = tot0["E_qp"] + tot0["E_ph"], tot1["E_qp"] + tot1["E_ph"]
+    return {
+        "energy_J": {"initial": e0 * unit_e, "final": e1 * unit_e,
+                     "deposited_excess": (tot0["E_qp"] - eq["E_qp"]) * unit_e,
+                     "left_excess_qp": (tot1["E_qp"] - eq["E_qp"]) * unit_e,
+                     "left_excess_ph": (tot1["E_ph"] - eq["E_ph"]) * unit_e,
+                     "inflows": e_flows,
+                     "escaped": -(e_flows.get("surface_qp", 0.0)
+                                  + e_flows.get("surface_ph", 0.0)),
+                     "imbalance": (e1 - e0) * unit_e - sum(e_flows.values())},
+        "qp_number": {"initial": tot0["N_qp"] * unit_n, "final": tot1["N_qp"] * unit_n,
+                      "inflows": n_flows,
+                      "imbalance": (tot1["N_qp"] - tot0["N_qp"]) * unit_n
+                      - sum(n_flows.values())},
+    }
+
+
+def _figure(store: SnapshotStore, path: str, sim: SphereSimulation) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    s, ts = store.snaps, store.series
+    fig, ax = plt.subplots(1, 3, figsize=(15, 4.2))
+    t = np.maximum(np.asarray(ts["t"]) * 1e9, 1e-6)
+    for k, lab in (("E_escaped_J", "escaped through r = R"),
+                   ("E_in_surface_ph_J", "phonons in through r = R (-: out)"),
+                   ("E_excess_qp_J", "excess QP energy"),
+                   ("E_in_phonon_bath_J", "from the phonon bath (-: to)")):
+        if k in ts:
+            ax[0].plot(t, np.asarray(ts[k]) / E_CHARGE, label=lab)
+    ax[0].set(xlabel="t [ns]", ylabel="energy [eV]", title="energy balance", xscale="log")
+    ax[0].legend(fontsize=8)
+    r = sim.mesh.centres * sim.units.length * 1e6
+    e = sim.spectrum.grid.e * sim.units.energy / (E_CHARGE * 1e-6)
+    fb = sim.problem.f_bath
+    for i in np.unique(np.linspace(0, len(s["t"]) - 1, 5).astype(int)):
+        f = np.asarray(s["f"][i])
+        lab = f"t = {s['t'][i] * 1e9:.3g} ns"
+        ax[1].semilogy(e, np.maximum(f[0] - fb, 1e-30), label=lab)
+        ax[2].plot(r, (f - fb) @ (sim.spectrum.grid.h * sim.spectrum.states), label=lab)
+    ax[1].set(xlabel="energy [ueV]", ylabel="f - f_bath at the centre", ylim=(1e-12, None),
+              title="energy relaxation")
+    ax[2].set(xlabel="r [um]", ylabel="excess QPs per state weight", title="spreading")
+    ax[2].legend(fontsize=8)
+    fig.tight_layout()
+    tmp = atomic_path(path)
+    fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+    os.replace(tmp, path)
