@@ -77,10 +77,11 @@ class SphereSimulation:
         h = u.to_internal(sg["spacing"], "energy") if sg.get("spacing") else self.T_bath / 4
         e_max = (u.to_internal(sg["e_max"], "energy") if sg.get("e_max")
                  else self.eps0 + 5 * self.sigma + 10 * self.T_bath)
-        grid = EnergyGrid.build(delta, h, e_max)
         if sg["kind"] == "eliashberg":
-            spectrum = eliashberg_spectrum(grid, material=mat, temperature=self.T_bath)
+            spectrum = eliashberg_spectrum(mat, self.T_bath, h, e_max)
+            grid = spectrum.grid
         else:
+            grid = EnergyGrid.build(delta, h, e_max)
             spectrum = bcs_spectrum(grid)
         self.spectrum = spectrum
         radius = u.to_internal(sp["radius"], "length")

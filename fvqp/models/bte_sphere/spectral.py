@@ -105,12 +105,27 @@ def bcs_spectrum(grid: EnergyGrid) -> Spectrum:
     return Spectrum(grid, grid.dos.copy(), grid.ados.copy(), np.ones(grid.n), grid.delta)
 
 
-def eliashberg_spectrum(grid: EnergyGrid, **kwargs) -> Spectrum:
-    """Weights from :func:`fvqp.eliashberg.solve_eliashberg` (keyword arguments passed on),
-    evaluated on the grid's QP nodes by its ``on_grid``."""
-    from ... import eliashberg  # optional dependency on another issue's package
+def eliashberg_spectrum(material, t_over_tc: float, h: float, e_max: float,
+                        **kwargs) -> Spectrum:
+    r"""Weights from the real-axis Eliashberg solution (:mod:`fvqp.eliashberg`, notes
+    Eqs. 180-186) of ``material`` at :math:`T/T_c`.
 
-    sol = eliashberg.solve_eliashberg(**kwargs)
-    d = sol.on_grid(grid.e)
-    return Spectrum(grid, np.asarray(d["rho"], float), np.asarray(d["ados"], float),
-                    np.asarray(d["renorm"], float), float(d["gap"]), kind="eliashberg")
+    The grid starts at the Eliashberg gap edge :math:`\Delta_0` (``sol.delta0``,
+    rounded so that ``2 Delta / h`` is an integer as the collision kinematics need);
+    ``rho``, ``ados`` (:math:`\varphi`) and ``renorm`` (:math:`m` of Eq. 178) are the
+    solution's exact cell averages on the bins (``on_grid`` with edges). Other keywords go
+    to :func:`fvqp.eliashberg.solve_eliashberg`.
+    """
+    from ...eliashberg import solve_eliashberg  # issue 7 part 2 (another package)
+
+    sol = solve_eliashberg(material, temperature=t_over_tc, **kwargs)
+    if not sol.success or sol.delta0 <= 0:
+        raise ValueError(f"the Eliashberg solution failed or has no gap: {sol.message}")
+    grid = EnergyGrid.build(sol.delta0, h, e_max)
+    d = sol.on_grid(grid.e, edges=grid.e_edges)
+    spec = Spectrum(grid, np.asarray(d["rho"], float), np.asarray(d["ados"], float),
+                    np.asarray(d["renorm"], float), float(sol.delta0), kind="eliashberg")
+    if np.any(spec.states <= 0):
+        raise ValueError("the Eliashberg spectrum has bins without states above the gap "
+                         "edge; use a finer [spectrum] spacing.")
+    return spec
