@@ -1,0 +1,45 @@
+r"""Real-axis Eliashberg self-energies :math:`Z(\epsilon)`, :math:`\phi(\epsilon)` (issue 7.2).
+
+Notes (BoltzPhlow BTE notes) Section 3.1, Eqs. 180-186; the outputs feed the
+Boltzmann equation of Eqs. 178-179 (DOS :math:`\rho`, anomalous DOS :math:`\varphi`,
+renormalisation factor :math:`m`). Energies in :math:`k_BT_c` of the material.
+
+Example
+-------
+>>> from fvqp.eliashberg import solve_eliashberg
+>>> sol = solve_eliashberg("Al")                      # doctest: +SKIP
+>>> sol.delta0, sol.delta0_mev                        # doctest: +SKIP
+>>> sol.on_grid(energies)["rho"]                      # doctest: +SKIP
+
+Modules: :mod:`~fvqp.eliashberg.alpha2f` (spectra), :mod:`~fvqp.eliashberg.hilbert`
+(FFT Hilbert/Kramers-Kronig), :mod:`~fvqp.eliashberg.spectral` (DOS, branch),
+:mod:`~fvqp.eliashberg.selfenergy` (Eqs. 180-186), :mod:`~fvqp.eliashberg.solve`
+(fixed point), :mod:`~fvqp.eliashberg.matsubara` (linearised :math:`T_c`,
+:math:`\mu^*` calibration). Theory: ``docs/theory_eliashberg.md``.
+"""
+
+from .alpha2f import Alpha2F
+from .hilbert import hilbert_halfline, hilbert_pv_dense, hilbert_uniform, kramers_kronig
+from .matsubara import calibrate_mu_star, critical_temperature, matsubara_eigenvalue
+from .params import COUPLING, K_B_MEV, EliashbergParams
+from .solution import EliashbergConvergenceError, EliashbergSolution
+from .solve import DELTA_BCS, solve_eliashberg, solve_real_axis
+
+__all__ = [
+    "COUPLING",
+    "DELTA_BCS",
+    "K_B_MEV",
+    "Alpha2F",
+    "EliashbergConvergenceError",
+    "EliashbergParams",
+    "EliashbergSolution",
+    "calibrate_mu_star",
+    "critical_temperature",
+    "hilbert_halfline",
+    "hilbert_pv_dense",
+    "hilbert_uniform",
+    "kramers_kronig",
+    "matsubara_eigenvalue",
+    "solve_eliashberg",
+    "solve_real_axis",
+]

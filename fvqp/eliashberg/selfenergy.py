@@ -1,0 +1,313 @@
+r"""Real-axis Eliashberg self-energies: imaginary parts (Eqs. 180-183) and KK (184-186).
+
+Everything lives on the half-line grid :math:`\epsilon_j = jh`, ``j = 0..n-1``
+(:class:`RealAxisGrid`); values at :math:`\epsilon<0` follow from
+:math:`Z(-\epsilon)=Z^*(\epsilon)`, :math:`\phi(-\epsilon)=\phi^*(\epsilon)`
+(:math:`\rho` even, :math:`\varphi` odd).
+
+Imaginary parts at temperature :math:`T` (notes Eqs. 180-181 with the thermal factors
+kept; T = 0 reduces to Eqs. 182-183; Marsiglio, Schossmann & Carbotte, PRB 37, 4965
+(1988); Allen & Mitrović 1983, Sec. 3).  Writing :math:`B(\Omega)=\operatorname{sgn}
+(\Omega)\,\alpha^2F(|\Omega|)` for :math:`\Omega\in[-\Omega_{max},\Omega_{max}]`,
+:math:`n` the Bose and :math:`f` the Fermi function,
+
+.. math::
+   \operatorname{Im}[\epsilon Z](\epsilon) = \pi\!\int\! d\Omega\, B(\Omega)
+       [n(\Omega) + f(\Omega-\epsilon)]\,\rho(\epsilon-\Omega),\qquad
+   \operatorname{Im}\phi(\epsilon) = \pi\!\int\! d\Omega\, B(\Omega)
+       [n(\Omega) + f(\Omega-\epsilon)]\,\varphi(\epsilon-\Omega).
+
+The :math:`\Omega<0` half is the phonon-absorption term
+:math:`\alpha^2F(\Omega)[n(\Omega)+f(\Omega+\epsilon)]\rho(\epsilon+\Omega)` (use
+:math:`n(-\Omega)=-1-n(\Omega)`, :math:`f(-x)=1-f(x)`). At :math:`T=0` and
+:math:`\epsilon>0` only :math:`0<\Omega<\epsilon` survives: Eq. 182
+(:math:`\pi\int_0^\epsilon\alpha^2F\rho(\epsilon-\Omega)`) and Eq. 183. Each integral is
+two FFT convolutions (:math:`(Bn)\ast\rho` and :math:`B\ast(f(-\cdot)\rho)`) of cell
+averages (:func:`fvqp.eliashberg.spectral.cell_averages`; exact Fermi cell averages).
+
+Real parts (Eqs. 184/186) by :func:`fvqp.eliashberg.hilbert.kramers_kronig`: the even
+:math:`\operatorname{Im}[\epsilon Z]` gives :math:`\operatorname{Re}[\epsilon Z]-\epsilon`
+(identical to Eq. 184 times :math:`\epsilon`, but regular at finite T where
+:math:`\operatorname{Im}Z\sim\Gamma_0/\epsilon`), the odd :math:`\operatorname{Im}\phi`
+gives the phonon part of :math:`\operatorname{Re}\phi`.
+
+Coulomb pseudopotential (not in the notes; standard form, Allen & Mitrović Eq. 3.29):
+a real, energy-independent addition to :math:`\phi` only,
+
+.. math:: \phi_C = -\mu^*\int_0^{\omega_c} d\epsilon'\,\tanh\frac{\epsilon'}{2T}\,
+   \varphi(\epsilon'),
+
+with the cut-off :math:`\omega_c` that defines :math:`\mu^*` (the same cut-off is used
+in the Matsubara calibration, :mod:`fvqp.eliashberg.matsubara`).  Z has no Coulomb part.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.signal import fftconvolve
+
+from .alpha2f import Alpha2F
+from .hilbert import kramers_kronig
+from .spectral import cell_averages, sqrt_retarded
+
+__all__ = ["RealAxisGrid", "SelfEnergyKernel", "fermi_cell_average"]
+
+
+@dataclass(frozen=True)
+class RealAxisGrid:
+    """Uniform half-line grid :math:`\\epsilon_j = jh`, ``j = 0..n-1`` (cells of width h)."""
+
+    n: int
+    h: float
+
+    @classmethod
+    def build(cls, emax: float, n: int) -> RealAxisGrid:
+        return cls(n=int(n), h=float(emax) / (int(n) - 1))
+
+    @property
+    def e(self) -> np.ndarray:
+        return np.arange(self.n) * self.h
+
+    @property
+    def emax(self) -> float:
+        return (self.n - 1) * self.h
+
+    def cells(self) -> tuple[np.ndarray, np.ndarray]:
+        """Cell ends ``[max(e-h/2, 0), e+h/2]``."""
+        e = self.e
+        return np.maximum(e - 0.5 * self.h, 0.0), e + 0.5 * self.h
+
+
+def fermi_cell_average(x: np.ndarray, h: float, temperature: float) -> np.ndarray:
+    r"""Average of :math:`f(x')=1/(e^{x'/T}+1)` over :math:`[x-h/2,x+h/2]` (exact, T >= 0)."""
+    a = np.asarray(x, dtype=float) - 0.5 * h
+    b = a + h
+    if temperature <= 0.0:
+        return np.clip(-a, 0.0, h) / h
+    t = temperature
+    # int f = x - T ln(1 + e^{x/T})
+    return ((b - a) - t * (np.logaddexp(0.0, b / t) - np.logaddexp(0.0, a / t))) / h
+
+
+def _bose(x: np.ndarray, temperature: float) -> np.ndarray:
+    x = np.asarray(x, dtype=float)
+    if temperature <= 0.0:
+        return np.where(x < 0, -1.0, 0.0)
+    with np.errstate(over="ignore", divide="ignore"):
+        return 1.0 / np.expm1(x / temperature)
+
+
+class SelfEnergyKernel:
+    r"""Precomputed phonon weights for Eqs. 180-183 on a :class:`RealAxisGrid`.
+
+    Parameters
+    ----------
+    grid : RealAxisGrid
+    a2f : Alpha2F
+        Spectral function in the grid's energy unit.
+    temperature : float
+        :math:`T` in the same unit (``0`` for the ground state).
+    """
+
+    def __init__(self, grid: RealAxisGrid, a2f: Alpha2F, temperature: float = 0.0) -> None:
+        self.grid = grid
+        self.temperature = float(temperature)
+        h = grid.h
+        kmax = int(np.ceil(a2f.omega_max / h)) + 1
+        if kmax >= grid.n // 2:
+            raise ValueError(
+                f"real-axis grid too short: emax = {grid.emax:g} must exceed 2 x the largest "
+                f"phonon energy {a2f.omega_max:g}"
+            )
+        self.kmax = kmax
+        om = np.arange(-kmax, kmax + 1) * h
+        abar = a2f.cell_average(np.abs(om), h)
+        b = np.sign(om) * abar  # B(Omega) = sgn(Omega) alpha2F(|Omega|); zero at Omega = 0
+        nb = _bose(om, self.temperature)
+        bn = np.where(om != 0, b * np.where(om != 0, nb, 0.0), 0.0)
+        if self.temperature > 0 and kmax >= 1:  # limit alpha2F n at Omega -> 0 (even)
+            bn[kmax] = 0.5 * (bn[kmax - 1] + bn[kmax + 1])
+        self._w_bose = np.pi * h * bn
+        self._w_fermi = np.pi * h * b
+        # full-line x grid for rho(x), phi(x): x_m = m h, m = -(n-1+kmax) .. n-1+kmax
+        self._off = grid.n - 1 + kmax
+        xm = np.arange(-self._off, self._off + 1) * h
+        self._f_minus = fermi_cell_average(-xm, h, self.temperature)  # f(-x), cell average
+        a, b_ = grid.cells()
+        self._cells = (a, b_)
+        self._phi_tail = _phi_tail_shape(grid, a2f)
+        self._coulomb_cache: dict = {}
+
+    def spectral(self, delta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Cell-averaged :math:`(\\rho, \\varphi)` on the half-line grid (gap frozen per cell)."""
+        a, b = self._cells
+        return cell_averages(a, b, delta)
+
+    def _full_line(self, half: np.ndarray, odd: bool) -> np.ndarray:
+        n, k = self.grid.n, self.kmax
+        e_last = (n - 1) * self.grid.h
+        ext_x = (n - 1 + np.arange(1, k + 1)) * self.grid.h
+        # beyond the grid: rho -> its last value, varphi ~ 1/x (Delta -> const)
+        ext = half[-1] * (e_last / ext_x if odd else np.ones(k))
+        pos = np.concatenate([half, ext])
+        neg = (-pos[:0:-1]) if odd else pos[:0:-1]
+        return np.concatenate([neg, pos])
+
+    def _convolve(self, half: np.ndarray, odd: bool) -> np.ndarray:
+        full = self._full_line(half, odd)
+        out = fftconvolve(full, self._w_bose) + fftconvolve(full * self._f_minus, self._w_fermi)
+        return out[self._off + self.kmax : self._off + self.kmax + self.grid.n]
+
+    def imaginary_parts(
+        self, rho: np.ndarray, ados: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        r"""Return Im[εZ] and Im φ on the grid (Eqs. 180-183)."""
+        return self._convolve(rho, odd=False), self._convolve(ados, odd=True)
+
+    def coulomb(
+        self, delta: np.ndarray, ados: np.ndarray, mu_star: float, omega_c: float, scheme: str
+    ) -> float:
+        r"""Coulomb part :math:`\phi_C` of :math:`\phi` (see :func:`coulomb_weights`)."""
+        if mu_star == 0.0:
+            return 0.0
+        if scheme == "real":
+            a, b = self._cells
+            part = np.clip(np.minimum(b, omega_c) - a, 0.0, None)
+            if self.temperature > 0:
+                th = np.tanh(0.5 * self.grid.e / self.temperature)
+            else:
+                th = np.ones(self.grid.n)
+            return float(-mu_star * np.sum(th * ados * part))
+        if scheme != "matsubara":
+            raise ValueError(f"coulomb scheme must be 'matsubara' or 'real', got {scheme!r}")
+        key = float(omega_c)
+        if self._coulomb_cache.get("key") != key:
+            self._coulomb_cache = {"key": key, "w": coulomb_weights(self.grid, omega_c,
+                                                                    self.temperature)}
+        a, b = self._cells
+        im_f = anomalous_imag_cell_averages(a, b, delta)
+        return float(mu_star * np.sum(im_f * self._coulomb_cache["w"]))
+
+    def real_parts(self, im_ez: np.ndarray, im_phi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        r"""Return Re[εZ] and the phonon part of Re φ (Eqs. 184, 186)."""
+        h = self.grid.h
+        re_ez = self.grid.e + kramers_kronig(im_ez, h, "even", tail=True)
+        shape, j_end = self._phi_tail
+        re_phi = kramers_kronig(im_phi, h, "odd", tail=False) + (im_phi[-1] / j_end) * shape
+        return re_ez, re_phi
+
+    def evaluate(
+        self, delta: np.ndarray, mu_star: float, omega_c: float, coulomb: str = "matsubara"
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        r"""One Eliashberg sweep: :math:`\Delta \to (\epsilon Z, \phi, \rho, \varphi)`."""
+        rho, ados = self.spectral(delta)
+        im_ez, im_phi = self.imaginary_parts(rho, ados)
+        re_ez, re_phi = self.real_parts(im_ez, im_phi)
+        phi_c = self.coulomb(delta, ados, mu_star, omega_c, coulomb)
+        return re_ez + 1j * im_ez, (re_phi + phi_c) + 1j * im_phi, rho, ados
+
+
+def anomalous_imag_cell_averages(a: np.ndarray, b: np.ndarray, delta: np.ndarray) -> np.ndarray:
+    r"""Cell averages of :math:`\operatorname{Im}[\Delta/\sqrt{\epsilon^2-\Delta^2}]` (gap frozen).
+
+    Antiderivative :math:`\operatorname{Im}[\Delta\ln(\epsilon+s)]`; below a real edge
+    this is :math:`-\Delta/\sqrt{\Delta^2-\epsilon^2}` (branch :math:`s=+i|s|`).
+    """
+
+    def prim(x: np.ndarray) -> np.ndarray:
+        sq = sqrt_retarded(x, delta)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            val = np.imag(delta * np.log(x + sq))
+        return np.where(np.abs(delta) > 0, val, 0.0)
+
+    return (prim(b) - prim(a)) / (b - a)
+
+
+def coulomb_weights(grid: RealAxisGrid, omega_c: float, temperature: float) -> np.ndarray:
+    r"""Weights :math:`W_j` with :math:`\phi_C = \mu^*\sum_j W_j\,\overline{\operatorname{Im}F}_j`.
+
+    Matsubara-consistent Coulomb term: the imaginary-axis definition of :math:`\mu^*`
+    (sharp cut-off :math:`|\omega_m|<\omega_c`, as in :mod:`fvqp.eliashberg.matsubara`),
+
+    .. math:: \phi_C = -\mu^*\pi T\sum_{|\omega_m|<\omega_c} F(i\omega_m),\qquad
+       F(i\nu) = -\frac{2\nu}{\pi}\int_0^\infty
+       \frac{\operatorname{Im}F^R(\epsilon)}{\epsilon^2+\nu^2}d\epsilon,
+
+    evaluated from the real-axis anomalous function :math:`F^R=\Delta/\sqrt{\epsilon^2-
+    \Delta^2}` by its spectral representation (:math:`F^R` is analytic in the upper half
+    plane, :math:`\operatorname{Im}F^R` even). Cell integrals of the kernel are exact
+    (:math:`\arctan`); at :math:`T=0` (or more than 4000 Matsubara frequencies below
+    :math:`\omega_c`) the sum becomes :math:`\int_0^{\omega_c}d\nu`, giving
+    :math:`W_j = \frac{1}{\pi}\int_{cell}\ln(1+\omega_c^2/\epsilon^2)d\epsilon`.
+    For a constant real gap both this and the real-axis form
+    :math:`-\mu^*\int_0^{\omega_c}\varphi` give :math:`-\mu^*\Delta\ln(2\omega_c/\Delta)`;
+    they differ for a frequency-dependent gap.
+    """
+    a, b = grid.cells()
+    n_m = int(np.ceil((omega_c / (np.pi * temperature) - 1.0) / 2.0)) if temperature > 0 else 0
+    if temperature <= 0 or n_m > 4000:
+
+        def prim(x: np.ndarray) -> np.ndarray:
+            safe = np.where(x > 0, x, 1.0)
+            return np.where(x > 0, x * np.log1p((omega_c / safe) ** 2), 0.0) + 2 * omega_c * (
+                np.arctan(x / omega_c)
+            )
+
+        return (prim(b) - prim(a)) / np.pi
+    nu = np.pi * temperature * (2 * np.arange(n_m) + 1)
+    nu = nu[nu < omega_c]
+    w = np.zeros(grid.n)
+    for s in range(0, nu.size, 256):
+        v = nu[s : s + 256, None]
+        w += (np.arctan(b[None, :] / v) - np.arctan(a[None, :] / v)).sum(axis=0)
+    return 4.0 * temperature * w
+
+
+def _phi_tail_shape(grid: RealAxisGrid, a2f: Alpha2F, nodes: int = 128):
+    r"""Kramers-Kronig image of the asymptotic :math:`\operatorname{Im}\phi` beyond the grid.
+
+    For :math:`\epsilon\gg\Delta_0`, :math:`\Delta\to\phi_C` (constant) and
+    :math:`\varphi(x)\approx\Delta_\infty/x`, so Eq. 183 gives
+    :math:`\operatorname{Im}\phi(\epsilon)\approx A\,J(\epsilon)`,
+    :math:`J(\epsilon)=\pi\int\alpha^2F(\Omega)/(\epsilon-\Omega)\,d\Omega`
+    (the simpler :math:`\epsilon\operatorname{Im}\phi\to` const misses terms of
+    relative order :math:`\Omega_D/L`, which shifted :math:`\Delta_0` of Al by 1-3 %).
+    Returns the image :math:`\frac{2}{\pi}\int_L^\infty\frac{\epsilon' J(\epsilon')}
+    {\epsilon'^2-\epsilon^2}d\epsilon' = 2\int\alpha^2F(\Omega)I(\epsilon,\Omega)d\Omega`
+    with :math:`I` in closed form (partial fractions), and :math:`J(L_{last})` for the
+    amplitude :math:`A=\operatorname{Im}\phi(L_{last})/J(L_{last})`.
+    """
+    x, w = np.polynomial.legendre.leggauss(nodes)
+    wmax = a2f.omega_max
+    om = 0.5 * wmax * (x + 1.0)
+    wa = 0.5 * wmax * w * a2f(om)
+    end = (grid.n - 0.5) * grid.h
+    e_last = (grid.n - 1) * grid.h
+    j_end = np.pi * float(np.sum(wa / (e_last - om)))
+    e = grid.e[:, None]
+    o = om[None, :]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ca = o / (o**2 - e**2)
+        cb = 0.5 / (e - o)
+        cc = -0.5 / (e + o)
+        val = -(ca * np.log(end - o) + cb * np.log(np.abs(end - e)) + cc * np.log(end + e))
+    shape = 2.0 * (val * wa[None, :]).sum(axis=1)
+    return np.where(np.isfinite(shape), shape, 0.0), j_end
+
+
+def gap_from(ez: np.ndarray, phi: np.ndarray, e: np.ndarray) -> np.ndarray:
+    r""":math:`\Delta=\phi/Z=\epsilon\phi/(\epsilon Z)`; at :math:`\epsilon=0` even extrapolation.
+
+    At :math:`T>0`, :math:`Z\sim i\Gamma_0/\epsilon` makes :math:`\Delta(0)=0` on a
+    scale :math:`\Gamma_0` (thermal-phonon damping, :math:`\propto T^3` for a Debye
+    spectrum) that the grid does not resolve; the value at the first node is replaced by
+    the even extrapolation :math:`(4\Delta_1-\Delta_2)/3` of the real part (the imaginary
+    part is odd, hence zero).
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d = e * phi / ez
+    if e.size > 2 and e[0] == 0.0:
+        d[0] = (4.0 * d[1].real - d[2].real) / 3.0
+    return d

@@ -1,0 +1,87 @@
+r"""Quasiparticle DOS :math:`\rho` and anomalous DOS :math:`\varphi` from a complex gap.
+
+Notes Eqs. 166-167 (and 179): with :math:`\Delta=\phi/Z`,
+
+.. math:: \rho(\epsilon) = \operatorname{Re}\frac{\epsilon}{\sqrt{\epsilon^2-\Delta^2}},
+   \qquad \varphi(\epsilon) = \operatorname{Re}\frac{\Delta}{\sqrt{\epsilon^2-\Delta^2}}.
+
+Branch: the square root is the one of the retarded function, :math:`\tilde s =
+\sqrt{(\epsilon Z)^2-\phi^2}` with :math:`\operatorname{Im}\tilde s>0` (the pole picked
+by the :math:`\xi` integral, Eqs. 162-165), continued from the normal state
+(:math:`\tilde s\to\epsilon Z`). Since :math:`\rho=\operatorname{Re}(\epsilon/s)` is a
+spectral weight, :math:`\rho\ge0`, i.e. :math:`\operatorname{Re}s\ge0` for
+:math:`\epsilon>0` with :math:`s=\tilde s/Z=\sqrt{\epsilon^2-\Delta^2}`: this is the
+principal square root, which is what is used here (the sign only matters where
+:math:`\operatorname{Re}s=0`, i.e. below the edge with real :math:`\Delta`, where both
+:math:`\rho` and :math:`\varphi` vanish for either sign).  For :math:`\epsilon<0`:
+:math:`\rho` is even and :math:`\varphi` odd.
+
+Cell averages: :math:`\rho` has an inverse-square-root edge singularity, so point
+samples converge badly in the real-axis convolutions of Eqs. 182-183. With
+:math:`\Delta` frozen on a cell the antiderivatives are exact,
+:math:`\int\rho = \operatorname{Re}\sqrt{\epsilon^2-\Delta^2}`,
+:math:`\int\varphi = \operatorname{Re}[\Delta\ln(\epsilon+\sqrt{\epsilon^2-\Delta^2})]`,
+so :func:`cell_averages` is exact for a gap that is constant on each cell (BCS).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["sqrt_retarded", "point_values", "cell_averages"]
+
+
+#: relative size of Re s below which s is treated as purely imaginary (rounding noise)
+_TIE = 1e-9
+
+
+def sqrt_retarded(e: np.ndarray, delta: np.ndarray) -> np.ndarray:
+    r""":math:`\sqrt{\epsilon^2-\Delta^2}` on the physical branch for :math:`\epsilon\ge0`.
+
+    Principal root (:math:`\operatorname{Re}s\ge0`, i.e. :math:`\rho\ge0`); where
+    :math:`|\operatorname{Re}s| < 10^{-9}|s|` (a real gap below its edge, up to rounding)
+    the root with :math:`\operatorname{Im}s>0` is taken, as :math:`\operatorname{Im}\tilde s>0`
+    requires. The choice matters for :math:`\operatorname{Im}[\Delta/s]` (Coulomb term).
+    """
+    e = np.asarray(e, dtype=float)
+    s = np.sqrt(e.astype(complex) ** 2 - np.asarray(delta, dtype=complex) ** 2)
+    tie = np.abs(s.real) <= _TIE * np.abs(s)
+    return np.where(tie, 1j * np.abs(s.imag), s)
+
+
+def point_values(e: np.ndarray, delta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    r""":math:`(\rho, \varphi)` at energies :math:`\epsilon\ge0` (infinite exactly at an edge)."""
+    s = sqrt_retarded(e, delta)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rho = np.real(np.asarray(e) / s)
+        ados = np.real(np.asarray(delta) / s)
+    return rho, ados
+
+
+def _prim_ados(x: np.ndarray, delta: np.ndarray) -> np.ndarray:
+    s = sqrt_retarded(x, delta)
+    arg = x + s
+    with np.errstate(divide="ignore", invalid="ignore"):
+        val = np.real(delta * np.log(arg))
+    return np.where(np.abs(delta) > 0, val, 0.0)
+
+
+def cell_averages(
+    a: np.ndarray, b: np.ndarray, delta: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""Averages of :math:`(\rho,\varphi)` over :math:`[a_i,b_i]\subset[0,\infty)`, gap frozen.
+
+    Parameters
+    ----------
+    a, b : numpy.ndarray
+        Cell ends, ``0 <= a < b``.
+    delta : numpy.ndarray
+        Complex gap :math:`\Delta` on each cell (e.g. its value at the cell centre).
+    """
+    a = np.asarray(a, dtype=float)
+    b = np.asarray(b, dtype=float)
+    delta = np.asarray(delta, dtype=complex)
+    width = b - a
+    rho = np.real(sqrt_retarded(b, delta) - sqrt_retarded(a, delta)) / width
+    ados = (_prim_ados(b, delta) - _prim_ados(a, delta)) / width
+    return rho, ados
