@@ -59,3 +59,25 @@ def test_eliashberg_equilibrium_and_energy_balance(spectrum):
     flows = sum(v for k, v in acc.items() if k.startswith("E:"))
     assert abs(acc["E:surface_qp"]) > 1e-3 * abs(dE)
     assert abs(dE - flows) < 1e-9 * t0["E_qp"]
+
+
+@pytest.mark.slow
+def test_eliashberg_case_through_the_cli(tmp_path):
+    """`[spectrum] kind = "eliashberg"` through `fvqp run`: the grid starts at the
+    Eliashberg gap edge and the energy balance closes."""
+    import json
+
+    from test_bte_sphere_case import _small_case
+
+    from conftest import run_fvqp
+
+    case = _small_case(tmp_path, {'kind = "bcs"': 'kind = "eliashberg"'})
+    run_fvqp(["run", case, "--output", tmp_path / "out"])
+    s = json.loads((tmp_path / "out" / "summary.json").read_text())
+    e = s["energy_J"]
+    dep = e["deposited_excess"]
+    assert s["parameters"]["spectrum"] == "eliashberg"
+    # Sn: the Eliashberg gap edge differs from the BCS gap of the tabulated gap ratio
+    assert abs(s["parameters"]["gap_kTc"] - 1.73) > 0.02
+    assert abs(dep - e["escaped"] - e["left_excess_qp"] - e["left_excess_ph"]) < 1e-8 * dep
+    assert e["escaped"] > 0.1 * dep
