@@ -57,7 +57,7 @@ __all__ = ["DEFAULT_PETSC", "BTEProblem", "KSPResult", "Source"]
 #: PETSc defaults under the case's prefix (case file and command line override)
 DEFAULT_PETSC = {"ksp_type": "gmres", "ksp_rtol": 1e-12, "ksp_atol": 1e-300,
                  "ksp_max_it": 2000, "ksp_gmres_restart": 200, "pc_type": "bjacobi",
-                 "sub_pc_type": "lu"}
+                 "sub_pc_type": "lu", "sub_pc_factor_mat_ordering_type": "rcm"}
 
 
 @dataclass
@@ -302,20 +302,58 @@ class BTEProblem:
         """Total QP number (all ranks)."""
         return self.dist.sum(float(np.sum(self.fields(x)["qp_density"] * self.vol)))
 
-    def rates(self, x: np.ndarray, t0: float = 0.0, t1: float = np.inf) -> dict:
+    def rates(self, x: np.ndarray, t0: float = 0.0, t1: float = np.inf, bins=None) -> dict:
         """Global particle rates (per time unit): leaving through every boundary group
-        (net, outward positive), lost to traps, injected by sources."""
+        (net, outward positive), lost to traps, injected by sources (negative). ``x`` holds
+        the bins ``bins`` (default all), shape (len(bins), n_owned B)."""
+        bins = np.arange(self.N) if bins is None else np.atleast_1d(bins)
+        x = np.asarray(x).reshape(len(bins), -1)
         c = self.weight * self.grid.h
+        v, rho, fbath = self.v[bins], self.rho[bins], self.f_bath[bins]
         out = {}
         for name, coef in self.stream.outflow.items():
-            o = self.v @ (x @ coef)
+            o = v @ (x @ coef)
             if name in self.stream.influx:
-                o -= float(np.sum(self.v * self.f_in[name])) * self.stream.influx[name].sum()
+                o -= float(np.sum(v * self.f_in[name][bins])) * self.stream.influx[name].sum()
             elif self.kinds[name] in ("specular", "diffuse"):
                 continue  # reflecting: zero net flux by construction
             out[f"boundary:{name}"] = self.dist.sum(c * o)
-        fb = self.mean(x)
-        loss = np.sum(self.rho[:, None] * (fb - self.f_bath[:, None]) * (self.vol * self.gam))
+        fb = x.reshape(len(bins), self.n, self.B)[:, :, : self.K] @ self.quad.weights
+        loss = np.sum(rho[:, None] * (fb - fbath[:, None]) * (self.vol * self.gam))
         out["traps"] = self.dist.sum(c * loss)
-        out["sources"] = -self.dist.sum(float(np.sum(self.source_rates(t0, t1))))
+        out["sources"] = -self.dist.sum(float(np.sum(self.source_rates(t0, t1)[:, bins])))
         return out
+
+    def march(self, j: int, x: np.ndarray, dt: float, nsteps: int, bdf2: bool,
+              keep=()) -> dict:
+        """Time-march bin ``j`` alone (the bins are independent) over ``nsteps`` fixed
+        steps from ``x`` (n_owned B,): one LU factorisation for the whole run.
+
+        Returns a dict with ``states`` (step -> x for steps in ``keep``), ``flows``
+        (time integrals of :meth:`rates`, BE-consistent), ``iterations`` (per step),
+        ``failed`` (first step whose KSP failed, or None) and ``steps`` done.
+        """
+        n, B, K = self.n, self.B, self.K
+        prev, states, flows, its = None, {}, {}, []
+        failed, done = None, 0
+        for step in range(1, nsteps + 1):
+            t = (step - 1) * dt
+            src = self.source_rates(t, t + dt)[:, j]
+            fo = x.reshape(n, B)[:, :K]
+            if prev is None or not bdf2:
+                a, hist = 1.0 / dt, fo / dt
+            else:
+                a, hist = 1.5 / dt, (2.0 * fo - 0.5 * prev.reshape(n, B)[:, :K]) / dt
+            xn, r = self.solve(j, a, self.rhs(j, hist, src), x0=x)
+            its.append(r.iterations)
+            if not r.success:
+                failed = step
+                break
+            for k, val in self.rates(xn, t, t + dt, bins=[j]).items():
+                flows[k] = flows.get(k, 0.0) + dt * val
+            prev, x, done = x, xn, step
+            if step in keep:
+                states[step] = x
+        self.release()
+        return {"states": states, "flows": flows, "iterations": its, "failed": failed,
+                "steps": done, "final": x}

@@ -1,0 +1,132 @@
+r"""Angle-resolved quasiparticle transport on device meshes by discrete ordinates.
+
+The unknown is the QP occupation :math:`f(\mathbf r, E, \Omega)` per cell, energy bin (the
+transport model's absolute grid above the gap) and ordinate of an angular quadrature
+(in-plane circle for 2D films, Gauss–Legendre x azimuth sphere in 3D). Conservative
+upwind streaming :math:`\nabla\cdot(\rho v\,\Omega f)` with :math:`\rho v = v_F` (BCS),
+isotropic elastic impurity scattering with mean free path :math:`\ell` per region
+(diffusion limit :math:`D = v\ell/2` in 2D, :math:`v\ell/3` in 3D), trap regions with a
+trapping rate, and specular, diffuse, absorbing and bath walls. Inelastic electron–phonon
+collisions are not included (the energies decouple; see ``docs/theory_bte_mesh.md``).
+Steady state or fixed-step backward Euler / BDF2, PETSc GMRES with block-Jacobi LU.
+"""
+
+from __future__ import annotations
+
+from ...case.schema import Field, Section
+from ..spec import ModelSpec
+from ..transport import _SPECTRUM
+
+_REGION = Section({
+    "material": Field("str", "material name from `fvqp materials` (gap, N0, Fermi "
+                      "velocity)", required=True),
+    "thickness": Field("quantity", "film thickness (2D meshes)", dimension="length",
+                       positive=True),
+    "mean_free_path": Field("quantity", "elastic (impurity) mean free path; default from "
+                            "the material's diffusion constant, l = d D / v_F",
+                            dimension="length", positive=True),
+    "ballistic": Field("bool", "no elastic scattering at all (l = infinity)", default=False),
+    "trap_time": Field("quantity", "trapping time of a trap region: QPs relax to the "
+                       "bath at the rate 1/trap_time", dimension="time", positive=True),
+})
+
+_BOUNDARIES = {
+    "specular": Section({}, doc="mirror reflection (exact for walls aligned with the "
+                        "quadrature, particle-conserving on any wall)"),
+    "diffuse": Section({}, doc="isotropic (Lambertian) re-emission of the outgoing flux"),
+    "absorbing": Section({}, doc="outflow: every QP reaching it leaves, none enter"),
+    "bath": Section({
+        "temperature": Field("quantity", "temperature of the contact (default: bath); "
+                             "a hot contact injects QPs", dimension="temperature",
+                             positive=True),
+    }, doc="contact to a reservoir: outflow, and thermal QPs f = f_FD(E, T) entering"),
+}
+
+_SOURCES = {"quasiparticle": Section({k: v for k, v in _SPECTRUM.items()},
+                                     doc="isotropic QP injection with a Gaussian spectrum")}
+
+_INITIAL = Section({
+    "temperature": Field("quantity", "uniform isotropic initial occupation f_FD(E, T) "
+                         "(default: the bath)", dimension="temperature", positive=True),
+})
+
+_SECTIONS = {
+    "energy": Section({
+        "spacing": Field("quantity", "energy bin width (default: kT_bath / 4)",
+                         dimension="energy", positive=True),
+        "e_max": Field("quantity", "upper edge of the QP grid (default: gap + "
+                       "max(12 kT_bath, source energies + 3 widths))", dimension="energy",
+                       positive=True),
+    }),
+    "angles": Section({
+        "directions": Field("int", "2D: number of in-plane ordinates (a multiple of 4 keeps "
+                            "axis-aligned walls exactly specular)", default=16),
+        "polar": Field("int", "3D: Gauss-Legendre nodes in cos(theta)", default=4),
+        "azimuth": Field("int", "3D: uniform azimuths", default=8),
+        "output": Field("list", "ordinates whose density (4 N0 int rho f_k) is written as "
+                        "field qp_density_dir<k>", item=Field("int"), default=[]),
+    }),
+    "sweep": Section({
+        "mean_free_paths": Field("list", "steady runs: also solve with these mean free "
+                                 "paths (all regions) and with none (ballistic) and report "
+                                 "the outflow through every boundary and its ratio to the "
+                                 "ballistic one (transmission) in summary.json",
+                                 item=Field("quantity", dimension="length", positive=True),
+                                 default=[]),
+    }),
+}
+
+FIELDS = ("qp_density", "qp_excess", "qp_energy_density", "qp_current", "directions",
+          "region")
+
+
+def _required_boundaries(geo, active) -> list[str]:
+    return list(geo.boundary_names)
+
+
+def _check(data, err) -> None:
+    from ...materials import UnknownMaterialError, get_material
+
+    for name, reg in data["regions"].items():
+        try:
+            mat = get_material(reg["material"])
+        except UnknownMaterialError as exc:
+            err.add(f"regions.{name}.material", str(exc).strip("'\""), "")
+            continue
+        if not mat.fermi_velocity:
+            err.add(f"regions.{name}.material", f"{mat.name} has no Fermi velocity.",
+                    "choose a material with fermi_velocity (see `fvqp materials`).")
+        if not (reg.get("mean_free_path") or reg.get("ballistic") or mat.diffusion_constant
+                or mat.resistivity):
+            err.add(f"regions.{name}.mean_free_path", "no mean free path and no diffusion "
+                    "constant in the database.", 'give mean_free_path = "1 um".')
+    for i, s in enumerate(data.get("sources") or []):
+        if s and (s.get("deposit") is None) == (s.get("power") is None):
+            err.add(f"sources[{i}]", "give exactly one of deposit (a pulse) or power.",
+                    'e.g. power = "1 pW".')
+        if s and s.get("deposit") is not None and s.get("duration") is None:
+            err.add(f"sources[{i}].duration", "a pulse needs a duration.",
+                    'add duration = "10 ps".')
+        if s and s.get("position") is not None and s.get("radius") is None:
+            err.add(f"sources[{i}].radius", "a source with a position needs a radius.",
+                    'add radius = "1 um".')
+    t = data.get("time") or {}
+    if not t.get("steady") and not t.get("dt_initial"):
+        err.add("time.dt_initial", "the transient BTE runs with a fixed step.",
+                'add dt_initial = "1 ps" (or steady = true).')
+
+
+SPEC = ModelSpec(
+    name="bte", region_schema=_REGION, boundary_types=_BOUNDARIES, initial_schema=_INITIAL,
+    source_types=_SOURCES, fields=FIELDS, required_boundaries=_required_boundaries,
+    atol_dimension="dimensionless", atol_default=1e-8,
+    dimension_keys={2: ("thickness",)}, dimension_doc={"thickness": 'e.g. "100 nm"'},
+    check=_check, sections=_SECTIONS,
+)
+
+
+def run(case, **kwargs):
+    """Run a validated bte case; see :func:`fvqp.models.bte.driver.run`."""
+    from .driver import run as _run
+
+    return _run(case, **kwargs)
