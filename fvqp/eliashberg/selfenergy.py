@@ -218,6 +218,7 @@ class SelfEnergyKernel:
         im_ez, im_phi = self.imaginary_parts(rho, ados)
         re_ez, re_phi = self.real_parts(im_ez, im_phi)
         phi_c = self.coulomb(ados, mu_star, omega_c, coulomb, (im_ez, im_phi))
+        self.last_phi_coulomb = phi_c
         return re_ez + 1j * im_ez, (re_phi + phi_c) + 1j * im_phi, rho, ados
 
 

@@ -65,6 +65,9 @@ class EliashbergSolution:
         Number of Eliashberg sweeps.
     residual : float
         Final max-norm of the gap update, :math:`\max|\Delta_{new}-\Delta|`.
+    phi_coulomb : float
+        The Coulomb part :math:`\phi_C` of :math:`\phi` (the rest is the phonon part,
+        whose real and imaginary parts are a Kramers-Kronig pair).
     """
 
     e: np.ndarray
@@ -80,6 +83,7 @@ class EliashbergSolution:
     message: str = ""
     nit: int = 0
     residual: float = 0.0
+    phi_coulomb: float = 0.0
     history: list = field(default_factory=list, repr=False)
 
     # ---- derived fields ---------------------------------------------------------------

@@ -137,6 +137,7 @@ def solve_real_axis(
         message=message,
         nit=it,
         residual=resid,
+        phi_coulomb=kern.last_phi_coulomb,
         history=hist,
     )
     if check and status != 0:
