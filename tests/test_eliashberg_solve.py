@@ -21,6 +21,7 @@ from scipy.optimize import brentq
 from fvqp.collisions import bcs_gap
 from fvqp.eliashberg import (
     DELTA_BCS,
+    K_B_MEV,
     Alpha2F,
     EliashbergConvergenceError,
     EliashbergParams,
@@ -192,3 +193,16 @@ def test_nonconvergence_is_reported():
     assert sol.status == 1 and not sol.success and sol.nit == 2 and sol.residual > 1e-8
     quiet = solve_real_axis(p, n=2**12, maxiter=2, check=False)
     assert not quiet.success and "iteration limit" in quiet.message
+
+
+def test_physical_constructor_and_units(al):
+    """from_mev (lambda, Omega_D [meV], T_c [K]) is the same model as from_material("Al");
+    energies are in k_B T_c (Omega_D = Theta_D / T_c = 364.3)."""
+    p = EliashbergParams.from_mev(0.43, K_B_MEV * 428.0, 1.175)
+    q = al.params
+    assert p.a2f.omega_max == pytest.approx(428.0 / 1.175, rel=1e-12)
+    assert p.omega_c == pytest.approx(q.omega_c) and p.mu_star == pytest.approx(q.mu_star)
+    assert al.delta0_mev == pytest.approx(al.delta0 * K_B_MEV * 1.175, rel=1e-12)
+    assert "Carbotte" in q.sources["lambda"] and "calibrated" in q.sources["mu_star"]
+    with pytest.raises(ValueError, match="no lambda tabulated"):
+        EliashbergParams.from_material("Nb")
