@@ -171,10 +171,9 @@ def batched_terms(f: np.ndarray, n: np.ndarray, rho: np.ndarray, ados: np.ndarra
         conv_pb = inv(RFF * RFF + AFF * AFF, ns)
         ph_pair_gain[:, lo:lo + ns] = conv_rec
         ph_pair_loss[:, lo:lo + ns] = conv_pb
-    if not cplx:
-        # FFT round-off can give tiny negative values of non-negative sums
-        for a in (ph_sc_gain, ph_sc_loss, ph_pair_gain, ph_pair_loss):
-            np.maximum(a, 0.0, out=a)
+    # no clipping of round-off negatives: the QP terms are not clipped either, and the
+    # phonon terms must mirror them exactly for energy conservation (also when an
+    # occupation undershoots zero slightly, e.g. in BDF2 steps)
     return BatchedTerms(
         qp_sc_in=qs * sc_in, qp_sc_out=qs * sc_out, qp_rec=qs * rec, qp_pb=qs * pb,
         ph_sc_in=2.0 * cph * h * (1.0 + n) * ph_sc_gain,

@@ -71,7 +71,9 @@ class BDFIntegrator:
         Provides ``dist``, ``pattern``, ``conserved(x_owned)``, ``dconserved(x_owned)``,
         ``rhs(x_local, t0, t1)``, ``rhs_jacobian(x_local, t0, t1)``, optionally
         ``matrix_free = True`` with ``rhs_jvp(x_local, v_local, t0, t1)`` (then
-        ``rhs_jacobian`` only feeds the preconditioner),
+        ``rhs_jacobian`` only feeds the preconditioner) and a ``preconditioner`` with
+        ``update(x_local, shift)`` / ``apply(r_owned)`` for :math:`\\sigma\\,
+        \\partial C/\\partial x - \\partial\\,\text{rhs}/\\partial x` (``shift`` = σ),
         ``rates(x_local, t0, t1) -> dict`` (per-rank partial sums of boundary/source
         powers), ``max_dt(t)`` and ``breakpoints()``. Sources are averaged over the step
         ``[t0, t1]`` so a pulse shorter than a step still deposits its full energy.
@@ -92,9 +94,12 @@ class BDFIntegrator:
         diag = np.arange(n_own)
         self._pattern = (np.concatenate([rows, diag]), np.concatenate([cols, diag]))
         jvp = self._jvp if getattr(problem, "matrix_free", False) else None
+        model_pc = getattr(problem, "preconditioner", None)
         self.solver = NonlinearSolver(self.dist, self._residual, self._jacobian, self._pattern,
                                       prefix=prefix, options=petsc_options, jvp=jvp,
-                                      block_size=getattr(problem, "block_size", 1))
+                                      block_size=getattr(problem, "block_size", 1),
+                                      preconditioner=None if model_pc is None
+                                      else _StepPC(self, model_pc))
         self._x = self.dist.create_vec()
         self.t = float(t0)
         self.h = float(self.opts.dt_initial)
@@ -299,3 +304,18 @@ class BDFIntegrator:
         self.history = [(float(t), np.asarray(x, dtype=float),
                          self.problem.conserved(np.asarray(x, dtype=float)), dict(a))
                         for t, x, a in zip(state["times"], state["x"], state["acc"], strict=True)]
+
+
+class _StepPC:
+    """A model preconditioner for the current step: passes the BDF shift
+    :math:`\\sigma = \alpha_0/(t_1 - t_0)` of the step Jacobian."""
+
+    def __init__(self, integ: BDFIntegrator, model_pc):
+        self.integ, self.model_pc = integ, model_pc
+
+    def update(self, xl: np.ndarray) -> None:
+        t0, t1 = self.integ._span
+        self.model_pc.update(xl, self.integ._coef[0] / (t1 - t0))
+
+    def apply(self, r: np.ndarray) -> np.ndarray:
+        return self.model_pc.apply(r)

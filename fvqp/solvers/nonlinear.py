@@ -91,17 +91,28 @@ class NonlinearSolver:
         Optional ``jvp(x_local, v_local) -> (J v)_owned``: the exact Jacobian action. The
         Krylov operator is then a matrix-free shell and ``jacobian`` only assembles the
         *preconditioning* matrix on ``pattern`` (physics-based preconditioning).
+    preconditioner
+        Optional model preconditioner (with ``jvp``): an object with
+        ``update(x_local)`` (called at every Jacobian evaluation) and
+        ``apply(r_owned) -> z_owned``. It becomes the PETSc PC (type ``python``; a
+        ``-<prefix>pc_type`` on the command line still overrides it) and no matrix is
+        assembled (``jacobian`` and ``pattern`` are unused).
     """
 
     def __init__(self, dist, residual: Callable, jacobian: Callable, pattern,
                  prefix: str = "fvqp_", options: Mapping[str, object] | None = None,
-                 jvp: Callable | None = None, block_size: int = 1):
+                 jvp: Callable | None = None, block_size: int = 1,
+                 preconditioner=None):
         from petsc4py import PETSc
 
         self.dist = dist
         self.prefix = normalise_prefix(prefix)
         self._residual_fn, self._jacobian_fn = residual, jacobian
-        self.assembler = SparseAssembler(dist, *pattern, block_size=block_size)
+        self._pc = preconditioner
+        if preconditioner is not None and jvp is None:
+            raise ValueError("a model preconditioner needs the Jacobian action (jvp)")
+        self.assembler = None if preconditioner is not None else \
+            SparseAssembler(dist, *pattern, block_size=block_size)
         self._work = dist.create_vec()
         self._F = dist.create_vec()
         self.snes = PETSc.SNES().create(comm=dist.comm)
@@ -114,7 +125,13 @@ class NonlinearSolver:
             J = PETSc.Mat().createPython(((n_own, N), (n_own, N)), context=self._shell,
                                          comm=dist.comm)
             J.setUp()
-            self.snes.setJacobian(self._jacobian, J, self.assembler.mat)
+            if preconditioner is None:
+                self.snes.setJacobian(self._jacobian, J, self.assembler.mat)
+            else:
+                self.snes.setJacobian(self._jacobian, J, J)
+                pc = self.snes.getKSP().getPC()
+                pc.setType("python")
+                pc.setPythonContext(_ModelPC(dist, preconditioner))
         self._user_atol = (options or {}).get("snes_atol") is not None or \
             PETSc.Options().hasName(self.prefix + "snes_atol")
         self.inserted_options = apply_options(self.prefix, options)
@@ -139,6 +156,11 @@ class NonlinearSolver:
 
     def _jacobian(self, snes, x, J, P) -> None:
         xl = self.dist.to_local(x, self._work)
+        if self._pc is not None:
+            self._shell.x_local = xl
+            self._pc.update(xl)
+            J.assemble()
+            return
         if J != P:
             self._shell.x_local = xl
         self.assembler.assemble(self._jacobian_fn(xl), P)
@@ -186,3 +208,13 @@ class _JacobianAction:
     def mult(self, mat, v, y) -> None:
         vl = self.dist.to_local(v, self._work)
         y.setArray(self.jvp(self.x_local, vl))
+
+
+class _ModelPC:
+    """petsc4py python-PC context wrapping a model preconditioner's ``apply``."""
+
+    def __init__(self, dist, model_pc):
+        self.dist, self.model_pc = dist, model_pc
+
+    def apply(self, pc, r, z) -> None:
+        z.setArray(self.model_pc.apply(r.getArray(readonly=True)))

@@ -109,9 +109,11 @@ _SECTIONS = {
         "jacobian": Field("str", "Newton's linear systems: 'assembled' (exact Jacobian with "
                           "dense per-cell collision blocks, memory ~ N (N + M) per cell), "
                           "'matrix_free' (exact Jacobian action + sparse transport/diagonal "
-                          "preconditioner, memory ~ N + M per cell) or 'auto' (assembled "
-                          "below 2e7 block entries)", default="auto",
-                          choices=("auto", "assembled", "matrix_free")),
+                          "preconditioner, memory ~ N + M per cell), 'schur' (exact "
+                          "Jacobian action + exact phonon elimination and an inner solve of "
+                          "the QP Schur complement, memory ~ N^2 + NM per cell) or 'auto' "
+                          "(assembled below 2e7 block entries)", default="auto",
+                          choices=("auto", "assembled", "matrix_free", "schur")),
     }),
     "slices": Section({
         "energies": Field("list", "energies of the f(E) slices written as fields "

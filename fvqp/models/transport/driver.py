@@ -29,10 +29,12 @@ from ...materials import get_material
 from ...mesh import build_geometry, read_mesh
 from ...parallel import Distribution
 from ...solvers import BDFIntegrator, NonlinearSolver
+from ...solvers.options import normalise_prefix
 from ...units import E_CHARGE, UnitSystem
 from ..heat.sources import placement, profile
 from ..runloop import bdf_options, peak_rss_mb, run_checkpointed
 from .problem import Boundary, RegionParams, SpectralSource, TransportProblem
+from .schur import SchurPreconditioner
 from .spectral import TransportGrid
 
 log = logging.getLogger("fvqp.transport")
@@ -51,6 +53,8 @@ AUTO_ASSEMBLED_ENTRIES = 2e7
 #: diagonal: algebraic multigrid (measured on the film-trap case: 63 Krylov iterations in
 #: 5 Newton steps, 16 s, against 96 s for the assembled Jacobian with block ILU)
 MATRIX_FREE_PETSC = {"pc_type": "gamg"}
+#: schur mode: the outer PC is the model's (python) preconditioner; no pc defaults
+SCHUR_OUTER_DROP = ("pc_type", "sub_pc_type")
 UNITS_SI = {"qp_density": "1/um^3", "qp_excess": "1/um^3", "qp_energy_density": "J/m^3",
             "phonon_energy_density": "J/m^3", "gap": "ueV", "T_eff": "K", "region": "1"}
 
@@ -117,6 +121,11 @@ class TransportSimulation:
         self.problem = TransportProblem(self.dist, self.grid, params, widths, problem_bcs,
                                         self._sources(), self.T_bath, self.self_consistent,
                                         jacobian=self._jacobian_mode())
+        if self.problem.jacobian == "schur":
+            inner = {k[len("schur_"):]: v for k, v in d["solver"]["petsc"].items()
+                     if k.startswith("schur_")}
+            self.problem.preconditioner = SchurPreconditioner(
+                self.problem, normalise_prefix(d["solver"]["prefix"]), inner)
         t0 = d["initial"].get("temperature")
         self.x0 = self.problem.equilibrium(u.to_internal(t0, "temperature") if t0 else None)
         if self.self_consistent:
@@ -248,10 +257,15 @@ def _fermi_cells(e: np.ndarray, t: np.ndarray) -> np.ndarray:
     return 1.0 / (np.exp(x) + 1.0)
 
 
-def _petsc(case, matrix_free: bool = False) -> dict:
+def _petsc(case, mode: str = "assembled") -> dict:
+    """PETSc options of the outer solve for a Jacobian mode (``[solver.petsc]`` wins; the
+    ``schur_*`` keys configure the inner Schur-complement KSP)."""
     d = case.data
-    base = {**DEFAULT_PETSC, **(MATRIX_FREE_PETSC if matrix_free else {})}
-    opts = {**base, **d["solver"]["petsc"]}
+    base = {**DEFAULT_PETSC, **(MATRIX_FREE_PETSC if mode == "matrix_free" else {})}
+    if mode == "schur":
+        base = {k: v for k, v in base.items() if k not in SCHUR_OUTER_DROP}
+    opts = {**base, **{k: v for k, v in d["solver"]["petsc"].items()
+                       if not k.startswith("schur_")}}
     if opts.get("pc_type") not in ("bjacobi", "asm"):  # no sub-solvers: no sub_ defaults
         opts = {k: v for k, v in opts.items()
                 if not k.startswith("sub_") or k in d["solver"]["petsc"]}
@@ -314,14 +328,29 @@ def _balances(sim, tot0: dict, tot1: dict, acc: dict) -> dict:
     }
 
 
+class _SteadyPC:
+    """The model preconditioner of a steady solve (no storage term: shift 0)."""
+
+    def __init__(self, model_pc):
+        self.model_pc = model_pc
+
+    def update(self, xl: np.ndarray) -> None:
+        self.model_pc.update(xl, 0.0)
+
+    def apply(self, r: np.ndarray) -> np.ndarray:
+        return self.model_pc.apply(r)
+
+
 def _steady(sim, writer) -> dict:
     p, case = sim.problem, sim.case
     d = case.data
     jvp = (lambda xl, vl: -p.rhs_jvp(xl, vl, 0.0, math.inf)) if p.matrix_free else None
     solver = NonlinearSolver(p.dist, lambda xl: -p.rhs(xl, 0.0, math.inf),
                              lambda xl: -p.rhs_jacobian(xl, 0.0, math.inf), p.pattern,
-                             d["solver"]["prefix"], _petsc(case, p.matrix_free), jvp=jvp,
-                             block_size=p.block_size)
+                             d["solver"]["prefix"], _petsc(case, p.jacobian), jvp=jvp,
+                             block_size=p.block_size,
+                             preconditioner=None if p.preconditioner is None
+                             else _SteadyPC(p.preconditioner))
     x = p.dist.create_vec()
     x.setArray(sim.x0)
     its = lits = 0
@@ -366,7 +395,7 @@ def _transient(sim, writer, out_dir, resume, max_steps) -> dict:
     case, u, p = sim.case, sim.units, sim.problem
     d = case.data
     opts, t_end = bdf_options(d["time"], u, d["time"]["atol"])  # atol: an occupation
-    integ = BDFIntegrator(p, sim.x0, 0.0, d["solver"]["prefix"], _petsc(case, p.matrix_free),
+    integ = BDFIntegrator(p, sim.x0, 0.0, d["solver"]["prefix"], _petsc(case, p.jacobian),
                           opts)
     names = d["output"]["fields"]
 

@@ -132,11 +132,14 @@ class TransportProblem:
         False switches the collision integrals off and holds the phonons at the bath
         (pure energy-resolved diffusion; used to check transport against analytic
         solutions).
-    jacobian : {"assembled", "matrix_free"}
+    jacobian : {"assembled", "matrix_free", "schur"}
         ``assembled``: the exact Jacobian with dense per-cell collision blocks (memory
         ~ N (N + M) per cell). ``matrix_free``: the exact Jacobian *action* by complex
         step through the residual (:meth:`rhs_jvp`) and a sparse preconditioning matrix
         (transport + the diagonal of the collision Jacobian), memory ~ N + M per cell.
+        ``schur``: the exact action and the phonon-eliminating preconditioner of
+        :mod:`fvqp.models.transport.schur`, which the caller attaches as
+        :attr:`preconditioner` (it needs the solver's options prefix).
     """
 
     def __init__(self, cells, grid: TransportGrid, regions, widths, boundaries: dict,
@@ -150,10 +153,14 @@ class TransportProblem:
         self.loc, self.n = loc, loc.n_owned
         self.t_bath, self.self_consistent = t_bath, self_consistent
         self.collisions = collisions
-        if jacobian not in ("assembled", "matrix_free"):
-            raise ValueError(f"jacobian must be 'assembled' or 'matrix_free', not {jacobian!r}")
+        if jacobian not in ("assembled", "matrix_free", "schur"):
+            raise ValueError("jacobian must be 'assembled', 'matrix_free' or 'schur', not "
+                             f"{jacobian!r}")
+        self.jacobian = jacobian
         #: read by the BDF integrator: use rhs_jvp as the Krylov operator
-        self.matrix_free = jacobian == "matrix_free"
+        self.matrix_free = jacobian in ("matrix_free", "schur")
+        #: model preconditioner (``update(x_local, shift)``, ``apply(r)``) for 'schur'
+        self.preconditioner = None
         #: block size of the assembled matrix: cell blocks (assembled) or none (the
         #: matrix-free preconditioning matrix is diagonal in energy: GAMG per energy)
         self.block_size = 1 if self.matrix_free else self.B
@@ -329,20 +336,26 @@ class TransportProblem:
             blk_c = np.concatenate([np.tile(k, N), N + np.arange(M),
                                     np.tile(np.arange(N), M)])
         self._blk = (blk_r, blk_c)
-        base = np.arange(n) * B
-        rows = [(base[:, None] + blk_r[None, :]).ravel()]
-        cols = [(base[:, None] + blk_c[None, :]).ravel()]
-        e = np.arange(N)
-        ia = (self.f_a[:, None] * B + e).ravel()
-        ib = (self.f_b[:, None] * B + e).ravel()
-        rows += [ia, ia, ib, ib]
-        cols += [ia, ib, ib, ia]
-        bi = (self.b_cell[:, None] * B + e).ravel()
-        rows.append(bi)
-        cols.append(bi)
-        r, c = np.concatenate(rows), np.concatenate(cols)
+        r, c = self.block_pattern(B, blk_r, blk_c)
         self._keep = r < n * B
         return r[self._keep], c[self._keep]
+
+    def block_pattern(self, bs: int, blk_r: np.ndarray, blk_c: np.ndarray):
+        """COO pattern (local indices, ``bs`` unknowns per cell, QPs first): the entries
+        ``(blk_r, blk_c)`` of every owned cell, then the transport entries in the order of
+        :meth:`transport_values` (rows of ghost cells included; drop ``rows >= n bs``)."""
+        base = np.arange(self.n) * bs
+        rows = [(base[:, None] + blk_r[None, :]).ravel()]
+        cols = [(base[:, None] + blk_c[None, :]).ravel()]
+        e = np.arange(self.N)
+        ia = (self.f_a[:, None] * bs + e).ravel()
+        ib = (self.f_b[:, None] * bs + e).ravel()
+        rows += [ia, ia, ib, ib]
+        cols += [ia, ib, ib, ia]
+        bi = (self.b_cell[:, None] * bs + e).ravel()
+        rows.append(bi)
+        cols.append(bi)
+        return np.concatenate(rows), np.concatenate(cols)
 
     # ---- collisions ---------------------------------------------------------------
     def collision_terms(self, y: np.ndarray):
@@ -405,7 +418,7 @@ class TransportProblem:
 
     def rhs_jacobian(self, xl: np.ndarray, t0: float, t1: float) -> np.ndarray:
         """d rhs / d y as values on :attr:`pattern`."""
-        N, M, B, n = self.N, self.M, self.B, self.n
+        B, n = self.B, self.n
         y = xl.reshape(-1, B)
         br, bc = self._blk
         blocks = np.empty((n, len(br)))
@@ -413,31 +426,43 @@ class TransportProblem:
             sl = slice(s, min(n, s + CHUNK))
             if self.matrix_free:
                 blocks[sl] = self._diagonal(y, sl)
-                continue
-            if self.collisions:
-                J = batched_jacobian(y[sl, :N], y[sl, N:], self.rho[sl], self.ados[sl],
-                                     h=self.grid.h, m=self.grid.m,
-                                     qp_scale=self.p["qp_scale"][sl],
-                                     c_ph=self.p["c_ph"][sl])
             else:
-                J = np.zeros((sl.stop - s, B, B))
-            mass = np.concatenate([self.m_f[sl], self.m_n[sl]], axis=1)
-            J *= mass[:, :, None]
-            k = np.arange(M)
-            J[:, N + k, N + k] -= self.m_n[sl] / self.p["tau_esc"][sl, None]
-            alg = np.concatenate([self.alg_f[sl], np.broadcast_to(
-                self.ph_fixed[sl, None], (sl.stop - s, M))], axis=1)
-            J[alg] = 0.0
-            d = np.arange(B)
-            J[:, d, d] -= np.where(alg, self.kappa[sl], 0.0)
-            blocks[sl] = J[:, br, bc]
+                blocks[sl] = self.cell_blocks(y, sl)[:, br, bc]
+        return np.concatenate([blocks.ravel(), self.transport_values()])[self._keep]
+
+    def cell_blocks(self, y: np.ndarray, sl: slice) -> np.ndarray:
+        """Dense d rhs / d y of the cells ``sl`` within each cell, shape (cells, B, B):
+        collisions, phonon escape and algebraic rows, without transport. Phonon rows
+        couple to their own phonon only (the phonon-phonon part is diagonal)."""
+        N, M, B = self.N, self.M, self.B
+        c = sl.stop - sl.start
+        if self.collisions:
+            J = batched_jacobian(y[sl, :N], y[sl, N:], self.rho[sl], self.ados[sl],
+                                 h=self.grid.h, m=self.grid.m,
+                                 qp_scale=self.p["qp_scale"][sl], c_ph=self.p["c_ph"][sl])
+        else:
+            J = np.zeros((c, B, B))
+        mass = np.concatenate([self.m_f[sl], self.m_n[sl]], axis=1)
+        J *= mass[:, :, None]
+        k = np.arange(M)
+        J[:, N + k, N + k] -= self.m_n[sl] / self.p["tau_esc"][sl, None]
+        alg = np.concatenate([self.alg_f[sl], np.broadcast_to(
+            self.ph_fixed[sl, None], (c, M))], axis=1)
+        J[alg] = 0.0
+        d = np.arange(B)
+        J[:, d, d] -= np.where(alg, self.kappa[sl], 0.0)
+        return J
+
+    def transport_values(self) -> np.ndarray:
+        """d rhs / d f of face transport and boundary exchange, in the order of the
+        transport part of the patterns: (a, a), (a, b), (b, b), (b, a) per face pair and
+        energy, then the boundary diagonal. Rows of algebraic bins stay clean."""
         G = self.G
-        nf = np.where(self.alg_f[self.f_a], 0.0, 1.0)  # rows of algebraic bins stay clean
+        nf = np.where(self.alg_f[self.f_a], 0.0, 1.0)
         nb = np.where(self.alg_f[self.f_b], 0.0, 1.0)
         bd = np.where(self.alg_f[self.b_cell], 0.0, -self.b_G)
-        vals = np.concatenate([blocks.ravel(), (-G * nf).ravel(), (G * nf).ravel(),
-                               (-G * nb).ravel(), (G * nb).ravel(), bd.ravel()])
-        return vals[self._keep]
+        return np.concatenate([(-G * nf).ravel(), (G * nf).ravel(), (-G * nb).ravel(),
+                               (G * nb).ravel(), bd.ravel()])
 
     def _diagonal(self, y: np.ndarray, sl: slice) -> np.ndarray:
         """Diagonal of d rhs / d y of the cells ``sl`` (preconditioner of the matrix-free
