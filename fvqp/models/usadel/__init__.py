@@ -10,6 +10,7 @@ Modules
 network        wire networks from 1D meshes (vertex-centred finite volumes)
 bulk           uniform Dynes/Abrikosov–Gor'kov solution of Eq. 1
 spectral       retarded Usadel equation on the network, all energies at once
+phase          the same with the phase χ as unknown (S reservoirs at different phases)
 terminals      reservoirs and tunnel junctions (Eqs. 3, 11, 12)
 kinetic        Eqs. 9–10 without collisions (energies decoupled, one sparse LU)
 collisions     e–e collision integral (Bobkova & Bobkov Eq. 16, reconstructed)
@@ -48,6 +49,9 @@ _BOUNDARIES = {
     "superconductor": Section({
         "gap": Field("quantity", "reservoir gap (default the wire's Δ0)", dimension="energy",
                      positive=True),
+        "phase": Field("float", "order-parameter phase of the reservoir in rad; setting it "
+                       "on any superconducting boundary solves the spectral equation with "
+                       "the phase χ as an unknown (phase-biased SNS / networks)"),
     }, doc="clean contact to a superconducting reservoir (fL = tanh, fT = 0)"),
     "normal": Section({
         "bias": Field("quantity", "reservoir voltage", dimension="voltage", default=0.0),
@@ -57,17 +61,23 @@ _BOUNDARIES = {
 }
 
 _JUNCTION = Section({
-    "conductance": Field("quantity", "normal-state tunnel conductance G_T",
-                         dimension="conductance", required=True, positive=True),
+    "conductance": Field("quantity", "normal-state tunnel conductance G_T (a segment "
+                         "junction: the total, spread uniformly)", dimension="conductance",
+                         positive=True),
+    "conductance_per_length": Field("float", "segment junctions: normal-state tunnel "
+                                    "conductance per length G'_T in S/m", positive=True),
     "bias": Field("quantity", "electrode voltage", dimension="voltage", default=0.0),
     "temperature": Field("quantity", "electrode temperature (default bath)",
                          dimension="temperature", positive=True),
     "in_solve": Field("bool", "include the junction in the kinetic solve (false: a "
                       "non-invasive detector, as in the paper)", default=True),
-}, doc="NIS tunnel junction at a named mesh point (Eq. 11)")
+}, doc="NIS tunnel junction at a named mesh point, or spread over a named mesh segment "
+       "(a physical line group, declared as a region) with a conductance per length "
+       "(Eq. 11)")
 
 _SECTIONS = {
-    "junctions": TableOf(_JUNCTION, "tunnel junctions, [junctions.<point group>]"),
+    "junctions": TableOf(_JUNCTION, "tunnel junctions, [junctions.<point group>] or "
+                         "[junctions.<segment (line group)>]"),
     "energy": Section({
         "spacing": Field("float", "energy-grid spacing in units of Δ0", default=0.025,
                          positive=True),
@@ -133,6 +143,11 @@ def _check(data, err) -> None:
     if sc.get("mode") == "uniform" and not sc.get("probe"):
         err.add("selfconsistency.probe", "mode uniform needs the point whose fL sets Δ.",
                 'add probe = "junction_b" (the injector in the paper).')
+    for name, j in (data.get("junctions") or {}).items():
+        if j and (j.get("conductance") is None) == (j.get("conductance_per_length") is None):
+            err.add(f"junctions.{name}", "needs exactly one of conductance (a point or the "
+                    "total of a segment) and conductance_per_length (a segment).",
+                    'add conductance = "20 uS" (or conductance_per_length = 1e-3 for S/m).')
     for name, reg in (data.get("regions") or {}).items():
         if reg and reg.get("gap") is None and not reg.get("material"):
             err.add(f"regions.{name}", "needs gap or material.", 'add gap = "265 ueV".')

@@ -13,13 +13,15 @@ import time
 
 import numpy as np
 
+from ...case import CaseError
 from ...io.atomic import atomic_path, atomic_write_bytes
 from ...units import K_B, WireScales
 from .network import network_from_mesh
 from .observables import charge_imbalance_potential, detector_current, split_bias, tunnel_current
+from .phase import PhaseProblem
 from .selfconsistent import Setup, bias_sweep, solve_state
 from .spectral import SpectralProblem
-from .terminals import Reservoir, TunnelJunction
+from .terminals import Reservoir, TunnelJunction, segment_junctions
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +61,7 @@ def build(case) -> tuple[Setup, dict]:
         dphi[e] = reg["phase_gradient"]
         nodes = np.unique(np.concatenate([net.edge_a[e], net.edge_b[e]]))
         node_delta[nodes] = np.maximum(node_delta[nodes], sc.energy(_gap_si(reg)))
-    reservoirs = []
+    reservoirs, phased = [], False
     for name, bc in (d.get("boundaries") or {}).items():
         node = net.node(name)
         if bc["type"] == "normal":
@@ -68,17 +70,19 @@ def build(case) -> tuple[Setup, dict]:
                                         sc.t(T)))
         else:
             g = sc.energy(bc["gap"]) if bc.get("gap") else node_delta[node]
-            reservoirs.append(Reservoir(name, node, "superconductor", g, 0.0, t_bath))
+            phased |= bc.get("phase") is not None
+            reservoirs.append(Reservoir(name, node, "superconductor", g, 0.0, t_bath,
+                                        phase=bc.get("phase") or 0.0))
+    if phased and np.any(dphi):
+        raise CaseError([f"{case.path}: regions.*.phase_gradient: an imposed phase gradient "
+                         "and superconducting boundaries with a phase exclude each other "
+                         "(the phase is then solved for). Fix: remove phase_gradient or the "
+                         "boundaries' phase."])
     junctions, passive = [], []
     for name, j in (d.get("junctions") or {}).items():
-        if name not in net.groups:
-            raise ValueError(f"{case.path}: junctions.{name}: the mesh has no point group "
-                             f"{name!r}; its groups are {sorted(net.groups)}. Fix: rename "
-                             "the table.")
         T = j.get("temperature") or d["bath"]["temperature"]
-        J = TunnelJunction(name, net.node(name), sc.kappa(j["conductance"]),
-                           sc.bias(j["bias"]), sc.t(T))
-        (junctions if j["in_solve"] else passive).append(J)
+        parts = _junction(case, net, sc, name, j, sc.t(T))
+        (junctions if j["in_solve"] else passive).extend(parts)
     sw = d.get("sweep") or {}
     biases = [abs(sc.bias(sw[k])) for k in ("start", "stop") if sw.get(k) is not None]
     biases += [abs(j.bias) for j in junctions]
@@ -88,8 +92,12 @@ def build(case) -> tuple[Setup, dict]:
     de = en.get("spacing", 0.025)
     emax = en.get("max") or max(omega_d, max(biases + [0.0]) + 1.0 + 20 * t_bath)
     eps = np.arange(-np.floor(emax / de), np.floor(emax / de) + 1) * de
-    prob = SpectralProblem(net, node_delta, gamma=gam, zeta0=zeta, dphi=dphi,
-                           reservoirs=reservoirs, junctions=junctions)
+    if phased:
+        prob = PhaseProblem(net, node_delta, gamma=gam, zeta0=zeta, reservoirs=reservoirs,
+                            junctions=junctions)
+    else:
+        prob = SpectralProblem(net, node_delta, gamma=gam, zeta0=zeta, dphi=dphi,
+                               reservoirs=reservoirs, junctions=junctions)
     probe = net.node(scd["probe"]) if scd.get("probe") else None
     coll = d.get("collisions") or {}
     gamma_ph = 1.0 / sc.time(coll["tau0"]) if coll.get("tau0") else 0.0
@@ -102,6 +110,31 @@ def build(case) -> tuple[Setup, dict]:
     meta = {"scales": sc, "net": net, "raw": raw, "passive": passive, "t_bath": t_bath,
             "regions": list(regions)}
     return setup, meta
+
+
+def _junction(case, net, sc, name, j, t) -> list:
+    """Point junction on a named point group, or a segment junction on a named line
+    group (a region of the mesh): a list of :class:`TunnelJunction` parts."""
+    bias = sc.bias(j["bias"])
+    if name in net.groups:
+        if j.get("conductance") is None:
+            raise CaseError([f"{case.path}: junctions.{name}: {name!r} is a point of the "
+                             "mesh; a point junction needs conductance. Fix: replace "
+                             'conductance_per_length by conductance = "20 uS".'])
+        return [TunnelJunction(name, net.node(name), sc.kappa(j["conductance"]), bias, t)]
+    if name in net.region_names:
+        edges = net.edge_region == net.region_names.index(name)
+        if not edges.any():
+            raise CaseError([f"{case.path}: junctions.{name}: the segment {name!r} is not "
+                             "an active region of the case. Fix: add [regions." + name +
+                             "] (with the wire's properties) or make it active."])
+        length_m = float(net.length[edges].sum()) * sc.xi
+        gpl = j.get("conductance_per_length")
+        gpl = j["conductance"] / length_m if gpl is None else gpl
+        return segment_junctions(net, edges, gpl * sc.r_xi * sc.xi, name, bias, t)
+    raise CaseError([f"{case.path}: junctions.{name}: the mesh has no point group or segment "
+                     f"{name!r}; its points are {sorted(net.groups)} and its segments "
+                     f"(line groups) {net.region_names}. Fix: rename the table."])
 
 
 def _figure(path, res, title):
@@ -166,10 +199,9 @@ def run(case, output_dir: str | None = None) -> dict:
         biases = np.linspace(sc.bias(sw["start"]), sc.bias(sw["stop"]), sw["points"])
         det = None
         if sw.get("detector"):
-            jd = next(j for j in setup.junctions + meta["passive"]
-                      if j.name == sw["detector"])
+            jd = [j for j in setup.junctions + meta["passive"] if j.name == sw["detector"]]
             vd = np.array([sc.bias(v) for v in sw["detector_biases"]])
-            det = (jd.node, jd.kappa, vd, jd.temperature)
+            det = ([j.node for j in jd], [j.kappa for j in jd], vd, jd[0].temperature)
         out = bias_sweep(setup, sw["junction"], biases, det)
         res["bias_mV"] = biases * v_unit * 1e3
         res["i_inj_A"] = out["i_inj"] * sc.i0
@@ -191,12 +223,20 @@ def run(case, output_dir: str | None = None) -> dict:
         st = solve_state(setup)
         gap = st.delta
         mu = charge_imbalance_potential(st.kinetic)
-        summary["junction_currents_A"] = {j.name: tunnel_current(st.kinetic, j) * sc.i0
-                                          for j in setup.junctions}
-        summary["detector_currents_A"] = {
-            j.name: float(detector_current(st.kinetic, j.node, j.kappa, [j.bias],
-                                           j.temperature)[0] * sc.i0)
-            for j in meta["passive"]}
+        cur: dict = {}
+        for j in setup.junctions:  # summed over the parts of segment junctions
+            cur[j.name] = cur.get(j.name, 0.0) + tunnel_current(st.kinetic, j) * sc.i0
+        summary["junction_currents_A"] = cur
+        det: dict = {}
+        for j in meta["passive"]:
+            det[j.name] = det.get(j.name, 0.0) + float(detector_current(
+                st.kinetic, j.node, j.kappa, [j.bias], j.temperature)[0] * sc.i0)
+        summary["detector_currents_A"] = det
+        if isinstance(setup.problem, PhaseProblem):
+            from .observables import supercurrent
+
+            i_s = supercurrent(st.kinetic.spectral, st.kinetic.fL)
+            summary["supercurrent_A"] = [float(i_s.min() * sc.i0), float(i_s.max() * sc.i0)]
         summary["self_consistency_iterations"] = st.iterations
         summary["message"] = "steady state"
     res["gap_ueV"] = gap * sc.delta0 / 1.602176634e-25

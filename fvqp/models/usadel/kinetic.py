@@ -9,7 +9,22 @@ Conservative form of paper Eqs. 9–10 (units Δ0, ξ; D_N = 1):
        &= \mathcal R_T f_T ,
 
 which reduce to Eqs. 9–10 where the spectral supercurrent :math:`j_\epsilon\partial_x\phi`
-is uniform. Tunnel junctions inject :math:`\kappa N(f^{(N)}_{L,T}-f_{L,T})` at their node
+is uniform. For a phase-biased solution (:class:`~fvqp.models.usadel.phase.PhaseSolution`)
+the coupling uses the solution's own edge spectral supercurrent
+:math:`g_e\mathrm{Im}(\sin^2\bar\theta_e\Delta\chi_e)` instead of
+:math:`j_\epsilon\partial_x\phi`, and the general terms of complex χ enter:
+
+.. math::
+   \partial_x\big(\mathcal D_L\partial_x f_L - \mathcal T\partial_x f_T
+       + j_\epsilon f_T\big) &= \mathcal I_L ,\\
+   \partial_x\big(\mathcal D_T\partial_x f_T + \mathcal T\partial_x f_L
+       + j_\epsilon f_L\big) &= \mathcal R_T f_T + \mathcal R_L f_L ,
+
+with :math:`\mathcal T=\tfrac12|\sin\theta|^2\sinh 2\mathrm{Im}\chi` and
+:math:`\mathcal R_L=\partial_x j_\epsilon=2|\Delta|\mathrm{Im}(\sin\theta\sin(\chi-\phi))`
+(taken as the discrete divergence of the edge spectral current, so that equilibrium
+fL = tanh, fT = 0 is an exact discrete solution).
+Tunnel junctions inject :math:`\kappa N(f^{(N)}_{L,T}-f_{L,T})` at their node
 (Eq. 11, electrode distribution Eq. 12), reservoirs fix fL, fT. Discretised on the nodes
 of the network with edge coefficients the means of the node coefficients.
 
@@ -78,7 +93,11 @@ def assemble(spec: SpectralSolution, reservoirs, junctions, dl_floor: float = 1e
     g = net.conductance[None, :]
     DL = np.maximum(net.edge_mean(spec.DL), dl_floor) * g
     DT = net.edge_mean(spec.DT) * g
-    js = net.edge_mean(spec.jeps) * (prob.dphi * net.area)[None, :] * 0.5
+    phase = hasattr(spec, "edge_js")  # phase-biased solution: actual ∂xχ (phase.py)
+    if phase:
+        js = 0.5 * spec.edge_js
+    else:
+        js = net.edge_mean(spec.jeps) * (prob.dphi * net.area)[None, :] * 0.5
     N, RT, vol = spec.N, spec.RT, net.volume
     base = (np.arange(ne) * 2 * n)[:, None]
     rows, cols, vals = [], [], []
@@ -100,6 +119,14 @@ def assemble(spec: SpectralSolution, reservoirs, junctions, dl_floor: float = 1e
         put(ro + a, co + b, js)
         put(ro + b, co + a, -js)
         put(ro + b, co + b, -js)
+    if phase:  # anomalous cross terms -𝒯∂fT (L mode), +𝒯∂fL (T mode), and R_L fL
+        X = net.edge_mean(spec.cross) * g
+        for ro, co, sg in ((base, base + n, -1.0), (base + n, base, 1.0)):
+            put(ro + a, co + a, -sg * X)
+            put(ro + a, co + b, sg * X)
+            put(ro + b, co + b, -sg * X)
+            put(ro + b, co + a, sg * X)
+        put(base + n + np.arange(n)[None, :], base + np.arange(n)[None, :], -spec.node_RL)
     kap = np.zeros((ne, n))
     for J in junctions:
         kap[:, J.node] += J.kappa * N[:, J.node]
@@ -170,7 +197,7 @@ def bias_derivative(spec: SpectralSolution, reservoirs, junctions, name: str,
     collisionless kinetic problem is linear in the electrode distributions, Eq. 12)."""
     from .terminals import dn0_dv
 
-    J = next(j for j in junctions if j.name == name)
+    parts = [j for j in junctions if j.name == name]  # a segment junction has many
     key = _key(spec, reservoirs, junctions)
     if cache is not None and cache.get("key") == key:
         lu, ne, n = cache["lu"], cache["ne"], cache["n"]
@@ -179,11 +206,12 @@ def bias_derivative(spec: SpectralSolution, reservoirs, junctions, name: str,
         lu, ne, n = spla.splu(op.A.tocsc()), op.ne, op.n
         if cache is not None:
             cache.update(key=key, lu=lu, ne=ne, n=n, spec_ref=spec)
-    dL, dT = dn0_dv(spec.eps, J.bias, J.temperature)
     b = np.zeros((ne, 2, n))
-    kN = J.kappa * spec.N[:, J.node]
-    b[:, 0, J.node] = -kN * dL
-    b[:, 1, J.node] = -kN * dT
+    for J in parts:
+        dL, dT = dn0_dv(spec.eps, J.bias, J.temperature)
+        kN = J.kappa * spec.N[:, J.node]
+        b[:, 0, J.node] -= kN * dL
+        b[:, 1, J.node] -= kN * dT
     u = lu.solve(b.ravel()).reshape(ne, 2, n)
     return KineticSolution(eps=spec.eps, fL=u[:, 0], fT=u[:, 1], spectral=spec,
                            junctions=list(junctions), reservoirs=list(reservoirs))

@@ -124,3 +124,17 @@ def critical_current(n_edges: int = 60, phis=None, n_u: int = 64, u_max: float =
     k = min(max(k, 1), phis.size - 2)
     a, b, c = np.polyfit(phis[k - 1:k + 2], cur[k - 1:k + 2], 2)
     return float(c - b * b / (4 * a)), float(-b / (2 * a))
+
+
+def supercurrent_sum(phi: float, t: float, n_edges: int = 60, delta_over_eth=np.inf,
+                     gamma: float = 0.0, omega_max: float = 400.0) -> float:
+    r"""Equilibrium :math:`eR_NI/E_\mathrm{Th}=2\pi t\sum_{n\ge0}J(\omega_n+\Gamma)` at
+    temperature t (units E_Th), :math:`\omega_n=(2n+1)\pi t`.
+
+    With Γ > 0 this is the exact Matsubara image of the real-energy integral
+    :math:`\tfrac12\int j_\epsilon(\epsilon+i\Gamma)\tanh(\epsilon/2t)\,d\epsilon` of a
+    Dynes-broadened (ε → ε + iΓ everywhere) retarded solution: closing the contour in the
+    upper half plane picks the poles of tanh at ε = iω_n.
+    """
+    w = (2 * np.arange(int(omega_max / (2 * np.pi * t)) + 1) + 1) * np.pi * t + gamma
+    return float(2 * np.pi * t * spectral_current(phi, w, n_edges, delta_over_eth).sum())

@@ -53,8 +53,12 @@ def detector_current(kin, node: int, kappa: float, v_det, t_det: float) -> np.nd
 
 def supercurrent(spec, fL) -> np.ndarray:
     r"""Supercurrent of every edge, :math:`I_s/I_0=\frac{A\,\partial_x\phi}{2}\int
-    j_\epsilon f_L\,d\epsilon` (Eq. 6)."""
+    j_\epsilon f_L\,d\epsilon` (Eq. 6); for a phase-biased solution
+    :math:`\tfrac12\int g_e\mathrm{Im}(\sin^2\bar\theta_e\Delta\chi_e)\bar f_L\,d\epsilon`
+    (the same with the solution's own ∂xχ)."""
     net, prob = spec.problem.net, spec.problem
+    if hasattr(spec, "edge_js"):  # phase-biased solution: Σ g Im(sin²θ̄ Δχ) (phase.py)
+        return 0.5 * integrate(spec.edge_js * net.edge_mean(fL), spec.eps)
     je = integrate(net.edge_mean(spec.jeps * fL), spec.eps)
     return 0.5 * prob.dphi * net.area * je
 
@@ -156,7 +160,13 @@ def charge_balance(kin) -> dict:
     conv = 0.5 * integrate((net.volume * spec.RT * kin.fT)[:, free].sum(axis=1), eps)
     g = net.conductance
     DT = net.edge_mean(spec.DT) * g
-    js = net.edge_mean(spec.jeps) * prob.dphi * net.area
+    phase = hasattr(spec, "edge_js")
+    if phase:  # phase-biased: actual ∂xχ, cross term 𝒯 and R_L fL (kinetic.py)
+        js = spec.edge_js
+        X = net.edge_mean(spec.cross) * g
+        conv += 0.5 * integrate((spec.node_RL * kin.fL)[:, free].sum(axis=1), eps)
+    else:
+        js = net.edge_mean(spec.jeps) * prob.dphi * net.area
     drained = {}
     for r in kin.reservoirs:
         tot = np.zeros(eps.size)
@@ -165,6 +175,8 @@ def charge_balance(kin) -> dict:
             fl_mean = 0.5 * (kin.fL[:, here[e]] + kin.fL[:, there[e]])
             tot += (DT[:, e] * (kin.fT[:, there[e]] - kin.fT[:, here[e]])
                     + sgn * js[:, e] * fl_mean).sum(axis=1)
+            if phase:
+                tot += (X[:, e] * (kin.fL[:, there[e]] - kin.fL[:, here[e]])).sum(axis=1)
         drained[r.name] = 0.5 * float(integrate(tot, eps))
     return {"injected": float(injected), "converted": float(conv), "drained": drained}
 

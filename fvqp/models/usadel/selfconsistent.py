@@ -23,6 +23,7 @@ import numpy as np
 from .inelastic import solve_inelastic
 from .kinetic import KineticSolution, solve_linear
 from .observables import coupling_constant, gap_from_fL
+from .phase import PhaseProblem, solve_phase
 from .spectral import SpectralProblem, solve_spectral
 
 log = logging.getLogger(__name__)
@@ -90,9 +91,14 @@ def _evaluate(setup, delta, guess, cache=None):
                for r in setup.problem.reservoirs]
         prob = replace(setup.problem, delta=delta, reservoirs=res)
         theta0 = cache.get("theta") if cache is not None else None
-        spec = solve_spectral(prob, setup.eps, theta0=theta0)
+        if isinstance(prob, PhaseProblem):  # S reservoirs at different phases
+            spec = solve_phase(prob, setup.eps, guess=theta0)
+            start = (spec.theta, spec.chi)
+        else:
+            spec = solve_spectral(prob, setup.eps, theta0=theta0)
+            start = spec.theta
         if cache is not None:
-            cache.update(delta=np.array(delta, copy=True), spec=spec, theta=spec.theta)
+            cache.update(delta=np.array(delta, copy=True), spec=spec, theta=start)
     kin = _kinetic(setup, spec, guess, cache)
     new = gap_from_fL(spec, kin.fL, setup.lam, setup.omega_d, setup.t_ref)
     return kin, new
@@ -176,7 +182,8 @@ def with_biases(setup: Setup, biases: dict) -> Setup:
 def bias_sweep(setup: Setup, junction: str, biases, detector=None) -> dict:
     """States for every bias of ``junction`` (continuation from the previous one).
 
-    ``detector`` = ``(node, kappa, v_det_list, t_det)`` evaluates the detector current
+    ``detector`` = ``(node, kappa, v_det_list, t_det)`` (node, kappa may be sequences: a
+    segment detector) evaluates the detector current
     (Eq. 14) on every state. Returns arrays ``delta`` (n_bias, n_nodes), ``i_inj``,
     ``i_det`` (n_bias, n_vdet), ``mu`` (n_bias, n_nodes) and the last state.
     """
@@ -189,16 +196,18 @@ def bias_sweep(setup: Setup, junction: str, biases, detector=None) -> dict:
         s = with_biases(setup, {junction: v})
         st = solve_state(s, delta0=delta, guess=guess, cache=cache)
         delta, guess = st.delta, (st.kinetic.fL, st.kinetic.fT)
-        jun = next(j for j in s.junctions if j.name == junction)
         out["delta"].append(st.delta)
-        out["i_inj"].append(tunnel_current(st.kinetic, jun))
+        out["i_inj"].append(sum(tunnel_current(st.kinetic, j) for j in s.junctions
+                                if j.name == junction))  # all parts of a segment
         out["mu"].append(charge_imbalance_potential(st.kinetic))
         out["iterations"].append(st.iterations)
         if setup.probe_node is not None:
             out["fL_probe"].append(st.kinetic.fL[:, setup.probe_node])
         if detector is not None:
             node, kap, vd, td = detector
-            out["i_det"].append(detector_current(st.kinetic, node, kap, vd, td))
+            out["i_det"].append(sum(detector_current(st.kinetic, nd, kp, vd, td)
+                                    for nd, kp in zip(np.atleast_1d(node),
+                                                      np.atleast_1d(kap), strict=True)))
     for k in ("delta", "i_inj", "i_det", "mu", "fL_probe", "iterations"):
         out[k] = np.array(out[k])
     return out

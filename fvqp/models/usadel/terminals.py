@@ -41,7 +41,8 @@ class Reservoir:
 
     ``kind`` is ``"normal"`` (θ = 0, fL/fT of Eq. 12 at ``bias``) or ``"superconductor"``
     (bulk θ with gap ``delta``, fL = n0, fT = 0: an S reservoir is at the potential of the
-    condensate).
+    condensate). ``phase`` (rad) is the reservoir's order-parameter phase; it is used by
+    the phase-biased solver (:mod:`~fvqp.models.usadel.phase`) only.
     """
 
     name: str
@@ -50,6 +51,7 @@ class Reservoir:
     delta: float = 1.0
     bias: float = 0.0
     temperature: float = 0.0
+    phase: float = 0.0
 
     def distribution(self, eps):
         if self.kind == "normal":
@@ -72,3 +74,25 @@ class TunnelJunction:
 
     def distribution(self, eps):
         return electrode_distribution(eps, self.bias, self.temperature)
+
+
+def segment_junctions(net, edges, kappa_per_length: float, name: str, bias: float = 0.0,
+                      temperature: float = 0.0) -> list[TunnelJunction]:
+    r"""A tunnel contact spread along the mesh edges ``edges`` (indices or boolean mask)
+    with conductance per length κ' = G'_T R_ξ ξ (units 1/(R_ξ ξ)), as point junctions on the
+    segment's nodes.
+
+    In the vertex-centred scheme the distributed source :math:`\kappa' N(f^{(N)}-f)` of
+    Eq. 11 integrated over a node's control volume is :math:`\kappa_i N_i(f^{(N)}-f_i)`
+    with :math:`\kappa_i=\kappa'\ell_i`, :math:`\ell_i` the part of the segment in the
+    control volume (half of each adjacent segment edge); Σ κ_i = κ' × segment length
+    exactly. All parts carry the same ``name`` (tunnel currents are summed by name)."""
+    e = np.flatnonzero(np.asarray(edges)) if np.asarray(edges).dtype == bool else \
+        np.asarray(edges, dtype=int)
+    if e.size == 0:
+        raise ValueError(f"segment junction {name!r} has no mesh edges")
+    ell = np.zeros(net.n_nodes)
+    np.add.at(ell, net.edge_a[e], 0.5 * net.length[e])
+    np.add.at(ell, net.edge_b[e], 0.5 * net.length[e])
+    return [TunnelJunction(name, int(i), kappa_per_length * float(ell[i]), bias, temperature)
+            for i in np.flatnonzero(ell > 0)]
