@@ -156,7 +156,7 @@ def test_on_grid_contract(al):
 
 
 def test_finite_temperature_follows_bcs(al):
-    """Al at T = 0.5 T_c: Delta(T)/Delta(0) = BCS 0.9569 within 0.3 % (measured 0.9577)."""
+    """Al at T = 0.5 T_c: Delta(T)/Delta(0) = BCS 0.9569 within 0.3 % (measured 0.9573)."""
     s = solve_eliashberg("Al", temperature=0.5)
     ratio = s.delta0 / al.delta0
     assert ratio == pytest.approx(bcs_gap(0.5) / bcs_gap(0.0), abs=3e-3)
@@ -165,12 +165,13 @@ def test_finite_temperature_follows_bcs(al):
 @pytest.mark.slow
 def test_gap_closes_at_the_matsubara_tc(al):
     """At T = 0.95 T_c, Delta ~ sqrt(Tc - T): the real-axis T_c inferred from the BCS
-    shape must equal the Matsubara T_c (= 1 by the mu* calibration) within 0.5 %."""
+    shape must equal the Matsubara T_c (= 1 by the mu* calibration) within 0.2 %
+    (measured 1.0008; at T = 0.99: 1.0010)."""
     s = solve_eliashberg("Al", temperature=0.95)
     ratio = s.delta0 / al.delta0
     bcs = lambda t: bcs_gap(t) / bcs_gap(0.0)  # noqa: E731
     tc_real = brentq(lambda tc: bcs(0.95 / tc) - ratio, 0.951, 1.2)
-    assert tc_real == pytest.approx(1.0, abs=5e-3)
+    assert tc_real == pytest.approx(1.0, abs=2e-3)
 
 
 @pytest.mark.slow
@@ -206,3 +207,12 @@ def test_physical_constructor_and_units(al):
     assert "Carbotte" in q.sources["lambda"] and "calibrated" in q.sources["mu_star"]
     with pytest.raises(ValueError, match="no lambda tabulated"):
         EliashbergParams.from_material("Nb")
+
+
+@pytest.mark.slow
+def test_no_gap_above_the_matsubara_tc():
+    """T = 1.05 T_c: the normal state is the only solution (grid artefacts once sustained
+    a gap ~ h above T_c: a non-zero varphi in the symmetric eps = 0 cell, and thermal
+    factors taken at cell centres while the edge weight sits at the gap)."""
+    s = solve_eliashberg("Al", temperature=1.05, n=2**13)
+    assert s.success and np.abs(s.gap).max() < 1e-6
