@@ -43,6 +43,15 @@ def build(case) -> tuple[Setup, dict]:
     ref_name = next(iter(regions))
     ref = regions[ref_name]
     delta0 = _gap_si(ref)
+    if delta0 <= 0:  # normal wire (SNS): the energy unit is the first S reservoir's gap
+        gaps = [bc["gap"] for bc in (d.get("boundaries") or {}).values()
+                if bc["type"] == "superconductor" and bc.get("gap")]
+        if not gaps:
+            raise CaseError([f"{case.path}: regions.{ref_name}.gap: the first region is "
+                             "normal (gap 0) and no superconducting boundary has a gap, so "
+                             "there is no energy unit Δ0. Fix: give the superconducting "
+                             'boundaries gap = "180 ueV".'])
+        delta0 = float(gaps[0])
     sc = WireScales(delta0, ref["diffusivity"], ref["resistivity"], ref["cross_section"])
     raw = read_mesh(case.mesh_path)
     areas = {n: r["cross_section"] / sc.area for n, r in regions.items()}
@@ -232,11 +241,13 @@ def run(case, output_dir: str | None = None) -> dict:
             det[j.name] = det.get(j.name, 0.0) + float(detector_current(
                 st.kinetic, j.node, j.kappa, [j.bias], j.temperature)[0] * sc.i0)
         summary["detector_currents_A"] = det
-        if isinstance(setup.problem, PhaseProblem):
-            from .observables import supercurrent
+        from .observables import charge_current
 
-            i_s = supercurrent(st.kinetic.spectral, st.kinetic.fL)
-            summary["supercurrent_A"] = [float(i_s.min() * sc.i0), float(i_s.max() * sc.i0)]
+        i_e = charge_current(st.kinetic) * sc.i0  # along the mesh cell orientation
+        res["edge_current_A"] = i_e
+        summary["reservoir_currents_A"] = {  # current out of the wire into each reservoir
+            r.name: float(i_e[net.edge_b == r.node].sum() - i_e[net.edge_a == r.node].sum())
+            for r in setup.reservoirs}
         summary["self_consistency_iterations"] = st.iterations
         summary["message"] = "steady state"
     res["gap_ueV"] = gap * sc.delta0 / 1.602176634e-25
@@ -251,7 +262,7 @@ def run(case, output_dir: str | None = None) -> dict:
         fh["energy_grid_delta0"] = setup.eps
         fh.attrs["units"] = json.dumps({"x_um": "um", "points_um": "um", "gap_ueV": "ueV",
                                         "mu_uV": "uV", "bias_mV": "mV", "i_inj_A": "A",
-                                        "i_det_A": "A", "g_nl": "S", "g_sa": "S", "g_ss": "S"})
+                                        "i_det_A": "A", "edge_current_A": "A", "g_nl": "S", "g_sa": "S", "g_ss": "S"})
     os.replace(tmp, h5)
     _figure(os.path.join(out_dir, f"{case.name}.png"), res, case.data.get("title") or case.name)
     _vtk(os.path.join(out_dir, f"{case.name}.vtu"), meta, gap * sc.delta0 / 1.602176634e-19,

@@ -87,7 +87,9 @@ def _evaluate(setup, delta, guess, cache=None):
     if cache is not None and "delta" in cache and np.array_equal(cache["delta"], delta):
         spec = cache["spec"]
     else:
-        res = [replace(r, delta=float(delta[r.node])) if r.kind == "superconductor" else r
+        # S reservoirs follow the local gap (a reservoir on a normal wire keeps its own)
+        res = [replace(r, delta=float(delta[r.node]))
+               if r.kind == "superconductor" and delta[r.node] > 0 else r
                for r in setup.problem.reservoirs]
         prob = replace(setup.problem, delta=delta, reservoirs=res)
         theta0 = cache.get("theta") if cache is not None else None
