@@ -262,7 +262,8 @@ def run(case, output_dir: str | None = None) -> dict:
         fh["energy_grid_delta0"] = setup.eps
         fh.attrs["units"] = json.dumps({"x_um": "um", "points_um": "um", "gap_ueV": "ueV",
                                         "mu_uV": "uV", "bias_mV": "mV", "i_inj_A": "A",
-                                        "i_det_A": "A", "edge_current_A": "A", "g_nl": "S", "g_sa": "S", "g_ss": "S"})
+                                        "i_det_A": "A", "edge_current_A": "A", "g_nl": "S",
+                                        "g_sa": "S", "g_ss": "S"})
     os.replace(tmp, h5)
     _figure(os.path.join(out_dir, f"{case.name}.png"), res, case.data.get("title") or case.name)
     _vtk(os.path.join(out_dir, f"{case.name}.vtu"), meta, gap * sc.delta0 / 1.602176634e-19,
