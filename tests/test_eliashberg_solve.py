@@ -216,3 +216,24 @@ def test_no_gap_above_the_matsubara_tc():
     factors taken at cell centres while the edge weight sits at the gap)."""
     s = solve_eliashberg("Al", temperature=1.05, n=2**13)
     assert s.success and np.abs(s.gap).max() < 1e-6
+
+
+def test_real_axis_solution_continues_to_the_matsubara_solution():
+    """Causality and finite-T physics in one check: Z(i w_n) and Delta(i w_n) obtained
+    from the real-axis spectral weights (Im[eps Z], Im phi; Cauchy representation) equal
+    the independent non-linear Matsubara-axis solution. Pb (strong coupling), T = 0.3 T_c;
+    measured: Z to 5e-5, Delta to 2.4e-3 relative over the first 10 frequencies."""
+    from fvqp.eliashberg.matsubara import solve_matsubara
+    from fvqp.eliashberg.selfenergy import MatsubaraCoulomb, RealAxisGrid
+
+    p = EliashbergParams.from_material("Pb")
+    t = 0.3
+    wn, z_m, d_m = solve_matsubara(p.a2f, p.mu_star, p.omega_c, t)
+    s = solve_real_axis(p, temperature=t)
+    cont = MatsubaraCoulomb(RealAxisGrid(s.e.size, s.h), p.omega_c, t)
+    assert np.allclose(cont.nu[:10], wn[:10])
+    z_r, phi_ph = cont.imaginary_axis(s.ez.imag, s.phi.imag)
+    d_r = (phi_ph + s.phi_coulomb) / z_r
+    assert np.abs(z_r[:10] / z_m[:10] - 1).max() < 2e-4
+    assert np.abs(d_r[:10] / d_m[:10] - 1).max() < 5e-3
+    assert d_m[0] > 2.0  # strong coupling: Delta(i pi T) well above the BCS 1.764
