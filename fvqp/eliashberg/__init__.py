@@ -15,12 +15,18 @@ Modules: :mod:`~fvqp.eliashberg.alpha2f` (spectra), :mod:`~fvqp.eliashberg.hilbe
 (FFT Hilbert/Kramers-Kronig), :mod:`~fvqp.eliashberg.spectral` (DOS, branch),
 :mod:`~fvqp.eliashberg.selfenergy` (Eqs. 180-186), :mod:`~fvqp.eliashberg.solve`
 (fixed point), :mod:`~fvqp.eliashberg.matsubara` (linearised :math:`T_c`,
-:math:`\mu^*` calibration). Theory: ``docs/theory_eliashberg.md``.
+:math:`\mu^*` calibration, non-linear imaginary-axis reference solver).
+Theory: ``docs/theory_eliashberg.md``.
 """
 
 from .alpha2f import Alpha2F
 from .hilbert import hilbert_halfline, hilbert_pv_dense, hilbert_uniform, kramers_kronig
-from .matsubara import calibrate_mu_star, critical_temperature, matsubara_eigenvalue
+from .matsubara import (
+    calibrate_mu_star,
+    critical_temperature,
+    matsubara_eigenvalue,
+    solve_matsubara,
+)
 from .params import COUPLING, K_B_MEV, EliashbergParams
 from .solution import EliashbergConvergenceError, EliashbergSolution
 from .solve import DELTA_BCS, solve_eliashberg, solve_real_axis
@@ -41,5 +47,6 @@ __all__ = [
     "kramers_kronig",
     "matsubara_eigenvalue",
     "solve_eliashberg",
+    "solve_matsubara",
     "solve_real_axis",
 ]
