@@ -130,8 +130,9 @@ class NonlinearSolver:
             else:
                 self.snes.setJacobian(self._jacobian, J, J)
                 pc = self.snes.getKSP().getPC()
+                self._pc_ctx = _ModelPC(dist, preconditioner)
                 pc.setType("python")
-                pc.setPythonContext(_ModelPC(dist, preconditioner))
+                pc.setPythonContext(self._pc_ctx)
         self._user_atol = (options or {}).get("snes_atol") is not None or \
             PETSc.Options().hasName(self.prefix + "snes_atol")
         self.inserted_options = apply_options(self.prefix, options)
@@ -156,9 +157,9 @@ class NonlinearSolver:
 
     def _jacobian(self, snes, x, J, P) -> None:
         xl = self.dist.to_local(x, self._work)
-        if self._pc is not None:
+        if self._pc is not None:  # the PC is rebuilt in its setUp (PETSc may lag it)
             self._shell.x_local = xl
-            self._pc.update(xl)
+            self._pc_ctx.x_local = xl.copy()
             J.assemble()
             return
         if J != P:
@@ -211,10 +212,17 @@ class _JacobianAction:
 
 
 class _ModelPC:
-    """petsc4py python-PC context wrapping a model preconditioner's ``apply``."""
+    """petsc4py python-PC context of a model preconditioner: ``setUp`` rebuilds it at the
+    state of the last Jacobian evaluation (PETSc skips it when the preconditioner is lagged,
+    ``-snes_lag_preconditioner``), ``apply`` applies it."""
 
     def __init__(self, dist, model_pc):
-        self.dist, self.model_pc = dist, model_pc
+        self.dist, self.model_pc, self.x_local = dist, model_pc, None
+        self.setups = 0
+
+    def setUp(self, pc) -> None:
+        self.model_pc.update(self.x_local)
+        self.setups += 1
 
     def apply(self, pc, r, z) -> None:
         z.setArray(self.model_pc.apply(r.getArray(readonly=True)))

@@ -112,7 +112,8 @@ _SECTIONS = {
                           "preconditioner, memory ~ N + M per cell), 'schur' (exact "
                           "Jacobian action + exact phonon elimination and an inner solve of "
                           "the QP Schur complement, memory ~ N^2 + NM per cell) or 'auto' "
-                          "(assembled below 2e7 block entries)", default="auto",
+                          "(assembled below 2e7 block entries, else matrix_free for steady "
+                          "states and schur for transients)", default="auto",
                           choices=("auto", "assembled", "matrix_free", "schur")),
     }),
     "slices": Section({
