@@ -8,13 +8,17 @@ Prints, measured in this run (``python benchmarks/transport_absorber3d.py``):
   operator and its dense per-cell Jacobian block grow as N (N + M));
 * the 1 -> 2 MPI-rank speed-up of the same runs.
 
+* the three Jacobian modes on the coarse mesh at 64 bins against the assembled one
+  (reference run in this process): assembled exact Jacobian + block ILU, ``schur``
+  (exact action, cell-wise phonon elimination, block-ILU inner solve) and
+  ``matrix_free`` (exact action, GAMG on transport + collision diagonal).
+
 The issue's target (>= 50 000 cells x 64 energies) runs on a finer absorber mesh generated
 here with gmsh from ``meshes/absorber3d/absorber3d.geo`` (53 120 active cells) in the
-matrix-free mode (the assembled dense blocks would need ~N (N + 2M) x 12 bytes per cell);
-its serial / 2-rank time per step is printed last. That run is slow (measured: more than
-10 min per step serial, see docs/theory_transport.md) and is off unless
-FVQP_BENCH_TARGET=1. Environment: FVQP_BENCH_STEPS (default 6), FVQP_BENCH_FINE=0 to
-skip the fine mesh.
+``schur`` mode (the assembled dense blocks would need ~N (N + 2M) x 12 bytes per cell),
+serial and on 2 ranks, FVQP_BENCH_TARGET_STEPS steps (default 3); FVQP_BENCH_TARGET=0
+skips it. Environment: FVQP_BENCH_STEPS (default 6), FVQP_BENCH_FINE=0 to skip the fine
+mesh.
 """
 
 from __future__ import annotations
@@ -126,18 +130,42 @@ def main() -> None:
         print(f"\nextrapolated to the 50 000 cells x {n} bins target with the assembled "
               f"Jacobian: {t_cell * 5e4:.0f} s per step serial, {entries} block entries per "
               f"cell -> ~{gb:.0f} GB for matrix + ILU (this machine: 24 GB, 2 cores) -- not "
-              "run; the matrix-free mode follows.")
-    if os.environ.get("FVQP_BENCH_TARGET", "0") == "1":
-        with tempfile.TemporaryDirectory() as d:
-            tmp = Path(d)
-            case = make_case(tmp, target_mesh(tmp), 64, jacobian="matrix_free")
-            print("\ntarget: >= 50 000 cells x 64 bins, matrix-free exact Jacobian action + "
-                  "GAMG on transport + collision diagonal")
-            base = None
-            for nproc in (1, 2):
-                s = run(case, tmp / f"t{nproc}", nproc)
-                per_step = row("absorber3d_bench", s, nproc, base)
-                base = base or per_step
+              "run; the schur mode follows.")
+    modes()
+    if os.environ.get("FVQP_BENCH_TARGET", "1") == "1":
+        target()
+
+
+def modes() -> None:
+    """The Jacobian modes on the coarse mesh, 64 bins, serial, against 'assembled'."""
+    print("\nJacobian modes, coarse mesh, 64 bins, serial (speed-up vs assembled)")
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        base = None
+        for mode in ("assembled", "schur", "matrix_free"):
+            case = make_case(tmp, "absorber3d_coarse.msh", 64, jacobian=mode)
+            case = case.rename(case.with_name(case.stem + f"_{mode}.toml"))
+            s = run(case, tmp / f"m_{mode}", 1)
+            print(f"  {mode:<12s}", end="")
+            per_step = row("absorber3d_coarse", s, 1, base)
+            base = base or per_step
+
+
+def target() -> None:
+    """>= 50 000 cells x 64 bins in the schur mode, 1 and 2 ranks."""
+    steps = os.environ.get("FVQP_BENCH_TARGET_STEPS", "3")
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        case = make_case(tmp, target_mesh(tmp), 64, jacobian="schur")
+        case.write_text(re.sub(r'end = "[0-9.]+ ns"', f'end = "{int(steps) * 0.2} ns"',
+                               case.read_text()))
+        print("\ntarget: >= 50 000 cells x 64 bins, 'schur' mode (exact Jacobian action, "
+              "cell-wise phonon elimination, block-ILU inner solve)")
+        base = None
+        for nproc in (1, 2):
+            s = run(case, tmp / f"t{nproc}", nproc)
+            per_step = row("absorber3d_bench", s, nproc, base)
+            base = base or per_step
 
 
 if __name__ == "__main__":
