@@ -18,6 +18,7 @@ from fvqp.models.usadel.network import network_from_mesh, uniform_wire
 from fvqp.models.usadel.observables import (
     charge_balance,
     charge_current,
+    energy_balance,
     integrate,
     supercurrent,
 )
@@ -174,7 +175,9 @@ def test_kinetic_equations_with_actual_phase_gradient():
     (1) equilibrium fL = tanh, fT = 0 is the exact discrete solution, in a normal and in a
     superconducting wire between S reservoirs at different phases; its charge current is
     the spectral supercurrent, constant along the normal wire; (2) with a biased tunnel
-    junction: injected = drained + converted (incl. ∫R_L fL) to round-off."""
+    junction: injected = drained + converted (incl. ∫R_L fL) to round-off, and in the
+    normal wire the injected energy current leaves through the reservoirs (L-mode flux
+    with −𝒯∂fT + j_ε fT)."""
     n, t = 60, 0.1
     net = uniform_wire(6.0, n, x0=0.0, points={"j": 2.0})
     res = [Reservoir("l", 0, "superconductor", delta=1.0, phase=-0.6, temperature=t),
@@ -194,7 +197,12 @@ def test_kinetic_equations_with_actual_phase_gradient():
         assert np.allclose(i_c, -supercurrent(s, k0.fL), rtol=1e-10)
         if np.ndim(delta):
             assert np.abs(i_c - i_c.mean()).max() < 1e-10 * abs(i_c.mean())
-        cb = charge_balance(solve_linear(s, res, jun))
+        kin = solve_linear(s, res, jun)
+        cb = charge_balance(kin)
+        if np.ndim(delta):  # normal wire: no R_L, the L mode conserves energy per ε
+            eb = energy_balance(kin)
+            assert abs(eb["injected"]) > 1e-4
+            assert eb["drained"] == pytest.approx(eb["injected"], rel=1e-9)
         total = cb["converted"] + sum(cb["drained"].values())
         assert abs(cb["injected"]) > 1e-3
         assert total == pytest.approx(cb["injected"], rel=1e-10, abs=1e-15)

@@ -208,7 +208,8 @@ def energy_balance(kin) -> dict:
     r"""Energy-current bookkeeping of the L mode (units Δ0 I0/e):
     ``injected`` :math:`=\sum_J\tfrac{\kappa}{2}\int\epsilon N(f_L^{(J)}-f_L)` and
     ``drained`` into the reservoirs. Elastic transport and the e–e collision integral
-    conserve energy, so they agree (without a phase gradient). The energy sums use the
+    conserve energy, so they agree (without an imposed phase gradient; with a phase-biased
+    solution the L flux includes −𝒯∂fT + j_ε fT). The energy sums use the
     uniform-grid rule of the collision integral (each node weight δε), under which its
     energy conservation is exact."""
     spec = kin.spectral
@@ -220,12 +221,20 @@ def energy_balance(kin) -> dict:
         inj += 0.5 * j.kappa * float(_riemann(eps * spec.N[:, j.node]
                                               * (fLJ - kin.fL[:, j.node]), eps))
     DL = net.edge_mean(spec.DL) * net.conductance
+    phase = hasattr(spec, "edge_js")  # phase-biased: -𝒯∂fT + j_ε fT in the L flux
+    if phase:
+        X = net.edge_mean(spec.cross) * net.conductance
     drained = 0.0
     for r in kin.reservoirs:
         tot = np.zeros(eps.size)
-        for here, there in ((net.edge_a, net.edge_b), (net.edge_b, net.edge_a)):
+        for sgn, here, there in ((1.0, net.edge_a, net.edge_b),
+                                 (-1.0, net.edge_b, net.edge_a)):
             e = np.flatnonzero(here == r.node)
             tot += (DL[:, e] * (kin.fL[:, there[e]] - kin.fL[:, here[e]])).sum(axis=1)
+            if phase:
+                ft_mean = 0.5 * (kin.fT[:, here[e]] + kin.fT[:, there[e]])
+                tot += (-X[:, e] * (kin.fT[:, there[e]] - kin.fT[:, here[e]])
+                        + sgn * spec.edge_js[:, e] * ft_mean).sum(axis=1)
         drained += 0.5 * float(_riemann(eps * tot, eps))
     return {"injected": inj, "drained": drained}
 
