@@ -206,3 +206,23 @@ def test_kinetic_equations_with_actual_phase_gradient():
         total = cb["converted"] + sum(cb["drained"].values())
         assert abs(cb["injected"]) > 1e-3
         assert total == pytest.approx(cb["injected"], rel=1e-10, abs=1e-15)
+
+
+def test_inelastic_kinetics_with_phase_biased_spectra():
+    """The collisional (x, ε) Newton–Krylov solve accepts phase-biased spectral functions:
+    charge balance to round-off with e–e collisions in an S wire between reservoirs at
+    ∓0.6 rad, and collisions change fL (they are active)."""
+    from fvqp.models.usadel.inelastic import solve_inelastic
+
+    n, t = 40, 0.1
+    net = uniform_wire(10.0, n, x0=0.0, points={"j": 2.0})
+    res = [Reservoir("l", 0, "superconductor", delta=1.0, phase=-0.6, temperature=t),
+           Reservoir("r", n, "superconductor", delta=1.0, phase=0.6, temperature=t)]
+    jun = [TunnelJunction("j", net.node("j"), 0.05, bias=2.0, temperature=t)]
+    e = np.arange(-4, 4.0001, 0.05)
+    s = solve_phase(PhaseProblem(net, 1.0, gamma=0.01, reservoirs=res, junctions=jun), e)
+    k = solve_inelastic(s, res, jun, 1e-2)
+    assert np.abs(k.fL - solve_linear(s, res, jun).fL).max() > 1e-2
+    cb = charge_balance(k)
+    total = cb["converted"] + sum(cb["drained"].values())
+    assert total == pytest.approx(cb["injected"], rel=1e-9)
