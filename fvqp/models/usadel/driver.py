@@ -159,6 +159,11 @@ def _figure(path, res, title):
     ax[0].set(xlabel="x (µm)", ylabel="Δ (µeV)", title="gap of the last state")
     ax[1].plot(x[order], res["mu_uV"][order])
     ax[1].set(xlabel="x (µm)", ylabel="μ_Q* (µV)", title="charge-imbalance potential")
+    if "edge_current_A" in res:  # steady state: total current along the wire
+        xe = 0.5 * (res["x_edge_um"][:, 0] + res["x_edge_um"][:, 1])
+        o = np.argsort(xe)
+        ax[2].plot(xe[o], res["edge_current_A"][o] * 1e6)
+        ax[2].set(xlabel="x (µm)", ylabel="I (µA)", title="charge current (cell orientation)")
     if "bias_mV" in res and res["bias_mV"].size > 1:
         if res.get("g_nl") is not None:
             for k, vd in enumerate(res["detector_bias_mV"]):
@@ -245,6 +250,7 @@ def run(case, output_dir: str | None = None) -> dict:
 
         i_e = charge_current(st.kinetic) * sc.i0  # along the mesh cell orientation
         res["edge_current_A"] = i_e
+        res["x_edge_um"] = np.stack([res["x_um"][net.edge_a], res["x_um"][net.edge_b]], 1)
         summary["reservoir_currents_A"] = {  # current out of the wire into each reservoir
             r.name: float(i_e[net.edge_b == r.node].sum() - i_e[net.edge_a == r.node].sum())
             for r in setup.reservoirs}
@@ -262,8 +268,9 @@ def run(case, output_dir: str | None = None) -> dict:
         fh["energy_grid_delta0"] = setup.eps
         fh.attrs["units"] = json.dumps({"x_um": "um", "points_um": "um", "gap_ueV": "ueV",
                                         "mu_uV": "uV", "bias_mV": "mV", "i_inj_A": "A",
-                                        "i_det_A": "A", "edge_current_A": "A", "g_nl": "S",
-                                        "g_sa": "S", "g_ss": "S"})
+                                        "i_det_A": "A", "edge_current_A": "A",
+                                        "x_edge_um": "um", "g_nl": "S", "g_sa": "S",
+                                        "g_ss": "S"})
     os.replace(tmp, h5)
     _figure(os.path.join(out_dir, f"{case.name}.png"), res, case.data.get("title") or case.name)
     _vtk(os.path.join(out_dir, f"{case.name}.vtu"), meta, gap * sc.delta0 / 1.602176634e-19,
