@@ -86,8 +86,12 @@ def test_absorber_burst_conserves_energy_and_writes_fields(tmp_path):
 
 
 @pytest.mark.mpi
-def test_two_ranks_equal_serial(tmp_path):
+@pytest.mark.parametrize("jacobian", ["auto", "schur"])
+def test_two_ranks_equal_serial(tmp_path, jacobian):
+    """2 ranks = serial to 1e-8, with the assembled Jacobian (auto at this size) and with
+    the phonon-eliminating 'schur' preconditioner (its inner block ILU is per rank)."""
     case = _variant("transport_absorber3d.toml", tmp_path, **ABS_SHORT)
+    case.write_text(case.read_text() + f'\n[numerics]\njacobian = "{jacobian}"\n')
     run_fvqp(["run", case, "--output", tmp_path / "s"])
     run_fvqp(["run", case, "--output", tmp_path / "p"], nproc=2)
     _, a = _last(tmp_path / "s", "transport_absorber3d")

@@ -33,8 +33,8 @@ from __future__ import annotations
 import numpy as np
 
 from ...parallel.blocked import BlockDistribution
-from ...solvers.nonlinear import SparseAssembler
 from ...solvers.options import apply_options
+from .blockcsr import CellBlockCSR
 
 __all__ = ["SchurPreconditioner", "SCHUR_DEFAULTS"]
 
@@ -61,15 +61,13 @@ class SchurPreconditioner:
         from petsc4py import PETSc
 
         self.p = problem
-        N, n = problem.N, problem.n
+        N = problem.N
         self.dist = BlockDistribution(problem.cells, N)
-        e = np.arange(N)
-        r, c = problem.block_pattern(N, np.repeat(e, N), np.tile(e, N))
-        self._keep = r < n * N
-        self.assembler = SparseAssembler(self.dist, r[self._keep], c[self._keep],
-                                         block_size=N)
+        self.csr = CellBlockCSR(problem.cells, N, problem.f_a, problem.f_b)
+        self.mat = self.csr.create_matrix(self.dist.comm)
+        self._transport_pos = self._positions()
         self.ksp = PETSc.KSP().create(comm=self.dist.comm)
-        self.ksp.setOperators(self.assembler.mat)
+        self.ksp.setOperators(self.mat)
         self.prefix = prefix + "schur_"
         opts = {**SCHUR_DEFAULTS, **(options or {})}
         if opts.get("pc_type") not in ("bjacobi", "asm"):  # no sub-solvers
@@ -78,15 +76,31 @@ class SchurPreconditioner:
         apply_options(self.prefix, opts)
         self.ksp.setOptionsPrefix(self.prefix)
         self.ksp.setFromOptions()
-        self._rhs, self._sol = self.assembler.mat.createVecs()
+        self._rhs, self._sol = self.mat.createVecs()
         self.inner_iterations = 0
 
+    def _positions(self) -> np.ndarray:
+        """Value positions of :meth:`TransportProblem.transport_values` in the CSR data
+        (-1: a row of a ghost cell)."""
+        p, csr, n = self.p, self.csr, self.p.n
+        a, b = p.f_a, p.f_b
+        out = []
+        for row, col in ((a, a), (a, b), (b, b), (b, a)):
+            pos = np.full((len(row), p.N), -1, dtype=np.int64)
+            own = row < n
+            if row is col:
+                pos[own] = csr.diagonal_positions(row[own])
+            else:
+                pos[own] = csr.coupling_positions(row[own], col[own])
+            out.append(pos.ravel())
+        out.append(csr.diagonal_positions(p.b_cell).ravel())
+        return np.concatenate(out)
     def update(self, xl: np.ndarray, shift: float) -> None:
         """Factor the cell blocks at the state ``xl`` for :math:`K = \\sigma m - J`."""
         p = self.p
         N, B, n = p.N, p.B, p.n
         y = xl.reshape(-1, B)
-        S = np.empty((n, N, N))
+        self.csr.data[:] = 0.0
         self.bd = np.empty((n, N, p.M), dtype=np.float32)
         self.dc = np.empty((n, p.M, N), dtype=np.float32)
         self.inv_d = np.empty((n, p.M))
@@ -99,12 +113,14 @@ class SchurPreconditioner:
             d = np.diagonal(K[:, N:, N:], axis1=1, axis2=2)
             inv_d = 1.0 / np.where(d == 0.0, 1.0, d)
             bd = K[:, :N, N:] * inv_d[:, None, :]
-            S[sl] = K[:, :N, :N] - bd @ K[:, N:, :N]
+            self.csr.set_blocks(np.arange(sl.start, sl.stop),
+                                K[:, :N, :N] - bd @ K[:, N:, :N])
             self.bd[sl], self.inv_d[sl] = bd, inv_d
             self.dc[sl] = K[:, N:, :N] * inv_d[:, :, None]
-        vals = np.concatenate([S.ravel(), -p.transport_values()])[self._keep]
-        self.assembler.assemble(vals)
-        self.ksp.setOperators(self.assembler.mat)
+        keep = self._transport_pos >= 0
+        np.add.at(self.csr.data, self._transport_pos[keep], -p.transport_values()[keep])
+        self.csr.assemble(self.mat)
+        self.ksp.setOperators(self.mat)
 
     def apply(self, r: np.ndarray) -> np.ndarray:
         """:math:`K^{-1} r` (owned unknowns) with the inner solve of :math:`S_T`."""
