@@ -22,6 +22,7 @@ mesh() {
 echo "== 1D =="
 mesh nis_wire     nis_wire.geo     1 nis_wire.msh     msh41
 mesh wire_network wire_network.geo 1 wire_network.msh msh41
+mesh usadel_sns   usadel_sns.geo   1 usadel_sns.msh   msh41
 
 echo "== 2D film + trap =="
 mesh film_trap film_trap.geo 2 film_trap_coarse.msh msh41 -setnumber h 2
