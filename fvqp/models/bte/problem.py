@@ -311,8 +311,8 @@ class BTEProblem:
         c = self.weight * self.grid.h
         v, rho, fbath = self.v[bins], self.rho[bins], self.f_bath[bins]
         out = {}
-        for name, coef in self.stream.outflow.items():
-            o = v @ (x @ coef)
+        for name in sorted(self.stream.outflow):  # same order on every rank
+            o = v @ (x @ self.stream.outflow[name])
             if name in self.stream.influx:
                 o -= float(np.sum(v * self.f_in[name][bins])) * self.stream.influx[name].sum()
             elif self.kinds[name] in ("specular", "diffuse"):

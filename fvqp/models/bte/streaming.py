@@ -157,6 +157,12 @@ def build_streaming(loc, normals: np.ndarray, widths: np.ndarray, quad: Quadratu
             f_, kin, rout = _pairs(i_, o)
             add(cs[f_] * B + kin, cs[f_] * B + rout,
                 gs[f_, kin] * w[rout] * gs[f_, rout] / (aw[sel][f_] * w_in[f_]))
+    for name, kind in kinds.items():  # groups without faces on this rank: zero rows,
+        zero = np.zeros(n_own * B)     # so that every rank reduces the same groups
+        out.outflow.setdefault(name, zero)
+        if kind == "inflow":
+            out.inflow.setdefault(name, zero)
+            out.influx.setdefault(name, zero)
     r = np.concatenate(rows) if rows else np.zeros(0, int)
     cc = np.concatenate(cols) if cols else np.zeros(0, int)
     v = np.concatenate(vals) if vals else np.zeros(0)

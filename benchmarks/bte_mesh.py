@@ -1,0 +1,111 @@
+"""Discrete-ordinates QP transport on a 2D mesh: throughput and Krylov iterations vs l.
+
+1. Unknowns per second per core of one steady solve (one energy bin: assembly, LU
+   factorisation with RCM ordering, GMRES) on the film-constriction meshes, for several
+   numbers of ordinates; ratios against the reference run (coarse mesh, K = 8).
+2. Krylov iterations vs mean free path l (1/l from ballistic to 1e4 / um on the coarse
+   mesh, W = 1 um): GMRES with block Jacobi + exact LU of each block, the blocks being
+   the MPI subdomains (run under `mpiexec -n P`) or, in one process, ``-pc_bjacobi_blocks``
+   = 2, 4, 8; against block Jacobi + ILU(0), which degrades as l -> 0 (thick diffusive
+   limit). Iterations must stay bounded for the LU variant.
+
+Usage::
+
+    python benchmarks/bte_mesh.py            # serial: both tables
+    mpiexec -n 2 python benchmarks/bte_mesh.py --iterations-only
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import numpy as np
+
+from fvqp.mesh import build_geometry, read_mesh
+from fvqp.models.bte.problem import BTEProblem
+from fvqp.models.bte.quadrature import circle
+from fvqp.models.transport.spectral import TransportGrid
+from fvqp.parallel import Distribution
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+GAP = 1.764
+KINDS = {"source": "inflow", "drain": "inflow", "walls": "specular"}
+
+
+def problem(dist, K, inv_mfp, petsc=None, prefix="bench_"):
+    grid = TransportGrid.build(GAP, 2.0, GAP + 1.0)
+    return BTEProblem(dist, circle(K), grid, GAP, 1.0, 1.0, np.ones(1), np.array([inv_mfp]),
+                      np.zeros(1), KINDS, {"source": np.ones(grid.n),
+                                           "drain": np.zeros(grid.n)},
+                      np.zeros(grid.n), petsc=petsc or {}, prefix=prefix)
+
+
+def dist_of(name):
+    geo = build_geometry(read_mesh(os.path.join(ROOT, "meshes", "constriction",
+                                                f"constriction_{name}.msh")))
+    return Distribution(geo)
+
+
+def throughput(dist, K, inv_mfp=1.0):
+    t0 = time.perf_counter()
+    p = problem(dist, K, inv_mfp)
+    x, r = p.solve(0, 0.0, p.rhs(0))
+    wall = time.perf_counter() - t0
+    p.release()
+    n = dist.n_global * (K + 1)
+    return n, wall, r.iterations
+
+
+def iterations(dist, inv_mfps, petsc, prefix):
+    out = []
+    for s in inv_mfps:
+        p = problem(dist, 16, s, petsc, prefix)
+        t0 = time.perf_counter()
+        _, r = p.solve(0, 0.0, p.rhs(0))
+        out.append((r.iterations if r.success else -r.iterations, time.perf_counter() - t0))
+        p.release()
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--iterations-only", action="store_true")
+    args = ap.parse_args()
+    coarse = dist_of("coarse")
+    size, rank = coarse.size, coarse.rank
+    say = print if rank == 0 else (lambda *a, **k: None)
+    if not args.iterations_only:
+        say(f"== throughput: one steady energy bin, {size} rank(s) ==")
+        ref = None
+        fine = dist_of("fine")
+        for name, d in (("coarse", coarse), ("fine", fine)):
+            for K in (8, 16, 32):
+                if name == "fine" and K == 32:
+                    continue  # ~2 GB of LU factor: skip on shared CI machines
+                n, wall, its = throughput(d, K)
+                rate = n / wall / size
+                ref = ref or rate
+                say(f"  {name:6s} cells {d.n_global:5d} K {K:2d} unknowns {n:7d} "
+                    f"wall {wall:7.2f} s  its {its:2d}  {rate:10.3e} unknowns/s/core  "
+                    f"ratio {rate / ref:5.2f}")
+    inv = [0.0, 0.1, 1.0, 10.0, 100.0, 1e3, 1e4]
+    say(f"== Krylov iterations vs 1/l [1/um], K = 16, coarse mesh, {size} rank(s) ==")
+    variants = [("bjacobi+LU (MPI subdomains)", {}, "it_mpi_")]
+    if size == 1:
+        variants = [(f"bjacobi+LU, {b} blocks", {"pc_bjacobi_blocks": b}, f"it_b{b}_")
+                    for b in (2, 4, 8)]
+    variants.append(("bjacobi+ILU(0)", {"sub_pc_type": "ilu", "ksp_max_it": 400},
+                     "it_ilu_"))
+    ref_its = None
+    for label, opts, prefix in variants:
+        res = iterations(coarse, inv, opts, prefix)
+        ref_its = ref_its or max(abs(r[0]) for r in res)
+        cells = "  ".join(f"{i:4d}" if i > 0 else f"{-i:3d}!" for i, _ in res)
+        say(f"  {label:30s} {cells}   (max/ref {max(abs(r[0]) for r in res) / ref_its:.2f})")
+    say("  columns 1/l = " + ", ".join(f"{v:g}" for v in inv) + "; '!' = not converged")
+
+
+if __name__ == "__main__":
+    main()
