@@ -27,7 +27,7 @@ from fvqp.mesh import build_geometry, read_mesh
 from fvqp.models.bte.problem import BTEProblem
 from fvqp.models.bte.quadrature import circle
 from fvqp.models.transport.spectral import TransportGrid
-from fvqp.parallel import Distribution
+from fvqp.parallel import Distribution, rcb_partition
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GAP = 1.764
@@ -42,10 +42,18 @@ def problem(dist, K, inv_mfp, petsc=None, prefix="bench_"):
                       np.zeros(grid.n), petsc=petsc or {}, prefix=prefix)
 
 
-def dist_of(name):
-    geo = build_geometry(read_mesh(os.path.join(ROOT, "meshes", "constriction",
-                                                f"constriction_{name}.msh")))
-    return Distribution(geo)
+def dist_of(name, blocks=1):
+    """Distribution of a constriction mesh; ``blocks`` > 1 renumbers the cells by
+    recursive coordinate bisection into that many parts, so that the contiguous blocks
+    of ``-pc_bjacobi_blocks`` are the subdomains ``mpiexec -n blocks`` would have."""
+    raw = read_mesh(os.path.join(ROOT, "meshes", "constriction", f"constriction_{name}.msh"))
+    if blocks > 1:
+        geo = build_geometry(raw)
+        order = np.argsort(rcb_partition(geo.centroid, blocks), kind="stable")
+        (ctype, conn), = raw.blocks
+        raw.blocks = [(ctype, conn[order])]
+        raw.cell_region = raw.cell_region[order]
+    return Distribution(build_geometry(raw))
 
 
 def throughput(dist, K, inv_mfp=1.0):
@@ -92,15 +100,16 @@ def main():
                     f"ratio {rate / ref:5.2f}")
     inv = [0.0, 0.1, 1.0, 10.0, 100.0, 1e3, 1e4]
     say(f"== Krylov iterations vs 1/l [1/um], K = 16, coarse mesh, {size} rank(s) ==")
-    variants = [("bjacobi+LU (MPI subdomains)", {}, "it_mpi_")]
+    variants = [("bjacobi+LU (MPI subdomains)", {}, "it_mpi_", coarse)]
     if size == 1:
-        variants = [(f"bjacobi+LU, {b} blocks", {"pc_bjacobi_blocks": b}, f"it_b{b}_")
-                    for b in (2, 4, 8)]
+        variants = [("LU (serial, exact)", {}, "it_lu_", coarse)]
+        variants += [(f"bjacobi+LU, {b} RCB blocks", {"pc_bjacobi_blocks": b}, f"it_b{b}_",
+                      dist_of("coarse", b)) for b in (2, 4, 8)]
     variants.append(("bjacobi+ILU(0)", {"sub_pc_type": "ilu", "ksp_max_it": 400},
-                     "it_ilu_"))
+                     "it_ilu_", coarse))
     ref_its = None
-    for label, opts, prefix in variants:
-        res = iterations(coarse, inv, opts, prefix)
+    for label, opts, prefix, d in variants:
+        res = iterations(d, inv, opts, prefix)
         ref_its = ref_its or max(abs(r[0]) for r in res)
         cells = "  ".join(f"{i:4d}" if i > 0 else f"{-i:3d}!" for i, _ in res)
         say(f"  {label:30s} {cells}   (max/ref {max(abs(r[0]) for r in res) / ref_its:.2f})")
