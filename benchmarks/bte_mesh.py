@@ -6,8 +6,9 @@
 2. Krylov iterations vs mean free path l (1/l from ballistic to 1e4 / um on the coarse
    mesh, W = 1 um): GMRES with block Jacobi + exact LU of each block, the blocks being
    the MPI subdomains (run under `mpiexec -n P`) or, in one process, ``-pc_bjacobi_blocks``
-   = 2, 4, 8; against block Jacobi + ILU(0), which degrades as l -> 0 (thick diffusive
-   limit). Iterations must stay bounded for the LU variant.
+   = 2, 4, 8 on an RCB-renumbered mesh; the same plus the isotropic coarse correction
+   (:mod:`fvqp.models.bte.coarse`); against block Jacobi + ILU(0), which fails as l -> 0
+   (thick diffusive limit). Iterations must stay bounded for the two-level variant.
 
 Usage::
 
@@ -26,20 +27,22 @@ import numpy as np
 from fvqp.mesh import build_geometry, read_mesh
 from fvqp.models.bte.problem import BTEProblem
 from fvqp.models.bte.quadrature import circle
+from fvqp.models.bte.rect import rcb_ordered
 from fvqp.models.transport.spectral import TransportGrid
-from fvqp.parallel import Distribution, rcb_partition
+from fvqp.parallel import Distribution
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GAP = 1.764
 KINDS = {"source": "inflow", "drain": "inflow", "walls": "specular"}
 
 
-def problem(dist, K, inv_mfp, petsc=None, prefix="bench_"):
+def problem(dist, K, inv_mfp, petsc=None, prefix="bench_", pc="auto"):
     grid = TransportGrid.build(GAP, 2.0, GAP + 1.0)
     return BTEProblem(dist, circle(K), grid, GAP, 1.0, 1.0, np.ones(1), np.array([inv_mfp]),
                       np.zeros(1), KINDS, {"source": np.ones(grid.n),
                                            "drain": np.zeros(grid.n)},
-                      np.zeros(grid.n), petsc=petsc or {}, prefix=prefix)
+                      np.zeros(grid.n), petsc=petsc or {}, prefix=prefix,
+                      preconditioner=pc)
 
 
 def dist_of(name, blocks=1):
@@ -48,11 +51,7 @@ def dist_of(name, blocks=1):
     of ``-pc_bjacobi_blocks`` are the subdomains ``mpiexec -n blocks`` would have."""
     raw = read_mesh(os.path.join(ROOT, "meshes", "constriction", f"constriction_{name}.msh"))
     if blocks > 1:
-        geo = build_geometry(raw)
-        order = np.argsort(rcb_partition(geo.centroid, blocks), kind="stable")
-        (ctype, conn), = raw.blocks
-        raw.blocks = [(ctype, conn[order])]
-        raw.cell_region = raw.cell_region[order]
+        raw = rcb_ordered(raw, blocks)
     return Distribution(build_geometry(raw))
 
 
@@ -66,10 +65,10 @@ def throughput(dist, K, inv_mfp=1.0):
     return n, wall, r.iterations
 
 
-def iterations(dist, inv_mfps, petsc, prefix):
+def iterations(dist, inv_mfps, petsc, prefix, pc):
     out = []
     for s in inv_mfps:
-        p = problem(dist, 16, s, petsc, prefix)
+        p = problem(dist, 16, s, petsc, prefix, pc)
         t0 = time.perf_counter()
         _, r = p.solve(0, 0.0, p.rhs(0))
         out.append((r.iterations if r.success else -r.iterations, time.perf_counter() - t0))
@@ -100,16 +99,22 @@ def main():
                     f"ratio {rate / ref:5.2f}")
     inv = [0.0, 0.1, 1.0, 10.0, 100.0, 1e3, 1e4]
     say(f"== Krylov iterations vs 1/l [1/um], K = 16, coarse mesh, {size} rank(s) ==")
-    variants = [("bjacobi+LU (MPI subdomains)", {}, "it_mpi_", coarse)]
+    variants = [("bjacobi+LU (MPI subdomains)", {}, "it_mpi_", coarse, "block_jacobi"),
+                ("two-level (MPI subdomains)", {}, "it_mpi2_", coarse, "two_level")]
     if size == 1:
-        variants = [("LU (serial, exact)", {}, "it_lu_", coarse)]
-        variants += [(f"bjacobi+LU, {b} RCB blocks", {"pc_bjacobi_blocks": b}, f"it_b{b}_",
-                      dist_of("coarse", b)) for b in (2, 4, 8)]
+        variants = [("LU (serial, exact)", {}, "it_lu_", coarse, "block_jacobi")]
+        for b in (2, 4, 8):
+            d = dist_of("coarse", b)
+            variants += [
+                (f"bjacobi+LU, {b} RCB blocks", {"pc_bjacobi_blocks": b, "ksp_max_it": 600},
+                 f"it_b{b}_", d, "block_jacobi"),
+                (f"two-level, {b} RCB blocks", {"bj_pc_bjacobi_blocks": b}, f"it_t{b}_", d,
+                 "two_level")]
     variants.append(("bjacobi+ILU(0)", {"sub_pc_type": "ilu", "ksp_max_it": 400},
-                     "it_ilu_", coarse))
+                     "it_ilu_", coarse, "block_jacobi"))
     ref_its = None
-    for label, opts, prefix, d in variants:
-        res = iterations(d, inv, opts, prefix)
+    for label, opts, prefix, d, pc in variants:
+        res = iterations(d, inv, opts, prefix, pc)
         ref_its = ref_its or max(abs(r[0]) for r in res)
         cells = "  ".join(f"{i:4d}" if i > 0 else f"{-i:3d}!" for i, _ in res)
         say(f"  {label:30s} {cells}   (max/ref {max(abs(r[0]) for r in res) / ref_its:.2f})")

@@ -66,6 +66,14 @@ _SECTIONS = {
         "output": Field("list", "ordinates whose density (4 N0 int rho f_k) is written as "
                         "field qp_density_dir<k>", item=Field("int"), default=[]),
     }),
+    "numerics": Section({
+        "preconditioner": Field("str", "GMRES preconditioner: 'block_jacobi' (exact LU of "
+                                "each rank's subdomain), 'two_level' (plus an isotropic "
+                                "coarse correction solved by GAMG: bounded iterations in "
+                                "the thick diffusive limit on many ranks) or 'auto' "
+                                "(two_level on more than one rank)", default="auto",
+                                choices=("auto", "block_jacobi", "two_level")),
+    }),
     "sweep": Section({
         "mean_free_paths": Field("list", "steady runs: also solve with these mean free "
                                  "paths (all regions) and with none (ballistic) and report "

@@ -104,7 +104,8 @@ class BTESimulation:
         return BTEProblem(self.dist, self.quad, self.grid, self.gap, self.v_f, self.weight,
                           self.widths, inv_mfp, self.trap, self.kinds, self.f_in,
                           self.f_bath, self._sources(), prefix=d["solver"]["prefix"],
-                          petsc=d["solver"]["petsc"])
+                          petsc=d["solver"]["petsc"],
+                          preconditioner=d["numerics"]["preconditioner"])
 
     def _grid(self) -> TransportGrid:
         d, u = self.case.data, self.units

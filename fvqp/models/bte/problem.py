@@ -120,6 +120,7 @@ class BTEProblem:
     sources: list = field(default_factory=list)
     prefix: str = "bte_"
     petsc: dict = field(default_factory=dict)
+    preconditioner: str = "auto"
 
     def __post_init__(self):
         loc = self.dist.local
@@ -188,16 +189,35 @@ class BTEProblem:
             from petsc4py import PETSc
 
             ksp = PETSc.KSP().create(comm=self.dist.comm)
-            ksp.setOperators(self.petsc_matrix(j, a))
+            A = self.petsc_matrix(j, a)
+            ksp.setOperators(A)
             ksp.setOptionsPrefix(self.prefix)
             ksp.setFromOptions()
-            self._ksp[key] = ksp
-        return self._ksp[key]
+            ctx = None
+            if self.two_level:
+                from .coarse import TwoLevelPC, isotropic_maps
+
+                ctx = TwoLevelPC(A, *isotropic_maps(self.bdist, self.quad.weights),
+                                 self.prefix)
+                ksp.getPC().setType("python")
+                ksp.getPC().setPythonContext(ctx)
+            self._ksp[key] = (ksp, ctx)
+        return self._ksp[key][0]
+
+    @property
+    def two_level(self) -> bool:
+        """Block Jacobi + isotropic coarse correction (:mod:`.coarse`): ``two_level``,
+        or ``auto`` on more than one rank; ``block_jacobi`` alone otherwise."""
+        if self.preconditioner == "auto":
+            return self.dist.size > 1
+        return self.preconditioner == "two_level"
 
     def release(self) -> None:
         """Destroy the cached solvers (and their LU factors)."""
-        for k in self._ksp.values():
-            k.destroy()
+        for ksp, ctx in self._ksp.values():
+            ksp.destroy()
+            if ctx is not None:
+                ctx.destroy()
         self._ksp.clear()
 
     # ---- right-hand sides ---------------------------------------------------------------

@@ -3,6 +3,9 @@
 :func:`rectangle` returns a :class:`~fvqp.mesh.RawMesh` of ``nx x ny`` quads on
 ``[0, lx] x [0, ly]`` (one region ``film``) with the boundary groups ``left``, ``right``,
 ``bottom``, ``top``, exactly as :func:`fvqp.mesh.read_mesh` would return for a gmsh file.
+:func:`rcb_ordered` renumbers the cells of a mesh so that ``P`` contiguous blocks are the
+subdomains ``mpiexec -n P`` would get (emulating MPI subdomains with
+``-pc_bjacobi_blocks P`` in one process).
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import numpy as np
 
 from ...mesh import RawMesh
 
-__all__ = ["rectangle"]
+__all__ = ["rcb_ordered", "rectangle"]
 
 
 def rectangle(nx: int, ny: int, lx: float = 1.0, ly: float = 1.0,
@@ -42,3 +45,18 @@ def rectangle(nx: int, ny: int, lx: float = 1.0, ly: float = 1.0,
     return RawMesh(path="<rectangle>", points=pts, dim=2, blocks=blocks,
                    cell_region=np.zeros(n, dtype=np.int64), region_names=["film"],
                    facet_groups=groups)
+
+
+def rcb_ordered(raw: RawMesh, parts: int) -> RawMesh:
+    """Cells of a single-cell-type mesh reordered by recursive coordinate bisection."""
+    from ...mesh import build_geometry
+    from ...parallel import rcb_partition
+
+    if len(raw.blocks) != 1:
+        raise ValueError("rcb_ordered supports meshes with one cell type")
+    geo = build_geometry(raw)
+    order = np.argsort(rcb_partition(geo.centroid, parts), kind="stable")
+    (ctype, conn), = raw.blocks
+    return RawMesh(path=raw.path, points=raw.points, dim=raw.dim, blocks=[(ctype, conn[order])],
+                   cell_region=raw.cell_region[order], region_names=raw.region_names,
+                   facet_groups=raw.facet_groups)
