@@ -327,6 +327,9 @@ class TransportProblem:
     # ---- the pattern of the Jacobian ------------------------------------------------
     def _pattern(self):
         N, M, B, n = self.N, self.M, self.B, self.n
+        if self.jacobian == "schur":  # the model preconditioner assembles its own matrix
+            self._blk, self._keep = (np.zeros(0, int),) * 2, np.zeros(0, bool)
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
         k = np.arange(B)
         if self.matrix_free:  # preconditioner: the diagonal of every cell block
             blk_r, blk_c = k, k
