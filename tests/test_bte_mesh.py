@@ -262,10 +262,10 @@ def test_two_level_preconditioner_bounded_in_thick_limit(inv_mfp):
         p = make(raw, circle(8), kinds, fin, mfp=1.0 / inv_mfp)
         p.preconditioner = "two_level" if pc == "two_level" else "block_jacobi"
         p.prefix = f"tl_{pc}_{int(inv_mfp)}_"
+        one = {} if pc == "two_level" else {"pc_type": "bjacobi", "sub_pc_type": "lu",
+                                            "sub_pc_factor_mat_ordering_type": "rcm"}
         apply_options(p.prefix, {"ksp_type": "gmres", "ksp_rtol": 1e-12, "ksp_atol": 1e-300,
-                                 "ksp_gmres_restart": 200, "ksp_max_it": 1000,
-                                 "pc_type": "bjacobi", "sub_pc_type": "lu",
-                                 "sub_pc_factor_mat_ordering_type": "rcm", **opts})
+                                 "ksp_gmres_restart": 200, "ksp_max_it": 1000, **one, **opts})
         x, r = p.solve(0, 0.0, p.rhs(0))
         p.release()
         assert r.success

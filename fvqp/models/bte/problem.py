@@ -137,7 +137,11 @@ class BTEProblem:
         self.gam = self.trap_rate[reg]
         self._coll, self._phi = self._scattering()
         self.prefix = normalise_prefix(self.prefix)
-        apply_options(self.prefix, {**DEFAULT_PETSC, **(self.petsc or {})})
+        opts = dict(DEFAULT_PETSC)
+        if self.two_level:  # the outer PC is the python context of .coarse
+            opts = {k: v for k, v in opts.items()
+                    if not (k.startswith("sub_") or k.startswith("pc_"))}
+        apply_options(self.prefix, {**opts, **(self.petsc or {})})
         self._ksp: dict = {}
 
     # ---- operators --------------------------------------------------------------------
