@@ -28,6 +28,10 @@ echo "== 2D film + trap =="
 mesh film_trap film_trap.geo 2 film_trap_coarse.msh msh41 -setnumber h 2
 mesh film_trap film_trap.geo 2 film_trap_fine.msh   msh41 -setnumber h 0.5
 
+echo "== 2D constriction (triangles, for the discrete-ordinates bte model) =="
+mesh constriction constriction.geo 2 constriction_coarse.msh msh41 -setnumber h 0.4
+mesh constriction constriction.geo 2 constriction_fine.msh   msh41 -setnumber h 0.2
+
 echo "== 3D absorber =="
 mesh absorber3d absorber3d.geo 3 absorber3d_coarse.msh msh41 \
      -setnumber h 10  -setnumber hm 30 -setnumber nz_sub 6 -setnumber q_sub 1.6 \

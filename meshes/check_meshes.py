@@ -42,10 +42,14 @@ except ImportError:  # pragma: no cover
 DIM = {"vertex": 0, "line": 1, "triangle": 2, "quad": 2, "tetra": 3,
        "hexahedron": 3, "wedge": 3, "pyramid": 3}
 ALLOWED_TOP = {1: "line", 2: "quad", 3: "hexahedron"}
+# folders of meshes for models without two-point fluxes (the discrete-ordinates BTE, whose
+# upwind fluxes need no K-orthogonality): triangles allowed, no corner-angle check
+UNSTRUCTURED = {"constriction": {2: "triangle"}}
 FACET_TYPE = {1: "vertex", 2: "line", 3: "quad"}
 # local facets (meshio / VTK node ordering)
 FACETS = {
     "line": [(0,), (1,)],
+    "triangle": [(0, 1), (1, 2), (2, 0)],
     "quad": [(0, 1), (1, 2), (2, 3), (3, 0)],
     "hexahedron": [(0, 3, 2, 1), (4, 5, 6, 7), (0, 1, 5, 4),
                    (1, 2, 6, 5), (2, 3, 7, 6), (3, 0, 4, 7)],
@@ -145,6 +149,11 @@ def measures(P, ctype):
         return 0.5 * np.linalg.norm(n, axis=1)
     if ctype == "hexahedron":
         return hex_jacobians(P, GAUSS).sum(axis=1)  # weights 1, detJ already scaled (ref vol 8)
+    if ctype == "triangle":  # signed area (+z normal for planar xy meshes)
+        n = np.cross(P[:, 1] - P[:, 0], P[:, 2] - P[:, 0])
+        if np.allclose(P[:, :, 2], P[0, 0, 2]):
+            return 0.5 * n[:, 2]
+        return 0.5 * np.linalg.norm(n, axis=1)
     raise ValueError(ctype)
 
 
@@ -192,10 +201,12 @@ def check_file(path, verbose=False):
         return conn, types, memb
 
     conn_t, types_t, memb_t = gather(tdim)
-    bad_types = sorted(set(types_t) - {ALLOWED_TOP[tdim]})
+    folder = os.path.basename(os.path.dirname(os.path.abspath(path)))
+    allowed = UNSTRUCTURED.get(folder, {}).get(tdim, ALLOWED_TOP[tdim])
+    bad_types = sorted(set(types_t) - {allowed})
     if bad_types:
-        raise ValueError(f"top-dim cell types not allowed: {bad_types} (only {ALLOWED_TOP[tdim]})")
-    ctype = ALLOWED_TOP[tdim]
+        raise ValueError(f"top-dim cell types not allowed: {bad_types} (only {allowed})")
+    ctype = allowed
     if len(set(types_t)) != 1:
         raise ValueError(f"mixed top-dim cell types {sorted(set(types_t))}")
     T = np.concatenate(conn_t)
