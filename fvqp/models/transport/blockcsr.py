@@ -54,25 +54,34 @@ class CellBlockCSR:
         self.g = g
         row_len = np.repeat(self.N + deg, self.N)
         self.rowptr = np.concatenate([[0], np.cumsum(row_len)]).astype(np.int64)
-        self.indices = np.empty(self.rowptr[-1], dtype=PETSc.IntType)
-        e = np.arange(self.N)
+        lo, hi = cells.starts[cells.rank], cells.starts[cells.rank + 1]
+        own_nb = np.bincount(self.nb_cell, (nb_g >= lo) & (nb_g < hi), n)
+        self.d_nnz = np.repeat(self.N + own_nb, self.N).astype(PETSc.IntType)
+        self.o_nnz = np.repeat(deg - own_nb, self.N).astype(PETSc.IntType)
+        self._nb_key = (self.nb_cell, nb_g)
+        #: values in CSR order; allocated by :meth:`begin`, released after :meth:`assemble`
+        self.data = None
+
+    def _indices(self) -> np.ndarray:
+        """Global column indices in CSR order (built on demand: ~4 bytes per entry)."""
+        from petsc4py import PETSc
+
+        N, n, g, e = self.N, self.n, self.g, np.arange(self.N)
+        indices = np.empty(self.rowptr[-1], dtype=PETSc.IntType)
         for s in range(0, n, CELLS):
             cs = np.arange(s, min(n, s + CELLS))
             start = self._block_start(cs)  # (cells, N): first block position per row
-            self.indices[start[:, :, None] + e] = (g[cs, None, None] * self.N + e)
+            indices[start[:, :, None] + e] = (g[cs, None, None] * N + e)
         slot = np.arange(len(self.nb_cell)) - self.nb_ptr[self.nb_cell]
         after = slot >= self.low[self.nb_cell]
-        pos = (self.rowptr[self.nb_cell[:, None] * self.N + e] + slot[:, None]
-               + np.where(after, self.N, 0)[:, None])
-        self.indices[pos] = nb_g[:, None] * self.N + e
-        lo, hi = cells.starts[cells.rank] * self.N, cells.starts[cells.rank + 1] * self.N
-        cols = self.indices.astype(np.int64)
-        inside = (cols >= lo) & (cols < hi)
-        rows = np.repeat(np.arange(n * self.N), row_len)
-        self.d_nnz = np.bincount(rows, inside, n * self.N).astype(PETSc.IntType)
-        self.o_nnz = (row_len - self.d_nnz).astype(PETSc.IntType)
+        pos = (self.rowptr[self.nb_cell[:, None] * N + e] + slot[:, None]
+               + np.where(after, N, 0)[:, None])
+        indices[pos] = self.nb_g[:, None] * N + e
+        return indices
+
+    def begin(self) -> None:
+        """Allocate zeroed values for a new assembly."""
         self.data = np.zeros(self.rowptr[-1])
-        self._nb_key = (self.nb_cell, nb_g)
 
     def _block_start(self, cs: np.ndarray) -> np.ndarray:
         return self.rowptr[cs[:, None] * self.N + np.arange(self.N)] + self.low[cs, None]
@@ -108,9 +117,12 @@ class CellBlockCSR:
         return mat
 
     def assemble(self, mat) -> None:
-        """Insert the current values into ``mat`` (structure of :meth:`create_matrix`)."""
+        """Insert the current values into ``mat`` (structure of :meth:`create_matrix`),
+        then release them: PETSc holds its own copy, and the preconditioner factorisation
+        that follows needs the memory."""
         from petsc4py import PETSc
 
         mat.zeroEntries()
-        mat.setValuesCSR(self.rowptr.astype(PETSc.IntType), self.indices, self.data)
+        mat.setValuesCSR(self.rowptr.astype(PETSc.IntType), self._indices(), self.data)
         mat.assemble()
+        self.data = None
