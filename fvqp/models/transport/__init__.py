@@ -32,6 +32,11 @@ _REGION = Section({
     "escape_time": Field("quantity", "phonon escape time to the substrate (default: the "
                          "material's escape time per thickness times the thickness in 2D; "
                          "no escape otherwise)", dimension="time", positive=True),
+    "phonon_diffusion_constant": Field(
+        "quantity", "energy-independent phonon diffusion constant D_ph = c_s l_ph / 3 "
+        "between cells (0: no phonon transport across this region's faces; in a trap: "
+        "diffusion into the trap, whose phonons are held at the bath)",
+        dimension="diffusivity", default=0.0, nonnegative=True),
 })
 
 _BOUNDARIES = {

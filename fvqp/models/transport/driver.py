@@ -73,9 +73,10 @@ def region_params(mat, reg: dict, u: UnitSystem, t_bath_si: float, dim: int
     if D is None and mat.resistivity:
         D = mat.diffusion_from_resistivity(mat.resistivity)
     weight = 4.0 * mat.N0 / u.N0
+    d_ph = u.to_internal(reg.get("phonon_diffusion_constant") or 0.0, "diffusivity")
     if reg.get("trap"):
         return RegionParams(weight=weight, diffusion=u.to_internal(D or 0.0, "diffusivity"),
-                            delta0=0.0, gap=0.0, trap=True)
+                            delta0=0.0, gap=0.0, trap=True, phonon_diffusion=d_ph)
     delta0 = mat.gap_ratio * rT
     gap = (u.to_internal(reg["gap"], "energy") if reg.get("gap")
            else bcs_gap(t_bath_si / mat.Tc, mat.gap_ratio) * rT)
@@ -88,7 +89,17 @@ def region_params(mat, reg: dict, u: UnitSystem, t_bath_si: float, dim: int
     return RegionParams(qp_scale=(u.tau0 / mat.tau0) / rT**3,
                         c_ph=u.tau0 / (math.pi * delta0 * mat.tau0_phi), weight=weight,
                         diffusion=u.to_internal(D, "diffusivity"), delta0=delta0, gap=gap,
-                        tau_esc=tau_esc)
+                        tau_esc=tau_esc, phonon_diffusion=d_ph)
+
+
+def _trap_phonon_density(params: list) -> None:
+    """Give traps the phonon density of states (``qp_scale / 2 c_ph``) of the first
+    superconducting region: a trap's phonons are held at the bath, so this only sets its
+    half-cell phonon conductance (phonon diffusion into the trap)."""
+    sc = [p for p in params if p is not None and not p.trap]
+    for p in params:
+        if p is not None and p.trap and sc:
+            p.qp_scale, p.c_ph = sc[0].qp_scale, sc[0].c_ph
 
 
 class TransportSimulation:
@@ -115,6 +126,7 @@ class TransportSimulation:
             over = {"Tc": reg["Tc"]} if reg.get("Tc") else {}
             params[ri] = region_params(get_material(mat_name, **over), reg, u, t_bath_si,
                                        raw.dim)
+        _trap_phonon_density(params)
         self.params = params
         self.geometry = build_geometry(raw, scale=d["mesh"]["scale"] / u.length,
                                        widths=widths, strict=False)

@@ -61,6 +61,9 @@ class RegionParams:
         Fixed gap (used unless self-consistent).
     tau_esc : float
         Phonon escape time (``inf``: no escape).
+    phonon_diffusion : float
+        Energy-independent phonon diffusion constant :math:`D_{ph}` (0: no phonon
+        transport across the faces of this region's cells).
     trap : bool
         Normal-metal absorber held at the bath distribution.
     """
@@ -72,6 +75,7 @@ class RegionParams:
     delta0: float = 1.764
     gap: float = 1.764
     tau_esc: float = math.inf
+    phonon_diffusion: float = 0.0
     trap: bool = False
 
     @property
@@ -168,7 +172,7 @@ class TransportProblem:
         reg = loc.cell_region
         attr = {a: np.array([getattr(regions[r], a) for r in reg], dtype=float)
                 for a in ("qp_scale", "c_ph", "weight", "diffusion", "delta0", "gap",
-                          "tau_esc")}
+                          "tau_esc", "phonon_diffusion")}
         self.p = attr
         self.trap = np.array([regions[r].trap for r in reg], dtype=bool)
         #: cells whose phonons are held at the bath
@@ -176,6 +180,7 @@ class TransportProblem:
         self.beta = np.array([regions[r].beta for r in reg], dtype=float)
         self.boundary_names = sorted(boundaries)
         self._faces(loc, widths, boundaries)
+        self._phonon_faces()
         self.sources = list(sources)
         self.set_gap(np.where(self.trap, 0.0, attr["gap"]))
         self.pattern = self._pattern()
@@ -250,6 +255,23 @@ class TransportProblem:
             total[g] = total.get(g, 0.0) + a
         self._b_area_total = {g: self.cells.sum(total.get(g, 0.0))
                               for g in range(len(self.boundary_names))}
+
+    def _phonon_faces(self) -> None:
+        r"""Phonon conductances (independent of the gap): star-mesh combination of the
+        half-cell conductances :math:`c_a = w_a\beta_a D_{ph,a}\tau_a` per unit
+        :math:`h\Omega_k^2`, kept only for face pairs that carry phonons."""
+        c = self.p["weight"] * self.beta * self.p["phonon_diffusion"]
+        den = self._setsum @ c
+        ca, cb = c[self.f_a] * self.f_ta, c[self.f_b] * self.f_tb
+        d = den[self._pair_face]
+        g = np.divide(ca * cb, d, out=np.zeros_like(ca), where=d > 0)
+        sel = np.flatnonzero(g > 0)
+        #: face pairs with phonon transport and their conductances (pairs, M)
+        self.ph_pairs = sel
+        self.G_ph = self.grid.h * g[sel, None] * self.grid.omega[None, :] ** 2
+        self._div_ph = self._div[:, sel]
+        # cell-diagonal part of d rhs_ph / d n (the Schur preconditioner's D block)
+        self.ph_diag = -(abs(self._div_ph) @ self.G_ph)
 
     # ---- spectra and conductances (depend on the gap) --------------------------------
     def set_gap(self, delta_local: np.ndarray) -> None:
@@ -358,6 +380,12 @@ class TransportProblem:
         bi = (self.b_cell[:, None] * bs + e).ravel()
         rows.append(bi)
         cols.append(bi)
+        if bs == self.B:  # phonon transport (same order: aa, ab, bb, ba)
+            k = self.N + np.arange(self.M)
+            pa = (self.f_a[self.ph_pairs, None] * bs + k).ravel()
+            pb = (self.f_b[self.ph_pairs, None] * bs + k).ravel()
+            rows += [pa, pa, pb, pb]
+            cols += [pa, pb, pb, pa]
         return np.concatenate(rows), np.concatenate(cols)
 
     # ---- collisions ---------------------------------------------------------------
@@ -407,6 +435,8 @@ class TransportProblem:
         r[:n, N:] = self.m_n[:n] * (php - esc)
         Ff, Fb = self._fluxes(f)
         r[:, :N] += self._div @ Ff + self._bsum @ Fb
+        if len(self.ph_pairs):
+            r[:, N:] += self._div_ph @ self._phonon_flux(ph)
         for s in self.sources:
             p = s.power(t0, t1)
             if p:
@@ -431,7 +461,8 @@ class TransportProblem:
                 blocks[sl] = self._diagonal(y, sl)
             else:
                 blocks[sl] = self.cell_blocks(y, sl)[:, br, bc]
-        return np.concatenate([blocks.ravel(), self.transport_values()])[self._keep]
+        return np.concatenate([blocks.ravel(), self.transport_values(),
+                               self.phonon_transport_values()])[self._keep]
 
     def cell_blocks(self, y: np.ndarray, sl: slice) -> np.ndarray:
         """Dense d rhs / d y of the cells ``sl`` within each cell, shape (cells, B, B):
@@ -466,6 +497,21 @@ class TransportProblem:
         bd = np.where(self.alg_f[self.b_cell], 0.0, -self.b_G)
         return np.concatenate([(-G * nf).ravel(), (G * nf).ravel(), (-G * nb).ravel(),
                                (G * nb).ravel(), bd.ravel()])
+
+    def phonon_transport_values(self) -> np.ndarray:
+        """d rhs / d n of phonon transport between cells, in the order of the phonon part
+        of the pattern: (a, a), (a, b), (b, b), (b, a) per phonon face pair and mode. Rows
+        of cells whose phonons are held at the bath stay clean."""
+        G = self.G_ph
+        na = np.where(self.ph_fixed[self.f_a[self.ph_pairs]], 0.0, 1.0)[:, None]
+        nb = np.where(self.ph_fixed[self.f_b[self.ph_pairs]], 0.0, 1.0)[:, None]
+        return np.concatenate([(-G * na).ravel(), (G * na).ravel(), (-G * nb).ravel(),
+                               (G * nb).ravel()])
+
+    def _phonon_flux(self, ph: np.ndarray) -> np.ndarray:
+        """Phonons per unit time into ``f_a`` of every phonon face pair, per mode."""
+        a, b = self.f_a[self.ph_pairs], self.f_b[self.ph_pairs]
+        return self.G_ph * (ph[b] - ph[a])
 
     def _diagonal(self, y: np.ndarray, sl: slice) -> np.ndarray:
         """Diagonal of d rhs / d y of the cells ``sl`` (preconditioner of the matrix-free
@@ -507,6 +553,8 @@ class TransportProblem:
         vf = v[:, :N]
         out[:, :N] += self._div @ (self.G * (vf[self.f_b] - vf[self.f_a])) \
             - self._bsum @ (self.b_G * vf[self.b_cell])
+        if len(self.ph_pairs):
+            out[:, N:] += self._div_ph @ self._phonon_flux(v[:, N:])
         res = out[:n]
         alg = np.concatenate([self.alg_f[:n], np.broadcast_to(self.ph_fixed[:n, None],
                                                                 (n, self.M))], axis=1)
@@ -532,7 +580,7 @@ class TransportProblem:
         for a, b, sign in ((self.f_a, self.f_b, 1.0), (self.f_b, self.f_a, -1.0)):
             sel = (a < n) & act[a] & self.trap[b]
             from_trap += np.sum(sign * Ff[sel], axis=0)
-        out["E:trap"] = float(from_trap @ g.e)
+        out["E:trap"] = float(from_trap @ g.e + self._phonons_from_traps(ph) @ g.omega)
         out["N:trap"] = float(from_trap.sum())
         esc = -self.m_n[:n] * (ph[:n] - self.n_bath) / self.p["tau_esc"][:n, None]
         esc[self.ph_fixed[:n]] = 0.0
@@ -547,6 +595,20 @@ class TransportProblem:
         pair = np.concatenate([t.qp_pb - t.qp_rec for t in self.collision_terms(y)]) \
             if n else np.zeros((0, N))
         out["N:pair"] = float(np.sum(self.m_f[:n] * pair))
+        return out
+
+    def _phonons_from_traps(self, ph: np.ndarray) -> np.ndarray:
+        """Phonons per unit time and mode from cells held at the bath (traps) into owned
+        cells with dynamic phonons (an active cell next to a trap loses phonons to it)."""
+        out = np.zeros(self.M)
+        if not len(self.ph_pairs):
+            return out
+        F = self._phonon_flux(ph)
+        a_, b_ = self.f_a[self.ph_pairs], self.f_b[self.ph_pairs]
+        fixed = self.ph_fixed
+        for a, b, sign in ((a_, b_, 1.0), (b_, a_, -1.0)):
+            sel = (a < self.n) & ~fixed[a] & fixed[b]
+            out += np.sum(sign * F[sel], axis=0)
         return out
 
     def totals(self, x_owned: np.ndarray) -> dict[str, float]:
