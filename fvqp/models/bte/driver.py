@@ -21,6 +21,7 @@ import numpy as np
 
 from ...collisions.grid import bcs_gap
 from ...io.atomic import atomic_write_bytes
+from ...io.checkpoint import CheckpointError
 from ...io.output import OutputWriter
 from ...materials import get_material
 from ...mesh import build_geometry, read_mesh
@@ -30,6 +31,7 @@ from ...units import UnitSystem
 from ..heat.sources import placement, profile
 from ..runloop import peak_rss_mb
 from ..transport.spectral import TransportGrid
+from .checkpoint import BinCheckpoint
 from .problem import BTEProblem, Source
 from .quadrature import circle, sphere
 
@@ -197,8 +199,6 @@ class BTESimulation:
 def run(case, output_dir: str | None = None, resume: bool = False,
         max_steps: int | None = None, comm=None) -> dict:
     """Run a bte case; returns the summary (also written to ``summary.json``)."""
-    if resume:
-        raise ValueError("the bte model has no checkpoints to resume from; rerun the case")
     sim = BTESimulation(case, comm)
     out_dir = output_dir or case.output_dir
     d, dist, u = case.data, sim.dist, sim.units
@@ -208,9 +208,12 @@ def run(case, output_dir: str | None = None, resume: bool = False,
     units.update({f"qp_density_dir{k}": "1/um^3" for k in d["angles"]["output"]})
     writer = OutputWriter(out_dir, case.name, dist, sim.geometry.points * u.length,
                           sim.geometry.cell_nodes, units)
+    ck = BinCheckpoint(dist, out_dir, case.digest, sim.problem.B)
     start = time.perf_counter()
-    summary = _steady(sim, writer) if d["time"]["steady"] else _transient(sim, writer,
-                                                                         max_steps)
+    if d["time"]["steady"]:
+        summary = _steady(sim, writer, max_steps, ck, resume)
+    else:
+        summary = _transient(sim, writer, max_steps, ck, resume)
     g, p = sim.grid, sim.problem
     mfp = [u.to_si(1 / s, "length") if s > 0 else None for s in sim.inv_mfp]
     summary.update({
@@ -232,25 +235,84 @@ def run(case, output_dir: str | None = None, resume: bool = False,
 
 
 def _solve_info(res) -> dict:
-    its = [r.iterations for r in res]
-    bad = [j for j, r in enumerate(res) if not r.success]
+    """Totals of the KSP outcomes ``res`` ([reason, iterations, residual] per bin)."""
+    its = [int(r[1]) for r in res]
+    bad = [j for j, r in enumerate(res) if r[0] <= 0]
     return {"linear_iterations": int(sum(its)), "max_linear_iterations": int(max(its)),
             "failed_bins": bad}
 
 
-def _steady(sim, writer) -> dict:
+class _Budget:
+    """At most ``limit`` bin solves in this invocation (``--max-steps`` of steady runs)."""
+
+    def __init__(self, limit):
+        self.limit, self.used = limit, 0
+
+    def take(self) -> bool:
+        if self.limit is not None and self.used >= self.limit:
+            return False
+        self.used += 1
+        return True
+
+
+def _steady(sim, writer, max_steps, ck: BinCheckpoint, resume: bool) -> dict:
+    """Steady state bin by bin (and the ``[sweep]`` runs); a checkpoint after every bin,
+    ``--resume`` solves only the missing bins; ``max_steps`` caps the bin solves of this
+    invocation (status 1, checkpoint left)."""
     p, d = sim.problem, sim.case.data
-    x, res = p.steady()
-    info = _solve_info(res)
+    sweep = d["sweep"]["mean_free_paths"]
+    nst = 1 + (len(sweep) + 1 if sweep else 0)
+    if resume:
+        cells, _, meta = ck.load()
+        if meta.get("kind") != "steady" or len(meta["stages"]) != nst:
+            raise CheckpointError(f"checkpoint {ck.path!r} is not one of this steady run. "
+                                  "Fix: run without --resume.")
+        x, stages = cells["x"], meta["stages"]
+    else:
+        x = p.equilibrium(np.zeros(p.N))
+        stages = [{"done": 0, "res": [], "rates": {}} for _ in range(nst)]
+    budget, u, n = _Budget(max_steps), sim.units, len(sim.inv_mfp)
+    mfps = [None, *sweep]
+    complete = True
+    for i, stage in enumerate(stages):
+        if stage["done"] == p.N:
+            continue
+        if i == 0:
+            prob = p
+        else:
+            m = mfps[i - 1]
+            prob = sim.make_problem(np.zeros(n) if m is None else
+                                    np.full(n, 1.0 / u.to_internal(m, "length")))
+        src = prob.source_rates(0.0, np.inf)
+        for j in range(stage["done"], p.N):
+            if not budget.take():
+                complete = False
+                break
+            xj, r = prob.solve(j, 0.0, prob.rhs(j, src=src[:, j]))
+            stage["res"].append([r.reason, r.iterations, r.residual_norm])
+            if i == 0:
+                x[j] = xj
+            else:
+                for k, v in prob.rates(xj, bins=[j]).items():
+                    stage["rates"][k] = stage["rates"].get(k, 0.0) + v
+            stage["done"] = j + 1
+            ck.save({"x": x}, {}, {"kind": "steady", "stages": stages})
+        prob.release()
+        if not complete:
+            break
+    if not complete:
+        done = sum(st["done"] for st in stages)
+        return {"steady": True, "status": 1, "bins_solved": done,
+                "message": f"stopped after {done} of {nst * p.N} bin solves "
+                           "(continue with --resume)"}
+    info = _solve_info(stages[0]["res"])
     writer.write(0.0, sim.fields(x, d["output"]["fields"]))
     rates = sim.rates_si(x)
-    p.release()
     ok = not info["failed_bins"]
     out = {"steady": True, **info, "qp_rates_per_s": rates,
            "rate_imbalance_per_s": sum(rates.values()), "N_qp": p.number(x) * sim.n_unit}
-    sweep = d["sweep"]["mean_free_paths"]
     if sweep:
-        out["sweep"], bad = _sweep(sim, sweep)
+        out["sweep"], bad = _sweep(sim, mfps, stages[1:])
         ok = ok and not bad
     out["status"] = 0 if ok else -1
     out["message"] = ("steady state: all bins converged" if ok else
@@ -258,20 +320,17 @@ def _steady(sim, writer) -> dict:
     return out
 
 
-def _sweep(sim, mfps: list) -> tuple[dict, bool]:
+def _sweep(sim, mfps: list, stages: list) -> tuple[dict, bool]:
     """Steady states for every mean free path of ``[sweep]`` (all regions) and the
-    ballistic one: net outflow per boundary and transmission = outflow / ballistic."""
-    u, n = sim.units, len(sim.inv_mfp)
+    ballistic one (``stages``: their per-bin solves, rates summed over bins): net outflow
+    per boundary and transmission = outflow / ballistic."""
+    conv = sim.n_unit / sim.units.tau0
     runs, bad = [], False
-    for m in [None, *mfps]:
-        inv = np.zeros(n) if m is None else np.full(n, 1.0 / u.to_internal(m, "length"))
-        p = sim.make_problem(inv)
-        x, res = p.steady()
-        info = _solve_info(res)
+    for m, stage in zip(mfps, stages, strict=True):
+        info = _solve_info(stage["res"])
         bad = bad or bool(info["failed_bins"])
-        r = {k: v * sim.n_unit / u.tau0 for k, v in p.rates(x).items()}
+        r = {k: v * conv for k, v in sorted(stage["rates"].items())}
         runs.append({"mean_free_path_m": m, "qp_rates_per_s": r, **info})
-        p.release()
     ball = runs[0]["qp_rates_per_s"]
     for run_ in runs:
         run_["transmission"] = {k: (v / ball[k] if ball[k] else None)
@@ -280,49 +339,111 @@ def _sweep(sim, mfps: list) -> tuple[dict, bool]:
     return {"ballistic": runs[0], "runs": runs[1:]}, bad
 
 
-def _transient(sim, writer, max_steps) -> dict:
+def _transient(sim, writer, max_steps, ck: BinCheckpoint, resume: bool) -> dict:
     """Fixed-step BE/BDF2, one energy bin after the other (they are independent without
     inelastic collisions: one LU factorisation per bin in memory at a time); snapshots
-    every ``[output] every`` steps and at the end are assembled afterwards."""
+    every ``[output] every`` steps and at the end are assembled afterwards.
+
+    Checkpoints (:class:`.checkpoint.BinCheckpoint`) after every finished bin and every
+    ``[output] checkpoint_every`` steps within a bin hold every bin's state, step, flows
+    and the snapshots reached; ``--resume`` continues each bin from its step. ``max_steps``
+    marches every bin at most that many steps further (status 1, checkpoint left)."""
     p, d, u = sim.problem, sim.case.data, sim.units
     t_end = u.to_internal(d["time"]["end"], "time")
     dt = u.to_internal(d["time"]["dt_initial"], "time")
     nsteps = max(1, int(math.ceil(t_end / dt - 1e-9)))
     dt = t_end / nsteps
-    limit = nsteps if max_steps is None else min(nsteps, max_steps)
     t0 = d["initial"].get("temperature")
     x0 = p.equilibrium(fermi(sim.grid.e, u.to_internal(t0, "temperature") if t0
                              else sim.T_bath))
     names, every = d["output"]["fields"], d["output"]["every"]
-    keep = sorted({s for s in range(every, limit + 1, every)} | {limit})
-    snaps = {s: np.zeros_like(x0) for s in keep}
-    flows: dict = {}
-    lits, maxit, failed, done = 0, 0, [], limit
+    cp_every = d["output"]["checkpoint_every"]
+    keep = sorted(set(range(every, nsteps + 1, every)) | {nsteps})
     bdf2 = d["time"]["scheme"] == "bdf2"
+    st = _TransientState.load(ck, keep) if resume else _TransientState.fresh(x0, keep)
+    active = [b["step"] for b in st.bins if b["failed"] is None]
+    first = min(active) if active else nsteps
+    target = nsteps if max_steps is None else min(nsteps, first + max_steps)
     for j in range(sim.grid.n):
-        r = p.march(j, x0[j], dt, limit, bdf2, keep)
-        lits += int(sum(r["iterations"]))
-        maxit = max([maxit, *r["iterations"]])
-        for s, xs in r["states"].items():
-            snaps[s][j] = xs
-        for k, v in r["flows"].items():
-            flows[k] = flows.get(k, 0.0) + v
+        b = st.bins[j]
+        if b["failed"] is not None or b["step"] >= target:
+            continue
+
+        def on_step(step, x, prev, flows, its, j=j, b=b):
+            st.x[j], st.prev[j] = x, prev
+            if step in st.snaps:
+                st.snaps[step][j] = x
+            b.update(step=step, flows=dict(flows), its_sum=b["its_sum"] + its[-1],
+                     its_max=max(b["its_max"], its[-1]))
+            if step % cp_every == 0 and step < target:
+                st.save(ck)
+
+        r = p.march(j, st.x[j].copy(), dt, target, bdf2, start=b["step"],
+                    prev=st.prev[j].copy() if b["step"] > 0 else None, flows=b["flows"],
+                    on_step=on_step)
         if r["failed"] is not None:
-            failed.append((j, r["failed"]))
-            done = min(done, r["steps"])
+            b["failed"] = r["failed"]
+            b["its_sum"] += r["iterations"][-1]
+            b["its_max"] = max(b["its_max"], r["iterations"][-1])
+        st.save(ck)
+    return _transient_output(sim, writer, st, x0, names, keep, dt, nsteps, target)
+
+
+def _transient_output(sim, writer, st, x0, names, keep, dt, nsteps, target) -> dict:
+    """Snapshots (all rewritten, also after a resume) and the transient summary."""
+    p, u = sim.problem, sim.units
+    failed = [(j, b["failed"]) for j, b in enumerate(st.bins) if b["failed"] is not None]
+    done = min([target] + [b["step"] for b in st.bins])
     writer.write(0.0, sim.fields(x0, names))
     for s in keep:
         if s <= done:
-            writer.write(u.to_si(s * dt, "time"), sim.fields(snaps[s], names))
-    x1 = snaps[keep[-1]]
-    n0, n1 = p.number(x0), p.number(x1)
-    status = -1 if failed else (0 if limit == nsteps else 1)
-    msg = {0: f"reached t_end in {limit} steps", 1: f"stopped after {limit} steps",
+            writer.write(u.to_si(s * dt, "time"), sim.fields(st.snaps[s], names))
+    if done not in keep and done > 0:
+        writer.write(u.to_si(done * dt, "time"), sim.fields(st.x, names))
+    flows: dict = {}
+    for b in st.bins:
+        for k, v in b["flows"].items():
+            flows[k] = flows.get(k, 0.0) + v
+    n0, n1 = p.number(x0), p.number(st.x)
+    status = -1 if failed else (0 if done == nsteps else 1)
+    msg = {0: f"reached t_end in {done} steps",
+           1: f"stopped after {done} of {nsteps} steps (continue with --resume)",
            -1: f"KSP did not converge (bin, step): {failed}"}[status]
     nu = sim.n_unit
     return {"status": status, "message": msg, "steady": False, "steps": done,
             "t_end_s": u.to_si(done * dt, "time"), "dt_s": u.to_si(dt, "time"),
-            "linear_iterations": lits, "max_linear_iterations": maxit,
+            "linear_iterations": int(sum(b["its_sum"] for b in st.bins)),
+            "max_linear_iterations": int(max(b["its_max"] for b in st.bins)),
+            "checkpoints_written": st.writes,
             "qp_number": {"initial": n0 * nu, "final": n1 * nu,
                           **{k: v * nu for k, v in flows.items()},
                           "imbalance": (n1 - n0 + sum(flows.values())) * nu}}
+
+
+class _TransientState:
+    """Every bin's current and previous state, snapshots and bookkeeping."""
+
+    def __init__(self, x, prev, snaps, bins, writes=0):
+        self.x, self.prev, self.snaps, self.bins, self.writes = x, prev, snaps, bins, writes
+
+    @classmethod
+    def fresh(cls, x0, keep):
+        bins = [{"step": 0, "failed": None, "its_sum": 0, "its_max": 0, "flows": {}}
+                for _ in range(x0.shape[0])]
+        return cls(x0.copy(), x0.copy(), {s: np.zeros_like(x0) for s in keep}, bins)
+
+    @classmethod
+    def load(cls, ck, keep):
+        cells, _, meta = ck.load()
+        if meta.get("kind") != "transient" or meta.get("keep") != list(keep):
+            raise CheckpointError(f"checkpoint {ck.path!r} is not one of this transient run. "
+                                  "Fix: run without --resume.")
+        snaps = {s: cells[f"snap{s}"] for s in keep}
+        return cls(cells["x"], cells["prev"], snaps, meta["bins"])
+
+    def save(self, ck):
+        cells = {"x": self.x, "prev": self.prev,
+                 **{f"snap{s}": v for s, v in self.snaps.items()}}
+        ck.save(cells, {}, {"kind": "transient", "keep": list(self.snaps),
+                            "bins": self.bins})
+        self.writes += 1

@@ -349,18 +349,22 @@ class BTEProblem:
         return out
 
     def march(self, j: int, x: np.ndarray, dt: float, nsteps: int, bdf2: bool,
-              keep=()) -> dict:
-        """Time-march bin ``j`` alone (the bins are independent) over ``nsteps`` fixed
-        steps from ``x`` (n_owned B,): one LU factorisation for the whole run.
+              keep=(), start: int = 0, prev: np.ndarray | None = None,
+              flows: dict | None = None, on_step=None) -> dict:
+        """Time-march bin ``j`` alone (the bins are independent) from step ``start``
+        (state ``x`` (n_owned B,), previous state ``prev`` for BDF2) to step ``nsteps``
+        with fixed steps: one LU factorisation for the whole run.
 
-        Returns a dict with ``states`` (step -> x for steps in ``keep``), ``flows``
-        (time integrals of :meth:`rates`, BE-consistent), ``iterations`` (per step),
-        ``failed`` (first step whose KSP failed, or None) and ``steps`` done.
+        ``flows`` (time integrals of :meth:`rates` so far, BE-consistent) is continued;
+        ``on_step(step, x, prev, flows, iterations)`` is called after every accepted step
+        (checkpoints). Returns a dict with ``states`` (step -> x for steps in ``keep``),
+        ``flows``, ``iterations`` (per step of this call), ``failed`` (first step whose
+        KSP failed, or None), ``steps`` done (absolute) and ``final`` / ``prev`` states.
         """
         n, B, K = self.n, self.B, self.K
-        prev, states, flows, its = None, {}, {}, []
-        failed, done = None, 0
-        for step in range(1, nsteps + 1):
+        states, flows, its = {}, dict(flows or {}), []
+        failed, done = None, start
+        for step in range(start + 1, nsteps + 1):
             t = (step - 1) * dt
             src = self.source_rates(t, t + dt)[:, j]
             fo = x.reshape(n, B)[:, :K]
@@ -378,6 +382,8 @@ class BTEProblem:
             prev, x, done = x, xn, step
             if step in keep:
                 states[step] = x
+            if on_step is not None:
+                on_step(step, x, prev, flows, its)
         self.release()
         return {"states": states, "flows": flows, "iterations": its, "failed": failed,
-                "steps": done, "final": x}
+                "steps": done, "final": x, "prev": prev}
