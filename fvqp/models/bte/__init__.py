@@ -66,6 +66,12 @@ _SECTIONS = {
         "output": Field("list", "ordinates whose density (4 N0 int rho f_k) is written as "
                         "field qp_density_dir<k>", item=Field("int"), default=[]),
     }),
+    "spectrum": Section({
+        "kind": Field("str", "bcs, or eliashberg: states per energy N = rho m and group "
+                      "velocity v_F / N from the real-axis Eliashberg solution of the "
+                      "material (fvqp.eliashberg; bins start at its gap edge)",
+                      default="bcs", choices=("bcs", "eliashberg")),
+    }),
     "numerics": Section({
         "preconditioner": Field("str", "GMRES preconditioner: 'block_jacobi' (exact LU of "
                                 "each rank's subdomain), 'two_level' (plus an isotropic "

@@ -30,7 +30,7 @@ from ...solvers.result import ConvergenceError
 from ...units import UnitSystem
 from ..heat.sources import placement, profile
 from ..runloop import peak_rss_mb
-from ..transport.spectral import TransportGrid
+from ..transport.spectral import TransportGrid, cell_spectra
 from .checkpoint import BinCheckpoint
 from .problem import BTEProblem, Source
 from .quadrature import circle, sphere
@@ -88,12 +88,13 @@ class BTESimulation:
                              "and density of states (one material); interfaces between "
                              "different superconductors are not modelled")
         self.gap, self.v_f, self.weight = props[0]
+        self.material = get_material(regions[raw.region_names[0]]["material"])
         self.geometry = build_geometry(raw, scale=d["mesh"]["scale"] / u.length,
                                        widths=widths)
         self.dist = Distribution(self.geometry, comm)
         a = d["angles"]
         self.quad = circle(a["directions"]) if raw.dim == 2 else sphere(a["polar"], a["azimuth"])
-        self.grid = self._grid()
+        self.grid, self.states, self.flux = self._spectrum()
         self.kinds, self.f_in = self._boundaries()
         self.f_bath = fermi(self.grid.e, self.T_bath)
         self.widths, self.trap, self.inv_mfp = widths, trap, inv_mfp
@@ -107,9 +108,15 @@ class BTESimulation:
                           self.widths, inv_mfp, self.trap, self.kinds, self.f_in,
                           self.f_bath, self._sources(), prefix=d["solver"]["prefix"],
                           petsc=d["solver"]["petsc"],
-                          preconditioner=d["numerics"]["preconditioner"])
+                          preconditioner=d["numerics"]["preconditioner"],
+                          states=self.states, flux=self.flux)
 
-    def _grid(self) -> TransportGrid:
+    def _spectrum(self):
+        r"""Energy grid, states per energy :math:`N` and flux per energy over :math:`v_F`
+        per bin: BCS (:class:`TransportGrid` bins above the gap, exact bin averages of
+        :math:`\rho` and :math:`\rho v/v_F`) or the Eliashberg spectrum of
+        :func:`fvqp.models.bte_sphere.spectral.eliashberg_spectrum` (bins above its gap
+        edge :math:`\Delta_0`, :math:`N = \rho m`, flux :math:`v_F`)."""
         d, u = self.case.data, self.units
         e = d["energy"]
         h = u.to_internal(e["spacing"], "energy") if e.get("spacing") else self.T_bath / 4
@@ -117,7 +124,20 @@ class BTESimulation:
         for s in d.get("sources") or []:
             top = max(top, u.to_internal(s["energy"] + 3 * s["width"], "energy") - self.gap)
         e_max = u.to_internal(e["e_max"], "energy") if e.get("e_max") else self.gap + top
-        return TransportGrid.build(self.gap, h, e_max)
+        if d["spectrum"]["kind"] == "bcs":
+            grid = TransportGrid.build(self.gap, h, e_max)
+            rho, _, dl = cell_spectra(grid, np.array([self.gap]))
+            return grid, rho[0], dl[0]
+        from ..bte_sphere.spectral import eliashberg_spectrum
+
+        mat = self.material
+        if abs(mat.Tc - u.Tc) > 1e-12 * u.Tc:
+            raise ValueError("the Eliashberg spectrum needs the region material as "
+                             "[units] reference_material (energies in its k_B T_c)")
+        spec = eliashberg_spectrum(mat, d["bath"]["temperature"] / mat.Tc, h, e_max)
+        self.gap = spec.gap
+        self.spectrum = spec
+        return spec.grid, spec.states, np.ones(spec.grid.n)
 
     def _boundaries(self) -> tuple[dict, dict]:
         d, u = self.case.data, self.units
@@ -135,10 +155,8 @@ class BTESimulation:
         """QP sources: power / deposit profiles of :mod:`fvqp.models.heat.sources`; the
         spectrum is the transport model's (Gaussian times the DOS, normalised so that
         :math:`\\sum_j E_j s_j = 1`: particles per unit injected energy)."""
-        from ..transport.spectral import cell_spectra
-
         u, g, out = self.units, self.grid, []
-        rho = cell_spectra(g, np.array([self.gap]))[0][0]
+        rho = self.states
         for s in self.case.data.get("sources") or []:
             w = placement(self.dist, self.geometry, u, s, self.case.data["mesh"]["scale"])
             if s.get("deposit") is not None:
@@ -224,6 +242,7 @@ def run(case, output_dir: str | None = None, resume: bool = False,
                                                        strict=True)),
         "fermi_velocity_m_per_s": sim.v_f * u.length / u.tau0,
         "gap_ueV": u.to_si(sim.gap, "energy") / 1.602176634e-25,
+        "spectrum": d["spectrum"]["kind"],
     })
     if dist.rank == 0:
         atomic_write_bytes(os.path.join(out_dir, "summary.json"),

@@ -103,6 +103,11 @@ class BTEProblem:
         Inflow group -> occupation per energy bin (N,) entering through it.
     f_bath : ndarray
         Bath occupation per bin (the traps relax towards it).
+    states, flux : ndarray, optional
+        Per bin: states per energy :math:`N` (storage weight of ``f``) and number flux per
+        energy over :math:`v_F` (:math:`N v / v_F`); default the BCS bin averages of
+        :math:`\\rho` and :math:`\\rho v/v_F`. An Eliashberg spectrum gives
+        :math:`N = \\rho m` and flux 1 (:mod:`fvqp.models.bte_sphere.spectral`).
     """
 
     dist: object
@@ -121,14 +126,18 @@ class BTEProblem:
     prefix: str = "bte_"
     petsc: dict = field(default_factory=dict)
     preconditioner: str = "auto"
+    states: np.ndarray | None = None
+    flux: np.ndarray | None = None
 
     def __post_init__(self):
         loc = self.dist.local
         self.loc, self.n = loc, loc.n_owned
         self.K, self.B, self.N = self.quad.n, self.quad.n + 1, self.grid.n
         self.bdist = BlockDistribution(self.dist, self.B)
-        rho, _, dl = cell_spectra(self.grid, np.array([self.gap]))
-        self.rho, self.v = rho[0], self.v_f * dl[0]  # bin averages of rho, rho v
+        if self.states is None:  # BCS: bin averages of rho and rho v / v_F
+            rho, _, dl = cell_spectra(self.grid, np.array([self.gap]))
+            self.states, self.flux = rho[0], dl[0]
+        self.rho, self.v = np.asarray(self.states), self.v_f * np.asarray(self.flux)
         normals = self.dist.geometry.face_normal[loc.faces]
         self.stream = build_streaming(loc, normals, self.widths, self.quad, self.kinds)
         self.vol = loc.volume[: self.n]
