@@ -22,6 +22,11 @@ half-cell conductances :math:`c_a = w_aD_a\bar D_{L,a,i}\tau_a` (harmonic mean f
 cells): it vanishes when either side has no states at that energy, so QPs cannot enter a
 region whose gap is above their energy.
 
+Optional phonon diffusion (per region :math:`D_{ph}`, energy independent) adds
+:math:`\sum_{faces}G^{ph}_k(n^{nb}_k - n_k)` to the phonon rows, with the same star-mesh
+combination of :math:`c_a = w_a\beta_aD_{ph,a}\tau_a` times :math:`h\Omega_k^2`; cells
+whose phonons are held at the bath (traps) absorb what diffuses into them.
+
 Rows of bins without states and of *trap* cells (normal-metal absorbers held at the
 bath) are algebraic, :math:`y = y^{bath}`; their storage is zero.
 """
