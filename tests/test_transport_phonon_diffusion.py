@@ -199,3 +199,30 @@ def test_negative_phonon_diffusion_is_rejected_with_the_key_and_fix(write_case):
     assert proc.returncode == 2
     assert re.search(r"phonon_diffusion_constant.*must not be negative", proc.stderr)
     assert "value >= 0" in proc.stderr
+
+
+def test_case_key_sets_the_phonon_diffusion_length_in_si(tmp_path):
+    """``phonon_diffusion_constant`` in the absorber only: sqrt(D_ph tau_esc) in internal
+    units times the unit length is the SI diffusion length, and no face touching the
+    lead (D_ph = 0 there) carries phonons."""
+    from fvqp.case.loader import load_case
+    from fvqp.models.transport.driver import TransportSimulation
+
+    text = (CASES / "transport_absorber3d.toml").read_text().replace(
+        "../meshes", str(CASES.parent / "meshes"))
+    text = text.replace('escape_time = "0.1 ns"',
+                        'escape_time = "0.1 ns"\nphonon_diffusion_constant = "4e-3 m^2/s"')
+    case = tmp_path / "dph.toml"
+    case.write_text(text)
+    sim = TransportSimulation(load_case(str(case)))
+    p, names = sim.problem, sim.geometry.region_names
+    prm = sim.params[names.index("absorber")]
+    length = math.sqrt(prm.phonon_diffusion * prm.tau_esc) * sim.units.length
+    assert length == pytest.approx(math.sqrt(4e-3 * 1e-10), rel=1e-12)
+    assert sim.params[names.index("lead")].phonon_diffusion == 0.0
+    reg = p.loc.cell_region
+    lead = names.index("lead")
+    assert len(p.ph_pairs) > 0
+    assert not np.any(reg[p.f_a[p.ph_pairs]] == lead)
+    assert not np.any(reg[p.f_b[p.ph_pairs]] == lead)
+    assert np.any((reg[p.f_a] == lead) != (reg[p.f_b] == lead))  # the interface exists
