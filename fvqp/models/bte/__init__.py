@@ -8,7 +8,9 @@ isotropic elastic impurity scattering with mean free path :math:`\ell` per regio
 (diffusion limit :math:`D = v\ell/2` in 2D, :math:`v\ell/3` in 3D), trap regions with a
 trapping rate, and specular, diffuse, absorbing and bath walls. Inelastic electron–phonon
 collisions are not included (the energies decouple; see ``docs/theory_bte_mesh.md``).
-Steady state or fixed-step backward Euler / BDF2, PETSc GMRES with block-Jacobi LU.
+Steady state or fixed-step backward Euler / BDF2, PETSc GMRES with block-Jacobi LU;
+``checkpoint.h5`` per finished bin and every ``checkpoint_every`` steps, ``--resume``;
+BCS or Eliashberg (``[spectrum] kind``) spectral weights.
 """
 
 from __future__ import annotations

@@ -7,6 +7,10 @@ the state weight is :math:`4N_0/N_{0,ref}`. The gap is the BCS gap of the materi
 bath temperature and must be the same in every region (the streaming between regions of
 different gaps — Andreev reflection, gap-edge refraction — is not modelled); the mean
 free path defaults to :math:`\ell = d\,D/v_F` from the material's diffusion constant.
+``[spectrum] kind = "eliashberg"`` replaces the BCS bins by those of the Eliashberg
+solution (:func:`fvqp.models.bte_sphere.spectral.eliashberg_spectrum`: storage
+:math:`N = \rho m`, flux :math:`v_F`). Work is checkpointed per bin and step
+(:mod:`.checkpoint`); ``resume`` continues it, ``max_steps`` stops early (status 1).
 """
 
 from __future__ import annotations
