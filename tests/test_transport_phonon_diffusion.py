@@ -186,7 +186,9 @@ def test_matrix_free_and_schur_reach_the_assembled_steady_state(mode):
         out[m], lin[m] = x.getArray().copy(), res.linear_iterations / res.iterations
     a, b = out["assembled"], out[mode]
     assert np.max(np.abs(a - b)) <= 1e-9 * np.max(np.abs(a))
-    assert lin[mode] <= {"matrix_free": 60, "schur": 25}[mode], lin  # measured: see report
+    # measured per Newton step: matrix_free 23.6 (20.6 without phonon diffusion), schur 19.6
+    # (15.4); dropping T_ph from the schur PC entirely took ~790
+    assert lin[mode] <= {"matrix_free": 35, "schur": 25}[mode], lin
 
 
 def test_negative_phonon_diffusion_is_rejected_with_the_key_and_fix(write_case):
