@@ -47,8 +47,12 @@ from .phonon_pc import PhononDiffusionSolve
 
 __all__ = ["SchurPreconditioner", "SCHUR_DEFAULTS"]
 
-#: default options of the inner Schur-complement solve (under ``<prefix>schur_``)
+#: default options of the inner Schur-complement solve (under ``<prefix>schur_``); on
+#: several ranks, additive Schwarz with two layers of overlap instead of block Jacobi
+#: (measured, coarse absorber burst, 64 bins, 2 ranks: block Jacobi 329 Krylov iterations
+#: and 7.1 s against 48 and 3.0 s; serial: 48 and 5.3 s)
 SCHUR_DEFAULTS = {"ksp_type": "preonly", "pc_type": "bjacobi", "sub_pc_type": "ilu"}
+SCHUR_PARALLEL_DEFAULTS = {"pc_type": "asm", "pc_asm_overlap": 2}
 
 #: cells per block computation (memory ~ CHUNK B^2 doubles)
 CHUNK = 256
@@ -78,7 +82,9 @@ class SchurPreconditioner:
         self.ksp = PETSc.KSP().create(comm=self.dist.comm)
         self.ksp.setOperators(self.mat)
         self.prefix = prefix + "schur_"
-        opts = {**SCHUR_DEFAULTS, **(options or {})}
+        par = SCHUR_PARALLEL_DEFAULTS if self.dist.size > 1 and "pc_type" not in (
+            options or {}) else {}
+        opts = {**SCHUR_DEFAULTS, **par, **(options or {})}
         if opts.get("pc_type") not in ("bjacobi", "asm"):  # no sub-solvers
             opts = {k: v for k, v in opts.items()
                     if not k.startswith("sub_") or k in (options or {})}
