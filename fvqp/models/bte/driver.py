@@ -397,13 +397,13 @@ def _transient(sim, writer, max_steps, ck: BinCheckpoint, resume: bool) -> dict:
             if step in st.snaps:
                 st.snaps[step][j] = x
             b.update(step=step, flows=dict(flows), its_sum=b["its_sum"] + its[-1],
-                     its_max=max(b["its_max"], its[-1]))
+                     its_max=max(b["its_max"], its[-1]), increments=dict(p.last_increments))
             if step % cp_every == 0 and step < target:
                 st.save(ck)
 
         r = p.march(j, st.x[j].copy(), dt, target, bdf2, start=b["step"],
                     prev=st.prev[j].copy() if b["step"] > 0 else None, flows=b["flows"],
-                    on_step=on_step)
+                    on_step=on_step, increments=b.get("increments"))
         if r["failed"] is not None:
             b["failed"] = r["failed"]
             b["its_sum"] += r["iterations"][-1]

@@ -359,25 +359,33 @@ class BTEProblem:
 
     def march(self, j: int, x: np.ndarray, dt: float, nsteps: int, bdf2: bool,
               keep=(), start: int = 0, prev: np.ndarray | None = None,
-              flows: dict | None = None, on_step=None) -> dict:
+              flows: dict | None = None, on_step=None,
+              increments: dict | None = None) -> dict:
         """Time-march bin ``j`` alone (the bins are independent) from step ``start``
         (state ``x`` (n_owned B,), previous state ``prev`` for BDF2) to step ``nsteps``
         with fixed steps: one LU factorisation for the whole run.
 
-        ``flows`` (time integrals of :meth:`rates` so far, BE-consistent) is continued;
-        ``on_step(step, x, prev, flows, iterations)`` is called after every accepted step
-        (checkpoints). Returns a dict with ``states`` (step -> x for steps in ``keep``),
-        ``flows``, ``iterations`` (per step of this call), ``failed`` (first step whose
-        KSP failed, or None), ``steps`` done (absolute) and ``final`` / ``prev`` states.
+        ``flows`` (time integrals of :meth:`rates` so far) is continued with the time
+        scheme's own weights, so that the particle balance is exact for BDF2 too: the
+        storage obeys 3/2 dC(n+1) - 1/2 dC(n) = dt R(n+1), and every flow is accumulated
+        by the same recurrence from its last increment (``increments``, per key; a
+        backward-Euler step restarts it). ``on_step(step, x, prev, flows, iterations)`` is
+        called after every accepted step (checkpoints; the current increments are in
+        :attr:`last_increments`). Returns a dict with ``states`` (step -> x for steps in
+        ``keep``), ``flows``, ``increments``, ``iterations`` (per step of this call),
+        ``failed`` (first step whose KSP failed, or None), ``steps`` done (absolute) and
+        ``final`` / ``prev`` states.
         """
         n, B, K = self.n, self.B, self.K
         states, flows, its = {}, dict(flows or {}), []
+        inc = dict(increments or {})
         failed, done = None, start
         for step in range(start + 1, nsteps + 1):
             t = (step - 1) * dt
             src = self.source_rates(t, t + dt)[:, j]
             fo = x.reshape(n, B)[:, :K]
-            if prev is None or not bdf2:
+            be = prev is None or not bdf2
+            if be:
                 a, hist = 1.0 / dt, fo / dt
             else:
                 a, hist = 1.5 / dt, (2.0 * fo - 0.5 * prev.reshape(n, B)[:, :K]) / dt
@@ -387,7 +395,9 @@ class BTEProblem:
                 failed = step
                 break
             for k, val in self.rates(xn, t, t + dt, bins=[j]).items():
-                flows[k] = flows.get(k, 0.0) + dt * val
+                inc[k] = dt * val if be else (dt * val + 0.5 * inc.get(k, 0.0)) / 1.5
+                flows[k] = flows.get(k, 0.0) + inc[k]
+            self.last_increments = inc
             prev, x, done = x, xn, step
             if step in keep:
                 states[step] = x
@@ -395,4 +405,4 @@ class BTEProblem:
                 on_step(step, x, prev, flows, its)
         self.release()
         return {"states": states, "flows": flows, "iterations": its, "failed": failed,
-                "steps": done, "final": x, "prev": prev}
+                "steps": done, "final": x, "prev": prev, "increments": inc}
