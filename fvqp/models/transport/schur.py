@@ -93,6 +93,15 @@ class SchurPreconditioner:
         self.ksp.setFromOptions()
         self._rhs, self._sol = self.mat.createVecs()
         self.inner_iterations = 0
+        #: "stored": B D^-1 and D^-1 C kept per cell in single precision (2NM floats per
+        #: cell); "action": applied through the exact Jacobian action instead (no storage,
+        #: two collision-operator evaluations per application) -- option
+        #: ``-<prefix>schur_couplings``
+        self.couplings = PETSc.Options().getString(self.prefix + "couplings", "stored")
+        if self.couplings not in ("stored", "action"):
+            raise ValueError(f"-{self.prefix}couplings must be 'stored' or 'action', not "
+                             f"{self.couplings!r}")
+        self._v = problem.dist.create_vec()
         #: phonon diffusion between cells: sparse solves with D + T_ph (.phonon_pc)
         self.phonons = (PhononDiffusionSolve(problem, self.prefix + "ph_")
                         if len(problem.ph_pairs) else None)
@@ -113,14 +122,17 @@ class SchurPreconditioner:
             out.append(pos.ravel())
         out.append(csr.diagonal_positions(p.b_cell).ravel())
         return np.concatenate(out)
+
     def update(self, xl: np.ndarray, shift: float) -> None:
         """Factor the cell blocks at the state ``xl`` for :math:`K = \\sigma m - J`."""
         p = self.p
         N, B, n = p.N, p.B, p.n
         y = xl.reshape(-1, B)
         self.csr.begin()
-        self.bd = np.empty((n, N, p.M), dtype=np.float32)
-        self.dc = np.empty((n, p.M, N), dtype=np.float32)
+        self.x_local = xl
+        stored = self.couplings == "stored"
+        self.bd = np.empty((n, N, p.M), dtype=np.float32) if stored else None
+        self.dc = np.empty((n, p.M, N), dtype=np.float32) if stored else None
         self.inv_d = np.empty((n, p.M))
         mass = np.concatenate([p.m_f[:n], p.m_n[:n]], axis=1)
         k, kp = np.arange(B), np.arange(p.M)
@@ -136,8 +148,10 @@ class SchurPreconditioner:
             bd = K[:, :N, N:] * inv_d[:, None, :]
             self.csr.set_blocks(np.arange(sl.start, sl.stop),
                                 K[:, :N, :N] - bd @ K[:, N:, :N])
-            self.bd[sl], self.inv_d[sl] = bd, inv_d
-            self.dc[sl] = K[:, N:, :N] * inv_d[:, :, None]
+            self.inv_d[sl] = inv_d
+            if stored:
+                self.bd[sl] = bd
+                self.dc[sl] = K[:, N:, :N] * inv_d[:, :, None]
         keep = self._transport_pos >= 0
         np.add.at(self.csr.data, self._transport_pos[keep], -p.transport_values()[keep])
         self.csr.assemble(self.mat)
@@ -145,6 +159,33 @@ class SchurPreconditioner:
         if self.phonons is not None:
             self.d = 1.0 / self.inv_d
             self.phonons.update(self.d)
+
+    def _coupling(self, w: np.ndarray, to_qp: bool) -> np.ndarray:
+        """``B w`` (phonon vector -> QP rows, ``to_qp``) or ``C w`` (QP vector -> phonon
+        rows) of :math:`K` by the exact Jacobian action: :math:`K_{fn} = -J_{fn}`,
+        :math:`K_{nf} = -J_{nf}` (transport and escape do not couple f and n)."""
+        p = self.p
+        N, B, n = p.N, p.B, p.n
+        v = np.zeros((n, B))
+        if to_qp:
+            v[:, N:] = w
+        else:
+            v[:, :N] = w
+        self._v.setArray(v.ravel())
+        jv = p.rhs_jvp(self.x_local, p.dist.local_array(self._v), 0.0, 1.0).reshape(n, B)
+        return -(jv[:, :N] if to_qp else jv[:, N:])
+
+    def _b_inv_d(self, w: np.ndarray) -> np.ndarray:
+        """:math:`B D^{-1} w` for phonon-row vectors ``w``."""
+        if self.bd is None:
+            return self._coupling(self.inv_d * w, to_qp=True)
+        return np.einsum("cij,cj->ci", self.bd, w.astype(np.float32))
+
+    def _inv_d_c(self, z: np.ndarray) -> np.ndarray:
+        """:math:`D^{-1} C z` for QP-row vectors ``z``."""
+        if self.dc is None:
+            return self.inv_d * self._coupling(z, to_qp=False)
+        return np.einsum("cij,cj->ci", self.dc, z.astype(np.float32))
 
     def apply(self, r: np.ndarray) -> np.ndarray:
         """:math:`K^{-1} r` (owned unknowns) with the inner solve of :math:`S_T`."""
@@ -154,16 +195,16 @@ class SchurPreconditioner:
         rf, rn = r[:, :N], r[:, N:]
         if self.phonons is not None:  # B = bd d, C = d dc; phonon blocks with D + T_ph
             u = self.phonons.solve(rn)
-            t = rf - np.einsum("cij,cj->ci", self.bd, (self.d * u).astype(np.float32))
+            t = rf - self._b_inv_d(self.d * u)
         else:
-            t = rf - np.einsum("cij,cj->ci", self.bd, rn.astype(np.float32))
+            t = rf - self._b_inv_d(rn)
         self._rhs.setArray(t.ravel())
         self.ksp.solve(self._rhs, self._sol)
         self.inner_iterations += max(int(self.ksp.getIterationNumber()), 1)
         zf = self._sol.getArray().reshape(-1, N)
         if self.phonons is not None:
-            cz = self.d * np.einsum("cij,cj->ci", self.dc, zf.astype(np.float32))
+            cz = self.d * self._inv_d_c(zf)
             zn = self.phonons.solve(rn - cz)
         else:
-            zn = rn * self.inv_d - np.einsum("cij,cj->ci", self.dc, zf.astype(np.float32))
+            zn = rn * self.inv_d - self._inv_d_c(zf)
         return np.concatenate([zf, zn], axis=1).ravel()
