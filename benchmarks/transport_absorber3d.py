@@ -20,7 +20,8 @@ serial and on 2 ranks, FVQP_BENCH_TARGET_STEPS steps (default 3); FVQP_BENCH_TAR
 skips it. Measured: serial 137 s per step, 17.3 GB; the 2-rank run needs more than this
 machine's 23 GB with the default (stored couplings, overlapping Schwarz) -- pass
 ``-transport_schur_couplings action`` through FVQP_BENCH_TARGET_OPTIONS to trade memory
-for two collision evaluations per preconditioner application. Environment: FVQP_BENCH_STEPS (default 6), FVQP_BENCH_FINE=0 to skip the fine
+for two collision evaluations per preconditioner application. Environment:
+FVQP_BENCH_STEPS (default 6), FVQP_BENCH_FINE=0 to skip the fine
 mesh.
 """
 
