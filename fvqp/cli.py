@@ -94,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     if args.command == "check":
-        print(f"{args.case}: OK (model {case.model}, mesh {case.mesh_path})")
+        where = f", mesh {case.mesh_path}" if case.mesh_path else ""
+        print(f"{args.case}: OK (model {case.model}{where})")
         return 0
     import petsc4py
 
