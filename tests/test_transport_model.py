@@ -382,6 +382,7 @@ def test_schur_preconditioner_is_the_exact_inverse_with_an_exact_inner_solve(shi
 def test_schur_mode_reaches_the_assembled_steady_state():
     """Jacobian mode 'schur' (exact action + phonon elimination, default block-ILU inner
     solve) converges quadratically to the assembled mode's steady state."""
+    from fvqp.models.transport.driver import SteadyPC
     from fvqp.models.transport.schur import SchurPreconditioner
 
     out, lin = {}, {}
@@ -393,13 +394,7 @@ def test_schur_mode_reaches_the_assembled_steady_state():
             model_pc = SchurPreconditioner(q, "tsm_")
             jvp = lambda xl_, vl, q=q: -q.rhs_jvp(xl_, vl, 0.0, math.inf)  # noqa: E731
 
-            class _PC:
-                def update(self, xl_, m=model_pc):
-                    m.update(xl_, 0.0)
-
-                def apply(self, r, m=model_pc):
-                    return m.apply(r)
-            pc = _PC()
+            pc = SteadyPC(model_pc)
         opts = LU if mode == "assembled" else {"ksp_type": "gmres", "ksp_rtol": 1e-12}
         solver = NonlinearSolver(q.dist, lambda xl_, q=q: -q.rhs(xl_, 0.0, math.inf),
                                  lambda xl_, q=q: -q.rhs_jacobian(xl_, 0.0, math.inf),

@@ -149,6 +149,7 @@ def test_matrix_free_and_schur_reach_the_assembled_steady_state(mode):
     """With phonon diffusion on, the matrix-free (GAMG on transport + diagonal) and Schur
     (phonon transport only in the cell-diagonal D block: approximate) preconditioners
     keep Newton quadratic and reach the assembled steady state; Krylov counts stay low."""
+    from fvqp.models.transport.driver import SteadyPC
     from fvqp.models.transport.schur import SchurPreconditioner
 
     out, lin = {}, {}
@@ -168,13 +169,7 @@ def test_matrix_free_and_schur_reach_the_assembled_steady_state(mode):
             else:
                 model_pc = SchurPreconditioner(q, "tpsm_")
 
-                class _PC:
-                    def update(self, xl_, m=model_pc):
-                        m.update(xl_, 0.0)
-
-                    def apply(self, r, m=model_pc):
-                        return m.apply(r)
-                pc = _PC()
+                pc = SteadyPC(model_pc)
         solver = NonlinearSolver(q.dist, lambda xl_, q=q: -q.rhs(xl_, 0.0, math.inf),
                                  lambda xl_, q=q: -q.rhs_jacobian(xl_, 0.0, math.inf),
                                  q.pattern, f"tp{m[:2]}{mode[:2]}_", opts, jvp=jvp,

@@ -349,8 +349,9 @@ def _balances(sim, tot0: dict, tot1: dict, acc: dict) -> dict:
     }
 
 
-class _SteadyPC:
-    """The model preconditioner of a steady solve (no storage term: shift 0)."""
+class SteadyPC:
+    """A model preconditioner (``update(x, shift)``, ``apply``) for a steady solve: no
+    storage term, shift 0 (the form :class:`~fvqp.solvers.NonlinearSolver` expects)."""
 
     def __init__(self, model_pc):
         self.model_pc = model_pc
@@ -371,7 +372,7 @@ def _steady(sim, writer) -> dict:
                              d["solver"]["prefix"], _petsc(case, p.jacobian), jvp=jvp,
                              block_size=p.block_size,
                              preconditioner=None if p.preconditioner is None
-                             else _SteadyPC(p.preconditioner))
+                             else SteadyPC(p.preconditioner))
     x = p.dist.create_vec()
     x.setArray(sim.x0)
     its = lits = 0
