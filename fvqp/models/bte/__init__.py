@@ -6,11 +6,14 @@ transport model's absolute grid above the gap) and ordinate of an angular quadra
 upwind streaming :math:`\nabla\cdot(\rho v\,\Omega f)` with :math:`\rho v = v_F` (BCS),
 isotropic elastic impurity scattering with mean free path :math:`\ell` per region
 (diffusion limit :math:`D = v\ell/2` in 2D, :math:`v\ell/3` in 3D), trap regions with a
-trapping rate, and specular, diffuse, absorbing and bath walls. Inelastic electron–phonon
-collisions are not included (the energies decouple; see ``docs/theory_bte_mesh.md``).
-Steady state or fixed-step backward Euler / BDF2, PETSc GMRES with block-Jacobi LU;
-``checkpoint.h5`` per finished bin and every ``checkpoint_every`` steps, ``--resume``;
-BCS or Eliashberg (``[spectrum] kind``) spectral weights.
+trapping rate, and specular, diffuse, absorbing and bath walls. Without collisions the
+energies decouple: steady state or fixed-step backward Euler / BDF2 bin by bin, PETSc GMRES
+with block-Jacobi LU, ``checkpoint.h5`` per finished bin and every ``checkpoint_every``
+steps, ``--resume``. ``[collisions] enabled``: inelastic electron–phonon collisions per
+direction (:mod:`fvqp.collisions.angular`, notes Eq. 179) with bath or local phonons; the
+whole (cell, energy, ordinate) system is then solved by Newton–Krylov
+(:mod:`.inelastic`, :mod:`.coupled`). BCS or Eliashberg (``[spectrum] kind``) spectral
+weights. See ``docs/theory_bte_mesh.md``.
 """
 
 from __future__ import annotations
@@ -82,6 +85,23 @@ _SECTIONS = {
                                 "(two_level on more than one rank)", default="auto",
                                 choices=("auto", "block_jacobi", "two_level")),
     }),
+    "collisions": Section({
+        "enabled": Field("bool", "inelastic electron-phonon collisions (notes Eq. 179, the "
+                         "per-direction operator of fvqp.collisions.angular): the energies "
+                         "couple and the whole system is solved by Newton-Krylov",
+                         default=False),
+        "tau0": Field("quantity", "Kaplan's electron-phonon time tau0 (default: the "
+                      "material's)", dimension="time", positive=True),
+        "phonons": Field("str", "bath (held at the bath temperature) or local (isotropic "
+                         "n(Omega) per cell, no phonon transport, escape to the bath)",
+                         default="bath", choices=("bath", "local")),
+        "escape_time": Field("quantity", "escape time of local phonons to the bath "
+                             "(default: the material's escape time per thickness times "
+                             "the thickness on 2D meshes, else none)", dimension="time",
+                             positive=True),
+        "no_escape": Field("bool", "local phonons never leave (closed system)",
+                           default=False),
+    }),
     "sweep": Section({
         "mean_free_paths": Field("list", "steady runs: also solve with these mean free "
                                  "paths (all regions) and with none (ballistic) and report "
@@ -93,7 +113,7 @@ _SECTIONS = {
 }
 
 FIELDS = ("qp_density", "qp_excess", "qp_energy_density", "qp_current", "directions",
-          "region")
+          "phonon_energy_density", "region")
 
 
 def _required_boundaries(geo, active) -> list[str]:
@@ -126,6 +146,20 @@ def _check(data, err) -> None:
         if s and s.get("position") is not None and s.get("radius") is None:
             err.add(f"sources[{i}].radius", "a source with a position needs a radius.",
                     'add radius = "1 um".')
+    col = data.get("collisions") or {}
+    if col.get("enabled"):
+        if (data.get("sweep") or {}).get("mean_free_paths"):
+            err.add("sweep.mean_free_paths", "the mean-free-path sweep is not available "
+                    "with collisions.", "remove [sweep] or set [collisions] enabled = false.")
+        for name, reg in data["regions"].items():
+            try:
+                mat = get_material(reg["material"])
+            except UnknownMaterialError:
+                continue
+            if (mat.tau0 is None and not col.get("tau0")) or mat.tau0_phi is None:
+                err.add(f"regions.{name}.material", f"{mat.name} has no tau0/tau0_phi "
+                        "for the electron-phonon collisions.",
+                        "choose a material with Kaplan times (see `fvqp materials`).")
     t = data.get("time") or {}
     if not t.get("steady") and not t.get("dt_initial"):
         err.add("time.dt_initial", "the transient BTE runs with a fixed step.",

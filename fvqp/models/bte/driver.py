@@ -43,7 +43,7 @@ log = logging.getLogger("fvqp.bte")
 
 UNITS_SI = {"qp_density": "1/um^3", "qp_excess": "1/um^3", "qp_energy_density": "J/m^3",
             "qp_current_x": "1/(um^2 s)", "qp_current_y": "1/(um^2 s)",
-            "qp_current_z": "1/(um^2 s)", "region": "1"}
+            "qp_current_z": "1/(um^2 s)", "phonon_energy_density": "J/m^3", "region": "1"}
 KIND = {"specular": "specular", "diffuse": "diffuse", "absorbing": "inflow",
         "bath": "inflow"}
 
@@ -59,6 +59,7 @@ class BTESimulation:
 
     def __init__(self, case, comm=None):
         self.case, d = case, case.data
+        self.collisions = bool(d["collisions"]["enabled"])
         regions = d["regions"]
         ref = d["units"].get("reference_material") or next(iter(regions.values()))["material"]
         self.units = u = UnitSystem.from_material(get_material(ref))
@@ -108,10 +109,15 @@ class BTESimulation:
         """The discrete-ordinates problem with inverse mean free paths ``inv_mfp`` per
         region (the case's, or those of a sweep)."""
         d = self.case.data
+        # with collisions the case prefix belongs to the coupled Newton solver (.coupled);
+        # the per-bin KSP options (unused then) go under their own prefix
+        coupled = self.collisions
+        prefix = d["solver"]["prefix"]
         return BTEProblem(self.dist, self.quad, self.grid, self.gap, self.v_f, self.weight,
                           self.widths, inv_mfp, self.trap, self.kinds, self.f_in,
-                          self.f_bath, self._sources(), prefix=d["solver"]["prefix"],
-                          petsc=d["solver"]["petsc"],
+                          self.f_bath, self._sources(),
+                          prefix=prefix + "bins_" if coupled else prefix,
+                          petsc={} if coupled else d["solver"]["petsc"],
                           preconditioner=d["numerics"]["preconditioner"],
                           states=self.states, flux=self.flux)
 
@@ -128,8 +134,11 @@ class BTESimulation:
         for s in d.get("sources") or []:
             top = max(top, u.to_internal(s["energy"] + 3 * s["width"], "energy") - self.gap)
         e_max = u.to_internal(e["e_max"], "energy") if e.get("e_max") else self.gap + top
+        # with collisions the phonon grid reaches every pair phonon of a gap-edge QP and
+        # a QP at e_max (recombination, pair breaking): omega_max = e_max + gap
+        w_max = e_max + self.gap if self.collisions else None
         if d["spectrum"]["kind"] == "bcs":
-            grid = TransportGrid.build(self.gap, h, e_max)
+            grid = TransportGrid.build(self.gap, h, e_max, omega_max=w_max)
             rho, _, dl = cell_spectra(grid, np.array([self.gap]))
             return grid, rho[0], dl[0]
         from ..bte_sphere.spectral import eliashberg_spectrum
@@ -139,6 +148,11 @@ class BTESimulation:
             raise ValueError("the Eliashberg spectrum needs the region material as "
                              "[units] reference_material (energies in its k_B T_c)")
         spec = eliashberg_spectrum(mat, d["bath"]["temperature"] / mat.Tc, h, e_max)
+        if w_max is not None:
+            import dataclasses
+
+            nph = int(math.ceil((e_max + spec.gap) / spec.grid.h - 1e-9))
+            spec = dataclasses.replace(spec, grid=dataclasses.replace(spec.grid, n_ph=nph))
         self.gap = spec.gap
         self.spectrum = spec
         return spec.grid, spec.states, np.ones(spec.grid.n)
@@ -232,7 +246,12 @@ def run(case, output_dir: str | None = None, resume: bool = False,
                           sim.geometry.cell_nodes, units)
     ck = BinCheckpoint(dist, out_dir, case.digest, sim.problem.B)
     start = time.perf_counter()
-    if d["time"]["steady"]:
+    if sim.collisions:
+        from .coupled import coupled_steady, coupled_transient
+
+        summary = (coupled_steady(sim, writer) if d["time"]["steady"] else
+                   coupled_transient(sim, writer, out_dir, resume, max_steps))
+    elif d["time"]["steady"]:
         summary = _steady(sim, writer, max_steps, ck, resume)
     else:
         summary = _transient(sim, writer, max_steps, ck, resume)

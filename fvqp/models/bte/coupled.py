@@ -1,0 +1,189 @@
+r"""Runs of the bte model with inelastic collisions (``[collisions] enabled``).
+
+The coupled system of :mod:`.inelastic` is solved as a whole: transients by
+:class:`fvqp.solvers.bdf.BDFIntegrator` (BE/BDF2, fixed steps or adaptive per
+``[time] adaptive``; flows accumulated with the scheme's own coefficients, so the QP
+number and energy balances are exact to the Newton tolerance) through
+:func:`fvqp.models.runloop.run_checkpointed` (VTK snapshots, ``checkpoint.h5`` every
+``checkpoint_every`` steps, ``--resume``, ``--max-steps``); steady states by one Newton
+solve (:class:`fvqp.solvers.NonlinearSolver`) from the bath state. Newton's Krylov
+operator is the exact Jacobian action, its preconditioner :class:`.inelastic.InelasticPC`.
+A failed solve gives status -1 and a message (and :class:`ConvergenceError`).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+
+from ...solvers.result import ConvergenceError
+from ..transport.spectral import cell_spectra
+from .inelastic import COUPLED_PETSC, InelasticProblem, SteadyPC
+
+log = logging.getLogger("fvqp.bte")
+
+__all__ = ["coupled_problem", "coupled_steady", "coupled_transient"]
+
+
+def coupled_problem(sim) -> InelasticProblem:
+    """The :class:`InelasticProblem` of a simulation (SI -> internal as the transport
+    model: ``qp_scale = (tau_ref / tau0) (Tc_ref / Tc)^3``,
+    :math:`c_{ph} = \\tau_{ref}/(\\pi\\Delta_0\\tau_0^\\phi)`)."""
+    d, u, mat = sim.case.data, sim.units, sim.material
+    col = d["collisions"]
+    rT = mat.Tc / u.Tc
+    tau0 = col.get("tau0") or mat.tau0
+    qp_scale = (u.tau0 / tau0) / rT**3
+    c_ph = u.tau0 / (math.pi * mat.gap_ratio * rT * mat.tau0_phi)
+    if d["spectrum"]["kind"] == "eliashberg":
+        rho, ados = sim.spectrum.rho, sim.spectrum.ados
+    else:
+        r, a, _ = cell_spectra(sim.grid, np.array([sim.gap]))
+        rho, ados = r[0], a[0]
+    tau_esc = math.inf
+    if col["phonons"] == "local" and not col["no_escape"]:
+        if col.get("escape_time"):
+            tau_esc = u.to_internal(col["escape_time"], "time")
+        elif sim.geometry.dim == 2 and mat.tau_esc_per_thickness:
+            th = next(iter(d["regions"].values()))["thickness"]
+            tau_esc = u.to_internal(mat.tau_esc_per_thickness * th, "time")
+    return InelasticProblem(sim.problem, rho, ados, qp_scale=qp_scale, c_ph=c_ph,
+                            t_bath=sim.T_bath, phonons=col["phonons"], tau_esc=tau_esc)
+
+
+def _fields(sim, prob: InelasticProblem, x: np.ndarray, names) -> dict:
+    out = sim.fields(prob.per_bin(x), names)
+    if "phonon_energy_density" in names and prob.Mp:
+        g = prob.grid
+        e = sim.problem.weight * g.h * prob.beta * (prob.phonons_of(x) @ g.omega**3)
+        out["phonon_energy_density"] = sim.units.to_si(e, "energy_density")
+    return out
+
+
+def _balances(prob, tot0, tot1, acc, n_unit, e_unit) -> dict:
+    """QP number and energy balances: change = sum of the accumulated inflows."""
+    nf = {k[2:]: v * n_unit for k, v in acc.items() if k.startswith("N:")}
+    ef = {k[2:]: v * e_unit for k, v in acc.items() if k.startswith("E:")}
+    e0, e1 = tot0["E_qp"] + tot0["E_ph"], tot1["E_qp"] + tot1["E_ph"]
+    return {
+        "qp_number": {"initial": tot0["N_qp"] * n_unit, "final": tot1["N_qp"] * n_unit,
+                      **{k: v for k, v in nf.items() if k != "pair"},
+                      "pair_processes": nf.get("pair", 0.0),
+                      "imbalance": (tot1["N_qp"] - tot0["N_qp"]) * n_unit - sum(nf.values())},
+        "phonon_number": {"initial": tot0["N_ph"] * n_unit, "final": tot1["N_ph"] * n_unit,
+                          "pair_processes": acc.get("P:pair", 0.0) * n_unit},
+        "energy_J": {"initial_qp": tot0["E_qp"] * e_unit, "final_qp": tot1["E_qp"] * e_unit,
+                     "initial_ph": tot0["E_ph"] * e_unit, "final_ph": tot1["E_ph"] * e_unit,
+                     "inflows": ef, "imbalance": (e1 - e0) * e_unit - sum(ef.values())},
+    }
+
+
+def _totals(prob, x) -> dict:
+    return {k: prob.dist.sum(v) for k, v in prob.totals(x).items()}
+
+
+def _units(sim) -> tuple[float, float]:
+    u = sim.units
+    return sim.n_unit, u.scales["total_energy"]
+
+
+def _petsc(sim) -> tuple[str, dict]:
+    d = sim.case.data
+    return d["solver"]["prefix"], {**COUPLED_PETSC, **d["solver"]["petsc"]}
+
+
+def coupled_transient(sim, writer, out_dir: str, resume: bool, max_steps) -> dict:
+    """BE/BDF2 of the coupled system (module docstring)."""
+    from ...solvers import BDFIntegrator
+    from ..runloop import bdf_options, run_checkpointed
+
+    d, u = sim.case.data, sim.units
+    prob = coupled_problem(sim)
+    t0 = d["initial"].get("temperature")
+    f0 = None
+    if t0:
+        from .driver import fermi
+
+        f0 = fermi(sim.grid.e, u.to_internal(t0, "temperature"))
+    x0 = prob.equilibrium(f0)
+    opts, t_end = bdf_options(d["time"], u, d["time"]["atol"])
+    prefix, petsc = _petsc(sim)
+    integ = BDFIntegrator(prob, x0, 0.0, prefix, petsc, opts)
+    names = d["output"]["fields"]
+    tot0 = _totals(prob, x0)
+    status, message = 0, ""
+    try:
+        result, extra = run_checkpointed(
+            integ, t_end=t_end, writer=writer, units=u, out_dir=out_dir, digest=sim.case.digest,
+            snapshot=lambda it, a, b: _fields(sim, prob, it.x, names),
+            extra={"totals": tot0}, resume=resume,
+            stop_times=[u.to_internal(t, "time") for t in d["output"]["times"]],
+            every=d["output"]["every"], checkpoint_every=d["output"]["checkpoint_every"],
+            max_steps=max_steps, logger=log)
+        status, message, tot0 = result.status, result.message, extra["totals"]
+    except ConvergenceError as exc:
+        status, message = -1, f"Newton did not converge: {exc}"
+        log.error(message)
+        result = integ._result(-1, message)
+    n_unit, e_unit = _units(sim)
+    tot1 = _totals(prob, integ.x)
+    pc = prob.preconditioner
+    out = {"status": status, "message": message, "steady": False, "collisions": True,
+           "phonons": prob.phonons, "steps": result.steps,
+           "rejected_steps": result.rejected_steps, "failed_solves": result.failed_solves,
+           "t_end_s": u.to_si(integ.t, "time"),
+           "newton_iterations": result.newton_iterations,
+           "linear_iterations": result.linear_iterations,
+           "preconditioner_updates": pc.updates,
+           **_balances(prob, tot0, tot1, integ.accumulated, n_unit, e_unit)}
+    return out
+
+
+def coupled_steady(sim, writer) -> dict:
+    """Steady state of the coupled system: Newton from the bath state."""
+    from ...solvers import NonlinearSolver
+
+    d = sim.case.data
+    prob = coupled_problem(sim)
+    prefix, petsc = _petsc(sim)
+    dist = prob.dist
+    inf = math.inf
+    solver = NonlinearSolver(
+        dist, lambda xl: -prob.rhs(xl, 0.0, inf), None, prob.pattern, prefix=prefix,
+        options=petsc, jvp=lambda xl, vl: -prob.rhs_jvp(xl, vl),
+        preconditioner=SteadyPC(prob.preconditioner))
+    x = dist.create_vec()
+    x0 = prob.equilibrium()
+    x.setArray(x0)
+    scale = math.sqrt(dist.sum(float(np.sum((prob.L_oo @ x0) ** 2))))
+    res = solver.solve(x, raise_on_failure=False, atol=1e-12 * max(scale, 1e-300))
+    xs = x.getArray().copy()
+    x.destroy()
+    n_unit, e_unit = _units(sim)
+    rates = {k: dist.sum(v) for k, v in prob.rates(solver.dist.local_array(_vec(dist, xs)),
+                                                   0.0, inf).items()}
+    writer.write(0.0, _fields(sim, prob, xs, d["output"]["fields"]))
+    conv = sim.units.tau0
+    tot = _totals(prob, xs)
+    out = {"steady": True, "collisions": True, "phonons": prob.phonons,
+           "status": 0 if res.success else -1,
+           "message": ("steady state: Newton converged" if res.success else
+                       f"steady state: Newton did not converge ({res.message}, "
+                       f"|F| = {res.residual_norm:.3e})"),
+           "newton_iterations": res.iterations, "linear_iterations": res.linear_iterations,
+           "qp_rates_per_s": {k[2:]: v * n_unit / conv for k, v in rates.items()
+                              if k.startswith("N:")},
+           "energy_rates_W": {k[2:]: v * e_unit / conv for k, v in rates.items()
+                              if k.startswith("E:")},
+           "N_qp": tot["N_qp"] * n_unit}
+    out["rate_imbalance_per_s"] = sum(out["qp_rates_per_s"].values())
+    out["energy_rate_imbalance_W"] = sum(out["energy_rates_W"].values())
+    return out
+
+
+def _vec(dist, owned: np.ndarray):
+    v = dist.create_vec()
+    v.setArray(owned)
+    return v

@@ -1,0 +1,386 @@
+r"""Discrete-ordinates BTE with inelastic electron–phonon collisions: the coupled system.
+
+With collisions the energy bins of :mod:`.problem` couple. Per direction :math:`k` the
+collision term is the angle-resolved operator of :mod:`fvqp.collisions.angular`
+(notes Eq. 179 with partner states angle-averaged; Eqs. 35–40 for the rates),
+
+.. math::
+    \partial_t(N_jf_{jk}) + \nabla\cdot(v_F\bar D_j\Omega_kf_{jk})
+    = N_j\frac{v_j}{\ell}(\phi_j - f_{jk}) - N_j\Gamma(f_{jk} - f_{B,j}) + N_jq_j
+      + \rho_j\big[(1 - f_{jk})A_j(\phi, n) - f_{jk}B_j(\phi, n)\big],
+
+:math:`A = ` scattering in + pair breaking, :math:`B = ` scattering out + recombination,
+evaluated at the angle averages :math:`\phi_j = \sum_kw_kf_{jk}` (the auxiliary unknown of
+:mod:`.problem`, so that a row depends on its partners only through the :math:`N` values
+:math:`\phi` of its cell) and the phonon occupation :math:`n`: the bath
+(:math:`n = n_B(T_{bath})`) or isotropic local phonons per cell (``local``),
+
+.. math::
+    \partial_t(\beta\Omega_q^2n_q) = \beta\Omega_q^2\big[(1 + n_q)G_q(\phi)
+        - n_qL_q(\phi)\big] - \beta\Omega_q^2\frac{n_q - n_B}{\tau_{esc}},
+
+:math:`\beta = \text{qp\_scale}/2c_{ph}` (notes Eqs. 39–40, 9–10). Because every term is
+linear in the self occupation, :math:`\sum_kw_kI_k = I_{iso}(\phi, n)` when
+:math:`\phi = \bar f`: the angle-summed collisions are the isotropic operator, energy
+:math:`\sum hN E\bar f + \beta\sum h\Omega^3 n` is conserved and the QP number changes only
+by pair processes (:mod:`fvqp.collisions.angular`), here to the Newton tolerance.
+
+Unknowns per cell (:class:`~fvqp.parallel.blocked.BlockDistribution` with
+:math:`S = N(K+1) + M_p` per cell): bin-major ``[f_{j0} .. f_{j,K-1}, phi_j]`` for every
+bin ``j``, then the ``M_p`` local phonons (0 for the bath). The time scheme
+(:class:`fvqp.solvers.bdf.BDFIntegrator`) and the steady state solve
+:math:`\partial_tC(x) = R(x)` with Newton (PETSc SNES, exact Jacobian action: the linear
+part plus a complex-step derivative of the collisions).
+
+Preconditioner (:class:`InelasticPC`), per rank, from the structure of the Jacobian
+:math:`J = \sigma\,\partial C + L + D + P`: :math:`L` transport + elastic scattering
+(block diagonal in energy), :math:`D` the diagonal self-occupation part of the
+collisions (:math:`\rho(A + B)` on every :math:`f_{jk}`), :math:`P` the partner part
+(dense :math:`N\times N` per cell acting on :math:`\phi` only). Two-level, multiplicative:
+
+1. :math:`z = M^{-1}r` with :math:`M = \sigma\partial C + L_{oo} + D` (owned rows and
+   columns: block Jacobi across ranks) by one sparse LU — energies decoupled;
+2. isotropic correction per cell: :math:`z \mathrel{+}= P_{iso}C_c^{-1}R(r - Jz)`,
+   :math:`P_{iso}` setting every :math:`f_{jk}` and :math:`\phi_j` to :math:`\delta_j`,
+   :math:`R` the angle sum :math:`\sum_kw_k` of the QP rows (phonon rows as they are),
+   :math:`C_c = \sigma\,\mathrm{diag}(NV) + \mathrm{diag}(NV\Gamma) - \rho V
+   \partial I_{iso}/\partial(\bar f, n)` the dense 0D kinetic Jacobian of the cell
+   (:func:`fvqp.collisions.batched.batched_jacobian`), i.e. :math:`RJP_{iso}` without
+   the streaming between cells;
+3. :math:`z \mathrel{+}= M^{-1}(r - Jz)`.
+
+The action :math:`Jz` in 2–3 is the owned-block one (streaming to ghost cells dropped).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+
+from ...collisions.angular import angular_rates
+from ...collisions.batched import batched_jacobian
+from ...collisions.grid import bose
+from ...parallel.blocked import BlockDistribution
+
+__all__ = ["COUPLED_PETSC", "InelasticPC", "InelasticProblem", "SteadyPC"]
+
+#: Newton with the exact Jacobian action and the model preconditioner (PETSc ``python``
+#: PC); options under the case prefix, the command line wins
+COUPLED_PETSC = {"snes_type": "newtonls", "snes_linesearch_type": "bt", "snes_rtol": 1e-10,
+                 "snes_stol": 1e-14, "snes_max_it": 40, "ksp_type": "gmres",
+                 "ksp_rtol": 1e-10, "ksp_atol": 1e-300, "ksp_max_it": 400,
+                 "ksp_gmres_restart": 100}
+
+_EPS = 1e-30  # complex step
+
+
+class InelasticProblem:
+    """The coupled (cell, energy, ordinate[, phonon]) system of one rank.
+
+    Parameters
+    ----------
+    base : BTEProblem
+        Transport, elastic scattering, traps, walls and sources (its per-bin operators
+        are reused; its own KSPs are not).
+    rho, ados : ndarray, shape (N,)
+        Collision DOS and coherence weight per bin (BCS bin averages, or Eliashberg).
+    qp_scale, c_ph : float
+        Collision prefactors (:mod:`fvqp.collisions.batched`).
+    t_bath : float
+    phonons : {"bath", "local"}
+    tau_esc : float
+        Escape time of local phonons to the bath (``inf``: none).
+    """
+
+    matrix_free = True
+    block_size = 1
+
+    def __init__(self, base, rho, ados, *, qp_scale: float, c_ph: float, t_bath: float,
+                 phonons: str = "bath", tau_esc: float = math.inf):
+        if phonons not in ("bath", "local"):
+            raise ValueError(f"phonons must be 'bath' or 'local', not {phonons!r}")
+        b = self.base = base
+        self.N, self.K, self.B, self.n = b.N, b.K, b.B, b.n
+        self.nl = b.loc.n_local
+        g = self.grid = b.grid
+        self.M = g.n_ph
+        self.Mp = self.M if phonons == "local" else 0
+        self.S = self.N * self.B + self.Mp
+        self.nq = self.N * self.B
+        self.phonons, self.tau_esc = phonons, tau_esc
+        self.dist = BlockDistribution(b.dist, self.S)
+        self.cdos, self.cados = np.asarray(rho, float), np.asarray(ados, float)
+        self.qp_scale, self.c_ph = qp_scale, c_ph
+        self.beta = qp_scale / (2.0 * c_ph)
+        self.f_bath, self.n_bath = b.f_bath, bose(g.omega, t_bath)
+        self.w = b.quad.weights
+        self.V = b.vol
+        self._build()
+        n = self.n * self.S
+        self.pattern = (np.arange(n), np.arange(n))
+        self.preconditioner = InelasticPC(self)
+
+    # ---- assembly -----------------------------------------------------------------------
+    def _build(self) -> None:
+        b, n, S, B, N = self.base, self.n, self.S, self.B, self.N
+        rows, cols, vals = [], [], []
+        const = np.zeros((n, S))
+        store = np.zeros((n, S))
+        for j in range(N):
+            m = b.local_matrix(j, 0.0).tocoo()
+            rows.append((m.row // B) * S + j * B + m.row % B)
+            cols.append((m.col // B) * S + j * B + m.col % B)
+            vals.append(m.data)
+            const[:, j * B:(j + 1) * B] = b.rhs(j).reshape(n, B)
+            store[:, j * B:j * B + self.K] = (b.rho[j] * self.V)[:, None]
+        if self.Mp:
+            pw = self.beta * self.grid.omega**2
+            store[:, self.nq:] = self.V[:, None] * pw[None, :]
+            if math.isfinite(self.tau_esc):
+                idx = (np.arange(n)[:, None] * S + self.nq + np.arange(self.M)).ravel()
+                rows.append(idx)
+                cols.append(idx)
+                vals.append(store[:, self.nq:].ravel() / self.tau_esc)
+                const[:, self.nq:] += store[:, self.nq:] * self.n_bath / self.tau_esc
+        self.L = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows),
+                                                       np.concatenate(cols))),
+                               shape=(n * S, self.nl * S))
+        self.L_oo = self.L[:, : n * S].tocsc()
+        self.const, self.storage = const.ravel(), store.ravel()
+
+    # ---- pieces -------------------------------------------------------------------------
+    def split(self, y: np.ndarray):
+        """``(f (n, N, K), phi (n, N), nbar (n, M))`` of owned rows ``y`` (n, S)."""
+        q = y[:, : self.nq].reshape(-1, self.N, self.B)
+        nb = y[:, self.nq:] if self.Mp else np.broadcast_to(self.n_bath, (len(y), self.M))
+        return q[:, :, : self.K], q[:, :, self.K], nb
+
+    def collision_rates(self, y: np.ndarray):
+        """:class:`~fvqp.collisions.angular.AngularRates` at the angle averages."""
+        _, phi, nb = self.split(y)
+        c = phi.shape[0]
+        return angular_rates(phi, nb, np.broadcast_to(self.cdos, (c, self.N)),
+                             np.broadcast_to(self.cados, (c, self.N)), h=self.grid.h,
+                             m=self.grid.m, qp_scale=self.qp_scale, c_ph=self.c_ph)
+
+    def collision_rows(self, y: np.ndarray, r=None) -> np.ndarray:
+        """Collision part of the owned rows, (n, S): :math:`\\rho_jV I_{jk}` and
+        :math:`\\beta\\Omega^2V I^{ph}`."""
+        r = self.collision_rates(y) if r is None else r
+        f, _, nb = self.split(y)
+        out = np.zeros(y.shape, dtype=np.result_type(y, float))
+        iq = (1.0 - f) * r.qp_in[:, :, None] - f * r.qp_out[:, :, None]
+        q = out[:, : self.nq].reshape(-1, self.N, self.B)
+        q[:, :, : self.K] = (self.V[:, None] * self.cdos[None, :])[:, :, None] * iq
+        if self.Mp:
+            iph = (1.0 + nb) * r.ph_gain - nb * r.ph_loss
+            out[:, self.nq:] = self.storage.reshape(-1, self.S)[:, self.nq:] * iph
+        return out
+
+    def source_rows(self, t0: float, t1: float) -> np.ndarray:
+        b = self.base
+        out = np.zeros((self.n, self.S))
+        if b.sources:
+            s = b.source_rates(t0, t1) / (b.weight * self.grid.h)
+            q = out[:, : self.nq].reshape(-1, self.N, self.B)
+            q[:, :, : self.K] = s[:, :, None]
+        return out
+
+    # ---- the interface of fvqp.solvers.bdf ------------------------------------------------
+    def conserved(self, x_owned: np.ndarray) -> np.ndarray:
+        return self.storage * x_owned
+
+    def dconserved(self, x_owned: np.ndarray) -> np.ndarray:
+        return self.storage
+
+    def rhs(self, xl: np.ndarray, t0: float = 0.0, t1: float = 0.0) -> np.ndarray:
+        """Net particles per unit time into every owned row (ordinate rows per unit
+        ordinate weight; the phi rows are the constraint :math:`-s(\\phi - \\bar f)`)."""
+        if not np.all(np.isfinite(xl)):
+            from ...solvers.nonlinear import DomainError
+            raise DomainError("non-finite occupation")
+        y = xl[: self.n * self.S].reshape(self.n, self.S)
+        r = self.const - self.L @ xl + self.source_rows(t0, t1).ravel()
+        return r + self.collision_rows(y).ravel()
+
+    def rhs_jvp(self, xl: np.ndarray, vl: np.ndarray, t0: float = 0.0, t1: float = 0.0
+                ) -> np.ndarray:
+        """Exact :math:`(\\partial R/\\partial x)v`: linear part, collisions by complex step."""
+        ns = self.n * self.S
+        return -(self.L @ vl) + self.collision_jvp(xl[:ns], vl[:ns])
+
+    def collision_jvp(self, x_owned: np.ndarray, v_owned: np.ndarray) -> np.ndarray:
+        y = (x_owned + 1j * _EPS * v_owned).reshape(self.n, self.S)
+        return (self.collision_rows(y).imag / _EPS).ravel()
+
+    def rhs_jacobian(self, xl, t0=0.0, t1=0.0):  # pragma: no cover - model PC path only
+        return np.zeros(self.n * self.S)
+
+    def max_dt(self, t: float) -> float:
+        return math.inf
+
+    def breakpoints(self) -> list:
+        return []
+
+    def equilibrium(self, t_f: np.ndarray | None = None) -> np.ndarray:
+        """Owned unknowns of an isotropic state with occupation ``t_f`` (N,) (default: the
+        bath) and the bath phonons."""
+        f = self.f_bath if t_f is None else np.asarray(t_f, float)
+        row = np.concatenate([np.repeat(f, self.B), self.n_bath[: self.Mp]])
+        return np.tile(row, self.n)
+
+    def per_bin(self, x_owned: np.ndarray) -> np.ndarray:
+        """QP unknowns in the per-bin layout of :mod:`.problem`, (N, n_owned (K+1))."""
+        q = x_owned.reshape(self.n, self.S)[:, : self.nq].reshape(self.n, self.N, self.B)
+        return np.ascontiguousarray(q.transpose(1, 0, 2)).reshape(self.N, -1)
+
+    def phonons_of(self, x_owned: np.ndarray) -> np.ndarray:
+        """Phonon occupation (n_owned, M) (the bath for ``phonons = "bath"``)."""
+        y = x_owned.reshape(self.n, self.S)
+        return self.split(y)[2]
+
+    # ---- balances (this rank's partial sums, internal units) -------------------------------
+    def totals(self, x_owned: np.ndarray) -> dict:
+        """QP number/energy and phonon number/energy (local phonons) of the owned cells."""
+        b, g = self.base, self.grid
+        c = b.weight * g.h
+        f, _, nb = self.split(x_owned.reshape(self.n, self.S))
+        fbar = f @ self.w
+        q = c * (self.V[:, None] * b.rho[None, :] * fbar).sum(axis=0)
+        out = {"N_qp": float(q.sum()), "E_qp": float(q @ g.e), "N_ph": 0.0, "E_ph": 0.0}
+        if self.Mp:
+            p = c * self.beta * (self.V[:, None] * nb).sum(axis=0) * g.omega**2
+            out.update(N_ph=float(p.sum()), E_ph=float(p @ g.omega))
+        return out
+
+    def rates(self, xl: np.ndarray, t0: float = 0.0, t1: float = 0.0) -> dict:
+        """This rank's flows *into* the system per time unit: QP number (``N:``) and energy
+        (``E:``) through every non-reflecting boundary group, from traps, sources, the
+        phonon bath (bath mode) or escape (local mode), ``N:pair`` (pair breaking
+        minus recombination) and ``P:pair``, the phonon number change by pair processes
+        (:math:`-\tfrac12` ``N:pair``; phonon numbers are not QP flows)."""
+        b, g, n = self.base, self.grid, self.n
+        c = b.weight * g.h
+        y = xl[: n * self.S].reshape(n, self.S)
+        xb = self.per_bin(xl[: n * self.S])
+        out = {}
+        for name in sorted(b.stream.outflow):
+            if name not in b.stream.influx:
+                continue  # reflecting: zero net flux by construction
+            o = b.v * (xb @ b.stream.outflow[name])
+            o -= b.v * b.f_in[name] * b.stream.influx[name].sum()
+            out[f"N:boundary:{name}"] = -c * float(o.sum())
+            out[f"E:boundary:{name}"] = -c * float(o @ g.e)
+        f, _, nb = self.split(y)
+        fbar = f @ self.w
+        trap = c * ((self.V * b.gam)[:, None] * b.rho[None, :] * (fbar - b.f_bath)).sum(0)
+        out["N:traps"], out["E:traps"] = -float(trap.sum()), -float(trap @ g.e)
+        s = b.source_rates(t0, t1).sum(axis=0) if b.sources else np.zeros(self.N)
+        out["N:sources"], out["E:sources"] = float(s.sum()), float(s @ g.e)
+        r = self.collision_rates(y)
+        vr = c * self.V[:, None] * self.cdos[None, :]
+        pair = (1.0 - fbar) * r.qp_pair_in - fbar * r.qp_pair_out
+        out["N:pair"] = float(np.sum(vr * pair))
+        pw = c * self.beta * self.V[:, None] * g.omega[None, :] ** 2
+        out["P:pair"] = float(np.sum(pw * ((1.0 + nb) * r.ph_pair_gain
+                                           - nb * r.ph_pair_loss)))
+        if self.Mp == 0:
+            iq = (1.0 - fbar) * r.qp_in - fbar * r.qp_out
+            out["E:phonon_bath"] = float(np.sum(vr * iq * g.e))
+        elif math.isfinite(self.tau_esc):
+            esc = c * self.beta * (self.V[:, None] * (nb - self.n_bath)).sum(0) \
+                * g.omega**2 / self.tau_esc
+            out["E:escape"] = -float(esc @ g.omega)
+        return out
+
+
+class InelasticPC:
+    """Two-level preconditioner of the coupled Newton systems (module docstring)."""
+
+    def __init__(self, prob: InelasticProblem, smooth: bool = True):
+        self.p, self.smooth = prob, smooth
+        self.updates = 0
+
+    def update(self, xl: np.ndarray, shift: float) -> None:
+        p = self.p
+        n, S, N, K, Mp = p.n, p.S, p.N, p.K, p.Mp
+        y = np.asarray(xl[: n * S]).reshape(n, S)
+        self.y, self.shift = y.copy(), shift
+        r = p.collision_rates(y)
+        d = np.zeros((n, S))
+        q = d[:, : p.nq].reshape(n, N, p.B)
+        q[:, :, :K] = (p.V[:, None] * p.cdos[None, :] * (r.qp_in + r.qp_out))[:, :, None]
+        if Mp:
+            d[:, p.nq:] = p.storage.reshape(n, S)[:, p.nq:] * (r.ph_loss - r.ph_gain)
+        diag = shift * p.storage + d.ravel()
+        m = (p.L_oo + sp.diags(diag)).tocsc()
+        self.lu = spla.splu(m, permc_spec="COLAMD") if n else None
+        self._coarse(y, shift)
+        self.updates += 1
+
+    def _coarse(self, y: np.ndarray, shift: float) -> None:
+        """Inverse of the 0D kinetic Jacobian of every owned cell."""
+        p = self.p
+        n, N, Mp, M = p.n, p.N, p.Mp, p.M
+        _, phi, nb = p.split(y)
+        jac = batched_jacobian(phi, np.ascontiguousarray(nb),
+                               np.broadcast_to(p.cdos, (n, N)),
+                               np.broadcast_to(p.cados, (n, N)), h=p.grid.h, m=p.grid.m,
+                               qp_scale=p.qp_scale, c_ph=p.c_ph)
+        size = N + Mp
+        rowq = p.V[:, None] * p.cdos[None, :]                    # rho_j V
+        stq = p.V[:, None] * p.base.rho[None, :]                 # N_j V
+        c = -jac[:, :size, :size].copy()
+        c[:, :N, :] *= rowq[:, :, None]
+        idx = np.arange(N)
+        c[:, idx, idx] += stq * (shift + p.base.gam[:, None])
+        if Mp:
+            pw = p.storage.reshape(n, p.S)[:, p.nq:]            # beta Omega^2 V
+            c[:, N:, :] *= pw[:, :, None]
+            ip = N + np.arange(M)
+            esc = 0.0 if not math.isfinite(p.tau_esc) else 1.0 / p.tau_esc
+            c[:, ip, ip] += pw * (shift + esc)
+        self.cinv = np.linalg.inv(c) if n else np.zeros((0, size, size))
+
+    def _jz(self, z: np.ndarray) -> np.ndarray:
+        p = self.p
+        out = self.shift * p.storage * z + p.L_oo @ z
+        return out - p.collision_jvp(self.y.ravel(), z)
+
+    def _solve(self, r: np.ndarray) -> np.ndarray:
+        return self.lu.solve(r) if self.lu is not None else r.copy()
+
+    def apply(self, r: np.ndarray) -> np.ndarray:
+        p = self.p
+        n, S, N, K = p.n, p.S, p.N, p.K
+        if n == 0:
+            return r.copy()
+        z = self._solve(r)
+        res = (r - self._jz(z)).reshape(n, S)
+        rq = res[:, : p.nq].reshape(n, N, p.B)[:, :, :K] @ p.w
+        rc = np.concatenate([rq, res[:, p.nq:]], axis=1)
+        delta = np.einsum("cij,cj->ci", self.cinv, rc)
+        zz = z.reshape(n, S).copy()
+        q = zz[:, : p.nq].reshape(n, N, p.B)
+        q += delta[:, :N, None]
+        zz[:, p.nq:] += delta[:, N:]
+        z = zz.ravel()
+        if self.smooth:
+            z = z + self._solve(r - self._jz(z))
+        return z
+
+
+class SteadyPC:
+    """:class:`InelasticPC` for the steady residual :math:`-R(x)` (shift 0)."""
+
+    def __init__(self, pc: InelasticPC):
+        self.pc = pc
+
+    def update(self, xl: np.ndarray) -> None:
+        self.pc.update(xl, 0.0)
+
+    def apply(self, r: np.ndarray) -> np.ndarray:
+        return self.pc.apply(r)
