@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 import pytest
+from scipy.sparse import diags
 from scipy.sparse.linalg import spsolve
 
 from fvqp.collisions import EnergyGrid, bcs_gap
@@ -113,9 +114,11 @@ def test_free_streaming_matches_characteristics_and_converges():
     assert np.sum(V * np.abs(fb[:, 0] - wrong)) / np.sum(V * wrong) > 5 * errs[-1, 0]
 
 
-def _manufactured(scheme, nr, k, continuous_angle=False):
-    """Steady -L f + S = 0 with f_k(r) = a(r) + mu_k r b(r); source from the operator
-    that is semi-discrete in mu (radial study) or the continuous one (angular study)."""
+def _manufactured(scheme, nr, k, continuous_angle=False, sigma=0.0):
+    """Steady -L f - sigma f + S = 0 with f_k(r) = a(r) + mu_k r b(r); source from the
+    operator that is semi-discrete in mu (radial study) or the continuous one (angular
+    study). The limited scheme is piecewise linear: damped Newton on its branches (the
+    absorption sigma > 0 keeps every branch matrix regular)."""
     p = _problem(nr, k, radius=5.0, v_f=1.0, scheme=scheme)
     ords, e = p.ords, p.mesh.edges
     mu, w, al = ords.mu, ords.w, ords.alpha
@@ -139,15 +142,45 @@ def _manufactured(scheme, nr, k, continuous_angle=False):
                 S[i, kk] = rad + np.sum(wq * (2 / rq) * (al[kk + 1] * fex(rq, m)
                                                          - al[kk] * prev)) / w[kk]
             fav[i, kk] = np.sum(wq * fex(rq, m)) / p.mesh.volumes[i]
+    S += sigma * p.mesh.volumes[:, None] * fav
     b = np.zeros((nr, p.B))
+    absorb = np.zeros((nr, p.B))
     for j in range(2):
         b[:, j * k:(j + 1) * k] = p.weight * p.grid.h * (w / 2) * S
-    f = spsolve(p.linear.tocsc(), -b.ravel()).reshape(nr, p.B)[:, :k]
+        absorb[:, j * k:(j + 1) * k] = p.weight * p.grid.h * (w / 2) * sigma \
+            * p.mesh.volumes[:, None]
+    absorb = diags(absorb.ravel())
+    x = spsolve((p.linear - absorb).tocsc(), -b.ravel())
+    if scheme == "limited":
+        x = _newton_steady(p, absorb, b.ravel(), x)
+    f = x.reshape(nr, p.B)[:, :k]
     V = p.mesh.volumes[:, None]
     if continuous_angle:
         fb, fe = f @ (w / 2), fav @ (w / 2)
         return math.sqrt(np.sum(V[:, 0] * (fb - fe) ** 2) / np.sum(V[:, 0] * fe**2))
     return math.sqrt(np.sum(V * w * (f - fav) ** 2) / np.sum(V * w * fav**2))
+
+
+def _newton_steady(p, absorb, b, x, rtol=1e-12, max_it=100):
+    """Zero of rhs(x) - absorb x + b (piecewise linear) by Newton with backtracking."""
+    def res(y):
+        return p.rhs(y) - absorb @ y + b
+
+    r = res(x)
+    r0 = np.linalg.norm(r)
+    for _ in range(max_it):
+        dx = spsolve((p.streaming_matrix(x) - absorb).tocsc(), -r)
+        lam = 1.0
+        while True:
+            xn = x + lam * dx
+            rn = res(xn)
+            if np.linalg.norm(rn) < (1 - 1e-4 * lam) * np.linalg.norm(r) or lam < 1e-6:
+                break
+            lam /= 2
+        x, r = xn, rn
+        if np.linalg.norm(r) < rtol * r0:
+            return x
+    raise AssertionError(f"Newton did not converge: |r|/|r0| = {np.linalg.norm(r) / r0}")
 
 
 def test_second_order_in_space_with_diamond_first_with_step():
@@ -169,19 +202,20 @@ def test_angular_convergence_with_ordinates():
 
 
 # ---- diffusion limit and the preconditioner ---------------------------------------------
-def _diffusion_error(ell, scheme, nr=80, radius=8.0):
+def _diffusion_error(ell, scheme, nr=80, radius=8.0, opts=LINEAR, with_min=False):
     a = 1.0
     p = _problem(nr, 8, radius=radius, v_f=1.0, mfp=ell, scheme=scheme)
     D = ell / (3 * TWO_BINS.states[0])  # v l / 3, v = v_F / rho
     t_end = 1.5 * a * a / (2 * D)
     rc = p.mesh.centres
-    integ = _run(p, _isotropic(p, np.exp(-rc**2 / (2 * a * a))), t_end, t_end / 60)
+    integ = _run(p, _isotropic(p, np.exp(-rc**2 / (2 * a * a))), t_end, t_end / 60, opts)
     fb, _ = p.angle_averaged(integ.x)
     s2 = a * a + 2 * D * t_end
     ex = (a * a / s2) ** 1.5 * np.exp(-rc**2 / (2 * s2))
     V = p.mesh.volumes
     lits = integ.solver.total_linear_iterations / integ.step_count
-    return np.sum(V * np.abs(fb[:, 0] - ex)) / np.sum(V * ex), lits
+    err = np.sum(V * np.abs(fb[:, 0] - ex)) / np.sum(V * ex)
+    return (err, lits, integ.x.min()) if with_min else (err, lits)
 
 
 def test_diffusion_limit():

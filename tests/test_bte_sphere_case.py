@@ -95,8 +95,11 @@ def test_resume_continues_to_the_same_state(tmp_path):
 
 @pytest.mark.mpi
 @pytest.mark.slow
-def test_two_ranks_equal_serial(tmp_path):
-    case = _small_case(tmp_path)
+@pytest.mark.parametrize("scheme", ["step", "limited"])
+def test_two_ranks_equal_serial(tmp_path, scheme):
+    """The limited scheme's five-cell rows need two ghost layers per rank."""
+    extra = {'surface = "bath"          #': f'scheme = "{scheme}"\nsurface = "bath"  #'}
+    case = _small_case(tmp_path, extra)
     s1, s2 = tmp_path / "s1", tmp_path / "s2"
     run_fvqp(["run", case, "--output", s1])
     run_fvqp(["run", case, "--output", s2], nproc=2)

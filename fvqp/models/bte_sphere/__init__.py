@@ -45,9 +45,11 @@ _SECTIONS = {
                          "the excess leaves freely), vacuum (nothing enters) or specular",
                          default="bath", choices=_SURFACE),
         "scheme": Field("str", "radial differencing: step (upwind, keeps f >= 0; needs "
-                        "dr < mean free path in the diffusive regime) or diamond (second "
-                        "order, correct thick-diffusion limit, may undershoot)",
-                        default="step", choices=("step", "diamond")),
+                        "dr < mean free path in the diffusive regime), diamond (second "
+                        "order, correct thick-diffusion limit, may undershoot) or limited "
+                        "(diamond with a positivity limiter at local extrema: second "
+                        "order, thick-diffusion limit, f >= 0 with bdf order 1)",
+                        default="step", choices=("step", "diamond", "limited")),
     }, required=True),
     "angles": Section({
         "ordinates": Field("int", "number K of Gauss-Legendre ordinates in mu (even)",

@@ -65,7 +65,7 @@ __all__ = ["OUTER_KINDS", "SCHEMES", "Ordinates", "RadialMesh", "StreamingStenci
            "radial_distribution", "streaming_stencil"]
 
 OUTER_KINDS = ("vacuum", "bath", "specular")
-SCHEMES = ("step", "diamond")
+SCHEMES = ("step", "diamond", "limited")
 
 
 @dataclass(frozen=True)
@@ -180,6 +180,8 @@ def streaming_stencil(mesh: RadialMesh, ords: Ordinates, cells: np.ndarray, n_ow
         raise ValueError(f"outer boundary must be one of {OUTER_KINDS}, not {outer!r}")
     if scheme not in SCHEMES:
         raise ValueError(f"scheme must be one of {SCHEMES}, not {scheme!r}")
+    if scheme == "limited":  # step stencil + the face corrections of .limiter
+        scheme = "step"
     K, I_ = ords.k, mesh.n
     loc = {int(c): i for i, c in enumerate(cells)}
     A = mesh.areas
@@ -239,9 +241,11 @@ def streaming_stencil(mesh: RadialMesh, ords: Ordinates, cells: np.ndarray, n_ow
                             cat(in_v))
 
 
-def radial_distribution(mesh: RadialMesh, comm=None):
+def radial_distribution(mesh: RadialMesh, comm=None, halo: int = 1):
     """The radial cells as a :class:`fvqp.parallel.Distribution` (a chain of cells along
-    x; contiguous blocks per rank, one ghost cell on each side of a rank's block)."""
+    x; contiguous blocks per rank, ``halo`` ghost cells on each side of a rank's block:
+    ``halo = 2`` adds zero-area links between cells ``i`` and ``i + 2``, which only make
+    the second neighbours ghosts, for the five-cell rows of the limited scheme)."""
     from ...mesh.geometry import Geometry
     from ...parallel import Distribution
 
@@ -249,18 +253,27 @@ def radial_distribution(mesh: RadialMesh, comm=None):
     c = np.zeros((n, 3))
     c[:, 0] = mesh.centres
     nf = n + 1
-    fc = np.zeros((nf, 3))
-    fc[:, 0] = mesh.edges
     # faces 0..n: face f joins cells f-1 and f (boundary faces 0 and n have one cell)
     inc_face = np.concatenate([[0], np.repeat(np.arange(1, n), 2), [n]])
     inc_cell = np.concatenate([[0], np.column_stack([np.arange(n - 1),
                                                      np.arange(1, n)]).ravel(), [n - 1]])
+    area, fc_x = mesh.areas.copy(), mesh.edges.copy()
+    if halo >= 2 and n > 2:  # links i -- i+2 (faces n+1 .., area 0)
+        m = n - 2
+        inc_face = np.concatenate([inc_face, np.repeat(nf + np.arange(m), 2)])
+        inc_cell = np.concatenate([inc_cell, np.column_stack([np.arange(m),
+                                                              np.arange(2, n)]).ravel()])
+        area = np.concatenate([area, np.zeros(m)])
+        fc_x = np.concatenate([fc_x, mesh.centres[1:-1]])
+        nf += m
+    fc = np.zeros((nf, 3))
+    fc[:, 0] = fc_x
     ptr = np.concatenate([[0], np.cumsum(np.bincount(inc_face, minlength=nf))])
     normal = np.zeros((nf, 3))
     normal[:, 0] = 1.0
     geo = Geometry(dim=1, volume=mesh.volumes.copy(), centroid=c,
                    cell_region=np.zeros(n, dtype=np.int64), region_names=["sphere"],
-                   face_area=mesh.areas.copy(), face_centroid=fc, face_normal=normal,
+                   face_area=area, face_centroid=fc, face_normal=normal,
                    face_group=np.where(np.arange(nf) == n, 0, -1).astype(np.int64),
                    group_names=["surface"], face_ptr=ptr.astype(np.int64),
                    inc_face=inc_face.astype(np.int64), inc_cell=inc_cell.astype(np.int64),

@@ -40,6 +40,7 @@ from ...collisions.angular import angular_terms
 from ...collisions.grid import bose, fermi
 from ...parallel.blocked import BlockDistribution
 from .discretisation import Ordinates, RadialMesh, radial_distribution, streaming_stencil
+from .limiter import FaceLimiter
 from .spectral import Spectrum
 
 __all__ = ["PHONON_MODES", "SphereProblem"]
@@ -68,7 +69,9 @@ class SphereProblem:
     tau_esc : float
         Phonon escape time (``local``; ``inf``: none).
     outer_qp, outer_ph : {"vacuum", "bath", "specular"}
-    scheme : {"step", "diamond"}
+    scheme : {"step", "diamond", "limited"}
+        Radial differencing (:mod:`.discretisation`, :mod:`.limiter`); ``limited`` makes
+        the streaming piecewise linear (branch of :meth:`limiter_branch`).
     collisions : bool
         False: no electron-phonon collisions (streaming + elastic scattering only).
     comm
@@ -93,7 +96,8 @@ class SphereProblem:
         self.v_f, self.mfp, self.c_s, self.tau_esc = v_f, mfp, c_s, tau_esc
         self.t_bath, self.c_ph, self.qp_scale, self.weight = t_bath, c_ph, qp_scale, weight
         self.beta = qp_scale / (2.0 * c_ph)
-        self.cells = radial_distribution(mesh, comm)
+        self.scheme = scheme
+        self.cells = radial_distribution(mesh, comm, halo=2 if scheme == "limited" else 1)
         self.dist = BlockDistribution(self.cells, self.B)
         loc = self.cells.local
         self.n, self.nl = loc.n_owned, loc.n_local
@@ -115,6 +119,7 @@ class SphereProblem:
         self.stencil_ph = (streaming_stencil(mesh, ords, self.rcell, self.n, outer_ph, scheme)
                            if phonons == "bte" else None)
         self._build_linear()
+        self._limiters = self._make_limiters() if scheme == "limited" else []
         self.pattern = self._pattern()
 
     # ---- the linear part ------------------------------------------------------------
@@ -172,7 +177,54 @@ class SphereProblem:
     def _pattern(self):
         rows, cols, _ = self._lin_coo
         d = np.arange(self.n * self.B)
-        return np.concatenate([rows, d]), np.concatenate([cols, d])
+        lr = [lim.coo(nb, self.B, off) for lim, off, nb, _ in self._limiters]
+        return (np.concatenate([rows, d] + [x[0] for x in lr]),
+                np.concatenate([cols, d] + [x[1] for x in lr]))
+
+    # ---- limited scheme (piecewise linear streaming) -----------------------------------
+    def _make_limiters(self) -> list:
+        """``(limiter, offset, bins, coef (bins, K))`` per transported species."""
+        g, w = self.grid, self.weight
+        lim = FaceLimiter(self.mesh, self.ords, self.rcell, self.n)
+        out = [(lim, 0, self.N, np.full(self.N, w * g.h * self.v_f)[:, None] * self._wk)]
+        if self.phonons == "bte":
+            coef = w * self.beta * g.h * g.omega**2 * self.c_s
+            out.append((lim, self.nq, self.M, coef[:, None] * self._wk))
+        return out
+
+    def _species(self, xl: np.ndarray, off: int, nb: int) -> np.ndarray:
+        y = xl.reshape(-1, self.B)
+        return y[:, off:off + nb * self.K].reshape(-1, nb, self.K)
+
+    def limiter_branch(self, xl: np.ndarray) -> list:
+        """Active branch of the limited faces per species (local values ``xl``)."""
+        return [lim.branch(self._species(xl.real, off, nb))
+                for lim, off, nb, _ in self._limiters]
+
+    def _limited_rows(self, xl: np.ndarray, vl: np.ndarray, branches=None) -> np.ndarray:
+        """Face corrections of the branch at ``xl`` applied to ``vl`` (owned rows)."""
+        out = np.zeros((self.n, self.B), dtype=vl.dtype)
+        branches = self.limiter_branch(xl) if branches is None else branches
+        for (lim, off, nb, coef), br in zip(self._limiters, branches, strict=True):
+            r = lim.rows(self._species(vl, off, nb), br) * coef[None]
+            out[:, off:off + nb * self.K] = r.reshape(self.n, -1)
+        return out.ravel()
+
+    def streaming_matrix(self, xl: np.ndarray):
+        """The linear part with the limited faces frozen at the branch of ``xl`` (CSR,
+        owned rows x local columns): ``rhs = streaming_matrix(x) x + const`` without
+        collisions (for direct steady solves in tests)."""
+        rows, cols, vals = self._lin_coo
+        r, c, v = [rows], [cols], [vals]
+        for (lim, off, nb, coef), br in zip(self._limiters, self.limiter_branch(xl),
+                                            strict=True):
+            lr, lc = lim.coo(nb, self.B, off)
+            r.append(lr)
+            c.append(lc)
+            v.append(lim.values(br, coef))
+        shape = (self.n * self.B, self.nl * self.B)
+        return coo_matrix((np.concatenate(v), (np.concatenate(r), np.concatenate(c))),
+                          shape=shape).tocsr()
 
     # ---- collisions ---------------------------------------------------------------
     def _split(self, y: np.ndarray):
@@ -223,6 +275,8 @@ class SphereProblem:
             from ...solvers.nonlinear import DomainError
             raise DomainError("non-finite occupation")
         r = self.linear @ xl + self.const
+        if self._limiters:
+            r += self._limited_rows(xl, xl)
         if self.collisions and self.n:
             y = xl.reshape(-1, self.B)
             r += self._collision_rows(self.collision_terms(y)).ravel()
@@ -232,6 +286,8 @@ class SphereProblem:
                 ) -> np.ndarray:
         """Exact ``(d rhs/d y) v``: linear part directly, collisions by complex step."""
         out = self.linear @ vl
+        if self._limiters:
+            out += self._limited_rows(xl, vl)
         if self.collisions and self.n:
             eps = 1e-30
             y = (xl + 1j * eps * vl).reshape(-1, self.B)
@@ -252,7 +308,9 @@ class SphereProblem:
                 wp = self._wk if self.Kp > 1 else np.ones(1)
                 dp = (r.ph_gain - r.ph_loss)[:, :, None] * (g.omega**2)[None, :, None]
                 diag[:, self.nq:] = (wv * self.beta * wp[None, None, :] * dp).reshape(n, -1)
-        return np.concatenate([self._lin_coo[2], diag.ravel()])
+        lim = [lim.values(br, coef) for (lim, _, _, coef), br
+               in zip(self._limiters, self.limiter_branch(xl), strict=True)]
+        return np.concatenate([self._lin_coo[2], diag.ravel()] + lim)
 
     def rates(self, xl: np.ndarray, t0: float = 0.0, t1: float = 0.0) -> dict[str, float]:
         """This rank's energy (``E:``) and QP number (``N:``) flows into the sphere:
