@@ -202,13 +202,15 @@ def test_angular_convergence_with_ordinates():
 
 
 # ---- diffusion limit and the preconditioner ---------------------------------------------
-def _diffusion_error(ell, scheme, nr=80, radius=8.0, opts=LINEAR, with_min=False):
+def _diffusion_error(ell, scheme, nr=80, radius=8.0, opts=LINEAR, with_min=False,
+                     prefix="bs_"):
     a = 1.0
     p = _problem(nr, 8, radius=radius, v_f=1.0, mfp=ell, scheme=scheme)
     D = ell / (3 * TWO_BINS.states[0])  # v l / 3, v = v_F / rho
     t_end = 1.5 * a * a / (2 * D)
     rc = p.mesh.centres
-    integ = _run(p, _isotropic(p, np.exp(-rc**2 / (2 * a * a))), t_end, t_end / 60, opts)
+    integ = _run(p, _isotropic(p, np.exp(-rc**2 / (2 * a * a))), t_end, t_end / 60, opts,
+                 prefix=prefix)
     fb, _ = p.angle_averaged(integ.x)
     s2 = a * a + 2 * D * t_end
     ex = (a * a / s2) ** 1.5 * np.exp(-rc**2 / (2 * s2))
