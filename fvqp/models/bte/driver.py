@@ -242,8 +242,10 @@ def run(case, output_dir: str | None = None, resume: bool = False,
         os.makedirs(out_dir, exist_ok=True)
     units = dict(UNITS_SI)
     units.update({f"qp_density_dir{k}": "1/um^3" for k in d["angles"]["output"]})
+    # with collisions the run loop keeps the snapshots of a resumed run (runloop); without,
+    # every snapshot is rewritten at the end of each invocation
     writer = OutputWriter(out_dir, case.name, dist, sim.geometry.points * u.length,
-                          sim.geometry.cell_nodes, units)
+                          sim.geometry.cell_nodes, units, resume=resume and sim.collisions)
     ck = BinCheckpoint(dist, out_dir, case.digest, sim.problem.B)
     start = time.perf_counter()
     if sim.collisions:

@@ -1,0 +1,151 @@
+"""bte with collisions through `fvqp run`: cases/bte_film_relaxation.toml (balances, energy
+relaxation, phonon energy), `mpiexec -n 2` = serial, stop/resume = uninterrupted, the
+steady state with a hot contact, refusals."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import CASES, run_fvqp
+
+CASE = "bte_film_relaxation.toml"
+FIELDS = ("qp_density", "qp_energy_density", "qp_current_x", "qp_current_y",
+          "phonon_energy_density")
+
+
+def _variant(tmp_path, name=CASE, **repl):
+    text = (CASES / name).read_text()
+    text = text.replace('file = "../meshes/', f'file = "{CASES.parent}/meshes/')
+    for old, new in repl.items():
+        assert old in text, old
+        text = text.replace(old, new)
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def _series(out, name="bte_film_relaxation"):
+    import pyvista as pv
+
+    reader = pv.get_reader(str(out / f"{name}.pvd"))
+    frames = []
+    for t in reader.time_values:
+        reader.set_active_time_value(t)
+        m = reader.read()[0]
+        c = np.asarray(m.cell_centers().points)
+        o = np.lexsort(c.T[::-1])
+        frames.append({f: np.asarray(m.cell_data[f])[o] for f in FIELDS if f in m.cell_data})
+    return list(reader.time_values), frames
+
+
+def _summary(out):
+    return json.loads((out / "summary.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def serial(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bfr") / "s"
+    run_fvqp(["run", CASES / CASE, "--output", out])
+    return out
+
+
+def test_film_relaxation_case_balances(serial):
+    """The case (75 cells, 26 bins, 8 ordinates, local phonons, BDF2, 50 steps): QP number
+    and QP + phonon energy balances close to the Newton tolerance, the deposit arrives,
+    pair processes create QPs (hot QPs emit 2-gap phonons that break pairs), trap and
+    absorbing end take the rest, and the mean QP energy relaxes towards the gap edge."""
+    s = _summary(serial)
+    assert s["status"] == 0 and s["collisions"] and s["steps"] == 50
+    n, e = s["qp_number"], s["energy_J"]
+    assert n["sources"] == pytest.approx(500.0, rel=2e-3)  # 0.5 eV / 1 meV
+    assert abs(n["imbalance"]) < 1e-9 * n["sources"]
+    assert abs(e["imbalance"]) < 1e-9 * e["inflows"]["sources"]
+    assert e["inflows"]["sources"] == pytest.approx(0.5 * 1.602176634e-19, rel=1e-3)
+    assert n["pair_processes"] > 0.05 * n["sources"]
+    assert s["phonon_number"]["pair_processes"] == pytest.approx(
+        -0.5 * n["pair_processes"], rel=1e-9)
+    assert e["inflows"]["escape"] < 0 and e["final_ph"] > e["initial_ph"]
+    assert n["traps"] < 0 and n["boundary:trap_end"] < 0
+    # mean energy of the QPs left in the film: below the injection energy, above the gap
+    mean_e = e["final_qp"] / n["final"] / 1.602176634e-22  # meV
+    assert 0.172 < mean_e < 0.8
+    times, frames = _series(serial)
+    assert len(times) == 26 and np.all(frames[-1]["phonon_energy_density"] > 0)
+    assert s["linear_iterations"] <= 4 * s["newton_iterations"]
+
+
+def test_film_relaxation_mpi_equals_serial(serial, tmp_path):
+    """`mpiexec -n 2` (first 400 ps of the case: 20 steps) gives the serial fields of every
+    snapshot to 1e-8, then resumes serially to the end: the uninterrupted result."""
+    out = tmp_path / "p"
+    run_fvqp(["run", CASES / CASE, "--output", out, "--max-steps", "20"], nproc=2)
+    assert _summary(out)["ranks"] == 2 and _summary(out)["status"] == 1
+    _, a = _series(serial)
+    _, b = _series(out)
+    assert len(b) == 11
+    for fa, fb in zip(a[:11], b, strict=True):
+        for f in FIELDS:
+            scale = max(np.max(np.abs(fa[f])), 1e-300)
+            assert np.max(np.abs(fa[f] - fb[f])) <= 1e-8 * scale, f
+    run_fvqp(["run", CASES / CASE, "--output", out, "--resume"])
+    _, b = _series(out)
+    assert len(b) == len(a)
+    for fa, fb in zip(a, b, strict=True):
+        for f in FIELDS:
+            scale = max(np.max(np.abs(fa[f])), 1e-300)
+            assert np.max(np.abs(fa[f] - fb[f])) <= 1e-8 * scale, f
+    sa, sb = _summary(serial), _summary(out)
+    assert sb["status"] == 0 and sb["steps"] == 50
+    for k in ("final", "pair_processes", "traps", "boundary:trap_end"):
+        assert sb["qp_number"][k] == pytest.approx(sa["qp_number"][k], rel=1e-8), k
+
+
+def test_film_relaxation_stop_and_resume(serial, tmp_path):
+    """`--max-steps 21` stops with status 1 and a checkpoint; `--resume` continues to the
+    uninterrupted result (fields of every snapshot and balances to 1e-12)."""
+    out = tmp_path / "r"
+    run_fvqp(["run", CASES / CASE, "--output", out, "--max-steps", "21"])
+    assert _summary(out)["status"] == 1 and _summary(out)["steps"] == 21
+    run_fvqp(["run", CASES / CASE, "--output", out, "--resume"])
+    _, a = _series(serial)
+    _, b = _series(out)
+    assert len(a) == len(b)
+    for fa, fb in zip(a, b, strict=True):
+        for f in FIELDS:
+            scale = max(np.max(np.abs(fa[f])), 1e-300)
+            assert np.max(np.abs(fa[f] - fb[f])) <= 1e-12 * scale, f
+    sa, sb = _summary(serial), _summary(out)
+    assert sb["status"] == 0 and sb["steps"] == 50
+    assert sb["newton_iterations"] == sa["newton_iterations"]
+    for k in ("final", "pair_processes", "sources"):
+        assert sb["qp_number"][k] == pytest.approx(sa["qp_number"][k], rel=1e-12), k
+    assert abs(sb["qp_number"]["imbalance"]) < 1e-9 * sb["qp_number"]["sources"]
+
+
+def test_steady_hot_contact_with_bath_phonons(tmp_path):
+    """Steady state with collisions (bath phonons): a hot contact (1 K) feeds the film,
+    the absorbing end drains it; Newton converges, the QP number and energy rates balance
+    (contacts, pair processes, phonon bath) and the phonon bath takes energy out."""
+    case = _variant(tmp_path, **{
+        '[boundaries.film_edges]\ntype = "diffuse"':
+            '[boundaries.film_edges]\ntype = "bath"\ntemperature = "1 K"',
+        'phonons = "local"': 'phonons = "bath"',
+        "[time]": "[time]\nsteady = true\n[ignored_time]",
+    })
+    text = case.read_text()
+    start = text.index("[[sources]]")
+    text = text[:start] + text[text.index("[collisions]"):]
+    text = text[:text.index("[ignored_time]")] + text[text.index("[output]"):]
+    case.write_text(text)
+    run_fvqp(["run", case, "--output", tmp_path / "st"])
+    s = _summary(tmp_path / "st")
+    assert s["status"] == 0 and s["steady"] and s["collisions"]
+    r, w = s["qp_rates_per_s"], s["energy_rates_W"]
+    assert r["boundary:film_edges"] > 0 and r["boundary:trap_end"] < 0
+    assert abs(s["rate_imbalance_per_s"]) < 1e-8 * r["boundary:film_edges"]
+    assert abs(s["energy_rate_imbalance_W"]) < 1e-8 * w["boundary:film_edges"]
+    assert w["phonon_bath"] < 0
+    assert s["newton_iterations"] <= 10
