@@ -1,14 +1,23 @@
-r"""Memory-lean assembly of "dense cell blocks + energy-diagonal couplings" matrices.
+r"""Memory-lean "dense cell blocks + energy-diagonal couplings" matrices, without copies.
 
 The QP Schur complement of :mod:`fvqp.models.transport.schur` has, in the row of cell
 :math:`c` and bin :math:`i`, the dense block row :math:`S_c[i, :]` (columns of cell
 :math:`c`) and one entry per neighbour cell (column :math:`(b, i)`). At the issue's target
-size (53 000 cells, 64 bins) this is 2.3e8 entries; the generic COO assembler
+size (53 000 cells, 64 bins) this is 2.5e8 entries (3 GB with its column indices). The
+CSR structure is written down directly — the generic COO assembler
 (:class:`fvqp.solvers.nonlinear.SparseAssembler`, which sorts all keys) would need several
-times that in temporaries. Here the CSR structure is written down directly: in the row
-``(c, i)`` the columns are the neighbours with a lower global cell number, then the block
-of ``c``, then the other neighbours, so every row is sorted by construction and the value
-positions of the block and of every face coupling are known in closed form.
+times that in temporaries — and handed to PETSc **without a copy**
+(``MatCreateSeqAIJWithArrays`` serially, ``MatCreateMPIAIJWithSplitArrays`` on several
+ranks): :attr:`CellBlockCSR.data` *is* the matrix's value array, rewritten in place at
+every update. Only the factorisation of the preconditioner adds a second copy.
+
+Layout. PETSc's parallel AIJ format splits the local rows into a "diagonal" part
+(columns of owned cells, local numbering) and an "off-diagonal" part (columns of ghost
+cells, global numbering); :attr:`data` holds both, diagonal part first. In the diagonal
+part the row ``(c, i)`` lists the owned neighbours with a lower global number, then the
+block of ``c``, then the other owned neighbours; in the off-diagonal part the ghost
+neighbours in increasing global number. Every row is sorted by construction and the
+value positions of the block and of every face coupling are known in closed form.
 """
 
 from __future__ import annotations
@@ -19,6 +28,59 @@ __all__ = ["CellBlockCSR"]
 
 #: cells per vectorised block write (positions ~ CELLS N^2 integers)
 CELLS = 2048
+
+
+class _Part:
+    """One CSR part (``block``: with the dense block of the row's own cell)."""
+
+    def __init__(self, nb_cell, nb_g, g, n: int, N: int, block: bool, offset: int = 0):
+        self.nb_cell, self.nb_g, self.N, self.block = nb_cell, nb_g, N, block
+        self.ptr = np.searchsorted(nb_cell, np.arange(n + 1))
+        self.low = np.zeros(n, dtype=np.int64)
+        if block:  # neighbours before the block: global number below the cell's
+            self.low = np.searchsorted(nb_cell * (g.max() + 1) + nb_g,
+                                       np.arange(n) * (g.max() + 1) + g[:n])
+            self.low -= self.ptr[:-1]
+        self.deg = np.diff(self.ptr)
+        width = self.deg + (N if block else 0)
+        self.rowptr = np.concatenate([[0], np.cumsum(np.repeat(width, N))]).astype(np.int64)
+        self.offset = offset
+        self.base = g.max() + 1
+
+    @property
+    def nnz(self) -> int:
+        return int(self.rowptr[-1])
+
+    def block_start(self, cs: np.ndarray) -> np.ndarray:
+        """First block position of the rows of cells ``cs``, shape (len(cs), N)."""
+        return (self.offset + self.rowptr[cs[:, None] * self.N + np.arange(self.N)]
+                + self.low[cs, None])
+
+    def coupling(self, cell: np.ndarray, other_g: np.ndarray) -> np.ndarray:
+        """Positions of ``((c, i), (other, i))``, shape (len(cell), N)."""
+        k = np.searchsorted(self.nb_cell * self.base + self.nb_g, cell * self.base + other_g)
+        slot = k - self.ptr[cell]
+        shift = np.where(self.block & (slot >= self.low[cell]), self.N, 0)
+        return (self.offset + self.rowptr[cell[:, None] * self.N + np.arange(self.N)]
+                + (slot + shift)[:, None])
+
+    def indices(self, g_own: np.ndarray, col_of) -> np.ndarray:
+        """Column indices in CSR order; ``col_of(global cell)`` gives the column of bin 0."""
+        from petsc4py import PETSc
+
+        N, e = self.N, np.arange(self.N)
+        out = np.empty(self.nnz, dtype=PETSc.IntType)
+        if self.block:
+            for s in range(0, len(g_own), CELLS):
+                cs = np.arange(s, min(len(g_own), s + CELLS))
+                start = self.block_start(cs) - self.offset
+                out[start[:, :, None] + e] = col_of(g_own[cs])[:, None, None] + e
+        slot = np.arange(len(self.nb_cell)) - self.ptr[self.nb_cell]
+        after = self.block & (slot >= self.low[self.nb_cell])
+        pos = (self.rowptr[self.nb_cell[:, None] * N + e] + slot[:, None]
+               + np.where(after, N, 0)[:, None])
+        out[pos] = col_of(self.nb_g)[:, None] + e
+        return out
 
 
 class CellBlockCSR:
@@ -35,94 +97,83 @@ class CellBlockCSR:
     """
 
     def __init__(self, cells, N: int, pair_a: np.ndarray, pair_b: np.ndarray):
-        from petsc4py import PETSc
-
         self.N, n = int(N), cells.local.n_owned
         self.n = n
         g = cells.local_to_global.astype(np.int64)
+        self.g = g
+        self.lo = int(cells.starts[cells.rank])
+        hi = int(cells.starts[cells.rank + 1])
         # neighbour lists of owned cells, sorted by global number, duplicates merged
         r = np.concatenate([pair_a, pair_b])
         c = np.concatenate([pair_b, pair_a])
         own = r < n
         key = np.unique(r[own] * (g.max() + 1) + g[c[own]])
-        self.nb_cell, nb_g = key // (g.max() + 1), key % (g.max() + 1)
-        self.nb_ptr = np.searchsorted(self.nb_cell, np.arange(n + 1))
-        deg = np.diff(self.nb_ptr)
-        self.low = np.array([np.searchsorted(nb_g[self.nb_ptr[k]:self.nb_ptr[k + 1]], g[k])
-                             for k in range(n)], dtype=np.int64)
-        self.nb_g = nb_g
-        self.g = g
-        row_len = np.repeat(self.N + deg, self.N)
-        self.rowptr = np.concatenate([[0], np.cumsum(row_len)]).astype(np.int64)
-        lo, hi = cells.starts[cells.rank], cells.starts[cells.rank + 1]
-        own_nb = np.bincount(self.nb_cell, (nb_g >= lo) & (nb_g < hi), n)
-        self.d_nnz = np.repeat(self.N + own_nb, self.N).astype(PETSc.IntType)
-        self.o_nnz = np.repeat(deg - own_nb, self.N).astype(PETSc.IntType)
-        self._nb_key = (self.nb_cell, nb_g)
-        #: values in CSR order; allocated by :meth:`begin`, released after :meth:`assemble`
+        nb_cell, nb_g = key // (g.max() + 1), key % (g.max() + 1)
+        inside = (nb_g >= self.lo) & (nb_g < hi)
+        self._diag = _Part(nb_cell[inside], nb_g[inside], g, n, self.N, block=True)
+        self._off = _Part(nb_cell[~inside], nb_g[~inside], g, n, self.N, block=False,
+                          offset=self._diag.nnz)
+        #: the matrix values (diagonal part, then off-diagonal part), shared with PETSc
+        #: once :meth:`create_matrix` has been called
         self.data = None
 
-    def _indices(self) -> np.ndarray:
-        """Global column indices in CSR order (built on demand: ~4 bytes per entry)."""
-        from petsc4py import PETSc
-
-        N, n, g, e = self.N, self.n, self.g, np.arange(self.N)
-        indices = np.empty(self.rowptr[-1], dtype=PETSc.IntType)
-        for s in range(0, n, CELLS):
-            cs = np.arange(s, min(n, s + CELLS))
-            start = self._block_start(cs)  # (cells, N): first block position per row
-            indices[start[:, :, None] + e] = (g[cs, None, None] * N + e)
-        slot = np.arange(len(self.nb_cell)) - self.nb_ptr[self.nb_cell]
-        after = slot >= self.low[self.nb_cell]
-        pos = (self.rowptr[self.nb_cell[:, None] * N + e] + slot[:, None]
-               + np.where(after, N, 0)[:, None])
-        indices[pos] = self.nb_g[:, None] * N + e
-        return indices
-
     def begin(self) -> None:
-        """Allocate zeroed values for a new assembly."""
-        self.data = np.zeros(self.rowptr[-1])
-
-    def _block_start(self, cs: np.ndarray) -> np.ndarray:
-        return self.rowptr[cs[:, None] * self.N + np.arange(self.N)] + self.low[cs, None]
+        """Zero the values for a new assembly (in place: PETSc holds this array)."""
+        if self.data is None:
+            self.data = np.zeros(self._diag.nnz + self._off.nnz)
+        else:
+            self.data[:] = 0.0
 
     def diagonal_positions(self, cell: np.ndarray) -> np.ndarray:
         """Positions of the entries ``((c, i), (c, i))``, shape (len(cell), N)."""
-        return self._block_start(cell) + np.arange(self.N)
+        return self._diag.block_start(np.asarray(cell)) + np.arange(self.N)
 
     def coupling_positions(self, cell: np.ndarray, other: np.ndarray) -> np.ndarray:
         """Positions of ``((c, i), (b, i))`` for owned ``c`` and local neighbour ``b``."""
-        nb_cell, nb_g = self._nb_key
-        base = self.g.max() + 1
-        keys = nb_cell * base + nb_g
-        k = np.searchsorted(keys, cell * base + self.g[other])
-        slot = k - self.nb_ptr[cell]
-        shift = np.where(slot >= self.low[cell], self.N, 0)
-        return (self.rowptr[cell[:, None] * self.N + np.arange(self.N)]
-                + (slot + shift)[:, None])
+        cell, other = np.asarray(cell), np.asarray(other)
+        out = np.empty((len(cell), self.N), dtype=np.int64)
+        ghost = other >= self.n
+        out[~ghost] = self._diag.coupling(cell[~ghost], self.g[other[~ghost]])
+        out[ghost] = self._off.coupling(cell[ghost], self.g[other[ghost]])
+        return out
 
     def set_blocks(self, cs: np.ndarray, blocks: np.ndarray) -> None:
         """Write dense blocks ``(len(cs), N, N)`` of owned cells ``cs``."""
-        start = self._block_start(cs)
+        start = self._diag.block_start(np.asarray(cs))
         self.data[start[:, :, None] + np.arange(self.N)] = blocks
 
     def create_matrix(self, comm):
+        """The PETSc AIJ matrix on :attr:`data` (no copy of values or structure)."""
         from petsc4py import PETSc
 
-        n_own = self.n * self.N
-        mat = PETSc.Mat().createAIJ(size=((n_own, None), (n_own, None)), bsize=self.N,
-                                    nnz=(self.d_nnz, self.o_nnz), comm=comm)
-        mat.setOption(PETSc.Mat.Option.NEW_NONZERO_ALLOCATION_ERR, True)
-        mat.setUp()
+        if self._diag.nnz + self._off.nnz > np.iinfo(PETSc.IntType).max:
+            raise OverflowError(
+                f"{self._diag.nnz + self._off.nnz} matrix entries on one rank exceed "
+                f"PETSc's {np.dtype(PETSc.IntType).name} indices; run on more ranks or "
+                "with fewer energy bins")
+        self.begin()
+        N, lo = self.N, self.lo
+        g_own = self.g[:self.n]
+        d = self._diag
+        diag = (d.rowptr.astype(PETSc.IntType), d.indices(g_own, lambda x: (x - lo) * N),
+                self.data[:d.nnz])
+        size = ((self.n * N, PETSc.DETERMINE), (self.n * N, PETSc.DETERMINE))
+        if comm.getSize() == 1:
+            csr = diag
+        else:
+            o = self._off
+            csr = (diag, (o.rowptr.astype(PETSc.IntType), o.indices(g_own, lambda x: x * N),
+                          self.data[d.nnz:]))
+        mat = PETSc.Mat().createAIJWithArrays(size, csr, comm=comm)
+        shared = mat.getAttr("__csr__")
+        values = shared[2] if comm.getSize() == 1 else shared[0][2]
+        if not np.shares_memory(values, self.data):  # a copy would silently freeze values
+            raise RuntimeError("PETSc copied the matrix values; in-place updates would be "
+                               "lost")
         return mat
 
     def assemble(self, mat) -> None:
-        """Insert the current values into ``mat`` (structure of :meth:`create_matrix`),
-        then release them: PETSc holds its own copy, and the preconditioner factorisation
-        that follows needs the memory."""
-        from petsc4py import PETSc
-
-        mat.zeroEntries()
-        mat.setValuesCSR(self.rowptr.astype(PETSc.IntType), self._indices(), self.data)
+        """Publish the values written into :attr:`data` (PETSc already holds the array:
+        only the matrix state changes, so that a preconditioner refactors)."""
         mat.assemble()
-        self.data = None
+        mat.stateIncrease()
