@@ -10,10 +10,22 @@
    (:mod:`fvqp.models.bte.coarse`); against block Jacobi + ILU(0), which fails as l -> 0
    (thick diffusive limit). Iterations must stay bounded for the two-level variant.
 
+3. Inelastic collisions (``--collisions``; :mod:`fvqp.models.bte.inelastic`): the case
+   ``cases/bte_film_relaxation.toml`` (hot QP pulse, local phonons) stepped with BDF2 for
+   ``--steps`` steps of 20 ps, 200 ps and 1 ns: wall time per step, Newton and Krylov
+   iterations, for the coupled
+   Newton-Krylov solve with the two-level preconditioner, without its post-smoothing and
+   with the energy-diagonal LU alone, and with the preconditioner rebuilt only every 4th
+   Newton iteration (``snes_lag_preconditioner``, persisting across steps); reference:
+   the collisionless per-bin march of the same problem (one LU per bin, all steps) in the
+   same process.
+
 Usage::
 
-    python benchmarks/bte_mesh.py            # serial: both tables
+    python benchmarks/bte_mesh.py            # serial: all tables
+    python benchmarks/bte_mesh.py --collisions-only
     mpiexec -n 2 python benchmarks/bte_mesh.py --iterations-only
+    mpiexec -n 2 python benchmarks/bte_mesh.py --collisions-only
 """
 
 from __future__ import annotations
@@ -76,10 +88,73 @@ def iterations(dist, inv_mfps, petsc, prefix, pc):
     return out
 
 
+#: time steps [s] of the collision benchmark (the partner coupling grows with dt)
+DTS = (2e-11, 2e-10, 1e-9)
+
+
+def collisions(steps: int, dt_si: float, say) -> None:
+    """Section 3 of the module docstring."""
+    from fvqp.case import load_case
+    from fvqp.models.bte.coupled import coupled_problem
+    from fvqp.models.bte.driver import BTESimulation
+    from fvqp.models.bte.inelastic import COUPLED_PETSC, InelasticPC
+    from fvqp.solvers import BDFIntegrator, BDFOptions
+
+    case = load_case(os.path.join(ROOT, "cases", "bte_film_relaxation.toml"))
+    sim = BTESimulation(case)
+    u, p = sim.units, sim.problem
+    dt = u.to_internal(dt_si, "time")
+    say(f"== collisions: bte_film_relaxation, {sim.dist.n_global} cells, {p.N} bins, "
+        f"K = {p.K}, {steps} BDF2 steps of {u.to_si(dt, 'time'):.3g} s, "
+        f"{sim.dist.size} rank(s) ==")
+    # reference: collisionless, bin by bin (the problem without collisions, same steps)
+    t0 = time.perf_counter()
+    x0 = p.equilibrium(p.f_bath)
+    its = 0
+    for j in range(p.N):
+        r = p.march(j, x0[j].copy(), dt, steps, True)
+        its += sum(r["iterations"])
+    ref = (time.perf_counter() - t0) / steps
+    say(f"  collisionless, per bin          {ref:8.3f} s/step  Krylov {its / steps:7.1f}"
+        f"/step (all bins)   ratio 1.00")
+    lag = {"snes_lag_preconditioner": 4, "snes_lag_preconditioner_persists": True}
+    for i, (label, smooth, coarse, extra) in enumerate((
+            ("coupled, two-level", True, True, {}),
+            ("coupled, no post-smoothing", False, True, {}),
+            ("coupled, energy-diagonal LU only", True, False, {}),
+            ("coupled, two-level, PC lagged 4", True, True, lag))):
+        prob = coupled_problem(sim)
+        prob.preconditioner = InelasticPC(prob, smooth=smooth, coarse=coarse)
+        opts = BDFOptions(order=2, dt_initial=dt, adaptive=False)
+        integ = BDFIntegrator(prob, prob.equilibrium(), 0.0, f"bench_coll{i}_",
+                              {**COUPLED_PETSC, "ksp_max_it": 1000, **extra}, opts)
+        t0 = time.perf_counter()
+        try:
+            res = integ.run(steps * dt)
+            ok = "" if res.status == 0 else " (failed)"
+        except Exception as exc:  # report, keep benchmarking
+            res, ok = integ._result(-1, str(exc)), " (failed)"
+        wall = (time.perf_counter() - t0) / max(res.steps, 1)
+        unk = prob.dist.n_global
+        say(f"  {label:32s}{wall:8.3f} s/step  Newton {res.newton_iterations / steps:5.2f}"
+            f"/step  Krylov {res.linear_iterations / max(res.newton_iterations, 1):6.1f}"
+            f"/Newton  PC setups {prob.preconditioner.updates:3d}  unknowns {unk}  "
+            f"ratio {wall / ref:6.2f}{ok}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--iterations-only", action="store_true")
+    ap.add_argument("--collisions-only", action="store_true")
+    ap.add_argument("--steps", type=int, default=15)
     args = ap.parse_args()
+    if args.collisions_only:
+        from mpi4py import MPI
+
+        say = print if MPI.COMM_WORLD.rank == 0 else (lambda *a, **k: None)
+        for dt in DTS:
+            collisions(args.steps, dt, say)
+        return
     coarse = dist_of("coarse")
     size, rank = coarse.size, coarse.rank
     say = print if rank == 0 else (lambda *a, **k: None)
@@ -119,6 +194,9 @@ def main():
         cells = "  ".join(f"{i:4d}" if i > 0 else f"{-i:3d}!" for i, _ in res)
         say(f"  {label:30s} {cells}   (max/ref {max(abs(r[0]) for r in res) / ref_its:.2f})")
     say("  columns 1/l = " + ", ".join(f"{v:g}" for v in inv) + "; '!' = not converged")
+    if not args.iterations_only:
+        for dt in DTS:
+            collisions(args.steps, dt, say)
 
 
 if __name__ == "__main__":

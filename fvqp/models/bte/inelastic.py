@@ -43,10 +43,12 @@ collisions (:math:`\rho(A + B)` on every :math:`f_{jk}`), :math:`P` the partner 
 2. isotropic correction per cell: :math:`z \mathrel{+}= P_{iso}C_c^{-1}R(r - Jz)`,
    :math:`P_{iso}` setting every :math:`f_{jk}` and :math:`\phi_j` to :math:`\delta_j`,
    :math:`R` the angle sum :math:`\sum_kw_k` of the QP rows (phonon rows as they are),
-   :math:`C_c = \sigma\,\mathrm{diag}(NV) + \mathrm{diag}(NV\Gamma) - \rho V
-   \partial I_{iso}/\partial(\bar f, n)` the dense 0D kinetic Jacobian of the cell
-   (:func:`fvqp.collisions.batched.batched_jacobian`), i.e. :math:`RJP_{iso}` without
-   the streaming between cells;
+   :math:`C_c = \sigma\,\mathrm{diag}(NV) + \mathrm{diag}(RL_{cc}P_{iso}) - \rho V
+   \partial I_{iso}/\partial(\bar f, n)`: the dense 0D kinetic Jacobian of the cell
+   (:func:`fvqp.collisions.batched.batched_jacobian`) plus the cell's own isotropic
+   transport loss (outflow through its faces, absorbing walls, traps: the diagonal of
+   the Galerkin coarse transport operator of :mod:`.coarse`), i.e. the cell block of
+   :math:`RJP_{iso}` (the coupling to the neighbours' isotropic values left out);
 3. :math:`z \mathrel{+}= M^{-1}(r - Jz)`.
 
 The action :math:`Jz` in 2–3 is the owned-block one (streaming to ghost cells dropped).
@@ -150,6 +152,16 @@ class InelasticProblem:
                                shape=(n * S, self.nl * S))
         self.L_oo = self.L[:, : n * S].tocsc()
         self.const, self.storage = const.ravel(), store.ravel()
+        # isotropic self-coupling of every cell and bin: R L_own P (own-cell columns of L:
+        # outflow through interior faces and absorbing walls, trap loss; reflections and
+        # elastic scattering cancel), the diagonal of the Galerkin transport coarse operator
+        coo = self.L_oo.tocoo()
+        own = (coo.row // S) == (coo.col // S)
+        lown = sp.csr_matrix((coo.data[own], (coo.row[own], coo.col[own])), shape=coo.shape)
+        ones = np.zeros((n, S))
+        ones[:, : self.nq] = 1.0
+        t = (lown @ ones.ravel()).reshape(n, S)[:, : self.nq].reshape(n, N, B)
+        self.iso_self = t[:, :, : self.K] @ b.quad.weights
 
     # ---- pieces -------------------------------------------------------------------------
     def split(self, y: np.ndarray):
@@ -298,10 +310,13 @@ class InelasticProblem:
 
 
 class InelasticPC:
-    """Two-level preconditioner of the coupled Newton systems (module docstring)."""
+    """Two-level preconditioner of the coupled Newton systems (module docstring).
 
-    def __init__(self, prob: InelasticProblem, smooth: bool = True):
-        self.p, self.smooth = prob, smooth
+    ``coarse = False`` leaves only step 1 (the energy-diagonal LU), ``smooth = False``
+    drops step 3 (for the comparisons of ``benchmarks/bte_mesh.py``)."""
+
+    def __init__(self, prob: InelasticProblem, smooth: bool = True, coarse: bool = True):
+        self.p, self.smooth, self.coarse = prob, smooth, coarse
         self.updates = 0
 
     def update(self, xl: np.ndarray, shift: float) -> None:
@@ -336,7 +351,7 @@ class InelasticPC:
         c = -jac[:, :size, :size].copy()
         c[:, :N, :] *= rowq[:, :, None]
         idx = np.arange(N)
-        c[:, idx, idx] += stq * (shift + p.base.gam[:, None])
+        c[:, idx, idx] += stq * shift + p.iso_self
         if Mp:
             pw = p.storage.reshape(n, p.S)[:, p.nq:]            # beta Omega^2 V
             c[:, N:, :] *= pw[:, :, None]
@@ -359,6 +374,8 @@ class InelasticPC:
         if n == 0:
             return r.copy()
         z = self._solve(r)
+        if not self.coarse:
+            return z
         res = (r - self._jz(z)).reshape(n, S)
         rq = res[:, : p.nq].reshape(n, N, p.B)[:, :, :K] @ p.w
         rc = np.concatenate([rq, res[:, p.nq:]], axis=1)
