@@ -211,3 +211,23 @@ def test_source_balance_with_bath_phonons():
     assert acc["N:sources"] > 0 and acc["E:phonon_bath"] < 0 and acc["N:boundary:left"] < 0
     assert abs(t1["N_qp"] - t0["N_qp"] - n_in) < 1e-9 * acc["N:sources"]
     assert abs(t1["E_qp"] - t0["E_qp"] - e_in) < 1e-9 * acc["E:sources"]
+
+
+def test_two_level_preconditioner_halves_krylov_iterations():
+    """Strong coupling (collision rate x dt ~ 2): the per-cell isotropic 0D-kinetic
+    correction of InelasticPC needs less than 0.6x the Krylov iterations of the
+    energy-diagonal LU alone (measured 12.1 vs 26.4 per Newton step), same Newton path."""
+    g = _grid()
+    kinds = {"left": "specular", "right": "diffuse", "bottom": "diffuse", "top": "specular"}
+    counts = []
+    for coarse in (True, False):
+        p = make(g, kinds, nx=6, phonons="local", mfp=0.3,
+                 prefix=f"bte_ie_pc{int(coarse)}_")
+        p.preconditioner.coarse = coarse
+        x0 = packet(p, amp=0.05).reshape(p.n, p.S)
+        x0[: p.n // 2, : p.nq] = p.equilibrium()[: p.nq]
+        _, res = integrate(p, x0.ravel(), 3.0, 2, prefix=f"bte_ie_pc{int(coarse)}_")
+        counts.append((res.newton_iterations, res.linear_iterations))
+    (n2, l2), (n1, l1) = counts
+    assert n2 == n1
+    assert l2 < 0.6 * l1

@@ -149,3 +149,25 @@ def test_steady_hot_contact_with_bath_phonons(tmp_path):
     assert abs(s["energy_rate_imbalance_W"]) < 1e-8 * w["boundary:film_edges"]
     assert w["phonon_bath"] < 0
     assert s["newton_iterations"] <= 10
+
+
+def test_newton_failure_is_reported(tmp_path):
+    """A Newton solve that cannot converge (one Newton step, one Krylov iteration, no
+    step reduction allowed) ends the run with status -1, the reason in the message and
+    summary.json, and a non-zero exit status."""
+    case = _variant(tmp_path, **{
+        'adaptive = false': 'adaptive = false\ndt_min = "15 ps"',
+        '[output]': '[solver]\npetsc = { snes_max_it = 1, ksp_max_it = 1 }\n\n[output]'})
+    proc = run_fvqp(["run", case, "--output", tmp_path / "f"], check=False)
+    assert proc.returncode != 0
+    s = _summary(tmp_path / "f")
+    assert s["status"] == -1 and "Newton did not converge" in s["message"]
+    assert "dt_min" in s["message"] and s["failed_solves"] >= 1
+
+
+def test_sweep_with_collisions_refused(tmp_path):
+    from fvqp.case import CaseError, load_case
+
+    case = _variant(tmp_path, **{"[energy]": '[sweep]\nmean_free_paths = ["1 um"]\n\n[energy]'})
+    with pytest.raises(CaseError, match="sweep"):
+        load_case(case)
