@@ -3,7 +3,7 @@
 1. Throughput: unknowns x time steps per second per core for (r, eps, mu) = 200 x 200 x 16
    (QPs, phonon bath, elastic scattering, e-ph collisions; BDF2, Newton-Krylov with the
    exact Jacobian action and the energy-block LU preconditioner), against a reference
-   run of 50 x 50 x 8 in the same process.
+   run of 50 x 50 x 8 in the same process (and the limited scheme at 50 x 50 x 8).
 2. Krylov iterations per Newton step versus the mean free path (l -> 0: the diffusive
    limit), with ratios to the ballistic reference l = R.
 
@@ -60,15 +60,16 @@ def throughput(quick: bool) -> None:
     print(f"{'r x eps x mu':>16} {'unknowns':>10} {'steps':>6} {'Newton':>7} {'Krylov':>7} "
           f"{'wall s':>8} {'unk*steps/s':>12} {'ratio':>7}")
     ref = None
-    sizes = [(50, 50, 8)] + ([] if quick else [(200, 200, 16)])
-    for nr, ne, k in sizes:
-        p = _problem(nr, ne, k, mfp=10.0)
+    sizes = [(50, 50, 8, "step"), (50, 50, 8, "limited")] \
+        + ([] if quick else [(200, 200, 16, "step")])
+    for nr, ne, k, scheme in sizes:
+        p = _problem(nr, ne, k, mfp=10.0, scheme=scheme)
         t_setup = time.perf_counter()
         steps = 3
         wall, integ = _run(p, steps)
         rate = p.dist.n_global * steps / wall
         ref = ref or rate
-        print(f"{f'{nr}x{ne}x{k}':>16} {p.dist.n_global:>10d} {steps:>6d} "
+        print(f"{f'{nr}x{ne}x{k} {scheme}':>16} {p.dist.n_global:>10d} {steps:>6d} "
               f"{integ.solver.total_iterations:>7d} {integ.solver.total_linear_iterations:>7d} "
               f"{wall:>8.2f} {rate:>12.3e} {rate / ref:>7.2f}")
         del t_setup
@@ -78,7 +79,7 @@ def krylov_vs_mfp(quick: bool) -> None:
     print("\n2. Krylov iterations per Newton step vs mean free path (50 x 40 x 8, R = 50)")
     print(f"{'l / R':>10} {'scheme':>8} {'Newton':>7} {'Krylov':>7} {'per Newton':>11} "
           f"{'ratio':>7}")
-    for scheme in ("step", "diamond"):
+    for scheme in ("step", "diamond", "limited"):
         ref = None
         for frac in (1.0, 1e-1, 1e-2, 1e-3, 1e-4) if not quick else (1.0, 1e-3):
             p = _problem(50, 40, 8, mfp=frac * RADIUS, scheme=scheme)

@@ -201,19 +201,19 @@ class SphereProblem:
         return [lim.branch(self._species(xl.real, off, nb))
                 for lim, off, nb, _ in self._limiters]
 
-    def _limited_rows(self, xl: np.ndarray, vl: np.ndarray, branches=None) -> np.ndarray:
-        """Face corrections of the branch at ``xl`` applied to ``vl`` (owned rows)."""
-        out = np.zeros((self.n, self.B), dtype=vl.dtype)
-        branches = self.limiter_branch(xl) if branches is None else branches
-        for (lim, off, nb, coef), br in zip(self._limiters, branches, strict=True):
-            r = lim.rows(self._species(vl, off, nb), br) * coef[None]
+    def _limited_rows(self, xl: np.ndarray, vl: np.ndarray | None = None) -> np.ndarray:
+        """Face corrections at ``xl`` (owned rows), or their Jacobian action on ``vl``."""
+        out = np.zeros((self.n, self.B), dtype=float if vl is None else vl.dtype)
+        for (lim, off, nb, coef), br in zip(self._limiters, self.limiter_branch(xl),
+                                            strict=True):
+            v = None if vl is None else self._species(vl, off, nb)
+            r = lim.rows(br, v) * coef[None]
             out[:, off:off + nb * self.K] = r.reshape(self.n, -1)
         return out.ravel()
 
     def streaming_matrix(self, xl: np.ndarray):
-        """The linear part with the limited faces frozen at the branch of ``xl`` (CSR,
-        owned rows x local columns): ``rhs = streaming_matrix(x) x + const`` without
-        collisions (for direct steady solves in tests)."""
+        """Jacobian of streaming + elastic scattering at ``xl`` (CSR, owned rows x local
+        columns; the linear part for step/diamond), for direct Newton solves in tests."""
         rows, cols, vals = self._lin_coo
         r, c, v = [rows], [cols], [vals]
         for (lim, off, nb, coef), br in zip(self._limiters, self.limiter_branch(xl),
@@ -276,7 +276,7 @@ class SphereProblem:
             raise DomainError("non-finite occupation")
         r = self.linear @ xl + self.const
         if self._limiters:
-            r += self._limited_rows(xl, xl)
+            r += self._limited_rows(xl)
         if self.collisions and self.n:
             y = xl.reshape(-1, self.B)
             r += self._collision_rows(self.collision_terms(y)).ravel()
