@@ -41,8 +41,10 @@ with the angular-differencing coefficients
   an M-matrix, so a backward-Euler step maps :math:`\psi \ge 0` to :math:`\psi \ge 0`.
   The *diamond* option (radial face value the mean of the two cells, second order in
   :math:`\Delta r` for smooth solutions) loses this property; it is meant for the
-  convergence study, not for production runs. Angular differencing is always step
-  (first order in :math:`1/K`).
+  convergence study, not for production runs. The *limited* option
+  (:mod:`.limiter`) is diamond with a positivity limiter: this stencil provides its step
+  part, the limiter the (state-dependent) face corrections. Angular differencing is
+  always step (first order in :math:`1/K`).
 
 Boundary at :math:`r = R`: outgoing directions leave with the cell value; incoming ones
 carry ``vacuum`` (0), ``bath`` (the thermal occupation: a reservoir at the bath
@@ -173,8 +175,9 @@ def streaming_stencil(mesh: RadialMesh, ords: Ordinates, cells: np.ndarray, n_ow
         neighbours of every owned cell must be local.
     n_owned : int
     outer : {"vacuum", "bath", "specular"}
-    scheme : {"step", "diamond"}
-        Radial face values: upwind (positive) or the two-cell mean (second order).
+    scheme : {"step", "diamond", "limited"}
+        Radial face values: upwind (positive) or the two-cell mean (second order);
+        ``limited`` gives the step stencil (:mod:`.limiter` adds the corrections).
     """
     if outer not in OUTER_KINDS:
         raise ValueError(f"outer boundary must be one of {OUTER_KINDS}, not {outer!r}")
