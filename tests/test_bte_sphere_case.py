@@ -118,3 +118,12 @@ def test_case_errors_name_key_and_fix(tmp_path):
     proc = run_fvqp(["check", case], check=False)
     assert proc.returncode != 0
     assert re.search(r"angles\.ordinates.*even", proc.stdout + proc.stderr)
+
+
+def test_unknown_scheme_is_rejected_with_the_choices(tmp_path):
+    case = _small_case(tmp_path, {'surface = "bath"          #':
+                                  'scheme = "limitted"\nsurface = "bath"  #'})
+    proc = run_fvqp(["check", case], check=False)
+    assert proc.returncode != 0
+    assert re.search(r"sphere\.scheme.*limitted.*step, diamond, limited",
+                     proc.stdout + proc.stderr)
