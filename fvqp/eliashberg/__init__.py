@@ -13,7 +13,8 @@ Example
 
 Modules: :mod:`~fvqp.eliashberg.alpha2f` (spectra), :mod:`~fvqp.eliashberg.hilbert`
 (FFT Hilbert/Kramers-Kronig), :mod:`~fvqp.eliashberg.spectral` (DOS, branch),
-:mod:`~fvqp.eliashberg.selfenergy` (Eqs. 180-186), :mod:`~fvqp.eliashberg.solve`
+:mod:`~fvqp.eliashberg.selfenergy` (Eqs. 180-186), :mod:`~fvqp.eliashberg.occupations`
+(non-equilibrium :math:`f_e`, :math:`n_b` in Eqs. 180-181), :mod:`~fvqp.eliashberg.solve`
 (fixed point), :mod:`~fvqp.eliashberg.matsubara` (linearised :math:`T_c`,
 :math:`\mu^*` calibration, non-linear imaginary-axis reference solver).
 Theory: ``docs/theory_eliashberg.md``.
@@ -27,6 +28,7 @@ from .matsubara import (
     matsubara_eigenvalue,
     solve_matsubara,
 )
+from .occupations import Occupations
 from .params import COUPLING, K_B_MEV, EliashbergParams
 from .solution import EliashbergConvergenceError, EliashbergSolution
 from .solve import DELTA_BCS, solve_eliashberg, solve_real_axis
@@ -38,6 +40,7 @@ __all__ = [
     "Alpha2F",
     "EliashbergConvergenceError",
     "EliashbergParams",
+    "Occupations",
     "EliashbergSolution",
     "calibrate_mu_star",
     "critical_temperature",

@@ -54,6 +54,7 @@ from scipy.signal import fftconvolve
 
 from .alpha2f import Alpha2F
 from .hilbert import kramers_kronig
+from .occupations import Occupations
 from .spectral import cell_averages, cell_first_moments
 
 __all__ = ["MatsubaraCoulomb", "RealAxisGrid", "SelfEnergyKernel", "fermi_cell_average"]
@@ -112,12 +113,20 @@ class SelfEnergyKernel:
     a2f : Alpha2F
         Spectral function in the grid's energy unit.
     temperature : float
-        :math:`T` in the same unit (``0`` for the ground state).
+        :math:`T` in the same unit (``0`` for the ground state); with ``occupations``
+        the reference temperature of the Coulomb term.
+    occupations : Occupations, optional
+        Non-equilibrium :math:`f_e`, :math:`n_b` in Eqs. 180-181
+        (:mod:`fvqp.eliashberg.occupations`); default thermal at ``temperature``.
     """
 
-    def __init__(self, grid: RealAxisGrid, a2f: Alpha2F, temperature: float = 0.0) -> None:
+    def __init__(self, grid: RealAxisGrid, a2f: Alpha2F, temperature: float = 0.0,
+                 occupations: Occupations | None = None) -> None:
         self.grid = grid
         self.temperature = float(temperature)
+        self.occupations = occupations
+        # second-order cell quadrature of the Fermi factor (first moments of rho, varphi)
+        self._use_moments = self.temperature > 0 or occupations is not None
         h = grid.h
         kmax = int(np.ceil(a2f.omega_max / h)) + 1
         if kmax >= grid.n // 2:
@@ -129,16 +138,21 @@ class SelfEnergyKernel:
         om = np.arange(-kmax, kmax + 1) * h
         abar = a2f.cell_average(np.abs(om), h)
         b = np.sign(om) * abar  # B(Omega) = sgn(Omega) alpha2F(|Omega|); zero at Omega = 0
-        nb = _bose(om, self.temperature)
+        nb = _bose(om, self.temperature) if occupations is None \
+            else occupations.bose_full(om)
         bn = np.where(om != 0, b * np.where(om != 0, nb, 0.0), 0.0)
-        if self.temperature > 0 and kmax >= 1:  # limit alpha2F n at Omega -> 0 (even)
+        t_ph = self.temperature if occupations is None or occupations.t_ph is None \
+            else occupations.t_ph
+        if t_ph > 0 and kmax >= 1:  # limit alpha2F n at Omega -> 0 (even)
             bn[kmax] = 0.5 * (bn[kmax - 1] + bn[kmax + 1])
         self._w_bose = np.pi * h * bn
         self._w_fermi = np.pi * h * b
         # full-line x grid for rho(x), phi(x): x_m = m h, m = -(n-1+kmax) .. n-1+kmax
         self._off = grid.n - 1 + kmax
         xm = np.arange(-self._off, self._off + 1) * h
-        if self.temperature > 0:
+        if occupations is not None:  # 1 - f_e(x) with branch symmetry, and its slope
+            self._f_minus, self._f_slope = occupations.f_minus(xm)
+        elif self.temperature > 0:
             # f(-x) and its slope at the cell centres; with the first moments of rho and
             # varphi this integrates f(-x) rho(x) over a cell to second order (the edge
             # weight sits at the gap, not at the centre: the plain product of averages
@@ -158,7 +172,7 @@ class SelfEnergyKernel:
     def spectral(self, delta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Cell-averaged :math:`(\\rho, \\varphi)` on the half-line grid (gap frozen per cell)."""
         a, b = self._cells
-        if self.temperature > 0:
+        if self._use_moments:
             self._moments = cell_first_moments(a, b, delta, self.grid.e)
         return cell_averages(a, b, delta)
 
@@ -189,7 +203,7 @@ class SelfEnergyKernel:
     def _convolve(self, half: np.ndarray, odd: bool, moment: np.ndarray) -> np.ndarray:
         full = self._full_line(half, odd)
         weighted = full * self._f_minus
-        if self.temperature > 0:
+        if self._use_moments:
             weighted += self._full_line_moment(moment, odd) / self.grid.h * self._f_slope
         out = fftconvolve(full, self._w_bose) + fftconvolve(weighted, self._w_fermi)
         return out[self._off + self.kmax : self._off + self.kmax + self.grid.n]
@@ -216,10 +230,13 @@ class SelfEnergyKernel:
         """
         if mu_star == 0.0:
             return 0.0
+        a, b = self._cells
+        part = np.clip(np.minimum(b, omega_c) - a, 0.0, None)
+        occ = self.occupations
         if scheme == "real":
-            a, b = self._cells
-            part = np.clip(np.minimum(b, omega_c) - a, 0.0, None)
-            if self.temperature > 0:
+            if occ is not None:  # tanh(E/2T) -> 1 - 2 f_e(E)
+                th = 1.0 - 2.0 * np.asarray(occ.f_e(self.grid.e), float)
+            elif self.temperature > 0:
                 th = np.tanh(0.5 * self.grid.e / self.temperature)
             else:
                 th = np.ones(self.grid.n)
@@ -231,7 +248,12 @@ class SelfEnergyKernel:
                 "key": float(omega_c),
                 "op": MatsubaraCoulomb(self.grid, omega_c, self.temperature),
             }
-        return self._coulomb_cache["op"](im_parts[0], im_parts[1], mu_star)
+        offset = 0.0
+        if occ is not None:  # the change of 1 - 2f against the thermal reference, inside
+            # the scalar fixed point (Delta(i nu) must contain the whole phi_C)
+            exc = occ.excess_pairs(self.grid.e, self.temperature)
+            offset = 2.0 * mu_star * float(np.sum(exc * ados * part))
+        return self._coulomb_cache["op"](im_parts[0], im_parts[1], mu_star, offset)
 
     def real_parts(self, im_ez: np.ndarray, im_phi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         r"""Return Re[εZ] and the phonon part of Re φ (Eqs. 184, 186)."""
@@ -313,16 +335,20 @@ class MatsubaraCoulomb:
         phi = self._kphi @ im_phi + self._tail * im_phi[-1] * self._e_last
         return z, phi
 
-    def __call__(self, im_ez: np.ndarray, im_phi: np.ndarray, mu_star: float) -> float:
+    def __call__(self, im_ez: np.ndarray, im_phi: np.ndarray, mu_star: float,
+                 offset: float = 0.0) -> float:
+        r""":math:`\phi_C` with an optional additive ``offset`` (the non-equilibrium
+        correction of :class:`SelfEnergyKernel`) solved together with it."""
         if mu_star == 0.0:
             return 0.0
         z, phi_ph = self.imaginary_axis(im_ez, im_phi)
 
         def g(phi_c: float) -> float:
             d = (phi_c + phi_ph) / z
-            return phi_c + mu_star * float(np.sum(self.weights * d / np.sqrt(self.nu**2 + d**2)))
+            return phi_c - offset \
+                + mu_star * float(np.sum(self.weights * d / np.sqrt(self.nu**2 + d**2)))
 
-        bound = mu_star * float(np.sum(self.weights)) + 1.0
+        bound = mu_star * float(np.sum(self.weights)) + 1.0 + abs(offset)
         return float(brentq(g, -bound, bound, xtol=1e-13, rtol=1e-13))
 
 

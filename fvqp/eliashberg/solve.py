@@ -30,6 +30,7 @@ import numpy as np
 
 from ..materials import Material
 from .anderson import AndersonMixer
+from .occupations import Occupations
 from .params import EliashbergParams
 from .selfenergy import RealAxisGrid, SelfEnergyKernel, gap_from
 from .solution import EliashbergConvergenceError, EliashbergSolution
@@ -59,6 +60,7 @@ def solve_real_axis(
     history: int = 6,
     delta_guess: float | np.ndarray | None = None,
     check: bool = True,
+    occupations: Occupations | None = None,
 ) -> EliashbergSolution:
     r"""Solve the real-axis Eliashberg equations at temperature ``temperature``.
 
@@ -87,6 +89,11 @@ def solve_real_axis(
     check : bool
         Raise :class:`EliashbergConvergenceError` on failure (else return with
         ``success=False``).
+    occupations : Occupations, optional
+        Non-equilibrium QP and phonon occupations in Eqs. 180-181
+        (:mod:`fvqp.eliashberg.occupations`): the gap is then self-consistent for that
+        distribution; ``temperature`` is the reference of the Coulomb term. Default:
+        thermal at ``temperature``.
 
     Returns
     -------
@@ -95,7 +102,7 @@ def solve_real_axis(
     if emax is None:
         emax = 2.4 * max(params.omega_c, 2.5 * params.a2f.omega_max)
     grid = RealAxisGrid.build(emax, n)
-    kern = SelfEnergyKernel(grid, params.a2f, temperature)
+    kern = SelfEnergyKernel(grid, params.a2f, temperature, occupations)
     e = grid.e
     if delta_guess is None:
         delta = np.full(n, DELTA_BCS, dtype=complex)
