@@ -231,3 +231,33 @@ def test_two_level_preconditioner_halves_krylov_iterations():
     (n2, l2), (n1, l1) = counts
     assert n2 == n1
     assert l2 < 0.6 * l1
+
+
+def test_eliashberg_spectrum_with_collisions_thermal_state_stationary(tmp_path):
+    """[spectrum] kind = "eliashberg" with collisions (local phonons, Al at 300 mK): the
+    collision weights are the Eliashberg rho and coherence factor, storage N = rho m; the
+    phonon grid reaches e_max + gap; f_FD and n_B at T_bath are a zero of the coupled
+    residual to round-off (detailed balance holds for any DOS weights)."""
+    from test_bte_mesh_runs import _variant
+
+    from fvqp.case import load_case
+    from fvqp.models.bte.coupled import coupled_problem
+    from fvqp.models.bte.driver import BTESimulation
+
+    path = _variant("bte_film_pulse.toml", tmp_path, **{
+        "directions = 16": "directions = 4\n\n[spectrum]\nkind = \"eliashberg\"\n\n"
+                           "[collisions]\nenabled = true\nphonons = \"local\"",
+        'temperature = "20 mK"': 'temperature = "300 mK"',
+        '[boundaries.trap_end]\ntype = "absorbing"': '[boundaries.trap_end]\ntype = "bath"'})
+    sim = BTESimulation(load_case(path))
+    sim.problem.sources = []
+    p = coupled_problem(sim)
+    spec = sim.spectrum
+    assert np.array_equal(p.cdos, spec.rho) and np.array_equal(p.cados, spec.ados)
+    assert p.M * spec.grid.h >= spec.grid.e_max + spec.gap - 1e-9
+    x0 = p.equilibrium()
+    y = x0.reshape(p.n, p.S)
+    rates = p.collision_rates(y)
+    assert np.abs(rates.qp_pair_out).max() > 0  # pair processes present
+    assert np.abs(p.collision_rows(y)).max() < 1e-12 * np.abs(rates.qp_in).max() * p.V.max()
+    assert np.abs(p.rhs(x0)).max() < 1e-12 * np.abs(p.L_oo @ x0).max()

@@ -78,15 +78,16 @@ def test_film_relaxation_case_balances(serial):
 
 
 def test_film_relaxation_mpi_equals_serial(serial, tmp_path):
-    """`mpiexec -n 2` (first 400 ps of the case: 20 steps) gives the serial fields of every
-    snapshot to 1e-8, then resumes serially to the end: the uninterrupted result."""
+    """`mpiexec -n 2` (first 240 ps of the case: 12 steps, through the pulse) gives the
+    serial fields of every snapshot to 1e-8, then resumes serially to the end: the
+    uninterrupted result."""
     out = tmp_path / "p"
-    run_fvqp(["run", CASES / CASE, "--output", out, "--max-steps", "20"], nproc=2)
+    run_fvqp(["run", CASES / CASE, "--output", out, "--max-steps", "12"], nproc=2)
     assert _summary(out)["ranks"] == 2 and _summary(out)["status"] == 1
     _, a = _series(serial)
     _, b = _series(out)
-    assert len(b) == 11
-    for fa, fb in zip(a[:11], b, strict=True):
+    assert len(b) == 7
+    for fa, fb in zip(a[:7], b, strict=True):
         for f in FIELDS:
             scale = max(np.max(np.abs(fa[f])), 1e-300)
             assert np.max(np.abs(fa[f] - fb[f])) <= 1e-8 * scale, f

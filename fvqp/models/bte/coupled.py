@@ -115,12 +115,13 @@ def coupled_transient(sim, writer, out_dir: str, resume: bool, max_steps) -> dic
     d, u = sim.case.data, sim.units
     prob = coupled_problem(sim)
     t0 = d["initial"].get("temperature")
-    f0 = None
-    if t0:
-        from .driver import fermi
+    f0 = n0 = None
+    if t0:  # QPs and local phonons at the initial temperature
+        from ...collisions.grid import bose, fermi
 
-        f0 = fermi(sim.grid.e, u.to_internal(t0, "temperature"))
-    x0 = prob.equilibrium(f0)
+        ti = u.to_internal(t0, "temperature")
+        f0, n0 = fermi(sim.grid.e, ti), bose(prob.grid.omega, ti)
+    x0 = prob.equilibrium(f0, n0)
     opts, t_end = bdf_options(d["time"], u, d["time"]["atol"])
     prefix, petsc = _petsc(sim)
     integ = BDFIntegrator(prob, x0, 0.0, prefix, petsc, opts)
@@ -175,8 +176,10 @@ def coupled_steady(sim, writer) -> dict:
     xs = x.getArray().copy()
     x.destroy()
     n_unit, e_unit = _units(sim)
-    rates = {k: dist.sum(v) for k, v in prob.rates(solver.dist.local_array(_vec(dist, xs)),
-                                                   0.0, inf).items()}
+    v = dist.create_vec()
+    v.setArray(xs)
+    rates = {k: dist.sum(r) for k, r in prob.rates(dist.local_array(v), 0.0, inf).items()}
+    v.destroy()
     writer.write(0.0, _fields(sim, prob, xs, d["output"]["fields"]))
     conv = sim.units.tau0
     tot = _totals(prob, xs)
@@ -195,8 +198,3 @@ def coupled_steady(sim, writer) -> dict:
     out["energy_rate_imbalance_W"] = sum(out["energy_rates_W"].values())
     return out
 
-
-def _vec(dist, owned: np.ndarray):
-    v = dist.create_vec()
-    v.setArray(owned)
-    return v

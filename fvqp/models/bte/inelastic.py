@@ -237,11 +237,13 @@ class InelasticProblem:
     def breakpoints(self) -> list:
         return []
 
-    def equilibrium(self, t_f: np.ndarray | None = None) -> np.ndarray:
-        """Owned unknowns of an isotropic state with occupation ``t_f`` (N,) (default: the
-        bath) and the bath phonons."""
+    def equilibrium(self, t_f: np.ndarray | None = None, n: np.ndarray | None = None
+                    ) -> np.ndarray:
+        """Owned unknowns of an isotropic state with QP occupation ``t_f`` (N,) and phonon
+        occupation ``n`` (M,) (defaults: the bath)."""
         f = self.f_bath if t_f is None else np.asarray(t_f, float)
-        row = np.concatenate([np.repeat(f, self.B), self.n_bath[: self.Mp]])
+        nn = self.n_bath if n is None else np.asarray(n, float)
+        row = np.concatenate([np.repeat(f, self.B), nn[: self.Mp]])
         return np.tile(row, self.n)
 
     def per_bin(self, x_owned: np.ndarray) -> np.ndarray:
