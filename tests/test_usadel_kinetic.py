@@ -37,7 +37,7 @@ def _spectral_gnl(n, eps):
     """N fT at the detector per unit fT of the injector electrode (linear response)."""
     net, prob, res, jun = _device(n)
     s = solve_spectral(prob, eps)
-    op = assemble(s, res, jun)
+    op = assemble(s, res, jun, cell_average=False)  # per-energy problem (Eq. 20)
     b = np.zeros((eps.size, 2, net.n_nodes))
     i = net.node("inj")
     b[:, 1, i] = -jun[0].kappa * s.N[:, i]

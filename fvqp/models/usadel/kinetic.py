@@ -25,7 +25,9 @@ with :math:`\mathcal T=\tfrac12|\sin\theta|^2\sinh 2\mathrm{Im}\chi` and
 (taken as the discrete divergence of the edge spectral current, so that equilibrium
 fL = tanh, fT = 0 is an exact discrete solution).
 Tunnel junctions inject :math:`\kappa N(f^{(N)}_{L,T}-f_{L,T})` at their node
-(Eq. 11, electrode distribution Eq. 12), reservoirs fix fL, fT. Discretised on the nodes
+(Eq. 11, electrode distribution Eq. 12); in the charge mode with energy-cell integrals
+:math:`\kappa(S_k-\hat N_k f_{T,k})` (:mod:`~fvqp.models.usadel.tunnel`: tunnel currents
+accurate for any Γ/δε); reservoirs fix fL, fT. Discretised on the nodes
 of the network with edge coefficients the means of the node coefficients.
 
 Without inelastic collisions the energies decouple: the block-diagonal system (one
@@ -48,6 +50,8 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from .spectral import SpectralSolution
+from .terminals import dn0_dv
+from .tunnel import charge_source, charge_source_dv, node_dos
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +68,8 @@ class KineticSolution:
     reservoirs: list
     newton_iterations: int = 0
     linear_iterations: int = 0
+    #: tunnel terms as energy-cell integrals (tunnel.py) or point values (assemble)
+    cell_average: bool = True
 
 
 @dataclass
@@ -84,8 +90,14 @@ class KineticOperator:
         return k + comp * self.n + np.arange(self.n)[None, :]
 
 
-def assemble(spec: SpectralSolution, reservoirs, junctions, dl_floor: float = 1e-10):
-    """Assemble the linear kinetic operator for all energies (no collision term)."""
+def assemble(spec: SpectralSolution, reservoirs, junctions, dl_floor: float = 1e-10,
+             cell_average: bool = True):
+    """Assemble the linear kinetic operator for all energies (no collision term).
+
+    ``cell_average`` (default) uses the energy-cell integrals of N and N f_T^(N) in the
+    charge-mode tunnel terms (:mod:`~fvqp.models.usadel.tunnel`, consistent with the currents of
+    :mod:`~fvqp.models.usadel.observables`); ``False`` the point values at ε_k, for
+    energies that are not a quadrature grid (the spectral, per-energy problem)."""
     prob = spec.problem
     net = prob.net
     n, ne = net.n_nodes, spec.eps.size
@@ -98,7 +110,7 @@ def assemble(spec: SpectralSolution, reservoirs, junctions, dl_floor: float = 1e
         js = 0.5 * spec.edge_js
     else:
         js = net.edge_mean(spec.jeps) * (prob.dphi * net.area)[None, :] * 0.5
-    N, RT, vol = spec.N, spec.RT, net.volume
+    RT, vol = spec.RT, net.volume
     base = (np.arange(ne) * 2 * n)[:, None]
     rows, cols, vals = [], [], []
 
@@ -127,12 +139,15 @@ def assemble(spec: SpectralSolution, reservoirs, junctions, dl_floor: float = 1e
             put(ro + b, co + b, -sg * X)
             put(ro + b, co + a, sg * X)
         put(base + n + np.arange(n)[None, :], base + np.arange(n)[None, :], -spec.node_RL)
-    kap = np.zeros((ne, n))
+    kap = np.zeros((ne, n))  # energy mode: N(eps_k)
+    kapT = np.zeros((ne, n))  # charge mode: cell integral of N (tunnel.py)
     for J in junctions:
-        kap[:, J.node] += J.kappa * N[:, J.node]
+        kap[:, J.node] += J.kappa * spec.N[:, J.node]
+        kapT[:, J.node] += J.kappa * (node_dos(spec, J.node) if cell_average
+                                      else spec.N[:, J.node])
     node = np.arange(n)[None, :]
     put(base + node, base + node, -kap)
-    put(base + n + node, base + n + node, -kap - vol[None, :] * RT)
+    put(base + n + node, base + n + node, -kapT - vol[None, :] * RT)
     A = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
                       shape=(2 * n * ne, 2 * n * ne))
     drows = [np.arange(ne) * 2 * n + comp * n + r.node for r in reservoirs for comp in (0, 1)]
@@ -143,20 +158,22 @@ def assemble(spec: SpectralSolution, reservoirs, junctions, dl_floor: float = 1e
     free_L = np.ones((ne, n), bool)
     for r in reservoirs:
         free_L[:, r.node] = False
-    return KineticOperator(A=A, b=rhs(spec, reservoirs, junctions), n=n, ne=ne,
+    b = rhs(spec, reservoirs, junctions, cell_average)
+    return KineticOperator(A=A, b=b, n=n, ne=ne,
                            dirichlet_rows=drows, vol=vol, free_L=free_L)
 
 
-def rhs(spec: SpectralSolution, reservoirs, junctions) -> np.ndarray:
+def rhs(spec: SpectralSolution, reservoirs, junctions,
+        cell_average: bool = True) -> np.ndarray:
     """Right-hand side of the kinetic system: tunnel sources and reservoir values."""
-    eps, N = spec.eps, spec.N
-    ne, n = N.shape
+    eps = spec.eps
+    ne, n = spec.N.shape
     b = np.zeros((ne, 2, n))
-    for J in junctions:
+    for J in junctions:  # charge mode: cell integral of N f_T^(N) (tunnel.py)
         fLJ, fTJ = J.distribution(eps)
-        kN = J.kappa * N[:, J.node]
-        b[:, 0, J.node] -= kN * fLJ
-        b[:, 1, J.node] -= kN * fTJ
+        sT = charge_source(spec, J) if cell_average else spec.N[:, J.node] * fTJ
+        b[:, 0, J.node] -= J.kappa * spec.N[:, J.node] * fLJ
+        b[:, 1, J.node] -= J.kappa * sT
     for r in reservoirs:
         fLr, fTr = r.distribution(eps)
         b[:, 0, r.node] = fLr
@@ -195,8 +212,6 @@ def bias_derivative(spec: SpectralSolution, reservoirs, junctions, name: str,
                     dl_floor: float = 1e-10, cache: dict | None = None) -> KineticSolution:
     """∂(fL, fT)/∂V of junction ``name`` at fixed spectral functions (exact: the
     collisionless kinetic problem is linear in the electrode distributions, Eq. 12)."""
-    from .terminals import dn0_dv
-
     parts = [j for j in junctions if j.name == name]  # a segment junction has many
     key = _key(spec, reservoirs, junctions)
     if cache is not None and cache.get("key") == key:
@@ -208,10 +223,9 @@ def bias_derivative(spec: SpectralSolution, reservoirs, junctions, name: str,
             cache.update(key=key, lu=lu, ne=ne, n=n, spec_ref=spec)
     b = np.zeros((ne, 2, n))
     for J in parts:
-        dL, dT = dn0_dv(spec.eps, J.bias, J.temperature)
-        kN = J.kappa * spec.N[:, J.node]
-        b[:, 0, J.node] -= kN * dL
-        b[:, 1, J.node] -= kN * dT
+        dL, _ = dn0_dv(spec.eps, J.bias, J.temperature)
+        b[:, 0, J.node] -= J.kappa * spec.N[:, J.node] * dL
+        b[:, 1, J.node] -= J.kappa * charge_source_dv(spec, J)
     u = lu.solve(b.ravel()).reshape(ne, 2, n)
     return KineticSolution(eps=spec.eps, fL=u[:, 0], fT=u[:, 1], spectral=spec,
                            junctions=list(junctions), reservoirs=list(reservoirs))

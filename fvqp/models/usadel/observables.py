@@ -13,6 +13,12 @@ from __future__ import annotations
 import numpy as np
 
 from .terminals import dn0_dv, electrode_distribution
+from .tunnel import cell_widths, charge_source, charge_source_at, node_dos
+
+
+def _dos(kin, node: int) -> np.ndarray:
+    """DOS weight of the tunnel terms the kinetic solution was computed with."""
+    return node_dos(kin.spectral, node) if kin.cell_average else kin.spectral.N[:, node]
 
 
 def integrate(y, eps, axis: int = 0):
@@ -32,22 +38,32 @@ def charge_imbalance_potential(kin) -> np.ndarray:
 
 
 def tunnel_current(kin, junction) -> float:
-    """Current into the wire through ``junction`` (Eq. 13), units I0."""
+    r"""Current into the wire through ``junction`` (Eq. 13), units I0:
+    :math:`\tfrac{\kappa}{2}\sum_k w_k(S_{T,k}-\hat N_k f_{T,k})` with the energy-cell
+    integrals :math:`S_k=\int_{C_k}Nf^{(N)}/w_k`, :math:`\hat N_k=\int_{C_k}N/w_k` of
+    :mod:`~fvqp.models.usadel.tunnel` (the tunnel source of the kinetic equations, so the
+    charge balance is exact)."""
     a = junction.node
-    _, fTJ = junction.distribution(kin.eps)
-    N = kin.spectral.N[:, a]
-    return 0.5 * junction.kappa * float(integrate(N * (fTJ - kin.fT[:, a]), kin.eps))
+    spec = kin.spectral
+    if kin.cell_average:
+        sT = charge_source(spec, junction)
+    else:
+        sT = spec.N[:, a] * junction.distribution(kin.eps)[1]
+    y = sT - _dos(kin, a) * kin.fT[:, a]
+    return 0.5 * junction.kappa * float(np.dot(cell_widths(kin.eps), y))
 
 
 def detector_current(kin, node: int, kappa: float, v_det, t_det: float) -> np.ndarray:
     """Current from the wire into a detector electrode at ``node`` for each bias in
-    ``v_det`` (Eq. 14, detector not included in the solve), units I0."""
-    N = kin.spectral.N[:, node]
-    fT = kin.fT[:, node]
+    ``v_det`` (Eq. 14, detector not included in the solve), units I0; energy-cell
+    integrals as :func:`tunnel_current`."""
+    spec = kin.spectral
+    w = cell_widths(kin.eps)
+    back = node_dos(spec, node) * kin.fT[:, node]
     out = []
     for v in np.atleast_1d(v_det):
-        _, fTN = electrode_distribution(kin.eps, v, t_det)
-        out.append(0.5 * kappa * integrate(N * (fT - fTN), kin.eps))
+        sT = charge_source_at(spec, node, float(v), t_det)
+        out.append(0.5 * kappa * float(np.dot(w, back - sT)))
     return np.array(out)
 
 

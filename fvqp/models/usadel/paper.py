@@ -63,8 +63,9 @@ def fig13_ga(dphis, v_inj, gamma: float = 1.53e-3, de: float = 1 / 50, emax: flo
     from dataclasses import replace
 
     from .kinetic import bias_derivative
-    from .observables import integrate, supercurrent
+    from .observables import supercurrent
     from .spectral import solve_spectral
+    from .tunnel import cell_widths, node_dos
 
     sc = TABLE1
     net = nis_wire_network()
@@ -84,14 +85,15 @@ def fig13_ga(dphis, v_inj, gamma: float = 1.53e-3, de: float = 1 / 50, emax: flo
             prob = SpectralProblem(net, 1.0, gamma=gamma, dphi=sgn * d, reservoirs=res,
                                    junctions=[inj])
             spec = solve_spectral(prob, eps)
+            # cell-averaged DOS of the detector (tunnel.py), as in detector_current
+            ndet, w = node_dos(spec, det_node), cell_widths(eps)
             cache: dict = {}
             g = []
             for v in out["v_inj"]:
                 jun = [replace(inj, bias=v)]
                 der = bias_derivative(spec, res, jun, "inj", cache=cache)
                 # dI_det/dV_inj (wire -> detector), per G_det and per G_inj: Ω
-                g.append(0.5 * integrate(spec.N[:, det_node] * der.fT[:, det_node], eps)
-                         / gi)
+                g.append(0.5 * float(np.dot(w, ndet * der.fT[:, det_node])) / gi)
             out["g"][sgn * d] = np.array(g)
             if sgn > 0:
                 fl = np.tanh(eps / (2 * t))[:, None] * np.ones((1, net.n_nodes))
