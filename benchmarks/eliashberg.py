@@ -5,6 +5,7 @@ Usage::
 
     python benchmarks/eliashberg.py [--sizes 1024 4096 16384] [--dense-budget 30]
                                     [--solve-sizes 8192 32768 65536]
+                                    [--noneq-size 16384]
 
 Part 1: H[exp(-x^2)] on [-12, 12] (exact: (2/sqrt(pi)) Dawson(x)) with the FFT
 piecewise-linear weights (O(N log N)) and with a dense O(N^2) trapezoid rule with
@@ -15,6 +16,10 @@ method is skipped when its predicted time exceeds the budget.
 Part 2: the Al ground state (Debye alpha2F, lambda = 0.43, mu* calibrated on T_c) for
 several grid sizes: wall time, sweeps, Delta0 [k_B T_c and meV], Re Z(0) - (1 + lambda),
 and Delta0 relative to the finest grid.
+
+Part 3: non-equilibrium occupations (fvqp.eliashberg.occupations), Al at T_b = 0.3 T_c:
+equilibrium solve, the same through thermal ``Occupations`` (cost of the general path)
+and hot QPs at 0.5 T_c with phonons at 0.3 T_c (gap ratio against BCS).
 """
 
 from __future__ import annotations
@@ -82,14 +87,40 @@ def solve_part(sizes: list[int]) -> None:
               f"{d0 / ref - 1:15.2e}")
 
 
+def noneq_part(n: int) -> None:
+    """Al at T_b = 0.3 T_c: equilibrium vs thermal occupations through the
+    non-equilibrium path vs hot QPs (0.5 T_c): time, sweeps, gap ratio vs BCS."""
+    from fvqp.collisions import bcs_gap
+    from fvqp.eliashberg import Occupations
+
+    p = EliashbergParams.from_material("Al")
+    kw = {"temperature": 0.3, "n": n, "emax": 1.2 * p.omega_c}
+    print(f"\nNon-equilibrium occupations (Al, T_b = 0.3 T_c, n = {n}, emax = 1.2 omega_c)")
+    print(f"{'run':>24} {'time [s]':>9} {'ratio':>6} {'sweeps':>7} {'Delta0':>9} "
+          f"{'/eq':>9} {'BCS':>9}")
+    ref, t_ref = None, None
+    for label, occ, bcs in (("equilibrium", None, 1.0),
+                            ("thermal occupations", Occupations.thermal(0.3), 1.0),
+                            ("hot QPs 0.5, phonons 0.3", Occupations.thermal(0.5, 0.3),
+                             bcs_gap(0.5) / bcs_gap(0.3))):
+        t0 = time.perf_counter()
+        s = solve_real_axis(p, occupations=occ, **kw)
+        t = time.perf_counter() - t0
+        ref, t_ref = ref or s.delta0, t_ref or t
+        print(f"{label:>24} {t:9.2f} {t / t_ref:6.2f} {s.nit:7d} {s.delta0:9.5f} "
+              f"{s.delta0 / ref:9.5f} {bcs:9.5f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1024, 4096, 16384])
     parser.add_argument("--dense-budget", type=float, default=30.0)
     parser.add_argument("--solve-sizes", type=int, nargs="+", default=[8192, 32768, 65536])
+    parser.add_argument("--noneq-size", type=int, default=16384)
     args = parser.parse_args()
     hilbert_part(args.sizes, args.dense_budget)
     solve_part(args.solve_sizes)
+    noneq_part(args.noneq_size)
 
 
 if __name__ == "__main__":
