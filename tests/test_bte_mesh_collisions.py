@@ -261,3 +261,29 @@ def test_eliashberg_spectrum_with_collisions_thermal_state_stationary(tmp_path):
     assert np.abs(rates.qp_pair_out).max() > 0  # pair processes present
     assert np.abs(p.collision_rows(y)).max() < 1e-12 * np.abs(rates.qp_in).max() * p.V.max()
     assert np.abs(p.rhs(x0)).max() < 1e-12 * np.abs(p.L_oo @ x0).max()
+
+
+def test_3d_cube_uniform_packet_equals_zero_d():
+    """3D hexahedra (cube_4, Gauss-Legendre x azimuth ordinates), diffuse walls, bath
+    phonons: a uniform isotropic hot packet follows the 0D kinetics (direct operator)."""
+    from conftest import MESHES
+    from fvqp.mesh import read_mesh
+    from fvqp.models.bte.quadrature import sphere
+
+    g = _grid(h=0.17, width=1.2)
+    raw = read_mesh(MESHES / "mms" / "cube_4.msh")
+    dist = Distribution(build_geometry(raw))
+    fb = fermi(g.e, T)
+    kinds = dict.fromkeys(("xmin", "xmax", "ymin", "ymax", "zmin", "zmax"), "diffuse")
+    base = BTEProblem(dist, sphere(2, 4), g, GAP, 1.0, 1.0, np.ones(1), np.array([2.0]),
+                      np.zeros(1), kinds, {}, fb, prefix="bte_ie_3d_bins_")
+    rho, ados, _ = cell_spectra(g, np.array([GAP]))
+    p = InelasticProblem(base, rho[0], ados[0], qp_scale=1.0, c_ph=C_PH, t_bath=T)
+    x0 = packet(p, amp=0.05)
+    it, _ = integrate(p, x0, 0.5, 2, prefix="bte_ie_3d_")
+    ge = EnergyGrid.build(GAP, g.h, g.e_max, omega_max=g.omega[-1])
+    f0 = x0.reshape(p.n, p.S)[0, : p.nq].reshape(p.N, p.B)[:, 0]
+    f_ref, _ = _zero_d_be(ge, CollisionParams(C_PH), f0, bose(ge.omega, T), 0.5, 2, False)
+    fk, phi, _ = p.split(it.x.reshape(p.n, p.S))
+    assert np.abs(f_ref - f0).max() > 1e-3
+    assert np.abs(fk - f_ref[None, :, None]).max() < 1e-10
