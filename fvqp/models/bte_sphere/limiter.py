@@ -193,10 +193,10 @@ class FaceLimiter:
             G = 0.5 * (br.cd * dd + br.cu * du + br.cp * pu)
         G = G * self.flux[:, None, :]
         out = np.zeros((self.n_owned,) + G.shape[1:], dtype=G.dtype)
-        m = self.row_out >= 0
-        np.add.at(out, self.row_out[m], -G[m])
+        m = self.row_out >= 0  # each face has one outer and one inner cell: unique rows
+        out[self.row_out[m]] -= G[m]
         m = self.row_in >= 0
-        np.add.at(out, self.row_in[m], G[m])
+        out[self.row_in[m]] += G[m]
         return out
 
     # ---- assembled form -------------------------------------------------------------

@@ -197,9 +197,15 @@ class SphereProblem:
         return y[:, off:off + nb * self.K].reshape(-1, nb, self.K)
 
     def limiter_branch(self, xl: np.ndarray) -> list:
-        """Active branch of the limited faces per species (local values ``xl``)."""
-        return [lim.branch(self._species(xl.real, off, nb))
-                for lim, off, nb, _ in self._limiters]
+        """Active branch of the limited faces per species (local values ``xl``); the last
+        one is cached (every Krylov iteration's Jacobian action asks for the same state)."""
+        c = getattr(self, "_branch_cache", None)
+        if c is not None and c[0].shape == xl.shape and np.array_equal(c[0], xl.real):
+            return c[1]
+        out = [lim.branch(self._species(xl.real, off, nb))
+               for lim, off, nb, _ in self._limiters]
+        self._branch_cache = (np.array(xl.real, copy=True), out)
+        return out
 
     def _limited_rows(self, xl: np.ndarray, vl: np.ndarray | None = None) -> np.ndarray:
         """Face corrections at ``xl`` (owned rows), or their Jacobian action on ``vl``."""
