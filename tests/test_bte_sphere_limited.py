@@ -126,9 +126,10 @@ def test_limited_stays_positive_with_collisions():
     """Sharp packet (f + 0.3 at E = 3 +- 0.3 for r < 1.5, ballistic) with e-ph collisions
     and local phonons, BDF1: diamond undershoots (measured -0.0068), the limited
     scheme keeps f > 0 (measured min 6.2e-11, the thermal background at the top of the grid).
-    The proof (limiter module) covers streaming + scattering; with collisions every gain
-    term is >= 0 and every loss term is proportional to the self occupation, so the
-    minimum principle carries over — this test checks it."""
+    The proof (limiter module) covers streaming + scattering; with collisions the gain
+    terms are >= 0 and the loss terms proportional to the self occupation while the
+    partner occupations stay in [0, 1], so the minimum principle is expected to carry
+    over (not proven) — this test checks it in one case."""
     g = EnergyGrid.build(bcs_gap(0.2), h=0.1, e_max=4.5)
     mins = {}
     for scheme in ("diamond", "limited"):
