@@ -13,7 +13,8 @@ origin, boundary and initial conditions of Section 2.4) in a sphere of radius ``
 :math:`N = \rho m` the states per energy (:mod:`.spectral`: what Eq. 178 implies), phonons
 as a bath, as isotropic local populations, or as their own BTE at the sound velocity
 (the "phonon bubble" leaving through ``r = R``). Discretisation: radial finite volumes,
-Gauss-Legendre ordinates with Lewis-Miller angular differencing (:mod:`.discretisation`),
+Gauss-Legendre ordinates with Lewis-Miller angular differencing (:mod:`.discretisation`;
+radial faces step, diamond, or diamond with a positivity limiter, :mod:`.limiter`),
 implicit conservative BDF1/BDF2 (:mod:`fvqp.solvers.bdf`) with Newton-Krylov (exact
 Jacobian action) preconditioned by the exact inverse of streaming + elastic scattering
 per energy (:mod:`.problem`); the radial cells can be distributed over MPI ranks.
