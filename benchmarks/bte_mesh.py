@@ -16,7 +16,8 @@
    iterations, for the coupled
    Newton-Krylov solve with the two-level preconditioner, without its post-smoothing and
    with the energy-diagonal LU alone, and with the preconditioner rebuilt only every 4th
-   Newton iteration (``snes_lag_preconditioner``, persisting across steps); reference:
+   Newton iteration (``snes_lag_preconditioner``, persisting across steps), and with the
+   global Galerkin coarse operator (:mod:`fvqp.models.bte.coupled_coarse`); reference:
    the collisionless per-bin march of the same problem (one LU per bin, all steps) in the
    same process.
 
@@ -122,9 +123,12 @@ def collisions(steps: int, dt_si: float, say) -> None:
             ("coupled, two-level", True, True, {}),
             ("coupled, no post-smoothing", False, True, {}),
             ("coupled, energy-diagonal LU only", True, False, {}),
-            ("coupled, two-level, PC lagged 4", True, True, lag))):
+            ("coupled, two-level, PC lagged 4", True, True, lag),
+            ("coupled, global coarse", True, "global", {}))):
         prob = coupled_problem(sim)
-        prob.preconditioner = InelasticPC(prob, smooth=smooth, coarse=coarse)
+        prob.preconditioner = InelasticPC(prob, smooth=smooth, coarse=bool(coarse),
+                                          global_coarse=coarse == "global",
+                                          prefix=f"bench_icoarse{i}_")
         opts = BDFOptions(order=2, dt_initial=dt, adaptive=False)
         integ = BDFIntegrator(prob, prob.equilibrium(), 0.0, f"bench_coll{i}_",
                               {**COUPLED_PETSC, "ksp_max_it": 1000, **extra}, opts)

@@ -20,7 +20,7 @@ import numpy as np
 
 from ...solvers.result import ConvergenceError
 from ..transport.spectral import cell_spectra
-from .inelastic import COUPLED_PETSC, InelasticProblem, SteadyPC
+from .inelastic import COUPLED_PETSC, InelasticPC, InelasticProblem, SteadyPC
 
 log = logging.getLogger("fvqp.bte")
 
@@ -50,8 +50,15 @@ def coupled_problem(sim) -> InelasticProblem:
             th = next(iter(d["regions"].values()))["thickness"]
             tau_esc = u.to_internal(mat.tau_esc_per_thickness * th, "time")
     _drop_bin_options(sim.problem.prefix)
-    return InelasticProblem(sim.problem, rho, ados, qp_scale=qp_scale, c_ph=c_ph,
+    prob = InelasticProblem(sim.problem, rho, ados, qp_scale=qp_scale, c_ph=c_ph,
                             t_bath=sim.T_bath, phonons=col["phonons"], tau_esc=tau_esc)
+    # [numerics] preconditioner: two_level (auto on several ranks) = the global isotropic
+    # coarse operator; block_jacobi (auto serially) = the per-cell 0D kinetic blocks
+    choice = d["numerics"]["preconditioner"]
+    glob = choice == "two_level" or (choice == "auto" and sim.dist.size > 1)
+    prob.preconditioner = InelasticPC(prob, global_coarse=glob,
+                                      prefix=d["solver"]["prefix"] + "icoarse_")
+    return prob
 
 
 def _drop_bin_options(prefix: str) -> None:

@@ -315,11 +315,20 @@ class InelasticPC:
     """Two-level preconditioner of the coupled Newton systems (module docstring).
 
     ``coarse = False`` leaves only step 1 (the energy-diagonal LU), ``smooth = False``
-    drops step 3 (for the comparisons of ``benchmarks/bte_mesh.py``)."""
+    drops step 3 (for the comparisons of ``benchmarks/bte_mesh.py``). ``global_coarse``
+    replaces the per-cell blocks of step 2 by the global Galerkin coarse operator of
+    :mod:`.coupled_coarse` (isotropic coupling between cells and across ranks; the
+    residuals of steps 2–3 then use the full Jacobian action with ghost exchange)."""
 
-    def __init__(self, prob: InelasticProblem, smooth: bool = True, coarse: bool = True):
+    def __init__(self, prob: InelasticProblem, smooth: bool = True, coarse: bool = True,
+                 global_coarse: bool = False, prefix: str = "bte_icoarse_"):
         self.p, self.smooth, self.coarse = prob, smooth, coarse
         self.updates = 0
+        self.gc = None
+        if global_coarse and coarse:
+            from .coupled_coarse import GlobalCoarse
+
+            self.gc = GlobalCoarse(prob, prefix)
 
     def update(self, xl: np.ndarray, shift: float) -> None:
         p = self.p
@@ -339,7 +348,8 @@ class InelasticPC:
         self.updates += 1
 
     def _coarse(self, y: np.ndarray, shift: float) -> None:
-        """Inverse of the 0D kinetic Jacobian of every owned cell."""
+        """Inverse of the 0D kinetic Jacobian (+ own transport loss) of every owned cell,
+        or the global coarse operator with the 0D kinetic blocks."""
         p = self.p
         n, N, Mp, M = p.n, p.N, p.Mp, p.M
         _, phi, nb = p.split(y)
@@ -353,18 +363,32 @@ class InelasticPC:
         c = -jac[:, :size, :size].copy()
         c[:, :N, :] *= rowq[:, :, None]
         idx = np.arange(N)
-        c[:, idx, idx] += stq * shift + p.iso_self
+        c[:, idx, idx] += stq * shift
+        ip = N + np.arange(M)
         if Mp:
             pw = p.storage.reshape(n, p.S)[:, p.nq:]            # beta Omega^2 V
             c[:, N:, :] *= pw[:, :, None]
-            ip = N + np.arange(M)
-            esc = 0.0 if not math.isfinite(p.tau_esc) else 1.0 / p.tau_esc
-            c[:, ip, ip] += pw * (shift + esc)
+            c[:, ip, ip] += pw * shift
+        if self.gc is not None:  # transport, traps, escape: in the Galerkin R L P
+            self.gc.update(c)
+            return
+        c[:, idx, idx] += p.iso_self
+        if Mp and math.isfinite(p.tau_esc):
+            c[:, ip, ip] += pw / p.tau_esc
         self.cinv = np.linalg.inv(c) if n else np.zeros((0, size, size))
 
     def _jz(self, z: np.ndarray) -> np.ndarray:
+        """Jacobian action on owned values: the rank's own block, or (global coarse) the
+        full action with the ghost values exchanged."""
         p = self.p
-        out = self.shift * p.storage * z + p.L_oo @ z
+        if self.gc is None:
+            lz = p.L_oo @ z
+        else:
+            v = p.dist.create_vec()
+            v.setArray(z)
+            lz = p.L @ p.dist.local_array(v)
+            v.destroy()
+        out = self.shift * p.storage * z + lz
         return out - p.collision_jvp(self.y.ravel(), z)
 
     def _solve(self, r: np.ndarray) -> np.ndarray:
@@ -373,10 +397,13 @@ class InelasticPC:
     def apply(self, r: np.ndarray) -> np.ndarray:
         p = self.p
         n, S, N, K = p.n, p.S, p.N, p.K
-        if n == 0:
-            return r.copy()
         z = self._solve(r)
         if not self.coarse:
+            return z
+        if self.gc is not None:
+            z = z + self.gc.correction(r - self._jz(z))
+            return z + self._solve(r - self._jz(z)) if self.smooth else z
+        if n == 0:
             return z
         res = (r - self._jz(z)).reshape(n, S)
         rq = res[:, : p.nq].reshape(n, N, p.B)[:, :, :K] @ p.w

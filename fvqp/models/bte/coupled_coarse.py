@@ -1,0 +1,119 @@
+r"""Global isotropic coarse correction for the coupled (collisional) Newton systems.
+
+:class:`~fvqp.models.bte.inelastic.InelasticPC` corrects the isotropic error of every cell
+with the cell's own 0D kinetic block; the isotropic coupling *between* cells — across
+the subdomain interfaces on several ranks, and the energy-coupled diffusion at large
+steps — is left to GMRES. Here the coarse space is the same (one isotropic value per
+cell and bin, :math:`P_{iso}\delta`: every :math:`f_{jk}` and :math:`\phi_j` set to
+:math:`\delta_j`; the local phonons as they are), but the coarse operator is the full
+Galerkin :math:`C = RJP_{iso}` over all cells:
+
+.. math::
+    C = RLP_{iso} + \mathrm{blockdiag}_c\big(\sigma\,\mathrm{diag}(NV, \beta\Omega^2V)
+        - \mathrm{diag}(\rho V, \beta\Omega^2V)\,\partial I^{iso}/\partial(\bar f, n)\big),
+
+:math:`RLP_{iso}` the per-energy graph Laplacian of the upwind streaming (face
+coefficients :math:`v\langle\mu_+\rangle A_fw_f`, :mod:`.coarse`) with traps, absorbing
+walls and phonon escape, the blocks the dense 0D kinetic Jacobians of the cells — the
+structure of the diffusive transport model's Jacobian, ``cells x (N + M_p)`` unknowns.
+It is assembled as a PETSc MPIAIJ matrix and solved exactly (LU; on several ranks the
+redundant LU of the whole coarse matrix on every rank, ``-<prefix>icoarse_*`` options),
+so it is meant for coarse spaces up to ~1e5 unknowns.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from ...parallel.blocked import BlockDistribution
+from ...solvers.options import apply_options
+
+__all__ = ["GlobalCoarse"]
+
+
+class GlobalCoarse:
+    """Galerkin coarse operator of :class:`~fvqp.models.bte.inelastic.InelasticProblem`
+    on the isotropic space and its exact solve (module docstring)."""
+
+    def __init__(self, prob, prefix: str = "bte_icoarse_"):
+        from petsc4py import PETSc
+
+        self.p = p = prob
+        n, nl, S, N, B, K = p.n, p.nl, p.S, p.N, p.B, p.K
+        self.Sc = Sc = N + p.Mp
+        self.cdist = BlockDistribution(p.base.dist, Sc)
+        # restriction: angle sum of the QP rows, phonon rows as they are
+        c = np.arange(n)
+        rr, rc, rv = [], [], []
+        for j in range(N):
+            rr.append(np.repeat(c * Sc + j, K))
+            rc.append((c[:, None] * S + j * B + np.arange(K)).ravel())
+            rv.append(np.tile(p.w, n))
+        q = np.arange(p.Mp)
+        rr.append((c[:, None] * Sc + N + q).ravel())
+        rc.append((c[:, None] * S + p.nq + q).ravel())
+        rv.append(np.ones(n * p.Mp))
+        self.R = sp.csr_matrix((np.concatenate(rv), (np.concatenate(rr), np.concatenate(rc))),
+                               shape=(n * Sc, n * S))
+        # prolongation on all local cells (ghosts too: L has ghost columns)
+        cl = np.arange(nl)
+        pr = (cl[:, None, None] * S + np.arange(N)[None, :, None] * B
+              + np.arange(B)[None, None, :]).ravel()
+        pc = np.repeat((cl[:, None] * Sc + np.arange(N)).ravel(), B)
+        pr = np.concatenate([pr, (cl[:, None] * S + p.nq + q).ravel()])
+        pc = np.concatenate([pc, (cl[:, None] * Sc + N + q).ravel()])
+        self.P = sp.csr_matrix((np.ones(len(pr)), (pr, pc)), shape=(nl * S, nl * Sc))
+        self.T = (self.R @ p.L @ self.P).tocoo()
+        self.P_own = self.P[: n * S, : n * Sc].tocsr()
+        self.prefix = prefix
+        opts = {"ksp_type": "preonly", "pc_type": "lu"}
+        if p.dist.size > 1:
+            opts = {"ksp_type": "preonly", "pc_type": "redundant", "redundant_pc_type": "lu"}
+        apply_options(prefix, opts)
+        self.ksp = PETSc.KSP().create(comm=p.dist.comm)
+        self.ksp.setOptionsPrefix(prefix)
+        self._mat = None
+
+    def update(self, blocks: np.ndarray) -> None:
+        """Assemble :math:`C` with the per-cell dense blocks ``blocks`` (n, Sc, Sc) and
+        factorise it."""
+        from petsc4py import PETSc
+
+        n, Sc = self.p.n, self.Sc
+        ii = (np.arange(n)[:, None, None] * Sc + np.arange(Sc)[None, :, None]
+              + 0 * np.arange(Sc)[None, None, :])
+        jj = (np.arange(n)[:, None, None] * Sc + 0 * np.arange(Sc)[None, :, None]
+              + np.arange(Sc)[None, None, :])
+        rows = np.concatenate([self.T.row, ii.ravel()])
+        cols = self.cdist.local_to_global[np.concatenate([self.T.col, jj.ravel()])]
+        vals = np.concatenate([self.T.data, blocks.ravel()])
+        ng = self.cdist.n_global
+        csr = sp.csr_matrix((vals, (rows, cols)), shape=(n * Sc, ng))
+        csr.sum_duplicates()
+        csr.sort_indices()
+        if self._mat is not None:
+            self._mat.destroy()
+        self._mat = PETSc.Mat().createAIJ(
+            size=((n * Sc, ng), (n * Sc, ng)), comm=self.p.dist.comm,
+            csr=(csr.indptr.astype(PETSc.IntType), csr.indices.astype(PETSc.IntType),
+                 csr.data))
+        self.ksp.setOperators(self._mat)
+        self.ksp.setFromOptions()
+        self.ksp.setUp()
+
+    def correction(self, res_owned: np.ndarray) -> np.ndarray:
+        """:math:`P_{iso}C^{-1}R\\,r` on the owned unknowns."""
+        rc = self.R @ res_owned
+        b, x = self._mat.createVecs()
+        b.setArray(rc)
+        self.ksp.solve(b, x)
+        delta = x.getArray().copy()
+        b.destroy()
+        x.destroy()
+        return self.P_own @ delta
+
+    def destroy(self) -> None:
+        self.ksp.destroy()
+        if self._mat is not None:
+            self._mat.destroy()
