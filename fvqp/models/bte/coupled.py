@@ -158,6 +158,7 @@ def coupled_transient(sim, writer, out_dir: str, resume: bool, max_steps) -> dic
            "newton_iterations": result.newton_iterations,
            "linear_iterations": result.linear_iterations,
            "preconditioner_updates": pc.updates,
+           "global_coarse": pc.gc is not None, "coupled_unknowns": int(prob.dist.n_global),
            **_balances(prob, tot0, tot1, integ.accumulated, n_unit, e_unit)}
     return out
 
@@ -191,6 +192,8 @@ def coupled_steady(sim, writer) -> dict:
     conv = sim.units.tau0
     tot = _totals(prob, xs)
     out = {"steady": True, "collisions": True, "phonons": prob.phonons,
+           "coupled_unknowns": int(dist.n_global),
+           "global_coarse": prob.preconditioner.gc is not None,
            "status": 0 if res.success else -1,
            "message": ("steady state: Newton converged" if res.success else
                        f"steady state: Newton did not converge ({res.message}, "
