@@ -172,3 +172,20 @@ def test_sweep_with_collisions_refused(tmp_path):
     case = _variant(tmp_path, **{"[energy]": '[sweep]\nmean_free_paths = ["1 um"]\n\n[energy]'})
     with pytest.raises(CaseError, match="sweep"):
         load_case(case)
+
+
+def test_adaptive_steps_resolve_the_pulse(serial, tmp_path):
+    """`[time] adaptive = true` (BDF2 with the Milne error estimate, default atol 1e-11):
+    the steps land on the pulse window and resolve it, the balances close, and the QPs
+    left at 1 ns agree with the fixed 20 ps steps within 5% (measured 23.8 vs 24.2; 10 ps
+    steps: 23.9). The deposit is BDF2's response to the step-averaged source over
+    variable steps: 509.6 QPs for the 500 deposited (+1.9%; without the pulse
+    breakpoints 419, -16%; adaptive backward Euler deposits 500.06, measured)."""
+    case = _variant(tmp_path, **{"adaptive = false": "adaptive = true"})
+    run_fvqp(["run", case, "--output", tmp_path / "a"])
+    s, ref = _summary(tmp_path / "a"), _summary(serial)
+    n = s["qp_number"]
+    assert s["status"] == 0 and s["steps"] != ref["steps"]
+    assert n["sources"] == pytest.approx(500.0, rel=0.03)
+    assert abs(n["imbalance"]) < 1e-9 * n["sources"]
+    assert n["final"] == pytest.approx(ref["qp_number"]["final"], rel=0.05)

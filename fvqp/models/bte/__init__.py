@@ -169,7 +169,7 @@ def _check(data, err) -> None:
 SPEC = ModelSpec(
     name="bte", region_schema=_REGION, boundary_types=_BOUNDARIES, initial_schema=_INITIAL,
     source_types=_SOURCES, fields=FIELDS, required_boundaries=_required_boundaries,
-    atol_dimension="dimensionless", atol_default=1e-8,
+    atol_dimension="dimensionless", atol_default=1e-11,
     dimension_keys={2: ("thickness",)}, dimension_doc={"thickness": 'e.g. "100 nm"'},
     check=_check, sections=_SECTIONS,
 )

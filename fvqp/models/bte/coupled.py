@@ -18,6 +18,7 @@ import math
 
 import numpy as np
 
+from ...solvers.options import normalise_prefix
 from ...solvers.result import ConvergenceError
 from ..transport.spectral import cell_spectra
 from .inelastic import COUPLED_PETSC, InelasticPC, InelasticProblem, SteadyPC
@@ -56,8 +57,8 @@ def coupled_problem(sim) -> InelasticProblem:
     # coarse operator; block_jacobi (auto serially) = the per-cell 0D kinetic blocks
     choice = d["numerics"]["preconditioner"]
     glob = choice == "two_level" or (choice == "auto" and sim.dist.size > 1)
-    prob.preconditioner = InelasticPC(prob, global_coarse=glob,
-                                      prefix=d["solver"]["prefix"] + "icoarse_")
+    prob.preconditioner = InelasticPC(
+        prob, global_coarse=glob, prefix=normalise_prefix(d["solver"]["prefix"]) + "icoarse_")
     return prob
 
 
@@ -130,6 +131,7 @@ def coupled_transient(sim, writer, out_dir: str, resume: bool, max_steps) -> dic
         f0, n0 = fermi(sim.grid.e, ti), bose(prob.grid.omega, ti)
     x0 = prob.equilibrium(f0, n0)
     opts, t_end = bdf_options(d["time"], u, d["time"]["atol"])
+    prob.follow_sources = opts.adaptive
     prefix, petsc = _petsc(sim)
     integ = BDFIntegrator(prob, x0, 0.0, prefix, petsc, opts)
     names = d["output"]["fields"]

@@ -192,7 +192,7 @@ class BTESimulation:
             def rate(t0, t1, prof=prof):
                 return prof.steady_rate() if math.isinf(t1) else prof.amount(t0, t1) / (t1 - t0)
 
-            out.append(Source(w, spec, rate))
+            out.append(Source(w, spec, rate, prof))
         return out
 
     # ---- outputs ------------------------------------------------------------------------

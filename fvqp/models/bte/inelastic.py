@@ -231,11 +231,20 @@ class InelasticProblem:
     def rhs_jacobian(self, xl, t0=0.0, t1=0.0):  # pragma: no cover - model PC path only
         return np.zeros(self.n * self.S)
 
+    #: adaptive steps: land on the source switch/pulse windows and resolve the pulses
+    #: (set by :mod:`.coupled`; fixed steps keep their uniform grid)
+    follow_sources = False
+
+    def _profiles(self) -> list:
+        if not self.follow_sources:
+            return []
+        return [s.profile for s in self.base.sources if s.profile is not None]
+
     def max_dt(self, t: float) -> float:
-        return math.inf
+        return min([p.max_dt(t) for p in self._profiles()], default=math.inf)
 
     def breakpoints(self) -> list:
-        return []
+        return sorted({b for p in self._profiles() for b in p.breakpoints()})
 
     def equilibrium(self, t_f: np.ndarray | None = None, n: np.ndarray | None = None
                     ) -> np.ndarray:

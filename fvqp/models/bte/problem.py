@@ -76,11 +76,14 @@ class KSPResult:
 @dataclass
 class Source:
     """Isotropic QP injection: particle rate ``rate(t0, t1)`` (internal number per
-    :math:`\\tau_0`) split over owned cells by ``weights`` and over bins by ``spectrum``."""
+    :math:`\\tau_0`) split over owned cells by ``weights`` and over bins by ``spectrum``;
+    ``profile`` (optional, :mod:`fvqp.models.heat.sources`) gives the breakpoints and
+    step limits of adaptive time stepping (collisions)."""
 
     weights: np.ndarray
     spectrum: np.ndarray
     rate: object
+    profile: object = None
 
 
 @dataclass
