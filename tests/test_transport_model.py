@@ -383,6 +383,35 @@ def test_schur_preconditioner_is_the_exact_inverse_with_an_exact_inner_solve(shi
         assert np.max(np.abs(z - v)) <= tol * np.max(np.abs(v))
 
 
+@pytest.mark.parametrize("n_agg", [1, 5])
+def test_schur_coarse_correction_is_galerkin(n_agg):
+    """The aggregation coarse space of the inner Schur solve (coarse.py): after the
+    coarse correction the residual has no component left in the coarse space,
+    P^T (t - S_T z) = 0, which holds only if the coarse operator is exactly P^T S_T P
+    (cell blocks summed per aggregate, transport within an aggregate cancelling, the
+    couplings between aggregates summed)."""
+    from petsc4py import PETSc
+
+    from fvqp.models.transport.schur import SchurPreconditioner
+
+    p = network(bias=3.2)
+    p.jacobian, p.matrix_free = "schur", True
+    rng = np.random.default_rng(3)
+    xl = local(p, p.equilibrium() * (1 + 0.3 * rng.random(p.n * p.B)))
+    prefix = f"tcg{n_agg}_"
+    PETSc.Options().setValue(prefix + "schur_coarse_aggregates", n_agg)
+    pc = SchurPreconditioner(p, prefix)
+    assert pc.coarse is not None and pc.coarse.n_agg == n_agg
+    pc.update(xl, 7.5)
+    t = rng.standard_normal(p.n * p.N)
+    z = pc._smooth(t)
+    r0 = pc.coarse.R @ pc._residual(t, z).reshape(-1, p.N)
+    z += pc.coarse.correct(pc._residual(t, z).reshape(-1, p.N)).ravel()
+    r1 = pc.coarse.R @ pc._residual(t, z).reshape(-1, p.N)
+    assert np.max(np.abs(r0)) > 1e-6 * np.max(np.abs(t))  # the smoother leaves some
+    assert np.max(np.abs(r1)) <= 1e-12 * np.max(np.abs(r0))  # measured 1e-14 .. 5e-14
+
+
 def test_schur_mode_reaches_the_assembled_steady_state():
     """Jacobian mode 'schur' (exact action + phonon elimination, default block-ILU inner
     solve) converges quadratically to the assembled mode's steady state."""
