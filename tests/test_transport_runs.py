@@ -8,20 +8,13 @@ import re
 import numpy as np
 import pytest
 
-from conftest import CASES, run_fvqp
+from conftest import CASES, case_variant, run_fvqp
 
 E = 1.602176634e-19
 
 
 def _variant(name, tmp_path, **repl):
-    text = (CASES / name).read_text()
-    text = text.replace('file = "../meshes/', f'file = "{CASES.parent}/meshes/')
-    for old, new in repl.items():
-        assert old in text, old
-        text = text.replace(old, new)
-    p = tmp_path / name
-    p.write_text(text)
-    return p
+    return case_variant(name, tmp_path, **repl)
 
 
 def _last(out, name):
@@ -184,3 +177,26 @@ def test_equilibrium_fields_are_the_thermal_qp_density(tmp_path):
     assert np.allclose(fields["gap"], 266.0, rtol=1e-12)
     assert np.allclose(fields["qp_density"], n_th, rtol=5e-3)
     assert np.allclose(fields["T_eff"], 0.3, rtol=1e-9)  # same discrete DOS: exact
+
+
+def test_default_energy_grid_keeps_recombination(tmp_path):
+    """Without [energy] e_max the QP grid ends at gap + 12 kT_bath, below 2 gap: the phonon
+    grid must still reach the pair energies (a QP at the top with one at the gap edge), or
+    recombination and pair breaking silently vanish from the model."""
+    from fvqp.case import load_case
+    from fvqp.collisions.batched import batched_terms
+    from fvqp.models.transport.driver import TransportSimulation
+
+    case = _variant("transport_nis_wire.toml", tmp_path, **{'e_max = "620 ueV"': ""})
+    sim = TransportSimulation(load_case(case))
+    g, p = sim.grid, sim.problem
+    sc = np.flatnonzero(~p.trap)
+    gap = float(p.delta[sc].min())
+    assert g.e_max < 2 * gap  # the QP grid alone misses every pair energy
+    assert g.omega[-1] >= g.e_max + gap - g.h
+    c = sc[:1]
+    f = np.where(p.rho[c] > 0, 1e-2, 0.0)  # an excess in every bin, no phonons
+    t = batched_terms(f, np.zeros((1, p.M)), p.rho[c], p.ados[c], h=g.h, m=g.m)
+    rec = float(np.sum(p.m_f[c] * t.qp_rec))
+    scat = float(np.sum(p.m_f[c] * t.qp_sc_out))
+    assert rec > 0.05 * scat  # recombination is there, comparable to emission

@@ -169,8 +169,10 @@ class TransportSimulation:
             top = max(top, hi) if s["type"] == "quasiparticle" else top
             w_top = max(w_top, hi) if s["type"] == "phonon" else w_top
         e_max = u.to_internal(e["e_max"], "energy") if e.get("e_max") else max(gaps) + top
-        # phonons up to the grid's pair energies and the injected phonon spectra
-        return TransportGrid.build(e_min, h, e_max, omega_max=max(e_max, w_top))
+        # phonons up to the pair energy of a QP at the top with one at the lowest gap
+        # edge (with omega_max = e_max, a default grid e_max = gap + 12 kT < 2 gap had no
+        # pair phonon at all: no recombination) and up to the injected phonon spectra
+        return TransportGrid.build(e_min, h, e_max, omega_max=max(e_max + min(gaps), w_top))
 
     def _jacobian_mode(self) -> str:
         mode = self.case.data["numerics"]["jacobian"]
