@@ -101,6 +101,23 @@ def test_command_line_options_win_over_the_dict(line):
     PETSc.Options().delValue("-cl_snes_max_it")
 
 
+def test_a_second_problem_under_the_same_prefix_does_not_inherit_options(line):
+    """Options of a first problem must not leak into the next one configured under the
+    same prefix (two cases run from one Python session): the second call replaces the
+    first call's values and removes the names it does not set; the command line still
+    wins over both."""
+    from petsc4py import PETSc
+
+    PETSc.Options().setValue("-leak_snes_stol", 1e-30)  # as if typed on the command line
+    a, _ = cube_root_solver(line, "leak", {"snes_max_it": 7, "snes_rtol": 1e-3}, np.ones(64))
+    assert a.snes.getTolerances()[3] == 7 and a.snes.getTolerances()[0] == 1e-3
+    b, _ = cube_root_solver(line, "leak", {"snes_rtol": 1e-6}, np.ones(64))
+    assert b.snes.getTolerances()[0] == pytest.approx(1e-6)
+    assert b.snes.getTolerances()[3] == 50  # PETSc's default again, not the first's 7
+    assert b.snes.getTolerances()[2] == pytest.approx(1e-30)  # command line kept
+    PETSc.Options().delValue("-leak_snes_stol")
+
+
 def test_non_convergence_is_raised_with_reason(line):
     s, _ = cube_root_solver(line, "nc", {"snes_max_it": 1, "snes_rtol": 1e-14,
                                          "snes_atol": 1e-30, "snes_stol": 0}, np.full(64, 1e3))
