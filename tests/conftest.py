@@ -25,6 +25,20 @@ def mpi_env() -> dict:
     return env
 
 
+def case_variant(name: str, tmp_path, **repl) -> Path:
+    """A copy of ``cases/<name>`` in ``tmp_path`` with absolute mesh paths and the text
+    replacements ``repl`` (each ``old`` must occur: a silently unchanged case would test
+    nothing)."""
+    text = (CASES / name).read_text()
+    text = text.replace('file = "../meshes/', f'file = "{CASES.parent}/meshes/')
+    for old, new in repl.items():
+        assert old in text, old
+        text = text.replace(old, new)
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
 def run_fvqp(args, nproc: int = 1, timeout: float = 900, check: bool = True):
     """Run `python -m fvqp ARGS` (under `mpiexec -n nproc` if nproc > 1)."""
     cmd = [sys.executable, "-m", "fvqp", *map(str, args)]

@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import CASES, run_fvqp
+from conftest import CASES, case_variant, run_fvqp
 
 CASE = "bte_film_relaxation.toml"
 FIELDS = ("qp_density", "qp_energy_density", "qp_current_x", "qp_current_y",
@@ -17,14 +17,7 @@ FIELDS = ("qp_density", "qp_energy_density", "qp_current_x", "qp_current_y",
 
 
 def _variant(tmp_path, name=CASE, **repl):
-    text = (CASES / name).read_text()
-    text = text.replace('file = "../meshes/', f'file = "{CASES.parent}/meshes/')
-    for old, new in repl.items():
-        assert old in text, old
-        text = text.replace(old, new)
-    p = tmp_path / name
-    p.write_text(text)
-    return p
+    return case_variant(name, tmp_path, **repl)
 
 
 def _series(out, name="bte_film_relaxation"):

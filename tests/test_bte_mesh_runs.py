@@ -11,20 +11,13 @@ import pytest
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from conftest import CASES, MESHES, run_fvqp
+from conftest import MESHES, case_variant, run_fvqp
 
 K_B, E = 1.380649e-23, 1.602176634e-19
 
 
 def _variant(name, tmp_path, **repl):
-    text = (CASES / name).read_text()
-    text = text.replace('file = "../meshes/', f'file = "{CASES.parent}/meshes/')
-    for old, new in repl.items():
-        assert old in text, old
-        text = text.replace(old, new)
-    p = tmp_path / name
-    p.write_text(text)
-    return p
+    return case_variant(name, tmp_path, **repl)
 
 
 def _last(out, name):
