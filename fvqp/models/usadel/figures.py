@@ -150,6 +150,7 @@ def run_figure(case, output_dir: str | None = None) -> dict:
     os.makedirs(out_dir, exist_ok=True)
     data, fig = FIGURES[p["figure"]](p)
     fig.suptitle(case.data.get("title") or case.name, fontsize=9)
+    fig.tight_layout(rect=(0, 0, 1, 0.95))  # keep the case title clear of the axes title
     _save(fig, os.path.join(out_dir, f"{case.name}.png"))
     h5 = os.path.join(out_dir, f"{case.name}.h5")
     tmp = atomic_path(h5)
