@@ -84,6 +84,11 @@ _SECTIONS = {
                                 "the thick diffusive limit on many ranks) or 'auto' "
                                 "(two_level on more than one rank)", default="auto",
                                 choices=("auto", "block_jacobi", "two_level")),
+        "scheme": Field("str", "spatial scheme of the streaming term: 'upwind' (step, "
+                        "first order, positive) or 'linear' (upwind with a least-squares "
+                        "linear reconstruction at the faces: second order on smooth "
+                        "solutions, not positive, one MPI rank only)", default="upwind",
+                        choices=("upwind", "linear")),
     }),
     "collisions": Section({
         "enabled": Field("bool", "inelastic electron-phonon collisions (notes Eq. 179, the "

@@ -23,6 +23,7 @@ import time
 
 import numpy as np
 
+from ...case.loader import CaseError
 from ...collisions.grid import bcs_gap
 from ...io.atomic import atomic_write_bytes
 from ...io.checkpoint import CheckpointError
@@ -113,13 +114,17 @@ class BTESimulation:
         # the per-bin KSP options (unused then) go under their own prefix
         coupled = self.collisions
         prefix = d["solver"]["prefix"]
+        scheme = d["numerics"]["scheme"]
+        if scheme == "linear" and self.dist.size > 1:
+            raise CaseError([f"{self.case.path}: numerics.scheme: 'linear' runs on one MPI "
+                             "rank only; use scheme = \"upwind\" or run without mpiexec."])
         return BTEProblem(self.dist, self.quad, self.grid, self.gap, self.v_f, self.weight,
                           self.widths, inv_mfp, self.trap, self.kinds, self.f_in,
                           self.f_bath, self._sources(),
                           prefix=prefix + "bins_" if coupled else prefix,
                           petsc={} if coupled else d["solver"]["petsc"],
                           preconditioner=d["numerics"]["preconditioner"],
-                          states=self.states, flux=self.flux)
+                          states=self.states, flux=self.flux, scheme=scheme)
 
     def _spectrum(self):
         r"""Energy grid, states per energy :math:`N` and flux per energy over :math:`v_F`

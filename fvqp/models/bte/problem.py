@@ -111,6 +111,9 @@ class BTEProblem:
         energy over :math:`v_F` (:math:`N v / v_F`); default the BCS bin averages of
         :math:`\\rho` and :math:`\\rho v/v_F`. An Eliashberg spectrum gives
         :math:`N = \\rho m` and flux 1 (:mod:`fvqp.models.bte_sphere.spectral`).
+    scheme : str
+        Spatial scheme of :func:`.streaming.build_streaming`: ``upwind`` (step, first
+        order) or ``linear`` (least-squares linear reconstruction, one rank only).
     """
 
     dist: object
@@ -131,6 +134,7 @@ class BTEProblem:
     preconditioner: str = "auto"
     states: np.ndarray | None = None
     flux: np.ndarray | None = None
+    scheme: str = "upwind"
 
     def __post_init__(self):
         loc = self.dist.local
@@ -142,7 +146,8 @@ class BTEProblem:
             self.states, self.flux = rho[0], dl[0]
         self.rho, self.v = np.asarray(self.states), self.v_f * np.asarray(self.flux)
         normals = self.dist.geometry.face_normal[loc.faces]
-        self.stream = build_streaming(loc, normals, self.widths, self.quad, self.kinds)
+        self.stream = build_streaming(loc, normals, self.widths, self.quad, self.kinds,
+                                      self.scheme)
         self.vol = loc.volume[: self.n]
         reg = loc.cell_region[: self.n]
         self.sig = self.inv_mfp[reg]

@@ -39,11 +39,14 @@ import numpy as np
 import scipy.sparse as sp
 
 from .quadrature import GRAZING, Quadrature
+from .reconstruction import expand, face_corrections, lsq_gradient
 
-__all__ = ["FACE_KINDS", "Streaming", "build_streaming"]
+__all__ = ["FACE_KINDS", "SCHEMES", "Streaming", "build_streaming"]
 
 #: boundary condition kinds understood by :func:`build_streaming`
 FACE_KINDS = ("inflow", "specular", "diffuse")
+#: spatial schemes: step upwind (first order) or upwind with linear reconstruction
+SCHEMES = ("upwind", "linear")
 
 
 @dataclass
@@ -71,7 +74,7 @@ class Streaming:
 
 
 def build_streaming(loc, normals: np.ndarray, widths: np.ndarray, quad: Quadrature,
-                    kinds: dict[str, str]) -> Streaming:
+                    kinds: dict[str, str], scheme: str = "upwind") -> Streaming:
     """Assemble the streaming operator of the owned cells of ``loc``.
 
     Parameters
@@ -84,7 +87,17 @@ def build_streaming(loc, normals: np.ndarray, widths: np.ndarray, quad: Quadratu
     quad : Quadrature
     kinds : dict
         Boundary group name -> one of :data:`FACE_KINDS` (every boundary group present).
+    scheme : str
+        ``upwind`` (step, first order) or ``linear`` (the upwind cell's value
+        reconstructed at the face centroid with the least-squares gradient of
+        :mod:`.reconstruction`; serial only: a ghost cell's neighbours are not local).
     """
+    if scheme not in SCHEMES:
+        raise ValueError(f"unknown spatial scheme {scheme!r} (expected one of {SCHEMES})")
+    linear = scheme == "linear"
+    if linear and loc.n_local > loc.n_owned:
+        raise ValueError("the 'linear' discrete-ordinates scheme runs on one rank only "
+                         "(its gradients need the neighbours of ghost cells)")
     K, B = quad.n, quad.n + 1
     n_own = loc.n_owned
     deg = loc.face_degree
@@ -100,6 +113,15 @@ def build_streaming(loc, normals: np.ndarray, widths: np.ndarray, quad: Quadratu
         cols.append(np.ravel(c))
         vals.append(np.ravel(v))
 
+    def add_face(r, corr, e, cell, k, v):
+        """Row r gets v times the face value of ordinate k of the upwind cell: the cell
+        value (upwind) plus, for ``linear``, its reconstruction correction (entry e)."""
+        add(r, np.ravel(cell) * B + np.ravel(k), v)
+        if linear:
+            add(*expand(corr, e, r, k, v, B))
+
+    grads = lsq_gradient(loc) if linear else None
+
     kk = np.arange(K)
     # ---- interior faces ---------------------------------------------------------------
     fi = np.flatnonzero(deg == 2)
@@ -111,10 +133,15 @@ def build_streaming(loc, normals: np.ndarray, widths: np.ndarray, quad: Quadratu
     dn = np.where(pos, b[:, None], a[:, None])      # downwind cell
     ga = np.abs(g)
     ia, ib = up * B + kk, dn * B + kk
+    nf = len(fi)
+    corr = (face_corrections(loc, grads, np.concatenate([fi, fi]), np.concatenate([a, b]))
+            if linear else None)
+    ent = np.where(pos, np.arange(nf)[:, None], nf + np.arange(nf)[:, None])
+    kf = np.broadcast_to(kk, pos.shape)
     m = up < n_own
-    add(ia[m], ia[m], ga[m])                       # outflow of the upwind cell
+    add_face(ia[m], corr, ent[m], up[m], kf[m], ga[m])    # outflow of the upwind cell
     m = dn < n_own
-    add(ib[m], ia[m], -ga[m])                      # inflow of the downwind cell
+    add_face(ib[m], corr, ent[m], up[m], kf[m], -ga[m])   # inflow of the downwind cell
     # ---- boundary faces ---------------------------------------------------------------
     out = Streaming(matrix=None)
     bf = np.flatnonzero(deg == 1)
@@ -124,7 +151,11 @@ def build_streaming(loc, normals: np.ndarray, widths: np.ndarray, quad: Quadratu
     g = mu * aw[:, None]
     is_out, is_in = mu > GRAZING, mu < -GRAZING
     idx = c[:, None] * B + kk
-    add(idx[is_out], idx[is_out], g[is_out])
+    corr = face_corrections(loc, grads, bf, c) if linear else None
+    ent = np.broadcast_to(np.arange(len(bf))[:, None], mu.shape)
+    kf = np.broadcast_to(kk, mu.shape)
+    cf = np.broadcast_to(c[:, None], mu.shape)
+    add_face(idx[is_out], corr, ent[is_out], cf[is_out], kf[is_out], g[is_out])
     names = [loc.group_names[i] if i >= 0 else "unlabelled" for i in loc.face_group[bf]]
     names = np.array(names, dtype=object)
     for name in np.unique(names) if len(names) else []:
@@ -133,12 +164,17 @@ def build_streaming(loc, normals: np.ndarray, widths: np.ndarray, quad: Quadratu
             raise ValueError(f"boundary {name!r} has no discrete-ordinates condition "
                              f"(got {kind!r}; expected one of {FACE_KINDS})")
         sel = names == name
+        es = np.flatnonzero(sel)  # boundary-face entries of the group
         cs, gs = c[sel], g[sel]
         o, i_ = is_out[sel], is_in[sel]
         w = quad.weights
         flux_out = np.zeros((len(cs), B))
         flux_out[:, :K] = np.where(o, w * gs, 0.0)
         out.outflow[name] = _scatter(cs, flux_out, n_own, B)
+        if linear:  # the flux leaving is that of the reconstructed face values
+            fo, ro = np.nonzero(o)
+            _, cl, vl = expand(corr, es[fo], fo, ro, (w * gs)[fo, ro], B)
+            np.add.at(out.outflow[name], cl, vl)
         if kind == "inflow":
             rhs = np.zeros((len(cs), B))
             rhs[:, :K] = np.where(i_, -gs, 0.0)
@@ -151,12 +187,12 @@ def build_streaming(loc, normals: np.ndarray, widths: np.ndarray, quad: Quadratu
             fr, rr = np.nonzero(o)
             tk = target[fr, rr]
             # w_t |mu_t| f_t^in = w_r mu_r f_r: row (c, t) gets -A w w_r mu_r / w_t at (c, r)
-            add(cs[fr] * B + tk, cs[fr] * B + rr, -gs[fr, rr] * w[rr] / w[tk])
+            add_face(cs[fr] * B + tk, corr, es[fr], cs[fr], rr, -gs[fr, rr] * w[rr] / w[tk])
         else:  # diffuse
             w_in = np.sum(np.where(i_, -w * gs, 0.0), axis=1) / aw[sel]  # sum w|mu|
             f_, kin, rout = _pairs(i_, o)
-            add(cs[f_] * B + kin, cs[f_] * B + rout,
-                gs[f_, kin] * w[rout] * gs[f_, rout] / (aw[sel][f_] * w_in[f_]))
+            add_face(cs[f_] * B + kin, corr, es[f_], cs[f_], rout,
+                     gs[f_, kin] * w[rout] * gs[f_, rout] / (aw[sel][f_] * w_in[f_]))
     for name, kind in kinds.items():  # groups without faces on this rank: zero rows,
         zero = np.zeros(n_own * B)     # so that every rank reduces the same groups
         out.outflow.setdefault(name, zero)
