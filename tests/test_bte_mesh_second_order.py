@@ -49,9 +49,10 @@ def _exact(x, y, om):
     return f, ox * fx + oy * fy
 
 
-def _mms_error(n: int, tri: bool, scheme: str) -> float:
+def _mms_error(n: int, tri: bool, scheme: str) -> tuple[float, float]:
     r"""Solve :math:`\Omega_k\cdot\nabla f_k + \sigma f_k = q_k` with the exact inflow at
-    every boundary face centroid; volume-weighted L1 error (mean over ordinates)."""
+    every boundary face centroid; volume-weighted L1 error (mean over ordinates) and
+    max error over cells and ordinates."""
     geo = build_geometry(_distorted(n, tri))
     loc = Distribution(geo).local
     q = circle(8)
@@ -71,25 +72,25 @@ def _mms_error(n: int, tri: bool, scheme: str) -> float:
     keep = (np.arange(loc.n_owned * B) % B) < K
     a = st.matrix[keep][:, keep] + sp.diags(SIGMA * np.repeat(vol, K))
     f = spla.spsolve(a.tocsc(), b[:, :K].ravel()).reshape(-1, K)
-    return float(np.sum(np.abs(f - f_ex) * vol[:, None]) / K)
+    e = np.abs(f - f_ex)
+    return float(np.sum(e * vol[:, None]) / K), float(e.max())
 
 
 @pytest.mark.parametrize("tri", [False, True], ids=["quads", "triangles"])
 def test_manufactured_second_order_linear_first_order_upwind(tri):
     """Direction-dependent smooth f_k with absorption on smoothly distorted meshes,
-    16/32/64/128 cells per side: 'linear' converges at second order (observed orders
-    >= 1.8 over the three refinements), 'upwind' at first order (in [0.8, 1.2]); the
-    linear error is also far smaller on the finest mesh."""
+    16/32/64/128 cells per side: 'linear' converges at second order in L1 and in max norm
+    (observed orders >= 1.8 over the three refinements; the max norm sees the cells on
+    the walls and in the corners, i.e. the reconstruction at outgoing boundary faces and
+    the widened stencil of corner triangles), 'upwind' at first order (L1 orders in
+    [0.8, 1.2]); the linear L1 error is also far smaller on the finest mesh."""
     ns = (16, 32, 64, 128)
-    orders = {}
-    errs = {}
-    for scheme in ("upwind", "linear"):
-        e = np.array([_mms_error(n, tri, scheme) for n in ns])
-        errs[scheme] = e
-        orders[scheme] = np.log2(e[:-1] / e[1:])
+    errs = {s: np.array([_mms_error(n, tri, s) for n in ns]) for s in ("upwind", "linear")}
+    orders = {s: np.log2(e[:-1] / e[1:]) for s, e in errs.items()}  # (3, [L1, max])
     assert np.all(orders["linear"] >= 1.8), (errs, orders)
-    assert np.all((orders["upwind"] > 0.8) & (orders["upwind"] < 1.2)), (errs, orders)
-    assert errs["linear"][-1] < 0.05 * errs["upwind"][-1], errs
+    up = orders["upwind"][:, 0]
+    assert np.all((up > 0.8) & (up < 1.2)), (errs, orders)
+    assert errs["linear"][-1, 0] < 0.05 * errs["upwind"][-1, 0], errs
 
 
 def make(raw, quad, kinds, f_in=None, mfp=np.inf, trap=0.0, sources=(), grid=GRID):

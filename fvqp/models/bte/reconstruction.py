@@ -12,8 +12,9 @@ the unweighted least-squares gradient over the face neighbours :math:`N(u)` of t
 (Barth & Jespersen 1989; Blazek, *Computational Fluid Dynamics*, 2015, §5.3.4). It is
 exact for linear fields wherever :math:`M_u` is regular, so the face values are second
 order on smooth solutions. Boundary data do not enter the gradient (cells on a wall use
-their one-sided interior stencil); :math:`M^{+}` is the pseudo-inverse, so a cell with too
-few neighbours (a corner triangle) gets the gradient along the directions it can see.
+their one-sided interior stencil). A cell whose face neighbours do not span the mesh
+dimension (a corner triangle with one neighbour) uses its face neighbours and theirs
+instead; :math:`M^{+}` is the pseudo-inverse (the extrusion direction of films is absent).
 
 No limiter: the map is linear (the per-bin systems stay linear) but not monotone, so
 negative occupations can appear near steep fronts. The gradient weights depend on the
@@ -50,9 +51,19 @@ def lsq_gradient(loc) -> list[sp.csr_matrix]:
     a, b = loc.inc_cell[ptr[fi]], loc.inc_cell[ptr[fi] + 1]
     c, nb = np.concatenate([a, b]), np.concatenate([b, a])
     x = np.asarray(loc.centroid, float)
+    m = _moments(x, c, nb, n)
+    bad = _deficient(m, loc.dim)
+    if bad.any():  # e.g. corner triangles: add the face neighbours' face neighbours
+        adj = sp.csr_matrix((np.ones(len(c)), (c, nb)), shape=(n, n))
+        two = (adj @ adj + adj).tocsr()
+        two.setdiag(0)
+        two.eliminate_zeros()
+        rows = sp.diags(bad.astype(float)) @ two
+        c2, nb2 = rows.nonzero()
+        keep = ~bad[c]
+        c, nb = np.concatenate([c[keep], c2]), np.concatenate([nb[keep], nb2])
+        m = _moments(x, c, nb, n)
     d = x[nb] - x[c]                                    # (P, 3)
-    m = np.zeros((n, 3, 3))
-    np.add.at(m, c, d[:, :, None] * d[:, None, :])
     minv = np.linalg.pinv(m, rcond=RCOND, hermitian=True)
     w = np.einsum("pij,pj->pi", minv[c], d)             # weight of f_nb - f_c
     out = []
@@ -62,6 +73,20 @@ def lsq_gradient(loc) -> list[sp.csr_matrix]:
         g.sum_duplicates()
         out.append(g)
     return out
+
+
+def _moments(x: np.ndarray, c: np.ndarray, nb: np.ndarray, n: int) -> np.ndarray:
+    """Per-cell second moments :math:`M_c = \\sum (x_n - x_c)(x_n - x_c)^T` (n, 3, 3)."""
+    d = x[nb] - x[c]
+    m = np.zeros((n, 3, 3))
+    np.add.at(m, c, d[:, :, None] * d[:, None, :])
+    return m
+
+
+def _deficient(m: np.ndarray, dim: int) -> np.ndarray:
+    """Cells whose stencil does not span ``dim`` directions."""
+    ev = np.linalg.eigvalsh(m)                          # ascending
+    return ev[:, 3 - dim] <= RCOND * np.maximum(ev[:, -1], np.finfo(float).tiny)
 
 
 def face_corrections(loc, grads: list[sp.csr_matrix], faces: np.ndarray,
