@@ -49,13 +49,13 @@ GAP = 1.764
 KINDS = {"source": "inflow", "drain": "inflow", "walls": "specular"}
 
 
-def problem(dist, K, inv_mfp, petsc=None, prefix="bench_", pc="auto"):
+def problem(dist, K, inv_mfp, petsc=None, prefix="bench_", pc="auto", scheme="upwind"):
     grid = TransportGrid.build(GAP, 2.0, GAP + 1.0)
     return BTEProblem(dist, circle(K), grid, GAP, 1.0, 1.0, np.ones(1), np.array([inv_mfp]),
                       np.zeros(1), KINDS, {"source": np.ones(grid.n),
                                            "drain": np.zeros(grid.n)},
                       np.zeros(grid.n), petsc=petsc or {}, prefix=prefix,
-                      preconditioner=pc)
+                      preconditioner=pc, scheme=scheme)
 
 
 def dist_of(name, blocks=1):
@@ -68,14 +68,15 @@ def dist_of(name, blocks=1):
     return Distribution(build_geometry(raw))
 
 
-def throughput(dist, K, inv_mfp=1.0):
+def throughput(dist, K, inv_mfp=1.0, scheme="upwind"):
     t0 = time.perf_counter()
-    p = problem(dist, K, inv_mfp)
+    p = problem(dist, K, inv_mfp, scheme=scheme)
     x, r = p.solve(0, 0.0, p.rhs(0))
     wall = time.perf_counter() - t0
+    nnz = p.stream.matrix.nnz / p.stream.matrix.shape[0]
     p.release()
     n = dist.n_global * (K + 1)
-    return n, wall, r.iterations
+    return n, wall, r.iterations, nnz
 
 
 def iterations(dist, inv_mfps, petsc, prefix, pc):
@@ -170,12 +171,18 @@ def main():
             for K in (8, 16, 32):
                 if name == "fine" and K == 32:
                     continue  # ~2 GB of LU factor: skip on shared CI machines
-                n, wall, its = throughput(d, K)
+                n, wall, its, nnz = throughput(d, K)
                 rate = n / wall / size
                 ref = ref or rate
                 say(f"  {name:6s} cells {d.n_global:5d} K {K:2d} unknowns {n:7d} "
                     f"wall {wall:7.2f} s  its {its:2d}  {rate:10.3e} unknowns/s/core  "
                     f"ratio {rate / ref:5.2f}")
+        if size == 1:  # second-order scheme (serial only): same bin, same mesh
+            _, w0, _, z0 = throughput(coarse, 16)
+            n, wall, its, nnz = throughput(coarse, 16, scheme="linear")
+            say(f"  coarse K 16 scheme 'linear': wall {wall:7.2f} s  its {its:2d}  "
+                f"streaming nnz/row {nnz:.1f} (upwind {z0:.1f})  wall ratio to upwind "
+                f"{wall / w0:5.2f}")
     inv = [0.0, 0.1, 1.0, 10.0, 100.0, 1e3, 1e4]
     say(f"== Krylov iterations vs 1/l [1/um], K = 16, coarse mesh, {size} rank(s) ==")
     variants = [("bjacobi+LU (MPI subdomains)", {}, "it_mpi_", coarse, "block_jacobi"),

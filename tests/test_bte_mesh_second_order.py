@@ -12,10 +12,10 @@ import pytest
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from conftest import case_variant, run_fvqp
-from fvqp.mesh import build_geometry
+from conftest import CASES, MESHES, case_variant, run_fvqp
+from fvqp.mesh import build_geometry, read_mesh
 from fvqp.models.bte.problem import BTEProblem, Source
-from fvqp.models.bte.quadrature import circle
+from fvqp.models.bte.quadrature import circle, sphere
 from fvqp.models.bte.rect import rectangle
 from fvqp.models.bte.streaming import build_streaming
 from fvqp.models.transport.spectral import TransportGrid
@@ -91,6 +91,63 @@ def test_manufactured_second_order_linear_first_order_upwind(tri):
     up = orders["upwind"][:, 0]
     assert np.all((up > 0.8) & (up < 1.2)), (errs, orders)
     assert errs["linear"][-1, 0] < 0.05 * errs["upwind"][-1, 0], errs
+
+
+def _exact3(p, om):
+    """3D per-ordinate smooth solution and Omega_k . grad f_k at points p (n, 3)."""
+    x, y, z = (p[:, i][:, None] for i in range(3))
+    ox, oy, oz = om[:, 0], om[:, 1], om[:, 2]
+    a = 1 + 0.4 * ox
+    s, c, cz = np.sin(2 * x + 1), np.cos(1.5 * y), np.cos(z + 0.5)
+    g = 1 + 0.5 * s * c * cz
+    gx, gy = np.cos(2 * x + 1) * c * cz, -0.75 * s * np.sin(1.5 * y) * cz
+    gz = -0.5 * s * c * np.sin(z + 0.5)
+    return (a * g + 0.3 * oy * x * z,
+            a * (ox * gx + oy * gy + oz * gz) + 0.3 * oy * (ox * z + oz * x))
+
+
+def _mms3_error(n: int, scheme: str) -> tuple[float, float]:
+    """As :func:`_mms_error` on the smoothly distorted hexahedra of meshes/mms/cube_n."""
+    raw = read_mesh(MESHES / "mms" / f"cube_{n}.msh")
+    p = raw.points.copy()
+    s = [np.sin(np.pi * p[:, i]) for i in range(3)]
+    p[:, 0] += 0.06 * s[0] * s[1] * s[2]
+    p[:, 1] += 0.06 * s[0] * s[1] * np.sin(2 * np.pi * p[:, 2])
+    p[:, 2] += 0.05 * s[2] * np.sin(2 * np.pi * p[:, 0]) * s[1]
+    geo = build_geometry(dataclasses.replace(raw, points=p))
+    loc = Distribution(geo).local
+    q = sphere(2, 4)
+    K, B = q.n, q.n + 1
+    st = build_streaming(loc, geo.face_normal[loc.faces], np.ones(1), q,
+                         {k: "inflow" for k in raw.facet_groups}, scheme)
+    f_ex, dfk = _exact3(loc.centroid, q.omega)
+    vol = loc.volume
+    b = np.zeros((loc.n_owned, B))
+    b[:, :K] = (dfk + SIGMA * f_ex) * vol[:, None]
+    bf = np.flatnonzero(loc.face_degree == 1)
+    cell = loc.inc_cell[loc.face_ptr[bf]]
+    mu = geo.face_normal[loc.faces[bf]] @ q.omega.T
+    fb, _ = _exact3(loc.face_centroid[bf], q.omega)
+    np.add.at(b[:, :K], cell, np.where(mu < 0, -mu * loc.face_area[bf, None] * fb, 0.0))
+    keep = (np.arange(loc.n_owned * B) % B) < K
+    a = st.matrix[keep][:, keep] + sp.diags(SIGMA * np.repeat(vol, K))
+    f = spla.spsolve(a.tocsc(), b[:, :K].ravel()).reshape(-1, K)
+    e = np.abs(f - f_ex)
+    return float(np.sum(e * vol[:, None]) / K), float(e.max())
+
+
+def test_manufactured_3d_hexahedra():
+    """3D smooth f_k on distorted hexahedra (cube_4/8/16, 8 ordinates): 'linear' L1
+    orders >= 1.8 on both refinements and max-norm order >= 1.8 on the last (measured
+    L1 2.05, 2.25; max 1.68, 1.98; 16 -> 32, too slow for the suite: 2.34 / 1.95);
+    'upwind' L1 orders in [0.8, 1.2] (0.82, 0.86)."""
+    ns = (4, 8, 16)
+    errs = {s: np.array([_mms3_error(n, s) for n in ns]) for s in ("upwind", "linear")}
+    orders = {s: np.log2(e[:-1] / e[1:]) for s, e in errs.items()}
+    assert np.all(orders["linear"][:, 0] >= 1.8), (errs, orders)
+    assert orders["linear"][-1, 1] >= 1.8, (errs, orders)
+    up = orders["upwind"][:, 0]
+    assert np.all((up > 0.8) & (up < 1.2)), (errs, orders)
 
 
 def make(raw, quad, kinds, f_in=None, mfp=np.inf, trap=0.0, sources=(), grid=GRID):
@@ -188,3 +245,21 @@ def test_unknown_scheme_is_a_case_error(tmp_path):
     msg = str(e.value)
     assert "numerics.scheme" in msg and "bte_film_pulse" in msg
     assert "'upwind'" in msg and "'linear'" in msg
+
+
+def test_linear_with_collisions_case_balances(tmp_path):
+    """The relaxation case with electron-phonon collisions (coupled Newton-Krylov, local
+    phonons, BDF2) for 10 steps with scheme = "linear": QP number and QP + phonon energy
+    balances close to 1e-9 (measured 2e-12, 1e-15), one Newton step per time step."""
+    text = (CASES / "bte_film_relaxation.toml").read_text()
+    case = case_variant("bte_film_relaxation.toml", tmp_path, **{
+        'end = "1 ns"': 'end = "200 ps"',
+        "[angles]": '[numerics]\nscheme = "linear"\n\n[angles]'})
+    assert "[numerics]" not in text
+    run_fvqp(["run", case, "--output", tmp_path / "s"])
+    s = json.loads((tmp_path / "s" / "summary.json").read_text())
+    assert s["status"] == 0 and s["steps"] == 10 and s["collisions"]
+    n, e = s["qp_number"], s["energy_J"]
+    assert abs(n["imbalance"]) < 1e-9 * n["sources"]
+    assert abs(e["imbalance"]) < 1e-9 * e["inflows"]["sources"]
+    assert s["newton_iterations"] <= 2 * s["steps"]
