@@ -263,3 +263,17 @@ def test_linear_with_collisions_case_balances(tmp_path):
     assert abs(n["imbalance"]) < 1e-9 * n["sources"]
     assert abs(e["imbalance"]) < 1e-9 * e["inflows"]["sources"]
     assert s["newton_iterations"] <= 2 * s["steps"]
+
+
+@pytest.mark.mpi
+def test_linear_refused_on_two_ranks(tmp_path):
+    """`mpiexec -n 2` with scheme = "linear" stops before solving with a case error that
+    names the file and the key (the gradients would need the ghosts' neighbours)."""
+    case = case_variant("bte_film_pulse.toml", tmp_path, **{
+        'end = "100 ps"': 'end = "4 ps"',
+        "[angles]": '[numerics]\nscheme = "linear"\n\n[angles]'})
+    proc = run_fvqp(["run", case, "--output", tmp_path / "p"], nproc=2, check=False)
+    assert proc.returncode != 0
+    err = proc.stdout + proc.stderr
+    assert f"{case}: numerics.scheme" in err and "one MPI rank only" in err
+    assert not (tmp_path / "p" / "summary.json").exists()

@@ -15,6 +15,13 @@ upwind cell (:math:`\Omega_k\cdot n_f > 0`: cell :math:`i`). Every interior face
 one flux used with opposite signs by its two cells, so particles are conserved to
 round-off. The scheme is first order in space.
 
+``scheme="linear"`` replaces :math:`f_{k,\mathrm{up}}` by the upwind cell's value
+reconstructed at the face centroid with its least-squares gradient
+(:mod:`.reconstruction`): second order on smooth solutions, still one flux per face
+(conservative), unlimited (linear but not positive, not asymptotic-preserving), one rank
+only. Outgoing boundary faces use the reconstructed value too, and the wall conditions
+below act on that reconstructed outgoing flux.
+
 Boundary faces take the incoming values (:math:`\Omega_k\cdot n < 0`) from the condition
 of their group:
 
