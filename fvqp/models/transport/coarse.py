@@ -51,13 +51,17 @@ class AggregateCoarse:
     n_agg : int
         Number of aggregates (compact, balanced: recursive coordinate bisection of the
         cell centres into ``n_agg`` parts).
-    rows, cols : ndarray of int
-        Local cells of the energy-diagonal transport entries of :math:`S_T` (row owned),
-        one per entry and energy, in the order of the values passed to :meth:`build`.
+    rows, cols, bins : ndarray of int
+        Local row cell (owned), column cell and energy bin of every energy-diagonal
+        transport entry of :math:`S_T`, in the order of the values passed to
+        :meth:`build`.
+    diagonal : bool
+        Keep only the energy-diagonal part of the aggregated cell blocks (cheaper coarse
+        factorisation, weaker correction; option ``-<prefix>schur_coarse_diagonal``).
     """
 
     def __init__(self, cells, N: int, n_agg: int, rows: np.ndarray, cols: np.ndarray,
-                 diagonal: bool = False):
+                 bins: np.ndarray, diagonal: bool = False):
         self.N, self.n, self.diagonal = N, cells.local.n_owned, diagonal
         self.comm = cells.comm.tompi4py()
         g = cells.geometry
@@ -69,7 +73,7 @@ class AggregateCoarse:
         #: restriction of owned cells to aggregates (sums)
         self.R = sp.csr_matrix((np.ones(self.n), (self.agg[:self.n], np.arange(self.n))),
                                shape=(self.n_agg, self.n))
-        e = np.tile(np.arange(N), len(rows) // N if N else 0)
+        e = bins
         I, J = self.agg[rows], self.agg[cols]
         same = I == J
         self._diag = (I[same], e[same], same)
@@ -115,6 +119,7 @@ class AggregateCoarse:
         S = sp.csc_matrix((np.concatenate([self.blocks.ravel(), off.ravel()]),
                            (np.concatenate([br.ravel(), pr]), np.concatenate([bc.ravel(), pc]))),
                           shape=(na * N, na * N))
+        S.eliminate_zeros()  # the off-diagonal block entries with ``diagonal``
         self.lu = spla.splu(S)
 
     def correct(self, r: np.ndarray) -> np.ndarray:

@@ -115,9 +115,9 @@ class SchurPreconditioner:
                                        COARSE_AGGREGATES if self.dist.size > 1 else 0)
         self.coarse = None
         if n_agg > 0:
-            rows, cols = self._transport_cells
+            rows, cols, bins = self._transport_cells
             diagonal = PETSc.Options().getBool(self.prefix + "coarse_diagonal", False)
-            self.coarse = AggregateCoarse(problem.cells, N, n_agg, rows, cols, diagonal)
+            self.coarse = AggregateCoarse(problem.cells, N, n_agg, rows, cols, bins, diagonal)
             self._res = self.mat.createVecs()[0]
         #: phonon diffusion between cells: sparse solves with D + T_ph (.phonon_pc)
         self.phonons = (PhononDiffusionSolve(problem, self.prefix + "ph_")
@@ -125,11 +125,11 @@ class SchurPreconditioner:
 
     def _positions(self) -> np.ndarray:
         """Value positions of :meth:`TransportProblem.transport_values` in the CSR data
-        (-1: a row of a ghost cell); :attr:`_transport_cells` gets the (row, column)
-        cells of the kept entries."""
+        (-1: a row of a ghost cell); :attr:`_transport_cells` gets the row cell, column
+        cell and energy bin of every kept entry."""
         p, csr, n = self.p, self.csr, self.p.n
         a, b = p.f_a, p.f_b
-        out, rows, cols = [], [], []
+        out, rows, cols, bins = [], [], [], []
         for row, col in ((a, a), (a, b), (b, b), (b, a), (p.b_cell, p.b_cell)):
             pos = np.full((len(row), p.N), -1, dtype=np.int64)
             own = row < n
@@ -140,9 +140,10 @@ class SchurPreconditioner:
             out.append(pos.ravel())
             rows.append(np.repeat(row, p.N))
             cols.append(np.repeat(col, p.N))
+            bins.append(np.tile(np.arange(p.N), len(row)))
         pos = np.concatenate(out)
         keep = pos >= 0
-        self._transport_cells = (np.concatenate(rows)[keep], np.concatenate(cols)[keep])
+        self._transport_cells = tuple(np.concatenate(a)[keep] for a in (rows, cols, bins))
         return pos
 
     def update(self, xl: np.ndarray, shift: float) -> None:
