@@ -5,24 +5,24 @@ distorted quads and triangles, exact stationarity of equilibrium, exact conserva
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
+from test_bte_mesh import check_closed_film
+from test_bte_mesh import make as make_problem
 
 from conftest import CASES, MESHES, case_variant, run_fvqp
 from fvqp.mesh import build_geometry, read_mesh
-from fvqp.models.bte.problem import BTEProblem, Source
+from fvqp.models.bte.problem import Source
 from fvqp.models.bte.quadrature import circle, sphere
 from fvqp.models.bte.rect import rectangle
 from fvqp.models.bte.streaming import build_streaming
-from fvqp.models.transport.spectral import TransportGrid
 from fvqp.parallel import Distribution
 
-GAP = 1.764
-GRID = TransportGrid.build(GAP, 0.4, GAP + 0.8)  # 2 bins above the gap
 LX, LY, SIGMA = 1.5, 1.0, 1.0
 
 
@@ -150,13 +150,7 @@ def test_manufactured_3d_hexahedra():
     assert np.all((up > 0.8) & (up < 1.2)), (errs, orders)
 
 
-def make(raw, quad, kinds, f_in=None, mfp=np.inf, trap=0.0, sources=(), grid=GRID):
-    geo = build_geometry(raw)
-    dist = Distribution(geo)
-    f_in = {k: np.asarray(v, float) * np.ones(grid.n) for k, v in (f_in or {}).items()}
-    return BTEProblem(dist, quad, grid, GAP, 1.0, 1.0, np.ones(1), np.array([1.0 / mfp]),
-                      np.array([trap]), kinds, f_in, np.zeros(grid.n), list(sources),
-                      scheme="linear")
+make = functools.partial(make_problem, scheme="linear")
 
 
 def test_linear_free_streaming_exact_with_specular_walls():
@@ -181,20 +175,7 @@ def test_linear_isotropic_equilibrium_stationary_and_conservation_reflecting(tri
     isotropic state stays stationary to round-off (1e-12); a non-uniform anisotropic start
     keeps its particle number to 1e-11 over BE and BDF2 steps while it relaxes."""
     kinds = {k: kind for k in ("left", "right", "top", "bottom")}
-    p = make(_distorted(8, tri), circle(12), kinds, mfp=0.3)
-    x0 = p.equilibrium(np.array([0.3, 0.1]))
-    x1, res = p.step(x0, None, 0.0, 0.05)
-    assert all(r.success for r in res)
-    assert np.abs(x1 - x0).max() < 1e-12
-    rng = np.random.default_rng(1)
-    x = x0 * (1 + 0.5 * rng.random(x0.shape))
-    n0 = p.number(x)
-    prev = None
-    spread0 = np.ptp(p.mean(x), axis=1)
-    for _ in range(5):
-        x, prev = p.step(x, prev, 0.0, 0.2)[0], x
-    assert p.number(x) == pytest.approx(n0, rel=1e-11)
-    assert np.all(np.ptp(p.mean(x), axis=1) < 0.5 * spread0)
+    check_closed_film(make(_distorted(8, tri), circle(12), kinds, mfp=0.3))
 
 
 def test_linear_particle_balance_with_outflow_traps_and_source():
