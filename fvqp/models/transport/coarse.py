@@ -1,14 +1,17 @@
 r"""Aggregation coarse space for the inner solve of the QP Schur complement.
 
-Block Jacobi / ILU on each rank's cells (the inner solve of :mod:`.schur`) loses the
-transport coupling across the rank cut: on the 3D absorber the outer Krylov count grows
-from ~5 to ~16 per Newton step on 2 ranks, and every outer iteration costs a collision
-Jacobian action. A two-level method restores the global coupling cheaply (Mandel 1993;
-Smith, Bjørstad & Gropp 1996, ch. 2 and 5): cells are grouped into compact, balanced
-aggregates (recursive coordinate bisection of the cell centres, as for the ranks) and the
-coarse space is piecewise constant on every aggregate, separately for every energy bin,
-so that
-the Galerkin coarse operator :math:`S_c = P^TS_TP` keeps the structure of :math:`S_T`:
+Optional (``-<prefix>schur_coarse_aggregates N``, off by default). It was written when
+the 2-rank inner solve lost a factor 2-3 in outer Krylov iterations; the cause turned out
+to be the elimination order of the subdomain ILU(0), not the rank cut (module
+:mod:`.schur`: in reverse Cuthill-McKee order one cell of Schwarz overlap matches the
+serial count on 2 ranks). It remains available for many ranks or meshes where the
+subdomains are small compared with the transport length per step.
+
+A two-level method restores the global coupling cheaply (Mandel 1993; Smith, Bjørstad &
+Gropp 1996, ch. 2 and 5): cells are grouped into compact, balanced aggregates (recursive
+coordinate bisection of the cell centres, as for the ranks) and the coarse space is
+piecewise constant on every aggregate, separately for every energy bin, so that the
+Galerkin coarse operator :math:`S_c = P^TS_TP` keeps the structure of :math:`S_T`:
 
 .. math::
     (S_c)_{IJ} = \sum_{c\in I,\ b\in J} (S_T)_{cb},

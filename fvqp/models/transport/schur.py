@@ -21,11 +21,12 @@ and cheap,
 
 and the only approximation is the solve with the QP Schur complement :math:`S_T` (dense
 :math:`N\times N` per cell plus energy-diagonal transport couplings; its own PETSc KSP
-under the prefix ``<prefix>schur_``, block Jacobi/ILU by default). The dense coupling
-blocks :math:`BD^{-1}` and :math:`D^{-1}C` are kept in single precision (they only shape
-the preconditioner); the Krylov operator stays the exact Jacobian action. Memory per cell
-~ :math:`N^2` (double, assembled) :math:`+ 2NM` (single) instead of the assembled
-Jacobian's :math:`N(N + 2M)` doubles plus its factorisation.
+under the prefix ``<prefix>schur_``, ILU(0) by default, additive Schwarz on several
+ranks). The dense coupling blocks :math:`BD^{-1}` and :math:`D^{-1}C` are kept in single
+precision (they only shape the preconditioner); the Krylov operator stays the exact
+Jacobian action. Memory per cell ~ :math:`N^2` (double, assembled) :math:`+ 2NM`
+(single) instead of the assembled Jacobian's :math:`N(N + 2M)` doubles plus its
+factorisation.
 
 With phonon diffusion (region key ``phonon_diffusion_constant``) the phonon block is
 :math:`D + T_{ph}`. :math:`S_T` is built with the cell-diagonal part only (:math:`D` plus
@@ -48,18 +49,24 @@ from .phonon_pc import PhononDiffusionSolve
 
 __all__ = ["SchurPreconditioner", "SCHUR_DEFAULTS"]
 
-#: default options of the inner Schur-complement solve (under ``<prefix>schur_``). On
-#: several ranks: two sweeps of additive Schwarz with two layers of overlap, plus the
-#: aggregation coarse correction (.coarse), instead of one block-Jacobi sweep. Measured,
-#: 3D absorber 13 280 cells x 64 bins, 6 BDF1 steps through the burst, 2 ranks (serial:
-#: 58 Krylov iterations, 145 s): block Jacobi + coarse, 2 sweeps 186 / 155 s; ASM 200 /
-#: 159 s; ASM + coarse 118 / 112 s; ASM + coarse, 2 sweeps 77 / 101 s (1.44x serial).
+#: default options of the inner Schur-complement solve (under ``<prefix>schur_``): one
+#: ILU(0) sweep; on several ranks restricted additive Schwarz on the rank's cells plus one
+#: layer of neighbours listed in reverse Cuthill-McKee order (:meth:`_rcm_subdomain`).
+#: ILU(0) depends on the elimination order far more than on the rank cut. Inner GMRES on
+#: the Schur complement alone (3D absorber 13 280 cells x 66 bins, rtol 1e-8): global
+#: ILU(0) 7 iterations in the mesh file's order, 15 with the two halves listed one after
+#: the other (the 2-rank numbering); two blocks: block Jacobi 34, PETSc's overlapping
+#: subdomains (sorted rows) 15, the RCM subdomains 7. Outer Krylov iterations over 6 BDF1
+#: steps through the burst: serial 58; 2 ranks with PETSc's subdomains (overlap 2) 200,
+#: + coarse space (.coarse) 118, + a second sweep 77; RCM subdomains 58
+#: (benchmarks/transport_absorber3d.py).
 SCHUR_DEFAULTS = {"ksp_type": "preonly", "pc_type": "bjacobi", "sub_pc_type": "ilu"}
-SCHUR_PARALLEL_DEFAULTS = {"pc_type": "asm", "pc_asm_overlap": 2, "ksp_type": "richardson",
-                           "ksp_max_it": 2, "ksp_norm_type": "none"}
+SCHUR_PARALLEL_DEFAULTS = {"pc_type": "asm"}
 
-#: aggregates of the two-level inner solve on several ranks (.coarse)
-COARSE_AGGREGATES = 64
+#: aggregates of the optional two-level inner solve (.coarse; option
+#: ``-<prefix>schur_coarse_aggregates``, off by default: no gain on 2 ranks once the cells
+#: are in RCM order)
+COARSE_AGGREGATES = 0
 
 #: cells per block computation (memory ~ CHUNK B^2 doubles)
 CHUNK = 256
@@ -97,7 +104,11 @@ class SchurPreconditioner:
                     if not k.startswith("sub_") or k in (options or {})}
         apply_options(self.prefix, opts)
         self.ksp.setOptionsPrefix(self.prefix)
-        self.ksp.setFromOptions()
+        if (self.dist.size > 1 and PETSc.Options().getString(self.prefix + "pc_type", "")
+                == "asm" and PETSc.Options().getString(self.prefix + "subdomains", "rcm")
+                == "rcm"):
+            self._rcm_subdomain()
+        self.ksp.setFromOptions()  # last: the command line wins
         self._rhs, self._sol = self.mat.createVecs()
         self.inner_iterations = 0
         #: "stored": B D^-1 and D^-1 C kept per cell in single precision (2NM floats per
@@ -109,10 +120,15 @@ class SchurPreconditioner:
             raise ValueError(f"-{self.prefix}couplings must be 'stored' or 'action', not "
                              f"{self.couplings!r}")
         self._v = problem.dist.create_vec()
+        #: B D^-1 and D^-1 C per cell, rewritten in place at every update (fresh arrays
+        #: next to the old ones would double the largest arrays at the peak)
+        stored = self.couplings == "stored"
+        n, M = problem.n, problem.M
+        self.bd = np.empty((n, N, M), dtype=np.float32) if stored else None
+        self.dc = np.empty((n, M, N), dtype=np.float32) if stored else None
         #: two-level inner solve (.coarse) on this many aggregates, 0 = off; option
-        #: ``-<prefix>schur_coarse_aggregates`` (default: on with several ranks)
-        n_agg = PETSc.Options().getInt(self.prefix + "coarse_aggregates",
-                                       COARSE_AGGREGATES if self.dist.size > 1 else 0)
+        #: ``-<prefix>schur_coarse_aggregates``
+        n_agg = PETSc.Options().getInt(self.prefix + "coarse_aggregates", COARSE_AGGREGATES)
         self.coarse = None
         if n_agg > 0:
             rows, cols, bins = self._transport_cells
@@ -122,6 +138,34 @@ class SchurPreconditioner:
         #: phonon diffusion between cells: sparse solves with D + T_ph (.phonon_pc)
         self.phonons = (PhononDiffusionSolve(problem, self.prefix + "ph_")
                         if len(problem.ph_pairs) else None)
+
+    def _rcm_subdomain(self) -> None:
+        """This rank's additive-Schwarz subdomain: owned cells plus one layer of
+        neighbours (the ghost cells), listed cell by cell in reverse Cuthill-McKee order of
+        their face graph, unsorted, so that the subdomain ILU(0) eliminates in that order
+        (module constants above: 7 instead of 15 inner iterations on the absorber).
+        Option ``-<prefix>schur_subdomains petsc`` leaves the subdomains to PETSc
+        (``-<prefix>schur_pc_asm_overlap``; rows sorted by global number)."""
+        from petsc4py import PETSc
+        from scipy.sparse import csr_matrix
+        from scipy.sparse.csgraph import reverse_cuthill_mckee
+
+        p, N = self.p, self.p.N
+        nl = p.loc.n_local
+        a, b = p.f_a, p.f_b
+        graph = csr_matrix((np.ones(2 * len(a)), (np.concatenate([a, b]),
+                                                   np.concatenate([b, a]))), shape=(nl, nl))
+        cells = reverse_cuthill_mckee(graph, symmetric_mode=True)
+        rows = (self.csr.g[cells][:, None] * N + np.arange(N)).ravel()
+        owned = np.repeat(cells < p.n, N)
+        sub = PETSc.IS().createGeneral(rows.astype(PETSc.IntType), comm=PETSc.COMM_SELF)
+        loc = PETSc.IS().createGeneral(rows[owned].astype(PETSc.IntType),
+                                       comm=PETSc.COMM_SELF)
+        pc = self.ksp.getPC()
+        pc.setType("asm")
+        pc.setASMLocalSubdomains(1, [sub], [loc])
+        pc.setASMOverlap(0)
+        pc.setASMSortIndices(False)
 
     def _positions(self) -> np.ndarray:
         """Value positions of :meth:`TransportProblem.transport_values` in the CSR data
@@ -156,8 +200,6 @@ class SchurPreconditioner:
             self.coarse.begin()
         self.x_local = xl
         stored = self.couplings == "stored"
-        self.bd = np.empty((n, N, p.M), dtype=np.float32) if stored else None
-        self.dc = np.empty((n, p.M, N), dtype=np.float32) if stored else None
         self.inv_d = np.empty((n, p.M))
         mass = np.concatenate([p.m_f[:n], p.m_n[:n]], axis=1)
         k, kp = np.arange(B), np.arange(p.M)
