@@ -474,3 +474,59 @@ def test_schur_mode_transient_equals_assembled():
         out[mode] = integ.x.copy()
     a, b = out["assembled"], out["schur"]
     assert np.max(np.abs(a - b)) <= 1e-8 * np.max(np.abs(a))
+
+
+_SUBDOMAIN_SCRIPT = '''
+import sys
+import numpy as np
+from petsc4py import PETSc
+sys.path.insert(0, sys.argv[1])
+from test_transport_model import local, network
+from fvqp.models.transport.schur import SchurPreconditioner
+
+p = network(bias=3.2)
+p.jacobian, p.matrix_free = "schur", True
+rng = np.random.default_rng(3 + p.cells.rank)
+xl = local(p, p.equilibrium() * (1 + 0.3 * rng.random(p.n * p.B)))
+r = rng.standard_normal(p.n * p.B)
+z = {}
+for mode in ("rcm", "petsc"):
+    PETSc.Options().setValue(f"tsd{mode}_schur_subdomains", mode)
+    pc = SchurPreconditioner(p, f"tsd{mode}_", {"sub_pc_type": "lu"})
+    pc.update(xl, 7.5)
+    z[mode] = pc.apply(r)
+    if mode == "rcm":
+        sub = pc.ksp.getPC().getASMSubKSP()[0].getOperators()[0].getSize()[0]
+err = np.max(np.abs(z["rcm"] - z["petsc"])) / np.max(np.abs(z["petsc"]))
+rows = p.cells.comm.tompi4py().gather((err, p.n, p.loc.n_local, sub // p.N))
+if p.cells.rank == 0:
+    for row in rows:
+        print("RESULT", *row, flush=True)
+'''
+
+
+@pytest.mark.mpi
+def test_schur_rcm_subdomains_are_the_overlap_one_subdomains(tmp_path):
+    """On several ranks the inner Schur solve uses additive Schwarz on the rank's cells
+    plus one layer of neighbours, listed in RCM order (schur._rcm_subdomain). With exact
+    (LU) subdomain solves the order cannot matter, so the preconditioner must equal the
+    one on PETSc's own overlap-1 subdomains to round-off (measured 2e-16): fails if the
+    subdomain lacks the neighbour layer or its owned part (the prolongation) lacks rows
+    (both checked by mutation)."""
+    import subprocess
+    import sys
+
+    from conftest import mpi_env
+
+    script = tmp_path / "subdomains.py"
+    script.write_text(_SUBDOMAIN_SCRIPT)
+    proc = subprocess.run(["mpiexec", "-n", "2", sys.executable, str(script),
+                           str(Path(__file__).parent)], capture_output=True, text=True,
+                          env=mpi_env(), timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    rows = [line.split()[1:] for line in proc.stdout.splitlines()
+            if line.startswith("RESULT")]
+    assert len(rows) == 2
+    for err, n_owned, n_local, n_sub in rows:
+        assert float(err) <= 1e-10
+        assert int(n_owned) < int(n_sub) == int(n_local)  # owned + ghost layer
