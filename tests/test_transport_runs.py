@@ -45,6 +45,23 @@ def test_nis_wire_injection_rate_and_split(tmp_path):
     assert s["newton_iterations"] <= 8
 
 
+
+def test_collisions_switch_leaves_pure_energy_resolved_diffusion(tmp_path):
+    """``[numerics] collisions = false`` on the NIS wire: no pair breaking or recombination
+    (net pair rate exactly 0, against ~2 % of the injection with collisions), no phonon
+    escape, so the injected QPs and their energy leave through the reservoirs to
+    round-off."""
+    from fvqp import run_case
+
+    case = _variant("transport_nis_wire.toml", tmp_path)
+    case.write_text(case.read_text() + "\n[numerics]\ncollisions = false\n")
+    s = run_case(case, output_dir=str(tmp_path / "out"))
+    r, p = s["qp_rates_per_s"], s["power_W"]
+    assert r["pair"] == 0.0 and p["escape"] == 0.0
+    out = r["boundary:reservoir_left"] + r["boundary:reservoir_right"]
+    assert abs(r["boundary:junction_a"] + out) <= 1e-9 * r["boundary:junction_a"]
+    assert abs(s["power_imbalance_W"]) <= 1e-10 * p["boundary:junction_a"]
+
 ABS_SHORT = {'end = "2 us"': 'end = "20 ns"',
              'times = ["2 ns", "10 ns", "100 ns", "1 us"]': 'times = ["2 ns", "10 ns"]'}
 

@@ -120,6 +120,9 @@ _SECTIONS = {
                           "(assembled below 2e7 block entries, else matrix_free for steady "
                           "states and schur for transients)", default="auto",
                           choices=("auto", "assembled", "matrix_free", "schur")),
+        "collisions": Field("bool", "electron-phonon collisions (scattering, pair breaking, "
+                            "recombination); false leaves pure energy-resolved diffusion "
+                            "with the phonons held at the bath", default=True),
     }),
     "slices": Section({
         "energies": Field("list", "energies of the f(E) slices written as fields "

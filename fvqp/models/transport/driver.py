@@ -136,6 +136,7 @@ class TransportSimulation:
         problem_bcs = self._boundaries()
         self.problem = TransportProblem(self.dist, self.grid, params, widths, problem_bcs,
                                         self._sources(), self.T_bath, self.self_consistent,
+                                        collisions=d["numerics"]["collisions"],
                                         jacobian=self._jacobian_mode())
         if self.problem.jacobian == "schur":
             inner = {k[len("schur_"):]: v for k, v in d["solver"]["petsc"].items()
