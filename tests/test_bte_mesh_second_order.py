@@ -12,12 +12,11 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
-from test_bte_mesh import check_closed_film
+from test_bte_mesh import check_closed_film, check_particle_balance
 from test_bte_mesh import make as make_problem
 
 from conftest import CASES, MESHES, case_variant, run_fvqp
 from fvqp.mesh import build_geometry, read_mesh
-from fvqp.models.bte.problem import Source
 from fvqp.models.bte.quadrature import circle, sphere
 from fvqp.models.bte.rect import rectangle
 from fvqp.models.bte.streaming import build_streaming
@@ -49,31 +48,36 @@ def _exact(x, y, om):
     return f, ox * fx + oy * fy
 
 
-def _mms_error(n: int, tri: bool, scheme: str) -> tuple[float, float]:
+def _mms_solve(geo, q, kinds: dict, scheme: str, exact) -> tuple[float, float]:
     r"""Solve :math:`\Omega_k\cdot\nabla f_k + \sigma f_k = q_k` with the exact inflow at
-    every boundary face centroid; volume-weighted L1 error (mean over ordinates) and
-    max error over cells and ordinates."""
-    geo = build_geometry(_distorted(n, tri))
+    every boundary face centroid (``exact(points, omega) -> (f_k, Omega_k . grad f_k)``);
+    volume-weighted L1 error (mean over ordinates) and max error over cells and
+    ordinates."""
     loc = Distribution(geo).local
-    q = circle(8)
     K, B = q.n, q.n + 1
-    kinds = {k: "inflow" for k in ("left", "right", "top", "bottom")}
     st = build_streaming(loc, geo.face_normal[loc.faces], np.ones(1), q, kinds, scheme)
-    c, vol = loc.centroid, loc.volume
-    f_ex, dfk = _exact(c[:, 0], c[:, 1], q.omega)
+    vol = loc.volume
+    f_ex, dfk = exact(loc.centroid, q.omega)
     b = np.zeros((loc.n_owned, B))
     b[:, :K] = (dfk + SIGMA * f_ex) * vol[:, None]
     # exact inflow data of every incoming ordinate at the face centroids
     bf = np.flatnonzero(loc.face_degree == 1)
     cell = loc.inc_cell[loc.face_ptr[bf]]
     mu = geo.face_normal[loc.faces[bf]] @ q.omega.T
-    fb, _ = _exact(loc.face_centroid[bf, 0], loc.face_centroid[bf, 1], q.omega)
+    fb, _ = exact(loc.face_centroid[bf], q.omega)
     np.add.at(b[:, :K], cell, np.where(mu < 0, -mu * loc.face_area[bf, None] * fb, 0.0))
     keep = (np.arange(loc.n_owned * B) % B) < K
     a = st.matrix[keep][:, keep] + sp.diags(SIGMA * np.repeat(vol, K))
     f = spla.spsolve(a.tocsc(), b[:, :K].ravel()).reshape(-1, K)
     e = np.abs(f - f_ex)
     return float(np.sum(e * vol[:, None]) / K), float(e.max())
+
+
+def _mms_error(n: int, tri: bool, scheme: str) -> tuple[float, float]:
+    """:func:`_mms_solve` on the distorted 2D film (8 ordinates)."""
+    kinds = {k: "inflow" for k in ("left", "right", "top", "bottom")}
+    return _mms_solve(build_geometry(_distorted(n, tri)), circle(8), kinds, scheme,
+                      lambda pts, om: _exact(pts[:, 0], pts[:, 1], om))
 
 
 @pytest.mark.parametrize("tri", [False, True], ids=["quads", "triangles"])
@@ -115,25 +119,8 @@ def _mms3_error(n: int, scheme: str) -> tuple[float, float]:
     p[:, 1] += 0.06 * s[0] * s[1] * np.sin(2 * np.pi * p[:, 2])
     p[:, 2] += 0.05 * s[2] * np.sin(2 * np.pi * p[:, 0]) * s[1]
     geo = build_geometry(dataclasses.replace(raw, points=p))
-    loc = Distribution(geo).local
-    q = sphere(2, 4)
-    K, B = q.n, q.n + 1
-    st = build_streaming(loc, geo.face_normal[loc.faces], np.ones(1), q,
-                         {k: "inflow" for k in raw.facet_groups}, scheme)
-    f_ex, dfk = _exact3(loc.centroid, q.omega)
-    vol = loc.volume
-    b = np.zeros((loc.n_owned, B))
-    b[:, :K] = (dfk + SIGMA * f_ex) * vol[:, None]
-    bf = np.flatnonzero(loc.face_degree == 1)
-    cell = loc.inc_cell[loc.face_ptr[bf]]
-    mu = geo.face_normal[loc.faces[bf]] @ q.omega.T
-    fb, _ = _exact3(loc.face_centroid[bf], q.omega)
-    np.add.at(b[:, :K], cell, np.where(mu < 0, -mu * loc.face_area[bf, None] * fb, 0.0))
-    keep = (np.arange(loc.n_owned * B) % B) < K
-    a = st.matrix[keep][:, keep] + sp.diags(SIGMA * np.repeat(vol, K))
-    f = spla.spsolve(a.tocsc(), b[:, :K].ravel()).reshape(-1, K)
-    e = np.abs(f - f_ex)
-    return float(np.sum(e * vol[:, None]) / K), float(e.max())
+    return _mms_solve(geo, sphere(2, 4), {k: "inflow" for k in raw.facet_groups}, scheme,
+                      _exact3)
 
 
 def test_manufactured_3d_hexahedra():
@@ -181,24 +168,7 @@ def test_linear_isotropic_equilibrium_stationary_and_conservation_reflecting(tri
 def test_linear_particle_balance_with_outflow_traps_and_source():
     """Backward Euler with 'linear': N(t+dt) - N(t) = dt (sources - outflow - traps) to
     1e-10 (the outflow is that of the reconstructed face values); steady rates sum to 0."""
-    raw = _distorted(10, True)
-    geo = build_geometry(raw)
-    w = geo.volume / geo.volume.sum()
-    src = Source(w, np.array([1.0, 0.0]), lambda t0, t1: 2.0)
-    kinds = {"left": "inflow", "right": "inflow", "top": "diffuse", "bottom": "specular"}
-    p = make(raw, circle(8), kinds, {"left": 0.2, "right": 0.0}, mfp=0.5, trap=0.7,
-             sources=[src])
-    x = p.equilibrium(np.array([0.05, 0.02]))
-    dt = 0.1
-    n0 = p.number(x)
-    x1, _ = p.step(x, None, 0.0, dt)
-    r = p.rates(x1, 0.0, dt)
-    assert r["traps"] > 0 and r["boundary:right"] > 0
-    assert (p.number(x1) - n0) / dt == pytest.approx(-sum(r.values()), rel=1e-10)
-    xs, res = p.steady()
-    r = p.rates(xs)
-    assert all(q.success for q in res)
-    assert abs(sum(r.values())) < 1e-11 * abs(r["sources"])
+    check_particle_balance(_distorted(10, True), scheme="linear")
 
 
 def test_linear_film_pulse_case_conserves_through_cli(tmp_path):

@@ -351,6 +351,15 @@ def test_matrix_free_mode_equals_assembled():
     assert np.max(np.abs(a - b)) <= 1e-9 * np.max(np.abs(a))
 
 
+def schur_network(seed: int):
+    """The Y network in the ``schur`` mode at a perturbed state: problem, random
+    generator (``seed`` plus the rank) and the local state."""
+    p = network(bias=3.2)
+    p.jacobian, p.matrix_free = "schur", True
+    rng = np.random.default_rng(seed + p.cells.rank)
+    return p, rng, local(p, p.equilibrium() * (1 + 0.3 * rng.random(p.n * p.B)))
+
+
 @pytest.mark.parametrize("shift, couplings", [(0.0, "stored"), (7.5, "stored"),
                                               (7.5, "action")])
 def test_schur_preconditioner_is_the_exact_inverse_with_an_exact_inner_solve(shift,
@@ -364,10 +373,7 @@ def test_schur_preconditioner_is_the_exact_inverse_with_an_exact_inner_solve(shi
 
     from fvqp.models.transport.schur import SchurPreconditioner
 
-    p = network(bias=3.2)
-    p.jacobian, p.matrix_free = "schur", True
-    rng = np.random.default_rng(1)
-    xl = local(p, p.equilibrium() * (1 + 0.3 * rng.random(p.n * p.B)))
+    p, rng, xl = schur_network(1)
     prefix = f"tsc{int(shift)}{couplings[0]}_"
     PETSc.Options().setValue(prefix + "schur_couplings", couplings)
     pc = SchurPreconditioner(p, prefix, {"ksp_type": "preonly", "pc_type": "lu"})
@@ -394,10 +400,7 @@ def test_schur_coarse_correction_is_galerkin(n_agg):
 
     from fvqp.models.transport.schur import SchurPreconditioner
 
-    p = network(bias=3.2)
-    p.jacobian, p.matrix_free = "schur", True
-    rng = np.random.default_rng(3)
-    xl = local(p, p.equilibrium() * (1 + 0.3 * rng.random(p.n * p.B)))
+    p, rng, xl = schur_network(3)
     prefix = f"tcg{n_agg}_"
     PETSc.Options().setValue(prefix + "schur_coarse_aggregates", n_agg)
     pc = SchurPreconditioner(p, prefix)
@@ -481,13 +484,10 @@ import sys
 import numpy as np
 from petsc4py import PETSc
 sys.path.insert(0, sys.argv[1])
-from test_transport_model import local, network
+from test_transport_model import schur_network
 from fvqp.models.transport.schur import SchurPreconditioner
 
-p = network(bias=3.2)
-p.jacobian, p.matrix_free = "schur", True
-rng = np.random.default_rng(3 + p.cells.rank)
-xl = local(p, p.equilibrium() * (1 + 0.3 * rng.random(p.n * p.B)))
+p, rng, xl = schur_network(3)
 r = rng.standard_normal(p.n * p.B)
 z = {}
 for mode in ("rcm", "petsc"):
