@@ -140,7 +140,9 @@ def main():
             out = bias_sweep(fig11_setup(gamma_ee=g), "injector", v)
             print(f"Fig. 11 sweep, gamma_ee = {g:g}: {a.sweep} biases in "
                   f"{time.perf_counter() - t0:.1f} s, self-consistency iterations "
-                  f"{out['iterations'].tolist()}, Delta(V) = "
+                  f"{out['iterations'].tolist()} (total {out['iterations'].sum()}), "
+                  f"SNES Newton iterations of the collision problem "
+                  f"{out['newton'].sum()} in all, Delta(V) = "
                   f"{np.round(out['delta'][:, 0], 4).tolist()}")
 
 

@@ -29,7 +29,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--resume", action="store_true",
                    help="continue a killed run from its checkpoint in the output directory")
     r.add_argument("--max-steps", type=int, default=None,
-                   help="stop after this many time steps (a checkpoint is written)")
+                   help="stop after this many time steps, or new sweep units (Usadel "
+                   "biases, stochastic runs); a checkpoint is written")
     c = sub.add_parser("check", help="validate a case file and its mesh; solve nothing")
     c.add_argument("case")
     m = sub.add_parser("mesh-info", help="regions, boundaries and cell counts of a mesh file")

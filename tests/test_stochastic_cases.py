@@ -198,7 +198,7 @@ def test_killed_sweep_resumes_to_the_uninterrupted_result(tmp_path):
 
 
 def test_work_units_round_trip_exactly(tmp_path):
-    from fvqp.models.stochastic.units_log import StudyStopped, WorkUnits
+    from fvqp.io.workunits import StudyStopped, WorkUnits
 
     res = {"c": 0.1 + 0.2, "n": 7, "zeta": None, "inf": float("inf"), "ok": True,
            "runs": np.array([1 / 3, 2 / 3])}

@@ -131,6 +131,7 @@ def test_collision_integral_equilibrium_rate_and_energy():
     fL = np.tanh(e / (2 * T_C_BCS))
     I, O = ee_rates(fL, np.ones_like(e), np.zeros_like(e), de)
     assert K * (I[800] + O[800]) == pytest.approx(2e-4, rel=1e-4)
+    assert K * O[800] == pytest.approx(1e-4, rel=1e-4)  # lifetime 2 τ_ee (docs)
     # superconductor: zero for any equilibrium, energy conserved out of equilibrium
     s = uniform_solution(e, 1.0, 5e-3)
     N, R = s.N[:, 0], s.imF[:, 0]

@@ -15,9 +15,9 @@ import time
 import numpy as np
 
 from ...io.atomic import atomic_path, atomic_write_bytes
+from ...io.workunits import StudyStopped, WorkUnits
 from .figures import draw
 from .studies import STUDIES
-from .units_log import StudyStopped, WorkUnits
 
 __all__ = ["run"]
 
@@ -37,7 +37,7 @@ def run(case, output_dir: str | None = None, resume: bool = False,
     """Run a stochastic case; returns the summary (also ``summary.json``).
 
     The Monte Carlo studies checkpoint after every finished unit (one generation rate,
-    one spin-flip time ...; :mod:`.units_log`): ``resume`` continues a killed run from
+    one spin-flip time ...; :mod:`fvqp.io.workunits`): ``resume`` continues a killed run from
     ``checkpoint.h5`` and gives the same result as an uninterrupted run, ``max_steps``
     stops after that many new units (status 1, checkpoint left).
     """

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ...io.workunits import direct
 from ...stochastic import annihilation as an
 from ...stochastic import bubbles as bb
 from ...stochastic import crossover as co
@@ -59,12 +60,7 @@ def _box(a: float, n_target: int, n_cap: int, film: float | None = None
     return cut, L
 
 
-def _direct(key: str, compute):
-    """Work-unit hook without checkpointing (see :mod:`.units_log`)."""
-    return compute()
-
-
-def concentration_curve(st: dict, units=_direct) -> StudyResult:
+def concentration_curve(st: dict, units=direct) -> StudyResult:
     """Stationary ``c(a)`` sweep, Eq. (9) fit, physical ``c(A)`` per ``r_c`` (Fig. 3)."""
     from ...materials import get_material
 
@@ -113,7 +109,7 @@ def concentration_curve(st: dict, units=_direct) -> StudyResult:
     return StudyResult(d, attrs, summ, "concentration_curve")
 
 
-def relaxation(st: dict, units=_direct) -> StudyResult:
+def relaxation(st: dict, units=direct) -> StudyResult:
     """Free decay at ``a = 0`` (Fig. S2) against Eq. (8)."""
     r = units("decay", lambda: _relax(
         a0=st["a0"], L=st["box"], n_start=st["n_start"], repeats=st["repeats"],
@@ -127,7 +123,7 @@ def relaxation(st: dict, units=_direct) -> StudyResult:
     return StudyResult(d, attrs, summ, "relaxation")
 
 
-def bubbles(st: dict, units=_direct) -> StudyResult:
+def bubbles(st: dict, units=direct) -> StudyResult:
     """Packing coefficient vs spin-flip time (Fig. S3), (C_p, P) relation (Fig. S5)."""
     zetas = list(st["zeta"])
     rows = ([None] if st["spinless"] else []) + zetas
@@ -177,7 +173,7 @@ def _cluster_params(st: dict) -> tuple[sc.ClusterParams, float]:
     return p, t_u
 
 
-def clusters(st: dict, units=_direct) -> StudyResult:
+def clusters(st: dict, units=direct) -> StudyResult:
     """P(N) of the master equation (S4) vs Eq. (7), moments, noise (Meyer 2020)."""
     p, t_u = _cluster_params(st)
     n0 = sc.n0_reduced(p)
@@ -205,7 +201,7 @@ def clusters(st: dict, units=_direct) -> StudyResult:
     return StudyResult(d, attrs, summ, "clusters")
 
 
-def regime_map(st: dict, units=_direct) -> StudyResult:
+def regime_map(st: dict, units=direct) -> StudyResult:
     """(a, v) maps of polarisation, n = N/N_c and N/N_unpol (Eqs. S9, Fig. S1, Fig. 1)."""
     a = np.geomspace(st["a_min"], st["a_max"], st["points"])
     v = np.geomspace(st["v_min"], st["v_max"], st["points"])

@@ -11,14 +11,20 @@ network        wire networks from 1D meshes (vertex-centred finite volumes)
 bulk           uniform Dynes/Abrikosov–Gor'kov solution of Eq. 1
 spectral       retarded Usadel equation on the network, all energies at once
 phase          the same with the phase χ as unknown (S reservoirs at different phases)
+vector         unit-vector spectral solver (reaches a phase difference π; spectral only)
+matsubara      Matsubara-axis solver (supercurrent check of the real-energy solvers)
 terminals      reservoirs and tunnel junctions (Eqs. 3, 11, 12)
+tunnel         gap-edge-aware energy quadrature of the tunnel terms
 kinetic        Eqs. 9–10 without collisions (energies decoupled, one sparse LU)
 collisions     e–e collision integral (Bobkova & Bobkov Eq. 16, reconstructed)
 inelastic      Eqs. 9–10 with collisions, Newton–Krylov with PETSc SNES
 selfconsistent Δ(x) from Eq. 8, bias sweeps
 observables    Q*, μ_Q*, tunnel and supercurrents, Eqs. 13–21
 fitting        fits of Γ, ∂xφ, I0 with Eq. 21 / Eq. 6 (Fig. 10)
-driver         case files -> HDF5, PNG, VTK, summary.json
+driver         case files -> HDF5, PNG, VTK, summary.json (bias sweeps checkpointed)
+paper          the App. B set-ups of the paper's figures
+figures        the paper's Figs. 10-13 as case runs
+triplets       COO accumulator of the spectral Jacobians
 """
 
 from __future__ import annotations
@@ -92,9 +98,13 @@ _SECTIONS = {
                          default=10.0, positive=True),
         "probe": Field("str", "point group whose fL sets Δ in mode uniform"),
         "tolerance": Field("float", "max |ΔΔ|/Δ0", default=1e-7, positive=True),
+        "max_iterations": Field("int", "iterations of Eq. 8 per state before the run "
+                                "stops with a convergence error", default=60, positive=True),
     }),
     "collisions": Section({
-        "gamma_ee": Field("float", "e-e rate γ_ee = ħ/(Δ0 τ_ee) (0: no collisions)",
+        "gamma_ee": Field("float", "e-e rate γ_ee = ħ/(Δ0 τ_ee), τ_ee the normal-state "
+                          "relaxation time at the Fermi level at Tc (a lifetime: use "
+                          "2ħ/(Δ0 τ_ee); docs/theory_usadel.md) (0: no collisions)",
                           default=0.0, nonnegative=True),
         "tau0": Field("quantity", "Kaplan's electron-phonon time τ0: adds the e-ph "
                       "collision integral with phonons at the bath temperature",
@@ -165,15 +175,15 @@ def run(case, output_dir: str | None = None, resume: bool = False,
         max_steps: int | None = None) -> dict:
     """Run a validated usadel case; see :func:`fvqp.models.usadel.driver.run`.
 
-    The model computes steady states only: ``resume`` and ``max_steps`` do not apply.
+    Bias sweeps (``[sweep]``, and the self-consistent sweeps of ``[paper] figure`` fig11
+    and fig12) checkpoint every finished bias: ``resume`` continues a killed run,
+    ``max_steps`` stops after that many new biases. Single states and the fast figures
+    (fig10, fig13) have nothing to resume.
     """
-    if resume:
-        raise ValueError("usadel runs are steady-state sweeps without checkpoints; "
-                         "--resume does not apply (rerun the case instead).")
     if (case.data.get("paper") or {}).get("figure"):
         from .figures import run_figure
 
-        return run_figure(case, output_dir=output_dir)
+        return run_figure(case, output_dir=output_dir, resume=resume, max_steps=max_steps)
     from .driver import run as _run
 
-    return _run(case, output_dir=output_dir)
+    return _run(case, output_dir=output_dir, resume=resume, max_steps=max_steps)

@@ -22,7 +22,10 @@ scattering/pair breaking). Its sign matches Eq. 9, :math:`\mathcal D_L\partial_x
 The constant K is fixed by the paper's definition of
 :math:`\gamma_{ee}=\hbar/\Delta_0\tau_{ee}`: the normal-state relaxation rate at the
 Fermi level at :math:`T_c` (in + out scattering, :math:`K\pi^2 t_c^2/2`) equals
-:math:`\gamma_{ee}`, with :math:`t_c=k_BT_c/\Delta_0=1/1.764`.
+:math:`\gamma_{ee}`, with :math:`t_c=k_BT_c/\Delta_0=1/1.764`: :math:`\tau_{ee}` is the
+relaxation time of a distortion δf there. The out-scattering lifetime is
+:math:`2\tau_{ee}` (out rate :math:`K\pi^2t_c^2/4`); a lifetime-defined
+:math:`\tau_{ee}` corresponds to ``gamma_ee`` = 2ħ/(Δ0 τ_ee).
 
 All sums are correlations/convolutions on the uniform energy grid, evaluated by FFT for
 all nodes at once.

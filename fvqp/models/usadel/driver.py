@@ -15,11 +15,13 @@ import numpy as np
 
 from ...case import CaseError
 from ...io.atomic import atomic_path, atomic_write_bytes
+from ...io.workunits import StudyStopped, WorkUnits
+from ...solvers.result import ConvergenceError
 from ...units import K_B, WireScales
 from .network import network_from_mesh
 from .observables import charge_imbalance_potential, detector_current, split_bias, tunnel_current
 from .phase import PhaseProblem
-from .selfconsistent import Setup, bias_sweep, solve_state
+from .selfconsistent import CARRY, Setup, bias_sweep, solve_state
 from .spectral import SpectralProblem
 from .terminals import Reservoir, TunnelJunction, segment_junctions
 
@@ -114,7 +116,8 @@ def build(case) -> tuple[Setup, dict]:
                   gamma_ee=coll.get("gamma_ee", 0.0), gamma_ph=gamma_ph, t_ph=t_bath,
                   omega_d=omega_d,
                   selfconsistency=scd.get("mode", "local"), probe_node=probe,
-                  tol=scd.get("tolerance", 1e-7), petsc_prefix=d["solver"]["prefix"],
+                  tol=scd.get("tolerance", 1e-7), max_iter=scd.get("max_iterations", 60),
+                  petsc_prefix=d["solver"]["prefix"],
                   petsc_options=d["solver"]["petsc"])
     meta = {"scales": sc, "net": net, "raw": raw, "passive": passive, "t_bath": t_bath,
             "regions": list(regions)}
@@ -192,8 +195,17 @@ def _vtk(path, meta, gap_ev, mu_v):
               {"gap": "eV", "charge_imbalance_potential": "V"})
 
 
-def run(case, output_dir: str | None = None) -> dict:
-    """Run a usadel case: one state, or a bias sweep with detector currents and g_nl."""
+def run(case, output_dir: str | None = None, resume: bool = False,
+        max_steps: int | None = None) -> dict:
+    """Run a usadel case: one state, or a bias sweep with detector currents and g_nl.
+
+    A bias sweep checkpoints every finished bias (``checkpoint.h5`` in the output
+    directory, :class:`fvqp.io.workunits.WorkUnits`): ``resume`` continues a killed sweep
+    after its last finished bias, from that bias's state (the result equals an
+    uninterrupted sweep), ``max_steps`` stops after that many new biases (status 1). A
+    bias that does not converge raises :class:`fvqp.solvers.ConvergenceError`; the
+    finished biases stay in the checkpoint.
+    """
     import h5py
 
     start = time.perf_counter()
@@ -216,7 +228,19 @@ def run(case, output_dir: str | None = None) -> dict:
             jd = [j for j in setup.junctions + meta["passive"] if j.name == sw["detector"]]
             vd = np.array([sc.bias(v) for v in sw["detector_biases"]])
             det = ([j.node for j in jd], [j.kappa for j in jd], vd, jd[0].temperature)
-        out = bias_sweep(setup, sw["junction"], biases, det)
+        units = WorkUnits(out_dir, case.digest, resume=resume, max_units=max_steps,
+                          latest_only=CARRY)
+        try:
+            out = bias_sweep(setup, sw["junction"], biases, det, units=units)
+        except StudyStopped as stop:
+            log.info("usadel %s: %s", case.name, stop)
+            return {"model": "usadel", "case": case.path, "status": 1, "message": str(stop),
+                    "biases_done": len(units), "checkpoint": units.path,
+                    "wall_time_s": time.perf_counter() - start}
+        except ConvergenceError as exc:
+            raise ConvergenceError(f"bias {len(units) + 1} of {biases.size}: {exc} The "
+                                   f"{len(units)} finished biases are kept in "
+                                   f"{units.path}.") from exc
         res["bias_mV"] = biases * v_unit * 1e3
         res["i_inj_A"] = out["i_inj"] * sc.i0
         probe = setup.probe_node if setup.probe_node is not None else \
@@ -234,6 +258,10 @@ def run(case, output_dir: str | None = None) -> dict:
                 res["g_sa"], res["g_ss"] = split_bias(g, axis=0)
         summary["message"] = f"bias sweep of {sw['junction']}: {biases.size} points"
     else:
+        if resume or max_steps is not None:
+            raise ValueError(f"{case.path}: this usadel case computes one steady state "
+                             "(no [sweep] junction): there is nothing to checkpoint or "
+                             "resume. Fix: run it without --resume / --max-steps.")
         st = solve_state(setup)
         gap = st.delta
         mu = charge_imbalance_potential(st.kinetic)

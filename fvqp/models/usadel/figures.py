@@ -8,14 +8,20 @@ data of the paper are not available to fvqp, so the figures show the simulations
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 
 import numpy as np
 
 from ...io.atomic import atomic_path, atomic_write_bytes
+from ...io.workunits import StudyStopped, WorkUnits, direct
+from ...solvers.result import ConvergenceError
 from . import paper
 from .fitting import gss_model, supercurrent_per_i0
+from .selfconsistent import CARRY
+
+log = logging.getLogger(__name__)
 
 
 def _plt():
@@ -33,7 +39,7 @@ def _save(fig, path):
     os.replace(tmp, path)
 
 
-def fig10(p: dict) -> tuple[dict, object]:
+def fig10(p: dict, units=None) -> tuple[dict, object]:
     """g_ss(V_inj) of Eq. 21 for several supercurrents (Γ fixed, ∂xφ from I_s by Eq. 6
     with I0 = 29.8 µA, Sec. V) and I_s(∂xφ) (Fig. 10b)."""
     sc = paper.TABLE1
@@ -59,8 +65,9 @@ def fig10(p: dict) -> tuple[dict, object]:
             "dphi_grid": dgrid, "i_s_grid_A": i_s}, fig
 
 
-def fig11(p: dict) -> tuple[dict, object]:
-    """Δ(V_inj) with and without e–e scattering and fL(ε) at x = 0 (App. B)."""
+def fig11(p: dict, units=direct) -> tuple[dict, object]:
+    """Δ(V_inj) with and without e–e scattering and fL(ε) at x = 0 (App. B); every bias
+    of the two sweeps is a checkpointed unit (``elastic_bias<k>``, ``inelastic_...``)."""
     from .selfconsistent import bias_sweep
 
     v = np.linspace(0, p["v_max"], p["points"])
@@ -68,7 +75,7 @@ def fig11(p: dict) -> tuple[dict, object]:
     for key, g in (("elastic", 0.0), ("inelastic", p["gamma_ee"])):
         st = paper.fig11_setup(gamma_ee=g, de=p["spacing"], n_edges=p["cells"],
                                gamma=p["gamma"])
-        sw = bias_sweep(st, "injector", v)
+        sw = bias_sweep(st, "injector", v, units=units, label=f"{key}_")
         out[f"delta_{key}"] = sw["delta"][:, 0]
         out[f"fL_{key}"] = sw["fL_probe"]
         out["eps"] = st.eps
@@ -90,14 +97,15 @@ def fig11(p: dict) -> tuple[dict, object]:
     return out, fig
 
 
-def fig12(p: dict) -> tuple[dict, object]:
-    """g_sa(V_inj, V_det) from the inelastic Δ(V_inj) of Fig. 11 (Sec. V)."""
+def fig12(p: dict, units=direct) -> tuple[dict, object]:
+    """g_sa(V_inj, V_det) from the inelastic Δ(V_inj) of Fig. 11 (Sec. V); every bias of
+    the Δ sweep is a checkpointed unit."""
     from .selfconsistent import bias_sweep
 
     v = np.linspace(0, p["v_max"], p["points"])
     st = paper.fig11_setup(gamma_ee=p["gamma_ee"], de=p["spacing"], n_edges=p["cells"],
                            gamma=p["gamma"])
-    d = bias_sweep(st, "injector", v)["delta"][:, 0]
+    d = bias_sweep(st, "injector", v, units=units)["delta"][:, 0]
     vv = np.concatenate([-v[:0:-1], v])
     dd = np.concatenate([d[:0:-1], d])
     vd = np.linspace(-p["v_det_max"], p["v_det_max"], p["det_points"])
@@ -117,7 +125,7 @@ def fig12(p: dict) -> tuple[dict, object]:
     return out, fig
 
 
-def fig13(p: dict) -> tuple[dict, object]:
+def fig13(p: dict, units=None) -> tuple[dict, object]:
     """g_a(V_inj) for three supercurrents (coupled Eqs. 9–10, whole wire, App. B)."""
     sc = paper.TABLE1
     dgrid = np.linspace(0, 0.6, 13)
@@ -139,16 +147,39 @@ def fig13(p: dict) -> tuple[dict, object]:
 
 
 FIGURES = {"fig10": fig10, "fig11": fig11, "fig12": fig12, "fig13": fig13}
+#: figures whose self-consistent bias sweeps are checkpointed (the others take seconds)
+CHECKPOINTED = ("fig11", "fig12")
 
 
-def run_figure(case, output_dir: str | None = None) -> dict:
+def run_figure(case, output_dir: str | None = None, resume: bool = False,
+               max_steps: int | None = None) -> dict:
+    """Compute one figure of the paper; fig11/fig12 checkpoint every bias (``resume``
+    continues a killed run, ``max_steps`` stops after that many new biases, status 1)."""
     import h5py
 
     t0 = time.perf_counter()
     p = dict(case.data["paper"])
     out_dir = output_dir or case.output_dir
     os.makedirs(out_dir, exist_ok=True)
-    data, fig = FIGURES[p["figure"]](p)
+    if p["figure"] not in CHECKPOINTED:
+        if resume or max_steps is not None:
+            raise ValueError(f"{case.path}: paper.figure = {p['figure']!r} takes seconds and "
+                             "is not checkpointed: nothing to resume or stop. Fix: run it "
+                             "without --resume / --max-steps.")
+        data, fig = FIGURES[p["figure"]](p)
+    else:
+        units = WorkUnits(out_dir, case.digest, resume=resume, max_units=max_steps,
+                          latest_only=CARRY)
+        try:
+            data, fig = FIGURES[p["figure"]](p, units)
+        except StudyStopped as stop:
+            log.info("usadel %s: %s", case.name, stop)
+            return {"model": "usadel", "case": case.path, "status": 1, "figure": p["figure"],
+                    "message": str(stop), "biases_done": len(units),
+                    "checkpoint": units.path, "wall_time_s": time.perf_counter() - t0}
+        except ConvergenceError as exc:
+            raise ConvergenceError(f"{exc} The {len(units)} finished biases are kept in "
+                                   f"{units.path}.") from exc
     fig.suptitle(case.data.get("title") or case.name, fontsize=9)
     fig.tight_layout(rect=(0, 0, 1, 0.95))  # keep the case title clear of the axes title
     _save(fig, os.path.join(out_dir, f"{case.name}.png"))

@@ -19,6 +19,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ...solvers.options import apply_options, normalise_prefix
+from ...solvers.result import ConvergenceError
 from .collisions import (
     collision_diagonal,
     collision_integral,
@@ -156,14 +157,17 @@ def solve_inelastic(spec, reservoirs, junctions, gamma_ee: float, tc: float = 1 
     snes.solve(None, x)
     reason = snes.getConvergedReason()
     its, lits = snes.getIterationNumber(), snes.getLinearSolveIterations()
-    if reason <= 0:
-        raise RuntimeError(f"usadel inelastic SNES did not converge (reason {reason}, "
-                           f"{its} iterations, |F| = {snes.getFunctionNorm():.3e}); try "
-                           f"-{prefix}snes_monitor -{prefix}ksp_monitor")
+    fnorm = snes.getFunctionNorm()
     sol = x.getArray().copy().reshape(op.ne, 2, op.n)
-    log.info("usadel inelastic: %d Newton, %d linear iterations", its, lits)
     for obj in (snes, P, x, F):
         obj.destroy()
+    if reason <= 0:
+        raise ConvergenceError(
+            f"usadel inelastic SNES did not converge (reason {reason}, {its} Newton "
+            f"iterations, |F| = {fnorm:.3e}). Fix: look with -{prefix}snes_monitor "
+            f"-{prefix}ksp_monitor; more iterations (-{prefix}snes_max_it 50) or a "
+            "smaller bias step of the sweep.")
+    log.info("usadel inelastic: %d Newton, %d linear iterations", its, lits)
     return KineticSolution(eps=spec.eps, fL=sol[:, 0], fT=sol[:, 1], spectral=spec,
                            junctions=list(junctions), reservoirs=list(reservoirs),
                            newton_iterations=int(its), linear_iterations=int(lits))

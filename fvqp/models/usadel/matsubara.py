@@ -23,6 +23,8 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+from .triplets import Triplets
+
 
 def _residual_jacobian(th, ch, w, h, thS, phi):
     """Residual (n_w, 2n) and sparse Jacobian of the discrete equations."""
@@ -48,13 +50,7 @@ def _residual_jacobian(th, ch, w, h, thS, phi):
     R2[:, 0], R2[:, -1] = ch[:, 0] + phi / 2, ch[:, -1] - phi / 2
     base = (np.arange(nw) * 2 * n)[:, None]
     T, C = base, base + n  # offsets of the θ and χ blocks
-    rows, cols, vals = [], [], []
-
-    def put(r, col, v):
-        r, col, v = np.broadcast_arrays(r, col, v)
-        rows.append(r.ravel())
-        cols.append(col.ravel())
-        vals.append(v.ravel())
+    put = Triplets()
 
     g = np.full((nw, n - 1), 1.0 / h)
     for row, sgn in ((a, 1.0), (b, -1.0)):  # edge flux enters row a with +, row b with -
@@ -70,8 +66,7 @@ def _residual_jacobian(th, ch, w, h, thS, phi):
         put(T + row, C + a, scn * d)
     node = np.arange(n)[None, :]
     put(T + node, T + node, -h * (qn * np.cos(2 * th) + 2 * w[:, None] * c))
-    J = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                      shape=(2 * n * nw, 2 * n * nw))
+    J = put.csr((2 * n * nw, 2 * n * nw))
     dirichlet = np.concatenate([base[:, 0] + k for k in (0, n - 1, n, 2 * n - 1)])
     keep = np.ones(J.shape[0])
     keep[dirichlet] = 0.0

@@ -49,9 +49,11 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+from ...solvers.result import ConvergenceError
 from .bulk import bulk_theta
 from .network import WireNetwork
 from .spectral import SpectralProblem, solve_spectral
+from .triplets import Triplets
 
 log = logging.getLogger(__name__)
 
@@ -185,13 +187,7 @@ def _residual_jacobian(prob: PhaseProblem, eps, th, ch, gam, dirichlet, lam_phas
         return R, None
     base = (np.arange(ne) * 2 * n)[:, None]
     T, X = base, base + n
-    rr, cc, vv = [], [], []
-
-    def put(r, col, v):
-        r, col, v = np.broadcast_arrays(r, col, v)
-        rr.append(r.ravel())
-        cc.append(col.ravel())
-        vv.append(v.ravel())
+    put = Triplets()
 
     q8 = g * dchi**2 * C2 / 4  # d(fq)/dθ_a = d(fq)/dθ_b
     m = g * dchi * S1 / 2
@@ -212,8 +208,7 @@ def _residual_jacobian(prob: PhaseProblem, eps, th, ch, gam, dirichlet, lam_phas
     put(T + node, X + node, off)
     put(X + node, T + node, off)
     put(X + node, X + node, -vol * 2 * d * s * cp)
-    J = sp.csr_matrix((np.concatenate(vv), (np.concatenate(rr), np.concatenate(cc))),
-                      shape=(2 * n * ne, 2 * n * ne))
+    J = put.csr((2 * n * ne, 2 * n * ne))
     drows = np.concatenate([(base + tn[None, :]).ravel(), (base + n + cn[None, :]).ravel()])
     keep = np.ones(J.shape[0])
     keep[drows] = 0.0
@@ -350,8 +345,10 @@ def solve_phase(prob: PhaseProblem, eps, guess=None, maxit: int = 40, tol: float
         it += itk
         th[bad], ch[bad] = tb, cb
         if not ok.all():
-            raise RuntimeError(f"usadel phase Newton failed at {int((~ok).sum())} energies "
-                               f"(e.g. eps = {e[~ok][:3]}); residual {res_b:.2e}")
+            raise ConvergenceError(
+                f"usadel phase Newton failed at {int((~ok).sum())} energies (e.g. eps = "
+                f"{e[~ok][:3]}); residual {res_b:.2e}. Fix: phase differences ≤ 0.9π "
+                "(the (θ, χ) solver cannot reach π), or a small Dynes broadening.")
         done[bad] = ok
         res = float(np.abs(_residual_jacobian(prob, eps, th, ch, prob.gamma,
                                               prob.dirichlet(eps, prob.gamma),

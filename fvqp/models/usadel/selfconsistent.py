@@ -20,6 +20,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from ...io.workunits import direct
+from ...solvers.result import ConvergenceError
 from .inelastic import solve_inelastic
 from .kinetic import KineticSolution, solve_linear
 from .observables import coupling_constant, gap_from_fL
@@ -136,7 +138,7 @@ def solve_state(setup: Setup, delta0=None, guess=None, cache: dict | None = None
             new = np.where(fixed, delta, new)
         res = new - delta
         err = float(np.abs(res).max())
-        log.info("usadel self-consistency %d: max |dDelta| = %.3e", it, err)
+        log.debug("usadel self-consistency %d: max |dDelta| = %.3e", it, err)
         if err < setup.tol:
             return State(delta=new, kinetic=kin, iterations=it, newton_iterations=newton)
         if setup.selfconsistency == "local":
@@ -153,8 +155,11 @@ def solve_state(setup: Setup, delta0=None, guess=None, cache: dict | None = None
         # limited steps keep the iteration on the branch connected to the previous state
         step = np.clip(step, -setup.max_step, setup.max_step)
         delta = np.maximum(delta + step, 1e-6)
-    raise RuntimeError(f"Delta self-consistency did not converge in {setup.max_iter} "
-                       f"iterations (max change {err:.2e})")
+    raise ConvergenceError(
+        f"usadel Δ self-consistency (Eq. 8, mode {setup.selfconsistency}) did not converge "
+        f"in {setup.max_iter} iterations (max |ΔΔ| = {err:.2e} > tolerance "
+        f"{setup.tol:.1e}). Fix: raise [selfconsistency] max_iterations, loosen tolerance "
+        "(the quadrature noise of Eq. 8 is ~1e-5 with δε > Γ), or use smaller bias steps.")
 
 
 def _anderson(hist: list, x, f, fixed, max_step: float, m: int = 5):
@@ -181,35 +186,71 @@ def with_biases(setup: Setup, biases: dict) -> Setup:
     return replace(setup, junctions=js)
 
 
-def bias_sweep(setup: Setup, junction: str, biases, detector=None) -> dict:
+#: keys of a sweep unit that carry the continuation state to the next bias
+CARRY = ("carry_fL", "carry_fT", "carry_theta", "carry_chi")
+
+
+def bias_sweep(setup: Setup, junction: str, biases, detector=None, units=direct,
+               label: str = "") -> dict:
     """States for every bias of ``junction`` (continuation from the previous one).
 
     ``detector`` = ``(node, kappa, v_det_list, t_det)`` (node, kappa may be sequences: a
     segment detector) evaluates the detector current
     (Eq. 14) on every state. Returns arrays ``delta`` (n_bias, n_nodes), ``i_inj``,
-    ``i_det`` (n_bias, n_vdet), ``mu`` (n_bias, n_nodes) and the last state.
+    ``i_det`` (n_bias, n_vdet), ``mu`` (n_bias, n_nodes), ``fL_probe``, ``iterations``
+    and ``newton`` (Newton iterations of the inelastic solves).
+
+    ``units`` is a work-unit hook (:class:`fvqp.io.workunits.WorkUnits`, keys
+    ``<label>bias<k>``): every bias is one unit, checkpointed with the continuation state
+    (Δ, fL, fT and the spectral guess; :data:`CARRY`), so a resumed sweep starts the next
+    bias from exactly the state an uninterrupted one would have.
     """
+    out: dict = {"bias": np.asarray(biases, float)}
+    keys = ("delta", "i_inj", "i_det", "mu", "fL_probe", "iterations", "newton")
+    rows: dict = {k: [] for k in keys}
+    prev: dict = {}
+    cache: dict = {}
+    for k, v in enumerate(out["bias"]):
+        r = units(f"{label}bias{k:04d}",
+                  lambda v=v, p=prev: _sweep_point(setup, junction, v, detector, p, cache))
+        if "carry_fL" in r:  # a computed unit, or the last one of a resumed sweep
+            prev = r
+        log.info("usadel sweep %s%d/%d: bias %.4g, min Δ %.5f, %d Eq. 8 iterations", label,
+                 k + 1, out["bias"].size, v, float(np.min(r["delta"])), r["iterations"])
+        for key in keys:
+            if key in r:
+                rows[key].append(r[key])
+    for key in keys:
+        out[key] = np.array(rows[key])
+    return out
+
+
+def _sweep_point(setup: Setup, junction: str, v: float, detector, prev: dict,
+                 cache: dict) -> dict:
+    """One bias of :func:`bias_sweep`, started from ``prev`` (the previous unit)."""
     from .observables import charge_imbalance_potential, detector_current, tunnel_current
 
-    out = {"bias": np.asarray(biases, float), "delta": [], "i_inj": [], "i_det": [],
-           "mu": [], "fL_probe": [], "iterations": []}
-    delta, guess, cache = None, None, {}
-    for v in out["bias"]:
-        s = with_biases(setup, {junction: v})
-        st = solve_state(s, delta0=delta, guess=guess, cache=cache)
-        delta, guess = st.delta, (st.kinetic.fL, st.kinetic.fT)
-        out["delta"].append(st.delta)
-        out["i_inj"].append(sum(tunnel_current(st.kinetic, j) for j in s.junctions
-                                if j.name == junction))  # all parts of a segment
-        out["mu"].append(charge_imbalance_potential(st.kinetic))
-        out["iterations"].append(st.iterations)
-        if setup.probe_node is not None:
-            out["fL_probe"].append(st.kinetic.fL[:, setup.probe_node])
-        if detector is not None:
-            node, kap, vd, td = detector
-            out["i_det"].append(sum(detector_current(st.kinetic, nd, kp, vd, td)
-                                    for nd, kp in zip(np.atleast_1d(node),
-                                                      np.atleast_1d(kap), strict=True)))
-    for k in ("delta", "i_inj", "i_det", "mu", "fL_probe", "iterations"):
-        out[k] = np.array(out[k])
-    return out
+    s = with_biases(setup, {junction: v})
+    guess = (prev["carry_fL"], prev["carry_fT"]) if prev else None
+    if prev and "theta" not in cache:  # resumed: the spectral guess of the killed run
+        th = prev["carry_theta"]
+        cache["theta"] = (th, prev["carry_chi"]) if "carry_chi" in prev else th
+    st = solve_state(s, delta0=prev.get("delta"), guess=guess, cache=cache)
+    kin = st.kinetic
+    r = {"delta": st.delta, "iterations": st.iterations, "newton": st.newton_iterations,
+         "i_inj": sum(tunnel_current(kin, j) for j in s.junctions
+                      if j.name == junction),  # all parts of a segment
+         "mu": charge_imbalance_potential(kin), "carry_fL": kin.fL, "carry_fT": kin.fT}
+    th = cache["theta"]
+    if isinstance(th, tuple):
+        r["carry_theta"], r["carry_chi"] = th
+    else:
+        r["carry_theta"] = th
+    if setup.probe_node is not None:
+        r["fL_probe"] = kin.fL[:, setup.probe_node]
+    if detector is not None:
+        node, kap, vd, td = detector
+        r["i_det"] = sum(detector_current(kin, nd, kp, vd, td)
+                         for nd, kp in zip(np.atleast_1d(node), np.atleast_1d(kap),
+                                           strict=True))
+    return r

@@ -31,6 +31,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+from ...solvers.result import ConvergenceError
 from .bulk import bulk_theta
 from .network import WireNetwork
 
@@ -234,8 +235,11 @@ def solve_spectral(prob: SpectralProblem, eps, theta0=None, maxit: int = 40,
         th[bad] = tb
         done[bad] = ok
         if not ok.all():
-            raise RuntimeError(f"usadel spectral Newton failed at {int((~ok).sum())} energies "
-                               f"(e.g. eps = {eps[bad][~ok][:3]}); residual {res_b:.2e}")
+            raise ConvergenceError(
+                f"usadel spectral Newton failed at {int((~ok).sum())} energies (e.g. "
+                f"eps = {eps[bad][~ok][:3]}); residual {res_b:.2e}. Fix: a small Dynes "
+                "broadening (regions.*.dynes, e.g. 1e-3 Δ0) or an energy grid that does "
+                "not put a node exactly on the gap edge ([energy] spacing).")
         res = max(res, res_b)
     return SpectralSolution(eps=eps, theta=th, problem=prob, iterations=it, residual=res)
 

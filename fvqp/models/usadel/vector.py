@@ -42,12 +42,12 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
-import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from .bulk import bulk_theta
 from .phase import PhaseProblem
 from .spectral import solve_spectral
+from .triplets import Triplets
 
 log = logging.getLogger(__name__)
 
@@ -104,13 +104,7 @@ class _System:
         n, ne = self.n, self.ne
         nv, lam = u[..., :3], u[..., 3]
         base = (np.arange(ne) * 4 * n)[:, None]  # block of energy e; index 4 i + c
-        rows, cols, vals = [], [], []
-
-        def put(r, c, v):
-            r, c, v = np.broadcast_arrays(r, c, v)
-            rows.append(r.ravel())
-            cols.append(c.ravel())
-            vals.append(v.ravel())
+        put = Triplets()
 
         lap = self.lap.tocoo()
         keep = self.free[lap.row]
@@ -130,9 +124,7 @@ class _System:
         for c in range(4):
             put(base + 4 * dn + c, base + 4 * dn + c, np.ones((ne, dn.size)))
         size = 4 * n * ne
-        return sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows),
-                                                     np.concatenate(cols))),
-                             shape=(size, size))
+        return put.csr((size, size))
 
 
 def _newton(prob, eps, u, gam, maxit=40, tol=1e-11):
