@@ -63,6 +63,7 @@ _UNITS: dict[str, dict[str, float]] = {
     "energy": {"J": 1.0, "eV": E_CHARGE},
     "power": {"W": 1.0},
     "voltage": {"V": 1.0},
+    "current": {"A": 1.0},
     "resistance": {"Ohm": 1.0, "ohm": 1.0, "Ω": 1.0},
     "resistivity": {"Ohm m": 1.0, "ohm m": 1.0, "Ω m": 1.0, "Ohm*m": 1.0},
     "conductance": {"S": 1.0},

@@ -172,3 +172,61 @@ steady = true
     end1 = np.argmin(np.linalg.norm(pts - [2.0, 0.0, 0.0], axis=1))
     assert np.argmax(mu) == end1 and mu[end1] > 0
     assert 'NumberOfCells="180"' in (tmp_path / "o" / "usadel_y.vtu").read_text()
+
+
+@pytest.mark.slow
+def test_fit_case_recovers_the_parameters_of_the_numerical_data(tmp_path):
+    """cases/usadel_nis_wire_fit.toml by the CLI: its data are the *numerical* Eqs. 9–10
+    g_ss of the Table 1 wire (Γ = 1.53e-3, I_s = 0, 5, 10 µA with I0 = 29.8 µA, 0.5 %
+    noise; cases/data/make_usadel_nis_wire_gss.py). The Eq. 21 fit through the case's
+    SI parameters (κ_I = G_inj R_ξ/2, x and branch lengths from the mesh, injector
+    temperature) recovers Γ to 2 %, the phase gradients to 1.5 % and I0 to 2 %."""
+    run_fvqp(["run", CASES / "usadel_nis_wire_fit.toml", "--output", tmp_path])
+    s = json.loads((tmp_path / "summary.json").read_text())
+    assert s["status"] == 0 and s["biases_fitted"] == 39
+    assert s["x_um"] == pytest.approx(0.3) and s["branches_um"] == pytest.approx([5.2, 5.8])
+    assert s["gamma_over_delta0"] == pytest.approx(1.53e-3, rel=0.02)
+    assert s["gamma_ueV"] == pytest.approx(1.53e-3 * 265, rel=0.02)
+    assert s["dphi_per_xi"] == pytest.approx([0.0, 0.107183, 0.215984], rel=0.015)
+    assert s["I0_fit_A"] == pytest.approx(29.8e-6, rel=0.02)
+    assert s["rms_residual_ohm"] < 0.01 * 180  # the data's 0.5 % noise, not a misfit
+    with h5py.File(tmp_path / "usadel_nis_wire_fit.h5") as f:
+        assert f["fit_ohm"].shape == f["g_ss_ohm"].shape == (81, 3)
+    assert (tmp_path / "usadel_nis_wire_fit.png").stat().st_size > 10000
+
+
+def test_fit_case_input_errors_name_key_file_and_fix(tmp_path):
+    """Bad [fit] input is refused up front (also by `fvqp check`), naming the key, the
+    file and the fix; a fit has nothing to resume."""
+    text = (CASES / "usadel_nis_wire_fit.toml").read_text().replace(
+        "../meshes", str(CASES.parent / "meshes")).replace(
+        '"data/usadel_nis_wire_gss.csv"', '"gss.csv"')
+    data = (CASES / "data" / "usadel_nis_wire_gss.csv").read_text()
+    (tmp_path / "gss.csv").write_text(data)
+    p = tmp_path / "usadel_fit.toml"
+    bad = {
+        "two columns for three supercurrents": (text.replace(
+            '"5 uA", "10 uA"]', '"5 uA"]'), "fit.data",
+            "has 3 g_ss column(s) but [fit] supercurrents lists 2"),
+        "first column not at I_s = 0": (text.replace('["0 uA",', '["1 uA",'),
+                                        "fit.supercurrents", "I_s = 0"),
+        "unknown detector": (text.replace('detector = "junction_b"',
+                                          'detector = "junction_x"'), "fit.detector",
+                             "junction_x"),
+        "missing file": (text.replace('"gss.csv"', '"nothere.csv"'), "fit.data",
+                         "nothere.csv"),
+    }
+    for what, (t, key, words) in bad.items():
+        p.write_text(t)
+        proc = run_fvqp(["check", p], check=False)
+        assert proc.returncode == 2, what
+        assert key in proc.stderr and words in proc.stderr and "Fix:" in proc.stderr, what
+    rows = data.splitlines()  # a row that is not comma-separated numbers
+    rows[10] = rows[10].replace(",", ";", 1)
+    (tmp_path / "gss.csv").write_text("\n".join(rows))
+    p.write_text(text)
+    proc = run_fvqp(["check", p], check=False)
+    assert proc.returncode == 2 and "line 11" in proc.stderr and "fit.data" in proc.stderr
+    (tmp_path / "gss.csv").write_text(data)
+    proc = run_fvqp(["run", p, "--output", tmp_path / "o", "--resume"], check=False)
+    assert proc.returncode == 2 and "not checkpointed" in proc.stderr

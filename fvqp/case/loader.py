@@ -165,6 +165,8 @@ def load_case(path: str | os.PathLike, check_mesh: bool = True,
     _check_materials(data, err)
     if spec.check is not None and not err.items:
         spec.check(data, err)
+    if spec.check_files is not None and not err.items:
+        spec.check_files(data, base, err)
     timed = "time" not in spec.unused_sections
     if timed and not data["time"].get("steady") and data["time"].get("end") is None:
         err.add("time.end", "required for a time-dependent run.",

@@ -19,6 +19,7 @@ _UNITS_HINT = {
     "length": 'm (e.g. "150 nm")', "area": 'm^2 (e.g. "1200 nm^2")',
     "energy": 'J or eV (e.g. "6 keV")', "power": 'W (e.g. "1 pW")', "resistivity": "Ohm m",
     "diffusivity": 'm^2/s (e.g. "5 cm^2/s")', "heat_flux": "W/m^2",
+    "current": 'A (e.g. "5 uA")',
 }
 
 

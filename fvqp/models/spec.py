@@ -27,6 +27,9 @@ class ModelSpec:
     check : callable, optional
         ``check(data, errors)`` adds model-specific problems (e.g. a regime where the
         model does not apply) to ``errors`` (:class:`fvqp.case.schema.Errors`).
+    check_files : callable, optional
+        ``check_files(data, case_dir, errors)`` reads and checks data files named by the
+        case (e.g. measured curves to fit), relative to the case file's directory.
     uses_mesh : bool
         Mesh-less models (0D) have no ``[mesh]``, ``[regions]``, ``[boundaries]``,
         ``[[sources]]`` tables; they declare their own top-level ``sections``.
@@ -50,6 +53,9 @@ class ModelSpec:
     dimension_doc: dict = field(default_factory=dict)
     #: ``check(data, errors)``: model-specific physics checks of a validated case
     check: Callable | None = None
+    #: ``check_files(data, case_dir, errors)``: checks of data files the case names
+    #: (paths relative to the case file), run by ``fvqp check`` too
+    check_files: Callable | None = None
     #: ``(geometry, active) -> list``: interior face groups that *may* carry a condition
     #: (e.g. a tunnel junction on a marked point of a wire)
     optional_boundaries: Callable | None = None

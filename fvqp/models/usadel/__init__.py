@@ -119,6 +119,23 @@ _SECTIONS = {
         "detector_biases": Field("list", "detector biases", item=Field(
             "quantity", dimension="voltage"), default=[0.0]),
     }),
+    "fit": Section({
+        "data": Field("path", "measured g_ss/(G_inj G_det) (Ω) vs V_inj (V), CSV, relative "
+                      "to the case file: column 1 bias, one column per supercurrent; "
+                      "giving it makes the run a fit"),
+        "injector": Field("str", "injector junction (point group)"),
+        "detector": Field("str", "detector junction (point group)"),
+        "supercurrents": Field("list", "supercurrent of every g_ss column; the first must "
+                               "be 0 (it fixes Γ)", item=Field("quantity",
+                                                                 dimension="current"),
+                               default=[0.0]),
+        "bias_max": Field("float", "fit |eV_inj| < bias_max Δ0 (the initial rise)",
+                          default=1.5, positive=True),
+        "branches": Field("str", "Eq. 21 with the two branches ending at the reservoirs at "
+                          "their mesh distances (mesh) or infinite (as printed)",
+                          default="mesh", choices=("mesh", "infinite")),
+        "gamma_guess": Field("float", "start value of Γ/Δ0", default=1e-3, positive=True),
+    }, doc="fit Γ, ∂xφ and I0 of Eq. 21 / Eq. 6 to measured g_ss (paper Fig. 10)"),
     "paper": Section({
         "figure": Field("str", "reproduce a figure of Ryan et al. (2026) with the model "
                         "set-up of its App. B (the rest of the case is then unused)",
@@ -158,14 +175,33 @@ def _check(data, err) -> None:
             err.add(f"junctions.{name}", "needs exactly one of conductance (a point or the "
                     "total of a segment) and conductance_per_length (a segment).",
                     'add conductance = "20 uS" (or conductance_per_length = 1e-3 for S/m).')
+    fit = data.get("fit") or {}
+    if fit.get("data") and fit["supercurrents"] and fit["supercurrents"][0] != 0:
+        err.add("fit.supercurrents", "the first g_ss column must be the one at I_s = 0 "
+                "(it fixes Γ, Sec. V).", 'start the list with "0 A" and the data with that '
+                "column.")
+    if fit.get("data"):
+        for key in ("injector", "detector"):
+            if not fit.get(key):
+                err.add(f"fit.{key}", "required for a fit.", f'add {key} = "junction_a".')
+            elif fit[key] not in (data.get("junctions") or {}):
+                err.add(f"fit.{key}", f"{fit[key]!r} is not a [junctions.*] table of the "
+                        "case.", f"add [junctions.{fit[key]}] or name an existing one.")
     for name, reg in (data.get("regions") or {}).items():
         if reg and reg.get("gap") is None and not reg.get("material"):
             err.add(f"regions.{name}", "needs gap or material.", 'add gap = "265 ueV".')
 
 
+def _check_files(data, case_dir, err) -> None:
+    from .fitcase import check_files
+
+    check_files(data, case_dir, err)
+
+
 SPEC = ModelSpec(
     name="usadel", region_schema=_REGION, boundary_types=_BOUNDARIES, fields=FIELDS,
     required_boundaries=_required_boundaries, sections=_SECTIONS, check=_check,
+    check_files=_check_files,
     dimension_keys={1: ("cross_section",)},
     dimension_doc={"cross_section": 'e.g. "1200 nm^2"'},
 )
@@ -180,6 +216,13 @@ def run(case, output_dir: str | None = None, resume: bool = False,
     ``max_steps`` stops after that many new biases. Single states and the fast figures
     (fig10, fig13) have nothing to resume.
     """
+    if (case.data.get("fit") or {}).get("data"):
+        if resume or max_steps is not None:
+            raise ValueError(f"{case.path}: a [fit] case takes seconds and is not "
+                             "checkpointed. Fix: run it without --resume / --max-steps.")
+        from .fitcase import run_fit
+
+        return run_fit(case, output_dir=output_dir)
     if (case.data.get("paper") or {}).get("figure"):
         from .figures import run_figure
 

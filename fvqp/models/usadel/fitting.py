@@ -25,39 +25,42 @@ def default_grid(emax: float = 8.0) -> np.ndarray:
 
 
 def gss_model(v_inj, x: float, kappa: float, t: float, gamma: float, dphi: float = 0.0,
-              delta: float = 1.0, eps=None) -> np.ndarray:
+              delta: float = 1.0, eps=None, length=None) -> np.ndarray:
     """Eq. 21 convolved with the injector Fermi function, per G_det, for every bias.
 
-    ``kappa`` is the per-branch κ_I = G_inj R_ξ/2 (App. B).
+    ``kappa`` is the per-branch κ_I = G_inj R_ξ/2 (App. B); ``length`` = (L1, L2) the
+    branches ending at reservoirs (:func:`~.observables.gnl_spectral_eq21`; None: the
+    infinite wire of Eq. 21).
     """
     eps = default_grid() if eps is None else eps
     us = uniform_solution(eps, delta, gamma, 0.5 * dphi**2)
-    g = gnl_spectral_eq21(us, x, kappa)
+    g = gnl_spectral_eq21(us, x, kappa, length)
     return thermal_average(np.nan_to_num(g), eps, v_inj, t)
 
 
 def fit_gamma(v_inj, gss, x, kappa, t, gamma0: float = 1e-3, dphi: float = 0.0,
-              vmax: float = 1.5, eps=None) -> tuple[float, float]:
+              vmax: float = 1.5, eps=None, length=None) -> tuple[float, float]:
     """Fit Γ (log-parametrised) to g_ss(V_inj) for |eV_inj| < ``vmax`` (the paper fits
     only the initial rise below 1.5 Δ, Sec. V). Returns (Γ, its 1σ estimate)."""
     v, y = np.asarray(v_inj), np.asarray(gss)
     m = np.abs(v) < vmax
 
     def res(p):
-        return gss_model(v[m], x, kappa, t, np.exp(p[0]), dphi, eps=eps) - y[m]
+        return gss_model(v[m], x, kappa, t, np.exp(p[0]), dphi, eps=eps,
+                         length=length) - y[m]
 
     r = least_squares(res, [np.log(gamma0)], x_scale=1.0, xtol=1e-12, ftol=1e-12)
     return float(np.exp(r.x[0])), _sigma(r) * float(np.exp(r.x[0]))
 
 
 def fit_dphi(v_inj, gss, x, kappa, t, gamma: float, dphi0: float = 0.1,
-             vmax: float = 1.5, eps=None) -> tuple[float, float]:
+             vmax: float = 1.5, eps=None, length=None) -> tuple[float, float]:
     """Fit the phase gradient ∂xφ at fixed Γ (Sec. V, I_s ≠ 0)."""
     v, y = np.asarray(v_inj), np.asarray(gss)
     m = np.abs(v) < vmax
 
     def res(p):
-        return gss_model(v[m], x, kappa, t, gamma, p[0], eps=eps) - y[m]
+        return gss_model(v[m], x, kappa, t, gamma, p[0], eps=eps, length=length) - y[m]
 
     r = least_squares(res, [dphi0], bounds=([0.0], [2.0]), xtol=1e-12, ftol=1e-12)
     return float(r.x[0]), _sigma(r)
