@@ -28,3 +28,15 @@ def atomic_path(path: str) -> str:
     d = os.path.dirname(os.path.abspath(path))
     os.makedirs(d, exist_ok=True)
     return os.path.join(d, f".tmp-{os.getpid()}-{os.path.basename(path)}")
+
+
+def atomic_savefig(fig, path: str, dpi: int = 110) -> None:
+    """Save a matplotlib figure as PNG atomically and close it."""
+    import matplotlib.pyplot as plt
+
+    tmp = atomic_path(path)
+    try:
+        fig.savefig(tmp, dpi=dpi, format="png")
+    finally:
+        plt.close(fig)
+    os.replace(tmp, path)

@@ -30,7 +30,7 @@ import time
 import numpy as np
 
 from ...collisions.grid import EnergyGrid, bcs_gap
-from ...io.atomic import atomic_path, atomic_write_bytes
+from ...io.atomic import atomic_path, atomic_savefig, atomic_write_bytes
 from ...materials import get_material
 from ...solvers import BDFIntegrator
 from ...units import E_CHARGE, UnitSystem
@@ -338,7 +338,4 @@ def _figure(store: SnapshotStore, path: str, sim: SphereSimulation) -> None:
     ax[2].set(xlabel="r [um]", ylabel="excess QPs per state weight", title="spreading")
     ax[2].legend(fontsize=8)
     fig.tight_layout()
-    tmp = atomic_path(path)
-    fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
-    os.replace(tmp, path)
+    atomic_savefig(fig, path)

@@ -27,7 +27,7 @@ import time
 import numpy as np
 
 from ...collisions import DELTA0_BCS, CollisionParams, EnergyGrid, bcs_gap, bose, fermi
-from ...io.atomic import atomic_path, atomic_write_bytes
+from ...io.atomic import atomic_path, atomic_savefig, atomic_write_bytes
 from ...units import E_CHARGE, HBAR, UnitSystem
 from .drives import PhononInjection, PhotonDrive, TunnelInjection
 from .model import Kinetics0D
@@ -168,10 +168,7 @@ def _figure(path: str, model: Kinetics0D, y: np.ndarray, snaps: list, title: str
     a1.legend(fontsize=7)
     fig.suptitle(title)
     fig.tight_layout()
-    tmp = atomic_path(path)
-    fig.savefig(tmp, dpi=120, format="png")
-    plt.close(fig)
-    os.replace(tmp, path)
+    atomic_savefig(fig, path, dpi=120)
 
 
 def run(case, output_dir: str | None = None, resume: bool = False,

@@ -105,21 +105,16 @@ _DRAW = {"concentration_curve": _concentration_curve, "relaxation": _relaxation,
 
 def draw(path: str, kind: str, datasets: dict, summary: dict, title: str) -> None:
     """Write the figure of study ``kind`` to ``path`` (PNG, atomically)."""
-    import os
-
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ...io.atomic import atomic_path
+    from ...io.atomic import atomic_savefig
 
     wide = kind in ("concentration_curve", "regime_map") or "trace_cp" in datasets
     fig = plt.figure(figsize=(13 if kind == "regime_map" else 10 if wide else 6, 4.2))
     _DRAW[kind](fig, datasets, summary)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    tmp = atomic_path(path)
-    fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
-    os.replace(tmp, path)
+    atomic_savefig(fig, path)

@@ -14,7 +14,7 @@ import time
 import numpy as np
 
 from ...case import CaseError
-from ...io.atomic import atomic_path, atomic_write_bytes
+from ...io.atomic import atomic_path, atomic_savefig, atomic_write_bytes
 from ...io.workunits import StudyStopped, WorkUnits
 from ...solvers.result import ConvergenceError
 from ...units import K_B, WireScales
@@ -178,10 +178,7 @@ def _figure(path, res, title):
             ax[2].set(xlabel="V_inj (mV)", ylabel="Δ (µeV)")
     fig.suptitle(title)
     fig.tight_layout()
-    tmp = atomic_path(path)
-    fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
-    os.replace(tmp, path)
+    atomic_savefig(fig, path)
 
 
 def _vtk(path, meta, gap_ev, mu_v):

@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from ...io.atomic import atomic_path, atomic_write_bytes
+from ...io.atomic import atomic_path, atomic_savefig, atomic_write_bytes
 from ...io.workunits import StudyStopped, WorkUnits, direct
 from ...solvers.result import ConvergenceError
 from . import paper
@@ -31,12 +31,6 @@ def _plt():
     import matplotlib.pyplot as plt
 
     return plt
-
-
-def _save(fig, path):
-    tmp = atomic_path(path)
-    fig.savefig(tmp, dpi=110, format="png")
-    os.replace(tmp, path)
 
 
 def fig10(p: dict, units=None) -> tuple[dict, object]:
@@ -182,7 +176,7 @@ def run_figure(case, output_dir: str | None = None, resume: bool = False,
                                    f"{units.path}.") from exc
     fig.suptitle(case.data.get("title") or case.name, fontsize=9)
     fig.tight_layout(rect=(0, 0, 1, 0.95))  # keep the case title clear of the axes title
-    _save(fig, os.path.join(out_dir, f"{case.name}.png"))
+    atomic_savefig(fig, os.path.join(out_dir, f"{case.name}.png"))
     h5 = os.path.join(out_dir, f"{case.name}.h5")
     tmp = atomic_path(h5)
     with h5py.File(tmp, "w") as fh:

@@ -34,7 +34,7 @@ import time
 import numpy as np
 
 from ...case import CaseError
-from ...io.atomic import atomic_path, atomic_write_bytes
+from ...io.atomic import atomic_path, atomic_savefig, atomic_write_bytes
 from .fitting import fit_dphi, fit_gamma, fit_i0, gss_model, supercurrent_per_i0
 
 log = logging.getLogger(__name__)
@@ -229,7 +229,4 @@ def _figure(path, out, summary, fit, t_bath, title):
     ax[1].set(xlabel="∂xφ (1/ξ)", ylabel="I_s (µA)", title="supercurrent vs phase gradient")
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    tmp = atomic_path(path)
-    fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
-    os.replace(tmp, path)
+    atomic_savefig(fig, path)
