@@ -47,14 +47,21 @@ def test_nis_wire_case_charge_imbalance(tmp_path):
     assert s["xi_m"] == pytest.approx(TABLE1.xi, rel=1e-6)
     assert s["I0_A"] == pytest.approx(TABLE1.i0, rel=1e-4)  # rho rounded in the case
     assert (tmp_path / "usadel_nis_wire.png").stat().st_size > 10000
-    vtu = (tmp_path / "usadel_nis_wire.vtu").read_text()
-    assert 'Name="gap"' in vtu and 'NumberOfCells="326"' in vtu
     with h5py.File(tmp_path / "usadel_nis_wire.h5") as f:
         V = f["bias_mV"][:] * 1e-3
         i_det = f["i_det_A"][:, 0]
         g_sa, g_ss = f["g_sa"][:, 0], f["g_ss"][:, 0]
-        gap = f["gap_ueV"][:]
+        gap, mu_uv = f["gap_ueV"][:], f["mu_uV"][:]
     assert np.allclose(gap, 265.0)
+    # the VTK file, opened by pyvista: 326 line cells over the 11 µm wire, SI fields
+    import pyvista as pv
+
+    m = pv.read(tmp_path / "usadel_nis_wire.vtu")
+    assert m.n_cells == 326
+    assert np.ptp(m.points[:, 0]) == pytest.approx(11.0, rel=1e-9)  # µm
+    assert np.allclose(m.cell_data["gap"], 265e-6)  # eV
+    mu = m.cell_data["charge_imbalance_potential"]  # V, cell mean of the nodal μ_Q*
+    assert mu.max() == pytest.approx(mu_uv.max() * 1e-6, rel=0.05) and mu.max() > 0
     # charge imbalance alone (Δ fixed) is even in V_inj: no antisymmetric part
     assert np.abs(g_sa).max() < 1e-6 * np.abs(g_ss).max()
     v = np.array([TABLE1.bias(x) for x in V])
@@ -171,7 +178,14 @@ steady = true
     assert s["status"] == 0 and s["nodes"] == 181
     end1 = np.argmin(np.linalg.norm(pts - [2.0, 0.0, 0.0], axis=1))
     assert np.argmax(mu) == end1 and mu[end1] > 0
-    assert 'NumberOfCells="180"' in (tmp_path / "o" / "usadel_y.vtu").read_text()
+    import pyvista as pv
+
+    m = pv.read(tmp_path / "o" / "usadel_y.vtu")
+    assert m.n_cells == 180 and m.n_points == 181
+    # μ_Q* per cell (V) is the mean of its two nodes' μ_Q* of the HDF5 output (µV)
+    cells = m.cells.reshape(-1, 3)[:, 1:]
+    assert np.allclose(m.cell_data["charge_imbalance_potential"],
+                       mu[cells].mean(axis=1) * 1e-6, rtol=1e-12, atol=1e-18)
 
 
 @pytest.mark.slow
