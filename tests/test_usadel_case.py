@@ -186,6 +186,15 @@ steady = true
     cells = m.cells.reshape(-1, 3)[:, 1:]
     assert np.allclose(m.cell_data["charge_imbalance_potential"],
                        mu[cells].mean(axis=1) * 1e-6, rtol=1e-12, atol=1e-18)
+    # the charge current per cell (A) is the HDF5 edge current in the cell order, and at
+    # the N end it is the summary's current into that reservoir
+    with h5py.File(tmp_path / "o" / "usadel_y.h5") as f:
+        edge = f["edge_current_A"][:]
+    cur = m.cell_data["charge_current"]
+    assert np.allclose(cur, edge, rtol=1e-12, atol=0)
+    k = np.flatnonzero((cells == end1).any(axis=1))[0]
+    i_end = s["reservoir_currents_A"]["end_1"]
+    assert abs(cur[k]) == pytest.approx(abs(i_end), rel=1e-12) and abs(i_end) > 1e-6
 
 
 @pytest.mark.slow

@@ -154,7 +154,9 @@ _SECTIONS = {
     }),
 }
 
-FIELDS = ("gap", "charge_imbalance_potential")
+#: VTK cell fields: gap (eV), μ_Q* (V), charge current along the cell orientation (A,
+#: single steady states only)
+FIELDS = ("gap", "charge_imbalance_potential", "charge_current")
 
 
 def _required_boundaries(geo, active) -> list[str]:

@@ -181,15 +181,21 @@ def _figure(path, res, title):
     atomic_savefig(fig, path)
 
 
-def _vtk(path, meta, gap_ev, mu_v):
+def _vtk(path, meta, wanted, gap_ev, mu_v, current_a=None):
+    """Cell fields of the wire (one VTK line cell per mesh edge, points in µm): the
+    ``[output] fields`` that this run has (``charge_current`` only for single states)."""
     from ...io.vtk import write_vtu
 
     net = meta["net"]
     pts = net.points * meta["scales"].xi * 1e6
     blocks = [("line", np.stack([net.edge_a, net.edge_b], axis=1))]
-    write_vtu(path, pts, blocks, {"gap": net.edge_mean(gap_ev),
-                                  "charge_imbalance_potential": net.edge_mean(mu_v)},
-              {"gap": "eV", "charge_imbalance_potential": "V"})
+    fields = {"gap": (net.edge_mean(gap_ev), "eV"),
+              "charge_imbalance_potential": (net.edge_mean(mu_v), "V")}
+    if current_a is not None:
+        fields["charge_current"] = (np.asarray(current_a, float), "A")
+    fields = {k: v for k, v in fields.items() if k in wanted}
+    write_vtu(path, pts, blocks, {k: v[0] for k, v in fields.items()},
+              {k: v[1] for k, v in fields.items()})
 
 
 def run(case, output_dir: str | None = None, resume: bool = False,
@@ -298,8 +304,8 @@ def run(case, output_dir: str | None = None, resume: bool = False,
                                         "g_ss": "S"})
     os.replace(tmp, h5)
     _figure(os.path.join(out_dir, f"{case.name}.png"), res, case.data.get("title") or case.name)
-    _vtk(os.path.join(out_dir, f"{case.name}.vtu"), meta, gap * sc.delta0 / 1.602176634e-19,
-         mu * v_unit)
+    _vtk(os.path.join(out_dir, f"{case.name}.vtu"), meta, d["output"]["fields"],
+         gap * sc.delta0 / 1.602176634e-19, mu * v_unit, res.get("edge_current_A"))
     summary["output"] = h5
     summary["wall_time_s"] = time.perf_counter() - start
     atomic_write_bytes(os.path.join(out_dir, "summary.json"),
