@@ -232,6 +232,38 @@ def test_electron_phonon_integral_limits():
     assert O[k] / N[k] == pytest.approx(ref, rel=0.03)  # midpoint rule at the singularity
 
 
+def test_electron_phonon_integral_equals_the_collision_layer_in_the_bcs_limit():
+    """The Usadel e–ph integral (full energy axis, Dynes Γ = 1e-4, point values) against
+    the independent QP operator of fvqp.collisions (E ≥ Δ, exact cell-averaged DOS,
+    scattering + recombination + pair breaking): hot QPs (T_e = 0.3 Tc) with phonons at
+    0.15 Tc, df/dt in 1/τ0 at E = 1.3 … 4 Δ. Agreement 8.8e-3 … 7e-4 at δε = 2.5e-4 Δ,
+    converging at first order in δε (gap-edge point values): a wrong τ0 normalisation,
+    sign or missing process would not."""
+    from fvqp.collisions import CollisionParams, EnergyGrid, bose, collision_terms, fermi
+    from fvqp.models.usadel.collisions import ep_rates
+
+    D, t_ph, t_e = 1.764, 0.15, 0.3  # Δ0/kTc, temperatures in Tc
+    g = EnergyGrid.build(D, h=0.004, e_max=14.0)
+    c = collision_terms(fermi(g.e, t_e), bose(g.omega, t_ph), g,
+                        CollisionParams.from_times(1000.0, D))
+    layer = c.qp_sc_in - c.qp_sc_out - c.qp_rec + c.qp_pb
+    E = np.array([1.3, 1.6, 2.0, 3.0, 4.0])
+    ref = np.interp(E * D, g.e, layer)
+    err = []
+    for de in (5e-4, 2.5e-4):
+        e = np.arange(-round(8 / de), round(8 / de) + 1) * de
+        s = uniform_solution(e, 1.0, 1e-4)
+        N, R = s.N[:, 0], s.imF[:, 0]
+        fL = np.tanh(e / (2 * t_e / D))
+        In, Out = ep_rates(fL, N, R, de, t_ph / D)
+        f = 0.5 * (1 - fL)
+        rate = ((1 - f) * In - f * Out) / N / T_C_BCS**3  # K = γ_ph/t_c³, per γ_ph: 1/τ0
+        err.append(np.interp(E, e, rate) / ref - 1)
+    assert np.all(ref < 0)  # hot QPs relax
+    assert np.all(np.abs(err[1]) < [0.012, 0.006, 0.003, 0.002, 0.002])
+    assert np.all(np.abs(err[1]) < 0.6 * np.abs(err[0]))  # converging with δε
+
+
 def test_electron_phonon_in_the_kinetic_solve_cools():
     """With the e-ph term (phonons at the bath) the injected energy is partly lost to the
     phonons: less energy reaches the reservoirs than is injected."""
