@@ -253,3 +253,32 @@ def test_fit_case_input_errors_name_key_file_and_fix(tmp_path):
     (tmp_path / "gss.csv").write_text(data)
     proc = run_fvqp(["run", p, "--output", tmp_path / "o", "--resume"], check=False)
     assert proc.returncode == 2 and "not checkpointed" in proc.stderr
+
+
+def _single_state(tmp_path, name, spacing, mode="uniform", extra=""):
+    text = (CASES / "usadel_nis_wire.toml").read_text().replace(
+        "../meshes", str(CASES.parent / "meshes"))
+    text = text.replace('junction = "junction_a"\n', "").replace(
+        'mode = "none"', f'mode = "{mode}"\nprobe = "junction_a"{extra}').replace(
+        "spacing = 0.01\nmax = 4.0", f"spacing = {spacing}\nmax = 10.0")
+    p = tmp_path / f"{name}.toml"
+    p.write_text(text)
+    return p
+
+
+def test_case_gap_is_independent_of_the_energy_grid(tmp_path):
+    """A self-consistent case (Δ from Eq. 8 at the probe, equilibrium, Γ = 1.53e-3 ≪ δε):
+    the gap does not depend on how the energy grid meets the gap edge (δε = 1/40, 1/41,
+    1/43 agree to 1e-4; the plain quadrature gave 1.001, 1.026, 0.956). A grid shorter than
+    ω_D is refused (it would truncate Eq. 8)."""
+    gaps = []
+    for k, de in enumerate((1 / 40, 1 / 41, 1 / 43)):
+        out = tmp_path / f"o{k}"
+        run_fvqp(["run", _single_state(tmp_path, f"usadel_sc{k}", de), "--output", out])
+        gaps.append(json.loads((out / "summary.json").read_text())["gap_min_ueV"])
+    gaps = np.array(gaps) / 265.0
+    assert np.ptp(gaps) < 1e-4 and 0.98 < gaps[0] < 1.0
+    p = _single_state(tmp_path, "usadel_short", 0.05)
+    p.write_text(p.read_text().replace("max = 10.0", "max = 4.0"))
+    proc = run_fvqp(["run", p, "--output", tmp_path / "s"], check=False)
+    assert proc.returncode == 2 and "energy.max" in proc.stderr and "Fix:" in proc.stderr

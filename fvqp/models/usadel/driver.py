@@ -102,6 +102,11 @@ def build(case) -> tuple[Setup, dict]:
     en = d.get("energy") or {}
     de = en.get("spacing", 0.025)
     emax = en.get("max") or max(omega_d, max(biases + [0.0]) + 1.0 + 20 * t_bath)
+    if scd.get("mode", "local") != "none" and emax < omega_d:
+        raise CaseError([f"{case.path}: energy.max: the grid ends at {emax:g} Δ0 but the gap "
+                         f"equation (Eq. 8) integrates up to ω_D = {omega_d:g} Δ0; a shorter "
+                         "grid would truncate it silently. Fix: raise energy.max to "
+                         f"{omega_d:g} (or lower selfconsistency.omega_d)."])
     eps = np.arange(-np.floor(emax / de), np.floor(emax / de) + 1) * de
     if phased:
         prob = PhaseProblem(net, node_delta, gamma=gam, zeta0=zeta, reservoirs=reservoirs,
@@ -114,7 +119,7 @@ def build(case) -> tuple[Setup, dict]:
     gamma_ph = 1.0 / sc.time(coll["tau0"]) if coll.get("tau0") else 0.0
     setup = Setup(problem=prob, eps=eps, reservoirs=reservoirs, junctions=junctions,
                   gamma_ee=coll.get("gamma_ee", 0.0), gamma_ph=gamma_ph, t_ph=t_bath,
-                  omega_d=omega_d,
+                  omega_d=omega_d, t_ref=t_bath,  # Eq. 8 by the split (gap-edge) quadrature
                   selfconsistency=scd.get("mode", "local"), probe_node=probe,
                   tol=scd.get("tolerance", 1e-7), max_iter=scd.get("max_iterations", 60),
                   petsc_prefix=d["solver"]["prefix"],
