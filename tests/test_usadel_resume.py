@@ -86,8 +86,8 @@ def test_sweep_that_does_not_converge_exits_3_naming_the_fix(tmp_path):
     text = (CASES / "usadel_nis_wire.toml").read_text().replace("../meshes", str(MESHES))
     text = text.replace('mode = "none"', 'mode = "local"\nmax_iterations = 2\n'
                         'tolerance = 1e-12')
-    text = text.replace("points = 31", "points = 3").replace("max = 4.0", "max = 3.0")
-    text = text.replace("spacing = 0.01", "spacing = 0.02")
+    text = text.replace("points = 31", "points = 3").replace("max = 4.0", "max = 10.0")
+    text = text.replace("spacing = 0.01", "spacing = 0.04")
     p = tmp_path / "usadel_nis_wire.toml"
     p.write_text(text)
     proc = run_fvqp(["run", p, "--output", tmp_path / "o"], check=False)
