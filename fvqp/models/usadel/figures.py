@@ -34,8 +34,13 @@ def _plt():
 
 
 def fig10(p: dict, units=None) -> tuple[dict, object]:
-    """g_ss(V_inj) of Eq. 21 for several supercurrents (Γ fixed, ∂xφ from I_s by Eq. 6
-    with I0 = 29.8 µA, Sec. V) and I_s(∂xφ) (Fig. 10b)."""
+    """g_ss(V_inj) for several supercurrents (Γ fixed, ∂xφ from I_s by Eq. 6 with
+    I0 = 29.8 µA, Sec. V): Eq. 21 (lines, as the paper's fits), Eq. 21 with the branches
+    ending at the reservoirs 5.2 and 5.8 µm from A (dotted) and the numerical solution of
+    the coupled Eqs. 9–10 on the ``nis_wire`` mesh (points: g_s of Eq. 17 over ±∂xφ,
+    bias-even part, junctions A → B, :func:`~.paper.fig13_ga`); I_s(∂xφ) (Fig. 10b)."""
+    from .observables import split_bias
+
     sc = paper.TABLE1
     v = np.linspace(-p["v_max"], p["v_max"], p["points"])
     x, kap, t = sc.length(300e-9), sc.kappa(24.6e-6) / 2, sc.t(0.061)
@@ -45,17 +50,27 @@ def fig10(p: dict, units=None) -> tuple[dict, object]:
     dphi = np.interp(cur, i_s, dgrid)
     g = np.array([gss_model(v, x, kap, t, p["gamma"], d) for d in dphi])
     g_ohm = g / 24.6e-6  # g_ss/(G_inj G_det)
+    branches = (sc.length(5.2e-6), sc.length(5.8e-6))  # injector A to the two reservoirs
+    g_fin = np.array([gss_model(v, x, kap, t, p["gamma"], d, length=branches)
+                      for d in dphi]) / 24.6e-6
+    num = paper.fig13_ga(dphi, v, gamma=p["gamma"], de=p["spacing"], emax=p["v_max"] + 0.5)
+    _, g_num = split_bias(num["g_s"], axis=1)
     plt = _plt()
     fig, ax = plt.subplots(1, 2, figsize=(10, 3.8))
-    for c, row in zip(cur, g_ohm, strict=True):
-        ax[0].plot(v, row, label=f"I_s = {c * 1e6:.0f} µA")
-    ax[0].set(xlabel="eV_inj/Δ0", ylabel="g_ss/(G_inj G_det) (Ω)", title="Fig. 10a (Eq. 21)")
+    for c, row, rfin, rnum in zip(cur, g_ohm, g_fin, g_num, strict=True):
+        line, = ax[0].plot(v, row, label=f"I_s = {c * 1e6:.0f} µA")
+        ax[0].plot(v, rfin, ":", color=line.get_color())
+        ax[0].plot(v[::4], rnum[::4], "o", ms=2.5, color=line.get_color())
+    ax[0].set(xlabel="eV_inj/Δ0", ylabel="g_ss/(G_inj G_det) (Ω)",
+              title="Fig. 10a: Eq. 21 (—), finite branches (⋯), Eqs. 9–10 (o)")
     ax[0].legend(fontsize=7)
     ax[1].plot(dgrid, i_s * 1e6)
     ax[1].plot(dphi, cur * 1e6, "o")
     ax[1].set(xlabel="∂xφ (1/ξ)", ylabel="I_s (µA)", title="Fig. 10b (Eq. 6, I0 = 29.8 µA)")
     fig.tight_layout()
     return {"v_inj": v, "dphi": dphi, "supercurrent_A": cur, "g_ss_ohm": g_ohm,
+            "g_ss_eq21_finite_branches_ohm": g_fin, "g_ss_numerical_ohm": g_num,
+            "supercurrent_numerical_A": num["i_s"],
             "dphi_grid": dgrid, "i_s_grid_A": i_s}, fig
 
 
