@@ -290,3 +290,84 @@ def test_case_gap_is_independent_of_the_energy_grid(tmp_path):
     p.write_text(p.read_text().replace("max = 10.0", "max = 4.0"))
     proc = run_fvqp(["run", p, "--output", tmp_path / "s"], check=False)
     assert proc.returncode == 2 and "energy.max" in proc.stderr and "Fix:" in proc.stderr
+
+
+def _y_case(tmp_path, rho=(2e-8, 2e-8, 2e-8), diff=(20, 20, 20), area=(2000, 1000, 1000)):
+    meshes = CASES.parent / "meshes"
+    regions = "".join(f'''[regions.wire_{k + 1}]
+cross_section = "{area[k]} nm^2"
+gap = "180 ueV"
+resistivity = "{rho[k]} Ohm m"
+diffusivity = "{diff[k]} cm^2/s"
+dynes = "1 ueV"
+''' for k in range(3))
+    text = f'''model = "usadel"
+[mesh]
+file = "{meshes}/wire_network/wire_network.msh"
+[bath]
+temperature = "50 mK"
+{regions}[boundaries.end_1]
+type = "normal"
+bias = "0.3 mV"
+[boundaries.end_2]
+type = "normal"
+[boundaries.end_3]
+type = "normal"
+[energy]
+spacing = 0.02
+max = 4.0
+[selfconsistency]
+mode = "none"
+[time]
+steady = true
+'''
+    p = tmp_path / "usadel_y3.toml"
+    p.write_text(text)
+    return p
+
+
+def test_wires_with_their_own_resistivity_and_diffusion_constant(tmp_path):
+    """Per-wire ρ, D and A of the case (meshes/wire_network): the network's edge
+    conductance is A/(ρL) in SI and its node weights A N0 with N0 = 1/(e²ρD); with the
+    wires made normal, the currents from the biased end split as in the resistor network
+    R_k = ρ_k L_k/A_k (Kirchhoff, linear response, exact for normal wires) — wire 2 has
+    10× the resistivity, wire 3 twice the diffusion constant at the same resistivity."""
+    from fvqp.case import load_case
+    from fvqp.models.usadel.driver import build
+    from fvqp.models.usadel.kinetic import solve_linear
+    from fvqp.models.usadel.observables import charge_current
+    from fvqp.models.usadel.spectral import SpectralProblem, solve_spectral
+
+    rho, diff, area = (2e-8, 2e-7, 2e-8), (20, 20, 40), (2000, 1000, 1000)
+    setup, meta = build(load_case(_y_case(tmp_path, rho, diff, area)))
+    sc, net = meta["scales"], meta["net"]
+    length_m = net.length * sc.xi
+    k = net.edge_region
+    a_m2 = np.array(area)[k] * 1e-18
+    assert np.allclose(net.conductance / sc.r_xi, a_m2 / (np.array(rho)[k] * length_m),
+                       rtol=1e-12)
+    n0 = 1.0 / (np.array(rho) * np.array(diff))  # ∝ N0 per wire
+    assert np.allclose(net.area, (a_m2 / sc.area) * n0[k] / n0[0], rtol=1e-12)
+    # normal wires, normal reservoirs: resistor network
+    prob = SpectralProblem(net, 0.0, gamma=1e-3, reservoirs=setup.reservoirs)
+    kin = solve_linear(solve_spectral(prob, setup.eps), setup.reservoirs, [])
+    i_e = charge_current(kin) * sc.i0
+    wire_len = np.array([length_m[k == j].sum() for j in range(3)])
+    R = np.array(rho) * wire_len / (np.array(area) * 1e-18)
+    V = 0.3e-3
+    i1 = V / (R[0] + 1.0 / (1.0 / R[1] + 1.0 / R[2]))
+    i2, i3 = i1 * R[2] / (R[1] + R[2]), i1 * R[1] / (R[1] + R[2])
+    for j, ref in enumerate((i1, i2, i3)):
+        assert np.allclose(np.abs(i_e[k == j]), ref, rtol=1e-6), j
+    assert i3 > 5 * i2  # the 10× resistivity of wire 2 matters
+
+
+def test_per_region_dynes_must_agree(tmp_path):
+    from fvqp.case import CaseError, load_case
+
+    p = _y_case(tmp_path)
+    text = p.read_text().split("[regions.wire_2]")
+    p.write_text(text[0] + "[regions.wire_2]" + text[1].replace('dynes = "1 ueV"',
+                                                               'dynes = "2 ueV"', 1))
+    with pytest.raises(CaseError, match=r"regions.wire_2.dynes.*Fix: give every region"):
+        load_case(p)

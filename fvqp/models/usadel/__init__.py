@@ -189,6 +189,14 @@ def _check(data, err) -> None:
             elif fit[key] not in (data.get("junctions") or {}):
                 err.add(f"fit.{key}", f"{fit[key]!r} is not a [junctions.*] table of the "
                         "case.", f"add [junctions.{fit[key]}] or name an existing one.")
+    active = [(n, r) for n, r in (data.get("regions") or {}).items()
+              if r and r.get("active", True)]
+    for key in ("dynes", "depairing"):  # the spectral solvers have one Γ and one ζ0
+        for name, reg in active[1:]:
+            if reg.get(key) != active[0][1].get(key):
+                err.add(f"regions.{name}.{key}", f"differs from the first region "
+                        f"({active[0][0]}); the model has one {key} value for the network.",
+                        f"give every region the same {key} (the first region's is used).")
     for name, reg in (data.get("regions") or {}).items():
         if reg and reg.get("gap") is None and not reg.get("material"):
             err.add(f"regions.{name}", "needs gap or material.", 'add gap = "265 ueV".')

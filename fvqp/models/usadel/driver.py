@@ -56,9 +56,11 @@ def build(case) -> tuple[Setup, dict]:
         delta0 = float(gaps[0])
     sc = WireScales(delta0, ref["diffusivity"], ref["resistivity"], ref["cross_section"])
     raw = read_mesh(case.mesh_path)
-    areas = {n: r["cross_section"] / sc.area for n, r in regions.items()}
-    # conductance per length ∝ A D / (ρ D) ... D relative sets the diffusion, ρ the norm
+    # per wire: D/D_ref and A N0/(A N0)_ref with N0 ∝ 1/(ρ D) (σ = e²N0 D = 1/ρ), so the
+    # edge conductance D × that is A/ρ relative to the reference (network.WireNetwork)
     diffs = {n: r["diffusivity"] / sc.diffusivity for n, r in regions.items()}
+    areas = {n: r["cross_section"] / sc.area * (sc.resistivity / r["resistivity"]) / diffs[n]
+             for n, r in regions.items()}
     net = network_from_mesh(raw, xi=sc.xi, mesh_scale=d["mesh"]["scale"], areas=areas,
                             diffusions=diffs, regions=list(regions))
     t_bath = sc.t(d["bath"]["temperature"])

@@ -109,7 +109,7 @@ def assemble(spec: SpectralSolution, reservoirs, junctions, dl_floor: float = 1e
     if phase:
         js = 0.5 * spec.edge_js
     else:
-        js = net.edge_mean(spec.jeps) * (prob.dphi * net.area)[None, :] * 0.5
+        js = net.edge_mean(spec.jeps) * (prob.dphi * net.sigma_area)[None, :] * 0.5
     RT, vol = spec.RT, net.volume
     base = (np.arange(ne) * 2 * n)[:, None]
     rows, cols, vals = [], [], []

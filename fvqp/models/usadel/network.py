@@ -34,8 +34,11 @@ class WireNetwork:
     edge_a, edge_b : ndarray of int
         End nodes of every edge (mesh cell orientation, a -> b).
     length, area, diffusion : ndarray
-        Edge length (ξ), cross-section relative to the reference one, diffusion constant
-        relative to :math:`D_N`.
+        Edge length (ξ); ``area`` the cross-section times the normal-state density of
+        states relative to the reference wire, A N0 / (A N0)_ref (the weight of the
+        energy, pair-potential and collision terms per length), and ``diffusion``
+        D / D_ref. Their product is the normal conductance per length σA / (σA)_ref,
+        σ = e²N0 D = 1/ρ, which weighs the spectral currents (diffusion, supercurrent).
     edge_region : ndarray of int
     region_names : list of str
     groups : dict of str -> ndarray of int
@@ -61,9 +64,14 @@ class WireNetwork:
         return int(self.edge_a.size)
 
     @property
+    def sigma_area(self) -> np.ndarray:
+        """σA of every edge relative to the reference wire (= diffusion × area)."""
+        return self.diffusion * self.area
+
+    @property
     def conductance(self) -> np.ndarray:
-        """Edge conductance :math:`D_e A_e/L_e` in units of :math:`1/R_\\xi`."""
-        return self.diffusion * self.area / self.length
+        """Edge conductance σ_e A_e / L_e in units of 1/R_ξ."""
+        return self.sigma_area / self.length
 
     @property
     def volume(self) -> np.ndarray:
@@ -135,8 +143,8 @@ def network_from_mesh(raw, xi: float, mesh_scale: float = 1.0,
     mesh_scale
         Length of one mesh unit in the units of ``xi``.
     areas, diffusions
-        Per-region cross-section (relative to the reference area) and diffusion constant
-        (relative to D_N); default 1.
+        Per-region ``area`` weight A N0 / (A N0)_ref and diffusion constant D / D_ref
+        (see :class:`WireNetwork`); default 1.
     regions
         Regions to keep (default all).
     """

@@ -76,7 +76,7 @@ def supercurrent(spec, fL) -> np.ndarray:
     if hasattr(spec, "edge_js"):  # phase-biased solution: Σ g Im(sin²θ̄ Δχ) (phase.py)
         return 0.5 * integrate(spec.edge_js * net.edge_mean(fL), spec.eps)
     je = integrate(net.edge_mean(spec.jeps * fL), spec.eps)
-    return 0.5 * prob.dphi * net.area * je
+    return 0.5 * prob.dphi * net.sigma_area * je
 
 
 def charge_current(kin) -> np.ndarray:
@@ -98,7 +98,7 @@ def charge_current(kin) -> np.ndarray:
         j += net.edge_mean(spec.cross) * g * (kin.fL[:, b] - kin.fL[:, a])
         j += spec.edge_js * net.edge_mean(kin.fL)
     else:
-        j += net.edge_mean(spec.jeps) * prob.dphi * net.area * net.edge_mean(kin.fL)
+        j += net.edge_mean(spec.jeps) * prob.dphi * net.sigma_area * net.edge_mean(kin.fL)
     return -0.5 * integrate(j, kin.eps)
 
 
@@ -205,7 +205,7 @@ def charge_balance(kin) -> dict:
         X = net.edge_mean(spec.cross) * g
         conv += 0.5 * integrate((spec.node_RL * kin.fL)[:, free].sum(axis=1), eps)
     else:
-        js = net.edge_mean(spec.jeps) * prob.dphi * net.area
+        js = net.edge_mean(spec.jeps) * prob.dphi * net.sigma_area
     drained = {}
     for r in kin.reservoirs:
         tot = np.zeros(eps.size)

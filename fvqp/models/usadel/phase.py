@@ -442,7 +442,7 @@ class PhaseSolution:
     def jeps(self):
         """Node spectral supercurrent density Im(sin²θ ∂xχ) (mean of the adjacent edges)."""
         net = self.problem.net
-        jl = self.edge_js / (net.diffusion * net.area)[None, :]
+        jl = self.edge_js / net.sigma_area[None, :]
         out = np.zeros((self.eps.size, net.n_nodes))
         rows = np.arange(self.eps.size)[:, None]
         np.add.at(out, (rows, net.edge_a[None, :]), jl)

@@ -77,9 +77,10 @@ class SpectralProblem:
 
     @property
     def zeta(self) -> np.ndarray:
-        """Node depairing ζ0 + volume average of (∂xφ)²/2 over the adjacent edges."""
+        """Node depairing ζ0 + volume average of D(∂xφ)²/2 over the adjacent edges (Eq. 7;
+        D relative to the reference wire)."""
         net = self.net
-        half = 0.5 * net.area * net.length * 0.5 * self.dphi**2
+        half = 0.5 * net.sigma_area * net.length * 0.5 * self.dphi**2
         z = np.zeros(net.n_nodes)
         np.add.at(z, net.edge_a, half)
         np.add.at(z, net.edge_b, half)
