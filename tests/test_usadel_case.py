@@ -371,3 +371,39 @@ def test_per_region_dynes_must_agree(tmp_path):
                                                                'dynes = "2 ueV"', 1))
     with pytest.raises(CaseError, match=r"regions.wire_2.dynes.*Fix: give every region"):
         load_case(p)
+
+
+@pytest.mark.slow
+def test_supercurrent_map_case_gives_eqs_16_to_19(tmp_path):
+    """[sweep] supercurrents on the NIS wire case (Δ fixed): for I_s = 0 and 5 µA the
+    phase gradients that carry them (Eqs. 6–7 with the sample's I0) are imposed with both
+    signs; g_a (Eq. 16) vanishes at I_s = 0 and is odd in V_inj, g_ss (Eq. 19) at I_s = 0
+    is the plain sweep's, and g_a, g_s equal the independent Table 1 computation of
+    Fig. 13 (paper.fig13_ga, same ∂xφ) to 1 % (Γ rounded to 0.405 µeV in the case)."""
+    from fvqp.models.usadel.paper import fig13_ga
+
+    text = (CASES / "usadel_nis_wire.toml").read_text().replace(
+        "../meshes", str(CASES.parent / "meshes"))
+    text = text.replace("points = 31", 'points = 11\nsupercurrents = ["0 uA", "5 uA"]')
+    text = text.replace("spacing = 0.01", "spacing = 0.02")
+    p = tmp_path / "usadel_nis_map.toml"
+    p.write_text(text)
+    run_fvqp(["run", p, "--output", tmp_path / "o"])
+    s = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert s["g_nl"].startswith("exact")
+    with h5py.File(tmp_path / "o" / "usadel_nis_map.h5") as f:
+        v = f["bias_mV"][:] * 1e-3
+        ga, gs, gss = f["g_a_map"][:], f["g_s_map"][:], f["g_ss_map"][:]
+        dphi, g_plain = f["phase_gradient_max_per_xi"][:], f["g_ss"][:]
+    ohm = 24.6e-6 * 31.4e-6
+    assert dphi[0] == 0 and 0.09 < dphi[1] < 0.12
+    assert np.abs(ga[0]).max() == 0.0
+    assert np.allclose(ga[1], -ga[1][::-1], atol=1e-12 * np.abs(ga[1]).max())
+    assert np.allclose(gss[0], g_plain, rtol=1e-12, atol=0)
+    ref = fig13_ga([dphi[1]], np.array([TABLE1.bias(x) for x in v]), gamma=1.53e-3,
+                   de=0.02, emax=4.0)
+    assert np.allclose(ga[1, :, 0] / ohm, ref["g_a"][0], rtol=0,
+                       atol=0.01 * np.abs(ref["g_a"]).max())
+    assert np.allclose(gs[1, :, 0] / ohm, ref["g_s"][0], rtol=0,
+                       atol=0.01 * np.abs(ref["g_s"]).max())
+    assert np.abs(ga[1]).max() > 1e-3 * np.abs(gs[1]).max()  # not trivially zero

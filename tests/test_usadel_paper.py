@@ -162,3 +162,20 @@ def test_fig11_inelastic_gap_is_independent_of_the_energy_grid():
     drop = {de: d[de, 0.0][-1] - d[de, 2e-4][-1] for de in (1 / 40, 1 / 80)}
     assert drop[1 / 40] > 0.05  # the collisions matter: ~0.063 Δ0
     assert abs(drop[1 / 40] - drop[1 / 80]) < 5e-4
+
+
+def test_phase_gradient_for_a_supercurrent():
+    """gradients.py inverts Eq. 6 with the depairing of Eq. 7 on the rising branch, also
+    for a wire with σA = 2, D = 4 relative to the reference; above the depairing critical
+    current it refuses."""
+    from fvqp.models.usadel.fitting import supercurrent_per_i0
+    from fvqp.models.usadel.gradients import gradient_for_current
+
+    t, gam = 0.0079, 1.53e-3
+    d = gradient_for_current(0.1, 1.0, 1.0, 1.0, gam, t)
+    assert supercurrent_per_i0([d], t, gam)[0] == pytest.approx(0.1, rel=1e-8)
+    d2 = gradient_for_current(-0.1, 2.0, 4.0, 1.0, gam, t)  # I = σA s(√D d)/√D
+    assert d2 < 0 and 2.0 * supercurrent_per_i0([2 * d2], t, gam)[0] / 2 == \
+        pytest.approx(-0.1, rel=1e-8)
+    with pytest.raises(ValueError, match="critical current"):
+        gradient_for_current(5.0, 1.0, 1.0, 1.0, gam, t)

@@ -118,6 +118,10 @@ _SECTIONS = {
         "detector": Field("str", "junction read out as detector (Eq. 14)"),
         "detector_biases": Field("list", "detector biases", item=Field(
             "quantity", dimension="voltage"), default=[0.0]),
+        "supercurrents": Field("list", "supercurrents along the wire (cell orientation); "
+                               "each is swept at ±I_s with the phase gradients that carry "
+                               "it (Eqs. 6-7), giving g_a, g_s, g_sa, g_ss (Eqs. 16-19)",
+                               item=Field("quantity", dimension="current"), default=[]),
     }),
     "fit": Section({
         "data": Field("path", "measured g_ss/(G_inj G_det) (Ω) vs V_inj (V), CSV, relative "
@@ -177,6 +181,17 @@ def _check(data, err) -> None:
             err.add(f"junctions.{name}", "needs exactly one of conductance (a point or the "
                     "total of a segment) and conductance_per_length (a segment).",
                     'add conductance = "20 uS" (or conductance_per_length = 1e-3 for S/m).')
+    if sw.get("supercurrents"):
+        if not sw.get("detector"):
+            err.add("sweep.supercurrents", "a supercurrent map needs a detector junction.",
+                    'add detector = "junction_b" to [sweep].')
+        if any((r or {}).get("phase_gradient") for r in (data.get("regions") or {}).values()):
+            err.add("sweep.supercurrents", "excludes a fixed regions.*.phase_gradient (the "
+                    "gradients follow from the supercurrents).",
+                    "remove phase_gradient from the regions.")
+        if any(bc.get("phase") is not None for bc in (data.get("boundaries") or {}).values()):
+            err.add("sweep.supercurrents", "cannot be combined with boundary phases (the "
+                    "phase is then solved for).", "remove the boundaries' phase.")
     fit = data.get("fit") or {}
     if fit.get("data") and fit["supercurrents"] and fit["supercurrents"][0] != 0:
         err.add("fit.supercurrents", "the first g_ss column must be the one at I_s = 0 "

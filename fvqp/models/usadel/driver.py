@@ -23,6 +23,7 @@ from .observables import charge_imbalance_potential, detector_current, split_bia
 from .phase import PhaseProblem
 from .selfconsistent import CARRY, Setup, bias_sweep, solve_state
 from .spectral import SpectralProblem
+from .sweeps import decompose, supercurrent_map
 from .terminals import Reservoir, TunnelJunction, segment_junctions
 
 log = logging.getLogger(__name__)
@@ -174,7 +175,12 @@ def _figure(path, res, title):
         o = np.argsort(xe)
         ax[2].plot(xe[o], res["edge_current_A"][o] * 1e6)
         ax[2].set(xlabel="x (µm)", ylabel="I (µA)", title="charge current (cell orientation)")
-    if "bias_mV" in res and res["bias_mV"].size > 1:
+    if "g_a_map" in res:  # supercurrent map: g_a (Eq. 16) at the first detector bias
+        for k, cur in enumerate(res["supercurrent_A"]):
+            ax[2].plot(res["bias_mV"], res["g_a_map"][k, :, 0], label=f"I_s={cur * 1e6:.3g} µA")
+        ax[2].set(xlabel="V_inj (mV)", ylabel="g_a (S)", title="current-odd g_nl (Eq. 16)")
+        ax[2].legend(fontsize=7)
+    elif "bias_mV" in res and res["bias_mV"].size > 1:
         if res.get("g_nl") is not None:
             for k, vd in enumerate(res["detector_bias_mV"]):
                 ax[2].plot(res["bias_mV"], res["g_nl"][:, k], label=f"V_det={vd:.3g} mV")
@@ -240,15 +246,22 @@ def run(case, output_dir: str | None = None, resume: bool = False,
             det = ([j.node for j in jd], [j.kappa for j in jd], vd, jd[0].temperature)
         units = WorkUnits(out_dir, case.digest, resume=resume, max_units=max_steps,
                           latest_only=CARRY)
+        currents = list(sw.get("supercurrents") or [])
         try:
-            out = bias_sweep(setup, sw["junction"], biases, det, units=units)
+            if currents:  # g_nl(V_inj, V_det, ±I_s) and Eqs. 16-19 (sweeps.py)
+                smap = supercurrent_map(setup, sw["junction"], biases, det,
+                                        [i / sc.i0 for i in currents], meta["t_bath"], units)
+                out = smap["first"]
+            else:
+                out = bias_sweep(setup, sw["junction"], biases, det, units=units)
         except StudyStopped as stop:
             log.info("usadel %s: %s", case.name, stop)
             return {"model": "usadel", "case": case.path, "status": 1, "message": str(stop),
                     "biases_done": len(units), "checkpoint": units.path,
                     "wall_time_s": time.perf_counter() - start}
         except ConvergenceError as exc:
-            raise ConvergenceError(f"bias {len(units) + 1} of {biases.size}: {exc} The "
+            total = biases.size * max(1, 2 * len(currents))
+            raise ConvergenceError(f"bias {len(units) + 1} of {total}: {exc} The "
                                    f"{len(units)} finished biases are kept in "
                                    f"{units.path}.") from exc
         res["bias_mV"] = biases * v_unit * 1e3
@@ -262,10 +275,23 @@ def run(case, output_dir: str | None = None, resume: bool = False,
             i_det = out["i_det"] * sc.i0
             res["i_det_A"] = i_det
             res["detector_bias_mV"] = vd * v_unit * 1e3
-            g = np.gradient(i_det, biases * v_unit, axis=0) if biases.size > 1 else None
+            if out["g_det"].size:  # linear problem: exact derivative (Eq. 15)
+                g = out["g_det"] / sc.r_xi
+                summary["g_nl"] = "exact linear response dI_det/dV_inj"
+            else:  # Δ(V) and/or collisions: central differences in V_inj
+                g = np.gradient(i_det, biases * v_unit, axis=0) if biases.size > 1 else None
+                summary["g_nl"] = "finite differences of I_det(V_inj)"
             res["g_nl"] = g
             if g is not None and np.allclose(biases, -biases[::-1]):
                 res["g_sa"], res["g_ss"] = split_bias(g, axis=0)
+            if currents:
+                res["supercurrent_A"] = np.array(currents)
+                res["phase_gradient_max_per_xi"] = smap["dphi_max"]
+                res["i_det_map_A"] = smap["i_det"] * sc.i0
+                g_map = smap["g_det"] / sc.r_xi if smap["g_det"] is not None else None
+                for k, val in decompose(res["i_det_map_A"], biases * v_unit, g_map).items():
+                    res[f"{k}_map"] = val
+                summary["self_consistency_iterations"] = smap["iterations"]
         summary["message"] = f"bias sweep of {sw['junction']}: {biases.size} points"
     else:
         if resume or max_steps is not None:
@@ -308,7 +334,12 @@ def run(case, output_dir: str | None = None, resume: bool = False,
                                         "mu_uV": "uV", "bias_mV": "mV", "i_inj_A": "A",
                                         "i_det_A": "A", "edge_current_A": "A",
                                         "x_edge_um": "um", "g_nl": "S", "g_sa": "S",
-                                        "g_ss": "S"})
+                                        "g_ss": "S", "supercurrent_A": "A",
+                                        "phase_gradient_max_per_xi": "1/xi",
+                                        "i_det_map_A": "A (I_s, ±I_s, V_inj, V_det)",
+                                        "g_nl_map": "S (I_s, ±I_s, V_inj, V_det)",
+                                        "g_a_map": "S (I_s, V_inj, V_det)",
+                                        "g_s_map": "S", "g_sa_map": "S", "g_ss_map": "S"})
     os.replace(tmp, h5)
     _figure(os.path.join(out_dir, f"{case.name}.png"), res, case.data.get("title") or case.name)
     _vtk(os.path.join(out_dir, f"{case.name}.vtu"), meta, d["output"]["fields"],

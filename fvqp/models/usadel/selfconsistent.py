@@ -198,7 +198,8 @@ def bias_sweep(setup: Setup, junction: str, biases, detector=None, units=direct,
     segment detector) evaluates the detector current
     (Eq. 14) on every state. Returns arrays ``delta`` (n_bias, n_nodes), ``i_inj``,
     ``i_det`` (n_bias, n_vdet), ``mu`` (n_bias, n_nodes), ``fL_probe``, ``iterations``
-    and ``newton`` (Newton iterations of the inelastic solves).
+    and ``newton`` (Newton iterations of the inelastic solves); for a linear problem (Δ
+    fixed, no collisions) also ``g_det`` = dI_det/dV_inj (n_bias, n_vdet) exactly.
 
     ``units`` is a work-unit hook (:class:`fvqp.io.workunits.WorkUnits`, keys
     ``<label>bias<k>``): every bias is one unit, checkpointed with the continuation state
@@ -206,7 +207,7 @@ def bias_sweep(setup: Setup, junction: str, biases, detector=None, units=direct,
     bias from exactly the state an uninterrupted one would have.
     """
     out: dict = {"bias": np.asarray(biases, float)}
-    keys = ("delta", "i_inj", "i_det", "mu", "fL_probe", "iterations", "newton")
+    keys = ("delta", "i_inj", "i_det", "g_det", "mu", "fL_probe", "iterations", "newton")
     rows: dict = {k: [] for k in keys}
     prev: dict = {}
     cache: dict = {}
@@ -250,7 +251,29 @@ def _sweep_point(setup: Setup, junction: str, v: float, detector, prev: dict,
         r["fL_probe"] = kin.fL[:, setup.probe_node]
     if detector is not None:
         node, kap, vd, td = detector
-        r["i_det"] = sum(detector_current(kin, nd, kp, vd, td)
-                         for nd, kp in zip(np.atleast_1d(node), np.atleast_1d(kap),
-                                           strict=True))
+        pairs = list(zip(np.atleast_1d(node), np.atleast_1d(kap), strict=True))
+        r["i_det"] = sum(detector_current(kin, nd, kp, vd, td) for nd, kp in pairs)
+        if _linear(setup):  # g_nl = dI_det/dV_inj exactly (Eq. 15), independent of V_det
+            r["g_det"] = np.full(np.size(vd), _detector_slope(s, kin, junction, pairs, cache))
     return r
+
+
+def _linear(setup: Setup) -> bool:
+    """Δ fixed, no collisions, imposed phase gradient: the kinetic problem is linear in
+    the electrode distributions (Eq. 12), so ∂/∂V_inj is one more linear solve."""
+    return (setup.selfconsistency == "none" and setup.gamma_ee == 0 and setup.gamma_ph == 0
+            and not isinstance(setup.problem, PhaseProblem))
+
+
+def _detector_slope(s: Setup, kin, junction: str, pairs, cache: dict) -> float:
+    r""":math:`dI_\mathrm{det}/dV_\mathrm{inj}=\tfrac\kappa2\sum_kw_k\hat N_k\,
+    \partial_Vf_{T,k}` (units 1/R_ξ) with the exact ∂fT/∂V of the injector."""
+    from .kinetic import bias_derivative
+    from .tunnel import cell_widths, node_dos
+
+    spec = kin.spectral
+    der = bias_derivative(spec, s.reservoirs, s.junctions, junction,
+                          cache=cache.setdefault("lu", {}))
+    w = cell_widths(spec.eps)
+    return sum(0.5 * kp * float(np.dot(w, node_dos(spec, nd) * der.fT[:, nd]))
+               for nd, kp in pairs)
