@@ -278,3 +278,27 @@ def test_electron_phonon_in_the_kinetic_solve_cools():
     eb = energy_balance(k)
     assert eb["injected"] < 0 and eb["drained"] < 0  # fL-mode energy: quasiparticles in
     assert abs(eb["drained"]) < 0.99 * abs(eb["injected"])
+
+
+def test_ee_collisions_relax_the_double_step_of_a_normal_wire():
+    """A normal wire between reservoirs at V = 0.5 and 0 (Pothier et al. 1997): without
+    collisions fL in the middle is the double step (1−x)f_L(V) + x n0 with sharp steps;
+    e–e collisions act on normal nodes too and round it towards a hot distribution (the
+    steepest slope drops from 23 to 15 / 8 for γ_ee = 0.5 / 2), conserving energy: the
+    energy currents into the two reservoirs cancel to round-off."""
+    n = 40
+    net = uniform_wire(10.0, n)
+    t = 0.01
+    res = [Reservoir("l", 0, "normal", 0.0, 0.5, t), Reservoir("r", n, "normal", 0.0, 0.0, t)]
+    eps = np.arange(-200, 201) * 0.01
+    s = solve_spectral(SpectralProblem(net, 0.0, gamma=1e-3, reservoirs=res), eps)
+    lin = solve_linear(s, res, [])
+    x = (net.points[:, 0] - net.points[0, 0]) / 10.0
+    double = (1 - x) * res[0].distribution(eps)[0][:, None] + x * n0(eps, t)[:, None]
+    assert np.allclose(lin.fL, double, atol=1e-9)
+    slopes = [np.abs(np.diff(lin.fL[:, n // 2])).max() / 0.01]
+    for g in (0.5, 2.0):
+        k = solve_inelastic(s, res, [], g)
+        slopes.append(np.abs(np.diff(k.fL[:, n // 2])).max() / 0.01)
+        assert abs(energy_balance(k)["drained"]) < 1e-10
+    assert slopes[0] > 20 and slopes[1] < 0.75 * slopes[0] and slopes[2] < 0.6 * slopes[1]

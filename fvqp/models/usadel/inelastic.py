@@ -56,8 +56,9 @@ class _Collisional:
         self.de = float(eps[1] - eps[0])
         if not np.allclose(np.diff(eps), self.de, rtol=1e-9, atol=1e-12):
             raise ValueError("the collision integral needs a uniform energy grid")
-        sc = spec.problem.delta > 0
-        self.nodes = np.flatnonzero(sc & self.op.free_L[0])
+        # every free node: superconducting (N, Im F of its Δ) and normal (N ≈ 1, Im F from
+        # the proximity effect) parts relax alike (one γ_ee for the network)
+        self.nodes = np.flatnonzero(self.op.free_L[0])
         self.N = spec.N[:, self.nodes].T.copy()
         self.R = spec.imF[:, self.nodes].T.copy()
         self.w = self.op.vol[self.nodes][:, None]
