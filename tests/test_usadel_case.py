@@ -194,6 +194,12 @@ steady = true
     cells = m.cells.reshape(-1, 3)[:, 1:]
     assert np.allclose(m.cell_data["charge_imbalance_potential"],
                        mu[cells].mean(axis=1) * 1e-6, rtol=1e-12, atol=1e-18)
+    # Q* = 2eN0 μ_Q* = μ_Q*/(ρD) (Eqs. 4-5) per node and per cell
+    with h5py.File(tmp_path / "o" / "usadel_y.h5") as f:
+        q = f["q_star_C_per_m3"][:]
+    assert np.allclose(q, mu * 1e-6 / (2e-8 * 20e-4), rtol=1e-12)
+    assert np.allclose(m.cell_data["charge_imbalance"],
+                       m.cell_data["charge_imbalance_potential"] / (2e-8 * 20e-4), rtol=1e-12)
     # the charge current per cell (A) is the HDF5 edge current in the cell order, and at
     # the N end it is the summary's current into that reservoir
     with h5py.File(tmp_path / "o" / "usadel_y.h5") as f:

@@ -160,7 +160,7 @@ _SECTIONS = {
 
 #: VTK cell fields: gap (eV), μ_Q* (V), charge current along the cell orientation (A,
 #: single steady states only)
-FIELDS = ("gap", "charge_imbalance_potential", "charge_current")
+FIELDS = ("gap", "charge_imbalance_potential", "charge_imbalance", "charge_current")
 
 
 def _required_boundaries(geo, active) -> list[str]:

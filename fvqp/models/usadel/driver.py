@@ -128,7 +128,11 @@ def build(case) -> tuple[Setup, dict]:
                   petsc_prefix=d["solver"]["prefix"],
                   petsc_options=d["solver"]["petsc"])
     meta = {"scales": sc, "net": net, "raw": raw, "passive": passive, "t_bath": t_bath,
-            "regions": list(regions)}
+            "regions": list(regions),
+            # 1/(ρD) of every edge [s/(Ω m³)]: Q* = 2eN0 μ_Q* = μ_Q*[V]/(ρD) (Eqs. 4-5,
+            # σ = 1/ρ = 2e²N0 D with N0 per spin)
+            "inv_rho_d": np.array([1.0 / (regions[n]["resistivity"] * regions[n]["diffusivity"])
+                                   for n in net.region_names])[net.edge_region]}
     return setup, meta
 
 
@@ -194,6 +198,18 @@ def _figure(path, res, title):
     atomic_savefig(fig, path)
 
 
+def _node_q_star(meta, mu_v) -> np.ndarray:
+    """Q* = μ_Q*/(ρD) on the nodes (C/m³, Eqs. 4–5), 1/(ρD) averaged over the node's
+    control volume where wires of different materials meet."""
+    net = meta["net"]
+    geo = 0.5 * net.area * net.length  # A N0 L/2 ∝ A L/(ρD): geo/inv_rho_d ∝ A L/2
+    w, wq = np.zeros(net.n_nodes), np.zeros(net.n_nodes)
+    for ends in (net.edge_a, net.edge_b):
+        np.add.at(w, ends, geo / meta["inv_rho_d"])
+        np.add.at(wq, ends, geo)
+    return mu_v * wq / w
+
+
 def _vtk(path, meta, wanted, gap_ev, mu_v, current_a=None):
     """Cell fields of the wire (one VTK line cell per mesh edge, points in µm): the
     ``[output] fields`` that this run has (``charge_current`` only for single states)."""
@@ -203,7 +219,8 @@ def _vtk(path, meta, wanted, gap_ev, mu_v, current_a=None):
     pts = net.points * meta["scales"].xi * 1e6
     blocks = [("line", np.stack([net.edge_a, net.edge_b], axis=1))]
     fields = {"gap": (net.edge_mean(gap_ev), "eV"),
-              "charge_imbalance_potential": (net.edge_mean(mu_v), "V")}
+              "charge_imbalance_potential": (net.edge_mean(mu_v), "V"),
+              "charge_imbalance": (net.edge_mean(mu_v) * meta["inv_rho_d"], "C/m^3")}
     if current_a is not None:
         fields["charge_current"] = (np.asarray(current_a, float), "A")
     fields = {k: v for k, v in fields.items() if k in wanted}
@@ -322,6 +339,7 @@ def run(case, output_dir: str | None = None, resume: bool = False,
         summary["message"] = "steady state"
     res["gap_ueV"] = gap * sc.delta0 / 1.602176634e-25
     res["mu_uV"] = mu * v_unit * 1e6
+    res["q_star_C_per_m3"] = _node_q_star(meta, mu * v_unit)
     summary["gap_min_ueV"] = float(res["gap_ueV"].min())
     h5 = os.path.join(out_dir, f"{case.name}.h5")
     tmp = atomic_path(h5)
@@ -331,7 +349,8 @@ def run(case, output_dir: str | None = None, resume: bool = False,
                 fh[k] = np.asarray(v)
         fh["energy_grid_delta0"] = setup.eps
         fh.attrs["units"] = json.dumps({"x_um": "um", "points_um": "um", "gap_ueV": "ueV",
-                                        "mu_uV": "uV", "bias_mV": "mV", "i_inj_A": "A",
+                                        "mu_uV": "uV", "q_star_C_per_m3": "C/m^3",
+                                        "bias_mV": "mV", "i_inj_A": "A",
                                         "i_det_A": "A", "edge_current_A": "A",
                                         "x_edge_um": "um", "g_nl": "S", "g_sa": "S",
                                         "g_ss": "S", "supercurrent_A": "A",
