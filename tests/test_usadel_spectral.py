@@ -166,3 +166,26 @@ def test_matsubara_sns_matches_spectral_solver_and_dubos():
     b, phi_c = critical_current(80)
     assert (4 * b - a) / 3 == pytest.approx(10.82, rel=1e-3)
     assert phi_c == pytest.approx(2.0, abs=0.02)
+
+
+@pytest.mark.parametrize("dphi", [0.5, 0.9, 1.7])
+def test_wire_solver_with_a_phase_gradient_has_the_abrikosov_gorkov_dos(dphi):
+    """The wire solver (not the bulk formula) with an imposed phase gradient between S
+    reservoirs (bulk at ζ = 0, so the wire is long: 80 ξ): depairing ζ = (∂xφ)²/2
+    (Eq. 7) on every node, and in the middle the Abrikosov–Gor'kov DOS — no states below
+    ε_g = Δ(1 − ζ^{2/3})^{3/2} for ζ < 1, gapless with N(0) = sqrt(1 − 1/ζ²) for ζ > 1."""
+    zeta = 0.5 * dphi**2
+    net = uniform_wire(80.0, 320)
+    res = [Reservoir("left", 0, "superconductor"), Reservoir("right", 320, "superconductor")]
+    prob = SpectralProblem(net, 1.0, gamma=1e-9, dphi=dphi, reservoirs=res)
+    assert np.allclose(prob.zeta, zeta, rtol=1e-12)
+    if zeta < 1:
+        eg = bulk_gap_edge(1.0, zeta)
+        eps = np.array([0.0, 0.5 * eg, eg * (1 - 1e-2), eg * (1 + 1e-2), 1.5])
+        N = solve_spectral(prob, eps).N[:, 160]
+        bulk = np.cos(bulk_theta(eps, 1.0, 1e-9, zeta)).real
+        assert np.all(N[:3] < 1e-6) and N[3] > 1e-2
+        assert np.allclose(N[3:], bulk[3:], rtol=1e-5)  # reservoirs (ζ = 0) 40 ξ away
+    else:
+        N = solve_spectral(prob, np.array([0.0])).N[0, 160]
+        assert N == pytest.approx(np.sqrt(1 - 1 / zeta**2), rel=1e-6)
