@@ -39,6 +39,21 @@ def case_variant(name: str, tmp_path, **repl) -> Path:
     return p
 
 
+def case_with_values(name: str, tmp_path, **values) -> Path:
+    """A copy of ``cases/<name>`` in ``tmp_path`` with absolute mesh paths and the lines
+    ``key = ...`` replaced by ``key = value`` (each key must occur exactly once)."""
+    import re
+
+    text = (CASES / name).read_text().replace('file = "../meshes/',
+                                              f'file = "{CASES.parent}/meshes/')
+    for key, value in values.items():
+        text, n = re.subn(rf"(?m)^{key} = .*$", f"{key} = {value}", text)
+        assert n == 1, key
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
 def run_fvqp(args, nproc: int = 1, timeout: float = 900, check: bool = True):
     """Run `python -m fvqp ARGS` (under `mpiexec -n nproc` if nproc > 1)."""
     cmd = [sys.executable, "-m", "fvqp", *map(str, args)]

@@ -8,7 +8,7 @@ import h5py
 import numpy as np
 import pytest
 
-from conftest import CASES, run_fvqp
+from conftest import CASES, case_with_values, run_fvqp
 from fvqp.models.usadel.fitting import fit_i0, supercurrent_per_i0
 from fvqp.models.usadel.observables import detector_current_eq21
 from fvqp.models.usadel.spectral import uniform_solution
@@ -74,18 +74,6 @@ def test_nis_wire_case_charge_imbalance(tmp_path):
     assert np.allclose(num[m], ana[m], rtol=5e-3)
 
 
-def _variant(name: str, tmp_path, **params):
-    """The case ``name`` with its mesh path made absolute and [paper] keys replaced."""
-    import re
-
-    text = (CASES / name).read_text().replace("../meshes", str(CASES.parent / "meshes"))
-    for k, v in params.items():
-        text = re.sub(rf"(?m)^{k} = .*$", f"{k} = {v}", text)
-    p = tmp_path / name
-    p.write_text(text)
-    return p
-
-
 @pytest.mark.slow
 def test_paper_figure_cases_small_variants(tmp_path):
     """cases/usadel_fig1{0,1,2,3}.toml on reduced grids, by the CLI, with one physics check
@@ -99,7 +87,7 @@ def test_paper_figure_cases_small_variants(tmp_path):
     }
     for name, params in variants.items():
         d = tmp_path / name.removesuffix(".toml")
-        run_fvqp(["run", _variant(name, tmp_path, **params), "--output", d])
+        run_fvqp(["run", case_with_values(name, tmp_path, **params), "--output", d])
         assert json.loads((d / "summary.json").read_text())["status"] == 0
         assert (d / f"{name.removesuffix('.toml')}.png").stat().st_size > 10000
         out[name] = h5py.File(d / f"{name.removesuffix('.toml')}.h5")
@@ -144,41 +132,7 @@ def test_y_network_case_runs(tmp_path):
     """A case on meshes/wire_network (three wires with their own cross-sections, a normal
     reservoir at bias on one end): runs by the CLI; μ_Q* is largest at the N end and the
     VTK has the 180 cells."""
-    meshes = CASES.parent / "meshes"
-    wire = '''cross_section = "{a} nm^2"
-gap = "180 ueV"
-resistivity = "2e-8 Ohm m"
-diffusivity = "20 cm^2/s"
-dynes = "1 ueV"
-'''
-    text = f'''model = "usadel"
-[mesh]
-file = "{meshes}/wire_network/wire_network.msh"
-[bath]
-temperature = "50 mK"
-[regions.wire_1]
-{wire.format(a=2000)}
-[regions.wire_2]
-{wire.format(a=1000)}
-[regions.wire_3]
-{wire.format(a=1000)}
-[boundaries.end_1]
-type = "normal"
-bias = "0.3 mV"
-[boundaries.end_2]
-type = "superconductor"
-[boundaries.end_3]
-type = "superconductor"
-[energy]
-spacing = 0.02
-max = 4.0
-[selfconsistency]
-mode = "none"
-[time]
-steady = true
-'''
-    p = tmp_path / "usadel_y.toml"
-    p.write_text(text)
+    p = _y_case(tmp_path, ends=("superconductor", "superconductor"), name="usadel_y")
     run_fvqp(["run", p, "--output", tmp_path / "o"])
     with h5py.File(tmp_path / "o" / "usadel_y.h5") as f:
         mu, pts = f["mu_uV"][:], f["points_um"][:]
@@ -298,7 +252,10 @@ def test_case_gap_is_independent_of_the_energy_grid(tmp_path):
     assert proc.returncode == 2 and "energy.max" in proc.stderr and "Fix:" in proc.stderr
 
 
-def _y_case(tmp_path, rho=(2e-8, 2e-8, 2e-8), diff=(20, 20, 20), area=(2000, 1000, 1000)):
+def _y_case(tmp_path, rho=(2e-8, 2e-8, 2e-8), diff=(20, 20, 20), area=(2000, 1000, 1000),
+            ends=("normal", "normal"), name="usadel_y3"):
+    """meshes/wire_network as a case: three wires (gap 180 µeV, ρ, D, A per wire), end_1 a
+    normal reservoir at 0.3 mV, end_2 and end_3 of the types ``ends``."""
     meshes = CASES.parent / "meshes"
     regions = "".join(f'''[regions.wire_{k + 1}]
 cross_section = "{area[k]} nm^2"
@@ -316,9 +273,9 @@ temperature = "50 mK"
 type = "normal"
 bias = "0.3 mV"
 [boundaries.end_2]
-type = "normal"
+type = "{ends[0]}"
 [boundaries.end_3]
-type = "normal"
+type = "{ends[1]}"
 [energy]
 spacing = 0.02
 max = 4.0
@@ -327,7 +284,7 @@ mode = "none"
 [time]
 steady = true
 '''
-    p = tmp_path / "usadel_y3.toml"
+    p = tmp_path / f"{name}.toml"
     p.write_text(text)
     return p
 

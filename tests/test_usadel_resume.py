@@ -4,26 +4,19 @@ non-convergence reported with the finished biases kept."""
 from __future__ import annotations
 
 import json
-import re
 
 import h5py
 import numpy as np
 import pytest
 
-from conftest import CASES, run_fvqp
+from conftest import CASES, case_with_values, run_fvqp
 from fvqp.cli import EXIT_BAD_INPUT, EXIT_NOT_CONVERGED
 
 MESHES = CASES.parent / "meshes"
 
 
 def _fig11(tmp_path, **params):
-    text = (CASES / "usadel_fig11.toml").read_text().replace("../meshes", str(MESHES))
-    for k, v in params.items():
-        text, n = re.subn(rf"(?m)^{k} = .*$", f"{k} = {v}", text)
-        assert n == 1, k
-    p = tmp_path / "usadel_fig11.toml"
-    p.write_text(text)
-    return p
+    return case_with_values("usadel_fig11.toml", tmp_path, **params)
 
 
 def _summary(d):
