@@ -8,15 +8,15 @@ in this process:
    the kinetic equations of all energies;
 2. fvqp energy by energy (the same Newton called per energy, to show the vectorisation);
 3. scipy ``solve_bvp`` energy by energy (spectral BVP for θ, then the kinetic BVP for
-   fL, fT with the coefficients interpolated from it) on a subset of energies, its cost
-   per energy scaled to 400 (stated as such).
+   fL, fT with the coefficients interpolated from it) for all 400 energies by default
+   (``--bvp M`` solves a subset of M and scales the cost per energy, stated as such).
 
 Printed: wall times, Newton iterations, the agreement of DOS and fT between fvqp and
 solve_bvp, and the speed-up ratios. Then (``--sweep N``, default 51; 0 skips) the
 self-consistent bias sweeps of the paper's half wire (App. B, Fig. 11) without and with
 e–e collisions, with Eq. 8 and SNES Newton counts, and the g_sa map of Fig. 12 from it.
 
-Run: ``python benchmarks/usadel_wire.py [--energies 400] [--bvp 40] [--sweep 51]``
+Run: ``python benchmarks/usadel_wire.py [--energies 400] [--bvp 400] [--sweep 51]``
 """
 
 from __future__ import annotations
@@ -103,7 +103,8 @@ def bvp_energy(e, x):
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--energies", type=int, default=400)
-    p.add_argument("--bvp", type=int, default=40, help="energies solved by solve_bvp")
+    p.add_argument("--bvp", type=int, default=400,
+                   help="energies solved by solve_bvp (all 400 by default)")
     p.add_argument("--sweep", type=int, default=51,
                    help="biases of the self-consistent Fig. 11/12 sweeps (0: skip; ~3 min)")
     a = p.parse_args()
