@@ -122,6 +122,14 @@ def test_case_errors_name_key_and_fix(tmp_path):
     with pytest.raises(CaseError) as exc:
         load_case(p)
     assert "selfconsistency.probe" in str(exc.value) and "Fix:" in str(exc.value)
+    for old, new, key in (('detector = "junction_b"', 'detector = "junction_y"',
+                           "sweep.detector"),
+                          ('junction = "junction_a"', 'junction = "junction_b"',
+                           "sweep.junction")):
+        p.write_text(text.replace(old, new))
+        with pytest.raises(CaseError) as exc:
+            load_case(p)
+        assert key in str(exc.value) and "Fix:" in str(exc.value)
     p.write_text(text.replace("[junctions.junction_b]", "[junctions.junction_x]"))
     proc = run_fvqp(["run", p, "--output", tmp_path / "o"], check=False)
     assert proc.returncode == 2
@@ -342,7 +350,9 @@ def test_supercurrent_map_case_gives_eqs_16_to_19(tmp_path):
     phase gradients that carry them (Eqs. 6–7 with the sample's I0) are imposed with both
     signs; g_a (Eq. 16) vanishes at I_s = 0 and is odd in V_inj, g_ss (Eq. 19) at I_s = 0
     is the plain sweep's, and g_a, g_s equal the independent Table 1 computation of
-    Fig. 13 (paper.fig13_ga, same ∂xφ) to 1 % (Γ rounded to 0.405 µeV in the case)."""
+    Fig. 13 (paper.fig13_ga, same |∂xφ|; g_a with the sign of the current's direction) to
+    1 % (Γ rounded to 0.405 µeV in the case). A current above the depairing critical
+    current is refused before any sweep, in µA."""
     from fvqp.models.usadel.paper import fig13_ga
 
     text = (CASES / "usadel_nis_wire.toml").read_text().replace(
@@ -365,8 +375,13 @@ def test_supercurrent_map_case_gives_eqs_16_to_19(tmp_path):
     assert np.allclose(gss[0], g_plain, rtol=1e-12, atol=0)
     ref = fig13_ga([dphi[1]], np.array([TABLE1.bias(x) for x in v]), gamma=1.53e-3,
                    de=0.02, emax=4.0)
-    assert np.allclose(ga[1, :, 0] / ohm, ref["g_a"][0], rtol=0,
+    # +I_s flows along x, i.e. ∂xφ = −|∂xφ| in Eq. 6's orientation: g_a changes sign
+    assert np.allclose(ga[1, :, 0] / ohm, -ref["g_a"][0], rtol=0,
                        atol=0.01 * np.abs(ref["g_a"]).max())
     assert np.allclose(gs[1, :, 0] / ohm, ref["g_s"][0], rtol=0,
                        atol=0.01 * np.abs(ref["g_s"]).max())
     assert np.abs(ga[1]).max() > 1e-3 * np.abs(gs[1]).max()  # not trivially zero
+    p.write_text(text.replace('"5 uA"]', '"500 uA"]'))
+    proc = run_fvqp(["run", p, "--output", tmp_path / "o2"], check=False)
+    assert proc.returncode == 2 and "critical current" in proc.stderr and "µA" in proc.stderr
+    assert not (tmp_path / "o2" / "checkpoint.h5").exists()

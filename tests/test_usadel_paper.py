@@ -10,7 +10,7 @@ from fvqp.models.usadel.network import uniform_wire
 from fvqp.models.usadel.observables import coupling_constant
 from fvqp.models.usadel.paper import TABLE1, fig11_setup, fig12_gsa, fig13_ga
 from fvqp.models.usadel.selfconsistent import Setup, bias_sweep, solve_state
-from fvqp.models.usadel.spectral import SpectralProblem
+from fvqp.models.usadel.spectral import SpectralProblem, solve_spectral
 from fvqp.models.usadel.terminals import Reservoir
 from fvqp.spectra import bcs_gap
 
@@ -179,3 +179,41 @@ def test_phase_gradient_for_a_supercurrent():
         pytest.approx(-0.1, rel=1e-8)
     with pytest.raises(ValueError, match="critical current"):
         gradient_for_current(5.0, 1.0, 1.0, 1.0, gam, t)
+
+
+def test_supercurrent_of_the_imposed_gradient_flows_along_the_wire():
+    """edge_gradients for +I_s on a wire of two regions (σA = 1 and 3, D = 1 and 2) whose
+    cells are numbered against x in the second part: the charge current of the state
+    (charge_current, fL = n0) times the edge direction along x is +I_s on every edge."""
+    from fvqp.models.usadel.gradients import edge_gradients
+    from fvqp.models.usadel.kinetic import KineticSolution
+    from fvqp.models.usadel.network import WireNetwork
+    from fvqp.models.usadel.observables import charge_current
+    from fvqp.models.usadel.terminals import n0
+
+    n = 40
+    x = np.linspace(0.0, 20.0, n + 1)
+    pts = np.zeros((n + 1, 3))
+    pts[:, 0] = x
+    a, b = np.arange(n), np.arange(1, n + 1)
+    flip = a >= n // 2  # second half: cells b -> a (against x)
+    a, b = np.where(flip, b, a), np.where(flip, a, b)
+    region = flip.astype(int)
+    net = WireNetwork(points=pts, edge_a=a, edge_b=b, length=np.full(n, 0.5),
+                      area=np.where(flip, 1.5, 1.0), diffusion=np.where(flip, 2.0, 1.0),
+                      edge_region=region, region_names=["w1", "w2"],
+                      groups={"l": np.array([0]), "r": np.array([n])})
+    t, gam = 0.05, 1e-3
+    grad = edge_gradients(net, np.ones(n + 1), gam, t, 0.05)
+    e = np.unique(np.concatenate([np.linspace(-30, 30, 1201), np.linspace(0.9, 1.1, 2001),
+                                  np.linspace(-1.1, -0.9, 2001)]))
+    res = [Reservoir("l", 0, "superconductor"), Reservoir("r", n, "superconductor")]
+    prob = SpectralProblem(net, 1.0, gamma=gam, dphi=grad, reservoirs=res)
+    spec = solve_spectral(prob, e)
+    fl = n0(e, t)[:, None] * np.ones((1, n + 1))
+    kin = KineticSolution(eps=e, fL=fl, fT=np.zeros_like(fl), spectral=spec, junctions=[],
+                          reservoirs=res)
+    along = np.sign(x[b] - x[a])
+    i = charge_current(kin) * along
+    mid = np.r_[5:15, 25:35]  # away from the reservoirs (bulk at ζ = 0) and the joint
+    assert np.allclose(i[mid], 0.05, rtol=2e-3)

@@ -126,3 +126,17 @@ def test_failing_bias_keeps_the_finished_ones(tmp_path, monkeypatch):
         calls.append(1), real(*a, **k))[1])
     s = driver.run(case, output_dir=str(tmp_path / "o"), resume=True)
     assert s["status"] == 0 and len(calls) == 2
+
+
+def test_iteration_limit_is_not_part_of_the_case_digest(tmp_path):
+    """A run that stopped on [selfconsistency] max_iterations can be resumed after raising
+    it (the finished biases stay valid), while a changed tolerance is a different case."""
+    from fvqp.case import load_case
+
+    text = (CASES / "usadel_nis_wire.toml").read_text().replace("../meshes", str(MESHES))
+    p = tmp_path / "usadel_nis_wire.toml"
+    digests = []
+    for extra in ("max_iterations = 5", "max_iterations = 50", "tolerance = 1e-9"):
+        p.write_text(text.replace('mode = "none"', f'mode = "none"\n{extra}'))
+        digests.append(load_case(p).digest)
+    assert digests[0] == digests[1] != digests[2]

@@ -106,7 +106,8 @@ class Case:
     mesh_path, output_dir : str
         Absolute paths.
     digest : str
-        SHA-256 of the case file and mesh file contents (checkpoints refuse other cases).
+        SHA-256 of the validated case content (minus the model's run-control keys,
+        ``ModelSpec.digest_exempt``) and of the mesh file (checkpoints refuse other cases).
     """
 
     path: str
@@ -133,6 +134,23 @@ def _read_toml(path: str) -> dict:
     except tomllib.TOMLDecodeError as exc:
         raise CaseError([f"{path}: not valid TOML: {exc}. Fix: correct the syntax there."]) \
             from exc
+
+
+def _canonical(data: dict, exempt: tuple) -> bytes:
+    """The validated case as canonical JSON without the ``exempt`` dotted keys (keys that
+    steer a run without changing its converged result, e.g. an iteration limit)."""
+    import copy
+    import json
+
+    d = copy.deepcopy(data)
+    for key in exempt:
+        *parents, last = key.split(".")
+        node = d
+        for p in parents:
+            node = node.get(p) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node.pop(last, None)
+    return json.dumps(d, sort_keys=True, default=repr).encode()
 
 
 def load_case(path: str | os.PathLike, check_mesh: bool = True,
@@ -177,7 +195,7 @@ def load_case(path: str | os.PathLike, check_mesh: bool = True,
         raise CaseError(err.items)
     out = output_dir or data["output"]["directory"] or os.path.join("output", _stem(path))
     out = os.path.normpath(os.path.join(base if output_dir is None else os.getcwd(), out))
-    h = hashlib.sha256(open(path, "rb").read())
+    h = hashlib.sha256(_canonical(data, spec.digest_exempt))
     if os.path.isfile(mesh_path):
         h.update(open(mesh_path, "rb").read())
     return Case(path=path, data=data, mesh_path=mesh_path, output_dir=out, digest=h.hexdigest())

@@ -53,6 +53,9 @@ class ModelSpec:
     dimension_doc: dict = field(default_factory=dict)
     #: ``check(data, errors)``: model-specific physics checks of a validated case
     check: Callable | None = None
+    #: dotted case keys that steer a run without changing its converged result (left out
+    #: of the case digest, so a checkpoint survives changing them)
+    digest_exempt: tuple = ()
     #: ``check_files(data, case_dir, errors)``: checks of data files the case names
     #: (paths relative to the case file), run by ``fvqp check`` too
     check_files: Callable | None = None

@@ -181,6 +181,15 @@ def _check(data, err) -> None:
             err.add(f"junctions.{name}", "needs exactly one of conductance (a point or the "
                     "total of a segment) and conductance_per_length (a segment).",
                     'add conductance = "20 uS" (or conductance_per_length = 1e-3 for S/m).')
+    junctions = data.get("junctions") or {}
+    for key in ("junction", "detector"):
+        name = sw.get(key)
+        if name and name not in junctions:
+            err.add(f"sweep.{key}", f"{name!r} is not a [junctions.*] table of the case "
+                    f"(there are {sorted(junctions)}).", "name one of them.")
+    if sw.get("junction") in junctions and not junctions[sw["junction"]].get("in_solve", True):
+        err.add("sweep.junction", f"{sw['junction']!r} has in_solve = false: its bias would "
+                "not change the state.", "sweep a junction with in_solve = true.")
     if sw.get("supercurrents"):
         if not sw.get("detector"):
             err.add("sweep.supercurrents", "a supercurrent map needs a detector junction.",
@@ -226,7 +235,7 @@ def _check_files(data, case_dir, err) -> None:
 SPEC = ModelSpec(
     name="usadel", region_schema=_REGION, boundary_types=_BOUNDARIES, fields=FIELDS,
     required_boundaries=_required_boundaries, sections=_SECTIONS, check=_check,
-    check_files=_check_files,
+    check_files=_check_files, digest_exempt=("selfconsistency.max_iterations",),
     dimension_keys={1: ("cross_section",)},
     dimension_doc={"cross_section": 'e.g. "1200 nm^2"'},
 )

@@ -23,7 +23,7 @@ from .observables import charge_imbalance_potential, detector_current, split_bia
 from .phase import PhaseProblem
 from .selfconsistent import CARRY, Setup, bias_sweep, solve_state
 from .spectral import SpectralProblem
-from .sweeps import decompose, supercurrent_map
+from .sweeps import decompose, gradients, supercurrent_map, symmetric
 from .terminals import Reservoir, TunnelJunction, segment_junctions
 
 log = logging.getLogger(__name__)
@@ -198,6 +198,24 @@ def _figure(path, res, title):
     atomic_savefig(fig, path)
 
 
+def _supercurrent_map(case, setup, meta, sw, biases, det, currents, units) -> dict:
+    """:func:`~.sweeps.supercurrent_map` with its input errors as CaseErrors in SI."""
+    from .gradients import CriticalCurrentError
+
+    i0 = meta["scales"].i0
+    try:
+        grads = gradients(setup, [i / i0 for i in currents], meta["t_bath"])
+    except CriticalCurrentError as exc:
+        raise CaseError([f"{case.path}: sweep.supercurrents: {max(map(abs, currents)) * 1e6:.4g}"
+                         f" µA exceeds the depairing critical current "
+                         f"{exc.critical * i0 * 1e6:.4g} µA of the wire (Eqs. 6-7). Fix: "
+                         "lower the supercurrents."]) from exc
+    except ValueError as exc:
+        raise CaseError([f"{case.path}: sweep.supercurrents: {exc}. Fix: use a single wire "
+                         "or remove supercurrents."]) from exc
+    return supercurrent_map(setup, sw["junction"], biases, det, grads, units)
+
+
 def _node_q_star(meta, mu_v) -> np.ndarray:
     """Q* = μ_Q*/(ρD) on the nodes (C/m³, Eqs. 4–5), 1/(ρD) averaged over the node's
     control volume where wires of different materials meet."""
@@ -266,8 +284,7 @@ def run(case, output_dir: str | None = None, resume: bool = False,
         currents = list(sw.get("supercurrents") or [])
         try:
             if currents:  # g_nl(V_inj, V_det, ±I_s) and Eqs. 16-19 (sweeps.py)
-                smap = supercurrent_map(setup, sw["junction"], biases, det,
-                                        [i / sc.i0 for i in currents], meta["t_bath"], units)
+                smap = _supercurrent_map(case, setup, meta, sw, biases, det, currents, units)
                 out = smap["first"]
             else:
                 out = bias_sweep(setup, sw["junction"], biases, det, units=units)
@@ -277,7 +294,7 @@ def run(case, output_dir: str | None = None, resume: bool = False,
                     "biases_done": len(units), "checkpoint": units.path,
                     "wall_time_s": time.perf_counter() - start}
         except ConvergenceError as exc:
-            total = biases.size * max(1, 2 * len(currents))
+            total = biases.size * max(1, sum(1 if i == 0 else 2 for i in currents))
             raise ConvergenceError(f"bias {len(units) + 1} of {total}: {exc} The "
                                    f"{len(units)} finished biases are kept in "
                                    f"{units.path}.") from exc
@@ -299,8 +316,8 @@ def run(case, output_dir: str | None = None, resume: bool = False,
                 g = np.gradient(i_det, biases * v_unit, axis=0) if biases.size > 1 else None
                 summary["g_nl"] = "finite differences of I_det(V_inj)"
             res["g_nl"] = g
-            if g is not None and np.allclose(biases, -biases[::-1]):
-                res["g_sa"], res["g_ss"] = split_bias(g, axis=0)
+            if g is not None and symmetric(biases) and (not currents or currents[0] == 0):
+                res["g_sa"], res["g_ss"] = split_bias(g, axis=0)  # of the I_s = 0 sweep
             if currents:
                 res["supercurrent_A"] = np.array(currents)
                 res["phase_gradient_max_per_xi"] = smap["dphi_max"]

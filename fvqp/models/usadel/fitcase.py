@@ -134,11 +134,15 @@ def run_fit(case, output_dir: str | None = None) -> dict:
     fit = case.data["fit"]
     setup, meta = build(case)
     sc, net = meta["scales"], meta["net"]
-    junc = {j.name: j for j in setup.junctions + meta["passive"]}
+    parts: dict = {}
+    for j in setup.junctions + meta["passive"]:
+        parts.setdefault(j.name, []).append(j)
+    junc = {name: js[0] for name, js in parts.items() if len(js) == 1}  # point junctions
     for key in ("injector", "detector"):
         if fit[key] not in junc:
-            raise CaseError([f"{case.path}: fit.{key}: no point junction {fit[key]!r}; the "
-                             f"case has {sorted(junc)}. Fix: name one of them."])
+            raise CaseError([f"{case.path}: fit.{key}: no point junction {fit[key]!r} (Eq. 21 "
+                             f"is for point contacts); the case's point junctions are "
+                             f"{sorted(junc)}. Fix: name one of them."])
     inj, det = junc[fit["injector"]], junc[fit["detector"]]
     x, length = geometry(case, net, inj.node, det.node, setup.reservoirs)
     path = os.path.normpath(os.path.join(os.path.dirname(case.path), fit["data"]))

@@ -67,12 +67,13 @@ def fit_dphi(v_inj, gss, x, kappa, t, gamma: float, dphi0: float = 0.1,
 
 
 def supercurrent_per_i0(dphi, t: float, gamma: float = 0.0, delta: float = 1.0,
-                        eps=None) -> np.ndarray:
-    """I_s/I0 of a uniform wire (Eq. 6 with the depairing of Eq. 7) for each ∂xφ."""
+                        eps=None, zeta0: float = 0.0) -> np.ndarray:
+    """I_s/I0 of a uniform wire (Eq. 6 with the depairing ζ0 + (∂xφ)²/2 of Eq. 7) for
+    each ∂xφ."""
     eps = default_grid(30.0) if eps is None else eps
     out = []
     for d in np.atleast_1d(dphi):
-        us = uniform_solution(eps, delta, gamma, 0.5 * d**2)
+        us = uniform_solution(eps, delta, gamma, zeta0 + 0.5 * d**2)
         out.append(0.5 * d * integrate(us.jeps[:, 0] * n0(eps, t), eps))
     return np.array(out)
 
@@ -80,7 +81,7 @@ def supercurrent_per_i0(dphi, t: float, gamma: float = 0.0, delta: float = 1.0,
 def fit_i0(dphi, i_s, t: float, gamma: float = 0.0) -> float:
     """Least-squares I0 (same unit as ``i_s``) of Eq. 6 through (∂xφ, I_s) pairs."""
     f = supercurrent_per_i0(dphi, t, gamma)
-    i_s = np.asarray(i_s, float)
+    i_s = np.abs(np.asarray(i_s, float))  # the fitted ∂xφ ≥ 0 carry |I_s|
     return float(np.dot(f, i_s) / np.dot(f, f))
 
 

@@ -158,8 +158,9 @@ def solve_state(setup: Setup, delta0=None, guess=None, cache: dict | None = None
     raise ConvergenceError(
         f"usadel Δ self-consistency (Eq. 8, mode {setup.selfconsistency}) did not converge "
         f"in {setup.max_iter} iterations (max |ΔΔ| = {err:.2e} > tolerance "
-        f"{setup.tol:.1e}). Fix: raise [selfconsistency] max_iterations, loosen tolerance "
-        "(the quadrature noise of Eq. 8 is ~1e-5 with δε > Γ), or use smaller bias steps.")
+        f"{setup.tol:.1e}). Fix: raise [selfconsistency] max_iterations and rerun with "
+        "--resume (finished biases are reused); loosening the tolerance or smaller bias "
+        "steps change the case, which then starts afresh.")
 
 
 def _anderson(hist: list, x, f, fixed, max_step: float, m: int = 5):

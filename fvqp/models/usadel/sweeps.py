@@ -23,9 +23,23 @@ from .observables import split_bias
 from .selfconsistent import bias_sweep
 
 
-def supercurrent_map(setup, junction: str, biases, detector, currents_i0, t: float,
-                     units) -> dict:
-    """Sweeps of ``junction`` at ±I_s for every ``currents_i0`` (I_s/I0).
+def symmetric(v) -> bool:
+    """Whether the bias grid ``v`` is symmetric about 0 (relative tolerance)."""
+    v = np.asarray(v, float)
+    return v.size > 1 and np.allclose(v, -v[::-1], rtol=0, atol=1e-9 * np.abs(v).max())
+
+
+def gradients(setup, currents_i0, t: float) -> list:
+    """Per-edge ∂xφ for every I_s/I0 (:func:`~.gradients.edge_gradients`), all computed
+    before any sweep runs (an impossible current is refused at once)."""
+    prob = setup.problem
+    return [edge_gradients(prob.net, prob.delta, prob.gamma, t, cur, prob.zeta0)
+            for cur in currents_i0]
+
+
+def supercurrent_map(setup, junction: str, biases, detector, grads, units) -> dict:
+    """Sweeps of ``junction`` at ±∂xφ for every per-edge gradient of ``grads``
+    (:func:`gradients`; an all-zero gradient, I_s = 0, is swept once).
 
     Returns ``dphi_max`` (n_I), ``i_det`` (n_I, 2, n_V, n_Vdet) for +I_s / −I_s, ``g_det``
     (same shape, exact dI_det/dV_inj of a linear problem, else None), the arrays of the
@@ -33,11 +47,10 @@ def supercurrent_map(setup, junction: str, biases, detector, currents_i0, t: flo
     """
     prob = setup.problem
     out = {"dphi_max": [], "i_det": [], "g_det": [], "iterations": []}
-    for k, cur in enumerate(currents_i0):
-        grad = edge_gradients(prob.net, prob.delta, prob.gamma, t, cur)
+    for k, grad in enumerate(grads):
         pair, slope = [], []
         for sgn, tag in ((1.0, "p"), (-1.0, "m")):
-            if cur == 0 and sgn < 0:
+            if not np.any(grad) and sgn < 0:
                 pair.append(pair[0])  # ±0 is the same state
                 slope.append(slope[0])
                 continue
@@ -61,8 +74,11 @@ def decompose(i_det, v, g=None) -> dict:
     """g_nl (Eq. 15: ``g`` if given — the exact slopes of a linear problem — else central
     differences of ``i_det`` in V_inj, axis −2), g_a and g_s (Eqs. 16–17) over the ±I_s
     axis (1), and g_sa, g_ss (Eqs. 18–19) when ``v`` is symmetric about 0."""
-    g = np.gradient(i_det, v, axis=-2) if g is None else g
+    if g is None:
+        if np.size(v) < 2:  # one bias of a nonlinear problem: no derivative
+            return {}
+        g = np.gradient(i_det, v, axis=-2)
     out = {"g_nl": g, "g_a": 0.5 * (g[:, 0] - g[:, 1]), "g_s": 0.5 * (g[:, 0] + g[:, 1])}
-    if np.allclose(v, -v[::-1]):
+    if symmetric(v):
         out["g_sa"], out["g_ss"] = split_bias(out["g_s"], axis=1)
     return out
