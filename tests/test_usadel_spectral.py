@@ -189,3 +189,38 @@ def test_wire_solver_with_a_phase_gradient_has_the_abrikosov_gorkov_dos(dphi):
     else:
         N = solve_spectral(prob, np.array([0.0])).N[0, 160]
         assert N == pytest.approx(np.sqrt(1 - 1 / zeta**2), rel=1e-6)
+
+
+def test_a_superconducting_wire_with_twice_the_diffusion_constant_is_the_scaled_wire():
+    """Per-wire D and N0 (network.WireNetwork: σA = e²N0DA weighs the currents, A·N0 the
+    volume terms): a wire whose second half has D = 2 and N0 = 1/√2 (so σ = √2, ρ/√2) and
+    is √2 times longer, with the same number of cells, is the uniform D = N0 = 1 wire in
+    the coordinate x/√D of that half (the bulk terms scale with N0·length, the currents
+    with σ/length, and the flux at the joint is continuous because σ/√D is the same on
+    both sides): θ agrees node by node to round-off. Weighting the volume terms by A alone,
+    or the currents by D·A, breaks it."""
+    from fvqp.models.usadel.network import WireNetwork
+
+    n = 40
+    h = np.full(n, 0.25)
+    h2 = np.where(np.arange(n) >= n // 2, 0.25 * np.sqrt(2.0), 0.25)
+    d2 = np.where(np.arange(n) >= n // 2, 2.0, 1.0)
+
+    def wire(lengths, diff):
+        x = np.concatenate([[0.0], np.cumsum(lengths)])
+        pts = np.zeros((n + 1, 3))
+        pts[:, 0] = x
+        return WireNetwork(points=pts, edge_a=np.arange(n), edge_b=np.arange(1, n + 1),
+                           length=lengths, area=1.0 / np.sqrt(diff),  # A·N0, N0 = 1/√D
+                           diffusion=diff, edge_region=(diff > 1).astype(int),
+                           region_names=["a", "b"],
+                           groups={"l": np.array([0]), "r": np.array([n])})
+
+    eps = np.array([0.3, 0.9, 1.0, 1.2, 2.5])
+    res = [Reservoir("l", 0, "normal"), Reservoir("r", n, "superconductor")]
+    th = []
+    for lengths, diff in ((h, np.ones(n)), (h2, d2)):
+        prob = SpectralProblem(wire(lengths, diff), 1.0, gamma=1e-3, reservoirs=res)
+        th.append(solve_spectral(prob, eps).theta)
+    assert np.abs(th[0]).max() > 0.1  # a real proximity profile (N reservoir at x = 0)
+    assert np.allclose(th[1], th[0], rtol=0, atol=1e-10)
