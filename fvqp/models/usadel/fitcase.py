@@ -94,25 +94,15 @@ def check_files(data: dict, case_dir: str, err) -> None:
                 "measure more biases through the gap edge.")
 
 
-def _distances(net, source: int) -> np.ndarray:
-    """Distances (ξ) along the wires from node ``source`` to every node."""
-    import scipy.sparse as sp
-    from scipy.sparse.csgraph import dijkstra
-
-    n = net.n_nodes
-    w = sp.coo_matrix((net.length, (net.edge_a, net.edge_b)), shape=(n, n))
-    return dijkstra(w.tocsr(), directed=False, indices=source)
-
-
 def geometry(case, net, inj: int, det: int, reservoirs) -> tuple[float, tuple | None]:
     """x = distance injector–detector and the branch lengths (L1, L2) (None: infinite)."""
-    d_inj, d_det = _distances(net, inj), _distances(net, det)
+    d_inj, d_det = net.distances(inj), net.distances(det)
     x = float(d_inj[det])
     if case.data["fit"]["branches"] == "infinite":
         return x, None
     ends = [r.node for r in reservoirs]
     simple = len(ends) == 2 and np.isclose(d_inj[ends[0]] + d_inj[ends[1]],
-                                           _distances(net, ends[0])[ends[1]])
+                                           net.distances(ends[0])[ends[1]])
     if not simple:
         raise CaseError([f"{case.path}: fit.branches: \"mesh\" needs a single wire with the "
                          "injector between two reservoirs (Eq. 21 for finite branches). "

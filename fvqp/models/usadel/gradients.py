@@ -88,12 +88,7 @@ def edge_gradients(net, node_delta, gamma: float, t: float, i_over_i0: float,
 def _along_wire(net) -> np.ndarray:
     """±1 per edge: whether a → b runs along the wire coordinate, the distance along the
     wire from the end with the smallest ``arclength`` (x_um of the outputs)."""
-    import scipy.sparse as sp
-    from scipy.sparse.csgraph import dijkstra
-
-    n = net.n_nodes
     ends = np.flatnonzero(net.degree == 1)
     start = int(ends[np.argmin(net.arclength()[ends])]) if ends.size else 0
-    w = sp.coo_matrix((net.length, (net.edge_a, net.edge_b)), shape=(n, n)).tocsr()
-    s = dijkstra(w, directed=False, indices=start)
+    s = net.distances(start)
     return np.sign(s[net.edge_b] - s[net.edge_a])

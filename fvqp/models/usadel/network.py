@@ -117,6 +117,14 @@ class WireNetwork:
         g = self.conductance if weight is None else self.conductance * weight
         return -(B.T @ sp.diags(g) @ B).tocsr()
 
+    def distances(self, source: int) -> np.ndarray:
+        """Distances (ξ) along the wires from node ``source`` to every node."""
+        from scipy.sparse.csgraph import dijkstra
+
+        n = self.n_nodes
+        w = sp.coo_matrix((self.length, (self.edge_a, self.edge_b)), shape=(n, n)).tocsr()
+        return dijkstra(w, directed=False, indices=source)
+
     def edge_mean(self, u: np.ndarray) -> np.ndarray:
         """Edge averages of node values along the last axis."""
         return 0.5 * (u[..., self.edge_a] + u[..., self.edge_b])
