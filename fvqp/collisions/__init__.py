@@ -28,7 +28,16 @@ Example
 
 from .direct import collision_terms_direct
 from .fft import collision_terms_fft, jvp_fft
-from .grid import DELTA0_BCS, EnergyGrid, bcs_gap, bose, equilibrium, fermi
+from .grid import (
+    DELTA0_BCS,
+    LAYOUTS,
+    EnergyGrid,
+    bcs_gap,
+    bose,
+    equilibrium,
+    fermi,
+    pair_phase_space,
+)
 from .jacobian import JacobianBlocks, jacobian, jvp
 from .kernels import (
     PROCESSES,
@@ -43,14 +52,17 @@ from .kernels import (
 from .rates import (
     kaplan_recombination_rate,
     kaplan_scattering_rate_gap_edge,
+    mean_pair_breaking_rate,
     pair_breaking_rate_continuum,
     ph_loss_rates,
     qp_loss_rates,
+    thermal_pair_breaking_rate,
 )
 from .rhs import METHODS, collision_rhs, collision_terms
 
 __all__ = [
     "DELTA0_BCS",
+    "LAYOUTS",
     "METHODS",
     "PROCESSES",
     "CollisionParams",
@@ -70,12 +82,15 @@ __all__ = [
     "jvp_fft",
     "kaplan_recombination_rate",
     "kaplan_scattering_rate_gap_edge",
+    "mean_pair_breaking_rate",
     "pair_breaking_rate_continuum",
+    "pair_phase_space",
     "ph_energy",
     "ph_loss_rates",
     "ph_number",
     "qp_energy",
     "qp_loss_rates",
     "qp_number",
+    "thermal_pair_breaking_rate",
     "total_energy",
 ]

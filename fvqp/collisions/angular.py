@@ -119,7 +119,8 @@ class AngularRates:
 
 
 def angular_rates(fbar: np.ndarray, nbar: np.ndarray, rho: np.ndarray, ados: np.ndarray, *,
-                  h: float, m: int, qp_scale=1.0, c_ph=1.0) -> AngularRates:
+                  h: float, m: int, qp_scale=1.0, c_ph=1.0, pair_weight=None
+                  ) -> AngularRates:
     r"""Rates of the discrete operator of :mod:`fvqp.collisions.batched` at ``(fbar, nbar)``.
 
     The same FFT correlations as :func:`~fvqp.collisions.batched.batched_terms` (the
@@ -133,7 +134,7 @@ def angular_rates(fbar: np.ndarray, nbar: np.ndarray, rho: np.ndarray, ados: np.
         Angle-averaged QP occupation and cell-averaged normal/anomalous DOS.
     nbar : ndarray, shape (C, M)
         Angle-averaged phonon occupation.
-    h, m, qp_scale, c_ph
+    h, m, qp_scale, c_ph, pair_weight
         As for :func:`~fvqp.collisions.batched.batched_terms`.
     """
     f, n = np.atleast_2d(fbar), np.atleast_2d(nbar)
@@ -146,7 +147,7 @@ def angular_rates(fbar: np.ndarray, nbar: np.ndarray, rho: np.ndarray, ados: np.
     RF, AF, RFF, AFF = (tr.fwd(x) for x in (rho * f, ados * f, rho * (1.0 - f),
                                             ados * (1.0 - f)))
     RFr, AFr, RFFr, AFFr = (tr.rev(x) for x in (RF, AF, RFF, AFF))
-    p1, p0, q1, q0 = _phonon_factors(n, h, m, nq)
+    p1, p0, q1, q0 = _phonon_factors(n, h, m, nq, pair_weight)
     P1, P0, Q1, Q0 = (tr.fwd(x) for x in (p1, p0, q1, q0))
     s_in, s_out = tr.rev(P1) + P0, tr.rev(P0) + P1
     inv = tr.inv
@@ -166,6 +167,9 @@ def angular_rates(fbar: np.ndarray, nbar: np.ndarray, rho: np.ndarray, ados: np.
     if ns > 0:
         pr_g[:, m:m + ns] = inv(RF * RF + AF * AF, ns)
         pr_l[:, m:m + ns] = inv(RFF * RFF + AFF * AFF, ns)
+    if pair_weight is not None:
+        rk = np.asarray(pair_weight, dtype=float)
+        pr_g, pr_l = pr_g * rk, pr_l * rk
     # no clipping of slightly negative sums (unlike batched_terms): BDF2 steps may leave
     # tiny negative occupations, and clipping the phonon sums but not the QP ones would
     # break the exact energy bookkeeping
@@ -200,7 +204,7 @@ class AngularTerms:
 
 def angular_terms(f: np.ndarray, n: np.ndarray, rho: np.ndarray, ados: np.ndarray,
                   weights: np.ndarray, *, h: float, m: int, qp_scale=1.0, c_ph=1.0,
-                  ph_weights: np.ndarray | None = None) -> AngularTerms:
+                  ph_weights: np.ndarray | None = None, pair_weight=None) -> AngularTerms:
     r"""Collision terms of angle-resolved QPs (and phonons) in ``C`` cells.
 
     Parameters
@@ -214,7 +218,7 @@ def angular_terms(f: np.ndarray, n: np.ndarray, rho: np.ndarray, ados: np.ndarra
         Cell-averaged normal/anomalous DOS.
     weights : ndarray, shape (K,)
         Angular quadrature weights of the QP directions (any normalisation).
-    h, m, qp_scale, c_ph
+    h, m, qp_scale, c_ph, pair_weight
         As for :func:`~fvqp.collisions.batched.batched_terms`.
     ph_weights : ndarray, shape (Kp,), optional
 
@@ -227,7 +231,8 @@ def angular_terms(f: np.ndarray, n: np.ndarray, rho: np.ndarray, ados: np.ndarra
     wp = weights if ph_weights is None else ph_weights
     fbar = angle_average(f, weights)
     nbar = angle_average(n3, wp) if n3.shape[1] > 1 else n3[:, 0]
-    r = angular_rates(fbar, nbar, rho, ados, h=h, m=m, qp_scale=qp_scale, c_ph=c_ph)
+    r = angular_rates(fbar, nbar, rho, ados, h=h, m=m, qp_scale=qp_scale, c_ph=c_ph,
+                      pair_weight=pair_weight)
     qp = (1.0 - f) * r.qp_in[:, None, :] - f * r.qp_out[:, None, :]
     ph = (1.0 + n3) * r.ph_gain[:, None, :] - n3 * r.ph_loss[:, None, :]
     pair = (1.0 - f) * r.qp_pair_in[:, None, :] - f * r.qp_pair_out[:, None, :]

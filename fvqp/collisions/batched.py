@@ -91,9 +91,25 @@ class _Transforms:
         return sfft.irfft(spec, n=self.L, axis=-1)[..., :size]
 
 
-def _phonon_factors(n: np.ndarray, h: float, m: int, nq: int) -> tuple[np.ndarray, ...]:
+def _pair_weight_padded(pair_weight, c: int, M: int, size: int) -> np.ndarray:
+    """Pair-kernel factors :math:`r_k` (``None``: ones) on ``k = 0..size``, shape (C or 1,
+    size + 1)."""
+    out = np.ones((c if pair_weight is not None and np.ndim(pair_weight) == 2 else 1,
+                   size + 1))
+    if pair_weight is not None:
+        r = np.atleast_2d(np.asarray(pair_weight, dtype=float))
+        if r.shape[-1] != M:
+            raise ValueError(f"pair_weight must have {M} entries per cell, got {r.shape}")
+        top = min(M, size)
+        out[:, 1:top + 1] = r[:, :top]
+    return out
+
+
+def _phonon_factors(n: np.ndarray, h: float, m: int, nq: int, pair_weight=None
+                    ) -> tuple[np.ndarray, ...]:
     """``p1 = W(1+n), p0 = W n`` (index k = 0..N-1) and the pair arrays ``q1, q0``
-    (``q_s = p_{s+m+1}``, s = 0..2N-2), with :math:`W = \\Omega_k^2`."""
+    (``q_s = r_{s+m+1} p_{s+m+1}``, s = 0..2N-2), with :math:`W = \\Omega_k^2` and the
+    pair-kernel factors ``r`` (``pair_weight``, default ones)."""
     c, M = n.shape
     size = max(nq, 2 * nq - 1 + m + 1)
     npad = np.zeros((c, size + 1), dtype=n.dtype)
@@ -104,12 +120,14 @@ def _phonon_factors(n: np.ndarray, h: float, m: int, nq: int) -> tuple[np.ndarra
     valid[1:M + 1] = 1.0
     p1 = w2 * valid * (1.0 + npad)
     p0 = w2 * valid * npad
+    r = _pair_weight_padded(pair_weight, c, M, size)
     s = slice(m + 1, m + 2 * nq)
-    return p1[:, :nq], p0[:, :nq], p1[:, s], p0[:, s]
+    return p1[:, :nq], p0[:, :nq], (r * p1)[:, s], (r * p0)[:, s]
 
 
 def batched_terms(f: np.ndarray, n: np.ndarray, rho: np.ndarray, ados: np.ndarray, *,
-                  h: float, m: int, qp_scale=1.0, c_ph=1.0) -> BatchedTerms:
+                  h: float, m: int, qp_scale=1.0, c_ph=1.0, pair_weight=None
+                  ) -> BatchedTerms:
     r"""Gain/loss terms of the collision integrals of ``C`` cells.
 
     Parameters
@@ -125,6 +143,10 @@ def batched_terms(f: np.ndarray, n: np.ndarray, rho: np.ndarray, ados: np.ndarra
         Pair-kinematics offset: :math:`E_i + E_j = \Omega_{i+j+m+1}`.
     qp_scale, c_ph : float or ndarray, shape (C,)
         Per-cell prefactors of the QP and phonon terms (module docstring).
+    pair_weight : ndarray, shape (M,) or (C, M), optional
+        Factor :math:`r_k` of the pair kernel at phonon node ``k`` (default ones).  An
+        :class:`~fvqp.collisions.EnergyGrid` in the vertex layout is reproduced with
+        ``m = grid.pair_offset - 1`` and ``pair_weight = grid.pair_weight``.
 
     Returns
     -------
@@ -142,7 +164,7 @@ def batched_terms(f: np.ndarray, n: np.ndarray, rho: np.ndarray, ados: np.ndarra
     RF, AF, RFF, AFF = (tr.fwd(x) for x in (rf, af, rF, aF))
     RFr, AFr = tr.rev(RF), tr.rev(AF)
     RFFr, AFFr = tr.rev(RFF), tr.rev(AFF)
-    p1, p0, q1, q0 = _phonon_factors(n, h, m, nq)
+    p1, p0, q1, q0 = _phonon_factors(n, h, m, nq, pair_weight)
     P1, P0 = tr.fwd(p1), tr.fwd(p0)
     P1r, P0r = tr.rev(P1), tr.rev(P0)
     Q1, Q0 = tr.fwd(q1), tr.fwd(q0)
@@ -171,6 +193,10 @@ def batched_terms(f: np.ndarray, n: np.ndarray, rho: np.ndarray, ados: np.ndarra
         conv_pb = inv(RFF * RFF + AFF * AFF, ns)
         ph_pair_gain[:, lo:lo + ns] = conv_rec
         ph_pair_loss[:, lo:lo + ns] = conv_pb
+    if pair_weight is not None:
+        rk = np.asarray(pair_weight, dtype=float)
+        ph_pair_gain = ph_pair_gain * rk
+        ph_pair_loss = ph_pair_loss * rk
     # no clipping of round-off negatives: the QP terms are not clipped either, and the
     # phonon terms must mirror them exactly for energy conservation (also when an
     # occupation undershoots zero slightly, e.g. in BDF2 steps)
@@ -227,11 +253,13 @@ def _bincount_blocks(c: int, shape: tuple[int, int], rows: np.ndarray, cols: np.
 
 
 def batched_jacobian(f: np.ndarray, n: np.ndarray, rho: np.ndarray, ados: np.ndarray, *,
-                     h: float, m: int, qp_scale=1.0, c_ph=1.0) -> np.ndarray:
+                     h: float, m: int, qp_scale=1.0, c_ph=1.0, pair_weight=None
+                     ) -> np.ndarray:
     r"""Exact dense Jacobians of :func:`batched_terms` (``qp``, ``ph``) for every cell.
 
     The formulas of :mod:`fvqp.collisions.jacobian` evaluated for a batch of cells with
-    per-cell DOS and prefactors (``O(C N (N + M))`` work, no FFT).
+    per-cell DOS and prefactors (``O(C N (N + M))`` work, no FFT); arguments as for
+    :func:`batched_terms` (including ``pair_weight``).
 
     Returns
     -------
@@ -288,7 +316,8 @@ def batched_jacobian(f: np.ndarray, n: np.ndarray, rho: np.ndarray, ados: np.nda
     k = ii + jj + m + 1
     valid = k <= nph
     kc = np.where(valid, k, 0)
-    kern = np.where(valid, rr + aa, 0.0)
+    rw = _pair_weight_padded(pair_weight, C, nph, nph)[:, kc]  # (C or 1, N, N)
+    kern = np.where(valid, rw * (rr + aa), 0.0)
     v = w2[kc] * kern
     nk = npad[:, kc]
     ff -= pi * v * (fi * (1.0 + nk) + (1.0 - fi) * nk)

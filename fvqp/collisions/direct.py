@@ -7,23 +7,26 @@ described in :mod:`fvqp.collisions.kernels`.  Complex ``f, n`` are accepted (use
 complex-step differentiation in the tests).
 
 QP side, for cell ``i`` (partner ``j``; scattering phonon ``k = |i - j|``; pair phonon
-``k = i + j + m + 1``):
+``k = i + j + s`` with the grid's pair offset ``s`` = ``m + 1``, or ``m`` in the vertex
+layout; pair kernels carry the node factor :math:`r_k` = ``grid.pair_weight``,
+see :mod:`fvqp.collisions.grid`):
 
 .. math::
     \text{sc\_in}_i &= \frac{h}{\bar\rho_i}(1-f_i)\sum_{j\ne i}\Omega_k^2 K^-_{ij}
         f_j\,P_{ij}, \qquad P_{ij} = 1 + n_k\ (j > i),\ n_k\ (j < i), \\
     \text{sc\_out}_i &= \frac{h}{\bar\rho_i} f_i\sum_{j\ne i}\Omega_k^2 K^-_{ij}
         (1-f_j)\,P_{ji}, \\
-    \text{rec}_i &= \frac{h}{\bar\rho_i} f_i \sum_j \Omega_k^2 K^+_{ij} f_j (1+n_k), \qquad
-    \text{pb}_i = \frac{h}{\bar\rho_i}(1-f_i)\sum_j\Omega_k^2K^+_{ij}(1-f_j)n_k.
+    \text{rec}_i &= \frac{h}{\bar\rho_i} f_i \sum_j r_k\Omega_k^2 K^+_{ij} f_j (1+n_k),
+    \qquad
+    \text{pb}_i = \frac{h}{\bar\rho_i}(1-f_i)\sum_j r_k\Omega_k^2K^+_{ij}(1-f_j)n_k.
 
 Phonon side, for node ``k``:
 
 .. math::
     \text{ph\_sc\_in}_k &= 2c_{ph}h(1+n_k)\sum_i K^-_{i,i+k} f_{i+k}(1-f_i), \qquad
     \text{ph\_sc\_out}_k = 2c_{ph}h\,n_k\sum_i K^-_{i,i+k} f_i(1-f_{i+k}), \\
-    \text{ph\_rec}_k &= c_{ph}h(1+n_k)\sum_{i+j=k-m-1}K^+_{ij}f_if_j, \qquad
-    \text{ph\_pb}_k = c_{ph}h\,n_k\sum_{i+j=k-m-1}K^+_{ij}(1-f_i)(1-f_j).
+    \text{ph\_rec}_k &= c_{ph}h\,r_k(1+n_k)\sum_{i+j=k-s}K^+_{ij}f_if_j, \qquad
+    \text{ph\_pb}_k = c_{ph}h\,r_k n_k\sum_{i+j=k-s}K^+_{ij}(1-f_i)(1-f_j).
 """
 
 from __future__ import annotations
@@ -33,7 +36,14 @@ from collections.abc import Sequence
 import numpy as np
 
 from .grid import EnergyGrid
-from .kernels import PROCESSES, CollisionParams, CollisionTerms, check_inputs, check_processes
+from .kernels import (
+    PROCESSES,
+    CollisionParams,
+    CollisionTerms,
+    check_inputs,
+    check_processes,
+    pair_layout,
+)
 
 __all__ = ["collision_terms_direct"]
 
@@ -74,10 +84,12 @@ def collision_terms_direct(
     procs = check_processes(processes)
     f, n = check_inputs(f, n, grid, allow_complex=True)
     dtype = np.result_type(f, n)
-    nq, nph, m, h = grid.n, grid.n_ph, grid.m, grid.h
+    nq, nph, h = grid.n, grid.n_ph, grid.h
+    s, pair_weight, _ = pair_layout(grid)
     c = params.phonon_prefactor
     rho, ados = grid.dos, grid.ados
     w2 = _padded(grid.omega**2, np.float64)
+    rw = _padded(pair_weight, np.float64)  # r_k of the pair kernel
     npad = _padded(n, dtype)
     zq = [np.zeros(nq, dtype=dtype) for _ in range(4)]
     zp = [np.zeros(nph, dtype=dtype) for _ in range(4)]
@@ -104,10 +116,11 @@ def collision_terms_direct(
             qp_sc_in[i0 : i0 + len(pref)] = pref * (1.0 - fi[:, 0]) * np.sum(w * p_in * fj, 1)
             qp_sc_out[i0 : i0 + len(pref)] = pref * fi[:, 0] * np.sum(w * p_out * (1.0 - fj), 1)
         if "pair" in procs:
-            k = i + jq[None, :] + m + 1
+            k = i + jq[None, :] + s
             valid = k <= nph
             kc = np.where(valid, k, 0)
-            v = np.where(valid, w2[kc] * (rho[i] * rho[None, :] + ados[i] * ados[None, :]), 0.0)
+            v = np.where(valid, rw[kc] * w2[kc]
+                         * (rho[i] * rho[None, :] + ados[i] * ados[None, :]), 0.0)
             nk = npad[kc]
             qp_rec[i0 : i0 + len(pref)] = pref * fi[:, 0] * np.sum(v * (1.0 + nk) * fj, 1)
             qp_pb[i0 : i0 + len(pref)] = pref * (1.0 - fi[:, 0]) * np.sum(
@@ -129,13 +142,14 @@ def collision_terms_direct(
             ph_sc_in[sl] = 2.0 * c * h * (1.0 + nk) * np.sum(kern * fj * (1.0 - fi), 1)
             ph_sc_out[sl] = 2.0 * c * h * nk * np.sum(kern * fi * (1.0 - fj), 1)
         if "pair" in procs:
-            j = k - m - 1 - jq[None, :]
+            j = k - s - jq[None, :]
             valid = (j >= 0) & (j < nq)
             jc = np.where(valid, j, 0)
             kern = np.where(valid, rho[None, :] * rho[jc] + ados[None, :] * ados[jc], 0.0)
             fj = f[jc]
-            ph_rec[sl] = c * h * (1.0 + nk) * np.sum(kern * fi * fj, 1)
-            ph_pb[sl] = c * h * nk * np.sum(kern * (1.0 - fi) * (1.0 - fj), 1)
+            rk = pair_weight[sl]
+            ph_rec[sl] = c * h * rk * (1.0 + nk) * np.sum(kern * fi * fj, 1)
+            ph_pb[sl] = c * h * rk * nk * np.sum(kern * (1.0 - fi) * (1.0 - fj), 1)
 
     return CollisionTerms(
         qp_sc_in=qp_sc_in,

@@ -13,7 +13,10 @@ the arrays (notes Eqs. 41-45, with :math:`g_1 = \rho f`, :math:`g_2 = (\rho/E) f
 
 With ``rf = rho f``, ``rF = rho (1 - f)``, ``af = a f``, ``aF = a (1 - f)`` (QP arrays),
 ``p1 = Omega^2 (1 + n)``, ``p0 = Omega^2 n`` (phonon arrays with a zero ``k = 0``
-entry) and ``q1, q0`` the same arrays shifted by ``m + 1`` (pair kinematics),
+entry) and ``q1, q0`` the pair arrays :math:`r_k\Omega_k^2(1+n_k)`, :math:`r_k\Omega_k^2n_k`
+shifted by the grid's pair offset ``s`` (``m + 1``; ``m`` in the vertex layout; ``r_k`` =
+``grid.pair_weight``, :mod:`fvqp.collisions.grid`), whose phonon outputs at ``k - s``
+carry the factor ``r_k`` too,
 ``r = a / rho``:
 
 .. math::
@@ -23,8 +26,8 @@ entry) and ``q1, q0`` the same arrays shifted by ``m + 1`` (pair kinematics),
     \text{pb} = h(1-f)\,[rF\star q_0 + r\, aF\star q_0], \\
     \text{ph\_sc\_in}_k &= 2c_{ph}h(1+n_k)\,[rF\star rf - aF\star af]_k, \qquad
     \text{ph\_sc\_out}_k = 2c_{ph}h\,n_k\,[rf\star rF - af\star aF]_k, \\
-    \text{ph\_rec}_k &= c_{ph}h(1+n_k)\,[rf * rf + af * af]_{k-m-1}, \qquad
-    \text{ph\_pb}_k = c_{ph}h\,n_k\,[rF * rF + aF * aF]_{k-m-1}.
+    \text{ph\_rec}_k &= c_{ph}h\,r_k(1+n_k)\,[rf * rf + af * af]_{k-s}, \qquad
+    \text{ph\_pb}_k = c_{ph}h\,r_kn_k\,[rF * rF + aF * aF]_{k-s}.
 
 All transforms use one zero-padded length ``L >= max(N + M + 1, 2N)`` so that no
 circular wrap-around reaches a non-zero entry; each input is transformed once and
@@ -61,7 +64,14 @@ import numpy as np
 from scipy import fft as sfft
 
 from .grid import EnergyGrid
-from .kernels import PROCESSES, CollisionParams, CollisionTerms, check_inputs, check_processes
+from .kernels import (
+    PROCESSES,
+    CollisionParams,
+    CollisionTerms,
+    check_inputs,
+    check_processes,
+    pair_layout,
+)
 
 __all__ = ["collision_terms_fft", "jvp_fft", "transform_length"]
 
@@ -224,6 +234,8 @@ class _Context:
         self.tilt = float(tilt)
         self.length = transform_length(grid)
         self.nq, self.nph, self.m, self.h = grid.n, grid.n_ph, grid.m, grid.h
+        self.s, self.pair_weight, e0 = pair_layout(grid)
+        self.w2r = np.concatenate(([0.0], self.pair_weight * grid.omega**2))
         self.rho, self.ados = grid.dos, grid.ados
         ratio = self.ados / self.rho
         self.weights = {"one": 1.0, "ratio": ratio, "-ratio": -ratio}
@@ -231,12 +243,12 @@ class _Context:
         self.scales = {"qp": h, "ph_sc": 2.0 * c * h, "ph_pair": c * h}
         self.w2 = np.concatenate(([0.0], grid.omega**2))
         # energy coordinate of index 0 of each input array (all have slope h)
-        qp0, ph0, sh0 = 0.5 * h, 0.0, (self.m + 1) * h
+        qp0, ph0, sh0 = e0, 0.0, self.s * h
         self.origin = {"rf": qp0, "rF": qp0, "af": qp0, "aF": qp0,
                        "p1": ph0, "p0": ph0, "q1": sh0, "q0": sh0}
         # output index range actually used by each placement
         self.out_range = {"qp": (0, self.nq), "ph_sc": (1, self.nph + 1),
-                          "ph_pair": (0, max(self.nph - self.m, 0))}
+                          "ph_pair": (0, max(self.nph - self.s + 1, 0))}
 
     def tilt_factor(self, key: str, sign: int, size: int) -> np.ndarray:
         """``exp(sign * tilt * energy)`` for the entries of input array ``key``."""
@@ -254,7 +266,9 @@ class _Context:
     def primal_arrays(self, f: np.ndarray, n: np.ndarray) -> Callable[[str], np.ndarray]:
         p1 = self.w2 * np.concatenate(([0.0], 1.0 + n))
         p0 = self.w2 * np.concatenate(([0.0], n))
-        s = self.m + 1
+        s = self.s
+        q1 = (self.w2r * np.concatenate(([0.0], 1.0 + n)))[s:]
+        q0 = (self.w2r * np.concatenate(([0.0], n)))[s:]
         table = {
             "rf": lambda: self.rho * f,
             "rF": lambda: self.rho * (1.0 - f),
@@ -262,8 +276,8 @@ class _Context:
             "aF": lambda: self.ados * (1.0 - f),
             "p1": lambda: p1,
             "p0": lambda: p0,
-            "q1": lambda: p1[s:],
-            "q0": lambda: p0[s:],
+            "q1": lambda: q1,
+            "q0": lambda: q0,
         }
         return lambda key: table[key]()
 
@@ -271,7 +285,7 @@ class _Context:
         self, df: np.ndarray | None, dn: np.ndarray | None
     ) -> Callable[[str], np.ndarray | None]:
         dp = None if dn is None else self.w2 * np.concatenate(([0.0], dn))
-        s = self.m + 1
+        dq = None if dn is None else (self.w2r * np.concatenate(([0.0], dn)))[self.s:]
         table = {
             "rf": lambda: None if df is None else self.rho * df,
             "rF": lambda: None if df is None else -self.rho * df,
@@ -279,8 +293,8 @@ class _Context:
             "aF": lambda: None if df is None else -self.ados * df,
             "p1": lambda: dp,
             "p0": lambda: dp,
-            "q1": lambda: None if dp is None else dp[s:],
-            "q0": lambda: None if dp is None else dp[s:],
+            "q1": lambda: dq,
+            "q0": lambda: dq,
         }
         return lambda key: table[key]()
 
@@ -292,8 +306,8 @@ class _Context:
         if spectrum is None or hi <= lo:
             return res
         vals = sfft.irfft(spectrum, self.length)[lo:hi] * factor
-        if out == "ph_pair":  # correlation index p = k - m - 1 -> public index k - 1
-            res[self.m :] = vals
+        if out == "ph_pair":  # correlation index p = k - s -> public index k - 1
+            res[self.s - 1 :] = vals * self.pair_weight[self.s - 1 :]
         else:  # qp: index i; ph_sc: index k = 1..M -> public index k - 1
             res[:] = vals
         return res

@@ -1,7 +1,8 @@
 r"""Exact Jacobian of the discrete collision operator (dense blocks) and its JVP.
 
 With the notation of :mod:`fvqp.collisions.direct` (``W_ij = Omega_k^2 K^-_ij``,
-``k = |i-j|``; ``V_ij = Omega_k^2 K^+_ij``, ``k = i+j+m+1``; ``P_ij`` the phonon factor
+``k = |i-j|``; ``V_ij = r_k Omega_k^2 K^+_ij``, ``k = i+j+s`` with the grid's
+``pair_offset`` ``s`` and ``pair_weight`` ``r``; ``P_ij`` the phonon factor
 of the transition ``j -> i``), the derivatives are
 
 .. math::
@@ -28,7 +29,7 @@ import numpy as np
 
 from .fft import jvp_fft
 from .grid import EnergyGrid
-from .kernels import PROCESSES, CollisionParams, check_inputs, check_processes
+from .kernels import PROCESSES, CollisionParams, check_inputs, check_processes, pair_layout
 
 __all__ = ["JacobianBlocks", "jacobian", "jvp"]
 
@@ -88,10 +89,12 @@ def jacobian(
     """
     procs = check_processes(processes)
     f, n = check_inputs(f, n, grid)
-    nq, nph, m, h = grid.n, grid.n_ph, grid.m, grid.h
+    nq, nph, h = grid.n, grid.n_ph, grid.h
     c = params.phonon_prefactor
     rho, ados = grid.dos, grid.ados
     w2 = np.concatenate(([0.0], grid.omega**2))
+    offset, pair_weight, _ = pair_layout(grid)
+    rw = np.concatenate(([0.0], pair_weight))  # r_k of the pair kernel (grid.py)
     npad = np.concatenate(([0.0], n))
     pref = h / rho
     ii, jj = np.meshgrid(np.arange(nq), np.arange(nq), indexing="ij")
@@ -130,10 +133,10 @@ def jacobian(
         nn += np.bincount(kk, weights=s * kij * (f_j - f_i), minlength=nph)
 
     if "pair" in procs:
-        k = ii + jj + m + 1
+        k = ii + jj + offset
         valid = k <= nph
         kc = np.where(valid, k, 0)
-        kern = np.where(valid, np.outer(rho, rho) + np.outer(ados, ados), 0.0)
+        kern = np.where(valid, rw[kc] * (np.outer(rho, rho) + np.outer(ados, ados)), 0.0)
         v = w2[kc] * kern
         nk = npad[kc]
         ff -= pref[:, None] * v * (fi * (1.0 + nk) + (1.0 - fi) * nk)

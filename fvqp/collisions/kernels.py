@@ -110,6 +110,7 @@ __all__ = [
     "CollisionTerms",
     "check_inputs",
     "check_processes",
+    "pair_layout",
     "ph_energy",
     "ph_number",
     "qp_energy",
@@ -244,6 +245,20 @@ def check_inputs(
         raise TypeError("complex distributions are only supported by the direct method")
     dtype = np.result_type(f, n, np.float64)
     return f.astype(dtype, copy=False), n.astype(dtype, copy=False)
+
+
+def pair_layout(grid) -> tuple[int, np.ndarray, float]:
+    r"""Pair kinematics of a grid: offset ``s`` of :math:`E_i + E_j = \Omega_{i+j+s}`, the
+    pair-kernel factors :math:`r_k` (length ``n_ph``) and :math:`E_0 - \Delta`.
+
+    :class:`~fvqp.collisions.EnergyGrid` provides them (``pair_offset``, ``pair_weight``;
+    :mod:`fvqp.collisions.grid`); grid-like objects without them (duck-typed test grids,
+    the cell-centred bins of the spatial models) are cell-centred: ``(m + 1, ones, h/2)``.
+    """
+    s = getattr(grid, "pair_offset", None)
+    if s is None:
+        return int(grid.m) + 1, np.ones(grid.n_ph), 0.5 * grid.h
+    return int(s), np.asarray(grid.pair_weight, dtype=float), float(grid.e[0] - grid.delta)
 
 
 # ------------------------------------------------------------ conserved functionals

@@ -22,6 +22,23 @@ Eqs. 35-36 for a QP at the gap edge with thermal ``f, n`` and :math:`T \ll \Delt
 * phonon pair breaking at T = 0 just above :math:`2\Delta`:
   :math:`\int_\Delta^{\Omega-\Delta} K^+(E,\Omega-E)\,dE \to \pi\Delta`, i.e.
   :math:`1/\tau_{pb}(2\Delta^+) = \pi\Delta\,c_{ph} = (\Delta/\Delta_0)/\tau_0^\phi`.
+
+Thermal pair-breaking time
+--------------------------
+The pair-breaking rate per phonon averaged over the phonons that can break pairs
+(Kaplan et al. 1976; the Rothwarf-Taylor :math:`B` of a state,
+:func:`mean_pair_breaking_rate`),
+
+.. math::
+    \frac{1}{\tau_{pb}} = \frac{\int_{2\Delta}^\infty \Omega^2 n(\Omega)\,
+    \Gamma_{pb}(\Omega)\,d\Omega}{\int_{2\Delta}^\infty \Omega^2 n(\Omega)\,d\Omega},
+    \qquad \Gamma_{pb}(\Omega) = c_{ph}\int_\Delta^{\Omega-\Delta} K^+(E, \Omega - E)
+    (1 - f)(1 - f')\,dE \quad \text{(notes Eq. 40)},
+
+is on the grid :math:`\sum_k \Omega_k^2\,\mathrm{ph\_pb}_k/\sum_k\theta_k\Omega_k^2 n_k`
+with :math:`\theta_k` = ``grid.pair_cell_fraction`` (1/2 for the node at :math:`2\Delta`
+of the vertex layout, whose cell lies half above the threshold).  In the vertex layout
+(exact node rates, :mod:`fvqp.collisions.grid`) it converges as :math:`h^2`.
 """
 
 from __future__ import annotations
@@ -38,9 +55,11 @@ from .rhs import collision_terms
 __all__ = [
     "kaplan_recombination_rate",
     "kaplan_scattering_rate_gap_edge",
+    "mean_pair_breaking_rate",
     "pair_breaking_rate_continuum",
     "ph_loss_rates",
     "qp_loss_rates",
+    "thermal_pair_breaking_rate",
 ]
 
 
@@ -107,3 +126,34 @@ def pair_breaking_rate_continuum(
     val, _ = integrate.quad(smooth, a, b, weight="alg", wvar=(-0.5, -0.5),
                             epsabs=0.0, epsrel=1e-12, limit=200)
     return params.phonon_prefactor * val
+
+
+def mean_pair_breaking_rate(
+    f: np.ndarray, n: np.ndarray, grid: EnergyGrid, params: CollisionParams,
+    method: str = "fft",
+    tilt: float = 0.0,
+) -> float:
+    r"""Pair-breaking rate per phonon averaged over the pair-breaking phonons of ``(f, n)``,
+    :math:`\sum_k \Omega_k^2\,\mathrm{ph\_pb}_k / \sum_k \theta_k\Omega_k^2 n_k` (module
+    docstring; :math:`\theta_k` = ``grid.pair_cell_fraction``), in :math:`1/\tau_0`.
+
+    ``method``/``tilt`` as for :func:`~fvqp.collisions.rhs.collision_terms`.
+    """
+    t = collision_terms(f, n, grid, params, processes=("pair",), method=method, tilt=tilt)
+    w = grid.omega**2
+    den = float(np.sum(grid.pair_cell_fraction * w * np.asarray(n, dtype=float)))
+    if not den > 0:
+        raise ValueError("no phonons above 2 Delta: the mean pair-breaking rate is undefined")
+    return float(np.sum(w * t.ph_pb)) / den
+
+
+def thermal_pair_breaking_rate(
+    grid: EnergyGrid, params: CollisionParams, t: float, method: str = "fft"
+) -> float:
+    r"""Thermal pair-breaking rate :math:`1/\tau_{pb}(T)` (module docstring) of the thermal
+    QPs and phonons at temperature ``t`` (kTc), in :math:`1/\tau_0`."""
+    from .grid import equilibrium
+
+    f, n = equilibrium(grid, t)
+    # ph_pb_k = n_k * (O(1) sum), so FFT round-off is relative to each node: no tilt needed
+    return mean_pair_breaking_rate(f, n, grid, params, method=method)
