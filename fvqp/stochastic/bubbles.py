@@ -220,6 +220,12 @@ class BurstingBubbles:
         n_steps : int
         record_every : int
             If positive, also record ``(C_p, P)`` every that many steps.
+        progress : callable, optional
+            ``progress(done, total, sim)`` called about every ``progress_every`` seconds
+            of wall time (default: a log line at INFO level).
+        progress_every : float
+            Seconds of wall time between reports; ``<= 0`` reports after every step
+            (deterministic, independent of the machine's speed).
 
         Returns
         -------
@@ -229,6 +235,7 @@ class BurstingBubbles:
         sw = s1 = s2 = 0.0
         tr_cp, tr_p = [], []
         t_wall = time.monotonic()
+        every_step = progress_every <= 0.0  # deterministic: no clock involved
         for k in range(int(n_steps)):
             w = self.holding_weight()
             c = self.cp
@@ -239,7 +246,7 @@ class BurstingBubbles:
             if record_every and k % record_every == 0:
                 tr_cp.append(self.cp)
                 tr_p.append(self.polarization)
-            if time.monotonic() - t_wall > progress_every:
+            if every_step or time.monotonic() - t_wall > progress_every:
                 t_wall = time.monotonic()
                 if progress is None:
                     log.info("bubbles: %d/%d steps, C_p = %.4f, P = %+.3f", k + 1, n_steps,
@@ -262,8 +269,11 @@ def packing_coefficient(zeta: float | None = None, L: float = 10.0, replicas: in
     L : float
         Box side (bubble diameters).
     burn, sample : float
-        Steps discarded / averaged, in units of the expected number of bubbles
-        (:math:`3L^3/4\\pi`, i.e. generations per unit :math:`C_p`).
+        Steps discarded / averaged, in units of the box volume in bubble volumes
+        (:math:`3L^3/4\\pi` steps; without spin flips, generations per bubble volume).
+        With spin flips a generation takes :math:`(\\zeta + C_p)/\\zeta` steps on
+        average, so at :math:`\\zeta \\lesssim C_p` scale both up by that factor (at
+        :math:`\\zeta = 0.02`: ~31) or the box is still filling.
 
     Returns
     -------

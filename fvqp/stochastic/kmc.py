@@ -332,6 +332,9 @@ class AnnihilationKMC:
         progress : callable, optional
             ``progress(done, total, sim)`` called about every ``progress_every`` seconds
             of wall time (default: a log line at INFO level).
+        progress_every : float
+            Seconds of wall time between reports; ``<= 0`` reports after every event
+            (deterministic, independent of the machine's speed).
 
         Returns
         -------
@@ -344,6 +347,7 @@ class AnnihilationKMC:
         sw = swn = swn2 = swg = 0.0
         steps_n = 0
         t_wall = time.monotonic()
+        every_step = progress_every <= 0.0  # deterministic: no clock involved
         for k in range(int(n_events)):
             tot = self.total_rate()
             if tot <= 0.0:
@@ -355,7 +359,7 @@ class AnnihilationKMC:
             swn += w * self.n
             swn2 += w * self.n * self.n
             self.step()
-            if time.monotonic() - t_wall > progress_every:
+            if every_step or time.monotonic() - t_wall > progress_every:
                 t_wall = time.monotonic()
                 if progress is None:
                     log.info("kmc: %d/%d events, N = %d, t = %.4g", k + 1, n_events, self.n,
