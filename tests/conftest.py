@@ -13,6 +13,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 MESHES = ROOT / "meshes"
 CASES = ROOT / "cases"
+# Guard against hung subprocesses only, never a speed requirement: generous for a loaded
+# 2-core machine and below pytest-timeout's 1800 s (pyproject.toml), so that a hung child
+# is killed by subprocess.run rather than left behind.
+HANG_TIMEOUT = 1500.0
 
 
 def mpi_env() -> dict:
@@ -54,7 +58,7 @@ def case_with_values(name: str, tmp_path, **values) -> Path:
     return p
 
 
-def run_fvqp(args, nproc: int = 1, timeout: float = 900, check: bool = True):
+def run_fvqp(args, nproc: int = 1, timeout: float = HANG_TIMEOUT, check: bool = True):
     """Run `python -m fvqp ARGS` (under `mpiexec -n nproc` if nproc > 1)."""
     cmd = [sys.executable, "-m", "fvqp", *map(str, args)]
     if nproc > 1:
@@ -65,6 +69,41 @@ def run_fvqp(args, nproc: int = 1, timeout: float = 900, check: bool = True):
         raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout}\n"
                              f"{proc.stderr}")
     return proc
+
+
+_KILL_AFTER_CHECKPOINT = """
+import os, signal, sys
+
+import fvqp.io.checkpoint as ck
+
+_write, _count, _n = ck.write_checkpoint, [0], int(sys.argv[1])
+
+
+def _write_then_die(*args, **kwargs):
+    _write(*args, **kwargs)
+    _count[0] += 1
+    if _count[0] == _n:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+ck.write_checkpoint = _write_then_die
+for mod in list(sys.modules.values()):  # modules that imported the name already
+    if getattr(mod, "write_checkpoint", None) is _write:
+        mod.write_checkpoint = _write_then_die
+from fvqp.cli import main
+
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def run_fvqp_killed(args, after_checkpoints: int = 2, timeout: float = HANG_TIMEOUT):
+    """Run `python -m fvqp ARGS` and SIGKILL it right after its ``after_checkpoints``-th
+    checkpoint is on disk (deterministic, unlike a kill after some wall-clock time, which
+    on a loaded machine may come after the run has finished). Returns the process."""
+    cmd = [sys.executable, "-c", _KILL_AFTER_CHECKPOINT, str(int(after_checkpoints)),
+           *map(str, args)]
+    return subprocess.run(cmd, capture_output=True, text=True, env=mpi_env(),
+                          timeout=timeout, cwd=ROOT)
 
 
 @pytest.fixture

@@ -516,13 +516,13 @@ def test_schur_rcm_subdomains_are_the_overlap_one_subdomains(tmp_path):
     import subprocess
     import sys
 
-    from conftest import mpi_env
+    from conftest import HANG_TIMEOUT, mpi_env
 
     script = tmp_path / "subdomains.py"
     script.write_text(_SUBDOMAIN_SCRIPT)
     proc = subprocess.run(["mpiexec", "-n", "2", sys.executable, str(script),
                            str(Path(__file__).parent)], capture_output=True, text=True,
-                          env=mpi_env(), timeout=300)
+                          env=mpi_env(), timeout=HANG_TIMEOUT)
     assert proc.returncode == 0, proc.stderr
     rows = [line.split()[1:] for line in proc.stdout.splitlines()
             if line.startswith("RESULT")]
