@@ -37,6 +37,9 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("mesh")
     m.add_argument("--scale", type=float, default=1.0, help="µm per mesh unit (default 1)")
     sub.add_parser("materials", help="table of the material database")
+    from .post.commands import add_parsers as add_post_parsers
+
+    add_post_parsers(sub)  # info, plot
     return p
 
 
@@ -78,6 +81,10 @@ def main(argv: list[str] | None = None) -> int:
 
         print(material_table())
         return 0
+    if args.command in ("info", "plot"):
+        from .post.commands import main as post_main
+
+        return post_main(args)
     if args.command == "mesh-info":
         from .mesh import MeshError, mesh_info
 

@@ -1,0 +1,123 @@
+"""The text of ``fvqp info RESULT``: fields with units, times, regions, summary, files."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from .result import Result
+from .series import cell_measure, mesh_dimension, region_masks
+
+__all__ = ["describe", "flatten"]
+
+_MEASURE = {1: ("length", "m"), 2: ("area", "m^2"), 3: ("volume", "m^3")}
+
+
+def flatten(d: dict, prefix: str = "") -> list[tuple[str, object]]:
+    """``(dotted.key, value)`` pairs of a nested dict (lists kept as values)."""
+    out: list[tuple[str, object]] = []
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and v:
+            out.extend(flatten(v, key + "."))
+        else:
+            out.append((key, v))
+    return out
+
+
+def _fmt(v: object) -> str:
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    if isinstance(v, (list, tuple)):
+        if len(v) > 8:
+            return f"[{len(v)} values: {_fmt(v[0])} ... {_fmt(v[-1])}]"
+        return "[" + ", ".join(_fmt(x) for x in v) + "]"
+    return json.dumps(v) if isinstance(v, str) else str(v)
+
+
+def _times(times: list[float]) -> str:
+    def fmt(ts: list[float]) -> str:
+        return ", ".join(f"{t:.6g}" for t in ts)
+
+    text = fmt(times) if len(times) <= 12 else f"{fmt(times[:6])}, ..., {fmt(times[-6:])}"
+    return f"{len(times)} snapshot{'s' * (len(times) != 1)} [s]: {text}"
+
+
+def _mesh_lines(result: Result) -> list[str]:
+    lines = [f"series   {result.pvd.name}", "fields   (cell data, SI units)"]
+    width = max((len(f) for f in result.units), default=0)
+    for name, unit in result.units.items():
+        lines.append(f"  {name:<{width}}  {unit or '-'}")
+    lines.append(f"times    {_times(result.times)}")
+    grid = result.read_snapshot(len(result.series) - 1)
+    dim = mesh_dimension(grid)
+    lo, hi = np.array(grid.bounds[0::2]), np.array(grid.bounds[1::2])
+    ext = " x ".join(f"{x:.4g}" for x in (hi - lo) * 1e6)
+    lines.append(f"mesh     {grid.n_cells} cells, {dim}D, extent {ext} um")
+    vol = cell_measure(grid)
+    masks = region_masks(grid)
+    if "region" in grid.cell_data:
+        lines.append("regions  (ids of the 'region' field)")
+    else:
+        lines.append("regions  (no 'region' field written)")
+    for label, m in masks.items():
+        what, unit = _MEASURE[dim]
+        lines.append(f"  {label:<10}  {int(m.sum())} cells, {what} {vol[m].sum():.6g} {unit}")
+    return lines
+
+
+def _h5_lines(result: Result) -> list[str]:
+    import h5py
+
+    lines = []
+    for path in result.h5:
+        lines.append(f"data     {path.name}")
+        with h5py.File(path, "r") as fh:
+            items: list[tuple[str, object]] = [("/", fh)]
+            fh.visititems(lambda name, obj, found=items: found.append((name, obj)))
+            for name, obj in items:
+                unit = obj.attrs.get("units", obj.attrs.get("unit"))
+                unit = unit.decode() if isinstance(unit, bytes) else unit
+                note = f"  ({unit})" if unit is not None else ""
+                if isinstance(obj, h5py.Dataset):
+                    lines.append(f"  {name}  {obj.dtype} {obj.shape}{note}")
+                elif note:
+                    lines.append(f"  {name}/{note}")
+    return lines
+
+
+def describe(result: Result) -> str:
+    """A readable account of a result directory (what ``fvqp info`` prints).
+
+    Parameters
+    ----------
+    result : Result
+
+    Returns
+    -------
+    str
+        The directory; for mesh models the fields with their SI units (as stored in the
+        snapshots), the snapshot times, the mesh and its regions (cells and volume per value
+        of the ``region`` field); for HDF5 results their datasets (with stored units); the
+        run's ``summary.json``, flattened; the PNG figures present.
+    """
+    s = result.summary
+    lines = [f"result   {result.path}"]
+    if "model" in s:
+        lines.append(f"model    {s['model']}")
+    if "status" in s:
+        lines.append(f"status   {s['status']}: {s.get('message', '')}")
+    if result.is_mesh:
+        lines += _mesh_lines(result)
+    elif result.pvd is not None:
+        lines.append(f"series   {result.pvd.name} (no snapshots yet)")
+    lines += _h5_lines(result)
+    if s:
+        lines.append("summary  (summary.json)")
+        lines += [f"  {k} = {_fmt(v)}" for k, v in flatten(s)]
+    else:
+        lines.append("summary  none (the run has not finished)")
+    if result.pngs:
+        lines.append("figures  " + ", ".join(p.name for p in result.pngs))
+    return "\n".join(lines)

@@ -1,0 +1,209 @@
+"""Every picture of a result directory (what ``fvqp plot`` writes).
+
+Mesh models: one off-screen pyvista picture per field and chosen snapshot
+(``<case>_<field>_<time>.png``), for 3D devices also a cut through the field's peak
+(``..._clip.png``), and for time series the integral quantities versus time
+(``<case>_timeseries.png``, :mod:`fvqp.post.series`). HDF5 results: the models' own figures
+(the stochastic model's is drawn again from ``stochastic.h5`` by
+:func:`fvqp.models.stochastic.figures.draw`; the others, which need the solved model, are the
+PNGs the run wrote, copied when ``output`` is elsewhere) and the time series stored in their
+``timeseries``/``series`` groups (``<name>_timeseries.png``).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from .render import render_field
+from .result import Result, ResultError
+from .series import TimeSeries, mesh_dimension, time_series
+
+__all__ = ["plot_result", "plot_time_series", "time_label"]
+
+_SCALES = ((1.0, "s"), (1e-3, "ms"), (1e-6, "us"), (1e-9, "ns"), (1e-12, "ps"))
+
+
+def time_label(t: float) -> str:
+    """A file-name friendly time: ``10ns``, ``2p5us``, ``0s``."""
+    if t == 0:
+        return "0s"
+    scale, unit = next(((s, u) for s, u in _SCALES if abs(t) >= s), _SCALES[-1])
+    return f"{t / scale:.4g}{unit}".replace(".", "p").replace("+", "")
+
+
+def _time_axis(t_max: float) -> tuple[float, str]:
+    return next(((s, u) for s, u in _SCALES if t_max >= s), _SCALES[-1])
+
+
+def plot_time_series(series: TimeSeries, png: str | Path, title: str) -> Path:
+    """Plot each quantity of ``series`` against time, one panel per quantity, one line
+    per region; returns ``png``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ..io.atomic import atomic_savefig
+
+    qs = series.quantities
+    ncol = 2 if len(qs) > 1 else 1
+    nrow = max(1, -(-len(qs) // ncol))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(5.5 * ncol, 3.2 * nrow), squeeze=False)
+    scale, unit = _time_axis(float(np.max(np.abs(series.time))) if len(series.time) else 0.0)
+    for ax, q in zip(axes.ravel(), qs, strict=False):
+        for region, v in q.values.items():
+            ax.plot(series.time / scale, v, ".-", ms=3, lw=1, label=region)
+        vals = np.concatenate([v[np.isfinite(v)] for v in q.values.values()])
+        if len(vals) and vals.min() > 0 and vals.max() > 1e3 * vals.min():
+            ax.set_yscale("log")
+        ax.set_xlabel(f"t [{unit}]")
+        ax.set_ylabel(q.label)
+        if len(q.values) > 1:
+            ax.legend(fontsize=7)
+    for ax in axes.ravel()[len(qs):]:
+        ax.set_visible(False)
+    fig.suptitle(title)
+    fig.tight_layout()
+    png = Path(png)
+    png.parent.mkdir(parents=True, exist_ok=True)
+    atomic_savefig(fig, str(png))
+    plt.close(fig)
+    return png
+
+
+def _snapshot_indices(result: Result, times: list[float] | None) -> list[int]:
+    if not times:
+        return [len(result.series) - 1]
+    return list(dict.fromkeys(result.snapshot_index(t) for t in times))
+
+
+def _plot_mesh(result: Result, out: Path, times, fields, clip) -> list[Path]:
+    names = fields or [f for f in result.fields if f != "region"]
+    unknown = [f for f in names if f not in result.units]
+    if unknown:
+        raise ResultError(f"no field {', '.join(map(repr, unknown))} in {result.pvd.name} "
+                          f"(fields: {', '.join(result.fields)})")
+    steady = bool(result.summary.get("steady")) and len(result.series) == 1
+    written = []
+    for k in _snapshot_indices(result, times):
+        t = result.series[k][0]
+        grid = result.read_snapshot(k)
+        cut = mesh_dimension(grid) == 3 if clip is None else clip
+        label = "steady" if steady else time_label(t)
+        when = "steady state" if steady else f"t = {t:.4g} s"
+        for f in names:
+            unit = result.units.get(f, "")
+            base = out / f"{result.name}_{f}_{label}"
+            title = f"{result.name}: {f}, {when}"
+            written.append(render_field(grid, f, unit, f"{base}.png", title))
+            if cut:
+                written.append(render_field(grid, f, unit, f"{base}_clip.png", title,
+                                            clip=True))
+    if len(result.series) > 1:
+        ts = time_series(result, names)
+        if ts.quantities:
+            written.append(plot_time_series(ts, out / f"{result.name}_timeseries.png",
+                                            f"{result.name}: integral quantities per region"))
+    return written
+
+
+def _h5_time_series(path: Path) -> tuple[TimeSeries, str] | None:
+    """The ``timeseries``/``series`` group of an HDF5 result (``t`` and 1D datasets of the
+    same length) and the group's ``units`` note, or None."""
+    import h5py
+
+    from .series import Quantity
+
+    with h5py.File(path, "r") as fh:
+        for gname in ("timeseries", "series"):
+            g = fh.get(gname)
+            if not isinstance(g, h5py.Group) or "t" not in g:
+                continue
+            t = np.asarray(g["t"], dtype=float)
+            unit = g.attrs.get("units", "")
+            unit = unit.decode() if isinstance(unit, bytes) else str(unit)
+            qs = []
+            for k, ds in g.items():
+                if k == "t" or not isinstance(ds, h5py.Dataset) or ds.shape != t.shape \
+                        or ds.dtype.kind not in "fiu":
+                    continue
+                qs.append(Quantity(k, "", "", {"all": np.asarray(ds, dtype=float)}))
+            if len(t) > 1 and qs:
+                return TimeSeries(t, qs), unit
+    return None
+
+
+def _plot_h5(result: Result, out: Path) -> list[Path]:
+    import h5py
+
+    written = []
+    for path in result.h5:
+        stochastic = None
+        with h5py.File(path, "r") as fh:
+            if fh.attrs.get("model") == "stochastic" and "data" in fh:
+                stochastic = (str(fh.attrs["study"]),
+                              {k: np.asarray(v) for k, v in fh["data"].items()},
+                              json.loads(fh.attrs["summary_json"]),
+                              str(fh.attrs.get("title", "")) or result.name)
+        if stochastic is not None:
+            from ..models.stochastic.figures import draw
+
+            png = out / f"{path.stem}.png"
+            draw(str(png), *stochastic)
+            written.append(png)
+        found = _h5_time_series(path)
+        if found is not None:
+            ts, unit = found
+            title = f"{path.stem}: time series" + (f" ({unit})" if unit else "")
+            written.append(plot_time_series(ts, out / f"{path.stem}_timeseries.png", title))
+    for png in result.pngs:  # the figures the run drew (need the solved model to redraw)
+        if png.name in {p.name for p in written} or png.stem.endswith("_timeseries"):
+            continue
+        if out.resolve() != result.path.resolve():
+            shutil.copy2(png, out / png.name)
+        written.append(out / png.name)
+    return written
+
+
+def plot_result(result: Result, output: str | Path | None = None,
+                times: list[float] | None = None, fields: list[str] | None = None,
+                clip: bool | None = None) -> list[Path]:
+    """Write the pictures of a result directory.
+
+    Parameters
+    ----------
+    result : Result
+    output : str or Path, optional
+        Directory for the PNGs (default: the result directory).
+    times : list of float, optional
+        Snapshot times in s (the nearest snapshot of each is drawn; default: the last).
+    fields : list of str, optional
+        Cell fields of a mesh result (default: all but ``region``).
+    clip : bool, optional
+        Also draw a cut through each field's peak (default: for 3D meshes).
+
+    Returns
+    -------
+    list of Path
+        The PNG files, in the order written.
+
+    Raises
+    ------
+    ResultError
+        If a field does not exist or there is nothing to plot.
+    """
+    out = Path(output) if output is not None else result.path
+    out.mkdir(parents=True, exist_ok=True)
+    if result.is_mesh:
+        written = _plot_mesh(result, out, times, fields, clip)
+    elif result.pvd is not None:
+        raise ResultError(f"{result.pvd} has no snapshots yet")
+    else:
+        written = _plot_h5(result, out)
+    if not written:
+        raise ResultError(f"{result.path}: nothing to plot (no snapshots, no figures)")
+    return written

@@ -1,0 +1,103 @@
+"""Off-screen pyvista pictures of one cell field of a mesh snapshot.
+
+Coordinates are shown in µm; a film whose thickness is below 5 % of its extent is drawn with
+its thin axis exaggerated (the factor is written on the picture). Positive fields spanning
+more than three decades are coloured on a log scale.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["render_field", "thin_axis_scale"]
+
+WINDOW = (1000, 700)
+
+
+def thin_axis_scale(bounds) -> tuple[int, float]:
+    """(axis, factor) stretching a thin axis of a 3D box to at least 5 % of its largest
+    extent (factor 1, 2 or 5 times a power of ten);
+    ``(-1, 1.0)`` when no axis needs it (or the body is flat/1D)."""
+    ext = np.array(bounds[1::2]) - np.array(bounds[0::2])
+    big = ext.max()
+    nonzero = ext > 1e-12 * big
+    if big <= 0 or nonzero.sum() < 3:
+        return -1, 1.0
+    axis = int(np.argmin(ext))
+    if ext[axis] >= 0.05 * big:
+        return -1, 1.0
+    need = 0.05 * big / ext[axis]
+    decade = 10.0 ** np.floor(np.log10(need))
+    factor = next(m * decade for m in (1, 2, 5, 10) if m * decade >= need)
+    return axis, float(factor)
+
+
+def _log_scale(values: np.ndarray) -> bool:
+    finite = values[np.isfinite(values)]
+    return bool(len(finite) and finite.min() > 0 and finite.max() > 1e3 * finite.min())
+
+
+def render_field(grid, field: str, unit: str, png: str | Path, title: str,
+                 clip: bool = False, window_size: tuple[int, int] = WINDOW) -> Path:
+    """Render ``field`` of ``grid`` (cell data, coordinates in metres) off screen to ``png``.
+
+    Parameters
+    ----------
+    grid : pyvista.UnstructuredGrid
+    field : str
+        Cell array to colour by.
+    unit : str
+        Its unit label (for the colour bar).
+    png : str or Path
+    title : str
+        Text drawn in the upper left corner.
+    clip : bool
+        Cut a 3D device by the plane normal to y through the cell where ``field`` peaks and
+        keep the half with larger y (with a translucent outline of the whole device), so the
+        interior and the thickness profile show.
+    window_size : (int, int)
+        Picture size in pixels.
+
+    Returns
+    -------
+    Path
+        ``png``.
+    """
+    import pyvista as pv
+
+    pv.OFF_SCREEN = True
+    mesh = grid.scale([1e6, 1e6, 1e6], inplace=False)  # m -> um
+    values = np.asarray(mesh.cell_data[field], dtype=float)
+    axis, factor = thin_axis_scale(mesh.bounds)
+    if factor != 1.0:
+        s = [1.0, 1.0, 1.0]
+        s[axis] = factor
+        mesh = mesh.scale(s, inplace=False)
+        title += f"  ({'xyz'[axis]} x{factor:g})"
+    outline = None
+    if clip:
+        centres = mesh.cell_centers().points
+        origin = centres[int(np.nanargmax(values))] if np.isfinite(values).any() \
+            else np.array(mesh.center)
+        cut = mesh.clip(normal="-y", origin=origin, crinkle=False)
+        if cut.n_cells:
+            outline, mesh = mesh, cut
+            values = np.asarray(mesh.cell_data[field], dtype=float)
+            title += f"  (cut at y = {origin[1]:.4g} um)"
+    plotter = pv.Plotter(off_screen=True, window_size=list(window_size))
+    plotter.set_background("white")
+    bar = f"{field} [{unit}]" if unit else field
+    plotter.add_mesh(mesh, scalars=field, preference="cell", cmap="viridis",
+                     log_scale=_log_scale(values), line_width=6,
+                     scalar_bar_args={"title": bar, "color": "black"})
+    if outline is not None:
+        plotter.add_mesh(outline.outline(), color="grey")
+    plotter.add_text(title, font_size=10, color="black")
+    plotter.camera_position = "iso" if mesh.bounds[5] - mesh.bounds[4] > 0 else "xy"
+    png = Path(png)
+    png.parent.mkdir(parents=True, exist_ok=True)
+    plotter.screenshot(str(png))
+    plotter.close()
+    return png
