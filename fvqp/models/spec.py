@@ -30,6 +30,10 @@ class ModelSpec:
     check_files : callable, optional
         ``check_files(data, case_dir, errors)`` reads and checks data files named by the
         case (e.g. measured curves to fit), relative to the case file's directory.
+    check_mesh : callable, optional
+        ``check_mesh(data, geometry, errors)`` checks what depends on the mesh (e.g. the
+        number of ordinates on a 2D or 3D mesh); ``geometry`` is the
+        :class:`fvqp.mesh.Geometry` of the simulated regions in mesh units.
     uses_mesh : bool
         Mesh-less models (0D) have no ``[mesh]``, ``[regions]``, ``[boundaries]``,
         ``[[sources]]`` tables; they declare their own top-level ``sections``.
@@ -59,6 +63,9 @@ class ModelSpec:
     #: ``check_files(data, case_dir, errors)``: checks of data files the case names
     #: (paths relative to the case file), run by ``fvqp check`` too
     check_files: Callable | None = None
+    #: ``check_mesh(data, geometry, errors)``: checks of a validated case against its
+    #: mesh (geometry of the simulated regions in mesh units), run by ``fvqp check`` too
+    check_mesh: Callable | None = None
     #: ``(geometry, active) -> list``: interior face groups that *may* carry a condition
     #: (e.g. a tunnel junction on a marked point of a wire)
     optional_boundaries: Callable | None = None
@@ -68,3 +75,21 @@ class ModelSpec:
     sections: dict = field(default_factory=dict)
     #: generic tables (``bath``, ``time`` ...) the model does not read
     unused_sections: tuple = ()
+
+
+def bath_gap(material, temperature: float, Tc: float | None = None) -> float:
+    """Weak-coupling BCS gap Δ(T) [J] of ``material`` (critical temperature ``Tc`` [K] if
+    given) at ``temperature`` [K]: 0 at and above Tc. Used by the models' case checks."""
+    from ..collisions.grid import bcs_gap
+    from ..units import K_B
+
+    tc = Tc or material.Tc
+    return bcs_gap(temperature / tc, material.gap_ratio) * K_B * tc
+
+
+def ueV(joules: float) -> str:
+    """An energy [J] as text in µeV, for the messages of case checks."""
+    from ..units import E_CHARGE
+
+    return f"{joules / E_CHARGE * 1e6:.4g} ueV"
+

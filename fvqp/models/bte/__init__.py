@@ -169,6 +169,67 @@ def _check(data, err) -> None:
     if not t.get("steady") and not t.get("dt_initial"):
         err.add("time.dt_initial", "the transient BTE runs with a fixed step.",
                 'add dt_initial = "1 ps" (or steady = true).')
+    a = data.get("angles") or {}
+    for key, least in (("directions", 2), ("polar", 1), ("azimuth", 2)):
+        if a.get(key) is not None and a[key] < least:
+            err.add(f"angles.{key}", f"must be at least {least}, got {a[key]}.",
+                    f"set {key} >= {least} (default {_SECTIONS['angles'].fields[key].default}).")
+    for i, k in enumerate(a.get("output") or []):
+        if k is not None and k < 0:
+            err.add(f"angles.output[{i}]", f"ordinate index {k} is negative.",
+                    "give indices 0, 1, ... of the quadrature's ordinates.")
+    _check_gap(data, err)
+
+
+def _check_gap(data, err) -> None:
+    """One superconductor below its Tc, and [energy] e_max above its gap."""
+    from ...materials import UnknownMaterialError, get_material
+    from ..spec import bath_gap, ueV
+
+    names = {reg.get("material") for reg in data["regions"].values()}
+    if len(names) > 1:
+        err.add("regions", f"regions of different materials ({', '.join(sorted(names))}): "
+                "the bte model has one gap, Fermi velocity and density of states.",
+                "use one material in every region (interfaces between superconductors are "
+                "not modelled).")
+    try:
+        mat = get_material(next(iter(names)))
+    except (UnknownMaterialError, StopIteration):
+        return
+    T = data["bath"]["temperature"]
+    if T >= mat.Tc:
+        err.add("bath.temperature", f"{T:g} K is at or above Tc = {mat.Tc:g} K of "
+                f"{mat.name}: no gap, no quasiparticles.",
+                f"give a bath temperature below {mat.Tc:g} K.")
+        return
+    gap = bath_gap(mat, T)
+    e_max = (data.get("energy") or {}).get("e_max")
+    if e_max is not None and e_max <= gap:
+        err.add("energy.e_max", f"{ueV(e_max)} is not above the gap {ueV(gap)} of "
+                f"{mat.name} at the bath: the grid would hold no states.",
+                f"give e_max above {ueV(gap)} (the default is the gap + 12 kT_bath), or "
+                "leave it out.")
+
+
+def _check_mesh(data, geo, err) -> None:
+    """A 2D or 3D mesh, and [angles] output indices within the quadrature of the mesh."""
+    if geo.dim == 1:
+        err.add("mesh.file", "the bte model needs a 2D (film) or 3D mesh; this mesh is 1D.",
+                "use the transport model for wires, or a 2D/3D mesh.")
+        return
+    a = data.get("angles") or {}
+    if geo.dim == 2:
+        n, what = a.get("directions") or 0, f"{a.get('directions')} in-plane directions " \
+            "([angles] directions, 2D mesh)"
+    else:
+        n = (a.get("polar") or 0) * (a.get("azimuth") or 0)
+        what = f"{n} = polar x azimuth = {a.get('polar')} x {a.get('azimuth')} ordinates " \
+            "(3D mesh)"
+    for i, k in enumerate(a.get("output") or []):
+        if k is not None and k >= n > 0:
+            err.add(f"angles.output[{i}]", f"ordinate {k} does not exist: the quadrature "
+                    f"has {what}, numbered 0 to {n - 1}.",
+                    f"give indices from 0 to {n - 1}, or raise the number of ordinates.")
 
 
 SPEC = ModelSpec(
@@ -176,7 +237,7 @@ SPEC = ModelSpec(
     source_types=_SOURCES, fields=FIELDS, required_boundaries=_required_boundaries,
     atol_dimension="dimensionless", atol_default=1e-11,
     dimension_keys={2: ("thickness",)}, dimension_doc={"thickness": 'e.g. "100 nm"'},
-    check=_check, sections=_SECTIONS,
+    check=_check, check_mesh=_check_mesh, sections=_SECTIONS,
 )
 
 

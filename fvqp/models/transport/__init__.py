@@ -181,6 +181,53 @@ def _check(data, err) -> None:
         if s.get("position") is not None and s.get("radius") is None:
             err.add(f"sources[{i}].radius", "a source with a position needs a radius.",
                     'add radius = "5 um".')
+    _check_energy_grid(data, err)
+
+
+def _check_energy_grid(data, err) -> None:
+    """The bath below every superconductor's Tc (unless its gap is fixed), and [energy]
+    e_max above every gap and e_min at or below the smallest: the grid must hold the gap
+    edges of every region."""
+    from ...materials import UnknownMaterialError, get_material
+    from ..spec import bath_gap, ueV
+
+    T = data["bath"]["temperature"]
+    gaps = {}
+    for name, reg in data["regions"].items():
+        if not reg.get("active", True) or reg.get("trap") or not reg.get("material"):
+            continue
+        try:
+            mat = get_material(reg["material"])
+        except UnknownMaterialError:
+            continue  # reported above
+        Tc = reg.get("Tc") or mat.Tc
+        if reg.get("gap"):
+            gaps[name] = reg["gap"]
+        elif T >= Tc:
+            err.add("bath.temperature", f"{T:g} K is at or above Tc = {Tc:g} K of "
+                    f"{mat.name} (region {name!r}): no gap, no quasiparticles.",
+                    f"give a bath temperature below {Tc:g} K, or trap = true for a "
+                    "normal region.")
+        else:
+            gaps[name] = bath_gap(mat, T, Tc)
+    e = data.get("energy") or {}
+    if not gaps:
+        return
+    top = max(gaps, key=gaps.get)
+    low = min(gaps, key=gaps.get)
+    if e.get("e_max") is not None and e["e_max"] <= gaps[top]:
+        err.add("energy.e_max", f"{ueV(e['e_max'])} is not above the gap "
+                f"{ueV(gaps[top])} of region {top!r}: the grid would hold no states there.",
+                f"give e_max above {ueV(gaps[top])} (the default is the largest gap + "
+                "12 kT_bath), or leave it out.")
+    if e.get("e_min") is not None:
+        if e.get("e_max") is not None and e["e_min"] >= e["e_max"]:
+            err.add("energy.e_min", f"{ueV(e['e_min'])} is not below e_max = "
+                    f"{ueV(e['e_max'])}.", "give e_min < e_max, or leave e_min out.")
+        elif e["e_min"] > gaps[low] * (1 + 1e-12):
+            err.add("energy.e_min", f"{ueV(e['e_min'])} is above the gap {ueV(gaps[low])} "
+                    f"of region {low!r}: the states at its gap edge would be cut off.",
+                    f"give e_min <= {ueV(gaps[low])}, or leave it out (the smallest gap).")
 
 
 SPEC = ModelSpec(
