@@ -30,8 +30,9 @@ Sec. II) and computes in the natural units of a diffusive wire, fixed by
 coherence length :math:`\\xi=\\sqrt{\\hbar D/\\Delta_0}`, conductances in
 :math:`1/R_\\xi` and currents in :math:`I_0=\\Delta_0/eR_\\xi`. They are converted here too.
 
-Case files are SI. Values may be plain numbers (SI) or strings with a unit, e.g.
-``"100 mK"``, ``"6 keV"``, ``"150 nm"``; :func:`parse_quantity` checks the dimension.
+Case files give every dimensioned value as a string with a unit, e.g. ``"100 mK"``,
+``"6 keV"``, ``"150 nm"`` (a bare number only for dimensionless values);
+:func:`parse_quantity` checks the dimension (and, for case files, that a unit is given).
 """
 
 from __future__ import annotations
@@ -111,7 +112,7 @@ def dimension_of(unit: str) -> str | None:
     return None
 
 
-def parse_quantity(value: object, dimension: str) -> float:
+def parse_quantity(value: object, dimension: str, *, require_unit: bool = False) -> float:
     """Convert a case-file value to SI.
 
     Parameters
@@ -120,6 +121,10 @@ def parse_quantity(value: object, dimension: str) -> float:
         A number (already SI) or a string ``"<number> <unit>"`` such as ``"100 mK"``.
     dimension
         Expected dimension, a key of the unit table (``"temperature"``, ``"length"`` ...).
+    require_unit
+        Refuse a value without a unit (a number, or a string such as ``"250"``) unless
+        ``dimension`` is ``"dimensionless"``. Case files are read with ``True``: a bare
+        number is ambiguous (kelvin or millikelvin?). Default ``False`` (a number is SI).
 
     Returns
     -------
@@ -133,7 +138,10 @@ def parse_quantity(value: object, dimension: str) -> float:
     """
     if isinstance(value, bool):
         raise UnitError(f"expected a {dimension}, got the boolean {value!r}")
+    need_unit = require_unit and dimension != "dimensionless"
     if isinstance(value, (int, float)):
+        if need_unit:
+            raise UnitError(f"a {dimension} needs a unit")
         return float(value)
     if not isinstance(value, str):
         raise UnitError(f"expected a {dimension} (number or string with unit), got {value!r}")
@@ -142,6 +150,8 @@ def parse_quantity(value: object, dimension: str) -> float:
         raise UnitError(f"cannot read {value!r} as '<number> <unit>'")
     number, unit = float(m.group(1)), m.group(2)
     if unit == "":
+        if need_unit:
+            raise UnitError(f"a {dimension} needs a unit")
         return number
     fac = _unit_factor(unit, dimension)
     if fac is None:

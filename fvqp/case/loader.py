@@ -85,10 +85,11 @@ def _common_fields(spec) -> dict:
             "directory": Field("path", "output directory, relative to the case file"),
             "fields": Field("list", "fields to write", item=Field("str", choices=spec.fields),
                             default=list(spec.fields)),
-            "every": Field("int", "write every N steps", default=10),
+            "every": Field("int", "write every N steps", default=10, positive=True),
             "times": Field("list", "also write at these times", item=Field(
                 "quantity", dimension="time", nonnegative=True), default=[]),
-            "checkpoint_every": Field("int", "checkpoint every N steps", default=20),
+            "checkpoint_every": Field("int", "checkpoint every N steps", default=20,
+                                      positive=True),
         }),
     }
 
@@ -126,11 +127,30 @@ class Case:
 
 
 def _read_toml(path: str) -> dict:
+    """The TOML content of ``path``; a missing, unreadable, non-UTF-8 or binary file or
+    invalid TOML is a :class:`CaseError` naming the file (and line) and the fix."""
     if not os.path.isfile(path):
         raise CaseError([f"{path}: no such case file. Fix: check the path."])
     try:
         with open(path, "rb") as fh:
-            return tomllib.load(fh)
+            raw = fh.read()
+    except OSError as exc:
+        raise CaseError([f"{path}: cannot read the case file ({exc.strerror}). Fix: check "
+                         "its permissions."]) from exc
+    if b"\0" in raw:
+        line = raw.count(b"\n", 0, raw.index(b"\0")) + 1
+        raise CaseError([f"{path}: line {line}: a NUL byte: this is a binary file, not a "
+                         "TOML case file. Fix: give the .toml case file (UTF-8 text)."])
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise CaseError([f"{path}: line {line}: byte 0x{raw[exc.start]:02x} is not UTF-8 "
+                         "(a case file is UTF-8 text; this one looks Latin-1/Windows-1252 "
+                         "encoded, or binary). Fix: save it as UTF-8, e.g. `iconv -f latin1 "
+                         "-t utf-8 old.toml > new.toml`."]) from exc
+    try:
+        return tomllib.loads(text.removeprefix("\ufeff"))
     except tomllib.TOMLDecodeError as exc:
         raise CaseError([f"{path}: not valid TOML: {exc}. Fix: correct the syntax there."]) \
             from exc
@@ -189,6 +209,10 @@ def load_case(path: str | os.PathLike, check_mesh: bool = True,
     if timed and not data["time"].get("steady") and data["time"].get("end") is None:
         err.add("time.end", "required for a time-dependent run.",
                 "add end = \"1 us\" under [time], or set steady = true.")
+    if timed:
+        _check_times(data, err)
+    if spec.uses_mesh:
+        _check_source_regions(data, err)
     if check_mesh and spec.uses_mesh and mesh_file:
         _check_against_mesh(data, mesh_path, err, spec)
     if err.items:
@@ -199,6 +223,98 @@ def load_case(path: str | os.PathLike, check_mesh: bool = True,
     if os.path.isfile(mesh_path):
         h.update(open(mesh_path, "rb").read())
     return Case(path=path, data=data, mesh_path=mesh_path, output_dir=out, digest=h.hexdigest())
+
+
+def _si(seconds: float) -> str:
+    return f"{seconds:g} s"
+
+
+def _check_times(data: dict, err: Errors) -> None:
+    """Orderings of the times of a case that cannot run: a first step below ``dt_min``,
+    ``dt_min`` above ``dt_max`` (the step control would stop at the first step), and a
+    source or drive window whose ``stop`` is not after its ``start``. (Pulses, windows or
+    output times after ``end`` are allowed: a shortened run of a case.)"""
+    t = data.get("time") or {}
+    lo, dt0, hi = t.get("dt_min"), t.get("dt_initial"), t.get("dt_max")
+    if lo is not None and hi is not None and lo > hi:
+        err.add("time.dt_min", f"{_si(lo)} is above dt_max = {_si(hi)}.",
+                "give dt_min <= dt_max.")
+    if dt0 is not None and lo is not None and dt0 < lo:
+        err.add("time.dt_initial", f"{_si(dt0)} is below dt_min = {_si(lo)}.",
+                "give dt_initial >= dt_min.")
+    for table in ("sources", "drives"):
+        for i, s in enumerate(data.get(table) or []):
+            if not isinstance(s, dict):
+                continue
+            start, stop = s.get("start") or 0.0, s.get("stop")
+            if stop is not None and stop <= start:
+                err.add(f"{table}[{i}].stop", f"switch-off time {_si(stop)} is not after "
+                        f"the switch-on time start = {_si(start)}.",
+                        "give stop > start, or leave stop out (never switched off).")
+
+
+def _check_source_regions(data: dict, err: Errors) -> None:
+    """A source's ``region`` is a simulated region of the case."""
+    regions = data.get("regions") or {}
+    active = [n for n, r in regions.items() if (r or {}).get("active", True)]
+    for i, s in enumerate(data.get("sources") or []):
+        name = (s or {}).get("region")
+        if name is not None and name not in active:
+            what = "is left out (active = false)" if name in regions else "is not a region"
+            err.add(f"sources[{i}].region", f"{name!r} {what} of the case; the simulated "
+                    f"regions are {', '.join(active)}.",
+                    "name one of them, or leave region out (all simulated cells).")
+
+
+def _cell_boxes(geo) -> tuple:
+    """Bounding boxes (lower, upper corners) of the cells of ``geo``, in cell order."""
+    import numpy as np
+
+    lo, hi = [], []
+    for _, conn in geo.cell_nodes:
+        p = geo.points[conn]
+        lo.append(p.min(axis=1))
+        hi.append(p.max(axis=1))
+    return np.concatenate(lo), np.concatenate(hi)
+
+
+def _check_source_positions(data: dict, geo, err: Errors, mesh_name: str) -> None:
+    """A source's ``position`` (mesh units) lies in a cell of the simulated mesh (of its
+    ``region`` if it names one); cells are taken as their bounding boxes."""
+    import numpy as np
+
+    sources = [(i, s) for i, s in enumerate(data.get("sources") or [])
+               if s and s.get("position") is not None and None not in s["position"]]
+    if not sources:
+        return
+    lo, hi = _cell_boxes(geo)
+    extent = float(np.max(hi.max(axis=0) - lo.min(axis=0))) or 1.0
+    tol = 1e-9 * extent
+    for i, s in sources:
+        pos = list(s["position"])
+        key = f"sources[{i}].position"
+        if not geo.dim <= len(pos) <= 3:
+            want = "[x, y, z]" if geo.dim == 3 else "[x, y] or [x, y, z]" if geo.dim == 2 \
+                else "[x], [x, y] or [x, y, z]"
+            err.add(key, f"{len(pos)} coordinates on a {geo.dim}D mesh.", f"write {want} "
+                    "in mesh units.")
+            continue
+        x = np.array(pos + [0.0] * (3 - len(pos)))
+        cells = np.ones(len(lo), dtype=bool)
+        where = f"the simulated part of the mesh {mesh_name}"
+        if s.get("region") in geo.region_names:
+            cells = geo.cell_region == geo.region_names.index(s["region"])
+            where = f"region {s['region']!r} of the mesh {mesh_name}"
+        if not cells.any():
+            continue  # a region that is not simulated: reported as sources[i].region
+        inside = np.all((lo[cells] - tol <= x) & (x <= hi[cells] + tol), axis=1)
+        if not inside.any():
+            a, b = lo[cells].min(axis=0), hi[cells].max(axis=0)
+            box = ", ".join(f"{a[k]:g}..{b[k]:g}" for k in range(max(geo.dim, len(pos))))
+            err.add(key, f"{pos} (mesh units) is outside {where} (it spans {box}); the "
+                    "source would deposit nothing, or only its far tail.",
+                    "give a position inside the mesh (see `fvqp mesh-info`), in mesh units "
+                    "([mesh] scale).")
 
 
 def _stem(path: str) -> str:
@@ -253,11 +369,25 @@ def _check_against_mesh(data: dict, mesh_path: str, err: Errors, spec) -> None:
         if name not in regions:
             err.add("regions", f"mesh region {name!r} has no [regions.{name}] table.",
                     f"add [regions.{name}] with a material, or active = false to leave it out.")
-    for key in spec.dimension_keys.get(geo.dim, ()):
+    wanted = spec.dimension_keys.get(geo.dim, ())
+    for key in wanted:
         for name, reg in regions.items():
             if reg and reg.get("active", True) and reg.get(key) is None:
                 err.add(f"regions.{name}.{key}", f"required for a {geo.dim}D mesh.",
                         f"add {key} = ... ({spec.dimension_doc[key]}).")
+    for dim, keys in sorted(spec.dimension_keys.items()):
+        for key in keys:
+            if key in wanted:
+                continue
+            for name, reg in regions.items():
+                if reg and reg.get("active", True) and reg.get(key) is not None:
+                    err.add(f"regions.{name}.{key}", f"only for {dim}D meshes; the mesh "
+                            f"{os.path.basename(mesh_path)} is {geo.dim}D, where it would be "
+                            "ignored.", f"remove {key} (a {geo.dim}D mesh draws the "
+                            "geometry itself)." if geo.dim == 3 else f"remove {key}.")
+    _check_source_positions(data, geo, err, os.path.basename(mesh_path))
+    if spec.check_mesh is not None:
+        spec.check_mesh(data, geo, err)
     needed = spec.required_boundaries(geo, set(active))
     bcs = data.get("boundaries") or {}
     for name in needed:

@@ -9,6 +9,7 @@ whose ``type`` key selects its schema, e.g. boundary conditions).
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +20,17 @@ _UNITS_HINT = {
     "length": 'm (e.g. "150 nm")', "area": 'm^2 (e.g. "1200 nm^2")',
     "energy": 'J or eV (e.g. "6 keV")', "power": 'W (e.g. "1 pW")', "resistivity": "Ohm m",
     "diffusivity": 'm^2/s (e.g. "5 cm^2/s")', "heat_flux": "W/m^2",
-    "current": 'A (e.g. "5 uA")',
+    "current": 'A (e.g. "5 uA")', "voltage": 'V (e.g. "300 uV")',
+    "resistance": 'Ohm (e.g. "10 kOhm")', "conductance": 'S (e.g. "0.1 mS")',
+    "frequency": 'Hz (e.g. "90 GHz")',
+}
+
+#: SI symbol of each dimension, for the fix of a value given without a unit
+_SI_SYMBOL = {
+    "temperature": "K", "time": "s", "length": "m", "area": "m^2", "energy": "J",
+    "power": "W", "voltage": "V", "current": "A", "resistance": "Ohm",
+    "resistivity": "Ohm m", "conductance": "S", "diffusivity": "m^2/s",
+    "heat_flux": "W/m^2", "frequency": "Hz",
 }
 
 
@@ -77,20 +88,37 @@ class Errors:
 
 
 def _kind_name(f: Field) -> str:
+    if f.kind == "quantity" and f.dimension == "dimensionless":
+        return "a number"
     if f.kind == "quantity":
         return f"a {f.dimension} in {_UNITS_HINT.get(f.dimension, 'SI')}"
     return {"str": "a string", "int": "an integer", "float": "a number", "bool": "true/false",
             "path": "a file path", "list": "a list", "options": "a table"}[f.kind]
 
 
+def _unit_fix(f: Field, value) -> str:
+    """The fix of a quantity that could not be read: its unit, with an example."""
+    number = value if isinstance(value, (int, float)) and not isinstance(value, bool) \
+        else str(value).strip() if isinstance(value, str) else None
+    try:
+        bare = number is not None and float(number) == float(number)
+    except ValueError:
+        bare = False
+    sym = _SI_SYMBOL.get(f.dimension)
+    if bare and sym:
+        example = re.search(r'e\.g\. ("[^"]*")', _UNITS_HINT.get(f.dimension, ""))
+        other = f", or another {f.dimension} unit ({example.group(1)})" if example else ""
+        return f'add its unit: "{number} {sym}" if the number is in {sym}{other}.'
+    return f"write {_kind_name(f)}."
+
+
 def _check_value(f: Field, value, path: str, err: Errors):
     kind = f.kind
     if kind == "quantity":
         try:
-            v = parse_quantity(value, f.dimension)
+            v = parse_quantity(value, f.dimension, require_unit=True)
         except UnitError as exc:
-            err.add(path, f"{value!r}: {exc}.",
-                    f"write {_kind_name(f)}, or a plain number in SI units.")
+            err.add(path, f"{value!r}: {exc}.", _unit_fix(f, value))
             return None
     elif kind in ("str", "path"):
         if not isinstance(value, str):
@@ -132,7 +160,7 @@ def _check_value(f: Field, value, path: str, err: Errors):
     if f.choices is not None and v not in f.choices:
         err.add(path, f"{value!r} is not one of {', '.join(map(repr, f.choices))}.",
                 f"use one of {', '.join(map(str, f.choices))}.")
-    if isinstance(v, float):
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
         if f.positive and not v > 0:
             err.add(path, f"must be positive, got {value!r}.", "give a value > 0.")
         if f.nonnegative and v < 0:

@@ -82,16 +82,38 @@ def _required_boundaries(geo, active) -> list[str]:
 
 
 def _check(data, err) -> None:
-    """Refuse temperatures where the quasi-equilibrium heat model does not apply."""
-    from ...materials import get_material
+    """Refuse temperatures where the quasi-equilibrium heat model does not apply (below
+    ``MIN_REDUCED_TEMPERATURE`` Tc, or a fixed temperature at or above Tc) and regions
+    without a normal-state resistivity."""
+    from ...materials import UnknownMaterialError, get_material
 
     temps = {"bath.temperature": data["bath"]["temperature"]}
     if data["initial"].get("temperature"):
         temps["initial.temperature"] = data["initial"]["temperature"]
+    held = dict(temps)
+    for name, bc in (data.get("boundaries") or {}).items():
+        if bc and bc.get("type") == "bath" and bc.get("temperature"):
+            held[f"boundaries.{name}.temperature"] = bc["temperature"]
     for name, reg in data["regions"].items():
         if not reg.get("active", True) or not reg.get("material"):
             continue
-        Tc = reg.get("Tc") or get_material(reg["material"]).Tc
+        try:
+            mat = get_material(reg["material"])
+        except UnknownMaterialError:
+            continue  # reported by the loader
+        Tc = reg.get("Tc") or mat.Tc
+        if reg.get("resistivity") is None and not mat.resistivity:
+            err.add(f"regions.{name}.resistivity", f"{mat.name} has no normal-state "
+                    "resistivity in the database (it sets the thermal conductivity).",
+                    'give resistivity = "3e-8 Ohm m" (the film\'s measured value).')
+        for key, T in held.items():
+            if T is not None and T >= Tc:
+                err.add(key, f"{T:g} K is at or above Tc = {Tc:g} K of {mat.name} (region "
+                        f"{name!r}): the heat model describes the quasiparticles of the "
+                        "superconducting state (gap, BRT conductivity, quasiparticle density "
+                        "are undefined above Tc).",
+                        f"give a temperature below {Tc:g} K, or set Tc in "
+                        f"[regions.{name}] if this film's critical temperature is higher.")
         for key, T in temps.items():
             if T < MIN_REDUCED_TEMPERATURE * Tc:
                 err.add(key, f"{T:g} K is {T / Tc:.3f} Tc of {reg['material']} (region "
