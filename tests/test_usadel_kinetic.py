@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import scipy.sparse.linalg as spla
@@ -13,6 +15,7 @@ from fvqp.models.usadel.network import uniform_wire
 from fvqp.models.usadel.observables import (
     charge_balance,
     charge_imbalance_potential,
+    detector_current,
     energy_balance,
     gnl_spectral_eq21,
     integrate,
@@ -302,3 +305,113 @@ def test_ee_collisions_relax_the_double_step_of_a_normal_wire():
         slopes.append(np.abs(np.diff(k.fL[:, n // 2])).max() / 0.01)
         assert abs(energy_balance(k)["drained"]) < 1e-10
     assert slopes[0] > 20 and slopes[1] < 0.75 * slopes[0] and slopes[2] < 0.6 * slopes[1]
+
+
+# --- μ_Q* normalisation (Eqs. 4-5) and the whole-axis energy grid (issue 19) ------------
+
+def _normal_wire(v=0.3, t=0.05, n=40, length=4.0, eps=None):
+    """Normal wire (Δ = 0) from a normal reservoir at bias v (x = −L/2) to one at 0."""
+    net = uniform_wire(length, n, points={"det": 0.5})
+    res = [Reservoir("l", 0, "normal", 0.0, v, t), Reservoir("r", n, "normal", 0.0, 0.0, t)]
+    prob = SpectralProblem(net, 0.0, reservoirs=res)
+    eps = np.arange(-400, 401) * 0.01 if eps is None else eps
+    return net, solve_linear(solve_spectral(prob, eps), res, [])
+
+
+def test_charge_imbalance_potential_of_a_normal_wire_is_eV():
+    """μ_Q* = Q*/2eN0 (Eqs. 4-5) of a normal wire between a normal reservoir at bias V and
+    one at 0: fT = fT^(N)(V)(1 − s) along it (s from 0 to 1), so μ_Q* = eV(1 − s) on every
+    node, eV at the biased reservoir, to 1e-6 (measured ~1e-15; the whole-axis integral
+    without the ½ of Eq. 13 gave 2eV)."""
+    v = 0.3
+    net, kin = _normal_wire(v)
+    mu = charge_imbalance_potential(kin)
+    s = (net.points[:, 0] - net.points[0, 0]) / np.ptp(net.points[:, 0])
+    assert mu[0] == pytest.approx(v, rel=1e-6)
+    assert np.allclose(mu, v * (1 - s), rtol=1e-6, atol=1e-6 * v)
+
+
+def test_detector_current_normal_limit_is_g_det_mu():
+    """Eq. 14 in the normal limit: a non-invasive detector on a normal wire at V_det
+    carries I_det = G_det(μ_Q*/e − V_det) (κ_det(μ_Q* − V_det) in I0) — the same ½ in
+    μ_Q* and in the current; to round-off (measured 1e-16). Without the ½ in μ_Q* the two
+    differ by μ_Q*."""
+    net, kin = _normal_wire(0.3)
+    d = net.node("det")
+    mu = charge_imbalance_potential(kin)[d]
+    assert 0.05 < mu < 0.3
+    kap = 2e-3
+    i = detector_current(kin, d, kap, [0.0, 0.1, -0.2], 0.02)
+    assert np.allclose(i, kap * (mu - np.array([0.0, 0.1, -0.2])), rtol=1e-12, atol=0)
+
+
+def test_energy_grid_of_positive_energies_only_is_refused():
+    """A grid of ε ≥ 0 only (it would halve every current, I_s and μ_Q*) is refused with a
+    message that names the function, the grid and the fix (mirror_grid), by the
+    observables, solve_state (before any solve, also with Δ fixed, where nothing else
+    would notice), solve_inelastic and the fit/average functions; the mirrored grid gives
+    the whole-axis results (tunnel current equal to that of the grid built symmetric)."""
+    from fvqp.models.usadel.fitting import supercurrent_per_i0
+    from fvqp.models.usadel.observables import supercurrent, thermal_average, tunnel_current
+    from fvqp.models.usadel.selfconsistent import Setup, solve_state
+
+    pos = np.arange(0, 241) / 40
+    full = np.arange(-240, 241) / 40
+    net, prob, res, jun = _device(60, half=6.0, gamma=0.01, bias=2.0, dphi=0.1)
+
+    def refused(call, what):
+        with pytest.raises(ValueError) as exc:
+            call()
+        msg = str(exc.value)
+        assert what in msg and "positive energies only" in msg and "mirror_grid" in msg
+
+    setup = Setup(problem=prob, eps=pos, reservoirs=res, junctions=jun,
+                  selfconsistency="none")
+    refused(lambda: solve_state(setup), "solve_state")
+    spec = solve_spectral(prob, pos)  # spectral functions per energy: allowed
+    kin = solve_linear(spec, res, jun)
+    refused(lambda: tunnel_current(kin, jun[0]), "tunnel_current")
+    refused(lambda: charge_imbalance_potential(kin), "charge_imbalance_potential")
+    refused(lambda: supercurrent(spec, kin.fL), "supercurrent")
+    refused(lambda: charge_balance(kin), "charge_balance")
+    refused(lambda: solve_inelastic(spec, res, jun, 2e-4), "solve_inelastic")
+    refused(lambda: thermal_average(np.ones_like(pos), pos, [1.0], 0.05), "thermal_average")
+    refused(lambda: supercurrent_per_i0([0.1], 0.05, eps=pos), "supercurrent_per_i0")
+    with pytest.raises(ValueError, match="not symmetric about 0"):
+        tunnel_current(solve_linear(solve_spectral(prob, full[40:]), res, jun), jun[0])
+    # the fix: the mirrored grid is the symmetric one
+    from fvqp.models.usadel.observables import mirror_grid
+
+    assert np.array_equal(mirror_grid(pos), full)
+    assert np.array_equal(mirror_grid(pos[1:]), np.concatenate([-pos[:0:-1], pos[1:]]))
+    st = solve_state(replace(setup, eps=mirror_grid(pos)))
+    ref = solve_linear(solve_spectral(prob, full), res, jun)
+    assert tunnel_current(st.kinetic, jun[0]) == pytest.approx(
+        tunnel_current(ref, jun[0]), rel=1e-12)
+
+
+def test_sweep_reads_checkpointed_mu_of_the_whole_axis_integral_halved():
+    """A bias-sweep unit checkpointed before μ_Q* had its ½ (key ``mu``, the whole-axis
+    integral) is read as μ_Q* = mu/2, so a resumed sweep equals an uninterrupted one
+    (work-unit hook in memory; real checkpoints hold the same dicts)."""
+    from fvqp.models.usadel.selfconsistent import Setup, bias_sweep
+
+    net, prob, res, jun = _device(60, half=6.0, gamma=0.01, bias=0.0)
+    setup = Setup(problem=prob, eps=np.arange(-160, 161) / 40, reservoirs=res,
+                  junctions=jun, selfconsistency="none")
+    stored: dict = {}
+
+    def record(key, compute):
+        stored[key] = compute()
+        return stored[key]
+
+    new = bias_sweep(setup, "inj", [1.5, 2.0], units=record)
+    assert np.abs(new["mu"]).max() > 1e-4
+
+    def legacy(key, compute):
+        r = dict(stored[key])
+        r["mu"] = 2.0 * r.pop("mu_q")  # as the code before the fix stored it
+        return r
+
+    old = bias_sweep(setup, "inj", [1.5, 2.0], units=legacy)
+    assert np.array_equal(old["mu"], new["mu"])

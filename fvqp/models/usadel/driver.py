@@ -110,6 +110,7 @@ def build(case) -> tuple[Setup, dict]:
                          f"equation (Eq. 8) integrates up to ω_D = {omega_d:g} Δ0; a shorter "
                          "grid would truncate it silently. Fix: raise energy.max to "
                          f"{omega_d:g} (or lower selfconsistency.omega_d)."])
+    # symmetric about 0: the observables are ½∫ over the whole axis (Eqs. 4-6, 13, 14)
     eps = np.arange(-np.floor(emax / de), np.floor(emax / de) + 1) * de
     if phased:
         prob = PhaseProblem(net, node_delta, gamma=gam, zeta0=zeta, reservoirs=reservoirs,

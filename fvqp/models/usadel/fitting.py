@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import least_squares
 
-from .observables import gnl_spectral_eq21, integrate, thermal_average
+from .observables import gnl_spectral_eq21, integrate, require_full_axis, thermal_average
 from .spectral import uniform_solution
 from .terminals import n0
 
@@ -70,7 +70,8 @@ def supercurrent_per_i0(dphi, t: float, gamma: float = 0.0, delta: float = 1.0,
                         eps=None, zeta0: float = 0.0) -> np.ndarray:
     """I_s/I0 of a uniform wire (Eq. 6 with the depairing ζ0 + (∂xφ)²/2 of Eq. 7) for
     each ∂xφ."""
-    eps = default_grid(30.0) if eps is None else eps
+    eps = default_grid(30.0) if eps is None else \
+        require_full_axis(eps, "supercurrent_per_i0")
     out = []
     for d in np.atleast_1d(dphi):
         us = uniform_solution(eps, delta, gamma, zeta0 + 0.5 * d**2)

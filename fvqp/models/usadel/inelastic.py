@@ -97,7 +97,8 @@ def solve_inelastic(spec, reservoirs, junctions, gamma_ee: float, tc: float = 1 
     Parameters
     ----------
     spec
-        Spectral solution (uniform energy grid).
+        Spectral solution (uniform energy grid symmetric about ε = 0; otherwise a
+        ValueError, :func:`~fvqp.models.usadel.observables.require_full_axis`).
     gamma_ee
         γ_ee = ħ/(Δ0 τ_ee) (paper Sec. V).
     gamma_ph, t_ph
@@ -110,6 +111,10 @@ def solve_inelastic(spec, reservoirs, junctions, gamma_ee: float, tc: float = 1 
     """
     from petsc4py import PETSc
 
+    from .observables import require_full_axis
+
+    # the collision integrals couple ε to ε ± ω on both sides of the Fermi level
+    require_full_axis(spec.eps, "solve_inelastic")
     prob = _Collisional(spec, reservoirs, junctions, gamma_ee, tc, dl_floor, gamma_ph, t_ph)
     op = prob.op
     if u0 is None:

@@ -32,9 +32,68 @@ def _riemann(y, eps):
     return np.sum(y, axis=0) * (eps[1] - eps[0])
 
 
+def mirror_grid(eps) -> np.ndarray:
+    """The grid ``eps`` of energies ε ≥ 0 mirrored about 0 (ε = 0 kept once): the grid
+    the whole-axis integrals of this module need (:func:`require_full_axis`)."""
+    e = np.asarray(eps, float)
+    neg = -e[::-1]
+    return np.concatenate([neg[:-1] if e[0] == 0 else neg, e])
+
+
+def require_full_axis(eps, what: str) -> np.ndarray:
+    r"""Refuse an energy grid that is not an increasing grid on an interval symmetric
+    about ε = 0.
+
+    The observables of the model are integrals over the whole energy axis with the
+    factor ½ of the paper's equations, :math:`\tfrac12\int_{-\infty}^{\infty}`
+    (Eqs. 4–6, 8, 13, 14), and the collision integrals couple ε to ε ± ω on both sides.
+    A grid of positive energies only would silently halve every current, the
+    supercurrent, μ_Q* and the right side of Eq. 8. Returns ``eps`` as an array.
+
+    Raises
+    ------
+    ValueError
+        Naming ``what`` (the caller), the grid's extent and the fix (:func:`mirror_grid`).
+    """
+    e = np.asarray(eps, float)
+    if e.ndim != 1 or e.size < 3 or not np.all(np.diff(e) > 0):
+        raise ValueError(f"{what}: the energy grid must be a strictly increasing 1D array "
+                         f"of at least 3 energies (got shape {e.shape}). Fix: pass e.g. "
+                         "np.arange(-400, 401) * 0.01 (ε in units of Δ0).")
+    lo, hi = float(e[0]), float(e[-1])
+    if lo >= 0 or abs(lo + hi) > 1e-9 * max(abs(lo), abs(hi)):
+        what_is = "positive energies only" if lo >= 0 else "an interval not symmetric about 0"
+        raise ValueError(
+            f"{what}: the energy grid covers [{lo:g}, {hi:g}] Δ0, {what_is}. The Usadel "
+            "observables are ½∫ over the whole axis −E…E (Eqs. 4–6, 8, 13, 14); on this "
+            "grid every current, the supercurrent, μ_Q* and Eq. 8 would be wrong (halved "
+            "for positive energies only) without an error. Fix: pass a grid symmetric "
+            "about 0, e.g. fvqp.models.usadel.observables.mirror_grid(eps).")
+    return e
+
+
 def charge_imbalance_potential(kin) -> np.ndarray:
-    r""":math:`\mu_{Q^*}(x)=\int N f_T\,d\epsilon` (Eqs. 4–5), per node, units Δ0/e."""
-    return integrate(kin.spectral.N * kin.fT, kin.eps)
+    r"""Charge-imbalance potential per node, units Δ0/e (Eqs. 4–5):
+
+    .. math:: \mu_{Q^*}(x)=\frac{Q^*}{2eN_0}=\int_0^\infty N f_T\,d\epsilon
+              =\tfrac12\int_{-\infty}^{\infty}N f_T\,d\epsilon
+
+    (:math:`Nf_T` is even in ε). Eq. 4 does not print its limits; the integral runs
+    over ε > 0: a normal metal at bias V (N = 1, :math:`f_T` of Eq. 12) has
+    :math:`\tfrac12\int_{-\infty}^{\infty}f_T\,d\epsilon=eV`, the shift of its
+    electrons' chemical potential, with the charge :math:`Q^*=2eN_0\,eV` of that shift
+    (:math:`N_0` per spin), and the ½ is the one of the currents of Eqs. 6, 13 and 14. So
+    a non-invasive detector at :math:`V_\mathrm{det}=0` on a normal wire carries
+    :math:`I_\mathrm{det}=G_\mathrm{det}\mu_{Q^*}/e` (Eq. 14). The grid must be
+    symmetric about 0 (:func:`require_full_axis`).
+
+    References
+    ----------
+    Ryan, Beckmann & Chandrasekhar (2026), Eqs. 4, 5, 12–14
+    (``/work/shared/references/ryan2026_nonlocal_tunneling_usadel.txt``).
+    """
+    eps = require_full_axis(kin.eps, "charge_imbalance_potential")
+    return 0.5 * integrate(kin.spectral.N * kin.fT, eps)
 
 
 def tunnel_current(kin, junction) -> float:
@@ -43,6 +102,7 @@ def tunnel_current(kin, junction) -> float:
     integrals :math:`S_k=\int_{C_k}Nf^{(N)}/w_k`, :math:`\hat N_k=\int_{C_k}N/w_k` of
     :mod:`~fvqp.models.usadel.tunnel` (the tunnel source of the kinetic equations, so the
     charge balance is exact)."""
+    require_full_axis(kin.eps, "tunnel_current")
     a = junction.node
     spec = kin.spectral
     if kin.cell_average:
@@ -58,7 +118,7 @@ def detector_current(kin, node: int, kappa: float, v_det, t_det: float) -> np.nd
     ``v_det`` (Eq. 14, detector not included in the solve), units I0; energy-cell
     integrals as :func:`tunnel_current`."""
     spec = kin.spectral
-    w = cell_widths(kin.eps)
+    w = cell_widths(require_full_axis(kin.eps, "detector_current"))
     back = node_dos(spec, node) * kin.fT[:, node]
     out = []
     for v in np.atleast_1d(v_det):
@@ -72,6 +132,7 @@ def supercurrent(spec, fL) -> np.ndarray:
     j_\epsilon f_L\,d\epsilon` (Eq. 6); for a phase-biased solution
     :math:`\tfrac12\int g_e\mathrm{Im}(\sin^2\bar\theta_e\Delta\chi_e)\bar f_L\,d\epsilon`
     (the same with the solution's own ∂xχ)."""
+    require_full_axis(spec.eps, "supercurrent")
     net, prob = spec.problem.net, spec.problem
     if hasattr(spec, "edge_js"):  # phase-biased solution: Σ g Im(sin²θ̄ Δχ) (phase.py)
         return 0.5 * integrate(spec.edge_js * net.edge_mean(fL), spec.eps)
@@ -89,6 +150,7 @@ def charge_current(kin) -> np.ndarray:
     equals the injected one. The supercurrent part is then −:func:`supercurrent`: Eq. 6
     is written with the opposite orientation of ∂xφ. Conserved along a normal wire
     between sources."""
+    require_full_axis(kin.eps, "charge_current")
     spec = kin.spectral
     net, prob = spec.problem.net, spec.problem
     a, b = net.edge_a, net.edge_b
@@ -123,7 +185,7 @@ def gap_from_fL(spec, fL, coupling: float, omega_d: float,
     from .bulk import bulk_theta
     from .terminals import n0
 
-    eps = spec.eps
+    eps = require_full_axis(spec.eps, "gap_from_fL (Eq. 8)")
     m = np.abs(eps) <= omega_d + 1e-12
     em = eps[m]
     val = integrate(spec.imF[m] * fL[m], em)
@@ -191,7 +253,7 @@ def charge_balance(kin) -> dict:
     """
     spec = kin.spectral
     net, prob = spec.problem.net, spec.problem
-    eps = kin.eps
+    eps = require_full_axis(kin.eps, "charge_balance")
     injected = sum(tunnel_current(kin, j) for j in kin.junctions)
     free = np.ones(net.n_nodes, bool)
     for r in kin.reservoirs:
@@ -230,7 +292,7 @@ def energy_balance(kin) -> dict:
     energy conservation is exact."""
     spec = kin.spectral
     net = spec.problem.net
-    eps = kin.eps
+    eps = require_full_axis(kin.eps, "energy_balance")
     inj = 0.0
     for j in kin.junctions:
         fLJ, _ = j.distribution(eps)
@@ -300,7 +362,7 @@ def detector_current_eq21(spec_uniform, x, kappa, v_inj, t_inj, length=None):
     r"""Detector current per detector conductance, :math:`\tfrac12\int g(\epsilon)
     f_T^{(N)}(\epsilon; V_\mathrm{inj})\,d\epsilon` (units Δ0/e), with g of
     :func:`gnl_spectral_eq21`; its V-derivative is :func:`thermal_average`."""
-    eps = spec_uniform.eps
+    eps = require_full_axis(spec_uniform.eps, "detector_current_eq21")
     g = np.nan_to_num(gnl_spectral_eq21(spec_uniform, x, kappa, length))
     return np.array([0.5 * integrate(g * electrode_distribution(eps, v, t_inj)[1], eps)
                      for v in np.atleast_1d(v_inj)])
@@ -310,6 +372,7 @@ def thermal_average(g_eps, eps, v_inj, t: float) -> np.ndarray:
     r""":math:`\tfrac12\int g(\epsilon)\,\partial_V f_T^{(N)}(\epsilon)\,d\epsilon`: the
     convolution of a spectral conductance with the derivative of the Fermi function of the
     injector electrode (App. B), for every bias."""
+    eps = require_full_axis(eps, "thermal_average")
     out = []
     for v in np.atleast_1d(v_inj):
         _, dfT = dn0_dv(eps, v, t)

@@ -24,7 +24,7 @@ from ...io.workunits import direct
 from ...solvers.result import ConvergenceError
 from .inelastic import solve_inelastic
 from .kinetic import KineticSolution, solve_linear
-from .observables import coupling_constant, gap_from_fL
+from .observables import coupling_constant, gap_from_fL, require_full_axis
 from .phase import PhaseProblem, solve_phase
 from .spectral import SpectralProblem, solve_spectral
 
@@ -113,7 +113,13 @@ def _evaluate(setup, delta, guess, cache=None):
 
 
 def solve_state(setup: Setup, delta0=None, guess=None, cache: dict | None = None) -> State:
-    """Spectral + kinetic (+ Eq. 8) solution for the current terminal biases."""
+    """Spectral + kinetic (+ Eq. 8) solution for the current terminal biases.
+
+    ``setup.eps`` must be symmetric about ε = 0 (Eqs. 6, 8, 13, 14 integrate over the
+    whole axis): a grid of positive energies only is refused with a ValueError before
+    any solve (:func:`~fvqp.models.usadel.observables.require_full_axis`).
+    """
+    require_full_axis(setup.eps, "solve_state (Setup.eps)")
     prob = setup.problem
     net = prob.net
     fixed = np.zeros(net.n_nodes, bool)
@@ -213,16 +219,22 @@ def bias_sweep(setup: Setup, junction: str, biases, detector=None, units=direct,
     ``units`` is a work-unit hook (:class:`fvqp.io.workunits.WorkUnits`, keys
     ``<label>bias<k>``): every bias is one unit, checkpointed with the continuation state
     (Δ, fL, fT and the spectral guess; :data:`CARRY`), so a resumed sweep starts the next
-    bias from exactly the state an uninterrupted one would have.
+    bias from exactly the state an uninterrupted one would have. A unit stores μ_Q* as
+    ``mu_q`` (Eqs. 4–5); a unit of a checkpoint written before μ_Q* had its ½ (issue 19)
+    has the whole-axis integral as ``mu`` and is read with that halved (exact).
     """
     out: dict = {"bias": np.asarray(biases, float)}
-    keys = ("delta", "i_inj", "i_det", "g_det", "mu", "fL_probe", "iterations", "newton")
+    keys = ("delta", "i_inj", "i_det", "g_det", "mu_q", "fL_probe", "iterations", "newton")
     rows: dict = {k: [] for k in keys}
     prev: dict = {}
     cache: dict = {}
     for k, v in enumerate(out["bias"]):
         r = units(f"{label}bias{k:04d}",
                   lambda v=v, p=prev: _sweep_point(setup, junction, v, detector, p, cache))
+        if "mu" in r and "mu_q" not in r:  # a unit stored before μ_Q* had its ½
+            r = dict(r, mu_q=0.5 * np.asarray(r["mu"]))  # exact: same grid, same fT
+            log.warning("usadel sweep %sbias%d: checkpointed μ_Q* of the whole-axis "
+                        "integral (2×, before issue 19) halved to Eqs. 4-5", label, k)
         if "carry_fL" in r:  # a computed unit, or the last one of a resumed sweep
             prev = r
         log.info("usadel sweep %s%d/%d: bias %.4g, min Δ %.5f, %d Eq. 8 iterations", label,
@@ -232,6 +244,7 @@ def bias_sweep(setup: Setup, junction: str, biases, detector=None, units=direct,
                 rows[key].append(r[key])
     for key in keys:
         out[key] = np.array(rows[key])
+    out["mu"] = out.pop("mu_q")
     return out
 
 
@@ -250,7 +263,7 @@ def _sweep_point(setup: Setup, junction: str, v: float, detector, prev: dict,
     r = {"delta": st.delta, "iterations": st.iterations, "newton": st.newton_iterations,
          "i_inj": sum(tunnel_current(kin, j) for j in s.junctions
                       if j.name == junction),  # all parts of a segment
-         "mu": charge_imbalance_potential(kin), "carry_fL": kin.fL, "carry_fT": kin.fT}
+         "mu_q": charge_imbalance_potential(kin), "carry_fL": kin.fL, "carry_fT": kin.fT}
     th = cache["theta"]
     if isinstance(th, tuple):
         r["carry_theta"], r["carry_chi"] = th
