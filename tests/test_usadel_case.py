@@ -136,6 +136,72 @@ def test_case_errors_name_key_and_fix(tmp_path):
     assert "junction_x" in proc.stderr and "junction_b" in proc.stderr
 
 
+_COUNT_CASES = [  # (case, {key: value}, the key the error must name)
+    ("usadel_nis_wire.toml", {"points": 0}, "sweep.points"),
+    ("usadel_nis_wire.toml", {"points": -3}, "sweep.points"),
+    ("usadel_nis_wire.toml", {"detector_biases": "[]"}, "sweep.detector_biases"),
+    ("usadel_nis_wire.toml", {"spacing": 5.0}, "energy.spacing"),
+    ("usadel_fig11.toml", {"points": 0}, "paper.points"),
+    ("usadel_fig12.toml", {"points": 1}, "paper.points"),
+    ("usadel_fig11.toml", {"cells": 0}, "paper.cells"),
+    ("usadel_fig12.toml", {"det_points": 0}, "paper.det_points"),
+    ("usadel_fig13.toml", {"supercurrents_uA": "[]"}, "paper.supercurrents_uA"),
+]
+
+
+@pytest.mark.parametrize("name, values, key", _COUNT_CASES)
+def test_zero_or_negative_counts_are_refused_at_validation(tmp_path, name, values, key):
+    """Counts of the usadel schema that are zero or negative (``points = 0`` ended in a
+    traceback after the run had started), an empty list of detector biases or
+    supercurrents, fig12 with one injector bias, and an energy spacing above energy.max
+    (a grid of the single energy 0) are refused by load_case (what `fvqp check` runs)
+    with the key, the file and a fix. (Before: IndexError, a singular LU, NaN Δ, or an
+    empty result with status 0.)"""
+    from fvqp.case import CaseError, load_case
+
+    p = case_with_values(name, tmp_path, **values)
+    with pytest.raises(CaseError) as exc:
+        load_case(p)
+    msg = str(exc.value)
+    assert f"{name}: {key}:" in msg and "Fix:" in msg
+
+
+def test_smallest_counts_that_run_are_accepted(tmp_path):
+    """The minimums are not stricter than the code: one sweep bias, one injector bias of
+    fig11, one cell of the half wire pass validation (they run)."""
+    from fvqp.case import load_case
+
+    load_case(case_with_values("usadel_nis_wire.toml", tmp_path, points=1))
+    load_case(case_with_values("usadel_fig11.toml", tmp_path, points=1, cells=1))
+
+
+def test_max_iterations_zero_is_refused(tmp_path):
+    """selfconsistency.max_iterations = 0 (declared positive; the schema checks the sign
+    of floats only) is refused at validation."""
+    from fvqp.case import CaseError, load_case
+
+    p = tmp_path / "usadel_iter.toml"
+    p.write_text((CASES / "usadel_nis_wire.toml").read_text()
+                 .replace("../meshes", str(CASES.parent / "meshes"))
+                 .replace('mode = "none"', 'mode = "uniform"\nprobe = "junction_a"\n'
+                          "max_iterations = 0"))
+    with pytest.raises(CaseError, match=r"usadel_iter.toml: selfconsistency.max_iterations:"
+                                        r".*Fix:"):
+        load_case(p)
+
+
+def test_sweep_points_zero_by_the_cli(tmp_path):
+    """`fvqp check` and `fvqp run` of a case with [sweep] points = 0: exit status 2 with
+    the named error, no traceback, and the run writes nothing (refused before any solve)."""
+    p = case_with_values("usadel_nis_wire.toml", tmp_path, points=0)
+    for args in (["check", p], ["run", p, "--output", tmp_path / "out"]):
+        proc = run_fvqp(args, check=False)
+        assert proc.returncode == 2, proc.stderr
+        assert "sweep.points" in proc.stderr and "Fix:" in proc.stderr
+        assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
 def test_y_network_case_runs(tmp_path):
     """A case on meshes/wire_network (three wires with their own cross-sections, a normal
     reservoir at bias on one end): runs by the CLI; μ_Q* is largest at the N end and the
@@ -148,6 +214,8 @@ def test_y_network_case_runs(tmp_path):
     assert s["status"] == 0 and s["nodes"] == 181
     end1 = np.argmin(np.linalg.norm(pts - [2.0, 0.0, 0.0], axis=1))
     assert np.argmax(mu) == end1 and mu[end1] > 0
+    # the normal reservoir at 0.3 mV: μ_Q* = eV (Eqs. 4-5; was 600 µV before issue 19)
+    assert mu[end1] == pytest.approx(300.0, rel=1e-6)
     import pyvista as pv
 
     m = pv.read(tmp_path / "o" / "usadel_y.vtu")

@@ -167,7 +167,63 @@ def _required_boundaries(geo, active) -> list[str]:
     return list(geo.boundary_names)
 
 
+#: counts of the schema: (section, key, smallest value, what it counts, example fix)
+_COUNTS = (
+    ("sweep", "points", 1, "biases of the sweep", "points = 21"),
+    ("selfconsistency", "max_iterations", 1, "iterations of Eq. 8 per state",
+     "max_iterations = 60"),
+    ("paper", "points", 1, "injector biases of the figure", "points = 51"),
+    ("paper", "cells", 1, "cells of the half wire", "cells = 85"),
+    ("paper", "det_points", 1, "detector biases of Fig. 12", "det_points = 31"),
+)
+
+
+def _check_counts(data, err) -> None:
+    """Every count of the schema at least its minimum (zero or negative counts would end
+    in a traceback after the run started: ``points = 0`` gives an empty sweep)."""
+    for section, key, low, what, fix in _COUNTS:
+        v = (data.get(section) or {}).get(key)
+        if isinstance(v, int) and v < low:
+            err.add(f"{section}.{key}", f"is the number of {what}; it must be at least "
+                    f"{low}, got {v}.", f"set e.g. {fix} in [{section}].")
+    sw = data.get("sweep") or {}
+    if sw.get("detector") and not sw.get("detector_biases"):
+        err.add("sweep.detector_biases", "is empty: the detector current is evaluated at "
+                "these biases.", 'give at least one, e.g. detector_biases = ["0 V"].')
+    pap = data.get("paper") or {}
+    fig = pap.get("figure")
+    if fig in ("fig10", "fig13") and not pap.get("supercurrents_uA"):
+        err.add("paper.supercurrents_uA", f"is empty: {fig} draws one curve per "
+                "supercurrent.", "give e.g. supercurrents_uA = [0.0, 5.0, 10.0].")
+    if fig == "fig12" and pap.get("points") == 1:  # g_sa = dI_det/dV_inj needs two biases
+        err.add("paper.points", "fig12 differentiates the detector current in V_inj "
+                "(g_sa), which needs at least 2 injector biases, got 1.",
+                "set e.g. points = 51 in [paper].")
+
+
+def _check_energy_grid(data, err) -> None:
+    """The energy grid ±max in steps of spacing (driver) must have energies besides 0:
+    the Usadel integrals run over the whole axis (Eqs. 4–6, 8, 13, 14)."""
+    en = data.get("energy") or {}
+    de, emax = en.get("spacing"), en.get("max")
+    if emax is None:  # the default max is at least ω_D (driver.build)
+        emax = (data.get("selfconsistency") or {}).get("omega_d")
+        if emax is None or de is None or de <= emax:
+            return
+        err.add("energy.spacing", f"{de:g} Δ0 is larger than ω_D = {emax:g} Δ0 (the "
+                "least default energy.max): the grid could be the single energy ε = 0.",
+                "lower energy.spacing (default 0.025) or give energy.max.")
+        return
+    if de is not None and de > emax:
+        err.add("energy.spacing", f"{de:g} Δ0 is larger than energy.max = {emax:g} Δ0: the "
+                "grid −max…max in these steps is the single energy ε = 0, on which every "
+                "current and μ_Q* vanish.", "lower energy.spacing (default 0.025) below "
+                "energy.max.")
+
+
 def _check(data, err) -> None:
+    _check_counts(data, err)
+    _check_energy_grid(data, err)
     sw = data.get("sweep") or {}
     if sw.get("junction") and (sw.get("start") is None or sw.get("stop") is None):
         err.add("sweep", "a sweep needs start and stop biases.",
@@ -242,14 +298,23 @@ SPEC = ModelSpec(
 
 
 def run(case, output_dir: str | None = None, resume: bool = False,
-        max_steps: int | None = None) -> dict:
+        max_steps: int | None = None):
     """Run a validated usadel case; see :func:`fvqp.models.usadel.driver.run`.
 
     Bias sweeps (``[sweep]``, and the self-consistent sweeps of ``[paper] figure`` fig11
     and fig12) checkpoint every finished bias: ``resume`` continues a killed run,
     ``max_steps`` stops after that many new biases. Single states and the fast figures
-    (fig10, fig13) have nothing to resume.
+    (fig10, fig13) have nothing to resume. Returns a
+    :class:`~fvqp.models.base.ModelResult`.
     """
+    from ..base import run_model
+
+    return run_model("usadel", _run_usadel, case, output_dir, resume=resume,
+                     max_steps=max_steps)
+
+
+def _run_usadel(case, output_dir: str | None = None, resume: bool = False,
+                max_steps: int | None = None) -> dict:
     if (case.data.get("fit") or {}).get("data"):
         if resume or max_steps is not None:
             raise ValueError(f"{case.path}: a [fit] case takes seconds and is not "
