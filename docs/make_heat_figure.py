@@ -1,6 +1,14 @@
 """Render docs/img/heat_absorber3d.png: the 3D absorber case on the fine mesh, 10 ns after
-the photon. Run from the repository root: `python docs/make_heat_figure.py`."""
+the photon. Run from the repository root: `python docs/make_heat_figure.py`.
 
+``--small`` renders the same picture from the coarse mesh and a run stopped at 12 ns (what
+the test suite runs), ``--output`` writes the PNG elsewhere and ``--workdir`` keeps the run's
+result directory there (default: a temporary directory, deleted). The script prints the PNG's
+path, the rendered time and the temperature range (K) of that snapshot."""
+
+from __future__ import annotations
+
+import argparse
 import re
 import subprocess
 import sys
@@ -10,29 +18,59 @@ from pathlib import Path
 import pyvista as pv
 
 ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_PNG = ROOT / "docs" / "img" / "heat_absorber3d.png"
+WINDOW = (1000, 600)
+SHOT = 1e-8  # s: the snapshot rendered (an [output] time of the case)
 
 
-def main() -> None:
-    with tempfile.TemporaryDirectory() as d:
-        text = (ROOT / "cases" / "heat_absorber3d.toml").read_text()
-        text = text.replace("../meshes/absorber3d/absorber3d_coarse.msh",
-                            str(ROOT / "meshes/absorber3d/absorber3d_fine.msh"))
-        text = re.sub(r'end = "2 us"', 'end = "100 ns"', text)
-        case = Path(d) / "heat_absorber3d.toml"
-        case.write_text(text)
-        subprocess.run([sys.executable, "-m", "fvqp", "-q", "run", str(case), "--output", d],
-                       check=True)
-        reader = pv.get_reader(str(Path(d) / "heat_absorber3d.pvd"))
-        shots = [t for t in reader.time_values if abs(t - 1e-8) < 1e-15]
-        reader.set_active_time_value(shots[0])
-        grid = reader.read()[0].scale([1e6, 1e6, 2e7])  # um; z exaggerated 20x
+def render(workdir: Path, png: Path, small: bool) -> tuple[float, float]:
+    """Run the case into ``workdir`` and render its 10 ns snapshot to ``png``; returns the
+    (min, max) quasiparticle temperature in K of that snapshot."""
+    text = (ROOT / "cases" / "heat_absorber3d.toml").read_text()
+    mesh = "absorber3d_coarse.msh" if small else "absorber3d_fine.msh"
+    text = text.replace("../meshes/absorber3d/absorber3d_coarse.msh",
+                        str(ROOT / "meshes" / "absorber3d" / mesh))
+    end, times = ('"12 ns"', '["10 ns"]') if small else ('"100 ns"', '["10 ns", "100 ns"]')
+    text = re.sub(r'end = "2 us"', f"end = {end}", text)
+    text = re.sub(r"(?m)^times = \[.*\]$", f"times = {times}", text)  # none after the end
+    case = workdir / "heat_absorber3d.toml"
+    case.write_text(text)
+    subprocess.run([sys.executable, "-m", "fvqp", "-q", "run", str(case), "--output",
+                    str(workdir)], check=True)
+    reader = pv.get_reader(str(workdir / "heat_absorber3d.pvd"))
+    shots = [t for t in reader.time_values if abs(t - SHOT) < 1e-15]
+    reader.set_active_time_value(shots[0])
+    grid = reader.read()[0].scale([1e6, 1e6, 2e7])  # um; z exaggerated 20x
+    temperature = grid.cell_data["temperature"]
     pv.OFF_SCREEN = True
-    p = pv.Plotter(window_size=(1000, 600))
+    p = pv.Plotter(window_size=WINDOW, off_screen=True)
     p.add_mesh(grid, scalars="temperature", cmap="inferno",
                scalar_bar_args={"title": "quasiparticle temperature [K]"})
     p.add_text("6 keV in a Ta pad with an Al lead, t = 10 ns (z x20)", font_size=12)
     p.camera_position = "iso"
-    p.screenshot(str(ROOT / "docs" / "img" / "heat_absorber3d.png"))
+    png.parent.mkdir(parents=True, exist_ok=True)
+    p.screenshot(str(png))
+    p.close()
+    return float(temperature.min()), float(temperature.max())
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--output", type=Path, default=DEFAULT_PNG, help="PNG to write")
+    ap.add_argument("--small", action="store_true",
+                    help="coarse mesh, run stopped at 12 ns (seconds instead of minutes)")
+    ap.add_argument("--workdir", type=Path, default=None,
+                    help="keep the run's result directory here (default: temporary)")
+    args = ap.parse_args(argv)
+    if args.workdir is not None:
+        args.workdir.mkdir(parents=True, exist_ok=True)
+        t_min, t_max = render(args.workdir, args.output, args.small)
+    else:
+        with tempfile.TemporaryDirectory() as d:
+            t_min, t_max = render(Path(d), args.output, args.small)
+    print(f"wrote {args.output}")
+    print(f"time {SHOT!r} s")
+    print(f"temperature: min {t_min!r}, max {t_max!r}")
 
 
 if __name__ == "__main__":

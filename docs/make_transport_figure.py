@@ -1,8 +1,16 @@
 """Render docs/img/transport_absorber3d.png: the energy-resolved transport case of the 3D
 absorber (cases/transport_absorber3d.toml), excess QP density and the QP occupation at
 720 ueV, 100 ns after the 6 keV burst. Run from the repository root:
-`python docs/make_transport_figure.py`."""
+`python docs/make_transport_figure.py`.
 
+``--small`` renders the same picture from a run stopped at 3 ns (what the test suite runs),
+``--output`` writes the PNG elsewhere and ``--workdir`` keeps the run's result directory there
+(default: a temporary directory, deleted). The script prints the PNG's path, the rendered
+time and the ranges of the two rendered fields."""
+
+from __future__ import annotations
+
+import argparse
 import re
 import subprocess
 import sys
@@ -12,33 +20,65 @@ from pathlib import Path
 import pyvista as pv
 
 ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_PNG = ROOT / "docs" / "img" / "transport_absorber3d.png"
+WINDOW = (1400, 560)
+FIELDS = ("qp_excess", "f_slice_1")
 
 
-def main() -> None:
-    with tempfile.TemporaryDirectory() as d:
-        text = (ROOT / "cases" / "transport_absorber3d.toml").read_text()
-        text = text.replace("../meshes/", str(ROOT / "meshes") + "/")
-        text = re.sub(r'end = "2 us"', 'end = "100 ns"', text)
-        case = Path(d) / "transport_absorber3d.toml"
-        case.write_text(text)
-        subprocess.run([sys.executable, "-m", "fvqp", "-q", "run", str(case), "--output", d],
-                       check=True)
-        reader = pv.get_reader(str(Path(d) / "transport_absorber3d.pvd"))
-        reader.set_active_time_value(reader.time_values[-1])
-        grid = reader.read()[0].scale([1e6, 1e6, 2e7])  # um; z exaggerated 20x
+def render(workdir: Path, png: Path, small: bool) -> tuple[float, dict]:
+    """Run the case into ``workdir`` and render its last snapshot to ``png``; returns the
+    snapshot's time in s and the (min, max) of each rendered field."""
+    text = (ROOT / "cases" / "transport_absorber3d.toml").read_text()
+    text = text.replace("../meshes/", str(ROOT / "meshes") + "/")
+    end, times = ('"3 ns"', '["2 ns"]') if small else ('"100 ns"', '["2 ns", "10 ns", "100 ns"]')
+    text = re.sub(r'end = "2 us"', f"end = {end}", text)
+    text = re.sub(r"(?m)^times = \[.*\]$", f"times = {times}", text)  # none after the end
+    case = workdir / "transport_absorber3d.toml"
+    case.write_text(text)
+    subprocess.run([sys.executable, "-m", "fvqp", "-q", "run", str(case), "--output",
+                    str(workdir)], check=True)
+    reader = pv.get_reader(str(workdir / "transport_absorber3d.pvd"))
+    t_last = reader.time_values[-1]
+    reader.set_active_time_value(t_last)
+    grid = reader.read()[0].scale([1e6, 1e6, 2e7])  # um; z exaggerated 20x
+    ranges = {f: (float(grid.cell_data[f].min()), float(grid.cell_data[f].max()))
+              for f in FIELDS}
     pv.OFF_SCREEN = True
-    p = pv.Plotter(shape=(1, 2), window_size=(1400, 560))
+    p = pv.Plotter(shape=(1, 2), window_size=WINDOW, off_screen=True)
     p.subplot(0, 0)
     p.add_mesh(grid, scalars="qp_excess", cmap="viridis", log_scale=True,
                scalar_bar_args={"title": "excess QP density [1/um^3]"})
-    p.add_text("6 keV in a Ta pad + Al lead, t = 100 ns (z x20)", font_size=11)
+    p.add_text(f"6 keV in a Ta pad + Al lead, t = {t_last * 1e9:.3g} ns (z x20)", font_size=11)
     p.camera_position = "iso"
     p.subplot(0, 1)
     p.add_mesh(grid, scalars="f_slice_1", cmap="magma", log_scale=True,
                scalar_bar_args={"title": "f(E = 720 ueV)"})
     p.add_text("QP occupation just above the Ta gap", font_size=11)
     p.camera_position = "iso"
-    p.screenshot(str(ROOT / "docs" / "img" / "transport_absorber3d.png"))
+    png.parent.mkdir(parents=True, exist_ok=True)
+    p.screenshot(str(png))
+    p.close()
+    return t_last, ranges
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--output", type=Path, default=DEFAULT_PNG, help="PNG to write")
+    ap.add_argument("--small", action="store_true",
+                    help="run stopped at 3 ns (seconds instead of minutes)")
+    ap.add_argument("--workdir", type=Path, default=None,
+                    help="keep the run's result directory here (default: temporary)")
+    args = ap.parse_args(argv)
+    if args.workdir is not None:
+        args.workdir.mkdir(parents=True, exist_ok=True)
+        t_last, ranges = render(args.workdir, args.output, args.small)
+    else:
+        with tempfile.TemporaryDirectory() as d:
+            t_last, ranges = render(Path(d), args.output, args.small)
+    print(f"wrote {args.output}")
+    print(f"time {t_last!r} s")
+    for f, (lo, hi) in ranges.items():
+        print(f"{f}: min {lo!r}, max {hi!r}")
 
 
 if __name__ == "__main__":

@@ -6,10 +6,14 @@ renormalisation factor :math:`m`). Energies in :math:`k_BT_c` of the material.
 
 Example
 -------
+>>> import numpy as np
 >>> from fvqp.eliashberg import solve_eliashberg
->>> sol = solve_eliashberg("Al")                      # doctest: +SKIP
->>> sol.delta0, sol.delta0_mev                        # doctest: +SKIP
->>> sol.on_grid(energies)["rho"]                      # doctest: +SKIP
+>>> sol = solve_eliashberg("Al", n=2**13, emax=2184.0)   # T = 0; grid to 1.2 omega_c
+>>> round(sol.delta0, 2), round(sol.delta0_mev, 3)       # Delta0 / k_B Tc, Delta0 in meV
+(1.77, 0.179)
+>>> rho = sol.on_grid(np.array([1.0, 2.0, 3.0]))["rho"]  # DOS below and above the edge
+>>> bool(rho[0] == 0.0 and rho[1] > rho[2] > 1.0)
+True
 
 Modules: :mod:`~fvqp.eliashberg.alpha2f` (spectra), :mod:`~fvqp.eliashberg.hilbert`
 (FFT Hilbert/Kramers-Kronig), :mod:`~fvqp.eliashberg.spectral` (DOS, branch),
