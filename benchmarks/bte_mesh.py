@@ -41,8 +41,8 @@ from fvqp.mesh import build_geometry, read_mesh
 from fvqp.models.bte.problem import BTEProblem
 from fvqp.models.bte.quadrature import circle
 from fvqp.models.bte.rect import rcb_ordered
-from fvqp.models.transport.spectral import TransportGrid
 from fvqp.parallel import Distribution
+from fvqp.spectra.bins import BinGrid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GAP = 1.764
@@ -50,7 +50,7 @@ KINDS = {"source": "inflow", "drain": "inflow", "walls": "specular"}
 
 
 def problem(dist, K, inv_mfp, petsc=None, prefix="bench_", pc="auto", scheme="upwind"):
-    grid = TransportGrid.build(GAP, 2.0, GAP + 1.0)
+    grid = BinGrid.build(GAP, 2.0, GAP + 1.0)
     return BTEProblem(dist, circle(K), grid, GAP, 1.0, 1.0, np.ones(1), np.array([inv_mfp]),
                       np.zeros(1), KINDS, {"source": np.ones(grid.n),
                                            "drain": np.zeros(grid.n)},

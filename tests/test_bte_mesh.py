@@ -12,8 +12,8 @@ from fvqp.mesh import build_geometry
 from fvqp.models.bte.problem import BTEProblem, Source
 from fvqp.models.bte.quadrature import circle, sphere
 from fvqp.models.bte.rect import rectangle
-from fvqp.models.transport.spectral import TransportGrid
 from fvqp.parallel import Distribution
+from fvqp.spectra.bins import BinGrid as TransportGrid
 
 GAP = 1.764
 GRID = TransportGrid.build(GAP, 0.4, GAP + 0.8)  # 2 bins above the gap

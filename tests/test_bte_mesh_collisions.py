@@ -17,9 +17,10 @@ from fvqp.models.bte.inelastic import COUPLED_PETSC, InelasticProblem
 from fvqp.models.bte.problem import BTEProblem, Source
 from fvqp.models.bte.quadrature import circle
 from fvqp.models.bte.rect import rectangle
-from fvqp.models.transport.spectral import TransportGrid, cell_spectra
 from fvqp.parallel import Distribution
 from fvqp.solvers import BDFIntegrator, BDFOptions
+from fvqp.spectra.bins import BinGrid as TransportGrid
+from fvqp.spectra.bins import cell_spectra
 
 GAP, T = 1.7, 0.3
 C_PH = 0.6

@@ -18,9 +18,10 @@ from fvqp.models.transport.problem import (
     SpectralSource,
     TransportProblem,
 )
-from fvqp.models.transport.spectral import TransportGrid, gap_from_distribution
 from fvqp.parallel import Distribution
 from fvqp.solvers import BDFIntegrator, BDFOptions, NonlinearSolver
+from fvqp.spectra.bins import BinGrid as TransportGrid
+from fvqp.spectra.bins import cell_gaps as gap_from_distribution
 
 MESHES = Path(__file__).resolve().parent.parent / "meshes"
 LU = {"ksp_type": "preonly", "pc_type": "lu"}
@@ -418,8 +419,8 @@ def test_schur_coarse_correction_is_galerkin(n_agg):
 def test_schur_mode_reaches_the_assembled_steady_state():
     """Jacobian mode 'schur' (exact action + phonon elimination, default block-ILU inner
     solve) converges quadratically to the assembled mode's steady state."""
-    from fvqp.models.transport.driver import SteadyPC
     from fvqp.models.transport.schur import SchurPreconditioner
+    from fvqp.solvers.steady import SteadyPC
 
     out, lin = {}, {}
     for mode in ("assembled", "schur"):

@@ -14,7 +14,9 @@ from fvqp.collisions import (
     fermi,
 )
 from fvqp.collisions.batched import batched_jacobian, batched_terms, collision_jacobian_blocks
-from fvqp.models.transport.spectral import TransportGrid, cell_spectra, gap_from_distribution
+from fvqp.spectra.bins import BinGrid as TransportGrid
+from fvqp.spectra.bins import cell_gaps as gap_from_distribution
+from fvqp.spectra.bins import cell_spectra
 
 NAMES = ("qp_sc_in", "qp_sc_out", "qp_rec", "qp_pb", "ph_sc_in", "ph_sc_out", "ph_rec",
          "ph_pb")

@@ -12,8 +12,8 @@ from test_transport_model import LU, _Pulse, _Steady, build, local, steady
 from conftest import CASES, run_fvqp
 from fvqp.collisions import bcs_gap
 from fvqp.models.transport.problem import Boundary, RegionParams, SpectralSource
-from fvqp.models.transport.spectral import TransportGrid
 from fvqp.solvers import BDFIntegrator, BDFOptions, NonlinearSolver
+from fvqp.spectra.bins import BinGrid as TransportGrid
 
 
 def network(d_ph=(4.0, 1.5, 2.0), sources=(), bias=3.2, t_bath=0.25):
@@ -149,8 +149,8 @@ def test_matrix_free_and_schur_reach_the_assembled_steady_state(mode):
     """With phonon diffusion on, the matrix-free (GAMG on transport + diagonal) and Schur
     (phonon transport only in the cell-diagonal D block: approximate) preconditioners
     keep Newton quadratic and reach the assembled steady state; Krylov counts stay low."""
-    from fvqp.models.transport.driver import SteadyPC
     from fvqp.models.transport.schur import SchurPreconditioner
+    from fvqp.solvers.steady import SteadyPC
 
     out, lin = {}, {}
     for m in ("assembled", mode):

@@ -45,6 +45,8 @@ from importlib import resources
 from types import MappingProxyType
 from typing import Any
 
+from ..units import E_CHARGE, K_B  # the one copy of the physical constants
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
@@ -59,8 +61,6 @@ __all__ = [
     "material_table",
 ]
 
-K_B: float = 1.380649e-23  # J/K (exact, SI 2019)
-E_CHARGE: float = 1.602176634e-19  # C (exact)
 
 #: expected unit string of every numeric field
 UNITS: Mapping[str, str] = MappingProxyType(

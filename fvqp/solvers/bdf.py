@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .jacobian import JacobianConfig
 from .nonlinear import NonlinearSolver
 from .result import ConvergenceError, RunResult
 
@@ -69,37 +70,40 @@ class BDFIntegrator:
     ----------
     problem
         Provides ``dist``, ``pattern``, ``conserved(x_owned)``, ``dconserved(x_owned)``,
-        ``rhs(x_local, t0, t1)``, ``rhs_jacobian(x_local, t0, t1)``, optionally
-        ``matrix_free = True`` with ``rhs_jvp(x_local, v_local, t0, t1)`` (then
-        ``rhs_jacobian`` only feeds the preconditioner) and a ``preconditioner`` with
-        ``update(x_local, shift)`` / ``apply(r_owned)`` for :math:`\\sigma\\,
-        \\partial C/\\partial x - \\partial\\,\text{rhs}/\\partial x` (``shift`` = σ),
-        ``rates(x_local, t0, t1) -> dict`` (per-rank partial sums of boundary/source
-        powers), ``max_dt(t)`` and ``breakpoints()``. Sources are averaged over the step
-        ``[t0, t1]`` so a pulse shorter than a step still deposits its full energy.
+        ``rhs(x_local, t0, t1)``, ``rhs_jacobian(x_local, t0, t1)`` (the protocol
+        :class:`fvqp.models.base.Problem`), ``rhs_jvp(x_local, v_local, t0, t1)`` when
+        ``jacobian.mode`` is ``matrix_free``, ``rates(x_local, t0, t1) -> dict``
+        (per-rank partial sums of boundary/source powers), ``max_dt(t)`` and
+        ``breakpoints()``. Sources are averaged over the step ``[t0, t1]`` so a pulse
+        shorter than a step still deposits its full energy.
     x0 : ndarray
         Initial owned primitive values.
     t0 : float
     prefix, petsc_options
         PETSc options prefix and options (see :class:`~fvqp.solvers.NonlinearSolver`).
     options : BDFOptions
+    jacobian : JacobianConfig, optional
+        How Newton's Jacobian is formed (default: :meth:`JacobianConfig.of_problem`). A model
+        preconditioner in it is updated with the BDF shift :math:`\\sigma =
+        \\alpha_0/(t_1 - t_0)`.
     """
 
     def __init__(self, problem, x0: np.ndarray, t0: float = 0.0, prefix: str = "fvqp_",
-                 petsc_options=None, options: BDFOptions | None = None):
+                 petsc_options=None, options: BDFOptions | None = None,
+                 jacobian: JacobianConfig | None = None):
         self.problem, self.opts = problem, options or BDFOptions()
+        jac = jacobian or JacobianConfig.of_problem(problem)
         self.dist = problem.dist
         n_own = self.dist.local.n_owned
         rows, cols = problem.pattern
         diag = np.arange(n_own)
         self._pattern = (np.concatenate([rows, diag]), np.concatenate([cols, diag]))
-        jvp = self._jvp if getattr(problem, "matrix_free", False) else None
-        model_pc = getattr(problem, "preconditioner", None)
-        self.solver = NonlinearSolver(self.dist, self._residual, self._jacobian, self._pattern,
-                                      prefix=prefix, options=petsc_options, jvp=jvp,
-                                      block_size=getattr(problem, "block_size", 1),
-                                      preconditioner=None if model_pc is None
-                                      else _StepPC(self, model_pc))
+        self.solver = NonlinearSolver(
+            self.dist, self._residual, self._jacobian, self._pattern, prefix=prefix,
+            options=petsc_options, jvp=self._jvp if jac.uses_action else None,
+            block_size=jac.block_size,
+            preconditioner=None if jac.preconditioner is None
+            else _StepPC(self, jac.preconditioner))
         self._x = self.dist.create_vec()
         self.t = float(t0)
         self.h = float(self.opts.dt_initial)
@@ -131,7 +135,7 @@ class BDFIntegrator:
         return np.concatenate([-dR, dC])
 
     def _jvp(self, xl: np.ndarray, vl: np.ndarray) -> np.ndarray:
-        """Exact action of the step Jacobian (models with ``matrix_free = True``)."""
+        """Exact action of the step Jacobian (``jacobian.mode = "matrix_free"``)."""
         n = self.dist.local.n_owned
         t0, t1 = self._span
         dC = self._coef[0] * self.problem.dconserved(xl[:n]) / (t1 - t0)

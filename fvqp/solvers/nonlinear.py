@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from .options import apply_options, normalise_prefix
+from .options import apply_options, normalise_prefix, set_from_options, unused_options
 from .result import ConvergenceError, SolveResult
 
 log = logging.getLogger(__name__)
@@ -137,7 +137,8 @@ class NonlinearSolver:
             PETSc.Options().hasName(self.prefix + "snes_atol")
         self.inserted_options = apply_options(self.prefix, options)
         self.snes.setOptionsPrefix(self.prefix)
-        self.snes.setFromOptions()  # last: the command line always wins
+        set_from_options(self.snes, self.prefix)  # last: the command line always wins
+        self._unused_checked = False
         self.total_iterations = 0
         self.total_linear_iterations = 0
 
@@ -180,6 +181,14 @@ class NonlinearSolver:
         if atol is not None and not self._user_atol:
             self.snes.setTolerances(atol=atol)
         self.snes.solve(None, x)
+        if not self._unused_checked:  # sub-solvers read their options at the first solve
+            self._unused_checked = True
+            unused = unused_options(self.prefix)
+            if unused and self.dist.rank == 0:
+                log.warning("PETSc options not used by any solver object: %s. Fix: check "
+                            "their spelling (-%ssnes_view lists the solver's "
+                            "configuration).", " ".join("-" + k for k in unused),
+                            self.prefix)
         reason = int(self.snes.getConvergedReason())
         names = {v: k for k, v in PETSc.SNES.ConvergedReason.__dict__.items()
                  if isinstance(v, int)}

@@ -5,11 +5,18 @@ database under the solver's prefix *unless the command line already set them*, a
 ``setFromOptions`` is called last on every object, so ``-heat_snes_monitor`` or
 ``-heat_ksp_type preonly`` on the command line always win. A second problem configured
 under the same prefix replaces the first one's options (no leaks between problems).
+
+Inserted options are removed after use: a run is wrapped in :func:`options_session`,
+which deletes every option fvqp inserted during it (whatever the prefix), so nothing a
+run configured is left in the database for the next run in the same process, and PETSc
+never reports fvqp's own defaults as unused. Options given on the command line are never
+touched.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 
 
 def _value(v) -> str | None:
@@ -62,6 +69,84 @@ def apply_options(prefix: str, options: Mapping[str, object] | None) -> dict[str
         ours.add(name)
         inserted[name[len(prefix):]] = val
     return inserted
+
+
+def inserted_names() -> set[str]:
+    """Every option name (with prefix) fvqp's :func:`apply_options` has in the database."""
+    return set().union(*_INSERTED.values()) if _INSERTED else set()
+
+
+def remove_inserted() -> int:
+    """Delete from PETSc's database every option :func:`apply_options` inserted (command
+    line options are left alone); returns how many were removed."""
+    from petsc4py import PETSc
+
+    db = PETSc.Options()
+    removed = 0
+    for names in _INSERTED.values():
+        for name in names:
+            if db.hasName(name):
+                db.delValue(name)
+                removed += 1
+    _INSERTED.clear()
+    return removed
+
+
+@contextmanager
+def options_session() -> Iterator[None]:
+    """Scope of one run: the options inserted inside are removed on exit (also on
+    errors), the DOLFINx/petsctools rule "options removed after use" at the granularity
+    of a run (objects built by a model may read their options lazily, at their first
+    solve, so they stay until the run ends).
+
+    Examples
+    --------
+    >>> from petsc4py import PETSc
+    >>> with options_session():
+    ...     _ = apply_options("doc_", {"ksp_type": "cg"})
+    ...     PETSc.Options().hasName("doc_ksp_type")
+    True
+    >>> PETSc.Options().hasName("doc_ksp_type")
+    False
+    """
+    try:
+        yield
+    finally:
+        remove_inserted()
+
+
+class OptionsError(ValueError):
+    """PETSc refused the options of a solver (an unknown type or a malformed value)."""
+
+
+def set_from_options(obj, prefix: str) -> None:
+    """``obj.setFromOptions()`` (last, so the command line wins), turning PETSc's refusal
+    of a value (``-heat_ksp_type gmress``) into an :class:`OptionsError` that names the
+    options given under ``prefix`` and the fix, before anything is solved."""
+    from petsc4py import PETSc
+
+    try:
+        obj.setFromOptions()
+    except PETSc.Error as exc:
+        given = {k: v for k, v in PETSc.Options().getAll().items()
+                 if k.startswith(prefix)}
+        listing = " ".join(f"-{k} {v}".rstrip() for k, v in sorted(given.items()))
+        raise OptionsError(
+            f"PETSc refused the options of the solver with prefix {prefix!r} (PETSc error "
+            f"{exc.ierr}: an unknown type or a malformed value). Options under the prefix: "
+            f"{listing or '(none)'}. Fix: correct the misspelt value (run with "
+            f"-{prefix}ksp_view or -help to see the valid types).") from None
+
+
+def unused_options(prefix: str) -> list[str]:
+    """Options under ``prefix`` in the database that no PETSc object has read and that
+    fvqp did not insert: the command line's typos (``-heat_ksp_rtoll``)."""
+    from petsc4py import PETSc
+
+    db = PETSc.Options()
+    ours = inserted_names()
+    return sorted(k for k in db.getAll() if k.startswith(prefix) and k not in ours
+                  and not db.used(k))
 
 
 def normalise_prefix(prefix: str) -> str:

@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from .options import apply_options, normalise_prefix
+from .options import apply_options, normalise_prefix, set_from_options
 from .result import ConvergenceError, RunResult, SolveResult
 
 log = logging.getLogger(__name__)
@@ -191,7 +191,7 @@ class DenseTimeStepper:
                 atol = None
             self.ts.setTolerances(rtol=rtol, atol=vatol if vatol is not None else atol)
         if not self._configured:
-            self.ts.setFromOptions()  # last: the command line always wins
+            set_from_options(self.ts, self.prefix)  # last: the command line always wins
             self._configured = True
         try:
             self.ts.solve(x)
@@ -260,7 +260,7 @@ class DenseNewton:
         merged = {**DENSE_NEWTON_DEFAULTS, **(options or {})}
         self.inserted_options = apply_options(self.prefix, merged)
         self.snes.setOptionsPrefix(self.prefix)
-        self.snes.setFromOptions()  # last: the command line always wins
+        set_from_options(self.snes, self.prefix)  # last: the command line always wins
         self.residual_history: list[float] = []
         self.snes.setMonitor(lambda snes, its, fnorm: self.residual_history.append(float(fnorm)))
 

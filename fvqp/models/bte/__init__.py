@@ -19,8 +19,8 @@ weights. See ``docs/theory_bte_mesh.md``.
 from __future__ import annotations
 
 from ...case.schema import Field, Section
+from ..base.schema import SPECTRAL_SOURCE as _SPECTRUM
 from ..spec import ModelSpec
-from ..transport import _SPECTRUM
 
 _REGION = Section({
     "material": Field("str", "material name from `fvqp materials` (gap, N0, Fermi "

@@ -4,9 +4,9 @@ The coupled system of :mod:`.inelastic` is solved as a whole: transients by
 :class:`fvqp.solvers.bdf.BDFIntegrator` (BE/BDF2, fixed steps or adaptive per
 ``[time] adaptive``; flows accumulated with the scheme's own coefficients, so the QP
 number and energy balances are exact to the Newton tolerance) through
-:func:`fvqp.models.runloop.run_checkpointed` (VTK snapshots, ``checkpoint.h5`` every
+:func:`fvqp.models.base.run_checkpointed` (VTK snapshots, ``checkpoint.h5`` every
 ``checkpoint_every`` steps, ``--resume``, ``--max-steps``); steady states by one Newton
-solve (:class:`fvqp.solvers.NonlinearSolver`) from the bath state. Newton's Krylov
+solve (:class:`fvqp.solvers.SteadySolver`) from the bath state. Newton's Krylov
 operator is the exact Jacobian action, its preconditioner :class:`.inelastic.InelasticPC`.
 A failed solve gives status -1 and a message (and :class:`ConvergenceError`).
 """
@@ -18,10 +18,11 @@ import math
 
 import numpy as np
 
+from ...solvers import JacobianConfig
 from ...solvers.options import normalise_prefix
 from ...solvers.result import ConvergenceError
-from ..transport.spectral import cell_spectra
-from .inelastic import COUPLED_PETSC, InelasticPC, InelasticProblem, SteadyPC
+from ...spectra.bins import cell_spectra
+from .inelastic import COUPLED_PETSC, InelasticPC, InelasticProblem
 
 log = logging.getLogger("fvqp.bte")
 
@@ -110,6 +111,11 @@ def _units(sim) -> tuple[float, float]:
     return sim.n_unit, u.scales["total_energy"]
 
 
+def _jacobian(prob: InelasticProblem) -> JacobianConfig:
+    """Exact Jacobian action, preconditioned by :class:`.inelastic.InelasticPC`."""
+    return JacobianConfig("matrix_free", 1, prob.preconditioner)
+
+
 def _petsc(sim) -> tuple[str, dict]:
     d = sim.case.data
     return d["solver"]["prefix"], {**COUPLED_PETSC, **d["solver"]["petsc"]}
@@ -118,7 +124,7 @@ def _petsc(sim) -> tuple[str, dict]:
 def coupled_transient(sim, writer, out_dir: str, resume: bool, max_steps) -> dict:
     """BE/BDF2 of the coupled system (module docstring)."""
     from ...solvers import BDFIntegrator
-    from ..runloop import bdf_options, run_checkpointed
+    from ..base import bdf_options, run_checkpointed
 
     d, u = sim.case.data, sim.units
     prob = coupled_problem(sim)
@@ -133,7 +139,7 @@ def coupled_transient(sim, writer, out_dir: str, resume: bool, max_steps) -> dic
     opts, t_end = bdf_options(d["time"], u, d["time"]["atol"])
     prob.follow_sources = opts.adaptive
     prefix, petsc = _petsc(sim)
-    integ = BDFIntegrator(prob, x0, 0.0, prefix, petsc, opts)
+    integ = BDFIntegrator(prob, x0, 0.0, prefix, petsc, opts, jacobian=_jacobian(prob))
     names = d["output"]["fields"]
     tot0 = _totals(prob, x0)
     status, message = 0, ""
@@ -167,24 +173,17 @@ def coupled_transient(sim, writer, out_dir: str, resume: bool, max_steps) -> dic
 
 def coupled_steady(sim, writer) -> dict:
     """Steady state of the coupled system: Newton from the bath state."""
-    from ...solvers import NonlinearSolver
+    from ...solvers import SteadySolver
 
     d = sim.case.data
     prob = coupled_problem(sim)
     prefix, petsc = _petsc(sim)
     dist = prob.dist
     inf = math.inf
-    solver = NonlinearSolver(
-        dist, lambda xl: -prob.rhs(xl, 0.0, inf), None, prob.pattern, prefix=prefix,
-        options=petsc, jvp=lambda xl, vl: -prob.rhs_jvp(xl, vl),
-        preconditioner=SteadyPC(prob.preconditioner))
-    x = dist.create_vec()
+    solver = SteadySolver(prob, prefix, petsc, _jacobian(prob))
     x0 = prob.equilibrium()
-    x.setArray(x0)
     scale = math.sqrt(dist.sum(float(np.sum((prob.L_oo @ x0) ** 2))))
-    res = solver.solve(x, raise_on_failure=False, atol=1e-12 * max(scale, 1e-300))
-    xs = x.getArray().copy()
-    x.destroy()
+    xs, res = solver.solve(x0, raise_on_failure=False, atol=1e-12 * max(scale, 1e-300))
     n_unit, e_unit = _units(sim)
     v = dist.create_vec()
     v.setArray(xs)

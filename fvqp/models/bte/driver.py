@@ -1,4 +1,5 @@
-r"""From a validated ``bte`` case to a finished run: build, solve, write.
+r"""The ``bte`` model's physics on the run template (:class:`fvqp.models.base.MeshModel`):
+how a case becomes a :class:`BTEProblem`, its output fields, steady and transient runs.
 
 SI -> internal conversions (:mod:`fvqp.units`): energies in :math:`k_BT_{c,ref}`, times in
 :math:`\tau_{0,ref}`, lengths in µm, so the Fermi velocity becomes
@@ -15,44 +16,38 @@ solution (:func:`fvqp.models.bte_sphere.spectral.eliashberg_spectrum`: storage
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-import os
-import time
 
 import numpy as np
 
 from ...case.loader import CaseError
 from ...collisions.grid import bcs_gap
-from ...io.atomic import atomic_write_bytes
 from ...io.checkpoint import CheckpointError
-from ...io.output import OutputWriter
 from ...materials import get_material
-from ...mesh import build_geometry, read_mesh
+from ...mesh import build_geometry, case_sources, read_mesh
 from ...parallel import Distribution
-from ...solvers.result import ConvergenceError
-from ...units import UnitSystem
-from ..heat.sources import placement, profile
-from ..runloop import peak_rss_mb
-from ..transport.spectral import TransportGrid, cell_spectra
+from ...spectra import fermi
+from ...spectra.bins import BinGrid, cell_spectra
+from ...units import E_CHARGE, UnitSystem
+from ..base import MeshModel, OutputField, to_output
 from .checkpoint import BinCheckpoint
 from .problem import BTEProblem, Source
 from .quadrature import circle, sphere
 
 log = logging.getLogger("fvqp.bte")
 
-UNITS_SI = {"qp_density": "1/um^3", "qp_excess": "1/um^3", "qp_energy_density": "J/m^3",
-            "qp_current_x": "1/(um^2 s)", "qp_current_y": "1/(um^2 s)",
-            "qp_current_z": "1/(um^2 s)", "phonon_energy_density": "J/m^3", "region": "1"}
+#: output fields: dimension and unit (``qp_density_dir<k>`` added per case)
+OUTPUTS = {"qp_density": OutputField("number_density", "1/um^3"),
+           "qp_excess": OutputField("number_density", "1/um^3"),
+           "qp_energy_density": OutputField("energy_density", "J/m^3"),
+           **{f"qp_current_{ax}": OutputField("number_flux", "1/(um^2 s)") for ax in "xyz"},
+           "phonon_energy_density": OutputField("energy_density", "J/m^3"),
+           "region": OutputField("dimensionless", "1")}
 KIND = {"specular": "specular", "diffuse": "diffuse", "absorbing": "inflow",
         "bath": "inflow"}
 
-__all__ = ["BTESimulation", "run"]
-
-
-def fermi(e: np.ndarray, t: float) -> np.ndarray:
-    return 0.5 * (1.0 - np.tanh(0.5 * np.asarray(e) / t))
+__all__ = ["BTEModel", "BTESimulation", "run"]
 
 
 class BTESimulation:
@@ -128,7 +123,7 @@ class BTESimulation:
 
     def _spectrum(self):
         r"""Energy grid, states per energy :math:`N` and flux per energy over :math:`v_F`
-        per bin: BCS (:class:`TransportGrid` bins above the gap, exact bin averages of
+        per bin: BCS (:class:`~fvqp.spectra.bins.BinGrid` bins above the gap, exact bin averages of
         :math:`\rho` and :math:`\rho v/v_F`) or the Eliashberg spectrum of
         :func:`fvqp.models.bte_sphere.spectral.eliashberg_spectrum` (bins above its gap
         edge :math:`\Delta_0`, :math:`N = \rho m`, flux :math:`v_F`)."""
@@ -143,7 +138,7 @@ class BTESimulation:
         # a QP at e_max (recombination, pair breaking): omega_max = e_max + gap
         w_max = e_max + self.gap if self.collisions else None
         if d["spectrum"]["kind"] == "bcs":
-            grid = TransportGrid.build(self.gap, h, e_max, omega_max=w_max)
+            grid = BinGrid.build(self.gap, h, e_max, omega_max=w_max)
             rho, _, dl = cell_spectra(grid, np.array([self.gap]))
             return grid, rho[0], dl[0]
         from ..bte_sphere.spectral import eliashberg_spectrum
@@ -175,17 +170,12 @@ class BTESimulation:
         return kinds, f_in
 
     def _sources(self) -> list[Source]:
-        """QP sources: power / deposit profiles of :mod:`fvqp.models.heat.sources`; the
+        """QP sources: power / deposit profiles of :mod:`fvqp.mesh.sources`; the
         spectrum is the transport model's (Gaussian times the DOS, normalised so that
         :math:`\\sum_j E_j s_j = 1`: particles per unit injected energy)."""
         u, g, out = self.units, self.grid, []
         rho = self.states
-        for s in self.case.data.get("sources") or []:
-            w = placement(self.dist, self.geometry, u, s, self.case.data["mesh"]["scale"])
-            if s.get("deposit") is not None:
-                prof = profile(u, energy=s["deposit"], centre=s["time"], duration=s["duration"])
-            else:
-                prof = profile(u, power=s["power"], start=s["start"], stop=s.get("stop"))
+        for s, w, prof in case_sources(self.dist, self.geometry, u, self.case.data):
             e0, wd = u.to_internal(s["energy"], "energy"), u.to_internal(s["width"], "energy")
             if wd > 0:
                 shape = np.exp(-0.5 * ((g.e - e0) / wd) ** 2) * rho
@@ -207,29 +197,36 @@ class BTESimulation:
         return self.units.scales["number_density"] * self.units.length**3
 
     def fields(self, x: np.ndarray, names) -> dict:
-        """Owned-cell output fields in SI (:data:`UNITS_SI`)."""
-        u, p = self.units, self.problem
+        """Owned-cell output fields in SI (:data:`OUTPUTS`)."""
+        return to_output(self.units, self.internal_fields(x, names), self.declared_outputs())
+
+    def internal_fields(self, x: np.ndarray, names) -> dict:
+        """Owned-cell output fields in internal units."""
+        p = self.problem
         obs = p.fields(x)
-        dens = u.to_si(1.0, "number_density") * 1e-18
         out = {}
         if "qp_density" in names:
-            out["qp_density"] = obs["qp_density"] * dens
+            out["qp_density"] = obs["qp_density"]
         if "qp_excess" in names:
-            eq = p.weight * p.grid.h * float(p.rho @ self.f_bath)
-            out["qp_excess"] = (obs["qp_density"] - eq) * dens
+            out["qp_excess"] = obs["qp_density"] - p.weight * p.grid.h * float(
+                p.rho @ self.f_bath)
         if "qp_energy_density" in names:
-            out["qp_energy_density"] = u.to_si(obs["qp_energy_density"], "energy_density")
+            out["qp_energy_density"] = obs["qp_energy_density"]
         if "qp_current" in names:
-            cur = obs["qp_current"] * dens * u.length * 1e6 / u.tau0  # 1/(um^2 s)
             for i, ax in enumerate("xyz"):
-                out[f"qp_current_{ax}"] = cur[:, i]
+                out[f"qp_current_{ax}"] = obs["qp_current"][:, i]
         if "directions" in names:
             fk = p.directional(x)
             for k in self.case.data["angles"]["output"]:
-                out[f"qp_density_dir{k}"] = p.weight * p.grid.h * (p.rho @ fk[:, :, k]) * dens
+                out[f"qp_density_dir{k}"] = p.weight * p.grid.h * (p.rho @ fk[:, :, k])
         if "region" in names:
             out["region"] = p.loc.cell_region[: p.n].astype(float)
         return out
+
+    def declared_outputs(self) -> dict:
+        """:data:`OUTPUTS` plus this case's ``qp_density_dir<k>`` fields."""
+        return {**OUTPUTS, **{f"qp_density_dir{k}": OutputField("number_density", "1/um^3")
+                              for k in self.case.data["angles"]["output"]}}
 
     def rates_si(self, x: np.ndarray, t0: float = 0.0, t1: float = math.inf) -> dict:
         """Particle rates [1/s]: net outflow per boundary, trap loss, -injection."""
@@ -237,50 +234,60 @@ class BTESimulation:
         return {k: v * self.n_unit / self.units.tau0 for k, v in r.items()}
 
 
-def run(case, output_dir: str | None = None, resume: bool = False,
-        max_steps: int | None = None, comm=None) -> dict:
-    """Run a bte case; returns the summary (also written to ``summary.json``)."""
-    sim = BTESimulation(case, comm)
-    out_dir = output_dir or case.output_dir
-    d, dist, u = case.data, sim.dist, sim.units
-    if dist.rank == 0:
-        os.makedirs(out_dir, exist_ok=True)
-    units = dict(UNITS_SI)
-    units.update({f"qp_density_dir{k}": "1/um^3" for k in d["angles"]["output"]})
-    # with collisions the run loop keeps the snapshots of a resumed run (runloop); without,
-    # every snapshot is rewritten at the end of each invocation
-    writer = OutputWriter(out_dir, case.name, dist, sim.geometry.points * u.length,
-                          sim.geometry.cell_nodes, units, resume=resume and sim.collisions)
-    ck = BinCheckpoint(dist, out_dir, case.digest, sim.problem.B)
-    start = time.perf_counter()
-    if sim.collisions:
-        from .coupled import coupled_steady, coupled_transient
+class BTEModel(MeshModel):
+    """The bte model on the run template."""
 
-        summary = (coupled_steady(sim, writer) if d["time"]["steady"] else
-                   coupled_transient(sim, writer, out_dir, resume, max_steps))
-    elif d["time"]["steady"]:
-        summary = _steady(sim, writer, max_steps, ck, resume)
-    else:
-        summary = _transient(sim, writer, max_steps, ck, resume)
-    g, p = sim.grid, sim.problem
-    mfp = [u.to_si(1 / s, "length") if s > 0 else None for s in sim.inv_mfp]
-    summary.update({
-        "wall_time_s": time.perf_counter() - start, "n_cells": int(dist.n_global),
-        "ranks": dist.size, "peak_rss_MB_per_rank": dist.max(peak_rss_mb()),
-        "unknowns": int(dist.n_global * g.n * p.B), "energy_bins": g.n,
-        "ordinates": p.K, "mean_free_path_m": dict(zip(sim.geometry.region_names, mfp,
-                                                       strict=True)),
-        "fermi_velocity_m_per_s": sim.v_f * u.length / u.tau0,
-        "gap_ueV": u.to_si(sim.gap, "energy") / 1.602176634e-25,
-        "spectrum": d["spectrum"]["kind"],
-    })
-    if dist.rank == 0:
-        atomic_write_bytes(os.path.join(out_dir, "summary.json"),
-                           json.dumps(summary, indent=2).encode())
-    log.info("done: %s", summary["message"])
-    if summary["status"] < 0:
-        raise ConvergenceError(summary["message"])
-    return summary
+    name = "bte"
+    outputs = OUTPUTS
+
+    def build(self, case, comm=None) -> BTESimulation:
+        return BTESimulation(case, comm)
+
+    def declared(self, sim: BTESimulation) -> dict:
+        return sim.declared_outputs()
+
+    def keeps_snapshots(self, sim: BTESimulation) -> bool:
+        # with collisions the run loop keeps the snapshots of a resumed run; without,
+        # every snapshot is rewritten at the end of each invocation
+        return sim.collisions
+
+    def steady(self, sim: BTESimulation, ctx) -> dict:
+        if sim.collisions:
+            from .coupled import coupled_steady
+
+            return coupled_steady(sim, ctx.writer)
+        return _steady(sim, ctx.writer, ctx.max_steps, self._checkpoint(sim, ctx),
+                       ctx.resume)
+
+    def transient(self, sim: BTESimulation, ctx) -> dict:
+        if sim.collisions:
+            from .coupled import coupled_transient
+
+            return coupled_transient(sim, ctx.writer, ctx.out_dir, ctx.resume,
+                                     ctx.max_steps)
+        return _transient(sim, ctx.writer, ctx.max_steps, self._checkpoint(sim, ctx),
+                          ctx.resume)
+
+    @staticmethod
+    def _checkpoint(sim: BTESimulation, ctx) -> BinCheckpoint:
+        return BinCheckpoint(sim.dist, ctx.out_dir, sim.case.digest, sim.problem.B)
+
+    def describe(self, sim: BTESimulation) -> dict:
+        g, p, u = sim.grid, sim.problem, sim.units
+        mfp = [u.to_si(1 / s, "length") if s > 0 else None for s in sim.inv_mfp]
+        return {"unknowns": int(sim.dist.n_global * g.n * p.B), "energy_bins": g.n,
+                "ordinates": p.K,
+                "mean_free_path_m": dict(zip(sim.geometry.region_names, mfp, strict=True)),
+                "fermi_velocity_m_per_s": sim.v_f * u.length / u.tau0,
+                "gap_ueV": u.to_si(sim.gap, "energy") / (E_CHARGE * 1e-6),
+                "spectrum": sim.case.data["spectrum"]["kind"]}
+
+
+def run(case, output_dir: str | None = None, resume: bool = False,
+        max_steps: int | None = None, comm=None):
+    """Run a bte case; returns the :class:`~fvqp.models.base.ModelResult` (also written
+    to ``summary.json``). A failed solve gives ``status = -1`` with the message."""
+    return BTEModel().run(case, output_dir, resume, max_steps, comm)
 
 
 def _solve_info(res) -> dict:

@@ -67,7 +67,7 @@ from ...collisions.batched import batched_jacobian
 from ...collisions.grid import bose
 from ...parallel.blocked import BlockDistribution
 
-__all__ = ["COUPLED_PETSC", "InelasticPC", "InelasticProblem", "SteadyPC"]
+__all__ = ["COUPLED_PETSC", "InelasticPC", "InelasticProblem"]
 
 #: Newton with the exact Jacobian action and the model preconditioner (PETSc ``python``
 #: PC); options under the case prefix, the command line wins
@@ -426,16 +426,3 @@ class InelasticPC:
         if self.smooth:
             z = z + self._solve(r - self._jz(z))
         return z
-
-
-class SteadyPC:
-    """:class:`InelasticPC` for the steady residual :math:`-R(x)` (shift 0)."""
-
-    def __init__(self, pc: InelasticPC):
-        self.pc = pc
-
-    def update(self, xl: np.ndarray) -> None:
-        self.pc.update(xl, 0.0)
-
-    def apply(self, r: np.ndarray) -> np.ndarray:
-        return self.pc.apply(r)

@@ -1,7 +1,7 @@
 r"""Discrete-ordinates BTE of quasiparticles on a distributed mesh: operators and solves.
 
 Unknowns: :math:`f_{c,j,k}`, the occupation of cell :math:`c`, energy bin :math:`j` of the
-transport model's absolute grid (:class:`~fvqp.models.transport.spectral.TransportGrid`,
+transport model's absolute grid (:class:`~fvqp.spectra.bins.BinGrid`,
 first bin at the gap) and ordinate :math:`k`. In conservative form (notes Eqs. 52–53 with
 a uniform, static gap, so :math:`\nabla_x\cdot v = \dot k = 0`),
 
@@ -16,7 +16,7 @@ every energy; :math:`\bar f = \sum_k w_k f_k` the angle average, :math:`\ell` th
 quasiparticles and normal electrons (notes Eqs. 17–19, 23) —, :math:`\Gamma` the trapping
 rate of a trap region, :math:`f_B` the bath occupation. Bins are averaged exactly:
 :math:`\bar\rho_j` and :math:`\overline{\rho v}_j = v_F\bar D_{L,j}` from
-:func:`~fvqp.models.transport.spectral.cell_spectra`.
+:func:`~fvqp.spectra.bins.cell_spectra`.
 
 Without inelastic collisions the energies decouple: every bin is one linear system over
 the cells with :math:`K + 1` unknowns per cell — the ordinates and the angle average
@@ -46,7 +46,7 @@ import scipy.sparse as sp
 
 from ...parallel.blocked import BlockDistribution
 from ...solvers.options import apply_options, normalise_prefix
-from ..transport.spectral import TransportGrid, cell_spectra
+from ...spectra.bins import BinGrid, cell_spectra
 from .quadrature import Quadrature
 from .streaming import build_streaming
 
@@ -77,7 +77,7 @@ class KSPResult:
 class Source:
     """Isotropic QP injection: particle rate ``rate(t0, t1)`` (internal number per
     :math:`\\tau_0`) split over owned cells by ``weights`` and over bins by ``spectrum``;
-    ``profile`` (optional, :mod:`fvqp.models.heat.sources`) gives the breakpoints and
+    ``profile`` (optional, :mod:`fvqp.mesh.sources`) gives the breakpoints and
     step limits of adaptive time stepping (collisions)."""
 
     weights: np.ndarray
@@ -94,7 +94,7 @@ class BTEProblem:
     ----------
     dist : fvqp.parallel.Distribution
     quad : Quadrature
-    grid : TransportGrid
+    grid : BinGrid
         Energy grid; its first bin edge is the (uniform) gap ``gap``.
     gap, v_f, weight : float
         Gap, Fermi velocity (µm per time unit) and state weight :math:`4N_0/N_{0,ref}`.
@@ -118,7 +118,7 @@ class BTEProblem:
 
     dist: object
     quad: Quadrature
-    grid: TransportGrid
+    grid: BinGrid
     gap: float
     v_f: float
     weight: float

@@ -136,8 +136,10 @@ SPEC = ModelSpec(name="bte_sphere", uses_mesh=False, sections=_SECTIONS, fields=
 
 
 def run(case, output_dir: str | None = None, resume: bool = False,
-        max_steps: int | None = None, comm=None) -> dict:
+        max_steps: int | None = None, comm=None):
     """Run a validated case; see :func:`fvqp.models.bte_sphere.driver.run`."""
+    from ..base import run_model
     from .driver import run as _run
 
-    return _run(case, output_dir=output_dir, resume=resume, max_steps=max_steps, comm=comm)
+    return run_model("bte_sphere", _run, case, output_dir, resume=resume,
+                     max_steps=max_steps, comm=comm)

@@ -32,9 +32,9 @@ import numpy as np
 from ...collisions.grid import EnergyGrid, bcs_gap
 from ...io.atomic import atomic_path, atomic_savefig, atomic_write_bytes
 from ...materials import get_material
-from ...solvers import BDFIntegrator
+from ...solvers import BDFIntegrator, JacobianConfig
 from ...units import E_CHARGE, UnitSystem
-from ..runloop import bdf_options, peak_rss_mb, run_checkpointed
+from ..base import bdf_options, peak_rss_mb, run_checkpointed
 from .discretisation import Ordinates, RadialMesh
 from .problem import SphereProblem
 from .spectral import bcs_spectrum, eliashberg_spectrum
@@ -147,7 +147,7 @@ class SphereSimulation:
 
 class SnapshotStore:
     """Snapshots and time series gathered on rank 0 and rewritten atomically into the
-    results file at every snapshot (the ``writer`` of :func:`fvqp.models.runloop
+    results file at every snapshot (the ``writer`` of :func:`fvqp.models.base
     .run_checkpointed`); on resume, entries after the checkpoint are dropped."""
 
     def __init__(self, sim: SphereSimulation, path: str, resume: bool):
@@ -238,7 +238,8 @@ def run(case, output_dir: str | None = None, resume: bool = False,
     store = SnapshotStore(sim, os.path.join(out_dir, "bte_sphere.h5"), resume)
     opts, t_end = bdf_options(d["time"], u, d["time"]["atol"])
     petsc = {**DEFAULT_PETSC, **d["solver"]["petsc"]}
-    integ = BDFIntegrator(p, sim.x0, 0.0, d["solver"]["prefix"], petsc, opts)
+    integ = BDFIntegrator(p, sim.x0, 0.0, d["solver"]["prefix"], petsc, opts,
+                          jacobian=JacobianConfig("matrix_free"))
     tot0 = sim.totals(sim.x0)
     eq = sim.totals(p.equilibrium())
     unit_e, unit_n = u.scales["total_energy"], u.scales["number_density"] * u.length**3

@@ -1,26 +1,21 @@
-"""From a validated case to a finished heat run: build, solve, write, checkpoint, resume."""
+"""The heat model's physics on the run template (:class:`fvqp.models.base.MeshModel`):
+how a case becomes a :class:`HeatProblem`, its output fields, steady and transient runs."""
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-import os
-import time
 
 import numpy as np
 
-from ...io.atomic import atomic_write_bytes
-from ...io.output import OutputWriter
 from ...materials import get_material
-from ...mesh import build_geometry, read_mesh
+from ...mesh import Source, build_geometry, case_sources, read_mesh
 from ...parallel import Distribution
-from ...solvers import BDFIntegrator, NonlinearSolver
-from ...units import E_CHARGE, UnitSystem
-from ..runloop import bdf_options, peak_rss_mb, run_checkpointed
+from ...solvers import BDFIntegrator, SteadySolver
+from ...units import UnitSystem
+from ..base import MeshModel, OutputField, bdf_options, run_checkpointed, to_output
 from .problem import BoundaryCondition, HeatProblem
 from .properties import HeatMaterial
-from .sources import Source, placement, profile
 
 log = logging.getLogger("fvqp.heat")
 
@@ -36,8 +31,13 @@ DEFAULT_PETSC = {
 #: steady problems are pure diffusion with exponentially varying kappa: algebraic multigrid
 #: converges where ILU-GMRES stalls (measured: 16 vs > 500 iterations on the film case)
 STEADY_PETSC = {"pc_type": "gamg"}
-UNITS_SI = {"temperature": "K", "gap": "ueV", "energy_density": "J/m^3",
-            "qp_density": "1/um^3", "power_density": "W/m^3", "region": "1"}
+#: output fields: dimension and unit (converted from internal units by the template)
+OUTPUTS = {"temperature": OutputField("temperature", "K"),
+           "gap": OutputField("energy", "ueV"),
+           "energy_density": OutputField("energy_density", "J/m^3"),
+           "qp_density": OutputField("number_density", "1/um^3"),
+           "power_density": OutputField("power_density", "W/m^3"),
+           "region": OutputField("dimensionless", "1")}
 
 
 class HeatSimulation:
@@ -86,24 +86,21 @@ class HeatSimulation:
         self.T0 = np.full(self.dist.local.n_owned, u.to_internal(T0, "temperature"))
 
     def _sources(self) -> list[Source]:
-        u, out = self.units, []
-        for s in self.case.data.get("sources") or []:
-            w = placement(self.dist, self.geometry, u, s, self.case.data["mesh"]["scale"])
-            if s["type"] == "pulse":
-                prof = profile(u, energy=s["energy"], centre=s["time"], duration=s["duration"])
-            else:
-                prof = profile(u, power=s["power"], start=s["start"], stop=s.get("stop"))
-            out.append(Source(w, prof))
-        return out
+        return [Source(w, prof) for _, w, prof in case_sources(
+            self.dist, self.geometry, self.units, self.case.data, amount_key="energy")]
 
     # ---- fields ------------------------------------------------------------------------
     def fields(self, T_owned: np.ndarray, t0: float, t1: float, names) -> dict:
-        """Output fields in SI (see :data:`UNITS_SI`)."""
-        u, n = self.units, self.dist.local.n_owned
+        """Output fields of the owned cells in SI (:data:`OUTPUTS`)."""
+        return to_output(self.units, self.internal_fields(T_owned, t0, t1, names), OUTPUTS)
+
+    def internal_fields(self, T_owned: np.ndarray, t0: float, t1: float, names) -> dict:
+        """Output fields of the owned cells in internal units."""
+        n = self.dist.local.n_owned
         reg = self.dist.local.cell_region[:n]
         out = {}
         if "temperature" in names:
-            out["temperature"] = u.to_si(T_owned, "temperature")
+            out["temperature"] = T_owned
         per = {"gap": "gap", "energy_density": "U", "qp_density": "qp_density"}
         for f, attr in per.items():
             if f in names:
@@ -112,15 +109,9 @@ class HeatSimulation:
                     if m is not None and np.any(reg == r):
                         v[reg == r] = getattr(m, attr)(T_owned[reg == r])
                 out[f] = v
-        if "gap" in out:
-            out["gap"] = u.to_si(out["gap"], "energy") / (E_CHARGE * 1e-6)  # J -> µeV
-        if "energy_density" in out:
-            out["energy_density"] = u.to_si(out["energy_density"], "energy_density")
-        if "qp_density" in out:  # 1/m^3 -> 1/µm^3
-            out["qp_density"] = u.to_si(out["qp_density"], "number_density") * 1e-18
         if "power_density" in names:
             p = sum((s.power(t0, t1) for s in self.problem.sources), np.zeros(n))
-            out["power_density"] = u.to_si(p / self.dist.local.volume[:n], "power_density")
+            out["power_density"] = p / self.dist.local.volume[:n]
         if "region" in names:
             out["region"] = reg.astype(float)
         return out
@@ -130,72 +121,54 @@ class HeatSimulation:
         return self.dist.sum(self.problem.conserved(T_owned).sum())
 
 
-def run_heat(case, output_dir: str | None = None, resume: bool = False,
-             max_steps: int | None = None, comm=None) -> dict:
-    """Run a heat case; returns a summary dict (also written to ``summary.json``).
+class HeatModel(MeshModel):
+    """The heat model on the run template."""
 
-    Parameters
-    ----------
-    case : fvqp.case.Case
-    output_dir : str, optional
-        Overrides the case's output directory.
-    resume : bool
-        Continue from ``checkpoint.h5`` in the output directory.
-    max_steps : int, optional
-        Stop (with a checkpoint) after this many time steps of this invocation.
-    """
-    sim = HeatSimulation(case, comm)
-    out_dir = output_dir or case.output_dir
+    name = "heat"
+    outputs = OUTPUTS
+
+    def build(self, case, comm=None) -> HeatSimulation:
+        return HeatSimulation(case, comm)
+
+    def steady(self, sim: HeatSimulation, ctx) -> dict:
+        return _steady(sim, _petsc(sim.case), ctx.writer, ctx.case.data["output"]["fields"])
+
+    def transient(self, sim: HeatSimulation, ctx) -> dict:
+        return _transient(sim, sim.case, ctx.out_dir, _petsc(sim.case), ctx.writer,
+                          ctx.case.data["output"]["fields"], ctx.resume, ctx.max_steps)
+
+
+def _petsc(case) -> dict:
+    """PETSc options under the case's prefix: defaults, then ``[solver.petsc]``."""
     d = case.data
-    dist, u = sim.dist, sim.units
-    prefix = d["solver"]["prefix"]
-    steady = d["time"]["steady"]
-    petsc = {**DEFAULT_PETSC, **(STEADY_PETSC if steady else {}), **d["solver"]["petsc"]}
+    petsc = {**DEFAULT_PETSC, **(STEADY_PETSC if d["time"]["steady"] else {}),
+             **d["solver"]["petsc"]}
     if petsc.get("pc_type") not in ("bjacobi", "asm"):  # no sub-solvers: no sub_ defaults
         petsc = {k: v for k, v in petsc.items()
                  if not k.startswith("sub_") or k in d["solver"]["petsc"]}
-    names = d["output"]["fields"]
-    if dist.rank == 0:
-        os.makedirs(out_dir, exist_ok=True)
-    writer = OutputWriter(out_dir, case.name, dist, sim.geometry.points * u.length,
-                          sim.geometry.cell_nodes, UNITS_SI, resume=resume)
-    t_start = time.perf_counter()
-    if steady:
-        summary = _steady(sim, prefix, petsc, writer, names)
-    else:
-        summary = _transient(sim, case, out_dir, prefix, petsc, writer, names, resume,
-                             max_steps)
-    summary["wall_time_s"] = time.perf_counter() - t_start
-    summary["n_cells"] = int(dist.n_global)
-    summary["ranks"] = dist.size
-    summary["peak_rss_MB_per_rank"] = dist.max(peak_rss_mb())
-    if dist.rank == 0:
-        atomic_write_bytes(os.path.join(out_dir, "summary.json"),
-                           json.dumps(summary, indent=2).encode())
-    log.info("done: %s", summary["message"])
-    return summary
+    return petsc
 
 
-def _steady(sim, prefix, petsc, writer, names) -> dict:
+def run_heat(case, output_dir: str | None = None, resume: bool = False,
+             max_steps: int | None = None, comm=None):
+    """Run a heat case; returns the :class:`~fvqp.models.base.ModelResult` (also written
+    to ``summary.json``); see :meth:`fvqp.models.base.MeshModel.run`."""
+    return HeatModel().run(case, output_dir, resume, max_steps, comm)
+
+
+def _steady(sim, petsc, writer, names) -> dict:
     p, dist = sim.problem, sim.dist
     n = dist.local.n_owned
-
-    def residual(xl):
-        return -p.rhs(xl, 0.0, math.inf)
-
-    def jacobian(xl):
-        return -p.rhs_jacobian(xl, 0.0, math.inf)
-
-    solver = NonlinearSolver(dist, residual, jacobian, p.pattern, prefix, petsc)
-    x = dist.create_vec()
-    x.setArray(sim.T0)
+    solver = SteadySolver(p, sim.case.data["solver"]["prefix"], petsc)
     # the residual's natural scale: the power driving the steady state (sources, fluxes)
     src = sum((np.abs(s.power(0.0, math.inf)) for s in p.sources), np.zeros(n))
     drive = np.sum(src**2) + np.sum((p.b_val * p.b_area)[p.b_kind == 1] ** 2)
     scale = math.sqrt(dist.sum(drive)) or 1.0
-    res = solver.solve(x, atol=1e-12 * scale)
-    T = x.getArray()[:n].copy()
+    T, res = solver.solve(sim.T0, atol=1e-12 * scale)
+    x = dist.create_vec()
+    x.setArray(T)
     xl = dist.local_array(x)
+    x.destroy()
     rates = {k: dist.sum(v) for k, v in p.rates(xl, 0.0, math.inf).items()}
     writer.write(0.0, sim.fields(T, 0.0, math.inf, names))
     flows = {k: sim.units.to_si(v, "power") for k, v in rates.items()}
@@ -207,11 +180,11 @@ def _steady(sim, prefix, petsc, writer, names) -> dict:
             "max_temperature_K": float(sim.units.to_si(dist.max(T.max()), "temperature"))}
 
 
-def _transient(sim, case, out_dir, prefix, petsc, writer, names, resume, max_steps) -> dict:
+def _transient(sim, case, out_dir, petsc, writer, names, resume, max_steps) -> dict:
     d, u, dist = case.data, sim.units, sim.dist
     opts, t_end = bdf_options(d["time"], u, u.to_internal(d["time"]["atol"], "temperature"))
     dt0 = opts.dt_initial
-    integ = BDFIntegrator(sim.problem, sim.T0, 0.0, prefix, petsc, opts)
+    integ = BDFIntegrator(sim.problem, sim.T0, 0.0, d["solver"]["prefix"], petsc, opts)
 
     def snapshot(it, t0, t1):
         return sim.fields(it.x, t0, t1 if t1 > t0 else t0 + dt0, names)

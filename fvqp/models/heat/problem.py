@@ -47,7 +47,7 @@ class HeatProblem:
     bcs : dict
         Boundary name -> :class:`BoundaryCondition`.
     sources : list
-        :class:`~fvqp.models.heat.sources.Source` objects: ``power(t0, t1)`` (power per
+        :class:`~fvqp.mesh.sources.Source` objects: ``power(t0, t1)`` (power per
         owned cell averaged over the step), ``breakpoints()`` and ``max_dt(t)``.
     """
 

@@ -167,8 +167,10 @@ SPEC = ModelSpec(
 
 
 def run(case, output_dir: str | None = None, resume: bool = False,
-        max_steps: int | None = None) -> dict:
+        max_steps: int | None = None):
     """Run a validated kinetics0d case; see :func:`fvqp.models.kinetics0d.driver.run`."""
+    from ..base import run_model
     from .driver import run as _run
 
-    return _run(case, output_dir=output_dir, resume=resume, max_steps=max_steps)
+    return run_model("kinetics0d", _run, case, output_dir, resume=resume,
+                     max_steps=max_steps)

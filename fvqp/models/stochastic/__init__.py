@@ -152,8 +152,10 @@ SPEC = ModelSpec(name="stochastic", uses_mesh=False, sections=_SECTIONS, check=_
 
 
 def run(case, output_dir: str | None = None, resume: bool = False,
-        max_steps: int | None = None) -> dict:
+        max_steps: int | None = None):
     """Run a validated stochastic case; see :mod:`fvqp.models.stochastic.driver`."""
+    from ..base import run_model
     from .driver import run as _run
 
-    return _run(case, output_dir=output_dir, resume=resume, max_steps=max_steps)
+    return run_model("stochastic", _run, case, output_dir, resume=resume,
+                     max_steps=max_steps)

@@ -1,7 +1,7 @@
 r"""Energy-resolved quasiparticle and phonon transport on device meshes.
 
 In every cell the QP distribution :math:`f(E)` and the phonon distribution
-:math:`n(\Omega)` on one absolute energy grid (:mod:`.spectral`), the local gap (fixed per
+:math:`n(\Omega)` on one absolute energy grid (:mod:`fvqp.spectra.bins`), the local gap (fixed per
 region or self-consistent from the local ``f``, notes Eq. 1), dirty-limit spectral
 diffusion :math:`\partial_t(\rho f) = \nabla\cdot(D_nD_L\nabla f) + \rho S_{qp}[f,n]`,
 the phonon collision integral with escape to the bath, normal-metal traps, bath contacts,
@@ -13,6 +13,7 @@ the distributed state. See ``docs/theory_transport.md``.
 from __future__ import annotations
 
 from ...case.schema import Field, Section
+from ..base.schema import SPECTRAL_SOURCE as _SPECTRUM
 from ..spec import ModelSpec
 
 _REGION = Section({
@@ -53,29 +54,6 @@ _BOUNDARIES = {
     }, doc="NIS tunnel injector/detector"),
 }
 
-_SPECTRUM = {
-    "energy": Field("quantity", "centre of the injected spectrum", dimension="energy",
-                    required=True, positive=True),
-    "width": Field("quantity", "Gaussian width of the spectrum (0: one bin)",
-                   dimension="energy", default=0.0, nonnegative=True),
-    "deposit": Field("quantity", "energy of a Gaussian pulse (or give power)",
-                     dimension="energy", positive=True),
-    "time": Field("quantity", "centre of the pulse", dimension="time", default=0.0,
-                  nonnegative=True),
-    "duration": Field("quantity", "Gaussian width (sigma) of the pulse", dimension="time",
-                      positive=True),
-    "power": Field("quantity", "steady injected power (instead of a pulse)",
-                   dimension="power", positive=True),
-    "start": Field("quantity", "switch-on time of the power", dimension="time", default=0.0,
-                   nonnegative=True),
-    "stop": Field("quantity", "switch-off time of the power", dimension="time",
-                  positive=True),
-    "region": Field("str", "region receiving the particles (default: all simulated)"),
-    "position": Field("list", "centre of a Gaussian spot [x, y, z] in mesh units",
-                      item=Field("float")),
-    "radius": Field("quantity", "Gaussian width of the spot", dimension="length",
-                    positive=True),
-}
 
 _SOURCES = {
     "quasiparticle": Section(dict(_SPECTRUM), doc="QP injection with a Gaussian spectrum"),

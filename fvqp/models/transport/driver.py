@@ -1,4 +1,6 @@
-r"""From a validated transport case to a finished run: build, solve, write, checkpoint.
+r"""The transport model's physics on the run template (:class:`fvqp.models.base.MeshModel`):
+how a case becomes a :class:`TransportProblem`, its Jacobian configuration, output fields,
+steady and transient runs.
 
 All SI -> internal conversions of the model happen here (:mod:`fvqp.units`): energies in
 :math:`k_BT_{c,ref}`, times in :math:`\tau_{0,ref}`, lengths in µm, particle numbers in
@@ -14,28 +16,24 @@ All SI -> internal conversions of the model happen here (:mod:`fvqp.units`): ene
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-import os
 import time
 
 import numpy as np
 
 from ...collisions.grid import bcs_gap
-from ...io.atomic import atomic_write_bytes
-from ...io.output import OutputWriter
 from ...materials import get_material
-from ...mesh import build_geometry, read_mesh
+from ...mesh import build_geometry, case_sources, read_mesh
 from ...parallel import Distribution
-from ...solvers import BDFIntegrator, NonlinearSolver
+from ...solvers import BDFIntegrator, JacobianConfig, SteadySolver
 from ...solvers.options import normalise_prefix
+from ...spectra import fermi
+from ...spectra.bins import BinGrid
 from ...units import E_CHARGE, UnitSystem
-from ..heat.sources import placement, profile
-from ..runloop import bdf_options, peak_rss_mb, run_checkpointed
+from ..base import MeshModel, OutputField, bdf_options, run_checkpointed, to_output
 from .problem import Boundary, RegionParams, SpectralSource, TransportProblem
 from .schur import SchurPreconditioner
-from .spectral import TransportGrid
 
 log = logging.getLogger("fvqp.transport")
 
@@ -59,10 +57,15 @@ MATRIX_FREE_PETSC = {"pc_type": "gamg"}
 #: dominate the cost)
 SCHUR_OUTER_DROP = ("pc_type", "sub_pc_type")
 SCHUR_PETSC = {"snes_lag_preconditioner": 2}
-UNITS_SI = {"qp_density": "1/um^3", "qp_excess": "1/um^3", "qp_energy_density": "J/m^3",
-            "phonon_energy_density": "J/m^3", "gap": "ueV", "T_eff": "K", "region": "1"}
+#: output fields: dimension and unit (``f_slice_<k>`` added per case, dimensionless)
+OUTPUTS = {"qp_density": OutputField("number_density", "1/um^3"),
+           "qp_excess": OutputField("number_density", "1/um^3"),
+           "qp_energy_density": OutputField("energy_density", "J/m^3"),
+           "phonon_energy_density": OutputField("energy_density", "J/m^3"),
+           "gap": OutputField("energy", "ueV"), "T_eff": OutputField("temperature", "K"),
+           "region": OutputField("dimensionless", "1")}
 
-__all__ = ["TransportSimulation", "run"]
+__all__ = ["TransportModel", "TransportSimulation", "run"]
 
 
 def region_params(mat, reg: dict, u: UnitSystem, t_bath_si: float, dim: int
@@ -138,11 +141,16 @@ class TransportSimulation:
                                         self._sources(), self.T_bath, self.self_consistent,
                                         collisions=d["numerics"]["collisions"],
                                         jacobian=self._jacobian_mode())
+        pc = None
         if self.problem.jacobian == "schur":
             inner = {k[len("schur_"):]: v for k, v in d["solver"]["petsc"].items()
                      if k.startswith("schur_")}
-            self.problem.preconditioner = SchurPreconditioner(
-                self.problem, normalise_prefix(d["solver"]["prefix"]), inner)
+            pc = SchurPreconditioner(self.problem, normalise_prefix(d["solver"]["prefix"]),
+                                     inner)
+        #: how Newton's Jacobian is formed (a solver configuration, not physics)
+        self.jacobian = JacobianConfig(
+            "matrix_free" if self.problem.matrix_free else "assembled",
+            self.problem.block_size, pc)
         t0 = d["initial"].get("temperature")
         self.x0 = self.problem.equilibrium(u.to_internal(t0, "temperature") if t0 else None)
         if self.self_consistent:
@@ -157,7 +165,7 @@ class TransportSimulation:
         return out
 
     # ---- set-up pieces ------------------------------------------------------------------
-    def _grid(self, params) -> TransportGrid:
+    def _grid(self, params) -> BinGrid:
         d, u = self.case.data, self.units
         e = d["energy"]
         gaps = [p.gap for p in params if not p.trap]
@@ -173,7 +181,7 @@ class TransportSimulation:
         # phonons up to the pair energy of a QP at the top with one at the lowest gap
         # edge (with omega_max = e_max, a default grid e_max = gap + 12 kT < 2 gap had no
         # pair phonon at all: no recombination) and up to the injected phonon spectra
-        return TransportGrid.build(e_min, h, e_max, omega_max=max(e_max + min(gaps), w_top))
+        return BinGrid.build(e_min, h, e_max, omega_max=max(e_max + min(gaps), w_top))
 
     def _jacobian_mode(self) -> str:
         mode = self.case.data["numerics"]["jacobian"]
@@ -204,16 +212,10 @@ class TransportSimulation:
         return out
 
     def _sources(self) -> list[SpectralSource]:
-        u, out = self.units, []
-        for s in self.case.data.get("sources") or []:
-            w = placement(self.dist, self.geometry, u, s, self.case.data["mesh"]["scale"])
-            if s.get("deposit") is not None:
-                prof = profile(u, energy=s["deposit"], centre=s["time"], duration=s["duration"])
-            else:
-                prof = profile(u, power=s["power"], start=s["start"], stop=s.get("stop"))
-            out.append(SpectralSource(s["type"], w, prof, u.to_internal(s["energy"], "energy"),
-                                      u.to_internal(s["width"], "energy")))
-        return out
+        u = self.units
+        return [SpectralSource(s["type"], w, prof, u.to_internal(s["energy"], "energy"),
+                               u.to_internal(s["width"], "energy"))
+                for s, w, prof in case_sources(self.dist, self.geometry, u, self.case.data)]
 
     # ---- observables ----------------------------------------------------------------------
     def cell_observables(self, x_owned: np.ndarray) -> dict:
@@ -236,14 +238,15 @@ class TransportSimulation:
         return out
 
     def fields(self, x_owned: np.ndarray, names) -> dict:
-        """Output fields of the owned cells in SI (:data:`UNITS_SI`)."""
-        u, p = self.units, self.problem
+        """Output fields of the owned cells in SI (:data:`OUTPUTS`)."""
+        return to_output(self.units, self.internal_fields(x_owned, names),
+                         self.declared_outputs())
+
+    def internal_fields(self, x_owned: np.ndarray, names) -> dict:
+        """Output fields of the owned cells in internal units."""
+        p = self.problem
         obs = self.cell_observables(x_owned)
-        conv = {"qp_density": ("number_density", 1e-18), "qp_excess": ("number_density", 1e-18),
-                "qp_energy_density": ("energy_density", 1.0),
-                "phonon_energy_density": ("energy_density", 1.0),
-                "gap": ("energy", 1.0 / (E_CHARGE * 1e-6)), "T_eff": ("temperature", 1.0)}
-        out = {k: u.to_si(obs[k], kind) * fac for k, (kind, fac) in conv.items() if k in names}
+        out = {k: obs[k] for k in OUTPUTS if k in names and k in obs}
         if "f_slices" in names:
             y = x_owned.reshape(p.n, p.B)
             for k, e in enumerate(self.slice_energies()):
@@ -251,6 +254,11 @@ class TransportSimulation:
         if "region" in names:
             out["region"] = p.loc.cell_region[:p.n].astype(float)
         return out
+
+    def declared_outputs(self) -> dict:
+        """:data:`OUTPUTS` plus this case's ``f_slice_<k>`` fields."""
+        return {**OUTPUTS, **{f"f_slice_{k}": OutputField("dimensionless", "1")
+                              for k in range(len(self.slice_energies()))}}
 
     def slice_energies(self) -> list[float]:
         return [self.units.to_internal(e, "energy")
@@ -269,15 +277,10 @@ def _effective_temperature(nf: np.ndarray, e: np.ndarray, nq: np.ndarray, t_ref:
     hi = np.full(len(nq), math.log(50.0))
     for _ in range(60):
         mid = 0.5 * (lo + hi)
-        n_mid = np.sum(nf * _fermi_cells(e, np.exp(mid)), axis=1)
+        n_mid = np.sum(nf * fermi(e[None, :], np.exp(mid)[:, None]), axis=1)
         below = n_mid < nq
         lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
     return np.exp(0.5 * (lo + hi))
-
-
-def _fermi_cells(e: np.ndarray, t: np.ndarray) -> np.ndarray:
-    x = np.clip(e[None, :] / t[:, None], None, 700.0)
-    return 1.0 / (np.exp(x) + 1.0)
 
 
 def _petsc(case, mode: str = "assembled") -> dict:
@@ -296,39 +299,40 @@ def _petsc(case, mode: str = "assembled") -> dict:
     return opts
 
 
+class TransportModel(MeshModel):
+    """The transport model on the run template."""
+
+    name = "transport"
+    outputs = OUTPUTS
+
+    def build(self, case, comm=None) -> TransportSimulation:
+        return TransportSimulation(case, comm)
+
+    def declared(self, sim: TransportSimulation) -> dict:
+        return sim.declared_outputs()
+
+    def steady(self, sim: TransportSimulation, ctx) -> dict:
+        return _steady(sim, ctx.writer)
+
+    def transient(self, sim: TransportSimulation, ctx) -> dict:
+        return _transient(sim, ctx.writer, ctx.out_dir, ctx.resume, ctx.max_steps)
+
+    def describe(self, sim: TransportSimulation) -> dict:
+        g, u = sim.grid, sim.units
+        ueV = E_CHARGE * 1e-6
+        return {"energy_grid": {"qp_bins": g.n, "phonon_nodes": g.n_ph,
+                                "spacing_ueV": u.to_si(g.h, "energy") / ueV,
+                                "e_min_ueV": u.to_si(g.edges[0], "energy") / ueV,
+                                "e_max_ueV": u.to_si(g.e_max, "energy") / ueV},
+                "slice_energies_ueV": [u.to_si(e, "energy") / ueV
+                                       for e in sim.slice_energies()]}
+
+
 def run(case, output_dir: str | None = None, resume: bool = False,
-        max_steps: int | None = None, comm=None) -> dict:
-    """Run a transport case; returns the summary (also written to ``summary.json``)."""
-    sim = TransportSimulation(case, comm)
-    out_dir = output_dir or case.output_dir
-    d, dist, u = case.data, sim.dist, sim.units
-    if dist.rank == 0:
-        os.makedirs(out_dir, exist_ok=True)
-    units = dict(UNITS_SI)
-    units.update({f"f_slice_{k}": "1" for k in range(len(sim.slice_energies()))})
-    writer = OutputWriter(out_dir, case.name, dist, sim.geometry.points * u.length,
-                          sim.geometry.cell_nodes, units, resume=resume)
-    start = time.perf_counter()
-    if d["time"]["steady"]:
-        summary = _steady(sim, writer)
-    else:
-        summary = _transient(sim, writer, out_dir, resume, max_steps)
-    g = sim.grid
-    summary.update({
-        "wall_time_s": time.perf_counter() - start, "n_cells": int(dist.n_global),
-        "ranks": dist.size, "peak_rss_MB_per_rank": dist.max(peak_rss_mb()),
-        "energy_grid": {"qp_bins": g.n, "phonon_nodes": g.n_ph,
-                        "spacing_ueV": u.to_si(g.h, "energy") / (E_CHARGE * 1e-6),
-                        "e_min_ueV": u.to_si(g.edges[0], "energy") / (E_CHARGE * 1e-6),
-                        "e_max_ueV": u.to_si(g.e_max, "energy") / (E_CHARGE * 1e-6)},
-        "slice_energies_ueV": [u.to_si(e, "energy") / (E_CHARGE * 1e-6)
-                               for e in sim.slice_energies()],
-    })
-    if dist.rank == 0:
-        atomic_write_bytes(os.path.join(out_dir, "summary.json"),
-                           json.dumps(summary, indent=2).encode())
-    log.info("done: %s", summary["message"])
-    return summary
+        max_steps: int | None = None, comm=None):
+    """Run a transport case; returns the :class:`~fvqp.models.base.ModelResult` (also
+    written to ``summary.json``)."""
+    return TransportModel().run(case, output_dir, resume, max_steps, comm)
 
 
 def _balances(sim, tot0: dict, tot1: dict, acc: dict) -> dict:
@@ -352,30 +356,10 @@ def _balances(sim, tot0: dict, tot1: dict, acc: dict) -> dict:
     }
 
 
-class SteadyPC:
-    """A model preconditioner (``update(x, shift)``, ``apply``) for a steady solve: no
-    storage term, shift 0 (the form :class:`~fvqp.solvers.NonlinearSolver` expects)."""
-
-    def __init__(self, model_pc):
-        self.model_pc = model_pc
-
-    def update(self, xl: np.ndarray) -> None:
-        self.model_pc.update(xl, 0.0)
-
-    def apply(self, r: np.ndarray) -> np.ndarray:
-        return self.model_pc.apply(r)
-
-
 def _steady(sim, writer) -> dict:
     p, case = sim.problem, sim.case
     d = case.data
-    jvp = (lambda xl, vl: -p.rhs_jvp(xl, vl, 0.0, math.inf)) if p.matrix_free else None
-    solver = NonlinearSolver(p.dist, lambda xl: -p.rhs(xl, 0.0, math.inf),
-                             lambda xl: -p.rhs_jacobian(xl, 0.0, math.inf), p.pattern,
-                             d["solver"]["prefix"], _petsc(case, p.jacobian), jvp=jvp,
-                             block_size=p.block_size,
-                             preconditioner=None if p.preconditioner is None
-                             else SteadyPC(p.preconditioner))
+    solver = SteadySolver(p, d["solver"]["prefix"], _petsc(case, p.jacobian), sim.jacobian)
     x = p.dist.create_vec()
     x.setArray(sim.x0)
     its = lits = 0
@@ -383,7 +367,7 @@ def _steady(sim, writer) -> dict:
     while True:
         scale = math.sqrt(sim.dist.sum(float(np.sum(p.rhs(sim.local(x.getArray()), 0.0,
                                                           math.inf) ** 2)))) or 1.0
-        res = solver.solve(x, atol=1e-13 * scale)
+        res = solver.nonlinear.solve(x, atol=1e-13 * scale)
         its, lits = its + res.iterations, lits + res.linear_iterations
         if not sim.self_consistent:
             break
@@ -421,7 +405,7 @@ def _transient(sim, writer, out_dir, resume, max_steps) -> dict:
     d = case.data
     opts, t_end = bdf_options(d["time"], u, d["time"]["atol"])  # atol: an occupation
     integ = BDFIntegrator(p, sim.x0, 0.0, d["solver"]["prefix"], _petsc(case, p.jacobian),
-                          opts)
+                          opts, jacobian=sim.jacobian)
     names = d["output"]["fields"]
 
     def on_accept(it):

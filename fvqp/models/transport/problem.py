@@ -1,7 +1,7 @@
 r"""Residual and Jacobian of energy-resolved QP/phonon transport on a distributed mesh.
 
 Unknowns per cell: the QP occupation :math:`f_i` on the absolute energy grid and the
-phonon occupation :math:`n_k` (:mod:`fvqp.models.transport.spectral`). Every row is a
+phonon occupation :math:`n_k` (:mod:`fvqp.spectra.bins`). Every row is a
 balance of *particles* in a cell and energy bin (internal units of :mod:`fvqp.units`):
 
 .. math::
@@ -42,7 +42,7 @@ from scipy.sparse import csr_matrix
 from ...collisions.batched import BatchedTerms, batched_jacobian, batched_terms
 from ...collisions.grid import bose, fermi
 from ...parallel.blocked import BlockDistribution
-from .spectral import TransportGrid, cell_spectra, gap_from_distribution
+from ...spectra.bins import BinGrid, cell_gaps, cell_spectra
 
 #: cells per batched collision evaluation (cache-friendly FFT batches)
 CHUNK = 512
@@ -126,7 +126,7 @@ class TransportProblem:
     Parameters
     ----------
     cells : fvqp.parallel.Distribution
-    grid : TransportGrid
+    grid : BinGrid
     regions : list
         :class:`RegionParams` per mesh region (None: not simulated).
     widths : ndarray
@@ -151,7 +151,7 @@ class TransportProblem:
         :attr:`preconditioner` (it needs the solver's options prefix).
     """
 
-    def __init__(self, cells, grid: TransportGrid, regions, widths, boundaries: dict,
+    def __init__(self, cells, grid: BinGrid, regions, widths, boundaries: dict,
                  sources=(), t_bath: float = 0.1, self_consistent: bool = False,
                  collisions: bool = True, jacobian: str = "assembled"):
         self.cells, self.grid = cells, grid
@@ -340,7 +340,7 @@ class TransportProblem:
         y = x_local.reshape(-1, self.B)
         f = np.where(self.alg_f, 0.0, y[:, :self.N])
         d0 = np.where(self.trap, 0.0, self.p["delta0"])
-        new = gap_from_distribution(self.grid, f, d0)
+        new = cell_gaps(self.grid, f, d0)
         low = (~self.trap) & (new < self.grid.edges[0] * (1 - 1e-12))
         if np.any(low):
             raise ValueError(

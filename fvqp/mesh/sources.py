@@ -1,4 +1,5 @@
-r"""Heat sources: a deposited energy pulse or a steady power, in a region or a Gaussian spot.
+r"""Sources on a mesh: a deposited energy pulse or a steady power, in a region or a
+Gaussian spot (the ``[[sources]]`` tables of every mesh model).
 
 A source is a spatial weight :math:`w_i` (summing to one over the mesh) times a time
 profile. The power handed to a time step :math:`[t_0, t_1]` is the *exact average* of
@@ -128,3 +129,24 @@ def profile(units, energy=None, centre=0.0, duration=None, power=None, start=0.0
                             u.to_internal(duration, "time"))
     return PowerProfile(u.to_internal(power, "power"), u.to_internal(start, "time"),
                         u.to_internal(stop, "time") if stop else math.inf)
+
+
+def case_sources(dist, geometry, units, data: dict, amount_key: str = "deposit"
+                 ) -> list[tuple[dict, np.ndarray, object]]:
+    """``(spec, weights, profile)`` of every ``[[sources]]`` table of a case.
+
+    A table with ``amount_key`` (the deposited energy: ``"energy"`` for heat pulses,
+    ``"deposit"`` for the kinetic models) is a pulse around ``time`` with width
+    ``duration``; otherwise it is a ``power`` switched on in ``[start, stop)``. Values
+    are SI (validated case data), weights and profiles internal.
+    """
+    out = []
+    for s in data.get("sources") or []:
+        w = placement(dist, geometry, units, s, data["mesh"]["scale"])
+        if s.get(amount_key) is not None:
+            prof = profile(units, energy=s[amount_key], centre=s["time"],
+                           duration=s["duration"])
+        else:
+            prof = profile(units, power=s["power"], start=s["start"], stop=s.get("stop"))
+        out.append((s, w, prof))
+    return out

@@ -1,4 +1,5 @@
-r"""Absolute energy grid of the transport model and the local spectral weights of a cell.
+r"""The absolute energy-bin grid of the mesh kinetic models (``transport``, ``bte``) and the
+local spectral weights of a cell.
 
 Every cell shares one *absolute* energy grid, so the diffusion of quasiparticles between
 cells is diagonal in energy even where the gap varies in space:
@@ -38,11 +39,11 @@ from functools import cached_property
 
 import numpy as np
 
-__all__ = ["TransportGrid", "cell_spectra", "gap_from_distribution"]
+__all__ = ["BinGrid", "cell_gaps", "cell_spectra"]
 
 
 @dataclass(frozen=True)
-class TransportGrid:
+class BinGrid:
     """Absolute QP/phonon grid: spacing ``h``, first QP bin edge ``j0 h``, ``N`` QP bins,
     ``M`` phonon nodes."""
 
@@ -53,7 +54,7 @@ class TransportGrid:
 
     @classmethod
     def build(cls, delta_min: float, h: float, e_max: float, omega_max: float | None = None
-              ) -> TransportGrid:
+              ) -> BinGrid:
         """Grid whose first bin starts exactly at ``delta_min`` (the smallest gap).
 
         The spacing is rounded to ``delta_min / round(delta_min / h)``; ``N`` bins reach
@@ -92,13 +93,13 @@ class TransportGrid:
         return float(self.edges[-1])
 
 
-def cell_spectra(grid: TransportGrid, delta: np.ndarray
+def cell_spectra(grid: BinGrid, delta: np.ndarray
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     r"""Bin-averaged :math:`\bar\rho, \bar a, \bar D_L` of cells with gaps ``delta``.
 
     Parameters
     ----------
-    grid : TransportGrid
+    grid : BinGrid
     delta : ndarray, shape (C,)
         Local gaps; ``0`` gives the normal-metal values (1, 0, 1).
 
@@ -123,7 +124,7 @@ def cell_spectra(grid: TransportGrid, delta: np.ndarray
     return np.where(has, rho, 0.0), np.where(has, ados, 0.0), dl
 
 
-def gap_from_distribution(grid: TransportGrid, f: np.ndarray, delta0: np.ndarray,
+def cell_gaps(grid: BinGrid, f: np.ndarray, delta0: np.ndarray,
                           tol: float = 1e-13) -> np.ndarray:
     r"""Self-consistent gaps of cells with QP distributions ``f`` (module docstring).
 
@@ -133,7 +134,7 @@ def gap_from_distribution(grid: TransportGrid, f: np.ndarray, delta0: np.ndarray
 
     Parameters
     ----------
-    grid : TransportGrid
+    grid : BinGrid
     f : ndarray, shape (C, N)
     delta0 : ndarray, shape (C,)
         Zero-temperature gap of each cell's material (reference energy units); ``0``

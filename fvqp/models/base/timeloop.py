@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from ..io.checkpoint import read_checkpoint, write_checkpoint
+from ...io.checkpoint import read_checkpoint, write_checkpoint
 
 log = logging.getLogger("fvqp.run")
 
@@ -25,7 +25,7 @@ __all__ = ["Progress", "bdf_options", "peak_rss_mb", "restore", "run_checkpointe
 def bdf_options(time_table: dict, units, atol: float):
     """:class:`~fvqp.solvers.bdf.BDFOptions` from a case's ``[time]`` table (SI) and the
     model's absolute tolerance in internal units; returns ``(options, t_end)``."""
-    from ..solvers import BDFOptions
+    from ...solvers import BDFOptions
 
     tm, u = time_table, units
     t_end = u.to_internal(tm["end"], "time")

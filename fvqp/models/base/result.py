@@ -1,0 +1,98 @@
+"""The one result type of every model's ``run()`` (scipy ``_ivp``-style: status, message,
+counters), also written as ``summary.json``.
+
+Failure rule, for every model: a run that cannot reach its goal returns a non-zero
+``status`` (``-1`` failed, ``1`` stopped on request, e.g. ``--max-steps``) with a
+``message`` naming the cause and the fix; the CLI maps ``status < 0`` to exit code 3.
+Bad input raises :class:`fvqp.case.CaseError` before anything is solved (exit code 2).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+
+__all__ = ["COUNTER_KEYS", "ModelResult"]
+
+#: summary keys that count work (steps, iterations, solves ...)
+COUNTER_KEYS = ("steps", "rejected_steps", "failed_solves", "newton_iterations",
+                "linear_iterations", "max_linear_iterations", "gap_iterations",
+                "bins_solved", "checkpoints_written", "preconditioner_updates",
+                "time_steps", "units_done", "iterations")
+
+
+@dataclass(frozen=True)
+class ModelResult(Mapping):
+    """Outcome of a model run.
+
+    Attributes
+    ----------
+    model : str
+        The model's registry name.
+    status : int
+        0 finished, 1 stopped early on request (continue with ``--resume``), -1 failed.
+    message : str
+        What happened; for failures the cause and the fix.
+    counters : dict
+        Work done (:data:`COUNTER_KEYS` present in the summary).
+    balances : dict
+        Conservation checks: every summary entry with an ``imbalance`` (energy, QP
+        number ...) and every ``*imbalance*`` number, in SI.
+    output_dir : str or None
+        Where the run wrote its files.
+    outputs : tuple of str
+        The files of the output directory after the run (names relative to it).
+    summary : dict
+        Everything (JSON-serialisable, as written to ``summary.json``); the result is a
+        read-only mapping over it, so ``result["energy_J"]`` works.
+
+    Examples
+    --------
+    >>> r = ModelResult.from_summary("heat", {"status": 0, "message": "ok", "steps": 3,
+    ...                              "energy_J": {"imbalance": 1e-20}})
+    >>> r.success, r.counters, r["energy_J"]["imbalance"]
+    (True, {'steps': 3}, 1e-20)
+    """
+
+    model: str
+    status: int
+    message: str
+    counters: dict = field(default_factory=dict)
+    balances: dict = field(default_factory=dict)
+    output_dir: str | None = None
+    outputs: tuple = ()
+    summary: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_summary(cls, model: str, summary: Mapping, output_dir: str | None = None
+                     ) -> ModelResult:
+        """Wrap a model's summary dict (it must carry ``status`` and ``message``)."""
+        if isinstance(summary, ModelResult):
+            return summary
+        s = dict(summary)
+        counters = {k: s[k] for k in COUNTER_KEYS if k in s}
+        balances = {k: v for k, v in s.items()
+                    if (isinstance(v, Mapping) and "imbalance" in v)
+                    or ("imbalance" in k and isinstance(v, (int, float)))}
+        outputs: tuple = ()
+        if output_dir and os.path.isdir(output_dir):
+            outputs = tuple(sorted(os.listdir(output_dir)))
+        return cls(model=model, status=int(s["status"]), message=str(s["message"]),
+                   counters=counters, balances=balances, output_dir=output_dir,
+                   outputs=outputs, summary=s)
+
+    @property
+    def success(self) -> bool:
+        """True unless the run failed (``status < 0``)."""
+        return self.status >= 0
+
+    # read-only mapping over the summary (the dicts runs returned before)
+    def __getitem__(self, key: str):
+        return self.summary[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.summary)
+
+    def __len__(self) -> int:
+        return len(self.summary)

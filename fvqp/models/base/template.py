@@ -1,0 +1,178 @@
+"""One run template for the mesh models.
+
+    case → units → mesh → distribution → sources   (:meth:`MeshModel.build`)
+         → integrator (steady Newton or BDF steps) (:meth:`MeshModel.steady` /
+           :meth:`MeshModel.transient`, with :func:`.timeloop.run_checkpointed`)
+         → writer → checkpoint → summary            (here)
+
+A mesh model subclasses :class:`MeshModel` and writes its physics: how a case becomes a
+simulation (problem, sources, initial state), its declared output fields
+(:class:`~fvqp.models.base.outputs.OutputField`, internal values converted to SI here)
+and what a steady or transient run reports. The template owns the output directory, the
+``.pvd`` writer, the PETSc options session (options fvqp inserted are removed when the
+run ends), the failure rule (:mod:`.result`), ``summary.json`` and the result.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass
+
+from ...io.atomic import atomic_write_bytes
+from ...io.output import OutputWriter
+from ...solvers.options import options_session
+from ...solvers.result import ConvergenceError
+from .outputs import OutputField, to_output, unit_labels
+from .result import ModelResult
+from .timeloop import peak_rss_mb
+
+__all__ = ["MeshModel", "RunContext", "run_model"]
+
+
+@dataclass
+class RunContext:
+    """What a steady or transient run of a mesh model works with.
+
+    Attributes
+    ----------
+    case : fvqp.case.Case
+    out_dir : str
+    writer : fvqp.io.OutputWriter
+        The ``.pvd`` series; :meth:`write` converts internal fields before writing.
+    resume : bool
+    max_steps : int or None
+    declared : dict
+        Field name -> :class:`OutputField` of this run.
+    units : fvqp.units.UnitSystem
+    """
+
+    case: object
+    out_dir: str
+    writer: OutputWriter
+    resume: bool
+    max_steps: int | None
+    declared: dict
+    units: object
+
+    def si(self, fields: dict) -> dict:
+        """Internal-unit fields -> their declared SI units."""
+        return to_output(self.units, fields, self.declared)
+
+    def write(self, t: float, fields: dict) -> None:
+        """Write a snapshot at internal time ``t`` of internal-unit ``fields``."""
+        self.writer.write(self.units.to_si(t, "time"), self.si(fields))
+
+
+class MeshModel:
+    """Base class of the mesh models (module docstring): subclasses set :attr:`name`,
+    :attr:`outputs` and implement :meth:`build`, :meth:`steady`, :meth:`transient`.
+
+    Attributes
+    ----------
+    name : str
+        Registry name; the logger is ``fvqp.<name>``.
+    outputs : dict
+        Field name -> :class:`OutputField` of the fields the model can write.
+    """
+
+    name: str = ""
+    outputs: dict[str, OutputField] = {}
+
+    @property
+    def log(self) -> logging.Logger:
+        return logging.getLogger(f"fvqp.{self.name}")
+
+    # ---- the physics of a model ------------------------------------------------------
+    def build(self, case, comm=None):
+        """The simulation of a case (``dist``, ``units``, ``geometry`` attributes)."""
+        raise NotImplementedError
+
+    def declared(self, sim) -> dict[str, OutputField]:
+        """Output fields of this run (default :attr:`outputs`; cases may add fields)."""
+        return dict(self.outputs)
+
+    def steady(self, sim, ctx: RunContext) -> dict:
+        """Solve the steady state, write it, return the summary entries."""
+        raise NotImplementedError
+
+    def transient(self, sim, ctx: RunContext) -> dict:
+        """Integrate in time (snapshots, checkpoints), return the summary entries."""
+        raise NotImplementedError
+
+    def describe(self, sim) -> dict:
+        """Extra summary entries (grids, material numbers ...)."""
+        return {}
+
+    def keeps_snapshots(self, sim) -> bool:
+        """Whether a resumed run keeps the snapshots already written."""
+        return True
+
+    # ---- the template ----------------------------------------------------------------
+    def run(self, case, output_dir: str | None = None, resume: bool = False,
+            max_steps: int | None = None, comm=None) -> ModelResult:
+        """Run a validated case; returns the :class:`ModelResult` (also written to
+        ``summary.json``).
+
+        Parameters
+        ----------
+        case : fvqp.case.Case
+        output_dir : str, optional
+            Overrides the case's ``[output] directory``.
+        resume : bool
+            Continue from the checkpoint in the output directory.
+        max_steps : int, optional
+            Stop (status 1, checkpoint left) after this many steps of this invocation.
+        comm : optional
+            Communicator of the run (default: PETSc's world).
+        """
+        with options_session():
+            return self._run(case, output_dir, resume, max_steps, comm)
+
+    def _run(self, case, output_dir, resume, max_steps, comm) -> ModelResult:
+        start = time.perf_counter()
+        sim = self.build(case, comm)
+        out_dir = output_dir or case.output_dir
+        dist, u = sim.dist, sim.units
+        if dist.rank == 0:
+            os.makedirs(out_dir, exist_ok=True)
+        declared = self.declared(sim)
+        writer = OutputWriter(out_dir, case.name, dist, sim.geometry.points * u.length,
+                              sim.geometry.cell_nodes, unit_labels(declared),
+                              resume=resume and self.keeps_snapshots(sim))
+        ctx = RunContext(case, out_dir, writer, resume, max_steps, declared, u)
+        try:
+            summary = (self.steady(sim, ctx) if case.data["time"]["steady"]
+                       else self.transient(sim, ctx))
+        except ConvergenceError as exc:  # the failure rule: a status, not a traceback
+            summary = {"status": -1, "message": f"not converged: {exc}"}
+        summary.update({"wall_time_s": time.perf_counter() - start,
+                        "n_cells": int(dist.n_global), "ranks": dist.size,
+                        "peak_rss_MB_per_rank": dist.max(peak_rss_mb())})
+        summary.update(self.describe(sim))
+        if dist.rank == 0:
+            atomic_write_bytes(os.path.join(out_dir, "summary.json"),
+                               json.dumps(summary, indent=2).encode())
+        (self.log.info if summary["status"] >= 0 else self.log.error)(
+            "done: %s", summary["message"])
+        return ModelResult.from_summary(self.name, summary,
+                                        out_dir if dist.rank == 0 else None)
+
+
+def run_model(name: str, run, case, output_dir: str | None = None, **kwargs) -> ModelResult:
+    """The run template's contract for models that are not mesh models (0D kinetics,
+    Usadel networks, stochastic studies, the sphere): ``run(case, output_dir=...,
+    **kwargs) -> summary dict`` inside an options session, a
+    :class:`~fvqp.solvers.ConvergenceError` turned into ``status = -1`` with its message
+    (the failure rule of :mod:`.result`), the summary wrapped in a :class:`ModelResult`.
+    """
+    out_dir = output_dir or getattr(case, "output_dir", None)
+    with options_session():
+        try:
+            summary = run(case, output_dir=output_dir, **kwargs)
+        except ConvergenceError as exc:
+            logging.getLogger(f"fvqp.{name}").error("not converged: %s", exc)
+            summary = {"status": -1, "message": f"not converged: {exc}"}
+    return ModelResult.from_summary(name, summary, out_dir)

@@ -1,0 +1,78 @@
+r"""Steady states :math:`\mathrm{rhs}(x) = 0` of a model problem by Newton–Krylov (SNES).
+
+The problem is the same object the time integrator steps (:class:`fvqp.models.base.Problem`:
+``rhs``, ``rhs_jacobian``, ``pattern``, optionally ``rhs_jvp``), evaluated with sources at
+their steady rate (``t0 = 0, t1 = inf``). How the Jacobian is formed is the
+:class:`~fvqp.solvers.jacobian.JacobianConfig` handed in; a model preconditioner in it is
+updated with shift 0 (no storage term).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+
+from .jacobian import JacobianConfig
+from .nonlinear import NonlinearSolver
+from .result import SolveResult
+
+__all__ = ["SteadyPC", "SteadySolver"]
+
+
+class SteadySolver:
+    r"""SNES on :math:`F(x) = -\mathrm{rhs}(x, 0, \infty) = 0`.
+
+    Parameters
+    ----------
+    problem
+        A model problem on a distribution (``problem.dist``).
+    prefix, options
+        PETSc options prefix and options (:class:`~fvqp.solvers.NonlinearSolver`).
+    jacobian : JacobianConfig, optional
+        Assembled (default) or matrix-free with an optional model preconditioner.
+    """
+
+    def __init__(self, problem, prefix: str, options: Mapping[str, object] | None = None,
+                 jacobian: JacobianConfig | None = None):
+        jac = jacobian or JacobianConfig()
+        inf = math.inf
+        self.problem, self.dist = problem, problem.dist
+        self.nonlinear = NonlinearSolver(
+            problem.dist, lambda xl: -problem.rhs(xl, 0.0, inf),
+            lambda xl: -problem.rhs_jacobian(xl, 0.0, inf), problem.pattern, prefix, options,
+            jvp=(lambda xl, vl: -problem.rhs_jvp(xl, vl, 0.0, inf)) if jac.uses_action
+            else None,
+            block_size=jac.block_size,
+            preconditioner=None if jac.preconditioner is None
+            else SteadyPC(jac.preconditioner))
+
+    @property
+    def snes(self):
+        """The PETSc SNES (for monitors and counters)."""
+        return self.nonlinear.snes
+
+    def solve(self, x0: np.ndarray, atol: float | None = None,
+              raise_on_failure: bool = True) -> tuple[np.ndarray, SolveResult]:
+        """Newton from the owned values ``x0``; returns the owned solution and the result
+        (``atol`` as in :meth:`NonlinearSolver.solve`)."""
+        x = self.dist.create_vec()
+        x.setArray(x0)
+        res = self.nonlinear.solve(x, raise_on_failure=raise_on_failure, atol=atol)
+        out = x.getArray().copy()
+        x.destroy()
+        return out, res
+
+
+class SteadyPC:
+    """A model preconditioner (``update(x, shift)``, ``apply``) at shift 0."""
+
+    def __init__(self, model_pc):
+        self.model_pc = model_pc
+
+    def update(self, xl: np.ndarray) -> None:
+        self.model_pc.update(xl, 0.0)
+
+    def apply(self, r: np.ndarray) -> np.ndarray:
+        return self.model_pc.apply(r)
