@@ -152,3 +152,45 @@ def test_unknown_field_exits_2_naming_the_fields(result, tmp_path):
     assert proc.returncode == 2
     assert "'temperatur'" in proc.stderr and "temperature" in proc.stderr
     assert not list(tmp_path.glob("*.png"))
+
+
+def test_kinetics0d_result_info_lists_datasets_and_plot_draws_its_time_series(tmp_path):
+    import h5py
+
+    case = case_variant("kinetics0d_al_relaxation.toml", tmp_path, **{
+        'end = "200 us"': 'end = "1 us"',
+        'times = ["1 ns", "10 ns", "100 ns", "1 us", "10 us", "100 us"]':
+            'times = ["1 ns", "10 ns", "100 ns"]'})
+    out = tmp_path / "out"
+    run_fvqp(["run", case, "--output", out])
+    lines = run_fvqp(["info", out]).stdout.splitlines()
+    with h5py.File(out / "kinetics0d.h5", "r") as fh:
+        n = fh["timeseries/n_qp"].shape
+        note = fh["timeseries"].attrs["units"]
+    assert f"  timeseries/n_qp  float64 {n}" in lines
+    assert f"  timeseries/  ({note})" in lines
+    assert "model    kinetics0d" in lines
+    png_dir = tmp_path / "png"
+    printed = run_fvqp(["plot", out, "--output", png_dir]).stdout.split()
+    assert sorted(p.split("/")[-1] for p in printed) == ["kinetics0d.png",
+                                                         "kinetics0d_timeseries.png"]
+    # the model's own figure (it needs the solved model to redraw) is copied unchanged
+    assert (png_dir / "kinetics0d.png").read_bytes() == (out / "kinetics0d.png").read_bytes()
+    pixels = _image(png_dir / "kinetics0d_timeseries.png")
+    assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 50
+
+
+def test_stochastic_figure_is_redrawn_from_its_hdf5(tmp_path):
+    from conftest import case_with_values
+
+    case = case_with_values("stochastic_relaxation.toml", tmp_path, repeats=1, n_start=300)
+    out = tmp_path / "out"
+    run_fvqp(["run", case, "--output", out])
+    png_dir = tmp_path / "png"
+    drawn_by_run = _image(out / "stochastic.png")
+    (out / "stochastic.png").unlink()  # nothing to copy: plot must draw it from the HDF5
+    printed = run_fvqp(["plot", out, "--output", png_dir]).stdout.split()
+    assert [p.split("/")[-1] for p in printed] == ["stochastic.png"]
+    # drawn again by the model's own figure function from stochastic.h5 alone: the same
+    # picture as the run's
+    assert np.array_equal(_image(png_dir / "stochastic.png"), drawn_by_run)

@@ -83,7 +83,7 @@ def _h5_lines(result: Result) -> list[str]:
                 if isinstance(obj, h5py.Dataset):
                     lines.append(f"  {name}  {obj.dtype} {obj.shape}{note}")
                 elif note:
-                    lines.append(f"  {name}/{note}")
+                    lines.append(f"  {name.rstrip('/')}/{note}")
     return lines
 
 

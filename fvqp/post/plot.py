@@ -13,6 +13,7 @@ PNGs the run wrote, copied when ``output`` is elsewhere) and the time series sto
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -53,7 +54,10 @@ def plot_time_series(series: TimeSeries, png: str | Path, title: str) -> Path:
     ncol = 2 if len(qs) > 1 else 1
     nrow = max(1, -(-len(qs) // ncol))
     fig, axes = plt.subplots(nrow, ncol, figsize=(5.5 * ncol, 3.2 * nrow), squeeze=False)
-    scale, unit = _time_axis(float(np.max(np.abs(series.time))) if len(series.time) else 0.0)
+    if series.time_unit == "s":
+        scale, unit = _time_axis(float(np.max(np.abs(series.time))) if len(series.time) else 0.)
+    else:
+        scale, unit = 1.0, series.time_unit
     for ax, q in zip(axes.ravel(), qs, strict=False):
         for region, v in q.values.items():
             ax.plot(series.time / scale, v, ".-", ms=3, lw=1, label=region)
@@ -132,8 +136,10 @@ def _h5_time_series(path: Path) -> tuple[TimeSeries, str] | None:
                         or ds.dtype.kind not in "fiu":
                     continue
                 qs.append(Quantity(k, "", "", {"all": np.asarray(ds, dtype=float)}))
+            m = re.search(r"\bt in ([^;,)]+)", unit)
+            t_unit = m.group(1).strip() if m else "s"
             if len(t) > 1 and qs:
-                return TimeSeries(t, qs), unit
+                return TimeSeries(t, qs, time_unit=t_unit), unit
     return None
 
 

@@ -58,12 +58,15 @@ class TimeSeries:
     Attributes
     ----------
     time : ndarray
-        Snapshot times in s.
+        Snapshot times.
     quantities : list of Quantity
+    time_unit : str
+        Unit of ``time`` (``"s"``, or a model's own unit such as ``"tau0"``).
     """
 
     time: np.ndarray
     quantities: list[Quantity]
+    time_unit: str = "s"
 
 
 def mesh_dimension(grid) -> int:
