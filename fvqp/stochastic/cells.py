@@ -18,6 +18,7 @@ neighbouring cells, wrapping only across periodic axes.  Insertions and removals
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -115,6 +116,10 @@ class CellList:
         sides = np.asarray(self.box.sides)
         self.m = np.maximum(1, np.floor(sides / cutoff)).astype(int)
         self.cell_size = sides / self.m
+        # plain-Python copies for the scalar cell_of (numpy on 3-vectors is slow per call)
+        self._mt = tuple(int(x) for x in self.m)
+        self._cst = tuple(float(x) for x in self.cell_size)
+        self._per = tuple(bool(x) for x in self.box.periodic)
         self.cells: list[set[int]] = [set() for _ in range(int(np.prod(self.m)))]
         offs = np.array(np.meshgrid([-1, 0, 1], [-1, 0, 1], [-1, 0, 1], indexing="ij"))
         self._offsets = offs.reshape(3, -1).T
@@ -125,11 +130,14 @@ class CellList:
         return (c[..., 0] * m[1] + c[..., 1]) * m[2] + c[..., 2]
 
     def cell_of(self, p: np.ndarray) -> int:
-        """Linear cell index of a point."""
-        c = np.floor(np.asarray(p) / self.cell_size).astype(int)
-        per = np.asarray(self.box.periodic)
-        c = np.where(per, c % self.m, np.clip(c, 0, self.m - 1))
-        return int(self._linear(c))
+        """Linear cell index of a point (the same float operations as
+        ``floor(p / cell_size)``, wrapped on periodic axes, clipped between walls)."""
+        c = [0, 0, 0]
+        for k in range(3):
+            ck = math.floor(float(p[k]) / self._cst[k])
+            mk = self._mt[k]
+            c[k] = ck % mk if self._per[k] else min(max(ck, 0), mk - 1)
+        return (c[0] * self._mt[1] + c[1]) * self._mt[2] + c[2]
 
     def _neighbour_cells(self, cell: int) -> tuple[int, ...]:
         got = self._nbr_cache.get(cell)
