@@ -1,9 +1,26 @@
-"""Atomic file writes: write to a temporary file in the same directory, then rename."""
+"""Atomic file writes: write to a temporary file in the same directory, then rename.
+
+Files get the usual mode of a new file, ``0o666 & ~umask`` (0644 with umask 022).
+"""
 
 from __future__ import annotations
 
 import os
 import tempfile
+
+
+def current_umask() -> int:
+    """The process's umask (read without changing it where Linux reports it)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: set and restore
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_bytes(path: str, data: bytes) -> None:
@@ -12,6 +29,7 @@ def atomic_write_bytes(path: str, data: bytes) -> None:
     os.makedirs(d, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-", suffix=os.path.basename(path))
     try:
+        os.fchmod(fd, 0o666 & ~current_umask())  # mkstemp makes 0600 whatever the umask
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
