@@ -2,33 +2,60 @@
 
 Arguments that argparse does not know and that start with ``-`` are PETSc options
 (``-heat_snes_monitor``, ``-heat_ksp_type preonly`` ...); they are handed to PETSc before
-it starts and override the case file's ``[solver.petsc]`` table.
+it starts and override the case file's ``[solver.petsc]`` table. Unknown options that look
+like fvqp's own flags (``--max-step``, ``-resume``) are refused with exit status 2, as are
+fresh runs over an earlier run's checkpoint (``--resume`` or ``--overwrite``) and runs into
+an output directory that another run holds (:mod:`fvqp.io.lock`).
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
 import logging
 import sys
 
 EXIT_BAD_INPUT, EXIT_NOT_CONVERGED = 2, 3
+
+#: PETSc's own options that resemble fvqp flags (``-help`` lists PETSc's options)
+_PETSC_LOOKALIKES = frozenset({"help", "version"})
+
+
+def _steps(text: str) -> int:
+    """argparse type of ``--max-steps``: a whole number >= 1."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(
+            f"{n} steps: give at least 1 (leave --max-steps out to run to the end)")
+    return n
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="fvqp", description="Nonequilibrium quasiparticles and phonons in superconducting "
         "devices. Run under MPI with `mpiexec -n N fvqp run CASE.toml`.",
-        epilog="Unrecognised options starting with '-' are passed to PETSc, e.g. "
-        "`fvqp run case.toml -heat_snes_monitor -heat_ksp_type preonly -heat_pc_type lu`.")
+        epilog="Unrecognised options starting with a single '-' are passed to PETSc, e.g. "
+        "`fvqp run case.toml -heat_snes_monitor -heat_ksp_type preonly -heat_pc_type lu`; "
+        "misspelt fvqp flags (`-resume`, `--max-step`) are refused.")
+    from . import __version__
+
+    p.add_argument("--version", action="version", version=f"fvqp {__version__}")
     p.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
     p.add_argument("-q", "--quiet", action="store_true", help="warnings only")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     r = sub.add_parser("run", help="validate and run a case file")
     r.add_argument("case", help="case file <model>_<device>.toml")
     r.add_argument("--output", help="output directory (default: the case's [output] directory)")
-    r.add_argument("--resume", action="store_true",
-                   help="continue a killed run from its checkpoint in the output directory")
-    r.add_argument("--max-steps", type=int, default=None,
+    fresh = r.add_mutually_exclusive_group()
+    fresh.add_argument("--resume", action="store_true",
+                       help="continue a killed run from its checkpoint in the output directory")
+    fresh.add_argument("--overwrite", action="store_true",
+                       help="start anew in an output directory that holds an earlier run's "
+                       "checkpoint (deleting it); without it such a run is refused")
+    r.add_argument("--max-steps", type=_steps, default=None,
                    help="stop after this many time steps, or new sweep units (Usadel "
                    "biases, stochastic runs); a checkpoint is written")
     c = sub.add_parser("check", help="validate a case file and its mesh; solve nothing")
@@ -43,18 +70,60 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _split_petsc(argv: list[str]) -> tuple[list[str], list[str]]:
-    """Separate fvqp's own arguments from PETSc options (-name [value])."""
-    parser = _parser()
-    ns_args, rest = [], []
+def _known_flags(parser: argparse.ArgumentParser) -> set[str]:
     known = {a for act in parser._actions for a in act.option_strings}
     for sp in parser._subparsers._group_actions[0].choices.values():
         known |= {a for act in sp._actions for a in act.option_strings}
+    return known
+
+
+def _short_flags(arg: str, known: set[str]) -> bool:
+    """``-vv``, ``-qv``: fvqp's one-letter flags run together (argparse reads them)."""
+    return len(arg) > 2 and arg[1] != "-" and all(f"-{c}" in known for c in arg[1:])
+
+
+def _lookalike(arg: str, known: set[str]) -> str | None:
+    """Why ``arg`` (not one of fvqp's flags) is refused rather than handed to PETSc: a
+    double-dash option (PETSc's take one dash), or a single-dash spelling or near miss
+    of an fvqp flag (``-resume``, ``-max_step``); None for a plausible PETSc option."""
+    name = arg.split("=")[0]
+    longs = sorted(f[2:] for f in known if f.startswith("--"))
+    bare = name.lstrip("-").replace("_", "-").lower()
+    if name.startswith("--"):
+        close = difflib.get_close_matches(bare, longs, n=1, cutoff=0.6)
+        hint = f"did you mean --{close[0]}?" if close else \
+            f"did you mean the PETSc option -{name[2:]}?" if "_" in name else \
+            "see `fvqp run --help` for fvqp's options."
+        return (f"unknown option {name!r}: {hint} (PETSc options take a single dash, "
+                "e.g. -heat_snes_monitor)")
+    if name[1:] in _PETSC_LOOKALIKES:
+        return None
+    # a PETSc option carries a prefix (-ts_max_steps): compare names of as many words only
+    alike = [f for f in longs if bare.count("-") <= f.count("-")]
+    close = difflib.get_close_matches(bare, alike, n=1, cutoff=0.8)
+    if close:
+        return (f"{name!r} is not an fvqp option (with one dash it would be handed to "
+                f"PETSc, which ignores it): did you mean --{close[0]}?")
+    return None
+
+
+def _split_petsc(argv: list[str]) -> tuple[list[str], list[str]]:
+    """Separate fvqp's own arguments from PETSc options (-name [value]).
+
+    An unknown option that looks like a mistyped fvqp flag is refused (argparse error,
+    exit 2) instead of being handed to PETSc, where it would be ignored.
+    """
+    parser = _parser()
+    ns_args, rest = [], []
+    known = _known_flags(parser)
     i = 0
     while i < len(argv):
         a = argv[i]
         if a.startswith("-") and a.split("=")[0] not in known and len(a) > 1 and \
-                not a[1:2].isdigit():
+                not a[1:2].isdigit() and a != "--" and not _short_flags(a, known):
+            why = _lookalike(a, known)
+            if why is not None:
+                parser.error(why)
             rest.append(a)
             if i + 1 < len(argv) and not argv[i + 1].startswith("-"):
                 # a value follows unless it is the case file / a positional (ends in .toml)
@@ -108,13 +177,16 @@ def main(argv: list[str] | None = None) -> int:
     import petsc4py
 
     petsc4py.init([sys.argv[0]] + petsc_args)
-    from .io import CheckpointError
-    from .models import get_model_module
+    from .api import run_loaded_case
+    from .io import CheckpointError, OutputDirError
     from .solvers import ConvergenceError
 
     try:
-        summary = get_model_module(case.model).run(case, output_dir=args.output,
-                                                   resume=args.resume, max_steps=args.max_steps)
+        summary = run_loaded_case(case, output_dir=args.output, resume=args.resume,
+                                  max_steps=args.max_steps, overwrite=args.overwrite)
+    except OutputDirError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except (CheckpointError, ValueError) as exc:
         logger.error("%s", exc)
         return EXIT_BAD_INPUT

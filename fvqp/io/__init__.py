@@ -1,6 +1,8 @@
-"""Files: VTK time series for ParaView, HDF5 checkpoints, atomic writes."""
+"""Files: VTK time series for ParaView, HDF5 checkpoints, atomic writes, output locks."""
 
 from .checkpoint import CheckpointError, read_checkpoint, write_checkpoint
+from .lock import OutputDirError, OutputDirLocked, claim_output_dir
 from .output import OutputWriter
 
-__all__ = ["CheckpointError", "OutputWriter", "read_checkpoint", "write_checkpoint"]
+__all__ = ["CheckpointError", "OutputDirError", "OutputDirLocked", "OutputWriter",
+           "claim_output_dir", "read_checkpoint", "write_checkpoint"]
