@@ -2,6 +2,9 @@
 
 import shutil
 
+import pytest
+
+import fvqp
 from conftest import MESHES, run_fvqp
 
 
@@ -29,3 +32,14 @@ def test_console_script_is_installed():
 
     p = subprocess.run([exe, "--help"], capture_output=True, text=True)
     assert p.returncode == 0 and "mesh-info" in p.stdout and "PETSc" in p.stdout
+    p = subprocess.run([exe, "--version"], capture_output=True, text=True)
+    assert p.returncode == 0 and p.stdout.strip() == f"fvqp {fvqp.__version__}"
+
+
+def test_version_flag_prints_the_package_version(capsys):
+    from fvqp.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out.strip() == f"fvqp {fvqp.__version__}" == "fvqp 0.1.0"
