@@ -53,6 +53,17 @@ def add_parsers(sub) -> None:
                    help="directory for the PNGs (default: the result directory)")
 
 
+def _quiet_vtk() -> None:
+    """Keep VTK's off-screen notes (``bad X server connection`` where there is no display,
+    before it falls back to an off-screen context) out of the command's output; VTK errors
+    still show."""
+    try:
+        from vtkmodules.vtkCommonCore import vtkLogger
+    except ImportError:  # pragma: no cover - pyvista always brings vtk
+        return
+    vtkLogger.SetStderrVerbosity(vtkLogger.VERBOSITY_ERROR)
+
+
 def main(args: argparse.Namespace) -> int:
     """Run ``fvqp info`` or ``fvqp plot``; returns the exit status (2 for a bad RESULT)."""
     from .result import ResultError, open_result
@@ -66,6 +77,7 @@ def main(args: argparse.Namespace) -> int:
             return 0
         from .plot import plot_result
 
+        _quiet_vtk()
         times = args.time
         if times is not None and "all" in times:
             times = result.times

@@ -91,7 +91,7 @@ def render_field(grid, field: str, unit: str, png: str | Path, title: str,
     bar = f"{field} [{unit}]" if unit else field
     plotter.add_mesh(mesh, scalars=field, preference="cell", cmap="viridis",
                      log_scale=_log_scale(values), line_width=6,
-                     scalar_bar_args={"title": bar, "color": "black"})
+                     scalar_bar_args={"title": bar, "color": "black", "fmt": "%.4g"})
     if outline is not None:
         plotter.add_mesh(outline.outline(), color="grey")
     plotter.add_text(title, font_size=10, color="black")
