@@ -36,7 +36,7 @@ def render(workdir: Path, png: Path, small: bool) -> tuple[float, float]:
     case = workdir / "heat_absorber3d.toml"
     case.write_text(text)
     subprocess.run([sys.executable, "-m", "fvqp", "-q", "run", str(case), "--output",
-                    str(workdir)], check=True)
+                    str(workdir), "--overwrite"], check=True)  # a kept workdir is redone
     reader = pv.get_reader(str(workdir / "heat_absorber3d.pvd"))
     shots = [t for t in reader.time_values if abs(t - SHOT) < 1e-15]
     reader.set_active_time_value(shots[0])

@@ -36,7 +36,7 @@ def render(workdir: Path, png: Path, small: bool) -> tuple[float, dict]:
     case = workdir / "transport_absorber3d.toml"
     case.write_text(text)
     subprocess.run([sys.executable, "-m", "fvqp", "-q", "run", str(case), "--output",
-                    str(workdir)], check=True)
+                    str(workdir), "--overwrite"], check=True)  # a kept workdir is redone
     reader = pv.get_reader(str(workdir / "transport_absorber3d.pvd"))
     t_last = reader.time_values[-1]
     reader.set_active_time_value(t_last)
