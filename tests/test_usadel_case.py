@@ -146,6 +146,7 @@ _COUNT_CASES = [  # (case, {key: value}, the key the error must name)
     ("usadel_fig11.toml", {"cells": 0}, "paper.cells"),
     ("usadel_fig12.toml", {"det_points": 0}, "paper.det_points"),
     ("usadel_fig13.toml", {"supercurrents_uA": "[]"}, "paper.supercurrents_uA"),
+    ("usadel_fig13.toml", {"spacing": 20.0}, "paper.spacing"),
 ]
 
 

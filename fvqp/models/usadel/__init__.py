@@ -114,7 +114,7 @@ _SECTIONS = {
         "junction": Field("str", "junction whose bias is swept (the injector)"),
         "start": Field("quantity", "first bias", dimension="voltage"),
         "stop": Field("quantity", "last bias", dimension="voltage"),
-        "points": Field("int", "number of biases", default=21),
+        "points": Field("int", "number of biases", default=21, positive=True),
         "detector": Field("str", "junction read out as detector (Eq. 14)"),
         "detector_biases": Field("list", "detector biases", item=Field(
             "quantity", dimension="voltage"), default=[0.0]),
@@ -145,16 +145,17 @@ _SECTIONS = {
                         "set-up of its App. B (the rest of the case is then unused)",
                         choices=("fig10", "fig11", "fig12", "fig13")),
         "v_max": Field("float", "largest |eV_inj|/Δ0", default=5.0, positive=True),
-        "points": Field("int", "number of injector biases", default=51),
+        "points": Field("int", "number of injector biases", default=51, positive=True),
         "spacing": Field("float", "energy spacing / Δ0", default=0.025, positive=True),
-        "cells": Field("int", "cells of the half wire (figs. 11, 12)", default=85),
+        "cells": Field("int", "cells of the half wire (figs. 11, 12)", default=85,
+                       positive=True),
         "gamma": Field("float", "Dynes Γ/Δ0", default=0.005, positive=True),
         "gamma_ee": Field("float", "e-e rate γ_ee", default=2e-4, nonnegative=True),
         "supercurrents_uA": Field("list", "supercurrents (µA) of figs. 10, 13",
                                   item=Field("float"), default=[0.0, 5.0, 10.0]),
         "v_det_max": Field("float", "largest |eV_det|/Δ0 (fig. 12)", default=1.5,
                            positive=True),
-        "det_points": Field("int", "detector biases (fig. 12)", default=31),
+        "det_points": Field("int", "detector biases (fig. 12)", default=31, positive=True),
     }),
 }
 
@@ -203,7 +204,16 @@ def _check_counts(data, err) -> None:
 
 def _check_energy_grid(data, err) -> None:
     """The energy grid ±max in steps of spacing (driver) must have energies besides 0:
-    the Usadel integrals run over the whole axis (Eqs. 4–6, 8, 13, 14)."""
+    the Usadel integrals run over the whole axis (Eqs. 4–6, 8, 13, 14); so must the
+    grids of the ``[paper]`` figures (paper.py)."""
+    pap = data.get("paper") or {}
+    fig = pap.get("figure")
+    if fig:  # the figures' grids: ±(v_max + 0.5) (fig10), ±ω_D = ±10 (11, 12), ±3 (13)
+        half = {"fig10": pap.get("v_max", 5.0) + 0.5, "fig13": 3.0}.get(fig, 10.0)
+        if pap.get("spacing", 0.0) > half:
+            err.add("paper.spacing", f"{pap['spacing']:g} Δ0 is larger than the half-width "
+                    f"{half:g} Δ0 of the {fig} energy grid: the grid would be the single "
+                    "energy ε = 0.", "lower paper.spacing (default 0.025).")
     en = data.get("energy") or {}
     de, emax = en.get("spacing"), en.get("max")
     if emax is None:  # the default max is at least ω_D (driver.build)
