@@ -23,17 +23,9 @@ def time_argument(value: str) -> float | str:
     from ..units import UnitError, parse_quantity
 
     try:
-        return parse_quantity(value if not _is_number(value) else float(value), "time")
+        return parse_quantity(value, "time")
     except UnitError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from exc
-
-
-def _is_number(value: str) -> bool:
-    try:
-        float(value)
-    except ValueError:
-        return False
-    return True
 
 
 def add_parsers(sub) -> None:
