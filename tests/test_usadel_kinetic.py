@@ -334,7 +334,7 @@ def test_charge_imbalance_potential_of_a_normal_wire_is_eV():
 def test_detector_current_normal_limit_is_g_det_mu():
     """Eq. 14 in the normal limit: a non-invasive detector on a normal wire at V_det
     carries I_det = G_det(μ_Q*/e − V_det) (κ_det(μ_Q* − V_det) in I0) — the same ½ in
-    μ_Q* and in the current; to round-off (measured 1e-16). Without the ½ in μ_Q* the two
+    μ_Q* and in the current; to round-off (measured 8e-15 relative). Without the ½ in μ_Q* the two
     differ by μ_Q*."""
     net, kin = _normal_wire(0.3)
     d = net.node("det")
