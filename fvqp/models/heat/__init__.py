@@ -12,6 +12,7 @@ See ``docs/theory_heat.md``.
 from __future__ import annotations
 
 from ...case.schema import Field, Section
+from ..base.schema import PLACEMENT, POWER_TIMING, PULSE_TIMING
 from ..spec import ModelSpec
 
 _REGION = Section({
@@ -41,27 +42,15 @@ _SOURCES = {
     "pulse": Section({
         "energy": Field("quantity", "deposited energy", dimension="energy", required=True,
                         positive=True),
-        "time": Field("quantity", "centre of the Gaussian pulse", dimension="time",
-                      default=0.0, nonnegative=True),
+        **PULSE_TIMING,
         "duration": Field("quantity", "Gaussian width (sigma) of the pulse", dimension="time",
                           required=True, positive=True),
-        "region": Field("str", "region receiving the energy (default: all simulated)"),
-        "position": Field("list", "centre of a Gaussian spot [x, y, z] in mesh units",
-                          item=Field("float")),
-        "radius": Field("quantity", "Gaussian width of the spot", dimension="length",
-                        positive=True),
+        **PLACEMENT,
     }),
     "power": Section({
         "power": Field("quantity", "absorbed power", dimension="power", required=True),
-        "start": Field("quantity", "switch-on time", dimension="time", default=0.0,
-                       nonnegative=True),
-        "stop": Field("quantity", "switch-off time (default never)", dimension="time",
-                      positive=True),
-        "region": Field("str", "region receiving the power (default: all simulated)"),
-        "position": Field("list", "centre of a Gaussian spot [x, y, z] in mesh units",
-                          item=Field("float")),
-        "radius": Field("quantity", "Gaussian width of the spot", dimension="length",
-                        positive=True),
+        **POWER_TIMING,
+        **PLACEMENT,
     }),
 }
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from ...case.schema import Field, Section
 from ..base.schema import SPECTRAL_SOURCE as _SPECTRUM
+from ..base.schema import check_pulse_or_power
 from ..spec import ModelSpec
 
 _REGION = Section({
@@ -147,18 +148,7 @@ def _check(data, err) -> None:
         if mat.tau0 is None or mat.tau0_phi is None:
             err.add(f"regions.{name}.material", f"{mat.name} has no tau0/tau0_phi.",
                     "choose a material with Kaplan times (see `fvqp materials`).")
-    for i, s in enumerate(data.get("sources") or []):
-        if not s:
-            continue
-        if (s.get("deposit") is None) == (s.get("power") is None):
-            err.add(f"sources[{i}]", "give exactly one of deposit (a pulse) or power.",
-                    'e.g. deposit = "10 keV", duration = "1 ns".')
-        if s.get("deposit") is not None and s.get("duration") is None:
-            err.add(f"sources[{i}].duration", "a pulse needs a duration.",
-                    'add duration = "0.1 ns".')
-        if s.get("position") is not None and s.get("radius") is None:
-            err.add(f"sources[{i}].radius", "a source with a position needs a radius.",
-                    'add radius = "5 um".')
+    check_pulse_or_power(data, err)
     _check_energy_grid(data, err)
 
 
