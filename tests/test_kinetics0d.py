@@ -416,3 +416,39 @@ def test_rothwarf_taylor_phonon_bottleneck() -> None:
     r_node = obs.rothwarf_taylor_bottleneck_constant(m, average=False)
     ratio = obs.trapping_factor(m) / obs.trapping_factor(m, average=True)
     assert r_fit / r_node == pytest.approx(ratio, rel=1e-2)
+
+
+def test_no_escape_limits_of_pair_breaking_observables() -> None:
+    """tau_esc = inf (escape rate 0; issue 19, item 4): B tau_l = inf, eta_pb = 0 (the
+    tau_esc -> inf limit at a fixed state: no pair-breaking phonon leaves) and F = inf,
+    R_eff = 0, without dividing by zero; per-node escape with non-escaping nodes too."""
+    import warnings
+
+    t = 0.1
+    g = EnergyGrid.build(bcs_gap(t), 0.02, 6.0, layout="vertex")
+    drive = [PhotonDrive(photon_energy=8.0, power=1e-6)]
+    y = Kinetics0D(g, PARAMS, t, tau_esc=1.0).equilibrium(0.12)  # a state above the bath
+    etas = []
+    for tau in (1.0, 1e3, 1e6):
+        m = Kinetics0D(g, PARAMS, t, tau_esc=tau, drives=drive)
+        etas.append(obs.pair_breaking_efficiency(m, y))
+    assert etas[0] > etas[1] > etas[2] > 0 and etas[2] < 1e-5 * etas[0]
+    per_node = np.where(g.omega > 2.5 * g.delta, 0.0, 1.0)  # escape rate 0 at the top
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m = Kinetics0D(g, PARAMS, t, tau_esc=math.inf, drives=drive)
+        b, b_tau = obs.rt_pair_breaking_rate(m, y)
+        assert math.isfinite(b) and b > 0 and b_tau == math.inf
+        assert obs.pair_breaking_efficiency(m, y) == 0.0
+        assert obs.trapping_factor(m) == math.inf
+        assert obs.trapping_factor(m, average=True) == math.inf
+        assert obs.rothwarf_taylor_bottleneck_constant(m) == 0.0
+        s = obs.summary(m, y)
+        assert s["eta_pb"] == 0.0
+        m0 = Kinetics0D(g, PARAMS, t, tau_esc=np.where(per_node > 0, 1.0, math.inf),
+                        drives=drive)
+        assert obs.rt_pair_breaking_rate(m0, y)[1] == math.inf
+        assert obs.pair_breaking_efficiency(m0, y) == 0.0
+    # same B as with escape: B does not depend on the escape time
+    assert b == pytest.approx(obs.rt_pair_breaking_rate(
+        Kinetics0D(g, PARAMS, t, tau_esc=1.0), y)[0], rel=1e-14)

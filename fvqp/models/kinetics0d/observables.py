@@ -26,13 +26,37 @@ with (all from the operator, :func:`pair_breaking_efficiency`)
 
 * :math:`\Gamma_{rec} = RN^2` the gross QP recombination rate of the state
   (:func:`recombination_rate_total`);
-* :math:`B` the pair-breaking rate per phonon averaged over the *state's* phonons with
-  :math:`\Omega > 2\Delta`, :math:`B = \sum_k w_k\,\mathrm{ph\_pb}_k/\sum_k w_kn_k`,
-  :math:`w_k = \beta h\Omega_k^2` (phonon number per node; :func:`rt_pair_breaking_rate`);
-* :math:`N^T_{2\Delta} = \sum_{\Omega_k > 2\Delta} w_k n_B(\Omega_k)` the thermal number of
-  pair-breaking phonons at the bath temperature;
+* :math:`B` the pair-breaking rate per phonon averaged over the *state's* phonons of the
+  pair nodes (``k >= grid.pair_offset``: :math:`\Omega > 2\Delta`, and the node at
+  exactly :math:`2\Delta` of the vertex grid), :math:`B = \sum_k w_k\,\mathrm{ph\_pb}_k/
+  \sum_k w_kn_k`, :math:`w_k = \beta h\Omega_k^2` (phonon number per node;
+  :func:`rt_pair_breaking_rate`);
+* :math:`N^T_{2\Delta} = \sum_k w_k n_B(\Omega_k)` the thermal number of
+  phonons of the pair nodes at the bath temperature;
 * :math:`\tau_l` the escape time (for per-node escape times, :math:`B\tau_l` is the
   same average of :math:`\mathrm{ph\_pb}_k\,\tau_{esc,k}`).
+
+All the phonons of a pair node count in full, also at the node at exactly :math:`2\Delta`
+(whose cell lies half above the threshold; it carries half the pair-breaking rate per
+phonon): with that choice the discrete steady state obeys the Rothwarf-Taylor phonon
+balance exactly (emission by recombination into the pair nodes = pair breaking +
+escape of the pair nodes), so :math:`I_{qp} = 2(N_\omega - N_\omega^T)/\tau_l` holds on the
+grid. The continuum thermal average :math:`1/\tau_{pb}(T)` weights that node by 1/2
+instead (:func:`fvqp.collisions.thermal_pair_breaking_rate`).
+
+No escape (:math:`\tau_{esc} = \infty`, escape rate 0): the phonon-loss term of the
+Rothwarf-Taylor equations vanishes, :math:`B\tau_l = \infty` (every pair-breaking
+phonon is re-absorbed before it can leave), and
+:math:`I_{qp} = 2(N_\omega - N_\omega^T)/\tau_l \to 0`: the limit of
+:math:`\eta_{pb}` at a fixed state is exactly 0 (no power leaves as pair-breaking
+phonons, so none is counted as converted into QPs). :func:`rt_pair_breaking_rate`
+returns :math:`B\tau_l = \infty` and :func:`pair_breaking_efficiency` returns 0 then
+(without evaluating :math:`\infty/\infty`); with per-node escape times, a node that does
+not escape (rate 0) but breaks pairs makes :math:`B\tau_l` infinite the same way, a
+node with neither contributes nothing. Such a film has no driven steady state (the
+absorbed power cannot leave); the numbers apply to transient states.
+:func:`trapping_factor` is :math:`F = \infty` then and
+:func:`rothwarf_taylor_bottleneck_constant` 0 (full bottleneck).
 
 We could not retrieve the papers' equation text; the definition above is read from that
 code and is the Rothwarf-Taylor form described in the papers' abstracts. Since
@@ -157,6 +181,22 @@ def power_balance(model: Kinetics0D, y: np.ndarray, t: float = 0.0) -> dict[str,
             "relative_mismatch": abs(p_in - p_esc) / max(abs(p_in), abs(p_esc), 1e-300)}
 
 
+def _pair_nodes(model: Kinetics0D) -> np.ndarray:
+    """1 for the phonon nodes that carry pair processes (``k >= grid.pair_offset``), else 0:
+    the phonons of the Rothwarf-Taylor bookkeeping (module docstring)."""
+    k = np.arange(1, model.grid.n_ph + 1)
+    return (k >= model.grid.pair_offset).astype(float)
+
+
+def _per_escape(rate: np.ndarray, escape: np.ndarray) -> np.ndarray:
+    """``rate / escape`` per phonon node with the no-escape limits: infinite where the
+    escape rate is 0 and ``rate > 0``, 0 where both vanish (module docstring)."""
+    rate = np.asarray(rate, dtype=float)
+    out = np.where(rate > 0, np.inf, 0.0)
+    np.divide(rate, escape, out=out, where=escape > 0)
+    return out
+
+
 def trapping_factor(model: Kinetics0D, average: bool = False) -> float:
     r"""Phonon-trapping factor :math:`F = 1 + \tau_{esc}/\tau_B` of :math:`2\Delta` phonons.
 
@@ -168,23 +208,26 @@ def trapping_factor(model: Kinetics0D, average: bool = False) -> float:
         rate at the first phonon node :math:`k` with :math:`\Omega_k > 2\Delta` (bath
         state), with the escape rate of that node. ``True``: :math:`\tau_{esc}/\tau_B`
         averaged over the thermal recombination-phonon spectrum (weights
-        :math:`h\Omega_k^2\,\mathrm{ph\_rec}_k`, phonons emitted per node). On a grid the
-        node just above :math:`2\Delta` has a larger rate than its neighbours, so the
-        average is the better Rothwarf-Taylor estimate (Rothwarf & Taylor 1967:
-        effective recombination time :math:`F\tau_r`).
+        :math:`h\Omega_k^2\,\mathrm{ph\_rec}_k`, phonons emitted per node), the better
+        Rothwarf-Taylor estimate (Rothwarf & Taylor 1967: effective recombination time
+        :math:`F\tau_r`). In the cell-centred layout the node just above
+        :math:`2\Delta` collects the pair phase space below it and its rate is ~27% high;
+        the vertex layout of the 0D kinetics has exact node rates
+        (:mod:`fvqp.collisions.grid`). With no escape (rate 0) :math:`F = \infty`.
     """
     f, n = model.split(model.equilibrium())
     c = collision_terms(f, n, model.grid, model.params, method=model.method,
                         tilt=model.tilt)
     _, pb = ph_loss_rates(f, n, model.grid, model.params, method=model.method,
                           tilt=model.tilt)
-    ratio = pb / model.escape_rate
+    ok_pb = np.isfinite(pb)
+    ratio = np.where(ok_pb, _per_escape(np.where(ok_pb, pb, 0.0), model.escape_rate), np.nan)
     if average:
         w = model.grid.omega**2 * c.ph_rec
-        ok = np.isfinite(ratio) & (w > 0)
+        ok = ok_pb & (w > 0)
         return 1.0 + float(np.sum(w[ok] * ratio[ok]) / np.sum(w[ok]))
-    k = int(np.argmax(model.grid.omega > 2.0 * model.grid.delta))
-    return 1.0 + float(ratio[k])
+    # first node with the full pair-breaking rate: Omega_{m+1} = 2 Delta + h
+    return 1.0 + float(ratio[model.grid.m])
 
 
 def rothwarf_taylor_bottleneck_constant(model: Kinetics0D, average: bool = True) -> float:
@@ -198,32 +241,36 @@ def rothwarf_taylor_bottleneck_constant(model: Kinetics0D, average: bool = True)
 def rt_pair_breaking_rate(model: Kinetics0D, y: np.ndarray) -> tuple[float, float]:
     r"""Rothwarf-Taylor :math:`B` and :math:`B\tau_l` of the state ``y``.
 
-    :math:`B = \sum_k w_k\,\mathrm{ph\_pb}_k / \sum_k w_k n_k` over the phonon nodes with
-    :math:`\Omega_k > 2\Delta`, :math:`w_k = \beta h\Omega_k^2` (the pair-breaking rate
-    per phonon averaged over the state's pair-breaking phonons, as ``RT_B`` of
-    Guruswamy's code), and :math:`B\tau_l = \sum_k w_k\,\mathrm{ph\_pb}_k/\gamma_k /
-    \sum_k w_k n_k` with the escape rates :math:`\gamma_k` (equal to :math:`B\tau_{esc}`
-    for one escape time).
+    :math:`B = \sum_k w_k\,\mathrm{ph\_pb}_k / \sum_k w_k n_k` over the phonon nodes that
+    carry pair processes (``k >= grid.pair_offset``; module docstring),
+    :math:`w_k = \beta h\Omega_k^2` (the pair-breaking rate per phonon averaged over the
+    state's pair-breaking phonons, as ``RT_B`` of Guruswamy's code), and
+    :math:`B\tau_l = \sum_k w_k\,\mathrm{ph\_pb}_k/\gamma_k / \sum_k w_k n_k`
+    with the escape rates :math:`\gamma_k` (equal to :math:`B\tau_{esc}` for one escape
+    time; infinite without escape, module docstring).
     """
     f, n = model.split(y)
-    c = collision_terms(f, n, model.grid, model.params, method=model.method,
-                        tilt=model.tilt)
-    k = model.grid.omega > 2.0 * model.grid.delta * (1.0 + 1e-12)
+    c = collision_terms(f, n, model.grid, model.params, processes=("pair",),
+                        method=model.method, tilt=model.tilt)
+    k = _pair_nodes(model) > 0
     w = model.params.phonon_weight * model.grid.h * model.grid.omega[k] ** 2
     num = float(np.sum(w * n[k]))
     b = float(np.sum(w * c.ph_pb[k])) / num
-    b_tau = float(np.sum(w * c.ph_pb[k] / model.escape_rate[k])) / num
+    b_tau = float(np.sum(w * _per_escape(c.ph_pb[k], model.escape_rate[k]))) / num
     return b, b_tau
 
 
 def pair_breaking_efficiency(model: Kinetics0D, y: np.ndarray, t: float = 0.0) -> float:
     r""":math:`\eta_{pb} = \Delta(\Gamma_{rec} - 2BN^T_{2\Delta})/(P(1 + B\tau_l))`
-    (Guruswamy, Goldie & Withington 2014; module docstring)."""
+    (Guruswamy, Goldie & Withington 2014; module docstring); 0 without phonon escape
+    (:math:`B\tau_l = \infty`, the limit at a fixed state)."""
     p = model.input_power(y, t)
     b, b_tau = rt_pair_breaking_rate(model, y)
-    k = model.grid.omega > 2.0 * model.grid.delta * (1.0 + 1e-12)
-    w = model.params.phonon_weight * model.grid.h * model.grid.omega[k] ** 2
-    n2d_thermal = float(np.sum(w * model.n_bath[k]))
+    if math.isinf(b_tau):
+        return 0.0
+    theta = _pair_nodes(model)
+    w = model.params.phonon_weight * model.grid.h * model.grid.omega**2
+    n2d_thermal = float(np.sum(theta * w * model.n_bath))
     i_qp = (recombination_rate_total(model, y) - 2.0 * b * n2d_thermal) / (1.0 + b_tau)
     return model.grid.delta * i_qp / p
 
