@@ -130,7 +130,8 @@ def test_gap_suppression_case_is_self_consistent(tmp_path) -> None:
         ob = dict(fh["observables"].attrs)
     d, d_b = a["delta_over_kTc"], a["delta_bath_over_kTc"]
     assert d_b == pytest.approx(bcs_gap(0.1, 1.70), rel=1e-12)  # weak coupling, Delta0
-    grid = EnergyGrid(delta=d, h=a["h_over_kTc"], n=f.size)
+    assert a["grid_layout"] == "vertex"  # a phonon node at 2 Delta (fvqp.collisions.grid)
+    grid = EnergyGrid(delta=d, h=a["h_over_kTc"], n=f.size, layout=a["grid_layout"])
     assert np.allclose(w, grid.qp_weights, rtol=1e-12)
     assert abs(gap_equation(d, f, grid, a["gap_ratio"])) < 1e-13
     assert s["gap_suppression"] == pytest.approx(1 - d / d_b, rel=1e-12)

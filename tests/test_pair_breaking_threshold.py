@@ -133,7 +133,7 @@ def test_recombination_spectrum_matches_continuum(t_kelvin):
     exactly 2 Delta carries half of the one-sided limit (half its cell is above)."""
     t = t_kelvin / MAT.Tc
     grid = _grid(t, 100)
-    delta, c = grid.delta, PARAMS.phonon_prefactor
+    delta = grid.delta
     f, n = equilibrium(grid, t)
     terms = collision_terms(f, n, grid, PARAMS, method="direct")
     m = grid.m

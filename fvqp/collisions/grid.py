@@ -117,7 +117,7 @@ kinematic factors :math:`\Omega^2` and in the occupation factors.  Practical gui
   :math:`2\Delta < \Omega < 2\Delta + h`, so its individual pair-breaking rate is ~27%
   high (5% for ``k = m + 2``, 0.4% for ``k = m + 10``) while integrated quantities
   stay exact; resolve spectral features near
-  :math:`2\Delta` with several cells;
+  :math:`2\Delta` with several cells, or use ``layout="vertex"`` (exact node rates);
 * Dynes broadening: cell averages are exact for any ``h``; ``h <~ Gamma`` is only needed
   if the shape of the broadened peak matters;
 * ``E_max``: transitions leaving the grid are dropped on both sides (conservation stays

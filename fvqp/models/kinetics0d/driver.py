@@ -94,7 +94,10 @@ def build_model(case) -> tuple[Kinetics0D, dict]:
     h = u.to_internal(g["spacing"], "energy") if g.get("spacing") else t_bath / 15
     e_max = u.to_internal(g["e_max"], "energy") if g.get("e_max") else \
         delta + max(30 * t_bath, photon_max + 10 * t_bath)
-    grid = EnergyGrid.build(delta, h, e_max)
+    # vertex layout: a phonon node at exactly 2 Delta carries pair processes and the pair
+    # rates are exact at the nodes (fvqp.collisions.grid), so thermal pair-breaking and
+    # recombination rates converge as h^2
+    grid = EnergyGrid.build(delta, h, e_max, layout="vertex")
     method = g["method"]
     if method == "auto":
         method = "direct" if grid.n < 600 else "fft"
@@ -105,7 +108,8 @@ def build_model(case) -> tuple[Kinetics0D, dict]:
         "material": mat.name, "Tc_K": mat.Tc, "kTc_J": ktc, "tau0_s": tau0, "N0_per_J_m3": n0,
         "tau0_phi_s": mat.tau0_phi, "gap_ratio": mat.gap_ratio, "volume_m3": volume,
         "t_bath_over_Tc": t_bath, "delta_over_kTc": delta, "h_over_kTc": grid.h,
-        "n_qp_cells": grid.n, "n_ph_nodes": grid.n_ph, "phonon_prefactor": params.phonon_prefactor,
+        "n_qp_cells": grid.n, "n_ph_nodes": grid.n_ph, "grid_layout": grid.layout,
+        "phonon_prefactor": params.phonon_prefactor,
         "tau_esc_over_tau0": u.to_internal(tau_esc, "time"), "collision_method": method,
         "power_unit_W_per_m3": p_unit,
         "number_unit_per_m3": QP_DENSITY_FACTOR * n0 * ktc,
@@ -238,7 +242,10 @@ def run(case, output_dir: str | None = None, resume: bool = False,
         gr["e"], gr["omega"] = model.grid.e, model.grid.omega
         gr["dos"], gr["ados"] = model.grid.dos, model.grid.ados
         gr["qp_weights"] = model.grid.qp_weights
+        gr["e_edges"] = model.grid.e_edges
         gr.attrs["units"] = "energies in k_B Tc; qp_weights in units of 4 N0 k_B Tc"
+        gr.attrs["layout"] = (f"{model.grid.layout}: QP nodes e (first cell edge at the gap); "
+                              "dos, ados per h (qp_weights = h dos)")
         f, n = model.split(y)
         st = fh.create_group("state")
         st["f"], st["n"] = f, n

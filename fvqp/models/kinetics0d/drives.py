@@ -11,7 +11,8 @@ Photon absorption (Goldie & Withington, SuST 26, 015004 (2013), their Eq. 6)
 --------------------------------------------------------------------------
 With :math:`\hbar\omega = p h` (a grid multiple, so that
 :math:`E_i + \hbar\omega = E_{i+p}` and pair energies :math:`E_i + E_j = \hbar\omega`
-for :math:`i + j = p - m - 1`), the number rates per QP cell are
+for :math:`i + j = p - s`, ``s`` the grid's pair offset: ``m`` in the vertex layout the
+0D kinetics use, ``m + 1`` in the cell-centred one), the number rates per QP cell are
 
 .. math::
     h\bar\rho_i\dot f_i = B\,\Big[\sum_{\pm} \pm\, c_{i,i\pm p}(f_{i\pm p} - f_i)\Big]
@@ -103,7 +104,7 @@ class _Line:
 
 def _photon_line(grid: EnergyGrid, p: int, weight: float) -> _Line:
     """Unit-B matrices of absorption at ``p h`` (module docstring), times ``weight``."""
-    nq, h, m = grid.n, grid.h, grid.m
+    nq, h = grid.n, grid.h
     rho, a = grid.dos, grid.ados
     lin = np.zeros((nq, nq))
     const = np.zeros(nq)
@@ -115,7 +116,7 @@ def _photon_line(grid: EnergyGrid, p: int, weight: float) -> _Line:
     lin[i + p, i] += c
     lin[i + p, i + p] -= c
     # pair breaking: i + j = q, net d_ij (1 - f_i - f_j) into cell i (ordered pairs)
-    q = p - m - 1
+    q = p - grid.pair_offset
     pairs = (np.zeros(0, int), np.zeros(0, int), np.zeros(0))
     if q >= 0:
         i = np.arange(min(q + 1, nq))

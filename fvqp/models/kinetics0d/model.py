@@ -117,7 +117,8 @@ class Kinetics0D:
         spacing :math:`h = 2\Delta/m` (cut-offs scale with :math:`\Delta`); fresh copies of
         the drives are bound to the new grid (:mod:`fvqp.models.kinetics0d.selfgap`)."""
         g = self.grid
-        grid = EnergyGrid(delta=delta, h=2.0 * delta / g.m, n=g.n, n_ph=g.n_ph, gamma=g.gamma)
+        grid = EnergyGrid(delta=delta, h=2.0 * delta / g.m, n=g.n, n_ph=g.n_ph, gamma=g.gamma,
+                          layout=g.layout)
         return Kinetics0D(grid, self.params, self.t_bath, tau_esc=self.tau_esc,
                           drives=[dataclasses.replace(d) for d in self.drives],
                           method=self.method, tilt=self.tilt)

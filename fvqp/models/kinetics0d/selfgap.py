@@ -61,7 +61,7 @@ __all__ = ["gap_equation", "remap", "self_consistent_gap", "steady_state_self_co
 
 
 def _xi_edges(grid: EnergyGrid) -> np.ndarray:
-    x = grid.h * np.arange(grid.n + 1)  # E - Delta at the cell edges
+    x = grid.x_edges  # E - Delta at the cell edges (either layout)
     return np.sqrt(x * (x + 2.0 * grid.delta))
 
 
