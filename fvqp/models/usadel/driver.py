@@ -17,7 +17,7 @@ from ...case import CaseError
 from ...io.atomic import atomic_path, atomic_savefig, atomic_write_bytes
 from ...io.workunits import StudyStopped, WorkUnits
 from ...solvers.result import ConvergenceError
-from ...units import K_B, WireScales
+from ...units import E_CHARGE, K_B, WireScales
 from .network import network_from_mesh
 from .observables import charge_imbalance_potential, detector_current, split_bias, tunnel_current
 from .phase import PhaseProblem
@@ -272,7 +272,7 @@ def run(case, output_dir: str | None = None, resume: bool = False,
     summary: dict = {"model": "usadel", "case": case.path, "status": 0,
                      "xi_m": sc.xi, "R_xi_ohm": sc.r_xi, "I0_A": sc.i0,
                      "energies": int(setup.eps.size), "nodes": net.n_nodes}
-    v_unit = sc.delta0 / 1.602176634e-19  # volts per Δ0/e
+    v_unit = sc.delta0 / E_CHARGE  # volts per Δ0/e
     if sw.get("junction"):
         biases = np.linspace(sc.bias(sw["start"]), sc.bias(sw["stop"]), sw["points"])
         det = None
@@ -303,7 +303,7 @@ def run(case, output_dir: str | None = None, resume: bool = False,
         res["i_inj_A"] = out["i_inj"] * sc.i0
         probe = setup.probe_node if setup.probe_node is not None else \
             next(j.node for j in setup.junctions if j.name == sw["junction"])
-        res["delta_probe_ueV"] = out["delta"][:, probe] * sc.delta0 / 1.602176634e-25
+        res["delta_probe_ueV"] = out["delta"][:, probe] * sc.delta0 / (E_CHARGE * 1e-6)
         gap, mu = out["delta"][-1], out["mu"][-1]
         summary["self_consistency_iterations"] = out["iterations"].tolist()
         if det is not None:
@@ -355,7 +355,7 @@ def run(case, output_dir: str | None = None, resume: bool = False,
             for r in setup.reservoirs}
         summary["self_consistency_iterations"] = st.iterations
         summary["message"] = "steady state"
-    res["gap_ueV"] = gap * sc.delta0 / 1.602176634e-25
+    res["gap_ueV"] = gap * sc.delta0 / (E_CHARGE * 1e-6)
     res["mu_uV"] = mu * v_unit * 1e6
     res["q_star_C_per_m3"] = _node_q_star(meta, mu * v_unit)
     summary["gap_min_ueV"] = float(res["gap_ueV"].min())
@@ -380,7 +380,7 @@ def run(case, output_dir: str | None = None, resume: bool = False,
     os.replace(tmp, h5)
     _figure(os.path.join(out_dir, f"{case.name}.png"), res, case.data.get("title") or case.name)
     _vtk(os.path.join(out_dir, f"{case.name}.vtu"), meta, d["output"]["fields"],
-         gap * sc.delta0 / 1.602176634e-19, mu * v_unit, res.get("edge_current_A"))
+         gap * sc.delta0 / E_CHARGE, mu * v_unit, res.get("edge_current_A"))
     summary["output"] = h5
     summary["wall_time_s"] = time.perf_counter() - start
     atomic_write_bytes(os.path.join(out_dir, "summary.json"),

@@ -35,6 +35,7 @@ import numpy as np
 
 from ...case import CaseError
 from ...io.atomic import atomic_path, atomic_savefig, atomic_write_bytes
+from ...units import E_CHARGE
 from .fitting import fit_dphi, fit_gamma, fit_i0, gss_model, supercurrent_per_i0
 
 log = logging.getLogger(__name__)
@@ -160,14 +161,14 @@ def run_fit(case, output_dir: str | None = None) -> dict:
     vf = np.linspace(v.min(), v.max(), 301)
     fine = np.array([gss_model(vf, *args, gam, d, length=length) for d in dphi]).T / g_inj
     res = (g_ohm - model)[inside]
-    v_unit = sc.delta0 / 1.602176634e-19
+    v_unit = sc.delta0 / E_CHARGE
     out = {"bias_V": volts, "g_ss_ohm": g_ohm, "fit_ohm": model, "bias_fine_V": vf * v_unit,
            "fit_fine_ohm": fine, "dphi": dphi, "dphi_sigma": s_dphi, "supercurrent_A": i_s}
     summary = {"model": "usadel", "case": case.path, "status": 0, "message": "fit of Eq. 21",
                "data": path, "x_um": x * sc.xi * 1e6,
                "branches_um": None if length is None else [b * sc.xi * 1e6 for b in length],
                "gamma_over_delta0": gam, "gamma_sigma": s_gam,
-               "gamma_ueV": gam * sc.delta0 / 1.602176634e-25,
+               "gamma_ueV": gam * sc.delta0 / (E_CHARGE * 1e-6),
                "dphi_per_xi": dphi.tolist(), "dphi_sigma": s_dphi.tolist(),
                "I0_fit_A": i0_fit, "I0_sample_A": sc.i0,
                "rms_residual_ohm": float(np.sqrt(np.mean(res**2))),

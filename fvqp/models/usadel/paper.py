@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...units import WireScales
+from ...units import E_CHARGE, WireScales
 from .network import uniform_wire
 from .selfconsistent import Setup
 from .spectral import SpectralProblem
 from .terminals import Reservoir, TunnelJunction
-
-E_CHARGE = 1.602176634e-19
 
 #: Table 1 wire (Δ0 = 265 µeV, D_N = 16.9 cm²/s, R = 1.45 kΩ over 11 µm, 150 nm × 8 nm)
 TABLE1 = WireScales.from_resistance(265e-6 * E_CHARGE, 16.9e-4, 1450.0, 11e-6, 1.2e-15)
