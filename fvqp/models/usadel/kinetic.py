@@ -51,6 +51,7 @@ import scipy.sparse.linalg as spla
 
 from .spectral import SpectralSolution
 from .terminals import dn0_dv
+from .triplets import Triplets
 from .tunnel import charge_source, charge_source_dv, node_dos
 
 log = logging.getLogger(__name__)
@@ -112,12 +113,7 @@ def assemble(spec: SpectralSolution, reservoirs, junctions, dl_floor: float = 1e
         js = net.edge_mean(spec.jeps) * (prob.dphi * net.sigma_area)[None, :] * 0.5
     RT, vol = spec.RT, net.volume
     base = (np.arange(ne) * 2 * n)[:, None]
-    rows, cols, vals = [], [], []
-
-    def put(r, c, v):
-        rows.append(np.broadcast_to(r, v.shape).ravel())
-        cols.append(np.broadcast_to(c, v.shape).ravel())
-        vals.append(v.ravel())
+    put = Triplets()
 
     for comp, D in ((0, DL), (1, DT)):
         off = base + comp * n
@@ -148,8 +144,7 @@ def assemble(spec: SpectralSolution, reservoirs, junctions, dl_floor: float = 1e
     node = np.arange(n)[None, :]
     put(base + node, base + node, -kap)
     put(base + n + node, base + n + node, -kapT - vol[None, :] * RT)
-    A = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                      shape=(2 * n * ne, 2 * n * ne))
+    A = put.csr((2 * n * ne, 2 * n * ne))
     drows = [np.arange(ne) * 2 * n + comp * n + r.node for r in reservoirs for comp in (0, 1)]
     drows = np.concatenate(drows) if drows else np.zeros(0, int)
     keep = np.ones(A.shape[0])
