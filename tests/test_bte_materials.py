@@ -6,6 +6,8 @@ import math
 import pytest
 
 from fvqp.materials import get_material, list_materials
+from fvqp.models.bte.driver import _inverse_mean_free_path
+from fvqp.units import E_CHARGE
 
 HBAR, M_E = 1.054571817e-34, 9.1093837015e-31
 
@@ -26,3 +28,21 @@ def test_niobium_free_electron_fermi_velocity():
     v = HBAR * (3 * math.pi**2 * nb.N_ion) ** (1 / 3) / M_E
     assert nb.fermi_velocity == pytest.approx(v, rel=3e-3)
     assert nb.fermi_velocity == 1.37e6
+
+
+@pytest.mark.parametrize("dim", [2, 3])
+def test_mean_free_path_from_resistivity(dim):
+    """l = d D / v_F with the Einstein relation D = 1/(2 N0 e^2 rho): in 3D
+    l = 3 / (2 N0 e^2 rho v_F); a region resistivity overrides the material's D."""
+    al = get_material("Al")
+    rho = 5e-8
+    inv = _inverse_mean_free_path({"resistivity": rho}, al, dim)
+    assert 1 / inv == pytest.approx(dim / (2 * al.N0 * E_CHARGE**2 * rho * al.fermi_velocity),
+                                    rel=1e-14)
+    # without it: the material's diffusion constant (Al: 6e-3 m^2/s)
+    assert 1 / _inverse_mean_free_path({}, al, dim) == pytest.approx(
+        dim * al.diffusion_constant / al.fermi_velocity, rel=1e-14)
+    # Nb: no D override in the region -> its database diffusion constant
+    nb = get_material("Nb")
+    assert 1 / _inverse_mean_free_path({}, nb, 3) == pytest.approx(3 * 1.4e-3 / 1.37e6)
+    assert _inverse_mean_free_path({"ballistic": True}, nb, 3) == 0.0

@@ -24,11 +24,22 @@ from ..spec import ModelSpec
 
 _REGION = Section({
     "material": Field("str", "material name from `fvqp materials` (gap, N0, Fermi "
-                      "velocity)", required=True),
+                      "velocity); required for active regions"),
+    "active": Field("bool", "false leaves the region out (e.g. the substrate); its faces "
+                    "with simulated regions are walls: their boundary group's condition, "
+                    "or [interfaces] wall where they have no group", default=True),
+    "Tc": Field("quantity", "override the material's critical temperature (the gap "
+                "follows at a fixed gap ratio)", dimension="temperature", positive=True),
+    "resistivity": Field("quantity", "normal-state resistivity of the film: mean free path "
+                         "from D = 1/(2 N0 e^2 rho) and l = d D / v_F",
+                         dimension="resistivity", positive=True),
+    "diffusion_constant": Field("quantity", "normal-state diffusion constant: mean free "
+                                "path l = d D / v_F", dimension="diffusivity", positive=True),
     "thickness": Field("quantity", "film thickness (2D meshes)", dimension="length",
                        positive=True),
     "mean_free_path": Field("quantity", "elastic (impurity) mean free path; default from "
-                            "the material's diffusion constant, l = d D / v_F",
+                            "the region's diffusion_constant or resistivity, else the "
+                            "material's, l = d D / v_F",
                             dimension="length", positive=True),
     "ballistic": Field("bool", "no elastic scattering at all (l = infinity)", default=False),
     "trap_time": Field("quantity", "trapping time of a trap region: QPs relax to the "
@@ -56,6 +67,18 @@ _INITIAL = Section({
 })
 
 _SECTIONS = {
+    "interfaces": Section({
+        "model": Field("str", "transmission of QPs between regions of different "
+                       "superconductors above both gaps (energy kept; below the far "
+                       "side's gap: reflected): 'diffuse' (diffuse mismatch, T_ab = "
+                       "M_b/(M_a+M_b), isotropic re-emission; exact equilibrium on any "
+                       "mesh) or 'specular' (channel-limited, T_ab = min(1, M_b/M_a), "
+                       "direction kept, mirror reflection); M = N0 v_F",
+                       default="diffuse", choices=("diffuse", "specular")),
+        "wall": Field("str", "condition of exterior faces without a boundary group (the "
+                      "faces towards regions left out with active = false)",
+                      default="diffuse", choices=("diffuse", "specular")),
+    }),
     "energy": Section({
         "spacing": Field("quantity", "energy bin width (default: kT_bath / 4)",
                          dimension="energy", positive=True),
@@ -122,23 +145,35 @@ FIELDS = ("qp_density", "qp_excess", "qp_energy_density", "qp_current", "directi
 
 
 def _required_boundaries(geo, active) -> list[str]:
-    return list(geo.boundary_names)
+    # faces without a group get the [interfaces] wall condition
+    return [n for n in geo.boundary_names if n != "unlabelled"]
+
+
+def _optional_boundaries(geo, active) -> list[str]:
+    return ["unlabelled"] if "unlabelled" in geo.boundary_names else []
 
 
 def _check(data, err) -> None:
     from ...materials import UnknownMaterialError, get_material
 
     for name, reg in data["regions"].items():
+        if not reg.get("active", True):
+            continue
+        if not reg.get("material"):
+            err.add(f"regions.{name}.material", "an active region needs a material.",
+                    'add material = "Al" (see `fvqp materials`), or active = false.')
+            continue
         try:
             mat = get_material(reg["material"])
         except UnknownMaterialError as exc:
             err.add(f"regions.{name}.material", str(exc).strip("'\""), "")
             continue
         if not mat.fermi_velocity:
-            err.add(f"regions.{name}.material", f"{mat.name} has no Fermi velocity.",
+            err.add(f"regions.{name}.material", f"{mat.name} has no Fermi velocity in the "
+                    "database (no trustworthy tabulated value).",
                     "choose a material with fermi_velocity (see `fvqp materials`).")
         if not (reg.get("mean_free_path") or reg.get("ballistic") or mat.diffusion_constant
-                or mat.resistivity):
+                or mat.resistivity or reg.get("resistivity") or reg.get("diffusion_constant")):
             err.add(f"regions.{name}.mean_free_path", "no mean free path and no diffusion "
                     "constant in the database.", 'give mean_free_path = "1 um".')
     for i, s in enumerate(data.get("sources") or []):
@@ -159,7 +194,7 @@ def _check(data, err) -> None:
         for name, reg in data["regions"].items():
             try:
                 mat = get_material(reg["material"])
-            except UnknownMaterialError:
+            except (UnknownMaterialError, KeyError):
                 continue
             if (mat.tau0 is None and not col.get("tau0")) or mat.tau0_phi is None:
                 err.add(f"regions.{name}.material", f"{mat.name} has no tau0/tau0_phi "
@@ -182,33 +217,48 @@ def _check(data, err) -> None:
 
 
 def _check_gap(data, err) -> None:
-    """One superconductor below its Tc, and [energy] e_max above its gap."""
+    """Every active superconductor below its Tc and [energy] e_max above its gap; regions
+    of different superconductors only where interfaces are modelled."""
     from ...materials import UnknownMaterialError, get_material
     from ..spec import bath_gap, ueV
 
-    names = {reg.get("material") for reg in data["regions"].values()}
-    if len(names) > 1:
-        err.add("regions", f"regions of different materials ({', '.join(sorted(names))}): "
-                "the bte model has one gap, Fermi velocity and density of states.",
-                "use one material in every region (interfaces between superconductors are "
-                "not modelled).")
-    try:
-        mat = get_material(next(iter(names)))
-    except (UnknownMaterialError, StopIteration):
-        return
     T = data["bath"]["temperature"]
-    if T >= mat.Tc:
-        err.add("bath.temperature", f"{T:g} K is at or above Tc = {mat.Tc:g} K of "
-                f"{mat.name}: no gap, no quasiparticles.",
-                f"give a bath temperature below {mat.Tc:g} K.")
-        return
-    gap = bath_gap(mat, T)
     e_max = (data.get("energy") or {}).get("e_max")
-    if e_max is not None and e_max <= gap:
-        err.add("energy.e_max", f"{ueV(e_max)} is not above the gap {ueV(gap)} of "
-                f"{mat.name} at the bath: the grid would hold no states.",
-                f"give e_max above {ueV(gap)} (the default is the gap + 12 kT_bath), or "
-                "leave it out.")
+    props = set()
+    for name, reg in data["regions"].items():
+        if not reg.get("active", True) or not reg.get("material"):
+            continue
+        try:
+            mat = get_material(reg["material"])
+        except UnknownMaterialError:
+            continue
+        tc = reg.get("Tc") or mat.Tc
+        key = f"regions.{name}.Tc" if reg.get("Tc") else "bath.temperature"
+        if T >= tc:
+            err.add(key, f"{T:g} K is at or above Tc = {tc:g} K of {mat.name} (region "
+                    f"{name}): no gap, no quasiparticles.",
+                    f"give a bath temperature below {tc:g} K.")
+            continue
+        gap = bath_gap(mat, T, tc)
+        props.add((mat.name, tc))
+        if e_max is not None and e_max <= gap:
+            err.add("energy.e_max", f"{ueV(e_max)} is not above the gap {ueV(gap)} of "
+                    f"{mat.name} (region {name}) at the bath: the grid would hold no "
+                    "states there.", f"give e_max above {ueV(gap)} (the default is the "
+                    "highest gap + 12 kT_bath), or leave it out.")
+    if len(props) > 1:
+        what = ", ".join(sorted(f"{m} (Tc {t:g} K)" for m, t in props))
+        if (data.get("collisions") or {}).get("enabled"):
+            err.add("collisions.enabled", f"regions of different superconductors ({what}) "
+                    "with inelastic collisions are not modelled yet.",
+                    "set [collisions] enabled = false, or use one material.")
+        if (data.get("spectrum") or {}).get("kind", "bcs") != "bcs":
+            err.add("spectrum.kind", f"regions of different superconductors ({what}) run "
+                    "with the BCS spectrum only.", 'set kind = "bcs", or use one material.')
+        if (data.get("numerics") or {}).get("scheme", "upwind") != "upwind":
+            err.add("numerics.scheme", f"regions of different superconductors ({what}) "
+                    "meet at interfaces that need the upwind scheme.",
+                    'set scheme = "upwind", or use one material.')
 
 
 def _check_mesh(data, geo, err) -> None:
@@ -238,6 +288,7 @@ SPEC = ModelSpec(
     atol_dimension="dimensionless", atol_default=1e-11,
     dimension_keys={2: ("thickness",)}, dimension_doc={"thickness": 'e.g. "100 nm"'},
     check=_check, check_mesh=_check_mesh, sections=_SECTIONS,
+    optional_boundaries=_optional_boundaries,
 )
 
 

@@ -4,10 +4,14 @@ how a case becomes a :class:`BTEProblem`, its output fields, steady and transien
 SI -> internal conversions (:mod:`fvqp.units`): energies in :math:`k_BT_{c,ref}`, times in
 :math:`\tau_{0,ref}`, lengths in µm, so the Fermi velocity becomes
 :math:`v_F\tau_0/1\,\mu m`; particle numbers in :math:`N_{0,ref}k_BT_{c,ref}\,\mu m^3`,
-the state weight is :math:`4N_0/N_{0,ref}`. The gap is the BCS gap of the material at the
-bath temperature and must be the same in every region (the streaming between regions of
-different gaps — Andreev reflection, gap-edge refraction — is not modelled); the mean
-free path defaults to :math:`\ell = d\,D/v_F` from the material's diffusion constant.
+the state weight is :math:`4N_0/N_{0,ref}`. The gap of a region is the BCS gap of its
+material at the bath temperature; regions of different superconductors meet at interfaces
+(:class:`.problem.Media`, ``[interfaces]``) on one energy grid starting at the lowest gap.
+Regions with ``active = false`` are left out of the mesh; exterior faces without a
+boundary group (those towards a left-out region) are walls of the ``[interfaces] wall``
+kind. The mean free path defaults to :math:`\ell = d\,D/v_F` from the region's or the
+material's diffusion constant, or from the resistivity through the Einstein relation
+:math:`D = 1/(2N_0e^2\rho_n)` (:meth:`fvqp.materials.Material.diffusion_from_resistivity`).
 ``[spectrum] kind = "eliashberg"`` replaces the BCS bins by those of the Eliashberg
 solution (:func:`fvqp.models.bte_sphere.spectral.eliashberg_spectrum`: storage
 :math:`N = \rho m`, flux :math:`v_F`). Work is checkpointed per bin and step
@@ -32,7 +36,7 @@ from ...spectra.bins import BinGrid, cell_spectra
 from ...units import E_CHARGE, UnitSystem
 from ..base import MeshModel, OutputField, to_output
 from .checkpoint import BinCheckpoint
-from .problem import BTEProblem, Source
+from .problem import BTEProblem, Media, Source
 from .quadrature import circle, sphere
 
 log = logging.getLogger("fvqp.bte")
@@ -57,41 +61,45 @@ class BTESimulation:
         self.case, d = case, case.data
         self.collisions = bool(d["collisions"]["enabled"])
         regions = d["regions"]
-        ref = d["units"].get("reference_material") or next(iter(regions.values()))["material"]
+        active = [n for n, r in regions.items() if r.get("active", True)]
+        ref = d["units"].get("reference_material") or regions[active[0]]["material"]
         self.units = u = UnitSystem.from_material(get_material(ref))
-        raw = read_mesh(case.mesh_path)
+        raw = read_mesh(case.mesh_path).subset(active)
         if raw.dim == 1:
             raise ValueError("the bte model needs a 2D (film) or 3D mesh")
         self.T_bath = u.to_internal(d["bath"]["temperature"], "temperature")
         nreg = len(raw.region_names)
         widths, inv_mfp, trap = np.ones(nreg), np.zeros(nreg), np.zeros(nreg)
-        props = []
+        props, mats = [None] * nreg, [None] * nreg
         for ri, name in enumerate(raw.region_names):
+            if name not in active:
+                continue
             reg = regions[name]
-            mat = get_material(reg["material"])
+            mat = mats[ri] = _region_material(reg)
             if raw.dim == 2:
                 widths[ri] = u.to_internal(reg["thickness"], "length")
             v_f = mat.fermi_velocity * u.tau0 / u.length
-            if reg.get("ballistic"):
-                inv_mfp[ri] = 0.0
-            elif reg.get("mean_free_path"):
-                inv_mfp[ri] = 1.0 / u.to_internal(reg["mean_free_path"], "length")
-            else:
-                D = mat.diffusion_constant or mat.diffusion_from_resistivity(mat.resistivity)
-                inv_mfp[ri] = mat.fermi_velocity / (raw.dim * D) * u.length
+            inv_mfp[ri] = _inverse_mean_free_path(reg, mat, raw.dim) * u.length
             if reg.get("trap_time"):
                 trap[ri] = 1.0 / u.to_internal(reg["trap_time"], "time")
             gap = bcs_gap(d["bath"]["temperature"] / mat.Tc, mat.gap_ratio) * mat.Tc / u.Tc
-            props.append((gap, v_f, 4.0 * mat.N0 / u.N0))
-        p0 = np.array(props[0])
-        if any(np.any(np.abs(np.array(p) - p0) > 1e-9 * np.abs(p0)) for p in props):
-            raise ValueError("every region of a bte case needs the same gap, Fermi velocity "
-                             "and density of states (one material); interfaces between "
-                             "different superconductors are not modelled")
-        self.gap, self.v_f, self.weight = props[0]
-        self.material = get_material(regions[raw.region_names[0]]["material"])
+            props[ri] = (gap, v_f, 4.0 * mat.N0 / u.N0)
+        first = raw.region_names.index(active[0])
+        props = [p if p is not None else props[first] for p in props]  # left-out regions
+        p0 = np.array(props[first])
+        # one medium: the single-material path; else interfaces between media
+        self.media = None
+        if any(np.any(np.array(p) != p0) for p in props):
+            pr = np.array(props)
+            low = int(np.argmin(pr[:, 0]))
+            self.media = Media(pr[:, 0], pr[:, 1], pr[:, 2], d["interfaces"]["model"])
+            p0, first = pr[low], low
+        self.gap, self.v_f, self.weight = p0
+        self.material = mats[first]
+        self.region_props = props
+        self.active = active
         self.geometry = build_geometry(raw, scale=d["mesh"]["scale"] / u.length,
-                                       widths=widths)
+                                       widths=widths, strict=len(active) == len(regions))
         self.dist = Distribution(self.geometry, comm)
         a = d["angles"]
         self.quad = circle(a["directions"]) if raw.dim == 2 else sphere(a["polar"], a["azimuth"])
@@ -113,13 +121,19 @@ class BTESimulation:
         if scheme == "linear" and self.dist.size > 1:
             raise CaseError([f"{self.case.path}: numerics.scheme: 'linear' runs on one MPI "
                              "rank only; use scheme = \"upwind\" or run without mpiexec."])
+        if self.media is not None and (coupled or scheme != "upwind"
+                                       or d["spectrum"]["kind"] != "bcs"):
+            raise CaseError([f"{self.case.path}: regions of different superconductors run "
+                             "with the BCS spectrum, the upwind scheme and without "
+                             "[collisions] (not yet modelled at interfaces)."])
         return BTEProblem(self.dist, self.quad, self.grid, self.gap, self.v_f, self.weight,
                           self.widths, inv_mfp, self.trap, self.kinds, self.f_in,
                           self.f_bath, self._sources(),
                           prefix=prefix + "bins_" if coupled else prefix,
                           petsc={} if coupled else d["solver"]["petsc"],
                           preconditioner=d["numerics"]["preconditioner"],
-                          states=self.states, flux=self.flux, scheme=scheme)
+                          states=self.states, flux=self.flux, scheme=scheme,
+                          media=self.media)
 
     def _spectrum(self):
         r"""Energy grid, states per energy :math:`N` and flux per energy over :math:`v_F`
@@ -131,6 +145,8 @@ class BTESimulation:
         e = d["energy"]
         h = u.to_internal(e["spacing"], "energy") if e.get("spacing") else self.T_bath / 4
         top = 12 * self.T_bath
+        if self.media is not None:  # reach 12 kT above the highest gap too
+            top += float(np.max(self.media.gap)) - self.gap
         for s in d.get("sources") or []:
             top = max(top, u.to_internal(s["energy"] + 3 * s["width"], "energy") - self.gap)
         e_max = u.to_internal(e["e_max"], "energy") if e.get("e_max") else self.gap + top
@@ -160,6 +176,9 @@ class BTESimulation:
     def _boundaries(self) -> tuple[dict, dict]:
         d, u = self.case.data, self.units
         kinds, f_in = {}, {}
+        # exterior faces without a group: walls towards left-out regions
+        if "unlabelled" in self.geometry.boundary_names:
+            kinds["unlabelled"] = KIND[d["interfaces"]["wall"]]
         for name, bc in (d.get("boundaries") or {}).items():
             kinds[name] = KIND[bc["type"]]
             if bc["type"] == "absorbing":
@@ -175,6 +194,9 @@ class BTESimulation:
         :math:`\\sum_j E_j s_j = 1`: particles per unit injected energy)."""
         u, g, out = self.units, self.grid, []
         rho = self.states
+        if self.media is not None:  # the storage of each cell's medium
+            rho = self.media.spectra(g, self.weight)[0][
+                self.dist.local.cell_region[: self.dist.local.n_owned]]
         for s, w, prof in case_sources(self.dist, self.geometry, u, self.case.data):
             e0, wd = u.to_internal(s["energy"], "energy"), u.to_internal(s["width"], "energy")
             if wd > 0:
@@ -182,7 +204,13 @@ class BTESimulation:
             else:
                 shape = np.zeros(g.n)
                 shape[int(np.argmin(np.abs(g.e - e0)))] = 1.0
-            spec = shape / float(shape @ g.e)
+                shape = shape * (rho > 0) if self.media is not None else shape
+            if np.ndim(shape) == 2:  # per cell: particles per unit energy in every cell
+                norm = shape @ g.e
+                spec = np.divide(shape, norm[:, None], out=np.zeros_like(shape),
+                                 where=norm[:, None] > 0)
+            else:
+                spec = shape / float(shape @ g.e)
 
             def rate(t0, t1, prof=prof):
                 return prof.steady_rate() if math.isinf(t1) else prof.amount(t0, t1) / (t1 - t0)
@@ -208,8 +236,7 @@ class BTESimulation:
         if "qp_density" in names:
             out["qp_density"] = obs["qp_density"]
         if "qp_excess" in names:
-            out["qp_excess"] = obs["qp_density"] - p.weight * p.grid.h * float(
-                p.rho @ self.f_bath)
+            out["qp_excess"] = obs["qp_density"] - p.density(self.f_bath)
         if "qp_energy_density" in names:
             out["qp_energy_density"] = obs["qp_energy_density"]
         if "qp_current" in names:
@@ -218,7 +245,7 @@ class BTESimulation:
         if "directions" in names:
             fk = p.directional(x)
             for k in self.case.data["angles"]["output"]:
-                out[f"qp_density_dir{k}"] = p.weight * p.grid.h * (p.rho @ fk[:, :, k])
+                out[f"qp_density_dir{k}"] = p.density(fk[:, :, k])
         if "region" in names:
             out["region"] = p.loc.cell_region[: p.n].astype(float)
         return out
@@ -239,6 +266,7 @@ class BTEModel(MeshModel):
 
     name = "bte"
     outputs = OUTPUTS
+    key_numbers = ("N_qp", "t_end_s", "rate_imbalance_per_s")
 
     def build(self, case, comm=None) -> BTESimulation:
         return BTESimulation(case, comm)
@@ -274,13 +302,49 @@ class BTEModel(MeshModel):
 
     def describe(self, sim: BTESimulation) -> dict:
         g, p, u = sim.grid, sim.problem, sim.units
+        names = sim.geometry.region_names
         mfp = [u.to_si(1 / s, "length") if s > 0 else None for s in sim.inv_mfp]
-        return {"unknowns": int(sim.dist.n_global * g.n * p.B), "energy_bins": g.n,
+        extra = {}
+        if sim.media is not None:
+            extra = {"gaps_ueV": {n: u.to_si(g_, "energy") / (E_CHARGE * 1e-6) for n, g_
+                                  in zip(names, sim.media.gap, strict=True)
+                                  if n in sim.active},
+                     "interfaces": sim.media.model}
+        return {**extra,"unknowns": int(sim.dist.n_global * g.n * p.B), "energy_bins": g.n,
                 "ordinates": p.K,
-                "mean_free_path_m": dict(zip(sim.geometry.region_names, mfp, strict=True)),
+                "mean_free_path_m": {n: m for n, m in zip(names, mfp, strict=True)
+                                     if n in sim.active},
                 "fermi_velocity_m_per_s": sim.v_f * u.length / u.tau0,
                 "gap_ueV": u.to_si(sim.gap, "energy") / (E_CHARGE * 1e-6),
                 "spectrum": sim.case.data["spectrum"]["kind"]}
+
+
+def _region_material(reg):
+    """The region's material with its ``Tc`` override."""
+    return get_material(reg["material"], **({"Tc": reg["Tc"]} if reg.get("Tc") else {}))
+
+
+def _inverse_mean_free_path(reg, mat, dim: int) -> float:
+    r"""Inverse elastic mean free path [1/m] of a region on a ``dim``-dimensional mesh.
+
+    In this order: ``ballistic`` (0), ``mean_free_path``, or from the diffusion constant
+    :math:`\ell = d\,D/v_F` (:math:`D = v\ell/d` for the model's ``d``-dimensional
+    quadrature; notes Eq. 23 for :math:`d = 3`) with :math:`D` the region's
+    ``diffusion_constant``, the Einstein relation :math:`D = 1/(2N_0e^2\rho_n)` of the
+    region's ``resistivity``, the material's diffusion constant or the material's
+    resistivity (:meth:`fvqp.materials.Material.diffusion_from_resistivity`; Ashcroft &
+    Mermin Eq. 1.6 with :math:`n/m = \tfrac23N_0v_F^2` per spin-degenerate free
+    electrons). In 3D this is :math:`\ell = 3/(2N_0e^2\rho_nv_F)`.
+    """
+    if reg.get("ballistic"):
+        return 0.0
+    if reg.get("mean_free_path"):
+        return 1.0 / reg["mean_free_path"]
+    D = (reg.get("diffusion_constant")
+         or (mat.diffusion_from_resistivity(reg["resistivity"]) if reg.get("resistivity")
+             else None)
+         or mat.diffusion_constant or mat.diffusion_from_resistivity(mat.resistivity))
+    return mat.fermi_velocity / (dim * D)
 
 
 def run(case, output_dir: str | None = None, resume: bool = False,

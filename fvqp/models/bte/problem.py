@@ -18,6 +18,16 @@ rate of a trap region, :math:`f_B` the bath occupation. Bins are averaged exactl
 :math:`\bar\rho_j` and :math:`\overline{\rho v}_j = v_F\bar D_{L,j}` from
 :func:`~fvqp.spectra.bins.cell_spectra`.
 
+Regions of different superconductors (``media``: per region gap, Fermi velocity,
+density of states, :class:`Media`) share the absolute grid, whose first bin starts at the
+lowest gap. Every row of a cell is then written in particles of the reference weight
+:math:`w_0`: storage :math:`(w_s/w_0)\bar\rho_{s,j}` and flux speed
+:math:`(w_s/w_0)v_{F,s}\bar D_{L,s,j}` of the cell's medium :math:`s`; bins below a
+medium's gap have neither (their unknowns are pinned to the bath occupation and carry
+nothing). Faces between different media are interfaces
+(:func:`.streaming.interface_matrix`) with the reciprocal transmission of
+:meth:`Media.transmission` (``docs/theory_bte_mesh.md``).
+
 Without inelastic collisions the energies decouple: every bin is one linear system over
 the cells with :math:`K + 1` unknowns per cell — the ordinates and the angle average
 :math:`\phi = \bar f` as an auxiliary unknown, which keeps the scattering sparse
@@ -48,11 +58,11 @@ from ...parallel.blocked import BlockDistribution
 from ...solvers.options import apply_options, normalise_prefix
 from ...spectra.bins import BinGrid, cell_spectra
 from .quadrature import Quadrature
-from .streaming import build_streaming
+from .streaming import build_streaming, interface_matrix
 
 log = logging.getLogger("fvqp.bte")
 
-__all__ = ["DEFAULT_PETSC", "BTEProblem", "KSPResult", "Source"]
+__all__ = ["DEFAULT_PETSC", "BTEProblem", "KSPResult", "Media", "Source"]
 
 #: PETSc defaults under the case's prefix (case file and command line override)
 DEFAULT_PETSC = {"ksp_type": "gmres", "ksp_rtol": 1e-12, "ksp_atol": 1e-300,
@@ -87,6 +97,76 @@ class Source:
 
 
 @dataclass
+class Media:
+    r"""Superconductors of the regions of a multi-material case (BCS spectra).
+
+    Parameters
+    ----------
+    gap : ndarray, shape (R,)
+        Gap of each region's material (internal energy units, :math:`\ge` the grid's
+        first edge).
+    v_f : ndarray, shape (R,)
+        Fermi velocity (internal units).
+    weight : ndarray, shape (R,)
+        State weight :math:`w_s = 4N_{0,s}/N_{0,ref}`.
+    model : str
+        Interface transmission model, ``specular`` or ``diffuse``
+        (:meth:`transmission`).
+
+    Notes
+    -----
+    Regions with equal (gap, Fermi velocity, weight) are one medium: their common faces
+    are ordinary interior faces.
+    """
+
+    gap: np.ndarray
+    v_f: np.ndarray
+    weight: np.ndarray
+    model: str = "diffuse"
+
+    def spectra(self, grid: BinGrid, w0: float) -> tuple[np.ndarray, np.ndarray,
+                                                           np.ndarray]:
+        r"""Per region and bin: storage :math:`(w_s/w_0)\bar\rho`, flux speed
+        :math:`(w_s/w_0)v_F\bar D_L` and :math:`\bar D_L` (exact BCS bin averages)."""
+        rho, _, dl = cell_spectra(grid, np.asarray(self.gap, dtype=float))
+        rel = np.asarray(self.weight, dtype=float)[:, None] / w0
+        return rel * rho, rel * np.asarray(self.v_f, dtype=float)[:, None] * dl, dl
+
+    def interfaces(self) -> np.ndarray:
+        """(R, R) bool: region pairs of different media."""
+        p = np.stack([self.gap, self.v_f, self.weight], axis=1)
+        return np.any(p[:, None, :] != p[None, :, :], axis=2)
+
+    def transmission(self, dl: np.ndarray) -> np.ndarray:
+        r"""Transmission probabilities :math:`T_{ab,j}`, shape (R, R, N).
+
+        With the channel number :math:`M_s = w_sv_{F,s}` per area (:math:`N_sv_s = N_{0,s}
+        v_{F,s}` above the gap) and :math:`\bar D_{L,s,j}` the part of bin :math:`j` above
+        the gap of :math:`s`,
+
+        .. math::
+            T_{ab,j} = t_{ab}\,\frac{\min(\bar D_{L,a,j}, \bar D_{L,b,j})}
+                                      {\bar D_{L,a,j}},\qquad
+            t_{ab} = \min(1, M_b/M_a)\ (\text{specular}),\quad
+            t_{ab} = \frac{M_b}{M_a + M_b}\ (\text{diffuse}),
+
+        0 where side :math:`a` has no states. Reciprocity (detailed balance)
+        :math:`M_a\bar D_{L,a}T_{ab} = M_b\bar D_{L,b}T_{ba}` holds exactly, and a bin
+        wholly below the gap of :math:`b` is reflected entirely (:math:`T_{ab} = 0`).
+        """
+        m = np.asarray(self.weight, dtype=float) * np.asarray(self.v_f, dtype=float)
+        if self.model == "specular":
+            t = np.minimum(1.0, m[None, :] / m[:, None])
+        elif self.model == "diffuse":
+            t = m[None, :] / (m[:, None] + m[None, :])
+        else:
+            raise ValueError(f"unknown interface model {self.model!r}")
+        lo = np.minimum(dl[:, None, :], dl[None, :, :])
+        den = dl[:, None, :]
+        return t[:, :, None] * np.divide(lo, den, out=np.zeros_like(lo), where=den > 0)
+
+
+@dataclass
 class BTEProblem:
     """Discrete-ordinates QP transport on one rank (module docstring).
 
@@ -114,6 +194,10 @@ class BTEProblem:
     scheme : str
         Spatial scheme of :func:`.streaming.build_streaming`: ``upwind`` (step, first
         order) or ``linear`` (least-squares linear reconstruction, one rank only).
+    media : Media, optional
+        Regions of different superconductors (BCS): per region gap, Fermi velocity and
+        weight; ``gap``, ``v_f``, ``weight`` are then those of the reference medium
+        (grid start, output scale). Default: one medium everywhere.
     """
 
     dist: object
@@ -135,6 +219,7 @@ class BTEProblem:
     states: np.ndarray | None = None
     flux: np.ndarray | None = None
     scheme: str = "upwind"
+    media: Media | None = None
 
     def __post_init__(self):
         loc = self.dist.local
@@ -146,8 +231,18 @@ class BTEProblem:
             self.states, self.flux = rho[0], dl[0]
         self.rho, self.v = np.asarray(self.states), self.v_f * np.asarray(self.flux)
         normals = self.dist.geometry.face_normal[loc.faces]
+        cut = None
+        if self.media is not None:
+            self.rho_r, self.v_r, dl = self.media.spectra(self.grid, self.weight)
+            self.trans = self.media.transmission(dl)
+            cut = self.media.interfaces()
+        self.uniform = self.media is None
         self.stream = build_streaming(loc, normals, self.widths, self.quad, self.kinds,
-                                      self.scheme)
+                                      self.scheme, interface=cut)
+        if not self.uniform:
+            reg = loc.cell_region
+            self.rho_c, self.v_c = self.rho_r[reg].T, self.v_r[reg].T   # (N, n_local)
+            self.dead = (self.rho_c[:, : self.n] == 0) & (self.v_c[:, : self.n] == 0)
         self.vol = loc.volume[: self.n]
         reg = loc.cell_region[: self.n]
         self.sig = self.inv_mfp[reg]
@@ -174,6 +269,7 @@ class BTEProblem:
                              shape=(n * B, self.loc.n_local * B))
         h = (self.vol / self.widths[self.loc.cell_region[:n]]) ** (1.0 / self.loc.dim)
         s = self.vol * np.maximum(self.sig, 1.0 / h)  # row scale, same size as the f rows
+        self._srow = s
         w = np.tile(self.quad.weights, n)
         phi = sp.csr_matrix((np.concatenate([s, -np.repeat(s, K) * w]),
                              (np.concatenate([c * B + K, pr]), np.concatenate([c * B + K, fr]))),
@@ -183,8 +279,22 @@ class BTEProblem:
     def local_matrix(self, j: int, a: float) -> sp.csr_matrix:
         """Owned rows of the system of bin ``j`` with time coefficient ``a`` (0: steady)."""
         d = np.zeros((self.n, self.B))
-        d[:, : self.K] = (self.rho[j] * self.vol * (a + self.gam))[:, None]
-        m = self.v[j] * (self.stream.matrix + self._coll) + self._phi
+        if self.uniform:
+            d[:, : self.K] = (self.rho[j] * self.vol * (a + self.gam))[:, None]
+            m = self.v[j] * (self.stream.matrix + self._coll) + self._phi
+            return (m + sp.diags(d.ravel(), shape=m.shape)).tocsr()
+        B, n = self.B, self.n
+        vc = self.v_c[j]
+        d[:, : self.K] = (self.rho_c[j, :n] * self.vol * (a + self.gam))[:, None]
+        d[:, : self.K] += np.where(self.dead[j], self._srow, 0.0)[:, None]  # f = f_bath
+        m = (self.stream.matrix @ sp.diags(np.repeat(vc, B))
+             + sp.diags(np.repeat(vc[:n], B)) @ self._coll + self._phi)
+        itf = self.stream.interfaces
+        if itf is not None and len(itf.a):
+            ra, rb = self.loc.cell_region[itf.a], self.loc.cell_region[itf.b]
+            m = m + interface_matrix(itf, self.quad.weights, n, self.loc.n_local,
+                                     vc[itf.a], vc[itf.b], self.trans[ra, rb, j],
+                                     self.trans[rb, ra, j], self.media.model)
         return (m + sp.diags(d.ravel(), shape=m.shape)).tocsr()
 
     def petsc_matrix(self, j: int, a: float):
@@ -206,6 +316,9 @@ class BTEProblem:
         traps = self.dist.max(float(np.max(self.gam, initial=0.0))) > 0
         # the matrix depends on j only through rho v and rho (a + Gamma): share solvers
         key = (float(self.v[j]), float(self.rho[j]) if (a or traps) else 0.0, float(a))
+        if not self.uniform:  # per medium; the interfaces depend on j through v_r too
+            key = (tuple(self.v_r[:, j]), tuple(self.rho_r[:, j] if (a or traps) else
+                                                self.rho_r[:, j] == 0), float(a))
         if key not in self._ksp:
             from petsc4py import PETSc
 
@@ -246,7 +359,8 @@ class BTEProblem:
         """Injected particles per time unit, (n_owned, N)."""
         out = np.zeros((self.n, self.N))
         for s in self.sources:
-            out += s.rate(t0, t1) * s.weights[:, None] * s.spectrum[None, :]
+            spec = s.spectrum if np.ndim(s.spectrum) == 2 else s.spectrum[None, :]
+            out += s.rate(t0, t1) * s.weights[:, None] * spec
         return out
 
     def rhs(self, j: int, hist: np.ndarray | None = None, src: np.ndarray | None = None
@@ -254,12 +368,16 @@ class BTEProblem:
         """Owned right-hand side of bin ``j``: inflow, trap bath term, history
         :math:`\\rho V h^n` (``hist``: (n, K) values of :math:`h^n`), sources (n,)."""
         b = np.zeros((self.n, self.B))
+        v = self.v[j] if self.uniform else self.v_c[j, : self.n, None]
+        rho = self.rho[j] if self.uniform else self.rho_c[j, : self.n]
         for name, coef in self.stream.inflow.items():
-            b += self.v[j] * self.f_in[name][j] * coef.reshape(self.n, self.B)
+            b += v * self.f_in[name][j] * coef.reshape(self.n, self.B)
         fr = b[:, : self.K]
-        fr += (self.rho[j] * self.vol * self.gam * self.f_bath[j])[:, None]
+        fr += (rho * self.vol * self.gam * self.f_bath[j])[:, None]
+        if not self.uniform:
+            fr += np.where(self.dead[j], self._srow * self.f_bath[j], 0.0)[:, None]
         if hist is not None:
-            fr += self.rho[j] * self.vol[:, None] * hist
+            fr += (rho * self.vol)[:, None] * hist
         if src is not None:
             fr += (src / (self.weight * self.grid.h))[:, None]
         return b.ravel()
@@ -335,9 +453,24 @@ class BTEProblem:
         c = self.weight * self.grid.h
         jk = np.einsum("jck,k,kd->jcd", self.directional(x), self.quad.weights,
                        self.quad.omega)
+        if not self.uniform:
+            rc, vc = self.rho_c[:, : self.n], self.v_c[:, : self.n]
+            return {"qp_density": c * np.sum(rc * fb, axis=0),
+                    "qp_energy_density": c * np.sum(rc * self.grid.e[:, None] * fb, axis=0),
+                    "qp_current": c * np.einsum("jc,jcd->cd", vc, jk)}
         return {"qp_density": c * (self.rho @ fb),
                 "qp_energy_density": c * ((self.rho * self.grid.e) @ fb),
                 "qp_current": c * np.einsum("j,jcd->cd", self.v, jk)}
+
+    def density(self, f: np.ndarray) -> np.ndarray:
+        r"""Internal QP density :math:`w_0h\sum_j\rho_j f_j` of the owned cells for
+        occupations ``f``, shape (N,) (the same everywhere) or (N, n_owned)."""
+        c = self.weight * self.grid.h
+        f = np.asarray(f, dtype=float)
+        if self.uniform:
+            return c * (self.rho @ f)
+        rc = self.rho_c[:, : self.n]
+        return c * np.sum(rc * (f[:, None] if f.ndim == 1 else f), axis=0)
 
     def number(self, x: np.ndarray) -> float:
         """Total QP number (all ranks)."""
@@ -351,16 +484,27 @@ class BTEProblem:
         x = np.asarray(x).reshape(len(bins), -1)
         c = self.weight * self.grid.h
         v, rho, fbath = self.v[bins], self.rho[bins], self.f_bath[bins]
+        if not self.uniform:  # per cell and bin, expanded over the cell's unknowns
+            rho = self.rho_c[bins, : self.n]
+            vx = np.repeat(self.v_c[bins, : self.n], self.B, axis=1)
         out = {}
         for name in sorted(self.stream.outflow):  # same order on every rank
-            o = v @ (x @ self.stream.outflow[name])
+            if self.uniform:
+                o = v @ (x @ self.stream.outflow[name])
+            else:
+                o = float(np.sum((x * vx) @ self.stream.outflow[name]))
             if name in self.stream.influx:
-                o -= float(np.sum(v * self.f_in[name][bins])) * self.stream.influx[name].sum()
+                if self.uniform:
+                    o -= float(np.sum(v * self.f_in[name][bins])) * \
+                        self.stream.influx[name].sum()
+                else:
+                    o -= float(self.f_in[name][bins] @ (vx @ self.stream.influx[name]))
             elif self.kinds[name] in ("specular", "diffuse"):
                 continue  # reflecting: zero net flux by construction
             out[f"boundary:{name}"] = self.dist.sum(c * o)
         fb = x.reshape(len(bins), self.n, self.B)[:, :, : self.K] @ self.quad.weights
-        loss = np.sum(rho[:, None] * (fb - fbath[:, None]) * (self.vol * self.gam))
+        rr = rho[:, None] if self.uniform else rho
+        loss = np.sum(rr * (fb - fbath[:, None]) * (self.vol * self.gam))
         out["traps"] = self.dist.sum(c * loss)
         out["sources"] = -self.dist.sum(float(np.sum(self.source_rates(t0, t1)[:, bins])))
         return out

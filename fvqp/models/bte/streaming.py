@@ -34,6 +34,16 @@ of their group:
 * ``diffuse``: isotropic re-emission of the outgoing flux,
   :math:`f^{in}_k = \sum_{r\,out} w_r\mu_r f_r / \sum_{k'\,in} w_{k'}|\mu_{k'}|`.
 
+Interfaces between regions of different superconductors (``interface`` faces of
+:func:`build_streaming`) are left out of :attr:`Streaming.matrix`; their operator depends on
+the energy bin and is assembled per bin by :func:`interface_matrix` (see
+``docs/theory_bte_mesh.md``, "Interfaces between superconductors"): of the flux an
+ordinate carries out of side :math:`a`, the fraction :math:`T_{ab}` enters side :math:`b`
+(``specular``: in the same direction; ``diffuse``: re-emitted isotropically into
+:math:`b`) and :math:`1-T_{ab}` is reflected back into :math:`a` (mirror ordinate, or
+isotropically), so every interface face conserves particles (and, the bin being the same
+on both sides, energy) exactly.
+
 Unknowns are laid out ``c * (K + 1) + k`` (cell ``c``, ordinate ``k``; slot ``K`` is the
 angle average of :mod:`.problem`).
 """
@@ -48,12 +58,39 @@ import scipy.sparse as sp
 from .quadrature import GRAZING, Quadrature
 from .reconstruction import expand, face_corrections, lsq_gradient
 
-__all__ = ["FACE_KINDS", "SCHEMES", "Streaming", "build_streaming"]
+__all__ = ["FACE_KINDS", "INTERFACE_MODELS", "SCHEMES", "InterfaceFaces", "Streaming",
+           "build_streaming", "interface_matrix"]
 
 #: boundary condition kinds understood by :func:`build_streaming`
 FACE_KINDS = ("inflow", "specular", "diffuse")
 #: spatial schemes: step upwind (first order) or upwind with linear reconstruction
 SCHEMES = ("upwind", "linear")
+#: transmission models of interfaces between superconductors
+INTERFACE_MODELS = ("specular", "diffuse")
+
+
+@dataclass
+class InterfaceFaces:
+    r"""Interior faces between regions of different superconductors on one rank.
+
+    Attributes
+    ----------
+    a, b : ndarray of int, shape (F,)
+        Local cells on the two sides (the normal points from ``a`` to ``b``).
+    g : ndarray, shape (F, K)
+        :math:`(\Omega_k\cdot n)A w` per ordinate.
+    aw : ndarray, shape (F,)
+        Face area times extrusion width.
+    mirror_a, mirror_b : ndarray of int, shape (F, K)
+        Mirror ordinate in ``a`` (``b``) of every ordinate leaving ``a`` (``b``), -1 else.
+    """
+
+    a: np.ndarray
+    b: np.ndarray
+    g: np.ndarray
+    aw: np.ndarray
+    mirror_a: np.ndarray
+    mirror_b: np.ndarray
 
 
 @dataclass
@@ -78,10 +115,12 @@ class Streaming:
     inflow: dict = field(default_factory=dict)
     outflow: dict = field(default_factory=dict)
     influx: dict = field(default_factory=dict)
+    interfaces: InterfaceFaces | None = None
 
 
 def build_streaming(loc, normals: np.ndarray, widths: np.ndarray, quad: Quadrature,
-                    kinds: dict[str, str], scheme: str = "upwind") -> Streaming:
+                    kinds: dict[str, str], scheme: str = "upwind",
+                    interface: np.ndarray | None = None) -> Streaming:
     """Assemble the streaming operator of the owned cells of ``loc``.
 
     Parameters
@@ -98,6 +137,10 @@ def build_streaming(loc, normals: np.ndarray, widths: np.ndarray, quad: Quadratu
         ``upwind`` (step, first order) or ``linear`` (the upwind cell's value
         reconstructed at the face centroid with the least-squares gradient of
         :mod:`.reconstruction`; serial only: a ghost cell's neighbours are not local).
+    interface : ndarray of bool, shape (R, R), optional
+        Region pairs whose common faces are interfaces between different
+        superconductors: left out of the matrix and returned as
+        :attr:`Streaming.interfaces` (for :func:`interface_matrix`); upwind scheme only.
     """
     if scheme not in SCHEMES:
         raise ValueError(f"unknown spatial scheme {scheme!r} (expected one of {SCHEMES})")
@@ -133,6 +176,21 @@ def build_streaming(loc, normals: np.ndarray, widths: np.ndarray, quad: Quadratu
     # ---- interior faces ---------------------------------------------------------------
     fi = np.flatnonzero(deg == 2)
     a, b = loc.inc_cell[ptr[fi]], loc.inc_cell[ptr[fi] + 1]
+    itf = None
+    if interface is not None and np.any(interface):
+        if linear:
+            raise ValueError("interfaces between different superconductors need the "
+                             "'upwind' scheme")
+        ra, rb = loc.cell_region[a], loc.cell_region[b]
+        cut = np.asarray(interface, dtype=bool)[ra, rb]
+        fx = fi[cut]
+        ax, bx = a[cut], b[cut]
+        awx = loc.face_area[fx] * np.minimum(wc[ax], wc[bx])
+        nx = normals[fx]
+        itf = InterfaceFaces(a=ax, b=bx, g=(nx @ quad.omega.T) * awx[:, None], aw=awx,
+                             mirror_a=quad.mirror_targets(nx)[0],
+                             mirror_b=quad.mirror_targets(-nx)[0])
+        fi, a, b = fi[~cut], a[~cut], b[~cut]
     aw = loc.face_area[fi] * np.minimum(wc[a], wc[b])
     g = (normals[fi] @ quad.omega.T) * aw[:, None]  # (F, K)
     pos = g > 0
@@ -150,7 +208,7 @@ def build_streaming(loc, normals: np.ndarray, widths: np.ndarray, quad: Quadratu
     m = dn < n_own
     add_face(ib[m], corr, ent[m], up[m], kf[m], -ga[m])   # inflow of the downwind cell
     # ---- boundary faces ---------------------------------------------------------------
-    out = Streaming(matrix=None)
+    out = Streaming(matrix=None, interfaces=itf)
     bf = np.flatnonzero(deg == 1)
     c = loc.inc_cell[ptr[bf]]
     aw = loc.face_area[bf] * wc[c]
@@ -212,6 +270,87 @@ def build_streaming(loc, normals: np.ndarray, widths: np.ndarray, quad: Quadratu
     out.matrix = sp.csr_matrix((v, (r, cc)), shape=(n_own * B, loc.n_local * B))
     out.matrix.sum_duplicates()
     return out
+
+
+def interface_matrix(itf: InterfaceFaces, w: np.ndarray, n_own: int, n_local: int,
+                     va: np.ndarray, vb: np.ndarray, tab: np.ndarray, tba: np.ndarray,
+                     model: str) -> sp.csr_matrix:
+    r"""Operator of the interface faces for one energy bin (owned rows).
+
+    Of the particle flux :math:`v_a w_r\,g_r f_r` of an ordinate :math:`r` leaving side
+    :math:`a` (:math:`g_r = (\Omega_r\cdot n)Aw > 0`) the fraction :math:`T_{ab}` enters
+    :math:`b` and :math:`1 - T_{ab}` is reflected into :math:`a`:
+
+    * ``specular``: transmitted into the same ordinate,
+      :math:`v_b f^{in}_{b,r} = T_{ab}v_af_r`; reflected into the mirror ordinate
+      :math:`t`, :math:`w_t|g_t|\,v_a f^{in}_{a,t} = (1-T_{ab})w_rg_rv_af_r`;
+    * ``diffuse``: both parts re-emitted isotropically over the ordinates entering the
+      receiving side, :math:`v f^{in}_k = \sum_r w_rg_rv_af_r(\ldots)/\sum_{k'}w_{k'}|g_{k'}|`.
+
+    The quadrature-weighted column sums vanish: every face conserves particles exactly.
+
+    Parameters
+    ----------
+    itf : InterfaceFaces
+    w : ndarray, shape (K,)
+        Quadrature weights.
+    n_own, n_local : int
+        Owned and local cells.
+    va, vb : ndarray, shape (F,)
+        Flux speed per unit occupation on the two sides (:math:`w_s N v/(w_0 v)`, 0 where
+        the side has no states in this bin).
+    tab, tba : ndarray, shape (F,)
+        Transmission probabilities :math:`a\to b` and :math:`b\to a`.
+    model : str
+        One of :data:`INTERFACE_MODELS`.
+    """
+    if model not in INTERFACE_MODELS:
+        raise ValueError(f"unknown interface model {model!r} (expected {INTERFACE_MODELS})")
+    B = len(w) + 1
+    rows, cols, vals = [], [], []
+    aw = itf.aw
+    for src, dst, g, v, t, mirror in ((itf.a, itf.b, itf.g, va, tab, itf.mirror_a),
+                                      (itf.b, itf.a, -itf.g, vb, tba, itf.mirror_b)):
+        out = g > GRAZING * aw[:, None]     # leaving src, entering dst
+        inn = g < -GRAZING * aw[:, None]    # entering src
+        f_, r_ = np.nonzero(out)
+        flux = g[f_, r_] * v[f_]            # per unit f, per unit weight
+        own_s, own_d = src[f_] < n_own, dst[f_] < n_own
+        # outflow of src
+        rows.append((src[f_] * B + r_)[own_s])
+        cols.append((src[f_] * B + r_)[own_s])
+        vals.append(flux[own_s])
+        if model == "specular":
+            m = own_d
+            rows.append((dst[f_] * B + r_)[m])
+            cols.append((src[f_] * B + r_)[m])
+            vals.append(-(flux * t[f_])[m])
+            tk = mirror[f_, r_]
+            m = own_s
+            rows.append((src[f_] * B + tk)[m])
+            cols.append((src[f_] * B + r_)[m])
+            vals.append(-(flux * (1.0 - t[f_]) * w[r_] / w[tk])[m])
+        else:
+            wout = np.sum(np.where(out, w * g, 0.0), axis=1)    # sum over entering dst
+            win = np.sum(np.where(inn, -w * g, 0.0), axis=1)    # sum over entering src
+            # transmitted: (f, k entering dst = out, r leaving src = out)
+            f2, k2, r2 = np.nonzero(out[:, :, None] & out[:, None, :])
+            m = dst[f2] < n_own
+            rows.append((dst[f2] * B + k2)[m])
+            cols.append((src[f2] * B + r2)[m])
+            vals.append((-g[f2, k2] * t[f2] * v[f2] * w[r2] * g[f2, r2] / wout[f2])[m])
+            f3, k3, r3 = np.nonzero(inn[:, :, None] & out[:, None, :])
+            m = src[f3] < n_own
+            rows.append((src[f3] * B + k3)[m])
+            cols.append((src[f3] * B + r3)[m])
+            vals.append((g[f3, k3] * (1.0 - t[f3]) * v[f3] * w[r3] * g[f3, r3]
+                         / win[f3])[m])
+    r = np.concatenate(rows) if rows else np.zeros(0, int)
+    c = np.concatenate(cols) if cols else np.zeros(0, int)
+    v_ = np.concatenate(vals) if vals else np.zeros(0)
+    mat = sp.csr_matrix((v_, (r, c)), shape=(n_own * B, n_local * B))
+    mat.sum_duplicates()
+    return mat
 
 
 def _scatter(cells: np.ndarray, values: np.ndarray, n_own: int, B: int) -> np.ndarray:
