@@ -15,6 +15,13 @@ generation probability per step is :math:`\\zeta/(\\zeta + C)`.  Paper values:
 :math:`C_p(\\infty) = 2.19 \\pm 0.05`, :math:`C_p(\\zeta) \\approx C_p(\\infty) -
 4.2/\\sqrt\\zeta` at :math:`\\zeta \\gg 1` (Eq. S8).
 
+Without spin flips (:math:`\\zeta = \\infty`) every step changes the total spin
+:math:`N_+ - N_-` by the new bubble's spin, so it is an unbiased random walk: a periodic
+box has no stationary state, polarises over long runs and :math:`C_p` grows with
+:math:`|P|` (S10); :math:`C_p(\\infty)` therefore depends on the box size and the run
+length (``docs/theory_stochastic.md``: the paper's protocol gives 2.300 +- 0.015 at
+``L = 30``, 2.221 +- 0.005 at ``L = 45``).
+
 Choices not fixed by the paper: when a new bubble overlaps several partners, it bursts
 with the nearest one (the limit of the exponentially distance-dependent rate of Eq. 7);
 averages over steps are weighted with the expected holding time of each state (time
