@@ -82,6 +82,26 @@ class ModelResult(Mapping):
                    counters=counters, balances=balances, output_dir=output_dir,
                    outputs=outputs, summary=s)
 
+    def report(self, keys: tuple = ()) -> str:
+        """The end-of-run lines: status and message, output path, wall time, work done,
+        every balance's imbalance and the model's key numbers (summary ``keys``)."""
+        lines = [f"{self.model}: status {self.status} — {self.message}"]
+        if self.output_dir:
+            lines.append(f"  output: {self.output_dir}")
+        wall = self.summary.get("wall_time_s")
+        if wall is not None:
+            lines.append(f"  wall time: {wall:.3g} s")
+        if self.counters:
+            lines.append("  work: " + ", ".join(f"{k} {v}" for k, v in self.counters.items()))
+        for name, bal in self.balances.items():
+            value = bal.get("imbalance") if isinstance(bal, Mapping) else bal
+            lines.append(f"  balance {name}: imbalance {value:.3g}")
+        for key in keys:
+            if key in self.summary:
+                v = self.summary[key]
+                lines.append(f"  {key}: {v:.6g}" if isinstance(v, float) else f"  {key}: {v}")
+        return "\n".join(lines)
+
     @property
     def success(self) -> bool:
         """True unless the run failed (``status < 0``)."""

@@ -80,6 +80,8 @@ class MeshModel:
 
     name: str = ""
     outputs: dict[str, OutputField] = {}
+    #: summary entries shown in the end-of-run report (besides status, balances, work)
+    key_numbers: tuple = ()
 
     @property
     def log(self) -> logging.Logger:
@@ -157,8 +159,11 @@ class MeshModel:
                                json.dumps(summary, indent=2).encode())
         (self.log.info if summary["status"] >= 0 else self.log.error)(
             "done: %s", summary["message"])
-        return ModelResult.from_summary(self.name, summary,
-                                        out_dir if dist.rank == 0 else None)
+        result = ModelResult.from_summary(self.name, summary,
+                                          out_dir if dist.rank == 0 else None)
+        if dist.rank == 0:
+            self.log.info("%s", result.report(self.key_numbers))
+        return result
 
 
 def run_model(name: str, run, case, output_dir: str | None = None, **kwargs) -> ModelResult:
@@ -175,4 +180,6 @@ def run_model(name: str, run, case, output_dir: str | None = None, **kwargs) -> 
         except ConvergenceError as exc:
             logging.getLogger(f"fvqp.{name}").error("not converged: %s", exc)
             summary = {"status": -1, "message": f"not converged: {exc}"}
-    return ModelResult.from_summary(name, summary, out_dir)
+    result = ModelResult.from_summary(name, summary, out_dir)
+    logging.getLogger(f"fvqp.{name}").info("%s", result.report())
+    return result

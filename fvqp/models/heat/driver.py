@@ -126,6 +126,7 @@ class HeatModel(MeshModel):
 
     name = "heat"
     outputs = OUTPUTS
+    key_numbers = ("max_temperature_K", "t_end_s")
 
     def build(self, case, comm=None) -> HeatSimulation:
         return HeatSimulation(case, comm)

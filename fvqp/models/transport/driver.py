@@ -304,6 +304,7 @@ class TransportModel(MeshModel):
 
     name = "transport"
     outputs = OUTPUTS
+    key_numbers = ("N_qp", "t_end_s", "power_imbalance_W")
 
     def build(self, case, comm=None) -> TransportSimulation:
         return TransportSimulation(case, comm)

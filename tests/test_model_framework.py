@@ -1,0 +1,113 @@
+"""The model framework (fvqp.models.base, fvqp.solvers): one result type, the failure rule,
+PETSc options removed after use, option typos named before any solve, SI outputs from
+declared dimensions."""
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import run_fvqp
+from test_heat_runs import FILM
+
+
+@pytest.fixture
+def film_case(write_case):
+    return write_case(FILM.format(end="20 ns", ck=100))
+
+
+def test_run_returns_the_result_and_leaves_no_inserted_options(film_case, tmp_path):
+    """A run through the Python API returns a ModelResult whose counters and balances are
+    the summary's; afterwards PETSc's options database holds none of the options the run
+    inserted, and an option set beforehand (as on a command line) is left untouched."""
+    from petsc4py import PETSc
+
+    from fvqp.api import run_case
+    from fvqp.models.base import ModelResult
+
+    db = PETSc.Options()
+    db.setValue("heat_snes_max_it", "25")  # "command line": must survive and win
+    try:
+        res = run_case(film_case, output_dir=str(tmp_path / "o"))
+        left = {k for k in db.getAll() if k.startswith("heat_")}
+        assert left == {"heat_snes_max_it"}
+        assert db.getString("heat_snes_max_it") == "25"
+    finally:
+        db.delValue("heat_snes_max_it")
+    assert isinstance(res, ModelResult) and res.model == "heat" and res.success
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert res.status == summary["status"] == 0 and res["message"] == summary["message"]
+    assert res.counters["steps"] == summary["steps"] > 0
+    assert res.counters["newton_iterations"] == summary["newton_iterations"]
+    bal = res.balances["energy_J"]
+    assert bal == summary["energy_J"]
+    # the balance the result carries is the run's conservation check (round-off)
+    assert abs(bal["imbalance"]) <= 1e-10 * bal["deposited"]
+    assert "summary.json" in res.outputs and "heat_test.pvd" in res.outputs
+
+
+def test_a_second_run_in_the_same_process_repeats_the_first(film_case, tmp_path):
+    """Nothing a run configured leaks into the next one in the same process."""
+    from fvqp.api import run_case
+
+    a = run_case(film_case, output_dir=str(tmp_path / "a"))
+    b = run_case(film_case, output_dir=str(tmp_path / "b"))
+    for key in ("steps", "rejected_steps", "newton_iterations", "linear_iterations"):
+        assert a[key] == b[key]
+    assert a["max_temperature_K"] == pytest.approx(b["max_temperature_K"], rel=1e-12)
+
+
+def test_failure_is_a_status_with_the_cause(film_case, tmp_path):
+    """The failure rule: Newton that cannot converge gives status -1 and a message naming
+    the cause and the fix (no exception), and the summary is still written."""
+    from petsc4py import PETSc
+
+    from fvqp.api import run_case
+
+    db = PETSc.Options()
+    db.setValue("heat_snes_max_it", "0")
+    try:
+        res = run_case(film_case, output_dir=str(tmp_path / "o"))
+    finally:
+        db.delValue("heat_snes_max_it")
+    assert res.status == -1 and not res.success
+    assert "not converged" in res.message and "dt_min" in res.message
+    assert json.loads((tmp_path / "o" / "summary.json").read_text())["status"] == -1
+
+
+def test_petsc_value_typo_is_refused_before_any_solve(film_case, tmp_path):
+    p = run_fvqp(["run", film_case, "--output", tmp_path / "o", "-heat_ksp_type", "gmress"],
+                 check=False)
+    assert p.returncode == 2
+    assert "prefix 'heat_'" in p.stderr and "-heat_ksp_type gmress" in p.stderr
+    assert "Traceback" not in p.stderr
+    assert not (tmp_path / "o" / "summary.json").exists()
+
+
+def test_unused_command_line_option_is_reported_and_no_list_at_exit(film_case, tmp_path):
+    """A misspelt option is named right after the first solve; a clean run ends without
+    PETSc's list of unused options (fvqp's own defaults are removed after use)."""
+    p = run_fvqp(["run", film_case, "--output", tmp_path / "a", "-heat_ksp_rtoll", "1e-5"])
+    assert "not used by any solver object: -heat_ksp_rtoll" in p.stderr
+    p = run_fvqp(["run", film_case, "--output", tmp_path / "b", "-options_left"])
+    assert "There are no unused options" in p.stdout + p.stderr
+
+
+def test_outputs_in_si_from_declared_dimensions():
+    """to_output converts internal fields with their declared dimension and unit; an
+    undeclared unit is refused."""
+    from fvqp.materials import get_material
+    from fvqp.models.base import OutputField, to_output
+    from fvqp.units import E_CHARGE, UnitSystem
+
+    u = UnitSystem.from_material(get_material("Al"))
+    decl = {"gap": OutputField("energy", "ueV"), "n": OutputField("number_density", "1/um^3"),
+            "j": OutputField("number_flux", "1/(um^2 s)")}
+    out = to_output(u, {"gap": np.array([1.764]), "n": np.array([2.0]),
+                        "j": np.array([3.0])}, decl)
+    assert out["gap"][0] == pytest.approx(1.764 * u.energy / (E_CHARGE * 1e-6), rel=1e-14)
+    assert out["n"][0] == pytest.approx(2.0 * u.N0 * u.energy * 1e-18, rel=1e-14)
+    assert out["j"][0] == pytest.approx(3.0 * u.N0 * u.energy * u.length / u.tau0 * 1e-12,
+                                        rel=1e-14)
+    with pytest.raises(ValueError, match="not declared"):
+        OutputField("energy", "meV")
