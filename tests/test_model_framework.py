@@ -6,9 +6,9 @@ import json
 
 import numpy as np
 import pytest
+from test_heat_runs import FILM
 
 from conftest import run_fvqp
-from test_heat_runs import FILM
 
 
 @pytest.fixture
