@@ -77,8 +77,8 @@ def test_total_spin_is_a_random_walk():
 
 
 # Reference values of the two protocols below: the same rules in an independent C
-# implementation (xoshiro256** generator, own cell lists), 400 replicas each, mean +-
-# standard error (docs/theory_stochastic.md, section 1).
+# implementation (benchmarks/bubbles_reference.c: xoshiro256** generator, own cell lists),
+# 400 replicas each, mean +- standard error (docs/theory_stochastic.md, section 1).
 CP_INF_REF_L14 = (2.0946, 0.0029)   # zeta = inf, L = 14, burn 50, sample 100
 CP_FAST_REF_L6 = (0.6123, 0.0010)   # zeta = 0.02, L = 6, burn 315, sample 945 (steps)
 
