@@ -215,3 +215,23 @@ def test_resume_refused_for_steady_and_missing_checkpoint(tmp_path) -> None:
     p = run_fvqp(["run", _case("kinetics0d_al_relaxation.toml"), "--output", tmp_path / "t",
                   "--resume"], check=False)
     assert p.returncode == 2 and "no checkpoint" in p.stderr
+
+
+def test_resume_refused_for_a_checkpoint_on_the_old_grid(tmp_path) -> None:
+    """A checkpoint written before the vertex grid (no grid in its metadata: a state on the
+    cell-centred nodes) is not continued on the new grid: exit 2 naming the grid."""
+    import json
+
+    from conftest import run_fvqp
+
+    case = _case("kinetics0d_al_relaxation.toml")
+    out = tmp_path / "part"
+    run_fvqp(["run", case, "--output", out, "--max-steps", "20"])
+    ckpt = out / "checkpoint.h5"
+    with h5py.File(ckpt, "r+") as fh:
+        meta = json.loads(fh.attrs["meta"])
+        assert meta["grid"]["layout"] == "vertex"
+        del meta["grid"]
+        fh.attrs["meta"] = json.dumps(meta)
+    p = run_fvqp(["run", case, "--output", out, "--resume"], check=False)
+    assert p.returncode == 2 and "another energy grid" in p.stderr, p.stderr

@@ -282,13 +282,26 @@ def _transient(model: Kinetics0D, meta: dict, case, out_dir: str, y0: np.ndarray
     tau0 = meta["tau0_s"]
     t_end = tc["end"] / tau0
     ckpt = checkpoint_path(out_dir)
+    g = model.grid
+    grid = {"layout": g.layout, "n": g.n, "n_ph": g.n_ph, "h": g.h}
     if resume:
+        from ...io.checkpoint import CheckpointError
+
         st = TransientState.load(ckpt, case.digest)
+        old = {"layout": "centred (before the vertex grid)"} if not st.grid else st.grid
+        if old.get("layout") != g.layout or any(
+                not np.isclose(old.get(k, np.nan), grid[k], rtol=1e-12, atol=0)
+                for k in ("n", "n_ph", "h")):
+            raise CheckpointError(
+                f"checkpoint {ckpt} holds a state on another energy grid ({old}) than this "
+                f"version builds for the case ({grid}; kinetics0d uses the vertex grid, "
+                "fvqp.collisions.grid). Fix: run the case again without --resume.")
         log.info("resumed from %s at t = %.4g tau0 (step %d)", ckpt, st.t, st.steps)
     else:
         dt0 = (tc["dt_initial"] or 1e-3 * tau0) / tau0
         st = TransientState(t=0.0, y=y0.copy(), dt=dt0,
-                            out_times=sorted(t / tau0 for t in d["output"]["times"]))
+                            out_times=sorted(t / tau0 for t in d["output"]["times"]),
+                            grid=grid)
     opts = {"ts_bdf_order": 1 if tc["scheme"] == "bdf1" else 2, **petsc}
     st, status, message = integrate_checkpointed(
         model, st, t_end, rtol=tc["rtol"], atol=default_atol(model, y0, tc["rtol"]),

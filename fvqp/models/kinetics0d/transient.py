@@ -49,6 +49,9 @@ class TransientState:
     snap_t: list = field(default_factory=list)
     snap_y: list = field(default_factory=list)
     out_times: list = field(default_factory=list)
+    #: energy grid of ``y`` (``layout``, ``n``, ``n_ph``, ``h``; empty in checkpoints
+    #: written before the grid was recorded, i.e. on the cell-centred grid)
+    grid: dict = field(default_factory=dict)
 
     def save(self, path: str, digest: str) -> None:
         """Write the checkpoint atomically (:func:`fvqp.io.checkpoint.write_checkpoint`)."""
@@ -59,7 +62,8 @@ class TransientState:
                                                                    self.y.size)}
         meta = {"t": self.t, "dt": self.dt, "steps": self.steps,
                 "rejected_steps": self.rejected_steps,
-                "newton_iterations": self.newton_iterations, "out_times": self.out_times}
+                "newton_iterations": self.newton_iterations, "out_times": self.out_times,
+                "grid": self.grid}
         write_checkpoint(path, digest, arrays, meta)
 
     @classmethod
@@ -69,7 +73,8 @@ class TransientState:
         st = cls(t=float(meta["t"]), y=np.asarray(arrays["y"], float), dt=float(meta["dt"]),
                  steps=int(meta["steps"]), rejected_steps=int(meta["rejected_steps"]),
                  newton_iterations=int(meta["newton_iterations"]),
-                 out_times=[float(x) for x in meta["out_times"]])
+                 out_times=[float(x) for x in meta["out_times"]],
+                 grid=dict(meta.get("grid") or {}))
         st.series = {k: [float(x) for x in arrays[f"series_{k}"]] for k in _SERIES}
         st.snap_t = [float(x) for x in arrays["snap_t"]]
         st.snap_y = [np.asarray(r, float) for r in arrays["snap_y"]]
