@@ -23,8 +23,8 @@ from __future__ import annotations
 import numpy as np
 
 from ...parallel.blocked import BlockDistribution
-from ...solvers.options import apply_options
-from .blockcsr import CellBlockCSR
+from ...solvers.blockcsr import CellBlockCSR
+from ...solvers.linear import LinearSolver
 
 __all__ = ["PhononDiffusionSolve", "PHONON_DEFAULTS"]
 
@@ -43,8 +43,6 @@ class PhononDiffusionSolve:
     """
 
     def __init__(self, problem, prefix: str):
-        from petsc4py import PETSc
-
         self.p = problem
         M, n = problem.M, problem.n
         a, b = problem.f_a[problem.ph_pairs], problem.f_b[problem.ph_pairs]
@@ -58,11 +56,7 @@ class PhononDiffusionSolve:
             q[own] = self.csr.coupling_positions(row[own], col[own])
             pos.append(q.ravel())
         self._pos = pos
-        self.ksp = PETSc.KSP().create(comm=self.dist.comm)
-        apply_options(prefix, PHONON_DEFAULTS)
-        self.ksp.setOptionsPrefix(prefix)
-        self.ksp.setFromOptions()
-        self._rhs, self._sol = self.mat.createVecs()
+        self.solver = LinearSolver(self.mat, prefix, PHONON_DEFAULTS)
 
     def update(self, d: np.ndarray) -> None:
         """Assemble with the cell diagonal ``d`` (owned cells, M) and the couplings."""
@@ -77,10 +71,8 @@ class PhononDiffusionSolve:
             keep = pos >= 0
             np.add.at(self.csr.data, pos[keep], -v[keep])
         self.csr.assemble(self.mat)
-        self.ksp.setOperators(self.mat)
+        self.solver.set_operators()
 
     def solve(self, r: np.ndarray) -> np.ndarray:
         """:math:`\\tilde D^{-1} r` for ``r`` shaped (owned cells, M)."""
-        self._rhs.setArray(np.ascontiguousarray(r, dtype=float).ravel())
-        self.ksp.solve(self._rhs, self._sol)
-        return self._sol.getArray().reshape(r.shape).copy()
+        return self.solver.solve(np.ascontiguousarray(r, dtype=float).ravel()).reshape(r.shape)

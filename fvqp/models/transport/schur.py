@@ -42,9 +42,9 @@ from __future__ import annotations
 import numpy as np
 
 from ...parallel.blocked import BlockDistribution
-from ...solvers.options import apply_options
-from .blockcsr import CellBlockCSR
-from .coarse import AggregateCoarse
+from ...parallel.coarse import AggregateCoarse
+from ...solvers.blockcsr import CellBlockCSR
+from ...solvers.linear import LinearSolver, option_value
 from .phonon_pc import PhononDiffusionSolve
 
 __all__ = ["SchurPreconditioner", "SCHUR_DEFAULTS"]
@@ -85,37 +85,26 @@ class SchurPreconditioner:
     """
 
     def __init__(self, problem, prefix: str, options: dict | None = None):
-        from petsc4py import PETSc
-
         self.p = problem
         N = problem.N
         self.dist = BlockDistribution(problem.cells, N)
         self.csr = CellBlockCSR(problem.cells, N, problem.f_a, problem.f_b)
         self.mat = self.csr.create_matrix(self.dist.comm)
         self._transport_pos = self._positions()
-        self.ksp = PETSc.KSP().create(comm=self.dist.comm)
-        self.ksp.setOperators(self.mat)
         self.prefix = prefix + "schur_"
         par = SCHUR_PARALLEL_DEFAULTS if self.dist.size > 1 and "pc_type" not in (
             options or {}) else {}
-        opts = {**SCHUR_DEFAULTS, **par, **(options or {})}
-        if opts.get("pc_type") not in ("bjacobi", "asm"):  # no sub-solvers
-            opts = {k: v for k, v in opts.items()
-                    if not k.startswith("sub_") or k in (options or {})}
-        apply_options(self.prefix, opts)
-        self.ksp.setOptionsPrefix(self.prefix)
-        if (self.dist.size > 1 and PETSc.Options().getString(self.prefix + "pc_type", "")
-                == "asm" and PETSc.Options().getString(self.prefix + "subdomains", "rcm")
-                == "rcm"):
-            self._rcm_subdomain()
-        self.ksp.setFromOptions()  # last: the command line wins
-        self._rhs, self._sol = self.mat.createVecs()
-        self.inner_iterations = 0
+        sub = None
+        if self.dist.size > 1 and option_value(self.prefix + "subdomains", "rcm") == "rcm":
+            sub = self._rcm_subdomain()
+        #: the inner KSP of :math:`S_T` (:class:`fvqp.solvers.linear.LinearSolver`)
+        self.inner = LinearSolver(self.mat, self.prefix, {**SCHUR_DEFAULTS, **par},
+                                  options, subdomains=sub)
         #: "stored": B D^-1 and D^-1 C kept per cell in single precision (2NM floats per
         #: cell); "action": applied through the exact Jacobian action instead (no storage,
         #: two collision-operator evaluations per application) -- option
         #: ``-<prefix>schur_couplings``
-        self.couplings = PETSc.Options().getString(self.prefix + "couplings", "stored")
+        self.couplings = option_value(self.prefix + "couplings", "stored")
         if self.couplings not in ("stored", "action"):
             raise ValueError(f"-{self.prefix}couplings must be 'stored' or 'action', not "
                              f"{self.couplings!r}")
@@ -128,25 +117,34 @@ class SchurPreconditioner:
         self.dc = np.empty((n, M, N), dtype=np.float32) if stored else None
         #: two-level inner solve (.coarse) on this many aggregates, 0 = off; option
         #: ``-<prefix>schur_coarse_aggregates``
-        n_agg = PETSc.Options().getInt(self.prefix + "coarse_aggregates", COARSE_AGGREGATES)
+        n_agg = option_value(self.prefix + "coarse_aggregates", COARSE_AGGREGATES)
         self.coarse = None
         if n_agg > 0:
             rows, cols, bins = self._transport_cells
-            diagonal = PETSc.Options().getBool(self.prefix + "coarse_diagonal", False)
+            diagonal = option_value(self.prefix + "coarse_diagonal", False)
             self.coarse = AggregateCoarse(problem.cells, N, n_agg, rows, cols, bins, diagonal)
-            self._res = self.mat.createVecs()[0]
         #: phonon diffusion between cells: sparse solves with D + T_ph (.phonon_pc)
         self.phonons = (PhononDiffusionSolve(problem, self.prefix + "ph_")
                         if len(problem.ph_pairs) else None)
 
-    def _rcm_subdomain(self) -> None:
+    @property
+    def ksp(self):
+        """The inner PETSc KSP (for inspection)."""
+        return self.inner.ksp
+
+    @property
+    def inner_iterations(self) -> int:
+        """Krylov iterations of all inner solves."""
+        return self.inner.iterations
+
+    def _rcm_subdomain(self) -> tuple[np.ndarray, np.ndarray]:
         """This rank's additive-Schwarz subdomain: owned cells plus one layer of
         neighbours (the ghost cells), listed cell by cell in reverse Cuthill-McKee order of
         their face graph, unsorted, so that the subdomain ILU(0) eliminates in that order
         (module constants above: 7 instead of 15 inner iterations on the absorber).
         Option ``-<prefix>schur_subdomains petsc`` leaves the subdomains to PETSc
-        (``-<prefix>schur_pc_asm_overlap``; rows sorted by global number)."""
-        from petsc4py import PETSc
+        (``-<prefix>schur_pc_asm_overlap``; rows sorted by global number). Returns the
+        global rows of the subdomain and its owned rows."""
         from scipy.sparse import csr_matrix
         from scipy.sparse.csgraph import reverse_cuthill_mckee
 
@@ -158,14 +156,7 @@ class SchurPreconditioner:
         cells = reverse_cuthill_mckee(graph, symmetric_mode=True)
         rows = (self.csr.g[cells][:, None] * N + np.arange(N)).ravel()
         owned = np.repeat(cells < p.n, N)
-        sub = PETSc.IS().createGeneral(rows.astype(PETSc.IntType), comm=PETSc.COMM_SELF)
-        loc = PETSc.IS().createGeneral(rows[owned].astype(PETSc.IntType),
-                                       comm=PETSc.COMM_SELF)
-        pc = self.ksp.getPC()
-        pc.setType("asm")
-        pc.setASMLocalSubdomains(1, [sub], [loc])
-        pc.setASMOverlap(0)
-        pc.setASMSortIndices(False)
+        return rows, rows[owned]
 
     def _positions(self) -> np.ndarray:
         """Value positions of :meth:`TransportProblem.transport_values` in the CSR data
@@ -227,7 +218,7 @@ class SchurPreconditioner:
         if self.coarse is not None:
             self.coarse.build(tv)
         self.csr.assemble(self.mat)
-        self.ksp.setOperators(self.mat)
+        self.inner.set_operators()
         if self.phonons is not None:
             self.d = 1.0 / self.inv_d
             self.phonons.update(self.d)
@@ -260,15 +251,10 @@ class SchurPreconditioner:
         return np.einsum("cij,cj->ci", self.dc, z.astype(np.float32))
 
     def _smooth(self, t: np.ndarray) -> np.ndarray:
-        self._rhs.setArray(t)
-        self.ksp.solve(self._rhs, self._sol)
-        self.inner_iterations += max(int(self.ksp.getIterationNumber()), 1)
-        return self._sol.getArray().copy()
+        return self.inner.solve(t)
 
     def _residual(self, t: np.ndarray, z: np.ndarray) -> np.ndarray:
-        self._sol.setArray(z)
-        self.mat.mult(self._sol, self._res)
-        return t - self._res.getArray()
+        return self.inner.residual(t, z)
 
     def _inner(self, t: np.ndarray) -> np.ndarray:
         """:math:`S_T^{-1}t` approximately: the inner KSP, with the coarse correction

@@ -1,11 +1,13 @@
 r"""Memory-lean "dense cell blocks + energy-diagonal couplings" matrices, without copies.
 
-The QP Schur complement of :mod:`fvqp.models.transport.schur` has, in the row of cell
-:math:`c` and bin :math:`i`, the dense block row :math:`S_c[i, :]` (columns of cell
+Matrices of dense cell blocks coupled diagonally in energy between neighbouring cells
+(the QP Schur complement of :mod:`fvqp.models.transport.schur`, the phonon diffusion of
+:mod:`fvqp.models.transport.phonon_pc`) have, in the row of cell :math:`c` and bin
+:math:`i`, the dense block row :math:`S_c[i, :]` (columns of cell
 :math:`c`) and one entry per neighbour cell (column :math:`(b, i)`). At the issue's target
 size (53 000 cells, 64 bins) this is 2.5e8 entries (3 GB with its column indices). The
 CSR structure is written down directly — the generic COO assembler
-(:class:`fvqp.solvers.nonlinear.SparseAssembler`, which sorts all keys) would need several
+(:class:`.nonlinear.SparseAssembler`, which sorts all keys) would need several
 times that in temporaries — and handed to PETSc **without a copy**
 (``MatCreateSeqAIJWithArrays`` serially, ``MatCreateMPIAIJWithSplitArrays`` on several
 ranks): :attr:`CellBlockCSR.data` *is* the matrix's value array, rewritten in place at

@@ -3,9 +3,9 @@ r"""Aggregation coarse space for the inner solve of the QP Schur complement.
 Optional (``-<prefix>schur_coarse_aggregates N``, off by default). It was written when
 the 2-rank inner solve lost a factor 2-3 in outer Krylov iterations; the cause turned out
 to be the elimination order of the subdomain ILU(0), not the rank cut (module
-:mod:`.schur`: in reverse Cuthill-McKee order one cell of Schwarz overlap matches the
-serial count on 2 ranks). It remains available for many ranks or meshes where the
-subdomains are small compared with the transport length per step.
+:mod:`fvqp.models.transport.schur`: in reverse Cuthill-McKee order one cell of Schwarz
+overlap matches the serial count on 2 ranks). It remains available for many ranks or
+meshes where the subdomains are small compared with the transport length per step.
 
 A two-level method restores the global coupling cheaply (Mandel 1993; Smith, Bjørstad &
 Gropp 1996, ch. 2 and 5): cells are grouped into compact, balanced aggregates (recursive
@@ -37,7 +37,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from ...parallel.distribution import rcb_partition
+from .distribution import rcb_partition
 
 __all__ = ["AggregateCoarse"]
 
