@@ -193,4 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     except ConvergenceError as exc:
         logger.error("not converged: %s", exc)
         return EXIT_NOT_CONVERGED
+    if summary.get("stopped_by"):  # SIGINT/SIGTERM: stopped cleanly, checkpoint written
+        import signal
+
+        return 128 + int(signal.Signals[summary["stopped_by"]])
     return 0 if summary["status"] >= 0 else EXIT_NOT_CONVERGED

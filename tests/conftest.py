@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -76,14 +77,14 @@ import os, signal, sys
 
 import fvqp.io.checkpoint as ck
 
-_write, _count, _n = ck.write_checkpoint, [0], int(sys.argv[1])
+_write, _count, _n, _sig = ck.write_checkpoint, [0], int(sys.argv[1]), int(sys.argv[2])
 
 
 def _write_then_die(*args, **kwargs):
     _write(*args, **kwargs)
     _count[0] += 1
     if _count[0] == _n:
-        os.kill(os.getpid(), signal.SIGKILL)
+        os.kill(os.getpid(), _sig)
 
 
 ck.write_checkpoint = _write_then_die
@@ -92,16 +93,18 @@ for mod in list(sys.modules.values()):  # modules that imported the name already
         mod.write_checkpoint = _write_then_die
 from fvqp.cli import main
 
-sys.exit(main(sys.argv[2:]))
+sys.exit(main(sys.argv[3:]))
 """
 
 
-def run_fvqp_killed(args, after_checkpoints: int = 2, timeout: float = HANG_TIMEOUT):
-    """Run `python -m fvqp ARGS` and SIGKILL it right after its ``after_checkpoints``-th
-    checkpoint is on disk (deterministic, unlike a kill after some wall-clock time, which
-    on a loaded machine may come after the run has finished). Returns the process."""
+def run_fvqp_killed(args, after_checkpoints: int = 2, timeout: float = HANG_TIMEOUT,
+                    sig: int = signal.SIGKILL):
+    """Run `python -m fvqp ARGS` and send it ``sig`` (SIGKILL by default) right after its
+    ``after_checkpoints``-th checkpoint is on disk (deterministic, unlike a kill after
+    some wall-clock time, which on a loaded machine may come after the run has finished).
+    Returns the process."""
     cmd = [sys.executable, "-c", _KILL_AFTER_CHECKPOINT, str(int(after_checkpoints)),
-           *map(str, args)]
+           str(int(sig)), *map(str, args)]
     return subprocess.run(cmd, capture_output=True, text=True, env=mpi_env(),
                           timeout=timeout, cwd=ROOT)
 

@@ -111,3 +111,31 @@ def test_outputs_in_si_from_declared_dimensions():
                                         rel=1e-14)
     with pytest.raises(ValueError, match="not declared"):
         OutputField("energy", "meV")
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_a_signal_stops_the_run_cleanly_and_it_resumes(write_case, tmp_path, sig):
+    """Ctrl-C (SIGINT) and SIGTERM, received during a run (right after its 2nd
+    checkpoint), stop it after the step: checkpoint written, status 1, a message saying
+    how to continue, exit code 128 + signal; --resume then reaches the uninterrupted
+    answer to round-off."""
+    import signal
+
+    from test_heat_runs import _final_temperature
+
+    from conftest import run_fvqp_killed
+
+    case = write_case(FILM.format(end="60 ns", ck=5))
+    run_fvqp(["run", case, "--output", tmp_path / "ref"])
+    signum = signal.Signals[sig]
+    p = run_fvqp_killed(["run", case, "--output", tmp_path / "part"], after_checkpoints=2,
+                        sig=signum)
+    assert p.returncode == 128 + signum, p.stderr
+    assert f"stopped by {sig}" in p.stderr and "--resume" in p.stderr
+    summary = json.loads((tmp_path / "part" / "summary.json").read_text())
+    assert summary["status"] == 1 and summary["stopped_by"] == sig
+    assert summary["steps"] == 10  # the step of the 2nd checkpoint, not the end
+    run_fvqp(["run", case, "--output", tmp_path / "part", "--resume"])
+    a = _final_temperature(str(tmp_path / "ref"), "heat_test")
+    b = _final_temperature(str(tmp_path / "part"), "heat_test")
+    assert np.allclose(a, b, rtol=1e-12, atol=0)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import time
 from dataclasses import dataclass
 
@@ -25,6 +26,7 @@ from ...io.atomic import atomic_write_bytes
 from ...io.output import OutputWriter
 from ...solvers.options import options_session
 from ...solvers.result import ConvergenceError
+from .interrupt import StopSignals, requested_stop
 from .outputs import OutputField, to_output, unit_labels
 from .result import ModelResult
 from .timeloop import peak_rss_mb
@@ -130,7 +132,7 @@ class MeshModel:
         comm : optional
             Communicator of the run (default: PETSc's world).
         """
-        with options_session():
+        with options_session(), StopSignals():
             return self._run(case, output_dir, resume, max_steps, comm)
 
     def _run(self, case, output_dir, resume, max_steps, comm) -> ModelResult:
@@ -143,13 +145,17 @@ class MeshModel:
         declared = self.declared(sim)
         writer = OutputWriter(out_dir, case.name, dist, sim.geometry.points * u.length,
                               sim.geometry.cell_nodes, unit_labels(declared),
-                              resume=resume and self.keeps_snapshots(sim))
+                              resume=resume and self.keeps_snapshots(sim),
+                              region_names=sim.geometry.region_names)
         ctx = RunContext(case, out_dir, writer, resume, max_steps, declared, u)
         try:
             summary = (self.steady(sim, ctx) if case.data["time"]["steady"]
                        else self.transient(sim, ctx))
         except ConvergenceError as exc:  # the failure rule: a status, not a traceback
             summary = {"status": -1, "message": f"not converged: {exc}"}
+        sig = requested_stop(dist)
+        if sig is not None:  # the CLI exits with 128 + the signal's number
+            summary["stopped_by"] = sig
         summary.update({"wall_time_s": time.perf_counter() - start,
                         "n_cells": int(dist.n_global), "ranks": dist.size,
                         "peak_rss_MB_per_rank": dist.max(peak_rss_mb())})
@@ -174,12 +180,14 @@ def run_model(name: str, run, case, output_dir: str | None = None, **kwargs) -> 
     (the failure rule of :mod:`.result`), the summary wrapped in a :class:`ModelResult`.
     """
     out_dir = output_dir or getattr(case, "output_dir", None)
-    with options_session():
+    with options_session(), StopSignals() as stop:
         try:
             summary = run(case, output_dir=output_dir, **kwargs)
         except ConvergenceError as exc:
             logging.getLogger(f"fvqp.{name}").error("not converged: %s", exc)
             summary = {"status": -1, "message": f"not converged: {exc}"}
+        if stop.received:
+            summary = {**summary, "stopped_by": signal.Signals(stop.received).name}
     result = ModelResult.from_summary(name, summary, out_dir)
     logging.getLogger(f"fvqp.{name}").info("%s", result.report())
     return result

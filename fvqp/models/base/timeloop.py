@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 
 from ...io.checkpoint import read_checkpoint, write_checkpoint
+from .interrupt import requested_stop
 
 log = logging.getLogger("fvqp.run")
 
@@ -70,6 +71,10 @@ def restore(integ, path: str, digest: str) -> dict:
     return meta.get("extra", {})
 
 
+class _Stopped(Exception):
+    """Raised from the step callback when a stop signal was received."""
+
+
 def run_checkpointed(integ, *, t_end: float, writer, snapshot: Callable, units,
                      out_dir: str, digest: str, extra: dict, resume: bool,
                      stop_times=(), every: int = 10, checkpoint_every: int = 20,
@@ -90,6 +95,8 @@ def run_checkpointed(integ, *, t_end: float, writer, snapshot: Callable, units,
         stored one is returned instead.
     on_accept : callable, optional
         ``on_accept(integ)`` after every accepted step, before output (e.g. a gap update).
+        After it and the step's output, a SIGINT/SIGTERM received during the step
+        (:mod:`.interrupt`) stops the run: checkpoint, ``status = 1``.
     logger : logging.Logger
         Where the progress lines go (the model's logger).
     """
@@ -114,8 +121,18 @@ def run_checkpointed(integ, *, t_end: float, writer, snapshot: Callable, units,
         if it.step_count % checkpoint_every == 0:
             save(it, ckpt, digest, extra)
         progress.update(it, force=wrote)
+        sig = requested_stop(it.problem.dist)  # SIGINT/SIGTERM: stop here, on every rank
+        if sig is not None:
+            raise _Stopped(sig)
 
-    result = integ.run(t_end, stop_times=stop_times, on_step=on_step, max_steps=max_steps)
+    try:
+        result = integ.run(t_end, stop_times=stop_times, on_step=on_step,
+                           max_steps=max_steps)
+    except _Stopped as stop:
+        result = integ._result(
+            1, f"stopped by {stop.args[0]} at t = {units.to_si(integ.t, 'time'):.6e} s "
+            f"after step {integ.step_count}; a checkpoint was written: continue with "
+            "`fvqp run CASE --resume`")
     save(integ, ckpt, digest, extra)
     progress.close()
     return result, extra
