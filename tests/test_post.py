@@ -10,7 +10,8 @@ import xml.etree.ElementTree as ET
 import numpy as np
 import pytest
 
-from conftest import case_variant, run_fvqp
+from conftest import MESHES, case_variant, run_fvqp
+from fvqp.mesh import read_mesh
 
 NAME = "heat_absorber3d"
 TIMES = 'times = ["10 ns", "100 ns", "1 us"]'  # the case's output times (all after 12 ns)
@@ -69,10 +70,16 @@ def test_info_lists_fields_units_times_regions_and_summary(result):
     region = np.asarray(grid.cell_data["region"])
     ids = np.unique(region)
     assert len(ids) == 2  # absorber and lead (the substrate is not simulated)
+    # the names come from the field data the writer stored, index = region id, and
+    # are the mesh's physical groups
+    names = list(grid.field_data["region_names"])
+    assert names == read_mesh(MESHES / "absorber3d/absorber3d_coarse.msh").region_names
+    assert {names[int(r)] for r in ids} == {"absorber", "lead"}
     for r in ids:
         count = int(np.sum(region == r))
-        assert any(ln.split()[:4] == ["region", str(int(r)), str(count), "cells,"]
+        assert any(ln.split()[:5] == [names[int(r)], "id", str(int(r)), str(count), "cells,"]
                    for ln in lines), (r, count, proc.stdout)
+    assert "  not simulated: substrate" in lines
     summary = json.loads((result / "summary.json").read_text())
     assert "status   0: " + summary["message"] in lines
     assert f"  t_end_s = {summary['t_end_s']:.6g}" in lines
@@ -125,6 +132,7 @@ def test_time_series_totals_are_the_runs_energy_balance(result):
     assert energy.unit == "J"
     total = sum(v for v in energy.values.values())
     # cell volumes from VTK times the written density = the run's stored energy
+    assert set(energy.values) == {"absorber", "lead"}  # per region, by name
     assert total[0] == pytest.approx(summary["energy_J"]["initial"], rel=1e-9)
     assert total[-1] == pytest.approx(summary["energy_J"]["final"], rel=1e-9)
     assert np.max(total) > 10 * total[0]  # the photon's energy is in the pad

@@ -4,7 +4,15 @@ import numpy as np
 import pytest
 
 from conftest import MESHES
-from fvqp.io.vtk import array_units, read_pvd, subset_cells, write_pvd, write_pvtu, write_vtu
+from fvqp.io.vtk import (
+    array_units,
+    field_strings,
+    read_pvd,
+    subset_cells,
+    write_pvd,
+    write_pvtu,
+    write_vtu,
+)
 from fvqp.mesh import build_geometry, read_mesh
 
 
@@ -54,3 +62,47 @@ def test_pvtu_pieces_and_pvd_series(tmp_path, film):
     assert read_pvd(str(tmp_path / "s.pvd")) == [(0.0, "s.pvtu"), (1e-9, "s.pvtu")]
     reader = pv.get_reader(str(tmp_path / "s.pvd"))
     assert reader.time_values == [0.0, 1e-9]
+
+
+NAMES = ["absorber", "lead", "substrate", "Ta–Al µ-bridge"]  # non-ASCII survives
+
+
+def test_region_names_are_string_field_data_read_by_pyvista(tmp_path, film):
+    import pyvista as pv
+
+    raw, g = film
+    path = tmp_path / "r.vtu"
+    write_vtu(str(path), raw.points * 1e-6, raw.blocks,
+              {"region": g.cell_region.astype(float)}, {"region": "1"}, time=1e-9,
+              strings={"region_names": NAMES})
+    grid = pv.read(path)
+    assert list(grid.field_data["region_names"]) == NAMES
+    assert grid.field_data["TIME"][0] == 1e-9
+    assert np.array_equal(grid.cell_data["region"], g.cell_region)
+    assert field_strings(str(path)) == {"region_names": NAMES}
+    assert "region_names" not in pv.read(_plain(tmp_path, raw)).field_data
+
+
+def _plain(tmp_path, raw):
+    path = tmp_path / "plain.vtu"
+    write_vtu(str(path), raw.points * 1e-6, raw.blocks, {}, {})
+    return path
+
+
+def test_region_names_of_a_pvtu_come_from_its_pieces(tmp_path, film):
+    import pyvista as pv
+
+    raw, g = film
+    n = g.n_cells
+    pieces = []
+    for k, cells in enumerate([np.arange(0, n // 3), np.arange(n // 3, n)]):
+        pts, blocks = subset_cells(raw.points * 1e-6, raw.blocks, cells)
+        write_vtu(str(tmp_path / f"s_p{k}.vtu"), pts, blocks,
+                  {"region": g.cell_region[cells].astype(float)}, {}, 0.0,
+                  {"region_names": NAMES[:2]})
+        pieces.append(f"s_p{k}.vtu")
+    write_pvtu(str(tmp_path / "s.pvtu"), pieces, ["region"], {}, 0.0,
+               {"region_names": NAMES[:2]})
+    grid = pv.read(tmp_path / "s.pvtu")
+    assert list(grid.field_data["region_names"]) == NAMES[:2]
+    assert field_strings(str(tmp_path / "s.pvtu")) == {"region_names": NAMES[:2]}

@@ -2,7 +2,9 @@
 
 Serial runs write ``vtu/<name>_<k>.vtu``; MPI runs write one piece per rank
 (``vtu/<name>_<k>_p<rank>.vtu``) and a ``.pvtu`` index on rank 0. Coordinates are in
-metres, fields in SI with their units in the metadata (:mod:`fvqp.io.vtk`).
+metres, fields in SI with their units in the metadata (:mod:`fvqp.io.vtk`). Given the
+mesh's region names, every file carries them as the field-data string array
+``region_names`` (``region_names[k]`` is the region whose ``region`` field value is ``k``).
 """
 
 from __future__ import annotations
@@ -30,11 +32,16 @@ class OutputWriter:
         Field name -> SI unit label.
     resume : bool
         Keep the entries of an existing ``.pvd`` (continuing a run) instead of starting anew.
+    region_names : list of str, optional
+        Name of each region id of the mesh (all regions of the mesh file, simulated or
+        not), written as the field data ``region_names`` of every snapshot.
     """
 
     def __init__(self, directory: str, name: str, dist, points_si, blocks, units: dict,
-                 resume: bool = False):
+                 resume: bool = False, region_names=None):
         self.dir, self.name, self.dist, self.units = directory, name, dist, units
+        self.strings = ({"region_names": [str(n) for n in region_names]}
+                        if region_names is not None else {})
         self.pvd = os.path.join(directory, f"{name}.pvd")
         owned = dist.local.cells[: dist.local.n_owned]
         self.order = np.argsort(owned)
@@ -59,16 +66,18 @@ class OutputWriter:
         base = f"{self.name}_{k:05d}"
         if self.dist.size == 1:
             rel = os.path.join("vtu", f"{base}.vtu")
-            write_vtu(os.path.join(self.dir, rel), self.points, self.blocks, data, units, time_si)
+            write_vtu(os.path.join(self.dir, rel), self.points, self.blocks, data, units, time_si,
+                      self.strings)
         else:
             piece = f"{base}_p{self.dist.rank}.vtu"
             write_vtu(os.path.join(self.dir, "vtu", piece), self.points, self.blocks, data,
-                      units, time_si)
+                      units, time_si, self.strings)
             self.dist.comm.barrier()
             rel = os.path.join("vtu", f"{base}.pvtu")
             if self.dist.rank == 0:
                 pieces = [f"{base}_p{r}.vtu" for r in range(self.dist.size)]
-                write_pvtu(os.path.join(self.dir, rel), pieces, list(fields), units, time_si)
+                write_pvtu(os.path.join(self.dir, rel), pieces, list(fields), units, time_si,
+                           self.strings)
         if self.dist.rank == 0:
             self.entries.append((time_si, rel))
             write_pvd(self.pvd, self.entries)

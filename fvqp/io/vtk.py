@@ -1,10 +1,14 @@
 """VTK XML output for ParaView: ``.vtu`` pieces, ``.pvtu`` under MPI, ``.pvd`` time series.
 
 Cell fields are Float64 arrays named after the field (``temperature``); each DataArray
-carries a ``units`` XML attribute (the run also writes ``fields.json`` with names, units and
-descriptions), and the file's FieldData holds ``TIME`` in seconds. Only numeric arrays are
-written so that meshio as well as VTK/ParaView/pyvista read the files. Every file is
-written to a temporary name and renamed, so a killed run never leaves a half file.
+carries a ``units`` XML attribute, and the file's FieldData holds ``TIME`` in seconds and,
+when the writer is given them, string arrays such as ``region_names`` (the name of each
+value of the ``region`` cell field: ``region_names[k]`` is region ``k``; ParaView lists it
+under Information → Data Arrays and in the spreadsheet view's Field Data, pyvista as
+``grid.field_data["region_names"]``). VTK, ParaView and pyvista read the files; meshio
+(5.3) reads only numeric arrays, so it reads files written without string arrays but
+refuses those with ``region_names`` ("Illegal data type 'String'"). Every file is written
+to a temporary name and renamed, so a killed run never leaves a half file.
 """
 
 from __future__ import annotations
@@ -43,11 +47,24 @@ def _array(parent, name, arr, ncomp=1, units=None):
     return el
 
 
-def _field_data(parent, time):
+def _field_data(parent, time, strings=None):
     fd = ET.SubElement(parent, "FieldData")
     el = ET.SubElement(fd, "DataArray", type="Float64", Name="TIME", NumberOfTuples="1",
                        format="ascii")
     el.text = repr(float(time))
+    for name, values in (strings or {}).items():
+        _string_array(fd, name, values)
+
+
+def _string_array(parent, name: str, values) -> None:
+    """A VTK ``String`` DataArray: UTF-8 strings, each ended by a NUL byte (binary)."""
+    values = [str(v) for v in values]
+    if any("\0" in v for v in values):
+        raise ValueError(f"{name}: strings with a NUL character cannot be written")
+    el = ET.SubElement(parent, "DataArray", type="String", Name=name,
+                       NumberOfTuples=str(len(values)), format="binary")
+    el.text = _b64(np.frombuffer(b"".join(v.encode("utf-8") + b"\0" for v in values),
+                                 dtype=np.uint8))
 
 
 def subset_cells(points: np.ndarray, blocks, cells: np.ndarray):
@@ -68,12 +85,29 @@ def subset_cells(points: np.ndarray, blocks, cells: np.ndarray):
 
 
 def write_vtu(path: str, points: np.ndarray, blocks, cell_data: dict, units: dict,
-              time: float = 0.0) -> None:
-    """Write one unstructured-grid piece. ``cell_data`` values follow the block order."""
+              time: float = 0.0, strings: dict | None = None) -> None:
+    """Write one unstructured-grid piece.
+
+    Parameters
+    ----------
+    path : str
+    points : ndarray
+        Node coordinates, shape (n, 3).
+    blocks : list
+        (cell type, connectivity) blocks; ``cell_data`` values follow the block order.
+    cell_data : dict
+        Field name -> one value per cell.
+    units : dict
+        Field name -> unit label (the ``units`` attribute).
+    time : float
+        The ``TIME`` field data [s].
+    strings : dict, optional
+        Field-data string arrays, name -> list of str (e.g. ``region_names``).
+    """
     root = ET.Element("VTKFile", type="UnstructuredGrid", version="1.0",
                       byte_order="LittleEndian", header_type="UInt64")
     grid = ET.SubElement(root, "UnstructuredGrid")
-    _field_data(grid, time)
+    _field_data(grid, time, strings)
     ncell = sum(len(c) for _, c in blocks)
     piece = ET.SubElement(grid, "Piece", NumberOfPoints=str(len(points)),
                           NumberOfCells=str(ncell))
@@ -94,12 +128,15 @@ def write_vtu(path: str, points: np.ndarray, blocks, cell_data: dict, units: dic
 
 
 def write_pvtu(path: str, pieces: list[str], fields: list[str], units: dict,
-               time: float = 0.0) -> None:
-    """Parallel index file naming the per-rank pieces (paths relative to ``path``)."""
+               time: float = 0.0, strings: dict | None = None) -> None:
+    """Parallel index file naming the per-rank pieces (paths relative to ``path``).
+
+    VTK takes the field data of a ``.pvtu`` from its pieces (each piece must carry
+    ``strings`` too); they are repeated here for readers of the index alone."""
     root = ET.Element("VTKFile", type="PUnstructuredGrid", version="1.0",
                       byte_order="LittleEndian", header_type="UInt64")
     grid = ET.SubElement(root, "PUnstructuredGrid", GhostLevel="0")
-    _field_data(grid, time)
+    _field_data(grid, time, strings)
     pp = ET.SubElement(grid, "PPoints")
     ET.SubElement(pp, "PDataArray", type="Float64", NumberOfComponents="3", Name="Points")
     pcd = ET.SubElement(grid, "PCellData")
@@ -127,6 +164,23 @@ def read_pvd(path: str) -> list[tuple[float, str]]:
         return []
     root = ET.parse(path).getroot()
     return [(float(d.get("timestep")), d.get("file")) for d in root.iter("DataSet")]
+
+
+def field_strings(path: str) -> dict[str, list[str]]:
+    """The string arrays of the FieldData of a .vtu/.pvtu written by :func:`write_vtu`."""
+    root = ET.parse(path).getroot()
+    out = {}
+    for fd in root.iter("FieldData"):
+        for el in fd.iter("DataArray"):
+            if el.get("type") != "String":
+                continue
+            text = (el.text or "").strip()
+            if el.get("format") == "binary":
+                raw = base64.b64decode(text)[8:]
+            else:
+                raw = bytes(int(x) for x in text.split())
+            out[el.get("Name")] = [b.decode("utf-8") for b in raw.split(b"\0")[:-1]]
+    return out
 
 
 def array_units(path: str) -> dict[str, str]:

@@ -7,7 +7,7 @@ import json
 import numpy as np
 
 from .result import Result
-from .series import cell_measure, mesh_dimension, region_masks
+from .series import cell_measure, mesh_dimension, region_label, region_names
 
 __all__ = ["describe", "flatten"]
 
@@ -56,14 +56,25 @@ def _mesh_lines(result: Result) -> list[str]:
     ext = " x ".join(f"{x:.4g}" for x in (hi - lo) * 1e6)
     lines.append(f"mesh     {grid.n_cells} cells, {dim}D, extent {ext} um")
     vol = cell_measure(grid)
-    masks = region_masks(grid)
-    if "region" in grid.cell_data:
-        lines.append("regions  (ids of the 'region' field)")
-    else:
+    what, unit = _MEASURE[dim]
+    if "region" not in grid.cell_data:
         lines.append("regions  (no 'region' field written)")
-    for label, m in masks.items():
-        what, unit = _MEASURE[dim]
-        lines.append(f"  {label:<10}  {int(m.sum())} cells, {what} {vol[m].sum():.6g} {unit}")
+        lines.append(f"  all  {grid.n_cells} cells, {what} {vol.sum():.6g} {unit}")
+        return lines
+    names = region_names(grid)
+    reg = np.asarray(grid.cell_data["region"])
+    lines.append("regions  (name, id = value of the 'region' field)" if names else
+                 "regions  (ids of the 'region' field; no region names written)")
+    rows = [(region_label(int(r), names), int(r), reg == r) for r in np.unique(reg)]
+    width = max(len(label) for label, _, _ in rows)
+    for label, r, m in rows:
+        ident = f"id {r}  " if names else ""
+        lines.append(f"  {label:<{width}}  {ident}{int(m.sum())} cells, "
+                     f"{what} {vol[m].sum():.6g} {unit}")
+    if names:
+        rest = [n for k, n in enumerate(names) if k not in {r for _, r, _ in rows}]
+        if rest:
+            lines.append("  not simulated: " + ", ".join(rest))
     return lines
 
 
@@ -98,9 +109,10 @@ def describe(result: Result) -> str:
     -------
     str
         The directory; for mesh models the fields with their SI units (as stored in the
-        snapshots), the snapshot times, the mesh and its regions (cells and volume per value
-        of the ``region`` field); for HDF5 results their datasets (with stored units); the
-        run's ``summary.json``, flattened; the PNG figures present.
+        snapshots), the snapshot times, the mesh and its regions (name from the field data
+        ``region_names``, id, cells and volume per value of the ``region`` field); for HDF5
+        results their datasets (with stored units); the run's ``summary.json``, flattened;
+        the PNG figures present.
     """
     s = result.summary
     lines = [f"result   {result.path}"]

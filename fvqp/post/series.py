@@ -16,7 +16,8 @@ import numpy as np
 
 from .result import Result
 
-__all__ = ["Quantity", "TimeSeries", "cell_measure", "mesh_dimension", "time_series"]
+__all__ = ["Quantity", "TimeSeries", "cell_measure", "mesh_dimension", "region_label",
+           "region_masks", "region_names", "time_series"]
 
 #: VTK cell type -> topological dimension (the types :mod:`fvqp.io.vtk` writes).
 CELL_DIM = {3: 1, 5: 2, 9: 2, 10: 3, 12: 3, 13: 3}
@@ -92,17 +93,32 @@ def _integrand(unit: str, dim: int) -> tuple[str, float] | None:
     return ("" if num == "1" else num), (1e18 if m.group(2) == "um" else 1.0)
 
 
+def region_names(grid) -> list[str]:
+    """Names of the region ids (``region_names[k]`` is region ``k``) from the field data
+    the writer stores (:mod:`fvqp.io.vtk`); empty for files written without them."""
+    if "region_names" not in grid.field_data:
+        return []
+    return [str(n) for n in np.asarray(grid.field_data["region_names"]).ravel()]
+
+
+def region_label(region_id: int, names: list[str]) -> str:
+    """``"absorber"`` for a named region id, else ``"region <id>"``."""
+    return names[region_id] if 0 <= region_id < len(names) else f"region {region_id}"
+
+
 def region_masks(grid) -> dict[str, np.ndarray]:
-    """Cell masks per region (``region <id>`` from the ``region`` field); the whole mesh
-    (``all``) when there is no region field or a single region."""
+    """Cell masks per region, labelled with the region's name (``region <id>`` for files
+    written without ``region_names``); the whole mesh (``all``) when there is no region
+    field, or a single region without a name."""
     n = grid.n_cells
     if "region" not in grid.cell_data:
         return {"all": np.ones(n, dtype=bool)}
     reg = np.asarray(grid.cell_data["region"])
     ids = np.unique(reg)
-    if len(ids) == 1:
+    names = region_names(grid)
+    if len(ids) == 1 and not names:
         return {"all": np.ones(n, dtype=bool)}
-    return {f"region {int(r)}": reg == r for r in ids}
+    return {region_label(int(r), names): reg == r for r in ids}
 
 
 def time_series(result: Result, fields: list[str] | None = None) -> TimeSeries:
