@@ -52,6 +52,7 @@ import scipy.sparse.linalg as spla
 from ...solvers.result import ConvergenceError
 from .bulk import bulk_theta
 from .network import WireNetwork
+from .newton import energies_text, newton_active
 from .spectral import SpectralProblem, solve_spectral
 from .triplets import Triplets
 
@@ -217,37 +218,21 @@ def _residual_jacobian(prob: PhaseProblem, eps, th, ch, gam, dirichlet, lam_phas
 
 
 def _newton(prob, eps, th, ch, gam, lam_phase=1.0, maxit=40, tol=1e-11):
-    """Damped Newton for all energies; returns θ, χ, converged flags, iterations, res."""
+    """Damped Newton on the energies not yet converged
+    (:func:`~fvqp.models.usadel.newton.newton_active`; step tolerance ``tol``·1e-2);
+    returns θ, χ, converged flags, iterations, largest residual."""
     dirichlet = prob.dirichlet(eps, gam)
     n = prob.net.n_nodes
-    th, ch = th.copy(), ch.copy()
     tn, tv, cn, cv = dirichlet
-    th[:, tn], ch[:, cn] = tv, lam_phase * cv[None, :]
-    R, J = _residual_jacobian(prob, eps, th, ch, gam, dirichlet, lam_phase)
-    norm = np.abs(R).max(axis=1)
-    done = norm < tol
-    it = 0
-    while it < maxit and not done.all():
-        it += 1
-        try:
-            step = spla.splu(J.tocsc()).solve(-R.ravel()).reshape(eps.size, 2 * n)
-        except RuntimeError:  # exactly singular (e.g. χ undefined): give up these energies
-            return th, ch, np.zeros(eps.size, bool), it, np.inf
-        step[~np.isfinite(step)] = 0.0
-        lam = np.ones(eps.size)
-        for _ in range(14):
-            tt, ct = th + lam[:, None] * step[:, :n], ch + lam[:, None] * step[:, n:]
-            Rt, _ = _residual_jacobian(prob, eps, tt, ct, gam, dirichlet, lam_phase, False)
-            nt = np.abs(Rt).max(axis=1)
-            bad = (~np.isfinite(nt) | (nt > (1 - 1e-4 * lam) * norm)) & (norm > tol)
-            if not bad.any():
-                break
-            lam[bad] *= 0.5
-        th, ch = tt, ct
-        R, J = _residual_jacobian(prob, eps, th, ch, gam, dirichlet, lam_phase)
-        norm = np.abs(R).max(axis=1)
-        done = (norm < tol) | (np.abs(lam[:, None] * step).max(axis=1) < tol * 1e-2)
-    return th, ch, done & np.isfinite(norm), it, float(norm.max())
+    x = np.concatenate([th, ch], axis=1)
+    x[:, tn], x[:, n + cn] = tv, lam_phase * cv[None, :]
+
+    def fun(idx, xs, jac):
+        return _residual_jacobian(prob, eps[idx], xs[:, :n], xs[:, n:], gam,
+                                  (tn, tv[idx], cn, cv), lam_phase, jac)
+
+    x, done, it, norm = newton_active(fun, x, maxit, tol, tol * 1e-2, 14)
+    return x[:, :n], x[:, n:], done, it, float(norm.max())
 
 
 def _chi_guess(prob: PhaseProblem, theta, lam_phase=1.0):
@@ -346,9 +331,10 @@ def solve_phase(prob: PhaseProblem, eps, guess=None, maxit: int = 40, tol: float
         th[bad], ch[bad] = tb, cb
         if not ok.all():
             raise ConvergenceError(
-                f"usadel phase Newton failed at {int((~ok).sum())} energies (e.g. eps = "
-                f"{e[~ok][:3]}); residual {res_b:.2e}. Fix: phase differences ≤ 0.9π "
-                "(the (θ, χ) solver cannot reach π), or a small Dynes broadening.")
+                f"usadel phase Newton failed at {energies_text(e[~ok])}, also after "
+                f"the continuation in the broadening; residual {res_b:.2e}. Fix: phase "
+                "differences ≤ 0.9π (the (θ, χ) solver cannot reach π), or a small Dynes "
+                "broadening.")
         done[bad] = ok
         res = float(np.abs(_residual_jacobian(prob, eps, th, ch, prob.gamma,
                                               prob.dirichlet(eps, prob.gamma),

@@ -29,11 +29,11 @@ from functools import cached_property
 
 import numpy as np
 import scipy.sparse as sp
-import scipy.sparse.linalg as spla
 
 from ...solvers.result import ConvergenceError
 from .bulk import bulk_theta
 from .network import WireNetwork
+from .newton import energies_text, newton_active
 
 log = logging.getLogger(__name__)
 
@@ -156,14 +156,18 @@ class SpectralSolution:
         return self.F.imag
 
 
-def _assemble(prob: SpectralProblem, eps, th, gam, dir_nodes, dir_vals, lap, kappa, vol, zeta):
-    """Residual (n_eps, n) and block-diagonal Jacobian of the discrete equation."""
+def _assemble(prob: SpectralProblem, eps, th, gam, dir_nodes, dir_vals, lap, kappa, vol, zeta,
+              jac=True):
+    """Residual (n_eps, n) and block-diagonal Jacobian (None if not ``jac``) of the discrete
+    equation."""
     et = (eps + 1j * gam)[:, None]
     s, c = np.sin(th), np.cos(th)
     d = prob.delta[None, :]
     r = (lap @ th.T).T + vol * (2j * et * s + 2 * d * c - 2 * zeta * s * c) - kappa * s
-    dd = vol * (2j * et * c - 2 * d * s - 2 * zeta * np.cos(2 * th)) - kappa * c
     r[:, dir_nodes] = th[:, dir_nodes] - dir_vals
+    if not jac:
+        return r, None
+    dd = vol * (2j * et * c - 2 * d * s - 2 * zeta * np.cos(2 * th)) - kappa * c
     dd[:, dir_nodes] = 1.0
     ne = eps.size
     J = sp.kron(sp.identity(ne, format="csr"), lap, format="csr") + sp.diags(dd.ravel())
@@ -171,7 +175,9 @@ def _assemble(prob: SpectralProblem, eps, th, gam, dir_nodes, dir_vals, lap, kap
 
 
 def _newton(prob, eps, th, gam, maxit=40, tol=1e-11):
-    """Vectorised damped Newton; returns θ, per-energy convergence flags, iterations."""
+    """Vectorised damped Newton on the energies not yet converged
+    (:func:`~fvqp.models.usadel.newton.newton_active`); returns θ, per-energy convergence
+    flags, iterations, largest residual."""
     net = prob.net
     dir_nodes, dir_vals = prob.dirichlet(eps)
     lap = net.laplacian().tolil()
@@ -180,29 +186,14 @@ def _newton(prob, eps, th, gam, maxit=40, tol=1e-11):
     lap = lap.tocsr()
     kappa = prob.kappa_nodes[None, :] if prob.spectral_tunnel else 0.0
     vol, zeta = net.volume[None, :], prob.zeta[None, :]
-    args = (gam, dir_nodes, dir_vals, lap, kappa, vol, zeta)
     th = th.copy()
     th[:, dir_nodes] = dir_vals
-    r, J = _assemble(prob, eps, th, *args)
-    norm = np.abs(r).max(axis=1)
-    done = np.zeros(eps.size, bool)
-    it = 0
-    while it < maxit:
-        it += 1
-        step = spla.splu(J.tocsc()).solve(-r.ravel()).reshape(th.shape)
-        lam = np.ones(eps.size)
-        for _ in range(12):  # per-energy backtracking
-            trial = th + lam[:, None] * step
-            rt, Jt = _assemble(prob, eps, trial, *args)
-            nt = np.abs(rt).max(axis=1)
-            bad = (~np.isfinite(nt) | (nt > (1 - 1e-4 * lam) * norm)) & (norm > tol)
-            if not bad.any():
-                break
-            lam[bad] *= 0.5
-        th, r, J, norm = trial, rt, Jt, nt
-        done = (np.abs(lam[:, None] * step).max(axis=1) < tol) | (norm < tol)
-        if done.all():
-            break
+
+    def fun(idx, x, jac):
+        return _assemble(prob, eps[idx], x, gam, dir_nodes, dir_vals[idx], lap, kappa, vol,
+                         zeta, jac)
+
+    th, done, it, norm = newton_active(fun, th, maxit, tol, tol, 12)
     return th, done, it, float(norm.max())
 
 
@@ -237,10 +228,10 @@ def solve_spectral(prob: SpectralProblem, eps, theta0=None, maxit: int = 40,
         done[bad] = ok
         if not ok.all():
             raise ConvergenceError(
-                f"usadel spectral Newton failed at {int((~ok).sum())} energies (e.g. "
-                f"eps = {eps[bad][~ok][:3]}); residual {res_b:.2e}. Fix: a small Dynes "
-                "broadening (regions.*.dynes, e.g. 1e-3 Δ0) or an energy grid that does "
-                "not put a node exactly on the gap edge ([energy] spacing).")
+                f"usadel spectral Newton failed at {energies_text(eps[bad][~ok])}, also "
+                f"after the homotopy in the broadening; residual {res_b:.2e}. Fix: a small "
+                "Dynes broadening (regions.*.dynes, e.g. 1e-3 Δ0) or an energy grid that "
+                "does not put a node exactly on the gap edge ([energy] spacing).")
         res = max(res, res_b)
     return SpectralSolution(eps=eps, theta=th, problem=prob, iterations=it, residual=res)
 
