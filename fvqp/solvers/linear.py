@@ -14,8 +14,21 @@ from collections.abc import Mapping
 import numpy as np
 
 from .options import apply_options, set_from_options
+from .result import LinearSolveResult
 
-__all__ = ["LinearSolver", "option_value"]
+__all__ = ["LinearSolver", "csr_matrix", "option_value"]
+
+
+def csr_matrix(comm, csr, n_global: int):
+    """A PETSc AIJ matrix from this rank's owned rows ``csr`` (a scipy CSR matrix whose
+    column indices are global, sorted and without duplicates) of an ``n_global``-square
+    distributed matrix."""
+    from petsc4py import PETSc
+
+    nr = csr.shape[0]
+    return PETSc.Mat().createAIJ(
+        size=((nr, n_global), (nr, n_global)), comm=comm,
+        csr=(csr.indptr.astype(PETSc.IntType), csr.indices.astype(PETSc.IntType), csr.data))
 
 
 def option_value(name: str, default):
@@ -42,23 +55,30 @@ class LinearSolver:
     defaults, options : mapping, optional
         PETSc options without the prefix: the caller's defaults, then the user's (case
         file); ``sub_*`` defaults are dropped unless the PC has sub-solvers (bjacobi, asm).
+        Both None: the options under the prefix are already in the database (inserted
+        once for a family of solvers sharing the prefix).
     subdomains : tuple of ndarray, optional
         ``(rows, owned_rows)``: global row numbers of this rank's additive-Schwarz
         subdomain, in the order its factorisation should eliminate them, and the owned
         ones among them. Used when the PC type is ``asm`` (passed unsorted, overlap 0 on
         top).
+    pc_context : object, optional
+        A model preconditioner as a petsc4py python-PC context (``setUp``, ``apply``);
+        it replaces the PC after the options are read.
     """
 
     def __init__(self, mat, prefix: str, defaults: Mapping | None = None,
-                 options: Mapping | None = None, subdomains=None):
+                 options: Mapping | None = None, subdomains=None, pc_context=None):
         from petsc4py import PETSc
 
         self.mat, self.prefix = mat, prefix
-        user = dict(options or {})
-        opts = {**(defaults or {}), **user}
-        if opts.get("pc_type") not in ("bjacobi", "asm"):  # no sub-solvers
-            opts = {k: v for k, v in opts.items() if not k.startswith("sub_") or k in user}
-        apply_options(prefix, opts)
+        if defaults is not None or options is not None:
+            user = dict(options or {})
+            opts = {**(defaults or {}), **user}
+            if opts.get("pc_type") not in ("bjacobi", "asm"):  # no sub-solvers
+                opts = {k: v for k, v in opts.items()
+                        if not k.startswith("sub_") or k in user}
+            apply_options(prefix, opts)
         self.ksp = PETSc.KSP().create(comm=mat.getComm())
         self.ksp.setOperators(mat)
         self.ksp.setOptionsPrefix(prefix)
@@ -72,6 +92,10 @@ class LinearSolver:
             pc.setASMOverlap(0)
             pc.setASMSortIndices(False)
         set_from_options(self.ksp, prefix)  # last: the command line wins
+        self.pc_context = pc_context
+        if pc_context is not None:
+            self.ksp.getPC().setType("python")
+            self.ksp.getPC().setPythonContext(pc_context)
         self._rhs, self._sol = mat.createVecs()
         self._res = None
         #: Krylov iterations of all solves (at least 1 per solve)
@@ -87,6 +111,29 @@ class LinearSolver:
         self.ksp.solve(self._rhs, self._sol)
         self.iterations += max(int(self.ksp.getIterationNumber()), 1)
         return self._sol.getArray().copy()
+
+    def solve_from(self, b: np.ndarray, x0: np.ndarray | None = None
+                   ) -> tuple[np.ndarray, LinearSolveResult]:
+        """:math:`A^{-1} b` starting from ``x0`` (zero if None); returns the owned
+        solution and the outcome (no exception: the caller decides what a failure
+        means)."""
+        self._rhs.setArray(b)
+        if x0 is not None:
+            self._sol.setArray(x0)
+        self.ksp.setInitialGuessNonzero(x0 is not None)
+        self.ksp.solve(self._rhs, self._sol)
+        res = LinearSolveResult(int(self.ksp.getConvergedReason()),
+                                int(self.ksp.getIterationNumber()),
+                                float(self.ksp.getResidualNorm()))
+        self.iterations += max(res.iterations, 1)
+        return self._sol.getArray().copy(), res
+
+    def destroy(self) -> None:
+        """Free the KSP, its factorisations and the matrix."""
+        self.ksp.destroy()
+        self.mat.destroy()
+        if self.pc_context is not None and hasattr(self.pc_context, "destroy"):
+            self.pc_context.destroy()
 
     def last_iterations(self) -> int:
         """Krylov iterations of the last solve."""

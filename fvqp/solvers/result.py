@@ -39,6 +39,27 @@ class SolveResult:
 
 
 @dataclass
+class LinearSolveResult:
+    """Outcome of one Krylov solve.
+
+    Attributes
+    ----------
+    reason : int
+        PETSc ``KSPConvergedReason`` (positive: converged, negative: diverged).
+    iterations : int
+    residual_norm : float
+    """
+
+    reason: int
+    iterations: int
+    residual_norm: float
+
+    @property
+    def success(self) -> bool:
+        return self.reason > 0
+
+
+@dataclass
 class RunResult:
     """Outcome of a time integration or steady solve driven by :mod:`fvqp.solvers`.
 

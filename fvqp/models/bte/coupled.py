@@ -51,7 +51,6 @@ def coupled_problem(sim) -> InelasticProblem:
         elif sim.geometry.dim == 2 and mat.tau_esc_per_thickness:
             th = next(iter(d["regions"].values()))["thickness"]
             tau_esc = u.to_internal(mat.tau_esc_per_thickness * th, "time")
-    _drop_bin_options(sim.problem.prefix)
     prob = InelasticProblem(sim.problem, rho, ados, qp_scale=qp_scale, c_ph=c_ph,
                             t_bath=sim.T_bath, phonons=col["phonons"], tau_esc=tau_esc)
     # [numerics] preconditioner: two_level (auto on several ranks) = the global isotropic
@@ -61,18 +60,6 @@ def coupled_problem(sim) -> InelasticProblem:
     prob.preconditioner = InelasticPC(
         prob, global_coarse=glob, prefix=normalise_prefix(d["solver"]["prefix"]) + "icoarse_")
     return prob
-
-
-def _drop_bin_options(prefix: str) -> None:
-    """Remove the per-bin KSP defaults the (unused) collisionless solver inserted."""
-    from petsc4py import PETSc
-
-    from .problem import DEFAULT_PETSC
-
-    db = PETSc.Options()
-    for key in DEFAULT_PETSC:
-        if db.hasName(prefix + key):
-            db.delValue(prefix + key)
 
 
 def _fields(sim, prob: InelasticProblem, x: np.ndarray, names) -> dict:

@@ -55,7 +55,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from ...parallel.blocked import BlockDistribution
+from ...solvers.linear import LinearSolver, csr_matrix
 from ...solvers.options import apply_options, normalise_prefix
+from ...solvers.result import LinearSolveResult
 from ...spectra.bins import BinGrid, cell_spectra
 from .quadrature import Quadrature
 from .streaming import build_streaming, interface_matrix
@@ -70,17 +72,8 @@ DEFAULT_PETSC = {"ksp_type": "gmres", "ksp_rtol": 1e-12, "ksp_atol": 1e-300,
                  "sub_pc_type": "lu", "sub_pc_factor_mat_ordering_type": "rcm"}
 
 
-@dataclass
-class KSPResult:
-    """Outcome of one linear solve (PETSc ``KSPConvergedReason``)."""
-
-    reason: int
-    iterations: int
-    residual_norm: float
-
-    @property
-    def success(self) -> bool:
-        return self.reason > 0
+#: outcome of one per-bin solve (status, Krylov iterations, residual norm)
+KSPResult = LinearSolveResult
 
 
 @dataclass
@@ -253,6 +246,7 @@ class BTEProblem:
         if self.two_level:  # the outer PC is the python context of .coarse
             opts = {k: v for k, v in opts.items()
                     if not (k.startswith("sub_") or k.startswith("pc_"))}
+        # once for every bin's solver (they share the prefix; a later call wins)
         apply_options(self.prefix, {**opts, **(self.petsc or {})})
         self._ksp: dict = {}
 
@@ -298,21 +292,16 @@ class BTEProblem:
         return (m + sp.diags(d.ravel(), shape=m.shape)).tocsr()
 
     def petsc_matrix(self, j: int, a: float):
-        from petsc4py import PETSc
-
+        """The system of bin ``j`` as a distributed PETSc matrix."""
         m = self.local_matrix(j, a).tocoo()
         g = self.bdist.local_to_global[m.col]
-        ng, nr = self.bdist.n_global, m.shape[0]
-        csr = sp.csr_matrix((m.data, (m.row, g)), shape=(nr, ng))
+        csr = sp.csr_matrix((m.data, (m.row, g)), shape=(m.shape[0], self.bdist.n_global))
         csr.sum_duplicates()
         csr.sort_indices()
-        return PETSc.Mat().createAIJ(
-            size=((nr, ng), (nr, ng)), comm=self.dist.comm,
-            csr=(csr.indptr.astype(PETSc.IntType), csr.indices.astype(PETSc.IntType),
-                 csr.data))
+        return csr_matrix(self.dist.comm, csr, self.bdist.n_global)
 
-    def ksp(self, j: int, a: float):
-        """A KSP for bin ``j`` and coefficient ``a``; kept for reuse (fixed steps)."""
+    def ksp(self, j: int, a: float) -> LinearSolver:
+        """The solver of bin ``j`` and coefficient ``a``; kept for reuse (fixed steps)."""
         traps = self.dist.max(float(np.max(self.gam, initial=0.0))) > 0
         # the matrix depends on j only through rho v and rho (a + Gamma): share solvers
         key = (float(self.v[j]), float(self.rho[j]) if (a or traps) else 0.0, float(a))
@@ -320,23 +309,15 @@ class BTEProblem:
             key = (tuple(self.v_r[:, j]), tuple(self.rho_r[:, j] if (a or traps) else
                                                 self.rho_r[:, j] == 0), float(a))
         if key not in self._ksp:
-            from petsc4py import PETSc
-
-            ksp = PETSc.KSP().create(comm=self.dist.comm)
             A = self.petsc_matrix(j, a)
-            ksp.setOperators(A)
-            ksp.setOptionsPrefix(self.prefix)
-            ksp.setFromOptions()
             ctx = None
             if self.two_level:
                 from .coarse import TwoLevelPC, isotropic_maps
 
                 ctx = TwoLevelPC(A, *isotropic_maps(self.bdist, self.quad.weights),
                                  self.prefix)
-                ksp.getPC().setType("python")
-                ksp.getPC().setPythonContext(ctx)
-            self._ksp[key] = (ksp, ctx)
-        return self._ksp[key][0]
+            self._ksp[key] = LinearSolver(A, self.prefix, pc_context=ctx)
+        return self._ksp[key]
 
     @property
     def two_level(self) -> bool:
@@ -348,10 +329,8 @@ class BTEProblem:
 
     def release(self) -> None:
         """Destroy the cached solvers (and their LU factors)."""
-        for ksp, ctx in self._ksp.values():
-            ksp.destroy()
-            if ctx is not None:
-                ctx.destroy()
+        for solver in self._ksp.values():
+            solver.destroy()
         self._ksp.clear()
 
     # ---- right-hand sides ---------------------------------------------------------------
@@ -385,19 +364,7 @@ class BTEProblem:
     def solve(self, j: int, a: float, b: np.ndarray, x0: np.ndarray | None = None
               ) -> tuple[np.ndarray, KSPResult]:
         """Solve bin ``j``; returns owned unknowns and the KSP outcome."""
-        ksp = self.ksp(j, a)
-        A = ksp.getOperators()[0]
-        x, rhs = A.createVecs()
-        rhs.setArray(b)
-        if x0 is not None:
-            x.setArray(x0)
-            ksp.setInitialGuessNonzero(True)
-        ksp.solve(rhs, x)
-        res = KSPResult(int(ksp.getConvergedReason()), int(ksp.getIterationNumber()),
-                        float(ksp.getResidualNorm()))
-        out = x.getArray().copy()
-        x.destroy()
-        rhs.destroy()
+        out, res = self.ksp(j, a).solve_from(b, x0)
         if not res.success:
             log.error("bin %d: KSP did not converge (reason %d after %d iterations)", j,
                       res.reason, res.iterations)
