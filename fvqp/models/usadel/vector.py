@@ -28,23 +28,28 @@ O(h²)). The kinetic equations use :mod:`~fvqp.models.usadel.phase`, whose edge
 fluxes they are built on.
 
 Solution: Newton on (n, λ) with the exact sparse Jacobian, all energies at once (one
-sparse LU per iteration), per-energy backtracking. Energies that fail, or land on the
-non-retarded branch n → −n (Re n_z < 0 somewhere: seen near φ = π), are solved at Γ + 1
-(directly, or by continuation in the phases 0 → φ) and continued in the broadening
-Γ + γ, γ: 1 → 0, which keeps the retarded branch. Initial guess: the zero-phase θ of
-:func:`~fvqp.models.usadel.spectral.solve_spectral` rotated by the harmonic phase.
+sparse LU per iteration, over the energies not yet converged:
+:func:`~fvqp.models.usadel.newton.newton_active`), per-energy backtracking. Energies
+that fail, or land on the non-retarded branch n → −n (Re n_z < 0 somewhere: seen near
+φ = π), are solved at Γ + 1 (directly, or by continuation in the phases 0 → φ) and
+continued in the broadening Γ + γ, γ: 1 → 0, which keeps the retarded branch; what
+still fails raises :class:`~fvqp.solvers.result.ConvergenceError` naming the energies.
+Initial guess: the zero-phase θ of :func:`~fvqp.models.usadel.spectral.solve_spectral`
+rotated by the harmonic phase.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
-import scipy.sparse.linalg as spla
 
+from ...solvers.result import ConvergenceError
 from .bulk import bulk_theta
+from .newton import energies_text, newton_active
 from .phase import PhaseProblem
 from .spectral import solve_spectral
 from .triplets import Triplets
@@ -83,6 +88,12 @@ class _System:
         free = np.ones(self.n, bool)
         free[self.dn] = False
         self.free = free
+
+    def subset(self, idx) -> _System:
+        """The same system for the energies ``idx`` only."""
+        sub = copy.copy(self)
+        sub.ne, sub.et, sub.dv = len(idx), self.et[idx], self.dv[idx]
+        return sub
 
     def residual(self, u):
         """u: (ne, n, 4) = (n_x, n_y, n_z, λ); residual of the same shape."""
@@ -128,31 +139,21 @@ class _System:
 
 
 def _newton(prob, eps, u, gam, maxit=40, tol=1e-11):
+    """Damped Newton on the energies not yet converged (residual criterion only); returns
+    u, converged flags, iterations."""
     S = _System(prob, eps, gam)
     u = u.copy()
     u[:, S.dn, :3] = S.dv
     u[:, S.dn, 3] = 0.0
-    r = S.residual(u)
-    norm = np.abs(r).reshape(eps.size, -1).max(axis=1)
-    it = 0
-    while it < maxit and not (norm < tol).all():
-        it += 1
-        try:
-            step = spla.splu(S.jacobian(u).tocsc()).solve(-r.ravel()).reshape(u.shape)
-        except RuntimeError:
-            return u, np.zeros(eps.size, bool), it
-        step[~np.isfinite(step)] = 0.0
-        lam = np.ones(eps.size)
-        for _ in range(14):
-            trial = u + lam[:, None, None] * step
-            rt = S.residual(trial)
-            nt = np.abs(rt).reshape(eps.size, -1).max(axis=1)
-            bad = (~np.isfinite(nt) | (nt > (1 - 1e-4 * lam) * norm)) & (norm > tol)
-            if not bad.any():
-                break
-            lam[bad] *= 0.5
-        u, r, norm = trial, rt, nt
-    return u, np.isfinite(norm) & (norm < tol), it
+    shape = u.shape
+
+    def fun(idx, x, jac):
+        sub = S.subset(idx)
+        ui = x.reshape(idx.size, *shape[1:])
+        return sub.residual(ui).reshape(idx.size, -1), sub.jacobian(ui) if jac else None
+
+    x, done, it, _ = newton_active(fun, u.reshape(eps.size, -1), maxit, tol, 0.0, 14)
+    return x.reshape(shape), done, it
 
 
 def _scaled(prob: PhaseProblem, lam: float) -> PhaseProblem:
@@ -259,8 +260,10 @@ def solve_vector(prob: PhaseProblem, eps, maxit: int = 40, tol: float = 1e-11) -
         ub, okb, itk = _continue_gamma(prob, e, ub, maxit, tol)
         it += itk
         if not okb.all():
-            raise RuntimeError(f"usadel vector Newton failed at {bad.size} energies "
-                               f"(e.g. eps = {e[:3]})")
+            raise ConvergenceError(
+                f"usadel vector Newton failed at {energies_text(e[~okb])}, also after "
+                "the continuation in the broadening. Fix: a small Dynes broadening "
+                "(Γ ≳ 1e-4 near φ = π).")
         u[bad] = ub
     return VectorSolution(eps=eps, n=u[..., :3], lam=u[..., 3], problem=prob,
                           iterations=it)
