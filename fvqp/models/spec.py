@@ -93,3 +93,20 @@ def ueV(joules: float) -> str:
 
     return f"{joules / E_CHARGE * 1e6:.4g} ueV"
 
+
+
+def check_bath_and_grid(err, material, Tc: float, temperature: float, e_max: float | None,
+                        e_max_key: str, fix: str) -> None:
+    """The checks of a single-material kinetic case: the bath below Tc, and a grid top
+    ``e_max`` (key ``e_max_key``, ``None``: the default) above the gap at the bath;
+    ``fix`` completes the advice for ``e_max``."""
+    if temperature >= Tc:
+        err.add("bath.temperature", f"{temperature:g} K is at or above Tc = {Tc:g} K of "
+                f"{material.name}: no gap, no quasiparticles.",
+                f"give a bath temperature below {Tc:g} K.")
+        return
+    gap = bath_gap(material, temperature, Tc)
+    if e_max is not None and e_max <= gap:
+        err.add(e_max_key, f"{ueV(e_max)} is not above the gap {ueV(gap)} of "
+                f"{material.name} at the bath: the grid would hold no states.",
+                f"give e_max above {ueV(gap)}{fix}")

@@ -95,7 +95,7 @@ FIELDS = ("f", "f_mu", "n")
 
 def _check(data, err) -> None:
     from ...materials import UnknownMaterialError, get_material
-    from ..spec import bath_gap, ueV
+    from ..spec import check_bath_and_grid
 
     try:
         mat = get_material(data["sphere"]["material"])
@@ -115,16 +115,9 @@ def _check(data, err) -> None:
                 "use 8 or 16.")
     if sp.get("cells", 50) < 2:
         err.add("sphere.cells", "need at least 2 radial cells.", "use cells = 50.")
-    Tc, T = sp.get("Tc") or mat.Tc, data["bath"]["temperature"]
-    if T >= Tc:
-        err.add("bath.temperature", f"{T:g} K is at or above Tc = {Tc:g} K of {mat.name}: "
-                "no gap, no quasiparticles.", f"give a bath temperature below {Tc:g} K.")
-    else:
-        gap, e_max = bath_gap(mat, T, Tc), (data.get("spectrum") or {}).get("e_max")
-        if e_max is not None and e_max <= gap:
-            err.add("spectrum.e_max", f"{ueV(e_max)} is not above the gap {ueV(gap)} of "
-                    f"{mat.name} at the bath: the grid would hold no states.",
-                    f"give e_max above {ueV(gap)} and the packet, or leave it out.")
+    check_bath_and_grid(err, mat, sp.get("Tc") or mat.Tc, data["bath"]["temperature"],
+                        (data.get("spectrum") or {}).get("e_max"), "spectrum.e_max",
+                        " and the packet, or leave it out.")
     if data.get("time", {}).get("steady"):
         err.add("time.steady", "the packet relaxation is a transient problem.",
                 "remove steady = true and give [time] end.")

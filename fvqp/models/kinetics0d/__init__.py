@@ -125,7 +125,7 @@ FIELDS = ("f", "n")
 
 def _check(data, err) -> None:
     from ...materials import UnknownMaterialError, get_material
-    from ..spec import bath_gap, ueV
+    from ..spec import check_bath_and_grid
 
     film = data["film"]
     try:
@@ -139,16 +139,9 @@ def _check(data, err) -> None:
     if film.get("escape_time") is None and not mat.tau_esc_per_thickness:
         err.add("film.escape_time", f"{mat.name} has no phonon escape time per thickness "
                 "in the database.", 'give escape_time = "1 ns".')
-    Tc, T = film.get("Tc") or mat.Tc, data["bath"]["temperature"]
-    if T >= Tc:
-        err.add("bath.temperature", f"{T:g} K is at or above Tc = {Tc:g} K of {mat.name}: "
-                "no gap, no quasiparticles.", f"give a bath temperature below {Tc:g} K.")
-    else:
-        gap, e_max = bath_gap(mat, T, Tc), (data.get("grid") or {}).get("e_max")
-        if e_max is not None and e_max <= gap:
-            err.add("grid.e_max", f"{ueV(e_max)} is not above the gap {ueV(gap)} of "
-                    f"{mat.name} at the bath: the grid would hold no states.",
-                    f"give e_max above {ueV(gap)}, or leave it out (the default).")
+    check_bath_and_grid(err, mat, film.get("Tc") or mat.Tc, data["bath"]["temperature"],
+                        (data.get("grid") or {}).get("e_max"), "grid.e_max",
+                        ", or leave it out (the default).")
     if data["film"].get("self_consistent_gap") and not data.get("time", {}).get("steady"):
         err.add("film.self_consistent_gap", "the self-consistent gap is available for "
                 "steady states only (transients keep the bath gap).",
