@@ -14,7 +14,8 @@ from conftest import MESHES, case_variant, run_fvqp
 from fvqp.mesh import read_mesh
 
 NAME = "heat_absorber3d"
-TIMES = 'times = ["10 ns", "100 ns", "1 us"]'  # the case's output times (all after 12 ns)
+TIMES = ('times = ["1 ns", "2 ns", "3 ns", "5 ns", "10 ns", "20 ns", "50 ns", "100 ns", '
+         '"200 ns", "500 ns", "1 us"]')  # the case's output times
 
 
 @pytest.fixture(scope="module")

@@ -62,3 +62,98 @@ def test_region_names_in_the_pieces_of_a_two_rank_run(tmp_path):
     for piece in pieces:  # VTK takes a .pvtu's field data from its pieces
         assert field_strings(str(piece)) == {"region_names": names}
     assert list(pv.read(pvtu).field_data["region_names"]) == names
+
+
+def _csv(path):
+    from fvqp.io.series import read_series
+
+    header, rows = read_series(str(path))
+    return header, np.array(rows)
+
+
+@pytest.fixture(scope="module")
+def film_trap(tmp_path_factory):
+    """The shipped heat_film_trap case, run as it is (a few seconds)."""
+    tmp = tmp_path_factory.mktemp("film")
+    case = case_variant("heat_film_trap.toml", tmp)
+    out = tmp / "out"
+    run_fvqp(["run", case, "--output", out])
+    return case, out
+
+
+def test_film_trap_writes_its_heating_and_a_series_row_per_step(film_trap):
+    import json
+
+    _, out = film_trap
+    s = json.loads((out / "summary.json").read_text())
+    assert s["status"] == 0
+    times = [g.field_data["TIME"][0] for g in _snapshots(out, "heat_film_trap")]
+    heating = [t for t in times if 0 < t <= 200e-9 * (1 + 1e-12)]
+    assert len(times) >= 20 and len(heating) >= 10  # the 200 ns of heating, not 2 pictures
+    header, rows = _csv(out / "heat_film_trap_series.csv")
+    col = {h: rows[:, k] for k, h in enumerate(header)}
+    assert header[:6] == ["time_s", "dt_s", "step", "newton_iterations",
+                          "linear_iterations", "rejected_steps"]
+    # one row per accepted step, and the initial state
+    assert len(rows) == s["steps"] + 1
+    assert np.array_equal(col["step"], np.arange(s["steps"] + 1))
+    assert col["time_s"][0] == 0.0 and col["time_s"][-1] == pytest.approx(s["t_end_s"],
+                                                                         rel=1e-12)
+    assert np.all(np.diff(col["time_s"]) > 0)
+    assert np.allclose(np.diff(col["time_s"]), col["dt_s"][1:], rtol=1e-9, atol=0)
+    assert col["newton_iterations"][-1] == s["newton_iterations"]
+    assert col["linear_iterations"][-1] == s["linear_iterations"]
+    # the energy columns end at summary.json's balance
+    for key, value in s["energy_J"].items():
+        assert col[f"energy_J.{key}"][-1] == pytest.approx(value, rel=1e-12, abs=1e-40), key
+    # the deposited energy grows while the source heats; the balance closes at every step
+    # to round-off of the stored energy
+    dep = col["energy_J.deposited"]
+    during = col["time_s"] <= 200e-9 * (1 + 1e-12)
+    assert np.all(np.diff(dep[during]) > 0) and dep[-1] > 0
+    assert np.max(np.abs(col["energy_J.imbalance"])) < 1e-10 * col["energy_J.initial"][0]
+    stored = col["energy_J.final"] - col["energy_J.initial"]
+    flows = sum(col[h] for h in header if h.startswith("energy_J.") and h not in
+                ("energy_J.initial", "energy_J.final", "energy_J.imbalance"))
+    assert np.allclose(stored - flows, col["energy_J.imbalance"], rtol=0,
+                       atol=1e-12 * col["energy_J.initial"][0])
+
+
+def test_series_of_a_resumed_run_equals_the_uninterrupted_one(film_trap, tmp_path):
+    case, full = film_trap
+    part = tmp_path / "part"
+    run_fvqp(["run", case, "--output", part, "--max-steps", "9"])
+    header, rows = _csv(part / "heat_film_trap_series.csv")
+    assert len(rows) == 10  # steps 0..9
+    run_fvqp(["run", case, "--output", part, "--resume"])
+    h_full, r_full = _csv(full / "heat_film_trap_series.csv")
+    h_part, r_part = _csv(part / "heat_film_trap_series.csv")
+    assert h_part == h_full and r_part.shape == r_full.shape
+    # counters exactly; energies to round-off of the stored energy (a restored run
+    # repeats the same steps, its sums may differ in the last bits)
+    counters = [h_full.index(c) for c in ("step", "newton_iterations", "linear_iterations",
+                                          "rejected_steps")]
+    assert np.array_equal(r_part[:, counters], r_full[:, counters])
+    scale = r_full[0, h_full.index("energy_J.initial")]
+    bad = ~np.isclose(r_part, r_full, rtol=1e-9, atol=1e-12 * scale)
+    assert not bad.any(), [(i, h_full[j], r_full[i, j], r_part[i, j])
+                           for i, j in zip(*np.nonzero(bad), strict=True)][:5]
+
+
+def test_transport_series_ends_at_the_summary_balances(tmp_path):
+    import json
+
+    name = "transport_absorber3d"
+    case = case_variant(f"{name}.toml", tmp_path, **{
+        'end = "2 us"': 'end = "3 ns"',
+        'times = ["2 ns", "10 ns", "100 ns", "1 us"]': 'times = ["2 ns"]'})
+    out = tmp_path / "out"
+    run_fvqp(["run", case, "--output", out])
+    s = json.loads((out / "summary.json").read_text())
+    header, rows = _csv(out / f"{name}_series.csv")
+    col = {h: rows[:, k] for k, h in enumerate(header)}
+    assert len(rows) == s["steps"] + 1
+    for table in ("energy_J", "qp_number"):
+        for key, value in s[table].items():
+            assert col[f"{table}.{key}"][-1] == pytest.approx(value, rel=1e-12, abs=1e-40), key
+    assert col["qp_number.pair"][-1] > 0  # the burst made QPs by pair breaking

@@ -2,8 +2,9 @@
 
 A model's driver builds a :class:`~fvqp.solvers.bdf.BDFIntegrator` and calls
 :func:`run_checkpointed` with callbacks for its output fields; this module owns the
-cadence of ``.pvd`` snapshots and HDF5 checkpoints, resuming, and the rank-0 progress
-report, so every model checkpoints and resumes the same way.
+cadence of ``.pvd`` snapshots and HDF5 checkpoints, the ``<case>_series.csv`` time series
+of integral quantities (:mod:`fvqp.io.series`), resuming, and the rank-0 progress report,
+so every model checkpoints and resumes the same way.
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ import time
 from collections.abc import Callable
 
 from ...io.checkpoint import read_checkpoint, write_checkpoint
+from ...io.series import SeriesWriter
 from .interrupt import requested_stop
 
 log = logging.getLogger("fvqp.run")
 
-__all__ = ["Progress", "bdf_options", "peak_rss_mb", "restore", "run_checkpointed", "save"]
+__all__ = ["Progress", "bdf_options", "flat", "peak_rss_mb", "restore", "run_checkpointed",
+           "save"]
 
 
 def bdf_options(time_table: dict, units, atol: float):
@@ -71,6 +74,29 @@ def restore(integ, path: str, digest: str) -> dict:
     return meta.get("extra", {})
 
 
+def flat(d: dict, prefix: str = "") -> dict[str, int | float]:
+    """``{"energy_J": {"final": x}}`` -> ``{"energy_J.final": x}`` (numbers only)."""
+    out: dict[str, float] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(flat(v, f"{prefix}{k}."))
+        elif isinstance(v, (int, float)) and not isinstance(v, bool):
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _series_row(it, t_prev: float, units, series, extra) -> dict[str, float]:
+    """The columns of one row of ``<case>_series.csv`` (every rank: ``series`` may reduce)."""
+    row = {"time_s": units.to_si(it.t, "time"),
+           "dt_s": units.to_si(it.t - t_prev, "time"), "step": it.step_count,
+           "newton_iterations": it.solver.total_iterations,
+           "linear_iterations": it.solver.total_linear_iterations,
+           "rejected_steps": it.rejected}
+    if series is not None:
+        row.update(flat(series(it, extra)))
+    return row
+
+
 class _Stopped(Exception):
     """Raised from the step callback when a stop signal was received."""
 
@@ -79,7 +105,7 @@ def run_checkpointed(integ, *, t_end: float, writer, snapshot: Callable, units,
                      out_dir: str, digest: str, extra: dict, resume: bool,
                      stop_times=(), every: int = 10, checkpoint_every: int = 20,
                      max_steps: int | None = None, on_accept: Callable | None = None,
-                     logger: logging.Logger = log):
+                     series: Callable | None = None, logger: logging.Logger = log):
     """Integrate to ``t_end`` writing snapshots and checkpoints; returns
     ``(RunResult, extra)``.
 
@@ -97,29 +123,50 @@ def run_checkpointed(integ, *, t_end: float, writer, snapshot: Callable, units,
         ``on_accept(integ)`` after every accepted step, before output (e.g. a gap update).
         After it and the step's output, a SIGINT/SIGTERM received during the step
         (:mod:`.interrupt`) stops the run: checkpoint, ``status = 1``.
+    series : callable, optional
+        ``series(integ, extra) -> dict`` of the model's integral quantities in SI (nested
+        dicts allowed, e.g. the summary's ``energy_J`` balance; names with their unit),
+        called on every rank after every accepted step. They become columns of
+        ``<case>_series.csv`` after ``time_s``, ``dt_s`` (the step), ``step``,
+        ``newton_iterations``, ``linear_iterations`` and ``rejected_steps`` (cumulative);
+        one row per accepted step and one for the initial state (step 0, ``dt_s`` 0).
     logger : logging.Logger
         Where the progress lines go (the model's logger).
     """
     ckpt = os.path.join(out_dir, "checkpoint.h5")
+    rank0 = integ.problem.dist.rank == 0
+    rows = SeriesWriter(os.path.join(out_dir, f"{writer.name}_series.csv"),
+                        resume=resume and rank0)
     if resume:
         extra = restore(integ, ckpt, digest)
         if on_accept is not None:  # e.g. the gap of the restored state
             on_accept(integ)
         writer.truncate(units.to_si(integ.t, "time"))
+        rows.truncate(units.to_si(integ.t, "time"))
     elif writer.count == 0:
         writer.write(units.to_si(integ.t, "time"), snapshot(integ, integ.t, integ.t))
+    if not resume:  # the initial state (all ranks: ``series`` may reduce)
+        first = _series_row(integ, integ.t, units, series, extra)
+        if rank0:
+            rows.append(first)
+            rows.flush()
     progress = Progress(integ.problem.dist, t_end, units, logger)
 
     def on_step(it):
         if on_accept is not None:
             on_accept(it)
         t0 = it.history[1][0] if len(it.history) > 1 else 0.0
+        row = _series_row(it, t0, units, series, extra)
+        if rank0:
+            rows.append(row)
         at_stop = any(abs(it.t - s) <= 1e-12 * max(abs(s), 1e-300) for s in stop_times)
         wrote = it.step_count % every == 0 or at_stop or it.t >= t_end * (1 - 1e-14)
         if wrote:
             writer.write(units.to_si(it.t, "time"), snapshot(it, t0, it.t))
         if it.step_count % checkpoint_every == 0:
             save(it, ckpt, digest, extra)
+        if rank0 and (wrote or it.step_count % checkpoint_every == 0):
+            rows.flush()
         progress.update(it, force=wrote)
         sig = requested_stop(it.problem.dist)  # SIGINT/SIGTERM: stop here, on every rank
         if sig is not None:
@@ -134,6 +181,8 @@ def run_checkpointed(integ, *, t_end: float, writer, snapshot: Callable, units,
             f"after step {integ.step_count}; a checkpoint was written: continue with "
             "`fvqp run CASE --resume`")
     save(integ, ckpt, digest, extra)
+    if rank0:
+        rows.flush()
     progress.close()
     return result, extra
 

@@ -190,23 +190,29 @@ def _transient(sim, case, out_dir, petsc, writer, names, resume, max_steps) -> d
     def snapshot(it, t0, t1):
         return sim.fields(it.x, t0, t1 if t1 > t0 else t0 + dt0, names)
 
+    def series(it, extra):  # the energy balance of summary.json, after every step
+        return {"energy_J": _energy_balance(sim, float(extra["E0"]), it)}
+
     result, extra = run_checkpointed(
         integ, t_end=t_end, writer=writer, snapshot=snapshot, units=u, out_dir=out_dir,
         digest=case.digest, extra={"E0": sim.total_energy(sim.T0)}, resume=resume,
         stop_times=[u.to_internal(t, "time") for t in d["output"]["times"]],
         every=d["output"]["every"], checkpoint_every=d["output"]["checkpoint_every"],
-        max_steps=max_steps, logger=log)
-    E0 = float(extra["E0"])
-    E = sim.total_energy(integ.x)
-    acc = integ.accumulated
-    flows = {k: u.to_si(v, "total_energy") for k, v in acc.items()}
-    imbalance = (E - E0) - sum(acc.values())
+        max_steps=max_steps, series=series, logger=log)
     return {"status": result.status, "message": result.message,
             "t_end_s": u.to_si(integ.t, "time"), "steps": result.steps,
             "rejected_steps": result.rejected_steps, "failed_solves": result.failed_solves,
             "newton_iterations": result.newton_iterations,
             "linear_iterations": result.linear_iterations,
-            "energy_J": {"initial": u.to_si(E0, "total_energy"),
-                         "final": u.to_si(E, "total_energy"), **flows,
-                         "imbalance": u.to_si(imbalance, "total_energy")},
+            "energy_J": _energy_balance(sim, float(extra["E0"]), integ),
             "max_temperature_K": float(u.to_si(dist.max(integ.x.max()), "temperature"))}
+
+
+def _energy_balance(sim, E0: float, integ) -> dict:
+    """Energy [J]: initial, stored now (``final``), the accumulated flows, imbalance."""
+    u = sim.units
+    E = sim.total_energy(integ.x)
+    acc = integ.accumulated
+    return {"initial": u.to_si(E0, "total_energy"), "final": u.to_si(E, "total_energy"),
+            **{k: u.to_si(v, "total_energy") for k, v in acc.items()},
+            "imbalance": u.to_si((E - E0) - sum(acc.values()), "total_energy")}

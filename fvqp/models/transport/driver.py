@@ -419,7 +419,9 @@ def _transient(sim, writer, out_dir, resume, max_steps) -> dict:
         units=u, out_dir=out_dir, digest=case.digest, extra={"totals": sim.totals(sim.x0)},
         resume=resume, stop_times=[u.to_internal(t, "time") for t in d["output"]["times"]],
         every=d["output"]["every"], checkpoint_every=d["output"]["checkpoint_every"],
-        max_steps=max_steps, on_accept=on_accept, logger=log)
+        max_steps=max_steps, on_accept=on_accept, logger=log,
+        series=lambda it, extra: _balances(sim, extra["totals"], sim.totals(it.x),
+                                           it.accumulated))
     stepping = time.perf_counter() - t_start
     tot1 = sim.totals(integ.x)
     return {"status": result.status, "message": result.message, "time_stepping_s": stepping,
