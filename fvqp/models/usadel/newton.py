@@ -20,16 +20,17 @@ def newton_active(fun: Callable, x: np.ndarray, maxit: int, tol: float, step_tol
                   backtracks: int):
     """Damped Newton with per-energy backtracking on the energies not yet converged.
 
-    An energy leaves the active set, frozen, after the Newton step taken from a residual
-    below ``tol`` (one step of quadratic convergence past the tolerance: near the gap
-    edge with Γ → 0 a residual of ``tol`` can still mean a θ error of 1e-10), or once its
-    damped Newton step is below ``step_tol`` (stagnation: at the gap edge with Γ = 0 the
-    residual stops near 1e-9, the round-off of a nearly singular Jacobian). Its iterates
-    are those of a solve of that energy alone, up to the round-off of the sparse LU
-    ordering. Energies still active after ``maxit`` iterations, or active when the LU
-    failed, are returned unconverged (the caller's fallback continues them). Handing
-    energies over earlier, when their residual stops decreasing fast, was tried: near
-    φ = π it changes the discrete branch some energies land on, so it is not done.
+    An energy leaves the active set, frozen, once its residual is below ``tol``·1e-3
+    (round-off), after the Newton step taken from a residual below ``tol`` (one step of
+    quadratic convergence past the tolerance: near the gap edge with Γ → 0 a residual of
+    ``tol`` can still mean a θ error of 1e-10), or once its damped Newton step is below
+    ``step_tol`` (stagnation: at the gap edge with Γ = 0 the residual stops near 1e-9,
+    the round-off of a nearly singular Jacobian). Its iterates are those of a solve of
+    that energy alone, up to the round-off of the sparse LU ordering. Energies still
+    active after ``maxit`` iterations, or active when the LU failed, are returned
+    unconverged (the caller's fallback continues them). Handing energies over earlier,
+    when their residual stops decreasing fast, was tried: near φ = π it changes the
+    discrete branch some energies land on, so it is not done.
 
     Parameters
     ----------
@@ -90,7 +91,7 @@ def newton_active(fun: Callable, x: np.ndarray, maxit: int, tol: float, step_tol
             lam[todo] *= 0.5
         x[act], norm[act] = trial, nt
         small = np.abs(lam[:, None] * step).max(axis=1) < step_tol
-        done[act] = (na < tol) | (finite & small)
+        done[act] = (na < tol) | (nt < tol * 1e-3) | (finite & small)
     return x, (done | (norm < tol)) & np.isfinite(norm), it, norm
 
 
