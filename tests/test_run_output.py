@@ -157,3 +157,27 @@ def test_transport_series_ends_at_the_summary_balances(tmp_path):
         for key, value in s[table].items():
             assert col[f"{table}.{key}"][-1] == pytest.approx(value, rel=1e-12, abs=1e-40), key
     assert col["qp_number.pair"][-1] > 0  # the burst made QPs by pair breaking
+
+
+def test_steady_newton_progress_lines_and_quiet(tmp_path):
+    import json
+
+    case = case_variant("heat_nis_wire.toml", tmp_path)
+    proc = run_fvqp(["run", case, "--output", tmp_path / "a"])
+    s = json.loads((tmp_path / "a" / "summary.json").read_text())
+    n, lin = s["newton_iterations"], s["linear_iterations"]
+    assert "Newton 0: |F| = " in proc.stderr
+    # the monitor's last line is the converged iterate, with the run's Krylov count
+    assert f"Newton {n}: |F| = {s['residual_norm']:.3e} (relative " in proc.stderr
+    assert f"), {lin} Krylov iterations" in proc.stderr
+    quiet = run_fvqp(["-q", "run", case, "--output", tmp_path / "b"])
+    assert "Newton" not in quiet.stderr and "INFO" not in quiet.stderr
+
+
+def test_transient_progress_lines_give_times_in_seconds(film_trap, tmp_path):
+    case, _ = film_trap
+    proc = run_fvqp(["run", case, "--output", tmp_path / "out"])
+    # a progress line at every snapshot (not a terminal: log lines); 10 ns is an output time
+    lines = [ln for ln in proc.stderr.splitlines() if " t=1.0000e-08 s dt=" in ln]
+    assert lines, proc.stderr
+    assert " step " in lines[0] and " newton=" in lines[0]

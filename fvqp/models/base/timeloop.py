@@ -188,14 +188,16 @@ def run_checkpointed(integ, *, t_end: float, writer, snapshot: Callable, units,
 
 
 class Progress:
-    """Progress on rank 0: a tqdm bar on a terminal, INFO lines otherwise."""
+    """Progress on rank 0: a tqdm bar on a terminal, INFO lines otherwise (at every
+    snapshot and at most every 5 s between them); times in seconds. ``fvqp -q run`` (log
+    level WARNING) shows neither."""
 
     def __init__(self, dist, t_end, units, logger: logging.Logger = log):
         self.rank0, self.t_end, self.u = dist.rank == 0, t_end, units
         self.log = logger
         self.bar = None
         self.last = time.perf_counter()
-        if self.rank0 and sys.stderr.isatty():
+        if self.rank0 and sys.stderr.isatty() and self.log.isEnabledFor(logging.INFO):
             from tqdm import tqdm
 
             self.bar = tqdm(total=1.0, unit="of t_end", bar_format="{l_bar}{bar}| {postfix}")
