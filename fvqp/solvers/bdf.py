@@ -47,10 +47,23 @@ class BDFOptions:
         Local error tolerances on the primitive unknowns.
     adaptive : bool
         If False, steps are ``dt_initial`` (shortened only to land on breakpoints).
+    newton_tol : float or None
+        Newton's stopping test, in units of the local error tolerance: a step's solve
+        stops when its full Newton correction is at most this in every unknown,
+        max |dx|/(atol + rtol |x|) (times a convergence-rate factor), and applies it;
+        the iterate's remaining error is then ~``newton_tol``:sup:`2` of the tolerance
+        (quadratic convergence), so the
+        error estimate sees the discretisation error and not solver noise, and the step
+        sequence is the same in repeated runs, serial or parallel (see
+        :class:`~fvqp.solvers.nonlinear._CorrectionTest`). PETSc's residual tolerances
+        ``snes_rtol``/``snes_atol``/``snes_stol`` are not used. ``None``: PETSc's
+        residual tests instead (not reproducible when the unknowns' scales differ
+        widely).
     atol_factor : float
-        Newton's absolute tolerance is this times the norm of the storage term
-        :math:`\alpha_0 C/h` (the residual's natural scale), so a residual at round-off
-        level is converged whatever the units; ``snes_atol`` in the options overrides it.
+        With ``newton_tol = None`` only: Newton's absolute tolerance is this times the
+        norm of the storage term :math:`\alpha_0 C/h` (the residual's natural scale), so
+        a residual at round-off level is converged whatever the units; ``snes_atol`` in
+        the options overrides it.
     """
 
     order: int = 2
@@ -60,6 +73,7 @@ class BDFOptions:
     rtol: float = 1e-3
     atol: float = 1e-6
     adaptive: bool = True
+    newton_tol: float | None = 1e-3
     atol_factor: float = 1e-12
 
 
@@ -161,12 +175,26 @@ class BDFIntegrator:
         x = self.dist.create_vec()
         x0 = pred if pred is not None else self.history[0][1]
         x.setArray(x0)
-        scale = math.sqrt(self.dist.sum(np.sum((a0 * self.problem.conserved(x0) / h) ** 2)))
-        self.solver.solve(x, atol=self.opts.atol_factor * scale)
+        if self.opts.newton_tol is None:
+            scale = math.sqrt(self.dist.sum(np.sum((a0 * self.problem.conserved(x0) / h) ** 2)))
+            self.solver.solve(x, atol=self.opts.atol_factor * scale)
+        else:
+            self.solver.solve(x, correction_norm=self._correction_norm,
+                              correction_tol=self.opts.newton_tol)
         x_new = x.getArray().copy()
         x.destroy()
         err = self._error(x_new, pred)
         return x_new, err
+
+    def _correction_norm(self, dx: np.ndarray, x: np.ndarray) -> float:
+        r"""Newton correction in units of the local error tolerance: the max over all
+        unknowns of :math:`|\delta x|/(\mathrm{atol} + \mathrm{rtol}|x|)` (a max is
+        exact in any order, so every rank and partition sees the same value)."""
+        w = self.opts.atol + self.opts.rtol * np.abs(x)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(dx == 0.0, 0.0, np.abs(dx) / w)  # atol = 0 at x = 0
+        local = float(np.max(ratio)) if len(dx) else 0.0
+        return self.dist.max(local)
 
     def _predict(self, t_new: float) -> np.ndarray | None:
         """Polynomial extrapolation through the last (up to 3) accepted states."""

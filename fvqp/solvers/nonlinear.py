@@ -9,6 +9,7 @@ them.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Mapping
 
 import numpy as np
@@ -139,6 +140,7 @@ class NonlinearSolver:
         self.snes.setOptionsPrefix(self.prefix)
         set_from_options(self.snes, self.prefix)  # last: the command line always wins
         self._unused_checked = False
+        self._update_test: _CorrectionTest | None = None
         self.total_iterations = 0
         self.total_linear_iterations = 0
 
@@ -169,16 +171,43 @@ class NonlinearSolver:
         if J != P:
             J.assemble()
 
-    def solve(self, x, raise_on_failure: bool = True, atol: float | None = None) -> SolveResult:
+    def solve(self, x, raise_on_failure: bool = True, atol: float | None = None,
+              correction_norm: Callable | None = None,
+              correction_tol: float = 1e-3) -> SolveResult:
         """Solve in place starting from ``x`` (a vector of the distribution's layout).
 
-        ``atol``, if given, sets SNES's absolute tolerance for this solve — callers pass
-        a multiple of the size of the residual's terms so that a residual that is pure
-        round-off counts as converged — unless ``-<prefix>snes_atol`` was set explicitly.
+        Parameters
+        ----------
+        x
+            Initial guess; the solution on return.
+        raise_on_failure
+            Raise :class:`ConvergenceError` if SNES does not converge.
+        atol
+            Sets SNES's absolute tolerance for this solve — callers pass a multiple of the
+            size of the residual's terms so that a residual that is pure round-off counts
+            as converged — unless ``-<prefix>snes_atol`` was set explicitly. Not used with
+            ``correction_norm``.
+        correction_norm
+            ``correction_norm(dx_owned, x_owned) -> float``, a norm of a Newton correction
+            in which 1 is the caller's error tolerance (the same value on every rank,
+            e.g. a global max of ``|dx|/(atol + rtol|x|)``). With it, the stopping test is
+            on the solution, not on the residual's 2-norm: see :class:`_CorrectionTest`.
+            PETSc's residual and step tolerances (``snes_rtol``, ``snes_atol``,
+            ``snes_stol``) are then not used; ``snes_max_it`` and ``snes_max_fail`` are.
+        correction_tol
+            Newton stops when its full correction, times a convergence-rate factor, is at
+            most this in ``correction_norm`` (and applies that correction).
         """
         from petsc4py import PETSc
 
-        if atol is not None and not self._user_atol:
+        if correction_norm is not None:
+            if self._update_test is None:
+                self._update_test = _CorrectionTest(self.snes)
+            self._update_test.arm(correction_norm, correction_tol)
+        elif self._update_test is not None:
+            self._update_test.disarm()
+            self._update_test = None
+        if atol is not None and not self._user_atol and correction_norm is None:
             self.snes.setTolerances(atol=atol)
         self.snes.solve(None, x)
         if not self._unused_checked:  # sub-solvers read their options at the first solve
@@ -206,6 +235,109 @@ class NonlinearSolver:
                 f"-{self.prefix}ksp_converged_reason, a smaller time step, or looser "
                 f"-{self.prefix}snes_rtol.", res)
         return res
+
+
+class _CorrectionTest:
+    r"""Newton's stopping test on the size of its correction in the caller's error norm.
+
+    PETSc's default test stops when the residual's 2-norm falls below ``snes_rtol`` times
+    its initial value or ``snes_atol``. When the unknowns' scales differ by many orders of
+    magnitude (cells far below :math:`T_c` have heat capacities :math:`\sim e^{-31}` of
+    the hot ones) that norm sees only the largest rows: the iterate it accepts can still be
+    wrong by ~1 % of the time integrator's error tolerance in the small ones, and the
+    residual reaches its round-off floor (where further iterations only move it by noise
+    and the line search fails at random) before those are converged. Which iteration
+    stops — and whether a line search at the floor fails and the step is retried — then
+    depends on the last bits of the Krylov solves (the memory alignment of vectors, the
+    partition of a block-Jacobi preconditioner), and so does the time step sequence.
+
+    This test is instead deterministic to far below the caller's tolerance: after every
+    linear solve (a line-search pre-check) it measures the full Newton correction
+    :math:`\delta_k` in ``norm`` (1 = the error tolerance) and estimates the error left
+    after applying it as :math:`\|\delta_k\|\max(1, \rho/(1-\rho))` with the observed
+    rate :math:`\rho = \|\delta_k\|/\|\delta_{k-1}\|` (capped below 1). When that is
+    at most ``tol`` the full correction is applied — whatever the line search, which at
+    the round-off floor only sees noise, made of it — and the solve has converged
+    (``CONVERGED_SNORM_RELATIVE``). With Newton's quadratic convergence the accepted
+    iterate's error is then ~``tol``:sup:`2` of the tolerance. Every solve takes at least
+    one Newton correction. A line search that fails before the correction is small
+    still ends the solve (``DIVERGED_LINE_SEARCH`` after ``snes_max_fail`` failures), as
+    ``snes_max_it`` does (``DIVERGED_MAX_IT``).
+    """
+
+    _RHO_CAP = 0.999
+
+    def __init__(self, snes):
+        self.snes = snes
+        self.norm, self.tol = None, 1.0
+        self.max_fail, self.stol = 1, 0.0
+        self._reset()
+
+    def arm(self, norm: Callable, tol: float) -> None:
+        """Install (or re-configure) the test on the SNES for the next solves."""
+        if not tol > 0:
+            raise ValueError(f"correction tolerance must be positive, got {tol}")
+        if self.norm is None:  # first use: remember what the options set, then take over
+            self.max_fail = max(1, int(self.snes.getMaxStepFailures()))
+            self.stol = self.snes.getTolerances()[2]
+            # a failed line search must reach the test below (it may be a converged
+            # correction at the round-off floor), and SNES's own step test must not stop
+            # the solve before it (newtonls returns CONVERGED_SNORM_RELATIVE on a failed
+            # line search with a step below stol * |x|, leaving the unconverged iterate)
+            self.snes.setMaxStepFailures(2**30)
+            self.snes.setTolerances(stol=0.0)
+            self.snes.setConvergenceTest(self.converged)
+            self.snes.setLineSearchPreCheck(self.precheck)
+        self.norm, self.tol = norm, float(tol)
+
+    def disarm(self) -> None:
+        """Restore PETSc's default test and the options' step tolerance and failures."""
+        if self.norm is not None:
+            self.snes.setLineSearchPreCheck(None)
+            self.snes.setConvergenceTest("default")
+            self.snes.setMaxStepFailures(self.max_fail)
+            self.snes.setTolerances(stol=self.stol)
+        self.norm = None
+
+    def _reset(self) -> None:
+        self.d_prev, self.x_new, self.failures = None, None, 0
+
+    def precheck(self, X, Y) -> bool:
+        """Line-search pre-check: measure the full correction (SNES steps ``X - Y``)."""
+        x = X.getArray(readonly=True)
+        y = Y.getArray(readonly=True)
+        d = float(self.norm(y, x))
+        est = d
+        if self.d_prev is not None and self.d_prev > 0:
+            rho = min(d / self.d_prev, self._RHO_CAP)
+            est = d * max(1.0, rho / (1.0 - rho))
+        self.d_prev = d
+        if est <= self.tol:  # (d is a global value: every rank decides alike)
+            self.x_new = x - y
+        return False
+
+    def converged(self, snes, it, norms):
+        """SNES convergence test (see the class docstring)."""
+        from petsc4py import PETSc
+
+        reason = PETSc.SNES.ConvergedReason
+        fnorm = norms[2]
+        if it == 0:
+            self._reset()
+        if not math.isfinite(fnorm):
+            return reason.DIVERGED_FNORM_NAN
+        if it == 0:
+            return reason.ITERATING
+        if self.x_new is not None:
+            snes.getSolution().setArray(self.x_new)  # the full correction, bit for bit
+            self.x_new = None
+            return reason.CONVERGED_SNORM_RELATIVE
+        failures = int(snes.getStepFailures())
+        if failures >= self.max_fail:
+            return reason.DIVERGED_LINE_SEARCH
+        if it >= snes.getTolerances()[3]:
+            return reason.DIVERGED_MAX_IT
+        return reason.ITERATING
 
 
 class _JacobianAction:
