@@ -121,6 +121,8 @@ class BDFIntegrator:
         self._x = self.dist.create_vec()
         self.t = float(t0)
         self.h = float(self.opts.dt_initial)
+        #: size of the last accepted step (0 before the first)
+        self.last_h = 0.0
         self.step_count, self.rejected, self.failed = 0, 0, 0
         x0 = np.asarray(x0, dtype=float)
         acc0 = {k: 0.0 for k in problem.rates(self._local(x0), t0, t0 + 1.0)}
@@ -270,6 +272,7 @@ class BDFIntegrator:
             past = a1 * self.history[0][3][k] + (a2 * self.history[1][3][k] if a2 else 0.0)
             acc[k] = (h * self.dist.sum(r) - past) / a0
         self.t = t1
+        self.last_h = h
         self.history.insert(0, (t1, x_new, self.problem.conserved(x_new), acc))
         del self.history[3:]
         self.step_count += 1
@@ -292,18 +295,32 @@ class BDFIntegrator:
         ``on_step(integrator)`` is called after every accepted step. Stops early (status 1)
         after ``max_steps`` steps of this call.
         """
-        stops = sorted({float(s) for s in (*stop_times, *self.problem.breakpoints(), t_end)
+        breaks = {float(b) for b in self.problem.breakpoints()}
+        stops = sorted({float(s) for s in (*stop_times, *breaks, t_end)
                         if self.t < s <= t_end})
         taken = 0
         for stop in stops:
             while self.t < stop * (1 - 1e-14) - 1e-300:
                 self.step(stop)
                 taken += 1
+                if self.t >= stop * (1 - 1e-14) - 1e-300 and stop in breaks:
+                    self.restart()
                 if on_step is not None:
                     on_step(self)
                 if max_steps is not None and taken >= max_steps and self.t < t_end:
                     return self._result(1, f"stopped after max_steps={max_steps} steps")
         return self._result(0, "reached the end time")
+
+    def restart(self) -> None:
+        r"""Forget the step history: the next step is backward Euler, as at the start.
+
+        Done on landing at a model breakpoint (a source switched on or off): BDF2 across
+        the discontinuity would extrapolate the accumulated source past it — a power that
+        stops at t_b keeps "depositing" :math:`\omega^2/(1+2\omega)\,P h_{n-1}` in the
+        next step (9 % too much energy in ``heat_film_trap``, 92 % with other step
+        sequences), consistently in the storage and the balance, so no imbalance shows.
+        Backward Euler with the step-averaged source integrates it exactly."""
+        del self.history[1:]
 
     def _result(self, status: int, message: str) -> RunResult:
         return RunResult(status=status, message=message, t=self.t, steps=self.step_count,
@@ -318,7 +335,8 @@ class BDFIntegrator:
         A restored run repeats the same steps, step sizes and solves; results agree with
         an uninterrupted run to round-off (floating-point sums in BLAS/numpy may differ in
         the last bit between processes)."""
-        return {"t": self.t, "h": self.h, "step_count": self.step_count,
+        return {"t": self.t, "h": self.h, "last_h": self.last_h,
+                "step_count": self.step_count,
                 "rejected": self.rejected, "failed": self.failed,
                 "newton": self.solver.total_iterations,
                 "linear": self.solver.total_linear_iterations,
@@ -329,6 +347,7 @@ class BDFIntegrator:
     def restore(self, state: dict) -> None:
         """Inverse of :meth:`state` (arrays already restricted to the owned cells)."""
         self.t, self.h = float(state["t"]), float(state["h"])
+        self.last_h = float(state.get("last_h", 0.0))
         self.step_count = int(state["step_count"])
         self.rejected, self.failed = int(state["rejected"]), int(state["failed"])
         self.solver.total_iterations = int(state.get("newton", 0))

@@ -56,7 +56,7 @@ def save(integ, path: str, digest: str, extra: dict) -> None:
     st = integ.state()
     xs = [dist.gather(x) for x in st["x"]]
     if dist.rank == 0:
-        meta = {k: st[k] for k in ("t", "h", "step_count", "rejected", "failed", "newton",
+        meta = {k: st[k] for k in ("t", "h", "last_h", "step_count", "rejected", "failed", "newton",
                                    "linear", "times", "acc")}
         meta["extra"] = extra
         write_checkpoint(path, digest, {f"x{i}": x for i, x in enumerate(xs)}, meta)
@@ -155,7 +155,7 @@ def run_checkpointed(integ, *, t_end: float, writer, snapshot: Callable, units,
     def on_step(it):
         if on_accept is not None:
             on_accept(it)
-        t0 = it.history[1][0] if len(it.history) > 1 else 0.0
+        t0 = it.t - it.last_h
         row = _series_row(it, t0, units, series, extra)
         if rank0:
             rows.append(row)
@@ -207,7 +207,7 @@ class Progress:
         if not self.rank0:
             return
         msg = (f"step {it.step_count} t={self.u.to_si(it.t, 'time'):.4e} s "
-               f"dt={self.u.to_si(it.history[0][0] - it.history[1][0], 'time'):.3e} s "
+               f"dt={self.u.to_si(it.last_h, 'time'):.3e} s "
                f"newton={it.solver.total_iterations} |F|={it.solver.snes.getFunctionNorm():.2e} "
                f"rejected={it.rejected}")
         if self.bar is not None:
