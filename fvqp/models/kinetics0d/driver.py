@@ -120,8 +120,12 @@ def build_model(case) -> tuple[Kinetics0D, dict]:
     return model, meta
 
 
-def _initial(model: Kinetics0D, case) -> np.ndarray:
+def _initial(model: Kinetics0D, case, steady: bool = False) -> np.ndarray | None:
+    """The ``[initial]`` state; ``None`` for a steady run without ``[initial]``
+    temperatures (then :func:`steady_state` starts from its quasi-thermal estimate)."""
     ini = case.data.get("initial") or {}
+    if steady and not (ini.get("qp_temperature") or ini.get("phonon_temperature")):
+        return None
     tc = case.data["bath"]["temperature"] / model.t_bath
     tq = (ini.get("qp_temperature") or case.data["bath"]["temperature"]) / tc
     tp = (ini.get("phonon_temperature") or case.data["bath"]["temperature"]) / tc
@@ -201,7 +205,7 @@ def run(case, output_dir: str | None = None, resume: bool = False,
     model, meta = build_model(case)
     solver = d["solver"]
     prefix, petsc = solver["prefix"], dict(solver["petsc"] or {})
-    y0 = _initial(model, case)
+    y0 = _initial(model, case, steady=tc["steady"])
     summary: dict = {"model": "kinetics0d", "case": case.path}
     tr = None
     if tc["steady"] and d["film"].get("self_consistent_gap"):
@@ -212,7 +216,7 @@ def run(case, output_dir: str | None = None, resume: bool = False,
                     delta_bath_over_kTc=delta_bath, self_consistent_gap=True)
         summary.update(status=0, message="self-consistent steady state",
                        newton_iterations=info["newton_iterations"],
-                       gap_iterations=info["iterations"],
+                       gap_iterations=info["iterations"], start=info["start"],
                        delta_over_kTc=model.grid.delta, delta_bath_over_kTc=delta_bath,
                        gap_suppression=1.0 - model.grid.delta / delta_bath,
                        residual_norm=float(np.linalg.norm(model.rhs(y))))
@@ -220,7 +224,7 @@ def run(case, output_dir: str | None = None, resume: bool = False,
     elif tc["steady"]:
         y, res = steady_state(model, y0, prefix=prefix + "snes_", options=petsc)
         summary.update(status=0, message=res.message, newton_iterations=res.iterations,
-                       residual_norm=res.residual_norm)
+                       residual_norm=res.residual_norm, start=res.start)
         t_final = 0.0
     else:
         tr, y = _transient(model, meta, case, out_dir, y0, prefix, petsc, resume, max_steps,

@@ -132,7 +132,8 @@ def steady_state_self_consistent(model: Kinetics0D, delta0: float,
     delta0 : float
         Zero-temperature gap :math:`\Delta_0` (kTc) of the gap equation.
     y0 : ndarray, optional
-        First Newton guess on ``model``'s grid.
+        First Newton guess on ``model``'s grid (default: the quasi-thermal start of
+        :func:`~fvqp.models.kinetics0d.steady_state`).
     tol : float
         Relative self-consistency :math:`|\Delta_{gap}[f] - \Delta|/\Delta`.
     **newton
@@ -142,7 +143,10 @@ def steady_state_self_consistent(model: Kinetics0D, delta0: float,
     -------
     (model, y, info)
         The model on the self-consistent grid, its steady state, and ``info`` with
-        ``delta``, ``iterations`` (outer), ``newton_iterations`` and ``history``.
+        ``delta``, ``iterations`` (outer), ``newton_iterations``, ``history`` and
+        ``start`` (the first iterate's start and path,
+        :class:`~fvqp.models.kinetics0d.solve.SteadyStateResult`; later iterates start
+        from the remapped state, ``later_ts_fallbacks`` counts those that needed TS).
 
     Raises
     ------
@@ -154,9 +158,14 @@ def steady_state_self_consistent(model: Kinetics0D, delta0: float,
     cur, y = model, y0
     hist: list[tuple[float, float]] = []
     newton_its = 0
+    start: dict = {}
     for it in range(1, max_iter + 1):
         y, res = steady_state(cur, y, **newton)
         newton_its += res.iterations
+        if it == 1:
+            start = dict(res.start)
+        elif res.start.get("path") != "newton":
+            start["later_ts_fallbacks"] = start.get("later_ts_fallbacks", 0) + 1
         d_new = self_consistent_gap(cur.split(y)[0], cur.grid, delta0)
         d_old = cur.grid.delta
         hist.append((d_old, d_new - d_old))
@@ -164,7 +173,7 @@ def steady_state_self_consistent(model: Kinetics0D, delta0: float,
                  d_new)
         if abs(d_new - d_old) <= tol * d_old:
             return cur, y, {"delta": d_old, "iterations": it, "newton_iterations": newton_its,
-                            "history": hist, "residual": d_new - d_old}
+                            "history": hist, "residual": d_new - d_old, "start": start}
         if len(hist) >= 2 and hist[-1][1] != hist[-2][1]:  # secant on g(D) = D_gap - D
             (d1, g1), (d2, g2) = hist[-2], hist[-1]
             d_next = d2 - g2 * (d2 - d1) / (g2 - g1)

@@ -74,6 +74,7 @@ import numpy as np
 
 from ...solvers.result import ConvergenceError, SolveResult
 from ...solvers.ts import DenseNewton, DenseTimeStepper
+from .guess import quasi_thermal_guess
 from .model import Kinetics0D
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,7 @@ __all__ = [
     "OCCUPATION_FLOOR",
     "BlockConvergence",
     "RelaxationResult",
+    "SteadyStateResult",
     "block_convergence",
     "evolve",
     "relax",
@@ -167,6 +169,49 @@ def block_convergence(model: Kinetics0D, y: np.ndarray, t: float = 0.0,
                             float(y[i]), delta)
 
 
+@dataclass
+class SteadyStateResult(SolveResult):
+    r""":class:`~fvqp.solvers.SolveResult` of :func:`steady_state` with its start.
+
+    Attributes
+    ----------
+    start : dict
+        How the solve started and which path it took: ``guess`` (``"quasi-thermal"``,
+        ``"bath"`` or ``"given"``), ``path`` (``"newton"``: Newton from the start alone;
+        ``"ts+newton"``: Newton failed from the start, a TS run of ``t_guess`` followed by
+        Newton; ``ts_time_s`` its wall time), ``newton_from_start`` (iterations, reason
+        and wall time of the first Newton run) and, for the quasi-thermal start,
+        :math:`T^*`, :math:`\mu^*` and the rate evaluations it cost
+        (:mod:`fvqp.models.kinetics0d.guess`).
+    """
+
+    start: dict = field(default_factory=dict)
+
+
+def _has_drive(model: Kinetics0D, t: float) -> bool:
+    return any(d.active(t) for d in model.drives)
+
+
+def _start(model: Kinetics0D, y0: np.ndarray | None, guess: str, t: float
+           ) -> tuple[np.ndarray, dict]:
+    """The Newton start and its description (``guess`` applies when ``y0`` is None)."""
+    if y0 is not None:
+        return np.asarray(y0, dtype=float), {"guess": "given"}
+    if guess not in ("quasi-thermal", "bath"):
+        raise ValueError(f"guess must be 'quasi-thermal' or 'bath', got {guess!r}")
+    if guess == "bath" or not _has_drive(model, t):  # undriven: the bath is the answer
+        return model.equilibrium(), {"guess": "bath"}
+    t0 = time.perf_counter()
+    try:
+        y, info = quasi_thermal_guess(model, t)
+    except (ArithmeticError, ValueError, np.linalg.LinAlgError) as exc:
+        log.warning("kinetics0d steady state: no quasi-thermal start (%s); starting from "
+                    "the bath", exc)
+        return model.equilibrium(), {"guess": "bath", "quasi_thermal_failed": str(exc)}
+    return y, {"guess": "quasi-thermal", **info.as_dict(),
+               "guess_time_s": time.perf_counter() - t0}
+
+
 class _BlockTest:
     """SNES convergence test: converged when :func:`block_convergence` <= ``rtol``."""
 
@@ -218,18 +263,27 @@ def steady_state(model: Kinetics0D, y0: np.ndarray | None = None, *,
                  t: float = 0.0, t_guess: float | None = 1e5,
                  ts_options: Mapping[str, object] | None = None,
                  rtol: float | None = None, atol_factor: float | None = None,
-                 ) -> tuple[np.ndarray, SolveResult]:
+                 guess: str = "quasi-thermal",
+                 ) -> tuple[np.ndarray, SteadyStateResult]:
     r"""Solve :math:`\dot y(y) = 0` by Newton (PETSc SNES) with the exact Jacobian.
 
     Convergence is judged entry by entry, every block at its own scale (module
     docstring): the full Newton correction must be below ``block_rtol`` relative to
     every occupation above ``floor``.
 
+    Without ``y0`` Newton starts from the quasi-thermal estimate of
+    :func:`fvqp.models.kinetics0d.guess.quasi_thermal_guess` (QPs at :math:`T^*`,
+    :math:`\mu^*` and phonons in balance with them, from the power and QP-number
+    balances): from the bath, Newton linearises the recombination about the thermal QP
+    number and overshoots by :math:`N/2N_T` at low temperature. If Newton fails from the
+    start, a TS run of ``t_guess`` from the same start precedes a second Newton run. The
+    result's ``start`` says which start and which path were taken.
+
     Parameters
     ----------
     model : Kinetics0D
     y0 : ndarray, optional
-        Initial guess (default: bath equilibrium).
+        Initial guess (default: ``guess``).
     prefix, options
         PETSc options prefix and dict (:class:`fvqp.solvers.ts.DenseNewton`);
         ``snes_max_it`` bounds the Newton iterations.
@@ -249,11 +303,15 @@ def steady_state(model: Kinetics0D, y0: np.ndarray | None = None, *,
     rtol, atol_factor : float, optional
         No longer used (PETSc's residual and step tests are replaced by the per-entry
         test, which they could satisfy with a wrong QP block); a value logs a warning.
+    guess : {"quasi-thermal", "bath"}
+        Start without ``y0``: the quasi-thermal estimate (default; the bath if it fails
+        or no drive is on) or the bath equilibrium (the start before this option).
 
     Returns
     -------
-    (ndarray, SolveResult)
-        The state and the SNES result; ``result.message`` names the reached accuracy.
+    (ndarray, SteadyStateResult)
+        The state and the SNES result; ``result.message`` names the reached accuracy,
+        ``result.start`` the start and path (:class:`SteadyStateResult`).
 
     Raises
     ------
@@ -261,7 +319,7 @@ def steady_state(model: Kinetics0D, y0: np.ndarray | None = None, *,
         Newton stopped (iteration limit, line search) before every entry converged; the
         message names the worst entry and the fixes.
     """
-    y0 = model.equilibrium() if y0 is None else np.asarray(y0, dtype=float)
+    y0, start = _start(model, y0, guess, t)
     nq = model.grid.n
 
     def residual(y: np.ndarray) -> np.ndarray:
@@ -277,13 +335,20 @@ def steady_state(model: Kinetics0D, y0: np.ndarray | None = None, *,
                          options=options)
     test = _BlockTest(model, t, block_rtol, floor)
     solver.snes.setConvergenceTest(test)
+    clock = time.perf_counter()
     y, res = solver.solve(y0, raise_on_failure=False)
     first = test.last
+    start.update(path="newton", newton_from_start={"iterations": res.iterations,
+                                                   "reason": res.message,
+                                                   "time_s": time.perf_counter() - clock})
     if not res.success and t_guess is not None:
-        log.info("Newton from the initial guess failed (%s); integrating to t = %g first",
-                 res.message, t_guess)
+        log.info("Newton from the %s start failed (%s); integrating to t = %g first",
+                 start["guess"], res.message, t_guess)
+        start.update(path="ts+newton", ts_time=t_guess)
+        clock = time.perf_counter()
         y1, _ = evolve(model, y0, t0=t, t_end=t + t_guess, dt=1e-3, rtol=1e-4,
                        prefix=prefix + "ts_", options=ts_options)
+        start["ts_time_s"] = time.perf_counter() - clock
         test.reset()
         y, res2 = solver.solve(np.clip(y1, 0.0, None), raise_on_failure=False)
         res = SolveResult(success=res2.success, reason=res2.reason, message=res2.message,
@@ -294,16 +359,18 @@ def steady_state(model: Kinetics0D, y0: np.ndarray | None = None, *,
     if not res.success or worst is None or not (worst.error <= block_rtol or test.stalled):
         worst = block_convergence(model, y, t, floor)
         maxit = solver.snes.getTolerances()[3]
-        start = "" if first is None or t_guess is None else (
+        note = "" if first is None or t_guess is None else (
             f" (from the initial guess: {first.describe()})")
         raise ConvergenceError(
-            f"kinetics0d steady state not converged in every block: SNES (prefix "
+            f"kinetics0d steady state not converged in every block ({start['guess']} start, "
+            f"path {start['path']}): SNES (prefix "
             f"{solver.prefix!r}) stopped with {res.message} after {res.iterations} Newton "
-            f"iterations; {worst.describe()} > block_rtol = {block_rtol:g}{start}. "
+            f"iterations; {worst.describe()} > block_rtol = {block_rtol:g}{note}. "
             f"Fix: allow more iterations (-{solver.prefix}snes_max_it, now {maxit}), start "
             f"closer (e.g. a short transient run first, or the [initial] temperatures "
             f"nearer the bath), or, if the correction is FFT round-off, use "
-            f"[grid] method = \"direct\".", res)
+            f"[grid] method = \"direct\".",
+            SteadyStateResult(**vars(res), start=start))
     # the correction is known: take it (one more full Newton step, error ~ correction^2);
     # entries below the floor are kept non-negative
     y_next = y - worst.correction
@@ -312,13 +379,14 @@ def steady_state(model: Kinetics0D, y0: np.ndarray | None = None, *,
            f"> {block_rtol:g} but no longer decreasing: operator round-off")
     if test.stalled:
         log.warning("kinetics0d steady state: converged to round-off only: %s", worst.describe())
-    res = SolveResult(success=True, reason=res.reason,
-                      message=f"{res.message}: every entry converged (largest relative Newton "
-                              f"correction {worst.error:.1e} {how}; applied)",
-                      iterations=res.iterations, linear_iterations=res.linear_iterations,
-                      residual_norm=res.residual_norm)
-    log.info("steady state: %s in %d Newton iterations, |F| = %.3e", res.message,
-             res.iterations, res.residual_norm)
+    res = SteadyStateResult(
+        success=True, reason=res.reason,
+        message=f"{res.message}: every entry converged (largest relative Newton "
+                f"correction {worst.error:.1e} {how}; applied)",
+        iterations=res.iterations, linear_iterations=res.linear_iterations,
+        residual_norm=res.residual_norm, start=start)
+    log.info("steady state: %s in %d Newton iterations, |F| = %.3e (%s start, path %s)",
+             res.message, res.iterations, res.residual_norm, start["guess"], start["path"])
     return y, res
 
 
