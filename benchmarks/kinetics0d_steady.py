@@ -8,13 +8,25 @@ mu (``mu="local"``, large dt). Everything is measured in this process: a run tha
 the wall-time cap ``--wall`` prints the residual and time it reached, and its ratio is a
 measured lower bound (nothing is extrapolated).
 
-Run: ``python benchmarks/kinetics0d_steady.py [--n 1000] [--wall 300]``
+Second part (``--part start``, issue 18): the start of the steady-state Newton iteration
+on the weak-drive Al case through the case-file path of ``fvqp run`` -- a 50 nm film at
+80 mK (0.067 Tc), phonon escape 12 ns (~50 tau_pb), 2e-3 W/m^3 of 850 ueV (5 Delta)
+photons, grid spacing ``--spacing``. Before: the former default start, the bath (given as
+``[initial]`` temperatures = the bath, which is exactly that start); after: the default
+quasi-thermal start. Printed: wall time, the time split (estimate, first Newton run, TS
+fallback), Newton iterations, whether the TS fallback ran, and the largest relative
+difference of the two states.
+
+Run: ``python benchmarks/kinetics0d_steady.py [--part all|relaxation|start] [--n 1000]
+[--wall 300] [--spacing "2 ueV"]``
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
+import tempfile
 import time
 
 import numpy as np
@@ -38,6 +50,65 @@ def _relax_to(model: Kinetics0D, y0: np.ndarray, target: float, dt: float, mu: s
     return time.perf_counter() - t0, rr, reached
 
 
+WEAK_CASE = """model = "kinetics0d"
+title = "weak-drive Al film (issue 18)"
+[bath]
+temperature = "80 mK"
+[film]
+material = "Al"
+Tc = "1.2 K"
+thickness = "50 nm"
+area = "1000 um^2"
+escape_time = "12 ns"
+[grid]
+spacing = "{spacing}"
+[[drives]]
+type = "photon"
+energy = "850 ueV"
+power = "1e-19 W"
+{initial}[time]
+steady = true
+[output]
+directory = "{out}"
+"""
+
+
+def start_comparison(spacing: str) -> None:
+    """Bath start (before) vs quasi-thermal start (after) through ``fvqp.run_case``."""
+    import h5py
+
+    import fvqp
+
+    states = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, initial in (("before (bath start)", '[initial]\nqp_temperature = "80 mK"\n'
+                                'phonon_temperature = "80 mK"\n'),
+                               ("after (quasi-thermal start)", "")):
+            out = os.path.join(tmp, label.split()[0])
+            path = os.path.join(tmp, label.split()[0] + ".toml")
+            with open(path, "w") as fh:
+                fh.write(WEAK_CASE.format(spacing=spacing, initial=initial, out=out))
+            t0 = time.perf_counter()
+            s = fvqp.run_case(path, output_dir=out)
+            wall = time.perf_counter() - t0
+            st = s["start"]
+            first = st["newton_from_start"]
+            with h5py.File(os.path.join(out, "kinetics0d.h5")) as fh:
+                states[label] = np.concatenate((fh["state/f"][:], fh["state/n"][:]))
+                n_cells = int(fh.attrs["n_qp_cells"])
+            log.info("%s: N = %d QP cells; wall %.2f s (run_case), status %d; Newton "
+                     "iterations %d; TS fallback %s; split: estimate %.2f s, first Newton "
+                     "%.2f s (%d its, %s), TS %.2f s; T* = %s Tc, mu* = %s kTc", label,
+                     n_cells, wall, s["status"], s["newton_iterations"],
+                     "RAN" if st["path"] == "ts+newton" else "no", st.get("guess_time_s", 0.0),
+                     first["time_s"], first["iterations"], first["reason"],
+                     st.get("ts_time_s", 0.0), st.get("t_qp_over_Tc", "-"),
+                     st.get("mu_over_kTc", "-"))
+    a, b = states.values()
+    log.info("largest relative difference of the two steady states (floor 1e-12): %.2e",
+             float(np.max(np.abs(a - b) / np.maximum(np.abs(a), 1e-12))))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=1000, help="approximate number of QP cells")
@@ -46,8 +117,16 @@ def main() -> None:
                     help="wall-time cap per relaxation run (s)")
     ap.add_argument("--dt-local", type=float, default=1.0,
                     help="time step of the local-mu run (tau0)")
+    ap.add_argument("--part", choices=("all", "relaxation", "start"), default="all",
+                    help="Newton vs relaxation, the start comparison (issue 18), or both")
+    ap.add_argument("--spacing", default="2 ueV",
+                    help="grid spacing of the weak-drive case (--part start)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.part in ("all", "start"):
+        start_comparison(args.spacing)
+    if args.part == "start":
+        return
 
     delta = bcs_gap(args.t)
     span = 6.0
