@@ -1,5 +1,12 @@
 """Shared helpers: paths, a temporary case writer, and real `mpiexec` runs."""
 
+# Tolerances: SI quantities (J, s, W, A, m, ...) are compared with abs=0 / atol=0.
+# `pytest.approx` also accepts anything within its default absolute tolerance of 1e-12,
+# `np.isclose`/`np.allclose` within atol=1e-8: for energies ~1e-19 J, times ~1e-9 s or
+# powers ~1e-15 W such a comparison cannot fail. Write `pytest.approx(x, rel=..., abs=0)`
+# and `np.allclose(a, b, rtol=..., atol=0)`; where the expected value can legitimately
+# be 0, give an explicit absolute tolerance on the quantity's own scale and say why.
+
 from __future__ import annotations
 
 import os

@@ -38,11 +38,12 @@ def test_mean_free_path_from_resistivity(dim):
     rho = 5e-8
     inv = _inverse_mean_free_path({"resistivity": rho}, al, dim)
     assert 1 / inv == pytest.approx(dim / (2 * al.N0 * E_CHARGE**2 * rho * al.fermi_velocity),
-                                    rel=1e-14)
+                                    rel=1e-14, abs=0)
     # without it: the material's diffusion constant (Al: 6e-3 m^2/s)
     assert 1 / _inverse_mean_free_path({}, al, dim) == pytest.approx(
-        dim * al.diffusion_constant / al.fermi_velocity, rel=1e-14)
+        dim * al.diffusion_constant / al.fermi_velocity, rel=1e-14, abs=0)
     # Nb: no D override in the region -> its database diffusion constant
     nb = get_material("Nb")
-    assert 1 / _inverse_mean_free_path({}, nb, 3) == pytest.approx(3 * 1.4e-3 / 1.37e6)
+    assert 1 / _inverse_mean_free_path({}, nb, 3) == pytest.approx(3 * 1.4e-3 / 1.37e6, rel=1e-6,
+                                                                   abs=0)
     assert _inverse_mean_free_path({"ballistic": True}, nb, 3) == 0.0

@@ -42,8 +42,8 @@ def test_good_case_loads_with_si_values(write_case):
     case = load_case(write_case(GOOD))
     assert case.data["bath"]["temperature"] == pytest.approx(0.3)
     assert case.data["regions"]["trap"]["Tc"] == pytest.approx(0.9)
-    assert case.data["regions"]["film"]["thickness"] == pytest.approx(1e-7)
-    assert case.data["time"]["end"] == pytest.approx(1e-6)
+    assert case.data["regions"]["film"]["thickness"] == pytest.approx(1e-7, rel=1e-6, abs=0)
+    assert case.data["time"]["end"] == pytest.approx(1e-6, rel=1e-6, abs=0)
     assert case.data["output"]["every"] == 10  # defaults filled in
 
 

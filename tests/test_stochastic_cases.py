@@ -52,9 +52,9 @@ def test_concentration_curve_case_small(tmp_path):
     assert np.all(d["c"] > 1.2 * d["c_mean_field"])
     # physical axes: A = a Gamma_bar / r_c^6, c = c~ / r_c^3 with Gamma_bar of Al
     gbar = an.gamma_bar_material(get_material("Al"))
-    assert s["gamma_bar_m3_per_s"] == pytest.approx(gbar, rel=1e-12)
+    assert s["gamma_bar_m3_per_s"] == pytest.approx(gbar, rel=1e-12, abs=0)
     assert np.allclose(d["A_SI"][1], d["a"] * gbar / 1e-7**6, rtol=1e-12)
-    assert np.allclose(d["c_SI"][1] * 1e-21, d["c"], rtol=1e-12)
+    assert np.allclose(d["c_SI"][1] * 1e-21, d["c"], rtol=1e-12, atol=0)
     # the three low points are enough for the Eq. (9) fit; beta within 0.15 of 0.41
     assert abs(s["fit_eq9"]["beta"] - an.BETA_PAPER) < 0.15
 
@@ -94,8 +94,9 @@ def test_clusters_case_master_equation_vs_eq7_eq9(tmp_path):
     assert s["S_N0_over_var_tf"] == pytest.approx(0.6, rel=0.1)
     # S_N(0) in seconds: coefficient * variance * t_f with t_f = V/(N0 Gamma_t)
     t_f = 1e-21 / (60.0 * 1.8e-21)
-    assert s["S_N0_s"] == pytest.approx(s["S_N0_over_var_tf"] * s["variance"] * t_f, rel=1e-6)
-    assert s["flux_noise_phi0sq_per_hz"] == pytest.approx(1e-14 * s["S_N0_s"] / 3, rel=1e-9)
+    assert s["S_N0_s"] == pytest.approx(s["S_N0_over_var_tf"] * s["variance"] * t_f, rel=1e-6,
+                                        abs=0)
+    assert s["flux_noise_phi0sq_per_hz"] == pytest.approx(1e-14 * s["S_N0_s"] / 3, rel=1e-9, abs=0)
 
 
 def test_regime_map_case_via_cli(tmp_path):

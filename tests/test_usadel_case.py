@@ -21,9 +21,9 @@ TABLE1 = WireScales.from_resistance(265e-6 * E, 16.9e-4, 1450.0, 11e-6, 150e-9 *
 
 def test_table1_derived_scales():
     """ξ = 65 nm, L_T(24 mK) = 733 nm (Table 1, Sec. IV), I0 = 30.9 µA (Sec. V)."""
-    assert TABLE1.xi == pytest.approx(65e-9, rel=0.01)
-    assert TABLE1.thermal_length(0.024) == pytest.approx(733e-9, rel=0.002)
-    assert TABLE1.i0 == pytest.approx(30.9e-6, rel=0.01)
+    assert TABLE1.xi == pytest.approx(65e-9, rel=0.01, abs=0)
+    assert TABLE1.thermal_length(0.024) == pytest.approx(733e-9, rel=0.002, abs=0)
+    assert TABLE1.i0 == pytest.approx(30.9e-6, rel=0.01, abs=0)
 
 
 def test_fit_i0_recovers_fig10b_value():
@@ -44,8 +44,8 @@ def test_nis_wire_case_charge_imbalance(tmp_path):
     run_fvqp(["run", CASES / "usadel_nis_wire.toml", "--output", tmp_path])
     s = json.loads((tmp_path / "summary.json").read_text())
     assert s["status"] == 0
-    assert s["xi_m"] == pytest.approx(TABLE1.xi, rel=1e-6)
-    assert s["I0_A"] == pytest.approx(TABLE1.i0, rel=1e-4)  # rho rounded in the case
+    assert s["xi_m"] == pytest.approx(TABLE1.xi, rel=1e-6, abs=0)
+    assert s["I0_A"] == pytest.approx(TABLE1.i0, rel=1e-4, abs=0)  # rho rounded in the case
     assert (tmp_path / "usadel_nis_wire.png").stat().st_size > 10000
     with h5py.File(tmp_path / "usadel_nis_wire.h5") as f:
         V = f["bias_mV"][:] * 1e-3
@@ -59,9 +59,9 @@ def test_nis_wire_case_charge_imbalance(tmp_path):
     m = pv.read(tmp_path / "usadel_nis_wire.vtu")
     assert m.n_cells == 326
     assert np.ptp(m.points[:, 0]) == pytest.approx(11.0, rel=1e-9)  # µm
-    assert np.allclose(m.cell_data["gap"], 265e-6)  # eV
+    assert np.allclose(m.cell_data["gap"], 265e-6, atol=0)  # eV
     mu = m.cell_data["charge_imbalance_potential"]  # V, cell mean of the nodal μ_Q*
-    assert mu.max() == pytest.approx(mu_uv.max() * 1e-6, rel=0.05) and mu.max() > 0
+    assert mu.max() == pytest.approx(mu_uv.max() * 1e-6, rel=0.05, abs=0) and mu.max() > 0
     # charge imbalance alone (Δ fixed) is even in V_inj: no antisymmetric part
     assert np.abs(g_sa).max() < 1e-6 * np.abs(g_ss).max()
     v = np.array([TABLE1.bias(x) for x in V])
@@ -228,9 +228,10 @@ def test_y_network_case_runs(tmp_path):
     # Q* = 2eN0 μ_Q* = μ_Q*/(ρD) (Eqs. 4-5) per node and per cell
     with h5py.File(tmp_path / "o" / "usadel_y.h5") as f:
         q = f["q_star_C_per_m3"][:]
-    assert np.allclose(q, mu * 1e-6 / (2e-8 * 20e-4), rtol=1e-12)
+    assert np.allclose(q, mu * 1e-6 / (2e-8 * 20e-4), rtol=1e-12, atol=0)
     assert np.allclose(m.cell_data["charge_imbalance"],
-                       m.cell_data["charge_imbalance_potential"] / (2e-8 * 20e-4), rtol=1e-12)
+                       m.cell_data["charge_imbalance_potential"] / (2e-8 * 20e-4), rtol=1e-12,
+                       atol=0)
     # the charge current per cell (A) is the HDF5 edge current in the cell order, and at
     # the N end it is the summary's current into that reservoir
     with h5py.File(tmp_path / "o" / "usadel_y.h5") as f:
@@ -239,7 +240,7 @@ def test_y_network_case_runs(tmp_path):
     assert np.allclose(cur, edge, rtol=1e-12, atol=0)
     k = np.flatnonzero((cells == end1).any(axis=1))[0]
     i_end = s["reservoir_currents_A"]["end_1"]
-    assert abs(cur[k]) == pytest.approx(abs(i_end), rel=1e-12) and abs(i_end) > 1e-6
+    assert abs(cur[k]) == pytest.approx(abs(i_end), rel=1e-12, abs=0) and abs(i_end) > 1e-6
 
 
 @pytest.mark.slow
@@ -256,7 +257,7 @@ def test_fit_case_recovers_the_parameters_of_the_numerical_data(tmp_path):
     assert s["gamma_over_delta0"] == pytest.approx(1.53e-3, rel=0.02)
     assert s["gamma_ueV"] == pytest.approx(1.53e-3 * 265, rel=0.02)
     assert s["dphi_per_xi"] == pytest.approx([0.0, 0.107183, 0.215984], rel=0.015)
-    assert s["I0_fit_A"] == pytest.approx(29.8e-6, rel=0.02)
+    assert s["I0_fit_A"] == pytest.approx(29.8e-6, rel=0.02, abs=0)
     assert s["rms_residual_ohm"] < 0.01 * 180  # the data's 0.5 % noise, not a misfit
     with h5py.File(tmp_path / "usadel_nis_wire_fit.h5") as f:
         assert f["fit_ohm"].shape == f["g_ss_ohm"].shape == (81, 3)
@@ -398,7 +399,7 @@ def test_wires_with_their_own_resistivity_and_diffusion_constant(tmp_path):
     i1 = V / (R[0] + 1.0 / (1.0 / R[1] + 1.0 / R[2]))
     i2, i3 = i1 * R[2] / (R[1] + R[2]), i1 * R[1] / (R[1] + R[2])
     for j, ref in enumerate((i1, i2, i3)):
-        assert np.allclose(np.abs(i_e[k == j]), ref, rtol=1e-6), j
+        assert np.allclose(np.abs(i_e[k == j]), ref, rtol=1e-6, atol=0), j
     assert i3 > 5 * i2  # the 10× resistivity of wire 2 matters
 
 

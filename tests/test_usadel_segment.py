@@ -67,7 +67,7 @@ def test_segment_shrinking_to_a_point_converges():
     for w in (0.8, 0.4, 0.2):
         edges = (x[net.edge_a] >= -w - 1e-9) & (x[net.edge_b] <= w + 1e-9)
         jun = segment_junctions(net, edges, 5e-3 / (2 * w), "j", **kw)
-        assert sum(j.kappa for j in jun) == pytest.approx(5e-3, rel=1e-13)
+        assert sum(j.kappa for j in jun) == pytest.approx(5e-3, rel=1e-13, abs=0)
         kin = _solve(net, res, jun)
         val = np.array([sum(tunnel_current(kin, j) for j in jun),
                         charge_imbalance_potential(kin)[net.node("det")]])
@@ -90,7 +90,7 @@ def test_segment_conductance_normal_state():
     res = [Reservoir("l", net.node("s_left"), "normal", temperature=t),
            Reservoir("r", net.node("s_right"), "normal", temperature=t)]
     jun = segment_junctions(net, seg, kp, "seg", bias=v, temperature=t)
-    assert sum(j.kappa for j in jun) == pytest.approx(kp * length, rel=1e-14)
+    assert sum(j.kappa for j in jun) == pytest.approx(kp * length, rel=1e-14, abs=0)
     assert len(jun) == 21
     eps = np.linspace(-2, 2, 401)
     prob = SpectralProblem(net, 0.0, gamma=0.0, reservoirs=res, junctions=jun)
@@ -123,7 +123,7 @@ def test_sns_phase_case_runs_and_conserves_charge(tmp_path):
     i_j = s["junction_currents_A"]["probe_segment"]
     res = s["reservoir_currents_A"]
     assert 1e-8 < i_j < 3e-8  # ≲ 1 mS × 30 µV
-    assert sum(res.values()) == pytest.approx(i_j, rel=1e-8)
+    assert sum(res.values()) == pytest.approx(i_j, rel=1e-8, abs=0)
     with h5py.File(tmp_path / "o" / "usadel_sns_phase.h5") as f:
         i_e, pts = f["edge_current_A"][:], f["points_um"][:]
     raw = read_mesh(MESHES / "usadel_sns" / "usadel_sns.msh")
@@ -131,7 +131,7 @@ def test_sns_phase_case_runs_and_conserves_charge(tmp_path):
     xm = 0.5 * (pts[net.edge_a, 0] + pts[net.edge_b, 0])
     left, right = i_e[xm < 0.4], i_e[xm > 0.6]
     assert np.ptp(left) < 1e-9 * abs(left.mean()) and np.ptp(right) < 1e-9 * abs(left.mean())
-    assert right.mean() - left.mean() == pytest.approx(i_j, rel=1e-6)
+    assert right.mean() - left.mean() == pytest.approx(i_j, rel=1e-6, abs=0)
     assert left.mean() < -100 * i_j  # towards x = 0: from the phase +1 to the -1 reservoir
     assert (tmp_path / "o" / "usadel_sns_phase.png").stat().st_size > 10000
 
