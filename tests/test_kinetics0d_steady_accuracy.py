@@ -93,7 +93,7 @@ def test_cli_case_hot_start_returns_thermal_qps(tmp_path):
     summary = fvqp.run_case(str(path), output_dir=str(tmp_path / "out"))
     assert summary["status"] == 0
     obs = summary["observables"]
-    assert obs["n_qp"] == pytest.approx(obs["n_qp_thermal"], rel=1e-4)
+    assert obs["n_qp"] == pytest.approx(obs["n_qp_thermal"], rel=1e-4, abs=0)
     with h5py.File(tmp_path / "out" / "kinetics0d.h5") as fh:
         f, f_b = fh["state/f"][:], fh["state/f_bath"][:]
         n, n_b = fh["state/n"][:], fh["state/n_bath"][:]
