@@ -61,7 +61,7 @@ def test_case_runs_and_balances_energy(tmp_path):
         fmu = fh["snapshots/f_mu"][()]
         mu = fh["grid/mu_written"][()]
     assert f.shape[1:] == (8, fh_bins(out)) and np.all(np.diff(t) > 0)
-    assert np.all(np.diff(esc) >= -1e-12 * dep) and ts[-1] == pytest.approx(3e-10)
+    assert np.all(np.diff(esc) >= -1e-12 * dep) and ts[-1] == pytest.approx(3e-10, rel=1e-6, abs=0)
     assert abs(esc[-1] - e["escaped"]) < 1e-9 * dep
     assert n.shape[0] == len(t) and fmu.shape[-1] == len(mu) == 3
     # at the surface, outgoing directions (mu > 0) carry more QPs than incoming ones
@@ -88,7 +88,7 @@ def test_resume_continues_to_the_same_state(tmp_path):
     for k in ("escaped", "left_excess_qp", "left_excess_ph"):
         assert b["energy_J"][k] == pytest.approx(a["energy_J"][k], rel=1e-10, abs=1e-30)
     with h5py.File(full / "bte_sphere.h5") as fa, h5py.File(part / "bte_sphere.h5") as fb:
-        assert np.allclose(fa["series/t"][()], fb["series/t"][()], rtol=1e-12)
+        assert np.allclose(fa["series/t"][()], fb["series/t"][()], rtol=1e-12, atol=0)
         assert np.allclose(fa["snapshots/f"][()], fb["snapshots/f"][()], rtol=1e-9,
                            atol=1e-20)
 
