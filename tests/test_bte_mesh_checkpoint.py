@@ -35,7 +35,7 @@ def _series(out, name):
 def _same_series(a, b, name):
     ta, sa = _series(a, name)
     tb, sb = _series(b, name)
-    assert tb == pytest.approx(ta, rel=1e-12) and len(ta) == len(tb)
+    assert tb == pytest.approx(ta, rel=1e-12, abs=0) and len(ta) == len(tb)
     for x, y in zip(sa, sb, strict=True):
         for f in FIELDS:
             assert np.max(np.abs(x[f] - y[f])) <= 1e-12 * max(np.max(np.abs(x[f])), 1e-300), f
@@ -71,7 +71,7 @@ def test_transient_stop_resume_and_kill_resume_equal_uninterrupted(tmp_path, mon
     assert sb["status"] == 1 and sb["steps"] == 4
     assert (tmp_path / "b" / "checkpoint.h5").is_file()
     tb, _ = _series(tmp_path / "b", name)
-    assert tb == pytest.approx([0.0, 4e-12, 8e-12], rel=1e-12)
+    assert tb == pytest.approx([0.0, 4e-12, 8e-12], rel=1e-12, abs=0)
     run_fvqp(["run", case, "--output", tmp_path / "b", "--resume"])
     sb = _summary(tmp_path / "b")
     assert sb["status"] == 0 and sb["steps"] == 6
@@ -157,7 +157,7 @@ def test_transient_stop_and_resume_on_two_ranks(tmp_path):
     assert sp["qp_number"]["final"] == pytest.approx(sa["qp_number"]["final"], rel=1e-8)
     ta, a = _series_sorted(tmp_path / "a", name)
     tb, b = _series_sorted(tmp_path / "p", name)
-    assert tb == pytest.approx(ta, rel=1e-12) and len(ta) == 4
+    assert tb == pytest.approx(ta, rel=1e-12, abs=0) and len(ta) == 4
     for x, y in zip(a, b, strict=True):
         for f in FIELDS:
             assert np.max(np.abs(x[f] - y[f])) <= 1e-8 * np.max(np.abs(x[f])) + 1e-300, f
