@@ -152,6 +152,8 @@ class SnapshotStore:
 
     def __init__(self, sim: SphereSimulation, path: str, resume: bool):
         self.sim, self.path = sim, path
+        #: the case's name (the time loop writes ``<name>_series.csv`` beside)
+        self.name = sim.case.name
         self.rank0 = sim.dist.rank == 0
         self.snaps: dict[str, list] = {"t": []}
         self.series: dict[str, list] = {"t": []}
