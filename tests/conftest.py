@@ -127,3 +127,16 @@ def write_case(tmp_path):
         return p
 
     return _write
+
+
+@pytest.fixture(autouse=True)
+def _fvqp_logging_restored():
+    """`fvqp.cli.main` configures the process-wide `fvqp` logger (own handler, level,
+    no propagation): tests that call it in-process must not change what later tests'
+    `caplog` sees."""
+    import logging
+
+    log = logging.getLogger("fvqp")
+    saved = (list(log.handlers), log.level, log.propagate)
+    yield
+    log.handlers[:], log.level, log.propagate = saved[0], saved[1], saved[2]
