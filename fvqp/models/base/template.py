@@ -20,6 +20,7 @@ import logging
 import os
 import signal
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 from ...io.atomic import atomic_write_bytes
@@ -110,6 +111,11 @@ class MeshModel:
         """Extra summary entries (grids, material numbers ...)."""
         return {}
 
+    def stoppable(self, sim) -> bool:
+        """Whether the run's loop is :func:`.timeloop.run_checkpointed` (stops cleanly on
+        SIGINT/SIGTERM, :mod:`.interrupt`); other loops keep Python's default handling."""
+        return True
+
     def keeps_snapshots(self, sim) -> bool:
         """Whether a resumed run keeps the snapshots already written."""
         return True
@@ -132,7 +138,7 @@ class MeshModel:
         comm : optional
             Communicator of the run (default: PETSc's world).
         """
-        with options_session(), StopSignals():
+        with options_session():
             return self._run(case, output_dir, resume, max_steps, comm)
 
     def _run(self, case, output_dir, resume, max_steps, comm) -> ModelResult:
@@ -148,12 +154,13 @@ class MeshModel:
                               resume=resume and self.keeps_snapshots(sim),
                               region_names=sim.geometry.region_names)
         ctx = RunContext(case, out_dir, writer, resume, max_steps, declared, u)
-        try:
-            summary = (self.steady(sim, ctx) if case.data["time"]["steady"]
-                       else self.transient(sim, ctx))
-        except ConvergenceError as exc:  # the failure rule: a status, not a traceback
-            summary = {"status": -1, "message": f"not converged: {exc}"}
-        sig = requested_stop(dist)
+        with StopSignals() if self.stoppable(sim) else nullcontext():
+            try:
+                summary = (self.steady(sim, ctx) if case.data["time"]["steady"]
+                           else self.transient(sim, ctx))
+            except ConvergenceError as exc:  # the failure rule: a status, not a traceback
+                summary = {"status": -1, "message": f"not converged: {exc}"}
+            sig = requested_stop(dist)
         if sig is not None:  # the CLI exits with 128 + the signal's number
             summary["stopped_by"] = sig
         summary.update({"wall_time_s": time.perf_counter() - start,
@@ -172,21 +179,25 @@ class MeshModel:
         return result
 
 
-def run_model(name: str, run, case, output_dir: str | None = None, **kwargs) -> ModelResult:
+def run_model(name: str, run, case, output_dir: str | None = None, *,
+              stoppable: bool = False, **kwargs) -> ModelResult:
     """The run template's contract for models that are not mesh models (0D kinetics,
     Usadel networks, stochastic studies, the sphere): ``run(case, output_dir=...,
     **kwargs) -> summary dict`` inside an options session, a
     :class:`~fvqp.solvers.ConvergenceError` turned into ``status = -1`` with its message
     (the failure rule of :mod:`.result`), the summary wrapped in a :class:`ModelResult`.
+    ``stoppable``: the model's loop is :func:`.timeloop.run_checkpointed`, which stops
+    cleanly on SIGINT/SIGTERM (:mod:`.interrupt`); other models keep Python's default
+    handling (a KeyboardInterrupt; their sweeps keep every finished unit).
     """
     out_dir = output_dir or getattr(case, "output_dir", None)
-    with options_session(), StopSignals() as stop:
+    with options_session(), (StopSignals() if stoppable else nullcontext()) as stop:
         try:
             summary = run(case, output_dir=output_dir, **kwargs)
         except ConvergenceError as exc:
             logging.getLogger(f"fvqp.{name}").error("not converged: %s", exc)
             summary = {"status": -1, "message": f"not converged: {exc}"}
-        if stop.received:
+        if stop is not None and stop.received:
             summary = {**summary, "stopped_by": signal.Signals(stop.received).name}
     result = ModelResult.from_summary(name, summary, out_dir)
     logging.getLogger(f"fvqp.{name}").info("%s", result.report())

@@ -274,6 +274,11 @@ class BTEModel(MeshModel):
     def declared(self, sim: BTESimulation) -> dict:
         return sim.declared_outputs()
 
+    def stoppable(self, sim: BTESimulation) -> bool:
+        # the collisionless runs march bin by bin (checkpoint per bin), not in the
+        # shared time loop: Ctrl-C interrupts them the default way
+        return sim.collisions
+
     def keeps_snapshots(self, sim: BTESimulation) -> bool:
         # with collisions the run loop keeps the snapshots of a resumed run; without,
         # every snapshot is rewritten at the end of each invocation

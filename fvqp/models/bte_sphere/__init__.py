@@ -134,5 +134,5 @@ def run(case, output_dir: str | None = None, resume: bool = False,
     from ..base import run_model
     from .driver import run as _run
 
-    return run_model("bte_sphere", _run, case, output_dir, resume=resume,
+    return run_model("bte_sphere", _run, case, output_dir, stoppable=True, resume=resume,
                      max_steps=max_steps, comm=comm)
