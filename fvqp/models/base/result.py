@@ -95,7 +95,8 @@ class ModelResult(Mapping):
             lines.append("  work: " + ", ".join(f"{k} {v}" for k, v in self.counters.items()))
         for name, bal in self.balances.items():
             value = bal.get("imbalance") if isinstance(bal, Mapping) else bal
-            lines.append(f"  balance {name}: imbalance {value:.3g}")
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                lines.append(f"  balance {name}: imbalance {value:.3g}")
         for key in keys:
             if key in self.summary:
                 v = self.summary[key]
