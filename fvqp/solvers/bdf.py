@@ -56,14 +56,15 @@ class BDFOptions:
         error estimate sees the discretisation error and not solver noise, and the step
         sequence is the same in repeated runs, serial or parallel (see
         :class:`~fvqp.solvers.nonlinear._CorrectionTest`). PETSc's residual tolerances
-        ``snes_rtol``/``snes_atol``/``snes_stol`` are not used. ``None``: PETSc's
-        residual tests instead (not reproducible when the unknowns' scales differ
-        widely).
+        ``snes_rtol``/``snes_atol``/``snes_stol`` are not used. ``None``, or fixed steps
+        (``adaptive = False``, where no step decision rests on the error estimate):
+        PETSc's residual tests instead (not reproducible when the unknowns' scales
+        differ widely).
     atol_factor : float
-        With ``newton_tol = None`` only: Newton's absolute tolerance is this times the
-        norm of the storage term :math:`\alpha_0 C/h` (the residual's natural scale), so
-        a residual at round-off level is converged whatever the units; ``snes_atol`` in
-        the options overrides it.
+        With PETSc's residual tests only (``newton_tol = None`` or fixed steps): Newton's
+        absolute tolerance is this times the norm of the storage term
+        :math:`\alpha_0 C/h` (the residual's natural scale), so a residual at round-off
+        level is converged whatever the units; ``snes_atol`` in the options overrides it.
     """
 
     order: int = 2
@@ -177,7 +178,10 @@ class BDFIntegrator:
         x = self.dist.create_vec()
         x0 = pred if pred is not None else self.history[0][1]
         x.setArray(x0)
-        if self.opts.newton_tol is None:
+        if self.opts.newton_tol is None or not self.opts.adaptive:
+            # fixed steps: no step decision rests on the error estimate; the user's
+            # snes tolerances decide (the correction test's scale atol + rtol|x| is the
+            # controller's, which fixed-step runs do not set)
             scale = math.sqrt(self.dist.sum(np.sum((a0 * self.problem.conserved(x0) / h) ** 2)))
             self.solver.solve(x, atol=self.opts.atol_factor * scale)
         else:
