@@ -73,6 +73,9 @@ def _common_fields(spec) -> dict:
             "scheme": Field("str", "time integrator", default="bdf2", choices=("bdf1", "bdf2")),
             "adaptive": Field("bool", "adapt the time step to rtol/atol", default=True),
             "rtol": Field("float", "relative local error tolerance", default=1e-3, positive=True),
+            "newton_tol": Field("float", "Newton stops when its correction is at most this "
+                                "fraction of the local error tolerance in every unknown "
+                                "(adaptive steps)", default=1e-3, positive=True),
             "atol": Field("quantity", "absolute local error tolerance",
                           dimension=spec.atol_dimension, default=spec.atol_default,
                           positive=True),

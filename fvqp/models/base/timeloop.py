@@ -40,7 +40,8 @@ def bdf_options(time_table: dict, units, atol: float):
     return BDFOptions(order=2 if tm["scheme"] == "bdf2" else 1,
                       dt_initial=opt("dt_initial", t_end * 1e-4),
                       dt_min=opt("dt_min", t_end * 1e-14), dt_max=opt("dt_max", math.inf),
-                      rtol=tm["rtol"], atol=atol, adaptive=tm["adaptive"]), t_end
+                      rtol=tm["rtol"], atol=atol, adaptive=tm["adaptive"],
+                      newton_tol=tm.get("newton_tol", 1e-3)), t_end
 
 
 def peak_rss_mb() -> float:
