@@ -8,9 +8,9 @@ import pytest
 from conftest import MESHES
 from fvqp.materials import get_material
 from fvqp.mesh import build_geometry, read_mesh
+from fvqp.mesh.sources import PowerProfile, Source
 from fvqp.models.heat.problem import BoundaryCondition, HeatProblem
 from fvqp.models.heat.properties import HeatMaterial
-from fvqp.mesh.sources import PowerProfile, Source
 from fvqp.parallel import Distribution
 from fvqp.solvers import NonlinearSolver
 from fvqp.spectra.gap import bcs_gap
