@@ -39,8 +39,8 @@ import numpy as np
 
 from fvqp.mesh import build_geometry, read_mesh
 from fvqp.models.bte.problem import BTEProblem
-from fvqp.models.bte.quadrature import circle
 from fvqp.models.bte.rect import rcb_ordered
+from fvqp.ordinates.quadrature import circle
 from fvqp.parallel import Distribution
 from fvqp.spectra.bins import BinGrid
 

@@ -10,8 +10,8 @@ import scipy.sparse.linalg as spla
 
 from fvqp.mesh import build_geometry
 from fvqp.models.bte.problem import BTEProblem, Source
-from fvqp.models.bte.quadrature import circle, sphere
 from fvqp.models.bte.rect import rectangle
+from fvqp.ordinates.quadrature import circle, sphere
 from fvqp.parallel import Distribution
 from fvqp.spectra.bins import BinGrid as TransportGrid
 

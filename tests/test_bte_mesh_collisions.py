@@ -15,8 +15,8 @@ from fvqp.collisions.grid import bose, fermi
 from fvqp.mesh import build_geometry
 from fvqp.models.bte.inelastic import COUPLED_PETSC, InelasticProblem
 from fvqp.models.bte.problem import BTEProblem, Source
-from fvqp.models.bte.quadrature import circle
 from fvqp.models.bte.rect import rectangle
+from fvqp.ordinates.quadrature import circle
 from fvqp.parallel import Distribution
 from fvqp.solvers import BDFIntegrator, BDFOptions
 from fvqp.spectra.bins import BinGrid as TransportGrid
@@ -275,7 +275,7 @@ def test_3d_cube_uniform_packet_equals_zero_d():
     phonons: a uniform isotropic hot packet follows the 0D kinetics (direct operator)."""
     from conftest import MESHES
     from fvqp.mesh import read_mesh
-    from fvqp.models.bte.quadrature import sphere
+    from fvqp.ordinates.quadrature import sphere
 
     g = _grid(h=0.17, width=1.2)
     raw = read_mesh(MESHES / "mms" / "cube_4.msh")

@@ -14,8 +14,8 @@ from test_bte_mesh_runs import _variant
 
 from fvqp.mesh import build_geometry
 from fvqp.models.bte.problem import BTEProblem
-from fvqp.models.bte.quadrature import circle
 from fvqp.models.bte.rect import rectangle
+from fvqp.ordinates.quadrature import circle
 from fvqp.parallel import Distribution
 
 

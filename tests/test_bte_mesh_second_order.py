@@ -1,5 +1,5 @@
 """Second-order ``linear`` spatial scheme of the discrete-ordinates model on meshes
-(fvqp.models.bte.streaming/reconstruction): manufactured-solution convergence on
+(fvqp.ordinates.streaming/reconstruction): manufactured-solution convergence on
 distorted quads and triangles, exact stationarity of equilibrium, exact conservation."""
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from test_bte_mesh import make as make_problem
 
 from conftest import CASES, MESHES, case_variant, run_fvqp
 from fvqp.mesh import build_geometry, read_mesh
-from fvqp.models.bte.quadrature import circle, sphere
 from fvqp.models.bte.rect import rectangle
-from fvqp.models.bte.streaming import build_streaming
+from fvqp.ordinates.quadrature import circle, sphere
+from fvqp.ordinates.streaming import build_streaming
 from fvqp.parallel import Distribution
 
 LX, LY, SIGMA = 1.5, 1.0, 1.0

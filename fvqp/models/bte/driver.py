@@ -30,6 +30,7 @@ from ...collisions.grid import bcs_gap
 from ...io.checkpoint import CheckpointError
 from ...materials import get_material
 from ...mesh import build_geometry, case_sources, read_mesh
+from ...ordinates import circle, sphere
 from ...parallel import Distribution
 from ...spectra import fermi
 from ...spectra.bins import BinGrid, cell_spectra
@@ -37,7 +38,6 @@ from ...units import E_CHARGE, UnitSystem
 from ..base import MeshModel, OutputField, to_output
 from .checkpoint import BinCheckpoint
 from .problem import BTEProblem, Media, Source
-from .quadrature import circle, sphere
 
 log = logging.getLogger("fvqp.bte")
 

@@ -25,7 +25,7 @@ lowest gap. Every row of a cell is then written in particles of the reference we
 :math:`(w_s/w_0)v_{F,s}\bar D_{L,s,j}` of the cell's medium :math:`s`; bins below a
 medium's gap have neither (their unknowns are pinned to the bath occupation and carry
 nothing). Faces between different media are interfaces
-(:func:`.streaming.interface_matrix`) with the reciprocal transmission of
+(:func:`fvqp.ordinates.streaming.interface_matrix`) with the reciprocal transmission of
 :meth:`Media.transmission` (``docs/theory_bte_mesh.md``).
 
 Without inelastic collisions the energies decouple: every bin is one linear system over
@@ -54,13 +54,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
+from ...ordinates import Quadrature, build_streaming, interface_matrix
 from ...parallel.blocked import BlockDistribution
 from ...solvers.linear import LinearSolver, csr_matrix
 from ...solvers.options import apply_options, normalise_prefix
 from ...solvers.result import LinearSolveResult
 from ...spectra.bins import BinGrid, cell_spectra
-from .quadrature import Quadrature
-from .streaming import build_streaming, interface_matrix
 
 log = logging.getLogger("fvqp.bte")
 
@@ -185,7 +184,7 @@ class BTEProblem:
         :math:`\\rho` and :math:`\\rho v/v_F`. An Eliashberg spectrum gives
         :math:`N = \\rho m` and flux 1 (:mod:`fvqp.models.bte_sphere.spectral`).
     scheme : str
-        Spatial scheme of :func:`.streaming.build_streaming`: ``upwind`` (step, first
+        Spatial scheme of :func:`fvqp.ordinates.streaming.build_streaming`: ``upwind`` (step, first
         order) or ``linear`` (least-squares linear reconstruction, one rank only).
     media : Media, optional
         Regions of different superconductors (BCS): per region gap, Fermi velocity and
