@@ -28,6 +28,7 @@ import logging
 import os
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -50,27 +51,14 @@ def _relax_to(model: Kinetics0D, y0: np.ndarray, target: float, dt: float, mu: s
     return time.perf_counter() - t0, rr, reached
 
 
-WEAK_CASE = """model = "kinetics0d"
-title = "weak-drive Al film (issue 18)"
-[bath]
-temperature = "80 mK"
-[film]
-material = "Al"
-Tc = "1.2 K"
-thickness = "50 nm"
-area = "1000 um^2"
-escape_time = "12 ns"
-[grid]
-spacing = "{spacing}"
-[[drives]]
-type = "photon"
-energy = "850 ueV"
-power = "1e-19 W"
-{initial}[time]
-steady = true
-[output]
-directory = "{out}"
-"""
+#: the shipped weak-drive case, its grid spacing, start and output set per run
+WEAK_CASE = (Path(__file__).resolve().parents[1] / "cases" / "kinetics0d_al_weak_drive.toml"
+             ).read_text()
+
+
+def _weak_case(spacing: str, initial: str, out: str) -> str:
+    text = WEAK_CASE.split("[output]")[0].replace('spacing = "4 ueV"', f'spacing = "{spacing}"')
+    return text.replace("[time]", initial + "[time]") + f'[output]\ndirectory = "{out}"\n'
 
 
 def start_comparison(spacing: str) -> None:
@@ -87,7 +75,7 @@ def start_comparison(spacing: str) -> None:
             out = os.path.join(tmp, label.split()[0])
             path = os.path.join(tmp, label.split()[0] + ".toml")
             with open(path, "w") as fh:
-                fh.write(WEAK_CASE.format(spacing=spacing, initial=initial, out=out))
+                fh.write(_weak_case(spacing, initial, out))
             t0 = time.perf_counter()
             s = fvqp.run_case(path, output_dir=out)
             wall = time.perf_counter() - t0

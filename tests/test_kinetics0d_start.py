@@ -14,31 +14,15 @@ import numpy as np
 import pytest
 
 import fvqp
+from conftest import CASES
 from fvqp.case import load_case
 from fvqp.models.kinetics0d.driver import build_model
 from fvqp.models.kinetics0d.guess import phonon_balance, quasi_thermal_guess
 from fvqp.models.kinetics0d.solve import BLOCK_RTOL, OCCUPATION_FLOOR, steady_state
 from fvqp.solvers import ConvergenceError
 
-WEAK = """model = "kinetics0d"
-title = "weak-drive Al film (issue 18)"
-[bath]
-temperature = "80 mK"
-[film]
-material = "Al"
-Tc = "1.2 K"
-thickness = "50 nm"
-area = "1000 um^2"
-escape_time = "12 ns"
-[grid]
-spacing = "4 ueV"
-[[drives]]
-type = "photon"
-energy = "850 ueV"
-power = "1e-19 W"
-[time]
-steady = true
-"""
+#: the shipped weak-drive case without its [output] table (each test writes its own)
+WEAK = (CASES / "kinetics0d_al_weak_drive.toml").read_text().split("[output]")[0]
 
 #: 1e-10 W of 2.5 Delta photons with fast escape (0.24 ns): T* ~ 3 T_B; Newton from the
 #: quasi-thermal start fails (line search), a TS run then Newton converge
