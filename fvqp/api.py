@@ -1,8 +1,24 @@
-"""One-call entry points of the Python API (the same as the ``fvqp`` command)."""
+"""The Python API: run cases from files, TOML text or dicts, and get results in SI.
+
+* :func:`run_case` / :func:`run_loaded_case` — like ``fvqp run`` (a summary back);
+* :func:`build_case` — a validated case from a file, TOML text or a dict, with
+  :class:`~fvqp.materials.Material` objects (and their overrides) for its regions;
+* :func:`run` — build and run a case, returning a :class:`~fvqp.post.arrays.Run`: the
+  :class:`~fvqp.models.base.ModelResult` and every output as SI arrays with units
+  (:class:`~fvqp.post.arrays.Field`, :class:`~fvqp.post.arrays.Series`,
+  :class:`~fvqp.post.arrays.Quantity`), and ``Run.plot()`` for its pictures;
+* :func:`open_run` — the same for a directory an earlier run wrote.
+
+See ``docs/api.md`` and the notebooks-as-scripts in ``docs/examples/``.
+"""
 
 from __future__ import annotations
 
 import os
+
+from .materials import get_material
+
+__all__ = ["build_case", "get_material", "open_run", "run", "run_case", "run_loaded_case"]
 
 
 def run_case(path: str | os.PathLike, output_dir: str | None = None, resume: bool = False,
@@ -74,3 +90,249 @@ def run_loaded_case(case, *, output_dir: str | None = None, resume: bool = False
                           comm=PETSc.COMM_WORLD.tompi4py()):
         return get_model_module(case.model).run(case, output_dir=out, resume=resume,
                                                 max_steps=max_steps)
+
+
+# ---- the SI Python API: cases from dicts/TOML text, results as SI arrays ---------------
+
+def _schema_at(schema, path: list[str]):
+    """The schema node of a dotted table path of a case (None if the schema has none)."""
+    from .case.schema import Section, TableOf
+
+    node = schema
+    for key in path:
+        if isinstance(node, TableOf):
+            node = node.schema
+        elif isinstance(node, Section) and key in node.fields:
+            node = node.fields[key]
+        else:
+            return None
+    return node.schema if isinstance(node, TableOf) else node
+
+
+def _absolute_paths(raw: dict, schema, base_dir: str, where: list[str]) -> None:
+    """Make the ``path`` fields of a case dict absolute (relative to ``base_dir``), in
+    place: the case file the API writes lives in a temporary directory."""
+    from .case.schema import Field, Section, TableOf
+
+    for key, value in raw.items():
+        node = _schema_at(schema, [*where, key])
+        if isinstance(node, Field) and node.kind == "path" and isinstance(value, str):
+            raw[key] = os.path.normpath(os.path.join(base_dir, os.path.expanduser(value)))
+        elif isinstance(value, dict) and isinstance(node, (Section, TableOf)):
+            _absolute_paths(value, schema, base_dir, [*where, key])
+
+
+def _material_table(raw: dict, key: str) -> tuple[dict, str]:
+    """The table of a case dict that ``materials={key: ...}`` refers to: a region's
+    ``regions.<key>``, a top-level table (``film``, ``study``) or a dotted path."""
+    from .case import CaseError
+
+    regions = raw.get("regions") or {}
+    if key in regions:
+        return regions[key], f"regions.{key}"
+    node = raw
+    for part in key.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    if not isinstance(node, dict):
+        tables = [f"regions.{r}" for r in regions] + [k for k, v in raw.items()
+                                                      if isinstance(v, dict) and "material" in v]
+        raise CaseError([f"<api>: materials[{key!r}]: the case has no such region or table. "
+                         f"Fix: name one of {', '.join(tables) or '(none with a material)'}."])
+    return node, key
+
+
+def _apply_materials(raw: dict, materials: dict, spec) -> None:
+    """Put :class:`~fvqp.materials.Material` objects into a case dict: the table's
+    ``material`` becomes the material's name and every field that differs from the
+    database entry becomes a key of the table (an SI quantity string), which the model's
+    schema must accept (``Tc`` in every model; more keys as the models gain overrides)."""
+    from .case import CaseError
+    from .case.loader import generic_schema
+    from .materials import get_material
+    from .materials.database import UNITS
+
+    schema = generic_schema(spec)
+    errors = []
+    for key, mat in materials.items():
+        if isinstance(mat, str):
+            mat = get_material(mat)
+        table, path = _material_table(raw, key)
+        table["material"] = mat.name
+        node = _schema_at(schema, path.split("."))
+        accepted = set(getattr(node, "fields", {}) or {})
+        base = get_material(mat.name)
+        for name in UNITS:
+            value = getattr(mat, name)
+            if value is None or value == getattr(base, name):
+                continue
+            if name not in accepted:
+                errors.append(f"<api>: materials[{key!r}].{name}: {value:g} {UNITS[name]} "
+                              f"differs from the database's {mat.name}, but the {spec.name} "
+                              f"case takes no {path}.{name}. Fix: leave {name} at the "
+                              "database value, or set what the case takes (see "
+                              "docs/case_reference.md).")
+                continue
+            table[name] = value if UNITS[name] == "1" else f"{value!r} {UNITS[name]}"
+    if errors:
+        raise CaseError(errors)
+
+
+def _is_toml_text(source: str) -> bool:
+    return "\n" in source or "=" in source
+
+
+def build_case(source, *, base_dir: str | os.PathLike | None = None,
+               name: str | None = None, materials: dict | None = None,
+               output_dir: str | os.PathLike | None = None):
+    """A validated :class:`~fvqp.case.Case` from a file, TOML text or a dict, in SI.
+
+    Parameters
+    ----------
+    source : str, os.PathLike, dict or Case
+        A case file path; the text of a case (TOML: a string holding ``=`` or a newline);
+        a dict with the same content as the TOML (quantities as strings with units,
+        ``"150 mK"``, as in case files); or a :class:`~fvqp.case.Case` (returned as is).
+    base_dir : path, optional
+        Directory that relative paths of a text or dict case (``[mesh] file``,
+        ``[output] directory``, data files) are relative to (default: the current
+        directory). Ignored for a file, whose paths are relative to the file.
+    name : str, optional
+        Case name of a text or dict case (base name of its output files, default
+        ``"<model>_api"``).
+    materials : dict, optional
+        Region (or table: ``"film"`` for kinetics0d, ``"study"`` for stochastic) ->
+        :class:`~fvqp.materials.Material` or material name. The table's ``material``
+        becomes its name; fields that differ from the database entry (e.g.
+        ``get_material("Al", Tc=1.25)``) are written into the table as SI quantities.
+    output_dir : path, optional
+        Output directory (default: the case's ``[output] directory``, else
+        ``<base_dir>/output/<name>``).
+
+    Returns
+    -------
+    fvqp.case.Case
+
+    Raises
+    ------
+    fvqp.case.CaseError
+        The case is invalid (every problem with its key and fix; the file named in the
+        messages is the temporary copy ``<name>.toml``), or a material field differs from
+        the database but the model's case has no key for it.
+
+    Examples
+    --------
+    >>> case = build_case({"model": "kinetics0d", "bath": {"temperature": "100 mK"},
+    ...                    "film": {"material": "Al", "thickness": "50 nm"},
+    ...                    "time": {"steady": True}},
+    ...                   materials={"film": get_material("Al", Tc=1.25)})
+    >>> case.model, case.data["film"]["Tc"], case.data["bath"]["temperature"]
+    ('kinetics0d', 1.25, 0.1)
+    """
+    import copy
+    import tempfile
+
+    import tomli_w
+
+    from .case import Case, CaseError, load_case
+    from .models import get_model_spec, model_names
+
+    if isinstance(source, Case):
+        return source
+    if isinstance(source, os.PathLike) or (isinstance(source, str)
+                                           and not _is_toml_text(source)):
+        if materials:
+            import tomllib
+
+            with open(source, "rb") as fh:
+                raw = tomllib.load(fh)
+            base_dir = os.path.dirname(os.path.abspath(os.fspath(source)))
+            name = name or os.path.splitext(os.path.basename(os.fspath(source)))[0]
+        else:
+            return load_case(source, output_dir=None if output_dir is None
+                             else os.fspath(output_dir))
+    elif isinstance(source, str):
+        import tomllib
+
+        try:
+            raw = tomllib.loads(source)
+        except tomllib.TOMLDecodeError as exc:
+            raise CaseError([f"<text>: not valid TOML: {exc}. Fix: correct the syntax "
+                             "there."]) from exc
+    elif isinstance(source, dict):
+        raw = copy.deepcopy(source)
+    else:
+        raise TypeError(f"a case is a path, TOML text, a dict or a Case, not {type(source)}")
+    model = raw.get("model")
+    if model not in model_names():
+        raise CaseError([f"<api>: model: {model!r} is not a model of fvqp. Fix: set model "
+                         f"to one of {', '.join(model_names())}."])
+    spec = get_model_spec(model)
+    base = os.path.abspath(os.fspath(base_dir) if base_dir is not None else os.getcwd())
+    name = name or f"{model}_api"
+    from .case.loader import generic_schema
+
+    _absolute_paths(raw, generic_schema(spec), base, [])
+    if materials:
+        _apply_materials(raw, materials, spec)
+    out = output_dir if output_dir is not None else \
+        (raw.get("output") or {}).get("directory") or os.path.join(base, "output", name)
+    raw.setdefault("output", {})["directory"] = os.path.abspath(os.fspath(out))
+    tmp = tempfile.mkdtemp(prefix="fvqp_case_")
+    path = os.path.join(tmp, f"{name}.toml")
+    with open(path, "wb") as fh:
+        tomli_w.dump(raw, fh)
+    return load_case(path)
+
+
+def run(source, *, output_dir: str | os.PathLike | None = None, base_dir=None,
+        name: str | None = None, materials: dict | None = None, resume: bool = False,
+        max_steps: int | None = None, overwrite: bool = False):
+    """Run a case given as a file, TOML text or a dict; results as SI arrays.
+
+    Parameters
+    ----------
+    source, base_dir, name, materials, output_dir
+        As in :func:`build_case`.
+    resume, max_steps, overwrite
+        As in :func:`run_case`.
+
+    Returns
+    -------
+    Run
+        The run's :class:`~fvqp.models.base.ModelResult` and its outputs in SI
+        (:attr:`Run.fields`, :attr:`Run.series`, :attr:`Run.quantities`).
+
+    Raises
+    ------
+    fvqp.case.CaseError, fvqp.io.OutputDirError, ValueError
+        As in :func:`run_case` (nothing has been run).
+    """
+    case = build_case(source, base_dir=base_dir, name=name, materials=materials,
+                      output_dir=output_dir)
+    result = run_loaded_case(case, output_dir=None if output_dir is None
+                             else os.fspath(output_dir), resume=resume,
+                             max_steps=max_steps, overwrite=overwrite)
+    from .models.base import ModelResult
+
+    if not isinstance(result, ModelResult):
+        result = ModelResult.from_summary(case.model, result, case.output_dir)
+    return open_run(result.output_dir or case.output_dir, result=result)
+
+
+def open_run(path: str | os.PathLike, result=None):
+    """The outputs of a finished run (a directory written by ``fvqp run``) in SI.
+
+    Parameters
+    ----------
+    path : path
+        The output directory.
+    result : ModelResult, optional
+        The run's result (default: rebuilt from its ``summary.json``).
+
+    Returns
+    -------
+    Run
+    """
+    from .post.arrays import Run
+
+    return Run.open(path, result=result)

@@ -1,0 +1,360 @@
+"""Results as SI arrays with their units: the data classes of the Python API.
+
+A result directory written by ``fvqp run`` (:mod:`fvqp.post.result`) is read into plain
+data classes whose arrays are in SI base units (m, s, J, K, W, 1/m^3 ...), whatever unit
+the files use (the VTK snapshots write densities per µm³ and energies in µeV, the 0D
+model's HDF5 file reduced units):
+
+* :class:`Field` — a cell field of a mesh model at every snapshot (``values[t, cell]``),
+  with the snapshot times, cell centres, cell measures and region of every cell;
+* :class:`Series` — a quantity versus time (the ``<case>_series.csv`` of the time loop,
+  the 0D model's and the sphere model's HDF5 time series);
+* :class:`Quantity` — one number of the run's summary with its unit.
+
+:func:`read_arrays` returns all three for a result directory.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..units import E_CHARGE
+from .result import Result
+from .series import cell_measure, region_label, region_names
+
+__all__ = ["Field", "Quantity", "Series", "read_arrays", "si_unit", "summary_quantities"]
+
+#: unit label as written in fvqp's files -> (SI label, SI value of one unit of the label)
+_TO_SI = {
+    "ueV": ("J", E_CHARGE * 1e-6), "meV": ("J", E_CHARGE * 1e-3), "eV": ("J", E_CHARGE),
+    "1/um^3": ("1/m^3", 1e18), "1/(um^2 s)": ("1/(m^2 s)", 1e12), "um": ("m", 1e-6),
+    "mV": ("V", 1e-3), "uV": ("V", 1e-6), "ns": ("s", 1e-9), "us": ("s", 1e-6),
+    "mK": ("K", 1e-3), "pW": ("W", 1e-12), "fW": ("W", 1e-15),
+}
+
+#: summary key suffix -> SI unit label (``peak_temperature_K`` is a temperature in K ...)
+_SUFFIX_UNITS = {
+    "_K": "K", "_s": "s", "_J": "J", "_W": "W", "_m": "m", "_m3": "m^3", "_V": "V",
+    "_A": "A", "_ohm": "Ohm", "_S": "S", "_per_m3": "1/m^3", "_m3_per_s": "m^3/s",
+    "_ueV": "ueV", "_uV": "uV", "_um": "um", "_mV": "mV", "_eV": "eV", "_Hz": "Hz",
+}
+
+
+def si_unit(unit: str) -> tuple[str, float]:
+    """SI label and factor of a unit label of fvqp's files.
+
+    Examples
+    --------
+    >>> si_unit("ueV")[0], si_unit("1/um^3")
+    ('J', ('1/m^3', 1e+18))
+    >>> si_unit("K")
+    ('K', 1.0)
+    """
+    return _TO_SI.get(unit, (unit, 1.0))
+
+
+@dataclass
+class Field:
+    """A cell field of a mesh model at every written snapshot, in SI.
+
+    Attributes
+    ----------
+    name : str
+        Field name as in the case's ``[output] fields`` (``"n_qp"``, ``"temperature"``).
+    unit : str
+        SI unit of :attr:`values` (``"1/m^3"``, ``"K"``, ``"J"`` ...).
+    values : ndarray, shape (n_times, n_cells) or (n_times, n_cells, k)
+        The field per snapshot and cell (energy-resolved fields have a trailing axis).
+    times : ndarray, shape (n_times,)
+        Snapshot times [s].
+    centres : ndarray, shape (n_cells, 3)
+        Cell centres [m].
+    measure : ndarray, shape (n_cells,)
+        Cell length, area or volume [m, m², m³] (1D, 2D, 3D mesh).
+    region : ndarray of str, shape (n_cells,)
+        Region name of every cell.
+    """
+
+    name: str
+    unit: str
+    values: np.ndarray
+    times: np.ndarray
+    centres: np.ndarray
+    measure: np.ndarray
+    region: np.ndarray
+
+    def at(self, time: float) -> np.ndarray:
+        """The snapshot nearest to ``time`` [s]."""
+        return self.values[int(np.argmin(np.abs(self.times - time)))]
+
+    def integral(self, region: str | None = None) -> np.ndarray:
+        """∫ field dV over a region (all cells if None) at every snapshot, in
+        ``unit × m³`` (e.g. a number of quasiparticles for a density in 1/m³); on 1D/2D
+        meshes the measure is a length or an area (multiply by the cross-section or the
+        thickness yourself)."""
+        m = np.ones(len(self.region), bool) if region is None else self.region == region
+        if not m.any():
+            raise KeyError(f"no region {region!r}; regions: {sorted(set(self.region))}")
+        v = self.values if self.values.ndim == 2 else self.values.sum(axis=-1)
+        return v[:, m] @ self.measure[m]
+
+
+@dataclass
+class Series:
+    """A quantity versus time, in SI.
+
+    Attributes
+    ----------
+    name : str
+        Column name (``"energy_J.final"``) or dataset name (``"n_qp"``).
+    unit : str
+        SI unit of :attr:`values` (``""`` for a pure number or a count).
+    times : ndarray
+        [s]
+    values : ndarray
+    """
+
+    name: str
+    unit: str
+    times: np.ndarray
+    values: np.ndarray
+
+
+@dataclass
+class Quantity:
+    """A number of the run's summary with its SI unit (``""``: a pure number/count)."""
+
+    value: float
+    unit: str
+
+
+@dataclass
+class Arrays:
+    """What :func:`read_arrays` found (each may be empty)."""
+
+    fields: dict[str, Field] = field(default_factory=dict)
+    series: dict[str, Series] = field(default_factory=dict)
+    quantities: dict[str, Quantity] = field(default_factory=dict)
+
+
+def summary_quantities(summary: dict, prefix: str = "") -> dict[str, Quantity]:
+    """The numbers of a summary with their unit, in SI, keyed by their dotted path.
+
+    The unit comes from the key's suffix (``max_temperature_K``, ``energy_J.deposited``,
+    ``gap_min_ueV`` → J); keys without a unit suffix are pure numbers or counts (``""``).
+
+    Examples
+    --------
+    >>> q = summary_quantities({"energy_J": {"deposited": 1e-19}, "gap_min_ueV": 180.0})
+    >>> q["energy_J.deposited"], q["gap_min_ueV"].unit
+    (Quantity(value=1e-19, unit='J'), 'J')
+    """
+    out: dict[str, Quantity] = {}
+    for k, v in summary.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            unit = _unit_of(k)
+            for kk, q in summary_quantities(v, f"{key}.").items():
+                if unit and not q.unit:  # {"energy_J": {"final": x}}: x in J
+                    lab, fac = si_unit(unit)
+                    q = Quantity(q.value * fac, lab)
+                out[kk] = q
+        elif isinstance(v, (int, float)) and not isinstance(v, bool):
+            lab, fac = si_unit(_unit_of(k))
+            out[key] = Quantity(float(v) * fac, lab)
+    return out
+
+
+def _unit_of(key: str) -> str:
+    for suffix in sorted(_SUFFIX_UNITS, key=len, reverse=True):
+        if key.endswith(suffix):
+            return _SUFFIX_UNITS[suffix]
+    return ""
+
+
+def _mesh_fields(result: Result) -> dict[str, Field]:
+    grids = [result.read_snapshot(k) for k in range(len(result.series))]
+    g0 = grids[0]
+    names = region_names(g0)
+    reg = np.asarray(g0.cell_data["region"]) if "region" in g0.cell_data \
+        else np.zeros(g0.n_cells, int)
+    labels = np.array([region_label(int(r), names) for r in reg])
+    centres = np.asarray(g0.cell_centers().points, dtype=float)
+    measure = cell_measure(g0)
+    times = np.array(result.times, dtype=float)
+    out = {}
+    for name, unit in result.units.items():
+        if name == "region" or any(name not in g.cell_data for g in grids):
+            continue
+        lab, fac = si_unit(unit)
+        vals = np.stack([np.asarray(g.cell_data[name], dtype=float) for g in grids]) * fac
+        out[name] = Field(name, lab, vals, times, centres, measure, labels)
+    return out
+
+
+def _csv_series(path: Path) -> dict[str, Series]:
+    from ..io.series import read_series
+
+    header, rows = read_series(str(path))
+    if "time_s" not in header or not rows:
+        return {}
+    a = np.array(rows, dtype=float)
+    t = a[:, header.index("time_s")]
+    out = {}
+    for j, name in enumerate(header):
+        if name == "time_s":
+            continue
+        head = name.split(".")[0]
+        lab, fac = si_unit(_unit_of(head))
+        out[name] = Series(name, lab, t, a[:, j] * fac)
+    return out
+
+
+#: the 0D model's time series (reduced units) -> (meta attribute of its SI scale, SI unit)
+_K0D = {"n_qp": ("number_unit_per_m3", "1/m^3"), "e_qp": ("energy_unit_J_per_m3", "J/m^3"),
+        "e_ph": ("energy_unit_J_per_m3", "J/m^3"),
+        "n_qp_thermal": ("number_unit_per_m3", "1/m^3")}
+
+
+def _h5_series(path: Path) -> dict[str, Series]:
+    """Time series of an HDF5 result in SI: the 0D model's ``timeseries`` (t in τ0,
+    densities in 4N0kTc, converted with the file's own scales) and the sphere model's
+    ``series`` (SI already: t in s, energies in J, numbers of QPs)."""
+    import h5py
+
+    out: dict[str, Series] = {}
+    with h5py.File(path, "r") as fh:
+        g = fh.get("timeseries")
+        if isinstance(g, h5py.Group) and "t" in g and "tau0_s" in fh.attrs:
+            t = np.asarray(g["t"], float) * float(fh.attrs["tau0_s"])
+            for k, ds in g.items():
+                if k in _K0D and ds.shape == g["t"].shape:
+                    scale, unit = _K0D[k]
+                    out[k] = Series(k, unit, t, np.asarray(ds, float) * float(fh.attrs[scale]))
+        g = fh.get("series")
+        if isinstance(g, h5py.Group) and "t" in g \
+                and "t in s" in str(g.attrs.get("units", "")):
+            t = np.asarray(g["t"], float)
+            for k, ds in g.items():
+                if k != "t" and ds.shape == t.shape and ds.dtype.kind in "fiu":
+                    unit = "J" if "energ" in k or k.startswith("e_") else ""
+                    out[k] = Series(k, unit, t, np.asarray(ds, float))
+    return out
+
+
+def h5_arrays(path: Path) -> dict[str, tuple[np.ndarray, str]]:
+    """The datasets of an HDF5 result that carry a unit (the Usadel model's
+    ``units`` attribute: ``{"gap_ueV": "ueV", "x_um": "um" ...}``), in SI."""
+    import h5py
+
+    out = {}
+    with h5py.File(path, "r") as fh:
+        units = fh.attrs.get("units")
+        if not isinstance(units, (str, bytes)) or not str(units).startswith("{"):
+            return out
+        for k, unit in json.loads(units).items():
+            if k in fh and isinstance(fh[k], h5py.Dataset):
+                lab, fac = si_unit(re.split(r"\s", unit)[0])
+                out[k] = (np.asarray(fh[k], float) * fac, lab)
+    return out
+
+
+def read_arrays(result: Result) -> Arrays:
+    """Fields, time series and summary numbers of a result directory, in SI.
+
+    Parameters
+    ----------
+    result : Result
+        From :func:`fvqp.post.open_result`.
+
+    Returns
+    -------
+    Arrays
+        ``fields`` (mesh models), ``series`` (the time loop's CSV file, the 0D and sphere
+        models' HDF5 series) and ``quantities`` (the summary's numbers).
+    """
+    arrays = Arrays(quantities=summary_quantities(result.summary))
+    if result.is_mesh:
+        arrays.fields = _mesh_fields(result)
+    for csv in sorted(result.path.glob("*_series.csv")):
+        arrays.series.update(_csv_series(csv))
+    for h5 in result.h5:
+        arrays.series.update(_h5_series(h5))
+    return arrays
+
+
+@dataclass
+class Data:
+    """A dataset of an HDF5 result that declares its unit (Usadel: ``gap``, ``x``), SI."""
+
+    name: str
+    unit: str
+    values: np.ndarray
+
+
+@dataclass
+class Run:
+    """A run and its outputs in SI: what :func:`fvqp.api.run` returns.
+
+    Attributes
+    ----------
+    result : fvqp.models.base.ModelResult
+        Status, message, counters, balances and the whole summary.
+    path : Path
+        The output directory.
+    fields : dict of str -> Field
+        Cell fields of a mesh model (heat, transport, bte) at every snapshot.
+    series : dict of str -> Series
+        Quantities versus time (``<case>_series.csv``; the 0D and sphere models' series).
+    quantities : dict of str -> Quantity
+        The summary's numbers with their SI unit (``"max_temperature_K"``,
+        ``"energy_J.imbalance"`` ...).
+    data : dict of str -> Data
+        Datasets with declared units of HDF5 results (Usadel: ``gap_ueV`` in J, ``x_um``
+        in m, conductances in S ...).
+    """
+
+    result: object
+    path: Path
+    fields: dict[str, Field] = field(default_factory=dict)
+    series: dict[str, Series] = field(default_factory=dict)
+    quantities: dict[str, Quantity] = field(default_factory=dict)
+    data: dict[str, Data] = field(default_factory=dict)
+
+    @property
+    def status(self) -> int:
+        """0 finished, 1 stopped on request, -1 failed."""
+        return self.result.status
+
+    @classmethod
+    def open(cls, path, result=None) -> Run:
+        """Read the output directory ``path`` of a run (its ``summary.json`` gives the
+        :class:`~fvqp.models.base.ModelResult` unless ``result`` is given)."""
+        from ..models.base import ModelResult
+        from .result import open_result
+
+        res = open_result(path)
+        if result is None:
+            s = dict(res.summary)
+            result = ModelResult.from_summary(str(s.get("model", "")), s, str(res.path))
+        arrays = read_arrays(res)
+        data = {}
+        for h5 in res.h5:
+            for k, (v, unit) in h5_arrays(h5).items():
+                data[k] = Data(k, unit, v)
+        return cls(result=result, path=res.path, fields=arrays.fields, series=arrays.series,
+                   quantities=arrays.quantities, data=data)
+
+    def plot(self, output=None, times=None, fields=None, clip=None) -> list[Path]:
+        """Write the run's pictures as PNG (:func:`fvqp.post.plot_result`, like
+        ``fvqp plot``); returns the files. Arguments as there (times in s)."""
+        from .plot import plot_result
+        from .result import open_result
+
+        return plot_result(open_result(self.path), output=output, times=times,
+                           fields=fields, clip=clip)
