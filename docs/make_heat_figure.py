@@ -8,16 +8,16 @@ path, the rendered time and the temperature range (K) of that snapshot."""
 
 from __future__ import annotations
 
-import argparse
 import re
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pyvista as pv
+from figure_cli import run_figure
 
 ROOT = Path(__file__).resolve().parents[1]
+SMALL_HELP = "coarse mesh, run stopped at 12 ns (seconds instead of minutes)"
 DEFAULT_PNG = ROOT / "docs" / "img" / "heat_absorber3d.png"
 WINDOW = (1000, 600)
 SHOT = 1e-8  # s: the snapshot rendered (an [output] time of the case)
@@ -55,20 +55,8 @@ def render(workdir: Path, png: Path, small: bool) -> tuple[float, float]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--output", type=Path, default=DEFAULT_PNG, help="PNG to write")
-    ap.add_argument("--small", action="store_true",
-                    help="coarse mesh, run stopped at 12 ns (seconds instead of minutes)")
-    ap.add_argument("--workdir", type=Path, default=None,
-                    help="keep the run's result directory here (default: temporary)")
-    args = ap.parse_args(argv)
-    if args.workdir is not None:
-        args.workdir.mkdir(parents=True, exist_ok=True)
-        t_min, t_max = render(args.workdir, args.output, args.small)
-    else:
-        with tempfile.TemporaryDirectory() as d:
-            t_min, t_max = render(Path(d), args.output, args.small)
-    print(f"wrote {args.output}")
+    png, (t_min, t_max) = run_figure(__doc__, DEFAULT_PNG, SMALL_HELP, render, argv)
+    print(f"wrote {png}")
     print(f"time {SHOT!r} s")
     print(f"temperature: min {t_min!r}, max {t_max!r}")
 

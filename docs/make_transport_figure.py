@@ -10,16 +10,16 @@ time and the ranges of the two rendered fields."""
 
 from __future__ import annotations
 
-import argparse
 import re
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pyvista as pv
+from figure_cli import run_figure
 
 ROOT = Path(__file__).resolve().parents[1]
+SMALL_HELP = "run stopped at 3 ns (seconds instead of minutes)"
 DEFAULT_PNG = ROOT / "docs" / "img" / "transport_absorber3d.png"
 WINDOW = (1400, 560)
 FIELDS = ("qp_excess", "f_slice_1")
@@ -62,20 +62,8 @@ def render(workdir: Path, png: Path, small: bool) -> tuple[float, dict]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--output", type=Path, default=DEFAULT_PNG, help="PNG to write")
-    ap.add_argument("--small", action="store_true",
-                    help="run stopped at 3 ns (seconds instead of minutes)")
-    ap.add_argument("--workdir", type=Path, default=None,
-                    help="keep the run's result directory here (default: temporary)")
-    args = ap.parse_args(argv)
-    if args.workdir is not None:
-        args.workdir.mkdir(parents=True, exist_ok=True)
-        t_last, ranges = render(args.workdir, args.output, args.small)
-    else:
-        with tempfile.TemporaryDirectory() as d:
-            t_last, ranges = render(Path(d), args.output, args.small)
-    print(f"wrote {args.output}")
+    png, (t_last, ranges) = run_figure(__doc__, DEFAULT_PNG, SMALL_HELP, render, argv)
+    print(f"wrote {png}")
     print(f"time {t_last!r} s")
     for f, (lo, hi) in ranges.items():
         print(f"{f}: min {lo!r}, max {hi!r}")

@@ -1,0 +1,31 @@
+"""Command line shared by the ``docs/make_*_figure.py`` scripts.
+
+Each script renders one picture of a shipped case; this module gives them the same options:
+``--output`` (the PNG), ``--small`` (the variant the test suite runs) and ``--workdir``
+(keep the run's result directory; default: a temporary directory, deleted).
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+
+def run_figure(doc: str, default_png: Path, small_help: str,
+               render: Callable[[Path, Path, bool], Any],
+               argv: list[str] | None = None) -> tuple[Path, Any]:
+    """Parse the options, run ``render(workdir, png, small)`` and return (png, its result)."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--output", type=Path, default=default_png, help="PNG to write")
+    ap.add_argument("--small", action="store_true", help=small_help)
+    ap.add_argument("--workdir", type=Path, default=None,
+                    help="keep the run's result directory here (default: temporary)")
+    args = ap.parse_args(argv)
+    if args.workdir is not None:
+        args.workdir.mkdir(parents=True, exist_ok=True)
+        return args.output, render(args.workdir, args.output, args.small)
+    with tempfile.TemporaryDirectory() as d:
+        return args.output, render(Path(d), args.output, args.small)
