@@ -134,6 +134,7 @@ from functools import cached_property
 import numpy as np
 
 from ..spectra import gap as _gap
+from ..spectra.thermal_occupations import bose, fermi
 
 __all__ = [
     "DELTA0_BCS",
@@ -432,23 +433,8 @@ def _dynes_cell_averages(
 
 
 # ---------------------------------------------------------------- thermal helpers
-# Thin wrappers over :mod:`fvqp.spectra.gap` (one implementation of the thermal functions);
-# they keep this module's conventions: positive temperature required, numpy results.
-def fermi(e: np.ndarray | float, t: float) -> np.ndarray:
-    """Fermi function :math:`1/(e^{E/T} + 1)` (overflow safe; :func:`fvqp.spectra.gap.fermi`)."""
-    if t <= 0:
-        raise ValueError("temperature must be positive")
-    return np.asarray(_gap.fermi(e, t), dtype=float)[()]
-
-
-def bose(w: np.ndarray | float, t: float) -> np.ndarray:
-    """Bose function :math:`1/(e^{\\Omega/T} - 1)`, ``Omega > 0``
-    (:func:`fvqp.spectra.gap.bose`)."""
-    if t <= 0:
-        raise ValueError("temperature must be positive")
-    return np.asarray(_gap.bose(w, t), dtype=float)[()]
-
-
+# ``fermi`` and ``bose`` are the one copy of :mod:`fvqp.spectra.thermal_occupations`
+# (re-exported here for the collision-layer callers).
 def equilibrium(grid: EnergyGrid, t: float) -> tuple[np.ndarray, np.ndarray]:
     """Thermal ``(f, n)`` at temperature ``t`` on the grid nodes."""
     return fermi(grid.e, t), bose(grid.omega, t)

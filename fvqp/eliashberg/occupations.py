@@ -35,22 +35,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..spectra.thermal_occupations import bose, fermi
+
 __all__ = ["Occupations"]
 
 Func = Callable[[np.ndarray], np.ndarray]
-
-
-def _fermi(e: np.ndarray, t: float) -> np.ndarray:
-    if t <= 0.0:
-        return np.where(e > 0, 0.0, np.where(e < 0, 1.0, 0.5))
-    return 0.5 * (1.0 - np.tanh(0.5 * e / t))
-
-
-def _bose(w: np.ndarray, t: float) -> np.ndarray:
-    if t <= 0.0:
-        return np.zeros_like(w)
-    with np.errstate(over="ignore", divide="ignore"):
-        return 1.0 / np.expm1(w / t)
 
 
 @dataclass(frozen=True)
@@ -85,11 +74,11 @@ class Occupations:
         def df(e):
             if tq <= 0:
                 return np.zeros_like(np.asarray(e, float))
-            f = _fermi(np.asarray(e, float), tq)
+            f = fermi(np.asarray(e, float), tq)
             return -f * (1.0 - f) / tq
 
-        return cls(lambda e: _fermi(np.asarray(e, float), tq), df,
-                   lambda w: _bose(np.asarray(w, float), tp),
+        return cls(lambda e: fermi(np.asarray(e, float), tq), df,
+                   lambda w: bose(np.asarray(w, float), tp),
                    label=f"thermal T_qp={tq:g} T_ph={tp:g}", t_qp=tq, t_ph=tp)
 
     @classmethod
@@ -118,7 +107,7 @@ class Occupations:
 
         def fe(x):
             x = np.asarray(x, float)
-            return np.where(x > e[-1], _fermi(x, t), np.interp(x, e, f))
+            return np.where(x > e[-1], fermi(x, t), np.interp(x, e, f))
 
         def dfe(x):
             x = np.asarray(x, float)
@@ -128,8 +117,8 @@ class Occupations:
 
         def nb(x):
             x = np.asarray(x, float)
-            return np.where(x > omega[-1], _bose(x, t),
-                            np.where(x < omega[0], _bose(x, t), np.interp(x, omega, n)))
+            return np.where(x > omega[-1], bose(x, t),
+                            np.where(x < omega[0], bose(x, t), np.interp(x, omega, n)))
 
         return cls(fe, dfe, nb, label="tabulated")
 
@@ -157,4 +146,4 @@ class Occupations:
         r""":math:`f_e(E) - f_T(E)`: the change of :math:`1 - 2f` against a thermal
         reference (used by the Coulomb term)."""
         e = np.asarray(e, float)
-        return np.asarray(self.f_e(e), float) - _fermi(e, t_ref)
+        return np.asarray(self.f_e(e), float) - fermi(e, t_ref)

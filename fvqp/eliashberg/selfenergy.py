@@ -52,6 +52,7 @@ import numpy as np
 from scipy.optimize import brentq
 from scipy.signal import fftconvolve
 
+from ..spectra.thermal_occupations import bose, fermi, fermi_cell_average, minus_dfermi_dE
 from .alpha2f import Alpha2F
 from .hilbert import kramers_kronig
 from .occupations import Occupations
@@ -83,25 +84,6 @@ class RealAxisGrid:
         """Cell ends ``[max(e-h/2, 0), e+h/2]``."""
         e = self.e
         return np.maximum(e - 0.5 * self.h, 0.0), e + 0.5 * self.h
-
-
-def fermi_cell_average(x: np.ndarray, h: float, temperature: float) -> np.ndarray:
-    r"""Average of :math:`f(x')=1/(e^{x'/T}+1)` over :math:`[x-h/2,x+h/2]` (exact, T >= 0)."""
-    a = np.asarray(x, dtype=float) - 0.5 * h
-    b = a + h
-    if temperature <= 0.0:
-        return np.clip(-a, 0.0, h) / h
-    t = temperature
-    # int f = x - T ln(1 + e^{x/T})
-    return ((b - a) - t * (np.logaddexp(0.0, b / t) - np.logaddexp(0.0, a / t))) / h
-
-
-def _bose(x: np.ndarray, temperature: float) -> np.ndarray:
-    x = np.asarray(x, dtype=float)
-    if temperature <= 0.0:
-        return np.where(x < 0, -1.0, 0.0)
-    with np.errstate(over="ignore", divide="ignore"):
-        return 1.0 / np.expm1(x / temperature)
 
 
 class SelfEnergyKernel:
@@ -138,7 +120,7 @@ class SelfEnergyKernel:
         om = np.arange(-kmax, kmax + 1) * h
         abar = a2f.cell_average(np.abs(om), h)
         b = np.sign(om) * abar  # B(Omega) = sgn(Omega) alpha2F(|Omega|); zero at Omega = 0
-        nb = _bose(om, self.temperature) if occupations is None \
+        nb = bose(om, self.temperature) if occupations is None \
             else occupations.bose_full(om)
         bn = np.where(om != 0, b * np.where(om != 0, nb, 0.0), 0.0)
         t_ph = self.temperature if occupations is None or occupations.t_ph is None \
@@ -157,9 +139,8 @@ class SelfEnergyKernel:
             # varphi this integrates f(-x) rho(x) over a cell to second order (the edge
             # weight sits at the gap, not at the centre: the plain product of averages
             # was first order and lowered the real-axis T_c by 0.6-3 %)
-            fm = 0.5 * (1.0 + np.tanh(0.5 * xm / self.temperature))
-            self._f_minus = fm
-            self._f_slope = fm * (1.0 - fm) / self.temperature
+            self._f_minus = fermi(-xm, self.temperature)
+            self._f_slope = minus_dfermi_dE(xm, self.temperature)
         else:
             self._f_minus = fermi_cell_average(-xm, h, 0.0)  # exact step average
             self._f_slope = np.zeros_like(xm)

@@ -1,11 +1,13 @@
-"""Dimension-agnostic BCS spectra and equilibrium thermodynamics.
+r"""Dimension-agnostic BCS spectra and equilibrium thermodynamics.
 
 All energies, gaps, broadenings and temperatures are in one consistent energy unit with
 :math:`k_B = 1`; :math:`N_0` is the single-spin normal density of states.
 
 * :mod:`.dos` -- BCS/Dynes densities of states, coherence factors, exact cell averages.
-* :mod:`.gap` -- occupation functions, equilibrium and non-equilibrium gap equation,
-  thermal quasiparticle density.
+* :mod:`.thermal_occupations` -- the one Fermi and Bose function (overflow-safe,
+  ``T = 0`` limits), :math:`-\partial f/\partial E`, exact Fermi cell averages.
+* :mod:`.gap` -- equilibrium and non-equilibrium gap equation, thermal quasiparticle
+  density.
 * :mod:`.thermal` -- BRT thermal conductivity, heat capacity, tabulated :math:`U(T)`.
 """
 
@@ -22,15 +24,12 @@ from .gap import (
     GL_GAP_SLOPE,
     bcs_delta0,
     bcs_gap,
-    bose,
     coupling_from_tc,
     dgap_dT,
     dgap_squared_dT,
-    fermi,
     gap_equation_residual,
     gap_equation_residual_derivative,
     gap_from_distribution,
-    minus_dfermi_dE,
     thermal_qp_density,
     thermal_qp_density_lowT,
 )
@@ -43,6 +42,7 @@ from .thermal import (
     kappa_normal,
     kappa_ratio,
 )
+from .thermal_occupations import bose, fermi, fermi_cell_average, minus_dfermi_dE
 
 __all__ = [
     "BCS_GAP_RATIO",
@@ -62,6 +62,7 @@ __all__ = [
     "dgap_squared_dT",
     "dynes_dos",
     "fermi",
+    "fermi_cell_average",
     "gap_equation_residual",
     "gap_equation_residual_derivative",
     "gap_from_distribution",

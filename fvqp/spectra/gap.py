@@ -1,4 +1,7 @@
-r"""Equilibrium and non-equilibrium BCS gap, occupation functions and thermal QP density.
+r"""Equilibrium and non-equilibrium BCS gap and thermal QP density.
+
+The occupation functions (``fermi``, ``bose``, ``minus_dfermi_dE``) live in
+:mod:`fvqp.spectra.thermal_occupations` and are re-exported here.
 
 Conventions
 -----------
@@ -56,6 +59,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import integrate, optimize, special
 
+from .thermal_occupations import _out, bose, fermi, minus_dfermi_dE
+
 __all__ = [
     "BCS_GAP_RATIO",
     "GL_GAP_SLOPE",
@@ -83,64 +88,6 @@ ZETA3: float = float(special.zeta(3.0))
 GL_GAP_SLOPE: float = float(np.sqrt(8.0 * np.pi**2 / (7.0 * ZETA3)))
 
 Distribution = Callable[[NDArray[np.float64]], ArrayLike] | tuple[ArrayLike, ArrayLike]
-
-
-def _out(x: NDArray[np.float64]) -> NDArray[np.float64] | float:
-    return float(x) if np.ndim(x) == 0 else x
-
-
-# --------------------------------------------------------------------------------------
-# occupation functions
-# --------------------------------------------------------------------------------------
-def _reduced(E: ArrayLike, T: ArrayLike) -> tuple[NDArray, NDArray, NDArray]:
-    e, t = np.broadcast_arrays(np.asarray(E, dtype=float), np.asarray(T, dtype=float))
-    if np.any(t < 0):
-        raise ValueError("temperature must be >= 0")
-    hot = t > 0
-    x = np.where(hot, e / np.where(hot, t, 1.0), 0.0)
-    return e, hot, x
-
-
-def fermi(E: ArrayLike, T: ArrayLike) -> NDArray[np.float64] | float:
-    r"""Fermi function :math:`f(E) = 1/(e^{E/T}+1)`, overflow-safe.
-
-    Evaluated as :math:`\mathrm{expit}(-E/T)`. For :math:`T = 0` the step function
-    :math:`\Theta(-E)` is returned (1/2 at :math:`E = 0`).
-    """
-    e, hot, x = _reduced(E, T)
-    step = np.where(e < 0, 1.0, np.where(e > 0, 0.0, 0.5))
-    return _out(np.where(hot, special.expit(-x), step))
-
-
-def bose(W: ArrayLike, T: ArrayLike) -> NDArray[np.float64] | float:
-    r"""Bose function :math:`n(\Omega) = 1/(e^{\Omega/T}-1)`, overflow-safe.
-
-    Evaluated as :math:`e^{-x}/(1-e^{-x})` with ``expm1`` for :math:`x = \Omega/T > 0` and via
-    :math:`n(-x) = -1 - n(x)` for negative arguments. :math:`n(0) = +\infty`. At :math:`T = 0`:
-    0 for :math:`\Omega > 0` and :math:`-1` for :math:`\Omega < 0`.
-    """
-    w, hot, x = _reduced(W, T)
-    ax = np.abs(x)
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        n_pos = np.exp(-ax) / -np.expm1(-ax)
-    n = np.where(x >= 0, n_pos, -1.0 - n_pos)
-    cold = np.where(w > 0, 0.0, np.where(w < 0, -1.0, np.inf))
-    return _out(np.where(hot, n, cold))
-
-
-def minus_dfermi_dE(E: ArrayLike, T: ArrayLike) -> NDArray[np.float64] | float:
-    r""":math:`-\partial f/\partial E = \frac{1}{4T}\,\mathrm{sech}^2\frac{E}{2T}` (notes Eq. 29).
-
-    Evaluated as :math:`e^{-|x|}/[T(1+e^{-|x|})^2]`, :math:`x = E/T`, which never overflows.
-    At :math:`T = 0` the distribution :math:`\delta(E)` is not representable: 0 is returned
-    for :math:`E \ne 0` and ``inf`` at :math:`E = 0`.
-    """
-    e, hot, x = _reduced(E, T)
-    t = np.broadcast_to(np.asarray(T, dtype=float), e.shape)
-    ex = np.exp(-np.abs(x))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        val = ex / (np.where(hot, t, 1.0) * (1.0 + ex) ** 2)
-    return _out(np.where(hot, val, np.where(e == 0, np.inf, 0.0)))
 
 
 # --------------------------------------------------------------------------------------
