@@ -1,4 +1,4 @@
-"""The ``fvqp`` command line: run, check, mesh-info, materials.
+"""The ``fvqp`` command line: run, check, mesh-info, mesh, materials, info, plot.
 
 Arguments that argparse does not know and that start with ``-`` are PETSc options
 (``-heat_snes_monitor``, ``-heat_ksp_type preonly`` ...); they are handed to PETSc before
@@ -64,6 +64,13 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("mesh")
     m.add_argument("--scale", type=float, default=1.0, help="µm per mesh unit (default 1)")
     sub.add_parser("materials", help="table of the material database")
+    lay = sub.add_parser("mesh", help="hexahedral gmsh mesh (.msh + .geo) with named groups "
+                         "from a layout: substrate block + layers of rectangles/polygons "
+                         "(TOML, shapes optionally from a GDS cell)")
+    lay.add_argument("layout", help="layout file LAYOUT.toml (see fvqp.mesh.layout)")
+    lay.add_argument("-o", "--output", default=None,
+                     help="mesh file to write (default: LAYOUT.msh next to the layout); "
+                     "the gmsh script is written next to it as .geo")
     from .post.commands import add_parsers as add_post_parsers
 
     add_post_parsers(sub)  # info, plot
@@ -136,6 +143,29 @@ def _split_petsc(argv: list[str]) -> tuple[list[str], list[str]]:
     return ns_args, rest
 
 
+def _mesh_layout(args: argparse.Namespace) -> int:
+    """``fvqp mesh LAYOUT.toml -o device.msh``: mesh a layout, print what was written."""
+    import os
+
+    from .mesh import MeshError
+    from .mesh.layout import build_mesh, read_layout
+
+    out = args.output or os.path.splitext(args.layout)[0] + ".msh"
+    try:
+        layout = read_layout(args.layout)
+        res = build_mesh(layout, out)
+    except MeshError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(f"{res['msh']}: {res['cells']} hexahedra (script {res['geo']}); mesh units "
+          f"{layout.unit} (the case's [mesh] scale)")
+    for name, vol in res["regions"].items():
+        print(f"  region {name:<24} volume {vol:.6g} (layout units^3)")
+    for name, area in res["groups"].items():
+        print(f"  facets {name:<24} area   {area:.6g} (layout units^2)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``fvqp`` command; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -163,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_BAD_INPUT
         return 0
+    if args.command == "mesh":
+        return _mesh_layout(args)
     from .case import CaseError, load_case
 
     try:

@@ -1,0 +1,517 @@
+"""Layout to mesh: a gmsh hexahedral mesh with named physical groups from a layer stack.
+
+A device is described as a substrate block and thin-film layers, each a set of rectangles
+or rectilinear (Manhattan) polygons with a thickness and a material — the way it is drawn
+in a layout editor (TOML, :func:`read_layout`, shapes drawn there or taken from a GDS cell).
+:func:`build_mesh` cuts the stack into the tensor-product grid of every x, y and z edge of
+the drawing, keeps the blocks inside a shape, and meshes each block with gmsh as a
+transfinite (structured) box of hexahedra: every cell is a box, K-orthogonal as the
+two-point flux schemes of ``heat`` and ``transport`` need, and neighbouring blocks share
+their nodes (a conforming mesh). The gmsh script is written as ``.geo`` next to the
+``.msh`` (meshes/README.md: every mesh has its script).
+
+Physical groups (lowercase snake_case, as in ``meshes/README.md``):
+
+* a volume group per region: the substrate and every layer, named as in the layout;
+* exterior facets, each in exactly one group: ``<region>_edge`` on the chip's outer
+  sides (the bounding box of the drawing: where a lead leaves the device),
+  ``<substrate>_bottom`` under the substrate, ``<region>_surface`` elsewhere;
+* interior facets between two regions: ``<a>_<b>`` (layout order, substrate first) —
+  an interface, or a boundary when one of the two is left out of a case
+  (``active = false``).
+
+Layout TOML (lengths in layout units; ``unit`` says what one is)::
+
+    unit = "1 um"
+    h = 10.0                       # in-plane cell size
+    [substrate]
+    name = "substrate"
+    material = "Si"
+    box = [-150, -150, 150, 150]   # x0, y0, x1, y1
+    thickness = 10.0               # below z = 0
+    cells = 4                      # cells across the thickness
+    [[layer]]
+    name = "absorber"
+    material = "Ta"
+    thickness = 0.3                # from z (default 0, the substrate top) up
+    cells = 2
+    rectangles = [[-50, -50, 50, 50]]
+    polygons = []                  # [[[x, y], ...], ...], axis-parallel edges
+
+    # or, from a GDS cell (optional package gdstk), at the top level:
+    # gds = "chip.gds"  (relative to the layout file), cell = "TOP"
+    # and in a [[layer]]: gds_layer = [1, 0]  (GDS layer, datatype)
+
+Non-rectilinear polygons cannot be cut into boxes; they are refused with the fix.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .reader import MeshError
+
+log = logging.getLogger("fvqp.mesh")
+
+__all__ = ["BlockGrid", "Layer", "Layout", "LayoutError", "block_grid", "build_mesh",
+           "gds_polygons", "layout_from_dict", "read_layout"]
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class LayoutError(MeshError):
+    """The layout cannot be meshed; the message names the key, the file and the fix."""
+
+
+@dataclass
+class Layer:
+    """One region of the stack: rectangles/polygons extruded from ``z`` to ``z + thickness``.
+
+    Attributes
+    ----------
+    name, material : str
+    thickness, z : float
+        Layout units (``z`` is the bottom; the substrate top is z = 0).
+    polygons : list of ndarray (n, 2)
+        Closed outlines (rectangles become 4-point polygons), axis-parallel edges.
+    cells : int or None
+        Cells across the thickness (default: ``ceil(thickness / h)``).
+    """
+
+    name: str
+    material: str
+    thickness: float
+    z: float = 0.0
+    polygons: list = field(default_factory=list)
+    cells: int | None = None
+
+    def area(self) -> float:
+        """Footprint area (layout units²; the shoelace formula, Manhattan shapes)."""
+        return float(sum(_shoelace(p) for p in self.polygons))
+
+
+@dataclass
+class Layout:
+    """A substrate block and the layers on it.
+
+    Attributes
+    ----------
+    substrate : Layer
+        Its one polygon is the chip outline (a rectangle); it spans ``-thickness .. 0``.
+    layers : list of Layer
+    h : float
+        In-plane cell size (layout units).
+    unit : str
+        Length of one layout unit (``"1 um"``): the case's ``[mesh] scale``.
+    source : str
+        Where the layout came from (file name, for messages).
+    """
+
+    substrate: Layer
+    layers: list[Layer]
+    h: float
+    unit: str = "1 um"
+    source: str = "<layout>"
+
+    @property
+    def regions(self) -> list[Layer]:
+        """Substrate first, then the layers in drawing order."""
+        return [self.substrate, *self.layers]
+
+    def case_regions(self) -> dict:
+        """``[regions.*]`` tables for a case on the mesh: each region's material."""
+        return {r.name: {"material": r.material} for r in self.regions}
+
+
+def _shoelace(p: np.ndarray) -> float:
+    x, y = p[:, 0], p[:, 1]
+    return 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
+
+
+def _rect(r, where: str, src: str) -> np.ndarray:
+    if len(r) != 4:
+        raise LayoutError(f"{src}: {where}: {r!r} is not [x0, y0, x1, y1]. Fix: give the "
+                          "two opposite corners.")
+    x0, y0, x1, y1 = map(float, r)
+    if not (x1 > x0 and y1 > y0):
+        raise LayoutError(f"{src}: {where}: {r!r} has no area (need x1 > x0, y1 > y0). Fix: "
+                          "give the lower-left corner first.")
+    return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
+
+
+def _polygon(p, where: str, src: str) -> np.ndarray:
+    a = np.asarray(p, dtype=float)
+    if a.ndim != 2 or a.shape[1] != 2 or len(a) < 4:
+        raise LayoutError(f"{src}: {where}: not a list of at least 4 [x, y] points. Fix: "
+                          "give the outline's corners in order.")
+    if np.allclose(a[0], a[-1]):
+        a = a[:-1]
+    d = np.roll(a, -1, axis=0) - a
+    if np.any((np.abs(d[:, 0]) > 0) & (np.abs(d[:, 1]) > 0)):
+        k = int(np.argmax((np.abs(d[:, 0]) > 0) & (np.abs(d[:, 1]) > 0)))
+        raise LayoutError(f"{src}: {where}: edge {a[k].tolist()} -> "
+                          f"{a[(k + 1) % len(a)].tolist()} is not parallel to x or y; a "
+                          "hexahedral mesh needs Manhattan shapes. Fix: approximate it by "
+                          "axis-parallel steps (or mesh it by hand with triangles/tets).")
+    return a
+
+
+def _layer(t: dict, where: str, src: str, substrate: bool = False) -> Layer:
+    known = {"name", "material", "thickness", "z", "cells", "rectangles", "polygons", "box"}
+    for k in t:
+        if k not in known:
+            raise LayoutError(f"{src}: {where}.{k}: unknown key. Fix: use "
+                              f"{', '.join(sorted(known))}.")
+    name = t.get("name", "substrate" if substrate else None)
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise LayoutError(f"{src}: {where}.name: {name!r} is not a snake_case name. Fix: "
+                          'name the region, e.g. name = "absorber".')
+    for key in ("material", "thickness"):
+        if key not in t:
+            raise LayoutError(f"{src}: {where}.{key}: missing. Fix: add {key} = ...")
+    thick = float(t["thickness"])
+    if not thick > 0:
+        raise LayoutError(f"{src}: {where}.thickness: {thick} is not positive.")
+    cells = t.get("cells")
+    if cells is not None and (int(cells) != cells or cells < 1):
+        raise LayoutError(f"{src}: {where}.cells: {cells!r}: a whole number >= 1.")
+    if substrate:
+        if "box" not in t:
+            raise LayoutError(f"{src}: {where}.box: missing. Fix: box = [x0, y0, x1, y1] "
+                              "(the chip outline).")
+        polys = [_rect(t["box"], f"{where}.box", src)]
+        z = -thick
+    else:
+        polys = [_rect(r, f"{where}.rectangles[{i}]", src)
+                 for i, r in enumerate(t.get("rectangles", []))]
+        polys += [_polygon(p, f"{where}.polygons[{i}]", src)
+                  for i, p in enumerate(t.get("polygons", []))]
+        if not polys:
+            raise LayoutError(f"{src}: {where}: no rectangles or polygons. Fix: draw the "
+                              "layer's shapes.")
+        z = float(t.get("z", 0.0))
+    return Layer(name, str(t["material"]), thick, z, polys,
+                 None if cells is None else int(cells))
+
+
+def layout_from_dict(d: dict, source: str = "<layout>", base_dir: str = ".") -> Layout:
+    """A :class:`Layout` from the content of a layout TOML (see the module docstring).
+
+    With ``gds = "chip.gds"`` (relative to ``base_dir``) and optionally ``cell = "TOP"``, a
+    layer may take its shapes from the GDS cell: ``gds_layer = [layer, datatype]``
+    (needs the optional package ``gdstk``; references are flattened).
+    """
+    for k in d:
+        if k not in ("unit", "h", "substrate", "layer", "gds", "cell"):
+            raise LayoutError(f"{source}: {k}: unknown key. Fix: use unit, h, gds, cell, "
+                              "[substrate], [[layer]].")
+    if "substrate" not in d:
+        raise LayoutError(f"{source}: [substrate]: missing. Fix: add the substrate block.")
+    if "h" not in d or not float(d["h"]) > 0:
+        raise LayoutError(f"{source}: h: missing or not positive. Fix: h = <in-plane cell "
+                          "size in layout units>.")
+    tables = [dict(t) for t in d.get("layer", [])]
+    if any("gds_layer" in t for t in tables):
+        if "gds" not in d:
+            raise LayoutError(f"{source}: gds_layer needs a GDS file. Fix: gds = \"chip.gds\".")
+        shapes = gds_polygons(os.path.join(base_dir, d["gds"]), d.get("cell"))
+        for i, t in enumerate(tables):
+            if "gds_layer" in t:
+                key = tuple(int(v) for v in t.pop("gds_layer"))
+                if key not in shapes:
+                    raise LayoutError(f"{source}: layer[{i}].gds_layer: {list(key)} has no "
+                                      f"polygons in the cell; its layers: "
+                                      f"{sorted(list(k) for k in shapes)}. Fix: name one.")
+                t["polygons"] = [*t.get("polygons", []), *shapes[key]]
+    sub = _layer(d["substrate"], "substrate", source, substrate=True)
+    layers = [_layer(t, f"layer[{i}]", source) for i, t in enumerate(tables)]
+    names = [r.name for r in (sub, *layers)]
+    dup = {n for n in names if names.count(n) > 1}
+    if dup:
+        raise LayoutError(f"{source}: region name(s) {sorted(dup)} used twice. Fix: one name "
+                          "per layer (draw several shapes in one layer instead).")
+    return Layout(sub, layers, float(d["h"]), str(d.get("unit", "1 um")), source)
+
+
+def read_layout(path: str | os.PathLike) -> Layout:
+    """Read a layout TOML file (module docstring)."""
+    import tomllib
+
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as fh:
+            d = tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise LayoutError(f"{path}: cannot read the layout ({exc}). Fix: check the file.") \
+            from exc
+    return layout_from_dict(d, os.path.basename(path), os.path.dirname(os.path.abspath(path)))
+
+
+def gds_polygons(path: str | os.PathLike, cell: str | None = None) -> dict:
+    """The polygons of a GDS cell by ``(layer, datatype)`` (lists of ``[x, y]`` points in
+    the GDS user unit, references flattened); needs the optional package ``gdstk``.
+
+    Parameters
+    ----------
+    path : path
+        The GDS file.
+    cell : str or None
+        Cell name (None: the single top cell).
+    """
+    try:
+        import gdstk
+    except ImportError as exc:
+        raise LayoutError("reading GDS needs gdstk (not installed). Fix: pip install gdstk, "
+                          "or draw the layers as rectangles/polygons in the TOML.") from exc
+    if not os.path.isfile(path):
+        raise LayoutError(f"{path}: no such GDS file. Fix: check gds = ... (relative to the "
+                          "layout file).")
+    lib = gdstk.read_gds(os.fspath(path))
+    cells = {c.name: c for c in lib.cells}
+    if cell is None:
+        top = lib.top_level()
+        if len(top) != 1:
+            raise LayoutError(f"{path}: {len(top)} top cells "
+                              f"({', '.join(c.name for c in top)}). Fix: cell = \"<name>\".")
+        c = top[0]
+    elif cell in cells:
+        c = cells[cell]
+    else:
+        raise LayoutError(f"{path}: no cell {cell!r}; cells: {', '.join(cells)}. Fix: name "
+                          "one of them.")
+    out: dict = {}
+    for p in c.get_polygons():
+        out.setdefault((int(p.layer), int(p.datatype)), []).append(
+            np.round(np.asarray(p.points, dtype=float), 9).tolist())
+    return out
+
+
+# ---- the block grid ----------------------------------------------------------------------
+@dataclass
+class BlockGrid:
+    """The tensor-product cut of a layout: breaks, cells per interval, region per block.
+
+    Attributes
+    ----------
+    x, y, z : ndarray
+        Breaks (layout units).
+    nx, ny, nz : ndarray of int
+        Cells per interval.
+    owner : ndarray of int, shape (len(x)-1, len(y)-1, len(z)-1)
+        Index into :attr:`Layout.regions` of each block, -1 for empty space.
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    z: np.ndarray
+    nx: np.ndarray
+    ny: np.ndarray
+    nz: np.ndarray
+    owner: np.ndarray
+
+
+def _cells(length: float, size: float) -> int:
+    return max(1, math.ceil(length / size - 1e-9))
+
+
+def block_grid(layout: Layout) -> BlockGrid:
+    """Cut ``layout`` into blocks (:class:`BlockGrid`); overlapping layers and shapes
+    outside the chip are :class:`LayoutError`."""
+    from matplotlib.path import Path
+
+    src, sub = layout.source, layout.substrate
+    (bx0, by0), (bx1, by1) = sub.polygons[0].min(axis=0), sub.polygons[0].max(axis=0)
+    xs, ys = {bx0, bx1}, {by0, by1}
+    zs = {-sub.thickness, 0.0}
+    for lay in layout.layers:
+        for p in lay.polygons:
+            lo, hi = p.min(axis=0), p.max(axis=0)
+            if lo[0] < bx0 or lo[1] < by0 or hi[0] > bx1 or hi[1] > by1:
+                raise LayoutError(f"{src}: layer {lay.name!r}: a shape reaches outside the "
+                                  f"substrate box [{bx0:g}, {by0:g}, {bx1:g}, {by1:g}]. Fix: "
+                                  "enlarge the substrate box or clip the shape.")
+            xs.update(p[:, 0].tolist())
+            ys.update(p[:, 1].tolist())
+        if lay.z < 0:
+            raise LayoutError(f"{src}: layer {lay.name!r}: z = {lay.z:g} is inside the "
+                              "substrate. Fix: z >= 0 (the substrate top is z = 0).")
+        zs.update((lay.z, lay.z + lay.thickness))
+    x, y, z = (np.array(sorted(s)) for s in (xs, ys, zs))
+    h = layout.h
+    nx = np.array([_cells(b - a, h) for a, b in zip(x[:-1], x[1:], strict=True)])
+    ny = np.array([_cells(b - a, h) for a, b in zip(y[:-1], y[1:], strict=True)])
+    owner = -np.ones((len(x) - 1, len(y) - 1, len(z) - 1), dtype=int)
+    dz = np.full(len(z) - 1, np.inf)
+    zc = 0.5 * (z[:-1] + z[1:])
+    xc, yc = 0.5 * (x[:-1] + x[1:]), 0.5 * (y[:-1] + y[1:])
+    centres = np.array([(a, b) for a in xc for b in yc])
+    for ri, lay in enumerate(layout.regions):
+        in_z = (zc > lay.z) & (zc < lay.z + lay.thickness)
+        size = lay.thickness / (lay.cells or _cells(lay.thickness, h))
+        dz[in_z] = np.minimum(dz[in_z], size)
+        inside = np.zeros(len(centres), bool)
+        for p in lay.polygons:
+            inside |= Path(p).contains_points(centres)
+        inside = inside.reshape(len(xc), len(yc))
+        for k in np.flatnonzero(in_z):
+            clash = inside & (owner[:, :, k] >= 0)
+            if clash.any():
+                other = layout.regions[owner[:, :, k][clash][0]].name
+                raise LayoutError(f"{src}: layers {other!r} and {lay.name!r} overlap. Fix: "
+                                  "stack them (z of the upper = top of the lower) or cut one.")
+            owner[:, :, k][inside] = ri
+    nz = np.array([_cells(b - a, s) for a, b, s in zip(z[:-1], z[1:], dz, strict=True)])
+    return BlockGrid(x, y, z, nx, ny, nz, owner)
+
+
+# ---- gmsh ------------------------------------------------------------------------------
+def _groups(layout: Layout, g: BlockGrid) -> dict:
+    """Physical surface groups: name -> list of faces ``(axis, i, j, k)`` (the face's
+    lower corner node and its normal axis)."""
+    names = [r.name for r in layout.regions]
+    shape = g.owner.shape
+    groups: dict[str, list] = {}
+    for axis in range(3):
+        for idx in np.ndindex(*(n + (1 if a == axis else 0) for a, n in enumerate(shape))):
+            lo = list(idx)
+            lo[axis] -= 1
+            a = g.owner[tuple(lo)] if idx[axis] > 0 else -1
+            b = g.owner[idx] if idx[axis] < shape[axis] else -1
+            if a == b:
+                continue
+            if a >= 0 and b >= 0:
+                i, j = sorted((a, b))
+                name = f"{names[i]}_{names[j]}"
+            else:
+                r = names[max(a, b)]
+                at_edge = axis < 2 and idx[axis] in (0, shape[axis])
+                if at_edge:
+                    name = f"{r}_edge"
+                elif axis == 2 and idx[2] == 0 and max(a, b) == 0:
+                    name = f"{r}_bottom"
+                else:
+                    name = f"{r}_surface"
+            groups.setdefault(name, []).append((axis, *idx))
+    return groups
+
+
+def build_mesh(layout: Layout, msh: str | os.PathLike) -> dict:
+    """Mesh ``layout`` with gmsh: ``<stem>.msh`` (MSH 4.1, hexahedra) and ``<stem>.geo``.
+
+    Parameters
+    ----------
+    layout : Layout
+    msh : path
+        The mesh file to write; the gmsh script goes next to it with the suffix ``.geo``.
+
+    Returns
+    -------
+    dict
+        ``regions`` (name -> volume, layout units³, from the drawing), ``groups`` (facet
+        group name -> area, layout units²), ``cells`` (hexahedra), ``geo`` and ``msh``
+        (paths).
+    """
+    try:
+        import gmsh
+    except ImportError as exc:  # pragma: no cover - gmsh is a test/mesh dependency
+        raise LayoutError("meshing a layout needs the gmsh Python package. Fix: pip install "
+                          "'fvqp[mesh]' (gmsh >= 4.11).") from exc
+    g = block_grid(layout)
+    msh = os.path.abspath(os.fspath(msh))
+    geo = os.path.splitext(msh)[0] + ".geo"
+    faces = _groups(layout, g)
+    os.makedirs(os.path.dirname(msh), exist_ok=True)
+    init = gmsh.isInitialized()
+    if not init:
+        gmsh.initialize(readConfigFiles=False, interruptible=False)
+    try:
+        gmsh.option.setNumber("General.Terminal", 0)
+        gmsh.model.add(os.path.splitext(os.path.basename(msh))[0])
+        out = _build(gmsh, layout, g, faces)
+        gmsh.write(geo + "_unrolled")
+        with open(geo + "_unrolled", encoding="utf-8") as fh:
+            body = fh.read()
+        os.remove(geo + "_unrolled")
+        head = (f"// {os.path.basename(geo)} -- written by fvqp.mesh.layout from "
+                f"{layout.source}; coordinates in layout units ({layout.unit}).\n"
+                f"// Regenerate: gmsh {os.path.basename(geo)} -3 -format msh41 -o "
+                f"{os.path.basename(msh)}\nMesh.MshFileVersion = 4.1;\n")
+        with open(geo, "w", encoding="utf-8") as fh:
+            fh.write(head + body)
+        gmsh.option.setNumber("Mesh.MshFileVersion", 4.1)
+        gmsh.model.mesh.generate(3)
+        gmsh.write(msh)
+        types, tags, _ = gmsh.model.mesh.getElements(3)
+        out["cells"] = int(sum(len(t) for t in tags))
+    finally:
+        gmsh.model.remove()
+        if not init:
+            gmsh.finalize()
+    out.update(geo=geo, msh=msh)
+    log.info("layout %s: %d hexahedra, regions %s -> %s", layout.source, out["cells"],
+             ", ".join(out["regions"]), msh)
+    return out
+
+
+def _build(gmsh, layout: Layout, g: BlockGrid, faces: dict) -> dict:
+    """The geometry (built-in kernel), transfinite constraints and physical groups."""
+    geo = gmsh.model.geo
+    pts: dict = {}
+    lines: dict = {}
+    surfs: dict = {}
+    ncell = (g.nx, g.ny, g.nz)
+    brk = (g.x, g.y, g.z)
+    unit = np.eye(3, dtype=int)
+
+    def point(n):
+        if n not in pts:
+            pts[n] = geo.addPoint(g.x[n[0]], g.y[n[1]], g.z[n[2]])
+        return pts[n]
+
+    def line(n, axis):
+        key = (axis, *n)
+        if key not in lines:
+            m = tuple(np.add(n, unit[axis]))
+            lines[key] = geo.addLine(point(n), point(m))
+            geo.mesh.setTransfiniteCurve(lines[key], int(ncell[axis][n[axis]]) + 1)
+        return lines[key]
+
+    def surface(n, axis):
+        key = (axis, *n)
+        if key not in surfs:
+            a, b = [ax for ax in range(3) if ax != axis]
+            na, nb = tuple(np.add(n, unit[a])), tuple(np.add(n, unit[b]))
+            loop = geo.addCurveLoop([line(n, a), line(na, b), -line(nb, a), -line(n, b)])
+            surfs[key] = geo.addPlaneSurface([loop])
+            geo.mesh.setTransfiniteSurface(surfs[key])
+            geo.mesh.setRecombine(2, surfs[key])
+        return surfs[key]
+
+    vols: dict[int, list] = {}
+    for idx in zip(*np.nonzero(g.owner >= 0), strict=True):
+        n = tuple(int(v) for v in idx)
+        fs = [surface(n, ax) for ax in range(3)]
+        fs += [surface(tuple(np.add(n, unit[ax])), ax) for ax in range(3)]
+        v = geo.addVolume([geo.addSurfaceLoop(fs)])
+        geo.mesh.setTransfiniteVolume(v)
+        vols.setdefault(int(g.owner[idx]), []).append(v)
+    regions, areas = {}, {}
+    for ri, lay in enumerate(layout.regions):
+        if ri in vols:
+            geo.addPhysicalGroup(3, vols[ri], name=lay.name)
+        regions[lay.name] = float(sum(
+            np.prod([brk[a][i + 1] - brk[a][i] for a, i in enumerate(k)])
+            for k in zip(*np.nonzero(g.owner == ri), strict=True)))
+    for name, fl in sorted(faces.items()):
+        tags = [surface(tuple(f[1:]), f[0]) for f in fl]
+        geo.addPhysicalGroup(2, tags, name=name)
+        areas[name] = float(sum(np.prod([brk[a][f[1 + a] + 1] - brk[a][f[1 + a]]
+                                         for a in range(3) if a != f[0]]) for f in fl))
+    geo.synchronize()
+    return {"regions": regions, "groups": areas}
