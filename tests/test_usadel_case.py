@@ -53,13 +53,14 @@ def test_nis_wire_case_charge_imbalance(tmp_path):
         g_sa, g_ss = f["g_sa"][:, 0], f["g_ss"][:, 0]
         gap, mu_uv = f["gap_ueV"][:], f["mu_uV"][:]
     assert np.allclose(gap, 265.0)
-    # the VTK file, opened by pyvista: 326 line cells over the 11 µm wire, SI fields
+    # the VTK file, opened by pyvista: 326 line cells over the 11 µm wire, points in m
+    # and the gap in µeV as in every model's VTK (issue 20)
     import pyvista as pv
 
     m = pv.read(tmp_path / "usadel_nis_wire.vtu")
     assert m.n_cells == 326
-    assert np.ptp(m.points[:, 0]) == pytest.approx(11.0, rel=1e-9)  # µm
-    assert np.allclose(m.cell_data["gap"], 265e-6, atol=0)  # eV
+    assert np.ptp(m.points[:, 0]) == pytest.approx(11e-6, rel=1e-9, abs=0)  # m
+    assert np.allclose(m.cell_data["gap"], 265.0, atol=0)  # µeV
     mu = m.cell_data["charge_imbalance_potential"]  # V, cell mean of the nodal μ_Q*
     assert mu.max() == pytest.approx(mu_uv.max() * 1e-6, rel=0.05, abs=0) and mu.max() > 0
     # charge imbalance alone (Δ fixed) is even in V_inj: no antisymmetric part

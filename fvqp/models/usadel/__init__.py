@@ -64,6 +64,17 @@ _BOUNDARIES = {
         "temperature": Field("quantity", "reservoir temperature (default bath)",
                              dimension="temperature", positive=True),
     }, doc="clean contact to a normal reservoir (θ = 0, Eq. 12)"),
+    "zero_flux": Section({}, doc="open wire end: no spectral, energy or charge current "
+                         "through it (∂xθ = ∂x fL = ∂x fT = 0; docs/theory_usadel.md)"),
+    "tunnel": Section({
+        "conductance": Field("quantity", "normal-state tunnel conductance G_T of the end's "
+                             "barrier (each end of an ``unlabelled`` group gets it)",
+                             dimension="conductance", required=True, positive=True),
+        "bias": Field("quantity", "electrode voltage", dimension="voltage", default=0.0),
+        "temperature": Field("quantity", "electrode temperature (default bath)",
+                             dimension="temperature", positive=True),
+    }, doc="wire end closed by a tunnel barrier to a normal electrode "
+           "(Kupriyanov–Lukichev/Nazarov condition, Eqs. 11-12; G_T → 0 is zero_flux)"),
 }
 
 _JUNCTION = Section({
@@ -85,8 +96,14 @@ _SECTIONS = {
     "junctions": TableOf(_JUNCTION, "tunnel junctions, [junctions.<point group>] or "
                          "[junctions.<segment (line group)>]"),
     "energy": Section({
-        "spacing": Field("float", "energy-grid spacing in units of Δ0", default=0.025,
-                         positive=True),
+        "spacing": Field("float", "energy-grid spacing in units of Δ0 (the largest "
+                         "spacing of a graded grid)", default=0.025, positive=True),
+        "grid": Field("str", "uniform steps, or graded: steps that shrink geometrically "
+                      "towards the gap edges ±Δ0 down to energy.min_spacing (no e-e or "
+                      "e-ph collisions: their kernels need uniform steps)",
+                      default="uniform", choices=("uniform", "graded")),
+        "min_spacing": Field("float", "smallest step of a graded grid at ±Δ0, in units "
+                             "of Δ0", default=0.002, positive=True),
         "max": Field("float", "grid half-width in units of Δ0 (default max(ω_D, bias "
                      "range + 1))", positive=True),
     }),
@@ -112,6 +129,8 @@ _SECTIONS = {
     }),
     "sweep": Section({
         "junction": Field("str", "junction whose bias is swept (the injector)"),
+        "reservoir": Field("str", "normal boundary whose bias is swept instead of a "
+                           "junction (its current into the wire is i_inj)"),
         "start": Field("quantity", "first bias", dimension="voltage"),
         "stop": Field("quantity", "last bias", dimension="voltage"),
         "points": Field("int", "number of biases", default=21, positive=True),
@@ -159,8 +178,9 @@ _SECTIONS = {
     }),
 }
 
-#: VTK cell fields: gap (eV), μ_Q* (V), charge current along the cell orientation (A,
-#: single steady states only)
+#: VTK cell fields: gap (µeV, as every model), μ_Q* (V), charge current along the cell
+#: orientation (A, single steady states only); points in metres (driver.OUTPUTS).
+#: The spectral coefficients N, D_L, D_T, R_T, j_ε of every (ε, x) are in the HDF5 file.
 FIELDS = ("gap", "charge_imbalance_potential", "charge_imbalance", "charge_current")
 
 
@@ -234,8 +254,29 @@ def _check_energy_grid(data, err) -> None:
 def _check(data, err) -> None:
     _check_counts(data, err)
     _check_energy_grid(data, err)
+    en = data.get("energy") or {}
+    coll = data.get("collisions") or {}
+    if en.get("grid") == "graded" and (coll.get("gamma_ee") or coll.get("tau0")):
+        err.add("energy.grid", "graded energy grids exclude the e-e and e-ph collision "
+                "integrals, whose kernels are convolutions on uniform steps.",
+                'use grid = "uniform" with collisions.')
+    if en.get("grid") == "graded" and en.get("min_spacing", 0.002) > en.get("spacing", 0.025):
+        err.add("energy.min_spacing", f"{en['min_spacing']:g} Δ0 is larger than "
+                f"energy.spacing = {en.get('spacing', 0.025):g} Δ0 (the largest step).",
+                "lower min_spacing below spacing.")
     sw = data.get("sweep") or {}
-    if sw.get("junction") and (sw.get("start") is None or sw.get("stop") is None):
+    if sw.get("junction") and sw.get("reservoir"):
+        err.add("sweep.reservoir", "a sweep varies one bias: give junction or reservoir, "
+                "not both.", "remove one of them.")
+    if sw.get("reservoir"):
+        bcs = data.get("boundaries") or {}
+        normal = sorted(k for k, b in bcs.items() if (b or {}).get("type") == "normal")
+        if (bcs.get(sw["reservoir"]) or {}).get("type") != "normal":
+            err.add("sweep.reservoir", f"{sw['reservoir']!r} is not a [boundaries.*] table "
+                    f"of type normal (those are {normal}); only a normal reservoir has a "
+                    "bias.", "name a normal boundary, or sweep a junction.")
+    if (sw.get("junction") or sw.get("reservoir")) and \
+            (sw.get("start") is None or sw.get("stop") is None):
         err.add("sweep", "a sweep needs start and stop biases.",
                 'add start = "-1 mV" and stop = "1 mV".')
     sc = data.get("selfconsistency") or {}

@@ -18,10 +18,11 @@ from ...io.atomic import atomic_path, atomic_savefig, atomic_write_bytes
 from ...io.workunits import StudyStopped, WorkUnits
 from ...solvers.result import ConvergenceError
 from ...units import E_CHARGE, K_B, WireScales
+from .energygrid import graded_grid, uniform_grid
 from .network import network_from_mesh
 from .observables import charge_imbalance_potential, detector_current, split_bias, tunnel_current
 from .phase import PhaseProblem
-from .selfconsistent import CARRY, Setup, bias_sweep, solve_state
+from .selfconsistent import CARRY, Setup, bias_sweep, solve_state, spectral_of
 from .spectral import SpectralProblem
 from .sweeps import decompose, gradients, supercurrent_map, symmetric
 from .terminals import Reservoir, TunnelJunction, segment_junctions
@@ -49,6 +50,10 @@ def build(case) -> tuple[Setup, dict]:
     if delta0 <= 0:  # normal wire (SNS): the energy unit is the first S reservoir's gap
         gaps = [bc["gap"] for bc in (d.get("boundaries") or {}).values()
                 if bc["type"] == "superconductor" and bc.get("gap")]
+        if not gaps and ref.get("material"):  # normal wire, normal reservoirs
+            from ...materials import get_material
+
+            gaps = [1.764 * K_B * get_material(ref["material"]).Tc]
         if not gaps:
             raise CaseError([f"{case.path}: regions.{ref_name}.gap: the first region is "
                              "normal (gap 0) and no superconducting boundary has a gap, so "
@@ -75,24 +80,28 @@ def build(case) -> tuple[Setup, dict]:
         dphi[e] = reg["phase_gradient"]
         nodes = np.unique(np.concatenate([net.edge_a[e], net.edge_b[e]]))
         node_delta[nodes] = np.maximum(node_delta[nodes], sc.energy(_gap_si(reg)))
-    reservoirs, phased = [], False
+    reservoirs, phased, ends = [], False, []
     for name, bc in (d.get("boundaries") or {}).items():
-        node = net.node(name)
-        if bc["type"] == "normal":
+        for node in end_nodes(net, name):
             T = bc.get("temperature") or d["bath"]["temperature"]
-            reservoirs.append(Reservoir(name, node, "normal", 0.0, sc.bias(bc["bias"]),
-                                        sc.t(T)))
-        else:
-            g = sc.energy(bc["gap"]) if bc.get("gap") else node_delta[node]
-            phased |= bc.get("phase") is not None
-            reservoirs.append(Reservoir(name, node, "superconductor", g, 0.0, t_bath,
-                                        phase=bc.get("phase") or 0.0))
+            if bc["type"] == "normal":
+                reservoirs.append(Reservoir(name, node, "normal", 0.0, sc.bias(bc["bias"]),
+                                            sc.t(T)))
+            elif bc["type"] == "superconductor":
+                g = sc.energy(bc["gap"]) if bc.get("gap") else node_delta[node]
+                phased |= bc.get("phase") is not None
+                reservoirs.append(Reservoir(name, node, "superconductor", g, 0.0, t_bath,
+                                            phase=bc.get("phase") or 0.0))
+            elif bc["type"] == "tunnel":  # NIS barrier at the end (Eq. 11)
+                ends.append(TunnelJunction(name, node, sc.kappa(bc["conductance"]),
+                                           sc.bias(bc["bias"]), sc.t(T)))
+            # zero_flux: nothing to add (the natural condition of the scheme)
     if phased and np.any(dphi):
         raise CaseError([f"{case.path}: regions.*.phase_gradient: an imposed phase gradient "
                          "and superconducting boundaries with a phase exclude each other "
                          "(the phase is then solved for). Fix: remove phase_gradient or the "
                          "boundaries' phase."])
-    junctions, passive = [], []
+    junctions, passive = ends, []
     for name, j in (d.get("junctions") or {}).items():
         T = j.get("temperature") or d["bath"]["temperature"]
         parts = _junction(case, net, sc, name, j, sc.t(T))
@@ -111,7 +120,10 @@ def build(case) -> tuple[Setup, dict]:
                          "grid would truncate it silently. Fix: raise energy.max to "
                          f"{omega_d:g} (or lower selfconsistency.omega_d)."])
     # symmetric about 0: the observables are ½∫ over the whole axis (Eqs. 4-6, 13, 14)
-    eps = np.arange(-np.floor(emax / de), np.floor(emax / de) + 1) * de
+    if en.get("grid", "uniform") == "graded":  # fine steps at the gap edge ±Δ0
+        eps = graded_grid(de, en.get("min_spacing", 0.002), emax)
+    else:
+        eps = uniform_grid(de, emax)
     if phased:
         prob = PhaseProblem(net, node_delta, gamma=gam, zeta0=zeta, reservoirs=reservoirs,
                             junctions=junctions)
@@ -137,6 +149,15 @@ def build(case) -> tuple[Setup, dict]:
     return setup, meta
 
 
+def end_nodes(net, name: str) -> list[int]:
+    """Nodes of the boundary ``name``: its point group, or for ``unlabelled`` every wire
+    end (a node of one edge) that no point group names."""
+    if name != "unlabelled" or name in net.groups:
+        return [net.node(name)]
+    named = np.concatenate([g for g in net.groups.values()] + [np.zeros(0, int)])
+    return [int(i) for i in np.flatnonzero(net.degree == 1) if i not in named]
+
+
 def _junction(case, net, sc, name, j, t) -> list:
     """Point junction on a named point group, or a segment junction on a named line
     group (a region of the mesh): a list of :class:`TunnelJunction` parts."""
@@ -160,6 +181,11 @@ def _junction(case, net, sc, name, j, t) -> list:
     raise CaseError([f"{case.path}: junctions.{name}: the mesh has no point group or segment "
                      f"{name!r}; its points are {sorted(net.groups)} and its segments "
                      f"(line groups) {net.region_names}. Fix: rename the table."])
+
+
+def _swept(sw: dict) -> str | None:
+    """The terminal a ``[sweep]`` varies: a junction or a normal reservoir."""
+    return sw.get("junction") or sw.get("reservoir")
 
 
 def _figure(path, res, title):
@@ -214,7 +240,7 @@ def _supercurrent_map(case, setup, meta, sw, biases, det, currents, units) -> di
     except ValueError as exc:
         raise CaseError([f"{case.path}: sweep.supercurrents: {exc}. Fix: use a single wire "
                          "or remove supercurrents."]) from exc
-    return supercurrent_map(setup, sw["junction"], biases, det, grads, units)
+    return supercurrent_map(setup, _swept(sw), biases, det, grads, units)
 
 
 def _node_q_star(meta, mu_v) -> np.ndarray:
@@ -229,15 +255,36 @@ def _node_q_star(meta, mu_v) -> np.ndarray:
     return mu_v * wq / w
 
 
-def _vtk(path, meta, wanted, gap_ev, mu_v, current_a=None):
-    """Cell fields of the wire (one VTK line cell per mesh edge, points in µm): the
-    ``[output] fields`` that this run has (``charge_current`` only for single states)."""
+#: units of the VTK cell fields (points in metres, energies in µeV: the unit family of
+#: every fvqp model's VTK output, fvqp.models.base.outputs)
+VTK_UNITS = {"gap": "ueV", "charge_imbalance_potential": "V", "charge_imbalance": "C/m^3",
+             "charge_current": "A"}
+
+#: the spectral coefficients of the kinetic equations (App. B, Eqs. 6, 9-10) written to the
+#: HDF5 group ``spectral`` on the energies × nodes of the last state, with their units
+SPECTRAL_UNITS = {"energy_ueV": "ueV", "N": "1", "D_L": "1", "D_T": "1", "R_T_ueV": "ueV",
+                  "j_eps": "1", "x_um": "um"}
+
+
+def spectral_fields(spec, sc) -> dict:
+    r"""N = Re G, D_L, D_T, R_T = 2Δ Re F (an energy: µeV), j_ε = Im F² of ``spec``, shape
+    (n_eps, n_nodes), and the energies in µeV (:data:`SPECTRAL_UNITS`). In a normal wire
+    N = D_L = D_T = 1, R_T = j_ε = 0 exactly (θ = 0)."""
+    ueV = sc.delta0 / (E_CHARGE * 1e-6)
+    return {"energy_ueV": np.asarray(spec.eps) * ueV, "N": spec.N, "D_L": spec.DL,
+            "D_T": spec.DT, "R_T_ueV": spec.RT * ueV, "j_eps": spec.jeps}
+
+
+def _vtk(path, meta, wanted, gap_ueV, mu_v, current_a=None):
+    """Cell fields of the wire (one VTK line cell per mesh edge, points in metres as in
+    the other models' VTK): the ``[output] fields`` that this run has
+    (``charge_current`` only for single states), units :data:`VTK_UNITS`."""
     from ...io.vtk import write_vtu
 
     net = meta["net"]
-    pts = net.points * meta["scales"].xi * 1e6
+    pts = net.points * meta["scales"].xi
     blocks = [("line", np.stack([net.edge_a, net.edge_b], axis=1))]
-    fields = {"gap": (net.edge_mean(gap_ev), "eV"),
+    fields = {"gap": (net.edge_mean(gap_ueV), "ueV"),
               "charge_imbalance_potential": (net.edge_mean(mu_v), "V"),
               "charge_imbalance": (net.edge_mean(mu_v) * meta["inv_rho_d"], "C/m^3")}
     if current_a is not None:
@@ -273,7 +320,7 @@ def run(case, output_dir: str | None = None, resume: bool = False,
                      "xi_m": sc.xi, "R_xi_ohm": sc.r_xi, "I0_A": sc.i0,
                      "energies": int(setup.eps.size), "nodes": net.n_nodes}
     v_unit = sc.delta0 / E_CHARGE  # volts per Δ0/e
-    if sw.get("junction"):
+    if _swept(sw):
         biases = np.linspace(sc.bias(sw["start"]), sc.bias(sw["stop"]), sw["points"])
         det = None
         if sw.get("detector"):
@@ -288,7 +335,7 @@ def run(case, output_dir: str | None = None, resume: bool = False,
                 smap = _supercurrent_map(case, setup, meta, sw, biases, det, currents, units)
                 out = smap["first"]
             else:
-                out = bias_sweep(setup, sw["junction"], biases, det, units=units)
+                out = bias_sweep(setup, _swept(sw), biases, det, units=units)
         except StudyStopped as stop:
             log.info("usadel %s: %s", case.name, stop)
             return {"model": "usadel", "case": case.path, "status": 1, "message": str(stop),
@@ -302,9 +349,11 @@ def run(case, output_dir: str | None = None, resume: bool = False,
         res["bias_mV"] = biases * v_unit * 1e3
         res["i_inj_A"] = out["i_inj"] * sc.i0
         probe = setup.probe_node if setup.probe_node is not None else \
-            next(j.node for j in setup.junctions if j.name == sw["junction"])
+            next(j.node for j in setup.junctions + setup.reservoirs if j.name == _swept(sw))
         res["delta_probe_ueV"] = out["delta"][:, probe] * sc.delta0 / (E_CHARGE * 1e-6)
         gap, mu = out["delta"][-1], out["mu"][-1]
+        spec = out["spectral"] if out.get("spectral") is not None else \
+            spectral_of(setup, gap)  # every bias resumed from the checkpoint
         summary["self_consistency_iterations"] = out["iterations"].tolist()
         if det is not None:
             i_det = out["i_det"] * sc.i0
@@ -327,14 +376,14 @@ def run(case, output_dir: str | None = None, resume: bool = False,
                 for k, val in decompose(res["i_det_map_A"], biases * v_unit, g_map).items():
                     res[f"{k}_map"] = val
                 summary["self_consistency_iterations"] = smap["iterations"]
-        summary["message"] = f"bias sweep of {sw['junction']}: {biases.size} points"
+        summary["message"] = f"bias sweep of {_swept(sw)}: {biases.size} points"
     else:
         if resume or max_steps is not None:
             raise ValueError(f"{case.path}: this usadel case computes one steady state "
                              "(no [sweep] junction): there is nothing to checkpoint or "
                              "resume. Fix: run it without --resume / --max-steps.")
         st = solve_state(setup)
-        gap = st.delta
+        gap, spec = st.delta, st.kinetic.spectral
         mu = charge_imbalance_potential(st.kinetic)
         cur: dict = {}
         for j in setup.junctions:  # summed over the parts of segment junctions
@@ -350,9 +399,11 @@ def run(case, output_dir: str | None = None, resume: bool = False,
         i_e = charge_current(st.kinetic) * sc.i0  # along the mesh cell orientation
         res["edge_current_A"] = i_e
         res["x_edge_um"] = np.stack([res["x_um"][net.edge_a], res["x_um"][net.edge_b]], 1)
-        summary["reservoir_currents_A"] = {  # current out of the wire into each reservoir
-            r.name: float(i_e[net.edge_b == r.node].sum() - i_e[net.edge_a == r.node].sum())
-            for r in setup.reservoirs}
+        into: dict = {}  # current out of the wire into each reservoir (all its ends)
+        for r in setup.reservoirs:
+            into[r.name] = into.get(r.name, 0.0) + float(
+                i_e[net.edge_b == r.node].sum() - i_e[net.edge_a == r.node].sum())
+        summary["reservoir_currents_A"] = into
         summary["self_consistency_iterations"] = st.iterations
         summary["message"] = "steady state"
     res["gap_ueV"] = gap * sc.delta0 / (E_CHARGE * 1e-6)
@@ -366,6 +417,11 @@ def run(case, output_dir: str | None = None, resume: bool = False,
             if v is not None:
                 fh[k] = np.asarray(v)
         fh["energy_grid_delta0"] = setup.eps
+        grp = fh.create_group("spectral")  # N, D_L, D_T, R_T, j_ε of the last state
+        for k, v in spectral_fields(spec, sc).items():
+            grp[k] = v
+        grp["x_um"] = res["x_um"]
+        grp.attrs["units"] = json.dumps(SPECTRAL_UNITS)
         fh.attrs["units"] = json.dumps({"x_um": "um", "points_um": "um", "gap_ueV": "ueV",
                                         "mu_uV": "uV", "q_star_C_per_m3": "C/m^3",
                                         "bias_mV": "mV", "i_inj_A": "A",
@@ -380,7 +436,7 @@ def run(case, output_dir: str | None = None, resume: bool = False,
     os.replace(tmp, h5)
     _figure(os.path.join(out_dir, f"{case.name}.png"), res, case.data.get("title") or case.name)
     _vtk(os.path.join(out_dir, f"{case.name}.vtu"), meta, d["output"]["fields"],
-         gap * sc.delta0 / E_CHARGE, mu * v_unit, res.get("edge_current_A"))
+         res["gap_ueV"], mu * v_unit, res.get("edge_current_A"))
     summary["output"] = h5
     summary["wall_time_s"] = time.perf_counter() - start
     atomic_write_bytes(os.path.join(out_dir, "summary.json"),

@@ -205,9 +205,14 @@ def solve_linear(spec: SpectralSolution, reservoirs, junctions,
 
 def bias_derivative(spec: SpectralSolution, reservoirs, junctions, name: str,
                     dl_floor: float = 1e-10, cache: dict | None = None) -> KineticSolution:
-    """∂(fL, fT)/∂V of junction ``name`` at fixed spectral functions (exact: the
-    collisionless kinetic problem is linear in the electrode distributions, Eq. 12)."""
+    """∂(fL, fT)/∂V of junction or normal reservoir ``name`` at fixed spectral functions
+    (exact: the collisionless kinetic problem is linear in the electrode and reservoir
+    distributions of Eq. 12; a reservoir enters through its Dirichlet rows, whose
+    derivative is ∂(fL, fT)/∂V of Eq. 12 at its node)."""
     parts = [j for j in junctions if j.name == name]  # a segment junction has many
+    ends = [r for r in reservoirs if r.name == name and r.kind == "normal"]
+    if not parts and not ends:
+        raise ValueError(f"bias_derivative: no junction or normal reservoir {name!r}")
     key = _key(spec, reservoirs, junctions)
     if cache is not None and cache.get("key") == key:
         lu, ne, n = cache["lu"], cache["ne"], cache["n"]
@@ -221,6 +226,8 @@ def bias_derivative(spec: SpectralSolution, reservoirs, junctions, name: str,
         dL, _ = dn0_dv(spec.eps, J.bias, J.temperature)
         b[:, 0, J.node] -= J.kappa * spec.N[:, J.node] * dL
         b[:, 1, J.node] -= J.kappa * charge_source_dv(spec, J)
+    for r in ends:
+        b[:, 0, r.node], b[:, 1, r.node] = dn0_dv(spec.eps, r.bias, r.temperature)
     u = lu.solve(b.ravel()).reshape(ne, 2, n)
     return KineticSolution(eps=spec.eps, fL=u[:, 0], fT=u[:, 1], spectral=spec,
                            junctions=list(junctions), reservoirs=list(reservoirs))

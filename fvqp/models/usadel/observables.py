@@ -28,7 +28,11 @@ def integrate(y, eps, axis: int = 0):
 
 
 def _riemann(y, eps):
-    """Σ y δε on a uniform grid (the collision integral's quadrature)."""
+    """Σ y δε on a uniform grid (the collision integral's quadrature); Σ w_k y_k with the
+    trapezoid cell widths on a non-uniform (graded) grid, which has no collisions."""
+    h = np.diff(eps)
+    if np.ptp(h) > 1e-9 * h.max():
+        return np.tensordot(cell_widths(eps), y, axes=(0, 0))
     return np.sum(y, axis=0) * (eps[1] - eps[0])
 
 
@@ -278,7 +282,7 @@ def charge_balance(kin) -> dict:
                     + sgn * js[:, e] * fl_mean).sum(axis=1)
             if phase:
                 tot += (X[:, e] * (kin.fL[:, there[e]] - kin.fL[:, here[e]])).sum(axis=1)
-        drained[r.name] = 0.5 * float(integrate(tot, eps))
+        drained[r.name] = drained.get(r.name, 0.0) + 0.5 * float(integrate(tot, eps))
     return {"injected": float(injected), "converted": float(conv), "drained": drained}
 
 

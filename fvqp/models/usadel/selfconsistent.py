@@ -85,24 +85,27 @@ def _kinetic(setup: Setup, spec, guess, cache=None):
     return solve_linear(spec, setup.reservoirs, setup.junctions, cache=lu_cache)
 
 
+def spectral_of(setup: Setup, delta, theta0=None):
+    """The spectral solution of ``setup`` for the pair potential ``delta`` on the nodes
+    (S reservoirs follow the local gap; a reservoir on a normal wire keeps its own)."""
+    res = [replace(r, delta=float(delta[r.node]))
+           if r.kind == "superconductor" and delta[r.node] > 0 else r
+           for r in setup.problem.reservoirs]
+    prob = replace(setup.problem, delta=np.asarray(delta, float), reservoirs=res)
+    if isinstance(prob, PhaseProblem):  # S reservoirs at different phases
+        return solve_phase(prob, setup.eps, guess=theta0)
+    return solve_spectral(prob, setup.eps, theta0=theta0)
+
+
 def _evaluate(setup, delta, guess, cache=None):
     """One spectral + kinetic solve; ``cache`` (a dict) reuses the spectral solution
     while Δ is unchanged (the junction biases do not enter the spectral equation)."""
     if cache is not None and "delta" in cache and np.array_equal(cache["delta"], delta):
         spec = cache["spec"]
     else:
-        # S reservoirs follow the local gap (a reservoir on a normal wire keeps its own)
-        res = [replace(r, delta=float(delta[r.node]))
-               if r.kind == "superconductor" and delta[r.node] > 0 else r
-               for r in setup.problem.reservoirs]
-        prob = replace(setup.problem, delta=delta, reservoirs=res)
         theta0 = cache.get("theta") if cache is not None else None
-        if isinstance(prob, PhaseProblem):  # S reservoirs at different phases
-            spec = solve_phase(prob, setup.eps, guess=theta0)
-            start = (spec.theta, spec.chi)
-        else:
-            spec = solve_spectral(prob, setup.eps, theta0=theta0)
-            start = spec.theta
+        spec = spectral_of(setup, delta, theta0)
+        start = (spec.theta, spec.chi) if hasattr(spec, "chi") else spec.theta
         if cache is not None:
             cache.update(delta=np.array(delta, copy=True), spec=spec, theta=start)
     kin = _kinetic(setup, spec, guess, cache)
@@ -196,9 +199,25 @@ def _anderson(hist: list, x, f, fixed, max_step: float, m: int = 5):
 
 
 def with_biases(setup: Setup, biases: dict) -> Setup:
-    """A copy of ``setup`` with junction biases replaced by ``biases`` (name -> V)."""
+    """A copy of ``setup`` with the biases of junctions and normal reservoirs named in
+    ``biases`` (name -> V) replaced (the spectral problem keeps its terminals: biases do
+    not enter the spectral equation)."""
     js = [replace(j, bias=biases.get(j.name, j.bias)) for j in setup.junctions]
-    return replace(setup, junctions=js)
+    rs = [replace(r, bias=biases.get(r.name, r.bias)) if r.kind == "normal" else r
+          for r in setup.reservoirs]
+    return replace(setup, junctions=js, reservoirs=rs)
+
+
+def injected_current(kin, name: str) -> float:
+    """Current into the wire (units I0) through the terminal ``name``: the sum over the
+    parts of a junction (Eq. 13), or minus the current drained into a reservoir
+    (:func:`~.observables.charge_balance`)."""
+    from .observables import charge_balance, tunnel_current
+
+    parts = [j for j in kin.junctions if j.name == name]
+    if parts:
+        return float(sum(tunnel_current(kin, j) for j in parts))
+    return -float(charge_balance(kin)["drained"][name])
 
 
 #: keys of a sweep unit that carry the continuation state to the next bias
@@ -207,7 +226,8 @@ CARRY = ("carry_fL", "carry_fT", "carry_theta", "carry_chi")
 
 def bias_sweep(setup: Setup, junction: str, biases, detector=None, units=direct,
                label: str = "") -> dict:
-    """States for every bias of ``junction`` (continuation from the previous one).
+    """States for every bias of ``junction`` — a tunnel junction or a normal reservoir
+    (continuation from the previous one).
 
     ``detector`` = ``(node, kappa, v_det_list, t_det)`` (node, kappa may be sequences: a
     segment detector) evaluates the detector current
@@ -245,13 +265,14 @@ def bias_sweep(setup: Setup, junction: str, biases, detector=None, units=direct,
     for key in keys:
         out[key] = np.array(rows[key])
     out["mu"] = out.pop("mu_q")
+    out["spectral"] = cache.get("spec")  # of the last state (None: all units resumed)
     return out
 
 
 def _sweep_point(setup: Setup, junction: str, v: float, detector, prev: dict,
                  cache: dict) -> dict:
     """One bias of :func:`bias_sweep`, started from ``prev`` (the previous unit)."""
-    from .observables import charge_imbalance_potential, detector_current, tunnel_current
+    from .observables import charge_imbalance_potential, detector_current
 
     s = with_biases(setup, {junction: v})
     guess = (prev["carry_fL"], prev["carry_fT"]) if prev else None
@@ -261,8 +282,7 @@ def _sweep_point(setup: Setup, junction: str, v: float, detector, prev: dict,
     st = solve_state(s, delta0=prev.get("delta"), guess=guess, cache=cache)
     kin = st.kinetic
     r = {"delta": st.delta, "iterations": st.iterations, "newton": st.newton_iterations,
-         "i_inj": sum(tunnel_current(kin, j) for j in s.junctions
-                      if j.name == junction),  # all parts of a segment
+         "i_inj": injected_current(kin, junction),  # all parts of a segment
          "mu_q": charge_imbalance_potential(kin), "carry_fL": kin.fL, "carry_fT": kin.fT}
     th = cache["theta"]
     if isinstance(th, tuple):
