@@ -20,3 +20,4 @@ __all__ = [
     "list_materials",
     "material_table",
 ]
+from .substrates import PhononMedium, UnknownMediumError, get_medium, list_media  # noqa: E402,F401

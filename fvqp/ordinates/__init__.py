@@ -7,6 +7,7 @@ particle they transport: the quasiparticle ``bte`` model and the phonon model us
 copy with their own velocities.
 """
 
+from .angular_interface import angular_interface_matrix, reciprocal_scaling
 from .quadrature import GRAZING, Quadrature, circle, sphere
 from .streaming import Streaming, build_streaming, interface_matrix
 
@@ -14,8 +15,10 @@ __all__ = [
     "GRAZING",
     "Quadrature",
     "Streaming",
+    "angular_interface_matrix",
     "build_streaming",
     "circle",
     "interface_matrix",
+    "reciprocal_scaling",
     "sphere",
 ]

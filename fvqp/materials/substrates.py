@@ -1,0 +1,146 @@
+r"""Phonon media: substrates and film metals (SI units, one source per number).
+
+The data live in ``substrates.toml`` (this package), one table per medium; every quantity
+is an inline table ``{value, unit, source}`` whose unit is checked on loading (as in
+:mod:`fvqp.materials.database`).
+
+=====================  ========  ===========================================================
+field                  unit      meaning
+=====================  ========  ===========================================================
+``density``            kg/m³     mass density :math:`\varrho`
+``sound_velocity_L``   m/s       isotropic longitudinal sound velocity :math:`v_L`
+``sound_velocity_T``   m/s       isotropic transverse sound velocity :math:`v_T`
+``debye_temperature``  K         :math:`\Theta_D`
+``isotope_A``          s³        isotope scattering :math:`1/\tau_I = A\nu^4` (Tamura 1983)
+``anharmonic_B``       s⁴        anharmonic decay :math:`1/\tau_A = B\nu^5` (Tamura 1985)
+=====================  ========  ===========================================================
+
+with :math:`\nu = \Omega/h` the phonon frequency in Hz. Missing data are ``None``.
+
+Derived (one effective acoustic branch, ``docs/theory_phonon.md``): the Debye-averaged
+velocity :math:`3/v_D^3 = 1/v_L^3 + 2/v_T^3` (the one that gives the exact low-frequency
+density of states of the three branches, :math:`g(\Omega) = 3\Omega^2/(2\pi^2\hbar^3v_D^3)`)
+and the acoustic impedance :math:`Z = \varrho v_D`.
+
+References
+----------
+.. [1] S. Tamura, Phys. Rev. B 27, 858 (1983) (isotope scattering, Ge).
+.. [2] S. Tamura, Phys. Rev. B 31, 2574 (1985) (spontaneous LA decay, isotropic model).
+.. [3] C. Kittel, *Introduction to Solid State Physics*, 8th ed. (2005), Ch. 5 Table 1.
+.. [4] G4CMP crystal configuration files (``CrystalMaps/<X>/config.txt``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import sys
+from collections.abc import Mapping
+from functools import lru_cache
+from importlib import resources
+from types import MappingProxyType
+
+from ..units import HBAR
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+__all__ = ["PhononMedium", "UnknownMediumError", "get_medium", "list_media"]
+
+#: expected unit string of every numeric field
+UNITS: Mapping[str, str] = MappingProxyType({
+    "density": "kg/m^3",
+    "sound_velocity_L": "m/s",
+    "sound_velocity_T": "m/s",
+    "debye_temperature": "K",
+    "isotope_A": "s^3",
+    "anharmonic_B": "s^4",
+})
+_REQUIRED = ("density", "sound_velocity_L", "sound_velocity_T")
+
+
+class UnknownMediumError(KeyError):
+    """A phonon medium that is not in ``substrates.toml`` (the message lists them)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+@dataclasses.dataclass(frozen=True)
+class PhononMedium:
+    """Acoustic parameters of one medium, SI (module docstring)."""
+
+    name: str
+    density: float
+    sound_velocity_L: float
+    sound_velocity_T: float
+    debye_temperature: float | None = None
+    isotope_A: float | None = None
+    anharmonic_B: float | None = None
+    sources: Mapping[str, str] = dataclasses.field(
+        default_factory=lambda: MappingProxyType({}), compare=False, repr=False)
+
+    @property
+    def debye_velocity(self) -> float:
+        r"""Debye average :math:`v_D = (3/(v_L^{-3} + 2v_T^{-3}))^{1/3}` [m/s]."""
+        return (3.0 / (self.sound_velocity_L**-3 + 2.0 * self.sound_velocity_T**-3)) ** (1 / 3)
+
+    @property
+    def impedance(self) -> float:
+        r"""Acoustic impedance :math:`Z = \varrho v_D` [kg/(m² s)] of the effective branch."""
+        return self.density * self.debye_velocity
+
+    def isotope_rate(self, omega: float) -> float:
+        r""":math:`A\nu^4` [1/s] at phonon energy ``omega`` [J] (0 without data)."""
+        return (self.isotope_A or 0.0) * (omega / (2 * math.pi * HBAR)) ** 4
+
+    def decay_rate(self, omega: float) -> float:
+        r""":math:`B\nu^5` [1/s] at phonon energy ``omega`` [J] (0 without data)."""
+        return (self.anharmonic_B or 0.0) * (omega / (2 * math.pi * HBAR)) ** 5
+
+    def replace(self, **values) -> PhononMedium:
+        """Copy with fields replaced (their source becomes ``"case override"``)."""
+        src = dict(self.sources)
+        src.update({k: "case override" for k in values})
+        return dataclasses.replace(self, sources=MappingProxyType(src), **values)
+
+
+def _parse(name: str, table: Mapping) -> PhononMedium:
+    values, sources = {}, {}
+    for key, item in table.items():
+        if key not in UNITS:
+            raise ValueError(f"substrates.toml [{name}]: unknown field {key!r}")
+        if not isinstance(item, Mapping) or {"value", "unit", "source"} - set(item):
+            raise ValueError(f"substrates.toml [{name}].{key}: need {{value, unit, source}}")
+        if item["unit"] != UNITS[key]:
+            raise ValueError(f"substrates.toml [{name}].{key}: unit {item['unit']!r}, "
+                             f"expected {UNITS[key]!r}")
+        if not str(item["source"]).strip():
+            raise ValueError(f"substrates.toml [{name}].{key}: empty source")
+        values[key], sources[key] = float(item["value"]), str(item["source"])
+    missing = [k for k in _REQUIRED if k not in values]
+    if missing:
+        raise ValueError(f"substrates.toml [{name}]: missing {missing}")
+    return PhononMedium(name=name, sources=MappingProxyType(sources), **values)
+
+
+@lru_cache(maxsize=1)
+def _database() -> Mapping[str, PhononMedium]:
+    text = resources.files("fvqp.materials").joinpath("substrates.toml").read_text("utf-8")
+    return MappingProxyType({n: _parse(n, t) for n, t in tomllib.loads(text).items()})
+
+
+def list_media() -> list[str]:
+    """Names of the phonon media (file order)."""
+    return list(_database())
+
+
+def get_medium(name: str) -> PhononMedium:
+    """Phonon medium by name (case-insensitive), e.g. ``"Si"``, ``"Al2O3"``, ``"Al"``."""
+    db = _database()
+    key = {k.lower(): k for k in db}.get(str(name).strip().lower())
+    if key is None:
+        raise UnknownMediumError(f"unknown phonon medium {name!r}; available: {', '.join(db)}")
+    return db[key]
