@@ -118,7 +118,8 @@ class NonlinearSolver:
         self._F = dist.create_vec()
         self.snes = PETSc.SNES().create(comm=dist.comm)
         self.snes.setFunction(self._residual, self._F)
-        if jvp is None:
+        self._shell = None
+        if jvp is None:  # (-snes_mf_operator makes the Krylov operator PETSc's own FD)
             self.snes.setJacobian(self._jacobian, self.assembler.mat)
         else:
             self._shell = _JacobianAction(dist, jvp)
@@ -165,7 +166,7 @@ class NonlinearSolver:
             self._pc_ctx.x_local = xl.copy()
             J.assemble()
             return
-        if J != P:
+        if J != P and self._shell is not None:
             self._shell.x_local = xl
         self.assembler.assemble(self._jacobian_fn(xl), P)
         if J != P:
@@ -174,12 +175,13 @@ class NonlinearSolver:
     def solve(self, x, raise_on_failure: bool = True, atol: float | None = None,
               correction_norm: Callable | None = None,
               correction_tol: float = 1e-3) -> SolveResult:
-        """Solve in place starting from ``x`` (a vector of the distribution's layout).
+        """Solve in place starting from ``x`` (a vector of the distribution's layout, or
+        a numpy array of the owned values).
 
         Parameters
         ----------
         x
-            Initial guess; the solution on return.
+            Initial guess; the solution on return (a numpy array is overwritten).
         raise_on_failure
             Raise :class:`ConvergenceError` if SNES does not converge.
         atol
@@ -200,6 +202,15 @@ class NonlinearSolver:
         """
         from petsc4py import PETSc
 
+        if isinstance(x, np.ndarray):
+            vec = self.dist.create_vec()
+            vec.setArray(x)
+            try:
+                return self.solve(vec, raise_on_failure, atol, correction_norm,
+                                  correction_tol)
+            finally:
+                x[...] = vec.getArray(readonly=True)
+                vec.destroy()
         if correction_norm is not None:
             if self._update_test is None:
                 self._update_test = _CorrectionTest(self.snes, self._F)
@@ -235,6 +246,16 @@ class NonlinearSolver:
                 f"-{self.prefix}ksp_converged_reason, a smaller time step, or looser "
                 f"-{self.prefix}snes_rtol.", res)
         return res
+
+
+    def destroy(self) -> None:
+        """Free the SNES, its matrices and work vectors (the options stay until the
+        options session ends)."""
+        self.snes.destroy()
+        if self.assembler is not None:
+            self.assembler.mat.destroy()
+        for v in (self._work, self._F):
+            v.destroy()
 
 
 class _CorrectionTest:

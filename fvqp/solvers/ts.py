@@ -22,6 +22,7 @@ TS type (``bdf``, ``beuler``, ``arkimex`` fully implicit, ``rosw``) can be selec
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Mapping
 
 import numpy as np
@@ -241,10 +242,32 @@ class DenseNewton:
         PETSc options prefix (``"kinetics0d_snes_"``).
     options : mapping, optional
         Merged over :data:`DENSE_NEWTON_DEFAULTS`.
+    converged : callable, optional
+        The caller's stopping test, ``converged(x, dx, it) -> bool``, replacing SNES's
+        residual and step tests (``snes_atol``, ``snes_rtol``, ``snes_stol``): called at
+        the initial guess (``it = 0``, ``dx = None``) and after every Newton iteration
+        with the iterate ``x`` and the step ``dx`` it took from the previous one (copies).
+        True ends the solve as converged (``CONVERGED_USER``). A non-finite residual
+        still fails (``DIVERGED_FNORM_NAN``, the hook is not called), and so do
+        ``snes_max_it`` and line-search failures: then the solve has *not* met the
+        caller's test and reports it (:meth:`solve`).
+
+    Examples
+    --------
+    A stopping test on the iterate itself, every entry at its own scale:
+
+    >>> newton = DenseNewton(2, lambda y: y**2 - np.array([4.0, 1e-12]),
+    ...                      lambda y: np.diag(2 * y), prefix="doc_dn_",
+    ...                      converged=lambda x, dx, it: dx is not None
+    ...                      and bool(np.all(np.abs(dx) <= 1e-8 * np.abs(x))))
+    >>> y, res = newton.solve(np.array([3.0, 1.0]))
+    >>> res.message, bool(np.allclose(y, [2.0, 1e-6], rtol=1e-7, atol=0))
+    ('CONVERGED_USER', True)
     """
 
     def __init__(self, size: int, residual: Callable, jacobian: Callable,
-                 prefix: str = "fvqp_snes_", options: Mapping[str, object] | None = None):
+                 prefix: str = "fvqp_snes_", options: Mapping[str, object] | None = None,
+                 converged: Callable[[np.ndarray, np.ndarray | None, int], bool] | None = None):
         from petsc4py import PETSc
 
         self.size = int(size)
@@ -263,6 +286,29 @@ class DenseNewton:
         set_from_options(self.snes, self.prefix)  # last: the command line always wins
         self.residual_history: list[float] = []
         self.snes.setMonitor(lambda snes, its, fnorm: self.residual_history.append(float(fnorm)))
+        self._converged = converged
+        self._x_prev: np.ndarray | None = None
+        if converged is not None:
+            self.snes.setConvergenceTest(self._convergence_test)
+
+    @property
+    def max_iterations(self) -> int:
+        """Newton's iteration limit (``-<prefix>snes_max_it``)."""
+        return int(self.snes.getTolerances()[3])
+
+    def _convergence_test(self, snes, it: int, norms) -> int:
+        """SNES convergence test calling the caller's ``converged(x, dx, it)``."""
+        from petsc4py import PETSc
+
+        reason = PETSc.SNES.ConvergedReason
+        if not math.isfinite(float(norms[2])):
+            return int(reason.DIVERGED_FNORM_NAN)
+        x = snes.getSolution().getArray(readonly=True).copy()
+        dx = None if it == 0 or self._x_prev is None else x - self._x_prev
+        self._x_prev = x
+        if self._converged(x.copy(), dx, int(it)):
+            return int(getattr(reason, "CONVERGED_USER", reason.CONVERGED_FNORM_ABS))
+        return int(reason.ITERATING)
 
     def _residual(self, snes, x, f) -> None:
         try:
@@ -294,6 +340,7 @@ class DenseNewton:
         if rtol is not None:
             self.snes.setTolerances(rtol=rtol)
         self.residual_history.clear()
+        self._x_prev = None
         x = PETSc.Vec().createSeq(self.size, comm=PETSc.COMM_SELF)
         x.setArray(np.asarray(y0, dtype=float))
         try:
@@ -309,9 +356,13 @@ class DenseNewton:
                           linear_iterations=int(self.snes.getLinearSolveIterations()),
                           residual_norm=float(self.snes.getFunctionNorm()))
         if not res.success and raise_on_failure:
+            test = "" if self._converged is None else " (the caller's convergence test " \
+                "was not met)"
             raise ConvergenceError(
-                f"SNES (prefix {self.prefix!r}) did not converge: {res.message} after {its} "
-                f"Newton iterations, |F| = {res.residual_norm:.3e}. Try -{self.prefix}snes_monitor,"
-                f" a better initial guess (e.g. a short time integration first), or "
-                f"-{self.prefix}snes_linesearch_type bt.", res)
+                f"SNES (prefix {self.prefix!r}) did not converge{test}: {res.message} after "
+                f"{its} Newton iterations (limit {self.max_iterations}), |F| = "
+                f"{res.residual_norm:.3e}. Fix: more iterations (-{self.prefix}snes_max_it), "
+                f"a better initial guess (e.g. a short time integration first), or "
+                f"-{self.prefix}snes_linesearch_type bt; -{self.prefix}snes_monitor shows the "
+                f"iterations.", res)
         return x.getArray().copy(), res

@@ -1,5 +1,5 @@
 r"""Kinetic equations with the electron–electron (and optionally electron–phonon)
-collision integral: PETSc SNES on the whole (x, ε) system.
+collision integral: Newton–Krylov on the whole (x, ε) system.
 
 The residual is :math:`F(u)=A u-b-V\,\mathcal I_L(f_L)` (free fL rows of superconducting
 nodes), with A, b from :func:`fvqp.models.usadel.kinetic.assemble`. The collision integral
@@ -7,8 +7,9 @@ couples all energies of a node, so the exact Jacobian is dense in energy; it is 
 matrix-free (``-<prefix>snes_mf_operator``, finite differences of the residual, which is
 a cubic polynomial in fL), and preconditioned by the assembled sparse
 :math:`A - V\,\mathrm{diag}(\partial\mathcal I_L/\partial f_L)` (the local in + out rate).
-Options go through :func:`fvqp.solvers.options.apply_options` under the prefix (default
-``usadel_``); ``setFromOptions`` is called last so the command line wins.
+The solve is a :class:`fvqp.solvers.NonlinearSolver` on one rank: its options go under the
+prefix (default ``usadel_``) and are removed when the run's options session ends;
+``setFromOptions`` is called last so the command line wins.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ import logging
 import numpy as np
 import scipy.sparse as sp
 
-from ...solvers.options import apply_options, normalise_prefix
+from ...parallel.serial import SerialLayout
+from ...solvers.nonlinear import NonlinearSolver
+from ...solvers.options import normalise_prefix
 from ...solvers.result import ConvergenceError
 from .collisions import (
     collision_diagonal,
@@ -77,7 +80,9 @@ class _Collisional:
         r[self.iL] -= self.w * coll
         return r
 
-    def preconditioner(self, u):
+    def collision_rows(self, u):
+        """:math:`V\\,\\partial\\mathcal I_L/\\partial f_L` (the local in + out rate) on
+        the diagonal, as a vector over all unknowns."""
         d = np.zeros(u.size)
         fL = self.fL(u)
         diag = collision_diagonal(fL, self.N, self.R, self.de, self.K) if self.K else 0.0
@@ -85,7 +90,24 @@ class _Collisional:
             I, O = ep_rates(fL, self.N, self.R, self.de, self.t_ph)
             diag = diag + self.K_ph * (I + O)
         d[self.iL] = self.w * diag
-        return (self.op.A - sp.diags(d)).tocsr()
+        return d
+
+    def preconditioner(self, u):
+        """The preconditioning matrix :math:`A - V\\,\\mathrm{diag}(\\partial\\mathcal
+        I_L/\\partial f_L)` (scipy CSR)."""
+        return (self.op.A - sp.diags(self.collision_rows(u))).tocsr()
+
+    @property
+    def pattern(self):
+        """``(rows, cols)`` of the preconditioning matrix: the entries of A, then the
+        diagonal (duplicates are summed)."""
+        A = self.op.A.tocoo()
+        n = A.shape[0]
+        return (np.concatenate([A.row, np.arange(n)]), np.concatenate([A.col, np.arange(n)]))
+
+    def preconditioner_values(self, u):
+        """Values of :meth:`preconditioner` on :attr:`pattern`."""
+        return np.concatenate([self.op.A.tocoo().data, -self.collision_rows(u)])
 
 
 def solve_inelastic(spec, reservoirs, junctions, gamma_ee: float, tc: float = 1 / 1.764,
@@ -109,8 +131,6 @@ def solve_inelastic(spec, reservoirs, junctions, gamma_ee: float, tc: float = 1 
     prefix, options
         PETSc options prefix and options (merged over :data:`DEFAULT_OPTIONS`).
     """
-    from petsc4py import PETSc
-
     from .observables import require_full_axis
 
     # the collision integrals couple ε to ε ± ω on both sides of the Fermi level
@@ -121,58 +141,27 @@ def solve_inelastic(spec, reservoirs, junctions, gamma_ee: float, tc: float = 1 
         lin = solve_linear(spec, reservoirs, junctions, dl_floor)
         u0 = (lin.fL, lin.fT)
     u = np.stack([u0[0], u0[1]], axis=1).ravel().copy()
-    n = u.size
-    x = PETSc.Vec().createSeq(n, comm=PETSc.COMM_SELF)
-    F = x.duplicate()
-    x.setArray(u)
-    P0 = prob.preconditioner(u)
-    P = PETSc.Mat().createAIJ(size=(n, n), csr=(P0.indptr.astype(PETSc.IntType),
-                                                   P0.indices.astype(PETSc.IntType), P0.data),
-                              comm=PETSc.COMM_SELF)
-    P.assemble()
-    pattern = (P0.indptr, P0.indices)
-
-    def fun(snes, xv, fv):
-        fv.setArray(prob.residual(xv.getArray(readonly=True).copy()))
-
-    def jac(snes, xv, J, Pm):
-        M = prob.preconditioner(xv.getArray(readonly=True).copy())
-        M.sort_indices()
-        if not (np.array_equal(M.indptr, pattern[0]) and np.array_equal(M.indices, pattern[1])):
-            M = (M + 0 * P0).tocsr()
-            M.sort_indices()
-        Pm.zeroEntries()
-        Pm.setValuesCSR(M.indptr.astype(PETSc.IntType), M.indices.astype(PETSc.IntType),
-                        M.data)
-        Pm.assemble()
-        if J != Pm:
-            J.assemble()
-
     prefix = normalise_prefix(prefix)
-    snes = PETSc.SNES().create(comm=PETSc.COMM_SELF)
-    snes.setFunction(fun, F)
-    snes.setJacobian(jac, P)
     opts = {**DEFAULT_OPTIONS, **(options or {})}
-    apply_options(prefix, opts)
-    snes.setOptionsPrefix(prefix)
-    if "snes_atol" not in opts and not PETSc.Options().hasName(prefix + "snes_atol"):
+    solver = NonlinearSolver(SerialLayout(u.size), prob.residual, prob.preconditioner_values,
+                             prob.pattern, prefix, opts)
+    try:
         # absolute tolerance from the size of the equations' terms (Dirichlet values and
         # tunnel sources in b): a residual that is pure round-off counts as converged
-        snes.setTolerances(atol=1e-12 * max(float(np.linalg.norm(op.b)), 1e-300))
-    snes.setFromOptions()
-    snes.solve(None, x)
-    reason = snes.getConvergedReason()
-    its, lits = snes.getIterationNumber(), snes.getLinearSolveIterations()
-    fnorm = snes.getFunctionNorm()
-    sol = x.getArray().copy().reshape(op.ne, 2, op.n)
-    for obj in (snes, P, x, F):
-        obj.destroy()
-    if reason <= 0:
+        # (unless snes_atol is given)
+        res = solver.solve(u, raise_on_failure=False,
+                           atol=None if "snes_atol" in opts else
+                           1e-12 * max(float(np.linalg.norm(op.b)), 1e-300))
+    finally:
+        solver.destroy()
+    its, lits = res.iterations, res.linear_iterations
+    sol = u.reshape(op.ne, 2, op.n)
+    if not res.success:
         raise ConvergenceError(
-            f"usadel inelastic SNES did not converge (reason {reason}, {its} Newton "
-            f"iterations, |F| = {fnorm:.3e}). Fix: look with -{prefix}snes_monitor "
-            f"-{prefix}ksp_monitor; more iterations (-{prefix}snes_max_it 50) or a "
-            "smaller bias step of the sweep.")
+            f"usadel inelastic Newton did not converge ({res.message}, {its} Newton "
+            f"iterations, |F| = {res.residual_norm:.3e}). Fix: look with "
+            f"-{prefix}snes_monitor -{prefix}ksp_monitor; more iterations "
+            f"(-{prefix}snes_max_it 50) or a smaller bias step of the sweep.", res)
     log.info("usadel inelastic: %d Newton, %d linear iterations", its, lits)
     return KineticSolution(eps=spec.eps, fL=sol[:, 0], fT=sol[:, 1], spectral=spec,
                            junctions=list(junctions), reservoirs=list(reservoirs),
