@@ -44,6 +44,11 @@ _REGION = Section({
     "ballistic": Field("bool", "no elastic scattering at all (l = infinity)", default=False),
     "trap_time": Field("quantity", "trapping time of a trap region: QPs relax to the "
                        "bath at the rate 1/trap_time", dimension="time", positive=True),
+    "normal": Field("bool", "the material in the normal state (gap 0): a normal-metal "
+                    "trap with the material's N0, Fermi velocity and electron-phonon times "
+                    "(tau0 and Tc fix the rate E^3/(3 tau0 (k Tc)^3) of a normal electron); "
+                    "with [collisions] QPs relax there by electron-phonon collisions",
+                    default=False),
 })
 
 _BOUNDARIES = {
@@ -234,6 +239,9 @@ def _check_gap(data, err) -> None:
             continue
         tc = reg.get("Tc") or mat.Tc
         key = f"regions.{name}.Tc" if reg.get("Tc") else "bath.temperature"
+        if reg.get("normal"):
+            props.add((mat.name + " (normal)", 0.0))
+            continue
         if T >= tc:
             err.add(key, f"{T:g} K is at or above Tc = {tc:g} K of {mat.name} (region "
                     f"{name}): no gap, no quasiparticles.",
@@ -248,10 +256,6 @@ def _check_gap(data, err) -> None:
                     "highest gap + 12 kT_bath), or leave it out.")
     if len(props) > 1:
         what = ", ".join(sorted(f"{m} (Tc {t:g} K)" for m, t in props))
-        if (data.get("collisions") or {}).get("enabled"):
-            err.add("collisions.enabled", f"regions of different superconductors ({what}) "
-                    "with inelastic collisions are not modelled yet.",
-                    "set [collisions] enabled = false, or use one material.")
         if (data.get("spectrum") or {}).get("kind", "bcs") != "bcs":
             err.add("spectrum.kind", f"regions of different superconductors ({what}) run "
                     "with the BCS spectrum only.", 'set kind = "bcs", or use one material.')

@@ -32,18 +32,48 @@ __all__ = ["coupled_problem", "coupled_steady", "coupled_transient"]
 def coupled_problem(sim) -> InelasticProblem:
     """The :class:`InelasticProblem` of a simulation (SI -> internal as the transport
     model: ``qp_scale = (tau_ref / tau0) (Tc_ref / Tc)^3``,
-    :math:`c_{ph} = \\tau_{ref}/(\\pi\\Delta_0\\tau_0^\\phi)`)."""
+    :math:`c_{ph} = \\tau_{ref}/(\\pi\\Delta_0\\tau_0^\\phi)`), per region where the
+    regions are of different media (each cell's own gap, 0 in a normal-metal region,
+    :math:`\\tau_0`, :math:`T_c`, :math:`\\tau_0^\\phi` and weight :math:`w_s/w_0`)."""
     d, u, mat = sim.case.data, sim.units, sim.material
     col = d["collisions"]
-    rT = mat.Tc / u.Tc
-    tau0 = col.get("tau0") or mat.tau0
-    qp_scale = (u.tau0 / tau0) / rT**3
-    c_ph = u.tau0 / (math.pi * mat.gap_ratio * rT * mat.tau0_phi)
+    if sim.media is not None:
+        return _multi_media(sim)
+    qp_scale, c_ph = _prefactors(mat, col.get("tau0"), u)
     if d["spectrum"]["kind"] == "eliashberg":
         rho, ados = sim.spectrum.rho, sim.spectrum.ados
     else:
         r, a, _ = cell_spectra(sim.grid, np.array([sim.gap]))
         rho, ados = r[0], a[0]
+    return _finish(sim, InelasticProblem, rho, ados, qp_scale, c_ph, None)
+
+
+def _prefactors(mat, tau0, u) -> tuple[float, float]:
+    """``qp_scale`` and ``c_ph`` of a material (:func:`coupled_problem`)."""
+    rT = mat.Tc / u.Tc
+    qp_scale = (u.tau0 / (tau0 or mat.tau0)) / rT**3
+    c_ph = u.tau0 / (math.pi * mat.gap_ratio * rT * mat.tau0_phi)
+    return qp_scale, c_ph
+
+
+def _multi_media(sim) -> InelasticProblem:
+    """Per-cell collision data of a case with several media (one value per region)."""
+    d, u = sim.case.data, sim.units
+    col = d["collisions"]
+    reg = sim.dist.local.cell_region[: sim.dist.local.n_owned]
+    nreg = len(sim.region_props)
+    qs, cph = np.ones(nreg), np.ones(nreg)
+    for ri, mat in enumerate(sim.materials):
+        if mat is not None:
+            qs[ri], cph[ri] = _prefactors(mat, col.get("tau0"), u)
+    r, a, _ = cell_spectra(sim.grid, np.asarray(sim.media.gap, dtype=float))
+    rel = np.asarray(sim.media.weight, dtype=float) / sim.weight
+    return _finish(sim, InelasticProblem, r[reg], a[reg], qs[reg], cph[reg], rel[reg])
+
+
+def _finish(sim, cls, rho, ados, qp_scale, c_ph, rel) -> InelasticProblem:
+    d, u, mat = sim.case.data, sim.units, sim.material
+    col = d["collisions"]
     tau_esc = math.inf
     if col["phonons"] == "local" and not col["no_escape"]:
         if col.get("escape_time"):
@@ -51,8 +81,8 @@ def coupled_problem(sim) -> InelasticProblem:
         elif sim.geometry.dim == 2 and mat.tau_esc_per_thickness:
             th = next(iter(d["regions"].values()))["thickness"]
             tau_esc = u.to_internal(mat.tau_esc_per_thickness * th, "time")
-    prob = InelasticProblem(sim.problem, rho, ados, qp_scale=qp_scale, c_ph=c_ph,
-                            t_bath=sim.T_bath, phonons=col["phonons"], tau_esc=tau_esc)
+    prob = cls(sim.problem, rho, ados, qp_scale=qp_scale, c_ph=c_ph, t_bath=sim.T_bath,
+               phonons=col["phonons"], tau_esc=tau_esc, rel_weight=rel)
     # [numerics] preconditioner: two_level (auto on several ranks) = the global isotropic
     # coarse operator; block_jacobi (auto serially) = the per-cell 0D kinetic blocks
     choice = d["numerics"]["preconditioner"]
@@ -66,7 +96,7 @@ def _fields(sim, prob: InelasticProblem, x: np.ndarray, names) -> dict:
     out = sim.fields(prob.per_bin(x), names)
     if "phonon_energy_density" in names and prob.Mp:
         g = prob.grid
-        e = sim.problem.weight * g.h * prob.beta * (prob.phonons_of(x) @ g.omega**3)
+        e = sim.problem.weight * g.h * prob.pweight * (prob.phonons_of(x) @ g.omega**3)
         out["phonon_energy_density"] = sim.units.to_si(e, "energy_density")
     return out
 

@@ -82,7 +82,8 @@ class BTESimulation:
             inv_mfp[ri] = _inverse_mean_free_path(reg, mat, raw.dim) * u.length
             if reg.get("trap_time"):
                 trap[ri] = 1.0 / u.to_internal(reg["trap_time"], "time")
-            gap = bcs_gap(d["bath"]["temperature"] / mat.Tc, mat.gap_ratio) * mat.Tc / u.Tc
+            gap = 0.0 if reg.get("normal") else \
+                bcs_gap(d["bath"]["temperature"] / mat.Tc, mat.gap_ratio) * mat.Tc / u.Tc
             props[ri] = (gap, v_f, 4.0 * mat.N0 / u.N0)
         first = raw.region_names.index(active[0])
         props = [p if p is not None else props[first] for p in props]  # left-out regions
@@ -96,6 +97,7 @@ class BTESimulation:
             p0, first = pr[low], low
         self.gap, self.v_f, self.weight = p0
         self.material = mats[first]
+        self.materials = mats
         self.region_props = props
         self.active = active
         self.geometry = build_geometry(raw, scale=d["mesh"]["scale"] / u.length,
@@ -121,11 +123,11 @@ class BTESimulation:
         if scheme == "linear" and self.dist.size > 1:
             raise CaseError([f"{self.case.path}: numerics.scheme: 'linear' runs on one MPI "
                              "rank only; use scheme = \"upwind\" or run without mpiexec."])
-        if self.media is not None and (coupled or scheme != "upwind"
+        if self.media is not None and (scheme != "upwind"
                                        or d["spectrum"]["kind"] != "bcs"):
             raise CaseError([f"{self.case.path}: regions of different superconductors run "
-                             "with the BCS spectrum, the upwind scheme and without "
-                             "[collisions] (not yet modelled at interfaces)."])
+                             "with the BCS spectrum and the upwind scheme (spectrum.kind, "
+                             "numerics.scheme)."])
         return BTEProblem(self.dist, self.quad, self.grid, self.gap, self.v_f, self.weight,
                           self.widths, inv_mfp, self.trap, self.kinds, self.f_in,
                           self.f_bath, self._sources(),
@@ -145,16 +147,19 @@ class BTESimulation:
         e = d["energy"]
         h = u.to_internal(e["spacing"], "energy") if e.get("spacing") else self.T_bath / 4
         top = 12 * self.T_bath
+        gap_hi = self.gap
         if self.media is not None:  # reach 12 kT above the highest gap too
-            top += float(np.max(self.media.gap)) - self.gap
+            gap_hi = float(np.max(self.media.gap))
+            top += gap_hi - self.gap
         for s in d.get("sources") or []:
             top = max(top, u.to_internal(s["energy"] + 3 * s["width"], "energy") - self.gap)
         e_max = u.to_internal(e["e_max"], "energy") if e.get("e_max") else self.gap + top
         # with collisions the phonon grid reaches every pair phonon of a gap-edge QP and
-        # a QP at e_max (recombination, pair breaking): omega_max = e_max + gap
-        w_max = e_max + self.gap if self.collisions else None
+        # a QP at e_max (recombination, pair breaking): omega_max = e_max + gap (the
+        # highest gap of several media)
+        w_max = e_max + gap_hi if self.collisions else None
         if d["spectrum"]["kind"] == "bcs":
-            grid = BinGrid.build(self.gap, h, e_max, omega_max=w_max)
+            grid = _bin_grid(self.gap, self.media, h, e_max, w_max)
             rho, _, dl = cell_spectra(grid, np.array([self.gap]))
             return grid, rho[0], dl[0]
         from ..bte_sphere.spectral import eliashberg_spectrum
@@ -322,6 +327,21 @@ class BTEModel(MeshModel):
                 "fermi_velocity_m_per_s": sim.v_f * u.length / u.tau0,
                 "gap_ueV": u.to_si(sim.gap, "energy") / (E_CHARGE * 1e-6),
                 "spectrum": sim.case.data["spectrum"]["kind"]}
+
+
+def _bin_grid(gap: float, media, h: float, e_max: float, w_max) -> BinGrid:
+    """The common bin grid: first edge at the lowest gap; with a normal-metal region
+    (gap 0) the spacing of the lowest superconducting gap and the first edge at one
+    spacing (:math:`j_0 = 1`: the normal metal's states from :math:`h` up; the bin
+    :math:`[0, h]` of the Fermi level is left out)."""
+    if gap > 0:
+        return BinGrid.build(gap, h, e_max, omega_max=w_max)
+    sc = np.asarray(media.gap)[np.asarray(media.gap) > 0] if media is not None else []
+    if len(sc):
+        h = BinGrid.build(float(np.min(sc)), h, e_max).h
+    n = max(2, int(math.ceil((e_max - h) / h - 1e-9)))
+    w = e_max if w_max is None else w_max
+    return BinGrid(h=h, j0=1, n=n, n_ph=max(1, int(math.ceil(w / h - 1e-9))))
 
 
 def _region_material(reg):

@@ -87,10 +87,16 @@ class InelasticProblem:
     base : BTEProblem
         Transport, elastic scattering, traps, walls and sources (its per-bin operators
         are reused; its own KSPs are not).
-    rho, ados : ndarray, shape (N,)
-        Collision DOS and coherence weight per bin (BCS bin averages, or Eliashberg).
-    qp_scale, c_ph : float
-        Collision prefactors (:mod:`fvqp.collisions.batched`).
+    rho, ados : ndarray, shape (N,) or (n_owned, N)
+        Collision DOS and coherence weight per bin (BCS bin averages, or Eliashberg), the
+        same in every cell or per owned cell (regions of different media: each cell's
+        own gap, 0 in a normal metal).
+    qp_scale, c_ph : float or ndarray, shape (n_owned,)
+        Collision prefactors (:mod:`fvqp.collisions.batched`), per cell for several
+        materials (each region's :math:`\\tau_0`, :math:`T_c`, :math:`\\tau_0^\\phi`).
+    rel_weight : ndarray, shape (n_owned,), optional
+        :math:`w_s/w_0` of the cell's medium (rows are written in particles of the
+        reference weight, :class:`~fvqp.models.bte.problem.Media`); default 1.
     t_bath : float
     phonons : {"bath", "local"}
     tau_esc : float
@@ -100,8 +106,8 @@ class InelasticProblem:
     matrix_free = True
     block_size = 1
 
-    def __init__(self, base, rho, ados, *, qp_scale: float, c_ph: float, t_bath: float,
-                 phonons: str = "bath", tau_esc: float = math.inf):
+    def __init__(self, base, rho, ados, *, qp_scale, c_ph, t_bath: float,
+                 phonons: str = "bath", tau_esc: float = math.inf, rel_weight=None):
         if phonons not in ("bath", "local"):
             raise ValueError(f"phonons must be 'bath' or 'local', not {phonons!r}")
         b = self.base = base
@@ -114,9 +120,20 @@ class InelasticProblem:
         self.nq = self.N * self.B
         self.phonons, self.tau_esc = phonons, tau_esc
         self.dist = BlockDistribution(b.dist, self.S)
+        shape = (self.n, self.N)
         self.cdos, self.cados = np.asarray(rho, float), np.asarray(ados, float)
+        #: per owned cell (n, N): the collision DOS and coherence weight of every cell
+        self.rho2 = np.ascontiguousarray(np.broadcast_to(self.cdos, shape))
+        self.ados2 = np.ascontiguousarray(np.broadcast_to(self.cados, shape))
         self.qp_scale, self.c_ph = qp_scale, c_ph
-        self.beta = qp_scale / (2.0 * c_ph)
+        #: phonon row weight per cell, :math:`\beta = \text{qp\_scale}/2c_{ph}`
+        self.beta = np.asarray(qp_scale, float) / (2.0 * np.asarray(c_ph, float))
+        rel = np.ones(self.n) if rel_weight is None else np.asarray(rel_weight, float)
+        #: collision row weight :math:`(w_s/w_0)\rho_{s,j}` (n, N) and phonon storage
+        #: factor :math:`(w_s/w_0)\beta_s` (n,)
+        self.crow = rel[:, None] * self.rho2
+        self.pweight = rel * np.broadcast_to(self.beta, (self.n,))
+        self.rho_cells = np.ascontiguousarray(base.cell_storage())
         self.f_bath, self.n_bath = b.f_bath, bose(g.omega, t_bath)
         self.w = b.quad.weights
         self.V = b.vol
@@ -137,10 +154,10 @@ class InelasticProblem:
             cols.append((m.col // B) * S + j * B + m.col % B)
             vals.append(m.data)
             const[:, j * B:(j + 1) * B] = b.rhs(j).reshape(n, B)
-            store[:, j * B:j * B + self.K] = (b.rho[j] * self.V)[:, None]
+            store[:, j * B:j * B + self.K] = (self.rho_cells[:, j] * self.V)[:, None]
         if self.Mp:
-            pw = self.beta * self.grid.omega**2
-            store[:, self.nq:] = self.V[:, None] * pw[None, :]
+            pw = self.pweight[:, None] * self.grid.omega[None, :] ** 2
+            store[:, self.nq:] = self.V[:, None] * pw
             if math.isfinite(self.tau_esc):
                 idx = (np.arange(n)[:, None] * S + self.nq + np.arange(self.M)).ravel()
                 rows.append(idx)
@@ -173,9 +190,7 @@ class InelasticProblem:
     def collision_rates(self, y: np.ndarray):
         """:class:`~fvqp.collisions.angular.AngularRates` at the angle averages."""
         _, phi, nb = self.split(y)
-        c = phi.shape[0]
-        return angular_rates(phi, nb, np.broadcast_to(self.cdos, (c, self.N)),
-                             np.broadcast_to(self.cados, (c, self.N)), h=self.grid.h,
+        return angular_rates(phi, nb, self.rho2, self.ados2, h=self.grid.h,
                              m=self.grid.m, qp_scale=self.qp_scale, c_ph=self.c_ph)
 
     def collision_rows(self, y: np.ndarray, r=None) -> np.ndarray:
@@ -186,7 +201,7 @@ class InelasticProblem:
         out = np.zeros(y.shape, dtype=np.result_type(y, float))
         iq = (1.0 - f) * r.qp_in[:, :, None] - f * r.qp_out[:, :, None]
         q = out[:, : self.nq].reshape(-1, self.N, self.B)
-        q[:, :, : self.K] = (self.V[:, None] * self.cdos[None, :])[:, :, None] * iq
+        q[:, :, : self.K] = (self.V[:, None] * self.crow)[:, :, None] * iq
         if self.Mp:
             iph = (1.0 + nb) * r.ph_gain - nb * r.ph_loss
             out[:, self.nq:] = self.storage.reshape(-1, self.S)[:, self.nq:] * iph
@@ -272,10 +287,10 @@ class InelasticProblem:
         c = b.weight * g.h
         f, _, nb = self.split(x_owned.reshape(self.n, self.S))
         fbar = f @ self.w
-        q = c * (self.V[:, None] * b.rho[None, :] * fbar).sum(axis=0)
+        q = c * (self.V[:, None] * self.rho_cells * fbar).sum(axis=0)
         out = {"N_qp": float(q.sum()), "E_qp": float(q @ g.e), "N_ph": 0.0, "E_ph": 0.0}
         if self.Mp:
-            p = c * self.beta * (self.V[:, None] * nb).sum(axis=0) * g.omega**2
+            p = c * ((self.V * self.pweight)[:, None] * nb).sum(axis=0) * g.omega**2
             out.update(N_ph=float(p.sum()), E_ph=float(p @ g.omega))
         return out
 
@@ -290,31 +305,32 @@ class InelasticProblem:
         y = xl[: n * self.S].reshape(n, self.S)
         xb = self.per_bin(xl[: n * self.S])
         out = {}
+        vx = np.repeat(b.cell_speed().T, self.B, axis=1)   # (N, n B)
         for name in sorted(b.stream.outflow):
             if name not in b.stream.influx:
                 continue  # reflecting: zero net flux by construction
-            o = b.v * (xb @ b.stream.outflow[name])
-            o -= b.v * b.f_in[name] * b.stream.influx[name].sum()
+            o = (xb * vx) @ b.stream.outflow[name]
+            o -= b.f_in[name] * (vx @ b.stream.influx[name])
             out[f"N:boundary:{name}"] = -c * float(o.sum())
             out[f"E:boundary:{name}"] = -c * float(o @ g.e)
         f, _, nb = self.split(y)
         fbar = f @ self.w
-        trap = c * ((self.V * b.gam)[:, None] * b.rho[None, :] * (fbar - b.f_bath)).sum(0)
+        trap = c * ((self.V * b.gam)[:, None] * self.rho_cells * (fbar - b.f_bath)).sum(0)
         out["N:traps"], out["E:traps"] = -float(trap.sum()), -float(trap @ g.e)
         s = b.source_rates(t0, t1).sum(axis=0) if b.sources else np.zeros(self.N)
         out["N:sources"], out["E:sources"] = float(s.sum()), float(s @ g.e)
         r = self.collision_rates(y)
-        vr = c * self.V[:, None] * self.cdos[None, :]
+        vr = c * self.V[:, None] * self.crow
         pair = (1.0 - fbar) * r.qp_pair_in - fbar * r.qp_pair_out
         out["N:pair"] = float(np.sum(vr * pair))
-        pw = c * self.beta * self.V[:, None] * g.omega[None, :] ** 2
+        pw = c * (self.pweight * self.V)[:, None] * g.omega[None, :] ** 2
         out["P:pair"] = float(np.sum(pw * ((1.0 + nb) * r.ph_pair_gain
                                            - nb * r.ph_pair_loss)))
         if self.Mp == 0:
             iq = (1.0 - fbar) * r.qp_in - fbar * r.qp_out
             out["E:phonon_bath"] = float(np.sum(vr * iq * g.e))
         elif math.isfinite(self.tau_esc):
-            esc = c * self.beta * (self.V[:, None] * (nb - self.n_bath)).sum(0) \
+            esc = c * ((self.pweight * self.V)[:, None] * (nb - self.n_bath)).sum(0) \
                 * g.omega**2 / self.tau_esc
             out["E:escape"] = -float(esc @ g.omega)
         return out
@@ -347,7 +363,7 @@ class InelasticPC:
         r = p.collision_rates(y)
         d = np.zeros((n, S))
         q = d[:, : p.nq].reshape(n, N, p.B)
-        q[:, :, :K] = (p.V[:, None] * p.cdos[None, :] * (r.qp_in + r.qp_out))[:, :, None]
+        q[:, :, :K] = (p.V[:, None] * p.crow * (r.qp_in + r.qp_out))[:, :, None]
         if Mp:
             d[:, p.nq:] = p.storage.reshape(n, S)[:, p.nq:] * (r.ph_loss - r.ph_gain)
         diag = shift * p.storage + d.ravel()
@@ -362,13 +378,11 @@ class InelasticPC:
         p = self.p
         n, N, Mp, M = p.n, p.N, p.Mp, p.M
         _, phi, nb = p.split(y)
-        jac = batched_jacobian(phi, np.ascontiguousarray(nb),
-                               np.broadcast_to(p.cdos, (n, N)),
-                               np.broadcast_to(p.cados, (n, N)), h=p.grid.h, m=p.grid.m,
-                               qp_scale=p.qp_scale, c_ph=p.c_ph)
+        jac = batched_jacobian(phi, np.ascontiguousarray(nb), p.rho2, p.ados2, h=p.grid.h,
+                               m=p.grid.m, qp_scale=p.qp_scale, c_ph=p.c_ph)
         size = N + Mp
-        rowq = p.V[:, None] * p.cdos[None, :]                    # rho_j V
-        stq = p.V[:, None] * p.base.rho[None, :]                 # N_j V
+        rowq = p.V[:, None] * p.crow                             # rho_j V
+        stq = p.V[:, None] * p.rho_cells                         # N_j V
         c = -jac[:, :size, :size].copy()
         c[:, :N, :] *= rowq[:, :, None]
         idx = np.arange(N)

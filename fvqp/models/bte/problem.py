@@ -249,6 +249,21 @@ class BTEProblem:
         apply_options(self.prefix, {**opts, **(self.petsc or {})})
         self._ksp: dict = {}
 
+    # ---- per-cell spectra ---------------------------------------------------------------
+    def cell_storage(self) -> np.ndarray:
+        """Storage weight of every owned cell and bin, (n_owned, N): :math:`\bar\rho_j`
+        (one medium) or :math:`(w_s/w_0)\bar\rho_{s,j}` of the cell's medium."""
+        if self.uniform:
+            return np.broadcast_to(self.rho, (self.n, self.N))
+        return self.rho_c[:, : self.n].T
+
+    def cell_speed(self) -> np.ndarray:
+        """Flux speed of every owned cell and bin, (n_owned, N) (:attr:`cell_storage`'s
+        companion: :math:`v_F\bar D_{L,j}` times the medium's weight)."""
+        if self.uniform:
+            return np.broadcast_to(self.v, (self.n, self.N))
+        return self.v_c[:, : self.n].T
+
     # ---- operators --------------------------------------------------------------------
     def _scattering(self):
         """f rows :math:`V/\\ell\\,(f_k-\\phi)` and phi rows :math:`s(\\phi-\\sum w_kf_k)`."""
