@@ -14,6 +14,7 @@ from fvqp.collisions import (
     fermi,
 )
 from fvqp.collisions.batched import batched_jacobian, batched_terms, collision_jacobian_blocks
+from fvqp.collisions.batched_jvp import batched_jvp, outer_derivative
 from fvqp.spectra.bins import BinGrid as TransportGrid
 from fvqp.spectra.bins import cell_gaps as gap_from_distribution
 from fvqp.spectra.bins import cell_spectra
@@ -112,6 +113,31 @@ def test_batched_jacobian_exact(cells):
     f2[:, 7] += e
     fd = (np.concatenate(rate(f2, n), axis=1) - np.concatenate(rate(f, n), axis=1)) / e
     assert np.allclose(fd, J2[:, :, 7], rtol=1e-4, atol=1e-6 * np.abs(J2).max())
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_batched_jvp_exact(cells, weighted):
+    """The linearised action (product rule in real arithmetic, transport's Krylov
+    operator) = the analytic dense Jacobian times a direction = the complex step of the
+    FFT operator, to round-off: per-cell DOS with empty bins, per-cell prefactors, pair
+    weights, both the QP and the phonon part of the direction."""
+    g, gaps, rho, ados, f, n = cells
+    qs, cph = np.array([1.0, 0.3, 2.0, 0.7]), np.array([0.5, 1.2, 0.8, 2.0])
+    rng = np.random.default_rng(8)
+    pw = rng.uniform(0.5, 1.5, g.n_ph) if weighted else None
+    kw = dict(h=g.h, m=g.m, qp_scale=qs, c_ph=cph, pair_weight=pw)
+    v, u = rng.standard_normal(f.shape), rng.standard_normal(n.shape)
+    J = batched_jacobian(f, n, rho, ados, **kw)
+    eps = 1e-30
+    t = batched_terms(f + 1j * eps * v, n + 1j * eps * u, rho, ados, **kw)
+    ref_cs = np.concatenate([t.qp.imag, t.ph.imag], axis=1) / eps
+    for dv, du in ((v, u), (v, 0 * u), (0 * v, u)):
+        ref = np.einsum("cij,cj->ci", J, np.concatenate([dv, du], axis=1))
+        outer = outer_derivative(f, n, rho, ados, **kw)
+        got = np.concatenate(batched_jvp(f, n, rho, ados, dv, du, outer=outer, **kw), axis=1)
+        assert np.max(np.abs(got - ref)) <= 2e-15 * np.max(np.abs(ref))
+    got = np.concatenate(batched_jvp(f, n, rho, ados, v, u, **kw), axis=1)
+    assert np.max(np.abs(got - ref_cs)) <= 2e-15 * np.max(np.abs(ref_cs))
 
 
 def test_cell_spectra_exact_bin_averages():

@@ -40,6 +40,7 @@ import numpy as np
 from scipy.sparse import csr_matrix
 
 from ...collisions.batched import BatchedTerms, batched_jacobian, batched_terms
+from ...collisions.batched_jvp import batched_jvp, outer_derivative
 from ...collisions.grid import bose, fermi
 from ...parallel.blocked import BlockDistribution
 from ...spectra.bins import BinGrid, cell_gaps, cell_spectra
@@ -149,11 +150,16 @@ class TransportProblem:
         ``schur``: the exact action and the phonon-eliminating preconditioner of
         :mod:`fvqp.models.transport.schur`, which the caller attaches as
         :attr:`preconditioner` (it needs the solver's options prefix).
+    action : {"linear", "complex_step"}
+        How :meth:`rhs_jvp` differentiates the collisions: the exact linearisation in
+        real arithmetic (:mod:`fvqp.collisions.batched_jvp`) or the complex step through
+        the residual (the previous path, kept for comparison); equal to round-off.
     """
 
     def __init__(self, cells, grid: BinGrid, regions, widths, boundaries: dict,
                  sources=(), t_bath: float = 0.1, self_consistent: bool = False,
-                 collisions: bool = True, jacobian: str = "assembled"):
+                 collisions: bool = True, jacobian: str = "assembled",
+                 action: str = "linear"):
         self.cells, self.grid = cells, grid
         self.N, self.M = grid.n, grid.n_ph
         self.B = self.N + self.M
@@ -166,6 +172,13 @@ class TransportProblem:
             raise ValueError("jacobian must be 'assembled', 'matrix_free' or 'schur', not "
                              f"{jacobian!r}")
         self.jacobian = jacobian
+        if action not in ("linear", "complex_step"):
+            raise ValueError(f"action must be 'linear' or 'complex_step', not {action!r}")
+        #: how :meth:`rhs_jvp` differentiates the collision operator: ``linear`` (the
+        #: product rule in real arithmetic, :mod:`fvqp.collisions.batched_jvp`) or
+        #: ``complex_step`` (through the residual with complex occupations; ~3x slower)
+        self.action = action
+        self._linearised = None
         #: read by the BDF integrator: use rhs_jvp as the Krylov operator
         self.matrix_free = jacobian in ("matrix_free", "schur")
         #: model preconditioner (``update(x_local, shift)``, ``apply(r)``) for 'schur'
@@ -282,6 +295,7 @@ class TransportProblem:
     def set_gap(self, delta_local: np.ndarray) -> None:
         """Set the gap of every local cell and rebuild DOS, masks and conductances."""
         self.delta = np.asarray(delta_local, dtype=float).copy()
+        self._linearised = None  # the DOS changes: a new linearisation
         g = self.grid
         self.rho, self.ados, self.dl = cell_spectra(g, self.delta)
         vol = self.loc.volume
@@ -539,13 +553,26 @@ class TransportProblem:
         return np.where(alg, -self.kappa[sl], d)
 
     def rhs_jvp(self, xl: np.ndarray, vl: np.ndarray, t0: float, t1: float) -> np.ndarray:
-        """Exact ``(d rhs / d y) v``: the collision part by complex step through the batched
-        operator (analytic in y; its FFTs keep real and imaginary parts apart), the linear
-        rest (transport, junctions, escape, algebraic rows) directly."""
+        """Exact ``(d rhs / d y) v``: the collision part by the product rule through the
+        batched FFT operator (:attr:`action` ``linear``, the outer-factor derivatives kept
+        per linearisation point) or by complex step through it (``complex_step``: analytic
+        in y, its FFTs keep real and imaginary parts apart), the linear rest (transport,
+        junctions, escape, algebraic rows) directly."""
         N, n, eps = self.N, self.n, 1e-30
         y, v = xl.reshape(-1, self.B), vl.reshape(-1, self.B)
         out = np.zeros((self.loc.n_local, self.B))
-        if self.collisions:
+        if self.collisions and self.action == "linear":
+            outer = self._outer_derivative(y)
+            for s in range(0, n, CHUNK):
+                sl = slice(s, min(n, s + CHUNK))
+                dq, dp = batched_jvp(y[sl, :N], y[sl, N:], self.rho[sl], self.ados[sl],
+                                     v[sl, :N], v[sl, N:], h=self.grid.h, m=self.grid.m,
+                                     qp_scale=self.p["qp_scale"][sl],
+                                     c_ph=self.p["c_ph"][sl],
+                                     outer=(outer[sl, :N], outer[sl, N:]))
+                out[sl, :N] = self.m_f[sl] * dq
+                out[sl, N:] = self.m_n[sl] * dp
+        elif self.collisions:
             for s in range(0, n, CHUNK):
                 sl = slice(s, min(n, s + CHUNK))
                 t = batched_terms(y[sl, :N] + 1j * eps * v[sl, :N],
@@ -564,6 +591,23 @@ class TransportProblem:
         alg = np.concatenate([self.alg_f[:n], np.broadcast_to(self.ph_fixed[:n, None],
                                                                 (n, self.M))], axis=1)
         return np.where(alg, -self.kappa[:n] * v[:n], res).ravel()
+
+    def _outer_derivative(self, y: np.ndarray) -> np.ndarray:
+        """The outer-factor derivatives of the collision terms at the owned cells of ``y``
+        (:func:`fvqp.collisions.batched_jvp.outer_derivative`, shape (n, B)), kept while
+        the state is the same (one linearisation point, many Krylov directions)."""
+        own = y[:self.n]
+        if self._linearised is not None and np.array_equal(self._linearised[0], own):
+            return self._linearised[1]
+        N = self.N
+        g = np.empty((self.n, self.B))
+        for s in range(0, self.n, CHUNK):
+            sl = slice(s, min(self.n, s + CHUNK))
+            g[sl, :N], g[sl, N:] = outer_derivative(
+                y[sl, :N], y[sl, N:], self.rho[sl], self.ados[sl], h=self.grid.h,
+                m=self.grid.m, qp_scale=self.p["qp_scale"][sl], c_ph=self.p["c_ph"][sl])
+        self._linearised = (own.copy(), g)
+        return g
 
     # ---- balances -------------------------------------------------------------------
     def rates(self, xl: np.ndarray, t0: float, t1: float) -> dict[str, float]:
