@@ -16,6 +16,7 @@ import numpy as np
 
 from ...io.atomic import atomic_path, atomic_write_bytes
 from ...io.workunits import StudyStopped, WorkUnits
+from ...parallel.tasks import TaskShare
 from .figures import draw
 from .studies import STUDIES
 
@@ -39,11 +40,12 @@ def run(case, output_dir: str | None = None, resume: bool = False,
     The Monte Carlo studies checkpoint after every finished unit (one generation rate,
     one spin-flip time ...; :mod:`fvqp.io.workunits`): ``resume`` continues a killed run from
     ``checkpoint.h5`` and gives the same result as an uninterrupted run, ``max_steps``
-    stops after that many new units (status 1, checkpoint left).
+    stops after that many new units (status 1, checkpoint left). Under ``mpiexec -n P``
+    the independent units of a study are shared over the ranks (one unit per rank and
+    round, :class:`fvqp.parallel.tasks.TaskShare`; the results equal the serial ones
+    exactly, each unit carrying its own seed) and rank 0 writes the files.
     """
-    import h5py
 
-    from ... import __version__
 
     start = time.perf_counter()
     out_dir = output_dir or case.output_dir
@@ -51,7 +53,8 @@ def run(case, output_dir: str | None = None, resume: bool = False,
     st = case.data["study"]
     kind = st["type"]
     log.info("stochastic %s: study %s", case.name, kind)
-    units = WorkUnits(out_dir, case.digest, resume=resume, max_units=max_steps)
+    tasks = TaskShare()
+    units = WorkUnits(out_dir, case.digest, resume=resume, max_units=max_steps, tasks=tasks)
     try:
         res = STUDIES[kind](st, units)
     except StudyStopped as stop:
@@ -60,6 +63,32 @@ def run(case, output_dir: str | None = None, resume: bool = False,
                 "message": str(stop), "units_computed": units.computed,
                 "checkpoint": units.path, "wall_time_s": time.perf_counter() - start}
     h5 = os.path.join(out_dir, "stochastic.h5")
+    if kind == "concentration_curve" and st.get("gamma_bar") is None:
+        from ..base.schema import case_material
+        from ..base.template import materials_entry
+
+        res.summary["materials"] = materials_entry({"study": case_material(st)})
+    summary = {"model": "stochastic", "study": kind, "case": case.path, "status": 0,
+               "message": f"{kind} done", **res.summary, "output": h5,
+               "units_computed": units.computed, "units_resumed": units.reused,
+               "ranks": tasks.size}
+    if tasks.is_root:
+        _write(case, out_dir, h5, kind, st, res)
+    summary["wall_time_s"] = time.perf_counter() - start
+    if tasks.is_root:
+        atomic_write_bytes(os.path.join(out_dir, "summary.json"),
+                           json.dumps(summary, indent=2, default=float).encode())
+    log.info("stochastic %s: %s in %.1f s", case.name, summary["message"],
+             summary["wall_time_s"])
+    return summary
+
+
+def _write(case, out_dir: str, h5: str, kind: str, st: dict, res) -> None:
+    """``stochastic.h5`` and ``stochastic.png`` of a finished study (atomic)."""
+    import h5py
+
+    from ... import __version__
+
     tmp = atomic_path(h5)
     with h5py.File(tmp, "w") as fh:
         fh.attrs["model"] = "stochastic"
@@ -79,12 +108,3 @@ def run(case, output_dir: str | None = None, resume: bool = False,
     os.replace(tmp, h5)
     draw(os.path.join(out_dir, "stochastic.png"), res.figure, res.datasets, res.summary,
          case.data.get("title") or case.name)
-    summary = {"model": "stochastic", "study": kind, "case": case.path, "status": 0,
-               "message": f"{kind} done", **res.summary, "output": h5,
-               "units_computed": units.computed, "units_resumed": units.reused,
-               "wall_time_s": time.perf_counter() - start}
-    atomic_write_bytes(os.path.join(out_dir, "summary.json"),
-                       json.dumps(summary, indent=2, default=float).encode())
-    log.info("stochastic %s: %s in %.1f s", case.name, summary["message"],
-             summary["wall_time_s"])
-    return summary

@@ -62,19 +62,19 @@ def _box(a: float, n_target: int, n_cap: int, film: float | None = None
 
 def concentration_curve(st: dict, units=direct) -> StudyResult:
     """Stationary ``c(a)`` sweep, Eq. (9) fit, physical ``c(A)`` per ``r_c`` (Fig. 3)."""
-    from ...materials import get_material
+    from ..base.schema import case_material
 
     a = np.geomspace(st["a_min"], st["a_max"], st["points"])
-    gbar = st["gamma_bar"] or an.gamma_bar_material(get_material(st["material"]))
+    gbar = st["gamma_bar"] or an.gamma_bar_material(case_material(st))
     curves = {"a": [], "c": [], "c_err": [], "L": [], "cutoff": [], "n_mean": []}
     geometry = st["geometry"]
     film = st["thickness"] if geometry == "film" else None
-    for i, ai in enumerate(a):
-        cut, L = _box(float(ai), st["particles"], st["max_box_particles"], film)
-        r = units(f"a{i}", lambda ai=ai, cut=cut, L=L, i=i: stationary_concentration(
-            float(ai), n_target=st["particles"], L=L, cutoff=cut, replicas=st["replicas"],
-            burn=st["burn"], sample=st["sample"], seed=st["seed"] + i, geometry=geometry,
-            thickness=film))
+    boxes = [_box(float(ai), st["particles"], st["max_box_particles"], film) for ai in a]
+    results = units.map([(f"a{i}", lambda ai=ai, cut=cut, L=L, i=i: stationary_concentration(
+        float(ai), n_target=st["particles"], L=L, cutoff=cut, replicas=st["replicas"],
+        burn=st["burn"], sample=st["sample"], seed=st["seed"] + i, geometry=geometry,
+        thickness=film)) for i, (ai, (cut, L)) in enumerate(zip(a, boxes, strict=True))])
+    for i, (ai, (_, L), r) in enumerate(zip(a, boxes, results, strict=True)):
         log.info("c(A) %d/%d: a = %.3g, c = %.4g +- %.2g r_c^-3 (N = %.0f, L = %.1f)", i + 1,
                  a.size, ai, r["c"], r["c_err"], r["n_mean"], L)
         for k in curves:
@@ -128,10 +128,13 @@ def bubbles(st: dict, units=direct) -> StudyResult:
     zetas = list(st["zeta"])
     rows = ([None] if st["spinless"] else []) + zetas
     cp, err = [], []
-    for i, z in enumerate(rows):
-        r = units(f"zeta{i}", lambda z=z, i=i: bb.packing_coefficient(
-            z, L=st["box"], replicas=st["replicas"], burn=st["burn"], sample=st["sample"],
-            seed=st["seed"] + i))
+    items = [(f"zeta{i}", lambda z=z, i=i: bb.packing_coefficient(
+        z, L=st["box"], replicas=st["replicas"], burn=st["burn"], sample=st["sample"],
+        seed=st["seed"] + i)) for i, z in enumerate(rows)]
+    if st["polarization_steps"] > 0:  # independent of the rows: shared with them
+        items.append(("polarization", lambda: _polarization_trace(st)))
+    results = units.map(items)
+    for z, r in zip(rows, results, strict=False):
         cp.append(r["cp"])
         err.append(r["cp_err"])
         log.info("bubbles: zeta = %s: C_p = %.4f +- %.4f", "spinless" if z is None else z,
@@ -144,7 +147,7 @@ def bubbles(st: dict, units=direct) -> StudyResult:
                            strict=True)),
             "paper": {"C_p": an.CP_PAPER, "C_p_inf": an.CP_SPIN_PAPER, "S8": "2.19 - 4.2/sqrt"}}
     if st["polarization_steps"] > 0:
-        tr = units("polarization", lambda: _polarization_trace(st))
+        tr = results[-1]
         d["trace_cp"], d["trace_P"] = tr["trace_cp"], tr["trace_P"]
         summ["s10_scale_fit"] = bb.packing_scale_fit(tr["trace_cp"], tr["trace_P"])
         summ["cp_zeta_inf_run"] = tr["cp"]
