@@ -1,0 +1,219 @@
+"""Layout to mesh (``fvqp mesh``, :mod:`fvqp.mesh.layout`): the generated mesh has the
+drawing's regions, volumes and interface areas, is a conforming all-hexahedral mesh, its
+``.geo`` regenerates it, a GDS cell gives the same mesh, and it runs in a heat case."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import MESHES, run_fvqp
+
+# substrate 40 x 30 x 5; a 10 x 10 x 0.3 pad; an L-shaped wire (0.1 thick) touching the pad's
+# side at x = 15 and leaving the chip at x = 40; a 6 x 6 x 0.2 cap stacked on the pad
+LAYOUT = """
+unit = "1 um"
+h = 5.0
+[substrate]
+material = "Si"
+box = [0, 0, 40, 30]
+thickness = 5.0
+cells = 2
+[[layer]]
+name = "pad"
+material = "Ta"
+thickness = 0.3
+cells = 2
+rectangles = [[5, 5, 15, 15]]
+[[layer]]
+name = "wire"
+material = "Al"
+thickness = 0.1
+polygons = [[[15, 8], [40, 8], [40, 12], [25, 12], [25, 25], [21, 25], [21, 12], [15, 12]]]
+[[layer]]
+name = "cap"
+material = "Ta"
+z = 0.3
+thickness = 0.2
+rectangles = [[7, 7, 13, 13]]
+"""
+L_PERIMETER = 25 + 4 + 15 + 13 + 4 + 13 + 6 + 4  # the wire's outline (84)
+L_AREA = 25 * 4 + 4 * 13  # 152
+# by hand from the drawing (µm³, µm²)
+VOLUMES = {"substrate": 40 * 30 * 5.0, "pad": 100 * 0.3, "wire": L_AREA * 0.1, "cap": 36 * 0.2}
+AREAS = {
+    "substrate_pad": 100.0, "substrate_wire": L_AREA, "pad_wire": 4 * 0.1, "pad_cap": 36.0,
+    "wire_edge": 4 * 0.1, "substrate_bottom": 1200.0, "substrate_edge": 140 * 5.0,
+    "substrate_surface": 1200.0 - 100 - L_AREA,
+    "pad_surface": (100 - 36) + 40 * 0.3 - 4 * 0.1,
+    "wire_surface": L_AREA + (L_PERIMETER - 4 - 4) * 0.1,
+    "cap_surface": 36 + 24 * 0.2,
+}
+
+
+def _measures(path):
+    """Volume per region and area per facet group of a mesh of boxes, from its nodes."""
+    import meshio
+
+    m = meshio.read(path)
+    names = {int(v[0]): (k, int(v[1])) for k, v in m.field_data.items()}
+    vol: dict[str, float] = {}
+    area: dict[str, float] = {}
+    for block, tags in zip(m.cells, m.cell_data["gmsh:physical"], strict=True):
+        ext = np.ptp(m.points[block.data], axis=1)  # cell extents (boxes, rectangles)
+        for tag in np.unique(tags):
+            name, dim = names[int(tag)]
+            e = ext[tags == tag]
+            if block.type == "hexahedron":
+                vol[name] = vol.get(name, 0.0) + float(np.prod(e, axis=1).sum())
+            elif block.type == "quad":
+                prod = np.prod(np.where(e > 0, e, 1.0), axis=1)
+                area[name] = area.get(name, 0.0) + float(prod.sum())
+    types = {b.type for b in m.cells}
+    return vol, area, types
+
+
+@pytest.fixture(scope="module")
+def chip(tmp_path_factory):
+    d = tmp_path_factory.mktemp("layout")
+    (d / "chip.toml").write_text(LAYOUT)
+    from fvqp.mesh.layout import build_mesh, read_layout
+
+    info = build_mesh(read_layout(d / "chip.toml"), d / "mesh" / "chip.msh")
+    return d, info
+
+
+def test_regions_volumes_and_interface_areas_equal_the_layouts(chip):
+    d, info = chip
+    vol, area, types = _measures(d / "mesh" / "chip.msh")
+    assert types == {"hexahedron", "quad"}  # boxes only: K-orthogonal
+    assert set(vol) == set(VOLUMES) and set(area) == set(AREAS)
+    for name, v in VOLUMES.items():
+        assert vol[name] == pytest.approx(v, rel=1e-12, abs=0), name
+        assert info["regions"][name] == pytest.approx(v, rel=1e-12, abs=0), name
+    for name, a in AREAS.items():
+        assert area[name] == pytest.approx(a, rel=1e-12, abs=0), name
+        assert info["groups"][name] == pytest.approx(a, rel=1e-12, abs=0), name
+
+
+def test_mesh_passes_the_mesh_checker_and_fvqp_reads_its_groups(chip):
+    """Conforming (one piece, no duplicate nodes), boxes, each exterior facet in one
+    group (meshes/check_meshes.py), and fvqp's reader sees regions and interfaces."""
+    d, info = chip
+    p = subprocess.run([sys.executable, str(MESHES / "check_meshes.py"), "-v",
+                        str(d / "mesh" / "chip.msh")], capture_output=True, text=True)
+    assert p.returncode == 0, p.stdout + p.stderr
+    from fvqp.mesh import read_mesh
+
+    raw = read_mesh(d / "mesh" / "chip.msh")
+    assert list(raw.region_names) == ["substrate", "pad", "wire", "cap"]
+    assert info["cells"] == raw.n_cells
+    # z levels: 2 substrate cells; the pad's 2 cells (0.15 thick) meet the wire's top at
+    # 0.1, so 0.1..0.3 takes 2 cells of 0.1; the cap (default ceil(0.2 / h) = 1 cell)
+    z = np.unique(np.round(raw.points[:, 2], 12))
+    assert list(z) == pytest.approx([-5, -2.5, 0, 0.1, 0.2, 0.3, 0.5], rel=0, abs=1e-12)
+    # in-plane: no cell wider than h = 5 (x breaks 0 5 7 13 15 21 25 40, y 0 5 7 8 12 ...)
+    x = np.unique(np.round(raw.points[:, 0], 9))
+    assert np.diff(x).max() <= 5.0 + 1e-9 and {0, 5, 7, 13, 15, 21, 25, 40} <= set(x)
+
+
+def test_geo_script_regenerates_the_same_mesh(chip):
+    import gmsh
+
+    d, info = chip
+    geo = d / "mesh" / "chip.geo"
+    assert geo.is_file()
+    gmsh.initialize(readConfigFiles=False, interruptible=False)
+    try:
+        gmsh.option.setNumber("General.Terminal", 0)
+        gmsh.open(str(geo))
+        gmsh.model.mesh.generate(3)
+        gmsh.write(str(d / "again.msh"))
+    finally:
+        gmsh.finalize()
+    v1, a1, _ = _measures(d / "mesh" / "chip.msh")
+    v2, a2, _ = _measures(d / "again.msh")
+    assert v1 == v2 and a1 == a2
+    import meshio
+
+    assert len(meshio.read(d / "again.msh").points) == len(meshio.read(
+        d / "mesh" / "chip.msh").points)
+
+
+def test_gds_cell_gives_the_same_mesh(tmp_path, chip):
+    gdstk = pytest.importorskip("gdstk")
+    lib = gdstk.Library()
+    top = lib.new_cell("CHIP")
+    sub = lib.new_cell("PAD")  # the pad through a reference: flattened
+    sub.add(gdstk.rectangle((0, 0), (10, 10), layer=1))
+    top.add(gdstk.Reference(sub, (5, 5)))
+    top.add(gdstk.Polygon([(15, 8), (40, 8), (40, 12), (25, 12), (25, 25), (21, 25), (21, 12),
+                           (15, 12)], layer=2))
+    top.add(gdstk.rectangle((7, 7), (13, 13), layer=3, datatype=1))
+    lib.write_gds(str(tmp_path / "chip.gds"))
+    text = LAYOUT.replace('unit = "1 um"', 'unit = "1 um"\ngds = "chip.gds"\ncell = "CHIP"')
+    text = text.replace("rectangles = [[5, 5, 15, 15]]", "gds_layer = [1, 0]")
+    text = text.replace("polygons = [[[15, 8], [40, 8], [40, 12], [25, 12], [25, 25], [21, 25], "
+                        "[21, 12], [15, 12]]]", "gds_layer = [2, 0]")
+    text = text.replace("rectangles = [[7, 7, 13, 13]]", "gds_layer = [3, 1]")
+    assert text.count("gds_layer") == 3
+    (tmp_path / "gds.toml").write_text(text)
+    p = run_fvqp(["mesh", tmp_path / "gds.toml", "-o", tmp_path / "gds.msh"])
+    assert "region wire" in p.stdout and (tmp_path / "gds.geo").is_file()
+    d, _ = chip
+    assert _measures(tmp_path / "gds.msh")[:2] == _measures(d / "mesh" / "chip.msh")[:2]
+
+
+@pytest.mark.parametrize("change, key", [
+    (("z = 0.3", "z = 0.2"), "overlap"),  # the cap sinks into the pad
+    (("[21, 12], [15, 12]]]", "[21, 12], [14, 12], [14, 8]]]"), "overlap"),  # wire into pad
+    (("[21, 25]", "[21, 26]"), "not parallel to x or y"),
+    (("[21, 12], [15, 12]", "[21, 12], [15, 12], [14, 8]"), "not parallel to x or y"),
+    (("[25, 25], [21, 25]", "[25, 45], [21, 45]"), "outside the substrate box"),
+    (('name = "cap"', 'name = "pad"'), "used twice"),
+])
+def test_bad_layouts_are_refused_with_the_fix(tmp_path, change, key):
+    text = LAYOUT.replace(*change)
+    assert text != LAYOUT
+    (tmp_path / "bad.toml").write_text(text)
+    p = run_fvqp(["mesh", tmp_path / "bad.toml"], check=False)
+    assert p.returncode == 2 and key in p.stderr and "Fix:" in p.stderr
+    assert not (tmp_path / "bad.msh").exists()
+
+
+def test_layout_mesh_runs_in_a_heat_case_and_conserves_energy(chip, tmp_path):
+    """A 100 eV pulse in the pad, cooled through the wire's end at the chip edge; the
+    substrate and its interfaces are left out (insulating)."""
+    from fvqp.api import run
+
+    d, _ = chip
+    case = {
+        "model": "heat", "mesh": {"file": str(d / "mesh" / "chip.msh"), "scale": "1 um"},
+        "units": {"reference_material": "Ta"}, "bath": {"temperature": "250 mK"},
+        "regions": {"substrate": {"active": False}, "pad": {"material": "Ta"},
+                    "wire": {"material": "Al"}, "cap": {"material": "Ta"}},
+        "boundaries": {"wire_edge": {"type": "bath"},
+                       **{b: {"type": "insulated"} for b in (
+                           "pad_surface", "wire_surface", "cap_surface", "substrate_pad",
+                           "substrate_wire")}},
+        "sources": [{"type": "pulse", "energy": "100 eV", "time": "1 ns",
+                     "duration": "0.2 ns", "position": [10.0, 10.0, 0.15], "radius": "2 um",
+                     "region": "pad"}],
+        "time": {"end": "20 ns", "dt_initial": "10 ps", "rtol": 1e-3, "atol": "10 uK"},
+        "output": {"every": 1000},
+    }
+    r = run(case, output_dir=tmp_path / "out", name="heat_chip")
+    assert r.status == 0
+    e = r.result["energy_J"]
+    # the pulse as integrated by the adaptive BDF steps (rtol 1e-3): measured +0.19 %
+    assert e["deposited"] == pytest.approx(100 * 1.602176634e-19, rel=5e-3, abs=0)
+    assert abs(e["imbalance"]) < 1e-8 * e["deposited"]
+    T = r.fields["temperature"]
+    assert set(T.region) == {"pad", "wire", "cap"}  # substrate left out
+    assert T.values[-1].max() > 0.25 and T.values.min() >= 0.25 - 1e-6
+    vol = {n: T.measure[T.region == n].sum() for n in ("pad", "wire", "cap")}
+    assert vol["wire"] == pytest.approx(L_AREA * 0.1e-18, rel=1e-12, abs=0)  # m³
+
