@@ -39,7 +39,9 @@ from functools import cached_property
 
 import numpy as np
 
-__all__ = ["BinGrid", "cell_gaps", "cell_spectra"]
+from .gap_equation import weak_coupling_gaps
+
+__all__ = ["BinGrid", "bin_weights", "cell_gaps", "cell_spectra", "gaps"]
 
 
 @dataclass(frozen=True)
@@ -124,48 +126,71 @@ def cell_spectra(grid: BinGrid, delta: np.ndarray
     return np.where(has, rho, 0.0), np.where(has, ados, 0.0), dl
 
 
-def cell_gaps(grid: BinGrid, f: np.ndarray, delta0: np.ndarray,
-                          tol: float = 1e-13) -> np.ndarray:
-    r"""Self-consistent gaps of cells with QP distributions ``f`` (module docstring).
+def bin_weights(grid: BinGrid, delta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    r"""Integration rule of the gap equation on the bins (module docstring): for ``f``
+    constant on every bin :math:`[a_i, b_i]`,
+    :math:`W_i = \operatorname{acosh}(b_i/\Delta) - \operatorname{acosh}(\max(a_i,
+    \Delta)/\Delta) = \int_{bin} dE/\sqrt{E^2 - \Delta^2}` (0 below the gap), and
+    :math:`dW_i/d\Delta = -b_i/(\Delta s(b_i)) + a_i/(\Delta s(a_i))` (terms only for
+    edges above the gap), both shape (C, N) for trial gaps ``delta`` (C,)."""
+    dd = np.asarray(delta, dtype=float)[:, None]
+    a, b = grid.edges[None, :-1], grid.edges[None, 1:]
+    lo = np.maximum(a, dd)
+    w = np.arccosh(np.maximum(b / dd, 1.0)) - np.arccosh(lo / dd)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tb = np.where(b > dd, b / (dd * np.sqrt((b - dd) * (b + dd))), 0.0)
+        ta = np.where(a > dd, a / (dd * np.sqrt((a - dd) * (a + dd))), 0.0)
+    return w, ta - tb
 
-    Solved by bisection on :math:`[10^{-6}\Delta_0, \Delta_0]` for every cell at once;
-    cells whose gap equation has no positive root (``f`` too large: the film turned
-    normal) get ``0``.
+
+def gaps(f_cells: np.ndarray, grid: BinGrid, delta0: np.ndarray, *, derivative: bool = False,
+         tol: float = 1e-15) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    r"""Self-consistent gaps of cells with QP distributions ``f_cells`` (module docstring).
+
+    The one gap-equation solver (:func:`fvqp.spectra.gap_equation.weak_coupling_gaps`)
+    with the bin rule :func:`bin_weights`, on the bracket :math:`[10^{-6}\Delta_0,
+    \Delta_0]` of every cell at once; cells whose gap equation has no positive root there
+    (``f`` too large: the film turned normal) get ``0``.
 
     Parameters
     ----------
+    f_cells : ndarray, shape (C, N)
+        QP occupation of the bins of every cell.
     grid : BinGrid
-    f : ndarray, shape (C, N)
     delta0 : ndarray, shape (C,)
-        Zero-temperature gap of each cell's material (reference energy units); ``0``
-        for normal cells.
+        Zero-temperature gap of each cell's material (the coupling of the weak-coupling
+        gap equation, reference energy units); ``0`` for normal cells.
+    derivative : bool
+        Also return :math:`\partial\Delta/\partial f`, shape (C, N):
+        :math:`2W_i(\Delta)/R'(\Delta)` (implicit differentiation,
+        :mod:`fvqp.spectra.gap_equation`), 0 in normal cells.
+    tol : float
+        Root tolerance relative to :math:`\Delta_0`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> g = BinGrid.build(1.0, 0.01, 12.0)
+    >>> d, dd = gaps(np.zeros((1, g.n)), g, np.array([1.764]), derivative=True)
+    >>> float(d[0]), bool(np.all(dd <= 0) and dd[0, -1] < 0)  # T = 0 gap; QPs lower it
+    (1.764, True)
     """
-    f = np.asarray(f, dtype=float)
+    f = np.asarray(f_cells, dtype=float)
     d0 = np.asarray(delta0, dtype=float)
     out = np.zeros(len(d0))
+    sens = np.zeros(f.shape)
     sc = d0 > 0
-    if not np.any(sc):
-        return out
-    fs, d0s = f[sc], d0[sc]
-    a, b = grid.edges[:-1], grid.edges[1:]
+    if np.any(sc):
+        res = weak_coupling_gaps(f[sc], d0[sc], lambda d: bin_weights(grid, d), (1.0, 1e-6),
+                                 tol=tol, derivative=derivative)
+        if derivative:
+            out[sc], sens[sc] = res
+        else:
+            out[sc] = res
+    return (out, sens) if derivative else out
 
-    def g(d: np.ndarray) -> np.ndarray:
-        dd = d[:, None]
-        lo = np.maximum(a[None, :], dd)
-        w = np.arccosh(np.maximum(b[None, :] / dd, 1.0)) - np.arccosh(lo / dd)
-        return np.log(d0s / d) - 2.0 * np.sum(fs * w, axis=1)
 
-    lo, hi = 1e-6 * d0s, d0s.copy()
-    glo = g(lo)
-    for _ in range(200):
-        mid = 0.5 * (lo + hi)
-        gm = g(mid)
-        left = np.sign(gm) == np.sign(glo)
-        lo, glo = np.where(left, mid, lo), np.where(left, gm, glo)
-        hi = np.where(left, hi, mid)
-        if np.all(hi - lo <= tol * d0s):
-            break
-    res = 0.5 * (lo + hi)
-    res[g(1e-6 * d0s) < 0] = 0.0  # no superconducting solution
-    out[sc] = res
-    return out
+def cell_gaps(grid: BinGrid, f: np.ndarray, delta0: np.ndarray,
+              tol: float = 1e-13) -> np.ndarray:
+    """:func:`gaps` with the grid first (the signature of the transport model)."""
+    return gaps(f, grid, delta0, tol=tol)

@@ -52,13 +52,18 @@ References
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import lru_cache
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import integrate, optimize, special
+from scipy import integrate, special
 
+from .gap_equation import (
+    gap_equation_residual,
+    gap_equation_residual_derivative,
+    gap_from_distribution,
+    solve_gap,
+)
 from .thermal_occupations import _out, bose, fermi, minus_dfermi_dE
 
 __all__ = [
@@ -86,9 +91,6 @@ BCS_GAP_RATIO: float = float(np.pi * np.exp(-np.euler_gamma))
 ZETA3: float = float(special.zeta(3.0))
 #: Ginzburg-Landau slope :math:`\Delta \simeq \sqrt{8\pi^2/(7\zeta(3))}\,T_c\sqrt{1-T/T_c}`
 GL_GAP_SLOPE: float = float(np.sqrt(8.0 * np.pi**2 / (7.0 * ZETA3)))
-
-Distribution = Callable[[NDArray[np.float64]], ArrayLike] | tuple[ArrayLike, ArrayLike]
-
 
 # --------------------------------------------------------------------------------------
 # weak-coupling gap via Matsubara sums
@@ -235,20 +237,19 @@ def _cutoff_residual(delta: float, T: float, debye_energy: float, inv_lambda: fl
 
 
 def _cutoff_gap_scalar(T: float, Tc: float, debye_energy: float, inv_lambda: float) -> float:
+    r"""Root of :func:`_cutoff_residual` in :math:`[10^{-10}, 1]\Delta_{00}` (one bracket of
+    :func:`fvqp.spectra.gap_equation.solve_gap`), 0 above :math:`T_c`."""
     delta00 = debye_energy / np.sinh(inv_lambda)
     if T >= Tc:
         return 0.0
     if T <= 0:
         return float(delta00)
-    lo, hi = 1e-10 * delta00, delta00 * (1.0 + 1e-12)
-    if _cutoff_residual(lo, T, debye_energy, inv_lambda) <= 0:
-        return 0.0
-    return float(
-        optimize.brentq(
-            _cutoff_residual, lo, hi, args=(T, debye_energy, inv_lambda),
-            xtol=1e-16 * delta00, rtol=1e-15, maxiter=200,
-        )
-    )
+    scan = np.array([[delta00 * (1.0 + 1e-12), 1e-10 * delta00]])
+
+    def r(d: NDArray[np.float64]) -> NDArray[np.float64]:
+        return np.array([_cutoff_residual(float(d[0]), T, debye_energy, inv_lambda)])
+
+    return float(solve_gap(r, scan, tol=1e-16)[0])
 
 
 def _cutoff_dgap_dT_scalar(T: float, delta: float, debye_energy: float) -> float:
@@ -385,199 +386,6 @@ def dgap_dT(
         for x, d in zip(T[sc].ravel(), delta, strict=True)
     ]
     return _out(out)
-
-
-# --------------------------------------------------------------------------------------
-# non-equilibrium gap equation
-# --------------------------------------------------------------------------------------
-def _grid_residual_and_derivative(
-    delta: NDArray[np.float64],
-    E_grid: NDArray[np.float64],
-    f_vals: NDArray[np.float64],
-    debye_energy: float,
-    inv_lambda: float,
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    r"""Exact residual and derivative for piecewise-linear :math:`f` (see
-    :func:`gap_equation_residual`)."""
-    d = np.asarray(delta, dtype=float)[..., None]
-    e_d = np.sqrt(debye_energy**2 + d * d)
-    # cells: grid cells plus one f = 0 cell from grid top to E_D
-    lo = np.concatenate([E_grid[:-1], E_grid[-1:]])
-    hi_base = np.concatenate([E_grid[1:], [np.inf]])
-    slope = np.concatenate([np.diff(f_vals) / np.diff(E_grid), [0.0]])
-    icpt = np.concatenate([f_vals[:-1] - slope[:-1] * E_grid[:-1], [0.0]])
-    lo_c = np.clip(lo, d, e_d)
-    hi_c = np.clip(hi_base, d, e_d)
-    # energies below the first grid point: f = f_vals[0] (constant) from Delta to E_grid[0]
-    lo_c = np.concatenate([d, lo_c], axis=-1)
-    hi_c = np.concatenate([np.clip(E_grid[:1], d, e_d), hi_c], axis=-1)
-    a = np.concatenate([[f_vals[0]], icpt])
-    b = np.concatenate([[0.0], slope])
-    lo_c, hi_c = np.broadcast_arrays(lo_c, hi_c)
-    dd = np.broadcast_to(d, lo_c.shape)
-    x_lo, x_hi = lo_c / dd, hi_c / dd
-    acosh_diff = np.arccosh(x_hi) - np.arccosh(x_lo)
-    sq_diff = np.sqrt((hi_c - dd) * (hi_c + dd)) - np.sqrt((lo_c - dd) * (lo_c + dd))
-    integral_f = np.sum(a * acosh_diff + b * sq_diff, axis=-1)
-    u_d = np.arcsinh(debye_energy / d[..., 0])
-    residual = u_d - 2.0 * integral_f - inv_lambda
-    # derivative: -(1/Delta) sum_cells (1 - 2 a_i) [sqrt(1 - Delta^2/E^2)]
-    s_hi = np.sqrt(1.0 - 1.0 / (x_hi * x_hi))
-    s_lo = np.sqrt(1.0 - 1.0 / (x_lo * x_lo))
-    full = np.sqrt(1.0 - 1.0 / (e_d[..., 0] / d[..., 0]) ** 2)
-    deriv = -(full - 2.0 * np.sum(a * (s_hi - s_lo), axis=-1)) / d[..., 0]
-    # Leibniz term from the jump f_top -> 0 at the fixed energy E_top (moves in xi with Delta)
-    e_top, f_top = E_grid[-1], f_vals[-1]
-    d0 = d[..., 0]
-    inside = (e_top > d0) & (e_top < e_d[..., 0])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        jump = 2.0 * f_top * d0 / (e_top * np.sqrt((e_top - d0) * (e_top + d0)))
-    deriv = deriv + np.where(inside, jump, 0.0)
-    return residual, deriv
-
-
-def _prepare_distribution(
-    f: Distribution,
-) -> tuple[Callable[..., NDArray] | None, NDArray | None, NDArray | None]:
-    if callable(f):
-        return f, None, None
-    E_grid, f_vals = (np.asarray(v, dtype=float) for v in f)
-    if E_grid.ndim != 1 or E_grid.shape != f_vals.shape or E_grid.size < 2:
-        raise ValueError("(E_grid, f_values) must be 1-D arrays of equal length >= 2")
-    if np.any(np.diff(E_grid) <= 0):
-        raise ValueError("E_grid must be strictly increasing")
-    return None, E_grid, f_vals
-
-
-def _callable_residual(delta: float, f: Callable, debye_energy: float, inv_lambda: float) -> float:
-    u_d = float(np.arcsinh(debye_energy / delta))
-    val, _ = integrate.quad(
-        lambda u: float(np.asarray(f(np.asarray(delta * np.cosh(u))))), 0.0, u_d,
-        epsabs=1e-13, epsrel=1e-12, limit=500,
-    )
-    return u_d - 2.0 * val - inv_lambda
-
-
-def gap_equation_residual(
-    delta: ArrayLike, f: Distribution, debye_energy: float, coupling: float
-) -> NDArray[np.float64] | float:
-    r"""Residual of the non-equilibrium gap equation (reconstructed notes Eq. 1).
-
-    .. math::
-
-        R(\Delta) = \int_0^{\omega_D} d\xi\,\frac{1-2f(E)}{E} - \frac{1}{\lambda}
-        = \operatorname{asinh}\frac{\omega_D}{\Delta}
-          - 2\int_\Delta^{E_D}\frac{f(E)\,dE}{\sqrt{E^2-\Delta^2}} - \frac{1}{\lambda},
-
-    :math:`E_D = \sqrt{\omega_D^2+\Delta^2}`. A self-consistent gap satisfies :math:`R = 0`.
-
-    Parameters
-    ----------
-    delta : array_like
-        Trial gap(s) :math:`> 0`.
-    f : callable or (E_grid, f_values)
-        Quasiparticle distution (branch-symmetric). A callable ``f(E)`` is integrated with
-        ``quad`` in :math:`E = \Delta\cosh u`. A tabulated pair is interpolated **linearly**;
-        below the first grid energy :math:`f` is held at its first value; **above the grid's top
-        energy** :math:`f = 0` (no quasiparticles beyond the grid). For tabulated :math:`f` the
-        integral is done exactly cell by cell,
-        :math:`\int (a+bE)/\sqrt{E^2-\Delta^2}\,dE = a\,\mathrm{acosh}(E/\Delta) +
-        b\sqrt{E^2-\Delta^2}`, so there is no quadrature error.
-    debye_energy : float
-        Cutoff :math:`\omega_D`.
-    coupling : float
-        :math:`\lambda = N_0 V` (e.g. from :func:`coupling_from_tc`).
-    """
-    inv_lambda = 1.0 / float(coupling)
-    fc, E_grid, f_vals = _prepare_distribution(f)
-    d = np.asarray(delta, dtype=float)
-    if fc is not None:
-        wd = float(debye_energy)
-        vals = [_callable_residual(float(x), fc, wd, inv_lambda) for x in d.ravel()]
-        return _out(np.asarray(vals).reshape(d.shape))
-    res, _ = _grid_residual_and_derivative(d, E_grid, f_vals, float(debye_energy), inv_lambda)
-    return _out(res)
-
-
-def gap_equation_residual_derivative(
-    delta: ArrayLike, f: Distribution, debye_energy: float, coupling: float
-) -> NDArray[np.float64] | float:
-    r""":math:`dR/d\Delta` of :func:`gap_equation_residual` (for Newton solvers).
-
-    Differentiating under the :math:`\xi` integral (fixed limits) gives
-
-    .. math::
-
-        \frac{dR}{d\Delta} = \Delta\int_\Delta^{E_D}\frac{dE}{\sqrt{E^2-\Delta^2}}
-        \frac{d}{dE}\left[\frac{1-2f(E)}{E}\right].
-
-    For piecewise-linear :math:`f = a_i + b_iE` the slope terms cancel exactly and
-    :math:`dR/d\Delta = -\Delta^{-1}\sum_i(1-2a_i)\,[\sqrt{1-\Delta^2/E^2}]_{E_i}^{E_{i+1}}`
-    (cells clipped to :math:`[\Delta, E_D]`). For a callable :math:`f` a central difference of
-    the ``quad`` residual with step :math:`10^{-5}\Delta` is used (relative accuracy
-    :math:`\sim 10^{-7}`).
-    """
-    inv_lambda = 1.0 / float(coupling)
-    fc, E_grid, f_vals = _prepare_distribution(f)
-    d = np.asarray(delta, dtype=float)
-    if fc is not None:
-        out = []
-        for x in d.ravel():
-            h = 1e-5 * x
-            rp = _callable_residual(x + h, fc, float(debye_energy), inv_lambda)
-            rm = _callable_residual(x - h, fc, float(debye_energy), inv_lambda)
-            out.append((rp - rm) / (2.0 * h))
-        return _out(np.asarray(out).reshape(d.shape))
-    _, der = _grid_residual_and_derivative(d, E_grid, f_vals, float(debye_energy), inv_lambda)
-    return _out(der)
-
-
-def gap_from_distribution(
-    f: Distribution, debye_energy: float, coupling: float, *, n_scan: int = 64
-) -> float:
-    r"""Self-consistent gap for a given (possibly non-thermal) distribution :math:`f(E)`.
-
-    Solves :math:`R(\Delta) = 0` (:func:`gap_equation_residual`). Since :math:`f \ge 0`,
-    :math:`R(\Delta) < 0` for :math:`\Delta > \Delta_{00} = \omega_D/\sinh(1/\lambda)` (the
-    :math:`T = 0` gap), so all roots lie in :math:`(0, \Delta_{00}]`. The residual is scanned on
-    ``n_scan`` log-spaced points from :math:`\Delta_{00}` down to :math:`10^{-8}\Delta_{00}` and
-    the **largest** root is polished with ``brentq`` (strongly driven distributions can give
-    several roots; the largest is the stable superconducting branch). If no sign change is
-    found, there is no non-trivial solution and 0 is returned.
-
-    Parameters
-    ----------
-    f : callable or (E_grid, f_values)
-        Distribution, see :func:`gap_equation_residual` (tabulated: linear interpolation,
-        :math:`f = 0` above the grid).
-    debye_energy : float
-        Cutoff :math:`\omega_D`.
-    coupling : float
-        :math:`\lambda`.
-
-    Returns
-    -------
-    float
-        :math:`\Delta \ge 0`.
-    """
-    inv_lambda = 1.0 / float(coupling)
-    delta00 = float(debye_energy) / np.sinh(inv_lambda)
-    scan = delta00 * np.logspace(0.0, -8.0, n_scan)
-    scan[0] *= 1.0 + 1e-12
-    fc, E_grid, f_vals = _prepare_distribution(f)
-    res = np.asarray(gap_equation_residual(scan, f, debye_energy, coupling), dtype=float)
-    positive = np.nonzero(res > 0)[0]
-    if positive.size == 0:
-        return 0.0
-    i = int(positive[0])  # largest Delta with R > 0; R(scan[i-1]) <= 0
-    if i == 0:
-        return float(delta00)
-    lo, hi = scan[i], scan[i - 1]
-
-    def r(x: float) -> float:
-        return float(gap_equation_residual(x, f, debye_energy, coupling))
-
-    return float(optimize.brentq(r, lo, hi, xtol=1e-15 * delta00, rtol=1e-15, maxiter=200))
 
 
 # --------------------------------------------------------------------------------------

@@ -47,17 +47,22 @@ final state is exact on the final grid.
 from __future__ import annotations
 
 import logging
-import math
 
 import numpy as np
-from scipy import optimize
 
 from ...collisions import EnergyGrid
+from ...spectra.gap_equation import weak_coupling_gaps, weak_coupling_residual
 from .model import Kinetics0D
 
 log = logging.getLogger(__name__)
 
-__all__ = ["gap_equation", "remap", "self_consistent_gap", "steady_state_self_consistent"]
+__all__ = [
+    "gap_equation",
+    "remap",
+    "self_consistent_gap",
+    "steady_state_self_consistent",
+    "xi_weights",
+]
 
 
 def _xi_edges(grid: EnergyGrid) -> np.ndarray:
@@ -65,30 +70,40 @@ def _xi_edges(grid: EnergyGrid) -> np.ndarray:
     return np.sqrt(x * (x + 2.0 * grid.delta))
 
 
+def xi_weights(grid: EnergyGrid, delta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    r"""Integration rule of the gap equation on the 0D grid (module docstring): ``f``
+    constant on the :math:`\xi` cells of ``grid``,
+    :math:`W_i = \operatorname{asinh}(\xi_{i+1}/\Delta) - \operatorname{asinh}(\xi_i/\Delta)`
+    and :math:`dW_i/d\Delta = -[\xi/(\Delta\sqrt{\xi^2+\Delta^2})]_{\xi_i}^{\xi_{i+1}}`,
+    shape (C, N) for trial gaps ``delta`` (C,)."""
+    d = np.asarray(delta, dtype=float)[:, None]
+    xi = _xi_edges(grid)[None, :]
+    w = np.diff(np.arcsinh(xi / d), axis=1)
+    dw = -np.diff(xi / (d * np.sqrt(xi * xi + d * d)), axis=1)
+    return w, dw
+
+
 def gap_equation(delta: float, f: np.ndarray, grid: EnergyGrid, delta0: float) -> float:
     r"""Residual :math:`\ln(\Delta_0/\Delta) - 2\sum_i f_i[\operatorname{asinh}]_i`
     (module docstring) of the occupation ``f`` on ``grid`` at the trial gap ``delta``."""
-    xi = _xi_edges(grid) / delta
-    return math.log(delta0 / delta) - 2.0 * float(np.dot(f, np.diff(np.arcsinh(xi))))
+    return float(weak_coupling_residual(np.array([delta]), np.asarray(f)[None, :],
+                                        np.array([delta0]), lambda d: xi_weights(grid, d))[0])
 
 
 def self_consistent_gap(f: np.ndarray, grid: EnergyGrid, delta0: float) -> float:
     r"""The largest root :math:`\Delta \in (0, \Delta_0]` of :func:`gap_equation`.
 
-    The residual is negative at :math:`\Delta_0` (any ``f >= 0``) and scanned downwards on
-    a log grid to the first sign change, then polished with ``brentq`` (to 1e-15).
+    The one gap-equation solver (:func:`fvqp.spectra.gap_equation.weak_coupling_gaps`)
+    with the rule :func:`xi_weights`: the residual is negative at :math:`\Delta_0` (any
+    ``f >= 0``), scanned downwards on a log grid (121 points to :math:`10^{-6}\Delta_0`)
+    to the first sign change and polished to :math:`10^{-15}\Delta_0`.
     Returns 0 if there is no superconducting solution.
     """
     if gap_equation(delta0, f, grid, delta0) > 0:  # pragma: no cover - f < 0
         raise ValueError("occupation with negative entries")
-    scan = delta0 * np.logspace(0.0, -6.0, 121)
-    prev = scan[0]
-    for d in scan[1:]:
-        if gap_equation(d, f, grid, delta0) > 0:
-            return float(optimize.brentq(gap_equation, d, prev, args=(f, grid, delta0),
-                                         xtol=1e-15 * delta0, rtol=1e-15))
-        prev = d
-    return 0.0
+    d = weak_coupling_gaps(np.asarray(f, dtype=float)[None, :], np.array([float(delta0)]),
+                           lambda d: xi_weights(grid, d), np.logspace(0.0, -6.0, 121))
+    return float(d[0])
 
 
 def _overlap(a: np.ndarray, b: np.ndarray) -> np.ndarray:
