@@ -71,8 +71,15 @@ _UNITS: dict[str, dict[str, float]] = {
     "diffusivity": {"m^2/s": 1.0, "m2/s": 1.0},
     "heat_flux": {"W/m^2": 1.0, "W/m2": 1.0},
     "frequency": {"Hz": 1.0},
+    "velocity": {"m/s": 1.0},
+    # single-spin density of states of a material (N0); the prefix of "um^3" is on the metre
+    "density_of_states": {"1/(J m^3)": 1.0, "1/(J m3)": 1.0, "/J/m^3": 1.0,
+                          "1/(eV m^3)": 1.0 / E_CHARGE, "1/(eV um^3)": 1e18 / E_CHARGE,
+                          "1/(eV nm^3)": 1e27 / E_CHARGE},
     "dimensionless": {"1": 1.0},
 }
+#: dimensions whose units are spelled out in full (no SI prefix is applied to them)
+_NO_PREFIX = {"density_of_states"}
 # the prefix of an area/diffusivity unit applies to the length inside: "um^2" = (1e-6 m)^2
 _SQUARED = {"area", "diffusivity", "heat_flux"}
 
@@ -88,6 +95,8 @@ def _unit_factor(unit: str, dimension: str) -> float | None:
     table = _UNITS[dimension]
     if unit in table:
         return table[unit]
+    if dimension in _NO_PREFIX:
+        return None
     for sym, fac in table.items():
         if unit.endswith(sym) and unit[: -len(sym)] in _PREFIX:
             p = _PREFIX[unit[: -len(sym)]]
@@ -167,6 +176,23 @@ def parse_quantity(value: object, dimension: str, *, require_unit: bool = False)
 # The internal unit system
 # ---------------------------------------------------------------------------------------
 
+#: case-file dimension -> the kind of :attr:`UnitSystem.scales` its internal value is in
+#: (``None``: a pure number, unchanged). ``energy`` is deliberately absent: a case energy
+#: is either a quasiparticle energy scale (a gap, a bin width, a photon: kind ``energy``,
+#: :math:`k_BT_c`) or an amount deposited in a device (a pulse: kind ``total_energy``,
+#: :math:`N_0(k_BT_c)^2L_u^3`); each energy :class:`fvqp.case.schema.Field` says which
+#: (``internal=...``). Material constants stay SI (``internal="si"``): they are combined
+#: with the database's SI values into a :class:`fvqp.materials.Material`.
+INTERNAL_KIND: dict[str, str | None] = {
+    "temperature": "temperature", "time": "time", "length": "length", "area": "area",
+    "power": "power", "voltage": "voltage", "current": "current",
+    "resistance": "resistance", "resistivity": "resistivity",
+    "conductance": "conductance", "diffusivity": "diffusivity", "heat_flux": "heat_flux",
+    "frequency": "rate", "velocity": "velocity", "density_of_states": "dos",
+    "dimensionless": None,
+}
+
+
 
 @dataclass(frozen=True)
 class UnitSystem:
@@ -225,7 +251,21 @@ class UnitSystem:
             "rate": 1.0 / t,
             "number_density": self.N0 * e,  # states per m^3 of N0 k_B Tc
             "voltage": e / E_CHARGE,
+            # a charge e per internal number of states N0 k_B Tc L^3 per time unit; the
+            # rest follows: R_u = V_u/I_u = t_u/(e^2 N0 L^3), so that a tunnel rate per
+            # state tau0/(2 e^2 R N0 V) is 1/(2 R V) internally
+            "current": E_CHARGE * self.N0 * e * L**3 / t,
+            "resistance": t / (E_CHARGE**2 * self.N0 * L**3),
+            "conductance": E_CHARGE**2 * self.N0 * L**3 / t,
+            "resistivity": t / (E_CHARGE**2 * self.N0 * L**2),
+            "velocity": L / t,
+            "action": e * t,  # hbar = HBAR / scales["action"] internally
         }
+
+    def internal_kind(self, dimension: str) -> str | None:
+        """The kind of :attr:`scales` a case value of ``dimension`` is measured in (see
+        :data:`INTERNAL_KIND`)."""
+        return INTERNAL_KIND[dimension]
 
     def to_internal(self, value, kind: str):
         """SI -> internal (works on floats and numpy arrays)."""

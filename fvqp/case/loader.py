@@ -128,6 +128,15 @@ class Case:
     def name(self) -> str:
         return os.path.splitext(os.path.basename(self.path))[0]
 
+    def internal(self, units):
+        """This case with its values in the internal units ``units``
+        (:class:`fvqp.case.internal.InternalCase`, converted once from the schema's
+        declared dimensions)."""
+        from .internal import InternalCase, internal_values
+
+        schema = generic_schema(get_model_spec(self.model))
+        return InternalCase(self, units, internal_values(self.data, schema, units))
+
 
 def _read_toml(path: str) -> dict:
     """The TOML content of ``path``; a missing, unreadable, non-UTF-8 or binary file or

@@ -22,7 +22,8 @@ _UNITS_HINT = {
     "diffusivity": 'm^2/s (e.g. "5 cm^2/s")', "heat_flux": "W/m^2",
     "current": 'A (e.g. "5 uA")', "voltage": 'V (e.g. "300 uV")',
     "resistance": 'Ohm (e.g. "10 kOhm")', "conductance": 'S (e.g. "0.1 mS")',
-    "frequency": 'Hz (e.g. "90 GHz")',
+    "frequency": 'Hz (e.g. "90 GHz")', "velocity": 'm/s (e.g. "2e6 m/s")',
+    "density_of_states": '1/(J m^3) or 1/(eV um^3) (e.g. "1.72e10 1/(eV um^3)")',
 }
 
 #: SI symbol of each dimension, for the fix of a value given without a unit
@@ -30,13 +31,22 @@ _SI_SYMBOL = {
     "temperature": "K", "time": "s", "length": "m", "area": "m^2", "energy": "J",
     "power": "W", "voltage": "V", "current": "A", "resistance": "Ohm",
     "resistivity": "Ohm m", "conductance": "S", "diffusivity": "m^2/s",
-    "heat_flux": "W/m^2", "frequency": "Hz",
+    "heat_flux": "W/m^2", "frequency": "Hz", "velocity": "m/s",
+    "density_of_states": "1/(J m^3)",
 }
 
 
 @dataclass
 class Field:
-    """One value. ``kind`` is str, int, float, bool, quantity, path, list or options."""
+    """One value. ``kind`` is str, int, float, bool, quantity, path, list or options.
+
+    ``internal`` says what a quantity becomes in the internal case
+    (:mod:`fvqp.case.internal`): a kind of :attr:`fvqp.units.UnitSystem.scales`, or
+    ``"si"`` for a value kept in SI (material constants, combined with the database's SI
+    values). ``None`` takes the kind of the ``dimension``
+    (:data:`fvqp.units.INTERNAL_KIND`); an ``energy`` must say which it is: a QP energy
+    scale (``"energy"``, :math:`k_BT_c`) or an amount deposited (``"total_energy"``).
+    """
 
     kind: str
     doc: str = ""
@@ -47,6 +57,7 @@ class Field:
     positive: bool = False
     nonnegative: bool = False
     item: Field | None = None  # for lists
+    internal: str | None = None
 
 
 @dataclass

@@ -53,6 +53,7 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 __all__ = [
+    "CASE_OVERRIDE",
     "K_B",
     "Material",
     "UnknownMaterialError",
@@ -81,6 +82,10 @@ UNITS: Mapping[str, str] = MappingProxyType(
     }
 )
 _REQUIRED = ("Tc", "gap_ratio", "N0")
+#: source of a number set by a case file (:meth:`Material.with_overrides`)
+CASE_OVERRIDE = "case override"
+#: source of a number replaced in Python (:meth:`Material.replace`)
+USER_OVERRIDE = "user override"
 
 
 class UnknownMaterialError(KeyError):
@@ -100,7 +105,8 @@ class Material:
     :math:`\Delta_0` at fixed coupling strength.
 
     Use :meth:`replace` to override values; overridden fields get the source
-    ``"user override"``.
+    ``"user override"``; a case file's values go through :meth:`with_overrides` (source
+    ``"case override"``).
     """
 
     name: str
@@ -149,12 +155,46 @@ class Material:
 
     def replace(self, **overrides: Any) -> Material:
         """Copy with some fields replaced (sources of those fields become ``user override``)."""
+        return self._overridden(overrides, USER_OVERRIDE)
+
+    def with_overrides(self, **values: Any) -> Material:
+        r"""Copy with the constants a case file sets (SI, fields of :data:`UNITS`); their
+        sources become :data:`CASE_OVERRIDE`.
+
+        ``delta0`` [J] may be given instead of ``gap_ratio``: it sets
+        :math:`\Delta_0/k_BT_c` with the (possibly overridden) ``Tc``.
+
+        Examples
+        --------
+        >>> al = get_material("Al").with_overrides(tau0=500e-9)
+        >>> al.tau0, al.sources["tau0"]
+        (5e-07, 'case override')
+        """
+        values = dict(values)
+        if "delta0" in values:
+            if "gap_ratio" in values:
+                raise TypeError("give delta0 or gap_ratio, not both")
+            tc = values.get("Tc", self.Tc)
+            values["gap_ratio"] = values.pop("delta0") / (K_B * tc)
+        return self._overridden(values, CASE_OVERRIDE)
+
+    def _overridden(self, overrides: Mapping[str, Any], source: str) -> Material:
         unknown = set(overrides) - set(UNITS) - {"name"}
         if unknown:
             raise TypeError(f"unknown material field(s): {sorted(unknown)}")
         src = dict(self.sources)
-        src.update({k: "user override" for k in overrides if k != "name"})
+        src.update({k: source for k in overrides if k != "name"})
         return dataclasses.replace(self, sources=MappingProxyType(src), **overrides)
+
+    def provenance(self) -> dict[str, dict]:
+        """Every number with its unit and source: ``{field: {value, unit, source}}`` (the
+        ``materials`` entry of a run's ``summary.json``)."""
+        out = {}
+        for key, unit in UNITS.items():
+            v = getattr(self, key)
+            if v is not None:
+                out[key] = {"value": v, "unit": unit, "source": self.sources.get(key, "")}
+        return out
 
 
 # ---- loading ---------------------------------------------------------------------------

@@ -96,10 +96,12 @@ def spatial_weights(dist, volume_owned: np.ndarray, in_regions: np.ndarray,
     return w / total
 
 
-def placement(dist, geometry, units, spec: dict, mesh_scale: float) -> np.ndarray:
+def placement(dist, geometry, units, spec: dict, mesh_scale: float,
+              internal: bool = False) -> np.ndarray:
     """Spatial weights of a case-file source (``region``, ``position``, ``radius`` keys)
     over the owned cells: by volume in the region (default: all simulated cells),
-    optionally times a Gaussian spot; positions are in mesh units."""
+    optionally times a Gaussian spot; positions are in mesh units. ``internal``: ``spec``
+    and ``mesh_scale`` are internal values (:class:`fvqp.case.InternalCase`), else SI."""
     loc = dist.local
     n = loc.n_owned
     names = geometry.region_names
@@ -111,9 +113,12 @@ def placement(dist, geometry, units, spec: dict, mesh_scale: float) -> np.ndarra
     else:
         sel = np.ones(n, dtype=bool)
     pos = spec.get("position")
+    scale = mesh_scale if internal else mesh_scale / units.length
     if pos is not None:
-        pos = np.array(list(pos) + [0.0] * (3 - len(pos))) * (mesh_scale / units.length)
-    radius = units.to_internal(spec["radius"], "length") if spec.get("radius") else None
+        pos = np.array(list(pos) + [0.0] * (3 - len(pos))) * scale
+    radius = spec.get("radius") or None
+    if radius is not None and not internal:
+        radius = units.to_internal(radius, "length")
     if pos is not None and radius is None:
         raise ValueError("a source with a position needs a radius")
     return spatial_weights(dist, loc.volume[:n], sel, loc.centroid[:n], pos, radius)
@@ -131,19 +136,25 @@ def profile(units, energy=None, centre=0.0, duration=None, power=None, start=0.0
                         u.to_internal(stop, "time") if stop else math.inf)
 
 
-def case_sources(dist, geometry, units, data: dict, amount_key: str = "deposit"
-                 ) -> list[tuple[dict, np.ndarray, object]]:
+def case_sources(dist, geometry, units, data, amount_key: str = "deposit",
+                 internal: bool = False) -> list[tuple[dict, np.ndarray, object]]:
     """``(spec, weights, profile)`` of every ``[[sources]]`` table of a case.
 
     A table with ``amount_key`` (the deposited energy: ``"energy"`` for heat pulses,
     ``"deposit"`` for the kinetic models) is a pulse around ``time`` with width
-    ``duration``; otherwise it is a ``power`` switched on in ``[start, stop)``. Values
-    are SI (validated case data), weights and profiles internal.
+    ``duration``; otherwise it is a ``power`` switched on in ``[start, stop)``. Weights
+    and profiles are internal. ``data``: the values of an
+    :class:`fvqp.case.InternalCase` with ``internal=True`` (the amount declared
+    ``internal="total_energy"`` in the schema), else the SI case data.
     """
     out = []
     for s in data.get("sources") or []:
-        w = placement(dist, geometry, units, s, data["mesh"]["scale"])
-        if s.get(amount_key) is not None:
+        w = placement(dist, geometry, units, s, data["mesh"]["scale"], internal)
+        if internal:
+            prof = PulseProfile(s[amount_key], s["time"], s["duration"]) \
+                if s.get(amount_key) is not None else \
+                PowerProfile(s["power"], s["start"], s.get("stop") or math.inf)
+        elif s.get(amount_key) is not None:
             prof = profile(units, energy=s[amount_key], centre=s["time"],
                            duration=s["duration"])
         else:

@@ -1,12 +1,87 @@
-"""Case-schema pieces shared by several mesh models: where a source acts, when it acts,
-and the spectral sources of the kinetic models (one copy of each key's meaning)."""
+"""Case-schema pieces shared by several models (one copy of each key's meaning): where a
+source acts, when it acts, the spectral sources of the kinetic models, and the material
+constants a case may override per region (:data:`MATERIAL_OVERRIDES`,
+:func:`case_material`)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from ...case.schema import Field
 
-__all__ = ["PLACEMENT", "POWER_TIMING", "PULSE_TIMING", "SPECTRAL_SOURCE",
-           "check_pulse_or_power"]
+__all__ = ["MATERIAL_OVERRIDES", "PLACEMENT", "POWER_TIMING", "PULSE_TIMING",
+           "SPECTRAL_SOURCE", "case_material", "check_material_overrides",
+           "check_pulse_or_power", "material_overrides"]
+
+
+def _constant(doc: str, dimension: str, field: str) -> Field:
+    return Field("quantity", f"{doc} (default: the database's {field}; recorded as "
+                 "\"case override\")", dimension=dimension, positive=True, internal="si")
+
+
+#: material constants a case may set per region (film, sphere ...), in SI, next to the
+#: region's ``material``: key -> Field. They stay SI in the internal case
+#: (``internal="si"``) and make the region's :class:`fvqp.materials.Material` by
+#: :func:`case_material` (:meth:`~fvqp.materials.Material.with_overrides`: source
+#: "case override"). A model takes the keys it uses with :func:`material_overrides`.
+MATERIAL_OVERRIDES: dict[str, Field] = {
+    "Tc": _constant("critical temperature T_c", "temperature", "Tc"),
+    "gap_ratio": Field("quantity", "zero-temperature gap over k_B Tc, Delta0/(k_B Tc) (or "
+                       "give delta0; default: the database's gap_ratio; recorded as \"case "
+                       "override\")", dimension="dimensionless", positive=True,
+                       internal="si"),
+    "delta0": _constant("zero-temperature gap Delta0 (sets gap_ratio = Delta0/(k_B Tc) "
+                        "with this region's Tc; or give gap_ratio)", "energy", "gap_ratio"),
+    "N0": _constant("single-spin normal density of states at the Fermi level",
+                    "density_of_states", "N0"),
+    "tau0": _constant("Kaplan's electron-phonon time tau0", "time", "tau0"),
+    "tau0_phi": _constant("Kaplan's phonon pair-breaking time tau0^phi", "time",
+                          "tau0_phi"),
+    "debye_temperature": _constant("Debye temperature (omega_D = k_B Theta_D / hbar)",
+                                   "temperature", "debye_temperature"),
+    "fermi_velocity": _constant("Fermi velocity", "velocity", "fermi_velocity"),
+    "resistivity": _constant("normal-state resistivity", "resistivity", "resistivity"),
+    "diffusion_constant": _constant("normal-state diffusion constant", "diffusivity",
+                                    "diffusion_constant"),
+    "sound_velocity_L": _constant("longitudinal sound velocity", "velocity",
+                                  "sound_velocity_L"),
+    "sound_velocity_T": _constant("transverse sound velocity", "velocity",
+                                  "sound_velocity_T"),
+}
+
+
+def material_overrides(*keys: str) -> dict[str, Field]:
+    """The :data:`MATERIAL_OVERRIDES` a model uses (all of them without ``keys``);
+    ``gap_ratio`` and ``delta0`` come together (two ways to give the gap). A key the
+    model does not take is an unknown key of its case files (a :class:`CaseError`
+    naming the key, the file and the keys allowed)."""
+    if not keys:
+        return dict(MATERIAL_OVERRIDES)
+    unknown = set(keys) - set(MATERIAL_OVERRIDES)
+    if unknown:
+        raise KeyError(f"not material constants: {sorted(unknown)}")
+    keys = set(keys) | ({"gap_ratio", "delta0"} if {"gap_ratio", "delta0"} & set(keys)
+                        else set())
+    return {k: f for k, f in MATERIAL_OVERRIDES.items() if k in keys}
+
+
+def case_material(table: Mapping, key: str = "material"):
+    """The :class:`fvqp.materials.Material` of a case table (a region, the film, the
+    sphere): the database entry named by ``table[key]`` with the table's
+    :data:`MATERIAL_OVERRIDES` (SI, in the case and in the internal case alike)."""
+    from ...materials import get_material
+
+    mat = get_material(table[key])
+    over = {k: table[k] for k in MATERIAL_OVERRIDES if table.get(k) is not None}
+    return mat.with_overrides(**over) if over else mat
+
+
+def check_material_overrides(table: Mapping, path: str, err) -> None:
+    """``delta0`` and ``gap_ratio`` both given in the table at ``path`` is an error."""
+    if table and table.get("delta0") is not None and table.get("gap_ratio") is not None:
+        err.add(f"{path}.delta0", "the gap is given twice (delta0 and gap_ratio).",
+                "keep one of delta0 (an energy) or gap_ratio (Delta0 / k_B Tc).")
+
 
 #: where a ``[[sources]]`` table acts (:func:`fvqp.mesh.sources.placement`)
 PLACEMENT = {
@@ -37,11 +112,11 @@ POWER_TIMING = {
 #: spectrum (``transport``, ``bte``): a pulse (``deposit``) or a steady ``power``
 SPECTRAL_SOURCE = {
     "energy": Field("quantity", "centre of the injected spectrum", dimension="energy",
-                    required=True, positive=True),
+                    required=True, positive=True, internal="energy"),
     "width": Field("quantity", "Gaussian width of the spectrum (0: one bin)",
-                   dimension="energy", default=0.0, nonnegative=True),
+                   dimension="energy", default=0.0, nonnegative=True, internal="energy"),
     "deposit": Field("quantity", "energy of a Gaussian pulse (or give power)",
-                     dimension="energy", positive=True),
+                     dimension="energy", positive=True, internal="total_energy"),
     **PULSE_TIMING,
     "power": Field("quantity", "steady injected power (instead of a pulse)",
                    dimension="power", positive=True),

@@ -27,12 +27,14 @@ from ...io.atomic import atomic_write_bytes
 from ...io.output import OutputWriter
 from ...solvers.options import options_session
 from ...solvers.result import ConvergenceError
+from ...units import UnitSystem
 from .interrupt import StopSignals, requested_stop
 from .outputs import OutputField, to_output, unit_labels
 from .result import ModelResult
 from .timeloop import peak_rss_mb
 
-__all__ = ["MeshModel", "RunContext", "run_model"]
+__all__ = ["MeshModel", "RunContext", "materials_entry", "reference_units",
+           "run_model"]
 
 
 @dataclass
@@ -91,8 +93,18 @@ class MeshModel:
         return logging.getLogger(f"fvqp.{self.name}")
 
     # ---- the physics of a model ------------------------------------------------------
+    def units(self, case):
+        """The :class:`~fvqp.units.UnitSystem` of a case. A model that returns one here
+        receives in :meth:`build` the case converted once to those units (an
+        :class:`fvqp.case.InternalCase`); ``None`` (the default) hands :meth:`build` the
+        SI :class:`fvqp.case.Case`."""
+        return None
+
     def build(self, case, comm=None):
-        """The simulation of a case (``dist``, ``units``, ``geometry`` attributes)."""
+        """The simulation of a case (``dist``, ``units``, ``geometry`` attributes; an
+        optional ``region_materials``, region name -> :class:`fvqp.materials.Material`,
+        is recorded in ``summary.json``, :func:`materials_entry`). ``case`` is an
+        :class:`fvqp.case.InternalCase` when :meth:`units` gives a unit system."""
         raise NotImplementedError
 
     def declared(self, sim) -> dict[str, OutputField]:
@@ -143,7 +155,8 @@ class MeshModel:
 
     def _run(self, case, output_dir, resume, max_steps, comm) -> ModelResult:
         start = time.perf_counter()
-        sim = self.build(case, comm)
+        u = self.units(case)
+        sim = self.build(case if u is None else case.internal(u), comm)
         out_dir = output_dir or case.output_dir
         dist, u = sim.dist, sim.units
         if dist.rank == 0:
@@ -167,6 +180,8 @@ class MeshModel:
                         "n_cells": int(dist.n_global), "ranks": dist.size,
                         "peak_rss_MB_per_rank": dist.max(peak_rss_mb())})
         summary.update(self.describe(sim))
+        if getattr(sim, "region_materials", None):
+            summary["materials"] = materials_entry(sim.region_materials)
         if dist.rank == 0:
             atomic_write_bytes(os.path.join(out_dir, "summary.json"),
                                json.dumps(summary, indent=2).encode())
@@ -179,8 +194,38 @@ class MeshModel:
         return result
 
 
+def reference_units(data) -> UnitSystem:
+    """The unit system of a mesh case (:mod:`fvqp.units`): of ``[units]
+    reference_material``, else of the material of the first simulated region (database
+    values: the units are a scale, the results in SI do not depend on them)."""
+    from ...materials import get_material
+
+    regions = data["regions"]
+    active = [n for n, r in regions.items() if r.get("active", True)]
+    ref = data["units"].get("reference_material") or regions[active[0]]["material"]
+    return UnitSystem.from_material(get_material(ref))
+
+
+def materials_entry(materials) -> dict:
+    """The ``materials`` entry of ``summary.json`` (and ``fvqp info``): per region (or
+    film, sphere) the material's name, every number with unit and source
+    (:meth:`fvqp.materials.Material.provenance`), and the constants the case set
+    (``overridden``: source "case override")."""
+    from ...materials.database import CASE_OVERRIDE
+
+    out = {}
+    for region, mat in materials.items():
+        if mat is None:
+            continue
+        constants = mat.provenance()
+        out[region] = {"material": mat.name, "constants": constants,
+                       "overridden": sorted(k for k, v in constants.items()
+                                            if v["source"] == CASE_OVERRIDE)}
+    return out
+
+
 def run_model(name: str, run, case, output_dir: str | None = None, *,
-              stoppable: bool = False, **kwargs) -> ModelResult:
+              stoppable: bool = False, units=None, **kwargs) -> ModelResult:
     """The run template's contract for models that are not mesh models (0D kinetics,
     Usadel networks, stochastic studies, the sphere): ``run(case, output_dir=...,
     **kwargs) -> summary dict`` inside an options session, a
@@ -189,8 +234,12 @@ def run_model(name: str, run, case, output_dir: str | None = None, *,
     ``stoppable``: the model's loop is :func:`.timeloop.run_checkpointed`, which stops
     cleanly on SIGINT/SIGTERM (:mod:`.interrupt`); other models keep Python's default
     handling (a KeyboardInterrupt; their sweeps keep every finished unit).
+    ``units``: ``units(case) -> UnitSystem``; then ``run`` receives the case converted
+    once to those units (:class:`fvqp.case.InternalCase`) instead of the SI case.
     """
     out_dir = output_dir or getattr(case, "output_dir", None)
+    if units is not None:
+        case = case.internal(units(case))
     with options_session(), (StopSignals() if stoppable else nullcontext()) as stop:
         try:
             summary = run(case, output_dir=output_dir, **kwargs)
