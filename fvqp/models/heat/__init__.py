@@ -12,7 +12,7 @@ See ``docs/theory_heat.md``.
 from __future__ import annotations
 
 from ...case.schema import Field, Section
-from ..base.schema import PLACEMENT, POWER_TIMING, PULSE_TIMING
+from ..base.schema import PLACEMENT, POWER_TIMING, PULSE_TIMING, material_overrides
 from ..spec import ModelSpec
 
 _REGION = Section({
@@ -22,11 +22,9 @@ _REGION = Section({
                        positive=True),
     "cross_section": Field("quantity", "wire cross-section (1D meshes)", dimension="area",
                            positive=True),
-    "resistivity": Field("quantity", "normal-state resistivity (sets kappa_n by "
-                         "Wiedemann-Franz); default from the material database",
-                         dimension="resistivity", positive=True),
-    "Tc": Field("quantity", "override the material's critical temperature",
-                dimension="temperature", positive=True),
+    # the material constants of the heat model: Tc (gap, weak-coupling BCS), N0 (heat
+    # capacity) and the resistivity (kappa_n = L0 T / rho, Wiedemann-Franz)
+    **material_overrides("Tc", "N0", "resistivity"),
 })
 
 _BOUNDARIES = {
@@ -41,7 +39,7 @@ _BOUNDARIES = {
 _SOURCES = {
     "pulse": Section({
         "energy": Field("quantity", "deposited energy", dimension="energy", required=True,
-                        positive=True),
+                        positive=True, internal="total_energy"),
         **PULSE_TIMING,
         "duration": Field("quantity", "Gaussian width (sigma) of the pulse", dimension="time",
                           required=True, positive=True),
@@ -74,7 +72,8 @@ def _check(data, err) -> None:
     """Refuse temperatures where the quasi-equilibrium heat model does not apply (below
     ``MIN_REDUCED_TEMPERATURE`` Tc, or a fixed temperature at or above Tc) and regions
     without a normal-state resistivity."""
-    from ...materials import UnknownMaterialError, get_material
+    from ...materials import UnknownMaterialError
+    from ..base.schema import case_material
 
     temps = {"bath.temperature": data["bath"]["temperature"]}
     if data["initial"].get("temperature"):
@@ -87,11 +86,11 @@ def _check(data, err) -> None:
         if not reg.get("active", True) or not reg.get("material"):
             continue
         try:
-            mat = get_material(reg["material"])
+            mat = case_material(reg)
         except UnknownMaterialError:
             continue  # reported by the loader
-        Tc = reg.get("Tc") or mat.Tc
-        if reg.get("resistivity") is None and not mat.resistivity:
+        Tc = mat.Tc
+        if not mat.resistivity:
             err.add(f"regions.{name}.resistivity", f"{mat.name} has no normal-state "
                     "resistivity in the database (it sets the thermal conductivity).",
                     'give resistivity = "3e-8 Ohm m" (the film\'s measured value).')

@@ -8,12 +8,13 @@ import math
 
 import numpy as np
 
-from ...materials import get_material
 from ...mesh import Source, build_geometry, case_sources, read_mesh
 from ...parallel import Distribution
 from ...solvers import BDFIntegrator, SteadySolver
 from ...units import UnitSystem
 from ..base import MeshModel, OutputField, bdf_options, run_checkpointed, to_output
+from ..base.schema import case_material
+from ..base.template import reference_units
 from .problem import BoundaryCondition, HeatProblem
 from .properties import HeatMaterial
 
@@ -45,49 +46,50 @@ class HeatSimulation:
 
     Parameters
     ----------
-    case : fvqp.case.Case
+    case : fvqp.case.InternalCase
+        The case in the internal units of :func:`fvqp.models.base.template.reference_units`
+        (built once by the run template).
     comm : petsc4py communicator, optional
     """
 
     def __init__(self, case, comm=None):
         self.case = case
-        d = case.data
-        regions = d["regions"]
+        self.units = u = case.units
+        v = case.values
+        regions = v["regions"]
         active = [n for n, r in regions.items() if r.get("active", True)]
-        ref = d["units"].get("reference_material") or regions[active[0]]["material"]
-        self.units = UnitSystem.from_material(get_material(ref))
-        u = self.units
         raw = read_mesh(case.mesh_path).subset(active)
         widths = np.ones(len(raw.region_names))
         self.materials = [None] * len(raw.region_names)
+        #: region name -> Material (with the case's overrides; recorded in summary.json)
+        self.region_materials = {}
         for ri, name in enumerate(raw.region_names):
             if name not in active:
                 continue
             reg = regions[name]
-            kind = {1: ("cross_section", "area"), 2: ("thickness", "length")}.get(raw.dim)
-            if kind:
-                widths[ri] = u.to_internal(reg[kind[0]], kind[1])
-            over = {"Tc": reg["Tc"]} if reg.get("Tc") else {}
-            mat = get_material(reg["material"], **over)
-            self.materials[ri] = HeatMaterial(mat, u, reg.get("resistivity"))
-        scale = d["mesh"]["scale"] / u.length
-        self.geometry = build_geometry(raw, scale=scale, widths=widths, strict=False)
+            width = {1: "cross_section", 2: "thickness"}.get(raw.dim)
+            if width:
+                widths[ri] = reg[width]
+            mat = self.region_materials[name] = case_material(reg)
+            self.materials[ri] = HeatMaterial(mat, u)
+        self.geometry = build_geometry(raw, scale=v["mesh"]["scale"], widths=widths,
+                                       strict=False)
         self.raw = raw
         self.dist = Distribution(self.geometry, comm)
-        self.T_bath = u.to_internal(d["bath"]["temperature"], "temperature")
+        self.T_bath = v["bath"]["temperature"]
         bcs = {}
-        for name, bc in (d.get("boundaries") or {}).items():
-            Tb = bc.get("temperature") or d["bath"]["temperature"]
-            bcs[name] = BoundaryCondition(
-                kind=bc["type"], temperature=u.to_internal(Tb, "temperature"),
-                flux=u.to_internal(bc.get("flux") or 0.0, "heat_flux"))
+        for name, bc in (v.get("boundaries") or {}).items():
+            bcs[name] = BoundaryCondition(kind=bc["type"],
+                                          temperature=bc.get("temperature") or self.T_bath,
+                                          flux=bc.get("flux") or 0.0)
         self.problem = HeatProblem(self.dist, self.materials, widths, bcs, self._sources())
-        T0 = d["initial"].get("temperature") or d["bath"]["temperature"]
-        self.T0 = np.full(self.dist.local.n_owned, u.to_internal(T0, "temperature"))
+        self.T0 = np.full(self.dist.local.n_owned,
+                          v["initial"].get("temperature") or self.T_bath)
 
     def _sources(self) -> list[Source]:
         return [Source(w, prof) for _, w, prof in case_sources(
-            self.dist, self.geometry, self.units, self.case.data, amount_key="energy")]
+            self.dist, self.geometry, self.units, self.case.values, amount_key="energy",
+            internal=True)]
 
     # ---- fields ------------------------------------------------------------------------
     def fields(self, T_owned: np.ndarray, t0: float, t1: float, names) -> dict:
@@ -128,6 +130,9 @@ class HeatModel(MeshModel):
     outputs = OUTPUTS
     key_numbers = ("max_temperature_K", "t_end_s")
 
+    def units(self, case) -> UnitSystem:
+        return reference_units(case.data)
+
     def build(self, case, comm=None) -> HeatSimulation:
         return HeatSimulation(case, comm)
 
@@ -141,7 +146,7 @@ class HeatModel(MeshModel):
 
 def _petsc(case) -> dict:
     """PETSc options under the case's prefix: defaults, then ``[solver.petsc]``."""
-    d = case.data
+    d = case.values
     petsc = {**DEFAULT_PETSC, **(STEADY_PETSC if d["time"]["steady"] else {}),
              **d["solver"]["petsc"]}
     if petsc.get("pc_type") not in ("bjacobi", "asm"):  # no sub-solvers: no sub_ defaults
@@ -160,7 +165,7 @@ def run_heat(case, output_dir: str | None = None, resume: bool = False,
 def _steady(sim, petsc, writer, names) -> dict:
     p, dist = sim.problem, sim.dist
     n = dist.local.n_owned
-    solver = SteadySolver(p, sim.case.data["solver"]["prefix"], petsc)
+    solver = SteadySolver(p, sim.case.values["solver"]["prefix"], petsc)
     # the residual's natural scale: the power driving the steady state (sources, fluxes)
     src = sum((np.abs(s.power(0.0, math.inf)) for s in p.sources), np.zeros(n))
     drive = np.sum(src**2) + np.sum((p.b_val * p.b_area)[p.b_kind == 1] ** 2)
@@ -182,8 +187,9 @@ def _steady(sim, petsc, writer, names) -> dict:
 
 
 def _transient(sim, case, out_dir, petsc, writer, names, resume, max_steps) -> dict:
-    d, u, dist = case.data, sim.units, sim.dist
-    opts, t_end = bdf_options(d["time"], u, u.to_internal(d["time"]["atol"], "temperature"))
+    d, u, dist = case.values, sim.units, sim.dist
+    # the [time] table in SI: bdf_options converts it (fvqp.models.base.timeloop)
+    opts, t_end = bdf_options(case.case.data["time"], u, d["time"]["atol"])
     dt0 = opts.dt_initial
     integ = BDFIntegrator(sim.problem, sim.T0, 0.0, d["solver"]["prefix"], petsc, opts)
 
@@ -196,7 +202,7 @@ def _transient(sim, case, out_dir, petsc, writer, names, resume, max_steps) -> d
     result, extra = run_checkpointed(
         integ, t_end=t_end, writer=writer, snapshot=snapshot, units=u, out_dir=out_dir,
         digest=case.digest, extra={"E0": sim.total_energy(sim.T0)}, resume=resume,
-        stop_times=[u.to_internal(t, "time") for t in d["output"]["times"]],
+        stop_times=list(d["output"]["times"]),
         every=d["output"]["every"], checkpoint_every=d["output"]["checkpoint_every"],
         max_steps=max_steps, series=series, logger=log)
     return {"status": result.status, "message": result.message,
