@@ -242,8 +242,8 @@ def _h5_series(path: Path) -> dict[str, Series]:
             t = np.asarray(g["t"], float)
             for k, ds in g.items():
                 if k != "t" and ds.shape == t.shape and ds.dtype.kind in "fiu":
-                    unit = "J" if "energ" in k or k.startswith("e_") else ""
-                    out[k] = Series(k, unit, t, np.asarray(ds, float))
+                    lab, fac = si_unit(_unit_of(k))  # E_escaped_J: J; n_qp: a number
+                    out[k] = Series(k, lab, t, np.asarray(ds, float) * fac)
     return out
 
 

@@ -1,0 +1,138 @@
+"""The SI Python API (:mod:`fvqp.api`, :mod:`fvqp.post.arrays`): cases from dicts and TOML
+text with Material objects, results as SI arrays with units, and the notebook-style
+examples of every model in ``docs/examples/`` (each asserts a physics number)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tomllib
+
+from conftest import CASES, ROOT
+
+EXAMPLES = sorted(p.name for p in (ROOT / "docs" / "examples").glob("*.py"))
+MODELS = ("heat", "kinetics0d", "transport", "usadel", "stochastic", "bte_sphere", "bte")
+E = 1.602176634e-19
+
+
+def test_every_model_has_an_example():
+    assert {name.split("_")[0] if not name.startswith("bte_sphere") else "bte_sphere"
+            for name in EXAMPLES} >= {m.split("_")[0] if m != "bte_sphere" else m
+                                       for m in MODELS}
+    assert {"kinetics0d_resonator.py", "bte_sphere_packet.py", "bte_film_pulse.py"} \
+        <= set(EXAMPLES)
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_example_runs_and_its_physics_holds(name, tmp_path):
+    """Each example runs as a script (as a notebook would, cell after cell) and its own
+    asserts hold: Kirchhoff split (heat), NIS injection rate (transport), eta_pb = 2Δ/ħω
+    (kinetics0d), even g_nl (usadel), Eq. (8) (stochastic), energy and QP-number balances
+    (bte_sphere, bte)."""
+    env = {**os.environ, "FVQP_EXAMPLE_OUT": str(tmp_path), "MPLBACKEND": "Agg",
+           "FVQP_ROOT": str(ROOT)}
+    p = subprocess.run([sys.executable, str(ROOT / "docs" / "examples" / name)], env=env,
+                       capture_output=True, text=True, timeout=900, cwd=tmp_path)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    assert "status 0" in p.stdout
+
+
+def _heat_case() -> dict:
+    case = tomllib.loads((CASES / "heat_nis_wire.toml").read_text())
+    case.pop("output")
+    return case
+
+
+def test_dict_text_and_file_give_the_same_case(tmp_path):
+    """A dict, its TOML text and the case file validate to the same SI data (paths made
+    absolute against base_dir)."""
+    from fvqp.api import build_case
+
+    from_file = build_case(CASES / "heat_nis_wire.toml")
+    text = (CASES / "heat_nis_wire.toml").read_text()
+    from_text = build_case(text, base_dir=CASES, output_dir=tmp_path / "a")
+    from_dict = build_case(tomllib.loads(text), base_dir=CASES, output_dir=tmp_path / "b")
+    for c in (from_text, from_dict):
+        assert c.mesh_path == from_file.mesh_path
+        a, b = dict(c.data), dict(from_file.data)
+        a.pop("output"), b.pop("output")
+        a["mesh"], b["mesh"] = dict(a["mesh"]), dict(b["mesh"])
+        a["mesh"].pop("file"), b["mesh"].pop("file")
+        assert a == b
+    assert from_text.output_dir == str(tmp_path / "a")
+    assert from_text.data["bath"]["temperature"] == pytest.approx(0.15, rel=1e-15, abs=0)
+
+
+def test_material_overrides_enter_the_case_in_si(tmp_path):
+    from fvqp.api import build_case, get_material
+
+    mat = get_material("Al").with_overrides(Tc=1.5)
+    case = build_case(_heat_case(), base_dir=CASES, materials={"wire": mat},
+                      output_dir=tmp_path)
+    assert case.data["regions"]["wire"]["material"] == "Al"
+    assert case.data["regions"]["wire"]["Tc"] == pytest.approx(1.5, rel=1e-15, abs=0)
+
+
+def test_bad_api_input_is_a_case_error_naming_the_key(tmp_path):
+    from fvqp.api import build_case, get_material
+    from fvqp.case import CaseError
+
+    with pytest.raises(CaseError, match=r"materials\['nowhere'\].*Fix: name one of "
+                                        r"regions\.wire"):
+        build_case(_heat_case(), base_dir=CASES, materials={"nowhere": "Al"})
+    with pytest.raises(CaseError, match="not valid TOML"):
+        build_case("model = \n", base_dir=CASES)
+    with pytest.raises(CaseError, match="model"):
+        build_case({"model": "nonsense"})
+    # a constant the model's case does not take (the heat model has no sound velocity)
+    mat = get_material("Al").replace(sound_velocity_L=1.0)
+    with pytest.raises(CaseError, match=r"sound_velocity_L.*Fix"):
+        build_case(_heat_case(), base_dir=CASES, materials={"wire": mat})
+
+
+def test_results_are_si_arrays_equal_to_the_files_times_their_unit(tmp_path):
+    """Fields from the VTK snapshots converted to SI (µeV -> J, 1/µm³ -> 1/m³, µm -> m)
+    and the summary's numbers with their units."""
+    import pyvista as pv
+
+    from fvqp.api import open_run, run
+
+    r = run(_heat_case(), base_dir=CASES, output_dir=tmp_path, name="heat_api")
+    assert r.status == 0 and r.result.model == "heat"
+    grid = pv.read(r.path / "vtu" / sorted(os.listdir(r.path / "vtu"))[-1])
+    gap, n = r.fields["gap"], r.fields["qp_density"]
+    assert gap.unit == "J" and n.unit == "1/m^3" and r.fields["temperature"].unit == "K"
+    np.testing.assert_allclose(gap.values[-1], grid.cell_data["gap"] * 1e-6 * E,
+                               rtol=1e-15, atol=0)
+    np.testing.assert_allclose(n.values[-1], grid.cell_data["qp_density"] * 1e18, rtol=1e-15,
+                               atol=0)
+    # the cold wire's gap is Δ0 = 1.764 k_B Tc of the case's Tc = 1.74 K (BCS at 0.09 Tc)
+    assert gap.values[-1].max() == pytest.approx(1.764 * 1.380649e-23 * 1.74, rel=2e-3, abs=0)
+    # cell lengths in m sum to the 11 µm wire; every cell is in region "wire"
+    assert gap.measure.sum() == pytest.approx(11e-6, rel=1e-12, abs=0)
+    assert set(gap.region) == {"wire"}
+    q = r.quantities
+    assert q["power_W.deposited"].unit == "W"
+    assert q["power_W.deposited"].value == pytest.approx(1e-15, rel=1e-12, abs=0)
+    assert q["max_temperature_K"].value == pytest.approx(
+        r.fields["temperature"].values[-1].max(), rel=1e-12, abs=0)
+    # the same directory opened later gives the same arrays
+    again = open_run(tmp_path)
+    np.testing.assert_array_equal(again.fields["gap"].values, gap.values)
+    pngs = r.plot(output=tmp_path / "png")
+    assert {p.name for p in pngs} >= {"heat_api_temperature_steady.png"}
+
+
+def test_summary_quantities_take_the_unit_of_the_key():
+    from fvqp.post.arrays import summary_quantities
+
+    q = summary_quantities({"energy_J": {"imbalance": 1e-20, "deposited": 2e-19},
+                            "gap_min_ueV": 180.0, "steps": 12, "wall_time_s": 3.5,
+                            "q_star_C_per_m3": 1.0})
+    assert q["energy_J.deposited"].unit == "J" and q["steps"].unit == ""
+    assert q["gap_min_ueV"].value == pytest.approx(180e-6 * E, rel=1e-15, abs=0)
+    assert q["gap_min_ueV"].unit == "J" and q["wall_time_s"].unit == "s"
