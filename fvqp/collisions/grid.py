@@ -134,6 +134,7 @@ from functools import cached_property
 import numpy as np
 
 from ..spectra import gap as _gap
+from ..spectra.energy_grid import LAYOUTS, UniformEnergyGrid
 from ..spectra.thermal_occupations import bose, fermi
 
 __all__ = [
@@ -147,9 +148,6 @@ __all__ = [
     "pair_phase_space",
 ]
 
-#: QP node layouts: cell centres (default) or cell vertices with a node at the gap edge.
-LAYOUTS: tuple[str, ...] = ("centred", "vertex")
-
 #: Weak-coupling BCS zero-temperature gap, :math:`\pi e^{-\gamma_E}` in units of kTc.
 DELTA0_BCS: float = math.pi * math.exp(-float(np.euler_gamma))
 
@@ -157,8 +155,10 @@ _INTEGER_TOL = 1e-9
 
 
 @dataclass(frozen=True)
-class EnergyGrid:
-    r"""Uniform energy grid shared by QPs and phonons (see module docstring).
+class EnergyGrid(UniformEnergyGrid):
+    r"""Uniform energy grid shared by QPs and phonons (see module docstring): the view of
+    :class:`fvqp.spectra.energy_grid.UniformEnergyGrid` whose first QP edge is the gap,
+    ``edge_index = m/2``, with the cell averages of the DOS at that gap.
 
     Parameters
     ----------
@@ -273,47 +273,27 @@ class EnergyGrid:
         """Index of the phonon node at :math:`2\\Delta` (``2 delta = m h``)."""
         return int(round(2.0 * self.delta / self.h))
 
-    @cached_property
-    def pair_offset(self) -> int:
-        """``s`` of the pair kinematics :math:`E_i + E_j = \\Omega_{i+j+s}`: ``m + 1``
-        (centred layout) or ``m`` (vertex layout)."""
-        return self.m + (1 if self.layout == "centred" else 0)
-
-    @cached_property
-    def x_edges(self) -> np.ndarray:
-        """QP cell edges relative to the gap, :math:`E - \\Delta` (exact multiples of
-        ``h/2``), length ``n + 1``."""
-        if self.layout == "centred":
-            return self.h * np.arange(self.n + 1)
-        return self.h * np.concatenate(([0.0], np.arange(self.n) + 0.5))
+    @property
+    def edge_index(self) -> float:
+        r"""First QP edge in units of ``h``: :math:`\Delta/h = m/2`."""
+        return 0.5 * self.m
 
     @property
     def e_max(self) -> float:
         """Upper edge of the last QP cell."""
         return self.delta + float(self.x_edges[-1])
 
-    @property
-    def omega_max(self) -> float:
-        """Largest phonon node energy."""
-        return self.n_ph * self.h
-
-    @cached_property
-    def e(self) -> np.ndarray:
-        """QP node energies :math:`E_i = \\Delta + (i + 1/2) h` (cell centres; vertex
-        layout: :math:`\\Delta + i h`)."""
-        shift = 0.5 if self.layout == "centred" else 0.0
-        return self.h * (0.5 * self.m + np.arange(self.n) + shift)
-
     @cached_property
     def e_edges(self) -> np.ndarray:
-        """QP cell edges :math:`\\Delta + i h`, ``i = 0 .. N`` (vertex layout:
-        :math:`\\Delta`, then :math:`\\Delta + (i - 1/2) h`)."""
+        r"""QP cell edges :math:`\Delta + i h`, ``i = 0 .. N`` (vertex layout:
+        :math:`\Delta`, then :math:`\Delta + (i - 1/2) h`), formed from the gap and
+        :attr:`x_edges`."""
         return 0.5 * self.m * self.h + self.x_edges
 
-    @cached_property
-    def omega(self) -> np.ndarray:
-        """Phonon node energies :math:`\\Omega_k = k h`, ``k = 1 .. M``."""
-        return self.h * np.arange(1, self.n_ph + 1)
+    @property
+    def edges(self) -> np.ndarray:
+        """The QP cell edges of this view, :attr:`e_edges`."""
+        return self.e_edges
 
     # ------------------------------------------------------------ DOS averages
     @cached_property

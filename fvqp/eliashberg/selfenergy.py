@@ -52,6 +52,7 @@ import numpy as np
 from scipy.optimize import brentq
 from scipy.signal import fftconvolve
 
+from ..spectra.energy_grid import UniformEnergyGrid
 from ..spectra.thermal_occupations import bose, fermi, fermi_cell_average, minus_dfermi_dE
 from .alpha2f import Alpha2F
 from .hilbert import kramers_kronig
@@ -62,19 +63,24 @@ __all__ = ["MatsubaraCoulomb", "RealAxisGrid", "SelfEnergyKernel", "fermi_cell_a
 
 
 @dataclass(frozen=True)
-class RealAxisGrid:
-    """Uniform half-line grid :math:`\\epsilon_j = jh`, ``j = 0..n-1`` (cells of width h)."""
+class RealAxisGrid(UniformEnergyGrid):
+    """Uniform half-line grid :math:`\\epsilon_j = jh`, ``j = 0..n-1`` (cells of width h): the
+    vertex view of :class:`fvqp.spectra.energy_grid.UniformEnergyGrid` starting at 0
+    (nodes :attr:`e`), without phonon nodes."""
 
     n: int
     h: float
+    layout = "vertex"
+    n_ph = 0
 
     @classmethod
     def build(cls, emax: float, n: int) -> RealAxisGrid:
         return cls(n=int(n), h=float(emax) / (int(n) - 1))
 
     @property
-    def e(self) -> np.ndarray:
-        return np.arange(self.n) * self.h
+    def edge_index(self) -> float:
+        """The grid starts at :math:`\\epsilon = 0`."""
+        return 0.0
 
     @property
     def emax(self) -> float:

@@ -8,6 +8,12 @@ All energies, gaps, broadenings and temperatures are in one consistent energy un
   ``T = 0`` limits), :math:`-\partial f/\partial E`, exact Fermi cell averages.
 * :mod:`.gap` -- equilibrium and non-equilibrium gap equation, thermal quasiparticle
   density.
+* :mod:`.gap_equation` -- the one root finder of the gap equation with a
+  non-equilibrium ``f`` (vectorised over cells; callers supply their integration rule).
+* :mod:`.energy_grid` -- the one uniform energy grid (layouts, nodes, phonon nodes) of
+  which ``collisions.EnergyGrid``, ``bins.BinGrid`` and ``eliashberg.RealAxisGrid`` are
+  views.
+* :mod:`.bins` -- the absolute bins of the mesh models, their DOS averages and gaps.
 * :mod:`.thermal` -- BRT thermal conductivity, heat capacity, tabulated :math:`U(T)`.
 """
 

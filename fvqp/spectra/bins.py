@@ -35,19 +35,21 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import cached_property
 
 import numpy as np
 
+from .energy_grid import UniformEnergyGrid
 from .gap_equation import weak_coupling_gaps
 
 __all__ = ["BinGrid", "bin_weights", "cell_gaps", "cell_spectra", "gaps"]
 
 
 @dataclass(frozen=True)
-class BinGrid:
+class BinGrid(UniformEnergyGrid):
     """Absolute QP/phonon grid: spacing ``h``, first QP bin edge ``j0 h``, ``N`` QP bins,
-    ``M`` phonon nodes."""
+    ``M`` phonon nodes: the centred view of
+    :class:`fvqp.spectra.energy_grid.UniformEnergyGrid` with ``edge_index = j0`` (nodes
+    :attr:`e`, bin edges :attr:`edges`, phonon nodes :attr:`omega`, :attr:`e_max`)."""
 
     h: float
     j0: int
@@ -71,28 +73,14 @@ class BinGrid:
         return cls(h=h, j0=j0, n=n, n_ph=max(1, int(math.ceil(w / h - 1e-9))))
 
     @property
+    def edge_index(self) -> float:
+        """First QP bin edge in units of ``h``: ``j0``."""
+        return self.j0
+
+    @property
     def m(self) -> int:
         """Pair-kinematics offset of :func:`fvqp.collisions.batched.batched_terms`."""
         return 2 * self.j0
-
-    @cached_property
-    def e(self) -> np.ndarray:
-        """QP node energies :math:`E_i`."""
-        return self.h * (self.j0 + np.arange(self.n) + 0.5)
-
-    @cached_property
-    def edges(self) -> np.ndarray:
-        """QP bin edges :math:`a_0 .. a_N`."""
-        return self.h * (self.j0 + np.arange(self.n + 1))
-
-    @cached_property
-    def omega(self) -> np.ndarray:
-        """Phonon node energies :math:`\\Omega_k = kh`."""
-        return self.h * np.arange(1, self.n_ph + 1)
-
-    @property
-    def e_max(self) -> float:
-        return float(self.edges[-1])
 
 
 def cell_spectra(grid: BinGrid, delta: np.ndarray
