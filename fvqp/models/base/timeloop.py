@@ -5,6 +5,12 @@ A model's driver builds a :class:`~fvqp.solvers.bdf.BDFIntegrator` and calls
 cadence of ``.pvd`` snapshots and HDF5 checkpoints, the ``<case>_series.csv`` time series
 of integral quantities (:mod:`fvqp.io.series`), resuming, and the rank-0 progress report,
 so every model checkpoints and resumes the same way.
+
+A resumed run continues from the checkpoint to the case's ``[time] end``, which may be
+later than the end of the run that wrote it (a finished run is extended: every run leaves
+a checkpoint at its last step); an end before the checkpoint is refused. The checkpoint
+must belong to the same case (its digest): a model extends runs when its ``ModelSpec``
+lists ``time.end`` in ``digest_exempt``.
 """
 
 from __future__ import annotations
@@ -140,6 +146,17 @@ def run_checkpointed(integ, *, t_end: float, writer, snapshot: Callable, units,
                         resume=resume and rank0)
     if resume:
         extra = restore(integ, ckpt, digest)
+        if integ.t > t_end * (1 + 1e-14):
+            from ...io import CheckpointError
+
+            raise CheckpointError(
+                f"the checkpoint in {out_dir} is at t = {units.to_si(integ.t, 'time'):.6e} s, "
+                f"after [time] end = {units.to_si(t_end, 'time'):.6e} s. Fix: give an end "
+                "at or after the checkpoint's time (a resumed run can only extend the end), "
+                "or run anew with --overwrite.")
+        if integ.t < t_end * (1 - 1e-14):
+            log.info("resuming at t = %.6e s to [time] end = %.6e s",
+                     units.to_si(integ.t, "time"), units.to_si(t_end, "time"))
         if on_accept is not None:  # e.g. the gap of the restored state
             on_accept(integ)
         writer.truncate(units.to_si(integ.t, "time"))
