@@ -20,6 +20,7 @@ observables in :mod:`fvqp.models.kinetics0d.observables`, and the case-file entr
 from __future__ import annotations
 
 from ...case.schema import Field, ListOf, Section, Variant
+from ..base.schema import check_material_overrides, material_overrides
 from ..spec import ModelSpec
 from .drives import Drive, PhononInjection, PhotonDrive, TunnelInjection
 from .model import Kinetics0D
@@ -53,7 +54,7 @@ _WINDOW = {
 _DRIVES = {
     "photon": Section({
         "energy": Field("quantity", "photon energy hbar*omega (or give frequency)",
-                        dimension="energy", positive=True),
+                        dimension="energy", positive=True, internal="energy"),
         "frequency": Field("quantity", "photon frequency", dimension="frequency",
                            positive=True),
         "power": Field("quantity", "absorbed power in the film", dimension="power",
@@ -62,9 +63,9 @@ _DRIVES = {
     }, doc="photon absorption (pair breaking above 2 Delta, QP heating below)"),
     "phonon": Section({
         "energy": Field("quantity", "centre of the injected phonon spectrum",
-                        dimension="energy", required=True, positive=True),
+                        dimension="energy", required=True, positive=True, internal="energy"),
         "width": Field("quantity", "Gaussian width (0: one grid node)", dimension="energy",
-                       default=0.0, nonnegative=True),
+                       default=0.0, nonnegative=True, internal="energy"),
         "power": Field("quantity", "injected phonon power", dimension="power",
                        required=True, positive=True),
         **_WINDOW,
@@ -82,24 +83,29 @@ _DRIVES = {
 _SECTIONS = {
     "film": Section({
         "material": Field("str", "material name from `fvqp materials`", required=True),
-        "Tc": Field("quantity", "override the material's critical temperature",
-                    dimension="temperature", positive=True),
+        # the film's material constants (SI; source "case override" in the outputs)
+        **material_overrides("Tc", "gap_ratio", "N0", "tau0", "tau0_phi"),
         "thickness": Field("quantity", "film thickness", dimension="length", required=True,
                            positive=True),
         "area": Field("quantity", "film area (volume = area * thickness)", dimension="area",
                       default=1e-10, positive=True),
-        "escape_time": Field("quantity", "phonon escape time (default: the material's "
-                             "escape time per thickness times the thickness)",
+        "escape_time": Field("quantity", "phonon escape time tau_l (default: the "
+                             "material's escape time per thickness times the thickness)",
                              dimension="time", positive=True),
+        "escape_time_pb": Field("float", "phonon escape time tau_l as a multiple of the "
+                                "thermal pair-breaking time tau_pb(T_bath) of the film's "
+                                "phonons (instead of escape_time; e.g. 3: tau_l = 3 tau_pb)",
+                                positive=True),
         "self_consistent_gap": Field("bool", "Delta follows f through the gap equation "
                                      "(steady states; see docs/theory_kinetics0d.md)",
                                      default=False),
     }, required=True),
     "grid": Section({
         "spacing": Field("quantity", "energy spacing (default kT_bath/15)",
-                         dimension="energy", positive=True),
+                         dimension="energy", positive=True, internal="energy"),
         "e_max": Field("quantity", "QP energy cut-off (default Delta + max(30 kT_bath, "
-                       "photon energy + 10 kT_bath))", dimension="energy", positive=True),
+                       "photon energy + 10 kT_bath))", dimension="energy", positive=True,
+                       internal="energy"),
         "method": Field("str", "collision operator: fft, direct, or auto (direct below "
                         "600 QP cells, where it is exact to round-off pointwise)",
                         default="auto", choices=("auto", "fft", "direct")),
@@ -125,21 +131,30 @@ FIELDS = ("f", "n")
 
 def _check(data, err) -> None:
     from ...materials import UnknownMaterialError, get_material
+    from ..base.schema import case_material
     from ..spec import check_bath_and_grid
 
     film = data["film"]
     try:
-        mat = get_material(film["material"])
+        get_material(film["material"])
     except UnknownMaterialError as exc:
         err.add("film.material", str(exc).strip("'\""), "")
         return
+    check_material_overrides(film, "film", err)
+    if err.items:
+        return
+    mat = case_material(film)
+    if film.get("escape_time") is not None and film.get("escape_time_pb") is not None:
+        err.add("film.escape_time_pb", "the escape time is given twice (escape_time and "
+                "escape_time_pb).", "keep one of them.")
     if mat.tau0 is None or mat.tau0_phi is None:
         err.add("film.material", f"{mat.name} has no tau0/tau0_phi (Kaplan times) for the "
                 "collision operators.", "choose a material with them (see `fvqp materials`).")
-    if film.get("escape_time") is None and not mat.tau_esc_per_thickness:
+    if film.get("escape_time") is None and film.get("escape_time_pb") is None \
+            and not mat.tau_esc_per_thickness:
         err.add("film.escape_time", f"{mat.name} has no phonon escape time per thickness "
                 "in the database.", 'give escape_time = "1 ns".')
-    check_bath_and_grid(err, mat, film.get("Tc") or mat.Tc, data["bath"]["temperature"],
+    check_bath_and_grid(err, mat, mat.Tc, data["bath"]["temperature"],
                         (data.get("grid") or {}).get("e_max"), "grid.e_max",
                         ", or leave it out (the default).")
     if data["film"].get("self_consistent_gap") and not data.get("time", {}).get("steady"):
@@ -163,7 +178,8 @@ def run(case, output_dir: str | None = None, resume: bool = False,
         max_steps: int | None = None):
     """Run a validated kinetics0d case; see :func:`fvqp.models.kinetics0d.driver.run`."""
     from ..base import run_model
+    from .driver import film_units
     from .driver import run as _run
 
     return run_model("kinetics0d", _run, case, output_dir, resume=resume,
-                     max_steps=max_steps)
+                     max_steps=max_steps, units=film_units)

@@ -26,9 +26,13 @@ import time
 
 import numpy as np
 
+from ...case.internal import InternalCase
 from ...collisions import DELTA0_BCS, CollisionParams, EnergyGrid, bcs_gap, bose, fermi
+from ...collisions.rates import thermal_pair_breaking_rate
 from ...io.atomic import atomic_path, atomic_savefig, atomic_write_bytes
 from ...units import E_CHARGE, HBAR, UnitSystem
+from ..base.schema import case_material
+from ..base.template import materials_entry
 from .drives import PhononInjection, PhotonDrive, TunnelInjection
 from .model import Kinetics0D
 from .observables import summary as observables
@@ -50,50 +54,53 @@ log = logging.getLogger(__name__)
 __all__ = ["build_model", "run"]
 
 
-def build_model(case) -> tuple[Kinetics0D, dict]:
-    """Model and unit/parameter metadata from a validated case (SI data)."""
-    from ...materials import get_material
+def film_units(case) -> UnitSystem:
+    """The internal units of a kinetics0d case: those of its film's material, with the
+    case's overrides (energies in its k_B Tc, times in its tau0)."""
+    return UnitSystem.from_material(case_material(case.data["film"]))
 
-    d = case.data
-    film = d["film"]
-    over = {"Tc": film["Tc"]} if film.get("Tc") else {}
-    mat = get_material(film["material"], **over)
-    u = UnitSystem.from_material(mat)  # energies in k_B Tc, times in tau0 of this film
+
+def build_model(case) -> tuple[Kinetics0D, dict]:
+    """Model and unit/parameter metadata of a case: an :class:`fvqp.case.InternalCase` in
+    :func:`film_units` (as the run template hands it), or a validated SI
+    :class:`fvqp.case.Case` (converted here)."""
+    if not isinstance(case, InternalCase):
+        case = case.internal(film_units(case))
+    v, u = case.values, case.units
+    film = v["film"]
+    mat = case_material(film)
     ktc, tau0, n0 = u.energy, u.tau0, u.N0
-    volume = film["area"] * film["thickness"]
-    t_bath = d["bath"]["temperature"] / mat.Tc
+    volume = film["area"] * film["thickness"]  # internal: um^3
+    t_bath = v["bath"]["temperature"]
     if film.get("self_consistent_gap"):  # the equilibrium of the gap equation (selfgap)
         delta = bcs_gap(t_bath, mat.gap_ratio)
     else:
         delta = mat.gap_ratio * bcs_gap(t_bath) / DELTA0_BCS
     params = CollisionParams.from_times(mat.tau0 / mat.tau0_phi, mat.gap_ratio)
-    tau_esc = film.get("escape_time") or mat.tau_esc_per_thickness * film["thickness"]
-    p_unit = QP_DENSITY_FACTOR * u.scales["power_density"]  # W/m^3 of the operator
+    hbar = HBAR / u.scales["action"]
     drives, photon_max = [], 0.0
-    for dr in d.get("drives") or []:
-        win = {"start": u.to_internal(dr["start"], "time"),
-               "stop": math.inf if dr.get("stop") is None else u.to_internal(dr["stop"], "time")}
+    for dr in v.get("drives") or []:
+        win = {"start": dr["start"], "stop": math.inf if dr.get("stop") is None else dr["stop"]}
+        # powers per volume in the operator's unit 4 N0 (k_B Tc)^2 / tau0
         if dr["type"] == "photon":
-            e_ph = dr["energy"] if dr.get("energy") else 2 * math.pi * HBAR * dr["frequency"]
-            photon_max = max(photon_max, u.to_internal(e_ph, "energy"))
-            drives.append(PhotonDrive(photon_energy=u.to_internal(e_ph, "energy"),
-                                      power=dr["power"] / volume / p_unit, **win))
+            e_ph = dr["energy"] if dr.get("energy") else 2 * math.pi * hbar * dr["frequency"]
+            photon_max = max(photon_max, e_ph)
+            drives.append(PhotonDrive(photon_energy=e_ph, **win,
+                                      power=dr["power"] / volume / QP_DENSITY_FACTOR))
         elif dr["type"] == "phonon":
-            photon_max = max(photon_max, u.to_internal(dr["energy"], "energy"))
-            drives.append(PhononInjection(energy=u.to_internal(dr["energy"], "energy"),
-                                          width=u.to_internal(dr["width"], "energy"),
-                                          power=dr["power"] / volume / p_unit, **win))
+            photon_max = max(photon_max, dr["energy"])
+            drives.append(PhononInjection(energy=dr["energy"], width=dr["width"], **win,
+                                          power=dr["power"] / volume / QP_DENSITY_FACTOR))
         else:
-            t_n = (dr.get("temperature") or d["bath"]["temperature"]) / mat.Tc
-            rate = tau0 / (2 * E_CHARGE**2 * dr["resistance"] * n0 * volume)
-            bias = u.to_internal(dr["bias"], "voltage")  # eV in k_B Tc
+            # NIS rate per state tau0 / (2 e^2 R_T N0 V) = 1 / (2 R V) internally
+            rate = 1.0 / (2 * dr["resistance"] * volume)
+            bias = dr["bias"]  # eV in k_B Tc
             photon_max = max(photon_max, abs(bias))
-            drives.append(TunnelInjection(rate=rate, bias=bias,
-                                          t_normal=t_n, **win))
-    g = d["grid"]
-    h = u.to_internal(g["spacing"], "energy") if g.get("spacing") else t_bath / 15
-    e_max = u.to_internal(g["e_max"], "energy") if g.get("e_max") else \
-        delta + max(30 * t_bath, photon_max + 10 * t_bath)
+            drives.append(TunnelInjection(rate=rate, bias=bias, **win,
+                                          t_normal=dr.get("temperature") or t_bath))
+    g = v["grid"]
+    h = g.get("spacing") or t_bath / 15
+    e_max = g.get("e_max") or delta + max(30 * t_bath, photon_max + 10 * t_bath)
     # vertex layout: a phonon node at exactly 2 Delta carries pair processes and the pair
     # rates are exact at the nodes (fvqp.collisions.grid), so thermal pair-breaking and
     # recombination rates converge as h^2
@@ -101,16 +108,25 @@ def build_model(case) -> tuple[Kinetics0D, dict]:
     method = g["method"]
     if method == "auto":
         method = "direct" if grid.n < 600 else "fft"
-    model = Kinetics0D(grid, params, t_bath, tau_esc=u.to_internal(tau_esc, "time"),
-                       drives=drives,
+    tau_pb = 1.0 / thermal_pair_breaking_rate(grid, params, t_bath, method=method)
+    if film.get("escape_time"):
+        tau_esc = film["escape_time"]
+    elif film.get("escape_time_pb"):
+        tau_esc = film["escape_time_pb"] * tau_pb
+    else:  # the database's escape time per thickness [s/m], in tau0 per um
+        tau_esc = mat.tau_esc_per_thickness * (u.length / u.tau0) * film["thickness"]
+    model = Kinetics0D(grid, params, t_bath, tau_esc=tau_esc, drives=drives,
                        method=method, tilt=0.0)
+    p_unit = QP_DENSITY_FACTOR * u.scales["power_density"]  # W/m^3 of the operator
     meta = {
         "material": mat.name, "Tc_K": mat.Tc, "kTc_J": ktc, "tau0_s": tau0, "N0_per_J_m3": n0,
-        "tau0_phi_s": mat.tau0_phi, "gap_ratio": mat.gap_ratio, "volume_m3": volume,
+        "tau0_phi_s": mat.tau0_phi, "gap_ratio": mat.gap_ratio,
+        "volume_m3": volume * u.scales["volume"],
         "t_bath_over_Tc": t_bath, "delta_over_kTc": delta, "h_over_kTc": grid.h,
         "n_qp_cells": grid.n, "n_ph_nodes": grid.n_ph, "grid_layout": grid.layout,
         "phonon_prefactor": params.phonon_prefactor,
-        "tau_esc_over_tau0": u.to_internal(tau_esc, "time"), "collision_method": method,
+        "tau_esc_over_tau0": tau_esc, "tau_pb_over_tau0": tau_pb,
+        "collision_method": method,
         "power_unit_W_per_m3": p_unit,
         "number_unit_per_m3": QP_DENSITY_FACTOR * n0 * ktc,
         "energy_unit_J_per_m3": QP_DENSITY_FACTOR * u.scales["energy_density"],
@@ -121,14 +137,14 @@ def build_model(case) -> tuple[Kinetics0D, dict]:
 
 
 def _initial(model: Kinetics0D, case, steady: bool = False) -> np.ndarray | None:
-    """The ``[initial]`` state; ``None`` for a steady run without ``[initial]``
-    temperatures (then :func:`steady_state` starts from its quasi-thermal estimate)."""
-    ini = case.data.get("initial") or {}
+    """The ``[initial]`` state (``case``: an :class:`fvqp.case.InternalCase`); ``None``
+    for a steady run without ``[initial]`` temperatures (then :func:`steady_state` starts
+    from its quasi-thermal estimate)."""
+    ini = case.values.get("initial") or {}
     if steady and not (ini.get("qp_temperature") or ini.get("phonon_temperature")):
         return None
-    tc = case.data["bath"]["temperature"] / model.t_bath
-    tq = (ini.get("qp_temperature") or case.data["bath"]["temperature"]) / tc
-    tp = (ini.get("phonon_temperature") or case.data["bath"]["temperature"]) / tc
+    tq = ini.get("qp_temperature") or model.t_bath
+    tp = ini.get("phonon_temperature") or model.t_bath
     return model.join(fermi(model.grid.e, tq), bose(model.grid.omega, tp))
 
 
@@ -138,10 +154,11 @@ def _si(obs: dict, meta: dict) -> dict:
             "e_qp": meta["energy_unit_J_per_m3"], "e_ph": meta["energy_unit_J_per_m3"],
             "power_absorbed": meta["power_unit_W_per_m3"] * meta["volume_m3"],
             "power_escaped": meta["power_unit_W_per_m3"] * meta["volume_m3"],
-            "t_eff": meta["Tc_K"], "mu": meta["kTc_J"] / E_CHARGE,
+            "t_eff": meta["Tc_K"], "t_n": meta["Tc_K"], "mu": meta["kTc_J"] / E_CHARGE,
             "rate_scattering": 1 / meta["tau0_s"], "rate_recombination": 1 / meta["tau0_s"]}
     units = {"n_qp": "1/m^3", "n_qp_thermal": "1/m^3", "e_qp": "J/m^3", "e_ph": "J/m^3",
-             "power_absorbed": "W", "power_escaped": "W", "t_eff": "K", "mu": "eV",
+             "power_absorbed": "W", "power_escaped": "W", "t_eff": "K", "t_n": "K",
+             "mu": "eV",
              "rate_scattering": "1/s", "rate_recombination": "1/s"}
     for k, v in obs.items():
         if k in conv:
@@ -195,8 +212,10 @@ def run(case, output_dir: str | None = None, resume: bool = False,
     from ...io.checkpoint import CheckpointError
 
     start = time.perf_counter()
+    if not isinstance(case, InternalCase):
+        case = case.internal(film_units(case))
     out_dir = output_dir or case.output_dir
-    d = case.data
+    d = case.values
     tc = d["time"]
     if resume and tc["steady"]:
         raise CheckpointError("a steady-state kinetics0d run has no checkpoint to resume. "
@@ -233,6 +252,8 @@ def run(case, output_dir: str | None = None, resume: bool = False,
     obs = observables(model, y, t_final)
     summary["observables"] = obs
     summary["observables_SI"] = {k: v[0] for k, v in _si(obs, meta).items()}
+    summary["gap_ueV"] = model.grid.delta * meta["kTc_J"] / (E_CHARGE * 1e-6)
+    summary["materials"] = materials_entry({"film": case_material(d["film"])})
     summary["wall_time_s"] = time.perf_counter() - start
     h5 = os.path.join(out_dir, "kinetics0d.h5")
     h5_tmp = atomic_path(h5)  # renamed into place once complete
@@ -282,9 +303,9 @@ def _transient(model: Kinetics0D, meta: dict, case, out_dir: str, y0: np.ndarray
                prefix: str, petsc: dict, resume: bool, max_steps: int | None,
                summary: dict) -> tuple[TransientState, np.ndarray]:
     """Checkpointed TS run (and the optional time-relaxation run); fills ``summary``."""
-    d, tc = case.data, case.data["time"]
-    tau0 = meta["tau0_s"]
-    t_end = tc["end"] / tau0
+    d = case.values
+    tc = d["time"]
+    t_end = tc["end"]
     ckpt = checkpoint_path(out_dir)
     g = model.grid
     grid = {"layout": g.layout, "n": g.n, "n_ph": g.n_ph, "h": g.h}
@@ -302,9 +323,8 @@ def _transient(model: Kinetics0D, meta: dict, case, out_dir: str, y0: np.ndarray
                 "fvqp.collisions.grid). Fix: run the case again without --resume.")
         log.info("resumed from %s at t = %.4g tau0 (step %d)", ckpt, st.t, st.steps)
     else:
-        dt0 = (tc["dt_initial"] or 1e-3 * tau0) / tau0
-        st = TransientState(t=0.0, y=y0.copy(), dt=dt0,
-                            out_times=sorted(t / tau0 for t in d["output"]["times"]),
+        st = TransientState(t=0.0, y=y0.copy(), dt=tc["dt_initial"] or 1e-3,
+                            out_times=sorted(d["output"]["times"]),
                             grid=grid)
     opts = {"ts_bdf_order": 1 if tc["scheme"] == "bdf1" else 2, **petsc}
     st, status, message = integrate_checkpointed(
@@ -317,14 +337,15 @@ def _transient(model: Kinetics0D, meta: dict, case, out_dir: str, y0: np.ndarray
     rel = d["relaxation"]
     if rel["enabled"] and status == 0:
         summary["relaxation"], summary["_relaxation_state"] = _relaxation(
-            model, y0, st.y, t_end, rel, tau0)
+            model, y0, st.y, t_end, rel)
     return st, st.y
 
 
 def _relaxation(model: Kinetics0D, y0: np.ndarray, y_ts: np.ndarray, t_end: float,
-                rel: dict, tau0: float) -> tuple[dict, np.ndarray]:
-    """Time-relaxation run (Eqs. 46-51) over the same interval, compared with TS."""
-    dt_r = (rel["dt"] / tau0) if rel.get("dt") else 0.05
+                rel) -> tuple[dict, np.ndarray]:
+    """Time-relaxation run (Eqs. 46-51) over the same interval, compared with TS
+    (``rel``: the internal ``[relaxation]`` table, times in tau0)."""
+    dt_r = rel.get("dt") or 0.05
     y_r, rr = relax(model, y0, dt_r, t_end=t_end, order=rel["order"])
     nq = model.grid.n
     w = model.grid.qp_weights

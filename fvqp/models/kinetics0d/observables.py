@@ -1,4 +1,4 @@
-r"""Observables of the 0D kinetics: densities, energies, effective temperature, rates,
+r"""Observables of the 0D kinetics: densities, energies, effective temperatures (T*, T_N), rates,
 power balance, pair-breaking efficiency and Rothwarf-Taylor fits.
 
 Units as in :mod:`fvqp.collisions`: QP numbers in :math:`4N_0kT_c`, energies in
@@ -98,10 +98,12 @@ from ...collisions import (
     qp_loss_rates,
     qp_number,
 )
+from ...spectra import fermi
 from .model import Kinetics0D
 
 __all__ = [
     "effective_temperature",
+    "number_temperature",
     "pair_breaking_efficiency",
     "power_balance",
     "qp_rates",
@@ -172,6 +174,29 @@ def effective_temperature(model: Kinetics0D, y: np.ndarray) -> tuple[float, floa
                             rtol=1e-13)
     log_z = math.log(float(np.sum(w * np.exp(-x / t_eff)))) - e[0] / t_eff
     return float(t_eff), float(t_eff * (math.log(n_qp) - log_z))
+
+
+def number_temperature(model: Kinetics0D, y: np.ndarray) -> float:
+    r"""The temperature :math:`T_N` whose thermal QP number equals that of ``y``:
+    :math:`\sum_i h\bar\rho_i f_{FD}(E_i, T_N) = N_{qp}` on the model's grid (its gap
+    held), in :math:`k_BT_c`. Beside :math:`T^*` (:func:`effective_temperature`, from
+    the mean energy) it is the temperature a density measurement reports (e.g. a
+    resonator's frequency shift read with the thermal relation); for a thermal state
+    both equal its temperature. NaN outside :math:`E_0/700 < T_N < 10` (the bracket;
+    below, the thermal occupations of the grid underflow).
+    """
+    f, _ = model.split(y)
+    w = model.grid.qp_weights
+    log_n = math.log(float(w @ f))
+
+    def excess(t: float) -> float:
+        return math.log(float(w @ fermi(model.grid.e, t))) - log_n
+
+    lo, hi = float(model.grid.e[0]) / 700.0, 10.0
+    with np.errstate(under="ignore"):
+        if not excess(lo) < 0.0 < excess(hi):
+            return math.nan
+        return float(optimize.brentq(excess, lo, hi, xtol=1e-15, rtol=1e-15))
 
 
 def power_balance(model: Kinetics0D, y: np.ndarray, t: float = 0.0) -> dict[str, float]:
@@ -313,6 +338,7 @@ def summary(model: Kinetics0D, y: np.ndarray, t: float = 0.0) -> dict[str, float
         out["t_eff"], out["mu"] = effective_temperature(model, y)
     except (np.linalg.LinAlgError, ValueError):
         out["t_eff"], out["mu"] = math.nan, math.nan
+    out["t_n"] = number_temperature(model, y)
     rates = qp_rates(model, y)
     out["rate_scattering"] = rates["mean_scattering"]
     out["rate_recombination"] = rates["mean_recombination"]
