@@ -56,12 +56,12 @@ def test_resume_extends_the_end_of_a_finished_run(end_exempt, tmp_path):
     assert 20e-9 in T.times  # the first run's last snapshot is kept
     # energy: the whole 20 keV deposited once, balanced over both legs of the run
     e, eref = ext.result["energy_J"], ref.result["energy_J"]
-    assert e["deposited"] == pytest.approx(eref["deposited"], rel=1e-3, abs=0)
+    assert e["deposited"] == pytest.approx(eref["deposited"], rel=1e-9, abs=0)  # 2.7e-12
     assert abs(e["imbalance"]) < 1e-9 * e["deposited"]
     # the same state as the run that went to 60 ns at once, to the step control's
     # tolerance (rtol 1e-3 on T; the steps differ where the first leg stopped at 20 ns)
     dT, dTref = T.values[-1] - 0.2, Tref.values[-1] - 0.2
-    assert np.abs(dT - dTref).max() < 1e-2 * np.abs(dTref).max()
+    assert np.abs(dT - dTref).max() < 2e-3 * np.abs(dTref).max()  # measured 2.8e-4
     # one row per accepted step, times increasing across the resume
     t = ext.series["step"].times
     assert np.all(np.diff(t) > 0) and t[0] == 0.0
