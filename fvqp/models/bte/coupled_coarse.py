@@ -16,9 +16,10 @@ Galerkin :math:`C = RJP_{iso}` over all cells:
 coefficients :math:`v\langle\mu_+\rangle A_fw_f`, :mod:`.coarse`) with traps, absorbing
 walls and phonon escape, the blocks the dense 0D kinetic Jacobians of the cells — the
 structure of the diffusive transport model's Jacobian, ``cells x (N + M_p)`` unknowns.
-It is assembled as a PETSc MPIAIJ matrix and solved exactly (LU; on several ranks the
-redundant LU of the whole coarse matrix on every rank, ``-<prefix>icoarse_*`` options),
-so it is meant for coarse spaces up to ~1e5 unknowns.
+The model assembles it (owned rows, global columns) and hands it with :math:`R` and
+:math:`P_{iso}` to :class:`fvqp.solvers.twolevel.CoarseCorrection`, which solves it
+exactly (LU; on several ranks the redundant LU of the whole coarse matrix on every rank,
+``-<prefix>icoarse_*`` options), so it is meant for coarse spaces up to ~1e5 unknowns.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ...parallel.blocked import BlockDistribution
-from ...solvers.options import apply_options
+from ...solvers.twolevel import CoarseCorrection, exact_defaults
 
 __all__ = ["GlobalCoarse"]
 
@@ -37,8 +38,6 @@ class GlobalCoarse:
     on the isotropic space and its exact solve (module docstring)."""
 
     def __init__(self, prob, prefix: str = "bte_icoarse_"):
-        from petsc4py import PETSc
-
         self.p = p = prob
         n, nl, S, N, B, K = p.n, p.nl, p.S, p.N, p.B, p.K
         self.Sc = Sc = N + p.Mp
@@ -67,19 +66,12 @@ class GlobalCoarse:
         self.T = (self.R @ p.L @ self.P).tocoo()
         self.P_own = self.P[: n * S, : n * Sc].tocsr()
         self.prefix = prefix
-        opts = {"ksp_type": "preonly", "pc_type": "lu"}
-        if p.dist.size > 1:
-            opts = {"ksp_type": "preonly", "pc_type": "redundant", "redundant_pc_type": "lu"}
-        apply_options(prefix, opts)
-        self.ksp = PETSc.KSP().create(comm=p.dist.comm)
-        self.ksp.setOptionsPrefix(prefix)
-        self._mat = None
+        self.level = CoarseCorrection(p.dist.comm, self.R, self.P_own, prefix,
+                                      exact_defaults(p.dist.comm))
 
     def update(self, blocks: np.ndarray) -> None:
         """Assemble :math:`C` with the per-cell dense blocks ``blocks`` (n, Sc, Sc) and
         factorise it."""
-        from petsc4py import PETSc
-
         n, Sc = self.p.n, self.Sc
         ii = (np.arange(n)[:, None, None] * Sc + np.arange(Sc)[None, :, None]
               + 0 * np.arange(Sc)[None, None, :])
@@ -88,32 +80,12 @@ class GlobalCoarse:
         rows = np.concatenate([self.T.row, ii.ravel()])
         cols = self.cdist.local_to_global[np.concatenate([self.T.col, jj.ravel()])]
         vals = np.concatenate([self.T.data, blocks.ravel()])
-        ng = self.cdist.n_global
-        csr = sp.csr_matrix((vals, (rows, cols)), shape=(n * Sc, ng))
-        csr.sum_duplicates()
-        csr.sort_indices()
-        if self._mat is not None:
-            self._mat.destroy()
-        self._mat = PETSc.Mat().createAIJ(
-            size=((n * Sc, ng), (n * Sc, ng)), comm=self.p.dist.comm,
-            csr=(csr.indptr.astype(PETSc.IntType), csr.indices.astype(PETSc.IntType),
-                 csr.data))
-        self.ksp.setOperators(self._mat)
-        self.ksp.setFromOptions()
-        self.ksp.setUp()
+        csr = sp.csr_matrix((vals, (rows, cols)), shape=(n * Sc, self.cdist.n_global))
+        self.level.set_matrix(csr)
 
     def correction(self, res_owned: np.ndarray) -> np.ndarray:
         """:math:`P_{iso}C^{-1}R\\,r` on the owned unknowns."""
-        rc = self.R @ res_owned
-        b, x = self._mat.createVecs()
-        b.setArray(rc)
-        self.ksp.solve(b, x)
-        delta = x.getArray().copy()
-        b.destroy()
-        x.destroy()
-        return self.P_own @ delta
+        return self.level.correct(res_owned)
 
     def destroy(self) -> None:
-        self.ksp.destroy()
-        if self._mat is not None:
-            self._mat.destroy()
+        self.level.destroy()
