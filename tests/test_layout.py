@@ -217,3 +217,24 @@ def test_layout_mesh_runs_in_a_heat_case_and_conserves_energy(chip, tmp_path):
     vol = {n: T.measure[T.region == n].sum() for n in ("pad", "wire", "cap")}
     assert vol["wire"] == pytest.approx(L_AREA * 0.1e-18, rel=1e-12, abs=0)  # m³
 
+
+
+def test_shipped_chip_layout_has_the_ground_plane_openings_and_is_reproducible(tmp_path):
+    """meshes/chip_layout: two islands in openings (holes) of a ground plane; the shipped
+    .msh is what `fvqp mesh` makes from chip.toml."""
+    src = MESHES / "chip_layout"
+    run_fvqp(["mesh", src / "chip.toml", "-o", tmp_path / "chip.msh"])
+    vol, area, types = _measures(tmp_path / "chip.msh")
+    assert types == {"hexahedron", "quad"}
+    t = 0.1
+    expect = {"substrate": 1000 * 600 * 100.0, "island_left": 200 * 100 * t,
+              "island_right": 200 * 100 * t,
+              "ground": (1000 * 600 - 2 * 260 * 160) * t}  # box minus the two openings
+    for name, v in expect.items():
+        assert vol[name] == pytest.approx(v, rel=1e-12, abs=0), name
+    assert area["substrate_ground"] == pytest.approx(expect["ground"] / t, rel=1e-12, abs=0)
+    # the 30 µm gaps: bare substrate top = openings minus islands
+    assert area["substrate_surface"] == pytest.approx(2 * (260 * 160 - 200 * 100), rel=1e-12,
+                                                      abs=0)
+    assert "ground_island_left" not in area  # the islands do not touch the ground plane
+    assert _measures(src / "chip.msh") == (vol, area, types)

@@ -37,6 +37,7 @@ Layout TOML (lengths in layout units; ``unit`` says what one is)::
     cells = 2
     rectangles = [[-50, -50, 50, 50]]
     polygons = []                  # [[[x, y], ...], ...], axis-parallel edges
+    holes = []                     # rectangles or polygons cut out of the shapes
 
     # or, from a GDS cell (optional package gdstk), at the top level:
     # gds = "chip.gds"  (relative to the layout file), cell = "TOP"
@@ -82,6 +83,8 @@ class Layer:
         Closed outlines (rectangles become 4-point polygons), axis-parallel edges.
     cells : int or None
         Cells across the thickness (default: ``ceil(thickness / h)``).
+    holes : list of ndarray (n, 2)
+        Outlines cut out of the shapes (a ground plane's openings around islands).
     """
 
     name: str
@@ -90,10 +93,7 @@ class Layer:
     z: float = 0.0
     polygons: list = field(default_factory=list)
     cells: int | None = None
-
-    def area(self) -> float:
-        """Footprint area (layout units²; the shoelace formula, Manhattan shapes)."""
-        return float(sum(_shoelace(p) for p in self.polygons))
+    holes: list = field(default_factory=list)
 
 
 @dataclass
@@ -129,11 +129,6 @@ class Layout:
         return {r.name: {"material": r.material} for r in self.regions}
 
 
-def _shoelace(p: np.ndarray) -> float:
-    x, y = p[:, 0], p[:, 1]
-    return 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
-
-
 def _rect(r, where: str, src: str) -> np.ndarray:
     if len(r) != 4:
         raise LayoutError(f"{src}: {where}: {r!r} is not [x0, y0, x1, y1]. Fix: give the "
@@ -163,7 +158,8 @@ def _polygon(p, where: str, src: str) -> np.ndarray:
 
 
 def _layer(t: dict, where: str, src: str, substrate: bool = False) -> Layer:
-    known = {"name", "material", "thickness", "z", "cells", "rectangles", "polygons", "box"}
+    known = {"name", "material", "thickness", "z", "cells", "rectangles", "polygons", "box",
+             "holes"}
     for k in t:
         if k not in known:
             raise LayoutError(f"{src}: {where}.{k}: unknown key. Fix: use "
@@ -196,8 +192,11 @@ def _layer(t: dict, where: str, src: str, substrate: bool = False) -> Layer:
             raise LayoutError(f"{src}: {where}: no rectangles or polygons. Fix: draw the "
                               "layer's shapes.")
         z = float(t.get("z", 0.0))
+    holes = [_rect(r, f"{where}.holes[{i}]", src) if len(r) == 4 and np.ndim(r) == 1
+             else _polygon(r, f"{where}.holes[{i}]", src)
+             for i, r in enumerate(t.get("holes", []))]
     return Layer(name, str(t["material"]), thick, z, polys,
-                 None if cells is None else int(cells))
+                 None if cells is None else int(cells), holes)
 
 
 def layout_from_dict(d: dict, source: str = "<layout>", base_dir: str = ".") -> Layout:
@@ -330,7 +329,7 @@ def block_grid(layout: Layout) -> BlockGrid:
     xs, ys = {bx0, bx1}, {by0, by1}
     zs = {-sub.thickness, 0.0}
     for lay in layout.layers:
-        for p in lay.polygons:
+        for p in lay.polygons + lay.holes:
             lo, hi = p.min(axis=0), p.max(axis=0)
             if lo[0] < bx0 or lo[1] < by0 or hi[0] > bx1 or hi[1] > by1:
                 raise LayoutError(f"{src}: layer {lay.name!r}: a shape reaches outside the "
@@ -358,6 +357,8 @@ def block_grid(layout: Layout) -> BlockGrid:
         inside = np.zeros(len(centres), bool)
         for p in lay.polygons:
             inside |= Path(p).contains_points(centres)
+        for p in lay.holes:
+            inside &= ~Path(p).contains_points(centres)
         inside = inside.reshape(len(xc), len(yc))
         for k in np.flatnonzero(in_z):
             clash = inside & (owner[:, :, k] >= 0)
