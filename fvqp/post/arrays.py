@@ -353,8 +353,10 @@ class Run:
     def plot(self, output=None, times=None, fields=None, clip=None) -> list[Path]:
         """Write the run's pictures as PNG (:func:`fvqp.post.plot_result`, like
         ``fvqp plot``); returns the files. Arguments as there (times in s)."""
+        from .commands import _quiet_vtk
         from .plot import plot_result
         from .result import open_result
 
+        _quiet_vtk()
         return plot_result(open_result(self.path), output=output, times=times,
                            fields=fields, clip=clip)
