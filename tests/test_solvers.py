@@ -1,21 +1,32 @@
-"""Solver layer: PETSc options under a prefix, SNES results and failures, BDF order."""
+"""Solver layer: PETSc options under a prefix, SNES results and failures, BDF order,
+the caller's convergence test of the dense Newton, two-level coarse corrections."""
+
+import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from conftest import MESHES
+from conftest import MESHES, ROOT, mpi_env
 from fvqp.mesh import build_geometry, read_mesh
 from fvqp.models.heat.problem import BoundaryCondition, HeatProblem
 from fvqp.parallel import Distribution
+from fvqp.parallel.serial import SerialLayout
 from fvqp.solvers import (
     BDFIntegrator,
     BDFOptions,
     ConvergenceError,
+    DenseNewton,
     DomainError,
+    JacobianConfig,
     NonlinearSolver,
     SparseAssembler,
+    options_session,
 )
+from fvqp.solvers.linear import csr_matrix
+from fvqp.solvers.twolevel import CoarseCorrection, TwoLevelPC, exact_defaults
 
 
 @pytest.fixture(scope="module")
@@ -163,7 +174,7 @@ def _decay(dist, order, dt, t_end=0.05):
     opts = BDFOptions(order=order, dt_initial=dt, adaptive=False)
     it = BDFIntegrator(prob, x0, 0.0, f"bdf{order}_", {"snes_rtol": 1e-13, "snes_atol": 1e-15,
                                                      "ksp_type": "preonly", "pc_type": "lu"},
-                       opts)
+                       opts, jacobian=JacobianConfig())
     res = it.run(t_end)
     assert res.success and res.steps == round(t_end / dt)
     return it.x
@@ -176,3 +187,220 @@ def test_bdf_time_order(line, order):
                                                                     0.05 / 64)]
     rates = np.log2(np.array(errs[:-1]) / np.array(errs[1:]))
     assert np.all(rates > order - 0.15) and np.all(rates < order + 0.3), rates
+
+
+# ---- the caller's convergence test of the dense Newton (kinetics0d's per-entry test) ----
+def _two_scale():
+    """F = (y0 - 2, 1e-14 (exp(y1) - 2)): the second row is invisible in |F|."""
+    def residual(y):
+        return np.array([y[0] - 2.0, 1e-14 * (np.exp(y[1]) - 2.0)])
+
+    def jacobian(y):
+        return np.diag([1.0, 1e-14 * np.exp(y[1])])
+
+    return residual, jacobian
+
+
+def test_dense_newton_stops_on_the_callers_test_not_on_the_residual_norm():
+    """PETSc's residual test stops after one iteration (|F| fell by 1e-14 through the
+    first row) with y1 = 1, wrong by 44 % (ln 2 = 0.693); the caller's per-entry test on
+    the step (|dx_i| <= 1e-12 |x_i|) continues until y1 = ln 2 to round-off. The hook
+    sees dx = None at the start and then exactly the step taken."""
+    residual, jacobian = _two_scale()
+    with options_session():
+        plain = DenseNewton(2, residual, jacobian, prefix="dn_plain_",
+                            options={"snes_linesearch_type": "basic"})
+        y, res = plain.solve(np.zeros(2))
+        assert res.success and abs(y[1] - np.log(2.0)) > 0.3
+        calls = []
+
+        def converged(x, dx, it):
+            calls.append((it, None if dx is None else dx.copy(), x.copy()))
+            return dx is not None and bool(np.all(np.abs(dx) <= 1e-12 * np.abs(x)))
+
+        hooked = DenseNewton(2, residual, jacobian, prefix="dn_hook_",
+                             options={"snes_linesearch_type": "basic"}, converged=converged)
+        y, res = hooked.solve(np.zeros(2))
+    assert res.success and res.message == "CONVERGED_USER"
+    assert y[0] == 2.0 and y[1] == pytest.approx(np.log(2.0), rel=1e-14, abs=0)
+    assert calls[0][0] == 0 and calls[0][1] is None
+    for (_, _, xa), (_, dx, xb) in zip(calls[:-1], calls[1:], strict=True):
+        assert np.array_equal(dx, xb - xa)
+    assert [c[0] for c in calls] == list(range(len(calls)))
+    assert res.iterations == len(calls) - 1 >= 4
+
+
+def test_dense_newton_reports_an_unmet_callers_test_with_the_fix():
+    """A hook that is never satisfied: the solve ends at snes_max_it, unsuccessful, and
+    the error says that the caller's test was not met and how to continue."""
+    residual, jacobian = _two_scale()
+    with options_session():
+        newton = DenseNewton(2, residual, jacobian, prefix="dn_never_",
+                             options={"snes_max_it": 5}, converged=lambda x, dx, it: False)
+        y, res = newton.solve(np.zeros(2), raise_on_failure=False)
+        assert not res.success and res.message == "DIVERGED_MAX_IT" and res.iterations == 5
+        with pytest.raises(ConvergenceError) as err:
+            newton.solve(np.zeros(2))
+    msg = str(err.value)
+    assert "convergence test was not met" in msg and "-dn_never_snes_max_it" in msg
+    assert "limit 5" in msg
+
+
+def test_nonlinear_solver_on_a_serial_layout_with_mf_operator():
+    """NonlinearSolver on a flat vector of one process (SerialLayout), Krylov operator
+    -snes_mf_operator (finite differences of F) preconditioned by an assembled matrix
+    that is only the diagonal of the Jacobian (usadel's inelastic solve): a numpy start
+    is solved in place, Newton converges to the tridiagonal system's solution."""
+    n = 30
+    b = np.linspace(1.0, 2.0, n)
+    T = sp.diags([-1.0, 3.0, -1.0], [-1, 0, 1], shape=(n, n)).tocsr()
+
+    def residual(x):
+        return T @ x + x**3 - b
+
+    with options_session():
+        s = NonlinearSolver(SerialLayout(n), residual, lambda x: 3.0 + 3 * x**2,
+                            (np.arange(n), np.arange(n)), "sl_mf_",
+                            {"snes_mf_operator": None, "snes_rtol": 1e-12,
+                             "ksp_type": "gmres", "ksp_rtol": 1e-12, "pc_type": "lu"})
+        x = np.zeros(n)
+        res = s.solve(x)
+        s.destroy()
+    assert res.success and res.iterations <= 8
+    assert np.max(np.abs(residual(x))) <= 1e-10 * np.max(b)
+
+
+# ---- two-level coarse corrections --------------------------------------------------------
+def _spd(n, seed=3):
+    """A sparse SPD matrix (shifted 1D Laplacian with random couplings)."""
+    rng = np.random.default_rng(seed)
+    off = -rng.uniform(0.5, 1.5, n - 1)
+    d = np.zeros(n)
+    d[:-1] -= off
+    d[1:] -= off
+    return sp.diags([off, d + 1e-3, off], [-1, 0, 1]).tocsr()
+
+
+def _aggregates(n, size):
+    agg = np.arange(n) // size
+    R = sp.csr_matrix((np.ones(n), (agg, np.arange(n))), shape=(agg[-1] + 1, n))
+    return R, R.T.tocsr()
+
+
+def test_coarse_correction_is_the_galerkin_projection():
+    """With an exact coarse solve, z = P (RAP)^{-1} R r (dense reference) and the
+    corrected residual is orthogonal to the coarse space: R (r - A z) = 0 to round-off
+    (both for a model-assembled coarse matrix and for PETSc's Galerkin product)."""
+    from petsc4py import PETSc
+
+    n = 64
+    A = _spd(n)
+    R, P = _aggregates(n, 8)
+    C = (R @ A @ P).toarray()
+    r = np.random.default_rng(4).normal(size=n)
+    ref = P @ np.linalg.solve(C, R @ r)
+    with options_session():
+        cc = CoarseCorrection(PETSc.COMM_SELF, R, P, "cc_set_", exact_defaults(PETSc.COMM_SELF))
+        cc.set_matrix(sp.csr_matrix(C))
+        z = cc.correct(r)
+        cc.destroy()
+        Am = csr_matrix(PETSc.COMM_SELF, A, n)
+        cg = CoarseCorrection(PETSc.COMM_SELF, R, P, "cc_gal_", exact_defaults(PETSc.COMM_SELF))
+        cg.set_galerkin(Am)
+        zg = cg.correct(r)
+        cg.destroy()
+        Am.destroy()
+    scale = np.max(np.abs(ref))
+    for zz in (z, zg):
+        assert np.max(np.abs(zz - ref)) <= 1e-12 * scale
+        assert np.max(np.abs(R @ (r - A @ zz))) <= 1e-12 * np.max(np.abs(r))
+
+
+def test_two_level_pc_is_the_multiplicative_correction_of_its_smoother():
+    """TwoLevelPC with a point-Jacobi smoother and an exact coarse solve:
+    y = D^{-1} x + P (RAP)^{-1} R (x - A D^{-1} x) (dense reference), and the coarse
+    part of the residual vanishes, R (x - A y) = 0."""
+    from petsc4py import PETSc
+
+    from fvqp.solvers.options import apply_options
+
+    n = 64
+    A = _spd(n)
+    R, P = _aggregates(n, 8)
+    x = np.random.default_rng(5).normal(size=n)
+    y0 = x / A.diagonal()
+    ref = y0 + P @ np.linalg.solve((R @ A @ P).toarray(), R @ (x - A @ y0))
+    with options_session():
+        apply_options("t2l_", {"bj_pc_type": "jacobi", "coarse_pc_type": "lu"})
+        Am = csr_matrix(PETSc.COMM_SELF, A, n)
+        pc = TwoLevelPC(Am, R, P, "t2l_")
+        X, Y = Am.createVecs()
+        X.setArray(x)
+        pc.apply(None, X, Y)
+        y = Y.getArray().copy()
+        pc.destroy()
+        Am.destroy()
+    assert np.max(np.abs(y - ref)) <= 1e-12 * np.max(np.abs(ref))
+    assert np.max(np.abs(R @ (x - A @ y))) <= 1e-12 * np.max(np.abs(x))
+
+
+_TWO_RANK_COARSE = r"""
+import json, sys
+import numpy as np, scipy.sparse as sp
+from petsc4py import PETSc
+sys.path.insert(0, sys.argv[2])
+from test_solvers import _spd, _aggregates
+from fvqp.solvers import options_session
+from fvqp.solvers.linear import csr_matrix
+from fvqp.solvers.options import apply_options
+from fvqp.solvers.twolevel import CoarseCorrection, TwoLevelPC, exact_defaults
+comm = PETSc.COMM_WORLD
+rank, size = comm.getRank(), comm.getSize()
+n, agg = 64, 8
+A = _spd(n)
+R, P = _aggregates(n, agg)
+lo, hi = rank * n // size, (rank + 1) * n // size  # aggregates do not straddle ranks
+clo, chi = lo // agg, hi // agg
+r = np.random.default_rng(4).normal(size=n)
+C = (R @ A @ P).tocsr()
+ref = P @ np.linalg.solve(C.toarray(), R @ r)
+Rl, Pl = R[clo:chi, lo:hi], P[lo:hi, clo:chi]
+with options_session():
+    cc = CoarseCorrection(comm, Rl, Pl, "mpi_cc_", exact_defaults(comm))
+    cc.set_matrix(C[clo:chi])
+    z = cc.correct(r[lo:hi])
+    Am = csr_matrix(comm, A[lo:hi], n)
+    apply_options("mpi_t2l_", {"bj_pc_type": "jacobi", "coarse_pc_type": "redundant",
+                               "coarse_redundant_pc_type": "lu"})
+    pc = TwoLevelPC(Am, Rl, Pl, "mpi_t2l_")
+    X, Y = Am.createVecs()
+    X.setArray(r[lo:hi])
+    pc.apply(None, X, Y)
+    y = Y.getArray().copy()
+    y0 = r / A.diagonal()
+    yref = y0 + P @ np.linalg.solve(C.toarray(), R @ (r - A @ y0))
+    pc.destroy()
+    cc.destroy()
+errs = comm.tompi4py().gather([float(np.max(np.abs(z - ref[lo:hi]))),
+                               float(np.max(np.abs(y - yref[lo:hi])))])
+if rank == 0:
+    json.dump({"size": size, "errors": errs, "scale": float(np.max(np.abs(ref))),
+               "yscale": float(np.max(np.abs(yref)))}, open(sys.argv[1], "w"))
+"""
+
+
+def test_two_level_on_two_ranks_equals_the_serial_formula(tmp_path):
+    """`mpiexec -n 2`: the coarse matrix split by rows over the ranks (redundant LU) and
+    TwoLevelPC's Galerkin product of a distributed A give the global formulas of the two
+    tests above on every rank's rows."""
+    script = tmp_path / "two_rank_coarse.py"
+    script.write_text(_TWO_RANK_COARSE)
+    out = tmp_path / "out.json"
+    proc = subprocess.run(["mpiexec", "-n", "2", sys.executable, str(script), str(out),
+                           str(ROOT / "tests")], capture_output=True, text=True,
+                          env=mpi_env(), timeout=600, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    res = json.loads(out.read_text())
+    assert res["size"] == 2
+    for ez, ey in res["errors"]:
+        assert ez <= 1e-12 * res["scale"] and ey <= 1e-12 * res["yscale"]
