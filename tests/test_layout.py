@@ -238,3 +238,37 @@ def test_shipped_chip_layout_has_the_ground_plane_openings_and_is_reproducible(t
                                                       abs=0)
     assert "ground_island_left" not in area  # the islands do not touch the ground plane
     assert _measures(src / "chip.msh") == (vol, area, types)
+
+
+def test_layout_mesh_runs_in_a_transport_case(chip, tmp_path):
+    """10 eV of 2.5Δ phonons in the pad for 1 ns: energy and QP number balance on the
+    generated mesh, and QPs cross the pad's interfaces into the cap above it and the wire
+    beside it (conforming interfaces)."""
+    from fvqp.api import run
+
+    d, _ = chip
+    ins = ("pad_surface", "wire_surface", "cap_surface", "substrate_pad", "substrate_wire")
+    case = {
+        "model": "transport", "mesh": {"file": str(d / "mesh" / "chip.msh"), "scale": "1 um"},
+        "units": {"reference_material": "Ta"}, "bath": {"temperature": "50 mK"},
+        "regions": {"substrate": {"active": False},
+                    "pad": {"material": "Ta", "escape_time": "0.1 ns"},
+                    "wire": {"material": "Al", "escape_time": "0.2 ns"},
+                    "cap": {"material": "Ta", "escape_time": "0.1 ns"}},
+        "boundaries": {"wire_edge": {"type": "bath"}, **{b: {"type": "insulating"} for b in ins}},
+        "sources": [{"type": "phonon", "energy": "1.73 meV", "width": "0.1 meV",
+                     "deposit": "10 eV", "time": "0.2 ns", "duration": "0.05 ns",
+                     "position": [10.0, 10.0, 0.15], "radius": "2 um", "region": "pad"}],
+        "energy": {"spacing": "80 ueV", "e_max": "1.2 meV"},
+        "time": {"end": "1 ns", "dt_initial": "10 ps", "rtol": 1e-3},
+    }
+    r = run(case, output_dir=tmp_path, name="transport_chip")
+    assert r.status == 0
+    e, q = r.result["energy_J"], r.result["qp_number"]
+    assert e["deposited"] == pytest.approx(10 * 1.602176634e-19, rel=1e-3, abs=0)
+    assert abs(e["imbalance"]) < 1e-12 * e["deposited"]  # measured 8e-16
+    assert abs(q["imbalance"]) < 1e-9 * q["final"]  # measured 8e-16
+    n = r.fields["qp_excess"]
+    per_region = {k: n.integral(k)[-1] for k in ("pad", "cap", "wire")}
+    # measured: pad 6591, cap 3019, wire 8.3 QPs at 1 ns
+    assert per_region["cap"] > 0.1 * per_region["pad"] and per_region["wire"] > 1.0
