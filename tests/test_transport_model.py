@@ -19,7 +19,7 @@ from fvqp.models.transport.problem import (
     TransportProblem,
 )
 from fvqp.parallel import Distribution
-from fvqp.solvers import BDFIntegrator, BDFOptions, NonlinearSolver
+from fvqp.solvers import BDFIntegrator, BDFOptions, JacobianConfig, NonlinearSolver
 from fvqp.spectra.bins import BinGrid as TransportGrid
 from fvqp.spectra.bins import cell_gaps as gap_from_distribution
 
@@ -132,7 +132,8 @@ def test_transient_energy_and_number_balance():
     p.set_gap(p.delta)  # rebuild the source spectrum with the weights
     x0 = p.equilibrium()
     integ = BDFIntegrator(p, x0, 0.0, "tb_", LU, BDFOptions(dt_initial=0.02, rtol=1e-4,
-                                                              atol=1e-9))
+                                                              atol=1e-9),
+                          jacobian=JacobianConfig(block_size=p.B))
     integ.run(3.0)
     t0, t1 = p.totals(x0), p.totals(integ.x)
     acc = integ.accumulated
@@ -198,7 +199,8 @@ def test_pulse_spreads_with_energy_resolved_diffusion_constant():
     bump = 1e-4 * np.exp(-0.5 * ((xc - 100.0) / s0) ** 2)
     y[:, :p.N] += bump[:, None] * (~p.alg_f[:p.n])
     integ = BDFIntegrator(p, y.ravel(), 0.0, "tp_", LU,
-                          BDFOptions(dt_initial=0.05, adaptive=False))
+                          BDFOptions(dt_initial=0.05, adaptive=False),
+                          jacobian=JacobianConfig(block_size=p.B))
     t_end = 40.0
     integ.run(t_end)
     f = integ.x.reshape(p.n, p.B)[:, :p.N] - p.f_bath
@@ -488,7 +490,10 @@ def test_schur_mode_transient_equals_assembled():
             opts = {"ksp_type": "gmres", "ksp_rtol": 1e-12, "snes_lag_preconditioner": 2}
         x0 = p.equilibrium()
         integ = BDFIntegrator(p, x0, 0.0, f"tt{mode[:2]}_", opts,
-                              BDFOptions(dt_initial=0.05, adaptive=False))
+                              BDFOptions(dt_initial=0.05, adaptive=False),
+                              jacobian=JacobianConfig("matrix_free",
+                                                      preconditioner=p.preconditioner)
+                              if mode == "schur" else JacobianConfig(block_size=p.B))
         integ.run(1.0)
         t0, t1 = p.totals(x0), p.totals(integ.x)
         acc = integ.accumulated
@@ -498,6 +503,95 @@ def test_schur_mode_transient_equals_assembled():
         out[mode] = integ.x.copy()
     a, b = out["assembled"], out["schur"]
     assert np.max(np.abs(a - b)) <= 1e-8 * np.max(np.abs(a))
+
+
+def test_lagged_schur_preconditioner_keeps_the_answer_and_builds_less():
+    """The Schur preconditioner kept across Newton iterations and steps (.lagged) and
+    inexact Newton (Eisenstat-Walker) change the Krylov path, not the converged states:
+    fixed BDF2 steps through a phonon pulse equal the assembled mode's to the Newton
+    tolerance (as the unlagged 'schur' test), with fewer builds than linear solves."""
+    from fvqp.models.transport.lagged import LaggedPreconditioner
+    from fvqp.models.transport.schur import SchurPreconditioner
+
+    out, pcs = {}, {}
+    for mode in ("assembled", "lagged"):
+        src = SpectralSource("phonon", None, _Pulse(0.05, 0.1, 0.3), energy=3.9, width=0.2)
+        p = network(sources=[src], bias=3.2)
+        w = np.where(p.loc.cell_region[:p.n] == 1, p.loc.volume[:p.n], 0.0)
+        src.weights = w / w.sum()
+        p.set_gap(p.delta)
+        opts = LU
+        if mode == "lagged":
+            p.jacobian, p.matrix_free = "schur", True
+            p.pattern = p._pattern()
+            p.preconditioner = pcs[mode] = LaggedPreconditioner(SchurPreconditioner(
+                p, "tlg_"))
+            opts = {"ksp_type": "gmres", "ksp_rtol": 1e-12, "snes_lag_preconditioner": 1,
+                    "snes_ksp_ew": True}
+        x0 = p.equilibrium()
+        jac = JacobianConfig("matrix_free", 1, p.preconditioner) if mode == "lagged" \
+            else JacobianConfig(block_size=p.B)
+        integ = BDFIntegrator(p, x0, 0.0, f"tl{mode[:2]}_", opts,
+                              BDFOptions(dt_initial=0.05, adaptive=False), jacobian=jac)
+        integ.run(1.0)
+        out[mode] = integ.x.copy()
+        if mode == "lagged":
+            newton = integ.solver.total_iterations
+    a, b = out["assembled"], out["lagged"]
+    assert np.max(np.abs(a - b)) <= 1e-8 * np.max(np.abs(a))  # measured 4e-10
+    pc = pcs["lagged"]
+    assert pc.builds + pc.reuses == newton  # one update per linear solve
+    assert pc.builds < newton / 4  # measured: 4 builds for 69 Newton iterations
+
+
+class _CountingPC:
+    """A stand-in model preconditioner that records its builds."""
+
+    def __init__(self):
+        self.states = []
+
+    def update(self, x, shift):
+        self.states.append((x, shift))
+
+    def apply(self, r):
+        return r
+
+
+def test_lag_rule_rebuilds_when_krylov_counts_grow_or_the_shift_moves():
+    """The rebuild rule: keep while the last solve took at most growth * (first solve
+    after the build) + 2 iterations, the shift stays within the factor and the build is
+    younger than max_age; a solve that ran into the Krylov limit always rebuilds."""
+    from fvqp.models.transport.lagged import LaggedPreconditioner
+
+    inner = _CountingPC()
+    pc = LaggedPreconditioner(inner, growth=2.0, shift_factor=2.0, max_age=6)
+
+    def solve(its, shift=1.0):
+        pc.update(np.zeros(1), shift)
+        for _ in range(its):
+            pc.apply(np.zeros(1))
+
+    solve(4)                      # first build; the first solve takes 4 iterations
+    solve(9)                      # 4 -> kept; this solve took 9 (<= 2 * 4 + 2)
+    solve(11)                     # 9 kept; 11 > 10 ...
+    assert len(inner.states) == 1 and pc.reasons == {"first": 1}
+    solve(3)                      # ... so this one starts from a rebuild
+    assert pc.reasons == {"first": 1, "growth": 1}
+    solve(3, shift=1.9)           # within the shift factor: kept
+    solve(3, shift=0.9)           # 0.9 / 1.0 inside [1/2, 2] (the build's shift): kept
+    assert pc.builds == 2
+    solve(3, shift=0.25)          # a step cut by 4
+    assert pc.reasons["shift"] == 1
+    for _ in range(6):
+        solve(3, shift=0.25)
+    assert pc.reasons.get("age") == 1 and pc.builds == 4
+    solve(1000, shift=0.25)       # a solve that hit the Krylov limit ...
+    solve(3, shift=0.25)          # ... is followed by a rebuild
+    assert pc.reasons["growth"] == 2 and pc.builds == 5
+    never = LaggedPreconditioner(_CountingPC(), lag=False)
+    for _ in range(3):
+        never.update(np.zeros(1), 1.0)
+    assert never.builds == 3
 
 
 _SUBDOMAIN_SCRIPT = '''

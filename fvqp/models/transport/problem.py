@@ -34,6 +34,7 @@ bath) are algebraic, :math:`y = y^{bath}`; their storage is zero.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -179,6 +180,8 @@ class TransportProblem:
         #: ``complex_step`` (through the residual with complex occupations; ~3x slower)
         self.action = action
         self._linearised = None
+        #: CPU seconds and calls of the residual and of the Jacobian actions (benchmark)
+        self.cpu = {"residual": [0, 0.0], "action": [0, 0.0]}
         #: read by the BDF integrator: use rhs_jvp as the Krylov operator
         self.matrix_free = jacobian in ("matrix_free", "schur")
         #: model preconditioner (``update(x_local, shift)``, ``apply(r)``) for 'schur'
@@ -439,6 +442,18 @@ class TransportProblem:
 
     def rhs(self, xl: np.ndarray, t0: float, t1: float) -> np.ndarray:
         """Net particles per unit time into every owned row."""
+        c0 = time.process_time()
+        try:
+            return self._rhs(xl, t0, t1)
+        finally:
+            self._count("residual", c0)
+
+    def _count(self, what: str, c0: float) -> None:
+        entry = self.cpu[what]
+        entry[0] += 1
+        entry[1] += time.process_time() - c0
+
+    def _rhs(self, xl: np.ndarray, t0: float, t1: float) -> np.ndarray:
         N, n = self.N, self.n
         y = xl.reshape(-1, self.B)
         if not np.all(np.isfinite(y)):
@@ -553,6 +568,14 @@ class TransportProblem:
         return np.where(alg, -self.kappa[sl], d)
 
     def rhs_jvp(self, xl: np.ndarray, vl: np.ndarray, t0: float, t1: float) -> np.ndarray:
+        """Exact ``(d rhs / d y) v`` (:meth:`_rhs_jvp`)."""
+        c0 = time.process_time()
+        try:
+            return self._rhs_jvp(xl, vl, t0, t1)
+        finally:
+            self._count("action", c0)
+
+    def _rhs_jvp(self, xl: np.ndarray, vl: np.ndarray, t0: float, t1: float) -> np.ndarray:
         """Exact ``(d rhs / d y) v``: the collision part by the product rule through the
         batched FFT operator (:attr:`action` ``linear``, the outer-factor derivatives kept
         per linearisation point) or by complex step through it (``complex_step``: analytic

@@ -1,0 +1,139 @@
+r"""A model preconditioner kept across Newton iterations and time steps while it works.
+
+Building the phonon-eliminating preconditioner (:mod:`.schur`) is the most expensive
+part of a Newton step at device size: dense collision blocks of every cell, the QP Schur
+complement and its factorisation (measured on the 3D absorber: 60-65 % of a step). The
+Krylov operator stays the exact Jacobian action, so an *older* preconditioner changes
+only how many Krylov iterations a linear solve takes, never the Newton iterate it
+converges to (to the Krylov tolerance). :class:`LaggedPreconditioner` therefore keeps a
+factorisation until the evidence says it has aged:
+
+* the Krylov iterations of the last linear solve (the preconditioner applications between
+  two updates) exceed ``growth`` times those of the first solve after the build, plus 2;
+* the shift :math:`\sigma` of :math:`K = \sigma m - J` (the BDF coefficient over the step,
+  0 in steady solves) moved by more than a factor ``shift_factor`` (a step cut after a
+  failed solve divides the step by 4: always a rebuild);
+* it served ``max_age`` linear solves.
+
+A linear solve that fails with a lagged preconditioner therefore always leads to a
+rebuild (its iteration count is the Krylov limit), and the failure itself is reported
+by the solver as before (a failed Newton solve, the step retried); nothing stops
+silently. Every rebuild is logged with its reason. The rule applies where the solver
+calls ``update`` (with ``-<prefix>snes_lag_preconditioner 1``: before every linear
+solve).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+
+__all__ = ["LaggedPreconditioner", "LAG_DEFAULTS"]
+
+log = logging.getLogger("fvqp.transport")
+
+#: defaults of the rebuild rule (options ``-<prefix>schur_lag_growth``,
+#: ``-<prefix>schur_lag_shift_factor``, ``-<prefix>schur_lag_max_age``)
+LAG_DEFAULTS = {"growth": 2.0, "shift_factor": 2.0, "max_age": 40}
+
+
+class LaggedPreconditioner:
+    """Wraps a model preconditioner (``update(x_local, shift)``, ``apply(r)``) and
+    rebuilds it only by the rule of the module docstring.
+
+    Parameters
+    ----------
+    pc
+        The wrapped preconditioner (e.g. :class:`.schur.SchurPreconditioner`).
+    growth, shift_factor : float
+        Rebuild when the last solve took more than ``growth * fresh + 2`` iterations
+        (``fresh``: the first solve after the build), or when the shift left
+        ``[built / shift_factor, built * shift_factor]``.
+    max_age : int
+        Rebuild after this many linear solves with one build.
+    lag : bool
+        False: rebuild at every update (the solver's own lag decides; counts and CPU
+        times are still recorded).
+    """
+
+    def __init__(self, pc, growth: float = LAG_DEFAULTS["growth"],
+                 shift_factor: float = LAG_DEFAULTS["shift_factor"],
+                 max_age: int = LAG_DEFAULTS["max_age"], lag: bool = True):
+        if not growth >= 1.0 or not shift_factor >= 1.0 or max_age < 1:
+            raise ValueError("lag rule: growth >= 1, shift factor >= 1, max_age >= 1 "
+                             f"(got {growth}, {shift_factor}, {max_age})")
+        self.pc, self.lag = pc, bool(lag)
+        self.growth, self.shift_factor, self.max_age = growth, shift_factor, int(max_age)
+        self._shift = None  # shift of the current build (None: never built)
+        self._fresh = None  # iterations of the first solve after the build
+        self._apps = 0      # applications since the last update (one linear solve)
+        self._age = 0       # linear solves served by the current build
+        #: builds done and updates answered with the kept build
+        self.builds, self.reuses = 0, 0
+        #: reasons of the builds (counts), e.g. {"first": 1, "growth": 3}
+        self.reasons: dict[str, int] = {}
+        #: CPU seconds and calls of builds and applications (benchmark)
+        self.cpu = {"pc_build": [0, 0.0], "pc_apply": [0, 0.0]}
+
+    def _reason(self, shift: float) -> str | None:
+        """Why the build must be renewed now (None: keep it)."""
+        if self._shift is None:
+            return "first"
+        if not self.lag:
+            return "always"
+        last = self._apps
+        if self._fresh is None and self._age > 0:
+            self._fresh = max(last, 1)
+        if self._age >= self.max_age:
+            return "age"
+        if self._fresh is not None and last > self.growth * self._fresh + 2:
+            return "growth"
+        old, new = abs(self._shift), abs(shift)
+        if (old == 0.0) != (new == 0.0) or (
+                old > 0 and not 1.0 / self.shift_factor <= new / old <= self.shift_factor):
+            return "shift"
+        return None
+
+    def update(self, x_local: np.ndarray, shift: float) -> None:
+        """Called before a linear solve: rebuild at ``(x_local, shift)`` or keep the
+        build (module docstring)."""
+        reason = self._reason(float(shift))
+        last = self._apps
+        self._apps = 0
+        if reason is None:
+            self.reuses += 1
+            self._age += 1
+            return
+        if reason not in ("first", "always"):
+            log.debug("preconditioner rebuilt (%s): last solve %d iterations, first after "
+                      "the build %s, age %d, shift %.4g -> %.4g", reason, last, self._fresh,
+                      self._age, self._shift, shift)
+        c0 = time.process_time()
+        self.pc.update(x_local, shift)
+        self._count("pc_build", c0)
+        self.builds += 1
+        self.reasons[reason] = self.reasons.get(reason, 0) + 1
+        self._shift, self._fresh, self._age = float(shift), None, 1
+
+    def apply(self, r: np.ndarray) -> np.ndarray:
+        self._apps += 1
+        c0 = time.process_time()
+        z = self.pc.apply(r)
+        self._count("pc_apply", c0)
+        return z
+
+    def _count(self, what: str, c0: float) -> None:
+        entry = self.cpu[what]
+        entry[0] += 1
+        entry[1] += time.process_time() - c0
+
+    def invalidate(self) -> None:
+        """Force a rebuild at the next update (e.g. after the gap, hence the DOS, changed)."""
+        self._shift = None
+
+    def __getattr__(self, name: str):
+        if name == "pc":  # not yet set (copy, unpickling): no recursion
+            raise AttributeError(name)
+        return getattr(self.pc, name)
