@@ -277,11 +277,12 @@ def build_case(source, *, base_dir: str | os.PathLike | None = None,
     out = output_dir if output_dir is not None else \
         (raw.get("output") or {}).get("directory") or os.path.join(base, "output", name)
     raw.setdefault("output", {})["directory"] = os.path.abspath(os.fspath(out))
-    tmp = tempfile.mkdtemp(prefix="fvqp_case_")
-    path = os.path.join(tmp, f"{name}.toml")
-    with open(path, "wb") as fh:
-        tomli_w.dump(raw, fh)
-    return load_case(path)
+    with tempfile.TemporaryDirectory(prefix="fvqp_case_") as tmp:
+        # the validated Case keeps the path only for messages (its paths are absolute)
+        path = os.path.join(tmp, f"{name}.toml")
+        with open(path, "wb") as fh:
+            tomli_w.dump(raw, fh)
+        return load_case(path)
 
 
 def run(source, *, output_dir: str | os.PathLike | None = None, base_dir=None,

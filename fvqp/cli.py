@@ -163,6 +163,10 @@ def _mesh_layout(args: argparse.Namespace) -> int:
         print(f"  region {name:<24} volume {vol:.6g} (layout units^3)")
     for name, area in res["groups"].items():
         print(f"  facets {name:<24} area   {area:.6g} (layout units^2)")
+    print(f"# case tables for this mesh:\n[mesh]\nfile = \"{res['msh']}\"\n"
+          f"scale = \"{layout.unit}\"")
+    for name, table in layout.case_regions().items():
+        print(f"[regions.{name}]\nmaterial = \"{table['material']}\"")
     return 0
 
 
