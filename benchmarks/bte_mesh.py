@@ -100,7 +100,7 @@ def collisions(steps: int, dt_si: float, say) -> None:
     from fvqp.models.bte.coupled import coupled_problem
     from fvqp.models.bte.driver import BTESimulation
     from fvqp.models.bte.inelastic import COUPLED_PETSC, InelasticPC
-    from fvqp.solvers import BDFIntegrator, BDFOptions
+    from fvqp.solvers import BDFIntegrator, BDFOptions, JacobianConfig
 
     case = load_case(os.path.join(ROOT, "cases", "bte_film_relaxation.toml"))
     sim = BTESimulation(case)
@@ -132,7 +132,9 @@ def collisions(steps: int, dt_si: float, say) -> None:
                                           prefix=f"bench_icoarse{i}_")
         opts = BDFOptions(order=2, dt_initial=dt, adaptive=False)
         integ = BDFIntegrator(prob, prob.equilibrium(), 0.0, f"bench_coll{i}_",
-                              {**COUPLED_PETSC, "ksp_max_it": 1000, **extra}, opts)
+                              {**COUPLED_PETSC, "ksp_max_it": 1000, **extra}, opts,
+                              jacobian=JacobianConfig("matrix_free",
+                                                      preconditioner=prob.preconditioner))
         t0 = time.perf_counter()
         try:
             res = integ.run(steps * dt)

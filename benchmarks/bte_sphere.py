@@ -22,7 +22,7 @@ from fvqp.models.bte_sphere.discretisation import Ordinates, RadialMesh
 from fvqp.models.bte_sphere.driver import DEFAULT_PETSC
 from fvqp.models.bte_sphere.problem import SphereProblem
 from fvqp.models.bte_sphere.spectral import bcs_spectrum
-from fvqp.solvers import BDFIntegrator, BDFOptions
+from fvqp.solvers import BDFIntegrator, BDFOptions, JacobianConfig
 
 T_BATH, RADIUS, V_F = 0.3, 50.0, 50.0
 
@@ -48,7 +48,8 @@ def _initial(p):
 
 def _run(p, steps: int, dt: float = 0.05):
     integ = BDFIntegrator(p, _initial(p), 0.0, "bench_", DEFAULT_PETSC,
-                          BDFOptions(order=2, dt_initial=dt, adaptive=False))
+                          BDFOptions(order=2, dt_initial=dt, adaptive=False),
+                          jacobian=JacobianConfig("matrix_free"))
     t0 = time.perf_counter()
     integ.run(steps * dt)
     wall = time.perf_counter() - t0

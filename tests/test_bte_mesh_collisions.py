@@ -18,7 +18,7 @@ from fvqp.models.bte.problem import BTEProblem, Source
 from fvqp.models.bte.rect import rectangle
 from fvqp.ordinates.quadrature import circle
 from fvqp.parallel import Distribution
-from fvqp.solvers import BDFIntegrator, BDFOptions
+from fvqp.solvers import BDFIntegrator, BDFOptions, JacobianConfig
 from fvqp.spectra.bins import BinGrid as TransportGrid
 from fvqp.spectra.bins import cell_spectra
 
@@ -48,7 +48,8 @@ def make(grid, kinds, *, nx=3, mfp=0.5, phonons="bath", tau_esc=math.inf, trap=0
 
 def integrate(p, x0, dt, steps, order=1, prefix="bte_ie_test_"):
     opts = BDFOptions(order=order, dt_initial=dt, adaptive=False)
-    it = BDFIntegrator(p, x0, 0.0, prefix, dict(COUPLED_PETSC), opts)
+    it = BDFIntegrator(p, x0, 0.0, prefix, dict(COUPLED_PETSC), opts,
+                       jacobian=JacobianConfig("matrix_free", preconditioner=p.preconditioner))
     res = it.run(dt * steps)
     assert res.status == 0
     return it, res

@@ -15,7 +15,7 @@ from fvqp.collisions import EnergyGrid, bcs_gap
 from fvqp.models.bte_sphere.discretisation import Ordinates, RadialMesh, streaming_stencil
 from fvqp.models.bte_sphere.problem import SphereProblem
 from fvqp.models.bte_sphere.spectral import bcs_spectrum
-from fvqp.solvers import BDFIntegrator, BDFOptions
+from fvqp.solvers import BDFIntegrator, BDFOptions, JacobianConfig
 
 LINEAR = {"snes_type": "ksponly", "ksp_type": "gmres", "ksp_rtol": 1e-12, "ksp_atol": 1e-300,
           "pc_type": "bjacobi", "sub_pc_type": "lu", "sub_pc_factor_mat_ordering_type": "rcm"}
@@ -34,7 +34,8 @@ def _problem(nr, k, radius=10.0, spectrum=TWO_BINS, **kw):
 
 def _run(p, x0, t_end, dt, opts=LINEAR, order=2, prefix="bs_"):
     integ = BDFIntegrator(p, x0, 0.0, prefix, opts,
-                          BDFOptions(order=order, dt_initial=dt, adaptive=False))
+                          BDFOptions(order=order, dt_initial=dt, adaptive=False),
+                          jacobian=JacobianConfig("matrix_free"))
     integ.run(t_end)
     return integ
 

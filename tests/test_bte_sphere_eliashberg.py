@@ -13,7 +13,7 @@ from fvqp.materials import get_material  # noqa: E402
 from fvqp.models.bte_sphere.discretisation import Ordinates, RadialMesh  # noqa: E402
 from fvqp.models.bte_sphere.problem import SphereProblem  # noqa: E402
 from fvqp.models.bte_sphere.spectral import eliashberg_spectrum  # noqa: E402
-from fvqp.solvers import BDFIntegrator, BDFOptions  # noqa: E402
+from fvqp.solvers import BDFIntegrator, BDFOptions, JacobianConfig  # noqa: E402
 
 NEWTON = {"snes_type": "newtonls", "snes_rtol": 1e-10, "ksp_type": "gmres",
           "ksp_rtol": 1e-10, "ksp_atol": 1e-300, "pc_type": "bjacobi", "sub_pc_type": "lu",
@@ -52,7 +52,8 @@ def test_eliashberg_equilibrium_and_energy_balance(spectrum):
     y[:, :p.nq] += np.repeat(pk, p.K, axis=1)
     x0 = y.ravel()
     integ = BDFIntegrator(p, x0, 0.0, "el_", NEWTON,
-                          BDFOptions(order=2, dt_initial=0.05, adaptive=False))
+                          BDFOptions(order=2, dt_initial=0.05, adaptive=False),
+                          jacobian=JacobianConfig("matrix_free"))
     integ.run(1.0)
     t0, t1, acc = p.totals(x0), p.totals(integ.x), integ.accumulated
     dE = t1["E_qp"] + t1["E_ph"] - t0["E_qp"] - t0["E_ph"]

@@ -12,7 +12,7 @@ from test_transport_model import LU, _Pulse, _Steady, build, local, steady
 from conftest import CASES, run_fvqp
 from fvqp.collisions import bcs_gap
 from fvqp.models.transport.problem import Boundary, RegionParams, SpectralSource
-from fvqp.solvers import BDFIntegrator, BDFOptions, NonlinearSolver
+from fvqp.solvers import BDFIntegrator, BDFOptions, JacobianConfig, NonlinearSolver
 from fvqp.spectra.bins import BinGrid as TransportGrid
 
 
@@ -81,7 +81,8 @@ def test_transient_balance_with_phonon_diffusion():
     p.set_gap(p.delta)
     x0 = p.equilibrium()
     integ = BDFIntegrator(p, x0, 0.0, "tpb_", LU, BDFOptions(dt_initial=0.025,
-                                                               adaptive=False))
+                                                               adaptive=False),
+                          jacobian=JacobianConfig(block_size=p.B))
     integ.run(0.4)
     t0, t1 = p.totals(x0), p.totals(integ.x)
     acc = integ.accumulated

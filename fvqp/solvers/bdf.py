@@ -98,7 +98,9 @@ class BDFIntegrator:
         PETSc options prefix and options (see :class:`~fvqp.solvers.NonlinearSolver`).
     options : BDFOptions
     jacobian : JacobianConfig, optional
-        How Newton's Jacobian is formed (default: :meth:`JacobianConfig.of_problem`). A model
+        How Newton's Jacobian is formed, built by the caller (the driver from the case, a
+        test or script explicitly); default ``JacobianConfig()``, the assembled Jacobian
+        with block size 1 — nothing is read from the problem. A model
         preconditioner in it is updated with the BDF shift :math:`\\sigma =
         \\alpha_0/(t_1 - t_0)`.
     """
@@ -107,7 +109,7 @@ class BDFIntegrator:
                  petsc_options=None, options: BDFOptions | None = None,
                  jacobian: JacobianConfig | None = None):
         self.problem, self.opts = problem, options or BDFOptions()
-        jac = jacobian or JacobianConfig.of_problem(problem)
+        jac = jacobian or JacobianConfig()
         self.dist = problem.dist
         n_own = self.dist.local.n_owned
         rows, cols = problem.pattern

@@ -59,14 +59,3 @@ class JacobianConfig:
     def uses_action(self) -> bool:
         """True if the Krylov operator is the exact Jacobian action."""
         return self.mode == "matrix_free"
-
-    @classmethod
-    def of_problem(cls, problem) -> JacobianConfig:
-        """The configuration a problem object was given attributes for
-        (``matrix_free``, ``block_size``, ``preconditioner``): the fallback of
-        :class:`~fvqp.solvers.BDFIntegrator` when no configuration is passed, kept for
-        problems assembled by hand (tests, scripts). Drivers pass a configuration."""
-        pc = getattr(problem, "preconditioner", None)
-        free = bool(getattr(problem, "matrix_free", False))
-        return cls("matrix_free" if free else "assembled",
-                   int(getattr(problem, "block_size", 1)), pc if free else None)
