@@ -87,6 +87,23 @@ class GhostedVectors:
         with vec.localForm() as loc:
             return loc.getArray(readonly=True).copy()
 
+    def ghosted(self, owned_values: np.ndarray) -> np.ndarray:
+        """Owned values of every rank -> this rank's owned + ghost values (a ghost
+        exchange on numpy arrays, for code that must not handle PETSc vectors).
+
+        Examples
+        --------
+        >>> from fvqp.parallel.serial import SerialLayout
+        >>> SerialLayout(3).ghosted(np.array([1.0, 2.0, 3.0]))
+        array([1., 2., 3.])
+        """
+        v = self.create_vec()
+        v.setArray(np.asarray(owned_values, dtype=float))
+        try:
+            return self.local_array(v)
+        finally:
+            v.destroy()
+
     def to_local(self, x, work) -> np.ndarray:
         """Copy any vector with this layout into the ghosted ``work`` and return local values."""
         x.copy(work)
