@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..spectra.thermal_occupations import bose, fermi
+from ..spectra.thermal_occupations import bose, fermi, minus_dfermi_dE
 
 __all__ = ["Occupations"]
 
@@ -74,8 +74,7 @@ class Occupations:
         def df(e):
             if tq <= 0:
                 return np.zeros_like(np.asarray(e, float))
-            f = fermi(np.asarray(e, float), tq)
-            return -f * (1.0 - f) / tq
+            return -np.asarray(minus_dfermi_dE(np.asarray(e, float), tq))
 
         return cls(lambda e: fermi(np.asarray(e, float), tq), df,
                    lambda w: bose(np.asarray(w, float), tp),
