@@ -29,6 +29,10 @@ preconditioner is
 with :math:`B` the one-level inner solve (hybrid multiplicative Schwarz, symmetric
 smoothing). The aggregation depends only on the mesh: every rank computes the same
 aggregates from the global geometry.
+
+It has the interface of the PETSc coarse level :class:`fvqp.solvers.twolevel.CoarseCorrection`
+(``correct(r)`` = :math:`PS_c^{-1}P^Tr`); this variant needs no PETSc objects because its
+coarse matrix is small enough to be summed over the ranks and factored on every rank.
 """
 
 from __future__ import annotations
