@@ -24,6 +24,7 @@ See ``docs/theory_bte_sphere.md``.
 from __future__ import annotations
 
 from ...case.schema import Field, Section
+from ..base.schema import check_material_overrides, material_overrides
 from ..spec import ModelSpec
 
 __all__ = ["SPEC", "run"]
@@ -33,13 +34,12 @@ _SURFACE = ("bath", "vacuum", "specular")
 _SECTIONS = {
     "sphere": Section({
         "material": Field("str", "material name from `fvqp materials`", required=True),
-        "Tc": Field("quantity", "override the material's critical temperature",
-                    dimension="temperature", positive=True),
+        # the material constants of the sphere (SI; "case override" in the summary)
+        **material_overrides("Tc", "gap_ratio", "N0", "tau0", "tau0_phi", "fermi_velocity",
+                             "sound_velocity_L"),
         "radius": Field("quantity", "radius R of the absorber", dimension="length",
                         required=True, positive=True),
         "cells": Field("int", "number of radial cells", default=50),
-        "fermi_velocity": Field("float", "band Fermi velocity in m/s (default: the "
-                                "material's)", positive=True),
         "mean_free_path": Field("quantity", "elastic (impurity) mean free path of the QPs "
                                 "(default: ballistic)", dimension="length", positive=True),
         "surface": Field("str", "QP condition at r = R: bath (thermal occupation enters, "
@@ -62,16 +62,15 @@ _SECTIONS = {
         "kind": Field("str", "bcs, or eliashberg (needs fvqp.eliashberg)", default="bcs",
                       choices=("bcs", "eliashberg")),
         "spacing": Field("quantity", "energy bin width (default kT_bath / 4)",
-                         dimension="energy", positive=True),
+                         dimension="energy", positive=True, internal="energy"),
         "e_max": Field("quantity", "QP energy cut-off (default packet energy + 5 widths "
-                       "+ 10 kT_bath)", dimension="energy", positive=True),
+                       "+ 10 kT_bath)", dimension="energy", positive=True,
+                       internal="energy"),
     }),
     "phonons": Section({
         "mode": Field("str", "bath (held at the bath temperature), local (isotropic per "
                       "cell, optional escape time) or bte (angle-resolved transport at the "
                       "sound velocity)", default="bath", choices=("bath", "local", "bte")),
-        "sound_velocity": Field("float", "sound velocity in m/s (default: the material's "
-                                "longitudinal one)", positive=True),
         "surface": Field("str", "phonon condition at r = R (bte)", default="bath",
                          choices=_SURFACE),
         "escape_time": Field("quantity", "phonon escape time (local mode)",
@@ -81,13 +80,13 @@ _SECTIONS = {
 
 _INITIAL = Section({
     "energy": Field("quantity", "centre eps0 of the Gaussian QP packet",
-                    dimension="energy", required=True, positive=True),
+                    dimension="energy", required=True, positive=True, internal="energy"),
     "width": Field("quantity", "energy width sigma of the packet", dimension="energy",
-                   required=True, positive=True),
+                   required=True, positive=True, internal="energy"),
     "radius": Field("quantity", "radius a of the Gaussian exp(-r^2/2a^2) in space",
                     dimension="length", required=True, positive=True),
     "deposit": Field("quantity", "excess energy of the packet", dimension="energy",
-                     required=True, positive=True),
+                     required=True, positive=True, internal="total_energy"),
 })
 
 FIELDS = ("f", "f_mu", "n")
@@ -95,27 +94,32 @@ FIELDS = ("f", "f_mu", "n")
 
 def _check(data, err) -> None:
     from ...materials import UnknownMaterialError, get_material
+    from ..base.schema import case_material
     from ..spec import check_bath_and_grid
 
     try:
-        mat = get_material(data["sphere"]["material"])
+        get_material(data["sphere"]["material"])
     except UnknownMaterialError as exc:
         err.add("sphere.material", str(exc).strip("'\""), "")
         return
     sp, ph = data["sphere"], data.get("phonons") or {}
-    if not sp.get("fermi_velocity") and not mat.fermi_velocity:
+    check_material_overrides(sp, "sphere", err)
+    if err.items:
+        return
+    mat = case_material(sp)
+    if not mat.fermi_velocity:
         err.add("sphere.fermi_velocity", f"{mat.name} has no Fermi velocity in the "
-                "database.", "give fermi_velocity = 2e6 (m/s).")
-    if ph.get("mode") == "bte" and not ph.get("sound_velocity") and not mat.sound_velocity_L:
-        err.add("phonons.sound_velocity", f"{mat.name} has no sound velocity in the "
-                "database.", "give sound_velocity = 5000 (m/s).")
+                "database.", 'give fermi_velocity = "2e6 m/s" under [sphere].')
+    if ph.get("mode") == "bte" and not mat.sound_velocity_L:
+        err.add("sphere.sound_velocity_L", f"{mat.name} has no sound velocity in the "
+                "database.", 'give sound_velocity_L = "5000 m/s" under [sphere].')
     k = (data.get("angles") or {}).get("ordinates", 8)
     if k < 2 or k % 2:
         err.add("angles.ordinates", f"{k} ordinates: need an even number >= 2.",
                 "use 8 or 16.")
     if sp.get("cells", 50) < 2:
         err.add("sphere.cells", "need at least 2 radial cells.", "use cells = 50.")
-    check_bath_and_grid(err, mat, sp.get("Tc") or mat.Tc, data["bath"]["temperature"],
+    check_bath_and_grid(err, mat, mat.Tc, data["bath"]["temperature"],
                         (data.get("spectrum") or {}).get("e_max"), "spectrum.e_max",
                         " and the packet, or leave it out.")
     if data.get("time", {}).get("steady"):
@@ -133,6 +137,7 @@ def run(case, output_dir: str | None = None, resume: bool = False,
     """Run a validated case; see :func:`fvqp.models.bte_sphere.driver.run`."""
     from ..base import run_model
     from .driver import run as _run
+    from .driver import sphere_units
 
     return run_model("bte_sphere", _run, case, output_dir, stoppable=True, resume=resume,
-                     max_steps=max_steps, comm=comm)
+                     max_steps=max_steps, comm=comm, units=sphere_units)

@@ -29,12 +29,14 @@ import time
 
 import numpy as np
 
+from ...case.internal import InternalCase
 from ...collisions.grid import EnergyGrid, bcs_gap
 from ...io.atomic import atomic_path, atomic_savefig, atomic_write_bytes
-from ...materials import get_material
 from ...solvers import BDFIntegrator, JacobianConfig
 from ...units import E_CHARGE, UnitSystem
 from ..base import bdf_options, peak_rss_mb, run_checkpointed
+from ..base.schema import case_material
+from ..base.template import materials_entry
 from .discretisation import Ordinates, RadialMesh
 from .problem import SphereProblem
 from .spectral import bcs_spectrum, eliashberg_spectrum
@@ -55,28 +57,38 @@ DEFAULT_PETSC = {
 }
 
 
-def _velocity(v_si: float, u: UnitSystem) -> float:
-    return v_si * u.tau0 / u.length
+def sphere_units(case) -> UnitSystem:
+    """The internal units of a ``bte_sphere`` case: those of the sphere's material with
+    the case's overrides (energies in its k_B Tc, times in its tau0, lengths in um)."""
+    return UnitSystem.from_material(case_material(case.data["sphere"]))
 
 
 class SphereSimulation:
-    """The spherical BTE of one case, assembled on every rank."""
+    """The spherical BTE of one case, assembled on every rank.
+
+    Parameters
+    ----------
+    case : fvqp.case.InternalCase or fvqp.case.Case
+        The case in :func:`sphere_units` (as the run template hands it); an SI case is
+        converted here.
+    """
 
     def __init__(self, case, comm=None):
-        self.case, d = case, case.data
+        if not isinstance(case, InternalCase):
+            case = case.internal(sphere_units(case))
+        self.case, d = case, case.values
         sp, ph = d["sphere"], d["phonons"]
-        over = {"Tc": sp["Tc"]} if sp.get("Tc") else {}
-        self.mat = mat = get_material(sp["material"], **over)
-        self.units = u = UnitSystem.from_material(mat)
-        self.T_bath = u.to_internal(d["bath"]["temperature"], "temperature")
+        self.mat = mat = case_material(sp)
+        #: recorded in summary.json (fvqp.models.base.template.materials_entry)
+        self.region_materials = {"sphere": mat}
+        self.units = u = case.units
+        self.T_bath = d["bath"]["temperature"]
         ini = d["initial"]
-        self.eps0 = u.to_internal(ini["energy"], "energy")
-        self.sigma = u.to_internal(ini["width"], "energy")
+        self.eps0, self.sigma = ini["energy"], ini["width"]
         delta = bcs_gap(self.T_bath, mat.gap_ratio)
         sg = d["spectrum"]
-        h = u.to_internal(sg["spacing"], "energy") if sg.get("spacing") else self.T_bath / 4
-        e_max = (u.to_internal(sg["e_max"], "energy") if sg.get("e_max")
-                 else self.eps0 + 5 * self.sigma + 10 * self.T_bath)
+        h = sg.get("spacing") or self.T_bath / 4
+        e_max = sg.get("e_max") or self.eps0 + 5 * self.sigma + 10 * self.T_bath
         if sg["kind"] == "eliashberg":
             spectrum = eliashberg_spectrum(mat, self.T_bath, h, e_max)
             grid = spectrum.grid
@@ -84,15 +96,13 @@ class SphereSimulation:
             grid = EnergyGrid.build(delta, h, e_max)
             spectrum = bcs_spectrum(grid)
         self.spectrum = spectrum
-        radius = u.to_internal(sp["radius"], "length")
+        radius = sp["radius"]
         self.mesh = RadialMesh.uniform(radius, sp["cells"])
         self.ords = Ordinates.gauss_legendre(d["angles"]["ordinates"])
-        v_f = _velocity(sp.get("fermi_velocity") or mat.fermi_velocity, u)
-        mfp = u.to_internal(sp["mean_free_path"], "length") if sp.get("mean_free_path") \
-            else math.inf
-        c_s = _velocity(ph.get("sound_velocity") or mat.sound_velocity_L or 0.0, u)
-        tau_esc = u.to_internal(ph["escape_time"], "time") if ph.get("escape_time") \
-            else math.inf
+        v_f = mat.fermi_velocity / u.scales["velocity"]  # a material constant, SI
+        mfp = sp.get("mean_free_path") or math.inf
+        c_s = (mat.sound_velocity_L or 0.0) / u.scales["velocity"]
+        tau_esc = ph.get("escape_time") or math.inf
         self.problem = SphereProblem(
             self.mesh, self.ords, spectrum, v_f=v_f, mfp=mfp, t_bath=self.T_bath,
             c_ph=u.tau0 / (math.pi * mat.gap_ratio * mat.tau0_phi), phonons=ph["mode"],
@@ -104,8 +114,7 @@ class SphereSimulation:
                        "e_max_kTc": grid.e_max, "T_bath_kTc": self.T_bath,
                        "tau0_s": u.tau0, "kTc_J": u.energy,
                        "c_ph": self.problem.c_ph, "spectrum": spectrum.kind}
-        self.x0 = self._initial(u.to_internal(ini["radius"], "length"),
-                                ini["deposit"] / u.scales["total_energy"])
+        self.x0 = self._initial(ini["radius"], ini["deposit"])
         self.mu_sel = sorted({int(np.argmin(np.abs(self.ords.mu - m)))
                               for m in d["angles"]["write_mu"]})
 
@@ -233,12 +242,14 @@ def run(case, output_dir: str | None = None, resume: bool = False,
     """Run a ``bte_sphere`` case; returns the summary (also in ``summary.json``)."""
     start = time.perf_counter()
     sim = SphereSimulation(case, comm)
-    d, u, p, dist = case.data, sim.units, sim.problem, sim.dist
+    case = sim.case  # the internal case
+    d, u, p, dist = case.values, sim.units, sim.problem, sim.dist
     out_dir = output_dir or case.output_dir
     if dist.rank == 0:
         os.makedirs(out_dir, exist_ok=True)
     store = SnapshotStore(sim, os.path.join(out_dir, "bte_sphere.h5"), resume)
-    opts, t_end = bdf_options(d["time"], u, d["time"]["atol"])
+    # the [time] table in SI: bdf_options converts it (fvqp.models.base.timeloop)
+    opts, t_end = bdf_options(case.case.data["time"], u, d["time"]["atol"])
     petsc = {**DEFAULT_PETSC, **d["solver"]["petsc"]}
     integ = BDFIntegrator(p, sim.x0, 0.0, d["solver"]["prefix"], petsc, opts,
                           jacobian=JacobianConfig("matrix_free"))
@@ -264,7 +275,7 @@ def run(case, output_dir: str | None = None, resume: bool = False,
     result, extra = run_checkpointed(
         integ, t_end=t_end, writer=store, units=u, out_dir=out_dir, digest=case.digest,
         snapshot=lambda it, a, b: sim.snapshot(it.x), extra={"totals": tot0},
-        resume=resume, stop_times=[u.to_internal(t, "time") for t in d["output"]["times"]],
+        resume=resume, stop_times=list(d["output"]["times"]),
         every=d["output"]["every"], checkpoint_every=d["output"]["checkpoint_every"],
         max_steps=max_steps, on_accept=record, logger=log)
     stepping = time.perf_counter() - t0
@@ -280,6 +291,7 @@ def run(case, output_dir: str | None = None, resume: bool = False,
                "unknowns": int(p.dist.n_global),
                "peak_rss_MB_per_rank": dist.max(peak_rss_mb()),
                "parameters": sim.params, "packet_amplitude": sim.amplitude,
+               "materials": materials_entry(sim.region_materials),
                **_balances(extra["totals"], tot1, eq, acc, unit_e, unit_n)}
     summary["wall_time_s"] = time.perf_counter() - start
     if dist.rank == 0:
