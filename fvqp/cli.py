@@ -157,7 +157,7 @@ def _mesh_layout(args: argparse.Namespace) -> int:
     except MeshError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    print(f"{res['msh']}: {res['cells']} hexahedra (script {res['geo']}); mesh units "
+    print(f"{res['msh']}: {res['cells']} {res['kind']} (script {res['geo']}); mesh units "
           f"{layout.unit} (the case's [mesh] scale)")
     for name, vol in res["regions"].items():
         print(f"  region {name:<24} volume {vol:.6g} (layout units^3)")

@@ -167,17 +167,29 @@ def test_gds_cell_gives_the_same_mesh(tmp_path, chip):
     assert _measures(tmp_path / "gds.msh")[:2] == _measures(d / "mesh" / "chip.msh")[:2]
 
 
-@pytest.mark.parametrize("change, key", [
-    (("z = 0.3", "z = 0.2"), "overlap"),  # the cap sinks into the pad
-    (("[21, 12], [15, 12]]]", "[21, 12], [14, 12], [14, 8]]]"), "overlap"),  # wire into pad
-    (("[21, 25]", "[21, 26]"), "not parallel to x or y"),
-    (("[21, 12], [15, 12]", "[21, 12], [15, 12], [14, 8]"), "not parallel to x or y"),
-    (("[25, 25], [21, 25]", "[25, 45], [21, 45]"), "outside the substrate box"),
-    (('name = "cap"', 'name = "pad"'), "used twice"),
+TRIANGLE = '\n[[layer]]\nname = "x"\nmaterial = "Al"\nthickness = 0.1\n' \
+    'polygons = [[[30, 9], [35, 9], [30, 11]]]\n'
+
+
+CAP = "rectangles = [[7, 7, 13, 13]]"
+FREE = TRIANGLE.replace("[30, 9], [35, 9], [30, 11]", "[30, 20], [35, 20], [30, 24]")
+
+
+@pytest.mark.parametrize("changes, key", [
+    ([("z = 0.3", "z = 0.2")], "overlap"),  # the cap sinks into the pad
+    ([("[21, 12], [15, 12]]]", "[21, 12], [14, 12], [14, 8]]]")], "overlap"),  # into pad
+    ([(CAP, CAP + TRIANGLE)], "overlap"),  # a triangle on the wire: on the prism path
+    ([("[25, 25], [21, 25]", "[25, 45], [21, 45]")], "outside the substrate box"),
+    ([("h = 5.0", 'h = 5.0\ncells = "tets"')], "cells: 'tets'"),
+    ([("h = 5.0", 'h = 5.0\ncells = "hexahedra"'), (CAP, CAP + FREE)],
+     "not parallel to x or y"),
+    ([('name = "cap"', 'name = "pad"')], "used twice"),
 ])
-def test_bad_layouts_are_refused_with_the_fix(tmp_path, change, key):
-    text = LAYOUT.replace(*change)
-    assert text != LAYOUT
+def test_bad_layouts_are_refused_with_the_fix(tmp_path, changes, key):
+    text = LAYOUT
+    for old, new in changes:
+        assert old in text
+        text = text.replace(old, new)
     (tmp_path / "bad.toml").write_text(text)
     p = run_fvqp(["mesh", tmp_path / "bad.toml"], check=False)
     assert p.returncode == 2 and key in p.stderr and "Fix:" in p.stderr
@@ -272,3 +284,61 @@ def test_layout_mesh_runs_in_a_transport_case(chip, tmp_path):
     per_region = {k: n.integral(k)[-1] for k in ("pad", "cap", "wire")}
     # measured: pad 6591, cap 3019, wire 8.3 QPs at 1 ns
     assert per_region["cap"] > 0.1 * per_region["pad"] and per_region["wire"] > 1.0
+
+
+def _facet_areas(path) -> dict[str, float]:
+    """Area per facet group (triangles and planar quads) of a mesh file."""
+    import meshio
+
+    m = meshio.read(path)
+    names = {int(v[0]): k for k, v in m.field_data.items() if int(v[1]) == 2}
+    out: dict[str, float] = {}
+    for block, tags in zip(m.cells, m.cell_data["gmsh:physical"], strict=True):
+        p = m.points[block.data]
+        if block.type == "triangle":
+            a = 0.5 * np.linalg.norm(np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0]), axis=1)
+        elif block.type == "quad":
+            a = 0.5 * np.linalg.norm(np.cross(p[:, 2] - p[:, 0], p[:, 3] - p[:, 1]), axis=1)
+        else:
+            continue
+        for tag in np.unique(tags):
+            out[names[int(tag)]] = out.get(names[int(tag)], 0.0) + float(a[tags == tag].sum())
+    return out
+
+
+def test_oblique_shapes_get_a_prism_mesh_with_the_drawings_volumes_and_areas(tmp_path):
+    """A triangle (oblique edge) makes the layout non-Manhattan: wedges over a triangulated
+    footprint, every region's volume and every group's area as drawn, conforming (fvqp
+    reads it as one mesh), and the .geo regenerates it."""
+    import gmsh
+
+    (tmp_path / "tri.toml").write_text(LAYOUT.replace(CAP, CAP + FREE))
+    p = run_fvqp(["mesh", tmp_path / "tri.toml", "-o", tmp_path / "tri.msh"])
+    assert "prisms" in p.stdout
+    from fvqp.mesh import build_geometry, read_mesh
+
+    raw = read_mesh(tmp_path / "tri.msh")
+    geo = build_geometry(raw)
+    assert {t for t, _ in geo.cell_nodes} == {"wedge"}
+    tri_area = 0.5 * 5 * 4
+    volumes = {**VOLUMES, "x": tri_area * 0.1}
+    for i, name in enumerate(raw.region_names):
+        assert geo.volume[geo.cell_region == i].sum() == pytest.approx(volumes[name], rel=1e-12,
+                                                                       abs=0), name
+    areas = {**AREAS, "substrate_x": tri_area,
+             "substrate_surface": AREAS["substrate_surface"] - tri_area,
+             "x_surface": tri_area + (5 + 4 + np.hypot(5, 4)) * 0.1}
+    found = _facet_areas(tmp_path / "tri.msh")
+    assert set(found) == set(areas)
+    for name, a in areas.items():
+        assert found[name] == pytest.approx(a, rel=1e-12, abs=0), name
+    gmsh.initialize(readConfigFiles=False, interruptible=False)
+    try:
+        gmsh.option.setNumber("General.Terminal", 0)
+        gmsh.open(str(tmp_path / "tri.geo"))
+        gmsh.model.mesh.generate(3)
+        gmsh.write(str(tmp_path / "again.msh"))
+    finally:
+        gmsh.finalize()
+    assert _facet_areas(tmp_path / "again.msh") == found
+    assert read_mesh(tmp_path / "again.msh").n_cells == raw.n_cells

@@ -61,7 +61,7 @@ from .reader import MeshError
 log = logging.getLogger("fvqp.mesh")
 
 __all__ = ["BlockGrid", "Layer", "Layout", "LayoutError", "block_grid", "build_mesh",
-           "gds_polygons", "layout_from_dict", "read_layout"]
+           "gds_polygons", "layout_from_dict", "oblique_edge", "read_layout", "z_levels"]
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -111,6 +111,10 @@ class Layout:
         Length of one layout unit (``"1 um"``): the case's ``[mesh] scale``.
     source : str
         Where the layout came from (file name, for messages).
+    cells : str
+        ``"hexahedra"`` (Manhattan shapes only), ``"prisms"`` (any shapes: wedges over a
+        triangulated footprint, :mod:`fvqp.mesh.layout_prisms`) or ``"auto"`` (hexahedra
+        when every shape is Manhattan).
     """
 
     substrate: Layer
@@ -118,6 +122,7 @@ class Layout:
     h: float
     unit: str = "1 um"
     source: str = "<layout>"
+    cells: str = "auto"
 
     @property
     def regions(self) -> list[Layer]:
@@ -142,19 +147,19 @@ def _rect(r, where: str, src: str) -> np.ndarray:
 
 def _polygon(p, where: str, src: str) -> np.ndarray:
     a = np.asarray(p, dtype=float)
-    if a.ndim != 2 or a.shape[1] != 2 or len(a) < 4:
-        raise LayoutError(f"{src}: {where}: not a list of at least 4 [x, y] points. Fix: "
+    if a.ndim != 2 or a.shape[1] != 2 or len(a) < 3:
+        raise LayoutError(f"{src}: {where}: not a list of at least 3 [x, y] points. Fix: "
                           "give the outline's corners in order.")
     if np.allclose(a[0], a[-1]):
         a = a[:-1]
-    d = np.roll(a, -1, axis=0) - a
-    if np.any((np.abs(d[:, 0]) > 0) & (np.abs(d[:, 1]) > 0)):
-        k = int(np.argmax((np.abs(d[:, 0]) > 0) & (np.abs(d[:, 1]) > 0)))
-        raise LayoutError(f"{src}: {where}: edge {a[k].tolist()} -> "
-                          f"{a[(k + 1) % len(a)].tolist()} is not parallel to x or y; a "
-                          "hexahedral mesh needs Manhattan shapes. Fix: approximate it by "
-                          "axis-parallel steps (or mesh it by hand with triangles/tets).")
     return a
+
+
+def oblique_edge(p: np.ndarray) -> int | None:
+    """Index of the first edge of outline ``p`` not parallel to x or y (None: Manhattan)."""
+    d = np.roll(p, -1, axis=0) - p
+    bad = (np.abs(d[:, 0]) > 0) & (np.abs(d[:, 1]) > 0)
+    return int(np.argmax(bad)) if bad.any() else None
 
 
 def _layer(t: dict, where: str, src: str, substrate: bool = False) -> Layer:
@@ -207,9 +212,13 @@ def layout_from_dict(d: dict, source: str = "<layout>", base_dir: str = ".") -> 
     (needs the optional package ``gdstk``; references are flattened).
     """
     for k in d:
-        if k not in ("unit", "h", "substrate", "layer", "gds", "cell"):
-            raise LayoutError(f"{source}: {k}: unknown key. Fix: use unit, h, gds, cell, "
-                              "[substrate], [[layer]].")
+        if k not in ("unit", "h", "substrate", "layer", "gds", "cell", "cells"):
+            raise LayoutError(f"{source}: {k}: unknown key. Fix: use unit, h, cells, gds, "
+                              "cell, [substrate], [[layer]].")
+    kind = d.get("cells", "auto")
+    if kind not in ("auto", "hexahedra", "prisms"):
+        raise LayoutError(f"{source}: cells: {kind!r}. Fix: \"auto\", \"hexahedra\" or "
+                          "\"prisms\".")
     if "substrate" not in d:
         raise LayoutError(f"{source}: [substrate]: missing. Fix: add the substrate block.")
     if "h" not in d or not float(d["h"]) > 0:
@@ -235,7 +244,7 @@ def layout_from_dict(d: dict, source: str = "<layout>", base_dir: str = ".") -> 
     if dup:
         raise LayoutError(f"{source}: region name(s) {sorted(dup)} used twice. Fix: one name "
                           "per layer (draw several shapes in one layer instead).")
-    return Layout(sub, layers, float(d["h"]), str(d.get("unit", "1 um")), source)
+    return Layout(sub, layers, float(d["h"]), str(d.get("unit", "1 um")), source, kind)
 
 
 def read_layout(path: str | os.PathLike) -> Layout:
@@ -319,6 +328,29 @@ def _cells(length: float, size: float) -> int:
     return max(1, math.ceil(length / size - 1e-9))
 
 
+def z_levels(layout: Layout) -> tuple[np.ndarray, np.ndarray]:
+    """The z breaks of the stack (substrate bottom, 0, every layer's bottom and top) and
+    the cells of each interval (the finest of the layers covering it: ``thickness /
+    cells``, default ``h``)."""
+    sub, h = layout.substrate, layout.h
+    zs = {-sub.thickness, 0.0}
+    for lay in layout.layers:
+        if lay.z < 0:
+            raise LayoutError(f"{layout.source}: layer {lay.name!r}: z = {lay.z:g} is inside "
+                              "the substrate. Fix: z >= 0 (the substrate top is z = 0).")
+        zs.update((lay.z, lay.z + lay.thickness))
+    z = np.array(sorted(zs))
+    zc = 0.5 * (z[:-1] + z[1:])
+    dz = np.full(len(z) - 1, np.inf)
+    for lay in layout.regions:
+        in_z = (zc > lay.z) & (zc < lay.z + lay.thickness)
+        dz[in_z] = np.minimum(dz[in_z], lay.thickness / (lay.cells
+                                                         or _cells(lay.thickness, h)))
+    nz = np.array([_cells(b - a, s) if np.isfinite(s) else 1
+                   for a, b, s in zip(z[:-1], z[1:], dz, strict=True)])
+    return z, nz
+
+
 def block_grid(layout: Layout) -> BlockGrid:
     """Cut ``layout`` into blocks (:class:`BlockGrid`); overlapping layers and shapes
     outside the chip are :class:`LayoutError`."""
@@ -327,7 +359,6 @@ def block_grid(layout: Layout) -> BlockGrid:
     src, sub = layout.source, layout.substrate
     (bx0, by0), (bx1, by1) = sub.polygons[0].min(axis=0), sub.polygons[0].max(axis=0)
     xs, ys = {bx0, bx1}, {by0, by1}
-    zs = {-sub.thickness, 0.0}
     for lay in layout.layers:
         for p in lay.polygons + lay.holes:
             lo, hi = p.min(axis=0), p.max(axis=0)
@@ -337,23 +368,17 @@ def block_grid(layout: Layout) -> BlockGrid:
                                   "enlarge the substrate box or clip the shape.")
             xs.update(p[:, 0].tolist())
             ys.update(p[:, 1].tolist())
-        if lay.z < 0:
-            raise LayoutError(f"{src}: layer {lay.name!r}: z = {lay.z:g} is inside the "
-                              "substrate. Fix: z >= 0 (the substrate top is z = 0).")
-        zs.update((lay.z, lay.z + lay.thickness))
-    x, y, z = (np.array(sorted(s)) for s in (xs, ys, zs))
+    z, nz = z_levels(layout)
+    x, y = (np.array(sorted(s)) for s in (xs, ys))
     h = layout.h
     nx = np.array([_cells(b - a, h) for a, b in zip(x[:-1], x[1:], strict=True)])
     ny = np.array([_cells(b - a, h) for a, b in zip(y[:-1], y[1:], strict=True)])
     owner = -np.ones((len(x) - 1, len(y) - 1, len(z) - 1), dtype=int)
-    dz = np.full(len(z) - 1, np.inf)
     zc = 0.5 * (z[:-1] + z[1:])
     xc, yc = 0.5 * (x[:-1] + x[1:]), 0.5 * (y[:-1] + y[1:])
     centres = np.array([(a, b) for a in xc for b in yc])
     for ri, lay in enumerate(layout.regions):
         in_z = (zc > lay.z) & (zc < lay.z + lay.thickness)
-        size = lay.thickness / (lay.cells or _cells(lay.thickness, h))
-        dz[in_z] = np.minimum(dz[in_z], size)
         inside = np.zeros(len(centres), bool)
         for p in lay.polygons:
             inside |= Path(p).contains_points(centres)
@@ -367,7 +392,6 @@ def block_grid(layout: Layout) -> BlockGrid:
                 raise LayoutError(f"{src}: layers {other!r} and {lay.name!r} overlap. Fix: "
                                   "stack them (z of the upper = top of the lower) or cut one.")
             owner[:, :, k][inside] = ri
-    nz = np.array([_cells(b - a, s) for a, b, s in zip(z[:-1], z[1:], dz, strict=True)])
     return BlockGrid(x, y, z, nx, ny, nz, owner)
 
 
@@ -402,8 +426,28 @@ def _groups(layout: Layout, g: BlockGrid) -> dict:
     return groups
 
 
+def _mesh_kind(layout: Layout) -> str:
+    """``"hexahedra"`` or ``"prisms"`` for ``layout`` (its ``cells`` choice)."""
+    oblique = [(lay, p, k) for lay in layout.layers for p in lay.polygons + lay.holes
+               if (k := oblique_edge(p)) is not None]
+    if layout.cells == "prisms" or (oblique and layout.cells == "auto"):
+        return "prisms"
+    if oblique:
+        lay, p, k = oblique[0]
+        raise LayoutError(f"{layout.source}: layer {lay.name!r}: edge {p[k].tolist()} -> "
+                          f"{p[(k + 1) % len(p)].tolist()} is not parallel to x or y; "
+                          "hexahedra need Manhattan shapes. Fix: approximate it by "
+                          "axis-parallel steps, or cells = \"prisms\" (wedges; not for "
+                          "heat/transport).")
+    return "hexahedra"
+
+
 def build_mesh(layout: Layout, msh: str | os.PathLike) -> dict:
-    """Mesh ``layout`` with gmsh: ``<stem>.msh`` (MSH 4.1, hexahedra) and ``<stem>.geo``.
+    """Mesh ``layout`` with gmsh: ``<stem>.msh`` (MSH 4.1) and its script ``<stem>.geo``.
+
+    Manhattan layouts get hexahedra (transfinite boxes of the block grid,
+    :func:`block_grid`); layouts with oblique edges (or ``cells = "prisms"``) get wedges
+    over a triangulated footprint (:mod:`fvqp.mesh.layout_prisms`).
 
     Parameters
     ----------
@@ -414,35 +458,41 @@ def build_mesh(layout: Layout, msh: str | os.PathLike) -> dict:
     Returns
     -------
     dict
-        ``regions`` (name -> volume, layout units³, from the drawing), ``groups`` (facet
-        group name -> area, layout units²), ``cells`` (hexahedra), ``geo`` and ``msh``
-        (paths).
+        ``regions`` (name -> volume, layout units³, from the geometry), ``groups`` (facet
+        group name -> area, layout units²), ``cells`` (number of 3D cells), ``kind``
+        (``"hexahedra"`` or ``"prisms"``), ``geo`` and ``msh`` (paths).
     """
     try:
         import gmsh
     except ImportError as exc:  # pragma: no cover - gmsh is a test/mesh dependency
         raise LayoutError("meshing a layout needs the gmsh Python package. Fix: pip install "
                           "'fvqp[mesh]' (gmsh >= 4.11).") from exc
-    g = block_grid(layout)
+    kind = _mesh_kind(layout)
+    g = block_grid(layout) if kind == "hexahedra" else None
     msh = os.path.abspath(os.fspath(msh))
     geo = os.path.splitext(msh)[0] + ".geo"
-    faces = _groups(layout, g)
     os.makedirs(os.path.dirname(msh), exist_ok=True)
+    head = (f"// {os.path.basename(geo)} -- written by fvqp.mesh.layout from "
+            f"{layout.source} ({kind}); coordinates in layout units ({layout.unit}).\n"
+            f"// Regenerate: gmsh {os.path.basename(geo)} -3 -format msh41 -o "
+            f"{os.path.basename(msh)}\nMesh.MshFileVersion = 4.1;\n")
     init = gmsh.isInitialized()
     if not init:
         gmsh.initialize(readConfigFiles=False, interruptible=False)
     try:
         gmsh.option.setNumber("General.Terminal", 0)
         gmsh.model.add(os.path.splitext(os.path.basename(msh))[0])
-        out = _build(gmsh, layout, g, faces)
-        gmsh.write(geo + "_unrolled")
-        with open(geo + "_unrolled", encoding="utf-8") as fh:
-            body = fh.read()
-        os.remove(geo + "_unrolled")
-        head = (f"// {os.path.basename(geo)} -- written by fvqp.mesh.layout from "
-                f"{layout.source}; coordinates in layout units ({layout.unit}).\n"
-                f"// Regenerate: gmsh {os.path.basename(geo)} -3 -format msh41 -o "
-                f"{os.path.basename(msh)}\nMesh.MshFileVersion = 4.1;\n")
+        if g is not None:
+            out = _build(gmsh, layout, g, _groups(layout, g))
+            gmsh.write(geo + "_unrolled")
+            with open(geo + "_unrolled", encoding="utf-8") as fh:
+                body = fh.read()
+            os.remove(geo + "_unrolled")
+        else:
+            from .layout_prisms import build_prisms
+
+            out, statements = build_prisms(gmsh, layout)
+            body = "\n".join(statements) + "\n"
         with open(geo, "w", encoding="utf-8") as fh:
             fh.write(head + body)
         gmsh.option.setNumber("Mesh.MshFileVersion", 4.1)
@@ -454,8 +504,8 @@ def build_mesh(layout: Layout, msh: str | os.PathLike) -> dict:
         gmsh.model.remove()
         if not init:
             gmsh.finalize()
-    out.update(geo=geo, msh=msh)
-    log.info("layout %s: %d hexahedra, regions %s -> %s", layout.source, out["cells"],
+    out.update(geo=geo, msh=msh, kind=kind)
+    log.info("layout %s: %d %s, regions %s -> %s", layout.source, out["cells"], kind,
              ", ".join(out["regions"]), msh)
     return out
 
