@@ -60,15 +60,16 @@ def test_solve_gap_takes_the_largest_root() -> None:
     no positive value: 0; positive at the top: the top."""
     roots = np.array([0.3, 0.6, 0.9])
 
-    def r(d: np.ndarray) -> np.ndarray:
-        return -np.prod(d[:, None] - roots[None, :], axis=1) * np.array([1.0, -1.0, 1.0])
+    def r(d: np.ndarray, cells: np.ndarray) -> np.ndarray:
+        sign = np.array([1.0, -1.0, 1.0])[cells]
+        return -np.prod(d[:, None] - roots[None, :], axis=1) * sign
 
     scan = np.logspace(0.0, -3.0, 40)[None, :].repeat(3, axis=0)
     d = solve_gap(r, scan)
     assert d[0] == pytest.approx(0.9, rel=1e-15, abs=0)
     assert d[1] == 1.0
     scan2 = np.array([[0.25, 0.1]])
-    assert solve_gap(lambda x: -np.ones_like(x), scan2).tolist() == [0.0]
+    assert solve_gap(lambda x, cells: -np.ones_like(x), scan2).tolist() == [0.0]
 
 
 def test_gap_sensitivity_matches_finite_differences() -> None:
@@ -96,14 +97,14 @@ def test_bin_and_xi_rules_are_one_integral() -> None:
     bg = BinGrid(h=eg.h, j0=eg.m // 2, n=eg.n, n_ph=eg.n_ph)
     assert eg.m % 2 == 0
     np.testing.assert_allclose(bg.edges, eg.e_edges, rtol=1e-15, atol=0)
-    wb, dwb = bin_weights(bg, np.array([eg.delta]))
-    wx, dwx = xi_weights(eg, np.array([eg.delta]))
+    wb = bin_weights(bg, np.array([eg.delta]))
+    wx = xi_weights(eg, np.array([eg.delta]))
     np.testing.assert_allclose(wb, wx, rtol=1e-12, atol=1e-15)
     # the analytic dW/dDelta of both rules against differences of their weights, at a
     # trial gap off the bin edges (the bin rule has a kink where Delta crosses an edge)
     delta, h = 0.9 * eg.delta, 1e-6
     for rule, grid in ((bin_weights, bg), (xi_weights, eg)):
-        _, dw = rule(grid, np.array([delta]))
-        wp, _ = rule(grid, np.array([delta + h]))
-        wm, _ = rule(grid, np.array([delta - h]))
+        _, dw = rule(grid, np.array([delta]), True)
+        wp = rule(grid, np.array([delta + h]))
+        wm = rule(grid, np.array([delta - h]))
         np.testing.assert_allclose(dw, (wp - wm) / (2 * h), rtol=1e-6, atol=1e-9)

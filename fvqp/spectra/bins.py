@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -114,17 +115,21 @@ def cell_spectra(grid: BinGrid, delta: np.ndarray
     return np.where(has, rho, 0.0), np.where(has, ados, 0.0), dl
 
 
-def bin_weights(grid: BinGrid, delta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def bin_weights(grid: BinGrid, delta: np.ndarray, derivative: bool = False
+                ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     r"""Integration rule of the gap equation on the bins (module docstring): for ``f``
     constant on every bin :math:`[a_i, b_i]`,
     :math:`W_i = \operatorname{acosh}(b_i/\Delta) - \operatorname{acosh}(\max(a_i,
-    \Delta)/\Delta) = \int_{bin} dE/\sqrt{E^2 - \Delta^2}` (0 below the gap), and
+    \Delta)/\Delta) = \int_{bin} dE/\sqrt{E^2 - \Delta^2}` (0 below the gap), shape
+    (k, N) for trial gaps ``delta`` (k,); with ``derivative``, also
     :math:`dW_i/d\Delta = -b_i/(\Delta s(b_i)) + a_i/(\Delta s(a_i))` (terms only for
-    edges above the gap), both shape (C, N) for trial gaps ``delta`` (C,)."""
+    edges above the gap), :math:`s(E) = \sqrt{E^2 - \Delta^2}`."""
     dd = np.asarray(delta, dtype=float)[:, None]
     a, b = grid.edges[None, :-1], grid.edges[None, 1:]
     lo = np.maximum(a, dd)
     w = np.arccosh(np.maximum(b / dd, 1.0)) - np.arccosh(lo / dd)
+    if not derivative:
+        return w
     with np.errstate(divide="ignore", invalid="ignore"):
         tb = np.where(b > dd, b / (dd * np.sqrt((b - dd) * (b + dd))), 0.0)
         ta = np.where(a > dd, a / (dd * np.sqrt((a - dd) * (a + dd))), 0.0)
@@ -169,7 +174,7 @@ def gaps(f_cells: np.ndarray, grid: BinGrid, delta0: np.ndarray, *, derivative: 
     sens = np.zeros(f.shape)
     sc = d0 > 0
     if np.any(sc):
-        res = weak_coupling_gaps(f[sc], d0[sc], lambda d: bin_weights(grid, d), (1.0, 1e-6),
+        res = weak_coupling_gaps(f[sc], d0[sc], partial(bin_weights, grid), (1.0, 1e-6),
                                  tol=tol, derivative=derivative)
         if derivative:
             out[sc], sens[sc] = res

@@ -246,7 +246,7 @@ def _cutoff_gap_scalar(T: float, Tc: float, debye_energy: float, inv_lambda: flo
         return float(delta00)
     scan = np.array([[delta00 * (1.0 + 1e-12), 1e-10 * delta00]])
 
-    def r(d: NDArray[np.float64]) -> NDArray[np.float64]:
+    def r(d: NDArray[np.float64], _cells: NDArray[np.intp]) -> NDArray[np.float64]:
         return np.array([_cutoff_residual(float(d[0]), T, debye_energy, inv_lambda)])
 
     return float(solve_gap(r, scan, tol=1e-16)[0])

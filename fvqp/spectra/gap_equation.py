@@ -74,9 +74,12 @@ __all__ = [
 ]
 
 Distribution = Callable[[NDArray[np.float64]], ArrayLike] | tuple[ArrayLike, ArrayLike]
-Residual = Callable[[NDArray[np.float64]], NDArray[np.float64]]
-#: ``weights(delta) -> (W, dW/dDelta)``, arrays (C, N) for trial gaps ``delta`` (C,)
-Weights = Callable[[NDArray[np.float64]], tuple[NDArray[np.float64], NDArray[np.float64]]]
+#: ``residual(delta, cells) -> R``: residuals of the cells ``cells`` (int array) at the
+#: trial gaps ``delta`` (same length)
+Residual = Callable[[NDArray[np.float64], NDArray[np.intp]], NDArray[np.float64]]
+#: ``weights(delta) -> W`` (k, N) and ``weights(delta, True) -> (W, dW/dDelta)`` for trial
+#: gaps ``delta`` (k,)
+Weights = Callable[..., NDArray[np.float64] | tuple[NDArray[np.float64], NDArray[np.float64]]]
 
 
 def solve_gap(residual: Residual, scan: ArrayLike, *, tol: float = 1e-15,
@@ -86,13 +89,14 @@ def solve_gap(residual: Residual, scan: ArrayLike, *, tol: float = 1e-15,
     Parameters
     ----------
     residual : callable
-        ``residual(delta) -> R``: the residual of every cell at the trial gaps ``delta``
-        (both shape (C,)); cells are independent.
+        ``residual(delta, cells) -> R``: the residuals of the cells with indices ``cells``
+        at the trial gaps ``delta`` (both shape (k,)); cells are independent and only the
+        cells still searching are evaluated.
     scan : array_like, shape (C, S)
         Decreasing trial gaps of every cell; ``scan[:, 0]`` is the largest admissible gap
         (e.g. :math:`\Delta_0`).
     tol : float
-        Root tolerance relative to ``scan[..., 0]`` (plus 4 ulp of the root).
+        Root tolerance relative to ``scan[:, 0]`` (plus 4 ulp of the root).
     max_iter : int
         Iterations of the bracketing solve.
 
@@ -105,65 +109,69 @@ def solve_gap(residual: Residual, scan: ArrayLike, *, tol: float = 1e-15,
     Notes
     -----
     The bracket of the first sign change is polished by the Illinois variant of regula
-    falsi (superlinear, the bracket always shrinks; steps leaving the bracket are replaced
-    by bisection), vectorised over cells: the result is the root to round-off, whichever
-    scalar root finder a caller used before (``brentq``, bisection).
+    falsi (superlinear; the bracket always shrinks), vectorised over cells. As in Brent's
+    method a step is at least half the tolerance away from the bracket's ends, so a root
+    within round-off of an end (a gap at :math:`\Delta_0` when ``f`` is exponentially
+    small) is closed in one step instead of by bisection. The result is the root to
+    round-off, whichever scalar root finder a caller used before (``brentq``, bisection).
     """
     pts = np.asarray(scan, dtype=float)
     if pts.ndim != 2:
         raise ValueError("scan must have shape (cells, points)")
     c = pts.shape[0]
-    first = np.asarray(residual(pts[:, 0]), dtype=float)
+    every = np.arange(c)
+    first = np.asarray(residual(pts[:, 0], every), dtype=float)
     out = np.zeros(c)
-    done = first > 0
-    out[done] = pts[done, 0]
     lo, glo = np.zeros(c), np.zeros(c)
     hi, ghi = pts[:, 0].copy(), first.copy()
-    found = done.copy()
+    found = first > 0  # R > 0 at the top: the top is returned
+    out[found] = pts[found, 0]
+    top = found.copy()
     for k in range(1, pts.shape[1]):
-        if np.all(found):
+        idx = np.nonzero(~found)[0]
+        if idx.size == 0:
             break
-        g = np.asarray(residual(pts[:, k]), dtype=float)
-        new = ~found & (g > 0)
-        lo[new], glo[new] = pts[new, k], g[new]
-        stay = ~found & ~new
-        hi[stay], ghi[stay] = pts[stay, k], g[stay]
-        found |= new
-    act = found & ~done
-    if not np.any(act):
-        return out
-    scale = pts[:, 0]
-    side = np.zeros(c, dtype=int)  # endpoint kept last time: -1 lo, +1 hi
-    root = np.where(ghi == 0, hi, 0.0)
+        g = np.asarray(residual(pts[idx, k], idx), dtype=float)
+        pos = g > 0
+        new, stay = idx[pos], idx[~pos]
+        lo[new], glo[new] = pts[new, k], g[pos]
+        hi[stay], ghi[stay] = pts[stay, k], g[~pos]
+        found[new] = True
+    act = found & ~top
+    out[act & (ghi == 0)] = hi[act & (ghi == 0)]
     act &= ghi != 0
+    side = np.zeros(c, dtype=int)  # endpoint replaced last time: -1 lo, +1 hi
+    eps4 = 4.0 * np.finfo(float).eps
     for _ in range(max_iter):
-        width = hi - lo
-        conv = act & (width <= tol * scale + 4.0 * np.finfo(float).eps * hi)
-        if np.any(conv):
-            root[conv] = np.where(np.abs(glo[conv]) < np.abs(ghi[conv]), lo[conv], hi[conv])
-            act &= ~conv
-        if not np.any(act):
+        idx = np.nonzero(act)[0]
+        if idx.size == 0:
+            break
+        a, b, ga, gb = lo[idx], hi[idx], glo[idx], ghi[idx]
+        tolx = tol * pts[idx, 0] + eps4 * b
+        conv = (b - a) <= tolx
+        out[idx[conv]] = np.where(np.abs(ga[conv]) < np.abs(gb[conv]), a[conv], b[conv])
+        act[idx[conv]] = False
+        keep = ~conv
+        idx, a, b, ga, gb, tolx = idx[keep], a[keep], b[keep], ga[keep], gb[keep], tolx[keep]
+        if idx.size == 0:
             break
         with np.errstate(divide="ignore", invalid="ignore"):
-            x = hi - ghi * width / (ghi - glo)
-        bad = ~((x > lo) & (x < hi))
-        x = np.where(bad, 0.5 * (lo + hi), x)
-        x = np.where(act, x, hi)
-        gx = np.asarray(residual(x), dtype=float)
-        zero = act & (gx == 0)
-        root[zero] = x[zero]
-        act &= ~zero
-        left = act & (gx > 0)  # same sign as glo: x replaces lo
-        right = act & (gx < 0)
-        ghi = np.where(left & (side == -1), 0.5 * ghi, ghi)
-        glo = np.where(right & (side == 1), 0.5 * glo, glo)
-        lo, glo = np.where(left, x, lo), np.where(left, gx, glo)
-        hi, ghi = np.where(right, x, hi), np.where(right, gx, ghi)
-        side = np.where(left, -1, np.where(right, 1, side))
-    else:  # pragma: no cover - the bracket halves at least every few steps
+            x = b - gb * (b - a) / (gb - ga)
+        x = np.where(np.isfinite(x), x, 0.5 * (a + b))
+        x = np.clip(x, a + 0.5 * tolx, b - 0.5 * tolx)
+        gx = np.asarray(residual(x, idx), dtype=float)
+        zero = gx == 0
+        out[idx[zero]] = x[zero]
+        act[idx[zero]] = False
+        left, right = gx > 0, gx < 0  # x replaces lo (same sign as glo) or hi
+        sd = side[idx]
+        gb = np.where(left & (sd == -1), 0.5 * gb, gb)
+        ga = np.where(right & (sd == 1), 0.5 * ga, ga)
+        lo[idx], glo[idx] = np.where(left, x, a), np.where(left, gx, ga)
+        hi[idx], ghi[idx] = np.where(right, x, b), np.where(right, gx, gb)
+        side[idx] = np.where(left, -1, np.where(right, 1, sd))
+    else:  # pragma: no cover - the bracket shrinks superlinearly
         raise ArithmeticError("gap equation: bracketing solve did not converge")
-    sel = found & ~done
-    out[sel] = root[sel]
     return out
 
 
@@ -172,8 +180,7 @@ def weak_coupling_residual(delta: ArrayLike, f: ArrayLike, delta0: ArrayLike,
     r""":math:`R(\Delta) = \ln(\Delta_0/\Delta) - 2\sum_i f_iW_i(\Delta)` of every cell
     (module docstring), ``delta``, ``delta0`` shape (C,), ``f`` shape (C, N)."""
     d = np.asarray(delta, dtype=float)
-    w, _ = weights(d)
-    return np.log(np.asarray(delta0, dtype=float) / d) - 2.0 * np.sum(f * w, axis=1)
+    return np.log(np.asarray(delta0, dtype=float) / d) - 2.0 * np.sum(f * weights(d), axis=1)
 
 
 def weak_coupling_gaps(
@@ -189,7 +196,8 @@ def weak_coupling_gaps(
     delta0 : array_like, shape (C,)
         Zero-temperature gaps :math:`\Delta_0 > 0` (the coupling of each material).
     weights : callable
-        The rule: ``weights(delta) -> (W, dW/dDelta)``, shape (C, N) (module docstring).
+        The rule: ``weights(delta) -> W`` and ``weights(delta, True) -> (W, dW/dDelta)``,
+        shape (k, N) for trial gaps ``delta`` of shape (k,) (module docstring).
     scan_ratios : array_like, shape (S,)
         Decreasing scan points :math:`\Delta/\Delta_0`, starting at 1.
     tol : float
@@ -207,15 +215,19 @@ def weak_coupling_gaps(
     f = np.asarray(f, dtype=float)
     d0 = np.asarray(delta0, dtype=float)
     scan = d0[:, None] * np.asarray(scan_ratios, dtype=float)[None, :]
-    delta = solve_gap(lambda d: weak_coupling_residual(d, f, d0, weights), scan, tol=tol)
+
+    def residual(d: NDArray[np.float64], cells: NDArray[np.intp]) -> NDArray[np.float64]:
+        return weak_coupling_residual(d, f[cells], d0[cells], weights)
+
+    delta = solve_gap(residual, scan, tol=tol)
     if not derivative:
         return delta
     sens = np.zeros(f.shape)
     sc = delta > 0
     if np.any(sc):
-        w, dw = weights(np.where(sc, delta, d0))
-        dr = -1.0 / delta[sc] - 2.0 * np.sum(f[sc] * dw[sc], axis=1)
-        sens[sc] = 2.0 * w[sc] / dr[:, None]
+        w, dw = weights(delta[sc], True)
+        dr = -1.0 / delta[sc] - 2.0 * np.sum(f[sc] * dw, axis=1)
+        sens[sc] = 2.0 * w / dr[:, None]
     return delta, sens
 
 
@@ -399,7 +411,7 @@ def gap_from_distribution(
     scan[0] *= 1.0 + 1e-12
     _prepare_distribution(f)  # validate once
 
-    def r(d: NDArray[np.float64]) -> NDArray[np.float64]:
+    def r(d: NDArray[np.float64], _cells: NDArray[np.intp]) -> NDArray[np.float64]:
         return np.atleast_1d(gap_equation_residual(d, f, debye_energy, coupling))
 
     d = float(solve_gap(r, scan[None, :])[0])

@@ -47,6 +47,7 @@ final state is exact on the final grid.
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 import numpy as np
 
@@ -70,24 +71,26 @@ def _xi_edges(grid: EnergyGrid) -> np.ndarray:
     return np.sqrt(x * (x + 2.0 * grid.delta))
 
 
-def xi_weights(grid: EnergyGrid, delta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def xi_weights(grid: EnergyGrid, delta: np.ndarray, derivative: bool = False
+               ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     r"""Integration rule of the gap equation on the 0D grid (module docstring): ``f``
     constant on the :math:`\xi` cells of ``grid``,
-    :math:`W_i = \operatorname{asinh}(\xi_{i+1}/\Delta) - \operatorname{asinh}(\xi_i/\Delta)`
-    and :math:`dW_i/d\Delta = -[\xi/(\Delta\sqrt{\xi^2+\Delta^2})]_{\xi_i}^{\xi_{i+1}}`,
-    shape (C, N) for trial gaps ``delta`` (C,)."""
+    :math:`W_i = \operatorname{asinh}(\xi_{i+1}/\Delta) - \operatorname{asinh}(\xi_i/\Delta)`,
+    shape (k, N) for trial gaps ``delta`` (k,); with ``derivative``, also
+    :math:`dW_i/d\Delta = -[\xi/(\Delta\sqrt{\xi^2+\Delta^2})]_{\xi_i}^{\xi_{i+1}}`."""
     d = np.asarray(delta, dtype=float)[:, None]
     xi = _xi_edges(grid)[None, :]
     w = np.diff(np.arcsinh(xi / d), axis=1)
-    dw = -np.diff(xi / (d * np.sqrt(xi * xi + d * d)), axis=1)
-    return w, dw
+    if not derivative:
+        return w
+    return w, -np.diff(xi / (d * np.sqrt(xi * xi + d * d)), axis=1)
 
 
 def gap_equation(delta: float, f: np.ndarray, grid: EnergyGrid, delta0: float) -> float:
     r"""Residual :math:`\ln(\Delta_0/\Delta) - 2\sum_i f_i[\operatorname{asinh}]_i`
     (module docstring) of the occupation ``f`` on ``grid`` at the trial gap ``delta``."""
     return float(weak_coupling_residual(np.array([delta]), np.asarray(f)[None, :],
-                                        np.array([delta0]), lambda d: xi_weights(grid, d))[0])
+                                        np.array([delta0]), partial(xi_weights, grid))[0])
 
 
 def self_consistent_gap(f: np.ndarray, grid: EnergyGrid, delta0: float) -> float:
@@ -102,7 +105,7 @@ def self_consistent_gap(f: np.ndarray, grid: EnergyGrid, delta0: float) -> float
     if gap_equation(delta0, f, grid, delta0) > 0:  # pragma: no cover - f < 0
         raise ValueError("occupation with negative entries")
     d = weak_coupling_gaps(np.asarray(f, dtype=float)[None, :], np.array([float(delta0)]),
-                           lambda d: xi_weights(grid, d), np.logspace(0.0, -6.0, 121))
+                           partial(xi_weights, grid), np.logspace(0.0, -6.0, 121))
     return float(d[0])
 
 
