@@ -12,6 +12,7 @@ _MODELS["usadel"] = "fvqp.models.usadel"
 _MODELS["stochastic"] = "fvqp.models.stochastic"
 _MODELS["bte_sphere"] = "fvqp.models.bte_sphere"
 _MODELS["bte"] = "fvqp.models.bte"
+_MODELS["phonon"] = "fvqp.models.phonon"
 
 
 def model_names() -> list[str]:

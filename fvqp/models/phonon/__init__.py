@@ -1,0 +1,151 @@
+r"""Phonon Boltzmann transport on device meshes by discrete ordinates.
+
+The unknown is the phonon occupation :math:`n(\mathbf r, \Omega, \hat\Omega)` per cell,
+energy bin and ordinate (:mod:`fvqp.ordinates`: Gauss–Legendre x azimuth sphere in 3D,
+in-plane circle on 2D meshes), with one effective acoustic branch per medium
+(Debye-averaged velocity; substrates and film metals of
+:mod:`fvqp.materials.substrates`). Free surfaces reflect specularly or diffusely, a bath
+boundary (chip holder) absorbs and emits at its temperature, interfaces between media
+transmit by acoustic mismatch (angle-resolved, reciprocal) or diffuse mismatch; bulk
+isotope scattering (:math:`A\nu^4`, elastic) and anharmonic down-conversion
+(:math:`B\nu^5`, energy conserving) are optional per region; deposits at a point, in a
+region or along a track, with a Gaussian energy spectrum. See ``docs/theory_phonon.md``.
+"""
+
+from __future__ import annotations
+
+from ...case.schema import Field, Section
+from ..base.schema import PLACEMENT, POWER_TIMING, PULSE_TIMING
+from ..spec import ModelSpec
+
+_REGION = Section({
+    "medium": Field("str", "phonon medium from fvqp/materials/substrates.toml (Si, Ge, "
+                    "Al2O3, Al, Nb, Ta); required for active regions"),
+    "active": Field("bool", "false leaves the region out; its faces with simulated "
+                    "regions are walls of the [interfaces] wall kind", default=True),
+    "thickness": Field("quantity", "thickness of the region (2D meshes)",
+                       dimension="length", positive=True),
+    "isotope_scattering": Field("bool", "elastic isotope scattering A nu^4 (if the medium "
+                                "has A)", default=True),
+    "anharmonic_decay": Field("bool", "anharmonic down-conversion B nu^5 (if the medium has "
+                              "B)", default=True),
+    "absorption_time": Field("quantity", "phonons above absorption_threshold are absorbed "
+                             "at this rate (e.g. pair breaking in a film; energy reported)",
+                             dimension="time", positive=True),
+    "absorption_threshold": Field("quantity", "lowest absorbed phonon energy (e.g. 2 Delta)",
+                                  dimension="energy", default=0.0, nonnegative=True),
+})
+
+_BOUNDARIES = {
+    "specular": Section({}, doc="free surface, mirror reflection"),
+    "diffuse": Section({}, doc="free surface, isotropic (Lambertian) re-emission"),
+    "absorbing": Section({}, doc="every phonon reaching it leaves, none enter"),
+    "bath": Section({
+        "temperature": Field("quantity", "temperature of the holder (default: the bath)",
+                             dimension="temperature", positive=True),
+    }, doc="chip holder: absorbs, and emits thermal phonons n_B(Omega, T)"),
+}
+
+_SOURCES = {"phonons": Section({
+    "energy": Field("quantity", "centre of the deposited energy spectrum (default 3 meV: "
+                    "the down-converted spectrum of a particle deposit)",
+                    dimension="energy", default=4.806529902e-22, positive=True),
+    "width": Field("quantity", "Gaussian width of the energy spectrum (0: one bin)",
+                   dimension="energy", default=1.602176634e-22, nonnegative=True),
+    "deposit": Field("quantity", "deposited energy of a Gaussian pulse (or give power)",
+                     dimension="energy", positive=True),
+    **PULSE_TIMING,
+    "power": Field("quantity", "steady deposited power (instead of a pulse)",
+                   dimension="power", positive=True),
+    **POWER_TIMING,
+    **PLACEMENT,
+    "direction": Field("list", "track direction [x, y, z] (with length)",
+                       item=Field("float")),
+    "length": Field("quantity", "track length from position along direction (dE/dx = "
+                    "deposit / length)", dimension="length", positive=True),
+}, doc="isotropic phonons with a Gaussian energy spectrum: point (position, radius), "
+       "region, or track (position, direction, length, radius)")}
+
+_INITIAL = Section({
+    "temperature": Field("quantity", "uniform thermal initial occupation (default: bath)",
+                         dimension="temperature", positive=True),
+})
+
+_SECTIONS = {
+    "interfaces": Section({
+        "model": Field("str", "transmission between different media: 'amm' (acoustic "
+                       "mismatch per ordinate angle, Snell refraction, reciprocal "
+                       "re-emission) or 'dmm' (diffuse mismatch)", default="amm",
+                       choices=("amm", "dmm")),
+        "reflection": Field("str", "reflected part at amm interfaces: 'specular' (mirror "
+                            "ordinate) or 'diffuse' (exactly reciprocal on any face)",
+                            default="specular", choices=("specular", "diffuse")),
+        "wall": Field("str", "condition of exterior faces without a boundary group",
+                      default="diffuse", choices=("diffuse", "specular")),
+    }),
+    "energy": Section({
+        "bins": Field("int", "number of energy bins (Omega_j = (j+1) h)", default=12,
+                      positive=True),
+        "e_max": Field("quantity", "top of the grid (default: source energy + 3 widths)",
+                       dimension="energy", positive=True),
+    }),
+    "angles": Section({
+        "directions": Field("int", "2D: in-plane ordinates", default=16),
+        "polar": Field("int", "3D: Gauss-Legendre nodes in cos(theta)", default=4),
+        "azimuth": Field("int", "3D: uniform azimuths", default=8),
+    }),
+}
+
+FIELDS = ("phonon_energy_density", "phonon_number_density", "region")
+
+
+def _required_boundaries(geo, active) -> list[str]:
+    return [n for n in geo.boundary_names if n != "unlabelled"]
+
+
+def _optional_boundaries(geo, active) -> list[str]:
+    return ["unlabelled"] if "unlabelled" in geo.boundary_names else []
+
+
+def _check(data, err) -> None:
+    from ...materials import UnknownMediumError, get_medium
+    from ..base.schema import check_pulse_or_power
+
+    for name, reg in data["regions"].items():
+        if not reg.get("active", True):
+            continue
+        if not reg.get("medium"):
+            err.add(f"regions.{name}.medium", "an active region needs a phonon medium.",
+                    'add medium = "Si" (see fvqp/materials/substrates.toml), or '
+                    "active = false.")
+            continue
+        try:
+            get_medium(reg["medium"])
+        except UnknownMediumError as exc:
+            err.add(f"regions.{name}.medium", str(exc), "choose one of the listed media.")
+    check_pulse_or_power(data, err, duration="1 ns", radius="5 um")
+    for i, s in enumerate(data.get("sources") or []):
+        if s and s.get("length") is not None and (s.get("direction") is None
+                                                  or s.get("position") is None):
+            err.add(f"sources[{i}].direction", "a track needs a position and a direction.",
+                    "add position = [x, y, z] and direction = [dx, dy, dz].")
+    t = data.get("time") or {}
+    if not t.get("steady") and not t.get("dt_initial"):
+        err.add("time.dt_initial", "the transient phonon model runs with a fixed step.",
+                'add dt_initial = "1 ns" (or steady = true).')
+
+
+SPEC = ModelSpec(
+    name="phonon", region_schema=_REGION, boundary_types=_BOUNDARIES, initial_schema=_INITIAL,
+    source_types=_SOURCES, fields=FIELDS, required_boundaries=_required_boundaries,
+    atol_dimension="dimensionless", atol_default=1e-11,
+    dimension_keys={2: ("thickness",)}, dimension_doc={"thickness": 'e.g. "100 nm"'},
+    check=_check, sections=_SECTIONS, optional_boundaries=_optional_boundaries,
+)
+
+
+def run(case, **kwargs):
+    """Run a validated phonon case; see :func:`fvqp.models.phonon.driver.run`."""
+    from .driver import run as _run
+
+    return _run(case, **kwargs)

@@ -1,0 +1,320 @@
+r"""The ``phonon`` model's physics on the run template (:class:`fvqp.models.base.MeshModel`):
+case → :class:`.problem.PhononProblem`, output fields, steady and transient runs.
+
+Internal units (:mod:`fvqp.units`) are those of the ``[units] reference_material``
+(default Al, the film the phonons are absorbed in): energies in :math:`k_BT_c`, times in
+:math:`\tau_0`, lengths in µm, states per energy and volume in :math:`N_0`. Each region's
+medium (:mod:`fvqp.materials.substrates`) gives one effective branch: the Debye-averaged
+velocity :math:`3/v_D^3 = 1/v_L^3 + 2/v_T^3` (exact low-frequency density of states
+:math:`g = 3\Omega^2/(2\pi^2\hbar^3v_D^3)` of the three branches) used for the density of
+states and as the group velocity, and the impedance :math:`Z = \varrho v_D`.
+
+The transient run marches all bins together with a fixed step (BE or BDF2), writes the
+``.pvd`` snapshots and ``<case>_series.csv`` (phonon energy, energy through each bath or
+absorbing boundary and into each absorbing region, injected energy, imbalance — J,
+cumulative). Checkpoints and ``--resume`` are not implemented yet (refused).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+
+import numpy as np
+
+from ...case.loader import CaseError
+from ...io.series import SeriesWriter
+from ...materials import get_material, get_medium
+from ...mesh import build_geometry, read_mesh
+from ...mesh.sources import placement, profile, spatial_weights
+from ...ordinates import circle, sphere
+from ...parallel import Distribution
+from ...spectra import bose
+from ...units import HBAR, UnitSystem
+from ..base import MeshModel, OutputField, to_output
+from .problem import PhononProblem, PhononSource
+
+log = logging.getLogger("fvqp.phonon")
+
+OUTPUTS = {"phonon_energy_density": OutputField("energy_density", "J/m^3"),
+           "phonon_number_density": OutputField("number_density", "1/um^3"),
+           "region": OutputField("dimensionless", "1")}
+KIND = {"specular": "specular", "diffuse": "diffuse", "absorbing": "inflow",
+        "bath": "inflow"}
+
+__all__ = ["OUTPUTS", "PhononModel", "PhononSimulation", "run"]
+
+
+class PhononSimulation:
+    """The phonon model of one case, assembled on every rank."""
+
+    def __init__(self, case, comm=None):
+        self.case, d = case, case.data
+        regions = d["regions"]
+        active = [n for n, r in regions.items() if r.get("active", True)]
+        ref = d["units"].get("reference_material") or "Al"
+        self.units = u = UnitSystem.from_material(get_material(ref))
+        raw = read_mesh(case.mesh_path).subset(active)
+        self.T_bath = u.to_internal(d["bath"]["temperature"], "temperature")
+        names = list(raw.region_names)
+        R = len(names)
+        e = d["energy"]
+        self.N = int(e["bins"])
+        e_max = u.to_internal(e["e_max"], "energy") if e.get("e_max") else None
+        if e_max is None:
+            top = 12 * self.T_bath
+            for s in d.get("sources") or []:
+                top = max(top, u.to_internal(s["energy"] + 3 * s["width"], "energy"))
+            e_max = top
+        self.h = e_max / self.N
+        self.omega = (np.arange(self.N) + 1.0) * self.h
+        om_si = u.to_si(self.omega, "energy")
+        v_int = u.tau0 / u.length
+        speed, imp, med = np.ones(R), np.ones(R), np.zeros(R, int)
+        states, iso, dec, absorb = (np.zeros((R, self.N)) for _ in range(4))
+        widths = np.ones(R)
+        media, self.media = {}, [None] * R
+        for ri, name in enumerate(names):
+            reg = regions[name]
+            m = get_medium(reg["medium"])
+            self.media[ri] = m
+            med[ri] = media.setdefault(m.name, len(media))
+            vd = m.debye_velocity
+            speed[ri], imp[ri] = vd * v_int, m.impedance
+            g_si = 3.0 * om_si**2 / (2 * math.pi**2 * HBAR**3 * vd**3)   # 1/(J m^3)
+            states[ri] = g_si / u.N0
+            if reg.get("isotope_scattering", True):
+                iso[ri] = [m.isotope_rate(w) * u.tau0 for w in om_si]
+            if reg.get("anharmonic_decay", True):
+                dec[ri] = [m.decay_rate(w) * u.tau0 for w in om_si]
+                dec[ri, 0] = 0.0
+            if reg.get("absorption_time"):
+                thr = reg.get("absorption_threshold") or 0.0
+                absorb[ri] = np.where(om_si >= thr, u.tau0 / reg["absorption_time"], 0.0)
+            if raw.dim == 2:
+                widths[ri] = u.to_internal(reg["thickness"], "length")
+        self.geometry = build_geometry(raw, scale=d["mesh"]["scale"] / u.length,
+                                       widths=widths, strict=len(active) == len(regions))
+        self.dist = Distribution(self.geometry, comm)
+        a = d["angles"]
+        self.quad = circle(a["directions"]) if raw.dim == 2 else sphere(a["polar"], a["azimuth"])
+        self.n_bath = bose(self.omega, self.T_bath) if self.T_bath > 0 else np.zeros(self.N)
+        kinds, n_in = self._boundaries()
+        itf = d["interfaces"]
+        self.problem = PhononProblem(
+            self.dist, self.quad, self.h, self.N, med, states, speed, imp, iso, dec, absorb,
+            widths, kinds, n_in, self.n_bath, self._sources(), interface=itf["model"],
+            reflection=itf["reflection"], prefix=d["solver"]["prefix"],
+            petsc=d["solver"]["petsc"])
+
+    def _boundaries(self):
+        d, u = self.case.data, self.units
+        kinds, n_in = {}, {}
+        if "unlabelled" in self.geometry.boundary_names:
+            kinds["unlabelled"] = d["interfaces"]["wall"]
+        for name, bc in (d.get("boundaries") or {}).items():
+            kinds[name] = KIND[bc["type"]]
+            if bc["type"] == "absorbing":
+                n_in[name] = np.zeros(self.N)
+            elif bc["type"] == "bath":
+                t = u.to_internal(bc.get("temperature") or d["bath"]["temperature"],
+                                  "temperature")
+                n_in[name] = bose(self.omega, t) if t > 0 else np.zeros(self.N)
+        return kinds, n_in
+
+    def _sources(self) -> list[PhononSource]:
+        """Point (Gaussian spot), region or track deposits; spectrum Gaussian in energy
+        (``energy``, ``width``), phonons per unit energy :math:`\\sum_j\\Omega_js_j = 1`."""
+        d, u, out = self.case.data, self.units, []
+        for s in d.get("sources") or []:
+            if s.get("length") is not None:
+                w = self._track_weights(s)
+            else:
+                w = placement(self.dist, self.geometry, u, s, d["mesh"]["scale"])
+            if s.get("deposit") is not None:
+                prof = profile(u, energy=s["deposit"], centre=s["time"], duration=s["duration"])
+            else:
+                prof = profile(u, power=s["power"], start=s["start"], stop=s.get("stop"))
+            e0, wd = u.to_internal(s["energy"], "energy"), u.to_internal(s["width"], "energy")
+            if wd > 0:
+                energy_share = np.exp(-0.5 * ((self.omega - e0) / wd) ** 2)
+            else:
+                energy_share = (np.arange(self.N) == int(np.argmin(np.abs(self.omega - e0))))
+            spec = energy_share / self.omega
+            spec = spec / float(spec @ self.omega)
+
+            def rate(t0, t1, prof=prof):
+                return prof.steady_rate() if math.isinf(t1) else prof.amount(t0, t1) / (t1 - t0)
+
+            out.append(PhononSource(w, spec, rate))
+        return out
+
+    def _track_weights(self, s) -> np.ndarray:
+        r"""A straight track from ``position`` along ``direction`` of ``length``: weights
+        :math:`\propto V e^{-d^2/2r^2}` with :math:`d` the distance to the segment
+        (uniform dE/dx = deposit / length)."""
+        d, u, loc = self.case.data, self.units, self.dist.local
+        n = loc.n_owned
+        sc = d["mesh"]["scale"] / u.length
+        p0 = np.array(list(s["position"]) + [0.0] * (3 - len(s["position"]))) * sc
+        dv = np.array(list(s["direction"]) + [0.0] * (3 - len(s["direction"])), float)
+        dv /= np.linalg.norm(dv)
+        L = u.to_internal(s["length"], "length")
+        r = u.to_internal(s["radius"], "length")
+        x = loc.centroid[:n] - p0
+        t = np.clip(x @ dv, 0.0, L)
+        dist2 = np.sum((x - t[:, None] * dv) ** 2, axis=1)
+        names = self.geometry.region_names
+        sel = (loc.cell_region[:n] == names.index(s["region"])) if s.get("region") else \
+            np.ones(n, bool)
+        w = spatial_weights(self.dist, loc.volume[:n], sel, loc.centroid[:n])
+        w = w * np.exp(-0.5 * dist2 / r**2)
+        return w / self.dist.sum(float(w.sum()))
+
+    # ---- outputs ------------------------------------------------------------------------
+    def internal_fields(self, x: np.ndarray, names) -> dict:
+        p, out = self.problem, {}
+        if "phonon_energy_density" in names:
+            out["phonon_energy_density"] = p.energy_density(x)
+        if "phonon_number_density" in names:
+            out["phonon_number_density"] = p.number_density(x)
+        if "region" in names:
+            out["region"] = p.reg[: p.n].astype(float)
+        return out
+
+    def fields(self, x: np.ndarray, names) -> dict:
+        return to_output(self.units, self.internal_fields(x, names), OUTPUTS)
+
+    @property
+    def e_unit(self) -> float:
+        """One internal energy in J."""
+        return self.units.scales["total_energy"]
+
+
+class PhononModel(MeshModel):
+    """The phonon model on the run template."""
+
+    name = "phonon"
+    outputs = OUTPUTS
+    key_numbers = ("E_phonon_J", "t_end_s", "energy_imbalance_J")
+
+    def build(self, case, comm=None) -> PhononSimulation:
+        return PhononSimulation(case, comm)
+
+    def stoppable(self, sim) -> bool:
+        return False
+
+    def steady(self, sim: PhononSimulation, ctx) -> dict:
+        p = sim.problem
+        xs, res = p.sweep(0.0, src=p.source_rates(0.0, math.inf))
+        p.release()
+        ctx.writer.write(0.0, sim.fields(xs, sim.case.data["output"]["fields"]))
+        rates = {k: v * sim.e_unit / sim.units.tau0 for k, v in p.energy_rates(xs).items()}
+        ok = all(r.success for r in res)
+        return {"status": 0 if ok else -1, "steady": True,
+                "message": "steady state: all bins converged" if ok else
+                "steady state: a KSP solve did not converge",
+                "linear_iterations": int(sum(r.iterations for r in res)),
+                "energy_rates_W": rates, "E_phonon_J": p.energy(xs) * sim.e_unit}
+
+    def transient(self, sim: PhononSimulation, ctx) -> dict:
+        if ctx.resume:
+            raise CaseError([f"{sim.case.path}: the phonon model has no checkpoints yet; "
+                             "run without --resume."])
+        return march(sim, ctx.writer, ctx.out_dir, ctx.max_steps)
+
+    def describe(self, sim: PhononSimulation) -> dict:
+        u, p = sim.units, sim.problem
+        return {"unknowns": int(sim.dist.n_global * p.N * p.B), "energy_bins": p.N,
+                "ordinates": p.K, "bin_width_ueV": u.to_si(p.h, "energy") / 1.602176634e-25,
+                "debye_velocity_m_per_s": {n: m.debye_velocity for n, m in
+                                           zip(sim.geometry.region_names, sim.media,
+                                               strict=True)},
+                "amm_reciprocity_scaling": p.scale_factors}
+
+
+def march(sim: PhononSimulation, writer, out_dir: str, max_steps=None) -> dict:
+    """Fixed-step BE/BDF2 of all bins (highest first); snapshots every ``[output] every``
+    steps, one series row per step. Flows accumulate with the scheme's own weights, so
+    the energy balance is exact for BDF2 too (as :meth:`fvqp.models.bte.problem.BTEProblem
+    .march`)."""
+    p, d, u = sim.problem, sim.case.data, sim.units
+    t_end = u.to_internal(d["time"]["end"], "time")
+    dt = u.to_internal(d["time"]["dt_initial"], "time")
+    nsteps = max(1, int(math.ceil(t_end / dt - 1e-9)))
+    dt = t_end / nsteps
+    target = nsteps if max_steps is None else min(nsteps, max_steps)
+    t0 = d["initial"].get("temperature")
+    occ = bose(p.omega, u.to_internal(t0, "temperature")) if t0 else p.n_bath
+    x = p.equilibrium(occ)
+    prev = None
+    bdf2 = d["time"]["scheme"] == "bdf2"
+    names, every = d["output"]["fields"], d["output"]["every"]
+    rank0 = sim.dist.rank == 0
+    rows = SeriesWriter(os.path.join(out_dir, f"{writer.name}_series.csv"))
+    E0 = p.energy(x)
+    flows: dict = {k: 0.0 for k in p.energy_rates(x, 0.0, dt)}
+    inc: dict = {}
+    its, failed = [], None
+    eu = sim.e_unit
+
+    def row(step, t, E):
+        out = {"time_s": u.to_si(t, "time"), "dt_s": u.to_si(dt if step else 0.0, "time"),
+               "step": step, "linear_iterations": int(sum(its)),
+               "E_phonon_J": E * eu}
+        out.update({f"{k}_J": v * eu for k, v in flows.items()})
+        out["imbalance_J"] = (E - E0 + sum(flows.values())) * eu
+        return out
+
+    writer.write(0.0, sim.fields(x, names))
+    if rank0:
+        rows.append(row(0, 0.0, E0))
+    done = 0
+    for step in range(1, target + 1):
+        t = (step - 1) * dt
+        fo = p.directional(x)
+        be = prev is None or not bdf2
+        if be:
+            a, hist = 1.0 / dt, fo / dt
+        else:
+            a, hist = 1.5 / dt, (2.0 * fo - 0.5 * p.directional(prev)) / dt
+        xn, res = p.sweep(a, hist=hist, src=p.source_rates(t, t + dt), x0=x)
+        its.append(sum(r.iterations for r in res))
+        if not all(r.success for r in res):
+            failed = step
+            break
+        for k, val in p.energy_rates(xn, t, t + dt).items():
+            inc[k] = dt * val if be else (dt * val + 0.5 * inc.get(k, 0.0)) / 1.5
+            flows[k] = flows.get(k, 0.0) + inc[k]
+        prev, x, done = x, xn, step
+        E = p.energy(x)
+        if rank0:
+            rows.append(row(step, step * dt, E))
+        if step % every == 0 or step == target:
+            writer.write(u.to_si(step * dt, "time"), sim.fields(x, names))
+            if rank0:
+                rows.flush()
+    p.release()
+    if rank0:
+        rows.flush()
+    E1 = p.energy(x)
+    status = -1 if failed else (0 if done == nsteps else 1)
+    msg = {0: f"reached t_end in {done} steps",
+           1: f"stopped after {done} of {nsteps} steps",
+           -1: f"KSP did not converge at step {failed}"}[status]
+    regions = sim.geometry.region_names
+    named = {(f"region:{regions[int(k.split(':')[1])]}" if k.startswith("region:") else k):
+             v * eu for k, v in flows.items()}
+    return {"status": status, "message": msg, "steady": False, "steps": done,
+            "t_end_s": u.to_si(done * dt, "time"), "dt_s": u.to_si(dt, "time"),
+            "linear_iterations": int(sum(its)), "max_linear_iterations": int(max(its or [0])),
+            "E_phonon_J": E1 * eu, "energy_J": {"initial": E0 * eu, "final": E1 * eu,
+                                                 **named},
+            "energy_imbalance_J": (E1 - E0 + sum(flows.values())) * eu}
+
+
+def run(case, output_dir: str | None = None, resume: bool = False,
+        max_steps: int | None = None, comm=None):
+    """Run a phonon case; returns the :class:`~fvqp.models.base.ModelResult`."""
+    return PhononModel().run(case, output_dir, resume, max_steps, comm)

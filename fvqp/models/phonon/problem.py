@@ -1,0 +1,342 @@
+r"""Discrete-ordinates phonon Boltzmann equation on a distributed mesh: operators, solves.
+
+Unknowns: the phonon occupation :math:`n_{c,j,k}` of cell :math:`c`, energy bin :math:`j`
+(:math:`\Omega_j = (j+1)h`) and ordinate :math:`k`, plus the angle average
+:math:`\phi = \sum_k w_kn_k` as an auxiliary unknown per cell and bin (the layout of
+:mod:`fvqp.ordinates.streaming`). Per region :math:`r` (one effective branch, velocity
+:math:`v_r`, states per energy and volume :math:`g_r(\Omega) =
+3\Omega^2/(2\pi^2\hbar^3v_r^3)`), in conservative form (BoltzPhlow notes Eq. 38 with the
+phonon collision terms of bulk relaxation instead of Eqs. 39–40):
+
+.. math::
+    g_j\partial_t n_k + \nabla\cdot(g_jv\,\Omega_kn_k)
+    = g_j\gamma^I_j(\phi - n_k) - g_j(\gamma^A_j + \Gamma_j)(n_k - n_B)
+      + \sum_{j' > j}\frac{2}{j'}\,g_{j'}\gamma^A_{j'}(\phi_{j'} - n_{B,j'}) + q_j,
+
+* isotope scattering :math:`\gamma^I = A\nu^4` (elastic, isotropic: conserves the phonons
+  of every bin and direction-averages them);
+* anharmonic down-conversion :math:`\gamma^A = B\nu^5` of the excess over the bath
+  occupation :math:`n_B` (linearised about the bath): a phonon of :math:`\Omega_{j'} =
+  (j'+1)h` splits into :math:`(ih, \Omega_{j'} - ih)` with :math:`i` uniform in
+  :math:`1..j'`; the products are isotropic. Per decay 2 phonons and exactly the energy
+  :math:`\Omega_{j'}` arrive in the lower bins, so energy is conserved to round-off;
+  the lowest bin does not decay;
+* :math:`\Gamma_j`: absorption in a region (``absorption_time`` above
+  ``absorption_threshold``; e.g. pair breaking in a film) towards :math:`n_B`;
+* :math:`q_j`: isotropic sources.
+
+Interfaces between different media (:mod:`.mismatch`): ``amm`` (angle-resolved acoustic
+mismatch, :func:`fvqp.ordinates.angular_interface_matrix` with reciprocal re-emission) or
+``dmm`` (diffuse mismatch, :func:`fvqp.ordinates.interface_matrix`). The bins couple only
+downwards (decay), so every time step (backward Euler / BDF2, fixed step) and the steady
+state solve one linear system per bin from the highest bin down, each by PETSc GMRES with
+block-Jacobi LU (:class:`fvqp.solvers.linear.LinearSolver`).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+from ...ordinates import (
+    Quadrature,
+    angular_interface_matrix,
+    build_streaming,
+    interface_matrix,
+    reciprocal_scaling,
+)
+from ...parallel.blocked import BlockDistribution
+from ...solvers.linear import LinearSolver, csr_matrix
+from ...solvers.options import apply_options, normalise_prefix
+from .mismatch import amm_transmission, dmm_transmission
+
+log = logging.getLogger("fvqp.phonon")
+
+__all__ = ["DEFAULT_PETSC", "PhononProblem", "PhononSource"]
+
+#: PETSc defaults under the case's prefix (case file and command line override)
+DEFAULT_PETSC = {"ksp_type": "gmres", "ksp_rtol": 1e-13, "ksp_atol": 1e-300,
+                 "ksp_max_it": 2000, "ksp_gmres_restart": 200, "pc_type": "bjacobi",
+                 "sub_pc_type": "ilu"}
+
+
+@dataclass
+class PhononSource:
+    """Isotropic phonons: energy rate ``rate(t0, t1)`` (internal energy per time unit,
+    step average) over owned cells by ``weights`` and over bins by ``spectrum`` (phonons
+    per unit energy: :math:`\\sum_j\\Omega_j s_j = 1`)."""
+
+    weights: np.ndarray
+    spectrum: np.ndarray
+    rate: object
+
+
+@dataclass
+class PhononProblem:
+    """Discrete-ordinates phonon transport on one rank (module docstring).
+
+    Parameters
+    ----------
+    dist : fvqp.parallel.Distribution
+    quad : Quadrature
+    h : float
+        Bin width; bin ``j`` holds :math:`\\Omega_j = (j+1)h`.
+    N : int
+        Number of bins.
+    medium : ndarray of int, shape (R,)
+        Medium index of every region (equal media: no interface between them).
+    states : ndarray, shape (R, N)
+        :math:`g_r(\\Omega_j)` (internal states per energy and volume).
+    speed : ndarray, shape (R,)
+        Effective sound velocity per region.
+    impedance : ndarray, shape (R,)
+        Acoustic impedance per region (``amm``).
+    isotope, decay, absorb : ndarray, shape (R, N)
+        Rates :math:`\\gamma^I`, :math:`\\gamma^A` (0 in bin 0), :math:`\\Gamma`.
+    widths : ndarray, shape (R,)
+        Extrusion widths (2D meshes), 1 in 3D.
+    kinds : dict
+        Boundary group -> ``inflow``/``specular``/``diffuse``.
+    n_in : dict
+        Inflow group -> occupation per bin entering through it.
+    n_bath : ndarray, shape (N,)
+    interface : str
+        ``amm`` or ``dmm``.
+    reflection : str
+        Reflected part at ``amm`` interfaces: ``specular`` or ``diffuse``.
+    """
+
+    dist: object
+    quad: Quadrature
+    h: float
+    N: int
+    medium: np.ndarray
+    states: np.ndarray
+    speed: np.ndarray
+    impedance: np.ndarray
+    isotope: np.ndarray
+    decay: np.ndarray
+    absorb: np.ndarray
+    widths: np.ndarray
+    kinds: dict
+    n_in: dict
+    n_bath: np.ndarray
+    sources: list = field(default_factory=list)
+    interface: str = "amm"
+    reflection: str = "specular"
+    prefix: str = "phonon_"
+    petsc: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        loc = self.dist.local
+        self.loc, self.n = loc, loc.n_owned
+        self.K, self.B = self.quad.n, self.quad.n + 1
+        self.omega = (np.arange(self.N) + 1.0) * self.h
+        self.bdist = BlockDistribution(self.dist, self.B)
+        med = np.asarray(self.medium)
+        cut = med[:, None] != med[None, :]
+        normals = self.dist.geometry.face_normal[loc.faces]
+        self.stream = build_streaming(loc, normals, self.widths, self.quad, self.kinds,
+                                      "upwind", interface=cut if cut.any() else None)
+        reg = loc.cell_region
+        self.reg = reg
+        self.vol = loc.volume[: self.n]
+        self.flux = self.states * self.speed[:, None]            # G = g v, (R, N)
+        self.scale_factors: list = []
+        self.prefix = normalise_prefix(self.prefix)
+        apply_options(self.prefix, {**DEFAULT_PETSC, **(self.petsc or {})})
+        self._ksp: dict = {}
+        self._itf = self._interfaces()
+
+    # ---- interfaces -------------------------------------------------------------------
+    def _interfaces(self) -> list:
+        """Per bin, the interface operator (or None)."""
+        itf = self.stream.interfaces
+        if itf is None or not len(itf.a):
+            return [None] * self.N
+        ra, rb = self.reg[itf.a], self.reg[itf.b]
+        mu = np.abs(itf.g) / itf.aw[:, None]                     # |Omega . n| per ordinate
+        w = self.quad.weights
+        out = []
+        if self.interface == "amm":
+            ta = amm_transmission(mu, self.impedance[ra][:, None], self.impedance[rb][:, None],
+                                  self.speed[ra][:, None], self.speed[rb][:, None])
+            tb = amm_transmission(mu, self.impedance[rb][:, None], self.impedance[ra][:, None],
+                                  self.speed[rb][:, None], self.speed[ra][:, None])
+            for j in range(self.N):
+                ga, gb = self.flux[ra, j], self.flux[rb, j]
+                sa, sb = reciprocal_scaling(itf, w, ga, gb, ta, tb)
+                if j == 0 and len(ta):
+                    self.scale_factors = [float(np.max(np.abs(sa[ta > 0] / ta[ta > 0] - 1),
+                                                       initial=0.0))]
+                out.append(angular_interface_matrix(itf, w, self.n, self.loc.n_local, ga, gb,
+                                                    sa, sb, self.reflection))
+        elif self.interface == "dmm":
+            for j in range(self.N):
+                ga, gb = self.flux[ra, j], self.flux[rb, j]
+                out.append(interface_matrix(itf, w, self.n, self.loc.n_local, ga, gb,
+                                            dmm_transmission(ga, gb), dmm_transmission(gb, ga),
+                                            "diffuse"))
+        else:
+            raise ValueError(f"unknown interface model {self.interface!r}")
+        return out
+
+    # ---- operators ----------------------------------------------------------------------
+    def local_matrix(self, j: int, a: float) -> sp.csr_matrix:
+        """Owned rows of the system of bin ``j`` with time coefficient ``a`` (0: steady)."""
+        n, K, B = self.n, self.K, self.B
+        reg = self.reg
+        G = self.flux[reg, j]                                     # per local cell
+        S = self.states[reg[:n], j] * self.vol
+        iso, rel = self.isotope[reg[:n], j], self.decay[reg[:n], j] + self.absorb[reg[:n], j]
+        m = self.stream.matrix @ sp.diags(np.repeat(G, B))
+        c = np.arange(n)
+        fr = (c[:, None] * B + np.arange(K)).ravel()
+        pr = np.repeat(c * B + K, K)
+        hc = (self.vol / self.widths[reg[:n]]) ** (1.0 / self.loc.dim)
+        s = S * np.maximum(iso + rel + a, self.speed[reg[:n]] / hc)   # phi-row scale
+        w = np.tile(self.quad.weights, n)
+        diag = np.repeat(S * (a + iso + rel), K)
+        rows = np.concatenate([fr, fr, c * B + K, pr])
+        cols = np.concatenate([fr, pr, c * B + K, fr])
+        vals = np.concatenate([diag, -np.repeat(S * iso, K), s, -np.repeat(s, K) * w])
+        m = m + sp.csr_matrix((vals, (rows, cols)), shape=m.shape)
+        if self._itf[j] is not None:
+            m = m + self._itf[j]
+        return m.tocsr()
+
+    def ksp(self, j: int, a: float) -> LinearSolver:
+        """The (cached) solver of bin ``j`` and time coefficient ``a``."""
+        key = (j, float(a))
+        if key not in self._ksp:
+            m = self.local_matrix(j, a).tocoo()
+            g = self.bdist.local_to_global[m.col]
+            csr = sp.csr_matrix((m.data, (m.row, g)), shape=(m.shape[0], self.bdist.n_global))
+            csr.sum_duplicates()
+            csr.sort_indices()
+            A = csr_matrix(self.dist.comm, csr, self.bdist.n_global)
+            self._ksp[key] = LinearSolver(A, self.prefix)
+        return self._ksp[key]
+
+    def release(self) -> None:
+        """Destroy the cached solvers."""
+        for s in self._ksp.values():
+            s.destroy()
+        self._ksp.clear()
+
+    # ---- right-hand sides ---------------------------------------------------------------
+    def source_rates(self, t0: float, t1: float) -> np.ndarray:
+        """Injected phonons per time unit, (n_owned, N)."""
+        out = np.zeros((self.n, self.N))
+        for s in self.sources:
+            out += s.rate(t0, t1) * s.weights[:, None] * s.spectrum[None, :]
+        return out
+
+    def rhs(self, j: int, hist=None, src=None, gain=None) -> np.ndarray:
+        """Owned right-hand side of bin ``j``: inflow, relaxation to :math:`n_B`, history
+        (``hist``: (n, K) :math:`h^n`), sources (n,), decay gains from higher bins (n,)."""
+        n, K, B = self.n, self.K, self.B
+        b = np.zeros((n, B))
+        G = self.flux[self.reg[:n], j]
+        for name, coef in self.stream.inflow.items():
+            b += G[:, None] * self.n_in[name][j] * coef.reshape(n, B)
+        S = self.states[self.reg[:n], j] * self.vol
+        rel = self.decay[self.reg[:n], j] + self.absorb[self.reg[:n], j]
+        fr = b[:, :K]
+        fr += (S * rel * self.n_bath[j])[:, None]
+        if hist is not None:
+            fr += S[:, None] * hist
+        if src is not None:
+            fr += (src / self.h)[:, None]
+        if gain is not None:
+            fr += gain[:, None]
+        return b.ravel()
+
+    def decay_gain(self, j: int, x: np.ndarray) -> np.ndarray:
+        r"""Per owned cell, what bin ``j`` (state ``x``) hands to *each* lower bin:
+        :math:`(2/j)\,V g_j\gamma^A_j(\bar n_j - n_{B,j})` (row units)."""
+        if j == 0:
+            return np.zeros(self.n)
+        S = self.states[self.reg[: self.n], j] * self.vol
+        return 2.0 / j * S * self.decay[self.reg[: self.n], j] * (self.mean_bin(x)
+                                                                   - self.n_bath[j])
+
+    def mean_bin(self, x: np.ndarray) -> np.ndarray:
+        """Angle average of one bin's unknowns (n_owned,)."""
+        return x.reshape(self.n, self.B)[:, : self.K] @ self.quad.weights
+
+    # ---- solves -------------------------------------------------------------------------
+    def equilibrium(self, occ: np.ndarray) -> np.ndarray:
+        """Isotropic state with occupation ``occ`` (N,): (N, n_owned B)."""
+        return np.repeat(np.asarray(occ, float)[:, None], self.n * self.B, axis=1)
+
+    def sweep(self, a: float, hist=None, src=None, x0=None):
+        """All bins from the highest down (decay gains from the new states above);
+        ``hist``: (N, n, K) or None; ``src``: (n, N). Returns states and KSP results."""
+        xs = np.zeros((self.N, self.n * self.B))
+        gain = np.zeros(self.n)
+        res = [None] * self.N
+        for j in range(self.N - 1, -1, -1):
+            b = self.rhs(j, None if hist is None else hist[j],
+                         None if src is None else src[:, j], gain)
+            xs[j], res[j] = self.ksp(j, a).solve_from(b, None if x0 is None else x0[j])
+            if not res[j].success:
+                log.error("bin %d: KSP did not converge (reason %d)", j, res[j].reason)
+            gain = gain + self.decay_gain(j, xs[j])
+        return xs, res
+
+    # ---- observables (internal units) ---------------------------------------------------
+    def directional(self, x: np.ndarray) -> np.ndarray:
+        """n as (N, n_owned, K)."""
+        return x.reshape(self.N, self.n, self.B)[:, :, : self.K]
+
+    def mean(self, x: np.ndarray) -> np.ndarray:
+        """Angle average (N, n_owned)."""
+        return self.directional(x) @ self.quad.weights
+
+    def energy_density(self, x: np.ndarray) -> np.ndarray:
+        r""":math:`h\sum_j\Omega_jg_j\bar n_j` per owned cell."""
+        g = self.states[self.reg[: self.n]].T                      # (N, n)
+        return self.h * np.sum(self.omega[:, None] * g * self.mean(x), axis=0)
+
+    def number_density(self, x: np.ndarray) -> np.ndarray:
+        r""":math:`h\sum_jg_j\bar n_j` per owned cell."""
+        g = self.states[self.reg[: self.n]].T
+        return self.h * np.sum(g * self.mean(x), axis=0)
+
+    def energy_flux(self, x: np.ndarray) -> np.ndarray:
+        r""":math:`h\sum_j\Omega_jg_jv\sum_kw_k\Omega_kn_k`, (n_owned, 3)."""
+        G = self.flux[self.reg[: self.n]].T                        # (N, n)
+        jk = np.einsum("jck,k,kd->jcd", self.directional(x), self.quad.weights,
+                       self.quad.omega)
+        return self.h * np.einsum("j,jc,jcd->cd", self.omega, G, jk)
+
+    def energy(self, x: np.ndarray) -> float:
+        """Total phonon energy (all ranks)."""
+        return self.dist.sum(float(self.energy_density(x) @ self.vol))
+
+    def energy_rates(self, x: np.ndarray, t0: float = 0.0, t1: float = np.inf) -> dict:
+        """Global energy rates: net outflow through every inflow (bath/absorbing) group,
+        absorbed in every absorbing region, injected by sources (negative)."""
+        n, B = self.n, self.B
+        G = np.repeat(self.flux[self.reg[:n]].T, B, axis=1)        # (N, n B)
+        ew = self.h * self.omega
+        out = {}
+        for name in sorted(self.stream.outflow):
+            if name not in self.stream.influx:
+                continue                                           # reflecting wall
+            o = np.sum(ew * np.sum(G * x * self.stream.outflow[name], axis=1))
+            o -= np.sum(ew * self.n_in[name] * (G @ self.stream.influx[name]))
+            out[f"boundary:{name}"] = self.dist.sum(float(o))
+        fb = self.mean(x) - self.n_bath[:, None]
+        absorbed = self.absorb[self.reg[:n]].T * self.states[self.reg[:n]].T * fb * self.vol
+        per_region = np.zeros(len(self.speed))
+        np.add.at(per_region, self.reg[:n], np.sum(ew[:, None] * absorbed, axis=0))
+        for r in range(len(self.speed)):
+            if np.any(self.absorb[r] > 0):
+                out[f"region:{r}"] = self.dist.sum(float(per_region[r]))
+        out["sources"] = -self.dist.sum(float(np.sum(self.source_rates(t0, t1) @ self.omega)))
+        return out
