@@ -1,4 +1,4 @@
-// chip.geo -- written by fvqp.mesh.layout from chip.toml; coordinates in layout units (1 um).
+// chip.geo -- written by fvqp.mesh.layout from chip.toml (hexahedra); coordinates in layout units (1 um).
 // Regenerate: gmsh chip.geo -3 -format msh41 -o chip.msh
 Mesh.MshFileVersion = 4.1;
 cl__1 = 1e+22;
