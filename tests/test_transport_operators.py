@@ -14,6 +14,7 @@ from fvqp.collisions import (
     fermi,
 )
 from fvqp.collisions.batched import batched_jacobian, batched_terms, collision_jacobian_blocks
+from fvqp.collisions.batched_blocks import batched_blocks
 from fvqp.collisions.batched_jvp import batched_jvp, outer_derivative
 from fvqp.spectra.bins import BinGrid as TransportGrid
 from fvqp.spectra.bins import cell_gaps as gap_from_distribution
@@ -138,6 +139,28 @@ def test_batched_jvp_exact(cells, weighted):
         assert np.max(np.abs(got - ref)) <= 2e-15 * np.max(np.abs(ref))
     got = np.concatenate(batched_jvp(f, n, rho, ados, v, u, **kw), axis=1)
     assert np.max(np.abs(got - ref_cs)) <= 2e-15 * np.max(np.abs(ref_cs))
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_batched_blocks_by_kinematics_equal_the_dense_jacobian(cells, weighted):
+    """The four Jacobian blocks gathered on the partner pattern (i +- k, k - m - 1 - i)
+    = the dense analytic Jacobian (itself = complex step) to round-off in double; in
+    single precision to single round-off; the phonon block is diagonal."""
+    g, gaps, rho, ados, f, n = cells
+    qs, cph = np.array([1.0, 0.3, 2.0, 0.7]), np.array([0.5, 1.2, 0.8, 2.0])
+    pw = np.random.default_rng(2).uniform(0.5, 1.5, g.n_ph) if weighted else None
+    kw = dict(h=g.h, m=g.m, qp_scale=qs, c_ph=cph, pair_weight=pw)
+    J = batched_jacobian(f, n, rho, ados, **kw)
+    N, k = g.n, np.arange(g.n_ph)
+    ref = (J[:, :N, :N], J[:, :N, N:], J[:, N:, :N], J[:, N + k, N + k])
+    scale = np.max(np.abs(J))
+    for dtype, tol in ((np.float64, 1e-15), (np.float32, 1e-6)):
+        got = batched_blocks(*(x.astype(dtype) for x in (f, n, rho, ados)), **kw)
+        for a, b in zip(got, ref, strict=True):
+            assert a.dtype == dtype
+            assert np.max(np.abs(a - b)) <= tol * scale
+    off = J[:, N:, N:] - np.einsum("ck,kl->ckl", ref[3], np.eye(g.n_ph))
+    assert np.max(np.abs(off)) == 0.0
 
 
 def test_cell_spectra_exact_bin_averages():

@@ -41,6 +41,7 @@ import numpy as np
 from scipy.sparse import csr_matrix
 
 from ...collisions.batched import BatchedTerms, batched_jacobian, batched_terms
+from ...collisions.batched_blocks import batched_blocks
 from ...collisions.batched_jvp import batched_jvp, outer_derivative
 from ...collisions.grid import bose, fermi
 from ...parallel.blocked import BlockDistribution
@@ -520,6 +521,40 @@ class TransportProblem:
         d = np.arange(B)
         J[:, d, d] -= np.where(alg, self.kappa[sl], 0.0)
         return J
+
+    def cell_step_blocks(self, y: np.ndarray, sl: slice, shift: float,
+                         dtype=np.float32) -> tuple[np.ndarray, ...]:
+        r"""The cell-local blocks of :math:`K = \sigma\,\mathrm{diag}(m) - \partial\,
+        \text{rhs}/\partial y` of the cells ``sl`` (collisions, escape, storage,
+        algebraic rows; no transport) in ``dtype``: ``K_ff (c, N, N)``, ``K_fn (c, N, M)``,
+        ``K_nf (c, M, N)`` and the diagonal phonon block ``d (c, M)`` — the entries of
+        :meth:`cell_blocks` without the dense :math:`(N + M)^2` matrix
+        (:func:`fvqp.collisions.batched_blocks.batched_blocks`)."""
+        N, M = self.N, self.M
+        c = sl.stop - sl.start
+        if self.collisions:
+            ff, fn, nf, nn = batched_blocks(
+                y[sl, :N].astype(dtype), y[sl, N:].astype(dtype),
+                self.rho[sl].astype(dtype), self.ados[sl].astype(dtype), h=self.grid.h,
+                m=self.grid.m, qp_scale=self.p["qp_scale"][sl], c_ph=self.p["c_ph"][sl])
+        else:
+            ff, fn = np.zeros((c, N, N), dtype), np.zeros((c, N, M), dtype)
+            nf, nn = np.zeros((c, M, N), dtype), np.zeros((c, M), dtype)
+        mf, mn = self.m_f[sl].astype(dtype), self.m_n[sl].astype(dtype)
+        alg_f, fixed = self.alg_f[sl], self.ph_fixed[sl]
+        kff = -mf[:, :, None] * ff
+        i = np.arange(N)
+        kff[:, i, i] += shift * mf
+        kfn = -mf[:, :, None] * fn
+        kff[alg_f] = 0.0
+        kfn[alg_f] = 0.0
+        kff[:, i, i] += np.where(alg_f, self.kappa[sl], 0.0).astype(dtype)
+        knf = -mn[:, :, None] * nf
+        knf[fixed] = 0.0
+        d = shift * self.m_n[sl] - self.m_n[sl] * nn + self.m_n[sl] / self.p["tau_esc"][
+            sl, None] - np.where(fixed[:, None], 0.0, self.ph_diag[sl])
+        d = np.where(fixed[:, None], self.kappa[sl], d)
+        return kff, kfn, knf, d.astype(dtype)
 
     def transport_values(self) -> np.ndarray:
         """d rhs / d f of face transport and boundary exchange, in the order of the

@@ -70,6 +70,9 @@ COARSE_AGGREGATES = 0
 
 #: cells per block computation (memory ~ CHUNK B^2 doubles)
 CHUNK = 256
+#: cells per single-precision block computation (temporaries ~ 20 CHUNK N M floats:
+#: small enough to stay in cache)
+CHUNK_SINGLE = 32
 
 
 class SchurPreconditioner:
@@ -108,6 +111,16 @@ class SchurPreconditioner:
         if self.couplings not in ("stored", "action"):
             raise ValueError(f"-{self.prefix}couplings must be 'stored' or 'action', not "
                              f"{self.couplings!r}")
+        #: "single": the cell blocks and the Schur complement formed in single precision
+        #: from the kinematics (default with stored couplings, themselves single);
+        #: "double": from the dense double-precision cell Jacobians (the previous build;
+        #: default with couplings by the exact action) -- option
+        #: ``-<prefix>schur_precision``
+        self.precision = option_value(self.prefix + "precision", "single" if
+                                      self.couplings == "stored" else "double")
+        if self.precision not in ("single", "double"):
+            raise ValueError(f"-{self.prefix}precision must be 'single' or 'double', not "
+                             f"{self.precision!r}")
         self._v = problem.dist.create_vec()
         #: B D^-1 and D^-1 C per cell, rewritten in place at every update (fresh arrays
         #: next to the old ones would double the largest arrays at the peak)
@@ -192,6 +205,8 @@ class SchurPreconditioner:
         self.x_local = xl
         stored = self.couplings == "stored"
         self.inv_d = np.empty((n, p.M))
+        if self.precision == "single":
+            return self._update_single(y, shift, stored)
         mass = np.concatenate([p.m_f[:n], p.m_n[:n]], axis=1)
         k, kp = np.arange(B), np.arange(p.M)
         # phonon transport: only its cell-diagonal part enters D (module docstring)
@@ -212,6 +227,33 @@ class SchurPreconditioner:
             if stored:
                 self.bd[sl] = bd
                 self.dc[sl] = K[:, N:, :N] * inv_d[:, :, None]
+        self._finish()
+
+    def _update_single(self, y: np.ndarray, shift: float, stored: bool) -> None:
+        """The cell blocks in single precision from the kinematics of the collision
+        operator (:meth:`TransportProblem.cell_step_blocks`: no dense (N + M)^2 block, no
+        double-precision B, C), the QP Schur complement formed in single precision and
+        handed to the inner solve (double)."""
+        p, n = self.p, self.p.n
+        for s in range(0, n, CHUNK_SINGLE):
+            sl = slice(s, min(n, s + CHUNK_SINGLE))
+            kff, kfn, knf, d = p.cell_step_blocks(y, sl, shift, np.float32)
+            inv_d = 1.0 / np.where(d == 0.0, np.float32(1.0), d)
+            bd = kfn * inv_d[:, None, :]
+            S = kff - bd @ knf
+            cells = np.arange(sl.start, sl.stop)
+            self.csr.set_blocks(cells, S)
+            if self.coarse is not None:
+                self.coarse.add_blocks(cells, S.astype(float))
+            self.inv_d[sl] = inv_d
+            if stored:
+                self.bd[sl] = bd
+                self.dc[sl] = knf * inv_d[:, :, None]
+        self._finish()
+
+    def _finish(self) -> None:
+        """Transport entries, assembly and the inner solve's refactorisation."""
+        p = self.p
         keep = self._transport_pos >= 0
         tv = -p.transport_values()[keep]
         np.add.at(self.csr.data, self._transport_pos[keep], tv)
