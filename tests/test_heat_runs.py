@@ -78,6 +78,10 @@ def test_energy_is_conserved_including_the_bath_flux(write_case, tmp_path):
     assert abs(deposited - stored - out) < 1e-9 * deposited, e
     assert abs(e["imbalance"]) < 1e-9 * deposited
     assert s["status"] == 0 and s["steps"] > 10
+    # the trap's Tc = 0.9 K is the case's, recorded with its source (issue 20 §3)
+    trap = s["materials"]["trap"]
+    assert trap["overridden"] == ["Tc"] and s["materials"]["film"]["overridden"] == []
+    assert trap["constants"]["Tc"] == {"value": 0.9, "unit": "K", "source": "case override"}
 
 
 def test_absorber_case_from_the_cli_writes_a_pvd_pyvista_opens(tmp_path):
