@@ -102,6 +102,12 @@ def test_delta0_override_moves_the_gap_and_is_recorded_as_case_override(tmp_path
     assert (tau0["unit"], tau0["source"]) == ("s", "case override")
     assert tau0["value"] == pytest.approx(480e-9, rel=1e-15, abs=0)
     assert film["constants"]["N0"]["source"].startswith("[derived]")  # database number
+    # fvqp info shows it
+    from fvqp.post.info import describe
+    from fvqp.post.result import open_result
+
+    text = describe(open_result(tmp_path / "out"))
+    assert 'materials.film.constants.tau0.source = "case override"' in text, text
 
 
 def _steady_n_qp(tmp_path, text: str, name: str) -> tuple[float, dict]:
