@@ -222,3 +222,26 @@ def test_heat_resistivity_and_n0_overrides_scale_kappa_and_heat_capacity(tmp_pat
     m = b.region_materials["trap"]
     assert {k for k, s in m.sources.items() if s == "case override"} == \
         {"Tc", "resistivity", "N0"}
+
+
+# ---- stochastic -----------------------------------------------------------------------------
+def test_concentration_curve_gamma_bar_follows_the_overridden_constants(tmp_path):
+    """Gamma_bar = 24 gamma(Delta)/(nu0 Delta), gamma(Delta) = (Delta/k_B Tc)^3/(3 tau0)
+    (Bespalov et al. 2016, after Eq. 2 and Eq. S3): 2 tau0 and 1.5 N0 divide it by 3, a
+    10 % larger Delta0 multiplies it by 1.21."""
+    from fvqp.models.base.schema import case_material
+    from fvqp.stochastic.annihilation import gamma_bar_material
+
+    text = (CASES / "stochastic_concentration_curve.toml").read_text().split("[output]")[0]
+
+    def gbar(extra: str, name: str) -> float:
+        case = load_case(_case(tmp_path, text.replace(
+            'material = "Al"', f'material = "Al"\n{extra}'), name))
+        return gamma_bar_material(case_material(case.data["study"]))
+
+    al = get_material("Al")
+    g0 = gbar("", "base.toml")
+    assert gbar(f'tau0 = "{2 * al.tau0!r} s"\nN0 = "{1.5 * al.N0!r} 1/(J m^3)"',
+                "tn.toml") == pytest.approx(g0 / 3, rel=1e-14)
+    assert gbar(f'delta0 = "{1.1 * al.delta0!r} J"', "gap.toml") == pytest.approx(
+        1.21 * g0, rel=1e-14)
