@@ -4,7 +4,9 @@ Models without a mesh (a Usadel network, a 0D kinetic state) still solve their s
 with :class:`~fvqp.solvers.NonlinearSolver`, which works on a distribution: the owned
 unknowns, their global numbers, ghosted vectors and reductions. :class:`SerialLayout`
 is that interface for ``n`` unknowns owned by the calling process alone (``COMM_SELF``,
-no ghosts, reductions are the identity).
+no ghosts, reductions are the identity). Its vectors are sequential PETSc vectors (not
+ghosted MPI ones, whose 2-norm is the square root of a dot product rather than BLAS
+``nrm2``: the Krylov iterates of a one-process solve would differ in the last bits).
 """
 
 from __future__ import annotations
@@ -38,8 +40,14 @@ class SerialLayout(GhostedVectors):
         self.n_global = n
         self.starts = np.array([0, n])
         self.local_to_global = np.arange(n)
-        self._template = PETSc.Vec().createGhost(np.zeros(0, dtype=PETSc.IntType),
-                                                 size=(n, n), comm=self.comm)
+        self._template = PETSc.Vec().createSeq(n, comm=self.comm)
+
+    def local_array(self, vec) -> np.ndarray:
+        """The values of a vector (there are no ghosts), as a numpy copy."""
+        return vec.getArray(readonly=True).copy()
+
+    def to_local(self, x, work) -> np.ndarray:
+        return x.getArray(readonly=True).copy()
 
     def sum(self, value: float) -> float:
         return float(value)
