@@ -145,7 +145,9 @@ def _apply_materials(raw: dict, materials: dict, spec) -> None:
     """Put :class:`~fvqp.materials.Material` objects into a case dict: the table's
     ``material`` becomes the material's name and every field that differs from the
     database entry becomes a key of the table (an SI quantity string), which the model's
-    schema must accept (``Tc`` in every model; more keys as the models gain overrides)."""
+    schema must accept (its material overrides, ``docs/case_reference.md``); override keys
+    already in the table for constants the Material leaves at the database value are
+    removed (the Material is the whole truth about the region's constants)."""
     from .case import CaseError
     from .case.loader import generic_schema
     from .materials import get_material
@@ -161,9 +163,12 @@ def _apply_materials(raw: dict, materials: dict, spec) -> None:
         node = _schema_at(schema, path.split("."))
         accepted = set(getattr(node, "fields", {}) or {})
         base = get_material(mat.name)
+        table.pop("delta0", None)  # the Material gives the gap as gap_ratio
         for name in UNITS:
             value = getattr(mat, name)
             if value is None or value == getattr(base, name):
+                if name in accepted:  # the Material, not the dict, says what is overridden
+                    table.pop(name, None)
                 continue
             if name not in accepted:
                 errors.append(f"<api>: materials[{key!r}].{name}: {value:g} {UNITS[name]} "
@@ -203,7 +208,8 @@ def build_case(source, *, base_dir: str | os.PathLike | None = None,
         Region (or table: ``"film"`` for kinetics0d, ``"study"`` for stochastic) ->
         :class:`~fvqp.materials.Material` or material name. The table's ``material``
         becomes its name; fields that differ from the database entry (e.g.
-        ``get_material("Al", Tc=1.25)``) are written into the table as SI quantities.
+        ``get_material("Al").with_overrides(Tc=1.25)``) are written into the table as SI
+        quantities, and the table's other material overrides are removed.
     output_dir : path, optional
         Output directory (default: the case's ``[output] directory``, else
         ``<base_dir>/output/<name>``).

@@ -78,6 +78,11 @@ def test_material_overrides_enter_the_case_in_si(tmp_path):
                       output_dir=tmp_path)
     assert case.data["regions"]["wire"]["material"] == "Al"
     assert case.data["regions"]["wire"]["Tc"] == pytest.approx(1.5, rel=1e-15, abs=0)
+    # the database material replaces the case's Tc = 1.74 K override: no override left
+    plain = build_case(_heat_case(), base_dir=CASES, materials={"wire": "Al"},
+                       output_dir=tmp_path)
+    assert _heat_case()["regions"]["wire"]["Tc"] == "1.74 K"
+    assert plain.data["regions"]["wire"].get("Tc") is None
 
 
 def test_bad_api_input_is_a_case_error_naming_the_key(tmp_path):
