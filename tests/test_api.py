@@ -170,3 +170,12 @@ def test_material_object_reaches_the_run_as_case_overrides(tmp_path):
     n = r.result["observables_SI"]
     n_qp = n.get("n_qp", n.get("n_qp_SI"))
     assert n_qp == pytest.approx(n_th, rel=0.1, abs=0)
+    # the distributions in SI: the undriven steady state is the bath's Fermi function of
+    # the QP energies (J) — and those start at the overridden gap
+    from fvqp.spectra.gap import fermi
+
+    e, f = r.data["energy"], r.data["f"]
+    assert e.unit == "J" and f.unit == ""
+    assert e.values[0] == pytest.approx(mat.delta0, rel=1e-6, abs=0)
+    np.testing.assert_allclose(f.values, fermi(e.values / (1.380649e-23 * 0.15), 1.0),
+                               rtol=1e-6, atol=0)

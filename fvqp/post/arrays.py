@@ -247,13 +247,29 @@ def _h5_series(path: Path) -> dict[str, Series]:
     return out
 
 
+#: the 0D model's grid and state (energies in k_B Tc) -> (name, SI unit, scaled by kTc)
+_K0D_ARRAYS = {"grid/e": ("energy", "J", True), "grid/omega": ("phonon_energy", "J", True),
+               "grid/dos": ("dos", "", False), "state/f": ("f", "", False),
+               "state/n": ("n", "", False), "state/f_bath": ("f_bath", "", False),
+               "state/n_bath": ("n_bath", "", False)}
+
+
 def h5_arrays(path: Path) -> dict[str, tuple[np.ndarray, str]]:
-    """The datasets of an HDF5 result that carry a unit (the Usadel model's
-    ``units`` attribute: ``{"gap_ueV": "ueV", "x_um": "um" ...}``), in SI."""
+    """The datasets of an HDF5 result that carry a unit, in SI: the Usadel model's
+    (``units`` attribute: ``{"gap_ueV": "ueV", "x_um": "um" ...}``) and the 0D model's
+    energy grid and distributions (QP energies ``energy`` and phonon energies
+    ``phonon_energy`` in J, the occupations ``f``, ``n`` and the bath's ``f_bath``,
+    ``n_bath`` on them, the reduced DOS ``dos``)."""
     import h5py
 
     out = {}
     with h5py.File(path, "r") as fh:
+        if "kTc_J" in fh.attrs and "grid" in fh and "state" in fh:
+            ktc = float(fh.attrs["kTc_J"])
+            for key, (name, unit, scaled) in _K0D_ARRAYS.items():
+                if key in fh:
+                    out[name] = (np.asarray(fh[key], float) * (ktc if scaled else 1.0), unit)
+            return out
         units = fh.attrs.get("units")
         if not isinstance(units, (str, bytes)) or not str(units).startswith("{"):
             return out
@@ -290,7 +306,8 @@ def read_arrays(result: Result) -> Arrays:
 
 @dataclass
 class Data:
-    """A dataset of an HDF5 result that declares its unit (Usadel: ``gap``, ``x``), SI."""
+    """A dataset of an HDF5 result with its unit, in SI (Usadel: ``gap_ueV``, ``x_um``;
+    kinetics0d: ``energy``, ``f`` ...)."""
 
     name: str
     unit: str
@@ -316,7 +333,8 @@ class Run:
         ``"energy_J.imbalance"`` ...).
     data : dict of str -> Data
         Datasets with declared units of HDF5 results (Usadel: ``gap_ueV`` in J, ``x_um``
-        in m, conductances in S ...).
+        in m, conductances in S ...; kinetics0d: ``energy``/``phonon_energy`` in J and the
+        occupations ``f``, ``n`` on them).
     """
 
     result: object
