@@ -1,0 +1,87 @@
+"""Phonon model runs from case files: `cases/phonon_si_block.toml` (a shorter variant),
+its energy balance in summary.json, `<case>_series.csv` and the VTK snapshots; serial ==
+`mpiexec -n 2` (issue 17 §2)."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from conftest import case_variant, run_fvqp
+
+SHORT = {'end = "100 ns"': 'end = "20 ns"'}
+TRACK = """
+[[sources]]
+type = "phonons"
+deposit = "5 keV"
+time = "3 ns"
+duration = "0.5 ns"
+position = [20, 180, 10]
+direction = [1, -1, 0.5]
+length = "150 um"
+radius = "8 um"
+"""
+
+
+def _last(out, name):
+    import pyvista as pv
+
+    reader = pv.get_reader(str(out / f"{name}.pvd"))
+    reader.set_active_time_value(reader.time_values[-1])
+    return reader.time_values, reader.read()[0]
+
+
+def test_si_block_case_runs(tmp_path):
+    """20 ns of the Si block: status 0; energy balance (phonons + holder = deposit) to
+    1e-10 of the deposit in summary.json and in every row of the series; the VTK energy
+    density integrates to the phonon energy (1e-10); the holder has absorbed energy by
+    20 ns (the top of the block is 30 um above the spot; bottom 70 um below)."""
+    case = case_variant("phonon_si_block.toml", tmp_path, **SHORT)
+    run_fvqp(["run", case, "--output", tmp_path / "o"])
+    s = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert s["status"] == 0 and s["steps"] == 20
+    deposit = 10e3 * 1.602176634e-19
+    e = s["energy_J"]
+    assert -e["sources"] == pytest.approx(deposit, rel=1e-8, abs=0)  # 6 sigma after t = 0
+    assert abs(s["energy_imbalance_J"]) < 1e-10 * deposit
+    assert e["boundary:bottom"] > 1e-3 * deposit
+    assert e["final"] + e["boundary:bottom"] == pytest.approx(-e["sources"], rel=1e-10, abs=0)
+    with open(tmp_path / "o" / "phonon_si_block_series.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 21
+    for r in rows:
+        assert abs(float(r["imbalance_J"])) < 1e-10 * deposit
+    assert float(rows[-1]["E_phonon_J"]) == pytest.approx(s["E_phonon_J"], rel=1e-14, abs=0)
+    times, mesh = _last(tmp_path / "o", "phonon_si_block")
+    assert times[-1] == pytest.approx(20e-9, rel=1e-12, abs=0)
+    vol = mesh.compute_cell_sizes()["Volume"]   # m^3 (points written in m)
+    u = np.asarray(mesh.cell_data["phonon_energy_density"])
+    assert float(u @ vol) == pytest.approx(s["E_phonon_J"], rel=1e-10, abs=0)
+
+
+@pytest.mark.mpi
+def test_two_ranks_equal_serial(tmp_path):
+    """Serial and `mpiexec -n 2` (GMRES + block-Jacobi ILU per rank) agree to 1e-8: the
+    phonon energy density field and the energies of the summary, with a point spot and a
+    track deposit."""
+    case = case_variant("phonon_si_block.toml", tmp_path, **SHORT,
+                        **{"[energy]": TRACK + "\n[energy]"})
+    run_fvqp(["run", case, "--output", tmp_path / "s"])
+    run_fvqp(["run", case, "--output", tmp_path / "p"], nproc=2)
+    sa = json.loads((tmp_path / "s" / "summary.json").read_text())
+    sb = json.loads((tmp_path / "p" / "summary.json").read_text())
+    assert sb["ranks"] == 2 and sb["status"] == 0
+    assert -sa["energy_J"]["sources"] == pytest.approx(15e3 * 1.602176634e-19, rel=1e-8,
+                                                       abs=0)
+    for k in ("final", "boundary:bottom", "sources"):
+        assert sb["energy_J"][k] == pytest.approx(sa["energy_J"][k], rel=1e-8, abs=0), k
+    _, a = _last(tmp_path / "s", "phonon_si_block")
+    _, b = _last(tmp_path / "p", "phonon_si_block")
+    ca, cb = np.asarray(a.cell_centers().points), np.asarray(b.cell_centers().points)
+    oa, ob = np.lexsort(ca.T[::-1]), np.lexsort(cb.T[::-1])
+    x = np.asarray(a.cell_data["phonon_energy_density"])[oa]
+    y = np.asarray(b.cell_data["phonon_energy_density"])[ob]
+    assert np.max(np.abs(x - y)) <= 1e-8 * np.max(np.abs(x))
