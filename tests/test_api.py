@@ -179,3 +179,46 @@ def test_material_object_reaches_the_run_as_case_overrides(tmp_path):
     assert e.values[0] == pytest.approx(mat.delta0, rel=1e-6, abs=0)
     np.testing.assert_allclose(f.values, fermi(e.values / (1.380649e-23 * 0.15), 1.0),
                                rtol=1e-6, atol=0)
+
+
+@pytest.mark.parametrize("model", ["transport", "usadel"])
+def test_junction_without_a_temperature_is_at_the_bath_temperature(model, tmp_path):
+    """Junctions (and reservoirs) default to the stated [bath] temperature, not T = 0: the
+    same run with the bath temperature written out gives the same numbers, and another
+    electrode temperature does not."""
+    from fvqp.api import run
+
+    base = tomllib.loads((CASES / f"{model}_nis_wire.toml").read_text())
+    base.pop("output")
+    if model == "usadel":
+        base["sweep"]["points"] = 3
+        base["energy"]["spacing"] = 0.05
+        base["junctions"]["junction_a"].pop("temperature")
+        table = base["junctions"]["junction_a"]
+    else:
+        base["energy"]["spacing"] = "16 ueV"
+        table = base["boundaries"]["junction_a"]
+        assert "temperature" not in table
+    bath = base["bath"]["temperature"]
+
+    def result(temperature, tag):
+        case = json_copy(base)
+        t = case["junctions" if model == "usadel" else "boundaries"]["junction_a"]
+        if temperature is not None:
+            t["temperature"] = temperature
+        r = run(case, base_dir=CASES, output_dir=tmp_path / tag, name=f"{model}_{tag}")
+        assert r.status == 0
+        if model == "usadel":
+            return r.data["i_det_A"].values
+        return np.array(list(r.result["qp_rates_per_s"].values()))
+
+    default, stated = result(None, "default"), result(bath, "stated")
+    np.testing.assert_array_equal(default, stated)
+    warmer = result("300 mK", "warm")
+    assert np.abs(warmer - default).max() > 1e-3 * np.abs(default).max()
+
+
+def json_copy(d: dict) -> dict:
+    import json
+
+    return json.loads(json.dumps(d))
