@@ -75,14 +75,14 @@ class HeatMaterial:
     Parameters
     ----------
     material : fvqp.materials.Material
+        With the region's overrides (a case's ``resistivity`` sets κ_n = L0 T/ρ_n,
+        :func:`fvqp.models.base.schema.case_material`).
     units : fvqp.units.UnitSystem
-    resistivity : float, optional
-        Normal-state resistivity [Ω m] (κ_n = L0 T/ρ_n); default ``material.resistivity``.
     """
 
-    def __init__(self, material, units: UnitSystem, resistivity: float | None = None):
+    def __init__(self, material, units: UnitSystem):
         self.material = material
-        rho = resistivity if resistivity is not None else material.resistivity
+        rho = material.resistivity
         if rho is None or not rho > 0:
             raise ValueError(f"material {material.name} has no resistivity in the database; "
                              "give resistivity in its [regions.*] table")
