@@ -28,6 +28,7 @@ given).  See ``docs/theory_stochastic.md``.
 from __future__ import annotations
 
 from ...case.schema import Field, Section, Variant
+from ..base.schema import check_material_overrides, material_overrides
 from ..spec import ModelSpec
 
 __all__ = ["SPEC", "run"]
@@ -53,6 +54,8 @@ _STUDIES = {
         "max_box_particles": Field("int", "cap on particles (mean-field end)", default=2000),
         "material": Field("str", "material giving Gamma_bar = 24 gamma(Delta)/(nu0 Delta)",
                           default="Al"),
+        # the constants of Gamma_bar (tau0, gap, N0; Tc through the gap ratio), SI
+        **material_overrides("Tc", "gap_ratio", "N0", "tau0"),
         "gamma_bar": _f("override Gamma_bar [m^3/s]", positive=True),
         "r_c": Field("list", "localization radii for the physical c(A) (Fig. 3)",
                      item=Field("quantity", dimension="length", positive=True),
@@ -135,11 +138,13 @@ def _check(data, err) -> None:
     if st.get("type") == "bubbles" and st["box"] < 3:
         err.add("study.box", "the box must be at least 3 bubble diameters.", "box = 10.")
     if st.get("type") == "concentration_curve" and st.get("gamma_bar") is None:
-        from ...materials import UnknownMaterialError, get_material
+        from ...materials import UnknownMaterialError
+        from ..base.schema import case_material
 
+        check_material_overrides(st, "study", err)
         try:
-            mat = get_material(st["material"])
-        except UnknownMaterialError as exc:
+            mat = case_material(st)
+        except (UnknownMaterialError, TypeError) as exc:
             err.add("study.material", str(exc).strip("'\""), "")
             return
         if mat.tau0 is None:
