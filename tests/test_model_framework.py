@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from test_heat_runs import FILM
 
-from conftest import run_fvqp
+from conftest import case_with_values, run_fvqp
 
 
 @pytest.fixture
@@ -91,6 +91,21 @@ def test_unused_command_line_option_is_reported_and_no_list_at_exit(film_case, t
     assert "not used by any solver object: -heat_ksp_rtoll" in p.stderr
     p = run_fvqp(["run", film_case, "--output", tmp_path / "b", "-options_left"])
     assert "There are no unused options" in p.stdout + p.stderr
+
+
+def test_usadel_inelastic_solver_names_a_typo_once_and_leaves_only_it(tmp_path):
+    """usadel's collisional Newton solves (one NonlinearSolver per bias point and Eq. 8
+    iteration, options under ``usadel_``) name a misspelt command-line option once, and
+    at exit PETSc's list of unused options holds that option only: none of the options
+    fvqp inserted for the ~20 solves is left (Fig. 11 on a reduced grid)."""
+    case = case_with_values("usadel_fig11.toml", tmp_path, points=2, spacing=0.05, cells=30)
+    p = run_fvqp(["run", case, "--output", tmp_path / "o", "-options_left",
+                  "-usadel_ksp_rtoll", "1e-5"])
+    out = p.stdout + p.stderr
+    assert out.count("not used by any solver object: -usadel_ksp_rtoll") == 1
+    assert "There is one unused database option" in out
+    assert out.count("Option left:") == 1 and "Option left: name:-usadel_ksp_rtoll" in out
+    assert json.loads((tmp_path / "o" / "summary.json").read_text())["status"] == 0
 
 
 def test_outputs_in_si_from_declared_dimensions():

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from .options import apply_options, normalise_prefix, set_from_options, unused_options
+from .options import apply_options, normalise_prefix, set_from_options, unreported_unused
 from .result import ConvergenceError, SolveResult
 
 log = logging.getLogger(__name__)
@@ -223,7 +223,7 @@ class NonlinearSolver:
         self.snes.solve(None, x)
         if not self._unused_checked:  # sub-solvers read their options at the first solve
             self._unused_checked = True
-            unused = unused_options(self.prefix)
+            unused = unreported_unused(self.prefix)
             if unused and self.dist.rank == 0:
                 log.warning("PETSc options not used by any solver object: %s. Fix: check "
                             "their spelling (-%ssnes_view lists the solver's "

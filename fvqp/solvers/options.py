@@ -29,6 +29,8 @@ def _value(v) -> str | None:
 
 #: option names (with prefix) each prefix's last :func:`apply_options` call inserted
 _INSERTED: dict[str, set[str]] = {}
+#: unused options already reported in this options session (:func:`unreported_unused`)
+_REPORTED: set[str] = set()
 
 
 def apply_options(prefix: str, options: Mapping[str, object] | None) -> dict[str, str | None]:
@@ -89,6 +91,7 @@ def remove_inserted() -> int:
                 db.delValue(name)
                 removed += 1
     _INSERTED.clear()
+    _REPORTED.clear()
     return removed
 
 
@@ -147,6 +150,14 @@ def unused_options(prefix: str) -> list[str]:
     ours = inserted_names()
     return sorted(k for k in db.getAll() if k.startswith(prefix) and k not in ours
                   and not db.used(k))
+
+
+def unreported_unused(prefix: str) -> list[str]:
+    """:func:`unused_options` not yet reported in this options session (a model that
+    builds a solver per sweep point names a typo once, not at every point)."""
+    names = [k for k in unused_options(prefix) if k not in _REPORTED]
+    _REPORTED.update(names)
+    return names
 
 
 def normalise_prefix(prefix: str) -> str:
