@@ -113,6 +113,15 @@ _SECTIONS = {
                       default="local", choices=("local", "uniform", "none")),
         "omega_d": Field("float", "Debye cut-off ω_D in units of Δ0 (λ = 1/arcsinh ω_D)",
                          default=10.0, positive=True),
+        "coupling": Field("float", "BCS coupling λ (N0V) instead of omega_d: ω_D = "
+                          "sinh(1/λ) Δ0, so that the T = 0 bulk gap is Δ0", positive=True),
+        "debye_from_material": Field("bool", "ω_D = k_B Θ_D of the first region's material "
+                                     "(materials.toml) instead of omega_d; best with "
+                                     "method matsubara (Al: ω_D ≈ 200 Δ0)", default=False),
+        "method": Field("str", "Eq. 8 on the real axis up to ω_D, or its equilibrium part "
+                        "as a Matsubara sum on the network plus the nonequilibrium part "
+                        "on the real-axis grid (which then need not reach ω_D)",
+                        default="real_axis", choices=("real_axis", "matsubara")),
         "probe": Field("str", "point group whose fL sets Δ in mode uniform"),
         "tolerance": Field("float", "max |ΔΔ|/Δ0", default=1e-7, positive=True),
         "max_iterations": Field("int", "iterations of Eq. 8 per state before the run "
@@ -280,6 +289,20 @@ def _check(data, err) -> None:
         err.add("sweep", "a sweep needs start and stop biases.",
                 'add start = "-1 mV" and stop = "1 mV".')
     sc = data.get("selfconsistency") or {}
+    if sc.get("coupling") and sc.get("debye_from_material"):
+        err.add("selfconsistency.coupling", "and debye_from_material both fix ω_D.",
+                "give one of them.")
+    if sc.get("debye_from_material"):
+        regs = [r for r in (data.get("regions") or {}).values() if r]
+        if not regs or not regs[0].get("material"):
+            err.add("selfconsistency.debye_from_material", "needs the first region's "
+                    "material (its Debye temperature).", 'add material = "Al" to it.')
+    bcs = (data.get("boundaries") or {}).values()
+    if sc.get("method") == "matsubara" and any((b or {}).get("phase") is not None
+                                               for b in bcs):
+        err.add("selfconsistency.method", "matsubara is not available with phase-biased "
+                "reservoirs (the Matsubara solver has no phase unknown).",
+                'use method = "real_axis" or remove the boundaries\' phase.')
     if sc.get("mode") == "uniform" and not sc.get("probe"):
         err.add("selfconsistency.probe", "mode uniform needs the point whose fL sets Δ.",
                 'add probe = "junction_b" (the injector in the paper).')

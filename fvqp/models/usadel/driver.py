@@ -110,11 +110,13 @@ def build(case) -> tuple[Setup, dict]:
     biases = [abs(sc.bias(sw[k])) for k in ("start", "stop") if sw.get(k) is not None]
     biases += [abs(j.bias) for j in junctions]
     scd = d.get("selfconsistency") or {}
-    omega_d = scd.get("omega_d", 10.0)
+    omega_d = _omega_d(scd, ref, sc)
+    matsubara = scd.get("method", "real_axis") == "matsubara"
     en = d.get("energy") or {}
     de = en.get("spacing", 0.025)
-    emax = en.get("max") or max(omega_d, max(biases + [0.0]) + 1.0 + 20 * t_bath)
-    if scd.get("mode", "local") != "none" and emax < omega_d:
+    emax = en.get("max") or max(4.0 if matsubara else omega_d,
+                                max(biases + [0.0]) + 1.0 + 20 * t_bath)
+    if scd.get("mode", "local") != "none" and emax < omega_d and not matsubara:
         raise CaseError([f"{case.path}: energy.max: the grid ends at {emax:g} Δ0 but the gap "
                          f"equation (Eq. 8) integrates up to ω_D = {omega_d:g} Δ0; a shorter "
                          "grid would truncate it silently. Fix: raise energy.max to "
@@ -137,6 +139,7 @@ def build(case) -> tuple[Setup, dict]:
                   gamma_ee=coll.get("gamma_ee", 0.0), gamma_ph=gamma_ph, t_ph=t_bath,
                   omega_d=omega_d, t_ref=t_bath,  # Eq. 8 by the split (gap-edge) quadrature
                   selfconsistency=scd.get("mode", "local"), probe_node=probe,
+                  gap_method=scd.get("method", "real_axis"),
                   tol=scd.get("tolerance", 1e-7), max_iter=scd.get("max_iterations", 60),
                   petsc_prefix=d["solver"]["prefix"],
                   petsc_options=d["solver"]["petsc"])
@@ -147,6 +150,24 @@ def build(case) -> tuple[Setup, dict]:
             "inv_rho_d": np.array([1.0 / (regions[n]["resistivity"] * regions[n]["diffusivity"])
                                    for n in net.region_names])[net.edge_region]}
     return setup, meta
+
+
+def _omega_d(scd: dict, ref: dict, sc) -> float:
+    """The cut-off ω_D of Eq. 8 in units of Δ0: from the coupling λ (ω_D = sinh(1/λ), the
+    BCS T = 0 gap Δ0 = ω_D/sinh(1/λ)), from the material's Debye temperature, or the
+    case's omega_d."""
+    if scd.get("coupling"):
+        return float(np.sinh(1.0 / scd["coupling"]))
+    if scd.get("debye_from_material"):
+        from ...materials import get_material
+
+        theta = get_material(ref["material"]).debye_temperature
+        if theta is None:
+            raise CaseError([f"selfconsistency.debye_from_material: material "
+                             f"{ref['material']!r} has no debye_temperature. Fix: give "
+                             "omega_d or coupling instead."])
+        return K_B * theta / sc.delta0
+    return scd.get("omega_d", 10.0)
 
 
 def end_nodes(net, name: str) -> list[int]:

@@ -133,3 +133,99 @@ def supercurrent_sum(phi: float, t: float, n_edges: int = 60, delta_over_eth=np.
     """
     w = (2 * np.arange(int(omega_max / (2 * np.pi * t)) + 1) + 1) * np.pi * t + gamma
     return float(2 * np.pi * t * spectral_current(phi, w, n_edges, delta_over_eth).sum())
+
+
+# --- Matsubara form of the gap equation (Eq. 8) on a wire network -------------------------
+
+def matsubara_weights(t: float, omega_d: float) -> tuple[np.ndarray, np.ndarray]:
+    r"""Fermionic frequencies ω_n = (2n+1)πt and the weights w_n of the cut-off sum.
+
+    :math:`2\pi t\sum_n w_n g(\omega_n)` is the midpoint rule of
+    :math:`\int_0^{\omega_D}g\,d\omega` on the cells [2πtn, 2πt(n+1)]: w_n = 1 for the
+    cells below ω_D and the fraction of the cell below ω_D for the last one, so the cut-off
+    is exactly ω_D at every temperature (a sharp count of ω_n < ω_D would move it by up to
+    πt, an error O(λπt/ω_D) in Δ)."""
+    if t <= 0:
+        raise ValueError("the Matsubara sum needs a temperature t > 0")
+    cells = omega_d / (2.0 * np.pi * t)
+    n = np.arange(int(np.ceil(cells)))
+    return (2 * n + 1) * np.pi * t, np.clip(cells - n, 0.0, 1.0)
+
+
+def network_theta(prob, omegas, maxit: int = 40, tol: float = 1e-12) -> np.ndarray:
+    r"""θ(iω) on the nodes of ``prob`` (a :class:`~.spectral.SpectralProblem`) for every
+    ω of ``omegas`` (n_ω, n_nodes): the spectral equation of :mod:`~.spectral` at
+    ε̃ = ε + iΓ → iω, i.e. ε = 0 with the broadening ω (add Γ to ω for a Dynes wire).
+    On the imaginary axis θ is real (G = cos θ, F = sin θ > 0) and the Newton iteration
+    has no gap-edge singularity; reservoirs fix θ to arctan(Δ/ω) (bulk, Eq. 1)."""
+    from ...solvers.result import ConvergenceError
+    from .bulk import bulk_theta
+    from .newton import newton_active
+    from .spectral import _assemble
+
+    w = np.asarray(omegas, float)
+    zero = np.zeros(w.size)
+    net = prob.net
+    nodes = np.array([r.node for r in prob.reservoirs], dtype=int)
+    vals = np.zeros((w.size, nodes.size), dtype=complex)
+    for k, r in enumerate(prob.reservoirs):
+        if r.kind == "superconductor":
+            vals[:, k] = bulk_theta(zero, r.delta, w, 0.0)
+    lap = net.laplacian().tolil()
+    for i in nodes:
+        lap.rows[i], lap.data[i] = [], []
+    lap = lap.tocsr()
+    kappa = prob.kappa_nodes[None, :] if prob.spectral_tunnel else 0.0
+    vol, zeta = net.volume[None, :], prob.zeta[None, :]
+    th = bulk_theta(zero[:, None], prob.delta[None, :], w[:, None], zeta)
+    th[:, nodes] = vals
+
+    def fun(idx, x, jac):
+        return _assemble(prob, zero[idx], x, w[idx], nodes, vals[idx], lap, kappa, vol,
+                         zeta, jac)
+
+    th, done, _, norm = newton_active(fun, th, maxit, tol, tol, 12)
+    if not done.all():
+        raise ConvergenceError(f"usadel Matsubara Newton failed at {np.sum(~done)} "
+                               f"frequencies (residual {float(norm.max()):.2e}).")
+    return th
+
+
+def matsubara_gap(prob, t: float, omega_d: float, coupling: float,
+                  gamma: float = 0.0) -> np.ndarray:
+    r"""The equilibrium right side of the gap equation (Eq. 8) on every node by the
+    Matsubara sum
+
+    .. math:: \Delta(x) = \lambda\,2\pi t\sum_n w_n\,
+              \mathrm{Re}\,\sin\theta(x, i\omega_n + i\Gamma)
+
+    (weights :func:`matsubara_weights`: the cut-off ω_D on the Matsubara axis), the image
+    of :math:`\tfrac\lambda2\int\mathrm{Im}\mathcal F\tanh(\epsilon/2t)\,d\epsilon`
+    (contour closed in the upper half plane through the poles of tanh at iω_n, as in
+    :func:`supercurrent_sum`). For a bulk BCS superconductor at t → 0 it is
+    :math:`\lambda\Delta\,\mathrm{arcsinh}(\omega_D/\Delta)`, so λ = 1/arcsinh ω_D
+    (:func:`~.observables.coupling_constant`) gives Δ(0) = Δ0 = 1, and the linearised sum
+    the BCS :math:`k_BT_c = (2e^{\gamma_E}/\pi)\,\omega_De^{-1/\lambda}`: Δ0/k_BT_c =
+    π e^{−γ_E} = 1.764 up to O((Δ0/ω_D)²) (:func:`critical_temperature`)."""
+    w, wt = matsubara_weights(t, omega_d)
+    th = network_theta(prob, w + gamma)
+    return coupling * 2.0 * np.pi * t * (wt[:, None] * np.sin(th).real).sum(axis=0)
+
+
+def critical_temperature(coupling: float, omega_d: float, tol: float = 1e-13) -> float:
+    r"""t_c = k_BT_c/Δ0 of a bulk superconductor from the linearised Matsubara gap
+    equation with the cut-off of :func:`matsubara_gap`,
+    :math:`1 = \lambda\,2\pi t_c\sum_n w_n/\omega_n` (bisection in log t; the sum
+    decreases monotonically with t)."""
+    def excess(t):
+        w, wt = matsubara_weights(t, omega_d)
+        return coupling * 2.0 * np.pi * t * float(np.sum(wt / w)) - 1.0
+
+    lo, hi = 1e-4, omega_d
+    while hi / lo - 1 > tol:
+        mid = np.sqrt(lo * hi)
+        if excess(mid) > 0:
+            lo = mid
+        else:
+            hi = mid
+    return float(np.sqrt(lo * hi))

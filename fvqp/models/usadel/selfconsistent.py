@@ -59,6 +59,9 @@ class Setup:
     #: plain quadrature on the kinetic grid, which makes Δ depend on how the grid meets the
     #: gap edge when δε > Γ (percent level); case runs use the bath temperature
     t_ref: float | None = None
+    #: Eq. 8 on the real axis ("real_axis") or its equilibrium part as a Matsubara sum on
+    #: the network ("matsubara", :func:`gap_equation`; needs t_ref, no phase problem)
+    gap_method: str = "real_axis"
     petsc_prefix: str = "usadel_"
     petsc_options: dict = field(default_factory=dict)
 
@@ -111,8 +114,41 @@ def _evaluate(setup, delta, guess, cache=None):
     kin = _kinetic(setup, spec, guess, cache)
     if setup.selfconsistency == "none":  # Δ fixed: Eq. 8 is not needed
         return kin, None
-    new = gap_from_fL(spec, kin.fL, setup.lam, setup.omega_d, setup.t_ref)
-    return kin, new
+    return kin, gap_equation(setup, spec, kin.fL)
+
+
+def gap_equation(setup: Setup, spec, fL) -> np.ndarray:
+    r"""The right side of Eq. 8 on every node for the spectral solution ``spec`` and the
+    distribution ``fL``.
+
+    ``gap_method = "real_axis"``: :func:`~.observables.gap_from_fL` on the kinetic grid
+    (with the split quadrature of ``t_ref``). ``"matsubara"``: the equilibrium part by the
+    Matsubara sum on the network (:func:`~.matsubara.matsubara_gap`, proximity effect
+    included, the cut-off ω_D on the Matsubara axis: no real-axis grid up to ω_D needed)
+    plus the nonequilibrium part on the real axis,
+
+    .. math:: \Delta = \lambda\,2\pi t\sum_n w_n\mathrm{Re}\sin\theta(i\omega_n+i\Gamma)
+              + \tfrac\lambda2\int\mathrm{Im}\mathcal F\,(f_L-\tanh\tfrac{\epsilon}
+              {2t})\,d\epsilon ,
+
+    t = ``t_ref`` (the bath), the second term by the same split quadrature as the real-axis
+    method (the difference of :func:`~.observables.gap_from_fL` for f_L and for the
+    equilibrium tanh, whose equilibrium parts cancel exactly): zero in equilibrium.
+    """
+    if setup.gap_method != "matsubara":
+        return gap_from_fL(spec, fL, setup.lam, setup.omega_d, setup.t_ref)
+    from .matsubara import matsubara_gap
+    from .terminals import n0
+
+    if not setup.t_ref or isinstance(spec.problem, PhaseProblem):
+        raise ValueError("the Matsubara gap equation needs t_ref > 0 and an imposed-"
+                         "gradient (not phase-biased) spectral problem")
+    prob = spec.problem
+    eq = matsubara_gap(prob, setup.t_ref, setup.omega_d, setup.lam, prob.gamma)
+    tanh = np.broadcast_to(n0(spec.eps, setup.t_ref)[:, None], fL.shape)
+    neq = gap_from_fL(spec, fL, setup.lam, setup.omega_d, setup.t_ref) - \
+        gap_from_fL(spec, tanh, setup.lam, setup.omega_d, setup.t_ref)
+    return eq + neq
 
 
 def solve_state(setup: Setup, delta0=None, guess=None, cache: dict | None = None) -> State:
@@ -136,7 +172,8 @@ def solve_state(setup: Setup, delta0=None, guess=None, cache: dict | None = None
         return State(delta=delta, kinetic=kin, iterations=0,
                      newton_iterations=kin.newton_iterations)
     eps = np.asarray(setup.eps)
-    if eps.max() < setup.omega_d - 1e-9 or eps.min() > -setup.omega_d + 1e-9:
+    if setup.gap_method != "matsubara" and (eps.max() < setup.omega_d - 1e-9
+                                            or eps.min() > -setup.omega_d + 1e-9):
         raise ValueError(f"the energy grid [{eps.min():g}, {eps.max():g}] is shorter than "
                          f"±ω_D = ±{setup.omega_d:g}: Eq. 8 would be truncated")
     probe = setup.probe_node
