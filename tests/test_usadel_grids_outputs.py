@@ -228,8 +228,8 @@ def test_reservoir_sweep_case_gives_exact_g_nl(tmp_path):
     """A case sweeping the normal reservoir of the Y network (end_1) with a detector at the
     network node: g_nl is the exact linear response dI_det/dV_res, equal to the central
     difference of the neighbouring biases' detector currents to O(δV²) (1e-4 of the
-    largest; measured 1.6e-6), and i_inj is the current from the reservoir into the wire (−drained),
-    growing with the bias."""
+    largest; measured 1.6e-6), and i_inj is the current from the reservoir into the wire
+    (−drained), growing with the bias; the sweep reports its progress per bias."""
     meshes = CASES.parent / "meshes"
     regions = "".join(f'''[regions.wire_{k}]
 cross_section = "1000 nm^2"
@@ -267,9 +267,13 @@ detector = "node"
 [time]
 steady = true
 ''')
-    run_fvqp(["run", p, "--output", tmp_path / "o"])
+    proc = run_fvqp(["run", p, "--output", tmp_path / "o"])
     s = json.loads((tmp_path / "o" / "summary.json").read_text())
     assert s["g_nl"] == "exact linear response dI_det/dV_inj"
+    # progress without a terminal: one line per bias with its share, wall time, time left
+    lines = [x for x in proc.stderr.splitlines() if "usadel sweep " in x]
+    assert len(lines) == 21 and "21/21 (100 %" in lines[-1] and "~0 s left" in lines[-1]
+    assert "1/21 (5 %" in lines[0] and "s left" in lines[0]
     with h5py.File(tmp_path / "o" / "ysweep.h5") as f:
         v, i_det, g = f["bias_mV"][:] * 1e-3, f["i_det_A"][:, 0], f["g_nl"][:, 0]
         i_inj = f["i_inj_A"][:]

@@ -26,6 +26,7 @@ from .inelastic import solve_inelastic
 from .kinetic import KineticSolution, solve_linear
 from .observables import coupling_constant, gap_from_fL, require_full_axis
 from .phase import PhaseProblem, solve_phase
+from .progress import SweepProgress
 from .spectral import SpectralProblem, solve_spectral
 
 log = logging.getLogger(__name__)
@@ -285,20 +286,24 @@ def bias_sweep(setup: Setup, junction: str, biases, detector=None, units=direct,
     rows: dict = {k: [] for k in keys}
     prev: dict = {}
     cache: dict = {}
+    progress = SweepProgress(out["bias"].size, label, log)
     for k, v in enumerate(out["bias"]):
+        computed = []
         r = units(f"{label}bias{k:04d}",
-                  lambda v=v, p=prev: _sweep_point(setup, junction, v, detector, p, cache))
+                  lambda v=v, p=prev, c=computed: c.append(1) or
+                  _sweep_point(setup, junction, v, detector, p, cache))
         if "mu" in r and "mu_q" not in r:  # a unit stored before μ_Q* had its ½
             r = dict(r, mu_q=0.5 * np.asarray(r["mu"]))  # exact: same grid, same fT
             log.warning("usadel sweep %sbias%d: checkpointed μ_Q* of the whole-axis "
                         "integral (2×, before issue 19) halved to Eqs. 4-5", label, k)
         if "carry_fL" in r:  # a computed unit, or the last one of a resumed sweep
             prev = r
-        log.info("usadel sweep %s%d/%d: bias %.4g, min Δ %.5f, %d Eq. 8 iterations", label,
-                 k + 1, out["bias"].size, v, float(np.min(r["delta"])), r["iterations"])
+        progress.update(k, f"bias {v:.4g} Δ0/e, min Δ {float(np.min(r['delta'])):.5f} Δ0, "
+                        f"{int(r['iterations'])} Eq. 8 iterations", resumed=not computed)
         for key in keys:
             if key in r:
                 rows[key].append(r[key])
+    progress.close()
     for key in keys:
         out[key] = np.array(rows[key])
     out["mu"] = out.pop("mu_q")
