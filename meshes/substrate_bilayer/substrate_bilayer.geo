@@ -6,6 +6,8 @@
 // n1 then n2 layers (Recombine); the two volumes share the interface nodes.
 // Regions: lower, upper.  Boundaries: bottom (z = 0), top (z = L1 + L2), sides.
 //   gmsh substrate_bilayer.geo -3 -o substrate_bilayer.msh -format msh41
+//   gmsh substrate_bilayer.geo -3 -setnumber L1 50 -setnumber L2 0.1 -setnumber n2 1 \
+//        -o film_on_substrate.msh -format msh41     (a 100 nm film, one cell thick)
 Mesh.MshFileVersion = 4.1;
 
 DefineConstant[ Lx = 20, Ly = 20, L1 = 50, L2 = 50, nx = 2, ny = 2, n1 = 10, n2 = 10 ];
