@@ -12,8 +12,12 @@ bulk           uniform Dynes/Abrikosov–Gor'kov solution of Eq. 1
 spectral       retarded Usadel equation on the network, all energies at once
 phase          the same with the phase χ as unknown (S reservoirs at different phases)
 vector         unit-vector spectral solver (reaches a phase difference π; spectral only)
-matsubara      Matsubara-axis solver (supercurrent check of the real-energy solvers)
-terminals      reservoirs and tunnel junctions (Eqs. 3, 11, 12)
+matsubara      Matsubara-axis solvers: SNS supercurrent check; Eq. 8 as a Matsubara sum
+               on the network (method matsubara), T_c from the coupling
+energygrid     uniform and gap-edge-graded energy grids ([energy] grid)
+progress       progress of bias sweeps (bar on a terminal, log lines otherwise)
+terminals      reservoirs and tunnel junctions (Eqs. 3, 11, 12); wire ends (zero flux,
+               tunnel) are set up in driver
 tunnel         gap-edge-aware energy quadrature of the tunnel terms
 kinetic        Eqs. 9–10 without collisions (energies decoupled, one sparse LU)
 collisions     e–e collision integral (Bobkova & Bobkov Eq. 16, reconstructed)
