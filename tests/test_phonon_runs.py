@@ -85,3 +85,37 @@ def test_two_ranks_equal_serial(tmp_path):
     x = np.asarray(a.cell_data["phonon_energy_density"])[oa]
     y = np.asarray(b.cell_data["phonon_energy_density"])[ob]
     assert np.max(np.abs(x - y)) <= 1e-8 * np.max(np.abs(x))
+
+
+def test_resume_equals_uninterrupted(tmp_path):
+    """12 ns of the Si block stopped after 7 steps (checkpoint every 5: resumes from the
+    final checkpoint of the stopped run at step 7) and resumed: the same final state
+    (energy field 1e-12), energies and series rows as the uninterrupted run."""
+    case = case_variant("phonon_si_block.toml", tmp_path, **{'end = "100 ns"': 'end = "12 ns"',
+                                                             "every = 5": "every = 5\n"
+                                                             "checkpoint_every = 5"})
+    run_fvqp(["run", case, "--output", tmp_path / "a"])
+    first = run_fvqp(["run", case, "--output", tmp_path / "b", "--max-steps", "7"],
+                     check=False)
+    s1 = json.loads((tmp_path / "b" / "summary.json").read_text())
+    assert s1["status"] == 1 and s1["steps"] == 7, first.stderr
+    run_fvqp(["run", case, "--output", tmp_path / "b", "--resume"])
+    sa = json.loads((tmp_path / "a" / "summary.json").read_text())
+    sb = json.loads((tmp_path / "b" / "summary.json").read_text())
+    assert sb["status"] == 0 and sb["steps"] == 12
+    for k, v in sa["energy_J"].items():
+        assert sb["energy_J"][k] == pytest.approx(v, rel=1e-12, abs=0), k
+    with open(tmp_path / "a" / "phonon_si_block_series.csv") as fh:
+        ra = list(csv.reader(fh))
+    with open(tmp_path / "b" / "phonon_si_block_series.csv") as fh:
+        rb = list(csv.reader(fh))
+    assert ra[0] == rb[0] and len(ra) == len(rb) == 14
+    for x, y in zip(ra[1:], rb[1:], strict=True):
+        np.testing.assert_allclose(np.array(y, float), np.array(x, float), rtol=1e-12,
+                                   atol=0)
+    ta, a = _last(tmp_path / "a", "phonon_si_block")
+    tb, b = _last(tmp_path / "b", "phonon_si_block")
+    assert list(ta) == list(tb)
+    np.testing.assert_allclose(np.asarray(b.cell_data["phonon_energy_density"]),
+                               np.asarray(a.cell_data["phonon_energy_density"]), rtol=1e-12,
+                               atol=0)

@@ -12,7 +12,7 @@ states and as the group velocity, and the impedance :math:`Z = \varrho v_D`.
 The transient run marches all bins together with a fixed step (BE or BDF2), writes the
 ``.pvd`` snapshots and ``<case>_series.csv`` (phonon energy, energy through each bath or
 absorbing boundary and into each absorbing region, injected energy, imbalance — J,
-cumulative). Checkpoints and ``--resume`` are not implemented yet (refused).
+cumulative) and ``checkpoint.h5`` (``--resume`` continues, ``--max-steps`` stops early).
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ import os
 
 import numpy as np
 
-from ...case.loader import CaseError
 from ...io.series import SeriesWriter
 from ...materials import get_material, get_medium
 from ...mesh import build_geometry, read_mesh
@@ -219,10 +218,7 @@ class PhononModel(MeshModel):
                 "energy_rates_W": rates, "E_phonon_J": p.energy(xs) * sim.e_unit}
 
     def transient(self, sim: PhononSimulation, ctx) -> dict:
-        if ctx.resume:
-            raise CaseError([f"{sim.case.path}: the phonon model has no checkpoints yet; "
-                             "run without --resume."])
-        return march(sim, ctx.writer, ctx.out_dir, ctx.max_steps)
+        return march(sim, ctx.writer, ctx.out_dir, ctx.max_steps, ctx.resume)
 
     def describe(self, sim: PhononSimulation) -> dict:
         u, p = sim.units, sim.problem
@@ -234,46 +230,76 @@ class PhononModel(MeshModel):
                 "amm_reciprocity_scaling": p.scale_factors}
 
 
-def march(sim: PhononSimulation, writer, out_dir: str, max_steps=None) -> dict:
+def march(sim: PhononSimulation, writer, out_dir: str, max_steps=None,
+          resume: bool = False) -> dict:
     """Fixed-step BE/BDF2 of all bins (highest first); snapshots every ``[output] every``
-    steps, one series row per step. BDF2 is applied to :math:`E - Q(t)` (:math:`Q` the
-    deposited amount, exact step integrals of the profile), so the storage receives
-    exactly the deposit (a BE first step would otherwise add half its deposit again);
-    the boundary and absorption flows accumulate with the scheme's own weights, so the
-    energy balance is exact for BDF2 too."""
+    steps, one series row per step, ``checkpoint.h5`` every ``[output] checkpoint_every``
+    steps and at the end (:class:`fvqp.models.bte.checkpoint.BinCheckpoint`: states in
+    file cell order, so a run resumes on any number of ranks); ``resume`` continues from
+    it (snapshots and series rows after it are rewritten), ``max_steps`` stops this
+    invocation early (status 1).
+
+    BDF2 is applied to :math:`E - Q(t)` (:math:`Q` the deposited amount, exact step
+    integrals of the profile), so the storage receives exactly the deposit (a BE first
+    step would otherwise add half its deposit again); the boundary and absorption flows
+    accumulate with the scheme's own weights, so the energy balance is exact for BDF2
+    too."""
+    from ..bte.checkpoint import BinCheckpoint
+
     p, d, u = sim.problem, sim.case.data, sim.units
     t_end = u.to_internal(d["time"]["end"], "time")
     dt = u.to_internal(d["time"]["dt_initial"], "time")
     nsteps = max(1, int(math.ceil(t_end / dt - 1e-9)))
     dt = t_end / nsteps
-    target = nsteps if max_steps is None else min(nsteps, max_steps)
-    t0 = d["initial"].get("temperature")
-    occ = bose(p.omega, u.to_internal(t0, "temperature")) if t0 else p.n_bath
-    x = p.equilibrium(occ)
-    prev, src_prev = None, None
     bdf2 = d["time"]["scheme"] == "bdf2"
     names, every = d["output"]["fields"], d["output"]["every"]
+    cp_every = d["output"]["checkpoint_every"]
     rank0 = sim.dist.rank == 0
-    rows = SeriesWriter(os.path.join(out_dir, f"{writer.name}_series.csv"))
-    E0 = p.energy(x)
-    flows: dict = {k: 0.0 for k in p.energy_rates(x, 0.0, dt)}
-    inc: dict = {}
-    its, failed = [], None
+    ck = BinCheckpoint(sim.dist, out_dir, sim.case.digest, p.B)
+    rows = SeriesWriter(os.path.join(out_dir, f"{writer.name}_series.csv"),
+                        resume=resume and rank0)
+    if resume:
+        cells, _, meta = ck.load()
+        x, start = cells["x"], int(meta["step"])
+        prev = cells["prev"] if meta["has_prev"] else None
+        flows, inc, its, E0 = meta["flows"], meta["inc"], meta["its"], meta["E0"]
+        src_prev = p.source_rates((start - 1) * dt, start * dt) if start else None
+        writer.truncate(u.to_si(start * dt, "time"))
+        rows.truncate(u.to_si(start * dt, "time"))
+    else:
+        t0 = d["initial"].get("temperature")
+        occ = bose(p.omega, u.to_internal(t0, "temperature")) if t0 else p.n_bath
+        x, prev, src_prev, start = p.equilibrium(occ), None, None, 0
+        E0 = p.energy(x)
+        flows = {k: 0.0 for k in p.energy_rates(x, 0.0, dt)}
+        inc, its = {}, []
+    target = nsteps if max_steps is None else min(nsteps, start + max_steps)
+    failed = None
     eu = sim.e_unit
+    regions = sim.geometry.region_names
 
-    def row(step, t, E):
-        out = {"time_s": u.to_si(t, "time"), "dt_s": u.to_si(dt if step else 0.0, "time"),
-               "step": step, "linear_iterations": int(sum(its)),
-               "E_phonon_J": E * eu}
-        out.update({f"{k}_J": v * eu for k, v in flows.items()})
+    def label(k):
+        return f"region:{regions[int(k.split(':')[1])]}" if k.startswith("region:") else k
+
+    def row(step, E):
+        out = {"time_s": u.to_si(step * dt, "time"), "dt_s": u.to_si(dt if step else 0.0,
+                                                                      "time"),
+               "step": step, "linear_iterations": int(sum(its)), "E_phonon_J": E * eu}
+        out.update({f"{label(k)}_J": v * eu for k, v in flows.items()})
         out["imbalance_J"] = (E - E0 + sum(flows.values())) * eu
         return out
 
-    writer.write(0.0, sim.fields(x, names))
-    if rank0:
-        rows.append(row(0, 0.0, E0))
-    done = 0
-    for step in range(1, target + 1):
+    def save(step):
+        ck.save({"x": x, "prev": x if prev is None else prev}, {},
+                {"step": step, "has_prev": prev is not None, "flows": flows, "inc": inc,
+                 "its": its, "E0": E0})
+
+    if not resume:
+        writer.write(0.0, sim.fields(x, names))
+        if rank0:
+            rows.append(row(0, E0))
+    done = start
+    for step in range(start + 1, target + 1):
         t = (step - 1) * dt
         fo = p.directional(x)
         be = prev is None or not bdf2
@@ -282,11 +308,10 @@ def march(sim: PhononSimulation, writer, out_dir: str, max_steps=None) -> dict:
         else:
             a, hist = 1.5 / dt, (2.0 * fo - 0.5 * p.directional(prev)) / dt
         src = p.source_rates(t, t + dt)
-        # BDF2 acts on E - Q(t) (Q the deposited amount): the source enters as
-        # 1.5 s(n+1) - 0.5 s(n), so exactly the deposit reaches the storage
+        # BDF2 acts on E - Q(t): the source enters as 1.5 s(n+1) - 0.5 s(n)
         s_eff = src if be else 1.5 * src - 0.5 * src_prev
         xn, res = p.sweep(a, hist=hist, src=s_eff, x0=x)
-        its.append(sum(r.iterations for r in res))
+        its.append(int(sum(r.iterations for r in res)))
         if not all(r.success for r in res):
             failed = step
             break
@@ -299,22 +324,23 @@ def march(sim: PhononSimulation, writer, out_dir: str, max_steps=None) -> dict:
         prev, x, done, src_prev = x, xn, step, src
         E = p.energy(x)
         if rank0:
-            rows.append(row(step, step * dt, E))
-        if step % every == 0 or step == target:
+            rows.append(row(step, E))
+        if step % every == 0 or step == nsteps:
             writer.write(u.to_si(step * dt, "time"), sim.fields(x, names))
             if rank0:
                 rows.flush()
+        if step % cp_every == 0 and step < target:
+            save(step)
     p.release()
+    save(done)
     if rank0:
         rows.flush()
     E1 = p.energy(x)
     status = -1 if failed else (0 if done == nsteps else 1)
     msg = {0: f"reached t_end in {done} steps",
-           1: f"stopped after {done} of {nsteps} steps",
+           1: f"stopped after {done} of {nsteps} steps (continue with --resume)",
            -1: f"KSP did not converge at step {failed}"}[status]
-    regions = sim.geometry.region_names
-    named = {(f"region:{regions[int(k.split(':')[1])]}" if k.startswith("region:") else k):
-             v * eu for k, v in flows.items()}
+    named = {label(k): v * eu for k, v in flows.items()}
     return {"status": status, "message": msg, "steady": False, "steps": done,
             "t_end_s": u.to_si(done * dt, "time"), "dt_s": u.to_si(dt, "time"),
             "linear_iterations": int(sum(its)), "max_linear_iterations": int(max(its or [0])),
