@@ -28,7 +28,8 @@ Physical groups (lowercase snake_case, as in ``meshes/README.md``):
 Layout TOML (lengths in layout units; ``unit`` says what one is)::
 
     unit = "1 um"
-    h = 10.0                       # in-plane cell size
+    h = 10.0                       # in-plane cell size (at every edge of the drawing)
+    h_max = 40.0                   # optional: cells grow to this inside long intervals
     [substrate]
     name = "substrate"
     material = "Si"
@@ -117,6 +118,11 @@ class Layout:
         Length of one layout unit (``"1 um"``): the case's ``[mesh] scale``.
     source : str
         Where the layout came from (file name, for messages).
+    h_max : float or None
+        Largest in-plane cell of a hexahedral mesh (default ``h``: uniform). Above ``h``,
+        cells grow geometrically (ratio <= 1.5) from ``h`` at every edge of the drawing to
+        at most ``h_max`` inside long intervals, and the substrate's cells (unless it
+        gives ``cells``) from ``h`` under the films to ``h_max`` at its bottom.
     cells : str
         ``"hexahedra"`` (Manhattan shapes only), ``"prisms"`` (any shapes: wedges over a
         triangulated footprint, :mod:`fvqp.mesh.layout_prisms`) or ``"auto"`` (hexahedra
@@ -129,6 +135,7 @@ class Layout:
     unit: str = "1 um"
     source: str = "<layout>"
     cells: str = "auto"
+    h_max: float | None = None
 
     @property
     def regions(self) -> list[Layer]:
@@ -218,9 +225,9 @@ def layout_from_dict(d: dict, source: str = "<layout>", base_dir: str = ".") -> 
     (needs the optional package ``gdstk``; references are flattened).
     """
     for k in d:
-        if k not in ("unit", "h", "substrate", "layer", "gds", "cell", "cells"):
-            raise LayoutError(f"{source}: {k}: unknown key. Fix: use unit, h, cells, gds, "
-                              "cell, [substrate], [[layer]].")
+        if k not in ("unit", "h", "h_max", "substrate", "layer", "gds", "cell", "cells"):
+            raise LayoutError(f"{source}: {k}: unknown key. Fix: use unit, h, h_max, cells, "
+                              "gds, cell, [substrate], [[layer]].")
     kind = d.get("cells", "auto")
     if kind not in ("auto", "hexahedra", "prisms"):
         raise LayoutError(f"{source}: cells: {kind!r}. Fix: \"auto\", \"hexahedra\" or "
@@ -250,7 +257,12 @@ def layout_from_dict(d: dict, source: str = "<layout>", base_dir: str = ".") -> 
     if dup:
         raise LayoutError(f"{source}: region name(s) {sorted(dup)} used twice. Fix: one name "
                           "per layer (draw several shapes in one layer instead).")
-    return Layout(sub, layers, float(d["h"]), str(d.get("unit", "1 um")), source, kind)
+    h_max = d.get("h_max")
+    if h_max is not None and not float(h_max) >= float(d["h"]):
+        raise LayoutError(f"{source}: h_max: {h_max!r} is below h = {d['h']!r}. Fix: h_max "
+                          ">= h (or leave it out: uniform cells of size h).")
+    return Layout(sub, layers, float(d["h"]), str(d.get("unit", "1 um")), source, kind,
+                  None if h_max is None else float(h_max))
 
 
 def read_layout(path: str | os.PathLike) -> Layout:

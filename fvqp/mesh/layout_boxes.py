@@ -10,13 +10,14 @@ so the hexahedral mesh is conforming — and the named physical groups of
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from .layout import Layout, LayoutError, _cells, z_levels
 
-__all__ = ["BlockGrid", "block_grid", "build_boxes"]
+__all__ = ["BlockGrid", "block_grid", "build_boxes", "graded"]
 
 
 @dataclass
@@ -29,6 +30,9 @@ class BlockGrid:
         Breaks (layout units).
     nx, ny, nz : ndarray of int
         Cells per interval.
+    rx, ry, rz : ndarray
+        gmsh ``Progression`` of each interval along +x, +y, +z: successive cells grow by
+        this factor (1: uniform; < 1: fine at the upper end).
     owner : ndarray of int, shape (len(x)-1, len(y)-1, len(z)-1)
         Index into :attr:`Layout.regions` of each block, -1 for empty space.
     """
@@ -40,6 +44,59 @@ class BlockGrid:
     ny: np.ndarray
     nz: np.ndarray
     owner: np.ndarray
+    rx: np.ndarray
+    ry: np.ndarray
+    rz: np.ndarray
+
+
+def graded(length: float, h: float, h_max: float, r_max: float = 1.5) -> tuple[int, float]:
+    """Cells ``n`` and growth ratio ``r`` of an interval fine at one end: the first cell
+    ``h``, ``h (r^n - 1)/(r - 1) = length``, the last ``h r^(n-1) <= h_max``, ``r <= r_max``
+    (the fewest cells that do it; uniform cells of at most ``h`` if none does).
+
+    Examples
+    --------
+    >>> n, r = graded(100.0, 1.0, 20.0)   # 100 long, from 1 at one end, cells <= 20
+    >>> n, round(r, 4), round((r**n - 1) / (r - 1), 9), round(r ** (n - 1), 2)
+    (16, 1.2147, 100.0, 18.5)
+    """
+    from scipy.optimize import brentq
+
+    if length <= h * (1 + 1e-9):
+        return 1, 1.0
+    for n in range(max(1, math.ceil(length / h_max - 1e-9)), _cells(length, h) + 1):
+        if n * h >= length * (1 - 1e-12):
+            return _cells(length, h), 1.0
+        def excess(q, n=n):
+            return h * (q**n - 1) / (q - 1) - length
+
+        if excess(r_max) < 0:  # n cells growing by at most r_max do not reach
+            continue
+        r = brentq(excess, 1 + 1e-12, r_max, xtol=1e-15, rtol=1e-14)
+        if h * r ** (n - 1) <= h_max * (1 + 1e-9):
+            return n, r
+    return _cells(length, h), 1.0
+
+
+def _graded_axis(breaks: np.ndarray, h: float, h_max: float | None):
+    """Breaks (long intervals split at their middle), cells and progressions of one
+    in-plane axis: fine (``h``) at every original break, up to ``h_max`` in between."""
+    if not h_max or h_max <= h:
+        n = np.array([_cells(b - a, h) for a, b in zip(breaks[:-1], breaks[1:], strict=True)])
+        return breaks, n, np.ones(len(n))
+    out, ns, rs = [breaks[0]], [], []
+    for a, b in zip(breaks[:-1], breaks[1:], strict=True):
+        half = 0.5 * (b - a)
+        n, r = graded(half, h, h_max)
+        if r == 1.0:
+            out.append(b)
+            ns.append(_cells(b - a, h))
+            rs.append(1.0)
+            continue
+        out += [a + half, b]
+        ns += [n, n]
+        rs += [r, 1.0 / r]  # growing away from a, then shrinking towards b
+    return np.array(out), np.array(ns), np.array(rs)
 
 
 def block_grid(layout: Layout) -> BlockGrid:
@@ -60,10 +117,13 @@ def block_grid(layout: Layout) -> BlockGrid:
             xs.update(p[:, 0].tolist())
             ys.update(p[:, 1].tolist())
     z, nz = z_levels(layout)
-    x, y = (np.array(sorted(s)) for s in (xs, ys))
     h = layout.h
-    nx = np.array([_cells(b - a, h) for a, b in zip(x[:-1], x[1:], strict=True)])
-    ny = np.array([_cells(b - a, h) for a, b in zip(y[:-1], y[1:], strict=True)])
+    x, nx, rx = _graded_axis(np.array(sorted(xs)), h, layout.h_max)
+    y, ny, ry = _graded_axis(np.array(sorted(ys)), h, layout.h_max)
+    rz = np.ones(len(nz))
+    if layout.h_max and layout.h_max > h and sub.cells is None:  # fine under the films
+        n, r = graded(sub.thickness, h, layout.h_max)
+        nz[0], rz[0] = n, 1.0 / r
     owner = -np.ones((len(x) - 1, len(y) - 1, len(z) - 1), dtype=int)
     zc = 0.5 * (z[:-1] + z[1:])
     xc, yc = 0.5 * (x[:-1] + x[1:]), 0.5 * (y[:-1] + y[1:])
@@ -83,7 +143,7 @@ def block_grid(layout: Layout) -> BlockGrid:
                 raise LayoutError(f"{src}: layers {other!r} and {lay.name!r} overlap. Fix: "
                                   "stack them (z of the upper = top of the lower) or cut one.")
             owner[:, :, k][inside] = ri
-    return BlockGrid(x, y, z, nx, ny, nz, owner)
+    return BlockGrid(x, y, z, nx, ny, nz, owner, rx, ry, rz)
 
 
 def _groups(layout: Layout, g: BlockGrid) -> dict:
@@ -128,6 +188,7 @@ def _build(gmsh, layout: Layout, g: BlockGrid, faces: dict) -> dict:
     lines: dict = {}
     surfs: dict = {}
     ncell = (g.nx, g.ny, g.nz)
+    ratio = (g.rx, g.ry, g.rz)
     brk = (g.x, g.y, g.z)
     unit = np.eye(3, dtype=int)
 
@@ -141,7 +202,9 @@ def _build(gmsh, layout: Layout, g: BlockGrid, faces: dict) -> dict:
         if key not in lines:
             m = tuple(np.add(n, unit[axis]))
             lines[key] = geo.addLine(point(n), point(m))
-            geo.mesh.setTransfiniteCurve(lines[key], int(ncell[axis][n[axis]]) + 1)
+            r = float(ratio[axis][n[axis]])
+            geo.mesh.setTransfiniteCurve(lines[key], int(ncell[axis][n[axis]]) + 1,
+                                         "Progression", r)
         return lines[key]
 
     def surface(n, axis):
