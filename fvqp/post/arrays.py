@@ -27,7 +27,8 @@ from ..units import E_CHARGE
 from .result import Result
 from .series import cell_measure, region_label, region_names
 
-__all__ = ["Field", "Quantity", "Series", "read_arrays", "si_unit", "summary_quantities"]
+__all__ = ["Arrays", "Data", "Field", "Quantity", "Run", "Series", "h5_arrays", "read_arrays",
+           "si_unit", "summary_quantities"]
 
 #: unit label as written in fvqp's files -> (SI label, SI value of one unit of the label)
 _TO_SI = {
