@@ -383,24 +383,36 @@ with options_session():
     cc.destroy()
 errs = comm.tompi4py().gather([float(np.max(np.abs(z - ref[lo:hi]))),
                                float(np.max(np.abs(y - yref[lo:hi])))])
+# ghost exchange on numpy arrays: owned global numbers -> owned + ghost global numbers
+from fvqp.mesh import build_geometry, read_mesh
+from fvqp.parallel import Distribution
+dist = Distribution(build_geometry(read_mesh(sys.argv[3])))
+n_own = dist.local.n_owned
+gh = dist.ghosted(dist.local_to_global[:n_own].astype(float))
+ghosts = comm.tompi4py().gather([int(dist.local.n_local - n_own),
+                                 bool(np.array_equal(gh, dist.local_to_global))])
 if rank == 0:
     json.dump({"size": size, "errors": errs, "scale": float(np.max(np.abs(ref))),
-               "yscale": float(np.max(np.abs(yref)))}, open(sys.argv[1], "w"))
+               "yscale": float(np.max(np.abs(yref))), "ghosts": ghosts},
+              open(sys.argv[1], "w"))
 """
 
 
 def test_two_level_on_two_ranks_equals_the_serial_formula(tmp_path):
     """`mpiexec -n 2`: the coarse matrix split by rows over the ranks (redundant LU) and
     TwoLevelPC's Galerkin product of a distributed A give the global formulas of the two
-    tests above on every rank's rows."""
+    tests above on every rank's rows; Distribution.ghosted fills every rank's ghost
+    cells with their owners' values (global cell numbers)."""
     script = tmp_path / "two_rank_coarse.py"
     script.write_text(_TWO_RANK_COARSE)
     out = tmp_path / "out.json"
     proc = subprocess.run(["mpiexec", "-n", "2", sys.executable, str(script), str(out),
-                           str(ROOT / "tests")], capture_output=True, text=True,
+                           str(ROOT / "tests"), str(MESHES / "mms/line_64.msh")],
+                          capture_output=True, text=True,
                           env=mpi_env(), timeout=600, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
     res = json.loads(out.read_text())
     assert res["size"] == 2
     for ez, ey in res["errors"]:
         assert ez <= 1e-12 * res["scale"] and ey <= 1e-12 * res["yscale"]
+    assert all(n_ghosts >= 1 and same for n_ghosts, same in res["ghosts"])
