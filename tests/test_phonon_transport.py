@@ -216,3 +216,45 @@ def test_bath_wall_fills_a_cold_block(write_case):
     u_si = sim.units.to_si(u_bath, "energy_density")
     debye = np.pi**2 * kT**4 / (10 * hbar**3 * vd**3)
     assert u_si == pytest.approx(debye, rel=0.06, abs=0)
+
+
+def test_diffusive_limit(write_case):
+    """A 100 um Si column (1 um cells) with an elastic mean free path l = 5 um, a 5 K bath
+    below and an absorbing face above, steady state. In the interior (30-70 um, > 6 l from
+    the faces) the angle-averaged occupation is linear and
+
+    * the cell-centred current obeys Fick's law with D = v l sum w mu_z^2 = v l / 3
+      (measured to 1e-4; the boundary layers' transients decay as exp(-z/l));
+    * the conserved face flux (= bath inflow = top outflow) carries in addition the
+      upwind scheme's numerical diffusion v dz sum w |mu_z| / 2: D_face = v (l/3 +
+      dz sum w|mu| / 2) (1e-4) — 15.6 % more at dz = l/5; D = v l/3 is reached as dz << l.
+    """
+    from fvqp.models.phonon.driver import PhononSimulation
+
+    text = BLOCK.format(mesh="substrate_column", T="5 K", T0="5 K", iso="false",
+                        dec="false", bottom="bath", top="absorbing", sides="specular",
+                        bins=1, e_max="0.5 meV")
+    text = text.replace('anharmonic_decay = false', 'anharmonic_decay = false\n'
+                        'mean_free_path = "5 um"')
+    sim = PhononSimulation(load_case(write_case(text, "phonon_column.toml")))
+    p = sim.problem
+    xs, res = p.sweep(0.0)
+    p.release()
+    assert all(r.success for r in res)
+    z = sim.dist.local.centroid[: p.n, 2]
+    order = np.argsort(z)
+    z = z[order]
+    nbar = p.mean(xs)[0][order]
+    mu, w = p.quad.omega[:, 2], p.quad.weights
+    jc = (p.directional(xs)[0] @ (w * mu))[order] * p.speed[0]    # cell-centred current
+    mid = (z > 30) & (z < 70)
+    slope = np.polyfit(z[mid], nbar[mid], 1)[0]
+    ell, dz = 5.0, 1.0
+    D = p.speed[0] * ell * float(np.sum(w * mu**2))
+    assert float(np.sum(w * mu**2)) == pytest.approx(1 / 3, rel=1e-14)
+    np.testing.assert_allclose(jc[mid], -D * slope, rtol=1e-4)
+    # the conserved flux: what leaves through the top per unit area and speed
+    top = float(xs[0] @ p.stream.outflow["top"]) * p.speed[0] / 1.0   # area 1 um^2
+    d_face = p.speed[0] * (ell / 3 + dz * float(np.sum(w * np.abs(mu))) / 2)
+    assert top == pytest.approx(-d_face * slope, rel=1e-4)
+    assert d_face / D - 1 > 0.15

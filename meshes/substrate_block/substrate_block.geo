@@ -7,6 +7,8 @@
 //   gmsh substrate_block.geo -3 -o substrate_block.msh -format msh41
 //   gmsh substrate_block.geo -3 -setnumber Lx 40 -setnumber Ly 40 -setnumber Lz 100 \
 //        -setnumber nx 4 -setnumber ny 4 -setnumber nz 20 -o substrate_block_tof.msh -format msh41
+//   gmsh substrate_block.geo -3 -setnumber Lx 1 -setnumber Ly 1 -setnumber Lz 100 \
+//        -setnumber nx 1 -setnumber ny 1 -setnumber nz 100 -o substrate_column.msh -format msh41
 Mesh.MshFileVersion = 4.1;
 
 DefineConstant[ Lx = 200, Ly = 200, Lz = 100, nx = 8, ny = 8, nz = 8 ];

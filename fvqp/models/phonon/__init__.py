@@ -29,6 +29,10 @@ _REGION = Section({
                                 "has A)", default=True),
     "anharmonic_decay": Field("bool", "anharmonic down-conversion B nu^5 (if the medium has "
                               "B)", default=True),
+    "mean_free_path": Field("quantity", "extra elastic isotropic scattering with an "
+                            "energy-independent mean free path (defects, grain boundaries "
+                            "of polycrystalline films; diffusive limit D = v l / 3)",
+                            dimension="length", positive=True),
     "absorption_time": Field("quantity", "phonons above absorption_threshold are absorbed "
                              "at this rate (e.g. pair breaking in a film; energy reported)",
                              dimension="time", positive=True),

@@ -85,6 +85,8 @@ class PhononSimulation:
             states[ri] = g_si / u.N0
             if reg.get("isotope_scattering", True):
                 iso[ri] = [m.isotope_rate(w) * u.tau0 for w in om_si]
+            if reg.get("mean_free_path"):  # elastic, energy independent: rate v / l
+                iso[ri] += speed[ri] / u.to_internal(reg["mean_free_path"], "length")
             if reg.get("anharmonic_decay", True):
                 dec[ri] = [m.decay_rate(w) * u.tau0 for w in om_si]
                 dec[ri, 0] = 0.0
