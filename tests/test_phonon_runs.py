@@ -119,3 +119,16 @@ def test_resume_equals_uninterrupted(tmp_path):
     np.testing.assert_allclose(np.asarray(b.cell_data["phonon_energy_density"]),
                                np.asarray(a.cell_data["phonon_energy_density"]), rtol=1e-12,
                                atol=0)
+
+
+def test_case_errors_name_key_and_fix(tmp_path):
+    """An unknown medium and a track without a direction are refused by `fvqp check`
+    (exit 2) naming the key, the file and the fix."""
+    case = case_variant("phonon_si_block.toml", tmp_path, **{
+        'medium = "Si"': 'medium = "Silicon"',
+        'radius = "10 um"': 'radius = "10 um"\nlength = "50 um"'})
+    proc = run_fvqp(["check", case], check=False)
+    assert proc.returncode == 2
+    err = proc.stdout + proc.stderr
+    assert "regions.substrate.medium" in err and "Si, Ge, Al2O3" in err
+    assert "sources[0].direction" in err and "phonon_si_block.toml" in err
