@@ -140,3 +140,15 @@ def _fvqp_logging_restored():
     saved = (list(log.handlers), log.level, log.propagate)
     yield
     log.handlers[:], log.level, log.propagate = saved[0], saved[1], saved[2]
+
+
+@pytest.fixture(autouse=True)
+def _petsc_options_removed():
+    """Every test is one options session: the PETSc options fvqp inserts while a test
+    builds solvers by hand are removed when it ends (as `fvqp run` removes them after a
+    run), so no test inherits another's options and pytest ends without PETSc's list of
+    unused options."""
+    from fvqp.solvers.options import options_session
+
+    with options_session():
+        yield
