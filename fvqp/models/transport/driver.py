@@ -27,11 +27,13 @@ from ...materials import get_material
 from ...mesh import build_geometry, case_sources, read_mesh
 from ...parallel import Distribution
 from ...solvers import BDFIntegrator, JacobianConfig, SteadySolver
+from ...solvers.linear import option_value
 from ...solvers.options import normalise_prefix
 from ...spectra import fermi
 from ...spectra.bins import BinGrid
 from ...units import E_CHARGE, UnitSystem
 from ..base import MeshModel, OutputField, bdf_options, run_checkpointed, to_output
+from .lagged import LAG_DEFAULTS, LaggedPreconditioner
 from .problem import Boundary, RegionParams, SpectralSource, TransportProblem
 from .schur import SchurPreconditioner
 
@@ -57,6 +59,16 @@ MATRIX_FREE_PETSC = {"pc_type": "gamg"}
 #: dominate the cost)
 SCHUR_OUTER_DROP = ("pc_type", "sub_pc_type")
 SCHUR_PETSC = {"snes_lag_preconditioner": 2}
+#: schur mode with the lagged preconditioner (.lagged, the default; option
+#: ``-<prefix>schur_lag 0`` restores the above): PETSc asks for a preconditioner before
+#: every linear solve and the lag rule keeps or rebuilds it across Newton iterations and
+#: steps. Inexact Newton (``-<prefix>snes_ksp_ew``, Eisenstat-Walker) is not a default:
+#: on the coarse absorber burst it halved the Krylov iterations (48 -> 24) but took 18
+#: instead of 12 Newton iterations (4.4 against 5.0 CPU s with the double-precision
+#: build), and its loose last linear solve leaves an error of ~eta * newton_tol in
+#: adaptive BDF steps: 2 ranks and serial then differed by 1.5e-8 (test_transport_runs,
+#: 1e-8 required) -- Newton with exact linear solves converges quadratically past it
+SCHUR_LAGGED_PETSC = {"snes_lag_preconditioner": 1}
 #: output fields: dimension and unit (``f_slice_<k>`` added per case, dimensionless)
 OUTPUTS = {"qp_density": OutputField("number_density", "1/um^3"),
            "qp_excess": OutputField("number_density", "1/um^3"),
@@ -140,13 +152,22 @@ class TransportSimulation:
         self.problem = TransportProblem(self.dist, self.grid, params, widths, problem_bcs,
                                         self._sources(), self.T_bath, self.self_consistent,
                                         collisions=d["numerics"]["collisions"],
-                                        jacobian=self._jacobian_mode())
+                                        jacobian=self._jacobian_mode(),
+                                        action=option_value(
+                                            normalise_prefix(d["solver"]["prefix"])
+                                            + "collision_action", "linear"))
         pc = None
+        #: schur preconditioner lagged across Newton iterations and steps (.lagged)
+        self.lagged = False
         if self.problem.jacobian == "schur":
+            prefix = normalise_prefix(d["solver"]["prefix"])
             inner = {k[len("schur_"):]: v for k, v in d["solver"]["petsc"].items()
                      if k.startswith("schur_")}
-            pc = SchurPreconditioner(self.problem, normalise_prefix(d["solver"]["prefix"]),
-                                     inner)
+            self.lagged = option_value(prefix + "schur_lag", True)
+            pc = LaggedPreconditioner(
+                SchurPreconditioner(self.problem, prefix, inner), lag=self.lagged,
+                **{k: option_value(prefix + f"schur_lag_{k}", v)
+                   for k, v in LAG_DEFAULTS.items()})
         #: how Newton's Jacobian is formed (a solver configuration, not physics)
         self.jacobian = JacobianConfig(
             "matrix_free" if self.problem.matrix_free else "assembled",
@@ -283,14 +304,14 @@ def _effective_temperature(nf: np.ndarray, e: np.ndarray, nq: np.ndarray, t_ref:
     return np.exp(0.5 * (lo + hi))
 
 
-def _petsc(case, mode: str = "assembled") -> dict:
+def _petsc(case, mode: str = "assembled", lagged: bool = False) -> dict:
     """PETSc options of the outer solve for a Jacobian mode (``[solver.petsc]`` wins; the
     ``schur_*`` keys configure the inner Schur-complement KSP)."""
     d = case.data
     base = {**DEFAULT_PETSC, **(MATRIX_FREE_PETSC if mode == "matrix_free" else {})}
     if mode == "schur":
         base = {k: v for k, v in base.items() if k not in SCHUR_OUTER_DROP}
-        base.update(SCHUR_PETSC)
+        base.update(SCHUR_LAGGED_PETSC if lagged else SCHUR_PETSC)
     opts = {**base, **{k: v for k, v in d["solver"]["petsc"].items()
                        if not k.startswith("schur_")}}
     if opts.get("pc_type") not in ("bjacobi", "asm"):  # no sub-solvers: no sub_ defaults
@@ -360,7 +381,8 @@ def _balances(sim, tot0: dict, tot1: dict, acc: dict) -> dict:
 def _steady(sim, writer) -> dict:
     p, case = sim.problem, sim.case
     d = case.data
-    solver = SteadySolver(p, d["solver"]["prefix"], _petsc(case, p.jacobian), sim.jacobian)
+    solver = SteadySolver(p, d["solver"]["prefix"], _petsc(case, p.jacobian, sim.lagged),
+                          sim.jacobian)
     x = p.dist.create_vec()
     x.setArray(sim.x0)
     its = lits = 0
@@ -405,8 +427,8 @@ def _transient(sim, writer, out_dir, resume, max_steps) -> dict:
     case, u, p = sim.case, sim.units, sim.problem
     d = case.data
     opts, t_end = bdf_options(d["time"], u, d["time"]["atol"])  # atol: an occupation
-    integ = BDFIntegrator(p, sim.x0, 0.0, d["solver"]["prefix"], _petsc(case, p.jacobian),
-                          opts, jacobian=sim.jacobian)
+    integ = BDFIntegrator(p, sim.x0, 0.0, d["solver"]["prefix"],
+                          _petsc(case, p.jacobian, sim.lagged), opts, jacobian=sim.jacobian)
     names = d["output"]["fields"]
 
     def on_accept(it):
@@ -424,7 +446,15 @@ def _transient(sim, writer, out_dir, resume, max_steps) -> dict:
                                            it.accumulated))
     stepping = time.perf_counter() - t_start
     tot1 = sim.totals(integ.x)
+    pc = sim.jacobian.preconditioner
+    lag = {"preconditioner_builds": pc.builds, "preconditioner_reuses": pc.reuses,
+           "preconditioner_rebuild_reasons": dict(pc.reasons)} \
+        if isinstance(pc, LaggedPreconditioner) else {}
+    cpu = {**p.cpu, **getattr(pc, "cpu", {})}
+    lag["cpu_s"] = {k: v[1] for k, v in cpu.items()}
+    lag["cpu_calls"] = {k: v[0] for k, v in cpu.items()}
     return {"status": result.status, "message": result.message, "time_stepping_s": stepping,
+            **lag,
             "t_end_s": u.to_si(integ.t, "time"), "steps": result.steps,
             "rejected_steps": result.rejected_steps, "failed_solves": result.failed_solves,
             "newton_iterations": result.newton_iterations,
