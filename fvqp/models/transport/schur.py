@@ -101,7 +101,16 @@ class SchurPreconditioner:
         if self.dist.size > 1 and option_value(self.prefix + "subdomains", "rcm") == "rcm":
             sub = self._rcm_subdomain()
         #: the inner KSP of :math:`S_T` (:class:`fvqp.solvers.linear.LinearSolver`)
-        self.inner = LinearSolver(self.mat, self.prefix, {**SCHUR_DEFAULTS, **par},
+        # serial one-sweep ILU(0) without the coarse space: factor in place (the matrix
+        # is only needed as its factors; saves a copy of N (N + 6) values per cell)
+        user = options or {}
+        inplace = {"sub_pc_factor_in_place": True} if (
+            self.dist.size == 1 and "ksp_type" not in user and "pc_type" not in user
+            and option_value(self.prefix + "ksp_type", "") == ""
+            and option_value(self.prefix + "pc_type", "") == ""
+            and option_value(self.prefix + "coarse_aggregates", COARSE_AGGREGATES) == 0
+        ) else {}
+        self.inner = LinearSolver(self.mat, self.prefix, {**SCHUR_DEFAULTS, **par, **inplace},
                                   options, subdomains=sub)
         #: "stored": B D^-1 and D^-1 C kept per cell in single precision (2NM floats per
         #: cell); "action": applied through the exact Jacobian action instead (no storage,
@@ -259,6 +268,7 @@ class SchurPreconditioner:
         np.add.at(self.csr.data, self._transport_pos[keep], tv)
         if self.coarse is not None:
             self.coarse.build(tv)
+        self.mat.setUnfactored()  # refactored in place (-<prefix>schur_sub_pc_factor_in_place)
         self.csr.assemble(self.mat)
         self.inner.set_operators()
         if self.phonons is not None:
