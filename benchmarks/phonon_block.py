@@ -1,0 +1,157 @@
+"""Cost of the phonon model on a Si block: time per step, unknown-updates per second,
+memory per unknown, Krylov iterations, and how the cost grows with cells, energy bins and
+directions (issue 17 §4, first measurements).
+
+Meshes are generated from ``meshes/substrate_block/substrate_block.geo`` (gmsh) into a
+temporary directory with n x n x n hexahedra of the 200 x 200 x 100 um block. Each
+configuration runs a few BDF2 steps of 1 ns after a deposit (GMRES + block-Jacobi ILU per
+bin, fixed step); the first step (assembly and ILU factorisations) is timed separately.
+
+Usage::
+
+    python benchmarks/phonon_block.py            # the scaling table
+    mpiexec -n 2 python benchmarks/phonon_block.py --cells 16   # one configuration
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+GEO = ROOT / "meshes" / "substrate_block" / "substrate_block.geo"
+
+CASE = """
+model = "phonon"
+[mesh]
+file = "{mesh}"
+[bath]
+temperature = "10 mK"
+[regions.substrate]
+medium = "Si"
+[boundaries.bottom]
+type = "bath"
+[boundaries.top]
+type = "diffuse"
+[boundaries.sides]
+type = "diffuse"
+[[sources]]
+type = "phonons"
+deposit = "10 keV"
+time = "1 ns"
+duration = "0.2 ns"
+position = [60, 100, 70]
+radius = "10 um"
+[energy]
+bins = {bins}
+e_max = "6 meV"
+[angles]
+polar = {polar}
+azimuth = {azimuth}
+[time]
+end = "{end} ns"
+dt_initial = "1 ns"
+"""
+
+
+def _rss() -> float:
+    """Current resident memory of this process [bytes] (Linux /proc)."""
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _mesh(tmp: Path, n: int) -> Path:
+    out = tmp / f"block_{n}.msh"
+    if not out.exists():
+        subprocess.run(["gmsh", str(GEO), "-3", "-setnumber", "nx", str(n), "-setnumber",
+                        "ny", str(n), "-setnumber", "nz", str(n), "-o", str(out), "-format",
+                        "msh41", "-v", "0"], check=True)
+    return out
+
+
+def measure(tmp: Path, cells: int, bins: int, polar: int, azimuth: int, steps: int = 4,
+            comm=None) -> dict:
+    """Build and march one configuration; returns its costs."""
+    from fvqp.case import load_case
+    from fvqp.models.phonon.driver import PhononSimulation
+
+    path = tmp / f"phonon_b{cells}_{bins}_{polar}x{azimuth}.toml"
+    path.write_text(CASE.format(mesh=_mesh(tmp, cells), bins=bins, polar=polar,
+                                azimuth=azimuth, end=steps))
+    rss0 = _rss()
+    t0 = time.perf_counter()
+    sim = PhononSimulation(load_case(path), comm)
+    p = sim.problem
+    t_build = time.perf_counter() - t0
+    dt = 1.0 / 438.0
+    x, prev, its, times = p.equilibrium(p.n_bath), None, [], []
+    for step in range(steps):
+        t1 = time.perf_counter()
+        src = p.source_rates(step * dt, (step + 1) * dt)
+        if prev is None:
+            a, hist = 1.0 / dt, p.directional(x) / dt
+        else:
+            a, hist = 1.5 / dt, (2 * p.directional(x) - 0.5 * p.directional(prev)) / dt
+        xn, res = p.sweep(a, hist=hist, src=src, x0=x)
+        prev, x = x, xn
+        times.append(time.perf_counter() - t1)
+        its.append([r.iterations for r in res])
+    rss1 = _rss()   # the per-bin matrices and ILU factors are still alive
+    p.release()
+    unknowns = sim.dist.n_global * p.N * p.B
+    steady = float(np.mean(times[2:])) if steps > 2 else float(np.mean(times))
+    return {"cells": sim.dist.n_global, "bins": p.N, "ordinates": p.K,
+            "unknowns": unknowns, "build_s": t_build, "first_step_s": times[0],
+            "step_s": steady, "updates_per_s": unknowns / steady,
+            "bytes_per_unknown": (rss1 - rss0) / (unknowns / sim.dist.size),
+            "krylov_per_bin": float(np.mean(its[1:] if steps > 1 else its)),
+            "ranks": sim.dist.size}
+
+
+def _row(r: dict) -> str:
+    return (f"{r['cells']:>7d} {r['bins']:>4d} {r['ordinates']:>4d} {r['unknowns']:>10d} "
+            f"{r['build_s']:>7.2f} {r['first_step_s']:>7.2f} {r['step_s']:>7.3f} "
+            f"{r['updates_per_s']:>10.3g} {r['bytes_per_unknown']:>8.0f} "
+            f"{r['krylov_per_bin']:>6.1f}")
+
+
+HEADER = ("  cells bins ords   unknowns  build_s  step1_s  step_s  updates/s  B/unkn "
+          "krylov")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cells", type=int, help="one configuration: n per side")
+    ap.add_argument("--bins", type=int, default=8)
+    ap.add_argument("--polar", type=int, default=4)
+    ap.add_argument("--azimuth", type=int, default=8)
+    ap.add_argument("--steps", type=int, default=5)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        if args.cells:
+            r = measure(tmp, args.cells, args.bins, args.polar, args.azimuth, args.steps)
+            if r["ranks"] == 1 or int(os.environ.get("OMPI_COMM_WORLD_RANK", "0")) == 0:
+                print(HEADER)
+                print(_row(r), f"(ranks {r['ranks']})")
+            return
+        print(HEADER)
+        print("-- cells (8 bins, 4 x 8 ordinates)")
+        for n in (6, 8, 12, 16):
+            print(_row(measure(tmp, n, 8, 4, 8, args.steps)), flush=True)
+        print("-- energy bins (8^3 cells, 4 x 8 ordinates)")
+        for b in (4, 16):
+            print(_row(measure(tmp, 8, b, 4, 8, args.steps)), flush=True)
+        print("-- directions (8^3 cells, 8 bins)")
+        for pol, az in ((2, 8), (4, 16), (6, 16)):
+            print(_row(measure(tmp, 8, 8, pol, az, args.steps)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
