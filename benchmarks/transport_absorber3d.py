@@ -23,6 +23,15 @@ and on 2 ranks; FVQP_BENCH_TARGET=0 skips it. Measured: serial 118 s per step, 1
 2 ranks 66 s per step, 9.9 GB per rank: **1.79x** (77 / 78 Krylov iterations).
 FVQP_BENCH_TARGET_OPTIONS passes extra PETSc options to both runs. Environment:
 FVQP_BENCH_STEPS (default 6), FVQP_BENCH_FINE=0 to skip the fine mesh.
+
+Issue 18 (``paths()``, ``target()``): the new path (Jacobian action by the product rule
+through the FFT operator, Schur preconditioner built in single precision from the
+kinematics and kept across Newton iterations and steps while Krylov counts stay flat,
+Eisenstat-Walker) against today's (:data:`OLD_PATH`, still selectable by options) in the
+same run at 3 mesh sizes: CPU time per step (robust on a shared machine), its split
+(residual, Jacobian actions, preconditioner build and application), Newton and Krylov
+counts, builds, peak memory per rank and per cell, and the marginal memory per cell.
+``python benchmarks/transport_absorber3d.py paths`` (or ``target``) runs only that part.
 """
 
 from __future__ import annotations
@@ -30,6 +39,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -66,12 +76,18 @@ def make_case(tmp: Path, mesh: str, bins: int, jacobian: str = "auto") -> Path:
 
 
 def run(case: Path, out: Path, nproc: int, extra=()) -> dict:
+    """Run a case; the summary plus ``cpu_total_s``, the CPU time (user + system) of the
+    run's processes (all ranks): robust where other jobs share the cores."""
     cmd = [sys.executable, "-m", "fvqp", "-q", "run", str(case), "--output", str(out),
            *extra]
     if nproc > 1:
         cmd = ["mpiexec", "-n", str(nproc), *cmd]
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     subprocess.run(cmd, check=True, env=env(), cwd=ROOT)
-    return json.loads((out / "summary.json").read_text())
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    s = json.loads((out / "summary.json").read_text())
+    s["cpu_total_s"] = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+    return s
 
 
 def target_mesh(tmp: Path) -> str:
@@ -137,6 +153,8 @@ def main() -> None:
               f"cell -> ~{gb:.0f} GB for matrix + ILU (this machine: 24 GB, 2 cores) -- not "
               "run; the schur mode follows.")
     modes()
+    if os.environ.get("FVQP_BENCH_PATHS", "1") == "1":
+        paths()
     mid()
     if os.environ.get("FVQP_BENCH_TARGET", "1") == "1":
         target()
@@ -191,20 +209,100 @@ def mid() -> None:
 
 
 def target() -> None:
-    """>= 50 000 cells x 64 bins in the schur mode, 1 and 2 ranks, through the burst."""
+    """>= 50 000 cells x 64 bins in the schur mode through the burst: the new path serial
+    and on 2 ranks; today's path (:data:`OLD_PATH`, serial 118 s per step, 15.9 GB) only
+    with FVQP_BENCH_TARGET_OLD=1 (it needs 16 GB)."""
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         case = burst_case(tmp, target_mesh(tmp))
         print("\ntarget: >= 50 000 cells x 64 bins, 'schur' mode (exact Jacobian action, "
               "cell-wise phonon elimination, ILU / ASM inner solve), burst at t = 0, "
               "0.6 ns of BDF1 steps")
-        base = None
         extra = os.environ.get("FVQP_BENCH_TARGET_OPTIONS", "").split()
+        print(SPLIT_HEADER)
+        base = None
+        if os.environ.get("FVQP_BENCH_TARGET_OLD", "0") == "1":
+            base = split_row("old serial", run(case, tmp / "t_old", 1, (*OLD_PATH, *extra)))
         for nproc in (1, 2):
             s = run(case, tmp / f"t{nproc}", nproc, extra)
-            per_step = row("absorber3d_bench", s, nproc, base)
-            base = base or per_step
+            split_row(f"new {nproc} rank", s, base)
+
+
+#: today's path before issue 18 (kept selectable): Jacobian action by complex step, the
+#: Schur preconditioner rebuilt every second Newton iteration from dense double-precision
+#: cell Jacobians, its ILU(0) in a separate copy
+OLD_PATH = ("-transport_collision_action", "complex_step", "-transport_schur_lag", "0",
+            "-transport_schur_precision", "double",
+            "-transport_schur_sub_pc_factor_in_place", "0")
+
+
+def split_row(label: str, s: dict, base_cpu: float | None = None) -> float:
+    """One line: time per step (wall, CPU of all ranks), Newton and Krylov counts,
+    preconditioner builds, the CPU split per step (residual, Jacobian actions,
+    preconditioner build and application; rank 0), peak memory per rank and per cell."""
+    steps = s["steps"]
+    cpu = s.get("cpu_s", {})
+    calls = s.get("cpu_calls", {})
+    per = {k: cpu.get(k, 0.0) / steps for k in ("residual", "action", "pc_build",
+                                                 "pc_apply")}
+    cpu_step = s["cpu_total_s"] / steps
+    kb = s["peak_rss_MB_per_rank"] * 1024 / s["n_cells"]
+    ratio = f"{base_cpu / cpu_step:7.2f}" if base_cpu else "      -"
+    print(f"  {label:<12s}{s['n_cells']:>7d}{s['time_stepping_s'] / steps:>8.2f}"
+          f"{cpu_step:>8.2f}{s['newton_iterations']:>5d}{s['linear_iterations']:>5d}"
+          f"{calls.get('pc_build', 0):>4d} "
+          + "".join(f"{per[k]:>7.2f}" for k in per)
+          + f"{s['peak_rss_MB_per_rank']:>8.0f}{kb:>7.0f} {ratio}", flush=True)
+    return cpu_step
+
+
+SPLIT_HEADER = (f"  {'path':<12s}{'cells':>7s}{'wall/st':>8s}{'cpu/st':>8s}{'Nwt':>5s}"
+                f"{'Kry':>5s}{'PCb':>4s} {'resid':>7s}{'action':>7s}{'pc_bld':>7s}"
+                f"{'pc_app':>7s}{'peakMB':>8s}{'KB/cel':>7s} old/new")
+
+
+def gen_mesh(tmp: Path, h: float) -> str:
+    """The absorber mesh with cells of ``h`` um in the pad (the target's recipe)."""
+    out = tmp / f"absorber3d_h{h}.msh"
+    subprocess.run(["gmsh", str(ROOT / "meshes" / "absorber3d" / "absorber3d.geo"), "-3",
+                    "-setnumber", "h", str(h), "-setnumber", "hm", "25", "-setnumber",
+                    "nz_sub", "3", "-setnumber", "q_sub", "1.6", "-setnumber", "nz_thin",
+                    "3", "-setnumber", "nz_pad", "5", "-o", str(out), "-format", "msh41",
+                    "-v", "1"], check=True)
+    return str(out)
+
+
+def paths() -> None:
+    """Issue 18: the new path (linearised action, lagged single-precision Schur
+    preconditioner, Eisenstat-Walker) against today's (:data:`OLD_PATH`) in the same run,
+    on the burst at 64 bins for 3 mesh sizes (how cost and memory grow with cells).
+    Set FVQP_BENCH_PATH_SIZES (e.g. "coarse,5,2.5") to choose the meshes."""
+    sizes = os.environ.get("FVQP_BENCH_PATH_SIZES", "coarse,5,2.5").split(",")
+    print("\nissue 18 paths: 64 bins, 'schur', burst at t = 0, 0.6 ns of BDF1 steps; CPU "
+          "seconds per step (all ranks) and the split (residual, actions, PC build, PC "
+          "apply: rank 0); old/new = ratio of CPU per step")
+    print(SPLIT_HEADER)
+    peaks = []
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        for size in sizes:
+            mesh = "absorber3d_coarse.msh" if size == "coarse" else gen_mesh(tmp, float(size))
+            case = burst_case(tmp, mesh)
+            old = run(case, tmp / f"p_old_{size}", 1, OLD_PATH)
+            base = split_row(f"old h={size}", old)
+            new = run(case, tmp / f"p_new_{size}", 1)
+            split_row(f"new h={size}", new, base)
+            e0, e1 = (x["energy_J"]["final"] for x in (old, new))
+            print(f"    same answer: final energy old {e0:.12e} J, new {e1:.12e} J "
+                  f"(rel. {abs(e1 - e0) / abs(e0):.1e})")
+            peaks.append((new["n_cells"], new["peak_rss_MB_per_rank"],
+                          old["peak_rss_MB_per_rank"]))
+    if len(peaks) >= 2:
+        (c0, n0, o0), (c1, n1, o1) = peaks[-2], peaks[-1]
+        print(f"  marginal memory per cell ({c0} -> {c1} cells): new "
+              f"{(n1 - n0) * 1024 / (c1 - c0):.0f} KB, old {(o1 - o0) * 1024 / (c1 - c0):.0f} KB")
 
 
 if __name__ == "__main__":
-    main()
+    {"paths": paths, "target": target, "mid": mid, "modes": modes}.get(
+        sys.argv[1] if len(sys.argv) > 1 else "", main)()
