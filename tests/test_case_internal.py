@@ -110,3 +110,25 @@ def test_a_heat_case_converted_once_equals_the_hand_conversions():
     assert v["output"]["times"] == tuple(u.to_internal(t, "time")
                                          for t in d["output"]["times"])
     assert v["time"]["atol"] == u.to_internal(d["time"]["atol"], "temperature")
+
+
+def test_kinetics0d_drives_from_the_internal_case_equal_the_si_formulas(tmp_path):
+    """The drive parameters the 0D model receives equal the SI formulas of its theory
+    page: P/(V 4 N0 (k_B Tc)^2/tau0), h f / k_B Tc, tau0/(2 e^2 R_T N0 V), eV/k_B Tc."""
+    from fvqp.models.kinetics0d.driver import build_model
+
+    text = (CASES / "kinetics0d_al_resonator.toml").read_text().split("[output]")[0]
+    text += ('\n[[drives]]\ntype = "tunnel"\nresistance = "20 kOhm"\nbias = "250 uV"\n'
+             'temperature = "150 mK"\n')
+    p = tmp_path / "nis.toml"
+    p.write_text(text)
+    model, meta = build_model(load_case(p))
+    photon, tunnel = model.drives
+    kTc, tau0, n0, vol = meta["kTc_J"], meta["tau0_s"], meta["N0_per_J_m3"], 1000e-12 * 50e-9
+    assert meta["volume_m3"] == pytest.approx(vol, rel=1e-14, abs=0)
+    assert photon.photon_energy == pytest.approx(2 * math.pi * HBAR * 90e9 / kTc, rel=1e-14)
+    assert photon.power == pytest.approx(1e-15 / vol * tau0 / (4 * n0 * kTc**2), rel=1e-14)
+    assert tunnel.rate == pytest.approx(tau0 / (2 * E_CHARGE**2 * 20e3 * n0 * vol),
+                                        rel=1e-14)
+    assert tunnel.bias == pytest.approx(E_CHARGE * 250e-6 / kTc, rel=1e-14)
+    assert tunnel.t_normal == pytest.approx(0.15 / 1.2, rel=1e-14)
