@@ -89,7 +89,9 @@ by O(1); instead we use exact *cell averages* from the antiderivatives
 
 for the normal (:math:`\rho`) and the anomalous (:math:`a = \Delta \rho / E`, which
 carries the coherence factor, :math:`\rho\rho'(1 \mp \Delta^2/EE') = \rho\rho' \mp a a'`)
-densities of states.  Both are evaluated in cancellation-free form.  With Dynes
+densities of states.  Both are evaluated in cancellation-free form from the cell ends
+relative to the gap, :math:`E - \Delta = x_i` (exact multiples of ``h/2``), by the one
+copy :func:`fvqp.spectra.dos.dos_cell_integrals`.  With Dynes
 broadening, :math:`z = E + i\Gamma`,
 :math:`\rho = \mathrm{Re}\, z/\sqrt{z^2 - \Delta^2}` and
 :math:`a = \mathrm{Re}\, \Delta/\sqrt{z^2 - \Delta^2}`; the same antiderivatives hold in
@@ -134,6 +136,7 @@ from functools import cached_property
 import numpy as np
 
 from ..spectra import gap as _gap
+from ..spectra.dos import dos_cell_integrals
 from ..spectra.energy_grid import LAYOUTS, UniformEnergyGrid
 from ..spectra.thermal_occupations import bose, fermi
 
@@ -279,30 +282,17 @@ class EnergyGrid(UniformEnergyGrid):
         return 0.5 * self.m
 
     @property
-    def e_max(self) -> float:
-        """Upper edge of the last QP cell."""
-        return self.delta + float(self.x_edges[-1])
-
-    @cached_property
     def e_edges(self) -> np.ndarray:
         r"""QP cell edges :math:`\Delta + i h`, ``i = 0 .. N`` (vertex layout:
-        :math:`\Delta`, then :math:`\Delta + (i - 1/2) h`), formed from the gap and
-        :attr:`x_edges`."""
-        return 0.5 * self.m * self.h + self.x_edges
-
-    @property
-    def edges(self) -> np.ndarray:
-        """The QP cell edges of this view, :attr:`e_edges`."""
-        return self.e_edges
+        :math:`\Delta`, then :math:`\Delta + (i - 1/2) h`): the shared :attr:`edges`."""
+        return self.edges
 
     # ------------------------------------------------------------ DOS averages
     @cached_property
     def _dos_pair(self) -> tuple[np.ndarray, np.ndarray]:
-        if self.gamma == 0.0:
-            if self.layout == "centred":
-                return _bcs_cell_averages(self.delta, self.h, self.n)
-            return _bcs_edge_integrals(self.delta, self.h, self.x_edges)
-        return _dynes_cell_averages(self.delta, self.h, self.n, self.gamma)
+        x = self.x_edges  # E - Delta at the cell edges, exact multiples of h/2
+        rho, ados = dos_cell_integrals(x[:-1], np.diff(x), self.delta, self.gamma)
+        return rho / self.h, ados / self.h
 
     @property
     def dos(self) -> np.ndarray:
@@ -355,31 +345,6 @@ class EnergyGrid(UniformEnergyGrid):
         return self.h * self.dos
 
 
-def _bcs_cell_averages(delta: float, h: float, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Exact cell averages of rho and Delta*rho/E for the BCS DOS (stable forms)."""
-    x = h * np.arange(n + 1)  # E - Delta at the cell edges, exact multiples of h
-    e = delta + x
-    s = np.sqrt(x * (x + 2.0 * delta))  # sqrt(E^2 - Delta^2)
-    # (s1 - s0)/h = (E1 + E0)/(s1 + s0)  (no cancellation)
-    dos = (e[1:] + e[:-1]) / (s[1:] + s[:-1])
-    # Delta*[acosh(E1/D) - acosh(E0/D)]/h = Delta/h * log1p((h + s1 - s0)/(E0 + s0))
-    ados = delta / h * np.log1p((h + h * dos) / (e[:-1] + s[:-1]))
-    return dos, ados
-
-
-def _bcs_edge_integrals(
-    delta: float, h: float, x: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Exact integrals of rho and Delta*rho/E over cells with edges ``Delta + x``,
-    divided by ``h`` (stable forms as in :func:`_bcs_cell_averages`)."""
-    e = delta + x
-    s = np.sqrt(x * (x + 2.0 * delta))
-    dx = np.diff(x)
-    dos = dx * (e[1:] + e[:-1]) / (s[1:] + s[:-1]) / h
-    ados = delta / h * np.log1p((dx + h * dos) / (e[:-1] + s[:-1]))
-    return dos, ados
-
-
 def pair_phase_space(omega: np.ndarray | float, delta: float) -> np.ndarray:
     r"""Pair phase space :math:`\Phi(\Omega) = \int_\Delta^{\Omega-\Delta}
     \rho(E)\rho(E')(1 + \Delta^2/EE')\,dE`, :math:`E' = \Omega - E` (BCS; notes Eq. 40
@@ -396,20 +361,6 @@ def pair_phase_space(omega: np.ndarray | float, delta: float) -> np.ndarray:
     k2 = kappa * kappa
     val = 2.0 * c * special.ellipe(k2) - 2.0 * om * delta * special.ellipk(k2) / c
     return np.where(om > 2.0 * delta, val, 0.0)
-
-
-def _dynes_cell_averages(
-    delta: float, h: float, n: int, gamma: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Exact cell averages of the Dynes DOS via analytic complex antiderivatives."""
-    z = delta + h * np.arange(n + 1) + 1j * gamma
-    big_f = np.sqrt(z - delta) * np.sqrt(z + delta)  # analytic branch for Im z > 0
-    ratio = (z[1:] + z[:-1]) / (big_f[1:] + big_f[:-1])  # (F1 - F0)/h
-    dos = ratio.real
-    w = (h + h * ratio) / (z[:-1] + big_f[:-1])
-    # Re log1p(w) = log|1 + w| = 0.5*log1p(2 Re w + |w|^2)
-    ados = delta / h * 0.5 * np.log1p(2.0 * w.real + np.abs(w) ** 2)
-    return dos, ados
 
 
 # ---------------------------------------------------------------- thermal helpers

@@ -84,12 +84,12 @@ class RealAxisGrid(UniformEnergyGrid):
 
     @property
     def emax(self) -> float:
-        return (self.n - 1) * self.h
+        """Last node :math:`(n - 1)h`."""
+        return float(self.e[-1])
 
     def cells(self) -> tuple[np.ndarray, np.ndarray]:
-        """Cell ends ``[max(e-h/2, 0), e+h/2]``."""
-        e = self.e
-        return np.maximum(e - 0.5 * self.h, 0.0), e + 0.5 * self.h
+        """Cell ends ``[max(e-h/2, 0), e+h/2]``: the shared vertex :attr:`edges`."""
+        return self.edges[:-1], self.edges[1:]
 
 
 class SelfEnergyKernel:

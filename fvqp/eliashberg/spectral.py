@@ -21,32 +21,28 @@ samples converge badly in the real-axis convolutions of Eqs. 182-183. With
 :math:`\Delta` frozen on a cell the antiderivatives are exact,
 :math:`\int\rho = \operatorname{Re}\sqrt{\epsilon^2-\Delta^2}`,
 :math:`\int\varphi = \operatorname{Re}[\Delta\ln(\epsilon+\sqrt{\epsilon^2-\Delta^2})]`,
-so :func:`cell_averages` is exact for a gap that is constant on each cell (BCS).
+so :func:`cell_averages` is exact for a gap that is constant on each cell (BCS); it is
+the one closed form :func:`fvqp.spectra.dos.dos_cell_integrals` (cancellation-free).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from ..spectra.dos import dos_cell_integrals, retarded_root
+
 __all__ = ["sqrt_retarded", "point_values", "cell_averages", "cell_first_moments"]
 
 
-#: relative size of Re s below which s is treated as purely imaginary (rounding noise)
-_TIE = 1e-9
-
-
 def sqrt_retarded(e: np.ndarray, delta: np.ndarray) -> np.ndarray:
-    r""":math:`\sqrt{\epsilon^2-\Delta^2}` on the physical branch for :math:`\epsilon\ge0`.
-
-    Principal root (:math:`\operatorname{Re}s\ge0`, i.e. :math:`\rho\ge0`); where
-    :math:`|\operatorname{Re}s| < 10^{-9}|s|` (a real gap below its edge, up to rounding)
-    the root with :math:`\operatorname{Im}s>0` is taken, as :math:`\operatorname{Im}\tilde s>0`
-    requires. The choice matters for :math:`\operatorname{Im}[\Delta/s]` (Coulomb term).
-    """
-    e = np.asarray(e, dtype=float)
-    s = np.sqrt(e.astype(complex) ** 2 - np.asarray(delta, dtype=complex) ** 2)
-    tie = np.abs(s.real) <= _TIE * np.abs(s)
-    return np.where(tie, 1j * np.abs(s.imag), s)
+    r""":math:`\sqrt{\epsilon^2-\Delta^2}` on the physical branch for :math:`\epsilon\ge0`:
+    :func:`fvqp.spectra.dos.retarded_root` at :math:`x = \epsilon - \Delta` (principal root,
+    :math:`\operatorname{Re}s\ge0`, i.e. :math:`\rho\ge0`; where
+    :math:`|\operatorname{Re}s| < 10^{-9}|s|` the root with :math:`\operatorname{Im}s>0`, as
+    :math:`\operatorname{Im}\tilde s>0` requires; the choice matters for
+    :math:`\operatorname{Im}[\Delta/s]`, the Coulomb term)."""
+    d = np.asarray(delta, dtype=complex)
+    return retarded_root(np.asarray(e, dtype=float) - d, d)
 
 
 def point_values(e: np.ndarray, delta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -79,12 +75,10 @@ def cell_averages(
         Complex gap :math:`\Delta` on each cell (e.g. its value at the cell centre).
     """
     a = np.asarray(a, dtype=float)
-    b = np.asarray(b, dtype=float)
+    width = np.asarray(b, dtype=float) - a
     delta = np.asarray(delta, dtype=complex)
-    width = b - a
-    rho = np.real(sqrt_retarded(b, delta) - sqrt_retarded(a, delta)) / width
-    ados = (_prim_ados(b, delta) - _prim_ados(a, delta)) / width
-    return rho, ados
+    rho, ados = dos_cell_integrals(a - delta, width, delta)
+    return rho / width, ados / width
 
 
 def cell_first_moments(

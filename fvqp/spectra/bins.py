@@ -12,7 +12,8 @@ cells is diagonal in energy even where the gap varies in space:
   the cell's gap.
 * A cell with gap :math:`\Delta \ge a_0` has the *exact bin averages* of the BCS
   densities of states over :math:`[a_i, a_i + h] \cap [\Delta, \infty)`
-  (notes Eq. 34): bins below the gap have no states, the bin containing the gap carries
+  (notes Eq. 34; the one closed form :func:`fvqp.spectra.dos.dos_cell_integrals`):
+  bins below the gap have no states, the bin containing the gap carries
   the integrable edge singularity.  With :math:`s(E) = \sqrt{E^2 - \Delta^2}` and
   :math:`l = \max(a, \Delta)`, :math:`b = a + h`:
 
@@ -39,6 +40,7 @@ from functools import partial
 
 import numpy as np
 
+from .dos import dos_cell_integrals
 from .energy_grid import UniformEnergyGrid
 from .gap_equation import weak_coupling_gaps
 
@@ -102,17 +104,10 @@ def cell_spectra(grid: BinGrid, delta: np.ndarray
     a, b = grid.edges[None, :-1], grid.edges[None, 1:]
     lo = np.maximum(a, d)
     has = (b - d) > 1e-9 * grid.h  # a sliver of a bin (round-off) counts as empty
-    sb = np.sqrt(np.maximum((b - d) * (b + d), 0.0))
-    sl = np.sqrt(np.maximum((lo - d) * (lo + d), 0.0))
     width = np.where(has, b - lo, 0.0)
-    # (s(b) - s(l)) = (b - l)(b + l) / (s(b) + s(l)); no cancellation
-    den = sb + sl
-    rho = np.divide(width * (b + lo), den, out=np.zeros_like(den), where=den > 0) / grid.h
-    arg = np.divide(width + width * (b + lo) / np.where(den > 0, den, 1.0), lo + sl,
-                    out=np.zeros_like(den), where=has)
-    ados = d / grid.h * np.log1p(arg)
+    rho, ados = dos_cell_integrals(lo - d, width, d)
     dl = np.where(d <= a, 1.0, width / grid.h)  # exactly 1 on bins fully above the gap
-    return np.where(has, rho, 0.0), np.where(has, ados, 0.0), dl
+    return rho / grid.h, ados / grid.h, dl
 
 
 def bin_weights(grid: BinGrid, delta: np.ndarray, derivative: bool = False

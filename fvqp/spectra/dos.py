@@ -12,6 +12,13 @@ References
    :math:`U^\mp` in scattering, recombination and pair breaking).
 .. [2] R. C. Dynes, V. Narayanamurti and J. P. Garno, Phys. Rev. Lett. 41, 1509 (1978).
 .. [3] S. B. Kaplan et al., Phys. Rev. B 14, 4854 (1976), Eqs. (8)-(10).
+.. [4] BoltzPhlow/BTE notes, Eqs. 166-167 (DOS and anomalous DOS of a complex gap,
+   retarded branch), Eq. 34 (cell averages of the DOS on the collision grid).
+
+Exact cell integrals (:func:`dos_cell_integrals`) are the one copy of the cell/bin
+averages of the DOS used by every kinetic grid: ``collisions.EnergyGrid`` (gap-relative
+cells, BCS or Dynes), ``spectra.bins.cell_spectra`` (absolute bins, a gap per cell) and
+``eliashberg.spectral.cell_averages`` (a complex gap per cell).
 """
 
 from __future__ import annotations
@@ -20,6 +27,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
+    "dos_cell_integrals",
+    "retarded_root",
     "bcs_dos",
     "bcs_dos_antiderivative",
     "bcs_dos_cell_average",
@@ -172,15 +181,9 @@ def _check_edges(edges: ArrayLike) -> NDArray[np.float64]:
 def bcs_dos_cell_integral(edges: ArrayLike, delta: float) -> NDArray[np.float64]:
     r"""Exact integral :math:`\int_{E_i}^{E_{i+1}} \rho(E)\,dE` over each cell.
 
-    Uses :func:`bcs_dos_antiderivative`. For cells lying entirely beyond the gap on one side the
-    difference is evaluated in the cancellation-free form
-
-    .. math::
-
-        \sqrt{b^2-\Delta^2} - \sqrt{a^2-\Delta^2}
-        = \frac{(b-a)(b+a)}{\sqrt{b^2-\Delta^2} + \sqrt{a^2-\Delta^2}},
-
-    which keeps full relative accuracy for narrow cells far above the gap.
+    :math:`\rho` is even, so a cell is the sum of its parts on :math:`E > 0` and (mirrored)
+    on :math:`E < 0`; each part is :func:`dos_cell_integrals` over its overlap with
+    :math:`[\Delta, \infty)` (no cancellation, also for narrow cells far above the gap).
 
     Parameters
     ----------
@@ -196,15 +199,14 @@ def bcs_dos_cell_integral(edges: ArrayLike, delta: float) -> NDArray[np.float64]
     """
     e = _check_edges(edges)
     d = abs(float(delta))
+
+    def positive(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:  # over [lo, hi] ∩ [d, inf)
+        lo = np.maximum(lo, d)
+        return dos_cell_integrals(lo - d, np.maximum(hi - lo, 0.0), d)[0]
+
     lo, hi = e[:-1], e[1:]
-    r_lo = np.asarray(bcs_dos_antiderivative(lo, d))
-    r_hi = np.asarray(bcs_dos_antiderivative(hi, d))
-    naive = r_hi - r_lo
-    same_side = ((lo >= d) & (hi >= d)) | ((lo <= -d) & (hi <= -d))
-    denom = np.abs(r_hi) + np.abs(r_lo)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        stable = (hi - lo) * np.abs(hi + lo) / denom
-    return np.where(same_side & (denom > 0), stable, naive)
+    return positive(np.maximum(lo, 0.0), np.maximum(hi, 0.0)) + positive(
+        np.maximum(-hi, 0.0), np.maximum(-lo, 0.0))
 
 
 def bcs_dos_cell_average(edges: ArrayLike, delta: float) -> NDArray[np.float64]:
@@ -231,3 +233,98 @@ def bcs_dos_cell_average(edges: ArrayLike, delta: float) -> NDArray[np.float64]:
     """
     e = _check_edges(edges)
     return bcs_dos_cell_integral(e, delta) / np.diff(e)
+
+
+#: relative size of Re s below which s is treated as purely imaginary (rounding noise)
+_TIE = 1e-9
+
+
+def retarded_root(x: ArrayLike, delta: ArrayLike) -> NDArray[np.complex128]:
+    r""":math:`s = \sqrt{E^2-\Delta^2}` at :math:`E = \Delta + x` on the retarded branch.
+
+    Formed as :math:`\sqrt{x\,(x + 2\Delta)}` (no cancellation at the gap edge; ``x`` may
+    be complex: a complex gap, or :math:`x + i\Gamma` for Dynes broadening). Principal
+    root, :math:`\operatorname{Re}s \ge 0`, so that :math:`\rho = \operatorname{Re}E/s
+    \ge 0` (notes Eqs. 166-167); where :math:`|\operatorname{Re}s| < 10^{-9}|s|` (a real
+    gap below its edge, up to rounding) the root with :math:`\operatorname{Im}s > 0`.
+    For :math:`\operatorname{Re}E \ge 0` and :math:`\Gamma > 0` this is Dynes'
+    :math:`\sqrt{z-\Delta}\sqrt{z+\Delta}` (:func:`dynes_dos`).
+    """
+    x = np.asarray(x, dtype=complex)
+    s = np.sqrt(x * (x + 2.0 * np.asarray(delta, dtype=complex)))
+    tie = np.abs(s.real) <= _TIE * np.abs(s)
+    return np.where(tie, 1j * np.abs(s.imag), s)
+
+
+def dos_cell_integrals(x_lo: ArrayLike, width: ArrayLike, delta: ArrayLike,
+                       gamma: float = 0.0) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    r"""Exact :math:`\int\rho\,dE` and :math:`\int\varphi\,dE` over cells
+    :math:`[\Delta + x, \Delta + x + w]` (the one copy of the cell averages of the DOS).
+
+    With :math:`z = E + i\Gamma` and :math:`s(z) = \sqrt{z^2 - \Delta^2}`
+    (:func:`retarded_root`), :math:`\rho = \operatorname{Re} z/s` and
+    :math:`\varphi = \operatorname{Re}\Delta/s` (notes Eqs. 166-167; Eq. 5 for real
+    :math:`\Delta`, :math:`\Gamma = 0`; Dynes et al. 1978) have the antiderivatives
+    :math:`\operatorname{Re}s` and :math:`\operatorname{Re}\Delta\ln(z + s)`, evaluated
+    without cancellation (cell ends :math:`z_0, z_1 = z_0 + w`):
+
+    .. math::
+        \int_{cell}\rho = \operatorname{Re} q,\quad
+        q = s_1 - s_0 = \frac{w\,(z_1 + z_0)}{s_1 + s_0},\qquad
+        \int_{cell}\varphi = \operatorname{Re}\Big[\Delta\,
+        \operatorname{log1p}\frac{w + q}{z_0 + s_0}\Big],
+
+    :math:`z_0 + z_1 = 2\Delta + x_0 + x_1` (gap-relative ends: the cell next to the gap
+    keeps full relative accuracy). For a complex argument,
+    :math:`\operatorname{log1p}u = \tfrac12\operatorname{log1p}(2\operatorname{Re}u +
+    |u|^2) + i\arg(1 + u)`. A real gap without broadening runs in real arithmetic.
+
+    Parameters
+    ----------
+    x_lo : array_like
+        Lower cell end minus the gap, :math:`E_0 - \Delta` (complex for a complex gap);
+        ``>= 0`` for a real gap without broadening (the caller clips the cell to
+        :math:`E \ge \Delta`: no states below).
+    width : array_like
+        Cell widths :math:`w \ge 0` (real; ``0`` gives 0).
+    delta : array_like
+        Gap (real, or complex per cell), broadcast against ``x_lo``; ``0`` is the normal
+        metal (:math:`\rho = 1`, :math:`\varphi = 0`).
+    gamma : float
+        Dynes broadening :math:`\Gamma \ge 0`.
+
+    Returns
+    -------
+    rho, ados : ndarray
+        :math:`\int_{cell}\rho\,dE` and :math:`\int_{cell}\varphi\,dE` (divide by the width
+        for the averages).
+
+    Examples
+    --------
+    >>> r, a = dos_cell_integrals([0.0, 3.0], [1e-2, 1e-2], 1.0)  # [D, D + h], [4, 4 + h]
+    >>> rho_mid = 4.005 / (4.005**2 - 1) ** 0.5  # the average is the midpoint + O(h^2)
+    >>> bool(abs(r[0] - (2e-2 + 1e-4) ** 0.5) < 1e-16), bool(abs(r[1] / 1e-2 - rho_mid) < 1e-6)
+    (True, True)
+    """
+    w = np.asarray(width, dtype=float)
+    d = np.asarray(delta)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if np.iscomplexobj(d) or np.iscomplexobj(x_lo) or gamma > 0:
+            d = d.astype(complex)
+            x0 = np.asarray(x_lo, dtype=complex) + 1j * gamma
+            x1 = x0 + w
+            s0, s1 = retarded_root(x0, d), retarded_root(x1, d)
+            den = s0 + s1
+            q = np.where(den != 0, w * (2.0 * d + x0 + x1) / den, 0.0)
+            u = (w + q) / (d + x0 + s0)
+            log1p = 0.5 * np.log1p(2.0 * u.real + np.abs(u) ** 2) \
+                + 1j * np.arctan2(u.imag, 1.0 + u.real)
+            ados = np.where((d != 0) & (w > 0), (d * log1p).real, 0.0)
+            return q.real, ados
+        x0 = np.asarray(x_lo, dtype=float)
+        x1 = x0 + w
+        s0, s1 = np.sqrt(x0 * (x0 + 2.0 * d)), np.sqrt(x1 * (x1 + 2.0 * d))
+        den = s0 + s1
+        rho = np.where(den > 0, w * (2.0 * d + x0 + x1) / den, 0.0)
+        ados = np.where((d > 0) & (w > 0), d * np.log1p((w + rho) / (d + x0 + s0)), 0.0)
+        return rho, ados
