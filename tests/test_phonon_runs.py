@@ -10,6 +10,7 @@ import json
 import numpy as np
 import pytest
 
+from conftest import CASES as CASES_DIR
 from conftest import case_variant, run_fvqp
 
 SHORT = {'end = "100 ns"': 'end = "20 ns"'}
@@ -166,3 +167,80 @@ steady = true
     assert r["boundary:bottom"] + r["boundary:top"] == pytest.approx(0.0, abs=1e-10 *
                                                                      r["boundary:top"])
     assert r["boundary:top"] == pytest.approx(7.31e-5, rel=1e-3, abs=0)
+
+
+BILAYER_RUN = """
+model = "phonon"
+[mesh]
+file = "@MESHES@/substrate_bilayer/substrate_bilayer.msh"
+[bath]
+temperature = "10 mK"
+[regions.lower]
+medium = "Si"
+[regions.upper]
+medium = "Al2O3"
+[boundaries.bottom]
+type = "bath"
+[boundaries.top]
+type = "diffuse"
+[boundaries.sides]
+type = "specular"
+[interfaces]
+model = "amm"
+[[sources]]
+type = "phonons"
+energy = "2 meV"
+width = "0.5 meV"
+deposit = "1 keV"
+time = "3 ns"
+duration = "0.5 ns"
+position = [10, 10, 80]
+radius = "5 um"
+[energy]
+bins = 4
+e_max = "3 meV"
+[time]
+end = "20 ns"
+dt_initial = "1 ns"
+"""
+
+
+@pytest.mark.mpi
+def test_interface_two_ranks_equal_serial(write_case, tmp_path):
+    """Si | sapphire stack with the deposit in the sapphire and the holder under the Si:
+    the AMM interface operator across a rank boundary gives the serial energies (1e-8);
+    energy reached the holder through the interface."""
+    case = write_case(BILAYER_RUN, "phonon_bilayer_run.toml")
+    run_fvqp(["run", case, "--output", tmp_path / "s"])
+    run_fvqp(["run", case, "--output", tmp_path / "p"], nproc=2)
+    sa = json.loads((tmp_path / "s" / "summary.json").read_text())
+    sb = json.loads((tmp_path / "p" / "summary.json").read_text())
+    assert sa["status"] == sb["status"] == 0 and sb["ranks"] == 2
+    dep = -sa["energy_J"]["sources"]
+    assert sa["energy_J"]["boundary:bottom"] > 1e-3 * dep
+    assert abs(sa["energy_imbalance_J"]) < 1e-10 * dep
+    for k in ("final", "boundary:bottom"):
+        assert sb["energy_J"][k] == pytest.approx(sa["energy_J"][k], rel=1e-8, abs=0), k
+
+
+def test_track_deposit_is_uniform_along_the_track(write_case):
+    """A track along x through cell centres of the 8 x 8 x 8 block: equal weight in every
+    x layer it crosses (uniform dE/dx; 1e-8: mesh-coordinate round-off), beyond its end
+    (x = 100 um) only the Gaussian of the distance to the end point, weights summing to
+    1."""
+    from fvqp.case import load_case
+    from fvqp.models.phonon.driver import PhononSimulation
+
+    text = (CASES_DIR / "phonon_si_block.toml").read_text().replace(
+        'file = "../meshes/', 'file = "@MESHES@/').replace(
+        "position = [60, 100, 70]", "position = [0, 112.5, 62.5]\ndirection = [1, 0, 0]\n"
+        'length = "100 um"').replace('radius = "10 um"', 'radius = "5 um"')
+    sim = PhononSimulation(load_case(write_case(text, "phonon_track.toml")))
+    w = sim.problem.sources[0].weights
+    x = sim.dist.local.centroid[: sim.problem.n, 0]
+    layers = np.array([w[np.isclose(x, 12.5 + 25 * i)].sum() for i in range(8)])
+    assert w.sum() == pytest.approx(1.0, rel=1e-14)
+    np.testing.assert_allclose(layers[:4], layers[0], rtol=1e-8)   # x = 12.5 .. 87.5 um
+    # x = 112.5 um lies 12.5 um past the end: the Gaussian of its distance to the end point
+    assert layers[4] == pytest.approx(layers[0] * np.exp(-0.5 * 12.5**2 / 25.0), rel=1e-8)
+    assert layers[5:].sum() < 1e-20
