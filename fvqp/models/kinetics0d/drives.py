@@ -89,6 +89,20 @@ class Drive:
         """Dense Jacobian ``(N + M) x (N + M)`` of the net term."""
         raise NotImplementedError
 
+    def jacobian_qp(self, f: np.ndarray, n: np.ndarray) -> np.ndarray | None:
+        r"""The only non-zero block :math:`\partial D^{qp}/\partial f` (``N x N``) of
+        :meth:`jacobian`, or None if the drive does not depend on the state (the
+        structured Newton of :mod:`fvqp.models.kinetics0d.newton` needs no other block).
+
+        The default slices :meth:`jacobian` and checks that the other blocks vanish.
+        """
+        jac = self.jacobian(f, n)
+        nq = f.size
+        if np.any(jac[:, nq:]) or np.any(jac[nq:, :]):
+            raise NotImplementedError(f"{type(self).__name__}: a Jacobian with phonon "
+                                      "entries needs its own structured blocks")
+        return jac[:nq, :nq]
+
 
 @dataclass
 class _Line:
@@ -211,13 +225,16 @@ class PhotonDrive(Drive):
         return scale * gain, scale * loss, zero, zero
 
     def jacobian(self, f, n):
+        out = np.zeros((self._nq + self._nph,) * 2)
+        out[: self._nq, : self._nq] = self.jacobian_qp(f, n)
+        return out
+
+    def jacobian_qp(self, f, n):
         net = self._net(f)
         pa = float(self._e @ net)
         dpa = self._e @ self._lin
         ff = (self.power / pa) * self._lin - np.outer(net * self.power / pa**2, dpa)
-        out = np.zeros((self._nq + self._nph,) * 2)
-        out[: self._nq, : self._nq] = ff / self._w[:, None]
-        return out
+        return ff / self._w[:, None]
 
 
 @dataclass
@@ -257,6 +274,9 @@ class PhononInjection(Drive):
         size = self._nq + self._rate.size
         return np.zeros((size, size))
 
+    def jacobian_qp(self, f, n):
+        return None
+
 
 @dataclass
 class TunnelInjection(Drive):
@@ -292,3 +312,6 @@ class TunnelInjection(Drive):
         idx = np.arange(self._nq)
         out[idx, idx] = -self.rate
         return out
+
+    def jacobian_qp(self, f, n):
+        return np.diag(np.full(self._nq, -self.rate))

@@ -39,6 +39,7 @@ from ...collisions import (
     collision_terms,
     equilibrium,
     jacobian,
+    jvp,
     ph_energy,
     qp_energy,
 )
@@ -177,6 +178,37 @@ class Kinetics0D:
             if d.active(t):
                 jac += d.jacobian(f, n)
         return jac
+
+    def jacobian_blocks(self, y: np.ndarray, t: float = 0.0
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        r"""The exact Jacobian by blocks ``(A, B, C, d)``: :math:`A = \partial\dot f/
+        \partial f` (N x N), :math:`B = \partial\dot f/\partial n`, :math:`C =
+        \partial\dot n/\partial f` and the diagonal ``d`` of :math:`\partial\dot n/
+        \partial n` (the collision operator's phonon block is diagonal, the escape adds
+        :math:`-1/\tau_{esc}`; drives act on ``f`` only). :meth:`jacobian` is
+        ``[[A, B], [C, diag(d)]]``."""
+        f, n = self.split(y)
+        jb = jacobian(f, n, self.grid, self.params)
+        a = jb.ff
+        for dr in self.drives:
+            if dr.active(t):
+                dff = dr.jacobian_qp(f, n)
+                if dff is not None:
+                    a = a + dff
+        return a, jb.fn, jb.nf, np.diagonal(jb.nn) - self.escape_rate
+
+    def jvp(self, y: np.ndarray, v: np.ndarray, t: float = 0.0,
+            drive_qp: Sequence[np.ndarray] = ()) -> np.ndarray:
+        r"""Exact Jacobian action :math:`J(y)v` in :math:`O(N\log N)` (FFT,
+        :func:`fvqp.collisions.jvp`); ``drive_qp``: the drives' ``N x N`` blocks at ``y``
+        (:meth:`Drive.jacobian_qp`, formed once per state by the caller)."""
+        f, n = self.split(y)
+        df, dn = self.split(v)
+        jf, jn = jvp(f, n, df, dn, self.grid, self.params, tilt=self.tilt)
+        jn = jn - self.escape_rate * dn
+        for a in drive_qp:
+            jf = jf + a @ df
+        return self.join(jf, jn)
 
     # ------------------------------------------------------------ energetics
     def energy(self, y: np.ndarray) -> float:

@@ -151,12 +151,18 @@ def block_convergence(model: Kinetics0D, y: np.ndarray, t: float = 0.0,
     Jacobian or a non-finite residual gives ``error = inf``.
     """
     y = np.asarray(y, dtype=float)
-    nq = model.grid.n
     try:
         r = model.rhs(y, t)
         delta = np.linalg.solve(model.jacobian(y, t), r)
     except (np.linalg.LinAlgError, ArithmeticError, ValueError):
         return BlockConvergence(math.inf, "qp", 0, float(model.grid.e[0]), float(y[0]))
+    return correction_measure(model, y, delta, floor)
+
+
+def correction_measure(model: Kinetics0D, y: np.ndarray, delta: np.ndarray,
+                       floor: float = OCCUPATION_FLOOR) -> BlockConvergence:
+    """:class:`BlockConvergence` of a given Newton correction ``delta`` at ``y``."""
+    nq = model.grid.n
     rel = np.abs(delta) / np.maximum(np.abs(y), floor)
     if not np.all(np.isfinite(rel)):
         return BlockConvergence(math.inf, "qp", 0, float(model.grid.e[0]), float(y[0]))
@@ -252,7 +258,7 @@ def steady_state(model: Kinetics0D, y0: np.ndarray | None = None, *,
                  t: float = 0.0, t_guess: float | None = 1e5,
                  ts_options: Mapping[str, object] | None = None,
                  rtol: float | None = None, atol_factor: float | None = None,
-                 guess: str = "quasi-thermal",
+                 guess: str = "quasi-thermal", linear: str = "schur",
                  ) -> tuple[np.ndarray, SteadyStateResult]:
     r"""Solve :math:`\dot y(y) = 0` by Newton (PETSc SNES) with the exact Jacobian.
 
@@ -295,6 +301,14 @@ def steady_state(model: Kinetics0D, y0: np.ndarray | None = None, *,
     guess : {"quasi-thermal", "bath"}
         Start without ``y0``: the quasi-thermal estimate (default; the bath if it fails
         or no drive is on) or the bath equilibrium (the start before this option).
+    linear : {"schur", "dense"}
+        ``"schur"`` (default): Newton with the phonons eliminated per node and the
+        factorisation lagged as the GMRES preconditioner of the exact correction
+        (:mod:`fvqp.models.kinetics0d.newton`; ``snes_max_it`` of ``options`` bounds
+        its iterations); if it fails, the dense PETSc path below runs from the same
+        start. ``"dense"``: PETSc SNES with a dense LU of the whole Jacobian at every
+        iteration (the path before issue 18 item 4). Both stop on the same per-entry
+        test.
 
     Returns
     -------
@@ -321,6 +335,14 @@ def steady_state(model: Kinetics0D, y0: np.ndarray | None = None, *,
                     "the per-entry test block_rtol = %g (fvqp.models.kinetics0d.solve)",
                     block_rtol)
     test = _BlockTest(model, t, block_rtol, floor)
+    if linear not in ("schur", "dense"):
+        raise ValueError(f"linear must be 'schur' or 'dense', got {linear!r}")
+    if linear == "schur":
+        done = _structured(model, y0, start, test, t, floor,
+                           int((options or {}).get("snes_max_it", 50)))
+        if done is not None:
+            return done
+        test.reset()
     solver = DenseNewton(model.size, residual, lambda y: model.jacobian(y, t), prefix=prefix,
                          options=options, converged=test)
     clock = time.perf_counter()
@@ -375,6 +397,58 @@ def steady_state(model: Kinetics0D, y0: np.ndarray | None = None, *,
         residual_norm=res.residual_norm, start=start)
     log.info("steady state: %s in %d Newton iterations, |F| = %.3e (%s start, path %s)",
              res.message, res.iterations, res.residual_norm, start["guess"], start["path"])
+    return y, res
+
+
+def _finish(model: Kinetics0D, y: np.ndarray, worst: BlockConvergence,
+            test: _BlockTest) -> tuple[np.ndarray, str]:
+    """Apply the accepted correction (entries below the floor kept non-negative)."""
+    y_next = y - worst.correction
+    y = np.where((y_next < 0.0) & (y >= 0.0), y, y_next)
+    how = (f"<= {test.rtol:g}" if worst.error <= test.rtol else
+           f"> {test.rtol:g} but no longer decreasing: operator round-off")
+    if test.stalled:
+        log.warning("kinetics0d steady state: converged to round-off only: %s", worst.describe())
+    return y, (f"every entry converged (largest relative Newton correction "
+               f"{worst.error:.1e} {how}; applied)")
+
+
+def _structured(model: Kinetics0D, y0: np.ndarray, start: dict, test: _BlockTest,
+                t: float, floor: float, max_it: int
+                ) -> tuple[np.ndarray, SteadyStateResult] | None:
+    """Steady state by :func:`~fvqp.models.kinetics0d.newton.structured_newton`; None if
+    it failed (the reason is recorded in ``start["schur_failed"]``)."""
+    from .newton import structured_newton
+
+    def accepted(err: float, history: list) -> bool:
+        test.history = history
+        return test.accepted(err)
+
+    clock = time.perf_counter()
+    try:
+        y, sres = structured_newton(model, y0, t=t, floor=floor, accepted=accepted,
+                                    max_iterations=max_it)
+    except (ConvergenceError, np.linalg.LinAlgError, ArithmeticError, ValueError) as exc:
+        log.info("structured Newton from the %s start failed (%s); dense Newton next",
+                 start["guess"], exc)
+        start["schur_failed"] = str(exc)
+        return None
+    wall = time.perf_counter() - clock
+    worst = correction_measure(model, y, sres.correction, floor)
+    test.last = worst
+    y, what = _finish(model, y, worst, test)
+    start.update(path="newton", linear="schur", newton_from_start={
+        "iterations": sres.iterations, "reason": "CONVERGED_USER", "time_s": wall,
+        "factorizations": sres.factorizations, "krylov_iterations": sres.krylov_iterations,
+        "time_split_s": dict(sres.times)})
+    res = SteadyStateResult(
+        success=True, reason=0, message=f"CONVERGED_USER: {what}",
+        iterations=sres.iterations, linear_iterations=sres.krylov_iterations,
+        residual_norm=sres.residual_norm, start=start)
+    log.info("steady state: %s in %d Newton iterations (%d factorisations, %d GMRES "
+             "iterations, %.2f s), |F| = %.3e (%s start, structured Newton)", res.message,
+             res.iterations, sres.factorizations, sres.krylov_iterations, wall,
+             res.residual_norm, start["guess"])
     return y, res
 
 
