@@ -19,7 +19,6 @@ All energies, gaps, broadenings and temperatures are in one consistent energy un
 
 from .dos import (
     bcs_dos,
-    bcs_dos_antiderivative,
     bcs_dos_cell_average,
     bcs_dos_cell_integral,
     coherence_factors,
@@ -57,7 +56,6 @@ __all__ = [
     "ElectronicThermo",
     "bcs_delta0",
     "bcs_dos",
-    "bcs_dos_antiderivative",
     "bcs_dos_cell_average",
     "bcs_dos_cell_integral",
     "bcs_gap",

@@ -30,7 +30,6 @@ __all__ = [
     "dos_cell_integrals",
     "retarded_root",
     "bcs_dos",
-    "bcs_dos_antiderivative",
     "bcs_dos_cell_average",
     "bcs_dos_cell_integral",
     "coherence_factors",
@@ -155,20 +154,6 @@ def coherence_factors(
     return _scalar_or_array(1.0 + ratio), _scalar_or_array(1.0 - ratio)
 
 
-def bcs_dos_antiderivative(E: ArrayLike, delta: ArrayLike) -> NDArray[np.float64] | float:
-    r"""Odd antiderivative :math:`R(E)=\mathrm{sign}(E)\sqrt{\max(E^2-\Delta^2,0)}` of :math:`\rho`.
-
-    :math:`R'(E) = \rho(E)` for :math:`|E| \neq \Delta`, and :math:`R` is continuous, so
-    :math:`\int_a^b \rho\,dE = R(b) - R(a)` exactly, including across the integrable gap-edge
-    singularity.
-    """
-    e = np.asarray(E, dtype=float)
-    d = np.abs(np.asarray(delta, dtype=float))
-    a = np.abs(e)
-    r = np.sqrt(np.clip((a - d) * (a + d), 0.0, None))
-    return _scalar_or_array(np.sign(e) * r)
-
-
 def _check_edges(edges: ArrayLike) -> NDArray[np.float64]:
     e = np.asarray(edges, dtype=float)
     if e.ndim != 1 or e.size < 2:
@@ -210,27 +195,10 @@ def bcs_dos_cell_integral(edges: ArrayLike, delta: float) -> NDArray[np.float64]
 
 
 def bcs_dos_cell_average(edges: ArrayLike, delta: float) -> NDArray[np.float64]:
-    r"""Exact cell average :math:`\bar\rho_i = \frac{1}{E_{i+1}-E_i}\int_{E_i}^{E_{i+1}}\rho\,dE`.
-
-    Finite-volume collision operators need :math:`\rho` integrated over energy cells; point
-    values are useless at the gap edge, where :math:`\rho \sim (2\Delta(E-\Delta))^{-1/2}`
-    diverges integrably. The average is computed from the antiderivative
-    :math:`\sqrt{E^2-\Delta^2}` (see :func:`bcs_dos_cell_integral`), so e.g. a cell
-    :math:`[\Delta, \Delta + h]` gets :math:`\sqrt{2\Delta h + h^2}/h`. In smooth regions the
-    average approaches the midpoint value with error :math:`h^2\rho''/24`.
-
-    Parameters
-    ----------
-    edges : array_like, shape (n+1,)
-        Strictly increasing cell edges.
-    delta : float
-        Gap.
-
-    Returns
-    -------
-    ndarray, shape (n,)
-        Cell-averaged density of states (units of :math:`N_0`).
-    """
+    r"""Exact cell average :math:`\frac{1}{E_{i+1}-E_i}\int_{E_i}^{E_{i+1}}\rho\,dE`
+    (:func:`bcs_dos_cell_integral` over the widths; a cell :math:`[\Delta, \Delta + h]`
+    gets :math:`\sqrt{2\Delta h + h^2}/h`, a smooth region the midpoint value
+    :math:`+ h^2\rho''/24`)."""
     e = _check_edges(edges)
     return bcs_dos_cell_integral(e, delta) / np.diff(e)
 
