@@ -89,6 +89,11 @@ class Field:
     measure: np.ndarray
     region: np.ndarray
 
+    def __repr__(self) -> str:
+        shape = " x ".join(str(n) for n in self.values.shape[1:])
+        return (f"Field({self.name!r} [{self.unit}], {len(self.times)} times x {shape} "
+                f"cells, regions {sorted(set(self.region.tolist()))})")
+
     def at(self, time: float) -> np.ndarray:
         """The snapshot nearest to ``time`` [s]."""
         return self.values[int(np.argmin(np.abs(self.times - time)))]
@@ -124,6 +129,10 @@ class Series:
     unit: str
     times: np.ndarray
     values: np.ndarray
+
+    def __repr__(self) -> str:
+        last = f", last {self.values[-1]:.6g}" if len(self.values) else ""
+        return f"Series({self.name!r} [{self.unit}], {len(self.times)} points{last})"
 
 
 @dataclass
@@ -314,6 +323,9 @@ class Data:
     unit: str
     values: np.ndarray
 
+    def __repr__(self) -> str:
+        return f"Data({self.name!r} [{self.unit}], shape {self.values.shape})"
+
 
 @dataclass
 class Run:
@@ -349,6 +361,11 @@ class Run:
     def status(self) -> int:
         """0 finished, 1 stopped on request, -1 failed."""
         return self.result.status
+
+    def __repr__(self) -> str:
+        return (f"Run({self.result.model or '?'}: status {self.status}, {self.path}; "
+                f"fields {sorted(self.fields)}, {len(self.series)} series, "
+                f"{len(self.quantities)} quantities, data {sorted(self.data)})")
 
     @classmethod
     def open(cls, path, result=None) -> Run:
