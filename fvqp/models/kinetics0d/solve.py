@@ -437,8 +437,9 @@ def _structured(model: Kinetics0D, y0: np.ndarray, start: dict, test: _BlockTest
     worst = correction_measure(model, y, sres.correction, floor)
     test.last = worst
     y, what = _finish(model, y, worst, test)
-    start.update(path="newton", linear="schur", newton_from_start={
-        "iterations": sres.iterations, "reason": "CONVERGED_USER", "time_s": wall,
+    start.update(path="newton", newton_from_start={
+        "linear": "schur", "iterations": sres.iterations, "reason": "CONVERGED_USER",
+        "time_s": wall,
         "factorizations": sres.factorizations, "krylov_iterations": sres.krylov_iterations,
         "time_split_s": dict(sres.times)})
     res = SteadyStateResult(
