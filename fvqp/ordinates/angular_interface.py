@@ -45,9 +45,11 @@ def reciprocal_scaling(itf: InterfaceFaces, w: np.ndarray, ga: np.ndarray, gb: n
     r"""Transmissions scaled to the common value of the two sides' transmitted fluxes.
 
     With :math:`S_s = G_s\sum w|g|T_s` over the ordinates leaving side :math:`s`, both
-    sides are scaled by :math:`\bar S/S_s`, :math:`\bar S = \sqrt{S_aS_b}`, so the
-    reciprocity condition of the module docstring holds to round-off; the factors tend to 1
-    as the quadrature resolves :math:`T(\mu)` (they are reported by the caller).
+    sides are scaled by :math:`\bar S/S_s`, :math:`\bar S = \min(S_a, S_b)`, so the
+    reciprocity condition of the module docstring holds to round-off and no transmission
+    exceeds its unscaled value (a :math:`T > 1` would make the reflected part negative);
+    the factors tend to 1 as the quadrature resolves :math:`T(\mu)` (they are reported by
+    the caller).
 
     Parameters
     ----------
@@ -65,7 +67,7 @@ def reciprocal_scaling(itf: InterfaceFaces, w: np.ndarray, ga: np.ndarray, gb: n
     out_a, out_b = itf.g > 0, itf.g < 0
     sa = ga * np.sum(np.where(out_a, w * np.abs(itf.g) * ta, 0.0), axis=1)
     sb = gb * np.sum(np.where(out_b, w * np.abs(itf.g) * tb, 0.0), axis=1)
-    s = np.sqrt(sa * sb)
+    s = np.minimum(sa, sb)
     fa = np.divide(s, sa, out=np.zeros_like(s), where=sa > 0)
     fb = np.divide(s, sb, out=np.zeros_like(s), where=sb > 0)
     return ta * fa[:, None], tb * fb[:, None]

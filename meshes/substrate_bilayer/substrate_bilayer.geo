@@ -8,6 +8,9 @@
 //   gmsh substrate_bilayer.geo -3 -o substrate_bilayer.msh -format msh41
 //   gmsh substrate_bilayer.geo -3 -setnumber L1 50 -setnumber L2 0.1 -setnumber n2 1 \
 //        -o film_on_substrate.msh -format msh41     (a 100 nm film, one cell thick)
+//   gmsh substrate_bilayer.geo -3 -setnumber Lx 200 -setnumber Ly 200 -setnumber L1 100 \
+//        -setnumber L2 0.1 -setnumber nx 8 -setnumber ny 8 -setnumber n1 8 -setnumber n2 1 \
+//        -o chip_film.msh -format msh41     (a 100 nm film covering a 200 x 200 x 100 um chip)
 Mesh.MshFileVersion = 4.1;
 
 DefineConstant[ Lx = 20, Ly = 20, L1 = 50, L2 = 50, nx = 2, ny = 2, n1 = 10, n2 = 10 ];

@@ -60,7 +60,7 @@ __all__ = ["DEFAULT_PETSC", "PhononProblem", "PhononSource"]
 #: PETSc defaults under the case's prefix (case file and command line override)
 DEFAULT_PETSC = {"ksp_type": "gmres", "ksp_rtol": 1e-13, "ksp_atol": 1e-300,
                  "ksp_max_it": 2000, "ksp_gmres_restart": 200, "pc_type": "bjacobi",
-                 "sub_pc_type": "ilu"}
+                 "sub_pc_type": "ilu", "ksp_pc_side": "right"}
 
 
 @dataclass
