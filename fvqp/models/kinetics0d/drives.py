@@ -58,6 +58,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import sparse
 
 from ...collisions import CollisionParams, EnergyGrid, fermi
 
@@ -177,7 +178,10 @@ class PhotonDrive(Drive):
         if theta > 1e-12:
             self.lines.append(_photon_line(grid, p + 1, theta))
         self.photon_energy_grid = grid.h * sum(ln.p * ln.weight for ln in self.lines)
-        self._lin = sum(ln.lin for ln in self.lines)
+        # banded (offsets +-p, +-(p+1)) and pair anti-diagonals: stored sparse, so the
+        # net rate costs O(N) instead of a dense N x N product (the quasi-thermal start
+        # evaluates it ~100 times)
+        self._lin = sparse.csr_matrix(sum(ln.lin for ln in self.lines))
         self._const = sum(ln.const for ln in self.lines)
         self._w, self._e = grid.qp_weights, grid.e
         self._nq, self._nph = grid.n, grid.n_ph
@@ -232,8 +236,9 @@ class PhotonDrive(Drive):
     def jacobian_qp(self, f, n):
         net = self._net(f)
         pa = float(self._e @ net)
-        dpa = self._e @ self._lin
-        ff = (self.power / pa) * self._lin - np.outer(net * self.power / pa**2, dpa)
+        dpa = self._lin.T @ self._e
+        ff = (self.power / pa) * self._lin.toarray() - np.outer(net * self.power / pa**2,
+                                                                  dpa)
         return ff / self._w[:, None]
 
 
