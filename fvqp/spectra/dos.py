@@ -15,10 +15,8 @@ References
 .. [4] BoltzPhlow/BTE notes, Eqs. 166-167 (DOS and anomalous DOS of a complex gap,
    retarded branch), Eq. 34 (cell averages of the DOS on the collision grid).
 
-Exact cell integrals (:func:`dos_cell_integrals`) are the one copy of the cell/bin
-averages of the DOS used by every kinetic grid: ``collisions.EnergyGrid`` (gap-relative
-cells, BCS or Dynes), ``spectra.bins.cell_spectra`` (absolute bins, a gap per cell) and
-``eliashberg.spectral.cell_averages`` (a complex gap per cell).
+:func:`dos_cell_integrals` is the one copy of the cell averages of the DOS (used by
+``collisions.EnergyGrid``, ``spectra.bins.cell_spectra``, ``eliashberg.spectral``).
 """
 
 from __future__ import annotations
