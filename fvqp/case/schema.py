@@ -180,11 +180,18 @@ def _check_value(f: Field, value, path: str, err: Errors):
 
 
 def _unknown(keys, allowed, path: str, err: Errors) -> None:
+    from ..materials.database import UNITS as MATERIAL_FIELDS
+
     for k in keys:
         if k not in allowed:
             close = difflib.get_close_matches(k, list(allowed), n=1)
             hint = f"did you mean {close[0]!r}?" if close else \
                 f"allowed keys here: {', '.join(sorted(allowed))}."
+            if k in MATERIAL_FIELDS or k == "delta0":  # a constant this model does not read
+                taken = [a for a in allowed if a in MATERIAL_FIELDS or a == "delta0"]
+                hint = (f"{k} is a material constant this model does not use here; the "
+                        f"constants it takes here: {', '.join(taken)}." if taken else
+                        f"{k} is a material constant; none can be set here.")
             err.add(f"{path}.{k}" if path else k, "unknown key.", hint)
 
 
