@@ -15,6 +15,7 @@ region or along a track, with a Gaussian energy spectrum. See ``docs/theory_phon
 from __future__ import annotations
 
 from ...case.schema import Field, Section
+from ...units import E_CHARGE
 from ..base.schema import PLACEMENT, POWER_TIMING, PULSE_TIMING
 from ..spec import ModelSpec
 
@@ -53,9 +54,9 @@ _BOUNDARIES = {
 _SOURCES = {"phonons": Section({
     "energy": Field("quantity", "centre of the deposited energy spectrum (default 3 meV: "
                     "the down-converted spectrum of a particle deposit)",
-                    dimension="energy", default=4.806529902e-22, positive=True),
+                    dimension="energy", default=3e-3 * E_CHARGE, positive=True),
     "width": Field("quantity", "Gaussian width of the energy spectrum (0: one bin)",
-                   dimension="energy", default=1.602176634e-22, nonnegative=True),
+                   dimension="energy", default=1e-3 * E_CHARGE, nonnegative=True),
     "deposit": Field("quantity", "deposited energy of a Gaussian pulse (or give power)",
                      dimension="energy", positive=True),
     **PULSE_TIMING,

@@ -30,7 +30,7 @@ from ...mesh.sources import placement, profile, spatial_weights
 from ...ordinates import circle, sphere
 from ...parallel import Distribution
 from ...spectra import bose
-from ...units import HBAR, UnitSystem
+from ...units import E_CHARGE, HBAR, UnitSystem
 from ..base import MeshModel, OutputField, to_output
 from .problem import PhononProblem, PhononSource
 
@@ -225,7 +225,7 @@ class PhononModel(MeshModel):
     def describe(self, sim: PhononSimulation) -> dict:
         u, p = sim.units, sim.problem
         return {"unknowns": int(sim.dist.n_global * p.N * p.B), "energy_bins": p.N,
-                "ordinates": p.K, "bin_width_ueV": u.to_si(p.h, "energy") / 1.602176634e-25,
+                "ordinates": p.K, "bin_width_ueV": u.to_si(p.h, "energy") / (E_CHARGE * 1e-6),
                 "debye_velocity_m_per_s": {n: m.debye_velocity for n, m in
                                            zip(sim.geometry.region_names, sim.media,
                                                strict=True)},
