@@ -189,7 +189,7 @@ def test_spectral_coefficients_normal_state_limit(tmp_path):
 def test_spectral_coefficients_of_a_superconducting_wire(tmp_path):
     """The S wire of the open-wire case: N even and j_ε odd in ε, D_T ≥ D_L, R_T > 0 at
     the open end, N → 0 inside the gap there, and every array equals the
-    model's spectral solution (build + solve) to round-off."""
+    model's spectral solution (build + solve) to round-off; fvqp.post reads R_T in J."""
     from fvqp.case import load_case
     from fvqp.models.usadel.driver import build
 
@@ -211,6 +211,13 @@ def test_spectral_coefficients_of_a_superconducting_wire(tmp_path):
     assert np.abs(g["N"] - s.N).max() < 1e-12
     assert np.abs(g["R_T_ueV"] - s.RT * ueV).max() < 1e-12 * ueV
     assert np.abs(g["j_eps"] - s.jeps).max() < 1e-12 * np.abs(s.jeps).max()
+    # the root units table names the group's datasets: fvqp.post reads them in SI
+    from fvqp.post.arrays import h5_arrays
+
+    arr = h5_arrays(h5)
+    assert arr["spectral/R_T_ueV"][1] == "J" and arr["spectral/N"][1] == "1"
+    assert np.allclose(arr["spectral/R_T_ueV"][0], s.RT * meta["scales"].delta0,
+                       rtol=1e-12, atol=1e-12 * meta["scales"].delta0)
 
 
 # --- derivatives with respect to reservoir voltages ---------------------------------------

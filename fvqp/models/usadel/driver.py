@@ -453,7 +453,10 @@ def run(case, output_dir: str | None = None, resume: bool = False,
                                         "i_det_map_A": "A (I_s, ±I_s, V_inj, V_det)",
                                         "g_nl_map": "S (I_s, ±I_s, V_inj, V_det)",
                                         "g_a_map": "S (I_s, V_inj, V_det)",
-                                        "g_s_map": "S", "g_sa_map": "S", "g_ss_map": "S"})
+                                        "g_s_map": "S", "g_sa_map": "S", "g_ss_map": "S",
+                                        # the spectral group, also for fvqp.post/api
+                                        **{f"spectral/{k}": u
+                                           for k, u in SPECTRAL_UNITS.items()}})
     os.replace(tmp, h5)
     _figure(os.path.join(out_dir, f"{case.name}.png"), res, case.data.get("title") or case.name)
     _vtk(os.path.join(out_dir, f"{case.name}.vtu"), meta, d["output"]["fields"],
