@@ -258,3 +258,61 @@ def test_diffusive_limit(write_case):
     d_face = p.speed[0] * (ell / 3 + dz * float(np.sum(w * np.abs(mu))) / 2)
     assert top == pytest.approx(-d_face * slope, rel=1e-4)
     assert d_face / D - 1 > 0.15
+
+
+def test_two_dimensional_film_mesh(write_case):
+    """On a 2D mesh (in-plane circle quadrature, `thickness`): a Nb film region next to an
+    Al film region (an AMM interface in the plane), a deposit in the Nb and an absorbing
+    edge — energy balance per step to 1e-12 (storage + absorbed = injected), energy
+    crossed into the Al, and the in-plane diffusion factor sum w Omega_x^2 = 1/2."""
+    from fvqp.models.phonon.driver import PhononSimulation
+
+    text = """
+model = "phonon"
+[mesh]
+file = "@MESHES@/bte_film/bte_film_coarse.msh"
+[bath]
+temperature = "10 mK"
+[regions.film]
+medium = "Nb"
+thickness = "100 nm"
+[regions.trap]
+medium = "Al"
+thickness = "100 nm"
+[boundaries.film_edges]
+type = "diffuse"
+[boundaries.trap_edges]
+type = "specular"
+[boundaries.trap_end]
+type = "absorbing"
+[[sources]]
+type = "phonons"
+energy = "2 meV"
+width = "0.5 meV"
+deposit = "1 keV"
+time = "0.3 ns"
+duration = "0.05 ns"
+region = "film"
+[energy]
+bins = 4
+e_max = "3 meV"
+[angles]
+directions = 16
+[time]
+end = "1 ns"
+dt_initial = "0.1 ns"
+"""
+    sim = PhononSimulation(load_case(write_case(text, "phonon_2d.toml")))
+    p = sim.problem
+    assert p.quad.dim == 2 and p.quad.diffusion_factor == pytest.approx(0.5, rel=1e-14)
+    assert p.stream.interfaces is not None and len(p.stream.interfaces.a) > 0
+    x = p.equilibrium(p.n_bath)
+    E0, dt, injected, out = p.energy(x), 0.1 * NS, 0.0, 0.0
+    for step in range(10):
+        x, s = _be(p, x, dt, step * dt)
+        injected += dt * float(np.sum(s @ p.omega))
+        out += dt * p.energy_rates(x)["boundary:trap_end"]
+        assert p.energy(x) - E0 + out == pytest.approx(injected, rel=1e-12, abs=0)
+    p.release()
+    trap = p.reg[: p.n] == sim.geometry.region_names.index("trap")
+    assert float((p.energy_density(x) * p.vol)[trap].sum()) + out > 1e-3 * injected
