@@ -37,6 +37,7 @@ def test_run_returns_the_result_and_leaves_no_inserted_options(film_case, tmp_pa
     assert isinstance(res, ModelResult) and res.model == "heat" and res.success
     summary = json.loads((tmp_path / "o" / "summary.json").read_text())
     assert res.status == summary["status"] == 0 and res["message"] == summary["message"]
+    assert summary["model"] == "heat"  # `fvqp info` / open_run name the model
     assert res.counters["steps"] == summary["steps"] > 0
     assert res.counters["newton_iterations"] == summary["newton_iterations"]
     bal = res.balances["energy_J"]

@@ -176,6 +176,7 @@ class MeshModel:
             sig = requested_stop(dist)
         if sig is not None:  # the CLI exits with 128 + the signal's number
             summary["stopped_by"] = sig
+        summary.setdefault("model", self.name)
         summary.update({"wall_time_s": time.perf_counter() - start,
                         "n_cells": int(dist.n_global), "ranks": dist.size,
                         "peak_rss_MB_per_rank": dist.max(peak_rss_mb())})
