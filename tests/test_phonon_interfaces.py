@@ -288,6 +288,13 @@ def test_film_escape_limit(write_case):
     assert tau == pytest.approx(0.2469, abs=1e-4)
     rate = p.speed[iu] * tau * float(np.sum((w * mu)[mu > 0])) / 0.1
     assert 438.0 / rate == pytest.approx(0.454, abs=1e-3)          # tau_l in ns
+    # the continuum tau_l = 4 d / (v tau) of mismatch.film_escape_time, on the quadrature
+    from fvqp.models.phonon.mismatch import film_escape_time
+
+    tl = film_escape_time(get_medium("Al"), get_medium("Si"), 100e-9, "dmm")
+    assert tl == pytest.approx(0.4737e-9, rel=1e-3, abs=0)
+    swmu = float(np.sum((w * mu)[mu > 0]))
+    assert tl * 1e9 * 0.25 / swmu == pytest.approx(438.0 / rate, rel=1e-6)
     ratio = lam[-100:] / rate
     assert np.ptp(ratio) < 1e-4 * ratio.mean()
     assert 1.0 < ratio.mean() < 1.0 + tau / 4

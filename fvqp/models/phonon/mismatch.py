@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.integrate import quad
 
-__all__ = ["amm_average", "amm_transmission", "dmm_transmission"]
+__all__ = ["amm_average", "amm_transmission", "dmm_transmission", "film_escape_time"]
 
 
 def amm_transmission(mu, z_a: float, z_b: float, v_a: float, v_b: float) -> np.ndarray:
@@ -73,3 +73,27 @@ def dmm_transmission(g_a, g_b):
     r"""Diffuse-mismatch transmission :math:`G_b/(G_a+G_b)` from side ``a`` (reciprocal:
     :math:`G_a\tau_{ab} = G_b\tau_{ba}`)."""
     return g_b / (g_a + g_b)
+
+
+def film_escape_time(film, substrate, thickness: float, model: str = "amm") -> float:
+    r"""Escape time :math:`\tau_l` [s] of phonons from an isotropic film into a substrate
+    that does not return them: :math:`\tau_l = 4d/(v_f\bar\tau_{fs})` (3D), the film's
+    storage :math:`g_fd` over the isotropic flux :math:`g_fv_f\bar\tau_{fs}/4` per area.
+
+    Parameters
+    ----------
+    film, substrate : fvqp.materials.PhononMedium
+    thickness : float
+        Film thickness [m].
+    model : str
+        ``amm`` (:func:`amm_average`) or ``dmm`` (:func:`dmm_transmission` with
+        :math:`G\propto1/v_D^2`).
+    """
+    vf, vs = film.debye_velocity, substrate.debye_velocity
+    if model == "amm":
+        tau = amm_average(film.impedance, substrate.impedance, vf, vs)
+    elif model == "dmm":
+        tau = float(dmm_transmission(vf**-2, vs**-2))
+    else:
+        raise ValueError(f"unknown interface model {model!r}")
+    return 4.0 * thickness / (vf * tau)
