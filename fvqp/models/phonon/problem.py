@@ -129,12 +129,26 @@ class PhononProblem:
     reflection: str = "specular"
     prefix: str = "phonon_"
     petsc: dict = field(default_factory=dict)
+    energies: np.ndarray | None = None
+    products: np.ndarray | None = None
 
     def __post_init__(self):
         loc = self.dist.local
         self.loc, self.n = loc, loc.n_owned
         self.K, self.B = self.quad.n, self.quad.n + 1
-        self.omega = (np.arange(self.N) + 1.0) * self.h
+        if self.energies is None:    # one branch: bin j holds (j+1) h
+            self.omega = (np.arange(self.N) + 1.0) * self.h
+        else:                        # branches stacked: the energy of every bin
+            self.omega = np.asarray(self.energies, dtype=float)
+        if self.products is None:    # 2/j' phonons into each lower bin per decay in j'
+            jj = np.arange(self.N)
+            self.products = np.where(jj[:, None] < jj[None, :],
+                                     2.0 / np.maximum(jj[None, :], 1), 0.0)
+        R = len(self.states)
+        self.vel = np.broadcast_to(np.asarray(self.speed, float).reshape(R, -1),
+                                   (R, self.N))
+        self.imp = np.broadcast_to(np.asarray(self.impedance, float).reshape(R, -1),
+                                   (R, self.N))
         self.bdist = BlockDistribution(self.dist, self.B)
         med = np.asarray(self.medium)
         cut = med[:, None] != med[None, :]
@@ -144,7 +158,7 @@ class PhononProblem:
         reg = loc.cell_region
         self.reg = reg
         self.vol = loc.volume[: self.n]
-        self.flux = self.states * self.speed[:, None]            # G = g v, (R, N)
+        self.flux = self.states * self.vel                       # G = g v, (R, N)
         self.scale_factors: list = []
         self.prefix = normalise_prefix(self.prefix)
         apply_options(self.prefix, {**DEFAULT_PETSC, **(self.petsc or {})})
@@ -162,11 +176,11 @@ class PhononProblem:
         w = self.quad.weights
         out = []
         if self.interface == "amm":
-            ta = amm_transmission(mu, self.impedance[ra][:, None], self.impedance[rb][:, None],
-                                  self.speed[ra][:, None], self.speed[rb][:, None])
-            tb = amm_transmission(mu, self.impedance[rb][:, None], self.impedance[ra][:, None],
-                                  self.speed[rb][:, None], self.speed[ra][:, None])
-            for j in range(self.N):
+            for j in range(self.N):    # per bin: the branch's velocities and impedances
+                za, zb = self.imp[ra, j][:, None], self.imp[rb, j][:, None]
+                va, vb = self.vel[ra, j][:, None], self.vel[rb, j][:, None]
+                ta = amm_transmission(mu, za, zb, va, vb)
+                tb = amm_transmission(mu, zb, za, vb, va)
                 ga, gb = self.flux[ra, j], self.flux[rb, j]
                 sa, sb = reciprocal_scaling(itf, w, ga, gb, ta, tb)
                 if j == 0 and len(ta):
@@ -197,7 +211,7 @@ class PhononProblem:
         fr = (c[:, None] * B + np.arange(K)).ravel()
         pr = np.repeat(c * B + K, K)
         hc = (self.vol / self.widths[reg[:n]]) ** (1.0 / self.loc.dim)
-        s = S * np.maximum(iso + rel + a, self.speed[reg[:n]] / hc)   # phi-row scale
+        s = S * np.maximum(iso + rel + a, self.vel[reg[:n], j] / hc)   # phi-row scale
         w = np.tile(self.quad.weights, n)
         diag = np.repeat(S * (a + iso + rel), K)
         rows = np.concatenate([fr, fr, c * B + K, pr])
@@ -256,13 +270,11 @@ class PhononProblem:
         return b.ravel()
 
     def decay_gain(self, j: int, x: np.ndarray) -> np.ndarray:
-        r"""Per owned cell, what bin ``j`` (state ``x``) hands to *each* lower bin:
-        :math:`(2/j)\,V g_j\gamma^A_j(\bar n_j - n_{B,j})` (row units)."""
-        if j == 0:
-            return np.zeros(self.n)
+        r"""Per owned cell, the decays of bin ``j`` (state ``x``),
+        :math:`V g_j\gamma^A_j(\bar n_j - n_{B,j})` (row units); bin ``q`` receives
+        ``products[q, j]`` times this."""
         S = self.states[self.reg[: self.n], j] * self.vol
-        return 2.0 / j * S * self.decay[self.reg[: self.n], j] * (self.mean_bin(x)
-                                                                   - self.n_bath[j])
+        return S * self.decay[self.reg[: self.n], j] * (self.mean_bin(x) - self.n_bath[j])
 
     def mean_bin(self, x: np.ndarray) -> np.ndarray:
         """Angle average of one bin's unknowns (n_owned,)."""
@@ -277,15 +289,16 @@ class PhononProblem:
         """All bins from the highest down (decay gains from the new states above);
         ``hist``: (N, n, K) or None; ``src``: (n, N). Returns states and KSP results."""
         xs = np.zeros((self.N, self.n * self.B))
-        gain = np.zeros(self.n)
+        gain = np.zeros((self.N, self.n))
         res = [None] * self.N
-        for j in range(self.N - 1, -1, -1):
+        for j in np.argsort(-self.omega, kind="stable"):   # products have lower energies
             b = self.rhs(j, None if hist is None else hist[j],
-                         None if src is None else src[:, j], gain)
+                         None if src is None else src[:, j], gain[j])
             xs[j], res[j] = self.ksp(j, a).solve_from(b, None if x0 is None else x0[j])
             if not res[j].success:
                 log.error("bin %d: KSP did not converge (reason %d)", j, res[j].reason)
-            gain = gain + self.decay_gain(j, xs[j])
+            if self.products[:, j].any():
+                gain += self.products[:, j][:, None] * self.decay_gain(j, xs[j])[None, :]
         return xs, res
 
     # ---- observables (internal units) ---------------------------------------------------
@@ -333,9 +346,9 @@ class PhononProblem:
             out[f"boundary:{name}"] = self.dist.sum(float(o))
         fb = self.mean(x) - self.n_bath[:, None]
         absorbed = self.absorb[self.reg[:n]].T * self.states[self.reg[:n]].T * fb * self.vol
-        per_region = np.zeros(len(self.speed))
+        per_region = np.zeros(len(self.states))
         np.add.at(per_region, self.reg[:n], np.sum(ew[:, None] * absorbed, axis=0))
-        for r in range(len(self.speed)):
+        for r in range(len(self.states)):
             if np.any(self.absorb[r] > 0):
                 out[f"region:{r}"] = self.dist.sum(float(per_region[r]))
         out["sources"] = -self.dist.sum(float(np.sum(self.source_rates(t0, t1) @ self.omega)))
