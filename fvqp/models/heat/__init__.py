@@ -120,6 +120,7 @@ SPEC = ModelSpec(
     dimension_keys={1: ("cross_section",), 2: ("thickness",)},
     dimension_doc={"cross_section": 'e.g. "1200 nm^2"', "thickness": 'e.g. "100 nm"'},
     check=_check,
+    digest_exempt=("time.end",),  # `fvqp run --resume` may extend a run
 )
 
 
