@@ -337,6 +337,14 @@ def test_linear_action_equals_complex_step_and_relinearises():
         r.set_gap(r.delta * 1.01)
     ref = q.rhs_jvp(xl, v, 0, 1)
     assert np.max(np.abs(p.rhs_jvp(xl, v, 0, 1) - ref)) <= 1e-14 * np.max(np.abs(ref))
+    # matrix-free: the residual at a state keeps the linearisation for the actions there
+    p.matrix_free = True
+    xl *= 1 + 0.2 * rng.random(xl.size)
+    p.rhs(xl, 0, 1)
+    kept = p._linearised[1]
+    ref = q.rhs_jvp(xl, v, 0, 1)
+    assert np.max(np.abs(p.rhs_jvp(xl, v, 0, 1) - ref)) <= 1e-14 * np.max(np.abs(ref))
+    assert p._linearised[1] is kept  # used, not recomputed
 
 
 def test_matrix_free_mode_equals_assembled():

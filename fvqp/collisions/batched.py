@@ -126,8 +126,8 @@ def _phonon_factors(n: np.ndarray, h: float, m: int, nq: int, pair_weight=None
 
 
 def batched_terms(f: np.ndarray, n: np.ndarray, rho: np.ndarray, ados: np.ndarray, *,
-                  h: float, m: int, qp_scale=1.0, c_ph=1.0, pair_weight=None
-                  ) -> BatchedTerms:
+                  h: float, m: int, qp_scale=1.0, c_ph=1.0, pair_weight=None,
+                  outer: bool = False):
     r"""Gain/loss terms of the collision integrals of ``C`` cells.
 
     Parameters
@@ -148,9 +148,14 @@ def batched_terms(f: np.ndarray, n: np.ndarray, rho: np.ndarray, ados: np.ndarra
         :class:`~fvqp.collisions.EnergyGrid` in the vertex layout is reproduced with
         ``m = grid.pair_offset - 1`` and ``pair_weight = grid.pair_weight``.
 
+    outer : bool
+        Also return the outer-factor derivatives ``(g_f, g_n)`` of the net rates
+        (:func:`fvqp.collisions.batched_jvp.outer_derivative`, from the inner sums computed
+        here anyway).
+
     Returns
     -------
-    BatchedTerms
+    BatchedTerms, or (BatchedTerms, (g_f, g_n)) with ``outer``
     """
     f, n = np.atleast_2d(f), np.atleast_2d(n)
     rho, ados = np.broadcast_to(rho, f.shape), np.broadcast_to(ados, f.shape)
@@ -172,10 +177,14 @@ def batched_terms(f: np.ndarray, n: np.ndarray, rho: np.ndarray, ados: np.ndarra
     qs = np.asarray(qp_scale, dtype=float).reshape(-1, 1) * has
     s_in = P1r + P0
     s_out = P0r + P1
-    sc_in = h * (1.0 - f) * (inv(RF * s_in, nq) - r * inv(AF * s_in, nq))
-    sc_out = h * f * (inv(RFF * s_out, nq) - r * inv(AFF * s_out, nq))
-    rec = h * f * (inv(RFr * Q1, nq) + r * inv(AFr * Q1, nq))
-    pb = h * (1.0 - f) * (inv(RFFr * Q0, nq) + r * inv(AFFr * Q0, nq))
+    x_in = inv(RF * s_in, nq) - r * inv(AF * s_in, nq)
+    x_out = inv(RFF * s_out, nq) - r * inv(AFF * s_out, nq)
+    x_rec = inv(RFr * Q1, nq) + r * inv(AFr * Q1, nq)
+    x_pb = inv(RFFr * Q0, nq) + r * inv(AFFr * Q0, nq)
+    sc_in = h * (1.0 - f) * x_in
+    sc_out = h * f * x_out
+    rec = h * f * x_rec
+    pb = h * (1.0 - f) * x_pb
     cph = np.asarray(c_ph, dtype=float).reshape(-1, 1)
     kmax = min(nph, nq - 1)  # scattering partners exist only for k < N
     ph_sc_gain = np.zeros(n.shape, dtype=np.result_type(f, n))
@@ -200,13 +209,18 @@ def batched_terms(f: np.ndarray, n: np.ndarray, rho: np.ndarray, ados: np.ndarra
     # no clipping of round-off negatives: the QP terms are not clipped either, and the
     # phonon terms must mirror them exactly for energy conservation (also when an
     # occupation undershoots zero slightly, e.g. in BDF2 steps)
-    return BatchedTerms(
+    terms = BatchedTerms(
         qp_sc_in=qs * sc_in, qp_sc_out=qs * sc_out, qp_rec=qs * rec, qp_pb=qs * pb,
         ph_sc_in=2.0 * cph * h * (1.0 + n) * ph_sc_gain,
         ph_sc_out=2.0 * cph * h * n * ph_sc_loss,
         ph_rec=cph * h * (1.0 + n) * ph_pair_gain,
         ph_pb=cph * h * n * ph_pair_loss,
     )
+    if not outer:
+        return terms
+    g_f = -(qs * h) * (x_in + x_out + x_rec + x_pb)
+    g_n = cph * h * (2.0 * (ph_sc_gain - ph_sc_loss) + ph_pair_gain - ph_pair_loss)
+    return terms, (g_f, g_n)
 
 
 def collision_jacobian_blocks(f: np.ndarray, n: np.ndarray, rate, step: float = 1e-30

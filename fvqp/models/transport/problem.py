@@ -412,17 +412,25 @@ class TransportProblem:
         return np.concatenate(rows), np.concatenate(cols)
 
     # ---- collisions ---------------------------------------------------------------
-    def collision_terms(self, y: np.ndarray):
-        """Batched collision terms of the owned cells (``y`` shaped (n_local, B))."""
+    def collision_terms(self, y: np.ndarray, keep_linearisation: bool = False):
+        """Batched collision terms of the owned cells (``y`` shaped (n_local, B)); with
+        ``keep_linearisation`` the outer-factor derivatives at ``y`` come along and are
+        kept for the Jacobian actions at this state (:meth:`_outer_derivative`)."""
         if not self.collisions:
             z = np.zeros((self.n, self.N), y.dtype), np.zeros((self.n, self.M), y.dtype)
             return [BatchedTerms(*(z[0],) * 4, *(z[1],) * 4)]
         out = []
+        g = np.empty((self.n, self.B)) if keep_linearisation else None
         for s in range(0, self.n, CHUNK):
             sl = slice(s, min(self.n, s + CHUNK))
-            out.append(batched_terms(y[sl, :self.N], y[sl, self.N:], self.rho[sl],
-                                     self.ados[sl], h=self.grid.h, m=self.grid.m,
-                                     qp_scale=self.p["qp_scale"][sl], c_ph=self.p["c_ph"][sl]))
+            t = batched_terms(y[sl, :self.N], y[sl, self.N:], self.rho[sl], self.ados[sl],
+                              h=self.grid.h, m=self.grid.m, qp_scale=self.p["qp_scale"][sl],
+                              c_ph=self.p["c_ph"][sl], outer=keep_linearisation)
+            if keep_linearisation:
+                t, (g[sl, :self.N], g[sl, self.N:]) = t
+            out.append(t)
+        if keep_linearisation:
+            self._linearised = (y[:self.n].copy(), g)
         return out
 
     # ---- residual pieces ------------------------------------------------------------
@@ -462,7 +470,10 @@ class TransportProblem:
             raise DomainError("non-finite occupation")
         f, ph = y[:, :N], y[:, N:]
         r = np.zeros((self.loc.n_local, self.B), dtype=y.dtype)
-        terms = self.collision_terms(y)
+        # the residual at a Newton iterate precedes the Jacobian actions there: keep the
+        # outer-factor derivatives computed with it (no second pass per Newton iteration)
+        terms = self.collision_terms(y, keep_linearisation=self.matrix_free
+                                     and self.action == "linear" and not np.iscomplexobj(y))
         qp = np.concatenate([t.qp for t in terms]) if n else np.zeros((0, N))
         php = np.concatenate([t.ph for t in terms]) if n else np.zeros((0, self.M))
         esc = (ph[:n] - self.n_bath) / self.p["tau_esc"][:n, None]
