@@ -299,3 +299,14 @@ def test_film_escape_limit(write_case):
     assert np.ptp(ratio) < 1e-4 * ratio.mean()
     assert 1.0 < ratio.mean() < 1.0 + tau / 4
     assert ratio.mean() == pytest.approx(1.038, abs=1e-3)
+
+
+@pytest.mark.parametrize("model,reflection", [("amm", "specular"), ("amm", "diffuse"),
+                                              ("dmm", "specular")])
+def test_lt_branches_one_temperature_is_stationary(write_case, model, reflection):
+    """L and T branches, each crossing Si | sapphire with its own velocity and impedance
+    (no mode conversion): n_B(20 K) with 20 K holders stays to 1e-12."""
+    sim = _sim(write_case, model=model, reflection=reflection,
+               extra='\n[phonons]\nbranches = "lt"\n')
+    assert sim.problem.N == 8
+    assert _drift(sim) < 1e-12

@@ -316,3 +316,92 @@ dt_initial = "0.1 ns"
     p.release()
     trap = p.reg[: p.n] == sim.geometry.region_names.index("trap")
     assert float((p.energy_density(x) * p.vol)[trap].sum()) + out > 1e-3 * injected
+
+
+def _sim_lt(write_case, **kw):
+    """_sim with [phonons] branches = "lt" (longitudinal + transverse)."""
+    from fvqp.models.phonon.driver import PhononSimulation
+
+    src = kw.pop("source", None)
+    text = BLOCK.format(**{**dict(mesh="substrate_block_tof", T="10 mK", T0="10 mK",
+                                  iso="false", dec="false", bottom="absorbing",
+                                  top="absorbing", sides="specular", bins=1,
+                                  e_max="2 meV"), **kw})
+    text += '\n[phonons]\nbranches = "lt"\n'
+    if src is not None:
+        text += SOURCE.format(**src)
+    return PhononSimulation(load_case(write_case(text, "phonon_lt.toml")))
+
+
+def test_lt_branches_time_of_flight(write_case):
+    """Longitudinal and transverse branches (Si: 9000 and 5400 m/s): the pulse of the
+    time-of-flight column arrives in two fronts — each (branch, polar group) delivers its
+    share of the deposit (the branch's share of the density of states, 1/v_L^3 :
+    2/v_T^3, times the group's weight; 1e-9) with the mean arrival time
+    (d + dz/2)/(v_branch mu) (1e-8)."""
+    src = dict(energy="1 meV", width="0 meV", t0="3 ns", dur="0.5 ns", pos="[20, 20, 30]",
+               radius="3 um")
+    sim = _sim_lt(write_case, source=src)
+    p = sim.problem
+    assert p.N == 2
+    n, B, K = p.n, p.B, p.K
+    mu = p.quad.omega[:, 2]
+    groups = np.unique(np.round(mu[mu > 0], 12))
+    coef = p.stream.outflow["top"].reshape(n, B)[:, :K]
+    wg = np.array([p.quad.weights[np.isclose(mu, m)].sum() for m in groups])
+    x = p.equilibrium(np.zeros(2))
+    dt = NS
+    F0, F1, S0, S1 = (np.zeros((2, len(groups))) for _ in range(4))
+    for step in range(1, 601):
+        x, s = _be(p, x, dt, (step - 1) * dt)
+        t = step * dt
+        for q in range(2):
+            G = p.flux[0, q] * p.h
+            flux = G * np.array([np.sum((coef * x[q].reshape(n, B)[:, :K])
+                                        [:, np.isclose(mu, m)]) for m in groups])
+            qg = float(s[:, q].sum()) * wg
+            F0[q] += flux * dt
+            F1[q] += t * flux * dt
+            S0[q] += qg * dt
+            S1[q] += t * qg * dt
+    p.release()
+    np.testing.assert_allclose(F0, S0, rtol=1e-9)
+    si = sim.media[0]
+    share_t = 2 / si.sound_velocity_T**3 / (1 / si.sound_velocity_L**3
+                                            + 2 / si.sound_velocity_T**3)
+    assert S0[1].sum() / S0.sum() == pytest.approx(share_t, rel=1e-12)
+    w = p.sources[0].weights
+    d = float(np.sum(w * (100.0 - sim.dist.local.centroid[:n, 2])))
+    for q in range(2):
+        np.testing.assert_allclose((F1[q] - S1[q]) / F0[q],
+                                   (d + 2.5) / (p.vel[0, q] * groups), rtol=1e-8)
+    assert p.vel[0, 0] / p.vel[0, 1] == pytest.approx(9000 / 5400, rel=1e-12)
+
+
+def test_lt_branches_bath_and_conservation(write_case):
+    """L + T: the bath energy density equals the effective branch's (v_D is defined by
+    the same density of states; 1e-12); a closed block with isotope scattering and L decay
+    conserves energy to 1e-12 per step while energy moves from the L to the T branch."""
+    eff = _sim(write_case, T="5 K", bins=6, e_max="3 meV").problem
+    lt = _sim_lt(write_case, T="5 K", bins=6, e_max="3 meV").problem
+    u_eff = eff.energy_density(eff.equilibrium(eff.n_bath))
+    u_lt = lt.energy_density(lt.equilibrium(lt.n_bath))
+    np.testing.assert_allclose(u_lt, u_eff, rtol=1e-12)
+    src = dict(energy="30 meV", width="3 meV", t0="1 ns", dur="0.3 ns", pos="[20, 20, 50]",
+               radius="10 um")
+    sim = _sim_lt(write_case, bottom="diffuse", top="diffuse", iso="true", dec="true",
+                  bins=12, e_max="40 meV", source=src)
+    p = sim.problem
+    x = p.equilibrium(p.n_bath)
+    E0, injected, dt = p.energy(x), 0.0, 0.5 * NS
+    for step in range(10):
+        x, s = _be(p, x, dt, step * dt)
+        injected += dt * float(np.sum(s @ p.omega))
+        assert p.energy(x) - E0 == pytest.approx(injected, rel=1e-12, abs=0)
+    p.release()
+    e_bins = p.h * p.omega * np.einsum("jc,jc,c->j", p.mean(x), p.states[p.reg[: p.n]].T,
+                                       p.vol)
+    spec = p.sources[0].spectrum
+    share_t0 = float(spec[12:] @ p.omega[12:] / (spec @ p.omega))   # T share deposited
+    assert share_t0 == pytest.approx(0.9025, abs=1e-4)    # 2/v_T^3 : 1/v_L^3 of Si
+    assert e_bins[12:].sum() / e_bins.sum() > share_t0 + 0.05   # T gained from L decays

@@ -88,6 +88,14 @@ _SECTIONS = {
         "wall": Field("str", "condition of exterior faces without a boundary group",
                       default="diffuse", choices=("diffuse", "specular")),
     }),
+    "phonons": Section({
+        "branches": Field("str", "'effective': one branch at the Debye-averaged velocity "
+                          "(3/v_D^3 = 1/v_L^3 + 2/v_T^3); 'lt': a longitudinal and a "
+                          "(doubly degenerate) transverse branch, each with its velocity "
+                          "and impedance (no mode conversion at interfaces, no mixing by "
+                          "isotope scattering; L decays, products split by DOS)",
+                          default="effective", choices=("effective", "lt")),
+    }),
     "energy": Section({
         "bins": Field("int", "number of energy bins (Omega_j = (j+1) h)", default=12,
                       positive=True),

@@ -67,11 +67,21 @@ class PhononSimulation:
                 top = max(top, u.to_internal(s["energy"] + 3 * s["width"], "energy"))
             e_max = top
         self.h = e_max / self.N
-        self.omega = (np.arange(self.N) + 1.0) * self.h
+        ne = self.N
+        # branches stacked as bins: one effective (Debye-averaged) branch, or L and T
+        lt = d["phonons"]["branches"] == "lt"
+        nb = 2 if lt else 1
+        self.branch_names = ["L", "T"] if lt else ["D"]
+        self.N = nb * ne
+        self.omega = np.tile((np.arange(ne) + 1.0) * self.h, nb)
         om_si = u.to_si(self.omega, "energy")
         v_int = u.tau0 / u.length
-        speed, imp, med = np.ones(R), np.ones(R), np.zeros(R, int)
+        speed, imp = np.ones((R, self.N)), np.ones((R, self.N))
+        med = np.zeros(R, int)
         states, iso, dec, absorb = (np.zeros((R, self.N)) for _ in range(4))
+        products = np.zeros((R, self.N, self.N))
+        jj = np.arange(ne)
+        split = np.where(jj[:, None] < jj[None, :], 2.0 / np.maximum(jj[None, :], 1), 0.0)
         widths = np.ones(R)
         media, self.media = {}, [None] * R
         for ri, name in enumerate(names):
@@ -79,22 +89,35 @@ class PhononSimulation:
             m = get_medium(reg["medium"])
             self.media[ri] = m
             med[ri] = media.setdefault(m.name, len(media))
-            vd = m.debye_velocity
-            speed[ri], imp[ri] = vd * v_int, m.impedance
-            g_si = 3.0 * om_si**2 / (2 * math.pi**2 * HBAR**3 * vd**3)   # 1/(J m^3)
-            states[ri] = g_si / u.N0
+            # (velocity, states weight) per branch: 3 modes at v_D, or 1 at v_L + 2 at v_T
+            br = ([(m.sound_velocity_L, 1.0), (m.sound_velocity_T, 2.0)] if lt
+                  else [(m.debye_velocity, 3.0)])
+            for b, (vb, wb) in enumerate(br):
+                sl = slice(b * ne, (b + 1) * ne)
+                speed[ri, sl], imp[ri, sl] = vb * v_int, m.density * vb
+                g_si = wb * om_si[sl] ** 2 / (2 * math.pi**2 * HBAR**3 * vb**3)  # 1/(J m^3)
+                states[ri, sl] = g_si / u.N0
             if reg.get("isotope_scattering", True):
                 iso[ri] = [m.isotope_rate(w) * u.tau0 for w in om_si]
             if reg.get("mean_free_path"):  # elastic, energy independent: rate v / l
                 iso[ri] += speed[ri] / u.to_internal(reg["mean_free_path"], "length")
-            if reg.get("anharmonic_decay", True):
-                dec[ri] = [m.decay_rate(w) * u.tau0 for w in om_si]
+            if reg.get("anharmonic_decay", True):  # the (L or effective) first branch
+                dec[ri, :ne] = [m.decay_rate(w) * u.tau0 for w in om_si[:ne]]
                 dec[ri, 0] = 0.0
+            # decay products: 2/j' phonons per lower energy, over the branches by their
+            # share of the density of states
+            share = [wb / vb**3 for vb, wb in br]
+            for b in range(nb):
+                products[ri, b * ne:(b + 1) * ne, :ne] = split * share[b] / sum(share)
             if reg.get("absorption_time"):
                 thr = reg.get("absorption_threshold") or 0.0
                 absorb[ri] = np.where(om_si >= thr, u.tau0 / reg["absorption_time"], 0.0)
             if raw.dim == 2:
                 widths[ri] = u.to_internal(reg["thickness"], "length")
+        per_e = states.reshape(R, nb, ne)
+        self.dos_share = (per_e / per_e.sum(axis=1, keepdims=True)).reshape(R, self.N)
+        if not lt:  # one branch: the same velocity and impedance in every bin
+            speed, imp = speed[:, 0], imp[:, 0]
         self.geometry = build_geometry(raw, scale=d["mesh"]["scale"] / u.length,
                                        widths=widths, strict=len(active) == len(regions))
         self.dist = Distribution(self.geometry, comm)
@@ -107,7 +130,7 @@ class PhononSimulation:
             self.dist, self.quad, self.h, self.N, med, states, speed, imp, iso, dec, absorb,
             widths, kinds, n_in, self.n_bath, self._sources(), interface=itf["model"],
             reflection=itf["reflection"], prefix=d["solver"]["prefix"],
-            petsc=d["solver"]["petsc"])
+            petsc=d["solver"]["petsc"], energies=self.omega, products=products)
 
     def _boundaries(self):
         d, u = self.case.data, self.units
@@ -141,8 +164,11 @@ class PhononSimulation:
             if wd > 0:
                 energy_share = np.exp(-0.5 * ((self.omega - e0) / wd) ** 2)
             else:
-                energy_share = (np.arange(self.N) == int(np.argmin(np.abs(self.omega - e0))))
-            spec = energy_share / self.omega
+                near = self.omega[int(np.argmin(np.abs(self.omega - e0)))]
+                energy_share = np.isclose(self.omega, near, rtol=1e-12).astype(float)
+            names = self.geometry.region_names
+            r0 = names.index(s["region"]) if s.get("region") else 0
+            spec = energy_share * self.dos_share[r0] / self.omega   # branches by DOS
             spec = spec / float(spec @ self.omega)
 
             def rate(t0, t1, prof=prof):

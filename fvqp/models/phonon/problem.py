@@ -129,6 +129,8 @@ class PhononProblem:
     reflection: str = "specular"
     prefix: str = "phonon_"
     petsc: dict = field(default_factory=dict)
+    #: per-bin energies (default (j+1) h) and decay products: ``products[q, j]`` phonons
+    #: into bin q per decay in bin j, (N, N) or per region (R, N, N)
     energies: np.ndarray | None = None
     products: np.ndarray | None = None
 
@@ -297,8 +299,13 @@ class PhononProblem:
             xs[j], res[j] = self.ksp(j, a).solve_from(b, None if x0 is None else x0[j])
             if not res[j].success:
                 log.error("bin %d: KSP did not converge (reason %d)", j, res[j].reason)
-            if self.products[:, j].any():
-                gain += self.products[:, j][:, None] * self.decay_gain(j, xs[j])[None, :]
+            pj = self.products[..., j]                     # (N,) or per region (R, N)
+            if pj.any():
+                if pj.ndim == 2:
+                    pj = pj[self.reg[: self.n]].T                # (N, n)
+                else:
+                    pj = pj[:, None]
+                gain += pj * self.decay_gain(j, xs[j])[None, :]
         return xs, res
 
     # ---- observables (internal units) ---------------------------------------------------
