@@ -222,6 +222,12 @@ def test_y_network_case_runs(tmp_path):
 
     m = pv.read(tmp_path / "o" / "usadel_y.vtu")
     assert m.n_cells == 180 and m.n_points == 181
+    # region ids with their names in the field data (as the mesh models): the wires of
+    # 2, 3 and 4 µm have 40, 60 and 80 cells of 50 nm
+    names = list(m.field_data["region_names"])
+    assert names == ["wire_1", "wire_2", "wire_3"]
+    ids = m.cell_data["region"].astype(int)
+    assert [int(np.sum(ids == names.index(f"wire_{k}"))) for k in (1, 2, 3)] == [40, 60, 80]
     # μ_Q* per cell (V) is the mean of its two nodes' μ_Q* of the HDF5 output (µV)
     cells = m.cells.reshape(-1, 3)[:, 1:]
     assert np.allclose(m.cell_data["charge_imbalance_potential"],

@@ -192,9 +192,11 @@ _SECTIONS = {
 }
 
 #: VTK cell fields: gap (µeV, as every model), μ_Q* (V), charge current along the cell
-#: orientation (A, single steady states only); points in metres (driver.OUTPUTS).
+#: orientation (A, single steady states only), region id (names in the field data
+#: ``region_names``); points in metres (driver.VTK_UNITS).
 #: The spectral coefficients N, D_L, D_T, R_T, j_ε of every (ε, x) are in the HDF5 file.
-FIELDS = ("gap", "charge_imbalance_potential", "charge_imbalance", "charge_current")
+FIELDS = ("gap", "charge_imbalance_potential", "charge_imbalance", "charge_current",
+          "region")
 
 
 def _required_boundaries(geo, active) -> list[str]:

@@ -279,7 +279,7 @@ def _node_q_star(meta, mu_v) -> np.ndarray:
 #: units of the VTK cell fields (points in metres, energies in µeV: the unit family of
 #: every fvqp model's VTK output, fvqp.models.base.outputs)
 VTK_UNITS = {"gap": "ueV", "charge_imbalance_potential": "V", "charge_imbalance": "C/m^3",
-             "charge_current": "A"}
+             "charge_current": "A", "region": "1"}
 
 #: the spectral coefficients of the kinetic equations (App. B, Eqs. 6, 9-10) written to the
 #: HDF5 group ``spectral`` on the energies × nodes of the last state, with their units
@@ -310,9 +310,11 @@ def _vtk(path, meta, wanted, gap_ueV, mu_v, current_a=None):
               "charge_imbalance": (net.edge_mean(mu_v) * meta["inv_rho_d"], "C/m^3")}
     if current_a is not None:
         fields["charge_current"] = (np.asarray(current_a, float), "A")
+    fields["region"] = (np.asarray(net.edge_region, float), "1")  # as the mesh models
     fields = {k: v for k, v in fields.items() if k in wanted}
     write_vtu(path, pts, blocks, {k: v[0] for k, v in fields.items()},
-              {k: v[1] for k, v in fields.items()})
+              {k: v[1] for k, v in fields.items()},
+              strings={"region_names": [str(n) for n in net.region_names]})
 
 
 def run(case, output_dir: str | None = None, resume: bool = False,
