@@ -111,6 +111,22 @@ _SECTIONS = {
                         default="auto", choices=("auto", "fft", "direct")),
     }),
     "drives": ListOf(Variant(_DRIVES), "drive terms ([[drives]] with type = ...)"),
+    "sweep": Section({
+        "drive": Field("int", "index of the drive whose power or photon energy is swept",
+                       default=0, nonnegative=True),
+        "power": Field("list", "absorbed powers of that drive (one steady state each)",
+                       item=Field("quantity", dimension="power", positive=True)),
+        "photon_energy": Field("list", "photon (or phonon) energies of that drive",
+                               item=Field("quantity", dimension="energy", positive=True,
+                                          internal="energy")),
+        "escape_time": Field("list", "phonon escape times tau_l",
+                             item=Field("quantity", dimension="time", positive=True)),
+        "escape_time_pb": Field("list", "phonon escape times in thermal pair-breaking "
+                                "times", item=Field("float", positive=True)),
+        "temperature": Field("list", "bath temperatures",
+                             item=Field("quantity", dimension="temperature", positive=True)),
+    }, doc="a parameter sweep of steady states: exactly one of the lists, shared over "
+           "the MPI ranks (fvqp.models.kinetics0d.sweep)"),
     "relaxation": Section({
         "enabled": Field("bool", "also run the time-relaxation scheme (transient runs)",
                          default=False),
@@ -161,11 +177,47 @@ def _check(data, err) -> None:
         err.add("film.self_consistent_gap", "the self-consistent gap is available for "
                 "steady states only (transients keep the bath gap).",
                 "set steady = true under [time], or self_consistent_gap = false.")
+    _check_sweep(data, err)
     for i, d in enumerate(data.get("drives") or []):
         if d and d.get("type") == "photon" and d.get("energy") is None \
                 and d.get("frequency") is None:
             err.add(f"drives[{i}]", "a photon drive needs energy or frequency.",
                     'add energy = "200 ueV" or frequency = "90 GHz".')
+
+
+def _check_sweep(data, err) -> None:
+    """One swept list, a steady run, and a drive to sweep when its key needs one."""
+    from .sweep import SWEEP_KEYS
+
+    sw = data.get("sweep")
+    if not sw:
+        return
+    given = [k for k in SWEEP_KEYS if sw.get(k) is not None]
+    if len(given) != 1:
+        err.add("sweep", f"a sweep needs exactly one list of {', '.join(SWEEP_KEYS)}; "
+                f"got {given or 'none'}.", 'e.g. power = ["1e-19 W", "1e-18 W"].')
+        return
+    if not sw[given[0]]:
+        err.add(f"sweep.{given[0]}", "the list of values is empty.", "give at least one.")
+    if not data.get("time", {}).get("steady"):
+        err.add("sweep", "sweeps are of steady states.", "set steady = true under [time].")
+    if data["film"].get("self_consistent_gap"):
+        err.add("sweep", "a sweep keeps the bath gap (self_consistent_gap is not swept).",
+                "set self_consistent_gap = false.")
+    drives = data.get("drives") or []
+    if given[0] in ("power", "photon_energy"):
+        i = sw.get("drive") or 0
+        if i >= len(drives):
+            err.add("sweep.drive", f"drive {i} does not exist ({len(drives)} drives).",
+                    "give the index of a [[drives]] entry (0 = the first).")
+        elif given[0] == "photon_energy" and drives[i].get("type") == "tunnel":
+            err.add("sweep.photon_energy", "a tunnel drive has no photon energy.",
+                    "sweep a photon or phonon drive, or sweep power.")
+    if given[0] in ("escape_time", "escape_time_pb") and (
+            data["film"].get("escape_time") is not None
+            or data["film"].get("escape_time_pb") is not None):
+        err.add(f"sweep.{given[0]}", "the film's escape time is also given under [film].",
+                "leave escape_time / escape_time_pb out of [film] when sweeping it.")
 
 
 SPEC = ModelSpec(

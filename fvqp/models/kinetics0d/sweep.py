@@ -1,0 +1,204 @@
+r"""Parameter sweeps of kinetics0d steady states, shared over MPI ranks (issue 18 item 3).
+
+A case with a ``[sweep]`` table gives one of the keys ``power`` (of drive ``drive``),
+``photon_energy`` (of that drive), ``escape_time``, ``escape_time_pb`` or
+``temperature`` (the bath) as a list of values (SI with units; ``escape_time_pb`` a
+plain number). Every value is one independent *work unit*: the steady state of the case
+with that value (:func:`fvqp.models.kinetics0d.solve.steady_state` from its default
+start), reduced to the sweep table's scalars: the QP density :math:`N_{qp}`, the
+effective temperature and chemical potential :math:`T^*`, :math:`\mu^*`, the
+pair-breaking efficiency :math:`\eta_{pb}` and the gap :math:`\Delta`.
+
+The units go through :meth:`fvqp.io.workunits.WorkUnits.map` with a
+:class:`fvqp.parallel.tasks.TaskShare`: under ``mpiexec -n P`` a round of ``P`` points at
+a time, one per rank, every rank gets every result, and rank 0 writes the checkpoint after
+every round and the outputs at the end. A point's result does not depend on the rank that
+computed it, so the table equals the serial one. ``--max-steps K`` stops after ``K`` newly
+computed points (status 1, checkpoint kept); ``--resume`` reuses the stored points.
+
+Outputs: ``kinetics0d_sweep.h5`` (one dataset per column, its unit as an attribute),
+``kinetics0d_sweep.csv`` (the same table), ``kinetics0d_sweep.png`` and ``summary.json``.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+import logging
+import os
+import time
+from collections.abc import Mapping
+
+import numpy as np
+
+from ...io.atomic import atomic_path, atomic_savefig, atomic_write_bytes
+from ...io.workunits import StudyStopped, WorkUnits
+from ...parallel.tasks import TaskShare
+from ...units import E_CHARGE
+
+log = logging.getLogger(__name__)
+
+__all__ = ["COLUMNS", "SWEEP_KEYS", "run_sweep", "sweep_point"]
+
+#: the sweepable keys: where the value goes in the case
+SWEEP_KEYS = ("power", "photon_energy", "escape_time", "escape_time_pb", "temperature")
+
+#: the table's columns after the swept value: name -> unit
+COLUMNS = {"n_qp": "1/m^3", "t_star": "K", "mu_star": "eV", "eta_pb": "",
+           "delta": "ueV", "newton_iterations": ""}
+
+
+def _thaw(value):
+    """Plain dicts and lists of a read-only case mapping."""
+    if isinstance(value, Mapping):
+        return {k: _thaw(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_thaw(v) for v in value]
+    return value
+
+
+def swept(values: Mapping) -> tuple[str, list]:
+    """``(key, internal values)`` of the case's ``[sweep]`` table."""
+    sw = values["sweep"]
+    key = next(k for k in SWEEP_KEYS if sw.get(k) is not None)
+    return key, list(sw[key])
+
+
+def point_values(values: Mapping, key: str, value: float) -> dict:
+    """The case's internal values with the swept ``key`` set to ``value``."""
+    v = _thaw(values)
+    v.pop("sweep", None)
+    drive = values["sweep"]["drive"]
+    if key == "power":
+        v["drives"][drive]["power"] = value
+    elif key == "photon_energy":
+        v["drives"][drive]["energy"] = value
+        v["drives"][drive]["frequency"] = None
+    elif key == "escape_time":
+        v["film"]["escape_time"], v["film"]["escape_time_pb"] = value, None
+    elif key == "escape_time_pb":
+        v["film"]["escape_time_pb"], v["film"]["escape_time"] = value, None
+    else:
+        v["bath"]["temperature"] = value
+    return v
+
+
+def sweep_point(case, key: str, value: float) -> dict:
+    """Steady state of one sweep point (an :class:`fvqp.case.InternalCase`), reduced to
+    the table's columns (SI)."""
+    from .driver import build_model
+    from .observables import summary as observables
+    from .solve import steady_state
+
+    point = dataclasses.replace(case, values=point_values(case.values, key, value))
+    model, meta = build_model(point)
+    solver = case.values["solver"]
+    y, res = steady_state(model, prefix=solver["prefix"] + "snes_",
+                          options=dict(solver["petsc"] or {}))
+    obs = observables(model, y)
+    return {"n_qp": obs["n_qp"] * meta["number_unit_per_m3"],
+            "t_star": obs["t_eff"] * meta["Tc_K"],
+            "mu_star": obs["mu"] * meta["kTc_J"] / E_CHARGE,
+            "eta_pb": obs.get("eta_pb", float("nan")),
+            "delta": model.grid.delta * meta["kTc_J"] / (E_CHARGE * 1e-6),
+            "newton_iterations": int(res.iterations)}
+
+
+def _si_value(case, key: str, index: int) -> tuple[float, str]:
+    """The SI value and unit of sweep point ``index`` (from the SI case)."""
+    v = case.case.data["sweep"][key][index]
+    unit = {"power": "W", "photon_energy": "J", "escape_time": "s", "escape_time_pb": "",
+            "temperature": "K"}[key]
+    return float(v), unit
+
+
+def run_sweep(case, out_dir: str, resume: bool = False, max_steps: int | None = None
+              ) -> dict:
+    """Run the sweep of an internal case (module docstring); returns the summary."""
+    start = time.perf_counter()
+    key, vals = swept(case.values)
+    tasks = TaskShare()
+    if tasks.is_root:
+        os.makedirs(out_dir, exist_ok=True)
+    units = WorkUnits(out_dir, case.digest, resume=resume, max_units=max_steps, tasks=tasks)
+    items = [(f"point{i:04d}", (lambda x=x: sweep_point(case, key, x)))
+             for i, x in enumerate(vals)]
+    log.info("kinetics0d sweep of %s over %d values on %d rank(s)", key, len(vals),
+             tasks.size)
+    summary: dict = {"model": "kinetics0d", "case": case.path, "sweep": key,
+                     "points": len(vals), "ranks": tasks.size}
+    try:
+        rows = units.map(items)
+    except StudyStopped as stop:
+        summary.update(status=1, message=str(stop), units_computed=units.computed,
+                       checkpoint=units.path, wall_time_s=time.perf_counter() - start)
+        return summary
+    x_si = [_si_value(case, key, i) for i in range(len(vals))]
+    unit = x_si[0][1]
+    table = {key: np.array([x for x, _ in x_si])}
+    for c in COLUMNS:
+        table[c] = np.array([r[c] for r in rows])
+    summary.update(status=0, message=f"sweep of {key}: {len(vals)} steady states",
+                   units_computed=units.computed, units_reused=units.reused,
+                   table={k: v.tolist() for k, v in table.items()},
+                   units={key: unit, **COLUMNS})
+    if tasks.is_root:
+        _write(out_dir, table, key, unit, case)
+        summary["output"] = os.path.join(out_dir, "kinetics0d_sweep.h5")
+    summary["wall_time_s"] = time.perf_counter() - start
+    if tasks.is_root:
+        atomic_write_bytes(os.path.join(out_dir, "summary.json"),
+                           json.dumps(summary, indent=2, default=float).encode())
+    log.info("kinetics0d %s: %s (%d computed, %d reused)", case.name, summary["message"],
+             units.computed, units.reused)
+    return summary
+
+
+def _write(out_dir: str, table: dict, key: str, unit: str, case) -> None:
+    """The sweep table as HDF5 and CSV, and its figure (rank 0)."""
+    import h5py
+
+    units = {key: unit, **COLUMNS}
+    h5 = os.path.join(out_dir, "kinetics0d_sweep.h5")
+    tmp = atomic_path(h5)
+    with h5py.File(tmp, "w") as fh:
+        fh.attrs["swept"] = key
+        fh.attrs["case_digest"] = case.digest
+        for k, v in table.items():
+            fh[k] = v
+            fh[k].attrs["unit"] = units[k]
+    os.replace(tmp, h5)
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow([f"{k} [{units[k]}]" if units[k] else k for k in table])
+    for i in range(len(table[key])):
+        w.writerow([repr(float(table[k][i])) for k in table])
+    atomic_write_bytes(os.path.join(out_dir, "kinetics0d_sweep.csv"), buf.getvalue().encode())
+    _figure(os.path.join(out_dir, "kinetics0d_sweep.png"), table, key, unit,
+            case.values.get("title") or case.name)
+
+
+def _figure(path: str, table: dict, key: str, unit: str, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    x = table[key]
+    fig, axes = plt.subplots(2, 2, figsize=(9, 6), sharex=True)
+    for ax, (col, label) in zip(axes.flat, (("n_qp", "N_qp (1/m^3)"), ("t_star", "T* (K)"),
+                                            ("mu_star", "mu* (eV)"), ("eta_pb", "eta_pb")),
+                                strict=True):
+        ax.plot(x, table[col], "o-")
+        ax.set_ylabel(label)
+        if np.all(x > 0) and x.max() / x.min() > 20:
+            ax.set_xscale("log")
+        if col == "n_qp":
+            ax.set_yscale("log")
+    for ax in axes[1]:
+        ax.set_xlabel(f"{key} ({unit})" if unit else key)
+    fig.suptitle(title)
+    fig.tight_layout()
+    atomic_savefig(fig, path, dpi=110)
