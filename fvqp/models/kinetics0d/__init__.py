@@ -189,10 +189,10 @@ def _check_sweep(data, err) -> None:
     """One swept list, a steady run, and a drive to sweep when its key needs one."""
     from .sweep import SWEEP_KEYS
 
-    sw = data.get("sweep")
-    if not sw:
-        return
+    sw = data.get("sweep") or {}
     given = [k for k in SWEEP_KEYS if sw.get(k) is not None]
+    if not given:  # no sweep (the table's drive index alone has a default)
+        return
     if len(given) != 1:
         err.add("sweep", f"a sweep needs exactly one list of {', '.join(SWEEP_KEYS)}; "
                 f"got {given or 'none'}.", 'e.g. power = ["1e-19 W", "1e-18 W"].')

@@ -217,9 +217,9 @@ def run(case, output_dir: str | None = None, resume: bool = False,
     out_dir = output_dir or case.output_dir
     d = case.values
     tc = d["time"]
-    if d.get("sweep"):  # independent steady states shared over the ranks
-        from .sweep import run_sweep
+    from .sweep import has_sweep, run_sweep
 
+    if has_sweep(d):  # independent steady states shared over the ranks
         return run_sweep(case, out_dir, resume=resume, max_steps=max_steps)
     if resume and tc["steady"]:
         raise CheckpointError("a steady-state kinetics0d run has no checkpoint to resume. "

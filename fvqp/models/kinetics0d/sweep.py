@@ -40,7 +40,7 @@ from ...units import E_CHARGE
 
 log = logging.getLogger(__name__)
 
-__all__ = ["COLUMNS", "SWEEP_KEYS", "run_sweep", "sweep_point"]
+__all__ = ["COLUMNS", "SWEEP_KEYS", "has_sweep", "run_sweep", "sweep_point"]
 
 #: the sweepable keys: where the value goes in the case
 SWEEP_KEYS = ("power", "photon_energy", "escape_time", "escape_time_pb", "temperature")
@@ -57,6 +57,12 @@ def _thaw(value):
     if isinstance(value, (list, tuple)):
         return [_thaw(v) for v in value]
     return value
+
+
+def has_sweep(values: Mapping) -> bool:
+    """Whether the case sweeps a parameter (one of :data:`SWEEP_KEYS` given)."""
+    sw = values.get("sweep") or {}
+    return any(sw.get(k) is not None for k in SWEEP_KEYS)
 
 
 def swept(values: Mapping) -> tuple[str, list]:
