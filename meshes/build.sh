@@ -23,6 +23,7 @@ echo "== 1D =="
 mesh nis_wire     nis_wire.geo     1 nis_wire.msh     msh41
 mesh wire_network wire_network.geo 1 wire_network.msh msh41
 mesh usadel_sns   usadel_sns.geo   1 usadel_sns.msh   msh41
+mesh usadel_open_wire usadel_open_wire.geo 1 usadel_open_wire.msh msh41
 
 echo "== 2D film + trap =="
 mesh film_trap film_trap.geo 2 film_trap_coarse.msh msh41 -setnumber h 2
@@ -31,6 +32,28 @@ mesh film_trap film_trap.geo 2 film_trap_fine.msh   msh41 -setnumber h 0.5
 echo "== 2D constriction (triangles, for the discrete-ordinates bte model) =="
 mesh constriction constriction.geo 2 constriction_coarse.msh msh41 -setnumber h 0.4
 mesh constriction constriction.geo 2 constriction_fine.msh   msh41 -setnumber h 0.2
+
+echo "== 2D films for the bte model =="
+mesh bte_film    bte_film.geo    2 bte_film_coarse.msh msh41 -setnumber h 4
+mesh bte_film    bte_film.geo    2 bte_film_fine.msh   msh41 -setnumber h 2
+mesh bte_gapstep bte_gapstep.geo 2 bte_gapstep.msh     msh41 -setnumber h 0.5
+
+echo "== 3D substrates for the phonon model =="
+mesh substrate_block substrate_block.geo 3 substrate_block.msh msh41
+mesh substrate_block substrate_block.geo 3 substrate_block_tof.msh msh41 -setnumber Lx 40 \
+  -setnumber Ly 40 -setnumber Lz 100 -setnumber nx 4 -setnumber ny 4 -setnumber nz 20
+mesh substrate_block substrate_block.geo 3 substrate_column.msh msh41 -setnumber Lx 1 \
+  -setnumber Ly 1 -setnumber Lz 100 -setnumber nx 1 -setnumber ny 1 -setnumber nz 100
+mesh substrate_bilayer substrate_bilayer.geo 3 substrate_bilayer.msh msh41
+mesh substrate_bilayer substrate_bilayer.geo 3 film_on_substrate.msh msh41 -setnumber L1 50 \
+  -setnumber L2 0.1 -setnumber n2 1
+mesh substrate_bilayer substrate_bilayer.geo 3 chip_film.msh msh41 -setnumber Lx 200 \
+  -setnumber Ly 200 -setnumber L1 100 -setnumber L2 0.1 -setnumber nx 8 -setnumber ny 8 \
+  -setnumber n1 8 -setnumber n2 1
+
+echo "== 3D chip from a layout (fvqp mesh writes chip.geo next to chip.msh) =="
+( cd chip_layout && $NICE python3 -m fvqp -q mesh chip.toml -o chip.msh ) \
+  || { echo "fvqp mesh failed for chip_layout/chip.msh" >&2; exit 1; }
 
 echo "== 3D absorber =="
 mesh absorber3d absorber3d.geo 3 absorber3d_coarse.msh msh41 \
