@@ -26,6 +26,7 @@ _UNIT_SI = {
     ("power_density", "W/m^3"): 1.0,
     ("number_density", "1/um^3"): 1e18,
     ("number_flux", "1/(um^2 s)"): 1e12,
+    ("heat_flux", "W/m^2"): 1.0,
 }
 
 
@@ -37,8 +38,8 @@ class OutputField:
     ----------
     dimension : str
         A kind of :attr:`fvqp.units.UnitSystem.scales` (``"energy"``,
-        ``"number_density"`` ...), ``"number_flux"`` (number density × velocity) or
-        ``"dimensionless"``.
+        ``"number_density"``, ``"heat_flux"`` = energy density × length / time ...),
+        ``"number_flux"`` (number density × velocity) or ``"dimensionless"``.
     unit : str
         The unit the field is written in (``"ueV"``, ``"1/um^3"`` ...).
     """

@@ -109,7 +109,9 @@ _SECTIONS = {
     }),
 }
 
-FIELDS = ("phonon_energy_density", "phonon_number_density", "region")
+#: ``phonon_energy_flux`` is written as the cell components ``phonon_energy_flux_x/y/z``
+#: [W/m^2], :math:`\mathbf q = h\sum_j\Omega_jg_jv_j\sum_kw_k\hat\Omega_kn_{jk}`
+FIELDS = ("phonon_energy_density", "phonon_number_density", "phonon_energy_flux", "region")
 
 
 def _required_boundaries(geo, active) -> list[str]:
