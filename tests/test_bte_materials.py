@@ -47,3 +47,12 @@ def test_mean_free_path_from_resistivity(dim):
     assert 1 / _inverse_mean_free_path({}, nb, 3) == pytest.approx(3 * 1.4e-3 / 1.37e6, rel=1e-6,
                                                                    abs=0)
     assert _inverse_mean_free_path({"ballistic": True}, nb, 3) == 0.0
+
+
+def test_zinc_free_electron_fermi_velocity():
+    """Zn's stored v_F (Ashcroft & Mermin Table 2.1) is the free-electron value with the
+    valence Z = 2 of their Table 1.1 and the stored ion density (to 0.1 %)."""
+    zn = get_material("Zn")
+    v = HBAR * (3 * math.pi**2 * 2 * zn.N_ion) ** (1 / 3) / M_E
+    assert zn.fermi_velocity == pytest.approx(v, rel=1e-3, abs=0)
+    assert zn.fermi_velocity == 1.82e6

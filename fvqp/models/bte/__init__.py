@@ -44,6 +44,14 @@ _REGION = Section({
     "ballistic": Field("bool", "no elastic scattering at all (l = infinity)", default=False),
     "trap_time": Field("quantity", "trapping time of a trap region: QPs relax to the "
                        "bath at the rate 1/trap_time", dimension="time", positive=True),
+    "fermi_velocity": Field("quantity", "override the material's Fermi velocity (needed "
+                            "where the database has none, e.g. Ta, V, Ti)",
+                            dimension="velocity", positive=True),
+    "tau0": Field("quantity", "override the material's Kaplan electron-phonon time tau0 "
+                  "of this region ([collisions])", dimension="time", positive=True),
+    "tau0_phi": Field("quantity", "override the material's phonon pair-breaking time "
+                      "tau0_phi of this region ([collisions])", dimension="time",
+                      positive=True),
     "normal": Field("bool", "the material in the normal state (gap 0): a normal-metal "
                     "trap with the material's N0, Fermi velocity and electron-phonon times "
                     "(tau0 and Tc fix the rate E^3/(3 tau0 (k Tc)^3) of a normal electron); "
@@ -173,10 +181,13 @@ def _check(data, err) -> None:
         except UnknownMaterialError as exc:
             err.add(f"regions.{name}.material", str(exc).strip("'\""), "")
             continue
-        if not mat.fermi_velocity:
-            err.add(f"regions.{name}.material", f"{mat.name} has no Fermi velocity in the "
-                    "database (no trustworthy tabulated value).",
-                    "choose a material with fermi_velocity (see `fvqp materials`).")
+        if not (mat.fermi_velocity or reg.get("fermi_velocity")):
+            err.add(f"regions.{name}.fermi_velocity", f"{mat.name} (region {name}) has no "
+                    "Fermi velocity in the material database (no trustworthy tabulated "
+                    "value), and the bte model needs it for the QP speed and the mean free "
+                    "path.", f'give it in the case: [regions.{name}] fermi_velocity = '
+                    '"1.0e6 m/s" (your value with its source), or choose a material with '
+                    "fermi_velocity (see `fvqp materials`).")
         if not (reg.get("mean_free_path") or reg.get("ballistic") or mat.diffusion_constant
                 or mat.resistivity or reg.get("resistivity") or reg.get("diffusion_constant")):
             err.add(f"regions.{name}.mean_free_path", "no mean free path and no diffusion "
@@ -201,10 +212,16 @@ def _check(data, err) -> None:
                 mat = get_material(reg["material"])
             except (UnknownMaterialError, KeyError):
                 continue
-            if (mat.tau0 is None and not col.get("tau0")) or mat.tau0_phi is None:
-                err.add(f"regions.{name}.material", f"{mat.name} has no tau0/tau0_phi "
-                        "for the electron-phonon collisions.",
-                        "choose a material with Kaplan times (see `fvqp materials`).")
+            if not reg.get("active", True):
+                continue
+            for key in ("tau0", "tau0_phi"):
+                if getattr(mat, key) is None and not reg.get(key) and not (
+                        key == "tau0" and col.get("tau0")):
+                    err.add(f"regions.{name}.{key}", f"{mat.name} (region {name}) has no "
+                            f"{key} in the material database; the electron-phonon "
+                            "collisions need it.", f'give it in the case: [regions.{name}] '
+                            f'{key} = "1 ns" (your value with its source), or choose a '
+                            "material with Kaplan times (see `fvqp materials`).")
     t = data.get("time") or {}
     if not t.get("steady") and not t.get("dt_initial"):
         err.add("time.dt_initial", "the transient BTE runs with a fixed step.",

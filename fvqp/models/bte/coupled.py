@@ -63,9 +63,11 @@ def _multi_media(sim) -> InelasticProblem:
     reg = sim.dist.local.cell_region[: sim.dist.local.n_owned]
     nreg = len(sim.region_props)
     qs, cph = np.ones(nreg), np.ones(nreg)
+    names = sim.geometry.region_names
     for ri, mat in enumerate(sim.materials):
-        if mat is not None:
-            qs[ri], cph[ri] = _prefactors(mat, col.get("tau0"), u)
+        if mat is not None:  # a region's own tau0 wins over [collisions] tau0
+            own = d["regions"][names[ri]].get("tau0")
+            qs[ri], cph[ri] = _prefactors(mat, own or col.get("tau0"), u)
     r, a, _ = cell_spectra(sim.grid, np.asarray(sim.media.gap, dtype=float))
     rel = np.asarray(sim.media.weight, dtype=float) / sim.weight
     return _finish(sim, InelasticProblem, r[reg], a[reg], qs[reg], cph[reg], rel[reg])

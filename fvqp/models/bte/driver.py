@@ -345,8 +345,10 @@ def _bin_grid(gap: float, media, h: float, e_max: float, w_max) -> BinGrid:
 
 
 def _region_material(reg):
-    """The region's material with its ``Tc`` override."""
-    return get_material(reg["material"], **({"Tc": reg["Tc"]} if reg.get("Tc") else {}))
+    """The region's material with its overrides (``Tc``, ``fermi_velocity``, ``tau0``,
+    ``tau0_phi``)."""
+    keys = ("Tc", "fermi_velocity", "tau0", "tau0_phi")
+    return get_material(reg["material"], **{k: reg[k] for k in keys if reg.get(k)})
 
 
 def _inverse_mean_free_path(reg, mat, dim: int) -> float:
