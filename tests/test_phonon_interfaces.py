@@ -58,7 +58,7 @@ def _sim(write_case, T="20 K", bottom="bath", top="bath", model="amm",
 
     text = BILAYER.format(T=T, bottom=bottom, top=top, model=model, reflection=reflection,
                           polar=polar) + extra
-    return PhononSimulation(load_case(write_case(text, "phonon_bilayer.toml")))
+    return PhononSimulation.from_case(load_case(write_case(text, "phonon_bilayer.toml")))
 
 
 def test_media_data_derived_numbers():
@@ -262,7 +262,7 @@ def test_film_escape_limit(write_case):
     the interface are depleted by the escape (the tau_l model holds for tau << 1)."""
     from fvqp.models.phonon.driver import PhononSimulation
 
-    sim = PhononSimulation(load_case(write_case(FILM, "phonon_film.toml")))
+    sim = PhononSimulation.from_case(load_case(write_case(FILM, "phonon_film.toml")))
     p = sim.problem
     names = sim.geometry.region_names
     film = p.reg[: p.n] == names.index("upper")

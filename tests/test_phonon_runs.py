@@ -235,7 +235,7 @@ def test_track_deposit_is_uniform_along_the_track(write_case):
         'file = "../meshes/', 'file = "@MESHES@/').replace(
         "position = [60, 100, 70]", "position = [0, 112.5, 62.5]\ndirection = [1, 0, 0]\n"
         'length = "100 um"').replace('radius = "10 um"', 'radius = "5 um"')
-    sim = PhononSimulation(load_case(write_case(text, "phonon_track.toml")))
+    sim = PhononSimulation.from_case(load_case(write_case(text, "phonon_track.toml")))
     w = sim.problem.sources[0].weights
     x = sim.dist.local.centroid[: sim.problem.n, 0]
     layers = np.array([w[np.isclose(x, 12.5 + 25 * i)].sum() for i in range(8)])

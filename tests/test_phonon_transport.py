@@ -66,7 +66,7 @@ def _sim(write_case, mesh="substrate_block_tof", T="10 mK", T0="10 mK", iso="fal
                         sides=sides, bins=bins, e_max=e_max)
     if source is not None:
         text += SOURCE.format(**source)
-    return PhononSimulation(load_case(write_case(text, "phonon_block.toml")))
+    return PhononSimulation.from_case(load_case(write_case(text, "phonon_block.toml")))
 
 
 def _be(p, x, dt, t, src=True):
@@ -236,7 +236,7 @@ def test_diffusive_limit(write_case):
                         bins=1, e_max="0.5 meV")
     text = text.replace('anharmonic_decay = false', 'anharmonic_decay = false\n'
                         'mean_free_path = "5 um"')
-    sim = PhononSimulation(load_case(write_case(text, "phonon_column.toml")))
+    sim = PhononSimulation.from_case(load_case(write_case(text, "phonon_column.toml")))
     p = sim.problem
     xs, res = p.sweep(0.0)
     p.release()
@@ -302,7 +302,7 @@ directions = 16
 end = "1 ns"
 dt_initial = "0.1 ns"
 """
-    sim = PhononSimulation(load_case(write_case(text, "phonon_2d.toml")))
+    sim = PhononSimulation.from_case(load_case(write_case(text, "phonon_2d.toml")))
     p = sim.problem
     assert p.quad.dim == 2 and p.quad.diffusion_factor == pytest.approx(0.5, rel=1e-14)
     assert p.stream.interfaces is not None and len(p.stream.interfaces.a) > 0
@@ -330,7 +330,7 @@ def _sim_lt(write_case, **kw):
     text += '\n[phonons]\nbranches = "lt"\n'
     if src is not None:
         text += SOURCE.format(**src)
-    return PhononSimulation(load_case(write_case(text, "phonon_lt.toml")))
+    return PhononSimulation.from_case(load_case(write_case(text, "phonon_lt.toml")))
 
 
 def test_lt_branches_time_of_flight(write_case):

@@ -38,7 +38,8 @@ _REGION = Section({
                              "at this rate (e.g. pair breaking in a film; energy reported)",
                              dimension="time", positive=True),
     "absorption_threshold": Field("quantity", "lowest absorbed phonon energy (e.g. 2 Delta)",
-                                  dimension="energy", default=0.0, nonnegative=True),
+                                  dimension="energy", default=0.0, nonnegative=True,
+                                  internal="energy"),
 })
 
 _BOUNDARIES = {
@@ -54,11 +55,13 @@ _BOUNDARIES = {
 _SOURCES = {"phonons": Section({
     "energy": Field("quantity", "centre of the deposited energy spectrum (default 3 meV: "
                     "the down-converted spectrum of a particle deposit)",
-                    dimension="energy", default=3e-3 * E_CHARGE, positive=True),
+                    dimension="energy", default=3e-3 * E_CHARGE, positive=True,
+                    internal="energy"),
     "width": Field("quantity", "Gaussian width of the energy spectrum (0: one bin)",
-                   dimension="energy", default=1e-3 * E_CHARGE, nonnegative=True),
+                   dimension="energy", default=1e-3 * E_CHARGE, nonnegative=True,
+                   internal="energy"),
     "deposit": Field("quantity", "deposited energy of a Gaussian pulse (or give power)",
-                     dimension="energy", positive=True),
+                     dimension="energy", positive=True, internal="total_energy"),
     **PULSE_TIMING,
     "power": Field("quantity", "steady deposited power (instead of a pulse)",
                    dimension="power", positive=True),
@@ -100,7 +103,7 @@ _SECTIONS = {
         "bins": Field("int", "number of energy bins (Omega_j = (j+1) h)", default=12,
                       positive=True),
         "e_max": Field("quantity", "top of the grid (default: source energy + 3 widths)",
-                       dimension="energy", positive=True),
+                       dimension="energy", positive=True, internal="energy"),
     }),
     "angles": Section({
         "directions": Field("int", "2D: in-plane ordinates", default=16),

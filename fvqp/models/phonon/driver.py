@@ -26,7 +26,7 @@ import numpy as np
 from ...io.series import SeriesWriter
 from ...materials import get_material, get_medium
 from ...mesh import build_geometry, read_mesh
-from ...mesh.sources import placement, profile, spatial_weights
+from ...mesh.sources import PowerProfile, PulseProfile, placement, spatial_weights
 from ...ordinates import circle, sphere
 from ...parallel import Distribution
 from ...spectra import bose
@@ -43,29 +43,44 @@ OUTPUTS = {"phonon_energy_density": OutputField("energy_density", "J/m^3"),
 KIND = {"specular": "specular", "diffuse": "diffuse", "absorbing": "inflow",
         "bath": "inflow"}
 
-__all__ = ["OUTPUTS", "PhononModel", "PhononSimulation", "run"]
+__all__ = ["OUTPUTS", "PhononModel", "PhononSimulation", "phonon_units", "run"]
+
+
+def phonon_units(case) -> UnitSystem:
+    """The unit system of a phonon case: of ``[units] reference_material`` (default Al,
+    the film the phonons are absorbed in; phonon regions name a medium, not a
+    material)."""
+    return UnitSystem.from_material(get_material(case.data["units"].get("reference_material")
+                                                 or "Al"))
 
 
 class PhononSimulation:
-    """The phonon model of one case, assembled on every rank."""
+    """The phonon model of one case, assembled on every rank.
+
+    Parameters
+    ----------
+    case : fvqp.case.InternalCase
+        The case in the internal units of :func:`phonon_units` (built once by the run
+        template; :meth:`from_case` for an SI case).
+    comm : petsc4py communicator, optional
+    """
 
     def __init__(self, case, comm=None):
-        self.case, d = case, case.data
+        self.case, d = case, case.values
         regions = d["regions"]
         active = [n for n, r in regions.items() if r.get("active", True)]
-        ref = d["units"].get("reference_material") or "Al"
-        self.units = u = UnitSystem.from_material(get_material(ref))
+        self.units = u = case.units
         raw = read_mesh(case.mesh_path).subset(active)
-        self.T_bath = u.to_internal(d["bath"]["temperature"], "temperature")
+        self.T_bath = d["bath"]["temperature"]
         names = list(raw.region_names)
         R = len(names)
         e = d["energy"]
         self.N = int(e["bins"])
-        e_max = u.to_internal(e["e_max"], "energy") if e.get("e_max") else None
+        e_max = e.get("e_max")
         if e_max is None:
             top = 12 * self.T_bath
             for s in d.get("sources") or []:
-                top = max(top, u.to_internal(s["energy"] + 3 * s["width"], "energy"))
+                top = max(top, s["energy"] + 3 * s["width"])
             e_max = top
         self.h = e_max / self.N
         ne = self.N
@@ -101,7 +116,7 @@ class PhononSimulation:
             if reg.get("isotope_scattering", True):
                 iso[ri] = [m.isotope_rate(w) * u.tau0 for w in om_si]
             if reg.get("mean_free_path"):  # elastic, energy independent: rate v / l
-                iso[ri] += speed[ri] / u.to_internal(reg["mean_free_path"], "length")
+                iso[ri] += speed[ri] / reg["mean_free_path"]
             if reg.get("anharmonic_decay", True):  # the (L or effective) first branch
                 dec[ri, :ne] = [m.decay_rate(w) * u.tau0 for w in om_si[:ne]]
                 dec[ri, 0] = 0.0
@@ -112,14 +127,14 @@ class PhononSimulation:
                 products[ri, b * ne:(b + 1) * ne, :ne] = split * share[b] / sum(share)
             if reg.get("absorption_time"):
                 thr = reg.get("absorption_threshold") or 0.0
-                absorb[ri] = np.where(om_si >= thr, u.tau0 / reg["absorption_time"], 0.0)
+                absorb[ri] = np.where(self.omega >= thr, 1.0 / reg["absorption_time"], 0.0)
             if raw.dim == 2:
-                widths[ri] = u.to_internal(reg["thickness"], "length")
+                widths[ri] = reg["thickness"]
         per_e = states.reshape(R, nb, ne)
         self.dos_share = (per_e / per_e.sum(axis=1, keepdims=True)).reshape(R, self.N)
         if not lt:  # one branch: the same velocity and impedance in every bin
             speed, imp = speed[:, 0], imp[:, 0]
-        self.geometry = build_geometry(raw, scale=d["mesh"]["scale"] / u.length,
+        self.geometry = build_geometry(raw, scale=d["mesh"]["scale"],
                                        widths=widths, strict=len(active) == len(regions))
         self.dist = Distribution(self.geometry, comm)
         a = d["angles"]
@@ -133,8 +148,13 @@ class PhononSimulation:
             reflection=itf["reflection"], prefix=d["solver"]["prefix"],
             petsc=d["solver"]["petsc"], energies=self.omega, products=products)
 
+    @classmethod
+    def from_case(cls, case, comm=None) -> PhononSimulation:
+        """From an SI :class:`fvqp.case.Case`, converted once as the run template does."""
+        return cls(case.internal(phonon_units(case)), comm)
+
     def _boundaries(self):
-        d, u = self.case.data, self.units
+        d = self.case.values
         kinds, n_in = {}, {}
         if "unlabelled" in self.geometry.boundary_names:
             kinds["unlabelled"] = d["interfaces"]["wall"]
@@ -143,25 +163,25 @@ class PhononSimulation:
             if bc["type"] == "absorbing":
                 n_in[name] = np.zeros(self.N)
             elif bc["type"] == "bath":
-                t = u.to_internal(bc.get("temperature") or d["bath"]["temperature"],
-                                  "temperature")
+                t = bc.get("temperature") or self.T_bath
                 n_in[name] = bose(self.omega, t) if t > 0 else np.zeros(self.N)
         return kinds, n_in
 
     def _sources(self) -> list[PhononSource]:
         """Point (Gaussian spot), region or track deposits; spectrum Gaussian in energy
         (``energy``, ``width``), phonons per unit energy :math:`\\sum_j\\Omega_js_j = 1`."""
-        d, u, out = self.case.data, self.units, []
+        d, out = self.case.values, []
         for s in d.get("sources") or []:
             if s.get("length") is not None:
                 w = self._track_weights(s)
             else:
-                w = placement(self.dist, self.geometry, u, s, d["mesh"]["scale"])
+                w = placement(self.dist, self.geometry, self.units, s, d["mesh"]["scale"],
+                              internal=True)
             if s.get("deposit") is not None:
-                prof = profile(u, energy=s["deposit"], centre=s["time"], duration=s["duration"])
+                prof = PulseProfile(s["deposit"], s["time"], s["duration"])
             else:
-                prof = profile(u, power=s["power"], start=s["start"], stop=s.get("stop"))
-            e0, wd = u.to_internal(s["energy"], "energy"), u.to_internal(s["width"], "energy")
+                prof = PowerProfile(s["power"], s["start"], s.get("stop") or math.inf)
+            e0, wd = s["energy"], s["width"]
             if wd > 0:
                 energy_share = np.exp(-0.5 * ((self.omega - e0) / wd) ** 2)
             else:
@@ -182,14 +202,13 @@ class PhononSimulation:
         r"""A straight track from ``position`` along ``direction`` of ``length``: weights
         :math:`\propto V e^{-d^2/2r^2}` with :math:`d` the distance to the segment
         (uniform dE/dx = deposit / length)."""
-        d, u, loc = self.case.data, self.units, self.dist.local
+        d, loc = self.case.values, self.dist.local
         n = loc.n_owned
-        sc = d["mesh"]["scale"] / u.length
+        sc = d["mesh"]["scale"]
         p0 = np.array(list(s["position"]) + [0.0] * (3 - len(s["position"]))) * sc
         dv = np.array(list(s["direction"]) + [0.0] * (3 - len(s["direction"])), float)
         dv /= np.linalg.norm(dv)
-        L = u.to_internal(s["length"], "length")
-        r = u.to_internal(s["radius"], "length")
+        L, r = s["length"], s["radius"]
         x = loc.centroid[:n] - p0
         t = np.clip(x @ dv, 0.0, L)
         dist2 = np.sum((x - t[:, None] * dv) ** 2, axis=1)
@@ -231,6 +250,9 @@ class PhononModel(MeshModel):
     outputs = OUTPUTS
     key_numbers = ("E_phonon_J", "t_end_s", "energy_imbalance_J")
 
+    def units(self, case) -> UnitSystem:
+        return phonon_units(case)
+
     def build(self, case, comm=None) -> PhononSimulation:
         return PhononSimulation(case, comm)
 
@@ -241,7 +263,7 @@ class PhononModel(MeshModel):
         p = sim.problem
         xs, res = p.sweep(0.0, src=p.source_rates(0.0, math.inf))
         p.release()
-        ctx.writer.write(0.0, sim.fields(xs, sim.case.data["output"]["fields"]))
+        ctx.writer.write(0.0, sim.fields(xs, sim.case.values["output"]["fields"]))
         rates = {k: v * sim.e_unit / sim.units.tau0 for k, v in p.energy_rates(xs).items()}
         ok = all(r.success for r in res)
         return {"status": 0 if ok else -1, "steady": True,
@@ -279,9 +301,8 @@ def march(sim: PhononSimulation, writer, out_dir: str, max_steps=None,
     too."""
     from ..bte.checkpoint import BinCheckpoint
 
-    p, d, u = sim.problem, sim.case.data, sim.units
-    t_end = u.to_internal(d["time"]["end"], "time")
-    dt = u.to_internal(d["time"]["dt_initial"], "time")
+    p, d, u = sim.problem, sim.case.values, sim.units
+    t_end, dt = d["time"]["end"], d["time"]["dt_initial"]
     nsteps = max(1, int(math.ceil(t_end / dt - 1e-9)))
     dt = t_end / nsteps
     bdf2 = d["time"]["scheme"] == "bdf2"
@@ -301,7 +322,7 @@ def march(sim: PhononSimulation, writer, out_dir: str, max_steps=None,
         rows.truncate(u.to_si(start * dt, "time"))
     else:
         t0 = d["initial"].get("temperature")
-        occ = bose(p.omega, u.to_internal(t0, "temperature")) if t0 else p.n_bath
+        occ = bose(p.omega, t0) if t0 else p.n_bath
         x, prev, src_prev, start = p.equilibrium(occ), None, None, 0
         E0 = p.energy(x)
         flows = {k: 0.0 for k in p.energy_rates(x, 0.0, dt)}
