@@ -17,8 +17,19 @@ quasi-thermal start. Printed: wall time, the time split (estimate, first Newton 
 fallback), Newton iterations, whether the TS fallback ran, and the largest relative
 difference of the two states.
 
-Run: ``python benchmarks/kinetics0d_steady.py [--part all|relaxation|start] [--n 1000]
-[--wall 300] [--spacing "2 ueV"]``
+Third part (``--part nestfsss``, issue 18 item 4): the nestfsss-like Al cases on the
+*default* grid (spacing kT_bath/15) from the default (quasi-thermal) start -- the film of
+the weak-drive case with a photon drive at 2.5, 5 and 10 Delta or phonon injection at
+5 Delta, tau_l = 1, 10, 50 tau_pb (``escape_time_pb``), P = 2e-3, 2e-2, 2e-1 W/m^3
+(``--grid corners``: the extreme tau_l and P only). Printed per case: grid size, wall
+time of ``steady_state`` (estimate + Newton), Newton corrections, factorisations, GMRES
+iterations, the time split (estimate, Jacobian, Schur factorisation, GMRES, residuals),
+and the relative energy balance |P_in - P_esc|/P_in. ``--compare-dense`` also runs the
+dense PETSc path (one LU of N + M unknowns per iteration) on the first case and prints
+the largest per-entry difference of the two states.
+
+Run: ``python benchmarks/kinetics0d_steady.py [--part all|relaxation|start|nestfsss]
+[--n 1000] [--wall 300] [--spacing "2 ueV"] [--grid full|corners] [--compare-dense]``
 """
 
 from __future__ import annotations
@@ -97,6 +108,76 @@ def start_comparison(spacing: str) -> None:
              float(np.max(np.abs(a - b) / np.maximum(np.abs(a), 1e-12))))
 
 
+#: the nestfsss-like grid (issue 18 item 4): drive, tau_l / tau_pb, P (W/m^3)
+DRIVES = {"photon 2.5 Delta": ("photon", "425 ueV"), "photon 5 Delta": ("photon", "850 ueV"),
+          "photon 10 Delta": ("photon", "1700 ueV"), "phonon 5 Delta": ("phonon", "850 ueV")}
+#: film volume of the weak-drive case (1000 um^2 x 50 nm), m^3
+VOLUME = 1000e-12 * 50e-9
+
+
+def nestfsss_case(drive: str, tau_pb: float, p_density: float, spacing: str | None = None
+                  ) -> str:
+    """The weak-drive case turned into one nestfsss-like case (default grid unless
+    ``spacing``), without ``[output]``."""
+    kind, energy = DRIVES[drive]
+    text = WEAK_CASE.split("[output]")[0].split("[[drives]]")[0]
+    text = text.replace('escape_time = "12 ns"', f"escape_time_pb = {tau_pb:g}")
+    grid = f'[grid]\nspacing = "{spacing}"\n' if spacing else "[grid]\n"
+    text = text.replace('[grid]\nspacing = "4 ueV"\n', grid)
+    return text + (f'[[drives]]\ntype = "{kind}"\nenergy = "{energy}"\n'
+                   f'power = "{p_density * VOLUME:.6g} W"\n\n[time]\nsteady = true\n')
+
+
+def nestfsss_grid(which: str, compare_dense: bool) -> None:
+    """Every nestfsss-like case from the default start on the default grid."""
+    from fvqp.case import load_case
+    from fvqp.models.kinetics0d.driver import build_model
+
+    taus = (1.0, 10.0, 50.0) if which == "full" else (1.0, 50.0)
+    powers = (2e-3, 2e-2, 2e-1) if which == "full" else (2e-3, 2e-1)
+    worst = 0.0
+    with tempfile.TemporaryDirectory() as tmp:
+        for drive in DRIVES:
+            for tau in taus:
+                for p in powers:
+                    path = os.path.join(tmp, "case.toml")
+                    with open(path, "w") as fh:
+                        fh.write(nestfsss_case(drive, tau, p))
+                    model, _ = build_model(load_case(path))
+                    t0 = time.perf_counter()
+                    try:
+                        y, res = steady_state(model)
+                    except ConvergenceError as exc:
+                        log.info("%-17s tau_l = %4g tau_pb, P = %.0e W/m^3: FAILED (%s)",
+                                 drive, tau, p, exc)
+                        continue
+                    wall = time.perf_counter() - t0
+                    worst = max(worst, wall)
+                    st = res.start
+                    nf = st["newton_from_start"]
+                    sp = nf.get("time_split_s", {})
+                    p_in, p_esc = model.input_power(y), model.escape_power(y)
+                    log.info("%-17s tau_l = %4g tau_pb, P = %.0e W/m^3: N = %d + %d, %.2f s "
+                             "(%s, %s) Newton %d, LU %s, GMRES %s; split: estimate %.2f, "
+                             "Jacobian %.2f, Schur LU %.2f, GMRES %.2f, residuals %.2f s; "
+                             "|P_in - P_esc|/P_in = %.1e", drive, tau, p, model.grid.n,
+                             model.grid.n_ph, wall, st["guess"], st["path"], res.iterations,
+                             nf.get("factorizations", "-"), nf.get("krylov_iterations", "-"),
+                             st.get("guess_time_s", 0.0), sp.get("jacobian", 0.0),
+                             sp.get("factor", 0.0), sp.get("krylov", 0.0),
+                             sp.get("residual", 0.0), abs(p_in - p_esc) / p_in)
+                    if compare_dense:
+                        t0 = time.perf_counter()
+                        y_d, res_d = steady_state(model, linear="dense")
+                        rel = np.max(np.abs(y - y_d) / np.maximum(np.abs(y_d), 1e-12))
+                        log.info("  dense PETSc Newton (before): %.2f s, %d iterations; "
+                                 "largest per-entry difference %.1e", time.perf_counter() - t0,
+                                 res_d.iterations, rel)
+                        compare_dense = False
+    log.info("slowest nestfsss-like case: %.2f s (goal <= 5 s on an idle machine; load "
+             "average now %.1f on %d cores)", worst, os.getloadavg()[0], os.cpu_count())
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=1000, help="approximate number of QP cells")
@@ -105,15 +186,22 @@ def main() -> None:
                     help="wall-time cap per relaxation run (s)")
     ap.add_argument("--dt-local", type=float, default=1.0,
                     help="time step of the local-mu run (tau0)")
-    ap.add_argument("--part", choices=("all", "relaxation", "start"), default="all",
+    ap.add_argument("--grid", choices=("full", "corners"), default="full",
+                    help="nestfsss-like cases: all 36 or the extreme tau_l and P (16)")
+    ap.add_argument("--compare-dense", action="store_true",
+                    help="also run the dense PETSc Newton on the first nestfsss-like case")
+    ap.add_argument("--part", choices=("all", "relaxation", "start", "nestfsss"),
+                    default="all",
                     help="Newton vs relaxation, the start comparison (issue 18), or both")
     ap.add_argument("--spacing", default="2 ueV",
                     help="grid spacing of the weak-drive case (--part start)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.part in ("all", "nestfsss"):
+        nestfsss_grid(args.grid, args.compare_dense)
     if args.part in ("all", "start"):
         start_comparison(args.spacing)
-    if args.part == "start":
+    if args.part in ("start", "nestfsss"):
         return
 
     delta = bcs_gap(args.t)

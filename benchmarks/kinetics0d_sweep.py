@@ -1,0 +1,78 @@
+"""1 -> 2 rank speed-up of a kinetics0d parameter sweep (issue 18 item 3).
+
+The shipped power sweep (cases/kinetics0d_al_power_sweep.toml, five powers 1e-19 ..
+1e-17 W of 5 Delta photons on a 50 nm Al film, tau_l = 50 tau_pb) with ``--points``
+powers spread over the same decade range and the grid spacing ``--spacing``, run by
+``fvqp run`` serially and under ``mpiexec -n 2`` (one steady state per rank and round).
+Printed: wall time of each run (the whole command, start-up included), the speed-up, the
+largest relative difference of the two tables (they must be equal) and the load average
+of the machine during the runs (the speed-up is only meaningful on an idle machine: the
+goal is >= 1.7x).
+
+Run: ``python benchmarks/kinetics0d_sweep.py [--points 6] [--spacing "4 ueV"]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+CASE = ROOT / "cases" / "kinetics0d_al_power_sweep.toml"
+log = logging.getLogger("kinetics0d_sweep")
+
+
+def _env() -> dict:
+    env = dict(os.environ)
+    env.update({"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
+                "OMPI_MCA_rmaps_base_oversubscribe": "1", "OMP_NUM_THREADS": "1",
+                "OPENBLAS_NUM_THREADS": "1"})
+    return env
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--points", type=int, default=6, help="number of powers")
+    ap.add_argument("--spacing", default="4 ueV", help="grid spacing")
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    powers = np.logspace(-19, -17, args.points)
+    text = CASE.read_text().split("[output]")[0]
+    text = text.replace('spacing = "6 ueV"', f'spacing = "{args.spacing}"')
+    lines = [ln for ln in text.splitlines() if not ln.startswith("power = [")]
+    at = lines.index("[sweep]") + 1
+    lines.insert(at, "power = [" + ", ".join(f'"{p:.6g} W"' for p in powers) + "]")
+    tables, walls = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        case = Path(tmp) / "kinetics0d_sweep_bench.toml"
+        case.write_text("\n".join(lines) + "\n")
+        for nproc in (1, 2):
+            out = Path(tmp) / f"out{nproc}"
+            cmd = [sys.executable, "-m", "fvqp", "-q", "run", str(case), "--output", str(out)]
+            if nproc > 1:
+                cmd = ["mpiexec", "-n", str(nproc), *cmd]
+            load0 = os.getloadavg()[0]
+            t0 = time.perf_counter()
+            subprocess.run(cmd, check=True, env=_env(), cwd=ROOT, capture_output=True)
+            walls.append(time.perf_counter() - t0)
+            with h5py.File(out / "kinetics0d_sweep.h5") as fh:
+                tables.append(np.column_stack([fh[k][:] for k in ("n_qp", "t_star",
+                                                                  "mu_star", "eta_pb")]))
+            log.info("%d rank(s): %d points, %.2f s (load average %.1f -> %.1f on %d cores)",
+                     nproc, args.points, walls[-1], load0, os.getloadavg()[0], os.cpu_count())
+    diff = float(np.max(np.abs(tables[1] - tables[0]) / np.abs(tables[0])))
+    log.info("speed-up 1 -> 2 ranks: %.2fx (goal >= 1.7x on an idle machine); tables differ "
+             "by %.1e (relative)", walls[0] / walls[1], diff)
+
+
+if __name__ == "__main__":
+    main()
