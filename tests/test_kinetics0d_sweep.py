@@ -57,3 +57,18 @@ def test_power_sweep_two_ranks_equal_serial_and_resume(tmp_path):
     _same(_table(part), ref)
     done = json.loads((part / "summary.json").read_text())
     assert (done["units_reused"], done["units_computed"], done["ranks"]) == (2, 3, 2)
+
+
+@pytest.mark.parametrize("extra, key, fix", [
+    ('temperature = ["80 mK", "100 mK"]\n', "sweep", "exactly one list"),
+    ("drive = 3\n", "sweep.drive", "drive 3 does not exist")])
+def test_sweep_case_errors_name_key_file_and_fix(tmp_path, extra, key, fix):
+    from fvqp.case import CaseError, load_case
+
+    text = CASE.read_text().replace("[sweep]\n", "[sweep]\n" + extra)
+    path = tmp_path / "kinetics0d_bad_sweep.toml"
+    path.write_text(text)
+    with pytest.raises(CaseError) as err:
+        load_case(str(path))
+    msg = str(err.value)
+    assert f"kinetics0d_bad_sweep.toml: {key}:" in msg and fix in msg and "Fix:" in msg
