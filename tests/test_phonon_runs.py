@@ -122,6 +122,52 @@ def test_resume_equals_uninterrupted(tmp_path):
                                atol=0)
 
 
+def test_resume_extends_the_end_of_a_finished_run(tmp_path):
+    """The Si block run to 12 ns (finished, status 0), then resumed with ``end = 20 ns``
+    (`[time] end` is out of the digest: phonon's `digest_exempt`): the same energies,
+    series rows and final energy density as the run that went to 20 ns at once (1e-12;
+    the same fixed step), the 12 ns snapshot of the first leg kept; an end before the
+    checkpoint is refused with the fix (exit 2)."""
+    from fvqp.models import get_model_spec
+
+    assert "time.end" in get_model_spec("phonon").digest_exempt
+
+    def variant(end):
+        return case_variant("phonon_si_block.toml", tmp_path,
+                            **{'end = "100 ns"': f'end = "{end}"'})
+
+    run_fvqp(["run", variant("20 ns"), "--output", tmp_path / "a"])
+    run_fvqp(["run", variant("12 ns"), "--output", tmp_path / "b"])
+    s1 = json.loads((tmp_path / "b" / "summary.json").read_text())
+    assert s1["status"] == 0 and s1["steps"] == 12
+    run_fvqp(["run", variant("20 ns"), "--output", tmp_path / "b", "--resume"])
+    sa = json.loads((tmp_path / "a" / "summary.json").read_text())
+    sb = json.loads((tmp_path / "b" / "summary.json").read_text())
+    assert sb["status"] == 0 and sb["steps"] == 20
+    assert sb["t_end_s"] == pytest.approx(20e-9, rel=1e-12, abs=0)
+    for k, v in sa["energy_J"].items():
+        assert sb["energy_J"][k] == pytest.approx(v, rel=1e-12, abs=0), k
+    with open(tmp_path / "a" / "phonon_si_block_series.csv") as fh:
+        ra = list(csv.reader(fh))
+    with open(tmp_path / "b" / "phonon_si_block_series.csv") as fh:
+        rb = list(csv.reader(fh))
+    assert ra[0] == rb[0] and len(ra) == len(rb) == 22
+    for x, y in zip(ra[1:], rb[1:], strict=True):
+        np.testing.assert_allclose(np.array(y, float), np.array(x, float), rtol=1e-12,
+                                   atol=0)
+    ta, a = _last(tmp_path / "a", "phonon_si_block")
+    tb, b = _last(tmp_path / "b", "phonon_si_block")
+    assert ta[-1] == tb[-1] == pytest.approx(20e-9, rel=1e-12, abs=0)
+    assert any(t == pytest.approx(12e-9, rel=1e-12, abs=0) for t in tb)  # first leg's end
+    np.testing.assert_allclose(np.asarray(b.cell_data["phonon_energy_density"]),
+                               np.asarray(a.cell_data["phonon_energy_density"]), rtol=1e-12,
+                               atol=0)
+    back = run_fvqp(["run", variant("10 ns"), "--output", tmp_path / "b", "--resume"],
+                    check=False)
+    assert back.returncode == 2
+    assert "after [time] end = 1.000000e-08 s. Fix: give an end at or after" in back.stderr
+
+
 def test_case_errors_name_key_and_fix(tmp_path):
     """An unknown medium and a track without a direction are refused by `fvqp check`
     (exit 2) naming the key, the file and the fix."""

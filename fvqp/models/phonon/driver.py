@@ -287,12 +287,18 @@ class PhononModel(MeshModel):
 
 def march(sim: PhononSimulation, writer, out_dir: str, max_steps=None,
           resume: bool = False) -> dict:
-    """Fixed-step BE/BDF2 of all bins (highest first); snapshots every ``[output] every``
+    r"""Fixed-step BE/BDF2 of all bins (highest first); snapshots every ``[output] every``
     steps, one series row per step, ``checkpoint.h5`` every ``[output] checkpoint_every``
     steps and at the end (:class:`fvqp.models.bte.checkpoint.BinCheckpoint`: states in
     file cell order, so a run resumes on any number of ranks); ``resume`` continues from
     it (snapshots and series rows after it are rewritten), ``max_steps`` stops this
     invocation early (status 1).
+
+    ``[time] end`` is left out of the case digest (``digest_exempt``), so a resumed run
+    may extend a finished one: it continues with the checkpoint's step :math:`\Delta t`
+    to the new end (rounded up to a whole step), and gives the run that went there at
+    once; an end before the checkpoint is refused
+    (:class:`~fvqp.io.checkpoint.CheckpointError` with the fix).
 
     BDF2 is applied to :math:`E - Q(t)` (:math:`Q` the deposited amount, exact step
     integrals of the profile), so the storage receives exactly the deposit (a BE first
@@ -315,6 +321,7 @@ def march(sim: PhononSimulation, writer, out_dir: str, max_steps=None,
     if resume:
         cells, _, meta = ck.load()
         x, start = cells["x"], int(meta["step"])
+        dt, nsteps = _extended_steps(meta.get("dt", dt), start, t_end, u, out_dir)
         prev = cells["prev"] if meta["has_prev"] else None
         flows, inc, its, E0 = meta["flows"], meta["inc"], meta["its"], meta["E0"]
         src_prev = p.source_rates((start - 1) * dt, start * dt) if start else None
@@ -345,8 +352,8 @@ def march(sim: PhononSimulation, writer, out_dir: str, max_steps=None,
 
     def save(step):
         ck.save({"x": x, "prev": x if prev is None else prev}, {},
-                {"step": step, "has_prev": prev is not None, "flows": flows, "inc": inc,
-                 "its": its, "E0": E0})
+                {"step": step, "dt": dt, "has_prev": prev is not None, "flows": flows,
+                 "inc": inc, "its": its, "E0": E0})
 
     if not resume:
         writer.write(0.0, sim.fields(x, names))
@@ -401,6 +408,26 @@ def march(sim: PhononSimulation, writer, out_dir: str, max_steps=None,
             "E_phonon_J": E1 * eu, "energy_J": {"initial": E0 * eu, "final": E1 * eu,
                                                  **named},
             "energy_imbalance_J": (E1 - E0 + sum(flows.values())) * eu}
+
+
+def _extended_steps(dt: float, start: int, t_end: float, u, out_dir: str):
+    """The step and step count of a resumed run: the checkpoint's step ``dt`` (the
+    fixed step of the run that wrote it) to ``t_end``, rounded up to a whole step."""
+    from ...io.checkpoint import CheckpointError
+
+    t_ck = start * dt
+    if t_end < t_ck * (1 - 1e-12):
+        raise CheckpointError(
+            f"the checkpoint in {out_dir} is at t = {u.to_si(t_ck, 'time'):.6e} s, after "
+            f"[time] end = {u.to_si(t_end, 'time'):.6e} s. Fix: give an end at or after "
+            "the checkpoint's time (a resumed run can only extend the end), or run anew "
+            "with --overwrite.")
+    nsteps = start + max(0, int(math.ceil((t_end - t_ck) / dt - 1e-9)))
+    if abs(nsteps * dt - t_end) > 1e-9 * dt:
+        log.info("resumed run: [time] end %.6e s rounded up to %.6e s (whole steps of "
+                 "the checkpoint's %.6e s)", u.to_si(t_end, "time"),
+                 u.to_si(nsteps * dt, "time"), u.to_si(dt, "time"))
+    return dt, max(nsteps, 1)
 
 
 def run(case, output_dir: str | None = None, resume: bool = False,
