@@ -291,8 +291,7 @@ class EnergyGrid(UniformEnergyGrid):
     @cached_property
     def _dos_pair(self) -> tuple[np.ndarray, np.ndarray]:
         x = self.x_edges  # E - Delta at the cell edges, exact multiples of h/2
-        rho, ados = dos_cell_integrals(x[:-1], np.diff(x), self.delta, self.gamma)
-        return rho / self.h, ados / self.h
+        return dos_cell_integrals(x[:-1], np.diff(x), self.delta, self.gamma, per=self.h)
 
     @property
     def dos(self) -> np.ndarray:

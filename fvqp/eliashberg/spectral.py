@@ -77,8 +77,7 @@ def cell_averages(
     a = np.asarray(a, dtype=float)
     width = np.asarray(b, dtype=float) - a
     delta = np.asarray(delta, dtype=complex)
-    rho, ados = dos_cell_integrals(a - delta, width, delta)
-    return rho / width, ados / width
+    return dos_cell_integrals(a - delta, width, delta, per=width)
 
 
 def cell_first_moments(

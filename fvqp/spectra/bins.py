@@ -105,9 +105,9 @@ def cell_spectra(grid: BinGrid, delta: np.ndarray
     lo = np.maximum(a, d)
     has = (b - d) > 1e-9 * grid.h  # a sliver of a bin (round-off) counts as empty
     width = np.where(has, b - lo, 0.0)
-    rho, ados = dos_cell_integrals(lo - d, width, d)
+    rho, ados = dos_cell_integrals(lo - d, width, d, per=grid.h)
     dl = np.where(d <= a, 1.0, width / grid.h)  # exactly 1 on bins fully above the gap
-    return rho / grid.h, ados / grid.h, dl
+    return rho, ados, dl
 
 
 def bin_weights(grid: BinGrid, delta: np.ndarray, derivative: bool = False

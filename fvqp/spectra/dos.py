@@ -223,7 +223,8 @@ def retarded_root(x: ArrayLike, delta: ArrayLike) -> NDArray[np.complex128]:
 
 
 def dos_cell_integrals(x_lo: ArrayLike, width: ArrayLike, delta: ArrayLike,
-                       gamma: float = 0.0) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+                       gamma: float = 0.0, per: ArrayLike = 1.0
+                       ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     r"""Exact :math:`\int\rho\,dE` and :math:`\int\varphi\,dE` over cells
     :math:`[\Delta + x, \Delta + x + w]` (the one copy of the cell averages of the DOS).
 
@@ -258,12 +259,14 @@ def dos_cell_integrals(x_lo: ArrayLike, width: ArrayLike, delta: ArrayLike,
         metal (:math:`\rho = 1`, :math:`\varphi = 0`).
     gamma : float
         Dynes broadening :math:`\Gamma \ge 0`.
+    per : array_like
+        Divide the integrals by this (the width for cell averages, the grid spacing for
+        "states per ``h``").
 
     Returns
     -------
     rho, ados : ndarray
-        :math:`\int_{cell}\rho\,dE` and :math:`\int_{cell}\varphi\,dE` (divide by the width
-        for the averages).
+        :math:`\int_{cell}\rho\,dE` and :math:`\int_{cell}\varphi\,dE`, over ``per``.
 
     Examples
     --------
@@ -280,17 +283,18 @@ def dos_cell_integrals(x_lo: ArrayLike, width: ArrayLike, delta: ArrayLike,
             x0 = np.asarray(x_lo, dtype=complex) + 1j * gamma
             x1 = x0 + w
             s0, s1 = retarded_root(x0, d), retarded_root(x1, d)
-            den = s0 + s1
-            q = np.where(den != 0, w * (2.0 * d + x0 + x1) / den, 0.0)
-            u = (w + q) / (d + x0 + s0)
+            z0, den = d + x0, s0 + s1
+            q = np.where(den != 0, w * (d + x1 + z0) / den, 0.0) / per
+            u = (w + per * q) / (z0 + s0)
             log1p = 0.5 * np.log1p(2.0 * u.real + np.abs(u) ** 2) \
                 + 1j * np.arctan2(u.imag, 1.0 + u.real)
-            ados = np.where((d != 0) & (w > 0), (d * log1p).real, 0.0)
+            ados = np.where((d != 0) & (w > 0), (d / per * log1p).real, 0.0)
             return q.real, ados
         x0 = np.asarray(x_lo, dtype=float)
         x1 = x0 + w
         s0, s1 = np.sqrt(x0 * (x0 + 2.0 * d)), np.sqrt(x1 * (x1 + 2.0 * d))
-        den = s0 + s1
-        rho = np.where(den > 0, w * (2.0 * d + x0 + x1) / den, 0.0)
-        ados = np.where((d > 0) & (w > 0), d * np.log1p((w + rho) / (d + x0 + s0)), 0.0)
+        z0, den = d + x0, s0 + s1
+        rho = np.where(den > 0, w * (d + x1 + z0) / den / per, 0.0)
+        ados = np.where((d > 0) & (w > 0), d / per * np.log1p((w + per * rho) / (z0 + s0)),
+                        0.0)
         return rho, ados
