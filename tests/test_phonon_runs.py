@@ -61,6 +61,15 @@ def test_si_block_case_runs(tmp_path):
     vol = mesh.compute_cell_sizes()["Volume"]   # m^3 (points written in m)
     u = np.asarray(mesh.cell_data["phonon_energy_density"])
     assert float(u @ vol) == pytest.approx(s["E_phonon_J"], rel=1e-10, abs=0)
+    # the energy flux (W/m^2): the spot is on the block's mid-plane y = 100 um, so q_y is
+    # odd about it and its volume integral vanishes (mirror-symmetric mesh and ordinates)
+    # (measured 6e-12); the net flow is down to the holder (integral of q_z < 0, 99.9 % of
+    # |q_z|) and towards +x: from the spot at x = 60 um into the larger part of the
+    # 200 um block (measured int q_x dV = 0.84 int |q_x| dV)
+    q = {a: np.asarray(mesh.cell_data[f"phonon_energy_flux_{a}"]) for a in "xyz"}
+    assert abs(float(q["y"] @ vol)) < 1e-8 * float(np.abs(q["y"]) @ vol)
+    assert float(q["z"] @ vol) < -0.99 * float(np.abs(q["z"]) @ vol)
+    assert float(q["x"] @ vol) > 0.5 * float(np.abs(q["x"]) @ vol)
 
 
 @pytest.mark.mpi
