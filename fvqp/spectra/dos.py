@@ -162,24 +162,11 @@ def _check_edges(edges: ArrayLike) -> NDArray[np.float64]:
 
 
 def bcs_dos_cell_integral(edges: ArrayLike, delta: float) -> NDArray[np.float64]:
-    r"""Exact integral :math:`\int_{E_i}^{E_{i+1}} \rho(E)\,dE` over each cell.
-
-    :math:`\rho` is even, so a cell is the sum of its parts on :math:`E > 0` and (mirrored)
-    on :math:`E < 0`; each part is :func:`dos_cell_integrals` over its overlap with
-    :math:`[\Delta, \infty)` (no cancellation, also for narrow cells far above the gap).
-
-    Parameters
-    ----------
-    edges : array_like, shape (n+1,)
-        Strictly increasing cell edges (may be negative; :math:`\rho` is even).
-    delta : float
-        Gap :math:`\Delta \ge 0`.
-
-    Returns
-    -------
-    ndarray, shape (n,)
-        Number of states per cell in units of :math:`N_0` (per spin and branch).
-    """
+    r"""Exact :math:`\int_{E_i}^{E_{i+1}} \rho(E)\,dE` (states per cell, units of
+    :math:`N_0`) over strictly increasing ``edges`` (shape (n+1,), may be negative) at a
+    gap :math:`\Delta \ge 0`: :math:`\rho` is even, so a cell is the sum of its parts on
+    :math:`E > 0` and (mirrored) :math:`E < 0`, each :func:`dos_cell_integrals` over its
+    overlap with :math:`[\Delta, \infty)` (no cancellation, also far above the gap)."""
     e = _check_edges(edges)
     d = abs(float(delta))
 
@@ -241,8 +228,8 @@ def dos_cell_integrals(x_lo: ArrayLike, width: ArrayLike, delta: ArrayLike,
         \int_{cell}\varphi = \operatorname{Re}\Big[\Delta\,
         \operatorname{log1p}\frac{w + q}{z_0 + s_0}\Big],
 
-    :math:`z_0 + z_1 = 2\Delta + x_0 + x_1` (gap-relative ends: the cell next to the gap
-    keeps full relative accuracy). For a complex argument,
+    :math:`z_k = \Delta + x_k` (gap-relative ends: the cell next to the gap keeps full
+    relative accuracy). For a complex argument,
     :math:`\operatorname{log1p}u = \tfrac12\operatorname{log1p}(2\operatorname{Re}u +
     |u|^2) + i\arg(1 + u)`. A real gap without broadening runs in real arithmetic.
 
