@@ -7,10 +7,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tomllib
 
 import numpy as np
 import pytest
-import tomllib
 
 from conftest import CASES, ROOT
 

@@ -3,9 +3,10 @@ and pyvista show names, not ids), shown by `fvqp info`."""
 
 from __future__ import annotations
 
+import tomllib
+
 import numpy as np
 import pytest
-import tomllib
 
 from conftest import case_variant, run_fvqp
 from fvqp.mesh import read_mesh

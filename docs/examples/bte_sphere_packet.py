@@ -9,9 +9,8 @@
 # %%
 import os
 import tempfile
-from pathlib import Path
-
 import tomllib
+from pathlib import Path
 
 import fvqp
 import fvqp.api as fa

@@ -11,10 +11,10 @@
 # %%
 import os
 import tempfile
+import tomllib
 from pathlib import Path
 
 import numpy as np
-import tomllib
 
 import fvqp
 import fvqp.api as fa

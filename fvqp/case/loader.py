@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
-
 import tomllib
+from dataclasses import dataclass
 
 from ..models import get_model_spec, model_names
 from .schema import Errors, Field, ListOf, Section, TableOf, Variant, validate

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import sys
+import tomllib
 from collections.abc import Mapping
 from functools import lru_cache
 from importlib import resources
@@ -46,11 +46,6 @@ from types import MappingProxyType
 from typing import Any
 
 from ..units import E_CHARGE, K_B  # the one copy of the physical constants
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 __all__ = [
     "CASE_OVERRIDE",

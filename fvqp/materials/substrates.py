@@ -34,18 +34,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import sys
+import tomllib
 from collections.abc import Mapping
 from functools import lru_cache
 from importlib import resources
 from types import MappingProxyType
 
 from ..units import HBAR
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 __all__ = ["PhononMedium", "UnknownMediumError", "get_medium", "list_media"]
 
