@@ -32,6 +32,18 @@ same run at 3 mesh sizes: CPU time per step (robust on a shared machine), its sp
 (residual, Jacobian actions, preconditioner build and application), Newton and Krylov
 counts, builds, peak memory per rank and per cell, and the marginal memory per cell.
 ``python benchmarks/transport_absorber3d.py paths`` (or ``target``) runs only that part.
+Measured 2026-11-22 while other jobs loaded the 2 cores (load 6-31; CPU seconds per step
+of the run's process, so the load inflates them less than wall times):
+
+* coarse (520 cells): old 1.97, new 0.63 CPU s/step (3.1x), peak 630 -> 271 MB;
+  3 320 cells: old 9.28, new 2.68 (3.5x; split new: residual 0.24, actions 0.82, PC
+  build 0.34, PC apply 0.67), peak 1382 -> 908 MB; marginal memory 275 -> 233 KB per
+  cell; same Newton (12) and Krylov (48) counts, final energies equal to 3e-13;
+* target, 53 120 cells, new path serial: 70.9 CPU s per step (setup included; split:
+  residual 6.2, 89 actions 26.9, 1 PC build 6.3, 89 PC applications with the ILU
+  factorisation 20.7), 12 Newton / 77 Krylov iterations as today, peak 13.2 GB (254 KB
+  per cell; today 15.9 GB, 300 KB). Wall time under that load: 328 s per step -- not
+  comparable with today's 118 s (idle machine).
 """
 
 from __future__ import annotations
