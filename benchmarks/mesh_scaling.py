@@ -28,6 +28,15 @@ Usage::
 ``--size coarse`` (default) uses the meshes the cases ship with (transport/heat:
 ``absorber3d_coarse``, bte: ``bte_film_fine``, phonon: ``substrate_block``); ``--size fine``
 the absorber's fine mesh for transport and heat (minutes per run on 2 cores).
+Measured 2026-11-22 (2 cores shared with other jobs, load 12-30: the times are not
+timings; Krylov per Newton at P = 1, 2, 4, 8): transport coarse (520 cells x 24 bins)
+6.2, 24.7, 25.7, 25.7 (one subdomain -> several: a jump, then flat within 4 %); transport
+fine (11 680 cells, 1 step) 5.0, 5.0, 21.0, 17.0, 1 -> 2 ranks 1.95x, 793 -> 609 -> 428
+-> 300 MB per rank; heat coarse 5.1, 13.1, 16.5, 22.8; heat fine (11 680 cells) 5.8,
+10.5, 44.9, 47.5; bte (bte_film_fine, 310 cells x 26 bins x 8 ordinates) 3.0, 9.0, 10.2,
+12.0 with Newton 3, 5, 5, 6 (global coarse space only from 2 ranks); phonon
+(substrate_block, 512 cells, linear: Krylov per step) 58, 65, 66, 74.
+
 ``--keep DIR`` keeps the cases and outputs, ``--keep DIR --tables`` prints the tables of
 those runs again. Environment: FVQP_BENCH_STEPS overrides the steps of every model.
 """
