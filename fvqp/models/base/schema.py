@@ -142,3 +142,15 @@ def check_pulse_or_power(data: dict, err, duration: str = "0.1 ns",
         if s.get("position") is not None and s.get("radius") is None:
             err.add(f"sources[{i}].radius", "a source with a position needs a radius.",
                     f'add radius = "{radius}".')
+
+
+def named_boundaries(geo, active) -> list[str]:
+    """``required_boundaries`` of the discrete-ordinates models: every named boundary group
+    needs a condition; faces in no group (``unlabelled``) take the ``[interfaces] wall``."""
+    return [n for n in geo.boundary_names if n != "unlabelled"]
+
+
+def unlabelled_boundary(geo, active) -> list[str]:
+    """``optional_boundaries`` of the same models: a case may give ``unlabelled`` faces a
+    condition of their own instead of the wall."""
+    return ["unlabelled"] if "unlabelled" in geo.boundary_names else []

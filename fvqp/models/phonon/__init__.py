@@ -16,7 +16,13 @@ from __future__ import annotations
 
 from ...case.schema import Field, Section
 from ...units import E_CHARGE
-from ..base.schema import PLACEMENT, POWER_TIMING, PULSE_TIMING
+from ..base.schema import (
+    PLACEMENT,
+    POWER_TIMING,
+    PULSE_TIMING,
+    named_boundaries,
+    unlabelled_boundary,
+)
 from ..spec import ModelSpec
 
 _REGION = Section({
@@ -117,14 +123,6 @@ _SECTIONS = {
 FIELDS = ("phonon_energy_density", "phonon_number_density", "phonon_energy_flux", "region")
 
 
-def _required_boundaries(geo, active) -> list[str]:
-    return [n for n in geo.boundary_names if n != "unlabelled"]
-
-
-def _optional_boundaries(geo, active) -> list[str]:
-    return ["unlabelled"] if "unlabelled" in geo.boundary_names else []
-
-
 def _check(data, err) -> None:
     from ...materials import UnknownMediumError, get_medium
     from ..base.schema import check_pulse_or_power
@@ -155,10 +153,10 @@ def _check(data, err) -> None:
 
 SPEC = ModelSpec(
     name="phonon", region_schema=_REGION, boundary_types=_BOUNDARIES, initial_schema=_INITIAL,
-    source_types=_SOURCES, fields=FIELDS, required_boundaries=_required_boundaries,
+    source_types=_SOURCES, fields=FIELDS, required_boundaries=named_boundaries,
     atol_dimension="dimensionless", atol_default=1e-11,
     dimension_keys={2: ("thickness",)}, dimension_doc={"thickness": 'e.g. "100 nm"'},
-    check=_check, sections=_SECTIONS, optional_boundaries=_optional_boundaries,
+    check=_check, sections=_SECTIONS, optional_boundaries=unlabelled_boundary,
     digest_exempt=("time.end",),  # `fvqp run --resume` may extend a run (driver.march)
 )
 
