@@ -330,18 +330,20 @@ class BTEModel(MeshModel):
 
 
 def _bin_grid(gap: float, media, h: float, e_max: float, w_max) -> BinGrid:
-    """The common bin grid: first edge at the lowest gap; with a normal-metal region
-    (gap 0) the spacing of the lowest superconducting gap and the first edge at one
-    spacing (:math:`j_0 = 1`: the normal metal's states from :math:`h` up; the bin
-    :math:`[0, h]` of the Fermi level is left out)."""
+    r"""The common bin grid: first edge at the lowest gap; with a normal-metal region
+    (gap 0) the spacing of the lowest superconducting gap and the first edge at the
+    Fermi level (:math:`j_0 = 0`, nodes :math:`(i + 1/2)h`, pair offset :math:`m = 0`):
+    the normal metal's relaxation reaches final states down to the Fermi level, where
+    the :math:`\Omega^2` weight of the rate is largest (with :math:`j_0 = 1` the
+    normal-state rate of a QP at 7 spacings was 36 % low)."""
     if gap > 0:
         return BinGrid.build(gap, h, e_max, omega_max=w_max)
     sc = np.asarray(media.gap)[np.asarray(media.gap) > 0] if media is not None else []
     if len(sc):
         h = BinGrid.build(float(np.min(sc)), h, e_max).h
-    n = max(2, int(math.ceil((e_max - h) / h - 1e-9)))
+    n = max(2, int(math.ceil(e_max / h - 1e-9)))
     w = e_max if w_max is None else w_max
-    return BinGrid(h=h, j0=1, n=n, n_ph=max(1, int(math.ceil(w / h - 1e-9))))
+    return BinGrid(h=h, j0=0, n=n, n_ph=max(1, int(math.ceil(w / h - 1e-9))))
 
 
 def _region_material(reg):
