@@ -61,7 +61,8 @@ def test_an_energy_must_say_which_energy_it_is():
     assert check_schema(Section(SPECTRAL_SOURCE)) == []
 
 
-@pytest.mark.parametrize("model", ["heat", "kinetics0d", "bte_sphere", "stochastic", "phonon"])
+@pytest.mark.parametrize("model", ["heat", "kinetics0d", "bte_sphere", "stochastic", "phonon",
+                                   "transport"])
 def test_the_migrated_models_schemas_convert(model):
     assert check_schema(generic_schema(get_model_spec(model))) == []
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from ...case.schema import Field, Section
 from ..base.schema import SPECTRAL_SOURCE as _SPECTRUM
-from ..base.schema import check_pulse_or_power
+from ..base.schema import check_pulse_or_power, material_overrides
 from ..spec import ModelSpec
 
 _REGION = Section({
@@ -25,12 +25,12 @@ _REGION = Section({
                        positive=True),
     "cross_section": Field("quantity", "wire cross-section (1D meshes)", dimension="area",
                            positive=True),
-    "Tc": Field("quantity", "override the material's critical temperature",
-                dimension="temperature", positive=True),
+    # the material constants a case may set per region (SI; fvqp.models.base.schema):
+    # Tc (gap, Tc ratio of the collision prefactors) and the normal-state diffusion
+    # constant (default: the material's, else from its resistivity)
+    **material_overrides("Tc", "diffusion_constant"),
     "gap": Field("quantity", "fixed gap (default: BCS Delta(T_bath) of the material)",
-                 dimension="energy", positive=True),
-    "diffusion_constant": Field("quantity", "normal-state diffusion constant (default: "
-                                "the material's)", dimension="diffusivity", positive=True),
+                 dimension="energy", positive=True, internal="energy"),
     "escape_time": Field("quantity", "phonon escape time to the substrate (default: the "
                          "material's escape time per thickness times the thickness in 2D; "
                          "no escape otherwise)", dimension="time", positive=True),
@@ -70,13 +70,13 @@ _INITIAL = Section({
 _SECTIONS = {
     "energy": Section({
         "spacing": Field("quantity", "energy bin width (default: kT_bath / 4)",
-                         dimension="energy", positive=True),
+                         dimension="energy", positive=True, internal="energy"),
         "e_max": Field("quantity", "upper edge of the QP grid (default: largest gap + "
                        "max(12 kT_bath, source energies + 3 widths))", dimension="energy",
-                       positive=True),
+                       positive=True, internal="energy"),
         "e_min": Field("quantity", "lower edge of the QP grid (default: the smallest gap; "
                        "0.8 of it with a self-consistent gap)", dimension="energy",
-                       positive=True),
+                       positive=True, internal="energy"),
     }),
     "gap": Section({
         "self_consistent": Field("bool", "local gap from the local f (gap equation)",
@@ -106,7 +106,8 @@ _SECTIONS = {
     "slices": Section({
         "energies": Field("list", "energies of the f(E) slices written as fields "
                           "f_slice_<k>", item=Field("quantity", dimension="energy",
-                                                    positive=True), default=[]),
+                                                    positive=True, internal="energy"),
+                          default=[]),
     }),
 }
 

@@ -2,16 +2,19 @@ r"""The transport model's physics on the run template (:class:`fvqp.models.base.
 how a case becomes a :class:`TransportProblem`, its Jacobian configuration, output fields,
 steady and transient runs.
 
-All SI -> internal conversions of the model happen here (:mod:`fvqp.units`): energies in
+The driver receives the case in internal units (:class:`fvqp.case.InternalCase`, built
+once by the run template in the units of :func:`transport_units`): energies in
 :math:`k_BT_{c,ref}`, times in :math:`\tau_{0,ref}`, lengths in µm, particle numbers in
-:math:`N_{0,ref}k_BT_{c,ref}\,\mu m^3`. Per region (material ``m``, ratio
-:math:`r = T_{c,m}/T_{c,ref}`):
+:math:`N_{0,ref}k_BT_{c,ref}\,\mu m^3`; only the material constants (SI, with the case's
+per-region overrides, :func:`fvqp.models.base.schema.case_material`) are scaled here.
+Per region (material ``m``, ratio :math:`r = T_{c,m}/T_{c,ref}`):
 
 * QP collision prefactor :math:`(\tau_{0,ref}/\tau_{0,m})\,r^{-3}`, phonon prefactor
   :math:`c_{ph} = \tau_{0,ref}/(\pi\Delta_{0,m}\tau^\phi_{0,m})` (:math:`\Delta_{0,m}` in
   reference units), state weight :math:`4N_{0,m}/N_{0,ref}`;
-* tunnel rate per state :math:`2\tau_{0,ref}/(e^2R_TN_{0,ref}L^3)` shared among the faces
-  of the junction in proportion to their area (kinetics0d's :math:`\Gamma_T` per volume).
+* tunnel rate per state :math:`2\tau_{0,ref}/(e^2R_TN_{0,ref}L^3)`, i.e. :math:`2/R_T` with
+  the internal resistance (``UnitSystem.scales["resistance"]``), shared among the faces of
+  the junction in proportion to their area (kinetics0d's :math:`\Gamma_T` per volume).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import time
 import numpy as np
 
 from ...collisions.grid import bcs_gap
-from ...materials import get_material
+from ...materials import Material, get_material
 from ...mesh import build_geometry, case_sources, read_mesh
 from ...parallel import Distribution
 from ...solvers import BDFIntegrator, JacobianConfig, SteadySolver
@@ -33,6 +36,7 @@ from ...spectra import fermi
 from ...spectra.bins import BinGrid
 from ...units import E_CHARGE, UnitSystem
 from ..base import MeshModel, OutputField, bdf_options, run_checkpointed, to_output
+from ..base.schema import case_material
 from .lagged import LAG_DEFAULTS, LaggedPreconditioner
 from .problem import Boundary, RegionParams, SpectralSource, TransportProblem
 from .schur import SchurPreconditioner
@@ -77,33 +81,64 @@ OUTPUTS = {"qp_density": OutputField("number_density", "1/um^3"),
            "gap": OutputField("energy", "ueV"), "T_eff": OutputField("temperature", "K"),
            "region": OutputField("dimensionless", "1")}
 
-__all__ = ["TransportModel", "TransportSimulation", "run"]
+__all__ = ["TransportModel", "TransportSimulation", "run", "transport_units"]
 
 
-def region_params(mat, reg: dict, u: UnitSystem, t_bath_si: float, dim: int
+def transport_units(data) -> UnitSystem:
+    """The unit system of a transport case (SI ``case.data``): of ``[units]
+    reference_material``, else of the material of the first simulated region that is not
+    a trap (a trap may be a normal metal, or have no material at all)."""
+    regions = data["regions"]
+    active = [n for n, r in regions.items() if r.get("active", True)]
+    sc_regions = [n for n in active if not regions[n].get("trap")]
+    ref = data["units"].get("reference_material") or regions[sc_regions[0]]["material"]
+    return UnitSystem.from_material(get_material(ref))
+
+
+def region_material(reg, ref: str) -> Material:
+    """The material of a region with the case's overrides (``Tc``,
+    ``diffusion_constant``); a trap without ``material`` takes the reference material."""
+    return case_material(reg if reg.get("material") else {**reg, "material": ref})
+
+
+def region_params(mat: Material, reg, u: UnitSystem, t_bath_si: float, dim: int
                   ) -> RegionParams:
-    """Internal-unit parameters of one region (module docstring)."""
+    """Internal-unit parameters of one region (module docstring).
+
+    Parameters
+    ----------
+    mat : fvqp.materials.Material
+        The region's material (SI constants, the case's overrides applied).
+    reg : Mapping
+        The region's table of the internal case (``gap``, ``escape_time``, ``thickness``,
+        ``phonon_diffusion_constant`` in internal units).
+    u : fvqp.units.UnitSystem
+    t_bath_si : float
+        Bath temperature [K] (the reduced temperature :math:`T/T_{c,m}` of the BCS gap).
+    dim : int
+        Mesh dimension (2: the escape time per thickness applies).
+    """
+    s = u.scales
     rT = mat.Tc / u.Tc
-    D = reg.get("diffusion_constant") or mat.diffusion_constant
+    D = mat.diffusion_constant
     if D is None and mat.resistivity:
         D = mat.diffusion_from_resistivity(mat.resistivity)
     weight = 4.0 * mat.N0 / u.N0
-    d_ph = u.to_internal(reg.get("phonon_diffusion_constant") or 0.0, "diffusivity")
+    d_ph = reg.get("phonon_diffusion_constant") or 0.0
     if reg.get("trap"):
-        return RegionParams(weight=weight, diffusion=u.to_internal(D or 0.0, "diffusivity"),
+        return RegionParams(weight=weight, diffusion=(D or 0.0) / s["diffusivity"],
                             delta0=0.0, gap=0.0, trap=True, phonon_diffusion=d_ph)
     delta0 = mat.gap_ratio * rT
-    gap = (u.to_internal(reg["gap"], "energy") if reg.get("gap")
-           else bcs_gap(t_bath_si / mat.Tc, mat.gap_ratio) * rT)
+    gap = reg["gap"] if reg.get("gap") else bcs_gap(t_bath_si / mat.Tc, mat.gap_ratio) * rT
     if reg.get("escape_time"):
-        tau_esc = u.to_internal(reg["escape_time"], "time")
+        tau_esc = reg["escape_time"]
     elif dim == 2 and mat.tau_esc_per_thickness and reg.get("thickness"):
-        tau_esc = u.to_internal(mat.tau_esc_per_thickness * reg["thickness"], "time")
+        tau_esc = mat.tau_esc_per_thickness * s["length"] / s["time"] * reg["thickness"]
     else:
         tau_esc = math.inf
     return RegionParams(qp_scale=(u.tau0 / mat.tau0) / rT**3,
                         c_ph=u.tau0 / (math.pi * delta0 * mat.tau0_phi), weight=weight,
-                        diffusion=u.to_internal(D, "diffusivity"), delta0=delta0, gap=gap,
+                        diffusion=D / s["diffusivity"], delta0=delta0, gap=gap,
                         tau_esc=tau_esc, phonon_diffusion=d_ph)
 
 
@@ -118,33 +153,46 @@ def _trap_phonon_density(params: list) -> None:
 
 
 class TransportSimulation:
-    """The transport model of one case, assembled on every rank."""
+    """The transport model of one case, assembled on every rank.
+
+    Parameters
+    ----------
+    case : fvqp.case.InternalCase or fvqp.case.Case
+        The case in the internal units of :func:`transport_units` (built once by the run
+        template); an SI case (scripts, tests) is converted here the same way.
+    comm : petsc4py communicator, optional
+    """
 
     def __init__(self, case, comm=None):
-        self.case, d = case, case.data
+        if not hasattr(case, "values"):  # an SI case: convert it once
+            case = case.internal(transport_units(case.data))
+        self.case, d = case, case.values
+        self.units = u = case.units
         regions = d["regions"]
         active = [n for n, r in regions.items() if r.get("active", True)]
         sc_regions = [n for n in active if not regions[n].get("trap")]
         ref = d["units"].get("reference_material") or regions[sc_regions[0]]["material"]
-        self.units = u = UnitSystem.from_material(get_material(ref))
         raw = read_mesh(case.mesh_path).subset(active)
-        t_bath_si = d["bath"]["temperature"]
-        self.T_bath = u.to_internal(t_bath_si, "temperature")
+        self.T_bath = d["bath"]["temperature"]
         widths = np.ones(len(raw.region_names))
         params = [None] * len(raw.region_names)
+        #: region name -> Material (with the case's overrides; recorded in summary.json)
+        self.region_materials = {}
         for ri, name in enumerate(raw.region_names):
             reg = regions[name]
-            kind = {1: ("cross_section", "area"), 2: ("thickness", "length")}.get(raw.dim)
-            if kind:
-                widths[ri] = u.to_internal(reg[kind[0]], kind[1])
-            mat_name = reg.get("material") or ref
-            over = {"Tc": reg["Tc"]} if reg.get("Tc") else {}
-            params[ri] = region_params(get_material(mat_name, **over), reg, u, t_bath_si,
+            width = {1: "cross_section", 2: "thickness"}.get(raw.dim)
+            if width:
+                widths[ri] = reg[width]
+            mat = region_material(reg, ref)
+            if reg.get("material"):
+                self.region_materials[name] = mat
+            # the BCS gap's reduced temperature T/Tc_m with the material's SI Tc
+            params[ri] = region_params(mat, reg, u, case.case.data["bath"]["temperature"],
                                        raw.dim)
         _trap_phonon_density(params)
         self.params = params
-        self.geometry = build_geometry(raw, scale=d["mesh"]["scale"] / u.length,
-                                       widths=widths, strict=False)
+        self.geometry = build_geometry(raw, scale=d["mesh"]["scale"], widths=widths,
+                                       strict=False)
         self.dist = Distribution(self.geometry, comm)
         self.self_consistent = d["gap"]["self_consistent"]
         self.grid = self._grid(params)
@@ -172,8 +220,7 @@ class TransportSimulation:
         self.jacobian = JacobianConfig(
             "matrix_free" if self.problem.matrix_free else "assembled",
             self.problem.block_size, pc)
-        t0 = d["initial"].get("temperature")
-        self.x0 = self.problem.equilibrium(u.to_internal(t0, "temperature") if t0 else None)
+        self.x0 = self.problem.equilibrium(d["initial"].get("temperature") or None)
         if self.self_consistent:
             self.problem.update_gap(self.local(self.x0))
 
@@ -187,25 +234,24 @@ class TransportSimulation:
 
     # ---- set-up pieces ------------------------------------------------------------------
     def _grid(self, params) -> BinGrid:
-        d, u = self.case.data, self.units
+        d = self.case.values
         e = d["energy"]
         gaps = [p.gap for p in params if not p.trap]
-        e_min = (u.to_internal(e["e_min"], "energy") if e.get("e_min")
-                 else min(gaps) * (0.8 if self.self_consistent else 1.0))
-        h = u.to_internal(e["spacing"], "energy") if e.get("spacing") else self.T_bath / 4
+        e_min = e.get("e_min") or min(gaps) * (0.8 if self.self_consistent else 1.0)
+        h = e.get("spacing") or self.T_bath / 4
         top, w_top = 12 * self.T_bath, 0.0
         for s in d.get("sources") or []:
-            hi = u.to_internal(s["energy"] + 3 * s["width"], "energy")
+            hi = s["energy"] + 3 * s["width"]
             top = max(top, hi) if s["type"] == "quasiparticle" else top
             w_top = max(w_top, hi) if s["type"] == "phonon" else w_top
-        e_max = u.to_internal(e["e_max"], "energy") if e.get("e_max") else max(gaps) + top
+        e_max = e.get("e_max") or max(gaps) + top
         # phonons up to the pair energy of a QP at the top with one at the lowest gap
         # edge (with omega_max = e_max, a default grid e_max = gap + 12 kT < 2 gap had no
         # pair phonon at all: no recombination) and up to the injected phonon spectra
         return BinGrid.build(e_min, h, e_max, omega_max=max(e_max + min(gaps), w_top))
 
     def _jacobian_mode(self) -> str:
-        mode = self.case.data["numerics"]["jacobian"]
+        mode = self.case.values["numerics"]["jacobian"]
         if mode != "auto":
             return mode
         g = self.grid
@@ -214,18 +260,16 @@ class TransportSimulation:
             return "assembled"
         # measured: steady, transport-dominated (film trap) matrix-free 40 s vs schur 68 s;
         # transient burst (coarse absorber, 64 bins) schur 8.6 s vs matrix-free 435 s
-        return "matrix_free" if self.case.data["time"]["steady"] else "schur"
+        return "matrix_free" if self.case.values["time"]["steady"] else "schur"
 
     def _boundaries(self) -> dict:
-        d, u = self.case.data, self.units
+        d = self.case.values
         out = {}
         for name, bc in (d.get("boundaries") or {}).items():
             if bc["type"] == "tunnel":
-                rate = 2 * u.tau0 / (E_CHARGE**2 * bc["resistance"] * u.N0 * u.length**3)
-                t_n = bc.get("temperature") or d["bath"]["temperature"]
-                out[name] = Boundary("tunnel", rate=rate, bias=u.to_internal(bc["bias"],
-                                                                             "voltage"),
-                                     temperature=u.to_internal(t_n, "temperature"))
+                # 2 tau0 / (e^2 R_T N0 L^3) with R_T in UnitSystem.scales["resistance"]
+                out[name] = Boundary("tunnel", rate=2.0 / bc["resistance"], bias=bc["bias"],
+                                     temperature=bc.get("temperature") or self.T_bath)
             else:
                 out[name] = Boundary(bc["type"])
         for name in self.geometry.boundary_names:
@@ -233,10 +277,9 @@ class TransportSimulation:
         return out
 
     def _sources(self) -> list[SpectralSource]:
-        u = self.units
-        return [SpectralSource(s["type"], w, prof, u.to_internal(s["energy"], "energy"),
-                               u.to_internal(s["width"], "energy"))
-                for s, w, prof in case_sources(self.dist, self.geometry, u, self.case.data)]
+        return [SpectralSource(s["type"], w, prof, s["energy"], s["width"])
+                for s, w, prof in case_sources(self.dist, self.geometry, self.units,
+                                               self.case.values, internal=True)]
 
     # ---- observables ----------------------------------------------------------------------
     def cell_observables(self, x_owned: np.ndarray) -> dict:
@@ -282,8 +325,7 @@ class TransportSimulation:
                               for k in range(len(self.slice_energies()))}}
 
     def slice_energies(self) -> list[float]:
-        return [self.units.to_internal(e, "energy")
-                for e in self.case.data["slices"]["energies"]]
+        return list(self.case.values["slices"]["energies"])
 
     def totals(self, x_owned: np.ndarray) -> dict:
         """Global QP number, QP energy, phonon energy (internal units)."""
@@ -307,7 +349,7 @@ def _effective_temperature(nf: np.ndarray, e: np.ndarray, nq: np.ndarray, t_ref:
 def _petsc(case, mode: str = "assembled", lagged: bool = False) -> dict:
     """PETSc options of the outer solve for a Jacobian mode (``[solver.petsc]`` wins; the
     ``schur_*`` keys configure the inner Schur-complement KSP)."""
-    d = case.data
+    d = case.values
     base = {**DEFAULT_PETSC, **(MATRIX_FREE_PETSC if mode == "matrix_free" else {})}
     if mode == "schur":
         base = {k: v for k, v in base.items() if k not in SCHUR_OUTER_DROP}
@@ -326,6 +368,9 @@ class TransportModel(MeshModel):
     name = "transport"
     outputs = OUTPUTS
     key_numbers = ("N_qp", "t_end_s", "power_imbalance_W")
+
+    def units(self, case) -> UnitSystem:
+        return transport_units(case.data)
 
     def build(self, case, comm=None) -> TransportSimulation:
         return TransportSimulation(case, comm)
@@ -380,7 +425,7 @@ def _balances(sim, tot0: dict, tot1: dict, acc: dict) -> dict:
 
 def _steady(sim, writer) -> dict:
     p, case = sim.problem, sim.case
-    d = case.data
+    d = case.values
     solver = SteadySolver(p, d["solver"]["prefix"], _petsc(case, p.jacobian, sim.lagged),
                           sim.jacobian)
     x = p.dist.create_vec()
@@ -425,8 +470,9 @@ def _steady(sim, writer) -> dict:
 
 def _transient(sim, writer, out_dir, resume, max_steps) -> dict:
     case, u, p = sim.case, sim.units, sim.problem
-    d = case.data
-    opts, t_end = bdf_options(d["time"], u, d["time"]["atol"])  # atol: an occupation
+    d = case.values
+    # the [time] table in SI: bdf_options converts it (fvqp.models.base.timeloop)
+    opts, t_end = bdf_options(case.case.data["time"], u, d["time"]["atol"])  # an occupation
     integ = BDFIntegrator(p, sim.x0, 0.0, d["solver"]["prefix"],
                           _petsc(case, p.jacobian, sim.lagged), opts, jacobian=sim.jacobian)
     names = d["output"]["fields"]
@@ -439,7 +485,7 @@ def _transient(sim, writer, out_dir, resume, max_steps) -> dict:
     result, extra = run_checkpointed(
         integ, t_end=t_end, writer=writer, snapshot=lambda it, t0, t1: sim.fields(it.x, names),
         units=u, out_dir=out_dir, digest=case.digest, extra={"totals": sim.totals(sim.x0)},
-        resume=resume, stop_times=[u.to_internal(t, "time") for t in d["output"]["times"]],
+        resume=resume, stop_times=list(d["output"]["times"]),
         every=d["output"]["every"], checkpoint_every=d["output"]["checkpoint_every"],
         max_steps=max_steps, on_accept=on_accept, logger=log,
         series=lambda it, extra: _balances(sim, extra["totals"], sim.totals(it.x),
