@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from ...case.schema import Field, Section
 from ..base.schema import SPECTRAL_SOURCE as _SPECTRUM
+from ..base.schema import named_boundaries, unlabelled_boundary
 from ..spec import ModelSpec
 
 _REGION = Section({
@@ -155,15 +156,6 @@ _SECTIONS = {
 
 FIELDS = ("qp_density", "qp_excess", "qp_energy_density", "qp_current", "directions",
           "phonon_energy_density", "region")
-
-
-def _required_boundaries(geo, active) -> list[str]:
-    # faces without a group get the [interfaces] wall condition
-    return [n for n in geo.boundary_names if n != "unlabelled"]
-
-
-def _optional_boundaries(geo, active) -> list[str]:
-    return ["unlabelled"] if "unlabelled" in geo.boundary_names else []
 
 
 def _check(data, err) -> None:
@@ -305,11 +297,11 @@ def _check_mesh(data, geo, err) -> None:
 
 SPEC = ModelSpec(
     name="bte", region_schema=_REGION, boundary_types=_BOUNDARIES, initial_schema=_INITIAL,
-    source_types=_SOURCES, fields=FIELDS, required_boundaries=_required_boundaries,
+    source_types=_SOURCES, fields=FIELDS, required_boundaries=named_boundaries,
     atol_dimension="dimensionless", atol_default=1e-11,
     dimension_keys={2: ("thickness",)}, dimension_doc={"thickness": 'e.g. "100 nm"'},
     check=_check, check_mesh=_check_mesh, sections=_SECTIONS,
-    optional_boundaries=_optional_boundaries,
+    optional_boundaries=unlabelled_boundary,
 )
 
 
