@@ -106,3 +106,32 @@ def test_region_names_of_a_pvtu_come_from_its_pieces(tmp_path, film):
     grid = pv.read(tmp_path / "s.pvtu")
     assert list(grid.field_data["region_names"]) == NAMES[:2]
     assert field_strings(str(tmp_path / "s.pvtu")) == {"region_names": NAMES[:2]}
+
+
+def test_vector_fields_are_three_component_arrays_in_vtu_and_pvtu(tmp_path, film):
+    """A (n, 3) cell array is written as one 3-component array (ParaView draws it as
+    arrows), read back by pyvista with the same values, also through a .pvtu of pieces;
+    a (n, 2, 2) array is refused with its shape named."""
+    import pyvista as pv
+
+    raw, g = film
+    n = g.n_cells
+    v = np.column_stack([g.centroid[:, 0], -g.centroid[:, 1], np.arange(n, dtype=float)])
+    write_vtu(str(tmp_path / "v.vtu"), raw.points * 1e-6, raw.blocks, {"j": v}, {"j": "A/m^2"})
+    grid = pv.read(tmp_path / "v.vtu")
+    assert grid.cell_data["j"].shape == (n, 3)
+    assert np.array_equal(grid.cell_data["j"], v)
+    assert grid.glyph(orient="j", scale=False).n_points > 0
+    halves = [np.arange(0, n // 2), np.arange(n // 2, n)]
+    for k, cells in enumerate(halves):
+        pts, blocks = subset_cells(raw.points * 1e-6, raw.blocks, cells)
+        write_vtu(str(tmp_path / f"v_p{k}.vtu"), pts, blocks, {"j": v[cells]}, {"j": "A/m^2"})
+    write_pvtu(str(tmp_path / "v.pvtu"), ["v_p0.vtu", "v_p1.vtu"], ["j"], {"j": "A/m^2"},
+               components={"j": 3})
+    grid = pv.read(tmp_path / "v.pvtu")
+    j = grid.cell_data["j"]
+    assert j.shape == (n, 3)
+    assert np.array_equal(j[np.argsort(j[:, 2])], v)
+    with pytest.raises(ValueError, match=r"\(n,\) or \(n, k\), not \(.*2, 2\)"):
+        write_vtu(str(tmp_path / "w.vtu"), raw.points * 1e-6, raw.blocks,
+                  {"t": np.zeros((n, 2, 2))}, {})

@@ -59,7 +59,8 @@ class OutputWriter:
         self.count = self.dist.bcast(len(self.entries))
 
     def write(self, time_si: float, fields: dict[str, np.ndarray]) -> str:
-        """Write one snapshot of owned-cell fields; returns the file the .pvd points to."""
+        """Write one snapshot of owned-cell fields (shape (n,) or, for vectors, (n, 3));
+        returns the file the .pvd points to."""
         k = self.count
         data = {n: np.asarray(v)[self.order] for n, v in fields.items()}
         units = {n: self.units.get(n, "") for n in fields}
@@ -77,7 +78,7 @@ class OutputWriter:
             if self.dist.rank == 0:
                 pieces = [f"{base}_p{r}.vtu" for r in range(self.dist.size)]
                 write_pvtu(os.path.join(self.dir, rel), pieces, list(fields), units, time_si,
-                           self.strings)
+                           self.strings, {n: v.shape[1] for n, v in data.items() if v.ndim == 2})
         if self.dist.rank == 0:
             self.entries.append((time_si, rel))
             write_pvd(self.pvd, self.entries)

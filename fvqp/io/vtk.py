@@ -96,7 +96,8 @@ def write_vtu(path: str, points: np.ndarray, blocks, cell_data: dict, units: dic
     blocks : list
         (cell type, connectivity) blocks; ``cell_data`` values follow the block order.
     cell_data : dict
-        Field name -> one value per cell.
+        Field name -> one value per cell (shape (n,)), or one vector per cell (shape
+        (n, k), written as a k-component array: ParaView draws (n, 3) arrays as arrows).
     units : dict
         Field name -> unit label (the ``units`` attribute).
     time : float
@@ -123,14 +124,26 @@ def write_vtu(path: str, points: np.ndarray, blocks, cell_data: dict, units: dic
     _array(cells, "types", types)
     cd = ET.SubElement(piece, "CellData")
     for name, values in cell_data.items():
-        _array(cd, name, values, units=units.get(name))
+        values = np.asarray(values)
+        _array(cd, name, values, _components(values), units=units.get(name))
     atomic_write_bytes(path, ET.tostring(root, xml_declaration=True, encoding="utf-8"))
 
 
+def _components(values: np.ndarray) -> int:
+    """Number of components of a cell array: 1 for shape (n,), k for shape (n, k)."""
+    if values.ndim == 1:
+        return 1
+    if values.ndim == 2:
+        return values.shape[1]
+    raise ValueError(f"a cell array has shape (n,) or (n, k), not {values.shape}")
+
+
 def write_pvtu(path: str, pieces: list[str], fields: list[str], units: dict,
-               time: float = 0.0, strings: dict | None = None) -> None:
+               time: float = 0.0, strings: dict | None = None,
+               components: dict | None = None) -> None:
     """Parallel index file naming the per-rank pieces (paths relative to ``path``).
 
+    ``components`` gives the number of components of the vector fields (default 1).
     VTK takes the field data of a ``.pvtu`` from its pieces (each piece must carry
     ``strings`` too); they are repeated here for readers of the index alone."""
     root = ET.Element("VTKFile", type="PUnstructuredGrid", version="1.0",
@@ -142,6 +155,8 @@ def write_pvtu(path: str, pieces: list[str], fields: list[str], units: dict,
     pcd = ET.SubElement(grid, "PCellData")
     for name in fields:
         el = ET.SubElement(pcd, "PDataArray", type="Float64", Name=name)
+        if (components or {}).get(name, 1) > 1:
+            el.set("NumberOfComponents", str(components[name]))
         if units.get(name):
             el.set("units", units[name])
     for p in pieces:
