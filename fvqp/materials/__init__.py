@@ -9,6 +9,7 @@ from .database import (
     UnknownMaterialError,
     get_material,
     list_materials,
+    load_table,
     material_table,
 )
 
@@ -18,6 +19,7 @@ __all__ = [
     "UnknownMaterialError",
     "get_material",
     "list_materials",
+    "load_table",
     "material_table",
 ]
 from .substrates import PhononMedium, UnknownMediumError, get_medium, list_media  # noqa: E402,F401

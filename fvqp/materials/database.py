@@ -22,10 +22,17 @@ field                      unit           meaning
 ``resistivity``            Ω m            typical normal-state (film/residual) resistivity
 ``diffusion_constant``     m²/s           typical normal-state diffusion constant :math:`D_n`
 ``tau_esc_per_thickness``  s/m            phonon escape time per film thickness
+``dynes_gamma``            1              Dynes broadening :math:`\gamma = \Gamma/\Delta_0`
+                                          (film dependent; subgap DOS
+                                          :math:`N(0) = \gamma/\sqrt{1+\gamma^2}`)
+``coupling``               1              BCS coupling :math:`\lambda = N_0V`
+                                          (:math:`\Delta_0 = \hbar\omega_D/\sinh(1/\lambda)`)
 =========================  =============  ==================================================
 
 Missing data are ``None``. Film-dependent entries (Tc of films, resistivity, :math:`D_n`,
-escape times) are defaults to be overridden, e.g. ``get_material("Al", Tc=1.25)``.
+escape times, Dynes :math:`\gamma`) are defaults to be overridden, e.g.
+``get_material("Al", Tc=1.25)``, or per region of a case file (``material_overrides``,
+source "case override").
 
 References
 ----------
@@ -54,7 +61,9 @@ __all__ = [
     "UnknownMaterialError",
     "get_material",
     "list_materials",
+    "load_table",
     "material_table",
+    "parse_entry",
 ]
 
 
@@ -74,6 +83,8 @@ UNITS: Mapping[str, str] = MappingProxyType(
         "resistivity": "Ohm m",
         "diffusion_constant": "m^2/s",
         "tau_esc_per_thickness": "s/m",
+        "dynes_gamma": "1",
+        "coupling": "1",
     }
 )
 _REQUIRED = ("Tc", "gap_ratio", "N0")
@@ -118,6 +129,8 @@ class Material:
     resistivity: float | None = None
     diffusion_constant: float | None = None
     tau_esc_per_thickness: float | None = None
+    dynes_gamma: float | None = None
+    coupling: float | None = None
     sources: Mapping[str, str] = dataclasses.field(
         default_factory=lambda: MappingProxyType({}), compare=False, repr=False
     )
@@ -173,6 +186,18 @@ class Material:
             values["gap_ratio"] = values.pop("delta0") / (K_B * tc)
         return self._overridden(values, CASE_OVERRIDE)
 
+    def with_source(self, source: str, **values: Any) -> Material:
+        """Copy with fields set by a model's own rule, recorded with ``source`` (e.g. the
+        weak-coupling gap ratio a model assumes when the case gives none).
+
+        Examples
+        --------
+        >>> m = get_material("Al").with_source("BCS weak coupling", gap_ratio=1.764)
+        >>> m.gap_ratio, m.sources["gap_ratio"]
+        (1.764, 'BCS weak coupling')
+        """
+        return self._overridden(values, source)
+
     def _overridden(self, overrides: Mapping[str, Any], source: str) -> Material:
         unknown = set(overrides) - set(UNITS) - {"name"}
         if unknown:
@@ -193,33 +218,58 @@ class Material:
 
 
 # ---- loading ---------------------------------------------------------------------------
-def _parse_entry(name: str, table: Mapping[str, Any]) -> Material:
+def parse_entry(cls: type, name: str, table: Mapping[str, Any], units: Mapping[str, str],
+                required: tuple[str, ...], file: str) -> Any:
+    """One table ``[name]`` of a data file as ``cls(name=..., sources=..., **values)``:
+    every quantity an inline table ``{value, unit, source}`` whose unit must equal
+    ``units[key]`` and whose source must not be empty; the ``required`` keys must be
+    there. Errors name the file, the table and the key (a :class:`ValueError`)."""
     values: dict[str, float] = {}
     sources: dict[str, str] = {}
     for key, item in table.items():
-        if key not in UNITS:
-            raise ValueError(f"materials.toml [{name}]: unknown field {key!r}")
+        if key not in units:
+            raise ValueError(f"{file} [{name}]: unknown field {key!r}")
         if not isinstance(item, Mapping) or {"value", "unit", "source"} - set(item):
-            raise ValueError(f"materials.toml [{name}].{key}: need {{value, unit, source}}")
-        if item["unit"] != UNITS[key]:
+            raise ValueError(f"{file} [{name}].{key}: need {{value, unit, source}}")
+        if item["unit"] != units[key]:
             raise ValueError(
-                f"materials.toml [{name}].{key}: unit {item['unit']!r}, expected {UNITS[key]!r}"
+                f"{file} [{name}].{key}: unit {item['unit']!r}, expected {units[key]!r}"
             )
         if not str(item["source"]).strip():
-            raise ValueError(f"materials.toml [{name}].{key}: empty source")
+            raise ValueError(f"{file} [{name}].{key}: empty source")
         values[key] = float(item["value"])
         sources[key] = str(item["source"])
-    missing = [k for k in _REQUIRED if k not in values]
+    missing = [k for k in required if k not in values]
     if missing:
-        raise ValueError(f"materials.toml [{name}]: missing {missing}")
-    return Material(name=name, sources=MappingProxyType(sources), **values)
+        raise ValueError(f"{file} [{name}]: missing {missing}")
+    return cls(name=name, sources=MappingProxyType(sources), **values)
+
+
+def load_table(file: str, cls: type, units: Mapping[str, str],
+               required: tuple[str, ...] = ()) -> Mapping[str, Any]:
+    """Every table of the data file ``file`` of this package (``materials.toml``,
+    ``substrates.toml``) as an instance of the dataclass ``cls`` (:func:`parse_entry`),
+    by name in file order, read-only.
+
+    Examples
+    --------
+    >>> db = load_table("materials.toml", Material, UNITS, ("Tc", "gap_ratio", "N0"))
+    >>> db["Al"].sources["tau0"].startswith("Kaplan")
+    True
+    """
+    text = resources.files("fvqp.materials").joinpath(file).read_text("utf-8")
+    raw = tomllib.loads(text)
+    return MappingProxyType({name: parse_entry(cls, name, tab, units, required, file)
+                             for name, tab in raw.items()})
+
+
+def _parse_entry(name: str, table: Mapping[str, Any]) -> Material:
+    return parse_entry(Material, name, table, UNITS, _REQUIRED, "materials.toml")
 
 
 @lru_cache(maxsize=1)
 def _database() -> Mapping[str, Material]:
-    text = resources.files("fvqp.materials").joinpath("materials.toml").read_text("utf-8")
-    raw = tomllib.loads(text)
-    return MappingProxyType({name: _parse_entry(name, tab) for name, tab in raw.items()})
+    return load_table("materials.toml", Material, UNITS, _REQUIRED)
 
 
 def list_materials() -> list[str]:
