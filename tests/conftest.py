@@ -116,6 +116,16 @@ def run_fvqp_killed(args, after_checkpoints: int = 2, timeout: float = HANG_TIME
                           timeout=timeout, cwd=ROOT)
 
 
+def last_snapshot(out, name: str):
+    """The time values of ``<out>/<name>.pvd`` and the first block of its last snapshot,
+    read with pyvista (as ParaView reads the series)."""
+    import pyvista as pv
+
+    reader = pv.get_reader(os.path.join(str(out), f"{name}.pvd"))
+    reader.set_active_time_value(reader.time_values[-1])
+    return reader.time_values, reader.read()[0]
+
+
 @pytest.fixture
 def write_case(tmp_path):
     """Write a case TOML (mesh paths relative to the repo's meshes/) into tmp_path."""

@@ -11,21 +11,9 @@ import pytest
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from conftest import MESHES, case_variant, run_fvqp
+from conftest import MESHES, case_variant, last_snapshot, run_fvqp
 
 K_B, E = 1.380649e-23, 1.602176634e-19
-
-
-def _variant(name, tmp_path, **repl):
-    return case_variant(name, tmp_path, **repl)
-
-
-def _last(out, name):
-    import pyvista as pv
-
-    reader = pv.get_reader(str(out / f"{name}.pvd"))
-    reader.set_active_time_value(reader.time_values[-1])
-    return reader.time_values, reader.read()[0]
 
 
 def _drude_squares() -> float:
@@ -65,7 +53,7 @@ def test_constriction_sharvin_to_drude_crossover(tmp_path):
       differs from the upwind face fluxes at first order in h: 7% on this mesh) carries
       the drain current through the neck within 10% — a check of the field's
       normalisation and SI units, not of the discretisation."""
-    case = _variant("bte_constriction.toml", tmp_path, **{
+    case = case_variant("bte_constriction.toml", tmp_path, **{
         'mean_free_paths = ["0.3 um", "1 um", "3 um", "10 um"]':
             'mean_free_paths = ["1 um", "3 um", "10 um"]'})
     run_fvqp(["run", case, "--output", tmp_path / "out"])
@@ -94,7 +82,7 @@ def test_constriction_sharvin_to_drude_crossover(tmp_path):
         assert (1 / tr - 1) * t_drude == pytest.approx(1.0, abs=0.3), (m, tr, t_drude)
     # VTK: mean of J_x over the neck (6 < x < 8 um) times its area and the film thickness
     # / neck length = current through the neck = drain current of the l = 1 um main run
-    _, mesh = _last(tmp_path / "out", "bte_constriction")
+    _, mesh = last_snapshot(tmp_path / "out", "bte_constriction")
     c = np.asarray(mesh.cell_centers().points) * 1e6
     area = np.asarray(mesh.compute_cell_sizes()["Area"]) * 1e12  # um^2
     neck = (c[:, 0] > 6.0) & (c[:, 0] < 8.0)
@@ -124,7 +112,7 @@ def test_film_pulse_particle_balance_and_spreading(tmp_path, scheme):
     (deposited = stored + trapped + absorbed to 1e-10; BDF2 flows accumulated with its own
     weights), every deposited QP is counted (1 eV over the spectrum's mean energy), and the
     density written to VTK is positive and centred on the spot."""
-    case = _variant("bte_film_pulse.toml", tmp_path, **PULSE_SHORT)
+    case = case_variant("bte_film_pulse.toml", tmp_path, **PULSE_SHORT)
     case.write_text(case.read_text().replace('scheme = "bdf1"', f'scheme = "{scheme}"'))
     run_fvqp(["run", case, "--output", tmp_path / "s"])
     s = json.loads((tmp_path / "s" / "summary.json").read_text())
@@ -134,7 +122,7 @@ def test_film_pulse_particle_balance_and_spreading(tmp_path, scheme):
     assert abs(q["imbalance"]) < 1e-10 * dep
     # deposit/<E>: 1 eV at ~250 ueV per QP (spectrum normalised to the energy)
     assert 1.0 / 280e-6 < dep < 1.0 / 220e-6
-    _, mesh = _last(tmp_path / "s", "bte_film_pulse")
+    _, mesh = last_snapshot(tmp_path / "s", "bte_film_pulse")
     n = np.asarray(mesh.cell_data["qp_excess"])
     c = np.asarray(mesh.cell_centers().points) * 1e6
     vol = np.asarray(mesh.compute_cell_sizes()["Area"]) * 1e12 * 0.1  # um^3
@@ -148,11 +136,11 @@ def test_film_pulse_particle_balance_and_spreading(tmp_path, scheme):
 def test_bte_two_ranks_equal_serial(tmp_path):
     """Serial and `mpiexec -n 2` (block-Jacobi LU + GMRES) agree to 1e-8: the transient
     pulse (fields) and the constriction (currents of the sweep)."""
-    case = _variant("bte_film_pulse.toml", tmp_path, **PULSE_SHORT)
+    case = case_variant("bte_film_pulse.toml", tmp_path, **PULSE_SHORT)
     run_fvqp(["run", case, "--output", tmp_path / "s"])
     run_fvqp(["run", case, "--output", tmp_path / "p"], nproc=2)
-    _, a = _last(tmp_path / "s", "bte_film_pulse")
-    _, b = _last(tmp_path / "p", "bte_film_pulse")
+    _, a = last_snapshot(tmp_path / "s", "bte_film_pulse")
+    _, b = last_snapshot(tmp_path / "p", "bte_film_pulse")
     ca, cb = np.asarray(a.cell_centers().points), np.asarray(b.cell_centers().points)
     oa, ob = np.lexsort(ca.T[::-1]), np.lexsort(cb.T[::-1])
     for f in ("qp_density", "qp_current_x", "qp_current_y", "qp_energy_density"):
@@ -162,7 +150,7 @@ def test_bte_two_ranks_equal_serial(tmp_path):
     sa = json.loads((tmp_path / "s" / "summary.json").read_text())
     assert sb["ranks"] == 2 and sb["status"] == 0
     assert sb["qp_number"]["final"] == pytest.approx(sa["qp_number"]["final"], rel=1e-8)
-    case = _variant("bte_constriction.toml", tmp_path, **{
+    case = case_variant("bte_constriction.toml", tmp_path, **{
         'mean_free_paths = ["0.3 um", "1 um", "3 um", "10 um"]': 'mean_free_paths = []',
         "directions = 16": "directions = 8", 'spacing = "10 ueV"': 'spacing = "40 ueV"'})
     run_fvqp(["run", case, "--output", tmp_path / "cs"])

@@ -113,19 +113,6 @@ steady = true
 # ---- item 11: units ------------------------------------------------------------------
 
 
-def test_temperature_without_unit_is_refused(tmp_path, capsys):
-    p = variant(tmp_path, "heat_film_trap.toml",
-                ('temperature = "250 mK"', 'temperature = "250"'))
-    refused(p, "bath.temperature", "needs a unit", 'Fix: add its unit: "250 K"',
-            capsys=capsys)
-
-
-def test_bare_toml_number_for_a_length_is_refused(tmp_path, capsys):
-    p = variant(tmp_path, "heat_film_trap.toml",
-                ('thickness = "100 nm"', "thickness = 1e-7"))
-    refused(p, "regions.film.thickness", "needs a unit", '"1e-07 m"', capsys=capsys)
-
-
 def test_bare_numbers_stay_valid_where_the_schema_is_dimensionless(tmp_path, capsys):
     """transport's [time] atol is an occupation, rtol a ratio: plain numbers."""
     p = variant(tmp_path, "transport_film_trap.toml",
@@ -150,74 +137,6 @@ def test_heat_bath_above_tc_is_refused(tmp_path, capsys):
     hits = refused(p, "bath.temperature", "above Tc = 0.9 K", "region 'trap'",
                    "Fix: give a temperature below 0.9 K", capsys=capsys)
     assert not any("region 'film'" in e for e in hits)
-
-
-def test_transport_e_max_below_the_gap_is_refused(tmp_path, capsys):
-    p = variant(tmp_path, "transport_film_trap.toml",
-                ('e_max = "420 ueV"', 'e_max = "150 ueV"'))
-    refused(p, "energy.e_max", "not above the gap", "region 'film'", "Fix: give e_max above",
-            capsys=capsys)
-
-
-def test_transport_bath_above_tc_is_refused(tmp_path, capsys):
-    p = variant(tmp_path, "transport_film_trap.toml",
-                ('temperature = "100 mK"', 'temperature = "1 K"'))
-    refused(p, "bath.temperature", "above Tc = 0.9 K", "region 'trap'", capsys=capsys)
-
-
-def test_source_outside_the_mesh_is_refused(tmp_path, capsys):
-    p = variant(tmp_path, "heat_film_trap.toml",
-                ('region = "film"\nposition = [0.0, 25.0, 0.0]',
-                 "position = [0.0, 2500.0, 0.0]"))
-    refused(p, "sources[0].position", "outside the simulated part of the mesh "
-            "film_trap_coarse.msh", "Fix: give a position inside the mesh", capsys=capsys)
-
-
-def test_source_outside_its_region_is_refused(tmp_path, capsys):
-    """(20, 10, 0.15) is in the absorber pad; (20, 10, -0.5) is in the substrate below."""
-    p = variant(tmp_path, "heat_absorber3d.toml",
-                ("position = [20.0, 10.0, 0.15]", "position = [20.0, 10.0, -0.5]"))
-    refused(p, "sources[0].position", "region 'absorber'", capsys=capsys)
-
-
-def test_source_region_must_be_simulated(tmp_path, capsys):
-    p = variant(tmp_path, "heat_absorber3d.toml",
-                ('region = "absorber"', 'region = "substrate"'))
-    refused(p, "sources[0].region", "left out (active = false)", "Fix:", capsys=capsys)
-
-
-def test_source_position_needs_the_mesh_dimension(tmp_path, capsys):
-    p = variant(tmp_path, "heat_absorber3d.toml",
-                ("position = [20.0, 10.0, 0.15]", "position = [20.0, 10.0]"))
-    refused(p, "sources[0].position", "2 coordinates on a 3D mesh", "[x, y, z]",
-            capsys=capsys)
-
-
-def test_thickness_on_a_3d_mesh_is_refused(tmp_path, capsys):
-    p = variant(tmp_path, "heat_absorber3d.toml",
-                ('[regions.absorber]\nmaterial = "Ta"',
-                 '[regions.absorber]\nmaterial = "Ta"\nthickness = "300 nm"'))
-    refused(p, "regions.absorber.thickness", "only for 2D meshes", "is 3D",
-            "Fix: remove thickness", capsys=capsys)
-
-
-def test_cross_section_on_a_2d_mesh_is_refused(tmp_path, capsys):
-    p = variant(tmp_path, "heat_film_trap.toml",
-                ('thickness = "100 nm"', 'thickness = "100 nm"\ncross_section = "1 um^2"'))
-    refused(p, "regions.film.cross_section", "only for 1D meshes", capsys=capsys)
-
-
-def test_power_source_stop_before_start_is_refused(tmp_path, capsys):
-    p = variant(tmp_path, "heat_film_trap.toml",
-                ('start = "0 s"\nstop = "200 ns"', 'start = "300 ns"\nstop = "200 ns"'))
-    refused(p, "sources[0].stop", "not after the switch-on time", "Fix: give stop > start",
-            capsys=capsys)
-
-
-def test_drive_stop_before_start_is_refused(tmp_path, capsys):
-    p = variant(tmp_path, "kinetics0d_al_resonator.toml",
-                ('power = "1 fW"', 'power = "1 fW"\nstart = "1 us"\nstop = "1 us"'))
-    refused(p, "drives[0].stop", "not after the switch-on time", capsys=capsys)
 
 
 def test_time_steps_out_of_order_are_refused(tmp_path, capsys):
@@ -249,3 +168,61 @@ def test_output_intervals_must_be_positive(tmp_path, capsys, key):
                                   "transport_film_trap.toml"])
 def test_shipped_cases_pass_the_new_checks(tmp_path, capsys, case):
     accepted(variant(tmp_path, case), capsys)
+
+
+# one change of a shipped case that `fvqp check` refuses: case, (old, new), what the problem
+# names (key, cause, fix)
+REFUSED = [
+    pytest.param("heat_film_trap.toml", ('temperature = "250 mK"', 'temperature = "250"'),
+                 ("bath.temperature", "needs a unit", 'Fix: add its unit: "250 K"'),
+                 id="temperature_without_unit"),
+    pytest.param("heat_film_trap.toml", ('thickness = "100 nm"', "thickness = 1e-7"),
+                 ("regions.film.thickness", "needs a unit", '"1e-07 m"'),
+                 id="bare_toml_number_for_a_length"),
+    pytest.param("transport_film_trap.toml", ('e_max = "420 ueV"', 'e_max = "150 ueV"'),
+                 ("energy.e_max", "not above the gap", "region 'film'",
+                  "Fix: give e_max above"), id="transport_e_max_below_the_gap"),
+    pytest.param("transport_film_trap.toml", ('temperature = "100 mK"', 'temperature = "1 K"'),
+                 ("bath.temperature", "above Tc = 0.9 K", "region 'trap'"),
+                 id="transport_bath_above_tc"),
+    pytest.param("heat_film_trap.toml", ('region = "film"\nposition = [0.0, 25.0, 0.0]',
+                                         "position = [0.0, 2500.0, 0.0]"),
+                 ("sources[0].position", "outside the simulated part of the mesh "
+                  "film_trap_coarse.msh", "Fix: give a position inside the mesh"),
+                 id="source_outside_the_mesh"),
+    # (20, 10, 0.15) is in the absorber pad; (20, 10, -0.5) is in the substrate below
+    pytest.param("heat_absorber3d.toml", ("position = [20.0, 10.0, 0.15]",
+                                          "position = [20.0, 10.0, -0.5]"),
+                 ("sources[0].position", "region 'absorber'"), id="source_outside_its_region"),
+    pytest.param("heat_absorber3d.toml", ('region = "absorber"', 'region = "substrate"'),
+                 ("sources[0].region", "left out (active = false)", "Fix:"),
+                 id="source_region_must_be_simulated"),
+    pytest.param("heat_absorber3d.toml", ("position = [20.0, 10.0, 0.15]",
+                                          "position = [20.0, 10.0]"),
+                 ("sources[0].position", "2 coordinates on a 3D mesh", "[x, y, z]"),
+                 id="source_position_needs_the_mesh_dimension"),
+    pytest.param("heat_absorber3d.toml", ('[regions.absorber]\nmaterial = "Ta"',
+                                          '[regions.absorber]\nmaterial = "Ta"\n'
+                                          'thickness = "300 nm"'),
+                 ("regions.absorber.thickness", "only for 2D meshes", "is 3D",
+                  "Fix: remove thickness"), id="thickness_on_a_3d_mesh"),
+    pytest.param("heat_film_trap.toml", ('thickness = "100 nm"',
+                                         'thickness = "100 nm"\ncross_section = "1 um^2"'),
+                 ("regions.film.cross_section", "only for 1D meshes"),
+                 id="cross_section_on_a_2d_mesh"),
+    pytest.param("heat_film_trap.toml", ('start = "0 s"\nstop = "200 ns"',
+                                         'start = "300 ns"\nstop = "200 ns"'),
+                 ("sources[0].stop", "not after the switch-on time", "Fix: give stop > start"),
+                 id="power_source_stop_before_start"),
+    pytest.param("kinetics0d_al_resonator.toml",
+                 ('power = "1 fW"', 'power = "1 fW"\nstart = "1 us"\nstop = "1 us"'),
+                 ("drives[0].stop", "not after the switch-on time"),
+                 id="drive_stop_before_start"),
+]
+
+
+@pytest.mark.parametrize(("name", "repl", "needles"), REFUSED)
+def test_case_change_is_refused(tmp_path, capsys, name, repl, needles):
+    """The changed case is refused naming the key, the file and (where given) the fix."""
+    p = variant(tmp_path, name, repl)
+    refused(p, *needles, capsys=capsys)

@@ -8,7 +8,7 @@ import signal
 import numpy as np
 import pytest
 
-from conftest import CASES, run_fvqp, run_fvqp_killed
+from conftest import CASES, last_snapshot, run_fvqp, run_fvqp_killed
 
 FILM = """
 model = "heat"
@@ -48,15 +48,6 @@ checkpoint_every = {ck}
 """
 
 
-def read_last(out, name):
-    import pyvista as pv
-
-    reader = pv.get_reader(os.path.join(out, f"{name}.pvd"))
-    reader.set_active_time_value(reader.time_values[-1])
-    block = reader.read()[0]
-    return reader.time_values, block
-
-
 def test_energy_is_conserved_including_the_bath_flux(write_case, tmp_path):
     from fvqp import run_case
 
@@ -87,7 +78,7 @@ def test_energy_is_conserved_including_the_bath_flux(write_case, tmp_path):
 def test_absorber_case_from_the_cli_writes_a_pvd_pyvista_opens(tmp_path):
     out = tmp_path / "abs"
     run_fvqp(["run", CASES / "heat_absorber3d.toml", "--output", out])
-    times, grid = read_last(str(out), "heat_absorber3d")
+    times, grid = last_snapshot(str(out), "heat_absorber3d")
     assert times[0] == 0.0 and times[-1] == pytest.approx(2e-6, rel=1e-6, abs=0)
     for t in (1e-8, 1e-7, 1e-6):  # requested output times are hit exactly
         assert any(abs(x - t) < 1e-15 for x in times)
@@ -106,7 +97,7 @@ def test_absorber_case_from_the_cli_writes_a_pvd_pyvista_opens(tmp_path):
 def _final_temperature(out, name):
     import pyvista as pv
 
-    _, grid = read_last(out, name)
+    _, grid = last_snapshot(out, name)
     c = np.asarray(pv.wrap(grid).cell_centers().points)
     order = np.lexsort(c.T[::-1])
     return np.asarray(grid.cell_data["temperature"])[order]

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from conftest import CASES as CASES_DIR
-from conftest import case_variant, run_fvqp
+from conftest import case_variant, last_snapshot, run_fvqp
 
 SHORT = {'end = "100 ns"': 'end = "20 ns"'}
 TRACK = """
@@ -25,14 +25,6 @@ direction = [1, -1, 0.5]
 length = "150 um"
 radius = "8 um"
 """
-
-
-def _last(out, name):
-    import pyvista as pv
-
-    reader = pv.get_reader(str(out / f"{name}.pvd"))
-    reader.set_active_time_value(reader.time_values[-1])
-    return reader.time_values, reader.read()[0]
 
 
 def test_si_block_case_runs(tmp_path):
@@ -56,7 +48,7 @@ def test_si_block_case_runs(tmp_path):
     for r in rows:
         assert abs(float(r["imbalance_J"])) < 1e-10 * deposit
     assert float(rows[-1]["E_phonon_J"]) == pytest.approx(s["E_phonon_J"], rel=1e-14, abs=0)
-    times, mesh = _last(tmp_path / "o", "phonon_si_block")
+    times, mesh = last_snapshot(tmp_path / "o", "phonon_si_block")
     assert times[-1] == pytest.approx(20e-9, rel=1e-12, abs=0)
     vol = mesh.compute_cell_sizes()["Volume"]   # m^3 (points written in m)
     u = np.asarray(mesh.cell_data["phonon_energy_density"])
@@ -88,13 +80,38 @@ def test_two_ranks_equal_serial(tmp_path):
                                                        abs=0)
     for k in ("final", "boundary:bottom", "sources"):
         assert sb["energy_J"][k] == pytest.approx(sa["energy_J"][k], rel=1e-8, abs=0), k
-    _, a = _last(tmp_path / "s", "phonon_si_block")
-    _, b = _last(tmp_path / "p", "phonon_si_block")
+    _, a = last_snapshot(tmp_path / "s", "phonon_si_block")
+    _, b = last_snapshot(tmp_path / "p", "phonon_si_block")
     ca, cb = np.asarray(a.cell_centers().points), np.asarray(b.cell_centers().points)
     oa, ob = np.lexsort(ca.T[::-1]), np.lexsort(cb.T[::-1])
     x = np.asarray(a.cell_data["phonon_energy_density"])[oa]
     y = np.asarray(b.cell_data["phonon_energy_density"])[ob]
     assert np.max(np.abs(x - y)) <= 1e-8 * np.max(np.abs(x))
+
+
+def _resumed_equals_uninterrupted(a, b, steps: int) -> tuple:
+    """Run ``b`` (resumed) against ``a`` (uninterrupted): status 0 after ``steps`` steps;
+    the same energies, series rows (``steps + 2`` with the header) and final energy
+    density to 1e-12. Returns (summary of b, snapshot times of a, of b)."""
+    sa = json.loads((a / "summary.json").read_text())
+    sb = json.loads((b / "summary.json").read_text())
+    assert sb["status"] == 0 and sb["steps"] == steps
+    for k, v in sa["energy_J"].items():
+        assert sb["energy_J"][k] == pytest.approx(v, rel=1e-12, abs=0), k
+    with open(a / "phonon_si_block_series.csv") as fh:
+        ra = list(csv.reader(fh))
+    with open(b / "phonon_si_block_series.csv") as fh:
+        rb = list(csv.reader(fh))
+    assert ra[0] == rb[0] and len(ra) == len(rb) == steps + 2
+    for x, y in zip(ra[1:], rb[1:], strict=True):
+        np.testing.assert_allclose(np.array(y, float), np.array(x, float), rtol=1e-12,
+                                   atol=0)
+    ta, fa = last_snapshot(a, "phonon_si_block")
+    tb, fb = last_snapshot(b, "phonon_si_block")
+    np.testing.assert_allclose(np.asarray(fb.cell_data["phonon_energy_density"]),
+                               np.asarray(fa.cell_data["phonon_energy_density"]), rtol=1e-12,
+                               atol=0)
+    return sb, ta, tb
 
 
 def test_resume_equals_uninterrupted(tmp_path):
@@ -110,25 +127,8 @@ def test_resume_equals_uninterrupted(tmp_path):
     s1 = json.loads((tmp_path / "b" / "summary.json").read_text())
     assert s1["status"] == 1 and s1["steps"] == 7, first.stderr
     run_fvqp(["run", case, "--output", tmp_path / "b", "--resume"])
-    sa = json.loads((tmp_path / "a" / "summary.json").read_text())
-    sb = json.loads((tmp_path / "b" / "summary.json").read_text())
-    assert sb["status"] == 0 and sb["steps"] == 12
-    for k, v in sa["energy_J"].items():
-        assert sb["energy_J"][k] == pytest.approx(v, rel=1e-12, abs=0), k
-    with open(tmp_path / "a" / "phonon_si_block_series.csv") as fh:
-        ra = list(csv.reader(fh))
-    with open(tmp_path / "b" / "phonon_si_block_series.csv") as fh:
-        rb = list(csv.reader(fh))
-    assert ra[0] == rb[0] and len(ra) == len(rb) == 14
-    for x, y in zip(ra[1:], rb[1:], strict=True):
-        np.testing.assert_allclose(np.array(y, float), np.array(x, float), rtol=1e-12,
-                                   atol=0)
-    ta, a = _last(tmp_path / "a", "phonon_si_block")
-    tb, b = _last(tmp_path / "b", "phonon_si_block")
+    _, ta, tb = _resumed_equals_uninterrupted(tmp_path / "a", tmp_path / "b", 12)
     assert list(ta) == list(tb)
-    np.testing.assert_allclose(np.asarray(b.cell_data["phonon_energy_density"]),
-                               np.asarray(a.cell_data["phonon_energy_density"]), rtol=1e-12,
-                               atol=0)
 
 
 def test_resume_extends_the_end_of_a_finished_run(tmp_path):
@@ -150,27 +150,10 @@ def test_resume_extends_the_end_of_a_finished_run(tmp_path):
     s1 = json.loads((tmp_path / "b" / "summary.json").read_text())
     assert s1["status"] == 0 and s1["steps"] == 12
     run_fvqp(["run", variant("20 ns"), "--output", tmp_path / "b", "--resume"])
-    sa = json.loads((tmp_path / "a" / "summary.json").read_text())
-    sb = json.loads((tmp_path / "b" / "summary.json").read_text())
-    assert sb["status"] == 0 and sb["steps"] == 20
+    sb, ta, tb = _resumed_equals_uninterrupted(tmp_path / "a", tmp_path / "b", 20)
     assert sb["t_end_s"] == pytest.approx(20e-9, rel=1e-12, abs=0)
-    for k, v in sa["energy_J"].items():
-        assert sb["energy_J"][k] == pytest.approx(v, rel=1e-12, abs=0), k
-    with open(tmp_path / "a" / "phonon_si_block_series.csv") as fh:
-        ra = list(csv.reader(fh))
-    with open(tmp_path / "b" / "phonon_si_block_series.csv") as fh:
-        rb = list(csv.reader(fh))
-    assert ra[0] == rb[0] and len(ra) == len(rb) == 22
-    for x, y in zip(ra[1:], rb[1:], strict=True):
-        np.testing.assert_allclose(np.array(y, float), np.array(x, float), rtol=1e-12,
-                                   atol=0)
-    ta, a = _last(tmp_path / "a", "phonon_si_block")
-    tb, b = _last(tmp_path / "b", "phonon_si_block")
     assert ta[-1] == tb[-1] == pytest.approx(20e-9, rel=1e-12, abs=0)
     assert any(t == pytest.approx(12e-9, rel=1e-12, abs=0) for t in tb)  # first leg's end
-    np.testing.assert_allclose(np.asarray(b.cell_data["phonon_energy_density"]),
-                               np.asarray(a.cell_data["phonon_energy_density"]), rtol=1e-12,
-                               atol=0)
     back = run_fvqp(["run", variant("10 ns"), "--output", tmp_path / "b", "--resume"],
                     check=False)
     assert back.returncode == 2

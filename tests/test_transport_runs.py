@@ -8,21 +8,9 @@ import re
 import numpy as np
 import pytest
 
-from conftest import CASES, case_variant, run_fvqp
+from conftest import CASES, case_variant, last_snapshot, run_fvqp
 
 E = 1.602176634e-19
-
-
-def _variant(name, tmp_path, **repl):
-    return case_variant(name, tmp_path, **repl)
-
-
-def _last(out, name):
-    import pyvista as pv
-
-    reader = pv.get_reader(str(out / f"{name}.pvd"))
-    reader.set_active_time_value(reader.time_values[-1])
-    return reader.time_values, reader.read()[0]
 
 
 def test_nis_wire_injection_rate_and_split(tmp_path):
@@ -53,7 +41,7 @@ def test_collisions_switch_leaves_pure_energy_resolved_diffusion(tmp_path):
     round-off."""
     from fvqp import run_case
 
-    case = _variant("transport_nis_wire.toml", tmp_path)
+    case = case_variant("transport_nis_wire.toml", tmp_path)
     case.write_text(case.read_text() + "\n[numerics]\ncollisions = false\n")
     s = run_case(case, output_dir=str(tmp_path / "out"))
     r, p = s["qp_rates_per_s"], s["power_W"]
@@ -70,7 +58,7 @@ def test_absorber_burst_conserves_energy_and_writes_fields(tmp_path):
     """3D Ta pad + Al lead hit by a 6 keV burst: energy in = stored + escaped + out of the
     lead to the Newton tolerance; QPs are made by pair breaking only; the .pvd opens in
     pyvista with named fields, units and the local gaps of Ta and Al."""
-    case = _variant("transport_absorber3d.toml", tmp_path, **ABS_SHORT)
+    case = case_variant("transport_absorber3d.toml", tmp_path, **ABS_SHORT)
     out = tmp_path / "out"
     run_fvqp(["run", case, "--output", out])
     s = json.loads((out / "summary.json").read_text())
@@ -79,7 +67,7 @@ def test_absorber_burst_conserves_energy_and_writes_fields(tmp_path):
     assert abs(e["imbalance"]) < 1e-6 * e["deposited"]
     assert e["escape"] < 0 and e["final"] > 0.1 * e["deposited"]
     assert n["pair"] > 1e5 and abs(n["imbalance"]) < 1e-6 * n["pair"]
-    times, mesh = _last(out, "transport_absorber3d")
+    times, mesh = last_snapshot(out, "transport_absorber3d")
     assert times[-1] == pytest.approx(20e-9, rel=1e-6, abs=0)
     for f in ("qp_density", "qp_excess", "qp_energy_density", "phonon_energy_density",
               "gap", "T_eff", "f_slice_0", "f_slice_1", "f_slice_2", "region"):
@@ -103,12 +91,12 @@ def test_absorber_burst_conserves_energy_and_writes_fields(tmp_path):
 def test_two_ranks_equal_serial(tmp_path, jacobian):
     """2 ranks = serial to 1e-8, with the assembled Jacobian (auto at this size) and with
     the phonon-eliminating 'schur' preconditioner (its inner block ILU is per rank)."""
-    case = _variant("transport_absorber3d.toml", tmp_path, **ABS_SHORT)
+    case = case_variant("transport_absorber3d.toml", tmp_path, **ABS_SHORT)
     case.write_text(case.read_text() + f'\n[numerics]\njacobian = "{jacobian}"\n')
     run_fvqp(["run", case, "--output", tmp_path / "s"])
     run_fvqp(["run", case, "--output", tmp_path / "p"], nproc=2)
-    _, a = _last(tmp_path / "s", "transport_absorber3d")
-    _, b = _last(tmp_path / "p", "transport_absorber3d")
+    _, a = last_snapshot(tmp_path / "s", "transport_absorber3d")
+    _, b = last_snapshot(tmp_path / "p", "transport_absorber3d")
     ca = np.asarray(a.cell_centers().points)
     cb = np.asarray(b.cell_centers().points)
     order_a, order_b = np.lexsort(ca.T[::-1]), np.lexsort(cb.T[::-1])
@@ -122,7 +110,7 @@ def test_two_ranks_equal_serial(tmp_path, jacobian):
 
 
 def test_max_steps_then_resume_equals_uninterrupted(tmp_path):
-    case = _variant("transport_absorber3d.toml", tmp_path, **ABS_SHORT,
+    case = case_variant("transport_absorber3d.toml", tmp_path, **ABS_SHORT,
                     **{"every = 20": "every = 20\ncheckpoint_every = 5"})
     run_fvqp(["run", case, "--output", tmp_path / "full"])
     run_fvqp(["run", case, "--output", tmp_path / "part", "--max-steps", "12"])
@@ -134,8 +122,8 @@ def test_max_steps_then_resume_equals_uninterrupted(tmp_path):
     assert b["t_end_s"] == pytest.approx(20e-9, rel=1e-6, abs=0)
     for k in ("final", "escape", "deposited", "boundary:lead_end"):
         assert b["energy_J"][k] == pytest.approx(a["energy_J"][k], rel=1e-10, abs=1e-30), k
-    _, x = _last(tmp_path / "full", "transport_absorber3d")
-    _, y = _last(tmp_path / "part", "transport_absorber3d")
+    _, x = last_snapshot(tmp_path / "full", "transport_absorber3d")
+    _, y = last_snapshot(tmp_path / "part", "transport_absorber3d")
     assert np.allclose(x.cell_data["qp_excess"], y.cell_data["qp_excess"], rtol=1e-10)
 
 
@@ -143,7 +131,7 @@ def test_max_steps_then_resume_equals_uninterrupted(tmp_path):
 def test_film_trap_case_traps_quasiparticles(tmp_path):
     """Tunnel-fed Al film with a lower-gap trap: power balances, QPs with energies
     between the two gaps exist only in the trap, and they leave through its contact."""
-    case = _variant("transport_film_trap.toml", tmp_path,
+    case = case_variant("transport_film_trap.toml", tmp_path,
                     **{'spacing = "10 ueV"': 'spacing = "20 ueV"'})
     out = tmp_path / "out"
     run_fvqp(["run", case, "--output", out])
@@ -152,7 +140,7 @@ def test_film_trap_case_traps_quasiparticles(tmp_path):
     assert abs(s["power_imbalance_W"]) < 1e-10 * p["boundary:injector"]
     assert -p["boundary:trap_end"] > 0.1 * p["boundary:injector"]
     assert -p["escape"] > 0.1 * p["boundary:injector"]
-    _, mesh = _last(out, "transport_film_trap")
+    _, mesh = last_snapshot(out, "transport_film_trap")
     region = np.asarray(mesh.cell_data["region"])
     f_mid = np.asarray(mesh.cell_data["f_slice_0"])  # 150 ueV: between the two gaps
     gap = np.asarray(mesh.cell_data["gap"])
@@ -186,7 +174,7 @@ def test_equilibrium_fields_are_the_thermal_qp_density(tmp_path):
     from fvqp.spectra.gap import thermal_qp_density
     from fvqp.units import K_B
 
-    case = _variant("transport_nis_wire.toml", tmp_path,
+    case = case_variant("transport_nis_wire.toml", tmp_path,
                     **{'temperature = "100 mK"': 'temperature = "300 mK"',
                        'spacing = "8 ueV"': 'spacing = "1.5 ueV"',
                        'e_max = "620 ueV"': 'e_max = "600 ueV"'})
@@ -207,7 +195,7 @@ def test_default_energy_grid_keeps_recombination(tmp_path):
     from fvqp.collisions.batched import batched_terms
     from fvqp.models.transport.driver import TransportSimulation
 
-    case = _variant("transport_nis_wire.toml", tmp_path, **{'e_max = "620 ueV"': ""})
+    case = case_variant("transport_nis_wire.toml", tmp_path, **{'e_max = "620 ueV"': ""})
     sim = TransportSimulation(load_case(case))
     g, p = sim.grid, sim.problem
     sc = np.flatnonzero(~p.trap)
