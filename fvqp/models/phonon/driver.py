@@ -55,7 +55,7 @@ def phonon_units(case) -> UnitSystem:
 
 
 class PhononSimulation:
-    """The phonon model of one case, assembled on every rank.
+    r"""The phonon model of one case, assembled on every rank.
 
     Parameters
     ----------
@@ -63,9 +63,18 @@ class PhononSimulation:
         The case in the internal units of :func:`phonon_units` (built once by the run
         template; :meth:`from_case` for an SI case).
     comm : petsc4py communicator, optional
+    grid : tuple of (float, int), optional
+        Bin width and number of bins imposed by a coupled model (``bte_chip``: the
+        collision layer's phonon nodes :math:`\Omega_q = (q+1)h`), instead of
+        ``[energy]``.
+    states : dict, optional
+        Region name -> :math:`g_r(\Omega_j)` (N,) imposed by a coupled model (the phonon
+        storage of the QP collision layer in superconducting films), instead of the
+        medium's Debye density of states; velocity and impedance stay the medium's.
     """
 
-    def __init__(self, case, comm=None):
+    def __init__(self, case, comm=None, grid: tuple | None = None,
+                 states: dict | None = None):
         self.case, d = case, case.values
         regions = d["regions"]
         active = [n for n, r in regions.items() if r.get("active", True)]
@@ -74,18 +83,23 @@ class PhononSimulation:
         self.T_bath = d["bath"]["temperature"]
         names = list(raw.region_names)
         R = len(names)
-        e = d["energy"]
-        self.N = int(e["bins"])
-        e_max = e.get("e_max")
-        if e_max is None:
-            top = 12 * self.T_bath
-            for s in d.get("sources") or []:
-                top = max(top, s["energy"] + 3 * s["width"])
-            e_max = top
-        self.h = e_max / self.N
+        if grid is not None:
+            self.h, self.N = float(grid[0]), int(grid[1])
+        else:
+            e = d["energy"]
+            self.N = int(e["bins"])
+            e_max = e.get("e_max")
+            if e_max is None:
+                top = 12 * self.T_bath
+                for s in d.get("sources") or []:
+                    top = max(top, s["energy"] + 3 * s["width"])
+                e_max = top
+            self.h = e_max / self.N
         ne = self.N
         # branches stacked as bins: one effective (Debye-averaged) branch, or L and T
         lt = d["phonons"]["branches"] == "lt"
+        if lt and states:
+            raise ValueError("imposed film states need one effective branch")
         nb = 2 if lt else 1
         self.branch_names = ["L", "T"] if lt else ["D"]
         self.N = nb * ne
@@ -94,6 +108,7 @@ class PhononSimulation:
         v_int = u.tau0 / u.length
         speed, imp = np.ones((R, self.N)), np.ones((R, self.N))
         med = np.zeros(R, int)
+        states_in = states or {}
         states, iso, dec, absorb = (np.zeros((R, self.N)) for _ in range(4))
         products = np.zeros((R, self.N, self.N))
         jj = np.arange(ne)
@@ -113,6 +128,8 @@ class PhononSimulation:
                 speed[ri, sl], imp[ri, sl] = vb * v_int, m.density * vb
                 g_si = wb * om_si[sl] ** 2 / (2 * math.pi**2 * HBAR**3 * vb**3)  # 1/(J m^3)
                 states[ri, sl] = g_si / u.N0
+            if states_in.get(name) is not None:
+                states[ri] = np.asarray(states_in[name], dtype=float)
             if reg.get("isotope_scattering", True):
                 iso[ri] = [m.isotope_rate(w) * u.tau0 for w in om_si]
             if reg.get("mean_free_path"):  # elastic, energy independent: rate v / l
@@ -289,7 +306,7 @@ def march(sim: PhononSimulation, writer, out_dir: str, max_steps=None,
           resume: bool = False) -> dict:
     r"""Fixed-step BE/BDF2 of all bins (highest first); snapshots every ``[output] every``
     steps, one series row per step, ``checkpoint.h5`` every ``[output] checkpoint_every``
-    steps and at the end (:class:`fvqp.models.bte.checkpoint.BinCheckpoint`: states in
+    steps and at the end (:class:`fvqp.io.bin_checkpoint.BinCheckpoint`: states in
     file cell order, so a run resumes on any number of ranks); ``resume`` continues from
     it (snapshots and series rows after it are rewritten), ``max_steps`` stops this
     invocation early (status 1).
@@ -305,7 +322,7 @@ def march(sim: PhononSimulation, writer, out_dir: str, max_steps=None,
     step would otherwise add half its deposit again); the boundary and absorption flows
     accumulate with the scheme's own weights, so the energy balance is exact for BDF2
     too."""
-    from ..bte.checkpoint import BinCheckpoint
+    from ...io.bin_checkpoint import BinCheckpoint
 
     p, d, u = sim.problem, sim.case.values, sim.units
     t_end, dt = d["time"]["end"], d["time"]["dt_initial"]
