@@ -13,6 +13,7 @@ _MODELS["stochastic"] = "fvqp.models.stochastic"
 _MODELS["bte_sphere"] = "fvqp.models.bte_sphere"
 _MODELS["bte"] = "fvqp.models.bte"
 _MODELS["phonon"] = "fvqp.models.phonon"
+_MODELS["bte_chip"] = "fvqp.models.bte_chip"
 
 
 def model_names() -> list[str]:

@@ -1,0 +1,105 @@
+r"""The chip chain: an energy deposit → travelling phonons → pair breaking in the films.
+
+Quasiparticles in the superconducting films (the ``bte`` model with inelastic collisions,
+:mod:`fvqp.models.bte.inelastic`) coupled to the transported phonon field of the
+``phonon`` model (:mod:`fvqp.models.phonon`) in every region: substrates, films and their
+interfaces (BoltzPhlow notes Eqs. 38–40). In a film cell the collision layer's local
+phonons *are* the cell's angle-averaged phonon occupation; QPs emit isotropically into
+every direction and absorb from the angle average. One step: the QP + local-phonon
+collision step (Newton, no escape term) from the film's :math:`\bar n`, its phonon change
+added to every ordinate, then phonon streaming (:mod:`.coupling`). Energy QPs + phonons
+is conserved to the solver tolerances. See ``docs/theory_phonon.md`` (the chip chain).
+
+A region with a ``material`` is a QP film (its ``medium`` defaults to the material:
+Al, Nb or Ta); regions without one carry phonons only.
+"""
+
+from __future__ import annotations
+
+from ...case.schema import Field, Section
+from ..base.schema import named_boundaries, unlabelled_boundary
+from ..phonon import _BOUNDARIES, _INITIAL, _REGION, _SOURCES
+from ..phonon import _SECTIONS as _PHONON_SECTIONS
+from ..spec import ModelSpec
+
+_CHIP_REGION = Section({
+    **{k: v for k, v in _REGION.fields.items() if k not in ("absorption_time",
+                                                            "absorption_threshold")},
+    "medium": Field("str", "phonon medium from fvqp/materials/substrates.toml (Si, Ge, "
+                    "Al2O3, Al, Nb, Ta); default: the film's material"),
+    "material": Field("str", "superconducting film material (QPs are simulated in this "
+                      "region, coupled to its phonons by the collision layer)"),
+    "qp_mean_free_path": Field("quantity", "elastic QP mean free path in the film "
+                               "(default: the material's, l = d D / v_F)",
+                               dimension="length", positive=True),
+})
+
+_SECTIONS = {
+    "interfaces": _PHONON_SECTIONS["interfaces"],
+    "angles": _PHONON_SECTIONS["angles"],
+    "energy": Section({
+        "spacing": Field("quantity", "QP bin width h; the phonon nodes are Omega_q = "
+                         "(q+1) h of the collision layer (default kT_bath / 4)",
+                         dimension="energy", positive=True),
+        "e_max": Field("quantity", "top of the QP grid (phonons reach e_max + gap; "
+                       "default: above the deposited phonon spectrum)",
+                       dimension="energy", positive=True),
+    }),
+    "qp": Section({
+        "wall": Field("str", "QP condition on every film face (QPs stay in their film)",
+                      default="specular", choices=("specular", "diffuse")),
+        "petsc": Field("options", "PETSc options of the QP Newton solve (prefix "
+                       "chip_qp_)", default={}),
+    }),
+}
+
+FIELDS = ("phonon_energy_density", "phonon_number_density", "qp_density", "qp_excess",
+          "region")
+
+
+def _check(data, err) -> None:
+    from ...materials import UnknownMediumError, get_medium
+
+    films = 0
+    for name, reg in data["regions"].items():
+        if not reg.get("active", True):
+            continue
+        med = reg.get("medium") or reg.get("material")
+        if not med:
+            err.add(f"regions.{name}.medium", "a region needs a phonon medium.",
+                    'add medium = "Si" (see fvqp/materials/substrates.toml).')
+            continue
+        try:
+            get_medium(med)
+        except UnknownMediumError as exc:
+            err.add(f"regions.{name}.medium", str(exc), "choose one of the listed media.")
+        films += bool(reg.get("material"))
+    if not films:
+        err.add("regions", "no QP film: no region has a material.",
+                'give the films material = "Al" (or use model = "phonon").')
+    t = data.get("time") or {}
+    if t.get("steady"):
+        err.add("time.steady", "the chip chain runs in time only.", "remove steady = true.")
+    elif not t.get("dt_initial"):
+        err.add("time.dt_initial", "the chip chain runs with a fixed step.",
+                'add dt_initial = "1 ns".')
+    for i, s in enumerate(data.get("sources") or []):
+        if s and s.get("deposit") is None and s.get("power") is None:
+            err.add(f"sources[{i}].deposit", "a deposit or a power is needed.",
+                    'add deposit = "1 keV".')
+
+
+SPEC = ModelSpec(
+    name="bte_chip", region_schema=_CHIP_REGION, boundary_types=_BOUNDARIES,
+    initial_schema=_INITIAL, source_types=_SOURCES, fields=FIELDS,
+    required_boundaries=named_boundaries, optional_boundaries=unlabelled_boundary,
+    atol_dimension="dimensionless", atol_default=1e-11, check=_check,
+    sections=_SECTIONS, digest_exempt=("time.end",),
+)
+
+
+def run(case, **kwargs):
+    """Run a validated chip case; see :func:`fvqp.models.bte_chip.driver.run`."""
+    from .driver import run as _run
+
+    return _run(case, **kwargs)

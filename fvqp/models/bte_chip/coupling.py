@@ -1,0 +1,127 @@
+r"""One time step of the chip chain: QP collisions in the films, then phonon transport.
+
+The state is the QP unknowns of the films (:class:`fvqp.models.bte.inelastic.
+InelasticProblem` with local phonons and no escape, on the films' distribution) and the
+phonon occupation :math:`n_{c,j,k}` of every cell (:class:`fvqp.models.phonon.problem.
+PhononProblem`, on the whole mesh). The phonon nodes are the same,
+:math:`\Omega_q = (q+1)h` (the collision layer's grid ``grid.omega``; the phonon model is
+built with ``grid = (h, n_ph)``), and in a film region the phonon model's states per
+energy and volume are the collision layer's phonon storage,
+:math:`g_f(\Omega) = w\,(w_s/w_0)\beta\,\Omega^2` with
+:math:`\beta = \text{qp\_scale}/2c_{ph}`, so a film cell's phonon energy is the same
+number in both (notes Eqs. 39–40). A step :math:`t\to t+\Delta t` (Lie splitting,
+``docs/theory_phonon.md``):
+
+1. the film cells' local phonons are set to the angle average :math:`\bar n` of the
+   transported field; one backward-Euler Newton step of the QP + local-phonon system
+   (transport of QPs in the films, elastic scattering, collisions; no escape term):
+   QP energy + local phonon energy is conserved to the Newton tolerance;
+2. the change :math:`\Delta n_q` of the local phonons is added to every ordinate (and
+   the angle average) of the cell's transported field — QPs emit isotropically; the
+   phonon energy of the film cell changes by exactly the local phonons' change;
+3. one backward-Euler step of the phonon transport (all cells, bins highest first):
+   streaming, interfaces, walls, bulk processes, deposits.
+
+Energy QPs + phonons is therefore conserved to the linear and Newton tolerances; the
+splitting error is :math:`O(\Delta t)` per unit time (first order, like the BE steps).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from ...solvers import BDFIntegrator, JacobianConfig
+from ...solvers.bdf import BDFOptions
+
+log = logging.getLogger("fvqp.bte_chip")
+
+__all__ = ["ChipChain"]
+
+
+class ChipChain:
+    """The coupled step (module docstring) on every rank.
+
+    Parameters
+    ----------
+    qp : fvqp.models.bte.inelastic.InelasticProblem
+        QPs + local phonons of the films (``phonons = "local"``, no escape).
+    ph : fvqp.models.phonon.problem.PhononProblem
+        Phonons of every region; film states and nodes as the collision layer's.
+    exchange : fvqp.parallel.exchange.SubsetExchange
+        Side ``a``: the owned cells of ``qp``; side ``b``: those of ``ph``.
+    dt : float
+        Fixed step (internal time).
+    prefix : str
+        PETSc prefix of the QP Newton solves.
+    petsc : dict
+        Their options.
+    """
+
+    def __init__(self, qp, ph, exchange, dt: float, prefix: str, petsc: dict):
+        self.qp, self.ph, self.ex, self.dt = qp, ph, exchange, float(dt)
+        if qp.M != ph.N or not np.allclose(qp.grid.omega, ph.omega, rtol=1e-14, atol=0):
+            raise ValueError("the phonon nodes of the two models differ")
+        self.nq = qp.nq
+        opts = BDFOptions(order=1, dt_initial=self.dt, adaptive=False)
+        self.integ = BDFIntegrator(qp, qp.equilibrium(), 0.0, prefix, petsc, opts,
+                                   jacobian=JacobianConfig("matrix_free", 1,
+                                                           qp.preconditioner))
+        self.newton = self.linear = 0
+
+    # ---- the phonon state seen by the films ---------------------------------------------
+    def film_mean(self, xp: np.ndarray) -> np.ndarray:
+        r""":math:`\bar n` (n_qp_owned, M) of the film cells, from the phonon state."""
+        return self.ex.b_to_a(np.ascontiguousarray(self.ph.mean(xp).T))
+
+    def with_film_phonons(self, xq: np.ndarray, xp: np.ndarray) -> np.ndarray:
+        """QP state with its local phonons replaced by the transported :math:`\\bar n`."""
+        y = np.array(xq, dtype=float).reshape(self.qp.n, self.qp.S)
+        y[:, self.nq:] = self.film_mean(xp)
+        return y.ravel()
+
+    # ---- one step -----------------------------------------------------------------------
+    def step(self, xq: np.ndarray, xp: np.ndarray, t: float, acc: dict):
+        """Advance ``(xq, xp)`` from ``t`` by ``dt``; returns the new states, the QP
+        flows accumulated since the start (``acc`` updated), the phonon energy flows of
+        the step (internal energy, into the system positive for sources) and the phonon
+        KSP results."""
+        qp, ph, integ = self.qp, self.ph, self.integ
+        y = self.with_film_phonons(xq, xp)
+        before = y.reshape(qp.n, qp.S)[:, self.nq:].copy()
+        integ.history = [(t, y, qp.conserved(y), dict(acc))]
+        integ.t = t
+        t1 = t + self.dt
+        n0, l0 = integ.solver.total_iterations, integ.solver.total_linear_iterations
+        while integ.t < t1 * (1 - 1e-14):
+            integ.step(t1)
+        self.newton += integ.solver.total_iterations - n0
+        self.linear += integ.solver.total_linear_iterations - l0
+        xq1 = integ.x.copy()
+        dn = xq1.reshape(qp.n, qp.S)[:, self.nq:] - before              # (n_qp, M)
+        dnp = self.ex.a_to_b(dn)                                         # (n_ph, M)
+        xm = xp.reshape(ph.N, ph.n, ph.B) + dnp.T[:, :, None]            # isotropic
+        a = 1.0 / self.dt
+        hist = xm[:, :, : ph.K] / self.dt
+        xp1, res = ph.sweep(a, hist=hist, src=ph.source_rates(t, t1), x0=xm.reshape(ph.N, -1))
+        flows = {k: self.dt * v for k, v in ph.energy_rates(xp1, t, t1).items()}
+        return xq1, xp1, integ.accumulated, flows, res
+
+    # ---- observables (internal units, global sums) --------------------------------------
+    def energies(self, xq: np.ndarray, xp: np.ndarray) -> dict:
+        """QP energy and number (films) and phonon energy (all cells)."""
+        tq = self.qp.totals(xq)
+        d = self.qp.dist
+        return {"E_qp": d.sum(tq["E_qp"]), "N_qp": d.sum(tq["N_qp"]),
+                "E_ph": self.ph.energy(xp)}
+
+    def qp_number_by_region(self, xq: np.ndarray, nregions: int) -> np.ndarray:
+        """QP number of every region (global), internal units."""
+        qp = self.qp
+        f, _, _ = qp.split(xq.reshape(qp.n, qp.S))
+        c = qp.base.weight * qp.grid.h
+        per_cell = c * (qp.V[:, None] * qp.rho_cells * (f @ qp.w)).sum(axis=1)
+        reg = qp.base.loc.cell_region[: qp.n]
+        out = np.bincount(reg, weights=per_cell, minlength=nregions)
+        return np.array([qp.dist.sum(v) for v in out])

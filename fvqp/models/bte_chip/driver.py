@@ -1,0 +1,259 @@
+r"""The ``bte_chip`` model on the run template: case → the two coupled problems → run.
+
+The chip case is split into two validated sub-cases on the same mesh: a ``bte`` case of
+the film regions (QPs with inelastic collisions, ``phonons = "local"``, ``no_escape``,
+every film face a QP wall of ``[qp] wall``) and a ``phonon`` case of all regions (media,
+interfaces, walls, bath, deposits), its energy nodes and film states imposed by the
+first (:mod:`.coupling`). Both use the internal units of ``[units] reference_material``
+(default: the first film's material). Outputs on the whole mesh: the phonon fields and
+the QP fields of the films (0 elsewhere); ``<case>_series.csv`` per step: QP and phonon
+energy, the energy through every bath/absorbing boundary, the deposited energy, the
+imbalance (J, cumulative), the QP number of every film region and its excess over the
+start; ``summary.json``: the energy balance, QP pair bookkeeping, arrival (half-rise)
+times per film region; ``checkpoint.h5``: both states in file cell order.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import os
+
+import numpy as np
+
+from ...case.loader import Case, generic_schema
+from ...case.schema import Errors, validate
+from ...mesh import read_mesh
+from ...parallel.exchange import SubsetExchange
+from ...spectra import bose, fermi
+from ...units import E_CHARGE, HBAR
+from ..base import MeshModel, OutputField
+from ..bte.coupled import COUPLED_PETSC, coupled_problem
+from ..bte.driver import OUTPUTS as BTE_OUTPUTS
+from ..bte.driver import BTESimulation
+from ..phonon.driver import OUTPUTS as PHONON_OUTPUTS
+from ..phonon.driver import PhononSimulation, phonon_units
+from .coupling import ChipChain
+
+log = logging.getLogger("fvqp.bte_chip")
+
+OUTPUTS: dict[str, OutputField] = {
+    **{k: PHONON_OUTPUTS[k] for k in ("phonon_energy_density", "phonon_number_density",
+                                      "region")},
+    **{k: BTE_OUTPUTS[k] for k in ("qp_density", "qp_excess")}}
+
+#: Newton of the QP step: the bte defaults (snes_rtol 1e-10 closes the chain's energy
+#: balance to ~1e-12 of the deposit; 1e-12 stalls at round-off and the step is retried
+#: in quarters, which changes the splitting)
+QP_PETSC = dict(COUPLED_PETSC)
+
+__all__ = ["ChipModel", "ChipSimulation", "run"]
+
+
+def _q(value: float, unit: str) -> str:
+    """An SI value as a quantity string that parses back to the same float."""
+    return f"{value!r} {unit}"
+
+
+class ChipSimulation:
+    """The chip chain of one case (SI :class:`fvqp.case.Case`), assembled on every rank."""
+
+    def __init__(self, case, comm=None):
+        self.case, d = case, case.data
+        regions = d["regions"]
+        self.active = [n for n, r in regions.items() if r.get("active", True)]
+        self.films = [n for n in self.active if regions[n].get("material")]
+        ref = d["units"].get("reference_material") or regions[self.films[0]]["material"]
+        self.qsim = BTESimulation(self._qp_case(ref), comm)
+        self.qp = coupled_problem(self.qsim)
+        g = self.qp.grid
+        pcase = self._phonon_case(ref)
+        self.psim = PhononSimulation(pcase.internal(phonon_units(pcase)), comm,
+                                     grid=(g.h, g.n_ph), states=self._film_states())
+        self.units, self.dist = self.psim.units, self.psim.dist
+        self.geometry = self.psim.geometry
+        self.region_materials = {n: self.qsim.materials[self.qsim.geometry.region_names
+                                                        .index(n)] for n in self.films}
+        self.exchange = self._exchange()
+        self.dt = self.units.to_internal(d["time"]["dt_initial"], "time")
+        qp_petsc = {**QP_PETSC, **(d["qp"]["petsc"] or {})}
+        self.chain = ChipChain(self.qp, self.psim.problem, self.exchange, self.dt,
+                               "chip_qp_", qp_petsc)
+
+    # ---- the two sub-cases --------------------------------------------------------------
+    def _sub_case(self, raw: dict, model: str) -> Case:
+        from .. import get_model_spec
+
+        err = Errors(os.path.basename(self.case.path))
+        data = validate(raw, generic_schema(get_model_spec(model)), "", err)
+        if err.items:  # a chip case that validated gives valid sub-cases
+            raise ValueError(f"{model} sub-case: {err.items}")
+        c = self.case
+        return Case(path=c.path, data=data, mesh_path=c.mesh_path, output_dir=c.output_dir,
+                    digest=c.digest)
+
+    def _qp_case(self, ref: str) -> Case:
+        """The ``bte`` case of the films (module docstring)."""
+        d = self.case.data
+        regions = {}
+        for name, r in d["regions"].items():
+            if name not in self.films:
+                regions[name] = {"active": False}
+                continue
+            regions[name] = {"material": r["material"]}
+            if r.get("qp_mean_free_path"):
+                regions[name]["mean_free_path"] = _q(r["qp_mean_free_path"], "m")
+        wall = d["qp"]["wall"]
+        groups = read_mesh(self.case.mesh_path).facet_groups
+        names = sorted({str(n) for n in (groups.keys() if isinstance(groups, dict)
+                                          else [])} | set(d.get("boundaries") or {}))
+        energy = {}
+        for k in ("spacing", "e_max"):
+            if d["energy"].get(k):
+                energy[k] = _q(d["energy"][k], "J")
+        if "e_max" not in energy:  # above the deposited phonons
+            top = max([s["energy"] + 3 * s["width"] for s in d.get("sources") or []],
+                      default=0.0)
+            if top > 0:
+                energy["e_max"] = _q(top, "J")
+        t = d["time"]
+        raw = {"model": "bte", "mesh": {"file": self.case.mesh_path,
+                                        "scale": _q(d["mesh"]["scale"], "m")},
+               "units": {"reference_material": ref},
+               "bath": {"temperature": _q(d["bath"]["temperature"], "K")},
+               "time": {"end": _q(t["end"], "s"), "dt_initial": _q(t["dt_initial"], "s"),
+                        "scheme": "bdf1"},
+               "regions": regions,
+               "boundaries": {n: {"type": wall} for n in names},
+               "interfaces": {"wall": wall},
+               "energy": energy, "angles": dict(d["angles"]),
+               "collisions": {"enabled": True, "phonons": "local", "no_escape": True},
+               "solver": {"prefix": "chip_qpbins_"}}
+        return self._sub_case(raw, "bte")
+
+    def _phonon_case(self, ref: str) -> Case:
+        """The ``phonon`` case of all regions (module docstring)."""
+        d = copy.deepcopy(dict(self.case.data))
+        d["model"] = "phonon"
+        d.pop("qp", None)
+        d["energy"] = {"bins": 1}  # replaced by the collision layer's nodes
+        d["units"] = {**dict(d.get("units") or {}), "reference_material": ref}
+        d["solver"] = {**dict(d["solver"]), "prefix": "chip_ph_"}
+        d["phonons"] = {"branches": "effective"}
+        for name, r in d["regions"].items():
+            r = dict(r)
+            if not r.get("medium") and r.get("material"):
+                r["medium"] = r["material"]
+            r.pop("material", None)
+            r.pop("qp_mean_free_path", None)
+            d["regions"][name] = r
+        c = self.case
+        return Case(path=c.path, data=d, mesh_path=c.mesh_path, output_dir=c.output_dir,
+                    digest=c.digest)
+
+    def _film_states(self) -> dict:
+        r""":math:`g_f(\Omega_q) = w\,p_f\,\Omega_q^2` per film region, :math:`p_f` the
+        collision layer's phonon weight of the region's cells (:mod:`.coupling`)."""
+        qp, qs = self.qp, self.qsim
+        reg = qs.dist.local.cell_region[: qp.n]
+        names = qs.geometry.region_names
+        out = {}
+        for name in self.films:
+            own = qp.pweight[reg == names.index(name)]
+            p = qs.dist.max(float(own.max()) if own.size else -math.inf)
+            out[name] = qs.weight * p * qp.grid.omega**2
+        return out
+
+    def _exchange(self) -> SubsetExchange:
+        """Film cells numbered by their index in the mesh file, on both distributions."""
+        raw = read_mesh(self.case.mesh_path)
+        names = list(raw.region_names)
+        full = {}
+        for key, regs in (("q", self.films), ("p", self.active)):
+            idx = [names.index(n) for n in regs]
+            full[key] = np.flatnonzero(np.isin(raw.cell_region, idx))
+        qloc, ploc = self.qsim.dist.local, self.psim.dist.local
+        ids_q = full["q"][qloc.cells[: qloc.n_owned]]
+        film_idx = [names.index(n) for n in self.films]
+        pc = full["p"][ploc.cells[: ploc.n_owned]]
+        ids_p = np.where(np.isin(raw.cell_region[pc], film_idx), pc, -1)
+        ex = SubsetExchange(self.psim.dist.comm, ids_q, ids_p)
+        # the same cells on both sides: centroids agree
+        cq = ex.a_to_b(qloc.centroid[: qloc.n_owned], fill=np.nan)
+        cp = ploc.centroid[: ploc.n_owned]
+        bad = np.abs(cq[ex.sel_b] - cp[ex.sel_b]).max(initial=0.0)
+        if self.dist.max(bad) > 1e-9 * np.abs(cp).max(initial=1.0):
+            raise RuntimeError("film cells of the QP and phonon meshes do not match")
+        return ex
+
+    def film_dos_ratio(self) -> dict:
+        r"""Per film: the collision layer's phonon states over the medium's Debye
+        :math:`3\Omega^2/(2\pi^2\hbar^3v_D^3)` (``docs/theory_phonon.md``)."""
+        p, u = self.psim.problem, self.units
+        names = self.geometry.region_names
+        out = {}
+        for n in self.films:
+            ri = names.index(n)
+            om = u.to_si(p.omega[-1], "energy")
+            debye = 3 * om**2 / (2 * math.pi**2 * HBAR**3
+                                 * self.psim.media[ri].debye_velocity**3) / u.N0
+            out[n] = float(p.states[ri, -1] / debye)
+        return out
+
+    # ---- initial state, outputs ---------------------------------------------------------
+    def initial(self):
+        """Owned QP and phonon states at ``[initial] temperature`` (default: bath)."""
+        d, u = self.case.data, self.units
+        t0 = d["initial"].get("temperature") or d["bath"]["temperature"]
+        ti = u.to_internal(t0, "temperature")
+        g = self.qp.grid
+        xq = self.qp.equilibrium(fermi(self.qsim.grid.e, ti), bose(g.omega, ti))
+        xp = self.psim.problem.equilibrium(bose(self.psim.problem.omega, ti))
+        return xq, xp
+
+    def fields(self, xq: np.ndarray, xp: np.ndarray, names) -> dict:
+        """SI output fields on the phonon distribution (QP fields 0 outside films)."""
+        out = self.psim.fields(xp, [n for n in names if n in PHONON_OUTPUTS
+                                    or n == "phonon_energy_density"])
+        qn = [n for n in names if n in ("qp_density", "qp_excess")]
+        if qn:
+            qf = self.qsim.fields(self.qp.per_bin(xq), qn)
+            for n in qn:
+                out[n] = self.exchange.a_to_b(np.asarray(qf[n]))
+        return out
+
+
+class ChipModel(MeshModel):
+    """The chip chain on the run template."""
+
+    name = "bte_chip"
+    outputs = OUTPUTS
+    key_numbers = ("E_deposited_J", "energy_imbalance_J", "t_end_s")
+
+    def build(self, case, comm=None) -> ChipSimulation:
+        return ChipSimulation(case, comm)
+
+    def stoppable(self, sim) -> bool:
+        return False
+
+    def transient(self, sim: ChipSimulation, ctx) -> dict:
+        from .march import march
+
+        return march(sim, ctx.writer, ctx.out_dir, ctx.max_steps, ctx.resume)
+
+    def describe(self, sim: ChipSimulation) -> dict:
+        p, q = sim.psim.problem, sim.qp
+        u = sim.units
+        return {"film_phonon_states_over_debye": sim.film_dos_ratio(),
+                "phonon_unknowns": int(sim.dist.n_global * p.N * p.B),
+                "qp_unknowns": int(q.dist.n_global), "phonon_nodes": p.N,
+                "qp_bins": q.N, "ordinates": p.K, "films": sim.films,
+                "bin_width_ueV": u.to_si(q.grid.h, "energy") / (1e-6 * E_CHARGE),
+                "amm_reciprocity_scaling": p.scale_factors}
+
+
+def run(case, output_dir: str | None = None, resume: bool = False,
+        max_steps: int | None = None, comm=None):
+    """Run a chip case; returns the :class:`~fvqp.models.base.ModelResult`."""
+    return ChipModel().run(case, output_dir, resume, max_steps, comm)

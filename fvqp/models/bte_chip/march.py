@@ -1,0 +1,164 @@
+r"""The fixed-step time loop of the chip chain: series, snapshots, checkpoint, balances.
+
+Every step is :meth:`.coupling.ChipChain.step`. Per step a row of
+``<case>_series.csv``: QP energy ``E_qp_J``, phonon energy ``E_phonon_J``, cumulative
+phonon energy flows (``boundary:<group>_J`` out of the chip, ``sources_J`` deposited,
+negative), ``imbalance_J`` (:math:`E - E_0 +` flows), the QP number of every film region
+``N_qp:<region>`` and its excess over the start ``dN_qp:<region>``, and the cumulative
+pair-process QP number ``N_pair``. ``checkpoint.h5`` (every ``[output]
+checkpoint_every`` steps and at the end) holds both states in file cell order (the QP
+unknowns of a film cell carried on the phonon distribution), so ``--resume`` continues on
+any number of ranks; ``--max-steps`` stops early (status 1).
+
+``summary.json``: ``energy_J`` (initial/final QP and phonon energy, flows),
+``energy_imbalance_J``, ``E_deposited_J``, ``qp_number`` (initial, final, pair processes,
+imbalance: the QP number changes only by pair processes), ``arrival_s`` per film region
+(the time its excess QP number first reaches half of its largest value: the delay of the
+correlated burst) and ``peak_excess`` per film region, iteration counts.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+
+import numpy as np
+
+from ...io.bin_checkpoint import BinCheckpoint
+from ...io.series import SeriesWriter
+
+log = logging.getLogger("fvqp.bte_chip")
+
+__all__ = ["march"]
+
+
+def _pack(sim, xq: np.ndarray, xp: np.ndarray) -> dict:
+    """Both states as (bins, n_ph_owned B) arrays of the phonon distribution."""
+    p, q = sim.psim.problem, sim.qp
+    S, B = q.S, p.B
+    nb = -(-S // B)
+    yq = np.zeros((q.n, nb * B))
+    yq[:, :S] = xq.reshape(q.n, S)
+    on_p = sim.exchange.a_to_b(yq)                                     # (n_ph, nb B)
+    qpart = on_p.reshape(p.n, nb, B).transpose(1, 0, 2).reshape(nb, -1)
+    return {"x": xp, "q": np.ascontiguousarray(qpart)}
+
+
+def _unpack(sim, cells: dict):
+    p, q = sim.psim.problem, sim.qp
+    S, B = q.S, p.B
+    nb = -(-S // B)
+    on_p = cells["q"].reshape(nb, p.n, B).transpose(1, 0, 2).reshape(p.n, nb * B)
+    xq = sim.exchange.b_to_a(on_p)[:, :S].ravel()
+    return xq, cells["x"]
+
+
+def march(sim, writer, out_dir: str, max_steps=None, resume: bool = False) -> dict:
+    """Fixed steps from the start (or the checkpoint) to ``[time] end`` (module
+    docstring)."""
+    d, u, chain = sim.case.data, sim.units, sim.chain
+    p = sim.psim.problem
+    dt = sim.dt
+    t_end = u.to_internal(d["time"]["end"], "time")
+    nsteps = max(1, int(math.ceil(t_end / dt - 1e-9)))
+    names, every = d["output"]["fields"], d["output"]["every"]
+    cp_every = d["output"]["checkpoint_every"]
+    rank0 = sim.dist.rank == 0
+    eu, nu = u.scales["total_energy"], sim.qsim.n_unit
+    regions = sim.geometry.region_names
+    nreg = len(regions)
+    film_idx = [regions.index(n) for n in sim.films]
+    ck = BinCheckpoint(sim.dist, out_dir, sim.case.digest, p.B)
+    rows = SeriesWriter(os.path.join(out_dir, f"{writer.name}_series.csv"),
+                        resume=resume and rank0)
+    if resume:
+        cells, _, meta = ck.load()
+        xq, xp = _unpack(sim, cells)
+        start, flows, acc = int(meta["step"]), meta["flows"], meta["acc"]
+        tot0, nreg0, its = meta["tot0"], np.array(meta["nreg0"]), meta["its"]
+        chain.newton, chain.linear = meta["newton"], meta["linear"]
+        writer.truncate(u.to_si(start * dt, "time"))
+        rows.truncate(u.to_si(start * dt, "time"))
+    else:
+        xq, xp = sim.initial()
+        xq = chain.with_film_phonons(xq, xp)
+        start, flows, its = 0, {k: 0.0 for k in p.energy_rates(xp, 0.0, dt)}, []
+        acc = {k: 0.0 for k in sim.qp.rates(sim.qp.dist.ghosted(xq), 0.0, dt)}
+        tot0 = chain.energies(xq, xp)
+        nreg0 = chain.qp_number_by_region(xq, nreg)
+    target = nsteps if max_steps is None else min(nsteps, start + max_steps)
+
+    def label(k):
+        return f"region:{regions[int(k.split(':')[1])]}" if k.startswith("region:") else k
+
+    def row(step, tot, nr):
+        out = {"time_s": u.to_si(step * dt, "time"), "step": step,
+               "E_qp_J": tot["E_qp"] * eu, "E_phonon_J": tot["E_ph"] * eu}
+        out.update({f"{label(k)}_J": v * eu for k, v in flows.items()})
+        e0 = tot0["E_qp"] + tot0["E_ph"]
+        out["imbalance_J"] = (tot["E_qp"] + tot["E_ph"] - e0 + sum(flows.values())) * eu
+        for ri in film_idx:
+            out[f"N_qp:{regions[ri]}"] = nr[ri] * nu
+            out[f"dN_qp:{regions[ri]}"] = (nr[ri] - nreg0[ri]) * nu
+        out["N_pair"] = acc.get("N:pair", 0.0) * nu
+        return out
+
+    def save(step):
+        ck.save(_pack(sim, xq, xp), {},
+                {"step": step, "flows": flows, "acc": acc, "tot0": tot0,
+                 "nreg0": [float(v) for v in nreg0], "its": its,
+                 "newton": chain.newton, "linear": chain.linear})
+
+    if not resume:
+        writer.write(0.0, sim.fields(xq, xp, names))
+        if rank0:
+            rows.append(row(0, tot0, nreg0))
+    failed, done = None, start
+    for step in range(start + 1, target + 1):
+        t = (step - 1) * dt
+        xq, xp, acc, inc, res = chain.step(xq, xp, t, acc)
+        its.append(int(sum(r.iterations for r in res)))
+        if not all(r.success for r in res):
+            failed = step
+            break
+        for k, v in inc.items():
+            flows[k] = flows.get(k, 0.0) + v
+        done = step
+        tot = chain.energies(xq, xp)
+        nr = chain.qp_number_by_region(xq, nreg)
+        if rank0:
+            rows.append(row(step, tot, nr))
+        if step % every == 0 or step == nsteps:
+            writer.write(u.to_si(step * dt, "time"), sim.fields(xq, xp, names))
+            if rank0:
+                rows.flush()
+        if step % cp_every == 0 and step < target:
+            save(step)
+    p.release()
+    save(done)
+    if rank0:
+        rows.flush()
+    tot1 = chain.energies(xq, xp)
+    nr1 = chain.qp_number_by_region(xq, nreg)
+    status = -1 if failed else (0 if done == nsteps else 1)
+    msg = {0: f"reached t_end in {done} steps",
+           1: f"stopped after {done} of {nsteps} steps (continue with --resume)",
+           -1: f"phonon KSP did not converge at step {failed}"}[status]
+    named = {label(k): v * eu for k, v in flows.items()}
+    e0, e1 = tot0["E_qp"] + tot0["E_ph"], tot1["E_qp"] + tot1["E_ph"]
+    npair = acc.get("N:pair", 0.0)
+    return {"status": status, "message": msg, "steady": False, "steps": done,
+            "t_end_s": u.to_si(done * dt, "time"), "dt_s": u.to_si(dt, "time"),
+            "phonon_linear_iterations": int(sum(its)),
+            "qp_newton_iterations": chain.newton, "qp_linear_iterations": chain.linear,
+            "E_deposited_J": -named.get("sources", 0.0),
+            "energy_J": {"initial_qp": tot0["E_qp"] * eu, "final_qp": tot1["E_qp"] * eu,
+                         "initial_phonon": tot0["E_ph"] * eu,
+                         "final_phonon": tot1["E_ph"] * eu, **named},
+            "energy_imbalance_J": (e1 - e0 + sum(flows.values())) * eu,
+            "qp_number": {"initial": tot0["N_qp"] * nu, "final": tot1["N_qp"] * nu,
+                          "pair_processes": npair * nu,
+                          "imbalance": (tot1["N_qp"] - tot0["N_qp"] - npair) * nu},
+            "qp_excess_by_region": {regions[ri]: (nr1[ri] - nreg0[ri]) * nu
+                                    for ri in film_idx}}
