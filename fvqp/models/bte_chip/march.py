@@ -26,7 +26,7 @@ import os
 import numpy as np
 
 from ...io.bin_checkpoint import BinCheckpoint
-from ...io.series import SeriesWriter
+from ...io.series import SeriesWriter, read_series
 
 log = logging.getLogger("fvqp.bte_chip")
 
@@ -146,6 +146,7 @@ def march(sim, writer, out_dir: str, max_steps=None, resume: bool = False) -> di
            1: f"stopped after {done} of {nsteps} steps (continue with --resume)",
            -1: f"phonon KSP did not converge at step {failed}"}[status]
     named = {label(k): v * eu for k, v in flows.items()}
+    bursts = sim.dist.bcast(bursts_of(rows.path, sim.films) if rank0 else None)
     e0, e1 = tot0["E_qp"] + tot0["E_ph"], tot1["E_qp"] + tot1["E_ph"]
     npair = acc.get("N:pair", 0.0)
     return {"status": status, "message": msg, "steady": False, "steps": done,
@@ -160,5 +161,22 @@ def march(sim, writer, out_dir: str, max_steps=None, resume: bool = False) -> di
             "qp_number": {"initial": tot0["N_qp"] * nu, "final": tot1["N_qp"] * nu,
                           "pair_processes": npair * nu,
                           "imbalance": (tot1["N_qp"] - tot0["N_qp"] - npair) * nu},
-            "qp_excess_by_region": {regions[ri]: (nr1[ri] - nreg0[ri]) * nu
-                                    for ri in film_idx}}
+            "qp_excess_by_region": {regions[ri]: float(nr1[ri] - nreg0[ri]) * nu
+                                    for ri in film_idx}, **bursts}
+
+
+def bursts_of(path: str, films) -> dict:
+    """``arrival_s`` (first time the excess QP number of a film reaches half its largest
+    value in the series: the delay of the burst) and ``peak_excess`` per film."""
+    header, data = read_series(path)
+    if not data:
+        return {"arrival_s": {}, "peak_excess": {}}
+    a = np.array(data)
+    t = a[:, header.index("time_s")]
+    arr, peak = {}, {}
+    for n in films:
+        dn = a[:, header.index(f"dN_qp:{n}")]
+        top = float(dn.max())
+        peak[n] = top
+        arr[n] = float(t[np.argmax(dn >= 0.5 * top)]) if top > 0 else math.nan
+    return {"arrival_s": arr, "peak_excess": peak}
