@@ -38,6 +38,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from operator import attrgetter
 from types import MappingProxyType
 from typing import Any
 
@@ -174,26 +175,10 @@ class InternalCase:
     units: UnitSystem
     values: Mapping
 
-    @property
-    def path(self) -> str:
-        return self.case.path
-
-    @property
-    def name(self) -> str:
-        return self.case.name
-
-    @property
-    def model(self) -> str:
-        return self.case.model
-
-    @property
-    def digest(self) -> str:
-        return self.case.digest
-
-    @property
-    def output_dir(self) -> str:
-        return self.case.output_dir
-
-    @property
-    def mesh_path(self) -> str:
-        return self.case.mesh_path
+    # the SI case's identity (str), read through from ``case``
+    path = property(attrgetter("case.path"), doc="The case file.")
+    name = property(attrgetter("case.name"), doc="The case file's name without suffix.")
+    model = property(attrgetter("case.model"), doc="The model the case is for.")
+    digest = property(attrgetter("case.digest"), doc="Digest of the case and its mesh.")
+    output_dir = property(attrgetter("case.output_dir"), doc="Absolute output directory.")
+    mesh_path = property(attrgetter("case.mesh_path"), doc="Absolute path of the mesh.")
