@@ -37,15 +37,22 @@ def build(mesh, params, bcs, *, grid, t_bath, scale=1.0, widths=None, sources=()
     return TransportProblem(dist, grid, regs, w, bcs, sources, t_bath, sc, collisions)
 
 
-def steady(p, prefix):
-    """Steady state by SNES (LU) from the bath equilibrium: owned unknowns."""
+def newton_steady(p, prefix, opts=LU, *, jvp=None, pc=None, block_size=1):
+    """Steady state by SNES from the bath equilibrium (Jacobian action ``jvp`` and
+    preconditioner ``pc`` when given): owned unknowns and the solve result."""
     solver = NonlinearSolver(p.dist, lambda xl: -p.rhs(xl, 0.0, math.inf),
                              lambda xl: -p.rhs_jacobian(xl, 0.0, math.inf), p.pattern,
-                             prefix, LU)
+                             prefix, opts, jvp=jvp, block_size=block_size,
+                             preconditioner=pc)
     x = p.dist.create_vec()
     x.setArray(p.equilibrium())
-    solver.solve(x, atol=1e-22)
-    return x.getArray().copy()
+    res = solver.solve(x, atol=1e-22)
+    return x.getArray().copy(), res
+
+
+def steady(p, prefix):
+    """Steady state by SNES (LU) from the bath equilibrium: owned unknowns."""
+    return newton_steady(p, prefix)[0]
 
 
 def local(p, x):
@@ -369,15 +376,9 @@ def test_matrix_free_mode_equals_assembled():
             if q.matrix_free else None
         opts = LU if mode == "assembled" else {"ksp_type": "gmres", "pc_type": "gamg",
                                                "ksp_rtol": 1e-12, "ksp_max_it": 500}
-        solver = NonlinearSolver(q.dist, lambda xl_, q=q: -q.rhs(xl_, 0.0, math.inf),
-                                 lambda xl_, q=q: -q.rhs_jacobian(xl_, 0.0, math.inf),
-                                 q.pattern, f"tmf{mode[:2]}_", opts, jvp=jvp,
-                                 block_size=q.block_size)
-        x = q.dist.create_vec()
-        x.setArray(q.equilibrium())
-        res = solver.solve(x, atol=1e-22)
+        out[mode], res = newton_steady(q, f"tmf{mode[:2]}_", opts, jvp=jvp,
+                                       block_size=q.block_size)
         assert res.iterations <= 8
-        out[mode] = x.getArray().copy()
     a, b = out["assembled"], out["matrix_free"]
     assert np.max(np.abs(a - b)) <= 1e-9 * np.max(np.abs(a))
 
@@ -516,18 +517,24 @@ def test_schur_mode_reaches_the_assembled_steady_state():
 
             pc = SteadyPC(model_pc)
         opts = LU if mode == "assembled" else {"ksp_type": "gmres", "ksp_rtol": 1e-12}
-        solver = NonlinearSolver(q.dist, lambda xl_, q=q: -q.rhs(xl_, 0.0, math.inf),
-                                 lambda xl_, q=q: -q.rhs_jacobian(xl_, 0.0, math.inf),
-                                 q.pattern, f"tsc{mode[:2]}_", opts, jvp=jvp,
-                                 block_size=q.block_size, preconditioner=pc)
-        x = q.dist.create_vec()
-        x.setArray(q.equilibrium())
-        res = solver.solve(x, atol=1e-22)
+        out[mode], res = newton_steady(q, f"tsc{mode[:2]}_", opts, jvp=jvp, pc=pc,
+                                       block_size=q.block_size)
         assert res.iterations <= 8
-        out[mode], lin[mode] = x.getArray().copy(), res.linear_iterations / res.iterations
+        lin[mode] = res.linear_iterations / res.iterations
     a, b = out["assembled"], out["schur"]
     assert np.max(np.abs(a - b)) <= 1e-9 * np.max(np.abs(a))
     assert lin["schur"] <= 25  # measured 15.4 Krylov iterations per Newton step
+
+
+def _pulsed_network():
+    """The Y network at bias 3.2 with a phonon pulse (3.9 +- 0.2, 0.1..0.3) in region 1 and
+    its gap set: the transient of the Schur-mode tests."""
+    src = SpectralSource("phonon", None, _Pulse(0.05, 0.1, 0.3), energy=3.9, width=0.2)
+    p = network(sources=[src], bias=3.2)
+    w = np.where(p.loc.cell_region[:p.n] == 1, p.loc.volume[:p.n], 0.0)
+    src.weights = w / w.sum()
+    p.set_gap(p.delta)
+    return p
 
 
 def test_schur_mode_transient_equals_assembled():
@@ -538,11 +545,7 @@ def test_schur_mode_transient_equals_assembled():
 
     out = {}
     for mode in ("assembled", "schur"):
-        src = SpectralSource("phonon", None, _Pulse(0.05, 0.1, 0.3), energy=3.9, width=0.2)
-        p = network(sources=[src], bias=3.2)
-        w = np.where(p.loc.cell_region[:p.n] == 1, p.loc.volume[:p.n], 0.0)
-        src.weights = w / w.sum()
-        p.set_gap(p.delta)
+        p = _pulsed_network()
         opts = LU
         if mode == "schur":
             p.jacobian, p.matrix_free = "schur", True
@@ -576,11 +579,7 @@ def test_lagged_schur_preconditioner_keeps_the_answer_and_builds_less():
 
     out, pcs = {}, {}
     for mode in ("assembled", "lagged"):
-        src = SpectralSource("phonon", None, _Pulse(0.05, 0.1, 0.3), energy=3.9, width=0.2)
-        p = network(sources=[src], bias=3.2)
-        w = np.where(p.loc.cell_region[:p.n] == 1, p.loc.volume[:p.n], 0.0)
-        src.weights = w / w.sum()
-        p.set_gap(p.delta)
+        p = _pulsed_network()
         opts = LU
         if mode == "lagged":
             p.jacobian, p.matrix_free = "schur", True
