@@ -81,6 +81,10 @@ class ChipChain:
         y[:, self.nq:] = self.film_mean(xp)
         return y.ravel()
 
+    def zero_flows(self, xq: np.ndarray) -> dict:
+        """The QP flows accumulated by :meth:`step` (``N:pair``, ``E:...``), all 0."""
+        return {k: 0.0 for k in self.qp.rates(self.qp.dist.ghosted(xq), 0.0, self.dt)}
+
     # ---- one step -----------------------------------------------------------------------
     def step(self, xq: np.ndarray, xp: np.ndarray, t: float, acc: dict):
         """Advance ``(xq, xp)`` from ``t`` by ``dt``; returns the new states, the QP

@@ -84,7 +84,7 @@ def march(sim, writer, out_dir: str, max_steps=None, resume: bool = False) -> di
         xq, xp = sim.initial()
         xq = chain.with_film_phonons(xq, xp)
         start, flows, its = 0, {k: 0.0 for k in p.energy_rates(xp, 0.0, dt)}, []
-        acc = {k: 0.0 for k in sim.qp.rates(sim.qp.dist.ghosted(xq), 0.0, dt)}
+        acc = chain.zero_flows(xq)
         tot0 = chain.energies(xq, xp)
         nreg0 = chain.qp_number_by_region(xq, nreg)
     target = nsteps if max_steps is None else min(nsteps, start + max_steps)
