@@ -16,9 +16,16 @@ number in both (notes Eqs. 39–40). A step :math:`t\to t+\Delta t` (Lie splitti
    transported field; one backward-Euler Newton step of the QP + local-phonon system
    (transport of QPs in the films, elastic scattering, collisions; no escape term):
    QP energy + local phonon energy is conserved to the Newton tolerance;
-2. the change :math:`\Delta n_q` of the local phonons is added to every ordinate (and
-   the angle average) of the cell's transported field — QPs emit isotropically; the
-   phonon energy of the film cell changes by exactly the local phonons' change;
+2. every ordinate :math:`n_k` of the film cell's transported field takes the same BE
+   step of Eq. 40 with the emission and absorption rates :math:`G, L` of the new QP
+   state — QPs emit isotropically into every direction and absorb from each in
+   proportion to its occupation, :math:`n_k^* = (n_k + \Delta tG)/(1 + \Delta t(L -
+   G))` (positive; for an isotropic field exactly the local phonons' step) — plus the
+   isotropic remainder that makes the angle average change by exactly the local
+   phonons' :math:`\Delta\bar n`: the film cell's phonon energy changes by exactly
+   theirs (an isotropic increment :math:`\Delta\bar n` alone, the simplest
+   conservative choice, drives directions with few phonons negative when absorption is
+   fast: a ballistic beam crossing a film);
 3. one backward-Euler step of the phonon transport (all cells, bins highest first):
    streaming, interfaces, walls, bulk processes, deposits.
 
@@ -103,14 +110,37 @@ class ChipChain:
         self.newton += integ.solver.total_iterations - n0
         self.linear += integ.solver.total_linear_iterations - l0
         xq1 = integ.x.copy()
-        dn = xq1.reshape(qp.n, qp.S)[:, self.nq:] - before              # (n_qp, M)
-        dnp = self.ex.a_to_b(dn)                                         # (n_ph, M)
-        xm = xp.reshape(ph.N, ph.n, ph.B) + dnp.T[:, :, None]            # isotropic
+        y1 = xq1.reshape(qp.n, qp.S)
+        r = qp.collision_rates(y1)                      # G, L at the new state (BE)
+        dn = y1[:, self.nq:] - before                                    # (n_qp, M)
+        # per film cell and node: dt G, dt (L - G), the change of the angle average
+        moved = self.ex.a_to_b(np.stack([self.dt * r.ph_gain,
+                                         self.dt * (r.ph_loss - r.ph_gain), dn], axis=2))
+        xm = self.directions_after(xp, moved)
         a = 1.0 / self.dt
         hist = xm[:, :, : ph.K] / self.dt
         xp1, res = ph.sweep(a, hist=hist, src=ph.source_rates(t, t1), x0=xm.reshape(ph.N, -1))
         flows = {k: self.dt * v for k, v in ph.energy_rates(xp1, t, t1).items()}
         return xq1, xp1, integ.accumulated, flows, res
+
+    def directions_after(self, xp: np.ndarray, moved: np.ndarray) -> np.ndarray:
+        r"""The phonon state after the collision step, (N, n_ph, B): per ordinate the BE
+        step of Eq. 40 with the rates :math:`G, L` of the new QP state,
+        :math:`n_k^* = (n_k + \Delta t\,G)/(1 + \Delta t(L - G))` (emission isotropic,
+        absorption from every direction in proportion to its occupation), plus the
+        isotropic remainder that makes the angle average change by exactly the local
+        phonons' :math:`\Delta\bar n` (the Newton residual: energy conserved to
+        round-off). ``moved`` (n_ph, M, 3): :math:`\Delta tG`, :math:`\Delta t(L-G)`,
+        :math:`\Delta\bar n` (0 outside the films)."""
+        ph = self.ph
+        x = xp.reshape(ph.N, ph.n, ph.B)
+        gdt, ldt, dn = (np.ascontiguousarray(moved[:, :, i].T) for i in range(3))
+        nk = (x[:, :, : ph.K] + gdt[:, :, None]) / (1.0 + ldt[:, :, None])
+        rest = dn - (nk @ ph.quad.weights - x[:, :, : ph.K] @ ph.quad.weights)
+        out = np.empty_like(x)
+        out[:, :, : ph.K] = nk + rest[:, :, None]
+        out[:, :, ph.K] = x[:, :, ph.K] + dn
+        return out
 
     # ---- observables (internal units, global sums) --------------------------------------
     def energies(self, xq: np.ndarray, xp: np.ndarray) -> dict:
