@@ -40,6 +40,12 @@ def best_time(fun, repeats: int) -> float:
     return best
 
 
+def random_state(n: int, rng: np.random.Generator) -> tuple:
+    """The grid of ``n`` QP nodes with random occupations f in [0, 1), n_ph in [0, 2)."""
+    grid = make_grid(n)
+    return grid, rng.uniform(0.0, 1.0, grid.n), rng.uniform(0.0, 2.0, grid.n_ph)
+
+
 def fitted_slope(sizes: list[int], times: list[float]) -> float:
     return float(np.polyfit(np.log(sizes), np.log(times), 1)[0])
 
@@ -60,9 +66,7 @@ def main() -> None:
     print(f"{'N':>7} {'M':>7} {'fft [s]':>10} {'direct [s]':>11} {'speed-up':>9} "
           f"{'max rel diff':>13}")
     for n in args.sizes:
-        grid = make_grid(n)
-        f = rng.uniform(0.0, 1.0, grid.n)
-        nph = rng.uniform(0.0, 2.0, grid.n_ph)
+        grid, f, nph = random_state(n, rng)
         repeats = 20 if n <= 4096 else 5
         t_fft = best_time(lambda g=grid, f=f, p=nph: collision_terms(f, p, g, params), repeats)
         predicted = None if last_direct is None else last_direct[1] * (n / last_direct[0]) ** 2
@@ -89,9 +93,7 @@ def main() -> None:
               f"{diff:>13.2e}")
 
     for n in args.fft_only_sizes:
-        grid = make_grid(n)
-        f = rng.uniform(0.0, 1.0, grid.n)
-        nph = rng.uniform(0.0, 2.0, grid.n_ph)
+        grid, f, nph = random_state(n, rng)
         t_fft = best_time(lambda g=grid, f=f, p=nph: collision_terms(f, p, g, params), 3)
         rows.append((n, grid.n_ph, t_fft, None))
         print(f"{n:>7} {grid.n_ph:>7} {t_fft:>10.4f} {'(fft only)':>11}")

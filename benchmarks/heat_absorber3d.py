@@ -10,41 +10,28 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from _common import ROOT, case_variant, mpi_env
+
 STEPS = int(os.environ.get("FVQP_BENCH_STEPS", "40"))
 
 
-def env():
-    e = dict(os.environ)
-    e.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-             OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
-    return e
-
-
 def make_case(tmp: Path, mesh: str) -> Path:
-    text = (ROOT / "cases" / "heat_absorber3d.toml").read_text()
-    text = text.replace("../meshes/absorber3d/absorber3d_coarse.msh",
-                        str(ROOT / "meshes" / "absorber3d" / mesh))
-    text = re.sub(r'end = "2 us"', f'end = "{STEPS * 0.1} ns"\nadaptive = false', text)
-    text = re.sub(r'dt_initial = "10 ps"', 'dt_initial = "0.1 ns"', text)
-    text = re.sub(r"every = 10", "every = 100000", text)
-    text = re.sub(r'times = \[.*\]', "times = []", text)
-    p = tmp / f"heat_{mesh.replace('.msh', '')}.toml"
-    p.write_text(text)
-    return p
+    return case_variant("heat_absorber3d.toml", ROOT / "meshes" / "absorber3d" / mesh, [
+        (r'end = "2 us"', f'end = "{STEPS * 0.1} ns"\nadaptive = false'),
+        (r'dt_initial = "10 ps"', 'dt_initial = "0.1 ns"'), (r"every = 10", "every = 100000"),
+        (r'times = \[.*\]', "times = []")], tmp / f"heat_{mesh.replace('.msh', '')}.toml")
 
 
 def run(case: Path, out: Path, nproc: int) -> dict:
     cmd = [sys.executable, "-m", "fvqp", "-q", "run", str(case), "--output", str(out)]
     if nproc > 1:
         cmd = ["mpiexec", "-n", str(nproc), *cmd]
-    subprocess.run(cmd, check=True, env=env(), cwd=ROOT)
+    subprocess.run(cmd, check=True, env=mpi_env(), cwd=ROOT)
     return json.loads((out / "summary.json").read_text())
 
 

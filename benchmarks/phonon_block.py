@@ -23,41 +23,16 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _common import ROOT, case_variant
 
-ROOT = Path(__file__).resolve().parents[1]
 GEO = ROOT / "meshes" / "substrate_block" / "substrate_block.geo"
 
-CASE = """
-model = "phonon"
-[mesh]
-file = "{mesh}"
-[bath]
-temperature = "10 mK"
-[regions.substrate]
-medium = "Si"
-[boundaries.bottom]
-type = "bath"
-[boundaries.top]
-type = "diffuse"
-[boundaries.sides]
-type = "diffuse"
-[[sources]]
-type = "phonons"
-deposit = "10 keV"
-time = "1 ns"
-duration = "0.2 ns"
-position = [60, 100, 70]
-radius = "10 um"
-[energy]
-bins = {bins}
-e_max = "6 meV"
-[angles]
-polar = {polar}
-azimuth = {azimuth}
-[time]
-end = "{end} ns"
-dt_initial = "1 ns"
-"""
+# cases/phonon_si_block.toml with the deposit released at 1 ns within 0.2 ns, the
+# configuration's grids and steps, and no output section
+CASE_SUBS = (
+    (r'time = "3 ns"\nduration = "0.5 ns"', 'time = "1 ns"\nduration = "0.2 ns"'),
+    (r"(?s)\n\[output\].*", "\n"),
+)
 
 
 def _rss() -> float:
@@ -81,12 +56,14 @@ def measure(tmp: Path, cells: int, bins: int, polar: int, azimuth: int, steps: i
     from fvqp.case import load_case
     from fvqp.models.phonon.driver import PhononSimulation
 
-    path = tmp / f"phonon_b{cells}_{bins}_{polar}x{azimuth}.toml"
-    path.write_text(CASE.format(mesh=_mesh(tmp, cells), bins=bins, polar=polar,
-                                azimuth=azimuth, end=steps))
+    path = case_variant("phonon_si_block.toml", _mesh(tmp, cells), [
+        *CASE_SUBS, (r"bins = 8", f"bins = {bins}"),
+        (r"polar = 4\nazimuth = 8", f"polar = {polar}\nazimuth = {azimuth}"),
+        (r'end = "100 ns"', f'end = "{steps} ns"')],
+        tmp / f"phonon_b{cells}_{bins}_{polar}x{azimuth}.toml")
     rss0 = _rss()
     t0 = time.perf_counter()
-    sim = PhononSimulation(load_case(path), comm)
+    sim = PhononSimulation.from_case(load_case(path), comm)
     p = sim.problem
     t_build = time.perf_counter() - t0
     dt = 1.0 / 438.0

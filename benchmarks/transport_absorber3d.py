@@ -57,34 +57,23 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from _common import ROOT, case_variant, mpi_env
+
 STEPS = int(os.environ.get("FVQP_BENCH_STEPS", "6"))
 E_MIN, E_MAX = 172.0, 1200.0  # ueV: Al gap .. grid top of the case
 
 
-def env():
-    e = dict(os.environ)
-    e.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-             OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
-    return e
-
-
 def make_case(tmp: Path, mesh: str, bins: int, jacobian: str = "auto") -> Path:
-    text = (ROOT / "cases" / "transport_absorber3d.toml").read_text()
     path = mesh if os.path.isabs(mesh) else str(ROOT / "meshes" / "absorber3d" / mesh)
-    text = text.replace("../meshes/absorber3d/absorber3d_coarse.msh", path)
-    text += f'\n[numerics]\njacobian = "{jacobian}"\n'
-    mesh = os.path.basename(mesh)
     spacing = (E_MAX - E_MIN) / bins
-    text = re.sub(r'spacing = "40 ueV"', f'spacing = "{spacing:.4f} ueV"', text)
-    text = re.sub(r'end = "2 us"', f'end = "{STEPS * 0.2} ns"\nadaptive = false\n'
-                  'scheme = "bdf1"', text)
-    text = re.sub(r'dt_initial = "10 ps"', 'dt_initial = "0.2 ns"', text)
-    text = re.sub(r"every = 20", "every = 100000\ncheckpoint_every = 100000", text)
-    text = re.sub(r'times = \[.*\]', "times = []", text)
-    p = tmp / f"transport_{mesh.replace('.msh', '')}_{bins}.toml"
-    p.write_text(text)
-    return p
+    name = os.path.basename(mesh).replace(".msh", "")
+    return case_variant("transport_absorber3d.toml", path, [
+        (r"\Z", f'\n[numerics]\njacobian = "{jacobian}"\n'),
+        (r'spacing = "40 ueV"', f'spacing = "{spacing:.4f} ueV"'),
+        (r'end = "2 us"', f'end = "{STEPS * 0.2} ns"\nadaptive = false\nscheme = "bdf1"'),
+        (r'dt_initial = "10 ps"', 'dt_initial = "0.2 ns"'),
+        (r"every = 20", "every = 100000\ncheckpoint_every = 100000"),
+        (r'times = \[.*\]', "times = []")], tmp / f"transport_{name}_{bins}.toml")
 
 
 def run(case: Path, out: Path, nproc: int, extra=()) -> dict:
@@ -95,7 +84,7 @@ def run(case: Path, out: Path, nproc: int, extra=()) -> dict:
     if nproc > 1:
         cmd = ["mpiexec", "-n", str(nproc), *cmd]
     r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    subprocess.run(cmd, check=True, env=env(), cwd=ROOT)
+    subprocess.run(cmd, check=True, env=mpi_env(), cwd=ROOT)
     r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     s = json.loads((out / "summary.json").read_text())
     s["cpu_total_s"] = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)

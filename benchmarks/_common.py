@@ -1,0 +1,35 @@
+"""Helpers shared by the benchmark scripts: the environment of `mpiexec` runs and variants
+of the shipped cases (one source for each benchmark's configuration: ``cases/``)."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def mpi_env() -> dict:
+    """Environment for `mpiexec` runs as root in containers, one thread per rank."""
+    e = dict(os.environ)
+    e.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+             OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    return e
+
+
+def case_variant(name: str, mesh: str | Path, subs: Sequence[tuple[str, str]],
+                 path: Path) -> Path:
+    """Write ``cases/<name>`` to ``path`` with its mesh file replaced by ``mesh`` (absolute)
+    and every regular-expression substitution ``(pattern, replacement)`` of ``subs``
+    applied in order (each must match: a benchmark must not silently run the shipped
+    configuration)."""
+    text = (ROOT / "cases" / name).read_text()
+    text, n = re.subn(r'(?m)^file = "\.\./meshes/.*"$', f'file = "{mesh}"', text)
+    assert n == 1, f"{name}: no mesh file"
+    for pattern, replacement in subs:
+        text, n = re.subn(pattern, replacement, text)
+        assert n > 0, f"{name}: {pattern!r} does not occur"
+    path.write_text(text)
+    return path
