@@ -54,6 +54,8 @@ mesh substrate_bilayer substrate_bilayer.geo 3 chip_film.msh msh41 -setnumber Lx
 echo "== 3D chip from a layout (fvqp mesh writes chip.geo next to chip.msh) =="
 ( cd chip_layout && $NICE python3 -m fvqp -q mesh chip.toml -o chip.msh ) \
   || { echo "fvqp mesh failed for chip_layout/chip.msh" >&2; exit 1; }
+( cd chip_small && $NICE python3 -m fvqp -q mesh chip_small.toml -o chip_small.msh ) \
+  || { echo "fvqp mesh failed for chip_small/chip_small.msh" >&2; exit 1; }
 
 echo "== 3D absorber =="
 mesh absorber3d absorber3d.geo 3 absorber3d_coarse.msh msh41 \
