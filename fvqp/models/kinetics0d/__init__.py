@@ -24,8 +24,10 @@ from ..base.schema import check_material_overrides, material_overrides
 from ..spec import ModelSpec
 from .drives import Drive, PhononInjection, PhotonDrive, TunnelInjection
 from .model import Kinetics0D
+from .relaxation import RelaxationResult, relax, relaxation_step
 from .selfgap import self_consistent_gap, steady_state_self_consistent
-from .solve import RelaxationResult, evolve, relax, relaxation_step, steady_state
+from .solve import steady_state
+from .transient import evolve
 
 __all__ = [
     "SPEC",

@@ -36,8 +36,9 @@ from ..base.template import materials_entry
 from .drives import PhononInjection, PhotonDrive, TunnelInjection
 from .model import Kinetics0D
 from .observables import summary as observables
+from .relaxation import relax
 from .selfgap import steady_state_self_consistent
-from .solve import relax, steady_state
+from .solve import steady_state
 from .transient import (
     TransientState,
     checkpoint_path,

@@ -1,7 +1,8 @@
-r"""Checkpointed PETSc TS integration of the 0D kinetics (``fvqp run``, ``--resume``).
+r"""Time evolution of the 0D kinetics: PETSc TS with the exact Jacobian (:func:`evolve`) and
+its checkpointed form (``fvqp run``, ``--resume``).
 
-The run is integrated in *segments* of ``checkpoint_every`` accepted steps. Every segment
-is a fresh :class:`~fvqp.solvers.ts.DenseTimeStepper` started from the state, time and
+The checkpointed run is integrated in *segments* of ``checkpoint_every`` accepted steps.
+Every segment is a fresh :class:`~fvqp.solvers.ts.DenseTimeStepper` started from the state, time and
 next step size :math:`\Delta t` proposed by the previous segment, and a checkpoint
 (``checkpoint.h5``: state, time, :math:`\Delta t`, counters, time series, snapshots) is
 written after each segment. The BDF history is therefore restarted (at first order) at
@@ -19,20 +20,46 @@ from __future__ import annotations
 import logging
 import math
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ...io.checkpoint import read_checkpoint, write_checkpoint
 from ...solvers.result import ConvergenceError
+from ...solvers.ts import DenseTimeStepper
 from .model import Kinetics0D
-from .solve import evolve
 
 log = logging.getLogger(__name__)
 
-__all__ = ["TransientState", "integrate_checkpointed"]
+__all__ = ["TransientState", "evolve", "integrate_checkpointed"]
 
 _SERIES = ("t", "n_qp", "e_qp", "e_ph", "energy")
+
+
+def evolve(model: Kinetics0D, y0: np.ndarray, t_end: float, *, t0: float = 0.0,
+           dt: float = 1e-3, rtol: float = 1e-6, atol: float | None = None,
+           prefix: str = "kinetics0d_ts_", options: Mapping[str, object] | None = None,
+           monitor: Callable[[float, np.ndarray], None] | None = None,
+           max_steps: int = 100000):
+    """Integrate with PETSc TS (BDF by default) and the exact Jacobian.
+
+    ``atol`` defaults to ``1e-6 * rtol`` times the largest initial occupation per block
+    (f and n). ``monitor(t, y)`` is called after every accepted step. Returns ``(y,
+    RunResult)`` (``history["dt_next"]``: the step size TS proposes next, to continue
+    the run); raises :class:`ConvergenceError` on failure.
+    """
+    y0 = np.asarray(y0, dtype=float)
+    if atol is None:
+        atol = default_atol(model, y0, rtol)
+    stepper = DenseTimeStepper(model.size, lambda t, y: model.rhs(y, t),
+                               lambda t, y: model.jacobian(y, t), prefix=prefix,
+                               options=options)
+    if monitor is not None:
+        stepper.monitors.append(monitor)
+    y, res = stepper.integrate(y0, t0, t_end, dt, rtol=rtol, atol=atol, max_steps=max_steps)
+    res.history["dt_next"] = float(stepper.ts.getTimeStep())
+    return y, res
 
 
 @dataclass
