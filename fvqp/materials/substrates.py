@@ -34,13 +34,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import tomllib
 from collections.abc import Mapping
 from functools import lru_cache
-from importlib import resources
 from types import MappingProxyType
 
 from ..units import HBAR
+from .database import load_table
 
 __all__ = ["PhononMedium", "UnknownMediumError", "get_medium", "list_media"]
 
@@ -102,29 +101,9 @@ class PhononMedium:
         return dataclasses.replace(self, sources=MappingProxyType(src), **values)
 
 
-def _parse(name: str, table: Mapping) -> PhononMedium:
-    values, sources = {}, {}
-    for key, item in table.items():
-        if key not in UNITS:
-            raise ValueError(f"substrates.toml [{name}]: unknown field {key!r}")
-        if not isinstance(item, Mapping) or {"value", "unit", "source"} - set(item):
-            raise ValueError(f"substrates.toml [{name}].{key}: need {{value, unit, source}}")
-        if item["unit"] != UNITS[key]:
-            raise ValueError(f"substrates.toml [{name}].{key}: unit {item['unit']!r}, "
-                             f"expected {UNITS[key]!r}")
-        if not str(item["source"]).strip():
-            raise ValueError(f"substrates.toml [{name}].{key}: empty source")
-        values[key], sources[key] = float(item["value"]), str(item["source"])
-    missing = [k for k in _REQUIRED if k not in values]
-    if missing:
-        raise ValueError(f"substrates.toml [{name}]: missing {missing}")
-    return PhononMedium(name=name, sources=MappingProxyType(sources), **values)
-
-
 @lru_cache(maxsize=1)
 def _database() -> Mapping[str, PhononMedium]:
-    text = resources.files("fvqp.materials").joinpath("substrates.toml").read_text("utf-8")
-    return MappingProxyType({n: _parse(n, t) for n, t in tomllib.loads(text).items()})
+    return load_table("substrates.toml", PhononMedium, UNITS, _REQUIRED)
 
 
 def list_media() -> list[str]:
