@@ -1,13 +1,17 @@
-"""Command line shared by the ``docs/make_*_figure.py`` scripts.
+"""Command line and case run shared by the ``docs/make_*_figure.py`` scripts.
 
 Each script renders one picture of a shipped case; this module gives them the same options:
 ``--output`` (the PNG), ``--small`` (the variant the test suite runs) and ``--workdir``
-(keep the run's result directory; default: a temporary directory, deleted).
+(keep the run's result directory; default: a temporary directory, deleted), and runs the
+shortened case (:func:`run_case`).
 """
 
 from __future__ import annotations
 
 import argparse
+import re
+import subprocess
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -29,3 +33,18 @@ def run_figure(doc: str, default_png: Path, small_help: str,
         return args.output, render(args.workdir, args.output, args.small)
     with tempfile.TemporaryDirectory() as d:
         return args.output, render(Path(d), args.output, args.small)
+
+
+def run_case(text: str, name: str, workdir: Path, end: str, times: str):
+    """Run the case ``text`` (a shipped case whose ``end = "2 us"``) shortened to ``end``
+    with the ``[output] times`` ``times`` (none after the end) as ``<workdir>/<name>.toml``
+    into ``workdir`` (a kept workdir is redone) and return a pyvista reader of its series."""
+    import pyvista as pv
+
+    text = re.sub(r'end = "2 us"', f"end = {end}", text)
+    text = re.sub(r"(?m)^times = \[.*\]$", f"times = {times}", text)
+    case = workdir / f"{name}.toml"
+    case.write_text(text)
+    subprocess.run([sys.executable, "-m", "fvqp", "-q", "run", str(case), "--output",
+                    str(workdir), "--overwrite"], check=True)
+    return pv.get_reader(str(workdir / f"{name}.pvd"))

@@ -8,13 +8,10 @@ path, the rendered time and the temperature range (K) of that snapshot."""
 
 from __future__ import annotations
 
-import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pyvista as pv
-from figure_cli import run_figure
+from figure_cli import run_case, run_figure
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL_HELP = "coarse mesh, run stopped at 12 ns (seconds instead of minutes)"
@@ -31,13 +28,7 @@ def render(workdir: Path, png: Path, small: bool) -> tuple[float, float]:
     text = text.replace("../meshes/absorber3d/absorber3d_coarse.msh",
                         str(ROOT / "meshes" / "absorber3d" / mesh))
     end, times = ('"12 ns"', '["10 ns"]') if small else ('"100 ns"', '["10 ns", "100 ns"]')
-    text = re.sub(r'end = "2 us"', f"end = {end}", text)
-    text = re.sub(r"(?m)^times = \[.*\]$", f"times = {times}", text)  # none after the end
-    case = workdir / "heat_absorber3d.toml"
-    case.write_text(text)
-    subprocess.run([sys.executable, "-m", "fvqp", "-q", "run", str(case), "--output",
-                    str(workdir), "--overwrite"], check=True)  # a kept workdir is redone
-    reader = pv.get_reader(str(workdir / "heat_absorber3d.pvd"))
+    reader = run_case(text, "heat_absorber3d", workdir, end, times)
     shots = [t for t in reader.time_values if abs(t - SHOT) < 1e-15]
     reader.set_active_time_value(shots[0])
     grid = reader.read()[0].scale([1e6, 1e6, 2e7])  # um; z exaggerated 20x

@@ -10,13 +10,10 @@ time and the ranges of the two rendered fields."""
 
 from __future__ import annotations
 
-import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pyvista as pv
-from figure_cli import run_figure
+from figure_cli import run_case, run_figure
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL_HELP = "run stopped at 3 ns (seconds instead of minutes)"
@@ -31,13 +28,7 @@ def render(workdir: Path, png: Path, small: bool) -> tuple[float, dict]:
     text = (ROOT / "cases" / "transport_absorber3d.toml").read_text()
     text = text.replace("../meshes/", str(ROOT / "meshes") + "/")
     end, times = ('"3 ns"', '["2 ns"]') if small else ('"100 ns"', '["2 ns", "10 ns", "100 ns"]')
-    text = re.sub(r'end = "2 us"', f"end = {end}", text)
-    text = re.sub(r"(?m)^times = \[.*\]$", f"times = {times}", text)  # none after the end
-    case = workdir / "transport_absorber3d.toml"
-    case.write_text(text)
-    subprocess.run([sys.executable, "-m", "fvqp", "-q", "run", str(case), "--output",
-                    str(workdir), "--overwrite"], check=True)  # a kept workdir is redone
-    reader = pv.get_reader(str(workdir / "transport_absorber3d.pvd"))
+    reader = run_case(text, "transport_absorber3d", workdir, end, times)
     t_last = reader.time_values[-1]
     reader.set_active_time_value(t_last)
     grid = reader.read()[0].scale([1e6, 1e6, 2e7])  # um; z exaggerated 20x

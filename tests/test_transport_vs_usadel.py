@@ -78,15 +78,16 @@ RHO = 1.0 / (2.0 * get_material("Al").N0 * E_CHARGE**2 * D_N)
 MESHES = Path(__file__).resolve().parent.parent / "meshes"
 LU = {"ksp_type": "preonly", "pc_type": "lu"}
 
-TRANSPORT = """
-model = "transport"
+# the NIS wire at 100 mK, Al: the part both models' cases share
+WIRE = """
 [mesh]
 file = "@MESHES@/nis_wire/nis_wire.msh"
 [bath]
 temperature = "100 mK"
 [regions.wire]
 material = "Al"
-cross_section = "1200 nm^2"
+"""
+TRANSPORT = 'model = "transport"' + WIRE + """cross_section = "1200 nm^2"
 Tc = "1.75 K"
 diffusion_constant = "16.9 cm^2/s"
 gap = "266 ueV"
@@ -105,15 +106,7 @@ e_max = "800 ueV"
 steady = true
 """
 
-USADEL = f"""
-model = "usadel"
-[mesh]
-file = "@MESHES@/nis_wire/nis_wire.msh"
-[bath]
-temperature = "100 mK"
-[regions.wire]
-material = "Al"
-gap = "266 ueV"
+USADEL = 'model = "usadel"' + WIRE + f"""gap = "266 ueV"
 cross_section = "1200 nm^2"
 resistivity = "{RHO:.12e} Ohm m"
 diffusivity = "16.9 cm^2/s"
