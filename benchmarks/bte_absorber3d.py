@@ -1,0 +1,190 @@
+"""Benchmark: the bte model on the 3D Ta absorber + Al lead with electron-phonon collisions.
+
+``python benchmarks/bte_absorber3d.py [all|sizes|ell|ranks|target]`` runs variants of
+``cases/bte_absorber3d.toml`` (fixed BDF2 steps of 0.1 ns through the 6 keV burst) as
+separate ``python -m fvqp run`` processes (``mpiexec -n R`` for R ranks) and prints from
+each run's ``summary.json``: coupled unknowns (cells x bins x (ordinates + 1)), wall time
+per step (from the step log lines, after the first step: set-up excluded; one-second
+resolution), Newton iterations per step, Krylov iterations per Newton step, peak memory per
+rank and per unknown, and unknown-updates per second per core (unknowns x steps / wall /
+ranks). Sections:
+
+* ``sizes``: coarse mesh (520 active cells) with 16/32 bins x 8/24 ordinates, and a finer
+  variant (3 360 active cells, generated with gmsh from ``meshes/absorber3d/absorber3d.geo``
+  with h = 2.5 um, one layer per film) at 16 bins x 8 ordinates;
+* ``ell``: Krylov per Newton as the mean free path shrinks (10, 1, 0.1 um in both films);
+* ``ranks``: 1 -> 2 rank speed-up of one size and Krylov counts at 4 and 8 ranks
+  (oversubscribed on this 2-core machine: counts only);
+* ``target``: the issue's target (>= 50 000 cells x 32 energies x >= 24 ordinates: the
+  53 120-cell mesh of ``benchmarks/transport_absorber3d.py``) is not run: its unknowns and
+  memory are extrapolated from the measured memory per unknown, and the time of a 100 ns
+  transient from the measured unknown-updates per second.
+
+Environment: FVQP_BENCH_STEPS (default 4 steps per run). Figures in docs/bte_absorber3d.md
+were measured on the shared, loaded 2-core machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CASE = ROOT / "cases" / "bte_absorber3d.toml"
+GEO = ROOT / "meshes" / "absorber3d" / "absorber3d.geo"
+STEPS = int(os.environ.get("FVQP_BENCH_STEPS", "4"))
+GAP_AL_UEV, E_MAX_UEV = 172.13, 1200.0
+#: gmsh parameters of the target mesh (53 120 active cells, as transport_absorber3d.py)
+TARGET_MESH = {"h": 1.25, "hm": 25, "nz_sub": 3, "q_sub": 1.6, "nz_thin": 3, "nz_pad": 5}
+FINER_MESH = {"h": 2.5, "hm": 30, "nz_sub": 1, "q_sub": 1.0, "nz_thin": 1, "nz_pad": 1}
+
+
+def gmsh_mesh(params: dict, out: Path) -> Path:
+    """A variant of the absorber mesh from the committed .geo (not stored in meshes/)."""
+    if not out.exists():
+        args = [x for k, v in params.items() for x in ("-setnumber", k, str(v))]
+        subprocess.run(["gmsh", str(GEO), "-3", *args, "-o", str(out), "-format", "msh41",
+                        "-v", "1"], check=True)
+    return out
+
+
+def case_text(mesh: Path, bins: int, polar: int, azimuth: int, ell_um: float | None = None,
+              steps: int = STEPS) -> str:
+    """The absorber case with ``bins`` energy bins up to 1.2 meV, polar x azimuth
+    ordinates, ``steps`` steps of 0.1 ns and optionally one mean free path for both films."""
+    text = CASE.read_text()
+    spacing = (E_MAX_UEV - GAP_AL_UEV) / bins
+    subs = [(r'file = "[^"]*absorber3d_coarse.msh"', f'file = "{mesh}"'),
+            (r'spacing = "50 ueV"', f'spacing = "{spacing:.6f} ueV"'),
+            (r"polar = 2", f"polar = {polar}"), (r"azimuth = 4", f"azimuth = {azimuth}"),
+            (r'end = "2 ns"', f'end = "{0.1 * steps:.3f} ns"'),
+            (r'directory = "[^"]*"', 'directory = "out"')]
+    if ell_um is not None:
+        subs += [(r'mean_free_path = "0.3 um"', f'mean_free_path = "{ell_um} um"'),
+                 (r'mean_free_path = "0.1 um"', f'mean_free_path = "{ell_um} um"')]
+    for pat, new in subs:
+        text, n = re.subn(pat, new, text)
+        assert n == 1, pat
+    return text
+
+
+def run(text: str, work: Path, ranks: int = 1) -> dict:
+    """Run a case text in ``work`` and return its summary with derived figures."""
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "bte_absorber3d.toml").write_text(text)
+    cmd = [sys.executable, "-m", "fvqp", "run", "bte_absorber3d.toml", "--overwrite"]
+    if ranks > 1:
+        cmd = ["mpiexec", "--oversubscribe", "-n", str(ranks), *cmd]
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
+               PYTHONPATH=str(ROOT))
+    p = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True)
+    if p.returncode != 0:
+        raise RuntimeError(p.stderr[-2000:])
+    s = json.loads((work / "out" / "summary.json").read_text())
+    n, steps = s["coupled_unknowns"], s["steps"]
+    s["per_step_s"] = step_time(p.stderr + p.stdout) or s["wall_time_s"] / steps
+    s["newton_per_step"] = s["newton_iterations"] / steps
+    s["krylov_per_newton"] = s["linear_iterations"] / max(s["newton_iterations"], 1)
+    s["bytes_per_unknown"] = s["peak_rss_MB_per_rank"] * 2**20 * s["ranks"] / n
+    s["updates_per_s_core"] = n / s["per_step_s"] / s["ranks"]
+    return s
+
+
+def step_time(log: str) -> float | None:
+    """Seconds per step between the first and the last step of the run's log lines
+    (``HH:MM:SS fvqp.bte INFO: step k ...``): the set-up and the first step's factorisation
+    excluded; None with fewer than two step lines."""
+    steps = [(int(k), 3600 * int(h) + 60 * int(m) + int(sec)) for h, m, sec, k in
+             re.findall(r"(?m)^(\d\d):(\d\d):(\d\d) fvqp.bte INFO: step (\d+) ", log)]
+    if len(steps) < 2:
+        return None
+    (k0, t0), (k1, t1) = steps[0], steps[-1]
+    return max((t1 - t0) % 86400, 1) / (k1 - k0)
+
+
+HEAD = (f"{'case':34s} {'unknowns':>9s} {'s/step':>7s} {'Newton':>6s} {'Kry/N':>6s} "
+        f"{'MB/rank':>8s} {'B/unkn':>7s} {'upd/s/core':>10s}")
+
+
+def line(name: str, s: dict) -> str:
+    return (f"{name:34s} {s['coupled_unknowns']:9d} {s['per_step_s']:7.2f} "
+            f"{s['newton_per_step']:6.2f} {s['krylov_per_newton']:6.2f} "
+            f"{s['peak_rss_MB_per_rank']:8.0f} {s['bytes_per_unknown']:7.0f} "
+            f"{s['updates_per_s_core']:10.3g}")
+
+
+def sizes(tmp: Path) -> dict:
+    coarse = ROOT / "meshes" / "absorber3d" / "absorber3d_coarse.msh"
+    finer = gmsh_mesh(FINER_MESH, tmp / "absorber3d_h2p5.msh")
+    print("== sizes (collisions, bath phonons, BDF2 0.1 ns steps through the burst) ==")
+    print(HEAD)
+    out = {}
+    for name, mesh, bins, pol, az in (("coarse 16 bins x 8 dirs", coarse, 16, 2, 4),
+                                      ("coarse 32 bins x 8 dirs", coarse, 32, 2, 4),
+                                      ("coarse 32 bins x 24 dirs", coarse, 32, 2, 12),
+                                      ("h=2.5 um 16 bins x 8 dirs", finer, 16, 2, 4)):
+        s = run(case_text(mesh, bins, pol, az), tmp / re.sub(r"\W+", "_", name))
+        out[name] = s
+        print(line(name, s), flush=True)
+    return out
+
+
+def ell(tmp: Path) -> None:
+    coarse = ROOT / "meshes" / "absorber3d" / "absorber3d_coarse.msh"
+    print("== Krylov per Newton as l -> 0 (coarse, 16 bins x 8 dirs) ==")
+    print(HEAD)
+    for length in (10.0, 1.0, 0.1):
+        s = run(case_text(coarse, 16, 2, 4, ell_um=length), tmp / f"ell_{length}")
+        print(line(f"l = {length} um", s), flush=True)
+
+
+def ranks(tmp: Path) -> None:
+    coarse = ROOT / "meshes" / "absorber3d" / "absorber3d_coarse.msh"
+    print("== ranks (coarse, 16 bins x 8 dirs; 4 and 8 ranks oversubscribed: counts) ==")
+    print(HEAD)
+    base = None
+    for r in (1, 2, 4, 8):
+        s = run(case_text(coarse, 16, 2, 4), tmp / f"ranks_{r}", ranks=r)
+        base = base or s["per_step_s"]
+        print(line(f"{r} rank(s), speed-up {base / s['per_step_s']:.2f}x", s), flush=True)
+
+
+def target(measured: dict | None) -> None:
+    """Extrapolate the issue's target from the largest measured run."""
+    cells, bins, dirs = 53120, 32, 24
+    n = cells * bins * (dirs + 1)
+    print(f"== target: {cells} cells x {bins} bins x {dirs} ordinates = {n:.3g} unknowns ==")
+    if not measured:
+        print("(run the sizes section first)")
+        return
+    s = measured["coarse 32 bins x 24 dirs"]
+    mem = s["bytes_per_unknown"] * n / 2**30
+    per_step = n / s["updates_per_s_core"] / 2          # two cores, perfect speed-up
+    steps = 100e-9 / 0.1e-9
+    print(f"memory at the measured {s['bytes_per_unknown']:.0f} B/unknown: {mem:.0f} GB "
+          f"(this machine: 23 GB)")
+    print(f"time per 0.1 ns step at {s['updates_per_s_core']:.3g} updates/s/core on 2 cores: "
+          f"{per_step:.0f} s; 100 ns = {steps:.0f} steps: {steps * per_step / 3600:.0f} h "
+          f"(target 0.5 h)")
+
+
+def main(argv: list[str]) -> None:
+    what = argv[1] if len(argv) > 1 else "all"
+    with tempfile.TemporaryDirectory(prefix="bte_absorber3d_") as d:
+        tmp = Path(d)
+        measured = sizes(tmp) if what in ("all", "sizes", "target") else None
+        if what in ("all", "ell"):
+            ell(tmp)
+        if what in ("all", "ranks"):
+            ranks(tmp)
+        if what in ("all", "target"):
+            target(measured)
+
+
+if __name__ == "__main__":
+    main(sys.argv)
