@@ -16,11 +16,22 @@ and applied multiplicatively after a one-level preconditioner :math:`B` (Smith, 
 
 .. math::  y = B r,\quad y \mathrel{+}= P A_c^{-1} R\,(r - A y).
 
-Users: :mod:`fvqp.models.bte.coarse` (isotropic coarse space of the per-bin transport
-systems, Galerkin, GAMG) and :mod:`fvqp.models.bte.coupled_coarse` (isotropic coarse space
-of the coupled Newton systems, assembled by the model, exact LU). The aggregation coarse
-space of the transport Schur complement, summed over the ranks and factored redundantly
-without PETSc, is :class:`fvqp.parallel.coarse.AggregateCoarse`.
+Two flavours of the coarse level share the interface of :class:`CoarseLevel`
+(``R``, ``P``, ``correct(r)``, ``iterations``, ``destroy``):
+
+* :class:`CoarseCorrection`: coarse unknowns distributed over the ranks, the coarse matrix
+  and its KSP built by PETSc (Galerkin :math:`RAP` of a PETSc fine operator, or assembled
+  by the model). Users: :mod:`fvqp.models.bte.coarse` (isotropic coarse space of the
+  per-bin transport systems, Galerkin, GAMG) and :mod:`fvqp.models.bte.coupled_coarse`
+  (isotropic coarse space of the coupled Newton systems, assembled by the model, exact
+  LU).
+* :class:`AggregateCoarse`: piecewise constants on cell aggregates, separately for every
+  one of the ``N`` unknowns of a cell (energy bins), for a fine operator given as dense
+  :math:`N\times N` cell blocks plus couplings diagonal in the cell unknowns; the coarse
+  matrix is small, summed over the ranks and factored redundantly on every rank (SuperLU,
+  no PETSc). User: the inner Schur-complement solve of :mod:`fvqp.models.transport.schur`.
+  The aggregates come from the cell distribution
+  (:func:`fvqp.parallel.coarse.cell_aggregates`).
 """
 
 from __future__ import annotations
@@ -29,11 +40,13 @@ from collections.abc import Mapping
 
 import numpy as np
 import scipy.sparse as sp
+import scipy.sparse.linalg as spla
 
 from .linear import LinearSolver, csr_matrix
 from .options import apply_options, set_from_options
 
-__all__ = ["BLOCK_JACOBI_DEFAULTS", "CoarseCorrection", "TwoLevelPC", "exact_defaults"]
+__all__ = ["AggregateCoarse", "BLOCK_JACOBI_DEFAULTS", "CoarseCorrection", "CoarseLevel",
+           "TwoLevelPC", "exact_defaults"]
 
 #: one-level smoother of :class:`TwoLevelPC` (options ``<prefix>bj_*``)
 BLOCK_JACOBI_DEFAULTS: dict[str, object] = {
@@ -63,7 +76,29 @@ def _mat(comm, m: sp.csr_matrix, col_start: int, n_cols_local: int):
         csr=(m.indptr.astype(it), (m.indices + col_start).astype(it), m.data))
 
 
-class CoarseCorrection:
+class CoarseLevel:
+    r"""Interface of a coarse level :math:`z = P A_c^{-1} R r` (module docstring):
+    rank-local restriction ``R`` and prolongation ``P`` (scipy), :meth:`correct` on
+    owned fine residuals, the Krylov iterations of the coarse solves and
+    :meth:`destroy`."""
+
+    R: sp.csr_matrix
+    P: sp.csr_matrix
+
+    def correct(self, r: np.ndarray) -> np.ndarray:
+        """:math:`P A_c^{-1} R\\,r` for the owned fine residual ``r``."""
+        raise NotImplementedError
+
+    @property
+    def iterations(self) -> int:
+        """Krylov iterations of all coarse solves (0 for a direct solve)."""
+        return 0
+
+    def destroy(self) -> None:
+        """Free what the coarse level holds."""
+
+
+class CoarseCorrection(CoarseLevel):
     r"""The coarse level :math:`z = P A_c^{-1} R r` (module docstring).
 
     Parameters
@@ -193,3 +228,115 @@ class TwoLevelPC:
         for o in (self.bj, self.t):
             o.destroy()
         self.coarse.destroy()
+
+
+class AggregateCoarse(CoarseLevel):
+    r"""Coarse level on cell aggregates, separately for every unknown of a cell (energy
+    bin), factored redundantly on every rank (module docstring).
+
+    The fine operator :math:`S` has a dense :math:`N\times N` block per cell and couplings
+    between cells that are diagonal in the cell's unknowns (transport per energy). With
+    the coarse space piecewise constant on every aggregate and bin, the Galerkin operator
+    :math:`S_c = P^TSP` keeps that structure (Mandel 1993; Smith, Bjørstad & Gropp 1996,
+    ch. 2 and 5),
+
+    .. math::
+        (S_c)_{IJ} = \sum_{c\in I,\ b\in J} S_{cb},
+
+    a dense block per aggregate (the sum of its cells' blocks; couplings inside an
+    aggregate cancel except for boundary terms) plus bin-diagonal couplings between
+    neighbouring aggregates. It is small (aggregates × N), summed over the ranks and
+    factored on every rank (SuperLU), so :meth:`correct` needs one reduction of the
+    restricted residual and no PETSc object.
+
+    Parameters
+    ----------
+    comm : petsc4py.PETSc.Comm
+        Communicator of the fine system (the sums over ranks).
+    agg : ndarray of int
+        Aggregate of every local cell (owned, then ghosts), the same numbering on every
+        rank (:func:`fvqp.parallel.coarse.cell_aggregates`).
+    n_owned : int
+        Owned cells (the first ``n_owned`` of ``agg``).
+    N : int
+        Unknowns (energy bins) per cell.
+    n_agg : int
+        Number of aggregates.
+    rows, cols, bins : ndarray of int
+        Local row cell (owned), column cell and bin of every bin-diagonal coupling entry
+        of :math:`S`, in the order of the values passed to :meth:`build`.
+    diagonal : bool
+        Keep only the bin-diagonal part of the aggregated cell blocks (cheaper coarse
+        factorisation, weaker correction).
+    """
+
+    def __init__(self, comm, agg: np.ndarray, n_owned: int, N: int, n_agg: int,
+                 rows: np.ndarray, cols: np.ndarray, bins: np.ndarray,
+                 diagonal: bool = False):
+        self.N, self.n, self.n_agg, self.diagonal = N, n_owned, n_agg, diagonal
+        self.comm = comm.tompi4py()
+        self.agg = agg
+        #: restriction of owned cells to aggregates (sums), per bin
+        self.R = sp.csr_matrix((np.ones(self.n), (agg[:self.n], np.arange(self.n))),
+                               shape=(n_agg, self.n))
+        self.P = self.R.T.tocsr()
+        I, J = agg[rows], agg[cols]
+        same = I == J
+        self._diag = (I[same], bins[same], same)
+        # couplings between aggregates: a global list of pairs (the same on every rank)
+        key = I[~same] * n_agg + J[~same]
+        pairs = np.unique(np.concatenate(self.comm.allgather(np.unique(key))))
+        self._pair_of_entry = np.searchsorted(pairs, key)
+        self._e_off = bins[~same]
+        self.pairs = (pairs // n_agg, pairs % n_agg)
+        self.blocks = np.zeros((n_agg, N, N))
+        self.lu = None
+
+    def begin(self) -> None:
+        """Start a new coarse operator (cell blocks and couplings follow)."""
+        self.blocks[:] = 0.0
+
+    def add_blocks(self, cs: np.ndarray, blocks: np.ndarray) -> None:
+        """Add the dense blocks of owned cells ``cs`` to their aggregates."""
+        R = sp.csr_matrix((np.ones(len(cs)), (self.agg[cs], np.arange(len(cs)))),
+                          shape=(self.n_agg, len(cs)))
+        self.blocks += (R @ blocks.reshape(len(cs), -1)).reshape(self.blocks.shape)
+
+    def build(self, values: np.ndarray) -> None:
+        """Add the coupling entries ``values`` (order of ``rows, cols``), sum over the
+        ranks and factor :math:`S_c`."""
+        from mpi4py import MPI
+
+        N, na = self.N, self.n_agg
+        I, e, same = self._diag
+        self.blocks += np.bincount((I * N + e) * N + e, values[same],
+                                   na * N * N).reshape(na, N, N)
+        npair = len(self.pairs[0])
+        off = np.bincount(self._pair_of_entry * N + self._e_off, values[~same],
+                          npair * N).reshape(npair, N)
+        self.comm.Allreduce(MPI.IN_PLACE, self.blocks, op=MPI.SUM)
+        self.comm.Allreduce(MPI.IN_PLACE, off, op=MPI.SUM)
+        if self.diagonal:
+            self.blocks *= np.eye(N)
+        k = np.arange(N)
+        br = (np.arange(na)[:, None, None] * N + k[None, :, None]).repeat(N, axis=2)
+        bc = (np.arange(na)[:, None, None] * N + k[None, None, :]).repeat(N, axis=1)
+        pr = (self.pairs[0][:, None] * N + k).ravel()
+        pc = (self.pairs[1][:, None] * N + k).ravel()
+        S = sp.csc_matrix((np.concatenate([self.blocks.ravel(), off.ravel()]),
+                           (np.concatenate([br.ravel(), pr]), np.concatenate([bc.ravel(), pc]))),
+                          shape=(na * N, na * N))
+        S.eliminate_zeros()  # the off-diagonal block entries with ``diagonal``
+        self.lu = spla.splu(S)
+
+    def correct(self, r: np.ndarray) -> np.ndarray:
+        """:math:`P S_c^{-1} P^T r` for an owned-rows residual ``r`` of shape (n, N)."""
+        from mpi4py import MPI
+
+        rc = np.ascontiguousarray(self.R @ r)
+        self.comm.Allreduce(MPI.IN_PLACE, rc, op=MPI.SUM)
+        zc = self.lu.solve(rc.ravel()).reshape(self.n_agg, self.N)
+        return zc[self.agg[:self.n]]
+
+    def destroy(self) -> None:
+        self.lu = None

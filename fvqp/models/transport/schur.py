@@ -42,9 +42,10 @@ from __future__ import annotations
 import numpy as np
 
 from ...parallel.blocked import BlockDistribution
-from ...parallel.coarse import AggregateCoarse
+from ...parallel.coarse import cell_aggregates
 from ...solvers.blockcsr import CellBlockCSR
 from ...solvers.linear import LinearSolver, option_value
+from ...solvers.twolevel import AggregateCoarse
 from .phonon_pc import PhononDiffusionSolve
 
 __all__ = ["SchurPreconditioner", "SCHUR_DEFAULTS"]
@@ -58,12 +59,13 @@ __all__ = ["SchurPreconditioner", "SCHUR_DEFAULTS"]
 #: the other (the 2-rank numbering); two blocks: block Jacobi 34, PETSc's overlapping
 #: subdomains (sorted rows) 15, the RCM subdomains 7. Outer Krylov iterations over 6 BDF1
 #: steps through the burst: serial 58; 2 ranks with PETSc's subdomains (overlap 2) 200,
-#: + coarse space (.coarse) 118, + a second sweep 77; RCM subdomains 58
+#: + aggregation coarse space (AggregateCoarse) 118, + a second sweep 77; RCM subdomains 58
 #: (benchmarks/transport_absorber3d.py).
 SCHUR_DEFAULTS = {"ksp_type": "preonly", "pc_type": "bjacobi", "sub_pc_type": "ilu"}
 SCHUR_PARALLEL_DEFAULTS = {"pc_type": "asm"}
 
-#: aggregates of the optional two-level inner solve (.coarse; option
+#: aggregates of the optional two-level inner solve
+#: (:class:`fvqp.solvers.twolevel.AggregateCoarse`; option
 #: ``-<prefix>schur_coarse_aggregates``, off by default: no gain on 2 ranks once the cells
 #: are in RCM order)
 COARSE_AGGREGATES = 0
@@ -137,14 +139,17 @@ class SchurPreconditioner:
         n, M = problem.n, problem.M
         self.bd = np.empty((n, N, M), dtype=np.float32) if stored else None
         self.dc = np.empty((n, M, N), dtype=np.float32) if stored else None
-        #: two-level inner solve (.coarse) on this many aggregates, 0 = off; option
+        #: two-level inner solve (AggregateCoarse) on this many aggregates, 0 = off; option
         #: ``-<prefix>schur_coarse_aggregates``
         n_agg = option_value(self.prefix + "coarse_aggregates", COARSE_AGGREGATES)
         self.coarse = None
         if n_agg > 0:
             rows, cols, bins = self._transport_cells
             diagonal = option_value(self.prefix + "coarse_diagonal", False)
-            self.coarse = AggregateCoarse(problem.cells, N, n_agg, rows, cols, bins, diagonal)
+            agg, n_agg = cell_aggregates(problem.cells, n_agg)
+            self.coarse = AggregateCoarse(problem.cells.comm, agg,
+                                          problem.cells.local.n_owned, N, n_agg, rows,
+                                          cols, bins, diagonal)
         #: phonon diffusion between cells: sparse solves with D + T_ph (.phonon_pc)
         self.phonons = (PhononDiffusionSolve(problem, self.prefix + "ph_")
                         if len(problem.ph_pairs) else None)
@@ -310,7 +315,8 @@ class SchurPreconditioner:
 
     def _inner(self, t: np.ndarray) -> np.ndarray:
         """:math:`S_T^{-1}t` approximately: the inner KSP, with the coarse correction
-        and a second smoothing if :attr:`coarse` is on (module :mod:`.coarse`)."""
+        and a second smoothing if :attr:`coarse` is on
+        (:class:`fvqp.solvers.twolevel.AggregateCoarse`)."""
         z = self._smooth(t)
         if self.coarse is None:
             return z
