@@ -34,13 +34,13 @@ packing coefficient and the instantaneous polarisation :math:`P = (c_+ - c_-)/c`
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 
 import numpy as np
 from scipy.optimize import brentq
 
 from fvqp.stochastic.cells import CellList, minimum_image
+from fvqp.stochastic.progress import WallClockReports
 
 __all__ = [
     "BurstingBubbles",
@@ -227,12 +227,8 @@ class BurstingBubbles:
         n_steps : int
         record_every : int
             If positive, also record ``(C_p, P)`` every that many steps.
-        progress : callable, optional
-            ``progress(done, total, sim)`` called about every ``progress_every`` seconds
-            of wall time (default: a log line at INFO level).
-        progress_every : float
-            Seconds of wall time between reports; ``<= 0`` reports after every step
-            (deterministic, independent of the machine's speed).
+        progress, progress_every : callable or None, float
+            Progress reports (:class:`~fvqp.stochastic.progress.WallClockReports`).
 
         Returns
         -------
@@ -241,8 +237,9 @@ class BurstingBubbles:
         """
         sw = s1 = s2 = 0.0
         tr_cp, tr_p = [], []
-        t_wall = time.monotonic()
-        every_step = progress_every <= 0.0  # deterministic: no clock involved
+        reports = WallClockReports(n_steps, progress, progress_every, log,
+                                   "bubbles: %d/%d steps, C_p = %.4f, P = %+.3f",
+                                   lambda sim: (sim.cp, sim.polarization))
         for k in range(int(n_steps)):
             w = self.holding_weight()
             c = self.cp
@@ -253,13 +250,7 @@ class BurstingBubbles:
             if record_every and k % record_every == 0:
                 tr_cp.append(self.cp)
                 tr_p.append(self.polarization)
-            if every_step or time.monotonic() - t_wall > progress_every:
-                t_wall = time.monotonic()
-                if progress is None:
-                    log.info("bubbles: %d/%d steps, C_p = %.4f, P = %+.3f", k + 1, n_steps,
-                             self.cp, self.polarization)
-                else:
-                    progress(k + 1, n_steps, self)
+            reports.after(k + 1, self)
         return {"cp": s1 / sw, "cp2": s2 / sw, "trace_cp": np.asarray(tr_cp),
                 "trace_P": np.asarray(tr_p)}
 

@@ -23,7 +23,7 @@ and a spin in the SQUID arm threads :math:`\\phi_1 \\simeq 10^{-7}\\Phi_0`, so
 from __future__ import annotations
 
 from fvqp.stochastic import master
-from fvqp.stochastic.spin_clusters import ClusterParams, moments_sr, moments_ta
+from fvqp.stochastic.spin_clusters import ClusterParams, moments_limit
 
 __all__ = [
     "GAMMA_BAR_AL",
@@ -71,7 +71,7 @@ def noise_coefficient(regime: str) -> float:
 
 
 def _variance(params: ClusterParams, regime: str) -> float:
-    mean, second = (moments_sr if regime == "sr" else moments_ta)(params)
+    mean, second = moments_limit(params, regime)
     return second - mean**2
 
 
@@ -125,7 +125,7 @@ def flux_noise(params: ClusterParams, phi_per_spin: float = 1e-7, regime: str | 
     if not polarized:
         from fvqp.stochastic.spin_clusters import fluctuation_time
 
-        mean = (moments_sr if regime == "sr" else moments_ta)(params)[0]
+        mean = moments_limit(params, regime or "ta")[0]
         S_N = mean * fluctuation_time(params, regime or "ta")
     return float(phi_per_spin**2 * S_N / 3.0)
 

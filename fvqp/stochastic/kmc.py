@@ -30,7 +30,6 @@ lower-variance estimator of the time average than the sampled waiting times).
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -39,6 +38,7 @@ import numpy as np
 from fvqp.stochastic.annihilation import g_kernel
 from fvqp.stochastic.cells import Box, CellList, minimum_image
 from fvqp.stochastic.fenwick import Fenwick
+from fvqp.stochastic.progress import WallClockReports
 
 __all__ = [
     "Kernel",
@@ -329,12 +329,8 @@ class AnnihilationKMC:
         ----------
         n_events : int
             Number of events.
-        progress : callable, optional
-            ``progress(done, total, sim)`` called about every ``progress_every`` seconds
-            of wall time (default: a log line at INFO level).
-        progress_every : float
-            Seconds of wall time between reports; ``<= 0`` reports after every event
-            (deterministic, independent of the machine's speed).
+        progress, progress_every : callable or None, float
+            Progress reports (:class:`~fvqp.stochastic.progress.WallClockReports`).
 
         Returns
         -------
@@ -346,8 +342,9 @@ class AnnihilationKMC:
         """
         sw = swn = swn2 = swg = 0.0
         steps_n = 0
-        t_wall = time.monotonic()
-        every_step = progress_every <= 0.0  # deterministic: no clock involved
+        reports = WallClockReports(n_events, progress, progress_every, log,
+                                   "kmc: %d/%d events, N = %d, t = %.4g",
+                                   lambda sim: (sim.n, sim.time))
         for k in range(int(n_events)):
             tot = self.total_rate()
             if tot <= 0.0:
@@ -359,13 +356,7 @@ class AnnihilationKMC:
             swn += w * self.n
             swn2 += w * self.n * self.n
             self.step()
-            if every_step or time.monotonic() - t_wall > progress_every:
-                t_wall = time.monotonic()
-                if progress is None:
-                    log.info("kmc: %d/%d events, N = %d, t = %.4g", k + 1, n_events, self.n,
-                             self.time)
-                else:
-                    progress(k + 1, n_events, self)
+            reports.after(k + 1, self)
         if sw == 0.0:
             return {"mean_n": float(self.n), "mean_n2": float(self.n) ** 2,
                     "step_mean_n": float(self.n),

@@ -38,24 +38,12 @@ from scipy.optimize import root
 from scipy.special import gamma as gamma_fn
 
 __all__ = [
-    "ClusterParams",
-    "mean_field_rhs",
-    "mean_field_jacobian",
-    "fixed_point",
-    "fixed_point_sr",
-    "fixed_point_ta",
-    "m0_from_n0",
-    "n0_reduced",
-    "concentrations_sr",
-    "concentrations_ta",
-    "stationary_distribution",
-    "moments_sr",
-    "moments_ta",
-    "distribution_moments",
-    "fluctuation_time",
-    "ising_distribution",
-    "ising_mean_sr",
-    "ising_mean_ta",
+    "ClusterParams", "mean_field_rhs", "mean_field_jacobian", "fixed_point",
+    "fixed_point_limit", "fixed_point_sr", "fixed_point_ta", "m0_from_n0", "n0_reduced",
+    "concentrations_limit", "concentrations_sr", "concentrations_ta",
+    "stationary_distribution", "moments_limit", "moments_sr", "moments_ta",
+    "distribution_moments", "fluctuation_time", "ising_distribution", "ising_mean_limit",
+    "ising_mean_sr", "ising_mean_ta"
 ]
 
 
@@ -235,40 +223,67 @@ def n0_reduced(params: ClusterParams) -> float:
     return float(real[real > 0].max())
 
 
-def fixed_point_sr(params: ClusterParams) -> tuple[float, float]:
-    """SR-regime fixed point :math:`N_0^{(s)}, m_0^{(s)} = (V/\\bar\\Gamma\\tau_s) N_0^{(s)}`.
+def _regime(regime: str) -> str:
+    if regime not in ("sr", "ta"):
+        raise ValueError(f"unknown regime {regime!r}")
+    return regime
 
-    Parameters
-    ----------
-    params : ClusterParams
-        Model parameters.
+
+_LIMIT_PARAMETERS = """Parameters
+----------
+params : ClusterParams
+    Model parameters.
+regime : {"sr", "ta"}
+    Spin-relaxation or triplet-annihilation limit."""
+
+
+def _regime_limit(fn):
+    """Decorator of the closed forms ``fn(params, regime)`` of the SR and TA limits: fills
+    in the shared parameter section of the docstring (as :mod:`scipy._lib.doccer` does),
+    indented as the marker line."""
+    marker, doc = "%(limit_parameters)s", fn.__doc__
+    if doc is None or marker not in doc:  # python -OO strips docstrings
+        return fn
+    line = doc[doc.rindex("\n", 0, doc.index(marker)) + 1:doc.index(marker)]
+    fn.__doc__ = doc.replace(marker, _LIMIT_PARAMETERS.replace("\n", "\n" + line))
+    return fn
+
+
+def _in_regime(fn, regime: str):
+    """``fn(params, regime)`` with the regime fixed: the ``*_sr``/``*_ta`` functions."""
+    def limit(params: ClusterParams):
+        return fn(params, regime)
+
+    limit.__name__ = limit.__qualname__ = f"{fn.__name__.removesuffix('_limit')}_{regime}"
+    limit.__doc__ = f":func:`{fn.__name__}` in the ``{regime!r}`` regime."
+    return limit
+
+
+@_regime_limit
+def fixed_point_limit(params: ClusterParams, regime: str) -> tuple[float, float]:
+    """Analytic fixed point of Eqs. (3)-(4) in the SR or the TA limit.
+
+    SR (:math:`\\bar\\Gamma_t \\to 0`): :math:`N_0^{(s)}` and
+    :math:`m_0^{(s)} = (V/\\bar\\Gamma\\tau_s) N_0^{(s)}`; TA (:math:`\\tau_s \\to \\infty`,
+    after Eq. 4): :math:`N_0^{(t)} = (AV^2/\\bar\\Gamma_t)^{1/3}` and
+    :math:`m_0^{(t)} = (AV^2\\bar\\Gamma_t^2)^{1/3} N_0^{(t)} / (2\\bar\\Gamma)`.
+
+    %(limit_parameters)s
 
     Returns
     -------
     N0, m0 : float
-        Analytic limit of Eqs. (3)-(4) for :math:`\\bar\\Gamma_t \\to 0`.
-    """
-    n0 = params.n0_sr
-    return n0, params.V / (params.gamma * params.tau_s) * n0
-
-
-def fixed_point_ta(params: ClusterParams) -> tuple[float, float]:
-    """TA-regime fixed point :math:`N_0^{(t)}` and :math:`m_0^{(t)}` (after Eq. 4).
-
-    Parameters
-    ----------
-    params : ClusterParams
-        Model parameters.
-
-    Returns
-    -------
-    N0, m0 : float
-        :math:`N_0 = (AV^2/\\bar\\Gamma_t)^{1/3}` and
-        :math:`m_0 = (AV^2\\bar\\Gamma_t^2)^{1/3} N_0 / (2\\bar\\Gamma)`.
     """
     p = params
+    if _regime(regime) == "sr":
+        n0 = p.n0_sr
+        return n0, p.V / (p.gamma * p.tau_s) * n0
     n0 = p.n0_ta
     return n0, float(np.cbrt(p.A * p.V**2 * p.gamma_t**2)) / (2.0 * p.gamma) * n0
+
+
+fixed_point_sr = _in_regime(fixed_point_limit, "sr")
+fixed_point_ta = _in_regime(fixed_point_limit, "ta")
 
 
 def fixed_point(params: ClusterParams, guess: tuple[float, float] | None = None,
@@ -318,38 +333,24 @@ def fixed_point(params: ClusterParams, guess: tuple[float, float] | None = None,
     return float(N), float(m)
 
 
-def concentrations_sr(params: ClusterParams) -> tuple[float, float]:
-    """SR concentrations of Eq. (5), :math:`(c_0/2)\\zeta_s^{\\mp 1/2}`.
+@_regime_limit
+def concentrations_limit(params: ClusterParams, regime: str) -> tuple[float, float]:
+    """Concentrations :math:`N_0/V, m_0/V = (c_0/2)\\zeta^{\\mp 1/2}` of Eq. (5) (SR,
+    :math:`\\zeta_s`) or Eq. (6) (TA, :math:`\\zeta_t`).
 
-    Parameters
-    ----------
-    params : ClusterParams
-        Model parameters.
-
-    Returns
-    -------
-    n, s : float
-        :math:`N_0^{(s)}/V` and :math:`m_0^{(s)}/V`.
-    """
-    c, z = params.c0 / 2.0, params.zeta_s
-    return c / np.sqrt(z), c * np.sqrt(z)
-
-
-def concentrations_ta(params: ClusterParams) -> tuple[float, float]:
-    """TA concentrations of Eq. (6), :math:`(c_0/2)\\zeta_t^{\\mp 1/2}`.
-
-    Parameters
-    ----------
-    params : ClusterParams
-        Model parameters.
+    %(limit_parameters)s
 
     Returns
     -------
     n, s : float
-        :math:`N_0^{(t)}/V` and :math:`m_0^{(t)}/V`.
     """
-    c, z = params.c0 / 2.0, params.zeta_t
+    c = params.c0 / 2.0
+    z = params.zeta_s if _regime(regime) == "sr" else params.zeta_t
     return c / np.sqrt(z), c * np.sqrt(z)
+
+
+concentrations_sr = _in_regime(concentrations_limit, "sr")
+concentrations_ta = _in_regime(concentrations_limit, "ta")
 
 
 def _exponent(params: ClusterParams, N: np.ndarray) -> np.ndarray:
@@ -359,10 +360,11 @@ def _exponent(params: ClusterParams, N: np.ndarray) -> np.ndarray:
 
 
 def stationary_distribution(params: ClusterParams, N: np.ndarray,
-                            normalize: bool = True) -> np.ndarray:
-    """Fokker-Planck stationary distribution, Eq. (7).
+                            normalize: bool = True, ising: bool = False) -> np.ndarray:
+    """Fokker-Planck stationary distribution, Eq. (7), or its classical variant, Eq. (S12).
 
-    :math:`P(N) = C N^2 \\exp[-2\\bar\\Gamma_t N^3/(3AV^2) - 2N^2/(AV\\tau_s)]`.
+    :math:`P(N) = C N^2 \\exp[-2\\bar\\Gamma_t N^3/(3AV^2) - 2N^2/(AV\\tau_s)]`; the Ising
+    spins of SM Sec. IV drop the :math:`N^2`.
 
     Parameters
     ----------
@@ -373,6 +375,8 @@ def stationary_distribution(params: ClusterParams, N: np.ndarray,
     normalize : bool
         If true, ``C`` is fixed by :math:`\\int_0^\\infty P\\,dN = 1` (by quadrature of the
         exact moments); otherwise ``C = 1``.
+    ising : bool
+        The classical distribution (S12).
 
     Returns
     -------
@@ -380,9 +384,9 @@ def stationary_distribution(params: ClusterParams, N: np.ndarray,
         Probability density on ``N``.
     """
     N = np.asarray(N, dtype=float)
-    out = N**2 * np.exp(_exponent(params, N))
+    out = np.exp(_exponent(params, N)) if ising else N**2 * np.exp(_exponent(params, N))
     if normalize:
-        out = out / distribution_moments(params, (0,))[0]
+        out = out / distribution_moments(params, (0,), ising=ising)[0]
     return out
 
 
@@ -424,95 +428,77 @@ def distribution_moments(params: ClusterParams, orders: tuple = (1, 2),
     return np.array([integral(k) / z for k in orders])
 
 
-def moments_sr(params: ClusterParams) -> tuple[float, float]:
-    """SR moments of Eq. (8): :math:`\\langle N\\rangle = 2N_0/\\sqrt\\pi`,
-    :math:`\\langle N^2\\rangle = 3N_0^2/2` (raw second moment, not the variance).
+@_regime_limit
+def moments_limit(params: ClusterParams, regime: str) -> tuple[float, float]:
+    """Mean and raw second moment (not the variance) of Eq. (7) in the SR or TA limit.
 
-    Parameters
-    ----------
-    params : ClusterParams
-        Model parameters.
+    SR, Eq. (8): :math:`\\langle N\\rangle = 2N_0/\\sqrt\\pi`,
+    :math:`\\langle N^2\\rangle = 3N_0^2/2`; TA, Eq. (9): :math:`\\Gamma(1/3) N_0/18^{1/3}`
+    and :math:`2^{4/3}\\pi N_0^2/(3^{5/6}\\Gamma(1/3))`.
 
-    Returns
-    -------
-    mean, second : float
-    """
-    n0 = params.n0_sr
-    return 2.0 / np.sqrt(np.pi) * n0, 1.5 * n0**2
-
-
-def moments_ta(params: ClusterParams) -> tuple[float, float]:
-    """TA moments of Eq. (9): :math:`\\Gamma(1/3) N_0/18^{1/3}` and
-    :math:`2^{4/3}\\pi N_0^2/(3^{5/6}\\Gamma(1/3))` (raw second moment).
-
-    Parameters
-    ----------
-    params : ClusterParams
-        Model parameters.
+    %(limit_parameters)s
 
     Returns
     -------
     mean, second : float
     """
+    if _regime(regime) == "sr":
+        n0 = params.n0_sr
+        return 2.0 / np.sqrt(np.pi) * n0, 1.5 * n0**2
     n0 = params.n0_ta
     g13 = gamma_fn(1.0 / 3.0)
     second = 2.0 ** (4.0 / 3.0) * np.pi / (3.0 ** (5.0 / 6.0) * g13) * n0**2
     return g13 / 18.0 ** (1.0 / 3.0) * n0, second
 
 
+moments_sr = _in_regime(moments_limit, "sr")
+moments_ta = _in_regime(moments_limit, "ta")
+
+
+@_regime_limit
 def fluctuation_time(params: ClusterParams, regime: str) -> float:
     """Fluctuation time :math:`t_f` entering the noise estimate after Eq. (9).
 
-    Parameters
-    ----------
-    params : ClusterParams
-        Model parameters.
-    regime : {"sr", "ta"}
-        ``"sr"``: :math:`t_f = \\tau_s`; ``"ta"``: :math:`t_f = (A\\bar\\Gamma_t^2/V)^{-1/3}`
-        (reconstructed, equal to :math:`N_0^2/AV`).
+    SR: :math:`t_f = \\tau_s`; TA: :math:`t_f = (A\\bar\\Gamma_t^2/V)^{-1/3}` (reconstructed,
+    equal to :math:`N_0^2/AV`).
+
+    %(limit_parameters)s
 
     Returns
     -------
     float
     """
-    if regime == "sr":
+    if _regime(regime) == "sr":
         return params.tau_s
-    if regime == "ta":
-        return float(np.cbrt(params.V / (params.A * params.gamma_t**2)))
-    raise ValueError(f"unknown regime {regime!r}")
+    return float(np.cbrt(params.V / (params.A * params.gamma_t**2)))
 
 
 # --- Ising variant, SM Sec. IV --------------------------------------------------------------
 
 
 def ising_distribution(params: ClusterParams, N: np.ndarray) -> np.ndarray:
-    """Normalised classical (Ising) distribution, Eq. (S12).
+    """Normalised classical (Ising) distribution, Eq. (S12): :func:`stationary_distribution`
+    with ``ising=True``."""
+    return stationary_distribution(params, N, ising=True)
 
-    Parameters
-    ----------
-    params : ClusterParams
-        Model parameters.
-    N : array_like
-        Particle numbers.
+
+@_regime_limit
+def ising_mean_limit(params: ClusterParams, regime: str) -> float:
+    """Classical mean :math:`\\langle N\\rangle_{cl}` of Eq. (S12) in the SR or TA limit.
+
+    SR, Eq. (S13): :math:`(AV\\tau_s/2\\pi)^{1/2}`; TA, Eq. (S14):
+    :math:`6^{1/3}\\sqrt\\pi/\\Gamma(1/6)\\,(AV^2/\\bar\\Gamma_t)^{1/3}`.
+
+    %(limit_parameters)s
 
     Returns
     -------
-    numpy.ndarray
+    float
     """
-    N = np.asarray(N, dtype=float)
-    z = distribution_moments(params, (0,), ising=True)[0]
-    return np.exp(_exponent(params, N)) / z
-
-
-def ising_mean_sr(params: ClusterParams) -> float:
-    """:math:`\\langle N\\rangle_{cl}^{(s)} = (AV\\tau_s/2\\pi)^{1/2}`, Eq. (S13)."""
-    return float(np.sqrt(params.injection * params.tau_s / (2.0 * np.pi)))
-
-
-def ising_mean_ta(params: ClusterParams) -> float:
-    """Classical TA mean, Eq. (S14).
-
-    :math:`\\langle N\\rangle_{cl}^{(t)} = 6^{1/3}\\sqrt\\pi/\\Gamma(1/6)\\,
-    (AV^2/\\bar\\Gamma_t)^{1/3}`.
-    """
+    if _regime(regime) == "sr":
+        return float(np.sqrt(params.injection * params.tau_s / (2.0 * np.pi)))
     return float(6.0 ** (1.0 / 3.0) * np.sqrt(np.pi) / gamma_fn(1.0 / 6.0) * params.n0_ta)
+
+
+ising_mean_sr = _in_regime(ising_mean_limit, "sr")
+ising_mean_ta = _in_regime(ising_mean_limit, "ta")
