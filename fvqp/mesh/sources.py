@@ -10,6 +10,7 @@ energy, and the deposited energy is exact for backward Euler.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import numpy as np
 from scipy.special import ndtr
@@ -96,12 +97,23 @@ def spatial_weights(dist, volume_owned: np.ndarray, in_regions: np.ndarray,
     return w / total
 
 
-def placement(dist, geometry, units, spec: dict, mesh_scale: float,
-              internal: bool = False) -> np.ndarray:
+def placement(dist, geometry, units, spec: Mapping, mesh_scale: float,
+              internal: bool = True) -> np.ndarray:
     """Spatial weights of a case-file source (``region``, ``position``, ``radius`` keys)
     over the owned cells: by volume in the region (default: all simulated cells),
-    optionally times a Gaussian spot; positions are in mesh units. ``internal``: ``spec``
-    and ``mesh_scale`` are internal values (:class:`fvqp.case.InternalCase`), else SI."""
+    optionally times a Gaussian spot; positions are in mesh units.
+
+    Parameters
+    ----------
+    spec : Mapping
+        The source's table of an :class:`fvqp.case.InternalCase` (``radius`` in µm).
+    mesh_scale : float
+        ``[mesh] scale`` of the internal case (one mesh unit in µm).
+    units, internal
+        Unused: the values are internal (the SI path is gone; ``internal=False`` is an
+        error). Kept for the callers' signature.
+    """
+    _internal_only(internal)
     loc = dist.local
     n = loc.n_owned
     names = geometry.region_names
@@ -113,51 +125,47 @@ def placement(dist, geometry, units, spec: dict, mesh_scale: float,
     else:
         sel = np.ones(n, dtype=bool)
     pos = spec.get("position")
-    scale = mesh_scale if internal else mesh_scale / units.length
     if pos is not None:
-        pos = np.array(list(pos) + [0.0] * (3 - len(pos))) * scale
+        pos = np.array(list(pos) + [0.0] * (3 - len(pos))) * mesh_scale
     radius = spec.get("radius") or None
-    if radius is not None and not internal:
-        radius = units.to_internal(radius, "length")
     if pos is not None and radius is None:
         raise ValueError("a source with a position needs a radius")
     return spatial_weights(dist, loc.volume[:n], sel, loc.centroid[:n], pos, radius)
 
 
-def profile(units, energy=None, centre=0.0, duration=None, power=None, start=0.0,
-            stop=None):
+def profile(energy: float | None = None, centre: float = 0.0, duration: float | None = None,
+            power: float | None = None, start: float = 0.0, stop: float | None = None):
     """Pulse (``energy`` deposited around ``centre`` with width ``duration``) or power
-    (switched on in [start, stop)) profile in internal units, from SI values."""
-    u = units
+    (switched on in [start, stop), ``stop`` None: never off) profile; internal units."""
     if energy is not None:
-        return PulseProfile(u.to_internal(energy, "total_energy"), u.to_internal(centre, "time"),
-                            u.to_internal(duration, "time"))
-    return PowerProfile(u.to_internal(power, "power"), u.to_internal(start, "time"),
-                        u.to_internal(stop, "time") if stop else math.inf)
+        return PulseProfile(energy, centre, duration)
+    return PowerProfile(power, start, stop or math.inf)
 
 
-def case_sources(dist, geometry, units, data, amount_key: str = "deposit",
-                 internal: bool = False) -> list[tuple[dict, np.ndarray, object]]:
+def case_sources(dist, geometry, units, data: Mapping, amount_key: str = "deposit",
+                 internal: bool = True) -> list[tuple[Mapping, np.ndarray, object]]:
     """``(spec, weights, profile)`` of every ``[[sources]]`` table of a case.
 
     A table with ``amount_key`` (the deposited energy: ``"energy"`` for heat pulses,
-    ``"deposit"`` for the kinetic models) is a pulse around ``time`` with width
-    ``duration``; otherwise it is a ``power`` switched on in ``[start, stop)``. Weights
-    and profiles are internal. ``data``: the values of an
-    :class:`fvqp.case.InternalCase` with ``internal=True`` (the amount declared
-    ``internal="total_energy"`` in the schema), else the SI case data.
+    ``"deposit"`` for the kinetic models; declared ``internal="total_energy"`` in the
+    schema) is a pulse around ``time`` with width ``duration``; otherwise it is a
+    ``power`` switched on in ``[start, stop)``. ``data``: the values of an
+    :class:`fvqp.case.InternalCase`; weights and profiles are internal. ``units`` and
+    ``internal`` are unused (:func:`placement`).
     """
+    _internal_only(internal)
     out = []
     for s in data.get("sources") or []:
-        w = placement(dist, geometry, units, s, data["mesh"]["scale"], internal)
-        if internal:
-            prof = PulseProfile(s[amount_key], s["time"], s["duration"]) \
-                if s.get(amount_key) is not None else \
-                PowerProfile(s["power"], s["start"], s.get("stop") or math.inf)
-        elif s.get(amount_key) is not None:
-            prof = profile(units, energy=s[amount_key], centre=s["time"],
-                           duration=s["duration"])
+        w = placement(dist, geometry, units, s, data["mesh"]["scale"])
+        if s.get(amount_key) is not None:
+            prof = profile(energy=s[amount_key], centre=s["time"], duration=s["duration"])
         else:
-            prof = profile(units, power=s["power"], start=s["start"], stop=s.get("stop"))
+            prof = profile(power=s["power"], start=s["start"], stop=s.get("stop"))
         out.append((s, w, prof))
     return out
+
+
+def _internal_only(internal: bool) -> None:
+    if not internal:
+        raise TypeError("fvqp.mesh.sources takes the values of an internal case "
+                        "(fvqp.case.InternalCase); the SI path was removed")

@@ -20,10 +20,13 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
+from ...case.internal import internal_values
+from ...case.schema import Field, Section
 from ...io.checkpoint import read_checkpoint, write_checkpoint
 from ...io.series import SeriesWriter
+from ...units import UnitSystem
 from .interrupt import requested_stop
 
 log = logging.getLogger("fvqp.run")
@@ -32,22 +35,36 @@ __all__ = ["Progress", "bdf_options", "flat", "peak_rss_mb", "restore", "run_che
            "save"]
 
 
-def bdf_options(time_table: dict, units, atol: float):
-    """:class:`~fvqp.solvers.bdf.BDFOptions` from a case's ``[time]`` table (SI) and the
-    model's absolute tolerance in internal units; returns ``(options, t_end)``."""
+def bdf_options(time_table: Mapping, atol, legacy_atol: float | None = None):
+    """:class:`~fvqp.solvers.bdf.BDFOptions` from the ``[time]`` table of an internal case
+    (:class:`fvqp.case.InternalCase`: times in internal units) and the model's absolute
+    tolerance in internal units; returns ``(options, t_end)``.
+
+    The former call ``bdf_options(si_table, units, atol)`` (an SI table and its
+    :class:`~fvqp.units.UnitSystem`) still works while drivers move to the internal case:
+    the table is then converted by :func:`fvqp.case.internal.internal_values`.
+    """
     from ...solvers import BDFOptions
 
-    tm, u = time_table, units
-    t_end = u.to_internal(tm["end"], "time")
+    if isinstance(atol, UnitSystem):  # bdf_options(si_table, units, atol)
+        time_table = internal_values(time_table, _TIMES, atol)
+        atol = legacy_atol
+    tm = time_table
+    t_end = tm["end"]
 
     def opt(key, default):
-        return u.to_internal(tm[key], "time") if tm.get(key) else default
+        return tm[key] if tm.get(key) else default
 
     return BDFOptions(order=2 if tm["scheme"] == "bdf2" else 1,
                       dt_initial=opt("dt_initial", t_end * 1e-4),
                       dt_min=opt("dt_min", t_end * 1e-14), dt_max=opt("dt_max", math.inf),
                       rtol=tm["rtol"], atol=atol, adaptive=tm["adaptive"],
                       newton_tol=tm.get("newton_tol", 1e-3)), t_end
+
+
+#: the times of a ``[time]`` table (the former SI call of :func:`bdf_options`)
+_TIMES = Section({k: Field("quantity", dimension="time")
+                  for k in ("end", "dt_initial", "dt_min", "dt_max")})
 
 
 def peak_rss_mb() -> float:

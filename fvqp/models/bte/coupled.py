@@ -30,12 +30,13 @@ __all__ = ["coupled_problem", "coupled_steady", "coupled_transient"]
 
 
 def coupled_problem(sim) -> InelasticProblem:
-    """The :class:`InelasticProblem` of a simulation (SI -> internal as the transport
-    model: ``qp_scale = (tau_ref / tau0) (Tc_ref / Tc)^3``,
+    """The :class:`InelasticProblem` of a simulation (internal case values; the
+    material's SI times scaled as in the transport model:
+    ``qp_scale = (tau_ref / tau0) (Tc_ref / Tc)^3``,
     :math:`c_{ph} = \\tau_{ref}/(\\pi\\Delta_0\\tau_0^\\phi)`), per region where the
     regions are of different media (each cell's own gap, 0 in a normal-metal region,
     :math:`\\tau_0`, :math:`T_c`, :math:`\\tau_0^\\phi` and weight :math:`w_s/w_0`)."""
-    d, u, mat = sim.case.data, sim.units, sim.material
+    d, u, mat = sim.case.values, sim.units, sim.material
     col = d["collisions"]
     if sim.media is not None:
         return _multi_media(sim)
@@ -49,40 +50,42 @@ def coupled_problem(sim) -> InelasticProblem:
 
 
 def _prefactors(mat, tau0, u) -> tuple[float, float]:
-    """``qp_scale`` and ``c_ph`` of a material (:func:`coupled_problem`)."""
+    """``qp_scale`` and ``c_ph`` of a material (:func:`coupled_problem`); ``tau0``: the
+    case's ``[collisions] tau0`` (internal) replacing the material's (SI), or None."""
     rT = mat.Tc / u.Tc
-    qp_scale = (u.tau0 / (tau0 or mat.tau0)) / rT**3
+    qp_scale = (1.0 / tau0 if tau0 else u.tau0 / mat.tau0) / rT**3
     c_ph = u.tau0 / (math.pi * mat.gap_ratio * rT * mat.tau0_phi)
     return qp_scale, c_ph
 
 
 def _multi_media(sim) -> InelasticProblem:
     """Per-cell collision data of a case with several media (one value per region)."""
-    d, u = sim.case.data, sim.units
+    d, u = sim.case.values, sim.units
     col = d["collisions"]
     reg = sim.dist.local.cell_region[: sim.dist.local.n_owned]
     nreg = len(sim.region_props)
     qs, cph = np.ones(nreg), np.ones(nreg)
     names = sim.geometry.region_names
     for ri, mat in enumerate(sim.materials):
-        if mat is not None:  # a region's own tau0 wins over [collisions] tau0
+        if mat is not None:  # a region's own tau0 (in its material) wins over [collisions]
             own = d["regions"][names[ri]].get("tau0")
-            qs[ri], cph[ri] = _prefactors(mat, own or col.get("tau0"), u)
+            qs[ri], cph[ri] = _prefactors(mat, None if own else col.get("tau0"), u)
     r, a, _ = cell_spectra(sim.grid, np.asarray(sim.media.gap, dtype=float))
     rel = np.asarray(sim.media.weight, dtype=float) / sim.weight
     return _finish(sim, InelasticProblem, r[reg], a[reg], qs[reg], cph[reg], rel[reg])
 
 
 def _finish(sim, cls, rho, ados, qp_scale, c_ph, rel) -> InelasticProblem:
-    d, u, mat = sim.case.data, sim.units, sim.material
+    d, u, mat = sim.case.values, sim.units, sim.material
     col = d["collisions"]
     tau_esc = math.inf
     if col["phonons"] == "local" and not col["no_escape"]:
         if col.get("escape_time"):
-            tau_esc = u.to_internal(col["escape_time"], "time")
+            tau_esc = col["escape_time"]
         elif sim.geometry.dim == 2 and mat.tau_esc_per_thickness:
             th = next(iter(d["regions"].values()))["thickness"]
-            tau_esc = u.to_internal(mat.tau_esc_per_thickness * th, "time")
+            # the material's escape time per thickness [s/m] in tau0 per um
+            tau_esc = mat.tau_esc_per_thickness * (u.length / u.tau0) * th
     prob = cls(sim.problem, rho, ados, qp_scale=qp_scale, c_ph=c_ph, t_bath=sim.T_bath,
                phonons=col["phonons"], tau_esc=tau_esc, rel_weight=rel)
     # [numerics] preconditioner: two_level (auto on several ranks) = the global isotropic
@@ -136,7 +139,7 @@ def _jacobian(prob: InelasticProblem) -> JacobianConfig:
 
 
 def _petsc(sim) -> tuple[str, dict]:
-    d = sim.case.data
+    d = sim.case.values
     return d["solver"]["prefix"], {**COUPLED_PETSC, **d["solver"]["petsc"]}
 
 
@@ -145,17 +148,16 @@ def coupled_transient(sim, writer, out_dir: str, resume: bool, max_steps) -> dic
     from ...solvers import BDFIntegrator
     from ..base import bdf_options, run_checkpointed
 
-    d, u = sim.case.data, sim.units
+    d, u = sim.case.values, sim.units
     prob = coupled_problem(sim)
     t0 = d["initial"].get("temperature")
     f0 = n0 = None
     if t0:  # QPs and local phonons at the initial temperature
         from ...collisions.grid import bose, fermi
 
-        ti = u.to_internal(t0, "temperature")
-        f0, n0 = fermi(sim.grid.e, ti), bose(prob.grid.omega, ti)
+        f0, n0 = fermi(sim.grid.e, t0), bose(prob.grid.omega, t0)
     x0 = prob.equilibrium(f0, n0)
-    opts, t_end = bdf_options(d["time"], u, d["time"]["atol"])
+    opts, t_end = bdf_options(d["time"], d["time"]["atol"])
     prob.follow_sources = opts.adaptive
     prefix, petsc = _petsc(sim)
     integ = BDFIntegrator(prob, x0, 0.0, prefix, petsc, opts, jacobian=_jacobian(prob))
@@ -167,7 +169,7 @@ def coupled_transient(sim, writer, out_dir: str, resume: bool, max_steps) -> dic
             integ, t_end=t_end, writer=writer, units=u, out_dir=out_dir, digest=sim.case.digest,
             snapshot=lambda it, a, b: _fields(sim, prob, it.x, names),
             extra={"totals": tot0}, resume=resume,
-            stop_times=[u.to_internal(t, "time") for t in d["output"]["times"]],
+            stop_times=list(d["output"]["times"]),
             every=d["output"]["every"], checkpoint_every=d["output"]["checkpoint_every"],
             max_steps=max_steps, logger=log)
         status, message, tot0 = result.status, result.message, extra["totals"]
@@ -194,7 +196,7 @@ def coupled_steady(sim, writer) -> dict:
     """Steady state of the coupled system: Newton from the bath state."""
     from ...solvers import SteadySolver
 
-    d = sim.case.data
+    d = sim.case.values
     prob = coupled_problem(sim)
     prefix, petsc = _petsc(sim)
     dist = prob.dist

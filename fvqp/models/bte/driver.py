@@ -1,9 +1,14 @@
 r"""The ``bte`` model's physics on the run template (:class:`fvqp.models.base.MeshModel`):
 how a case becomes a :class:`BTEProblem`, its output fields, steady and transient runs.
 
-SI -> internal conversions (:mod:`fvqp.units`): energies in :math:`k_BT_{c,ref}`, times in
-:math:`\tau_{0,ref}`, lengths in µm, so the Fermi velocity becomes
-:math:`v_F\tau_0/1\,\mu m`; particle numbers in :math:`N_{0,ref}k_BT_{c,ref}\,\mu m^3`,
+The driver receives the case in internal units (:class:`fvqp.case.InternalCase`, built
+once by the run template with :func:`fvqp.models.base.reference_units`; :func:`bte_internal`):
+energies in :math:`k_BT_{c,ref}`, temperatures in :math:`T_{c,ref}`, times in
+:math:`\tau_{0,ref}`, lengths in µm. The material constants a region may set (``Tc``,
+``fermi_velocity``, ``tau0``, ``tau0_phi``, ``resistivity``, ``diffusion_constant``) stay
+in SI and combine with the database into the region's :class:`fvqp.materials.Material`;
+what is scaled here are the material's numbers: the Fermi velocity becomes
+:math:`v_F\tau_0/1\,\mu m`, particle numbers are in :math:`N_{0,ref}k_BT_{c,ref}\,\mu m^3`,
 the state weight is :math:`4N_0/N_{0,ref}`. The gap of a region is the BCS gap of its
 material at the bath temperature; regions of different superconductors meet at interfaces
 (:class:`.problem.Media`, ``[interfaces]``) on one energy grid starting at the lowest gap.
@@ -25,7 +30,9 @@ import math
 
 import numpy as np
 
-from ...case.loader import CaseError
+from ...case.internal import InternalCase, internal_values
+from ...case.loader import CaseError, generic_schema
+from ...case.schema import Field, Section
 from ...collisions.grid import bcs_gap
 from ...io.checkpoint import CheckpointError
 from ...materials import get_material
@@ -34,8 +41,9 @@ from ...ordinates import circle, sphere
 from ...parallel import Distribution
 from ...spectra import fermi
 from ...spectra.bins import BinGrid, cell_spectra
-from ...units import E_CHARGE, UnitSystem
+from ...units import E_CHARGE
 from ..base import MeshModel, OutputField, to_output
+from ..base.template import reference_units
 from .checkpoint import BinCheckpoint
 from .problem import BTEProblem, Media, Source
 
@@ -51,23 +59,75 @@ OUTPUTS = {"qp_density": OutputField("number_density", "1/um^3"),
 KIND = {"specular": "specular", "diffuse": "diffuse", "absorbing": "inflow",
         "bath": "inflow"}
 
-__all__ = ["BTEModel", "BTESimulation", "run"]
+__all__ = ["BTEModel", "BTESimulation", "bte_internal", "run"]
+
+
+#: region keys that are material constants (SI in the internal case, into the Material)
+MATERIAL_KEYS = ("Tc", "fermi_velocity", "tau0", "tau0_phi", "resistivity",
+                 "diffusion_constant")
+
+
+def bte_internal(case) -> InternalCase:
+    """The bte case in the units of :func:`fvqp.models.base.reference_units`.
+
+    The internal kind of every quantity comes from the schema
+    (:mod:`fvqp.models.bte`); where the schema does not declare it yet (``[energy]
+    spacing``/``e_max``: a QP energy scale, ``internal="energy"``; the region's material
+    constants :data:`MATERIAL_KEYS`: ``internal="si"``) it is filled in here, so the
+    driver reads internal numbers only."""
+    u = reference_units(case.data)
+    schema = generic_schema(_spec())
+    f = dict(schema.fields)
+    f["energy"] = _kinds(f["energy"], dict.fromkeys(f["energy"].fields, "energy"))
+    f["regions"] = _regions_kinds(f["regions"])
+    return InternalCase(case, u, internal_values(case.data, Section(f, schema.doc), u))
+
+
+def _spec():
+    from . import SPEC
+
+    return SPEC
+
+
+def _kinds(sec: Section, kinds: dict) -> Section:
+    """``sec`` with ``internal=kinds[key]`` where a quantity declares none."""
+    import dataclasses
+
+    return Section({k: dataclasses.replace(v, internal=kinds[k])
+                    if isinstance(v, Field) and k in kinds and v.internal is None else v
+                    for k, v in sec.fields.items()}, sec.doc, sec.required)
+
+
+def _regions_kinds(tab):
+    import dataclasses
+
+    return dataclasses.replace(tab, schema=_kinds(tab.schema, dict.fromkeys(MATERIAL_KEYS,
+                                                                            "si")))
 
 
 class BTESimulation:
-    """The bte model of one case, assembled on every rank."""
+    """The bte model of one case, assembled on every rank.
+
+    Parameters
+    ----------
+    case : fvqp.case.InternalCase or fvqp.case.Case
+        The case in internal units (:func:`bte_internal`, as the run template hands it);
+        an SI case (scripts, tests) is converted here the same way.
+    comm : petsc4py communicator, optional
+    """
 
     def __init__(self, case, comm=None):
-        self.case, d = case, case.data
+        if not isinstance(case, InternalCase):
+            case = bte_internal(case)
+        self.case, d = case, case.values
+        self.units = u = case.units
         self.collisions = bool(d["collisions"]["enabled"])
         regions = d["regions"]
         active = [n for n, r in regions.items() if r.get("active", True)]
-        ref = d["units"].get("reference_material") or regions[active[0]]["material"]
-        self.units = u = UnitSystem.from_material(get_material(ref))
         raw = read_mesh(case.mesh_path).subset(active)
         if raw.dim == 1:
             raise ValueError("the bte model needs a 2D (film) or 3D mesh")
-        self.T_bath = u.to_internal(d["bath"]["temperature"], "temperature")
+        self.T_bath = d["bath"]["temperature"]
         nreg = len(raw.region_names)
         widths, inv_mfp, trap = np.ones(nreg), np.zeros(nreg), np.zeros(nreg)
         props, mats = [None] * nreg, [None] * nreg
@@ -77,13 +137,15 @@ class BTESimulation:
             reg = regions[name]
             mat = mats[ri] = _region_material(reg)
             if raw.dim == 2:
-                widths[ri] = u.to_internal(reg["thickness"], "length")
+                widths[ri] = reg["thickness"]
             v_f = mat.fermi_velocity * u.tau0 / u.length
-            inv_mfp[ri] = _inverse_mean_free_path(reg, mat, raw.dim) * u.length
+            mfp = reg.get("mean_free_path")  # internal (um); else from SI constants
+            inv_mfp[ri] = 1.0 / mfp if mfp and not reg.get("ballistic") else \
+                _inverse_mean_free_path(reg, mat, raw.dim) * u.length
             if reg.get("trap_time"):
-                trap[ri] = 1.0 / u.to_internal(reg["trap_time"], "time")
-            gap = 0.0 if reg.get("normal") else \
-                bcs_gap(d["bath"]["temperature"] / mat.Tc, mat.gap_ratio) * mat.Tc / u.Tc
+                trap[ri] = 1.0 / reg["trap_time"]
+            rT = mat.Tc / u.Tc  # the region's Tc in internal units
+            gap = 0.0 if reg.get("normal") else bcs_gap(self.T_bath / rT, mat.gap_ratio) * rT
             props[ri] = (gap, v_f, 4.0 * mat.N0 / u.N0)
         first = raw.region_names.index(active[0])
         props = [p if p is not None else props[first] for p in props]  # left-out regions
@@ -100,7 +162,7 @@ class BTESimulation:
         self.materials = mats
         self.region_props = props
         self.active = active
-        self.geometry = build_geometry(raw, scale=d["mesh"]["scale"] / u.length,
+        self.geometry = build_geometry(raw, scale=d["mesh"]["scale"],
                                        widths=widths, strict=len(active) == len(regions))
         self.dist = Distribution(self.geometry, comm)
         a = d["angles"]
@@ -114,7 +176,7 @@ class BTESimulation:
     def make_problem(self, inv_mfp: np.ndarray) -> BTEProblem:
         """The discrete-ordinates problem with inverse mean free paths ``inv_mfp`` per
         region (the case's, or those of a sweep)."""
-        d = self.case.data
+        d = self.case.values
         # with collisions the case prefix belongs to the coupled Newton solver (.coupled);
         # the per-bin KSP options (unused then) go under their own prefix
         coupled = self.collisions
@@ -132,7 +194,7 @@ class BTESimulation:
                           self.widths, inv_mfp, self.trap, self.kinds, self.f_in,
                           self.f_bath, self._sources(),
                           prefix=prefix + "bins_" if coupled else prefix,
-                          petsc={} if coupled else d["solver"]["petsc"],
+                          petsc={} if coupled else dict(d["solver"]["petsc"]),
                           preconditioner=d["numerics"]["preconditioner"],
                           states=self.states, flux=self.flux, scheme=scheme,
                           media=self.media)
@@ -143,17 +205,17 @@ class BTESimulation:
         :math:`\rho` and :math:`\rho v/v_F`) or the Eliashberg spectrum of
         :func:`fvqp.models.bte_sphere.spectral.eliashberg_spectrum` (bins above its gap
         edge :math:`\Delta_0`, :math:`N = \rho m`, flux :math:`v_F`)."""
-        d, u = self.case.data, self.units
+        d, u = self.case.values, self.units
         e = d["energy"]
-        h = u.to_internal(e["spacing"], "energy") if e.get("spacing") else self.T_bath / 4
+        h = e["spacing"] if e.get("spacing") else self.T_bath / 4
         top = 12 * self.T_bath
         gap_hi = self.gap
         if self.media is not None:  # reach 12 kT above the highest gap too
             gap_hi = float(np.max(self.media.gap))
             top += gap_hi - self.gap
         for s in d.get("sources") or []:
-            top = max(top, u.to_internal(s["energy"] + 3 * s["width"], "energy") - self.gap)
-        e_max = u.to_internal(e["e_max"], "energy") if e.get("e_max") else self.gap + top
+            top = max(top, s["energy"] + 3 * s["width"] - self.gap)
+        e_max = e["e_max"] if e.get("e_max") else self.gap + top
         # with collisions the phonon grid reaches every pair phonon of a gap-edge QP and
         # a QP at e_max (recombination, pair breaking): omega_max = e_max + gap (the
         # highest gap of several media)
@@ -168,7 +230,7 @@ class BTESimulation:
         if abs(mat.Tc - u.Tc) > 1e-12 * u.Tc:
             raise ValueError("the Eliashberg spectrum needs the region material as "
                              "[units] reference_material (energies in its k_B T_c)")
-        spec = eliashberg_spectrum(mat, d["bath"]["temperature"] / mat.Tc, h, e_max)
+        spec = eliashberg_spectrum(mat, self.T_bath / (mat.Tc / u.Tc), h, e_max)
         if w_max is not None:
             import dataclasses
 
@@ -179,7 +241,7 @@ class BTESimulation:
         return spec.grid, spec.states, np.ones(spec.grid.n)
 
     def _boundaries(self) -> tuple[dict, dict]:
-        d, u = self.case.data, self.units
+        d = self.case.values
         kinds, f_in = {}, {}
         # exterior faces without a group: walls towards left-out regions
         if "unlabelled" in self.geometry.boundary_names:
@@ -190,7 +252,7 @@ class BTESimulation:
                 f_in[name] = np.zeros(self.grid.n)
             elif bc["type"] == "bath":
                 t = bc.get("temperature") or d["bath"]["temperature"]
-                f_in[name] = fermi(self.grid.e, u.to_internal(t, "temperature"))
+                f_in[name] = fermi(self.grid.e, t)
         return kinds, f_in
 
     def _sources(self) -> list[Source]:
@@ -202,8 +264,9 @@ class BTESimulation:
         if self.media is not None:  # the storage of each cell's medium
             rho = self.media.spectra(g, self.weight)[0][
                 self.dist.local.cell_region[: self.dist.local.n_owned]]
-        for s, w, prof in case_sources(self.dist, self.geometry, u, self.case.data):
-            e0, wd = u.to_internal(s["energy"], "energy"), u.to_internal(s["width"], "energy")
+        for s, w, prof in case_sources(self.dist, self.geometry, u, self.case.values,
+                                       internal=True):
+            e0, wd = s["energy"], s["width"]
             if wd > 0:
                 shape = np.exp(-0.5 * ((g.e - e0) / wd) ** 2) * rho
             else:
@@ -249,7 +312,7 @@ class BTESimulation:
                 out[f"qp_current_{ax}"] = obs["qp_current"][:, i]
         if "directions" in names:
             fk = p.directional(x)
-            for k in self.case.data["angles"]["output"]:
+            for k in self.case.values["angles"]["output"]:
                 out[f"qp_density_dir{k}"] = p.density(fk[:, :, k])
         if "region" in names:
             out["region"] = p.loc.cell_region[: p.n].astype(float)
@@ -258,7 +321,7 @@ class BTESimulation:
     def declared_outputs(self) -> dict:
         """:data:`OUTPUTS` plus this case's ``qp_density_dir<k>`` fields."""
         return {**OUTPUTS, **{f"qp_density_dir{k}": OutputField("number_density", "1/um^3")
-                              for k in self.case.data["angles"]["output"]}}
+                              for k in self.case.values["angles"]["output"]}}
 
     def rates_si(self, x: np.ndarray, t0: float = 0.0, t1: float = math.inf) -> dict:
         """Particle rates [1/s]: net outflow per boundary, trap loss, -injection."""
@@ -273,8 +336,11 @@ class BTEModel(MeshModel):
     outputs = OUTPUTS
     key_numbers = ("N_qp", "t_end_s", "rate_imbalance_per_s")
 
+    # units(case) stays None: the template's Case.internal needs every quantity's kind in
+    # the schema, which the bte schema does not declare yet; bte_internal fills them in
     def build(self, case, comm=None) -> BTESimulation:
-        return BTESimulation(case, comm)
+        """The simulation of the case, converted once by :func:`bte_internal`."""
+        return BTESimulation(bte_internal(case), comm)
 
     def declared(self, sim: BTESimulation) -> dict:
         return sim.declared_outputs()
@@ -326,7 +392,7 @@ class BTEModel(MeshModel):
                                      if n in sim.active},
                 "fermi_velocity_m_per_s": sim.v_f * u.length / u.tau0,
                 "gap_ueV": u.to_si(sim.gap, "energy") / (E_CHARGE * 1e-6),
-                "spectrum": sim.case.data["spectrum"]["kind"]}
+                "spectrum": sim.case.values["spectrum"]["kind"]}
 
 
 def _bin_grid(gap: float, media, h: float, e_max: float, w_max) -> BinGrid:
@@ -354,7 +420,9 @@ def _region_material(reg):
 
 
 def _inverse_mean_free_path(reg, mat, dim: int) -> float:
-    r"""Inverse elastic mean free path [1/m] of a region on a ``dim``-dimensional mesh.
+    r"""Inverse elastic mean free path [1/m] of a region on a ``dim``-dimensional mesh
+    (``reg``: the region's SI values; the driver takes an internal ``mean_free_path``
+    itself).
 
     In this order: ``ballistic`` (0), ``mean_free_path``, or from the diffusion constant
     :math:`\ell = d\,D/v_F` (:math:`D = v\ell/d` for the model's ``d``-dimensional
@@ -408,7 +476,7 @@ def _steady(sim, writer, max_steps, ck: BinCheckpoint, resume: bool) -> dict:
     """Steady state bin by bin (and the ``[sweep]`` runs); a checkpoint after every bin,
     ``--resume`` solves only the missing bins; ``max_steps`` caps the bin solves of this
     invocation (status 1, checkpoint left)."""
-    p, d = sim.problem, sim.case.data
+    p, d = sim.problem, sim.case.values
     sweep = d["sweep"]["mean_free_paths"]
     nst = 1 + (len(sweep) + 1 if sweep else 0)
     if resume:
@@ -420,7 +488,7 @@ def _steady(sim, writer, max_steps, ck: BinCheckpoint, resume: bool) -> dict:
     else:
         x = p.equilibrium(np.zeros(p.N))
         stages = [{"done": 0, "res": [], "rates": {}} for _ in range(nst)]
-    budget, u, n = _Budget(max_steps), sim.units, len(sim.inv_mfp)
+    budget, n = _Budget(max_steps), len(sim.inv_mfp)
     mfps = [None, *sweep]
     complete = True
     for i, stage in enumerate(stages):
@@ -430,8 +498,7 @@ def _steady(sim, writer, max_steps, ck: BinCheckpoint, resume: bool) -> dict:
             prob = p
         else:
             m = mfps[i - 1]
-            prob = sim.make_problem(np.zeros(n) if m is None else
-                                    np.full(n, 1.0 / u.to_internal(m, "length")))
+            prob = sim.make_problem(np.zeros(n) if m is None else np.full(n, 1.0 / m))
         src = prob.source_rates(0.0, np.inf)
         for j in range(stage["done"], p.N):
             if not budget.take():
@@ -479,7 +546,8 @@ def _sweep(sim, mfps: list, stages: list) -> tuple[dict, bool]:
         info = _solve_info(stage["res"])
         bad = bad or bool(info["failed_bins"])
         r = {k: v * conv for k, v in sorted(stage["rates"].items())}
-        runs.append({"mean_free_path_m": m, "qp_rates_per_s": r, **info})
+        runs.append({"mean_free_path_m": None if m is None else sim.units.to_si(m, "length"),
+                     "qp_rates_per_s": r, **info})
     ball = runs[0]["qp_rates_per_s"]
     for run_ in runs:
         run_["transmission"] = {k: (v / ball[k] if ball[k] else None)
@@ -497,14 +565,12 @@ def _transient(sim, writer, max_steps, ck: BinCheckpoint, resume: bool) -> dict:
     ``[output] checkpoint_every`` steps within a bin hold every bin's state, step, flows
     and the snapshots reached; ``--resume`` continues each bin from its step. ``max_steps``
     marches every bin at most that many steps further (status 1, checkpoint left)."""
-    p, d, u = sim.problem, sim.case.data, sim.units
-    t_end = u.to_internal(d["time"]["end"], "time")
-    dt = u.to_internal(d["time"]["dt_initial"], "time")
+    p, d = sim.problem, sim.case.values
+    t_end, dt = d["time"]["end"], d["time"]["dt_initial"]
     nsteps = max(1, int(math.ceil(t_end / dt - 1e-9)))
     dt = t_end / nsteps
     t0 = d["initial"].get("temperature")
-    x0 = p.equilibrium(fermi(sim.grid.e, u.to_internal(t0, "temperature") if t0
-                             else sim.T_bath))
+    x0 = p.equilibrium(fermi(sim.grid.e, t0 if t0 else sim.T_bath))
     names, every = d["output"]["fields"], d["output"]["every"]
     cp_every = d["output"]["checkpoint_every"]
     keep = sorted(set(range(every, nsteps + 1, every)) | {nsteps})

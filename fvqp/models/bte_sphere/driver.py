@@ -248,8 +248,7 @@ def run(case, output_dir: str | None = None, resume: bool = False,
     if dist.rank == 0:
         os.makedirs(out_dir, exist_ok=True)
     store = SnapshotStore(sim, os.path.join(out_dir, "bte_sphere.h5"), resume)
-    # the [time] table in SI: bdf_options converts it (fvqp.models.base.timeloop)
-    opts, t_end = bdf_options(case.case.data["time"], u, d["time"]["atol"])
+    opts, t_end = bdf_options(d["time"], d["time"]["atol"])
     petsc = {**DEFAULT_PETSC, **d["solver"]["petsc"]}
     integ = BDFIntegrator(p, sim.x0, 0.0, d["solver"]["prefix"], petsc, opts,
                           jacobian=JacobianConfig("matrix_free"))
