@@ -20,6 +20,8 @@ rate per volume is :math:`a = Ar_c^6/\\bar\\Gamma` and concentrations are in
 from __future__ import annotations
 
 import numpy as np
+from scipy.integrate import quad
+from scipy.optimize import brentq
 
 from fvqp.units import E_CHARGE, K_B
 
@@ -99,8 +101,6 @@ def g_large(x: np.ndarray) -> np.ndarray:
 def kernel_integral(cutoff: float = np.inf) -> float:
     r""":math:`\int_{|x|<x_c} g(|x|)\,d^3x`; equals 1 for :math:`x_c = \infty` because
     :math:`\int d^3R\,\Gamma(R) = \bar\Gamma\int p_1\int p_2 = \bar\Gamma` (Eq. 2)."""
-    from scipy.integrate import quad
-
     f = lambda x: 4.0 * np.pi * x * x * float(g_kernel(np.array([x]))[0])  # noqa: E731
     return float(quad(f, 0.0, cutoff, limit=200, epsabs=0.0, epsrel=1e-11)[0])
 
@@ -192,8 +192,6 @@ def film_kernel_fraction(thickness: float) -> float:
     a film is :math:`c = (a/K)^{1/2}`: thin films hold more quasiparticles for the same
     generation rate, because fewer partners are in reach.
     """
-    from scipy.integrate import quad
-
     d = float(thickness)
     if not d > 0:
         raise ValueError(f"thickness must be positive, got {thickness!r}")
@@ -212,8 +210,6 @@ def film_kernel_fraction(thickness: float) -> float:
 def r_tilde_stationary(a: np.ndarray, beta: float = BETA_PAPER, b: float = B_PAPER) -> np.ndarray:
     """Root :math:`\\tilde r > 3 - \\beta` of Eq. (9), :math:`a = b\\tilde r^{\\beta-3}
     e^{-\\tilde r}` (the right-hand side decreases monotonically there)."""
-    from scipy.optimize import brentq
-
     a = np.atleast_1d(np.asarray(a, dtype=float))
     lo = max(3.0 - beta, 1e-6)
     out = np.empty_like(a)

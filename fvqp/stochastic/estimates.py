@@ -23,7 +23,7 @@ and a spin in the SQUID arm threads :math:`\\phi_1 \\simeq 10^{-7}\\Phi_0`, so
 from __future__ import annotations
 
 from fvqp.stochastic import master
-from fvqp.stochastic.spin_clusters import ClusterParams, moments_limit
+from fvqp.stochastic.spin_clusters import ClusterParams, fluctuation_time, moments_limit, n0_reduced
 
 __all__ = [
     "GAMMA_BAR_AL",
@@ -78,8 +78,6 @@ def _variance(params: ClusterParams, regime: str) -> float:
 def zero_frequency_noise_estimate(params: ClusterParams, regime: str) -> float:
     """:math:`S_N(0) = c\\,\\langle\\langle N^2\\rangle\\rangle t_f` with the variance of
     Eqs. (8)/(9), :math:`t_f` of :func:`fluctuation_time` and the paper's ``c``."""
-    from fvqp.stochastic.spin_clusters import fluctuation_time
-
     return noise_coefficient(regime) * _variance(params, regime) * fluctuation_time(params, regime)
 
 
@@ -94,8 +92,6 @@ def zero_frequency_noise_master(params: ClusterParams, n_max: int | None = None)
         below :math:`e^{-18}` (TA regime; :math:`e^{-18}` of the Gaussian exponent in SR),
         and larger domains only add denormal-number work to the sparse solve).
     """
-    from fvqp.stochastic.spin_clusters import n0_reduced
-
     if n_max is None:
         n_max = int(3 * n0_reduced(params)) + 20
     Q, s = master.reduced_generator(params, n_max)
@@ -123,8 +119,6 @@ def flux_noise(params: ClusterParams, phi_per_spin: float = 1e-7, regime: str | 
     else:
         S_N = zero_frequency_noise_estimate(params, regime)
     if not polarized:
-        from fvqp.stochastic.spin_clusters import fluctuation_time
-
         mean = moments_limit(params, regime or "ta")[0]
         S_N = mean * fluctuation_time(params, regime or "ta")
     return float(phi_per_spin**2 * S_N / 3.0)

@@ -34,6 +34,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import brentq
+from scipy.special import gamma as gamma_fn
+from scipy.special import gammaincc
 
 from fvqp.units import HBAR
 
@@ -157,9 +159,6 @@ class TailStates:
         \\int_\\varepsilon^\\infty\\nu` with the DOS of Eq. (3) (an incomplete gamma
         function).
         """
-        from scipy.special import gamma as gamma_fn
-        from scipy.special import gammaincc
-
         x = np.asarray(eps, dtype=float) / self.eps_T
         if not exact:
             return self.N_T * x**0.125 * np.exp(-(x**1.25))
