@@ -126,6 +126,44 @@ def last_snapshot(out, name: str):
     return reader.time_values, reader.read()[0]
 
 
+def phonon_deposit(time: str, duration: str, *place: str) -> str:
+    """TOML text of a ``[[sources]]`` table: 1 keV of phonons with a Gaussian spectrum of
+    2 +- 0.5 meV released at ``time`` within ``duration``, placed by the TOML lines
+    ``place`` (``'region = "film"'``, or a position and a radius)."""
+    return "\n".join(["[[sources]]", 'type = "phonons"', 'energy = "2 meV"',
+                      'width = "0.5 meV"', 'deposit = "1 keV"', f'time = "{time}"',
+                      f'duration = "{duration}"', *place, ""])
+
+
+def heat_film_trap(bath: str, trap_thickness: str, injector: str) -> str:
+    """TOML text of a heat case on the coarse film-trap mesh: a 100 nm Al film and an Al
+    trap of ``trap_thickness`` with Tc = 0.9 K at bath temperature ``bath``, the injector
+    edge given by the TOML lines ``injector``, film and trap edges insulated, the trap end
+    at the bath (no sources, no ``[time]``)."""
+    return f"""
+model = "heat"
+[mesh]
+file = "@MESHES@/film_trap/film_trap_coarse.msh"
+[bath]
+temperature = "{bath}"
+[regions.film]
+material = "Al"
+thickness = "100 nm"
+[regions.trap]
+material = "Al"
+thickness = "{trap_thickness}"
+Tc = "0.9 K"
+[boundaries.injector]
+{injector}
+[boundaries.film_edges]
+type = "insulated"
+[boundaries.trap_edges]
+type = "insulated"
+[boundaries.trap_end]
+type = "bath"
+"""
+
+
 @pytest.fixture
 def write_case(tmp_path):
     """Write a case TOML (mesh paths relative to the repo's meshes/) into tmp_path."""

@@ -2,32 +2,10 @@
 
 import pytest
 
-from conftest import CASES, run_fvqp
+from conftest import CASES, heat_film_trap, run_fvqp
 from fvqp.case import CaseError, load_case
 
-GOOD = """
-model = "heat"
-[mesh]
-file = "@MESHES@/film_trap/film_trap_coarse.msh"
-[bath]
-temperature = "300 mK"
-[regions.film]
-material = "Al"
-thickness = "100 nm"
-[regions.trap]
-material = "Al"
-thickness = "100 nm"
-Tc = "0.9 K"
-[boundaries.injector]
-type = "heat_flux"
-flux = "1e-3 W/m^2"
-[boundaries.film_edges]
-type = "insulated"
-[boundaries.trap_edges]
-type = "insulated"
-[boundaries.trap_end]
-type = "bath"
-[time]
+GOOD = heat_film_trap("300 mK", "100 nm", 'type = "heat_flux"\nflux = "1e-3 W/m^2"') + """[time]
 end = "1 us"
 """
 

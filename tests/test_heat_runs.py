@@ -8,30 +8,9 @@ import signal
 import numpy as np
 import pytest
 
-from conftest import CASES, last_snapshot, run_fvqp, run_fvqp_killed
+from conftest import CASES, heat_film_trap, last_snapshot, run_fvqp, run_fvqp_killed
 
-FILM = """
-model = "heat"
-[mesh]
-file = "@MESHES@/film_trap/film_trap_coarse.msh"
-[bath]
-temperature = "200 mK"
-[regions.film]
-material = "Al"
-thickness = "100 nm"
-[regions.trap]
-material = "Al"
-thickness = "300 nm"
-Tc = "0.9 K"
-[boundaries.injector]
-type = "insulated"
-[boundaries.film_edges]
-type = "insulated"
-[boundaries.trap_edges]
-type = "insulated"
-[boundaries.trap_end]
-type = "bath"
-[[sources]]
+FILM = heat_film_trap("200 mK", "300 nm", 'type = "insulated"') + """[[sources]]
 type = "pulse"
 energy = "20 keV"
 time = "5 ns"

@@ -14,6 +14,7 @@ import math
 import numpy as np
 import pytest
 
+from conftest import phonon_deposit
 from fvqp.case import load_case
 from fvqp.materials import get_medium
 from fvqp.models.phonon.mismatch import amm_average, amm_transmission, dmm_transmission
@@ -194,17 +195,7 @@ def test_energy_conserved_across_interface(write_case, model, reflection):
     """A closed Si|sapphire stack (specular and diffuse walls) with a deposit in the Si:
     the phonon energy equals the injected energy to 1e-12 after every step, and energy
     crossed into the sapphire."""
-    extra = """
-[[sources]]
-type = "phonons"
-energy = "2 meV"
-width = "0.5 meV"
-deposit = "1 keV"
-time = "1 ns"
-duration = "0.3 ns"
-position = [10, 10, 20]
-radius = "5 um"
-"""
+    extra = "\n" + phonon_deposit("1 ns", "0.3 ns", "position = [10, 10, 20]", 'radius = "5 um"')
     sim = _sim(write_case, T="10 mK", bottom="diffuse", top="specular", model=model,
                reflection=reflection, extra=extra)
     p = sim.problem

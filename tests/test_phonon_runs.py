@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from conftest import CASES as CASES_DIR
-from conftest import case_variant, last_snapshot, run_fvqp
+from conftest import case_variant, last_snapshot, phonon_deposit, run_fvqp
 
 SHORT = {'end = "100 ns"': 'end = "20 ns"'}
 TRACK = """
@@ -177,26 +177,11 @@ def test_steady_heat_flow_balances(write_case, tmp_path):
     """Steady state (`[time] steady`) between a 5 K holder (bottom) and an absorbing top
     face of the 40 x 40 x 100 um column with diffuse sides: the net flow out of the holder
     leaves through the top (1e-10; measured 73.1 uW, balance 4e-15)."""
-    case = write_case("""
-model = "phonon"
-[mesh]
-file = "@MESHES@/substrate_block/substrate_block_tof.msh"
-[bath]
-temperature = "5 K"
-[regions.substrate]
-medium = "Si"
-[boundaries.bottom]
-type = "bath"
-[boundaries.top]
-type = "absorbing"
-[boundaries.sides]
-type = "diffuse"
-[energy]
-bins = 4
-e_max = "3 meV"
-[time]
-steady = true
-""", "phonon_steady.toml")
+    from test_phonon_flux import COLUMN  # the same column, with bulk scattering, diffuse sides
+
+    case = write_case(COLUMN.replace("isotope_scattering = false\nanharmonic_decay = false\n", "")
+                      .replace('sides]\ntype = "specular"', 'sides]\ntype = "diffuse"')
+                      .split("[output]")[0], "phonon_steady.toml")
     run_fvqp(["run", case, "--output", tmp_path / "o"])
     s = json.loads((tmp_path / "o" / "summary.json").read_text())
     r = s["energy_rates_W"]
@@ -225,16 +210,7 @@ type = "diffuse"
 type = "specular"
 [interfaces]
 model = "amm"
-[[sources]]
-type = "phonons"
-energy = "2 meV"
-width = "0.5 meV"
-deposit = "1 keV"
-time = "3 ns"
-duration = "0.5 ns"
-position = [10, 10, 80]
-radius = "5 um"
-[energy]
+""" + phonon_deposit("3 ns", "0.5 ns", "position = [10, 10, 80]", 'radius = "5 um"') + """[energy]
 bins = 4
 e_max = "3 meV"
 [time]

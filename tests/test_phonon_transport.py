@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from conftest import phonon_deposit
 from fvqp.case import load_case
 
 BLOCK = """
@@ -285,15 +286,7 @@ type = "diffuse"
 type = "specular"
 [boundaries.trap_end]
 type = "absorbing"
-[[sources]]
-type = "phonons"
-energy = "2 meV"
-width = "0.5 meV"
-deposit = "1 keV"
-time = "0.3 ns"
-duration = "0.05 ns"
-region = "film"
-[energy]
+""" + phonon_deposit("0.3 ns", "0.05 ns", 'region = "film"') + """[energy]
 bins = 4
 e_max = "3 meV"
 [angles]

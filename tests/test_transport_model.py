@@ -128,24 +128,43 @@ def test_equilibrium_stationary_with_varying_gap(sc):
     assert all(abs(v) <= 1e-13 * scale for v in p.rates(local(p, x), 0.0, math.inf).values())
 
 
+def pulsed_network(build=None, schur=False, **kw):
+    """``build(sources=..., **kw)`` (default: :func:`network` at bias 3.2) with a phonon
+    pulse (0.05 in 0.1..0.3, 3.9 +- 0.2) spread over region 1 by volume and the source
+    spectrum rebuilt with those weights (``set_gap``); ``schur``: Jacobian mode 'schur'
+    (exact action) on its pattern, the preconditioner left to the caller."""
+    src = SpectralSource("phonon", None, _Pulse(0.05, 0.1, 0.3), energy=3.9, width=0.2)
+    p = build(sources=[src], **kw) if build else network(sources=[src], bias=3.2)
+    w = np.where(p.loc.cell_region[:p.n] == 1, p.loc.volume[:p.n], 0.0)
+    src.weights = w / w.sum()
+    p.set_gap(p.delta)
+    if schur:
+        p.jacobian, p.matrix_free = "schur", True
+        p.pattern = p._pattern()
+    return p
+
+
+def energy_balance(p, x0, integ):
+    """Totals before and after the run of ``integ`` from ``x0``, the accumulated flows,
+    the energy moved through all channels and the change of the stored energy."""
+    t0, t1 = p.totals(x0), p.totals(integ.x)
+    acc = integ.accumulated
+    e_in = sum(abs(v) for k, v in acc.items() if k.startswith("E:"))
+    dE = (t1["E_qp"] + t1["E_ph"]) - (t0["E_qp"] + t0["E_ph"])
+    return t0, t1, acc, e_in, dE
+
+
 def test_transient_energy_and_number_balance():
     """BDF2 over a tunnel-driven, phonon-pulsed Y network with a gap step, a normal trap,
     a bath contact and phonon escape: energy in = stored + out through every channel, to
     the Newton tolerance; QP number changes only through boundaries, trap and pairs."""
-    src = SpectralSource("phonon", None, _Pulse(0.05, 0.1, 0.3), energy=3.9, width=0.2)
-    p = network(sources=[src], bias=3.2)
-    w = np.where(p.loc.cell_region[:p.n] == 1, p.loc.volume[:p.n], 0.0)
-    src.weights = w / w.sum()
-    p.set_gap(p.delta)  # rebuild the source spectrum with the weights
+    p = pulsed_network()
     x0 = p.equilibrium()
     integ = BDFIntegrator(p, x0, 0.0, "tb_", LU, BDFOptions(dt_initial=0.02, rtol=1e-4,
                                                               atol=1e-9),
                           jacobian=JacobianConfig(block_size=p.B))
     integ.run(3.0)
-    t0, t1 = p.totals(x0), p.totals(integ.x)
-    acc = integ.accumulated
-    e_in = sum(abs(v) for k, v in acc.items() if k.startswith("E:"))
-    dE = (t1["E_qp"] + t1["E_ph"]) - (t0["E_qp"] + t0["E_ph"])
+    t0, t1, acc, e_in, dE = energy_balance(p, x0, integ)
     assert e_in > 0.01 and acc["E:trap"] < 0 and acc["E:escape"] < 0
     # BDF2 integrates the step-averaged source with its own weights (exact balance, the
     # deposited total to the accuracy of the time integration)
@@ -526,17 +545,6 @@ def test_schur_mode_reaches_the_assembled_steady_state():
     assert lin["schur"] <= 25  # measured 15.4 Krylov iterations per Newton step
 
 
-def _pulsed_network():
-    """The Y network at bias 3.2 with a phonon pulse (3.9 +- 0.2, 0.1..0.3) in region 1 and
-    its gap set: the transient of the Schur-mode tests."""
-    src = SpectralSource("phonon", None, _Pulse(0.05, 0.1, 0.3), energy=3.9, width=0.2)
-    p = network(sources=[src], bias=3.2)
-    w = np.where(p.loc.cell_region[:p.n] == 1, p.loc.volume[:p.n], 0.0)
-    src.weights = w / w.sum()
-    p.set_gap(p.delta)
-    return p
-
-
 def test_schur_mode_transient_equals_assembled():
     """Fixed BDF2 steps through a phonon pulse: the 'schur' mode (exact action, phonon
     elimination, lagged preconditioner) gives the assembled mode's states to the Newton
@@ -545,11 +553,9 @@ def test_schur_mode_transient_equals_assembled():
 
     out = {}
     for mode in ("assembled", "schur"):
-        p = _pulsed_network()
+        p = pulsed_network(schur=mode == "schur")
         opts = LU
         if mode == "schur":
-            p.jacobian, p.matrix_free = "schur", True
-            p.pattern = p._pattern()
             p.preconditioner = SchurPreconditioner(p, "tst_")
             opts = {"ksp_type": "gmres", "ksp_rtol": 1e-12, "snes_lag_preconditioner": 2}
         x0 = p.equilibrium()
@@ -559,10 +565,7 @@ def test_schur_mode_transient_equals_assembled():
                                                       preconditioner=p.preconditioner)
                               if mode == "schur" else JacobianConfig(block_size=p.B))
         integ.run(1.0)
-        t0, t1 = p.totals(x0), p.totals(integ.x)
-        acc = integ.accumulated
-        e_in = sum(abs(v) for k, v in acc.items() if k.startswith("E:"))
-        dE = (t1["E_qp"] + t1["E_ph"]) - (t0["E_qp"] + t0["E_ph"])
+        _, _, acc, e_in, dE = energy_balance(p, x0, integ)
         assert abs(dE - sum(v for k, v in acc.items() if k.startswith("E:"))) <= 1e-9 * e_in
         out[mode] = integ.x.copy()
     a, b = out["assembled"], out["schur"]
@@ -579,11 +582,9 @@ def test_lagged_schur_preconditioner_keeps_the_answer_and_builds_less():
 
     out, pcs = {}, {}
     for mode in ("assembled", "lagged"):
-        p = _pulsed_network()
+        p = pulsed_network(schur=mode == "lagged")
         opts = LU
         if mode == "lagged":
-            p.jacobian, p.matrix_free = "schur", True
-            p.pattern = p._pattern()
             p.preconditioner = pcs[mode] = LaggedPreconditioner(SchurPreconditioner(
                 p, "tlg_"))
             opts = {"ksp_type": "gmres", "ksp_rtol": 1e-12, "snes_lag_preconditioner": 1,

@@ -7,7 +7,16 @@ import re
 import numpy as np
 import pytest
 from scipy.sparse import coo_matrix
-from test_transport_model import LU, _Pulse, _Steady, build, local, newton_steady, steady
+from test_transport_model import (
+    LU,
+    _Steady,
+    build,
+    energy_balance,
+    local,
+    newton_steady,
+    pulsed_network,
+    steady,
+)
 
 from conftest import CASES, run_fvqp
 from fvqp.collisions import bcs_gap
@@ -74,20 +83,13 @@ def test_transient_balance_with_phonon_diffusion():
     """BDF2 over the phonon-pulsed network with phonon diffusion across the gap step and
     into the trap: energy in = stored + out through every channel (phonons lost to the
     trap counted in E:trap) to the Newton tolerance; the QP number balance stays exact."""
-    src = SpectralSource("phonon", None, _Pulse(0.05, 0.1, 0.3), energy=3.9, width=0.2)
-    p = network(sources=[src])
-    w = np.where(p.loc.cell_region[:p.n] == 1, p.loc.volume[:p.n], 0.0)
-    src.weights = w / w.sum()
-    p.set_gap(p.delta)
+    p = pulsed_network(network)
     x0 = p.equilibrium()
     integ = BDFIntegrator(p, x0, 0.0, "tpb_", LU, BDFOptions(dt_initial=0.025,
                                                                adaptive=False),
                           jacobian=JacobianConfig(block_size=p.B))
     integ.run(0.4)
-    t0, t1 = p.totals(x0), p.totals(integ.x)
-    acc = integ.accumulated
-    e_in = sum(abs(v) for k, v in acc.items() if k.startswith("E:"))
-    dE = (t1["E_qp"] + t1["E_ph"]) - (t0["E_qp"] + t0["E_ph"])
+    t0, t1, acc, e_in, dE = energy_balance(p, x0, integ)
     assert acc["E:deposited"] == pytest.approx(0.05, rel=1e-3)
     assert abs(dE - sum(v for k, v in acc.items() if k.startswith("E:"))) <= 1e-9 * e_in
     dN = t1["N_qp"] - t0["N_qp"]
