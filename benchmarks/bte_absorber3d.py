@@ -56,13 +56,15 @@ def gmsh_mesh(params: dict, out: Path) -> Path:
 def case_text(mesh: Path, bins: int, polar: int, azimuth: int, ell_um: float | None = None,
               steps: int = STEPS) -> str:
     """The absorber case with ``bins`` energy bins up to 1.2 meV, polar x azimuth
-    ordinates, ``steps`` steps of 0.1 ns and optionally one mean free path for both films."""
+    ordinates, ``steps`` steps of 0.1 ns with the burst at 0.2 ns (the steps run through
+    it) and optionally one mean free path for both films."""
     text = CASE.read_text()
     spacing = (E_MAX_UEV - GAP_AL_UEV) / bins
     subs = [(r'file = "[^"]*absorber3d_coarse.msh"', f'file = "{mesh}"'),
             (r'spacing = "50 ueV"', f'spacing = "{spacing:.6f} ueV"'),
             (r"polar = 2", f"polar = {polar}"), (r"azimuth = 4", f"azimuth = {azimuth}"),
-            (r'end = "2 ns"', f'end = "{0.1 * steps:.3f} ns"'),
+            (r'end = "2.5 ns"', f'end = "{0.1 * steps:.3f} ns"'),
+            (r'time = "0.6 ns"', 'time = "0.2 ns"'),
             (r'directory = "[^"]*"', 'directory = "out"')]
     if ell_um is not None:
         subs += [(r'mean_free_path = "0.3 um"', f'mean_free_path = "{ell_um} um"'),

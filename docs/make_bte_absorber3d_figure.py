@@ -1,10 +1,10 @@
 """Render docs/img/bte_absorber3d.png: the discrete-ordinates case of the 3D absorber
-(cases/bte_absorber3d.toml), excess QP density and mean QP energy 2 ns after the start (the
-6 keV burst is at 0.2 ns). Run from the repository root:
+(cases/bte_absorber3d.toml), excess QP density and mean QP energy 2.5 ns after the start (the
+6 keV burst is at 0.6 ns). Run from the repository root:
 `python docs/make_bte_absorber3d_figure.py`.
 
 ``--small`` renders the same picture from a run with 100 ueV bins, the burst next to the
-lead and three 0.3 ns steps (what the test suite runs), ``--output`` writes the PNG elsewhere
+lead and five 0.3 ns steps (what the test suite runs), ``--output`` writes the PNG elsewhere
 and ``--workdir`` keeps the run's result directory there (default: a temporary directory,
 deleted). The script prints the PNG's path, the rendered time and the ranges of the fields
 it reads (the mean energy is their ratio)."""
@@ -20,13 +20,13 @@ import pyvista as pv
 from figure_cli import run_figure
 
 ROOT = Path(__file__).resolve().parents[1]
-SMALL_HELP = "100 ueV bins, burst next to the lead, 0.9 ns (a minute instead of minutes)"
+SMALL_HELP = "100 ueV bins, burst next to the lead, 1.5 ns (a minute instead of minutes)"
 DEFAULT_PNG = ROOT / "docs" / "img" / "bte_absorber3d.png"
 WINDOW = (1400, 560)
 FIELDS = ("qp_excess", "qp_density", "qp_energy_density")
 #: eV per J, for the mean energy in ueV
 UEV_PER_J = 1e6 / 1.602176634e-19
-SMALL = (('spacing = "50 ueV"', 'spacing = "100 ueV"'), ('end = "2 ns"', 'end = "0.9 ns"'),
+SMALL = (('spacing = "50 ueV"', 'spacing = "100 ueV"'), ('end = "2.5 ns"', 'end = "1.5 ns"'),
          ('dt_initial = "0.1 ns"', 'dt_initial = "0.3 ns"'),
          ("position = [20.0, 10.0, 0.15]", "position = [40.0, 0.0, 0.15]"))
 

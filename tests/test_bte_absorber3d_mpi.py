@@ -13,7 +13,7 @@ import fvqp.api as fa
 from conftest import case_variant, run_fvqp
 
 CASE = "bte_absorber3d.toml"
-SMALL = {'spacing = "50 ueV"': 'spacing = "100 ueV"', 'end = "2 ns"': 'end = "0.9 ns"',
+SMALL = {'spacing = "50 ueV"': 'spacing = "100 ueV"', 'end = "2.5 ns"': 'end = "0.9 ns"',
          'dt_initial = "0.1 ns"': 'dt_initial = "0.3 ns"',
          "position = [20.0, 10.0, 0.15]": "position = [40.0, 0.0, 0.15]",
          "every = 2": "every = 1"}
