@@ -34,23 +34,35 @@ triplets       COO accumulator of the spectral Jacobians
 from __future__ import annotations
 
 from ...case.schema import Field, Section, TableOf
+from ..base.schema import check_material_overrides, material_overrides
 from ..spec import ModelSpec
 
 _REGION = Section({
-    "material": Field("str", "material name (sets the default gap 1.764 k_B Tc)"),
+    "material": Field("str", "material name (materials.toml): the default of every "
+                      "material constant below (the gap 1.764 k_B Tc of its Tc)"),
     "active": Field("bool", "false leaves the region out", default=True),
     "cross_section": Field("quantity", "wire cross-section", dimension="area", positive=True),
-    "resistivity": Field("quantity", "normal-state resistivity", dimension="resistivity",
-                         required=True, positive=True),
-    "diffusivity": Field("quantity", "normal-state diffusion constant D_N",
-                         dimension="diffusivity", required=True, positive=True),
-    "gap": Field("quantity", "zero-temperature gap Δ0 (default 1.764 k_B Tc of the "
-                 "material); 0 makes the region a normal metal", dimension="energy",
-                 nonnegative=True),
-    "dynes": Field("quantity", "Dynes broadening Γ", dimension="energy", default=0.0,
-                   nonnegative=True),
+    "resistivity": Field("quantity", "normal-state resistivity (default: the material's; "
+                         "recorded as \"case override\")", dimension="resistivity",
+                         positive=True, internal="si"),
+    "diffusivity": Field("quantity", "normal-state diffusion constant D_N (default: the "
+                         "material's diffusion_constant; recorded as \"case override\")",
+                         dimension="diffusivity", positive=True, internal="si"),
+    "gap": Field("quantity", "zero-temperature gap Δ0 (or delta0 / gap_ratio; default "
+                 "1.764 k_B Tc of the material); 0 makes the region a normal metal",
+                 dimension="energy", nonnegative=True, internal="si"),
+    "dynes": Field("quantity", "Dynes broadening Γ (or dynes_gamma = Γ/Δ0; default: the "
+                   "material's dynes_gamma, else 0)", dimension="energy",
+                   nonnegative=True, internal="si"),
+    "dynes_gamma": Field("quantity", "Dynes broadening Γ/Δ0 instead of dynes (subgap DOS "
+                         "N(0) = γ/sqrt(1+γ²))", dimension="dimensionless",
+                         nonnegative=True, internal="si"),
+    "coupling": Field("quantity", "BCS coupling λ = N0V of the material: the cut-off of "
+                      "Eq. 8 is ω_D = Δ0 sinh(1/λ) (instead of selfconsistency.omega_d)",
+                      dimension="dimensionless", positive=True, internal="si"),
+    **material_overrides("Tc", "gap_ratio", "debye_temperature"),
     "depairing": Field("quantity", "depairing energy ζ besides the phase gradient",
-                       dimension="energy", default=0.0, nonnegative=True),
+                       dimension="energy", default=0.0, nonnegative=True, internal="energy"),
     "phase_gradient": Field("float", "phase gradient ∂xφ in units of 1/ξ along the mesh "
                             "cell orientation (Eq. 7: ζ = (∂xφ)²/2)", default=0.0),
 })
@@ -58,7 +70,7 @@ _REGION = Section({
 _BOUNDARIES = {
     "superconductor": Section({
         "gap": Field("quantity", "reservoir gap (default the wire's Δ0)", dimension="energy",
-                     positive=True),
+                     positive=True, internal="energy"),
         "phase": Field("float", "order-parameter phase of the reservoir in rad; setting it "
                        "on any superconducting boundary solves the spectral equation with "
                        "the phase χ as an unknown (phase-biased SNS / networks)"),
@@ -351,15 +363,42 @@ def _check(data, err) -> None:
                         "case.", f"add [junctions.{fit[key]}] or name an existing one.")
     active = [(n, r) for n, r in (data.get("regions") or {}).items()
               if r and r.get("active", True)]
-    for key in ("dynes", "depairing"):  # the spectral solvers have one Γ and one ζ0
+    for key in ("dynes", "dynes_gamma", "depairing", "coupling"):  # one Γ, ζ0, ω_D
         for name, reg in active[1:]:
             if reg.get(key) != active[0][1].get(key):
                 err.add(f"regions.{name}.{key}", f"differs from the first region "
                         f"({active[0][0]}); the model has one {key} value for the network.",
                         f"give every region the same {key} (the first region's is used).")
     for name, reg in (data.get("regions") or {}).items():
-        if reg and reg.get("gap") is None and not reg.get("material"):
+        _check_region(name, reg or {}, sc, err)
+
+
+def _check_region(name: str, reg: dict, sc: dict, err) -> None:
+    """The material constants of one region: each given once, and those without a
+    material default given (constants.region_constants)."""
+    gaps = [k for k in ("gap", "delta0", "gap_ratio") if reg.get(k) is not None]
+    if len(gaps) > 1:
+        err.add(f"regions.{name}.{gaps[1]}", f"the gap is given twice ({' and '.join(gaps)}).",
+                "keep one of gap (an energy), delta0 or gap_ratio (Δ0/k_B Tc).")
+    else:
+        check_material_overrides(reg, f"regions.{name}", err)
+    if reg.get("dynes") is not None and reg.get("dynes_gamma") is not None:
+        err.add(f"regions.{name}.dynes_gamma", "the Dynes broadening is given twice (dynes "
+                "and dynes_gamma).", "keep one of dynes (Γ, an energy) or dynes_gamma (Γ/Δ0).")
+    if reg.get("coupling") is not None and sc.get("coupling"):
+        err.add(f"regions.{name}.coupling", "and selfconsistency.coupling both fix ω_D.",
+                "give one of them.")
+    if not reg.get("material"):
+        if reg.get("gap") is None and reg.get("delta0") is None:
             err.add(f"regions.{name}", "needs gap or material.", 'add gap = "265 ueV".')
+        for key, ex in (("resistivity", '"3e-8 Ohm m"'), ("diffusivity", '"16 cm^2/s"')):
+            if reg.get(key) is None:
+                err.add(f"regions.{name}.{key}", "is required without a material (the "
+                        "database default).", f"add {key} = {ex} or a material.")
+        for key in ("Tc", "gap_ratio", "debye_temperature"):
+            if reg.get(key) is not None:
+                err.add(f"regions.{name}.{key}", "overrides a material constant, but the "
+                        "region has no material.", 'add material = "Al" or remove it.')
 
 
 def _check_files(data, case_dir, err) -> None:
@@ -388,24 +427,31 @@ def run(case, output_dir: str | None = None, resume: bool = False,
     :class:`~fvqp.models.base.ModelResult`.
     """
     from ..base import run_model
+    from .constants import wire_units
 
+    units = None if (case.data.get("paper") or {}).get("figure") else wire_units
     return run_model("usadel", _run_usadel, case, output_dir, resume=resume,
-                     max_steps=max_steps)
+                     max_steps=max_steps, units=units)
 
 
 def _run_usadel(case, output_dir: str | None = None, resume: bool = False,
                 max_steps: int | None = None) -> dict:
-    if (case.data.get("fit") or {}).get("data"):
+    if (_data(case).get("fit") or {}).get("data"):
         if resume or max_steps is not None:
             raise ValueError(f"{case.path}: a [fit] case takes seconds and is not "
                              "checkpointed. Fix: run it without --resume / --max-steps.")
         from .fitcase import run_fit
 
         return run_fit(case, output_dir=output_dir)
-    if (case.data.get("paper") or {}).get("figure"):
+    if (_data(case).get("paper") or {}).get("figure"):
         from .figures import run_figure
 
         return run_figure(case, output_dir=output_dir, resume=resume, max_steps=max_steps)
     from .driver import run as _run
 
     return _run(case, output_dir=output_dir, resume=resume, max_steps=max_steps)
+
+
+def _data(case):
+    """The values of an SI case or of an internal case (wire units)."""
+    return case.values if hasattr(case, "values") else case.data

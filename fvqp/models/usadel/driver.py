@@ -16,8 +16,12 @@ import numpy as np
 from ...case import CaseError
 from ...io.atomic import atomic_path, atomic_savefig, atomic_write_bytes
 from ...io.workunits import StudyStopped, WorkUnits
+from ...parallel.energies import EnergySplit
+from ...parallel.tasks import TaskShare
 from ...solvers.result import ConvergenceError
-from ...units import E_CHARGE, K_B, WireScales
+from ...units import E_CHARGE, K_B
+from ..base.template import materials_entry
+from .constants import region_constants, wire_units
 from .energygrid import graded_grid, uniform_grid
 from .network import network_from_mesh
 from .observables import charge_imbalance_potential, detector_current, split_bias, tunnel_current
@@ -30,71 +34,56 @@ from .terminals import Reservoir, TunnelJunction, segment_junctions
 log = logging.getLogger(__name__)
 
 
-def _gap_si(reg) -> float:
-    if reg.get("gap") is not None:
-        return float(reg["gap"])
-    from ...materials import get_material
-
-    return 1.764 * K_B * get_material(reg["material"]).Tc
+def internal_case(case):
+    """``case`` in the wire units (:func:`.constants.wire_units`): an
+    :class:`fvqp.case.InternalCase` is returned as it is, an SI case converted once."""
+    return case if hasattr(case, "values") else case.internal(wire_units(case))
 
 
 def build(case) -> tuple[Setup, dict]:
-    """The :class:`Setup` of a case and the metadata needed to write SI outputs."""
+    """The :class:`Setup` of a case (SI or internal, :func:`internal_case`) and the
+    metadata needed to write SI outputs (``materials``: the Material of every region with
+    a material, its constants' sources included)."""
     from ...mesh import read_mesh
 
-    d = case.data
+    case = internal_case(case)
+    d, sc = case.values, case.units.wire
     regions = {k: v for k, v in d["regions"].items() if v.get("active", True)}
+    consts = {n: region_constants(r, n, case.path) for n, r in regions.items()}
     ref_name = next(iter(regions))
     ref = regions[ref_name]
-    delta0 = _gap_si(ref)
-    if delta0 <= 0:  # normal wire (SNS): the energy unit is the first S reservoir's gap
-        gaps = [bc["gap"] for bc in (d.get("boundaries") or {}).values()
-                if bc["type"] == "superconductor" and bc.get("gap")]
-        if not gaps and ref.get("material"):  # normal wire, normal reservoirs
-            from ...materials import get_material
-
-            gaps = [1.764 * K_B * get_material(ref["material"]).Tc]
-        if not gaps:
-            raise CaseError([f"{case.path}: regions.{ref_name}.gap: the first region is "
-                             "normal (gap 0) and no superconducting boundary has a gap, so "
-                             "there is no energy unit Δ0. Fix: give the superconducting "
-                             'boundaries gap = "180 ueV".'])
-        delta0 = float(gaps[0])
-    sc = WireScales(delta0, ref["diffusivity"], ref["resistivity"], ref["cross_section"])
     raw = read_mesh(case.mesh_path)
     # per wire: D/D_ref and A N0/(A N0)_ref with N0 ∝ 1/(ρ D) (σ = e²N0 D = 1/ρ), so the
     # edge conductance D × that is A/ρ relative to the reference (network.WireNetwork)
-    diffs = {n: r["diffusivity"] / sc.diffusivity for n, r in regions.items()}
-    areas = {n: r["cross_section"] / sc.area * (sc.resistivity / r["resistivity"]) / diffs[n]
-             for n, r in regions.items()}
-    net = network_from_mesh(raw, xi=sc.xi, mesh_scale=d["mesh"]["scale"], areas=areas,
+    diffs = {n: c.diffusivity / sc.diffusivity for n, c in consts.items()}
+    areas = {n: regions[n]["cross_section"] * (sc.resistivity / c.resistivity) / diffs[n]
+             for n, c in consts.items()}
+    net = network_from_mesh(raw, xi=1.0, mesh_scale=d["mesh"]["scale"], areas=areas,
                             diffusions=diffs, regions=list(regions))
-    t_bath = sc.t(d["bath"]["temperature"])
+    t_bath = d["bath"]["temperature"]
     node_delta = np.zeros(net.n_nodes)
-    gam = sc.energy(ref["dynes"])
-    zeta = sc.energy(ref["depairing"])
+    gam = sc.energy(consts[ref_name].dynes)
+    zeta = ref["depairing"]
     dphi = np.zeros(net.n_edges)
     for name, reg in regions.items():
         ri = net.region_names.index(name)
         e = net.edge_region == ri
         dphi[e] = reg["phase_gradient"]
         nodes = np.unique(np.concatenate([net.edge_a[e], net.edge_b[e]]))
-        node_delta[nodes] = np.maximum(node_delta[nodes], sc.energy(_gap_si(reg)))
+        node_delta[nodes] = np.maximum(node_delta[nodes], sc.energy(consts[name].delta0))
     reservoirs, phased, ends = [], False, []
     for name, bc in (d.get("boundaries") or {}).items():
         for node in end_nodes(net, name):
-            T = bc.get("temperature") or d["bath"]["temperature"]
+            T = bc.get("temperature") or t_bath
             if bc["type"] == "normal":
-                reservoirs.append(Reservoir(name, node, "normal", 0.0, sc.bias(bc["bias"]),
-                                            sc.t(T)))
+                reservoirs.append(Reservoir(name, node, "normal", 0.0, bc["bias"], T))
             elif bc["type"] == "superconductor":
-                g = sc.energy(bc["gap"]) if bc.get("gap") else node_delta[node]
+                g = bc["gap"] if bc.get("gap") else node_delta[node]
                 phased |= bc.get("phase") is not None
                 reservoirs.append(Reservoir(name, node, "superconductor", g, 0.0, t_bath,
                                             phase=bc.get("phase") or 0.0))
             elif bc["type"] == "tunnel":  # NIS barrier at the end (Eq. 11)
-                ends.append(TunnelJunction(name, node, sc.kappa(bc["conductance"]),
-                                           sc.bias(bc["bias"]), sc.t(T)))
+                ends.append(TunnelJunction(name, node, bc["conductance"], bc["bias"], T))
             # zero_flux: nothing to add (the natural condition of the scheme)
     if phased and np.any(dphi):
         raise CaseError([f"{case.path}: regions.*.phase_gradient: an imposed phase gradient "
@@ -103,14 +92,14 @@ def build(case) -> tuple[Setup, dict]:
                          "boundaries' phase."])
     junctions, passive = ends, []
     for name, j in (d.get("junctions") or {}).items():
-        T = j.get("temperature") or d["bath"]["temperature"]
-        parts = _junction(case, net, sc, name, j, sc.t(T))
+        T = j.get("temperature") or t_bath
+        parts = _junction(case, net, sc, name, j, T)
         (junctions if j["in_solve"] else passive).extend(parts)
     sw = d.get("sweep") or {}
-    biases = [abs(sc.bias(sw[k])) for k in ("start", "stop") if sw.get(k) is not None]
+    biases = [abs(sw[k]) for k in ("start", "stop") if sw.get(k) is not None]
     biases += [abs(j.bias) for j in junctions]
     scd = d.get("selfconsistency") or {}
-    omega_d = _omega_d(scd, ref, sc)
+    omega_d = _omega_d(case, scd, ref, consts[ref_name], sc)
     matsubara = scd.get("method", "real_axis") == "matsubara"
     en = d.get("energy") or {}
     de = en.get("spacing", 0.025)
@@ -134,7 +123,7 @@ def build(case) -> tuple[Setup, dict]:
                                reservoirs=reservoirs, junctions=junctions)
     probe = net.node(scd["probe"]) if scd.get("probe") else None
     coll = d.get("collisions") or {}
-    gamma_ph = 1.0 / sc.time(coll["tau0"]) if coll.get("tau0") else 0.0
+    gamma_ph = 1.0 / coll["tau0"] if coll.get("tau0") else 0.0
     setup = Setup(problem=prob, eps=eps, reservoirs=reservoirs, junctions=junctions,
                   gamma_ee=coll.get("gamma_ee", 0.0), gamma_ph=gamma_ph, t_ph=t_bath,
                   omega_d=omega_d, t_ref=t_bath,  # Eq. 8 by the split (gap-edge) quadrature
@@ -142,29 +131,31 @@ def build(case) -> tuple[Setup, dict]:
                   gap_method=scd.get("method", "real_axis"),
                   tol=scd.get("tolerance", 1e-7), max_iter=scd.get("max_iterations", 60),
                   petsc_prefix=d["solver"]["prefix"],
-                  petsc_options=d["solver"]["petsc"])
+                  petsc_options=dict(d["solver"]["petsc"]),
+                  split=EnergySplit())  # energies over the ranks of an mpiexec run
     meta = {"scales": sc, "net": net, "raw": raw, "passive": passive, "t_bath": t_bath,
             "regions": list(regions),
+            "materials": {n: c.material for n, c in consts.items()},
             # 1/(ρD) of every edge [s/(Ω m³)]: Q* = 2eN0 μ_Q* = μ_Q*[V]/(ρD) (Eqs. 4-5,
             # σ = 1/ρ = 2e²N0 D with N0 per spin)
-            "inv_rho_d": np.array([1.0 / (regions[n]["resistivity"] * regions[n]["diffusivity"])
+            "inv_rho_d": np.array([1.0 / (consts[n].resistivity * consts[n].diffusivity)
                                    for n in net.region_names])[net.edge_region]}
     return setup, meta
 
 
-def _omega_d(scd: dict, ref: dict, sc) -> float:
+def _omega_d(case, scd, reg, const, sc) -> float:
     """The cut-off ω_D of Eq. 8 in units of Δ0: from the coupling λ (ω_D = sinh(1/λ), the
-    BCS T = 0 gap Δ0 = ω_D/sinh(1/λ)), from the material's Debye temperature, or the
-    case's omega_d."""
-    if scd.get("coupling"):
-        return float(np.sinh(1.0 / scd["coupling"]))
-    if scd.get("debye_from_material"):
-        from ...materials import get_material
-
-        theta = get_material(ref["material"]).debye_temperature
+    BCS T = 0 gap Δ0 = ω_D/sinh(1/λ)) of ``[selfconsistency]`` or of the first region
+    (or its material), from the region's Debye temperature (given, or the material's with
+    ``debye_from_material``), or the case's omega_d."""
+    lam = scd.get("coupling") or const.coupling
+    if lam:
+        return float(np.sinh(1.0 / lam))
+    if scd.get("debye_from_material") or reg.get("debye_temperature") is not None:
+        theta = const.debye_temperature
         if theta is None:
-            raise CaseError([f"selfconsistency.debye_from_material: material "
-                             f"{ref['material']!r} has no debye_temperature. Fix: give "
+            raise CaseError([f"{case.path}: selfconsistency.debye_from_material: material "
+                             f"{reg.get('material')!r} has no debye_temperature. Fix: give "
                              "omega_d or coupling instead."])
         return K_B * theta / sc.delta0
     return scd.get("omega_d", 10.0)
@@ -181,24 +172,25 @@ def end_nodes(net, name: str) -> list[int]:
 
 def _junction(case, net, sc, name, j, t) -> list:
     """Point junction on a named point group, or a segment junction on a named line
-    group (a region of the mesh): a list of :class:`TunnelJunction` parts."""
-    bias = sc.bias(j["bias"])
+    group (a region of the mesh): a list of :class:`TunnelJunction` parts. ``j`` in wire
+    units (conductances κ = G R_ξ, Eq. 11; ``conductance_per_length`` in S/m)."""
+    bias = j["bias"]
     if name in net.groups:
         if j.get("conductance") is None:
             raise CaseError([f"{case.path}: junctions.{name}: {name!r} is a point of the "
                              "mesh; a point junction needs conductance. Fix: replace "
                              'conductance_per_length by conductance = "20 uS".'])
-        return [TunnelJunction(name, net.node(name), sc.kappa(j["conductance"]), bias, t)]
+        return [TunnelJunction(name, net.node(name), j["conductance"], bias, t)]
     if name in net.region_names:
         edges = net.edge_region == net.region_names.index(name)
         if not edges.any():
             raise CaseError([f"{case.path}: junctions.{name}: the segment {name!r} is not "
                              "an active region of the case. Fix: add [regions." + name +
                              "] (with the wire's properties) or make it active."])
-        length_m = float(net.length[edges].sum()) * sc.xi
-        gpl = j.get("conductance_per_length")
-        gpl = j["conductance"] / length_m if gpl is None else gpl
-        return segment_junctions(net, edges, gpl * sc.r_xi * sc.xi, name, bias, t)
+        gpl = j.get("conductance_per_length")  # κ per length ξ
+        kpl = j["conductance"] / float(net.length[edges].sum()) if gpl is None \
+            else gpl * sc.r_xi * sc.xi
+        return segment_junctions(net, edges, kpl, name, bias, t)
     raise CaseError([f"{case.path}: junctions.{name}: the mesh has no point group or segment "
                      f"{name!r}; its points are {sorted(net.groups)} and its segments "
                      f"(line groups) {net.region_names}. Fix: rename the table."])
@@ -247,14 +239,16 @@ def _figure(path, res, title):
 
 
 def _supercurrent_map(case, setup, meta, sw, biases, det, currents, units) -> dict:
-    """:func:`~.sweeps.supercurrent_map` with its input errors as CaseErrors in SI."""
+    """:func:`~.sweeps.supercurrent_map` (``currents`` in I0) with its input errors as
+    CaseErrors in SI."""
     from .gradients import CriticalCurrentError
 
     i0 = meta["scales"].i0
     try:
-        grads = gradients(setup, [i / i0 for i in currents], meta["t_bath"])
+        grads = gradients(setup, list(currents), meta["t_bath"])
     except CriticalCurrentError as exc:
-        raise CaseError([f"{case.path}: sweep.supercurrents: {max(map(abs, currents)) * 1e6:.4g}"
+        worst = max(map(abs, currents)) * i0 * 1e6
+        raise CaseError([f"{case.path}: sweep.supercurrents: {worst:.4g}"
                          f" µA exceeds the depairing critical current "
                          f"{exc.critical * i0 * 1e6:.4g} µA of the wire (Eqs. 6-7). Fix: "
                          "lower the supercurrents."]) from exc
@@ -328,14 +322,14 @@ def run(case, output_dir: str | None = None, resume: bool = False,
     bias that does not converge raises :class:`fvqp.solvers.ConvergenceError`; the
     finished biases stay in the checkpoint.
     """
-    import h5py
 
     start = time.perf_counter()
+    case = internal_case(case)
     setup, meta = build(case)
     sc, net = meta["scales"], meta["net"]
     out_dir = output_dir or case.output_dir
     os.makedirs(out_dir, exist_ok=True)
-    d = case.data
+    d = case.values
     sw = d.get("sweep") or {}
     res: dict = {"x_um": net.arclength() * sc.xi * 1e6,
                  "points_um": net.points * sc.xi * 1e6}
@@ -344,14 +338,14 @@ def run(case, output_dir: str | None = None, resume: bool = False,
                      "energies": int(setup.eps.size), "nodes": net.n_nodes}
     v_unit = sc.delta0 / E_CHARGE  # volts per Δ0/e
     if _swept(sw):
-        biases = np.linspace(sc.bias(sw["start"]), sc.bias(sw["stop"]), sw["points"])
+        biases = np.linspace(sw["start"], sw["stop"], sw["points"])
         det = None
         if sw.get("detector"):
             jd = [j for j in setup.junctions + meta["passive"] if j.name == sw["detector"]]
-            vd = np.array([sc.bias(v) for v in sw["detector_biases"]])
+            vd = np.array(sw["detector_biases"], float)
             det = ([j.node for j in jd], [j.kappa for j in jd], vd, jd[0].temperature)
         units = WorkUnits(out_dir, case.digest, resume=resume, max_units=max_steps,
-                          latest_only=CARRY)
+                          latest_only=CARRY, tasks=TaskShare())  # the root rank writes
         currents = list(sw.get("supercurrents") or [])
         try:
             if currents:  # g_nl(V_inj, V_det, ±I_s) and Eqs. 16-19 (sweeps.py)
@@ -392,7 +386,7 @@ def run(case, output_dir: str | None = None, resume: bool = False,
             if g is not None and symmetric(biases) and (not currents or currents[0] == 0):
                 res["g_sa"], res["g_ss"] = split_bias(g, axis=0)  # of the I_s = 0 sweep
             if currents:
-                res["supercurrent_A"] = np.array(currents)
+                res["supercurrent_A"] = np.array(currents) * sc.i0
                 res["phase_gradient_max_per_xi"] = smap["dphi_max"]
                 res["i_det_map_A"] = smap["i_det"] * sc.i0
                 g_map = smap["g_det"] / sc.r_xi if smap["g_det"] is not None else None
@@ -433,7 +427,24 @@ def run(case, output_dir: str | None = None, resume: bool = False,
     res["mu_uV"] = mu * v_unit * 1e6
     res["q_star_C_per_m3"] = _node_q_star(meta, mu * v_unit)
     summary["gap_min_ueV"] = float(res["gap_ueV"].min())
+    summary["materials"] = materials_entry(meta["materials"])
     h5 = os.path.join(out_dir, f"{case.name}.h5")
+    summary["output"] = h5
+    summary["ranks"] = 1 if setup.split is None else setup.split.size
+    summary["wall_time_s"] = time.perf_counter() - start
+    if setup.split is None or setup.split.is_root:  # one rank writes the files
+        _write_outputs(case, out_dir, res, setup, spec, meta, mu * v_unit, summary)
+    log.info("usadel %s: %s", case.name, summary["message"])
+    return summary
+
+
+def _write_outputs(case, out_dir, res, setup, spec, meta, mu_v, summary) -> None:
+    """``<case>.h5`` (results and the spectral coefficients of the last state, units in
+    the attributes), ``<case>.png``, ``<case>.vtu`` and ``summary.json``."""
+    import h5py
+
+    sc, d = meta["scales"], case.values
+    h5 = summary["output"]
     tmp = atomic_path(h5)
     with h5py.File(tmp, "w") as fh:
         for k, v in res.items():
@@ -460,12 +471,8 @@ def run(case, output_dir: str | None = None, resume: bool = False,
                                         **{f"spectral/{k}": u
                                            for k, u in SPECTRAL_UNITS.items()}})
     os.replace(tmp, h5)
-    _figure(os.path.join(out_dir, f"{case.name}.png"), res, case.data.get("title") or case.name)
+    _figure(os.path.join(out_dir, f"{case.name}.png"), res, d.get("title") or case.name)
     _vtk(os.path.join(out_dir, f"{case.name}.vtu"), meta, d["output"]["fields"],
-         res["gap_ueV"], mu * v_unit, res.get("edge_current_A"))
-    summary["output"] = h5
-    summary["wall_time_s"] = time.perf_counter() - start
+         res["gap_ueV"], mu_v, res.get("edge_current_A"))
     atomic_write_bytes(os.path.join(out_dir, "summary.json"),
                        json.dumps(summary, indent=2, default=float).encode())
-    log.info("usadel %s: %s", case.name, summary["message"])
-    return summary

@@ -99,7 +99,7 @@ def geometry(case, net, inj: int, det: int, reservoirs) -> tuple[float, tuple | 
     """x = distance injector–detector and the branch lengths (L1, L2) (None: infinite)."""
     d_inj, d_det = net.distances(inj), net.distances(det)
     x = float(d_inj[det])
-    if case.data["fit"]["branches"] == "infinite":
+    if case.values["fit"]["branches"] == "infinite":
         return x, None
     ends = [r.node for r in reservoirs]
     simple = len(ends) == 2 and np.isclose(d_inj[ends[0]] + d_inj[ends[1]],
@@ -119,10 +119,11 @@ def run_fit(case, output_dir: str | None = None) -> dict:
     ``<case>.png`` and ``summary.json``."""
     import h5py
 
-    from .driver import build
+    from .driver import build, internal_case
 
     start = time.perf_counter()
-    fit = case.data["fit"]
+    case = internal_case(case)
+    fit = case.values["fit"]
     setup, meta = build(case)
     sc, net = meta["scales"], meta["net"]
     parts: dict = {}
@@ -150,7 +151,7 @@ def run_fit(case, output_dir: str | None = None) -> dict:
     args = (x, kap, t)
     gam, s_gam = fit_gamma(v, y[:, 0], *args, gamma0=fit["gamma_guess"],
                            vmax=fit["bias_max"], length=length)
-    i_s = np.asarray(fit["supercurrents"], float)
+    i_s = np.asarray(fit["supercurrents"], float) * sc.i0  # A
     dphi, s_dphi = np.zeros(i_s.size), np.zeros(i_s.size)
     for k in range(1, i_s.size):
         dphi[k], s_dphi[k] = fit_dphi(v, y[:, k], *args, gam, vmax=fit["bias_max"],
@@ -186,7 +187,7 @@ def run_fit(case, output_dir: str | None = None) -> dict:
         fh.attrs["summary"] = json.dumps(summary, default=float)
     os.replace(tmp, h5)
     _figure(os.path.join(out_dir, f"{case.name}.png"), out, summary, fit, t_bath,
-            case.data.get("title") or case.name)
+            case.values.get("title") or case.name)
     summary["output"] = h5
     summary["wall_time_s"] = time.perf_counter() - start
     atomic_write_bytes(os.path.join(out_dir, "summary.json"),

@@ -181,30 +181,69 @@ def _key(spec, reservoirs, junctions):
             tuple((j.node, j.kappa) for j in junctions))
 
 
+class BlockLU:
+    """LU factors of the block-diagonal kinetic matrix (one 2n × 2n block per energy)
+    with its energies shared by ``split`` (:class:`fvqp.parallel.energies.EnergySplit`):
+    each block of energies is factorised and solved where ``split`` puts it, the
+    solution gathered in grid order. Without ``split`` (or on one rank) one sparse LU of
+    the whole matrix."""
+
+    def __init__(self, A: sp.spmatrix, ne: int, n: int, split=None):
+        self.ne, self.m = ne, 2 * n
+        self.split = split if split is not None and split.size > 1 else None
+        if self.split is None:
+            self.lu = spla.splu(A.tocsc())
+        else:
+            sl = self.split.block(ne)
+            rows = slice(sl.start * self.m, sl.stop * self.m)
+            self.lu = spla.splu(A.tocsr()[rows, rows].tocsc()) if sl.stop > sl.start \
+                else None
+
+    def solve(self, b: np.ndarray) -> np.ndarray:
+        """A⁻¹ b (b of all energies, flat)."""
+        if self.split is None:
+            return self.lu.solve(b)
+        m = self.m
+
+        def block(sl):
+            return self.lu.solve(b[sl.start * m:sl.stop * m]) if self.lu is not None \
+                else np.zeros(0)
+        return np.concatenate(self.split.map(block, self.ne))
+
+
+def _factors(spec, reservoirs, junctions, dl_floor, cache, split):
+    """The (cached) :class:`BlockLU` of the kinetic matrix, ne, n and the operator's b
+    (None when the factors came from the cache)."""
+    key = _key(spec, reservoirs, junctions)
+    if cache is not None and cache.get("key") == key:
+        return cache["lu"], cache["ne"], cache["n"], None
+    op = assemble(spec, reservoirs, junctions, dl_floor)
+    lu = BlockLU(op.A, op.ne, op.n, split)
+    if cache is not None:
+        cache.update(key=key, lu=lu, ne=op.ne, n=op.n, spec_ref=spec)
+    return lu, op.ne, op.n, op.b
+
+
 def solve_linear(spec: SpectralSolution, reservoirs, junctions,
-                 dl_floor: float = 1e-10, cache: dict | None = None) -> KineticSolution:
+                 dl_floor: float = 1e-10, cache: dict | None = None,
+                 split=None) -> KineticSolution:
     """Kinetic equations without inelastic collisions (energies decoupled).
 
     ``cache`` (a dict) keeps the LU factors while the spectral solution and the junction
     conductances are unchanged: a bias sweep at fixed Δ then costs one back-substitution
-    per bias.
+    per bias. ``split`` shares the energies over ranks (:class:`BlockLU`).
     """
-    key = _key(spec, reservoirs, junctions)
-    if cache is not None and cache.get("key") == key:
-        lu, ne, n = cache["lu"], cache["ne"], cache["n"]
+    lu, ne, n, b = _factors(spec, reservoirs, junctions, dl_floor, cache, split)
+    if b is None:
         b = rhs(spec, reservoirs, junctions)
-    else:
-        op = assemble(spec, reservoirs, junctions, dl_floor)
-        lu, ne, n, b = spla.splu(op.A.tocsc()), op.ne, op.n, op.b
-        if cache is not None:
-            cache.update(key=key, lu=lu, ne=ne, n=n, spec_ref=spec)
     u = lu.solve(b).reshape(ne, 2, n)
     return KineticSolution(eps=spec.eps, fL=u[:, 0], fT=u[:, 1], spectral=spec,
                            junctions=list(junctions), reservoirs=list(reservoirs))
 
 
 def bias_derivative(spec: SpectralSolution, reservoirs, junctions, name: str,
-                    dl_floor: float = 1e-10, cache: dict | None = None) -> KineticSolution:
+                    dl_floor: float = 1e-10, cache: dict | None = None,
+                    split=None) -> KineticSolution:
     """∂(fL, fT)/∂V of junction or normal reservoir ``name`` at fixed spectral functions
     (exact: the collisionless kinetic problem is linear in the electrode and reservoir
     distributions of Eq. 12; a reservoir enters through its Dirichlet rows, whose
@@ -213,14 +252,7 @@ def bias_derivative(spec: SpectralSolution, reservoirs, junctions, name: str,
     ends = [r for r in reservoirs if r.name == name and r.kind == "normal"]
     if not parts and not ends:
         raise ValueError(f"bias_derivative: no junction or normal reservoir {name!r}")
-    key = _key(spec, reservoirs, junctions)
-    if cache is not None and cache.get("key") == key:
-        lu, ne, n = cache["lu"], cache["ne"], cache["n"]
-    else:
-        op = assemble(spec, reservoirs, junctions, dl_floor)
-        lu, ne, n = spla.splu(op.A.tocsc()), op.ne, op.n
-        if cache is not None:
-            cache.update(key=key, lu=lu, ne=ne, n=n, spec_ref=spec)
+    lu, ne, n, _ = _factors(spec, reservoirs, junctions, dl_floor, cache, split)
     b = np.zeros((ne, 2, n))
     for J in parts:
         dL, _ = dn0_dv(spec.eps, J.bias, J.temperature)

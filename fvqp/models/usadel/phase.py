@@ -53,7 +53,7 @@ from ...solvers.result import ConvergenceError
 from .bulk import bulk_theta
 from .network import WireNetwork
 from .newton import energies_text, newton_active
-from .spectral import SpectralProblem, solve_spectral
+from .spectral import SpectralProblem, ThetaSolution, solve_spectral
 from .triplets import Triplets
 
 log = logging.getLogger(__name__)
@@ -344,7 +344,7 @@ def solve_phase(prob: PhaseProblem, eps, guess=None, maxit: int = 40, tol: float
 
 
 @dataclass
-class PhaseSolution:
+class PhaseSolution(ThetaSolution):
     r"""θ, χ (n_eps, n_nodes) and the spectral coefficients of the kinetic equations.
 
     With :math:`s=\sin\theta`, ψ = χ − φ:
@@ -356,25 +356,13 @@ class PhaseSolution:
     those of :class:`~fvqp.models.usadel.spectral.SpectralSolution` for real χ = φ.
     """
 
-    eps: np.ndarray
-    theta: np.ndarray
-    chi: np.ndarray
-    problem: PhaseProblem
-    iterations: int = 0
-    residual: float = 0.0
-
-    @cached_property
-    def G(self):
-        return np.cos(self.theta)
+    #: the phase χ (n_eps, n_nodes); ``problem`` is the :class:`PhaseProblem`
+    chi: np.ndarray = field(kw_only=True)
 
     @cached_property
     def F(self):
         """Pair amplitude in the gauge of Δ: sin θ e^{i(χ−φ)}."""
         return np.sin(self.theta) * np.exp(1j * (self.chi - self.problem.phase[None, :]))
-
-    @cached_property
-    def N(self):
-        return self.G.real
 
     @cached_property
     def _ch(self):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
@@ -65,6 +66,10 @@ class Setup:
     gap_method: str = "real_axis"
     petsc_prefix: str = "usadel_"
     petsc_options: dict = field(default_factory=dict)
+    #: how the energies of the spectral and collisionless kinetic solves are shared
+    #: (:class:`fvqp.parallel.energies.EnergySplit`: ``map(solve, n)`` over blocks of
+    #: the grid); None: all energies here
+    split: Any = None
 
     @property
     def lam(self) -> float:
@@ -86,7 +91,8 @@ def _kinetic(setup: Setup, spec, guess, cache=None):
                                options=setup.petsc_options, gamma_ph=setup.gamma_ph,
                                t_ph=setup.t_ph)
     lu_cache = cache.setdefault("lu", {}) if cache is not None else None
-    return solve_linear(spec, setup.reservoirs, setup.junctions, cache=lu_cache)
+    return solve_linear(spec, setup.reservoirs, setup.junctions, cache=lu_cache,
+                        split=setup.split)
 
 
 def spectral_of(setup: Setup, delta, theta0=None):
@@ -98,7 +104,7 @@ def spectral_of(setup: Setup, delta, theta0=None):
     prob = replace(setup.problem, delta=np.asarray(delta, float), reservoirs=res)
     if isinstance(prob, PhaseProblem):  # S reservoirs at different phases
         return solve_phase(prob, setup.eps, guess=theta0)
-    return solve_spectral(prob, setup.eps, theta0=theta0)
+    return solve_spectral(prob, setup.eps, theta0=theta0, split=setup.split)
 
 
 def _evaluate(setup, delta, guess, cache=None):
@@ -286,7 +292,7 @@ def bias_sweep(setup: Setup, junction: str, biases, detector=None, units=direct,
     rows: dict = {k: [] for k in keys}
     prev: dict = {}
     cache: dict = {}
-    progress = SweepProgress(out["bias"].size, label, log)
+    progress = SweepProgress(out["bias"].size, label, log, ranks=setup.split)
     for k, v in enumerate(out["bias"]):
         computed = []
         r = units(f"{label}bias{k:04d}",
@@ -357,7 +363,7 @@ def _detector_slope(s: Setup, kin, junction: str, pairs, cache: dict) -> float:
 
     spec = kin.spectral
     der = bias_derivative(spec, s.reservoirs, s.junctions, junction,
-                          cache=cache.setdefault("lu", {}))
+                          cache=cache.setdefault("lu", {}), split=s.split)
     w = cell_widths(spec.eps)
     return sum(0.5 * kp * float(np.dot(w, node_dos(spec, nd) * der.fT[:, nd]))
                for nd, kp in pairs)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -104,7 +105,29 @@ class SpectralProblem:
 
 
 @dataclass
-class SpectralSolution:
+class ThetaSolution:
+    r"""θ(ε, x) of a spectral solve with what every parametrisation shares: the energies,
+    the problem, Newton counters, :math:`\mathcal G=\cos\theta` and :math:`N=\mathrm{Re}
+    \,\mathcal G` (:class:`SpectralSolution`,
+    :class:`~fvqp.models.usadel.phase.PhaseSolution`)."""
+
+    eps: np.ndarray
+    theta: np.ndarray
+    problem: Any
+    iterations: int = 0
+    residual: float = 0.0
+
+    @cached_property
+    def G(self):
+        return np.cos(self.theta)
+
+    @cached_property
+    def N(self):
+        return self.G.real
+
+
+@dataclass
+class SpectralSolution(ThetaSolution):
     r"""θ(ε, x) and the spectral coefficients derived from it (App. B, Eqs. 9–10).
 
     For complex θ and real Δ:
@@ -117,23 +140,9 @@ class SpectralSolution:
     :math:`j_\epsilon=\mathrm{Im}\,\mathcal F^2` (Eq. 6).
     """
 
-    eps: np.ndarray
-    theta: np.ndarray
-    problem: SpectralProblem
-    iterations: int = 0
-    residual: float = 0.0
-
-    @cached_property
-    def G(self):
-        return np.cos(self.theta)
-
     @cached_property
     def F(self):
         return np.sin(self.theta)
-
-    @cached_property
-    def N(self):
-        return self.G.real
 
     @cached_property
     def DL(self):
@@ -198,7 +207,8 @@ def _newton(prob, eps, th, gam, maxit=40, tol=1e-11):
 
 
 def solve_spectral(prob: SpectralProblem, eps, theta0=None, maxit: int = 40,
-                   tol: float = 1e-11, homotopy_stages: int = 12) -> SpectralSolution:
+                   tol: float = 1e-11, homotopy_stages: int = 12,
+                   split=None) -> SpectralSolution:
     """Solve the spectral equation at all energies ``eps``.
 
     Parameters
@@ -209,8 +219,27 @@ def solve_spectral(prob: SpectralProblem, eps, theta0=None, maxit: int = 40,
         Energy grid (Δ0).
     theta0 : ndarray, optional
         Initial guess (n_eps, n_nodes); default the local bulk solution.
+    split : optional
+        Shares the energies (:class:`fvqp.parallel.energies.EnergySplit`): each block of
+        the grid is solved on its own (the energies are independent; the active-set
+        Newton treats each energy as a solve of its own), θ gathered in grid order.
     """
     eps = np.asarray(eps, float)
+    if split is not None and split.size > 1:
+        parts = split.map(lambda sl: _solve_block(
+            prob, eps[sl], None if theta0 is None else theta0[sl], maxit, tol,
+            homotopy_stages), eps.size)
+        return SpectralSolution(eps=eps, theta=np.concatenate([p[0] for p in parts]),
+                                problem=prob, iterations=max(p[1] for p in parts),
+                                residual=max(p[2] for p in parts))
+    th, it, res = _solve_block(prob, eps, theta0, maxit, tol, homotopy_stages)
+    return SpectralSolution(eps=eps, theta=th, problem=prob, iterations=it, residual=res)
+
+
+def _solve_block(prob: SpectralProblem, eps, theta0, maxit, tol, homotopy_stages):
+    """θ, iterations and residual of the energies ``eps`` (:func:`solve_spectral`)."""
+    if eps.size == 0:  # a rank without energies (more ranks than energies)
+        return np.zeros((0, prob.net.n_nodes), complex), 0, 0.0
     if theta0 is None:
         theta0 = bulk_theta(eps[:, None], prob.delta[None, :], prob.gamma,
                             prob.zeta[None, :])
@@ -233,7 +262,7 @@ def solve_spectral(prob: SpectralProblem, eps, theta0=None, maxit: int = 40,
                 "Dynes broadening (regions.*.dynes, e.g. 1e-3 Δ0) or an energy grid that "
                 "does not put a node exactly on the gap edge ([energy] spacing).")
         res = max(res, res_b)
-    return SpectralSolution(eps=eps, theta=th, problem=prob, iterations=it, residual=res)
+    return th, it, res
 
 
 def uniform_solution(eps, delta: float = 1.0, gamma: float = 0.0,

@@ -1,0 +1,64 @@
+"""Independent energies shared over the ranks of a communicator.
+
+Equations that decouple in energy (the retarded Usadel equation, the collisionless
+kinetic equations of the Usadel model) are solved energy by energy: :class:`EnergySplit`
+gives every rank one contiguous block of the energy grid (the first ``n mod P`` ranks one
+energy more), runs the caller's solve on that block and gathers every block's result on
+every rank, in grid order, so each rank continues with the whole solution. A solve that
+raises on one rank raises the same exception on every rank (no rank waits forever).
+
+Serial runs (one rank, or no MPI launcher) see one block: the caller's serial code path.
+This module, :mod:`.tasks` and :mod:`.distribution` are the only ones that know ranks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .tasks import TaskShare
+
+__all__ = ["EnergySplit"]
+
+
+class EnergySplit(TaskShare):
+    """Contiguous blocks of ``n`` energies over the ranks of ``comm`` (module docstring;
+    the communicator, ``rank``, ``size`` and ``is_root`` of :class:`.tasks.TaskShare`).
+
+    Parameters
+    ----------
+    comm : optional
+        A petsc4py or mpi4py communicator; ``PETSc.COMM_WORLD`` by default.
+
+    Examples
+    --------
+    >>> s = EnergySplit()
+    >>> s.size, s.block(5, 0)  # a serial run: one block
+    (1, slice(0, 5, None))
+    >>> s.map(lambda sl: list(range(10))[sl], 10)
+    [[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]]
+    """
+
+    def block(self, n: int, rank: int | None = None) -> slice:
+        """The energies ``rank`` (default this one) solves: block ``p`` of ``n`` holds
+        ``n // P`` energies, one more for ``p < n mod P``."""
+        p = self.rank if rank is None else rank
+        q, r = divmod(n, self.size)
+        start = p * q + min(p, r)
+        return slice(start, start + q + (1 if p < r else 0))
+
+    def map(self, solve: Callable[[slice], Any], n: int) -> list[Any]:
+        """``[solve(block(n, p)) for p in ranks]`` on every rank: this rank computes its
+        own block, the results of all blocks are gathered (in grid order)."""
+        if self.size == 1:
+            return [solve(slice(0, n))]
+        mine: tuple[str, Any]
+        try:
+            mine = ("ok", solve(self.block(n)))
+        except Exception as exc:  # noqa: BLE001 - re-raised below, on every rank
+            mine = ("error", exc)
+        gathered = self.comm.allgather(mine)
+        for kind, value in gathered:
+            if kind == "error":
+                raise value
+        return [value for _, value in gathered]

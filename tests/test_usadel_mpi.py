@@ -1,0 +1,119 @@
+"""Usadel under `mpiexec -n 2`: the energies of the spectral and collisionless kinetic
+solves shared over the ranks (:class:`fvqp.parallel.energies.EnergySplit`), the results
+gathered on every rank, the files written by rank 0.
+
+The energies are independent equations and the active-set Newton
+(:func:`fvqp.models.usadel.newton.newton_active`) treats each energy as a solve of its own,
+so two ranks give the serial numbers up to the round-off of the sparse LU ordering
+(here 1e-12). Two real runs each: a single state (spectral + kinetic solve, 801
+energies) and a bias sweep with its exact detector slope g_nl (Eq. 15).
+"""
+
+from __future__ import annotations
+
+import json
+
+import h5py
+import numpy as np
+import pytest
+
+from conftest import ROOT, run_fvqp
+from fvqp.parallel.energies import EnergySplit
+
+MESH = ROOT / "meshes" / "nis_wire" / "nis_wire.msh"
+
+CASE = f"""
+model = "usadel"
+[mesh]
+file = "{MESH}"
+[bath]
+temperature = "100 mK"
+[regions.wire]
+material = "Al"
+gap = "265 ueV"
+cross_section = "1200 nm^2"
+resistivity = "1.5818e-7 Ohm m"
+diffusivity = "16.9 cm^2/s"
+dynes_gamma = 2e-3
+[boundaries.reservoir_left]
+type = "superconductor"
+[boundaries.reservoir_right]
+type = "superconductor"
+[junctions.junction_a]
+conductance = "24.6 uS"
+bias = "0.2 mV"
+[junctions.junction_b]
+conductance = "31.4 uS"
+in_solve = false
+[time]
+steady = true
+"""
+
+STATE = CASE + """
+[energy]
+spacing = 0.01
+max = 4.0
+[selfconsistency]
+mode = "none"
+"""
+
+SWEEP = CASE + """
+[energy]
+spacing = 0.02
+max = 4.0
+[selfconsistency]
+mode = "none"
+[sweep]
+junction = "junction_a"
+start = "-0.6 mV"
+stop = "0.6 mV"
+points = 5
+detector = "junction_b"
+detector_biases = ["0 V", "0.1 mV"]
+"""
+
+
+def _arrays(path) -> dict:
+    out = {}
+    with h5py.File(path) as fh:
+        fh.visititems(lambda k, v: out.__setitem__(k, v[()])
+                      if isinstance(v, h5py.Dataset) else None)
+    return out
+
+
+@pytest.mark.parametrize("text, name", [(STATE, "usadel_state"), (SWEEP, "usadel_sweep")])
+def test_two_ranks_equal_serial(tmp_path, text, name):
+    case = tmp_path / f"{name}.toml"
+    case.write_text(text)
+    serial, par = tmp_path / "serial", tmp_path / "mpi"
+    run_fvqp(["run", case, "--output", serial])
+    run_fvqp(["run", case, "--output", par], nproc=2)
+    a, b = _arrays(serial / f"{name}.h5"), _arrays(par / f"{name}.h5")
+    assert a.keys() == b.keys() and "spectral/N" in a
+    for k in a:
+        x, y = np.asarray(a[k]), np.asarray(b[k])
+        assert x.shape == y.shape, k
+        if x.dtype.kind in "fc":
+            scale = max(float(np.max(np.abs(x))), 1e-300)
+            assert float(np.max(np.abs(x - y))) <= 1e-12 * scale, k
+        else:
+            np.testing.assert_array_equal(x, y, err_msg=k)
+    s = json.loads((par / "summary.json").read_text())
+    assert s["ranks"] == 2 and s["status"] == 0
+    assert json.loads((serial / "summary.json").read_text())["ranks"] == 1
+    if name == "usadel_sweep":  # the exact slope is the current's derivative (Eq. 15)
+        assert s["g_nl"].startswith("exact")
+        assert np.all(np.isfinite(b["g_nl"])) and np.max(np.abs(b["g_nl"])) > 0
+
+
+@pytest.mark.parametrize("n", [1, 5, 801])
+def test_blocks_cover_the_grid_once(n):
+    """Blocks of P ranks: contiguous, in order, sizes differing by at most one."""
+    s = EnergySplit()
+    for size in (1, 2, 3, 8):
+        s.size = size
+        blocks = [s.block(n, p) for p in range(size)]
+        assert blocks[0].start == 0 and blocks[-1].stop == n
+        assert all(a.stop == b.start for a, b in zip(blocks, blocks[1:], strict=False))
+        sizes = [b.stop - b.start for b in blocks]
+        assert max(sizes) - min(sizes) <= 1
