@@ -170,3 +170,26 @@ def test_run_records_case_overrides(tmp_path):
     assert wire["constants"]["resistivity"]["value"] == 5e-8
     assert wire["constants"]["resistivity"]["unit"] == "Ohm m"
     assert wire["constants"]["diffusion_constant"]["source"] != "case override"
+
+
+def test_diffusion_constant_is_the_diffusivity(tmp_path):
+    """diffusion_constant (the other models' key) sets D_N as diffusivity does."""
+    _, m = build(_case(tmp_path, 'material = "Al"\ngap = "200 ueV"\n'
+                       'diffusion_constant = "16 cm^2/s"'))
+    assert m["scales"].diffusivity == pytest.approx(16e-4, rel=1e-15, abs=0)
+    assert m["materials"]["wire"].sources["diffusion_constant"] == "case override"
+
+
+def test_api_material_object_sets_the_dynes_broadening(tmp_path):
+    """fvqp.api: a Material with dynes_gamma (Python, SI) reaches the wire as the case
+    override would."""
+    from fvqp.api import build_case
+
+    text = BASE.replace("@MESH@", str(MESH)).replace("@EXTRA@", "").replace(
+        "@REGION@", 'material = "Al"\ngap = "200 ueV"\nresistivity = "3e-8 Ohm m"\n'
+        'diffusivity = "16 cm^2/s"')
+    mat = get_material("Al").with_overrides(dynes_gamma=0.05)
+    case = build_case(text, materials={"wire": mat}, base_dir=tmp_path, name="api")
+    setup, meta = build(case)
+    assert setup.problem.gamma == pytest.approx(0.05, rel=1e-15, abs=0)
+    assert meta["materials"]["wire"].sources["dynes_gamma"] == "case override"

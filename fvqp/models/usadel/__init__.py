@@ -60,7 +60,7 @@ _REGION = Section({
     "coupling": Field("quantity", "BCS coupling λ = N0V of the material: the cut-off of "
                       "Eq. 8 is ω_D = Δ0 sinh(1/λ) (instead of selfconsistency.omega_d)",
                       dimension="dimensionless", positive=True, internal="si"),
-    **material_overrides("Tc", "gap_ratio", "debye_temperature"),
+    **material_overrides("Tc", "gap_ratio", "debye_temperature", "diffusion_constant"),
     "depairing": Field("quantity", "depairing energy ζ besides the phase gradient",
                        dimension="energy", default=0.0, nonnegative=True, internal="energy"),
     "phase_gradient": Field("float", "phase gradient ∂xφ in units of 1/ξ along the mesh "
@@ -385,6 +385,9 @@ def _check_region(name: str, reg: dict, sc: dict, err) -> None:
     if reg.get("dynes") is not None and reg.get("dynes_gamma") is not None:
         err.add(f"regions.{name}.dynes_gamma", "the Dynes broadening is given twice (dynes "
                 "and dynes_gamma).", "keep one of dynes (Γ, an energy) or dynes_gamma (Γ/Δ0).")
+    if reg.get("diffusivity") is not None and reg.get("diffusion_constant") is not None:
+        err.add(f"regions.{name}.diffusion_constant", "D_N is given twice (diffusivity and "
+                "diffusion_constant).", "keep one of them (the same constant).")
     if reg.get("coupling") is not None and sc.get("coupling"):
         err.add(f"regions.{name}.coupling", "and selfconsistency.coupling both fix ω_D.",
                 "give one of them.")
@@ -392,7 +395,8 @@ def _check_region(name: str, reg: dict, sc: dict, err) -> None:
         if reg.get("gap") is None and reg.get("delta0") is None:
             err.add(f"regions.{name}", "needs gap or material.", 'add gap = "265 ueV".')
         for key, ex in (("resistivity", '"3e-8 Ohm m"'), ("diffusivity", '"16 cm^2/s"')):
-            if reg.get(key) is None:
+            if reg.get(key) is None and (key != "diffusivity" or
+                                         reg.get("diffusion_constant") is None):
                 err.add(f"regions.{name}.{key}", "is required without a material (the "
                         "database default).", f"add {key} = {ex} or a material.")
         for key in ("Tc", "gap_ratio", "debye_temperature"):

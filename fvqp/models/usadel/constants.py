@@ -11,8 +11,8 @@ defaults (:func:`region_constants`):
                     them the BCS weak-coupling :math:`1.764\,k_BT_c` of the material's
                     (possibly overridden) ``Tc`` — the ratio of Eq. 8 with a cut-off ω_D
                     (source "BCS weak coupling (usadel default)")
-ρ, D                ``resistivity`` and ``diffusivity`` (the material's ``resistivity`` and
-                    ``diffusion_constant`` when not given)
+ρ, D                ``resistivity`` and ``diffusivity`` (or ``diffusion_constant``; the
+                    material's ``resistivity`` and ``diffusion_constant`` when not given)
 Γ                   Dynes broadening: ``dynes`` (an energy) or ``dynes_gamma`` (Γ/Δ0) or the
                     material's ``dynes_gamma``, else 0
 λ, Θ_D              ``coupling`` (BCS N0V: :math:`\omega_D = \Delta_0\sinh(1/\lambda)`) or
@@ -73,6 +73,8 @@ def region_constants(reg: Any, name: str = "", path: str = "") -> RegionConstant
     given = {k: reg.get(k) for k in ("gap", "delta0", "gap_ratio", "dynes", "dynes_gamma",
                                       "coupling", "debye_temperature", "resistivity",
                                       "diffusivity")}
+    if given["diffusivity"] is None:  # the name of the other models' cases
+        given["diffusivity"] = reg.get("diffusion_constant")
     mat = None
     if reg.get("material"):
         mat = case_material(reg)
