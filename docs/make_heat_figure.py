@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pyvista as pv
-from figure_cli import run_case, run_figure
+from figure_cli import main, render_panels, run_case, snapshot
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL_HELP = "coarse mesh, run stopped at 12 ns (seconds instead of minutes)"
@@ -20,9 +19,9 @@ WINDOW = (1000, 600)
 SHOT = 1e-8  # s: the snapshot rendered (an [output] time of the case)
 
 
-def render(workdir: Path, png: Path, small: bool) -> tuple[float, float]:
-    """Run the case into ``workdir`` and render its 10 ns snapshot to ``png``; returns the
-    (min, max) quasiparticle temperature in K of that snapshot."""
+def render(workdir: Path, png: Path, small: bool) -> tuple[float, dict]:
+    """Run the case into ``workdir`` and render its 10 ns snapshot to ``png``; returns its
+    time in s and the (min, max) quasiparticle temperature in K of that snapshot."""
     text = (ROOT / "cases" / "heat_absorber3d.toml").read_text()
     mesh = "absorber3d_coarse.msh" if small else "absorber3d_fine.msh"
     text = text.replace("../meshes/absorber3d/absorber3d_coarse.msh",
@@ -30,27 +29,14 @@ def render(workdir: Path, png: Path, small: bool) -> tuple[float, float]:
     end, times = ('"12 ns"', '["10 ns"]') if small else ('"100 ns"', '["10 ns", "100 ns"]')
     reader = run_case(text, "heat_absorber3d", workdir, end, times)
     shots = [t for t in reader.time_values if abs(t - SHOT) < 1e-15]
-    reader.set_active_time_value(shots[0])
-    grid = reader.read()[0].scale([1e6, 1e6, 2e7])  # um; z exaggerated 20x
+    grid = snapshot(reader, shots[0])
     temperature = grid.cell_data["temperature"]
-    pv.OFF_SCREEN = True
-    p = pv.Plotter(window_size=WINDOW, off_screen=True)
-    p.add_mesh(grid, scalars="temperature", cmap="inferno",
-               scalar_bar_args={"title": "quasiparticle temperature [K]"})
-    p.add_text("6 keV in a Ta pad with an Al lead, t = 10 ns (z x20)", font_size=12)
-    p.camera_position = "iso"
-    png.parent.mkdir(parents=True, exist_ok=True)
-    p.screenshot(str(png))
-    p.close()
-    return float(temperature.min()), float(temperature.max())
-
-
-def main(argv: list[str] | None = None) -> None:
-    png, (t_min, t_max) = run_figure(__doc__, DEFAULT_PNG, SMALL_HELP, render, argv)
-    print(f"wrote {png}")
-    print(f"time {SHOT!r} s")
-    print(f"temperature: min {t_min!r}, max {t_max!r}")
+    render_panels(png, WINDOW, grid, [
+        ({"scalars": "temperature", "cmap": "inferno",
+          "scalar_bar_args": {"title": "quasiparticle temperature [K]"}},
+         "6 keV in a Ta pad with an Al lead, t = 10 ns (z x20)", 12)])
+    return SHOT, {"temperature": (float(temperature.min()), float(temperature.max()))}
 
 
 if __name__ == "__main__":
-    main()
+    main(__doc__, DEFAULT_PNG, SMALL_HELP, render)
