@@ -23,22 +23,19 @@ def ta_params(n0: float = 1000.0, gamma_t: float = 1e-8) -> sc.ClusterParams:
     return sc.ClusterParams(A=gamma_t * n0**3, V=1.0, gamma=1.0, gamma_t=gamma_t, tau_s=np.inf)
 
 
-def test_fixed_point_sr_matches_analytic():
-    p = sr_params()
+@pytest.mark.parametrize("regime", ["sr", "ta"])
+def test_fixed_point_matches_analytic(regime):
+    """The numerical fixed point of Eqs. (1)-(2) equals the SR / TA limit of Eqs. (3)-(4)
+    and is stable."""
+    params, limit = {"sr": (sr_params, sc.fixed_point_sr),
+                     "ta": (ta_params, sc.fixed_point_ta)}[regime]
+    p = params()
     N, m = sc.fixed_point(p)
-    N_a, m_a = sc.fixed_point_sr(p)
+    N_a, m_a = limit(p)
     assert N == pytest.approx(N_a, rel=2e-3)
     assert m == pytest.approx(m_a, rel=2e-3)
-    assert np.allclose(sc.mean_field_rhs(p, N, m), 0.0, atol=1e-9 * p.injection)
-    assert np.all(np.linalg.eigvals(sc.mean_field_jacobian(p, N, m)).real < 0)
-
-
-def test_fixed_point_ta_matches_analytic():
-    p = ta_params()
-    N, m = sc.fixed_point(p)
-    N_a, m_a = sc.fixed_point_ta(p)
-    assert N == pytest.approx(N_a, rel=2e-3)
-    assert m == pytest.approx(m_a, rel=2e-3)
+    if regime == "sr":
+        assert np.allclose(sc.mean_field_rhs(p, N, m), 0.0, atol=1e-9 * p.injection)
     assert np.all(np.linalg.eigvals(sc.mean_field_jacobian(p, N, m)).real < 0)
 
 
