@@ -35,7 +35,9 @@ splitting error is :math:`O(\Delta t)` per unit time (first order, like the BE s
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import math
 
 import numpy as np
 
@@ -76,6 +78,7 @@ class ChipChain:
                                    jacobian=JacobianConfig("matrix_free", 1,
                                                            qp.preconditioner))
         self.newton = self.linear = 0
+        self._labs = None
 
     # ---- the phonon state seen by the films ---------------------------------------------
     def film_mean(self, xp: np.ndarray) -> np.ndarray:
@@ -87,6 +90,25 @@ class ChipChain:
         y = np.array(xq, dtype=float).reshape(self.qp.n, self.qp.S)
         y[:, self.nq:] = self.film_mean(xp)
         return y.ravel()
+
+    def _atol_factor(self, y: np.ndarray) -> float:
+        r"""Newton's absolute tolerance, as the factor of the storage-term norm
+        :math:`\|C/\Delta t\|` that :class:`~fvqp.solvers.BDFIntegrator` multiplies:
+        at least 1e-12 of it, and above the round-off floor of the residual,
+        :math:`2\cdot10^{-16}(\||L||x|\| + \|\rho V(A + B)\|)` — the sizes of the terms
+        that cancel in it (QP streaming across 100 nm film cells, in- and out-scattering;
+        measured floor 2e-11 against 1e-16 x 3e5 on the small chip). Without it, once a
+        burst has filled a film, ``snes_rtol`` of a small initial residual lies below the
+        floor and the steps fail (line search) and are retried in quarters."""
+        qp, d = self.qp, self.qp.dist
+        if self._labs is None:
+            self._labs = abs(qp.L)
+        xl = d.ghosted(y)
+        r = qp.collision_rates(y.reshape(qp.n, qp.S))
+        terms = d.sum(float(np.sum((self._labs @ np.abs(xl)) ** 2)))
+        terms += d.sum(float(np.sum((qp.V[:, None] * qp.crow * (r.qp_in + r.qp_out)) ** 2)))
+        store = math.sqrt(d.sum(float(np.sum((qp.conserved(y) / self.dt) ** 2))))
+        return max(1e-12, 2e-16 * math.sqrt(terms) / store) if store > 0 else 1e-12
 
     def zero_flows(self, xq: np.ndarray) -> dict:
         """The QP flows accumulated by :meth:`step` (``N:pair``, ``E:...``), all 0."""
@@ -103,6 +125,7 @@ class ChipChain:
         before = y.reshape(qp.n, qp.S)[:, self.nq:].copy()
         integ.history = [(t, y, qp.conserved(y), dict(acc))]
         integ.t = t
+        integ.opts = dataclasses.replace(integ.opts, atol_factor=self._atol_factor(y))
         t1 = t + self.dt
         n0, l0 = integ.solver.total_iterations, integ.solver.total_linear_iterations
         while integ.t < t1 * (1 - 1e-14):
