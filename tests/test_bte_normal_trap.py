@@ -65,10 +65,6 @@ def _region_energy(sim, prob, x, cells):
     return c * float(np.sum((prob.V[:, None] * prob.rho_cells * fbar)[cells] @ prob.grid.e))
 
 
-@pytest.mark.xfail(strict=True, reason="open bug (issue 16 §1): with the normal-metal grid "
-                   "from the Fermi level (j0 = 0, pair offset m = 0) the closed device's BE "
-                   "steps reach occupations down to -36 (energy and number still balance); "
-                   "with j0 = 1 it passed (trap gain 5 %) but the normal rate was 36 % low")
 def test_collisions_across_interfaces_conserve_number_and_energy(tmp_path):
     """Closed device (every boundary reflecting), bath phonons, hot QPs at 600 ueV in the
     Sn only: they cross into the Al and the normal trap and relax there. Over three
@@ -89,8 +85,7 @@ def test_collisions_across_interfaces_conserve_number_and_energy(tmp_path):
     x0 = x0.ravel()
     t0 = prob.totals(x0)
     eq = prob.totals(prob.equilibrium())
-    # 3 x 88 ps (steps of 0.44 ns let Newton reach a spurious root with f < 0 of the
-    # quadratic BE equation: fast normal-metal relaxation x dt >> 1)
+    # 3 x 88 ps (steps of 0.44 ns: tests/test_bte_positivity.py)
     it = _integrate(prob, x0, 0.2, 3)
     f = it.x.reshape(prob.n, prob.S)[:, : prob.nq]
     assert f.min() > -1e-12                                 # a physical state

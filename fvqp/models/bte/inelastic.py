@@ -25,6 +25,23 @@ linear in the self occupation, :math:`\sum_kw_kI_k = I_{iso}(\phi, n)` when
 :math:`\sum hN E\bar f + \beta\sum h\Omega^3 n` is conserved and the QP number changes only
 by pair processes (:mod:`fvqp.collisions.angular`), here to the Newton tolerance.
 
+Positivity. The partner occupations inside the sums are the physical parts
+:math:`\phi^+ = \min(\max(\phi, 0), 1)`, :math:`n^+ = \max(n, 0)` (:func:`physical`):
+the identity on every physical state, so the equations, their exact conservation and
+detailed balance are unchanged there. It makes every rate :math:`A, B, G, L \ge 0` for
+*any* iterate, so a backward-Euler step is, at its solution, the linear system
+:math:`[\partial C/\Delta t + L + \mathrm{diag}(\rho(A + B))]f = \partial C f^{old}/\Delta t
++ \text{const} + \rho A` with an M-matrix (upwind streaming, elastic scattering to
+:math:`\phi`, traps) and a non-negative right-hand side: every root of a step from a
+non-negative state is non-negative. Without it the equations are quadratic in the
+occupations (pair processes, partner sums) and have non-physical roots with
+:math:`f < 0`; BDF's polynomial predictor, extrapolating a decay that is fast on the
+step (the normal metal's relaxation at the Fermi level, :math:`\Gamma\Delta t \gg 1`),
+started Newton at :math:`f < 0` and it converged to such a root (occupations down to
+:math:`-36` while number and energy still balanced; issue 16). The operator itself was
+right: at :math:`m = 0`, :math:`\Delta = 0` it equals the direct double sum
+(``tests/test_bte_positivity.py``).
+
 Unknowns per cell (:class:`~fvqp.parallel.blocked.BlockDistribution` with
 :math:`S = N(K+1) + M_p` per cell): bin-major ``[f_{j0} .. f_{j,K-1}, phi_j]`` for every
 bin ``j``, then the ``M_p`` local phonons (0 for the bath). The time scheme
@@ -67,7 +84,7 @@ from ...collisions.batched import batched_jacobian
 from ...collisions.grid import bose
 from ...parallel.blocked import BlockDistribution
 
-__all__ = ["COUPLED_PETSC", "InelasticPC", "InelasticProblem"]
+__all__ = ["COUPLED_PETSC", "InelasticPC", "InelasticProblem", "physical"]
 
 #: Newton with the exact Jacobian action and the model preconditioner (PETSc ``python``
 #: PC); options under the case prefix, the command line wins
@@ -77,6 +94,13 @@ COUPLED_PETSC = {"snes_type": "newtonls", "snes_linesearch_type": "bt", "snes_rt
                  "ksp_gmres_restart": 100}
 
 _EPS = 1e-30  # complex step
+
+
+def physical(x: np.ndarray, upper: float | None = None) -> np.ndarray:
+    """``x`` clipped to ``[0, upper]`` by its real part, the identity (complex step
+    included) inside: the partner occupations of the collision sums."""
+    out = np.where(x.real < 0.0, 0.0, x)
+    return out if upper is None else np.where(out.real > upper, upper, out)
 
 
 class InelasticProblem:
@@ -187,9 +211,17 @@ class InelasticProblem:
         nb = y[:, self.nq:] if self.Mp else np.broadcast_to(self.n_bath, (len(y), self.M))
         return q[:, :, : self.K], q[:, :, self.K], nb
 
-    def collision_rates(self, y: np.ndarray):
-        """:class:`~fvqp.collisions.angular.AngularRates` at the angle averages."""
+    def partners(self, y: np.ndarray):
+        r"""Partner occupations of the collision sums of owned rows ``y``: the angle
+        averages :math:`\phi` clipped to :math:`[0, 1]` and the phonons to
+        :math:`n \ge 0` (:func:`physical`; the identity on every physical state)."""
         _, phi, nb = self.split(y)
+        return physical(phi, 1.0), physical(nb)
+
+    def collision_rates(self, y: np.ndarray):
+        r""":class:`~fvqp.collisions.angular.AngularRates` at the (physical) angle
+        averages: every rate is :math:`\ge 0` (module docstring, "Positivity")."""
+        phi, nb = self.partners(y)
         return angular_rates(phi, nb, self.rho2, self.ados2, h=self.grid.h,
                              m=self.grid.m, qp_scale=self.qp_scale, c_ph=self.c_ph)
 
@@ -377,7 +409,7 @@ class InelasticPC:
         or the global coarse operator with the 0D kinetic blocks."""
         p = self.p
         n, N, Mp, M = p.n, p.N, p.Mp, p.M
-        _, phi, nb = p.split(y)
+        phi, nb = p.partners(y)
         jac = batched_jacobian(phi, np.ascontiguousarray(nb), p.rho2, p.ados2, h=p.grid.h,
                                m=p.grid.m, qp_scale=p.qp_scale, c_ph=p.c_ph)
         size = N + Mp
