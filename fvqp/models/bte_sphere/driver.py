@@ -11,7 +11,8 @@ Initial state (notes Section 2.4): thermal at the bath plus an isotropic Gaussia
 :math:`A\,e^{-(\varepsilon-\varepsilon_0)^2/2\sigma^2}e^{-r^2/2a^2}` whose amplitude
 ``A`` gives the requested excess energy (``deposit``).
 
-Outputs (output directory): ``bte_sphere.h5`` (grid; snapshots of the angle-averaged
+Outputs (output directory): ``<case>.pvd`` with ``vtu/`` (the (r, E) fields per
+snapshot in SI, :mod:`.vtkseries`), ``bte_sphere.h5`` (grid; snapshots of the angle-averaged
 :math:`\bar f(r,\varepsilon,t)`, of ``f`` at the ordinates nearest to ``write_mu`` and of
 :math:`\bar n(r,\Omega,t)`; time series of the energy that left through ``r = R`` (QPs,
 phonons), energy exchanged with the phonon bath, QP and phonon energies, QP number), ``
@@ -40,6 +41,7 @@ from ..base.template import materials_entry
 from .discretisation import Ordinates, RadialMesh
 from .problem import SphereProblem
 from .spectral import bcs_spectrum, eliashberg_spectrum
+from .vtkseries import SphereSeries
 
 log = logging.getLogger("fvqp.bte_sphere")
 
@@ -166,6 +168,14 @@ class SnapshotStore:
         self.rank0 = sim.dist.rank == 0
         self.snaps: dict[str, list] = {"t": []}
         self.series: dict[str, list] = {"t": []}
+        #: the (r, E) fields as a .pvd series (rank 0; :mod:`.vtkseries`)
+        self.vtk = None
+        if self.rank0:
+            g, p = sim.spectrum.grid, sim.problem
+            self.vtk = SphereSeries(os.path.dirname(path), self.name,
+                                    sim.mesh.edges * sim.units.length, g.e, g.h,
+                                    sim.spectrum.states, p.weight, p.f_bath, sim.units,
+                                    resume=resume)
         if resume and self.rank0 and os.path.isfile(path):
             self._load()
         self.count = sim.dist.bcast(len(self.snaps["t"]))
@@ -183,6 +193,8 @@ class SnapshotStore:
             keep = [i for i, t in enumerate(store["t"]) if t <= time_si * (1 + 1e-12)]
             for k in store:
                 store[k] = [store[k][i] for i in keep]
+        if self.vtk is not None:
+            self.vtk.truncate(time_si)
         self.count = self.sim.dist.bcast(len(self.snaps["t"]))
 
     def record(self, t_si: float, values: dict) -> None:
@@ -201,6 +213,7 @@ class SnapshotStore:
             self.snaps["t"].append(time_si)
             for k, v in full.items():
                 self.snaps.setdefault(k, []).append(v)
+            self.vtk.write(time_si, full["f"])
             self.flush()
         self.count += 1
 
