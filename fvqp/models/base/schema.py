@@ -5,12 +5,13 @@ constants a case may override per region (:data:`MATERIAL_OVERRIDES`,
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 from ...case.schema import Field
 
 __all__ = ["MATERIAL_OVERRIDES", "PLACEMENT", "POWER_TIMING", "PULSE_TIMING",
-           "SPECTRAL_SOURCE", "case_material", "check_material_overrides",
+           "SPECTRAL_SOURCE", "active_regions", "case_material", "check_material_overrides",
            "check_pulse_or_power", "material_overrides"]
 
 
@@ -154,3 +155,37 @@ def unlabelled_boundary(geo, active) -> list[str]:
     """``optional_boundaries`` of the same models: a case may give ``unlabelled`` faces a
     condition of their own instead of the wall."""
     return ["unlabelled"] if "unlabelled" in geo.boundary_names else []
+
+
+def active_regions(data: Mapping, err, key: str, lookup: Callable[[str], Any],
+                   unknown: type[Exception], *, needed: str, example: str,
+                   unknown_fix: str = "") -> Iterator[tuple[str, Mapping, Any]]:
+    """``(name, table, entry)`` of every active region (``active`` not false) whose
+    ``key`` names an entry that ``lookup`` finds (a material, a phonon medium); the
+    check loop of the models whose regions need one. A region without ``key`` is the
+    error ``regions.<name>.<key>``: "an active region needs ``needed``." with the fix
+    "add ``example``, or active = false."; a name ``lookup`` refuses with
+    ``unknown`` is the same key's error with the exception's message (it lists the
+    names) and ``unknown_fix``. Neither region is yielded.
+
+    Examples
+    --------
+    >>> for name, reg, mat in active_regions(data, err, "material", get_material,
+    ...                                      UnknownMaterialError, needed="a material",
+    ...                                      example='material = "Al" (see `fvqp '
+    ...                                      'materials`)'):
+    ...     ...  # the model's own checks of a region with a known material
+    """
+    for name, reg in data["regions"].items():
+        if not reg.get("active", True):
+            continue
+        if not reg.get(key):
+            err.add(f"regions.{name}.{key}", f"an active region needs {needed}.",
+                    f"add {example}, or active = false.")
+            continue
+        try:
+            entry = lookup(reg[key])
+        except unknown as exc:
+            err.add(f"regions.{name}.{key}", str(exc).strip("'\""), unknown_fix)
+            continue
+        yield name, reg, entry
