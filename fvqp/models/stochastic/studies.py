@@ -189,7 +189,7 @@ def clusters(st: dict, units=direct) -> StudyResult:
     mean = float(PN @ N)
     d = {"N": N, "P_master": PN, "P_eq7": sc.stationary_distribution(p, N)}
     regime = "ta" if p.n0_ta < p.n0_sr else "sr"
-    m_an = (sc.moments_ta if regime == "ta" else sc.moments_sr)(p)
+    m_an = sc.moments_limit(p, regime)
     summ = {"regime": regime, "N0": n0, "mean_N": mean, "mean_N_eq8_9": m_an[0],
             "second_moment": float(PN @ N**2), "second_moment_eq8_9": m_an[1],
             "variance": var, "S_N0_s": S0 * t_u,
