@@ -1,0 +1,132 @@
+r"""The energy shift of quasiparticles when the gap of a cell changes in time.
+
+A QP state is labelled by its momentum, i.e. by :math:`\xi` (notes Eq. 58,
+:math:`E^2 = \xi^2 + \Delta(\mathbf x, t)^2`). Where :math:`\Delta` changes in time but not
+in space, :math:`\dot{\mathbf k} = -\nabla_xE = 0` (notes Eq. 56), so every state keeps its
+:math:`\xi` and its occupation while its energy moves,
+
+.. math::
+    \dot E = \frac{\partial E}{\partial t}\Big|_{\mathbf k} = \frac{\Delta}{E}\,\dot\Delta ,
+
+and the phase-space volume is conserved (notes Eqs. 55–56 cancel). In energy space this is
+the conservative term :math:`\partial_t(\rho f) + \partial_E(\rho\dot Ef) = 0` of Eq. 52
+projected with Eq. 61 (the :math:`\partial_\epsilon f\,\partial_t\phi_1` term of Eq. 170 in
+the BCS limit :math:`\phi_1 = \Delta`, :math:`Z_1 = 1`); its flux
+:math:`\rho\dot E f = \Delta\dot\Delta f/\sqrt{E^2 - \Delta^2}` is singular at the gap edge,
+so it is applied here exactly, as a remap in :math:`\xi`, not as a flux between bins:
+
+* bin :math:`j` of the absolute grid, :math:`[a_j, b_j]`, holds the states
+  :math:`\xi \in [s(\max(a_j, \Delta)), s(b_j)]`, :math:`s(E) = \sqrt{E^2 - \Delta^2}`,
+  :math:`h\bar\rho_j = s(b_j) - s(\max(a_j, \Delta))` of them (the exact bin average of
+  :func:`fvqp.spectra.bins.cell_spectra`, the model's storage);
+* ``f`` is reconstructed linearly in :math:`\xi` on every bin (minmod-limited slopes
+  between the neighbours' averages: non-negative for :math:`f \ge 0`, second order where
+  smooth), the number of QPs below :math:`\xi`, :math:`Q(\xi) = \int_0^\xi f\,d\xi'`,
+  integrated exactly, and the new bins' occupations are
+  :math:`f'_j = [Q(s'(b_j)) - Q(s'(\max(a_j, \Delta')))] / (h\bar\rho'_j)` with the new gap
+  :math:`\Delta'`. This is the exact solution of :math:`\dot E = (\Delta/E)\dot\Delta` for
+  the reconstructed state, projected on the new bins.
+
+The QP number :math:`\sum_jh\bar\rho_jf_j` is conserved to round-off: states that leave
+the top of the grid (:math:`\Delta` rising) are put in the last bin, and the gap may not
+fall below the grid's first edge (states there would have no bin: :class:`ValueError`).
+The energy of every state changes by :math:`\int(\Delta/E)\dot\Delta\,dt` exactly; the
+discrete energy :math:`\sum_jh\bar\rho_jE_jf_j` (bin nodes :math:`E_j`) follows it to the
+grid's accuracy (``tests/test_bte_gapshift.py``). Any trailing axes of ``f`` (ordinates,
+the angle average) are remapped alike: the direction of a state does not change.
+
+Units: those of the grid (internal energies).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...spectra.bins import BinGrid
+
+__all__ = ["shift_gap", "state_edges"]
+
+
+def state_edges(grid: BinGrid, delta: np.ndarray) -> np.ndarray:
+    r""":math:`\xi` of every bin edge of cells with gaps ``delta`` (C,): shape (C, N + 1),
+    :math:`s(\max(E, \Delta))` (0 at and below the gap)."""
+    d = np.asarray(delta, dtype=float)[:, None]
+    e = np.maximum(grid.edges[None, :], d)
+    return np.sqrt((e - d) * (e + d))
+
+
+def shift_gap(f: np.ndarray, grid: BinGrid, delta_old: np.ndarray, delta_new: np.ndarray
+              ) -> np.ndarray:
+    r"""Occupations after the gaps of the cells change from ``delta_old`` to
+    ``delta_new`` (module docstring).
+
+    Parameters
+    ----------
+    f : ndarray, shape (C, N, ...)
+        Occupation per cell and bin (trailing axes, e.g. ordinates, remapped alike).
+    grid : BinGrid
+    delta_old, delta_new : ndarray, shape (C,)
+        Gaps before and after (``0``: a normal cell, whose states do not move).
+
+    Returns
+    -------
+    ndarray, shape of ``f``
+        New occupations; ``0`` in bins without states.
+
+    Raises
+    ------
+    ValueError
+        If a new gap lies below the grid's first edge (the lowest states would have no
+        bin; start the grid lower).
+    """
+    f = np.asarray(f, dtype=float)
+    d0, d1 = np.asarray(delta_old, dtype=float), np.asarray(delta_new, dtype=float)
+    low = (d1 > 0) & (d1 < grid.edges[0] * (1 - 1e-12))
+    if np.any(low):
+        raise ValueError(f"a gap of {d1[low].min():.6g} lies below the first bin edge "
+                         f"{grid.edges[0]:.6g} of the energy grid: start the grid lower")
+    x0, x1 = state_edges(grid, d0), state_edges(grid, d1)
+    tail = f.shape[2:]
+    flat = f.reshape(f.shape[0], f.shape[1], -1)
+    out = np.zeros_like(flat)
+    for c in range(f.shape[0]):
+        out[c] = flat[c] if d0[c] == d1[c] else _remap(flat[c], x0[c], x1[c])
+    return out.reshape(f.shape[:2] + tail)
+
+
+def _slopes(f: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Minmod-limited slopes in xi of bin averages ``f`` (N, T) on edges ``x`` (N + 1,):
+    the linear reconstruction stays between the neighbours' averages (so >= 0 for
+    f >= 0); 0 in bins without states and at the ends."""
+    w = np.diff(x)
+    has = w > 0
+    cen = 0.5 * (x[:-1] + x[1:])
+    sl = np.zeros_like(f)
+    live = np.flatnonzero(has)
+    if len(live) < 3:
+        return sl
+    fl, cl = f[live], cen[live]
+    d = np.diff(fl, axis=0) / np.diff(cl)[:, None]
+    a, b = d[:-1], d[1:]
+    sl[live[1:-1]] = np.where(a * b > 0, np.sign(a) * np.minimum(np.abs(a), np.abs(b)), 0.0)
+    return sl
+
+
+def _remap(f: np.ndarray, x0: np.ndarray, x1: np.ndarray) -> np.ndarray:
+    """Bin averages (N, T) on the state edges ``x1`` of the piecewise-linear
+    reconstruction of ``f`` on ``x0``; beyond the old top the last bin's line is cut off
+    and its states are kept in the new last bin (number conserved)."""
+    n = len(x0) - 1
+    w0 = np.diff(x0)
+    cen = 0.5 * (x0[:-1] + x0[1:])
+    sl = _slopes(f, x0)
+    q = np.concatenate([np.zeros((1, f.shape[1])), np.cumsum(w0[:, None] * f, axis=0)])
+    top = np.minimum(x1, x0[-1])
+    idx = np.clip(np.searchsorted(x0, top, side="right") - 1, 0, n - 1)
+    u, lo = top - x0[idx], x0[idx] - cen[idx]
+    part = f[idx] * u[:, None] + 0.5 * sl[idx] * ((u + lo) ** 2 - lo**2)[:, None]
+    qn = q[idx] + np.where((w0[idx] > 0)[:, None], part, 0.0)
+    qn[-1] = q[-1]                                       # everything ends in the grid
+    dn = np.diff(qn, axis=0)
+    w1 = np.diff(x1)
+    return np.divide(dn, w1[:, None], out=np.zeros_like(dn), where=w1[:, None] > 0)
