@@ -31,7 +31,7 @@ from ...units import UnitSystem
 from .interrupt import StopSignals, requested_stop
 from .outputs import OutputField, to_output, unit_labels
 from .result import ModelResult
-from .timeloop import peak_rss_mb
+from .timeloop import peak_rss_mb, resumable
 
 __all__ = ["MeshModel", "RunContext", "materials_entry", "reference_units",
            "run_model"]
@@ -155,6 +155,7 @@ class MeshModel:
 
     def _run(self, case, output_dir, resume, max_steps, comm) -> ModelResult:
         start = time.perf_counter()
+        case = resumable(case)  # checkpoints without [time] end: --resume may extend it
         u = self.units(case)
         sim = self.build(case if u is None else case.internal(u), comm)
         out_dir = output_dir or case.output_dir
@@ -236,9 +237,13 @@ def run_model(name: str, run, case, output_dir: str | None = None, *,
     cleanly on SIGINT/SIGTERM (:mod:`.interrupt`); other models keep Python's default
     handling (a KeyboardInterrupt; their sweeps keep every finished unit).
     ``units``: ``units(case) -> UnitSystem``; then ``run`` receives the case converted
-    once to those units (:class:`fvqp.case.InternalCase`) instead of the SI case.
+    once to those units (:class:`fvqp.case.InternalCase`) instead of the SI case. A
+    ``stoppable`` model's checkpoints leave ``[time] end`` out of the case digest
+    (:func:`.timeloop.resumable`): ``--resume`` may extend the run.
     """
     out_dir = output_dir or getattr(case, "output_dir", None)
+    if stoppable:
+        case = resumable(case)
     if units is not None:
         case = case.internal(units(case))
     with options_session(), (StopSignals() if stoppable else nullcontext()) as stop:

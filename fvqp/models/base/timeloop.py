@@ -9,8 +9,10 @@ so every model checkpoints and resumes the same way.
 A resumed run continues from the checkpoint to the case's ``[time] end``, which may be
 later than the end of the run that wrote it (a finished run is extended: every run leaves
 a checkpoint at its last step); an end before the checkpoint is refused. The checkpoint
-must belong to the same case (its digest): a model extends runs when its ``ModelSpec``
-lists ``time.end`` in ``digest_exempt``.
+must belong to the same case: its digest is the case's without ``[time] end``
+(:func:`resumable`, :data:`EXTENDABLE`), one rule applied by the run template
+(:class:`~fvqp.models.base.MeshModel`, and :func:`~fvqp.models.base.run_model` for
+models whose loop is this one) to every model.
 """
 
 from __future__ import annotations
@@ -31,8 +33,8 @@ from .interrupt import requested_stop
 
 log = logging.getLogger("fvqp.run")
 
-__all__ = ["Progress", "bdf_options", "flat", "peak_rss_mb", "restore", "run_checkpointed",
-           "save"]
+__all__ = ["EXTENDABLE", "Progress", "bdf_options", "flat", "peak_rss_mb", "restore",
+           "resumable", "run_checkpointed", "save", "si_time"]
 
 
 def bdf_options(time_table: Mapping, atol, legacy_atol: float | None = None):
@@ -65,6 +67,57 @@ def bdf_options(time_table: Mapping, atol, legacy_atol: float | None = None):
 #: the times of a ``[time]`` table (the former SI call of :func:`bdf_options`)
 _TIMES = Section({k: Field("quantity", dimension="time")
                   for k in ("end", "dt_initial", "dt_min", "dt_max")})
+
+
+#: the case keys a resumed run of the time loop may change: a later ``[time] end``
+#: extends the run (an earlier one is refused by :func:`run_checkpointed`)
+EXTENDABLE = ("time.end",)
+
+
+def resumable(case):
+    """``case`` (a :class:`fvqp.case.Case`) with the digest its checkpoints carry: that of
+    the validated content without the model's ``digest_exempt`` keys nor
+    :data:`EXTENDABLE`, and of the mesh file (as :func:`fvqp.case.load_case` forms it), so
+    that ``--resume`` may extend ``[time] end``. A case that is not a
+    :class:`~fvqp.case.Case` is returned unchanged."""
+    import dataclasses
+    import hashlib
+
+    from ...case.loader import Case, _canonical
+    from .. import get_model_spec
+
+    if not isinstance(case, Case):
+        return case
+    spec = get_model_spec(case.model)
+    h = hashlib.sha256(_canonical(case.data, (*spec.digest_exempt, *EXTENDABLE)))
+    if os.path.isfile(case.mesh_path):
+        with open(case.mesh_path, "rb") as fh:
+            h.update(fh.read())
+    return dataclasses.replace(case, digest=h.hexdigest())
+
+
+#: SI prefixes of times in messages: (scale, unit), largest first
+_TIME_UNITS = ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs"), (1e-9, "ns"), (1e-12, "ps"),
+               (1e-15, "fs"))
+
+
+def si_time(units) -> Callable[[float], str]:
+    """``fmt(t)``: an internal time of ``units`` as an SI string with the unit whose value
+    lies in [1, 1000) (``"20 ns"``, ``"1.25 µs"``, ``"0 s"``; below 1 fs in s with an
+    exponent), four significant digits; the :attr:`~fvqp.solvers.bdf.BDFIntegrator.
+    time_format` the time loop gives the integrator."""
+
+    def fmt(t: float) -> str:
+        v = units.to_si(t, "time")
+        a = abs(v)
+        if a == 0.0 or not math.isfinite(v):
+            return f"{v:g} s"
+        for scale, name in _TIME_UNITS:
+            if a >= scale * (1 - 5e-5):
+                return f"{v / scale:.4g} {name}"
+        return f"{v:.4e} s"
+
+    return fmt
 
 
 def peak_rss_mb() -> float:
@@ -159,6 +212,7 @@ def run_checkpointed(integ, *, t_end: float, writer, snapshot: Callable, units,
     """
     ckpt = os.path.join(out_dir, "checkpoint.h5")
     rank0 = integ.problem.dist.rank == 0
+    integ.time_format = si_time(units)  # failed steps and their errors name SI times
     rows = SeriesWriter(os.path.join(out_dir, f"{writer.name}_series.csv"),
                         resume=resume and rank0)
     if resume:
