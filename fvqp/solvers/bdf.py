@@ -33,6 +33,11 @@ from .result import ConvergenceError, RunResult
 log = logging.getLogger(__name__)
 
 
+def internal_time(t: float) -> str:
+    """The default :attr:`BDFIntegrator.time_format`: a time in internal units."""
+    return f"{t:.4e} (internal units)"
+
+
 @dataclass
 class BDFOptions:
     """Time-step control.
@@ -103,12 +108,18 @@ class BDFIntegrator:
         with block size 1 — nothing is read from the problem. A model
         preconditioner in it is updated with the BDF shift :math:`\\sigma =
         \\alpha_0/(t_1 - t_0)`.
+    time_format : callable, optional
+        ``time_format(t) -> str`` of an internal time (or step) for the log line of a
+        failed step and the message of a run that cannot go on; the run's time loop sets
+        one in SI (:func:`fvqp.models.base.timeloop.si_time`); default
+        :func:`internal_time`. Also the attribute :attr:`time_format`.
     """
 
     def __init__(self, problem, x0: np.ndarray, t0: float = 0.0, prefix: str = "fvqp_",
                  petsc_options=None, options: BDFOptions | None = None,
-                 jacobian: JacobianConfig | None = None):
+                 jacobian: JacobianConfig | None = None, time_format=None):
         self.problem, self.opts = problem, options or BDFOptions()
+        self.time_format = time_format or internal_time
         jac = jacobian or JacobianConfig()
         self.dist = problem.dist
         n_own = self.dist.local.n_owned
@@ -239,17 +250,18 @@ class BDFIntegrator:
                 h = remaining
             elif 2 * h > remaining:
                 h = remaining / 2
+            fmt = self.time_format
             if h < self.opts.dt_min:
                 raise ConvergenceError(
-                    f"time step {h:.3e} fell below dt_min = {self.opts.dt_min:.3e} at t = "
-                    f"{self.t:.6e} (internal units): the nonlinear solves fail or the error "
-                    "tolerance cannot be met. Loosen [time] rtol, or check the drive.")
+                    f"time step {fmt(h)} fell below dt_min = {fmt(self.opts.dt_min)} at "
+                    f"t = {fmt(self.t)}: the nonlinear solves fail or the error tolerance "
+                    "cannot be met. Loosen [time] rtol, or check the drive.")
             try:
                 x_new, err = self._attempt(h)
             except ConvergenceError as exc:
                 self.failed += 1
-                log.info("step at t=%.4e with dt=%.3e failed (%s); retrying with dt/4",
-                         self.t, h, exc.result.message if exc.result else exc)
+                log.info("step at t=%s with dt=%s failed (%s); retrying with dt/4",
+                         fmt(self.t), fmt(h), exc.result.message if exc.result else exc)
                 self.h = h / 4
                 grow = 1.0
                 continue
