@@ -21,11 +21,23 @@ from .properties import HeatMaterial
 log = logging.getLogger("fvqp.heat")
 
 #: PETSc defaults under the case's prefix; [solver.petsc] and the command line override.
+#: The preconditioner is algebraic multigrid (GAMG, smoothed aggregation: PETSc's own
+#: two-level/multilevel method, the coarse space that keeps Krylov counts independent of
+#: the ranks). A time step of the burst is diffusion dominated (3D absorber at 0.2 ns
+#: steps: heat capacity / dt is 0.5-15 % of the diagonal), so a one-level block Jacobi
+#: loses the coupling across the rank cut: Krylov per Newton with block Jacobi/ILU(0)
+#: 5.1, 13.1, 16.5, 22.8 at 1, 2, 4, 8 ranks (coarse absorber, 520 cells) and 5.8, 10.5,
+#: 44.9, 47.5 (fine, 11 680 cells). GAMG with the strength threshold 0.02 (thin films:
+#: drops the weak in-plane couplings of the flat cells from the aggregation graph):
+#: 10.0, -, -, 10.0 (coarse) and 10.0, -, -, 10.0 (fine); without the threshold 23-28
+#: (benchmarks/mesh_scaling.py, 2026-11-22). The ILU options below apply when a case asks
+#: for ``pc_type = "bjacobi"`` or ``"asm"``.
 DEFAULT_PETSC = {
     "snes_type": "newtonls", "snes_linesearch_type": "bt", "snes_rtol": 1e-10,
     "snes_stol": 1e-12, "snes_max_it": 30,
     "ksp_type": "gmres", "ksp_rtol": 1e-12, "ksp_atol": 1e-300, "ksp_max_it": 2000,
-    "pc_type": "bjacobi", "sub_pc_type": "ilu",
+    "pc_type": "gamg", "pc_gamg_threshold": 0.02,
+    "sub_pc_type": "ilu",
     # far below Tc heat capacities are ~e^(-Delta/T): pivots of 1e-35 are genuine, not zero
     "sub_pc_factor_zeropivot": 0.0,
 }
@@ -152,6 +164,9 @@ def _petsc(case) -> dict:
     if petsc.get("pc_type") not in ("bjacobi", "asm"):  # no sub-solvers: no sub_ defaults
         petsc = {k: v for k, v in petsc.items()
                  if not k.startswith("sub_") or k in d["solver"]["petsc"]}
+    if petsc.get("pc_type") != "gamg":  # no GAMG: no pc_gamg_ defaults
+        petsc = {k: v for k, v in petsc.items()
+                 if not k.startswith("pc_gamg_") or k in d["solver"]["petsc"]}
     return petsc
 
 
