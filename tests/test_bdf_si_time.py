@@ -5,12 +5,10 @@ internal number."""
 
 from __future__ import annotations
 
-import json
 import logging
 
 import pytest
 
-from conftest import MESHES
 from fvqp.models.base.timeloop import si_time
 from fvqp.solvers.bdf import internal_time
 from fvqp.units import UnitSystem
@@ -30,33 +28,13 @@ def test_si_time_picks_the_unit_of_the_value():
     assert internal_time(2.0) == "2.0000e+00 (internal units)"  # the solver's default
 
 
-FILM = {
-    "model": "heat",
-    "mesh": {"file": str(MESHES / "film_trap/film_trap_coarse.msh")},
-    "bath": {"temperature": "200 mK"},
-    "regions": {"film": {"material": "Al", "thickness": "100 nm"},
-                "trap": {"material": "Al", "thickness": "300 nm", "Tc": "0.9 K"}},
-    "boundaries": {"injector": {"type": "insulated"}, "film_edges": {"type": "insulated"},
-                   "trap_edges": {"type": "insulated"}, "trap_end": {"type": "bath"}},
-    "sources": [{"type": "pulse", "energy": "20 keV", "time": "5 ns", "duration": "1 ns",
-                 "position": [40.0, 25.0, 0.0], "radius": "4 um"}],
-    "time": {"dt_initial": "0.1 ns", "rtol": 1e-3},
-    "output": {"every": 1000, "checkpoint_every": 5},
-}
-
-
-def _case(end: str) -> dict:
-    c = json.loads(json.dumps(FILM))
-    c["time"]["end"] = end
-    return c
-
-
 def test_a_failed_step_names_its_time_in_si(tmp_path, caplog):
     """heat's film run to 20 ns, resumed to 40 ns with Newton allowed no iteration
     (``-heat_snes_max_it 0``, as from the command line): every step from t = 20 ns fails,
     is retried with dt/4 down to dt_min and the run ends with status -1; the log lines
     and the message give t = 20 ns and the steps in SI."""
     from petsc4py import PETSc
+    from test_api_resume import _case  # heat's film case with a given [time] end
 
     from fvqp.api import run
 
