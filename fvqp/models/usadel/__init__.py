@@ -7,6 +7,8 @@ model: Δ0, ξ, R_ξ, I0 (:class:`fvqp.units.WireScales`). See ``docs/theory_usa
 
 Modules
 -------
+constants      the material constants of every region (Material + case overrides) and
+               the wire units (Δ0, ξ, R_ξ, I0) the case is converted to once
 network        wire networks from 1D meshes (vertex-centred finite volumes)
 bulk           uniform Dynes/Abrikosov–Gor'kov solution of Eq. 1
 spectral       retarded Usadel equation on the network, all energies at once
@@ -15,7 +17,8 @@ vector         unit-vector spectral solver (reaches a phase difference π; spect
 matsubara      Matsubara-axis solvers: SNS supercurrent check; Eq. 8 as a Matsubara sum
                on the network (method matsubara), T_c from the coupling
 energygrid     uniform and gap-edge-graded energy grids ([energy] grid)
-progress       progress of bias sweeps (bar on a terminal, log lines otherwise)
+progress       progress of bias sweeps (the run template's Progress: bar on a terminal,
+               log lines otherwise)
 terminals      reservoirs and tunnel junctions (Eqs. 3, 11, 12); wire ends (zero flux,
                tunnel) are set up in driver
 tunnel         gap-edge-aware energy quadrature of the tunnel terms

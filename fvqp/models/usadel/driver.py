@@ -1,7 +1,11 @@
 """Case file -> device -> sweep -> HDF5, PNG, VTK and summary.json.
 
-SI values of the validated case are converted once, by :class:`fvqp.units.WireScales`
-(constants of :mod:`fvqp.units`), into the model's units (Δ0, ξ, R_ξ, I0).
+The validated case is converted once into the model's units (Δ0, ξ, R_ξ, I0): the run
+template hands over an internal case (:meth:`fvqp.case.Case.internal`) whose unit system
+is :class:`.constants.WireUnits`; the region constants come from each region's Material
+(:func:`.constants.region_constants`). Under ``mpiexec`` the energies of the spectral and
+collisionless kinetic solves are shared over the ranks (``Setup.split``,
+:class:`fvqp.parallel.energies.EnergySplit`) and rank 0 writes the files.
 """
 
 from __future__ import annotations
