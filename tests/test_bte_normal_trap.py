@@ -210,3 +210,10 @@ def test_normal_trap_case_runs(tmp_path):
     assert np.sum(ex_n[cap]) > 1e-3 * np.sum(ex_n)               # QPs reached the trap
     assert np.sum(ex_e[cap]) > 0
     assert e["inflows"]["phonon_bath"] < 0                     # and collisions act
+    # the gap of every cell in ueV: Sn and Al at 100 mK (BCS, 1e-9), the normal trap 0
+    gap = np.asarray(mesh.cell_data["gap"])
+    assert np.all(gap[cap] == 0.0)
+    for name in ("high", "low"):
+        want = sim.units.to_si(sim.media.gap[names.index(name)], "energy") / 1.602176634e-25
+        np.testing.assert_allclose(gap[reg == names.index(name)], want, rtol=1e-9, atol=0)
+    assert 540 < float(gap[reg == names.index("high")][0]) < 600      # Sn, about 555 ueV

@@ -155,7 +155,7 @@ _SECTIONS = {
 }
 
 FIELDS = ("qp_density", "qp_excess", "qp_energy_density", "qp_current", "directions",
-          "phonon_energy_density", "region")
+          "phonon_energy_density", "region", "gap")
 
 
 def _check(data, err) -> None:

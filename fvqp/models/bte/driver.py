@@ -55,7 +55,8 @@ OUTPUTS = {"qp_density": OutputField("number_density", "1/um^3"),
            "qp_energy_density": OutputField("energy_density", "J/m^3"),
            **{f"qp_current_{ax}": OutputField("number_flux", "1/(um^2 s)") for ax in "xyz"},
            "phonon_energy_density": OutputField("energy_density", "J/m^3"),
-           "region": OutputField("dimensionless", "1")}
+           "region": OutputField("dimensionless", "1"),
+           "gap": OutputField("energy", "ueV")}
 KIND = {"specular": "specular", "diffuse": "diffuse", "absorbing": "inflow",
         "bath": "inflow"}
 
@@ -316,6 +317,9 @@ class BTESimulation:
                 out[f"qp_density_dir{k}"] = p.density(fk[:, :, k])
         if "region" in names:
             out["region"] = p.loc.cell_region[: p.n].astype(float)
+        if "gap" in names:  # the gap of every cell (its region's medium; 0: normal metal)
+            out["gap"] = (np.asarray(p.media.gap, dtype=float)[p.loc.cell_region[: p.n]]
+                          if p.media is not None else np.full(p.n, float(p.gap)))
         return out
 
     def declared_outputs(self) -> dict:
