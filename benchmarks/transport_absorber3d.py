@@ -304,6 +304,30 @@ def paths() -> None:
               f"{(n1 - n0) * 1024 / (c1 - c0):.0f} KB, old {(o1 - o0) * 1024 / (c1 - c0):.0f} KB")
 
 
+def memory() -> None:
+    """Issue 18 §1: every array that lives through a step with its bytes per cell, the
+    transients of residual, action, PC build and application, peak RSS and the CPU split
+    (:mod:`transport_memory`), on the burst case at 64 bins for the meshes of
+    FVQP_BENCH_MEMORY_SIZES (default "coarse,5": 520 and 3 320 cells; "1.25" is the
+    target)."""
+    from transport_memory import print_table
+
+    sizes = os.environ.get("FVQP_BENCH_MEMORY_SIZES", "coarse,5").split(",")
+    print("\nissue 18 §1: memory per cell and time split of the new path (serial, 'schur', "
+          "64 bins, burst, 0.6 ns of BDF1 steps)")
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        for size in sizes:
+            mesh = "absorber3d_coarse.msh" if size == "coarse" else gen_mesh(tmp, float(size))
+            case = burst_case(tmp, mesh)
+            out = tmp / f"mem_{size}.json"
+            subprocess.run([sys.executable, str(Path(__file__).with_name(
+                "transport_memory.py")), str(case), str(out)], check=True, env=mpi_env(),
+                cwd=ROOT)
+            print_table(json.loads(out.read_text()), f"h = {size}")
+
+
 if __name__ == "__main__":
-    {"paths": paths, "target": target, "mid": mid, "modes": modes}.get(
+    {"paths": paths, "target": target, "mid": mid, "modes": modes,
+     "memory": memory}.get(
         sys.argv[1] if len(sys.argv) > 1 else "", main)()

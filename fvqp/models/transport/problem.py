@@ -416,10 +416,17 @@ class TransportProblem:
         """Batched collision terms of the owned cells (``y`` shaped (n_local, B)); with
         ``keep_linearisation`` the outer-factor derivatives at ``y`` come along and are
         kept for the Jacobian actions at this state (:meth:`_outer_derivative`)."""
+        return [t for _, t in self._collision_chunks(y, keep_linearisation)]
+
+    def _collision_chunks(self, y: np.ndarray, keep_linearisation: bool = False):
+        """``(cells, terms)`` per batch of :data:`CHUNK` owned cells: the callers use the
+        terms of one batch and drop them, so the eight term arrays of all cells
+        (4 (N + M) values per cell) never exist at once (issue 18: the residual's largest
+        transient, measured by ``benchmarks/transport_memory.py``)."""
         if not self.collisions:
             z = np.zeros((self.n, self.N), y.dtype), np.zeros((self.n, self.M), y.dtype)
-            return [BatchedTerms(*(z[0],) * 4, *(z[1],) * 4)]
-        out = []
+            yield slice(0, self.n), BatchedTerms(*(z[0],) * 4, *(z[1],) * 4)
+            return
         g = np.empty((self.n, self.B)) if keep_linearisation else None
         for s in range(0, self.n, CHUNK):
             sl = slice(s, min(self.n, s + CHUNK))
@@ -428,10 +435,9 @@ class TransportProblem:
                               c_ph=self.p["c_ph"][sl], outer=keep_linearisation)
             if keep_linearisation:
                 t, (g[sl, :self.N], g[sl, self.N:]) = t
-            out.append(t)
+            yield sl, t
         if keep_linearisation:
             self._linearised = (y[:self.n].copy(), g)
-        return out
 
     # ---- residual pieces ------------------------------------------------------------
     def conserved(self, x_owned: np.ndarray) -> np.ndarray:
@@ -472,13 +478,11 @@ class TransportProblem:
         r = np.zeros((self.loc.n_local, self.B), dtype=y.dtype)
         # the residual at a Newton iterate precedes the Jacobian actions there: keep the
         # outer-factor derivatives computed with it (no second pass per Newton iteration)
-        terms = self.collision_terms(y, keep_linearisation=self.matrix_free
-                                     and self.action == "linear" and not np.iscomplexobj(y))
-        qp = np.concatenate([t.qp for t in terms]) if n else np.zeros((0, N))
-        php = np.concatenate([t.ph for t in terms]) if n else np.zeros((0, self.M))
-        esc = (ph[:n] - self.n_bath) / self.p["tau_esc"][:n, None]
-        r[:n, :N] = self.m_f[:n] * qp
-        r[:n, N:] = self.m_n[:n] * (php - esc)
+        keep = self.matrix_free and self.action == "linear" and not np.iscomplexobj(y)
+        for sl, t in self._collision_chunks(y, keep_linearisation=keep):
+            esc = (ph[sl] - self.n_bath) / self.p["tau_esc"][sl, None]
+            r[sl, :N] = self.m_f[sl] * t.qp
+            r[sl, N:] = self.m_n[sl] * (t.ph - esc)
         Ff, Fb = self._fluxes(f)
         r[:, :N] += self._div @ Ff + self._bsum @ Fb
         if len(self.ph_pairs):
@@ -488,11 +492,10 @@ class TransportProblem:
             if p:
                 cols = slice(0, N) if s.kind == "quasiparticle" else slice(N, self.B)
                 r[:n, cols] += p * s.weights[:, None] * s.spectrum
-        out = r[:n]
+        out = r[:n]  # algebraic rows in place (no second (n, B) array)
         alg_n = np.broadcast_to(self.ph_fixed[:n, None], (n, self.M))
-        out[:, :N] = np.where(self.alg_f[:n], -self.kappa[:n] * (f[:n] - self.f_bath),
-                              out[:, :N])
-        out[:, N:] = np.where(alg_n, -self.kappa[:n] * (ph[:n] - self.n_bath), out[:, N:])
+        np.copyto(out[:, :N], -self.kappa[:n] * (f[:n] - self.f_bath), where=self.alg_f[:n])
+        np.copyto(out[:, N:], -self.kappa[:n] * (ph[:n] - self.n_bath), where=alg_n)
         return out.ravel()
 
     def rhs_jacobian(self, xl: np.ndarray, t0: float, t1: float) -> np.ndarray:
@@ -710,8 +713,9 @@ class TransportProblem:
             if s.kind == "quasiparticle":
                 ndep += p * float(np.sum(s.weights[:, None] * s.spectrum))
         out["E:deposited"], out["N:deposited"] = dep, ndep
-        pair = np.concatenate([t.qp_pb - t.qp_rec for t in self.collision_terms(y)]) \
-            if n else np.zeros((0, N))
+        pair = np.empty((n, N))
+        for sl, t in self._collision_chunks(y):
+            pair[sl] = t.qp_pb - t.qp_rec
         out["N:pair"] = float(np.sum(self.m_f[:n] * pair))
         return out
 

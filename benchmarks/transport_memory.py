@@ -1,0 +1,236 @@
+"""Where the memory and the time of an implicit transport step go (issue 18 §1).
+
+``python benchmarks/transport_memory.py CASE OUT.json`` runs a transport case in this
+process (serial, ``schur`` mode) through :class:`TransportModel` and writes to ``OUT.json``:
+
+* every array that lives through a step, with its bytes per cell, found by walking the
+  problem (:class:`fvqp.models.transport.problem.TransportProblem`) and its Schur
+  preconditioner: numpy arrays (``nbytes``, views counted once), scipy sparse matrices
+  (values + indices), the arrays PETSc shares with the block-CSR matrices
+  (``Mat.getAttr("__csr__")``: no copy, counted once), PETSc vectors;
+* the outer GMRES basis, estimated by PETSc's allocation rule (``KSPSetUp_GMRES``: 5
+  vectors, then 10 more whenever the iteration needs them, never more than restart + 4)
+  from the largest number of preconditioner applications of one linear solve;
+* the transient peaks above the persistent arrays of one residual, one Jacobian action,
+  one preconditioner build and one application at the final state (``tracemalloc``: numpy
+  reports its allocations to it; PETSc's own allocations are not seen);
+* the peak resident set (``VmHWM``) and the resident set before the case was built, and
+  the rest of the peak that no entry above explains (the SNES/BDF/KSP work vectors, the
+  interpreter, libraries, allocator slack);
+* the CPU split per call (residual, action, PC build, PC apply) and the share of the
+  collision operator (FFTs) in a residual.
+
+:func:`print_table` prints the table; ``transport_absorber3d.py memory`` runs it on the
+absorber meshes.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+
+
+def _rss_kb(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+class _Walker:
+    """Bytes of the arrays reachable from an object, each buffer counted once."""
+
+    def __init__(self):
+        self.seen: set[int] = set()
+
+    def array(self, a) -> int:
+        base = a
+        while isinstance(getattr(base, "base", None), np.ndarray):
+            base = base.base
+        if id(base) in self.seen:
+            return 0
+        self.seen.add(id(base))
+        return int(base.nbytes)
+
+    def value(self, v, depth: int = 0) -> int:
+        from scipy.sparse import issparse
+
+        if isinstance(v, np.ndarray):
+            return self.array(v)
+        if issparse(v):
+            return sum(self.array(getattr(v, k)) for k in ("data", "indices", "indptr",
+                                                           "row", "col") if hasattr(v, k))
+        if depth > 3:
+            return 0
+        if isinstance(v, dict):
+            return sum(self.value(x, depth + 1) for x in v.values())
+        if isinstance(v, (list, tuple)):
+            return sum(self.value(x, depth + 1) for x in v)
+        kind = type(v).__name__
+        if kind == "Mat":  # arrays shared with PETSc, else PETSc's own count
+            try:
+                csr = v.getAttr("__csr__")
+            except Exception:  # noqa: BLE001 -- a matrix without shared arrays
+                csr = None
+            if csr is not None:
+                return self.value(csr, depth + 1)
+            return int(v.getInfo()["memory"])
+        if kind == "Vec":
+            return v.getLocalSize() * 8
+        return 0
+
+
+def account(problem, schur, max_apps: int, restart: int) -> list[tuple[str, int]]:
+    """(name, bytes on this rank) of every array that lives through a step."""
+    w = _Walker()
+    rows = []
+
+    def add(name, v):
+        b = w.value(v)
+        if b:
+            rows.append((name, b))
+
+    p = problem
+    add("state copy + outer derivatives (_linearised)", p._linearised)
+    add("DOS rho, ados, D_L per cell (N each)", [p.rho, p.ados, p.dl])
+    add("state masses m_f, m_n, kappa, masks", [p.m_f, p.m_n, p.kappa, p.alg_f])
+    add("QP face conductances G, b_G, b_fn", [p.G, p.b_G, p.b_fn])
+    add("phonon faces G_ph, ph_diag", [p.G_ph, p.ph_diag])
+    add("source spectra", [s.spectrum for s in p.sources])
+    add("region parameters, geometry, scatter matrices",
+        [p.p, p.trap, p.beta, p.delta, p._div, p._bsum, p._setsum, p._div_ph, p._inc,
+         p.f_a, p.f_b, p.f_ta, p.f_tb, p._pair_face, p.f_bath, p.n_bath])
+    if schur is not None:
+        add("Schur B D^-1, D^-1 C (float32, couplings 'stored')", [schur.bd, schur.dc])
+        add("Schur D^-1, D", [schur.inv_d, getattr(schur, "d", None)])
+        add("Schur complement values (PETSc AIJ, ILU(0) in place)", schur.csr.data)
+        add("Schur complement column indices + row pointers", schur.mat)
+        add("Schur transport value positions (int64)", schur._transport_pos)
+        add("Schur (row, column, bin) of transport entries (int64; coarse space only)",
+            schur._transport_cells)
+        add("Schur work vector, state reference", [schur._v, getattr(schur, "x_local",
+                                                                       None)])
+        if schur.phonons is not None:
+            add("phonon-diffusion PC matrix", [schur.phonons.csr.data, schur.phonons.mat])
+    vec = p.n * p.B * 8
+    rows.append((f"outer GMRES basis (estimate: {gmres_vectors(max_apps, restart)} vectors"
+                 f" at {max_apps} iterations, restart {restart})",
+                 gmres_vectors(max_apps, restart) * vec))
+    return rows
+
+
+def gmres_vectors(its: int, restart: int) -> int:
+    """Vectors PETSc's GMRES holds after ``its`` iterations in one cycle (KSPSetUp_GMRES,
+    KSPGMRESGetNewVectors: 5, then chunks of 10 when ``it + 3`` reaches the count)."""
+    n, it = 5, min(its, restart)
+    while it + 3 >= n and n < restart + 4:
+        n = min(n + 10, restart + 4)
+    return n
+
+
+def transients(problem, pc, x_local) -> dict[str, int]:
+    """Bytes allocated by numpy above the persistent arrays during one call each."""
+    out = {}
+    rng = np.random.default_rng(0)
+    v = rng.standard_normal(x_local.shape)
+    r = rng.standard_normal(problem.n * problem.B)
+    calls = {"residual": lambda: problem.rhs(x_local, 0.0, 1.0),
+             "action": lambda: problem.rhs_jvp(x_local, v, 0.0, 1.0),
+             "pc_build": lambda: pc.pc.update(x_local, pc._shift or 1.0),
+             "pc_apply": lambda: pc.apply(r)}
+    for name, call in calls.items():
+        problem._linearised = None if name == "residual" else problem._linearised
+        tracemalloc.start()
+        call()
+        out[name] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return out
+
+
+def collision_share(problem, x_local) -> dict[str, float]:
+    """CPU seconds of one residual and of its collision operator alone."""
+    y = x_local.reshape(-1, problem.B)
+    c0 = time.process_time()
+    problem.rhs(x_local, 0.0, 1.0)
+    c1 = time.process_time()
+    problem.collision_terms(y)
+    c2 = time.process_time()
+    return {"residual": c1 - c0, "collisions": c2 - c1}
+
+
+def measure(case_path: str, out: str) -> None:
+    """Run ``case_path`` serially with the instrumented model; write the JSON record."""
+    import fvqp.api as api
+    from fvqp.models.transport.driver import TransportModel
+
+    rss0 = _rss_kb("VmRSS")
+    rec = {}
+
+    class Instrumented(TransportModel):
+        def transient(self, sim, ctx):
+            lag = sim.jacobian.preconditioner
+            apps = {"max": 0}
+            update = lag.update
+
+            def counted(x_local, shift):
+                apps["max"] = max(apps["max"], lag._apps)
+                return update(x_local, shift)
+
+            lag.update = counted
+            res = super().transient(sim, ctx)
+            apps["max"] = max(apps["max"], lag._apps)
+            p = sim.problem
+            x = sim.local(sim.x0 if p._linearised is None else p._linearised[0].ravel())
+            rec["cells"] = p.n
+            rec["N"], rec["M"] = p.N, p.M
+            rec["peak_before_accounting_kB"] = _rss_kb("VmHWM")
+            rec["rows"] = account(p, lag.pc, apps["max"], 100)
+            rec["transients"] = transients(p, lag, x)
+            rec["collision_share"] = collision_share(p, x)
+            rec["cpu"] = {k: v for k, v in {**p.cpu, **lag.cpu}.items()}
+            return res
+
+    case = api.build_case(case_path)
+    result = Instrumented().run(case, output_dir=str(Path(out).with_suffix("")))
+    rec["summary"] = {k: result.summary[k] for k in (
+        "steps", "newton_iterations", "linear_iterations") if k in result.summary}
+    rec["rss_before_build_kB"] = rss0
+    rec["peak_rss_kB"] = _rss_kb("VmHWM")
+    Path(out).write_text(json.dumps(rec))
+
+
+def print_table(rec: dict, label: str) -> None:
+    """The memory and time table of one :func:`measure` record."""
+    n = rec["cells"]
+    per = lambda b: b / n / 1024  # noqa: E731 -- KB per cell
+    print(f"\n{label}: {n} cells x {rec['N']} QP bins x {rec['M']} phonon nodes; "
+          f"{rec['summary']}")
+    print(f"  {'array living through a step':<62s}{'KB/cell':>9s}")
+    total = 0
+    for name, b in sorted(rec["rows"], key=lambda r: -r[1]):
+        total += b
+        print(f"  {name:<62s}{per(b):>9.2f}")
+    peak = (rec["peak_rss_kB"] - rec["rss_before_build_kB"]) * 1024
+    print(f"  {'sum of the entries above':<62s}{per(total):>9.2f}")
+    for k, b in rec["transients"].items():
+        print(f"  {'transient (numpy) of one ' + k:<62s}{per(b):>9.2f}")
+    print(f"  {'peak RSS above the interpreter + libraries':<62s}{per(peak):>9.2f}"
+          f"   (peak {rec['peak_rss_kB'] / 1024:.0f} MB, before build "
+          f"{rec['rss_before_build_kB'] / 1024:.0f} MB)")
+    print(f"  {'not explained (SNES/BDF/KSP work vectors, slack)':<62s}"
+          f"{per(peak - total - max(rec['transients'].values())):>9.2f}")
+    cpu = rec["cpu"]
+    print("  CPU per call: " + ", ".join(
+        f"{k} {v[1] / max(v[0], 1):.3f} s x {v[0]}" for k, v in cpu.items()))
+    cs = rec["collision_share"]
+    print(f"  collision operator (FFTs) in one residual: {cs['collisions']:.3f} of "
+          f"{cs['residual']:.3f} CPU s")
+
+
+if __name__ == "__main__":
+    measure(sys.argv[1], sys.argv[2])
