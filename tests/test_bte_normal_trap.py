@@ -57,6 +57,19 @@ def _integrate(prob, x0, dt, steps, order=1):
     return it
 
 
+def hot_state(sim, prob, amp):
+    """Owned unknowns of the bath equilibrium plus hot QPs in the Sn ("high"): ``amp``
+    times a Gaussian of 3 spacings at 1.08 Delta_Sn on every state; and Delta_Sn."""
+    g = prob.grid
+    hot = _region_cells(sim, "high")
+    x0 = prob.equilibrium().reshape(prob.n, prob.S)
+    gap_sn = float(sim.media.gap[sim.geometry.region_names.index("high")])
+    bump = amp * np.exp(-0.5 * ((g.e - 1.08 * gap_sn) / (3 * g.h)) ** 2)
+    q = x0[:, : prob.nq].reshape(prob.n, prob.N, prob.B)
+    q[hot] += bump[None, :, None] * (prob.rho_cells[hot] > 0)[:, :, None]
+    return x0.ravel(), gap_sn
+
+
 def _region_energy(sim, prob, x, cells):
     """QP energy (internal) of the cells ``cells`` (owned mask)."""
     f, _, _ = prob.split(x.reshape(prob.n, prob.S))
@@ -74,15 +87,8 @@ def test_collisions_across_interfaces_conserve_number_and_energy(tmp_path):
     large thermal terms of the normal metal; the operators conserve both to round-off),
     while > 2 % of the excess energy reaches the trap (measured 5 %)."""
     sim, prob = _setup(tmp_path, **NO_SOURCE, **CLOSED)
-    g = prob.grid
-    hot = _region_cells(sim, "high")
     trap = _region_cells(sim, "cap")
-    x0 = prob.equilibrium().reshape(prob.n, prob.S)
-    gap_sn = float(sim.media.gap[sim.geometry.region_names.index("high")])
-    bump = 0.05 * np.exp(-0.5 * ((g.e - 1.08 * gap_sn) / (3 * g.h)) ** 2)
-    q = x0[:, : prob.nq].reshape(prob.n, prob.N, prob.B)
-    q[hot] += bump[None, :, None] * (prob.rho_cells[hot] > 0)[:, :, None]
-    x0 = x0.ravel()
+    x0, gap_sn = hot_state(sim, prob, 0.05)
     t0 = prob.totals(x0)
     eq = prob.totals(prob.equilibrium())
     # 3 x 88 ps (steps of 0.44 ns: tests/test_bte_positivity.py)

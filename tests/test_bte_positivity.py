@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_bte_normal_trap import CLOSED, NO_SOURCE, _region_cells, _setup
+from test_bte_normal_trap import CLOSED, NO_SOURCE, _setup, hot_state
 
 from fvqp.collisions.angular import angular_rates
 from fvqp.models.bte.inelastic import COUPLED_PETSC, physical
@@ -77,14 +77,7 @@ def test_long_backward_euler_steps_stay_non_negative(tmp_path):
     still equals the energy given to the phonon bath (1e-9 of the excess: Newton to
     10x the residual's round-off floor at the equilibrium)."""
     sim, prob = _setup(tmp_path, **NO_SOURCE, **CLOSED)
-    g = prob.grid
-    hot = _region_cells(sim, "high")
-    x0 = prob.equilibrium().reshape(prob.n, prob.S)
-    gap_sn = float(sim.media.gap[sim.geometry.region_names.index("high")])
-    bump = 0.5 * np.exp(-0.5 * ((g.e - 1.08 * gap_sn) / (3 * g.h)) ** 2)
-    q = x0[:, : prob.nq].reshape(prob.n, prob.N, prob.B)
-    q[hot] += bump[None, :, None] * (prob.rho_cells[hot] > 0)[:, :, None]
-    x0 = x0.ravel()
+    x0, _ = hot_state(sim, prob, 0.5)
     assert x0.min() >= 0.0
     t0 = prob.totals(x0)
     excess = t0["E_qp"] - prob.totals(prob.equilibrium())["E_qp"]
