@@ -9,8 +9,8 @@ import json
 
 import numpy as np
 import pytest
-from test_bte_mesh_runs import _variant
 
+from conftest import case_variant as _variant
 from conftest import run_fvqp
 
 PULSE = {'end = "100 ps"': 'end = "12 ps"', "directions = 16": "directions = 4",

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_bte_mesh_runs import _variant
 
+from conftest import case_variant as _variant
 from fvqp.mesh import build_geometry
 from fvqp.models.bte.problem import BTEProblem
 from fvqp.models.bte.rect import rectangle
