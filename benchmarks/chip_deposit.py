@@ -77,14 +77,15 @@ def bench(args) -> None:
     text = text.replace("azimuth = 4", f"azimuth = {args.azimuth}")
     text = text.replace('spacing = "0.05 meV"', f'spacing = "{args.spacing} meV"')
     text = text.replace('end = "300 ns"', f'end = "{5 * args.steps} ns"')
-    tmp = tempfile.mkdtemp(prefix="chip_bench_")
-    case_path = os.path.join(tmp, "bte_chip_deposit.toml")
     from petsc4py import PETSc
 
-    rank = PETSc.COMM_WORLD.getRank()
+    comm = PETSc.COMM_WORLD.tompi4py()
+    rank = comm.Get_rank()
+    tmp = comm.bcast(tempfile.mkdtemp(prefix="chip_bench_") if rank == 0 else None)
+    case_path = os.path.join(tmp, "bte_chip_deposit.toml")
     if rank == 0:
         open(case_path, "w").write(text)
-    PETSc.COMM_WORLD.tompi4py().barrier()
+    comm.barrier()
     t0 = time.perf_counter()
     r = ChipModel().run(load_case(case_path), output_dir=os.path.join(tmp, "out"))
     wall = time.perf_counter() - t0

@@ -27,6 +27,7 @@ import numpy as np
 
 from ...io.bin_checkpoint import BinCheckpoint
 from ...io.series import SeriesWriter, read_series
+from ..phonon.driver import after_step, fixed_step_status
 
 log = logging.getLogger("fvqp.bte_chip")
 
@@ -129,22 +130,16 @@ def march(sim, writer, out_dir: str, max_steps=None, resume: bool = False) -> di
         nr = chain.qp_number_by_region(xq, nreg)
         if rank0:
             rows.append(row(step, tot, nr))
-        if step % every == 0 or step == nsteps:
-            writer.write(u.to_si(step * dt, "time"), sim.fields(xq, xp, names))
-            if rank0:
-                rows.flush()
-        if step % cp_every == 0 and step < target:
-            save(step)
+        after_step(step, nsteps, target, (every, cp_every), rows if rank0 else None,
+                   lambda s=step, a=xq, b=xp: writer.write(u.to_si(s * dt, "time"),
+                                                           sim.fields(a, b, names)), save)
     p.release()
     save(done)
     if rank0:
         rows.flush()
     tot1 = chain.energies(xq, xp)
     nr1 = chain.qp_number_by_region(xq, nreg)
-    status = -1 if failed else (0 if done == nsteps else 1)
-    msg = {0: f"reached t_end in {done} steps",
-           1: f"stopped after {done} of {nsteps} steps (continue with --resume)",
-           -1: f"phonon KSP did not converge at step {failed}"}[status]
+    status, msg = fixed_step_status(done, nsteps, failed, "phonon KSP did not converge")
     named = {label(k): v * eu for k, v in flows.items()}
     bursts = sim.dist.bcast(bursts_of(rows.path, sim.films) if rank0 else None)
     e0, e1 = tot0["E_qp"] + tot0["E_ph"], tot1["E_qp"] + tot1["E_ph"]

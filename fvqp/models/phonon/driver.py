@@ -403,21 +403,15 @@ def march(sim: PhononSimulation, writer, out_dir: str, max_steps=None,
         E = p.energy(x)
         if rank0:
             rows.append(row(step, E))
-        if step % every == 0 or step == nsteps:
-            writer.write(u.to_si(step * dt, "time"), sim.fields(x, names))
-            if rank0:
-                rows.flush()
-        if step % cp_every == 0 and step < target:
-            save(step)
+        after_step(step, nsteps, target, (every, cp_every), rows if rank0 else None,
+                   lambda s=step, y=x: writer.write(u.to_si(s * dt, "time"),
+                                                    sim.fields(y, names)), save)
     p.release()
     save(done)
     if rank0:
         rows.flush()
     E1 = p.energy(x)
-    status = -1 if failed else (0 if done == nsteps else 1)
-    msg = {0: f"reached t_end in {done} steps",
-           1: f"stopped after {done} of {nsteps} steps (continue with --resume)",
-           -1: f"KSP did not converge at step {failed}"}[status]
+    status, msg = fixed_step_status(done, nsteps, failed, "KSP did not converge")
     named = {label(k): v * eu for k, v in flows.items()}
     return {"status": status, "message": msg, "steady": False, "steps": done,
             "t_end_s": u.to_si(done * dt, "time"), "dt_s": u.to_si(dt, "time"),
@@ -425,6 +419,30 @@ def march(sim: PhononSimulation, writer, out_dir: str, max_steps=None,
             "E_phonon_J": E1 * eu, "energy_J": {"initial": E0 * eu, "final": E1 * eu,
                                                  **named},
             "energy_imbalance_J": (E1 - E0 + sum(flows.values())) * eu}
+
+
+def after_step(step: int, nsteps: int, target: int, cadence: tuple, rows, write,
+               save) -> None:
+    """The outputs of a fixed-step loop after ``step``: a snapshot (``write()``) and the
+    series rows flushed every ``cadence[0]`` steps and at the end, a checkpoint
+    (``save(step)``) every ``cadence[1]`` steps before the last of this invocation
+    (``rows`` None on ranks that do not hold the series)."""
+    every, cp_every = cadence
+    if step % every == 0 or step == nsteps:
+        write()
+        if rows is not None:
+            rows.flush()
+    if step % cp_every == 0 and step < target:
+        save(step)
+
+
+def fixed_step_status(done: int, nsteps: int, failed, failure: str) -> tuple[int, str]:
+    """Status and message of a fixed-step run (the failure rule): 0 at the end, 1 stopped
+    early (``--max-steps``), -1 with ``failure`` at step ``failed``."""
+    status = -1 if failed else (0 if done == nsteps else 1)
+    return status, {0: f"reached t_end in {done} steps",
+                    1: f"stopped after {done} of {nsteps} steps (continue with --resume)",
+                    -1: f"{failure} at step {failed}"}[status]
 
 
 def _extended_steps(dt: float, start: int, t_end: float, u, out_dir: str):
