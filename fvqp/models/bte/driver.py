@@ -317,9 +317,8 @@ class BTESimulation:
                 out[f"qp_density_dir{k}"] = p.density(fk[:, :, k])
         if "region" in names:
             out["region"] = p.loc.cell_region[: p.n].astype(float)
-        if "gap" in names:  # the gap of every cell (its region's medium; 0: normal metal)
-            out["gap"] = (np.asarray(p.media.gap, dtype=float)[p.loc.cell_region[: p.n]]
-                          if p.media is not None else np.full(p.n, float(p.gap)))
+        if "gap" in names:  # the gap of every cell (0: normal metal)
+            out["gap"] = p.cell_gaps()
         return out
 
     def declared_outputs(self) -> dict:

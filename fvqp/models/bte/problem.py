@@ -190,6 +190,10 @@ class BTEProblem:
         Regions of different superconductors (BCS): per region gap, Fermi velocity and
         weight; ``gap``, ``v_f``, ``weight`` are then those of the reference medium
         (grid start, output scale). Default: one medium everywhere.
+    cell_gap : ndarray, shape (n_local,), optional
+        A gap per local cell (owned then ghosts, at or above the grid's first edge, or 0):
+        storage and flux of every cell from its own gap, interfaces between cells of
+        different gaps (:mod:`.cellmedia`; upwind scheme). Default: the regions' gaps.
     """
 
     dist: object
@@ -212,6 +216,7 @@ class BTEProblem:
     flux: np.ndarray | None = None
     scheme: str = "upwind"
     media: Media | None = None
+    cell_gap: np.ndarray | None = None
 
     def __post_init__(self):
         loc = self.dist.local
@@ -224,15 +229,23 @@ class BTEProblem:
         self.rho, self.v = np.asarray(self.states), self.v_f * np.asarray(self.flux)
         normals = self.dist.geometry.face_normal[loc.faces]
         cut = None
-        if self.media is not None:
-            self.rho_r, self.v_r, dl = self.media.spectra(self.grid, self.weight)
-            self.trans = self.media.transmission(dl)
-            cut = self.media.interfaces()
-        self.uniform = self.media is None
-        self.stream = build_streaming(loc, normals, self.widths, self.quad, self.kinds,
+        #: the media of the cells: the regions', or (``cell_gap``) one per (region, gap)
+        self.cell_media, self.medium, wmed, sloc = self.media, loc.cell_region, \
+            self.widths, loc
+        if self.cell_gap is not None:
+            from .cellmedia import Relabelled, cell_media
+
+            self.cell_media, self.medium, wmed = cell_media(self, loc.cell_region)
+            sloc = Relabelled(loc, self.medium)
+        if self.cell_media is not None:
+            self.rho_r, self.v_r, dl = self.cell_media.spectra(self.grid, self.weight)
+            self.trans = self.cell_media.transmission(dl)
+            cut = self.cell_media.interfaces()
+        self.uniform = self.cell_media is None
+        self.stream = build_streaming(sloc, normals, wmed, self.quad, self.kinds,
                                       self.scheme, interface=cut)
         if not self.uniform:
-            reg = loc.cell_region
+            reg = self.medium
             self.rho_c, self.v_c = self.rho_r[reg].T, self.v_r[reg].T   # (N, n_local)
             self.dead = (self.rho_c[:, : self.n] == 0) & (self.v_c[:, : self.n] == 0)
         self.vol = loc.volume[: self.n]
@@ -250,6 +263,12 @@ class BTEProblem:
         self._ksp: dict = {}
 
     # ---- per-cell spectra ---------------------------------------------------------------
+    def cell_gaps(self) -> np.ndarray:
+        """Gap of every owned cell (``cell_gap``, its region's medium, or the one gap)."""
+        if self.cell_media is None:
+            return np.full(self.n, float(self.gap))
+        return np.asarray(self.cell_media.gap, dtype=float)[self.medium[: self.n]]
+
     def cell_storage(self) -> np.ndarray:
         """Storage weight of every owned cell and bin, (n_owned, N): :math:`\bar\rho_j`
         (one medium) or :math:`(w_s/w_0)\bar\rho_{s,j}` of the cell's medium."""
@@ -299,10 +318,10 @@ class BTEProblem:
              + sp.diags(np.repeat(vc[:n], B)) @ self._coll + self._phi)
         itf = self.stream.interfaces
         if itf is not None and len(itf.a):
-            ra, rb = self.loc.cell_region[itf.a], self.loc.cell_region[itf.b]
+            ra, rb = self.medium[itf.a], self.medium[itf.b]
             m = m + interface_matrix(itf, self.quad.weights, n, self.loc.n_local,
                                      vc[itf.a], vc[itf.b], self.trans[ra, rb, j],
-                                     self.trans[rb, ra, j], self.media.model)
+                                     self.trans[rb, ra, j], self.cell_media.model)
         return (m + sp.diags(d.ravel(), shape=m.shape)).tocsr()
 
     def petsc_matrix(self, j: int, a: float):
@@ -539,3 +558,4 @@ class BTEProblem:
         self.release()
         return {"states": states, "flows": flows, "iterations": its, "failed": failed,
                 "steps": done, "final": x, "prev": prev, "increments": inc}
+
