@@ -27,6 +27,7 @@ absorber meshes.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 import tracemalloc
@@ -163,6 +164,22 @@ def collision_share(problem, x_local) -> dict[str, float]:
     return {"residual": c1 - c0, "collisions": c2 - c1}
 
 
+def _watch_peak(obj, names, rise: dict) -> None:
+    """Wrap the methods ``names`` of ``obj``: ``rise[name]`` sums the growth of the peak
+    resident set (VmHWM) during its calls (where the peak is set)."""
+    for name in names:
+        call = getattr(obj, name)
+
+        def watched(*a, _call=call, _name=name, **k):
+            h0 = _rss_kb("VmHWM")
+            try:
+                return _call(*a, **k)
+            finally:
+                rise[_name] = rise.get(_name, 0) + _rss_kb("VmHWM") - h0
+
+        setattr(obj, name, watched)
+
+
 def measure(case_path: str, out: str) -> None:
     """Run ``case_path`` serially with the instrumented model; write the JSON record."""
     import fvqp.api as api
@@ -182,6 +199,9 @@ def measure(case_path: str, out: str) -> None:
                 return update(x_local, shift)
 
             lag.update = counted
+            rec["hwm_rise_kB"] = rise = {}
+            _watch_peak(sim.problem, ("rhs", "rhs_jvp", "rates"), rise)
+            _watch_peak(lag, ("update", "apply"), rise)
             res = super().transient(sim, ctx)
             apps["max"] = max(apps["max"], lag._apps)
             p = sim.problem
@@ -195,6 +215,13 @@ def measure(case_path: str, out: str) -> None:
             rec["cpu"] = {k: v for k, v in {**p.cpu, **lag.cpu}.items()}
             return res
 
+    opts = os.environ.get("FVQP_BENCH_MEMORY_OPTIONS", "").split()
+    if opts:  # as if given on the command line, e.g. "-transport_schur_couplings action"
+        from petsc4py import PETSc
+
+        for key, value in zip(opts[::2], opts[1::2], strict=True):
+            PETSc.Options()[key.lstrip("-")] = value
+        rec["options"] = opts
     case = api.build_case(case_path)
     result = Instrumented().run(case, output_dir=str(Path(out).with_suffix("")))
     rec["summary"] = {k: result.summary[k] for k in (
@@ -208,7 +235,8 @@ def print_table(rec: dict, label: str) -> None:
     """The memory and time table of one :func:`measure` record."""
     n = rec["cells"]
     per = lambda b: b / n / 1024  # noqa: E731 -- KB per cell
-    print(f"\n{label}: {n} cells x {rec['N']} QP bins x {rec['M']} phonon nodes; "
+    opts = " ".join(rec.get("options", []))
+    print(f"\n{label} {opts}: {n} cells x {rec['N']} QP bins x {rec['M']} phonon nodes; "
           f"{rec['summary']}")
     print(f"  {'array living through a step':<62s}{'KB/cell':>9s}")
     total = 0
@@ -224,6 +252,10 @@ def print_table(rec: dict, label: str) -> None:
           f"{rec['rss_before_build_kB'] / 1024:.0f} MB)")
     print(f"  {'not explained (SNES/BDF/KSP work vectors, slack)':<62s}"
           f"{per(peak - total - max(rec['transients'].values())):>9.2f}")
+    rise = rec.get("hwm_rise_kB", {})
+    print("  growth of the peak RSS during calls of (KB/cell): " + ", ".join(
+        f"{k} {v / n:.1f}" for k, v in rise.items()) + f"; total growth during the run "
+        f"{(rec['peak_before_accounting_kB'] - rec['rss_before_build_kB']) / n:.1f}")
     cpu = rec["cpu"]
     print("  CPU per call: " + ", ".join(
         f"{k} {v[1] / max(v[0], 1):.3f} s x {v[0]}" for k, v in cpu.items()))
