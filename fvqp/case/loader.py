@@ -184,6 +184,17 @@ def _canonical(data: dict, exempt: tuple) -> bytes:
     return json.dumps(d, sort_keys=True, default=repr).encode()
 
 
+def case_digest(data: dict, exempt: tuple, mesh_path: str = "") -> str:
+    """SHA-256 of the validated case without the ``exempt`` dotted keys, and of the mesh
+    file's bytes when ``mesh_path`` names a file: what a checkpoint records so that
+    ``--resume`` refuses a changed case or mesh."""
+    h = hashlib.sha256(_canonical(data, exempt))
+    if mesh_path and os.path.isfile(mesh_path):
+        with open(mesh_path, "rb") as fh:
+            h.update(fh.read())
+    return h.hexdigest()
+
+
 def load_case(path: str | os.PathLike, check_mesh: bool = True,
               output_dir: str | None = None) -> Case:
     """Read, validate and cross-check a case file.
@@ -230,10 +241,8 @@ def load_case(path: str | os.PathLike, check_mesh: bool = True,
         raise CaseError(err.items)
     out = output_dir or data["output"]["directory"] or os.path.join("output", _stem(path))
     out = os.path.normpath(os.path.join(base if output_dir is None else os.getcwd(), out))
-    h = hashlib.sha256(_canonical(data, spec.digest_exempt))
-    if os.path.isfile(mesh_path):
-        h.update(open(mesh_path, "rb").read())
-    return Case(path=path, data=data, mesh_path=mesh_path, output_dir=out, digest=h.hexdigest())
+    return Case(path=path, data=data, mesh_path=mesh_path, output_dir=out,
+                digest=case_digest(data, spec.digest_exempt, mesh_path))
 
 
 def _si(seconds: float) -> str:

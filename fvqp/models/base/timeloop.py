@@ -81,19 +81,15 @@ def resumable(case):
     that ``--resume`` may extend ``[time] end``. A case that is not a
     :class:`~fvqp.case.Case` is returned unchanged."""
     import dataclasses
-    import hashlib
 
-    from ...case.loader import Case, _canonical
+    from ...case.loader import Case, case_digest
     from .. import get_model_spec
 
     if not isinstance(case, Case):
         return case
     spec = get_model_spec(case.model)
-    h = hashlib.sha256(_canonical(case.data, (*spec.digest_exempt, *EXTENDABLE)))
-    if os.path.isfile(case.mesh_path):
-        with open(case.mesh_path, "rb") as fh:
-            h.update(fh.read())
-    return dataclasses.replace(case, digest=h.hexdigest())
+    return dataclasses.replace(case, digest=case_digest(
+        case.data, (*spec.digest_exempt, *EXTENDABLE), case.mesh_path))
 
 
 #: SI prefixes of times in messages: (scale, unit), largest first
