@@ -54,7 +54,7 @@ def _bte_gap(h, amp):
     g = BinGrid.build(0.6 * D0, h, 40 * T + 5)
     f = _xi_average(state_edges(g, np.array([D_T]))[0], amp)[None]
     up = consistent_gaps(f, g, np.array([D_T]), np.array([D0]), lambda y: y, tol=1e-13)
-    assert up.converged and up.iterations <= 15     # measured 7-10
+    assert up.converged and up.iterations <= 15     # measured 7-8
     return float(up.delta[0]), up
 
 

@@ -14,17 +14,20 @@ keep 0; cells of regions whose gap is held keep their gap.
 Self-consistency with the state. The occupations of a cell live on the bins of its
 current gap :math:`\Delta_c` (storage :math:`\bar\rho(\Delta_c)`); a new gap moves every
 state's energy at fixed :math:`\xi` (:mod:`.gapshift`). The self-consistent gap of a state
-is therefore the fixed point
+is therefore the root of
 
-.. math:: \Delta^* = \mathcal G\big[S_{\Delta_c\to\Delta^*}f\big],
+.. math:: F(\Delta) = \mathcal G\big[S_{\Delta_c\to\Delta}f\big] - \Delta,
 
 :math:`\mathcal G` the gap equation's root for the bins' occupations and :math:`S` the
 remap of :func:`.gapshift.shift_gap` (at :math:`\Delta = \Delta_c` the bin rule and the
-:math:`\xi` rule of ``kinetics0d`` coincide, so the two models share the fixed point).
-:func:`consistent_gaps` iterates :math:`\Delta_{k+1} = \mathcal G[S_{\Delta_c\to\Delta_k}f]`
-until :math:`\max|\Delta_{k+1} - \Delta_k| \le \text{tol}\cdot\Delta_0` (a contraction: the
-gap's response to its own shift is weak; 7–10 iterations to 1e-13 in the tests) and
-reports non-convergence instead of raising.
+:math:`\xi` rule of ``kinetics0d`` coincide, so the two models share the root).
+:func:`consistent_gaps` brackets it per cell between the grid's first edge
+(:math:`F \ge 0` unless the gap would leave the grid) and :math:`\Delta_0`
+(:math:`F \le 0` for :math:`f \ge 0`) and closes the bracket by the Illinois variant of
+regula falsi, all cells at once, until :math:`|F|` or the bracket is at most
+``tol`` :math:`\cdot\Delta_0` (the plain fixed-point iteration
+:math:`\Delta_{k+1} = \mathcal G[S f]` cycled in a hot spot), and reports non-convergence
+instead of raising.
 
 Units: the grid's (internal energies).
 """
@@ -74,7 +77,7 @@ class GapUpdate:
 def consistent_gaps(f: np.ndarray, grid: BinGrid, delta: np.ndarray, delta0: np.ndarray,
                     average: Callable[[np.ndarray], np.ndarray], *,
                     held: np.ndarray | None = None, tol: float = 1e-12,
-                    max_iterations: int = 50) -> GapUpdate:
+                    max_iterations: int = 60) -> GapUpdate:
     r"""Self-consistent gaps of a state (module docstring).
 
     Parameters
@@ -89,26 +92,55 @@ def consistent_gaps(f: np.ndarray, grid: BinGrid, delta: np.ndarray, delta0: np.
     held : ndarray of bool, shape (C,), optional
         Cells whose gap is held at ``delta``.
     tol : float
-        Stop when the gaps change by at most ``tol`` times :math:`\Delta_0`.
+        Stop when :math:`|F(\Delta)| = |\mathcal G[S f] - \Delta|` or the bracket is at
+        most ``tol`` times :math:`\Delta_0` in every cell.
     max_iterations : int
 
     Returns
     -------
     GapUpdate
         ``converged = False`` (logged as a warning) when ``max_iterations`` did not reach
-        ``tol``; the last iterate is returned.
+        ``tol`` or a root lies below the grid's first edge; the last iterate is returned.
     """
+    fa_ = np.asarray(f, dtype=float)
     d_c = np.asarray(delta, dtype=float)
     d0 = np.asarray(delta0, dtype=float)
-    scale = np.where(d0 > 0, d0, 1.0)
-    d, fk, change = d_c.copy(), np.asarray(f, dtype=float), np.inf
-    for it in range(1, max_iterations + 1):
-        new = local_gaps(average(fk), grid, d0, held, d_c)
-        change = float(np.max(np.abs(new - d) / scale, initial=0.0))
-        d = new
-        fk = shift_gap(f, grid, d_c, d)
-        if change <= tol:
-            return GapUpdate(d, fk, it, True, change)
-    log.warning("self-consistent gap not converged in %d iterations (last change %.3g "
-                "of Delta_0, tolerance %.3g)", max_iterations, change, tol)
-    return GapUpdate(d, fk, max_iterations, False, change)
+    out = np.where(d0 > 0, d_c, 0.0)
+    cells = np.flatnonzero((d0 > 0) if held is None else (d0 > 0) & ~np.asarray(held))
+
+    def resid(x: np.ndarray) -> np.ndarray:
+        fx = shift_gap(fa_[cells], grid, d_c[cells], x)
+        return gaps(average(fx), grid, d0[cells]) - x
+
+    iterations, change, ok = 0, 0.0, True
+    if len(cells):
+        # F(Delta_0) <= 0 for any f >= 0; F(first edge) >= 0 unless the root is below it
+        a, b = np.full(len(cells), float(grid.edges[0])), d0[cells].copy()
+        fa, fb = resid(a), resid(b)
+        low = fa < 0
+        fa = np.where(low, 0.0, fa)
+        scale = d0[cells]
+        x, side = b.copy(), np.zeros(len(cells))
+        for it in range(1, max_iterations + 1):       # Illinois (regula falsi)
+            den = fa - fb
+            x = np.where(den > 0, (b * fa - a * fb) / np.where(den > 0, den, 1.0),
+                         0.5 * (a + b))
+            fx = resid(x)
+            right = fx > 0                               # root in (x, b]
+            fb = np.where(right & (side == 1), 0.5 * fb, fb)
+            fa = np.where(~right & (side == -1), 0.5 * fa, fa)
+            a, fa = np.where(right, x, a), np.where(right, fx, fa)
+            b, fb = np.where(right, b, x), np.where(right, fb, fx)
+            side = np.where(right, 1.0, -1.0)
+            iterations = it
+            change = float(np.max(np.minimum(np.abs(fx), b - a) / scale, initial=0.0))
+            if change <= tol:
+                break
+        ok = change <= tol and not np.any(low)
+        out[cells] = x
+    if not ok:
+        log.warning("self-consistent gap not converged in %d iterations (last change %.3g "
+                    "of Delta_0, tolerance %.3g%s)", iterations, change, tol,
+                    "; a gap below the grid's first edge: start the grid lower"
+                    if len(cells) and np.any(low) else "")
+    return GapUpdate(out, shift_gap(fa_, grid, d_c, out), iterations, ok, change)
