@@ -134,6 +134,9 @@ class InelasticProblem:
                  phonons: str = "bath", tau_esc: float = math.inf, rel_weight=None):
         if phonons not in ("bath", "local"):
             raise ValueError(f"phonons must be 'bath' or 'local', not {phonons!r}")
+        if getattr(base, "cell_gap", None) is not None:
+            raise ValueError("collisions with a gap per cell (cell_gap) are not implemented: "
+                             "the collision DOS is per region (docs/theory_bte_mesh.md)")
         b = self.base = base
         self.N, self.K, self.B, self.n = b.N, b.K, b.B, b.n
         self.nl = b.loc.n_local
