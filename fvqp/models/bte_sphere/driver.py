@@ -45,7 +45,7 @@ from .vtkseries import SphereSeries
 
 log = logging.getLogger("fvqp.bte_sphere")
 
-__all__ = ["DEFAULT_PETSC", "SphereSimulation", "run"]
+__all__ = ["DEFAULT_PETSC", "SphereSimulation", "run", "solver_setup"]
 
 #: Newton with the exact Jacobian action (matrix-free shell); the preconditioning matrix
 #: (streaming + elastic scattering + collision diagonal) is block diagonal in energy and
@@ -57,6 +57,32 @@ DEFAULT_PETSC = {
     "ksp_gmres_restart": 100, "pc_type": "bjacobi", "sub_pc_type": "lu",
     "sub_pc_factor_mat_ordering_type": "rcm",
 }
+#: the PETSc options of :data:`DEFAULT_PETSC` that choose PETSc's preconditioner (used
+#: only when a case's ``[solver.petsc]`` sets ``pc_type``)
+PETSC_PC = ("pc_type", "sub_pc_type", "sub_pc_factor_mat_ordering_type")
+
+
+def solver_setup(problem: SphereProblem, case_petsc: dict) -> tuple[dict, JacobianConfig]:
+    """PETSc options and Jacobian configuration of a run.
+
+    By default the preconditioner is :class:`.precond.EnergyBlockPC`: the same exact
+    energy-block LU as PETSc's block Jacobi on one rank, but over all radial cells on
+    every number of ranks (its blocks shared by :class:`fvqp.parallel.blocktranspose
+    .BlockTranspose`), so ``mpiexec -n N`` gives the serial answer to round-off. A case
+    whose ``[solver.petsc]`` sets ``pc_type`` gets PETSc's preconditioner on the
+    assembled matrix instead (block Jacobi over the ranks' cells by default).
+    """
+    from ...parallel.blocktranspose import BlockTranspose
+    from .precond import EnergyBlockPC, energy_blocks
+
+    if "pc_type" in case_petsc:
+        return {**DEFAULT_PETSC, **case_petsc}, JacobianConfig("matrix_free")
+    block, slot = energy_blocks(problem)
+    tr = BlockTranspose(problem.rcell, problem.n, problem.mesh.n, block, slot,
+                        problem.dist.comm)
+    opts = {k: v for k, v in DEFAULT_PETSC.items() if k not in PETSC_PC}
+    return {**opts, **case_petsc}, JacobianConfig("matrix_free",
+                                                  preconditioner=EnergyBlockPC(problem, tr))
 
 
 def sphere_units(case) -> UnitSystem:
@@ -262,9 +288,8 @@ def run(case, output_dir: str | None = None, resume: bool = False,
         os.makedirs(out_dir, exist_ok=True)
     store = SnapshotStore(sim, os.path.join(out_dir, "bte_sphere.h5"), resume)
     opts, t_end = bdf_options(d["time"], d["time"]["atol"])
-    petsc = {**DEFAULT_PETSC, **d["solver"]["petsc"]}
-    integ = BDFIntegrator(p, sim.x0, 0.0, d["solver"]["prefix"], petsc, opts,
-                          jacobian=JacobianConfig("matrix_free"))
+    petsc, jac = solver_setup(p, d["solver"]["petsc"])
+    integ = BDFIntegrator(p, sim.x0, 0.0, d["solver"]["prefix"], petsc, opts, jacobian=jac)
     tot0 = sim.totals(sim.x0)
     eq = sim.totals(p.equilibrium())
     unit_e, unit_n = u.scales["total_energy"], u.scales["number_density"] * u.length**3
