@@ -128,6 +128,11 @@ def test_small_absorber_traps_qps_in_the_lead(small_run):
     assert lead_e[0] > gap_ta > lead_e[-1]
     assert mean_energy(len(d.times) - 1, "absorber") > gap_ta
     assert mean_energy(len(d.times) - 1, "absorber") - lead_e[-1] > 250e-6 * E_CHARGE
+    # the gap field of the VTK output: each region's BCS gap at 50 mK (Ta 693, Al 172 ueV)
+    gap = small_run.fields["gap"].values[-1]
+    al = get_material("Al")
+    assert gap[reg == "absorber"] == pytest.approx(gap_ta, rel=1e-6, abs=0)
+    assert gap[reg == "lead"] == pytest.approx(al.gap_ratio * K_B * al.Tc, rel=1e-6, abs=0)
 
 
 def _cross_cases(ell_um: float) -> tuple[dict, dict]:
