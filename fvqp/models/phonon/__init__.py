@@ -125,20 +125,13 @@ FIELDS = ("phonon_energy_density", "phonon_number_density", "phonon_energy_flux"
 
 def _check(data, err) -> None:
     from ...materials import UnknownMediumError, get_medium
-    from ..base.schema import check_pulse_or_power
+    from ..base.schema import active_regions, check_pulse_or_power
 
-    for name, reg in data["regions"].items():
-        if not reg.get("active", True):
-            continue
-        if not reg.get("medium"):
-            err.add(f"regions.{name}.medium", "an active region needs a phonon medium.",
-                    'add medium = "Si" (see fvqp/materials/substrates.toml), or '
-                    "active = false.")
-            continue
-        try:
-            get_medium(reg["medium"])
-        except UnknownMediumError as exc:
-            err.add(f"regions.{name}.medium", str(exc), "choose one of the listed media.")
+    for _ in active_regions(data, err, "medium", get_medium, UnknownMediumError,
+                            needed="a phonon medium",
+                            example='medium = "Si" (see fvqp/materials/substrates.toml)',
+                            unknown_fix="choose one of the listed media."):
+        pass
     check_pulse_or_power(data, err, duration="1 ns", radius="5 um")
     for i, s in enumerate(data.get("sources") or []):
         if s and s.get("length") is not None and (s.get("direction") is None
