@@ -35,7 +35,11 @@ Linear solves (the pluggable piece):
   :math:`z = \delta/\max(|x|, x_{floor})`, relative tolerance ``krylov_rtol``) for the
   exact correction, and is formed again only when GMRES needs more than
   ``refactor_after`` iterations or fails. The correction is Newton's to the GMRES
-  tolerance, so the iterates are those of exact Newton; only the cost changes.
+  tolerance, so the iterates are those of exact Newton; only the cost changes. With the
+  physics' cheap ``diagonal(x)`` of :math:`J` (no dense block formed), GMRES is first
+  preconditioned by that diagonal, formed afresh at every iterate, and the Schur LU is
+  only formed (and then lagged) if GMRES fails with it: where a few tens of
+  :math:`O(N\log N)` actions suffice, no :math:`O(N^2)` block and no :math:`O(N^3)` LU.
 
 References: C. T. Kelley, *Solving Nonlinear Equations with Newton's Method* (SIAM 2003),
 §2.3 (Newton–GMRES, inexact Newton with a lagged preconditioner) and §1.6 (the
@@ -149,7 +153,8 @@ class DenseLU:
 
 
 class LaggedSchur:
-    """Schur-complement LU lagged as the GMRES preconditioner (module docstring).
+    """Schur-complement LU lagged as the GMRES preconditioner, after a diagonal level
+    (module docstring).
 
     Parameters
     ----------
@@ -160,19 +165,28 @@ class LaggedSchur:
         once per iterate).
     krylov : bool
         False: factor at every iterate (full Newton with the Schur LU, no GMRES).
+    diagonal : callable, optional
+        ``diagonal(x) -> diag J(x)`` (cheap, no dense block): GMRES is first
+        preconditioned by this diagonal, formed afresh at every iterate; the first time
+        GMRES fails with it (``maxiter`` restarts) the Schur LU is formed and lagged from
+        then on.
     krylov_rtol, refactor_after
-        GMRES tolerance (scaled 2-norm) and the GMRES count above which the next iterate
+        Largest GMRES tolerance (scaled 2-norm; below it the square of the last
+        correction, at least 1e-10) and the GMRES count above which the next iterate
         gets a fresh factorisation.
     """
 
     def __init__(self, blocks: Callable, action: Callable, *, krylov: bool = True,
-                 krylov_rtol: float = 1e-4, refactor_after: int = 12) -> None:
+                 diagonal: Callable | None = None, krylov_rtol: float = 1e-4,
+                 refactor_after: int = 12) -> None:
         self.blocks, self.action, self.krylov = blocks, action, krylov
+        self.diagonal = diagonal
         self.krylov_rtol, self.refactor_after = krylov_rtol, refactor_after
-        self.times = {"jacobian": 0.0, "factor": 0.0, "krylov": 0.0}
-        self.factorizations = self.krylov_iterations = 0
+        self.times = {"jacobian": 0.0, "factor": 0.0, "krylov": 0.0, "diagonal": 0.0}
+        self.factorizations = self.krylov_iterations = self.diagonals = 0
         self._lu: SchurLU | None = None
         self._refresh = True
+        self._last = np.inf  # per-entry relative size of the last correction
 
     def _factor(self, x: np.ndarray) -> SchurLU:
         blocks = _timed(self.times, "jacobian", self.blocks, x)
@@ -181,25 +195,60 @@ class LaggedSchur:
         self._refresh = False
         return self._lu
 
-    def _gmres(self, x: np.ndarray, r: np.ndarray, scale: np.ndarray
-               ) -> tuple[np.ndarray, int, int]:
-        lu, jv = self._lu, self.action(x)
+    def _gmres(self, x: np.ndarray, r: np.ndarray, scale: np.ndarray,
+               pc: Callable[[np.ndarray], np.ndarray]) -> tuple[np.ndarray, int, int]:
+        jv = self.action(x)
         op = LinearOperator((x.size,) * 2, dtype=float,
-                            matvec=lambda z: lu.solve(jv(scale * np.ravel(z))) / scale)
-        count = [0]
+                            matvec=lambda z: pc(jv(scale * np.ravel(z))) / scale)
+        count, last = [0], [np.inf]
 
-        def tick(_: float) -> None:
+        def tick(res: float) -> None:
             count[0] += 1
+            last[0] = float(res)
 
-        z, info = gmres(op, lu.solve(r) / scale, rtol=self.krylov_rtol, atol=0.0,
+        # inexact Newton (Eisenstat & Walker 1996, choice 2 with alpha = 2): the GMRES
+        # tolerance follows the square of the last correction, so the iterates keep
+        # Newton's quadratic convergence down to the accepted correction; a solve that
+        # stops above it but at krylov_rtol counts as converged (the tolerance before)
+        rtol = min(self.krylov_rtol, max(self._last**2, 1e-10))
+        z, info = gmres(op, pc(r) / scale, rtol=rtol, atol=0.0,
                         restart=30, maxiter=2, callback=tick, callback_type="pr_norm")
+        self.krylov_iterations += count[0]
+        if info > 0 and last[0] <= self.krylov_rtol:
+            info = 0
         return z, int(info), count[0]
 
+    def _diagonal_level(self, x: np.ndarray, r: np.ndarray, scale: np.ndarray
+                        ) -> np.ndarray | None:
+        """The correction with the diagonal preconditioner, or None if GMRES failed."""
+        dg = _timed(self.times, "diagonal", self.diagonal, x)
+        self.diagonals += 1
+        if not (np.all(np.isfinite(dg)) and np.all(dg != 0.0)):
+            return None
+        z, info, count = _timed(self.times, "krylov", self._gmres, x, r, scale,
+                                lambda v: v / dg)
+        if info != 0 or not np.all(np.isfinite(z)):
+            log.info("diagonal preconditioner: GMRES not converged in %d iterations; "
+                     "the Schur LU from here on", count)
+            return None
+        return scale * z
+
     def correction(self, x: np.ndarray, r: np.ndarray, scale: np.ndarray) -> np.ndarray:
-        if self._refresh or not self.krylov:
+        delta = self._correction(x, r, scale)
+        self._last = float(np.max(np.abs(delta) / scale))
+        return delta
+
+    def _correction(self, x: np.ndarray, r: np.ndarray, scale: np.ndarray) -> np.ndarray:
+        if not self.krylov:
             return self._factor(x).solve(r)
-        z, info, count = _timed(self.times, "krylov", self._gmres, x, r, scale)
-        self.krylov_iterations += count
+        if self.diagonal is not None and self._lu is None:
+            delta = self._diagonal_level(x, r, scale)
+            if delta is not None:
+                return delta
+        if self._refresh:
+            return self._factor(x).solve(r)
+        z, info, count = _timed(self.times, "krylov", self._gmres, x, r, scale,
+                                self._lu.solve)
         if info != 0 or not np.all(np.isfinite(z)):
             return self._factor(x).solve(r)
         self._refresh = count > self.refactor_after
@@ -216,6 +265,8 @@ class NewtonResult:
         Newton corrections evaluated (on success the last one is the accepted one).
     factorizations, krylov_iterations : int
         Of the linear solve.
+    diagonals : int
+        Diagonal preconditioners formed (:class:`LaggedSchur` with ``diagonal``).
     error : float
         Per-entry relative correction of the last iterate.
     correction : ndarray
@@ -244,6 +295,7 @@ class NewtonResult:
     history: list = field(default_factory=list)
     times: dict = field(default_factory=dict)
     x: np.ndarray | None = field(default=None, repr=False)
+    diagonals: int = 0
 
     @property
     def success(self) -> bool:
@@ -311,7 +363,8 @@ def newton(residual: Callable[[np.ndarray], np.ndarray], x0: np.ndarray,
                ) -> NewtonResult:
         return NewtonResult(len(hist), linear.factorizations, linear.krylov_iterations, err,
                             delta, float(np.linalg.norm(r)) if r is not None else np.inf,
-                            reason, hist, dict(times), x_delta)
+                            reason, hist, dict(times), x_delta,
+                            getattr(linear, "diagonals", 0))
 
     r = resid(x)
     delta, x_delta = np.zeros_like(x), x

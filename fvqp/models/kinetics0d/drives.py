@@ -59,6 +59,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import sparse
+from scipy.sparse.linalg import LinearOperator
 
 from ...collisions import CollisionParams, EnergyGrid, fermi
 
@@ -103,6 +104,16 @@ class Drive:
             raise NotImplementedError(f"{type(self).__name__}: a Jacobian with phonon "
                                       "entries needs its own structured blocks")
         return jac[:nq, :nq]
+
+    def jacobian_qp_operator(self, f: np.ndarray, n: np.ndarray):
+        """:meth:`jacobian_qp` as anything with ``@`` (a sparse matrix or a
+        ``LinearOperator``) for the exact Jacobian action, or None (default: the block)."""
+        return self.jacobian_qp(f, n)
+
+    def jacobian_qp_diagonal(self, f: np.ndarray, n: np.ndarray) -> np.ndarray:
+        """Diagonal of :meth:`jacobian_qp` (zeros if None)."""
+        jac = self.jacobian_qp(f, n)
+        return np.zeros(f.size) if jac is None else np.diagonal(jac).copy()
 
 
 @dataclass
@@ -234,12 +245,29 @@ class PhotonDrive(Drive):
         return out
 
     def jacobian_qp(self, f, n):
+        c, u, v = self._jacobian_parts(f)
+        return (c * self._lin.toarray() - np.outer(u, v)) / self._w[:, None]
+
+    def _jacobian_parts(self, f):
+        r""":math:`\partial D/\partial f = W^{-1}[(P/p_a)L - (P/p_a^2)\,
+        \text{net}\,(L^Te)^T]`: the sparse absorption matrix and a rank-one term."""
         net = self._net(f)
         pa = float(self._e @ net)
-        dpa = self._lin.T @ self._e
-        ff = (self.power / pa) * self._lin.toarray() - np.outer(net * self.power / pa**2,
-                                                                  dpa)
-        return ff / self._w[:, None]
+        return self.power / pa, net * self.power / pa**2, self._lin.T @ self._e
+
+    def jacobian_qp_operator(self, f, n):
+        c, u, v = self._jacobian_parts(f)
+        lin, w = self._lin, self._w
+
+        def mv(x):
+            x = np.ravel(x)
+            return (c * (lin @ x) - u * (v @ x)) / w
+
+        return LinearOperator((self._nq, self._nq), matvec=mv, dtype=float)
+
+    def jacobian_qp_diagonal(self, f, n):
+        c, u, v = self._jacobian_parts(f)
+        return (c * self._lin.diagonal() - u * v) / self._w
 
 
 @dataclass
@@ -320,3 +348,9 @@ class TunnelInjection(Drive):
 
     def jacobian_qp(self, f, n):
         return np.diag(np.full(self._nq, -self.rate))
+
+    def jacobian_qp_operator(self, f, n):
+        return sparse.diags(np.full(self._nq, -self.rate))
+
+    def jacobian_qp_diagonal(self, f, n):
+        return np.full(self._nq, -self.rate)

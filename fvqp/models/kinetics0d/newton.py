@@ -18,9 +18,13 @@ factorisation is lagged as the GMRES preconditioner of the exact correction
 :math:`\delta = J(y)^{-1}\dot y(y)` with the matrix-free exact action :math:`J(y)v`
 (:meth:`Kinetics0D.jvp`, FFT, :math:`O(N\log N)`), in the per-entry scaled variables of
 the stopping test (:mod:`fvqp.models.kinetics0d.convergence`): a new factorisation only
-when the lagged one has gone stale (:class:`~fvqp.solvers.dense.LaggedSchur`). With
-``method = "direct"`` (small grids) the Jacobian is factored at every iterate (full
-Newton, no Krylov).
+when the lagged one has gone stale (:class:`~fvqp.solvers.dense.LaggedSchur`). Before
+any block is formed, GMRES is preconditioned by the exact diagonal of :math:`J`
+(:mod:`fvqp.models.kinetics0d.diagonal`, :math:`O(N\log N)`): on the nestfsss-like Al
+cases 10-20 GMRES iterations per Newton step, against the :math:`O(N^2)` blocks and
+:math:`O(N^3)` LU that dominated the 10Δ photon cases (issue 18 item 4); the Schur LU is
+formed only where that GMRES fails. With ``method = "direct"`` (small grids) the
+Jacobian is factored at every iterate (full Newton, no Krylov).
 
 This module says what the physics knows — the blocks, the action, the domain
 (:math:`0 \le f \le 1`, :math:`n \ge 0` up to ``1e-10``) — and
@@ -37,11 +41,12 @@ from collections.abc import Callable
 import numpy as np
 
 from ...solvers.dense import DenseLU, LaggedSchur, NewtonResult, SchurLU, newton
+from .diagonal import jacobian_diagonal
 from .model import Kinetics0D
 
 log = logging.getLogger(__name__)
 
-__all__ = ["NEG_TOL", "SchurLU", "in_domain", "linear_solve", "structured_newton"]
+__all__ = ["LINEAR", "NEG_TOL", "SchurLU", "in_domain", "linear_solve", "structured_newton"]
 
 #: occupations below -NEG_TOL (or f above 1 + NEG_TOL) are outside Newton's domain
 NEG_TOL = 1e-10
@@ -57,22 +62,29 @@ def _action(model: Kinetics0D, t: float) -> Callable:
     def at(y: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
         f, n = model.split(y)
         drive_qp = [a for d in model.drives if d.active(t)
-                    if (a := d.jacobian_qp(f, n)) is not None]
+                    if (a := d.jacobian_qp_operator(f, n)) is not None]
         return lambda v: model.jvp(y, v, t, drive_qp)
     return at
 
 
+#: the linear solves of :func:`linear_solve`
+LINEAR = ("schur", "schur-lu", "dense")
+
+
 def linear_solve(model: Kinetics0D, t: float, linear: str = "schur"
                  ) -> DenseLU | LaggedSchur:
-    """The linear solve of the Newton loop: ``"schur"`` (block structure, lagged LU and
-    GMRES on the FFT action; factored at every iterate with ``method = "direct"``) or
-    ``"dense"`` (the whole Jacobian, LU at every iterate)."""
+    """The linear solve of the Newton loop (:data:`LINEAR`): ``"schur"`` (GMRES on the FFT
+    action preconditioned by the exact diagonal of :mod:`.diagonal`, the lagged Schur LU
+    if that fails; factored at every iterate with ``method = "direct"``), ``"schur-lu"``
+    (the lagged Schur LU from the start) or ``"dense"`` (the whole Jacobian, LU at every
+    iterate)."""
     if linear == "dense":
         return DenseLU(lambda y: model.jacobian(y, t))
-    if linear != "schur":
-        raise ValueError(f"linear must be 'schur' or 'dense', got {linear!r}")
+    if linear not in LINEAR:
+        raise ValueError(f"linear must be one of {LINEAR}, got {linear!r}")
+    diagonal = (lambda y: jacobian_diagonal(model, y, t)) if linear == "schur" else None
     return LaggedSchur(lambda y: model.jacobian_blocks(y, t), _action(model, t),
-                       krylov=model.method == "fft")
+                       krylov=model.method == "fft", diagonal=diagonal)
 
 
 def structured_newton(model: Kinetics0D, y0: np.ndarray, *, t: float,

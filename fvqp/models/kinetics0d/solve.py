@@ -45,7 +45,7 @@ from .convergence import (
 )
 from .guess import quasi_thermal_guess
 from .model import Kinetics0D
-from .newton import structured_newton
+from .newton import LINEAR, structured_newton
 from .relaxation import RelaxationResult, relax, relaxation_step
 from .transient import evolve
 
@@ -123,7 +123,8 @@ def _newton(model: Kinetics0D, y0: np.ndarray, test: CorrectionTest, t: float,
         y, res = None, exc.result
     record = {"linear": linear, "iterations": res.iterations, "reason": res.reason,
               "time_s": time.perf_counter() - clock, "factorizations": res.factorizations,
-              "krylov_iterations": res.krylov_iterations, "time_split_s": dict(res.times)}
+              "diagonals": res.diagonals, "krylov_iterations": res.krylov_iterations,
+              "time_split_s": dict(res.times)}
     return y, res, record
 
 
@@ -179,11 +180,12 @@ def steady_state(model: Kinetics0D, y0: np.ndarray | None = None, *,
     guess : {"quasi-thermal", "bath"}
         Start without ``y0``: the quasi-thermal estimate (default; the bath if it fails
         or no drive is on) or the bath equilibrium.
-    linear : {"schur", "dense"}
+    linear : {"schur", "schur-lu", "dense"}
         The linear solve of Newton (:func:`fvqp.models.kinetics0d.newton.linear_solve`):
-        ``"schur"`` (default; phonons eliminated per node, lagged LU preconditioning
-        GMRES on the exact action) or ``"dense"`` (an LU of the whole Jacobian at every
-        iterate). Both stop on the same per-entry test.
+        ``"schur"`` (default; GMRES on the exact action preconditioned by the exact
+        diagonal, then, only if that fails, by the lagged LU with the phonons eliminated
+        per node), ``"schur-lu"`` (that LU from the start) or ``"dense"`` (an LU of the
+        whole Jacobian at every iterate). All stop on the same per-entry test.
 
     Returns
     -------
@@ -197,8 +199,8 @@ def steady_state(model: Kinetics0D, y0: np.ndarray | None = None, *,
         Newton stopped (iteration limit, no step in the domain) before every entry
         converged; the message names the worst entry and the fixes.
     """
-    if linear not in ("schur", "dense"):
-        raise ValueError(f"linear must be 'schur' or 'dense', got {linear!r}")
+    if linear not in LINEAR:
+        raise ValueError(f"linear must be one of {LINEAR}, got {linear!r}")
     y0, start = _start(model, y0, guess, t)
     if rtol is not None or atol_factor is not None:
         log.warning("steady_state: rtol/atol_factor are no longer used; convergence is "
