@@ -1,12 +1,13 @@
 """Steady state of the 0D kinetics at N ~ 1000 energy points: Newton vs time relaxation.
 
 Al-like film at T = 0.3 Tc with phonon escape and a photon drive above 2 Delta. Newton
-(PETSc SNES, exact dense Jacobian, LU) is compared with the time-relaxation scheme of the
-notes (Eqs. 46-51, first order) run from the same start until it reaches the *same*
-residual norm as Newton, with a scalar mu (the notes; dt = 10/mu) and with the per-unknown
-mu (``mu="local"``, large dt). Everything is measured in this process: a run that hits
-the wall-time cap ``--wall`` prints the residual and time it reached, and its ratio is a
-measured lower bound (nothing is extrapolated).
+(exact Jacobian, the default linear solve of ``steady_state``) is compared with the
+time-relaxation scheme of the notes (Eqs. 46-51, first order) run from the same start
+until it reaches the *same* residual norm as Newton, with a scalar mu (the notes;
+dt = 10/mu) and with the per-unknown mu (``mu="local"``, large dt). Everything is
+measured in this process: a run that hits the wall-time cap ``--wall`` prints the
+residual and time it reached, and its ratio is a measured lower bound (nothing is
+extrapolated).
 
 Second part (``--part start``, issue 18): the start of the steady-state Newton iteration
 on the weak-drive Al case through the case-file path of ``fvqp run`` -- a 50 nm film at
@@ -22,14 +23,18 @@ Third part (``--part nestfsss``, issue 18 item 4): the nestfsss-like Al cases on
 the weak-drive case with a photon drive at 2.5, 5 and 10 Delta or phonon injection at
 5 Delta, tau_l = 1, 10, 50 tau_pb (``escape_time_pb``), P = 2e-3, 2e-2, 2e-1 W/m^3
 (``--grid corners``: the extreme tau_l and P only). Printed per case: grid size, wall
-time of ``steady_state`` (estimate + Newton), Newton corrections, factorisations, GMRES
-iterations, the time split (estimate, Jacobian, Schur factorisation, GMRES, residuals),
-and the relative energy balance |P_in - P_esc|/P_in. ``--compare-dense`` also runs the
-dense PETSc path (one LU of N + M unknowns per iteration) on the first case and prints
-the largest per-entry difference of the two states.
+time of ``steady_state`` (estimate + Newton), Newton corrections, diagonal
+preconditioners, factorisations, GMRES iterations, the time split (estimate, diagonal,
+Jacobian blocks, Schur factorisation, GMRES, residuals), and the relative energy balance
+|P_in - P_esc|/P_in. ``--linear schur-lu`` runs the lagged Schur LU from the start (the
+default before the diagonal level); ``--compare-dense`` also runs Newton with a dense LU
+of all N + M unknowns per iteration on the first case and prints the largest per-entry
+difference of the two states. BLAS threads are whatever the environment sets
+(``OMP_NUM_THREADS``); the load average is printed with the slowest case.
 
 Run: ``python benchmarks/kinetics0d_steady.py [--part all|relaxation|start|nestfsss]
-[--n 1000] [--wall 300] [--spacing "2 ueV"] [--grid full|corners] [--compare-dense]``
+[--n 1000] [--wall 300] [--spacing "2 ueV"] [--grid full|corners] [--linear schur]
+[--compare-dense]``
 """
 
 from __future__ import annotations
@@ -128,7 +133,7 @@ def nestfsss_case(drive: str, tau_pb: float, p_density: float, spacing: str | No
                    f'power = "{p_density * VOLUME:.6g} W"\n\n[time]\nsteady = true\n')
 
 
-def nestfsss_grid(which: str, compare_dense: bool) -> None:
+def nestfsss_grid(which: str, compare_dense: bool, linear: str = "schur") -> None:
     """Every nestfsss-like case from the default start on the default grid."""
     from fvqp.case import load_case
     from fvqp.models.kinetics0d.driver import build_model
@@ -146,7 +151,7 @@ def nestfsss_grid(which: str, compare_dense: bool) -> None:
                     model, _ = build_model(load_case(path))
                     t0 = time.perf_counter()
                     try:
-                        y, res = steady_state(model)
+                        y, res = steady_state(model, linear=linear)
                     except ConvergenceError as exc:
                         log.info("%-17s tau_l = %4g tau_pb, P = %.0e W/m^3: FAILED (%s)",
                                  drive, tau, p, exc)
@@ -158,19 +163,21 @@ def nestfsss_grid(which: str, compare_dense: bool) -> None:
                     sp = nf.get("time_split_s", {})
                     p_in, p_esc = model.input_power(y), model.escape_power(y)
                     log.info("%-17s tau_l = %4g tau_pb, P = %.0e W/m^3: N = %d + %d, %.2f s "
-                             "(%s, %s) Newton %d, LU %s, GMRES %s; split: estimate %.2f, "
-                             "Jacobian %.2f, Schur LU %.2f, GMRES %.2f, residuals %.2f s; "
-                             "|P_in - P_esc|/P_in = %.1e", drive, tau, p, model.grid.n,
-                             model.grid.n_ph, wall, st["guess"], st["path"], res.iterations,
+                             "(%s, %s) Newton %d, diagonal PC %s, LU %s, GMRES %s; split: "
+                             "estimate %.2f, diagonal %.2f, Jacobian %.2f, Schur LU %.2f, "
+                             "GMRES %.2f, residuals %.2f s; |P_in - P_esc|/P_in = %.1e",
+                             drive, tau, p, model.grid.n, model.grid.n_ph, wall, st["guess"],
+                             st["path"], res.iterations, nf.get("diagonals", "-"),
                              nf.get("factorizations", "-"), nf.get("krylov_iterations", "-"),
-                             st.get("guess_time_s", 0.0), sp.get("jacobian", 0.0),
-                             sp.get("factor", 0.0), sp.get("krylov", 0.0),
-                             sp.get("residual", 0.0), abs(p_in - p_esc) / p_in)
+                             st.get("guess_time_s", 0.0), sp.get("diagonal", 0.0),
+                             sp.get("jacobian", 0.0), sp.get("factor", 0.0),
+                             sp.get("krylov", 0.0), sp.get("residual", 0.0),
+                             abs(p_in - p_esc) / p_in)
                     if compare_dense:
                         t0 = time.perf_counter()
                         y_d, res_d = steady_state(model, linear="dense")
                         rel = np.max(np.abs(y - y_d) / np.maximum(np.abs(y_d), 1e-12))
-                        log.info("  dense PETSc Newton (before): %.2f s, %d iterations; "
+                        log.info("  Newton with a dense LU of N + M: %.2f s, %d iterations; "
                                  "largest per-entry difference %.1e", time.perf_counter() - t0,
                                  res_d.iterations, rel)
                         compare_dense = False
@@ -189,7 +196,9 @@ def main() -> None:
     ap.add_argument("--grid", choices=("full", "corners"), default="full",
                     help="nestfsss-like cases: all 36 or the extreme tau_l and P (16)")
     ap.add_argument("--compare-dense", action="store_true",
-                    help="also run the dense PETSc Newton on the first nestfsss-like case")
+                    help="also run Newton with a dense LU on the first nestfsss-like case")
+    ap.add_argument("--linear", choices=("schur", "schur-lu", "dense"), default="schur",
+                    help="linear solve of the nestfsss-like cases (steady_state(linear=))")
     ap.add_argument("--part", choices=("all", "relaxation", "start", "nestfsss"),
                     default="all",
                     help="Newton vs relaxation, the start comparison (issue 18), or both")
@@ -198,7 +207,7 @@ def main() -> None:
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.part in ("all", "nestfsss"):
-        nestfsss_grid(args.grid, args.compare_dense)
+        nestfsss_grid(args.grid, args.compare_dense, args.linear)
     if args.part in ("all", "start"):
         start_comparison(args.spacing)
     if args.part in ("start", "nestfsss"):
