@@ -27,15 +27,27 @@ Usage::
 
 ``--size coarse`` (default) uses the meshes the cases ship with (transport/heat:
 ``absorber3d_coarse``, bte: ``bte_film_fine``, phonon: ``substrate_block``); ``--size fine``
-the absorber's fine mesh for transport and heat (minutes per run on 2 cores).
-Measured 2026-11-22 (2 cores shared with other jobs, load 12-30: the times are not
-timings; Krylov per Newton at P = 1, 2, 4, 8): transport coarse (520 cells x 24 bins)
-6.2, 24.7, 25.7, 25.7 (one subdomain -> several: a jump, then flat within 4 %); transport
-fine (11 680 cells, 1 step) 5.0, 5.0, 21.0, 17.0, 1 -> 2 ranks 1.95x, 793 -> 609 -> 428
--> 300 MB per rank; heat coarse 5.1, 13.1, 16.5, 22.8; heat fine (11 680 cells) 5.8,
-10.5, 44.9, 47.5; bte (bte_film_fine, 310 cells x 26 bins x 8 ordinates) 3.0, 9.0, 10.2,
-12.0 with Newton 3, 5, 5, 6 (global coarse space only from 2 ranks); phonon
-(substrate_block, 512 cells, linear: Krylov per step) 58, 65, 66, 74.
+the absorber's fine mesh for transport and heat (minutes per run on 2 cores). The heat
+case's own ``pc_type = "bjacobi"`` is removed so that the driver's default (GAMG) is
+measured; ``--petsc "-heat_pc_type bjacobi"`` (any PETSc options, appended to every run's
+command line) measures another configuration.
+
+Measured 2026-11-22 on 2 cores shared with other jobs (load 12-30: the times are not
+timings; Krylov per Newton at P = 1, 2, 4, 8).
+
+With the defaults of issue 18 §2 (heat: GAMG, threshold 0.02; transport assembled mode:
+restricted additive Schwarz, one layer of overlap):
+
+* heat coarse 10.0, 10.0, 10.0, 10.0; heat fine 10.0, -, -, 10.0 (flat within 1 %);
+* transport coarse (assembled, 520 cells x 24 bins) 6.17, 6.17, 8.83, 8.83 (x1.43 at 8).
+
+Before (one-level block Jacobi/ILU(0) in both): transport coarse 6.2, 24.7, 25.7, 25.7;
+heat coarse 5.1, 13.1, 16.5, 22.8; heat fine (11 680 cells) 5.8, 10.5, 44.9, 47.5.
+Unchanged: transport fine (11 680 cells, ``schur`` mode, 1 step) 5.0, 5.0, 21.0, 17.0
+(4 ranks with ``-transport_schur_coarse_aggregates 64``: 12.5), 1 -> 2 ranks 1.95x,
+793 -> 609 -> 428 -> 300 MB per rank; bte (bte_film_fine, 310 cells x 26 bins x 8
+ordinates) 3.0, 9.0, 10.2, 12.0 with Newton 3, 5, 5, 6 (global coarse space only from 2
+ranks); phonon (substrate_block, 512 cells, linear: Krylov per step) 58, 65, 66, 74.
 
 ``--keep DIR`` keeps the cases and outputs, ``--keep DIR --tables`` prints the tables of
 those runs again. Environment: FVQP_BENCH_STEPS overrides the steps of every model.
@@ -78,7 +90,8 @@ BENCHES: dict[str, Bench] = {
     "transport": Bench("transport_absorber3d.toml", ABSORBER,
                        (FIXED_BDF1, (r'time = "1 ns"', 'time = "0.2 ns"'))),
     "heat": Bench("heat_absorber3d.toml", ABSORBER,
-                  (FIXED_BDF1, (r'time = "2 ns"', 'time = "0.4 ns"'))),
+                  (FIXED_BDF1, (r'time = "2 ns"', 'time = "0.4 ns"'),
+                   (r'(?m)^pc_type = "bjacobi"\n', ""))),  # the driver's default
     "bte": Bench(
         "bte_film_relaxation.toml",
         {"coarse": "bte_film/bte_film_fine.msh", "fine": "bte_film/bte_film_fine.msh"},
@@ -117,9 +130,10 @@ def make_case(tmp: Path, bench: Bench, size: str) -> Path:
     return path
 
 
-def run(case: Path, out: Path, nproc: int, steps: int) -> dict:
+def run(case: Path, out: Path, nproc: int, steps: int, petsc: str = "") -> dict:
     cmd = ["mpiexec", "-n", str(nproc), "--oversubscribe", sys.executable, "-m", "fvqp",
-           "-q", "run", str(case), "--output", str(out), "--max-steps", str(steps)]
+           "-q", "run", str(case), "--output", str(out), "--max-steps", str(steps),
+           *petsc.split()]
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, env=env(), cwd=ROOT, capture_output=True, text=True)
     if not (out / "summary.json").exists():
@@ -188,6 +202,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--ranks", nargs="+", type=int, default=[1, 2, 4, 8])
     ap.add_argument("--size", choices=("coarse", "fine"), default="coarse")
     ap.add_argument("--keep", help="keep the cases and outputs in this directory")
+    ap.add_argument("--petsc", default="",
+                    help='PETSc options added to every run, e.g. "-heat_pc_type bjacobi"')
     ap.add_argument("--tables", action="store_true",
                     help="only print the tables of the runs kept in --keep")
     args = ap.parse_args(argv)
@@ -208,7 +224,7 @@ def main(argv: list[str] | None = None) -> None:
                 case = make_case(tmp, bench, args.size)
                 steps = int(os.environ.get("FVQP_BENCH_STEPS", bench.steps))
                 for p in args.ranks:
-                    s = run(case, tmp / f"{name}_{p}", p, steps)
+                    s = run(case, tmp / f"{name}_{p}", p, steps, args.petsc)
                     print(f"  {name} P={p}: status {s['status']}, job "
                           f"{s['job_wall_s']:.0f} s", flush=True)
                     rows.append((p, s))

@@ -44,12 +44,17 @@ from .schur import SchurPreconditioner
 log = logging.getLogger("fvqp.transport")
 
 #: PETSc defaults under the case's prefix ([solver.petsc] and the command line override):
-#: Newton with the exact Jacobian; ILU(0) is exact on the dense per-cell collision blocks
+#: Newton with the exact Jacobian; ILU(0) is exact on the dense per-cell collision blocks.
+#: The subdomains overlap by one layer of cells (restricted additive Schwarz; on one rank
+#: the same ILU(0) of the whole matrix as block Jacobi): block Jacobi cuts the transport
+#: between the ranks, Krylov per Newton on the coarse absorber burst (520 cells, 3 BDF1
+#: steps) 6.2, 24.7, 25.7, 25.7 at 1, 2, 4, 8 ranks; with the overlap 6.17, 6.17, 8.83,
+#: 8.83 (benchmarks/mesh_scaling.py, 2026-11-22)
 DEFAULT_PETSC = {
     "snes_type": "newtonls", "snes_linesearch_type": "bt", "snes_rtol": 1e-10,
     "snes_stol": 1e-14, "snes_max_it": 40,
     "ksp_type": "gmres", "ksp_rtol": 1e-10, "ksp_atol": 1e-300, "ksp_max_it": 1000,
-    "ksp_gmres_restart": 100, "pc_type": "bjacobi", "sub_pc_type": "ilu",
+    "ksp_gmres_restart": 100, "pc_type": "asm", "sub_pc_type": "ilu",
 }
 #: above this many dense collision-block entries (all cells) 'auto' goes matrix-free
 AUTO_ASSEMBLED_ENTRIES = 2e7
