@@ -2,12 +2,14 @@
 
 nestfsss-like Al cases (the 50 nm film of cases/kinetics0d_al_weak_drive.toml at 80 mK;
 photons at 2.5-10 Delta or phonon injection, tau_l = 1-50 tau_pb, P = 2e-3-2e-1 W/m^3) on
-a small grid: the Schur-complement solve is the dense solve, the structured Newton
-(phonons eliminated per node, lagged LU preconditioning GMRES on the exact action)
-converges from the default start without fallback and gives the state of the dense PETSc
-Newton to the per-entry tolerance, with number and energy balance to round-off of the
-gross rates; at tau_l = 50 tau_pb (where nestfsss' iteration stalls) the state is the end
-of a TS relaxation.
+a small grid: the O(N log N) Jacobian diagonal is the dense Jacobian's, the
+Schur-complement solve is the dense solve, Newton with GMRES on the exact action
+(preconditioned by that diagonal; on the direct path the Schur LU at every iterate)
+converges from the default start without fallback and without forming a block, and gives
+the state of Newton with a dense LU of all unknowns to the per-entry tolerance, with
+number and energy balance to round-off of the gross rates; the lagged Schur-LU path gives
+the same state with one factorisation; at tau_l = 50 tau_pb (where nestfsss' iteration
+stalls) the state is the end of a TS relaxation.
 """
 
 from __future__ import annotations
