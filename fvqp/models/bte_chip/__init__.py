@@ -40,10 +40,10 @@ _SECTIONS = {
     "energy": Section({
         "spacing": Field("quantity", "QP bin width h; the phonon nodes are Omega_q = "
                          "(q+1) h of the collision layer (default kT_bath / 4)",
-                         dimension="energy", positive=True),
+                         dimension="energy", positive=True, internal="energy"),
         "e_max": Field("quantity", "top of the QP grid (phonons reach e_max + gap; "
                        "default: above the deposited phonon spectrum)",
-                       dimension="energy", positive=True),
+                       dimension="energy", positive=True, internal="energy"),
     }),
     "qp": Section({
         "wall": Field("str", "QP condition on every film face (QPs stay in their film)",
