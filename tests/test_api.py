@@ -19,7 +19,8 @@ EXAMPLES = sorted(p.name for p in (ROOT / "docs" / "examples").glob("*.py"))
 EXAMPLE_OF = {"heat": "heat_nis_wire.py", "kinetics0d": "kinetics0d_resonator.py",
               "transport": "transport_nis_wire.py", "usadel": "usadel_nis_wire.py",
               "stochastic": "stochastic_relaxation.py", "bte_sphere": "bte_sphere_packet.py",
-              "bte": "bte_film_pulse.py", "phonon": "phonon_si_block.py"}
+              "bte": "bte_film_pulse.py", "phonon": "phonon_si_block.py",
+              "bte_chip": "bte_chip_deposit.py"}
 E = 1.602176634e-19
 
 
