@@ -170,11 +170,17 @@ def active_regions(data: Mapping, err, key: str, lookup: Callable[[str], Any],
 
     Examples
     --------
-    >>> for name, reg, mat in active_regions(data, err, "material", get_material,
-    ...                                      UnknownMaterialError, needed="a material",
-    ...                                      example='material = "Al" (see `fvqp '
-    ...                                      'materials`)'):
-    ...     ...  # the model's own checks of a region with a known material
+    >>> from fvqp.case.schema import Errors
+    >>> from fvqp.materials import UnknownMaterialError, get_material
+    >>> data = {"regions": {"film": {"material": "Al"}, "cap": {},
+    ...                     "substrate": {"active": False}}}
+    >>> err = Errors("case.toml")
+    >>> [name for name, reg, mat in active_regions(
+    ...     data, err, "material", get_material, UnknownMaterialError,
+    ...     needed="a material", example='material = "Al"')]
+    ['film']
+    >>> len(err.items)  # regions.cap.material: an active region needs a material
+    1
     """
     for name, reg in data["regions"].items():
         if not reg.get("active", True):
