@@ -92,26 +92,29 @@ class KineticOperator:
 
 
 def assemble(spec: SpectralSolution, reservoirs, junctions, dl_floor: float = 1e-10,
-             cell_average: bool = True):
+             cell_average: bool = True, energies: slice | None = None):
     """Assemble the linear kinetic operator for all energies (no collision term).
 
     ``cell_average`` (default) uses the energy-cell integrals of N and N f_T^(N) in the
     charge-mode tunnel terms (:mod:`~fvqp.models.usadel.tunnel`, consistent with the currents of
     :mod:`~fvqp.models.usadel.observables`); ``False`` the point values at ε_k, for
-    energies that are not a quadrature grid (the spectral, per-energy problem)."""
+    energies that are not a quadrature grid (the spectral, per-energy problem).
+    ``energies``: only the blocks of these energies (the cell integrals still come from
+    the whole grid), the matrix of that block of the grid (:class:`BlockLU`)."""
     prob = spec.problem
     net = prob.net
-    n, ne = net.n_nodes, spec.eps.size
+    sl = slice(0, spec.eps.size) if energies is None else energies
+    n, ne = net.n_nodes, sl.stop - sl.start
     a, b = net.edge_a, net.edge_b
     g = net.conductance[None, :]
-    DL = np.maximum(net.edge_mean(spec.DL), dl_floor) * g
-    DT = net.edge_mean(spec.DT) * g
+    DL = np.maximum(net.edge_mean(spec.DL[sl]), dl_floor) * g
+    DT = net.edge_mean(spec.DT[sl]) * g
     phase = hasattr(spec, "edge_js")  # phase-biased solution: actual ∂xχ (phase.py)
     if phase:
-        js = 0.5 * spec.edge_js
+        js = 0.5 * spec.edge_js[sl]
     else:
-        js = net.edge_mean(spec.jeps) * (prob.dphi * net.sigma_area)[None, :] * 0.5
-    RT, vol = spec.RT, net.volume
+        js = net.edge_mean(spec.jeps[sl]) * (prob.dphi * net.sigma_area)[None, :] * 0.5
+    RT, vol = spec.RT[sl], net.volume
     base = (np.arange(ne) * 2 * n)[:, None]
     put = Triplets()
 
@@ -128,19 +131,20 @@ def assemble(spec: SpectralSolution, reservoirs, junctions, dl_floor: float = 1e
         put(ro + b, co + a, -js)
         put(ro + b, co + b, -js)
     if phase:  # anomalous cross terms -𝒯∂fT (L mode), +𝒯∂fL (T mode), and R_L fL
-        X = net.edge_mean(spec.cross) * g
+        X = net.edge_mean(spec.cross[sl]) * g
         for ro, co, sg in ((base, base + n, -1.0), (base + n, base, 1.0)):
             put(ro + a, co + a, -sg * X)
             put(ro + a, co + b, sg * X)
             put(ro + b, co + b, -sg * X)
             put(ro + b, co + a, sg * X)
-        put(base + n + np.arange(n)[None, :], base + np.arange(n)[None, :], -spec.node_RL)
+        put(base + n + np.arange(n)[None, :], base + np.arange(n)[None, :],
+            -spec.node_RL[sl])
     kap = np.zeros((ne, n))  # energy mode: N(eps_k)
     kapT = np.zeros((ne, n))  # charge mode: cell integral of N (tunnel.py)
     for J in junctions:
-        kap[:, J.node] += J.kappa * spec.N[:, J.node]
-        kapT[:, J.node] += J.kappa * (node_dos(spec, J.node) if cell_average
-                                      else spec.N[:, J.node])
+        kap[:, J.node] += J.kappa * spec.N[sl, J.node]
+        kapT[:, J.node] += J.kappa * (node_dos(spec, J.node)[sl] if cell_average
+                                      else spec.N[sl, J.node])
     node = np.arange(n)[None, :]
     put(base + node, base + node, -kap)
     put(base + n + node, base + n + node, -kapT - vol[None, :] * RT)
@@ -153,7 +157,7 @@ def assemble(spec: SpectralSolution, reservoirs, junctions, dl_floor: float = 1e
     free_L = np.ones((ne, n), bool)
     for r in reservoirs:
         free_L[:, r.node] = False
-    b = rhs(spec, reservoirs, junctions, cell_average)
+    b = rhs(spec, reservoirs, junctions, cell_average)[sl.start * 2 * n:sl.stop * 2 * n]
     return KineticOperator(A=A, b=b, n=n, ne=ne,
                            dirichlet_rows=drows, vol=vol, free_L=free_L)
 
@@ -189,15 +193,11 @@ class BlockLU:
     the whole matrix."""
 
     def __init__(self, A: sp.spmatrix, ne: int, n: int, split=None):
+        """``A``: the whole matrix, or with a ``split`` of several ranks the matrix of
+        this rank's block of energies (``assemble(..., energies=split.block(ne))``)."""
         self.ne, self.m = ne, 2 * n
         self.split = split if split is not None and split.size > 1 else None
-        if self.split is None:
-            self.lu = spla.splu(A.tocsc())
-        else:
-            sl = self.split.block(ne)
-            rows = slice(sl.start * self.m, sl.stop * self.m)
-            self.lu = spla.splu(A.tocsr()[rows, rows].tocsc()) if sl.stop > sl.start \
-                else None
+        self.lu = spla.splu(A.tocsc()) if A.shape[0] else None
 
     def solve(self, b: np.ndarray) -> np.ndarray:
         """A⁻¹ b (b of all energies, flat)."""
@@ -217,11 +217,17 @@ def _factors(spec, reservoirs, junctions, dl_floor, cache, split):
     key = _key(spec, reservoirs, junctions)
     if cache is not None and cache.get("key") == key:
         return cache["lu"], cache["ne"], cache["n"], None
-    op = assemble(spec, reservoirs, junctions, dl_floor)
-    lu = BlockLU(op.A, op.ne, op.n, split)
+    ne, n = spec.eps.size, spec.problem.net.n_nodes
+    if split is not None and split.size > 1:  # this rank's energies only
+        op = assemble(spec, reservoirs, junctions, dl_floor, energies=split.block(ne))
+        b = None
+    else:
+        op = assemble(spec, reservoirs, junctions, dl_floor)
+        b = op.b
+    lu = BlockLU(op.A, ne, n, split)
     if cache is not None:
-        cache.update(key=key, lu=lu, ne=op.ne, n=op.n, spec_ref=spec)
-    return lu, op.ne, op.n, op.b
+        cache.update(key=key, lu=lu, ne=ne, n=n, spec_ref=spec)
+    return lu, ne, n, b
 
 
 def solve_linear(spec: SpectralSolution, reservoirs, junctions,
