@@ -2,27 +2,46 @@
 
 1. Throughput: unknowns x time steps per second per core for (r, eps, mu) = 200 x 200 x 16
    (QPs, phonon bath, elastic scattering, e-ph collisions; BDF2, Newton-Krylov with the
-   exact Jacobian action and the energy-block LU preconditioner), against a reference
+   exact Jacobian action and the energy-block LU preconditioner of the driver,
+   :func:`fvqp.models.bte_sphere.driver.solver_setup`), against a reference
    run of 50 x 50 x 8 in the same process (and the limited scheme at 50 x 50 x 8).
 2. Krylov iterations per Newton step versus the mean free path (l -> 0: the diffusive
    limit), with ratios to the ballistic reference l = R.
+3. ``--ranks``: the shipped case ``cases/bte_sphere_sn_packet.toml`` (40 radial cells x
+   the 25 ueV energy grid x 8 ordinates, phonons transported; ``--quick``: 16 x 80 ueV x
+   4) for a few fixed BDF steps under ``mpiexec -n 1`` and ``-n 2`` (radial cells in
+   contiguous blocks over the ranks, :func:`fvqp.models.bte_sphere.discretisation
+   .radial_distribution`): the 1 -> 2 rank wall-clock speed-up, the CPU-time ratio
+   (sum over ranks / serial: 1 = no work repeated on every rank), the time split per rank
+   (residual, exact Jacobian action, balances, building and applying the energy-block
+   preconditioner, the rest = GMRES and MPI waits), Newton/Krylov counts, and the
+   largest difference of the final state from the serial one (relative to its maximum).
+   On a shared machine the wall-clock figure is only meaningful next to the CPU-time
+   ratio.
 
-Run: ``python benchmarks/bte_sphere.py [--quick]`` (serial; prints a table).
+Run: ``python benchmarks/bte_sphere.py [--quick] [--ranks]`` (1-2: serial tables; 3 starts
+its own ``mpiexec`` runs).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
 from fvqp.collisions import EnergyGrid, bcs_gap
 from fvqp.models.bte_sphere.discretisation import Ordinates, RadialMesh
-from fvqp.models.bte_sphere.driver import DEFAULT_PETSC
+from fvqp.models.bte_sphere.driver import solver_setup
 from fvqp.models.bte_sphere.problem import SphereProblem
 from fvqp.models.bte_sphere.spectral import bcs_spectrum
-from fvqp.solvers import BDFIntegrator, BDFOptions, JacobianConfig
+from fvqp.solvers import BDFIntegrator, BDFOptions
 
 T_BATH, RADIUS, V_F = 0.3, 50.0, 50.0
 
@@ -47,9 +66,9 @@ def _initial(p):
 
 
 def _run(p, steps: int, dt: float = 0.05):
-    integ = BDFIntegrator(p, _initial(p), 0.0, "bench_", DEFAULT_PETSC,
-                          BDFOptions(order=2, dt_initial=dt, adaptive=False),
-                          jacobian=JacobianConfig("matrix_free"))
+    petsc, jac = solver_setup(p, {})
+    integ = BDFIntegrator(p, _initial(p), 0.0, "bench_", petsc,
+                          BDFOptions(order=2, dt_initial=dt, adaptive=False), jacobian=jac)
     t0 = time.perf_counter()
     integ.run(steps * dt)
     wall = time.perf_counter() - t0
@@ -91,10 +110,121 @@ def krylov_vs_mfp(quick: bool) -> None:
                   f"{integ.solver.total_linear_iterations:>7d} {per:>11.2f} {per / ref:>7.2f}")
 
 
+CASE = Path(__file__).resolve().parents[1] / "cases" / "bte_sphere_sn_packet.toml"
+#: the quick variant of the shipped case (as tests/test_bte_sphere_mpi.py)
+QUICK = {"cells = 40": "cells = 16", "ordinates = 8": "ordinates = 4",
+         'spacing = "25 ueV"': 'spacing = "80 ueV"', 'e_max = "7.5 meV"': 'e_max = "6.5 meV"'}
+#: the timed methods of the problem and of its preconditioner (the solvers look them up
+#: on the instance); the preconditioner's update calls rhs_jacobian (its entries)
+TIMED = ("rhs", "rhs_jvp", "rates", "update", "apply")
+
+
+def _timed(obj, name: str, acc: dict):
+    fn = getattr(obj, name)
+
+    def wrapper(*a, **k):
+        w, c = time.perf_counter(), time.process_time()
+        try:
+            return fn(*a, **k)
+        finally:
+            acc[name][0] += time.perf_counter() - w
+            acc[name][1] += time.process_time() - c
+            acc[name][2] += 1
+
+    setattr(obj, name, wrapper)
+
+
+def rank_worker(quick: bool, steps: int, out: str) -> None:
+    """One run of the shipped case on this process's ranks (``mpiexec``): ``steps`` BDF2
+    steps of 5 ps; rank 0 writes the timings and the gathered final state to ``out``."""
+    from fvqp.api import build_case
+    from fvqp.models.bte_sphere.driver import SphereSimulation
+    from fvqp.solvers import BDFOptions
+
+    text = CASE.read_text()
+    for a, b in (QUICK if quick else {}).items():
+        text = text.replace(a, b)
+    case = build_case(text, base_dir=CASE.parent, name="bench")
+    t_setup = time.perf_counter()
+    sim = SphereSimulation(case)
+    p = sim.problem
+    dt = 5e-12 / sim.units.tau0
+    petsc, jac = solver_setup(p, {})
+    integ = BDFIntegrator(p, sim.x0, 0.0, "bench_", petsc,
+                          BDFOptions(order=2, dt_initial=dt, adaptive=False), jacobian=jac)
+    t_setup = time.perf_counter() - t_setup
+    acc = {k: [0.0, 0.0, 0] for k in TIMED}
+    for k in TIMED:
+        _timed(p if k in ("rhs", "rhs_jvp", "rates") else jac.preconditioner, k, acc)
+    mpi = p.dist.comm.tompi4py()
+    mpi.Barrier()
+    w0, c0 = time.perf_counter(), time.process_time()
+    integ.run(steps * dt)
+    wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+    rows = {"wall": wall, "cpu": cpu, "setup": t_setup, "owned_cells": p.n,
+            **{k: v[:2] for k, v in acc.items()}}
+    per_rank = mpi.gather(rows, root=0)
+    x = p.dist.gather(integ.x)
+    if mpi.Get_rank() == 0:
+        np.save(out + ".npy", x)
+        Path(out).write_text(json.dumps({
+            "ranks": mpi.Get_size(), "unknowns": int(p.dist.n_global), "per_rank": per_rank,
+            "newton": integ.solver.total_iterations,
+            "krylov": integ.solver.total_linear_iterations}))
+
+
+def _mpiexec(n: int, quick: bool, steps: int, out: str) -> dict:
+    env = {**os.environ, "OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
+           "OMPI_MCA_rmaps_base_oversubscribe": "1", "OMP_NUM_THREADS": "1",
+           "OPENBLAS_NUM_THREADS": "1"}
+    cmd = ["mpiexec", "-n", str(n), sys.executable, __file__, "--worker", out,
+           "--steps", str(steps)] + (["--quick"] if quick else [])
+    subprocess.run(cmd, check=True, env=env)
+    return json.loads(Path(out).read_text())
+
+
+def ranks(quick: bool, steps: int) -> None:
+    print(f"\n3. 1 -> 2 ranks, {'quick variant of ' if quick else ''}{CASE.name}, "
+          f"{steps} BDF2 steps of 5 ps")
+    with tempfile.TemporaryDirectory() as tmp:
+        res = {n: _mpiexec(n, quick, steps, os.path.join(tmp, f"r{n}.json")) for n in (1, 2)}
+        xs = {n: np.load(os.path.join(tmp, f"r{n}.json.npy")) for n in (1, 2)}
+    print(f"unknowns {res[1]['unknowns']}")
+    print("wall-clock seconds per rank; PC build = entries + transpose + LU of the rank's "
+          "energy blocks, PC apply = transpose + triangular solves, rest = GMRES and waits")
+    print(f"{'ranks':>5} {'rank':>4} {'cells':>5} {'Newton':>6} {'Krylov':>6} {'wall s':>8} "
+          f"{'CPU s':>8} {'residual':>9} {'J action':>9} {'rates':>7} {'PC build':>9} "
+          f"{'PC apply':>9} {'rest':>7}")
+    for n, r in res.items():
+        for q, row in enumerate(r["per_rank"]):
+            parts = [row[k][0] for k in TIMED]
+            print(f"{n:>5} {q:>4} {row['owned_cells']:>5} {r['newton']:>6} {r['krylov']:>6} "
+                  f"{row['wall']:>8.2f} {row['cpu']:>8.2f} {parts[0]:>9.2f} {parts[1]:>9.2f} "
+                  f"{parts[2]:>7.2f} {parts[3]:>9.2f} {parts[4]:>9.2f} "
+                  f"{row['wall'] - sum(parts):>7.2f}")
+    wall = {n: max(row["wall"] for row in r["per_rank"]) for n, r in res.items()}
+    cpu = {n: sum(row["cpu"] for row in r["per_rank"]) for n, r in res.items()}
+    diff = float(np.max(np.abs(xs[2] - xs[1])) / np.max(np.abs(xs[1])))
+    print(f"speed-up 1 -> 2 ranks (wall clock, slowest rank): {wall[1] / wall[2]:.2f}x; "
+          f"CPU time 2 ranks / 1 rank: {cpu[2] / cpu[1]:.2f}; final state max |x2 - x1| / "
+          f"max |x1| = {diff:.1e}")
+    print(f"(load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small sizes only")
+    ap.add_argument("--ranks", action="store_true",
+                    help="only section 3: 1 -> 2 rank speed-up of the shipped case")
+    ap.add_argument("--steps", type=int, default=4, help="BDF steps of section 3")
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.worker:
+        rank_worker(args.quick, args.steps, args.worker)
+        return
+    if args.ranks:
+        ranks(args.quick, args.steps)
+        return
     throughput(args.quick)
     krylov_vs_mfp(args.quick)
 
