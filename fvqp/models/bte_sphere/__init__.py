@@ -17,7 +17,8 @@ Gauss-Legendre ordinates with Lewis-Miller angular differencing (:mod:`.discreti
 radial faces step, diamond, or diamond with a positivity limiter, :mod:`.limiter`),
 implicit conservative BDF1/BDF2 (:mod:`fvqp.solvers.bdf`) with Newton-Krylov (exact
 Jacobian action) preconditioned by the exact inverse of streaming + elastic scattering
-per energy (:mod:`.problem`); the radial cells can be distributed over MPI ranks.
+per energy over all radial cells (:mod:`.precond`); the radial cells are distributed over
+MPI ranks, and ``mpiexec -n N`` gives the serial answer to round-off.
 See ``docs/theory_bte_sphere.md``.
 """
 

@@ -48,8 +48,10 @@ log = logging.getLogger("fvqp.bte_sphere")
 __all__ = ["DEFAULT_PETSC", "SphereSimulation", "run", "solver_setup"]
 
 #: Newton with the exact Jacobian action (matrix-free shell); the preconditioning matrix
-#: (streaming + elastic scattering + collision diagonal) is block diagonal in energy and
-#: is factorised exactly per rank: LU with RCM ordering never couples two energies
+#: (streaming + elastic scattering + collision diagonal) is block diagonal in energy: by
+#: default factorised exactly per energy block over all cells (:func:`solver_setup`); the
+#: ``pc_*`` entries are PETSc's alternative (a case setting ``pc_type``): block Jacobi
+#: over the ranks' cells, LU with RCM ordering
 DEFAULT_PETSC = {
     "snes_type": "newtonls", "snes_linesearch_type": "bt", "snes_rtol": 1e-10,
     "snes_stol": 1e-14, "snes_max_it": 40,

@@ -1,4 +1,4 @@
-r"""State layout, residual and Jacobian action of the spherical BTE (one MPI rank).
+r"""State layout, residual and Jacobian action of the spherical BTE (owned radial cells).
 
 Unknowns of radial cell ``i`` (internal units of :mod:`fvqp.units`): the QP occupation
 :math:`f_{ijk}` (energy bin ``j`` of the :class:`~fvqp.collisions.EnergyGrid`, ordinate
@@ -25,8 +25,8 @@ is linear: one sparse matrix :attr:`SphereProblem.linear` (plus a constant inflo
 ``bath`` boundaries). The Krylov operator is the exact Jacobian *action* (linear part +
 complex-step derivative of the collisions); the preconditioning matrix is the linear
 part (streaming + elastic scattering, block diagonal in energy) plus the diagonal of the
-collision Jacobian's self-occupation terms, solved exactly per rank
-(block Jacobi + LU with RCM ordering, which never couples two energies).
+collision Jacobian's self-occupation terms, solved exactly energy block by energy block
+over all radial cells (:class:`.precond.EnergyBlockPC`; the same on any number of ranks).
 """
 
 from __future__ import annotations
