@@ -175,7 +175,10 @@ def _watch_peak(obj, names, rise: dict) -> None:
             try:
                 return _call(*a, **k)
             finally:
-                rise[_name] = rise.get(_name, 0) + _rss_kb("VmHWM") - h0
+                up = _rss_kb("VmHWM") - h0
+                rise[_name] = rise.get(_name, 0) + up
+                if up > 0:  # the call during which the peak last grew
+                    rise["last"] = _name
 
         setattr(obj, name, watched)
 
@@ -253,8 +256,10 @@ def print_table(rec: dict, label: str) -> None:
     print(f"  {'not explained (SNES/BDF/KSP work vectors, slack)':<62s}"
           f"{per(peak - total - max(rec['transients'].values())):>9.2f}")
     rise = rec.get("hwm_rise_kB", {})
+    last = rise.pop("last", "-")
     print("  growth of the peak RSS during calls of (KB/cell): " + ", ".join(
-        f"{k} {v / n:.1f}" for k, v in rise.items()) + f"; total growth during the run "
+        f"{k} {v / n:.1f}" for k, v in rise.items()) + f" (last growth: {last}); total "
+        f"growth during the run "
         f"{(rec['peak_before_accounting_kB'] - rec['rss_before_build_kB']) / n:.1f}")
     cpu = rec["cpu"]
     print("  CPU per call: " + ", ".join(

@@ -427,6 +427,8 @@ class TransportProblem:
             z = np.zeros((self.n, self.N), y.dtype), np.zeros((self.n, self.M), y.dtype)
             yield slice(0, self.n), BatchedTerms(*(z[0],) * 4, *(z[1],) * 4)
             return
+        if keep_linearisation:  # the previous point's arrays go before the new ones come
+            self._linearised = None
         g = np.empty((self.n, self.B)) if keep_linearisation else None
         for s in range(0, self.n, CHUNK):
             sl = slice(s, min(self.n, s + CHUNK))
@@ -451,7 +453,9 @@ class TransportProblem:
         return np.concatenate([self.m_f[:n], self.m_n[:n]], axis=1).ravel()
 
     def _fluxes(self, f: np.ndarray):
-        Ff = self.G * (f[self.f_b] - f[self.f_a])  # into a, per bin
+        Ff = f[self.f_b]  # into a, per bin: G (f_b - f_a) in place (one pairs x N array)
+        np.subtract(Ff, f[self.f_a], out=Ff)
+        Ff *= self.G
         Fb = self.b_G * (self.b_fn - f[self.b_cell])  # into the domain
         return Ff, Fb
 
