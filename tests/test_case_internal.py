@@ -62,7 +62,7 @@ def test_an_energy_must_say_which_energy_it_is():
 
 
 @pytest.mark.parametrize("model", ["heat", "kinetics0d", "bte_sphere", "stochastic", "phonon",
-                                   "transport"])
+                                   "transport", "bte"])
 def test_the_migrated_models_schemas_convert(model):
     assert check_schema(generic_schema(get_model_spec(model))) == []
 

@@ -20,22 +20,18 @@ from __future__ import annotations
 
 from ...case.schema import Field, Section
 from ..base.schema import SPECTRAL_SOURCE as _SPECTRUM
-from ..base.schema import named_boundaries, unlabelled_boundary
+from ..base.schema import material_overrides, named_boundaries, unlabelled_boundary
 from ..spec import ModelSpec
 
 _REGION = Section({
+    # material constants (SI in the internal case, into the region's Material)
+    **material_overrides("Tc", "fermi_velocity", "tau0", "tau0_phi", "resistivity",
+                         "diffusion_constant"),
     "material": Field("str", "material name from `fvqp materials` (gap, N0, Fermi "
                       "velocity); required for active regions"),
     "active": Field("bool", "false leaves the region out (e.g. the substrate); its faces "
                     "with simulated regions are walls: their boundary group's condition, "
                     "or [interfaces] wall where they have no group", default=True),
-    "Tc": Field("quantity", "override the material's critical temperature (the gap "
-                "follows at a fixed gap ratio)", dimension="temperature", positive=True),
-    "resistivity": Field("quantity", "normal-state resistivity of the film: mean free path "
-                         "from D = 1/(2 N0 e^2 rho) and l = d D / v_F",
-                         dimension="resistivity", positive=True),
-    "diffusion_constant": Field("quantity", "normal-state diffusion constant: mean free "
-                                "path l = d D / v_F", dimension="diffusivity", positive=True),
     "thickness": Field("quantity", "film thickness (2D meshes)", dimension="length",
                        positive=True),
     "mean_free_path": Field("quantity", "elastic (impurity) mean free path; default from "
@@ -45,14 +41,6 @@ _REGION = Section({
     "ballistic": Field("bool", "no elastic scattering at all (l = infinity)", default=False),
     "trap_time": Field("quantity", "trapping time of a trap region: QPs relax to the "
                        "bath at the rate 1/trap_time", dimension="time", positive=True),
-    "fermi_velocity": Field("quantity", "override the material's Fermi velocity (needed "
-                            "where the database has none, e.g. Ta, V, Ti)",
-                            dimension="velocity", positive=True),
-    "tau0": Field("quantity", "override the material's Kaplan electron-phonon time tau0 "
-                  "of this region ([collisions])", dimension="time", positive=True),
-    "tau0_phi": Field("quantity", "override the material's phonon pair-breaking time "
-                      "tau0_phi of this region ([collisions])", dimension="time",
-                      positive=True),
     "normal": Field("bool", "the material in the normal state (gap 0): a normal-metal "
                     "trap with the material's N0, Fermi velocity and electron-phonon times "
                     "(tau0 and Tc fix the rate E^3/(3 tau0 (k Tc)^3) of a normal electron); "
@@ -95,10 +83,10 @@ _SECTIONS = {
     }),
     "energy": Section({
         "spacing": Field("quantity", "energy bin width (default: kT_bath / 4)",
-                         dimension="energy", positive=True),
+                         dimension="energy", positive=True, internal="energy"),
         "e_max": Field("quantity", "upper edge of the QP grid (default: gap + "
                        "max(12 kT_bath, source energies + 3 widths))", dimension="energy",
-                       positive=True),
+                       positive=True, internal="energy"),
     }),
     "angles": Section({
         "directions": Field("int", "2D: number of in-plane ordinates (a multiple of 4 keeps "

@@ -2,7 +2,7 @@ r"""The ``bte`` model's physics on the run template (:class:`fvqp.models.base.Me
 how a case becomes a :class:`BTEProblem`, its output fields, steady and transient runs.
 
 The driver receives the case in internal units (:class:`fvqp.case.InternalCase`, built
-once by the run template with :func:`fvqp.models.base.reference_units`; :func:`bte_internal`):
+once by the run template with :func:`fvqp.models.base.reference_units`):
 energies in :math:`k_BT_{c,ref}`, temperatures in :math:`T_{c,ref}`, times in
 :math:`\tau_{0,ref}`, lengths in µm. The material constants a region may set (``Tc``,
 ``fermi_velocity``, ``tau0``, ``tau0_phi``, ``resistivity``, ``diffusion_constant``) stay
@@ -30,9 +30,8 @@ import math
 
 import numpy as np
 
-from ...case.internal import InternalCase, internal_values
-from ...case.loader import CaseError, generic_schema
-from ...case.schema import Field, Section
+from ...case.internal import InternalCase
+from ...case.loader import CaseError
 from ...collisions.grid import bcs_gap
 from ...io.checkpoint import CheckpointError
 from ...materials import get_material
@@ -41,7 +40,7 @@ from ...ordinates import circle, sphere
 from ...parallel import Distribution
 from ...spectra import fermi
 from ...spectra.bins import BinGrid, cell_spectra
-from ...units import E_CHARGE
+from ...units import E_CHARGE, UnitSystem
 from ..base import MeshModel, OutputField, to_output
 from ..base.template import reference_units
 from .checkpoint import BinCheckpoint
@@ -63,47 +62,11 @@ KIND = {"specular": "specular", "diffuse": "diffuse", "absorbing": "inflow",
 __all__ = ["BTEModel", "BTESimulation", "bte_internal", "run"]
 
 
-#: region keys that are material constants (SI in the internal case, into the Material)
-MATERIAL_KEYS = ("Tc", "fermi_velocity", "tau0", "tau0_phi", "resistivity",
-                 "diffusion_constant")
-
-
 def bte_internal(case) -> InternalCase:
-    """The bte case in the units of :func:`fvqp.models.base.reference_units`.
-
-    The internal kind of every quantity comes from the schema
-    (:mod:`fvqp.models.bte`); where the schema does not declare it yet (``[energy]
-    spacing``/``e_max``: a QP energy scale, ``internal="energy"``; the region's material
-    constants :data:`MATERIAL_KEYS`: ``internal="si"``) it is filled in here, so the
-    driver reads internal numbers only."""
-    u = reference_units(case.data)
-    schema = generic_schema(_spec())
-    f = dict(schema.fields)
-    f["energy"] = _kinds(f["energy"], dict.fromkeys(f["energy"].fields, "energy"))
-    f["regions"] = _regions_kinds(f["regions"])
-    return InternalCase(case, u, internal_values(case.data, Section(f, schema.doc), u))
-
-
-def _spec():
-    from . import SPEC
-
-    return SPEC
-
-
-def _kinds(sec: Section, kinds: dict) -> Section:
-    """``sec`` with ``internal=kinds[key]`` where a quantity declares none."""
-    import dataclasses
-
-    return Section({k: dataclasses.replace(v, internal=kinds[k])
-                    if isinstance(v, Field) and k in kinds and v.internal is None else v
-                    for k, v in sec.fields.items()}, sec.doc, sec.required)
-
-
-def _regions_kinds(tab):
-    import dataclasses
-
-    return dataclasses.replace(tab, schema=_kinds(tab.schema, dict.fromkeys(MATERIAL_KEYS,
-                                                                            "si")))
+    """The bte case in the units of :func:`fvqp.models.base.reference_units`
+    (:meth:`fvqp.case.Case.internal`: every quantity's kind is declared in the schema,
+    :mod:`fvqp.models.bte`; the region's material constants stay SI)."""
+    return case.internal(reference_units(case.data))
 
 
 class BTESimulation:
@@ -339,11 +302,14 @@ class BTEModel(MeshModel):
     outputs = OUTPUTS
     key_numbers = ("N_qp", "t_end_s", "rate_imbalance_per_s")
 
-    # units(case) stays None: the template's Case.internal needs every quantity's kind in
-    # the schema, which the bte schema does not declare yet; bte_internal fills them in
+    def units(self, case) -> UnitSystem:
+        """The reference units of the case (:func:`fvqp.models.base.reference_units`)."""
+        return reference_units(case.data)
+
     def build(self, case, comm=None) -> BTESimulation:
-        """The simulation of the case, converted once by :func:`bte_internal`."""
-        return BTESimulation(bte_internal(case), comm)
+        """The simulation of the case (``case``: the :class:`InternalCase` of
+        :meth:`units`)."""
+        return BTESimulation(case, comm)
 
     def declared(self, sim: BTESimulation) -> dict:
         return sim.declared_outputs()
