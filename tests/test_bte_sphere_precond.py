@@ -59,4 +59,4 @@ def test_block_transpose_refuses_a_coupling_between_blocks():
     tr = BlockTranspose(p.rcell, p.n, p.mesh.n, block, slot)
     # unknown 0 (bin 0) coupled to unknown K (bin 1) of the same cell
     with pytest.raises(ValueError, match="couples two blocks"):
-        tr.matrix(np.array([0]), np.array([p.K]), np.array([1.0]))
+        tr.matrix_builder(np.array([0]), np.array([p.K]))

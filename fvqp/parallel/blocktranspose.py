@@ -19,7 +19,7 @@ This module, :mod:`.distribution`, :mod:`.tasks` and :mod:`.energies` know about
 from __future__ import annotations
 
 import numpy as np
-from scipy.sparse import coo_matrix
+from scipy.sparse import csc_matrix
 
 from .energies import EnergySplit
 
@@ -75,9 +75,37 @@ class BlockTranspose:
         self._block, self._slot = block, slot
         # where every owned unknown goes: destination rank and position in its stack
         dest, pos = self._place(np.arange(n_owned * self.bs))
-        self._send = [np.flatnonzero(dest == p) for p in range(nprocs)]
-        recv = self._exchange([pos[idx] for idx in self._send])
-        self._recv = recv  # positions in this rank's stack, per source rank
+        order = np.argsort(dest, kind="stable")
+        self._send_idx = order  # owned unknowns in the order of their destinations
+        self._send_n = np.bincount(dest, minlength=nprocs)
+        self._send_n = self._send_n.astype(np.int64)
+        recv = self._exchange([pos[order][a:b] for a, b in self._bounds(self._send_n)])
+        self._recv_pos = np.concatenate(recv).astype(np.int64)
+        self._recv_n = np.array([len(r) for r in recv], dtype=np.int64)
+
+    @staticmethod
+    def _bounds(counts: np.ndarray):
+        ends = np.cumsum(counts)
+        return list(zip(ends - counts, ends, strict=True))
+
+    def _exchange(self, parts: list) -> list:
+        if self.split.size == 1:
+            return parts
+        return self.comm.alltoall(parts)
+
+    def _alltoallv(self, send: np.ndarray, send_n: np.ndarray, recv_n: np.ndarray
+                   ) -> np.ndarray:
+        """Contiguous per-rank parts of ``send`` (float) to every rank, buffer based."""
+        if self.split.size == 1:
+            return send.copy()
+        from mpi4py import MPI
+
+        recv = np.empty(int(recv_n.sum()), dtype=np.float64)
+        sd = np.concatenate([[0], np.cumsum(send_n)[:-1]])
+        rd = np.concatenate([[0], np.cumsum(recv_n)[:-1]])
+        self.comm.Alltoallv([np.ascontiguousarray(send, dtype=np.float64), (send_n, sd),
+                             MPI.DOUBLE], [recv, (recv_n, rd), MPI.DOUBLE])
+        return recv
 
     def _place(self, local: np.ndarray):
         """Owner rank and stacked position of local unknowns ``c * bs + k``."""
@@ -86,40 +114,48 @@ class BlockTranspose:
         pos = self._start[b] + self._cells[c] * self._width[b] + self._slot[k]
         return self._owner_of[b], pos
 
-    def _exchange(self, parts: list) -> list:
-        if self.split.size == 1:
-            return parts
-        return self.comm.alltoall(parts)
-
     def forward(self, owned: np.ndarray) -> np.ndarray:
-        """This rank's stacked vector from every rank's owned values."""
-        got = self._exchange([owned[idx] for idx in self._send])
-        out = np.empty(self.size, dtype=owned.dtype)
-        for pos, vals in zip(self._recv, got, strict=True):
-            out[pos] = vals
+        """This rank's stacked vector from every rank's owned values (real)."""
+        got = self._alltoallv(np.asarray(owned)[self._send_idx], self._send_n, self._recv_n)
+        out = np.empty(self.size)
+        out[self._recv_pos] = got
         return out
 
     def backward(self, stacked: np.ndarray) -> np.ndarray:
-        """The owned values of this rank from every rank's stacked vector."""
-        got = self._exchange([stacked[pos] for pos in self._recv])
-        out = np.empty(sum(len(i) for i in self._send), dtype=stacked.dtype)
-        for idx, vals in zip(self._send, got, strict=True):
-            out[idx] = vals
+        """The owned values of this rank from every rank's stacked vector (real)."""
+        got = self._alltoallv(np.asarray(stacked)[self._recv_pos], self._recv_n, self._send_n)
+        out = np.empty(len(self._send_idx))
+        out[self._send_idx] = got
         return out
 
-    def matrix(self, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray):
-        """This rank's blocks of a matrix given by the entries of the owned rows (local
-        unknown indices; columns may be ghosts), as a CSC matrix on the stacked layout.
-        Entries coupling two blocks raise ``ValueError`` (the split would not be exact).
-        Duplicates are summed in the order of the owning rank (as on one rank)."""
-        dest, r = self._place(np.asarray(rows))
-        dcol, c = self._place(np.asarray(cols))
-        if np.any(dest != dcol) or np.any(self._block[np.asarray(rows) % self.bs]
-                                          != self._block[np.asarray(cols) % self.bs]):
+    def matrix_builder(self, rows: np.ndarray, cols: np.ndarray):
+        """A function ``vals -> CSC matrix`` of this rank's blocks, for a matrix with a
+        fixed pattern of entries in the owned rows (local unknown indices; columns may be
+        ghosts), on the stacked layout. The pattern is placed and sent once; each call
+        sends only the values. Duplicates are summed in the order of the owning rank (as
+        on one rank). A pattern coupling two blocks raises ``ValueError`` (the split
+        would not be exact)."""
+        rows, cols = np.asarray(rows), np.asarray(cols)
+        dest, r = self._place(rows)
+        dcol, c = self._place(cols)
+        if np.any(dest != dcol) or np.any(self._block[rows % self.bs]
+                                          != self._block[cols % self.bs]):
             raise ValueError("the matrix couples two blocks: a block split is not exact")
-        parts = [np.flatnonzero(dest == p) for p in range(self.split.size)]
-        got = self._exchange([(r[i], c[i], vals[i]) for i in parts])
+        order = np.argsort(dest, kind="stable")
+        send_n = np.bincount(dest, minlength=self.split.size).astype(np.int64)
+        got = self._exchange([(r[order][a:b], c[order][a:b])
+                              for a, b in self._bounds(send_n)])
+        recv_n = np.array([len(g[0]) for g in got], dtype=np.int64)
         rr = np.concatenate([g[0] for g in got])
         cc = np.concatenate([g[1] for g in got])
-        vv = np.concatenate([g[2] for g in got])
-        return coo_matrix((vv, (rr, cc)), shape=(self.size, self.size)).tocsc()
+        n = self.size
+        uniq, inv = np.unique(cc * n + rr, return_inverse=True)
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(uniq // n, minlength=n))])
+        indices = uniq % n
+
+        def build(vals: np.ndarray):
+            v = self._alltoallv(np.asarray(vals, dtype=float)[order], send_n, recv_n)
+            data = np.bincount(inv, weights=v, minlength=len(uniq))
+            return csc_matrix((data, indices, indptr), shape=(n, n))
+
+        return build

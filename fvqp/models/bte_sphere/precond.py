@@ -55,19 +55,20 @@ class EnergyBlockPC:
         self.problem, self.tr = problem, transpose
         self._lu = None
         rows, cols = problem.pattern
-        self._rows, self._cols = np.asarray(rows), np.asarray(cols)
+        d = np.arange(problem.n * problem.B)
+        #: the pattern and the shifted storage diagonal, placed once
+        self._build = transpose.matrix_builder(np.concatenate([rows, d]),
+                                               np.concatenate([cols, d]))
         self.factorisations = 0
 
     def update(self, x_local: np.ndarray, shift: float) -> None:
-        """Factorise ``P`` at ``x_local`` and shift ``sigma`` (this rank's blocks)."""
+        """Factorise ``P`` at ``x_local`` and shift ``sigma`` (this rank's blocks; in a
+        block, cells in radial order: a band matrix, factorised in its natural order)."""
         p = self.problem
-        vals = -np.asarray(p.rhs_jacobian(x_local))
-        d = np.arange(p.n * p.B)
-        rows = np.concatenate([self._rows, d])
-        cols = np.concatenate([self._cols, d])
-        vals = np.concatenate([vals, shift * p.dconserved(x_local[:p.n * p.B])])
-        a = self.tr.matrix(rows, cols, vals)
-        self._lu = splu(a, permc_spec="COLAMD") if a.shape[0] else None
+        vals = np.concatenate([-np.asarray(p.rhs_jacobian(x_local)),
+                               shift * p.dconserved(x_local[:p.n * p.B])])
+        a = self._build(vals)
+        self._lu = splu(a, permc_spec="NATURAL") if a.shape[0] else None
         self.factorisations += 1
 
     def apply(self, r_owned: np.ndarray) -> np.ndarray:
