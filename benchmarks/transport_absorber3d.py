@@ -44,6 +44,24 @@ of the run's process, so the load inflates them less than wall times):
   factorisation 20.7), 12 Newton / 77 Krylov iterations as today, peak 13.2 GB (254 KB
   per cell; today 15.9 GB, 300 KB). Wall time under that load: 328 s per step -- not
   comparable with today's 118 s (idle machine).
+
+Issue 18 §1 (``memory()``, :mod:`transport_memory`; ``python
+benchmarks/transport_absorber3d.py memory``, FVQP_BENCH_MEMORY_SIZES, 2026-11-22, load
+11-16): KB per cell of the arrays living through a step at 3 320 / 13 280 cells (66 bins,
+130 phonon nodes): Schur B D^-1 and D^-1 C (float32) 67.0 / 67.0, Schur complement values
+36.9 / 36.9, outer GMRES basis (15 vectors, PETSc allocates 10 at a time) 23.0 / 23.0,
+Schur column indices 18.7 / 18.7, Schur (row, column, bin) of the transport entries (used
+only by the optional coarse space) 17.0 / 17.4, Schur transport positions 5.7 / 5.8,
+problem arrays (linearisation, DOS, masses, conductances, spectra) 10.7 / 10.7; sum
+182.5 / 183.1; peak RSS above the interpreter 258 / 241 KB per cell (peak 924 / 3 217 MB),
+of which 60 / 42 KB per cell are SNES/BDF/KSP vectors and allocator slack; the peak last
+grows in a residual. Transients (numpy): residual 16.8 -> 11.3 (3 320 cells; ~7.5 of it
+the FFT batch's own temporaries, fixed ~25 MB), action 7.9, PC build 16.9 (the transport
+values, 3 copies), PC application 3.6. CPU split per step at 13 280 cells: residual 1.0
+(78 % collision FFTs), 72 actions 4.1, one PC build 1.4, 72 PC applications 3.4 s.
+``-transport_schur_couplings action -transport_schur_precision single`` drops the 67 KB
+(3 320 cells: peak 924 -> 704 MB) with the same counts and energies to 4e-13, at 4.3x the
+cost of a PC application (+2.1 CPU s per step at 3 320 cells).
 """
 
 from __future__ import annotations
