@@ -29,9 +29,9 @@ log = logging.getLogger("fvqp.heat")
 #: 5.1, 13.1, 16.5, 22.8 at 1, 2, 4, 8 ranks (coarse absorber, 520 cells) and 5.8, 10.5,
 #: 44.9, 47.5 (fine, 11 680 cells). GAMG with the strength threshold 0.02 (thin films:
 #: drops the weak in-plane couplings of the flat cells from the aggregation graph):
-#: 10.0, -, -, 10.0 (coarse) and 10.0, -, -, 10.0 (fine); without the threshold 23-28
-#: (benchmarks/mesh_scaling.py, 2026-11-22). The ILU options below apply when a case asks
-#: for ``pc_type = "bjacobi"`` or ``"asm"``.
+#: 9.97, 9.97, 10.0, 9.97 (coarse) and 10.0 at 1 and 8 ranks (fine); without the
+#: threshold 23-28 (benchmarks/mesh_scaling.py, 2026-11-22; tests/test_rank_scaling.py).
+#: The ILU options below apply when a case asks for ``pc_type = "bjacobi"`` or ``"asm"``.
 DEFAULT_PETSC = {
     "snes_type": "newtonls", "snes_linesearch_type": "bt", "snes_rtol": 1e-10,
     "snes_stol": 1e-12, "snes_max_it": 30,
