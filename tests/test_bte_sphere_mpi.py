@@ -21,17 +21,13 @@ import json
 import h5py
 import numpy as np
 import pytest
+from test_bte_sphere_vtk import SMALL as VTK_SMALL
 
 from conftest import case_variant, run_fvqp
 
-#: a small fixed-step variant of cases/bte_sphere_sn_packet.toml: 16 radial cells (8 per
-#: rank), 4 ordinates, 80 ueV bins, 10 BDF steps of 5 ps, a snapshot every 2 steps
-SMALL = {"cells = 40": "cells = 16", "ordinates = 8": "ordinates = 4",
-         'spacing = "25 ueV"': 'spacing = "80 ueV"', 'e_max = "7.5 meV"': 'e_max = "6.5 meV"',
-         'end = "5 ns"': 'end = "50 ps"', 'dt_initial = "0.01 ps"':
-         'dt_initial = "5 ps"\nadaptive = false',
-         'times = ["1 ps", "10 ps", "100 ps", "1 ns"]': "times = []",
-         "every = 10": "every = 2"}
+#: the small fixed-step variant of the .pvd test (10 BDF steps of 5 ps, a snapshot every
+#: 2 steps) with 16 radial cells: 8 per rank
+SMALL = {**VTK_SMALL, "cells = 40": "cells = 16"}
 
 #: relative tolerance of 2 ranks against serial: round-off (measured figures in the
 #: docstring of the test), far below the solver tolerances (1e-10)
