@@ -1,0 +1,340 @@
+r"""How a ``bte`` case becomes a :class:`BTEProblem` (:class:`BTESimulation`) and its
+output fields.
+
+The driver receives the case in internal units (:class:`fvqp.case.InternalCase`, built
+once by the run template with :func:`fvqp.models.base.reference_units`):
+energies in :math:`k_BT_{c,ref}`, temperatures in :math:`T_{c,ref}`, times in
+:math:`\tau_{0,ref}`, lengths in µm. The material constants a region may set (``Tc``,
+``fermi_velocity``, ``tau0``, ``tau0_phi``, ``resistivity``, ``diffusion_constant``) stay
+in SI and combine with the database into the region's :class:`fvqp.materials.Material`;
+what is scaled here are the material's numbers: the Fermi velocity becomes
+:math:`v_F\tau_0/1\,\mu m`, particle numbers are in :math:`N_{0,ref}k_BT_{c,ref}\,\mu m^3`,
+the state weight is :math:`4N_0/N_{0,ref}`. The gap of a region is the BCS gap of its
+material at the bath temperature; regions of different superconductors meet at interfaces
+(:class:`.problem.Media`, ``[interfaces]``) on one energy grid starting at the lowest gap.
+Regions with ``active = false`` are left out of the mesh; exterior faces without a
+boundary group (those towards a left-out region) are walls of the ``[interfaces] wall``
+kind. The mean free path defaults to :math:`\ell = d\,D/v_F` from the region's or the
+material's diffusion constant, or from the resistivity through the Einstein relation
+:math:`D = 1/(2N_0e^2\rho_n)` (:meth:`fvqp.materials.Material.diffusion_from_resistivity`).
+``[spectrum] kind = "eliashberg"`` replaces the BCS bins by those of the Eliashberg
+solution (:func:`fvqp.models.bte_sphere.spectral.eliashberg_spectrum`: storage
+:math:`N = \rho m`, flux :math:`v_F`).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+
+from ...case.internal import InternalCase
+from ...case.loader import CaseError
+from ...collisions.grid import bcs_gap
+from ...materials import get_material
+from ...mesh import build_geometry, case_sources, read_mesh
+from ...ordinates import circle, sphere
+from ...parallel import Distribution
+from ...spectra import fermi
+from ...spectra.bins import BinGrid, cell_spectra
+from ..base import OutputField, to_output
+from ..base.template import reference_units
+from .problem import BTEProblem, Media, Source
+
+log = logging.getLogger("fvqp.bte")
+
+#: output fields: dimension and unit (``qp_density_dir<k>`` added per case)
+OUTPUTS = {"qp_density": OutputField("number_density", "1/um^3"),
+           "qp_excess": OutputField("number_density", "1/um^3"),
+           "qp_energy_density": OutputField("energy_density", "J/m^3"),
+           **{f"qp_current_{ax}": OutputField("number_flux", "1/(um^2 s)") for ax in "xyz"},
+           "phonon_energy_density": OutputField("energy_density", "J/m^3"),
+           "region": OutputField("dimensionless", "1"),
+           "gap": OutputField("energy", "ueV")}
+KIND = {"specular": "specular", "diffuse": "diffuse", "absorbing": "inflow",
+        "bath": "inflow"}
+
+__all__ = ["KIND", "OUTPUTS", "BTESimulation", "bte_internal"]
+
+
+def bte_internal(case) -> InternalCase:
+    """The bte case in the units of :func:`fvqp.models.base.reference_units`
+    (:meth:`fvqp.case.Case.internal`: every quantity's kind is declared in the schema,
+    :mod:`fvqp.models.bte`; the region's material constants stay SI)."""
+    return case.internal(reference_units(case.data))
+
+
+class BTESimulation:
+    """The bte model of one case, assembled on every rank.
+
+    Parameters
+    ----------
+    case : fvqp.case.InternalCase or fvqp.case.Case
+        The case in internal units (:func:`bte_internal`, as the run template hands it);
+        an SI case (scripts, tests) is converted here the same way.
+    comm : petsc4py communicator, optional
+    """
+
+    def __init__(self, case, comm=None):
+        if not isinstance(case, InternalCase):
+            case = bte_internal(case)
+        self.case, d = case, case.values
+        self.units = u = case.units
+        self.collisions = bool(d["collisions"]["enabled"])
+        regions = d["regions"]
+        active = [n for n, r in regions.items() if r.get("active", True)]
+        raw = read_mesh(case.mesh_path).subset(active)
+        if raw.dim == 1:
+            raise ValueError("the bte model needs a 2D (film) or 3D mesh")
+        self.T_bath = d["bath"]["temperature"]
+        nreg = len(raw.region_names)
+        widths, inv_mfp, trap = np.ones(nreg), np.zeros(nreg), np.zeros(nreg)
+        props, mats = [None] * nreg, [None] * nreg
+        for ri, name in enumerate(raw.region_names):
+            if name not in active:
+                continue
+            reg = regions[name]
+            mat = mats[ri] = _region_material(reg)
+            if raw.dim == 2:
+                widths[ri] = reg["thickness"]
+            v_f = mat.fermi_velocity * u.tau0 / u.length
+            mfp = reg.get("mean_free_path")  # internal (um); else from SI constants
+            inv_mfp[ri] = 1.0 / mfp if mfp and not reg.get("ballistic") else \
+                _inverse_mean_free_path(reg, mat, raw.dim) * u.length
+            if reg.get("trap_time"):
+                trap[ri] = 1.0 / reg["trap_time"]
+            rT = mat.Tc / u.Tc  # the region's Tc in internal units
+            gap = 0.0 if reg.get("normal") else bcs_gap(self.T_bath / rT, mat.gap_ratio) * rT
+            props[ri] = (gap, v_f, 4.0 * mat.N0 / u.N0)
+        first = raw.region_names.index(active[0])
+        props = [p if p is not None else props[first] for p in props]  # left-out regions
+        p0 = np.array(props[first])
+        # one medium: the single-material path; else interfaces between media
+        self.media = None
+        if any(np.any(np.array(p) != p0) for p in props):
+            pr = np.array(props)
+            low = int(np.argmin(pr[:, 0]))
+            self.media = Media(pr[:, 0], pr[:, 1], pr[:, 2], d["interfaces"]["model"])
+            p0, first = pr[low], low
+        self.gap, self.v_f, self.weight = p0
+        self.material = mats[first]
+        self.materials = mats
+        self.region_props = props
+        self.active = active
+        self.geometry = build_geometry(raw, scale=d["mesh"]["scale"],
+                                       widths=widths, strict=len(active) == len(regions))
+        self.dist = Distribution(self.geometry, comm)
+        a = d["angles"]
+        self.quad = circle(a["directions"]) if raw.dim == 2 else sphere(a["polar"], a["azimuth"])
+        self.grid, self.states, self.flux = self._spectrum()
+        self.kinds, self.f_in = self._boundaries()
+        self.f_bath = fermi(self.grid.e, self.T_bath)
+        self.widths, self.trap, self.inv_mfp = widths, trap, inv_mfp
+        self.problem = self.make_problem(inv_mfp)
+
+    def make_problem(self, inv_mfp: np.ndarray) -> BTEProblem:
+        """The discrete-ordinates problem with inverse mean free paths ``inv_mfp`` per
+        region (the case's, or those of a sweep)."""
+        d = self.case.values
+        # with collisions the case prefix belongs to the coupled Newton solver (.coupled);
+        # the per-bin KSP options (unused then) go under their own prefix
+        coupled = self.collisions
+        prefix = d["solver"]["prefix"]
+        scheme = d["numerics"]["scheme"]
+        if scheme == "linear" and self.dist.size > 1:
+            raise CaseError([f"{self.case.path}: numerics.scheme: 'linear' runs on one MPI "
+                             "rank only; use scheme = \"upwind\" or run without mpiexec."])
+        if self.media is not None and (scheme != "upwind"
+                                       or d["spectrum"]["kind"] != "bcs"):
+            raise CaseError([f"{self.case.path}: regions of different superconductors run "
+                             "with the BCS spectrum and the upwind scheme (spectrum.kind, "
+                             "numerics.scheme)."])
+        return BTEProblem(self.dist, self.quad, self.grid, self.gap, self.v_f, self.weight,
+                          self.widths, inv_mfp, self.trap, self.kinds, self.f_in,
+                          self.f_bath, self._sources(),
+                          prefix=prefix + "bins_" if coupled else prefix,
+                          petsc={} if coupled else dict(d["solver"]["petsc"]),
+                          preconditioner=d["numerics"]["preconditioner"],
+                          states=self.states, flux=self.flux, scheme=scheme,
+                          media=self.media)
+
+    def _spectrum(self):
+        r"""Energy grid, states per energy :math:`N` and flux per energy over :math:`v_F`
+        per bin: BCS (:class:`~fvqp.spectra.bins.BinGrid` bins above the gap, exact bin averages of
+        :math:`\rho` and :math:`\rho v/v_F`) or the Eliashberg spectrum of
+        :func:`fvqp.models.bte_sphere.spectral.eliashberg_spectrum` (bins above its gap
+        edge :math:`\Delta_0`, :math:`N = \rho m`, flux :math:`v_F`)."""
+        d, u = self.case.values, self.units
+        e = d["energy"]
+        h = e["spacing"] if e.get("spacing") else self.T_bath / 4
+        top = 12 * self.T_bath
+        gap_hi = self.gap
+        if self.media is not None:  # reach 12 kT above the highest gap too
+            gap_hi = float(np.max(self.media.gap))
+            top += gap_hi - self.gap
+        for s in d.get("sources") or []:
+            top = max(top, s["energy"] + 3 * s["width"] - self.gap)
+        e_max = e["e_max"] if e.get("e_max") else self.gap + top
+        # with collisions the phonon grid reaches every pair phonon of a gap-edge QP and
+        # a QP at e_max (recombination, pair breaking): omega_max = e_max + gap (the
+        # highest gap of several media)
+        w_max = e_max + gap_hi if self.collisions else None
+        if d["spectrum"]["kind"] == "bcs":
+            grid = _bin_grid(self.gap, self.media, h, e_max, w_max)
+            rho, _, dl = cell_spectra(grid, np.array([self.gap]))
+            return grid, rho[0], dl[0]
+        from ..bte_sphere.spectral import eliashberg_spectrum
+
+        mat = self.material
+        if abs(mat.Tc - u.Tc) > 1e-12 * u.Tc:
+            raise ValueError("the Eliashberg spectrum needs the region material as "
+                             "[units] reference_material (energies in its k_B T_c)")
+        spec = eliashberg_spectrum(mat, self.T_bath / (mat.Tc / u.Tc), h, e_max)
+        if w_max is not None:
+            import dataclasses
+
+            nph = int(math.ceil((e_max + spec.gap) / spec.grid.h - 1e-9))
+            spec = dataclasses.replace(spec, grid=dataclasses.replace(spec.grid, n_ph=nph))
+        self.gap = spec.gap
+        self.spectrum = spec
+        return spec.grid, spec.states, np.ones(spec.grid.n)
+
+    def _boundaries(self) -> tuple[dict, dict]:
+        d = self.case.values
+        kinds, f_in = {}, {}
+        # exterior faces without a group: walls towards left-out regions
+        if "unlabelled" in self.geometry.boundary_names:
+            kinds["unlabelled"] = KIND[d["interfaces"]["wall"]]
+        for name, bc in (d.get("boundaries") or {}).items():
+            kinds[name] = KIND[bc["type"]]
+            if bc["type"] == "absorbing":
+                f_in[name] = np.zeros(self.grid.n)
+            elif bc["type"] == "bath":
+                t = bc.get("temperature") or d["bath"]["temperature"]
+                f_in[name] = fermi(self.grid.e, t)
+        return kinds, f_in
+
+    def _sources(self) -> list[Source]:
+        """QP sources: power / deposit profiles of :mod:`fvqp.mesh.sources`; the
+        spectrum is the transport model's (Gaussian times the DOS, normalised so that
+        :math:`\\sum_j E_j s_j = 1`: particles per unit injected energy)."""
+        u, g, out = self.units, self.grid, []
+        rho = self.states
+        if self.media is not None:  # the storage of each cell's medium
+            rho = self.media.spectra(g, self.weight)[0][
+                self.dist.local.cell_region[: self.dist.local.n_owned]]
+        for s, w, prof in case_sources(self.dist, self.geometry, u, self.case.values,
+                                       internal=True):
+            e0, wd = s["energy"], s["width"]
+            if wd > 0:
+                shape = np.exp(-0.5 * ((g.e - e0) / wd) ** 2) * rho
+            else:
+                shape = np.zeros(g.n)
+                shape[int(np.argmin(np.abs(g.e - e0)))] = 1.0
+                shape = shape * (rho > 0) if self.media is not None else shape
+            if np.ndim(shape) == 2:  # per cell: particles per unit energy in every cell
+                norm = shape @ g.e
+                spec = np.divide(shape, norm[:, None], out=np.zeros_like(shape),
+                                 where=norm[:, None] > 0)
+            else:
+                spec = shape / float(shape @ g.e)
+
+            def rate(t0, t1, prof=prof):
+                return prof.steady_rate() if math.isinf(t1) else prof.amount(t0, t1) / (t1 - t0)
+
+            out.append(Source(w, spec, rate, prof))
+        return out
+
+    # ---- outputs ------------------------------------------------------------------------
+    @property
+    def n_unit(self) -> float:
+        """One internal particle number in particles."""
+        return self.units.scales["number_density"] * self.units.length**3
+
+    def fields(self, x: np.ndarray, names) -> dict:
+        """Owned-cell output fields in SI (:data:`OUTPUTS`)."""
+        return to_output(self.units, self.internal_fields(x, names), self.declared_outputs())
+
+    def internal_fields(self, x: np.ndarray, names) -> dict:
+        """Owned-cell output fields in internal units."""
+        p = self.problem
+        obs = p.fields(x)
+        out = {}
+        if "qp_density" in names:
+            out["qp_density"] = obs["qp_density"]
+        if "qp_excess" in names:
+            out["qp_excess"] = obs["qp_density"] - p.density(self.f_bath)
+        if "qp_energy_density" in names:
+            out["qp_energy_density"] = obs["qp_energy_density"]
+        if "qp_current" in names:
+            for i, ax in enumerate("xyz"):
+                out[f"qp_current_{ax}"] = obs["qp_current"][:, i]
+        if "directions" in names:
+            fk = p.directional(x)
+            for k in self.case.values["angles"]["output"]:
+                out[f"qp_density_dir{k}"] = p.density(fk[:, :, k])
+        if "region" in names:
+            out["region"] = p.loc.cell_region[: p.n].astype(float)
+        if "gap" in names:  # the gap of every cell (0: normal metal)
+            out["gap"] = p.cell_gaps()
+        return out
+
+    def declared_outputs(self) -> dict:
+        """:data:`OUTPUTS` plus this case's ``qp_density_dir<k>`` fields."""
+        return {**OUTPUTS, **{f"qp_density_dir{k}": OutputField("number_density", "1/um^3")
+                              for k in self.case.values["angles"]["output"]}}
+
+    def rates_si(self, x: np.ndarray, t0: float = 0.0, t1: float = math.inf) -> dict:
+        """Particle rates [1/s]: net outflow per boundary, trap loss, -injection."""
+        r = self.problem.rates(x, t0, t1)
+        return {k: v * self.n_unit / self.units.tau0 for k, v in r.items()}
+
+
+def _bin_grid(gap: float, media, h: float, e_max: float, w_max) -> BinGrid:
+    r"""The common bin grid: first edge at the lowest gap; with a normal-metal region
+    (gap 0) the spacing of the lowest superconducting gap and the first edge at the
+    Fermi level (:math:`j_0 = 0`, nodes :math:`(i + 1/2)h`, pair offset :math:`m = 0`):
+    the normal metal's relaxation reaches final states down to the Fermi level, where
+    the :math:`\Omega^2` weight of the rate is largest (with :math:`j_0 = 1` the
+    normal-state rate of a QP at 7 spacings was 36 % low)."""
+    if gap > 0:
+        return BinGrid.build(gap, h, e_max, omega_max=w_max)
+    sc = np.asarray(media.gap)[np.asarray(media.gap) > 0] if media is not None else []
+    if len(sc):
+        h = BinGrid.build(float(np.min(sc)), h, e_max).h
+    n = max(2, int(math.ceil(e_max / h - 1e-9)))
+    w = e_max if w_max is None else w_max
+    return BinGrid(h=h, j0=0, n=n, n_ph=max(1, int(math.ceil(w / h - 1e-9))))
+
+
+def _region_material(reg):
+    """The region's material with its overrides (``Tc``, ``fermi_velocity``, ``tau0``,
+    ``tau0_phi``)."""
+    keys = ("Tc", "fermi_velocity", "tau0", "tau0_phi")
+    return get_material(reg["material"], **{k: reg[k] for k in keys if reg.get(k)})
+
+
+def _inverse_mean_free_path(reg, mat, dim: int) -> float:
+    r"""Inverse elastic mean free path [1/m] of a region on a ``dim``-dimensional mesh
+    (``reg``: the region's SI values; the driver takes an internal ``mean_free_path``
+    itself).
+
+    In this order: ``ballistic`` (0), ``mean_free_path``, or from the diffusion constant
+    :math:`\ell = d\,D/v_F` (:math:`D = v\ell/d` for the model's ``d``-dimensional
+    quadrature; notes Eq. 23 for :math:`d = 3`) with :math:`D` the region's
+    ``diffusion_constant``, the Einstein relation :math:`D = 1/(2N_0e^2\rho_n)` of the
+    region's ``resistivity``, the material's diffusion constant or the material's
+    resistivity (:meth:`fvqp.materials.Material.diffusion_from_resistivity`; Ashcroft &
+    Mermin Eq. 1.6 with :math:`n/m = \tfrac23N_0v_F^2` per spin-degenerate free
+    electrons). In 3D this is :math:`\ell = 3/(2N_0e^2\rho_nv_F)`.
+    """
+    if reg.get("ballistic"):
+        return 0.0
+    if reg.get("mean_free_path"):
+        return 1.0 / reg["mean_free_path"]
+    D = (reg.get("diffusion_constant")
+         or (mat.diffusion_from_resistivity(reg["resistivity"]) if reg.get("resistivity")
+             else None)
+         or mat.diffusion_constant or mat.diffusion_from_resistivity(mat.resistivity))
+    return mat.fermi_velocity / (dim * D)

@@ -1,0 +1,124 @@
+r"""Collisionless transients of the ``bte`` model: fixed-step backward Euler / BDF2 bin by
+bin (one LU factorisation per bin in memory at a time), checkpoints per bin and every
+``checkpoint_every`` steps, ``--resume``, ``--max-steps``; the snapshots are assembled
+afterwards."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ...io.checkpoint import CheckpointError
+from ...spectra import fermi
+from .checkpoint import BinCheckpoint
+
+__all__ = ["transient"]
+
+
+def transient(sim, writer, max_steps, ck: BinCheckpoint, resume: bool) -> dict:
+    """Fixed-step BE/BDF2, one energy bin after the other (they are independent without
+    inelastic collisions: one LU factorisation per bin in memory at a time); snapshots
+    every ``[output] every`` steps and at the end are assembled afterwards.
+
+    Checkpoints (:class:`.checkpoint.BinCheckpoint`) after every finished bin and every
+    ``[output] checkpoint_every`` steps within a bin hold every bin's state, step, flows
+    and the snapshots reached; ``--resume`` continues each bin from its step. ``max_steps``
+    marches every bin at most that many steps further (status 1, checkpoint left)."""
+    p, d = sim.problem, sim.case.values
+    t_end, dt = d["time"]["end"], d["time"]["dt_initial"]
+    nsteps = max(1, int(math.ceil(t_end / dt - 1e-9)))
+    dt = t_end / nsteps
+    t0 = d["initial"].get("temperature")
+    x0 = p.equilibrium(fermi(sim.grid.e, t0 if t0 else sim.T_bath))
+    names, every = d["output"]["fields"], d["output"]["every"]
+    cp_every = d["output"]["checkpoint_every"]
+    keep = sorted(set(range(every, nsteps + 1, every)) | {nsteps})
+    bdf2 = d["time"]["scheme"] == "bdf2"
+    st = _TransientState.load(ck, keep) if resume else _TransientState.fresh(x0, keep)
+    active = [b["step"] for b in st.bins if b["failed"] is None]
+    first = min(active) if active else nsteps
+    target = nsteps if max_steps is None else min(nsteps, first + max_steps)
+    for j in range(sim.grid.n):
+        b = st.bins[j]
+        if b["failed"] is not None or b["step"] >= target:
+            continue
+
+        def on_step(step, x, prev, flows, its, j=j, b=b):
+            st.x[j], st.prev[j] = x, prev
+            if step in st.snaps:
+                st.snaps[step][j] = x
+            b.update(step=step, flows=dict(flows), its_sum=b["its_sum"] + its[-1],
+                     its_max=max(b["its_max"], its[-1]), increments=dict(p.last_increments))
+            if step % cp_every == 0 and step < target:
+                st.save(ck)
+
+        r = p.march(j, st.x[j].copy(), dt, target, bdf2, start=b["step"],
+                    prev=st.prev[j].copy() if b["step"] > 0 else None, flows=b["flows"],
+                    on_step=on_step, increments=b.get("increments"))
+        if r["failed"] is not None:
+            b["failed"] = r["failed"]
+            b["its_sum"] += r["iterations"][-1]
+            b["its_max"] = max(b["its_max"], r["iterations"][-1])
+        st.save(ck)
+    return _transient_output(sim, writer, st, x0, names, keep, dt, nsteps, target)
+
+
+def _transient_output(sim, writer, st, x0, names, keep, dt, nsteps, target) -> dict:
+    """Snapshots (all rewritten, also after a resume) and the transient summary."""
+    p, u = sim.problem, sim.units
+    failed = [(j, b["failed"]) for j, b in enumerate(st.bins) if b["failed"] is not None]
+    done = min([target] + [b["step"] for b in st.bins])
+    writer.write(0.0, sim.fields(x0, names))
+    for s in keep:
+        if s <= done:
+            writer.write(u.to_si(s * dt, "time"), sim.fields(st.snaps[s], names))
+    if done not in keep and done > 0:
+        writer.write(u.to_si(done * dt, "time"), sim.fields(st.x, names))
+    flows: dict = {}
+    for b in st.bins:
+        for k, v in b["flows"].items():
+            flows[k] = flows.get(k, 0.0) + v
+    n0, n1 = p.number(x0), p.number(st.x)
+    status = -1 if failed else (0 if done == nsteps else 1)
+    msg = {0: f"reached t_end in {done} steps",
+           1: f"stopped after {done} of {nsteps} steps (continue with --resume)",
+           -1: f"KSP did not converge (bin, step): {failed}"}[status]
+    nu = sim.n_unit
+    return {"status": status, "message": msg, "steady": False, "steps": done,
+            "t_end_s": u.to_si(done * dt, "time"), "dt_s": u.to_si(dt, "time"),
+            "linear_iterations": int(sum(b["its_sum"] for b in st.bins)),
+            "max_linear_iterations": int(max(b["its_max"] for b in st.bins)),
+            "checkpoints_written": st.writes,
+            "qp_number": {"initial": n0 * nu, "final": n1 * nu,
+                          **{k: v * nu for k, v in flows.items()},
+                          "imbalance": (n1 - n0 + sum(flows.values())) * nu}}
+
+
+class _TransientState:
+    """Every bin's current and previous state, snapshots and bookkeeping."""
+
+    def __init__(self, x, prev, snaps, bins, writes=0):
+        self.x, self.prev, self.snaps, self.bins, self.writes = x, prev, snaps, bins, writes
+
+    @classmethod
+    def fresh(cls, x0, keep):
+        bins = [{"step": 0, "failed": None, "its_sum": 0, "its_max": 0, "flows": {}}
+                for _ in range(x0.shape[0])]
+        return cls(x0.copy(), x0.copy(), {s: np.zeros_like(x0) for s in keep}, bins)
+
+    @classmethod
+    def load(cls, ck, keep):
+        cells, _, meta = ck.load()
+        if meta.get("kind") != "transient" or meta.get("keep") != list(keep):
+            raise CheckpointError(f"checkpoint {ck.path!r} is not one of this transient run. "
+                                  "Fix: run without --resume.")
+        snaps = {s: cells[f"snap{s}"] for s in keep}
+        return cls(cells["x"], cells["prev"], snaps, meta["bins"])
+
+    def save(self, ck):
+        cells = {"x": self.x, "prev": self.prev,
+                 **{f"snap{s}": v for s, v in self.snaps.items()}}
+        ck.save(cells, {}, {"kind": "transient", "keep": list(self.snaps),
+                            "bins": self.bins})
+        self.writes += 1
