@@ -201,6 +201,26 @@ class Distribution(GhostedVectors):
         return self.comm.tompi4py().bcast(obj, root=root)
 
 
+def sum_in_place(comm, *arrays: np.ndarray) -> None:
+    """Sum each contiguous array over the ranks of ``comm`` (a PETSc communicator), in
+    place: the reductions of the solvers' coarse levels, kept in this layer."""
+    if comm.getSize() == 1:
+        return
+    from mpi4py import MPI
+
+    mpi = comm.tompi4py()
+    for a in arrays:
+        mpi.Allreduce(MPI.IN_PLACE, a, op=MPI.SUM)
+
+
+def allgather_concat(comm, values: np.ndarray) -> np.ndarray:
+    """The per-rank arrays ``values`` of ``comm`` concatenated in rank order, on every
+    rank."""
+    if comm.getSize() == 1:
+        return np.asarray(values)
+    return np.concatenate(comm.tompi4py().allgather(np.asarray(values)))
+
+
 def _mpi_max():
     from mpi4py import MPI
 

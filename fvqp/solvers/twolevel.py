@@ -42,6 +42,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+from ..parallel.distribution import allgather_concat, sum_in_place
 from .linear import LinearSolver, csr_matrix
 from .options import apply_options, set_from_options
 
@@ -274,7 +275,7 @@ class AggregateCoarse(CoarseLevel):
                  rows: np.ndarray, cols: np.ndarray, bins: np.ndarray,
                  diagonal: bool = False):
         self.N, self.n, self.n_agg, self.diagonal = N, n_owned, n_agg, diagonal
-        self.comm = comm.tompi4py()
+        self.comm = comm
         self.agg = agg
         #: restriction of owned cells to aggregates (sums), per bin
         self.R = sp.csr_matrix((np.ones(self.n), (agg[:self.n], np.arange(self.n))),
@@ -285,7 +286,7 @@ class AggregateCoarse(CoarseLevel):
         self._diag = (I[same], bins[same], same)
         # couplings between aggregates: a global list of pairs (the same on every rank)
         key = I[~same] * n_agg + J[~same]
-        pairs = np.unique(np.concatenate(self.comm.allgather(np.unique(key))))
+        pairs = np.unique(allgather_concat(comm, np.unique(key)))
         self._pair_of_entry = np.searchsorted(pairs, key)
         self._e_off = bins[~same]
         self.pairs = (pairs // n_agg, pairs % n_agg)
@@ -305,8 +306,6 @@ class AggregateCoarse(CoarseLevel):
     def build(self, values: np.ndarray) -> None:
         """Add the coupling entries ``values`` (order of ``rows, cols``), sum over the
         ranks and factor :math:`S_c`."""
-        from mpi4py import MPI
-
         N, na = self.N, self.n_agg
         I, e, same = self._diag
         self.blocks += np.bincount((I * N + e) * N + e, values[same],
@@ -314,8 +313,7 @@ class AggregateCoarse(CoarseLevel):
         npair = len(self.pairs[0])
         off = np.bincount(self._pair_of_entry * N + self._e_off, values[~same],
                           npair * N).reshape(npair, N)
-        self.comm.Allreduce(MPI.IN_PLACE, self.blocks, op=MPI.SUM)
-        self.comm.Allreduce(MPI.IN_PLACE, off, op=MPI.SUM)
+        sum_in_place(self.comm, self.blocks, off)
         if self.diagonal:
             self.blocks *= np.eye(N)
         k = np.arange(N)
@@ -331,10 +329,8 @@ class AggregateCoarse(CoarseLevel):
 
     def correct(self, r: np.ndarray) -> np.ndarray:
         """:math:`P S_c^{-1} P^T r` for an owned-rows residual ``r`` of shape (n, N)."""
-        from mpi4py import MPI
-
         rc = np.ascontiguousarray(self.R @ r)
-        self.comm.Allreduce(MPI.IN_PLACE, rc, op=MPI.SUM)
+        sum_in_place(self.comm, rc)
         zc = self.lu.solve(rc.ravel()).reshape(self.n_agg, self.N)
         return zc[self.agg[:self.n]]
 
