@@ -132,6 +132,18 @@ _SECTIONS = {
         "no_escape": Field("bool", "local phonons never leave (closed system)",
                            default=False),
     }),
+    "gap": Section({
+        "self_consistent": Field("bool", "transient, collisionless, one rank: the gap of "
+                                 "every cell re-solved from its own QPs after each "
+                                 "backward-Euler step (fvqp.models.bte.gapdynamics; states "
+                                 "keep xi, notes Eqs. 55-58); output gap follows it and "
+                                 "summary.json reports its min/max", default=False),
+        "hold": Field("list", "regions whose gap stays at its bath value",
+                      item=Field("str"), default=[]),
+        "floor": Field("float", "the QP grid starts at floor x the lowest bath gap: the "
+                       "lowest gap the run may reach (a gap below it stops the run)",
+                       default=0.8),
+    }),
     "sweep": Section({
         "mean_free_paths": Field("list", "steady runs: also solve with these mean free "
                                  "paths (all regions) and with none (ballistic) and report "
@@ -216,6 +228,39 @@ def _check(data, err) -> None:
             err.add(f"angles.output[{i}]", f"ordinate index {k} is negative.",
                     "give indices 0, 1, ... of the quadrature's ordinates.")
     _check_gap(data, err)
+    _check_self_gap(data, err)
+
+
+def _check_self_gap(data, err) -> None:
+    """``[gap] self_consistent`` only where it is implemented (collisionless BE steps)."""
+    g = data.get("gap") or {}
+    if not g.get("self_consistent"):
+        return
+    if (data.get("collisions") or {}).get("enabled"):
+        err.add("gap.self_consistent", "the self-consistent gap is not implemented with "
+                "collisions yet (their DOS is per region).",
+                "set [collisions] enabled = false, or self_consistent = false.")
+    t = data.get("time") or {}
+    if t.get("steady"):
+        err.add("gap.self_consistent", "the self-consistent gap runs in transients only.",
+                "set [time] steady = false with end and dt_initial.")
+    elif t.get("scheme", "bdf2") != "bdf1":
+        err.add("time.scheme", "the self-consistent gap steps by backward Euler "
+                "(Lie splitting: transport at frozen gaps, then the gap update).",
+                'set scheme = "bdf1".')
+    if (data.get("numerics") or {}).get("scheme", "upwind") != "upwind":
+        err.add("numerics.scheme", "cells of different gaps meet at interfaces that need "
+                "the upwind scheme.", 'set scheme = "upwind".')
+    if (data.get("spectrum") or {}).get("kind", "bcs") != "bcs":
+        err.add("spectrum.kind", "the self-consistent gap uses the BCS spectrum.",
+                'set kind = "bcs".')
+    if not 0.0 < g.get("floor", 0.8) < 1.0:
+        err.add("gap.floor", f"must lie between 0 and 1, got {g.get('floor')}.",
+                "e.g. floor = 0.8 (the grid starts at 80 % of the bath gap).")
+    for i, name in enumerate(g.get("hold") or []):
+        if name not in data["regions"]:
+            err.add(f"gap.hold[{i}]", f"no region {name!r}.",
+                    f"give names of [regions]: {sorted(data['regions'])}.")
 
 
 def _check_gap(data, err) -> None:

@@ -69,6 +69,10 @@ class BTEModel(MeshModel):
 
             return coupled_transient(sim, ctx.writer, ctx.out_dir, ctx.resume,
                                      ctx.max_steps)
+        if sim.self_gap:
+            from .gaprun import gap_transient
+
+            return gap_transient(sim, ctx.writer, ctx.max_steps, ctx.resume)
         return _transient(sim, ctx.writer, ctx.max_steps, self._checkpoint(sim, ctx),
                           ctx.resume)
 

@@ -82,6 +82,8 @@ class BTESimulation:
         self.case, d = case, case.values
         self.units = u = case.units
         self.collisions = bool(d["collisions"]["enabled"])
+        #: [gap] self_consistent: a gap per cell that follows the QPs (:mod:`.gaprun`)
+        self.self_gap = bool(d["gap"]["self_consistent"])
         regions = d["regions"]
         active = [n for n, r in regions.items() if r.get("active", True)]
         raw = read_mesh(case.mesh_path).subset(active)
@@ -156,8 +158,15 @@ class BTESimulation:
                           prefix=prefix + "bins_" if coupled else prefix,
                           petsc={} if coupled else dict(d["solver"]["petsc"]),
                           preconditioner=d["numerics"]["preconditioner"],
-                          states=self.states, flux=self.flux, scheme=scheme,
-                          media=self.media)
+                          states=None if self.self_gap else self.states,
+                          flux=None if self.self_gap else self.flux, scheme=scheme,
+                          media=self.media, cell_gap=self.region_gaps() if self.self_gap
+                          else None)
+
+    def region_gaps(self) -> np.ndarray:
+        """The bath gap of every local cell's region (0: normal metal)."""
+        gaps = np.array([p[0] for p in self.region_props])
+        return gaps[self.dist.local.cell_region]
 
     def _spectrum(self):
         r"""Energy grid, states per energy :math:`N` and flux per energy over :math:`v_F`
@@ -180,6 +189,10 @@ class BTESimulation:
         # a QP at e_max (recombination, pair breaking): omega_max = e_max + gap (the
         # highest gap of several media)
         w_max = e_max + gap_hi if self.collisions else None
+        if self.self_gap:  # first edge at floor x the lowest gap: room for the gap to fall
+            grid = BinGrid.build(d["gap"]["floor"] * self.gap, h, e_max)
+            rho, _, dl = cell_spectra(grid, np.array([self.gap]))
+            return grid, rho[0], dl[0]
         if d["spectrum"]["kind"] == "bcs":
             grid = _bin_grid(self.gap, self.media, h, e_max, w_max)
             rho, _, dl = cell_spectra(grid, np.array([self.gap]))
