@@ -95,8 +95,11 @@ class SchurPreconditioner:
         self.dist = BlockDistribution(problem.cells, N)
         self.csr = CellBlockCSR(problem.cells, N, problem.f_a, problem.f_b)
         self.mat = self.csr.create_matrix(self.dist.comm)
-        self._transport_pos = self._positions()
         self.prefix = prefix + "schur_"
+        #: two-level inner solve (AggregateCoarse) on this many aggregates, 0 = off; option
+        #: ``-<prefix>schur_coarse_aggregates``
+        n_agg = option_value(self.prefix + "coarse_aggregates", COARSE_AGGREGATES)
+        self._transport_pos = self._positions(cells=n_agg > 0)
         par = SCHUR_PARALLEL_DEFAULTS if self.dist.size > 1 and "pc_type" not in (
             options or {}) else {}
         sub = None
@@ -139,12 +142,10 @@ class SchurPreconditioner:
         n, M = problem.n, problem.M
         self.bd = np.empty((n, N, M), dtype=np.float32) if stored else None
         self.dc = np.empty((n, M, N), dtype=np.float32) if stored else None
-        #: two-level inner solve (AggregateCoarse) on this many aggregates, 0 = off; option
-        #: ``-<prefix>schur_coarse_aggregates``
-        n_agg = option_value(self.prefix + "coarse_aggregates", COARSE_AGGREGATES)
         self.coarse = None
         if n_agg > 0:
             rows, cols, bins = self._transport_cells
+            del self._transport_cells
             diagonal = option_value(self.prefix + "coarse_diagonal", False)
             agg, n_agg = cell_aggregates(problem.cells, n_agg)
             self.coarse = AggregateCoarse(problem.cells.comm, agg,
@@ -185,10 +186,11 @@ class SchurPreconditioner:
         owned = np.repeat(cells < p.n, N)
         return rows, rows[owned]
 
-    def _positions(self) -> np.ndarray:
+    def _positions(self, cells: bool) -> np.ndarray:
         """Value positions of :meth:`TransportProblem.transport_values` in the CSR data
-        (-1: a row of a ghost cell); :attr:`_transport_cells` gets the row cell, column
-        cell and energy bin of every kept entry."""
+        (-1: a row of a ghost cell; int32 where the data fit); with ``cells``,
+        :attr:`_transport_cells` gets the row cell, column cell and energy bin of every
+        kept entry (only the aggregate coarse level needs them: ~17 KB per cell)."""
         p, csr, n = self.p, self.csr, self.p.n
         a, b = p.f_a, p.f_b
         out, rows, cols, bins = [], [], [], []
@@ -200,13 +202,15 @@ class SchurPreconditioner:
             else:
                 pos[own] = csr.coupling_positions(row[own], col[own])
             out.append(pos.ravel())
-            rows.append(np.repeat(row, p.N))
-            cols.append(np.repeat(col, p.N))
-            bins.append(np.tile(np.arange(p.N), len(row)))
+            if cells:
+                rows.append(np.repeat(row, p.N))
+                cols.append(np.repeat(col, p.N))
+                bins.append(np.tile(np.arange(p.N), len(row)))
         pos = np.concatenate(out)
-        keep = pos >= 0
-        self._transport_cells = tuple(np.concatenate(a)[keep] for a in (rows, cols, bins))
-        return pos
+        if cells:
+            keep = pos >= 0
+            self._transport_cells = tuple(np.concatenate(a)[keep] for a in (rows, cols, bins))
+        return pos.astype(np.int32) if csr.data.size < 2**31 else pos
 
     def update(self, xl: np.ndarray, shift: float) -> None:
         """Factor the cell blocks at the state ``xl`` for :math:`K = \\sigma m - J`."""
@@ -269,7 +273,8 @@ class SchurPreconditioner:
         """Transport entries, assembly and the inner solve's refactorisation."""
         p = self.p
         keep = self._transport_pos >= 0
-        tv = -p.transport_values()[keep]
+        tv = p.transport_values()[keep]
+        np.negative(tv, out=tv)  # in place: two copies of the values at the peak, not three
         np.add.at(self.csr.data, self._transport_pos[keep], tv)
         if self.coarse is not None:
             self.coarse.build(tv)
