@@ -177,3 +177,31 @@ def _series_sorted(out, name):
         o = np.lexsort(c.T[::-1])
         snaps.append({f: np.asarray(m.cell_data[f])[o] for f in FIELDS})
     return times, snaps
+
+
+def test_transient_resume_extends_the_end(tmp_path):
+    """BDF2 pulse run to 6 ps (3 steps; its last snapshot at step 3 is not one of the
+    12 ps run's every-2 snapshots), then ``--resume`` with ``[time] end = 12 ps``: VTK
+    series and QP numbers equal the run that went to 12 ps at once (1e-12); an end before
+    the checkpoint is refused naming the fix."""
+    case = _variant("bte_film_pulse.toml", tmp_path, **PULSE)
+    name = "bte_film_pulse"
+    run_fvqp(["run", case, "--output", tmp_path / "a"])
+    sa = _summary(tmp_path / "a")
+    assert sa["status"] == 0 and sa["steps"] == 6
+    text = case.read_text()
+    case.write_text(text.replace('end = "12 ps"', 'end = "6 ps"'))
+    run_fvqp(["run", case, "--output", tmp_path / "b"])
+    s1 = _summary(tmp_path / "b")
+    assert s1["status"] == 0 and s1["steps"] == 3
+    case.write_text(text)
+    run_fvqp(["run", case, "--output", tmp_path / "b", "--resume"])
+    sb = _summary(tmp_path / "b")
+    assert sb["status"] == 0 and sb["steps"] == 6
+    assert sb["t_end_s"] == pytest.approx(sa["t_end_s"], rel=1e-12, abs=0)
+    _same_series(tmp_path / "a", tmp_path / "b", name)
+    _same_numbers(sa["qp_number"], sb["qp_number"])
+    case.write_text(text.replace('end = "12 ps"', 'end = "4 ps"'))
+    proc = run_fvqp(["run", case, "--output", tmp_path / "b", "--resume"], check=False)
+    assert proc.returncode != 0
+    assert "give an end at or after" in proc.stdout + proc.stderr

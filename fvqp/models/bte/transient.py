@@ -11,20 +11,27 @@ import numpy as np
 
 from ...io.checkpoint import CheckpointError
 from ...spectra import fermi
+from ..phonon.driver import _extended_steps
 from .checkpoint import BinCheckpoint
 
 __all__ = ["transient"]
 
 
 def transient(sim, writer, max_steps, ck: BinCheckpoint, resume: bool) -> dict:
-    """Fixed-step BE/BDF2, one energy bin after the other (they are independent without
+    r"""Fixed-step BE/BDF2, one energy bin after the other (they are independent without
     inelastic collisions: one LU factorisation per bin in memory at a time); snapshots
     every ``[output] every`` steps and at the end are assembled afterwards.
 
     Checkpoints (:class:`.checkpoint.BinCheckpoint`) after every finished bin and every
     ``[output] checkpoint_every`` steps within a bin hold every bin's state, step, flows
     and the snapshots reached; ``--resume`` continues each bin from its step. ``max_steps``
-    marches every bin at most that many steps further (status 1, checkpoint left)."""
+    marches every bin at most that many steps further (status 1, checkpoint left).
+
+    ``[time] end`` is out of the case digest (:func:`fvqp.models.base.timeloop.resumable`):
+    a resumed run may extend it, continuing with the checkpoint's step :math:`\Delta t`
+    to the new end rounded up to a whole step (phonon's ``march`` rule; an end before
+    the checkpoint is refused), and gives the snapshots of the run that went there at
+    once."""
     p, d = sim.problem, sim.case.values
     t_end, dt = d["time"]["end"], d["time"]["dt_initial"]
     nsteps = max(1, int(math.ceil(t_end / dt - 1e-9)))
@@ -33,9 +40,16 @@ def transient(sim, writer, max_steps, ck: BinCheckpoint, resume: bool) -> dict:
     x0 = p.equilibrium(fermi(sim.grid.e, t0 if t0 else sim.T_bath))
     names, every = d["output"]["fields"], d["output"]["every"]
     cp_every = d["output"]["checkpoint_every"]
-    keep = sorted(set(range(every, nsteps + 1, every)) | {nsteps})
     bdf2 = d["time"]["scheme"] == "bdf2"
-    st = _TransientState.load(ck, keep) if resume else _TransientState.fresh(x0, keep)
+    if resume:  # the checkpoint's step to the (possibly extended) end
+        st = _TransientState.load(ck)
+        dt, nsteps = _extended_steps(st.dt or dt, max(b["step"] for b in st.bins), t_end,
+                                     sim.units, ck.path)
+        st.dt = dt
+        st.rekeep(_snapshot_steps(every, nsteps), ck)
+    else:
+        st = _TransientState.fresh(x0, _snapshot_steps(every, nsteps), dt)
+    keep = list(st.snaps)
     active = [b["step"] for b in st.bins if b["failed"] is None]
     first = min(active) if active else nsteps
     target = nsteps if max_steps is None else min(nsteps, first + max_steps)
@@ -95,30 +109,48 @@ def _transient_output(sim, writer, st, x0, names, keep, dt, nsteps, target) -> d
                           "imbalance": (n1 - n0 + sum(flows.values())) * nu}}
 
 
-class _TransientState:
-    """Every bin's current and previous state, snapshots and bookkeeping."""
+def _snapshot_steps(every: int, nsteps: int) -> list[int]:
+    """Steps written as snapshots: every ``every`` and the last."""
+    return sorted(set(range(every, nsteps + 1, every)) | {nsteps})
 
-    def __init__(self, x, prev, snaps, bins, writes=0):
-        self.x, self.prev, self.snaps, self.bins, self.writes = x, prev, snaps, bins, writes
+
+class _TransientState:
+    """Every bin's current and previous state, snapshots and bookkeeping, and the fixed
+    step ``dt`` (``None`` in checkpoints written before it was stored)."""
+
+    def __init__(self, x, prev, snaps, bins, dt=None, writes=0):
+        self.x, self.prev, self.snaps, self.bins = x, prev, snaps, bins
+        self.dt, self.writes = dt, writes
 
     @classmethod
-    def fresh(cls, x0, keep):
+    def fresh(cls, x0, keep, dt):
         bins = [{"step": 0, "failed": None, "its_sum": 0, "its_max": 0, "flows": {}}
                 for _ in range(x0.shape[0])]
-        return cls(x0.copy(), x0.copy(), {s: np.zeros_like(x0) for s in keep}, bins)
+        return cls(x0.copy(), x0.copy(), {s: np.zeros_like(x0) for s in keep}, bins, dt)
 
     @classmethod
-    def load(cls, ck, keep):
+    def load(cls, ck):
         cells, _, meta = ck.load()
-        if meta.get("kind") != "transient" or meta.get("keep") != list(keep):
+        if meta.get("kind") != "transient":
             raise CheckpointError(f"checkpoint {ck.path!r} is not one of this transient run. "
                                   "Fix: run without --resume.")
-        snaps = {s: cells[f"snap{s}"] for s in keep}
-        return cls(cells["x"], cells["prev"], snaps, meta["bins"])
+        snaps = {s: cells[f"snap{s}"] for s in meta["keep"]}
+        return cls(cells["x"], cells["prev"], snaps, meta["bins"], meta.get("dt"))
+
+    def rekeep(self, keep, ck) -> None:
+        """The snapshot steps of the (possibly extended) run: those reached are kept, the
+        old last step is dropped unless it is one of ``keep``."""
+        reached = max(b["step"] for b in self.bins)
+        missing = [s for s in keep if s <= reached and s not in self.snaps]
+        if missing:
+            raise CheckpointError(f"checkpoint {ck.path!r} lacks the snapshots of steps "
+                                  f"{missing} ([output] every changed?). Fix: keep the "
+                                  "case's [output] every, or run anew with --overwrite.")
+        self.snaps = {s: self.snaps.get(s, np.zeros_like(self.x)) for s in keep}
 
     def save(self, ck):
         cells = {"x": self.x, "prev": self.prev,
                  **{f"snap{s}": v for s, v in self.snaps.items()}}
         ck.save(cells, {}, {"kind": "transient", "keep": list(self.snaps),
-                            "bins": self.bins})
+                            "bins": self.bins, "dt": self.dt})
         self.writes += 1
