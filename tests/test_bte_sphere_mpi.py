@@ -3,11 +3,12 @@
 The radial cells are split in contiguous blocks over the ranks
 (:func:`fvqp.models.bte_sphere.discretisation.radial_distribution`): the residual, the
 collisions and the Jacobian action of a rank's cells are computed once, on that rank. The
-preconditioner is the exact LU of every energy bin's block over *all* radial cells, the
-blocks shared over the ranks (:class:`fvqp.models.bte_sphere.precond.EnergyBlockPC`,
+preconditioner is the exact inverse of the preconditioning matrix on both: PETSc's LU on
+one rank, on two the LU of every energy bin's block over *all* radial cells, the blocks
+shared over the ranks (:class:`fvqp.models.bte_sphere.precond.EnergyBlockPC`,
 :class:`fvqp.parallel.blocktranspose.BlockTranspose`), so GMRES sees the same
-preconditioned operator on 1 and 2 ranks and takes the same iterations; the answers
-differ by round-off only. (PETSc's block Jacobi over the ranks' cells, the former
+preconditioned operator and takes the same iterations; the answers differ by round-off
+only. (PETSc's block Jacobi over the ranks' cells, the former
 default, drops the streaming coupling across the rank boundary: 128 instead of 114
 Krylov iterations and 2.4e-12 in f, 7e-11 in the balances.) Compared here: the snapshots
 of f (angle average and the written ordinates), of the phonons, the time series, and
@@ -57,7 +58,7 @@ def _flat(d: dict, prefix: str = "") -> dict:
 @pytest.mark.mpi
 def test_sphere_two_ranks_equal_serial(tmp_path):
     """Fields, series and balances of ``mpiexec -n 2`` equal the serial run to 1e-12
-    relative, with the same Newton and Krylov iterations (114). Measured (two runs):
+    relative, with the same Newton and Krylov iterations (114). Measured (three runs):
     snapshots of the excess f <= 2.1e-16 (ordinates 2.8e-16, phonon excess 2.8e-14),
     energy balance <= 8e-14 of the deposited energy (the sums of the 5e-14 J thermal
     totals in another order), QP number 1.2e-15, time series <= 1.2e-13 (the 2e-21 J
