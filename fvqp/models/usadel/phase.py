@@ -53,7 +53,7 @@ from ...solvers.result import ConvergenceError
 from .bulk import bulk_theta
 from .network import WireNetwork
 from .newton import energies_text, newton_active
-from .spectral import SpectralProblem, ThetaSolution, solve_spectral
+from .spectral import SpectralProblem, ThetaSolution, node_kappa, solve_spectral
 from .triplets import Triplets
 
 log = logging.getLogger(__name__)
@@ -122,10 +122,7 @@ class PhaseProblem:
 
     @property
     def kappa_nodes(self) -> np.ndarray:
-        k = np.zeros(self.net.n_nodes)
-        for j in self.junctions:
-            k[j.node] += j.kappa
-        return k
+        return node_kappa(self.net.n_nodes, self.junctions)
 
     def zero_phase(self, gamma: float | None = None) -> SpectralProblem:
         """The same device with all phases zero (the initial guess)."""

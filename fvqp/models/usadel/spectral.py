@@ -89,10 +89,7 @@ class SpectralProblem:
 
     @property
     def kappa_nodes(self) -> np.ndarray:
-        k = np.zeros(self.net.n_nodes)
-        for j in self.junctions:
-            k[j.node] += j.kappa
-        return k
+        return node_kappa(self.net.n_nodes, self.junctions)
 
     def dirichlet(self, eps: np.ndarray):
         """Dirichlet node indices and their θ values, shape (n_eps, n_dir)."""
@@ -102,6 +99,14 @@ class SpectralProblem:
             if r.kind == "superconductor":
                 vals[:, k] = bulk_theta(eps, r.delta, self.gamma, 0.0)
         return nodes, vals
+
+
+def node_kappa(n_nodes: int, junctions) -> np.ndarray:
+    """κ = G_T R_ξ of the tunnel junctions summed on their nodes (Eq. 11), (n_nodes,)."""
+    k = np.zeros(n_nodes)
+    for j in junctions:
+        k[j.node] += j.kappa
+    return k
 
 
 @dataclass
