@@ -209,6 +209,13 @@ class HeatProblem:
         out["deposited"] = float(sum(s.power(t0, t1).sum() for s in self.sources))
         return out
 
+    def explicit_source(self, t0: float, t1: float) -> tuple[np.ndarray, dict[str, float]]:
+        """The state-independent part of :meth:`rhs` (the sources' step-averaged power per
+        owned cell) and its share of :meth:`rates` (``deposited``), for
+        :class:`fvqp.solvers.bdf.BDFIntegrator`'s exact source integration."""
+        p = sum((s.power(t0, t1) for s in self.sources), np.zeros(self.n))
+        return p, {"deposited": float(p.sum())}
+
     def breakpoints(self) -> list[float]:
         return sorted({b for s in self.sources for b in s.breakpoints()})
 
