@@ -251,6 +251,17 @@ class InelasticProblem:
             q[:, :, : self.K] = s[:, :, None]
         return out
 
+    def explicit_source(self, t0: float, t1: float) -> tuple[np.ndarray, dict]:
+        """The state-independent part of :meth:`rhs` (the QP sources' step-averaged rows)
+        and its share of :meth:`rates` (``N:sources``, ``E:sources``), for
+        :class:`fvqp.solvers.bdf.BDFIntegrator`'s exact source integration."""
+        b = self.base
+        if not b.sources:
+            return np.zeros(self.n * self.S), {}
+        s = b.source_rates(t0, t1).sum(axis=0)
+        return self.source_rows(t0, t1).ravel(), {"N:sources": float(s.sum()),
+                                                   "E:sources": float(s @ self.grid.e)}
+
     # ---- the interface of fvqp.solvers.bdf ------------------------------------------------
     def conserved(self, x_owned: np.ndarray) -> np.ndarray:
         return self.storage * x_owned
