@@ -710,13 +710,7 @@ class TransportProblem:
         esc = -self.m_n[:n] * (ph[:n] - self.n_bath) / self.p["tau_esc"][:n, None]
         esc[self.ph_fixed[:n]] = 0.0
         out["E:escape"] = float(np.sum(esc @ g.omega))
-        dep, ndep = 0.0, 0.0
-        for s in self.sources:
-            p = s.power(t0, t1)
-            dep += p * float(np.sum(s.weights))
-            if s.kind == "quasiparticle":
-                ndep += p * float(np.sum(s.weights[:, None] * s.spectrum))
-        out["E:deposited"], out["N:deposited"] = dep, ndep
+        out.update(self._deposits(t0, t1))
         pair = np.empty((n, N))
         for sl, t in self._collision_chunks(y):
             pair[sl] = t.qp_pb - t.qp_rec
@@ -750,6 +744,33 @@ class TransportProblem:
         t = self.t_bath if t is None else t
         row = np.concatenate([fermi(self.grid.e, t), bose(self.grid.omega, t)])
         return np.tile(row, self.n)
+
+    def explicit_source(self, t0: float, t1: float) -> tuple[np.ndarray, dict]:
+        """The state-independent part of :meth:`rhs` (the sources' step-averaged rows, not
+        in algebraic rows) and its share of :meth:`rates` (``E:deposited``,
+        ``N:deposited``), for :class:`fvqp.solvers.bdf.BDFIntegrator`'s exact source
+        integration."""
+        n, N = self.n, self.N
+        out = np.zeros((n, self.B))
+        for s in self.sources:
+            p = s.power(t0, t1)
+            if p:
+                cols = slice(0, N) if s.kind == "quasiparticle" else slice(N, self.B)
+                out[:, cols] += p * s.weights[:, None] * s.spectrum
+        np.copyto(out[:, :N], 0.0, where=self.alg_f[:n])
+        np.copyto(out[:, N:], 0.0, where=np.broadcast_to(self.ph_fixed[:n, None],
+                                                         (n, self.M)))
+        return out.ravel(), self._deposits(t0, t1)
+
+    def _deposits(self, t0: float, t1: float) -> dict[str, float]:
+        """This rank's step-averaged energy and QP number put in by the sources."""
+        dep, ndep = 0.0, 0.0
+        for s in self.sources:
+            p = s.power(t0, t1)
+            dep += p * float(np.sum(s.weights))
+            if s.kind == "quasiparticle":
+                ndep += p * float(np.sum(s.weights[:, None] * s.spectrum))
+        return {"E:deposited": dep, "N:deposited": ndep}
 
     def breakpoints(self) -> list[float]:
         return sorted({b for s in self.sources for b in s.profile.breakpoints()})
