@@ -23,6 +23,12 @@ Balances
     system's boundary (boundary fluxes, sources, escape ...), which the integrator
     accumulates with the scheme's own coefficients, so that
     :math:`\Delta\sum C = \sum \int\text{rates}\,dt` holds to the Newton tolerance.
+Explicit sources (optional)
+    ``explicit_source(t0, t1) -> (rows, {name: rank-partial rate})``: the state-independent
+    part of ``rhs`` (a deposit, an injection) and its share of ``rates``. A problem that
+    has it gets its sources integrated exactly by BDF2 (:mod:`fvqp.solvers.bdf`: BDF2 on
+    :math:`C - \int S`); without it, a source's share of a backward-Euler (re)start step is
+    counted 3/2 times once BDF2 takes over (heat, transport and bte have it).
 """
 
 from __future__ import annotations
