@@ -25,22 +25,23 @@ linear in the self occupation, :math:`\sum_kw_kI_k = I_{iso}(\phi, n)` when
 :math:`\sum hN E\bar f + \beta\sum h\Omega^3 n` is conserved and the QP number changes only
 by pair processes (:mod:`fvqp.collisions.angular`), here to the Newton tolerance.
 
-Positivity. The partner occupations inside the sums are the physical parts
-:math:`\phi^+ = \min(\max(\phi, 0), 1)`, :math:`n^+ = \max(n, 0)` (:func:`physical`):
-the identity on every physical state, so the equations, their exact conservation and
-detailed balance are unchanged there. It makes every rate :math:`A, B, G, L \ge 0` for
-*any* iterate, so a backward-Euler step is, at its solution, the linear system
-:math:`[\partial C/\Delta t + L + \mathrm{diag}(\rho(A + B))]f = \partial C f^{old}/\Delta t
-+ \text{const} + \rho A` with an M-matrix (upwind streaming, elastic scattering to
-:math:`\phi`, traps) and a non-negative right-hand side: every root of a step from a
-non-negative state is non-negative. Without it the equations are quadratic in the
-occupations (pair processes, partner sums) and have non-physical roots with
-:math:`f < 0`; BDF's polynomial predictor, extrapolating a decay that is fast on the
-step (the normal metal's relaxation at the Fermi level, :math:`\Gamma\Delta t \gg 1`),
-started Newton at :math:`f < 0` and it converged to such a root (occupations down to
-:math:`-36` while number and energy still balanced; issue 16). The operator itself was
-right: at :math:`m = 0`, :math:`\Delta = 0` it equals the direct double sum
-(``tests/test_bte_positivity.py``).
+Positivity. The partner occupations inside the sums are the physical parts :math:`\phi^+ =
+\min(\max(\phi, 0), 1)`, :math:`n^+ = \max(n, 0)` (:func:`physical`): the identity on every
+physical state, so the equations, their exact conservation and detailed balance are
+unchanged there. It makes every rate :math:`A, B, G, L \ge 0` for *any* iterate, so a
+backward-Euler step is, at its solution, the linear system :math:`[\partial C/\Delta t + L +
+\mathrm{diag}(\rho(A + B))]f = \partial C f^{old}/\Delta t + \text{const} + \rho A` with an
+M-matrix (upwind streaming, elastic scattering to :math:`\phi`, traps) and a non-negative
+right-hand side: every root of a step from a non-negative state has non-negative QP
+occupations. (The phonon rows' self-coefficient is :math:`G - L`, positive for an inverted
+QP distribution: their BE step stays non-negative only while :math:`1 + \Delta t(L - G) >
+0`, not checked yet.) Without it the equations are quadratic in the occupations (pair
+processes, partner sums) and have non-physical roots with :math:`f < 0`; BDF's polynomial
+predictor, extrapolating a decay that is fast on the step (the normal metal's relaxation at
+the Fermi level, :math:`\Gamma\Delta t \gg 1`), started Newton at :math:`f < 0` and it
+converged to such a root (occupations down to :math:`-36` while number and energy still
+balanced; issue 16). The operator itself was right: at :math:`m = 0`, :math:`\Delta = 0` it
+equals the direct double sum (``tests/test_bte_positivity.py``).
 
 Unknowns per cell (:class:`~fvqp.parallel.blocked.BlockDistribution` with
 :math:`S = N(K+1) + M_p` per cell): bin-major ``[f_{j0} .. f_{j,K-1}, phi_j]`` for every

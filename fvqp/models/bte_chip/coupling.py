@@ -20,7 +20,9 @@ number in both (notes Eqs. 39–40). A step :math:`t\to t+\Delta t` (Lie splitti
    step of Eq. 40 with the emission and absorption rates :math:`G, L` of the new QP
    state — QPs emit isotropically into every direction and absorb from each in
    proportion to its occupation, :math:`n_k^* = (n_k + \Delta tG)/(1 + \Delta t(L -
-   G))` (positive; for an isotropic field exactly the local phonons' step) — plus the
+   G))` (positive while :math:`1 + \Delta t(L - G) > 0`, which an inverted QP
+   distribution with a long step can violate — not checked yet; for an isotropic field
+   exactly the local phonons' step) — plus the
    isotropic remainder that makes the angle average change by exactly the local
    phonons' :math:`\Delta\bar n`: the film cell's phonon energy changes by exactly
    theirs (an isotropic increment :math:`\Delta\bar n` alone, the simplest
