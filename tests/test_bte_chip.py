@@ -144,8 +144,9 @@ def test_small_chip_case_bursts_by_distance(tmp_path):
     150 ns: the deposit's energy balances (holder + phonons + QPs, 1e-10 of the deposit
     in every row; measured 5e-11); the burst reaches the near island (158 um) before the far one
     (552 um), the delay between their half-rise times within 50 % of the ballistic
-    (552 - 158) um / v_D(Si) = 66 ns (measured 55 ns: 5 ns steps, the upwind front
-    diffused over 100 um cells), the near island's burst larger (measured 4576 vs 28
+    (552 - 158) um / v_D(Si) = 66 ns (measured 55 ns, converged in the step: 57.5 ns at
+    2.5 and 1.25 ns steps — the 100 um cells and the half-rise over a 200 um island set
+    the error), the near island's burst larger (measured 4576 vs 28
     QPs); the QP fields are in the .pvd and vanish outside the films."""
     from fvqp.materials import get_medium
 
