@@ -1,10 +1,11 @@
 """Explicit sources in the conservative BDF2 integrator: BDF2 acts on C - A(t), with
 A(t) the exact source integral, so a pulse is deposited exactly once whatever the step
-sequence (the backward-Euler first step and adaptive step ratios used to weight it 3/2 and
-1.04-1.06), and constant sources and the scheme's second order are as before."""
+sequence (a deposit inside a backward-Euler (re)start step used to be weighted 3/2 once
+BDF2 took over), and constant sources are integrated as before."""
 
 import numpy as np
 import pytest
+from test_solvers import Linear  # U = c T, Phi = k T
 
 from conftest import MESHES
 from fvqp.mesh import build_geometry, read_mesh
@@ -14,28 +15,6 @@ from fvqp.parallel import Distribution
 from fvqp.solvers import BDFIntegrator, BDFOptions, JacobianConfig, options_session
 
 PETSC = {"snes_rtol": 1e-13, "snes_atol": 1e-15, "ksp_type": "preonly", "pc_type": "lu"}
-
-
-class Linear:
-    """U = c T, Phi = k T."""
-
-    def __init__(self, c=1.0, k=1.0):
-        self.c0, self.k0 = c, k
-
-    def U(self, T):
-        return self.c0 * T
-
-    def c(self, T):
-        return np.full_like(T, self.c0)
-
-    def phi(self, T):
-        return self.k0 * T
-
-    def kappa(self, T):
-        return np.full_like(T, self.k0)
-
-    def dkappa(self, T):
-        return np.zeros_like(T)
 
 
 @pytest.fixture(scope="module")
