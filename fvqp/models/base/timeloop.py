@@ -24,11 +24,8 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 
-from ...case.internal import internal_values
-from ...case.schema import Field, Section
 from ...io.checkpoint import read_checkpoint, write_checkpoint
 from ...io.series import SeriesWriter
-from ...units import UnitSystem
 from .interrupt import requested_stop
 
 log = logging.getLogger("fvqp.run")
@@ -37,20 +34,12 @@ __all__ = ["EXTENDABLE", "Progress", "bdf_options", "flat", "peak_rss_mb", "rest
            "resumable", "run_checkpointed", "save", "si_time"]
 
 
-def bdf_options(time_table: Mapping, atol, legacy_atol: float | None = None):
+def bdf_options(time_table: Mapping, atol: float):
     """:class:`~fvqp.solvers.bdf.BDFOptions` from the ``[time]`` table of an internal case
     (:class:`fvqp.case.InternalCase`: times in internal units) and the model's absolute
-    tolerance in internal units; returns ``(options, t_end)``.
-
-    The former call ``bdf_options(si_table, units, atol)`` (an SI table and its
-    :class:`~fvqp.units.UnitSystem`) still works while drivers move to the internal case:
-    the table is then converted by :func:`fvqp.case.internal.internal_values`.
-    """
+    tolerance in internal units; returns ``(options, t_end)``."""
     from ...solvers import BDFOptions
 
-    if isinstance(atol, UnitSystem):  # bdf_options(si_table, units, atol)
-        time_table = internal_values(time_table, _TIMES, atol)
-        atol = legacy_atol
     tm = time_table
     t_end = tm["end"]
 
@@ -62,11 +51,6 @@ def bdf_options(time_table: Mapping, atol, legacy_atol: float | None = None):
                       dt_min=opt("dt_min", t_end * 1e-14), dt_max=opt("dt_max", math.inf),
                       rtol=tm["rtol"], atol=atol, adaptive=tm["adaptive"],
                       newton_tol=tm.get("newton_tol", 1e-3)), t_end
-
-
-#: the times of a ``[time]`` table (the former SI call of :func:`bdf_options`)
-_TIMES = Section({k: Field("quantity", dimension="time")
-                  for k in ("end", "dt_initial", "dt_min", "dt_max")})
 
 
 #: the case keys a resumed run of the time loop may change: a later ``[time] end``

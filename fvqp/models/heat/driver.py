@@ -203,8 +203,7 @@ def _steady(sim, petsc, writer, names) -> dict:
 
 def _transient(sim, case, out_dir, petsc, writer, names, resume, max_steps) -> dict:
     d, u, dist = case.values, sim.units, sim.dist
-    # the [time] table in SI: bdf_options converts it (fvqp.models.base.timeloop)
-    opts, t_end = bdf_options(case.case.data["time"], u, d["time"]["atol"])
+    opts, t_end = bdf_options(d["time"], d["time"]["atol"])
     dt0 = opts.dt_initial
     integ = BDFIntegrator(sim.problem, sim.T0, 0.0, d["solver"]["prefix"], petsc, opts)
 

@@ -476,8 +476,7 @@ def _steady(sim, writer) -> dict:
 def _transient(sim, writer, out_dir, resume, max_steps) -> dict:
     case, u, p = sim.case, sim.units, sim.problem
     d = case.values
-    # the [time] table in SI: bdf_options converts it (fvqp.models.base.timeloop)
-    opts, t_end = bdf_options(case.case.data["time"], u, d["time"]["atol"])  # an occupation
+    opts, t_end = bdf_options(d["time"], d["time"]["atol"])  # an occupation
     integ = BDFIntegrator(p, sim.x0, 0.0, d["solver"]["prefix"],
                           _petsc(case, p.jacobian, sim.lagged), opts, jacobian=sim.jacobian)
     names = d["output"]["fields"]
