@@ -246,8 +246,7 @@ def test_eliashberg_spectrum_with_collisions_thermal_state_stationary(tmp_path):
     collision weights are the Eliashberg rho and coherence factor, storage N = rho m; the
     phonon grid reaches e_max + gap; f_FD and n_B at T_bath are a zero of the coupled
     residual to round-off (detailed balance holds for any DOS weights)."""
-    from test_bte_mesh_runs import _variant
-
+    from conftest import case_variant as _variant
     from fvqp.case import load_case
     from fvqp.models.bte.coupled import coupled_problem
     from fvqp.models.bte.driver import BTESimulation
