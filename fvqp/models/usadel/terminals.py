@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ...spectra.thermal_occupations import minus_dfermi_dE
+
 
 def n0(eps, t):
     """Equilibrium :math:`n_0(\\epsilon)=\\tanh(\\epsilon/2t)` (paper Eq. 3); t = 0 allowed."""
@@ -27,10 +29,10 @@ def electrode_distribution(eps, bias: float, t: float):
 
 def dn0_dv(eps, bias: float, t: float):
     """d/dV of (fL, fT) of Eq. 12 (for conductances by the chain rule)."""
-    def d(x):
+    def d(x):  # 0.5 / t / cosh^2(x / 2t) = 2 (-df/dE), without overflow at low t
         if t <= 0:
             raise ValueError("dn0/dV at t = 0 is a delta function; use t > 0")
-        return 0.5 / t / np.cosh(x / (2 * t)) ** 2
+        return 2.0 * minus_dfermi_dE(x, t)
     a, b = d(eps + bias), d(eps - bias)
     return 0.5 * (a - b), 0.5 * (a + b)
 
