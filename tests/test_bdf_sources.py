@@ -99,3 +99,48 @@ def test_constant_power_is_unchanged_by_the_correction(line):
     b = _run(line, prof, opts, explicit=False, t_end=0.5)
     assert a[0] == pytest.approx(1.0, rel=1e-12, abs=0)
     assert a[0] == pytest.approx(b[0], rel=1e-13, abs=0)
+
+
+class Wave:
+    """Smooth power 1 + sin(2 pi t / 0.05) (its exact step integrals); no breakpoints."""
+
+    def amount(self, t0: float, t1: float) -> float:
+        w = 2 * np.pi / 0.05
+        return (t1 - t0) - (np.cos(w * t1) - np.cos(w * t0)) / w
+
+    def breakpoints(self) -> list[float]:
+        return []
+
+    def max_dt(self, t: float) -> float:
+        return np.inf
+
+
+def _wave_run(dist, dt, t_end=0.05):
+    n = dist.local.n_owned
+    bcs = {"left": BoundaryCondition("bath", 1.0), "right": BoundaryCondition("bath", 1.0)}
+    w = np.exp(-((dist.local.centroid[:n, 0] - 0.3) / 0.1) ** 2)
+    prob = HeatProblem(dist, [Linear()], np.ones(1), bcs, sources=[Source(w / w.sum(), Wave())])
+    opts = BDFOptions(order=2, dt_initial=dt, adaptive=False)
+    with options_session():
+        it = BDFIntegrator(prob, np.ones(n), 0.0, "bdfwave_", PETSC, opts,
+                           jacobian=JacobianConfig())
+        res = it.run(t_end)
+    assert res.success and res.steps == round(t_end / dt)
+    return it.x
+
+
+def _orders(line):
+    ref = _wave_run(line, 0.05 / 1024)
+    errs = [np.abs(_wave_run(line, 0.05 / k) - ref).max() for k in (16, 32, 64)]
+    return np.log2(np.array(errs[:-1]) / np.array(errs[1:]))
+
+
+def test_bdf2_with_a_smooth_time_dependent_source_is_second_order(line, monkeypatch):
+    """Heat equation with bath ends and a smooth source varying over the run: the error
+    against a 1/1024 reference falls at order 2 (measured 1.96, 2.00) with BDF2 on C - A;
+    with the step-averaged source inside BDF2's R, as before, it was first order (1.38,
+    0.92: the step average sits at the step's middle, not at t_{n+1})."""
+    rates = _orders(line)
+    assert np.all(rates > 1.85) and np.all(rates < 2.3), rates
+    monkeypatch.setattr(HeatProblem, "explicit_source", None)
+    assert _orders(line)[-1] < 1.2
