@@ -24,7 +24,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 
-from ...io.checkpoint import read_checkpoint, write_checkpoint
+from ...io.checkpoint import CheckpointError, read_checkpoint, write_checkpoint
 from ...io.series import SeriesWriter
 from .interrupt import requested_stop
 
@@ -289,3 +289,46 @@ class Progress:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+
+
+# ---- fixed-step loops (phonon, bte without collisions, bte_chip) ------------------------
+def after_step(step: int, nsteps: int, target: int, cadence: tuple, rows, write,
+               save) -> None:
+    """The outputs of a fixed-step loop after ``step``: a snapshot (``write()``) and the
+    series rows flushed every ``cadence[0]`` steps and at the end, a checkpoint
+    (``save(step)``) every ``cadence[1]`` steps before the last of this invocation
+    (``rows`` None on ranks that do not hold the series)."""
+    every, cp_every = cadence
+    if step % every == 0 or step == nsteps:
+        write()
+        if rows is not None:
+            rows.flush()
+    if step % cp_every == 0 and step < target:
+        save(step)
+
+
+def fixed_step_status(done: int, nsteps: int, failed, failure: str) -> tuple[int, str]:
+    """Status and message of a fixed-step run (the failure rule): 0 at the end, 1 stopped
+    early (``--max-steps``), -1 with ``failure`` at step ``failed``."""
+    status = -1 if failed else (0 if done == nsteps else 1)
+    return status, {0: f"reached t_end in {done} steps",
+                    1: f"stopped after {done} of {nsteps} steps (continue with --resume)",
+                    -1: f"{failure} at step {failed}"}[status]
+
+
+def extended_steps(dt: float, start: int, t_end: float, u, out_dir: str):
+    """The step and step count of a resumed run: the checkpoint's step ``dt`` (the
+    fixed step of the run that wrote it) to ``t_end``, rounded up to a whole step."""
+    t_ck = start * dt
+    if t_end < t_ck * (1 - 1e-12):
+        raise CheckpointError(
+            f"the checkpoint in {out_dir} is at t = {u.to_si(t_ck, 'time'):.6e} s, after "
+            f"[time] end = {u.to_si(t_end, 'time'):.6e} s. Fix: give an end at or after "
+            "the checkpoint's time (a resumed run can only extend the end), or run anew "
+            "with --overwrite.")
+    nsteps = start + max(0, int(math.ceil((t_end - t_ck) / dt - 1e-9)))
+    if abs(nsteps * dt - t_end) > 1e-9 * dt:
+        log.info("resumed run: [time] end %.6e s rounded up to %.6e s (whole steps of "
+                 "the checkpoint's %.6e s)", u.to_si(t_end, "time"),
+                 u.to_si(nsteps * dt, "time"), u.to_si(dt, "time"))
+    return dt, max(nsteps, 1)

@@ -11,7 +11,7 @@ import numpy as np
 
 from ...io.checkpoint import CheckpointError
 from ...spectra import fermi
-from ..phonon.driver import _extended_steps
+from ..base.timeloop import extended_steps
 from .checkpoint import BinCheckpoint
 
 __all__ = ["transient"]
@@ -43,7 +43,7 @@ def transient(sim, writer, max_steps, ck: BinCheckpoint, resume: bool) -> dict:
     bdf2 = d["time"]["scheme"] == "bdf2"
     if resume:  # the checkpoint's step to the (possibly extended) end
         st = _TransientState.load(ck)
-        dt, nsteps = _extended_steps(st.dt or dt, max(b["step"] for b in st.bins), t_end,
+        dt, nsteps = extended_steps(st.dt or dt, max(b["step"] for b in st.bins), t_end,
                                      sim.units, ck.path)
         st.dt = dt
         st.rekeep(_snapshot_steps(every, nsteps), ck)

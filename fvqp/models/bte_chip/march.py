@@ -27,7 +27,7 @@ import numpy as np
 
 from ...io.bin_checkpoint import BinCheckpoint
 from ...io.series import SeriesWriter, read_series
-from ..phonon.driver import after_step, fixed_step_status
+from ..base.timeloop import after_step, fixed_step_status
 
 log = logging.getLogger("fvqp.bte_chip")
 

@@ -32,6 +32,7 @@ from ...parallel import Distribution
 from ...spectra import bose
 from ...units import E_CHARGE, HBAR, UnitSystem
 from ..base import MeshModel, OutputField, to_output
+from ..base.timeloop import after_step, extended_steps, fixed_step_status
 from .problem import PhononProblem, PhononSource
 
 log = logging.getLogger("fvqp.phonon")
@@ -338,7 +339,7 @@ def march(sim: PhononSimulation, writer, out_dir: str, max_steps=None,
     if resume:
         cells, _, meta = ck.load()
         x, start = cells["x"], int(meta["step"])
-        dt, nsteps = _extended_steps(meta.get("dt", dt), start, t_end, u, out_dir)
+        dt, nsteps = extended_steps(meta.get("dt", dt), start, t_end, u, out_dir)
         prev = cells["prev"] if meta["has_prev"] else None
         flows, inc, its, E0 = meta["flows"], meta["inc"], meta["its"], meta["E0"]
         src_prev = p.source_rates((start - 1) * dt, start * dt) if start else None
@@ -419,50 +420,6 @@ def march(sim: PhononSimulation, writer, out_dir: str, max_steps=None,
             "E_phonon_J": E1 * eu, "energy_J": {"initial": E0 * eu, "final": E1 * eu,
                                                  **named},
             "energy_imbalance_J": (E1 - E0 + sum(flows.values())) * eu}
-
-
-def after_step(step: int, nsteps: int, target: int, cadence: tuple, rows, write,
-               save) -> None:
-    """The outputs of a fixed-step loop after ``step``: a snapshot (``write()``) and the
-    series rows flushed every ``cadence[0]`` steps and at the end, a checkpoint
-    (``save(step)``) every ``cadence[1]`` steps before the last of this invocation
-    (``rows`` None on ranks that do not hold the series)."""
-    every, cp_every = cadence
-    if step % every == 0 or step == nsteps:
-        write()
-        if rows is not None:
-            rows.flush()
-    if step % cp_every == 0 and step < target:
-        save(step)
-
-
-def fixed_step_status(done: int, nsteps: int, failed, failure: str) -> tuple[int, str]:
-    """Status and message of a fixed-step run (the failure rule): 0 at the end, 1 stopped
-    early (``--max-steps``), -1 with ``failure`` at step ``failed``."""
-    status = -1 if failed else (0 if done == nsteps else 1)
-    return status, {0: f"reached t_end in {done} steps",
-                    1: f"stopped after {done} of {nsteps} steps (continue with --resume)",
-                    -1: f"{failure} at step {failed}"}[status]
-
-
-def _extended_steps(dt: float, start: int, t_end: float, u, out_dir: str):
-    """The step and step count of a resumed run: the checkpoint's step ``dt`` (the
-    fixed step of the run that wrote it) to ``t_end``, rounded up to a whole step."""
-    from ...io.checkpoint import CheckpointError
-
-    t_ck = start * dt
-    if t_end < t_ck * (1 - 1e-12):
-        raise CheckpointError(
-            f"the checkpoint in {out_dir} is at t = {u.to_si(t_ck, 'time'):.6e} s, after "
-            f"[time] end = {u.to_si(t_end, 'time'):.6e} s. Fix: give an end at or after "
-            "the checkpoint's time (a resumed run can only extend the end), or run anew "
-            "with --overwrite.")
-    nsteps = start + max(0, int(math.ceil((t_end - t_ck) / dt - 1e-9)))
-    if abs(nsteps * dt - t_end) > 1e-9 * dt:
-        log.info("resumed run: [time] end %.6e s rounded up to %.6e s (whole steps of "
-                 "the checkpoint's %.6e s)", u.to_si(t_end, "time"),
-                 u.to_si(nsteps * dt, "time"), u.to_si(dt, "time"))
-    return dt, max(nsteps, 1)
 
 
 def run(case, output_dir: str | None = None, resume: bool = False,
