@@ -47,13 +47,14 @@ class BTEModel(MeshModel):
 
     def stoppable(self, sim: BTESimulation) -> bool:
         # the collisionless runs march bin by bin (checkpoint per bin), not in the
-        # shared time loop: Ctrl-C interrupts them the default way
-        return sim.collisions
+        # shared time loop: Ctrl-C interrupts them the default way; the self-consistent
+        # gap's loop (.gaprun) stops after a step
+        return sim.collisions or sim.self_gap
 
     def keeps_snapshots(self, sim: BTESimulation) -> bool:
-        # with collisions the run loop keeps the snapshots of a resumed run; without,
-        # every snapshot is rewritten at the end of each invocation
-        return sim.collisions
+        # with collisions or the self-consistent gap the run loop keeps the snapshots of a
+        # resumed run; without, every snapshot is rewritten at the end of each invocation
+        return sim.collisions or sim.self_gap
 
     def steady(self, sim: BTESimulation, ctx) -> dict:
         if sim.collisions:
@@ -64,15 +65,15 @@ class BTEModel(MeshModel):
                        ctx.resume)
 
     def transient(self, sim: BTESimulation, ctx) -> dict:
+        if sim.self_gap:
+            from .gaprun import gap_transient
+
+            return gap_transient(sim, ctx.writer, ctx.out_dir, ctx.max_steps, ctx.resume)
         if sim.collisions:
             from .coupled import coupled_transient
 
             return coupled_transient(sim, ctx.writer, ctx.out_dir, ctx.resume,
                                      ctx.max_steps)
-        if sim.self_gap:
-            from .gaprun import gap_transient
-
-            return gap_transient(sim, ctx.writer, ctx.max_steps, ctx.resume)
         return _transient(sim, ctx.writer, ctx.max_steps, self._checkpoint(sim, ctx),
                           ctx.resume)
 

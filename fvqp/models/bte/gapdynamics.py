@@ -9,7 +9,10 @@ its :math:`\xi` (:func:`.gapshift.shift_gap`, the energy shift
 :math:`\dot E = (\Delta/E)\dot\Delta`), and the operators rebuilt at the new gaps. A
 Lie splitting, first order in the step: the transport sees the gap of the step's start.
 QP number is conserved by both parts (the step to the solver tolerance, the gap update
-to round-off). One rank only (the ghost cells' gaps would need an exchange).
+to round-off). On several ranks every rank solves the gaps of its owned cells from their
+own occupations (Eq. 1 is local) and the ghost cells' gaps come from the distribution's
+ghost exchange (:meth:`fvqp.parallel.Distribution.ghosted`) before the operators are
+rebuilt; convergence is decided on all ranks together.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import numpy as np
 from .problem import BTEProblem
 from .selfgap import GapUpdate, consistent_gaps
 
-__all__ = ["gap_step", "per_bin", "per_cell", "self_consistent_start"]
+__all__ = ["collective", "gap_step", "per_bin", "per_cell", "rebuilt", "self_consistent_start"]
 
 
 def per_cell(p: BTEProblem, x: np.ndarray) -> np.ndarray:
@@ -34,15 +37,27 @@ def per_bin(p: BTEProblem, y: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(y.transpose(1, 0, 2)).reshape(p.N, p.n * p.B)
 
 
+def rebuilt(p: BTEProblem, owned_gaps: np.ndarray) -> BTEProblem:
+    """The problem at new gaps of the owned cells (ghost cells' gaps exchanged); the
+    old problem's solvers are released."""
+    p.release()
+    return dataclasses.replace(p, cell_gap=p.dist.ghosted(owned_gaps))
+
+
+def collective(dist, up: GapUpdate) -> GapUpdate:
+    """``up`` with ``converged`` and ``change`` of all ranks (every rank decides alike)."""
+    bad = dist.max(0.0 if up.converged else 1.0)
+    return dataclasses.replace(up, converged=bad == 0.0, change=dist.max(up.change),
+                               iterations=int(dist.max(up.iterations)))
+
+
 def _update(p: BTEProblem, x: np.ndarray, delta0: np.ndarray, held, tol: float
             ) -> tuple[BTEProblem, np.ndarray, GapUpdate]:
-    if p.dist.size > 1:
-        raise NotImplementedError("the self-consistent gap of bte runs on one rank")
     w = p.quad.weights
-    up = consistent_gaps(per_cell(p, x), p.grid, p.cell_gaps(), delta0,
-                         lambda y: y[:, :, : p.K] @ w, held=held, tol=tol)
-    p.release()
-    q = dataclasses.replace(p, cell_gap=up.delta)
+    up = collective(p.dist, consistent_gaps(per_cell(p, x), p.grid, p.cell_gaps(), delta0,
+                                            lambda y: y[:, :, : p.K] @ w, held=held,
+                                            tol=tol))
+    q = rebuilt(p, up.delta)
     return q, per_bin(q, up.f), up
 
 

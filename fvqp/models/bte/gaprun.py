@@ -1,18 +1,31 @@
-r"""The collisionless transient of ``[gap] self_consistent = true`` (issue 16 §2).
+r"""The transient of ``[gap] self_consistent = true`` (issue 16 §2).
 
-Every backward-Euler step of :class:`.problem.BTEProblem` at the frozen cell gaps is
-followed by the gap update of :mod:`.gapdynamics` (the gap of every cell re-solved from
-its own angle-averaged occupation, :func:`.selfgap.consistent_gaps`, states keeping
-:math:`\xi`, notes Eqs. 55-58): a Lie splitting, first order in the step. The initial
-state (``[initial] temperature`` or the bath) is made self-consistent first. The energy
-grid starts at ``[gap] floor`` times the lowest bath gap (:class:`.simulation.BTESimulation`);
-a gap falling below it, or a gap iteration that does not converge, stops the run with
+Every fixed step is a Lie splitting (first order in the step): the kinetic step at the
+frozen cell gaps — the collisionless backward-Euler step of :class:`.problem.BTEProblem`,
+or with ``[collisions] enabled`` the coupled backward-Euler Newton step of
+:class:`.inelastic.InelasticProblem` with every cell's collision DOS at its own gap
+(:mod:`.gapsteps`, :mod:`.gapcollide`) — followed by the gap update of
+:mod:`.gapdynamics` (the gap of every owned cell re-solved from its own angle-averaged
+occupation, :func:`.selfgap.consistent_gaps`; states keep :math:`\xi`, notes Eqs. 55-58;
+the ghost cells' gaps exchanged; operators rebuilt). The initial state (``[initial]
+temperature`` or the bath) is made self-consistent first. The energy grid starts at
+``[gap] floor`` times the lowest bath gap (:class:`.simulation.BTESimulation`); a gap
+falling below it, or a gap iteration that does not converge, stops the run with
 ``status = -1``. Regions in ``[gap] hold`` keep their bath gap; normal regions keep 0.
 
-The QP number balance is that of the step (flows: time integrals of
-:meth:`.problem.BTEProblem.rates` at the step's new state, exact for backward Euler up to
-the KSP tolerance) plus the gap update (exact to round-off). One rank; no ``--resume``
-yet (no checkpoint of the cell gaps).
+Checkpoints (``checkpoint.h5``, :class:`fvqp.io.bin_checkpoint.BinCheckpoint`, written
+atomically every ``[output] checkpoint_every`` steps and at the end of every invocation)
+hold the state and the gaps of every cell in file cell order (so a run resumes on any
+number of ranks), the step, the fixed :math:`\Delta t`, the flows and the gap range of
+every snapshot; ``--resume`` continues from them and equals the uninterrupted run, and may
+extend ``[time] end`` (:func:`fvqp.models.base.timeloop.extended_steps`). SIGINT/SIGTERM
+stop after the current step with a checkpoint (status 1).
+
+The QP number balance (``summary.json`` ``qp_number``: every flow *out of* the QPs,
+positive when lost — boundaries, traps, ``sources`` (negative), with collisions ``pair``,
+recombination minus pair breaking — and ``imbalance`` = final - initial + flows) is that
+of the kinetic steps (time integrals of the rates at every step's new state, exact for
+backward Euler up to the solver tolerance) plus the gap update (exact to round-off).
 """
 
 from __future__ import annotations
@@ -21,104 +34,128 @@ import math
 
 import numpy as np
 
-from ...case.loader import CaseError
+from ...io.checkpoint import CheckpointError
 from ...spectra import fermi
 from ...units import E_CHARGE
-from .gapdynamics import self_consistent_start
+from ..base.interrupt import requested_stop
+from ..base.timeloop import after_step, extended_steps
+from .checkpoint import BinCheckpoint
+from .gapsteps import Collisionless
 
 __all__ = ["gap_transient"]
 
-
-def _delta0(sim) -> np.ndarray:
-    """Zero-temperature gap of every owned cell's material (internal; 0: normal)."""
-    u, loc = sim.units, sim.dist.local
-    reg = sim.case.values["regions"]
-    d0 = [0.0 if m is None or reg[name].get("normal") else m.gap_ratio * m.Tc / u.Tc
-          for name, m in zip(sim.geometry.region_names, sim.materials, strict=True)]
-    return np.array(d0)[loc.cell_region[: loc.n_owned]]
+_KIND = "selfgap"
 
 
-def _held(sim) -> np.ndarray:
-    names = set(sim.case.values["gap"]["hold"])
-    held = np.array([n in names for n in sim.geometry.region_names])
-    return held[sim.dist.local.cell_region[: sim.dist.local.n_owned]]
+def _stepper(sim):
+    if sim.collisions:
+        from .gapcollide import WithCollisions
+
+        return WithCollisions(sim)
+    return Collisionless(sim)
 
 
-def gap_transient(sim, writer, max_steps: int | None, resume: bool) -> dict:
-    """Fixed backward-Euler steps with the self-consistent gap (module docstring);
-    snapshots every ``[output] every`` steps and at the end; summary with the QP number
-    balance and the minimum/maximum gap of every snapshot."""
-    d, u = sim.case.values, sim.units
-    if sim.dist.size > 1:
-        raise CaseError([f"{sim.case.path}: gap.self_consistent: the self-consistent gap "
-                         f"runs on one MPI rank only (got {sim.dist.size}); fix: run "
-                         "without mpiexec, or set self_consistent = false."])
-    if resume:
-        raise CaseError([f"{sim.case.path}: gap.self_consistent: --resume is not "
-                         "available yet (the cell gaps are not checkpointed); fix: run "
-                         "again without --resume."])
+def gap_transient(sim, writer, out_dir: str, max_steps: int | None, resume: bool) -> dict:
+    """Fixed steps with the self-consistent gap (module docstring); snapshots every
+    ``[output] every`` steps and at the end; summary with the QP number balance and the
+    minimum/maximum gap of every snapshot."""
+    d, u, dist = sim.case.values, sim.units, sim.dist
     t_end, dt = d["time"]["end"], d["time"]["dt_initial"]
     nsteps = max(1, int(math.ceil(t_end / dt - 1e-9)))
     dt = t_end / nsteps
-    target = nsteps if max_steps is None else min(nsteps, max_steps)
     names, every = d["output"]["fields"], d["output"]["every"]
-    tol = 1e-12
-    delta0, held = _delta0(sim), _held(sim)
-    p = sim.problem
-    t0 = d["initial"].get("temperature")
-    x = p.equilibrium(fermi(sim.grid.e, t0 if t0 else sim.T_bath))
-    p, x, up = self_consistent_start(p, x, delta0, held=held, tol=tol)
-    sim.problem = p
-    gaps = [_gap_range(sim, p, 0.0)]
-    writer.write(0.0, sim.fields(x, names))
-    n0 = p.number(x)
-    flows: dict = {}
-    its, status, msg, step = 0, 0, "", 0
-    while up.converged and step < target:
-        t = step * dt
-        xn, res = p.step(x, None, t, dt)
-        its += sum(r.iterations for r in res)
-        if not all(r.success for r in res):
-            status, msg = -1, f"KSP did not converge at step {step + 1}"
+    cp_every = d["output"]["checkpoint_every"]
+    run = _stepper(sim)
+    ck = BinCheckpoint(dist, out_dir, sim.case.digest, run.block)
+    if resume:
+        cells, bins, meta = ck.load()
+        if meta.get("kind") != _KIND:
+            raise CheckpointError(f"checkpoint {ck.path!r} is not one of a self-consistent "
+                                  "gap run. Fix: run without --resume.")
+        run.unpack(cells["x"], np.asarray(bins["gaps"])[dist.local.cells[: run.n_owned]])
+        step = int(meta["step"])
+        dt, nsteps = extended_steps(float(meta["dt"]), step, t_end, u, out_dir)
+        flows, its, n0, gaps = meta["flows"], int(meta["its"]), meta["n0"], meta["gaps"]
+        run.restore_counters(meta.get("counters", {}))
+        writer.truncate(u.to_si(step * dt, "time"))
+        ok = True
+    else:
+        t0 = d["initial"].get("temperature")
+        up = run.start(fermi(sim.grid.e, t0 if t0 else sim.T_bath))
+        ok, step, flows, its = up.converged, 0, {}, 0
+        n0 = run.number()
+        gaps = [_gap_range(sim, run.gaps(), 0.0)]
+        writer.write(0.0, run.fields(names))
+    target = nsteps if max_steps is None else min(nsteps, step + max_steps)
+
+    def save(s: int) -> None:
+        full = dist.gather(run.gaps())
+        ck.save({"x": run.pack()}, {"gaps": full} if dist.rank == 0 else {},
+                {"kind": _KIND, "step": s, "dt": dt, "flows": flows, "its": its, "n0": n0,
+                 "gaps": gaps, "counters": run.counters()})
+
+    def write(s: int) -> None:
+        t_s = u.to_si(s * dt, "time")
+        writer.write(t_s, run.fields(names))
+        gaps.append(_gap_range(sim, run.gaps(), t_s))
+
+    status, msg, stopped, change = 0, "", None, 0.0
+    while ok and step < target:
+        good, inc, n_its = run.step(step * dt, dt)
+        its += n_its
+        if not good:
+            status, msg = -1, f"the solver did not converge at step {step + 1}"
             break
-        for k, v in p.rates(xn, t, t + dt).items():
-            flows[k] = flows.get(k, 0.0) + v * dt
-        p, x, up = self_consistent_start(p, xn, delta0, held=held, tol=tol)
-        sim.problem = p
+        for k, v in inc.items():
+            flows[k] = flows.get(k, 0.0) + v
+        up = run.update()
         step += 1
-        if step % every == 0 or step == target or not up.converged:
-            writer.write(u.to_si(step * dt, "time"), sim.fields(x, names))
-            gaps.append(_gap_range(sim, p, u.to_si(step * dt, "time")))
-    if not up.converged:
+        ok, change = up.converged, up.change
+        if not ok:
+            write(step)
+            break
+        after_step(step, nsteps, target, (every, cp_every), None, lambda s=step: write(s),
+                   save)
+        stopped = requested_stop(dist)
+        if stopped is not None:
+            if step % every and step != nsteps:
+                write(step)
+            break
+    save(step)
+    if not ok:
         status, msg = -1, (f"the self-consistent gap did not converge at step {step} "
-                           f"(last change {up.change:.3g} Delta0): a gap below the grid's "
+                           f"(last change {change:.3g} Delta0): a gap below the grid's "
                            f"first edge ({d['gap']['floor']:g} x the bath gap)? Fix: lower "
                            "[gap] floor")
     elif status == 0 and step < nsteps:
-        status, msg = 1, f"stopped after {step} of {nsteps} steps"
+        why = f"by {stopped}" if stopped else f"after {step} of {nsteps} steps"
+        status, msg = 1, f"stopped {why} at step {step}; continue with --resume"
     elif status == 0:
         msg = f"reached t_end in {step} steps with the self-consistent gap"
-    n1, nu = p.number(x), sim.n_unit
+    n1, nu = run.number(), sim.n_unit
     lo = min(g["min_ueV"] for g in gaps)
     hi = max(g["max_ueV"] for g in gaps)
+    qp = {k: v * nu for k, v in flows.items()}  # out of the QPs: positive
     return {"status": status, "message": msg, "steady": False, "steps": step,
             "t_end_s": u.to_si(step * dt, "time"), "dt_s": u.to_si(dt, "time"),
-            "linear_iterations": int(its),
+            "linear_iterations": int(its), **run.summary(),
             "gap": {"min_ueV": lo, "max_ueV": hi, "grid_first_edge_ueV":
                     _ueV(sim, sim.grid.edges[0]), "snapshots": gaps},
-            "qp_number": {"initial": n0 * nu, "final": n1 * nu,
-                          **{k: v * nu for k, v in flows.items()},
-                          "imbalance": (n1 - n0 + sum(flows.values())) * nu}}
+            "qp_number": {"initial": n0 * nu, "final": n1 * nu, **qp,
+                          "imbalance": (n1 - n0) * nu + sum(qp.values())}}
 
 
 def _ueV(sim, e) -> float:
     return float(sim.units.to_si(e, "energy") / (E_CHARGE * 1e-6))
 
 
-def _gap_range(sim, p, t_s: float) -> dict:
-    """Min/max superconducting gap of the cells at time ``t_s`` [s], in ueV (normal cells
-    left out unless all are normal)."""
-    g = p.cell_gaps()
-    g = g[g > 0] if np.any(g > 0) else g
-    return {"t_s": t_s, "min_ueV": _ueV(sim, float(np.min(g))),
-            "max_ueV": _ueV(sim, float(np.max(g)))}
+def _gap_range(sim, g: np.ndarray, t_s: float) -> dict:
+    """Min/max superconducting gap of the cells (all ranks) at time ``t_s`` [s], in ueV
+    (normal cells left out unless all are normal)."""
+    dist, inf = sim.dist, math.inf
+    sc = g[g > 0]
+    any_sc = dist.max(float(len(sc) > 0)) > 0
+    pick = sc if any_sc else g
+    lo = -dist.max(-float(np.min(pick, initial=inf)))
+    hi = dist.max(float(np.max(pick, initial=-inf)))
+    return {"t_s": t_s, "min_ueV": _ueV(sim, lo), "max_ueV": _ueV(sim, hi)}

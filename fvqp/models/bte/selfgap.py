@@ -25,9 +25,10 @@ remap of :func:`.gapshift.shift_gap` (at :math:`\Delta = \Delta_c` the bin rule 
 (:math:`F \ge 0` unless the gap would leave the grid) and :math:`\Delta_0`
 (:math:`F \le 0` for :math:`f \ge 0`) and closes the bracket by the Illinois variant of
 regula falsi, all cells at once, until :math:`|F|` or the bracket is at most
-``tol`` :math:`\cdot\Delta_0` (the plain fixed-point iteration
-:math:`\Delta_{k+1} = \mathcal G[S f]` cycled in a hot spot), and reports non-convergence
-instead of raising.
+``tol`` :math:`\cdot\Delta_0` (a cell whose current gap already meets that keeps it
+exactly, so a self-consistent state is not remapped at all), and reports non-convergence
+instead of raising (the plain fixed-point iteration :math:`\Delta_{k+1} = \mathcal G[S f]`
+cycled in a hot spot).
 
 Units: the grid's (internal energies).
 """
@@ -112,6 +113,8 @@ def consistent_gaps(f: np.ndarray, grid: BinGrid, delta: np.ndarray, delta0: np.
         fx = shift_gap(fa_[cells], grid, d_c[cells], x)
         return gaps(average(fx), grid, d0[cells]) - x
 
+    if len(cells):  # cells already self-consistent keep their gap exactly (no remap)
+        cells = cells[np.abs(resid(d_c[cells])) > tol * d0[cells]]
     iterations, change, ok = 0, 0.0, True
     if len(cells):
         # F(Delta_0) <= 0 for any f >= 0; F(first edge) >= 0 unless the root is below it

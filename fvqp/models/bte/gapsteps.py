@@ -1,0 +1,118 @@
+r"""The two parts of a step with the self-consistent gap (``[gap] self_consistent``).
+
+A step of :mod:`.gaprun` is a Lie splitting: first the kinetics at the frozen cell gaps
+:math:`\Delta_c` over :math:`[t, t + \Delta t]`, then the gap update at fixed state
+(:mod:`.gapdynamics`: every cell's gap re-solved from its own :math:`\bar f`, states
+keeping :math:`\xi`, :func:`.gapshift.shift_gap`; operators rebuilt at the new gaps).
+This module holds the state of a run and its two kinds of kinetic step:
+
+* :class:`Collisionless` — the per-bin backward-Euler step of
+  :class:`.problem.BTEProblem` (energies independent);
+* ``WithCollisions`` (:mod:`.gapcollide`) — the coupled backward-Euler Newton step of
+  :class:`.inelastic.InelasticProblem` with the collision DOS :math:`\bar\rho,\bar a` of
+  every cell's own gap.
+
+Both keep the state on the owned cells, give the QP flows of the step (time integrals of
+the rates at the step's new state: exact for backward Euler up to the solver tolerance)
+and pack the state per cell for the checkpoint (:class:`fvqp.io.bin_checkpoint.
+BinCheckpoint` with one "bin" of ``block`` unknowns per cell).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .gapdynamics import per_bin, per_cell, rebuilt, self_consistent_start
+from .selfgap import GapUpdate
+
+__all__ = ["Collisionless", "delta0_of", "held_of"]
+
+#: tolerance of the gap iteration, relative to the material's zero-temperature gap
+GAP_TOL = 1e-12
+
+
+def delta0_of(sim) -> np.ndarray:
+    """Zero-temperature gap of every owned cell's material (internal; 0: normal)."""
+    u, loc = sim.units, sim.dist.local
+    reg = sim.case.values["regions"]
+    d0 = [0.0 if m is None or reg[name].get("normal") else m.gap_ratio * m.Tc / u.Tc
+          for name, m in zip(sim.geometry.region_names, sim.materials, strict=True)]
+    return np.array(d0)[loc.cell_region[: loc.n_owned]]
+
+
+def held_of(sim) -> np.ndarray:
+    """Owned cells of the regions in ``[gap] hold`` (their gap stays at the bath's)."""
+    names = set(sim.case.values["gap"]["hold"])
+    held = np.array([n in names for n in sim.geometry.region_names])
+    return held[sim.dist.local.cell_region[: sim.dist.local.n_owned]]
+
+
+class Collisionless:
+    """State and steps of a collisionless run (module docstring).
+
+    ``sim.problem`` is kept at the current cell gaps; ``x`` is its per-bin state
+    (N, n_owned B)."""
+
+    def __init__(self, sim, tol: float = GAP_TOL):
+        self.sim, self.tol = sim, tol
+        self.delta0, self.held = delta0_of(sim), held_of(sim)
+        p = sim.problem
+        self.block, self.n_owned = p.N * p.B, p.n
+        self.x: np.ndarray | None = None
+
+    def start(self, f0: np.ndarray) -> GapUpdate:
+        """The isotropic state with occupation ``f0`` (N,), its gaps made self-consistent."""
+        return self._update(self.sim.problem.equilibrium(f0))
+
+    def step(self, t: float, dt: float) -> tuple[bool, dict, int]:
+        """One backward-Euler step at the frozen gaps: (success, QP flow increments out of
+        the system — :meth:`.problem.BTEProblem.rates` times ``dt`` —, Krylov iterations);
+        the state advances only on success."""
+        p = self.sim.problem
+        xn, res = p.step(self.x, None, t, dt)
+        its = int(sum(r.iterations for r in res))
+        if not all(r.success for r in res):
+            return False, {}, its
+        inc = {k: v * dt for k, v in p.rates(xn, t, t + dt).items()}
+        self.x = xn
+        return True, inc, its
+
+    def update(self) -> GapUpdate:
+        """The gap update of the current state (collective)."""
+        return self._update(self.x)
+
+    def _update(self, x: np.ndarray) -> GapUpdate:
+        self.sim.problem, self.x, up = self_consistent_start(
+            self.sim.problem, x, self.delta0, held=self.held, tol=self.tol)
+        return up
+
+    def number(self) -> float:
+        """Total QP number (internal, all ranks)."""
+        return self.sim.problem.number(self.x)
+
+    def fields(self, names) -> dict:
+        return self.sim.fields(self.x, names)
+
+    def gaps(self) -> np.ndarray:
+        """Gaps of the owned cells."""
+        return self.sim.problem.cell_gaps()
+
+    def pack(self) -> np.ndarray:
+        """The state as (1, n_owned ``block``), cell by cell."""
+        return per_cell(self.sim.problem, self.x).reshape(1, -1)
+
+    def unpack(self, packed: np.ndarray, gaps: np.ndarray) -> None:
+        """Inverse of :meth:`pack` with the owned cells' gaps (problem rebuilt there)."""
+        p = self.sim.problem = rebuilt(self.sim.problem, gaps)
+        self.x = per_bin(p, np.asarray(packed).reshape(p.n, p.N, p.B))
+
+    def counters(self) -> dict:
+        """Iteration counts kept in the checkpoint (none beyond the run's)."""
+        return {}
+
+    def restore_counters(self, counts: dict) -> None:
+        """Inverse of :meth:`counters`."""
+
+    def summary(self) -> dict:
+        """Extra summary entries of this kind of step."""
+        return {}
