@@ -27,7 +27,8 @@ fL = tanh, fT = 0 is an exact discrete solution).
 Tunnel junctions inject :math:`\kappa N(f^{(N)}_{L,T}-f_{L,T})` at their node
 (Eq. 11, electrode distribution Eq. 12); in the charge mode with energy-cell integrals
 :math:`\kappa(S_k-\hat N_k f_{T,k})` (:mod:`~fvqp.models.usadel.tunnel`: tunnel currents
-accurate for any Γ/δε); reservoirs fix fL, fT. Discretised on the nodes
+accurate for any Γ/δε); a superconducting electrode adds its DOS and an fL–fT mixing
+(:mod:`~fvqp.models.usadel.electrode`); reservoirs fix fL, fT. Discretised on the nodes
 of the network with edge coefficients the means of the node coefficients.
 
 Without inelastic collisions the energies decouple: the block-diagonal system (one
@@ -49,10 +50,11 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+from .electrode import junction_terms, superconducting
 from .spectral import SpectralSolution
 from .terminals import dn0_dv
 from .triplets import Triplets
-from .tunnel import charge_source, charge_source_dv, node_dos
+from .tunnel import charge_source_dv
 
 log = logging.getLogger(__name__)
 
@@ -139,12 +141,15 @@ def assemble(spec: SpectralSolution, reservoirs, junctions, dl_floor: float = 1e
             put(ro + b, co + a, sg * X)
         put(base + n + np.arange(n)[None, :], base + np.arange(n)[None, :],
             -spec.node_RL[sl])
-    kap = np.zeros((ne, n))  # energy mode: N(eps_k)
-    kapT = np.zeros((ne, n))  # charge mode: cell integral of N (tunnel.py)
+    kap = np.zeros((ne, n))  # energy mode: N(eps_k) (x P of an S electrode)
+    kapT = np.zeros((ne, n))  # charge mode: cell integral of N (tunnel.py, electrode.py)
     for J in junctions:
-        kap[:, J.node] += J.kappa * spec.N[sl, J.node]
-        kapT[:, J.node] += J.kappa * (node_dos(spec, J.node)[sl] if cell_average
-                                      else spec.N[sl, J.node])
+        t = junction_terms(spec, J, cell_average)
+        kap[:, J.node] += J.kappa * t.cLL[sl]
+        kapT[:, J.node] += J.kappa * t.cTT[sl]
+        if superconducting(J):  # fL <-> fT mixing of an S electrode (N_+ != N_-)
+            put(base + J.node, base + n + J.node, -J.kappa * t.cLT[sl][:, None])
+            put(base + n + J.node, base + J.node, -J.kappa * t.cTL[sl][:, None])
     node = np.arange(n)[None, :]
     put(base + node, base + node, -kap)
     put(base + n + node, base + n + node, -kapT - vol[None, :] * RT)
@@ -169,10 +174,9 @@ def rhs(spec: SpectralSolution, reservoirs, junctions,
     ne, n = spec.N.shape
     b = np.zeros((ne, 2, n))
     for J in junctions:  # charge mode: cell integral of N f_T^(N) (tunnel.py)
-        fLJ, fTJ = J.distribution(eps)
-        sT = charge_source(spec, J) if cell_average else spec.N[:, J.node] * fTJ
-        b[:, 0, J.node] -= J.kappa * spec.N[:, J.node] * fLJ
-        b[:, 1, J.node] -= J.kappa * sT
+        t = junction_terms(spec, J, cell_average)
+        b[:, 0, J.node] -= J.kappa * t.sL
+        b[:, 1, J.node] -= J.kappa * t.sT
     for r in reservoirs:
         fLr, fTr = r.distribution(eps)
         b[:, 0, r.node] = fLr
@@ -181,8 +185,11 @@ def rhs(spec: SpectralSolution, reservoirs, junctions,
 
 
 def _key(spec, reservoirs, junctions):
+    """What the kinetic matrix depends on: the spectral solution, the Dirichlet nodes and
+    the junctions (an S electrode's coefficients also on its bias, gap and broadening)."""
     return (id(spec), tuple(r.node for r in reservoirs),
-            tuple((j.node, j.kappa) for j in junctions))
+            tuple((j.node, j.kappa) + ((j.bias, j.gap, j.gamma) if superconducting(j) else ())
+                  for j in junctions))
 
 
 class BlockLU:
@@ -258,6 +265,11 @@ def bias_derivative(spec: SpectralSolution, reservoirs, junctions, name: str,
     ends = [r for r in reservoirs if r.name == name and r.kind == "normal"]
     if not parts and not ends:
         raise ValueError(f"bias_derivative: no junction or normal reservoir {name!r}")
+    if any(superconducting(j) for j in parts):
+        raise ValueError(f"bias_derivative: junction {name!r} has a superconducting "
+                         "electrode, whose tunnel coefficients (not only its source) depend "
+                         "on the bias; the exact derivative is not implemented. Fix: "
+                         "difference two solves at V ± dV.")
     lu, ne, n, _ = _factors(spec, reservoirs, junctions, dl_floor, cache, split)
     b = np.zeros((ne, 2, n))
     for J in parts:

@@ -12,13 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .electrode import junction_terms, superconducting
 from .terminals import dn0_dv, electrode_distribution
-from .tunnel import cell_widths, charge_source, charge_source_at, node_dos
-
-
-def _dos(kin, node: int) -> np.ndarray:
-    """DOS weight of the tunnel terms the kinetic solution was computed with."""
-    return node_dos(kin.spectral, node) if kin.cell_average else kin.spectral.N[:, node]
+from .tunnel import cell_widths, charge_source_at, node_dos
 
 
 def integrate(y, eps, axis: int = 0):
@@ -105,15 +101,12 @@ def tunnel_current(kin, junction) -> float:
     :math:`\tfrac{\kappa}{2}\sum_k w_k(S_{T,k}-\hat N_k f_{T,k})` with the energy-cell
     integrals :math:`S_k=\int_{C_k}Nf^{(N)}/w_k`, :math:`\hat N_k=\int_{C_k}N/w_k` of
     :mod:`~fvqp.models.usadel.tunnel` (the tunnel source of the kinetic equations, so the
-    charge balance is exact)."""
+    charge balance is exact); for a superconducting electrode the T row of
+    :mod:`~fvqp.models.usadel.electrode` (with its :math:`-M f_L` term)."""
     require_full_axis(kin.eps, "tunnel_current")
     a = junction.node
-    spec = kin.spectral
-    if kin.cell_average:
-        sT = charge_source(spec, junction)
-    else:
-        sT = spec.N[:, a] * junction.distribution(kin.eps)[1]
-    y = sT - _dos(kin, a) * kin.fT[:, a]
+    _, y = junction_terms(kin.spectral, junction, kin.cell_average).rows(kin.fL[:, a],
+                                                                         kin.fT[:, a])
     return 0.5 * junction.kappa * float(np.dot(cell_widths(kin.eps), y))
 
 
@@ -299,9 +292,12 @@ def energy_balance(kin) -> dict:
     eps = require_full_axis(kin.eps, "energy_balance")
     inj = 0.0
     for j in kin.junctions:
-        fLJ, _ = j.distribution(eps)
-        inj += 0.5 * j.kappa * float(_riemann(eps * spec.N[:, j.node]
-                                              * (fLJ - kin.fL[:, j.node]), eps))
+        if superconducting(j):  # the L row of electrode.py
+            y, _ = junction_terms(spec, j, kin.cell_average).rows(kin.fL[:, j.node],
+                                                                  kin.fT[:, j.node])
+        else:
+            y = spec.N[:, j.node] * (j.distribution(eps)[0] - kin.fL[:, j.node])
+        inj += 0.5 * j.kappa * float(_riemann(eps * y, eps))
     DL = net.edge_mean(spec.DL) * net.conductance
     phase = hasattr(spec, "edge_js")  # phase-biased: -𝒯∂fT + j_ε fT in the L flux
     if phase:

@@ -1,4 +1,5 @@
-"""Terminals of a wire network: reservoirs (Dirichlet nodes) and NIS tunnel junctions.
+"""Terminals of a wire network: reservoirs (Dirichlet nodes) and tunnel junctions to normal
+(NIS) or superconducting (SIS', :mod:`~.electrode`) electrodes.
 
 All quantities dimensionless: energies and biases (eV) in Δ0, temperatures in Δ0/k_B,
 tunnel conductances as κ = G_T R_ξ (paper Eq. 11).
@@ -63,9 +64,13 @@ class Reservoir:
 
 @dataclass
 class TunnelJunction:
-    """An NIS tunnel junction from a normal electrode to a network node (paper Eq. 11).
+    """A tunnel junction from an electrode to a network node (paper Eq. 11).
 
-    ``kappa`` = G_T R_ξ. ``bias`` and ``temperature`` are those of the electrode.
+    ``kappa`` = G_T R_ξ. ``bias`` and ``temperature`` are those of the electrode, whose
+    distribution is Eq. 12. ``gap`` and ``gamma`` (units Δ0) are the electrode's gap Δ_e
+    and Dynes broadening γ_e: 0 is the normal electrode (NIS) of the paper; Δ_e > 0 a
+    superconducting electrode in the incoherent quasiparticle-tunnelling approximation
+    (:mod:`~fvqp.models.usadel.electrode`).
     """
 
     name: str
@@ -73,6 +78,8 @@ class TunnelJunction:
     kappa: float
     bias: float = 0.0
     temperature: float = 0.0
+    gap: float = 0.0
+    gamma: float = 0.0
 
     def distribution(self, eps):
         return electrode_distribution(eps, self.bias, self.temperature)

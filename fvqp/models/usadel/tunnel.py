@@ -62,7 +62,9 @@ def cell_widths(eps: np.ndarray) -> np.ndarray:
     return np.diff(cell_bounds(eps))
 
 
-def _graded(points, scale: float, span: float) -> np.ndarray:
+def graded_points(points, scale: float, span: float) -> np.ndarray:
+    """``points`` and :data:`N_GRADE` geometric offsets from ``scale`` to ``span`` on
+    both sides of each (fine-grid points at gap edges and Fermi steps)."""
     off = np.geomspace(scale, max(span, 2 * scale), N_GRADE)
     p = np.asarray(points, float)[:, None]
     return np.concatenate([p.ravel(), (p + off).ravel(), (p - off).ravel()])
@@ -109,8 +111,9 @@ class _NodeGrid:
         return (c0 + self.rest * c1) / self.weights
 
 
-def _node_grid(spec, node: int) -> _NodeGrid | None:
-    """The node's cells and fine grid (cached on ``spec``); None for a normal node."""
+def node_grid(spec, node: int) -> _NodeGrid | None:
+    """The node's cells and fine grid with the bulk DOS N_0 on it (cached on ``spec``);
+    None for a normal node."""
     cache = spec.__dict__.setdefault("_tunnel_grids", {})
     if node in cache:
         return cache[node]
@@ -128,7 +131,7 @@ def _node_grid(spec, node: int) -> _NodeGrid | None:
     t = np.linspace(0.0, 1.0, N_SUB + 1)[:-1]
     pts = [(b[:-1, None] + np.diff(b)[:, None] * t[None, :]).ravel(), b, eps]
     if eg > 0:
-        pts.append(_graded([eg, -eg], 1e-2 * max(prob.gamma, 1e-9), 4.0 * w.max()))
+        pts.append(graded_points([eg, -eg], 1e-2 * max(prob.gamma, 1e-9), 4.0 * w.max()))
     fine = np.unique(np.concatenate(pts))
     fine = fine[(fine >= b[0]) & (fine <= b[-1])]
     grid = _NodeGrid(bounds=b, weights=w, fine=fine, dos=_bulk_dos(fine, *ref),
@@ -142,17 +145,17 @@ def node_dos(spec, node: int) -> np.ndarray:
     term."""
     cache = spec.__dict__.setdefault("_tunnel_dos", {})
     if node not in cache:
-        grid = _node_grid(spec, node)
+        grid = node_grid(spec, node)
         cache[node] = spec.N[:, node] if grid is None else grid.average()
     return cache[node]
 
 
 def _source(spec, node, bias, temperature, fun) -> np.ndarray:
-    grid = _node_grid(spec, node)
+    grid = node_grid(spec, node)
     if grid is None:  # normal node: point values
         return spec.N[:, node] * fun(np.asarray(spec.eps, float))
     v = float(bias)
-    extra = _graded([v, -v], 1e-2 * max(float(temperature), 1e-9),
+    extra = graded_points([v, -v], 1e-2 * max(float(temperature), 1e-9),
                     4.0 * float(grid.weights.max()))
     return grid.average(fun, extra)
 

@@ -1,0 +1,126 @@
+"""Tunnel junctions to superconducting electrodes (fvqp/models/usadel/electrode.py).
+
+Incoherent quasiparticle tunnelling: Eq. 11 of Ryan et al. (2026) with the electrode's
+Dynes DOS N_e(ε ± eV) in place of 1. Checked against the classic SIS' current
+I = (1/eR_T) ∫ N_1(E) N_2(E + eV) [f(E) − f(E + eV)] dE (scipy quad, gap edges as break
+points), against today's NIS terms for Δ_e = 0, and for detailed balance at V = 0.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.integrate import quad
+
+from fvqp.models.usadel.bulk import bulk_theta
+from fvqp.models.usadel.electrode import _nis_terms, general_terms, junction_terms
+from fvqp.models.usadel.kinetic import solve_linear
+from fvqp.models.usadel.network import uniform_wire
+from fvqp.models.usadel.observables import charge_balance, energy_balance, tunnel_current
+from fvqp.models.usadel.spectral import SpectralProblem, SpectralSolution
+from fvqp.models.usadel.terminals import Reservoir, TunnelJunction
+from fvqp.spectra import dynes_dos, fermi
+
+GAMMA, GAMMA_E, GAP_E, T = 1e-3, 2e-3, 0.6, 0.15
+N_EDGES, MID = 10, 5
+KAPPA = 1e-7
+
+
+def _wire(delta=1.0, de=0.005, junctions=(), t=T, kinds=("superconductor",) * 2):
+    """A short uniform wire (2 ξ) between reservoirs at temperature t, θ of the bulk
+    Dynes DOS (no inverse proximity): the wire's DOS is N_1 exactly."""
+    eps = np.arange(-round(4 / de), round(4 / de) + 1) * de
+    net = uniform_wire(2.0, N_EDGES)
+    res = [Reservoir("left", 0, kinds[0], delta, temperature=t),
+           Reservoir("right", N_EDGES, kinds[1], delta, temperature=t)]
+    prob = SpectralProblem(net, delta, gamma=GAMMA, reservoirs=res,
+                           junctions=list(junctions), spectral_tunnel=False)
+    th = bulk_theta(eps, delta, GAMMA, 0.0) if delta > 0 else np.zeros(eps.size, complex)
+    spec = SpectralSolution(eps=eps, theta=np.repeat(th[:, None], net.n_nodes, axis=1),
+                            problem=prob)
+    return spec, res
+
+
+def _sis_quad(v, d1=1.0, d2=GAP_E, t=T):
+    """(1/eR_T) ∫ N_1(E) N_2(E+eV) [f(E) − f(E+eV)] dE in units of Δ0/(e R_T)."""
+    def y(e):
+        return (dynes_dos(e, d1, GAMMA) * dynes_dos(e + v, d2, GAMMA_E)
+                * (fermi(e, t) - fermi(e + v, t)))
+    pts = sorted({-d1, d1, -v - d2, -v + d2, 0.0, -v})
+    pts = [p for p in pts if -4.0 < p < 4.0]
+    return quad(y, -4.0, 4.0, points=pts, limit=5000, epsabs=1e-14, epsrel=1e-11)[0]
+
+
+def _sis_current(v, de=0.005):
+    j = TunnelJunction("J", MID, KAPPA, v, T, gap=GAP_E, gamma=GAMMA_E)
+    spec, res = _wire(de=de, junctions=[j])
+    kin = solve_linear(spec, res, [j])
+    return tunnel_current(kin, j) / KAPPA, kin
+
+
+@pytest.mark.parametrize("v", [-1.62, -0.4, 0.2, 0.4, 0.5, 1.0, 1.58, 1.62, 2.0, 3.0])
+def test_sis_current_against_quadrature(v):
+    """SIS' current of a wire (Δ1 = Δ0, Γ = 1e-3) held at equilibrium by its reservoirs,
+    electrode Δ2 = 0.6 Δ0, γ2 = 2e-3, k_BT = 0.15 Δ0, δε = 0.005: equal to the quad of
+    the classic formula to 2e-4 relative (see the measured numbers in the theory doc)."""
+    got, _ = _sis_current(v)
+    ref = _sis_quad(v)
+    assert got == pytest.approx(ref, rel=2e-4, abs=0)
+
+
+def test_sis_features():
+    """Sum-gap onset at e|V| = Δ1 + Δ2 (a step of the current, ×10 within ±0.02 Δ0) and
+    the difference-gap peak at |Δ1 − Δ2| (a local maximum at finite T: the current falls
+    towards 0.5 Δ0), odd in V, in the solver's current and in the quadrature alike."""
+    i = {v: _sis_current(v)[0] for v in (0.3, 0.4, 0.5, 1.58, 1.62, -0.4)}
+    assert i[1.62] > 10 * i[1.58] > 0
+    assert i[0.4] > i[0.3] and i[0.4] > 1.5 * i[0.5]
+    assert i[-0.4] == pytest.approx(-i[0.4], rel=1e-9, abs=0)
+    q = {v: _sis_quad(v) for v in (0.3, 0.4, 0.5)}
+    assert q[0.4] > q[0.3] and q[0.4] > 1.5 * q[0.5]
+
+
+def test_sis_charge_and_energy_balance():
+    """Biased S electrode (fL–fT mixing terms in the matrix): the tunnel current equals
+    the current drained into the reservoirs + the converted charge imbalance to
+    round-off; in a normal wire between normal reservoirs the injected energy current
+    equals the drained one."""
+    j = TunnelJunction("J", MID, 0.05, 1.7, T, gap=GAP_E, gamma=GAMMA_E)
+    spec, res = _wire(junctions=[j])
+    bal = charge_balance(solve_linear(spec, res, [j]))
+    assert bal["injected"] > 0
+    assert bal["injected"] == pytest.approx(sum(bal["drained"].values()) + bal["converted"],
+                                            rel=1e-12, abs=0)
+    spec, res = _wire(0.0, junctions=[j], kinds=("normal", "normal"))
+    e = energy_balance(solve_linear(spec, res, [j]))
+    assert e["injected"] != 0
+    assert e["injected"] == pytest.approx(e["drained"], rel=1e-12, abs=0)
+
+
+@pytest.mark.parametrize("delta", [1.0, 0.0])
+@pytest.mark.parametrize("cell", [True, False])
+def test_zero_gap_electrode_is_nis(delta, cell):
+    """The general terms with Δ_e = 0 are today's NIS terms bit for bit (superconducting
+    and normal wire nodes, cell-integrated and point rule), so the solution is too."""
+    j = TunnelJunction("J", MID, 0.01, 1.3, 0.05, gap=0.0, gamma=GAMMA_E)
+    spec, _ = _wire(delta, junctions=[j])
+    a, b = general_terms(spec, j, cell), _nis_terms(spec, j, cell)
+    for name in ("sL", "cLL", "cLT", "sT", "cTL", "cTT"):
+        assert np.array_equal(getattr(a, name), getattr(b, name)), name
+    assert junction_terms(spec, j, cell) is not None
+
+
+def test_zero_bias_detailed_balance():
+    """V = 0, electrode and wire at one temperature, different gaps (0.6 vs 1 Δ0), strong
+    junction κ = 0.05: nothing is injected — fL = tanh(ε/2t), fT = 0 to 1e-12, tunnel
+    current and energy injection zero to 1e-12."""
+    j = TunnelJunction("J", MID, 0.05, 0.0, T, gap=GAP_E, gamma=GAMMA_E)
+    spec, res = _wire(junctions=[j])
+    kin = solve_linear(spec, res, [j])
+    eq = np.tanh(spec.eps / (2 * T))[:, None]
+    assert np.abs(kin.fL - eq).max() < 1e-12
+    assert np.abs(kin.fT).max() < 1e-12
+    assert abs(tunnel_current(kin, j)) < 1e-12
+    t = junction_terms(spec, j)
+    y_l, y_t = t.rows(kin.fL[:, MID], kin.fT[:, MID])
+    assert np.abs(y_l).max() < 1e-12 and np.abs(y_t).max() < 1e-12
