@@ -70,7 +70,8 @@ class Field:
     unit : str
         SI unit of :attr:`values` (``"1/m^3"``, ``"K"``, ``"J"`` ...).
     values : ndarray, shape (n_times, n_cells) or (n_times, n_cells, k)
-        The field per snapshot and cell (energy-resolved fields have a trailing axis).
+        The field per snapshot and cell (vector fields such as ``phonon_energy_flux``
+        have a trailing axis of their k = 3 components).
     times : ndarray, shape (n_times,)
         Snapshot times [s].
     centres : ndarray, shape (n_cells, 3)
@@ -100,14 +101,14 @@ class Field:
 
     def integral(self, region: str | None = None) -> np.ndarray:
         """∫ field dV over a region (all cells if None) at every snapshot, in
-        ``unit × m³`` (e.g. a number of quasiparticles for a density in 1/m³); on 1D/2D
+        ``unit × m³`` (e.g. a number of quasiparticles for a density in 1/m³), shape
+        (n_times,), or (n_times, k) for a vector field (each component); on 1D/2D
         meshes the measure is a length or an area (multiply by the cross-section or the
         thickness yourself)."""
         m = np.ones(len(self.region), bool) if region is None else self.region == region
         if not m.any():
             raise KeyError(f"no region {region!r}; regions: {sorted(set(self.region))}")
-        v = self.values if self.values.ndim == 2 else self.values.sum(axis=-1)
-        return v[:, m] @ self.measure[m]
+        return np.einsum("tc...,c->t...", self.values[:, m], self.measure[m])
 
 
 @dataclass

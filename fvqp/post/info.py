@@ -46,11 +46,13 @@ def _times(times: list[float]) -> str:
 
 def _mesh_lines(result: Result) -> list[str]:
     lines = [f"series   {result.pvd.name}", "fields   (cell data, SI units)"]
+    grid = result.read_snapshot(len(result.series) - 1)
     width = max((len(f) for f in result.units), default=0)
     for name, unit in result.units.items():
-        lines.append(f"  {name:<{width}}  {unit or '-'}")
+        shape = np.shape(grid.cell_data[name]) if name in grid.cell_data else ()
+        kind = f"  (vector, {shape[1]} components)" if len(shape) == 2 else ""
+        lines.append(f"  {name:<{width}}  {unit or '-'}{kind}")
     lines.append(f"times    {_times(result.times)}")
-    grid = result.read_snapshot(len(result.series) - 1)
     dim = mesh_dimension(grid)
     lo, hi = np.array(grid.bounds[0::2]), np.array(grid.bounds[1::2])
     ext = " x ".join(f"{x:.4g}" for x in (hi - lo) * 1e6)
@@ -109,8 +111,9 @@ def describe(result: Result) -> str:
     -------
     str
         The directory; for mesh models the fields with their SI units (as stored in the
-        snapshots), the snapshot times, the mesh and its regions (name from the field data
-        ``region_names``, id, cells and volume per value of the ``region`` field); for HDF5
+        snapshots; vector fields with their number of components), the snapshot times,
+        the mesh and its regions (name from the field data ``region_names``, id, cells and
+        volume per value of the ``region`` field); for HDF5
         results their datasets (with stored units); the run's ``summary.json``, flattened;
         the PNG figures present.
     """

@@ -47,7 +47,8 @@ def render_field(grid, field: str, unit: str, png: str | Path, title: str,
     ----------
     grid : pyvista.UnstructuredGrid
     field : str
-        Cell array to colour by.
+        Cell array to colour by; a vector array (n, 3) is coloured by its magnitude, with
+        arrows of its direction on the visible surface (:func:`_arrows`).
     unit : str
         Its unit label (for the colour bar).
     png : str or Path
@@ -70,6 +71,10 @@ def render_field(grid, field: str, unit: str, png: str | Path, title: str,
     pv.OFF_SCREEN = True
     mesh = grid.scale([1e6, 1e6, 1e6], inplace=False)  # m -> um
     values = np.asarray(mesh.cell_data[field], dtype=float)
+    vector = field if values.ndim == 2 else None
+    if vector:  # colour by the magnitude, arrows on the surface show the direction
+        field = f"{vector} magnitude"
+        mesh.cell_data[field] = values = np.linalg.norm(values, axis=1)
     axis, factor = thin_axis_scale(mesh.bounds)
     if factor != 1.0:
         s = [1.0, 1.0, 1.0]
@@ -94,6 +99,8 @@ def render_field(grid, field: str, unit: str, png: str | Path, title: str,
                      scalar_bar_args={"title": bar, "color": "black", "fmt": "%.4g"})
     if outline is not None:
         plotter.add_mesh(outline.outline(), color="grey")
+    if vector:
+        plotter.add_mesh(_arrows(mesh, vector), color="black")
     plotter.add_text(title, font_size=10, color="black")
     plotter.camera_position = "iso" if mesh.bounds[5] - mesh.bounds[4] > 0 else "xy"
     png = Path(png)
@@ -101,3 +108,22 @@ def render_field(grid, field: str, unit: str, png: str | Path, title: str,
     plotter.screenshot(str(png))
     plotter.close()
     return png
+
+
+def _arrows(mesh, field: str, most: int = 400):
+    """Arrows of the direction of the (n, 3) cell array ``field`` on the surface of
+    ``mesh`` (at the centres of up to ``most`` evenly picked boundary faces, each with its
+    cell's vector), all of one length, a twenty-fifth of the device's extent (the colour
+    gives the magnitude); none where the vector is 0."""
+    try:
+        surface = mesh.extract_surface(algorithm=None)
+    except TypeError:  # pyvista < 0.47 has one algorithm
+        surface = mesh.extract_surface()
+    step = max(1, surface.n_cells // most)
+    vec = np.asarray(surface.cell_data[field], dtype=float)[::step]
+    size = np.linalg.norm(vec, axis=1)
+    extent = float(np.max(np.array(mesh.bounds[1::2]) - np.array(mesh.bounds[0::2])))
+    arrows = surface.cell_centers().extract_points(
+        np.arange(0, surface.n_cells, step)[size > 0], adjacent_cells=False)
+    arrows.point_data["arrow"] = vec[size > 0] / size[size > 0, None] * (extent / 25)
+    return arrows.glyph(orient="arrow", scale="arrow", factor=1.0)

@@ -118,7 +118,7 @@ _SECTIONS = {
     }),
 }
 
-#: ``phonon_energy_flux`` is written as the cell components ``phonon_energy_flux_x/y/z``
+#: ``phonon_energy_flux`` is written as one 3-component cell array (a vector per cell)
 #: [W/m^2], :math:`\mathbf q = h\sum_j\Omega_jg_jv_j\sum_kw_k\hat\Omega_kn_{jk}`
 FIELDS = ("phonon_energy_density", "phonon_number_density", "phonon_energy_flux", "region")
 

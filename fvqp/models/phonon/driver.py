@@ -39,7 +39,7 @@ log = logging.getLogger("fvqp.phonon")
 
 OUTPUTS = {"phonon_energy_density": OutputField("energy_density", "J/m^3"),
            "phonon_number_density": OutputField("number_density", "1/um^3"),
-           **{f"phonon_energy_flux_{ax}": OutputField("heat_flux", "W/m^2") for ax in "xyz"},
+           "phonon_energy_flux": OutputField("heat_flux", "W/m^2"),  # (n, 3) vectors
            "region": OutputField("dimensionless", "1")}
 KIND = {"specular": "specular", "diffuse": "diffuse", "absorbing": "inflow",
         "bath": "inflow"}
@@ -244,9 +244,7 @@ class PhononSimulation:
         if "phonon_number_density" in names:
             out["phonon_number_density"] = p.number_density(x)
         if "phonon_energy_flux" in names:
-            q = p.energy_flux(x)                                         # (n, 3)
-            for i, ax in enumerate("xyz"):
-                out[f"phonon_energy_flux_{ax}"] = q[:, i]
+            out["phonon_energy_flux"] = p.energy_flux(x)                 # (n, 3)
         if "region" in names:
             out["region"] = p.reg[: p.n].astype(float)
         return out
