@@ -124,3 +124,56 @@ def test_zero_bias_detailed_balance():
     t = junction_terms(spec, j)
     y_l, y_t = t.rows(kin.fL[:, MID], kin.fT[:, MID])
     assert np.abs(y_l).max() < 1e-12 and np.abs(y_t).max() < 1e-12
+
+
+def test_sis_wire_case():
+    """cases/usadel_sis_wire.toml: the electrode's gap comes from the Al entry of the
+    materials database (1.70 k_B T_c × BCS Δ(T)/Δ(0) at 0.5 K) and its Dynes γ from the
+    case; the swept I(V) (31 biases, 0–0.6 mV) equals the SIS' integral in SI
+    (G_T/e ∫ N_wire N_el(E+eV) [f(E) − f(E+eV)] dE, scipy quad) to 1e-3 of the largest
+    current, with its difference-gap peak at the bias nearest Δ_wire − Δ_el and the
+    sum-gap onset between the biases around Δ_wire + Δ_el. The run's driver does not yet
+    pass the junctions through case_electrodes (docs/theory_usadel.md), so the case's
+    set-up is built here with driver.build + case_electrodes."""
+    from dataclasses import replace
+
+    from conftest import CASES
+    from fvqp.case.loader import load_case
+    from fvqp.models.usadel.driver import build, internal_case
+    from fvqp.models.usadel.electrode import case_electrodes
+    from fvqp.models.usadel.selfconsistent import bias_sweep
+    from fvqp.spectra.gap import bcs_gap
+    from fvqp.units import E_CHARGE, K_B
+
+    case = internal_case(load_case(str(CASES / "usadel_sis_wire.toml")))
+    setup, meta = build(case)
+    sc = meta["scales"]
+    setup = replace(setup, junctions=case_electrodes(case, setup.junctions))
+    (j,) = setup.junctions
+    tc = 1.175 * K_B
+    gap_el = 1.70 * tc * bcs_gap(0.5 * K_B, tc) / bcs_gap(0.0, tc)
+    assert j.gap * sc.delta0 == pytest.approx(gap_el, rel=1e-12, abs=0)
+    assert j.gamma == pytest.approx(2e-3 * j.gap, rel=1e-12, abs=0)
+    v_si = np.linspace(0.0, 0.6e-3, 31)
+    out = bias_sweep(setup, "junction", v_si * E_CHARGE / sc.delta0)
+    i_si = np.asarray(out["i_inj"]) * sc.i0
+    d1, g1, t = 265e-6 * E_CHARGE, 0.405e-6 * E_CHARGE, 0.5 * K_B
+
+    def ref(v):
+        ev = v * E_CHARGE
+
+        def y(e):
+            return (dynes_dos(e, d1, g1) * dynes_dos(e + ev, gap_el, j.gamma * sc.delta0)
+                    * (fermi(e, t) - fermi(e + ev, t)))
+        pts = sorted({-d1, d1, -ev - gap_el, -ev + gap_el, -ev, 0.0})
+        lim = 4 * sc.delta0
+        return 1e-6 / E_CHARGE * quad(y, -lim, lim, points=pts, limit=5000,
+                                      epsabs=0, epsrel=1e-10)[0]
+
+    expect = np.array([ref(v) for v in v_si])
+    assert np.abs(i_si - expect).max() < 1e-3 * np.abs(expect).max()
+    diff_gap, sum_gap = (d1 - gap_el) / E_CHARGE, (d1 + gap_el) / E_CHARGE
+    low = v_si < 0.3e-3
+    assert abs(v_si[low][np.argmax(i_si[low])] - diff_gap) <= 0.5 * (v_si[1] - v_si[0])
+    k = np.searchsorted(v_si, sum_gap)
+    assert i_si[k] > 5 * i_si[k - 1] > 0

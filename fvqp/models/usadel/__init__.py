@@ -39,6 +39,7 @@ from __future__ import annotations
 from ...case.schema import Field, Section, TableOf
 from ..base.schema import check_material_overrides, material_overrides
 from ..spec import ModelSpec
+from .electrode import ELECTRODE_FIELDS, check_electrodes
 
 _REGION = Section({
     "material": Field("str", "material name (materials.toml): the default of every "
@@ -92,8 +93,10 @@ _BOUNDARIES = {
         "bias": Field("quantity", "electrode voltage", dimension="voltage", default=0.0),
         "temperature": Field("quantity", "electrode temperature (default bath)",
                              dimension="temperature", positive=True),
-    }, doc="wire end closed by a tunnel barrier to a normal electrode "
-           "(Kupriyanov–Lukichev/Nazarov condition, Eqs. 11-12; G_T → 0 is zero_flux)"),
+        **ELECTRODE_FIELDS,
+    }, doc="wire end closed by a tunnel barrier to a normal (or, with gap/material, a "
+           "superconducting) electrode (Kupriyanov–Lukichev/Nazarov condition, Eqs. 11-12; "
+           "G_T → 0 is zero_flux)"),
 }
 
 _JUNCTION = Section({
@@ -107,7 +110,9 @@ _JUNCTION = Section({
                          dimension="temperature", positive=True),
     "in_solve": Field("bool", "include the junction in the kinetic solve (false: a "
                       "non-invasive detector, as in the paper)", default=True),
-}, doc="NIS tunnel junction at a named mesh point, or spread over a named mesh segment "
+    **ELECTRODE_FIELDS,
+}, doc="tunnel junction to a normal electrode (NIS; with gap/material a superconducting "
+       "one, SIS') at a named mesh point, or spread over a named mesh segment "
        "(a physical line group, declared as a region) with a conductance per length "
        "(Eq. 11)")
 
@@ -284,6 +289,7 @@ def _check_energy_grid(data, err) -> None:
 def _check(data, err) -> None:
     _check_counts(data, err)
     _check_energy_grid(data, err)
+    check_electrodes(data, err)
     en = data.get("energy") or {}
     coll = data.get("collisions") or {}
     if en.get("grid") == "graded" and (coll.get("gamma_ee") or coll.get("tau0")):
@@ -454,9 +460,25 @@ def _run_usadel(case, output_dir: str | None = None, resume: bool = False,
         from .figures import run_figure
 
         return run_figure(case, output_dir=output_dir, resume=resume, max_steps=max_steps)
-    from .driver import run as _run
+    from . import driver
 
-    return _run(case, output_dir=output_dir, resume=resume, max_steps=max_steps)
+    if not hasattr(driver, "case_electrodes") and _electrodes(_data(case)):
+        from ...case import CaseError
+
+        raise CaseError([f"{case.path}: junctions.*.gap: superconducting electrodes are "
+                         "solved by fvqp.models.usadel.electrode, but this driver does not "
+                         "apply them yet (driver.build must pass its junctions through "
+                         "electrode.case_electrodes). Fix: remove gap/material from the "
+                         "junctions, or build the setup with driver.build and "
+                         "electrode.case_electrodes (tests/test_usadel_sis.py)."])
+    return driver.run(case, output_dir=output_dir, resume=resume, max_steps=max_steps)
+
+
+def _electrodes(data) -> list[str]:
+    """Junctions and tunnel ends of the case with a superconducting electrode."""
+    tabs = {**{n: b for n, b in (data.get("boundaries") or {}).items()
+               if (b or {}).get("type") == "tunnel"}, **(data.get("junctions") or {})}
+    return [n for n, t in tabs.items() if t and (t.get("gap") or t.get("material"))]
 
 
 def _data(case):
