@@ -28,6 +28,7 @@ from fvqp.models.kinetics0d import (
 )
 from fvqp.models.kinetics0d import observables as obs
 from fvqp.solvers import ConvergenceError, DenseNewton, DenseTimeStepper
+from fvqp.solvers.dense import DenseLU
 
 PARAMS = CollisionParams.from_times(438 / 0.26, 1.764)
 
@@ -62,11 +63,13 @@ def test_dense_ts_arkimex_by_options_and_max_steps() -> None:
 
 
 def test_dense_newton_and_failure() -> None:
-    nw = DenseNewton(2, lambda y: y**3 - np.array([8.0, 27.0]), lambda y: np.diag(3 * y**2),
-                     prefix="k0test_snes_", options={"snes_rtol": 1e-14})
+    nw = DenseNewton(2, lambda y: y**3 - np.array([8.0, 27.0]),
+                     DenseLU(lambda y: np.diag(3 * y**2)), floor=1e-30,
+                     accepted=lambda err, hist: err <= 1e-14, prefix="k0test_snes_")
     y, res = nw.solve(np.ones(2))
-    assert res.success and np.allclose(y, [2.0, 3.0], rtol=1e-12)
-    bad = DenseNewton(1, lambda y: y**2 + 1.0, lambda y: np.diag(2 * y),
+    assert res.success and np.allclose(y - res.correction, [2.0, 3.0], rtol=1e-12)
+    bad = DenseNewton(1, lambda y: y**2 + 1.0, DenseLU(lambda y: np.diag(2 * y)),
+                      floor=1e-30, accepted=lambda err, hist: err <= 1e-14,
                       prefix="k0test_bad_", options={"snes_max_it": 5})
     with pytest.raises(ConvergenceError):
         bad.solve(np.ones(1))

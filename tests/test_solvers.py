@@ -1,5 +1,6 @@
 """Solver layer: PETSc options under a prefix, SNES results and failures, BDF order,
-the caller's convergence test of the dense Newton, two-level coarse corrections."""
+the mesh-less Newton on SNES (per-entry test, step halving, dense LU and scaled GMRES,
+options), two-level coarse corrections."""
 
 import json
 import subprocess
@@ -25,6 +26,7 @@ from fvqp.solvers import (
     SparseAssembler,
     options_session,
 )
+from fvqp.solvers.dense import DenseLU, LaggedSchur
 from fvqp.solvers.linear import csr_matrix
 from fvqp.solvers.twolevel import CoarseCorrection, TwoLevelPC, exact_defaults
 
@@ -189,7 +191,7 @@ def test_bdf_time_order(line, order):
     assert np.all(rates > order - 0.15) and np.all(rates < order + 0.3), rates
 
 
-# ---- the caller's convergence test of the dense Newton (kinetics0d's per-entry test) ----
+# ---- the mesh-less Newton on PETSc (kinetics0d's per-entry test, step halving, linear solves)
 def _two_scale():
     """F = (y0 - 2, 1e-14 (exp(y1) - 2)): the second row is invisible in |F|."""
     def residual(y):
@@ -201,49 +203,193 @@ def _two_scale():
     return residual, jacobian
 
 
+def _plain_snes(residual, jacobian, y0):
+    """PETSc's SNES with its own residual and step tests (the test DenseNewton replaces)."""
+    from petsc4py import PETSc
+
+    snes = PETSc.SNES().create(comm=PETSc.COMM_SELF)
+    mat = PETSc.Mat().createDense((2, 2), comm=PETSc.COMM_SELF)
+    mat.setUp()
+
+    def fill(snes, x, J, P):
+        P.getDenseArray()[...] = jacobian(x.getArray(readonly=True))
+        P.assemble()
+
+    snes.setFunction(lambda s, x, f: f.setArray(residual(x.getArray(readonly=True))),
+                     PETSc.Vec().createSeq(2, comm=PETSc.COMM_SELF))
+    snes.setJacobian(fill, mat)
+    snes.getKSP().setType("preonly")
+    snes.getKSP().getPC().setType("lu")
+    snes.getLineSearch().setType("basic")
+    x = PETSc.Vec().createSeq(2, comm=PETSc.COMM_SELF)
+    x.setArray(y0)
+    snes.solve(None, x)
+    return x.getArray().copy(), int(snes.getConvergedReason())
+
+
 def test_dense_newton_stops_on_the_callers_test_not_on_the_residual_norm():
     """PETSc's residual test stops after one iteration (|F| fell by 1e-14 through the
-    first row) with y1 = 1, wrong by 44 % (ln 2 = 0.693); the caller's per-entry test on
-    the step (|dx_i| <= 1e-12 |x_i|) continues until y1 = ln 2 to round-off. The hook
-    sees dx = None at the start and then exactly the step taken."""
+    first row) with y1 = 1, wrong by 44 % (ln 2 = 0.693); DenseNewton's per-entry test on
+    the correction (|delta_i| <= 1e-12 max(|x_i|, floor)) continues until y1 = ln 2 to
+    round-off. The hook sees the per-entry correction of every iterate and the history
+    so far; the accepted correction is returned, not applied."""
     residual, jacobian = _two_scale()
-    with options_session():
-        plain = DenseNewton(2, residual, jacobian, prefix="dn_plain_",
-                            options={"snes_linesearch_type": "basic"})
-        y, res = plain.solve(np.zeros(2))
-        assert res.success and abs(y[1] - np.log(2.0)) > 0.3
-        calls = []
+    y, reason = _plain_snes(residual, jacobian, np.zeros(2))
+    assert reason > 0 and abs(y[1] - np.log(2.0)) > 0.3
+    calls = []
 
-        def converged(x, dx, it):
-            calls.append((it, None if dx is None else dx.copy(), x.copy()))
-            return dx is not None and bool(np.all(np.abs(dx) <= 1e-12 * np.abs(x)))
+    def accepted(err, hist):
+        calls.append((err, list(hist)))
+        return err <= 1e-12
 
-        hooked = DenseNewton(2, residual, jacobian, prefix="dn_hook_",
-                             options={"snes_linesearch_type": "basic"}, converged=converged)
-        y, res = hooked.solve(np.zeros(2))
-    assert res.success and res.message == "CONVERGED_USER"
+    newton = DenseNewton(2, residual, DenseLU(jacobian), accepted=accepted, floor=1e-12,
+                         prefix="dn_hook_")
+    x, res = newton.solve(np.zeros(2))
+    assert res.success and res.reason == "CONVERGED_USER"
+    y = x - res.correction
     assert y[0] == 2.0 and y[1] == pytest.approx(np.log(2.0), rel=1e-14, abs=0)
-    assert calls[0][0] == 0 and calls[0][1] is None
-    for (_, _, xa), (_, dx, xb) in zip(calls[:-1], calls[1:], strict=True):
-        assert np.array_equal(dx, xb - xa)
-    assert [c[0] for c in calls] == list(range(len(calls)))
-    assert res.iterations == len(calls) - 1 >= 4
+    assert np.array_equal(x, res.x)
+    assert res.error == np.max(np.abs(res.correction) / np.maximum(np.abs(x), 1e-12))
+    for k, (err, hist) in enumerate(calls):
+        assert hist == res.history[: k + 1] and hist[-1] == err
+    assert res.iterations == len(calls) == res.factorizations >= 4
 
 
 def test_dense_newton_reports_an_unmet_callers_test_with_the_fix():
-    """A hook that is never satisfied: the solve ends at snes_max_it, unsuccessful, and
-    the error says that the caller's test was not met and how to continue."""
+    """A test that is never met: the solve ends at snes_max_it with DIVERGED_MAX_IT, and
+    the error says that the per-entry test was not met and how to continue."""
     residual, jacobian = _two_scale()
-    with options_session():
-        newton = DenseNewton(2, residual, jacobian, prefix="dn_never_",
-                             options={"snes_max_it": 5}, converged=lambda x, dx, it: False)
-        y, res = newton.solve(np.zeros(2), raise_on_failure=False)
-        assert not res.success and res.message == "DIVERGED_MAX_IT" and res.iterations == 5
-        with pytest.raises(ConvergenceError) as err:
-            newton.solve(np.zeros(2))
+    newton = DenseNewton(2, residual, DenseLU(jacobian), accepted=lambda err, hist: False,
+                         floor=1e-12, prefix="dn_never_", options={"snes_max_it": 5})
+    with pytest.raises(ConvergenceError) as err:
+        newton.solve(np.zeros(2))
+    res = err.value.result
+    assert res.reason == "DIVERGED_MAX_IT" and res.iterations == 5 and not res.success
     msg = str(err.value)
-    assert "convergence test was not met" in msg and "-dn_never_snes_max_it" in msg
+    assert "per-entry test" in msg and "-dn_never_snes_max_it" in msg
     assert "limit 5" in msg
+
+
+def test_dense_newton_halves_the_step_into_the_domain():
+    """F(x) = sqrt(x) - 1/2 from x = 4: the full step (to -2) leaves the domain x > 0; the
+    step is halved until it is inside, the residual is never evaluated outside, and
+    Newton converges to 1/4. A domain the direction never re-enters ends with
+    DIVERGED_LINE_SEARCH after the halving limit (8 halvings: at best 4 - 6/128)."""
+    seen = []
+
+    def residual(x):
+        seen.append(float(x[0]))
+        if x[0] <= 0.0:
+            raise ArithmeticError("sqrt of a negative number")
+        return np.sqrt(x) - 0.5
+
+    def jacobian(x):
+        return np.diag(0.5 / np.sqrt(x))
+
+    newton = DenseNewton(1, residual, DenseLU(jacobian), floor=1e-30,
+                         accepted=lambda err, hist: err <= 1e-13,
+                         in_domain=lambda x: bool(x[0] > 0.0), prefix="dn_domain_")
+    x, res = newton.solve(np.array([4.0]))
+    assert (x - res.correction)[0] == pytest.approx(0.25, rel=1e-14, abs=0)
+    assert min(seen) > 0.0 and res.history[0] == 1.5  # |delta| = 6 at x = 4
+    blocked = DenseNewton(1, residual, DenseLU(jacobian), floor=1e-30,
+                          accepted=lambda err, hist: err <= 1e-13,
+                          in_domain=lambda x: bool(x[0] > 3.99), prefix="dn_blocked_",
+                          max_halvings=8)
+    with pytest.raises(ConvergenceError, match="DIVERGED_LINE_SEARCH") as err:
+        blocked.solve(np.array([4.0]))
+    assert err.value.result.iterations == 1 and "no step 2^-j (j < 8)" in str(err.value)
+
+
+def _block_system(nq=10, nph=10, seed=3):
+    r"""F(x) = J0 x + k x^2 - b, J0 = D [[A, B], [C, diag(d)]] D^{-1} (a diagonal second
+    block), D = diag(x*), k_i ~ 1/x*_i: every row at the scale of its root entry, the root
+    x* spanning nine decades. Returns the size, residual, dense Jacobian, blocks, action,
+    diagonal and x*."""
+    rng = np.random.default_rng(seed)
+    n = nq + nph
+    a = -np.diag(2.0 + rng.random(nq)) + 0.05 * rng.random((nq, nq))
+    b, c = 0.05 * rng.random((nq, nph)), 0.05 * rng.random((nph, nq))
+    d = -(1.0 + rng.random(nph))
+    x_star = np.logspace(-9, 0, n)[rng.permutation(n)]
+    j0 = x_star[:, None] * np.block([[a, b], [c, np.diag(d)]]) / x_star[None, :]
+    k = -0.3 * rng.random(n) / x_star
+    rhs = j0 @ x_star + k * x_star**2
+
+    def residual(x):
+        return j0 @ x + k * x**2 - rhs
+
+    def jacobian(x):
+        return j0 + np.diag(2 * k * x)
+
+    def blocks(x):
+        jac = jacobian(x)
+        return jac[:nq, :nq], jac[:nq, nq:], jac[nq:, :nq], np.diag(jac)[nq:]
+
+    return n, residual, jacobian, blocks, (lambda x: lambda v: jacobian(x) @ v), \
+        (lambda x: np.diag(jacobian(x))), x_star
+
+
+def test_lagged_schur_gmres_in_scaled_variables_is_newtons_state():
+    """GMRES on the exact action in the per-entry scaled variables, preconditioned by the
+    diagonal (no block formed, no factorisation), and the lagged Schur LU both reach the
+    root x* (entries 1e-9 .. 1) to the per-entry tolerance of the dense-LU Newton, in the
+    same number of corrections; the lagged LU is formed once."""
+    n, residual, jacobian, blocks, action, diagonal, x_star = _block_system()
+    kw = {"accepted": lambda err, hist: err <= 1e-10, "floor": 1e-30}
+    x0 = 2.0 * x_star + 1e-12
+    dense = DenseNewton(n, residual, DenseLU(jacobian), prefix="dn_lu_", **kw)
+    x_d, res_d = dense.solve(x0)
+    diag = DenseNewton(n, residual, LaggedSchur(blocks, action, diagonal=diagonal),
+                       prefix="dn_diag_", **kw)
+    x_g, res_g = diag.solve(x0)
+    lagged = DenseNewton(n, residual, LaggedSchur(blocks, action), prefix="dn_lag_", **kw)
+    x_l, res_l = lagged.solve(x0)
+    for x, res in ((x_d, res_d), (x_g, res_g), (x_l, res_l)):
+        y = x - res.correction
+        assert np.max(np.abs(y - x_star) / x_star) < 1e-12
+    assert res_g.iterations == res_d.iterations == res_l.iterations
+    assert res_g.factorizations == 0 and res_g.diagonals == res_g.iterations
+    assert res_g.krylov_iterations >= res_g.iterations
+    assert res_l.factorizations == 1 and res_l.krylov_iterations >= res_l.iterations - 1
+
+
+def test_dense_newton_takes_command_line_options_and_leaves_none():
+    """Options the command line set under the prefix win over the caller's: with
+    -<prefix>snes_max_it 1 a solve that needs several corrections stops with
+    DIVERGED_MAX_IT (limit 1) although the options say 50; with
+    -<prefix>scaled_ksp_max_it 1 the inner GMRES fails with the diagonal and the Schur
+    LU takes over. After each solve no option fvqp pushed is left in the database."""
+    from petsc4py import PETSc
+
+    n, residual, jacobian, blocks, action, diagonal, x_star = _block_system()
+    db = PETSc.Options()
+    kw = {"accepted": lambda err, hist: err <= 1e-10, "floor": 1e-30}
+
+    def under(prefix):
+        return {k for k in db.getAll() if k.startswith(prefix)}
+
+    db.setValue("dn_cli_snes_max_it", 1)
+    try:
+        newton = DenseNewton(n, residual, DenseLU(jacobian), prefix="dn_cli_",
+                             options={"snes_max_it": 50}, **kw)
+        with pytest.raises(ConvergenceError, match="DIVERGED_MAX_IT") as err:
+            newton.solve(2.0 * x_star)
+        assert err.value.result.max_iterations == 1 and "limit 1" in str(err.value)
+        assert err.value.result.iterations == 1
+        assert under("dn_cli_") == {"dn_cli_snes_max_it"}
+    finally:
+        db.delValue("dn_cli_snes_max_it")
+    db.setValue("dn_cli_scaled_ksp_max_it", 1)
+    try:
+        newton = DenseNewton(n, residual, LaggedSchur(blocks, action, diagonal=diagonal),
+                             prefix="dn_cli_", **kw)
+        x, res = newton.solve(2.0 * x_star)
+        assert res.success and res.factorizations >= 1 and res.diagonals == 1
+        assert under("dn_cli_") == {"dn_cli_scaled_ksp_max_it"}
+    finally:
+        db.delValue("dn_cli_scaled_ksp_max_it")
+    assert under("dn_") == set()
 
 
 def test_nonlinear_solver_on_a_serial_layout_with_mf_operator():
@@ -351,6 +497,7 @@ from petsc4py import PETSc
 sys.path.insert(0, sys.argv[2])
 from test_solvers import _spd, _aggregates
 from fvqp.solvers import options_session
+from fvqp.solvers.dense import DenseLU, LaggedSchur
 from fvqp.solvers.linear import csr_matrix
 from fvqp.solvers.options import apply_options
 from fvqp.solvers.twolevel import CoarseCorrection, TwoLevelPC, exact_defaults

@@ -1,8 +1,9 @@
-"""PETSc TS time stepping and SNES Newton for small dense systems on ``COMM_SELF``.
+"""PETSc TS time stepping for small dense systems on ``COMM_SELF``.
 
 Mesh-less models (0D kinetics, master equations) have a few hundred to a few thousand
 unknowns coupled all-to-all; their Jacobians are dense. This module wraps petsc4py's
-``TS`` and ``SNES`` for such systems in the style of :mod:`fvqp.solvers.nonlinear`:
+``TS`` for such systems in the style of :mod:`fvqp.solvers.nonlinear` (their steady
+states: :class:`fvqp.solvers.dense.DenseNewton`):
 
 * the physics hands over plain callables on numpy arrays,
   ``rhs(t, y) -> dy/dt`` and ``jacobian(t, y) -> d rhs/dy`` (dense ``ndarray``);
@@ -10,8 +11,8 @@ unknowns coupled all-to-all; their Jacobians are dense. This module wraps petsc4
   inserted with :func:`~fvqp.solvers.options.apply_options` unless already given on
   the command line, and ``setFromOptions`` is called last, so ``-<prefix>ts_type arkimex``
   or ``-<prefix>ts_monitor`` on the command line always win;
-* outcomes are :class:`~fvqp.solvers.result.RunResult` / :class:`SolveResult` with
-  status, message and counters; failures raise :class:`ConvergenceError`.
+* outcomes are :class:`~fvqp.solvers.result.RunResult` with status, message and
+  counters; failures raise :class:`ConvergenceError`.
 
 The ODE :math:`\\dot y = R(t, y)` is given to TS in implicit form,
 :math:`F(t, y, \\dot y) = \\dot y - R(t, y) = 0`, with the IJacobian
@@ -22,17 +23,16 @@ TS type (``bdf``, ``beuler``, ``arkimex`` fully implicit, ``rosw``) can be selec
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable, Mapping
 
 import numpy as np
 
 from .options import apply_options, normalise_prefix, set_from_options
-from .result import ConvergenceError, RunResult, SolveResult
+from .result import ConvergenceError, RunResult
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DENSE_NEWTON_DEFAULTS", "DENSE_TS_DEFAULTS", "DenseNewton", "DenseTimeStepper"]
+__all__ = ["DENSE_TS_DEFAULTS", "DenseTimeStepper"]
 
 #: Defaults for :class:`DenseTimeStepper` (overridden by ``options`` and the command line).
 DENSE_TS_DEFAULTS: dict[str, object] = {
@@ -44,16 +44,6 @@ DENSE_TS_DEFAULTS: dict[str, object] = {
     "ksp_type": "preonly",
     "pc_type": "lu",
 }
-
-#: Defaults for :class:`DenseNewton`.
-DENSE_NEWTON_DEFAULTS: dict[str, object] = {
-    "snes_type": "newtonls",
-    "snes_linesearch_type": "l2",
-    "snes_max_it": 100,
-    "ksp_type": "preonly",
-    "pc_type": "lu",
-}
-
 
 def _reason_names(enum) -> dict[int, str]:
     return {v: k for k, v in enum.__dict__.items() if isinstance(v, int)}
@@ -224,145 +214,4 @@ class DenseTimeStepper:
                 f"{message} after {steps} steps. Try -{self.prefix}ts_monitor "
                 f"-{self.prefix}snes_converged_reason, a smaller dt_initial, or another "
                 f"-{self.prefix}ts_type.", res)
-        return x.getArray().copy(), res
-
-
-class DenseNewton:
-    """PETSc SNES for ``F(y) = 0`` with a dense exact Jacobian on ``COMM_SELF``.
-
-    Parameters
-    ----------
-    size : int
-    residual : callable
-        ``residual(y) -> ndarray``; may raise :class:`~fvqp.solvers.DomainError` (or
-        return non-finite values), then the line search shortens the step.
-    jacobian : callable
-        ``jacobian(y) -> ndarray (size, size)``.
-    prefix : str
-        PETSc options prefix (``"kinetics0d_snes_"``).
-    options : mapping, optional
-        Merged over :data:`DENSE_NEWTON_DEFAULTS`.
-    converged : callable, optional
-        The caller's stopping test, ``converged(x, dx, it) -> bool``, replacing SNES's
-        residual and step tests (``snes_atol``, ``snes_rtol``, ``snes_stol``): called at
-        the initial guess (``it = 0``, ``dx = None``) and after every Newton iteration
-        with the iterate ``x`` and the step ``dx`` it took from the previous one (copies).
-        True ends the solve as converged (``CONVERGED_USER``). A non-finite residual
-        still fails (``DIVERGED_FNORM_NAN``, the hook is not called), and so do
-        ``snes_max_it`` and line-search failures: then the solve has *not* met the
-        caller's test and reports it (:meth:`solve`).
-
-    Examples
-    --------
-    A stopping test on the iterate itself, every entry at its own scale:
-
-    >>> newton = DenseNewton(2, lambda y: y**2 - np.array([4.0, 1e-12]),
-    ...                      lambda y: np.diag(2 * y), prefix="doc_dn_",
-    ...                      converged=lambda x, dx, it: dx is not None
-    ...                      and bool(np.all(np.abs(dx) <= 1e-8 * np.abs(x))))
-    >>> y, res = newton.solve(np.array([3.0, 1.0]))
-    >>> res.message, bool(np.allclose(y, [2.0, 1e-6], rtol=1e-7, atol=0))
-    ('CONVERGED_USER', True)
-    """
-
-    def __init__(self, size: int, residual: Callable, jacobian: Callable,
-                 prefix: str = "fvqp_snes_", options: Mapping[str, object] | None = None,
-                 converged: Callable[[np.ndarray, np.ndarray | None, int], bool] | None = None):
-        from petsc4py import PETSc
-
-        self.size = int(size)
-        self.prefix = normalise_prefix(prefix)
-        self._residual_fn, self._jacobian_fn = residual, jacobian
-        self._F = PETSc.Vec().createSeq(self.size, comm=PETSc.COMM_SELF)
-        self._J = _dense_mat(self.size)
-        self.snes = PETSc.SNES().create(comm=PETSc.COMM_SELF)
-        self.snes.setFunction(self._residual, self._F)
-        self.snes.setJacobian(self._jacobian, self._J)
-        self._user_atol = (options or {}).get("snes_atol") is not None or \
-            PETSc.Options().hasName(self.prefix + "snes_atol")
-        merged = {**DENSE_NEWTON_DEFAULTS, **(options or {})}
-        self.inserted_options = apply_options(self.prefix, merged)
-        self.snes.setOptionsPrefix(self.prefix)
-        set_from_options(self.snes, self.prefix)  # last: the command line always wins
-        self.residual_history: list[float] = []
-        self.snes.setMonitor(lambda snes, its, fnorm: self.residual_history.append(float(fnorm)))
-        self._converged = converged
-        self._x_prev: np.ndarray | None = None
-        if converged is not None:
-            self.snes.setConvergenceTest(self._convergence_test)
-
-    @property
-    def max_iterations(self) -> int:
-        """Newton's iteration limit (``-<prefix>snes_max_it``)."""
-        return int(self.snes.getTolerances()[3])
-
-    def _convergence_test(self, snes, it: int, norms) -> int:
-        """SNES convergence test calling the caller's ``converged(x, dx, it)``."""
-        from petsc4py import PETSc
-
-        reason = PETSc.SNES.ConvergedReason
-        if not math.isfinite(float(norms[2])):
-            return int(reason.DIVERGED_FNORM_NAN)
-        x = snes.getSolution().getArray(readonly=True).copy()
-        dx = None if it == 0 or self._x_prev is None else x - self._x_prev
-        self._x_prev = x
-        if self._converged(x.copy(), dx, int(it)):
-            return int(getattr(reason, "CONVERGED_USER", reason.CONVERGED_FNORM_ABS))
-        return int(reason.ITERATING)
-
-    def _residual(self, snes, x, f) -> None:
-        try:
-            r = self._residual_fn(x.getArray(readonly=True).copy())
-            ok = bool(np.all(np.isfinite(r)))
-        except ArithmeticError:
-            ok = False
-        if not ok:  # Inf: the line search backtracks (no SNESSetFunctionDomainError here)
-            f.set(np.inf)
-            return
-        f.setArray(r)
-
-    def _jacobian(self, snes, x, J, P) -> None:
-        _fill_dense(P, np.asarray(self._jacobian_fn(x.getArray(readonly=True).copy()), float))
-        if J != P:
-            J.assemble()
-
-    def solve(self, y0: np.ndarray, atol: float | None = None, rtol: float | None = None,
-              raise_on_failure: bool = True) -> tuple[np.ndarray, SolveResult]:
-        """Newton from ``y0``; returns the solution and a :class:`SolveResult`.
-
-        ``atol``/``rtol`` set SNES's tolerances for this solve unless
-        ``-<prefix>snes_atol`` was given explicitly.
-        """
-        from petsc4py import PETSc
-
-        if atol is not None and not self._user_atol:
-            self.snes.setTolerances(atol=atol)
-        if rtol is not None:
-            self.snes.setTolerances(rtol=rtol)
-        self.residual_history.clear()
-        self._x_prev = None
-        x = PETSc.Vec().createSeq(self.size, comm=PETSc.COMM_SELF)
-        x.setArray(np.asarray(y0, dtype=float))
-        try:
-            self.snes.solve(None, x)
-            reason = int(self.snes.getConvergedReason())
-        except PETSc.Error:  # e.g. a zero pivot in the LU of a singular Jacobian
-            reason = int(PETSc.SNES.ConvergedReason.DIVERGED_LINEAR_SOLVE)
-        its = int(self.snes.getIterationNumber())
-        res = SolveResult(success=reason > 0, reason=reason,
-                          message=_reason_names(PETSc.SNES.ConvergedReason).get(reason,
-                                                                                str(reason)),
-                          iterations=its,
-                          linear_iterations=int(self.snes.getLinearSolveIterations()),
-                          residual_norm=float(self.snes.getFunctionNorm()))
-        if not res.success and raise_on_failure:
-            test = "" if self._converged is None else " (the caller's convergence test " \
-                "was not met)"
-            raise ConvergenceError(
-                f"SNES (prefix {self.prefix!r}) did not converge{test}: {res.message} after "
-                f"{its} Newton iterations (limit {self.max_iterations}), |F| = "
-                f"{res.residual_norm:.3e}. Fix: more iterations (-{self.prefix}snes_max_it), "
-                f"a better initial guess (e.g. a short time integration first), or "
-                f"-{self.prefix}snes_linesearch_type bt; -{self.prefix}snes_monitor shows the "
-                f"iterations.", res)
         return x.getArray().copy(), res

@@ -24,7 +24,7 @@ decreasing (not halved over the last two evaluations) is the round-off of the op
 relative errors of 1e-6 and more) and is accepted with a logged warning and the message
 saying so (:class:`CorrectionTest`). The default ``block_rtol`` sits above the round-off
 of the FFT operator (``~5e-7`` relative for ``f ~ 1e-9``; ``1e-11`` with
-``method="direct"``). Newton's loop (:func:`fvqp.solvers.dense.newton`) evaluates the
+``method="direct"``). Newton (:class:`fvqp.solvers.dense.DenseNewton`) evaluates the
 correction at every iterate anyway, so the test costs no extra solve;
 :func:`block_convergence` evaluates it at any state by a dense LU.
 """
@@ -121,7 +121,8 @@ def correction_measure(model: Kinetics0D, y: np.ndarray, delta: np.ndarray,
 
 
 class CorrectionTest:
-    """Newton's stopping test (the ``accepted`` hook of :func:`fvqp.solvers.dense.newton`):
+    """Newton's stopping test (the ``accepted`` hook of
+    :class:`fvqp.solvers.dense.DenseNewton`):
     a per-entry correction at most ``rtol``, or stalled (round-off) below
     :data:`STALL_RTOL` (module docstring); ``stalled`` says which."""
 

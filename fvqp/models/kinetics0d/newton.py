@@ -1,4 +1,4 @@
-r"""The block structure of the 0D kinetics' Jacobian, for the Newton loop of
+r"""The block structure of the 0D kinetics' Jacobian, for the PETSc Newton of
 :mod:`fvqp.solvers.dense` (issue 18 item 4).
 
 The exact Jacobian of :math:`\dot y = (\dot f, \dot n)` has the block form
@@ -11,14 +11,14 @@ The exact Jacobian of :math:`\dot y = (\dot f, \dot n)` has the block form
 because the collision operator's phonon rows depend on :math:`n_k` only through
 :math:`n_k` itself (:mod:`fvqp.collisions.jacobian`, :math:`\partial S_{ph}/\partial n`
 diagonal) and the drives act on ``f`` only. The solver layer eliminates the phonons node
-by node (:class:`~fvqp.solvers.dense.SchurLU`: a dense LU of size ``N``, the QP cells,
+by node (:class:`~fvqp.solvers.denselinear.SchurLU`: a dense LU of size ``N``, the QP cells,
 instead of ``N + M``, ``M ~ 1.2 N`` phonon nodes); :math:`d_k < 0` (every phonon is lost
 by pair breaking, scattering or escape), so the node-wise pivots are safe. The
 factorisation is lagged as the GMRES preconditioner of the exact correction
 :math:`\delta = J(y)^{-1}\dot y(y)` with the matrix-free exact action :math:`J(y)v`
 (:meth:`Kinetics0D.jvp`, FFT, :math:`O(N\log N)`), in the per-entry scaled variables of
 the stopping test (:mod:`fvqp.models.kinetics0d.convergence`): a new factorisation only
-when the lagged one has gone stale (:class:`~fvqp.solvers.dense.LaggedSchur`). Before
+when the lagged one has gone stale (:class:`~fvqp.solvers.denselinear.LaggedSchur`). Before
 any block is formed, GMRES is preconditioned by the exact diagonal of :math:`J`
 (:mod:`fvqp.models.kinetics0d.diagonal`, :math:`O(N\log N)`): on the nestfsss-like Al
 cases 10-20 GMRES iterations per Newton step, against the :math:`O(N^2)` blocks and
@@ -28,19 +28,19 @@ Jacobian is factored at every iterate (full Newton, no Krylov).
 
 This module says what the physics knows — the blocks, the action, the domain
 (:math:`0 \le f \le 1`, :math:`n \ge 0` up to ``1e-10``) — and
-:func:`structured_newton` hands them to :func:`fvqp.solvers.dense.newton`, the one Newton
-loop of the 0D kinetics (``linear="dense"``: the same loop with a dense LU of the whole
-Jacobian at every iterate).
+:func:`structured_newton` hands them to :class:`fvqp.solvers.dense.DenseNewton`, the one
+Newton solver of the 0D kinetics (PETSc SNES; ``linear="dense"``: the same solver with a
+dense LU of the whole Jacobian at every iterate, ``KSP preonly`` + ``PC lu``).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from ...solvers.dense import DenseLU, LaggedSchur, NewtonResult, SchurLU, newton
+from ...solvers.dense import DenseLU, DenseNewton, LaggedSchur, NewtonResult, SchurLU
 from .diagonal import jacobian_diagonal
 from .model import Kinetics0D
 
@@ -89,16 +89,18 @@ def linear_solve(model: Kinetics0D, t: float, linear: str = "schur"
 
 def structured_newton(model: Kinetics0D, y0: np.ndarray, *, t: float,
                       floor: float, accepted: Callable[[float, list], bool],
-                      max_iterations: int = 50, linear: str = "schur"
+                      prefix: str = "kinetics0d_snes_",
+                      options: Mapping[str, object] | None = None, linear: str = "schur"
                       ) -> tuple[np.ndarray, NewtonResult]:
-    r"""Steady-state Newton of ``model`` from ``y0`` (:func:`fvqp.solvers.dense.newton`
-    with :func:`linear_solve`); returns the iterate whose per-entry correction passed
-    ``accepted`` and the result (correction not applied).
+    r"""Steady-state Newton of ``model`` from ``y0`` (:class:`fvqp.solvers.dense.DenseNewton`
+    with :func:`linear_solve`, PETSc options ``options`` under ``prefix``); returns the
+    iterate whose per-entry correction passed ``accepted`` and the result (correction not
+    applied).
 
     Raises
     ------
     ConvergenceError
-        ``max_iterations`` reached, no step in the domain, or a singular factorisation.
+        ``snes_max_it`` reached, no step in the domain, or a singular factorisation.
     """
     nq = model.grid.n
 
@@ -107,6 +109,8 @@ def structured_newton(model: Kinetics0D, y0: np.ndarray, *, t: float,
             raise ArithmeticError("occupation out of range")
         return model.rhs(y, t)
 
-    return newton(residual, y0, linear_solve(model, t, linear), accepted=accepted,
-                  floor=floor, in_domain=lambda y: in_domain(model, y),
-                  max_iterations=max_iterations)
+    newton = DenseNewton(model.size, residual, linear_solve(model, t, linear),
+                         accepted=accepted, floor=floor,
+                         in_domain=lambda y: in_domain(model, y), prefix=prefix,
+                         options=options)
+    return newton.solve(y0)

@@ -5,9 +5,9 @@ r"""Steady states of the 0D kinetics: start, Newton, TS fallback.
 1. the start: the quasi-thermal estimate of :mod:`fvqp.models.kinetics0d.guess` (QPs at
    :math:`T^*`, :math:`\mu^*` and phonons in balance with them), the bath, or a given
    state;
-2. Newton (:func:`fvqp.solvers.dense.newton`, the one Newton loop of the mesh-less
-   models) with the linear solve that fits the Jacobian's block structure
-   (:mod:`fvqp.models.kinetics0d.newton`: phonons eliminated per node, lagged Schur LU
+2. Newton (:class:`fvqp.solvers.dense.DenseNewton`, the one Newton solver of the
+   mesh-less models, a PETSc SNES) with the linear solve that fits the Jacobian's block
+   structure (:mod:`fvqp.models.kinetics0d.newton`: phonons eliminated per node, lagged Schur LU
    preconditioning GMRES on the exact FFT action; ``linear="dense"``: an LU of the whole
    Jacobian at every iterate), stopped by the per-entry test of
    :mod:`fvqp.models.kinetics0d.convergence`;
@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ...solvers.dense import NewtonResult, max_iterations
+from ...solvers.dense import NewtonResult
 from ...solvers.result import ConvergenceError, SolveResult
 from .convergence import (
     BLOCK_RTOL,
@@ -111,14 +111,14 @@ def _start(model: Kinetics0D, y0: np.ndarray | None, guess: str, t: float
 
 
 def _newton(model: Kinetics0D, y0: np.ndarray, test: CorrectionTest, t: float,
-            floor: float, max_it: int, linear: str
+            floor: float, prefix: str, options: Mapping[str, object] | None, linear: str
             ) -> tuple[np.ndarray | None, NewtonResult, dict]:
     """One Newton run: ``(y or None on failure, result, record for start)``."""
     test.reset()
     clock = time.perf_counter()
     try:
         y, res = structured_newton(model, y0, t=t, floor=floor, accepted=test.accepted,
-                                   max_iterations=max_it, linear=linear)
+                                   prefix=prefix, options=options, linear=linear)
     except ConvergenceError as exc:
         y, res = None, exc.result
     record = {"linear": linear, "iterations": res.iterations, "reason": res.reason,
@@ -158,9 +158,9 @@ def steady_state(model: Kinetics0D, y0: np.ndarray | None = None, *,
     prefix : str
         Options prefix of the run (the TS fallback uses ``<prefix>ts_``).
     options : mapping, optional
-        Newton options: ``snes_max_it`` bounds the iterations of each Newton run
-        (default 50; ``-<prefix>snes_max_it`` on the command line wins); other keys are
-        not used by Newton.
+        PETSc options of Newton under ``prefix`` (:class:`~fvqp.solvers.dense.DenseNewton`,
+        pushed for each Newton run and removed after it; the command line wins):
+        ``snes_max_it`` bounds the iterations of each Newton run (default 50).
     block_rtol : float
         Largest relative Newton correction :math:`|\delta_i|/\max(|y_i|, floor)`
         accepted (default 1e-6).
@@ -206,9 +206,8 @@ def steady_state(model: Kinetics0D, y0: np.ndarray | None = None, *,
         log.warning("steady_state: rtol/atol_factor are no longer used; convergence is "
                     "the per-entry test block_rtol = %g (fvqp.models.kinetics0d.convergence)",
                     block_rtol)
-    max_it = max_iterations(prefix, options)
     test = CorrectionTest(block_rtol)
-    y, res, record = _newton(model, y0, test, t, floor, max_it, linear)
+    y, res, record = _newton(model, y0, test, t, floor, prefix, options, linear)
     first = res
     start.update(path="newton", newton_from_start=record)
     iterations, krylov = res.iterations, res.krylov_iterations
@@ -222,11 +221,11 @@ def steady_state(model: Kinetics0D, y0: np.ndarray | None = None, *,
         start["ts_time_s"] = time.perf_counter() - clock
         y1 = np.clip(y1, 0.0, None)
         y1[: model.grid.n] = np.minimum(y1[: model.grid.n], 1.0)
-        y, res, _ = _newton(model, y1, test, t, floor, max_it, linear)
+        y, res, _ = _newton(model, y1, test, t, floor, prefix, options, linear)
         iterations, krylov = iterations + res.iterations, krylov + res.krylov_iterations
     if y is None:
-        _fail(model, res, first if t_guess is not None else None, start, prefix, max_it,
-              block_rtol, floor, iterations, krylov, t)
+        _fail(model, res, first if t_guess is not None else None, start, prefix,
+              res.max_iterations, block_rtol, floor, iterations, krylov, t)
     worst = correction_measure(model, y, res.correction, floor)
     # the correction is known: take it (one more full Newton step, error ~ correction^2);
     # entries below the floor are kept non-negative
