@@ -110,6 +110,38 @@ def test_one_temperature_everywhere_is_stationary(write_case):
     assert np.max(np.abs(xp - p0) / np.abs(p0)) < 1e-12
 
 
+def _closed_qp_number(write_case, tmp_path, dt: str, coupling: str) -> float:
+    """QP number after 10 ns on the closed chip with fixed steps ``dt``."""
+    from fvqp.models.bte_chip import run
+
+    text = CLOSED.replace('dt_initial = "1 ns"', f'dt_initial = "{dt}"')
+    text += f'[chain]\ncoupling = "{coupling}"\n'
+    name = f"closed_{coupling}_{dt.split()[0]}"
+    r = run(load_case(write_case(text, name + ".toml")), output_dir=str(tmp_path / name))
+    s = r.summary
+    assert s["status"] == 0
+    assert abs(s["energy_imbalance_J"]) < 1e-10 * s["E_deposited_J"]
+    return s["qp_number"]["final"]
+
+
+def test_coupled_step_is_first_order_and_the_splitting_was_the_error(write_case, tmp_path):
+    """The closed chip's QP number after 10 ns with the coupled step (backward Euler of
+    the whole chain) at dt = 1, 0.5, 0.25 ns: the differences halve with the step
+    (measured 14.3, 7.2: order 1.00), the Richardson limit (measured 280.1; 0.0625 ns
+    steps give 281.9) lies within 5 % of the 0.25 ns value (measured 2.6 %); the Lie
+    splitting at 0.25 ns is far below it (measured 183, -35 %): at these steps the
+    splitting, not backward Euler, was the error (docs/theory_phonon.md)."""
+    n1, n2, n4 = (_closed_qp_number(write_case, tmp_path, dt, "coupled")
+                  for dt in ("1 ns", "0.5 ns", "0.25 ns"))
+    order = np.log2((n1 - n2) / (n2 - n4))
+    assert 0.9 < order < 1.1
+    limit = n4 - (n2 - n4) / (2 ** order - 1)
+    assert abs(n4 - limit) < 0.05 * limit
+    assert n1 > n2 > n4 > limit > 250
+    split = _closed_qp_number(write_case, tmp_path, "0.25 ns", "split")
+    assert split < 0.7 * limit
+
+
 def test_two_ranks_equal_serial_and_resume(closed_case, tmp_path):
     """The closed chip serially, with `mpiexec -n 2` (the film's 4 cells and the chip's 44
     distributed independently; the QP/phonon exchange between them) and stopped after 4
@@ -202,4 +234,30 @@ def test_film_absorption_keeps_every_direction_positive(closed_case):
     assert np.max(np.abs(change - dn)) < 1e-13 * nbar
     assert np.allclose(out[:, film, ph.K], nbar + dn, rtol=1e-14, atol=0)
     assert dn < -0.97 * nbar               # an isotropic increment: empty ordinates < 0
+    sim.psim.problem.release()
+
+
+def test_negative_film_denominator_fails_with_the_fix(closed_case):
+    """1 + dt (L - G) <= 0 (QPs emitting faster than they absorb, a long step) would
+    give negative occupations: the step raises ChipStepError naming [time] dt_initial
+    and a step that keeps the denominator >= 1/2; 1 + dt (L - G) > 0 passes."""
+    from fvqp.models.bte_chip.coupling import ChipStepError, check_positive
+    from fvqp.models.bte_chip.driver import ChipSimulation
+
+    sim = ChipSimulation(load_case(closed_case))
+    ph, ch = sim.psim.problem, sim.chain
+    film = ch.ex.sel_b
+    xp = np.full((ph.N, ph.n, ph.B), 0.1)
+    moved = np.zeros((ph.n, ph.N, 3))
+    moved[film] = [3.0, -0.9, 0.0]
+    out = ch.directions_after(xp.reshape(ph.N, -1), moved)
+    assert np.all(out > 0)
+    moved[film, -1, 1] = -1.5                        # 1 + dt (L - G) = -0.5 at one node
+    with pytest.raises(ChipStepError, match=r"dt_initial, at most (\S+) of") as err:
+        ch.directions_after(xp.reshape(ph.N, -1), moved)
+    safe = float(err.value.args[0].split("at most ")[1].split(" ")[0])
+    assert 1.0 - 1.5 * safe / sim.dt == pytest.approx(0.5, rel=1e-2, abs=0)
+    with pytest.raises(ChipStepError):
+        check_positive(np.array([0.3, -1.0]), 1.0, "t", sim.dist)
+    check_positive(np.array([0.3, -0.999]), 1.0, "t", sim.dist)
     sim.psim.problem.release()

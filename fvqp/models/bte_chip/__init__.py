@@ -45,6 +45,19 @@ _SECTIONS = {
                        "default: above the deposited phonon spectrum)",
                        dimension="energy", positive=True, internal="energy"),
     }),
+    "chain": Section({
+        "coupling": Field("str", "time step of the chain: backward Euler of the whole "
+                          "system by a converged coupled iteration (\"coupled\"), or the "
+                          "first-order Lie splitting of collisions and transport "
+                          "(\"split\"; docs/theory_phonon.md)", default="coupled",
+                          choices=("coupled", "split")),
+        "rtol": Field("float", "stopping test of the coupled iteration: the QPs' film "
+                      "phonons and the transported angle average agree to rtol of the "
+                      "largest film occupation", default=1e-8, positive=True),
+        "max_iterations": Field("int", "limit of the coupled iteration per step (energy "
+                                "and QP number stay exact when it is reached)",
+                                default=60, positive=True),
+    }),
     "qp": Section({
         "wall": Field("str", "QP condition on every film face (QPs stay in their film)",
                       default="specular", choices=("specular", "diffuse")),

@@ -80,8 +80,11 @@ class ChipSimulation:
         self.exchange = self._exchange()
         self.dt = self.units.to_internal(d["time"]["dt_initial"], "time")
         qp_petsc = {**QP_PETSC, **(d["qp"]["petsc"] or {})}
+        c = d["chain"]
         self.chain = ChipChain(self.qp, self.psim.problem, self.exchange, self.dt,
-                               "chip_qp_", qp_petsc)
+                               "chip_qp_", qp_petsc, c["coupling"], c["rtol"],
+                               c["max_iterations"],
+                               lambda t: f"{self.units.to_si(t, 'time'):.6g} s")
 
     # ---- the two sub-cases --------------------------------------------------------------
     def _sub_case(self, raw: dict, model: str) -> Case:

@@ -28,6 +28,7 @@ import numpy as np
 from ...io.bin_checkpoint import BinCheckpoint
 from ...io.series import SeriesWriter, read_series
 from ..base.timeloop import after_step, fixed_step_status
+from .coupling import ChipStepError
 
 log = logging.getLogger("fvqp.bte_chip")
 
@@ -79,6 +80,7 @@ def march(sim, writer, out_dir: str, max_steps=None, resume: bool = False) -> di
         start, flows, acc = int(meta["step"]), meta["flows"], meta["acc"]
         tot0, nreg0, its = meta["tot0"], np.array(meta["nreg0"]), meta["its"]
         chain.newton, chain.linear = meta["newton"], meta["linear"]
+        chain.iterations = meta.get("coupled", 0)
         writer.truncate(u.to_si(start * dt, "time"))
         rows.truncate(u.to_si(start * dt, "time"))
     else:
@@ -109,16 +111,21 @@ def march(sim, writer, out_dir: str, max_steps=None, resume: bool = False) -> di
         ck.save(_pack(sim, xq, xp), {},
                 {"step": step, "flows": flows, "acc": acc, "tot0": tot0,
                  "nreg0": [float(v) for v in nreg0], "its": its,
-                 "newton": chain.newton, "linear": chain.linear})
+                 "newton": chain.newton, "linear": chain.linear,
+                 "coupled": chain.iterations})
 
     if not resume:
         writer.write(0.0, sim.fields(xq, xp, names))
         if rank0:
             rows.append(row(0, tot0, nreg0))
-    failed, done = None, start
+    failed, done, why = None, start, "phonon KSP did not converge"
     for step in range(start + 1, target + 1):
         t = (step - 1) * dt
-        xq, xp, acc, inc, res = chain.step(xq, xp, t, acc)
+        try:
+            xq, xp, acc, inc, res = chain.step(xq, xp, t, acc)
+        except ChipStepError as exc:
+            failed, why = step, str(exc)
+            break
         its.append(int(sum(r.iterations for r in res)))
         if not all(r.success for r in res):
             failed = step
@@ -139,7 +146,7 @@ def march(sim, writer, out_dir: str, max_steps=None, resume: bool = False) -> di
         rows.flush()
     tot1 = chain.energies(xq, xp)
     nr1 = chain.qp_number_by_region(xq, nreg)
-    status, msg = fixed_step_status(done, nsteps, failed, "phonon KSP did not converge")
+    status, msg = fixed_step_status(done, nsteps, failed, why)
     named = {label(k): v * eu for k, v in flows.items()}
     bursts = sim.dist.bcast(bursts_of(rows.path, sim.films) if rank0 else None)
     e0, e1 = tot0["E_qp"] + tot0["E_ph"], tot1["E_qp"] + tot1["E_ph"]
@@ -148,6 +155,8 @@ def march(sim, writer, out_dir: str, max_steps=None, resume: bool = False) -> di
             "t_end_s": u.to_si(done * dt, "time"), "dt_s": u.to_si(dt, "time"),
             "phonon_linear_iterations": int(sum(its)),
             "qp_newton_iterations": chain.newton, "qp_linear_iterations": chain.linear,
+            "coupling": chain.coupling, "coupled_iterations": chain.iterations,
+            "coupled_worst_mismatch": chain.worst,
             "E_deposited_J": -named.get("sources", 0.0),
             "energy_J": {"initial_qp": tot0["E_qp"] * eu, "final_qp": tot1["E_qp"] * eu,
                          "initial_phonon": tot0["E_ph"] * eu,

@@ -201,8 +201,10 @@ class PhononProblem:
         return out
 
     # ---- operators ----------------------------------------------------------------------
-    def local_matrix(self, j: int, a: float) -> sp.csr_matrix:
-        """Owned rows of the system of bin ``j`` with time coefficient ``a`` (0: steady)."""
+    def local_matrix(self, j: int, a: float, extra=None) -> sp.csr_matrix:
+        """Owned rows of the system of bin ``j`` with time coefficient ``a`` (0: steady);
+        ``extra`` (n_owned,): a further relaxation rate of every ordinate per cell (the
+        chip chain's film absorption minus emission, :mod:`fvqp.models.bte_chip`)."""
         n, K, B = self.n, self.K, self.B
         reg = self.reg
         G = self.flux[reg, j]                                     # per local cell
@@ -215,7 +217,7 @@ class PhononProblem:
         hc = (self.vol / self.widths[reg[:n]]) ** (1.0 / self.loc.dim)
         s = S * np.maximum(iso + rel + a, self.vel[reg[:n], j] / hc)   # phi-row scale
         w = np.tile(self.quad.weights, n)
-        diag = np.repeat(S * (a + iso + rel), K)
+        diag = np.repeat(S * (a + iso + rel + (0.0 if extra is None else extra)), K)
         rows = np.concatenate([fr, fr, c * B + K, pr])
         cols = np.concatenate([fr, pr, c * B + K, fr])
         vals = np.concatenate([diag, -np.repeat(S * iso, K), s, -np.repeat(s, K) * w])
@@ -228,14 +230,17 @@ class PhononProblem:
         """The (cached) solver of bin ``j`` and time coefficient ``a``."""
         key = (j, float(a))
         if key not in self._ksp:
-            m = self.local_matrix(j, a).tocoo()
-            g = self.bdist.local_to_global[m.col]
-            csr = sp.csr_matrix((m.data, (m.row, g)), shape=(m.shape[0], self.bdist.n_global))
-            csr.sum_duplicates()
-            csr.sort_indices()
-            A = csr_matrix(self.dist.comm, csr, self.bdist.n_global)
-            self._ksp[key] = LinearSolver(A, self.prefix)
+            self._ksp[key] = self._solver(self.local_matrix(j, a))
         return self._ksp[key]
+
+    def _solver(self, m: sp.csr_matrix) -> LinearSolver:
+        """A KSP of the owned rows ``m`` (local columns)."""
+        m = m.tocoo()
+        g = self.bdist.local_to_global[m.col]
+        csr = sp.csr_matrix((m.data, (m.row, g)), shape=(m.shape[0], self.bdist.n_global))
+        csr.sum_duplicates()
+        csr.sort_indices()
+        return LinearSolver(csr_matrix(self.dist.comm, csr, self.bdist.n_global), self.prefix)
 
     def release(self) -> None:
         """Destroy the cached solvers."""
@@ -287,16 +292,23 @@ class PhononProblem:
         """Isotropic state with occupation ``occ`` (N,): (N, n_owned B)."""
         return np.repeat(np.asarray(occ, float)[:, None], self.n * self.B, axis=1)
 
-    def sweep(self, a: float, hist=None, src=None, x0=None):
+    def sweep(self, a: float, hist=None, src=None, x0=None, extra=None):
         """All bins from the highest down (decay gains from the new states above);
-        ``hist``: (N, n, K) or None; ``src``: (n, N). Returns states and KSP results."""
+        ``hist``: (N, n, K) or None; ``src``: (n, N); ``extra``: (N, n) per-cell
+        relaxation rates added to every ordinate's diagonal (:meth:`local_matrix`; those
+        systems are built for this sweep only) or None. Returns states and KSP
+        results."""
         xs = np.zeros((self.N, self.n * self.B))
         gain = np.zeros((self.N, self.n))
         res = [None] * self.N
         for j in np.argsort(-self.omega, kind="stable"):   # products have lower energies
             b = self.rhs(j, None if hist is None else hist[j],
                          None if src is None else src[:, j], gain[j])
-            xs[j], res[j] = self.ksp(j, a).solve_from(b, None if x0 is None else x0[j])
+            ksp = self.ksp(j, a) if extra is None else self._solver(
+                self.local_matrix(j, a, extra[j]))
+            xs[j], res[j] = ksp.solve_from(b, None if x0 is None else x0[j])
+            if extra is not None:
+                ksp.destroy()
             if not res[j].success:
                 log.error("bin %d: KSP did not converge (reason %d)", j, res[j].reason)
             pj = self.products[..., j]                     # (N,) or per region (R, N)
