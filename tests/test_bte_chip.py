@@ -261,3 +261,48 @@ def test_negative_film_denominator_fails_with_the_fix(closed_case):
         check_positive(np.array([0.3, -1.0]), 1.0, "t", sim.dist)
     check_positive(np.array([0.3, -0.999]), 1.0, "t", sim.dist)
     sim.psim.problem.release()
+
+
+def _same(a, b, path=""):
+    """Nested case values equal, floats to 1e-12."""
+    if isinstance(b, float):
+        assert a == pytest.approx(b, rel=1e-12, abs=0), path
+    elif hasattr(b, "items"):
+        assert set(a) == set(b), path
+        for k in b:
+            _same(a[k], b[k], f"{path}.{k}")
+    elif isinstance(b, (list, tuple)):
+        assert len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            _same(x, y, f"{path}[{i}]")
+    else:
+        assert a == b, path
+
+
+def test_sub_cases_are_in_the_chip_units_once(closed_case):
+    """The chip case is converted once to the units of its reference material (Al here)
+    and both sub-cases are in those units: the bte sub-case (converted once; the bte
+    model's own reference units are the same) equals bte_internal of its SI case, and
+    the phonon sub-case, made of the chip's internal values, equals the chip's SI
+    values converted by the phonon schema (1e-12)."""
+    from fvqp.case.internal import internal_values
+    from fvqp.case.loader import generic_schema
+    from fvqp.models import get_model_spec
+    from fvqp.models.bte.driver import bte_internal
+    from fvqp.models.bte_chip.driver import ChipModel, ChipSimulation
+    from fvqp.units import UnitSystem
+
+    case = load_case(closed_case)
+    u = ChipModel().units(case)
+    from fvqp.materials import get_material
+    assert u == UnitSystem.from_material(get_material("Al"))
+    sim = ChipSimulation(case.internal(u))
+    assert sim.units == sim.qsim.units == sim.psim.units == u
+    q = sim.qsim.case
+    _same(q.values, bte_internal(q.case).values)
+    schema = generic_schema(get_model_spec("phonon"))
+    for sec in ("time", "bath", "sources", "mesh", "initial", "boundaries", "angles"):
+        _same(sim.psim.case.values[sec], internal_values(case.data[sec],
+                                                         schema.fields[sec], u), sec)
+    assert sim.dt == pytest.approx(1e-9 / u.tau0, rel=1e-12, abs=0)
+    sim.psim.problem.release()

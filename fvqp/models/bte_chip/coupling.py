@@ -172,11 +172,13 @@ class ChipChain:
         """The QP flows accumulated by :meth:`step` (``N:pair``, ``E:...``), all 0."""
         return {k: 0.0 for k in self.qp.rates(self.qp.dist.ghosted(xq), 0.0, self.dt)}
 
-    def _collide(self, y: np.ndarray, t: float, acc: dict):
-        """One BE Newton step of the QP + local-phonon system from ``y``: the new state,
-        the accumulated QP flows and the collision rates at the new state."""
+    def _collide(self, y: np.ndarray, t: float, acc: dict, guess=None):
+        """One BE Newton step of the QP + local-phonon system from ``y`` (Newton starts
+        from ``guess``, default ``y``): the new state, the accumulated QP flows and the
+        collision rates at the new state."""
         qp, integ = self.qp, self.integ
-        integ.history = [(t, y, qp.conserved(y), dict(acc))]
+        # the integrator's history entry: (t, Newton's initial guess, C(y), flows)
+        integ.history = [(t, y if guess is None else guess, qp.conserved(y), dict(acc))]
         integ.t = t
         integ.opts = dataclasses.replace(integ.opts, atol_factor=self._atol_factor(y))
         t1 = t + self.dt
@@ -206,11 +208,12 @@ class ChipChain:
         r = np.zeros_like(nbar0)
         xp1 = xp.reshape(ph.N, -1)
         d = qp.dist
-        miss, scale, it = math.inf, 1.0, 0
+        miss, scale, it, xq1 = math.inf, 1.0, 0, None
         while it < self.max_iterations:
             it += 1
             start = nbar0 + dt * r
-            xq1, acc1, rates = self._collide(self.with_film_phonons(xq, xp, start), t, acc)
+            xq1, acc1, rates = self._collide(self.with_film_phonons(xq, xp, start), t, acc,
+                                             xq1)
             nu = xq1.reshape(qp.n, qp.S)[:, self.nq:]
             net = rates.ph_loss - rates.ph_gain                             # L - G
             check_positive(dt * net, dt, self.time_label(t), d)

@@ -15,25 +15,29 @@ times per film region; ``checkpoint.h5``: both states in file cell order.
 
 from __future__ import annotations
 
-import copy
 import logging
 import math
 import os
+from collections.abc import Mapping
+from types import MappingProxyType
 
 import numpy as np
 
+from ...case.internal import InternalCase
 from ...case.loader import Case, generic_schema
 from ...case.schema import Errors, validate
+from ...materials import get_material
 from ...mesh import read_mesh
 from ...parallel.exchange import SubsetExchange
 from ...spectra import bose, fermi
-from ...units import E_CHARGE, HBAR
+from ...units import E_CHARGE, HBAR, UnitSystem
 from ..base import MeshModel, OutputField
+from ..base.template import reference_units
 from ..bte.coupled import COUPLED_PETSC, coupled_problem
 from ..bte.driver import OUTPUTS as BTE_OUTPUTS
 from ..bte.driver import BTESimulation
 from ..phonon.driver import OUTPUTS as PHONON_OUTPUTS
-from ..phonon.driver import PhononSimulation, phonon_units
+from ..phonon.driver import PhononSimulation
 from .coupling import ChipChain
 
 log = logging.getLogger("fvqp.bte_chip")
@@ -58,27 +62,60 @@ def _q(value: float, unit: str) -> str:
     return f"{value!r} {unit}"
 
 
+def reference_material(data) -> str:
+    """``[units] reference_material``, default the first active film's material."""
+    regions = data["regions"]
+    films = [n for n, r in regions.items() if r.get("active", True) and r.get("material")]
+    return data["units"].get("reference_material") or regions[films[0]]["material"]
+
+
+def chip_units(data) -> UnitSystem:
+    """The units of a chip case and of both its sub-cases: those of the reference
+    material (:func:`reference_material`). The ``bte`` sub-case names the same
+    ``[units] reference_material``, so its own units
+    (:func:`fvqp.models.base.template.reference_units`) are these, and so are the
+    ``phonon`` sub-case's (:func:`fvqp.models.phonon.driver.phonon_units`)."""
+    return UnitSystem.from_material(get_material(reference_material(data)))
+
+
+def _thawed(v):
+    """A mutable deep copy of read-only case values (tables -> dict)."""
+    if isinstance(v, Mapping):
+        return {k: _thawed(x) for k, x in v.items()}
+    return v
+
+
 class ChipSimulation:
-    """The chip chain of one case (SI :class:`fvqp.case.Case`), assembled on every rank."""
+    """The chip chain of one case, assembled on every rank.
+
+    Parameters
+    ----------
+    case : fvqp.case.InternalCase or fvqp.case.Case
+        The case in the units of :func:`chip_units` (as the run template hands it); an
+        SI case (scripts, tests) is converted here the same way, once.
+    comm : petsc4py communicator, optional
+    """
 
     def __init__(self, case, comm=None):
-        self.case, d = case, case.data
+        if not isinstance(case, InternalCase):
+            case = case.internal(chip_units(case.data))
+        self.case, d = case, case.values
+        self.units = case.units
         regions = d["regions"]
         self.active = [n for n, r in regions.items() if r.get("active", True)]
         self.films = [n for n in self.active if regions[n].get("material")]
-        ref = d["units"].get("reference_material") or regions[self.films[0]]["material"]
+        ref = reference_material(d)
         self.qsim = BTESimulation(self._qp_case(ref), comm)
         self.qp = coupled_problem(self.qsim)
         g = self.qp.grid
-        pcase = self._phonon_case(ref)
-        self.psim = PhononSimulation(pcase.internal(phonon_units(pcase)), comm,
+        self.psim = PhononSimulation(self._phonon_case(ref), comm,
                                      grid=(g.h, g.n_ph), states=self._film_states())
-        self.units, self.dist = self.psim.units, self.psim.dist
+        self.dist = self.psim.dist
         self.geometry = self.psim.geometry
         self.region_materials = {n: self.qsim.materials[self.qsim.geometry.region_names
                                                         .index(n)] for n in self.films}
         self.exchange = self._exchange()
-        self.dt = self.units.to_internal(d["time"]["dt_initial"], "time")
+        self.dt = d["time"]["dt_initial"]
         qp_petsc = {**QP_PETSC, **(d["qp"]["petsc"] or {})}
         c = d["chain"]
         self.chain = ChipChain(self.qp, self.psim.problem, self.exchange, self.dt,
@@ -87,20 +124,14 @@ class ChipSimulation:
                                lambda t: f"{self.units.to_si(t, 'time'):.6g} s")
 
     # ---- the two sub-cases --------------------------------------------------------------
-    def _sub_case(self, raw: dict, model: str) -> Case:
+    def _qp_case(self, ref: str) -> InternalCase:
+        """The ``bte`` case of the films (module docstring) in the chip's units: built
+        from the chip's SI values (its schema's defaults need a validation) and
+        converted once; :class:`~fvqp.models.bte.driver.BTESimulation` takes it as
+        it is."""
         from .. import get_model_spec
 
-        err = Errors(os.path.basename(self.case.path))
-        data = validate(raw, generic_schema(get_model_spec(model)), "", err)
-        if err.items:  # a chip case that validated gives valid sub-cases
-            raise ValueError(f"{model} sub-case: {err.items}")
-        c = self.case
-        return Case(path=c.path, data=data, mesh_path=c.mesh_path, output_dir=c.output_dir,
-                    digest=c.digest)
-
-    def _qp_case(self, ref: str) -> Case:
-        """The ``bte`` case of the films (module docstring)."""
-        d = self.case.data
+        d = self.case.case.data
         regions = {}
         for name, r in d["regions"].items():
             if name not in self.films:
@@ -135,11 +166,22 @@ class ChipSimulation:
                "energy": energy, "angles": dict(d["angles"]),
                "collisions": {"enabled": True, "phonons": "local", "no_escape": True},
                "solver": {"prefix": "chip_qpbins_"}}
-        return self._sub_case(raw, "bte")
+        c = self.case.case
+        err = Errors(os.path.basename(c.path))
+        data = validate(raw, generic_schema(get_model_spec("bte")), "", err)
+        if err.items:  # a chip case that validated gives a valid sub-case
+            raise ValueError(f"bte sub-case: {err.items}")
+        sub = Case(path=c.path, data=data, mesh_path=c.mesh_path, output_dir=c.output_dir,
+                   digest=c.digest)
+        if reference_units(data) != self.units:
+            raise ValueError("the bte sub-case's units differ from the chip's")
+        return sub.internal(self.units)
 
-    def _phonon_case(self, ref: str) -> Case:
-        """The ``phonon`` case of all regions (module docstring)."""
-        d = copy.deepcopy(dict(self.case.data))
+    def _phonon_case(self, ref: str) -> InternalCase:
+        """The ``phonon`` case of all regions (module docstring): the chip's values,
+        already in its units (the same as :func:`~fvqp.models.phonon.driver.
+        phonon_units` of ``ref``), with the phonon model's sections."""
+        d = _thawed(self.case.values)
         d["model"] = "phonon"
         d.pop("qp", None)
         d["energy"] = {"bins": 1}  # replaced by the collision layer's nodes
@@ -153,9 +195,7 @@ class ChipSimulation:
             r.pop("material", None)
             r.pop("qp_mean_free_path", None)
             d["regions"][name] = r
-        c = self.case
-        return Case(path=c.path, data=d, mesh_path=c.mesh_path, output_dir=c.output_dir,
-                    digest=c.digest)
+        return InternalCase(self.case.case, self.units, MappingProxyType(d))
 
     def _film_states(self) -> dict:
         r""":math:`g_f(\Omega_q) = w\,p_f\,\Omega_q^2` per film region, :math:`p_f` the
@@ -209,9 +249,8 @@ class ChipSimulation:
     # ---- initial state, outputs ---------------------------------------------------------
     def initial(self):
         """Owned QP and phonon states at ``[initial] temperature`` (default: bath)."""
-        d, u = self.case.data, self.units
-        t0 = d["initial"].get("temperature") or d["bath"]["temperature"]
-        ti = u.to_internal(t0, "temperature")
+        d = self.case.values
+        ti = d["initial"].get("temperature") or d["bath"]["temperature"]
         g = self.qp.grid
         xq = self.qp.equilibrium(fermi(self.qsim.grid.e, ti), bose(g.omega, ti))
         xp = self.psim.problem.equilibrium(bose(self.psim.problem.omega, ti))
@@ -235,6 +274,10 @@ class ChipModel(MeshModel):
     name = "bte_chip"
     outputs = OUTPUTS
     key_numbers = ("E_deposited_J", "energy_imbalance_J", "t_end_s")
+
+    def units(self, case) -> UnitSystem:
+        """The chip's units (:func:`chip_units`): ``build`` gets the case converted once."""
+        return chip_units(case.data)
 
     def build(self, case, comm=None) -> ChipSimulation:
         return ChipSimulation(case, comm)

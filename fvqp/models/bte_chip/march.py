@@ -59,10 +59,10 @@ def _unpack(sim, cells: dict):
 def march(sim, writer, out_dir: str, max_steps=None, resume: bool = False) -> dict:
     """Fixed steps from the start (or the checkpoint) to ``[time] end`` (module
     docstring)."""
-    d, u, chain = sim.case.data, sim.units, sim.chain
+    d, u, chain = sim.case.values, sim.units, sim.chain
     p = sim.psim.problem
     dt = sim.dt
-    t_end = u.to_internal(d["time"]["end"], "time")
+    t_end = d["time"]["end"]
     nsteps = max(1, int(math.ceil(t_end / dt - 1e-9)))
     names, every = d["output"]["fields"], d["output"]["every"]
     cp_every = d["output"]["checkpoint_every"]
