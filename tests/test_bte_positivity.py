@@ -92,3 +92,60 @@ def test_long_backward_euler_steps_stay_non_negative(tmp_path):
     acc = it.accumulated
     assert acc["E:phonon_bath"] < -0.01 * excess
     assert abs(d_e - acc["E:phonon_bath"]) < 1e-9 * excess
+
+
+def test_inverted_qps_long_steps_keep_phonons_non_negative(caplog):
+    """One 1 nm cell fed on every side by an inverted QP distribution (f = 0.9 at
+    Delta + 0.8, inflow walls: the QPs stay inverted whatever the phonons do), local
+    phonons with fast rates (c_ph = 6: G - L = 2.0 at the start), backward-Euler steps of
+    5 (1 + dt (L - G) = -9.1). Without the step check Newton found the negative phonon
+    root (measured: n down to -7.0e3, the energy change -3.0e-6 against +2.4e-6 through
+    the walls: the partner sums see n+ = 0). With it the steps are refused and quartered
+    (the log says so, failed_solves counts them) until they resolve the phonon growth:
+    every occupation >= 0 (n up to 4e4), and the QP + phonon energy change (1.5e-4) and the
+    QP number change equal the flows through the walls and the pair processes (1e-9)."""
+    from fvqp.collisions.grid import fermi
+    from fvqp.mesh import build_geometry
+    from fvqp.models.bte.inelastic import InelasticProblem
+    from fvqp.models.bte.problem import BTEProblem
+    from fvqp.models.bte.rect import rectangle
+    from fvqp.ordinates.quadrature import circle
+    from fvqp.parallel import Distribution
+    from fvqp.spectra.bins import BinGrid, cell_spectra
+
+    gap, t_bath, dt = 1.7, 0.3, 5.0
+    g = BinGrid.build(gap, 0.1, gap + 1.6, omega_max=2 * gap + 1.6)
+    fb = fermi(g.e, t_bath)
+    inv = np.minimum(fb + 0.9 * np.exp(-0.5 * ((g.e - gap - 0.8) / 0.15) ** 2), 1.0)
+    walls = ("left", "right", "bottom", "top")
+    dist = Distribution(build_geometry(rectangle(1, 1, 1e-3, 1e-3)))
+    base = BTEProblem(dist, circle(8), g, gap, 1.0, 1.0, np.ones(1), np.array([0.1]),
+                      np.array([0.0]), dict.fromkeys(walls, "inflow"),
+                      dict.fromkeys(walls, inv), fb, [], prefix="bte_inv_bins_")
+    rho, ados, _ = cell_spectra(g, np.array([gap]))
+    p = InelasticProblem(base, rho[0], ados[0], qp_scale=1.0, c_ph=6.0, t_bath=t_bath,
+                         phonons="local")
+    x0 = p.equilibrium(inv)
+    r = p.collision_rates(x0.reshape(p.n, p.S))
+    assert np.min(1.0 + dt * (r.ph_loss - r.ph_gain)) < -9.0     # the step cannot hold
+    t0 = p.totals(x0)
+    it = BDFIntegrator(p, x0, 0.0, "bte_inv_test_", dict(COUPLED_PETSC),
+                       BDFOptions(order=1, dt_initial=dt, adaptive=False),
+                       jacobian=JacobianConfig("matrix_free", 1, p.preconditioner))
+    with caplog.at_level("INFO", logger="fvqp.bte"):
+        res = it.run(3 * dt)
+    assert res.status == 0, res.message
+    assert res.failed_solves > 0 and p.phonon_refusals > 0
+    assert "step refused, retried shorter" in caplog.text
+    y = it.x.reshape(p.n, p.S)
+    assert y[:, p.nq:].min() >= 0.0 and y[:, : p.nq].min() >= 0.0
+    assert y[:, p.nq:].max() > 1e3                 # the phonons grew (stimulated emission)
+    t1 = p.totals(it.x)
+    acc = it.accumulated
+    d_e = t1["E_qp"] + t1["E_ph"] - t0["E_qp"] - t0["E_ph"]
+    flows = sum(v for k, v in acc.items() if k.startswith("E:"))
+    assert abs(d_e) > 1e-5
+    assert d_e == pytest.approx(flows, rel=1e-9, abs=0)
+    d_n = t1["N_qp"] - t0["N_qp"]
+    n_flows = sum(v for k, v in acc.items() if k.startswith("N:"))
+    assert d_n == pytest.approx(n_flows, rel=1e-9, abs=0)

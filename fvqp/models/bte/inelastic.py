@@ -33,9 +33,17 @@ backward-Euler step is, at its solution, the linear system :math:`[\partial C/\D
 \mathrm{diag}(\rho(A + B))]f = \partial C f^{old}/\Delta t + \text{const} + \rho A` with an
 M-matrix (upwind streaming, elastic scattering to :math:`\phi`, traps) and a non-negative
 right-hand side: every root of a step from a non-negative state has non-negative QP
-occupations. (The phonon rows' self-coefficient is :math:`G - L`, positive for an inverted
-QP distribution: their BE step stays non-negative only while :math:`1 + \Delta t(L - G) >
-0`, not checked yet.) Without it the equations are quadratic in the occupations (pair
+occupations. The phonon rows' self-coefficient is :math:`G - L`, positive for an inverted
+QP distribution (stimulated emission outgrows absorption): their backward-Euler root
+:math:`n = (n^{old} + \Delta t(G + n_B/\tau_{esc}))/(1 + \Delta t(L - G + 1/\tau_{esc}))`
+is negative once the denominator is, and Newton finds it when the QPs are held inverted
+(pumped by streaming: :math:`n = -7\times10^3` measured, ``tests/test_bte_positivity.py``).
+:meth:`InelasticProblem.rhs` therefore refuses (:class:`~fvqp.solvers.DomainError`) every
+state of a time step :math:`[t_0, t_1]` with :math:`1 + (t_1 - t_0)(L - G + 1/\tau_{esc})
+\le 0` in a cell and phonon bin (a sufficient test for BDF2 too, whose :math:`\alpha_0 \ge
+1`): the integrator retries the step with a quarter of it (log line, ``failed_solves``)
+until the step resolves the phonon growth rate :math:`G - L`; the refusals are counted in
+``phonon_refusals``. Without it the equations are quadratic in the occupations (pair
 processes, partner sums) and have non-physical roots with :math:`f < 0`; BDF's polynomial
 predictor, extrapolating a decay that is fast on the step (the normal metal's relaxation at
 the Fermi level, :math:`\Gamma\Delta t \gg 1`), started Newton at :math:`f < 0` and it
@@ -74,6 +82,7 @@ The action :math:`Jz` in 2–3 is the owned-block one (streaming to ghost cells 
 
 from __future__ import annotations
 
+import logging
 import math
 
 import numpy as np
@@ -86,6 +95,8 @@ from ...collisions.grid import bose
 from ...parallel.blocked import BlockDistribution
 
 __all__ = ["COUPLED_PETSC", "InelasticPC", "InelasticProblem", "physical"]
+
+log = logging.getLogger("fvqp.bte")
 
 #: Newton with the exact Jacobian action and the model preconditioner (PETSc ``python``
 #: PC); options under the case prefix, the command line wins
@@ -277,8 +288,30 @@ class InelasticProblem:
             from ...solvers.nonlinear import DomainError
             raise DomainError("non-finite occupation")
         y = xl[: self.n * self.S].reshape(self.n, self.S)
+        rates = self.collision_rates(y)
+        if self.Mp and 0.0 < t1 - t0 < math.inf:
+            self._check_phonon_step(rates, t1 - t0)
         r = self.const - self.L @ xl + self.source_rows(t0, t1).ravel()
-        return r + self.collision_rows(y).ravel()
+        return r + self.collision_rows(y, rates).ravel()
+
+    #: states refused because a phonon row's step coefficient was <= 0 (module docstring)
+    phonon_refusals, _refused_dt = 0, 0.0
+
+    def _check_phonon_step(self, r, dt: float) -> None:
+        r"""Refuse a state where :math:`1 + \Delta t(L - G + 1/\tau_{esc}) \le 0` (the
+        backward-Euler phonon root would be negative: module docstring, "Positivity")."""
+        coef = 1.0 + dt * (r.ph_loss - r.ph_gain + 1.0 / self.tau_esc)
+        worst = float(np.min(coef)) if coef.size else 1.0
+        if worst > 0.0:
+            return
+        from ...solvers.nonlinear import DomainError
+        if dt != self._refused_dt:
+            log.info("phonon rows: 1 + dt (L - G) = %.3g <= 0 at dt = %.4g (internal): step "
+                     "refused, retried shorter ([time] dt_initial smaller avoids it)", worst, dt)
+        self.phonon_refusals += 1
+        self._refused_dt = dt
+        raise DomainError(f"phonon step coefficient 1 + dt (L - G) = {worst:.3g} <= 0: "
+                          "a smaller time step")
 
     def rhs_jvp(self, xl: np.ndarray, vl: np.ndarray, t0: float = 0.0, t1: float = 0.0
                 ) -> np.ndarray:
