@@ -6,6 +6,7 @@ constants a case may override per region (:data:`MATERIAL_OVERRIDES`,
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import replace
 from typing import Any
 
 from ...case.schema import Field
@@ -15,9 +16,24 @@ __all__ = ["MATERIAL_OVERRIDES", "PLACEMENT", "POWER_TIMING", "PULSE_TIMING",
            "check_pulse_or_power", "material_overrides"]
 
 
-def _constant(doc: str, dimension: str, field: str) -> Field:
-    return Field("quantity", f"{doc} (default: the database's {field}; recorded as "
-                 "\"case override\")", dimension=dimension, positive=True, internal="si")
+def _missing_in_database(field: str) -> str:
+    """The hint naming the database materials without a value of ``field`` (read from the
+    database, so it stays true when a value is added), or "" when every one has it."""
+    from ...materials import get_material, list_materials
+
+    names = [n for n in list_materials() if getattr(get_material(n), field, None) is None]
+    return f"; needed where the database has none: {', '.join(names)}" if names else ""
+
+
+def _constant(doc: str, dimension: str, field: str, nonnegative: bool = False,
+              needed: bool = True) -> Field:
+    """A material constant in SI; ``needed``: the model needs a value (the hint names the
+    database materials without one); otherwise the model has a default (in ``doc``)."""
+    hint = _missing_in_database(field) if needed else ""
+    return Field("quantity", f"{doc} (default: the database's {field}{hint}; recorded "
+                 "as \"case override\")",
+                 dimension=dimension, positive=not nonnegative, nonnegative=nonnegative,
+                 internal="si")
 
 
 #: material constants a case may set per region (film, sphere ...), in SI, next to the
@@ -48,22 +64,32 @@ MATERIAL_OVERRIDES: dict[str, Field] = {
                                   "sound_velocity_L"),
     "sound_velocity_T": _constant("transverse sound velocity", "velocity",
                                   "sound_velocity_T"),
+    "dynes_gamma": _constant("Dynes broadening gamma = Gamma/Delta0 of the DOS "
+                             "(N(0) = gamma/sqrt(1 + gamma^2)); without a value 0 (BCS)",
+                             "dimensionless", "dynes_gamma", nonnegative=True, needed=False),
+    "coupling": _constant("BCS coupling lambda = N0 V (with Delta0 it fixes the cut-off of "
+                          "the gap equation, omega_D = Delta0 sinh(1/lambda); the convention "
+                          "of every fvqp model: lambda, not omega_D); without a value the "
+                          "model's own cut-off", "dimensionless", "coupling", needed=False),
 }
 
 
-def material_overrides(*keys: str) -> dict[str, Field]:
+def material_overrides(*keys: str, hints: Mapping[str, str] | None = None
+                       ) -> dict[str, Field]:
     """The :data:`MATERIAL_OVERRIDES` a model uses (all of them without ``keys``);
     ``gap_ratio`` and ``delta0`` come together (two ways to give the gap). A key the
     model does not take is an unknown key of its case files (a :class:`CaseError`
-    naming the key, the file and the keys allowed)."""
-    if not keys:
-        return dict(MATERIAL_OVERRIDES)
-    unknown = set(keys) - set(MATERIAL_OVERRIDES)
+    naming the key, the file and the keys allowed). ``hints`` (key -> text) appends what
+    the constant does in this model to the shared text (e.g. usadel's ``coupling``:
+    "instead of selfconsistency.omega_d"), so a model keeps its own hints."""
+    hints = dict(hints or {})
+    unknown = (set(keys) | set(hints)) - set(MATERIAL_OVERRIDES)
     if unknown:
         raise KeyError(f"not material constants: {sorted(unknown)}")
-    keys = set(keys) | ({"gap_ratio", "delta0"} if {"gap_ratio", "delta0"} & set(keys)
-                        else set())
-    return {k: f for k, f in MATERIAL_OVERRIDES.items() if k in keys}
+    keys = set(keys or MATERIAL_OVERRIDES)
+    keys |= {"gap_ratio", "delta0"} if {"gap_ratio", "delta0"} & keys else set()
+    return {k: (replace(f, doc=f"{f.doc}; here: {hints[k]}") if k in hints else f)
+            for k, f in MATERIAL_OVERRIDES.items() if k in keys}
 
 
 def case_material(table: Mapping, key: str = "material"):

@@ -58,13 +58,11 @@ _REGION = Section({
     "dynes": Field("quantity", "Dynes broadening Γ (or dynes_gamma = Γ/Δ0; default: the "
                    "material's dynes_gamma, else 0)", dimension="energy",
                    nonnegative=True, internal="si"),
-    "dynes_gamma": Field("quantity", "Dynes broadening Γ/Δ0 instead of dynes (subgap DOS "
-                         "N(0) = γ/sqrt(1+γ²))", dimension="dimensionless",
-                         nonnegative=True, internal="si"),
-    "coupling": Field("quantity", "BCS coupling λ = N0V of the material: the cut-off of "
-                      "Eq. 8 is ω_D = Δ0 sinh(1/λ) (instead of selfconsistency.omega_d)",
-                      dimension="dimensionless", positive=True, internal="si"),
-    **material_overrides("Tc", "gap_ratio", "debye_temperature", "diffusion_constant"),
+    **material_overrides("Tc", "gap_ratio", "debye_temperature", "diffusion_constant",
+                         "dynes_gamma", "coupling",
+                         hints={"dynes_gamma": "instead of dynes (one Γ per network)",
+                                "coupling": "the cut-off of Eq. 8, instead of "
+                                "selfconsistency.omega_d"}),
     "depairing": Field("quantity", "depairing energy ζ besides the phase gradient",
                        dimension="energy", default=0.0, nonnegative=True, internal="energy"),
     "phase_gradient": Field("float", "phase gradient ∂xφ in units of 1/ξ along the mesh "

@@ -56,6 +56,7 @@ import numpy as np
 
 from ...case.schema import Field
 from ...spectra.dos import dos_cell_integrals, dynes_dos
+from ..base.schema import material_overrides
 from .terminals import n0
 from .tunnel import cell_bounds, charge_source, graded_points, node_dos, node_grid
 
@@ -205,9 +206,7 @@ ELECTRODE_FIELDS = {
                  nonnegative=True, internal="energy"),
     "material": Field("str", "material of a superconducting electrode: Δ_e = its Δ0 times "
                       "the BCS Δ(T)/Δ(0) at the electrode temperature (or give gap)"),
-    "dynes_gamma": Field("quantity", "Dynes broadening of the electrode's DOS, γ_e/Δ_e "
-                         "(default: the material's dynes_gamma, else 0: BCS)",
-                         dimension="dimensionless", nonnegative=True, internal="si"),
+    **material_overrides("dynes_gamma", hints={"dynes_gamma": "the electrode's γ_e/Δ_e"}),
 }
 
 
