@@ -69,12 +69,3 @@ def test_hot_spot_suppresses_the_gap_and_it_recovers(tmp_path):
 def test_unsupported_combinations_are_named(tmp_path, repl, key):
     with pytest.raises(CaseError, match=key.replace(".", r"\.")):
         load_case(case_variant("bte_selfgap.toml", tmp_path, **repl))
-
-
-def test_more_than_one_rank_is_a_case_error(tmp_path):
-    """``mpiexec -n 2``: refused before any step (exit 2) with the key and the fix."""
-    proc = run_fvqp(["run", case_variant("bte_selfgap.toml", tmp_path), "--output",
-                     tmp_path / "out"], nproc=2, check=False)
-    assert proc.returncode == 2
-    assert "gap.self_consistent" in proc.stdout + proc.stderr
-    assert "run without mpiexec" in proc.stdout + proc.stderr

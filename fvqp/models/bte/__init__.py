@@ -133,11 +133,12 @@ _SECTIONS = {
                            default=False),
     }),
     "gap": Section({
-        "self_consistent": Field("bool", "transient, collisionless, one rank: the gap of "
-                                 "every cell re-solved from its own QPs after each "
-                                 "backward-Euler step (fvqp.models.bte.gapdynamics; states "
-                                 "keep xi, notes Eqs. 55-58); output gap follows it and "
-                                 "summary.json reports its min/max", default=False),
+        "self_consistent": Field("bool", "transient (backward Euler, fixed steps, any "
+                                 "number of ranks, --resume): the gap of every cell "
+                                 "re-solved from its own QPs after each step "
+                                 "(fvqp.models.bte.gapdynamics; states keep xi, notes Eqs. "
+                                 "55-58); output gap follows it and summary.json reports "
+                                 "its min/max", default=False),
         "hold": Field("list", "regions whose gap stays at its bath value",
                       item=Field("str"), default=[]),
         "floor": Field("float", "the QP grid starts at floor x the lowest bath gap: the "

@@ -341,6 +341,10 @@ class BTEProblem:
         if not self.uniform:  # per medium; the interfaces depend on j through v_r too
             key = (tuple(self.v_r[:, j]), tuple(self.rho_r[:, j] if (a or traps) else
                                                 self.rho_r[:, j] == 0), float(a))
+        if self.cell_gap is not None and self.dist.size > 1:
+            # the cell media are per rank: a key equal here may differ on another rank
+            # (whose rows of the shared matrix would be another bin's): one per bin
+            key = (j, float(a))
         if key not in self._ksp:
             A = self.petsc_matrix(j, a)
             ctx = None
