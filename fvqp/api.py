@@ -178,8 +178,21 @@ def _apply_materials(raw: dict, materials: dict, spec) -> None:
                               "docs/case_reference.md).")
                 continue
             table[name] = value if UNITS[name] == "1" else f"{value!r} {UNITS[name]}"
+        if "gap_ratio" in table and table.get("gap") is not None:
+            errors.append(_gap_twice(key, mat, path, table["gap"]))
     if errors:
         raise CaseError(errors)
+
+
+def _gap_twice(key: str, mat, path: str, gap) -> str:
+    """The error of a Material whose gap ratio differs from the database for a table that
+    also sets ``gap``: neither is dropped silently (the rule of :func:`build_case`)."""
+    return (f"<api>: materials[{key!r}].gap_ratio: {mat.gap_ratio:g} differs from the "
+            f"database's {mat.name} (Delta0 = gap_ratio k_B Tc), and {path}.gap = {gap!r} "
+            "sets the gap too: the gap would be given twice. Fix: remove gap from "
+            f"{path} to take the Material's gap ratio, or pass the Material with the "
+            f"database gap ratio (get_material({mat.name!r}).with_overrides(...) without "
+            f"gap_ratio or delta0) to keep {path}.gap.")
 
 
 def _is_toml_text(source: str) -> bool:
@@ -209,7 +222,10 @@ def build_case(source, *, base_dir: str | os.PathLike | None = None,
         :class:`~fvqp.materials.Material` or material name. The table's ``material``
         becomes its name; fields that differ from the database entry (e.g.
         ``get_material("Al").with_overrides(Tc=1.25)``) are written into the table as SI
-        quantities, and the table's other material overrides are removed.
+        quantities, and the table's other material overrides are removed. A Material
+        whose gap ratio differs from the database for a table that also sets ``gap``
+        (usadel regions) is an error naming both (the gap is never taken from one of
+        them silently); with the database gap ratio the table's ``gap`` is kept.
     output_dir : path, optional
         Output directory (default: the case's ``[output] directory``, else
         ``<base_dir>/output/<name>``).

@@ -225,3 +225,30 @@ def json_copy(d: dict) -> dict:
     import json
 
     return json.loads(json.dumps(d))
+
+
+def test_material_gap_ratio_and_region_gap_is_an_error_naming_both(tmp_path):
+    """A Material with a non-database gap ratio for a usadel region that also sets gap:
+    a CaseError naming materials[...].gap_ratio, regions.wire.gap and the fix — neither is
+    dropped silently. Following the fix (no gap) the region's Δ0 is the Material's
+    gap_ratio k_B Tc; with the database gap ratio the region's gap is kept."""
+    from fvqp.api import build_case, get_material
+    from fvqp.case import CaseError
+    from fvqp.models.usadel.constants import region_constants
+
+    path = CASES / "usadel_open_wire.toml"
+    mat = get_material("Al").with_overrides(gap_ratio=1.8)
+    with pytest.raises(CaseError) as err:
+        build_case(path, materials={"wire": mat})
+    text = str(err.value)
+    assert "materials['wire'].gap_ratio" in text and "regions.wire.gap" in text
+    assert "given twice" in text and "Fix: remove gap from regions.wire" in text
+    raw = tomllib.loads(path.read_text())
+    del raw["regions"]["wire"]["gap"]
+    case = build_case(raw, base_dir=CASES, materials={"wire": mat})
+    c = region_constants(case.data["regions"]["wire"])
+    assert c.delta0 == pytest.approx(1.8 * 1.380649e-23 * mat.Tc, rel=1e-12, abs=0)
+    assert c.material.sources["gap_ratio"] == "case override"
+    case = build_case(path, materials={"wire": get_material("Al").with_overrides(Tc=1.3)})
+    c = region_constants(case.data["regions"]["wire"])
+    assert c.delta0 == pytest.approx(265e-6 * E, rel=1e-12, abs=0)
