@@ -266,7 +266,8 @@ class LaggedSchur:
         GMRES fails with it the Schur LU is formed and lagged from then on.
     krylov_rtol, refactor_after
         Largest GMRES tolerance (scaled 2-norm; below it the square of the last
-        correction, at least 1e-10) and the GMRES count above which the next iterate
+        correction, at least 1e-10; set at every inner solve, so it replaces a
+        ``-<prefix>scaled_ksp_rtol``) and the GMRES count above which the next iterate
         gets a fresh factorisation.
     """
 
