@@ -111,3 +111,27 @@ def test_slow_escape_agrees_with_ts_relaxation(tmp_path):
     y_ts, _ = evolve(m, m.equilibrium(), t_end=1e8, dt=1e-3, rtol=1e-7,
                      prefix="k0newton_slow_ts_")
     assert _rel(y_ts, y) <= 1e-4
+
+
+def test_command_line_iteration_limit_reaches_the_petsc_newton(tmp_path):
+    """-<prefix>snes_max_it 1 set as on the command line wins over the case's options
+    (snes_max_it = 50): Newton on SNES stops after one correction with DIVERGED_MAX_IT
+    (without the TS fallback), the error names the limit it used; afterwards only that
+    option is in PETSc's database under the prefix."""
+    from petsc4py import PETSc
+
+    from fvqp.solvers import ConvergenceError
+
+    m = _model(tmp_path, "photon 2.5", 1, 2e-1, "fft")
+    db = PETSc.Options()
+    db.setValue("k0newton_cli_snes_max_it", 1)
+    try:
+        with pytest.raises(ConvergenceError) as err:
+            steady_state(m, prefix="k0newton_cli_", options={"snes_max_it": 50},
+                         t_guess=None)
+        left = {k for k in db.getAll() if k.startswith("k0newton_cli_")}
+    finally:
+        db.delValue("k0newton_cli_snes_max_it")
+    msg = str(err.value)
+    assert "DIVERGED_MAX_IT after 1 iterations" in msg and "now 1)" in msg
+    assert left == {"k0newton_cli_snes_max_it"}
