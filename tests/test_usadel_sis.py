@@ -177,3 +177,55 @@ def test_sis_wire_case():
     assert abs(v_si[low][np.argmax(i_si[low])] - diff_gap) <= 0.5 * (v_si[1] - v_si[0])
     k = np.searchsorted(v_si, sum_gap)
     assert i_si[k] > 5 * i_si[k - 1] > 0
+
+
+def _sis_case_file(tmp_path, **replace) -> str:
+    """cases/usadel_sis_wire.toml with an absolute mesh path and the text replacements
+    ``old=new`` (given as pairs in ``replace.values()``)."""
+    from conftest import CASES
+
+    text = (CASES / "usadel_sis_wire.toml").read_text().replace(
+        'file = "../meshes/', f'file = "{CASES.parent}/meshes/')
+    for old, new in replace.values():
+        assert old in text
+        text = text.replace(old, new)
+    p = tmp_path / "usadel_sis_wire.toml"
+    p.write_text(text)
+    return str(p)
+
+
+def test_tunnel_end_takes_its_electrode(tmp_path):
+    """A `tunnel` wire end with gap and dynes_gamma (no material) becomes an S electrode:
+    Δ_e = the given 132.5 µeV = 0.5 Δ0, γ_e = 1e-2 Δ_e."""
+    from fvqp.case.loader import load_case
+    from fvqp.models.usadel.driver import build, internal_case
+    from fvqp.models.usadel.electrode import case_electrodes
+
+    path = _sis_case_file(tmp_path, end=('[boundaries.right]\ntype = "superconductor"',
+                                         '[boundaries.right]\ntype = "tunnel"\n'
+                                         'conductance = "2 uS"\ngap = "132.5 ueV"\n'
+                                         'dynes_gamma = 1e-2'))
+    case = internal_case(load_case(path))
+    setup, _ = build(case)
+    assert all(j.gap == 0.0 for j in setup.junctions)  # what driver.build makes today
+    js = {j.name: j for j in case_electrodes(case, setup.junctions)}
+    assert js["right"].gap == pytest.approx(0.5, rel=1e-12, abs=0)
+    assert js["right"].gamma == pytest.approx(5e-3, rel=1e-12, abs=0)
+    assert js["junction"].gap > 0  # the Al electrode of the case
+
+
+@pytest.mark.parametrize("key, old, new", [
+    ("junctions.probe.gap", "[sweep]", '[junctions.probe]\nconductance = "1 uS"\n'
+     'in_solve = false\ngap = "180 ueV"\n\n[sweep]'),
+    ("sweep.detector", "points = 31",
+     'points = 31\ndetector = "junction"\ndetector_biases = ["0 V"]'),
+])
+def test_check_refuses_what_s_electrodes_do_not_support(tmp_path, key, old, new):
+    """fvqp check: an S electrode on a non-invasive detector, and a swept S junction with
+    a detector (its g_nl needs ∂/∂V of the kinetic matrix), each named by its key."""
+    from fvqp.case import CaseError
+    from fvqp.case.loader import load_case
+
+    with pytest.raises(CaseError) as exc:
+        load_case(_sis_case_file(tmp_path, edit=(old, new)))
+    assert key in str(exc.value) and "Fix" in str(exc.value)
