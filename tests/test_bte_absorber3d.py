@@ -19,6 +19,8 @@ from fvqp.units import E_CHARGE, HBAR, K_B
 ROOT = Path(__file__).resolve().parents[1]
 CASE = ROOT / "cases" / "bte_absorber3d.toml"
 MESH = ROOT / "meshes" / "absorber3d" / "absorber3d_coarse.msh"
+#: the same device with 5 um cells in the films (meshes/absorber3d/README.md)
+MEDIUM = ROOT / "meshes" / "absorber3d" / "absorber3d_medium.msh"
 #: electron-phonon coupling lambda of the sources in materials.toml
 LAMBDA = {"Ta": 0.73, "V": 0.82, "Ti": 0.38, "Nb": 0.9}
 
@@ -136,12 +138,12 @@ def test_small_absorber_traps_qps_in_the_lead(small_run):
     assert gap[reg == "lead"] == pytest.approx(al.gap_ratio * K_B * al.Tc, rel=1e-6, abs=0)
 
 
-def _cross_cases(ell_um: float) -> tuple[dict, dict]:
+def _cross_cases(ell_um: float, mesh: Path = MESH) -> tuple[dict, dict]:
     """The same device, mesh, steady source and energy grid for bte (mean free path ell in
     both films, specular walls) and transport (D = v_F ell / 3, insulating walls), no
     collisions, lead end a bath contact in both."""
     common = {
-        "mesh": {"file": str(MESH), "scale": "1 um"},
+        "mesh": {"file": str(mesh), "scale": "1 um"},
         "units": {"reference_material": "Ta"},
         "bath": {"temperature": "50 mK"},
         "sources": [{"type": "quasiparticle", "region": "absorber", "energy": "1.0 meV",
@@ -174,27 +176,49 @@ def _cross_cases(ell_um: float) -> tuple[dict, dict]:
     return bte, transport
 
 
+def _cross_model(tmp_path: Path, ell: float, mesh: Path) -> tuple[float, float]:
+    """Relative L2 difference (volume weighted, all bins) of the excess QP density of bte
+    and transport, and the ratio of their excess QP numbers in the pad."""
+    bte, transport = _cross_cases(ell, mesh)
+    rb = fa.run(bte, output_dir=tmp_path / f"bte_{mesh.stem}_{ell}")
+    rt = fa.run(transport, output_dir=tmp_path / f"transport_{mesh.stem}_{ell}")
+    assert rb.result.status == 0 and rt.result.status == 0
+    nb, nt = rb.fields["qp_excess"], rt.fields["qp_excess"]
+    assert np.array_equal(nb.region, nt.region)
+    vb, vt, vol = nb.values[-1], nt.values[-1], nb.measure
+    pad = np.array(nb.region) == "absorber"
+    # particle balance of each steady state: all injected QPs leave at the lead end
+    q = rb.result["qp_rates_per_s"]
+    assert q["boundary:lead_end"] == pytest.approx(-q["sources"], rel=1e-9, abs=0)
+    return (math.sqrt(np.sum(vol * (vb - vt) ** 2) / np.sum(vol * vt**2)),
+            float(np.sum((vol * vb)[pad]) / np.sum((vol * vt)[pad])))
+
+
 def test_bte_approaches_diffusion_as_the_mean_free_path_shrinks(tmp_path):
-    """Relative L2 difference of the excess QP density (all bins) between bte and transport
-    with D = v_F l / 3 on the coarse absorber mesh: 2.76, 1.23, 0.41, 0.096 for l = 100, 50,
-    25, 12.5 um (each halving at least halves it: first order in l/L from the interface
-    and contact resistances of the BTE) while h/l <= 0.8 (10 um cells). The last value is
-    helped by the opposite error of the step scheme's numerical diffusion (0.21 on cells of
-    2.5 um); below l ~ h that error takes over (not asymptotic-preserving). Tolerance and
-    the finer-mesh figures: docs/bte_absorber3d.md."""
-    errs = []
-    for ell in (100.0, 50.0, 25.0, 12.5):
-        bte, transport = _cross_cases(ell)
-        rb = fa.run(bte, output_dir=tmp_path / f"bte_{ell}")
-        rt = fa.run(transport, output_dir=tmp_path / f"transport_{ell}")
-        assert rb.result.status == 0 and rt.result.status == 0
-        nb, nt = rb.fields["qp_excess"], rt.fields["qp_excess"]
-        assert np.array_equal(nb.region, nt.region)
-        vb, vt, vol = nb.values[-1], nt.values[-1], nb.measure
-        errs.append(math.sqrt(np.sum(vol * (vb - vt) ** 2) / np.sum(vol * vt**2)))
-        # particle balance of each steady state: all injected QPs leave at the lead end
-        q = rb.result["qp_rates_per_s"]
-        assert q["boundary:lead_end"] == pytest.approx(-q["sources"], rel=1e-9, abs=0)
-    ratios = [a / b for a, b in zip(errs, errs[1:], strict=False)]
-    assert all(r > 2.0 for r in ratios), (errs, ratios)
-    assert errs[-1] < 0.15, errs
+    """bte against transport with D = v_F l / 3 where the BTE is resolved, h/l <= 0.2:
+    relative L2 difference of the excess QP density (all bins) on the coarse absorber mesh
+    (h = 10 um in the films) and its 5 um variant ``absorber3d_medium.msh``. Measured: at
+    h/l = 0.1, 2.757 (l = 100 um, coarse) and 1.386 (l = 50 um, medium), at h/l = 0.2,
+    1.235 (l = 50 um, coarse) and 0.564 (l = 25 um, medium): at a fixed h/l each halving
+    of l halves it (ratios 1.99 and 2.19): first order in l/L, from the interface and
+    contact resistances of the BTE, which do not grow as 1/l as the diffusive ones do —
+    the BTE holds more QPs in the pad (the pad's excess number is (1 + error) times the
+    diffusive one within 2 %). The step scheme's numerical diffusion (~v h) acts the other
+    way: at l = 50 um the difference is 11 % smaller on 10 um cells than on 5 um ones.
+    This test asserted until 2026-11-22 a coarse-mesh sequence down to l = 12.5 um
+    (h/l = 0.8) ending at 0.096: that point (and, less, every h/l >= 0.4 point: 0.41 at
+    l = 25 um on 10 um cells against 0.66 on 2.5 um cells) owed its smallness to that
+    cancellation, so it is no longer a check of the model (docs/bte_absorber3d.md)."""
+    points = {(100.0, MESH): (2.757, 3.76), (50.0, MEDIUM): (1.386, 2.39),
+              (50.0, MESH): (1.235, 2.23), (25.0, MEDIUM): (0.564, 1.56)}
+    got = {k: _cross_model(tmp_path, *k) for k in points}
+    for k, (err, ratio) in points.items():
+        e, r = got[k]
+        assert e == pytest.approx(err, rel=0.02, abs=0), (k, got)
+        assert r == pytest.approx(ratio, rel=0.02, abs=0), (k, got)
+        assert r - 1.0 == pytest.approx(e, rel=0.02, abs=0)   # the pad holds the excess
+    # first order in l/L at a fixed h/l: a halving of l halves the difference
+    for coarse, medium in (((100.0, MESH), (50.0, MEDIUM)), ((50.0, MESH), (25.0, MEDIUM))):
+        assert 1.9 < got[coarse][0] / got[medium][0] < 2.3, got
+    # the numerical diffusion of coarser cells hides part of the model difference
+    assert got[(50.0, MESH)][0] < 0.92 * got[(50.0, MEDIUM)][0]
