@@ -118,6 +118,26 @@ class Worker:
         self.proc.wait()
 
 
+def newton_error(drive: str, tau: float, p: float, y: np.ndarray, tmp: str) -> float:
+    """Per-entry relative size of the full Newton correction at ``y`` (this tree's
+    Newton, one correction; GMRES to 1e-4 of it): how far ``y`` is from the steady state
+    in the measure of the stopping test."""
+    from kinetics0d_steady import nestfsss_case
+
+    from fvqp.case import load_case
+    from fvqp.models.kinetics0d.convergence import OCCUPATION_FLOOR
+    from fvqp.models.kinetics0d.driver import build_model
+    from fvqp.models.kinetics0d.newton import structured_newton
+
+    path = os.path.join(tmp, "parent.toml")
+    with open(path, "w") as fh:
+        fh.write(nestfsss_case(drive, tau, p))
+    model, _ = build_model(load_case(path))
+    _, res = structured_newton(model, y, t=0.0, floor=OCCUPATION_FLOOR,
+                               accepted=lambda err, hist: True, prefix="bench_newton_")
+    return res.error
+
+
 def compare(base: str, which: str, first: int | None = None) -> None:
     grid = cases(which)[:first]
     worst = {"wall": 0.0, "cpu": 0.0, "ratio_cpu": 0.0, "diff": 0.0}
@@ -136,7 +156,8 @@ def compare(base: str, which: str, first: int | None = None) -> None:
                 log.info("%-17s %5g %.0e: old %s, new %s", drive, tau, p,
                          "ok" if a["ok"] else "FAILED", "ok" if b["ok"] else "FAILED")
                 continue
-            diff = float(np.max(np.abs(b["y"] - a["y"]) / np.maximum(np.abs(a["y"]), 1e-12)))
+            rel = np.abs(b["y"] - a["y"]) / np.maximum(np.abs(a["y"]), 1e-12)
+            diff, at = float(np.max(rel)), int(np.argmax(rel))
             ratio = b["cpu"] / a["cpu"]
             for key, rec in (("old", a), ("new", b)):
                 totals[key][0] += rec["wall"]
@@ -148,6 +169,12 @@ def compare(base: str, which: str, first: int | None = None) -> None:
                      "%.1e (N = %d + %d, %s)", drive, tau, p, a["wall"], a["cpu"],
                      a["newton"], a["krylov"], b["wall"], b["cpu"], b["newton"],
                      b["krylov"], ratio, diff, b["n"], b["n_ph"], b["path"])
+            if diff > 1e-7:  # where, and how converged each state is
+                log.info("    largest difference at %s entry %d, y = %.2e; per-entry Newton "
+                         "correction at the old state %.1e, at the new state %.1e",
+                         "f" if at < b["n"] else "n", at if at < b["n"] else at - b["n"],
+                         a["y"][at], newton_error(drive, tau, p, a["y"], tmp),
+                         newton_error(drive, tau, p, b["y"], tmp))
         old.close()
         new.close()
     log.info("totals: old wall %.1f s, CPU %.1f s; new wall %.1f s, CPU %.1f s; CPU ratio "
