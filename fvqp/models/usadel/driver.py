@@ -5,7 +5,8 @@ template hands over an internal case (:meth:`fvqp.case.Case.internal`) whose uni
 is :class:`.constants.WireUnits`; the region constants come from each region's Material
 (:func:`.constants.region_constants`). Under ``mpiexec`` the energies of the spectral and
 collisionless kinetic solves are shared over the ranks (``Setup.split``,
-:class:`fvqp.parallel.energies.EnergySplit`) and rank 0 writes the files.
+:class:`fvqp.parallel.energies.EnergySplit`), the sweeps of a supercurrent map run side by
+side, one per rank (:func:`.sweeps.supercurrent_map`), and rank 0 writes the files.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from .observables import charge_imbalance_potential, detector_current, split_bia
 from .phase import PhaseProblem
 from .selfconsistent import CARRY, Setup, bias_sweep, solve_state, spectral_of
 from .spectral import SpectralProblem
-from .sweeps import decompose, gradients, supercurrent_map, symmetric
+from .sweeps import SweepUnits, decompose, gradients, supercurrent_map, symmetric
 from .terminals import Reservoir, TunnelJunction, segment_junctions
 
 log = logging.getLogger(__name__)
@@ -242,9 +243,10 @@ def _figure(path, res, title):
     atomic_savefig(fig, path)
 
 
-def _supercurrent_map(case, setup, meta, sw, biases, det, currents, units) -> dict:
-    """:func:`~.sweeps.supercurrent_map` (``currents`` in I0) with its input errors as
-    CaseErrors in SI."""
+def _supercurrent_map(case, setup, meta, sw, biases, det, currents, units,
+                      lanes: int) -> dict:
+    """:func:`~.sweeps.supercurrent_map` (``currents`` in I0; ``lanes`` sweeps side by
+    side, one per rank) with its input errors as CaseErrors in SI."""
     from .gradients import CriticalCurrentError
 
     i0 = meta["scales"].i0
@@ -259,7 +261,7 @@ def _supercurrent_map(case, setup, meta, sw, biases, det, currents, units) -> di
     except ValueError as exc:
         raise CaseError([f"{case.path}: sweep.supercurrents: {exc}. Fix: use a single wire "
                          "or remove supercurrents."]) from exc
-    return supercurrent_map(setup, _swept(sw), biases, det, grads, units)
+    return supercurrent_map(setup, _swept(sw), biases, det, grads, units, lanes)
 
 
 def _node_q_star(meta, mu_v) -> np.ndarray:
@@ -348,12 +350,15 @@ def run(case, output_dir: str | None = None, resume: bool = False,
             jd = [j for j in setup.junctions + meta["passive"] if j.name == sw["detector"]]
             vd = np.array(sw["detector_biases"], float)
             det = ([j.node for j in jd], [j.kappa for j in jd], vd, jd[0].temperature)
-        units = WorkUnits(out_dir, case.digest, resume=resume, max_units=max_steps,
-                          latest_only=CARRY, tasks=TaskShare())  # the root rank writes
         currents = list(sw.get("supercurrents") or [])
+        tasks = TaskShare()  # the root rank writes; a map's sweeps run side by side
+        units = (SweepUnits if currents else WorkUnits)(
+            out_dir, case.digest, resume=resume, max_units=max_steps, latest_only=CARRY,
+            tasks=tasks)
         try:
             if currents:  # g_nl(V_inj, V_det, ±I_s) and Eqs. 16-19 (sweeps.py)
-                smap = _supercurrent_map(case, setup, meta, sw, biases, det, currents, units)
+                smap = _supercurrent_map(case, setup, meta, sw, biases, det, currents,
+                                         units, tasks.size)
                 out = smap["first"]
             else:
                 out = bias_sweep(setup, _swept(sw), biases, det, units=units)

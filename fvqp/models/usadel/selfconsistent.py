@@ -287,34 +287,86 @@ def bias_sweep(setup: Setup, junction: str, biases, detector=None, units=direct,
     ``mu_q`` (Eqs. 4–5); a unit of a checkpoint written before μ_Q* had its ½ (issue 19)
     has the whole-axis integral as ``mu`` and is read with that halved (exact).
     """
-    out: dict = {"bias": np.asarray(biases, float)}
-    keys = ("delta", "i_inj", "i_det", "g_det", "mu_q", "fL_probe", "iterations", "newton")
-    rows: dict = {k: [] for k in keys}
-    prev: dict = {}
-    cache: dict = {}
-    progress = SweepProgress(out["bias"].size, label, log, ranks=setup.split)
-    for k, v in enumerate(out["bias"]):
-        computed = []
-        r = units(f"{label}bias{k:04d}",
-                  lambda v=v, p=prev, c=computed: c.append(1) or
-                  _sweep_point(setup, junction, v, detector, p, cache))
+    sweep = BiasSweep(setup, junction, biases, detector, label)
+    progress = SweepProgress(sweep.size, label, log, ranks=setup.split)
+    for k in range(sweep.size):
+        computed: list = []
+        r = units(sweep.key(k), lambda k=k, c=computed: c.append(1) or sweep.compute(k))
+        sweep.take(k, r)
+        progress.update(k, sweep.describe(k), resumed=not computed)
+    progress.close()
+    return sweep.result()
+
+
+class BiasSweep:
+    """One bias sweep of :func:`bias_sweep` as a sequence of work units: unit ``k``
+    (:meth:`key`, :meth:`compute`) starts from the state of unit ``k − 1``, handed over
+    with :meth:`take` (a computed unit, or one read from a checkpoint).
+
+    Several sweeps may run side by side, one unit of each at a time (the supercurrent map,
+    :mod:`~.sweeps`), and a sweep's units may be computed in different processes: the
+    spectral solution and the factorisations cached between units (``cache``) are used only
+    by the unit that directly follows the one that made them here; any other unit starts
+    from the checkpointed continuation state of its predecessor (:data:`CARRY`), exactly as
+    a resumed sweep.
+    """
+
+    def __init__(self, setup: Setup, junction: str, biases, detector=None, label: str = ""):
+        self.setup, self.junction, self.detector = setup, junction, detector
+        self.label = label
+        self.bias = np.asarray(biases, float)
+        self.size = int(self.bias.size)
+        self.rows: dict = {k: [] for k in _ROWS}
+        self.prev: dict = {}
+        self.cache: dict = {}
+        self.done = 0  # units taken
+
+    def key(self, k: int) -> str:
+        """The work-unit key of bias ``k``: ``<label>bias<k>``."""
+        return f"{self.label}bias{k:04d}"
+
+    def compute(self, k: int) -> dict:
+        """Unit ``k``, started from the state taken last (unit ``k − 1``)."""
+        if self.cache.get("unit") != k - 1:  # made for another unit: start afresh
+            self.cache.clear()
+        r = _sweep_point(self.setup, self.junction, float(self.bias[k]), self.detector,
+                         self.prev, self.cache)
+        self.cache["unit"] = k
+        return r
+
+    def take(self, k: int, r: dict) -> None:
+        """The result of unit ``k`` (computed or from a checkpoint): the continuation
+        state of unit ``k + 1`` and the rows of :meth:`result`."""
         if "mu" in r and "mu_q" not in r:  # a unit stored before μ_Q* had its ½
             r = dict(r, mu_q=0.5 * np.asarray(r["mu"]))  # exact: same grid, same fT
             log.warning("usadel sweep %sbias%d: checkpointed μ_Q* of the whole-axis "
-                        "integral (2×, before issue 19) halved to Eqs. 4-5", label, k)
+                        "integral (2×, before issue 19) halved to Eqs. 4-5", self.label, k)
         if "carry_fL" in r:  # a computed unit, or the last one of a resumed sweep
-            prev = r
-        progress.update(k, f"bias {v:.4g} Δ0/e, min Δ {float(np.min(r['delta'])):.5f} Δ0, "
-                        f"{int(r['iterations'])} Eq. 8 iterations", resumed=not computed)
-        for key in keys:
+            self.prev = r
+        for key in _ROWS:
             if key in r:
-                rows[key].append(r[key])
-    progress.close()
-    for key in keys:
-        out[key] = np.array(rows[key])
-    out["mu"] = out.pop("mu_q")
-    out["spectral"] = cache.get("spec")  # of the last state (None: all units resumed)
-    return out
+                self.rows[key].append(r[key])
+        self.done = k + 1
+
+    def describe(self, k: int) -> str:
+        """Progress text of unit ``k`` (taken)."""
+        return (f"bias {self.bias[k]:.4g} Δ0/e, min Δ {float(np.min(self.rows['delta'][k])):.5f}"
+                f" Δ0, {int(self.rows['iterations'][k])} Eq. 8 iterations")
+
+    def result(self) -> dict:
+        """The arrays of :func:`bias_sweep` (every unit taken)."""
+        out: dict = {"bias": self.bias}
+        for key in _ROWS:
+            out[key] = np.array(self.rows[key])
+        out["mu"] = out.pop("mu_q")
+        # the spectral solution of the last state, if it was solved here (None: resumed)
+        last = self.cache.get("unit") == self.size - 1
+        out["spectral"] = self.cache.get("spec") if last else None
+        return out
+
+
+#: the per-bias results of a sweep unit that :meth:`BiasSweep.result` stacks
+_ROWS = ("delta", "i_inj", "i_det", "g_det", "mu_q", "fL_probe", "iterations", "newton")
 
 
 def _sweep_point(setup: Setup, junction: str, v: float, detector, prev: dict,
