@@ -8,6 +8,11 @@ so two ranks give the serial numbers up to the round-off of the sparse LU orderi
 (here 1e-12). Two real runs each: a single state (spectral + kinetic solve, 801
 energies) and a bias sweep with its exact detector slope g_nl (Eq. 15).
 
+The phase-biased solver (:func:`fvqp.models.usadel.phase.solve_phase`) shares its
+energies too: each rank its block's initial guess and Newton, the few energies that need
+the continuation in the broadening continued together on every rank, as serially; the SNS
+case and an S wire whose gap-edge energies need that continuation equal serial to 1e-10.
+
 A supercurrent map runs its sweeps (one per ±I_s) side by side, one per rank
 (:func:`fvqp.models.usadel.sweeps.supercurrent_map`): each sweep is the serial one, so
 the map equals the serial map (to 1e-15 here), also stopped and resumed on two ranks.
@@ -16,12 +21,14 @@ the map equals the serial map (to 1e-15 here), also stopped and resumed on two r
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import h5py
 import numpy as np
 import pytest
 
-from conftest import ROOT, run_fvqp
+from conftest import CASES, ROOT, mpi_env, run_fvqp
 from fvqp.parallel.energies import EnergySplit
 
 MESH = ROOT / "meshes" / "nis_wire" / "nis_wire.msh"
@@ -81,6 +88,10 @@ MAP = SWEEP.replace("points = 5", "points = 3").replace("spacing = 0.02", "spaci
     + 'supercurrents = ["0 uA", "4 uA"]\n'
 
 
+SNS = (CASES / "usadel_sns_phase.toml").read_text().replace(
+    "../meshes", str(ROOT / "meshes")).replace("spacing = 0.004", "spacing = 0.01")
+
+
 def _arrays(path) -> dict:
     out = {}
     with h5py.File(path) as fh:
@@ -91,7 +102,8 @@ def _arrays(path) -> dict:
 
 @pytest.mark.parametrize("text, name, tol", [(STATE, "usadel_state", 1e-12),
                                              (SWEEP, "usadel_sweep", 1e-12),
-                                             (MAP, "usadel_map", 1e-12)])
+                                             (MAP, "usadel_map", 1e-12),
+                                             (SNS, "usadel_sns_phase", 1e-10)])
 def test_two_ranks_equal_serial(tmp_path, text, name, tol):
     case = tmp_path / f"{name}.toml"
     case.write_text(text)
@@ -111,9 +123,61 @@ def test_two_ranks_equal_serial(tmp_path, text, name, tol):
     s = json.loads((par / "summary.json").read_text())
     assert s["ranks"] == 2 and s["status"] == 0
     assert json.loads((serial / "summary.json").read_text())["ranks"] == 1
-    if name != "usadel_state":  # the exact slope is the current's derivative (Eq. 15)
+    if name == "usadel_sns_phase":  # a supercurrent flows (χ solved for): not trivial
+        assert np.max(np.abs(b["spectral/j_eps"])) > 0.1
+    elif name != "usadel_state":  # the exact slope is the current's derivative (Eq. 15)
         assert s["g_nl"].startswith("exact")
         assert np.all(np.isfinite(b["g_nl"])) and np.max(np.abs(b["g_nl"])) > 0
+
+
+PHASE_SCRIPT = """
+import json, logging
+import numpy as np
+from fvqp.models.usadel.network import uniform_wire
+from fvqp.models.usadel.phase import PhaseProblem, solve_phase
+from fvqp.models.usadel.terminals import Reservoir
+from fvqp.parallel.energies import EnergySplit
+
+continued = []
+class Count(logging.Handler):
+    def emit(self, rec):
+        if "continued in the broadening" in rec.getMessage():
+            continued.append(rec.args[0])
+log = logging.getLogger("fvqp.models.usadel.phase")
+log.setLevel(logging.INFO)
+log.addHandler(Count())
+n, q, length = 100, 0.2, 20.0
+res = [Reservoir("l", 0, "superconductor", delta=1.0, phase=-q * length / 2),
+       Reservoir("r", n, "superconductor", delta=1.0, phase=q * length / 2)]
+prob = PhaseProblem(uniform_wire(length, n, x0=0.0), 1.0, gamma=0.005, reservoirs=res)
+eps = np.arange(-120, 121) / 40
+split = EnergySplit()
+sol = solve_phase(prob, eps, split=split)
+if split.is_root:
+    shared = list(continued)
+    ref = solve_phase(prob, eps)
+    print(json.dumps({"ranks": split.size, "continued": shared,
+                      "dtheta": float(np.abs(sol.theta - ref.theta).max()),
+                      "dchi": float(np.abs(sol.chi - ref.chi).max()),
+                      "N_mid": float(sol.N[eps == 0.5, n // 2][0])}))
+"""
+
+
+def test_phase_solve_with_shared_energies_equals_serial(tmp_path):
+    """An S wire (20 ξ, 100 cells, reservoirs at ∓2 rad: q = 0.2/ξ, Γ = 0.005) on 241
+    energies with the gap edges ±Δ on the grid, where Newton stalls: solved with the
+    energies over two ranks, the two gap-edge energies go through the continuation in
+    the broadening (on every rank), and θ, χ equal the serial solve on rank 0 to 1e-10;
+    the gap is depaired but not closed by q = 0.2 (N(0.5 Δ) in the middle < 0.05)."""
+    script = tmp_path / "phase_mpi.py"
+    script.write_text(PHASE_SCRIPT)
+    proc = subprocess.run(["mpiexec", "-n", "2", sys.executable, str(script)],
+                          capture_output=True, text=True, env=mpi_env(), timeout=1500,
+                          cwd=tmp_path, check=True)
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["ranks"] == 2 and out["continued"] == [2]
+    assert out["dtheta"] <= 1e-10 and out["dchi"] <= 1e-10
+    assert 0.0 <= out["N_mid"] < 0.05
 
 
 def test_map_stopped_and_resumed_on_two_ranks_equals_serial(tmp_path):

@@ -303,14 +303,36 @@ def _initial(prob, eps, gam, lam_phase=1.0):
 
 
 def solve_phase(prob: PhaseProblem, eps, guess=None, maxit: int = 40, tol: float = 1e-11,
-                phase_steps: int = 8, homotopy_stages: int = 12) -> PhaseSolution:
+                phase_steps: int = 8, homotopy_stages: int = 12,
+                split=None) -> PhaseSolution:
     """Solve the phase-biased spectral equation at all energies ``eps``.
 
-    ``guess`` = (θ, χ) of a previous solution (same shapes) or None.
+    ``guess`` = (θ, χ) of a previous solution (same shapes) or None. ``split``
+    (:class:`fvqp.parallel.energies.EnergySplit`) shares the energies: given the
+    reservoirs' phases the energies are independent systems, so each block of the grid
+    gets its initial guess and its Newton solve (active set) where ``split`` puts it, and
+    θ, χ are gathered in grid order. The few energies that need the continuation in the
+    broadening (and phases) are then continued together on every rank, exactly as in a
+    serial solve (the continuation's steps are chosen for all of them at once, so sharing
+    them would change the path).
     """
     eps = np.asarray(eps, float)
-    th0, ch0 = _initial(prob, eps, prob.gamma) if guess is None else guess
-    th, ch, done, it, res = _newton(prob, eps, th0, ch0, prob.gamma, 1.0, maxit, tol)
+
+    def direct(sl):  # initial guess and Newton of the energies ``sl``
+        e = eps[sl]
+        if e.size == 0:  # a rank without energies (more ranks than energies)
+            empty = np.zeros((0, prob.net.n_nodes), complex)
+            return empty, empty.copy(), np.zeros(0, bool), 0, 0.0
+        th0, ch0 = _initial(prob, e, prob.gamma) if guess is None else \
+            (guess[0][sl], guess[1][sl])
+        return _newton(prob, e, th0, ch0, prob.gamma, 1.0, maxit, tol)
+
+    if split is not None and split.size > 1:
+        parts = split.map(direct, eps.size)
+        th, ch, done = (np.concatenate([p[i] for p in parts]) for i in range(3))
+        it, res = max(p[3] for p in parts), max(p[4] for p in parts)
+    else:
+        th, ch, done, it, res = direct(slice(None))
     if not done.all():
         bad = np.flatnonzero(~done)
         log.info("usadel phase: %d energies continued in the broadening", bad.size)

@@ -103,7 +103,7 @@ def spectral_of(setup: Setup, delta, theta0=None):
            for r in setup.problem.reservoirs]
     prob = replace(setup.problem, delta=np.asarray(delta, float), reservoirs=res)
     if isinstance(prob, PhaseProblem):  # S reservoirs at different phases
-        return solve_phase(prob, setup.eps, guess=theta0)
+        return solve_phase(prob, setup.eps, guess=theta0, split=setup.split)
     return solve_spectral(prob, setup.eps, theta0=theta0, split=setup.split)
 
 
