@@ -63,3 +63,28 @@ def test_zinc_free_electron_fermi_velocity():
     v = HBAR * (3 * math.pi**2 * 2 * zn.N_ion) ** (1 / 3) / M_E
     assert zn.fermi_velocity == pytest.approx(v, rel=1e-3, abs=0)
     assert zn.fermi_velocity == 1.82e6
+
+
+def test_theory_names_the_materials_a_bte_case_must_complete():
+    """docs/theory_bte_mesh.md's material table names, per constant, the database materials
+    without a value (a bte case with such a region must give it): the lists equal the
+    database's (tau0, tau0_phi of [collisions]; a mean free path where neither a
+    resistivity nor a diffusion constant is stored; Ta has only a resistivity), and every
+    material has Tc and a Fermi velocity."""
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "theory_bte_mesh.md").read_text()
+
+    def missing(*fields):
+        return [n for n in list_materials()
+                if all(getattr(get_material(n), f, None) is None for f in fields)]
+
+    assert missing("Tc") == [] and missing("fermi_velocity") == []
+    row = next(line for line in text.splitlines() if line.startswith("| `tau0`, `tau0_phi`"))
+    assert f"`tau0`: {', '.join(missing('tau0'))}; " in row
+    assert f"`tau0_phi`: {', '.join(missing('tau0_phi'))} |" in row
+    row = next(line for line in text.splitlines()
+               if line.startswith("| `resistivity`, `diffusion_constant`"))
+    assert f"neither: {', '.join(missing('resistivity', 'diffusion_constant'))} (" in row
+    only_rho = [n for n in missing("diffusion_constant") if n not in missing("resistivity")]
+    assert only_rho == ["Ta"] and "(Ta: resistivity only)" in row
