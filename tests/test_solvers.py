@@ -301,6 +301,24 @@ def test_dense_newton_halves_the_step_into_the_domain():
     assert err.value.result.iterations == 1 and "no step 2^-j (j < 8)" in str(err.value)
 
 
+def test_dense_newton_passes_the_callers_errors_through():
+    """An error of the residual that is not ArithmeticError (a bug, not the domain) is
+    raised as it is from inside SNES, not turned into a Newton failure, and the options
+    pushed for the solve are removed all the same."""
+    from petsc4py import PETSc
+
+    def residual(x):
+        if x[0] < 2.5:
+            raise KeyError("bug in the residual")
+        return x**2 - 4.0
+
+    newton = DenseNewton(1, residual, DenseLU(lambda x: np.diag(2 * x)), floor=1e-30,
+                         accepted=lambda err, hist: err <= 1e-13, prefix="dn_bug_")
+    with pytest.raises(KeyError, match="bug in the residual"):
+        newton.solve(np.array([3.0]))
+    assert not [k for k in PETSc.Options().getAll() if k.startswith("dn_bug_")]
+
+
 def _block_system(nq=10, nph=10, seed=3):
     r"""F(x) = J0 x + k x^2 - b, J0 = D [[A, B], [C, diag(d)]] D^{-1} (a diagonal second
     block), D = diag(x*), k_i ~ 1/x*_i: every row at the scale of its root entry, the root

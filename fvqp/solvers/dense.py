@@ -304,8 +304,10 @@ class DenseNewton:
             try:
                 self.snes.solve(None, x)
                 code = int(self.snes.getConvergedReason())
-            except PETSc.Error:  # e.g. a zero pivot of the dense LU
-                code = int(PETSc.SNES.ConvergedReason.DIVERGED_LINEAR_SOLVE)
+            except PETSc.Error as exc:
+                if exc.__cause__ is not None:  # raised in a callback: the caller's error
+                    raise exc.__cause__ from None
+                code = int(PETSc.SNES.ConvergedReason.DIVERGED_LINEAR_SOLVE)  # e.g. LU
             max_it = int(self.snes.getTolerances()[3])
         finally:
             apply_options(self.prefix, None)  # removed after use
