@@ -304,7 +304,8 @@ def test_dense_newton_halves_the_step_into_the_domain():
 def test_dense_newton_passes_the_callers_errors_through():
     """An error of the residual that is not ArithmeticError (a bug, not the domain) is
     raised as it is from inside SNES, not turned into a Newton failure, and the options
-    pushed for the solve are removed all the same."""
+    pushed for the solve are removed all the same; an ArithmeticError of the Jacobian
+    ends Newton with DIVERGED_LINEAR_SOLVE."""
     from petsc4py import PETSc
 
     def residual(x):
@@ -317,6 +318,16 @@ def test_dense_newton_passes_the_callers_errors_through():
     with pytest.raises(KeyError, match="bug in the residual"):
         newton.solve(np.array([3.0]))
     assert not [k for k in PETSc.Options().getAll() if k.startswith("dn_bug_")]
+
+    def jacobian(x):  # the Jacobian's own domain error is a failed linear solve
+        if x[0] < 2.5:
+            raise ArithmeticError("no Jacobian here")
+        return np.diag(2 * x)
+
+    newton = DenseNewton(1, lambda x: x**2 - 4.0, DenseLU(jacobian), floor=1e-30,
+                         accepted=lambda err, hist: err <= 1e-13, prefix="dn_bug_")
+    with pytest.raises(ConvergenceError, match="DIVERGED_LINEAR_SOLVE after 1 iterations"):
+        newton.solve(np.array([3.0]))
 
 
 def _block_system(nq=10, nph=10, seed=3):

@@ -176,7 +176,12 @@ class DenseLU:
         ksp.setPostSolve(self._stop)
 
     def _fill(self, snes, x, J, P) -> None:
-        jac = timed(self.times, "jacobian", self.jacobian, x.getArray(readonly=True).copy())
+        try:
+            jac = timed(self.times, "jacobian", self.jacobian,
+                        x.getArray(readonly=True).copy())
+        except (np.linalg.LinAlgError, ValueError, ArithmeticError) as exc:
+            log.info("Jacobian failed: %s", exc)  # NaN: Newton stops, DIVERGED_LINEAR_SOLVE
+            jac = np.nan
         P.getDenseArray()[...] = jac
         P.assemble()
         if J != P:
