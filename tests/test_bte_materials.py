@@ -88,3 +88,25 @@ def test_theory_names_the_materials_a_bte_case_must_complete():
     assert f"neither: {', '.join(missing('resistivity', 'diffusion_constant'))} (" in row
     only_rho = [n for n in missing("diffusion_constant") if n not in missing("resistivity")]
     assert only_rho == ["Ta"] and "(Ta: resistivity only)" in row
+
+
+def test_niobium_published_lengths_put_its_fermi_velocity_five_times_lower():
+    """Nb's stored v_F (A&M's free electrons) against published lengths (its source names
+    them): Pippard pi Delta0 xi0 / hbar with xi0 = 39.9 nm and London
+    sqrt(3 / (2 mu0 e^2 N0)) / lambda_L with lambda_L = 29.1 nm (McFadden et al. 2026,
+    LE-muSR) and 39 nm (Maxfield & McLean 1965), N0 the stored (gamma) DOS: 2.88e5,
+    3.10e5, 2.31e5 m/s, mutually within 35 %, and the stored 1.37e6 is 4.4-5.9x each."""
+    from fvqp.units import K_B
+
+    nb = get_material("Nb")
+    mu0 = 4e-7 * math.pi
+    pippard = math.pi * nb.gap_ratio * K_B * nb.Tc * 39.9e-9 / HBAR
+    london = [math.sqrt(3 / (2 * mu0 * E_CHARGE**2 * nb.N0)) / lam for lam in (29.1e-9, 39e-9)]
+    assert pippard == pytest.approx(2.88e5, rel=3e-3, abs=0)
+    assert london == pytest.approx([3.10e5, 2.31e5], rel=3e-3, abs=0)
+    est = [pippard, *london]
+    assert max(est) / min(est) < 1.35
+    assert all(4.4 < nb.fermi_velocity / v < 5.95 for v in est)
+    src = nb.sources["fermi_velocity"]
+    assert "xi0 = 39.9(25) nm" in src and "lambda_L = 29.1(10) nm" in src
+    assert "lambda_L = 39(5) nm" in src and "4.4-5.9x high" in src
