@@ -38,7 +38,7 @@ import scipy.fft as sfft
 
 from .batched import _phonon_factors
 
-__all__ = ["batched_jvp", "outer_derivative"]
+__all__ = ["batched_jvp", "linearisation_spectra", "outer_derivative"]
 
 
 @dataclass
@@ -121,13 +121,32 @@ def outer_derivative(f: np.ndarray, n: np.ndarray, rho: np.ndarray, ados: np.nda
     return gf, gn
 
 
+def linearisation_spectra(f: np.ndarray, n: np.ndarray, rho: np.ndarray, ados: np.ndarray,
+                          *, h: float, m: int, qp_scale=1.0, pair_weight=None) -> _State:
+    r"""The transforms of the state factors at ``(f, n)`` (8 forward transforms; module
+    docstring): pass them to :func:`batched_jvp` (``spectra``) for every direction at the
+    same linearisation point, so an action transforms only the perturbation (4 forward,
+    8 inverse transforms). Memory: 8 complex arrays of :math:`\lfloor L/2\rfloor + 1`
+    values per cell, :math:`L \ge 2N + 1`."""
+    f, n = np.atleast_2d(f), np.atleast_2d(n)
+    rho, ados = np.broadcast_to(rho, f.shape), np.broadcast_to(ados, f.shape)
+    return _state(f, n, rho, ados, h, m, qp_scale, pair_weight)
+
+
 def batched_jvp(f: np.ndarray, n: np.ndarray, rho: np.ndarray, ados: np.ndarray,
                 v: np.ndarray, u: np.ndarray, *, h: float, m: int, qp_scale=1.0, c_ph=1.0,
-                pair_weight=None, outer: tuple | None = None
+                pair_weight=None, outer: tuple | None = None, spectra: _State | None = None
                 ) -> tuple[np.ndarray, np.ndarray]:
     r"""Exact directional derivative of the net collision rates
     (``qp``, ``ph`` of :func:`fvqp.collisions.batched.batched_terms`) at ``(f, n)`` along
     ``(v, u)``.
+
+    The inner sums enter the QP rows only through
+    :math:`(1-f_i)(\delta X^{in}+\delta X^{pb})_i - f_i(\delta X^{out}+\delta X^{rec})_i`
+    and each :math:`\delta X` is :math:`\mathcal F^{-1}[\dots] - r\,\mathcal F^{-1}[\dots]`
+    (:math:`r = \tilde\rho/\rho`), so by linearity of the inverse transform the QP rows
+    take 4 inverse transforms (sums of spectra) and the phonon rows 4: 8 in all, done in
+    one batched call, with 4 forward transforms of the perturbation (also one call).
 
     Parameters
     ----------
@@ -138,6 +157,8 @@ def batched_jvp(f: np.ndarray, n: np.ndarray, rho: np.ndarray, ados: np.ndarray,
     outer : tuple of ndarray, optional
         :func:`outer_derivative` at ``(f, n)`` (computed here if None): pass it when the
         same state is linearised for many directions (Krylov iterations).
+    spectra : optional
+        :func:`linearisation_spectra` at ``(f, n)`` (computed here if None).
 
     Returns
     -------
@@ -148,30 +169,43 @@ def batched_jvp(f: np.ndarray, n: np.ndarray, rho: np.ndarray, ados: np.ndarray,
     if outer is None:
         outer = outer_derivative(f, n, rho, ados, h=h, m=m, qp_scale=qp_scale, c_ph=c_ph,
                                  pair_weight=pair_weight)
-    s = _state(f, n, rho, ados, h, m, qp_scale, pair_weight)
+    s = spectra if spectra is not None else _state(f, n, rho, ados, h, m, qp_scale,
+                                                   pair_weight)
     L, nq = s.L, s.nq
-    fwd = lambda x: sfft.rfft(x, n=L, axis=-1)  # noqa: E731
-    inv = lambda x, size=nq: sfft.irfft(x, n=L, axis=-1)[..., :size]  # noqa: E731
-    r = s.r
-    dRF, dAF = fwd(rho * v), fwd(ados * v)  # d(rho (1-f)) = -dRF, d(ados (1-f)) = -dAF
     c, nph = n.shape
     _, dp, _, dq = _phonon_factors(u, h, m, nq, pair_weight)  # W u: d p1 = d p0, d q1 = d q0
-    dP, dQ = fwd(dp), fwd(dq)
+    # the 4 forward transforms of the perturbation in one call
+    pert = np.zeros((4, c, max(nq, dq.shape[1])))
+    pert[0, :, :nq] = rho * v
+    pert[1, :, :nq] = ados * v
+    pert[2, :, :dp.shape[1]] = dp
+    pert[3, :, :dq.shape[1]] = dq
+    dRF, dAF, dP, dQ = sfft.rfft(pert, n=L, axis=-1)
+    del pert
     dS = np.conj(dP) + dP  # d s_in = d s_out
     cRF, cAF, cRFF, cAFF = (np.conj(x) for x in (s.RF, s.AF, s.RFF, s.AFF))
     cdRF, cdAF = np.conj(dRF), np.conj(dAF)
-    d_in = inv(dRF * s.s_in + s.RF * dS) - r * inv(dAF * s.s_in + s.AF * dS)
-    d_out = inv(s.RFF * dS - dRF * s.s_out) - r * inv(s.AFF * dS - dAF * s.s_out)
-    d_rec = inv(cdRF * s.Q1 + cRF * dQ) + r * inv(cdAF * s.Q1 + cAF * dQ)
-    d_pb = inv(cRFF * dQ - cdRF * s.Q0) + r * inv(cAFF * dQ - cdAF * s.Q0)
+    # spectra of the 8 inner sums (module docstring; d(rho (1-f)) = -dRF), one inverse call
+    spec = np.empty((8, c, L // 2 + 1), dtype=complex)
+    spec[0] = dRF * s.s_in + s.RF * dS + cRFF * dQ - cdRF * s.Q0    # in + pb, rho part
+    spec[1] = dAF * s.s_in + s.AF * dS - cAFF * dQ + cdAF * s.Q0    # in + pb, -r part
+    spec[2] = s.RFF * dS - dRF * s.s_out + cdRF * s.Q1 + cRF * dQ   # out + rec, rho part
+    spec[3] = s.AFF * dS - dAF * s.s_out - cdAF * s.Q1 - cAF * dQ   # out + rec, -r part
+    spec[4] = cRFF * dRF - cdRF * s.RF - cAFF * dAF + cdAF * s.AF   # scattering gain
+    spec[5] = cdRF * s.RFF - cRF * dRF - cdAF * s.AFF + cAF * dAF   # scattering loss
+    spec[6] = 2.0 * (s.RF * dRF + s.AF * dAF)                       # pair gain
+    spec[7] = -2.0 * (s.RFF * dRF + s.AFF * dAF)                    # pair loss
+    del cRF, cAF, cRFF, cAFF, cdRF, cdAF, dRF, dAF, dP, dQ, dS
+    x = sfft.irfft(spec, n=L, axis=-1)
+    del spec
+    r = s.r
     qh = s.qs * h
-    dqp = outer[0] * v + qh * ((1.0 - f) * (d_in + d_pb) - f * (d_out + d_rec))
+    d_in_pb = x[0, :, :nq] - r * x[1, :, :nq]
+    d_out_rec = x[2, :, :nq] - r * x[3, :, :nq]
+    dqp = outer[0] * v + qh * ((1.0 - f) * d_in_pb - f * d_out_rec)
     ns = max(1, min(2 * nq - 1, nph - m))
-    sc = (inv(cRFF * dRF - cdRF * s.RF - cAFF * dAF + cdAF * s.AF),
-          inv(cdRF * s.RFF - cRF * dRF - cdAF * s.AFF + cAF * dAF))
-    pair = (inv(2.0 * (s.RF * dRF + s.AF * dAF), ns),
-            inv(-2.0 * (s.RFF * dRF + s.AFF * dAF), ns))
-    gs, ls, gp, lp = _phonon_rows(nph, nq, m, sc, pair, pair_weight, c)
+    gs, ls, gp, lp = _phonon_rows(nph, nq, m, (x[4, :, :nq], x[5, :, :nq]),
+                                  (x[6, :, :ns], x[7, :, :ns]), pair_weight, c)
     cph = np.asarray(c_ph, dtype=float).reshape(-1, 1)
     dph = outer[1] * u + cph * h * (2.0 * ((1.0 + n) * gs - n * ls)
                                     + (1.0 + n) * gp - n * lp)

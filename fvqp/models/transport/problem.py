@@ -42,7 +42,7 @@ from scipy.sparse import csr_matrix
 
 from ...collisions.batched import BatchedTerms, batched_jacobian, batched_terms
 from ...collisions.batched_blocks import batched_blocks
-from ...collisions.batched_jvp import batched_jvp, outer_derivative
+from ...collisions.batched_jvp import batched_jvp, linearisation_spectra, outer_derivative
 from ...collisions.grid import bose, fermi
 from ...parallel.blocked import BlockDistribution
 from ...spectra.bins import BinGrid, cell_gaps, cell_spectra
@@ -181,6 +181,8 @@ class TransportProblem:
         #: ``complex_step`` (through the residual with complex occupations; ~3x slower)
         self.action = action
         self._linearised = None
+        #: (the _linearised tuple, spectra per CHUNK batch) of the Jacobian actions
+        self._spectra = None
         #: CPU seconds and calls of the residual and of the Jacobian actions (benchmark)
         self.cpu = {"residual": [0, 0.0], "action": [0, 0.0]}
         #: read by the BDF integrator: use rhs_jvp as the Krylov operator
@@ -299,7 +301,7 @@ class TransportProblem:
     def set_gap(self, delta_local: np.ndarray) -> None:
         """Set the gap of every local cell and rebuild DOS, masks and conductances."""
         self.delta = np.asarray(delta_local, dtype=float).copy()
-        self._linearised = None  # the DOS changes: a new linearisation
+        self._linearised = self._spectra = None  # the DOS changes: a new linearisation
         g = self.grid
         self.rho, self.ados, self.dl = cell_spectra(g, self.delta)
         vol = self.loc.volume
@@ -428,7 +430,7 @@ class TransportProblem:
             yield slice(0, self.n), BatchedTerms(*(z[0],) * 4, *(z[1],) * 4)
             return
         if keep_linearisation:  # the previous point's arrays go before the new ones come
-            self._linearised = None
+            self._linearised = self._spectra = None
         g = np.empty((self.n, self.B)) if keep_linearisation else None
         for s in range(0, self.n, CHUNK):
             sl = slice(s, min(self.n, s + CHUNK))
@@ -639,13 +641,15 @@ class TransportProblem:
         out = np.zeros((self.loc.n_local, self.B))
         if self.collisions and self.action == "linear":
             outer = self._outer_derivative(y)
-            for s in range(0, n, CHUNK):
+            spectra = self._jvp_spectra(y)
+            for b, s in enumerate(range(0, n, CHUNK)):
                 sl = slice(s, min(n, s + CHUNK))
                 dq, dp = batched_jvp(y[sl, :N], y[sl, N:], self.rho[sl], self.ados[sl],
                                      v[sl, :N], v[sl, N:], h=self.grid.h, m=self.grid.m,
                                      qp_scale=self.p["qp_scale"][sl],
                                      c_ph=self.p["c_ph"][sl],
-                                     outer=(outer[sl, :N], outer[sl, N:]))
+                                     outer=(outer[sl, :N], outer[sl, N:]),
+                                     spectra=spectra[b])
                 out[sl, :N] = self.m_f[sl] * dq
                 out[sl, N:] = self.m_n[sl] * dp
         elif self.collisions:
@@ -667,6 +671,24 @@ class TransportProblem:
         alg = np.concatenate([self.alg_f[:n], np.broadcast_to(self.ph_fixed[:n, None],
                                                                 (n, self.M))], axis=1)
         return np.where(alg, -self.kappa[:n] * v[:n], res).ravel()
+
+    def _jvp_spectra(self, y: np.ndarray) -> list:
+        """The transforms of the state factors per :data:`CHUNK` batch at the current
+        linearisation point (:func:`fvqp.collisions.batched_jvp.linearisation_spectra`),
+        computed at its first action and kept with it: an action then transforms only
+        its direction (12 transforms instead of 24; 8 complex arrays of ~N + 1 values per
+        cell). Call after :meth:`_outer_derivative` (which sets the point)."""
+        if self._spectra is not None and self._spectra[0] is self._linearised:
+            return self._spectra[1]
+        self._spectra = None
+        out = []
+        for s in range(0, self.n, CHUNK):
+            sl = slice(s, min(self.n, s + CHUNK))
+            out.append(linearisation_spectra(
+                y[sl, :self.N], y[sl, self.N:], self.rho[sl], self.ados[sl], h=self.grid.h,
+                m=self.grid.m, qp_scale=self.p["qp_scale"][sl]))
+        self._spectra = (self._linearised, out)
+        return out
 
     def _outer_derivative(self, y: np.ndarray) -> np.ndarray:
         """The outer-factor derivatives of the collision terms at the owned cells of ``y``
