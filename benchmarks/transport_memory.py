@@ -98,6 +98,9 @@ def account(problem, schur, max_apps: int, restart: int) -> list[tuple[str, int]
 
     p = problem
     add("state copy + outer derivatives (_linearised)", p._linearised)
+    spectra = getattr(p, "_spectra", None)
+    add("state spectra of the Jacobian actions (_spectra, complex128)",
+        [vars(b) for b in spectra[1]] if spectra else None)
     add("DOS rho, ados, D_L per cell (N each)", [p.rho, p.ados, p.dl])
     add("state masses m_f, m_n, kappa, masks", [p.m_f, p.m_n, p.kappa, p.alg_f])
     add("QP face conductances G, b_G, b_fn", [p.G, p.b_G, p.b_fn])
@@ -109,11 +112,15 @@ def account(problem, schur, max_apps: int, restart: int) -> list[tuple[str, int]
     if schur is not None:
         add("Schur B D^-1, D^-1 C (float32, couplings 'stored')", [schur.bd, schur.dc])
         add("Schur D^-1, D", [schur.inv_d, getattr(schur, "d", None)])
+        coupling = getattr(schur, "spectra", None)
+        add(f"Schur coupling spectra (couplings 'fft', "
+            f"{coupling.spec.dtype if coupling else '-'})",
+            coupling.spec if coupling else None)
         add("Schur complement values (PETSc AIJ, ILU(0) in place)", schur.csr.data)
         add("Schur complement column indices + row pointers", schur.mat)
         add("Schur transport value positions (int64)", schur._transport_pos)
         add("Schur (row, column, bin) of transport entries (int64; coarse space only)",
-            schur._transport_cells)
+            getattr(schur, "_transport_cells", None))
         add("Schur work vector, state reference", [schur._v, getattr(schur, "x_local",
                                                                        None)])
         if schur.phonons is not None:

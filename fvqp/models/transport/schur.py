@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...collisions.batched_couplings import CouplingSpectra
 from ...parallel.blocked import BlockDistribution
 from ...parallel.coarse import cell_aggregates
 from ...solvers.blockcsr import CellBlockCSR
@@ -75,6 +76,8 @@ CHUNK = 256
 #: cells per single-precision block computation (temporaries ~ 20 CHUNK N M floats:
 #: small enough to stay in cache)
 CHUNK_SINGLE = 32
+#: cells per batch of the FFT couplings (``-<prefix>schur_couplings fft``)
+COUPLING_CHUNK = 512
 
 
 class SchurPreconditioner:
@@ -118,20 +121,23 @@ class SchurPreconditioner:
         self.inner = LinearSolver(self.mat, self.prefix, {**SCHUR_DEFAULTS, **par, **inplace},
                                   options, subdomains=sub)
         #: "stored": B D^-1 and D^-1 C kept per cell in single precision (2NM floats per
-        #: cell); "action": applied through the exact Jacobian action instead (no storage,
-        #: two collision-operator evaluations per application) -- option
-        #: ``-<prefix>schur_couplings``
+        #: cell); "fft": B, C applied by FFTs from the four state spectra of the build
+        #: point (:class:`fvqp.collisions.batched_couplings.CouplingSpectra`, 4 (N + 2)
+        #: complex values per cell, complex64 with the single-precision build);
+        #: "action": through the whole exact Jacobian action (no storage, two
+        #: collision-operator evaluations per application, each moving the Newton
+        #: linearisation point) -- option ``-<prefix>schur_couplings``
         self.couplings = option_value(self.prefix + "couplings", "stored")
-        if self.couplings not in ("stored", "action"):
-            raise ValueError(f"-{self.prefix}couplings must be 'stored' or 'action', not "
-                             f"{self.couplings!r}")
+        if self.couplings not in ("stored", "fft", "action"):
+            raise ValueError(f"-{self.prefix}couplings must be 'stored', 'fft' or 'action', "
+                             f"not {self.couplings!r}")
         #: "single": the cell blocks and the Schur complement formed in single precision
         #: from the kinematics (default with stored couplings, themselves single);
         #: "double": from the dense double-precision cell Jacobians (the previous build;
         #: default with couplings by the exact action) -- option
         #: ``-<prefix>schur_precision``
-        self.precision = option_value(self.prefix + "precision", "single" if
-                                      self.couplings == "stored" else "double")
+        self.precision = option_value(self.prefix + "precision", "double" if
+                                      self.couplings == "action" else "single")
         if self.precision not in ("single", "double"):
             raise ValueError(f"-{self.prefix}precision must be 'single' or 'double', not "
                              f"{self.precision!r}")
@@ -142,6 +148,11 @@ class SchurPreconditioner:
         n, M = problem.n, problem.M
         self.bd = np.empty((n, N, M), dtype=np.float32) if stored else None
         self.dc = np.empty((n, M, N), dtype=np.float32) if stored else None
+        self.spectra = None
+        if self.couplings == "fft" and problem.collisions:
+            self.spectra = CouplingSpectra(
+                n, N, h=problem.grid.h, m=problem.grid.m,
+                dtype=np.float32 if self.precision == "single" else np.float64)
         self.coarse = None
         if n_agg > 0:
             rows, cols, bins = self._transport_cells
@@ -245,6 +256,8 @@ class SchurPreconditioner:
             if stored:
                 self.bd[sl] = bd
                 self.dc[sl] = K[:, N:, :N] * inv_d[:, :, None]
+            if self.spectra is not None:
+                self.spectra.set(sl, y[sl, :N], p.rho[sl], p.ados[sl])
         self._finish()
 
     def _update_single(self, y: np.ndarray, shift: float, stored: bool) -> None:
@@ -267,6 +280,8 @@ class SchurPreconditioner:
             if stored:
                 self.bd[sl] = bd
                 self.dc[sl] = knf * inv_d[:, :, None]
+            if self.spectra is not None:
+                self.spectra.set(sl, y[sl, :p.N], p.rho[sl], p.ados[sl])
         self._finish()
 
     def _finish(self) -> None:
@@ -300,14 +315,43 @@ class SchurPreconditioner:
         jv = p.rhs_jvp(self.x_local, p.dist.local_array(self._v), 0.0, 1.0).reshape(n, B)
         return -(jv[:, :N] if to_qp else jv[:, N:])
 
+    def _fft_coupling(self, w: np.ndarray, to_qp: bool) -> np.ndarray:
+        """``B w`` (``to_qp``) or ``C w`` of :math:`K` by FFTs from the spectra of the
+        build point (:attr:`spectra`), batch by batch: :math:`K_{fn} = -m_f\\,\\partial
+        S^{qp}/\\partial n` (algebraic QP rows 0), :math:`K_{nf} = -m_n\\,\\partial
+        S^{ph}/\\partial f` (rows of phonons held at the bath 0), as
+        :meth:`TransportProblem.cell_step_blocks`."""
+        p, N, n = self.p, self.p.N, self.p.n
+        y = self.x_local.reshape(-1, p.B)
+        out = np.zeros((n, N if to_qp else p.M))
+        if self.spectra is None:  # no collisions: no coupling
+            return out
+        for s in range(0, n, COUPLING_CHUNK):
+            sl = slice(s, min(n, s + COUPLING_CHUNK))
+            if to_qp:
+                out[sl] = -p.m_f[sl] * self.spectra.qp_from_phonons(
+                    sl, y[sl, :N], p.rho[sl], p.ados[sl], w[sl], p.p["qp_scale"][sl])
+            else:
+                out[sl] = -p.m_n[sl] * self.spectra.phonons_from_qp(
+                    sl, y[sl, N:], p.rho[sl], p.ados[sl], w[sl], p.p["c_ph"][sl])
+        if to_qp:
+            out[p.alg_f[:n]] = 0.0
+        else:
+            out[p.ph_fixed[:n]] = 0.0
+        return out
+
     def _b_inv_d(self, w: np.ndarray) -> np.ndarray:
         """:math:`B D^{-1} w` for phonon-row vectors ``w``."""
+        if self.couplings == "fft":
+            return self._fft_coupling(self.inv_d * w, to_qp=True)
         if self.bd is None:
             return self._coupling(self.inv_d * w, to_qp=True)
         return np.einsum("cij,cj->ci", self.bd, w.astype(np.float32))
 
     def _inv_d_c(self, z: np.ndarray) -> np.ndarray:
         """:math:`D^{-1} C z` for QP-row vectors ``z``."""
+        if self.couplings == "fft":
+            return self.inv_d * self._fft_coupling(z, to_qp=False)
         if self.dc is None:
             return self.inv_d * self._coupling(z, to_qp=False)
         return np.einsum("cij,cj->ci", self.dc, z.astype(np.float32))
