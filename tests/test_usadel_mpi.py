@@ -13,6 +13,10 @@ energies too: each rank its block's initial guess and Newton, the few energies t
 the continuation in the broadening continued together on every rank, as serially; the SNS
 case and an S wire whose gap-edge energies need that continuation equal serial to 1e-10.
 
+The inelastic solve (e–e collisions: one coupled system over energies and nodes) is not
+distributed: rank 0 solves it once and broadcasts fL, fT (the other ranks do not repeat
+it); the self-consistent Fig. 11 state on two ranks equals serial.
+
 A supercurrent map runs its sweeps (one per ±I_s) side by side, one per rank
 (:func:`fvqp.models.usadel.sweeps.supercurrent_map`): each sweep is the serial one, so
 the map equals the serial map (to 1e-15 here), also stopped and resumed on two ranks.
@@ -169,15 +173,56 @@ def test_phase_solve_with_shared_energies_equals_serial(tmp_path):
     energies over two ranks, the two gap-edge energies go through the continuation in
     the broadening (on every rank), and θ, χ equal the serial solve on rank 0 to 1e-10;
     the gap is depaired but not closed by q = 0.2 (N(0.5 Δ) in the middle < 0.05)."""
-    script = tmp_path / "phase_mpi.py"
-    script.write_text(PHASE_SCRIPT)
-    proc = subprocess.run(["mpiexec", "-n", "2", sys.executable, str(script)],
-                          capture_output=True, text=True, env=mpi_env(), timeout=1500,
-                          cwd=tmp_path, check=True)
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    out = _run_script(tmp_path, PHASE_SCRIPT)
     assert out["ranks"] == 2 and out["continued"] == [2]
     assert out["dtheta"] <= 1e-10 and out["dchi"] <= 1e-10
     assert 0.0 <= out["N_mid"] < 0.05
+
+
+INELASTIC_SCRIPT = """
+import json
+from dataclasses import replace
+import numpy as np
+from fvqp.models.usadel import inelastic, paper
+from fvqp.models.usadel.selfconsistent import solve_state, with_biases
+from fvqp.parallel.energies import EnergySplit
+
+calls, real = [], inelastic._newton_krylov
+inelastic._newton_krylov = lambda *a: calls.append(1) or real(*a)
+st = with_biases(paper.fig11_setup(gamma_ee=2e-4, de=0.05, n_edges=30), {"injector": 2.0})
+split = EnergySplit()
+par = solve_state(replace(st, split=split))
+counts = split.comm.allgather(len(calls))
+if split.is_root:
+    ser = solve_state(st)
+    el = solve_state(replace(st, gamma_ee=0.0))
+    print(json.dumps({"calls": counts, "iterations": [par.iterations, ser.iterations],
+                      "ddelta": float(np.abs(par.delta - ser.delta).max()),
+                      "dfL": float(np.abs(par.kinetic.fL - ser.kinetic.fL).max()),
+                      "delta": float(ser.delta[0]), "delta_elastic": float(el.delta[0])}))
+"""
+
+
+def _run_script(tmp_path, text: str) -> dict:
+    """``text`` as a script under ``mpiexec -n 2``: the JSON line rank 0 prints."""
+    script = tmp_path / "script.py"
+    script.write_text(text)
+    proc = subprocess.run(["mpiexec", "-n", "2", sys.executable, str(script)],
+                          capture_output=True, text=True, env=mpi_env(), timeout=1500,
+                          cwd=tmp_path, check=True)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_inelastic_solve_once_on_rank_0_equals_serial(tmp_path):
+    """Fig. 11's half wire (30 cells, δε = 0.05) at eV_inj = 2Δ0 with e–e collisions and
+    uniform Δ self-consistency (Eq. 8) on two ranks: every inelastic solve of the
+    self-consistency loop runs on rank 0 only (rank 1: none), and Δ, fL equal the serial
+    state to 1e-10. The collisions matter: Δ differs from the elastic state's by 1.7e-3."""
+    out = _run_script(tmp_path, INELASTIC_SCRIPT)
+    assert out["calls"][1] == 0 and out["calls"][0] == out["iterations"][0] > 1
+    assert out["iterations"][0] == out["iterations"][1]
+    assert out["ddelta"] <= 1e-10 and out["dfL"] <= 1e-10
+    assert abs(out["delta"] - out["delta_elastic"]) > 1e-3
 
 
 def test_map_stopped_and_resumed_on_two_ranks_equals_serial(tmp_path):

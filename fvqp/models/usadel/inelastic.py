@@ -10,6 +10,19 @@ a cubic polynomial in fL), and preconditioned by the assembled sparse
 The solve is a :class:`fvqp.solvers.NonlinearSolver` on one rank: its options go under the
 prefix (default ``usadel_``) and are removed when the run's options session ends;
 ``setFromOptions`` is called last so the command line wins.
+
+Under ``mpiexec`` the solve is done once, on rank 0, and fL, fT are broadcast
+(:meth:`fvqp.parallel.tasks.TaskShare.on_root`); the other ranks wait instead of repeating
+it. It is not distributed (yet), although it could be: the preconditioner
+:math:`A - V\,\mathrm{diag}` is block-diagonal in energy (the energies of a
+:class:`~fvqp.parallel.energies.EnergySplit` block would be factorised where they live,
+block Jacobi with one block per rank being the exact serial LU), and the collision integral
+couples energies only within a node, so a residual needs fL of every energy at a rank's
+nodes — one gather of fL (n_ε × n_nodes values, 0.5 MB on the Fig. 11 grid) and one of the
+node-split collision terms per Krylov iteration. Measured on the Fig. 11 grid (801 energies
+× 86 nodes, eV = 2Δ0, loaded machine): 3 Newton / 29 GMRES iterations, ≈ 30 residuals of
+39 ms (FFT collision integrals), 3 LU builds of 0.21 s and 29 applications of 8 ms:
+≈ 1.9 s of a 3.0 s solve would split over the ranks.
 """
 
 from __future__ import annotations
@@ -113,7 +126,7 @@ class _Collisional:
 def solve_inelastic(spec, reservoirs, junctions, gamma_ee: float, tc: float = 1 / 1.764,
                     u0=None, prefix: str = "usadel_", options: dict | None = None,
                     dl_floor: float = 1e-10, gamma_ph: float = 0.0,
-                    t_ph: float = 0.0) -> KineticSolution:
+                    t_ph: float = 0.0, share=None) -> KineticSolution:
     """Solve Eqs. 9–10 with :math:`\\mathcal I_L` (e–e collisions) by Newton–Krylov (SNES).
 
     Parameters
@@ -130,19 +143,37 @@ def solve_inelastic(spec, reservoirs, junctions, gamma_ee: float, tc: float = 1 
         Initial guess ``(fL, fT)``; default the collisionless solution.
     prefix, options
         PETSc options prefix and options (merged over :data:`DEFAULT_OPTIONS`).
+    share
+        Under ``mpiexec`` (:class:`fvqp.parallel.tasks.TaskShare`, e.g. the run's
+        ``EnergySplit``): the solve is done once, on the root rank, and fL, fT broadcast
+        (module docstring: why it is not distributed); None: solved here.
     """
     from .observables import require_full_axis
 
     # the collision integrals couple ε to ε ± ω on both sides of the Fermi level
     require_full_axis(spec.eps, "solve_inelastic")
-    prob = _Collisional(spec, reservoirs, junctions, gamma_ee, tc, dl_floor, gamma_ph, t_ph)
+
+    def solve():
+        prob = _Collisional(spec, reservoirs, junctions, gamma_ee, tc, dl_floor, gamma_ph,
+                            t_ph)
+        guess = u0
+        if guess is None:
+            lin = solve_linear(spec, reservoirs, junctions, dl_floor)
+            guess = (lin.fL, lin.fT)
+        return _newton_krylov(prob, guess, normalise_prefix(prefix),
+                              {**DEFAULT_OPTIONS, **(options or {})})
+
+    fL, fT, its, lits = solve() if share is None else share.on_root(solve)
+    return KineticSolution(eps=spec.eps, fL=fL, fT=fT, spectral=spec,
+                           junctions=list(junctions), reservoirs=list(reservoirs),
+                           newton_iterations=int(its), linear_iterations=int(lits))
+
+
+def _newton_krylov(prob: _Collisional, u0, prefix: str, opts: dict) -> tuple:
+    """fL, fT (n_eps, n_nodes), Newton and linear iterations of the SNES solve of
+    ``prob`` from ``u0`` = (fL, fT) (:func:`solve_inelastic`)."""
     op = prob.op
-    if u0 is None:
-        lin = solve_linear(spec, reservoirs, junctions, dl_floor)
-        u0 = (lin.fL, lin.fT)
     u = np.stack([u0[0], u0[1]], axis=1).ravel().copy()
-    prefix = normalise_prefix(prefix)
-    opts = {**DEFAULT_OPTIONS, **(options or {})}
     solver = NonlinearSolver(SerialLayout(u.size), prob.residual, prob.preconditioner_values,
                              prob.pattern, prefix, opts)
     try:
@@ -163,7 +194,5 @@ def solve_inelastic(spec, reservoirs, junctions, gamma_ee: float, tc: float = 1 
             f"-{prefix}snes_monitor -{prefix}ksp_monitor; more iterations "
             f"(-{prefix}snes_max_it 50) or a smaller bias step of the sweep.", res)
     log.info("usadel inelastic: %d Newton, %d linear iterations", its, lits)
-    return KineticSolution(eps=spec.eps, fL=sol[:, 0], fT=sol[:, 1], spectral=spec,
-                           junctions=list(junctions), reservoirs=list(reservoirs),
-                           newton_iterations=int(its), linear_iterations=int(lits))
+    return sol[:, 0], sol[:, 1], its, lits
 

@@ -89,7 +89,7 @@ def _kinetic(setup: Setup, spec, guess, cache=None):
         return solve_inelastic(spec, setup.reservoirs, setup.junctions, setup.gamma_ee,
                                u0=guess, prefix=setup.petsc_prefix,
                                options=setup.petsc_options, gamma_ph=setup.gamma_ph,
-                               t_ph=setup.t_ph)
+                               t_ph=setup.t_ph, share=setup.split)
     lu_cache = cache.setdefault("lu", {}) if cache is not None else None
     return solve_linear(spec, setup.reservoirs, setup.junctions, cache=lu_cache,
                         split=setup.split)
