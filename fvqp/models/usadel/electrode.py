@@ -57,12 +57,19 @@ import numpy as np
 from ...case.schema import Field
 from ...spectra.dos import dos_cell_integrals, dynes_dos
 from ..base.schema import material_overrides
-from .terminals import n0
-from .tunnel import cell_bounds, charge_source, graded_points, node_dos, node_grid
+from .terminals import dn0_dv, n0
+from .tunnel import (
+    cell_bounds,
+    charge_source,
+    charge_source_dv,
+    graded_points,
+    node_dos,
+    node_grid,
+)
 
 __all__ = ["ELECTRODE_FIELDS", "JunctionTerms", "case_electrodes", "check_electrodes",
            "electrode_cell_dos", "electrode_dos", "general_terms", "junction_terms",
-           "superconducting"]
+           "superconducting", "terms_dv"]
 
 
 def superconducting(junction) -> bool:
@@ -129,11 +136,15 @@ def _nis_terms(spec, junction, cell_average: bool) -> JunctionTerms:
     return JunctionTerms(sL=N * fLJ, cLL=N, cLT=zero, sT=sT, cTL=zero, cTT=cTT)
 
 
-def general_terms(spec, junction, cell_average: bool = True) -> JunctionTerms:
+def general_terms(spec, junction, cell_average: bool = True,
+                  grid_bias: float | None = None) -> JunctionTerms:
     """The terms for an electrode with any gap (module docstring); ``cell_average=False``:
-    point values everywhere (energies that are not a quadrature grid)."""
+    point values everywhere (energies that are not a quadrature grid). ``grid_bias``: the
+    bias whose electrode edges and Fermi steps grade the fine grid (default the
+    junction's; :func:`terms_dv` holds the grid fixed)."""
     eps = np.asarray(spec.eps, float)
     node, v, t = junction.node, float(junction.bias), float(junction.temperature)
+    vg = v if grid_bias is None else float(grid_bias)
     gap, gamma = float(getattr(junction, "gap", 0.0)), float(getattr(junction, "gamma", 0.0))
     N = spec.N[:, node]
     a, b = n0(eps + v, t), n0(eps - v, t)
@@ -152,9 +163,9 @@ def general_terms(spec, junction, cell_average: bool = True) -> JunctionTerms:
                              cTL=N * M, cTT=N * P)
     width = 4.0 * float(grid.weights.max())
     edges = ([] if gap <= 0 else
-             graded_points([v + gap, v - gap, -v + gap, -v - gap], 1e-2 * max(gamma, 1e-9),
-                           width))
-    steps = graded_points([v, -v], 1e-2 * max(t, 1e-9), width)
+             graded_points([vg + gap, vg - gap, -vg + gap, -vg - gap],
+                           1e-2 * max(gamma, 1e-9), width))
+    steps = graded_points([vg, -vg], 1e-2 * max(t, 1e-9), width)
 
     def pm(e):
         return electrode_dos(e + v, gap, gamma), electrode_dos(e - v, gap, gamma)
@@ -178,6 +189,29 @@ def general_terms(spec, junction, cell_average: bool = True) -> JunctionTerms:
         cTL = grid.average(coef(-1.0), edges)
     sT = grid.average(src, np.concatenate([edges, steps]))
     return JunctionTerms(sL=sL, cLL=cLL, cLT=cLT, sT=sT, cTL=cTL, cTT=cTT)
+
+
+def terms_dv(spec, junction) -> JunctionTerms:
+    r"""∂/∂V of the (cell-averaged) terms of ``junction`` at its bias, for g_nl (Eq. 15):
+    the NIS sources' exact derivatives (∂_V f^{(N)} of Eq. 12, :mod:`~.tunnel`; the
+    coefficients do not depend on V); for an S electrode, whose coefficients P, M depend
+    on V through N_e(ε ± eV), central differences of :func:`general_terms` at V ± h on the
+    fine grid of V (held fixed, so the terms are analytic in V for γ_e > 0), with
+    h = 10⁻³ max(γ_e, 10⁻³Δ_e): truncation O(h²/γ_e²) ≈ 10⁻⁶, rounding ≈ 10⁻¹⁶/h."""
+    from dataclasses import fields
+
+    if not superconducting(junction):
+        N = spec.N[:, junction.node]
+        dL, _ = dn0_dv(spec.eps, junction.bias, junction.temperature)
+        zero = np.zeros_like(N)
+        return JunctionTerms(sL=N * dL, cLL=zero, cLT=zero, sT=charge_source_dv(spec, junction),
+                             cTL=zero, cTT=zero)
+    v = float(junction.bias)
+    h = 1e-3 * max(float(junction.gamma), 1e-3 * float(junction.gap))
+    up = general_terms(spec, replace(junction, bias=v + h), grid_bias=v)
+    dn = general_terms(spec, replace(junction, bias=v - h), grid_bias=v)
+    return JunctionTerms(**{f.name: (getattr(up, f.name) - getattr(dn, f.name)) / (2 * h)
+                            for f in fields(JunctionTerms)})
 
 
 def junction_terms(spec, junction, cell_average: bool = True) -> JunctionTerms:
@@ -253,18 +287,9 @@ def case_electrodes(case, junctions) -> list:
 
 def check_electrodes(data, err) -> None:
     """What a superconducting electrode does not (yet) support: a non-invasive detector
-    (``in_solve = false``: Eq. 14 with a normal detector) and the exact bias derivative
-    of a swept S electrode with a detector (g_nl)."""
-    sw = data.get("sweep") or {}
+    (``in_solve = false``: Eq. 14 is written for a normal detector)."""
     for name, j in (data.get("junctions") or {}).items():
-        if not j or not any(j.get(k) for k in ("gap", "material")):
-            continue
-        if not j.get("in_solve", True):
+        if j and any(j.get(k) for k in ("gap", "material")) and not j.get("in_solve", True):
             err.add(f"junctions.{name}.gap", "a superconducting detector electrode "
                     "(in_solve = false) is not implemented (Eq. 14 with a normal "
                     "detector).", "set in_solve = true or remove gap/material.")
-        if sw.get("junction") == name and sw.get("detector"):
-            err.add("sweep.detector", f"g_nl needs dI_det/dV of {name!r}, whose "
-                    "superconducting electrode makes the tunnel coefficients depend on V "
-                    "(not implemented).", "sweep without a detector (I(V) of the "
-                    "junction), or make the swept electrode normal.")

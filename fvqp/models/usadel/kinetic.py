@@ -50,11 +50,10 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from .electrode import junction_terms, superconducting
+from .electrode import junction_terms, superconducting, terms_dv
 from .spectral import SpectralSolution
 from .terminals import dn0_dv
 from .triplets import Triplets
-from .tunnel import charge_source_dv
 
 log = logging.getLogger(__name__)
 
@@ -260,22 +259,22 @@ def bias_derivative(spec: SpectralSolution, reservoirs, junctions, name: str,
     """∂(fL, fT)/∂V of junction or normal reservoir ``name`` at fixed spectral functions
     (exact: the collisionless kinetic problem is linear in the electrode and reservoir
     distributions of Eq. 12; a reservoir enters through its Dirichlet rows, whose
-    derivative is ∂(fL, fT)/∂V of Eq. 12 at its node)."""
+    derivative is ∂(fL, fT)/∂V of Eq. 12 at its node). For a superconducting electrode
+    the matrix depends on V too: A ∂u/∂V = ∂b/∂V − (∂A/∂V) u, i.e. the junction rows take
+    −κ ∂/∂V of the tunnel term at the solution u (:func:`.electrode.terms_dv`)."""
     parts = [j for j in junctions if j.name == name]  # a segment junction has many
     ends = [r for r in reservoirs if r.name == name and r.kind == "normal"]
     if not parts and not ends:
         raise ValueError(f"bias_derivative: no junction or normal reservoir {name!r}")
-    if any(superconducting(j) for j in parts):
-        raise ValueError(f"bias_derivative: junction {name!r} has a superconducting "
-                         "electrode, whose tunnel coefficients (not only its source) depend "
-                         "on the bias; the exact derivative is not implemented. Fix: "
-                         "difference two solves at V ± dV.")
     lu, ne, n, _ = _factors(spec, reservoirs, junctions, dl_floor, cache, split)
+    sol = solve_linear(spec, reservoirs, junctions, dl_floor, cache, split) \
+        if any(superconducting(j) for j in parts) else None
     b = np.zeros((ne, 2, n))
     for J in parts:
-        dL, _ = dn0_dv(spec.eps, J.bias, J.temperature)
-        b[:, 0, J.node] -= J.kappa * spec.N[:, J.node] * dL
-        b[:, 1, J.node] -= J.kappa * charge_source_dv(spec, J)
+        fL, fT = (0.0, 0.0) if sol is None else (sol.fL[:, J.node], sol.fT[:, J.node])
+        rL, rT = terms_dv(spec, J).rows(fL, fT)
+        b[:, 0, J.node] -= J.kappa * rL
+        b[:, 1, J.node] -= J.kappa * rT
     for r in ends:
         b[:, 0, r.node], b[:, 1, r.node] = dn0_dv(spec.eps, r.bias, r.temperature)
     u = lu.solve(b.ravel()).reshape(ne, 2, n)
