@@ -140,7 +140,7 @@ def test_sis_wire_case():
     from conftest import CASES
     from fvqp.case.loader import load_case
     from fvqp.models.usadel.driver import build, internal_case
-    from fvqp.models.usadel.electrode import case_electrodes
+    from fvqp.models.usadel.electrode_case import case_electrodes
     from fvqp.models.usadel.selfconsistent import bias_sweep
     from fvqp.spectra.gap import bcs_gap
     from fvqp.units import E_CHARGE, K_B
@@ -199,7 +199,7 @@ def test_tunnel_end_takes_its_electrode(tmp_path):
     Δ_e = the given 132.5 µeV = 0.5 Δ0, γ_e = 1e-2 Δ_e."""
     from fvqp.case.loader import load_case
     from fvqp.models.usadel.driver import build, internal_case
-    from fvqp.models.usadel.electrode import case_electrodes
+    from fvqp.models.usadel.electrode_case import case_electrodes
 
     path = _sis_case_file(tmp_path, end=('[boundaries.right]\ntype = "superconductor"',
                                          '[boundaries.right]\ntype = "tunnel"\n'

@@ -1,5 +1,6 @@
 r"""Usadel wires: spectral and kinetic (fL, fT) equations on 1D wire networks with NIS
-junctions, self-consistent Δ(x), electron–electron collisions and nonlocal conductance.
+and SIS' tunnel junctions, self-consistent Δ(x), electron–electron collisions and nonlocal
+conductance.
 
 Physics: Ryan, Beckmann & Chandrasekhar (2026), Secs. II, V and App. B
 (``/work/shared/references/ryan2026_nonlocal_tunneling_usadel.txt``). Units inside the
@@ -22,6 +23,9 @@ progress       progress of bias sweeps (the run template's Progress: bar on a te
 terminals      reservoirs and tunnel junctions (Eqs. 3, 11, 12); wire ends (zero flux,
                tunnel) are set up in driver
 tunnel         gap-edge-aware energy quadrature of the tunnel terms
+electrode      tunnel terms of normal and superconducting electrodes (incoherent QP
+               tunnelling, N_e(ε ± eV)), their bias derivative
+electrode_case the electrode keys of a case's junctions and tunnel ends
 kinetic        Eqs. 9–10 without collisions (energies decoupled, one sparse LU)
 collisions     e–e collision integral (Bobkova & Bobkov Eq. 16, reconstructed)
 inelastic      Eqs. 9–10 with collisions, Newton–Krylov with PETSc SNES
@@ -39,7 +43,7 @@ from __future__ import annotations
 from ...case.schema import Field, Section, TableOf
 from ..base.schema import check_material_overrides, material_overrides
 from ..spec import ModelSpec
-from .electrode import ELECTRODE_FIELDS, check_electrodes
+from .electrode_case import ELECTRODE_FIELDS, check_electrodes
 
 _REGION = Section({
     "material": Field("str", "material name (materials.toml): the default of every "
@@ -466,9 +470,9 @@ def _run_usadel(case, output_dir: str | None = None, resume: bool = False,
         raise CaseError([f"{case.path}: junctions.*.gap: superconducting electrodes are "
                          "solved by fvqp.models.usadel.electrode, but this driver does not "
                          "apply them yet (driver.build must pass its junctions through "
-                         "electrode.case_electrodes). Fix: remove gap/material from the "
+                         "electrode_case.case_electrodes). Fix: remove gap/material from the "
                          "junctions, or build the setup with driver.build and "
-                         "electrode.case_electrodes (tests/test_usadel_sis.py)."])
+                         "electrode_case.case_electrodes (tests/test_usadel_sis.py)."])
     return driver.run(case, output_dir=output_dir, resume=resume, max_steps=max_steps)
 
 
