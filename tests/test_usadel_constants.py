@@ -193,3 +193,23 @@ def test_api_material_object_sets_the_dynes_broadening(tmp_path):
     setup, meta = build(case)
     assert setup.problem.gamma == pytest.approx(0.05, rel=1e-15, abs=0)
     assert meta["materials"]["wire"].sources["dynes_gamma"] == "case override"
+
+
+def test_shared_dynes_gamma_and_coupling_are_case_overrides_in_the_summary(tmp_path):
+    """dynes_gamma and coupling are the shared MATERIAL_OVERRIDES fields (one text, the
+    usadel hint appended) and reach summary.json's materials entry as "case override"
+    with their values, like every other override."""
+    from fvqp.models.base.schema import MATERIAL_OVERRIDES
+    from fvqp.models.base.template import materials_entry
+    from fvqp.models.usadel import SPEC
+
+    fields = SPEC.region_schema.fields
+    for key in ("dynes_gamma", "coupling"):
+        assert fields[key].doc.startswith(MATERIAL_OVERRIDES[key].doc)
+        assert fields[key].internal == "si"
+    _, m = build(_case(tmp_path, 'material = "Al"\ngap = "200 ueV"\ndynes_gamma = 0.02\n'
+                       'coupling = 0.3'))
+    entry = materials_entry(m["materials"])["wire"]
+    assert {"dynes_gamma", "coupling"} <= set(entry["overridden"])
+    assert entry["constants"]["coupling"]["value"] == 0.3
+    assert entry["constants"]["dynes_gamma"]["value"] == 0.02
