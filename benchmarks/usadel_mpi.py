@@ -1,35 +1,48 @@
-"""Usadel over MPI ranks: 1 → P rank speed-up of the spectral + collisionless kinetic
-solve with the energies shared (:class:`fvqp.parallel.energies.EnergySplit`).
+"""Usadel over MPI ranks: 1 → P rank speed-ups of (a) the spectral + collisionless kinetic
+solve with the energies shared (:class:`fvqp.parallel.energies.EnergySplit`), (b) the
+phase-biased spectral solve (:func:`fvqp.models.usadel.phase.solve_phase`) with its
+energies shared, (c) a supercurrent map (:func:`fvqp.models.usadel.sweeps.
+supercurrent_map`) whose sweeps run side by side, one per rank.
 
-The wire of ``benchmarks/usadel_wire.py`` (101 nodes, NS, eV = 1.5 Δ0, Γ = 1e-3,
-t = 0.05) at ``--energies`` energies (default 1600), solved ``--repeat`` times (best
-time). Run it serially and under ``mpiexec -n 2``; rank 0 prints the wall time of the
-spectral and kinetic solves and the largest deviation of θ and fT from the serial solve
-(done on rank 0 alone in the same process). The speed-up is the serial time over the
-P-rank time of the two printed runs. Besides wall times the CPU time of the busiest rank
-is printed: on a shared, oversubscribed machine the wall-clock ratio says little, the CPU
-ratio is the work each rank does (figures taken under load say so).
+(a) The wire of ``benchmarks/usadel_wire.py`` (101 nodes, NS, eV = 1.5 Δ0, Γ = 1e-3,
+t = 0.05) at ``--energies`` energies (default 1600). (b) The current-carrying S wire of
+``benchmarks/usadel_phase.py`` section 5 (20 ξ, 100 cells, reservoirs at ∓2 rad: q = 0.2,
+Γ = 0.005, the 801 energies of the Fig. 11 grid; the two gap-edge energies go through the
+continuation in the broadening, which every rank repeats). (c) ``cases/usadel_nis_wire.toml``
+with δε = 0.02, 11 biases and I_s = 3, 5 µA (four sweeps: ±I_s) by
+:func:`fvqp.models.usadel.driver.run` (checkpoint and files in a temporary directory).
+
+Each is solved ``--repeat`` times (best time; the map once). Run it serially and under
+``mpiexec -n 2``; rank 0 prints the wall time, the CPU time of the busiest rank and, for
+(a) and (b), the largest deviation from the serial solve (done on rank 0 alone in the same
+process). The speed-up is the serial time over the P-rank time of the two printed runs: on
+a shared, oversubscribed machine the wall-clock ratio says little, the CPU ratio is the
+work each rank does (figures taken under load say so).
 
 Run::
 
-    python benchmarks/usadel_mpi.py
-    mpiexec -n 2 python benchmarks/usadel_mpi.py
+    python benchmarks/usadel_mpi.py [--only energies|phase|map]
+    mpiexec -n 2 python benchmarks/usadel_mpi.py [--only ...]
 """
 
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
 from fvqp.models.usadel.kinetic import solve_linear
 from fvqp.models.usadel.network import uniform_wire
+from fvqp.models.usadel.phase import PhaseProblem, solve_phase
 from fvqp.models.usadel.spectral import SpectralProblem, solve_spectral
 from fvqp.models.usadel.terminals import Reservoir
 from fvqp.parallel.energies import EnergySplit
 
 L, N_EDGES, GAMMA, T, V = 10.0, 100, 1e-3, 0.05, 1.5
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _problem():
@@ -39,41 +52,116 @@ def _problem():
     return res, SpectralProblem(net, 1.0, gamma=GAMMA, reservoirs=res)
 
 
-def solve(eps, split):
-    res, prob = _problem()
+def _phase_problem():
+    length, n, q = 20.0, 100, 0.2
+    res = [Reservoir("l", 0, "superconductor", delta=1.0, phase=-q * length / 2),
+           Reservoir("r", n, "superconductor", delta=1.0, phase=q * length / 2)]
+    return PhaseProblem(uniform_wire(length, n, x0=0.0), 1.0, gamma=0.005, reservoirs=res)
+
+
+def _timed(split, fn):
+    """``fn()`` between barriers: its result, wall time and the busiest rank's CPU time."""
     split.comm.Barrier()
     t0, c0 = time.perf_counter(), time.process_time()
-    spec = solve_spectral(prob, eps, split=split)
-    t1, c1 = time.perf_counter(), time.process_time()
-    kin = solve_linear(spec, res, [], split=split)
-    t2, c2 = time.perf_counter(), time.process_time()
-    cpu = max(split.comm.allgather((c1 - c0, c2 - c1)), key=sum)  # the busiest rank
-    return spec, kin, (t1 - t0, t2 - t1), cpu
+    out = fn()
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return out, wall, max(split.comm.allgather(cpu))
+
+
+def energies(split, n_eps: int, repeat: int) -> None:
+    """(a) spectral + kinetic solve, energies shared."""
+    eps = np.linspace(-4, 4, n_eps)
+    res, prob = _problem()
+    best = (np.inf,) * 4
+    for _ in range(repeat):
+        spec, ws, cs = _timed(split, lambda: solve_spectral(prob, eps, split=split))
+        kin, wk, ck = _timed(split, lambda s=spec: solve_linear(s, res, [], split=split))
+        best = min(best, (ws, wk, cs, ck), key=lambda b: b[0] + b[1])
+    if split.is_root:
+        print(f"(a) {split.size} rank(s), {n_eps} energies x {N_EDGES + 1} nodes: wall "
+              f"spectral {best[0]:.3f} s, kinetic {best[1]:.3f} s, total "
+              f"{best[0] + best[1]:.3f} s; CPU of the busiest rank spectral {best[2]:.3f} s,"
+              f" kinetic {best[3]:.3f} s, total {best[2] + best[3]:.3f} s "
+              f"(best of {repeat})")
+        if split.size > 1:  # the serial reference on rank 0
+            s1 = solve_spectral(prob, eps)
+            k1 = solve_linear(s1, res, [])
+            print(f"    max |θ - θ_serial| = {np.abs(spec.theta - s1.theta).max():.2e}, "
+                  f"max |fT - fT_serial| = {np.abs(kin.fT - k1.fT).max():.2e}")
+
+
+def phase(split, repeat: int) -> None:
+    """(b) phase-biased spectral solve, energies shared."""
+    prob, eps = _phase_problem(), np.arange(-400, 401) / 40
+    best = (np.inf, np.inf)
+    for _ in range(repeat):
+        sol, wall, cpu = _timed(split, lambda: solve_phase(prob, eps, split=split))
+        best = min(best, (wall, cpu))
+    if split.is_root:
+        print(f"(b) {split.size} rank(s), phase solve, {eps.size} energies x 101 nodes: "
+              f"wall {best[0]:.3f} s, CPU of the busiest rank {best[1]:.3f} s "
+              f"(best of {repeat})")
+        if split.size > 1:
+            ref = solve_phase(prob, eps)
+            print(f"    max |θ - θ_serial| = {np.abs(sol.theta - ref.theta).max():.2e}, "
+                  f"max |χ - χ_serial| = {np.abs(sol.chi - ref.chi).max():.2e}")
+
+
+MAP_CASE = ("points = 31", 'points = 11\nsupercurrents = ["3 uA", "5 uA"]'), \
+    ("spacing = 0.01", "spacing = 0.02"), ("../meshes", str(ROOT / "meshes"))
+
+
+def supercurrent_map(split) -> None:
+    """(c) the map of four sweeps by the driver."""
+    from fvqp.case import load_case
+    from fvqp.models.usadel.driver import run
+    from fvqp.models.usadel.selfconsistent import BiasSweep
+
+    units_cpu, compute = [0.0], BiasSweep.compute
+
+    def timed_compute(self, k):  # CPU of the work units alone (no MPI waiting in it)
+        c0 = time.process_time()
+        try:
+            return compute(self, k)
+        finally:
+            units_cpu[0] += time.process_time() - c0
+
+    BiasSweep.compute = timed_compute
+
+    text = (ROOT / "cases" / "usadel_nis_wire.toml").read_text()
+    for old, new in MAP_CASE:
+        text = text.replace(old, new)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = split.comm.bcast(tmp if split.is_root else None)  # one directory
+        path = Path(tmp) / "usadel_map.toml"
+        if split.is_root:
+            path.write_text(text)
+        split.comm.Barrier()
+        case = load_case(path)
+        out, wall, cpu = _timed(split, lambda: run(case, output_dir=str(Path(tmp) / "o")))
+        split.comm.Barrier()
+    BiasSweep.compute = compute
+    per_rank = split.comm.allgather(units_cpu[0])
+    if split.is_root:
+        print(f"(c) {split.size} rank(s), supercurrent map, 4 sweeps x 11 biases, "
+              f"{out['energies']} energies x {out['nodes']} nodes: wall {wall:.2f} s, CPU "
+              f"of the busiest rank {cpu:.2f} s (with MPI's busy waiting), CPU in the "
+              f"sweep units per rank {', '.join(f'{c:.2f}' for c in per_rank)} s")
 
 
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--energies", type=int, default=1600)
     p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--only", choices=("energies", "phase", "map"))
     a = p.parse_args()
-    eps = np.linspace(-4, 4, a.energies)
     split = EnergySplit()
-    best, cpu = (np.inf, np.inf), (np.inf, np.inf)
-    for _ in range(a.repeat):
-        spec, kin, wall, c = solve(eps, split)
-        best = min(best, wall, key=sum)
-        cpu = min(cpu, c, key=sum)
-    if split.is_root:
-        print(f"{split.size} rank(s), {a.energies} energies x {N_EDGES + 1} nodes: "
-              f"wall spectral {best[0]:.3f} s, kinetic {best[1]:.3f} s, "
-              f"total {sum(best):.3f} s; CPU of the busiest rank spectral {cpu[0]:.3f} s, "
-              f"kinetic {cpu[1]:.3f} s, total {sum(cpu):.3f} s (best of {a.repeat})")
-        if split.size > 1:  # the serial reference on rank 0
-            res, prob = _problem()
-            s1 = solve_spectral(prob, eps)
-            k1 = solve_linear(s1, res, [])
-            print(f"max |θ - θ_serial| = {np.abs(spec.theta - s1.theta).max():.2e}, "
-                  f"max |fT - fT_serial| = {np.abs(kin.fT - k1.fT).max():.2e}")
+    if a.only in (None, "energies"):
+        energies(split, a.energies, a.repeat)
+    if a.only in (None, "phase"):
+        phase(split, a.repeat)
+    if a.only in (None, "map"):
+        supercurrent_map(split)
 
 
 if __name__ == "__main__":
