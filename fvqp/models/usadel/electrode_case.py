@@ -38,8 +38,8 @@ def electrode_gap(table, t_e: float, delta0: float) -> tuple[float, float]:
     elif mat is not None:
         from ...units import K_B
 
-        tc = mat.Tc * K_B / delta0  # in Δ0
-        gap = mat.gap_ratio * tc * float(bcs_gap(t_e, tc)) / float(bcs_gap(0.0, tc))
+        tc = mat.Tc * K_B / delta0  # in Δ0, as t_e
+        gap = mat.delta0 / delta0 * float(bcs_gap(t_e, tc)) / float(bcs_gap(0.0, tc))
     else:
         gap = 0.0
     ratio = table.get("dynes_gamma")
