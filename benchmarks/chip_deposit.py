@@ -8,8 +8,10 @@
 Runs ``cases/bte_chip_deposit.toml`` (mesh, ordinates, QP spacing as given) for a few
 steps and prints: cells, phonon unknowns, QP unknowns, time per step, phonon
 unknown-updates per second per core (phonon unknowns x steps / wall time / ranks; the
-wall time includes the QP Newton steps), peak memory per phonon unknown, the Krylov
-iterations per phonon bin and the QP Newton/Krylov counts. Compare runs with more
+wall time includes the QP Newton steps), peak memory per phonon unknown, the coupled
+iterations per step (``[chain] coupling = "coupled"``: a QP Newton step and a phonon
+sweep each), the Krylov iterations per phonon bin and the QP Newton/Krylov counts.
+Compare runs with more
 cells (``--mesh layout`` 1578 vs ``small`` 358 cells), energies (``--spacing``) and
 directions (``--polar/--azimuth``) for the growth of the cost. On the shared 2-core
 machine every figure is taken under the other sessions' load: say so when quoting them.
@@ -104,7 +106,11 @@ def bench(args) -> None:
     print(f"peak RSS {s['peak_rss_MB_per_rank']:.0f} MB per rank = "
           f"{s['peak_rss_MB_per_rank'] * 1e6 * ranks / nph:.0f} bytes per phonon unknown "
           "(includes the interpreter and PETSc, ~150 MB)")
-    print(f"Krylov per phonon bin per step {per_bin:.1f}; QP Newton "
+    its = s.get("coupled_iterations") or steps          # the split: one sweep per step
+    print(f"coupling {s.get('coupling', 'split')}: {its / steps:.2f} iterations per step "
+          "(each a QP Newton step and a phonon sweep)")
+    sweep = s["phonon_linear_iterations"] / max(1, its * s["phonon_nodes"])
+    print(f"Krylov per phonon bin per sweep {sweep:.1f} (per step {per_bin:.1f}); QP Newton "
           f"{s['qp_newton_iterations']}, QP Krylov {s['qp_linear_iterations']}")
     print(f"energy imbalance {s['energy_imbalance_J']:.3e} J of "
           f"{s['E_deposited_J']:.3e} J deposited")

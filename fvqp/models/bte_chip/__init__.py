@@ -53,7 +53,7 @@ _SECTIONS = {
                           choices=("coupled", "split")),
         "rtol": Field("float", "stopping test of the coupled iteration: the QPs' film "
                       "phonons and the transported angle average agree to rtol of the "
-                      "largest film occupation", default=1e-8, positive=True),
+                      "largest film occupation", default=1e-6, positive=True),
         "max_iterations": Field("int", "limit of the coupled iteration per step (energy "
                                 "and QP number stay exact when it is reached)",
                                 default=60, positive=True),
