@@ -158,6 +158,8 @@ def compare(base: str, which: str, first: int | None = None) -> None:
                 continue
             rel = np.abs(b["y"] - a["y"]) / np.maximum(np.abs(a["y"]), 1e-12)
             diff, at = float(np.max(rel)), int(np.argmax(rel))
+            above = float(np.max(rel[np.abs(a["y"]) >= 1e-9]))  # away from the floor
+            worst["above"] = max(worst.get("above", 0.0), above)
             ratio = b["cpu"] / a["cpu"]
             for key, rec in (("old", a), ("new", b)):
                 totals[key][0] += rec["wall"]
@@ -171,10 +173,11 @@ def compare(base: str, which: str, first: int | None = None) -> None:
                      b["krylov"], ratio, diff, b["n"], b["n_ph"], b["path"])
             if diff > 1e-7:  # where, and how converged each state is
                 log.info("    largest difference at %s entry %d, y = %.2e; per-entry Newton "
-                         "correction at the old state %.1e, at the new state %.1e",
+                         "correction at the old state %.1e, at the new state %.1e; largest "
+                         "difference where y >= 1e-9: %.1e",
                          "f" if at < b["n"] else "n", at if at < b["n"] else at - b["n"],
                          a["y"][at], newton_error(drive, tau, p, a["y"], tmp),
-                         newton_error(drive, tau, p, b["y"], tmp))
+                         newton_error(drive, tau, p, b["y"], tmp), above)
         old.close()
         new.close()
     log.info("totals: old wall %.1f s, CPU %.1f s; new wall %.1f s, CPU %.1f s; CPU ratio "
@@ -182,8 +185,9 @@ def compare(base: str, which: str, first: int | None = None) -> None:
              totals["new"][1] / max(totals["old"][1], 1e-300))
     log.info("new: slowest case wall %.2f s, CPU %.2f s (goal <= 5 s); largest CPU ratio "
              "new/old %.2f; largest per-entry difference of the states %.1e (Newton "
-             "tolerance 1e-6); load average %.1f on %d cores", worst["wall"], worst["cpu"],
-             worst["ratio_cpu"], worst["diff"], os.getloadavg()[0], os.cpu_count())
+             "tolerance 1e-6; %.1e where y >= 1e-9); load average %.1f on %d cores",
+             worst["wall"], worst["cpu"], worst["ratio_cpu"], worst["diff"],
+             worst.get("above", 0.0), os.getloadavg()[0], os.cpu_count())
 
 
 def main() -> None:
