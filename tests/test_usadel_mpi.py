@@ -13,9 +13,9 @@ energies too: each rank its block's initial guess and Newton, the few energies t
 the continuation in the broadening continued together on every rank, as serially; the SNS
 case and an S wire whose gap-edge energies need that continuation equal serial to 1e-10.
 
-The inelastic solve (e–e collisions: one coupled system over energies and nodes) is not
-distributed: rank 0 solves it once and broadcasts fL, fT (the other ranks do not repeat
-it); the self-consistent Fig. 11 state on two ranks equals serial.
+The inelastic solve (e–e collisions: one coupled system over energies and nodes) is
+distributed by blocks of energies (:class:`fvqp.parallel.energies.EnergyLayout`): the
+self-consistent Fig. 11 state on two ranks equals serial to the solver tolerances.
 
 A supercurrent map runs its sweeps (one per ±I_s) side by side, one per rank
 (:func:`fvqp.models.usadel.sweeps.supercurrent_map`): each sweep is the serial one, so
@@ -213,15 +213,18 @@ def _run_script(tmp_path, text: str) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def test_inelastic_solve_once_on_rank_0_equals_serial(tmp_path):
+def test_inelastic_solve_distributed_equals_serial(tmp_path):
     """Fig. 11's half wire (30 cells, δε = 0.05) at eV_inj = 2Δ0 with e–e collisions and
-    uniform Δ self-consistency (Eq. 8) on two ranks: every inelastic solve of the
-    self-consistency loop runs on rank 0 only (rank 1: none), and Δ, fL equal the serial
-    state to 1e-10. The collisions matter: Δ differs from the elastic state's by 1.7e-3."""
+    uniform Δ self-consistency (Eq. 8) on two ranks: both ranks take part in every
+    inelastic solve of the self-consistency loop (the energies' blocks of one SNES), the
+    loop takes the serial number of iterations, and Δ equals the serial state to 1e-9
+    (measured 1.7e-10; Eq. 8's tolerance is 1e-7), fL to 1e-7 (1.6e-8: the Newton–Krylov
+    tolerance 1e-10 through eight Eq. 8 iterations). The collisions matter: Δ differs
+    from the elastic state's by 1.7e-3."""
     out = _run_script(tmp_path, INELASTIC_SCRIPT)
-    assert out["calls"][1] == 0 and out["calls"][0] == out["iterations"][0] > 1
+    assert out["calls"][0] == out["calls"][1] == out["iterations"][0] > 1
     assert out["iterations"][0] == out["iterations"][1]
-    assert out["ddelta"] <= 1e-10 and out["dfL"] <= 1e-10
+    assert out["ddelta"] <= 1e-9 and out["dfL"] <= 1e-7
     assert abs(out["delta"] - out["delta_elastic"]) > 1e-3
 
 

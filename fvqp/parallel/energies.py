@@ -9,6 +9,12 @@ raises on one rank raises the same exception on every rank (no rank waits foreve
 
 Serial runs (one rank, or no MPI launcher) see one block: the caller's serial code path.
 This module, :mod:`.tasks` and :mod:`.distribution` are the only ones that know ranks.
+
+A system that couples the energies (the Usadel kinetic equations with collisions) can be
+solved on the same blocks as one distributed vector: :class:`EnergyLayout` is the layout
+of :class:`fvqp.solvers.NonlinearSolver` with a fixed number of unknowns per energy and
+each rank's block of energies owned by that rank (no ghosts); its :meth:`~EnergyLayout.
+gather` assembles per-block arrays along an axis on every rank.
 """
 
 from __future__ import annotations
@@ -16,9 +22,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
+from .distribution import GhostedVectors
 from .tasks import TaskShare
 
-__all__ = ["EnergySplit"]
+__all__ = ["EnergyLayout", "EnergySplit"]
 
 
 class EnergySplit(TaskShare):
@@ -62,3 +71,61 @@ class EnergySplit(TaskShare):
             if kind == "error":
                 raise value
         return [value for _, value in gathered]
+
+
+class EnergyLayout(GhostedVectors):
+    """``per`` unknowns per energy of ``n_eps`` energies, rank ``p`` owning those of
+    ``split.block(n_eps, p)`` (energy-major, contiguous; no ghosts): the vector layout of
+    a :class:`fvqp.solvers.NonlinearSolver` over the ranks of ``split``.
+
+    Parameters
+    ----------
+    split : EnergySplit
+    n_eps, per : int
+
+    Examples
+    --------
+    >>> lay = EnergyLayout(EnergySplit(), 4, 3)
+    >>> lay.energies, lay.local.n_owned, lay.n_global
+    (slice(0, 4, None), 12, 12)
+    """
+
+    def __init__(self, split: EnergySplit, n_eps: int, per: int):
+        from types import SimpleNamespace
+
+        from petsc4py import PETSc
+
+        self.split, self.rank, self.size = split, split.rank, split.size
+        self.comm = PETSc.Comm(split.comm)
+        self.energies = split.block(n_eps)
+        self.starts = np.array([split.block(n_eps, p).start * per for p in range(self.size)]
+                               + [n_eps * per])
+        lo, hi = self.starts[self.rank], self.starts[self.rank + 1]
+        self.local = SimpleNamespace(n_owned=int(hi - lo), n_local=int(hi - lo))
+        self.n_global = int(n_eps * per)
+        self.local_to_global = np.arange(lo, hi)
+        self._template = PETSc.Vec().createMPI((int(hi - lo), self.n_global),
+                                               comm=self.comm)
+
+    def local_array(self, vec) -> np.ndarray:
+        """The owned values of a vector (there are no ghosts), as a numpy copy."""
+        return vec.getArray(readonly=True).copy()
+
+    def to_local(self, x, work) -> np.ndarray:
+        return x.getArray(readonly=True).copy()
+
+    def sum(self, value: float) -> float:
+        return float(self.split.comm.allreduce(float(value)))
+
+    def max(self, value: float) -> float:
+        from mpi4py import MPI
+
+        return float(self.split.comm.allreduce(float(value), op=MPI.MAX))
+
+    def gather(self, part: np.ndarray, axis: int = 0) -> np.ndarray:
+        """Every rank's ``part`` concatenated along ``axis`` in rank order, on every rank
+        (one rank: ``part`` itself)."""
+        if self.size == 1:
+            return part
+        return np.concatenate(self.split.comm.allgather(np.ascontiguousarray(part)),
+                              axis=axis)

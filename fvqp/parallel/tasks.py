@@ -5,8 +5,7 @@ parameter sweep each) needs no mesh and no ghost exchange: :class:`TaskShare` de
 units out round-robin, a round of ``size`` units at a time, and gathers every round's
 results on every rank, so each rank ends with the whole sweep and the caller can
 checkpoint after every round. Serial runs (one rank, or no MPI launcher) see a round of
-one unit: exactly the sequential loop. A solve that is not shared at all is computed once,
-on the root rank, and its result broadcast (:meth:`TaskShare.on_root`).
+one unit: exactly the sequential loop.
 
 This module and :mod:`.distribution` are the only ones that know about ranks.
 """
@@ -72,35 +71,3 @@ class TaskShare:
             if kind == "error":
                 raise RuntimeError(f"work unit {p} of this round failed on rank {p}: {value}")
         return [value for _, value in gathered[:len(tasks)]]
-
-    def on_root(self, task: Callable[[], Any]) -> Any:
-        """``task()`` computed once, on the root rank, and its result broadcast to every
-        rank (a solve that is not shared, so that the ranks do not repeat it). An
-        exception of the task is raised on every rank (the same type and message)."""
-        if self.size == 1:
-            return task()
-        mine: tuple[str, Any] = ("ok", None)
-        failure: Exception | None = None
-        if self.is_root:
-            try:
-                mine = ("ok", task())
-            except Exception as exc:  # noqa: BLE001 - re-raised below, on every rank
-                failure, mine = exc, ("error", _portable(exc))
-        kind, value = self.comm.bcast(mine, root=0)
-        if failure is not None:
-            raise failure
-        if kind == "error":
-            raise value
-        return value
-
-
-def _portable(exc: Exception) -> Exception:
-    """``exc`` if it survives pickling (as it is sent to the other ranks), else a
-    RuntimeError with its type and message."""
-    import pickle
-
-    try:
-        pickle.loads(pickle.dumps(exc))
-        return exc
-    except Exception:  # noqa: BLE001 - any exception that does not round-trip
-        return RuntimeError(f"{type(exc).__name__}: {exc}")

@@ -11,18 +11,18 @@ The solve is a :class:`fvqp.solvers.NonlinearSolver` on one rank: its options go
 prefix (default ``usadel_``) and are removed when the run's options session ends;
 ``setFromOptions`` is called last so the command line wins.
 
-Under ``mpiexec`` the solve is done once, on rank 0, and fL, fT are broadcast
-(:meth:`fvqp.parallel.tasks.TaskShare.on_root`); the other ranks wait instead of repeating
-it. It is not distributed (yet), although it could be: the preconditioner
-:math:`A - V\,\mathrm{diag}` is block-diagonal in energy (the energies of a
-:class:`~fvqp.parallel.energies.EnergySplit` block would be factorised where they live,
-block Jacobi with one block per rank being the exact serial LU), and the collision integral
-couples energies only within a node, so a residual needs fL of every energy at a rank's
-nodes — one gather of fL (n_ε × n_nodes values, 0.5 MB on the Fig. 11 grid) and one of the
-node-split collision terms per Krylov iteration. Measured on the Fig. 11 grid (801 energies
-× 86 nodes, eV = 2Δ0, loaded machine): 3 Newton / 29 GMRES iterations, ≈ 30 residuals of
-39 ms (FFT collision integrals), 3 LU builds of 0.21 s and 29 applications of 8 ms:
-≈ 1.9 s of a 3.0 s solve would split over the ranks.
+Under ``mpiexec`` the system is distributed over the ranks by blocks of energies
+(:class:`fvqp.parallel.energies.EnergyLayout`, the blocks of the run's ``EnergySplit``).
+It is one coupled nonlinear system, but its structure splits: the preconditioner
+:math:`A - V\,\mathrm{diag}` is block-diagonal in energy, so block Jacobi with one LU per
+rank (:data:`DISTRIBUTED`) is exactly the serial LU; the collision integral couples the
+energies only within a node, so a residual gathers fL of every energy at the collision
+nodes (n_ε × n_nodes values, 0.5 MB on the Fig. 11 grid), each rank evaluates the FFT
+integrals of its block of nodes, and these are gathered back. Only the Krylov dot products
+differ from a serial solve (order of the sums): same Newton/GMRES counts, fL equal to
+1.3e-10 (Fig. 11 grid, 801 energies × 86 nodes, eV = 2Δ0: 3 Newton / 29 GMRES iterations;
+≈ 30 residuals of 39 ms, 3 LU builds of 0.21 s and 29 applications of 8 ms serially, all of
+which split over the ranks).
 """
 
 from __future__ import annotations
@@ -59,13 +59,23 @@ DEFAULT_OPTIONS = {
     "pc_type": "lu",
 }
 
+#: the preconditioner over several ranks: its matrix is block-diagonal in energy, so block
+#: Jacobi with one block (LU) per rank is the serial LU
+DISTRIBUTED = {"pc_type": "bjacobi", "sub_pc_type": "lu"}
+
 
 class _Collisional:
-    """Residual and preconditioner of the collisional problem on flat vectors."""
+    """Residual and preconditioner of the collisional problem on flat vectors: all
+    energies, or with a ``layout`` (:class:`fvqp.parallel.energies.EnergyLayout`) the
+    rows of this rank's block of energies, whose collision terms need fL of every energy
+    at the collision nodes (gathered; each rank evaluates the integrals of its own block
+    of nodes, which are gathered in turn)."""
 
     def __init__(self, spec, reservoirs, junctions, gamma_ee, tc, dl_floor, gamma_ph=0.0,
-                 t_ph=0.0):
-        self.op = assemble(spec, reservoirs, junctions, dl_floor)
+                 t_ph=0.0, layout=None):
+        self.layout = layout
+        mine = None if layout is None else layout.energies
+        self.op = assemble(spec, reservoirs, junctions, dl_floor, energies=mine)
         self.K = kernel_constant(gamma_ee, tc)
         self.K_ph, self.t_ph = ep_kernel_constant(gamma_ph, tc), t_ph
         eps = spec.eps
@@ -75,34 +85,47 @@ class _Collisional:
         # every free node: superconducting (N, Im F of its Δ) and normal (N ≈ 1, Im F from
         # the proximity effect) parts relax alike (one γ_ee for the network)
         self.nodes = np.flatnonzero(self.op.free_L[0])
-        self.N = spec.N[:, self.nodes].T.copy()
-        self.R = spec.imF[:, self.nodes].T.copy()
+        self.mine = slice(None) if mine is None else mine  # this rank's energies
+        # the nodes whose collision integrals this rank evaluates (all energies)
+        self.part = slice(None) if layout is None else layout.split.block(self.nodes.size)
+        self.N = spec.N[:, self.nodes].T[self.part].copy()
+        self.R = spec.imF[:, self.nodes].T[self.part].copy()
         self.w = self.op.vol[self.nodes][:, None]
-        self.iL = self.op.idx(0)[:, self.nodes].T  # (n_nodes_c, n_eps)
+        self.iL = self.op.idx(0)[:, self.nodes].T  # (n_nodes_c, this rank's n_eps)
 
-    def fL(self, u):
-        return u[self.iL]
+    def _gather(self, a, axis: int):
+        return a if self.layout is None else self.layout.gather(a, axis)
 
-    def residual(self, u):
-        r = self.op.A @ u - self.op.b
-        fL = self.fL(u)
+    def _at_nodes(self, terms, u):
+        """``terms(fL)`` on this rank's nodes of every energy, for this rank's energies of
+        every collision node (n_nodes_c, n_eps of the block)."""
+        fL = self._gather(u[self.iL], axis=1)[self.part]
+        return self._gather(terms(fL), axis=0)[:, self.mine]
+
+    def _integrals(self, fL):
         coll = collision_integral(fL, self.N, self.R, self.de, self.K) if self.K else 0.0
         if self.K_ph:
             coll = coll + ep_collision_integral(fL, self.N, self.R, self.de, self.K_ph,
                                                 self.t_ph)
-        r[self.iL] -= self.w * coll
+        return coll
+
+    def _diagonal(self, fL):
+        diag = collision_diagonal(fL, self.N, self.R, self.de, self.K) if self.K else 0.0
+        if self.K_ph:
+            I, O = ep_rates(fL, self.N, self.R, self.de, self.t_ph)
+            diag = diag + self.K_ph * (I + O)
+        return diag
+
+    def residual(self, u):
+        r = self.op.A @ u - self.op.b
+        r[self.iL] -= self.w * self._at_nodes(self._integrals, u)
         return r
 
     def collision_rows(self, u):
         """:math:`V\\,\\partial\\mathcal I_L/\\partial f_L` (the local in + out rate) on
         the diagonal, as a vector over all unknowns."""
         d = np.zeros(u.size)
-        fL = self.fL(u)
-        diag = collision_diagonal(fL, self.N, self.R, self.de, self.K) if self.K else 0.0
-        if self.K_ph:
-            I, O = ep_rates(fL, self.N, self.R, self.de, self.t_ph)
-            diag = diag + self.K_ph * (I + O)
-        d[self.iL] = self.w * diag
+        d[self.iL] = self.w * self._at_nodes(self._diagonal, u)
         return d
 
     def preconditioner(self, u):
@@ -144,26 +167,27 @@ def solve_inelastic(spec, reservoirs, junctions, gamma_ee: float, tc: float = 1 
     prefix, options
         PETSc options prefix and options (merged over :data:`DEFAULT_OPTIONS`).
     share
-        Under ``mpiexec`` (:class:`fvqp.parallel.tasks.TaskShare`, e.g. the run's
-        ``EnergySplit``): the solve is done once, on the root rank, and fL, fT broadcast
-        (module docstring: why it is not distributed); None: solved here.
+        Under ``mpiexec`` the run's :class:`fvqp.parallel.energies.EnergySplit`: the
+        system distributed by its blocks of energies (module docstring), fL, fT gathered
+        on every rank; None (or one rank): solved here.
     """
     from .observables import require_full_axis
 
     # the collision integrals couple ε to ε ± ω on both sides of the Fermi level
     require_full_axis(spec.eps, "solve_inelastic")
 
-    def solve():
-        prob = _Collisional(spec, reservoirs, junctions, gamma_ee, tc, dl_floor, gamma_ph,
-                            t_ph)
-        guess = u0
-        if guess is None:
-            lin = solve_linear(spec, reservoirs, junctions, dl_floor)
-            guess = (lin.fL, lin.fT)
-        return _newton_krylov(prob, guess, normalise_prefix(prefix),
-                              {**DEFAULT_OPTIONS, **(options or {})})
+    layout = None
+    if share is not None and share.size > 1:  # the energies' blocks over the ranks
+        from ...parallel.energies import EnergyLayout
 
-    fL, fT, its, lits = solve() if share is None else share.on_root(solve)
+        layout = EnergyLayout(share, spec.eps.size, 2 * spec.problem.net.n_nodes)
+    prob = _Collisional(spec, reservoirs, junctions, gamma_ee, tc, dl_floor, gamma_ph, t_ph,
+                        layout)
+    if u0 is None:
+        lin = solve_linear(spec, reservoirs, junctions, dl_floor, split=share)
+        u0 = (lin.fL, lin.fT)
+    opts = {**DEFAULT_OPTIONS, **(DISTRIBUTED if layout else {}), **(options or {})}
+    fL, fT, its, lits = _newton_krylov(prob, u0, normalise_prefix(prefix), opts)
     return KineticSolution(eps=spec.eps, fL=fL, fT=fT, spectral=spec,
                            junctions=list(junctions), reservoirs=list(reservoirs),
                            newton_iterations=int(its), linear_iterations=int(lits))
@@ -171,18 +195,20 @@ def solve_inelastic(spec, reservoirs, junctions, gamma_ee: float, tc: float = 1 
 
 def _newton_krylov(prob: _Collisional, u0, prefix: str, opts: dict) -> tuple:
     """fL, fT (n_eps, n_nodes), Newton and linear iterations of the SNES solve of
-    ``prob`` from ``u0`` = (fL, fT) (:func:`solve_inelastic`)."""
-    op = prob.op
-    u = np.stack([u0[0], u0[1]], axis=1).ravel().copy()
-    solver = NonlinearSolver(SerialLayout(u.size), prob.residual, prob.preconditioner_values,
-                             prob.pattern, prefix, opts)
+    ``prob`` from ``u0`` = (fL, fT) (:func:`solve_inelastic`), on every rank."""
+    op, lay, mine = prob.op, prob.layout, prob.mine
+    u = np.stack([u0[0][mine], u0[1][mine]], axis=1).ravel().copy()
+    b_norm = float(np.linalg.norm(op.b)) if lay is None else \
+        float(np.sqrt(lay.sum(float(np.dot(op.b, op.b)))))
+    solver = NonlinearSolver(SerialLayout(u.size) if lay is None else lay, prob.residual,
+                             prob.preconditioner_values, prob.pattern, prefix, opts)
     try:
         # absolute tolerance from the size of the equations' terms (Dirichlet values and
         # tunnel sources in b): a residual that is pure round-off counts as converged
         # (unless snes_atol is given)
         res = solver.solve(u, raise_on_failure=False,
                            atol=None if "snes_atol" in opts else
-                           1e-12 * max(float(np.linalg.norm(op.b)), 1e-300))
+                           1e-12 * max(b_norm, 1e-300))
     finally:
         solver.destroy()
     its, lits = res.iterations, res.linear_iterations
@@ -194,5 +220,7 @@ def _newton_krylov(prob: _Collisional, u0, prefix: str, opts: dict) -> tuple:
             f"-{prefix}snes_monitor -{prefix}ksp_monitor; more iterations "
             f"(-{prefix}snes_max_it 50) or a smaller bias step of the sweep.", res)
     log.info("usadel inelastic: %d Newton, %d linear iterations", its, lits)
-    return sol[:, 0], sol[:, 1], its, lits
+    if lay is None:
+        return sol[:, 0], sol[:, 1], its, lits
+    return lay.gather(sol[:, 0]), lay.gather(sol[:, 1]), its, lits
 
