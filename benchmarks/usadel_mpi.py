@@ -2,7 +2,9 @@
 solve with the energies shared (:class:`fvqp.parallel.energies.EnergySplit`), (b) the
 phase-biased spectral solve (:func:`fvqp.models.usadel.phase.solve_phase`) with its
 energies shared, (c) a supercurrent map (:func:`fvqp.models.usadel.sweeps.
-supercurrent_map`) whose sweeps run side by side, one per rank.
+supercurrent_map`) whose sweeps run side by side, one per rank, (d) the inelastic
+(e–e collision) solve distributed by blocks of energies
+(:func:`fvqp.models.usadel.inelastic.solve_inelastic`).
 
 (a) The wire of ``benchmarks/usadel_wire.py`` (101 nodes, NS, eV = 1.5 Δ0, Γ = 1e-3,
 t = 0.05) at ``--energies`` energies (default 1600). (b) The current-carrying S wire of
@@ -11,6 +13,8 @@ t = 0.05) at ``--energies`` energies (default 1600). (b) The current-carrying S 
 continuation in the broadening, which every rank repeats). (c) ``cases/usadel_nis_wire.toml``
 with δε = 0.02, 11 biases and I_s = 3, 5 µA (four sweeps: ±I_s) by
 :func:`fvqp.models.usadel.driver.run` (checkpoint and files in a temporary directory).
+(d) Fig. 11's half wire (801 energies × 86 nodes, γ_ee = 2e-4) at eV_inj = 2Δ0 from the
+collisionless state.
 
 Each is solved ``--repeat`` times (best time; the map once). Run it serially and under
 ``mpiexec -n 2``; rank 0 prints the wall time, the CPU time of the busiest rank and, for
@@ -21,7 +25,7 @@ work each rank does (figures taken under load say so).
 
 Run::
 
-    python benchmarks/usadel_mpi.py [--only energies|phase|map]
+    python benchmarks/usadel_mpi.py [--only energies|phase|map|inelastic]
     mpiexec -n 2 python benchmarks/usadel_mpi.py [--only ...]
 """
 
@@ -149,17 +153,47 @@ def supercurrent_map(split) -> None:
               f"sweep units per rank {', '.join(f'{c:.2f}' for c in per_rank)} s")
 
 
+def inelastic(split, repeat: int) -> None:
+    """(d) the collisional kinetic solve, distributed by blocks of energies."""
+    from dataclasses import replace
+
+    from fvqp.models.usadel import paper
+    from fvqp.models.usadel.inelastic import solve_inelastic
+    from fvqp.models.usadel.selfconsistent import spectral_of, with_biases
+
+    st = with_biases(paper.fig11_setup(gamma_ee=2e-4), {"injector": 2.0})
+    spec = spectral_of(replace(st, split=split), st.problem.delta)
+    lin = solve_linear(spec, st.reservoirs, st.junctions, split=split)
+    args = (spec, st.reservoirs, st.junctions, 2e-4)
+    best = (np.inf, np.inf)
+    for _ in range(repeat):
+        kin, wall, cpu = _timed(split, lambda: solve_inelastic(
+            *args, u0=(lin.fL, lin.fT), share=split))
+        best = min(best, (wall, cpu))
+    if split.is_root:
+        print(f"(d) {split.size} rank(s), inelastic solve, {spec.eps.size} energies x "
+              f"{st.problem.net.n_nodes} nodes: wall {best[0]:.3f} s, CPU of the busiest "
+              f"rank {best[1]:.3f} s ({kin.newton_iterations} Newton, "
+              f"{kin.linear_iterations} GMRES iterations; best of {repeat})")
+        if split.size > 1:
+            ref = solve_inelastic(*args, u0=(lin.fL, lin.fT))
+            print(f"    max |fL - fL_serial| = {np.abs(kin.fL - ref.fL).max():.2e} (serial: "
+                  f"{ref.newton_iterations} Newton, {ref.linear_iterations} GMRES)")
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--energies", type=int, default=1600)
     p.add_argument("--repeat", type=int, default=3)
-    p.add_argument("--only", choices=("energies", "phase", "map"))
+    p.add_argument("--only", choices=("energies", "phase", "map", "inelastic"))
     a = p.parse_args()
     split = EnergySplit()
     if a.only in (None, "energies"):
         energies(split, a.energies, a.repeat)
     if a.only in (None, "phase"):
         phase(split, a.repeat)
+    if a.only in (None, "inelastic"):
+        inelastic(split, a.repeat)
     if a.only in (None, "map"):
         supercurrent_map(split)
 
