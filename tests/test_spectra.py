@@ -19,7 +19,6 @@ D0 = gap.BCS_GAP_RATIO
 def test_bcs_ratio_and_zero_temperature_gap():
     """Delta0/Tc = pi exp(-gamma_E) = 1.76387699... and Delta(T->0) -> Delta0, Delta ∝ Tc."""
     assert gap.BCS_GAP_RATIO == pytest.approx(1.7638769, abs=1e-7)
-    assert gap.bcs_delta0(2.5) == pytest.approx(2.5 * np.pi * np.exp(-np.euler_gamma), rel=1e-15)
     assert gap.bcs_gap(0.0, 2.5) == pytest.approx(2.5 * D0, rel=1e-15)
     # exponentially flat at low T: Delta0 - Delta = sqrt(2 pi Delta0 T) exp(-Delta0/T)
     t = 0.15
@@ -246,17 +245,6 @@ def test_dynes_conserves_states():
         res.append(val)
         assert val == pytest.approx(-d * d / W, rel=2e-3)
     assert abs(res[1]) < abs(res[0]) / 9
-
-
-def test_coherence_factors_conventions():
-    d = 1.0
-    up, um = dos.coherence_factors(d, d, d)
-    assert (up, um) == (2.0, 0.0)  # scattering between gap-edge states is suppressed
-    E, Ep = np.array([1.5, 10.0]), np.array([2.0, 30.0])
-    up, um = dos.coherence_factors(E, Ep, d)
-    assert up + um == pytest.approx([2.0, 2.0])
-    assert um == pytest.approx(1 - d * d / (E * Ep))  # notes Eq. 4, K^-
-    assert up[1] == pytest.approx(1.0, abs=4e-3)
 
 
 def _rho_integral_reference(lo: float, hi: float, d: float) -> float:

@@ -9,10 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-__all__ = ["COMMANDS", "add_parsers", "main", "time_argument"]
+__all__ = ["add_parsers", "main", "time_argument"]
 
-#: The subcommands this module implements.
-COMMANDS = ("info", "plot")
 EXIT_BAD_INPUT = 2
 
 

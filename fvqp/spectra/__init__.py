@@ -3,7 +3,7 @@ r"""Dimension-agnostic BCS spectra and equilibrium thermodynamics.
 All energies, gaps, broadenings and temperatures are in one consistent energy unit with
 :math:`k_B = 1`; :math:`N_0` is the single-spin normal density of states.
 
-* :mod:`.dos` -- BCS/Dynes densities of states, coherence factors, exact cell averages.
+* :mod:`.dos` -- BCS/Dynes densities of states, exact cell averages.
 * :mod:`.thermal_occupations` -- the one Fermi and Bose function (overflow-safe,
   ``T = 0`` limits), :math:`-\partial f/\partial E`, exact Fermi cell averages.
 * :mod:`.gap` -- equilibrium and non-equilibrium gap equation, thermal quasiparticle
@@ -21,13 +21,11 @@ from .dos import (
     bcs_dos,
     bcs_dos_cell_average,
     bcs_dos_cell_integral,
-    coherence_factors,
     dynes_dos,
 )
 from .gap import (
     BCS_GAP_RATIO,
     GL_GAP_SLOPE,
-    bcs_delta0,
     bcs_gap,
     coupling_from_tc,
     dgap_dT,
@@ -54,13 +52,11 @@ __all__ = [
     "GL_GAP_SLOPE",
     "SOMMERFELD",
     "ElectronicThermo",
-    "bcs_delta0",
     "bcs_dos",
     "bcs_dos_cell_average",
     "bcs_dos_cell_integral",
     "bcs_gap",
     "bose",
-    "coherence_factors",
     "coupling_from_tc",
     "dgap_dT",
     "dgap_squared_dT",

@@ -30,7 +30,6 @@ __all__ = [
     "bcs_dos",
     "bcs_dos_cell_average",
     "bcs_dos_cell_integral",
-    "coherence_factors",
     "dynes_dos",
 ]
 
@@ -115,41 +114,6 @@ def dynes_dos(E: ArrayLike, delta: ArrayLike, gamma: ArrayLike) -> NDArray[np.fl
     # Gamma = 0 and |E| = Delta: 0/0 or x/0 -> the BCS edge divergence.
     val = np.where(np.isnan(val) | np.isinf(val), np.inf, val)
     return _scalar_or_array(np.asarray(val, dtype=float))
-
-
-def coherence_factors(
-    E: ArrayLike, Ep: ArrayLike, delta: ArrayLike
-) -> tuple[NDArray[np.float64] | float, NDArray[np.float64] | float]:
-    r"""Case-II coherence factors for electron-phonon processes.
-
-    .. math::
-
-        U^\pm(E, E') = 1 \pm \frac{\Delta^2}{E E'}
-
-    with :math:`E, E' \ge \Delta` quasiparticle energies.
-
-    * :math:`U^- = 1 - \Delta^2/(EE')` (notes Eq. 4, :math:`K^-`) enters **scattering**
-      :math:`E \to E' = E \pm \Omega` with emission/absorption of a phonon (notes Eqs. 2-3, 35;
-      Kaplan et al. Eq. 8). It vanishes for :math:`E = E' = \Delta`.
-    * :math:`U^+ = 1 + \Delta^2/(EE')` enters **recombination** of two quasiparticles
-      :math:`E, E' = \Omega - E` into a phonon and **pair breaking** by a phonon
-      :math:`\Omega \ge 2\Delta` (notes Eqs. 36-37; Kaplan et al. Eq. 9).
-
-    Parameters
-    ----------
-    E, Ep : array_like
-        Quasiparticle energies (broadcast).
-    delta : array_like
-        Gap.
-
-    Returns
-    -------
-    (U_plus, U_minus) : tuple of float or ndarray
-    """
-    ratio = np.asarray(delta, dtype=float) ** 2 / (
-        np.asarray(E, dtype=float) * np.asarray(Ep, dtype=float)
-    )
-    return _scalar_or_array(1.0 + ratio), _scalar_or_array(1.0 - ratio)
 
 
 def _check_edges(edges: ArrayLike) -> NDArray[np.float64]:

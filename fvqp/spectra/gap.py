@@ -70,7 +70,6 @@ __all__ = [
     "BCS_GAP_RATIO",
     "GL_GAP_SLOPE",
     "ZETA3",
-    "bcs_delta0",
     "bcs_gap",
     "bose",
     "coupling_from_tc",
@@ -98,14 +97,6 @@ GL_GAP_SLOPE: float = float(np.sqrt(8.0 * np.pi**2 / (7.0 * ZETA3)))
 _N_MATSUBARA = 64
 _K_HEAD = 2.0 * np.arange(_N_MATSUBARA) + 1.0  # k = 2n+1, n < N
 _K_TAIL = 2.0 * _N_MATSUBARA  # tail sum over k = K+1, K+3, ... by Euler-Maclaurin
-
-
-def bcs_delta0(Tc: ArrayLike) -> NDArray[np.float64] | float:
-    r"""Weak-coupling zero-temperature gap :math:`\Delta_0 = \pi e^{-\gamma_E} T_c`.
-
-    :math:`\pi e^{-\gamma_E} = 1.76387699\ldots` (BCS 1957; Tinkham Eq. 3.30).
-    """
-    return _out(BCS_GAP_RATIO * np.asarray(Tc, dtype=float))
 
 
 def _s_over_y2(y: NDArray[np.float64]) -> NDArray[np.float64]:

@@ -35,7 +35,6 @@ __all__ = [
     "g_large",
     "kernel_integral",
     "localized_density",
-    "pair_rate",
     "ep_rate_at_gap",
     "gamma_bar",
     "gamma_bar_material",
@@ -114,12 +113,6 @@ def localized_density(r: np.ndarray, L: float) -> np.ndarray:
     sech2 = 4.0 * e / (1.0 + e) ** 2
     f = np.where(x > 0, np.tanh(xs) * sech2 / xs, 1.0)
     return f / (2.0 * np.pi * L**3)
-
-
-def pair_rate(R: np.ndarray, gamma_bar_value: float, r_c: float) -> np.ndarray:
-    """Annihilation rate of a pair at distance ``R``, Eq. (7): :math:`\\bar\\Gamma r_c^{-3}
-    g(R/r_c)`."""
-    return gamma_bar_value / r_c**3 * g_kernel(np.asarray(R, dtype=float) / r_c)
 
 
 def ep_rate_at_gap(tau0: float, gap_ratio: float) -> float:
