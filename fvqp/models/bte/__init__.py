@@ -134,8 +134,9 @@ _SECTIONS = {
     }),
     "gap": Section({
         "self_consistent": Field("bool", "transient (backward Euler, fixed steps, any "
-                                 "number of ranks, --resume): the gap of every cell "
-                                 "re-solved from its own QPs after each step "
+                                 "number of ranks, --resume, with or without collisions): "
+                                 "the gap of every cell re-solved from its own QPs after "
+                                 "each step "
                                  "(fvqp.models.bte.gapdynamics; states keep xi, notes Eqs. "
                                  "55-58); output gap follows it and summary.json reports "
                                  "its min/max", default=False),
@@ -237,18 +238,15 @@ def _check_self_gap(data, err) -> None:
     g = data.get("gap") or {}
     if not g.get("self_consistent"):
         return
-    if (data.get("collisions") or {}).get("enabled"):
-        err.add("gap.self_consistent", "the self-consistent gap is not implemented with "
-                "collisions yet (their DOS is per region).",
-                "set [collisions] enabled = false, or self_consistent = false.")
     t = data.get("time") or {}
     if t.get("steady"):
         err.add("gap.self_consistent", "the self-consistent gap runs in transients only.",
                 "set [time] steady = false with end and dt_initial.")
-    elif t.get("scheme", "bdf2") != "bdf1":
-        err.add("time.scheme", "the self-consistent gap steps by backward Euler "
-                "(Lie splitting: transport at frozen gaps, then the gap update).",
-                'set scheme = "bdf1".')
+    else:
+        if t.get("scheme", "bdf2") != "bdf1":
+            err.add("time.scheme", "the self-consistent gap steps by backward Euler "
+                    "(Lie splitting: the kinetics at frozen gaps, then the gap update).",
+                    'set scheme = "bdf1".')
     if (data.get("numerics") or {}).get("scheme", "upwind") != "upwind":
         err.add("numerics.scheme", "cells of different gaps meet at interfaces that need "
                 "the upwind scheme.", 'set scheme = "upwind".')

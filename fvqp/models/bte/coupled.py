@@ -58,24 +58,34 @@ def _prefactors(mat, tau0, u) -> tuple[float, float]:
     return qp_scale, c_ph
 
 
-def _multi_media(sim) -> InelasticProblem:
-    """Per-cell collision data of a case with several media (one value per region)."""
+def region_prefactors(sim) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``qp_scale``, ``c_ph`` (:func:`_prefactors`) and the state weight relative to the
+    reference :math:`w_s/w_0` of every region (a region's own ``tau0`` wins over
+    ``[collisions] tau0``)."""
     d, u = sim.case.values, sim.units
     col = d["collisions"]
-    reg = sim.dist.local.cell_region[: sim.dist.local.n_owned]
     nreg = len(sim.region_props)
     qs, cph = np.ones(nreg), np.ones(nreg)
     names = sim.geometry.region_names
     for ri, mat in enumerate(sim.materials):
-        if mat is not None:  # a region's own tau0 (in its material) wins over [collisions]
+        if mat is not None:
             own = d["regions"][names[ri]].get("tau0")
             qs[ri], cph[ri] = _prefactors(mat, None if own else col.get("tau0"), u)
+    rel = np.array([p[2] for p in sim.region_props], dtype=float) / sim.weight
+    return qs, cph, rel
+
+
+def _multi_media(sim) -> InelasticProblem:
+    """Per-cell collision data of a case with several media (one value per region)."""
+    reg = sim.dist.local.cell_region[: sim.dist.local.n_owned]
+    qs, cph, rel = region_prefactors(sim)
     r, a, _ = cell_spectra(sim.grid, np.asarray(sim.media.gap, dtype=float))
-    rel = np.asarray(sim.media.weight, dtype=float) / sim.weight
     return _finish(sim, InelasticProblem, r[reg], a[reg], qs[reg], cph[reg], rel[reg])
 
 
-def _finish(sim, cls, rho, ados, qp_scale, c_ph, rel) -> InelasticProblem:
+def _finish(sim, cls, rho, ados, qp_scale, c_ph, rel, base=None) -> InelasticProblem:
+    """The collision problem on ``base`` (default ``sim.problem``) with its
+    preconditioner."""
     d, u, mat = sim.case.values, sim.units, sim.material
     col = d["collisions"]
     tau_esc = math.inf
@@ -86,7 +96,8 @@ def _finish(sim, cls, rho, ados, qp_scale, c_ph, rel) -> InelasticProblem:
             th = next(iter(d["regions"].values()))["thickness"]
             # the material's escape time per thickness [s/m] in tau0 per um
             tau_esc = mat.tau_esc_per_thickness * (u.length / u.tau0) * th
-    prob = cls(sim.problem, rho, ados, qp_scale=qp_scale, c_ph=c_ph, t_bath=sim.T_bath,
+    prob = cls(sim.problem if base is None else base, rho, ados, qp_scale=qp_scale,
+               c_ph=c_ph, t_bath=sim.T_bath,
                phonons=col["phonons"], tau_esc=tau_esc, rel_weight=rel)
     # [numerics] preconditioner: two_level (auto on several ranks) = the global isotropic
     # coarse operator; block_jacobi (auto serially) = the per-cell 0D kinetic blocks

@@ -22,9 +22,10 @@ import dataclasses
 import numpy as np
 
 from .problem import BTEProblem
-from .selfgap import GapUpdate, consistent_gaps
+from .selfgap import GapUpdate, consistent_gaps, local_gaps
 
-__all__ = ["collective", "gap_step", "per_bin", "per_cell", "rebuilt", "self_consistent_start"]
+__all__ = ["collective", "gap_step", "per_bin", "per_cell", "rebuilt", "self_consistent_start",
+           "thermal_start"]
 
 
 def per_cell(p: BTEProblem, x: np.ndarray) -> np.ndarray:
@@ -59,6 +60,18 @@ def _update(p: BTEProblem, x: np.ndarray, delta0: np.ndarray, held, tol: float
                                             tol=tol))
     q = rebuilt(p, up.delta)
     return q, per_bin(q, up.f), up
+
+
+def thermal_start(p: BTEProblem, f0: np.ndarray, delta0: np.ndarray, *, held=None
+                  ) -> tuple[BTEProblem, np.ndarray, GapUpdate]:
+    r"""The isotropic state with occupation ``f0`` (N,) on the bins, at its own
+    self-consistent gap :math:`\Delta = \mathcal G[f_0]` (no remap: for a thermal
+    ``f0`` an equilibrium at that gap, which collisions with the bath keep exactly):
+    ``(problem, x, GapUpdate)``. Held cells keep their gap, normal cells 0."""
+    phi = np.broadcast_to(np.asarray(f0, dtype=float), (p.n, p.N))
+    d = local_gaps(phi, p.grid, delta0, held, p.cell_gaps())
+    q = rebuilt(p, d)
+    return q, q.equilibrium(np.asarray(f0, dtype=float)), GapUpdate(d, phi, 0, True, 0.0)
 
 
 def self_consistent_start(p: BTEProblem, x: np.ndarray, delta0: np.ndarray, *,

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .gapdynamics import per_bin, per_cell, rebuilt, self_consistent_start
+from .gapdynamics import per_bin, per_cell, rebuilt, self_consistent_start, thermal_start
 from .selfgap import GapUpdate
 
 __all__ = ["Collisionless", "delta0_of", "held_of"]
@@ -61,8 +61,11 @@ class Collisionless:
         self.x: np.ndarray | None = None
 
     def start(self, f0: np.ndarray) -> GapUpdate:
-        """The isotropic state with occupation ``f0`` (N,), its gaps made self-consistent."""
-        return self._update(self.sim.problem.equilibrium(f0))
+        """The isotropic thermal state ``f0`` (N,) at its self-consistent gaps
+        (:func:`.gapdynamics.thermal_start`)."""
+        self.sim.problem, self.x, up = thermal_start(self.sim.problem, f0, self.delta0,
+                                                     held=self.held)
+        return up
 
     def step(self, t: float, dt: float) -> tuple[bool, dict, int]:
         """One backward-Euler step at the frozen gaps: (success, QP flow increments out of

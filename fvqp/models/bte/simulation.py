@@ -190,7 +190,7 @@ class BTESimulation:
         # highest gap of several media)
         w_max = e_max + gap_hi if self.collisions else None
         if self.self_gap:  # first edge at floor x the lowest gap: room for the gap to fall
-            grid = BinGrid.build(d["gap"]["floor"] * self.gap, h, e_max)
+            grid = BinGrid.build(d["gap"]["floor"] * self.gap, h, e_max, omega_max=w_max)
             rho, _, dl = cell_spectra(grid, np.array([self.gap]))
             return grid, rho[0], dl[0]
         if d["spectrum"]["kind"] == "bcs":

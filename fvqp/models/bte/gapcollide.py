@@ -1,0 +1,177 @@
+r"""Steps with inelastic collisions and the self-consistent gap (``[gap] self_consistent``
+with ``[collisions] enabled``).
+
+The kinetic part of a step of :mod:`.gaprun` is one backward-Euler Newton step of the
+coupled (cell, energy, ordinate[, phonon]) system of :class:`.inelastic.InelasticProblem`
+(:class:`fvqp.solvers.bdf.BDFIntegrator`, order 1, the fixed step; its preconditioner
+:class:`.inelastic.InelasticPC`) built at the frozen cell gaps :math:`\Delta_c`: transport
+with every cell's storage :math:`\bar\rho(\Delta_c)` and flux :math:`v_F\bar D_L(\Delta_c)`
+(:mod:`.cellmedia`), collisions with every cell's own collision DOS
+:math:`\bar\rho(\Delta_c)` and coherence weight :math:`\bar a(\Delta_c)` (exact bin
+averages, :func:`fvqp.spectra.bins.cell_spectra`) on the absolute bin grid (its pair
+offsets do not depend on the gap). The gap update follows (:mod:`.gapdynamics`: the QP
+occupations remapped in :math:`\xi`; the phonon occupations do not depend on the gap and
+stay), and the collision problem is rebuilt at the new gaps. At the frozen gaps the
+collision operator keeps detailed balance exactly, so a thermal state at the bath
+temperature with its self-consistent gap (:func:`.gapdynamics.thermal_start`) is a
+fixed point of both parts (the gap iteration keeps an already self-consistent gap
+exactly, :func:`.selfgap.consistent_gaps`).
+
+QP flows of a step: the integrator's accumulated rates (``N:`` keys of
+:meth:`.inelastic.InelasticProblem.rates`: into the QPs), returned as flows *out of*
+the QPs (sign flipped, the prefix dropped; ``pair`` = recombination − pair breaking).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from ...solvers.result import ConvergenceError
+from ...spectra.bins import cell_spectra
+from .coupled import _finish, _jacobian, _petsc, region_prefactors
+from .gapdynamics import rebuilt, self_consistent_start, thermal_start
+from .gapsteps import GAP_TOL, delta0_of, held_of
+from .inelastic import InelasticProblem
+from .selfgap import GapUpdate
+
+__all__ = ["WithCollisions"]
+
+
+class _FrozenGaps:
+    """The :class:`.problem.BTEProblem` at frozen cell gaps as the transport base of an
+    :class:`.inelastic.InelasticProblem`: everything delegated, the per-cell media
+    included; ``cell_gap`` reads ``None`` because the collision DOS of every cell's gap is
+    handed over explicitly (``rho``, ``ados`` per owned cell)."""
+
+    cell_gap = None
+
+    def __init__(self, base):
+        self._base = base
+
+    def __getattr__(self, name):
+        return getattr(self._base, name)
+
+
+class WithCollisions:
+    """State (owned unknowns of the coupled layout) and steps of a run with collisions
+    (module docstring)."""
+
+    def __init__(self, sim, tol: float = GAP_TOL):
+        from ...collisions.grid import bose
+
+        self.sim, self.tol = sim, tol
+        self.delta0, self.held = delta0_of(sim), held_of(sim)
+        reg = sim.dist.local.cell_region[: sim.dist.local.n_owned]
+        qs, cph, rel = region_prefactors(sim)
+        self._pref = (qs[reg], cph[reg], rel[reg])
+        self._bose = bose
+        self.prob = self._collisions()
+        self.block, self.n_owned = self.prob.S, self.prob.n
+        self.y: np.ndarray | None = None
+        self.newton = self.linear = self.failed = 0
+
+    # ---- the problem at the current gaps -------------------------------------------------
+    def _collisions(self) -> InelasticProblem:
+        """The collision problem at the current gaps (the previous one's PETSc coarse
+        solver released)."""
+        old = getattr(getattr(self, "prob", None), "preconditioner", None)
+        if getattr(old, "gc", None) is not None:
+            old.gc.destroy()
+        p = self.sim.problem
+        rho, ados, _ = cell_spectra(p.grid, p.cell_gaps())
+        qs, cph, rel = self._pref
+        return _finish(self.sim, InelasticProblem, rho, ados, qs, cph, rel,
+                       base=_FrozenGaps(p))
+
+    def _set_qps(self, xq: np.ndarray) -> None:
+        """Put the per-bin QP state ``xq`` (N, n B) into ``y`` and rebuild the problem."""
+        p, q = self.sim.problem, self.prob
+        y = self.y.reshape(q.n, q.S).copy()
+        y[:, : q.nq] = xq.reshape(p.N, p.n, p.B).transpose(1, 0, 2).reshape(p.n, -1)
+        self.prob = self._collisions()
+        self.y = y.ravel()
+
+    # ---- the stepper interface of .gaprun ------------------------------------------------
+    def start(self, f0: np.ndarray) -> GapUpdate:
+        """The thermal state ``f0`` (N,) at its self-consistent gaps (local phonons at
+        the same temperature: ``[initial] temperature`` or the bath)."""
+        d = self.sim.case.values
+        t0 = d["initial"].get("temperature") or self.sim.T_bath
+        self.sim.problem, xq, up = thermal_start(self.sim.problem, f0, self.delta0,
+                                                 held=self.held)
+        self.prob = self._collisions()
+        self.y = self.prob.equilibrium(f0, self._bose(self.prob.grid.omega, t0))
+        self._set_qps(xq)
+        return up
+
+    def step(self, t: float, dt: float) -> tuple[bool, dict, int]:
+        """One backward-Euler Newton step at the frozen gaps: (success, QP flows out of
+        the system, Krylov iterations)."""
+        from ...solvers import BDFIntegrator
+        from ..base import bdf_options
+
+        d = self.sim.case.values
+        opts, _ = bdf_options(d["time"], d["time"]["atol"])
+        opts = dataclasses.replace(opts, order=1, adaptive=False, dt_initial=dt)
+        prefix, petsc = _petsc(self.sim)
+        integ = BDFIntegrator(self.prob, self.y, t, prefix, petsc, opts,
+                              jacobian=_jacobian(self.prob))
+        try:
+            res = integ.run(t + dt)
+            ok = res.status == 0
+        except ConvergenceError:
+            ok = False
+        newton = integ.solver.total_iterations
+        linear = integ.solver.total_linear_iterations
+        self.newton += newton
+        self.linear += linear
+        self.failed += integ.failed
+        flows = {}
+        if ok:
+            self.y = integ.x.copy()
+            flows = {k[2:]: -v for k, v in integ.accumulated.items() if k.startswith("N:")}
+        integ.solver.destroy()
+        return ok, flows, linear
+
+    def update(self) -> GapUpdate:
+        """The gap update of the QPs (collective); phonons stay."""
+        xq = self.prob.per_bin(self.y)
+        self.sim.problem, xq, up = self_consistent_start(
+            self.sim.problem, xq, self.delta0, held=self.held, tol=self.tol)
+        self._set_qps(xq)
+        return up
+
+    def number(self) -> float:
+        return self.sim.dist.sum(self.prob.totals(self.y)["N_qp"])
+
+    def fields(self, names) -> dict:
+        from .coupled import _fields
+
+        return _fields(self.sim, self.prob, self.y, names)
+
+    def gaps(self) -> np.ndarray:
+        return self.sim.problem.cell_gaps()
+
+    def pack(self) -> np.ndarray:
+        return self.y.reshape(1, -1)
+
+    def unpack(self, packed: np.ndarray, gaps: np.ndarray) -> None:
+        self.sim.problem = rebuilt(self.sim.problem, gaps)
+        self.prob = self._collisions()
+        self.y = np.asarray(packed, dtype=float).ravel().copy()
+
+    def counters(self) -> dict:
+        return {"newton": self.newton, "linear": self.linear, "failed": self.failed}
+
+    def restore_counters(self, counts: dict) -> None:
+        self.newton = int(counts.get("newton", 0))
+        self.linear = int(counts.get("linear", 0))
+        self.failed = int(counts.get("failed", 0))
+
+    def summary(self) -> dict:
+        return {"collisions": True, "phonons": self.prob.phonons,
+                "newton_iterations": self.newton, "failed_solves": self.failed,
+                "coupled_unknowns": int(self.prob.dist.n_global)}
+
