@@ -62,7 +62,8 @@ def test_hot_spot_suppresses_the_gap_and_it_recovers(tmp_path):
 
 
 @pytest.mark.parametrize("repl, key", [
-    ({"[energy]": "[collisions]\nenabled = true\n\n[energy]"}, "gap.self_consistent"),
+    ({'end = "60 ps"': 'steady = true'}, "gap.self_consistent"),
+    ({"[energy]": '[spectrum]\nkind = "eliashberg"\n\n[energy]'}, "spectrum.kind"),
     ({'scheme = "bdf1"': 'scheme = "bdf2"'}, "time.scheme"),
     ({"self_consistent = true": 'self_consistent = true\nhold = ["chip"]'}, "gap.hold"),
 ])
