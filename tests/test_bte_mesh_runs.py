@@ -130,6 +130,13 @@ def test_film_pulse_particle_balance_and_spreading(tmp_path, scheme):
     assert np.sum(n * vol) == pytest.approx(q["final"], rel=1e-8)
     centre = np.sum(n[:, None] * vol[:, None] * c, axis=0) / np.sum(n * vol)
     assert centre[:2] == pytest.approx([50.0, 25.0], abs=1.0)
+    # the current as one (n, 3) vector array (ParaView's arrows), the components the same
+    # numbers as the scalar arrays; in-plane on the film (z = 0), and not all zero
+    j = np.asarray(mesh.cell_data["qp_current"])
+    assert j.shape == (mesh.n_cells, 3)
+    for i, ax in enumerate("xyz"):
+        assert np.array_equal(j[:, i], np.asarray(mesh.cell_data[f"qp_current_{ax}"])), ax
+    assert np.all(j[:, 2] == 0.0) and np.max(np.abs(j[:, :2])) > 0
 
 
 @pytest.mark.mpi

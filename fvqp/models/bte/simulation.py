@@ -48,6 +48,7 @@ log = logging.getLogger("fvqp.bte")
 OUTPUTS = {"qp_density": OutputField("number_density", "1/um^3"),
            "qp_excess": OutputField("number_density", "1/um^3"),
            "qp_energy_density": OutputField("energy_density", "J/m^3"),
+           "qp_current": OutputField("number_flux", "1/(um^2 s)"),   # (n, 3) vector
            **{f"qp_current_{ax}": OutputField("number_flux", "1/(um^2 s)") for ax in "xyz"},
            "phonon_energy_density": OutputField("energy_density", "J/m^3"),
            "region": OutputField("dimensionless", "1"),
@@ -280,7 +281,8 @@ class BTESimulation:
             out["qp_excess"] = obs["qp_density"] - p.density(self.f_bath)
         if "qp_energy_density" in names:
             out["qp_energy_density"] = obs["qp_energy_density"]
-        if "qp_current" in names:
+        if "qp_current" in names:  # the (n, 3) vector (ParaView's arrows) and its components
+            out["qp_current"] = obs["qp_current"]
             for i, ax in enumerate("xyz"):
                 out[f"qp_current_{ax}"] = obs["qp_current"][:, i]
         if "directions" in names:
