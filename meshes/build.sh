@@ -24,6 +24,7 @@ mesh nis_wire     nis_wire.geo     1 nis_wire.msh     msh41
 mesh wire_network wire_network.geo 1 wire_network.msh msh41
 mesh usadel_sns   usadel_sns.geo   1 usadel_sns.msh   msh41
 mesh usadel_open_wire usadel_open_wire.geo 1 usadel_open_wire.msh msh41
+mesh usadel_sis_wire usadel_sis_wire.geo 1 usadel_sis_wire.msh msh41
 
 echo "== 2D film + trap =="
 mesh film_trap film_trap.geo 2 film_trap_coarse.msh msh41 -setnumber h 2
@@ -64,9 +65,12 @@ mesh absorber3d absorber3d.geo 3 absorber3d_coarse.msh msh41 \
 mesh absorber3d absorber3d.geo 3 absorber3d_fine.msh msh41 \
      -setnumber h 2.5 -setnumber hm 10 -setnumber nz_sub 8 -setnumber q_sub 1.5 \
      -setnumber nz_thin 3 -setnumber nz_pad 4
+mesh absorber3d absorber3d.geo 3 absorber3d_medium.msh msh41 \
+     -setnumber h 5 -setnumber hm 30 -setnumber nz_sub 6 -setnumber q_sub 1.6 \
+     -setnumber nz_thin 2 -setnumber nz_pad 2
 
 echo "== MMS / convergence =="
-for N in 8 16 32 64; do
+for N in 2 8 16 32 64; do
   mesh mms square.geo 2 "square_${N}.msh" msh41 -setnumber N "$N"
 done
 mesh mms square.geo 2 square_graded_16.msh msh41 -setnumber N 16 -setnumber P 1.1

@@ -67,6 +67,9 @@ EXPECTED = {
     "absorber3d_coarse.msh": {"measure": {"absorber": 3000.0, "lead": 100.0,
                                           "substrate": 900000.0},
                               "cells": (3000, 8000)},
+    "absorber3d_medium.msh": {"measure": {"absorber": 3000.0, "lead": 100.0,
+                                          "substrate": 900000.0},
+                              "cells": (8000, 30000)},
     "absorber3d_fine.msh": {"measure": {"absorber": 3000.0, "lead": 100.0,
                                         "substrate": 900000.0},
                             "cells": (30000, 10**9)},
@@ -75,7 +78,7 @@ EXPECTED = {
     "cube_16.msh": {"measure": {"domain": 1.0}, "cells": (4096, 4096)},
     "cube_32.msh": {"measure": {"domain": 1.0}, "cells": (32768, 32768)},
 }
-for _n in (8, 16, 32, 64):
+for _n in (2, 8, 16, 32, 64):
     EXPECTED[f"square_{_n}.msh"] = {"measure": {"domain": 1.0}, "cells": (_n * _n,) * 2}
 EXPECTED["square_16_v2.msh"] = EXPECTED["square_16.msh"]
 EXPECTED["square_graded_16.msh"] = {"measure": {"domain": 1.0}, "cells": (256, 256)}
