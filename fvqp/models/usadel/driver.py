@@ -3,9 +3,10 @@
 The validated case is converted once into the model's units (Δ0, ξ, R_ξ, I0): the run
 template hands over an internal case (:meth:`fvqp.case.Case.internal`) whose unit system
 is :class:`.constants.WireUnits`; the region constants come from each region's Material
-(:func:`.constants.region_constants`). Under ``mpiexec`` the energies of the spectral and
-collisionless kinetic solves are shared over the ranks (``Setup.split``,
-:class:`fvqp.parallel.energies.EnergySplit`), the sweeps of a supercurrent map run side by
+(:func:`.constants.region_constants`). Under ``mpiexec`` the energies of the spectral
+(imposed-gradient or phase-biased) and kinetic solves are shared over the ranks
+(``Setup.split``, :class:`fvqp.parallel.energies.EnergySplit`; with collisions one system
+distributed by blocks of energies, :mod:`.inelastic`), the sweeps of a supercurrent map run side by
 side, one per rank (:func:`.sweeps.supercurrent_map`), and rank 0 writes the files.
 """
 

@@ -66,9 +66,9 @@ class Setup:
     gap_method: str = "real_axis"
     petsc_prefix: str = "usadel_"
     petsc_options: dict = field(default_factory=dict)
-    #: how the energies of the spectral and collisionless kinetic solves are shared
+    #: how the energies of the spectral (also phase-biased) and kinetic solves are shared
     #: (:class:`fvqp.parallel.energies.EnergySplit`: ``map(solve, n)`` over blocks of
-    #: the grid); None: all energies here
+    #: the grid; the collisional solve as one system on those blocks); None: all here
     split: Any = None
 
     @property
