@@ -257,6 +257,19 @@ def test_map_stopped_and_resumed_on_two_ranks_equals_serial(tmp_path):
     assert np.max(np.abs(a["g_a_map"][1])) > 1e-4 * np.max(np.abs(a["g_s_map"][1]))  # 5e-4
 
 
+def test_map_current_above_critical_on_the_second_rank_is_refused(tmp_path):
+    """The phase gradients of the map's currents are found one current per rank: a
+    current above the depairing critical current, found on rank 1, is refused on every
+    rank as the serial run refuses it (exit 2, the critical current in µA), before any
+    sweep (no checkpoint)."""
+    case = tmp_path / "usadel_map.toml"
+    case.write_text(MAP.replace('["0 uA", "4 uA"]', '["4 uA", "500 uA"]'))
+    proc = run_fvqp(["run", case, "--output", tmp_path / "o"], nproc=2, check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert "critical current" in proc.stderr and "µA" in proc.stderr
+    assert not (tmp_path / "o" / "checkpoint.h5").exists()
+
+
 @pytest.mark.parametrize("n", [1, 5, 801])
 def test_blocks_cover_the_grid_once(n):
     """Blocks of P ranks: contiguous, in order, sizes differing by at most one."""

@@ -245,14 +245,15 @@ def _figure(path, res, title):
 
 
 def _supercurrent_map(case, setup, meta, sw, biases, det, currents, units,
-                      lanes: int) -> dict:
-    """:func:`~.sweeps.supercurrent_map` (``currents`` in I0; ``lanes`` sweeps side by
-    side, one per rank) with its input errors as CaseErrors in SI."""
+                      tasks) -> dict:
+    """:func:`~.sweeps.supercurrent_map` (``currents`` in I0; the gradients of the
+    currents and ``tasks.size`` sweeps side by side, one per rank) with its input errors
+    as CaseErrors in SI."""
     from .gradients import CriticalCurrentError
 
     i0 = meta["scales"].i0
     try:
-        grads = gradients(setup, list(currents), meta["t_bath"])
+        grads = gradients(setup, list(currents), meta["t_bath"], tasks)
     except CriticalCurrentError as exc:
         worst = max(map(abs, currents)) * i0 * 1e6
         raise CaseError([f"{case.path}: sweep.supercurrents: {worst:.4g}"
@@ -262,7 +263,7 @@ def _supercurrent_map(case, setup, meta, sw, biases, det, currents, units,
     except ValueError as exc:
         raise CaseError([f"{case.path}: sweep.supercurrents: {exc}. Fix: use a single wire "
                          "or remove supercurrents."]) from exc
-    return supercurrent_map(setup, _swept(sw), biases, det, grads, units, lanes)
+    return supercurrent_map(setup, _swept(sw), biases, det, grads, units, tasks.size)
 
 
 def _node_q_star(meta, mu_v) -> np.ndarray:
@@ -359,7 +360,7 @@ def run(case, output_dir: str | None = None, resume: bool = False,
         try:
             if currents:  # g_nl(V_inj, V_det, ±I_s) and Eqs. 16-19 (sweeps.py)
                 smap = _supercurrent_map(case, setup, meta, sw, biases, det, currents,
-                                         units, tasks.size)
+                                         units, tasks)
                 out = smap["first"]
             else:
                 out = bias_sweep(setup, _swept(sw), biases, det, units=units)

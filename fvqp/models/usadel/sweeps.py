@@ -22,7 +22,7 @@ from dataclasses import replace
 import numpy as np
 
 from ...io.workunits import WorkUnits
-from .gradients import edge_gradients
+from .gradients import CriticalCurrentError, edge_gradients
 from .observables import split_bias
 from .progress import SweepProgress
 from .selfconsistent import BiasSweep
@@ -36,12 +36,36 @@ def symmetric(v) -> bool:
     return v.size > 1 and np.allclose(v, -v[::-1], rtol=0, atol=1e-9 * np.abs(v).max())
 
 
-def gradients(setup, currents_i0, t: float) -> list:
+def gradients(setup, currents_i0, t: float, tasks=None) -> list:
     """Per-edge ∂xφ for every I_s/I0 (:func:`~.gradients.edge_gradients`), all computed
-    before any sweep runs (an impossible current is refused at once)."""
+    before any sweep runs (an impossible current is refused at once, on every rank).
+    ``tasks`` (:class:`fvqp.parallel.tasks.TaskShare`) shares the currents over the ranks,
+    one per rank and round (each root search of Eq. 6 integrates the bulk supercurrent
+    many times)."""
     prob = setup.problem
-    return [edge_gradients(prob.net, prob.delta, prob.gamma, t, cur, prob.zeta0)
-            for cur in currents_i0]
+
+    def one(cur):
+        def task():
+            try:
+                return edge_gradients(prob.net, prob.delta, prob.gamma, t, cur, prob.zeta0)
+            except CriticalCurrentError as exc:  # re-raised on every rank below
+                return ("critical", str(exc), exc.critical)
+            except ValueError as exc:
+                return ("value", str(exc), None)
+        return task
+
+    if tasks is None:
+        out = [one(c)() for c in currents_i0]
+    else:
+        out = []
+        for r in tasks.rounds(len(currents_i0)):
+            out += tasks.run_round([one(currents_i0[i]) for i in r])
+    for g in out:
+        if isinstance(g, tuple):
+            kind, message, critical = g
+            raise CriticalCurrentError(message, critical) if kind == "critical" else \
+                ValueError(message)
+    return out
 
 
 def supercurrent_map(setup, junction: str, biases, detector, grads, units,
