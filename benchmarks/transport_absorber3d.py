@@ -327,10 +327,14 @@ def memory() -> None:
     transients of residual, action, PC build and application, peak RSS and the CPU split
     (:mod:`transport_memory`), on the burst case at 64 bins for the meshes of
     FVQP_BENCH_MEMORY_SIZES (default "coarse,5": 520 and 3 320 cells; "1.25" is the
-    target)."""
-    from transport_memory import print_table
+    target), for the default path and, in the same run, the path of
+    FVQP_BENCH_MEMORY_COMPARE (default the stored float32 couplings,
+    ``-transport_schur_couplings stored``; empty: no comparison), with the ratios."""
+    from transport_memory import print_ratios, print_table
 
     sizes = os.environ.get("FVQP_BENCH_MEMORY_SIZES", "coarse,5").split(",")
+    compare = os.environ.get("FVQP_BENCH_MEMORY_COMPARE",
+                             "-transport_schur_couplings stored")
     print("\nissue 18 §1: memory per cell and time split of the new path (serial, 'schur', "
           "64 bins, burst, 0.6 ns of BDF1 steps)")
     with tempfile.TemporaryDirectory() as d:
@@ -338,11 +342,17 @@ def memory() -> None:
         for size in sizes:
             mesh = "absorber3d_coarse.msh" if size == "coarse" else gen_mesh(tmp, float(size))
             case = burst_case(tmp, mesh)
-            out = tmp / f"mem_{size}.json"
-            subprocess.run([sys.executable, str(Path(__file__).with_name(
-                "transport_memory.py")), str(case), str(out)], check=True, env=mpi_env(),
-                cwd=ROOT)
-            print_table(json.loads(out.read_text()), f"h = {size}")
+            recs = []
+            for k, opts in enumerate(("", compare) if compare else ("",)):
+                out = tmp / f"mem_{size}_{k}.json"
+                env = {**mpi_env(), "FVQP_BENCH_MEMORY_OPTIONS": opts}
+                subprocess.run([sys.executable, str(Path(__file__).with_name(
+                    "transport_memory.py")), str(case), str(out)], check=True, env=env,
+                    cwd=ROOT)
+                recs.append(json.loads(out.read_text()))
+                print_table(recs[-1], f"h = {size}" + ("" if k == 0 else " (compared)"))
+            if len(recs) == 2:
+                print_ratios(recs[0], recs[1])
 
 
 if __name__ == "__main__":

@@ -276,5 +276,19 @@ def print_table(rec: dict, label: str) -> None:
           f"{cs['residual']:.3f} CPU s")
 
 
+def print_ratios(new: dict, old: dict) -> None:
+    """Compared path / default path in the same run: peak memory per cell, CPU per call
+    of residual, action, PC build and application, and the Newton and Krylov counts."""
+    peak = {k: (r["peak_rss_kB"] - r["rss_before_build_kB"]) / r["cells"]
+            for k, r in (("new", new), ("old", old))}
+    per = {k: {c: v[1] / max(v[0], 1) for c, v in r["cpu"].items()}
+           for k, r in (("new", new), ("old", old))}
+    print(f"  compared / default: peak {peak['old']:.1f} / {peak['new']:.1f} KB per cell = "
+          f"{peak['old'] / peak['new']:.2f}; CPU per call " + ", ".join(
+              f"{c} {per['old'][c] / per['new'][c]:.2f}" for c in per["new"]
+              if per["new"][c] > 0 and c in per["old"])
+          + f"; counts default {new['summary']}, compared {old['summary']}")
+
+
 if __name__ == "__main__":
     measure(sys.argv[1], sys.argv[2])
