@@ -118,7 +118,8 @@ def account(problem, schur, max_apps: int, restart: int) -> list[tuple[str, int]
             coupling.spec if coupling else None)
         add("Schur complement values (PETSc AIJ, ILU(0) in place)", schur.csr.data)
         add("Schur complement column indices + row pointers", schur.mat)
-        add("Schur transport value positions (int64)", schur._transport_pos)
+        add(f"Schur transport value positions ({schur._transport_pos.dtype})",
+            schur._transport_pos)
         add("Schur (row, column, bin) of transport entries (int64; coarse space only)",
             getattr(schur, "_transport_cells", None))
         add("Schur work vector, state reference", [schur._v, getattr(schur, "x_local",
