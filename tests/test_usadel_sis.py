@@ -126,21 +126,21 @@ def test_zero_bias_detailed_balance():
     assert np.abs(y_l).max() < 1e-12 and np.abs(y_t).max() < 1e-12
 
 
-def test_sis_wire_case():
+def test_sis_wire_case(tmp_path):
     """cases/usadel_sis_wire.toml: the electrode's gap comes from the Al entry of the
     materials database (1.70 k_B T_c × BCS Δ(T)/Δ(0) at 0.5 K) and its Dynes γ from the
     case; the swept I(V) (31 biases, 0–0.6 mV) equals the SIS' integral in SI
     (G_T/e ∫ N_wire N_el(E+eV) [f(E) − f(E+eV)] dE, scipy quad) to 1e-3 of the largest
     current, with its difference-gap peak at the bias nearest Δ_wire − Δ_el and the
-    sum-gap onset between the biases around Δ_wire + Δ_el. The run's driver does not yet
-    pass the junctions through case_electrodes (docs/theory_usadel.md), so the case's
-    set-up is built here with driver.build + case_electrodes."""
-    from dataclasses import replace
+    sum-gap onset between the biases around Δ_wire + Δ_el. The case runs by the CLI
+    (`fvqp run`, the driver applies the electrode); its written currents equal the
+    set-up's own sweep to 1e-9 of the largest (the biases are converted on another
+    path: round-off)."""
+    import h5py
 
-    from conftest import CASES
+    from conftest import CASES, run_fvqp
     from fvqp.case.loader import load_case
     from fvqp.models.usadel.driver import build, internal_case
-    from fvqp.models.usadel.electrode_case import case_electrodes
     from fvqp.models.usadel.selfconsistent import bias_sweep
     from fvqp.spectra.gap import bcs_gap
     from fvqp.units import E_CHARGE, K_B
@@ -148,7 +148,6 @@ def test_sis_wire_case():
     case = internal_case(load_case(str(CASES / "usadel_sis_wire.toml")))
     setup, meta = build(case)
     sc = meta["scales"]
-    setup = replace(setup, junctions=case_electrodes(case, setup.junctions))
     (j,) = setup.junctions
     tc = 1.175 * K_B
     gap_el = 1.70 * tc * bcs_gap(0.5 * K_B, tc) / bcs_gap(0.0, tc)
@@ -172,6 +171,11 @@ def test_sis_wire_case():
 
     expect = np.array([ref(v) for v in v_si])
     assert np.abs(i_si - expect).max() < 1e-3 * np.abs(expect).max()
+    run_fvqp(["run", CASES / "usadel_sis_wire.toml", "--output", tmp_path])
+    with h5py.File(tmp_path / "usadel_sis_wire.h5") as f:
+        v_run, i_run = f["bias_mV"][:] * 1e-3, f["i_inj_A"][:]
+    assert np.allclose(v_run, v_si, rtol=1e-12, atol=0)
+    assert np.abs(i_run - i_si).max() < 1e-9 * np.abs(i_si).max()
     diff_gap, sum_gap = (d1 - gap_el) / E_CHARGE, (d1 + gap_el) / E_CHARGE
     low = v_si < 0.3e-3
     assert abs(v_si[low][np.argmax(i_si[low])] - diff_gap) <= 0.5 * (v_si[1] - v_si[0])

@@ -464,23 +464,7 @@ def _run_usadel(case, output_dir: str | None = None, resume: bool = False,
         return run_figure(case, output_dir=output_dir, resume=resume, max_steps=max_steps)
     from . import driver
 
-    if not hasattr(driver, "case_electrodes") and _electrodes(_data(case)):
-        from ...case import CaseError
-
-        raise CaseError([f"{case.path}: junctions.*.gap: superconducting electrodes are "
-                         "solved by fvqp.models.usadel.electrode, but this driver does not "
-                         "apply them yet (driver.build must pass its junctions through "
-                         "electrode_case.case_electrodes). Fix: remove gap/material from the "
-                         "junctions, or build the setup with driver.build and "
-                         "electrode_case.case_electrodes (tests/test_usadel_sis.py)."])
     return driver.run(case, output_dir=output_dir, resume=resume, max_steps=max_steps)
-
-
-def _electrodes(data) -> list[str]:
-    """Junctions and tunnel ends of the case with a superconducting electrode."""
-    tabs = {**{n: b for n, b in (data.get("boundaries") or {}).items()
-               if (b or {}).get("type") == "tunnel"}, **(data.get("junctions") or {})}
-    return [n for n, t in tabs.items() if t and (t.get("gap") or t.get("material"))]
 
 
 def _data(case):

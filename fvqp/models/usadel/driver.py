@@ -28,6 +28,7 @@ from ...solvers.result import ConvergenceError
 from ...units import E_CHARGE, K_B
 from ..base.template import materials_entry
 from .constants import region_constants, wire_units
+from .electrode_case import case_electrodes
 from .energygrid import graded_grid, uniform_grid
 from .network import network_from_mesh
 from .observables import charge_imbalance_potential, detector_current, split_bias, tunnel_current
@@ -101,6 +102,8 @@ def build(case) -> tuple[Setup, dict]:
         T = j.get("temperature") or t_bath
         parts = _junction(case, net, sc, name, j, T)
         (junctions if j["in_solve"] else passive).extend(parts)
+    # superconducting electrodes (gap / material / dynes_gamma of the tables; N: unchanged)
+    junctions, passive = case_electrodes(case, junctions), case_electrodes(case, passive)
     sw = d.get("sweep") or {}
     biases = [abs(sw[k]) for k in ("start", "stop") if sw.get(k) is not None]
     biases += [abs(j.bias) for j in junctions]
