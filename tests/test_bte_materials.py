@@ -16,25 +16,33 @@ def test_every_fermi_velocity_has_a_source_of_a_documented_kind():
     """A stored v_F is either Ashcroft & Mermin's free-electron value or, for the d-band
     metals without a trustworthy table (Ta, V, Ti), the Fermi gas with the band mass of the
     Sommerfeld gamma (derived in the materials header; the derivation itself is checked in
-    tests/test_bte_absorber3d.py)."""
+    tests/test_bte_absorber3d.py), or, for Nb, the Pippard velocity of its measured
+    coherence length (below)."""
     have = {n for n in list_materials() if get_material(n).fermi_velocity}
-    derived = set()
+    derived, pippard = set(), set()
     for n in have:
         src = get_material(n).sources["fermi_velocity"]
         if src.startswith("[derived] Fermi gas with the gamma band mass"):
             derived.add(n)
+        elif src.startswith("[derived] Pippard"):
+            pippard.add(n)
         else:
             assert "Ashcroft & Mermin Table 2.1" in src, (n, src)
     assert derived == {"Ta", "V", "Ti"}
-    assert "Nb" in have
+    assert pippard == {"Nb"}
 
 
-def test_niobium_free_electron_fermi_velocity():
-    """A&M Table 2.1 lists Nb with Z = 1: v_F = hbar (3 pi^2 n)^(1/3) / m_e, n = N_ion."""
+def test_niobium_fermi_velocity_is_pippards_and_not_the_free_electron_value():
+    """Nb's stored v_F is pi Delta0 xi0 / hbar with xi0 = 39.9 nm; the free-electron value
+    hbar (3 pi^2 n)^(1/3) / m_e (A&M Table 2.1, Z = 1) that was stored before is 4.75x it."""
+    from fvqp.units import K_B
+
     nb = get_material("Nb")
-    v = HBAR * (3 * math.pi**2 * nb.N_ion) ** (1 / 3) / M_E
-    assert nb.fermi_velocity == pytest.approx(v, rel=3e-3)
-    assert nb.fermi_velocity == 1.37e6
+    assert nb.fermi_velocity == pytest.approx(
+        math.pi * nb.gap_ratio * K_B * nb.Tc * 39.9e-9 / HBAR, rel=3e-3, abs=0)
+    free = HBAR * (3 * math.pi**2 * nb.N_ion) ** (1 / 3) / M_E
+    assert free == pytest.approx(1.37e6, rel=3e-3, abs=0)
+    assert free / nb.fermi_velocity == pytest.approx(4.75, abs=0.02)
 
 
 @pytest.mark.parametrize("dim", [2, 3])
@@ -51,7 +59,7 @@ def test_mean_free_path_from_resistivity(dim):
         dim * al.diffusion_constant / al.fermi_velocity, rel=1e-14, abs=0)
     # Nb: no D override in the region -> its database diffusion constant
     nb = get_material("Nb")
-    assert 1 / _inverse_mean_free_path({}, nb, 3) == pytest.approx(3 * 1.4e-3 / 1.37e6, rel=1e-6,
+    assert 1 / _inverse_mean_free_path({}, nb, 3) == pytest.approx(3 * 1.4e-3 / 2.88e5, rel=1e-6,
                                                                    abs=0)
     assert _inverse_mean_free_path({"ballistic": True}, nb, 3) == 0.0
 
@@ -90,12 +98,12 @@ def test_theory_names_the_materials_a_bte_case_must_complete():
     assert only_rho == ["Ta"] and "(Ta: resistivity only)" in row
 
 
-def test_niobium_published_lengths_put_its_fermi_velocity_five_times_lower():
-    """Nb's stored v_F (A&M's free electrons) against published lengths (its source names
-    them): Pippard pi Delta0 xi0 / hbar with xi0 = 39.9 nm and London
+def test_niobium_published_lengths_agree_with_its_fermi_velocity():
+    """Nb's stored v_F against the published lengths its source names: Pippard
+    pi Delta0 xi0 / hbar with xi0 = 39.9 nm (stored) and London
     sqrt(3 / (2 mu0 e^2 N0)) / lambda_L with lambda_L = 29.1 nm (McFadden et al. 2026,
     LE-muSR) and 39 nm (Maxfield & McLean 1965), N0 the stored (gamma) DOS: 2.88e5,
-    3.10e5, 2.31e5 m/s, mutually within 35 %, and the stored 1.37e6 is 4.4-5.9x each."""
+    3.10e5, 2.31e5 m/s, mutually within 35 %; the free-electron 1.37e6 was 4.4-5.9x each."""
     from fvqp.units import K_B
 
     nb = get_material("Nb")
@@ -106,7 +114,8 @@ def test_niobium_published_lengths_put_its_fermi_velocity_five_times_lower():
     assert london == pytest.approx([3.10e5, 2.31e5], rel=3e-3, abs=0)
     est = [pippard, *london]
     assert max(est) / min(est) < 1.35
-    assert all(4.4 < nb.fermi_velocity / v < 5.95 for v in est)
+    assert all(4.4 < 1.37e6 / v < 5.95 for v in est)
+    assert all(0.92 < nb.fermi_velocity / v < 1.25 for v in est)
     src = nb.sources["fermi_velocity"]
     assert "xi0 = 39.9(25) nm" in src and "lambda_L = 29.1(10) nm" in src
-    assert "lambda_L = 39(5) nm" in src and "4.4-5.9x high" in src
+    assert "lambda_L = 39(5) nm" in src and "4.4-5.9x these" in src
