@@ -60,6 +60,7 @@ def test_film_relaxation_case_balances(serial):
     absorbing end take the rest, and the mean QP energy relaxes towards the gap edge."""
     s = _summary(serial)
     assert s["status"] == 0 and s["collisions"] and s["steps"] == 50
+    assert s["phonon_refusals"] == 0  # no step with 1 + dt (L - G) <= 0 in this relaxation
     n, e = s["qp_number"], s["energy_J"]
     assert n["sources"] == pytest.approx(500.0, rel=2e-3)  # 0.5 eV / 1 meV
     assert abs(n["imbalance"]) < 1e-9 * n["sources"]

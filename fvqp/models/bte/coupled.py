@@ -194,6 +194,9 @@ def coupled_transient(sim, writer, out_dir: str, resume: bool, max_steps) -> dic
     out = {"status": status, "message": message, "steady": False, "collisions": True,
            "phonons": prob.phonons, "steps": result.steps,
            "rejected_steps": result.rejected_steps, "failed_solves": result.failed_solves,
+           # steps refused because a phonon row's 1 + dt (L - G) <= 0 (inelastic.py;
+           # counted on the ranks that saw it)
+           "phonon_refusals": int(prob.dist.max(float(prob.phonon_refusals))),
            "t_end_s": u.to_si(integ.t, "time"),
            "newton_iterations": result.newton_iterations,
            "linear_iterations": result.linear_iterations,
