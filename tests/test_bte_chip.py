@@ -307,3 +307,21 @@ def test_sub_cases_are_in_the_chip_units_once(closed_case):
                                                          schema.fields[sec], u), sec)
     assert sim.dt == pytest.approx(1e-9 / u.tau0, rel=1e-12, abs=0)
     sim.psim.problem.release()
+
+
+def test_unconverged_coupled_iteration_is_reported(write_case, tmp_path):
+    """A coupled iteration cut at one pass (``[chain] max_iterations = 1``) is reported,
+    not silent: the run's message names the limit, the number of such steps and the fix,
+    ``coupled_unconverged_steps`` counts them, and energy and QP pairs still close (the
+    isotropic correction keeps every iterate conservative)."""
+    from fvqp.models.bte_chip import run
+
+    text = CLOSED + '[chain]\nmax_iterations = 1\n'
+    r = run(load_case(write_case(text, "cut_chip.toml")), output_dir=str(tmp_path / "o"))
+    s = r.summary
+    assert s["status"] == 0 and s["coupled_unconverged_steps"] >= 1
+    assert "max_iterations = 1" in s["message"] and "fix:" in s["message"]
+    assert s["coupled_worst_mismatch"] > 1e-6
+    assert abs(s["energy_imbalance_J"]) < 1e-10 * s["E_deposited_J"]
+    q = s["qp_number"]
+    assert q["final"] - q["initial"] == pytest.approx(q["pair_processes"], rel=1e-9, abs=0)

@@ -135,6 +135,8 @@ class ChipChain:
         #: coupled iterations of all steps, and the largest final mismatch (relative)
         self.iterations = 0
         self.worst = 0.0
+        #: steps whose coupled iteration stopped at max_iterations above rtol
+        self.unconverged = 0
         self._labs = None
 
     # ---- the phonon state seen by the films ---------------------------------------------
@@ -238,6 +240,7 @@ class ChipChain:
             if miss <= self.rtol * scale:
                 break
         if miss > self.rtol * scale:
+            self.unconverged += 1
             log.warning("t = %s: the coupled iteration stopped after %d iterations at "
                         "%.3g of the film occupation (rtol %.1e; energy and QP number "
                         "stay exact)", self.time_label(t), it, miss / scale, self.rtol)

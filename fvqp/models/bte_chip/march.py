@@ -147,6 +147,11 @@ def march(sim, writer, out_dir: str, max_steps=None, resume: bool = False) -> di
     tot1 = chain.energies(xq, xp)
     nr1 = chain.qp_number_by_region(xq, nreg)
     status, msg = fixed_step_status(done, nsteps, failed, why)
+    if chain.unconverged:  # reported, not silent (energy and QP number stay exact)
+        msg += (f"; the coupled iteration stopped at [chain] max_iterations = "
+                f"{chain.max_iterations} above rtol = {chain.rtol:g} in {chain.unconverged} "
+                f"steps (worst mismatch {chain.worst:.2g} of the film occupation): fix: raise "
+                "[chain] max_iterations or use a smaller [time] dt_initial")
     named = {label(k): v * eu for k, v in flows.items()}
     bursts = sim.dist.bcast(bursts_of(rows.path, sim.films) if rank0 else None)
     e0, e1 = tot0["E_qp"] + tot0["E_ph"], tot1["E_qp"] + tot1["E_ph"]
@@ -157,6 +162,7 @@ def march(sim, writer, out_dir: str, max_steps=None, resume: bool = False) -> di
             "qp_newton_iterations": chain.newton, "qp_linear_iterations": chain.linear,
             "coupling": chain.coupling, "coupled_iterations": chain.iterations,
             "coupled_worst_mismatch": chain.worst,
+            "coupled_unconverged_steps": chain.unconverged,
             "E_deposited_J": -named.get("sources", 0.0),
             "energy_J": {"initial_qp": tot0["E_qp"] * eu, "final_qp": tot1["E_qp"] * eu,
                          "initial_phonon": tot0["E_ph"] * eu,
