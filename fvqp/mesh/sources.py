@@ -97,8 +97,7 @@ def spatial_weights(dist, volume_owned: np.ndarray, in_regions: np.ndarray,
     return w / total
 
 
-def placement(dist, geometry, units, spec: Mapping, mesh_scale: float,
-              internal: bool = True) -> np.ndarray:
+def placement(dist, geometry, spec: Mapping, mesh_scale: float) -> np.ndarray:
     """Spatial weights of a case-file source (``region``, ``position``, ``radius`` keys)
     over the owned cells: by volume in the region (default: all simulated cells),
     optionally times a Gaussian spot; positions are in mesh units.
@@ -109,11 +108,7 @@ def placement(dist, geometry, units, spec: Mapping, mesh_scale: float,
         The source's table of an :class:`fvqp.case.InternalCase` (``radius`` in µm).
     mesh_scale : float
         ``[mesh] scale`` of the internal case (one mesh unit in µm).
-    units, internal
-        Unused: the values are internal (the SI path is gone; ``internal=False`` is an
-        error). Kept for the callers' signature.
     """
-    _internal_only(internal)
     loc = dist.local
     n = loc.n_owned
     names = geometry.region_names
@@ -142,21 +137,20 @@ def profile(energy: float | None = None, centre: float = 0.0, duration: float | 
     return PowerProfile(power, start, stop or math.inf)
 
 
-def case_sources(dist, geometry, units, data: Mapping, amount_key: str = "deposit",
-                 internal: bool = True) -> list[tuple[Mapping, np.ndarray, object]]:
+def case_sources(dist, geometry, data: Mapping, amount_key: str = "deposit"
+                 ) -> list[tuple[Mapping, np.ndarray, object]]:
     """``(spec, weights, profile)`` of every ``[[sources]]`` table of a case.
 
     A table with ``amount_key`` (the deposited energy: ``"energy"`` for heat pulses,
     ``"deposit"`` for the kinetic models; declared ``internal="total_energy"`` in the
     schema) is a pulse around ``time`` with width ``duration``; otherwise it is a
     ``power`` switched on in ``[start, stop)``. ``data``: the values of an
-    :class:`fvqp.case.InternalCase`; weights and profiles are internal. ``units`` and
-    ``internal`` are unused (:func:`placement`).
+    :class:`fvqp.case.InternalCase` (converted once, from the schema's declared
+    dimensions); weights and profiles are internal.
     """
-    _internal_only(internal)
     out = []
     for s in data.get("sources") or []:
-        w = placement(dist, geometry, units, s, data["mesh"]["scale"])
+        w = placement(dist, geometry, s, data["mesh"]["scale"])
         if s.get(amount_key) is not None:
             prof = profile(energy=s[amount_key], centre=s["time"], duration=s["duration"])
         else:
@@ -164,8 +158,3 @@ def case_sources(dist, geometry, units, data: Mapping, amount_key: str = "deposi
         out.append((s, w, prof))
     return out
 
-
-def _internal_only(internal: bool) -> None:
-    if not internal:
-        raise TypeError("fvqp.mesh.sources takes the values of an internal case "
-                        "(fvqp.case.InternalCase); the SI path was removed")

@@ -233,13 +233,12 @@ class BTESimulation:
         """QP sources: power / deposit profiles of :mod:`fvqp.mesh.sources`; the
         spectrum is the transport model's (Gaussian times the DOS, normalised so that
         :math:`\\sum_j E_j s_j = 1`: particles per unit injected energy)."""
-        u, g, out = self.units, self.grid, []
+        g, out = self.grid, []
         rho = self.states
         if self.media is not None:  # the storage of each cell's medium
             rho = self.media.spectra(g, self.weight)[0][
                 self.dist.local.cell_region[: self.dist.local.n_owned]]
-        for s, w, prof in case_sources(self.dist, self.geometry, u, self.case.values,
-                                       internal=True):
+        for s, w, prof in case_sources(self.dist, self.geometry, self.case.values):
             e0, wd = s["energy"], s["width"]
             if wd > 0:
                 shape = np.exp(-0.5 * ((g.e - e0) / wd) ** 2) * rho

@@ -104,7 +104,7 @@ class HeatSimulation:
 
     def _sources(self) -> list[Source]:
         return [Source(w, prof) for _, w, prof in case_sources(
-            self.dist, self.geometry, self.units, self.case.values, amount_key="energy")]
+            self.dist, self.geometry, self.case.values, amount_key="energy")]
 
     # ---- fields ------------------------------------------------------------------------
     def fields(self, T_owned: np.ndarray, t0: float, t1: float, names) -> dict:

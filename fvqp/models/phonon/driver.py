@@ -193,7 +193,7 @@ class PhononSimulation:
             if s.get("length") is not None:
                 w = self._track_weights(s)
             else:
-                w = placement(self.dist, self.geometry, self.units, s, d["mesh"]["scale"])
+                w = placement(self.dist, self.geometry, s, d["mesh"]["scale"])
             if s.get("deposit") is not None:
                 prof = PulseProfile(s["deposit"], s["time"], s["duration"])
             else:

@@ -283,8 +283,7 @@ class TransportSimulation:
 
     def _sources(self) -> list[SpectralSource]:
         return [SpectralSource(s["type"], w, prof, s["energy"], s["width"])
-                for s, w, prof in case_sources(self.dist, self.geometry, self.units,
-                                               self.case.values)]
+                for s, w, prof in case_sources(self.dist, self.geometry, self.case.values)]
 
     # ---- observables ----------------------------------------------------------------------
     def cell_observables(self, x_owned: np.ndarray) -> dict:
