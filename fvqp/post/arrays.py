@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ..units import E_CHARGE
-from .result import Result
+from .result import Result, ResultError
 from .series import cell_measure, region_label, region_names
 
 __all__ = ["Arrays", "Data", "Field", "Quantity", "Run", "Series", "h5_arrays", "read_arrays",
@@ -198,14 +198,39 @@ def _mesh_fields(result: Result) -> dict[str, Field]:
     centres = np.asarray(g0.cell_centers().points, dtype=float)
     measure = cell_measure(g0)
     times = np.array(result.times, dtype=float)
+    orders = [_same_cells(centres, g, result.series[k][1]) for k, g in enumerate(grids)]
     out = {}
     for name, unit in result.units.items():
         if name == "region" or any(name not in g.cell_data for g in grids):
             continue
         lab, fac = si_unit(unit)
-        vals = np.stack([np.asarray(g.cell_data[name], dtype=float) for g in grids]) * fac
+        vals = np.stack([np.asarray(g.cell_data[name], dtype=float)[o]
+                         for g, o in zip(grids, orders, strict=True)]) * fac
         out[name] = Field(name, lab, vals, times, centres, measure, labels)
     return out
+
+
+def _same_cells(centres: np.ndarray, grid, path) -> np.ndarray:
+    """Indices putting ``grid``'s cells in the order of the first snapshot's ``centres``.
+
+    A run resumed on another number of ranks writes its later snapshots as other pieces
+    (each rank's owned cells), so the cell order of a ``.pvtu`` can change within one
+    series; the cells are matched by their centres (identity when the order is the same).
+    """
+    c = np.asarray(grid.cell_centers().points, dtype=float)
+    if c.shape == centres.shape and np.array_equal(c, centres):
+        return np.arange(len(c))
+    if c.shape != centres.shape:
+        raise ResultError(f"{path}: {len(c)} cells, the series' first snapshot has "
+                          f"{len(centres)}: not one mesh")
+    a, b = np.lexsort(centres.T[::-1]), np.lexsort(c.T[::-1])  # same points: same centres
+    order = np.empty(len(c), dtype=int)
+    order[a] = b
+    scale = float(np.max(np.ptp(centres, axis=0))) or 1.0
+    if not np.allclose(c[order], centres, rtol=0, atol=1e-12 * scale):
+        raise ResultError(f"{path}: its cells are not those of the series' first snapshot "
+                          "(another mesh?)")
+    return order
 
 
 def _csv_series(path: Path) -> dict[str, Series]:
