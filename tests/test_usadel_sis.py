@@ -107,7 +107,9 @@ def test_zero_gap_electrode_is_nis(delta, cell):
     a, b = general_terms(spec, j, cell), _nis_terms(spec, j, cell)
     for name in ("sL", "cLL", "cLT", "sT", "cTL", "cTT"):
         assert np.array_equal(getattr(a, name), getattr(b, name)), name
-    assert junction_terms(spec, j, cell) is not None
+    c = junction_terms(spec, j, cell)  # what the model uses for a Δ_e = 0 electrode
+    for name in ("sL", "cLL", "cLT", "sT", "cTL", "cTT"):
+        assert np.array_equal(getattr(c, name), getattr(b, name)), name
 
 
 def test_zero_bias_detailed_balance():
@@ -272,3 +274,35 @@ def test_bias_derivative_of_an_s_electrode(gap_e, monkeypatch):
     for got, want in zip((der.fL, der.fT, slope), fixed, strict=True):
         assert np.abs(got - want).max() < tol * np.abs(want).max()
     assert slope != 0
+
+
+def test_superconducting_injector_g_nl_is_the_slope_of_the_detector_current(tmp_path):
+    """The NIS wire case with an Al (BCS, γ_e = 0) injector swept over 0.40–0.60 mV: the
+    written g_nl is the slope of the written I_det (central differences, said in the
+    summary) — ∫ g_nl dV equals ΔI_det over the sweep to 1 %. The exact derivative of
+    the discrete problem, written before, had the wrong sign and ~100x the size there
+    (the electrode's gap edge moves through the energy grid with V: review of
+    2026-11-22, −1.58e-9 A against ΔI_det = +1.50e-11 A)."""
+    import json
+
+    import h5py
+
+    from conftest import CASES, run_fvqp
+
+    text = (CASES / "usadel_nis_wire.toml").read_text().replace(
+        'file = "../meshes/', f'file = "{CASES.parent}/meshes/')
+    for old, new in (('conductance = "24.6 uS"', 'conductance = "24.6 uS"\nmaterial = "Al"'),
+                     ('start = "-0.795 mV"', 'start = "0.40 mV"'),
+                     ('stop = "0.795 mV"', 'stop = "0.60 mV"'),
+                     ("points = 31", "points = 21")):
+        assert old in text
+        text = text.replace(old, new, 1)
+    case = tmp_path / "s_injector.toml"
+    case.write_text(text)
+    run_fvqp(["run", case, "--output", tmp_path / "o"])
+    s = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert s["status"] == 0 and "superconducting injector" in s["g_nl"]
+    with h5py.File(tmp_path / "o" / "s_injector.h5") as f:
+        v, i_det, g = f["bias_mV"][:] * 1e-3, f["i_det_A"][:, 0], f["g_nl"][:, 0]
+    integral = float(np.sum(0.5 * (g[1:] + g[:-1]) * np.diff(v)))
+    assert integral == pytest.approx(i_det[-1] - i_det[0], rel=1e-2, abs=0)

@@ -390,12 +390,18 @@ def run(case, output_dir: str | None = None, resume: bool = False,
             i_det = out["i_det"] * sc.i0
             res["i_det_A"] = i_det
             res["detector_bias_mV"] = vd * v_unit * 1e3
-            if out["g_det"].size:  # linear problem: exact derivative (Eq. 15)
+            # a superconducting injector: the exact derivative of the discrete I_det(V)
+            # ripples with period δε unless γ_e >> δε (its DOS edge moves through the
+            # grid with V: the BCS edge gave the wrong sign, ~100x): differences instead
+            s_inj = any(getattr(j, "gap", 0.0) > 0 for j in setup.junctions
+                        if j.name == _swept(sw))
+            if out["g_det"].size and not s_inj:  # linear problem: exact (Eq. 15)
                 g = out["g_det"] / sc.r_xi
                 summary["g_nl"] = "exact linear response dI_det/dV_inj"
-            else:  # Δ(V) and/or collisions: central differences in V_inj
+            else:  # Δ(V), collisions or an S injector: central differences in V_inj
                 g = np.gradient(i_det, biases * v_unit, axis=0) if biases.size > 1 else None
-                summary["g_nl"] = "finite differences of I_det(V_inj)"
+                summary["g_nl"] = "finite differences of I_det(V_inj)" + (
+                    " (superconducting injector)" if s_inj else "")
             res["g_nl"] = g
             if g is not None and symmetric(biases) and (not currents or currents[0] == 0):
                 res["g_sa"], res["g_ss"] = split_bias(g, axis=0)  # of the I_s = 0 sweep
@@ -403,7 +409,8 @@ def run(case, output_dir: str | None = None, resume: bool = False,
                 res["supercurrent_A"] = np.array(currents) * sc.i0
                 res["phase_gradient_max_per_xi"] = smap["dphi_max"]
                 res["i_det_map_A"] = smap["i_det"] * sc.i0
-                g_map = smap["g_det"] / sc.r_xi if smap["g_det"] is not None else None
+                g_map = smap["g_det"] / sc.r_xi if smap["g_det"] is not None and not s_inj \
+                    else None
                 for k, val in decompose(res["i_det_map_A"], biases * v_unit, g_map).items():
                     res[f"{k}_map"] = val
                 summary["self_consistency_iterations"] = smap["iterations"]
