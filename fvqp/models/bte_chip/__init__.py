@@ -52,8 +52,9 @@ _SECTIONS = {
                           "(\"split\"; docs/theory_phonon.md)", default="coupled",
                           choices=("coupled", "split")),
         "rtol": Field("float", "stopping test of the coupled iteration: the QPs' film "
-                      "phonons and the transported angle average agree to rtol of the "
-                      "largest film occupation", default=1e-6, positive=True),
+                      "phonons and the transported angle average agree to rtol at every "
+                      "energy node, relative to that node's largest film occupation",
+                      default=1e-4, positive=True),
         "max_iterations": Field("int", "limit of the coupled iteration per step (energy "
                                 "and QP number stay exact when it is reached)",
                                 default=60, positive=True),

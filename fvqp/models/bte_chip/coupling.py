@@ -27,8 +27,9 @@ iteration on the film phonons' net transport rate :math:`r` (per film cell and n
    :math:`(1/\Delta t + L - G + T)\,n = n^n/\Delta t + G + s` (bins highest first):
    :math:`n_{k+1}`;
 3. :math:`r_{k+1} = (\bar n_{k+1} - \bar n^n)/\Delta t - [G(1+\bar n_{k+1}) -
-   L\bar n_{k+1}]`; stop when :math:`\max|\nu_{k+1} - \bar n_{k+1}| \le
-   \text{rtol}\,\max\bar n_{k+1}`.
+   L\bar n_{k+1}]`; stop when, at every energy node :math:`q`,
+   :math:`\max_c|\nu_{k+1} - \bar n_{k+1}| \le \text{rtol}\,\max_c\bar n_{k+1}` over the
+   film cells :math:`c` (:meth:`ChipChain._mismatch`).
 
 At the fixed point :math:`\nu = \bar n` and both sub-systems hold with the same state:
 BE of the whole chain. Conservation holds at *every* iterate: the QPs exchanged
@@ -117,7 +118,7 @@ class ChipChain:
     """
 
     def __init__(self, qp, ph, exchange, dt: float, prefix: str, petsc: dict,
-                 coupling: str = "coupled", rtol: float = 1e-6, max_iterations: int = 60,
+                 coupling: str = "coupled", rtol: float = 1e-4, max_iterations: int = 60,
                  time_label=lambda t: f"{t:.6g}"):
         self.qp, self.ph, self.ex, self.dt = qp, ph, exchange, float(dt)
         if qp.M != ph.N or not np.allclose(qp.grid.omega, ph.omega, rtol=1e-14, atol=0):
@@ -138,6 +139,24 @@ class ChipChain:
         #: steps whose coupled iteration stopped at max_iterations above rtol
         self.unconverged = 0
         self._labs = None
+
+    def _mismatch(self, nu: np.ndarray, nbar: np.ndarray) -> tuple[float, float]:
+        r"""The coupled iteration's stopping measure: the largest relative difference
+        between the QPs' film phonons :math:`\nu` and the transported angle average
+        :math:`\bar n`, each energy node against its own largest film occupation
+        (floor: 1e-12 of the largest of all nodes, the Newton tolerance's level);
+        returned as ``(miss, 1.0)``. Per node, because the few 2Δ phonons that set the
+        QP number sit far below the thermal low-Ω occupations at a warm bath: a measure
+        against the largest occupation of all nodes accepted the first iterate at
+        300 mK and left the QP number 34 % low (review of 2026-11-22)."""
+        d = self.qp.dist
+        dif = np.abs(nu - nbar).max(axis=0, initial=0.0)
+        col = np.abs(nbar).max(axis=0, initial=0.0)
+        dif = np.array([d.max(float(v)) for v in dif])
+        col = np.array([d.max(float(v)) for v in col])
+        col = np.maximum(col, 1e-12 * float(col.max(initial=0.0)))
+        ok = col > 0
+        return (float(np.max(dif[ok] / col[ok], initial=0.0)), 1.0)
 
     # ---- the phonon state seen by the films ---------------------------------------------
     def film_mean(self, xp: np.ndarray) -> np.ndarray:
@@ -231,12 +250,11 @@ class ChipChain:
                                 extra=np.ascontiguousarray(on_p[:, :, 1].T))
             sweeps += res
             if not all(q.success for q in res):
-                break
+                return xq, xp, acc, {}, sweeps   # failed sweep: the step fails, state kept
             nbar1 = self.film_mean(xp1)
             coll = emit - net * nbar1                                       # P(n-bar)
             r = (nbar1 - nbar0) / dt - coll
-            miss = d.max(float(np.abs(nu - nbar1).max(initial=0.0)))
-            scale = d.max(float(np.abs(nbar1).max(initial=0.0)))
+            miss, scale = self._mismatch(nu, nbar1)
             if miss <= self.rtol * scale:
                 break
         if miss > self.rtol * scale:
