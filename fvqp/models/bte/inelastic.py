@@ -40,9 +40,11 @@ is negative once the denominator is, and Newton finds it when the QPs are held i
 (pumped by streaming: :math:`n = -7\times10^3` measured, ``tests/test_bte_positivity.py``).
 :meth:`InelasticProblem.rhs` therefore refuses (:class:`~fvqp.solvers.DomainError`) every
 state of a time step :math:`[t_0, t_1]` with :math:`1 + (t_1 - t_0)(L - G + 1/\tau_{esc})
-\le 0` in a cell and phonon bin (a sufficient test for BDF2 too, whose :math:`\alpha_0 \ge
-1`): the integrator retries the step with a quarter of it (log line, ``failed_solves``)
-until the step resolves the phonon growth rate :math:`G - L`; the refusals are counted in
+\le 0` in a cell and phonon bin (for BDF2, whose :math:`\alpha_0 \ge 1`, the same test
+keeps the denominator positive, but it is necessary, not sufficient: BDF2's history
+:math:`2n^n - n^{n-1}/2` can itself be negative): the integrator retries the step
+with a quarter of it (log line, ``failed_solves``) until the step resolves the phonon
+growth rate :math:`G - L`; the refusals are counted in
 ``phonon_refusals``. Without it the equations are quadratic in the occupations (pair
 processes, partner sums) and have non-physical roots with :math:`f < 0`; BDF's polynomial
 predictor, extrapolating a decay that is fast on the step (the normal metal's relaxation at
