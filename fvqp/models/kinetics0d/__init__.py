@@ -225,6 +225,7 @@ def _check_sweep(data, err) -> None:
 SPEC = ModelSpec(
     name="kinetics0d", uses_mesh=False, sections=_SECTIONS, fields=FIELDS,
     initial_schema=_INITIAL, check=_check,
+    digest_exempt=("time.end",),  # `fvqp run --resume` may extend a transient (driver)
 )
 
 

@@ -33,6 +33,7 @@ from ...io.atomic import atomic_path, atomic_savefig, atomic_write_bytes
 from ...units import E_CHARGE, HBAR, UnitSystem
 from ..base.schema import case_material
 from ..base.template import materials_entry
+from ..base.timeloop import si_time
 from .drives import PhononInjection, PhotonDrive, TunnelInjection
 from .model import Kinetics0D
 from .observables import summary as observables
@@ -314,6 +315,7 @@ def _transient(model: Kinetics0D, meta: dict, case, out_dir: str, y0: np.ndarray
     ckpt = checkpoint_path(out_dir)
     g = model.grid
     grid = {"layout": g.layout, "n": g.n, "n_ph": g.n_ph, "h": g.h}
+    fmt = si_time(case.units)  # log lines in SI ("45.66 µs")
     if resume:
         from ...io.checkpoint import CheckpointError
 
@@ -326,7 +328,14 @@ def _transient(model: Kinetics0D, meta: dict, case, out_dir: str, y0: np.ndarray
                 f"checkpoint {ckpt} holds a state on another energy grid ({old}) than this "
                 f"version builds for the case ({grid}; kinetics0d uses the vertex grid, "
                 "fvqp.collisions.grid). Fix: run the case again without --resume.")
-        log.info("resumed from %s at t = %.4g tau0 (step %d)", ckpt, st.t, st.steps)
+        if st.t > t_end * (1 + 1e-14):
+            raise CheckpointError(
+                f"the checkpoint {ckpt} is at t = {st.t * meta['tau0_s']:.6e} s, after "
+                f"[time] end = {t_end * meta['tau0_s']:.6e} s. Fix: give an end at or "
+                "after the checkpoint's time (a resumed run can only extend the end), or "
+                "run anew with --overwrite.")
+        log.info("resumed from %s at t = %s (%.4g tau0, step %d) to [time] end = %s",
+                 ckpt, fmt(st.t), st.t, st.steps, fmt(t_end))
     else:
         st = TransientState(t=0.0, y=y0.copy(), dt=tc["dt_initial"] or 1e-3,
                             out_times=sorted(d["output"]["times"]),
@@ -335,7 +344,7 @@ def _transient(model: Kinetics0D, meta: dict, case, out_dir: str, y0: np.ndarray
     st, status, message = integrate_checkpointed(
         model, st, t_end, rtol=tc["rtol"], atol=default_atol(model, y0, tc["rtol"]),
         checkpoint=ckpt, digest=case.digest, every=d["output"]["checkpoint_every"],
-        max_steps=max_steps, prefix=prefix + "ts_", options=opts)
+        max_steps=max_steps, prefix=prefix + "ts_", options=opts, time_format=fmt)
     summary.update(status=status, message=message, steps=st.steps,
                    rejected_steps=st.rejected_steps,
                    newton_iterations=st.newton_iterations)

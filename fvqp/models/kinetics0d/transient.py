@@ -130,7 +130,8 @@ def _monitor(model: Kinetics0D, st: TransientState):
 def integrate_checkpointed(model: Kinetics0D, st: TransientState, t_end: float, *,
                            rtol: float, atol: np.ndarray, checkpoint: str | None,
                            digest: str, every: int, max_steps: int | None = None,
-                           prefix: str = "kinetics0d_ts_", options: dict | None = None
+                           prefix: str = "kinetics0d_ts_", options: dict | None = None,
+                           time_format: Callable[[float], str] | None = None
                            ) -> tuple[TransientState, int, str]:
     """Advance ``st`` to ``t_end`` in segments of ``every`` steps, checkpointing each.
 
@@ -150,6 +151,9 @@ def integrate_checkpointed(model: Kinetics0D, st: TransientState, t_end: float, 
         Steps per segment (``[output] checkpoint_every``).
     max_steps : int, optional
         Stop after this many steps of this invocation (status 1).
+    time_format : callable, optional
+        ``time_format(t)``: an internal time as text for the log line (the driver gives
+        SI seconds, :func:`fvqp.models.base.timeloop.si_time`); default ``"<t> tau0"``.
 
     Returns
     -------
@@ -162,6 +166,7 @@ def integrate_checkpointed(model: Kinetics0D, st: TransientState, t_end: float, 
         TS failed (the last checkpoint is kept).
     """
     every = max(1, int(every))
+    fmt = time_format or (lambda t: f"{t:.4g} tau0")
     record = _monitor(model, st)
     budget = math.inf if max_steps is None else int(max_steps)
     done, status, message = 0, 0, "reached t_end"
@@ -182,8 +187,8 @@ def integrate_checkpointed(model: Kinetics0D, st: TransientState, t_end: float, 
         if res.status < 0:  # pragma: no cover - evolve raises first
             raise ConvergenceError(res.message, res)
         if res.steps == 0:
-            raise ConvergenceError(f"TS made no progress at t = {st.t:.4g}", res)
-    log.info("transient: %s after %d steps (t = %.4g tau0)", message, st.steps, st.t)
+            raise ConvergenceError(f"TS made no progress at t = {fmt(st.t)}", res)
+    log.info("transient: %s after %d steps (t = %s)", message, st.steps, fmt(st.t))
     return st, status, message
 
 
