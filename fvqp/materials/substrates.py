@@ -39,7 +39,7 @@ from functools import lru_cache
 from types import MappingProxyType
 
 from ..units import HBAR
-from .database import load_table
+from .database import CASE_OVERRIDE, load_table
 
 __all__ = ["PhononMedium", "UnknownMediumError", "get_medium", "list_media"]
 
@@ -94,10 +94,18 @@ class PhononMedium:
         r""":math:`B\nu^5` [1/s] at phonon energy ``omega`` [J] (0 without data)."""
         return (self.anharmonic_B or 0.0) * (omega / (2 * math.pi * HBAR)) ** 5
 
+    def provenance(self) -> dict[str, dict]:
+        """Every number with its unit and source, ``{field: {value, unit, source}}`` (as
+        :meth:`fvqp.materials.Material.provenance`: the ``materials`` entry of a run's
+        ``summary.json``)."""
+        return {k: {"value": getattr(self, k), "unit": unit,
+                    "source": self.sources.get(k, "")}
+                for k, unit in UNITS.items() if getattr(self, k) is not None}
+
     def replace(self, **values) -> PhononMedium:
         """Copy with fields replaced (their source becomes ``"case override"``)."""
         src = dict(self.sources)
-        src.update({k: "case override" for k in values})
+        src.update({k: CASE_OVERRIDE for k in values})
         return dataclasses.replace(self, sources=MappingProxyType(src), **values)
 
 

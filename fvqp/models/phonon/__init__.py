@@ -20,14 +20,24 @@ from ..base.schema import (
     PLACEMENT,
     POWER_TIMING,
     PULSE_TIMING,
+    material_overrides,
     named_boundaries,
     unlabelled_boundary,
 )
 from ..spec import ModelSpec
 
+#: the medium's constants a region may override (SI; :meth:`PhononMedium.replace
+#: <fvqp.materials.substrates.PhononMedium.replace>`, source "case override")
+MEDIUM_OVERRIDES = ("sound_velocity_L", "sound_velocity_T")
+
 _REGION = Section({
     "medium": Field("str", "phonon medium from fvqp/materials/substrates.toml (Si, Ge, "
                     "Al2O3, Al, Nb, Ta); required for active regions"),
+    # the medium's sound velocities (SI in the internal case; the Debye velocity, the
+    # impedance and the density of states follow them)
+    **material_overrides(*MEDIUM_OVERRIDES, hints={
+        k: "the medium's (substrates.toml); sets the branch velocity, the Debye average "
+           "and the acoustic impedance" for k in MEDIUM_OVERRIDES}),
     "active": Field("bool", "false leaves the region out; its faces with simulated "
                     "regions are walls of the [interfaces] wall kind", default=True),
     "thickness": Field("quantity", "thickness of the region (2D meshes)",

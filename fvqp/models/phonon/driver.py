@@ -25,6 +25,7 @@ import numpy as np
 
 from ...io.series import SeriesWriter
 from ...materials import get_material, get_medium
+from ...materials.substrates import PhononMedium
 from ...mesh import build_geometry, read_mesh
 from ...mesh.sources import PowerProfile, PulseProfile, placement, spatial_weights
 from ...ordinates import circle, sphere
@@ -33,6 +34,7 @@ from ...spectra import bose
 from ...units import E_CHARGE, HBAR, UnitSystem
 from ..base import MeshModel, OutputField, to_output
 from ..base.timeloop import after_step, extended_steps, fixed_step_status
+from . import MEDIUM_OVERRIDES
 from .problem import PhononProblem, PhononSource
 
 log = logging.getLogger("fvqp.phonon")
@@ -44,7 +46,17 @@ OUTPUTS = {"phonon_energy_density": OutputField("energy_density", "J/m^3"),
 KIND = {"specular": "specular", "diffuse": "diffuse", "absorbing": "inflow",
         "bath": "inflow"}
 
-__all__ = ["OUTPUTS", "PhononModel", "PhononSimulation", "phonon_units", "run"]
+__all__ = ["OUTPUTS", "PhononModel", "PhononSimulation", "case_medium", "phonon_units",
+           "run"]
+
+
+def case_medium(table) -> PhononMedium:
+    """The :class:`~fvqp.materials.substrates.PhononMedium` of a region table: the
+    database medium named by ``medium`` with the table's sound velocities (SI, kept SI
+    in the internal case; source "case override")."""
+    m = get_medium(table["medium"])
+    over = {k: float(table[k]) for k in MEDIUM_OVERRIDES if table.get(k) is not None}
+    return m.replace(**over) if over else m
 
 
 def phonon_units(case) -> UnitSystem:
@@ -118,9 +130,10 @@ class PhononSimulation:
         media, self.media = {}, [None] * R
         for ri, name in enumerate(names):
             reg = regions[name]
-            m = get_medium(reg["medium"])
-            self.media[ri] = m
-            med[ri] = media.setdefault(m.name, len(media))
+            m = self.media[ri] = case_medium(reg)
+            # one index per distinct medium (an overridden medium is another medium:
+            # interfaces with its database self transmit by mismatch)
+            med[ri] = media.setdefault(m, len(media))
             # (velocity, states weight) per branch: 3 modes at v_D, or 1 at v_L + 2 at v_T
             br = ([(m.sound_velocity_L, 1.0), (m.sound_velocity_T, 2.0)] if lt
                   else [(m.debye_velocity, 3.0)])
@@ -148,6 +161,8 @@ class PhononSimulation:
                 absorb[ri] = np.where(self.omega >= thr, 1.0 / reg["absorption_time"], 0.0)
             if raw.dim == 2:
                 widths[ri] = reg["thickness"]
+        #: region -> medium, the ``materials`` entry of ``summary.json``
+        self.region_materials = dict(zip(names, self.media, strict=True))
         per_e = states.reshape(R, nb, ne)
         self.dos_share = (per_e / per_e.sum(axis=1, keepdims=True)).reshape(R, self.N)
         if not lt:  # one branch: the same velocity and impedance in every bin
