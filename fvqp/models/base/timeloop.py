@@ -279,12 +279,30 @@ class Progress:
                f"dt={self.u.to_si(it.last_h, 'time'):.3e} s "
                f"newton={it.solver.total_iterations} |F|={it.solver.snes.getFunctionNorm():.2e} "
                f"rejected={it.rejected}")
+        self.show(msg, it.t / self.t_end, force)
+
+    def show(self, msg: str, fraction: float, force: bool = False) -> None:
+        """Show ``msg`` with the run's ``fraction`` done: on the bar, or as an INFO line
+        when ``force`` and at most every 5 s otherwise (rank 0 only)."""
+        if not self.rank0:
+            return
         if self.bar is not None:
-            self.bar.n = min(1.0, it.t / self.t_end)
+            self.bar.n = min(1.0, fraction)
             self.bar.set_postfix_str(msg)
         elif force or time.perf_counter() - self.last > 5.0:
             self.log.info(msg)
             self.last = time.perf_counter()
+
+    def fixed_step(self, step: int, nsteps: int, dt: float, force: bool = False,
+                   note: str = "", fraction: float | None = None) -> None:
+        """Report step ``step`` of ``nsteps`` of a fixed-step loop of internal step
+        ``dt`` (time ``step dt``, in seconds) with the loop's own ``note`` (e.g. its QP
+        number); ``fraction`` done defaults to ``step / nsteps``."""
+        if not self.rank0:
+            return
+        msg = (f"step {step}/{nsteps} t={self.u.to_si(step * dt, 'time'):.4e} s "
+               f"dt={self.u.to_si(dt, 'time'):.3e} s{note}")
+        self.show(msg, step / max(nsteps, 1) if fraction is None else fraction, force)
 
     def close(self) -> None:
         if self.bar is not None:

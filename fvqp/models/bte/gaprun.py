@@ -30,21 +30,25 @@ backward Euler up to the solver tolerance) plus the gap update (exact to round-o
 
 from __future__ import annotations
 
+import logging
 import math
+import os
 
 import numpy as np
 
 from ...io.checkpoint import CheckpointError
+from ...io.series import SeriesWriter
 from ...spectra import fermi
 from ...units import E_CHARGE
 from ..base.interrupt import requested_stop
-from ..base.timeloop import after_step, extended_steps
+from ..base.timeloop import Progress, after_step, extended_steps
 from .checkpoint import BinCheckpoint
 from .gapsteps import Collisionless
 
 __all__ = ["gap_transient"]
 
 _KIND = "selfgap"
+log = logging.getLogger("fvqp.bte")
 
 
 def _stepper(sim):
@@ -67,6 +71,9 @@ def gap_transient(sim, writer, out_dir: str, max_steps: int | None, resume: bool
     cp_every = d["output"]["checkpoint_every"]
     run = _stepper(sim)
     ck = BinCheckpoint(dist, out_dir, sim.case.digest, run.block)
+    rank0 = dist.rank == 0
+    rows = SeriesWriter(os.path.join(out_dir, f"{writer.name}_series.csv"),
+                        resume=resume and rank0)
     if resume:
         cells, bins, meta = ck.load()
         if meta.get("kind") != _KIND:
@@ -78,6 +85,7 @@ def gap_transient(sim, writer, out_dir: str, max_steps: int | None, resume: bool
         flows, its, n0, gaps = meta["flows"], int(meta["its"]), meta["n0"], meta["gaps"]
         run.restore_counters(meta.get("counters", {}))
         writer.truncate(u.to_si(step * dt, "time"))
+        rows.truncate(u.to_si(step * dt, "time"))
         ok = True
     else:
         t0 = d["initial"].get("temperature")
@@ -86,6 +94,20 @@ def gap_transient(sim, writer, out_dir: str, max_steps: int | None, resume: bool
         n0 = run.number()
         gaps = [_gap_range(sim, run.gaps(), 0.0)]
         writer.write(0.0, run.fields(names))
+    nu = sim.n_unit
+
+    def row(s: int) -> dict:
+        """A row of ``<case>_series.csv`` (every rank: the number and gaps reduce)."""
+        n, g = run.number(), _gap_range(sim, run.gaps(), 0.0)
+        qp = {k: v * nu for k, v in flows.items()}
+        return {"time_s": u.to_si(s * dt, "time"), "step": s, "qp_number": n * nu,
+                **{f"qp_number.{k}": v for k, v in qp.items()},
+                "qp_number.imbalance": (n - n0) * nu + sum(qp.values()),
+                "gap_min_ueV": g["min_ueV"], "gap_max_ueV": g["max_ueV"]}
+
+    # the initial row waits for the first step: its flow columns are named by the steps
+    first = None if resume else row(0)
+    progress = Progress(dist, t_end, u, log)
     target = nsteps if max_steps is None else min(nsteps, step + max_steps)
 
     def save(s: int) -> None:
@@ -114,14 +136,28 @@ def gap_transient(sim, writer, out_dir: str, max_steps: int | None, resume: bool
         if not ok:
             write(step)
             break
-        after_step(step, nsteps, target, (every, cp_every), None, lambda s=step: write(s),
-                   save)
+        line = row(step)
+        if rank0:
+            if first is not None:  # flows are zero at the start
+                rows.append({k: first.get(k, 0.0) for k in line})
+            rows.append(line)
+        first = None
+        progress.fixed_step(step, nsteps, dt, step % every == 0 or step == target,
+                            f" N_qp={line['qp_number']:.6e} gap {line['gap_min_ueV']:.4g}-"
+                            f"{line['gap_max_ueV']:.4g} ueV")
+        after_step(step, nsteps, target, (every, cp_every), rows if rank0 else None,
+                   lambda s=step: write(s), save)
         stopped = requested_stop(dist)
         if stopped is not None:
             if step % every and step != nsteps:
                 write(step)
             break
+    progress.close()
     save(step)
+    if rank0:
+        if first is not None:
+            rows.append(first)
+        rows.flush()
     if not ok:
         status, msg = -1, (f"the self-consistent gap did not converge at step {step} "
                            f"(last change {change:.3g} Delta0): a gap below the grid's "
@@ -132,7 +168,7 @@ def gap_transient(sim, writer, out_dir: str, max_steps: int | None, resume: bool
         status, msg = 1, f"stopped {why} at step {step}; continue with --resume"
     elif status == 0:
         msg = f"reached t_end in {step} steps with the self-consistent gap"
-    n1, nu = run.number(), sim.n_unit
+    n1 = run.number()
     lo = min(g["min_ueV"] for g in gaps)
     hi = max(g["max_ueV"] for g in gaps)
     qp = {k: v * nu for k, v in flows.items()}  # out of the QPs: positive

@@ -1,20 +1,26 @@
 r"""Collisionless transients of the ``bte`` model: fixed-step backward Euler / BDF2 bin by
 bin (one LU factorisation per bin in memory at a time), checkpoints per bin and every
-``checkpoint_every`` steps, ``--resume``, ``--max-steps``; the snapshots are assembled
-afterwards."""
+``checkpoint_every`` steps, ``--resume``, ``--max-steps``; the snapshots and the
+``<case>_series.csv`` time series (QP number and its cumulative flows per step, summed
+over the bins) are assembled afterwards."""
 
 from __future__ import annotations
 
+import logging
 import math
+import os
 
 import numpy as np
 
 from ...io.checkpoint import CheckpointError
+from ...io.series import SeriesWriter
 from ...spectra import fermi
-from ..base.timeloop import extended_steps
+from ..base.timeloop import Progress, extended_steps
 from .checkpoint import BinCheckpoint
 
 __all__ = ["transient"]
+
+log = logging.getLogger("fvqp.bte")
 
 
 def transient(sim, writer, max_steps, ck: BinCheckpoint, resume: bool) -> dict:
@@ -53,7 +59,8 @@ def transient(sim, writer, max_steps, ck: BinCheckpoint, resume: bool) -> dict:
     active = [b["step"] for b in st.bins if b["failed"] is None]
     first = min(active) if active else nsteps
     target = nsteps if max_steps is None else min(nsteps, first + max_steps)
-    for j in range(sim.grid.n):
+    progress, nbins = Progress(sim.dist, t_end, sim.units, log), sim.grid.n
+    for j in range(nbins):
         b = st.bins[j]
         if b["failed"] is not None or b["step"] >= target:
             continue
@@ -64,6 +71,11 @@ def transient(sim, writer, max_steps, ck: BinCheckpoint, resume: bool) -> dict:
                 st.snaps[step][j] = x
             b.update(step=step, flows=dict(flows), its_sum=b["its_sum"] + its[-1],
                      its_max=max(b["its_max"], its[-1]), increments=dict(p.last_increments))
+            nj = _bin_number(p, j, x)
+            b.setdefault("series", []).append({_N: nj, **flows})
+            progress.fixed_step(step, nsteps, dt, step == target,
+                                f" bin {j + 1}/{nbins} N_qp(bin)={nj * sim.n_unit:.6e}",
+                                (j + step / max(target, 1)) / nbins)
             if step % cp_every == 0 and step < target:
                 st.save(ck)
 
@@ -75,7 +87,47 @@ def transient(sim, writer, max_steps, ck: BinCheckpoint, resume: bool) -> dict:
             b["its_sum"] += r["iterations"][-1]
             b["its_max"] = max(b["its_max"], r["iterations"][-1])
         st.save(ck)
-    return _transient_output(sim, writer, st, x0, names, keep, dt, nsteps, target)
+    progress.close()
+    out = _transient_output(sim, writer, st, x0, names, keep, dt, nsteps, target)
+    if sim.dist.rank == 0:
+        _write_series(os.path.join(os.path.dirname(ck.path), f"{writer.name}_series.csv"),
+                      st.bins, out["steps"], out["qp_number"]["initial"] / sim.n_unit,
+                      sim.units, dt, sim.n_unit)
+    return out
+
+
+#: the key of a bin's QP number in its per-step series entries (the others are flows)
+_N = "N"
+
+
+def _bin_number(p, j: int, x: np.ndarray) -> float:
+    r"""QP number of energy bin ``j`` (all ranks) of its state ``x`` (n_owned B):
+    :math:`w_0h\sum_c\rho_{jc}\bar f_{jc}V_c`, the term ``j`` of
+    :meth:`.problem.BTEProblem.number`."""
+    fb = x.reshape(p.n, p.B)[:, : p.K] @ p.quad.weights
+    rho = p.rho[j] if p.uniform else p.rho_c[j, : p.n]
+    return p.dist.sum(float(np.sum(p.weight * p.grid.h * rho * fb * p.vol)))
+
+
+def _write_series(path: str, bins: list, done: int, n0: float, u, dt: float,
+                  nu: float) -> None:
+    """``<case>_series.csv`` from every bin's per-step QP number and cumulative flows:
+    rows for steps 0 to ``done`` (those every bin has; checkpoints of older runs lack
+    them), ``qp_number``, ``qp_number.<flow>`` (out of the QPs, positive when lost) and
+    ``qp_number.imbalance`` = number - initial + flows, in QPs."""
+    have = min([done] + [len(b.get("series", [])) for b in bins])
+    rows = SeriesWriter(path)
+    keys = sorted({k for b in bins for e in b.get("series", [])[:1] for k in e if k != _N})
+    rows.append({"time_s": 0.0, "step": 0, "qp_number": n0 * nu,
+                 **{f"qp_number.{k}": 0.0 for k in keys}, "qp_number.imbalance": 0.0})
+    for s in range(1, have + 1):
+        es = [b["series"][s - 1] for b in bins]
+        n = sum(e[_N] for e in es)
+        fl = {k: sum(e.get(k, 0.0) for e in es) for k in keys}
+        rows.append({"time_s": u.to_si(s * dt, "time"), "step": s, "qp_number": n * nu,
+                     **{f"qp_number.{k}": v * nu for k, v in fl.items()},
+                     "qp_number.imbalance": (n - n0 + sum(fl.values())) * nu})
+    rows.flush()
 
 
 def _transient_output(sim, writer, st, x0, names, keep, dt, nsteps, target) -> dict:

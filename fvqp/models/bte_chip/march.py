@@ -27,7 +27,7 @@ import numpy as np
 
 from ...io.bin_checkpoint import BinCheckpoint
 from ...io.series import SeriesWriter, read_series
-from ..base.timeloop import after_step, fixed_step_status
+from ..base.timeloop import Progress, after_step, fixed_step_status, si_time
 from .coupling import ChipStepError
 
 log = logging.getLogger("fvqp.bte_chip")
@@ -72,6 +72,8 @@ def march(sim, writer, out_dir: str, max_steps=None, resume: bool = False) -> di
     nreg = len(regions)
     film_idx = [regions.index(n) for n in sim.films]
     ck = BinCheckpoint(sim.dist, out_dir, sim.case.digest, p.B)
+    chain.integ.time_format = si_time(u)  # the QP integrator's failures name SI times
+    progress = Progress(sim.dist, t_end, u, log)
     rows = SeriesWriter(os.path.join(out_dir, f"{writer.name}_series.csv"),
                         resume=resume and rank0)
     if resume:
@@ -135,12 +137,17 @@ def march(sim, writer, out_dir: str, max_steps=None, resume: bool = False) -> di
         done = step
         tot = chain.energies(xq, xp)
         nr = chain.qp_number_by_region(xq, nreg)
+        line = row(step, tot, nr)
         if rank0:
-            rows.append(row(step, tot, nr))
+            rows.append(line)
+        progress.fixed_step(step, nsteps, dt, step % every == 0 or step == target,
+                            f" N_qp={tot['N_qp'] * nu:.6e} energy imbalance "
+                            f"{line['imbalance_J']:.3e} J")
         after_step(step, nsteps, target, (every, cp_every), rows if rank0 else None,
                    lambda s=step, a=xq, b=xp: writer.write(u.to_si(s * dt, "time"),
                                                            sim.fields(a, b, names)), save)
     p.release()
+    progress.close()
     save(done)
     if rank0:
         rows.flush()
