@@ -131,17 +131,17 @@ def run_sweep(case, out_dir: str, resume: bool = False, max_steps: int | None = 
     units = WorkUnits(out_dir, case.digest, resume=resume, max_units=max_steps, tasks=tasks)
     items = [(f"point{i:04d}", (lambda x=x: sweep_point(case, key, x)))
              for i, x in enumerate(vals)]
+    x_si = [_si_value(case, key, i) for i in range(len(vals))]
     log.info("kinetics0d sweep of %s over %d values on %d rank(s)", key, len(vals),
              tasks.size)
     summary: dict = {"model": "kinetics0d", "case": case.path, "sweep": key,
                      "points": len(vals), "ranks": tasks.size}
     try:
-        rows = units.map(items)
+        rows = _map_reporting(units, items, tasks, key, x_si)
     except StudyStopped as stop:
         summary.update(status=1, message=str(stop), units_computed=units.computed,
                        checkpoint=units.path, wall_time_s=time.perf_counter() - start)
         return summary
-    x_si = [_si_value(case, key, i) for i in range(len(vals))]
     unit = x_si[0][1]
     table = {key: np.array([x for x, _ in x_si])}
     for c in COLUMNS:
@@ -160,6 +160,31 @@ def run_sweep(case, out_dir: str, resume: bool = False, max_steps: int | None = 
     log.info("kinetics0d %s: %s (%d computed, %d reused)", case.name, summary["message"],
              units.computed, units.reused)
     return summary
+
+
+def _map_reporting(units: WorkUnits, items: list, tasks: TaskShare, key: str,
+                   x_si: list) -> list[dict]:
+    """``units.map(items)`` a round (one point per rank) at a time, with one INFO line
+    per finished point on rank 0 (its swept value and the table's N_qp, T*, eta_pb),
+    as the Usadel sweeps report their biases; the points, checkpoints and ``--max-steps``
+    budget are those of one ``map`` call."""
+    rows: list[dict] = []
+    n = len(items)
+    for lo in range(0, n, max(1, tasks.size)):
+        batch = items[lo:lo + max(1, tasks.size)]
+        reused = units.reused
+        rows += units.map(batch)
+        if not tasks.is_root:
+            continue
+        stored = units.reused - reused == len(batch)
+        for i in range(lo, lo + len(batch)):
+            x, unit = x_si[i]
+            r = rows[i]
+            log.info("kinetics0d sweep %d/%d: %s = %.4g%s: N_qp = %.4g /m^3, T* = %.4g K, "
+                     "eta_pb = %.4g%s", i + 1, n, key, x, f" {unit}" if unit else "",
+                     r["n_qp"], r["t_star"], r["eta_pb"],
+                     " (from the checkpoint)" if stored else "")
+    return rows
 
 
 def _write(out_dir: str, table: dict, key: str, unit: str, case) -> None:
