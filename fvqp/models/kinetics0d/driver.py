@@ -23,6 +23,7 @@ import logging
 import math
 import os
 import time
+from collections.abc import Callable
 
 import numpy as np
 
@@ -168,7 +169,10 @@ def _si(obs: dict, meta: dict) -> dict:
     return out
 
 
-def _figure(path: str, model: Kinetics0D, y: np.ndarray, snaps: list, title: str) -> None:
+def _figure(path: str, model: Kinetics0D, y: np.ndarray, snaps: list, title: str,
+            time_format: Callable[[float], str] = lambda t: f"{t:.3g} tau0") -> None:
+    """f(E) and n(Omega): final, bath and the snapshots (labelled by ``time_format(t)``,
+    the run gives SI times)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -179,7 +183,7 @@ def _figure(path: str, model: Kinetics0D, y: np.ndarray, snaps: list, title: str
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4))
     for t, ys in snaps:
         fs, ns = model.split(ys)
-        a1.semilogy(model.grid.e, np.maximum(fs, 1e-300), lw=0.8, label=f"t = {t:.3g} tau0")
+        a1.semilogy(model.grid.e, np.maximum(fs, 1e-300), lw=0.8, label=f"t = {time_format(t)}")
         a2.semilogy(model.grid.omega, np.maximum(ns, 1e-300), lw=0.8)
     a1.semilogy(model.grid.e, np.maximum(f, 1e-300), "k", lw=1.5, label="final")
     a1.semilogy(model.grid.e, np.maximum(fb, 1e-300), "k--", lw=1, label="bath")
@@ -297,7 +301,7 @@ def run(case, output_dir: str | None = None, resume: bool = False,
     os.replace(h5_tmp, h5)
     snaps = list(zip(tr.snap_t, tr.snap_y, strict=True)) if tr is not None else []
     _figure(os.path.join(out_dir, "kinetics0d.png"), model, y, snaps,
-            d.get("title") or case.name)
+            d.get("title") or case.name, time_format=si_time(case.units))
     summary["output"] = h5
     atomic_write_bytes(os.path.join(out_dir, "summary.json"),
                        json.dumps(summary, indent=2, default=float).encode())
