@@ -209,7 +209,10 @@ def run(case, output_dir: str | None = None, resume: bool = False,
     Transient runs are integrated in checkpointed segments
     (:mod:`fvqp.models.kinetics0d.transient`); ``resume=True`` continues from
     ``checkpoint.h5`` in the output directory and ends in the same state as the
-    uninterrupted run (to round-off). ``max_steps`` stops a transient run (status 1, with
+    uninterrupted run (to round-off); with a later ``[time] end`` than the checkpoint's
+    run it extends that run (``[time] end`` is not part of the checkpoint's case digest,
+    ``SPEC.digest_exempt``; an earlier end than the checkpoint's time is refused). Log
+    lines give times in SI. ``max_steps`` stops a transient run (status 1, with
     a checkpoint) after that many TS steps of this invocation. Steady runs have nothing
     to resume and refuse ``resume``.
     """
