@@ -182,3 +182,90 @@ def test_transient_progress_lines_give_times_in_seconds(film_trap, tmp_path):
     lines = [ln for ln in proc.stderr.splitlines() if " t=1.0000e-08 s dt=" in ln]
     assert lines, proc.stderr
     assert " step " in lines[0] and " newton=" in lines[0]
+
+
+# ---- the fixed-step loops of bte and bte_chip talk in SI and write their series ----------
+def _progress(stderr: str, model: str, head: str) -> list[str]:
+    """The progress log lines of ``model`` that start with ``head`` (not a terminal)."""
+    return [ln for ln in stderr.splitlines() if f"fvqp.{model} INFO: {head}" in ln]
+
+
+def _series_ends_at_summary(out, name, steps):
+    """The series has a row per step from 0 and its last row is the summary's final
+    state; returns (header, rows, summary)."""
+    import json
+
+    s = json.loads((out / "summary.json").read_text())
+    header, a = _csv(out / f"{name}_series.csv")
+    assert list(a[:, header.index("step")]) == list(range(steps + 1))
+    assert a[-1, header.index("time_s")] == pytest.approx(s["t_end_s"], rel=1e-12, abs=0)
+    return header, a, s
+
+
+def test_collisionless_bte_transient_progress_and_series(tmp_path):
+    """bte_film_pulse (collisionless, bin by bin), 10 steps of 2 ps: a progress line at
+    the end of every bin in seconds; ``bte_film_pulse_series.csv`` has the QP number of
+    every step, its last equal to summary.json's final number and its flows and
+    imbalance to the summary's (1e-12: the same sums in another order)."""
+    case = case_variant("bte_film_pulse.toml", tmp_path, **{'end = "100 ps"': 'end = "20 ps"'})
+    out = tmp_path / "out"
+    proc = run_fvqp(["run", case, "--output", out])
+    lines = _progress(proc.stderr, "bte", "step 10/10 t=2.0000e-11 s dt=2.000e-12 s bin ")
+    assert lines, proc.stderr
+    header, a, s = _series_ends_at_summary(out, "bte_film_pulse", 10)
+    qp = s["qp_number"]
+    assert a[-1, header.index("qp_number")] == pytest.approx(qp["final"], rel=1e-12, abs=0)
+    assert a[0, header.index("qp_number")] == pytest.approx(qp["initial"], rel=1e-12, abs=0)
+    for k in ("sources", "traps"):
+        assert a[-1, header.index(f"qp_number.{k}")] == pytest.approx(qp[k], rel=1e-12,
+                                                                       abs=0)
+    assert qp["sources"] < 0  # the pulse injected QPs, and the series shows them arrive
+    n = a[:, header.index("qp_number")]
+    assert n[5] > n[0] + 0.1 * (n[-1] - n[0])
+    # every row balances: number - initial + flows (1e-12 of the injected number)
+    assert np.max(np.abs(a[:, header.index("qp_number.imbalance")])) < 1e-12 * -qp["sources"]
+
+
+def test_selfgap_progress_series_and_resume(tmp_path):
+    """bte_selfgap_uniform, 10 steps of 2 ns: progress lines in seconds with the gap;
+    ``<case>_series.csv`` ends at summary.json's final QP number (1e-12) with the flows
+    of the summary, its gap range inside the summary's; a run stopped after 4 steps and
+    resumed writes the same series (1e-12)."""
+    case = case_variant("bte_selfgap_uniform.toml", tmp_path,
+                        **{'end = "80 ns"': 'end = "20 ns"'})
+    out = tmp_path / "out"
+    proc = run_fvqp(["run", case, "--output", out])
+    assert _progress(proc.stderr, "bte", "step 5/10 t=1.0000e-08 s dt=2.000e-09 s N_qp="), \
+        proc.stderr
+    header, a, s = _series_ends_at_summary(out, "bte_selfgap_uniform", 10)
+    qp = s["qp_number"]
+    assert a[-1, header.index("qp_number")] == pytest.approx(qp["final"], rel=1e-12, abs=0)
+    for k in ("sources", "pair", "imbalance"):
+        assert a[-1, header.index(f"qp_number.{k}")] == pytest.approx(
+            qp[k], rel=1e-9, abs=1e-12 * qp["final"])
+    lo, hi = a[:, header.index("gap_min_ueV")], a[:, header.index("gap_max_ueV")]
+    assert s["gap"]["min_ueV"] == pytest.approx(lo.min(), rel=1e-12, abs=0)
+    assert hi[-1] < hi[0]  # the injected QPs lowered the gap
+    part = tmp_path / "part"
+    run_fvqp(["run", case, "--output", part, "--max-steps", "4"])
+    run_fvqp(["run", case, "--output", part, "--resume"])
+    h2, b = _csv(part / "bte_selfgap_uniform_series.csv")
+    assert h2 == header
+    np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-12 * qp["final"])
+
+
+def test_bte_chip_progress_in_seconds_and_series_number(tmp_path):
+    """bte_chip_deposit on the small chip, 5 steps of 5 ns: the progress line of the last
+    step in seconds with the energy imbalance; the series' film QP numbers sum to
+    summary.json's final number (1e-12)."""
+    case = case_variant("bte_chip_deposit.toml", tmp_path,
+                        **{"chip_layout/chip.msh": "chip_small/chip_small.msh",
+                           'end = "300 ns"': 'end = "25 ns"'})
+    out = tmp_path / "o"
+    proc = run_fvqp(["run", case, "--output", out])
+    lines = _progress(proc.stderr, "bte_chip", "step 5/5 t=2.5000e-08 s dt=5.000e-09 s N_qp=")
+    assert lines and " energy imbalance " in lines[0], proc.stderr
+    header, a, s = _series_ends_at_summary(out, "bte_chip_deposit", 5)
+    films = [i for i, h in enumerate(header) if h.startswith("N_qp:")]
+    assert len(films) == 3
+    assert a[-1, films].sum() == pytest.approx(s["qp_number"]["final"], rel=1e-12, abs=0)
