@@ -120,3 +120,87 @@ def test_sound_velocity_override_sets_the_time_of_flight(write_case):
         get_medium("Si").debye_velocity / v_d, rel=1e-14)
     assert materials_entry(ref.region_materials)["substrate"]["overridden"] == []
     ref.problem.release()
+
+
+# ---- bte_chip: the films' constants and the media's velocities ---------------------------
+def _chip(write_case, upper: str = "", lower: str = "", name: str = "closed_chip.toml"):
+    from test_bte_chip import CLOSED
+
+    text = CLOSED.replace('medium = "Si"', f'medium = "Si"\n{lower}')
+    text = text.replace('material = "Al"', f'material = "Al"\n{upper}')
+    return load_case(write_case(text, name))
+
+
+def test_chip_film_constants_reach_the_qp_sub_case(write_case):
+    """A film's Tc, tau0, tau0_phi and the substrate's v_L given in the chip case: the
+    bte sub-case's film material has them (source "case override"), the collision
+    layer's prefactors follow exactly (tau0 / 2 doubles the QP rates, tau0_phi / 4
+    quadruples the phonon pair-breaking prefactor c_ph = tau0_ref / (pi Delta0/kTc
+    rT tau0_phi), at the same Tc), the phonon sub-case's Si has v_L, and the summary's
+    materials entry records each as overridden."""
+    from fvqp.materials import get_material
+    from fvqp.models.bte.coupled import region_prefactors
+    from fvqp.models.bte_chip.driver import ChipSimulation
+
+    al = get_material("Al")
+    base = ChipSimulation(_chip(write_case))
+    over = ChipSimulation(_chip(
+        write_case, upper=f'tau0 = "{al.tau0 / 2 * 1e9!r} ns"\n'
+                          f'tau0_phi = "{al.tau0_phi / 4 * 1e12!r} ps"\nTc = "1.2 K"',
+        lower='sound_velocity_L = "6000 m/s"', name="chip_over.toml"))
+    ri = over.qsim.geometry.region_names.index("upper")
+    mat = over.qsim.materials[ri]
+    assert mat.tau0 == pytest.approx(al.tau0 / 2, rel=1e-15, abs=0)
+    assert mat.tau0_phi == pytest.approx(al.tau0_phi / 4, rel=1e-15, abs=0)
+    assert mat.Tc == 1.2 and al.Tc != 1.2
+    qs0, c0, _ = region_prefactors(base.qsim)
+    qs1, c1, _ = region_prefactors(over.qsim)
+    rT = 1.2 / al.Tc   # qp_scale ~ 1/(tau0 rT^3), c_ph ~ 1/(rT tau0_phi) (coupled.py)
+    assert qs1[ri] / qs0[ri] == pytest.approx(2.0 / rT**3, rel=1e-12, abs=0)
+    assert c1[ri] / c0[ri] == pytest.approx(4.0 / rT, rel=1e-12, abs=0)
+    pn = over.psim.geometry.region_names
+    assert over.psim.media[pn.index("lower")].sound_velocity_L == 6000.0
+    assert base.psim.media[pn.index("lower")].sound_velocity_L == 9000.0
+    entry = materials_entry(over.region_materials)
+    assert entry["upper"]["overridden"] == ["Tc", "tau0", "tau0_phi"]
+    assert entry["upper"]["constants"]["tau0"]["source"] == "case override"
+    assert entry["lower"]["overridden"] == ["sound_velocity_L"]
+    assert entry["upper.medium"]["material"] == "Al"
+    assert entry["upper.medium"]["overridden"] == []
+    assert all(e["overridden"] == [] for e in materials_entry(base.region_materials)
+               .values())
+    for s in (base, over):
+        s.psim.problem.release()
+
+
+def test_chip_pair_breaking_time_changes_the_run(write_case, tmp_path):
+    """The closed chip (1 eV of 0.5 meV phonons under a 100 nm Al film, no exit) with the
+    film's tau0_phi a quarter of Al's: the run's film phonon states are those of
+    detailed balance with the QPs, beta = qp_scale / (2 c_ph) ~ tau0_phi / tau0
+    (bte/inelastic.py), so the summary's film_phonon_states_over_debye is exactly 1/4
+    of the run with Al's value (1e-12), and the QPs' share of the deposit after 10 ns
+    changes (measured 0.66 of the reference: fewer film states take fewer of the
+    substrate's phonons); both runs conserve energy (1e-10) and the QP number by the
+    pair-process count; the summary records the override."""
+    from fvqp.materials import get_material
+    from fvqp.models.bte_chip import run
+
+    tau = get_material("Al").tau0_phi / 4
+    res = {}
+    for key, extra in (("ref", ""), ("fast", f'tau0_phi = "{tau * 1e12!r} ps"')):
+        r = run(_chip(write_case, upper=extra, name=f"chip_{key}.toml"),
+                output_dir=str(tmp_path / key))
+        s = res[key] = r.summary
+        assert s["status"] == 0
+        assert abs(s["energy_imbalance_J"]) < 1e-10 * s["E_deposited_J"]
+    ref, fast = res["ref"], res["fast"]
+    assert fast["materials"]["upper"]["overridden"] == ["tau0_phi"]
+    assert ref["materials"]["upper"]["overridden"] == []
+    ratio = (fast["film_phonon_states_over_debye"]["upper"]
+             / ref["film_phonon_states_over_debye"]["upper"])
+    assert ratio == pytest.approx(0.25, rel=1e-12, abs=0)
+    assert abs(fast["energy_J"]["final_qp"] / ref["energy_J"]["final_qp"] - 1) > 0.1
+    for s in (ref, fast):
+        q = s["qp_number"]
+        assert q["final"] - q["initial"] == pytest.approx(q["pair_processes"], rel=1e-9,
+                                                          abs=0)

@@ -17,12 +17,25 @@ Al, Nb or Ta); regions without one carry phonons only.
 from __future__ import annotations
 
 from ...case.schema import Field, Section
-from ..base.schema import named_boundaries, unlabelled_boundary
+from ..base.schema import (
+    MATERIAL_OVERRIDES,
+    check_material_overrides,
+    named_boundaries,
+    unlabelled_boundary,
+)
+from ..bte import _REGION as _BTE_REGION
 from ..phonon import _BOUNDARIES, _INITIAL, _REGION, _SOURCES
 from ..phonon import _SECTIONS as _PHONON_SECTIONS
 from ..spec import ModelSpec
 
+#: the film material's constants a film region may override (SI, source "case override"):
+#: those the ``bte`` sub-case of the films takes (:mod:`.driver`), so the chip offers
+#: exactly what reaches the QPs; the media's sound velocities come with the phonon
+#: region's fields
+FILM_OVERRIDES = tuple(k for k in MATERIAL_OVERRIDES if k in _BTE_REGION.fields)
+
 _CHIP_REGION = Section({
+    **{k: _BTE_REGION.fields[k] for k in FILM_OVERRIDES},
     **{k: v for k, v in _REGION.fields.items() if k not in ("absorption_time",
                                                             "absorption_threshold")},
     "medium": Field("str", "phonon medium from fvqp/materials/substrates.toml (Si, Ge, "
@@ -88,6 +101,7 @@ def _check(data, err) -> None:
         except UnknownMediumError as exc:
             err.add(f"regions.{name}.medium", str(exc), "choose one of the listed media.")
         films += bool(reg.get("material"))
+        check_material_overrides(reg, f"regions.{name}", err)
     if not films:
         err.add("regions", "no QP film: no region has a material.",
                 'give the films material = "Al" (or use model = "phonon").')

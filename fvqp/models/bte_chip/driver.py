@@ -27,6 +27,7 @@ from ...case.internal import InternalCase
 from ...case.loader import Case, generic_schema
 from ...case.schema import Errors, validate
 from ...materials import get_material
+from ...materials.database import UNITS as MATERIAL_UNITS
 from ...mesh import read_mesh
 from ...parallel.exchange import SubsetExchange
 from ...spectra import bose, fermi
@@ -38,6 +39,7 @@ from ..bte.driver import OUTPUTS as BTE_OUTPUTS
 from ..bte.driver import BTESimulation
 from ..phonon.driver import OUTPUTS as PHONON_OUTPUTS
 from ..phonon.driver import PhononSimulation
+from . import FILM_OVERRIDES
 from .coupling import ChipChain
 
 log = logging.getLogger("fvqp.bte_chip")
@@ -60,6 +62,10 @@ __all__ = ["ChipModel", "ChipSimulation", "run"]
 def _q(value: float, unit: str) -> str:
     """An SI value as a quantity string that parses back to the same float."""
     return f"{value!r} {unit}"
+
+
+#: the SI unit of every film constant (``delta0``: an energy in J)
+_SI_UNITS = {**MATERIAL_UNITS, "delta0": "J"}
 
 
 def reference_material(data) -> str:
@@ -112,8 +118,7 @@ class ChipSimulation:
                                      grid=(g.h, g.n_ph), states=self._film_states())
         self.dist = self.psim.dist
         self.geometry = self.psim.geometry
-        self.region_materials = {n: self.qsim.materials[self.qsim.geometry.region_names
-                                                        .index(n)] for n in self.films}
+        self.region_materials = self._materials()
         self.exchange = self._exchange()
         self.dt = d["time"]["dt_initial"]
         qp_petsc = {**QP_PETSC, **(d["qp"]["petsc"] or {})}
@@ -138,6 +143,9 @@ class ChipSimulation:
                 regions[name] = {"active": False}
                 continue
             regions[name] = {"material": r["material"]}
+            for k in FILM_OVERRIDES:  # the film material's constants, SI as given
+                if r.get(k) is not None:
+                    regions[name][k] = _q(r[k], _SI_UNITS[k])
             if r.get("qp_mean_free_path"):
                 regions[name]["mean_free_path"] = _q(r["qp_mean_free_path"], "m")
         wall = d["qp"]["wall"]
@@ -194,8 +202,25 @@ class ChipSimulation:
                 r["medium"] = r["material"]
             r.pop("material", None)
             r.pop("qp_mean_free_path", None)
+            for k in FILM_OVERRIDES:  # the film's constants went to the bte sub-case
+                r.pop(k, None)
             d["regions"][name] = r
         return InternalCase(self.case.case, self.units, MappingProxyType(d))
+
+    def _materials(self) -> dict:
+        """The ``materials`` entry of ``summary.json``: each film's material (with its
+        case overrides, as the QP sub-case has it) and each region's phonon medium (a
+        film's as ``<film>.medium``), their constants' sources ("case override")."""
+        qnames, pnames = self.qsim.geometry.region_names, self.psim.geometry.region_names
+        out = {}
+        for n in self.active:
+            medium = self.psim.media[pnames.index(n)]
+            if n in self.films:
+                out[n] = self.qsim.materials[qnames.index(n)]
+                out[f"{n}.medium"] = medium
+            else:
+                out[n] = medium
+        return out
 
     def _film_states(self) -> dict:
         r""":math:`g_f(\Omega_q) = w\,p_f\,\Omega_q^2` per film region, :math:`p_f` the
