@@ -6,51 +6,20 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from test_phonon_transport import BLOCK as _BLOCK
+from test_phonon_transport import NS, SOURCE
 
 from fvqp.case import load_case
 from fvqp.materials import get_medium
 from fvqp.models.base.template import materials_entry
 
-BLOCK = """
-model = "phonon"
-[mesh]
-file = "@MESHES@/substrate_block/substrate_block_tof.msh"
-[bath]
-temperature = "10 mK"
-[regions.substrate]
-medium = "Si"
-isotope_scattering = false
-anharmonic_decay = false
-{over}
-[boundaries.bottom]
-type = "absorbing"
-[boundaries.top]
-type = "absorbing"
-[boundaries.sides]
-type = "specular"
-[energy]
-bins = 1
-e_max = "2 meV"
-[angles]
-polar = 4
-azimuth = 8
-[time]
-end = "3 ns"
-dt_initial = "1 ns"
-scheme = "bdf1"
-[[sources]]
-type = "phonons"
-energy = "1 meV"
-width = "0 meV"
-deposit = "1 keV"
-time = "3 ns"
-duration = "0.5 ns"
-position = [20, 20, 30]
-radius = "3 um"
-"""
-
-#: 1 ns in internal time units (tau0 of Al = 438 ns)
-NS = 1.0 / 438.0
+#: the ballistic time-of-flight column of tests/test_phonon_transport.py (1 keV of 1 meV
+#: phonons from a 3 um spot 70 um under the absorbing top of a 100 um Si block)
+BLOCK = (_BLOCK.format(mesh="substrate_block_tof", T="10 mK", T0="10 mK", iso="false",
+                       dec="false", bottom="absorbing", top="absorbing", sides="specular",
+                       bins=1, e_max="2 meV").replace('medium = "Si"', 'medium = "Si"\n{over}')
+         + SOURCE.format(energy="1 meV", width="0 meV", t0="3 ns", dur="0.5 ns",
+                         pos="[20, 20, 30]", radius="3 um"))
 
 
 def _sim(write_case, over: str = ""):
