@@ -14,6 +14,8 @@ region or along a track, with a Gaussian energy spectrum. See ``docs/theory_phon
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ...case.schema import Field, Section
 from ...units import E_CHARGE
 from ..base.schema import (
@@ -35,9 +37,10 @@ _REGION = Section({
                     "Al2O3, Al, Nb, Ta); required for active regions"),
     # the medium's sound velocities (SI in the internal case; the Debye velocity, the
     # impedance and the density of states follow them)
-    **material_overrides(*MEDIUM_OVERRIDES, hints={
-        k: "the medium's (substrates.toml); sets the branch velocity, the Debye average "
-           "and the acoustic impedance" for k in MEDIUM_OVERRIDES}),
+    **{k: replace(f, doc=f"{f.doc.split(' (default')[0]} of the medium (default: the "
+                     f"medium's {k} in substrates.toml; recorded as \"case override\"); "
+                     "sets the branch velocity, the Debye average and the acoustic "
+                     "impedance") for k, f in material_overrides(*MEDIUM_OVERRIDES).items()},
     "active": Field("bool", "false leaves the region out; its faces with simulated "
                     "regions are walls of the [interfaces] wall kind", default=True),
     "thickness": Field("quantity", "thickness of the region (2D meshes)",
