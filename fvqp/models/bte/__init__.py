@@ -25,8 +25,8 @@ from ..spec import ModelSpec
 
 _REGION = Section({
     # material constants (SI in the internal case, into the region's Material)
-    **material_overrides("Tc", "fermi_velocity", "tau0", "tau0_phi", "resistivity",
-                         "diffusion_constant"),
+    **material_overrides("Tc", "gap_ratio", "N0", "fermi_velocity", "tau0", "tau0_phi",
+                         "resistivity", "diffusion_constant"),
     "material": Field("str", "material name from `fvqp materials` (gap, N0, Fermi "
                       "velocity); required for active regions"),
     "active": Field("bool", "false leaves the region out (e.g. the substrate); its faces "

@@ -32,13 +32,13 @@ import numpy as np
 from ...case.internal import InternalCase
 from ...case.loader import CaseError
 from ...collisions.grid import bcs_gap
-from ...materials import get_material
 from ...mesh import build_geometry, case_sources, read_mesh
 from ...ordinates import circle, sphere
 from ...parallel import Distribution
 from ...spectra import fermi
 from ...spectra.bins import BinGrid, cell_spectra
 from ..base import OutputField, to_output
+from ..base.schema import case_material
 from ..base.template import reference_units
 from .problem import BTEProblem, Media, Source
 
@@ -123,6 +123,9 @@ class BTESimulation:
         self.gap, self.v_f, self.weight = p0
         self.material = mats[first]
         self.materials = mats
+        #: the active regions' materials with their case overrides (summary.json)
+        self.region_materials = {n: m for n, m in zip(raw.region_names, mats, strict=True)
+                                 if m is not None}
         self.region_props = props
         self.active = active
         self.geometry = build_geometry(raw, scale=d["mesh"]["scale"],
@@ -323,10 +326,11 @@ def _bin_grid(gap: float, media, h: float, e_max: float, w_max) -> BinGrid:
 
 
 def _region_material(reg):
-    """The region's material with its overrides (``Tc``, ``fermi_velocity``, ``tau0``,
-    ``tau0_phi``)."""
-    keys = ("Tc", "fermi_velocity", "tau0", "tau0_phi")
-    return get_material(reg["material"], **{k: reg[k] for k in keys if reg.get(k)})
+    """The region's material with its overrides (every ``MATERIAL_OVERRIDES`` key the
+    schema lets a region set: ``Tc``, ``gap_ratio``/``delta0``, ``N0``,
+    ``fermi_velocity``, ``tau0``, ``tau0_phi``, ``resistivity``, ``diffusion_constant``;
+    :func:`fvqp.models.base.schema.case_material`)."""
+    return case_material(reg)
 
 
 def _inverse_mean_free_path(reg, mat, dim: int) -> float:

@@ -25,10 +25,13 @@ _REGION = Section({
                        positive=True),
     "cross_section": Field("quantity", "wire cross-section (1D meshes)", dimension="area",
                            positive=True),
-    # the material constants a case may set per region (SI; fvqp.models.base.schema):
-    # Tc (gap, Tc ratio of the collision prefactors) and the normal-state diffusion
-    # constant (default: the material's, else from its resistivity)
-    **material_overrides("Tc", "diffusion_constant"),
+    # the material constants a case may set per region (SI; fvqp.models.base.schema),
+    # every one the model reads (driver.region_params): Tc and the gap ratio (gap,
+    # Tc ratio of the collision prefactors), N0 (QP weight), tau0 and tau0_phi (the
+    # collision prefactors), the normal-state diffusion constant (default: the
+    # material's, else from its resistivity)
+    **material_overrides("Tc", "gap_ratio", "N0", "tau0", "tau0_phi", "diffusion_constant",
+                         "resistivity"),
     "gap": Field("quantity", "fixed gap (default: BCS Delta(T_bath) of the material)",
                  dimension="energy", positive=True, internal="energy"),
     "escape_time": Field("quantity", "phonon escape time to the substrate (default: the "

@@ -126,7 +126,8 @@ def region_params(mat: Material, reg, u: UnitSystem, t_bath_si: float, dim: int
     s = u.scales
     rT = mat.Tc / u.Tc
     D = mat.diffusion_constant
-    if D is None and mat.resistivity:
+    if (D is None or (reg.get("resistivity") and not reg.get("diffusion_constant"))) \
+            and mat.resistivity:  # a region's own resistivity wins over the database D
         D = mat.diffusion_from_resistivity(mat.resistivity)
     weight = 4.0 * mat.N0 / u.N0
     d_ph = reg.get("phonon_diffusion_constant") or 0.0
