@@ -26,6 +26,10 @@ positive when lost — boundaries, traps, ``sources`` (negative), with collision
 recombination minus pair breaking — and ``imbalance`` = final - initial + flows) is that
 of the kinetic steps (time integrals of the rates at every step's new state, exact for
 backward Euler up to the solver tolerance) plus the gap update (exact to round-off).
+``<case>_series.csv`` has a row per step (and the initial state): ``time_s``, ``step``,
+``qp_number``, the cumulative flows ``qp_number.<flow>`` and ``qp_number.imbalance`` as
+above, and the cells' gap range ``gap_min_ueV``/``gap_max_ueV``; a progress line (rank
+0, :class:`fvqp.models.base.timeloop.Progress`) at every snapshot and every 5 s.
 """
 
 from __future__ import annotations
