@@ -30,8 +30,8 @@ from .interrupt import requested_stop
 
 log = logging.getLogger("fvqp.run")
 
-__all__ = ["EXTENDABLE", "Progress", "bdf_options", "flat", "peak_rss_mb", "restore",
-           "resumable", "run_checkpointed", "save", "si_time"]
+__all__ = ["EXTENDABLE", "Progress", "bdf_options", "flat", "peak_rss_mb", "refuse_earlier_end",
+           "restore", "resumable", "run_checkpointed", "save", "si_time"]
 
 
 def bdf_options(time_table: Mapping, atol: float):
@@ -79,6 +79,15 @@ def resumable(case):
 #: SI prefixes of times in messages: (scale, unit), largest first
 _TIME_UNITS = ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs"), (1e-9, "ns"), (1e-12, "ps"),
                (1e-15, "fs"))
+
+
+def refuse_earlier_end(where: str, t_s: float, t_end_s: float) -> None:
+    """A resumed run whose checkpoint (``where``, at ``t_s`` [s]) lies after the case's
+    ``[time] end`` (``t_end_s`` [s]): :class:`CheckpointError` naming both and the fix."""
+    raise CheckpointError(
+        f"{where} is at t = {t_s:.6e} s, after [time] end = {t_end_s:.6e} s. Fix: give an "
+        "end at or after the checkpoint's time (a resumed run can only extend the end), or "
+        "run anew with --overwrite.")
 
 
 def si_time(units) -> Callable[[float], str]:
@@ -198,13 +207,8 @@ def run_checkpointed(integ, *, t_end: float, writer, snapshot: Callable, units,
     if resume:
         extra = restore(integ, ckpt, digest)
         if integ.t > t_end * (1 + 1e-14):
-            from ...io import CheckpointError
-
-            raise CheckpointError(
-                f"the checkpoint in {out_dir} is at t = {units.to_si(integ.t, 'time'):.6e} s, "
-                f"after [time] end = {units.to_si(t_end, 'time'):.6e} s. Fix: give an end "
-                "at or after the checkpoint's time (a resumed run can only extend the end), "
-                "or run anew with --overwrite.")
+            refuse_earlier_end(f"the checkpoint in {out_dir}", units.to_si(integ.t, "time"),
+                               units.to_si(t_end, "time"))
         if integ.t < t_end * (1 - 1e-14):
             log.info("resuming at t = %.6e s to [time] end = %.6e s",
                      units.to_si(integ.t, "time"), units.to_si(t_end, "time"))

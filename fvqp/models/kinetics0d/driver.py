@@ -34,7 +34,7 @@ from ...io.atomic import atomic_path, atomic_savefig, atomic_write_bytes
 from ...units import E_CHARGE, HBAR, UnitSystem
 from ..base.schema import case_material
 from ..base.template import materials_entry
-from ..base.timeloop import si_time
+from ..base.timeloop import refuse_earlier_end, si_time
 from .drives import PhononInjection, PhotonDrive, TunnelInjection
 from .model import Kinetics0D
 from .observables import summary as observables
@@ -336,11 +336,8 @@ def _transient(model: Kinetics0D, meta: dict, case, out_dir: str, y0: np.ndarray
                 f"version builds for the case ({grid}; kinetics0d uses the vertex grid, "
                 "fvqp.collisions.grid). Fix: run the case again without --resume.")
         if st.t > t_end * (1 + 1e-14):
-            raise CheckpointError(
-                f"the checkpoint {ckpt} is at t = {st.t * meta['tau0_s']:.6e} s, after "
-                f"[time] end = {t_end * meta['tau0_s']:.6e} s. Fix: give an end at or "
-                "after the checkpoint's time (a resumed run can only extend the end), or "
-                "run anew with --overwrite.")
+            refuse_earlier_end(f"the checkpoint {ckpt}", st.t * meta["tau0_s"],
+                               t_end * meta["tau0_s"])
         log.info("resumed from %s at t = %s (%.4g tau0, step %d) to [time] end = %s",
                  ckpt, fmt(st.t), st.t, st.steps, fmt(t_end))
     else:
