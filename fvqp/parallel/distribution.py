@@ -81,6 +81,16 @@ class GhostedVectors:
         """A new ghosted PETSc vector (owned part + ghost slots)."""
         return self._template.duplicate()
 
+    def max_array(self, values: np.ndarray) -> np.ndarray:
+        """Entry-wise maximum of the ranks' equally shaped ``values`` (one collective on
+        the layout's petsc4py ``comm``)."""
+        a = np.array(values, dtype=float)
+        if self.size > 1:
+            from mpi4py import MPI
+
+            self.comm.tompi4py().Allreduce(MPI.IN_PLACE, a, op=MPI.MAX)
+        return a
+
     def local_array(self, vec) -> np.ndarray:
         """Owned + ghost values of a vector (ghosts refreshed), as a numpy copy."""
         vec.ghostUpdate()

@@ -149,11 +149,9 @@ class ChipChain:
         QP number sit far below the thermal low-Ω occupations at a warm bath: a measure
         against the largest occupation of all nodes accepted the first iterate at
         300 mK and left the QP number 34 % low (review of 2026-11-22)."""
-        d = self.qp.dist
-        dif = np.abs(nu - nbar).max(axis=0, initial=0.0)
-        col = np.abs(nbar).max(axis=0, initial=0.0)
-        dif = np.array([d.max(float(v)) for v in dif])
-        col = np.array([d.max(float(v)) for v in col])
+        both = np.stack([np.abs(nu - nbar).max(axis=0, initial=0.0),
+                         np.abs(nbar).max(axis=0, initial=0.0)])
+        dif, col = self.qp.dist.max_array(both)            # per node, over all film cells
         col = np.maximum(col, 1e-12 * float(col.max(initial=0.0)))
         ok = col > 0
         return (float(np.max(dif[ok] / col[ok], initial=0.0)), 1.0)
