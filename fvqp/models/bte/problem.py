@@ -476,9 +476,14 @@ class BTEProblem:
         rc = self.rho_c[:, : self.n]
         return c * np.sum(rc * (f[:, None] if f.ndim == 1 else f), axis=0)
 
-    def number(self, x: np.ndarray) -> float:
-        """Total QP number (all ranks)."""
-        return self.dist.sum(float(np.sum(self.fields(x)["qp_density"] * self.vol)))
+    def number(self, x: np.ndarray, bins=None) -> float:
+        r"""QP number (all ranks) :math:`w_0h\sum_{j,c}\rho_{jc}\bar f_{jc}V_c` of the bins
+        ``bins`` (default all); ``x`` holds them, shape (len(bins), n_owned B)."""
+        bins = np.arange(self.N) if bins is None else np.atleast_1d(bins)
+        fb = np.asarray(x).reshape(len(bins), self.n, self.B)[:, :, : self.K] @ \
+            self.quad.weights
+        rho = self.rho[bins][:, None] if self.uniform else self.rho_c[bins, : self.n]
+        return self.dist.sum(float(self.weight * self.grid.h * np.sum((rho * fb) @ self.vol)))
 
     def rates(self, x: np.ndarray, t0: float = 0.0, t1: float = np.inf, bins=None) -> dict:
         """Global particle rates (per time unit): leaving through every boundary group

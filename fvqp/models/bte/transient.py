@@ -71,7 +71,7 @@ def transient(sim, writer, max_steps, ck: BinCheckpoint, resume: bool) -> dict:
                 st.snaps[step][j] = x
             b.update(step=step, flows=dict(flows), its_sum=b["its_sum"] + its[-1],
                      its_max=max(b["its_max"], its[-1]), increments=dict(p.last_increments))
-            nj = _bin_number(p, j, x)
+            nj = p.number(x, bins=j)
             b.setdefault("series", []).append({_N: nj, **flows})
             progress.fixed_step(step, nsteps, dt, step == target,
                                 f" bin {j + 1}/{nbins} N_qp(bin)={nj * sim.n_unit:.6e}",
@@ -98,15 +98,6 @@ def transient(sim, writer, max_steps, ck: BinCheckpoint, resume: bool) -> dict:
 
 #: the key of a bin's QP number in its per-step series entries (the others are flows)
 _N = "N"
-
-
-def _bin_number(p, j: int, x: np.ndarray) -> float:
-    r"""QP number of energy bin ``j`` (all ranks) of its state ``x`` (n_owned B):
-    :math:`w_0h\sum_c\rho_{jc}\bar f_{jc}V_c`, the term ``j`` of
-    :meth:`.problem.BTEProblem.number`."""
-    fb = x.reshape(p.n, p.B)[:, : p.K] @ p.quad.weights
-    rho = p.rho[j] if p.uniform else p.rho_c[j, : p.n]
-    return p.dist.sum(float(np.sum(p.weight * p.grid.h * rho * fb * p.vol)))
 
 
 def _write_series(path: str, bins: list, done: int, n0: float, u, dt: float,
