@@ -255,7 +255,7 @@ class BTEProblem:
         self._coll, self._phi = self._scattering()
         self.prefix = normalise_prefix(self.prefix)
         opts = dict(DEFAULT_PETSC)
-        if self.two_level:  # the outer PC is the python context of .coarse
+        if self.two_level or self.sweeps:  # the outer PC is a python context
             opts = {k: v for k, v in opts.items()
                     if not (k.startswith("sub_") or k.startswith("pc_"))}
         # once for every bin's solver (they share the prefix; a later call wins)
@@ -348,13 +348,38 @@ class BTEProblem:
         if key not in self._ksp:
             A = self.petsc_matrix(j, a)
             ctx = None
-            if self.two_level:
+            if self.sweeps:
+                ctx = self._sweep_pc(A, j, a)
+            elif self.two_level:
                 from .coarse import TwoLevelPC, isotropic_maps
 
                 ctx = TwoLevelPC(A, *isotropic_maps(self.bdist, self.quad.weights),
                                  self.prefix)
             self._ksp[key] = LinearSolver(A, self.prefix, pc_context=ctx)
         return self._ksp[key]
+
+    @property
+    def sweeps(self) -> bool:
+        """Transport sweeps instead of the LU (:mod:`.sweep`): ``sweep`` (with the
+        isotropic Galerkin coarse correction of :mod:`.coarse`, solved exactly) or
+        ``sweep_only`` (no coarse level: grows in the thick limit)."""
+        return self.preconditioner in ("sweep", "sweep_only")
+
+    def _sweep_pc(self, A, j: int, a: float):
+        """The python PC context of :class:`fvqp.solvers.sweep.SweepTwoLevelPC` for the
+        system ``A`` of bin ``j``: sweeps in the cells' order per ordinate, then (``sweep``)
+        the isotropic coarse correction."""
+        from ...solvers.sweep import SweepTwoLevelPC
+        from .coarse import isotropic_maps
+        from .sweep import bin_order, cell_orders
+
+        if not hasattr(self, "_order"):
+            orders, self.cycle_breaks = cell_orders(self.stream.matrix, self.n, self.K)
+            self._order = bin_order(orders, self.n)
+        own = self.local_matrix(j, a)[:, : self.n * self.B]
+        maps = isotropic_maps(self.bdist, self.quad.weights) \
+            if self.preconditioner == "sweep" else (None, None)
+        return SweepTwoLevelPC(A, own, self._order, *maps, prefix=self.prefix)
 
     @property
     def two_level(self) -> bool:
