@@ -23,12 +23,13 @@ from pathlib import Path
 
 import numpy as np
 
+from ..models.base.result import unit_of_key
 from ..units import E_CHARGE
 from .result import Result, ResultError
 from .series import cell_measure, region_label, region_names
 
-__all__ = ["Arrays", "Data", "Field", "Quantity", "Run", "Series", "h5_arrays", "read_arrays",
-           "si_unit", "summary_quantities"]
+__all__ = ["Arrays", "Data", "Field", "Quantity", "Run", "Series", "csv_series", "h5_arrays",
+           "read_arrays", "si_unit", "summary_quantities"]
 
 #: unit label as written in fvqp's files -> (SI label, SI value of one unit of the label)
 _TO_SI = {
@@ -37,14 +38,6 @@ _TO_SI = {
     "mV": ("V", 1e-3), "uV": ("V", 1e-6), "ns": ("s", 1e-9), "us": ("s", 1e-6),
     "mK": ("K", 1e-3), "pW": ("W", 1e-12), "fW": ("W", 1e-15),
 }
-
-#: summary key suffix -> SI unit label (``peak_temperature_K`` is a temperature in K ...)
-_SUFFIX_UNITS = {
-    "_K": "K", "_s": "s", "_J": "J", "_W": "W", "_m": "m", "_m3": "m^3", "_V": "V",
-    "_A": "A", "_ohm": "Ohm", "_S": "S", "_per_m3": "1/m^3", "_m3_per_s": "m^3/s",
-    "_ueV": "ueV", "_uV": "uV", "_um": "um", "_mV": "mV", "_eV": "eV", "_Hz": "Hz",
-}
-
 
 def si_unit(unit: str) -> tuple[str, float]:
     """SI label and factor of a unit label of fvqp's files.
@@ -169,23 +162,16 @@ def summary_quantities(summary: dict, prefix: str = "") -> dict[str, Quantity]:
     for k, v in summary.items():
         key = f"{prefix}{k}"
         if isinstance(v, dict):
-            unit = _unit_of(k)
+            unit = unit_of_key(k)
             for kk, q in summary_quantities(v, f"{key}.").items():
                 if unit and not q.unit:  # {"energy_J": {"final": x}}: x in J
                     lab, fac = si_unit(unit)
                     q = Quantity(q.value * fac, lab)
                 out[kk] = q
         elif isinstance(v, (int, float)) and not isinstance(v, bool):
-            lab, fac = si_unit(_unit_of(k))
+            lab, fac = si_unit(unit_of_key(k))
             out[key] = Quantity(float(v) * fac, lab)
     return out
-
-
-def _unit_of(key: str) -> str:
-    for suffix in sorted(_SUFFIX_UNITS, key=len, reverse=True):
-        if key.endswith(suffix):
-            return _SUFFIX_UNITS[suffix]
-    return ""
 
 
 def _mesh_fields(result: Result) -> dict[str, Field]:
@@ -233,7 +219,9 @@ def _same_cells(centres: np.ndarray, grid, path) -> np.ndarray:
     return order
 
 
-def _csv_series(path: Path) -> dict[str, Series]:
+def csv_series(path: Path) -> dict[str, Series]:
+    """The columns of a ``<case>_series.csv`` (:mod:`fvqp.io.series`) as SI series over its
+    ``time_s`` column (units from the names' suffixes); empty without rows."""
     from ..io.series import read_series
 
     header, rows = read_series(str(path))
@@ -246,7 +234,7 @@ def _csv_series(path: Path) -> dict[str, Series]:
         if name == "time_s":
             continue
         head = name.split(".")[0]
-        lab, fac = si_unit(_unit_of(head))
+        lab, fac = si_unit(unit_of_key(head))
         out[name] = Series(name, lab, t, a[:, j] * fac)
     return out
 
@@ -278,7 +266,7 @@ def _h5_series(path: Path) -> dict[str, Series]:
             t = np.asarray(g["t"], float)
             for k, ds in g.items():
                 if k != "t" and ds.shape == t.shape and ds.dtype.kind in "fiu":
-                    lab, fac = si_unit(_unit_of(k))  # E_escaped_J: J; n_qp: a number
+                    lab, fac = si_unit(unit_of_key(k))  # E_escaped_J: J; n_qp: a number
                     out[k] = Series(k, lab, t, np.asarray(ds, float) * fac)
     return out
 
@@ -334,7 +322,7 @@ def read_arrays(result: Result) -> Arrays:
     if result.is_mesh:
         arrays.fields = _mesh_fields(result)
     for csv in sorted(result.path.glob("*_series.csv")):
-        arrays.series.update(_csv_series(csv))
+        arrays.series.update(csv_series(csv))
     for h5 in result.h5:
         arrays.series.update(_h5_series(h5))
     return arrays

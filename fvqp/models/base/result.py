@@ -13,13 +13,38 @@ import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
-__all__ = ["COUNTER_KEYS", "ModelResult"]
+__all__ = ["COUNTER_KEYS", "SUFFIX_UNITS", "ModelResult", "unit_of_key"]
 
 #: summary keys that count work (steps, iterations, solves ...)
 COUNTER_KEYS = ("steps", "rejected_steps", "failed_solves", "newton_iterations",
                 "linear_iterations", "max_linear_iterations", "gap_iterations",
                 "bins_solved", "checkpoints_written", "preconditioner_updates",
                 "time_steps", "units_done", "iterations")
+
+#: summary key suffix -> unit label (``peak_temperature_K`` is a temperature in K ...);
+#: keys without one are pure numbers or counts (``N_qp``: a number of quasiparticles)
+SUFFIX_UNITS = {
+    "_K": "K", "_s": "s", "_J": "J", "_W": "W", "_m": "m", "_m3": "m^3", "_V": "V",
+    "_A": "A", "_ohm": "Ohm", "_S": "S", "_per_m3": "1/m^3", "_m3_per_s": "m^3/s",
+    "_ueV": "ueV", "_uV": "uV", "_um": "um", "_mV": "mV", "_eV": "eV", "_Hz": "Hz",
+    "_per_s": "1/s",
+}
+#: counts among the key numbers, with what they count (the report names it)
+COUNTS = {"N_qp": "quasiparticles"}
+
+
+def unit_of_key(key: str) -> str:
+    """The unit label a summary key's suffix declares (``""`` for none).
+
+    Examples
+    --------
+    >>> unit_of_key("max_temperature_K"), unit_of_key("qp_rates_per_s"), unit_of_key("N_qp")
+    ('K', '1/s', '')
+    """
+    for suffix in sorted(SUFFIX_UNITS, key=len, reverse=True):
+        if key.endswith(suffix):
+            return SUFFIX_UNITS[suffix]
+    return ""
 
 
 @dataclass(frozen=True)
@@ -84,7 +109,8 @@ class ModelResult(Mapping):
 
     def report(self, keys: tuple = ()) -> str:
         """The end-of-run lines: status and message, output path, wall time, work done,
-        every balance's imbalance and the model's key numbers (summary ``keys``)."""
+        every balance's imbalance and the model's key numbers (summary ``keys``, each with
+        the unit of its suffix, :func:`unit_of_key`, or what it counts, :data:`COUNTS`)."""
         lines = [f"{self.model}: status {self.status} — {self.message}"]
         if self.output_dir:
             lines.append(f"  output: {self.output_dir}")
@@ -100,7 +126,9 @@ class ModelResult(Mapping):
         for key in keys:
             if key in self.summary:
                 v = self.summary[key]
-                lines.append(f"  {key}: {v:.6g}" if isinstance(v, float) else f"  {key}: {v}")
+                unit = unit_of_key(key) or COUNTS.get(key, "")
+                text = f"{v:.6g}" if isinstance(v, float) else f"{v}"
+                lines.append(f"  {key}: {text} {unit}".rstrip())
         return "\n".join(lines)
 
     @property

@@ -32,6 +32,7 @@ class BTEModel(MeshModel):
     name = "bte"
     outputs = OUTPUTS
     key_numbers = ("N_qp", "t_end_s", "rate_imbalance_per_s")
+    figure_fields = ("qp_excess", "qp_density")  # the picture of a run
 
     def units(self, case) -> UnitSystem:
         """The reference units of the case (:func:`fvqp.models.base.reference_units`)."""
@@ -65,6 +66,13 @@ class BTEModel(MeshModel):
                        ctx.resume)
 
     def transient(self, sim: BTESimulation, ctx) -> dict:
+        out = self._transient(sim, ctx)
+        final = (out.get("qp_number") or {}).get("final")
+        if final is not None:  # the key number of every run (steady runs give N_qp)
+            out.setdefault("N_qp", final)
+        return out
+
+    def _transient(self, sim: BTESimulation, ctx) -> dict:
         if sim.self_gap:
             from .gaprun import gap_transient
 

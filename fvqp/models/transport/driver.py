@@ -373,6 +373,7 @@ class TransportModel(MeshModel):
     name = "transport"
     outputs = OUTPUTS
     key_numbers = ("N_qp", "t_end_s", "power_imbalance_W")
+    figure_fields = ("qp_excess", "qp_density")  # the picture of a run
 
     def units(self, case) -> UnitSystem:
         return transport_units(case.data)
@@ -407,11 +408,16 @@ def run(case, output_dir: str | None = None, resume: bool = False,
     return TransportModel().run(case, output_dir, resume, max_steps, comm)
 
 
+def _number_unit(u: UnitSystem) -> float:
+    """One internal QP number (number density unit x internal volume) as a count."""
+    return u.scales["number_density"] * u.length**3
+
+
 def _balances(sim, tot0: dict, tot1: dict, acc: dict) -> dict:
     """Energy [J] and QP-number balances from totals and accumulated flows."""
     u = sim.units
     e_flows = {k[2:]: u.to_si(v, "total_energy") for k, v in acc.items() if k.startswith("E:")}
-    n_unit = u.scales["number_density"] * u.length**3
+    n_unit = _number_unit(u)
     n_flows = {k[2:]: v * n_unit for k, v in acc.items() if k.startswith("N:")}
     dE = (tot1["E_qp"] + tot1["E_ph"]) - (tot0["E_qp"] + tot0["E_ph"])
     dN = tot1["N_qp"] - tot0["N_qp"]
@@ -462,7 +468,7 @@ def _steady(sim, writer) -> dict:
     writer.write(0.0, sim.fields(xo, d["output"]["fields"]))
     u = sim.units
     power = {k[2:]: u.to_si(v, "power") for k, v in rates.items() if k.startswith("E:")}
-    n_unit = u.scales["number_density"] * u.length**3 / u.tau0
+    n_unit = _number_unit(u) / u.tau0
     number = {k[2:]: v * n_unit for k, v in rates.items() if k.startswith("N:")}
     tot = sim.totals(xo)
     return {"status": 0, "message": f"steady state: {res.message}", "steady": True,
@@ -470,7 +476,7 @@ def _steady(sim, writer) -> dict:
             "gap_iterations": gap_iterations, "residual_norm": res.residual_norm,
             "power_W": power, "power_imbalance_W": sum(power.values()),
             "qp_rates_per_s": number,
-            "N_qp": tot["N_qp"] * u.scales["number_density"] * u.length**3}
+            "N_qp": tot["N_qp"] * _number_unit(u)}
 
 
 def _transient(sim, writer, out_dir, resume, max_steps) -> dict:
@@ -509,4 +515,5 @@ def _transient(sim, writer, out_dir, resume, max_steps) -> dict:
             "rejected_steps": result.rejected_steps, "failed_solves": result.failed_solves,
             "newton_iterations": result.newton_iterations,
             "linear_iterations": result.linear_iterations,
+            "N_qp": tot1["N_qp"] * _number_unit(u),  # a key number, as in steady runs
             **_balances(sim, extra["totals"], tot1, integ.accumulated)}
