@@ -3,7 +3,10 @@
 Mesh models: one off-screen pyvista picture per field and chosen snapshot
 (``<case>_<field>_<time>.png``), for 3D devices also a cut through the field's peak
 (``..._clip.png``), and for time series the integral quantities versus time
-(``<case>_timeseries.png``, :mod:`fvqp.post.series`). HDF5 results: the models' own figures
+(``<case>_timeseries.png``, :mod:`fvqp.post.series`); transport's energy slices
+``f_slice_<k>`` are titled with their energies. Every result with a time loop: its
+``<case>_series.csv`` versus time (``<case>_series.png``, :mod:`fvqp.post.csvplot`).
+HDF5 results: the models' own figures
 (the stochastic model's is drawn again from ``stochastic.h5`` by
 :func:`fvqp.models.stochastic.figures.draw`; the others, which need the solved model, are the
 PNGs the run wrote, copied when ``output`` is elsewhere) and the time series stored in their
@@ -19,14 +22,12 @@ from pathlib import Path
 
 import numpy as np
 
+from .csvplot import _SCALES, plot_series_csv, time_axis
 from .render import render_field
 from .result import Result, ResultError
 from .series import TimeSeries, mesh_dimension, time_series
 
 __all__ = ["plot_result", "plot_time_series", "time_label"]
-
-_SCALES = ((1.0, "s"), (1e-3, "ms"), (1e-6, "us"), (1e-9, "ns"), (1e-12, "ps"))
-
 
 def time_label(t: float) -> str:
     """A file-name friendly time: ``10ns``, ``2p5us``, ``0s``."""
@@ -34,10 +35,6 @@ def time_label(t: float) -> str:
         return "0s"
     scale, unit = next(((s, u) for s, u in _SCALES if abs(t) >= s), _SCALES[-1])
     return f"{t / scale:.4g}{unit}".replace(".", "p").replace("+", "")
-
-
-def _time_axis(t_max: float) -> tuple[float, str]:
-    return next(((s, u) for s, u in _SCALES if t_max >= s), _SCALES[-1])
 
 
 def plot_time_series(series: TimeSeries, png: str | Path, title: str) -> Path:
@@ -55,7 +52,7 @@ def plot_time_series(series: TimeSeries, png: str | Path, title: str) -> Path:
     nrow = max(1, -(-len(qs) // ncol))
     fig, axes = plt.subplots(nrow, ncol, figsize=(5.5 * ncol, 3.2 * nrow), squeeze=False)
     if series.time_unit == "s":
-        scale, unit = _time_axis(float(np.max(np.abs(series.time))) if len(series.time) else 0.)
+        scale, unit = time_axis(float(np.max(np.abs(series.time))) if len(series.time) else 0.)
     else:
         scale, unit = 1.0, series.time_unit
     for ax, q in zip(axes.ravel(), qs, strict=False):
@@ -85,6 +82,15 @@ def _snapshot_indices(result: Result, times: list[float] | None) -> list[int]:
     return list(dict.fromkeys(result.snapshot_index(t) for t in times))
 
 
+def _field_title(result: Result, field: str) -> str:
+    """``f_slice_1 (E = 400 ueV)`` for transport's energy slices, else the field's name."""
+    m = re.fullmatch(r"f_slice_(\d+)", field)
+    energies = result.summary.get("slice_energies_ueV") or []
+    if m and int(m.group(1)) < len(energies):
+        return f"{field} (f at E = {energies[int(m.group(1))]:.4g} ueV)"
+    return field
+
+
 def _plot_mesh(result: Result, out: Path, times, fields, clip) -> list[Path]:
     names = fields or [f for f in result.fields if f != "region"]
     unknown = [f for f in names if f not in result.units]
@@ -102,7 +108,7 @@ def _plot_mesh(result: Result, out: Path, times, fields, clip) -> list[Path]:
         for f in names:
             unit = result.units.get(f, "")
             base = out / f"{result.name}_{f}_{label}"
-            title = f"{result.name}: {f}, {when}"
+            title = f"{result.name}: {_field_title(result, f)}, {when}"
             written.append(render_field(grid, f, unit, f"{base}.png", title))
             if cut:
                 written.append(render_field(grid, f, unit, f"{base}_clip.png", title,
@@ -167,7 +173,8 @@ def _plot_h5(result: Result, out: Path) -> list[Path]:
             title = f"{path.stem}: time series" + (f" ({unit})" if unit else "")
             written.append(plot_time_series(ts, out / f"{path.stem}_timeseries.png", title))
     for png in result.pngs:  # the figures the run drew (need the solved model to redraw)
-        if png.name in {p.name for p in written} or png.stem.endswith("_timeseries"):
+        if png.name in {p.name for p in written} or png.stem.endswith(("_timeseries",
+                                                                         "_series")):
             continue
         if out.resolve() != result.path.resolve():
             shutil.copy2(png, out / png.name)
@@ -210,6 +217,11 @@ def plot_result(result: Result, output: str | Path | None = None,
         raise ResultError(f"{result.pvd} has no snapshots yet")
     else:
         written = _plot_h5(result, out)
+    for csv in sorted(result.path.glob("*_series.csv")):
+        png = plot_series_csv(csv, out / f"{csv.stem}.png",
+                              f"{csv.stem[:-len('_series')]}: time series ({csv.name})")
+        if png is not None:
+            written.append(png)
     if not written:
         raise ResultError(f"{result.path}: nothing to plot (no snapshots, no figures)")
     return written

@@ -2,14 +2,18 @@
 
 Coordinates are shown in µm; a film whose thickness is below 5 % of its extent is drawn with
 its thin axis exaggerated (the factor is written on the picture). Positive fields spanning
-more than three decades are coloured on a log scale.
+more than three decades are coloured on a log scale. The PNG is written atomically
+(a temporary sibling renamed over it: readers never see half a picture).
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
+
+from ..io.atomic import atomic_path
 
 __all__ = ["render_field", "thin_axis_scale"]
 
@@ -104,9 +108,14 @@ def render_field(grid, field: str, unit: str, png: str | Path, title: str,
     plotter.add_text(title, font_size=10, color="black")
     plotter.camera_position = "iso" if mesh.bounds[5] - mesh.bounds[4] > 0 else "xy"
     png = Path(png)
-    png.parent.mkdir(parents=True, exist_ok=True)
-    plotter.screenshot(str(png))
-    plotter.close()
+    tmp = atomic_path(str(png))  # readers see the old picture or the whole new one
+    try:
+        plotter.screenshot(tmp)
+        os.replace(tmp, png)
+    finally:
+        plotter.close()
+        if os.path.exists(tmp):
+            os.unlink(tmp)
     return png
 
 

@@ -3,14 +3,15 @@
     case → units → mesh → distribution → sources   (:meth:`MeshModel.build`)
          → integrator (steady Newton or BDF steps) (:meth:`MeshModel.steady` /
            :meth:`MeshModel.transient`, with :func:`.timeloop.run_checkpointed`)
-         → writer → checkpoint → summary            (here)
+         → writer → checkpoint → figures → summary  (here)
 
 A mesh model subclasses :class:`MeshModel` and writes its physics: how a case becomes a
 simulation (problem, sources, initial state), its declared output fields
 (:class:`~fvqp.models.base.outputs.OutputField`, internal values converted to SI here)
 and what a steady or transient run reports. The template owns the output directory, the
 ``.pvd`` writer, the PETSc options session (options fvqp inserted are removed when the
-run ends), the failure rule (:mod:`.result`), ``summary.json`` and the result.
+run ends), the failure rule (:mod:`.result`), the pictures of a finished run (rank 0,
+``[output] figures``, :func:`draw_figures`), ``summary.json`` and the result.
 """
 
 from __future__ import annotations
@@ -33,8 +34,8 @@ from .outputs import OutputField, to_output, unit_labels
 from .result import ModelResult
 from .timeloop import peak_rss_mb, resumable
 
-__all__ = ["MeshModel", "RunContext", "materials_entry", "reference_units",
-           "run_model"]
+__all__ = ["MeshModel", "RunContext", "draw_figures", "materials_entry", "reference_units",
+           "run_model", "wants_figures"]
 
 
 @dataclass
@@ -87,6 +88,9 @@ class MeshModel:
     outputs: dict[str, OutputField] = {}
     #: summary entries shown in the end-of-run report (besides status, balances, work)
     key_numbers: tuple = ()
+    #: the fields the run's picture shows, in order of preference (the first one the run
+    #: wrote; default: its first written field), :func:`fvqp.post.figures.run_figures`
+    figure_fields: tuple = ()
 
     @property
     def log(self) -> logging.Logger:
@@ -184,6 +188,9 @@ class MeshModel:
         summary.update(self.describe(sim))
         if getattr(sim, "region_materials", None):
             summary["materials"] = materials_entry(sim.region_materials)
+        if dist.rank == 0 and summary["status"] == 0 and wants_figures(case):
+            summary["figures"] = draw_figures(out_dir, summary, self.figure_fields,
+                                              self.log)
         if dist.rank == 0:
             atomic_write_bytes(os.path.join(out_dir, "summary.json"),
                                json.dumps(summary, indent=2).encode())
@@ -194,6 +201,29 @@ class MeshModel:
         if dist.rank == 0:
             self.log.info("%s", result.report(self.key_numbers))
         return result
+
+
+def wants_figures(case) -> bool:
+    """Whether a finished run draws its pictures: ``[output] figures`` (default true)."""
+    return bool(case.data.get("output", {}).get("figures", True))
+
+
+def draw_figures(out_dir: str, summary: dict, fields: tuple = (),
+                 logger: logging.Logger | None = None) -> list[str]:
+    """The run's main pictures (:func:`fvqp.post.figures.run_figures`: the main field at
+    the last snapshot, the time series), called on rank 0 once the outputs are final;
+    returns their file names (the ``figures`` entry of ``summary.json``). The pictures
+    are not results: a rendering that fails is logged as a warning with its cause and the
+    run keeps its status."""
+    from ...post.figures import run_figures
+
+    try:
+        return [p.name for p in run_figures(out_dir, summary, fields)]
+    except Exception as exc:  # noqa: BLE001 - VTK/matplotlib raise many kinds
+        (logger or logging.getLogger("fvqp")).warning(
+            "no figures (%s: %s); draw them with `fvqp plot %s`", type(exc).__name__, exc,
+            out_dir)
+        return []
 
 
 def reference_units(data) -> UnitSystem:

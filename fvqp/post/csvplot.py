@@ -1,0 +1,105 @@
+"""The ``<case>_series.csv`` of a run drawn versus time (``<case>_series.png``).
+
+The time loop of every mesh model writes one row per accepted step with SI units in the
+column names (:mod:`fvqp.io.series`: ``time_s``, ``energy_J.final``, ``qp_number.final``,
+``E_phonon_J`` ...). Its integral quantities are drawn in SI, read through
+:func:`fvqp.post.arrays.csv_series` (units from the names' suffixes,
+:func:`fvqp.models.base.result.unit_of_key`):
+
+* a dotted family (``energy_J.deposited``, ``energy_J.boundary:bath`` ...: the flows) is
+  one panel, one line per column, labelled by the column's full name; its stock
+  ``.final`` (the stored amount, often far above the flows) gets a panel of its own, and
+  a constant ``.initial`` is left out;
+* undotted columns share a panel per unit (``E_phonon_J`` and ``boundary:bottom_J`` in J);
+* every ``imbalance`` column goes to a panel of its own per unit: a conservation check is
+  round-off, invisible beside the quantities it balances;
+* the loop's work columns (step, size of the step, iteration counters) are left out.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..models.base.result import COUNTER_KEYS
+from .arrays import Series, csv_series
+
+__all__ = ["panels", "plot_series_csv", "series_figure"]
+
+#: columns of the time loop that count work, not integral quantities
+WORK_COLUMNS = frozenset({"step", "dt_s", *COUNTER_KEYS})
+
+_SCALES = ((1.0, "s"), (1e-3, "ms"), (1e-6, "us"), (1e-9, "ns"), (1e-12, "ps"))
+
+
+def time_axis(t_max: float) -> tuple[float, str]:
+    """(scale, unit) of a time axis whose largest value is ``t_max`` seconds."""
+    return next(((s, u) for s, u in _SCALES if t_max >= s), _SCALES[-1])
+
+
+def panels(series: dict[str, Series]) -> dict[str, list[Series]]:
+    """The panels of a series file: title -> the columns drawn in it (module docstring)."""
+    out: dict[str, list[Series]] = {}
+    for name, s in series.items():
+        head = name.split(".")[0]
+        if head in WORK_COLUMNS or (name.endswith(".initial")
+                                    and np.all(s.values == s.values[:1])):
+            continue
+        unit = f" [{s.unit}]" if s.unit else ""
+        if "imbalance" in name:
+            title = f"imbalance{unit}"
+        elif name.endswith(".final"):
+            title = f"{head} (stored){unit}"
+        elif "." in name:
+            title = f"{head}{unit}"
+        else:
+            title = f"quantities{unit}" if s.unit else "numbers"
+        out.setdefault(title, []).append(s)
+    return out
+
+
+def series_figure(series: dict[str, Series], title: str):
+    """A matplotlib figure of ``series`` (:func:`panels`), times in the largest fitting
+    unit of seconds; each line's label is its column and its y-data the column's SI
+    values. Returns the figure (the caller saves and closes it)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    groups = panels(series)
+    ncol = 2 if len(groups) > 1 else 1
+    nrow = max(1, -(-len(groups) // ncol))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(5.5 * ncol, 3.2 * nrow), squeeze=False)
+    t_max = max((float(np.max(np.abs(s.times))) for s in series.values() if len(s.times)),
+                default=0.0)
+    scale, unit = time_axis(t_max)
+    for ax, (panel, cols) in zip(axes.ravel(), groups.items(), strict=False):
+        for s in cols:
+            ax.plot(s.times / scale, s.values, ".-", ms=2, lw=1, label=s.name)
+        vals = np.concatenate([s.values[np.isfinite(s.values)] for s in cols])
+        if len(vals) and vals.min() > 0 and vals.max() > 1e3 * vals.min():
+            ax.set_yscale("log")
+        ax.set_xlabel(f"t [{unit}]")
+        ax.set_title(panel, fontsize=9)
+        ax.legend(fontsize=6)
+    for ax in axes.ravel()[len(groups):]:
+        ax.set_visible(False)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_series_csv(csv: str | Path, png: str | Path, title: str) -> Path | None:
+    """Draw the series file ``csv`` to ``png`` (atomically); None when it holds fewer than
+    two rows or no integral quantity."""
+    from ..io.atomic import atomic_savefig
+
+    series = csv_series(Path(csv))
+    if not series or len(next(iter(series.values())).times) < 2 or not panels(series):
+        return None
+    png = Path(png)
+    png.parent.mkdir(parents=True, exist_ok=True)
+    atomic_savefig(series_figure(series, title), str(png))
+    return png
