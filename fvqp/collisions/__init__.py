@@ -28,6 +28,7 @@ Example
 
 from .direct import collision_terms_direct
 from .fft import collision_terms_fft, jvp_fft
+from .fft import jvp_fft as jvp  # the exact Jacobian action, O(N log N)
 from .grid import (
     DELTA0_BCS,
     LAYOUTS,
@@ -38,7 +39,7 @@ from .grid import (
     fermi,
     pair_phase_space,
 )
-from .jacobian import JacobianBlocks, jacobian, jvp
+from .jacobian import JacobianBlocks, jacobian
 from .kernels import (
     PROCESSES,
     CollisionParams,

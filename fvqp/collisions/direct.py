@@ -41,7 +41,6 @@ from .kernels import (
     CollisionParams,
     CollisionTerms,
     check_inputs,
-    check_processes,
     pair_layout,
 )
 
@@ -81,8 +80,7 @@ def collision_terms_direct(
     -------
     CollisionTerms
     """
-    procs = check_processes(processes)
-    f, n = check_inputs(f, n, grid, allow_complex=True)
+    procs, f, n = check_inputs(f, n, grid, processes, allow_complex=True)
     dtype = np.result_type(f, n)
     nq, nph, h = grid.n, grid.n_ph, grid.h
     s, pair_weight, _ = pair_layout(grid)

@@ -69,7 +69,6 @@ from .kernels import (
     CollisionParams,
     CollisionTerms,
     check_inputs,
-    check_processes,
     pair_layout,
 )
 
@@ -413,8 +412,7 @@ def collision_terms_fft(
         relative for thermal-like tails; use ``~1/T`` (see module docstring).  Does not
         change the operator, only its floating-point error.
     """
-    procs = check_processes(processes)
-    f, n = check_inputs(f, n, grid)
+    procs, f, n = check_inputs(f, n, grid, processes)
     ctx = _Context(grid, params, tilt)
     terms = tuple(t for t in _TERMS if t.process in procs)
     res = _evaluate(ctx, terms, f, n)
@@ -454,8 +452,7 @@ def jvp_fft(
         Directional derivatives of :math:`S_{qp}` (length ``grid.n``) and of
         :math:`S_{ph}` (length ``grid.n_ph``).
     """
-    procs = check_processes(processes)
-    f, n = check_inputs(f, n, grid)
+    procs, f, n = check_inputs(f, n, grid, processes)
     if df is not None:
         df = np.asarray(df, dtype=float)
         if df.shape != f.shape:

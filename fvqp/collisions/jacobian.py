@@ -15,9 +15,9 @@ of the transition ``j -> i``), the derivatives are
     \frac{\partial S^{pair}_i}{\partial n_k} &= -\frac{h}{\bar\rho_i}
         V_{ij}\big(f_if_j - (1-f_i)(1-f_j)\big)\big|_{j = k-m-1-i},
 
-and analogously for the phonon rows (``dS_ph/dn`` is diagonal).  :func:`jvp` gives the
-same linear map matrix-free in O(N log N) (:func:`fvqp.collisions.fft.jvp_fft`) for
-Newton-Krylov solvers.
+and analogously for the phonon rows (``dS_ph/dn`` is diagonal).  ``fvqp.collisions.jvp``
+(:func:`fvqp.collisions.fft.jvp_fft`) gives the same linear map matrix-free in
+O(N log N) for Newton-Krylov solvers.
 """
 
 from __future__ import annotations
@@ -27,11 +27,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .fft import jvp_fft
 from .grid import EnergyGrid
-from .kernels import PROCESSES, CollisionParams, check_inputs, check_processes, pair_layout
+from .kernels import PROCESSES, CollisionParams, check_inputs, pair_layout
 
-__all__ = ["JacobianBlocks", "jacobian", "jvp"]
+__all__ = ["JacobianBlocks", "jacobian"]
 
 
 @dataclass(frozen=True)
@@ -87,8 +86,7 @@ def jacobian(
     grid, params, processes
         As for :func:`~fvqp.collisions.direct.collision_terms_direct`.
     """
-    procs = check_processes(processes)
-    f, n = check_inputs(f, n, grid)
+    procs, f, n = check_inputs(f, n, grid, processes)
     nq, nph, h = grid.n, grid.n_ph, grid.h
     c = params.phonon_prefactor
     rho, ados = grid.dos, grid.ados
@@ -159,19 +157,3 @@ def jacobian(
 
     return JacobianBlocks(ff=ff, fn=fn, nf=nf, nn=np.diag(nn))
 
-
-def jvp(
-    f: np.ndarray,
-    n: np.ndarray,
-    df: np.ndarray | None,
-    dn: np.ndarray | None,
-    grid: EnergyGrid,
-    params: CollisionParams,
-    processes: Sequence[str] = PROCESSES,
-    tilt: float = 0.0,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Matrix-free exact Jacobian-vector product in O(N log N) (FFT based).
-
-    See :func:`fvqp.collisions.fft.jvp_fft`.
-    """
-    return jvp_fft(f, n, df, dn, grid, params, processes, tilt)

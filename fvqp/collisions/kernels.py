@@ -109,7 +109,6 @@ __all__ = [
     "CollisionParams",
     "CollisionTerms",
     "check_inputs",
-    "check_processes",
     "pair_layout",
     "ph_energy",
     "ph_number",
@@ -222,19 +221,16 @@ class CollisionTerms:
         return self.ph_scattering + self.ph_pair
 
 
-def check_processes(processes: Sequence[str]) -> tuple[str, ...]:
-    """Validate a selection of process groups (subset of :data:`PROCESSES`)."""
+def check_inputs(
+    f: np.ndarray, n: np.ndarray, grid: EnergyGrid, processes: Sequence[str] = PROCESSES,
+    *, allow_complex: bool = False
+) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
+    """Validate a selection of process groups (subset of :data:`PROCESSES`) and the shapes
+    (and dtypes) of the distributions on ``grid``: ``(processes, f, n)``."""
     procs = tuple(processes)
     bad = [p for p in procs if p not in PROCESSES]
     if bad:
         raise ValueError(f"unknown process(es) {bad}; choose from {PROCESSES}")
-    return procs
-
-
-def check_inputs(
-    f: np.ndarray, n: np.ndarray, grid: EnergyGrid, *, allow_complex: bool = False
-) -> tuple[np.ndarray, np.ndarray]:
-    """Validate shapes (and dtypes) of the distributions on ``grid``."""
     f = np.asarray(f)
     n = np.asarray(n)
     if f.shape != (grid.n,):
@@ -244,7 +240,7 @@ def check_inputs(
     if not allow_complex and (np.iscomplexobj(f) or np.iscomplexobj(n)):
         raise TypeError("complex distributions are only supported by the direct method")
     dtype = np.result_type(f, n, np.float64)
-    return f.astype(dtype, copy=False), n.astype(dtype, copy=False)
+    return procs, f.astype(dtype, copy=False), n.astype(dtype, copy=False)
 
 
 def pair_layout(grid) -> tuple[int, np.ndarray, float]:

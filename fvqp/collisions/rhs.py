@@ -51,18 +51,10 @@ def collision_terms(
     raise ValueError(f"unknown method {method!r}; choose from {METHODS}")
 
 
-def collision_rhs(
-    f: np.ndarray,
-    n: np.ndarray,
-    grid: EnergyGrid,
-    params: CollisionParams,
-    processes: Sequence[str] = PROCESSES,
-    method: str = "fft",
-    tilt: float = 0.0,
-) -> tuple[np.ndarray, np.ndarray]:
+def collision_rhs(*args, **kwargs) -> tuple[np.ndarray, np.ndarray]:
     """Right-hand sides ``(df/dt, dn/dt) = (S_qp, S_ph)`` in units of 1/tau_0.
 
-    Arguments as for :func:`collision_terms`.
+    Arguments (and their defaults) as for :func:`collision_terms`, which this forwards to.
     """
-    terms = collision_terms(f, n, grid, params, processes, method, tilt)
+    terms = collision_terms(*args, **kwargs)
     return terms.qp, terms.ph
