@@ -32,7 +32,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .quadrature import GRAZING
-from .streaming import InterfaceFaces
+from .streaming import InterfaceFaces, owned_csr
 
 __all__ = ["REFLECTIONS", "angular_interface_matrix", "reciprocal_scaling"]
 
@@ -133,9 +133,4 @@ def angular_interface_matrix(itf: InterfaceFaces, w: np.ndarray, n_own: int, n_l
         v = -shape[f2, k2] * w[r2] * g[f2, r2] * gs[f2] * ts[f2, r2]
         v = np.divide(v, den[f2], out=np.zeros_like(v), where=den[f2] > 0)
         add(dst[f2] * B + k2, src[f2] * B + r2, v, dst[f2] < n_own)
-    r = np.concatenate(rows) if rows else np.zeros(0, int)
-    c = np.concatenate(cols) if cols else np.zeros(0, int)
-    v_ = np.concatenate(vals) if vals else np.zeros(0)
-    mat = sp.csr_matrix((v_, (r, c)), shape=(n_own * B, n_local * B))
-    mat.sum_duplicates()
-    return mat
+    return owned_csr(rows, cols, vals, n_own * B, n_local * B)

@@ -264,11 +264,7 @@ def build_streaming(loc, normals: np.ndarray, widths: np.ndarray, quad: Quadratu
         if kind == "inflow":
             out.inflow.setdefault(name, zero)
             out.influx.setdefault(name, zero)
-    r = np.concatenate(rows) if rows else np.zeros(0, int)
-    cc = np.concatenate(cols) if cols else np.zeros(0, int)
-    v = np.concatenate(vals) if vals else np.zeros(0)
-    out.matrix = sp.csr_matrix((v, (r, cc)), shape=(n_own * B, loc.n_local * B))
-    out.matrix.sum_duplicates()
+    out.matrix = owned_csr(rows, cols, vals, n_own * B, loc.n_local * B)
     return out
 
 
@@ -345,10 +341,18 @@ def interface_matrix(itf: InterfaceFaces, w: np.ndarray, n_own: int, n_local: in
             cols.append((src[f3] * B + r3)[m])
             vals.append((g[f3, k3] * (1.0 - t[f3]) * v[f3] * w[r3] * g[f3, r3]
                          / win[f3])[m])
+    return owned_csr(rows, cols, vals, n_own * B, n_local * B)
+
+
+def owned_csr(rows: list[np.ndarray], cols: list[np.ndarray], vals: list[np.ndarray],
+              n_rows: int, n_cols: int) -> sp.csr_matrix:
+    """The ``(n_rows, n_cols)`` CSR matrix (owned rows, local columns) of the entries
+    gathered face group by face group (lists of index and value arrays; repeated entries
+    summed)."""
     r = np.concatenate(rows) if rows else np.zeros(0, int)
     c = np.concatenate(cols) if cols else np.zeros(0, int)
-    v_ = np.concatenate(vals) if vals else np.zeros(0)
-    mat = sp.csr_matrix((v_, (r, c)), shape=(n_own * B, n_local * B))
+    v = np.concatenate(vals) if vals else np.zeros(0)
+    mat = sp.csr_matrix((v, (r, c)), shape=(n_rows, n_cols))
     mat.sum_duplicates()
     return mat
 
