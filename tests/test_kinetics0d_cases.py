@@ -56,7 +56,7 @@ def test_resonator_case_steady_state_physics(tmp_path) -> None:
     hw = 2 * np.pi * 1.054571817e-34 * 90e9 / a["kTc_J"]
     ratio = ob["eta_pb"] / (2 * a["delta_over_kTc"] / hw)
     assert 0.99 < ratio < 1.001, ratio  # measured 0.9984
-    assert os.path.getsize(tmp_path / "kinetics0d.png") > 10_000
+    assert os.path.getsize(tmp_path / "kinetics0d_al_resonator_steady.png") > 10_000
 
 
 def test_relaxation_case_via_cli(tmp_path) -> None:

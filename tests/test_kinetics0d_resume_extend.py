@@ -32,7 +32,7 @@ def _variant(tmp_path, end: str):
         text = text.replace(old, new)
     text, n = re.subn(r'(?m)^end = "[^"]*"', f'end = "{end}"', text)
     assert n == 1
-    text += '\n[solver.petsc]\nts_adapt_type = "none"\n'
+    text += '\n[solver.ts]\nts_adapt_type = "none"\n'
     p = tmp_path / end.replace(" ", "") / "kinetics0d_al_relaxation.toml"
     p.parent.mkdir()
     p.write_text(text)

@@ -129,6 +129,21 @@ _SECTIONS = {
                              item=Field("quantity", dimension="temperature", positive=True)),
     }, doc="a parameter sweep of steady states: exactly one of the lists, shared over "
            "the MPI ranks (fvqp.models.kinetics0d.sweep)"),
+    "solver": Section({
+        "prefix": Field("str", "PETSc options prefix of the run: the time stepper reads "
+                        "<prefix>ts_..., the steady-state Newton <prefix>snes_...",
+                        default="kinetics0d_"),
+        "ts": Field("options", "PETSc options of the time stepper (TS, prefix "
+                    "<prefix>ts_; transients, and the TS start of a steady state Newton "
+                    "cannot reach): ts_*, and snes_*/ksp_*/pc_* of the TS's own Newton",
+                    default={}),
+        "snes": Field("options", "PETSc options of the steady-state Newton (SNES, prefix "
+                      "<prefix>snes_; steady runs and sweeps): snes_max_it, ksp_*, pc_*, "
+                      "scaled_ksp_* of its GMRES", default={}),
+        "petsc": Field("options", "not read by kinetics0d, which has two PETSc solvers: "
+                       "give their options under ts or snes", default={}),
+    }, doc="PETSc options per solver (fvqp.solvers.options: pushed under the solver's "
+           "prefix, setFromOptions last, removed after use)"),
     "relaxation": Section({
         "enabled": Field("bool", "also run the time-relaxation scheme (transient runs)",
                          default=False),
@@ -180,11 +195,36 @@ def _check(data, err) -> None:
                 "steady states only (transients keep the bath gap).",
                 "set steady = true under [time], or self_consistent_gap = false.")
     _check_sweep(data, err)
+    _check_solver(data, err)
     for i, d in enumerate(data.get("drives") or []):
         if d and d.get("type") == "photon" and d.get("energy") is None \
                 and d.get("frequency") is None:
             err.add(f"drives[{i}]", "a photon drive needs energy or frequency.",
                     'add energy = "200 ueV" or frequency = "90 GHz".')
+
+
+def _check_solver(data, err) -> None:
+    """Each ``[solver]`` options table holds only its own solver's options: ``ts_*``
+    names the time stepper, ``scaled_*`` the GMRES inside Newton's linear solve
+    (:class:`fvqp.solvers.denselinear.LaggedSchur`); ``petsc`` is ambiguous here."""
+    sv = data.get("solver") or {}
+    if sv.get("petsc"):
+        err.add("solver.petsc", "kinetics0d has two PETSc solvers, the time stepper and "
+                "the steady-state Newton, and one options table cannot say which is meant.",
+                "move the options to [solver.ts] (transients) or [solver.snes] (steady "
+                "states, sweeps).")
+    for key in sv.get("snes") or {}:
+        if str(key).lstrip("-").startswith("ts_"):
+            err.add(f"solver.snes.{key}", "a time-stepper option under the Newton solver's "
+                    "options.", "move it to [solver.ts].")
+    for key in sv.get("ts") or {}:
+        if str(key).lstrip("-").startswith("scaled_"):
+            err.add(f"solver.ts.{key}", "an option of the steady-state Newton's GMRES "
+                    "under the time stepper's options.", "move it to [solver.snes].")
+    if sv.get("snes") and not (data.get("time") or {}).get("steady"):
+        err.add("solver.snes", "a transient run has no steady-state Newton solve (the "
+                "time stepper's own Newton reads snes_* options from [solver.ts]).",
+                "move the options to [solver.ts], or set steady = true under [time].")
 
 
 def _check_sweep(data, err) -> None:

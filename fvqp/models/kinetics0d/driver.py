@@ -12,8 +12,14 @@ Internal units are those of the film material: energies in :math:`k_BT_c`, times
 
 Outputs (in the output directory): ``kinetics0d.h5`` (grid, DOS, final ``f``/``n``,
 bath distributions, time series and snapshots of transient runs, scalar observables in
-SI and internal units, metadata: units, parameters, case digest), ``kinetics0d.png``
-(f(E) and n(Omega)) and ``summary.json``.
+SI and internal units, metadata: units, parameters, case digest), the figure
+``<case>_steady.png`` or ``<case>_transient.png``, the time series ``<case>_series.csv``
+of a transient (:mod:`fvqp.models.kinetics0d.outputs`: energies in µeV, densities in
+µm⁻³, times in s) and ``summary.json`` (with ``keys``: N_qp, T*, T_N, Delta, eta_pb).
+
+PETSc options: ``[solver] ts`` reach the time stepper only (prefix ``<prefix>ts_``),
+``[solver] snes`` the steady-state Newton only (prefix ``<prefix>snes_``), see
+:func:`solver_options`.
 """
 
 from __future__ import annotations
@@ -23,14 +29,14 @@ import logging
 import math
 import os
 import time
-from collections.abc import Callable
 
 import numpy as np
 
 from ...case.internal import InternalCase
 from ...collisions import DELTA0_BCS, CollisionParams, EnergyGrid, bcs_gap, bose, fermi
 from ...collisions.rates import thermal_pair_breaking_rate
-from ...io.atomic import atomic_path, atomic_savefig, atomic_write_bytes
+from ...io.atomic import atomic_path, atomic_write_bytes
+from ...solvers.options import normalise_prefix
 from ...units import E_CHARGE, HBAR, UnitSystem
 from ..base.schema import case_material
 from ..base.template import materials_entry
@@ -38,6 +44,7 @@ from ..base.timeloop import refuse_earlier_end, si_time
 from .drives import PhononInjection, PhotonDrive, TunnelInjection
 from .model import Kinetics0D
 from .observables import summary as observables
+from .outputs import QP_DENSITY_FACTOR, figure, key_numbers, write_series
 from .relaxation import relax
 from .selfgap import steady_state_self_consistent
 from .solve import steady_state
@@ -48,13 +55,9 @@ from .transient import (
     integrate_checkpointed,
 )
 
-#: the collision module counts densities in units of 4 N0 (two spins x two branches,
-#: notes Eq. 9); UnitSystem's energy density unit is N0 (k_B Tc)^2
-QP_DENSITY_FACTOR = 4.0
-
 log = logging.getLogger(__name__)
 
-__all__ = ["build_model", "run"]
+__all__ = ["QP_DENSITY_FACTOR", "build_model", "run", "solver_options"]
 
 
 def film_units(case) -> UnitSystem:
@@ -139,6 +142,18 @@ def build_model(case) -> tuple[Kinetics0D, dict]:
     return model, meta
 
 
+def solver_options(values) -> dict:
+    """Keyword arguments of :func:`~fvqp.models.kinetics0d.steady_state` from the case's
+    ``[solver]`` table (internal values): Newton's options ``snes`` under
+    ``<prefix>snes_``, the time stepper's ``ts`` under ``<prefix>ts_`` (the TS start of
+    a steady state; a transient's :func:`_transient` uses the same prefix and table), so
+    an option given for one solver never reaches the other."""
+    sv = values["solver"]
+    prefix = normalise_prefix(sv["prefix"])
+    return {"prefix": prefix + "snes_", "options": dict(sv["snes"] or {}),
+            "ts_prefix": prefix + "ts_", "ts_options": dict(sv["ts"] or {})}
+
+
 def _initial(model: Kinetics0D, case, steady: bool = False) -> np.ndarray | None:
     """The ``[initial]`` state (``case``: an :class:`fvqp.case.InternalCase`); ``None``
     for a steady run without ``[initial]`` temperatures (then :func:`steady_state` starts
@@ -157,49 +172,17 @@ def _si(obs: dict, meta: dict) -> dict:
             "e_qp": meta["energy_unit_J_per_m3"], "e_ph": meta["energy_unit_J_per_m3"],
             "power_absorbed": meta["power_unit_W_per_m3"] * meta["volume_m3"],
             "power_escaped": meta["power_unit_W_per_m3"] * meta["volume_m3"],
-            "t_eff": meta["Tc_K"], "t_n": meta["Tc_K"], "mu": meta["kTc_J"] / E_CHARGE,
+            "t_eff": meta["Tc_K"], "t_n": meta["Tc_K"],
+            "mu": meta["kTc_J"] / (E_CHARGE * 1e-6),
             "rate_scattering": 1 / meta["tau0_s"], "rate_recombination": 1 / meta["tau0_s"]}
     units = {"n_qp": "1/m^3", "n_qp_thermal": "1/m^3", "e_qp": "J/m^3", "e_ph": "J/m^3",
              "power_absorbed": "W", "power_escaped": "W", "t_eff": "K", "t_n": "K",
-             "mu": "eV",
+             "mu": "ueV",
              "rate_scattering": "1/s", "rate_recombination": "1/s"}
     for k, v in obs.items():
         if k in conv:
             out[k + "_SI"] = (v * conv[k], units[k])
     return out
-
-
-def _figure(path: str, model: Kinetics0D, y: np.ndarray, snaps: list, title: str,
-            time_format: Callable[[float], str] = lambda t: f"{t:.3g} tau0") -> None:
-    """f(E) and n(Omega): final, bath and the snapshots (labelled by ``time_format(t)``,
-    the run gives SI times)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    f, n = model.split(y)
-    fb, nb = model.split(model.equilibrium())
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4))
-    for t, ys in snaps:
-        fs, ns = model.split(ys)
-        a1.semilogy(model.grid.e, np.maximum(fs, 1e-300), lw=0.8, label=f"t = {time_format(t)}")
-        a2.semilogy(model.grid.omega, np.maximum(ns, 1e-300), lw=0.8)
-    a1.semilogy(model.grid.e, np.maximum(f, 1e-300), "k", lw=1.5, label="final")
-    a1.semilogy(model.grid.e, np.maximum(fb, 1e-300), "k--", lw=1, label="bath")
-    a2.semilogy(model.grid.omega, np.maximum(n, 1e-300), "k", lw=1.5)
-    a2.semilogy(model.grid.omega, np.maximum(nb, 1e-300), "k--", lw=1)
-    floor = max(1e-30, float(np.min(fb[fb > 0])) / 10)
-    a1.set_ylim(floor, 2)
-    a2.set_ylim(max(1e-30, float(np.min(nb[nb > 0])) / 10), None)
-    a1.set_xlabel("E / k_B T_c")
-    a1.set_ylabel("f(E)")
-    a2.set_xlabel("Omega / k_B T_c")
-    a2.set_ylabel("n(Omega)")
-    a1.legend(fontsize=7)
-    fig.suptitle(title)
-    fig.tight_layout()
-    atomic_savefig(fig, path, dpi=120)
 
 
 def run(case, output_dir: str | None = None, resume: bool = False,
@@ -235,15 +218,14 @@ def run(case, output_dir: str | None = None, resume: bool = False,
                               "Fix: run the case again without --resume.")
     os.makedirs(out_dir, exist_ok=True)
     model, meta = build_model(case)
-    solver = d["solver"]
-    prefix, petsc = solver["prefix"], dict(solver["petsc"] or {})
+    solvers = solver_options(d)
     y0 = _initial(model, case, steady=tc["steady"])
     summary: dict = {"model": "kinetics0d", "case": case.path}
     tr = None
     if tc["steady"] and d["film"].get("self_consistent_gap"):
         delta_bath = model.grid.delta
         model, y, info = steady_state_self_consistent(
-            model, meta["gap_ratio"], y0, prefix=prefix + "snes_", options=petsc)
+            model, meta["gap_ratio"], y0, **solvers)
         meta.update(delta_over_kTc=model.grid.delta, h_over_kTc=model.grid.h,
                     delta_bath_over_kTc=delta_bath, self_consistent_gap=True)
         summary.update(status=0, message="self-consistent steady state",
@@ -254,12 +236,12 @@ def run(case, output_dir: str | None = None, resume: bool = False,
                        residual_norm=float(np.linalg.norm(model.rhs(y))))
         t_final = 0.0
     elif tc["steady"]:
-        y, res = steady_state(model, y0, prefix=prefix + "snes_", options=petsc)
+        y, res = steady_state(model, y0, **solvers)
         summary.update(status=0, message=res.message, newton_iterations=res.iterations,
                        residual_norm=res.residual_norm, start=res.start)
         t_final = 0.0
     else:
-        tr, y = _transient(model, meta, case, out_dir, y0, prefix, petsc, resume, max_steps,
+        tr, y = _transient(model, meta, case, out_dir, y0, solvers, resume, max_steps,
                            summary)
         t_final = tr.t
     obs = observables(model, y, t_final)
@@ -267,7 +249,6 @@ def run(case, output_dir: str | None = None, resume: bool = False,
     summary["observables_SI"] = {k: v[0] for k, v in _si(obs, meta).items()}
     summary["gap_ueV"] = model.grid.delta * meta["kTc_J"] / (E_CHARGE * 1e-6)
     summary["materials"] = materials_entry({"film": case_material(d["film"])})
-    summary["wall_time_s"] = time.perf_counter() - start
     h5 = os.path.join(out_dir, "kinetics0d.h5")
     h5_tmp = atomic_path(h5)  # renamed into place once complete
     with h5py.File(h5_tmp, "w") as fh:
@@ -281,7 +262,10 @@ def run(case, output_dir: str | None = None, resume: bool = False,
         gr["dos"], gr["ados"] = model.grid.dos, model.grid.ados
         gr["qp_weights"] = model.grid.qp_weights
         gr["e_edges"] = model.grid.e_edges
-        gr.attrs["units"] = "energies in k_B Tc; qp_weights in units of 4 N0 k_B Tc"
+        gr["e_ueV"] = model.grid.e * meta["kTc_J"] / (E_CHARGE * 1e-6)
+        gr["omega_ueV"] = model.grid.omega * meta["kTc_J"] / (E_CHARGE * 1e-6)
+        gr.attrs["units"] = ("e, omega, e_edges in k_B Tc (e_ueV, omega_ueV: the same in "
+                             "ueV); qp_weights in units of 4 N0 k_B Tc")
         gr.attrs["layout"] = (f"{model.grid.layout}: QP nodes e (first cell edge at the gap); "
                               "dos, ados per h (qp_weights = h dos)")
         f, n = model.split(y)
@@ -303,19 +287,29 @@ def run(case, output_dir: str | None = None, resume: bool = False,
             rg.attrs.update(summary["relaxation"])
     os.replace(h5_tmp, h5)
     snaps = list(zip(tr.snap_t, tr.snap_y, strict=True)) if tr is not None else []
-    _figure(os.path.join(out_dir, "kinetics0d.png"), model, y, snaps,
-            d.get("title") or case.name, time_format=si_time(case.units))
+    png = os.path.join(out_dir, f"{case.name}_{'steady' if tc['steady'] else 'transient'}.png")
+    figure(png, model, y, case.units, snaps, d.get("title") or case.name,
+           time_format=si_time(case.units), series=tr.series if tr is not None else None)
     summary["output"] = h5
+    summary["figure"] = png
+    summary["keys"] = key_numbers(case.units, obs, model.grid.delta,
+                                  None if tr is None else t_final)
+    summary["wall_time_s"] = time.perf_counter() - start
     atomic_write_bytes(os.path.join(out_dir, "summary.json"),
                        json.dumps(summary, indent=2, default=float).encode())
-    log.info("kinetics0d %s: %s", case.name, summary["message"])
+    log.info("kinetics0d %s: status %d, %s; %s; output %s; wall time %.3g s", case.name,
+             summary["status"], summary["message"],
+             ", ".join(f"{k} = {v:.4g}" for k, v in summary["keys"].items()), out_dir,
+             summary["wall_time_s"])
     return summary
 
 
 def _transient(model: Kinetics0D, meta: dict, case, out_dir: str, y0: np.ndarray,
-               prefix: str, petsc: dict, resume: bool, max_steps: int | None,
+               solvers: dict, resume: bool, max_steps: int | None,
                summary: dict) -> tuple[TransientState, np.ndarray]:
-    """Checkpointed TS run (and the optional time-relaxation run); fills ``summary``."""
+    """Checkpointed TS run (and the optional time-relaxation run), its
+    ``<case>_series.csv``; fills ``summary``. TS options: ``[solver] ts`` under
+    ``<prefix>ts_`` (``solvers``: :func:`solver_options`)."""
     d = case.values
     tc = d["time"]
     t_end = tc["end"]
@@ -344,11 +338,18 @@ def _transient(model: Kinetics0D, meta: dict, case, out_dir: str, y0: np.ndarray
         st = TransientState(t=0.0, y=y0.copy(), dt=tc["dt_initial"] or 1e-3,
                             out_times=sorted(d["output"]["times"]),
                             grid=grid)
-    opts = {"ts_bdf_order": 1 if tc["scheme"] == "bdf1" else 2, **petsc}
+    opts = {"ts_bdf_order": 1 if tc["scheme"] == "bdf1" else 2, **solvers["ts_options"]}
+    csv = os.path.join(out_dir, f"{case.name}_series.csv")
+
+    def series(state: TransientState) -> None:  # after every checkpoint and at the end
+        write_series(csv, case.units, state.series, meta["volume_m3"])
+
     st, status, message = integrate_checkpointed(
         model, st, t_end, rtol=tc["rtol"], atol=default_atol(model, y0, tc["rtol"]),
         checkpoint=ckpt, digest=case.digest, every=d["output"]["checkpoint_every"],
-        max_steps=max_steps, prefix=prefix + "ts_", options=opts, time_format=fmt)
+        max_steps=max_steps, prefix=solvers["ts_prefix"], options=opts, time_format=fmt,
+        on_checkpoint=series)
+    series(st)
     summary.update(status=status, message=message, steps=st.steps,
                    rejected_steps=st.rejected_steps,
                    newton_iterations=st.newton_iterations)

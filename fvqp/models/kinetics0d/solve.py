@@ -134,6 +134,7 @@ def steady_state(model: Kinetics0D, y0: np.ndarray | None = None, *,
                  block_rtol: float = BLOCK_RTOL, floor: float = OCCUPATION_FLOOR,
                  t: float = 0.0, t_guess: float | None = 1e5,
                  ts_options: Mapping[str, object] | None = None,
+                 ts_prefix: str | None = None,
                  rtol: float | None = None, atol_factor: float | None = None,
                  guess: str = "quasi-thermal", linear: str = "schur",
                  ) -> tuple[np.ndarray, SteadyStateResult]:
@@ -156,7 +157,7 @@ def steady_state(model: Kinetics0D, y0: np.ndarray | None = None, *,
     y0 : ndarray, optional
         Initial guess (default: ``guess``).
     prefix : str
-        Options prefix of the run (the TS fallback uses ``<prefix>ts_``).
+        Options prefix of Newton (``"kinetics0d_snes_"``).
     options : mapping, optional
         PETSc options of Newton under ``prefix`` (:class:`~fvqp.solvers.dense.DenseNewton`,
         pushed for each Newton run and removed after it; the command line wins):
@@ -173,7 +174,11 @@ def steady_state(model: Kinetics0D, y0: np.ndarray | None = None, *,
         with :func:`evolve` (``rtol = 1e-4``) for this time and restart Newton from
         there; ``None`` disables the fallback.
     ts_options : mapping, optional
-        PETSc options of that integration (prefix ``<prefix>ts_``).
+        PETSc options of that integration, under ``ts_prefix``.
+    ts_prefix : str, optional
+        Options prefix of that integration (default ``<prefix>ts_``; the case driver
+        gives the run's TS prefix ``kinetics0d_ts_``, so Newton's and TS's options never
+        share a prefix: ``[solver] snes`` / ``[solver] ts``).
     rtol, atol_factor : float, optional
         No longer used (PETSc's residual and step tests are replaced by the per-entry
         test, which they could satisfy with a wrong QP block); a value logs a warning.
@@ -217,7 +222,7 @@ def steady_state(model: Kinetics0D, y0: np.ndarray | None = None, *,
         start.update(path="ts+newton", ts_time=t_guess)
         clock = time.perf_counter()
         y1, _ = evolve(model, y0, t0=t, t_end=t + t_guess, dt=1e-3, rtol=1e-4,
-                       prefix=prefix + "ts_", options=ts_options)
+                       prefix=ts_prefix or prefix + "ts_", options=ts_options)
         start["ts_time_s"] = time.perf_counter() - clock
         y1 = np.clip(y1, 0.0, None)
         y1[: model.grid.n] = np.minimum(y1[: model.grid.n], 1.0)

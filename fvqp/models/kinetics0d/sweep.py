@@ -17,7 +17,8 @@ computed it, so the table equals the serial one. ``--max-steps K`` stops after `
 computed points (status 1, checkpoint kept); ``--resume`` reuses the stored points.
 
 Outputs: ``kinetics0d_sweep.h5`` (one dataset per column, its unit as an attribute),
-``kinetics0d_sweep.csv`` (the same table), ``kinetics0d_sweep.png`` and ``summary.json``.
+``kinetics0d_sweep.csv`` (the same table), the figure ``<case>_vs_<key>.png`` and
+``summary.json``. Energies (:math:`\mu^*`, :math:`\Delta`) in µeV, as every model's.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ __all__ = ["COLUMNS", "SWEEP_KEYS", "has_sweep", "run_sweep", "sweep_point"]
 SWEEP_KEYS = ("power", "photon_energy", "escape_time", "escape_time_pb", "temperature")
 
 #: the table's columns after the swept value: name -> unit
-COLUMNS = {"n_qp": "1/m^3", "t_star": "K", "mu_star": "eV", "eta_pb": "",
+COLUMNS = {"n_qp": "1/m^3", "t_star": "K", "mu_star": "ueV", "eta_pb": "",
            "delta": "ueV", "newton_iterations": ""}
 
 
@@ -94,30 +95,30 @@ def point_values(values: Mapping, key: str, value: float) -> dict:
 def sweep_point(case, key: str, value: float) -> dict:
     """Steady state of one sweep point (an :class:`fvqp.case.InternalCase`), reduced to
     the table's columns (SI)."""
-    from .driver import build_model
+    from .driver import build_model, solver_options
     from .observables import summary as observables
     from .solve import steady_state
 
     point = dataclasses.replace(case, values=point_values(case.values, key, value))
     model, meta = build_model(point)
-    solver = case.values["solver"]
-    y, res = steady_state(model, prefix=solver["prefix"] + "snes_",
-                          options=dict(solver["petsc"] or {}))
+    y, res = steady_state(model, **solver_options(case.values))
     obs = observables(model, y)
     return {"n_qp": obs["n_qp"] * meta["number_unit_per_m3"],
             "t_star": obs["t_eff"] * meta["Tc_K"],
-            "mu_star": obs["mu"] * meta["kTc_J"] / E_CHARGE,
+            "mu_star": obs["mu"] * meta["kTc_J"] / (E_CHARGE * 1e-6),
             "eta_pb": obs.get("eta_pb", float("nan")),
             "delta": model.grid.delta * meta["kTc_J"] / (E_CHARGE * 1e-6),
             "newton_iterations": int(res.iterations)}
 
 
 def _si_value(case, key: str, index: int) -> tuple[float, str]:
-    """The SI value and unit of sweep point ``index`` (from the SI case)."""
-    v = case.case.data["sweep"][key][index]
-    unit = {"power": "W", "photon_energy": "J", "escape_time": "s", "escape_time_pb": "",
-            "temperature": "K"}[key]
-    return float(v), unit
+    """The value and unit of sweep point ``index`` (from the SI case; a photon energy in
+    ueV)."""
+    v = float(case.case.data["sweep"][key][index])
+    if key == "photon_energy":  # energies in ueV, as every model writes them
+        return v / (E_CHARGE * 1e-6), "ueV"
+    unit = {"power": "W", "escape_time": "s", "escape_time_pb": "", "temperature": "K"}[key]
+    return v, unit
 
 
 def run_sweep(case, out_dir: str, resume: bool = False, max_steps: int | None = None
@@ -207,7 +208,7 @@ def _write(out_dir: str, table: dict, key: str, unit: str, case) -> None:
     for i in range(len(table[key])):
         w.writerow([repr(float(table[k][i])) for k in table])
     atomic_write_bytes(os.path.join(out_dir, "kinetics0d_sweep.csv"), buf.getvalue().encode())
-    _figure(os.path.join(out_dir, "kinetics0d_sweep.png"), table, key, unit,
+    _figure(os.path.join(out_dir, f"{case.name}_vs_{key}.png"), table, key, unit,
             case.values.get("title") or case.name)
 
 
@@ -220,7 +221,7 @@ def _figure(path: str, table: dict, key: str, unit: str, title: str) -> None:
     x = table[key]
     fig, axes = plt.subplots(2, 2, figsize=(9, 6), sharex=True)
     for ax, (col, label) in zip(axes.flat, (("n_qp", "N_qp (1/m^3)"), ("t_star", "T* (K)"),
-                                            ("mu_star", "mu* (eV)"), ("eta_pb", "eta_pb")),
+                                            ("mu_star", "µ* (µeV)"), ("eta_pb", "eta_pb")),
                                 strict=True):
         ax.plot(x, table[col], "o-")
         ax.set_ylabel(label)

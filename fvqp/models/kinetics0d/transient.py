@@ -131,7 +131,8 @@ def integrate_checkpointed(model: Kinetics0D, st: TransientState, t_end: float, 
                            rtol: float, atol: np.ndarray, checkpoint: str | None,
                            digest: str, every: int, max_steps: int | None = None,
                            prefix: str = "kinetics0d_ts_", options: dict | None = None,
-                           time_format: Callable[[float], str] | None = None
+                           time_format: Callable[[float], str] | None = None,
+                           on_checkpoint: Callable[[TransientState], None] | None = None
                            ) -> tuple[TransientState, int, str]:
     """Advance ``st`` to ``t_end`` in segments of ``every`` steps, checkpointing each.
 
@@ -154,6 +155,9 @@ def integrate_checkpointed(model: Kinetics0D, st: TransientState, t_end: float, 
     time_format : callable, optional
         ``time_format(t)``: an internal time as text for the log line (the driver gives
         SI seconds, :func:`fvqp.models.base.timeloop.si_time`); default ``"<t> tau0"``.
+    on_checkpoint : callable, optional
+        ``on_checkpoint(state)`` after every checkpoint written (the driver rewrites
+        ``<case>_series.csv`` from ``state.series``).
 
     Returns
     -------
@@ -184,6 +188,8 @@ def integrate_checkpointed(model: Kinetics0D, st: TransientState, t_end: float, 
         done += res.steps
         if checkpoint is not None:
             st.save(checkpoint, digest)
+            if on_checkpoint is not None:
+                on_checkpoint(st)
         if res.status < 0:  # pragma: no cover - evolve raises first
             raise ConvergenceError(res.message, res)
         if res.steps == 0:
