@@ -50,3 +50,19 @@ def test_phonon_medium_errors_are_the_generators():
     assert got == ["sub"]
     assert err.items == _model_errors("phonon", data, ".medium")
     assert err.items[1][2] == "choose one of the listed media."
+
+
+def test_transport_trap_without_material_is_optional():
+    """transport: a trap may go without material (it takes the reference's N0 and D): no
+    error and not yielded; a bare region that is no trap is the shared error."""
+    data = {"regions": {"film": {"material": "Al"}, "trap": {"trap": True}, "bare": {},
+                        "typo": {"material": "Alu", "trap": True}},
+            "bath": {"temperature": 0.1}, "time": {"steady": True}}
+    err = _Errors()
+    got = [n for n, _, _ in active_regions(
+        data, err, "material", get_material, UnknownMaterialError, needed="a material",
+        example='material = "Al" (or trap = true with a normal metal)',
+        optional=lambda reg: reg.get("trap"))]
+    assert got == ["film"]
+    assert [e[0] for e in err.items] == ["regions.bare.material", "regions.typo.material"]
+    assert err.items == _model_errors("transport", data, ".material")

@@ -185,14 +185,17 @@ def unlabelled_boundary(geo, active) -> list[str]:
 
 def active_regions(data: Mapping, err, key: str, lookup: Callable[[str], Any],
                    unknown: type[Exception], *, needed: str, example: str,
-                   unknown_fix: str = "") -> Iterator[tuple[str, Mapping, Any]]:
+                   unknown_fix: str = "", optional: Callable[[Mapping], Any] | None = None
+                   ) -> Iterator[tuple[str, Mapping, Any]]:
     """``(name, table, entry)`` of every active region (``active`` not false) whose
     ``key`` names an entry that ``lookup`` finds (a material, a phonon medium); the
     check loop of the models whose regions need one. A region without ``key`` is the
     error ``regions.<name>.<key>``: "an active region needs ``needed``." with the fix
     "add ``example``, or active = false."; a name ``lookup`` refuses with
     ``unknown`` is the same key's error with the exception's message (it lists the
-    names) and ``unknown_fix``. Neither region is yielded.
+    names) and ``unknown_fix``. Neither region is yielded; nor is a region without
+    ``key`` for which ``optional(table)`` is true (no error: e.g. transport's trap,
+    which takes the reference's constants).
 
     Examples
     --------
@@ -212,6 +215,8 @@ def active_regions(data: Mapping, err, key: str, lookup: Callable[[str], Any],
         if not reg.get("active", True):
             continue
         if not reg.get(key):
+            if optional is not None and optional(reg):
+                continue
             err.add(f"regions.{name}.{key}", f"an active region needs {needed}.",
                     f"add {example}, or active = false.")
             continue

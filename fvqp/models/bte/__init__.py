@@ -20,7 +20,13 @@ from __future__ import annotations
 
 from ...case.schema import Field, Section
 from ..base.schema import SPECTRAL_SOURCE as _SPECTRUM
-from ..base.schema import material_overrides, named_boundaries, unlabelled_boundary
+from ..base.schema import (
+    active_regions,
+    check_pulse_or_power,
+    material_overrides,
+    named_boundaries,
+    unlabelled_boundary,
+)
 from ..spec import ModelSpec
 
 _REGION = Section({
@@ -163,18 +169,9 @@ FIELDS = ("qp_density", "qp_excess", "qp_energy_density", "qp_current", "directi
 def _check(data, err) -> None:
     from ...materials import UnknownMaterialError, get_material
 
-    for name, reg in data["regions"].items():
-        if not reg.get("active", True):
-            continue
-        if not reg.get("material"):
-            err.add(f"regions.{name}.material", "an active region needs a material.",
-                    'add material = "Al" (see `fvqp materials`), or active = false.')
-            continue
-        try:
-            mat = get_material(reg["material"])
-        except UnknownMaterialError as exc:
-            err.add(f"regions.{name}.material", str(exc).strip("'\""), "")
-            continue
+    for name, reg, mat in active_regions(data, err, "material", get_material,
+                                         UnknownMaterialError, needed="a material",
+                                         example='material = "Al" (see `fvqp materials`)'):
         if not (mat.fermi_velocity or reg.get("fermi_velocity")):
             err.add(f"regions.{name}.fermi_velocity", f"{mat.name} (region {name}) has no "
                     "Fermi velocity in the material database (no trustworthy tabulated "
@@ -186,16 +183,7 @@ def _check(data, err) -> None:
                 or mat.resistivity or reg.get("resistivity") or reg.get("diffusion_constant")):
             err.add(f"regions.{name}.mean_free_path", "no mean free path and no diffusion "
                     "constant in the database.", 'give mean_free_path = "1 um".')
-    for i, s in enumerate(data.get("sources") or []):
-        if s and (s.get("deposit") is None) == (s.get("power") is None):
-            err.add(f"sources[{i}]", "give exactly one of deposit (a pulse) or power.",
-                    'e.g. power = "1 pW".')
-        if s and s.get("deposit") is not None and s.get("duration") is None:
-            err.add(f"sources[{i}].duration", "a pulse needs a duration.",
-                    'add duration = "10 ps".')
-        if s and s.get("position") is not None and s.get("radius") is None:
-            err.add(f"sources[{i}].radius", "a source with a position needs a radius.",
-                    'add radius = "1 um".')
+    check_pulse_or_power(data, err, duration="10 ps", radius="1 um")
     col = data.get("collisions") or {}
     if col.get("enabled"):
         if (data.get("sweep") or {}).get("mean_free_paths"):

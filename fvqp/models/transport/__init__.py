@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from ...case.schema import Field, Section
 from ..base.schema import SPECTRAL_SOURCE as _SPECTRUM
-from ..base.schema import check_pulse_or_power, material_overrides
+from ..base.schema import active_regions, check_pulse_or_power, material_overrides
 from ..spec import ModelSpec
 
 _REGION = Section({
@@ -129,20 +129,11 @@ def _interfaces(geo, active) -> list[str]:
 def _check(data, err) -> None:
     from ...materials import UnknownMaterialError, get_material
 
-    for name, reg in data["regions"].items():
-        if not reg.get("active", True):
-            continue
-        if not reg.get("material"):
-            if reg.get("trap"):
-                continue  # a trap without material takes N0 and D of the reference
-            err.add(f"regions.{name}.material", "an active region needs a material.",
-                    'add material = "Al" (or trap = true with a normal metal).')
-            continue
-        try:
-            mat = get_material(reg["material"])
-        except UnknownMaterialError as exc:
-            err.add(f"regions.{name}.material", str(exc).strip("'\""), "")
-            continue
+    # a trap without material takes N0 and D of the reference
+    for name, reg, mat in active_regions(data, err, "material", get_material,
+                                         UnknownMaterialError, needed="a material",
+                                         example='material = "Al" (or trap = true with a '
+                                         "normal metal)", optional=lambda r: r.get("trap")):
         if reg.get("trap"):
             continue
         if not (reg.get("diffusion_constant") or mat.diffusion_constant or mat.resistivity):
