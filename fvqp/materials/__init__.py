@@ -1,25 +1,12 @@
-"""Material database of elemental superconductors (SI units, one source per number).
+"""Material database of elemental superconductors (SI units, one source per number), and
+the phonon media (substrates, film metals) of the same kind of data file.
 
-See :mod:`fvqp.materials.database` for the list of fields and conventions.
+See :mod:`fvqp.materials.database` and :mod:`fvqp.materials.substrates` for the fields and
+conventions; the package exports both modules' public names (their ``__all__``).
 """
 
-from .database import (
-    K_B,
-    Material,
-    UnknownMaterialError,
-    get_material,
-    list_materials,
-    load_table,
-    material_table,
-)
+from . import database, substrates
+from .database import *  # noqa: F403
+from .substrates import *  # noqa: F403
 
-__all__ = [
-    "K_B",
-    "Material",
-    "UnknownMaterialError",
-    "get_material",
-    "list_materials",
-    "load_table",
-    "material_table",
-]
-from .substrates import PhononMedium, UnknownMediumError, get_medium, list_media  # noqa: E402,F401
+__all__ = [*database.__all__, *substrates.__all__]

@@ -50,18 +50,21 @@ from collections.abc import Mapping
 from functools import lru_cache
 from importlib import resources
 from types import MappingProxyType
-from typing import Any
+from typing import Any, ClassVar
 
 from ..units import E_CHARGE, K_B  # the one copy of the physical constants
 
 __all__ = [
     "CASE_OVERRIDE",
     "K_B",
+    "DataEntry",
     "Material",
+    "UnknownEntryError",
     "UnknownMaterialError",
     "get_material",
     "list_materials",
     "load_table",
+    "lookup",
     "material_table",
     "parse_entry",
 ]
@@ -94,15 +97,62 @@ CASE_OVERRIDE = "case override"
 USER_OVERRIDE = "user override"
 
 
-class UnknownMaterialError(KeyError):
-    """Raised for a material name that is not in the database (lists the available names)."""
+class UnknownEntryError(KeyError):
+    """A name that is not in a data file (the message lists the names there)."""
 
     def __str__(self) -> str:  # KeyError would repr() the message
         return str(self.args[0]) if self.args else ""
 
 
+class UnknownMaterialError(UnknownEntryError):
+    """Raised for a material name that is not in the database (lists the available names)."""
+
+
 @dataclasses.dataclass(frozen=True)
-class Material:
+class DataEntry:
+    """One table of a data file (:func:`load_table`): its ``name``, the numbers (the
+    fields named in the subclass's ``units``, SI) and a source per number."""
+
+    #: expected unit string of every numeric field (the subclass's table)
+    units: ClassVar[Mapping[str, str]] = MappingProxyType({})
+    name: str
+    sources: Mapping[str, str] = dataclasses.field(
+        default_factory=lambda: MappingProxyType({}), compare=False, repr=False, kw_only=True
+    )
+
+    def provenance(self) -> dict[str, dict]:
+        """Every number with its unit and source: ``{field: {value, unit, source}}`` (the
+        ``materials`` entry of a run's ``summary.json``)."""
+        out = {}
+        for key, unit in self.units.items():
+            v = getattr(self, key)
+            if v is not None:
+                out[key] = {"value": v, "unit": unit, "source": self.sources.get(key, "")}
+        return out
+
+    def _overridden(self, overrides: Mapping[str, Any], source: str) -> Any:
+        """Copy with ``overrides`` (fields of ``units``), recorded with ``source``."""
+        unknown = set(overrides) - set(self.units) - {"name"}
+        if unknown:
+            raise TypeError(f"unknown {type(self).__name__.lower()} field(s): "
+                            f"{sorted(unknown)}")
+        src = dict(self.sources)
+        src.update({k: source for k in overrides if k != "name"})
+        return dataclasses.replace(self, sources=MappingProxyType(src), **overrides)
+
+
+def lookup(db: Mapping[str, Any], name: str, error: type[UnknownEntryError],
+           what: str) -> Any:
+    """The entry of ``db`` named ``name`` (case-insensitive, surrounding blanks ignored),
+    else ``error`` listing the names of ``db`` (``what``: "material", "phonon medium")."""
+    key = {k.lower(): k for k in db}.get(str(name).strip().lower())
+    if key is None:
+        raise error(f"unknown {what} {name!r}; available: {', '.join(db)}")
+    return db[key]
+
+
+@dataclasses.dataclass(frozen=True)
+class Material(DataEntry):
     r"""Parameters of one superconductor, SI units (see module docstring for the table).
 
     Derived properties: :attr:`kTc`, :attr:`delta0`, :attr:`debye_energy`,
@@ -115,7 +165,7 @@ class Material:
     ``"case override"``).
     """
 
-    name: str
+    units: ClassVar[Mapping[str, str]] = UNITS
     Tc: float
     gap_ratio: float
     N0: float
@@ -131,9 +181,6 @@ class Material:
     tau_esc_per_thickness: float | None = None
     dynes_gamma: float | None = None
     coupling: float | None = None
-    sources: Mapping[str, str] = dataclasses.field(
-        default_factory=lambda: MappingProxyType({}), compare=False, repr=False
-    )
 
     # ---- derived quantities -----------------------------------------------------------
     @property
@@ -198,23 +245,6 @@ class Material:
         """
         return self._overridden(values, source)
 
-    def _overridden(self, overrides: Mapping[str, Any], source: str) -> Material:
-        unknown = set(overrides) - set(UNITS) - {"name"}
-        if unknown:
-            raise TypeError(f"unknown material field(s): {sorted(unknown)}")
-        src = dict(self.sources)
-        src.update({k: source for k in overrides if k != "name"})
-        return dataclasses.replace(self, sources=MappingProxyType(src), **overrides)
-
-    def provenance(self) -> dict[str, dict]:
-        """Every number with its unit and source: ``{field: {value, unit, source}}`` (the
-        ``materials`` entry of a run's ``summary.json``)."""
-        out = {}
-        for key, unit in UNITS.items():
-            v = getattr(self, key)
-            if v is not None:
-                out[key] = {"value": v, "unit": unit, "source": self.sources.get(key, "")}
-        return out
 
 
 # ---- loading ---------------------------------------------------------------------------
@@ -292,14 +322,7 @@ def get_material(name: str, **overrides: Any) -> Material:
     UnknownMaterialError
         (a :class:`KeyError`) if the name is unknown; the message lists available names.
     """
-    db = _database()
-    lookup = {k.lower(): k for k in db}
-    key = lookup.get(str(name).strip().lower())
-    if key is None:
-        raise UnknownMaterialError(
-            f"unknown material {name!r}; available: {', '.join(db)}"
-        )
-    mat = db[key]
+    mat = lookup(_database(), name, UnknownMaterialError, "material")
     return mat.replace(**overrides) if overrides else mat
 
 

@@ -37,9 +37,10 @@ import math
 from collections.abc import Mapping
 from functools import lru_cache
 from types import MappingProxyType
+from typing import ClassVar
 
 from ..units import HBAR
-from .database import CASE_OVERRIDE, load_table
+from .database import CASE_OVERRIDE, DataEntry, UnknownEntryError, load_table, lookup
 
 __all__ = ["PhononMedium", "UnknownMediumError", "get_medium", "list_media"]
 
@@ -55,26 +56,21 @@ UNITS: Mapping[str, str] = MappingProxyType({
 _REQUIRED = ("density", "sound_velocity_L", "sound_velocity_T")
 
 
-class UnknownMediumError(KeyError):
+class UnknownMediumError(UnknownEntryError):
     """A phonon medium that is not in ``substrates.toml`` (the message lists them)."""
-
-    def __str__(self) -> str:
-        return str(self.args[0]) if self.args else ""
 
 
 @dataclasses.dataclass(frozen=True)
-class PhononMedium:
+class PhononMedium(DataEntry):
     """Acoustic parameters of one medium, SI (module docstring)."""
 
-    name: str
+    units: ClassVar[Mapping[str, str]] = UNITS
     density: float
     sound_velocity_L: float
     sound_velocity_T: float
     debye_temperature: float | None = None
     isotope_A: float | None = None
     anharmonic_B: float | None = None
-    sources: Mapping[str, str] = dataclasses.field(
-        default_factory=lambda: MappingProxyType({}), compare=False, repr=False)
 
     @property
     def debye_velocity(self) -> float:
@@ -94,19 +90,9 @@ class PhononMedium:
         r""":math:`B\nu^5` [1/s] at phonon energy ``omega`` [J] (0 without data)."""
         return (self.anharmonic_B or 0.0) * (omega / (2 * math.pi * HBAR)) ** 5
 
-    def provenance(self) -> dict[str, dict]:
-        """Every number with its unit and source, ``{field: {value, unit, source}}`` (as
-        :meth:`fvqp.materials.Material.provenance`: the ``materials`` entry of a run's
-        ``summary.json``)."""
-        return {k: {"value": getattr(self, k), "unit": unit,
-                    "source": self.sources.get(k, "")}
-                for k, unit in UNITS.items() if getattr(self, k) is not None}
-
     def replace(self, **values) -> PhononMedium:
         """Copy with fields replaced (their source becomes ``"case override"``)."""
-        src = dict(self.sources)
-        src.update({k: CASE_OVERRIDE for k in values})
-        return dataclasses.replace(self, sources=MappingProxyType(src), **values)
+        return self._overridden(values, CASE_OVERRIDE)
 
 
 @lru_cache(maxsize=1)
@@ -121,8 +107,4 @@ def list_media() -> list[str]:
 
 def get_medium(name: str) -> PhononMedium:
     """Phonon medium by name (case-insensitive), e.g. ``"Si"``, ``"Al2O3"``, ``"Al"``."""
-    db = _database()
-    key = {k.lower(): k for k in db}.get(str(name).strip().lower())
-    if key is None:
-        raise UnknownMediumError(f"unknown phonon medium {name!r}; available: {', '.join(db)}")
-    return db[key]
+    return lookup(_database(), name, UnknownMediumError, "phonon medium")
