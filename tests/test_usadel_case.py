@@ -73,6 +73,20 @@ def test_nis_wire_case_charge_imbalance(tmp_path):
     num = i_det / 31.4e-6 / (TABLE1.delta0 / E)
     m = np.abs(v) >= 1.2
     assert np.allclose(num[m], ana[m], rtol=5e-3)
+    # key numbers (issue 20 §2): the injector's dI/dV at the last bias 3 Δ0/e is G_T times
+    # the BCS DOS 3/√8 there (measured 1.2e-4, partly the one-sided difference of the
+    # sweep's last step), the largest |g_nl| is that of the written g_nl
+    assert s["keys"] == ["delta_centre_ueV", "x_centre_um", "bias_last_mV", "i_inj_last_A",
+                         "g_inj_last_S", "g_nl_peak_S", "g_nl_peak_bias_mV"]
+    assert s["g_inj_last_S"] == pytest.approx(24.6e-6 * 3 / np.sqrt(8), rel=1e-3, abs=0)
+    with h5py.File(tmp_path / "usadel_nis_wire.h5") as f:
+        g_nl, i_inj = f["g_nl"][:, 0], f["i_inj_A"][:]
+    k = np.argmax(np.abs(g_nl))
+    assert s["g_nl_peak_S"] == g_nl[k] and s["g_nl_peak_bias_mV"] == pytest.approx(
+        V[k] * 1e3, rel=1e-12, abs=0)
+    assert s["i_inj_last_A"] == i_inj[-1] and s["bias_last_mV"] == pytest.approx(
+        0.795, rel=1e-12, abs=0)
+    assert s["delta_centre_ueV"] == 265.0
 
 
 @pytest.mark.slow
@@ -266,6 +280,7 @@ def test_fit_case_recovers_the_parameters_of_the_numerical_data(tmp_path):
     assert s["dphi_per_xi"] == pytest.approx([0.0, 0.107183, 0.215984], rel=0.015)
     assert s["I0_fit_A"] == pytest.approx(29.8e-6, rel=0.02, abs=0)
     assert s["rms_residual_ohm"] < 0.01 * 180  # the data's 0.5 % noise, not a misfit
+    assert s["keys"] == ["gamma_ueV", "I0_fit_A", "rms_residual_ohm"]
     with h5py.File(tmp_path / "usadel_nis_wire_fit.h5") as f:
         assert f["fit_ohm"].shape == f["g_ss_ohm"].shape == (81, 3)
     assert (tmp_path / "usadel_nis_wire_fit.png").stat().st_size > 10000

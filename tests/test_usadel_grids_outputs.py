@@ -124,7 +124,7 @@ def test_graded_grid_case_matches_the_fine_uniform_grid(tmp_path):
         out[name] = json.loads((h5.parent / "summary.json").read_text())
         if name == "g":
             with h5py.File(h5) as f:
-                e = f["energy_grid_delta0"][:]
+                e = f["energy_grid_ueV"][:] / f["delta0_ueV"][()]  # ε/Δ0
     assert out["g"]["energies"] == 261 and np.array_equal(e, -e[::-1])
     assert 0.0 in e and 1.0 in e and np.diff(e).max() > 10 * np.diff(e).min()
 
@@ -175,14 +175,17 @@ def test_spectral_coefficients_normal_state_limit(tmp_path):
         g = f["spectral"]
         units = json.loads(g.attrs["units"])
         assert units["R_T_ueV"] == "ueV" and units["N"] == "1"
-        assert g["N"].shape == (f["energy_grid_delta0"].size, f["x_um"].size)
+        assert g["N"].shape == (f["energy_grid_ueV"].size, f["x_um"].size)
         for k in ("N", "D_L", "D_T"):
             assert np.array_equal(g[k][:], np.ones(g[k].shape))
         assert not np.any(g["R_T_ueV"][:])
         assert np.abs(g["j_eps"][:]).max() < 1e-40  # Im θ² of a θ ~ 1e-30 (round-off)
         # Al: 1.764 k_B Tc with Tc = 1.2 K (fvqp material data) -> 182.4 µeV per Δ0
-        nz = f["energy_grid_delta0"][:] != 0
-        e = g["energy_ueV"][:][nz] / f["energy_grid_delta0"][:][nz]
+        nz = f["energy_grid_ueV"][:] != 0
+        eps = f["energy_grid_ueV"][:][nz] / f["delta0_ueV"][()]  # ε/Δ0
+        e = g["energy_ueV"][:][nz] / eps
+        assert units["energy_ueV"] == "ueV"
+        assert json.loads(f.attrs["units"])["energy_grid_ueV"] == "ueV"
     assert np.allclose(e, e[-1], rtol=1e-12, atol=0) and 150 < e[-1] < 200
 
 
@@ -197,7 +200,7 @@ def test_spectral_coefficients_of_a_superconducting_wire(tmp_path):
     p = tmp_path / "s.toml"
     with h5py.File(h5) as f:
         g = {k: f["spectral"][k][:] for k in f["spectral"]}
-        eps = f["energy_grid_delta0"][:]
+        eps = f["energy_grid_ueV"][:] / f["delta0_ueV"][()]  # ε/Δ0
     assert np.allclose(g["N"], g["N"][::-1], rtol=0, atol=1e-12)
     assert np.allclose(g["j_eps"], -g["j_eps"][::-1], rtol=0, atol=1e-9)
     assert np.all(g["D_T"] >= g["D_L"] - 1e-12)

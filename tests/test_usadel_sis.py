@@ -8,6 +8,8 @@ points), against today's NIS terms for Δ_e = 0, and for detailed balance at V =
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from scipy.integrate import quad
@@ -176,6 +178,10 @@ def test_sis_wire_case(tmp_path):
     run_fvqp(["run", CASES / "usadel_sis_wire.toml", "--output", tmp_path])
     with h5py.File(tmp_path / "usadel_sis_wire.h5") as f:
         v_run, i_run = f["bias_mV"][:] * 1e-3, f["i_inj_A"][:]
+    # key numbers (issue 20 §2): the current at the last bias is the SIS' integral there
+    keys = json.loads((tmp_path / "summary.json").read_text())
+    assert keys["i_inj_last_A"] == pytest.approx(expect[-1], rel=1e-3, abs=0)
+    assert keys["bias_last_mV"] == pytest.approx(0.6, rel=1e-12, abs=0)
     assert np.allclose(v_run, v_si, rtol=1e-12, atol=0)
     assert np.abs(i_run - i_si).max() < 1e-9 * np.abs(i_si).max()
     diff_gap, sum_gap = (d1 - gap_el) / E_CHARGE, (d1 + gap_el) / E_CHARGE

@@ -32,7 +32,9 @@ inelastic      Eqs. 9–10 with collisions, Newton–Krylov with PETSc SNES
 selfconsistent Δ(x) from Eq. 8, bias sweeps
 observables    Q*, μ_Q*, tunnel and supercurrents, Eqs. 13–21
 fitting        fits of Γ, ∂xφ, I0 with Eq. 21 / Eq. 6 (Fig. 10)
-driver         case files -> HDF5, PNG, VTK, summary.json (bias sweeps checkpointed)
+driver         case files -> set-up, sweeps and states (bias sweeps checkpointed)
+outputs        HDF5 (energies in µeV), PNG, VTK and summary.json of a run
+keys           the key numbers of a run (Δ at the centre, currents, balances)
 paper          the App. B set-ups of the paper's figures
 figures        the paper's Figs. 10-13 as case runs
 triplets       COO accumulator of the spectral Jacobians
@@ -215,7 +217,7 @@ _SECTIONS = {
 
 #: VTK cell fields: gap (µeV, as every model), μ_Q* (V), charge current along the cell
 #: orientation (A, single steady states only), region id (names in the field data
-#: ``region_names``); points in metres (driver.VTK_UNITS).
+#: ``region_names``); points in metres (outputs.VTK_UNITS).
 #: The spectral coefficients N, D_L, D_T, R_T, j_ε of every (ε, x) are in the HDF5 file.
 FIELDS = ("gap", "charge_imbalance_potential", "charge_imbalance", "charge_current",
           "region")

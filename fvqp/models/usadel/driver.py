@@ -12,7 +12,6 @@ side, one per rank (:func:`.sweeps.supercurrent_map`), and rank 0 writes the fil
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -20,7 +19,6 @@ import time
 import numpy as np
 
 from ...case import CaseError
-from ...io.atomic import atomic_path, atomic_savefig, atomic_write_bytes
 from ...io.workunits import StudyStopped, WorkUnits
 from ...parallel.energies import EnergySplit
 from ...parallel.tasks import TaskShare
@@ -30,8 +28,10 @@ from ..base.template import materials_entry
 from .constants import region_constants, wire_units
 from .electrode_case import case_electrodes
 from .energygrid import graded_grid, uniform_grid
+from .keys import key_line, state_keys, sweep_keys
 from .network import network_from_mesh
 from .observables import charge_imbalance_potential, detector_current, split_bias, tunnel_current
+from .outputs import ueV, write_outputs
 from .phase import PhaseProblem
 from .selfconsistent import CARRY, Setup, bias_sweep, solve_state, spectral_of
 from .spectral import SpectralProblem
@@ -210,43 +210,6 @@ def _swept(sw: dict) -> str | None:
     return sw.get("junction") or sw.get("reservoir")
 
 
-def _figure(path, res, title):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(1, 3, figsize=(13, 3.8))
-    x = res["x_um"]
-    order = np.argsort(x)
-    ax[0].plot(x[order], res["gap_ueV"][order])
-    ax[0].set(xlabel="x (µm)", ylabel="Δ (µeV)", title="gap of the last state")
-    ax[1].plot(x[order], res["mu_uV"][order])
-    ax[1].set(xlabel="x (µm)", ylabel="μ_Q* (µV)", title="charge-imbalance potential")
-    if "edge_current_A" in res:  # steady state: total current along the wire
-        xe = 0.5 * (res["x_edge_um"][:, 0] + res["x_edge_um"][:, 1])
-        o = np.argsort(xe)
-        ax[2].plot(xe[o], res["edge_current_A"][o] * 1e6)
-        ax[2].set(xlabel="x (µm)", ylabel="I (µA)", title="charge current (cell orientation)")
-    if "g_a_map" in res:  # supercurrent map: g_a (Eq. 16) at the first detector bias
-        for k, cur in enumerate(res["supercurrent_A"]):
-            ax[2].plot(res["bias_mV"], res["g_a_map"][k, :, 0], label=f"I_s={cur * 1e6:.3g} µA")
-        ax[2].set(xlabel="V_inj (mV)", ylabel="g_a (S)", title="current-odd g_nl (Eq. 16)")
-        ax[2].legend(fontsize=7)
-    elif "bias_mV" in res and res["bias_mV"].size > 1:
-        if res.get("g_nl") is not None:
-            for k, vd in enumerate(res["detector_bias_mV"]):
-                ax[2].plot(res["bias_mV"], res["g_nl"][:, k], label=f"V_det={vd:.3g} mV")
-            ax[2].set(xlabel="V_inj (mV)", ylabel="g_nl (S)", title="nonlocal conductance")
-            ax[2].legend(fontsize=7)
-        else:
-            ax[2].plot(res["bias_mV"], res["delta_probe_ueV"])
-            ax[2].set(xlabel="V_inj (mV)", ylabel="Δ (µeV)")
-    fig.suptitle(title)
-    fig.tight_layout()
-    atomic_savefig(fig, path)
-
-
 def _supercurrent_map(case, setup, meta, sw, biases, det, currents, units,
                       tasks) -> dict:
     """:func:`~.sweeps.supercurrent_map` (``currents`` in I0; the gradients of the
@@ -281,47 +244,6 @@ def _node_q_star(meta, mu_v) -> np.ndarray:
     return mu_v * wq / w
 
 
-#: units of the VTK cell fields (points in metres, energies in µeV: the unit family of
-#: every fvqp model's VTK output, fvqp.models.base.outputs)
-VTK_UNITS = {"gap": "ueV", "charge_imbalance_potential": "V", "charge_imbalance": "C/m^3",
-             "charge_current": "A", "region": "1"}
-
-#: the spectral coefficients of the kinetic equations (App. B, Eqs. 6, 9-10) written to the
-#: HDF5 group ``spectral`` on the energies × nodes of the last state, with their units
-SPECTRAL_UNITS = {"energy_ueV": "ueV", "N": "1", "D_L": "1", "D_T": "1", "R_T_ueV": "ueV",
-                  "j_eps": "1", "x_um": "um"}
-
-
-def spectral_fields(spec, sc) -> dict:
-    r"""N = Re G, D_L, D_T, R_T = 2Δ Re F (an energy: µeV), j_ε = Im F² of ``spec``, shape
-    (n_eps, n_nodes), and the energies in µeV (:data:`SPECTRAL_UNITS`). In a normal wire
-    N = D_L = D_T = 1, R_T = j_ε = 0 exactly (θ = 0)."""
-    ueV = sc.delta0 / (E_CHARGE * 1e-6)
-    return {"energy_ueV": np.asarray(spec.eps) * ueV, "N": spec.N, "D_L": spec.DL,
-            "D_T": spec.DT, "R_T_ueV": spec.RT * ueV, "j_eps": spec.jeps}
-
-
-def _vtk(path, meta, wanted, gap_ueV, mu_v, current_a=None):
-    """Cell fields of the wire (one VTK line cell per mesh edge, points in metres as in
-    the other models' VTK): the ``[output] fields`` that this run has
-    (``charge_current`` only for single states), units :data:`VTK_UNITS`."""
-    from ...io.vtk import write_vtu
-
-    net = meta["net"]
-    pts = net.points * meta["scales"].xi
-    blocks = [("line", np.stack([net.edge_a, net.edge_b], axis=1))]
-    fields = {"gap": (net.edge_mean(gap_ueV), "ueV"),
-              "charge_imbalance_potential": (net.edge_mean(mu_v), "V"),
-              "charge_imbalance": (net.edge_mean(mu_v) * meta["inv_rho_d"], "C/m^3")}
-    if current_a is not None:
-        fields["charge_current"] = (np.asarray(current_a, float), "A")
-    fields["region"] = (np.asarray(net.edge_region, float), "1")  # as the mesh models
-    fields = {k: v for k, v in fields.items() if k in wanted}
-    write_vtu(path, pts, blocks, {k: v[0] for k, v in fields.items()},
-              {k: v[1] for k, v in fields.items()},
-              strings={"region_names": [str(n) for n in net.region_names]})
-
-
 def run(case, output_dir: str | None = None, resume: bool = False,
         max_steps: int | None = None) -> dict:
     """Run a usadel case: one state, or a bias sweep with detector currents and g_nl.
@@ -348,6 +270,7 @@ def run(case, output_dir: str | None = None, resume: bool = False,
                      "xi_m": sc.xi, "R_xi_ohm": sc.r_xi, "I0_A": sc.i0,
                      "energies": int(setup.eps.size), "nodes": net.n_nodes}
     v_unit = sc.delta0 / E_CHARGE  # volts per Δ0/e
+    last = None  # the kinetic solution of a single state
     if _swept(sw):
         biases = np.linspace(sw["start"], sw["stop"], sw["points"])
         det = None
@@ -421,7 +344,7 @@ def run(case, output_dir: str | None = None, resume: bool = False,
                              "(no [sweep] junction): there is nothing to checkpoint or "
                              "resume. Fix: run it without --resume / --max-steps.")
         st = solve_state(setup)
-        gap, spec = st.delta, st.kinetic.spectral
+        gap, spec, last = st.delta, st.kinetic.spectral, st.kinetic
         mu = charge_imbalance_potential(st.kinetic)
         cur: dict = {}
         for j in setup.junctions:  # summed over the parts of segment junctions
@@ -444,56 +367,21 @@ def run(case, output_dir: str | None = None, resume: bool = False,
         summary["reservoir_currents_A"] = into
         summary["self_consistency_iterations"] = st.iterations
         summary["message"] = "steady state"
-    res["gap_ueV"] = gap * sc.delta0 / (E_CHARGE * 1e-6)
+    res["gap_ueV"] = gap * ueV(sc)
     res["mu_uV"] = mu * v_unit * 1e6
     res["q_star_C_per_m3"] = _node_q_star(meta, mu * v_unit)
     summary["gap_min_ueV"] = float(res["gap_ueV"].min())
+    summary["delta0_ueV"] = ueV(sc)  # the energy unit of the solve (ε/Δ0 in the grid)
+    keys = (sweep_keys(res, res["gap_ueV"], res["x_um"]) if last is None else
+            state_keys(last, setup, sc, res["gap_ueV"], res["x_um"]))
+    summary.update(keys)
+    summary["keys"] = list(keys)
     summary["materials"] = materials_entry(meta["materials"])
     h5 = os.path.join(out_dir, f"{case.name}.h5")
     summary["output"] = h5
     summary["ranks"] = 1 if setup.split is None else setup.split.size
     summary["wall_time_s"] = time.perf_counter() - start
     if setup.split is None or setup.split.is_root:  # one rank writes the files
-        _write_outputs(case, out_dir, res, setup, spec, meta, mu * v_unit, summary)
-    log.info("usadel %s: %s", case.name, summary["message"])
+        write_outputs(case, out_dir, res, setup, spec, meta, mu * v_unit, summary)
+    log.info("usadel %s: %s; %s", case.name, summary["message"], key_line(summary))
     return summary
-
-
-def _write_outputs(case, out_dir, res, setup, spec, meta, mu_v, summary) -> None:
-    """``<case>.h5`` (results and the spectral coefficients of the last state, units in
-    the attributes), ``<case>.png``, ``<case>.vtu`` and ``summary.json``."""
-    import h5py
-
-    sc, d = meta["scales"], case.values
-    h5 = summary["output"]
-    tmp = atomic_path(h5)
-    with h5py.File(tmp, "w") as fh:
-        for k, v in res.items():
-            if v is not None:
-                fh[k] = np.asarray(v)
-        fh["energy_grid_delta0"] = setup.eps
-        grp = fh.create_group("spectral")  # N, D_L, D_T, R_T, j_ε of the last state
-        for k, v in spectral_fields(spec, sc).items():
-            grp[k] = v
-        grp["x_um"] = res["x_um"]
-        grp.attrs["units"] = json.dumps(SPECTRAL_UNITS)
-        fh.attrs["units"] = json.dumps({"x_um": "um", "points_um": "um", "gap_ueV": "ueV",
-                                        "mu_uV": "uV", "q_star_C_per_m3": "C/m^3",
-                                        "bias_mV": "mV", "i_inj_A": "A",
-                                        "i_det_A": "A", "edge_current_A": "A",
-                                        "x_edge_um": "um", "g_nl": "S", "g_sa": "S",
-                                        "g_ss": "S", "supercurrent_A": "A",
-                                        "phase_gradient_max_per_xi": "1/xi",
-                                        "i_det_map_A": "A (I_s, ±I_s, V_inj, V_det)",
-                                        "g_nl_map": "S (I_s, ±I_s, V_inj, V_det)",
-                                        "g_a_map": "S (I_s, V_inj, V_det)",
-                                        "g_s_map": "S", "g_sa_map": "S", "g_ss_map": "S",
-                                        # the spectral group, also for fvqp.post/api
-                                        **{f"spectral/{k}": u
-                                           for k, u in SPECTRAL_UNITS.items()}})
-    os.replace(tmp, h5)
-    _figure(os.path.join(out_dir, f"{case.name}.png"), res, d.get("title") or case.name)
-    _vtk(os.path.join(out_dir, f"{case.name}.vtu"), meta, d["output"]["fields"],
-         res["gap_ueV"], mu_v, res.get("edge_current_A"))
-    atomic_write_bytes(os.path.join(out_dir, "summary.json"),
-                       json.dumps(summary, indent=2, default=float).encode())

@@ -174,6 +174,8 @@ def run_fit(case, output_dir: str | None = None) -> dict:
                "I0_fit_A": i0_fit, "I0_sample_A": sc.i0,
                "rms_residual_ohm": float(np.sqrt(np.mean(res**2))),
                "biases_fitted": int(inside.sum()), "bias_max_V": fit["bias_max"] * v_unit}
+    # the key numbers of the end-of-run report (keys.py): Γ, I0 and the misfit
+    summary["keys"] = ["gamma_ueV", "I0_fit_A", "rms_residual_ohm"]
     out_dir = output_dir or case.output_dir
     os.makedirs(out_dir, exist_ok=True)
     h5 = os.path.join(out_dir, f"{case.name}.h5")
