@@ -42,3 +42,14 @@ hw = 2 * math.pi * HBAR * 90e9
 eta = run.result["observables"]["eta_pb"]
 print(f"eta_pb = {eta:.4f}, 2Delta/hw = {two_delta / hw:.4f}")
 assert 0.98 < eta / (two_delta / hw) < 1.01
+
+# %% the run's key numbers (summary "keys", also in its last log line) and its picture:
+# N_qp in µm⁻³, T* and T_N in K, Δ in µeV — the units of every model's output
+keys = run.result["keys"]
+print({k: f"{v:.4g}" for k, v in keys.items()})
+assert keys["eta_pb"] == eta
+assert abs(keys["delta_ueV"] / (mat.delta0 / E * 1e6) - 1) < 1e-3  # Δ(120 mK) ≈ Δ0
+assert 0 < obs["mu"] < keys["delta_ueV"]  # µ* in µeV below the gap (N_qp ≫ N_T)
+assert keys["T_N_K"] > keys["T_star_K"] > 0.12  # hotter than the bath; µ* > 0: T_N > T*
+png = OUT / "kinetics0d" / "kinetics0d_resonator_steady.png"  # f(E), n(Ω) with E in µeV
+assert png.stat().st_size > 10_000
