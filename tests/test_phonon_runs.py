@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 
 import numpy as np
 import pytest
@@ -33,9 +34,18 @@ def test_si_block_case_runs(tmp_path):
     density integrates to the phonon energy (1e-10); the holder has absorbed energy by
     20 ns (the top of the block is 30 um above the spot; bottom 70 um below)."""
     case = case_variant("phonon_si_block.toml", tmp_path, **SHORT)
-    run_fvqp(["run", case, "--output", tmp_path / "o"])
+    proc = run_fvqp(["run", case, "--output", tmp_path / "o"])
     s = json.loads((tmp_path / "o" / "summary.json").read_text())
     assert s["status"] == 0 and s["steps"] == 20
+    # progress of the fixed-step loop (not a terminal: log lines, the last step always):
+    # its last line counts every step and gives the SI end time and the phonon energy
+    lines = re.findall(r"step (\d+)/(\d+) t=(\S+) s dt=(\S+) s E_phonon=(\S+) J",
+                       proc.stderr)
+    step, nsteps, t, dt, e_ph = lines[-1]
+    assert int(step) == int(nsteps) == s["steps"]
+    assert float(t) == pytest.approx(s["t_end_s"], rel=1e-4, abs=0)  # 5 digits shown
+    assert float(dt) == pytest.approx(s["dt_s"], rel=1e-3, abs=0)
+    assert float(e_ph) == pytest.approx(s["E_phonon_J"], rel=1e-6, abs=0)
     deposit = 10e3 * 1.602176634e-19
     e = s["energy_J"]
     assert -e["sources"] == pytest.approx(deposit, rel=1e-8, abs=0)  # 6 sigma after t = 0

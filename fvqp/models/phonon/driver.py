@@ -33,7 +33,7 @@ from ...parallel import Distribution
 from ...spectra import bose
 from ...units import E_CHARGE, HBAR, UnitSystem
 from ..base import MeshModel, OutputField, to_output
-from ..base.timeloop import after_step, extended_steps, fixed_step_status
+from ..base.timeloop import Progress, after_step, extended_steps, fixed_step_status
 from . import MEDIUM_OVERRIDES
 from .problem import PhononProblem, PhononSource
 
@@ -334,7 +334,8 @@ def march(sim: PhononSimulation, writer, out_dir: str, max_steps=None,
     integrals of the profile), so the storage receives exactly the deposit (a BE first
     step would otherwise add half its deposit again); the boundary and absorption flows
     accumulate with the scheme's own weights, so the energy balance is exact for BDF2
-    too."""
+    too. Progress on rank 0 (:class:`~fvqp.models.base.timeloop.Progress`): step, time in
+    s and the phonon energy at every snapshot and at most every 5 s between them."""
     from ...io.bin_checkpoint import BinCheckpoint
 
     p, d, u = sim.problem, sim.case.values, sim.units
@@ -390,6 +391,7 @@ def march(sim: PhononSimulation, writer, out_dir: str, max_steps=None,
         if rank0:
             rows.append(row(0, E0))
     done = start
+    progress = Progress(sim.dist, t_end, u, log)
     for step in range(start + 1, target + 1):
         t = (step - 1) * dt
         fo = p.directional(x)
@@ -419,6 +421,9 @@ def march(sim: PhononSimulation, writer, out_dir: str, max_steps=None,
         after_step(step, nsteps, target, (every, cp_every), rows if rank0 else None,
                    lambda s=step, y=x: writer.write(u.to_si(s * dt, "time"),
                                                     sim.fields(y, names)), save)
+        progress.fixed_step(step, nsteps, dt, step % every == 0 or step == target,
+                            f" E_phonon={E * eu:.6e} J")
+    progress.close()
     p.release()
     save(done)
     if rank0:
