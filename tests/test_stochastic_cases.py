@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -16,6 +17,7 @@ from conftest import CASES, run_fvqp
 from fvqp.case import CaseError, load_case
 from fvqp.io import CheckpointError
 from fvqp.materials import get_material
+from fvqp.models.stochastic.figures import FIGURE_NAMES
 from fvqp.stochastic import annihilation as an
 from fvqp.stochastic import spin_clusters as sc
 
@@ -32,11 +34,15 @@ def _variant(tmp_path, name: str, **repl) -> str:
 
 
 def _outputs(out) -> tuple[dict, dict, dict]:
-    with h5py.File(out / "stochastic.h5") as fh:
+    """Data, attributes and summary of a run; its files are ``<case>_<what>.h5/.png``."""
+    summary = json.loads((out / "summary.json").read_text())
+    stem = f"{Path(summary['case']).stem}_{FIGURE_NAMES[summary['study']]}"
+    assert summary["output"] == str(out / f"{stem}.h5")
+    assert summary["figure"] == str(out / f"{stem}.png")
+    with h5py.File(out / f"{stem}.h5") as fh:
         data = {k: fh["data"][k][()] for k in fh["data"]}
         attrs = dict(fh.attrs)
-    assert (out / "stochastic.png").stat().st_size > 10_000
-    summary = json.loads((out / "summary.json").read_text())
+    assert (out / f"{stem}.png").stat().st_size > 10_000
     return data, attrs, summary
 
 
@@ -181,7 +187,7 @@ def test_killed_sweep_resumes_to_the_uninterrupted_result(tmp_path):
     part = tmp_path / "part"
     s1 = fvqp.run_case(case, output_dir=str(part), max_steps=1)
     assert s1["status"] == 1 and s1["units_computed"] == 1
-    assert not (part / "stochastic.h5").exists() and (part / "checkpoint.h5").exists()
+    assert not list(part.glob("*_concentration.h5")) and (part / "checkpoint.h5").exists()
     s2 = fvqp.run_case(case, output_dir=str(part), resume=True, max_steps=1)
     assert s2["status"] == 1
     s3 = fvqp.run_case(case, output_dir=str(part), resume=True)

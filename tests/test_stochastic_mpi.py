@@ -20,7 +20,7 @@ from fvqp.io.workunits import StudyStopped, WorkUnits, direct
 
 
 def _data(out) -> dict:
-    with h5py.File(out / "stochastic.h5") as fh:
+    with h5py.File(out / "stochastic_concentration_curve_concentration.h5") as fh:
         return {k: fh["data"][k][()] for k in fh["data"]}
 
 
@@ -44,7 +44,7 @@ def test_two_ranks_equal_serial_and_resume_across_rank_counts(tmp_path):
     # stopped after the first round of two units (two ranks), resumed serially
     p = run_fvqp(["run", case, "--output", part, "--max-steps", "2"], nproc=2)
     assert "status 1" in p.stderr and "stopped after 2 units" in p.stderr, p.stderr
-    assert not (part / "stochastic.h5").exists()
+    assert not list(part.glob("*_concentration.h5"))
     run_fvqp(["run", case, "--output", part, "--resume"])
     c = _data(part)
     for k in a:

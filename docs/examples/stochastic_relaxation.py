@@ -40,8 +40,11 @@ ratio = run.result["ratio_to_eq8_first_bin"]
 print(f"dc/dt over Eq. (8) in the first bin: {ratio:.3f}")
 assert 0.6 < ratio < 1.15
 
-import h5py  # noqa: E402  (the study's arrays: stochastic.h5, dimensionless)
+# %% the key numbers of the run: the fitted decay rate against Eq. (8)
+print({k: run.result[k] for k in run.result["keys"]})
 
-with h5py.File(run.path / "stochastic.h5") as fh:
+import h5py  # noqa: E402  (the study's arrays, dimensionless: <case>_decay_rate.h5)
+
+with h5py.File(run.path / "stochastic_relaxation_decay_rate.h5") as fh:
     c_t = fh["data/c_t"][()]
 assert np.all(np.diff(c_t) <= 0)

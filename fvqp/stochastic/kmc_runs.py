@@ -138,13 +138,14 @@ def concentration_curve(a_values: np.ndarray, progress: Callable | None = None,
 
 def relaxation(a0: float = 6e-6, L: float = 80.0, n_start: int = 1000, repeats: int = 4,
                n_min: int = 10, bins: int = 20, seed: int = 0, cutoff: float | None = None,
-               burn: float = 5.0) -> dict:
+               burn: float = 5.0, progress: Callable | None = None) -> dict:
     """Free relaxation at ``a = 0`` (Supplement, Fig. S2).
 
     Each repeat equilibrates at ``a0``, switches generation off and records, from the
     first time ``N <= n_start`` until ``N < n_min``, the concentration and
     :math:`dc/dt = -2\\Gamma_{tot}/L^3` (Eq. S7) at every step; the records are averaged
-    in logarithmic bins of ``c``.
+    in logarithmic bins of ``c``. ``progress(k, repeats, sim)`` after repeat ``k`` (else a
+    log line).
 
     Returns
     -------
@@ -174,7 +175,10 @@ def relaxation(a0: float = 6e-6, L: float = 80.0, n_start: int = 1000, repeats: 
                     trace_c.append(sim.n / V)
             if sim.step() == 0:
                 break
-        log.info("relaxation: repeat %d/%d done", k + 1, repeats)
+        if progress is None:
+            log.info("relaxation: repeat %d/%d done", k + 1, repeats)
+        else:
+            progress(k + 1, repeats, sim)
     cs, rates = np.asarray(cs), np.asarray(rates)
     edges = np.geomspace(cs.min(), cs.max() * (1 + 1e-12), bins + 1)
     idx = np.clip(np.digitize(cs, edges) - 1, 0, bins - 1)

@@ -1,8 +1,10 @@
 """Case-file driver of the stochastic model: run the study, write HDF5 + PNG + summary.
 
-Outputs (in the output directory, each written atomically): ``stochastic.h5`` (datasets
-of the study, attributes: units, the validated ``[study]`` table, case digest, fvqp
-version), ``stochastic.png`` and ``summary.json``.
+Outputs (in the output directory, each written atomically): ``<case>_<what>.h5``
+(datasets of the study, attributes: units, the validated ``[study]`` table, case digest,
+fvqp version), its figure ``<case>_<what>.png`` (``<what>`` names the figure of the study,
+:data:`.figures.FIGURE_NAMES`: e.g. ``stochastic_relaxation_decay_rate.png``) and
+``summary.json``.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ import numpy as np
 from ...io.atomic import atomic_path, atomic_write_bytes
 from ...io.workunits import StudyStopped, WorkUnits
 from ...parallel.tasks import TaskShare
-from .figures import draw
+from ..base.result import ModelResult
+from .figures import draw, figure_stem
+from .progress import StudyProgress
 from .studies import STUDIES
 
 __all__ = ["run"]
@@ -45,8 +49,6 @@ def run(case, output_dir: str | None = None, resume: bool = False,
     round, :class:`fvqp.parallel.tasks.TaskShare`; the results equal the serial ones
     exactly, each unit carrying its own seed) and rank 0 writes the files.
     """
-
-
     start = time.perf_counter()
     out_dir = output_dir or case.output_dir
     os.makedirs(out_dir, exist_ok=True)
@@ -55,14 +57,17 @@ def run(case, output_dir: str | None = None, resume: bool = False,
     log.info("stochastic %s: study %s", case.name, kind)
     tasks = TaskShare()
     units = WorkUnits(out_dir, case.digest, resume=resume, max_units=max_steps, tasks=tasks)
+    progress = StudyProgress(units, tasks, log)
     try:
-        res = STUDIES[kind](st, units)
+        res = STUDIES[kind](st, progress)
     except StudyStopped as stop:
+        progress.close()
         log.info("stochastic %s: %s", case.name, stop)
         return {"model": "stochastic", "study": kind, "case": case.path, "status": 1,
                 "message": str(stop), "units_computed": units.computed,
                 "checkpoint": units.path, "wall_time_s": time.perf_counter() - start}
-    h5 = os.path.join(out_dir, "stochastic.h5")
+    progress.close()
+    h5 = os.path.join(out_dir, figure_stem(case.name, kind) + ".h5")
     if kind == "concentration_curve" and st.get("gamma_bar") is None:
         from ..base.schema import case_material
         from ..base.template import materials_entry
@@ -70,31 +75,34 @@ def run(case, output_dir: str | None = None, resume: bool = False,
         res.summary["materials"] = materials_entry({"study": case_material(st)})
     summary = {"model": "stochastic", "study": kind, "case": case.path, "status": 0,
                "message": f"{kind} done", **res.summary, "output": h5,
-               "units_computed": units.computed, "units_resumed": units.reused,
-               "ranks": tasks.size}
+               "figure": h5[:-3] + ".png", "units_computed": units.computed,
+               "units_resumed": units.reused, "units_total": progress.total,
+               "ranks": tasks.size, "keys": list(res.keys)}
     if tasks.is_root:
         _write(case, out_dir, h5, kind, st, res)
     summary["wall_time_s"] = time.perf_counter() - start
     if tasks.is_root:
         atomic_write_bytes(os.path.join(out_dir, "summary.json"),
                            json.dumps(summary, indent=2, default=float).encode())
-    log.info("stochastic %s: %s in %.1f s", case.name, summary["message"],
-             summary["wall_time_s"])
+    if tasks.is_root:  # the end-of-run report with the study's key numbers ("keys")
+        log.info("%s: %s", case.name, ModelResult.from_summary(
+            "stochastic", summary, out_dir).report(tuple(summary["keys"])))
     return summary
 
 
 def _write(case, out_dir: str, h5: str, kind: str, st: dict, res) -> None:
-    """``stochastic.h5`` and ``stochastic.png`` of a finished study (atomic)."""
+    """``<case>_<what>.h5`` and ``<case>_<what>.png`` of a finished study (atomic)."""
     import h5py
 
     from ... import __version__
 
+    title = case.data.get("title") or case.name  # the figure's (fvqp plot redraws it)
     tmp = atomic_path(h5)
     with h5py.File(tmp, "w") as fh:
         fh.attrs["model"] = "stochastic"
         fh.attrs["study"] = kind
         fh.attrs["case_digest"] = case.digest
-        fh.attrs["title"] = case.data.get("title", "")
+        fh.attrs["title"] = title
         fh.attrs["fvqp_version"] = __version__
         for k, v in res.attrs.items():
             fh.attrs[k] = _attr(v)
@@ -106,5 +114,4 @@ def _write(case, out_dir: str, h5: str, kind: str, st: dict, res) -> None:
             dg[k] = np.asarray(v)
         fh.attrs["summary_json"] = json.dumps(res.summary, default=float)
     os.replace(tmp, h5)
-    draw(os.path.join(out_dir, "stochastic.png"), res.figure, res.datasets, res.summary,
-         case.data.get("title") or case.name)
+    draw(h5[:-3] + ".png", res.figure, res.datasets, res.summary, title)

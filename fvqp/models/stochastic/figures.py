@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["draw"]
+__all__ = ["FIGURE_NAMES", "draw", "figure_stem"]
+
+#: what the figure of each study shows: the files of a run are ``<case>_<what>.png`` and
+#: ``<case>_<what>.h5`` (one stem, so ``fvqp plot`` redraws the PNG from the HDF5 under the
+#: name the run gave it)
+FIGURE_NAMES = {"concentration_curve": "concentration", "relaxation": "decay_rate",
+                "bubbles": "packing", "clusters": "number_distribution",
+                "regime_map": "polarisation_map"}
+
+
+def figure_stem(case_name: str, kind: str) -> str:
+    """``<case>_<what>``: the stem of the HDF5 file and the PNG of a study ``kind``."""
+    return f"{case_name}_{FIGURE_NAMES[kind]}"
 
 
 def _concentration_curve(fig, d: dict, s: dict) -> None:

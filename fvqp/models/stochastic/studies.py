@@ -37,10 +37,26 @@ _UM3 = 1e-18
 
 @dataclass
 class StudyResult:
+    """What a study gives the driver.
+
+    Attributes
+    ----------
+    datasets, attrs : dict
+        Arrays and attributes of the HDF5 file.
+    summary : dict
+        JSON-able results (``summary.json``).
+    figure : str
+        The study's figure routine (:mod:`.figures`).
+    keys : tuple of str
+        The summary's key numbers (top-level numbers or strings), shown at the end of
+        the run and listed in the summary's ``keys``.
+    """
+
     datasets: dict
     attrs: dict
     summary: dict
     figure: str
+    keys: tuple = ()
     meta: dict = field(default_factory=dict)
 
 
@@ -70,10 +86,12 @@ def concentration_curve(st: dict, units=direct) -> StudyResult:
     geometry = st["geometry"]
     film = st["thickness"] if geometry == "film" else None
     boxes = [_box(float(ai), st["particles"], st["max_box_particles"], film) for ai in a]
+    report = getattr(units, "report", None)  # progress inside a unit (StudyProgress)
     results = units.map([(f"a{i}", lambda ai=ai, cut=cut, L=L, i=i: stationary_concentration(
         float(ai), n_target=st["particles"], L=L, cutoff=cut, replicas=st["replicas"],
         burn=st["burn"], sample=st["sample"], seed=st["seed"] + i, geometry=geometry,
-        thickness=film)) for i, (ai, (cut, L)) in enumerate(zip(a, boxes, strict=True))])
+        thickness=film, progress=report))
+        for i, (ai, (cut, L)) in enumerate(zip(a, boxes, strict=True))])
     for i, (ai, (_, L), r) in enumerate(zip(a, boxes, results, strict=True)):
         log.info("c(A) %d/%d: a = %.3g, c = %.4g +- %.2g r_c^-3 (N = %.0f, L = %.1f)", i + 1,
                  a.size, ai, r["c"], r["c_err"], r["n_mean"], L)
@@ -104,23 +122,38 @@ def concentration_curve(st: dict, units=direct) -> StudyResult:
     if geometry == "cube":
         summ["mean_field_ratio_at_a_max_cutoff_corrected"] = \
             float(d["c"][-1] / np.sqrt(a[-1] / d["kernel_weight"][-1]))
+    keys = ("gamma_bar_m3_per_s", "max_abs_deviation_from_eq9_fit_range",
+            "mean_field_ratio_at_a_max")
+    if fit:  # the fitted Eq. (9) against the paper's beta = 0.41, b = 0.008
+        summ.update(beta_fit=fit["beta"], beta_paper=an.BETA_PAPER, b_fit=fit["b"],
+                    b_paper=an.B_PAPER)
+        keys = ("beta_fit", "beta_paper", "b_fit", "b_paper", *keys)
     attrs = {"units": "a = A r_c^6/Gamma_bar, c in r_c^-3; *_SI: A in 1/(s m^3), c in 1/m^3",
              "gamma_bar_m3_per_s": gbar}
-    return StudyResult(d, attrs, summ, "concentration_curve")
+    return StudyResult(d, attrs, summ, "concentration_curve", keys)
 
 
 def relaxation(st: dict, units=direct) -> StudyResult:
     """Free decay at ``a = 0`` (Fig. S2) against Eq. (8)."""
     r = units("decay", lambda: _relax(
         a0=st["a0"], L=st["box"], n_start=st["n_start"], repeats=st["repeats"],
-        n_min=st["n_min"], bins=st["bins"], seed=st["seed"]))
+        n_min=st["n_min"], bins=st["bins"], seed=st["seed"],
+        progress=getattr(units, "report", None)))
     d = {k: np.asarray(r[k]) for k in ("c", "dcdt", "dcdt_std", "count", "t", "c_t")}
     d["dcdt_eq8"] = an.relaxation_rate_eq8(d["c"])
     ratio = d["dcdt"] / d["dcdt_eq8"]
+    # the decay rate -(dc/dt)/c of the densest bin (just after the switch-off), Monte
+    # Carlo and Eq. (8), in Gamma_bar / r_c^3
     summ = {"ratio_to_eq8_first_bin": float(ratio[-1]), "ratio_to_eq8_last_bin": float(ratio[0]),
-            "cutoff": r["cutoff"]}
+            "decay_rate_first_bin": float(-d["dcdt"][-1] / d["c"][-1]),
+            "decay_rate_eq8_first_bin": float(-d["dcdt_eq8"][-1] / d["c"][-1]),
+            "c_start": float(d["c_t"][0]) if d["c_t"].size else None,
+            "c_final": float(d["c_t"][-1]) if d["c_t"].size else None,
+            "decay_time": float(d["t"][-1]) if d["t"].size else None, "cutoff": r["cutoff"]}
     attrs = {"units": "c in r_c^-3, dc/dt in Gamma_bar r_c^-6, t in r_c^3/Gamma_bar"}
-    return StudyResult(d, attrs, summ, "relaxation")
+    return StudyResult(d, attrs, summ, "relaxation",
+                       ("decay_rate_first_bin", "decay_rate_eq8_first_bin",
+                        "ratio_to_eq8_first_bin", "c_start", "c_final", "decay_time"))
 
 
 def bubbles(st: dict, units=direct) -> StudyResult:
@@ -130,7 +163,8 @@ def bubbles(st: dict, units=direct) -> StudyResult:
     cp, err = [], []
     items = [(f"zeta{i}", lambda z=z, i=i: bb.packing_coefficient(
         z, L=st["box"], replicas=st["replicas"], burn=st["burn"], sample=st["sample"],
-        seed=st["seed"] + i)) for i, z in enumerate(rows)]
+        seed=st["seed"] + i, progress=getattr(units, "report", None)))
+        for i, z in enumerate(rows)]
     if st["polarization_steps"] > 0:  # independent of the rows: shared with them
         items.append(("polarization", lambda: _polarization_trace(st)))
     results = units.map(items)
@@ -153,9 +187,13 @@ def bubbles(st: dict, units=direct) -> StudyResult:
         summ["cp_zeta_inf_run"] = tr["cp"]
         summ["mean_abs_P_zeta_inf_run"] = float(np.mean(np.abs(tr["trace_P"])))
         summ["paper"]["s10_scale"] = 1.55
+    keys = ()
+    if st["spinless"]:  # the spinless packing coefficient against the paper's 1.3
+        summ.update(C_p_spinless=cp[0], C_p_paper=an.CP_PAPER)
+        keys = ("C_p_spinless", "C_p_paper")
     attrs = {"units": "C_p = 4 pi c r^3 / 3, zeta = 4 pi A r^3 tau_sf / 3 (0: spinless)",
              "box_over_r": st["box"]}
-    return StudyResult(d, attrs, summ, "bubbles")
+    return StudyResult(d, attrs, summ, "bubbles", keys)
 
 
 def _polarization_trace(st: dict) -> dict:
@@ -201,7 +239,9 @@ def clusters(st: dict, units=direct) -> StudyResult:
             "mean_m": float(me.moments(P, space, (1,), "m")[0])}
     attrs = {"units": "N, m pure numbers; internal time unit 1/(A V)", "time_unit_s": t_u,
              "n_max": n_max, "m_max": st["m_max"]}
-    return StudyResult(d, attrs, summ, "clusters")
+    return StudyResult(d, attrs, summ, "clusters",
+                       ("regime", "mean_N", "mean_N_eq8_9", "S_N0_s",
+                        "flux_noise_phi0sq_per_hz"))
 
 
 def regime_map(st: dict, units=direct) -> StudyResult:
@@ -218,7 +258,8 @@ def regime_map(st: dict, units=direct) -> StudyResult:
             "p_range": [float(m["p"].min()), float(m["p"].max())],
             "max_enhancement": float(np.nanmax(m["enhancement"]))}
     attrs = {"units": "a = A/A_c, v = V/V_c; A_SI 1/(s m^3), V_SI m^3"}
-    return StudyResult(d, attrs, summ, "regime_map")
+    return StudyResult(d, attrs, summ, "regime_map",
+                       ("V_c_um3", "A_c_per_s_um3", "N_c", "max_enhancement"))
 
 
 STUDIES = {"concentration_curve": concentration_curve, "relaxation": relaxation,
