@@ -38,7 +38,7 @@ def _summary(out):
 def test_case_runs_and_balances_energy(tmp_path):
     case = _small_case(tmp_path)
     out = tmp_path / "run"
-    run_fvqp(["run", case, "--output", out])
+    proc = run_fvqp(["run", case, "--output", out])
     s = _summary(out)
     assert s["status"] == 0
     e = s["energy_J"]
@@ -67,7 +67,21 @@ def test_case_runs_and_balances_energy(tmp_path):
     # at the surface, outgoing directions (mu > 0) carry more QPs than incoming ones
     i = np.argmin(np.abs(t - 1e-11))
     assert fmu[i, -1, :, -1].sum() > fmu[i, -1, :, 0].sum()
-    assert (out / "bte_sphere.png").stat().st_size > 10_000
+    png = out / "bte_sphere_small_relaxation.png"  # <case>_<what>.png
+    assert s["figure"] == str(png) and png.stat().st_size > 10_000
+    # the key numbers (summary "keys", in the end-of-run report): the same balance
+    assert s["keys"] == ["t_end_s", "N_qp_final", "E_excess_qp_final_J",
+                         "E_excess_ph_final_J", "E_escaped_J", "escaped_fraction",
+                         "energy_imbalance_J", "qp_number_imbalance"]
+    assert s["N_qp_final"] == s["qp_number"]["final"] and s["E_escaped_J"] == e["escaped"]
+    assert abs(dep - s["E_escaped_J"] - s["E_excess_qp_final_J"]
+               - s["E_excess_ph_final_J"]) < 1e-8 * dep
+    assert s["escaped_fraction"] == pytest.approx(e["escaped"] / dep, rel=1e-12, abs=0)
+    assert s["t_end_s"] == pytest.approx(3e-10, rel=1e-9, abs=0)
+    assert f"  output: {out}" in proc.stderr
+    assert f"  wall time: {s['wall_time_s']:.3g} s" in proc.stderr
+    for k in s["keys"]:
+        assert f"  {k}: {s[k]:.6g}" in proc.stderr, k
 
 
 def fh_bins(out):

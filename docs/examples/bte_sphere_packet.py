@@ -25,7 +25,7 @@ case["spectrum"].update(spacing="100 ueV", e_max="6.5 meV")
 case["time"]["end"] = "0.1 ns"
 case["output"] = {"times": ["10 ps"]}
 run = fa.run(case, output_dir=OUT / "bte_sphere", name="bte_sphere_packet")
-print(run.result.report())
+print(run.result.report(tuple(run.result["keys"])))  # with the run's key numbers
 
 # %% time series in SI (t in s, energies in J)
 esc = run.series["E_escaped_J"]
@@ -39,3 +39,7 @@ print(f"deposited {dep:.6e} J = escaped {e['escaped']:.4e} J + left {left:.4e} J
 assert abs(dep - 1e3 * 1.602176634e-19) < 1e-9 * dep
 assert abs(dep - e["escaped"] - left) < 1e-8 * dep
 assert abs(esc.values[-1] - e["escaped"]) < 1e-9 * dep
+# the key numbers tell the same balance; the run's picture is <case>_relaxation.png
+assert abs(run.result["E_escaped_J"] + run.result["E_excess_qp_final_J"]
+           + run.result["E_excess_ph_final_J"] - dep) < 1e-8 * dep
+assert (run.path / "bte_sphere_packet_relaxation.png").is_file()

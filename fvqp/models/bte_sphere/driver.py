@@ -15,9 +15,10 @@ Outputs (output directory): ``<case>.pvd`` with ``vtu/`` (the (r, E) fields per
 snapshot in SI, :mod:`.vtkseries`), ``bte_sphere.h5`` (grid; snapshots of the angle-averaged
 :math:`\bar f(r,\varepsilon,t)`, of ``f`` at the ordinates nearest to ``write_mu`` and of
 :math:`\bar n(r,\Omega,t)`; time series of the energy that left through ``r = R`` (QPs,
-phonons), energy exchanged with the phonon bath, QP and phonon energies, QP number), ``
-bte_sphere.png``, ``summary.json`` (balances), ``checkpoint.h5``. Every file is written
-atomically (:mod:`fvqp.io.atomic`).
+phonons), energy exchanged with the phonon bath, QP and phonon energies, QP number),
+``<case>_relaxation.png`` (energy balance, energy relaxation at the centre, spreading),
+``summary.json`` (balances; the key numbers named in its ``keys`` are shown at the end of
+the run), ``checkpoint.h5``. Every file is written atomically (:mod:`fvqp.io.atomic`).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from ...io.atomic import atomic_path, atomic_savefig, atomic_write_bytes
 from ...solvers import BDFIntegrator, JacobianConfig
 from ...units import E_CHARGE, UnitSystem
 from ..base import bdf_options, peak_rss_mb, run_checkpointed
+from ..base.result import ModelResult
 from ..base.schema import case_material
 from ..base.template import materials_entry
 from .discretisation import Ordinates, RadialMesh
@@ -336,13 +338,30 @@ def run(case, output_dir: str | None = None, resume: bool = False,
                "parameters": sim.params, "packet_amplitude": sim.amplitude,
                "materials": materials_entry(sim.region_materials),
                **_balances(extra["totals"], tot1, eq, acc, unit_e, unit_n)}
+    summary.update(_key_numbers(summary))
+    summary["figure"] = os.path.join(out_dir, f"{case.name}_relaxation.png")
     summary["wall_time_s"] = time.perf_counter() - start
     if dist.rank == 0:
-        _figure(store, os.path.join(out_dir, "bte_sphere.png"), sim)
+        _figure(store, summary["figure"], sim)
         atomic_write_bytes(os.path.join(out_dir, "summary.json"),
                            json.dumps(summary, indent=2).encode())
-    log.info("done: %s", summary["message"])
+        log.info("%s: %s", case.name, ModelResult.from_summary(
+            "bte_sphere", summary, out_dir).report(tuple(summary["keys"])))
     return summary
+
+
+def _key_numbers(summary: dict) -> dict:
+    """The run's key numbers (top-level summary entries, named in ``keys``): the QP
+    number and the excess energies at the end, the fraction of the deposit that left
+    through r = R, the energy and QP-number imbalances."""
+    e, n = summary["energy_J"], summary["qp_number"]
+    dep = e["deposited_excess"]
+    keys = {"t_end_s": summary["t_end_s"], "N_qp_final": n["final"],
+            "E_excess_qp_final_J": e["left_excess_qp"],
+            "E_excess_ph_final_J": e["left_excess_ph"], "E_escaped_J": e["escaped"],
+            "escaped_fraction": e["escaped"] / dep if dep else None,
+            "energy_imbalance_J": e["imbalance"], "qp_number_imbalance": n["imbalance"]}
+    return {**keys, "keys": list(keys)}
 
 
 def _balances(tot0, tot1, eq, acc, unit_e, unit_n) -> dict:
