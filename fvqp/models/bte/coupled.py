@@ -103,8 +103,10 @@ def _finish(sim, cls, rho, ados, qp_scale, c_ph, rel, base=None) -> InelasticPro
     # coarse operator; block_jacobi (auto serially) = the per-cell 0D kinetic blocks
     choice = d["numerics"]["preconditioner"]
     glob = choice == "two_level" or (choice == "auto" and sim.dist.size > 1)
-    prob.preconditioner = InelasticPC(
-        prob, global_coarse=glob, prefix=normalise_prefix(d["solver"]["prefix"]) + "icoarse_")
+    # step 1: LU, or (``-<prefix>fine_pc sweep``) transport sweeps + the global coarse
+    prefix = normalise_prefix(d["solver"]["prefix"])
+    prob.preconditioner = InelasticPC(prob, global_coarse=glob, prefix=prefix + "icoarse_",
+                                      options_prefix=prefix)
     return prob
 
 
@@ -202,6 +204,7 @@ def coupled_transient(sim, writer, out_dir: str, resume: bool, max_steps) -> dic
            "linear_iterations": result.linear_iterations,
            "preconditioner_updates": pc.updates,
            "global_coarse": pc.gc is not None, "coupled_unknowns": int(prob.dist.n_global),
+           "fine_preconditioner": pc.fine,
            **_balances(prob, tot0, tot1, integ.accumulated, n_unit, e_unit)}
     return out
 

@@ -80,6 +80,8 @@ collisions (:math:`\rho(A + B)` on every :math:`f_{jk}`), :math:`P` the partner 
 3. :math:`z \mathrel{+}= M^{-1}(r - Jz)`.
 
 The action :math:`Jz` in 2–3 is the owned-block one (streaming to ghost cells dropped).
+The preconditioner lives in :mod:`.inelastic_pc` (with the transport-sweep variant of
+step 1).
 """
 
 from __future__ import annotations
@@ -89,12 +91,11 @@ import math
 
 import numpy as np
 import scipy.sparse as sp
-import scipy.sparse.linalg as spla
 
 from ...collisions.angular import angular_rates
-from ...collisions.batched import batched_jacobian
 from ...collisions.grid import bose
 from ...parallel.blocked import BlockDistribution
+from .inelastic_pc import InelasticPC
 
 __all__ = ["COUPLED_PETSC", "InelasticPC", "InelasticProblem", "physical"]
 
@@ -416,109 +417,3 @@ class InelasticProblem:
                 * g.omega**2 / self.tau_esc
             out["E:escape"] = -float(esc @ g.omega)
         return out
-
-
-class InelasticPC:
-    """Two-level preconditioner of the coupled Newton systems (module docstring).
-
-    ``coarse = False`` leaves only step 1 (the energy-diagonal LU), ``smooth = False``
-    drops step 3 (for the comparisons of ``benchmarks/bte_mesh.py``). ``global_coarse``
-    replaces the per-cell blocks of step 2 by the global Galerkin coarse operator of
-    :mod:`.coupled_coarse` (isotropic coupling between cells and across ranks; the
-    residuals of steps 2–3 then use the full Jacobian action with ghost exchange)."""
-
-    def __init__(self, prob: InelasticProblem, smooth: bool = True, coarse: bool = True,
-                 global_coarse: bool = False, prefix: str = "bte_icoarse_"):
-        self.p, self.smooth, self.coarse = prob, smooth, coarse
-        self.updates = 0
-        self.gc = None
-        if global_coarse and coarse:
-            from .coupled_coarse import GlobalCoarse
-
-            self.gc = GlobalCoarse(prob, prefix)
-
-    def update(self, xl: np.ndarray, shift: float) -> None:
-        p = self.p
-        n, S, N, K, Mp = p.n, p.S, p.N, p.K, p.Mp
-        y = np.asarray(xl[: n * S]).reshape(n, S)
-        self.y, self.shift = y.copy(), shift
-        r = p.collision_rates(y)
-        d = np.zeros((n, S))
-        q = d[:, : p.nq].reshape(n, N, p.B)
-        q[:, :, :K] = (p.V[:, None] * p.crow * (r.qp_in + r.qp_out))[:, :, None]
-        if Mp:
-            d[:, p.nq:] = p.storage.reshape(n, S)[:, p.nq:] * (r.ph_loss - r.ph_gain)
-        diag = shift * p.storage + d.ravel()
-        m = (p.L_oo + sp.diags(diag)).tocsc()
-        self.lu = spla.splu(m, permc_spec="COLAMD") if n else None
-        self._coarse(y, shift)
-        self.updates += 1
-
-    def _coarse(self, y: np.ndarray, shift: float) -> None:
-        """Inverse of the 0D kinetic Jacobian (+ own transport loss) of every owned cell,
-        or the global coarse operator with the 0D kinetic blocks."""
-        p = self.p
-        n, N, Mp, M = p.n, p.N, p.Mp, p.M
-        phi, nb = p.partners(y)
-        jac = batched_jacobian(phi, np.ascontiguousarray(nb), p.rho2, p.ados2, h=p.grid.h,
-                               m=p.grid.m, qp_scale=p.qp_scale, c_ph=p.c_ph)
-        size = N + Mp
-        rowq = p.V[:, None] * p.crow                             # rho_j V
-        stq = p.V[:, None] * p.rho_cells                         # N_j V
-        c = -jac[:, :size, :size].copy()
-        c[:, :N, :] *= rowq[:, :, None]
-        idx = np.arange(N)
-        c[:, idx, idx] += stq * shift
-        ip = N + np.arange(M)
-        if Mp:
-            pw = p.storage.reshape(n, p.S)[:, p.nq:]            # beta Omega^2 V
-            c[:, N:, :] *= pw[:, :, None]
-            c[:, ip, ip] += pw * shift
-        if self.gc is not None:  # transport, traps, escape: in the Galerkin R L P
-            self.gc.update(c)
-            return
-        c[:, idx, idx] += p.iso_self
-        if Mp and math.isfinite(p.tau_esc):
-            c[:, ip, ip] += pw / p.tau_esc
-        self.cinv = np.linalg.inv(c) if n else np.zeros((0, size, size))
-
-    def _jz(self, z: np.ndarray) -> np.ndarray:
-        """Jacobian action on owned values: the rank's own block, or (global coarse) the
-        full action with the ghost values exchanged."""
-        p = self.p
-        if self.gc is None:
-            lz = p.L_oo @ z
-        else:
-            v = p.dist.create_vec()
-            v.setArray(z)
-            lz = p.L @ p.dist.local_array(v)
-            v.destroy()
-        out = self.shift * p.storage * z + lz
-        return out - p.collision_jvp(self.y.ravel(), z)
-
-    def _solve(self, r: np.ndarray) -> np.ndarray:
-        return self.lu.solve(r) if self.lu is not None else r.copy()
-
-    def apply(self, r: np.ndarray) -> np.ndarray:
-        p = self.p
-        n, S, N, K = p.n, p.S, p.N, p.K
-        z = self._solve(r)
-        if not self.coarse:
-            return z
-        if self.gc is not None:
-            z = z + self.gc.correction(r - self._jz(z))
-            return z + self._solve(r - self._jz(z)) if self.smooth else z
-        if n == 0:
-            return z
-        res = (r - self._jz(z)).reshape(n, S)
-        rq = res[:, : p.nq].reshape(n, N, p.B)[:, :, :K] @ p.w
-        rc = np.concatenate([rq, res[:, p.nq:]], axis=1)
-        delta = np.einsum("cij,cj->ci", self.cinv, rc)
-        zz = z.reshape(n, S).copy()
-        q = zz[:, : p.nq].reshape(n, N, p.B)
-        q += delta[:, :N, None]
-        zz[:, p.nq:] += delta[:, N:]
-        z = zz.ravel()
-        if self.smooth:
-            z = z + self._solve(r - self._jz(z))
-        return z

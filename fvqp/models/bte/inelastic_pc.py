@@ -1,0 +1,188 @@
+r"""The preconditioner of the coupled collisional Newton systems of :mod:`.inelastic`.
+
+Two-level, multiplicative (the steps of the :mod:`.inelastic` module docstring):
+
+1. :math:`z = M^{-1}r`, :math:`M = \sigma\partial C + L_{oo} + D` (energies decoupled);
+2. the isotropic correction :math:`z \mathrel{+}= P_{iso}C^{-1}R(r - Jz)`: per cell (the 0D
+   kinetic block plus the cell's own transport loss) or global
+   (:mod:`.coupled_coarse`, the Galerkin operator over all cells);
+3. :math:`z \mathrel{+}= M^{-1}(r - Jz)`.
+
+Step 1 is either one sparse LU of :math:`M` (``fine = "lu"``, the default: cost and
+memory superlinear in the unknowns) or a transport sweep (``fine = "sweep"``): ILU(0) of
+:math:`M` in the sweep order of every ordinate (:mod:`.sweep`,
+:class:`fvqp.solvers.sweep.OrderedILU`; exact for the streaming and removal of one
+ordinate, the elastic coupling to :math:`\phi`, the walls' couplings between ordinates and
+lagged cycle edges in its upper factor), linear in the unknowns. A sweep leaves the
+isotropic error coupled between cells (diffusion in the thick limit), so with it step 2 is
+always the global Galerkin correction — the diffusion-synthetic acceleration consistent
+with the discretisation (Adams & Larsen 2002, Sec. 4) that keeps the Krylov count bounded
+as :math:`\ell \to 0`. The choice is the PETSc option ``-<prefix>fine_pc lu|sweep``
+(command line, or ``fine_pc = "sweep"`` in the case's ``[solver] petsc``), read at the
+first update.
+
+References
+----------
+M. L. Adams and E. W. Larsen, Prog. Nucl. Energy 40, 3 (2002).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+
+from ...collisions.batched import batched_jacobian
+
+__all__ = ["FINE_CHOICES", "InelasticPC"]
+
+#: step 1 of :class:`InelasticPC`: one sparse LU, or a transport sweep
+FINE_CHOICES = ("lu", "sweep")
+
+
+class InelasticPC:
+    """Two-level preconditioner of the coupled Newton systems (module docstring).
+
+    ``coarse = False`` leaves only step 1 (the energy-diagonal LU or sweep), ``smooth =
+    False`` drops step 3 (for the comparisons of ``benchmarks/bte_mesh.py``).
+    ``global_coarse`` replaces the per-cell blocks of step 2 by the global Galerkin coarse
+    operator of :mod:`.coupled_coarse` (isotropic coupling between cells and across
+    ranks; the residuals of steps 2–3 then use the full Jacobian action with ghost
+    exchange). ``fine``: step 1, one of :data:`FINE_CHOICES`, or None to read the option
+    ``-<options_prefix>fine_pc`` (default ``lu``) at the first update; a sweep implies
+    the global coarse operator. ``prefix``: options prefix of the global coarse solve."""
+
+    def __init__(self, prob, smooth: bool = True, coarse: bool = True,
+                 global_coarse: bool = False, prefix: str = "bte_icoarse_",
+                 fine: str | None = None, options_prefix: str | None = None):
+        self.p, self.smooth, self.coarse = prob, smooth, coarse
+        self.updates = 0
+        self.gc = None
+        self.prefix, self.options_prefix = prefix, options_prefix
+        self.fine, self.sweep, self.lu = fine, None, None
+        if global_coarse and coarse:
+            self._global()
+
+    def _global(self) -> None:
+        from .coupled_coarse import GlobalCoarse
+
+        self.gc = GlobalCoarse(self.p, self.prefix)
+
+    def _choose_fine(self) -> None:
+        """Step 1 from ``fine`` or the option (first update): the sweep's order and its
+        factorisation object, and the global coarse level it needs."""
+        if self.fine is None:
+            from ...solvers.linear import option_value
+
+            self.fine = option_value(f"{self.options_prefix}fine_pc", "lu") \
+                if self.options_prefix else "lu"
+        if self.fine not in FINE_CHOICES:
+            raise ValueError(f"-{self.options_prefix or ''}fine_pc must be one of "
+                             f"{FINE_CHOICES}, not {self.fine!r}")
+        if self.fine != "sweep" or self.sweep is not None:
+            return
+        from ...solvers.sweep import OrderedILU
+        from .sweep import cell_orders, coupled_order
+
+        p = self.p
+        orders, self.cycle_breaks = cell_orders(p.base.stream.matrix, p.n, p.K)
+        self.sweep = OrderedILU(coupled_order(orders, p.n, p.N, p.S, p.Mp),
+                                self.prefix + "sweep_")
+        if self.coarse and self.gc is None:
+            self._global()
+
+    def update(self, xl: np.ndarray, shift: float) -> None:
+        p = self.p
+        n, S, N, K, Mp = p.n, p.S, p.N, p.K, p.Mp
+        y = np.asarray(xl[: n * S]).reshape(n, S)
+        self.y, self.shift = y.copy(), shift
+        r = p.collision_rates(y)
+        d = np.zeros((n, S))
+        q = d[:, : p.nq].reshape(n, N, p.B)
+        q[:, :, :K] = (p.V[:, None] * p.crow * (r.qp_in + r.qp_out))[:, :, None]
+        if Mp:
+            d[:, p.nq:] = p.storage.reshape(n, S)[:, p.nq:] * (r.ph_loss - r.ph_gain)
+        diag = shift * p.storage + d.ravel()
+        if self.updates == 0:
+            self._choose_fine()
+        m = p.L_oo + sp.diags(diag)
+        if self.sweep is not None:
+            if n:
+                self.sweep.factor(m)
+        else:
+            self.lu = spla.splu(m.tocsc(), permc_spec="COLAMD") if n else None
+        self._coarse(y, shift)
+        self.updates += 1
+
+    def _coarse(self, y: np.ndarray, shift: float) -> None:
+        """Inverse of the 0D kinetic Jacobian (+ own transport loss) of every owned cell,
+        or the global coarse operator with the 0D kinetic blocks."""
+        p = self.p
+        n, N, Mp, M = p.n, p.N, p.Mp, p.M
+        phi, nb = p.partners(y)
+        jac = batched_jacobian(phi, np.ascontiguousarray(nb), p.rho2, p.ados2, h=p.grid.h,
+                               m=p.grid.m, qp_scale=p.qp_scale, c_ph=p.c_ph)
+        size = N + Mp
+        rowq = p.V[:, None] * p.crow                             # rho_j V
+        stq = p.V[:, None] * p.rho_cells                         # N_j V
+        c = -jac[:, :size, :size].copy()
+        c[:, :N, :] *= rowq[:, :, None]
+        idx = np.arange(N)
+        c[:, idx, idx] += stq * shift
+        ip = N + np.arange(M)
+        if Mp:
+            pw = p.storage.reshape(n, p.S)[:, p.nq:]            # beta Omega^2 V
+            c[:, N:, :] *= pw[:, :, None]
+            c[:, ip, ip] += pw * shift
+        if self.gc is not None:  # transport, traps, escape: in the Galerkin R L P
+            self.gc.update(c)
+            return
+        c[:, idx, idx] += p.iso_self
+        if Mp and math.isfinite(p.tau_esc):
+            c[:, ip, ip] += pw / p.tau_esc
+        self.cinv = np.linalg.inv(c) if n else np.zeros((0, size, size))
+
+    def _jz(self, z: np.ndarray) -> np.ndarray:
+        """Jacobian action on owned values: the rank's own block, or (global coarse) the
+        full action with the ghost values exchanged."""
+        p = self.p
+        if self.gc is None:
+            lz = p.L_oo @ z
+        else:
+            v = p.dist.create_vec()
+            v.setArray(z)
+            lz = p.L @ p.dist.local_array(v)
+            v.destroy()
+        out = self.shift * p.storage * z + lz
+        return out - p.collision_jvp(self.y.ravel(), z)
+
+    def _solve(self, r: np.ndarray) -> np.ndarray:
+        if self.sweep is not None:
+            return self.sweep.solve(r) if self.p.n else r.copy()
+        return self.lu.solve(r) if self.lu is not None else r.copy()
+
+    def apply(self, r: np.ndarray) -> np.ndarray:
+        p = self.p
+        n, S, N, K = p.n, p.S, p.N, p.K
+        z = self._solve(r)
+        if not self.coarse:
+            return z
+        if self.gc is not None:
+            z = z + self.gc.correction(r - self._jz(z))
+            return z + self._solve(r - self._jz(z)) if self.smooth else z
+        if n == 0:
+            return z
+        res = (r - self._jz(z)).reshape(n, S)
+        rq = res[:, : p.nq].reshape(n, N, p.B)[:, :, :K] @ p.w
+        rc = np.concatenate([rq, res[:, p.nq:]], axis=1)
+        delta = np.einsum("cij,cj->ci", self.cinv, rc)
+        zz = z.reshape(n, S).copy()
+        q = zz[:, : p.nq].reshape(n, N, p.B)
+        q += delta[:, :N, None]
+        zz[:, p.nq:] += delta[:, N:]
+        z = zz.ravel()
+        if self.smooth:
+            z = z + self._solve(r - self._jz(z))
+        return z
