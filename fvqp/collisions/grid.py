@@ -151,8 +151,9 @@ __all__ = [
     "pair_phase_space",
 ]
 
-#: Weak-coupling BCS zero-temperature gap, :math:`\pi e^{-\gamma_E}` in units of kTc.
-DELTA0_BCS: float = math.pi * math.exp(-float(np.euler_gamma))
+#: Weak-coupling BCS zero-temperature gap, :math:`\pi e^{-\gamma_E}` in units of kTc
+#: (:data:`fvqp.spectra.gap.BCS_GAP_RATIO`).
+DELTA0_BCS: float = _gap.BCS_GAP_RATIO
 
 _INTEGER_TOL = 1e-9
 

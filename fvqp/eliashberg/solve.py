@@ -29,6 +29,7 @@ import logging
 import numpy as np
 
 from ..materials import Material
+from ..spectra.gap import BCS_GAP_RATIO
 from .anderson import AndersonMixer
 from .occupations import Occupations
 from .params import EliashbergParams
@@ -39,7 +40,8 @@ __all__ = ["solve_eliashberg", "solve_real_axis"]
 
 log = logging.getLogger(__name__)
 
-DELTA_BCS = float(np.pi * np.exp(-np.euler_gamma))  #: weak-coupling Delta0 / k_B T_c
+#: weak-coupling Delta0 / k_B T_c (:data:`fvqp.spectra.gap.BCS_GAP_RATIO`)
+DELTA_BCS = BCS_GAP_RATIO
 
 
 def _z_from_ez(ez: np.ndarray, e: np.ndarray) -> np.ndarray:

@@ -142,7 +142,7 @@ def _ds_over_y(y: NDArray[np.float64]) -> NDArray[np.float64]:
     return 2.0 * (head + tail)
 
 
-def _solve_y(t: NDArray[np.float64]) -> NDArray[np.float64]:
+def _weak_coupling_y(t: NDArray[np.float64]) -> NDArray[np.float64]:
     r"""Solve :math:`S(y) = -\ln t` for :math:`y = \Delta/(\pi T)`, :math:`0 < t < 1`.
 
     Safeguarded Newton iteration in :math:`w = \ln y^2` on the bracket
@@ -171,11 +171,6 @@ def _solve_y(t: NDArray[np.float64]) -> NDArray[np.float64]:
         if np.all((step <= 1e-14 * np.maximum(1.0, np.abs(w))) | (g == 0)):
             break
     return np.exp(0.5 * w)
-
-
-def _weak_coupling_y(t: NDArray[np.float64]) -> NDArray[np.float64]:
-    """y = Delta/(pi T) for 0 < t < 1 (array)."""
-    return _solve_y(t)
 
 
 # --------------------------------------------------------------------------------------
