@@ -42,7 +42,7 @@ from typing import ClassVar
 from ..units import HBAR
 from .database import CASE_OVERRIDE, DataEntry, UnknownEntryError, load_table, lookup
 
-__all__ = ["PhononMedium", "UnknownMediumError", "get_medium", "list_media"]
+__all__ = ["PhononMedium", "UnknownMediumError", "get_medium"]
 
 #: expected unit string of every numeric field
 UNITS: Mapping[str, str] = MappingProxyType({
@@ -98,11 +98,6 @@ class PhononMedium(DataEntry):
 @lru_cache(maxsize=1)
 def _database() -> Mapping[str, PhononMedium]:
     return load_table("substrates.toml", PhononMedium, UNITS, _REQUIRED)
-
-
-def list_media() -> list[str]:
-    """Names of the phonon media (file order)."""
-    return list(_database())
 
 
 def get_medium(name: str) -> PhononMedium:

@@ -135,10 +135,6 @@ class LinearSolver:
         if self.pc_context is not None and hasattr(self.pc_context, "destroy"):
             self.pc_context.destroy()
 
-    def last_iterations(self) -> int:
-        """Krylov iterations of the last solve."""
-        return int(self.ksp.getIterationNumber())
-
     def residual(self, b: np.ndarray, x: np.ndarray) -> np.ndarray:
         """:math:`b - A x` (owned rows)."""
         if self._res is None:

@@ -98,7 +98,7 @@ class BTESimulation:
             if name not in active:
                 continue
             reg = regions[name]
-            mat = mats[ri] = _region_material(reg)
+            mat = mats[ri] = case_material(reg)  # with the region's overrides
             if raw.dim == 2:
                 widths[ri] = reg["thickness"]
             v_f = mat.fermi_velocity * u.tau0 / u.length
@@ -323,14 +323,6 @@ def _bin_grid(gap: float, media, h: float, e_max: float, w_max) -> BinGrid:
     n = max(2, int(math.ceil(e_max / h - 1e-9)))
     w = e_max if w_max is None else w_max
     return BinGrid(h=h, j0=0, n=n, n_ph=max(1, int(math.ceil(w / h - 1e-9))))
-
-
-def _region_material(reg):
-    """The region's material with its overrides (every ``MATERIAL_OVERRIDES`` key the
-    schema lets a region set: ``Tc``, ``gap_ratio``/``delta0``, ``N0``,
-    ``fermi_velocity``, ``tau0``, ``tau0_phi``, ``resistivity``, ``diffusion_constant``;
-    :func:`fvqp.models.base.schema.case_material`)."""
-    return case_material(reg)
 
 
 def _inverse_mean_free_path(reg, mat, dim: int) -> float:
