@@ -13,7 +13,7 @@ from ...case.schema import Field
 
 __all__ = ["MATERIAL_OVERRIDES", "PLACEMENT", "POWER_TIMING", "PULSE_TIMING",
            "SPECTRAL_SOURCE", "active_regions", "case_material", "check_material_overrides",
-           "check_pulse_or_power", "material_overrides"]
+           "check_pulse_or_power", "energy_bins", "material_overrides"]
 
 
 def _missing_in_database(field: str) -> str:
@@ -150,6 +150,19 @@ SPECTRAL_SOURCE = {
     **POWER_TIMING,
     **PLACEMENT,
 }
+
+
+def energy_bins(gap: str) -> dict[str, Field]:
+    """``spacing`` and ``e_max`` of the ``[energy]`` section of the models on energy bins
+    (``transport``, ``bte``); ``gap``: the gap the default upper edge starts from, in
+    words ("gap", "largest gap")."""
+    return {
+        "spacing": Field("quantity", "energy bin width (default: kT_bath / 4)",
+                         dimension="energy", positive=True, internal="energy"),
+        "e_max": Field("quantity", f"upper edge of the QP grid (default: {gap} + "
+                       "max(12 kT_bath, source energies + 3 widths))", dimension="energy",
+                       positive=True, internal="energy"),
+    }
 
 
 def check_pulse_or_power(data: dict, err, duration: str = "0.1 ns",

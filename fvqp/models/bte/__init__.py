@@ -23,6 +23,7 @@ from ..base.schema import SPECTRAL_SOURCE as _SPECTRUM
 from ..base.schema import (
     active_regions,
     check_pulse_or_power,
+    energy_bins,
     material_overrides,
     named_boundaries,
     unlabelled_boundary,
@@ -87,13 +88,7 @@ _SECTIONS = {
                       "faces towards regions left out with active = false)",
                       default="diffuse", choices=("diffuse", "specular")),
     }),
-    "energy": Section({
-        "spacing": Field("quantity", "energy bin width (default: kT_bath / 4)",
-                         dimension="energy", positive=True, internal="energy"),
-        "e_max": Field("quantity", "upper edge of the QP grid (default: gap + "
-                       "max(12 kT_bath, source energies + 3 widths))", dimension="energy",
-                       positive=True, internal="energy"),
-    }),
+    "energy": Section(energy_bins("gap")),
     "angles": Section({
         "directions": Field("int", "2D: number of in-plane ordinates (a multiple of 4 keeps "
                             "axis-aligned walls exactly specular)", default=16),

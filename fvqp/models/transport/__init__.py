@@ -14,7 +14,12 @@ from __future__ import annotations
 
 from ...case.schema import Field, Section
 from ..base.schema import SPECTRAL_SOURCE as _SPECTRUM
-from ..base.schema import active_regions, check_pulse_or_power, material_overrides
+from ..base.schema import (
+    active_regions,
+    check_pulse_or_power,
+    energy_bins,
+    material_overrides,
+)
 from ..spec import ModelSpec
 
 _REGION = Section({
@@ -72,11 +77,7 @@ _INITIAL = Section({
 
 _SECTIONS = {
     "energy": Section({
-        "spacing": Field("quantity", "energy bin width (default: kT_bath / 4)",
-                         dimension="energy", positive=True, internal="energy"),
-        "e_max": Field("quantity", "upper edge of the QP grid (default: largest gap + "
-                       "max(12 kT_bath, source energies + 3 widths))", dimension="energy",
-                       positive=True, internal="energy"),
+        **energy_bins("largest gap"),
         "e_min": Field("quantity", "lower edge of the QP grid (default: the smallest gap; "
                        "0.8 of it with a self-consistent gap)", dimension="energy",
                        positive=True, internal="energy"),
