@@ -102,7 +102,8 @@ def crossover_exact(params: ClusterParams) -> tuple[float, float]:
     Parameters
     ----------
     params : ClusterParams
-        Model parameters.
+        The cluster; its fixed point :math:`(N_0, m_0)` (:func:`~fvqp.stochastic
+        .spin_clusters.fixed_point`) sets ``p`` and ``n``.
 
     Returns
     -------

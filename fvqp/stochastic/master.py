@@ -168,12 +168,9 @@ def reduced_generator(params: ClusterParams, n_max: int,
 
     Parameters
     ----------
-    params : ClusterParams
-        Model parameters.
-    n_max : int
-        Largest particle number kept (reflecting truncation).
-    ising : bool
-        Classical variant (SM Sec. IV): drop the :math:`1/(N+1)` asymmetry of injection.
+    params, n_max, ising
+        As in :func:`full_generator` (``m = 0`` here; ``n_max`` a reflecting
+        truncation; ``ising`` drops the :math:`1/(N+1)` asymmetry of injection).
 
     Returns
     -------

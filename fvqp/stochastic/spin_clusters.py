@@ -197,17 +197,9 @@ def m0_from_n0(params: ClusterParams, N0: np.ndarray) -> np.ndarray:
 
 
 def n0_reduced(params: ClusterParams) -> float:
-    """Positive root of Eq. (4), :math:`AV/N_0 = 2N_0/\\tau_s + \\bar\\Gamma_t N_0^2/V`.
-
-    Parameters
-    ----------
-    params : ClusterParams
-        Model parameters.
-
-    Returns
-    -------
-    float
-        :math:`N_0` interpolating between the SR and TA limits.
+    """Positive root of Eq. (4), :math:`AV/N_0 = 2N_0/\\tau_s + \\bar\\Gamma_t N_0^2/V`:
+    the stationary :math:`N_0` of ``params`` (its ``A``, ``V``, ``gamma_t``, ``tau_s``)
+    between the SR and TA limits.
 
     Raises
     ------
