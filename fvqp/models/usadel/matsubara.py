@@ -160,31 +160,17 @@ def network_theta(prob, omegas, maxit: int = 40, tol: float = 1e-12) -> np.ndarr
     has no gap-edge singularity; reservoirs fix θ to arctan(Δ/ω) (bulk, Eq. 1)."""
     from ...solvers.result import ConvergenceError
     from .bulk import bulk_theta
-    from .newton import newton_active
-    from .spectral import _assemble
+    from .spectral import newton_theta
 
     w = np.asarray(omegas, float)
     zero = np.zeros(w.size)
-    net = prob.net
     nodes = np.array([r.node for r in prob.reservoirs], dtype=int)
     vals = np.zeros((w.size, nodes.size), dtype=complex)
     for k, r in enumerate(prob.reservoirs):
         if r.kind == "superconductor":
             vals[:, k] = bulk_theta(zero, r.delta, w, 0.0)
-    lap = net.laplacian().tolil()
-    for i in nodes:
-        lap.rows[i], lap.data[i] = [], []
-    lap = lap.tocsr()
-    kappa = prob.kappa_nodes[None, :] if prob.spectral_tunnel else 0.0
-    vol, zeta = net.volume[None, :], prob.zeta[None, :]
-    th = bulk_theta(zero[:, None], prob.delta[None, :], w[:, None], zeta)
-    th[:, nodes] = vals
-
-    def fun(idx, x, jac):
-        return _assemble(prob, zero[idx], x, w[idx], nodes, vals[idx], lap, kappa, vol,
-                         zeta, jac)
-
-    th, done, _, norm = newton_active(fun, th, maxit, tol, tol, 12)
+    th = bulk_theta(zero[:, None], prob.delta[None, :], w[:, None], prob.zeta[None, :])
+    th, done, _, norm = newton_theta(prob, zero, th, w, nodes, vals, maxit, tol)
     if not done.all():
         raise ConvergenceError(f"usadel Matsubara Newton failed at {np.sum(~done)} "
                                f"frequencies (residual {float(norm.max()):.2e}).")

@@ -53,7 +53,13 @@ from ...solvers.result import ConvergenceError
 from .bulk import bulk_theta
 from .network import WireNetwork
 from .newton import energies_text, newton_active
-from .spectral import SpectralProblem, ThetaSolution, node_kappa, solve_spectral
+from .spectral import (
+    SpectralProblem,
+    ThetaSolution,
+    WireProblem,
+    node_values,
+    solve_spectral,
+)
 from .triplets import Triplets
 
 log = logging.getLogger(__name__)
@@ -76,40 +82,23 @@ def harmonic_phase(net: WireNetwork, reservoirs) -> np.ndarray:
 
 
 @dataclass
-class PhaseProblem:
-    """Data of the phase-biased spectral equation (dimensionless).
+class PhaseProblem(WireProblem):
+    """Data of the phase-biased spectral equation (dimensionless): the fields of
+    :class:`~fvqp.models.usadel.spectral.WireProblem` (the reservoirs' ``phase`` used for
+    S reservoirs) and
 
     Attributes
     ----------
-    net : WireNetwork
-    delta : ndarray (n_nodes,)
-        |Δ(x)|.
     phase : ndarray (n_nodes,), optional
         Phase φ(x) of Δ; default :func:`harmonic_phase` (from the S reservoirs' phases).
-    gamma, zeta0 : float
-        Dynes broadening Γ, depairing besides the phase gradient.
-    reservoirs, junctions : list
-        :class:`~fvqp.models.usadel.terminals.Reservoir` (``phase`` used for S),
-        :class:`~fvqp.models.usadel.terminals.TunnelJunction`.
-    spectral_tunnel : bool
-        Include the −κ sinθ inverse-proximity term of tunnel junctions.
     """
 
-    net: WireNetwork
-    delta: np.ndarray
-    phase: np.ndarray | None = None
-    gamma: float = 0.0
-    zeta0: float = 0.0
-    reservoirs: list = field(default_factory=list)
-    junctions: list = field(default_factory=list)
-    spectral_tunnel: bool = True
+    phase: np.ndarray | None = field(default=None, kw_only=True)
 
     def __post_init__(self):
-        n = self.net.n_nodes
-        self.delta = np.broadcast_to(np.asarray(self.delta, float), (n,)).copy()
-        if self.phase is None:
-            self.phase = harmonic_phase(self.net, self.reservoirs)
-        self.phase = np.broadcast_to(np.asarray(self.phase, float), (n,)).copy()
+        super().__post_init__()
+        self.phase = node_values(self.net, harmonic_phase(self.net, self.reservoirs)
+                                 if self.phase is None else self.phase)
 
     @property
     def dphi(self) -> np.ndarray:
@@ -118,11 +107,7 @@ class PhaseProblem:
 
     @property
     def zeta(self) -> np.ndarray:
-        return np.broadcast_to(np.asarray(self.zeta0, float), (self.net.n_nodes,)).copy()
-
-    @property
-    def kappa_nodes(self) -> np.ndarray:
-        return node_kappa(self.net.n_nodes, self.junctions)
+        return node_values(self.net, self.zeta0)
 
     def zero_phase(self, gamma: float | None = None) -> SpectralProblem:
         """The same device with all phases zero (the initial guess)."""

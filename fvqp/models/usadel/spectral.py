@@ -39,21 +39,26 @@ from .newton import energies_text, newton_active
 log = logging.getLogger(__name__)
 
 
+def node_values(net: WireNetwork, value) -> np.ndarray:
+    """``value`` (a number or one per node) as a new float array on the nodes of ``net``."""
+    return np.broadcast_to(np.asarray(value, float), (net.n_nodes,)).copy()
+
+
 @dataclass
-class SpectralProblem:
-    """Data of the spectral equation on a network (dimensionless).
+class WireProblem:
+    """What the spectral problems of a network share (:class:`SpectralProblem`,
+    :class:`~fvqp.models.usadel.phase.PhaseProblem`); every field but ``net`` and
+    ``delta`` is keyword-only.
 
     Attributes
     ----------
     net : WireNetwork
     delta : ndarray (n_nodes,)
-        |Δ(x)| on the nodes.
+        |Δ(x)| on the nodes (a number: the same on every node).
     gamma : float
         Dynes broadening Γ.
     zeta0 : float or ndarray (n_nodes,)
         Depairing parameter besides the phase gradient.
-    dphi : ndarray (n_edges,)
-        Phase gradient ∂xφ along every edge (a -> b).
     reservoirs, junctions : list
         :class:`~fvqp.models.usadel.terminals.Reservoir`,
         :class:`~fvqp.models.usadel.terminals.TunnelJunction`.
@@ -63,16 +68,36 @@ class SpectralProblem:
 
     net: WireNetwork
     delta: np.ndarray
-    gamma: float = 0.0
-    zeta0: float | np.ndarray = 0.0
-    dphi: np.ndarray | None = None
-    reservoirs: list = field(default_factory=list)
-    junctions: list = field(default_factory=list)
-    spectral_tunnel: bool = True
+    gamma: float = field(default=0.0, kw_only=True)
+    zeta0: float | np.ndarray = field(default=0.0, kw_only=True)
+    reservoirs: list = field(default_factory=list, kw_only=True)
+    junctions: list = field(default_factory=list, kw_only=True)
+    spectral_tunnel: bool = field(default=True, kw_only=True)
 
     def __post_init__(self):
-        n = self.net.n_nodes
-        self.delta = np.broadcast_to(np.asarray(self.delta, float), (n,)).copy()
+        self.delta = node_values(self.net, self.delta)
+
+    @property
+    def kappa_nodes(self) -> np.ndarray:
+        """κ = G_T R_ξ of the junctions on their nodes (:func:`node_kappa`)."""
+        return node_kappa(self.net.n_nodes, self.junctions)
+
+
+@dataclass
+class SpectralProblem(WireProblem):
+    """Data of the spectral equation on a network (dimensionless): the fields of
+    :class:`WireProblem` and
+
+    Attributes
+    ----------
+    dphi : ndarray (n_edges,)
+        Phase gradient ∂xφ along every edge (a -> b); default 0.
+    """
+
+    dphi: np.ndarray | None = field(default=None, kw_only=True)
+
+    def __post_init__(self):
+        super().__post_init__()
         self.dphi = np.zeros(self.net.n_edges) if self.dphi is None else \
             np.broadcast_to(np.asarray(self.dphi, float), (self.net.n_edges,)).copy()
 
@@ -86,10 +111,6 @@ class SpectralProblem:
         np.add.at(z, net.edge_a, half)
         np.add.at(z, net.edge_b, half)
         return self.zeta0 + z / net.volume
-
-    @property
-    def kappa_nodes(self) -> np.ndarray:
-        return node_kappa(self.net.n_nodes, self.junctions)
 
     def dirichlet(self, eps: np.ndarray):
         """Dirichlet node indices and their θ values, shape (n_eps, n_dir)."""
@@ -192,8 +213,18 @@ def _newton(prob, eps, th, gam, maxit=40, tol=1e-11):
     """Vectorised damped Newton on the energies not yet converged
     (:func:`~fvqp.models.usadel.newton.newton_active`); returns θ, per-energy convergence
     flags, iterations, largest residual."""
-    net = prob.net
     dir_nodes, dir_vals = prob.dirichlet(eps)
+    th, done, it, norm = newton_theta(prob, eps, th, gam, dir_nodes, dir_vals, maxit, tol)
+    return th, done, it, float(norm.max())
+
+
+def newton_theta(prob, eps, th, gam, dir_nodes, dir_vals, maxit: int, tol: float):
+    """θ of ``prob`` at the energies ``eps`` with the broadening ``gam`` (a number, or
+    one per energy: the Matsubara frequencies of :mod:`~.matsubara`), θ fixed to
+    ``dir_vals`` (n_eps, n_dir) on ``dir_nodes``, by
+    :func:`~fvqp.models.usadel.newton.newton_active` from ``th``: its θ, per-energy
+    convergence flags, iterations and residual norms."""
+    net = prob.net
     lap = net.laplacian().tolil()
     for i in dir_nodes:
         lap.rows[i], lap.data[i] = [], []
@@ -202,13 +233,13 @@ def _newton(prob, eps, th, gam, maxit=40, tol=1e-11):
     vol, zeta = net.volume[None, :], prob.zeta[None, :]
     th = th.copy()
     th[:, dir_nodes] = dir_vals
+    per_energy = np.ndim(gam) > 0
 
     def fun(idx, x, jac):
-        return _assemble(prob, eps[idx], x, gam, dir_nodes, dir_vals[idx], lap, kappa, vol,
-                         zeta, jac)
+        return _assemble(prob, eps[idx], x, gam[idx] if per_energy else gam, dir_nodes,
+                         dir_vals[idx], lap, kappa, vol, zeta, jac)
 
-    th, done, it, norm = newton_active(fun, th, maxit, tol, tol, 12)
-    return th, done, it, float(norm.max())
+    return newton_active(fun, th, maxit, tol, tol, 12)
 
 
 def solve_spectral(prob: SpectralProblem, eps, theta0=None, maxit: int = 40,
