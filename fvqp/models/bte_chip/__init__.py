@@ -11,7 +11,9 @@ added to every ordinate, then phonon streaming (:mod:`.coupling`). Energy QPs + 
 is conserved to the solver tolerances. See ``docs/theory_phonon.md`` (the chip chain).
 
 A region with a ``material`` is a QP film (its ``medium`` defaults to the material:
-Al, Nb or Ta); regions without one carry phonons only.
+Al, Nb or Ta); regions without one carry phonons only. ``[qp] model = "transport"``
+puts diffusive ``transport`` QPs in the films instead (:mod:`.films`): their local
+phonons are the transported angle average too, in place of the escape time.
 """
 
 from __future__ import annotations
@@ -73,7 +75,16 @@ _SECTIONS = {
                                 default=60, positive=True),
     }),
     "qp": Section({
-        "wall": Field("str", "QP condition on every film face (QPs stay in their film)",
+        "model": Field("str", "QPs of the films: \"bte\" (discrete ordinates, elastic "
+                       "mean free path) or \"transport\" (diffusive, dirty limit; its "
+                       "escape time replaced by the transported phonons: "
+                       "docs/theory_phonon.md)", default="bte",
+                       choices=("bte", "transport")),
+        "jacobian": Field("str", "model = \"transport\": its Newton systems "
+                          "([numerics] jacobian of the transport model)", default="auto",
+                          choices=("auto", "assembled", "matrix_free", "schur")),
+        "wall": Field("str", "model = \"bte\": QP condition on every film face (QPs "
+                      "stay in their film; transport films: insulating)",
                       default="specular", choices=("specular", "diffuse")),
         "petsc": Field("options", "PETSc options of the QP Newton solve (prefix "
                        "chip_qp_)", default={}),

@@ -1,7 +1,8 @@
 r"""One time step of the chip chain: QP collisions in the films coupled to phonon transport.
 
-The state is the QP unknowns of the films (:class:`fvqp.models.bte.inelastic.
-InelasticProblem` with local phonons and no escape, on the films' distribution) and the
+The state is the QP unknowns of the films (:mod:`.films`: the ``bte`` collision layer,
+:class:`fvqp.models.bte.inelastic.InelasticProblem` with local phonons, or the diffusive
+``transport`` model's cells; no escape; on the films' distribution) and the
 phonon occupation :math:`n_{c,j,k}` of every cell (:class:`fvqp.models.phonon.problem.
 PhononProblem`, on the whole mesh). The phonon nodes are the same,
 :math:`\Omega_q = (q+1)h` (the collision layer's grid ``grid.omega``; the phonon model is
@@ -61,7 +62,7 @@ import math
 
 import numpy as np
 
-from ...solvers import BDFIntegrator, JacobianConfig
+from ...solvers import BDFIntegrator
 from ...solvers.bdf import BDFOptions
 
 log = logging.getLogger("fvqp.bte_chip")
@@ -97,12 +98,13 @@ class ChipChain:
 
     Parameters
     ----------
-    qp : fvqp.models.bte.inelastic.InelasticProblem
-        QPs + local phonons of the films (``phonons = "local"``, no escape).
+    films : fvqp.models.bte_chip.films.BteFilms or TransportFilms
+        QPs + local phonons of the films (no escape): ``bte`` or diffusive ``transport``
+        QPs (:mod:`.films`); their BE problem is :attr:`qp`.
     ph : fvqp.models.phonon.problem.PhononProblem
         Phonons of every region; film states and nodes as the collision layer's.
     exchange : fvqp.parallel.exchange.SubsetExchange
-        Side ``a``: the owned cells of ``qp``; side ``b``: those of ``ph``.
+        Side ``a``: the owned film cells of ``films``; side ``b``: those of ``ph``.
     dt : float
         Fixed step (internal time).
     prefix : str
@@ -117,28 +119,29 @@ class ChipChain:
         Internal time -> text for messages (SI).
     """
 
-    def __init__(self, qp, ph, exchange, dt: float, prefix: str, petsc: dict,
+    def __init__(self, films, ph, exchange, dt: float, prefix: str, petsc: dict,
                  coupling: str = "coupled", rtol: float = 1e-4, max_iterations: int = 60,
                  time_label=lambda t: f"{t:.6g}"):
-        self.qp, self.ph, self.ex, self.dt = qp, ph, exchange, float(dt)
-        if qp.M != ph.N or not np.allclose(qp.grid.omega, ph.omega, rtol=1e-14, atol=0):
+        qp = films.problem
+        self.films, self.qp, self.ph, self.ex = films, qp, ph, exchange
+        self.dt = float(dt)
+        if films.M != ph.N or not np.allclose(films.grid.omega, ph.omega, rtol=1e-14,
+                                              atol=0):
             raise ValueError("the phonon nodes of the two models differ")
         if coupling not in ("coupled", "split"):
             raise ValueError(f"unknown coupling {coupling!r}")
         self.coupling, self.rtol, self.max_iterations = coupling, rtol, max_iterations
         self.time_label = time_label
-        self.nq = qp.nq
+        self.nq = films.nq
         opts = BDFOptions(order=1, dt_initial=self.dt, adaptive=False)
         self.integ = BDFIntegrator(qp, qp.equilibrium(), 0.0, prefix, petsc, opts,
-                                   jacobian=JacobianConfig("matrix_free", 1,
-                                                           qp.preconditioner))
+                                   jacobian=films.jacobian)
         self.newton = self.linear = 0
         #: coupled iterations of all steps, and the largest final mismatch (relative)
         self.iterations = 0
         self.worst = 0.0
         #: steps whose coupled iteration stopped at max_iterations above rtol
         self.unconverged = 0
-        self._labs = None
 
     def _mismatch(self, nu: np.ndarray, nbar: np.ndarray) -> tuple[float, float]:
         r"""The coupled iteration's stopping measure: the largest relative difference
@@ -151,7 +154,7 @@ class ChipChain:
         300 mK and left the QP number 34 % low (review of 2026-11-22)."""
         both = np.stack([np.abs(nu - nbar).max(axis=0, initial=0.0),
                          np.abs(nbar).max(axis=0, initial=0.0)])
-        dif, col = self.qp.dist.max_array(both)            # per node, over all film cells
+        dif, col = self.films.dist.max_array(both)            # per node, over all film cells
         col = np.maximum(col, 1e-12 * float(col.max(initial=0.0)))
         ok = col > 0
         return (float(np.max(dif[ok] / col[ok], initial=0.0)), 1.0)
@@ -164,7 +167,7 @@ class ChipChain:
     def with_film_phonons(self, xq: np.ndarray, xp: np.ndarray, nbar=None) -> np.ndarray:
         """QP state with its local phonons replaced by the transported :math:`\\bar n`
         (or by ``nbar``, (n_qp_owned, M))."""
-        y = np.array(xq, dtype=float).reshape(self.qp.n, self.qp.S)
+        y = np.array(xq, dtype=float).reshape(self.films.n, self.films.S)
         y[:, self.nq:] = self.film_mean(xp) if nbar is None else nbar
         return y.ravel()
 
@@ -177,24 +180,21 @@ class ChipChain:
         measured floor 2e-11 against 1e-16 x 3e5 on the small chip). Without it, once a
         burst has filled a film, ``snes_rtol`` of a small initial residual lies below the
         floor and the steps fail (line search) and are retried in quarters."""
-        qp, d = self.qp, self.qp.dist
-        if self._labs is None:
-            self._labs = abs(qp.L)
-        xl = d.ghosted(y)
-        r = qp.collision_rates(y.reshape(qp.n, qp.S))
-        terms = d.sum(float(np.sum((self._labs @ np.abs(xl)) ** 2)))
-        terms += d.sum(float(np.sum((qp.V[:, None] * qp.crow * (r.qp_in + r.qp_out)) ** 2)))
+        qp, d = self.qp, self.films.dist
+        terms = 0.0
+        for v in self.films.roundoff_terms(y):   # (.films: bte or transport QP rows)
+            terms += d.sum(v)
         store = math.sqrt(d.sum(float(np.sum((qp.conserved(y) / self.dt) ** 2))))
         return max(1e-12, 2e-16 * math.sqrt(terms) / store) if store > 0 else 1e-12
 
     def zero_flows(self, xq: np.ndarray) -> dict:
         """The QP flows accumulated by :meth:`step` (``N:pair``, ``E:...``), all 0."""
-        return {k: 0.0 for k in self.qp.rates(self.qp.dist.ghosted(xq), 0.0, self.dt)}
+        return {k: 0.0 for k in self.qp.rates(self.films.dist.ghosted(xq), 0.0, self.dt)}
 
     def _collide(self, y: np.ndarray, t: float, acc: dict, guess=None):
         """One BE Newton step of the QP + local-phonon system from ``y`` (Newton starts
         from ``guess``, default ``y``): the new state, the accumulated QP flows and the
-        collision rates at the new state."""
+        phonon rates ``(L, G)`` at the new state."""
         qp, integ = self.qp, self.integ
         # the integrator's history entry: (t, Newton's initial guess, C(y), flows)
         integ.history = [(t, y if guess is None else guess, qp.conserved(y), dict(acc))]
@@ -207,7 +207,7 @@ class ChipChain:
         self.newton += integ.solver.total_iterations - n0
         self.linear += integ.solver.total_linear_iterations - l0
         xq1 = integ.x.copy()
-        return xq1, integ.accumulated, qp.collision_rates(xq1.reshape(qp.n, qp.S))
+        return xq1, integ.accumulated, self.films.rates(xq1)
 
     # ---- one step -----------------------------------------------------------------------
     def step(self, xq: np.ndarray, xp: np.ndarray, t: float, acc: dict):
@@ -219,7 +219,7 @@ class ChipChain:
         (:func:`check_positive`)."""
         if self.coupling == "split":
             return self._split_step(xq, xp, t, acc)
-        qp, ph, dt = self.qp, self.ph, self.dt
+        films, ph, dt = self.films, self.ph, self.dt
         t1 = t + dt
         K = ph.K
         nbar0 = self.film_mean(xp)                                      # (n_qp, M)
@@ -227,15 +227,15 @@ class ChipChain:
         src = ph.source_rates(t, t1)
         r = np.zeros_like(nbar0)
         xp1 = xp.reshape(ph.N, -1)
-        d = qp.dist
+        d = films.dist
         miss, scale, it, xq1, sweeps = math.inf, 1.0, 0, None, []
         while it < self.max_iterations:
             it += 1
             start = nbar0 + dt * r
-            xq1, acc1, rates = self._collide(self.with_film_phonons(xq, xp, start), t, acc,
-                                             xq1)
-            nu = xq1.reshape(qp.n, qp.S)[:, self.nq:]
-            net = rates.ph_loss - rates.ph_gain                             # L - G
+            xq1, acc1, (loss, gain) = self._collide(self.with_film_phonons(xq, xp, start),
+                                                    t, acc, xq1)
+            nu = films.phonons(xq1)
+            net = loss - gain                                               # L - G
             check_positive(dt * net, dt, self.time_label(t), d)
             # Eq. 40 about the QPs' own result: G(1+n) - L n = (nu - start)/dt
             # - (L - G)(n - nu), its emission part from the Newton step itself (so the
@@ -272,15 +272,15 @@ class ChipChain:
 
     def _split_step(self, xq: np.ndarray, xp: np.ndarray, t: float, acc: dict):
         """The Lie splitting (module docstring)."""
-        qp, ph = self.qp, self.ph
+        films, ph = self.films, self.ph
         y = self.with_film_phonons(xq, xp)
-        before = y.reshape(qp.n, qp.S)[:, self.nq:].copy()
-        xq1, acc1, r = self._collide(y, t, acc)
+        before = films.phonons(y).copy()
+        xq1, acc1, (loss, gain) = self._collide(y, t, acc)
         t1 = t + self.dt
-        dn = xq1.reshape(qp.n, qp.S)[:, self.nq:] - before                # (n_qp, M)
+        dn = films.phonons(xq1) - before                                  # (n_qp, M)
         # per film cell and node: dt G, dt (L - G), the change of the angle average
-        moved = self.ex.a_to_b(np.stack([self.dt * r.ph_gain,
-                                         self.dt * (r.ph_loss - r.ph_gain), dn], axis=2))
+        moved = self.ex.a_to_b(np.stack([self.dt * gain, self.dt * (loss - gain), dn],
+                                        axis=2))
         xm = self.directions_after(xp, moved, self.time_label(t))
         hist = xm[:, :, : ph.K] / self.dt
         xp1, res = ph.sweep(1.0 / self.dt, hist=hist, src=ph.source_rates(t, t1),
@@ -314,16 +314,10 @@ class ChipChain:
     def energies(self, xq: np.ndarray, xp: np.ndarray) -> dict:
         """QP energy and number (films) and phonon energy (all cells)."""
         tq = self.qp.totals(xq)
-        d = self.qp.dist
+        d = self.films.dist
         return {"E_qp": d.sum(tq["E_qp"]), "N_qp": d.sum(tq["N_qp"]),
                 "E_ph": self.ph.energy(xp)}
 
-    def qp_number_by_region(self, xq: np.ndarray, nregions: int) -> np.ndarray:
-        """QP number of every region (global), internal units."""
-        qp = self.qp
-        f, _, _ = qp.split(xq.reshape(qp.n, qp.S))
-        c = qp.base.weight * qp.grid.h
-        per_cell = c * (qp.V[:, None] * qp.rho_cells * (f @ qp.w)).sum(axis=1)
-        reg = qp.base.loc.cell_region[: qp.n]
-        out = np.bincount(reg, weights=per_cell, minlength=nregions)
-        return np.array([qp.dist.sum(v) for v in out])
+    def qp_number_by_region(self, xq: np.ndarray, regions: list[str]) -> np.ndarray:
+        """QP number of every region named in ``regions`` (global), internal units."""
+        return self.films.number_by_region(xq, regions)

@@ -1,8 +1,10 @@
 r"""The ``bte_chip`` model on the run template: case → the two coupled problems → run.
 
-The chip case is split into two validated sub-cases on the same mesh: a ``bte`` case of
-the film regions (QPs with inelastic collisions, ``phonons = "local"``, ``no_escape``,
-every film face a QP wall of ``[qp] wall``) and a ``phonon`` case of all regions (media,
+The chip case is split into two validated sub-cases on the same mesh: a QP case of the
+film regions — ``bte`` (``[qp] model = "bte"``, the default: QPs with inelastic
+collisions, ``phonons = "local"``, ``no_escape``, every film face a QP wall of
+``[qp] wall``) or diffusive ``transport`` (``"transport"``: no escape time, every film
+face insulating) — and a ``phonon`` case of all regions (media,
 interfaces, walls, bath, deposits), its energy nodes and film states imposed by the
 first (:mod:`.coupling`). Both use the internal units of ``[units] reference_material``
 (default: the first film's material). Outputs on the whole mesh: the phonon fields and
@@ -41,6 +43,7 @@ from ..phonon.driver import OUTPUTS as PHONON_OUTPUTS
 from ..phonon.driver import PhononSimulation
 from . import FILM_OVERRIDES
 from .coupling import ChipChain
+from .films import BteFilms, TransportFilms
 
 log = logging.getLogger("fvqp.bte_chip")
 
@@ -111,32 +114,58 @@ class ChipSimulation:
         self.active = [n for n, r in regions.items() if r.get("active", True)]
         self.films = [n for n in self.active if regions[n].get("material")]
         ref = reference_material(d)
-        self.qsim = BTESimulation(self._qp_case(ref), comm)
-        self.qp = coupled_problem(self.qsim)
-        g = self.qp.grid
-        self.psim = PhononSimulation(self._phonon_case(ref), comm,
-                                     grid=(g.h, g.n_ph), states=self._film_states())
+        #: the films' QP model (``[qp] model``), its simulation and problem, and their
+        #: view for the chain, :attr:`qps` (:mod:`.films`)
+        self.qp_model = d["qp"]["model"]
+        if self.qp_model == "transport":
+            from ..transport.driver import TransportSimulation, transport_units
+
+            sub = self._qp_case(ref, "transport")
+            if transport_units(sub.case.data) != self.units:
+                raise ValueError("the transport sub-case's units differ from the chip's")
+            self.qsim = TransportSimulation(sub, comm)
+            self.qp = self.qsim.problem
+            self.qps = TransportFilms(self.qsim)
+        else:
+            self.qsim = BTESimulation(self._qp_case(ref), comm)
+            self.qp = coupled_problem(self.qsim)
+            self.qps = BteFilms(self.qsim, self.qp)
+        g = self.qps.grid
+        self.psim = PhononSimulation(self._phonon_case(ref), comm, grid=(g.h, g.n_ph),
+                                     states={n: self.qps.states(n) for n in self.films})
         self.dist = self.psim.dist
         self.geometry = self.psim.geometry
         self.region_materials = self._materials()
         self.exchange = self._exchange()
         self.dt = d["time"]["dt_initial"]
-        qp_petsc = {**QP_PETSC, **(d["qp"]["petsc"] or {})}
+        qp_petsc = {**self._qp_petsc(), **(d["qp"]["petsc"] or {})}
         c = d["chain"]
-        self.chain = ChipChain(self.qp, self.psim.problem, self.exchange, self.dt,
+        self.chain = ChipChain(self.qps, self.psim.problem, self.exchange, self.dt,
                                "chip_qp_", qp_petsc, c["coupling"], c["rtol"],
                                c["max_iterations"],
                                lambda t: f"{self.units.to_si(t, 'time'):.6g} s")
 
+    def _qp_petsc(self) -> dict:
+        """Newton of the QP step: :data:`QP_PETSC` (bte films), or the transport model's
+        options for its Jacobian mode with the same tight Krylov solves."""
+        if self.qp_model != "transport":
+            return dict(QP_PETSC)
+        from ..transport.driver import _petsc
+
+        return {**_petsc(self.qsim.case, self.qp.jacobian, self.qsim.lagged),
+                "ksp_rtol": QP_PETSC["ksp_rtol"]}
+
     # ---- the two sub-cases --------------------------------------------------------------
-    def _qp_case(self, ref: str) -> InternalCase:
-        """The ``bte`` case of the films (module docstring) in the chip's units: built
-        from the chip's SI values (its schema's defaults need a validation) and
-        converted once; :class:`~fvqp.models.bte.driver.BTESimulation` takes it as
-        it is."""
+    def _qp_case(self, ref: str, model: str = "bte") -> InternalCase:
+        """The QP case of the films (module docstring; ``model``: ``"bte"`` or
+        ``"transport"``) in the chip's units: built from the chip's SI values (its
+        schema's defaults need a validation) and converted once;
+        :class:`~fvqp.models.bte.driver.BTESimulation` and
+        :class:`~fvqp.models.transport.driver.TransportSimulation` take it as it is."""
         from .. import get_model_spec
 
         d = self.case.case.data
+        spec = get_model_spec(model)
         regions = {}
         for name, r in d["regions"].items():
             if name not in self.films:
@@ -144,11 +173,11 @@ class ChipSimulation:
                 continue
             regions[name] = {"material": r["material"]}
             for k in FILM_OVERRIDES:  # the film material's constants, SI as given
-                if r.get(k) is not None:
+                if r.get(k) is not None and k in spec.region_schema.fields:
                     regions[name][k] = _q(r[k], _SI_UNITS[k])
-            if r.get("qp_mean_free_path"):
+            if r.get("qp_mean_free_path") and model == "bte":
                 regions[name]["mean_free_path"] = _q(r["qp_mean_free_path"], "m")
-        wall = d["qp"]["wall"]
+        wall = d["qp"]["wall"] if model == "bte" else "insulating"
         groups = read_mesh(self.case.mesh_path).facet_groups
         names = sorted({str(n) for n in (groups.keys() if isinstance(groups, dict)
                                           else [])} | set(d.get("boundaries") or {}))
@@ -162,7 +191,7 @@ class ChipSimulation:
             if top > 0:
                 energy["e_max"] = _q(top, "J")
         t = d["time"]
-        raw = {"model": "bte", "mesh": {"file": self.case.mesh_path,
+        raw = {"model": model, "mesh": {"file": self.case.mesh_path,
                                         "scale": _q(d["mesh"]["scale"], "m")},
                "units": {"reference_material": ref},
                "bath": {"temperature": _q(d["bath"]["temperature"], "K")},
@@ -170,18 +199,23 @@ class ChipSimulation:
                         "scheme": "bdf1"},
                "regions": regions,
                "boundaries": {n: {"type": wall} for n in names},
-               "interfaces": {"wall": wall},
-               "energy": energy, "angles": dict(d["angles"]),
-               "collisions": {"enabled": True, "phonons": "local", "no_escape": True},
-               "solver": {"prefix": "chip_qpbins_"}}
+               "energy": energy}
+        if model == "bte":
+            raw.update({"interfaces": {"wall": wall}, "angles": dict(d["angles"]),
+                        "collisions": {"enabled": True, "phonons": "local",
+                                       "no_escape": True},
+                        "solver": {"prefix": "chip_qpbins_"}})
+        else:  # no escape_time: the chain's transported phonons replace it
+            raw.update({"solver": {"prefix": "chip_qp_"},
+                        "numerics": {"jacobian": d["qp"]["jacobian"]}})
         c = self.case.case
         err = Errors(os.path.basename(c.path))
-        data = validate(raw, generic_schema(get_model_spec("bte")), "", err)
+        data = validate(raw, generic_schema(spec), "", err)
         if err.items:  # a chip case that validated gives a valid sub-case
-            raise ValueError(f"bte sub-case: {err.items}")
+            raise ValueError(f"{model} sub-case: {err.items}")
         sub = Case(path=c.path, data=data, mesh_path=c.mesh_path, output_dir=c.output_dir,
                    digest=c.digest)
-        if reference_units(data) != self.units:
+        if model == "bte" and reference_units(data) != self.units:
             raise ValueError("the bte sub-case's units differ from the chip's")
         return sub.internal(self.units)
 
@@ -211,28 +245,16 @@ class ChipSimulation:
         """The ``materials`` entry of ``summary.json``: each film's material (with its
         case overrides, as the QP sub-case has it) and each region's phonon medium (a
         film's as ``<film>.medium``), their constants' sources ("case override")."""
-        qnames, pnames = self.qsim.geometry.region_names, self.psim.geometry.region_names
+        pnames = self.psim.geometry.region_names
+        films = self.qps.materials()
         out = {}
         for n in self.active:
             medium = self.psim.media[pnames.index(n)]
             if n in self.films:
-                out[n] = self.qsim.materials[qnames.index(n)]
+                out[n] = films[n]
                 out[f"{n}.medium"] = medium
             else:
                 out[n] = medium
-        return out
-
-    def _film_states(self) -> dict:
-        r""":math:`g_f(\Omega_q) = w\,p_f\,\Omega_q^2` per film region, :math:`p_f` the
-        collision layer's phonon weight of the region's cells (:mod:`.coupling`)."""
-        qp, qs = self.qp, self.qsim
-        reg = qs.dist.local.cell_region[: qp.n]
-        names = qs.geometry.region_names
-        out = {}
-        for name in self.films:
-            own = qp.pweight[reg == names.index(name)]
-            p = qs.dist.max(float(own.max()) if own.size else -math.inf)
-            out[name] = qs.weight * p * qp.grid.omega**2
         return out
 
     def _exchange(self) -> SubsetExchange:
@@ -276,8 +298,8 @@ class ChipSimulation:
         """Owned QP and phonon states at ``[initial] temperature`` (default: bath)."""
         d = self.case.values
         ti = d["initial"].get("temperature") or d["bath"]["temperature"]
-        g = self.qp.grid
-        xq = self.qp.equilibrium(fermi(self.qsim.grid.e, ti), bose(g.omega, ti))
+        g = self.qps.grid
+        xq = self.qps.equilibrium(fermi(g.e, ti), bose(g.omega, ti))
         xp = self.psim.problem.equilibrium(bose(self.psim.problem.omega, ti))
         return xq, xp
 
@@ -287,7 +309,7 @@ class ChipSimulation:
                                     or n == "phonon_energy_density"])
         qn = [n for n in names if n in ("qp_density", "qp_excess")]
         if qn:
-            qf = self.qsim.fields(self.qp.per_bin(xq), qn)
+            qf = self.qps.fields(xq, qn)
             for n in qn:
                 out[n] = self.exchange.a_to_b(np.asarray(qf[n]))
         return out

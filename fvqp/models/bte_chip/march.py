@@ -37,7 +37,7 @@ __all__ = ["march"]
 
 def _pack(sim, xq: np.ndarray, xp: np.ndarray) -> dict:
     """Both states as (bins, n_ph_owned B) arrays of the phonon distribution."""
-    p, q = sim.psim.problem, sim.qp
+    p, q = sim.psim.problem, sim.qps
     S, B = q.S, p.B
     nb = -(-S // B)
     yq = np.zeros((q.n, nb * B))
@@ -48,7 +48,7 @@ def _pack(sim, xq: np.ndarray, xp: np.ndarray) -> dict:
 
 
 def _unpack(sim, cells: dict):
-    p, q = sim.psim.problem, sim.qp
+    p, q = sim.psim.problem, sim.qps
     S, B = q.S, p.B
     nb = -(-S // B)
     on_p = cells["q"].reshape(nb, p.n, B).transpose(1, 0, 2).reshape(p.n, nb * B)
@@ -67,9 +67,8 @@ def march(sim, writer, out_dir: str, max_steps=None, resume: bool = False) -> di
     names, every = d["output"]["fields"], d["output"]["every"]
     cp_every = d["output"]["checkpoint_every"]
     rank0 = sim.dist.rank == 0
-    eu, nu = u.scales["total_energy"], sim.qsim.n_unit
+    eu, nu = u.scales["total_energy"], sim.qps.n_unit
     regions = sim.geometry.region_names
-    nreg = len(regions)
     film_idx = [regions.index(n) for n in sim.films]
     ck = BinCheckpoint(sim.dist, out_dir, sim.case.digest, p.B)
     chain.integ.time_format = si_time(u)  # the QP integrator's failures name SI times
@@ -91,7 +90,7 @@ def march(sim, writer, out_dir: str, max_steps=None, resume: bool = False) -> di
         start, flows, its = 0, {k: 0.0 for k in p.energy_rates(xp, 0.0, dt)}, []
         acc = chain.zero_flows(xq)
         tot0 = chain.energies(xq, xp)
-        nreg0 = chain.qp_number_by_region(xq, nreg)
+        nreg0 = chain.qp_number_by_region(xq, regions)
     target = nsteps if max_steps is None else min(nsteps, start + max_steps)
 
     def label(k):
@@ -136,7 +135,7 @@ def march(sim, writer, out_dir: str, max_steps=None, resume: bool = False) -> di
             flows[k] = flows.get(k, 0.0) + v
         done = step
         tot = chain.energies(xq, xp)
-        nr = chain.qp_number_by_region(xq, nreg)
+        nr = chain.qp_number_by_region(xq, regions)
         line = row(step, tot, nr)
         if rank0:
             rows.append(line)
@@ -152,7 +151,7 @@ def march(sim, writer, out_dir: str, max_steps=None, resume: bool = False) -> di
     if rank0:
         rows.flush()
     tot1 = chain.energies(xq, xp)
-    nr1 = chain.qp_number_by_region(xq, nreg)
+    nr1 = chain.qp_number_by_region(xq, regions)
     status, msg = fixed_step_status(done, nsteps, failed, why)
     if chain.unconverged:  # reported, not silent (energy and QP number stay exact)
         msg += (f"; the coupled iteration stopped at [chain] max_iterations = "
