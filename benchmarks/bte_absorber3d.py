@@ -1,6 +1,6 @@
 """Benchmark: the bte model on the 3D Ta absorber + Al lead with electron-phonon collisions.
 
-``python benchmarks/bte_absorber3d.py [all|sizes|ell|ranks|target]`` runs variants of
+``python benchmarks/bte_absorber3d.py [all|sizes|ell|ranks|sweep|target]`` runs variants of
 ``cases/bte_absorber3d.toml`` (fixed BDF2 steps of 0.1 ns through the 6 keV burst) as
 separate ``python -m fvqp run`` processes (``mpiexec -n R`` for R ranks) and prints from
 each run's ``summary.json``: coupled unknowns (cells x bins x (ordinates + 1)), wall time
@@ -18,6 +18,12 @@ ranks). Sections:
   films);
 * ``ranks``: 1 -> 2 rank speed-up of one size and Krylov counts at 4 and 8 ranks
   (oversubscribed on this 2-core machine: counts only);
+* ``sweep``: the Newton preconditioner's step 1 by a sparse LU (``fine_pc = lu``, the
+  default) against transport sweeps + the global isotropic coarse level
+  (``fine_pc = sweep``, ``fvqp.models.bte.inelastic_pc``) on the coarse mesh at 8 and 24
+  ordinates (the LU at 24 only with FVQP_BENCH_24=1) and on the finer mesh, with Krylov
+  per Newton as l -> 0 for the sweep: how the cost per unknown grows with cells and
+  ordinates;
 * ``target``: the issue's target (>= 50 000 cells x 32 energies x >= 24 ordinates: the
   53 120-cell mesh of ``benchmarks/transport_absorber3d.py``) is not run: its unknowns and
   memory are extrapolated from the measured memory per unknown, and the time of a 100 ns
@@ -57,10 +63,11 @@ def gmsh_mesh(params: dict, out: Path) -> Path:
 
 
 def case_text(mesh: Path, bins: int, polar: int, azimuth: int, ell_um: float | None = None,
-              steps: int = STEPS) -> str:
+              steps: int = STEPS, fine: str = "lu") -> str:
     """The absorber case with ``bins`` energy bins up to 1.2 meV, polar x azimuth
     ordinates, ``steps`` steps of 0.1 ns with the burst at 0.2 ns (the steps run through
-    it) and optionally one mean free path for both films."""
+    it), optionally one mean free path for both films, and the Newton preconditioner's
+    step 1 ``fine`` (``lu`` or ``sweep``)."""
     text = CASE.read_text()
     spacing = (E_MAX_UEV - GAP_AL_UEV) / bins
     subs = [(r'file = "[^"]*absorber3d_coarse.msh"', f'file = "{mesh}"'),
@@ -76,6 +83,9 @@ def case_text(mesh: Path, bins: int, polar: int, azimuth: int, ell_um: float | N
         text, n = re.subn(r'mean_free_path = "[^"]*"', f'mean_free_path = "{ell_um} um"',
                           text)
         assert n == 2, "mean_free_path"
+    if fine != "lu":
+        assert "[solver]" not in text
+        text += f'\n[solver]\npetsc = {{ fine_pc = "{fine}" }}\n'
     return text
 
 
@@ -162,6 +172,31 @@ def ranks(tmp: Path) -> None:
         print(line(f"{r} rank(s), speed-up {base / s['per_step_s']:.2f}x", s), flush=True)
 
 
+def sweep(tmp: Path) -> dict:
+    """LU against sweeps (module docstring): cost per unknown against cells and
+    ordinates."""
+    coarse = ROOT / "meshes" / "absorber3d" / "absorber3d_coarse.msh"
+    finer = gmsh_mesh(FINER_MESH, tmp / "absorber3d_h2p5.msh")
+    print("== LU vs sweep + global coarse (collisions, BDF2 0.1 ns steps) ==")
+    print(HEAD)
+    runs = [("coarse 16 bins x 8 dirs, LU", coarse, 2, 4, "lu"),
+            ("coarse 16 bins x 8 dirs, sweep", coarse, 2, 4, "sweep"),
+            ("coarse 16 bins x 24 dirs, sweep", coarse, 2, 12, "sweep"),
+            ("h=2.5 um 16 bins x 8 dirs, sweep", finer, 2, 4, "sweep")]
+    if os.environ.get("FVQP_BENCH_24") == "1":
+        runs.insert(3, ("coarse 16 bins x 24 dirs, LU", coarse, 2, 12, "lu"))
+    out = {}
+    for name, mesh, pol, az, fine in runs:
+        s = run(case_text(mesh, 16, pol, az, fine=fine), tmp / re.sub(r"\W+", "_", name))
+        out[name] = s
+        print(line(name, s), flush=True)
+    for length in (10.0, 1.0, 0.1, 0.01):
+        s = run(case_text(coarse, 16, 2, 4, ell_um=length, fine="sweep"),
+                tmp / f"sweep_ell_{length}")
+        print(line(f"sweep, l = {length} um", s), flush=True)
+    return out
+
+
 def target(measured: dict | None) -> None:
     """Extrapolate the issue's target from the largest measured run."""
     cells, bins, dirs = 53120, 32, 24
@@ -190,6 +225,8 @@ def main(argv: list[str]) -> None:
             ell(tmp)
         if what in ("all", "ranks"):
             ranks(tmp)
+        if what in ("all", "sweep"):
+            sweep(tmp)
         if what in ("all", "target"):
             target(measured)
 
