@@ -95,7 +95,7 @@ def test_plot_draws_fields_at_a_chosen_time_a_clip_and_the_time_series(result, t
     assert sorted(p.name for p in result.iterdir()) == before  # result left as it was
     printed = proc.stdout.split()
     expected = {f"{NAME}_{f}_10ns{c}.png" for f in ("temperature", "qp_density")
-                for c in ("", "_clip")} | {f"{NAME}_timeseries.png"}
+                for c in ("", "_clip")} | {f"{NAME}_timeseries.png", f"{NAME}_series.png"}
     assert {p.split("/")[-1] for p in printed} == expected
     assert {p.name for p in png_dir.iterdir()} == expected
     for name in expected:
@@ -117,7 +117,8 @@ def test_plot_defaults_to_the_last_snapshot_in_the_result_directory(tmp_path):
     run_fvqp(["run", case, "--output", out])
     proc = run_fvqp(["plot", out, "--field", "temperature", "--no-clip"])
     names = sorted(p.split("/")[-1] for p in proc.stdout.split())
-    assert names == [f"{NAME}_temperature_3ns.png", f"{NAME}_timeseries.png"]
+    assert names == [f"{NAME}_series.png", f"{NAME}_temperature_3ns.png",
+                     f"{NAME}_timeseries.png"]
     assert all((out / n).is_file() for n in names)
 
 
@@ -181,10 +182,11 @@ def test_kinetics0d_result_info_lists_datasets_and_plot_draws_its_time_series(tm
     assert "model    kinetics0d" in lines
     png_dir = tmp_path / "png"
     printed = run_fvqp(["plot", out, "--output", png_dir]).stdout.split()
-    assert sorted(p.split("/")[-1] for p in printed) == ["kinetics0d.png",
-                                                         "kinetics0d_timeseries.png"]
+    own = "kinetics0d_al_relaxation_transient.png"  # the model's figure (<case>_transient)
+    assert sorted(p.split("/")[-1] for p in printed) == [
+        "kinetics0d_al_relaxation_series.png", own, "kinetics0d_timeseries.png"]
     # the model's own figure (it needs the solved model to redraw) is copied unchanged
-    assert (png_dir / "kinetics0d.png").read_bytes() == (out / "kinetics0d.png").read_bytes()
+    assert (png_dir / own).read_bytes() == (out / own).read_bytes()
     pixels = _image(png_dir / "kinetics0d_timeseries.png")
     assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 50
 
@@ -196,10 +198,12 @@ def test_stochastic_figure_is_redrawn_from_its_hdf5(tmp_path):
     out = tmp_path / "out"
     run_fvqp(["run", case, "--output", out])
     png_dir = tmp_path / "png"
-    drawn_by_run = _image(out / "stochastic.png")
-    (out / "stochastic.png").unlink()  # nothing to copy: plot must draw it from the HDF5
+    (h5,) = [p for p in out.glob("*.h5") if p.name != "checkpoint.h5"]
+    png = f"{h5.stem}.png"  # <case>_<what>.png next to <case>_<what>.h5
+    drawn_by_run = _image(out / png)
+    (out / png).unlink()  # nothing to copy: plot must draw it from the HDF5
     printed = run_fvqp(["plot", out, "--output", png_dir]).stdout.split()
-    assert [p.split("/")[-1] for p in printed] == ["stochastic.png"]
-    # drawn again by the model's own figure function from stochastic.h5 alone: the same
+    assert [p.split("/")[-1] for p in printed] == [png]
+    # drawn again by the model's own figure function from the HDF5 alone: the same
     # picture as the run's
-    assert np.array_equal(_image(png_dir / "stochastic.png"), drawn_by_run)
+    assert np.array_equal(_image(png_dir / png), drawn_by_run)
