@@ -5,7 +5,8 @@ the snapshots, the series file and the summary are final; a model with its own l
 call :func:`run_figures` the same way. It draws little, so that runs (and the test suite)
 stay cheap: the run's main field at the last snapshot (``<case>_<field>_<time>.png``, with
 a cut through its peak for 3D devices, ``..._clip.png``), for transients the field's
-integrals per region over the snapshots (``<case>_timeseries.png``) and the time loop's
+integrals per region over the snapshots (``<case>_timeseries.png``, at most
+:data:`MAX_SNAPSHOTS` of them) and the time loop's
 ``<case>_series.csv`` (``<case>_series.png``); ``fvqp plot`` draws the rest. Rendering is
 off-screen pyvista and matplotlib's Agg; every PNG is written atomically.
 """
@@ -16,9 +17,16 @@ import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-__all__ = ["main_field", "run_figures"]
+import numpy as np
+
+__all__ = ["MAX_SNAPSHOTS", "main_field", "run_figures"]
 
 log = logging.getLogger("fvqp.post")
+
+#: the run's time-series picture reads at most this many snapshots (evenly spread, the
+#: first and the last included): its cost stays bounded on runs that write a snapshot
+#: every step (``fvqp plot`` reads them all)
+MAX_SNAPSHOTS = 60
 
 
 def main_field(written: Sequence[str], preferred: Sequence[str] = ()) -> str | None:
@@ -59,6 +67,9 @@ def run_figures(out_dir: str | Path, summary: Mapping | None = None,
     field = main_field(res.fields, preferred) if res.is_mesh else None
     if field is None:
         return []
+    if len(res.series) > MAX_SNAPSHOTS:
+        keep = np.unique(np.linspace(0, len(res.series) - 1, MAX_SNAPSHOTS).round())
+        res.series = [res.series[int(k)] for k in keep]
     _quiet_vtk()
     pngs = plot_result(res, fields=[field])
     log.info("figures: %s", ", ".join(p.name for p in pngs))
