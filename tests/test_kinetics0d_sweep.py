@@ -23,7 +23,7 @@ COLUMNS = ("power", "n_qp", "t_star", "mu_star", "eta_pb", "delta")
 
 def _table(out) -> dict:
     with h5py.File(out / "kinetics0d_sweep.h5") as fh:
-        assert fh["n_qp"].attrs["unit"] == "1/m^3" and fh["power"].attrs["unit"] == "W"
+        assert fh["n_qp"].attrs["unit"] == "1/um^3" and fh["power"].attrs["unit"] == "W"
         return {k: fh[k][:] for k in COLUMNS}
 
 
@@ -45,7 +45,7 @@ def test_power_sweep_two_ranks_equal_serial_and_resume(tmp_path):
     csv = (serial / "kinetics0d_sweep.csv").read_text().splitlines()
     # energies in ueV, as every model's: mu* of the driven QPs (N >> N_T) is a fair
     # fraction of the gap, both in ueV (in eV it would be ~1e-4)
-    assert csv[0].startswith("power [W],n_qp [1/m^3],t_star [K],mu_star [ueV],eta_pb")
+    assert csv[0].startswith("power [W],n_qp [1/um^3],t_star [K],mu_star [ueV],eta_pb")
     assert np.all((ref["mu_star"] > 10) & (ref["mu_star"] < ref["delta"]))
     assert len(csv) == 1 + ref["power"].size
     assert (serial / "kinetics0d_al_power_sweep_vs_power.png").stat().st_size > 0

@@ -5,6 +5,7 @@ reused from a checkpoint marked as such; under ``mpiexec -n 2`` still one line p
 
 from __future__ import annotations
 
+import json
 import re
 
 import h5py
@@ -12,7 +13,7 @@ import pytest
 
 from conftest import CASES, run_fvqp
 
-_LINE = re.compile(r"kinetics0d sweep (\d+)/(\d+): power = (\S+) W: N_qp = (\S+) /m\^3, "
+_LINE = re.compile(r"kinetics0d sweep (\d+)/(\d+): power = (\S+) W: N_qp = (\S+) /µm³, "
                    r"T\* = (\S+) K, eta_pb = (\S+)( \(from the checkpoint\))?$", re.M)
 
 
@@ -47,7 +48,19 @@ def test_sweep_logs_every_point_and_marks_reused_ones(tmp_path):
     case, out = _case(tmp_path), tmp_path / "out"
     first = run_fvqp(["run", case, "--output", out, "--max-steps", "1"])
     assert len(_lines(first)) == 1  # the one point computed before the stop
-    _check(_lines(run_fvqp(["run", case, "--output", out, "--resume"])), out, reused=1)
+    done = run_fvqp(["run", case, "--output", out, "--resume"])
+    _check(_lines(done), out, reused=1)
+    # the end-of-run line: status, output, wall time and the key numbers (summary keys:
+    # the ranges of the table's N_qp, T*, eta_pb over the points)
+    keys = json.loads((out / "summary.json").read_text())["keys"]
+    with h5py.File(out / "kinetics0d_sweep.h5") as fh:
+        assert keys["N_qp_per_um3_max"] == pytest.approx(fh["n_qp"][:].max(), rel=1e-15)
+        assert keys["T_star_K_min"] == pytest.approx(fh["t_star"][:].min(), rel=1e-15)
+    line = next(x for x in (done.stdout + done.stderr).splitlines()
+                if "kinetics0d kinetics0d_al_power_sweep: status 0" in x)
+    assert f"output {out}" in line and "wall time" in line
+    assert dict(re.findall(r"(\w+) = ([-+.\deE]+)", line.split(";")[1])) == {
+        k: f"{v:.4g}" for k, v in keys.items()}
 
 
 @pytest.mark.mpi

@@ -47,7 +47,7 @@ __all__ = ["COLUMNS", "SWEEP_KEYS", "has_sweep", "run_sweep", "sweep_point"]
 SWEEP_KEYS = ("power", "photon_energy", "escape_time", "escape_time_pb", "temperature")
 
 #: the table's columns after the swept value: name -> unit
-COLUMNS = {"n_qp": "1/m^3", "t_star": "K", "mu_star": "ueV", "eta_pb": "",
+COLUMNS = {"n_qp": "1/um^3", "t_star": "K", "mu_star": "ueV", "eta_pb": "",
            "delta": "ueV", "newton_iterations": ""}
 
 
@@ -97,18 +97,18 @@ def sweep_point(case, key: str, value: float) -> dict:
     the table's columns (SI)."""
     from .driver import build_model, solver_options
     from .observables import summary as observables
+    from .outputs import output_values
     from .solve import steady_state
 
     point = dataclasses.replace(case, values=point_values(case.values, key, value))
-    model, meta = build_model(point)
+    model, _ = build_model(point)
     y, res = steady_state(model, **solver_options(case.values))
     obs = observables(model, y)
-    return {"n_qp": obs["n_qp"] * meta["number_unit_per_m3"],
-            "t_star": obs["t_eff"] * meta["Tc_K"],
-            "mu_star": obs["mu"] * meta["kTc_J"] / (E_CHARGE * 1e-6),
-            "eta_pb": obs.get("eta_pb", float("nan")),
-            "delta": model.grid.delta * meta["kTc_J"] / (E_CHARGE * 1e-6),
-            "newton_iterations": int(res.iterations)}
+    out = output_values(point.units, {"n_qp": obs["n_qp"], "t_eff": obs["t_eff"],
+                                      "mu": obs["mu"], "delta": model.grid.delta})
+    return {"n_qp": float(out["n_qp"]), "t_star": float(out["t_eff"]),
+            "mu_star": float(out["mu"]), "eta_pb": obs.get("eta_pb", float("nan")),
+            "delta": float(out["delta"]), "newton_iterations": int(res.iterations)}
 
 
 def _si_value(case, key: str, index: int) -> tuple[float, str]:
@@ -154,13 +154,27 @@ def run_sweep(case, out_dir: str, resume: bool = False, max_steps: int | None = 
     if tasks.is_root:
         _write(out_dir, table, key, unit, case)
         summary["output"] = os.path.join(out_dir, "kinetics0d_sweep.h5")
+    summary["keys"] = _key_ranges(table)
     summary["wall_time_s"] = time.perf_counter() - start
     if tasks.is_root:
         atomic_write_bytes(os.path.join(out_dir, "summary.json"),
                            json.dumps(summary, indent=2, default=float).encode())
-    log.info("kinetics0d %s: %s (%d computed, %d reused)", case.name, summary["message"],
-             units.computed, units.reused)
+        log.info("kinetics0d %s: status 0, %s (%d computed, %d reused); %s; output %s; "
+                 "wall time %.3g s", case.name, summary["message"], units.computed,
+                 units.reused, ", ".join(f"{k} = {v:.4g}" for k, v in summary["keys"].items()),
+                 out_dir, summary["wall_time_s"])
     return summary
+
+
+def _key_ranges(table: dict) -> dict[str, float]:
+    """The sweep's key numbers: the range of N_qp (µm⁻³), T* (K) and eta_pb (where a
+    drive is on) over its points."""
+    out = {}
+    for col, name in (("n_qp", "N_qp_per_um3"), ("t_star", "T_star_K"), ("eta_pb", "eta_pb")):
+        v = table[col][np.isfinite(table[col])]
+        if v.size:
+            out[f"{name}_min"], out[f"{name}_max"] = float(v.min()), float(v.max())
+    return out
 
 
 def _map_reporting(units: WorkUnits, items: list, tasks: TaskShare, key: str,
@@ -181,7 +195,7 @@ def _map_reporting(units: WorkUnits, items: list, tasks: TaskShare, key: str,
         for i in range(lo, lo + len(batch)):
             x, unit = x_si[i]
             r = rows[i]
-            log.info("kinetics0d sweep %d/%d: %s = %.4g%s: N_qp = %.4g /m^3, T* = %.4g K, "
+            log.info("kinetics0d sweep %d/%d: %s = %.4g%s: N_qp = %.4g /µm³, T* = %.4g K, "
                      "eta_pb = %.4g%s", i + 1, n, key, x, f" {unit}" if unit else "",
                      r["n_qp"], r["t_star"], r["eta_pb"],
                      " (from the checkpoint)" if stored else "")
@@ -220,7 +234,7 @@ def _figure(path: str, table: dict, key: str, unit: str, title: str) -> None:
 
     x = table[key]
     fig, axes = plt.subplots(2, 2, figsize=(9, 6), sharex=True)
-    for ax, (col, label) in zip(axes.flat, (("n_qp", "N_qp (1/m^3)"), ("t_star", "T* (K)"),
+    for ax, (col, label) in zip(axes.flat, (("n_qp", "N_qp (µm⁻³)"), ("t_star", "T* (K)"),
                                             ("mu_star", "µ* (µeV)"), ("eta_pb", "eta_pb")),
                                 strict=True):
         ax.plot(x, table[col], "o-")
