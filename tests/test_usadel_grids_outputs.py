@@ -138,19 +138,6 @@ def test_graded_grid_case_matches_the_fine_uniform_grid(tmp_path):
         assert err("g", key, term) < err("u", key, term)
 
 
-def test_graded_grid_is_refused_with_collisions(tmp_path):
-    """The collision kernels are convolutions on uniform steps: a graded grid with
-    gamma_ee is refused at validation (exit 2, naming energy.grid and the fix)."""
-    text = (CASES / "usadel_open_wire.toml").read_text().replace(
-        '[energy]\nspacing = 0.01', '[energy]\ngrid = "graded"\nspacing = 0.01').replace(
-        '[selfconsistency]', '[collisions]\ngamma_ee = 2e-4\n[selfconsistency]').replace(
-        '"../meshes', f'"{CASES.parent}/meshes')
-    p = tmp_path / "c.toml"
-    p.write_text(text)
-    proc = run_fvqp(["run", p, "--output", tmp_path / "o"], check=False)
-    assert proc.returncode == 2 and "energy.grid" in proc.stderr and "Fix" in proc.stderr
-
-
 # --- spectral coefficients in the output --------------------------------------------------
 
 def _open_case(tmp_path, name, replace=()):

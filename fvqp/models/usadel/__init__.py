@@ -18,6 +18,7 @@ vector         unit-vector spectral solver (reaches a phase difference π; spect
 matsubara      Matsubara-axis solvers: SNS supercurrent check; Eq. 8 as a Matsubara sum
                on the network (method matsubara), T_c from the coupling
 energygrid     uniform and gap-edge-graded energy grids ([energy] grid)
+regrid         collision integrals of a graded grid on a uniform fine grid (conservative)
 progress       progress of bias sweeps (the run template's Progress: bar on a terminal,
                log lines otherwise)
 terminals      reservoirs and tunnel junctions (Eqs. 3, 11, 12); wire ends (zero flux,
@@ -127,8 +128,9 @@ _SECTIONS = {
         "spacing": Field("float", "energy-grid spacing in units of Δ0 (the largest "
                          "spacing of a graded grid)", default=0.025, positive=True),
         "grid": Field("str", "uniform steps, or graded: steps that shrink geometrically "
-                      "towards the gap edges ±Δ0 down to energy.min_spacing (no e-e or "
-                      "e-ph collisions: their kernels need uniform steps)",
+                      "towards the gap edges ±Δ0 down to energy.min_spacing (with "
+                      "collisions, their integrals are evaluated on the uniform grid of "
+                      "step min_spacing and restricted conserving number and energy)",
                       default="uniform", choices=("uniform", "graded")),
         "min_spacing": Field("float", "smallest step of a graded grid at ±Δ0, in units "
                              "of Δ0", default=0.002, positive=True),
@@ -295,11 +297,6 @@ def _check(data, err) -> None:
     _check_energy_grid(data, err)
     check_electrodes(data, err)
     en = data.get("energy") or {}
-    coll = data.get("collisions") or {}
-    if en.get("grid") == "graded" and (coll.get("gamma_ee") or coll.get("tau0")):
-        err.add("energy.grid", "graded energy grids exclude the e-e and e-ph collision "
-                "integrals, whose kernels are convolutions on uniform steps.",
-                'use grid = "uniform" with collisions.')
     if en.get("grid") == "graded" and en.get("min_spacing", 0.002) > en.get("spacing", 0.025):
         err.add("energy.min_spacing", f"{en['min_spacing']:g} Δ0 is larger than "
                 f"energy.spacing = {en.get('spacing', 0.025):g} Δ0 (the largest step).",

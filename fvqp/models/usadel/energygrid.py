@@ -16,8 +16,9 @@ at the gap edges ±ε_g and lets the step grow linearly with the distance from t
 which is a geometric progression of ratio r next to the edge, up to the uniform step
 ``h_max`` far from it: the coherence peak :math:`N\sim\sqrt{\Delta/2|\epsilon-\Delta|}`
 and the steep Fermi tails near it are resolved at the cost of a few extra nodes. The
-e–e and e–ph collision integrals are convolutions on uniform steps and refuse graded
-grids (case validation).
+e–e and e–ph collision integrals are correlations on uniform steps: on a graded grid
+they are evaluated on the uniform grid of step ``h_min`` and restricted back conserving
+number and energy (:mod:`~.regrid`).
 """
 
 from __future__ import annotations

@@ -45,6 +45,7 @@ from .collisions import (
     kernel_constant,
 )
 from .kinetic import KineticSolution, assemble, solve_linear
+from .regrid import FineGrid, is_uniform
 
 log = logging.getLogger(__name__)
 
@@ -79,9 +80,9 @@ class _Collisional:
         self.K = kernel_constant(gamma_ee, tc)
         self.K_ph, self.t_ph = ep_kernel_constant(gamma_ph, tc), t_ph
         eps = spec.eps
-        self.de = float(eps[1] - eps[0])
-        if not np.allclose(np.diff(eps), self.de, rtol=1e-9, atol=1e-12):
-            raise ValueError("the collision integral needs a uniform energy grid")
+        # a graded grid: the integrals on a uniform fine grid, conservatively back (regrid)
+        self.fine = None if is_uniform(eps) else FineGrid(eps, t_ref=t_ph)
+        self.de = float(eps[1] - eps[0]) if self.fine is None else self.fine.de
         # every free node: superconducting (N, Im F of its Δ) and normal (N ≈ 1, Im F from
         # the proximity effect) parts relax alike (one γ_ee for the network)
         self.nodes = np.flatnonzero(self.op.free_L[0])
@@ -90,6 +91,8 @@ class _Collisional:
         self.part = slice(None) if layout is None else layout.split.block(self.nodes.size)
         self.N = spec.N[:, self.nodes].T[self.part].copy()
         self.R = spec.imF[:, self.nodes].T[self.part].copy()
+        if self.fine is not None:  # N, Im F interpolated to the fine grid
+            self.N, self.R = self.fine.prolong(self.N), self.fine.prolong(self.R)
         self.w = self.op.vol[self.nodes][:, None]
         self.iL = self.op.idx(0)[:, self.nodes].T  # (n_nodes_c, this rank's n_eps)
 
@@ -103,6 +106,12 @@ class _Collisional:
         return self._gather(terms(fL), axis=0)[:, self.mine]
 
     def _integrals(self, fL):
+        if self.fine is not None:
+            return self.fine.restrict(self._fine_terms(self.fine.prolong_fL(fL)))
+        return self._fine_terms(fL)
+
+    def _fine_terms(self, fL):
+        """The collision integrals on the uniform grid of ``fL`` (step ``de``)."""
         coll = collision_integral(fL, self.N, self.R, self.de, self.K) if self.K else 0.0
         if self.K_ph:
             coll = coll + ep_collision_integral(fL, self.N, self.R, self.de, self.K_ph,
@@ -110,11 +119,12 @@ class _Collisional:
         return coll
 
     def _diagonal(self, fL):
-        diag = collision_diagonal(fL, self.N, self.R, self.de, self.K) if self.K else 0.0
+        fine = self.fine.prolong_fL(fL) if self.fine is not None else fL
+        diag = collision_diagonal(fine, self.N, self.R, self.de, self.K) if self.K else 0.0
         if self.K_ph:
-            I, O = ep_rates(fL, self.N, self.R, self.de, self.t_ph)
+            I, O = ep_rates(fine, self.N, self.R, self.de, self.t_ph)
             diag = diag + self.K_ph * (I + O)
-        return diag
+        return diag if self.fine is None else self.fine.restrict_diagonal(diag)
 
     def residual(self, u):
         r = self.op.A @ u - self.op.b
@@ -155,8 +165,11 @@ def solve_inelastic(spec, reservoirs, junctions, gamma_ee: float, tc: float = 1 
     Parameters
     ----------
     spec
-        Spectral solution (uniform energy grid symmetric about ε = 0; otherwise a
-        ValueError, :func:`~fvqp.models.usadel.observables.require_full_axis`).
+        Spectral solution (energy grid symmetric about ε = 0; otherwise a ValueError,
+        :func:`~fvqp.models.usadel.observables.require_full_axis`). On a graded grid
+        the collision integrals are evaluated on a uniform fine grid and restricted
+        conservatively (:mod:`~fvqp.models.usadel.regrid`, reference equilibrium at
+        ``t_ph``).
     gamma_ee
         γ_ee = ħ/(Δ0 τ_ee) (paper Sec. V).
     gamma_ph, t_ph

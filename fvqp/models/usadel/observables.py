@@ -25,7 +25,8 @@ def integrate(y, eps, axis: int = 0):
 
 def _riemann(y, eps):
     """Σ y δε on a uniform grid (the collision integral's quadrature); Σ w_k y_k with the
-    trapezoid cell widths on a non-uniform (graded) grid, which has no collisions."""
+    trapezoid cell widths on a non-uniform (graded) grid, the rule under which the
+    restricted collision integrals conserve energy (:mod:`~.regrid`)."""
     h = np.diff(eps)
     if np.ptp(h) > 1e-9 * h.max():
         return np.tensordot(cell_widths(eps), y, axes=(0, 0))
