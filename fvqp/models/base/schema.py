@@ -13,7 +13,7 @@ from ...case.schema import Field
 
 __all__ = ["MATERIAL_OVERRIDES", "PLACEMENT", "POWER_TIMING", "PULSE_TIMING",
            "SPECTRAL_SOURCE", "active_regions", "case_material", "check_material_overrides",
-           "check_pulse_or_power", "energy_bins", "material_overrides"]
+           "check_pulse_or_power", "energy_bins", "material_overrides", "ordinates_spec"]
 
 
 def _missing_in_database(field: str) -> str:
@@ -194,6 +194,20 @@ def unlabelled_boundary(geo, active) -> list[str]:
     """``optional_boundaries`` of the same models: a case may give ``unlabelled`` faces a
     condition of their own instead of the wall."""
     return ["unlabelled"] if "unlabelled" in geo.boundary_names else []
+
+
+def ordinates_spec(film: bool = True) -> dict[str, Any]:
+    """The :class:`~fvqp.models.spec.ModelSpec` keywords the discrete-ordinates models
+    share (``bte``, ``phonon``, ``bte_chip``): every named boundary group needs a
+    condition, ``unlabelled`` faces may have one; the occupations are dimensionless
+    (absolute tolerance 1e-11); ``film``: a 2D mesh is a film of a given ``thickness``."""
+    out: dict[str, Any] = {"required_boundaries": named_boundaries,
+                           "optional_boundaries": unlabelled_boundary,
+                           "atol_dimension": "dimensionless", "atol_default": 1e-11}
+    if film:
+        out.update(dimension_keys={2: ("thickness",)},
+                   dimension_doc={"thickness": 'e.g. "100 nm"'})
+    return out
 
 
 def active_regions(data: Mapping, err, key: str, lookup: Callable[[str], Any],

@@ -25,8 +25,7 @@ from ..base.schema import (
     check_pulse_or_power,
     energy_bins,
     material_overrides,
-    named_boundaries,
-    unlabelled_boundary,
+    ordinates_spec,
 )
 from ..spec import ModelSpec
 
@@ -312,11 +311,8 @@ def _check_mesh(data, geo, err) -> None:
 
 SPEC = ModelSpec(
     name="bte", region_schema=_REGION, boundary_types=_BOUNDARIES, initial_schema=_INITIAL,
-    source_types=_SOURCES, fields=FIELDS, required_boundaries=named_boundaries,
-    atol_dimension="dimensionless", atol_default=1e-11,
-    dimension_keys={2: ("thickness",)}, dimension_doc={"thickness": 'e.g. "100 nm"'},
-    check=_check, check_mesh=_check_mesh, sections=_SECTIONS,
-    optional_boundaries=unlabelled_boundary,
+    source_types=_SOURCES, fields=FIELDS, check=_check, check_mesh=_check_mesh,
+    sections=_SECTIONS, **ordinates_spec(),
 )
 
 
