@@ -8,13 +8,12 @@ its own self-consistency loop (steady Newton + secant on the gap)."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pytest
+from selfgap_k0d import kinetics0d_steady_gap
 
 from conftest import case_variant, run_fvqp
 from fvqp.units import E_CHARGE, K_B
@@ -71,74 +70,6 @@ def test_thermal_state_with_its_gap_is_stationary_through_collision_steps(tmp_pa
     q = s["qp_number"]
     assert abs(q["final"] - q["initial"]) <= 1e-12 * q["initial"]
     assert abs(q["pair"]) <= 1e-12 * q["initial"]      # pair processes balance (7e-16)
-
-
-@dataclass
-class QPInjection:
-    """A uniform QP source for the 0D kinetics (a :class:`fvqp.models.kinetics0d.drives.
-    Drive`): the bte source's spectrum, Gaussian times the DOS, normalised to the
-    injected power (particles per bin :math:`P g_i/\\sum_j g_jE_j`)."""
-
-    energy: float
-    width: float
-    power: float
-    start: float = 0.0
-    stop: float = np.inf
-    pauli_blocked_gain: bool = field(default=False, init=False, repr=False)
-
-    def active(self, t: float) -> bool:
-        return self.start <= t < self.stop
-
-    def bind(self, grid, params) -> None:
-        g = np.exp(-0.5 * ((grid.e - self.energy) / self.width) ** 2) * grid.dos
-        self._fdot = (g / float(g @ grid.e)) / (grid.h * grid.dos)
-        self._nph = grid.n_ph
-
-    def terms(self, f, n):
-        z = np.zeros(self._nph)
-        return self.power * self._fdot, np.zeros_like(f), z, z
-
-    def jacobian(self, f, n):
-        return np.zeros((f.size + self._nph,) * 2)
-
-    def jacobian_qp(self, f, n):
-        return None
-
-    def jacobian_qp_operator(self, f, n):
-        return None
-
-    def jacobian_qp_diagonal(self, f, n):
-        return np.zeros(f.size)
-
-
-def kinetics0d_steady_gap(tmp_path, spacing: str) -> tuple[float, float]:
-    """Steady self-consistent gap [ueV] and bath gap of the 0D film of the bte case: Al,
-    tau0 = 1 ns, 100 nm x 100 um^2, escape 0.2 ns, 100 mK, 20 nW at 600 +- 40 ueV."""
-    from fvqp.case import load_case
-    from fvqp.models.kinetics0d import steady_state_self_consistent
-    from fvqp.models.kinetics0d.driver import build_model, film_units
-
-    p = tmp_path / f"k0d_{spacing.split()[0]}.toml"
-    p.write_text("\n".join([
-        'model = "kinetics0d"', "[bath]", 'temperature = "100 mK"', "[film]",
-        'material = "Al"', 'tau0 = "1 ns"', 'thickness = "100 nm"', 'area = "100 um^2"',
-        'escape_time = "0.2 ns"', "self_consistent_gap = true", "[grid]",
-        f'spacing = "{spacing}"', 'e_max = "800 ueV"', "[time]", "steady = true",
-        "[output]", f'directory = "{tmp_path / "k0d"}"', ""]))
-    case = load_case(p)
-    model, meta = build_model(case)
-    u = film_units(case)
-    vol = meta["volume_m3"] / u.scales["volume"]
-    ev = E_CHARGE * 1e-6
-
-    def e(ueV: float) -> float:
-        return u.to_internal(ueV * ev, "energy")
-
-    drive = QPInjection(e(600.0), e(40.0), u.to_internal(20e-9, "power") / vol / 4.0)
-    model = dataclasses.replace(model, drives=[drive])
-    _, _, info = steady_state_self_consistent(model, meta["gap_ratio"])
-    return (u.to_si(info["delta"], "energy") / ev,
-            u.to_si(model.grid.delta, "energy") / ev)
 
 
 def test_uniform_film_under_injection_reaches_the_kinetics0d_gap(tmp_path):
