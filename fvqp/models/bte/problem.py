@@ -38,7 +38,12 @@ h^n)`. The systems are solved with PETSc GMRES preconditioned by block Jacobi wi
 exact sparse LU of each rank's subdomain (serial: a direct solve). This preconditioner
 does not degrade in the thick diffusive limit :math:`\ell\to 0` where source iteration
 and ILU do (Adams & Larsen 2002); in parallel the Krylov count depends on the coupling
-across the subdomain interfaces (measured in ``benchmarks/bte_mesh.py``).
+across the subdomain interfaces (measured in ``benchmarks/bte_mesh.py``). The
+alternative ``preconditioner = "sweep"`` does not factor the system: a transport sweep per
+ordinate (:mod:`.sweep`, :class:`fvqp.solvers.sweep.SweepTwoLevelPC`) and the isotropic
+Galerkin coarse correction of :mod:`.coarse`, cost linear in the unknowns, Krylov counts
+bounded as :math:`\ell\to 0` (``tests/test_bte_sweep.py``; ``sweep_only``: without the
+coarse level, growing).
 
 References
 ----------
@@ -190,6 +195,10 @@ class BTEProblem:
         Regions of different superconductors (BCS): per region gap, Fermi velocity and
         weight; ``gap``, ``v_f``, ``weight`` are then those of the reference medium
         (grid start, output scale). Default: one medium everywhere.
+    preconditioner : str
+        ``auto``, ``block_jacobi`` (LU per rank), ``two_level`` (plus the isotropic
+        coarse level), ``sweep`` (transport sweeps plus that coarse level, no
+        factorisation) or ``sweep_only``.
     cell_gap : ndarray, shape (n_local,), optional
         A gap per local cell (owned then ghosts, at or above the grid's first edge, or 0):
         storage and flux of every cell from its own gap, interfaces between cells of
