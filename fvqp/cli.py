@@ -68,6 +68,9 @@ def _parser() -> argparse.ArgumentParser:
                          "from a layout: substrate block + layers of rectangles/polygons "
                          "(TOML, shapes optionally from a GDS cell)")
     lay.add_argument("layout", help="layout file LAYOUT.toml (see fvqp.mesh.layout)")
+    lay.add_argument("--model", default=None, choices=("heat", "transport", "bte", "phonon",
+                                                         "bte_chip"),
+                     help="print the case tables of this model only (default: of each)")
     lay.add_argument("-o", "--output", default=None,
                      help="mesh file to write (default: LAYOUT.msh next to the layout); "
                      "the gmsh script is written next to it as .geo")
@@ -163,11 +166,35 @@ def _mesh_layout(args: argparse.Namespace) -> int:
         print(f"  region {name:<24} volume {vol:.6g} (layout units^3)")
     for name, area in res["groups"].items():
         print(f"  facets {name:<24} area   {area:.6g} (layout units^2)")
-    print(f"# case tables for this mesh:\n[mesh]\nfile = \"{res['msh']}\"\n"
-          f"scale = \"{layout.unit}\"")
-    for name, table in layout.case_regions().items():
-        print(f"[regions.{name}]\nmaterial = \"{table['material']}\"")
+    from .mesh.layout_case import MODELS
+
+    for model in [args.model] if args.model else MODELS:
+        print(f"# ---- case tables for this mesh, model {model} ----")
+        print(_case_snippet(layout, res["msh"], model))
     return 0
+
+
+def _case_snippet(layout, msh: str, model: str) -> str:
+    """TOML text of a case's ``model``, ``[mesh]``, ``[regions.*]``
+    (:func:`fvqp.mesh.layout_case.region_tables`: films by ``material``, phonon-only
+    regions by ``medium``, the substrate left out of the QP models) and a condition for
+    every boundary group ``model`` requires of the simulated part of the mesh ``msh`` (its
+    no-flux one; the holder ``bath`` under the substrate for the phonon models)."""
+    from .mesh import build_geometry, read_mesh
+    from .mesh.layout_case import WALL, region_tables, region_toml
+    from .models import get_model_spec
+
+    regions = region_tables(layout, model)
+    active = [n for n, t in regions.items() if t.get("active", True)]
+    geo = build_geometry(read_mesh(msh).subset(active), strict=False)
+    bottom = f"{layout.substrate.name}_bottom"
+    bath = model in ("phonon", "bte_chip")
+    lines = [f'model = "{model}"', "[mesh]", f'file = "{msh}"', f'scale = "{layout.unit}"',
+             *region_toml(regions)]
+    for name in get_model_spec(model).required_boundaries(geo, set(active)):
+        kind = "bath" if bath and name == bottom else WALL[model]
+        lines += [f"[boundaries.{name}]", f'type = "{kind}"']
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:

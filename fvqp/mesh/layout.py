@@ -142,9 +142,14 @@ class Layout:
         """Substrate first, then the layers in drawing order."""
         return [self.substrate, *self.layers]
 
-    def case_regions(self) -> dict:
-        """``[regions.*]`` tables for a case on the mesh: each region's material."""
-        return {r.name: {"material": r.material} for r in self.regions}
+    def case_regions(self, model: str = "heat") -> dict:
+        """``[regions.*]`` tables of a ``model`` case on the mesh
+        (:func:`fvqp.mesh.layout_case.region_tables`: superconducting films by
+        ``material``; phonon-only regions by ``medium``; the substrate inactive in the QP
+        models)."""
+        from .layout_case import region_tables
+
+        return region_tables(self, model)
 
 
 def _rect(r, where: str, src: str) -> np.ndarray:
