@@ -41,6 +41,7 @@ def closed_runs(tmp_path_factory):
         path.write_text(CLOSED.replace("@MESHES@", str(MESHES)) + extra)
         r = run(load_case(str(path)), output_dir=str(d / name))
         out[name] = (r.summary, _rows(d / name / f"closed_{name}_series.csv"))
+        out[f"{name}_dir"] = d / name
     return out
 
 
@@ -60,6 +61,10 @@ def test_transport_films_closed_chip_conserve_energy_and_pairs(closed_runs):
     q = s["qp_number"]
     assert q["pair_processes"] > 50
     assert q["final"] - q["initial"] == pytest.approx(q["pair_processes"], rel=1e-9, abs=0)
+    # the run template's end-of-run pictures (ChipModel.figure_fields): the chip's phonons
+    pics = s["figures"]
+    assert pics[0] == "closed_transport_phonon_energy_density_10ns.png"
+    assert all((closed_runs["transport_dir"] / f).stat().st_size > 0 for f in pics)
 
 
 def test_uniform_film_transport_equals_bte(closed_runs):
@@ -238,3 +243,71 @@ def test_chain_failure_and_retry_lines_give_si_times(write_case, tmp_path, caplo
     for t, _ in first:
         k = round(t / 1e-9)
         assert t == pytest.approx(k * 1e-9, rel=1e-3, abs=0) and 0 <= k < 5
+
+
+def test_transport_films_two_ranks_equal_serial_and_resume(write_case, tmp_path):
+    """The closed chip with transport films serially, with `mpiexec -n 2` (the film's 4
+    cells and the chip's 44 distributed independently) and stopped after 4 steps then
+    resumed: energies, the QP number and every series row agree to 1e-8 (ranks) and
+    1e-12 (resume)."""
+    import json
+
+    from conftest import run_fvqp
+
+    case = write_case(CLOSED + TRANSPORT, "closed_transport.toml")
+    run_fvqp(["run", case, "--output", tmp_path / "s"])
+    run_fvqp(["run", case, "--output", tmp_path / "p"], nproc=2)
+    run_fvqp(["run", case, "--output", tmp_path / "r", "--max-steps", "4"], check=False)
+    run_fvqp(["run", case, "--output", tmp_path / "r", "--resume"])
+    sa, sb, sr = (json.loads((tmp_path / d / "summary.json").read_text())
+                  for d in ("s", "p", "r"))
+    assert sb["ranks"] == 2 and sb["status"] == 0 and sr["status"] == 0
+    ra = _rows(tmp_path / "s" / "closed_transport_series.csv")
+    for other, d, tol in ((sb, "p", 1e-8), (sr, "r", 1e-12)):
+        for k in ("final_qp", "final_phonon"):
+            assert other["energy_J"][k] == pytest.approx(sa["energy_J"][k], rel=tol, abs=0)
+        assert other["qp_number"]["final"] == pytest.approx(sa["qp_number"]["final"],
+                                                            rel=tol, abs=0)
+        rb = _rows(tmp_path / d / "closed_transport_series.csv")
+        assert len(rb) == len(ra) == 11
+        for a, b in zip(ra, rb, strict=True):
+            for k in ("E_qp_J", "E_phonon_J", "N_qp:upper"):
+                assert float(b[k]) == pytest.approx(float(a[k]), rel=tol, abs=1e-30)
+
+
+def test_chip_case_with_transport_films_agrees_with_bte_films(tmp_path):
+    """`cases/bte_chip_deposit_transport.toml` (the chip deposit with transport films) on
+    the coarse chip (`meshes/chip_small`), 50 ns, and the same run of
+    `cases/bte_chip_deposit.toml` (bte films): the transport variant's energy balances
+    (1e-10 of the deposit in every row) and its QP number is the pair count (1e-8); the
+    excess QPs of every film in every series row agree with the bte films' to 1e-3
+    (measured 6.5e-7 left island, 5.4e-5 right island, 2.8e-5 ground: the islands'
+    100 um cells carry little lateral QP current in 50 ns, where the two QP models
+    differ; the totals are set by the common pair breaking and recombination) and the
+    burst arrivals are the same (25 and 40 ns)."""
+    from conftest import case_variant
+    from fvqp.models.bte_chip import run
+
+    runs = {}
+    for name in ("bte_chip_deposit", "bte_chip_deposit_transport"):
+        case = case_variant(f"{name}.toml", tmp_path,
+                            **{"chip_layout/chip.msh": "chip_small/chip_small.msh",
+                               'end = "300 ns"': 'end = "50 ns"'})
+        s = run(load_case(str(case)), output_dir=str(tmp_path / name)).summary
+        assert s["status"] == 0
+        runs[name] = (s, _rows(tmp_path / name / f"{name}_series.csv"))
+    (sb, rb), (st, rt) = runs["bte_chip_deposit"], runs["bte_chip_deposit_transport"]
+    dep = st["E_deposited_J"]
+    assert dep == pytest.approx(1e3 * 1.602176634e-19, rel=1e-6, abs=0)
+    for row in rt:
+        assert abs(float(row["imbalance_J"])) < 1e-10 * dep
+    q = st["qp_number"]
+    assert abs(q["imbalance"]) < 1e-8 * q["final"]
+    films = ("island_left", "island_right", "ground")
+    assert len(rt) == len(rb) == 11
+    for a, b in zip(rt, rb, strict=True):
+        for f in films:
+            assert float(a[f"dN_qp:{f}"]) == pytest.approx(float(b[f"dN_qp:{f}"]),
+                                                           rel=1e-3, abs=1e-6)
+    assert st["peak_excess"]["island_right"] > 10
+    assert st["arrival_s"] == sb["arrival_s"]

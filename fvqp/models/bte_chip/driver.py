@@ -321,6 +321,8 @@ class ChipModel(MeshModel):
     name = "bte_chip"
     outputs = OUTPUTS
     key_numbers = ("E_deposited_J", "energy_imbalance_J", "t_end_s")
+    #: the run-end picture (the template's draw_figures): the phonons of the whole chip
+    figure_fields = ("phonon_energy_density",)
 
     def units(self, case) -> UnitSystem:
         """The chip's units (:func:`chip_units`): ``build`` gets the case converted once."""
