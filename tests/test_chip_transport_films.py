@@ -311,3 +311,17 @@ def test_chip_case_with_transport_films_agrees_with_bte_films(tmp_path):
                                                            rel=1e-3, abs=1e-6)
     assert st["peak_excess"]["island_right"] > 10
     assert st["arrival_s"] == sb["arrival_s"]
+
+
+def test_bte_keys_on_transport_films_are_refused(write_case):
+    """A QP mean free path on a transport film would be silently ignored: the case is
+    refused before anything is solved, naming the key and the fix."""
+    from fvqp.case import CaseError
+
+    text = CLOSED.replace('[regions.upper]\nmaterial = "Al"\n',
+                          '[regions.upper]\nmaterial = "Al"\nqp_mean_free_path = "1 um"\n')
+    assert text != CLOSED
+    load_case(write_case(text, "bte_keys_bte.toml"))           # bte films take it
+    with pytest.raises(CaseError, match=r"regions\.upper\.qp_mean_free_path.*"
+                       r"\[qp\] model = \\?\"bte\\?\""):
+        load_case(write_case(text + TRANSPORT, "bte_keys_transport.toml"))

@@ -116,6 +116,8 @@ def _check(data, err) -> None:
     if not films:
         err.add("regions", "no QP film: no region has a material.",
                 'give the films material = "Al" (or use model = "phonon").')
+    if (data.get("qp") or {}).get("model") == "transport":
+        _check_transport_films(data, err)
     t = data.get("time") or {}
     if t.get("steady"):
         err.add("time.steady", "the chip chain runs in time only.", "remove steady = true.")
@@ -126,6 +128,31 @@ def _check(data, err) -> None:
         if s and s.get("deposit") is None and s.get("power") is None:
             err.add(f"sources[{i}].deposit", "a deposit or a power is needed.",
                     'add deposit = "1 keV".')
+
+
+def _check_transport_films(data, err) -> None:
+    """``[qp] model = "transport"``: the films' QPs are diffusive — no mean free path or
+    Fermi velocity (bte keys) — and need a diffusion constant."""
+    from ...materials import UnknownMaterialError, get_material
+
+    for name, reg in data["regions"].items():
+        if not reg.get("active", True) or not reg.get("material"):
+            continue
+        for key in ("qp_mean_free_path", "fermi_velocity"):
+            if reg.get(key) is not None:
+                err.add(f"regions.{name}.{key}", "transport films are diffusive: this "
+                        "key of bte films has no effect.",
+                        'remove it, or set [qp] model = "bte".')
+        try:
+            mat = get_material(reg["material"])
+        except UnknownMaterialError:
+            continue
+        if not (reg.get("diffusion_constant") or reg.get("resistivity")
+                or mat.diffusion_constant or mat.resistivity):
+            err.add(f"regions.{name}.diffusion_constant",
+                    f"{mat.name} has no diffusion constant or resistivity in the "
+                    "database (transport films need one).",
+                    'give diffusion_constant = "6e-3 m^2/s".')
 
 
 SPEC = ModelSpec(
