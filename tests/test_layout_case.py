@@ -9,29 +9,10 @@ from __future__ import annotations
 import re
 
 import pytest
+from test_layout import LAYOUT  # Si substrate, Ta pad and cap, Al wire leaving the chip
 
 from conftest import run_fvqp
 
-LAYOUT = """
-unit = "1 um"
-h = 5.0
-[substrate]
-material = "Si"
-box = [0, 0, 40, 30]
-thickness = 5.0
-cells = 2
-[[layer]]
-name = "pad"
-material = "Ta"
-thickness = 0.3
-cells = 2
-rectangles = [[5, 5, 15, 15]]
-[[layer]]
-name = "wire"
-material = "Al"
-thickness = 0.1
-rectangles = [[15, 8, 40, 12]]
-"""
 #: what each model needs besides the printed tables (a bath at which Ta is thermal for
 #: the heat model; the discrete-ordinates transients run with a fixed step)
 REST = {"steady": '[bath]\ntemperature = "300 mK"\n[time]\nsteady = true\n',
@@ -66,15 +47,17 @@ def test_every_model_block_loads_as_a_case_of_that_model(printed):
         regions = case.data["regions"]
         if model == "phonon":  # phonons in every region, each a medium
             assert {n: r["medium"] for n, r in regions.items()} == {
-                "substrate": "Si", "pad": "Ta", "wire": "Al"}
+                "substrate": "Si", "pad": "Ta", "wire": "Al", "cap": "Ta"}
             assert case.data["boundaries"]["substrate_bottom"]["type"] == "bath"
         elif model == "bte_chip":  # QPs in the films, phonons only in the substrate
             assert regions["substrate"]["medium"] == "Si"
             assert regions["substrate"]["material"] is None
-            assert (regions["pad"]["material"], regions["wire"]["material"]) == ("Ta", "Al")
+            assert {n: r["material"] for n, r in regions.items() if n != "substrate"} == {
+                "pad": "Ta", "wire": "Al", "cap": "Ta"}
         else:  # the QP models leave the substrate out
             assert regions["substrate"]["active"] is False
-            assert (regions["pad"]["material"], regions["wire"]["material"]) == ("Ta", "Al")
+            assert {n: r["material"] for n, r in regions.items() if r["active"]} == {
+                "pad": "Ta", "wire": "Al", "cap": "Ta"}
 
 
 def test_model_option_prints_one_block_and_a_material_substrate_is_refused(printed):
