@@ -2,13 +2,16 @@
 
 1. Unknowns per second per core of one steady solve (one energy bin: assembly, LU
    factorisation with RCM ordering, GMRES) on the film-constriction meshes, for several
-   numbers of ordinates; ratios against the reference run (coarse mesh, K = 8).
+   numbers of ordinates; ratios against the reference run (coarse mesh, K = 8); then
+   the same with transport sweeps + the isotropic coarse correction (no factorisation).
 2. Krylov iterations vs mean free path l (1/l from ballistic to 1e4 / um on the coarse
    mesh, W = 1 um): GMRES with block Jacobi + exact LU of each block, the blocks being
    the MPI subdomains (run under `mpiexec -n P`) or, in one process, ``-pc_bjacobi_blocks``
    = 2, 4, 8 on an RCB-renumbered mesh; the same plus the isotropic coarse correction
    (:mod:`fvqp.models.bte.coarse`); against block Jacobi + ILU(0), which fails as l -> 0
-   (thick diffusive limit). Iterations must stay bounded for the two-level variant.
+   (thick diffusive limit); transport sweeps (:mod:`fvqp.models.bte.sweep`) with and
+   without the isotropic coarse correction. Iterations must stay bounded for the
+   two-level variants.
 
 3. Inelastic collisions (``--collisions``; :mod:`fvqp.models.bte.inelastic`): the case
    ``cases/bte_film_relaxation.toml`` (hot QP pulse, local phonons) stepped with BDF2 for
@@ -17,7 +20,9 @@
    Newton-Krylov solve with the two-level preconditioner, without its post-smoothing and
    with the energy-diagonal LU alone, and with the preconditioner rebuilt only every 4th
    Newton iteration (``snes_lag_preconditioner``, persisting across steps), and with the
-   global Galerkin coarse operator (:mod:`fvqp.models.bte.coupled_coarse`); reference:
+   global Galerkin coarse operator (:mod:`fvqp.models.bte.coupled_coarse`), and with
+   transport sweeps instead of the LU (``fine = "sweep"``,
+   :mod:`fvqp.models.bte.inelastic_pc`); reference:
    the collisionless per-bin march of the same problem (one LU per bin, all steps) in the
    same process.
 
@@ -68,9 +73,10 @@ def dist_of(name, blocks=1):
     return Distribution(build_geometry(raw))
 
 
-def throughput(dist, K, inv_mfp=1.0, scheme="upwind"):
+def throughput(dist, K, inv_mfp=1.0, scheme="upwind", pc="auto"):
     t0 = time.perf_counter()
-    p = problem(dist, K, inv_mfp, scheme=scheme)
+    p = problem(dist, K, inv_mfp, scheme=scheme, pc=pc,
+                prefix="bench_" if pc == "auto" else f"bench_{pc}_")
     x, r = p.solve(0, 0.0, p.rhs(0))
     wall = time.perf_counter() - t0
     nnz = p.stream.matrix.nnz / p.stream.matrix.shape[0]
@@ -125,11 +131,13 @@ def collisions(steps: int, dt_si: float, say) -> None:
             ("coupled, no post-smoothing", False, True, {}),
             ("coupled, energy-diagonal LU only", True, False, {}),
             ("coupled, two-level, PC lagged 4", True, True, lag),
-            ("coupled, global coarse", True, "global", {}))):
+            ("coupled, global coarse", True, "global", {}),
+            ("coupled, sweep + global coarse", True, "sweep", {}))):
         prob = coupled_problem(sim)
         prob.preconditioner = InelasticPC(prob, smooth=smooth, coarse=bool(coarse),
                                           global_coarse=coarse == "global",
-                                          prefix=f"bench_icoarse{i}_")
+                                          prefix=f"bench_icoarse{i}_",
+                                          fine="sweep" if coarse == "sweep" else "lu")
         opts = BDFOptions(order=2, dt_initial=dt, adaptive=False)
         integ = BDFIntegrator(prob, prob.equilibrium(), 0.0, f"bench_coll{i}_",
                               {**COUPLED_PETSC, "ksp_max_it": 1000, **extra}, opts,
@@ -179,6 +187,13 @@ def main():
                 say(f"  {name:6s} cells {d.n_global:5d} K {K:2d} unknowns {n:7d} "
                     f"wall {wall:7.2f} s  its {its:2d}  {rate:10.3e} unknowns/s/core  "
                     f"ratio {rate / ref:5.2f}")
+        for name, d in (("coarse", coarse), ("fine", fine)):  # no factorisation
+            for K in (8, 16, 32):
+                n, wall, its, nnz = throughput(d, K, pc="sweep")
+                rate = n / wall / size
+                say(f"  {name:6s} cells {d.n_global:5d} K {K:2d} unknowns {n:7d} "
+                    f"wall {wall:7.2f} s  its {its:2d}  {rate:10.3e} unknowns/s/core  "
+                    f"ratio {rate / ref:5.2f}  (sweep + isotropic coarse)")
         if size == 1:  # second-order scheme (serial only): same bin, same mesh
             _, w0, _, z0 = throughput(coarse, 16)
             n, wall, its, nnz = throughput(coarse, 16, scheme="linear")
@@ -200,6 +215,8 @@ def main():
                  "two_level")]
     variants.append(("bjacobi+ILU(0)", {"sub_pc_type": "ilu", "ksp_max_it": 400},
                      "it_ilu_", coarse, "block_jacobi"))
+    variants += [("sweep + isotropic coarse", {}, "it_sw_", coarse, "sweep"),
+                 ("sweep alone", {"ksp_max_it": 600}, "it_sw1_", coarse, "sweep_only")]
     ref_its = None
     for label, opts, prefix, d, pc in variants:
         res = iterations(d, inv, opts, prefix, pc)
