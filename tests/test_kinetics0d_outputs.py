@@ -53,29 +53,31 @@ def test_transient_writes_its_series_csv_figure_and_key_numbers(tmp_path):
     assert "kinetics0d_al_relaxation_transient.png" in names
     assert "kinetics0d.png" not in names
     header, rows = read_series(str(out / "kinetics0d_al_relaxation_series.csv"))
-    assert header == ["time_s", "step", "n_qp_per_um3", "E_qp_J", "E_ph_J", "E_total_J"]
+    assert header == ["time_s", "dt_s", "step", "n_qp_per_um3", "E_qp_J", "E_ph_J",
+                      "E_total_J"]
     a = np.array(rows)
     with h5py.File(out / "kinetics0d.h5") as fh:
         at = dict(fh.attrs)
         ts = {k: fh["timeseries"][k][:] for k in ("t", "n_qp", "e_qp", "e_ph", "energy")}
     n = ts["t"].size
-    assert a.shape == (n, 6) and n > 20
-    assert np.array_equal(a[:, 1], np.arange(n))
+    assert a.shape == (n, 7) and n > 20
+    assert np.array_equal(a[:, 2], np.arange(n))
+    assert a[0, 1] == 0 and a[1:, 1] == pytest.approx(np.diff(a[:, 0]), rel=1e-12, abs=0)
     vol = at["volume_m3"]
     for j, (key, scale) in enumerate((("t", at["tau0_s"]),
                                       ("n_qp", at["number_unit_per_m3"] * 1e-18),
                                       ("e_qp", at["energy_unit_J_per_m3"] * vol),
                                       ("e_ph", at["energy_unit_J_per_m3"] * vol),
                                       ("energy", at["energy_unit_J_per_m3"] * vol))):
-        col = a[:, 0 if j == 0 else j + 1]
+        col = a[:, 0 if j == 0 else j + 2]
         assert col == pytest.approx(ts[key] * scale, rel=1e-13, abs=0), key
     assert a[-1, 0] == pytest.approx(1e-6, rel=1e-12, abs=0)  # [time] end
-    assert a[:, 3] + a[:, 4] == pytest.approx(a[:, 5], rel=1e-12, abs=0)
-    assert a[-1, 2] < a[0, 2]  # no drive: the QPs recombine
+    assert a[:, 4] + a[:, 5] == pytest.approx(a[:, 6], rel=1e-12, abs=0)
+    assert a[-1, 3] < a[0, 3]  # no drive: the QPs recombine
 
     s = json.loads((out / "summary.json").read_text())
     keys, si = s["keys"], s["observables_SI"]
-    assert keys["N_qp_per_um3"] == pytest.approx(a[-1, 2], rel=1e-12, abs=0)
+    assert keys["N_qp_per_um3"] == pytest.approx(a[-1, 3], rel=1e-12, abs=0)
     assert keys["N_qp_per_um3"] == pytest.approx(si["n_qp_SI"] * 1e-18, rel=1e-12, abs=0)
     assert keys["T_star_K"] == pytest.approx(si["t_eff_SI"], rel=1e-12, abs=0)
     assert keys["T_N_K"] == pytest.approx(si["t_n_SI"], rel=1e-12, abs=0)
@@ -85,7 +87,7 @@ def test_transient_writes_its_series_csv_figure_and_key_numbers(tmp_path):
     # still hotter than the 150 mK bath after 1 us (started at 300 mK); mu* in ueV between
     # 0 and the gap (the same family as the gap)
     assert 0.15 < keys["T_star_K"] < 0.30 and 0.15 < keys["T_N_K"] < 0.30
-    assert 0 < si["mu_SI"] < keys["delta_ueV"]
+    assert s["observables_SI_units"]["mu_SI"] == "ueV" and 0 < si["mu_SI"] < keys["delta_ueV"]
     assert s["figure"].endswith("kinetics0d_al_relaxation_transient.png")
 
     line = next(x for x in log.splitlines() if "kinetics0d kinetics0d_al_relaxation:" in x)

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from conftest import CASES, run_fvqp
+from fvqp.io.series import read_series
 
 #: fixed 10 ns BDF2 steps (no adaptivity), so that a run to 200 ns (20 steps = one
 #: checkpoint segment, where the BDF history restarts in every run) continued to 400 ns
@@ -68,6 +69,11 @@ def test_resume_extends_the_end(tmp_path):
     for k in ("t", "n_qp", "energy"):
         assert np.allclose(sera[k], serb[k], rtol=1e-12, atol=0), k
     assert np.allclose(snapa, snapb, rtol=1e-12, atol=0) and snapb.size == 2
+    # <case>_series.csv: the extended run's rows are the one run's (41: t = 0 and 40 steps)
+    (ha, ra), (hb, rb) = (read_series(str(o / "kinetics0d_al_relaxation_series.csv"))
+                          for o in (a, b))
+    assert ha == hb and len(rb) == 41
+    assert np.allclose(np.array(ra), np.array(rb), rtol=1e-12, atol=0)
     assert sb["observables"]["n_qp"] == pytest.approx(sa["observables"]["n_qp"], rel=1e-12,
                                                       abs=0)
     log = back.stderr + back.stdout

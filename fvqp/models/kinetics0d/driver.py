@@ -247,6 +247,7 @@ def run(case, output_dir: str | None = None, resume: bool = False,
     obs = observables(model, y, t_final)
     summary["observables"] = obs
     summary["observables_SI"] = {k: v[0] for k, v in _si(obs, meta).items()}
+    summary["observables_SI_units"] = {k: v[1] for k, v in _si(obs, meta).items()}
     summary["gap_ueV"] = model.grid.delta * meta["kTc_J"] / (E_CHARGE * 1e-6)
     summary["materials"] = materials_entry({"film": case_material(d["film"])})
     h5 = os.path.join(out_dir, "kinetics0d.h5")

@@ -14,7 +14,8 @@ Outputs of a run in its directory (``<case>`` the case file's name):
 * ``<case>_steady.png`` / ``<case>_transient.png``: :math:`f(E)` and :math:`n(\Omega)`
   (final, bath, snapshots; energies in µeV) and, for a transient, :math:`N_{qp}(t)`;
 * ``<case>_series.csv`` (transients): one row per accepted TS step and the initial
-  state, ``time_s``, ``step``, the QP density ``n_qp_per_um3`` and the QP, phonon and
+  state, ``time_s``, ``dt_s`` (the step), ``step``, the QP density ``n_qp_per_um3`` and
+  the QP, phonon and
   total energies in the film ``E_qp_J``, ``E_ph_J``, ``E_total_J``
   (:class:`fvqp.io.series.SeriesWriter`, the mesh models' layout); rewritten from the
   checkpointed series after every checkpoint and at the end, so a resumed run's file
@@ -82,7 +83,9 @@ def series_columns(units, series: Mapping[str, list], volume_m3: float) -> dict:
     (:class:`~fvqp.models.kinetics0d.transient.TransientState` ``series``, internal)."""
     t = np.asarray(series["t"], float)
     out = output_values(units, {k: series[k] for k in ("n_qp", "e_qp", "e_ph", "energy")})
-    return {"time_s": t * units.scales["time"], "step": np.arange(t.size),
+    time_s = t * units.scales["time"]
+    return {"time_s": time_s, "dt_s": np.diff(time_s, prepend=time_s[:1]),
+            "step": np.arange(t.size),
             "n_qp_per_um3": out["n_qp"], "E_qp_J": out["e_qp"] * volume_m3,
             "E_ph_J": out["e_ph"] * volume_m3, "E_total_J": out["energy"] * volume_m3}
 
