@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from .distribution import GhostedVectors
+from .serial import FlatLayout
 from .tasks import TaskShare
 
 __all__ = ["EnergyLayout", "EnergySplit"]
@@ -73,7 +73,7 @@ class EnergySplit(TaskShare):
         return [value for _, value in gathered]
 
 
-class EnergyLayout(GhostedVectors):
+class EnergyLayout(FlatLayout):
     """``per`` unknowns per energy of ``n_eps`` energies, rank ``p`` owning those of
     ``split.block(n_eps, p)`` (energy-major, contiguous; no ghosts): the vector layout of
     a :class:`fvqp.solvers.NonlinearSolver` over the ranks of ``split``.
@@ -91,28 +91,13 @@ class EnergyLayout(GhostedVectors):
     """
 
     def __init__(self, split: EnergySplit, n_eps: int, per: int):
-        from types import SimpleNamespace
-
         from petsc4py import PETSc
 
-        self.split, self.rank, self.size = split, split.rank, split.size
-        self.comm = PETSc.Comm(split.comm)
-        self.energies = split.block(n_eps)
-        self.starts = np.array([split.block(n_eps, p).start * per for p in range(self.size)]
-                               + [n_eps * per])
-        lo, hi = self.starts[self.rank], self.starts[self.rank + 1]
-        self.local = SimpleNamespace(n_owned=int(hi - lo), n_local=int(hi - lo))
-        self.n_global = int(n_eps * per)
-        self.local_to_global = np.arange(lo, hi)
-        self._template = PETSc.Vec().createMPI((int(hi - lo), self.n_global),
-                                               comm=self.comm)
-
-    def local_array(self, vec) -> np.ndarray:
-        """The owned values of a vector (there are no ghosts), as a numpy copy."""
-        return vec.getArray(readonly=True).copy()
-
-    def to_local(self, x, work) -> np.ndarray:
-        return x.getArray(readonly=True).copy()
+        self.split, self.energies = split, split.block(n_eps)
+        lo, hi = self._blocks(PETSc.Comm(split.comm), split.rank, split.size,
+                              [split.block(n_eps, p).start * per for p in range(split.size)]
+                              + [n_eps * per])
+        self._template = PETSc.Vec().createMPI((hi - lo, self.n_global), comm=self.comm)
 
     def sum(self, value: float) -> float:
         return float(self.split.comm.allreduce(float(value)))

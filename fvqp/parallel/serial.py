@@ -17,10 +17,33 @@ import numpy as np
 
 from .distribution import GhostedVectors
 
-__all__ = ["SerialLayout"]
+__all__ = ["FlatLayout", "SerialLayout"]
 
 
-class SerialLayout(GhostedVectors):
+class FlatLayout(GhostedVectors):
+    """A flat vector without ghosts in contiguous blocks over the ranks: rank ``p`` owns
+    the unknowns ``starts[p]:starts[p + 1]`` (the layout of the models without a mesh;
+    subclasses set the blocks with :meth:`_blocks` and the reductions)."""
+
+    def _blocks(self, comm, rank: int, size: int, starts) -> tuple[int, int]:
+        """Set the communicator and the blocks; the owned range ``(lo, hi)``."""
+        self.comm, self.rank, self.size = comm, rank, size
+        self.starts = np.asarray(starts)
+        lo, hi = int(self.starts[rank]), int(self.starts[rank + 1])
+        self.local = SimpleNamespace(n_owned=hi - lo, n_local=hi - lo)
+        self.n_global = int(self.starts[-1])
+        self.local_to_global = np.arange(lo, hi)
+        return lo, hi
+
+    def local_array(self, vec) -> np.ndarray:
+        """The owned values of a vector (there are no ghosts), as a numpy copy."""
+        return vec.getArray(readonly=True).copy()
+
+    def to_local(self, x, work) -> np.ndarray:
+        return x.getArray(readonly=True).copy()
+
+
+class SerialLayout(FlatLayout):
     """``n`` unknowns owned by this process (``COMM_SELF``, no ghosts).
 
     Examples
@@ -34,20 +57,8 @@ class SerialLayout(GhostedVectors):
         from petsc4py import PETSc
 
         n = int(n)
-        self.comm = PETSc.COMM_SELF
-        self.rank, self.size = 0, 1
-        self.local = SimpleNamespace(n_owned=n, n_local=n)
-        self.n_global = n
-        self.starts = np.array([0, n])
-        self.local_to_global = np.arange(n)
+        self._blocks(PETSc.COMM_SELF, 0, 1, [0, n])
         self._template = PETSc.Vec().createSeq(n, comm=self.comm)
-
-    def local_array(self, vec) -> np.ndarray:
-        """The values of a vector (there are no ghosts), as a numpy copy."""
-        return vec.getArray(readonly=True).copy()
-
-    def to_local(self, x, work) -> np.ndarray:
-        return x.getArray(readonly=True).copy()
 
     def sum(self, value: float) -> float:
         return float(value)
