@@ -118,6 +118,18 @@ def test_paper_figure_cases_small_variants(tmp_path):
     assert g[0, -1] > 1.05 * num[0, -1]
     f11 = out["usadel_fig11.toml"]
     assert f11["delta_inelastic"][-1] < f11["delta_elastic"][-1] - 0.02
+    # the paper's units (Δ0, Δ0/e) named in the units attribute, µeV/mV beside them
+    # (Δ0 = 265 µeV of Table 1), the key numbers in µeV in summary.json (issue 20)
+    units = json.loads(f11.attrs["units"])
+    assert units["delta_inelastic"] == "Delta0" and units["delta_inelastic_ueV"] == "ueV"
+    assert units["v_inj_mV"] == "mV" and units["eps_ueV"] == "ueV"
+    assert np.allclose(f11["delta_inelastic_ueV"][:], 265.0 * f11["delta_inelastic"][:],
+                       rtol=1e-12, atol=0)
+    assert np.allclose(f11["v_inj_mV"][:], 0.265 * f11["v_inj"][:], rtol=1e-12, atol=0)
+    s11 = json.loads((tmp_path / "usadel_fig11" / "summary.json").read_text())
+    assert s11["keys"] == ["delta_elastic_last_ueV", "delta_inelastic_last_ueV"]
+    assert s11["delta_inelastic_last_ueV"] == pytest.approx(
+        265.0 * f11["delta_inelastic"][-1], rel=1e-12, abs=0)
     gsa = out["usadel_fig12.toml"]["g_sa"][:]
     assert np.allclose(gsa, -gsa[:, ::-1], atol=1e-9 * np.abs(gsa).max())  # odd in V_det
     ga = out["usadel_fig13.toml"]["g_a_ohm"][:]

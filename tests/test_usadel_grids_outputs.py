@@ -298,6 +298,7 @@ steady = true
     lines = [x for x in proc.stderr.splitlines() if "usadel sweep " in x]
     assert len(lines) == 21 and "21/21 (100 %" in lines[-1] and "~0 s left" in lines[-1]
     assert "1/21 (5 %" in lines[0] and "s left" in lines[0]
+    assert "bias 0.27 mV" in lines[-1] and "µeV" in lines[-1]  # SI-family units (issue 20)
     with h5py.File(tmp_path / "o" / "ysweep.h5") as f:
         v, i_det, g = f["bias_mV"][:] * 1e-3, f["i_det_A"][:, 0], f["g_nl"][:, 0]
         i_inj = f["i_inj_A"][:]

@@ -26,7 +26,10 @@ case["sweep"]["points"] = 5
 case["energy"]["spacing"] = 0.04
 case.pop("output")
 run = fa.run(case, base_dir=ROOT / "cases", output_dir=OUT / "usadel", name="usadel_wire")
-print(run.result.report())
+# the end-of-run report with the run's key numbers (Δ at the wire centre, the injector's
+# current and dI/dV at the last bias, the largest g_nl)
+print(run.result.report(tuple(run.result.summary["keys"])))
+assert run.result["delta_centre_ueV"] == 265.0  # µeV: the gap is held at Δ0
 
 # %% SI arrays from the HDF5 result (units declared in the file, converted to SI)
 gap, bias, g_ss, g_sa = (run.data[k] for k in ("gap_ueV", "bias_mV", "g_ss", "g_sa"))

@@ -141,7 +141,8 @@ def build(case) -> tuple[Setup, dict]:
                   tol=scd.get("tolerance", 1e-7), max_iter=scd.get("max_iterations", 60),
                   petsc_prefix=d["solver"]["prefix"],
                   petsc_options=dict(d["solver"]["petsc"]),
-                  split=EnergySplit())  # energies over the ranks of an mpiexec run
+                  split=EnergySplit(),  # energies over the ranks of an mpiexec run
+                  delta0_ueV=ueV(sc))
     meta = {"scales": sc, "net": net, "raw": raw, "passive": passive, "t_bath": t_bath,
             "regions": list(regions),
             "materials": {n: c.material for n, c in consts.items()},

@@ -17,6 +17,7 @@ import numpy as np
 from ...io.atomic import atomic_path, atomic_savefig, atomic_write_bytes
 from ...io.workunits import StudyStopped, WorkUnits, direct
 from ...solvers.result import ConvergenceError
+from ...units import E_CHARGE
 from . import paper
 from .fitting import gss_model, supercurrent_per_i0
 from .selfconsistent import CARRY
@@ -156,6 +157,40 @@ def fig13(p: dict, units=None) -> tuple[dict, object]:
 
 
 FIGURES = {"fig10": fig10, "fig11": fig11, "fig12": fig12, "fig13": fig13}
+
+#: the datasets of the figures in the paper's units (energies in Δ0, biases in Δ0/e)
+#: and the companion written next to each in the output's unit family (Δ0 = 265 µeV of
+#: Table 1): name -> (unit of the name, companion, its unit, its value per unit)
+_UNITS = {"v_inj": ("Delta0/e", "v_inj_mV", "mV", paper.TABLE1.delta0 / E_CHARGE * 1e3),
+          "v_det": ("Delta0/e", "v_det_mV", "mV", paper.TABLE1.delta0 / E_CHARGE * 1e3),
+          "eps": ("Delta0", "eps_ueV", "ueV", paper.TABLE1.delta0 / E_CHARGE * 1e6),
+          **{k: ("Delta0", f"{k}_ueV", "ueV", paper.TABLE1.delta0 / E_CHARGE * 1e6)
+             for k in ("delta", "delta_elastic", "delta_inelastic")}}
+
+
+def with_units(data: dict) -> tuple[dict, dict]:
+    """``data`` with the µeV/mV companion of every dataset in the paper's units, and the
+    unit of every dataset named by :data:`_UNITS`, a suffix ``_A`` or ``_ohm`` or
+    ``dphi`` (1/ξ): the HDF5 ``units`` attribute."""
+    out, units = dict(data), {}
+    for k in data:
+        if k in _UNITS:
+            unit, name, si, scale = _UNITS[k]
+            out[name], units[k], units[name] = np.asarray(data[k]) * scale, unit, si
+        elif k.endswith("_A"):
+            units[k] = "A"
+        elif k.endswith("_ohm"):
+            units[k] = "Ohm"
+        elif k.startswith("dphi"):
+            units[k] = "1/xi"
+    return out, units
+
+
+def figure_keys(data: dict) -> dict:
+    """The key numbers of a figure run: Δ at the largest injector bias (µeV) of the
+    self-consistent sweeps (figs. 11, 12)."""
+    return {f"{k.removesuffix('_ueV')}_last_ueV": float(np.asarray(data[k])[-1]) for k in
+            ("delta_elastic_ueV", "delta_inelastic_ueV", "delta_ueV") if k in data}
 #: figures whose self-consistent bias sweeps are checkpointed (the others take seconds)
 CHECKPOINTED = ("fig11", "fig12")
 
@@ -194,17 +229,22 @@ def run_figure(case, output_dir: str | None = None, resume: bool = False,
     atomic_savefig(fig, os.path.join(out_dir, f"{case.name}.png"))
     h5 = os.path.join(out_dir, f"{case.name}.h5")
     tmp = atomic_path(h5)
+    data, units = with_units(data)
     with h5py.File(tmp, "w") as fh:
         for k, v in data.items():
             fh[k] = np.asarray(v)
         fh.attrs["parameters"] = json.dumps(p)
+        fh.attrs["units"] = json.dumps(units)
     os.replace(tmp, h5)
     summary = {"model": "usadel", "case": case.path, "status": 0, "figure": p["figure"],
                "message": f"paper {p['figure']}", "output": h5,
                "wall_time_s": time.perf_counter() - t0}
     for k, v in data.items():
-        if k.startswith("delta_"):
+        if k.startswith("delta_") and not k.endswith("_ueV"):
             summary[k] = np.round(np.asarray(v), 6).tolist()
+    keys = figure_keys(data)
+    summary.update(keys)
+    summary["keys"] = list(keys)
     atomic_write_bytes(os.path.join(out_dir, "summary.json"),
                        json.dumps(summary, indent=2, default=float).encode())
     return summary

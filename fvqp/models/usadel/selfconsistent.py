@@ -70,6 +70,8 @@ class Setup:
     #: (:class:`fvqp.parallel.energies.EnergySplit`: ``map(solve, n)`` over blocks of
     #: the grid; the collisional solve as one system on those blocks); None: all here
     split: Any = None
+    #: µeV per Δ0 of a case (progress lines in mV and µeV); None: in the model's units
+    delta0_ueV: float | None = None
 
     @property
     def lam(self) -> float:
@@ -349,9 +351,12 @@ class BiasSweep:
         self.done = k + 1
 
     def describe(self, k: int) -> str:
-        """Progress text of unit ``k`` (taken)."""
-        return (f"bias {self.bias[k]:.4g} Δ0/e, min Δ {float(np.min(self.rows['delta'][k])):.5f}"
-                f" Δ0, {int(self.rows['iterations'][k])} Eq. 8 iterations")
+        """Progress text of unit ``k`` (taken): in mV and µeV for a case (SI units of the
+        log lines, issue 20 §2), else in Δ0/e and Δ0."""
+        v, d, u = self.bias[k], float(np.min(self.rows["delta"][k])), self.setup.delta0_ueV
+        text = f"bias {v * u * 1e-3:.4g} mV, min Δ {d * u:.4g} µeV" if u else \
+            f"bias {v:.4g} Δ0/e, min Δ {d:.5f} Δ0"
+        return f"{text}, {int(self.rows['iterations'][k])} Eq. 8 iterations"
 
     def result(self) -> dict:
         """The arrays of :func:`bias_sweep` (every unit taken)."""
