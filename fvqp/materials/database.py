@@ -63,34 +63,15 @@ __all__ = [
     "UnknownMaterialError",
     "get_material",
     "list_materials",
+    "data_entry",
     "load_table",
     "lookup",
     "material_table",
     "parse_entry",
+    "quantity",
 ]
 
 
-#: expected unit string of every numeric field
-UNITS: Mapping[str, str] = MappingProxyType(
-    {
-        "Tc": "K",
-        "gap_ratio": "1",
-        "N0": "1/(J m^3)",
-        "debye_temperature": "K",
-        "tau0": "s",
-        "tau0_phi": "s",
-        "N_ion": "1/m^3",
-        "sound_velocity_L": "m/s",
-        "sound_velocity_T": "m/s",
-        "fermi_velocity": "m/s",
-        "resistivity": "Ohm m",
-        "diffusion_constant": "m^2/s",
-        "tau_esc_per_thickness": "s/m",
-        "dynes_gamma": "1",
-        "coupling": "1",
-    }
-)
-_REQUIRED = ("Tc", "gap_ratio", "N0")
 #: source of a number set by a case file (:meth:`Material.with_overrides`)
 CASE_OVERRIDE = "case override"
 #: source of a number replaced in Python (:meth:`Material.replace`)
@@ -108,13 +89,33 @@ class UnknownMaterialError(UnknownEntryError):
     """Raised for a material name that is not in the database (lists the available names)."""
 
 
+def quantity(unit: str, required: bool = False) -> Any:
+    """A number of a data file in the SI ``unit`` its table must give (``None`` when the
+    table has none, unless ``required``): a field of a :func:`data_entry` class."""
+    if required:
+        return dataclasses.field(metadata={"unit": unit})
+    return dataclasses.field(default=None, metadata={"unit": unit})
+
+
+def data_entry(cls: type) -> type:
+    """Class decorator: a frozen dataclass whose numbers are declared by :func:`quantity`,
+    with ``units`` (field -> unit string, in declaration order) and ``required`` (the
+    numbers without a default) read from those declarations."""
+    cls = dataclasses.dataclass(frozen=True)(cls)
+    qs = [f for f in dataclasses.fields(cls) if "unit" in f.metadata]
+    cls.units = MappingProxyType({f.name: f.metadata["unit"] for f in qs})
+    cls.required = tuple(f.name for f in qs if f.default is dataclasses.MISSING)
+    return cls
+
+
 @dataclasses.dataclass(frozen=True)
 class DataEntry:
     """One table of a data file (:func:`load_table`): its ``name``, the numbers (the
-    fields named in the subclass's ``units``, SI) and a source per number."""
+    fields of the subclass declared by :func:`quantity`, SI) and a source per number."""
 
-    #: expected unit string of every numeric field (the subclass's table)
+    #: expected unit string of every number; the numbers a table must give
     units: ClassVar[Mapping[str, str]] = MappingProxyType({})
+    required: ClassVar[tuple[str, ...]] = ()
     name: str
     sources: Mapping[str, str] = dataclasses.field(
         default_factory=lambda: MappingProxyType({}), compare=False, repr=False, kw_only=True
@@ -151,7 +152,7 @@ def lookup(db: Mapping[str, Any], name: str, error: type[UnknownEntryError],
     return db[key]
 
 
-@dataclasses.dataclass(frozen=True)
+@data_entry
 class Material(DataEntry):
     r"""Parameters of one superconductor, SI units (see module docstring for the table).
 
@@ -165,22 +166,21 @@ class Material(DataEntry):
     ``"case override"``).
     """
 
-    units: ClassVar[Mapping[str, str]] = UNITS
-    Tc: float
-    gap_ratio: float
-    N0: float
-    debye_temperature: float | None = None
-    tau0: float | None = None
-    tau0_phi: float | None = None
-    N_ion: float | None = None
-    sound_velocity_L: float | None = None
-    sound_velocity_T: float | None = None
-    fermi_velocity: float | None = None
-    resistivity: float | None = None
-    diffusion_constant: float | None = None
-    tau_esc_per_thickness: float | None = None
-    dynes_gamma: float | None = None
-    coupling: float | None = None
+    Tc: float = quantity("K", required=True)
+    gap_ratio: float = quantity("1", required=True)
+    N0: float = quantity("1/(J m^3)", required=True)
+    debye_temperature: float | None = quantity("K")
+    tau0: float | None = quantity("s")
+    tau0_phi: float | None = quantity("s")
+    N_ion: float | None = quantity("1/m^3")
+    sound_velocity_L: float | None = quantity("m/s")
+    sound_velocity_T: float | None = quantity("m/s")
+    fermi_velocity: float | None = quantity("m/s")
+    resistivity: float | None = quantity("Ohm m")
+    diffusion_constant: float | None = quantity("m^2/s")
+    tau_esc_per_thickness: float | None = quantity("s/m")
+    dynes_gamma: float | None = quantity("1")
+    coupling: float | None = quantity("1")
 
     # ---- derived quantities -----------------------------------------------------------
     @property
@@ -245,6 +245,11 @@ class Material(DataEntry):
         """
         return self._overridden(values, source)
 
+
+
+#: expected unit string of every number of a material (from the field declarations)
+UNITS: Mapping[str, str] = Material.units
+_REQUIRED = Material.required
 
 
 # ---- loading ---------------------------------------------------------------------------

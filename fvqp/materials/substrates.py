@@ -32,45 +32,38 @@ References
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Mapping
 from functools import lru_cache
-from types import MappingProxyType
-from typing import ClassVar
 
 from ..units import HBAR
-from .database import CASE_OVERRIDE, DataEntry, UnknownEntryError, load_table, lookup
+from .database import (
+    CASE_OVERRIDE,
+    DataEntry,
+    UnknownEntryError,
+    data_entry,
+    load_table,
+    lookup,
+    quantity,
+)
 
 __all__ = ["PhononMedium", "UnknownMediumError", "get_medium"]
-
-#: expected unit string of every numeric field
-UNITS: Mapping[str, str] = MappingProxyType({
-    "density": "kg/m^3",
-    "sound_velocity_L": "m/s",
-    "sound_velocity_T": "m/s",
-    "debye_temperature": "K",
-    "isotope_A": "s^3",
-    "anharmonic_B": "s^4",
-})
-_REQUIRED = ("density", "sound_velocity_L", "sound_velocity_T")
 
 
 class UnknownMediumError(UnknownEntryError):
     """A phonon medium that is not in ``substrates.toml`` (the message lists them)."""
 
 
-@dataclasses.dataclass(frozen=True)
+@data_entry
 class PhononMedium(DataEntry):
     """Acoustic parameters of one medium, SI (module docstring)."""
 
-    units: ClassVar[Mapping[str, str]] = UNITS
-    density: float
-    sound_velocity_L: float
-    sound_velocity_T: float
-    debye_temperature: float | None = None
-    isotope_A: float | None = None
-    anharmonic_B: float | None = None
+    density: float = quantity("kg/m^3", required=True)
+    sound_velocity_L: float = quantity("m/s", required=True)
+    sound_velocity_T: float = quantity("m/s", required=True)
+    debye_temperature: float | None = quantity("K")
+    isotope_A: float | None = quantity("s^3")
+    anharmonic_B: float | None = quantity("s^4")
 
     @property
     def debye_velocity(self) -> float:
@@ -97,7 +90,8 @@ class PhononMedium(DataEntry):
 
 @lru_cache(maxsize=1)
 def _database() -> Mapping[str, PhononMedium]:
-    return load_table("substrates.toml", PhononMedium, UNITS, _REQUIRED)
+    return load_table("substrates.toml", PhononMedium, PhononMedium.units,
+                      PhononMedium.required)
 
 
 def get_medium(name: str) -> PhononMedium:
