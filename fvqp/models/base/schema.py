@@ -9,11 +9,12 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 
-from ...case.schema import Field
+from ...case.schema import Field, Section
 
 __all__ = ["MATERIAL_OVERRIDES", "PLACEMENT", "POWER_TIMING", "PULSE_TIMING",
            "SPECTRAL_SOURCE", "active_regions", "case_material", "check_material_overrides",
-           "check_pulse_or_power", "energy_bins", "material_overrides", "ordinates_spec"]
+           "check_pulse_or_power", "energy_bins", "initial_temperature", "material_overrides",
+           "ordinates_spec"]
 
 
 def _missing_in_database(field: str) -> str:
@@ -150,6 +151,13 @@ SPECTRAL_SOURCE = {
     **POWER_TIMING,
     **PLACEMENT,
 }
+
+
+def initial_temperature(what: str) -> Section:
+    """The ``[initial]`` section of a model started in equilibrium: a uniform
+    ``temperature`` (default: the bath); ``what`` says what it sets."""
+    return Section({"temperature": Field("quantity", f"{what} (default: the bath)",
+                                         dimension="temperature", positive=True)})
 
 
 def energy_bins(gap: str) -> dict[str, Field]:

@@ -24,6 +24,7 @@ from ..base.schema import (
     active_regions,
     check_pulse_or_power,
     energy_bins,
+    initial_temperature,
     material_overrides,
     ordinates_spec,
 )
@@ -69,10 +70,7 @@ _BOUNDARIES = {
 _SOURCES = {"quasiparticle": Section({k: v for k, v in _SPECTRUM.items()},
                                      doc="isotropic QP injection with a Gaussian spectrum")}
 
-_INITIAL = Section({
-    "temperature": Field("quantity", "uniform isotropic initial occupation f_FD(E, T) "
-                         "(default: the bath)", dimension="temperature", positive=True),
-})
+_INITIAL = initial_temperature("uniform isotropic initial occupation f_FD(E, T)")
 
 _SECTIONS = {
     "interfaces": Section({

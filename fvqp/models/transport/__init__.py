@@ -18,6 +18,7 @@ from ..base.schema import (
     active_regions,
     check_pulse_or_power,
     energy_bins,
+    initial_temperature,
     material_overrides,
 )
 from ..spec import ModelSpec
@@ -70,10 +71,7 @@ _SOURCES = {
                       "absorbed particle or photon) with a Gaussian spectrum"),
 }
 
-_INITIAL = Section({
-    "temperature": Field("quantity", "uniform initial temperature of QPs and phonons "
-                         "(default: the bath)", dimension="temperature", positive=True),
-})
+_INITIAL = initial_temperature("uniform initial temperature of QPs and phonons")
 
 _SECTIONS = {
     "energy": Section({
