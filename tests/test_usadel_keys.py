@@ -41,7 +41,8 @@ def test_steady_state_keys_balance(tmp_path, extra, charge_tol, energy_tol):
     heated too); the key numbers stand on the driver's last log line."""
     s, proc, _ = _open_wire(tmp_path, "w", extra)
     assert s["keys"] == ["delta_centre_ueV", "x_centre_um", "injected_current_A",
-                         "charge_imbalance_A", "energy_current_W", "energy_imbalance_W"]
+                         "charge_imbalance_A", "energy_current_W", "energy_imbalance_W",
+                         "reservoir_currents_A"]
     i = s["injected_current_A"]
     assert i == pytest.approx(s["junction_currents_A"]["junction"], rel=1e-12, abs=0)
     assert i > 0
@@ -53,6 +54,8 @@ def test_steady_state_keys_balance(tmp_path, extra, charge_tol, energy_tol):
     assert s["delta0_ueV"] == pytest.approx(265.0, rel=1e-12, abs=0)
     line = [m for m in proc.stderr.splitlines() if "fvqp.models.usadel.driver" in m][-1]
     assert f"injected_current_A = {i:.6g}" in line and "energy_imbalance_W" in line
+    assert f"reservoir_currents_A = {{reservoir: {s['reservoir_currents_A']['reservoir']:.6g}}}" \
+        in line
 
 
 def test_steady_state_keys_in_si_by_fvqp_post(tmp_path):

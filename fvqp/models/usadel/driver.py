@@ -376,7 +376,8 @@ def run(case, output_dir: str | None = None, resume: bool = False,
     keys = (sweep_keys(res, res["gap_ueV"], res["x_um"]) if last is None else
             state_keys(last, setup, sc, res["gap_ueV"], res["x_um"]))
     summary.update(keys)
-    summary["keys"] = list(keys)
+    # a state's currents into its reservoirs (the supercurrent of a phase-biased wire)
+    summary["keys"] = list(keys) + (["reservoir_currents_A"] if last is not None else [])
     summary["materials"] = materials_entry(meta["materials"])
     h5 = os.path.join(out_dir, f"{case.name}.h5")
     summary["output"] = h5

@@ -8,6 +8,8 @@ Every number is in SI or in the output's unit family (the unit is the name's suf
 * ``delta_centre_ueV``, ``x_centre_um`` — Δ of the last state at the node nearest the
   middle of the network's arclength range (the wire centre);
 * a single state: ``injected_current_A`` (the tunnel currents into the wire, Eq. 13),
+  the currents into the reservoirs (``reservoir_currents_A``, named by the driver: the
+  supercurrent of a phase-biased wire),
   ``charge_imbalance_A`` = injected − drained into the reservoirs − converted to
   supercurrent (:func:`~.observables.charge_balance`), and, where energy is conserved
   (no e–ph collisions, no imposed phase gradient), ``energy_current_W`` (the heat flow
@@ -76,5 +78,11 @@ def sweep_keys(res: dict, gap_ueV, x_um) -> dict:
 
 
 def key_line(summary: dict) -> str:
-    """``name = value`` of every key number of ``summary`` (its ``keys``)."""
-    return ", ".join(f"{k} = {summary[k]:.6g}" for k in summary.get("keys", ()))
+    """``name = value`` of every key number of ``summary`` (its ``keys``; a table of
+    numbers as ``name = {a: value, ...}``)."""
+    def text(v):
+        if isinstance(v, dict):
+            return "{" + ", ".join(f"{k}: {text(x)}" for k, x in v.items()) + "}"
+        return f"{v:.6g}" if isinstance(v, float) else str(v)
+
+    return ", ".join(f"{k} = {text(summary[k])}" for k in summary.get("keys", ()))
