@@ -13,11 +13,12 @@ from fvqp.models.heat.problem import BoundaryCondition, HeatProblem
 from fvqp.models.heat.properties import HeatMaterial
 from fvqp.parallel import Distribution
 from fvqp.solvers import NonlinearSolver
-from fvqp.spectra.gap import bcs_gap
+from fvqp.spectra.gap import BCS_GAP_RATIO, bcs_gap
 from fvqp.spectra.thermal import heat_capacity, kappa_ratio
 from fvqp.units import UnitSystem
 
-AL = get_material("Al")
+#: Al with the weak-coupling gap ratio: the tables against the BCS quadrature
+AL = get_material("Al").with_overrides(gap_ratio=BCS_GAP_RATIO)
 UNITS = UnitSystem.from_material(AL)
 
 

@@ -29,7 +29,7 @@ case = {
                  "radius": "20 nm"}],
     "time": {"steady": True},
 }
-al_film = fa.get_material("Al", Tc=1.74)  # Δ0 = 1.764 k_B Tc = 265 µeV
+al_film = fa.get_material("Al", Tc=1.74, gap_ratio=1.764)  # Δ0 = 265 µeV
 run = fa.run(case, materials={"wire": al_film}, output_dir=OUT / "heat", name="heat_wire")
 print(run.result.report())
 

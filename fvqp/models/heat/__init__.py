@@ -22,9 +22,10 @@ _REGION = Section({
                        positive=True),
     "cross_section": Field("quantity", "wire cross-section (1D meshes)", dimension="area",
                            positive=True),
-    # the material constants of the heat model: Tc (gap, weak-coupling BCS), N0 (heat
-    # capacity) and the resistivity (kappa_n = L0 T / rho, Wiedemann-Franz)
-    **material_overrides("Tc", "N0", "resistivity"),
+    # the material constants of the heat model: Tc and the gap ratio (or delta0; the
+    # alpha-model gap Delta(T) = gap_ratio/1.764 Delta_BCS(T), properties.py), N0 (heat
+    # capacity, QP density) and the resistivity (kappa_n = L0 T / rho, Wiedemann-Franz)
+    **material_overrides("Tc", "gap_ratio", "N0", "resistivity"),
 })
 
 _BOUNDARIES = {
@@ -73,7 +74,7 @@ def _check(data, err) -> None:
     ``MIN_REDUCED_TEMPERATURE`` Tc, or a fixed temperature at or above Tc) and regions
     without a normal-state resistivity."""
     from ...materials import UnknownMaterialError
-    from ..base.schema import case_material
+    from ..base.schema import case_material, check_material_overrides
 
     temps = {"bath.temperature": data["bath"]["temperature"]}
     if data["initial"].get("temperature"):
@@ -84,6 +85,9 @@ def _check(data, err) -> None:
             held[f"boundaries.{name}.temperature"] = bc["temperature"]
     for name, reg in data["regions"].items():
         if not reg.get("active", True) or not reg.get("material"):
+            continue
+        check_material_overrides(reg, f"regions.{name}", err)
+        if reg.get("delta0") is not None and reg.get("gap_ratio") is not None:
             continue
         try:
             mat = case_material(reg)
