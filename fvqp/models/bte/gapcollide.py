@@ -20,6 +20,20 @@ exactly, :func:`.selfgap.consistent_gaps`).
 QP flows of a step: the integrator's accumulated rates (``N:`` keys of
 :meth:`.inelastic.InelasticProblem.rates`: into the QPs), returned as flows *out of*
 the QPs (sign flipped, the prefix dropped; ``pair`` = recombination − pair breaking).
+
+Second order (``order=2``): the kinetic step is BDF2 (:class:`fvqp.solvers.bdf.
+BDFIntegrator`, its exact integration of the explicit sources included) at the gaps
+extrapolated to the step's end, :math:`\Delta^* = 2\Delta^n - \Delta^{n-1}` per cell
+(:math:`\Delta(t_{n+1}) + O(\Delta t^2)`; held and normal cells keep theirs; clipped to
+the grid's first edge and :math:`\Delta_0`), with both history states remapped in
+:math:`\xi` to :math:`\Delta^*` (:func:`.gapshift.shift_gap`: a state keeps its
+:math:`\xi` and occupation, so the BDF2 history is the same states counted on the bins of
+:math:`\Delta^*`; the phonons stay) and the accumulated flows carried on, so the QP
+number balance stays exact. The gap update follows as in the Lie splitting; its root
+moves the state by :math:`O(\Delta t^2)` only. The first step, and the first after a
+source breakpoint, is the backward-Euler one. With the gaps written as
+:math:`\Delta = \mathcal G[f]`, this is the extrapolated (IMEX-like) BDF2 of
+:math:`\partial_t(\rho f) = R(f, \Delta)`: second order in the step.
 """
 
 from __future__ import annotations
@@ -32,6 +46,7 @@ from ...solvers.result import ConvergenceError
 from ...spectra.bins import cell_spectra
 from .coupled import _finish, _jacobian, _petsc, region_prefactors
 from .gapdynamics import rebuilt, self_consistent_start, thermal_start
+from .gapshift import shift_gap
 from .gapsteps import GAP_TOL, delta0_of, held_of
 from .inelastic import InelasticProblem
 from .selfgap import GapUpdate
@@ -58,10 +73,16 @@ class WithCollisions:
     """State (owned unknowns of the coupled layout) and steps of a run with collisions
     (module docstring)."""
 
-    def __init__(self, sim, tol: float = GAP_TOL):
+    def __init__(self, sim, tol: float = GAP_TOL, order: int = 1):
         from ...collisions.grid import bose
 
-        self.sim, self.tol = sim, tol
+        if order not in (1, 2):
+            raise ValueError(f"order must be 1 (Lie splitting) or 2 (BDF2), got {order}")
+        self.sim, self.tol, self.order = sim, tol, order
+        #: order 2: the previous step's (t, state, owned gaps, accumulated flows) and the
+        #: accumulated flows now (None: the next step is backward Euler)
+        self._prev: tuple | None = None
+        self._acc: dict | None = None
         self.delta0, self.held = delta0_of(sim), held_of(sim)
         reg = sim.dist.local.cell_region[: sim.dist.local.n_owned]
         qs, cph, rel = region_prefactors(sim)
@@ -113,11 +134,19 @@ class WithCollisions:
         from ..base import bdf_options
 
         d = self.sim.case.values
+        now = (t, self.y, self.gaps().copy())
+        bdf2 = self.order == 2 and self._prev is not None
+        if bdf2:
+            self._extrapolate()
         opts, _ = bdf_options(d["time"], d["time"]["atol"])
-        opts = dataclasses.replace(opts, order=1, adaptive=False, dt_initial=dt)
+        opts = dataclasses.replace(opts, order=2 if bdf2 else 1, adaptive=False,
+                                   dt_initial=dt)
         prefix, petsc = _petsc(self.sim)
         integ = BDFIntegrator(self.prob, self.y, t, prefix, petsc, opts,
                               jacobian=_jacobian(self.prob))
+        if bdf2:
+            self._history(integ, now, dt)
+        acc0 = integ.accumulated           # BDF2: the flows carried on; else zeros
         try:
             res = integ.run(t + dt)
             ok = res.status == 0
@@ -131,9 +160,60 @@ class WithCollisions:
         flows = {}
         if ok:
             self.y = integ.x.copy()
-            flows = {k[2:]: -v for k, v in integ.accumulated.items() if k.startswith("N:")}
+            acc = integ.accumulated
+            flows = {k[2:]: acc0.get(k, 0.0) - v for k, v in acc.items()
+                     if k.startswith("N:")}
+            if self.order == 2:
+                landed = any(abs(t + dt - b) <= 1e-12 * max(abs(b), dt)
+                             for b in self.prob.breakpoints())
+                self._prev, self._acc = (None, None) if landed else ((*now, acc0), acc)
+        elif bdf2:  # back to the step's start (its gaps and state)
+            self._at(now[2], now[1])
         integ.solver.destroy()
         return ok, flows, linear
+
+    # ---- order 2 -------------------------------------------------------------------------
+    def _qp_shift(self, y: np.ndarray, old: np.ndarray, new: np.ndarray) -> np.ndarray:
+        """``y`` (owned coupled unknowns) with its QP occupations remapped in xi from the
+        owned cells' gaps ``old`` to ``new`` (phonons kept)."""
+        q = self.prob
+        out = y.reshape(q.n, q.S).copy()
+        f = out[:, : q.nq].reshape(q.n, q.N, q.B)
+        out[:, : q.nq] = shift_gap(f, q.grid, old, new).reshape(q.n, -1)
+        return out.ravel()
+
+    def _at(self, gaps: np.ndarray, y: np.ndarray) -> None:
+        """Problems rebuilt at the owned cells' ``gaps``, state ``y`` (on them)."""
+        self.sim.problem = rebuilt(self.sim.problem, gaps)
+        self.prob = self._collisions()
+        self.y = y
+
+    def _extrapolated(self) -> np.ndarray:
+        r""":math:`\Delta^* = 2\Delta^n - \Delta^{n-1}` of the owned cells (held and
+        normal cells: their gap), within [first edge, :math:`\Delta_0`]."""
+        g, g_prev = self.gaps(), self._prev[2]
+        free = self.delta0 > 0
+        if self.held is not None:
+            free &= ~np.asarray(self.held, dtype=bool)
+        lo = float(self.sim.problem.grid.edges[0])
+        star = np.clip(2.0 * g - g_prev, lo, np.maximum(self.delta0, lo))
+        return np.where(free, star, g)
+
+    def _extrapolate(self) -> None:
+        """The problem at the extrapolated gaps, the current state remapped to them."""
+        g, star = self.gaps().copy(), self._extrapolated()
+        self._at(star, self._qp_shift(self.y, g, star))
+
+    def _history(self, integ, now: tuple, dt: float) -> None:
+        """The BDF2 history of ``integ``: the states at t_n (``now``) and t_(n-1), both
+        counted on the bins of the current (extrapolated) gaps, with their accumulated
+        flows."""
+        (t0, y0, g0), (t1, y1, g1, a1) = now, self._prev
+        star = self.gaps()
+        xs = [self._qp_shift(y0, g0, star), self._qp_shift(y1, g1, star)]
+        integ.restore({"t": t0, "h": dt, "last_h": t0 - t1, "step_count": 0,
+                       "rejected": 0, "failed": 0, "times": [t0, t1], "x": xs,
+                       "acc": [self._acc, a1]})
 
     def update(self) -> GapUpdate:
         """The gap update of the QPs (collective); phonons stay."""
