@@ -216,6 +216,24 @@ def target(measured: dict | None) -> None:
           f"(target 0.5 h)")
 
 
+
+def target_sweep(measured: dict) -> None:
+    """The target extrapolated from the sweep runs: the largest run's memory per unknown
+    and the *finer* mesh's updates per second (the cost per unknown grew with the cells:
+    the global coarse level's exact LU), so a lower bound of the time."""
+    cells, bins, dirs = 53120, 32, 24
+    n = cells * bins * (dirs + 1)
+    big = measured["coarse 16 bins x 24 dirs, sweep"]
+    fine = measured["h=2.5 um 16 bins x 8 dirs, sweep"]
+    mem = big["bytes_per_unknown"] * n / 2**30
+    per_step = n / min(big["updates_per_s_core"], fine["updates_per_s_core"]) / 2
+    steps = 100e-9 / 0.1e-9
+    print(f"== target with sweeps: {n:.3g} unknowns, {big['bytes_per_unknown']:.0f} "
+          f"B/unknown: {mem:.0f} GB; {per_step:.0f} s per 0.1 ns step on 2 cores; "
+          f"100 ns: {steps * per_step / 3600:.1f} h (target 0.5 h; a lower bound: the "
+          f"coarse level's cost grows faster than the unknowns) ==")
+
+
 def main(argv: list[str]) -> None:
     what = argv[1] if len(argv) > 1 else "all"
     with tempfile.TemporaryDirectory(prefix="bte_absorber3d_") as d:
@@ -226,7 +244,7 @@ def main(argv: list[str]) -> None:
         if what in ("all", "ranks"):
             ranks(tmp)
         if what in ("all", "sweep"):
-            sweep(tmp)
+            target_sweep(sweep(tmp))
         if what in ("all", "target"):
             target(measured)
 

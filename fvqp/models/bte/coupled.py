@@ -18,15 +18,18 @@ import math
 
 import numpy as np
 
+from ...case import CaseError
 from ...solvers import JacobianConfig
+from ...solvers.linear import option_value
 from ...solvers.options import normalise_prefix
 from ...solvers.result import ConvergenceError
 from ...spectra.bins import cell_spectra
-from .inelastic import COUPLED_PETSC, InelasticPC, InelasticProblem
+from .inelastic import COUPLED_PETSC, InelasticProblem
+from .inelastic_pc import FINE_CHOICES, INEXACT_COARSE, InelasticPC
 
 log = logging.getLogger("fvqp.bte")
 
-__all__ = ["coupled_problem", "coupled_steady", "coupled_transient"]
+__all__ = ["coupled_problem", "coupled_steady", "coupled_transient", "fine_pc"]
 
 
 def coupled_problem(sim) -> InelasticProblem:
@@ -103,10 +106,12 @@ def _finish(sim, cls, rho, ados, qp_scale, c_ph, rel, base=None) -> InelasticPro
     # coarse operator; block_jacobi (auto serially) = the per-cell 0D kinetic blocks
     choice = d["numerics"]["preconditioner"]
     glob = choice == "two_level" or (choice == "auto" and sim.dist.size > 1)
-    # step 1: LU, or (``-<prefix>fine_pc sweep``) transport sweeps + the global coarse
-    prefix = normalise_prefix(d["solver"]["prefix"])
-    prob.preconditioner = InelasticPC(prob, global_coarse=glob, prefix=prefix + "icoarse_",
-                                      options_prefix=prefix)
+    # step 1: LU, or (``fine_pc = "sweep"``) transport sweeps + the global coarse level
+    # solved inexactly (its cost grows like the cells, not like an LU's fill)
+    prefix, fine = normalise_prefix(d["solver"]["prefix"]), fine_pc(sim)
+    prob.preconditioner = InelasticPC(
+        prob, global_coarse=glob, prefix=prefix + "icoarse_", fine=fine,
+        coarse_options=INEXACT_COARSE if fine == "sweep" else None)
     return prob
 
 
@@ -151,9 +156,26 @@ def _jacobian(prob: InelasticProblem) -> JacobianConfig:
     return JacobianConfig("matrix_free", 1, prob.preconditioner)
 
 
-def _petsc(sim) -> tuple[str, dict]:
+def fine_pc(sim) -> str:
+    """Step 1 of the Newton preconditioner: ``-<prefix>fine_pc`` on the command line, else
+    ``fine_pc`` of the case's ``[solver] petsc``, else ``lu``
+    (:data:`.inelastic_pc.FINE_CHOICES`)."""
     d = sim.case.values
-    return d["solver"]["prefix"], {**COUPLED_PETSC, **d["solver"]["petsc"]}
+    prefix = normalise_prefix(d["solver"]["prefix"])
+    fine = option_value(prefix + "fine_pc", str(d["solver"]["petsc"].get("fine_pc", "lu")))
+    if fine not in FINE_CHOICES:
+        raise CaseError([f"{sim.case.path}: solver.petsc.fine_pc (or -{prefix}fine_pc) = "
+                         f"{fine!r}: set it to one of {', '.join(FINE_CHOICES)}"])
+    return fine
+
+
+def _petsc(sim) -> tuple[str, dict]:
+    """Prefix and options of the Newton solve (``fine_pc`` is read by :func:`fine_pc`;
+    with sweeps the outer Krylov is FGMRES: the inexact coarse solve varies)."""
+    d = sim.case.values
+    own = {k: v for k, v in d["solver"]["petsc"].items() if k != "fine_pc"}
+    var = {"ksp_type": "fgmres"} if fine_pc(sim) == "sweep" else {}
+    return d["solver"]["prefix"], {**COUPLED_PETSC, **var, **own}
 
 
 def coupled_transient(sim, writer, out_dir: str, resume: bool, max_steps) -> dict:

@@ -35,9 +35,12 @@ __all__ = ["GlobalCoarse"]
 
 class GlobalCoarse:
     """Galerkin coarse operator of :class:`~fvqp.models.bte.inelastic.InelasticProblem`
-    on the isotropic space and its exact solve (module docstring)."""
+    on the isotropic space and its solve (module docstring): exact, or with the PETSc
+    options ``defaults`` (e.g. the inexact Krylov solve of
+    :data:`~fvqp.models.bte.inelastic_pc.INEXACT_COARSE`, whose cost grows like the
+    coarse unknowns, not like a sparse LU's fill)."""
 
-    def __init__(self, prob, prefix: str = "bte_icoarse_"):
+    def __init__(self, prob, prefix: str = "bte_icoarse_", defaults: dict | None = None):
         self.p = p = prob
         n, nl, S, N, B, K = p.n, p.nl, p.S, p.N, p.B, p.K
         self.Sc = Sc = N + p.Mp
@@ -67,7 +70,7 @@ class GlobalCoarse:
         self.P_own = self.P[: n * S, : n * Sc].tocsr()
         self.prefix = prefix
         self.level = CoarseCorrection(p.dist.comm, self.R, self.P_own, prefix,
-                                      exact_defaults(p.dist.comm))
+                                      defaults or exact_defaults(p.dist.comm))
 
     def update(self, blocks: np.ndarray) -> None:
         """Assemble :math:`C` with the per-cell dense blocks ``blocks`` (n, Sc, Sc) and
