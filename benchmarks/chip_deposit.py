@@ -1,12 +1,13 @@
 """The chip chain's cost (issue 17 §4) and the burst figure of a chip run.
 
     python benchmarks/chip_deposit.py [--mesh small|layout] [--steps N]
-        [--polar P --azimuth A] [--spacing MEV]
+        [--polar P --azimuth A] [--spacing MEV] [--films bte|transport]
     mpiexec -n 2 python benchmarks/chip_deposit.py ...       (1 -> 2 ranks)
     python benchmarks/chip_deposit.py --plot OUTPUT_DIR        (PNG of a run's bursts)
 
-Runs ``cases/bte_chip_deposit.toml`` (mesh, ordinates, QP spacing as given) for a few
-steps and prints: cells, phonon unknowns, QP unknowns, time per step, phonon
+Runs ``cases/bte_chip_deposit.toml`` (``--films transport``: its variant with diffusive
+QPs in the films, ``cases/bte_chip_deposit_transport.toml``; mesh, ordinates, QP spacing
+as given) for a few steps and prints: cells, phonon unknowns, QP unknowns, time per step, phonon
 unknown-updates per second per core (phonon unknowns x steps / wall time / ranks; the
 wall time includes the QP Newton steps), peak memory per phonon unknown, the coupled
 iterations per step (``[chain] coupling = "coupled"``: a QP Newton step and a phonon
@@ -71,7 +72,8 @@ def bench(args) -> None:
     from fvqp.case.loader import load_case
     from fvqp.models.bte_chip.driver import ChipModel
 
-    text = open(os.path.join(ROOT, "cases", "bte_chip_deposit.toml")).read()
+    name = "bte_chip_deposit" + ("_transport" if args.films == "transport" else "")
+    text = open(os.path.join(ROOT, "cases", f"{name}.toml")).read()
     text = text.replace('file = "../meshes/', f'file = "{ROOT}/meshes/')
     if args.mesh == "small":
         text = text.replace("chip_layout/chip.msh", "chip_small/chip_small.msh")
@@ -96,8 +98,9 @@ def bench(args) -> None:
         return
     nph, steps, ranks = s["phonon_unknowns"], s["steps"], s["ranks"]
     per_bin = s["phonon_linear_iterations"] / max(1, steps * s["phonon_nodes"])
-    print(f"mesh {args.mesh}: {s['n_cells']} cells, {s['phonon_nodes']} phonon nodes, "
-          f"{s['ordinates']} ordinates, {s['qp_bins']} QP bins; ranks {ranks}")
+    print(f"mesh {args.mesh}, {args.films} films: {s['n_cells']} cells, "
+          f"{s['phonon_nodes']} phonon nodes, {s['ordinates']} ordinates, "
+          f"{s['qp_bins']} QP bins; ranks {ranks}")
     print(f"phonon unknowns {nph:.3e}, QP unknowns {s['qp_unknowns']:.3e}")
     print(f"steps {steps}, wall {wall:.1f} s (run {s['wall_time_s']:.1f} s), "
           f"{s['wall_time_s'] / steps:.3f} s/step")
@@ -124,6 +127,7 @@ def main(argv=None) -> int:
     ap.add_argument("--polar", type=int, default=2)
     ap.add_argument("--azimuth", type=int, default=4)
     ap.add_argument("--spacing", type=float, default=0.05)
+    ap.add_argument("--films", choices=("bte", "transport"), default="bte")
     args = ap.parse_args(argv)
     if args.plot:
         print(plot(args.plot))

@@ -142,11 +142,14 @@ def test_coupled_step_is_first_order_and_the_splitting_was_the_error(write_case,
     assert split < 0.7 * limit
 
 
-def test_two_ranks_equal_serial_and_resume(closed_case, tmp_path):
+@pytest.mark.parametrize("film", ["bte", "transport"])
+def test_two_ranks_equal_serial_and_resume(write_case, tmp_path, film):
     """The closed chip serially, with `mpiexec -n 2` (the film's 4 cells and the chip's 44
     distributed independently; the QP/phonon exchange between them) and stopped after 4
     steps then resumed (checkpoint at step 3 and at the stop): energies, QP numbers and
-    every series row agree to 1e-8 (ranks) and 1e-12 (resume)."""
+    every series row agree to 1e-8 (ranks) and 1e-12 (resume) — with bte films and with
+    diffusive transport films (``[qp] model = "transport"``)."""
+    closed_case = write_case(CLOSED + f'[qp]\nmodel = "{film}"\n', "closed_chip.toml")
     run_fvqp(["run", closed_case, "--output", tmp_path / "s"])
     run_fvqp(["run", closed_case, "--output", tmp_path / "p"], nproc=2)
     first = run_fvqp(["run", closed_case, "--output", tmp_path / "r", "--max-steps", "4"],
