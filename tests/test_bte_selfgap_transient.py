@@ -66,7 +66,7 @@ def test_pulse_transient_follows_the_kinetics0d_gap_at_first_order(tmp_path):
     * At every step size bte - 0D is 1.5-1.6 % of the peak (gap and N; the steady gap of
       the same film under 20 nW, 3.3 ueV down, agrees to 0.5-1.7 %). It does not come from
       the gap coupling: with the gap held at the bath's, the two codes' N(t) differ by
-      1.5-2.3 % too (the collision layer near the gap edge on 20 ueV bins; 1.6 % at 10 ueV).
+      up to 2.8 % of the local N (the collision layer near the gap edge; 2.4 % at 10 ueV).
     * Against the 0D dt -> 0 limit bte's error falls with the step, 7.9 %, 4.7 %, 3.1 % of
       the peak (gap; N alike), to the 1.7 % of its own Richardson extrapolation."""
     bte = {dt: _sampled(_bte(tmp_path, dt)) for dt in ("0.5", "0.25", "0.125")}
