@@ -8,7 +8,7 @@ set it, or ``delta0``, per region), i.e. :math:`\Delta(T) = s\,\Delta_{BCS}(T)`,
 :math:`s = \alpha/\alpha_{BCS}`, :math:`\alpha_{BCS} = \pi e^{-\gamma_E} = 1.764`. The
 quasiparticle heat capacity (notes Eqs. 25-27), BRT conductivity (notes Eq. 23) and thermal
 QP density take that gap, so :math:`c` jumps at :math:`T_c` by
-:math:`\Delta C/\gamma T_c = (12/7\zeta(3))\,s^2` (the α model's jump, Johnston Eq. 31),
+:math:`\Delta C/\gamma T_c = (12/7\zeta(3))\,s^2` (the α model's jump, Johnston 2013),
 and the Boltzmann tails go as :math:`e^{-\alpha T_c/T}`.
 
 U and Φ are tabulated once per :math:`s` in :math:`x = \ln(T/T_c)`: Gauss–Legendre
