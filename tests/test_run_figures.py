@@ -175,3 +175,17 @@ def test_a_bte_transient_reports_n_qp(tmp_path):
     assert shown and float(shown.group(1)) == pytest.approx(s["N_qp"], rel=1e-5, abs=0)
     assert _pngs(out) == {f"{BTE}_qp_excess_12ps.png", f"{BTE}_timeseries.png",
                           f"{BTE}_series.png"}
+
+
+def test_energy_slices_are_titled_with_their_energy(tmp_path):
+    """transport's ``f_slice_<k>`` pictures name the slice's energy from the summary's
+    ``slice_energies_ueV`` (the k-th); other fields, and a slice without one, keep their
+    name."""
+    from fvqp.post.plot import _field_title
+    from fvqp.post.result import Result
+
+    res = Result(path=tmp_path, name="wire", summary={"slice_energies_ueV": [280.0, 400.0]})
+    assert _field_title(res, "f_slice_1") == "f_slice_1 (f at E = 400 ueV)"
+    assert _field_title(res, "f_slice_0") == "f_slice_0 (f at E = 280 ueV)"
+    assert _field_title(res, "f_slice_2") == "f_slice_2"
+    assert _field_title(res, "qp_excess") == "qp_excess"
