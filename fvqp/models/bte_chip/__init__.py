@@ -19,12 +19,7 @@ phonons are the transported angle average too, in place of the escape time.
 from __future__ import annotations
 
 from ...case.schema import Field, Section
-from ..base.schema import (
-    MATERIAL_OVERRIDES,
-    check_material_overrides,
-    named_boundaries,
-    unlabelled_boundary,
-)
+from ..base.schema import MATERIAL_OVERRIDES, check_material_overrides, ordinates_spec
 from ..bte import _REGION as _BTE_REGION
 from ..phonon import _BOUNDARIES, _INITIAL, _REGION, _SOURCES
 from ..phonon import _SECTIONS as _PHONON_SECTIONS
@@ -157,10 +152,8 @@ def _check_transport_films(data, err) -> None:
 
 SPEC = ModelSpec(
     name="bte_chip", region_schema=_CHIP_REGION, boundary_types=_BOUNDARIES,
-    initial_schema=_INITIAL, source_types=_SOURCES, fields=FIELDS,
-    required_boundaries=named_boundaries, optional_boundaries=unlabelled_boundary,
-    atol_dimension="dimensionless", atol_default=1e-11, check=_check,
-    sections=_SECTIONS, digest_exempt=("time.end",),
+    initial_schema=_INITIAL, source_types=_SOURCES, fields=FIELDS, check=_check,
+    sections=_SECTIONS, digest_exempt=("time.end",), **ordinates_spec(film=False),
 )
 
 
