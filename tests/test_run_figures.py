@@ -189,3 +189,20 @@ def test_energy_slices_are_titled_with_their_energy(tmp_path):
     assert _field_title(res, "f_slice_0") == "f_slice_0 (f at E = 280 ueV)"
     assert _field_title(res, "f_slice_2") == "f_slice_2"
     assert _field_title(res, "qp_excess") == "qp_excess"
+
+
+def test_a_failed_rendering_is_a_warning_not_a_failed_run(monkeypatch, caplog, tmp_path):
+    """Pictures are not results: if drawing raises, the template's hook logs the cause and
+    the command that draws them later, and gives no figures (the run keeps its status)."""
+    import fvqp.post.figures as figures
+    from fvqp.models.base.template import draw_figures
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no OpenGL context")
+
+    monkeypatch.setattr(figures, "run_figures", broken)
+    with caplog.at_level("WARNING"):
+        assert draw_figures(str(tmp_path), {"status": 0}) == []
+    (rec,) = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert "RuntimeError: no OpenGL context" in rec.getMessage()
+    assert f"fvqp plot {tmp_path}" in rec.getMessage()
