@@ -112,3 +112,38 @@ def test_bdf2_steps_on_two_ranks_equal_serial(tmp_path):
         res.append(np.array(json.loads(line.split(" ", 1)[1])))
     assert res[0][-1, 0] < res[0][0, 0]                     # the gap moved
     assert np.max(np.abs(res[1] - res[0]) / np.abs(res[0])) < 1e-8
+
+
+def test_bdf2_through_the_run_loop_resumes_exactly(tmp_path, monkeypatch):
+    """``[time] scheme = "bdf2"`` with ``[collisions]`` in the run loop
+    (fvqp/models/bte/gaprun.py picks the order-2 stepper; the checkpoint holds the
+    previous state, its gaps and the accumulated flows): 16 steps of 0.25 ns give the gap
+    of the stepper above at 4 ns (165.7964 ueV; Lie: 165.99), and a run stopped after 7
+    steps and resumed equals the uninterrupted one (gaps of every snapshot and the QP
+    balance to 1e-12; measured 3e-16, 7e-15). The case check still refuses bdf2 with the
+    self-consistent gap (fvqp/models/bte/__init__.py ``_check_self_gap``, another
+    owner's): it is bypassed here for the time scheme only."""
+    import fvqp.models.bte as bte_spec
+    from fvqp.api import run_case
+
+    check = bte_spec._check_self_gap
+
+    def allow_bdf2(data, err):
+        check({**data, "time": {**data["time"], "scheme": "bdf1"}}, err)
+
+    monkeypatch.setattr(bte_spec, "_check_self_gap", allow_bdf2)
+    case = case_variant("bte_selfgap_pulse.toml", tmp_path, **{
+        'spacing = "10 ueV"': 'spacing = "20 ueV"', 'end = "15 ns"': 'end = "4 ns"',
+        'scheme = "bdf1"': 'scheme = "bdf2"'})
+    full = run_case(case, output_dir=str(tmp_path / "full"))
+    assert full["status"] == 0
+    assert run_case(case, output_dir=str(tmp_path / "cut"), max_steps=7)["status"] == 1
+    cut = run_case(case, output_dir=str(tmp_path / "cut"), resume=True)
+    assert cut["status"] == 0 and cut["steps"] == full["steps"] == 16
+    ga = np.array([g["min_ueV"] for g in full["gap"]["snapshots"]])
+    gb = np.array([g["min_ueV"] for g in cut["gap"]["snapshots"]])
+    assert ga[-1] == pytest.approx(165.7964, abs=1e-3, rel=0)
+    assert np.max(np.abs(ga - gb)) < 1e-12 * ga[0]
+    for k in ("final", "sources", "pair"):
+        assert cut["qp_number"][k] == pytest.approx(full["qp_number"][k], rel=1e-12, abs=0)
+    assert abs(full["qp_number"]["imbalance"]) < 1e-9 * full["qp_number"]["final"]

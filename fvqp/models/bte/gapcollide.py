@@ -215,6 +215,22 @@ class WithCollisions:
                        "rejected": 0, "failed": 0, "times": [t0, t1], "x": xs,
                        "acc": [self._acc, a1]})
 
+    def history(self) -> dict | None:
+        """Order 2: what the next BDF2 step needs besides the state — the previous
+        state (1, n_owned ``block``) and its owned cells' gaps, and (JSON) its time and
+        the accumulated flows then and now — for the checkpoint; None without."""
+        if self._prev is None:
+            return None
+        t1, y1, g1, a1 = self._prev
+        return {"x": y1.reshape(1, -1), "gaps": g1,
+                "meta": {"t": t1, "acc": a1, "acc_now": self._acc}}
+
+    def restore_history(self, x: np.ndarray, gaps: np.ndarray, meta: dict) -> None:
+        """Inverse of :meth:`history` (``gaps`` of the owned cells)."""
+        self._prev = (float(meta["t"]), np.asarray(x, dtype=float).ravel().copy(),
+                      np.asarray(gaps, dtype=float), dict(meta["acc"]))
+        self._acc = dict(meta["acc_now"])
+
     def update(self) -> GapUpdate:
         """The gap update of the QPs (collective); phonons stay."""
         xq = self.prob.per_bin(self.y)

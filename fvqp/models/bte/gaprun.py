@@ -59,7 +59,8 @@ def _stepper(sim):
     if sim.collisions:
         from .gapcollide import WithCollisions
 
-        return WithCollisions(sim)
+        bdf2 = sim.case.values["time"].get("scheme") == "bdf2"
+        return WithCollisions(sim, order=2 if bdf2 else 1)
     return Collisionless(sim)
 
 
@@ -88,6 +89,10 @@ def gap_transient(sim, writer, out_dir: str, max_steps: int | None, resume: bool
         dt, nsteps = extended_steps(float(meta["dt"]), step, t_end, u, out_dir)
         flows, its, n0, gaps = meta["flows"], int(meta["its"]), meta["n0"], meta["gaps"]
         run.restore_counters(meta.get("counters", {}))
+        if meta.get("history") is not None:     # BDF2: the previous state and its gaps
+            owned = dist.local.cells[: run.n_owned]
+            run.restore_history(cells["x_prev"], np.asarray(bins["gaps_prev"])[owned],
+                                meta["history"])
         writer.truncate(u.to_si(step * dt, "time"))
         rows.truncate(u.to_si(step * dt, "time"))
         ok = True
@@ -115,10 +120,15 @@ def gap_transient(sim, writer, out_dir: str, max_steps: int | None, resume: bool
     target = nsteps if max_steps is None else min(nsteps, step + max_steps)
 
     def save(s: int) -> None:
-        full = dist.gather(run.gaps())
-        ck.save({"x": run.pack()}, {"gaps": full} if dist.rank == 0 else {},
+        hist = run.history()
+        cells, bins = {"x": run.pack()}, {"gaps": dist.gather(run.gaps())}
+        if hist is not None:
+            cells["x_prev"] = hist["x"]
+            bins["gaps_prev"] = dist.gather(hist["gaps"])
+        ck.save(cells, bins if dist.rank == 0 else {},
                 {"kind": _KIND, "step": s, "dt": dt, "flows": flows, "its": its, "n0": n0,
-                 "gaps": gaps, "counters": run.counters()})
+                 "gaps": gaps, "counters": run.counters(),
+                 "history": None if hist is None else hist["meta"]})
 
     def write(s: int) -> None:
         t_s = u.to_si(s * dt, "time")

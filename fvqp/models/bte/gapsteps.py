@@ -109,6 +109,10 @@ class Collisionless:
         p = self.sim.problem = rebuilt(self.sim.problem, gaps)
         self.x = per_bin(p, np.asarray(packed).reshape(p.n, p.N, p.B))
 
+    def history(self) -> None:
+        """No step history (backward Euler)."""
+        return None
+
     def counters(self) -> dict:
         """Iteration counts kept in the checkpoint (none beyond the run's)."""
         return {}
