@@ -22,12 +22,13 @@ from functools import lru_cache
 from types import MappingProxyType
 
 from ..materials import Material, get_material
+from ..units import E_CHARGE, K_B
 from .alpha2f import Alpha2F
 from .matsubara import calibrate_mu_star
 
 __all__ = ["COUPLING", "EliashbergParams", "K_B_MEV"]
 
-K_B_MEV: float = 8.617333262e-2  #: Boltzmann constant [meV/K] (exact SI 2019 value)
+K_B_MEV: float = K_B / E_CHARGE * 1e3  #: Boltzmann constant [meV/K] (from fvqp.units)
 
 #: electron-phonon coupling constants lambda (not in fvqp/materials; defined here)
 COUPLING = MappingProxyType(
