@@ -136,7 +136,7 @@ def test_bdf2_through_the_run_loop_resumes_exactly(tmp_path, monkeypatch):
         'spacing = "10 ueV"': 'spacing = "20 ueV"', 'end = "15 ns"': 'end = "4 ns"',
         'scheme = "bdf1"': 'scheme = "bdf2"'})
     full = run_case(case, output_dir=str(tmp_path / "full"))
-    assert full["status"] == 0
+    assert full["status"] == 0 and full["time_order"] == 2
     assert run_case(case, output_dir=str(tmp_path / "cut"), max_steps=7)["status"] == 1
     cut = run_case(case, output_dir=str(tmp_path / "cut"), resume=True)
     assert cut["status"] == 0 and cut["steps"] == full["steps"] == 16

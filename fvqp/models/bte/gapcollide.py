@@ -267,7 +267,7 @@ class WithCollisions:
         self.failed = int(counts.get("failed", 0))
 
     def summary(self) -> dict:
-        return {"collisions": True, "phonons": self.prob.phonons,
+        return {"collisions": True, "phonons": self.prob.phonons, "time_order": self.order,
                 "newton_iterations": self.newton, "failed_solves": self.failed,
                 "coupled_unknowns": int(self.prob.dist.n_global)}
 
