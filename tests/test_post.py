@@ -183,11 +183,13 @@ def test_kinetics0d_result_info_lists_datasets_and_plot_draws_its_time_series(tm
     png_dir = tmp_path / "png"
     printed = run_fvqp(["plot", out, "--output", png_dir]).stdout.split()
     own = "kinetics0d_al_relaxation_transient.png"  # the model's figure (<case>_transient)
+    # the series is drawn once, in SI from <case>_series.csv (not again from the HDF5
+    # group on the model's internal time axis)
     assert sorted(p.split("/")[-1] for p in printed) == [
-        "kinetics0d_al_relaxation_series.png", own, "kinetics0d_timeseries.png"]
+        "kinetics0d_al_relaxation_series.png", own]
     # the model's own figure (it needs the solved model to redraw) is copied unchanged
     assert (png_dir / own).read_bytes() == (out / own).read_bytes()
-    pixels = _image(png_dir / "kinetics0d_timeseries.png")
+    pixels = _image(png_dir / "kinetics0d_al_relaxation_series.png")
     assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 50
 
 

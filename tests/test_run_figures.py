@@ -128,8 +128,12 @@ def test_figures_false_draws_none(tmp_path):
     drawn = run_loaded_case(case, output_dir=str(tmp_path / "on"))
     assert _pngs(tmp_path / "on") == set(drawn["figures"]) == {
         f"{HEAT}_temperature_10ns.png", f"{HEAT}_timeseries.png", f"{HEAT}_series.png"}
-    case.data["output"]["figures"] = False
-    quiet = run_loaded_case(case, output_dir=str(tmp_path / "off"))
+    # the switch as a user writes it, in the case file's [output] table
+    (tmp_path / "off_case").mkdir()
+    anchor = 'directory = "../output/heat_film_trap"'
+    off = case_variant(f"{HEAT}.toml", tmp_path / "off_case", **short,
+                       **{anchor: anchor + "\nfigures = false"})
+    quiet = run_loaded_case(load_case(off), output_dir=str(tmp_path / "off"))
     assert quiet["status"] == 0 and "figures" not in quiet
     assert _pngs(tmp_path / "off") == set()
     assert (tmp_path / "off" / f"{HEAT}_series.csv").is_file()  # the results are written

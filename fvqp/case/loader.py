@@ -92,6 +92,10 @@ def _common_fields(spec) -> dict:
                 "quantity", dimension="time", nonnegative=True), default=[]),
             "checkpoint_every": Field("int", "checkpoint every N steps", default=20,
                                       positive=True),
+            "figures": Field("bool", "draw the run's main pictures as PNG when it finishes "
+                             "(the main field at the last snapshot, a cut for 3D devices, "
+                             "<case>_timeseries.png and <case>_series.png; `fvqp plot` "
+                             "draws the rest)", default=True),
         }),
     }
 

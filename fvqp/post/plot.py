@@ -167,7 +167,9 @@ def _plot_h5(result: Result, out: Path) -> list[Path]:
             png = out / f"{path.stem}.png"
             draw(str(png), *stochastic)
             written.append(png)
-        found = _h5_time_series(path)
+        # a run that writes its series in SI (<case>_series.csv, drawn by plot_result) is
+        # not drawn again from the HDF5 group on the model's own time axis
+        found = None if any(result.path.glob("*_series.csv")) else _h5_time_series(path)
         if found is not None:
             ts, unit = found
             title = f"{path.stem}: time series" + (f" ({unit})" if unit else "")

@@ -27,7 +27,7 @@ SUFFIX_UNITS = {
     "_K": "K", "_s": "s", "_J": "J", "_W": "W", "_m": "m", "_m3": "m^3", "_V": "V",
     "_A": "A", "_ohm": "Ohm", "_S": "S", "_per_m3": "1/m^3", "_m3_per_s": "m^3/s",
     "_ueV": "ueV", "_uV": "uV", "_um": "um", "_mV": "mV", "_eV": "eV", "_Hz": "Hz",
-    "_per_s": "1/s",
+    "_per_s": "1/s", "_per_um3": "1/um^3",
 }
 #: counts among the key numbers, with what they count (the report names it)
 COUNTS = {"N_qp": "quasiparticles"}
@@ -109,7 +109,8 @@ class ModelResult(Mapping):
 
     def report(self, keys: tuple = ()) -> str:
         """The end-of-run lines: status and message, output path, wall time, work done,
-        every balance's imbalance and the model's key numbers (summary ``keys``, each with
+        every balance's imbalance and the model's key numbers (``keys`` named by the model,
+        then the name → value table ``summary["keys"]`` of models that write one; each with
         the unit of its suffix, :func:`unit_of_key`, or what it counts, :data:`COUNTS`)."""
         lines = [f"{self.model}: status {self.status} — {self.message}"]
         if self.output_dir:
@@ -123,12 +124,14 @@ class ModelResult(Mapping):
             value = bal.get("imbalance") if isinstance(bal, Mapping) else bal
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 lines.append(f"  balance {name}: imbalance {value:.3g}")
-        for key in keys:
-            if key in self.summary:
-                v = self.summary[key]
-                unit = unit_of_key(key) or COUNTS.get(key, "")
-                text = f"{v:.6g}" if isinstance(v, float) else f"{v}"
-                lines.append(f"  {key}: {text} {unit}".rstrip())
+        named = {k: self.summary[k] for k in keys if k in self.summary}
+        table = self.summary.get("keys")
+        if isinstance(table, Mapping):   # models that name their key numbers in the summary
+            named.update((k, v) for k, v in table.items() if k not in named)
+        for key, v in named.items():
+            unit = unit_of_key(key) or COUNTS.get(key, "")
+            text = f"{v:.6g}" if isinstance(v, float) else f"{v}"
+            lines.append(f"  {key}: {text} {unit}".rstrip())
         return "\n".join(lines)
 
     @property

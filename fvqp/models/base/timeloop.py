@@ -55,7 +55,7 @@ def bdf_options(time_table: Mapping, atol: float):
 
 #: the case keys a resumed run of the time loop may change: a later ``[time] end``
 #: extends the run (an earlier one is refused by :func:`run_checkpointed`)
-EXTENDABLE = ("time.end",)
+EXTENDABLE = ("time.end", "output.figures")
 
 
 def resumable(case):
