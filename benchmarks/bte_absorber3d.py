@@ -29,7 +29,8 @@ ranks). Sections:
   memory are extrapolated from the measured memory per unknown, and the time of a 100 ns
   transient from the measured unknown-updates per second.
 
-Environment: FVQP_BENCH_STEPS (default 4 steps per run). Figures in docs/bte_absorber3d.md
+Environment: FVQP_BENCH_STEPS (default 4 steps per run); FVQP_BENCH_FINE=sweep runs the
+``ranks`` section with transport sweeps. Figures in docs/bte_absorber3d.md
 were measured on the shared, loaded 2-core machine.
 """
 
@@ -163,11 +164,13 @@ def ell(tmp: Path) -> None:
 
 def ranks(tmp: Path) -> None:
     coarse = ROOT / "meshes" / "absorber3d" / "absorber3d_coarse.msh"
-    print("== ranks (coarse, 16 bins x 8 dirs; 4 and 8 ranks oversubscribed: counts) ==")
+    fine = os.environ.get("FVQP_BENCH_FINE", "lu")
+    print(f"== ranks (coarse, 16 bins x 8 dirs, fine_pc {fine}; 4 and 8 ranks "
+          "oversubscribed: counts) ==")
     print(HEAD)
     base = None
     for r in (1, 2, 4, 8):
-        s = run(case_text(coarse, 16, 2, 4), tmp / f"ranks_{r}", ranks=r)
+        s = run(case_text(coarse, 16, 2, 4, fine=fine), tmp / f"ranks_{r}", ranks=r)
         base = base or s["per_step_s"]
         print(line(f"{r} rank(s), speed-up {base / s['per_step_s']:.2f}x", s), flush=True)
 
