@@ -14,9 +14,10 @@
    1.3e-3 (μ_Q*), 8.2e-3 (loss); uniform 1601 2.0 s with 4.4e-3, 1.0e-4, 4.7e-3; uniform
    801 0.9 s with 2.4e-2, 1.1e-3, 4.4e-2. With collisions the graded grid wins on the
    injector current only: the integrals on the fine grid of step h_min cost as much as
-   the uniform grid of that step (a coarser collision grid, step 0.01, took 1.1 s with
-   the same current and μ_Q* errors and a loss error of 1.5e-3: not offered as a case
-   option yet).
+   the uniform grid of that step. A coarser collision grid (case key
+   ``[collisions] spacing``), step 0.01, took 1.1 s here with the same current and μ_Q*
+   errors and a loss error of 1.5e-3, but in the open-wire case (tests/test_usadel_regrid)
+   its loss error is 19 % (1.2 % at the default step h_min): keep the default.
 2. Gap equation: the same wire in equilibrium and with the injector at 1.5 Δ0, Δ by
    uniform-mode self-consistency (probe at the injector, Γ = 0.02, t = 0.02, ω_D = 10) with
    the real-axis and the Matsubara methods (each with the λ that makes its T = 0 bulk gap

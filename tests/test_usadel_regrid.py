@@ -118,11 +118,15 @@ def test_graded_grid_with_collisions_matches_the_fine_uniform_grid(tmp_path):
     2e-3 (measured 9.1e-4) and the energy lost to the phonons — injected minus drained
     into the reservoir, 0.1 % of the injected energy, a number of the collisions alone —
     within 3 % (measured 1.2 %), where the case's uniform δε = 0.01 grid (801) is 41 %
-    off."""
+    off. ``[collisions] spacing = 0.01`` (a coarser collision grid) keeps the current
+    (the same 1.0e-5) but loses the loss (measured 19 %): the option takes effect and
+    the default step h_min is the one that resolves the coherence peak."""
     coll = '[collisions]\ngamma_ee = 2e-3\ntau0 = "438 ns"\n'
     out = {name: _state(tmp_path, name, energy, coll) for name, energy in (
         ("g", 'grid = "graded"\nspacing = 0.04\nmin_spacing = 0.002'),
         ("f", "spacing = 0.0025"), ("u", "spacing = 0.01"))}
+    out["c"] = _state(tmp_path, "c", 'grid = "graded"\nspacing = 0.04\nmin_spacing = 0.002',
+                      coll + "spacing = 0.01\n")
     assert out["g"][0] == 261 and out["f"][0] == 3201
 
     def loss(name):
@@ -134,6 +138,8 @@ def test_graded_grid_with_collisions_matches_the_fine_uniform_grid(tmp_path):
     assert abs(loss("f")) > 5e-4 * abs(out["f"][1]["injected"])
     assert abs(loss("g") / loss("f") - 1) < 0.03
     assert abs(loss("u") / loss("f") - 1) > 10 * abs(loss("g") / loss("f") - 1)
+    assert abs(out["c"][2] / out["f"][2] - 1) < 1e-4
+    assert abs(loss("c") / loss("f") - 1) > 5 * abs(loss("g") / loss("f") - 1)
 
 
 def test_graded_grid_with_ee_collisions_runs_and_conserves_energy(tmp_path):
@@ -160,3 +166,21 @@ def test_graded_grid_with_ee_collisions_runs_and_conserves_energy(tmp_path):
     assert s2["ranks"] == 2
     for key in ("injected_current_A", "energy_current_W"):
         assert s2[key] == pytest.approx(s[key], rel=1e-10, abs=0)
+
+
+@pytest.mark.parametrize("energy, spacing", [
+    ("spacing = 0.01", "0.005"),  # a uniform grid has no separate collision grid
+    ('grid = "graded"\nspacing = 0.04\nmin_spacing = 0.002', "0.08"),  # > largest step
+])
+def test_collision_spacing_is_checked(tmp_path, energy, spacing):
+    """``[collisions] spacing`` is refused at validation (exit 2, naming the key and the
+    fix) on a uniform grid and when coarser than the graded grid's largest step."""
+    text = (CASES / "usadel_open_wire.toml").read_text().replace(
+        '"../meshes', f'"{CASES.parent}/meshes').replace("spacing = 0.01", energy).replace(
+        "[selfconsistency]", f"[collisions]\ngamma_ee = 2e-3\nspacing = {spacing}\n"
+        "[selfconsistency]")
+    p = tmp_path / "c.toml"
+    p.write_text(text)
+    proc = run_fvqp(["check", p], check=False)
+    assert proc.returncode == 2
+    assert "collisions.spacing" in proc.stderr and "Fix" in proc.stderr

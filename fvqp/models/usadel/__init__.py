@@ -165,6 +165,13 @@ _SECTIONS = {
         "tau0": Field("quantity", "Kaplan's electron-phonon time τ0: adds the e-ph "
                       "collision integral with phonons at the bath temperature",
                       dimension="time", positive=True),
+        "spacing": Field("float", "graded energy grids: the step, in units of Δ0, of the "
+                         "uniform grid on which the collision integrals are evaluated "
+                         "(default energy.min_spacing; coarser is cheaper, the FFT length "
+                         "being 2 max/spacing, but samples the coherence peak at that "
+                         "step: the open-wire case's energy loss to phonons is 1.2 % off "
+                         "at 0.002 and 19 % at 0.01)",
+                         positive=True),
     }),
     "sweep": Section({
         "junction": Field("str", "junction whose bias is swept (the injector)"),
@@ -297,6 +304,15 @@ def _check(data, err) -> None:
     _check_energy_grid(data, err)
     check_electrodes(data, err)
     en = data.get("energy") or {}
+    cs = (data.get("collisions") or {}).get("spacing")
+    if cs is not None and en.get("grid") != "graded":
+        err.add("collisions.spacing", "sets the collision grid of a graded energy grid; "
+                "a uniform grid evaluates the integrals on its own steps.",
+                'remove it, or use grid = "graded" in [energy].')
+    elif cs is not None and cs > en.get("spacing", 0.025):
+        err.add("collisions.spacing", f"{cs:g} Δ0 is coarser than the graded grid's largest "
+                f"step energy.spacing = {en.get('spacing', 0.025):g} Δ0.",
+                "give a step between energy.min_spacing and energy.spacing.")
     if en.get("grid") == "graded" and en.get("min_spacing", 0.002) > en.get("spacing", 0.025):
         err.add("energy.min_spacing", f"{en['min_spacing']:g} Δ0 is larger than "
                 f"energy.spacing = {en.get('spacing', 0.025):g} Δ0 (the largest step).",

@@ -135,6 +135,7 @@ def build(case) -> tuple[Setup, dict]:
     gamma_ph = 1.0 / coll["tau0"] if coll.get("tau0") else 0.0
     setup = Setup(problem=prob, eps=eps, reservoirs=reservoirs, junctions=junctions,
                   gamma_ee=coll.get("gamma_ee", 0.0), gamma_ph=gamma_ph, t_ph=t_bath,
+                  collision_spacing=coll.get("spacing"),
                   omega_d=omega_d, t_ref=t_bath,  # Eq. 8 by the split (gap-edge) quadrature
                   selfconsistency=scd.get("mode", "local"), probe_node=probe,
                   gap_method=scd.get("method", "real_axis"),

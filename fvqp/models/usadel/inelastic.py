@@ -73,7 +73,7 @@ class _Collisional:
     of nodes, which are gathered in turn)."""
 
     def __init__(self, spec, reservoirs, junctions, gamma_ee, tc, dl_floor, gamma_ph=0.0,
-                 t_ph=0.0, layout=None):
+                 t_ph=0.0, layout=None, spacing=None):
         self.layout = layout
         mine = None if layout is None else layout.energies
         self.op = assemble(spec, reservoirs, junctions, dl_floor, energies=mine)
@@ -81,7 +81,7 @@ class _Collisional:
         self.K_ph, self.t_ph = ep_kernel_constant(gamma_ph, tc), t_ph
         eps = spec.eps
         # a graded grid: the integrals on a uniform fine grid, conservatively back (regrid)
-        self.fine = None if is_uniform(eps) else FineGrid(eps, t_ref=t_ph)
+        self.fine = None if is_uniform(eps) else FineGrid(eps, t_ref=t_ph, spacing=spacing)
         self.de = float(eps[1] - eps[0]) if self.fine is None else self.fine.de
         # every free node: superconducting (N, Im F of its Δ) and normal (N ≈ 1, Im F from
         # the proximity effect) parts relax alike (one γ_ee for the network)
@@ -159,7 +159,8 @@ class _Collisional:
 def solve_inelastic(spec, reservoirs, junctions, gamma_ee: float, tc: float = 1 / 1.764,
                     u0=None, prefix: str = "usadel_", options: dict | None = None,
                     dl_floor: float = 1e-10, gamma_ph: float = 0.0,
-                    t_ph: float = 0.0, share=None) -> KineticSolution:
+                    t_ph: float = 0.0, share=None,
+                    collision_spacing: float | None = None) -> KineticSolution:
     """Solve Eqs. 9–10 with :math:`\\mathcal I_L` (e–e collisions) by Newton–Krylov (SNES).
 
     Parameters
@@ -183,6 +184,9 @@ def solve_inelastic(spec, reservoirs, junctions, gamma_ee: float, tc: float = 1 
         Under ``mpiexec`` the run's :class:`fvqp.parallel.energies.EnergySplit`: the
         system distributed by its blocks of energies (module docstring), fL, fT gathered
         on every rank; None (or one rank): solved here.
+    collision_spacing
+        A graded grid: the step of the uniform grid of the collision integrals (default
+        its smallest step; :class:`~fvqp.models.usadel.regrid.FineGrid`).
     """
     from .observables import require_full_axis
 
@@ -195,7 +199,7 @@ def solve_inelastic(spec, reservoirs, junctions, gamma_ee: float, tc: float = 1 
 
         layout = EnergyLayout(share, spec.eps.size, 2 * spec.problem.net.n_nodes)
     prob = _Collisional(spec, reservoirs, junctions, gamma_ee, tc, dl_floor, gamma_ph, t_ph,
-                        layout)
+                        layout, collision_spacing)
     if u0 is None:
         lin = solve_linear(spec, reservoirs, junctions, dl_floor, split=share)
         u0 = (lin.fL, lin.fT)

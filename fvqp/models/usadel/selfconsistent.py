@@ -48,6 +48,9 @@ class Setup:
     gamma_ee: float = 0.0
     #: electron-phonon: γ_ph = ħ/(Δ0 τ0) and the phonon temperature (0: off)
     gamma_ph: float = 0.0
+    #: step of the uniform grid of a graded grid's collision integrals (None: its
+    #: smallest step; :class:`~.regrid.FineGrid`)
+    collision_spacing: float | None = None
     t_ph: float = 0.0
     omega_d: float = 10.0
     coupling: float | None = None
@@ -91,6 +94,7 @@ def _kinetic(setup: Setup, spec, guess, cache=None):
         return solve_inelastic(spec, setup.reservoirs, setup.junctions, setup.gamma_ee,
                                u0=guess, prefix=setup.petsc_prefix,
                                options=setup.petsc_options, gamma_ph=setup.gamma_ph,
+                               collision_spacing=setup.collision_spacing,
                                t_ph=setup.t_ph, share=setup.split)
     lu_cache = cache.setdefault("lu", {}) if cache is not None else None
     return solve_linear(spec, setup.reservoirs, setup.junctions, cache=lu_cache,
