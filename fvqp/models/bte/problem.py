@@ -375,20 +375,9 @@ class BTEProblem:
         return self.preconditioner in ("sweep", "sweep_only")
 
     def _sweep_pc(self, A, j: int, a: float):
-        """The python PC context of :class:`fvqp.solvers.sweep.SweepTwoLevelPC` for the
-        system ``A`` of bin ``j``: sweeps in the cells' order per ordinate, then (``sweep``)
-        the isotropic coarse correction."""
-        from ...solvers.sweep import SweepTwoLevelPC
-        from .coarse import isotropic_maps
-        from .sweep import bin_order, cell_orders
+        from .sweep import bin_sweep_pc
 
-        if not hasattr(self, "_order"):
-            orders, self.cycle_breaks = cell_orders(self.stream.matrix, self.n, self.K)
-            self._order = bin_order(orders, self.n)
-        own = self.local_matrix(j, a)[:, : self.n * self.B]
-        maps = isotropic_maps(self.bdist, self.quad.weights) \
-            if self.preconditioner == "sweep" else (None, None)
-        return SweepTwoLevelPC(A, own, self._order, *maps, prefix=self.prefix)
+        return bin_sweep_pc(self, A, j, a)
 
     @property
     def two_level(self) -> bool:

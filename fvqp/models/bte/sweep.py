@@ -28,7 +28,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["bin_order", "cell_orders", "coupled_order", "topological_order"]
+__all__ = ["bin_order", "bin_sweep_pc", "cell_orders", "coupled_order",
+           "topological_order"]
 
 
 def topological_order(dep: sp.csr_matrix) -> tuple[np.ndarray, int]:
@@ -100,3 +101,20 @@ def coupled_order(orders: list, n: int, N: int, S: int, Mp: int) -> np.ndarray:
     c = np.arange(n)
     parts.append((c[:, None] * S + N * B + np.arange(Mp)).ravel())
     return np.concatenate(parts).astype(np.int64)
+
+
+def bin_sweep_pc(prob, A, j: int, a: float):
+    """The python PC context (:class:`fvqp.solvers.sweep.SweepTwoLevelPC`) of the system
+    ``A`` of bin ``j`` and time coefficient ``a`` of the :class:`.problem.BTEProblem`
+    ``prob``: sweeps in :func:`bin_order`, then (``preconditioner = "sweep"``) the
+    isotropic Galerkin coarse correction of :mod:`.coarse`, solved exactly."""
+    from ...solvers.sweep import SweepTwoLevelPC
+    from .coarse import isotropic_maps
+
+    if getattr(prob, "_order", None) is None:
+        orders, prob.cycle_breaks = cell_orders(prob.stream.matrix, prob.n, prob.K)
+        prob._order = bin_order(orders, prob.n)
+    own = prob.local_matrix(j, a)[:, : prob.n * prob.B]
+    maps = isotropic_maps(prob.bdist, prob.quad.weights) \
+        if prob.preconditioner == "sweep" else (None, None)
+    return SweepTwoLevelPC(A, own, prob._order, *maps, prefix=prob.prefix)
