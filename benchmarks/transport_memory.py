@@ -18,7 +18,18 @@ process (serial, ``schur`` mode) through :class:`TransportModel` and writes to `
   the rest of the peak that no entry above explains (the SNES/BDF/KSP work vectors, the
   interpreter, libraries, allocator slack);
 * the CPU split per call (residual, action, PC build, PC apply) and the share of the
-  collision operator (FFTs) in a residual.
+  collision operator (FFTs) in a residual;
+* the whole peak itemised (issue 18 item 1; ``FVQP_BENCH_MEMORY_TRACE=0`` skips it):
+  ``tracemalloc`` runs from before the case is built to the end, so every numpy/Python
+  allocation alive at the end is listed by the source line that made it (mesh, problem,
+  preconditioner, solver wrappers), with the traced peak; PETSc's own heap
+  (``PetscMallocGetCurrentUsage``/``GetMaximumUsage`` through ``ctypes``, malloc tracing
+  switched on by ``-malloc_view``: the SNES/BDF/KSP work vectors and the ILU structures)
+  at the end of the build, after the first step and at the end; the resident set at the
+  same points. The rest of the peak (interpreter and libraries loaded during the build,
+  allocator slack, C allocations outside numpy and PETSc) is the one remainder printed.
+  Tracing every allocation slows the run (the CPU split is then inflated): take times
+  with ``FVQP_BENCH_MEMORY_TRACE=0``.
 
 :func:`print_table` prints the table; ``transport_absorber3d.py memory`` runs it on the
 absorber meshes.
@@ -27,6 +38,7 @@ absorber meshes.
 from __future__ import annotations
 
 import json
+import linecache
 import os
 import sys
 import time
@@ -34,6 +46,65 @@ import tracemalloc
 from pathlib import Path
 
 import numpy as np
+
+
+class _PetscHeap:
+    """PETSc's malloc accounting (bytes) through ``ctypes``; needs malloc tracing, which
+    ``-malloc_view`` switches on (given to :func:`petsc4py.init` before PETSc starts;
+    ``-malloc_view_threshold`` keeps its report at the exit to one line)."""
+
+    def __init__(self):
+        import ctypes
+
+        import petsc4py
+
+        petsc4py.init([sys.argv[0], "-malloc_view", "-malloc_view_threshold", "1e15"])
+        from petsc4py import PETSc  # noqa: F401 -- PETSc starts here, with tracing
+
+        lib = Path(petsc4py.get_config()["PETSC_DIR"]) / "lib"
+        name = sorted(lib.glob("libpetsc.so.*"), key=lambda p: len(p.name))[0]
+        self._lib = ctypes.CDLL(str(name), mode=ctypes.RTLD_GLOBAL)
+        self._ct = ctypes
+
+    def _get(self, fn: str) -> int:
+        d = self._ct.c_double()
+        getattr(self._lib, fn)(self._ct.byref(d))
+        return int(d.value)
+
+    def current(self) -> int:
+        return self._get("PetscMallocGetCurrentUsage")
+
+    def maximum(self) -> int:
+        return self._get("PetscMallocGetMaximumUsage")
+
+
+def _checkpoint(heap: _PetscHeap | None) -> dict[str, int]:
+    """Resident set, its peak, the traced numpy/Python heap and PETSc's heap now (kB)."""
+    traced = tracemalloc.get_traced_memory() if tracemalloc.is_tracing() else (0, 0)
+    return {"rss": _rss_kb("VmRSS"), "hwm": _rss_kb("VmHWM"),
+            "traced": traced[0] // 1024, "traced_peak": traced[1] // 1024,
+            "petsc": heap.current() // 1024 if heap else 0,
+            "petsc_peak": heap.maximum() // 1024 if heap else 0,
+            "tracer": tracemalloc.get_tracemalloc_memory() // 1024}
+
+
+def _by_site(snapshot, top: int = 25) -> list[tuple[str, int]]:
+    """The traced allocations alive in ``snapshot`` grouped by the fvqp (or benchmark)
+    source line nearest to the allocation, largest first; the rest in one row."""
+    rows: dict[str, int] = {}
+    for stat in snapshot.statistics("traceback"):
+        site = None
+        for frame in reversed(stat.traceback):  # innermost first
+            if "/fvqp/" in frame.filename or "benchmarks" in frame.filename:
+                code = linecache.getline(frame.filename, frame.lineno).strip()[:38]
+                site = f"{frame.filename.split('/fvqp/')[-1]}:{frame.lineno} {code}"
+                break
+        site = site or f"{stat.traceback[-1].filename.split('/')[-1]}:" \
+                       f"{stat.traceback[-1].lineno} (outside fvqp)"
+        rows[site] = rows.get(site, 0) + stat.size
+    ranked = sorted(rows.items(), key=lambda r: -r[1])
+    rest = sum(b for _, b in ranked[top:])
+    return ranked[:top] + ([("all other sites", rest)] if rest else [])
 
 
 def _rss_kb(field: str) -> int:
@@ -152,12 +223,17 @@ def transients(problem, pc, x_local) -> dict[str, int]:
              "action": lambda: problem.rhs_jvp(x_local, v, 0.0, 1.0),
              "pc_build": lambda: pc.pc.update(x_local, pc._shift or 1.0),
              "pc_apply": lambda: pc.apply(r)}
+    was_tracing = tracemalloc.is_tracing()
     for name, call in calls.items():
         problem._linearised = None if name == "residual" else problem._linearised
-        tracemalloc.start()
+        if not was_tracing:
+            tracemalloc.start()
+        tracemalloc.reset_peak()
+        base = tracemalloc.get_traced_memory()[0]
         call()
-        out[name] = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
+        out[name] = tracemalloc.get_traced_memory()[1] - base
+        if not was_tracing:
+            tracemalloc.stop()
     return out
 
 
@@ -193,11 +269,15 @@ def _watch_peak(obj, names, rise: dict) -> None:
 
 def measure(case_path: str, out: str) -> None:
     """Run ``case_path`` serially with the instrumented model; write the JSON record."""
+    trace = os.environ.get("FVQP_BENCH_MEMORY_TRACE", "1") != "0"
+    heap = _PetscHeap()  # PETSc's malloc accounting: cheap, always on
     import fvqp.api as api
     from fvqp.models.transport.driver import TransportModel
 
     rss0 = _rss_kb("VmRSS")
-    rec = {}
+    rec = {"checkpoints": {"before build": _checkpoint(heap)}}
+    if trace:  # every numpy/Python allocation from here on, with its source line
+        tracemalloc.start(12)
 
     class Instrumented(TransportModel):
         def transient(self, sim, ctx):
@@ -207,18 +287,25 @@ def measure(case_path: str, out: str) -> None:
 
             def counted(x_local, shift):
                 apps["max"] = max(apps["max"], lag._apps)
-                return update(x_local, shift)
+                out = update(x_local, shift)
+                rec["checkpoints"].setdefault("first PC build", _checkpoint(heap))
+                return out
+
+            rec["checkpoints"]["built (start of the steps)"] = _checkpoint(heap)
 
             lag.update = counted
             rec["hwm_rise_kB"] = rise = {}
             _watch_peak(sim.problem, ("rhs", "rhs_jvp", "rates"), rise)
             _watch_peak(lag, ("update", "apply"), rise)
             res = super().transient(sim, ctx)
+            rec["checkpoints"]["end of the steps"] = _checkpoint(heap)
+            if trace:
+                rec["sites"] = _by_site(tracemalloc.take_snapshot())
             apps["max"] = max(apps["max"], lag._apps)
             p = sim.problem
             x = sim.local(sim.x0 if p._linearised is None else p._linearised[0].ravel())
             rec["cells"] = p.n
-            rec["N"], rec["M"] = p.N, p.M
+            rec["N"], rec["M"], rec["B"] = p.N, p.M, p.B
             rec["peak_before_accounting_kB"] = _rss_kb("VmHWM")
             rec["rows"] = account(p, lag.pc, apps["max"], 100)
             rec["transients"] = transients(p, lag, x)
@@ -258,11 +345,15 @@ def print_table(rec: dict, label: str) -> None:
     print(f"  {'sum of the entries above':<62s}{per(total):>9.2f}")
     for k, b in rec["transients"].items():
         print(f"  {'transient (numpy) of one ' + k:<62s}{per(b):>9.2f}")
-    print(f"  {'peak RSS above the interpreter + libraries':<62s}{per(peak):>9.2f}"
+    print(f"  {'peak RSS above the interpreter (after the accounting too)':<62s}"
+          f"{per(peak):>9.2f}"
           f"   (peak {rec['peak_rss_kB'] / 1024:.0f} MB, before build "
           f"{rec['rss_before_build_kB'] / 1024:.0f} MB)")
-    print(f"  {'not explained (SNES/BDF/KSP work vectors, slack)':<62s}"
-          f"{per(peak - total - max(rec['transients'].values())):>9.2f}")
+    end = rec.get("checkpoints", {}).get("end of the steps")
+    run_peak = (end["hwm"] - rec["rss_before_build_kB"]) * 1024 if end else peak
+    print(f"  {'peak RSS of the run (before the accounting)':<62s}{per(run_peak):>9.2f}")
+    print(f"  {'not in the rows (PETSc heap, slack; itemised below)':<62s}"
+          f"{per(run_peak - total - max(rec['transients'].values())):>9.2f}")
     rise = rec.get("hwm_rise_kB", {})
     last = rise.pop("last", "-")
     print("  growth of the peak RSS during calls of (KB/cell): " + ", ".join(
@@ -270,11 +361,52 @@ def print_table(rec: dict, label: str) -> None:
         f"growth during the run "
         f"{(rec['peak_before_accounting_kB'] - rec['rss_before_build_kB']) / n:.1f}")
     cpu = rec["cpu"]
-    print("  CPU per call: " + ", ".join(
+    traced = " (tracemalloc on: inflated; FVQP_BENCH_MEMORY_TRACE=0 for times)" if (
+        "sites" in rec) else ""
+    print(f"  CPU per call{traced}: " + ", ".join(
         f"{k} {v[1] / max(v[0], 1):.3f} s x {v[0]}" for k, v in cpu.items()))
     cs = rec["collision_share"]
     print(f"  collision operator (FFTs) in one residual: {cs['collisions']:.3f} of "
           f"{cs['residual']:.3f} CPU s")
+    print_peak(rec)
+
+
+def print_peak(rec: dict) -> None:
+    """The whole peak itemised (issue 18 item 1): resident set, traced numpy/Python heap
+    and PETSc's heap at the checkpoints, the live allocations by source line at the end,
+    and the peak as traced peak + PETSc peak + the rest (KB per cell)."""
+    n = rec["cells"]
+    points = rec["checkpoints"]
+    base = points["before build"]
+    print(f"  {'checkpoint (KB/cell above before build)':<42s}{'RSS':>8s}{'RSS peak':>9s}"
+          f"{'numpy':>8s}{'np peak':>8s}{'PETSc':>8s}{'PE peak':>8s}")
+    for name, c in points.items():
+        print(f"  {name:<42s}" + "".join(
+            f"{(c[k] - base[k]) / n:>{w}.1f}" for k, w in (
+                ("rss", 8), ("hwm", 9), ("traced", 8), ("traced_peak", 8), ("petsc", 8),
+                ("petsc_peak", 8))))
+    print(f"  {'live numpy/Python allocations at the end, by source line':<62s}"
+          f"{'KB/cell':>9s}")
+    for site, b in rec.get("sites", [("(FVQP_BENCH_MEMORY_TRACE=0: not traced)", 0)]):
+        print(f"    {site:<76s}{b / n / 1024:>9.2f}")
+    end = points["end of the steps"]
+    # the run's own peak: the accounting after the run (transients: another PC build,
+    # tracemalloc's snapshot) may raise VmHWM further
+    peak = (end["hwm"] - base["rss"]) / n
+    traced = (end["traced_peak"] - base["traced"]) / n
+    petsc = (end["petsc_peak"] - base["petsc"]) / n
+    vec = rec["B"] * 8 / 1024
+    print(f"  PETSc heap at the end {(end['petsc'] - base['petsc']) / n:.1f} KB/cell = "
+          f"{(end['petsc'] - base['petsc']) / n / vec:.1f} state-length vectors "
+          f"({vec:.2f} KB/cell each: the outer GMRES basis, SNES/BDF work vectors)")
+    if "sites" not in rec:
+        return
+    tracer = (end["tracer"] - base["tracer"]) / n
+    print(f"  peak of the run (VmHWM at its end) {peak:.1f} KB/cell = numpy/Python traced "
+          f"peak {traced:.1f} + PETSc heap peak {petsc:.1f} + tracemalloc's own "
+          f"{tracer:.1f} + rest {peak - traced - petsc - tracer:.1f} (libraries loaded "
+          f"during the build, allocator slack, C allocations outside numpy and PETSc, "
+          f"untouched pages; the peaks need not coincide)")
 
 
 def print_ratios(new: dict, old: dict) -> None:
