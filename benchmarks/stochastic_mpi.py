@@ -55,7 +55,8 @@ def _run(case: Path, out: Path, nproc: int) -> float:
 
 
 def _data(out: Path) -> dict:
-    with h5py.File(out / "stochastic.h5") as fh:
+    (h5,) = [p for p in out.glob("*.h5") if p.name != "checkpoint.h5"]  # <case>_<what>.h5
+    with h5py.File(h5) as fh:
         return {k: fh["data"][k][()] for k in fh["data"]}
 
 

@@ -68,7 +68,8 @@ def test_unknown_override_key_is_a_case_error_naming_key_file_and_fix(tmp_path):
         load_case(p)
     msg = str(exc.value)
     assert "heat.toml: regions.film.tau0: unknown key. Fix: tau0 is a material constant " \
-        "this model does not use here; the constants it takes here: Tc, N0, resistivity." \
+        "this model does not use here; the constants it takes here: Tc, gap_ratio, delta0, N0, " \
+        "resistivity." \
         in msg, msg
 
 

@@ -7,7 +7,7 @@ Mesh models: one off-screen pyvista picture per field and chosen snapshot
 ``f_slice_<k>`` are titled with their energies. Every result with a time loop: its
 ``<case>_series.csv`` versus time (``<case>_series.png``, :mod:`fvqp.post.csvplot`).
 HDF5 results: the models' own figures
-(the stochastic model's is drawn again from ``stochastic.h5`` by
+(the stochastic model's is drawn again from its ``<case>_<what>.h5`` by
 :func:`fvqp.models.stochastic.figures.draw`; the others, which need the solved model, are the
 PNGs the run wrote, copied when ``output`` is elsewhere) and the time series stored in their
 ``timeseries``/``series`` groups (``<name>_timeseries.png``).

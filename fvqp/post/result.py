@@ -2,7 +2,7 @@
 
 Mesh models (heat, transport, bte) write a ``<case>.pvd`` time series of ``.vtu``/``.pvtu``
 snapshots whose cell arrays carry a ``units`` attribute (:mod:`fvqp.io.vtk`); the 0D, Usadel,
-stochastic and sphere models write ``<name>.h5`` and their own ``<name>.png``; every finished
+stochastic and sphere models write ``<name>.h5`` and their own ``<case>_<what>.png``; every finished
 run writes ``summary.json``.
 """
 

@@ -110,7 +110,8 @@ class ModelResult(Mapping):
     def report(self, keys: tuple = ()) -> str:
         """The end-of-run lines: status and message, output path, wall time, work done,
         every balance's imbalance and the model's key numbers (``keys`` named by the model,
-        then the name → value table ``summary["keys"]`` of models that write one; each with
+        then those ``summary["keys"]`` names — a list of summary entries or a name → value
+        table; each with
         the unit of its suffix, :func:`unit_of_key`, or what it counts, :data:`COUNTS`)."""
         lines = [f"{self.model}: status {self.status} — {self.message}"]
         if self.output_dir:
@@ -124,9 +125,11 @@ class ModelResult(Mapping):
             value = bal.get("imbalance") if isinstance(bal, Mapping) else bal
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 lines.append(f"  balance {name}: imbalance {value:.3g}")
-        named = {k: self.summary[k] for k in keys if k in self.summary}
         table = self.summary.get("keys")
-        if isinstance(table, Mapping):   # models that name their key numbers in the summary
+        if isinstance(table, (list, tuple)):  # names of summary entries (Usadel, stochastic)
+            keys = (*keys, *(k for k in table if k not in keys))
+        named = {k: self.summary[k] for k in keys if k in self.summary}
+        if isinstance(table, Mapping):        # name -> value (kinetics0d)
             named.update((k, v) for k, v in table.items() if k not in named)
         for key, v in named.items():
             unit = unit_of_key(key) or COUNTS.get(key, "")
