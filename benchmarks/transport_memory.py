@@ -85,7 +85,8 @@ def _checkpoint(heap: _PetscHeap | None) -> dict[str, int]:
             "traced": traced[0] // 1024, "traced_peak": traced[1] // 1024,
             "petsc": heap.current() // 1024 if heap else 0,
             "petsc_peak": heap.maximum() // 1024 if heap else 0,
-            "tracer": tracemalloc.get_tracemalloc_memory() // 1024}
+            "tracer": tracemalloc.get_tracemalloc_memory() // 1024,
+            "cpu_ms": int(time.process_time() * 1000)}
 
 
 def _by_site(snapshot, top: int = 25) -> list[tuple[str, int]]:
@@ -399,6 +400,10 @@ def print_peak(rec: dict) -> None:
     print(f"  PETSc heap at the end {(end['petsc'] - base['petsc']) / n:.1f} KB/cell = "
           f"{(end['petsc'] - base['petsc']) / n / vec:.1f} state-length vectors "
           f"({vec:.2f} KB/cell each: the outer GMRES basis, SNES/BDF work vectors)")
+    if "cpu_ms" in end:
+        cpu = (end["cpu_ms"] - base["cpu_ms"]) / 1000 / rec["summary"].get("steps", 1)
+        print(f"  CPU of the run (build + steps) per step: {cpu:.2f} s ({cpu / n * 1e3:.3f} "
+              f"ms per cell and step)")
     if "sites" not in rec:
         return
     tracer = (end["tracer"] - base["tracer"]) / n
