@@ -45,7 +45,7 @@ import numpy as np
 from ...solvers.result import ConvergenceError
 from ...spectra.bins import cell_spectra
 from .coupled import _finish, _jacobian, _petsc, region_prefactors
-from .gapdynamics import rebuilt, self_consistent_start, thermal_start
+from .gapdynamics import extrapolated_gaps, rebuilt, self_consistent_start, thermal_start
 from .gapshift import shift_gap
 from .gapsteps import GAP_TOL, delta0_of, held_of
 from .inelastic import InelasticProblem
@@ -188,20 +188,11 @@ class WithCollisions:
         self.prob = self._collisions()
         self.y = y
 
-    def _extrapolated(self) -> np.ndarray:
-        r""":math:`\Delta^* = 2\Delta^n - \Delta^{n-1}` of the owned cells (held and
-        normal cells: their gap), within [first edge, :math:`\Delta_0`]."""
-        g, g_prev = self.gaps(), self._prev[2]
-        free = self.delta0 > 0
-        if self.held is not None:
-            free &= ~np.asarray(self.held, dtype=bool)
-        lo = float(self.sim.problem.grid.edges[0])
-        star = np.clip(2.0 * g - g_prev, lo, np.maximum(self.delta0, lo))
-        return np.where(free, star, g)
-
     def _extrapolate(self) -> None:
         """The problem at the extrapolated gaps, the current state remapped to them."""
-        g, star = self.gaps().copy(), self._extrapolated()
+        g = self.gaps().copy()
+        star = extrapolated_gaps(g, self._prev[2], self.delta0, self.held,
+                                 float(self.sim.problem.grid.edges[0]))
         self._at(star, self._qp_shift(self.y, g, star))
 
     def _history(self, integ, now: tuple, dt: float) -> None:

@@ -24,8 +24,8 @@ import numpy as np
 from .problem import BTEProblem
 from .selfgap import GapUpdate, consistent_gaps, local_gaps
 
-__all__ = ["collective", "gap_step", "per_bin", "per_cell", "rebuilt", "self_consistent_start",
-           "thermal_start"]
+__all__ = ["collective", "extrapolated_gaps", "gap_step", "per_bin", "per_cell", "rebuilt",
+           "self_consistent_start", "thermal_start"]
 
 
 def per_cell(p: BTEProblem, x: np.ndarray) -> np.ndarray:
@@ -88,3 +88,16 @@ def gap_step(p: BTEProblem, x: np.ndarray, t: float, dt: float, delta0: np.ndarr
     xn, res = p.step(x, None, t, dt)
     q, xq, up = _update(p, xn, delta0, held, tol)
     return q, xq, up, res
+
+
+def extrapolated_gaps(gaps: np.ndarray, previous: np.ndarray, delta0: np.ndarray, held,
+                      floor: float) -> np.ndarray:
+    r"""Gaps at the end of the next step from the last two,
+    :math:`\Delta^* = 2\Delta^n - \Delta^{n-1}` (:math:`\Delta(t_{n+1}) +
+    O(\Delta t^2)` for equal steps), per owned cell, within [``floor`` (the grid's first
+    edge), :math:`\Delta_0`]; held and normal cells keep their gap."""
+    free = np.asarray(delta0) > 0
+    if held is not None:
+        free &= ~np.asarray(held, dtype=bool)
+    star = np.clip(2.0 * gaps - previous, floor, np.maximum(delta0, floor))
+    return np.where(free, star, gaps)

@@ -62,12 +62,12 @@ log = logging.getLogger("fvqp.bte")
 
 
 def _stepper(sim):
+    order = 2 if sim.case.values["time"].get("scheme") == "bdf2" else 1
     if sim.collisions:
         from .gapcollide import WithCollisions
 
-        bdf2 = sim.case.values["time"].get("scheme") == "bdf2"
-        return WithCollisions(sim, order=2 if bdf2 else 1)
-    return Collisionless(sim)
+        return WithCollisions(sim, order=order)
+    return Collisionless(sim, order=order)
 
 
 def gap_transient(sim, writer, out_dir: str, max_steps: int | None, resume: bool) -> dict:
