@@ -12,10 +12,10 @@ temperature`` or the bath) is made self-consistent first. The energy grid starts
 ``[gap] floor`` times the lowest bath gap (:class:`.simulation.BTESimulation`); a gap
 falling below it, or a gap iteration that does not converge, stops the run with
 ``status = -1``. Regions in ``[gap] hold`` keep their bath gap; normal regions keep 0.
-With collisions and ``[time] scheme = "bdf2"`` the kinetic step is BDF2 at the gaps
-extrapolated to the step's end (:mod:`.gapcollide`, ``order=2``: second order in the
-step; the checkpoint then also holds the previous state, its gaps and the flows then, so
-``--resume`` repeats the uninterrupted steps). The case check
+With ``[time] scheme = "bdf2"`` the kinetic step is BDF2 at the gaps extrapolated to the
+step's end (:mod:`.gapcollide` and :class:`.gapsteps.Collisionless`, ``order=2``: second
+order in the step; the checkpoint then also holds the previous state, its gaps and the
+flows then, so ``--resume`` repeats the uninterrupted steps). The case check
 (:func:`fvqp.models.bte._check_self_gap`) still refuses ``bdf2`` with the self-consistent
 gap.
 
