@@ -57,6 +57,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ...spectra.thermal_occupations import fermi
 from .model import Kinetics0D
 
 log = logging.getLogger(__name__)
@@ -209,8 +210,7 @@ def quasi_thermal_guess(model: Kinetics0D, t: float = 0.0, *, u_tol: float = 1e-
 
     def state(log_theta: float, u: float) -> np.ndarray:
         temp = t_b * math.exp(log_theta)
-        x = np.clip((e - u * temp) / temp, -700.0, 700.0)
-        f = 1.0 / (np.exp(x) + 1.0)
+        f = fermi(e - u * temp, temp)   # quasi-thermal: T = temp, mu = u temp
         count[0] += 2
         return model.join(f, phonon_balance(model, f, t))
 
