@@ -114,24 +114,15 @@ def test_bdf2_steps_on_two_ranks_equal_serial(tmp_path):
     assert np.max(np.abs(res[1] - res[0]) / np.abs(res[0])) < 1e-8
 
 
-def test_bdf2_through_the_run_loop_resumes_exactly(tmp_path, monkeypatch):
+def test_bdf2_through_the_run_loop_resumes_exactly(tmp_path):
     """``[time] scheme = "bdf2"`` with ``[collisions]`` in the run loop
     (fvqp/models/bte/gaprun.py picks the order-2 stepper; the checkpoint holds the
     previous state, its gaps and the accumulated flows): 16 steps of 0.25 ns give the gap
     of the stepper above at 4 ns (165.7964 ueV; Lie: 165.99), and a run stopped after 7
     steps and resumed equals the uninterrupted one (gaps of every snapshot and the QP
-    balance to 1e-12; measured 3e-16, 7e-15). The case check still refuses bdf2 with the
-    self-consistent gap (fvqp/models/bte/__init__.py ``_check_self_gap``, another
-    owner's): it is bypassed here for the time scheme only."""
-    import fvqp.models.bte as bte_spec
+    balance to 1e-12; measured 3e-16, 7e-15)."""
     from fvqp.api import run_case
 
-    check = bte_spec._check_self_gap
-
-    def allow_bdf2(data, err):
-        check({**data, "time": {**data["time"], "scheme": "bdf1"}}, err)
-
-    monkeypatch.setattr(bte_spec, "_check_self_gap", allow_bdf2)
     case = case_variant("bte_selfgap_pulse.toml", tmp_path, **{
         'spacing = "10 ueV"': 'spacing = "20 ueV"', 'end = "15 ns"': 'end = "4 ns"',
         'scheme = "bdf1"': 'scheme = "bdf2"'})
@@ -149,7 +140,7 @@ def test_bdf2_through_the_run_loop_resumes_exactly(tmp_path, monkeypatch):
     assert abs(full["qp_number"]["imbalance"]) < 1e-9 * full["qp_number"]["final"]
 
 
-def test_collisionless_bdf2_keeps_the_balance_and_resumes(tmp_path, monkeypatch):
+def test_collisionless_bdf2_keeps_the_balance_and_resumes(tmp_path):
     """The collisionless hot spot of ``cases/bte_selfgap.toml`` with ``scheme = "bdf2"``
     (fvqp/models/bte/gapsteps.py ``Collisionless(order=2)``: BDF2 of every bin at the
     extrapolated gaps, the pulse integrated exactly, the wall flows with the BDF2 weights):
@@ -159,12 +150,8 @@ def test_collisionless_bdf2_keeps_the_balance_and_resumes(tmp_path, monkeypatch)
     converges at first order only (orders 1.2, 1.5, 1.15, 1.14 from 5 to 0.156 ps; gap
     errors 0.57, 0.22, 0.064, 0.035 ueV against 0.156 ps), see docs/theory_bte_mesh.md
     (the limited xi remap at the narrow injected peak is the suspect)."""
-    import fvqp.models.bte as bte_spec
     from fvqp.api import run_case
 
-    check = bte_spec._check_self_gap
-    monkeypatch.setattr(bte_spec, "_check_self_gap", lambda data, err: check(
-        {**data, "time": {**data["time"], "scheme": "bdf1"}}, err))
     case = case_variant("bte_selfgap.toml", tmp_path, **{'scheme = "bdf1"': 'scheme = "bdf2"'})
     full = run_case(case, output_dir=str(tmp_path / "full"))
     assert full["status"] == 0 and full["steps"] == 12

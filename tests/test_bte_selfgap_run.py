@@ -64,7 +64,6 @@ def test_hot_spot_suppresses_the_gap_and_it_recovers(tmp_path):
 @pytest.mark.parametrize("repl, key", [
     ({'end = "60 ps"': 'steady = true'}, "gap.self_consistent"),
     ({"[energy]": '[spectrum]\nkind = "eliashberg"\n\n[energy]'}, "spectrum.kind"),
-    ({'scheme = "bdf1"': 'scheme = "bdf2"'}, "time.scheme"),
     ({"self_consistent = true": 'self_consistent = true\nhold = ["chip"]'}, "gap.hold"),
 ])
 def test_unsupported_combinations_are_named(tmp_path, repl, key):

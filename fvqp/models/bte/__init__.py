@@ -214,7 +214,7 @@ def _check(data, err) -> None:
 
 
 def _check_self_gap(data, err) -> None:
-    """``[gap] self_consistent`` only where it is implemented (collisionless BE steps)."""
+    """``[gap] self_consistent`` only where it is implemented (fixed BDF1/BDF2 steps)."""
     g = data.get("gap") or {}
     if not g.get("self_consistent"):
         return
@@ -222,11 +222,6 @@ def _check_self_gap(data, err) -> None:
     if t.get("steady"):
         err.add("gap.self_consistent", "the self-consistent gap runs in transients only.",
                 "set [time] steady = false with end and dt_initial.")
-    else:
-        if t.get("scheme", "bdf2") != "bdf1":
-            err.add("time.scheme", "the self-consistent gap steps by backward Euler "
-                    "(Lie splitting: the kinetics at frozen gaps, then the gap update).",
-                    'set scheme = "bdf1".')
     if (data.get("numerics") or {}).get("scheme", "upwind") != "upwind":
         err.add("numerics.scheme", "cells of different gaps meet at interfaces that need "
                 "the upwind scheme.", 'set scheme = "upwind".')
