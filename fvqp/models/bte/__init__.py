@@ -104,9 +104,14 @@ _SECTIONS = {
         "preconditioner": Field("str", "GMRES preconditioner: 'block_jacobi' (exact LU of "
                                 "each rank's subdomain), 'two_level' (plus an isotropic "
                                 "coarse correction solved by GAMG: bounded iterations in "
-                                "the thick diffusive limit on many ranks) or 'auto' "
-                                "(two_level on more than one rank)", default="auto",
-                                choices=("auto", "block_jacobi", "two_level")),
+                                "the thick diffusive limit on many ranks), 'sweep' "
+                                "(no factorisation: a transport sweep per ordinate + the "
+                                "coarse correction; cost and memory grow like the "
+                                "unknowns), 'sweep_only' (collisionless: sweeps without "
+                                "the coarse level) or 'auto' (two_level on more than one "
+                                "rank)", default="auto",
+                                choices=("auto", "block_jacobi", "two_level", "sweep",
+                                         "sweep_only")),
         "scheme": Field("str", "spatial scheme of the streaming term: 'upwind' (step, "
                         "first order, positive) or 'linear' (upwind with a least-squares "
                         "linear reconstruction at the faces: second order on smooth "

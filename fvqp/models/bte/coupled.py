@@ -105,10 +105,11 @@ def _finish(sim, cls, rho, ados, qp_scale, c_ph, rel, base=None) -> InelasticPro
     # [numerics] preconditioner: two_level (auto on several ranks) = the global isotropic
     # coarse operator; block_jacobi (auto serially) = the per-cell 0D kinetic blocks
     choice = d["numerics"]["preconditioner"]
-    glob = choice == "two_level" or (choice == "auto" and sim.dist.size > 1)
-    # step 1: LU, or (``fine_pc = "sweep"``) transport sweeps + the global coarse level
-    # solved inexactly (its cost grows like the cells, not like an LU's fill)
+    # step 1: LU, or (``preconditioner = "sweep"`` / ``fine_pc = "sweep"``) transport sweeps
+    # + the global coarse level solved inexactly (its cost grows like the cells, not like an
+    # LU's fill)
     prefix, fine = normalise_prefix(d["solver"]["prefix"]), fine_pc(sim)
+    glob = choice == "two_level" or fine == "sweep" or (choice == "auto" and sim.dist.size > 1)
     prob.preconditioner = InelasticPC(
         prob, global_coarse=glob, prefix=prefix + "icoarse_", fine=fine,
         coarse_options=INEXACT_COARSE if fine == "sweep" else None)
@@ -158,11 +159,19 @@ def _jacobian(prob: InelasticProblem) -> JacobianConfig:
 
 def fine_pc(sim) -> str:
     """Step 1 of the Newton preconditioner: ``-<prefix>fine_pc`` on the command line, else
-    ``fine_pc`` of the case's ``[solver] petsc``, else ``lu``
+    ``fine_pc`` of the case's ``[solver] petsc``, else ``sweep`` for ``[numerics]
+    preconditioner = "sweep"`` and ``lu`` otherwise
     (:data:`.inelastic_pc.FINE_CHOICES`)."""
     d = sim.case.values
     prefix = normalise_prefix(d["solver"]["prefix"])
-    fine = option_value(prefix + "fine_pc", str(d["solver"]["petsc"].get("fine_pc", "lu")))
+    choice = d["numerics"]["preconditioner"]
+    if choice == "sweep_only":
+        raise CaseError([f"{sim.case.path}: numerics.preconditioner = 'sweep_only' has no "
+                         "coarse level, which the collision system needs: set it to 'sweep' "
+                         "(transport sweeps + the global coarse level)"])
+    default = "sweep" if choice == "sweep" else "lu"
+    fine = option_value(prefix + "fine_pc",
+                        str(d["solver"]["petsc"].get("fine_pc", default)))
     if fine not in FINE_CHOICES:
         raise CaseError([f"{sim.case.path}: solver.petsc.fine_pc (or -{prefix}fine_pc) = "
                          f"{fine!r}: set it to one of {', '.join(FINE_CHOICES)}"])
