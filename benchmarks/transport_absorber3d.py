@@ -329,7 +329,24 @@ def memory() -> None:
     FVQP_BENCH_MEMORY_SIZES (default "coarse,5": 520 and 3 320 cells; "1.25" is the
     target), for the default path and, in the same run, the path of
     FVQP_BENCH_MEMORY_COMPARE (default the stored float32 couplings,
-    ``-transport_schur_couplings stored``; empty: no comparison), with the ratios."""
+    ``-transport_schur_couplings stored``; empty: no comparison), with the ratios.
+    The whole peak is itemised (issue 18 item 1): live numpy allocations by source line
+    (tracemalloc from before the build; FVQP_BENCH_MEMORY_TRACE=0 turns it off for
+    times), PETSc's own heap, and the resident set at the build, the first PC build and
+    the end of the steps (the run's own peak, before the accounting's extra calls).
+    Measured 2026-11-22 23:00-23:35 at load 10-13 (3 320 cells, no tracing): run peak
+    155.3 KB/cell = live numpy 98 (Schur values 36.9, Schur column indices 18.4, the
+    rest below 5 each: conserved C(x) of the BDF history 4.6, BDF states 4.6, the pattern
+    of the assembled Jacobian kept by BDFIntegrator 3.1, PC state copy 3.1, ...) + PETSc
+    heap 31.3 (20.4 state-length vectors: the GMRES basis, 15, and SNES/BDF work
+    vectors) + the largest
+    transient 17-21 + ~5 slack; CPU per call residual 0.083 s x 20, action 0.075 x 61,
+    PC build 1.83 x 1, PC apply 0.088 x 61: 2.2 s per step in these calls. 13 280 cells:
+    run peak 150.1 KB/cell (live numpy 96.5 with the same items, PETSc heap 31.2 = 20.4
+    vectors, largest transient 16.6, slack ~6); 12 Newton / 59 Krylov as before; CPU per
+    call residual 0.303 x 20, action 0.311 x 72, PC build 7.98, PC apply 0.330 x 72: 10.0 s
+    per step in these calls. ``-transport_ksp_gmres_restart 8`` (520 cells): the same
+    counts, PETSc heap 31.8 -> 31.4 KB/cell (GMRES allocates 5 vectors, then 10)."""
     from transport_memory import print_ratios, print_table
 
     sizes = os.environ.get("FVQP_BENCH_MEMORY_SIZES", "coarse,5").split(",")
