@@ -402,6 +402,19 @@ class BTEProblem:
             out += s.rate(t0, t1) * s.weights[:, None] * spec
         return out
 
+    def step_source(self, t: float, dt: float, bdf2: bool) -> np.ndarray:
+        r"""Source rate (n_owned, N) of the step :math:`[t, t+\Delta t]`: the step average
+        :math:`S_{n+1}/\Delta t` for backward Euler; for BDF2
+        :math:`(\tfrac32S_{n+1}-\tfrac12S_n)/\Delta t`, i.e. BDF2 applied to
+        :math:`C - A(t)` with :math:`A` the exact source integral (as
+        :mod:`fvqp.solvers.bdf` does for explicit sources). Weighting :math:`S_{n+1}` like
+        the new state instead is first order for a time-varying source
+        (``tests/test_bte_bdf2_source.py``); with it a deposit is stored exactly."""
+        src = self.source_rates(t, t + dt)
+        if bdf2:
+            src = 1.5 * src - 0.5 * self.source_rates(t - dt, t)
+        return src
+
     def rhs(self, j: int, hist: np.ndarray | None = None, src: np.ndarray | None = None
             ) -> np.ndarray:
         """Owned right-hand side of bin ``j``: inflow, trap bath term, history
@@ -447,8 +460,9 @@ class BTEProblem:
 
     def step(self, x: np.ndarray, x_prev: np.ndarray | None, t: float, dt: float
              ) -> tuple[np.ndarray, list[KSPResult]]:
-        """One backward-Euler (``x_prev`` None) or BDF2 step of every bin."""
-        src = self.source_rates(t, t + dt)
+        """One backward-Euler (``x_prev`` None) or BDF2 step of every bin (equal steps;
+        sources by :meth:`step_source`)."""
+        src = self.step_source(t, dt, x_prev is not None)
         n, B, K = self.n, self.B, self.K
         xs, res = [], []
         for j in range(self.N):
@@ -551,9 +565,10 @@ class BTEProblem:
 
         ``flows`` (time integrals of :meth:`rates` so far) is continued with the time
         scheme's own weights, so that the particle balance is exact for BDF2 too: the
-        storage obeys 3/2 dC(n+1) - 1/2 dC(n) = dt R(n+1), and every flow is accumulated
-        by the same recurrence from its last increment (``increments``, per key; a
-        backward-Euler step restarts it). ``on_step(step, x, prev, flows, iterations)`` is
+        storage obeys 3/2 dC(n+1) - 1/2 dC(n) = dt R(n+1) + 3/2 S(n+1) - 1/2 S(n) (sources
+        by :meth:`step_source`), every flow is accumulated by the same recurrence from its
+        last increment (``increments``, per key; a backward-Euler step restarts it) and
+        the sources by their exact deposit S(n+1). ``on_step(step, x, prev, flows, iterations)`` is
         called after every accepted step (checkpoints; the current increments are in
         :attr:`last_increments`). Returns a dict with ``states`` (step -> x for steps in
         ``keep``), ``flows``, ``increments``, ``iterations`` (per step of this call),
@@ -566,9 +581,9 @@ class BTEProblem:
         failed, done = None, start
         for step in range(start + 1, nsteps + 1):
             t = (step - 1) * dt
-            src = self.source_rates(t, t + dt)[:, j]
             fo = x.reshape(n, B)[:, :K]
             be = prev is None or not bdf2
+            src = self.step_source(t, dt, not be)[:, j]
             if be:
                 a, hist = 1.0 / dt, fo / dt
             else:
@@ -579,7 +594,10 @@ class BTEProblem:
                 failed = step
                 break
             for k, val in self.rates(xn, t, t + dt, bins=[j]).items():
-                inc[k] = dt * val if be else (dt * val + 0.5 * inc.get(k, 0.0)) / 1.5
+                if be or k == "sources":  # the step's exact deposit (BDF2 on C - A)
+                    inc[k] = dt * val
+                else:
+                    inc[k] = (dt * val + 0.5 * inc.get(k, 0.0)) / 1.5
                 flows[k] = flows.get(k, 0.0) + inc[k]
             self.last_increments = inc
             prev, x, done = x, xn, step
