@@ -65,6 +65,7 @@ def test_hot_spot_suppresses_the_gap_and_it_recovers(tmp_path):
     ({'end = "60 ps"': 'steady = true'}, "gap.self_consistent"),
     ({"[energy]": '[spectrum]\nkind = "eliashberg"\n\n[energy]'}, "spectrum.kind"),
     ({"self_consistent = true": 'self_consistent = true\nhold = ["chip"]'}, "gap.hold"),
+    ({'scheme = "bdf1"': ""}, "time.scheme"),   # no silent default to bdf2
 ])
 def test_unsupported_combinations_are_named(tmp_path, repl, key):
     with pytest.raises(CaseError, match=key.replace(".", r"\.")):

@@ -229,6 +229,8 @@ def load_case(path: str | os.PathLike, check_mesh: bool = True,
     _check_materials(data, err)
     if spec.check is not None and not err.items:
         spec.check(data, err)
+    if spec.check_given is not None and not err.items:
+        spec.check_given(raw, err)
     if spec.check_files is not None and not err.items:
         spec.check_files(data, base, err)
     timed = "time" not in spec.unused_sections

@@ -27,6 +27,9 @@ class ModelSpec:
     check : callable, optional
         ``check(data, errors)`` adds model-specific problems (e.g. a regime where the
         model does not apply) to ``errors`` (:class:`fvqp.case.schema.Errors`).
+    check_given : callable, optional
+        ``check_given(raw, errors)`` checks the case file's own tables before defaults
+        (e.g. a key that must be written out in some setting).
     check_files : callable, optional
         ``check_files(data, case_dir, errors)`` reads and checks data files named by the
         case (e.g. measured curves to fit), relative to the case file's directory.
@@ -57,6 +60,9 @@ class ModelSpec:
     dimension_doc: dict = field(default_factory=dict)
     #: ``check(data, errors)``: model-specific physics checks of a validated case
     check: Callable | None = None
+    #: ``check_given(raw, errors)``: checks of what the case file writes out, before the
+    #: schema's defaults are filled in (a key the user must choose in some setting)
+    check_given: Callable | None = None
     #: dotted case keys that steer a run without changing its converged result (left out
     #: of the case digest, so a checkpoint survives changing them)
     digest_exempt: tuple = ()

@@ -218,6 +218,19 @@ def _check(data, err) -> None:
     _check_self_gap(data, err)
 
 
+def _check_given(raw, err) -> None:
+    """A self-consistent gap's time scheme is written out: the time loop's default
+    (``bdf2``) would pick the second-order gap step silently, which is not positive at
+    long steps (f may undershoot below 0)."""
+    t = raw.get("time") or {}
+    if (raw.get("gap") or {}).get("self_consistent") and not t.get("steady") \
+            and "scheme" not in t:
+        err.add("time.scheme", "the self-consistent gap needs an explicit time scheme.",
+                'set scheme = "bdf1" (Lie splitting: first order, keeps f >= 0) or '
+                '"bdf2" (BDF2 at the extrapolated gaps: second order with collisions; '
+                "f may undershoot below 0 at long steps — check the QP balance).")
+
+
 def _check_self_gap(data, err) -> None:
     """``[gap] self_consistent`` only where it is implemented (fixed BDF1/BDF2 steps)."""
     g = data.get("gap") or {}
@@ -309,7 +322,8 @@ def _check_mesh(data, geo, err) -> None:
 
 SPEC = ModelSpec(
     name="bte", region_schema=_REGION, boundary_types=_BOUNDARIES, initial_schema=_INITIAL,
-    source_types=_SOURCES, fields=FIELDS, check=_check, check_mesh=_check_mesh,
+    source_types=_SOURCES, fields=FIELDS, check=_check, check_given=_check_given,
+    check_mesh=_check_mesh,
     sections=_SECTIONS, **ordinates_spec(),
 )
 
