@@ -37,7 +37,6 @@ from ...io.atomic import atomic_path, atomic_savefig, atomic_write_bytes
 from ...solvers import BDFIntegrator, JacobianConfig
 from ...units import E_CHARGE, UnitSystem
 from ..base import bdf_options, peak_rss_mb, run_checkpointed
-from ..base.result import ModelResult
 from ..base.schema import case_material
 from ..base.template import materials_entry
 from .discretisation import Ordinates, RadialMesh
@@ -345,8 +344,6 @@ def run(case, output_dir: str | None = None, resume: bool = False,
         _figure(store, summary["figure"], sim)
         atomic_write_bytes(os.path.join(out_dir, "summary.json"),
                            json.dumps(summary, indent=2).encode())
-        log.info("%s: %s", case.name, ModelResult.from_summary(
-            "bte_sphere", summary, out_dir).report(tuple(summary["keys"])))
     return summary
 
 

@@ -19,7 +19,6 @@ import numpy as np
 from ...io.atomic import atomic_path, atomic_write_bytes
 from ...io.workunits import StudyStopped, WorkUnits
 from ...parallel.tasks import TaskShare
-from ..base.result import ModelResult
 from .figures import draw, figure_stem
 from .progress import StudyProgress
 from .studies import STUDIES
@@ -84,9 +83,7 @@ def run(case, output_dir: str | None = None, resume: bool = False,
     if tasks.is_root:
         atomic_write_bytes(os.path.join(out_dir, "summary.json"),
                            json.dumps(summary, indent=2, default=float).encode())
-    if tasks.is_root:  # the end-of-run report with the study's key numbers ("keys")
-        log.info("%s: %s", case.name, ModelResult.from_summary(
-            "stochastic", summary, out_dir).report(tuple(summary["keys"])))
+    # the end-of-run report with the study's key numbers ("keys") is the run template's
     return summary
 
 
