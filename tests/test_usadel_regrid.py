@@ -120,8 +120,10 @@ def test_graded_grid_with_collisions_matches_the_fine_uniform_grid(tmp_path):
     into the reservoir, 0.1 % of the injected energy, a number of the collisions alone —
     within 3 % (measured 1.2 %), where the case's uniform δε = 0.01 grid (801) is 41 %
     off. ``[collisions] spacing = 0.01`` (a coarser collision grid) keeps the current
-    (the same 1.0e-5) but loses the loss (measured 19 %): the option takes effect and
-    the default step h_min is the one that resolves the coherence peak."""
+    (the same 1.0e-5) but loses the loss (measured 41 %, as the uniform δε = 0.01 grid's
+    40.9 %; 19 % with the former restriction W⁻¹Pᵀh, whose R·1 ranged 0–5 there): the
+    option takes effect and the default step h_min is the one that resolves the
+    coherence peak."""
     coll = '[collisions]\ngamma_ee = 2e-3\ntau0 = "438 ns"\n'
     out = {name: _state(tmp_path, name, energy, coll) for name, energy in (
         ("g", 'grid = "graded"\nspacing = 0.04\nmin_spacing = 0.002'),
@@ -147,7 +149,8 @@ def test_graded_grid_with_ee_collisions_runs_and_conserves_energy(tmp_path):
     """A graded grid with e–e collisions by the CLI (was refused at validation): the
     run's energy balance — heat flow from the injector against the energy current into
     the reservoir, e–e scattering conserving energy under the graded trapezoid rule —
-    closes to 1e-8 (measured 2.6e-11), and the charge balance to 1e-10 (1.7e-14). On
+    closes to 1e-8 (measured 3.1e-10; 2.6e-11 with the former restriction W⁻¹Pᵀh), and
+    the charge balance to 1e-10 (1.0e-15; 1.7e-14 before). On
     two ranks (the energies' blocks of one SNES, each rank restricting the fine-grid
     integrals of its nodes) the currents equal the serial run's to 1e-10 (measured
     0 and 4.7e-14)."""
