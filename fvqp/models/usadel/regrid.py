@@ -95,11 +95,10 @@ class FineGrid:
         self.fine = np.arange(-m, m + 1) * self.de
         k = np.clip(np.searchsorted(self.eps, self.fine, side="right") - 1, 0,
                     self.eps.size - 2)
-        s = (self.fine - self.eps[k]) / (self.eps[k + 1] - self.eps[k])
         rows = np.arange(self.fine.size)
         shape = (self.fine.size, self.eps.size)
         #: prolongation (n_fine, n_graded): linear interpolation
-        self.P = sp.csr_matrix((np.concatenate([1.0 - s, s]),
+        self.P = sp.csr_matrix((np.concatenate(_hats(self.eps, k, self.fine)),
                                 (np.concatenate([rows, rows]), np.concatenate([k, k + 1]))),
                                shape=shape)
         w = cell_widths(self.eps)
