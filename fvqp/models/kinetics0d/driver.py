@@ -109,8 +109,11 @@ def build_model(case) -> tuple[Kinetics0D, dict]:
     e_max = g.get("e_max") or delta + max(30 * t_bath, photon_max + 10 * t_bath)
     # vertex layout: a phonon node at exactly 2 Delta carries pair processes and the pair
     # rates are exact at the nodes (fvqp.collisions.grid), so thermal pair-breaking and
-    # recombination rates converge as h^2
-    grid = EnergyGrid.build(delta, h, e_max, layout="vertex")
+    # recombination rates converge as h^2. Phonons reach E_max + Delta (as bte's grid): a QP
+    # anywhere on the grid recombines with a gap-edge QP on the grid; a cut-off at E_max
+    # drops that for QPs above E_max - Delta (+1.3 % peak N_qp for a pulse near E_max,
+    # tests/test_bte_k0d_gap_edge.py)
+    grid = EnergyGrid.build(delta, h, e_max, layout="vertex", omega_max=e_max + delta)
     method = g["method"]
     if method == "auto":
         method = "direct" if grid.n < 600 else "fft"
