@@ -149,6 +149,15 @@ _SECTIONS = {
                        "lowest gap the run may reach (a gap below it stops the run)",
                        default=0.8),
     }),
+    "slices": Section({
+        "energies": Field("list", "energies of the f(E) slices written as fields "
+                          "f_slice_<k> (output field name f_slices): the angle-averaged "
+                          "occupation of the energy bin whose node is nearest; each within "
+                          "the bins (summary.json slice_energies_ueV: the nodes used)",
+                          item=Field("quantity", dimension="energy", positive=True,
+                                     internal="energy"),
+                          default=[]),
+    }),
     "sweep": Section({
         "mean_free_paths": Field("list", "steady runs: also solve with these mean free "
                                  "paths (all regions) and with none (ballistic) and report "
@@ -160,7 +169,7 @@ _SECTIONS = {
 }
 
 FIELDS = ("qp_density", "qp_excess", "qp_energy_density", "qp_current", "directions",
-          "phonon_energy_density", "region", "gap")
+          "phonon_energy_density", "region", "gap", "f_slices")
 
 
 def _check(data, err) -> None:

@@ -105,7 +105,10 @@ class BTEModel(MeshModel):
                                      if n in sim.active},
                 "fermi_velocity_m_per_s": sim.v_f * u.length / u.tau0,
                 "gap_ueV": u.to_si(sim.gap, "energy") / (E_CHARGE * 1e-6),
-                "spectrum": sim.case.values["spectrum"]["kind"]}
+                "spectrum": sim.case.values["spectrum"]["kind"],
+                # the node energies of the f_slice_<k> bins (fvqp.post titles the fields)
+                "slice_energies_ueV": [u.to_si(float(e), "energy") / (E_CHARGE * 1e-6)
+                                       for e in sim.slice_energies()]}
 
 
 def run(case, output_dir: str | None = None, resume: bool = False,

@@ -37,6 +37,7 @@ from ...ordinates import circle, sphere
 from ...parallel import Distribution
 from ...spectra import fermi
 from ...spectra.bins import BinGrid, cell_spectra
+from ...units import E_CHARGE
 from ..base import OutputField, to_output
 from ..base.schema import case_material
 from ..base.template import reference_units
@@ -136,6 +137,8 @@ class BTESimulation:
         self.grid, self.states, self.flux = self._spectrum()
         self.kinds, self.f_in = self._boundaries()
         self.f_bath = fermi(self.grid.e, self.T_bath)
+        #: the bins of the ``[slices] energies`` (fields ``f_slice_<k>``)
+        self.slice_bins = self._slice_bins()
         self.widths, self.trap, self.inv_mfp = widths, trap, inv_mfp
         self.problem = self.make_problem(inv_mfp)
 
@@ -217,6 +220,32 @@ class BTESimulation:
         self.spectrum = spec
         return spec.grid, spec.states, np.ones(spec.grid.n)
 
+    def _slice_bins(self) -> list[int]:
+        """The bin whose node is nearest to each ``[slices] energies`` entry; an energy
+        outside the bins (below the first edge or above the last) is a :class:`CaseError`."""
+        g, u = self.grid, self.units
+        lo, hi = float(g.edges[0]), float(g.edges[-1])
+        bins, errors = [], []
+        for k, e in enumerate(self.case.values["slices"]["energies"]):
+            if not lo <= e <= hi:
+                def ueV(v: float) -> str:
+                    return f"{u.to_si(v, 'energy') / (E_CHARGE * 1e-6):.6g} ueV"
+
+                fix = "or raise [energy] e_max" if e > hi else \
+                    "the bins start at the (lowest) gap: there are no QP states below"
+                errors.append(f"{self.case.path}: slices.energies[{k}]: {ueV(e)} lies "
+                              f"outside the energy bins ({ueV(lo)} to {ueV(hi)}); give an "
+                              f"energy between {ueV(lo)} and {ueV(hi)} ({fix}).")
+                continue
+            bins.append(int(np.argmin(np.abs(g.e - e))))
+        if errors:
+            raise CaseError(errors)
+        return bins
+
+    def slice_energies(self) -> np.ndarray:
+        """Node energies (internal) of the slices' bins :attr:`slice_bins`."""
+        return self.grid.e[self.slice_bins]
+
     def _boundaries(self) -> tuple[dict, dict]:
         d = self.case.values
         kinds, f_in = {}, {}
@@ -295,12 +324,19 @@ class BTESimulation:
             out["region"] = p.loc.cell_region[: p.n].astype(float)
         if "gap" in names:  # the gap of every cell (0: normal metal)
             out["gap"] = p.cell_gaps()
+        if "f_slices" in names:  # angle average f of each slice's bin (dimensionless)
+            fb = p.mean(x)
+            for k, j in enumerate(self.slice_bins):
+                out[f"f_slice_{k}"] = fb[j].copy()
         return out
 
     def declared_outputs(self) -> dict:
-        """:data:`OUTPUTS` plus this case's ``qp_density_dir<k>`` fields."""
+        """:data:`OUTPUTS` plus this case's ``qp_density_dir<k>`` and ``f_slice_<k>``
+        fields."""
         return {**OUTPUTS, **{f"qp_density_dir{k}": OutputField("number_density", "1/um^3")
-                              for k in self.case.values["angles"]["output"]}}
+                              for k in self.case.values["angles"]["output"]},
+                **{f"f_slice_{k}": OutputField("dimensionless", "1")
+                   for k in range(len(self.slice_bins))}}
 
     def rates_si(self, x: np.ndarray, t0: float = 0.0, t1: float = math.inf) -> dict:
         """Particle rates [1/s]: net outflow per boundary, trap loss, -injection."""
