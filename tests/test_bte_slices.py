@@ -94,6 +94,12 @@ def test_equilibrium_slices_are_the_fermi_function_at_the_bin_nodes(tmp_path, ki
     used = [float(nodes[np.argmin(np.abs(nodes - e))]) for e in want]
     assert s["slice_energies_ueV"] == pytest.approx(used, rel=1e-12, abs=0)
     assert used[0] != used[1] and all(u_ != w for u_, w in zip(used, want, strict=True))
+    # `fvqp plot` titles the slices with these energies (fvqp.post.plot)
+    from fvqp.post.plot import _field_title
+    from fvqp.post.result import open_result
+
+    res = open_result(tmp_path / "o")
+    assert _field_title(res, "f_slice_1") == f"f_slice_1 (f at E = {used[1]:.4g} ueV)"
     times, blocks = _series(tmp_path / "o", case.stem)
     assert len(times) >= 2
     for k, e in enumerate(used):
