@@ -49,6 +49,15 @@ def _edges(s: dict, spacing_ueV: float, e_max_ueV: float, floor: float = 1.0
     return gap + h * np.arange(n + 1)
 
 
+def _bcs_bin_average(edges: np.ndarray, gap) -> np.ndarray:
+    """Bin averages of the BCS density of states E/sqrt(E^2 - gap^2) (0 below ``gap``):
+    (sqrt(b^2 - gap^2) - sqrt(a^2 - gap^2)) / h; ``gap`` a number or one per cell."""
+    g2 = np.asarray(gap, dtype=float)[None, ...] ** 2
+    lo = np.sqrt(np.clip(edges[:-1, None] ** 2 - g2, 0.0, None))
+    hi = np.sqrt(np.clip(edges[1:, None] ** 2 - g2, 0.0, None))
+    return (hi - lo) / (edges[1] - edges[0])
+
+
 def _no_sources(text: str) -> str:
     """The case without its [[sources]] table."""
     out, n = re.subn(r"(?ms)^\[\[sources\]\].*?(?=^\[energy\])", "", text)
@@ -149,7 +158,7 @@ def test_pulse_slices_of_every_bin_sum_to_the_qp_number(tmp_path, kind):
     nodes = 0.5 * (edges[1:] + edges[:-1])
     assert s["slice_energies_ueV"] == pytest.approx(list(nodes), rel=1e-12, abs=0)
     gap, h = s["gap_ueV"], edges[1] - edges[0]
-    rho = (np.sqrt(edges[1:] ** 2 - gap**2) - np.sqrt(edges[:-1] ** 2 - gap**2)) / h
+    rho = _bcs_bin_average(edges, gap)[:, 0]
     _, blocks = _series(tmp_path / "o", case.stem)
     m = blocks[-1]
     vol = np.asarray(m.compute_cell_sizes()["Area"]) * width       # m^3 (100 nm film)
@@ -201,9 +210,7 @@ def test_self_consistent_gap_slices_give_the_density_with_each_cells_gap(tmp_pat
     gap = np.asarray(m.cell_data["gap"])                          # ueV
     assert np.all(gap < s["gap_ueV"] - 1.0)                       # the pulse lowered it
     h = edges[1] - edges[0]
-    lo = np.sqrt(np.clip(edges[:-1, None] ** 2 - gap[None, :] ** 2, 0.0, None))
-    hi = np.sqrt(np.clip(edges[1:, None] ** 2 - gap[None, :] ** 2, 0.0, None))
-    rho = (hi - lo) / h
+    rho = _bcs_bin_average(edges, gap)
     f = np.array([np.asarray(m.cell_data[f"f_slice_{b}"]) for b in range(len(nodes))])
     dens = np.asarray(m.cell_data["qp_density"])                  # 1/um^3
     cell = 4 * al.N0 * h * UEV * np.sum(rho * f, axis=0) * 1e-18

@@ -13,7 +13,10 @@ steps, ``--resume``. ``[collisions] enabled``: inelastic electron–phonon colli
 direction (:mod:`fvqp.collisions.angular`, notes Eq. 179) with bath or local phonons; the
 whole (cell, energy, ordinate) system is then solved by Newton–Krylov
 (:mod:`.inelastic`, :mod:`.coupled`). BCS or Eliashberg (``[spectrum] kind``) spectral
-weights. See ``docs/theory_bte_mesh.md``.
+weights. ``[slices] energies`` with the output field ``f_slices``: cell fields
+``f_slice_<k>``, the angle average :math:`\bar f` of the bin whose node is nearest to each
+energy (the nodes used: ``slice_energies_ueV`` in summary.json). See
+``docs/theory_bte_mesh.md``.
 """
 
 from __future__ import annotations
