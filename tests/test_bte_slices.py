@@ -19,7 +19,7 @@ import re
 import numpy as np
 import pytest
 
-from conftest import case_variant, run_fvqp
+from conftest import CASES, case_variant, run_fvqp
 
 K_B, E = 1.380649e-23, 1.602176634e-19
 UEV = 1e-6 * E
@@ -240,3 +240,24 @@ def test_slices_on_two_ranks_equal_serial(tmp_path):
         y = np.asarray(b.cell_data[f"f_slice_{k}"])[ob]
         assert np.max(np.abs(x - y)) <= 1e-8 * np.max(np.abs(x))
         assert np.max(x) > 10 * np.min(x)            # the spot, not a uniform state
+
+
+def test_absorber_case_slices_are_the_al_gap_edge_and_the_first_bin_above_the_ta_gap():
+    """cases/bte_absorber3d.toml asks for 220 and 750 ueV: the bins used are the Al lead's
+    gap-edge bin (node 200.8 ueV) and the first bin wholly above the Ta gap (774.6 ueV), as
+    its comment says."""
+    from fvqp.case import load_case
+    from fvqp.models.bte.simulation import BTESimulation
+
+    sim = BTESimulation(load_case(str(CASES / "bte_absorber3d.toml")))
+    u = sim.units
+
+    def ueV(e):
+        return u.to_si(float(e), "energy") / UEV
+
+    assert sim.slice_bins[0] == 0
+    gap_ta = max(ueV(g) for g in sim.media.gap)
+    j = sim.slice_bins[1]
+    assert ueV(sim.grid.edges[j]) >= gap_ta > ueV(sim.grid.edges[j - 1])
+    assert [ueV(e) for e in sim.slice_energies()] == pytest.approx([200.8, 774.6], abs=0.05)
+    sim.problem.release()
