@@ -3,8 +3,8 @@
 Mesh models: one off-screen pyvista picture per field and chosen snapshot
 (``<case>_<field>_<time>.png``), for 3D devices also a cut through the field's peak
 (``..._clip.png``), and for time series the integral quantities versus time
-(``<case>_timeseries.png``, :mod:`fvqp.post.series`); transport's energy slices
-``f_slice_<k>`` are titled with their energies. Every result with a time loop: its
+(``<case>_timeseries.png``, :mod:`fvqp.post.series`); the energy slices ``f_slice_<k>`` of
+transport and bte are titled with their energies. Every result with a time loop: its
 ``<case>_series.csv`` versus time (``<case>_series.png``, :mod:`fvqp.post.csvplot`).
 HDF5 results: the models' own figures
 (the stochastic model's is drawn again from its ``<case>_<what>.h5`` by
@@ -83,7 +83,7 @@ def _snapshot_indices(result: Result, times: list[float] | None) -> list[int]:
 
 
 def _field_title(result: Result, field: str) -> str:
-    """``f_slice_1 (E = 400 ueV)`` for transport's energy slices, else the field's name."""
+    """``f_slice_1 (E = 400 ueV)`` for an energy slice (transport, bte), else the field's name."""
     m = re.fullmatch(r"f_slice_(\d+)", field)
     energies = result.summary.get("slice_energies_ueV") or []
     if m and int(m.group(1)) < len(energies):
