@@ -87,7 +87,10 @@ def test_transient_writes_its_series_csv_figure_and_key_numbers(tmp_path):
     # still hotter than the 150 mK bath after 1 us (started at 300 mK); mu* in ueV between
     # 0 and the gap (the same family as the gap)
     assert 0.15 < keys["T_star_K"] < 0.30 and 0.15 < keys["T_N_K"] < 0.30
-    assert s["observables_SI_units"]["mu_SI"] == "ueV" and 0 < si["mu_SI"] < keys["delta_ueV"]
+    # mu* in ueV is named mu_ueV (a reader of the former mu_SI in eV gets a KeyError, not
+    # a number 1e6 off)
+    assert "mu_SI" not in si and s["observables_SI_units"]["mu_ueV"] == "ueV"
+    assert 0 < si["mu_ueV"] < keys["delta_ueV"]
     assert s["figure"].endswith("kinetics0d_al_relaxation_transient.png")
 
     line = next(x for x in log.splitlines() if "kinetics0d kinetics0d_al_relaxation:" in x)

@@ -183,8 +183,8 @@ def _si(obs: dict, meta: dict) -> dict:
              "mu": "ueV",
              "rate_scattering": "1/s", "rate_recombination": "1/s"}
     for k, v in obs.items():
-        if k in conv:
-            out[k + "_SI"] = (v * conv[k], units[k])
+        if k in conv:  # mu in ueV (the gap's unit family) is named so, not "_SI"
+            out[k + ("_ueV" if units[k] == "ueV" else "_SI")] = (v * conv[k], units[k])
     return out
 
 
