@@ -9,7 +9,10 @@ boundary (chip holder) absorbs and emits at its temperature, interfaces between 
 transmit by acoustic mismatch (angle-resolved, reciprocal) or diffuse mismatch; bulk
 isotope scattering (:math:`A\nu^4`, elastic) and anharmonic down-conversion
 (:math:`B\nu^5`, energy conserving) are optional per region; deposits at a point, in a
-region or along a track, with a Gaussian energy spectrum. See ``docs/theory_phonon.md``.
+region or along a track, with a Gaussian energy spectrum. ``[slices] energies`` with the
+output field ``n_slices``: cell fields ``n_slice_<k>``, the angle-averaged occupation
+:math:`\bar n` of the energy node nearest to each energy (the nodes used:
+``slice_energies_ueV`` in summary.json). See ``docs/theory_phonon.md``.
 """
 
 from __future__ import annotations
@@ -124,6 +127,17 @@ _SECTIONS = {
         "e_max": Field("quantity", "top of the grid (default: source energy + 3 widths)",
                        dimension="energy", positive=True, internal="energy"),
     }),
+    "slices": Section({
+        "energies": Field("list", "energies of the phonon occupation slices written as "
+                          "fields n_slice_<k> (output field name n_slices): the "
+                          "angle-averaged occupation n of the energy node Omega_j = (j+1) h "
+                          "nearest to each energy (both branches by their density of "
+                          "states with branches = 'lt'); each within the grid, h/2 to "
+                          "e_max + h/2 (summary.json slice_energies_ueV: the nodes used)",
+                          item=Field("quantity", dimension="energy", positive=True,
+                                     internal="energy"),
+                          default=[]),
+    }),
     "angles": Section({
         "directions": Field("int", "2D: in-plane ordinates", default=16),
         "polar": Field("int", "3D: Gauss-Legendre nodes in cos(theta)", default=4),
@@ -132,8 +146,10 @@ _SECTIONS = {
 }
 
 #: ``phonon_energy_flux`` is written as one 3-component cell array (a vector per cell)
-#: [W/m^2], :math:`\mathbf q = h\sum_j\Omega_jg_jv_j\sum_kw_k\hat\Omega_kn_{jk}`
-FIELDS = ("phonon_energy_density", "phonon_number_density", "phonon_energy_flux", "region")
+#: [W/m^2], :math:`\mathbf q = h\sum_j\Omega_jg_jv_j\sum_kw_k\hat\Omega_kn_{jk}`;
+#: ``n_slices`` writes the cell fields ``n_slice_<k>`` of the ``[slices] energies``
+FIELDS = ("phonon_energy_density", "phonon_number_density", "phonon_energy_flux", "region",
+          "n_slices")
 
 
 def _check(data, err) -> None:

@@ -23,6 +23,7 @@ import os
 
 import numpy as np
 
+from ...case.loader import CaseError
 from ...io.series import SeriesWriter
 from ...materials import get_material, get_medium
 from ...materials.substrates import PhononMedium
@@ -173,6 +174,8 @@ class PhononSimulation:
         a = d["angles"]
         self.quad = circle(a["directions"]) if raw.dim == 2 else sphere(a["polar"], a["azimuth"])
         self.n_bath = bose(self.omega, self.T_bath) if self.T_bath > 0 else np.zeros(self.N)
+        #: the energy nodes (0 .. bins-1) of the ``[slices] energies`` (``n_slice_<k>``)
+        self.slice_nodes = self._slice_nodes(ne)
         kinds, n_in = self._boundaries()
         itf = d["interfaces"]
         self.problem = PhononProblem(
@@ -251,6 +254,51 @@ class PhononSimulation:
         w = w * np.exp(-0.5 * dist2 / r**2)
         return w / self.dist.sum(float(w.sum()))
 
+    def _slice_nodes(self, ne: int) -> list[int]:
+        r"""The node :math:`\Omega_j = (j+1)h` nearest to each ``[slices] energies`` entry;
+        an energy outside the grid, more than :math:`h/2` from every node, is a
+        :class:`~fvqp.case.loader.CaseError` naming the key, the file and the fix."""
+        h, u = self.h, self.units
+        lo, hi = 0.5 * h, (ne + 0.5) * h
+        nodes, errors = [], []
+
+        def ueV(v: float) -> str:
+            return f"{u.to_si(v, 'energy') / (E_CHARGE * 1e-6):.6g} ueV"
+
+        for k, e in enumerate((self.case.values.get("slices") or {}).get("energies") or []):
+            if not lo <= e <= hi:
+                fix = "or raise [energy] e_max" if e > hi else "or add [energy] bins"
+                errors.append(f"{self.case.path}: slices.energies[{k}]: {ueV(e)} lies "
+                              f"outside the phonon energy grid (nodes {ueV(h)} to "
+                              f"{ueV(ne * h)}, h = {ueV(h)}); give an energy between "
+                              f"{ueV(lo)} and {ueV(hi)} ({fix}).")
+                continue
+            nodes.append(min(ne - 1, max(0, int(round(e / h)) - 1)))
+        if errors:
+            raise CaseError(errors)
+        return nodes
+
+    def slice_energies(self) -> np.ndarray:
+        """Node energies (internal) of the slices :attr:`slice_nodes`."""
+        return self.omega[self.slice_nodes]
+
+    def slice_occupations(self, x: np.ndarray) -> list[np.ndarray]:
+        r"""Per slice, the angle-averaged occupation of its node per owned cell,
+        :math:`\bar n_j = \sum_b s_{bj}\bar n_{bj}` over the branches :math:`b` by
+        their share of the density of states :math:`s_{bj} = g_{bj}/\sum_{b'}g_{b'j}`
+        (one branch: :math:`\bar n_j`), so that :math:`h\sum_j g_j\bar n_j` with
+        :math:`g_j = \sum_bg_{bj}` is the number density."""
+        p = self.problem
+        ne = self.N // len(self.branch_names)
+        nb = p.mean(x) * self.dos_share[p.reg[: p.n]].T          # (N, n)
+        tot = nb.reshape(len(self.branch_names), ne, p.n).sum(axis=0)
+        return [tot[j].copy() for j in self.slice_nodes]
+
+    def declared_outputs(self) -> dict:
+        """:data:`OUTPUTS` plus this case's ``n_slice_<k>`` fields."""
+        return {**OUTPUTS, **{f"n_slice_{k}": OutputField("dimensionless", "1")
+                              for k in range(len(self.slice_nodes))}}
+
     # ---- outputs ------------------------------------------------------------------------
     def internal_fields(self, x: np.ndarray, names) -> dict:
         p, out = self.problem, {}
@@ -262,10 +310,13 @@ class PhononSimulation:
             out["phonon_energy_flux"] = p.energy_flux(x)                 # (n, 3)
         if "region" in names:
             out["region"] = p.reg[: p.n].astype(float)
+        if "n_slices" in names:   # angle-averaged occupation at each slice's node
+            out.update({f"n_slice_{k}": v for k, v in
+                        enumerate(self.slice_occupations(x))})
         return out
 
     def fields(self, x: np.ndarray, names) -> dict:
-        return to_output(self.units, self.internal_fields(x, names), OUTPUTS)
+        return to_output(self.units, self.internal_fields(x, names), self.declared_outputs())
 
     @property
     def e_unit(self) -> float:
@@ -285,6 +336,9 @@ class PhononModel(MeshModel):
 
     def build(self, case, comm=None) -> PhononSimulation:
         return PhononSimulation(case, comm)
+
+    def declared(self, sim: PhononSimulation) -> dict:
+        return sim.declared_outputs()
 
     def stoppable(self, sim) -> bool:
         return False
@@ -312,7 +366,10 @@ class PhononModel(MeshModel):
                 "debye_velocity_m_per_s": {n: m.debye_velocity for n, m in
                                            zip(sim.geometry.region_names, sim.media,
                                                strict=True)},
-                "amm_reciprocity_scaling": p.scale_factors}
+                "amm_reciprocity_scaling": p.scale_factors,
+                # the node energies of the n_slice_<k> fields
+                "slice_energies_ueV": [u.to_si(float(e), "energy") / (E_CHARGE * 1e-6)
+                                       for e in sim.slice_energies()]}
 
 
 def march(sim: PhononSimulation, writer, out_dir: str, max_steps=None,
