@@ -288,10 +288,9 @@ class PhononSimulation:
         their share of the density of states :math:`s_{bj} = g_{bj}/\sum_{b'}g_{b'j}`
         (one branch: :math:`\bar n_j`), so that :math:`h\sum_j g_j\bar n_j` with
         :math:`g_j = \sum_bg_{bj}` is the number density."""
-        p = self.problem
-        ne = self.N // len(self.branch_names)
-        nb = p.mean(x) * self.dos_share[p.reg[: p.n]].T          # (N, n)
-        tot = nb.reshape(len(self.branch_names), ne, p.n).sum(axis=0)
+        p, nb = self.problem, len(self.branch_names)
+        by_branch = p.mean(x) * self.dos_share[p.reg[: p.n]].T   # (N, n)
+        tot = by_branch.reshape(nb, self.N // nb, p.n).sum(axis=0)
         return [tot[j].copy() for j in self.slice_nodes]
 
     def declared_outputs(self) -> dict:
@@ -367,7 +366,6 @@ class PhononModel(MeshModel):
                                            zip(sim.geometry.region_names, sim.media,
                                                strict=True)},
                 "amm_reciprocity_scaling": p.scale_factors,
-                # the node energies of the n_slice_<k> fields
                 "slice_energies_ueV": [u.to_si(float(e), "energy") / (E_CHARGE * 1e-6)
                                        for e in sim.slice_energies()]}
 
