@@ -54,6 +54,13 @@ def test_bath_state_slices_are_the_bose_function_at_the_nodes(tmp_path):
         n = np.asarray(mesh.cell_data[f"n_slice_{k}"])
         assert n.size == mesh.n_cells
         assert n == pytest.approx(np.full(n.size, n_b), rel=1e-12, abs=0)
+    # `fvqp plot` titles a phonon slice with its node energy (fvqp.post.plot)
+    from fvqp.post.plot import _field_title
+    from fvqp.post.result import open_result
+
+    title = _field_title(open_result(tmp_path / "o"), "n_slice_1")
+    assert title == f"n_slice_1 (n at Omega = {s['slice_energies_ueV'][1]:.4g} ueV)"
+    assert title == "n_slice_1 (n at Omega = 3000 ueV)"
 
 
 @pytest.mark.parametrize("branches", ["effective", "lt"])

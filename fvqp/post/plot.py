@@ -4,8 +4,9 @@ Mesh models: one off-screen pyvista picture per field and chosen snapshot
 (``<case>_<field>_<time>.png``), for 3D devices also a cut through the field's peak
 (``..._clip.png``), and for time series the integral quantities versus time
 (``<case>_timeseries.png``, :mod:`fvqp.post.series`); the energy slices ``f_slice_<k>`` of
-transport and bte are titled with their energies. Every result with a time loop: its
-``<case>_series.csv`` versus time (``<case>_series.png``, :mod:`fvqp.post.csvplot`).
+transport and bte and ``n_slice_<k>`` of phonon are titled with their energies. Every result
+with a time loop: its ``<case>_series.csv`` versus time (``<case>_series.png``,
+:mod:`fvqp.post.csvplot`).
 HDF5 results: the models' own figures
 (the stochastic model's is drawn again from its ``<case>_<what>.h5`` by
 :func:`fvqp.models.stochastic.figures.draw`; the others, which need the solved model, are the
@@ -83,11 +84,13 @@ def _snapshot_indices(result: Result, times: list[float] | None) -> list[int]:
 
 
 def _field_title(result: Result, field: str) -> str:
-    """``f_slice_1 (E = 400 ueV)`` for an energy slice (transport, bte), else the field's name."""
-    m = re.fullmatch(r"f_slice_(\d+)", field)
+    """``f_slice_1 (f at E = 400 ueV)`` for a QP energy slice (transport, bte),
+    ``n_slice_0 (n at Omega = 750 ueV)`` for a phonon one (phonon), else the field's name."""
+    m = re.fullmatch(r"([fn])_slice_(\d+)", field)
     energies = result.summary.get("slice_energies_ueV") or []
-    if m and int(m.group(1)) < len(energies):
-        return f"{field} (f at E = {energies[int(m.group(1))]:.4g} ueV)"
+    if m and int(m.group(2)) < len(energies):
+        what = "f at E" if m.group(1) == "f" else "n at Omega"
+        return f"{field} ({what} = {energies[int(m.group(2))]:.4g} ueV)"
     return field
 
 
