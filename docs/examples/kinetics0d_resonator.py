@@ -29,7 +29,7 @@ run = fa.run(case, materials={"film": fa.get_material("Al", Tc=1.2)},
              output_dir=OUT / "kinetics0d", name="kinetics0d_resonator")
 print(run.result.report())
 
-# %% the observables in SI (n_qp in 1/m^3, powers in W ...)
+# %% the observables in SI (n_qp in 1/m^3, powers in W ...; mu_ueV: µ* in µeV)
 obs = {k.removesuffix("_SI"): v for k, v in run.result["observables_SI"].items()}
 print({k: f"{v:.4g}" for k, v in obs.items()})
 assert abs(obs["power_absorbed"] / 1e-15 - 1) < 1e-9  # the drive's 1 fW
@@ -49,7 +49,7 @@ keys = run.result["keys"]
 print({k: f"{v:.4g}" for k, v in keys.items()})
 assert keys["eta_pb"] == eta
 assert abs(keys["delta_ueV"] / (mat.delta0 / E * 1e6) - 1) < 1e-3  # Δ(120 mK) ≈ Δ0
-assert 0 < obs["mu"] < keys["delta_ueV"]  # µ* in µeV below the gap (N_qp ≫ N_T)
+assert 0 < obs["mu_ueV"] < keys["delta_ueV"]  # µ* in µeV below the gap (N_qp ≫ N_T)
 assert keys["T_N_K"] > keys["T_star_K"] > 0.12  # hotter than the bath; µ* > 0: T_N > T*
 png = OUT / "kinetics0d" / "kinetics0d_resonator_steady.png"  # f(E), n(Ω) with E in µeV
 assert png.stat().st_size > 10_000
