@@ -200,3 +200,25 @@ def _petsc_options_removed():
 
     with options_session():
         yield
+
+
+def centre_order(mesh):
+    """Cell order of a pyvista mesh sorted by cell centres (x, then y, then z): the same
+    cells in the same order for a serial and a multi-rank output of one mesh."""
+    import numpy as np
+
+    c = np.asarray(mesh.cell_centers().points)
+    return np.lexsort(c.T[::-1])
+
+
+def serial_and_two_ranks(case, tmp_path):
+    """Run ``case`` serially into ``tmp_path/s`` and with ``mpiexec -n 2`` into
+    ``tmp_path/p``; both summaries (the 2-rank run finished on 2 ranks, status 0)."""
+    import json
+
+    run_fvqp(["run", case, "--output", tmp_path / "s"])
+    run_fvqp(["run", case, "--output", tmp_path / "p"], nproc=2)
+    sa = json.loads((tmp_path / "s" / "summary.json").read_text())
+    sb = json.loads((tmp_path / "p" / "summary.json").read_text())
+    assert sb["ranks"] == 2 and sb["status"] == 0
+    return sa, sb

@@ -11,7 +11,7 @@ import pytest
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from conftest import MESHES, case_variant, last_snapshot, run_fvqp
+from conftest import MESHES, case_variant, centre_order, last_snapshot, run_fvqp
 
 K_B, E = 1.380649e-23, 1.602176634e-19
 
@@ -148,8 +148,7 @@ def test_bte_two_ranks_equal_serial(tmp_path):
     run_fvqp(["run", case, "--output", tmp_path / "p"], nproc=2)
     _, a = last_snapshot(tmp_path / "s", "bte_film_pulse")
     _, b = last_snapshot(tmp_path / "p", "bte_film_pulse")
-    ca, cb = np.asarray(a.cell_centers().points), np.asarray(b.cell_centers().points)
-    oa, ob = np.lexsort(ca.T[::-1]), np.lexsort(cb.T[::-1])
+    oa, ob = centre_order(a), centre_order(b)
     for f in ("qp_density", "qp_current_x", "qp_current_y", "qp_energy_density"):
         x, y = np.asarray(a.cell_data[f])[oa], np.asarray(b.cell_data[f])[ob]
         assert np.max(np.abs(x - y)) <= 1e-8 * np.max(np.abs(x)), f

@@ -19,7 +19,7 @@ import re
 import numpy as np
 import pytest
 
-from conftest import CASES, case_variant, run_fvqp
+from conftest import CASES, case_variant, centre_order, run_fvqp, serial_and_two_ranks
 
 K_B, E = 1.380649e-23, 1.602176634e-19
 UEV = 1e-6 * E
@@ -226,15 +226,10 @@ def test_slices_on_two_ranks_equal_serial(tmp_path):
     name, repl, *_ = PULSES["collisionless"]
     case = case_variant(name, tmp_path, **repl)
     _with_slices(case, [200.0, 300.0], '["qp_density", "f_slices"]')
-    run_fvqp(["run", case, "--output", tmp_path / "s"])
-    run_fvqp(["run", case, "--output", tmp_path / "p"], nproc=2)
-    sa = json.loads((tmp_path / "s" / "summary.json").read_text())
-    sb = json.loads((tmp_path / "p" / "summary.json").read_text())
-    assert sb["ranks"] == 2 and sb["status"] == 0
+    sa, sb = serial_and_two_ranks(case, tmp_path)
     assert sb["slice_energies_ueV"] == sa["slice_energies_ueV"]
     a, b = _series(tmp_path / "s", case.stem)[1][-1], _series(tmp_path / "p", case.stem)[1][-1]
-    ca, cb = np.asarray(a.cell_centers().points), np.asarray(b.cell_centers().points)
-    oa, ob = np.lexsort(ca.T[::-1]), np.lexsort(cb.T[::-1])
+    oa, ob = centre_order(a), centre_order(b)
     for k in range(2):
         x = np.asarray(a.cell_data[f"f_slice_{k}"])[oa]
         y = np.asarray(b.cell_data[f"f_slice_{k}"])[ob]

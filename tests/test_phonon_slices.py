@@ -12,7 +12,7 @@ import math
 import numpy as np
 import pytest
 
-from conftest import case_variant, last_snapshot, run_fvqp
+from conftest import case_variant, centre_order, last_snapshot, run_fvqp, serial_and_two_ranks
 from fvqp.units import E_CHARGE, HBAR, K_B
 
 MEV = 1e-3 * E_CHARGE
@@ -122,16 +122,11 @@ def test_slices_on_two_ranks_equal_serial(tmp_path):
     deposit, and the same slice_energies_ueV."""
     case = _variant(tmp_path, ["1.5 meV", "3 meV", "4.5 meV"],
                     **{'end = "100 ns"': 'end = "5 ns"'})
-    run_fvqp(["run", case, "--output", tmp_path / "s"])
-    run_fvqp(["run", case, "--output", tmp_path / "p"], nproc=2)
-    sa = json.loads((tmp_path / "s" / "summary.json").read_text())
-    sb = json.loads((tmp_path / "p" / "summary.json").read_text())
-    assert sb["ranks"] == 2 and sb["status"] == 0
+    sa, sb = serial_and_two_ranks(case, tmp_path)
     assert sb["slice_energies_ueV"] == sa["slice_energies_ueV"]
     _, a = last_snapshot(tmp_path / "s", "phonon_si_block")
     _, b = last_snapshot(tmp_path / "p", "phonon_si_block")
-    ca, cb = np.asarray(a.cell_centers().points), np.asarray(b.cell_centers().points)
-    oa, ob = np.lexsort(ca.T[::-1]), np.lexsort(cb.T[::-1])
+    oa, ob = centre_order(a), centre_order(b)
     for k in range(3):
         x = np.asarray(a.cell_data[f"n_slice_{k}"])[oa]
         y = np.asarray(b.cell_data[f"n_slice_{k}"])[ob]

@@ -14,7 +14,7 @@ from ...case.schema import Field, Section
 __all__ = ["MATERIAL_OVERRIDES", "PLACEMENT", "POWER_TIMING", "PULSE_TIMING",
            "SPECTRAL_SOURCE", "active_regions", "case_material", "check_material_overrides",
            "check_pulse_or_power", "energy_bins", "initial_temperature", "material_overrides",
-           "ordinates_spec"]
+           "ordinates_spec", "slices_section"]
 
 
 def _missing_in_database(field: str) -> str:
@@ -171,6 +171,14 @@ def energy_bins(gap: str) -> dict[str, Field]:
                        "max(12 kT_bath, source energies + 3 widths))", dimension="energy",
                        positive=True, internal="energy"),
     }
+
+
+def slices_section(doc: str) -> Section:
+    """The ``[slices]`` section of the energy-resolved mesh models (``transport``, ``bte``,
+    ``phonon``): ``energies``, the energies of the slices written as cell fields (``doc``
+    says which occupation and where its grid ends)."""
+    return Section({"energies": Field("list", doc, item=Field(
+        "quantity", dimension="energy", positive=True, internal="energy"), default=[])})
 
 
 def check_pulse_or_power(data: dict, err, duration: str = "0.1 ns",

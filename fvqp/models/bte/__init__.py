@@ -30,6 +30,7 @@ from ..base.schema import (
     initial_temperature,
     material_overrides,
     ordinates_spec,
+    slices_section,
 )
 from ..spec import ModelSpec
 
@@ -152,15 +153,10 @@ _SECTIONS = {
                        "lowest gap the run may reach (a gap below it stops the run)",
                        default=0.8),
     }),
-    "slices": Section({
-        "energies": Field("list", "energies of the f(E) slices written as fields "
-                          "f_slice_<k> (output field name f_slices): the angle-averaged "
-                          "occupation of the energy bin whose node is nearest; each within "
-                          "the bins (summary.json slice_energies_ueV: the nodes used)",
-                          item=Field("quantity", dimension="energy", positive=True,
-                                     internal="energy"),
-                          default=[]),
-    }),
+    "slices": slices_section("energies of the f(E) slices written as fields f_slice_<k> "
+                             "(output field name f_slices): the angle-averaged occupation "
+                             "of the energy bin whose node is nearest; each within the "
+                             "bins (summary.json slice_energies_ueV: the nodes used)"),
     "sweep": Section({
         "mean_free_paths": Field("list", "steady runs: also solve with these mean free "
                                  "paths (all regions) and with none (ballistic) and report "

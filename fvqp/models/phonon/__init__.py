@@ -27,6 +27,7 @@ from ..base.schema import (
     PULSE_TIMING,
     material_overrides,
     named_boundaries,
+    slices_section,
     unlabelled_boundary,
 )
 from ..spec import ModelSpec
@@ -127,17 +128,12 @@ _SECTIONS = {
         "e_max": Field("quantity", "top of the grid (default: source energy + 3 widths)",
                        dimension="energy", positive=True, internal="energy"),
     }),
-    "slices": Section({
-        "energies": Field("list", "energies of the phonon occupation slices written as "
-                          "fields n_slice_<k> (output field name n_slices): the "
-                          "angle-averaged occupation n of the energy node Omega_j = (j+1) h "
-                          "nearest to each energy (both branches by their density of "
-                          "states with branches = 'lt'); each within the grid, h/2 to "
-                          "e_max + h/2 (summary.json slice_energies_ueV: the nodes used)",
-                          item=Field("quantity", dimension="energy", positive=True,
-                                     internal="energy"),
-                          default=[]),
-    }),
+    "slices": slices_section("energies of the phonon occupation slices written as fields "
+                             "n_slice_<k> (output field name n_slices): the angle-averaged "
+                             "occupation n of the energy node Omega_j = (j+1) h nearest to "
+                             "each energy (both branches by their density of states with "
+                             "branches = 'lt'); each within the grid, h/2 to e_max + h/2 "
+                             "(summary.json slice_energies_ueV: the nodes used)"),
     "angles": Section({
         "directions": Field("int", "2D: in-plane ordinates", default=16),
         "polar": Field("int", "3D: Gauss-Legendre nodes in cos(theta)", default=4),

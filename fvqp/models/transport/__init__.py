@@ -20,6 +20,7 @@ from ..base.schema import (
     energy_bins,
     initial_temperature,
     material_overrides,
+    slices_section,
 )
 from ..spec import ModelSpec
 
@@ -105,12 +106,7 @@ _SECTIONS = {
                             "recombination); false leaves pure energy-resolved diffusion "
                             "with the phonons held at the bath", default=True),
     }),
-    "slices": Section({
-        "energies": Field("list", "energies of the f(E) slices written as fields "
-                          "f_slice_<k>", item=Field("quantity", dimension="energy",
-                                                    positive=True, internal="energy"),
-                          default=[]),
-    }),
+    "slices": slices_section("energies of the f(E) slices written as fields f_slice_<k>"),
 }
 
 FIELDS = ("qp_density", "qp_excess", "qp_energy_density", "phonon_energy_density", "gap",
