@@ -11,7 +11,7 @@ import numpy as np
 from conftest import case_variant
 from fvqp.case import load_case
 from fvqp.models.bte.driver import BTESimulation
-from fvqp.models.bte.gapdynamics import gap_step, per_bin, per_cell, self_consistent_start
+from fvqp.models.bte.gapdynamics import gap_step, gap_update, per_bin, per_cell
 from fvqp.spectra import fermi
 from fvqp.spectra.bins import BinGrid
 
@@ -43,7 +43,7 @@ def test_hot_spot_suppresses_the_gap_and_it_recovers(tmp_path):
     assert spot.sum() >= 2 and far.sum() >= 10
     y = per_cell(p, p.equilibrium(fb))
     y[spot] += 0.05 * ((g.e > d_al) & (g.e < 1.25 * d_al))[None, :, None]
-    p, x, up = self_consistent_start(p, per_bin(p, y), delta0)
+    p, x, up = gap_update(p, per_bin(p, y), delta0)
     assert up.converged
     d_start = p.cell_gaps()
     supp0 = d_start[far].mean() - d_start[spot].mean()

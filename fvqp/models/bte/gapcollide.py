@@ -45,7 +45,7 @@ import numpy as np
 from ...solvers.result import ConvergenceError
 from ...spectra.bins import cell_spectra
 from .coupled import _finish, _jacobian, _petsc, region_prefactors
-from .gapdynamics import extrapolated_gaps, rebuilt, self_consistent_start, thermal_start
+from .gapdynamics import extrapolated_gaps, gap_update, rebuilt, thermal_start
 from .gapshift import shift_gap
 from .gapsteps import GAP_TOL, delta0_of, held_of
 from .inelastic import InelasticProblem
@@ -225,8 +225,8 @@ class WithCollisions:
     def update(self) -> GapUpdate:
         """The gap update of the QPs (collective); phonons stay."""
         xq = self.prob.per_bin(self.y)
-        self.sim.problem, xq, up = self_consistent_start(
-            self.sim.problem, xq, self.delta0, held=self.held, tol=self.tol)
+        self.sim.problem, xq, up = gap_update(self.sim.problem, xq, self.delta0,
+                                              held=self.held, tol=self.tol)
         self._set_qps(xq)
         return up
 

@@ -24,8 +24,8 @@ import numpy as np
 from .problem import BTEProblem
 from .selfgap import GapUpdate, consistent_gaps, local_gaps
 
-__all__ = ["collective", "extrapolated_gaps", "gap_step", "per_bin", "per_cell", "rebuilt",
-           "self_consistent_start", "thermal_start"]
+__all__ = ["collective", "extrapolated_gaps", "gap_step", "gap_update", "per_bin", "per_cell",
+           "rebuilt", "thermal_start"]
 
 
 def per_cell(p: BTEProblem, x: np.ndarray) -> np.ndarray:
@@ -52,8 +52,11 @@ def collective(dist, up: GapUpdate) -> GapUpdate:
                                iterations=int(dist.max(up.iterations)))
 
 
-def _update(p: BTEProblem, x: np.ndarray, delta0: np.ndarray, held, tol: float
-            ) -> tuple[BTEProblem, np.ndarray, GapUpdate]:
+def gap_update(p: BTEProblem, x: np.ndarray, delta0: np.ndarray, *, held=None,
+               tol: float = 1e-12) -> tuple[BTEProblem, np.ndarray, GapUpdate]:
+    """The gaps of the state ``x`` (per-bin layout) made self-consistent
+    (:func:`.selfgap.consistent_gaps`, collective): ``(problem at the new gaps, x
+    remapped onto them, GapUpdate)``."""
     w = p.quad.weights
     up = collective(p.dist, consistent_gaps(per_cell(p, x), p.grid, p.cell_gaps(), delta0,
                                             lambda y: y[:, :, : p.K] @ w, held=held,
@@ -74,19 +77,13 @@ def thermal_start(p: BTEProblem, f0: np.ndarray, delta0: np.ndarray, *, held=Non
     return q, q.equilibrium(np.asarray(f0, dtype=float)), GapUpdate(d, phi, 0, True, 0.0)
 
 
-def self_consistent_start(p: BTEProblem, x: np.ndarray, delta0: np.ndarray, *,
-                          held=None, tol: float = 1e-12):
-    """The gaps of an initial state made self-consistent: ``(problem, x, GapUpdate)``."""
-    return _update(p, x, delta0, held, tol)
-
-
 def gap_step(p: BTEProblem, x: np.ndarray, t: float, dt: float, delta0: np.ndarray, *,
              held=None, tol: float = 1e-12):
     """One backward-Euler step with the gap update (module docstring).
 
     Returns ``(problem at the new gaps, x, GapUpdate, KSP results)``."""
     xn, res = p.step(x, None, t, dt)
-    q, xq, up = _update(p, xn, delta0, held, tol)
+    q, xq, up = gap_update(p, xn, delta0, held=held, tol=tol)
     return q, xq, up, res
 
 

@@ -22,14 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .gapdynamics import (
-    extrapolated_gaps,
-    per_bin,
-    per_cell,
-    rebuilt,
-    self_consistent_start,
-    thermal_start,
-)
+from .gapdynamics import extrapolated_gaps, gap_update, per_bin, per_cell, rebuilt, thermal_start
 from .gapshift import shift_gap
 from .selfgap import GapUpdate
 
@@ -60,10 +53,11 @@ class Collisionless:
 
     ``sim.problem`` is kept at the current cell gaps; ``x`` is its per-bin state
     (N, n_owned B). ``order=2``: BDF2 steps of every bin at the extrapolated gaps with the
-    history remapped to them (as :mod:`.gapcollide`), the sources integrated exactly
-    (BDF2 on :math:`C - \int S`: :math:`\tfrac32\bar S_{n+1} - \tfrac12\bar S_n` for
-    equal steps) and the other flows accumulated with the BDF2 weights, so the QP balance
-    stays exact; the first step and a step of another length are backward Euler."""
+    history remapped to them (as :mod:`.gapcollide`) and taken by
+    :meth:`.problem.BTEProblem.step` (the sources integrated exactly by
+    :meth:`~.problem.BTEProblem.step_source`, BDF2 on :math:`C - \int S`), the other flows
+    accumulated with the BDF2 weights, so the QP balance stays exact; the first step and
+    a step of another length are backward Euler."""
 
     def __init__(self, sim, tol: float = GAP_TOL, order: int = 1):
         if order not in (1, 2):
@@ -116,28 +110,18 @@ class Collisionless:
         ``(x, KSP results, problem at those gaps)``; ``sim.problem`` becomes it."""
         p = self.sim.problem
         t, x0, g0 = now
-        t1, x1, g1, _ = prev
+        x1, g1 = prev[1], prev[2]
         star = extrapolated_gaps(g0, g1, self.delta0, self.held, float(p.grid.edges[0]))
         q = self.sim.problem = rebuilt(p, star)
         f0 = per_bin(q, shift_gap(per_cell(q, x0), q.grid, g0, star))
         f1 = per_bin(q, shift_gap(per_cell(q, x1), q.grid, g1, star))
-        src = 1.5 * q.source_rates(t, t + dt) - 0.5 * q.source_rates(t1, t)
-        n, B, K = q.n, q.B, q.K
-        xs, res = [], []
-        for j in range(q.N):
-            hist = (2.0 * f0[j].reshape(n, B)[:, :K] - 0.5 * f1[j].reshape(n, B)[:, :K]) / dt
-            xj, r = q.solve(j, 1.5 / dt, q.rhs(j, hist, src[:, j]), x0=f0[j])
-            xs.append(xj)
-            res.append(r)
-        return np.array(xs), res, q
+        xn, res = q.step(f0, f1, t, dt)   # equal steps: t1 = t - dt
+        return xn, res, q
 
     def update(self) -> GapUpdate:
         """The gap update of the current state (collective)."""
-        return self._update(self.x)
-
-    def _update(self, x: np.ndarray) -> GapUpdate:
-        self.sim.problem, self.x, up = self_consistent_start(
-            self.sim.problem, x, self.delta0, held=self.held, tol=self.tol)
+        self.sim.problem, self.x, up = gap_update(self.sim.problem, self.x, self.delta0,
+                                                  held=self.held, tol=self.tol)
         return up
 
     def number(self) -> float:
