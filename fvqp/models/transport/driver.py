@@ -38,7 +38,8 @@ from ...units import E_CHARGE, UnitSystem
 from ..base import MeshModel, OutputField, bdf_options, run_checkpointed, to_output
 from ..base.schema import case_material
 from .lagged import LAG_DEFAULTS, LaggedPreconditioner
-from .problem import Boundary, RegionParams, SpectralSource, TransportProblem
+from .problem import TransportProblem
+from .regions import Boundary, RegionParams, SpectralSource
 from .schur import SchurPreconditioner
 
 log = logging.getLogger("fvqp.transport")

@@ -1,0 +1,148 @@
+r"""Faces of the transport model's cells: the face pairs and boundary faces of the
+owned cells, the sparse scatter operators (flux divergence, face-set sums), the QP
+conductances of every face and energy and the phonon conductances.
+
+The face conductance of bin ``i`` joining cells ``a, b, ...`` is the star-mesh
+combination :math:`G_{ab} = hc_ac_b/\sum_kc_k` of the half-cell conductances
+:math:`c_a = w_aD_a\bar D_{L,a,i}\tau_a` (harmonic mean for two cells; ryan2026
+Eqs. 9-10 in the BCS limit); phonons the same with :math:`c_a = w_a\beta_aD_{ph,a}\tau_a`
+times :math:`h\Omega_k^2`. :class:`FaceOperators` is a part of
+:class:`fvqp.models.transport.problem.TransportProblem` (it uses the problem's cells,
+regions and masks).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.sparse import csr_matrix
+
+from ...spectra.thermal_occupations import fermi
+
+__all__ = ["FaceOperators"]
+
+
+class FaceOperators:
+    """Face geometry, conductances and fluxes of :class:`TransportProblem`."""
+
+    def _faces(self, loc, widths, bcs) -> None:
+        pa, pb, ta, tb, tsum_id = [], [], [], [], []
+        b_cell, b_tau, b_kind, b_group, b_area = [], [], [], [], []
+        sums, inc_f, inc_c, inc_t = [], [], [], []
+        for f in range(len(loc.faces)):
+            lo, hi = loc.face_ptr[f], loc.face_ptr[f + 1]
+            cells, tau = loc.inc_cell[lo:hi], loc.inc_tau[lo:hi]
+            if hi - lo == 1:
+                if cells[0] >= self.n:
+                    continue
+                g = loc.face_group[f]
+                name = loc.group_names[g] if g >= 0 else "unlabelled"
+                if bcs[name].kind == "insulating" or self.trap[cells[0]]:
+                    continue
+                b_cell.append(cells[0])
+                b_tau.append(tau[0])
+                b_kind.append(bcs[name])
+                b_group.append(self.boundary_names.index(name))
+                b_area.append(loc.face_area[f] * widths[loc.cell_region[cells[0]]])
+                continue
+            g = loc.face_group[f]
+            name = loc.group_names[g] if g >= 0 else None
+            if name in bcs and bcs[name].kind == "tunnel":  # junction on an interior face
+                for c_ in cells[cells < self.n]:
+                    if self.trap[c_]:
+                        continue
+                    b_cell.append(c_)
+                    b_tau.append(0.0)
+                    b_kind.append(bcs[name])
+                    b_group.append(self.boundary_names.index(name))
+                    b_area.append(loc.face_area[f] * widths[loc.cell_region[c_]]
+                                  / len(cells))
+            sums.append((cells, tau))
+            inc_f.extend([len(sums) - 1] * len(cells))
+            inc_c.extend(cells)
+            inc_t.extend(tau)
+            for a in range(len(cells)):
+                for b in range(a + 1, len(cells)):
+                    if cells[a] >= self.n and cells[b] >= self.n:
+                        continue
+                    pa.append(cells[a])
+                    pb.append(cells[b])
+                    ta.append(tau[a])
+                    tb.append(tau[b])
+                    tsum_id.append(len(sums) - 1)
+        self.f_a, self.f_b = np.array(pa, dtype=np.int64), np.array(pb, dtype=np.int64)
+        self.f_ta, self.f_tb = np.array(ta, dtype=float), np.array(tb, dtype=float)
+        self._n_sets = len(sums)
+        self._inc = (np.array(inc_f, dtype=np.int64), np.array(inc_c, dtype=np.int64),
+                     np.array(inc_t, dtype=float))
+        self._pair_face = np.array(tsum_id, dtype=np.int64)
+        self.b_cell = np.array(b_cell, dtype=np.int64)
+        self.b_tau, self.b_area = np.array(b_tau, dtype=float), np.array(b_area, dtype=float)
+        self.b_group = np.array(b_group, dtype=np.int64)
+        self.b_bc = b_kind
+        # scatter matrices (sparse): flux divergence per cell, face-set sums
+        nl, npair = loc.n_local, len(pa)
+        self._div = csr_matrix((np.concatenate([np.ones(npair), -np.ones(npair)]),
+                                (np.concatenate([self.f_a, self.f_b]),
+                                 np.concatenate([np.arange(npair)] * 2))), shape=(nl, npair))
+        self._bsum = csr_matrix((np.ones(len(b_cell)), (self.b_cell, np.arange(len(b_cell)))),
+                                shape=(nl, len(b_cell)))
+        fi, ci, ti = self._inc
+        self._setsum = csr_matrix((ti, (fi, ci)), shape=(len(sums), nl))
+        total = {}
+        for g, a in zip(b_group, b_area, strict=True):
+            total[g] = total.get(g, 0.0) + a
+        self._b_area_total = {g: self.cells.sum(total.get(g, 0.0))
+                              for g in range(len(self.boundary_names))}
+
+    def _phonon_faces(self) -> None:
+        r"""Phonon conductances (independent of the gap): star-mesh combination of the
+        half-cell conductances :math:`c_a = w_a\beta_a D_{ph,a}\tau_a` per unit
+        :math:`h\Omega_k^2`, kept only for face pairs that carry phonons."""
+        c = self.p["weight"] * self.beta * self.p["phonon_diffusion"]
+        den = self._setsum @ c
+        ca, cb = c[self.f_a] * self.f_ta, c[self.f_b] * self.f_tb
+        d = den[self._pair_face]
+        g = np.divide(ca * cb, d, out=np.zeros_like(ca), where=d > 0)
+        sel = np.flatnonzero(g > 0)
+        #: face pairs with phonon transport and their conductances (pairs, M)
+        self.ph_pairs = sel
+        self.G_ph = self.grid.h * g[sel, None] * self.grid.omega[None, :] ** 2
+        self._div_ph = self._div[:, sel]
+        # cell-diagonal part of d rhs_ph / d n (the Schur preconditioner's D block)
+        self.ph_diag = -(abs(self._div_ph) @ self.G_ph)
+
+    def _conductances(self, c: np.ndarray) -> None:
+        """QP face conductances :attr:`G` (pairs, N) and boundary conductances
+        :attr:`b_G` with the boundary occupations :attr:`b_fn` from the half-cell
+        conductances per unit tau ``c`` (cells, N)."""
+        g = self.grid
+        den = self._setsum @ c  # sum over the cells of every face of c * tau
+        ca = c[self.f_a] * self.f_ta[:, None]
+        cb = c[self.f_b] * self.f_tb[:, None]
+        d = den[self._pair_face]
+        self.G = g.h * np.divide(ca * cb, d, out=np.zeros_like(ca), where=d > 0)
+        bc = self.b_cell
+        gb = np.zeros((len(bc), self.N))
+        self.b_fn = np.zeros((len(bc), self.N))
+        for j, b in enumerate(self.b_bc):
+            if b.kind == "bath":
+                gb[j] = g.h * c[bc[j]] * self.b_tau[j]
+                self.b_fn[j] = self.f_bath
+            else:  # tunnel: rate per state times the face's share of the junction area
+                share = self.b_area[j] / self._b_area_total[self.b_group[j]]
+                gb[j] = b.rate * share * g.h * self.rho[bc[j]]
+                self.b_fn[j] = 0.5 * (fermi(g.e - b.bias, b.temperature)
+                                      + fermi(g.e + b.bias, b.temperature))
+        self.b_G = gb
+
+    def _fluxes(self, f: np.ndarray):
+        Ff = f[self.f_b]  # into a, per bin: G (f_b - f_a) in place (one pairs x N array)
+        np.subtract(Ff, f[self.f_a], out=Ff)
+        Ff *= self.G
+        Fb = self.b_G * (self.b_fn - f[self.b_cell])  # into the domain
+        return Ff, Fb
+
+    def _phonon_flux(self, ph: np.ndarray) -> np.ndarray:
+        """Phonons per unit time into ``f_a`` of every phonon face pair, per mode."""
+        a, b = self.f_a[self.ph_pairs], self.f_b[self.ph_pairs]
+        return self.G_ph * (ph[b] - ph[a])
