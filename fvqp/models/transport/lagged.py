@@ -129,10 +129,6 @@ class LaggedPreconditioner:
         entry[0] += 1
         entry[1] += time.process_time() - c0
 
-    def invalidate(self) -> None:
-        """Force a rebuild at the next update (e.g. after the gap, hence the DOS, changed)."""
-        self._shift = None
-
     def __getattr__(self, name: str):
         if name == "pc":  # not yet set (copy, unpickling): no recursion
             raise AttributeError(name)

@@ -8,12 +8,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ...spectra.gap import BCS_GAP_RATIO
+
 __all__ = ["RegionParams", "Boundary", "SpectralSource"]
 
 
 @dataclass
 class RegionParams:
-    """Material parameters of one region in internal units.
+    r"""Material parameters of one region in internal units.
 
     Attributes
     ----------
@@ -24,7 +26,9 @@ class RegionParams:
     diffusion : float
         Normal-state diffusion constant :math:`D_n`.
     delta0 : float
-        Zero-temperature gap (self-consistent mode); 0 for a normal metal.
+        Zero-temperature gap (self-consistent mode); 0 for a normal metal. Default (and
+        of ``gap``): the weak-coupling BCS ratio :math:`\pi e^{-\gamma} = 1.7639` (units
+        of :math:`k_BT_c`, :data:`fvqp.spectra.gap.BCS_GAP_RATIO`).
     gap : float
         Fixed gap (used unless self-consistent).
     tau_esc : float
@@ -40,8 +44,8 @@ class RegionParams:
     c_ph: float = 1.0
     weight: float = 4.0
     diffusion: float = 1.0
-    delta0: float = 1.764
-    gap: float = 1.764
+    delta0: float = BCS_GAP_RATIO
+    gap: float = BCS_GAP_RATIO
     tau_esc: float = math.inf
     phonon_diffusion: float = 0.0
     trap: bool = False

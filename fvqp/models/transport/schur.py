@@ -180,11 +180,6 @@ class SchurPreconditioner:
         """The inner PETSc KSP (for inspection)."""
         return self.inner.ksp
 
-    @property
-    def inner_iterations(self) -> int:
-        """Krylov iterations of all inner solves."""
-        return self.inner.iterations
-
     def _rcm_subdomain(self) -> tuple[np.ndarray, np.ndarray]:
         """This rank's additive-Schwarz subdomain: owned cells plus one layer of
         neighbours (the ghost cells), listed cell by cell in reverse Cuthill-McKee order of
