@@ -208,3 +208,30 @@ def test_default_energy_grid_keeps_recombination(tmp_path):
     rec = float(np.sum(p.m_f[c] * t.qp_rec))
     scat = float(np.sum(p.m_f[c] * t.qp_sc_out))
     assert rec > 0.05 * scat  # recombination is there, comparable to emission
+
+
+def test_slices_report_the_grid_nodes_they_show():
+    """``[slices] energies`` of the NIS wire (280, 400, 520 ueV, none on a node of the
+    10 ueV grid): ``slice_energies_ueV`` in the summary are node energies of the QP grid
+    (as ``bte`` and ``phonon`` report them), each the node nearest its request, and
+    ``f_slice_<k>`` is f at that node in every cell (a random state, not the bath)."""
+    from fvqp.case.loader import load_case
+    from fvqp.models.transport.driver import TransportModel, TransportSimulation
+    from fvqp.units import E_CHARGE
+
+    sim = TransportSimulation(load_case(str(CASES / "transport_nis_wire.toml")))
+    ueV = E_CHARGE * 1e-6
+    nodes = np.array([sim.units.to_si(e, "energy") / ueV for e in sim.grid.e])
+    got = TransportModel().describe(sim)["slice_energies_ueV"]
+    assert len(got) == 3
+    for want, e in zip((280.0, 400.0, 520.0), got, strict=True):
+        k = int(np.argmin(np.abs(nodes - e)))
+        assert e == pytest.approx(nodes[k], rel=1e-12, abs=0)  # a node ...
+        assert k == int(np.argmin(np.abs(nodes - want)))  # ... the nearest to the request
+        assert e != pytest.approx(want, rel=1e-6, abs=0)  # not the request itself
+    p = sim.problem
+    y = np.random.default_rng(3).uniform(0.0, 0.5, (p.n, p.B))
+    out = sim.internal_fields(y.ravel(), ["f_slices"])
+    for k, e in enumerate(got):
+        i = int(np.argmin(np.abs(nodes - e)))
+        assert np.array_equal(out[f"f_slice_{k}"], y[:, i])

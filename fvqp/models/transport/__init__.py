@@ -106,7 +106,10 @@ _SECTIONS = {
                             "recombination); false leaves pure energy-resolved diffusion "
                             "with the phonons held at the bath", default=True),
     }),
-    "slices": slices_section("energies of the f(E) slices written as fields f_slice_<k>"),
+    "slices": slices_section("energies of the f(E) slices written as fields f_slice_<k> "
+                             "(output field name f_slices): the occupation of the energy "
+                             "bin whose node is nearest (summary.json slice_energies_ueV: "
+                             "the nodes used)"),
 }
 
 FIELDS = ("qp_density", "qp_excess", "qp_energy_density", "phonon_energy_density", "gap",

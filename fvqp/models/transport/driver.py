@@ -319,8 +319,8 @@ class TransportSimulation:
         out = {k: obs[k] for k in OUTPUTS if k in names and k in obs}
         if "f_slices" in names:
             y = x_owned.reshape(p.n, p.B)
-            for k, e in enumerate(self.slice_energies()):
-                out[f"f_slice_{k}"] = y[:, int(np.argmin(np.abs(self.grid.e - e)))].copy()
+            for k, i in enumerate(self.slice_bins()):
+                out[f"f_slice_{k}"] = y[:, i].copy()
         if "region" in names:
             out["region"] = p.loc.cell_region[:p.n].astype(float)
         return out
@@ -330,8 +330,15 @@ class TransportSimulation:
         return {**OUTPUTS, **{f"f_slice_{k}": OutputField("dimensionless", "1")
                               for k in range(len(self.slice_energies()))}}
 
+    def slice_bins(self) -> list[int]:
+        """The QP bin nearest each ``[slices] energies`` entry."""
+        return [int(np.argmin(np.abs(self.grid.e - e)))
+                for e in self.case.values["slices"]["energies"]]
+
     def slice_energies(self) -> list[float]:
-        return list(self.case.values["slices"]["energies"])
+        """Node energies (internal) of the slices' bins :meth:`slice_bins` (as ``bte`` and
+        ``phonon``: the summary reports the energies used, not the requested ones)."""
+        return [float(self.grid.e[i]) for i in self.slice_bins()]
 
     def totals(self, x_owned: np.ndarray) -> dict:
         """Global QP number, QP energy, phonon energy (internal units)."""
