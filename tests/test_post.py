@@ -205,7 +205,8 @@ def test_stochastic_figure_is_redrawn_from_its_hdf5(tmp_path):
     drawn_by_run = _image(out / png)
     (out / png).unlink()  # nothing to copy: plot must draw it from the HDF5
     printed = run_fvqp(["plot", out, "--output", png_dir]).stdout.split()
-    assert [p.split("/")[-1] for p in printed] == [png]
+    # the study's figure and its time trace <case>_series.csv (tests/test_stochastic_series)
+    assert [p.split("/")[-1] for p in printed] == [png, "stochastic_relaxation_series.png"]
     # drawn again by the model's own figure function from the HDF5 alone: the same
     # picture as the run's
     assert np.array_equal(_image(png_dir / png), drawn_by_run)

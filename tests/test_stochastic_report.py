@@ -12,6 +12,7 @@ import pytest
 from test_stochastic_cases import _outputs, _variant
 
 import fvqp
+from fvqp.materials import get_material
 from fvqp.stochastic import annihilation as an
 
 
@@ -30,7 +31,13 @@ def test_relaxation_key_numbers_against_eq8(tmp_path, caplog):
     d, _, s = _outputs(out)
     assert s == json.loads((out / "summary.json").read_text())
     assert s["keys"] == ["decay_rate_first_bin", "decay_rate_eq8_first_bin",
-                         "ratio_to_eq8_first_bin", "c_start", "c_final", "decay_time"]
+                         "ratio_to_eq8_first_bin", "c_start", "c_final", "decay_time",
+                         "time_unit_s", "decay_time_s"]
+    # the case's r_c = 100 nm and Al: the time unit r_c^3/Gamma_bar in s
+    gbar = an.gamma_bar_material(get_material("Al"))
+    assert s["time_unit_s"] == pytest.approx(1e-21 / gbar, rel=1e-13, abs=0)
+    assert s["decay_time_s"] == pytest.approx(s["decay_time"] * 1e-21 / gbar, rel=1e-13,
+                                              abs=0)
     # the fitted decay rate -(dc/dt)/c of the densest bin and Eq. (8) there, recomputed
     c = d["c"][-1]
     r = np.cbrt(3.0 * an.CP_PAPER / (4.0 * np.pi * c))

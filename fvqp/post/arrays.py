@@ -113,16 +113,21 @@ class Series:
     name : str
         Column name (``"energy_J.final"``) or dataset name (``"n_qp"``).
     unit : str
-        SI unit of :attr:`values` (``""`` for a pure number or a count).
+        SI unit of :attr:`values` (``""`` for a pure number or a count; a model's reduced
+        unit, such as ``"1/r_c^3"``, for a column its series file declares so).
     times : ndarray
-        [s]
+        In :attr:`time_unit`.
     values : ndarray
+    time_unit : str
+        ``"s"``, or the reduced unit of a series without an SI time (the stochastic
+        model's ``"r_c^3/Gamma_bar"`` when the case gives no ``r_c``).
     """
 
     name: str
     unit: str
     times: np.ndarray
     values: np.ndarray
+    time_unit: str = "s"
 
     def __repr__(self) -> str:
         last = f", last {self.values[-1]:.6g}" if len(self.values) else ""
@@ -220,22 +225,33 @@ def _same_cells(centres: np.ndarray, grid, path) -> np.ndarray:
 
 
 def csv_series(path: Path) -> dict[str, Series]:
-    """The columns of a ``<case>_series.csv`` (:mod:`fvqp.io.series`) as SI series over its
-    ``time_s`` column (units from the names' suffixes); empty without rows."""
-    from ..io.series import read_series
+    """The columns of a ``<case>_series.csv`` (:mod:`fvqp.io.series`) as series over its
+    time axis; empty without rows.
+
+    The axis is ``time_s`` if there is one, else the first ``time_*`` column in the unit
+    its comment line declares (:func:`fvqp.io.series.series_units`); the other ``time_*``
+    columns are axes, not quantities. A column's unit is the one declared in the file,
+    else that of its name's suffix; values are converted to SI where the unit is one of
+    fvqp's file units (:func:`si_unit`).
+    """
+    from ..io.series import read_series, series_units
 
     header, rows = read_series(str(path))
-    if "time_s" not in header or not rows:
+    times = [h for h in header if h.startswith("time_")]
+    if not times or not rows:
         return {}
+    declared = series_units(str(path))
+    axis = "time_s" if "time_s" in times else times[0]
+    t_unit = "s" if axis == "time_s" else declared.get(axis, "")
     a = np.array(rows, dtype=float)
-    t = a[:, header.index("time_s")]
+    t = a[:, header.index(axis)]
     out = {}
     for j, name in enumerate(header):
-        if name == "time_s":
+        if name in times:
             continue
-        head = name.split(".")[0]
-        lab, fac = si_unit(unit_of_key(head))
-        out[name] = Series(name, lab, t, a[:, j] * fac)
+        unit = declared.get(name, unit_of_key(name.split(".")[0]))
+        lab, fac = si_unit(unit)
+        out[name] = Series(name, lab, t, a[:, j] * fac, t_unit)
     return out
 
 

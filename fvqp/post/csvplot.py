@@ -14,6 +14,10 @@ column names (:mod:`fvqp.io.series`: ``time_s``, ``energy_J.final``, ``qp_number
 * every ``imbalance`` column goes to a panel of its own per unit: a conservation check is
   round-off, invisible beside the quantities it balances;
 * the loop's work columns (step, size of the step, iteration counters) are left out.
+
+A series without an SI time (the stochastic ``relaxation`` study of a case without ``r_c``)
+is drawn over its first ``time_*`` column, the x label naming the unit its comment line
+declares (``t [r_c^3/Gamma_bar]``); with ``time_s`` the other time columns are not drawn.
 """
 
 from __future__ import annotations
@@ -61,8 +65,9 @@ def panels(series: dict[str, Series]) -> dict[str, list[Series]]:
 
 def series_figure(series: dict[str, Series], title: str):
     """A matplotlib figure of ``series`` (:func:`panels`), times in the largest fitting
-    unit of seconds; each line's label is its column and its y-data the column's SI
-    values. Returns the figure (the caller saves and closes it)."""
+    unit of seconds (or in the series' own time unit, :attr:`Series.time_unit`); each
+    line's label is its column and its y-data the column's values (SI where the file's
+    unit is). Returns the figure (the caller saves and closes it)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -74,7 +79,8 @@ def series_figure(series: dict[str, Series], title: str):
     fig, axes = plt.subplots(nrow, ncol, figsize=(5.5 * ncol, 3.2 * nrow), squeeze=False)
     t_max = max((float(np.max(np.abs(s.times))) for s in series.values() if len(s.times)),
                 default=0.0)
-    scale, unit = time_axis(t_max)
+    own = {s.time_unit for s in series.values()} - {"s"}
+    scale, unit = (1.0, own.pop() or "reduced") if own else time_axis(t_max)
     for ax, (panel, cols) in zip(axes.ravel(), groups.items(), strict=False):
         for s in cols:
             ax.plot(s.times / scale, s.values, ".-", ms=2, lw=1, label=s.name)

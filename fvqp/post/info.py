@@ -1,4 +1,5 @@
-"""The text of ``fvqp info RESULT``: fields with units, times, regions, summary, files."""
+"""The text of ``fvqp info RESULT``: fields with units, times, regions, series, summary,
+files."""
 
 from __future__ import annotations
 
@@ -100,6 +101,29 @@ def _h5_lines(result: Result) -> list[str]:
     return lines
 
 
+def _csv_lines(result: Result) -> list[str]:
+    """Each ``<case>_series.csv``: its rows, comment lines, and every column with its unit
+    (declared in the file, else from its name's suffix) and range."""
+    from ..io.series import read_series, series_comments, series_units
+    from ..models.base.result import unit_of_key
+
+    lines = []
+    for csv in sorted(result.path.glob("*_series.csv")):
+        header, rows = read_series(str(csv))
+        lines.append(f"series   {csv.name}: {len(rows)} row{'s' * (len(rows) != 1)}")
+        notes = series_comments(str(csv))
+        lines += [f"  # {c}" for c in notes]
+        declared = series_units(str(csv))
+        units = [declared.get(h, unit_of_key(h.split(".")[0])) or "-" for h in header]
+        width = max((len(h) for h in header), default=0)
+        uwidth = max((len(u) for u in units), default=0)
+        data = np.array(rows, dtype=float).reshape(len(rows), len(header))
+        for k, (name, unit) in enumerate(zip(header, units, strict=True)):
+            span = f"  {data[:, k].min():.6g} ... {data[:, k].max():.6g}" if rows else ""
+            lines.append(f"  {name:<{width}}  {unit:<{uwidth}}{span}".rstrip())
+    return lines
+
+
 def describe(result: Result) -> str:
     """A readable account of a result directory (what ``fvqp info`` prints).
 
@@ -114,8 +138,9 @@ def describe(result: Result) -> str:
         snapshots; vector fields with their number of components), the snapshot times,
         the mesh and its regions (name from the field data ``region_names``, id, cells and
         volume per value of the ``region`` field); for HDF5
-        results their datasets (with stored units); the run's ``summary.json``, flattened;
-        the PNG figures present.
+        results their datasets (with stored units); each ``<case>_series.csv`` (rows, its
+        comment lines, columns with unit and range); the run's ``summary.json``,
+        flattened; the PNG figures present.
     """
     s = result.summary
     lines = [f"result   {result.path}"]
@@ -128,6 +153,7 @@ def describe(result: Result) -> str:
     elif result.pvd is not None:
         lines.append(f"series   {result.pvd.name} (no snapshots yet)")
     lines += _h5_lines(result)
+    lines += _csv_lines(result)
     if s:
         lines.append("summary  (summary.json)")
         lines += [f"  {k} = {_fmt(v)}" for k, v in flatten(s)]

@@ -9,7 +9,9 @@ Meyer et al. (2020).  A case has one ``[study]`` table whose ``type`` selects
     :math:`a = Ar_c^6/\bar\Gamma`, fit of :math:`\beta, b` (Eq. 9), physical :math:`c(A)`
     for given :math:`r_c` (Fig. 3 / Fig. S1);
 ``relaxation``
-    free decay at :math:`A = 0` against Eq. (8) (Fig. S2);
+    free decay at :math:`A = 0` against Eq. (8) (Fig. S2), its time trace as
+    ``<case>_series.csv`` (time in :math:`r_c^3/\bar\Gamma`, and in s for a given
+    ``r_c``);
 ``bubbles``
     packing coefficient :math:`C_p(\zeta)` of the bursting-bubbles model with classical
     spin and spin flips, and the :math:`C_p`-polarisation relation (Fig. S3, S5);
@@ -43,6 +45,17 @@ def _f(doc: str, default=None, **kw) -> Field:
     return Field("float", doc, default=default, **kw)
 
 
+#: where Gamma_bar [m^3/s] comes from: a material (its tau0, gap, N0, Tc, each overridable)
+#: or the value itself
+_GAMMA_BAR = {
+    "material": Field("str", "material giving Gamma_bar = 24 gamma(Delta)/(nu0 Delta)",
+                      default="Al"),
+    # the constants of Gamma_bar (tau0, gap, N0; Tc through the gap ratio), SI
+    **material_overrides("Tc", "gap_ratio", "N0", "tau0"),
+    "gamma_bar": Field("float", "override Gamma_bar [m^3/s]", positive=True),
+}
+
+
 _STUDIES = {
     "concentration_curve": Section({
         "a_min": _f("smallest A r_c^6 / Gamma_bar", 1.6e-14, positive=True),
@@ -52,11 +65,7 @@ _STUDIES = {
         "burn": _f("discarded events per particle", 5.0, positive=True),
         "sample": _f("averaged events per particle", 20.0, positive=True),
         "max_box_particles": Field("int", "cap on particles (mean-field end)", default=2000),
-        "material": Field("str", "material giving Gamma_bar = 24 gamma(Delta)/(nu0 Delta)",
-                          default="Al"),
-        # the constants of Gamma_bar (tau0, gap, N0; Tc through the gap ratio), SI
-        **material_overrides("Tc", "gap_ratio", "N0", "tau0"),
-        "gamma_bar": _f("override Gamma_bar [m^3/s]", positive=True),
+        **_GAMMA_BAR,
         "r_c": Field("list", "localization radii for the physical c(A) (Fig. 3)",
                      item=Field("quantity", dimension="length", positive=True),
                      default=[5e-8, 1e-7, 2e-7]),
@@ -75,6 +84,10 @@ _STUDIES = {
         "bins": Field("int", "concentration bins", default=20),
         "repeats": Field("int", "independent decays", default=4),
         "seed": Field("int", "random seed", default=0),
+        "r_c": Field("quantity", "localization radius giving the SI scales (time "
+                     "r_c^3/Gamma_bar, concentration 1/r_c^3; default: reduced units only)",
+                     dimension="length", positive=True),
+        **_GAMMA_BAR,
     }, doc="free decay at A = 0, Fig. S2"),
     "bubbles": Section({
         "zeta": Field("list", "spin-flip times zeta = 4 pi A r^3 tau_sf / 3 (inf: no flips)",
@@ -137,7 +150,8 @@ def _check(data, err) -> None:
                 "give thickness = d / r_c with geometry = \"film\", or drop it.")
     if st.get("type") == "bubbles" and st["box"] < 3:
         err.add("study.box", "the box must be at least 3 bubble diameters.", "box = 10.")
-    if st.get("type") == "concentration_curve" and st.get("gamma_bar") is None:
+    if (st.get("type") == "concentration_curve" or st.get("r_c") is not None) \
+            and st.get("gamma_bar") is None:
         from ...materials import UnknownMaterialError
         from ..base.schema import case_material
 

@@ -4,7 +4,11 @@ Outputs (in the output directory, each written atomically): ``<case>_<what>.h5``
 (datasets of the study, attributes: units, the validated ``[study]`` table, case digest,
 fvqp version), its figure ``<case>_<what>.png`` (``<what>`` names the figure of the study,
 :data:`.figures.FIGURE_NAMES`: e.g. ``stochastic_relaxation_decay_rate.png``) and
-``summary.json``.
+``summary.json``; a time-dependent study (``relaxation``) also its time trace as
+``<case>_series.csv`` (:class:`fvqp.io.series.SeriesWriter`, the mesh models' writer: the
+columns' units in its comment lines, time in the study's reduced unit and, when the case
+gives the scale, in s) and its picture ``<case>_series.png``
+(:func:`fvqp.post.csvplot.plot_series_csv`).
 """
 
 from __future__ import annotations
@@ -75,6 +79,7 @@ def run(case, output_dir: str | None = None, resume: bool = False,
     summary = {"model": "stochastic", "study": kind, "case": case.path, "status": 0,
                "message": f"{kind} done", **res.summary, "output": h5,
                "figure": h5[:-3] + ".png", "units_computed": units.computed,
+               **({"series": _series_path(out_dir, case.name)} if res.series else {}),
                "units_resumed": units.reused, "units_total": progress.total,
                "ranks": tasks.size, "keys": list(res.keys)}
     if tasks.is_root:
@@ -112,3 +117,23 @@ def _write(case, out_dir: str, h5: str, kind: str, st: dict, res) -> None:
         fh.attrs["summary_json"] = json.dumps(res.summary, default=float)
     os.replace(tmp, h5)
     draw(h5[:-3] + ".png", res.figure, res.datasets, res.summary, title)
+    if res.series is not None:
+        _write_series(_series_path(out_dir, case.name), res.series, title)
+
+
+def _series_path(out_dir: str, name: str) -> str:
+    return os.path.join(out_dir, f"{name}_series.csv")
+
+
+def _write_series(csv: str, series, title: str) -> None:
+    """``<case>_series.csv`` of a study's time trace and its picture ``<case>_series.png``
+    (both atomic)."""
+    from ...io.series import SeriesWriter
+    from ...post.csvplot import plot_series_csv
+
+    rows = SeriesWriter(csv, columns=series.units, title=series.title)
+    cols = series.columns
+    for i in range(len(next(iter(cols.values())))):
+        rows.append({k: v[i].item() for k, v in cols.items()})
+    rows.flush()
+    plot_series_csv(csv, csv[:-4] + ".png", f"{title}: time series")

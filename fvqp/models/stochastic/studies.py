@@ -50,6 +50,8 @@ class StudyResult:
     keys : tuple of str
         The summary's key numbers (top-level numbers or strings), shown at the end of
         the run and listed in the summary's ``keys``.
+    series : Series or None
+        The time trace of a time-dependent study (``<case>_series.csv``).
     """
 
     datasets: dict
@@ -58,6 +60,26 @@ class StudyResult:
     figure: str
     keys: tuple = ()
     meta: dict = field(default_factory=dict)
+    series: Series | None = None
+
+
+@dataclass
+class Series:
+    """Columns of a study's ``<case>_series.csv`` (:class:`fvqp.io.series.SeriesWriter`).
+
+    Attributes
+    ----------
+    columns : dict
+        Column name -> 1D array (one row per recorded time; integer arrays stay integers).
+    units : dict
+        Column name -> ``(unit, description)`` (the file's comment lines).
+    title : str
+        What the series is (the file's first comment line).
+    """
+
+    columns: dict
+    units: dict
+    title: str
 
 
 def _box(a: float, n_target: int, n_cap: int, film: float | None = None
@@ -78,10 +100,8 @@ def _box(a: float, n_target: int, n_cap: int, film: float | None = None
 
 def concentration_curve(st: dict, units=direct) -> StudyResult:
     """Stationary ``c(a)`` sweep, Eq. (9) fit, physical ``c(A)`` per ``r_c`` (Fig. 3)."""
-    from ..base.schema import case_material
-
     a = np.geomspace(st["a_min"], st["a_max"], st["points"])
-    gbar = st["gamma_bar"] or an.gamma_bar_material(case_material(st))
+    gbar = _gamma_bar(st)
     curves = {"a": [], "c": [], "c_err": [], "L": [], "cutoff": [], "n_mean": []}
     geometry = st["geometry"]
     film = st["thickness"] if geometry == "film" else None
@@ -151,9 +171,54 @@ def relaxation(st: dict, units=direct) -> StudyResult:
             "c_final": float(d["c_t"][-1]) if d["c_t"].size else None,
             "decay_time": float(d["t"][-1]) if d["t"].size else None, "cutoff": r["cutoff"]}
     attrs = {"units": "c in r_c^-3, dc/dt in Gamma_bar r_c^-6, t in r_c^3/Gamma_bar"}
-    return StudyResult(d, attrs, summ, "relaxation",
-                       ("decay_rate_first_bin", "decay_rate_eq8_first_bin",
-                        "ratio_to_eq8_first_bin", "c_start", "c_final", "decay_time"))
+    keys = ["decay_rate_first_bin", "decay_rate_eq8_first_bin", "ratio_to_eq8_first_bin",
+            "c_start", "c_final", "decay_time"]
+    scale = None
+    if st.get("r_c") is not None:  # the SI scales of the given localization radius
+        scale = (float(st["r_c"]), _gamma_bar(st))
+        rc, gbar = scale
+        t_unit = rc**3 / gbar
+        d["t_s"], d["c_t_SI"] = d["t"] * t_unit, d["c_t"] / rc**3
+        summ.update(r_c_m=rc, gamma_bar_m3_per_s=gbar, time_unit_s=t_unit,
+                    decay_time_s=summ["decay_time"] * t_unit
+                    if summ["decay_time"] is not None else None,
+                    decay_rate_first_bin_per_s=summ["decay_rate_first_bin"] / t_unit)
+        attrs.update(units=attrs["units"] + "; t_s in s, c_t_SI in 1/m^3",
+                     time_unit_s=t_unit, gamma_bar_m3_per_s=gbar, r_c_m=rc)
+        keys += ["time_unit_s", "decay_time_s"]
+    return StudyResult(d, attrs, summ, "relaxation", tuple(keys),
+                       series=_relaxation_series(d, st, scale))
+
+
+def _gamma_bar(st: dict) -> float:
+    r""":math:`\bar\Gamma` [m^3/s]: the study's ``gamma_bar`` or that of its material
+    (:func:`fvqp.stochastic.annihilation.gamma_bar_material`, with the case's overrides)."""
+    from ..base.schema import case_material
+
+    return st["gamma_bar"] or an.gamma_bar_material(case_material(st))
+
+
+def _relaxation_series(d: dict, st: dict, scale: tuple[float, float] | None) -> Series:
+    """The decay trace of the first repeat (``t``, ``c_t``) as ``<case>_series.csv``:
+    reduced time and concentration, the number of quasiparticles in the box and, with
+    ``scale = (r_c [m], Gamma_bar [m^3/s])``, the SI time and concentration (the arrays
+    ``t_s``, ``c_t_SI`` of the HDF5 file)."""
+    box = st["box"]
+    cols = {"time_reduced": d["t"], "N_qp": np.rint(d["c_t"] * box**3).astype(int),
+            "c_reduced": d["c_t"]}
+    units = {"time_reduced": ("r_c^3/Gamma_bar", "time since N_qp first fell to n_start "
+                              f"= {st['n_start']} (Monte Carlo time, first repeat)"),
+             "N_qp": ("", f"quasiparticles in the periodic box of side {box:g} r_c"),
+             "c_reduced": ("1/r_c^3", "concentration N_qp / box^3")}
+    if scale is not None:
+        rc, gbar = scale
+        cols = {"time_s": d["t_s"], **cols, "c_per_m3": d["c_t_SI"]}
+        units = {"time_s": ("s", f"time_reduced x r_c^3/Gamma_bar = time_reduced x "
+                            f"{rc**3 / gbar:.6g} s (r_c = {rc:.6g} m, Gamma_bar = "
+                            f"{gbar:.6g} m^3/s)"),
+                 **units, "c_per_m3": ("1/m^3", "c_reduced / r_c^3")}
+    return Series(cols, units, "stochastic relaxation: free decay of localized "
+                  "quasiparticles at A = 0 (Bespalov et al. 2016, Fig. S2)")
 
 
 def bubbles(st: dict, units=direct) -> StudyResult:
