@@ -170,3 +170,39 @@ def test_collisionless_bdf2_keeps_the_balance_and_resumes(tmp_path):
                    output_dir=str(tmp_path / "lie" / "out"))
     # another scheme indeed: the lowest gap is 164.898 ueV (BDF2), 165.109 ueV (Lie)
     assert abs(lie["gap"]["min_ueV"] - full["gap"]["min_ueV"]) > 0.05
+
+
+def test_long_bdf2_steps_report_the_undershoot_and_short_ones_do_not(tmp_path, caplog):
+    """The pulse of ``cases/bte_selfgap_pulse.toml`` (20 ueV bins) to 6 ns with
+    ``scheme = "bdf2"`` through the run loop (fvqp/models/bte/gaprun.py): steps of 0.5 ns
+    undershoot to f < 0 at the last step (measured min f = -2.46e-6 at step 12, 6 ns;
+    the balance then drifts: 6.2e3 of 3.3e6 injected QPs by 8 ns), which is warned once
+    (step, min f, the fix) and recorded in summary.json ``negative_occupation``; steps
+    of 0.25 ns stay non-negative (no record, no warning; balance 1e-6 QPs)."""
+    import logging
+
+    from fvqp.api import run_case
+
+    res = {}
+    for dt in ("0.5", "0.25"):
+        d = tmp_path / dt
+        d.mkdir()
+        case = case_variant("bte_selfgap_pulse.toml", d, **{
+            'spacing = "10 ueV"': 'spacing = "20 ueV"', 'end = "15 ns"': 'end = "6 ns"',
+            'dt_initial = "0.25 ns"': f'dt_initial = "{dt} ns"',
+            'scheme = "bdf1"': 'scheme = "bdf2"'})
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="fvqp"):
+            res[dt] = run_case(case, output_dir=str(d / "out"))
+        warned = [r.getMessage() for r in caplog.records
+                  if "occupations below zero" in r.getMessage()]
+        assert res[dt]["status"] == 0
+        if dt == "0.5":
+            neg = res[dt]["negative_occupation"]
+            assert neg is not None and neg["first_step"] == 12 and neg["steps"] == 1
+            assert -1e-5 < neg["min_f"] < -1e-7
+            assert neg["time_s"] == pytest.approx(6e-9, rel=1e-12, abs=0)
+            assert len(warned) == 1
+            assert "step 12" in warned[0] and "dt_initial" in warned[0] and "bdf1" in warned[0]
+        else:
+            assert res[dt]["negative_occupation"] is None and not warned

@@ -230,6 +230,10 @@ class WithCollisions:
         self._set_qps(xq)
         return up
 
+    def qp_bins(self) -> np.ndarray:
+        """The QP occupations in the per-bin layout of ``sim.problem`` (N, n_owned B)."""
+        return self.prob.per_bin(self.y)
+
     def number(self) -> float:
         return self.sim.dist.sum(self.prob.totals(self.y)["N_qp"])
 

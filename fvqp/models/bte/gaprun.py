@@ -15,9 +15,11 @@ falling below it, or a gap iteration that does not converge, stops the run with
 With ``[time] scheme = "bdf2"`` the kinetic step is BDF2 at the gaps extrapolated to the
 step's end (:mod:`.gapcollide` and :class:`.gapsteps.Collisionless`, ``order=2``: second
 order in the step; the checkpoint then also holds the previous state, its gaps and the
-flows then, so ``--resume`` repeats the uninterrupted steps). The case check
-(:func:`fvqp.models.bte._check_self_gap`) still refuses ``bdf2`` with the self-consistent
-gap.
+flows then, so ``--resume`` repeats the uninterrupted steps). BDF2 is not positive: at
+long steps it can undershoot to :math:`f < 0` after a pulse (the collision layer clips
+the negative partners and the QP balance drifts); the first such step is warned once
+per run (step, lowest :math:`f`, the fix: a shorter ``[time] dt_initial`` or ``scheme =
+"bdf1"``) and ``summary.json`` ``negative_occupation`` records it (None without).
 
 Checkpoints (``checkpoint.h5``, :class:`fvqp.io.bin_checkpoint.BinCheckpoint`, written
 atomically every ``[output] checkpoint_every`` steps and at the end of every invocation)
@@ -81,6 +83,7 @@ def gap_transient(sim, writer, out_dir: str, max_steps: int | None, resume: bool
     names, every = d["output"]["fields"], d["output"]["every"]
     cp_every = d["output"]["checkpoint_every"]
     run = _stepper(sim)
+    order = getattr(run, "order", 1)
     ck = BinCheckpoint(dist, out_dir, sim.case.digest, run.block)
     rank0 = dist.rank == 0
     rows = SeriesWriter(os.path.join(out_dir, f"{writer.name}_series.csv"),
@@ -95,6 +98,7 @@ def gap_transient(sim, writer, out_dir: str, max_steps: int | None, resume: bool
         dt, nsteps = extended_steps(float(meta["dt"]), step, t_end, u, out_dir)
         flows, its, n0, gaps = meta["flows"], int(meta["its"]), meta["n0"], meta["gaps"]
         run.restore_counters(meta.get("counters", {}))
+        negative = meta.get("negative_occupation")
         if meta.get("history") is not None:     # BDF2: the previous state and its gaps
             owned = dist.local.cells[: run.n_owned]
             run.restore_history(cells["x_prev"], np.asarray(bins["gaps_prev"])[owned],
@@ -105,7 +109,7 @@ def gap_transient(sim, writer, out_dir: str, max_steps: int | None, resume: bool
     else:
         t0 = d["initial"].get("temperature")
         up = run.start(fermi(sim.grid.e, t0 if t0 else sim.T_bath))
-        ok, step, flows, its = up.converged, 0, {}, 0
+        ok, step, flows, its, negative = up.converged, 0, {}, 0, None
         n0 = run.number()
         gaps = [_gap_range(sim, run.gaps(), 0.0)]
         writer.write(0.0, run.fields(names))
@@ -133,7 +137,7 @@ def gap_transient(sim, writer, out_dir: str, max_steps: int | None, resume: bool
             bins["gaps_prev"] = dist.gather(hist["gaps"])
         ck.save(cells, bins if dist.rank == 0 else {},
                 {"kind": _KIND, "step": s, "dt": dt, "flows": flows, "its": its, "n0": n0,
-                 "gaps": gaps, "counters": run.counters(),
+                 "gaps": gaps, "counters": run.counters(), "negative_occupation": negative,
                  "history": None if hist is None else hist["meta"]})
 
     def write(s: int) -> None:
@@ -150,6 +154,7 @@ def gap_transient(sim, writer, out_dir: str, max_steps: int | None, resume: bool
             break
         for k, v in inc.items():
             flows[k] = flows.get(k, 0.0) + v
+        negative = _undershoot(sim, run, step + 1, dt, negative, order)
         up = run.update()
         step += 1
         ok, change = up.converged, up.change
@@ -194,11 +199,35 @@ def gap_transient(sim, writer, out_dir: str, max_steps: int | None, resume: bool
     qp = {k: v * nu for k, v in flows.items()}  # out of the QPs: positive
     return {"status": status, "message": msg, "steady": False, "steps": step,
             "t_end_s": u.to_si(step * dt, "time"), "dt_s": u.to_si(dt, "time"),
-            "linear_iterations": int(its), **run.summary(),
+            "linear_iterations": int(its), **run.summary(), "negative_occupation": negative,
             "gap": {"min_ueV": lo, "max_ueV": hi, "grid_first_edge_ueV":
                     _ueV(sim, sim.grid.edges[0]), "snapshots": gaps},
             "qp_number": {"initial": n0 * nu, "final": n1 * nu, **qp,
                           "imbalance": (n1 - n0) * nu + sum(qp.values())}}
+
+
+def _undershoot(sim, run, step: int, dt: float, seen: dict | None, order: int
+               ) -> dict | None:
+    r"""The record of QP occupations below zero (``summary.json``
+    ``negative_occupation``: the first step and its end time, the lowest :math:`f` of the
+    run and the number of steps with :math:`f < 0`; None while there were none) after the
+    kinetic step ``step`` of length ``dt``, with one WARNING per run at the first such
+    step (BDF2 is not positive: at long steps it undershoots after a pulse, the collision
+    layer clips the negative partners and the QP balance is off)."""
+    low = -sim.dist.max(-float(np.min(sim.problem.directional(run.qp_bins()), initial=0.0)))
+    if low >= 0.0:
+        return seen
+    if seen is None:
+        u = sim.units
+        log.warning("self-consistent gap: QP occupations below zero after step %d (min f "
+                    "= %.3g): %s steps of %.3g s are too long for this transient; the "
+                    "collisions clip them and the QP balance is no longer exact. Fix: a "
+                    "shorter [time] dt_initial%s.", step, low,
+                    "BDF2" if order == 2 else "backward-Euler", u.to_si(dt, "time"),
+                    ' or scheme = "bdf1" (positive)' if order == 2 else "")
+        return {"first_step": step, "time_s": u.to_si(step * dt, "time"), "min_f": low,
+                "steps": 1}
+    return {**seen, "min_f": min(seen["min_f"], low), "steps": seen["steps"] + 1}
 
 
 def _ueV(sim, e) -> float:

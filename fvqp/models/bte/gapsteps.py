@@ -124,6 +124,10 @@ class Collisionless:
                                                   held=self.held, tol=self.tol)
         return up
 
+    def qp_bins(self) -> np.ndarray:
+        """The QP state in the per-bin layout of ``sim.problem`` (N, n_owned B)."""
+        return self.x
+
     def number(self) -> float:
         """Total QP number (internal, all ranks)."""
         return self.sim.problem.number(self.x)
