@@ -106,10 +106,15 @@ _SECTIONS = {
     "interfaces": Section({
         "model": Field("str", "transmission between different media: 'amm' (acoustic "
                        "mismatch per ordinate angle, Snell refraction, reciprocal "
-                       "re-emission) or 'dmm' (diffuse mismatch)", default="amm",
-                       choices=("amm", "dmm")),
-        "reflection": Field("str", "reflected part at amm interfaces: 'specular' (mirror "
-                            "ordinate) or 'diffuse' (exactly reciprocal on any face)",
+                       "re-emission), 'dmm' (diffuse mismatch) or 'amm_modes' (elastic "
+                       "mismatch of a welded interface with L/T mode conversion: an L "
+                       "phonon at oblique incidence is reflected and transmitted as L and "
+                       "T; the T branch is SV and SH with equal weight; needs [phonons] "
+                       "branches = 'lt')", default="amm",
+                       choices=("amm", "dmm", "amm_modes")),
+        "reflection": Field("str", "reflected part (same branch) at amm and amm_modes "
+                            "interfaces: 'specular' (mirror ordinate) or 'diffuse' "
+                            "(exactly reciprocal on any face)",
                             default="specular", choices=("specular", "diffuse")),
         "wall": Field("str", "condition of exterior faces without a boundary group",
                       default="diffuse", choices=("diffuse", "specular")),
@@ -118,8 +123,9 @@ _SECTIONS = {
         "branches": Field("str", "'effective': one branch at the Debye-averaged velocity "
                           "(3/v_D^3 = 1/v_L^3 + 2/v_T^3); 'lt': a longitudinal and a "
                           "(doubly degenerate) transverse branch, each with its velocity "
-                          "and impedance (no mode conversion at interfaces, no mixing by "
-                          "isotope scattering; L decays, products split by DOS)",
+                          "and impedance (mode conversion at interfaces with [interfaces] "
+                          "model = 'amm_modes', else none; no mixing by isotope "
+                          "scattering; L decays, products split by DOS)",
                           default="effective", choices=("effective", "lt")),
     }),
     "energy": Section({
@@ -163,6 +169,11 @@ def _check(data, err) -> None:
                                                   or s.get("position") is None):
             err.add(f"sources[{i}].direction", "a track needs a position and a direction.",
                     "add position = [x, y, z] and direction = [dx, dy, dz].")
+    if ((data.get("interfaces") or {}).get("model") == "amm_modes"
+            and (data.get("phonons") or {}).get("branches") != "lt"):
+        err.add("interfaces.model", "mode conversion ('amm_modes') couples a longitudinal "
+                "and a transverse branch.", 'add [phonons] branches = "lt" (or choose '
+                'model = "amm").')
     t = data.get("time") or {}
     if not t.get("steady") and not t.get("dt_initial"):
         err.add("time.dt_initial", "the transient phonon model runs with a fixed step.",

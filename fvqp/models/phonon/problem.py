@@ -26,17 +26,20 @@ phonon collision terms of bulk relaxation instead of Eqs. 39–40):
 * :math:`q_j`: isotropic sources.
 
 Interfaces between different media (:mod:`.mismatch`): ``amm`` (angle-resolved acoustic
-mismatch, :func:`fvqp.ordinates.angular_interface_matrix` with reciprocal re-emission) or
-``dmm`` (diffuse mismatch, :func:`fvqp.ordinates.interface_matrix`). The bins couple only
-downwards (decay), so every time step (backward Euler / BDF2, fixed step) and the steady
-state solve one linear system per bin from the highest bin down, each by PETSc GMRES with
-block-Jacobi LU (:class:`fvqp.solvers.linear.LinearSolver`).
+mismatch, :func:`fvqp.ordinates.angular_interface_matrix` with reciprocal re-emission),
+``dmm`` (diffuse mismatch, :func:`fvqp.ordinates.interface_matrix`) or, with L and T
+branches, ``amm_modes`` (elastic mismatch with L/T mode conversion, :mod:`.modes`,
+:mod:`.mode_interface`: the two branches of one energy form one system). The bins couple
+only downwards (decay), so every time step (backward Euler / BDF2, fixed step) and the
+steady state solve one linear system per bin (per energy with ``amm_modes``) from the
+highest down, each by PETSc GMRES with block-Jacobi ILU
+(:class:`fvqp.solvers.linear.LinearSolver`).
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import scipy.sparse as sp
@@ -52,6 +55,8 @@ from ...parallel.blocked import BlockDistribution
 from ...solvers.linear import LinearSolver, csr_matrix
 from ...solvers.options import apply_options, normalise_prefix
 from .mismatch import amm_transmission, dmm_transmission
+from .mode_interface import mode_fractions, mode_interface_matrix
+from .modes import branch_coefficients
 
 log = logging.getLogger("fvqp.phonon")
 
@@ -104,9 +109,11 @@ class PhononProblem:
         Inflow group -> occupation per bin entering through it.
     n_bath : ndarray, shape (N,)
     interface : str
-        ``amm`` or ``dmm``.
+        ``amm``, ``dmm`` or ``amm_modes`` (L and T branches stacked as bins ``j`` and
+        ``j + N/2`` of equal energy, ``speed`` and ``impedance`` per bin).
     reflection : str
-        Reflected part at ``amm`` interfaces: ``specular`` or ``diffuse``.
+        Reflected part (same branch) at ``amm``/``amm_modes`` interfaces: ``specular``
+        or ``diffuse``.
     """
 
     dist: object
@@ -165,6 +172,17 @@ class PhononProblem:
         self.prefix = normalise_prefix(self.prefix)
         apply_options(self.prefix, {**DEFAULT_PETSC, **(self.petsc or {})})
         self._ksp: dict = {}
+        #: bins solved together (one system): the L and T bins of one energy with
+        #: ``amm_modes``, else every bin alone
+        self.groups = [(j,) for j in range(self.N)]
+        self._group_itf: dict = {}
+        self._group_dist: dict = {}
+        if self.interface == "amm_modes":
+            ne = self.N // 2
+            if self.N % 2 or not np.array_equal(self.omega[:ne], self.omega[ne:]):
+                raise ValueError("interface 'amm_modes' needs L and T branches (bins j and "
+                                 "j + N/2 of equal energy)")
+            self.groups = [(j, j + ne) for j in range(ne)]
         self._itf = self._interfaces()
 
     # ---- interfaces -------------------------------------------------------------------
@@ -196,9 +214,41 @@ class PhononProblem:
                 out.append(interface_matrix(itf, w, self.n, self.loc.n_local, ga, gb,
                                             dmm_transmission(ga, gb), dmm_transmission(gb, ga),
                                             "diffuse"))
+        elif self.interface == "amm_modes":
+            for gi, (jl, jt) in enumerate(self.groups):
+                G, E = self.mode_coefficients(jl, jt)
+                E, worst = mode_fractions(itf, w, G, E)
+                if gi == 0:
+                    self.scale_factors = [worst]
+                self._group_itf[gi] = mode_interface_matrix(itf, w, self.n, self.loc.n_local,
+                                                            G, E, self.reflection)
+            return [None] * self.N
         else:
             raise ValueError(f"unknown interface model {self.interface!r}")
         return out
+
+    def mode_coefficients(self, jl: int, jt: int) -> tuple[np.ndarray, np.ndarray]:
+        r"""Channels of the interface faces for the L bin ``jl`` and T bin ``jt`` of one
+        energy: flux per occupation ``G`` (4, F) and the unscaled energy fractions ``E``
+        (4, F, K, 4) of :func:`.modes.branch_coefficients` by :math:`|\mu_k|`, channel
+        ``c = 2 s + beta`` (side ``s``: 0 = ``a``, branch ``beta``: 0 = L, 1 = T);
+        density :math:`\varrho = Z_L/v_L`."""
+        itf = self.stream.interfaces
+        side = (self.reg[itf.a], self.reg[itf.b])
+        mu = np.abs(itf.g) / itf.aw[:, None]
+        G = np.stack([self.flux[side[c // 2], (jl, jt)[c % 2]] for c in range(4)])
+        vl, vt = self.vel[:, jl], self.vel[:, jt]
+        rho = self.imp[:, jl] / vl
+        E = np.zeros((4,) + mu.shape + (4,))
+        for s in (0, 1):
+            rs, ro = side[s], side[1 - s]
+            for r1, r2 in {(int(x), int(y)) for x, y in zip(rs, ro, strict=True)}:
+                sel = (rs == r1) & (ro == r2)
+                for beta, br in enumerate("LT"):
+                    e = branch_coefficients(mu[sel], br, rho[r1], vl[r1], vt[r1], rho[r2],
+                                            vl[r2], vt[r2])     # R_L, R_T, T_L, T_T
+                    E[2 * s + beta][sel] = e[..., [0, 1, 2, 3] if s == 0 else [2, 3, 0, 1]]
+        return G, E
 
     # ---- operators ----------------------------------------------------------------------
     def local_matrix(self, j: int, a: float, extra=None) -> sp.csr_matrix:
@@ -233,14 +283,44 @@ class PhononProblem:
             self._ksp[key] = self._solver(self.local_matrix(j, a))
         return self._ksp[key]
 
-    def _solver(self, m: sp.csr_matrix) -> LinearSolver:
-        """A KSP of the owned rows ``m`` (local columns)."""
+    def _solver(self, m: sp.csr_matrix, bdist=None) -> LinearSolver:
+        """A KSP of the owned rows ``m`` (local columns; ``bdist``: its block distribution,
+        default one bin's)."""
+        bdist = bdist or self.bdist
         m = m.tocoo()
-        g = self.bdist.local_to_global[m.col]
-        csr = sp.csr_matrix((m.data, (m.row, g)), shape=(m.shape[0], self.bdist.n_global))
+        g = bdist.local_to_global[m.col]
+        csr = sp.csr_matrix((m.data, (m.row, g)), shape=(m.shape[0], bdist.n_global))
         csr.sum_duplicates()
         csr.sort_indices()
-        return LinearSolver(csr_matrix(self.dist.comm, csr, self.bdist.n_global), self.prefix)
+        return LinearSolver(csr_matrix(self.dist.comm, csr, bdist.n_global), self.prefix)
+
+    def group_matrix(self, gi: int, a: float, extra=None) -> sp.csr_matrix:
+        """Owned rows of the system of the bins ``groups[gi]`` solved together: unknown
+        ``c * (m B) + i * B + k`` is ordinate ``k`` of the group's ``i``-th bin in cell
+        ``c``; each bin's :meth:`local_matrix` plus the group's interface operator."""
+        bins, B = self.groups[gi], self.B
+        mB = len(bins) * B
+        rows, cols, vals = [], [], []
+        for i, j in enumerate(bins):
+            mj = self.local_matrix(j, a, None if extra is None else extra[j]).tocoo()
+            rows.append((mj.row // B) * mB + i * B + mj.row % B)
+            cols.append((mj.col // B) * mB + i * B + mj.col % B)
+            vals.append(mj.data)
+        m = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                          shape=(self.n * mB, self.loc.n_local * mB))
+        return (m + self._group_itf[gi]).tocsr()
+
+    def _group_solver(self, gi: int, a: float, extra=None) -> LinearSolver:
+        """The (cached unless ``extra``) solver of group ``gi``."""
+        m = len(self.groups[gi])
+        if m not in self._group_dist:
+            self._group_dist[m] = BlockDistribution(self.dist, m * self.B)
+        key = ("group", gi, float(a))
+        if extra is not None:
+            return self._solver(self.group_matrix(gi, a, extra), self._group_dist[m])
+        if key not in self._ksp:
+            self._ksp[key] = self._solver(self.group_matrix(gi, a), self._group_dist[m])
+        return self._ksp[key]
 
     def release(self) -> None:
         """Destroy the cached solvers."""
@@ -301,24 +381,41 @@ class PhononProblem:
         xs = np.zeros((self.N, self.n * self.B))
         gain = np.zeros((self.N, self.n))
         res = [None] * self.N
-        for j in np.argsort(-self.omega, kind="stable"):   # products have lower energies
-            b = self.rhs(j, None if hist is None else hist[j],
-                         None if src is None else src[:, j], gain[j])
-            ksp = self.ksp(j, a) if extra is None else self._solver(
-                self.local_matrix(j, a, extra[j]))
-            xs[j], res[j] = ksp.solve_from(b, None if x0 is None else x0[j])
+        top = [self.omega[g[0]] for g in self.groups]
+        for gi in np.argsort(-np.asarray(top), kind="stable"):  # products: lower energies
+            bins = self.groups[gi]
+            b = [self.rhs(j, None if hist is None else hist[j],
+                          None if src is None else src[:, j], gain[j]) for j in bins]
+            if len(bins) == 1:
+                j = bins[0]
+                ksp = self.ksp(j, a) if extra is None else self._solver(
+                    self.local_matrix(j, a, extra[j]))
+                xs[j], res[j] = ksp.solve_from(b[0], None if x0 is None else x0[j])
+            else:   # interleaved per cell: c * (m B) + i * B + k
+                ksp = self._group_solver(gi, a, extra)
+                x_in = None if x0 is None else self._interleave([x0[j] for j in bins])
+                xg, rg = ksp.solve_from(self._interleave(b), x_in)
+                xg = xg.reshape(self.n, len(bins), self.B)
+                for i, j in enumerate(bins):   # the Krylov count once per group
+                    xs[j], res[j] = xg[:, i].ravel(), rg if i == 0 else replace(
+                        rg, iterations=0)
             if extra is not None:
                 ksp.destroy()
-            if not res[j].success:
-                log.error("bin %d: KSP did not converge (reason %d)", j, res[j].reason)
-            pj = self.products[..., j]                     # (N,) or per region (R, N)
-            if pj.any():
-                if pj.ndim == 2:
-                    pj = pj[self.reg[: self.n]].T                # (N, n)
-                else:
-                    pj = pj[:, None]
-                gain += pj * self.decay_gain(j, xs[j])[None, :]
+            for j in bins:
+                if not res[j].success:
+                    log.error("bin %d: KSP did not converge (reason %d)", j, res[j].reason)
+                pj = self.products[..., j]                     # (N,) or per region (R, N)
+                if pj.any():
+                    if pj.ndim == 2:
+                        pj = pj[self.reg[: self.n]].T                # (N, n)
+                    else:
+                        pj = pj[:, None]
+                    gain += pj * self.decay_gain(j, xs[j])[None, :]
         return xs, res
+
+    def _interleave(self, parts: list) -> np.ndarray:
+        """Per-bin owned vectors (n B each) as one group vector (cell-major)."""
+        return np.stack([p.reshape(self.n, self.B) for p in parts], axis=1).ravel()
 
     # ---- observables (internal units) ---------------------------------------------------
     def directional(self, x: np.ndarray) -> np.ndarray:
