@@ -63,7 +63,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["CHANNELS", "branch_coefficients", "elastic_coefficients"]
+__all__ = ["CHANNELS", "branch_average", "branch_coefficients", "elastic_coefficients"]
 
 #: outgoing channels of :func:`elastic_coefficients`, in this order
 CHANNELS = ("R_L", "R_SV", "R_SH", "T_L", "T_SV", "T_SH")
@@ -166,3 +166,35 @@ def branch_coefficients(mu, branch: str, rho_a: float, vl_a: float, vt_a: float,
         raise ValueError(f"unknown branch {branch!r} (expected L or T)")
     return np.stack([e[..., 0], e[..., 1] + e[..., 2], e[..., 3], e[..., 4] + e[..., 5]],
                     axis=-1)
+
+
+def branch_average(branch: str, rho_a: float, vl_a: float, vt_a: float, rho_b: float,
+                   vl_b: float, vt_b: float, nodes: int = 200) -> np.ndarray:
+    r"""Isotropic-incidence (3D) averages :math:`2\int_0^1E(\mu)\,\mu\,d\mu` of the four
+    fractions of :func:`branch_coefficients` (reflected L, T; transmitted L, T).
+
+    Gauss–Legendre with ``nodes`` points on each interval between the critical angles
+    :math:`\mu_c = \sqrt{1 - (v_{in}/v)^2}` (:math:`v > v_{in}`), in the variable
+    :math:`s` of :math:`\mu = \mu_0 + (\mu_1 - \mu_0)(1 - \cos\pi s)/2`, which makes the
+    square-root behaviour at the critical angles smooth. Reciprocity of the averages:
+    :math:`(w_\beta/v_\beta^2)\,\tau_{a\beta\to b\beta'} =
+    (w_{\beta'}/v_{\beta'}^2)\,\tau_{b\beta'\to a\beta}` (:math:`w_L = 1`, :math:`w_T =
+    2`).
+
+    Returns
+    -------
+    ndarray, shape (4,)
+    """
+    v_in = vl_a if branch == "L" else vt_a
+    cuts = [float(np.sqrt(1.0 - (v_in / v) ** 2)) for v in (vl_a, vt_a, vl_b, vt_b)
+            if v > v_in]
+    edges = np.unique([0.0, 1.0, *cuts])
+    x, wx = np.polynomial.legendre.leggauss(nodes)
+    s, ws = 0.5 * (x + 1.0), 0.5 * wx
+    total = np.zeros(4)
+    for m0, m1 in zip(edges[:-1], edges[1:], strict=True):
+        mu = m0 + (m1 - m0) * 0.5 * (1.0 - np.cos(np.pi * s))
+        jac = (m1 - m0) * 0.5 * np.pi * np.sin(np.pi * s)
+        e = branch_coefficients(mu, branch, rho_a, vl_a, vt_a, rho_b, vl_b, vt_b)
+        total += np.sum((ws * jac * 2.0 * mu)[:, None] * e, axis=0)
+    return total

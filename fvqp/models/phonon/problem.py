@@ -220,6 +220,11 @@ class PhononProblem:
                 E, worst = mode_fractions(itf, w, G, E)
                 if gi == 0:
                     self.scale_factors = [worst]
+                    if worst > 0.1:
+                        log.warning("amm_modes: the reciprocal scaling changes a mode "
+                                    "conversion channel by up to %.0f %% on this "
+                                    "quadrature (channels its nodes do not resolve); "
+                                    "refine [angles] polar", 100 * worst)
                 self._group_itf[gi] = mode_interface_matrix(itf, w, self.n, self.loc.n_local,
                                                             G, E, self.reflection)
             return [None] * self.N
