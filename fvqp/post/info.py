@@ -81,7 +81,21 @@ def _mesh_lines(result: Result) -> list[str]:
     return lines
 
 
+def _unit_map(unit: object) -> dict[str, str] | None:
+    """A group's ``units`` attribute that is a JSON table ``{"dataset path": unit}`` (the
+    Usadel model's), else None."""
+    if not isinstance(unit, str) or not unit.startswith("{"):
+        return None
+    try:
+        table = json.loads(unit)
+    except ValueError:
+        return None
+    return table if isinstance(table, dict) else None
+
+
 def _h5_lines(result: Result) -> list[str]:
+    """Each HDF5 result: its groups and datasets with shape and unit (a group's ``units``
+    note as written, or, for a JSON table of units per dataset, each dataset's own)."""
     import h5py
 
     lines = []
@@ -90,9 +104,17 @@ def _h5_lines(result: Result) -> list[str]:
         with h5py.File(path, "r") as fh:
             items: list[tuple[str, object]] = [("/", fh)]
             fh.visititems(lambda name, obj, found=items: found.append((name, obj)))
+            per_dataset: dict[str, str] = {}
             for name, obj in items:
                 unit = obj.attrs.get("units", obj.attrs.get("unit"))
                 unit = unit.decode() if isinstance(unit, bytes) else unit
+                table = _unit_map(unit)
+                if table is not None and isinstance(obj, h5py.Group):
+                    base = "" if name == "/" else f"{name.strip('/')}/"
+                    per_dataset.update({base + k: str(v) for k, v in table.items()
+                                        if base + k not in per_dataset})
+                    continue
+                unit = per_dataset.get(name, unit)
                 note = f"  ({unit})" if unit is not None else ""
                 if isinstance(obj, h5py.Dataset):
                     lines.append(f"  {name}  {obj.dtype} {obj.shape}{note}")
