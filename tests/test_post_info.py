@@ -57,3 +57,15 @@ def test_series_columns_with_units_and_ranges(tmp_path):
                                   "  # N_qp [-]: count",
                                   "  time_reduced  tau  0.5 ... 0.5",
                                   "  N_qp          -    7 ... 7"]
+
+
+def test_other_files_are_named_with_what_they_are(tmp_path):
+    (tmp_path / "summary.json").write_text(json.dumps({"model": "usadel", "status": 0}))
+    with h5py.File(tmp_path / "wire.h5", "w") as fh:
+        fh["x"] = np.zeros(2)
+    for name in ("checkpoint.h5", "wire.vtu", "notes.txt", "wire.png"):
+        (tmp_path / name).write_bytes(b"")
+    lines = describe(open_result(tmp_path)).splitlines()
+    assert lines[-2:] == ["figures  wire.png",
+                          "other    checkpoint.h5 (restart data: fvqp run --resume), "
+                          "notes.txt, wire.vtu (VTK cells: ParaView, pyvista)"]

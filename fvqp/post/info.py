@@ -146,6 +146,22 @@ def _csv_lines(result: Result) -> list[str]:
     return lines
 
 
+#: what the other files of a result directory are, by suffix or name
+_OTHER = {"checkpoint.h5": "restart data: fvqp run --resume", ".vtu": "VTK cells: ParaView, "
+          "pyvista", ".pvtu": "VTK cells: ParaView, pyvista"}
+
+
+def _other_files(result: Result) -> list[str]:
+    """The files of the directory that the lines above do not describe."""
+    shown = {p.name for p in (*result.h5, *result.pngs)} | {"summary.json"}
+    shown |= {p.name for p in result.path.glob("*_series.csv")}
+    if result.pvd is not None:
+        shown.add(result.pvd.name)
+    rest = sorted(p.name for p in result.path.iterdir() if p.is_file() and p.name not in shown)
+    notes = [_OTHER.get(n) or _OTHER.get("." + n.rsplit(".", 1)[-1]) for n in rest]
+    return [f"{n} ({what})" if what else n for n, what in zip(rest, notes, strict=True)]
+
+
 def describe(result: Result) -> str:
     """A readable account of a result directory (what ``fvqp info`` prints).
 
@@ -162,7 +178,8 @@ def describe(result: Result) -> str:
         volume per value of the ``region`` field); for HDF5
         results their datasets (with stored units); each ``<case>_series.csv`` (rows, its
         comment lines, columns with unit and range); the run's ``summary.json``,
-        flattened; the PNG figures present.
+        flattened; the PNG figures present; the other files (checkpoint, a single
+        ``.vtu``).
     """
     s = result.summary
     lines = [f"result   {result.path}"]
@@ -183,4 +200,7 @@ def describe(result: Result) -> str:
         lines.append("summary  none (the run has not finished)")
     if result.pngs:
         lines.append("figures  " + ", ".join(p.name for p in result.pngs))
+    other = _other_files(result)
+    if other:
+        lines.append("other    " + ", ".join(other))
     return "\n".join(lines)
