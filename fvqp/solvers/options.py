@@ -37,7 +37,10 @@ def apply_options(prefix: str, options: Mapping[str, object] | None) -> dict[str
     """Insert ``options`` under ``prefix`` into PETSc's options database.
 
     The command line wins: a name already in the database that this function did not
-    insert is left untouched. A later call under the same prefix (a second problem in
+    insert is left untouched (and not marked used: membership is checked in
+    ``getAll()``, not with ``hasName``, which marks an option used, so a command-line
+    option no solver reads is still reported by :func:`unused_options` and by PETSc's
+    ``-options_left``). A later call under the same prefix (a second problem in
     the same process, e.g. two cases run from Python) *replaces* the earlier call's
     values and removes the names it does not set again, so options never leak from one
     problem to the next.
@@ -64,8 +67,9 @@ def apply_options(prefix: str, options: Mapping[str, object] | None) -> dict[str
         db.delValue(name)
     ours &= set(new)
     inserted = {}
+    present = db.getAll()  # (hasName would mark a command-line option used)
     for name, val in new.items():
-        if db.hasName(name) and name not in ours:  # the command line wins
+        if name in present and name not in ours:  # the command line wins
             continue
         db.setValue(name, val)
         ours.add(name)
@@ -84,10 +88,11 @@ def remove_inserted() -> int:
     from petsc4py import PETSc
 
     db = PETSc.Options()
+    present = db.getAll()
     removed = 0
     for names in _INSERTED.values():
         for name in names:
-            if db.hasName(name):
+            if name in present:
                 db.delValue(name)
                 removed += 1
     _INSERTED.clear()
