@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 from scipy import optimize
 
-from fvqp.collisions import EnergyGrid, bcs_gap
+from fvqp.collisions import EnergyGrid
 from fvqp.models.kinetics0d.selfgap import xi_weights
 from fvqp.spectra import fermi
-from fvqp.spectra.bins import BinGrid, bin_weights, cell_gaps, gaps
+from fvqp.spectra.bins import BinGrid, bin_weights, gaps
+from fvqp.spectra.gap import thermal_gap
 from fvqp.spectra.gap_equation import solve_gap, weak_coupling_residual
 
 DELTA0 = 1.764
@@ -29,7 +30,7 @@ def _distributions(grid: BinGrid) -> tuple[np.ndarray, np.ndarray]:
     return f, np.array([DELTA0, DELTA0, DELTA0, DELTA0, 1.9, DELTA0])
 
 
-def test_cell_gaps_equal_independent_brentq_roots() -> None:
+def test_gaps_equal_independent_brentq_roots() -> None:
     """Every cell's gap is the root of its own residual, found by scalar brentq to 1e-15."""
     grid = BinGrid.build(1.0, 0.01, 14.0)
     f, d0 = _distributions(grid)
@@ -41,8 +42,9 @@ def test_cell_gaps_equal_independent_brentq_roots() -> None:
         ref = optimize.brentq(r, 1e-6 * d0[c], d0[c], xtol=1e-15 * d0[c], rtol=1e-15)
         assert got[c] == pytest.approx(ref, rel=2e-15, abs=0)
     # thermal cells: the weak-coupling BCS gap, to the discretisation of f on h = 0.01
-    assert got[1] == pytest.approx(bcs_gap(0.4, DELTA0), rel=2e-4, abs=0)
-    assert cell_gaps(grid, f, d0) == pytest.approx(got, rel=1e-13, abs=0)
+    assert got[1] == pytest.approx(thermal_gap(0.4, 1.0, DELTA0, "delta0"), rel=2e-4, abs=0)
+    # the transport model's tolerance
+    assert gaps(f, grid, d0, tol=1e-13) == pytest.approx(got, rel=1e-13, abs=0)
 
 
 def test_normal_cells_and_driven_to_normal() -> None:

@@ -15,7 +15,7 @@ from scipy import integrate, special
 from conftest import case_variant, last_snapshot, run_fvqp
 from fvqp.materials import get_material
 from fvqp.models.heat.properties import HeatMaterial
-from fvqp.spectra.gap import BCS_GAP_RATIO, ZETA3, bcs_gap
+from fvqp.spectra.gap import BCS_GAP_RATIO, ZETA3, bcs_gap, thermal_gap
 from fvqp.spectra.thermal import kappa_ratio
 from fvqp.units import E_CHARGE, K_B, UnitSystem
 
@@ -43,6 +43,8 @@ def test_alpha_model_gap_heat_capacity_and_conductivity(ratio):
     # the gap: BCS shape, Δ0 = ratio k_B Tc
     assert m.gap(0.0) == pytest.approx(ratio, rel=1e-12, abs=0)
     assert np.allclose(m.gap(t), s * np.asarray(bcs_gap(t, 1.0)), rtol=1e-9, atol=0)
+    # ... which is the one Δ(T) of spectra, the α model
+    assert np.allclose(m.gap(t), thermal_gap(t, 1.0, ratio, "alpha"), rtol=1e-9, atol=0)
     # c = T dS/dT of the quasiparticle entropy with that gap (an independent quadrature)
     for ti in (0.1, 0.3, 0.6, 0.9):
         h = 1e-4 * ti

@@ -6,8 +6,9 @@ All energies, gaps, broadenings and temperatures are in one consistent energy un
 * :mod:`.dos` -- BCS/Dynes densities of states, exact cell averages.
 * :mod:`.thermal_occupations` -- the one Fermi and Bose function (overflow-safe,
   ``T = 0`` limits), :math:`-\partial f/\partial E`, exact Fermi cell averages.
-* :mod:`.gap` -- equilibrium and non-equilibrium gap equation, thermal quasiparticle
-  density.
+* :mod:`.gap` -- the equilibrium gap: weak-coupling BCS :math:`\Delta(T)` and the one
+  :math:`\Delta(T)` of the models, ``thermal_gap`` (α and δ0 models).
+* :mod:`.qp_density` -- thermal quasiparticle density (re-exported by :mod:`.gap`).
 * :mod:`.gap_equation` -- the one root finder of the gap equation with a
   non-equilibrium ``f`` (vectorised over cells; callers supply their integration rule).
 * :mod:`.energy_grid` -- the one uniform energy grid (layouts, nodes, phonon nodes) of
@@ -33,6 +34,7 @@ from .gap import (
     gap_equation_residual,
     gap_equation_residual_derivative,
     gap_from_distribution,
+    thermal_gap,
     thermal_qp_density,
     thermal_qp_density_lowT,
 )
@@ -72,6 +74,7 @@ __all__ = [
     "kappa_normal",
     "kappa_ratio",
     "minus_dfermi_dE",
+    "thermal_gap",
     "thermal_qp_density",
     "thermal_qp_density_lowT",
 ]

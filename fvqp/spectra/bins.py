@@ -180,5 +180,7 @@ def gaps(f_cells: np.ndarray, grid: BinGrid, delta0: np.ndarray, *, derivative: 
 
 def cell_gaps(grid: BinGrid, f: np.ndarray, delta0: np.ndarray,
               tol: float = 1e-13) -> np.ndarray:
-    """:func:`gaps` with the grid first (the signature of the transport model)."""
+    """To be removed (issue 15): :func:`gaps` with the grid first, for
+    ``models/transport/problem.py`` and its tests until they call ``gaps(f, grid, delta0,
+    tol=1e-13)``."""
     return gaps(f, grid, delta0, tol=tol)

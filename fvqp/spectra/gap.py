@@ -52,8 +52,6 @@ References
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import integrate, special
@@ -64,6 +62,7 @@ from .gap_equation import (
     gap_from_distribution,
     solve_gap,
 )
+from .qp_density import thermal_qp_density, thermal_qp_density_lowT
 from .thermal_occupations import _out, bose, fermi, minus_dfermi_dE
 
 __all__ = [
@@ -72,6 +71,7 @@ __all__ = [
     "ZETA3",
     "bcs_gap",
     "bose",
+    "GAP_MODELS",
     "coupling_from_tc",
     "dgap_dT",
     "dgap_squared_dT",
@@ -80,6 +80,7 @@ __all__ = [
     "gap_equation_residual_derivative",
     "gap_from_distribution",
     "minus_dfermi_dE",
+    "thermal_gap",
     "thermal_qp_density",
     "thermal_qp_density_lowT",
 ]
@@ -319,6 +320,89 @@ def bcs_gap(
     return _out(out)
 
 
+#: The two models of the equilibrium gap of a material (:func:`thermal_gap`).
+GAP_MODELS: tuple[str, ...] = ("alpha", "delta0")
+
+
+def thermal_gap(
+    T: ArrayLike, Tc: float, gap_ratio: float = BCS_GAP_RATIO, model: str = "alpha"
+) -> NDArray[np.float64] | float:
+    r"""Equilibrium gap :math:`\Delta(T)` of a material with :math:`\Delta_0 = \alpha T_c`.
+
+    The one :math:`\Delta(T)` of the models. A material is given by its critical
+    temperature :math:`T_c` and its gap ratio :math:`\alpha = \Delta_0/k_BT_c` (``gap_ratio``;
+    tunnelling data, e.g. 1.70 for Al, 1.90 for Nb), which differs from the weak-coupling
+    :math:`\alpha_{BCS} = \pi e^{-\gamma_E} = 1.7639` (:data:`BCS_GAP_RATIO`). One
+    weak-coupling BCS gap cannot match both numbers, so there are two models; both use
+    :math:`s = \alpha/\alpha_{BCS}` and the weak-coupling gap :math:`\Delta_{BCS}(T; T_c)`
+    of :func:`bcs_gap`, and both give :math:`\Delta(0) = \alpha T_c`.
+
+    ``model="alpha"`` (Padamsee, Neighbor & Shiffman, J. Low Temp. Phys. 12, 387 (1973);
+    Johnston, Supercond. Sci. Technol. 26, 115011 (2013), Eq. 9): the BCS shape scaled to
+    the material's :math:`\Delta_0`,
+
+    .. math:: \Delta_\alpha(T) = s\,\Delta_{BCS}(T; T_c),
+
+    which closes at the material's :math:`T_c` with the BCS (Ginzburg-Landau) slope
+    :math:`\Delta_\alpha \simeq s\sqrt{8\pi^2/7\zeta(3)}\,T_c\sqrt{1 - T/T_c}`
+    (:data:`GL_GAP_SLOPE`) and is 0 for :math:`T \ge T_c`. Used where the thermodynamics
+    must jump at the measured :math:`T_c`: the heat model (:mod:`fvqp.models.heat.properties`:
+    heat capacity, conductivity, thermal QP density), the fixed-gap 0D kinetics
+    (:mod:`fvqp.models.kinetics0d`), the electrodes of the Usadel junctions.
+
+    ``model="delta0"``: the thermal solution of the weak-coupling gap equation with the
+    cut-off eliminated through :math:`\Delta_0` (notes Eq. 1; :mod:`fvqp.spectra.gap_equation`),
+
+    .. math:: \ln\frac{\Delta_0}{\Delta} = 2\int_0^\infty d\xi\,
+        \frac{f(E)}{E},\qquad f = \frac{1}{e^{E/T} + 1},\quad E = \sqrt{\xi^2 + \Delta^2},
+
+    i.e. :math:`\Delta_{\delta_0}(T) = \Delta_{BCS}(T; T_c')` with :math:`T_c' = sT_c`
+    (the equation is universal in :math:`\Delta_0`). It is the gap of the kinetic models
+    whose gap follows ``f`` through that equation (``bte`` and ``transport`` cells,
+    ``kinetics0d`` with ``self_consistent_gap``, ``bte_sphere``): a thermal start with
+    this gap is stationary. It closes at :math:`T_c' \ne T_c` (Al, :math:`\alpha = 1.70`:
+    :math:`T_c' = 0.964\,T_c`, 21 % below the α model at :math:`0.9\,T_c`; Nb, 1.90:
+    :math:`T_c' = 1.077\,T_c`). It is continuous: 0 only for :math:`T \ge T_c'`, and for
+    :math:`\alpha > \alpha_{BCS}` still positive between :math:`T_c` and :math:`T_c'`
+    (the gap equation's solution there; the case checks refuse a bath at or above the
+    material's :math:`T_c`, :func:`fvqp.models.spec.check_bath_and_grid`).
+
+    Parameters
+    ----------
+    T : array_like
+        Temperature(s) :math:`\ge 0`, in the energy unit of ``Tc`` (:math:`k_B = 1`).
+    Tc : float
+        The material's critical temperature.
+    gap_ratio : float
+        :math:`\alpha = \Delta_0/T_c` (default the weak-coupling value: then the two models
+        are :func:`bcs_gap`).
+    model : {"alpha", "delta0"}
+        Which model (above).
+
+    Returns
+    -------
+    float or ndarray
+        :math:`\Delta(T)` in the unit of ``Tc``; exactly :math:`\alpha T_c` at :math:`T = 0`.
+
+    Examples
+    --------
+    >>> round(float(thermal_gap(0.0, 1.0, 1.70)), 12)
+    1.7
+    >>> a, d = (float(thermal_gap(0.9, 1.0, 1.70, m)) for m in GAP_MODELS)
+    >>> round(a, 4), round(d, 4), float(thermal_gap(0.97, 1.0, 1.70, "delta0"))  # T > Tc'
+    (0.8948, 0.7387, 0.0)
+    """
+    if model not in GAP_MODELS:
+        raise ValueError(f"gap model {model!r}: use one of {GAP_MODELS}")
+    T = np.asarray(T, dtype=float)
+    s = float(gap_ratio) / BCS_GAP_RATIO
+    if model == "alpha":
+        out = s * np.asarray(bcs_gap(T, Tc), dtype=float)
+    else:
+        out = np.asarray(bcs_gap(T, s * float(Tc)), dtype=float)
+    return _out(np.where(T == 0, float(gap_ratio) * float(Tc), out))
+
+
 def dgap_squared_dT(T: ArrayLike, Tc: float) -> NDArray[np.float64] | float:
     r""":math:`d\Delta^2/dT` of the weak-coupling gap (regular up to :math:`T_c^-`).
 
@@ -375,84 +459,3 @@ def dgap_dT(
         for x, d in zip(T[sc].ravel(), delta, strict=True)
     ]
     return _out(out)
-
-
-# --------------------------------------------------------------------------------------
-# thermal quasiparticle density
-# --------------------------------------------------------------------------------------
-_NQ = 160
-
-
-@lru_cache(maxsize=4)
-def _gauss_legendre(n: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    x, w = np.polynomial.legendre.leggauss(n)
-    return 0.5 * (x + 1.0), 0.5 * w
-
-
-def _u_rule(a: NDArray[np.float64], n: int = _NQ, span: float = 50.0):
-    r"""Nodes for :math:`\int_0^\infty d(\xi/T)\,h`, :math:`\xi/T = a\sinh u` (a > 0).
-
-    Returns ``x = a cosh u`` (= E/T), ``s = a (cosh u - 1)`` (= (E-Delta)/T, computed without
-    cancellation) and weights ``w`` including the Jacobian :math:`a\cosh u`. The range is
-    :math:`u \le \mathrm{acosh}(1+\mathrm{span}/a)`, i.e. :math:`E - \Delta \le 50\,T`
-    (neglected tail :math:`< 50^2 e^{-50}` relative).
-    """
-    a = np.asarray(a, dtype=float)[..., None]
-    z, wz = _gauss_legendre(n)
-    z_over = span / a
-    u_max = np.log1p(z_over + np.sqrt(z_over * (z_over + 2.0)))  # acosh(1 + span/a)
-    u = u_max * z
-    s = 2.0 * a * np.sinh(0.5 * u) ** 2
-    x = a + s
-    w = wz * u_max * a * np.cosh(u)
-    return x, s, w
-
-
-def thermal_qp_density(
-    T: ArrayLike, delta: ArrayLike, N0: ArrayLike
-) -> NDArray[np.float64] | float:
-    r"""Thermal quasiparticle density :math:`n_{qp} = 4N_0\int_\Delta^\infty\rho(E)f(E)\,dE`.
-
-    With :math:`\rho\,dE = d\xi` and :math:`\xi = \Delta\sinh u` the integrand is smooth:
-
-    .. math::
-
-        n_{qp} = 4N_0\Delta\,e^{-\Delta/T}\int_0^\infty du\,
-          \frac{\cosh u\;e^{-(\Delta/T)(\cosh u - 1)}}{1+e^{-(\Delta/T)\cosh u}}.
-
-    The factor :math:`e^{-\Delta/T}` is applied in log space together with
-    :math:`\ln(4N_0\Delta)`, so no premature underflow occurs (the result underflows only if
-    :math:`n_{qp}` itself is below the smallest double). The :math:`u` integral uses a
-    160-point Gauss-Legendre rule on :math:`E-\Delta \le 50T` (relative error
-    :math:`< 10^{-13}`). Exact expansion for comparison:
-    :math:`n_{qp} = 4N_0\Delta\sum_{k\ge1}(-1)^{k+1}K_1(k\Delta/T)`.
-    Limits: :math:`4N_0T\ln 2` for :math:`\Delta = 0`; 0 for :math:`T = 0`, :math:`\Delta>0`.
-    """
-    T, d, n0 = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (T, delta, N0)))
-    d = np.abs(d)
-    out = np.zeros(T.shape)
-    normal = (d == 0) & (T > 0)
-    out[normal] = 4.0 * n0[normal] * T[normal] * np.log(2.0)
-    sc = (d > 0) & (T > 0)
-    if np.any(sc):
-        a = d[sc] / T[sc]
-        x, s, w = _u_rule(a)
-        j = np.sum(w * np.exp(-s) / (1.0 + np.exp(-x)), axis=-1) / a  # int cosh u ... du
-        with np.errstate(divide="ignore"):
-            out[sc] = np.exp(np.log(4.0 * n0[sc] * d[sc]) - a + np.log(j))
-    return _out(out)
-
-
-def thermal_qp_density_lowT(
-    T: ArrayLike, delta: ArrayLike, N0: ArrayLike
-) -> NDArray[np.float64] | float:
-    r"""Low-temperature form :math:`n_{qp} \simeq 2N_0\sqrt{2\pi T\Delta}\,e^{-\Delta/T}`.
-
-    Leading term of :math:`4N_0\Delta K_1(\Delta/T)`; the relative error is
-    :math:`3T/(8\Delta) - 15T^2/(128\Delta^2) + O(T^3/\Delta^3)` (Hankel expansion of
-    :math:`K_1`) plus Fermi-statistics corrections :math:`O(e^{-\Delta/T})`.
-    """
-    T, d, n0 = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (T, delta, N0)))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        val = 2.0 * n0 * np.sqrt(2.0 * np.pi * T * d) * np.exp(-d / np.where(T > 0, T, 1.0))
-    return _out(np.where(T > 0, val, 0.0))

@@ -20,7 +20,7 @@ or, with the cut-off eliminated through the zero-temperature gap
 The callers differ only in their *integration rule*, the weights :math:`W_i(\Delta)` of
 the cells of their energy grid:
 
-* mesh kinetic models (:func:`fvqp.spectra.bins.cell_gaps`): ``f`` constant on fixed
+* mesh kinetic models (:func:`fvqp.spectra.bins.gaps`): ``f`` constant on fixed
   energy bins :math:`[a_i, b_i]`,
   :math:`W_i = \mathrm{acosh}(b_i/\Delta) - \mathrm{acosh}(\max(a_i, \Delta)/\Delta)`;
 * 0D kinetics (:func:`fvqp.models.kinetics0d.selfgap.self_consistent_gap`): ``f``

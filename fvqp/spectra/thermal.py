@@ -64,14 +64,13 @@ from scipy.interpolate import CubicHermiteSpline, CubicSpline
 from .gap import (
     BCS_GAP_RATIO,
     ZETA3,
-    _gauss_legendre,
     _s_over_y2,
-    _u_rule,
     _weak_coupling_y,
     bcs_gap,
     dgap_dT,
     dgap_squared_dT,
 )
+from .qp_density import _gauss_legendre, _u_rule
 
 __all__ = [
     "SOMMERFELD",

@@ -1,8 +1,9 @@
 r"""Heat-model material functions in internal units: U, c, Φ, κ, dκ/dT, Δ, n_qp of T.
 
 The gap is the α model's (Padamsee, Neighbor & Shiffman, J. Low Temp. Phys. 12, 387
-(1973); Johnston, Supercond. Sci. Technol. 26, 115011 (2013), arXiv:1304.2275): the
-weak-coupling BCS shape :math:`\Delta(T)/\Delta_0` (:func:`fvqp.spectra.gap.bcs_gap`) with
+(1973); Johnston, Supercond. Sci. Technol. 26, 115011 (2013), arXiv:1304.2275;
+:func:`fvqp.spectra.gap.thermal_gap` ``model="alpha"``, which says why heat takes it): the
+weak-coupling BCS shape :math:`\Delta(T)/\Delta_0` with
 the material's :math:`\Delta_0 = \alpha k_BT_c` (``gap_ratio`` :math:`\alpha`; a case may
 set it, or ``delta0``, per region), i.e. :math:`\Delta(T) = s\,\Delta_{BCS}(T)`,
 :math:`s = \alpha/\alpha_{BCS}`, :math:`\alpha_{BCS} = \pi e^{-\gamma_E} = 1.764`. The
@@ -34,7 +35,7 @@ import numpy as np
 from scipy import special
 from scipy.interpolate import CubicHermiteSpline, CubicSpline
 
-from ...spectra.gap import BCS_GAP_RATIO, bcs_gap, dgap_squared_dT, thermal_qp_density
+from ...spectra.gap import BCS_GAP_RATIO, dgap_squared_dT, thermal_gap, thermal_qp_density
 from ...spectra.thermal import (
     SOMMERFELD,
     _c_superconducting,
@@ -80,7 +81,7 @@ def _bcs_nodes() -> dict:
     x = np.linspace(np.log(T_MIN), 0.0, N_GRID)
     tq, w, h = _gl_nodes(x)
     t = np.concatenate([np.exp(x[:-1]), tq.ravel()])
-    gap, d2 = np.asarray(bcs_gap(t, 1.0)), np.asarray(dgap_squared_dT(t, 1.0))
+    gap, d2 = np.asarray(thermal_gap(t, 1.0)), np.asarray(dgap_squared_dT(t, 1.0))
     n = x.size - 1
     return {"x": x, "tq": tq, "w": w, "h": h, "gap": gap[:n], "d2": d2[:n],
             "gap_q": gap[n:].reshape(tq.shape), "d2_q": d2[n:].reshape(tq.shape),
@@ -121,7 +122,8 @@ def thermo_tables(s: float = 1.0) -> dict:
 
 
 def _bcs_gap_hat(t: np.ndarray) -> np.ndarray:
-    """Δ_BCS(t) for Tc = 1 from the spline of Δ² (Δ0 below t_min, 0 from Tc on)."""
+    """Δ_BCS(t) for Tc = 1 (:func:`~fvqp.spectra.gap.thermal_gap` with the BCS ratio) from
+    the spline of Δ² (Δ0 below t_min, 0 from Tc on; to 1e-9, tests/test_heat_gap_ratio.py)."""
     t, low, mid, _ = _split(t)
     out = np.where(low | (t == 0), DELTA0, 0.0)
     out[mid] = np.sqrt(np.maximum(_bcs_nodes()["gap2"](np.log(t[mid])), 0.0))
@@ -219,7 +221,8 @@ class HeatMaterial:
         return self.kn / self.rT * _kirchhoff(np.asarray(T) / self.rT, self.s)[2]
 
     def gap(self, T):
-        """The α-model gap s Δ_BCS(T) in internal energy units."""
+        """The α-model gap s Δ_BCS(T) (:func:`~fvqp.spectra.gap.thermal_gap`
+        ``model="alpha"``, interpolated) in internal energy units."""
         return self.s * self.rT * _bcs_gap_hat(self._t(T))
 
     def qp_density(self, T):
