@@ -42,7 +42,45 @@ from ...ordinates.angular_interface import REFLECTIONS
 from ...ordinates.quadrature import GRAZING
 from ...ordinates.streaming import InterfaceFaces, owned_csr
 
-__all__ = ["mode_fractions", "mode_interface_matrix"]
+__all__ = ["mode_fractions", "mode_interface_matrix", "ordinate_bands"]
+
+
+def ordinate_bands(mu: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    r"""The band of :math:`\mu` each ordinate stands for on each face.
+
+    On a face the ordinates, in increasing :math:`|\mu_k| = |\hat\Omega_k\cdot n|`,
+    carry the shares :math:`w_k|\mu_k|/\sum w|\mu|` of an isotropic flux; ordinate
+    :math:`k` stands for the band :math:`[\mu_{lo}, \mu_{hi}]` of the continuum that
+    carries the same share, :math:`\mu_{lo}^2` and :math:`\mu_{hi}^2` the cumulative
+    shares before and after it (the continuum flux through :math:`[0, \mu]` is
+    :math:`\mu^2` of the whole), ordinates of equal :math:`|\mu|` sharing one band.
+    Fractions averaged over these bands (:func:`.modes.band_average`) sum over the
+    ordinates to the isotropic-incidence averages exactly, so the discrete channel
+    fluxes are reciprocal without scaling (up to the band quadrature).
+
+    Parameters
+    ----------
+    mu : ndarray, shape (F, K)
+        :math:`|\mu_k|` per face.
+    w : ndarray, shape (K,)
+
+    Returns
+    -------
+    lo, hi : ndarray, shape (F, K)
+        Band edges (grazing ordinates: an empty band at 0).
+    """
+    lo, hi = np.zeros_like(mu), np.zeros_like(mu)
+    rows, inv = np.unique(np.round(mu, 12), axis=0, return_inverse=True)
+    for i, row in enumerate(rows):
+        share = np.where(row > GRAZING, w * row, 0.0)
+        vals, grp = np.unique(row, return_inverse=True)        # groups of equal |mu|
+        cum = np.cumsum(np.bincount(grp, weights=share, minlength=len(vals)))
+        cum /= cum[-1]
+        before = np.concatenate([[0.0], cum[:-1]])
+        sel = inv.ravel() == i
+        lo[sel] = np.sqrt(before[grp])
+        hi[sel] = np.sqrt(np.minimum(cum[grp], 1.0))
+    return lo, hi
 
 
 def mode_fractions(itf: InterfaceFaces, w: np.ndarray, G: np.ndarray,

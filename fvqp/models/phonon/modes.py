@@ -63,7 +63,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["CHANNELS", "branch_average", "branch_coefficients", "elastic_coefficients"]
+__all__ = ["CHANNELS", "band_average", "branch_average", "branch_coefficients",
+           "elastic_coefficients"]
 
 #: outgoing channels of :func:`elastic_coefficients`, in this order
 CHANNELS = ("R_L", "R_SV", "R_SH", "T_L", "T_SV", "T_SH")
@@ -198,3 +199,47 @@ def branch_average(branch: str, rho_a: float, vl_a: float, vt_a: float, rho_b: f
         e = branch_coefficients(mu, branch, rho_a, vl_a, vt_a, rho_b, vl_b, vt_b)
         total += np.sum((ws * jac * 2.0 * mu)[:, None] * e, axis=0)
     return total
+
+
+def band_average(lo, hi, branch: str, rho_a: float, vl_a: float, vt_a: float,
+                 rho_b: float, vl_b: float, vt_b: float, nodes: int = 24) -> np.ndarray:
+    r"""Flux-weighted averages :math:`\int_{lo}^{hi}E\,\mu\,d\mu/\int_{lo}^{hi}\mu\,d\mu`
+    of the fractions of :func:`branch_coefficients` over bands of :math:`\mu`.
+
+    Each band is cut at the critical angles (:func:`branch_average`) and integrated by
+    ``nodes`` Gauss–Legendre points per piece in the variable of :func:`branch_average`;
+    equal bands are evaluated once. An empty band (``lo == hi``) gives the value at
+    ``lo``.
+
+    Parameters
+    ----------
+    lo, hi : array_like
+        Band edges in :math:`\mu\in[0, 1]`, same shape.
+
+    Returns
+    -------
+    ndarray, shape lo.shape + (4,)
+    """
+    lo, hi = np.broadcast_arrays(np.asarray(lo, float), np.asarray(hi, float))
+    shape = lo.shape
+    bands, inv = np.unique(np.round(np.stack([lo.ravel(), hi.ravel()], axis=1), 14),
+                           axis=0, return_inverse=True)
+    b0, b1 = bands[:, 0], bands[:, 1]
+    v_in = vl_a if branch == "L" else vt_a
+    cuts = [float(np.sqrt(1.0 - (v_in / v) ** 2)) for v in (vl_a, vt_a, vl_b, vt_b)
+            if v > v_in]
+    pts = np.sort(np.stack([b0, *[np.clip(c, b0, b1) for c in cuts], b1], axis=1), axis=1)
+    x, wx = np.polynomial.legendre.leggauss(nodes)
+    s, ws = 0.5 * (x + 1.0), 0.5 * wx
+    m0, m1 = pts[:, :-1, None], pts[:, 1:, None]                 # (nb, pieces, 1)
+    mu = m0 + (m1 - m0) * 0.5 * (1.0 - np.cos(np.pi * s))       # (nb, pieces, nodes)
+    wt = ws * (m1 - m0) * 0.5 * np.pi * np.sin(np.pi * s) * mu
+    e = branch_coefficients(mu, branch, rho_a, vl_a, vt_a, rho_b, vl_b, vt_b)
+    num = np.einsum("bpn,bpnc->bc", wt, e)
+    den = wt.sum(axis=(1, 2))
+    empty = den <= 0.0
+    avg = np.divide(num, den[:, None], out=np.zeros_like(num), where=~empty[:, None])
+    if empty.any():
+        avg[empty] = branch_coefficients(b0[empty], branch, rho_a, vl_a, vt_a, rho_b, vl_b,
+                                         vt_b)
+    return avg[inv.ravel()].reshape(shape + (4,))

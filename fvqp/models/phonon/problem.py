@@ -55,8 +55,8 @@ from ...parallel.blocked import BlockDistribution
 from ...solvers.linear import LinearSolver, csr_matrix
 from ...solvers.options import apply_options, normalise_prefix
 from .mismatch import amm_transmission, dmm_transmission
-from .mode_interface import mode_fractions, mode_interface_matrix
-from .modes import branch_coefficients
+from .mode_interface import mode_fractions, mode_interface_matrix, ordinate_bands
+from .modes import band_average, branch_coefficients
 
 log = logging.getLogger("fvqp.phonon")
 
@@ -140,6 +140,9 @@ class PhononProblem:
     #: into bin q per decay in bin j, (N, N) or per region (R, N, N)
     energies: np.ndarray | None = None
     products: np.ndarray | None = None
+    #: ``amm_modes``: fractions of each ordinate averaged over its band of mu
+    #: (:func:`.mode_interface.ordinate_bands`, ``"band"``) or at its mu (``"point"``)
+    mode_average: str = "band"
 
     def __post_init__(self):
         loc = self.dist.local
@@ -235,7 +238,9 @@ class PhononProblem:
     def mode_coefficients(self, jl: int, jt: int) -> tuple[np.ndarray, np.ndarray]:
         r"""Channels of the interface faces for the L bin ``jl`` and T bin ``jt`` of one
         energy: flux per occupation ``G`` (4, F) and the unscaled energy fractions ``E``
-        (4, F, K, 4) of :func:`.modes.branch_coefficients` by :math:`|\mu_k|`, channel
+        (4, F, K, 4) of :func:`.modes.branch_coefficients`, per ordinate averaged over
+        its band of :math:`|\mu|` (:attr:`mode_average` ``"band"``) or at
+        :math:`|\mu_k|` (``"point"``), channel
         ``c = 2 s + beta`` (side ``s``: 0 = ``a``, branch ``beta``: 0 = L, 1 = T);
         density :math:`\varrho = Z_L/v_L`."""
         itf = self.stream.interfaces
@@ -245,13 +250,16 @@ class PhononProblem:
         vl, vt = self.vel[:, jl], self.vel[:, jt]
         rho = self.imp[:, jl] / vl
         E = np.zeros((4,) + mu.shape + (4,))
+        lo, hi = ordinate_bands(mu, self.quad.weights)
         for s in (0, 1):
             rs, ro = side[s], side[1 - s]
             for r1, r2 in {(int(x), int(y)) for x, y in zip(rs, ro, strict=True)}:
                 sel = (rs == r1) & (ro == r2)
-                for beta, br in enumerate("LT"):
-                    e = branch_coefficients(mu[sel], br, rho[r1], vl[r1], vt[r1], rho[r2],
-                                            vl[r2], vt[r2])     # R_L, R_T, T_L, T_T
+                media = (rho[r1], vl[r1], vt[r1], rho[r2], vl[r2], vt[r2])
+                for beta, br in enumerate("LT"):                # R_L, R_T, T_L, T_T
+                    e = (band_average(lo[sel], hi[sel], br, *media)
+                         if self.mode_average == "band"
+                         else branch_coefficients(mu[sel], br, *media))
                     E[2 * s + beta][sel] = e[..., [0, 1, 2, 3] if s == 0 else [2, 3, 0, 1]]
         return G, E
 
