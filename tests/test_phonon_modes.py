@@ -308,6 +308,45 @@ def test_energy_conserved_and_l_converts_to_t(write_case, model):
         assert abs(gained) < 1e-14 * injected
 
 
+def test_film_escape_rate_is_the_mode_converted_tau_l(write_case):
+    """A 100 nm Al film on Si (film_on_substrate mesh, 4 polar nodes), one isotropic
+    occupation in both film branches, none in the Si: the interface operator drains the
+    film's energy at exactly 4 sum_{mu>0} w mu / tau_l with tau_l of
+    film_escape_time(..., "amm_modes") (1e-10; measured 1.5e-14): the band-averaged
+    fractions carry the continuum averages of both branches into both substrate branches.
+    tau_l(Al on Si, 100 nm) = 0.3977 ns with mode conversion (0.4250 ns with the
+    Debye-averaged single branch, 0.4736 ns DMM). A transient run of the film decays
+    at 1.005 times that rate in its first step and 0.783 times later (measured), when the
+    slower-escaping T phonons, fed by L -> T reflection, hold the rest."""
+    from test_phonon_interfaces import FILM
+
+    from fvqp.case import load_case
+    from fvqp.models.phonon.driver import PhononSimulation
+    from fvqp.models.phonon.mismatch import film_escape_time
+
+    text = FILM.replace('model = "dmm"', 'model = "amm_modes"') + LT
+    sim = PhononSimulation.from_case(load_case(write_case(text, "phonon_film_modes.toml")))
+    p = sim.problem
+    film = p.reg[: p.n] == sim.geometry.region_names.index("upper")
+    x = np.zeros((p.n, 2, p.B))
+    x[film, :, : p.K] = 1.0
+    y = (p._group_itf[0] @ x.ravel()).reshape(p.n, 2, p.B)[:, :, : p.K] @ p.quad.weights
+    g = p.states[p.reg[: p.n]][:, [0, 1]]                       # (n, 2): L and T
+    loss = float(np.sum(y[film]))
+    stored = float(np.sum((g * p.vol[:, None])[film]))
+    itf = p.stream.interfaces
+    depth = float(np.sum(p.vol[film])) / float(np.sum(itf.aw))  # film volume / area
+    assert depth == pytest.approx(0.1, rel=1e-12)                # um
+    mu, w = p.quad.omega[:, 2], p.quad.weights
+    swmu = float(np.sum((w * mu)[mu > 0]))
+    tl = film_escape_time(get_medium("Al"), get_medium("Si"), 100e-9, "amm_modes")
+    assert tl == pytest.approx(0.3977e-9, rel=1e-4, abs=0)
+    tl_internal = tl / sim.units.to_si(1.0, "time")
+    assert loss / stored == pytest.approx(4 * swmu / tl_internal, rel=1e-10, abs=0)
+    assert film_escape_time(get_medium("Al"), get_medium("Si"), 100e-9, "amm") == \
+        pytest.approx(0.4250e-9, rel=1e-4, abs=0)
+
+
 @pytest.mark.mpi
 def test_mode_conversion_two_ranks_equal_serial(write_case, tmp_path):
     """The Si | sapphire run with mode conversion (deposit in the sapphire, holder under

@@ -86,10 +86,27 @@ def film_escape_time(film, substrate, thickness: float, model: str = "amm") -> f
     thickness : float
         Film thickness [m].
     model : str
-        ``amm`` (:func:`amm_average`) or ``dmm`` (:func:`dmm_transmission` with
-        :math:`G\propto1/v_D^2`).
+        ``amm`` (:func:`amm_average`), ``dmm`` (:func:`dmm_transmission` with
+        :math:`G\propto1/v_D^2`) or ``amm_modes`` (L and T branches with mode conversion,
+        :func:`fvqp.models.phonon.modes.branch_average`: each branch :math:`\beta` escapes
+        into both substrate branches with :math:`\bar\tau_\beta = \tau_{\beta\to L} +
+        \tau_{\beta\to T}`, and :math:`\tau_l = 4d\sum_\beta g_\beta/\sum_\beta
+        g_\beta v_\beta\bar\tau_\beta`, :math:`g_\beta\propto w_\beta/v_\beta^3`,
+        :math:`w_L = 1`, :math:`w_T = 2`).
     """
     vf, vs = film.debye_velocity, substrate.debye_velocity
+    if model == "amm_modes":
+        from .modes import branch_average
+
+        media = (film.density, film.sound_velocity_L, film.sound_velocity_T,
+                 substrate.density, substrate.sound_velocity_L, substrate.sound_velocity_T)
+        store = flow = 0.0
+        for br, wb, vb in (("L", 1.0, film.sound_velocity_L),
+                           ("T", 2.0, film.sound_velocity_T)):
+            g = wb / vb**3
+            store += g
+            flow += g * vb * float(np.sum(branch_average(br, *media)[2:]))
+        return 4.0 * thickness * store / flow
     if model == "amm":
         tau = amm_average(film.impedance, substrate.impedance, vf, vs)
     elif model == "dmm":
