@@ -10,16 +10,17 @@ import numpy as np
 import pytest
 from scipy.sparse import coo_matrix
 
-from fvqp.collisions import EnergyGrid, bcs_gap
+from fvqp.collisions import EnergyGrid
 from fvqp.models.bte_sphere.discretisation import Ordinates, RadialMesh
 from fvqp.models.bte_sphere.precond import EnergyBlockPC, energy_blocks
 from fvqp.models.bte_sphere.problem import SphereProblem
 from fvqp.models.bte_sphere.spectral import bcs_spectrum
 from fvqp.parallel.blocktranspose import BlockTranspose
+from fvqp.spectra.gap import thermal_gap
 
 
 def _problem(phonons: str, scheme: str) -> SphereProblem:
-    delta = bcs_gap(0.3)
+    delta = thermal_gap(0.3, 1.0)
     grid = EnergyGrid(delta=delta, h=delta / 4, n=12)
     return SphereProblem(RadialMesh.uniform(50.0, 7), Ordinates.gauss_legendre(4),
                          bcs_spectrum(grid), v_f=50.0, mfp=10.0, t_bath=0.3, c_ph=30.0,

@@ -18,7 +18,6 @@ from scipy import integrate
 from fvqp.collisions import (
     CollisionParams,
     EnergyGrid,
-    bcs_gap,
     bose,
     collision_terms,
     equilibrium,
@@ -34,6 +33,7 @@ from fvqp.collisions import (
     qp_number,
     total_energy,
 )
+from fvqp.spectra.gap import thermal_gap
 
 PARAMS = CollisionParams(3.7)  # c_ph of order 1 keeps both sides of similar size
 TEMPS = (0.2, 0.5, 0.9)
@@ -51,7 +51,7 @@ TERM_NAMES = (
 @cache
 def make_grid(kind: str, t: float) -> EnergyGrid:
     h, span, gamma_rel = GRIDS[kind]
-    delta = bcs_gap(t)
+    delta = thermal_gap(t, 1.0)
     return EnergyGrid.build(delta, h, delta + span, gamma=gamma_rel * delta)
 
 
@@ -97,11 +97,11 @@ def test_grid_alignment_and_validation() -> None:
 
 
 def test_bcs_gap_values() -> None:
-    assert bcs_gap(0.0) == pytest.approx(1.764, abs=1e-3)
+    assert thermal_gap(0.0, 1.0) == pytest.approx(1.764, abs=1e-3)
     # Muehlschlegel: Delta(T)/Delta(0) = 0.9559 (t = 0.5), 0.5254 (t = 0.9)
-    assert bcs_gap(0.5) / bcs_gap(0.0) == pytest.approx(0.9559, abs=2e-3)
-    assert bcs_gap(0.9) / bcs_gap(0.0) == pytest.approx(0.5254, abs=3e-3)
-    assert bcs_gap(1.0) == 0.0
+    assert thermal_gap(0.5, 1.0) / thermal_gap(0.0, 1.0) == pytest.approx(0.9559, abs=2e-3)
+    assert thermal_gap(0.9, 1.0) / thermal_gap(0.0, 1.0) == pytest.approx(0.5254, abs=3e-3)
+    assert thermal_gap(1.0, 1.0) == 0.0
 
 
 @pytest.mark.parametrize("gamma_rel", [0.0, 1e-3, 3e-2])
@@ -328,7 +328,7 @@ def test_discrete_operator_converges_to_continuum_integrals() -> None:
     prefactor or phonon factor would be off by O(10%).
     """
     t = 0.5
-    delta = bcs_gap(t)
+    delta = thermal_gap(t, 1.0)
     # phonon grid up to 2 E_max: no pair partner is cut by the phonon cut-off
     grid = EnergyGrid.build(delta, 0.005, delta + 4.0, omega_max=2 * (delta + 4.0))
 
@@ -367,7 +367,7 @@ def test_kaplan_low_temperature_qp_rates(t: float) -> None:
     deviation is the O(T/Delta) correction neglected by the closed forms (it halves
     with T) plus an O(h/T) first-cell effect.
     """
-    delta = bcs_gap(t)
+    delta = thermal_gap(t, 1.0)
     grid = EnergyGrid.build(delta, t / 40, delta + 40 * t + 0.5)
     f, n = equilibrium(grid, t)
     rate_s, rate_r = qp_loss_rates(f, n, grid, PARAMS, method="fft")
@@ -389,8 +389,8 @@ def test_kaplan_low_temperature_qp_rates(t: float) -> None:
 
 def test_kaplan_phonon_pair_breaking_rate_at_zero_temperature() -> None:
     """Eq. 40 at T = 0: 1/tau_pb -> (Delta/Delta0)/tau0^phi just above 2 Delta."""
-    delta = bcs_gap(0.05)
-    params = CollisionParams.from_times(tau0_over_tau0ph=1685.0, delta0=bcs_gap(0.0))
+    delta = thermal_gap(0.05, 1.0)
+    params = CollisionParams.from_times(tau0_over_tau0ph=1685.0, delta0=thermal_gap(0.0, 1.0))
     grid = EnergyGrid.build(delta, 0.01, delta + 3.0)
     f, n = np.zeros(grid.n), np.ones(grid.n_ph)
     rate_abs, rate_pb = ph_loss_rates(f, n, grid, params)
@@ -402,4 +402,4 @@ def test_kaplan_phonon_pair_breaking_rate_at_zero_temperature() -> None:
         assert rate_pb[k - 1] == pytest.approx(ref, rel=5e-3)
     edge = pair_breaking_rate_continuum(2 * delta * (1 + 1e-9), delta, params)
     tau_ph = 1685.0  # tau0 / tau0^phi
-    assert edge == pytest.approx(tau_ph * delta / bcs_gap(0.0), rel=1e-6)
+    assert edge == pytest.approx(tau_ph * delta / thermal_gap(0.0, 1.0), rel=1e-6)

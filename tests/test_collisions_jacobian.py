@@ -11,13 +11,13 @@ from scipy.sparse.linalg import LinearOperator, gmres
 from fvqp.collisions import (
     CollisionParams,
     EnergyGrid,
-    bcs_gap,
     collision_rhs,
     collision_terms,
     equilibrium,
     jacobian,
     jvp,
 )
+from fvqp.spectra.gap import thermal_gap
 
 PARAMS = CollisionParams(2.3)
 PROCESS_SETS = (("scattering",), ("pair",), ("scattering", "pair"))
@@ -26,7 +26,7 @@ PROCESS_SETS = (("scattering",), ("pair",), ("scattering", "pair"))
 @cache
 def state(kind: str):
     t = 0.3
-    delta = bcs_gap(t)
+    delta = thermal_gap(t, 1.0)
     gamma = 1e-3 * delta if kind == "dynes" else 0.0
     h = {"coarse": 0.05, "dynes": 0.02}[kind]
     grid = EnergyGrid.build(delta, h, delta + 2.5, gamma=gamma)
@@ -93,7 +93,7 @@ def test_jacobian_conservation_structure() -> None:
 def _steady_problem():
     """QP injection + phonon escape to a bath: a unique, well-posed steady state."""
     t_bath = 0.3
-    delta = bcs_gap(t_bath)
+    delta = thermal_gap(t_bath, 1.0)
     grid = EnergyGrid.build(delta, 0.1, delta + 2.0)
     f_b, n_b = equilibrium(grid, t_bath)
     source = 2e-3 * np.exp(-(((grid.e - delta - 1.0) / 0.2) ** 2))

@@ -18,9 +18,10 @@ units of :math:`4N_0 k T_c` / :math:`4N_0 (k T_c)^2`.
 
 Example
 -------
->>> from fvqp.collisions import EnergyGrid, CollisionParams, bcs_gap, equilibrium
+>>> from fvqp.collisions import EnergyGrid, CollisionParams, equilibrium
+>>> from fvqp.spectra.gap import thermal_gap
 >>> from fvqp.collisions import collision_rhs
->>> grid = EnergyGrid.build(bcs_gap(0.3), h=0.01, e_max=6.0)
+>>> grid = EnergyGrid.build(thermal_gap(0.3, 1.0), h=0.01, e_max=6.0)
 >>> params = CollisionParams.from_times(tau0_over_tau0ph=438 / 0.26, delta0=1.764)
 >>> f, n = equilibrium(grid, 0.3)
 >>> dfdt, dndt = collision_rhs(f, n, grid, params)

@@ -58,9 +58,10 @@ Units as in :mod:`fvqp.collisions.batched` (energies :math:`k_BT_c`, rates
 Example
 -------
 >>> import numpy as np
->>> from fvqp.collisions import EnergyGrid, bcs_gap, equilibrium
+>>> from fvqp.collisions import EnergyGrid, equilibrium
+>>> from fvqp.spectra.gap import thermal_gap
 >>> from fvqp.collisions.angular import angular_terms
->>> g = EnergyGrid.build(bcs_gap(0.3), h=0.05, e_max=5.0)
+>>> g = EnergyGrid.build(thermal_gap(0.3, 1.0), h=0.05, e_max=5.0)
 >>> f0, n0 = equilibrium(g, 0.3)
 >>> w = np.array([1.0, 1.0])                       # two ordinates, sum 2
 >>> f = np.stack([f0, f0])[None]                   # (cells, K, N)

@@ -372,24 +372,9 @@ def equilibrium(grid: EnergyGrid, t: float) -> tuple[np.ndarray, np.ndarray]:
 
 
 def bcs_gap(t: float, delta0: float = DELTA0_BCS) -> float:
-    r"""Weak-coupling BCS gap :math:`\Delta(T)` in kTc units.
-
-    The solution of :math:`\ln(\Delta_0/\Delta) = 2\int_0^\infty d\xi\, f(E)/E`,
-    :math:`E = \sqrt{\xi^2 + \Delta^2}` (equivalent to Eq. 1 with the cut-off
-    eliminated through :math:`\Delta_0`). That equation is universal in
-    :math:`\Delta_0`, so this is the weak-coupling gap of
-    :func:`fvqp.spectra.gap.bcs_gap` with :math:`T_c' = \Delta_0/\Delta_0^{BCS}`
-    (``bcs_gap(t, 1.0)`` for the default :math:`\Delta_0`).
-
-    Parameters
-    ----------
-    t : float
-        Reduced temperature :math:`T/T_c`.
-    delta0 : float, optional
-        Zero-temperature gap, default :math:`\pi e^{-\gamma_E} \approx 1.764`.
-    """
-    if t <= 0:
-        return float(delta0)
-    if t >= 1:
-        return 0.0
-    return float(_gap.bcs_gap(t, delta0 / DELTA0_BCS))
+    r"""To be removed (issue 15): :func:`fvqp.spectra.gap.thermal_gap` ``(t, 1.0, delta0,
+    "delta0")``, the gap of the kinetic models in kTc units, for the callers in
+    ``models/transport/driver.py``, ``models/bte/simulation.py`` and their tests until they
+    call it directly. Unlike before it is not clipped at :math:`t = 1` when
+    :math:`\Delta_0 > \pi e^{-\gamma_E}` (it closes at its own :math:`T_c'`)."""
+    return float(_gap.thermal_gap(t, 1.0, delta0, "delta0"))

@@ -84,13 +84,14 @@ class ModelSpec:
 
 
 def bath_gap(material, temperature: float, Tc: float | None = None) -> float:
-    """Weak-coupling BCS gap Δ(T) [J] of ``material`` (critical temperature ``Tc`` [K] if
-    given) at ``temperature`` [K]: 0 at and above Tc. Used by the models' case checks."""
-    from ..collisions.grid import bcs_gap
+    """The gap Δ(T) [J] of the kinetic models (:func:`fvqp.spectra.gap.thermal_gap`,
+    ``model="delta0"``) of ``material`` (critical temperature ``Tc`` [K] if given) at
+    ``temperature`` [K] below Tc. Used by the models' case checks."""
+    from ..spectra.gap import thermal_gap
     from ..units import K_B
 
     tc = Tc or material.Tc
-    return bcs_gap(temperature / tc, material.gap_ratio) * K_B * tc
+    return float(thermal_gap(temperature, tc, material.gap_ratio, "delta0")) * K_B
 
 
 def ueV(joules: float) -> str:

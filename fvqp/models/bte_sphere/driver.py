@@ -32,9 +32,10 @@ import time
 import numpy as np
 
 from ...case.internal import InternalCase
-from ...collisions.grid import EnergyGrid, bcs_gap
+from ...collisions.grid import EnergyGrid
 from ...io.atomic import atomic_path, atomic_savefig, atomic_write_bytes
 from ...solvers import BDFIntegrator, JacobianConfig
+from ...spectra.gap import thermal_gap
 from ...units import E_CHARGE, UnitSystem
 from ..base import bdf_options, peak_rss_mb, run_checkpointed
 from ..base.schema import case_material
@@ -120,7 +121,8 @@ class SphereSimulation:
         self.T_bath = d["bath"]["temperature"]
         ini = d["initial"]
         self.eps0, self.sigma = ini["energy"], ini["width"]
-        delta = bcs_gap(self.T_bath, mat.gap_ratio)
+        # the thermal solution of the gap equation (kTc units)
+        delta = float(thermal_gap(self.T_bath, 1.0, mat.gap_ratio, "delta0"))
         sg = d["spectrum"]
         h = sg.get("spacing") or self.T_bath / 4
         e_max = sg.get("e_max") or self.eps0 + 5 * self.sigma + 10 * self.T_bath

@@ -23,7 +23,7 @@ piecewise-constant ``f`` in :math:`\xi` the integral is exact for any trial
 (at :math:`\Delta = \Delta_g` the bracket is :math:`h\bar a_i/\Delta`, the anomalous DOS
 of the grid). :math:`\Delta_0` is the material's ``gap_ratio`` (in kTc), so in
 equilibrium :math:`\Delta(T)` is the weak-coupling BCS gap with that :math:`\Delta_0`
-(:func:`fvqp.collisions.bcs_gap` ``(t, delta0)``).
+(:func:`fvqp.spectra.gap.thermal_gap` ``(t, 1.0, delta0, "delta0")``).
 
 The grid depends on the gap
 ---------------------------

@@ -29,7 +29,7 @@ ELECTRODE_FIELDS = {
 def electrode_gap(table, t_e: float, delta0: float) -> tuple[float, float]:
     """(Δ_e, γ_e) in units of Δ0 of a junction/tunnel-end table of the internal case
     (``gap`` in Δ0, ``t_e`` = k_B T_e/Δ0, ``delta0`` = Δ0 in J for the material's gap)."""
-    from ...spectra.gap import bcs_gap
+    from ...spectra.gap import thermal_gap
     from ..base.schema import case_material
 
     mat = case_material(table) if table.get("material") else None
@@ -38,8 +38,8 @@ def electrode_gap(table, t_e: float, delta0: float) -> tuple[float, float]:
     elif mat is not None:
         from ...units import K_B
 
-        tc = mat.Tc * K_B / delta0  # in Δ0, as t_e
-        gap = mat.delta0 / delta0 * float(bcs_gap(t_e, tc)) / float(bcs_gap(0.0, tc))
+        tc = mat.Tc * K_B / delta0  # in Δ0, as t_e; the α model: Δ_e(0) = the material's Δ0
+        gap = float(thermal_gap(t_e, tc, mat.delta0 / delta0 / tc, "alpha"))
     else:
         gap = 0.0
     ratio = table.get("dynes_gamma")
