@@ -7,11 +7,12 @@ Mesh models: one off-screen pyvista picture per field and chosen snapshot
 transport and bte and ``n_slice_<k>`` of phonon are titled with their energies. Every result
 with a time loop: its ``<case>_series.csv`` versus time (``<case>_series.png``,
 :mod:`fvqp.post.csvplot`).
-HDF5 results: the models' own figures
+HDF5 results (also those of a mesh model, bte_sphere): the models' own figures
 (the stochastic model's is drawn again from its ``<case>_<what>.h5`` by
 :func:`fvqp.models.stochastic.figures.draw`; the others, which need the solved model, are the
 PNGs the run wrote, copied when ``output`` is elsewhere) and the time series stored in their
-``timeseries``/``series`` groups (``<name>_timeseries.png``).
+``timeseries``/``series`` groups (``<name>_timeseries.png``) unless a
+``<case>_series.csv`` holds the integral quantities (then drawn from it, in SI).
 """
 
 from __future__ import annotations
@@ -152,7 +153,25 @@ def _h5_time_series(path: Path) -> tuple[TimeSeries, str] | None:
     return None
 
 
-def _plot_h5(result: Result, out: Path) -> list[Path]:
+def _csv_quantities(result: Result) -> bool:
+    """True if a ``<case>_series.csv`` of the directory holds integral quantities (not only
+    the time loop's work columns)."""
+    from .arrays import csv_series
+    from .csvplot import panels
+
+    return any(panels(csv_series(c)) for c in result.path.glob("*_series.csv"))
+
+
+def _summary_figures(result: Result) -> set[str]:
+    """The model's own figure named by the summary (``figure``: a PNG the run drew from the
+    solved model, e.g. bte_sphere's ``<case>_relaxation.png``)."""
+    fig = result.summary.get("figure")
+    return {Path(fig).name} if isinstance(fig, str) else set()
+
+
+def _plot_h5(result: Result, out: Path, own: set[str] | None = None) -> list[Path]:
+    """The HDF5 results' figures and time series; ``own``: the only PNGs of the directory
+    to copy (default: all that this call did not draw)."""
     import h5py
 
     written = []
@@ -170,16 +189,17 @@ def _plot_h5(result: Result, out: Path) -> list[Path]:
             png = out / f"{path.stem}.png"
             draw(str(png), *stochastic)
             written.append(png)
-        # a run that writes its series in SI (<case>_series.csv, drawn by plot_result) is
-        # not drawn again from the HDF5 group on the model's own time axis
-        found = None if any(result.path.glob("*_series.csv")) else _h5_time_series(path)
+        # a run that writes its integral quantities to <case>_series.csv (drawn in SI by
+        # plot_result) is not drawn again from the HDF5 group on the model's own time axis
+        found = None if _csv_quantities(result) else _h5_time_series(path)
         if found is not None:
             ts, unit = found
             title = f"{path.stem}: time series" + (f" ({unit})" if unit else "")
             written.append(plot_time_series(ts, out / f"{path.stem}_timeseries.png", title))
     for png in result.pngs:  # the figures the run drew (need the solved model to redraw)
         if png.name in {p.name for p in written} or png.stem.endswith(("_timeseries",
-                                                                         "_series")):
+                                                                         "_series")) \
+                or (own is not None and png.name not in own):
             continue
         if out.resolve() != result.path.resolve():
             shutil.copy2(png, out / png.name)
@@ -216,8 +236,9 @@ def plot_result(result: Result, output: str | Path | None = None,
     """
     out = Path(output) if output is not None else result.path
     out.mkdir(parents=True, exist_ok=True)
-    if result.is_mesh:
+    if result.is_mesh:  # and the HDF5 results of a mesh model (bte_sphere: its series)
         written = _plot_mesh(result, out, times, fields, clip)
+        written += _plot_h5(result, out, own=_summary_figures(result))
     elif result.pvd is not None:
         raise ResultError(f"{result.pvd} has no snapshots yet")
     else:

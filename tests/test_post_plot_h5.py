@@ -1,0 +1,66 @@
+"""``fvqp plot`` on a mesh result that also holds an HDF5 result (bte_sphere): the HDF5
+``series`` group is drawn when the ``<case>_series.csv`` holds only the time loop's work
+columns, and the model's own figure (summary ``figure``) is copied; a series file with
+integral quantities is drawn instead of the group. Written by hand, no run."""
+
+from __future__ import annotations
+
+import json
+
+import h5py
+import matplotlib.image
+import numpy as np
+import pytest
+
+from fvqp.io.series import SeriesWriter
+from fvqp.io.vtk import write_pvd, write_vtu
+from fvqp.post.plot import plot_result
+from fvqp.post.result import open_result
+
+
+def _result(path, quantities: bool):
+    """A 1D mesh result (2 snapshots of 3 line cells), an HDF5 ``series`` group in SI, the
+    model's own PNG and a series file with work columns (and ``N_qp`` if ``quantities``)."""
+    import matplotlib.pyplot as plt
+
+    (path / "vtu").mkdir(parents=True)
+    pts = np.array([[0, 0, 0], [1e-6, 0, 0], [2e-6, 0, 0], [3e-6, 0, 0]], float)
+    lines = np.array([[0, 1], [1, 2], [2, 3]])
+    for k, t in enumerate((0.0, 1e-12)):
+        write_vtu(str(path / "vtu" / f"r_{k}.vtu"), pts, [("line", lines)],
+                  {"f": np.full(3, 0.1 * (k + 1))}, {"f": "1"}, time=t)
+    write_pvd(str(path / "r.pvd"), [(0.0, "vtu/r_0.vtu"), (1e-12, "vtu/r_1.vtu")])
+    t = np.linspace(0.0, 1e-11, 6)
+    with h5py.File(path / "sphere.h5", "w") as fh:
+        g = fh.create_group("series")
+        g.attrs["units"] = "t in s, energies in J, numbers of QPs"
+        g["t"], g["N_qp"], g["E_qp_J"] = t, 1e5 + t * 1e15, 1e-16 * np.exp(-t / 3e-12)
+    fig = plt.figure()
+    fig.savefig(path / "r_relaxation.png")
+    plt.close(fig)
+    rows = SeriesWriter(str(path / "r_series.csv"))
+    for k, tk in enumerate(t):
+        row = {"time_s": float(tk), "step": k, "newton_iterations": 2 * k}
+        rows.append({**row, "N_qp": 1e5 + k} if quantities else row)
+    rows.flush()
+    (path / "summary.json").write_text(json.dumps({
+        "model": "bte_sphere", "status": 0, "figure": str(path / "r_relaxation.png")}))
+
+
+@pytest.mark.parametrize("quantities", [False, True])
+def test_mesh_result_draws_its_hdf5_series_unless_the_csv_holds_quantities(tmp_path,
+                                                                            quantities):
+    res = tmp_path / "res"
+    _result(res, quantities)
+    out = tmp_path / "png"
+    names = [p.name for p in plot_result(open_result(res), output=out, fields=["f"])]
+    assert names[0] == "r_f_1ps.png" and "r_timeseries.png" in names
+    # the model's own figure, copied unchanged
+    assert "r_relaxation.png" in names
+    assert (out / "r_relaxation.png").read_bytes() == (res / "r_relaxation.png").read_bytes()
+    if quantities:  # drawn from the series file in SI, not again from the HDF5 group
+        assert "r_series.png" in names and "sphere_timeseries.png" not in names
+    else:  # only work columns in the series file: the HDF5 group is the time series
+        assert "sphere_timeseries.png" in names and "r_series.png" not in names
+        pixels = matplotlib.image.imread(out / "sphere_timeseries.png")
+        assert pixels.shape[0] > 300 and len(np.unique(pixels.reshape(-1, 4), axis=0)) > 20
