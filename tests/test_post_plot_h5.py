@@ -64,3 +64,39 @@ def test_mesh_result_draws_its_hdf5_series_unless_the_csv_holds_quantities(tmp_p
         assert "sphere_timeseries.png" in names and "r_series.png" not in names
         pixels = matplotlib.image.imread(out / "sphere_timeseries.png")
         assert pixels.shape[0] > 300 and len(np.unique(pixels.reshape(-1, 4), axis=0)) > 20
+
+
+def test_a_grid_on_r_and_e_axes_is_drawn_on_those_axes(tmp_path):
+    """bte_sphere's (r, E) plane (field data ``axes``): every cell a polygon in um and ueV
+    coloured by its value, not a 50 um x 7 mm strip of space."""
+    import matplotlib.pyplot as plt
+    import pyvista as pv
+
+    from fvqp.io.vtk import write_vtu
+    from fvqp.post.render import plane_figure, render_field
+
+    r = np.linspace(0.0, 5e-5, 4)  # m
+    e = np.linspace(6e-4, 7.5e-3, 3)  # eV
+    xx, yy = np.meshgrid(r, e, indexing="ij")
+    pts = np.column_stack([xx.ravel(), yy.ravel(), np.zeros(xx.size)])
+    quads = np.array([[i * 3 + j, (i + 1) * 3 + j, (i + 1) * 3 + j + 1, i * 3 + j + 1]
+                      for i in range(3) for j in range(2)])
+    f = np.arange(1.0, 7.0) * 1e-7
+    path = tmp_path / "plane.vtu"
+    write_vtu(str(path), pts, [("quad", quads)], {"f": f}, {"f": "1"},
+              strings={"axes": ["x: radius r [m]", "y: QP energy E [eV]"]})
+    grid = pv.read(str(path))
+    fig = plane_figure(grid, "f", "1", "t")
+    ax = fig.axes[0]
+    (coll,) = ax.collections
+    np.testing.assert_array_equal(coll.get_array(), f)
+    assert ax.get_xlabel() == "radius r [um]" and ax.get_ylabel() == "QP energy E [ueV]"
+    np.testing.assert_allclose(ax.get_xlim(), [0.0, 50.0], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ax.get_ylim(), [600.0, 7500.0], rtol=1e-12)
+    # the first cell spans r = 0 .. 16.7 um, E = 600 .. 4050 ueV
+    v = coll.get_paths()[0].vertices
+    np.testing.assert_allclose([v[:, 0].min(), v[:, 0].max()], [0.0, 50 / 3], atol=1e-9)
+    np.testing.assert_allclose([v[:, 1].min(), v[:, 1].max()], [600.0, 4050.0], rtol=1e-12)
+    plt.close(fig)
+    png = render_field(grid, "f", "1", tmp_path / "plane.png", "t")
+    assert matplotlib.image.imread(png).shape[:2] == (700, 1000)

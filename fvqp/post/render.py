@@ -4,6 +4,11 @@ Coordinates are shown in µm; a film whose thickness is below 5 % of its extent 
 its thin axis exaggerated (the factor is written on the picture). Positive fields spanning
 more than three decades are coloured on a log scale. The PNG is written atomically
 (a temporary sibling renamed over it: readers never see half a picture).
+
+A grid whose axes are not lengths (field data ``axes``, e.g. bte_sphere's (r, E) plane:
+``["x: radius r [m]", "y: QP energy E [eV]"]``) is drawn with matplotlib on its own axes,
+each labelled with its name and unit (m shown in µm, eV in µeV), filling the picture
+whatever the ratio of the two ranges.
 """
 
 from __future__ import annotations
@@ -14,8 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from ..io.atomic import atomic_path
+from ..units import E_CHARGE
 
-__all__ = ["render_field", "thin_axis_scale"]
+__all__ = ["plane_figure", "render_field", "thin_axis_scale"]
 
 WINDOW = (1000, 700)
 
@@ -72,6 +78,8 @@ def render_field(grid, field: str, unit: str, png: str | Path, title: str,
     """
     import pyvista as pv
 
+    if "axes" in grid.field_data and grid.bounds[5] == grid.bounds[4]:
+        return _render_plane(grid, field, unit, Path(png), title, window_size)
     pv.OFF_SCREEN = True
     mesh = grid.scale([1e6, 1e6, 1e6], inplace=False)  # m -> um
     values = np.asarray(mesh.cell_data[field], dtype=float)
@@ -136,3 +144,59 @@ def _arrows(mesh, field: str, most: int = 400):
         np.arange(0, surface.n_cells, step)[size > 0], adjacent_cells=False)
     arrows.point_data["arrow"] = vec[size > 0] / size[size > 0, None] * (extent / 25)
     return arrows.glyph(orient="arrow", scale="arrow", factor=1.0)
+
+
+#: unit of a grid axis -> (factor, unit shown)
+_AXIS_UNITS = {"m": (1e6, "um"), "eV": (1e6, "ueV"), "J": (1e6 / E_CHARGE, "ueV")}
+
+
+def _axis(label: str) -> tuple[str, float]:
+    """``"x: radius r [m]"`` -> (``"radius r [um]"``, 1e6)."""
+    text = label.split(":", 1)[-1].strip()
+    if text.endswith("]") and "[" in text:
+        name, unit = text[:-1].rsplit("[", 1)
+        fac, shown = _AXIS_UNITS.get(unit.strip(), (1.0, unit.strip()))
+        return f"{name.strip()} [{shown}]", fac
+    return text, 1.0
+
+
+def plane_figure(grid, field: str, unit: str, title: str,
+                 window_size: tuple[int, int] = WINDOW):
+    """A flat grid of cells on non-spatial axes (field data ``axes``) as a matplotlib
+    figure: each cell a polygon coloured by ``field`` (its magnitude for a vector), the
+    axes in the shown units of :data:`_AXIS_UNITS`. Returns the figure."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.collections import PolyCollection
+    from matplotlib.colors import LogNorm
+
+    (xlabel, fx), (ylabel, fy) = (_axis(str(a)) for a in
+                                  np.asarray(grid.field_data["axes"]).ravel()[:2])
+    values = np.asarray(grid.cell_data[field], dtype=float)
+    if values.ndim == 2:
+        values = np.linalg.norm(values, axis=1)
+    pts = np.asarray(grid.points)[:, :2] * [fx, fy]
+    polys = [pts[grid.get_cell(k).point_ids] for k in range(grid.n_cells)]
+    norm = LogNorm() if _log_scale(values) else None
+    coll = PolyCollection(polys, array=values, cmap="viridis", norm=norm, edgecolors="none")
+    fig, ax = plt.subplots(figsize=(window_size[0] / 100, window_size[1] / 100), dpi=100)
+    ax.add_collection(coll)
+    ax.autoscale_view()
+    ax.margins(0)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    fig.colorbar(coll, ax=ax, label=f"{field} [{unit}]" if unit else field)
+    fig.tight_layout()
+    return fig
+
+
+def _render_plane(grid, field: str, unit: str, png: Path, title: str,
+                  window_size: tuple[int, int]) -> Path:
+    """:func:`plane_figure` written to ``png`` (atomically)."""
+    from ..io.atomic import atomic_savefig
+
+    atomic_savefig(plane_figure(grid, field, unit, title, window_size), str(png), dpi=100)
+    return png
