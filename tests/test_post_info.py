@@ -69,3 +69,19 @@ def test_other_files_are_named_with_what_they_are(tmp_path):
     assert lines[-2:] == ["figures  wire.png",
                           "other    checkpoint.h5 (restart data: fvqp run --resume), "
                           "notes.txt, wire.vtu (VTK cells: ParaView, pyvista)"]
+
+
+def test_a_grid_on_r_and_e_axes_is_described_by_its_axes(tmp_path):
+    from fvqp.io.vtk import write_pvd, write_vtu
+
+    (tmp_path / "vtu").mkdir()
+    pts = np.array([[0, 6e-4, 0], [5e-5, 6e-4, 0], [5e-5, 7.5e-3, 0], [0, 7.5e-3, 0]], float)
+    write_vtu(str(tmp_path / "vtu" / "s_0.vtu"), pts, [("quad", np.array([[0, 1, 2, 3]]))],
+              {"f": np.ones(1)}, {"f": "1"},
+              strings={"axes": ["x: radius r [m]", "y: QP energy E [eV]"]})
+    write_pvd(str(tmp_path / "s.pvd"), [(0.0, "vtu/s_0.vtu")])
+    lines = describe(open_result(tmp_path)).splitlines()
+    i = next(k for k, ln in enumerate(lines) if ln.startswith("grid"))
+    assert lines[i:i + 3] == ["grid     radius r [um]: 0 to 50",
+                              "         QP energy E [ueV]: 600 to 7500", "         1 cells"]
+    assert not any(ln.startswith(("mesh", "regions")) for ln in lines)

@@ -54,6 +54,16 @@ def _mesh_lines(result: Result) -> list[str]:
         kind = f"  (vector, {shape[1]} components)" if len(shape) == 2 else ""
         lines.append(f"  {name:<{width}}  {unit or '-'}{kind}")
     lines.append(f"times    {_times(result.times)}")
+    if "axes" in grid.field_data:  # not a device: a grid on other axes (bte_sphere's r, E)
+        from .render import axis_label
+
+        lo, hi = grid.bounds[0::2], grid.bounds[1::2]
+        for k, label in enumerate(np.asarray(grid.field_data["axes"]).ravel()[:2]):
+            name, fac = axis_label(str(label))
+            lines.append(f"{'grid' if k == 0 else '':<8} {name}: {lo[k] * fac:.6g} to "
+                         f"{hi[k] * fac:.6g}")
+        lines.append(f"         {grid.n_cells} cells")
+        return lines
     dim = mesh_dimension(grid)
     lo, hi = np.array(grid.bounds[0::2]), np.array(grid.bounds[1::2])
     ext = " x ".join(f"{x:.4g}" for x in (hi - lo) * 1e6)

@@ -21,7 +21,7 @@ import numpy as np
 from ..io.atomic import atomic_path
 from ..units import E_CHARGE
 
-__all__ = ["plane_figure", "render_field", "thin_axis_scale"]
+__all__ = ["axis_label", "plane_figure", "render_field", "thin_axis_scale"]
 
 WINDOW = (1000, 700)
 
@@ -150,7 +150,7 @@ def _arrows(mesh, field: str, most: int = 400):
 _AXIS_UNITS = {"m": (1e6, "um"), "eV": (1e6, "ueV"), "J": (1e6 / E_CHARGE, "ueV")}
 
 
-def _axis(label: str) -> tuple[str, float]:
+def axis_label(label: str) -> tuple[str, float]:
     """``"x: radius r [m]"`` -> (``"radius r [um]"``, 1e6)."""
     text = label.split(":", 1)[-1].strip()
     if text.endswith("]") and "[" in text:
@@ -172,7 +172,7 @@ def plane_figure(grid, field: str, unit: str, title: str,
     from matplotlib.collections import PolyCollection
     from matplotlib.colors import LogNorm
 
-    (xlabel, fx), (ylabel, fy) = (_axis(str(a)) for a in
+    (xlabel, fx), (ylabel, fy) = (axis_label(str(a)) for a in
                                   np.asarray(grid.field_data["axes"]).ravel()[:2])
     values = np.asarray(grid.cell_data[field], dtype=float)
     if values.ndim == 2:
