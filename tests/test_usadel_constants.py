@@ -20,9 +20,9 @@ import pytest
 from fvqp.case import CaseError
 from fvqp.case.loader import load_case
 from fvqp.materials import get_material
-from fvqp.models.usadel.constants import BCS_RATIO
 from fvqp.models.usadel.driver import build
 from fvqp.models.usadel.selfconsistent import spectral_of
+from fvqp.spectra.gap import BCS_GAP_RATIO
 from fvqp.units import E_CHARGE, HBAR, K_B, WireScales
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -111,7 +111,7 @@ def test_material_defaults_and_tc_override(tmp_path):
     setup, meta = build(case)
     al = get_material("Al")
     sc = meta["scales"]
-    assert sc.delta0 == pytest.approx(BCS_RATIO * K_B * 1.4, rel=1e-15, abs=0)
+    assert sc.delta0 == pytest.approx(BCS_GAP_RATIO * K_B * 1.4, rel=1e-15, abs=0)
     assert sc.diffusivity == al.diffusion_constant and sc.resistivity == al.resistivity
     mat = meta["materials"]["wire"]
     assert mat.sources["Tc"] == "case override"

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import scipy.sparse.linalg as spla
 
-from fvqp.models.usadel.collisions import T_C_BCS, collision_integral, ee_rates, kernel_constant
+from fvqp.models.usadel.collisions import collision_integral, ee_rates, kernel_constant
 from fvqp.models.usadel.inelastic import solve_inelastic
 from fvqp.models.usadel.kinetic import assemble, solve_linear
 from fvqp.models.usadel.network import uniform_wire
@@ -22,6 +22,9 @@ from fvqp.models.usadel.observables import (
 )
 from fvqp.models.usadel.spectral import SpectralProblem, solve_spectral, uniform_solution
 from fvqp.models.usadel.terminals import Reservoir, TunnelJunction, n0
+from fvqp.spectra.gap import BCS_GAP_RATIO
+
+T_C_BCS = 1 / BCS_GAP_RATIO  # k_B T_c / Δ0 of weak-coupling BCS
 
 
 def _device(n, half=30.0, gamma=0.02, kappa=2e-3, bias=0.0, dphi=0.0, t=0.05, det=4.8,
@@ -248,7 +251,7 @@ def test_electron_phonon_integral_equals_the_collision_layer_in_the_bcs_limit():
     from fvqp.collisions import CollisionParams, EnergyGrid, bose, collision_terms, fermi
     from fvqp.models.usadel.collisions import ep_rates
 
-    D, t_ph, t_e = 1.764, 0.15, 0.3  # Δ0/kTc, temperatures in Tc
+    D, t_ph, t_e = BCS_GAP_RATIO, 0.15, 0.3  # Δ0/kTc, temperatures in Tc
     g = EnergyGrid.build(D, h=0.004, e_max=14.0)
     c = collision_terms(fermi(g.e, t_e), bose(g.omega, t_ph), g,
                         CollisionParams.from_times(1000.0, D))

@@ -12,7 +12,7 @@ from fvqp.models.usadel.paper import TABLE1, fig11_setup, fig12_gsa, fig13_ga
 from fvqp.models.usadel.selfconsistent import Setup, bias_sweep, solve_state
 from fvqp.models.usadel.spectral import SpectralProblem, solve_spectral
 from fvqp.models.usadel.terminals import Reservoir
-from fvqp.spectra import bcs_gap
+from fvqp.spectra import BCS_GAP_RATIO, bcs_gap
 
 
 def _equilibrium_gap(t, omega_d=60.0, de=0.05):
@@ -27,7 +27,7 @@ def _equilibrium_gap(t, omega_d=60.0, de=0.05):
 
 def test_selfconsistent_gap_follows_bcs_temperature_dependence():
     """Eq. 8 with λ = 1/arcsinh ω_D: Δ(T)/Δ(0) is the BCS curve (Tc = Δ0/1.764)."""
-    tc = 1 / 1.764
+    tc = 1 / BCS_GAP_RATIO
     d0 = _equilibrium_gap(0.02)
     assert d0 == pytest.approx(1.0, abs=2e-3)  # ε-cutoff vs arcsinh: O(1/ω_D²) + Γ
     for t in (0.25, 0.45):

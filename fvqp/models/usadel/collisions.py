@@ -22,7 +22,8 @@ scattering/pair breaking). Its sign matches Eq. 9, :math:`\mathcal D_L\partial_x
 The constant K is fixed by the paper's definition of
 :math:`\gamma_{ee}=\hbar/\Delta_0\tau_{ee}`: the normal-state relaxation rate at the
 Fermi level at :math:`T_c` (in + out scattering, :math:`K\pi^2 t_c^2/2`) equals
-:math:`\gamma_{ee}`, with :math:`t_c=k_BT_c/\Delta_0=1/1.764`: :math:`\tau_{ee}` is the
+:math:`\gamma_{ee}`, with the weak-coupling :math:`t_c=k_BT_c/\Delta_0=e^{\gamma_E}/\pi`
+(1/1.764, :data:`fvqp.spectra.gap.BCS_GAP_RATIO`): :math:`\tau_{ee}` is the
 relaxation time of a distortion δf there. The out-scattering lifetime is
 :math:`2\tau_{ee}` (out rate :math:`K\pi^2t_c^2/4`); a lifetime-defined
 :math:`\tau_{ee}` corresponds to ``gamma_ee`` = 2ħ/(Δ0 τ_ee).
@@ -36,11 +37,10 @@ from __future__ import annotations
 import numpy as np
 from scipy.fft import next_fast_len
 
-#: k_B T_c / Δ0 in weak-coupling BCS
-T_C_BCS = 1.0 / 1.764
+from ...spectra.gap import BCS_GAP_RATIO
 
 
-def kernel_constant(gamma_ee: float, tc: float = T_C_BCS) -> float:
+def kernel_constant(gamma_ee: float, tc: float = 1.0 / BCS_GAP_RATIO) -> float:
     """K such that the normal-state rate at ε = 0 and T = Tc is γ_ee."""
     return gamma_ee / (0.5 * np.pi**2 * tc**2)
 
@@ -131,6 +131,6 @@ def ep_collision_integral(fL, N, R, de: float, K: float, t_ph: float):
     return 2.0 * K * ((1.0 - f) * I - f * O)
 
 
-def ep_kernel_constant(gamma_ph: float, tc: float = T_C_BCS) -> float:
+def ep_kernel_constant(gamma_ph: float, tc: float = 1.0 / BCS_GAP_RATIO) -> float:
     """K_ph = γ_ph / t_c³ with γ_ph = ħ/(Δ0 τ0) (Kaplan's τ0 normalisation)."""
     return gamma_ph / tc**3

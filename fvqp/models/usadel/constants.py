@@ -8,7 +8,8 @@ defaults (:func:`region_constants`):
 
 ==================  ===========================================================================
 Δ0                  ``gap`` (0: a normal metal) or ``delta0`` or ``gap_ratio``·k_B T_c; without
-                    them the BCS weak-coupling :math:`1.764\,k_BT_c` of the material's
+                    them the BCS weak-coupling :math:`\pi e^{-\gamma_E}k_BT_c = 1.764\,k_BT_c`
+                    (:data:`fvqp.spectra.gap.BCS_GAP_RATIO`) of the material's
                     (possibly overridden) ``Tc`` — the ratio of Eq. 8 with a cut-off ω_D
                     (source "BCS weak coupling (usadel default)")
 ρ, D                ``resistivity`` and ``diffusivity`` (or ``diffusion_constant``; the
@@ -33,12 +34,11 @@ from typing import Any
 
 from ...case import CaseError
 from ...materials import Material
+from ...spectra.gap import BCS_GAP_RATIO
 from ...units import E_CHARGE, HBAR, K_B, WireScales
 
-__all__ = ["BCS_RATIO", "RegionConstants", "WireUnits", "region_constants", "wire_units"]
+__all__ = ["RegionConstants", "WireUnits", "region_constants", "wire_units"]
 
-#: Δ0/(k_B T_c) of the weak-coupling BCS gap equation (the ratio Eq. 8 gives)
-BCS_RATIO = 1.764
 _BCS_SOURCE = "BCS weak coupling (usadel default)"
 
 
@@ -87,7 +87,7 @@ def region_constants(reg: Any, name: str = "", path: str = "") -> RegionConstant
         if extra:
             mat = mat.with_overrides(**extra)
         if given["gap"] is None and given["delta0"] is None and given["gap_ratio"] is None:
-            mat = mat.with_source(_BCS_SOURCE, gap_ratio=BCS_RATIO)
+            mat = mat.with_source(_BCS_SOURCE, gap_ratio=BCS_GAP_RATIO)
     if given["gap"] is not None:
         delta0 = float(given["gap"])
     elif given["delta0"] is not None:
@@ -156,7 +156,7 @@ def reference_gap(case, ref_name: str, ref: RegionConstants) -> float:
     gaps = [bc["gap"] for bc in (case.data.get("boundaries") or {}).values()
             if bc["type"] == "superconductor" and bc.get("gap")]
     if not gaps and ref.material is not None:  # normal wire, normal reservoirs
-        gaps = [BCS_RATIO * K_B * ref.material.Tc]
+        gaps = [BCS_GAP_RATIO * K_B * ref.material.Tc]
     if not gaps:
         raise CaseError([f"{case.path}: regions.{ref_name}.gap: the first region is "
                          "normal (gap 0) and no superconducting boundary has a gap, so "

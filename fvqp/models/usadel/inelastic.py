@@ -36,6 +36,7 @@ from ...parallel.serial import SerialLayout
 from ...solvers.nonlinear import NonlinearSolver
 from ...solvers.options import normalise_prefix
 from ...solvers.result import ConvergenceError
+from ...spectra.gap import BCS_GAP_RATIO
 from .collisions import (
     collision_diagonal,
     collision_integral,
@@ -156,7 +157,8 @@ class _Collisional:
         return np.concatenate([self.op.A.tocoo().data, -self.collision_rows(u)])
 
 
-def solve_inelastic(spec, reservoirs, junctions, gamma_ee: float, tc: float = 1 / 1.764,
+def solve_inelastic(spec, reservoirs, junctions, gamma_ee: float,
+                    tc: float = 1.0 / BCS_GAP_RATIO,
                     u0=None, prefix: str = "usadel_", options: dict | None = None,
                     dl_floor: float = 1e-10, gamma_ph: float = 0.0,
                     t_ph: float = 0.0, share=None,
