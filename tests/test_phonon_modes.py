@@ -452,6 +452,37 @@ def test_mode_conversion_two_ranks_equal_serial(write_case, tmp_path):
     assert np.max(np.abs(x - y)) <= 1e-8 * np.max(np.abs(x))
 
 
+def test_one_medium_runs_without_interface_faces(write_case):
+    """amm_modes where no face separates two media (Si on both sides; so also a rank
+    without interface faces): the L+T systems are the per-branch systems side by side —
+    a deposit's states after three steps equal those of the per-branch amm run to 1e-10
+    of the largest occupation (measured 5.9e-13: the two GMRES runs stop at rtol 1e-13 on
+    different systems)."""
+    extra = LT + "\n" + phonon_deposit("1 ns", "0.3 ns", "position = [10, 10, 20]",
+                                       'radius = "5 um"')
+    from test_phonon_interfaces import BILAYER
+
+    from fvqp.case import load_case
+    from fvqp.models.phonon.driver import PhononSimulation
+
+    xs = []
+    for model in ("amm_modes", "amm"):
+        text = BILAYER.format(T="10 mK", bottom="diffuse", top="specular", model=model,
+                              reflection="specular", polar=4) + extra
+        text = text.replace('medium = "Al2O3"', 'medium = "Si"')
+        sim = PhononSimulation.from_case(load_case(write_case(text, f"si_{model}.toml")))
+        p = sim.problem
+        assert p.stream.interfaces is None
+        x, dt = p.equilibrium(p.n_bath), 1.0 / 438.0
+        for n in range(3):
+            x, res = p.sweep(1.0 / dt, hist=p.directional(x) / dt,
+                             src=p.source_rates(n * dt, (n + 1) * dt), x0=x)
+            assert all(r.success for r in res)
+        p.release()
+        xs.append(x)
+    assert np.max(np.abs(xs[0] - xs[1])) < 1e-10 * np.max(np.abs(xs[1]))
+
+
 def test_amm_modes_needs_lt_branches(write_case):
     """amm_modes with one effective branch is a CaseError naming the key and the fix."""
     from fvqp.case import CaseError

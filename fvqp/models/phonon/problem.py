@@ -226,8 +226,7 @@ class PhononProblem:
                     if worst > 0.1:
                         log.warning("amm_modes: the reciprocal scaling changes a mode "
                                     "conversion channel by up to %.0f %% on this "
-                                    "quadrature (channels its nodes do not resolve); "
-                                    "refine [angles] polar", 100 * worst)
+                                    "quadrature; refine [angles] polar", 100 * worst)
                 self._group_itf[gi] = mode_interface_matrix(itf, w, self.n, self.loc.n_local,
                                                             G, E, self.reflection)
             return [None] * self.N
@@ -321,7 +320,8 @@ class PhononProblem:
             vals.append(mj.data)
         m = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
                           shape=(self.n * mB, self.loc.n_local * mB))
-        return (m + self._group_itf[gi]).tocsr()
+        itf = self._group_itf.get(gi)     # None: no interface face on this rank
+        return (m if itf is None else m + itf).tocsr()
 
     def _group_solver(self, gi: int, a: float, extra=None) -> LinearSolver:
         """The (cached unless ``extra``) solver of group ``gi``."""
