@@ -1,7 +1,8 @@
-"""``fvqp plot`` on a mesh result that also holds an HDF5 result (bte_sphere): the HDF5
-``series`` group is drawn when the ``<case>_series.csv`` holds only the time loop's work
-columns, and the model's own figure (summary ``figure``) is copied; a series file with
-integral quantities is drawn instead of the group. Written by hand, no run."""
+"""``fvqp plot`` on results written by hand (no run): a mesh result that also holds an HDF5
+result (bte_sphere) draws the HDF5 ``series`` group when its ``<case>_series.csv`` holds only
+the time loop's work columns and copies the model's own figure (summary ``figure``), while a
+series file with integral quantities is drawn instead of the group; a grid on (r, E) axes
+is drawn on those axes; a wire as a profile along it."""
 
 from __future__ import annotations
 
@@ -99,4 +100,35 @@ def test_a_grid_on_r_and_e_axes_is_drawn_on_those_axes(tmp_path):
     np.testing.assert_allclose([v[:, 1].min(), v[:, 1].max()], [600.0, 4050.0], rtol=1e-12)
     plt.close(fig)
     png = render_field(grid, "f", "1", tmp_path / "plane.png", "t")
+    assert matplotlib.image.imread(png).shape[:2] == (700, 1000)
+
+
+def test_a_wire_is_drawn_as_a_profile_per_region(tmp_path):
+    """A 1D mesh: the field at the cell centres versus x [um], one line per named region
+    (was a coloured line in a 3D view)."""
+    import matplotlib.pyplot as plt
+    import pyvista as pv
+
+    from fvqp.io.vtk import write_vtu
+    from fvqp.post.render import profile_figure, render_field
+
+    x = np.array([3.0, 0.0, 1.0, 2.0]) * 1e-6  # points out of order
+    pts = np.column_stack([x, np.zeros(4), np.zeros(4)])
+    lines = np.array([[1, 2], [2, 3], [3, 0]])
+    n = np.array([5.0, 7.0, 6.0])
+    path = tmp_path / "wire.vtu"
+    write_vtu(str(path), pts, [("line", lines)], {"n": n, "region": np.array([0, 0, 1.0])},
+              {"n": "1/um^3", "region": "1"}, strings={"region_names": ["wire", "pad"]})
+    grid = pv.read(str(path))
+    fig = profile_figure(grid, "n", "1/um^3", "t")
+    ax = fig.axes[0]
+    got = {ln.get_label(): (ln.get_xdata(), ln.get_ydata()) for ln in ax.get_lines()}
+    assert set(got) == {"wire", "pad"}
+    np.testing.assert_allclose(got["wire"][0], [0.5, 1.5], rtol=1e-12)
+    np.testing.assert_array_equal(got["wire"][1], [5.0, 7.0])
+    np.testing.assert_allclose(got["pad"][0], [2.5], rtol=1e-12)
+    np.testing.assert_array_equal(got["pad"][1], [6.0])
+    assert ax.get_xlabel() == "x [um]" and ax.get_ylabel() == "n [1/um^3]"
+    plt.close(fig)
+    png = render_field(grid, "n", "1/um^3", tmp_path / "wire.png", "t")
     assert matplotlib.image.imread(png).shape[:2] == (700, 1000)

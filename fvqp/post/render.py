@@ -5,6 +5,10 @@ its thin axis exaggerated (the factor is written on the picture). Positive field
 more than three decades are coloured on a log scale. The PNG is written atomically
 (a temporary sibling renamed over it: readers never see half a picture).
 
+A wire (a 1D mesh of line cells) is drawn as a profile with matplotlib: the field at the
+cell centres versus the coordinate along which the wire extends most (µm), one line per
+region.
+
 A grid whose axes are not lengths (field data ``axes``, e.g. bte_sphere's (r, E) plane:
 ``["x: radius r [m]", "y: QP energy E [eV]"]``) is drawn with matplotlib on its own axes,
 each labelled with its name and unit (m shown in µm, eV in µeV), filling the picture
@@ -21,7 +25,7 @@ import numpy as np
 from ..io.atomic import atomic_path
 from ..units import E_CHARGE
 
-__all__ = ["axis_label", "plane_figure", "render_field", "thin_axis_scale"]
+__all__ = ["axis_label", "plane_figure", "profile_figure", "render_field", "thin_axis_scale"]
 
 WINDOW = (1000, 700)
 
@@ -78,8 +82,12 @@ def render_field(grid, field: str, unit: str, png: str | Path, title: str,
     """
     import pyvista as pv
 
+    from .series import mesh_dimension
+
     if "axes" in grid.field_data and grid.bounds[5] == grid.bounds[4]:
         return _render_plane(grid, field, unit, Path(png), title, window_size)
+    if mesh_dimension(grid) == 1:
+        return _save(profile_figure(grid, field, unit, title, window_size), Path(png))
     pv.OFF_SCREEN = True
     mesh = grid.scale([1e6, 1e6, 1e6], inplace=False)  # m -> um
     values = np.asarray(mesh.cell_data[field], dtype=float)
@@ -193,10 +201,48 @@ def plane_figure(grid, field: str, unit: str, title: str,
     return fig
 
 
-def _render_plane(grid, field: str, unit: str, png: Path, title: str,
-                  window_size: tuple[int, int]) -> Path:
-    """:func:`plane_figure` written to ``png`` (atomically)."""
+def profile_figure(grid, field: str, unit: str, title: str,
+                   window_size: tuple[int, int] = WINDOW):
+    """A wire's ``field`` (its magnitude for a vector) at the cell centres versus the
+    coordinate of largest extent [µm], one line per region (names from the field data
+    ``region_names``). Returns the figure."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .series import region_masks
+
+    values = np.asarray(grid.cell_data[field], dtype=float)
+    if values.ndim == 2:
+        values = np.linalg.norm(values, axis=1)
+    centres = np.asarray(grid.cell_centers().points) * 1e6
+    axis = int(np.argmax(np.ptp(centres, axis=0)))
+    x = centres[:, axis]
+    fig, ax = plt.subplots(figsize=(window_size[0] / 100, window_size[1] / 100), dpi=100)
+    for label, m in region_masks(grid).items():
+        order = np.argsort(x[m])
+        ax.plot(x[m][order], values[m][order], ".-", ms=3, lw=1, label=label)
+    if _log_scale(values):
+        ax.set_yscale("log")
+    ax.set_xlabel(f"{'xyz'[axis]} [um]")
+    ax.set_ylabel(f"{field} [{unit}]" if unit else field)
+    ax.set_title(title, fontsize=10)
+    if len(ax.get_lines()) > 1:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def _save(fig, png: Path) -> Path:
+    """A matplotlib picture written to ``png`` at the window's pixel size (atomically)."""
     from ..io.atomic import atomic_savefig
 
-    atomic_savefig(plane_figure(grid, field, unit, title, window_size), str(png), dpi=100)
+    atomic_savefig(fig, str(png), dpi=100)  # closes the figure
     return png
+
+
+def _render_plane(grid, field: str, unit: str, png: Path, title: str,
+                  window_size: tuple[int, int]) -> Path:
+    """:func:`plane_figure` written to ``png``."""
+    return _save(plane_figure(grid, field, unit, title, window_size), png)
