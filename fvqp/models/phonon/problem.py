@@ -180,6 +180,7 @@ class PhononProblem:
         self.groups = [(j,) for j in range(self.N)]
         self._group_itf: dict = {}
         self._group_dist: dict = {}
+        self._mode_cache: dict = {}
         if self.interface == "amm_modes":
             ne = self.N // 2
             if self.N % 2 or not np.array_equal(self.omega[:ne], self.omega[ne:]):
@@ -244,10 +245,20 @@ class PhononProblem:
         density :math:`\varrho = Z_L/v_L`."""
         itf = self.stream.interfaces
         side = (self.reg[itf.a], self.reg[itf.b])
-        mu = np.abs(itf.g) / itf.aw[:, None]
         G = np.stack([self.flux[side[c // 2], (jl, jt)[c % 2]] for c in range(4)])
         vl, vt = self.vel[:, jl], self.vel[:, jt]
         rho = self.imp[:, jl] / vl
+        # elastic fractions do not depend on the energy: once per set of media
+        key = (vl.tobytes(), vt.tobytes(), rho.tobytes(), self.mode_average)
+        if key not in self._mode_cache:
+            self._mode_cache[key] = self._elastic_fractions(side, vl, vt, rho)
+        return G, self._mode_cache[key]
+
+    def _elastic_fractions(self, side, vl, vt, rho) -> np.ndarray:
+        """The (4, F, K, 4) fractions of :meth:`mode_coefficients` for the region
+        velocities ``vl``, ``vt`` and densities ``rho``."""
+        itf = self.stream.interfaces
+        mu = np.abs(itf.g) / itf.aw[:, None]
         E = np.zeros((4,) + mu.shape + (4,))
         lo, hi = ordinate_bands(mu, self.quad.weights)
         for s in (0, 1):
@@ -260,7 +271,7 @@ class PhononProblem:
                          if self.mode_average == "band"
                          else branch_coefficients(mu[sel], br, *media))
                     E[2 * s + beta][sel] = e[..., [0, 1, 2, 3] if s == 0 else [2, 3, 0, 1]]
-        return G, E
+        return E
 
     # ---- operators ----------------------------------------------------------------------
     def local_matrix(self, j: int, a: float, extra=None) -> sp.csr_matrix:
