@@ -132,3 +132,30 @@ def test_a_wire_is_drawn_as_a_profile_per_region(tmp_path):
     plt.close(fig)
     png = render_field(grid, "n", "1/um^3", tmp_path / "wire.png", "t")
     assert matplotlib.image.imread(png).shape[:2] == (700, 1000)
+
+
+def test_counts_spanning_decades_are_drawn_on_a_log_axis(tmp_path):
+    """bte_chip's QP numbers: 0 at t = 0, then a detector's 0.2 beside the ground plane's
+    3e5; the panel is logarithmic (the zeros left out), its lines the columns. A panel
+    with a negative value stays linear."""
+    import matplotlib.pyplot as plt
+
+    from fvqp.post.arrays import csv_series
+    from fvqp.post.csvplot import log_axis, series_figure
+
+    rows = SeriesWriter(str(tmp_path / "c_series.csv"))
+    t = [0.0, 5e-9, 1e-8]
+    far, ground, flow = [0.0, 0.002, 0.18], [0.0, 4e4, 3.3e5], [0.0, -1e-17, 2e-17]
+    for k in range(3):
+        rows.append({"time_s": t[k], "N_qp:far": far[k], "N_qp:ground": ground[k],
+                     "sources_J": flow[k]})
+    rows.flush()
+    fig = series_figure(csv_series(tmp_path / "c_series.csv"), "t")
+    by_label = {ln.get_label(): ln for ax in fig.axes for ln in ax.get_lines()}
+    assert by_label["N_qp:far"].axes.get_yscale() == "log"
+    assert by_label["sources_J"].axes.get_yscale() == "linear"
+    np.testing.assert_array_equal(by_label["N_qp:far"].get_ydata(), far)
+    np.testing.assert_array_equal(by_label["N_qp:ground"].get_ydata(), ground)
+    plt.close(fig)
+    assert not log_axis(np.array([1.0, 2.0, 500.0]))  # within three decades
+    assert not log_axis(np.array([0.0, 0.0]))

@@ -13,7 +13,9 @@ column names (:mod:`fvqp.io.series`: ``time_s``, ``energy_J.final``, ``qp_number
 * undotted columns share a panel per unit (``E_phonon_J`` and ``boundary:bottom_J`` in J);
 * every ``imbalance`` column goes to a panel of its own per unit: a conservation check is
   round-off, invisible beside the quantities it balances;
-* the loop's work columns (step, size of the step, iteration counters) are left out.
+* the loop's work columns (step, size of the step, iteration counters) are left out;
+* a panel whose values are never negative and span more than three decades is drawn on a
+  log scale (:func:`log_axis`).
 
 A series without an SI time (the stochastic ``relaxation`` study of a case without ``r_c``)
 is drawn over its first ``time_*`` column, the x label naming the unit its comment line
@@ -29,7 +31,7 @@ import numpy as np
 from ..models.base.result import COUNTER_KEYS
 from .arrays import Series, csv_series
 
-__all__ = ["panels", "plot_series_csv", "series_figure"]
+__all__ = ["log_axis", "panels", "plot_series_csv", "series_figure"]
 
 #: columns of the time loop that count work, not integral quantities
 WORK_COLUMNS = frozenset({"step", "dt_s", *COUNTER_KEYS})
@@ -40,6 +42,14 @@ _SCALES = ((1.0, "s"), (1e-3, "ms"), (1e-6, "us"), (1e-9, "ns"), (1e-12, "ps"))
 def time_axis(t_max: float) -> tuple[float, str]:
     """(scale, unit) of a time axis whose largest value is ``t_max`` seconds."""
     return next(((s, u) for s, u in _SCALES if t_max >= s), _SCALES[-1])
+
+
+def log_axis(values: np.ndarray) -> bool:
+    """A logarithmic y axis for values that are never negative and whose positive ones span
+    more than three decades (zeros, such as a count at t = 0, are left out of the drawn
+    line): a detector's few quasiparticles stay visible beside the ground plane's 1e5."""
+    pos = values[values > 0]
+    return bool(len(pos) and values.min() >= 0 and pos.max() > 1e3 * pos.min())
 
 
 def panels(series: dict[str, Series]) -> dict[str, list[Series]]:
@@ -85,8 +95,8 @@ def series_figure(series: dict[str, Series], title: str):
         for s in cols:
             ax.plot(s.times / scale, s.values, ".-", ms=2, lw=1, label=s.name)
         vals = np.concatenate([s.values[np.isfinite(s.values)] for s in cols])
-        if len(vals) and vals.min() > 0 and vals.max() > 1e3 * vals.min():
-            ax.set_yscale("log")
+        if log_axis(vals):
+            ax.set_yscale("log", nonpositive="mask")
         ax.set_xlabel(f"t [{unit}]")
         ax.set_title(panel, fontsize=9)
         ax.legend(fontsize=6)
