@@ -20,7 +20,9 @@ Modules: :mod:`~fvqp.eliashberg.alpha2f` (spectra), :mod:`~fvqp.eliashberg.hilbe
 :mod:`~fvqp.eliashberg.selfenergy` (Eqs. 180-186), :mod:`~fvqp.eliashberg.occupations`
 (non-equilibrium :math:`f_e`, :math:`n_b` in Eqs. 180-181), :mod:`~fvqp.eliashberg.solve`
 (fixed point), :mod:`~fvqp.eliashberg.matsubara` (linearised :math:`T_c`,
-:math:`\mu^*` calibration, non-linear imaginary-axis reference solver).
+:math:`\mu^*` calibration, non-linear imaginary-axis reference solver),
+:mod:`~fvqp.eliashberg.cellgap` (the gap edge of a cell from its own tabulated
+occupations, warm-started per cell: ``[gap] model = "eliashberg"`` of ``bte``).
 Theory: ``docs/theory_eliashberg.md``.
 """
 

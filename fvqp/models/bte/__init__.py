@@ -152,6 +152,16 @@ _SECTIONS = {
         "floor": Field("float", "the QP grid starts at floor x the lowest bath gap: the "
                        "lowest gap the run may reach (a gap below it stops the run)",
                        default=0.8),
+        "model": Field("str", "gap equation of the self-consistent gap: 'bcs' (notes Eq. 1, "
+                       "weak coupling with the material's Delta_0) or 'eliashberg' (the "
+                       "real-axis Eliashberg equations with each cell's own QP and phonon "
+                       "occupations, notes Eqs. 180-186, fvqp.eliashberg.cellgap: materials "
+                       "with a tabulated coupling lambda and Debye temperature, or held "
+                       "regions; 2-4 Eliashberg solves per changed cell and step, 1-6 s "
+                       "each, the first at a low bath temperature ~30 s and ~1 GB at "
+                       "0.085 Tc: small meshes); the kinetics keep BCS bins at each cell's "
+                       "gap edge",
+                       default="bcs", choices=("bcs", "eliashberg")),
     }),
     "slices": slices_section("energies of the f(E) slices written as fields f_slice_<k> "
                              "(output field name f_slices): the angle-averaged occupation "
@@ -243,6 +253,9 @@ def _check_self_gap(data, err) -> None:
     """``[gap] self_consistent`` only where it is implemented (fixed BDF1/BDF2 steps)."""
     g = data.get("gap") or {}
     if not g.get("self_consistent"):
+        if g.get("model", "bcs") != "bcs":
+            err.add("gap.model", "the gap model applies to the self-consistent gap only.",
+                    "set [gap] self_consistent = true, or remove model.")
         return
     t = data.get("time") or {}
     if t.get("steady"):
@@ -257,6 +270,15 @@ def _check_self_gap(data, err) -> None:
     if not 0.0 < g.get("floor", 0.8) < 1.0:
         err.add("gap.floor", f"must lie between 0 and 1, got {g.get('floor')}.",
                 "e.g. floor = 0.8 (the grid starts at 80 % of the bath gap).")
+    if g.get("model", "bcs") == "eliashberg":
+        from ...eliashberg import COUPLING
+        from .eliashberg_gaps import refusals
+
+        for name, mat in refusals(data):
+            err.add("gap.model", f"region {name} ({mat}) has no Eliashberg spectrum "
+                    f"alpha2F: no coupling lambda or Debye temperature for {mat} (known: "
+                    f"{', '.join(sorted(COUPLING))}).", f'set model = "bcs", hold its gap '
+                    f'(hold = ["{name}"]), or use a material with lambda.')
     for i, name in enumerate(g.get("hold") or []):
         if name not in data["regions"]:
             err.add(f"gap.hold[{i}]", f"no region {name!r}.",

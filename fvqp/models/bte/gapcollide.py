@@ -45,9 +45,10 @@ import numpy as np
 from ...solvers.result import ConvergenceError
 from ...spectra.bins import cell_spectra
 from .coupled import _finish, _jacobian, _petsc, region_prefactors
+from .eliashberg_gaps import gap_model
 from .gapdynamics import extrapolated_gaps, gap_update, rebuilt, thermal_start
 from .gapshift import shift_gap
-from .gapsteps import GAP_TOL, delta0_of, held_of
+from .gapsteps import GAP_TOL, delta0_of, gap_summary, held_of
 from .inelastic import InelasticProblem
 from .selfgap import GapUpdate
 
@@ -84,12 +85,16 @@ class WithCollisions:
         self._prev: tuple | None = None
         self._acc: dict | None = None
         self.delta0, self.held = delta0_of(sim), held_of(sim)
+        self.model = gap_model(sim, self.delta0, self.held)
         reg = sim.dist.local.cell_region[: sim.dist.local.n_owned]
         qs, cph, rel = region_prefactors(sim)
         self._pref = (qs[reg], cph[reg], rel[reg])
         self._bose = bose
         self.prob = self._collisions()
         self.block, self.n_owned = self.prob.S, self.prob.n
+        if self.model is not None and self.prob.Mp:   # the local phonons in Eqs. 180-181
+            self.model.phonons = lambda: None if self.y is None else (
+                self.prob.grid.omega, self.prob.phonons_of(self.y))
         self.y: np.ndarray | None = None
         self.newton = self.linear = self.failed = 0
 
@@ -121,7 +126,7 @@ class WithCollisions:
         d = self.sim.case.values
         t0 = d["initial"].get("temperature") or self.sim.T_bath
         self.sim.problem, xq, up = thermal_start(self.sim.problem, f0, self.delta0,
-                                                 held=self.held)
+                                                 held=self.held, model=self.model)
         self.prob = self._collisions()
         self.y = self.prob.equilibrium(f0, self._bose(self.prob.grid.omega, t0))
         self._set_qps(xq)
@@ -226,7 +231,7 @@ class WithCollisions:
         """The gap update of the QPs (collective); phonons stay."""
         xq = self.prob.per_bin(self.y)
         self.sim.problem, xq, up = gap_update(self.sim.problem, xq, self.delta0,
-                                              held=self.held, tol=self.tol)
+                                              held=self.held, tol=self.tol, model=self.model)
         self._set_qps(xq)
         return up
 
@@ -262,7 +267,8 @@ class WithCollisions:
         self.failed = int(counts.get("failed", 0))
 
     def summary(self) -> dict:
-        return {"collisions": True, "phonons": self.prob.phonons, "time_order": self.order,
+        return {**gap_summary(self.model), "collisions": True, "phonons": self.prob.phonons,
+                "time_order": self.order,
                 "newton_iterations": self.newton, "failed_solves": self.failed,
                 "coupled_unknowns": int(self.prob.dist.n_global)}
 

@@ -53,26 +53,29 @@ def collective(dist, up: GapUpdate) -> GapUpdate:
 
 
 def gap_update(p: BTEProblem, x: np.ndarray, delta0: np.ndarray, *, held=None,
-               tol: float = 1e-12) -> tuple[BTEProblem, np.ndarray, GapUpdate]:
+               tol: float = 1e-12, model=None) -> tuple[BTEProblem, np.ndarray, GapUpdate]:
     """The gaps of the state ``x`` (per-bin layout) made self-consistent
-    (:func:`.selfgap.consistent_gaps`, collective): ``(problem at the new gaps, x
-    remapped onto them, GapUpdate)``."""
+    (:func:`.selfgap.consistent_gaps`, or ``model.consistent`` of
+    :class:`.eliashberg_gaps.EliashbergGaps`; collective): ``(problem at the new gaps,
+    x remapped onto them, GapUpdate)``."""
     w = p.quad.weights
-    up = collective(p.dist, consistent_gaps(per_cell(p, x), p.grid, p.cell_gaps(), delta0,
-                                            lambda y: y[:, :, : p.K] @ w, held=held,
-                                            tol=tol))
+    solve = consistent_gaps if model is None else model.consistent
+    up = collective(p.dist, solve(per_cell(p, x), p.grid, p.cell_gaps(), delta0,
+                                  lambda y: y[:, :, : p.K] @ w, held=held, tol=tol))
     q = rebuilt(p, up.delta)
     return q, per_bin(q, up.f), up
 
 
-def thermal_start(p: BTEProblem, f0: np.ndarray, delta0: np.ndarray, *, held=None
-                  ) -> tuple[BTEProblem, np.ndarray, GapUpdate]:
+def thermal_start(p: BTEProblem, f0: np.ndarray, delta0: np.ndarray, *, held=None,
+                  model=None) -> tuple[BTEProblem, np.ndarray, GapUpdate]:
     r"""The isotropic state with occupation ``f0`` (N,) on the bins, at its own
     self-consistent gap :math:`\Delta = \mathcal G[f_0]` (no remap: for a thermal
     ``f0`` an equilibrium at that gap, which collisions with the bath keep exactly):
-    ``(problem, x, GapUpdate)``. Held cells keep their gap, normal cells 0."""
+    ``(problem, x, GapUpdate)``. Held cells keep their gap, normal cells 0; ``model``:
+    the Eliashberg gaps of :mod:`.eliashberg_gaps` (None: BCS)."""
     phi = np.broadcast_to(np.asarray(f0, dtype=float), (p.n, p.N))
-    d = local_gaps(phi, p.grid, delta0, held, p.cell_gaps())
+    d = (local_gaps if model is None else model.local)(phi, p.grid, delta0, held,
+                                                       p.cell_gaps())
     q = rebuilt(p, d)
     return q, q.equilibrium(np.asarray(f0, dtype=float)), GapUpdate(d, phi, 0, True, 0.0)
 

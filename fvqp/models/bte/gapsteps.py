@@ -22,14 +22,22 @@ from __future__ import annotations
 
 import numpy as np
 
+from .eliashberg_gaps import gap_model
 from .gapdynamics import extrapolated_gaps, gap_update, per_bin, per_cell, rebuilt, thermal_start
 from .gapshift import shift_gap
 from .selfgap import GapUpdate
 
-__all__ = ["Collisionless", "delta0_of", "held_of"]
+__all__ = ["Collisionless", "delta0_of", "gap_summary", "held_of"]
 
 #: tolerance of the gap iteration, relative to the material's zero-temperature gap
 GAP_TOL = 1e-12
+
+
+def gap_summary(model) -> dict:
+    """Summary entries of the gap model: ``gap_model`` and, for Eliashberg, its solves,
+    sweeps and cached edges (all ranks)."""
+    return {"gap_model": "bcs"} if model is None else {"gap_model": "eliashberg",
+                                                       **model.counters()}
 
 
 def delta0_of(sim) -> np.ndarray:
@@ -66,6 +74,7 @@ class Collisionless:
         #: order 2: (t, state, owned gaps, flow increments) of the step's start
         self._prev: tuple | None = None
         self.delta0, self.held = delta0_of(sim), held_of(sim)
+        self.model = gap_model(sim, self.delta0, self.held)
         p = sim.problem
         self.block, self.n_owned = p.N * p.B, p.n
         self.x: np.ndarray | None = None
@@ -74,7 +83,7 @@ class Collisionless:
         """The isotropic thermal state ``f0`` (N,) at its self-consistent gaps
         (:func:`.gapdynamics.thermal_start`)."""
         self.sim.problem, self.x, up = thermal_start(self.sim.problem, f0, self.delta0,
-                                                     held=self.held)
+                                                     held=self.held, model=self.model)
         return up
 
     def step(self, t: float, dt: float) -> tuple[bool, dict, int]:
@@ -121,7 +130,8 @@ class Collisionless:
     def update(self) -> GapUpdate:
         """The gap update of the current state (collective)."""
         self.sim.problem, self.x, up = gap_update(self.sim.problem, self.x, self.delta0,
-                                                  held=self.held, tol=self.tol)
+                                                  held=self.held, tol=self.tol,
+                                                  model=self.model)
         return up
 
     def qp_bins(self) -> np.ndarray:
@@ -171,5 +181,5 @@ class Collisionless:
         """Inverse of :meth:`counters`."""
 
     def summary(self) -> dict:
-        """Extra summary entries of this kind of step."""
-        return {}
+        """Extra summary entries of this kind of step (the Eliashberg solves)."""
+        return gap_summary(self.model)

@@ -1,0 +1,192 @@
+r"""``[gap] model = "eliashberg"``: the gap of every cell from the Eliashberg self-energies
+with the cell's own occupations (issue 16 §2).
+
+The BCS rule of :mod:`.selfgap` (notes Eq. 1, weak coupling) is replaced by the real-axis
+Eliashberg equations (notes Eqs. 180-186) with the cell's angle-averaged QP occupation
+:math:`\bar f` on its bins and its phonon occupation (the local phonons of
+``[collisions] phonons = "local"``, else thermal at the bath):
+:class:`fvqp.eliashberg.cellgap.CellGaps`, one per region, gives the gap edge
+:math:`\mathcal G_E[\bar f]` (warm-started from the cell's previous
+:math:`\Delta(\epsilon)`; energies converted with the region material's :math:`k_BT_c`).
+The kinetics keep the BCS bins of every cell at that edge (storage, flux and collision
+DOS of :mod:`.cellmedia`, :mod:`.gapcollide`): the Eliashberg solution enters through
+the gap edge only, not through the shape of its DOS or the renormalisation :math:`m`.
+
+Self-consistency with the state as in :mod:`.selfgap`: states keep :math:`\xi`
+(:func:`.gapshift.shift_gap`), and the gap of a cell is the root of
+:math:`F(\Delta) = \mathcal G_E[S_{\Delta_c\to\Delta}f] - \Delta`. Every evaluation of
+:math:`F` is an Eliashberg solve, so the root is found by the secant method from the
+cell's current gap (:math:`\Delta_1 = \Delta_c + F(\Delta_c)`, then secant steps;
+typically 2-4 solves, none for a cell whose tables did not change), to ``tol``
+:math:`\cdot\Delta_c` with ``tol`` at least :data:`TOL` (the solver's own precision,
+:math:`10^{-9}\,k_BT_c` on :math:`\Delta(\epsilon)`, sets the floor). Non-convergence
+is reported, not raised.
+
+Units: the grid's (internal energies).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from ...eliashberg import COUPLING, EliashbergParams
+from ...eliashberg.cellgap import CellGaps
+from ...spectra.bins import BinGrid
+from .gapshift import shift_gap, state_edges
+from .selfgap import GapUpdate, log
+
+__all__ = ["CACHE_TOL", "TOL", "EliashbergGaps", "gap_model", "refusals"]
+
+#: lowest relative tolerance of the root (the Eliashberg fixed point is solved to 1e-9)
+TOL = 1e-8
+#: cells whose tables (f, n) differ by at most this from a solved cell's reuse its edge
+#: (:class:`fvqp.eliashberg.cellgap.CellGaps`; tests/test_bte_eliashberg_gap.py: the
+#: gaps equal those without reuse)
+CACHE_TOL = 1e-12
+
+
+def gap_model(sim, delta0: np.ndarray, held: np.ndarray) -> EliashbergGaps | None:
+    """The ``[gap] model`` of a run: None for ``"bcs"`` (:mod:`.selfgap`)."""
+    if sim.case.values["gap"].get("model", "bcs") != "eliashberg":
+        return None
+    return EliashbergGaps(sim, delta0, held)
+
+
+class EliashbergGaps:
+    """Eliashberg gaps of the owned cells (module docstring); the methods mirror
+    :func:`.selfgap.local_gaps` and :func:`.selfgap.consistent_gaps`.
+
+    ``phonons``: None (thermal phonons at the bath) or a callable returning the phonon
+    energies (M,) and the owned cells' occupations (n_owned, M) of the current state
+    (None before there is one)."""
+
+    def __init__(self, sim, delta0: np.ndarray, held: np.ndarray, *,
+                 cache_tol: float = CACHE_TOL):
+        u, loc = sim.units, sim.dist.local
+        self.region = np.asarray(loc.cell_region[: loc.n_owned])
+        self.dist = sim.dist
+        self.phonons: Callable[[], tuple[np.ndarray, np.ndarray]] | None = None
+        self.solvers: dict[int, tuple[CellGaps, float]] = {}
+        need = set(self.region[(np.asarray(delta0) > 0) & ~np.asarray(held, dtype=bool)])
+        for r in sorted(need):
+            mat = sim.materials[r]
+            scale = mat.Tc / u.Tc                   # k_B Tc of the material, internal
+            cg = CellGaps(EliashbergParams.from_material(mat), sim.T_bath / scale,
+                          cache_tol=cache_tol)
+            self.solvers[int(r)] = (cg, scale)
+
+    def gaps(self, phi: np.ndarray, grid: BinGrid, trial: np.ndarray, cells: np.ndarray
+             ) -> np.ndarray:
+        r""":math:`\mathcal G_E` of owned ``cells`` whose occupations ``phi`` (m, N) lie on
+        the bins of the gaps ``trial`` (m,): the bins with states, each at the energy of
+        its mid state :math:`E(\tfrac12(\xi_a + \xi_b))` (a bin holds the
+        :math:`\xi`-average of :math:`f`, exact at that state for :math:`f` linear in
+        :math:`\xi`; a bin appearing at the gap edge enters at :math:`E = \Delta`, so
+        :math:`\mathcal G_E` is continuous in the trial gap)."""
+        ph = None if self.phonons is None else self.phonons()
+        out = np.empty(len(cells))
+        xi = state_edges(grid, np.asarray(trial, dtype=float))
+        for k, c in enumerate(np.asarray(cells, dtype=int)):
+            cg, sc = self.solvers[int(self.region[c])]
+            live = grid.edges[1:] > trial[k]
+            mid = 0.5 * (xi[k, :-1] + xi[k, 1:])[live]       # the bins' mid states
+            e = np.sqrt(mid**2 + trial[k] ** 2)
+            om, nb = (None, None) if ph is None else (ph[0] / sc, ph[1][c])
+            out[k] = sc * cg.edge(int(c), e / sc, phi[k, live], om, nb)
+        return out
+
+    def local(self, phi: np.ndarray, grid: BinGrid, delta0: np.ndarray,
+              held: np.ndarray | None = None, current: np.ndarray | None = None
+              ) -> np.ndarray:
+        """Gaps of every owned cell from ``phi`` (C, N) on the bins of ``current``, no
+        remap (held and normal cells as :func:`.selfgap.local_gaps`)."""
+        cur = np.asarray(current, dtype=float)
+        out = np.where(np.asarray(delta0) > 0, cur, 0.0)
+        free = np.asarray(delta0) > 0
+        if held is not None:
+            free &= ~np.asarray(held, dtype=bool)
+        cells = np.flatnonzero(free)
+        if len(cells):
+            out[cells] = self.gaps(np.asarray(phi, float)[cells], grid, cur[cells], cells)
+        return out
+
+    def consistent(self, f: np.ndarray, grid: BinGrid, delta: np.ndarray,
+                   delta0: np.ndarray, average: Callable[[np.ndarray], np.ndarray], *,
+                   held: np.ndarray | None = None, tol: float = TOL,
+                   max_iterations: int = 20) -> GapUpdate:
+        """Self-consistent gaps of the state ``f`` (C, N, ...) on the bins of ``delta``
+        by the secant method (module docstring); arguments as
+        :func:`.selfgap.consistent_gaps`."""
+        tol = max(float(tol), TOL)
+        fa_ = np.asarray(f, dtype=float)
+        d_c = np.asarray(delta, dtype=float)
+        d0 = np.asarray(delta0, dtype=float)
+        out = np.where(d0 > 0, d_c, 0.0)
+        free = d0 > 0 if held is None else (d0 > 0) & ~np.asarray(held, dtype=bool)
+        cells = np.flatnonzero(free)
+        lo = float(grid.edges[0])
+
+        def resid(idx: np.ndarray, x: np.ndarray) -> np.ndarray:
+            fx = shift_gap(fa_[idx], grid, d_c[idx], x)
+            return self.gaps(average(fx), grid, x, idx) - x
+
+        iterations, change, ok = 0, 0.0, True
+        if len(cells):
+            x0 = d_c[cells]
+            f0 = resid(cells, x0)
+            move = np.abs(f0) > tol * x0
+            cells, x0, f0 = cells[move], x0[move], f0[move]
+        if len(cells):
+            hi = 2.0 * d0[cells]
+            x1 = np.clip(x0 + f0, lo, hi)
+            f1 = resid(cells, x1)
+            iterations = 1
+            done = np.abs(f1) <= tol * x1
+            while not np.all(done) and iterations < max_iterations:
+                a = ~done
+                den = f1[a] - f0[a]
+                x2 = np.where(den != 0, x1[a] - f1[a] * (x1[a] - x0[a])
+                              / np.where(den != 0, den, 1.0), x1[a])
+                x2 = np.clip(x2, lo, hi[a])
+                f2 = resid(cells[a], x2)
+                x0[a], f0[a] = x1[a], f1[a]
+                x1[a], f1[a] = x2, f2
+                iterations += 1
+                done = (np.abs(f1) <= tol * x1) | (np.abs(x1 - x0) <= 1e-3 * tol * x1)
+            change = float(np.max(np.abs(f1) / x1))
+            ok = bool(np.all(np.abs(f1) <= tol * x1))
+            out[cells] = x1
+        if not ok:
+            log.warning("Eliashberg gap not converged in %d secant steps (last change %.3g "
+                        "of the gap, tolerance %.3g)", iterations, change, tol)
+        return GapUpdate(out, shift_gap(fa_, grid, d_c, out), iterations, ok, change)
+
+    def counters(self) -> dict:
+        """Solves, sweeps and cached edges of all ranks."""
+        tot = np.zeros(3)
+        for cg, _ in self.solvers.values():
+            tot += (cg.solves, cg.sweeps, cg.reused)
+        s = [int(self.dist.sum(float(v))) for v in tot]
+        return {"eliashberg_solves": s[0], "eliashberg_sweeps": s[1],
+                "eliashberg_reused": s[2]}
+
+
+def refusals(data: dict) -> list[tuple[str, str]]:
+    """Active superconducting regions of ``[gap] model = "eliashberg"`` whose material has
+    no electron-phonon coupling (no alpha2F): (region, material) pairs."""
+    from ...materials import UnknownMaterialError, get_material
+
+    hold = set((data.get("gap") or {}).get("hold") or [])
+    bad = []
+    for name, reg in data["regions"].items():
+        if not reg.get("active", True) or reg.get("normal") or name in hold:
+            continue
+        try:
+            mat = get_material(reg["material"])
+        except (UnknownMaterialError, KeyError):
+            continue
+        if mat.name not in COUPLING or mat.debye_temperature is None:
+            bad.append((name, mat.name))
+    return bad
