@@ -128,3 +128,15 @@ def test_without_r_c_the_series_is_in_reduced_time(tmp_path):
             np.testing.assert_array_equal(ln.get_xdata(), col["time_reduced"])
             np.testing.assert_array_equal(ln.get_ydata(), col[ln.get_label()])
     plt.close(fig)
+
+
+def test_r_c_needs_a_known_material_or_gamma_bar(tmp_path):
+    from fvqp.case import CaseError, load_case
+
+    case = _variant(tmp_path, "stochastic_relaxation.toml", material='"Xx"')
+    with pytest.raises(CaseError, match=r"study.material: unknown material 'Xx'.*\. Fix: "
+                       r"choose one of the listed materials, or give study.gamma_bar"):
+        load_case(case)
+    text = open(case).read().replace('material = "Xx"', "gamma_bar = 1.8e-17")
+    open(case, "w").write(text)
+    assert load_case(case).data["study"]["gamma_bar"] == 1.8e-17

@@ -159,7 +159,8 @@ def _check(data, err) -> None:
         try:
             mat = case_material(st)
         except (UnknownMaterialError, TypeError) as exc:
-            err.add("study.material", str(exc).strip("'\""), "")
+            err.add("study.material", str(exc).strip("'\"") + ".",
+                    "choose one of the listed materials, or give study.gamma_bar in m^3/s.")
             return
         if mat.tau0 is None:
             err.add("study.material", f"{mat.name} has no tau0 for Gamma_bar.",
