@@ -107,8 +107,9 @@ class Drive:
 
     def jacobian_qp_operator(self, f: np.ndarray, n: np.ndarray):
         """:meth:`jacobian_qp` as anything with ``@`` (a sparse matrix or a
-        ``LinearOperator``) for the exact Jacobian action, or None (default: the block)."""
-        return self.jacobian_qp(f, n)
+        ``LinearOperator``: the exact Jacobian action without forming the dense block), or
+        None where :meth:`jacobian_qp` is None."""
+        raise NotImplementedError
 
     def jacobian_qp_diagonal(self, f: np.ndarray, n: np.ndarray) -> np.ndarray:
         """Diagonal of :meth:`jacobian_qp` (zeros if None)."""
@@ -308,6 +309,9 @@ class PhononInjection(Drive):
         return np.zeros((size, size))
 
     def jacobian_qp(self, f, n):
+        return None
+
+    def jacobian_qp_operator(self, f, n):
         return None
 
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from ...io.workunits import WorkUnits
 from .gradients import CriticalCurrentError, edge_gradients
-from .observables import split_bias
+from .observables import split_bias, split_supercurrent
 from .progress import SweepProgress
 from .selfconsistent import BiasSweep
 
@@ -171,7 +171,8 @@ def decompose(i_det, v, g=None) -> dict:
         if np.size(v) < 2:  # one bias of a nonlinear problem: no derivative
             return {}
         g = np.gradient(i_det, v, axis=-2)
-    out = {"g_nl": g, "g_a": 0.5 * (g[:, 0] - g[:, 1]), "g_s": 0.5 * (g[:, 0] + g[:, 1])}
+    out = {"g_nl": g}
+    out["g_a"], out["g_s"] = split_supercurrent(g[:, 0], g[:, 1])
     if symmetric(v):
         out["g_sa"], out["g_ss"] = split_bias(out["g_s"], axis=1)
     return out
