@@ -1,7 +1,7 @@
 """The chip chain's cost (issue 17 §4) and the burst figure of a chip run.
 
     python benchmarks/chip_deposit.py [--mesh small|layout] [--steps N]
-        [--polar P --azimuth A] [--spacing MEV] [--films bte|transport]
+        [--polar P --azimuth A] [--spacing MEV] [--films bte|transport] [--no-lag]
     mpiexec -n 2 python benchmarks/chip_deposit.py ...       (1 -> 2 ranks)
     python benchmarks/chip_deposit.py --plot OUTPUT_DIR        (PNG of a run's bursts)
 
@@ -11,8 +11,9 @@ as given) for a few steps and prints: cells, phonon unknowns, QP unknowns, time 
 unknown-updates per second per core (phonon unknowns x steps / wall time / ranks; the
 wall time includes the QP Newton steps), peak memory per phonon unknown, the coupled
 iterations per step (``[chain] coupling = "coupled"``: a QP Newton step and a phonon
-sweep each), the Krylov iterations per phonon bin and the QP Newton/Krylov counts.
-Compare runs with more
+sweep each), the Krylov iterations per phonon bin, the QP Newton/Krylov counts and the
+QP preconditioner's builds, reuses and CPU time (``--no-lag``: rebuilt at every Newton
+iteration, as ``-chip_qp_pc_lag 0``). Compare runs with more
 cells (``--mesh layout`` 1578 vs ``small`` 358 cells), energies (``--spacing``) and
 directions (``--polar/--azimuth``) for the growth of the cost. On the shared 2-core
 machine every figure is taken under the other sessions' load: say so when quoting them.
@@ -83,6 +84,8 @@ def bench(args) -> None:
     text = text.replace('end = "300 ns"', f'end = "{5 * args.steps} ns"')
     from petsc4py import PETSc
 
+    if args.no_lag:  # the QP preconditioner rebuilt at every Newton iteration (before)
+        PETSc.Options()["chip_qp_pc_lag"] = 0
     comm = PETSc.COMM_WORLD.tompi4py()
     rank = comm.Get_rank()
     tmp = comm.bcast(tempfile.mkdtemp(prefix="chip_bench_") if rank == 0 else None)
@@ -115,6 +118,13 @@ def bench(args) -> None:
     sweep = s["phonon_linear_iterations"] / max(1, its * s["phonon_nodes"])
     print(f"Krylov per phonon bin per sweep {sweep:.1f} (per step {per_bin:.1f}); QP Newton "
           f"{s['qp_newton_iterations']}, QP Krylov {s['qp_linear_iterations']}")
+    if "qp_preconditioner_builds" in s:
+        cpu = s["qp_preconditioner_cpu_s"]
+        print(f"QP preconditioner: {s['qp_preconditioner_builds']} builds "
+              f"({s['qp_preconditioner_rebuild_reasons']}), "
+              f"{s['qp_preconditioner_reuses']} reuses; CPU build "
+              f"{cpu['pc_build']:.1f} s, apply {cpu['pc_apply']:.1f} s; QP Krylov per "
+              f"Newton {s['qp_linear_iterations'] / max(1, s['qp_newton_iterations']):.1f}")
     print(f"energy imbalance {s['energy_imbalance_J']:.3e} J of "
           f"{s['E_deposited_J']:.3e} J deposited")
 
@@ -128,6 +138,8 @@ def main(argv=None) -> int:
     ap.add_argument("--azimuth", type=int, default=4)
     ap.add_argument("--spacing", type=float, default=0.05)
     ap.add_argument("--films", choices=("bte", "transport"), default="bte")
+    ap.add_argument("--no-lag", action="store_true",
+                    help="rebuild the QP preconditioner at every Newton iteration")
     args = ap.parse_args(argv)
     if args.plot:
         print(plot(args.plot))

@@ -45,6 +45,18 @@ _CHIP_REGION = Section({
 })
 
 _SECTIONS = {
+    # the chip's own [time] (replaces the generic one): fixed steps, scheme default bdf1
+    "time": Section({
+        "steady": Field("bool", "refused: the chip chain runs in time only", default=False),
+        "end": Field("quantity", "end time", dimension="time", positive=True),
+        "dt_initial": Field("quantity", "the fixed time step", dimension="time",
+                            positive=True),
+        "scheme": Field("str", "time step of the coupled chain: backward Euler "
+                        "(\"bdf1\", first order, keeps occupations positive) or BDF2 "
+                        "(\"bdf2\", second order from the second step, [chain] coupling "
+                        "= \"coupled\" only; not positivity preserving)", default="bdf1",
+                        choices=("bdf1", "bdf2")),
+    }),
     "interfaces": _PHONON_SECTIONS["interfaces"],
     "angles": _PHONON_SECTIONS["angles"],
     "energy": Section({
@@ -114,6 +126,10 @@ def _check(data, err) -> None:
     if (data.get("qp") or {}).get("model") == "transport":
         _check_transport_films(data, err)
     t = data.get("time") or {}
+    if t.get("scheme") == "bdf2" and (data.get("chain") or {}).get("coupling") == "split":
+        err.add("time.scheme", "BDF2 needs the coupled step (the Lie splitting is first "
+                "order whatever the scheme).",
+                'set [chain] coupling = "coupled", or scheme = "bdf1".')
     if t.get("steady"):
         err.add("time.steady", "the chip chain runs in time only.", "remove steady = true.")
     elif not t.get("dt_initial"):

@@ -40,6 +40,14 @@ difference :math:`\Delta_q - \Delta_p` (0 at convergence) is added to the film c
 ordinates, so QP + phonon energy changes only by the phonon sources and boundary flows,
 and the QP number only by pair processes, to the Newton and Krylov tolerances.
 
+``[time] scheme = "bdf2"`` (coupled only; the chip's default stays ``"bdf1"``): from the
+second step, BDF2 of the whole chain with fixed steps,
+:math:`\tfrac32u^{n+1} - 2u^n + \tfrac12u^{n-1} = \Delta t\,F(u^{n+1})`, taken as the
+coupled BE iteration above with the step :math:`\tfrac23\Delta t` from the
+extrapolated :math:`\tilde u = (4u^n - u^{n-1})/3` (:meth:`ChipChain._bdf2`); second
+order, the same balances. Not positivity preserving (:math:`\tilde u` may be negative
+where an occupation falls fast; the denominator check below still applies).
+
 ``coupling = "split"`` (the Lie splitting, first order, kept to measure it): one QP
 step from the transported :math:`\bar n`, every ordinate the same BE step of Eq. 40,
 :math:`n_k^* = (n_k + \Delta tG)/(1 + \Delta t(L - G))`, plus the isotropic remainder
@@ -67,7 +75,19 @@ from ...solvers.bdf import BDFOptions
 
 log = logging.getLogger("fvqp.bte_chip")
 
-__all__ = ["ChipChain", "ChipStepError", "check_positive"]
+__all__ = ["ChipChain", "ChipStepError", "Previous", "check_positive"]
+
+
+@dataclasses.dataclass
+class Previous:
+    """The chain at the start of the last step, for the next BDF2 step: QP and phonon
+    states (owned), the accumulated QP flows and the phonon energy flow increments of
+    the last step (:meth:`ChipChain.step`)."""
+
+    xq: np.ndarray
+    xp: np.ndarray
+    acc: dict
+    inc: dict
 
 
 class ChipStepError(RuntimeError):
@@ -117,11 +137,14 @@ class ChipChain:
         Stopping test and limit of the coupled iteration (module docstring).
     time_label : callable
         Internal time -> text for messages (SI).
+    scheme : str
+        ``"bdf1"`` (backward Euler of the chain) or ``"bdf2"`` (from the second step,
+        :meth:`_bdf2`; coupled only).
     """
 
     def __init__(self, films, ph, exchange, dt: float, prefix: str, petsc: dict,
                  coupling: str = "coupled", rtol: float = 1e-4, max_iterations: int = 60,
-                 time_label=lambda t: f"{t:.6g}"):
+                 time_label=lambda t: f"{t:.6g}", scheme: str = "bdf1"):
         qp = films.problem
         self.films, self.qp, self.ph, self.ex = films, qp, ph, exchange
         self.dt = float(dt)
@@ -130,6 +153,9 @@ class ChipChain:
             raise ValueError("the phonon nodes of the two models differ")
         if coupling not in ("coupled", "split"):
             raise ValueError(f"unknown coupling {coupling!r}")
+        if scheme not in ("bdf1", "bdf2") or (scheme == "bdf2" and coupling == "split"):
+            raise ValueError(f"scheme {scheme!r} with coupling {coupling!r}")
+        self.scheme = scheme
         self.coupling, self.rtol, self.max_iterations = coupling, rtol, max_iterations
         self.time_label = time_label
         self.nq = films.nq
@@ -171,9 +197,9 @@ class ChipChain:
         y[:, self.nq:] = self.film_mean(xp) if nbar is None else nbar
         return y.ravel()
 
-    def _atol_factor(self, y: np.ndarray) -> float:
+    def _atol_factor(self, y: np.ndarray, dt: float) -> float:
         r"""Newton's absolute tolerance, as the factor of the storage-term norm
-        :math:`\|C/\Delta t\|` that :class:`~fvqp.solvers.BDFIntegrator` multiplies:
+        :math:`\|C/\Delta t\|` (step ``dt``) that :class:`~fvqp.solvers.BDFIntegrator` multiplies:
         at least 1e-12 of it, and above the round-off floor of the residual,
         :math:`2\cdot10^{-16}(\||L||x|\| + \|\rho V(A + B)\|)` — the sizes of the terms
         that cancel in it (QP streaming across 100 nm film cells, in- and out-scattering;
@@ -184,23 +210,27 @@ class ChipChain:
         terms = 0.0
         for v in self.films.roundoff_terms(y):   # (.films: bte or transport QP rows)
             terms += d.sum(v)
-        store = math.sqrt(d.sum(float(np.sum((qp.conserved(y) / self.dt) ** 2))))
+        store = math.sqrt(d.sum(float(np.sum((qp.conserved(y) / dt) ** 2))))
         return max(1e-12, 2e-16 * math.sqrt(terms) / store) if store > 0 else 1e-12
 
     def zero_flows(self, xq: np.ndarray) -> dict:
         """The QP flows accumulated by :meth:`step` (``N:pair``, ``E:...``), all 0."""
         return {k: 0.0 for k in self.qp.rates(self.films.dist.ghosted(xq), 0.0, self.dt)}
 
-    def _collide(self, y: np.ndarray, t: float, acc: dict, guess=None):
-        """One BE Newton step of the QP + local-phonon system from ``y`` (Newton starts
-        from ``guess``, default ``y``): the new state, the accumulated QP flows and the
-        phonon rates ``(L, G)`` at the new state."""
+    def _collide(self, y: np.ndarray, t: float, acc: dict, guess=None,
+                 dt: float | None = None):
+        """One BE Newton step of size ``dt`` (default the chain's) of the QP +
+        local-phonon system from ``y`` (Newton starts from ``guess``, default ``y``): the
+        new state, the accumulated QP flows and the phonon rates ``(L, G)`` at the new
+        state."""
         qp, integ = self.qp, self.integ
+        dt = self.dt if dt is None else dt
         # the integrator's history entry: (t, Newton's initial guess, C(y), flows)
         integ.history = [(t, y if guess is None else guess, qp.conserved(y), dict(acc))]
-        integ.t = t
-        integ.opts = dataclasses.replace(integ.opts, atol_factor=self._atol_factor(y))
-        t1 = t + self.dt
+        integ.t, integ.h = t, dt
+        integ.opts = dataclasses.replace(integ.opts, dt_initial=dt,
+                                         atol_factor=self._atol_factor(y, dt))
+        t1 = t + dt
         n0, l0 = integ.solver.total_iterations, integ.solver.total_linear_iterations
         while integ.t < t1 * (1 - 1e-14):
             integ.step(t1)
@@ -210,30 +240,70 @@ class ChipChain:
         return xq1, integ.accumulated, self.films.rates(xq1)
 
     # ---- one step -----------------------------------------------------------------------
-    def step(self, xq: np.ndarray, xp: np.ndarray, t: float, acc: dict):
+    def step(self, xq: np.ndarray, xp: np.ndarray, t: float, acc: dict, prev=None):
         """Advance ``(xq, xp)`` from ``t`` by ``dt``; returns the new states, the QP
         flows accumulated since the start (``acc`` updated), the phonon energy flows of
         the step (internal energy, into the system positive for sources) and the phonon
         KSP results (of every sweep of the coupled iteration). Raises
         :class:`ChipStepError` when the film phonons' BE step would not stay positive
-        (:func:`check_positive`)."""
+        (:func:`check_positive`).
+
+        ``prev``: with ``scheme = "bdf2"``, the step before, :class:`Previous` (states,
+        QP flows and phonon flow increments at ``t - dt``): the step is BDF2
+        (:meth:`_bdf2`); None (the first step, or ``"bdf1"``): backward Euler."""
+        self.films.new_step()
         if self.coupling == "split":
             return self._split_step(xq, xp, t, acc)
-        films, ph, dt = self.films, self.ph, self.dt
+        if prev is None or self.scheme == "bdf1":
+            return self._coupled(xq, xp, t, acc, self.dt, self.ph.source_rates(t, t + self.dt))
+        return self._bdf2(xq, xp, t, acc, prev)
+
+    def _bdf2(self, xq: np.ndarray, xp: np.ndarray, t: float, acc: dict, prev: Previous):
+        r"""The fixed-step BDF2 step of the whole chain,
+        :math:`\tfrac32u^{n+1} - 2u^n + \tfrac12u^{n-1} = \Delta t\,F(u^{n+1})`, as the
+        coupled backward-Euler step (:meth:`_coupled`) of size :math:`\tfrac23\Delta t`
+        from :math:`\tilde u = (4u^n - u^{n-1})/3` — the same equation divided by 3/2,
+        since every stored quantity (QP and phonon storage, the accumulated flows) is
+        linear in the unknowns. The deposit enters BDF2 on :math:`E - Q(t)` (as the
+        ``phonon`` model's BDF2, :func:`fvqp.models.phonon.driver.march`): source rate
+        :math:`\tfrac32s^{n+1} - \tfrac12s^n` (exact step averages), its increment
+        :math:`\Delta t\,s^{n+1}`; the boundary flows accumulate with BDF2's weights,
+        :math:`\Delta F^{n+1} = \tfrac23\Delta t\,r^{n+1} + \Delta F^n/3`. The energy
+        and pair balances, exact at :math:`u^n` and :math:`u^{n-1}`, are then exact at
+        :math:`u^{n+1}` (to the solver tolerances, as for backward Euler)."""
+        dt, ph = self.dt, self.ph
+        src = ph.source_rates(t, t + dt)
+        s_eff = 1.5 * src - 0.5 * ph.source_rates(t - dt, t)
+        qt = (4.0 * xq - prev.xq) / 3.0
+        pt = (4.0 * xp - prev.xp) / 3.0
+        at = {k: (4.0 * v - prev.acc.get(k, 0.0)) / 3.0 for k, v in acc.items()}
+        xq1, xp1, acc1, inc, res = self._coupled(qt, pt, t, at, 2.0 * dt / 3.0, s_eff, xq)
+        if not all(q.success for q in res):
+            return xq, xp, acc, {}, res          # failed sweep: the state kept
+        exact = dt * ph.energy_rates(xp1, t, t + dt)["sources"]
+        inc = {k: exact if k == "sources" else v + prev.inc.get(k, 0.0) / 3.0
+               for k, v in inc.items()}
+        return xq1, xp1, acc1, inc, res
+
+    def _coupled(self, xq: np.ndarray, xp: np.ndarray, t: float, acc: dict, dt: float,
+                 src: np.ndarray, guess=None):
+        """The coupled backward-Euler step of size ``dt`` from ``(xq, xp, acc)`` with the
+        phonon source rates ``src`` (n_ph, N) (module docstring; the steps' return
+        values); ``guess``: the first QP Newton's start (default the start state)."""
+        films, ph = self.films, self.ph
         t1 = t + dt
         K = ph.K
         nbar0 = self.film_mean(xp)                                      # (n_qp, M)
         x0 = xp.reshape(ph.N, ph.n, ph.B)
-        src = ph.source_rates(t, t1)
         r = np.zeros_like(nbar0)
         xp1 = xp.reshape(ph.N, -1)
         d = films.dist
-        miss, scale, it, xq1, sweeps = math.inf, 1.0, 0, None, []
+        miss, scale, it, xq1, sweeps = math.inf, 1.0, 0, guess, []
         while it < self.max_iterations:
             it += 1
             start = nbar0 + dt * r
             xq1, acc1, (loss, gain) = self._collide(self.with_film_phonons(xq, xp, start),
-                                                    t, acc, xq1)
+                                                    t, acc, xq1, dt)
             nu = films.phonons(xq1)
             net = loss - gain                                               # L - G
             check_positive(dt * net, dt, self.time_label(t), d)

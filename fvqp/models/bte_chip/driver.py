@@ -143,7 +143,8 @@ class ChipSimulation:
         self.chain = ChipChain(self.qps, self.psim.problem, self.exchange, self.dt,
                                "chip_qp_", qp_petsc, c["coupling"], c["rtol"],
                                c["max_iterations"],
-                               lambda t: f"{self.units.to_si(t, 'time'):.6g} s")
+                               lambda t: f"{self.units.to_si(t, 'time'):.6g} s",
+                               d["time"]["scheme"])
 
     def _qp_petsc(self) -> dict:
         """Newton of the QP step: :data:`QP_PETSC` (bte films), or the transport model's

@@ -30,8 +30,28 @@ import numpy as np
 
 from ...collisions.angular import angular_rates
 from ...solvers import JacobianConfig
+from ...solvers.linear import option_value
+from ..transport.lagged import LAG_DEFAULTS, LaggedPreconditioner
 
-__all__ = ["BteFilms", "TransportFilms"]
+__all__ = ["BteFilms", "StepLagged", "TransportFilms"]
+
+
+class StepLagged(LaggedPreconditioner):
+    """:class:`~fvqp.models.transport.lagged.LaggedPreconditioner` that also rebuilds at
+    the first linear solve after :meth:`new_step` (reason ``"step"``)."""
+
+    _step = False
+
+    def new_step(self) -> None:
+        """Rebuild at the next update."""
+        self._step = True
+
+    def _reason(self, shift: float) -> str | None:
+        why = super()._reason(shift)
+        if why is None and self._step:
+            why = "step"
+        self._step = False
+        return why
 
 
 class _Films:
@@ -68,14 +88,43 @@ class _Films:
     def cell_numbers(self, xq):  # pragma: no cover - defined by the subclasses
         raise NotImplementedError
 
+    def new_step(self) -> None:
+        """A chain step begins (the films' solvers may reset what they keep)."""
+
 
 class BteFilms(_Films):
     """Films of ``bte`` QPs (:class:`~fvqp.models.bte.inelastic.InelasticProblem` with
-    local phonons and no escape) and their simulation ``qsim``."""
+    local phonons and no escape) and their simulation ``qsim``.
 
-    def __init__(self, qsim, qp):
+    The Newton preconditioner (:class:`~fvqp.models.bte.inelastic_pc.InelasticPC`: a
+    sparse LU of the energy-diagonal QP system and the cells' 0D kinetic blocks) is
+    lagged (:class:`fvqp.models.transport.lagged.LaggedPreconditioner`): kept across
+    Newton iterations, coupled iterations and steps, rebuilt when the last linear solve
+    took more than ``growth`` x (the first solve after the build) + 2 Krylov iterations
+    (default 2), when the step's shift :math:`\\alpha_0/\\Delta t` left a factor
+    ``shift_factor`` (default 2) of the build's — a step cut to a quarter after a
+    failed Newton solve, not the 1.5 between the first backward-Euler step and BDF2 —
+    or after ``max_age`` (40) linear solves. The Krylov operator stays the exact
+    Jacobian action, so the lag changes Krylov counts, not the Newton iterates (to the
+    Krylov tolerance). It is rebuilt at the first Newton iteration of every step
+    (:meth:`new_step`): a run resumed from a checkpoint then takes the uninterrupted
+    run's linear solves (a build kept across steps left 4e-12 between them).
+    Command-line options ``-<prefix>pc_lag 0`` (rebuild at every
+    Newton iteration, as before), ``-<prefix>pc_lag_growth``,
+    ``-<prefix>pc_lag_shift_factor``, ``-<prefix>pc_lag_max_age``; ``prefix`` is the QP
+    Newton's (``chip_qp_``)."""
+
+    def __init__(self, qsim, qp, prefix: str = "chip_qp_"):
         super().__init__(qsim, qp, qp.nq, qp.S)
-        self.jacobian = JacobianConfig("matrix_free", 1, qp.preconditioner)
+        rule = {k: option_value(f"{prefix}pc_lag_{k}", v) for k, v in LAG_DEFAULTS.items()}
+        pc = StepLagged(qp.preconditioner, lag=option_value(f"{prefix}pc_lag", True),
+                        **rule)
+        self.jacobian = JacobianConfig("matrix_free", 1, pc)
+
+    def new_step(self) -> None:
+        """A chain step begins: the lagged preconditioner is rebuilt at its first Newton
+        iteration (class docstring)."""
+        self.jacobian.preconditioner.new_step()
         self._labs = None
 
     def rates(self, xq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

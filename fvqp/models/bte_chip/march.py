@@ -28,15 +28,17 @@ import numpy as np
 from ...io.bin_checkpoint import BinCheckpoint
 from ...io.series import SeriesWriter, read_series
 from ..base.timeloop import Progress, after_step, fixed_step_status, si_time
-from .coupling import ChipStepError
+from ..transport.lagged import LaggedPreconditioner
+from .coupling import ChipStepError, Previous
 
 log = logging.getLogger("fvqp.bte_chip")
 
 __all__ = ["march"]
 
 
-def _pack(sim, xq: np.ndarray, xp: np.ndarray) -> dict:
-    """Both states as (bins, n_ph_owned B) arrays of the phonon distribution."""
+def _pack(sim, xq: np.ndarray, xp: np.ndarray, tag: str = "") -> dict:
+    """Both states as (bins, n_ph_owned B) arrays of the phonon distribution (keys
+    ``x<tag>``, ``q<tag>``)."""
     p, q = sim.psim.problem, sim.qps
     S, B = q.S, p.B
     nb = -(-S // B)
@@ -44,16 +46,16 @@ def _pack(sim, xq: np.ndarray, xp: np.ndarray) -> dict:
     yq[:, :S] = xq.reshape(q.n, S)
     on_p = sim.exchange.a_to_b(yq)                                     # (n_ph, nb B)
     qpart = on_p.reshape(p.n, nb, B).transpose(1, 0, 2).reshape(nb, -1)
-    return {"x": xp, "q": np.ascontiguousarray(qpart)}
+    return {f"x{tag}": xp, f"q{tag}": np.ascontiguousarray(qpart)}
 
 
-def _unpack(sim, cells: dict):
+def _unpack(sim, cells: dict, tag: str = ""):
     p, q = sim.psim.problem, sim.qps
     S, B = q.S, p.B
     nb = -(-S // B)
-    on_p = cells["q"].reshape(nb, p.n, B).transpose(1, 0, 2).reshape(p.n, nb * B)
+    on_p = cells[f"q{tag}"].reshape(nb, p.n, B).transpose(1, 0, 2).reshape(p.n, nb * B)
     xq = sim.exchange.b_to_a(on_p)[:, :S].ravel()
-    return xq, cells["x"]
+    return xq, cells[f"x{tag}"]
 
 
 def march(sim, writer, out_dir: str, max_steps=None, resume: bool = False) -> dict:
@@ -82,12 +84,15 @@ def march(sim, writer, out_dir: str, max_steps=None, resume: bool = False) -> di
         tot0, nreg0, its = meta["tot0"], np.array(meta["nreg0"]), meta["its"]
         chain.newton, chain.linear = meta["newton"], meta["linear"]
         chain.iterations = meta.get("coupled", 0)
+        prev = Previous(*_unpack(sim, cells, "prev"), meta["acc_prev"], meta["inc_prev"]) \
+            if meta.get("has_prev") else None
         writer.truncate(u.to_si(start * dt, "time"))
         rows.truncate(u.to_si(start * dt, "time"))
     else:
         xq, xp = sim.initial()
         xq = chain.with_film_phonons(xq, xp)
         start, flows, its = 0, {k: 0.0 for k in p.energy_rates(xp, 0.0, dt)}, []
+        prev = None
         acc = chain.zero_flows(xq)
         tot0 = chain.energies(xq, xp)
         nreg0 = chain.qp_number_by_region(xq, regions)
@@ -109,11 +114,15 @@ def march(sim, writer, out_dir: str, max_steps=None, resume: bool = False) -> di
         return out
 
     def save(step):
-        ck.save(_pack(sim, xq, xp), {},
+        cells, extra = _pack(sim, xq, xp), {}
+        if prev is not None and chain.scheme == "bdf2":  # the step before, for BDF2
+            cells.update(_pack(sim, prev.xq, prev.xp, "prev"))
+            extra = {"has_prev": True, "acc_prev": prev.acc, "inc_prev": prev.inc}
+        ck.save(cells, {},
                 {"step": step, "flows": flows, "acc": acc, "tot0": tot0,
                  "nreg0": [float(v) for v in nreg0], "its": its,
                  "newton": chain.newton, "linear": chain.linear,
-                 "coupled": chain.iterations})
+                 "coupled": chain.iterations, **extra})
 
     if not resume:
         writer.write(0.0, sim.fields(xq, xp, names))
@@ -122,8 +131,9 @@ def march(sim, writer, out_dir: str, max_steps=None, resume: bool = False) -> di
     failed, done, why = None, start, "phonon KSP did not converge"
     for step in range(start + 1, target + 1):
         t = (step - 1) * dt
+        before = Previous(xq, xp, acc, {})
         try:
-            xq, xp, acc, inc, res = chain.step(xq, xp, t, acc)
+            xq, xp, acc, inc, res = chain.step(xq, xp, t, acc, prev)
         except ChipStepError as exc:
             failed, why = step, str(exc)
             break
@@ -131,6 +141,7 @@ def march(sim, writer, out_dir: str, max_steps=None, resume: bool = False) -> di
         if not all(r.success for r in res):
             failed = step
             break
+        before.inc, prev = inc, before
         for k, v in inc.items():
             flows[k] = flows.get(k, 0.0) + v
         done = step
@@ -163,6 +174,7 @@ def march(sim, writer, out_dir: str, max_steps=None, resume: bool = False) -> di
     e0, e1 = tot0["E_qp"] + tot0["E_ph"], tot1["E_qp"] + tot1["E_ph"]
     npair = acc.get("N:pair", 0.0)
     return {"status": status, "message": msg, "steady": False, "steps": done,
+            **preconditioner_counts(chain.films.jacobian.preconditioner),
             "t_end_s": u.to_si(done * dt, "time"), "dt_s": u.to_si(dt, "time"),
             "phonon_linear_iterations": int(sum(its)),
             "qp_newton_iterations": chain.newton, "qp_linear_iterations": chain.linear,
@@ -179,6 +191,17 @@ def march(sim, writer, out_dir: str, max_steps=None, resume: bool = False) -> di
                           "imbalance": (tot1["N_qp"] - tot0["N_qp"] - npair) * nu},
             "qp_excess_by_region": {regions[ri]: float(nr1[ri] - nreg0[ri]) * nu
                                     for ri in film_idx}, **bursts}
+
+
+def preconditioner_counts(pc) -> dict:
+    """Builds, reuses and rebuild reasons of the QP Newton's lagged preconditioner
+    (:class:`~fvqp.models.transport.lagged.LaggedPreconditioner`; this invocation's,
+    a resumed run counts from its start), and their CPU seconds; ``{}`` without one."""
+    if not isinstance(pc, LaggedPreconditioner):
+        return {}
+    return {"qp_preconditioner_builds": pc.builds, "qp_preconditioner_reuses": pc.reuses,
+            "qp_preconditioner_rebuild_reasons": dict(pc.reasons),
+            "qp_preconditioner_cpu_s": {k: v[1] for k, v in pc.cpu.items()}}
 
 
 def bursts_of(path: str, films) -> dict:
