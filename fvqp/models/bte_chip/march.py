@@ -7,14 +7,18 @@ negative), ``imbalance_J`` (:math:`E - E_0 +` flows), the QP number of every fil
 ``N_qp:<region>`` and its excess over the start ``dN_qp:<region>``, and the cumulative
 pair-process QP number ``N_pair``. ``checkpoint.h5`` (every ``[output]
 checkpoint_every`` steps and at the end) holds both states in file cell order (the QP
-unknowns of a film cell carried on the phonon distribution), so ``--resume`` continues on
-any number of ranks; ``--max-steps`` stops early (status 1).
+unknowns of a film cell carried on the phonon distribution; with ``[time] scheme =
+"bdf2"`` also those of the step before, its QP flows and phonon flow increments, so
+the next step is BDF2 as in the uninterrupted run), so ``--resume`` continues on any
+number of ranks; ``--max-steps`` stops early (status 1).
 
 ``summary.json``: ``energy_J`` (initial/final QP and phonon energy, flows),
 ``energy_imbalance_J``, ``E_deposited_J``, ``qp_number`` (initial, final, pair processes,
 imbalance: the QP number changes only by pair processes), ``arrival_s`` per film region
 (the time its excess QP number first reaches half of its largest value: the delay of the
-correlated burst) and ``peak_excess`` per film region, iteration counts.
+correlated burst) and ``peak_excess`` per film region, iteration counts, the QP
+preconditioner's builds, reuses, rebuild reasons and CPU seconds
+(``qp_preconditioner_*``, bte films; :func:`preconditioner_counts`).
 """
 
 from __future__ import annotations
