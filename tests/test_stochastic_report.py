@@ -32,12 +32,14 @@ def test_relaxation_key_numbers_against_eq8(tmp_path, caplog):
     assert s == json.loads((out / "summary.json").read_text())
     assert s["keys"] == ["decay_rate_first_bin", "decay_rate_eq8_first_bin",
                          "ratio_to_eq8_first_bin", "c_start", "c_final", "decay_time",
-                         "time_unit_s", "decay_time_s"]
+                         "time_unit_s", "decay_time_s", "decay_rate_first_bin_per_s"]
     # the case's r_c = 100 nm and Al: the time unit r_c^3/Gamma_bar in s
     gbar = an.gamma_bar_material(get_material("Al"))
     assert s["time_unit_s"] == pytest.approx(1e-21 / gbar, rel=1e-13, abs=0)
     assert s["decay_time_s"] == pytest.approx(s["decay_time"] * 1e-21 / gbar, rel=1e-13,
                                               abs=0)
+    assert s["decay_rate_first_bin_per_s"] == pytest.approx(
+        s["decay_rate_first_bin"] * gbar / 1e-21, rel=1e-13, abs=0)
     # the fitted decay rate -(dc/dt)/c of the densest bin and Eq. (8) there, recomputed
     c = d["c"][-1]
     r = np.cbrt(3.0 * an.CP_PAPER / (4.0 * np.pi * c))

@@ -185,7 +185,7 @@ def relaxation(st: dict, units=direct) -> StudyResult:
                     decay_rate_first_bin_per_s=summ["decay_rate_first_bin"] / t_unit)
         attrs.update(units=attrs["units"] + "; t_s in s, c_t_SI in 1/m^3",
                      time_unit_s=t_unit, gamma_bar_m3_per_s=gbar, r_c_m=rc)
-        keys += ["time_unit_s", "decay_time_s"]
+        keys += ["time_unit_s", "decay_time_s", "decay_rate_first_bin_per_s"]
     return StudyResult(d, attrs, summ, "relaxation", tuple(keys),
                        series=_relaxation_series(d, st, scale))
 
