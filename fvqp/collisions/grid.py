@@ -167,7 +167,8 @@ class EnergyGrid(UniformEnergyGrid):
     Parameters
     ----------
     delta : float
-        Gap :math:`\Delta` in units of kTc (an input; e.g. from :func:`bcs_gap`).
+        Gap :math:`\Delta` in units of kTc (an input; e.g. from
+        :func:`fvqp.spectra.gap.thermal_gap`).
     h : float
         Spacing; ``2 * delta / h`` must be an integer (``m``).
     n : int
