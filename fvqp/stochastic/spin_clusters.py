@@ -102,11 +102,6 @@ class ClusterParams:
         return float(np.sqrt(2.0 * self.A / self.gamma))
 
     @property
-    def N_unpolarized(self) -> float:
-        """Unpolarised particle number :math:`c_0 V`."""
-        return self.c0 * self.V
-
-    @property
     def n0_sr(self) -> float:
         """SR-regime most probable number :math:`N_0^{(s)} = (AV\\tau_s/2)^{1/2}` (Eq. 4)."""
         return float(np.sqrt(self.injection * self.tau_s / 2.0))

@@ -33,10 +33,11 @@ import time
 import numpy as np
 
 from ...case.internal import InternalCase
-from ...collisions import DELTA0_BCS, CollisionParams, EnergyGrid, bcs_gap, bose, fermi
+from ...collisions import CollisionParams, EnergyGrid, bose, fermi
 from ...collisions.rates import thermal_pair_breaking_rate
 from ...io.atomic import atomic_path, atomic_write_bytes
 from ...solvers.options import normalise_prefix
+from ...spectra.gap import thermal_gap
 from ...units import E_CHARGE, HBAR, UnitSystem
 from ..base.schema import case_material
 from ..base.template import materials_entry
@@ -78,10 +79,9 @@ def build_model(case) -> tuple[Kinetics0D, dict]:
     ktc, tau0, n0 = u.energy, u.tau0, u.N0
     volume = film["area"] * film["thickness"]  # internal: um^3
     t_bath = v["bath"]["temperature"]
-    if film.get("self_consistent_gap"):  # the equilibrium of the gap equation (selfgap)
-        delta = bcs_gap(t_bath, mat.gap_ratio)
-    else:
-        delta = mat.gap_ratio * bcs_gap(t_bath) / DELTA0_BCS
+    # the equilibrium of the gap equation (selfgap), or the α model of a fixed gap
+    delta = float(thermal_gap(t_bath, 1.0, mat.gap_ratio,
+                              "delta0" if film.get("self_consistent_gap") else "alpha"))
     params = CollisionParams.from_times(mat.tau0 / mat.tau0_phi, mat.gap_ratio)
     hbar = HBAR / u.scales["action"]
     drives, photon_max = [], 0.0
@@ -301,11 +301,7 @@ def run(case, output_dir: str | None = None, resume: bool = False,
     summary["wall_time_s"] = time.perf_counter() - start
     atomic_write_bytes(os.path.join(out_dir, "summary.json"),
                        json.dumps(summary, indent=2, default=float).encode())
-    log.info("kinetics0d %s: status %d, %s; %s; output %s; wall time %.3g s", case.name,
-             summary["status"], summary["message"],
-             ", ".join(f"{k} = {v:.4g}" for k, v in summary["keys"].items()), out_dir,
-             summary["wall_time_s"])
-    return summary
+    return summary  # its key numbers are logged once, by ModelResult.report (run_model)
 
 
 def _transient(model: Kinetics0D, meta: dict, case, out_dir: str, y0: np.ndarray,

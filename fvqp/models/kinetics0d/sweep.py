@@ -147,7 +147,8 @@ def run_sweep(case, out_dir: str, resume: bool = False, max_steps: int | None = 
     table = {key: np.array([x for x, _ in x_si])}
     for c in COLUMNS:
         table[c] = np.array([r[c] for r in rows])
-    summary.update(status=0, message=f"sweep of {key}: {len(vals)} steady states",
+    summary.update(status=0, message=f"sweep of {key}: {len(vals)} steady states "
+                   f"({units.computed} computed, {units.reused} reused)",
                    units_computed=units.computed, units_reused=units.reused,
                    table={k: v.tolist() for k, v in table.items()},
                    units={key: unit, **COLUMNS})
@@ -159,11 +160,7 @@ def run_sweep(case, out_dir: str, resume: bool = False, max_steps: int | None = 
     if tasks.is_root:
         atomic_write_bytes(os.path.join(out_dir, "summary.json"),
                            json.dumps(summary, indent=2, default=float).encode())
-        log.info("kinetics0d %s: status 0, %s (%d computed, %d reused); %s; output %s; "
-                 "wall time %.3g s", case.name, summary["message"], units.computed,
-                 units.reused, ", ".join(f"{k} = {v:.4g}" for k, v in summary["keys"].items()),
-                 out_dir, summary["wall_time_s"])
-    return summary
+    return summary  # the key numbers are logged once, by ModelResult.report (run_model)
 
 
 def _key_ranges(table: dict) -> dict[str, float]:
