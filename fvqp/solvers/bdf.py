@@ -141,9 +141,14 @@ class BDFIntegrator:
         jac = jacobian or JacobianConfig()
         self.dist = problem.dist
         n_own = self.dist.local.n_owned
-        rows, cols = problem.pattern
-        diag = np.arange(n_own)
-        self._pattern = (np.concatenate([rows, diag]), np.concatenate([cols, diag]))
+        # the assembled (preconditioning) matrix's pattern: none with a model
+        # preconditioner, which assembles its own (issue 18: the diagonal alone would be
+        # two int64 state-length arrays kept for nothing)
+        self._pattern = None
+        if jac.preconditioner is None:
+            rows, cols = problem.pattern
+            diag = np.arange(n_own)
+            self._pattern = (np.concatenate([rows, diag]), np.concatenate([cols, diag]))
         self.solver = NonlinearSolver(
             self.dist, self._residual, self._jacobian, self._pattern, prefix=prefix,
             options=petsc_options, jvp=self._jvp if jac.uses_action else None,
@@ -158,7 +163,8 @@ class BDFIntegrator:
         self.step_count, self.rejected, self.failed = 0, 0, 0
         x0 = np.asarray(x0, dtype=float)
         acc0 = {k: 0.0 for k in problem.rates(self._local(x0), t0, t0 + 1.0)}
-        # history: newest first, entries (t, x_owned, C_owned, accumulators)
+        # history: newest first, entries (t, x_owned, C_owned, accumulators); the third
+        # entry's C_owned is None (only the predictor reads it)
         self.history = [(self.t, x0.copy(), problem.conserved(x0), acc0)]
         self._coef = (1.0, -1.0, 0.0)
         self._hist_C = np.zeros(n_own)
@@ -190,8 +196,12 @@ class BDFIntegrator:
         """Exact action of the step Jacobian (``jacobian.mode = "matrix_free"``)."""
         n = self.dist.local.n_owned
         t0, t1 = self._span
-        dC = self._coef[0] * self.problem.dconserved(xl[:n]) / (t1 - t0)
-        return dC * vl[:n] - self.problem.rhs_jvp(xl, vl, t0, t1)
+        jv = self.problem.rhs_jvp(xl, vl, t0, t1)
+        out = self.problem.dconserved(xl[:n]) * self._coef[0]
+        out /= t1 - t0
+        out *= vl[:n]  # in place: one state-length temporary besides the action's
+        out -= jv
+        return out
 
     def _coefficients(self, h: float) -> tuple[float, float, float]:
         if self.opts.order == 1 or len(self.history) < 2:
@@ -207,7 +217,7 @@ class BDFIntegrator:
         self._span = (self.t, self.t + h)
         hist = a1 * self.history[0][2]
         if a2 != 0.0:
-            hist = hist + a2 * self.history[1][2]
+            hist += a2 * self.history[1][2]
         self._hist_C = hist
         self._src_corr = self._source_correction(h)
         pred = self._predict(self.t + h)
@@ -333,6 +343,9 @@ class BDFIntegrator:
         self.last_h = h
         self.history.insert(0, (t1, x_new, self.problem.conserved(x_new), acc))
         del self.history[3:]
+        if len(self.history) == 3:  # the oldest state serves the predictor only: its
+            t2, x2, _, acc2 = self.history[2]  # C(x) is not kept (issue 18 §1)
+            self.history[2] = (t2, x2, None, acc2)
         self.step_count += 1
 
     # ---- driving --------------------------------------------------------------------

@@ -163,7 +163,9 @@ class NonlinearSolver:
         xl = self.dist.to_local(x, self._work)
         if self._pc is not None:  # the PC is rebuilt in its setUp (PETSc may lag it)
             self._shell.x_local = xl
-            self._pc_ctx.x_local = xl.copy()
+            # xl is already a fresh copy (Distribution.local_array): a second one would
+            # be a state-length array per Jacobian evaluation kept alive by the PC
+            self._pc_ctx.x_local = xl
             J.assemble()
             return
         if J != P and self._shell is not None:

@@ -227,9 +227,16 @@ class TransportSimulation:
         self.jacobian = JacobianConfig(
             "matrix_free" if self.problem.matrix_free else "assembled",
             self.problem.block_size, pc)
-        self.x0 = self.problem.equilibrium(d["initial"].get("temperature") or None)
+        self._t_initial = d["initial"].get("temperature") or None
         if self.self_consistent:
             self.problem.update_gap(self.local(self.x0))
+
+    @property
+    def x0(self) -> np.ndarray:
+        """Owned unknowns of the initial state (equilibrium at ``[initial] temperature``),
+        made on request: the integrator keeps its own copy, so no second state-length
+        array lives through the run (issue 18 §1)."""
+        return self.problem.equilibrium(self._t_initial)
 
     def local(self, x_owned: np.ndarray) -> np.ndarray:
         """Owned + ghost unknowns of owned values."""
@@ -491,6 +498,7 @@ def _transient(sim, writer, out_dir, resume, max_steps) -> dict:
     case, u, p = sim.case, sim.units, sim.problem
     d = case.values
     opts, t_end = bdf_options(d["time"], d["time"]["atol"])  # an occupation
+    totals0 = sim.totals(sim.x0)
     integ = BDFIntegrator(p, sim.x0, 0.0, d["solver"]["prefix"],
                           _petsc(case, p.jacobian, sim.lagged), opts, jacobian=sim.jacobian)
     names = d["output"]["fields"]
@@ -502,7 +510,7 @@ def _transient(sim, writer, out_dir, resume, max_steps) -> dict:
     t_start = time.perf_counter()
     result, extra = run_checkpointed(
         integ, t_end=t_end, writer=writer, snapshot=lambda it, t0, t1: sim.fields(it.x, names),
-        units=u, out_dir=out_dir, digest=case.digest, extra={"totals": sim.totals(sim.x0)},
+        units=u, out_dir=out_dir, digest=case.digest, extra={"totals": totals0},
         resume=resume, stop_times=list(d["output"]["times"]),
         every=d["output"]["every"], checkpoint_every=d["output"]["checkpoint_every"],
         max_steps=max_steps, on_accept=on_accept, logger=log,

@@ -324,16 +324,30 @@ class TransportProblem(FaceOperators, JacobianAssembly, Balances):
                                   qp_scale=self.p["qp_scale"][sl], c_ph=self.p["c_ph"][sl])
                 out[sl, :N] = self.m_f[sl] * (t.qp.imag / eps)
                 out[sl, N:] = self.m_n[sl] * (t.ph.imag / eps)
-        out[:n, N:] -= self.m_n[:n] * v[:n, N:] / self.p["tau_esc"][:n, None]
+        # escape and the algebraic rows batch by batch, the face fluxes in place: the
+        # action's temporaries stay ~ 2 (pairs x N) + CHUNK B values (issue 18 §1)
+        tau = self.p["tau_esc"]
+        for s in range(0, n, CHUNK):
+            sl = slice(s, min(n, s + CHUNK))
+            out[sl, N:] -= self.m_n[sl] * v[sl, N:] / tau[sl, None]
         vf = v[:, :N]
-        out[:, :N] += self._div @ (self.G * (vf[self.f_b] - vf[self.f_a])) \
-            - self._bsum @ (self.b_G * vf[self.b_cell])
+        flux = vf[self.f_b]
+        np.subtract(flux, vf[self.f_a], out=flux)
+        flux *= self.G
+        div = self._div @ flux
+        del flux
+        div -= self._bsum @ (self.b_G * vf[self.b_cell])
+        out[:, :N] += div
+        del div
         if len(self.ph_pairs):
             out[:, N:] += self._div_ph @ self._phonon_flux(v[:, N:])
         res = out[:n]
-        alg = np.concatenate([self.alg_f[:n], np.broadcast_to(self.ph_fixed[:n, None],
-                                                                (n, self.M))], axis=1)
-        return np.where(alg, -self.kappa[:n] * v[:n], res).ravel()
+        for s in range(0, n, CHUNK):
+            sl = slice(s, min(n, s + CHUNK))
+            alg = np.concatenate([self.alg_f[sl], np.broadcast_to(
+                self.ph_fixed[sl, None], (sl.stop - s, self.M))], axis=1)
+            np.copyto(res[sl], -self.kappa[sl] * v[sl], where=alg)
+        return res.ravel()
 
     def _jvp_spectra(self, y: np.ndarray) -> list:
         """The transforms of the state factors per :data:`CHUNK` batch at the current

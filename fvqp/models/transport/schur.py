@@ -158,6 +158,8 @@ class SchurPreconditioner:
         self.bd = np.empty((n, N, M), dtype=np.float32) if stored else None
         self.dc = np.empty((n, M, N), dtype=np.float32) if stored else None
         self.spectra = None
+        #: the owned build state the FFT couplings read (:meth:`_keep_state`)
+        self._y = None
         if self.couplings == "fft" and problem.collisions:
             self.spectra = CouplingSpectra(
                 n, N, h=problem.grid.h, m=problem.grid.m,
@@ -235,7 +237,7 @@ class SchurPreconditioner:
         self.csr.begin()
         if self.coarse is not None:
             self.coarse.begin()
-        self.x_local = xl
+        self._keep_state(xl)
         stored = self.couplings == "stored"
         self.inv_d = np.empty((n, p.M))
         if self.precision == "single":
@@ -263,6 +265,24 @@ class SchurPreconditioner:
             if self.spectra is not None:
                 self.spectra.set(sl, y[sl, :N], p.rho[sl], p.ados[sl])
         self._finish()
+
+    def _keep_state(self, xl: np.ndarray) -> None:
+        """Keep what the couplings need of the build state: the whole local state for
+        the couplings by the action (:attr:`x_local`); for the FFT couplings the owned
+        state in the spectra's precision (:attr:`_y`: float32 with the single-precision
+        build, which is what :class:`CouplingSpectra` casts it to; 4 B bytes per cell
+        instead of a reference to the solver's 8 B-byte local copy of the build point,
+        which a lagged build would keep alive next to the current one)."""
+        p = self.p
+        self.x_local = xl if self.couplings == "action" else None
+        if self.spectra is None:
+            self._y = None
+        elif self.spectra.dtype == np.float64:
+            self._y = xl.reshape(-1, p.B)[:p.n]
+        else:
+            if self._y is None or self._y.dtype != self.spectra.dtype:
+                self._y = np.empty((p.n, p.B), self.spectra.dtype)
+            np.copyto(self._y, xl.reshape(-1, p.B)[:p.n], casting="same_kind")
 
     def _update_single(self, y: np.ndarray, shift: float, stored: bool) -> None:
         """The cell blocks in single precision from the kinematics of the collision
@@ -328,7 +348,7 @@ class SchurPreconditioner:
         S^{ph}/\\partial f` (rows of phonons held at the bath 0), as
         :meth:`TransportProblem.cell_step_blocks`."""
         p, N, n = self.p, self.p.N, self.p.n
-        y = self.x_local.reshape(-1, p.B)
+        y = self._y
         out = np.zeros((n, N if to_qp else p.M))
         if self.spectra is None:  # no collisions: no coupling
             return out
