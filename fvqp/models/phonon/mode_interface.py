@@ -41,8 +41,9 @@ import scipy.sparse as sp
 from ...ordinates.angular_interface import REFLECTIONS
 from ...ordinates.quadrature import GRAZING
 from ...ordinates.streaming import InterfaceFaces, owned_csr
+from .modes import band_average, branch_coefficients
 
-__all__ = ["mode_fractions", "mode_interface_matrix", "ordinate_bands"]
+__all__ = ["channel_fractions", "mode_fractions", "mode_interface_matrix", "ordinate_bands"]
 
 
 def ordinate_bands(mu: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -81,6 +82,44 @@ def ordinate_bands(mu: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarra
         lo[sel] = np.sqrt(before[grp])
         hi[sel] = np.sqrt(np.minimum(cum[grp], 1.0))
     return lo, hi
+
+
+def channel_fractions(itf: InterfaceFaces, w: np.ndarray, side: tuple, vl: np.ndarray,
+                      vt: np.ndarray, rho: np.ndarray, average: str = "band") -> np.ndarray:
+    r"""Unscaled energy fractions of the L/T channels of every interface face.
+
+    Parameters
+    ----------
+    itf : InterfaceFaces
+    w : ndarray, shape (K,)
+    side : tuple of ndarray
+        Region of the ``a`` and ``b`` cell of every face.
+    vl, vt, rho : ndarray, shape (R,)
+        Longitudinal, transverse velocities and densities per region.
+    average : str
+        ``"band"``: each ordinate's fractions averaged over its band of :math:`\mu`
+        (:func:`ordinate_bands`, :func:`.modes.band_average`); ``"point"``: at its
+        :math:`|\mu_k|` (:func:`.modes.branch_coefficients`).
+
+    Returns
+    -------
+    E : ndarray, shape (4, F, K, 4)
+        :math:`E_{c\to c'}` by :math:`|\mu_k|`, channel ``c = 2 s + beta`` (side ``s``: 0 =
+        ``a``; branch ``beta``: 0 = L, 1 = T).
+    """
+    mu = np.abs(itf.g) / itf.aw[:, None]
+    E = np.zeros((4,) + mu.shape + (4,))
+    lo, hi = ordinate_bands(mu, w)
+    for s in (0, 1):
+        rs, ro = side[s], side[1 - s]
+        for r1, r2 in {(int(x), int(y)) for x, y in zip(rs, ro, strict=True)}:
+            sel = (rs == r1) & (ro == r2)
+            media = (rho[r1], vl[r1], vt[r1], rho[r2], vl[r2], vt[r2])
+            for beta, br in enumerate("LT"):                    # R_L, R_T, T_L, T_T
+                e = (band_average(lo[sel], hi[sel], br, *media) if average == "band"
+                     else branch_coefficients(mu[sel], br, *media))
+                E[2 * s + beta][sel] = e[..., [0, 1, 2, 3] if s == 0 else [2, 3, 0, 1]]
+    return E
 
 
 def mode_fractions(itf: InterfaceFaces, w: np.ndarray, G: np.ndarray,

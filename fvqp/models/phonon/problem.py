@@ -55,8 +55,7 @@ from ...parallel.blocked import BlockDistribution
 from ...solvers.linear import LinearSolver, csr_matrix
 from ...solvers.options import apply_options, normalise_prefix
 from .mismatch import amm_transmission, dmm_transmission
-from .mode_interface import mode_fractions, mode_interface_matrix, ordinate_bands
-from .modes import band_average, branch_coefficients
+from .mode_interface import channel_fractions, mode_fractions, mode_interface_matrix
 
 log = logging.getLogger("fvqp.phonon")
 
@@ -219,8 +218,15 @@ class PhononProblem:
                                             dmm_transmission(ga, gb), dmm_transmission(gb, ga),
                                             "diffuse"))
         elif self.interface == "amm_modes":
+            base = None   # (G, operator) of an energy whose G this one's is a multiple of
             for gi, (jl, jt) in enumerate(self.groups):
                 G, E = self.mode_coefficients(jl, jt)
+                ratio = G / base[0] if base is not None else None
+                if ratio is not None and np.allclose(ratio, ratio.flat[0], rtol=1e-14,
+                                                     atol=0):
+                    # the operator is linear in G at fixed ratios of the channels' G
+                    self._group_itf[gi] = base[1] * float(ratio.flat[0])
+                    continue
                 E, worst = mode_fractions(itf, w, G, E)
                 if gi == 0:
                     self.scale_factors = [worst]
@@ -230,6 +236,7 @@ class PhononProblem:
                                     "quadrature; refine [angles] polar", 100 * worst)
                 self._group_itf[gi] = mode_interface_matrix(itf, w, self.n, self.loc.n_local,
                                                             G, E, self.reflection)
+                base = (G, self._group_itf[gi])
             return [None] * self.N
         else:
             raise ValueError(f"unknown interface model {self.interface!r}")
@@ -251,27 +258,9 @@ class PhononProblem:
         # elastic fractions do not depend on the energy: once per set of media
         key = (vl.tobytes(), vt.tobytes(), rho.tobytes(), self.mode_average)
         if key not in self._mode_cache:
-            self._mode_cache[key] = self._elastic_fractions(side, vl, vt, rho)
+            self._mode_cache[key] = channel_fractions(itf, self.quad.weights, side, vl, vt,
+                                                      rho, self.mode_average)
         return G, self._mode_cache[key]
-
-    def _elastic_fractions(self, side, vl, vt, rho) -> np.ndarray:
-        """The (4, F, K, 4) fractions of :meth:`mode_coefficients` for the region
-        velocities ``vl``, ``vt`` and densities ``rho``."""
-        itf = self.stream.interfaces
-        mu = np.abs(itf.g) / itf.aw[:, None]
-        E = np.zeros((4,) + mu.shape + (4,))
-        lo, hi = ordinate_bands(mu, self.quad.weights)
-        for s in (0, 1):
-            rs, ro = side[s], side[1 - s]
-            for r1, r2 in {(int(x), int(y)) for x, y in zip(rs, ro, strict=True)}:
-                sel = (rs == r1) & (ro == r2)
-                media = (rho[r1], vl[r1], vt[r1], rho[r2], vl[r2], vt[r2])
-                for beta, br in enumerate("LT"):                # R_L, R_T, T_L, T_T
-                    e = (band_average(lo[sel], hi[sel], br, *media)
-                         if self.mode_average == "band"
-                         else branch_coefficients(mu[sel], br, *media))
-                    E[2 * s + beta][sel] = e[..., [0, 1, 2, 3] if s == 0 else [2, 3, 0, 1]]
-        return E
 
     # ---- operators ----------------------------------------------------------------------
     def local_matrix(self, j: int, a: float, extra=None) -> sp.csr_matrix:
