@@ -104,6 +104,64 @@ def test_injected_excess_gives_the_0d_eliashberg_suppression(tmp_path):
     assert err[1] < 0.5 * err[0]                     # converging with the bin width
 
 
+def test_self_consistent_gap_with_the_remap_equals_the_0d_root(tmp_path, reference):
+    """States labelled by xi with the occupation of the thermal gap D_T plus the excess
+    above (f(xi) = f_FD(E(xi, D_T)) + 0.1 exp(-((E - 4.5)/0.5)^2)): as the gap moves,
+    every state keeps xi (the bte remap, fvqp/models/bte/gapshift.py). The bte cell's
+    self-consistent Eliashberg gap (secant with the remap) equals the root of
+    Delta = Delta_0[f_e] found independently with solve_eliashberg and
+    f_e(E) = f(sqrt(E^2 - Delta^2)) (secant to 1e-9): to 5e-4 with 10 ueV bins and 5e-5
+    with 5 ueV (measured 2.9e-4 and 1.9e-5; the root is 0.95689 D_T)."""
+    from fvqp.eliashberg import Occupations
+    from fvqp.models.bte.gapshift import state_edges
+    from fvqp.models.bte.gapsteps import Collisionless
+
+    t, amp = 0.3, 0.1
+    p = EliashbergParams.from_material("Al")
+
+    def f_xi(xi):
+        e = np.hypot(xi, reference)
+        return fermi(e, t) + amp * np.exp(-(((e - 4.5) / 0.5) ** 2))
+
+    def nb(om):
+        with np.errstate(over="ignore"):
+            return 1.0 / np.expm1(np.asarray(om, float) / t)
+
+    last = [None]
+
+    def resid(d):
+        def fe(e):
+            return f_xi(np.sqrt(np.maximum(np.asarray(e, float) ** 2 - d**2, 0.0)))
+
+        s = solve_eliashberg(p, t, n=2**14, emax=1.2 * p.omega_c, delta_guess=last[0],
+                             occupations=Occupations.from_functions(fe, nb, step=1e-5))
+        last[0] = s.gap
+        return s.delta0 - d
+
+    x0 = reference
+    f0 = resid(x0)
+    x1 = x0 + f0
+    f1 = resid(x1)
+    while abs(f1) > 1e-9:
+        x0, f0, x1 = x1, f1, x1 - f1 * (x1 - x0) / (f1 - f0)
+        f1 = resid(x1)
+    assert 0.95 < x1 / reference < 0.96
+    for spacing, tol in (("10 ueV", 5e-4), ("5 ueV", 5e-5)):
+        sim = _sim(_case(tmp_path, spacing))
+        sc = sim.materials[0].Tc / sim.units.Tc
+        run = Collisionless(sim)
+        run.start(fermi(sim.grid.e, sim.T_bath))
+        d = np.array([reference * sc])
+        x = state_edges(sim.grid, d)[0]
+        nodes, wt = np.polynomial.legendre.leggauss(12)
+        lo, hi = x[:-1, None], x[1:, None]
+        vals = f_xi((0.5 * (lo + hi) + 0.5 * (hi - lo) * nodes[None, :]) / sc)
+        phi = np.where(hi[:, 0] > lo[:, 0], 0.5 * (vals @ wt), 0.0)
+        up = run.model.consistent(phi[None], sim.grid, d, run.delta0[:1], lambda y: y)
+        assert up.converged
+        assert up.delta[0] / sc == pytest.approx(x1, rel=tol, abs=0)
+
+
 def test_pulse_on_two_ranks_equals_serial_and_reuse_leaves_the_gaps(tmp_path):
     """Three steps of 0.25 ns with collisions and local phonons (the pulse's rise, the
     gap falls by 3e-4 relative): ``mpiexec -n 2`` equals the serial run (gap range and
