@@ -11,11 +11,12 @@ import pytest
 from scipy.sparse import diags
 from scipy.sparse.linalg import spsolve
 
-from fvqp.collisions import EnergyGrid, bcs_gap
+from fvqp.collisions import EnergyGrid
 from fvqp.models.bte_sphere.discretisation import Ordinates, RadialMesh, streaming_stencil
 from fvqp.models.bte_sphere.problem import SphereProblem
 from fvqp.models.bte_sphere.spectral import bcs_spectrum
 from fvqp.solvers import BDFIntegrator, BDFOptions, JacobianConfig
+from fvqp.spectra.gap import thermal_gap
 
 LINEAR = {"snes_type": "ksponly", "ksp_type": "gmres", "ksp_rtol": 1e-12, "ksp_atol": 1e-300,
           "pc_type": "bjacobi", "sub_pc_type": "lu", "sub_pc_factor_mat_ordering_type": "rcm"}
@@ -70,7 +71,7 @@ def test_stencil_conserves_and_is_m_matrix(outer):
 @pytest.mark.parametrize("phonons", ["bath", "local", "bte"])
 @pytest.mark.parametrize("outer", ["bath", "specular"])
 def test_uniform_isotropic_equilibrium_is_stationary(phonons, outer):
-    g = EnergyGrid.build(bcs_gap(0.3), h=0.1, e_max=5.0)
+    g = EnergyGrid.build(thermal_gap(0.3, 1.0), h=0.1, e_max=5.0)
     p = _problem(12, 8, spectrum=bcs_spectrum(g), v_f=100.0, mfp=3.0, t_bath=0.3,
                  c_ph=300.0, phonons=phonons, c_s=1.0, outer_qp=outer, outer_ph=outer,
                  collisions=True)
@@ -236,7 +237,7 @@ def test_diffusion_limit():
 def test_krylov_iterations_bounded_as_mean_free_path_shrinks():
     """With collisions (phonon bath) the preconditioner inverts streaming + elastic
     scattering exactly; Krylov iterations per Newton step must not grow as l -> 0."""
-    g = EnergyGrid.build(bcs_gap(0.4), h=0.1, e_max=4.0)
+    g = EnergyGrid.build(thermal_gap(0.4, 1.0), h=0.1, e_max=4.0)
     sp = bcs_spectrum(g)
     per = []
     for ell in (10.0, 0.1, 1e-3, 1e-5):
@@ -276,7 +277,7 @@ def outflow_balance(p, g, prefix):
 
 @pytest.mark.parametrize("phonons", ["bath", "local", "bte"])
 def test_energy_and_number_balance_with_outflow(phonons):
-    g = EnergyGrid.build(bcs_gap(0.3), h=0.1, e_max=6.0)
+    g = EnergyGrid.build(thermal_gap(0.3, 1.0), h=0.1, e_max=6.0)
     p = _problem(16, 8, spectrum=bcs_spectrum(g), v_f=10.0, mfp=3.0, t_bath=0.3,
                  c_ph=30.0, phonons=phonons, c_s=2.0, tau_esc=5.0, collisions=True)
     integ = outflow_balance(p, g, "cons_")

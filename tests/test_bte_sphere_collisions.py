@@ -6,9 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fvqp.collisions import EnergyGrid, bcs_gap, equilibrium
+from fvqp.collisions import EnergyGrid, equilibrium
 from fvqp.collisions.angular import angle_average, angular_terms
 from fvqp.collisions.batched import batched_terms
+from fvqp.spectra.gap import thermal_gap
 
 C_PH = 300.0
 BETA = 0.5 / C_PH
@@ -16,7 +17,7 @@ BETA = 0.5 / C_PH
 
 @pytest.fixture(scope="module")
 def setup():
-    g = EnergyGrid.build(bcs_gap(0.3), h=0.05, e_max=6.0)
+    g = EnergyGrid.build(thermal_gap(0.3, 1.0), h=0.05, e_max=6.0)
     f0, n0 = equilibrium(g, 0.3)
     rng = np.random.default_rng(1)
     K = 6

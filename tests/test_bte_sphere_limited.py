@@ -17,8 +17,9 @@ from test_bte_sphere import (
     outflow_balance,
 )
 
-from fvqp.collisions import EnergyGrid, bcs_gap
+from fvqp.collisions import EnergyGrid
 from fvqp.models.bte_sphere.spectral import bcs_spectrum
+from fvqp.spectra.gap import thermal_gap
 
 
 def _top_hat(scheme, order, mfp=np.inf):
@@ -89,7 +90,7 @@ def test_limited_has_the_thick_diffusion_limit():
 def test_limited_energy_and_number_balance_with_outflow(phonons):
     """As test_energy_and_number_balance_with_outflow (same tolerances) with the limited
     scheme for the QPs (and the phonon BTE)."""
-    g = EnergyGrid.build(bcs_gap(0.3), h=0.1, e_max=6.0)
+    g = EnergyGrid.build(thermal_gap(0.3, 1.0), h=0.1, e_max=6.0)
     p = _problem(16, 8, spectrum=bcs_spectrum(g), v_f=10.0, mfp=3.0, t_bath=0.3,
                  c_ph=30.0, phonons=phonons, c_s=2.0, collisions=True, scheme="limited")
     outflow_balance(p, g, "lcons_")
@@ -124,7 +125,7 @@ def test_limited_stays_positive_with_collisions():
     terms are >= 0 and the loss terms proportional to the self occupation while the
     partner occupations stay in [0, 1], so the minimum principle is expected to carry
     over (not proven) — this test checks it in one case."""
-    g = EnergyGrid.build(bcs_gap(0.2), h=0.1, e_max=4.5)
+    g = EnergyGrid.build(thermal_gap(0.2, 1.0), h=0.1, e_max=4.5)
     mins = {}
     for scheme in ("diamond", "limited"):
         p = _problem(20, 8, spectrum=bcs_spectrum(g), v_f=10.0, t_bath=0.2, c_ph=30.0,

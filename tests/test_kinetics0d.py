@@ -11,7 +11,6 @@ from scipy import integrate, linalg
 from fvqp.collisions import (
     CollisionParams,
     EnergyGrid,
-    bcs_gap,
     fermi,
     kaplan_recombination_rate,
     qp_number,
@@ -29,12 +28,13 @@ from fvqp.models.kinetics0d import (
 from fvqp.models.kinetics0d import observables as obs
 from fvqp.solvers import ConvergenceError, DenseNewton, DenseTimeStepper
 from fvqp.solvers.dense import DenseLU
+from fvqp.spectra.gap import thermal_gap
 
 PARAMS = CollisionParams.from_times(438 / 0.26, 1.764)
 
 
 def _grid(t: float = 0.3, h: float = 0.06, span: float = 4.5) -> EnergyGrid:
-    delta = bcs_gap(t)
+    delta = thermal_gap(t, 1.0)
     return EnergyGrid.build(delta, h, delta + span)
 
 
@@ -187,7 +187,7 @@ def test_linearised_recombination_rate_matches_kaplan() -> None:
     """Number mode of quasi-thermal QPs with phonons held at the bath (tau_esc -> 0):
     d dN/dt = -2 dN / tau_r, with Kaplan's 1/tau_r up to O(T/Delta)."""
     t = 0.1
-    delta = bcs_gap(t)
+    delta = thermal_gap(t, 1.0)
     grid = EnergyGrid.build(delta, t / 20, delta + 25 * t)
     m = Kinetics0D(grid, PARAMS, t, tau_esc=1e-8)
     f = m.split(m.equilibrium())[0]
@@ -205,7 +205,7 @@ def test_linearised_recombination_rate_matches_kaplan() -> None:
 
 def test_rothwarf_taylor_fit_recovers_operator_constant() -> None:
     t = 0.15
-    delta = bcs_gap(t)
+    delta = thermal_gap(t, 1.0)
     grid = EnergyGrid.build(delta, t / 8, delta + 20 * t)
     m = Kinetics0D(grid, PARAMS, t, tau_esc=1e-6, tilt=1 / t)
     r_op = obs.recombination_constant(m)
@@ -291,7 +291,7 @@ AL = CollisionParams.from_times(438 / 0.242, 1.70)  # Al: tau0, tau0^phi (Kaplan
 def _al_eta(x: float, tau_esc: float, t: float = 0.1, power: float = 1e-8) -> float:
     """eta_pb of the Al steady state under photons of hw = x Delta (h = 0.08 kTc),
     rescaled from the grid's photon energy (within 0.3%) to x Delta."""
-    delta = 1.70 * bcs_gap(t) / bcs_gap(1e-9)
+    delta = 1.70 * thermal_gap(t, 1.0) / thermal_gap(1e-9, 1.0)
     g = EnergyGrid.build(delta, 0.08, delta * (x + 1.5))
     m = Kinetics0D(g, AL, t, tau_esc=tau_esc, tilt=1 / t, method="direct",
                    drives=[PhotonDrive(photon_energy=x * delta, power=power)])
@@ -336,7 +336,7 @@ def test_self_consistent_gap_reproduces_bcs_at_equilibrium(t: float) -> None:
     measured 2.6e-5 / 9.5e-6 (t = 0.3) and 4.3e-4 / 1.6e-4 (t = 0.5) at h = T/10, T/20."""
     from fvqp.models.kinetics0d import steady_state_self_consistent
 
-    d_bcs = bcs_gap(t, 1.70)
+    d_bcs = thermal_gap(t, 1.0, 1.70, "delta0")
     errs = []
     for h in (t / 10, t / 20):
         g = EnergyGrid.build(d_bcs, h, d_bcs + 25 * t)
@@ -358,7 +358,7 @@ def test_gap_following_f_at_every_relaxation_step_reaches_the_self_consistent_st
     from fvqp.models.kinetics0d import steady_state_self_consistent
 
     t = 0.15
-    d_b = bcs_gap(t, 1.70)
+    d_b = thermal_gap(t, 1.0, 1.70, "delta0")
     g = EnergyGrid.build(d_b, 0.05, d_b + 3.5)
     m = Kinetics0D(g, AL, t, tau_esc=2e-4, method="direct",
                    drives=[PhotonDrive(photon_energy=2.2 * d_b, power=1e-2)])
@@ -391,7 +391,7 @@ def test_rothwarf_taylor_phonon_bottleneck() -> None:
     the fit agrees to 1% (measured 0.3%); the 2 Delta+ node alone overestimates
     1/tau_B by ~19% on this grid, i.e. F by the ratio of the two estimates (checked)."""
     t = 0.15
-    delta = bcs_gap(t)
+    delta = thermal_gap(t, 1.0)
     grid = EnergyGrid.build(delta, t / 8, delta + 20 * t)
     fast = Kinetics0D(grid, PARAMS, t, tau_esc=1e-9, tilt=1 / t)
     r_op = obs.recombination_constant(fast)
@@ -428,7 +428,7 @@ def test_no_escape_limits_of_pair_breaking_observables() -> None:
     import warnings
 
     t = 0.1
-    g = EnergyGrid.build(bcs_gap(t), 0.02, 6.0, layout="vertex")
+    g = EnergyGrid.build(thermal_gap(t, 1.0), 0.02, 6.0, layout="vertex")
     drive = [PhotonDrive(photon_energy=8.0, power=1e-6)]
     y = Kinetics0D(g, PARAMS, t, tau_esc=1.0).equilibrium(0.12)  # a state above the bath
     etas = []

@@ -120,8 +120,9 @@ def test_gap_suppression_case_is_self_consistent(tmp_path) -> None:
     Delta, and the suppression agrees with Owen & Scalapino (1972),
     ln(Delta_bath/Delta) ~ 2 dN_qp/Delta (N in 4 N0 kTc; exact for QPs at the gap edge,
     smaller by O(T*/Delta) for the hot driven QPs: measured ratio 0.93)."""
-    from fvqp.collisions import EnergyGrid, bcs_gap
+    from fvqp.collisions import EnergyGrid
     from fvqp.models.kinetics0d.selfgap import gap_equation
+    from fvqp.spectra.gap import thermal_gap
 
     s = fvqp.run_case(_case("kinetics0d_al_gap_suppression.toml"), output_dir=str(tmp_path))
     with h5py.File(tmp_path / "kinetics0d.h5") as fh:
@@ -129,7 +130,8 @@ def test_gap_suppression_case_is_self_consistent(tmp_path) -> None:
         f, w = fh["state/f"][:], fh["grid/qp_weights"][:]
         ob = dict(fh["observables"].attrs)
     d, d_b = a["delta_over_kTc"], a["delta_bath_over_kTc"]
-    assert d_b == pytest.approx(bcs_gap(0.1, 1.70), rel=1e-12)  # weak coupling, Delta0
+    # weak coupling, Delta0 (the delta0 model of the self-consistent gap)
+    assert d_b == pytest.approx(thermal_gap(0.1, 1.0, 1.70, "delta0"), rel=1e-12)
     assert a["grid_layout"] == "vertex"  # a phonon node at 2 Delta (fvqp.collisions.grid)
     grid = EnergyGrid(delta=d, h=a["h_over_kTc"], n=f.size, layout=a["grid_layout"])
     assert np.allclose(w, grid.qp_weights, rtol=1e-12)

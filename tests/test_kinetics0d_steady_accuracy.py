@@ -20,7 +20,6 @@ from conftest import case_with_values
 from fvqp.collisions import (
     CollisionParams,
     EnergyGrid,
-    bcs_gap,
     bose,
     fermi,
 )
@@ -28,6 +27,7 @@ from fvqp.materials import get_material
 from fvqp.models.kinetics0d import Kinetics0D, steady_state
 from fvqp.models.kinetics0d.solve import block_convergence
 from fvqp.solvers import ConvergenceError
+from fvqp.spectra.gap import thermal_gap
 from fvqp.units import K_B
 
 MAT = get_material("Al", Tc=1.2)
@@ -37,7 +37,7 @@ UEV = 1e-6 * 1.602176634e-19 / (K_B * MAT.Tc)  # 1 ueV in k_B Tc
 
 def _model(method: str, tilt: float = 0.0) -> Kinetics0D:
     """A 50 nm Al film at 100 mK on the grid of the shipped relaxation case (6 ueV)."""
-    delta = MAT.gap_ratio * bcs_gap(T_B) / bcs_gap(0.0)
+    delta = MAT.gap_ratio * thermal_gap(T_B, 1.0) / thermal_gap(0.0, 1.0)
     grid = EnergyGrid.build(delta, 6 * UEV, 700 * UEV, layout="vertex")
     params = CollisionParams.from_times(MAT.tau0 / MAT.tau0_phi, MAT.gap_ratio)
     tau_esc = MAT.tau_esc_per_thickness * 50e-9 / MAT.tau0
