@@ -338,7 +338,7 @@ def thermal_gap(
     of :func:`bcs_gap`, and both give :math:`\Delta(0) = \alpha T_c`.
 
     ``model="alpha"`` (Padamsee, Neighbor & Shiffman, J. Low Temp. Phys. 12, 387 (1973);
-    Johnston, Supercond. Sci. Technol. 26, 115011 (2013), Eq. 9): the BCS shape scaled to
+    Johnston, Supercond. Sci. Technol. 26, 115011 (2013)): the BCS shape scaled to
     the material's :math:`\Delta_0`,
 
     .. math:: \Delta_\alpha(T) = s\,\Delta_{BCS}(T; T_c),
@@ -361,7 +361,7 @@ def thermal_gap(
     whose gap follows ``f`` through that equation (``bte`` and ``transport`` cells,
     ``kinetics0d`` with ``self_consistent_gap``, ``bte_sphere``): a thermal start with
     this gap is stationary. It closes at :math:`T_c' \ne T_c` (Al, :math:`\alpha = 1.70`:
-    :math:`T_c' = 0.964\,T_c`, 21 % below the α model at :math:`0.9\,T_c`; Nb, 1.90:
+    :math:`T_c' = 0.964\,T_c`, and at :math:`0.9\,T_c` the α model is 21 % above it; Nb, 1.90:
     :math:`T_c' = 1.077\,T_c`). It is continuous: 0 only for :math:`T \ge T_c'`, and for
     :math:`\alpha > \alpha_{BCS}` still positive between :math:`T_c` and :math:`T_c'`
     (the gap equation's solution there; the case checks refuse a bath at or above the
