@@ -133,6 +133,7 @@ def _write_series(csv: str, series, title: str) -> None:
 
     rows = SeriesWriter(csv, columns=series.units, title=series.title)
     cols = series.columns
+    rows.header = list(cols)  # also for a trace without rows
     for i in range(len(next(iter(cols.values())))):
         rows.append({k: v[i].item() for k, v in cols.items()})
     rows.flush()
