@@ -47,6 +47,7 @@ from ...collisions.batched_couplings import CouplingSpectra
 from ...parallel.blocked import BlockDistribution
 from ...parallel.coarse import cell_aggregates
 from ...solvers.blockcsr import CellBlockCSR
+from ...solvers.cellblock_ilu import CellBlockILU
 from ...solvers.linear import LinearSolver, option_value
 from ...solvers.twolevel import AggregateCoarse
 from .phonon_pc import PhononDiffusionSolve
@@ -85,6 +86,8 @@ COUPLING_CHUNK = 512
 #: same Newton and Krylov counts, PC application +27 %; ``stored`` keeps the float32
 #: blocks B D^-1, D^-1 C, 2NM values per cell)
 COUPLINGS = "fft"
+#: default of ``-<prefix>schur_storage`` (:attr:`SchurPreconditioner.storage`)
+STORAGE = "aij"
 
 
 class SchurPreconditioner:
@@ -103,12 +106,31 @@ class SchurPreconditioner:
         self.p = problem
         N = problem.N
         self.dist = BlockDistribution(problem.cells, N)
-        self.csr = CellBlockCSR(problem.cells, N, problem.f_a, problem.f_b)
-        self.mat = self.csr.create_matrix(self.dist.comm)
         self.prefix = prefix + "schur_"
         #: two-level inner solve (AggregateCoarse) on this many aggregates, 0 = off; option
         #: ``-<prefix>schur_coarse_aggregates``
         n_agg = option_value(self.prefix + "coarse_aggregates", COARSE_AGGREGATES)
+        #: "aij": :math:`S_T` as a PETSc AIJ matrix under the inner KSP; "cells": its
+        #: float32 cell blocks and couplings with their own level-scheduled ILU(0)
+        #: (:class:`fvqp.solvers.cellblock_ilu.CellBlockILU`: serial, one sweep, no
+        #: coarse level) -- option ``-<prefix>schur_storage``
+        options = dict(options or {})
+        self.storage = option_value(self.prefix + "storage",
+                                    str(options.pop("storage", STORAGE)))
+        self.ilu = None
+        if self.storage == "cells":
+            if self.dist.size > 1 or n_agg > 0:
+                raise ValueError(f"-{self.prefix}storage cells: serial runs with the "
+                                 "default inner solve only")
+            self.ilu = self.csr = CellBlockILU(problem.n, N, problem.f_a, problem.f_b)
+            self.mat = self.inner = None
+            self._init_couplings(problem, n_agg)
+            return
+        if self.storage != "aij":
+            raise ValueError(f"-{self.prefix}storage must be 'aij' or 'cells', not "
+                             f"{self.storage!r}")
+        self.csr = CellBlockCSR(problem.cells, N, problem.f_a, problem.f_b)
+        self.mat = self.csr.create_matrix(self.dist.comm)
         self._transport_pos = self._positions(cells=n_agg > 0)
         par = SCHUR_PARALLEL_DEFAULTS if self.dist.size > 1 and "pc_type" not in (
             options or {}) else {}
@@ -127,6 +149,11 @@ class SchurPreconditioner:
         ) else {}
         self.inner = LinearSolver(self.mat, self.prefix, {**SCHUR_DEFAULTS, **par, **inplace},
                                   options, subdomains=sub)
+        self._init_couplings(problem, n_agg)
+
+    def _init_couplings(self, problem, n_agg: int) -> None:
+        """The coupling blocks' storage, the coarse level and the phonon solve."""
+        N = problem.N
         #: "stored": B D^-1 and D^-1 C kept per cell in single precision (2NM floats per
         #: cell); "fft": B, C applied by FFTs from the four state spectra of the build
         #: point (:class:`fvqp.collisions.batched_couplings.CouplingSpectra`, 4 (N + 2)
@@ -179,8 +206,8 @@ class SchurPreconditioner:
 
     @property
     def ksp(self):
-        """The inner PETSc KSP (for inspection)."""
-        return self.inner.ksp
+        """The inner PETSc KSP (for inspection; None with the cell storage)."""
+        return None if self.inner is None else self.inner.ksp
 
     def _rcm_subdomain(self) -> tuple[np.ndarray, np.ndarray]:
         """This rank's additive-Schwarz subdomain: owned cells plus one layer of
@@ -310,6 +337,32 @@ class SchurPreconditioner:
 
     def _finish(self) -> None:
         """Transport entries, assembly and the inner solve's refactorisation."""
+        if self.ilu is not None:
+            self._factor_cells()
+        else:
+            self._assemble()
+        if self.phonons is not None:
+            self.d = 1.0 / self.inv_d
+            self.phonons.update(self.d)
+
+    def _factor_cells(self) -> None:
+        """The cell storage: transport entries of :math:`K = -J` on the block diagonals
+        and as couplings (:meth:`TransportProblem.transport_values` order), then the
+        ILU(0)."""
+        p, N, P = self.p, self.p.N, len(self.p.f_a)
+        k = -p.transport_values()
+        aa, ab, bb, ba = (k[j * P * N:(j + 1) * P * N].reshape(P, N) for j in range(4))
+        diag = np.zeros((p.n, N))
+        np.add.at(diag, p.f_a, aa)
+        np.add.at(diag, p.f_b, bb)
+        np.add.at(diag, p.b_cell, k[4 * P * N:].reshape(-1, N))
+        e = np.arange(N)
+        self.ilu.blocks[:, e, e] += diag
+        self.ilu.set_couplings(p.f_a, p.f_b, ab, ba)
+        self.ilu.factor()
+
+    def _assemble(self) -> None:
+        """The AIJ storage: transport entries, assembly, refactorisation."""
         p = self.p
         keep = self._transport_pos >= 0
         tv = p.transport_values()[keep]
@@ -320,9 +373,6 @@ class SchurPreconditioner:
         self.mat.setUnfactored()  # refactored in place (-<prefix>schur_sub_pc_factor_in_place)
         self.csr.assemble(self.mat)
         self.inner.set_operators()
-        if self.phonons is not None:
-            self.d = 1.0 / self.inv_d
-            self.phonons.update(self.d)
 
     def _coupling(self, w: np.ndarray, to_qp: bool) -> np.ndarray:
         """``B w`` (phonon vector -> QP rows, ``to_qp``) or ``C w`` (QP vector -> phonon
@@ -383,7 +433,7 @@ class SchurPreconditioner:
         return np.einsum("cij,cj->ci", self.dc, z.astype(np.float32))
 
     def _smooth(self, t: np.ndarray) -> np.ndarray:
-        return self.inner.solve(t)
+        return self.ilu.solve(t) if self.ilu is not None else self.inner.solve(t)
 
     def _residual(self, t: np.ndarray, z: np.ndarray) -> np.ndarray:
         return self.inner.residual(t, z)
