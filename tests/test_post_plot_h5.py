@@ -159,3 +159,26 @@ def test_counts_spanning_decades_are_drawn_on_a_log_axis(tmp_path):
     plt.close(fig)
     assert not log_axis(np.array([1.0, 2.0, 500.0]))  # within three decades
     assert not log_axis(np.array([0.0, 0.0]))
+
+
+def test_a_front_loaded_series_gets_a_log_time_axis():
+    """A decay recorded event by event (half the rows in the first percent of the run,
+    times over more than three decades) is drawn over log t; evenly or adaptively
+    stepped transients keep a linear axis."""
+    import matplotlib.pyplot as plt
+
+    from fvqp.post.arrays import Series
+    from fvqp.post.csvplot import log_time, series_figure
+
+    decay = np.concatenate([[0.0], np.geomspace(1e-5, 666.0, 489)])
+    assert log_time(decay)
+    assert not log_time(np.linspace(0.0, 2e-6, 50))
+    assert not log_time(np.concatenate([[0.0], np.geomspace(1e-10, 2e-6, 30),
+                                        np.linspace(2e-6, 2e-4, 60)]))  # median late
+    n = np.linspace(1000.0, 20.0, decay.size)
+    fig = series_figure({"N_qp": Series("N_qp", "", decay, n)}, "t")
+    (ln,) = fig.axes[0].get_lines()
+    assert fig.axes[0].get_xscale() == "log" and fig.axes[0].get_xlabel() == "t [s]"
+    np.testing.assert_array_equal(ln.get_xdata(), decay)
+    np.testing.assert_array_equal(ln.get_ydata(), n)
+    plt.close(fig)

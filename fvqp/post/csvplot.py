@@ -15,7 +15,8 @@ column names (:mod:`fvqp.io.series`: ``time_s``, ``energy_J.final``, ``qp_number
   round-off, invisible beside the quantities it balances;
 * the loop's work columns (step, size of the step, iteration counters) are left out;
 * a panel whose values are never negative and span more than three decades is drawn on a
-  log scale (:func:`log_axis`).
+  log scale (:func:`log_axis`); a front-loaded series (a decay recorded event by event) on
+  a logarithmic time axis (:func:`log_time`).
 
 A series without an SI time (the stochastic ``relaxation`` study of a case without ``r_c``)
 is drawn over its first ``time_*`` column, the x label naming the unit its comment line
@@ -31,7 +32,7 @@ import numpy as np
 from ..models.base.result import COUNTER_KEYS
 from .arrays import Series, csv_series
 
-__all__ = ["log_axis", "panels", "plot_series_csv", "series_figure"]
+__all__ = ["log_axis", "log_time", "panels", "plot_series_csv", "series_figure"]
 
 #: columns of the time loop that count work, not integral quantities
 WORK_COLUMNS = frozenset({"step", "dt_s", *COUNTER_KEYS})
@@ -50,6 +51,17 @@ def log_axis(values: np.ndarray) -> bool:
     line): a detector's few quasiparticles stay visible beside the ground plane's 1e5."""
     pos = values[values > 0]
     return bool(len(pos) and values.min() >= 0 and pos.max() > 1e3 * pos.min())
+
+
+def log_time(times: np.ndarray) -> bool:
+    """A logarithmic time axis for a front-loaded series: positive times spanning more
+    than three decades with half of the rows in the first percent of the run (a decay
+    recorded event by event, such as the stochastic relaxation's 490 annihilations of
+    which most happen in its first seconds of 666 s); t = 0 is left out of the line."""
+    t = np.asarray(times, dtype=float)
+    pos = t[t > 0]
+    return bool(len(pos) > 1 and pos.max() > 1e3 * pos.min()
+                and np.median(t) < 1e-2 * t.max())
 
 
 def panels(series: dict[str, Series]) -> dict[str, list[Series]]:
@@ -97,6 +109,8 @@ def series_figure(series: dict[str, Series], title: str):
         vals = np.concatenate([s.values[np.isfinite(s.values)] for s in cols])
         if log_axis(vals):
             ax.set_yscale("log", nonpositive="mask")
+        if log_time(cols[0].times):
+            ax.set_xscale("log", nonpositive="mask")
         ax.set_xlabel(f"t [{unit}]")
         ax.set_title(panel, fontsize=9)
         ax.legend(fontsize=6)
