@@ -12,6 +12,9 @@ temperature`` or the bath) is made self-consistent first. The energy grid starts
 ``[gap] floor`` times the lowest bath gap (:class:`.simulation.BTESimulation`); a gap
 falling below it, or a gap iteration that does not converge, stops the run with
 ``status = -1``. Regions in ``[gap] hold`` keep their bath gap; normal regions keep 0.
+``[gap] model = "eliashberg"`` takes every free cell's gap from the real-axis Eliashberg
+equations with its own occupations (:mod:`.eliashberg_gaps`; summary ``gap_model`` and
+the counts ``eliashberg_solves``, ``eliashberg_sweeps``, ``eliashberg_reused``).
 With ``[time] scheme = "bdf2"`` the kinetic step is BDF2 at the gaps extrapolated to the
 step's end (:mod:`.gapcollide` and :class:`.gapsteps.Collisionless`, ``order=2``: second
 order in the step; the checkpoint then also holds the previous state, its gaps and the
