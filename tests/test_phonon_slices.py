@@ -95,20 +95,23 @@ def test_slices_at_every_node_give_the_number_and_energy_densities(tmp_path, bra
 
 def test_energy_outside_the_grid_is_refused(tmp_path):
     """7 meV lies above the top bin (nodes 0.75 to 6 meV, the grid ends at 6.375 meV),
-    0.2 meV below the first (from 0.375 meV): a CaseError naming both keys, the file and
-    the fixes (raise e_max, add bins); 6.3 meV (nearest node 6 meV) is accepted."""
+    0.2 meV below the first (from 0.375 meV): a CaseError at ``fvqp check`` (loading the
+    case: the bounds follow from the case alone) naming both keys, the file and the fixes
+    (raise e_max, add bins) — the same range the run's grid has; 6.3 meV (nearest node
+    6 meV) is accepted."""
     from fvqp.case import load_case
     from fvqp.case.loader import CaseError
     from fvqp.models.phonon.driver import PhononSimulation
 
     case = _variant(tmp_path, ["1 meV", "7 meV", "0.2 meV"])
     with pytest.raises(CaseError) as err:
-        PhononSimulation.from_case(load_case(str(case)))
+        load_case(str(case))
     e = err.value.errors
     assert len(e) == 2
-    assert e[0].startswith(f"{case}: slices.energies[1]: 7000 ueV lies outside")
+    assert e[0].startswith(f"{case.name}: slices.energies[1]: 7000 ueV lies outside")
     assert "[energy] e_max" in e[0] and "between 375 ueV and 6375 ueV" in e[0]
-    assert e[1].startswith(f"{case}: slices.energies[2]: 200 ueV") and "bins" in e[1]
+    assert e[1].startswith(f"{case.name}: slices.energies[2]: 200 ueV") and "bins" in e[1]
+    assert run_fvqp(["check", case], check=False).returncode != 0
     ok = _variant(tmp_path, ["6.3 meV"])
     sim = PhononSimulation.from_case(load_case(str(ok)))
     assert sim.slice_nodes == [7]

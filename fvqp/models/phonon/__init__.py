@@ -154,6 +154,25 @@ FIELDS = ("phonon_energy_density", "phonon_number_density", "phonon_energy_flux"
           "n_slices")
 
 
+def _check_slices(data, err) -> None:
+    """[slices] energies on the nodes (j+1) h, h = e_max / bins (as driver.PhononSimulation)."""
+    from ...case.slices import check_slice_energies
+    from ...units import K_B
+    from ..spec import ueV
+
+    e = data.get("energy") or {}
+    top = e.get("e_max")
+    if top is None:
+        top = 12 * K_B * data["bath"]["temperature"]
+        for s in data.get("sources") or []:
+            if s:
+                top = max(top, s["energy"] + 3 * s["width"])
+    h = top / e["bins"]
+    check_slice_energies(data, err, 0.5 * h, (e["bins"] + 0.5) * h,
+                         f"phonon energy grid (nodes {ueV(h)} to {ueV(top)})",
+                         below="or add [energy] bins", above="or raise [energy] e_max")
+
+
 def _check(data, err) -> None:
     from ...materials import UnknownMediumError, get_medium
     from ..base.schema import active_regions, check_pulse_or_power
@@ -178,6 +197,7 @@ def _check(data, err) -> None:
     if not t.get("steady") and not t.get("dt_initial"):
         err.add("time.dt_initial", "the transient phonon model runs with a fixed step.",
                 'add dt_initial = "1 ns" (or steady = true).')
+    _check_slices(data, err)
 
 
 SPEC = ModelSpec(
