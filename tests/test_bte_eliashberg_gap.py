@@ -163,16 +163,17 @@ def test_self_consistent_gap_with_the_remap_equals_the_0d_root(tmp_path, referen
 
 
 def test_pulse_on_two_ranks_equals_serial_and_reuse_leaves_the_gaps(tmp_path):
-    """Three steps of 0.25 ns with collisions and local phonons (the pulse's rise, the
-    gap falls by 3e-4 relative): ``mpiexec -n 2`` equals the serial run (gap range and
-    QP number to 1e-8; each rank solves its own cells); the gaps are those of a run
-    that never reuses an edge (cache_tol = 0 against the default 1e-12 between the four
-    cells: measured 0 difference) and the summary counts the solves."""
+    """Two steps of 0.25 ns with collisions and local phonons (the pulse's rise, the gap
+    falls by 1e-4 relative): ``mpiexec -n 2`` equals the serial run (gap range and QP
+    number to 1e-8; each rank solves its own cells); after a step, the gaps are those of
+    a run that reuses an edge only for identical tables (cache_tol = 0 against the
+    default 1e-12 between the four cells, whose tables differ by round-off: 1e-10,
+    measured 0) and the summary counts the solves."""
     case = _case(tmp_path, "20 ueV", collisions=True,
-                 **{'end = "15 ns"': 'end = "0.75 ns"', "every = 4": "every = 1"})
+                 **{'end = "15 ns"': 'end = "0.5 ns"', "every = 4": "every = 1"})
     sa, sb = serial_and_two_ranks(case, tmp_path)
     assert sa["gap_model"] == "eliashberg" and sa["eliashberg_solves"] >= 3
-    assert sa["eliashberg_reused"] >= 3 * sa["eliashberg_solves"] - 3
+    assert sa["eliashberg_reused"] >= 3 * sa["eliashberg_solves"] - 3   # one cell solved
     for a, b in zip(sa["gap"]["snapshots"], sb["gap"]["snapshots"], strict=True):
         assert b["min_ueV"] == pytest.approx(a["min_ueV"], rel=1e-8, abs=0)
         assert b["max_ueV"] == pytest.approx(a["max_ueV"], rel=1e-8, abs=0)
@@ -193,8 +194,7 @@ def test_pulse_on_two_ranks_equals_serial_and_reuse_leaves_the_gaps(tmp_path):
             run.prob.grid.omega, run.prob.phonons_of(run.y))
         run.start(fermi(sim.grid.e, sim.T_bath))
         dt = sim.units.to_internal(0.25e-9, "time")
-        for k in range(3):
-            assert run.step(k * dt, dt)[0] and run.update().converged
+        assert run.step(0.0, dt)[0] and run.update().converged
         gaps.append(run.gaps().copy())
     assert np.max(np.abs(gaps[0] - gaps[1]) / gaps[1]) <= 1e-10
 
