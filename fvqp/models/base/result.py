@@ -78,6 +78,21 @@ class ModelResult(Mapping):
     ...                              "energy_J": {"imbalance": 1e-20}})
     >>> r.success, r.counters, r["energy_J"]["imbalance"]
     (True, {'steps': 3}, 1e-20)
+
+    The report names each balance once (a flat ``energy_imbalance_J`` beside the table
+    ``energy_J`` is the same number: shown only if the model names it a key number) and
+    does not repeat a balance among the key numbers:
+
+    >>> r = ModelResult.from_summary("x", {"status": 0, "message": "ok",
+    ...     "energy_J": {"imbalance": 0.0}, "energy_imbalance_J": 0.0,
+    ...     "qp_number": {"imbalance": 0.0}, "power_imbalance_W": 2e-9,
+    ...     "N_qp": 3.5, "keys": ["power_imbalance_W", "N_qp"]})
+    >>> print(r.report())
+    x: status 0 — ok
+      balance energy_J: imbalance 0
+      balance qp_number: imbalance 0
+      balance power_imbalance_W: imbalance 2e-09
+      N_qp: 3.5 quasiparticles
     """
 
     model: str
@@ -121,10 +136,15 @@ class ModelResult(Mapping):
             lines.append(f"  wall time: {wall:.3g} s")
         if self.counters:
             lines.append("  work: " + ", ".join(f"{k} {v}" for k, v in self.counters.items()))
+        printed = set()
         for name, bal in self.balances.items():
             value = bal.get("imbalance") if isinstance(bal, Mapping) else bal
+            if not isinstance(bal, Mapping) and isinstance(
+                    self.balances.get(name.replace("_imbalance", "")), Mapping):
+                continue   # ``energy_imbalance_J``: a flat copy of ``energy_J.imbalance``
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 lines.append(f"  balance {name}: imbalance {value:.3g}")
+                printed.add(name)
         table = self.summary.get("keys")
         if isinstance(table, (list, tuple)):  # names of summary entries (Usadel, stochastic)
             keys = (*keys, *(k for k in table if k not in keys))
@@ -132,6 +152,8 @@ class ModelResult(Mapping):
         if isinstance(table, Mapping):        # name -> value (kinetics0d)
             named.update((k, v) for k, v in table.items() if k not in named)
         for key, v in named.items():
+            if key in printed:   # shown above as a balance
+                continue
             unit = unit_of_key(key) or COUNTS.get(key, "")
             text = f"{v:.6g}" if isinstance(v, float) else f"{v}"
             lines.append(f"  {key}: {text} {unit}".rstrip())
