@@ -163,14 +163,16 @@ def test_self_consistent_gap_with_the_remap_equals_the_0d_root(tmp_path, referen
 
 
 def test_pulse_on_two_ranks_equals_serial_and_reuse_leaves_the_gaps(tmp_path):
-    """Two steps of 0.25 ns with collisions and local phonons (the pulse's rise, the gap
-    falls by 1e-4 relative): ``mpiexec -n 2`` equals the serial run (gap range and QP
-    number to 1e-8; each rank solves its own cells); after a step, the gaps are those of
-    a run that reuses an edge only for identical tables (cache_tol = 0 against the
-    default 1e-12 between the four cells, whose tables differ by round-off: 1e-10,
-    measured 0) and the summary counts the solves."""
-    case = _case(tmp_path, "20 ueV", collisions=True,
-                 **{'end = "15 ns"': 'end = "0.5 ns"', "every = 4": "every = 1"})
+    """``cases/bte_selfgap_eliashberg.toml`` (20 ueV bins, to 0.5 ns): two steps of 0.25 ns
+    with collisions and local phonons (the pulse's rise, the gap falls by 1e-4
+    relative): ``mpiexec -n 2`` equals the serial run (gap range and QP number to 1e-8;
+    each rank solves its own cells); after a step, the gaps are those of a run that
+    reuses an edge only for identical tables (cache_tol = 0 against the default 1e-12
+    between the four cells, whose tables differ by round-off: 1e-10, measured 0) and
+    the summary counts the solves."""
+    case = case_variant("bte_selfgap_eliashberg.toml", tmp_path, **{
+        'spacing = "10 ueV"': 'spacing = "20 ueV"', 'end = "8 ns"': 'end = "0.5 ns"',
+        "every = 4": "every = 1"})
     sa, sb = serial_and_two_ranks(case, tmp_path)
     assert sa["gap_model"] == "eliashberg" and sa["eliashberg_solves"] >= 3
     assert sa["eliashberg_reused"] >= 3 * sa["eliashberg_solves"] - 3   # one cell solved
