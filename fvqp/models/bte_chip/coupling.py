@@ -197,7 +197,7 @@ class ChipChain:
         y[:, self.nq:] = self.film_mean(xp) if nbar is None else nbar
         return y.ravel()
 
-    def _atol_factor(self, y: np.ndarray, dt: float) -> float:
+    def _atol_factor(self, y: np.ndarray, dt: float, guess=None) -> float:
         r"""Newton's absolute tolerance, as the factor of the storage-term norm
         :math:`\|C/\Delta t\|` (step ``dt``) that :class:`~fvqp.solvers.BDFIntegrator` multiplies:
         at least 1e-12 of it, and above the round-off floor of the residual,
@@ -205,12 +205,20 @@ class ChipChain:
         that cancel in it (QP streaming across 100 nm film cells, in- and out-scattering;
         measured floor 2e-11 against 1e-16 x 3e5 on the small chip). Without it, once a
         burst has filled a film, ``snes_rtol`` of a small initial residual lies below the
-        floor and the steps fail (line search) and are retried in quarters."""
+        floor and the steps fail (line search) and are retried in quarters.
+
+        ``guess``: Newton's start when it is not ``y`` (the coupled iteration's last
+        iterate): the floor is the larger of the two states' (the last iterate already
+        holds the step's burst, ``y`` not: Newton stalled 40 iterations at 6e-11 above a
+        4e-11 test on the small chip's first burst step) and the norm is that of
+        :math:`C(\text{guess})`, the integrator's scale."""
         qp, d = self.qp, self.films.dist
-        terms = 0.0
-        for v in self.films.roundoff_terms(y):   # (.films: bte or transport QP rows)
-            terms += d.sum(v)
-        store = math.sqrt(d.sum(float(np.sum((qp.conserved(y) / dt) ** 2))))
+        terms = []
+        for x in (y,) if guess is None else (y, guess):
+            terms.append(sum(d.sum(v) for v in self.films.roundoff_terms(x)))
+        x0 = y if guess is None else guess
+        terms = max(terms)
+        store = math.sqrt(d.sum(float(np.sum((qp.conserved(x0) / dt) ** 2))))
         return max(1e-12, 2e-16 * math.sqrt(terms) / store) if store > 0 else 1e-12
 
     def zero_flows(self, xq: np.ndarray) -> dict:
@@ -229,7 +237,7 @@ class ChipChain:
         integ.history = [(t, y if guess is None else guess, qp.conserved(y), dict(acc))]
         integ.t, integ.h = t, dt
         integ.opts = dataclasses.replace(integ.opts, dt_initial=dt,
-                                         atol_factor=self._atol_factor(y, dt))
+                                         atol_factor=self._atol_factor(y, dt, guess))
         t1 = t + dt
         n0, l0 = integ.solver.total_iterations, integ.solver.total_linear_iterations
         while integ.t < t1 * (1 - 1e-14):
