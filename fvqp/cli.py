@@ -151,7 +151,8 @@ def _mesh_layout(args: argparse.Namespace) -> int:
     import os
 
     from .mesh import MeshError
-    from .mesh.layout import build_mesh, read_layout
+    from .mesh.layout import read_layout
+    from .mesh.layout_mesh import build_mesh
 
     out = args.output or os.path.splitext(args.layout)[0] + ".msh"
     try:

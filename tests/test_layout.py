@@ -81,7 +81,8 @@ def _measures(path):
 def chip(tmp_path_factory):
     d = tmp_path_factory.mktemp("layout")
     (d / "chip.toml").write_text(LAYOUT)
-    from fvqp.mesh.layout import build_mesh, read_layout
+    from fvqp.mesh.layout import read_layout
+    from fvqp.mesh.layout_mesh import build_mesh
 
     info = build_mesh(read_layout(d / "chip.toml"), d / "mesh" / "chip.msh")
     return d, info

@@ -1,6 +1,6 @@
 """Layouts with oblique edges: a prism (wedge) mesh by extruding a triangulated footprint.
 
-When a layout's shapes are not Manhattan, :func:`fvqp.mesh.layout.build_mesh` comes here:
+When a layout's shapes are not Manhattan, :func:`fvqp.mesh.layout_mesh.build_mesh` comes here:
 every outline (substrate box, layer shapes and holes) is drawn in the plane and the
 planar partition is made with OpenCASCADE (``BooleanFragments``); each face of it is
 extruded through the stack's z intervals as far as a region occupies it (``Extrude`` with
