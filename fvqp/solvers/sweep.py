@@ -18,6 +18,24 @@ sweep – coarse – sweep (Smith, Bjørstad & Gropp 1996, ch. 2 and 5):
 
 With the isotropic coarse space of the bte model this is a diffusion-synthetic
 acceleration consistent with the discretisation (Adams & Larsen 2002, Sec. 4).
+
+On several ranks a sweep per rank stops at the rank boundary: the inflow from the other
+ranks is left to the Krylov method, whose count then grows with the ranks (measured on
+the bte absorber: 7, 11, 13.4, 14 Krylov per Newton at 1, 2, 4, 8 ranks).
+:class:`CrossingSweep` sweeps across the ranks instead: the model hands over the stage of
+every owned unknown (the number of rank changes upwind of it,
+:mod:`fvqp.parallel.sweepstages`), and the ranks sweep stage by stage — at stage
+:math:`s` each rank solves (ILU(0) in the sweep order, as :class:`OrderedILU`) its rows of
+stage :math:`s` with every other value, its own earlier stages and the ghosts received
+after each stage, on the right-hand side,
+
+.. math::  z_s = \tilde A_{ss}^{-1}\Big(r_s - \sum_{t \ne s} A_{st} z_t\Big),
+           \quad z_t = 0 \text{ for the stages not yet swept},
+
+a block Gauss–Seidel over the stages, lower triangular in the streaming of every
+ordinate: on pure streaming it is the serial sweep, exact across any number of ranks,
+with the work of one sweep and one ghost exchange per stage. It is a fixed linear
+operator (GMRES may use it). On one rank it is :class:`OrderedILU`.
 """
 
 from __future__ import annotations
@@ -28,7 +46,7 @@ import scipy.sparse as sp
 from .options import apply_options, set_from_options
 from .twolevel import CoarseCorrection, exact_defaults
 
-__all__ = ["OrderedILU", "SweepTwoLevelPC"]
+__all__ = ["CrossingSweep", "OrderedILU", "SweepTwoLevelPC"]
 
 #: the sweep (options ``<prefix>sweep_*``): ILU(0) in the given order
 SWEEP_DEFAULTS: dict[str, object] = {"pc_type": "ilu", "pc_factor_levels": 0,
@@ -95,6 +113,99 @@ class OrderedILU:
         self.mat = None
 
 
+class CrossingSweep:
+    """The sweep across ranks, stage by stage (module docstring); :meth:`factor` again for
+    new values, :meth:`solve` on numpy arrays of the owned unknowns.
+
+    Parameters
+    ----------
+    order : ndarray of int
+        The owned unknowns in sweep order.
+    stage : ndarray of int
+        The stage of every owned unknown (natural numbering).
+    n_stages : int
+        Number of stages (the same on every rank).
+    layout : GhostedVectors
+        The ghosted layout of the unknowns (e.g. a
+        :class:`~fvqp.parallel.blocked.BlockDistribution`): owned unknowns, then ghosts.
+    prefix : str
+        Options prefix of the stages' factorisations (:class:`OrderedILU`).
+    """
+
+    def __init__(self, order: np.ndarray, stage: np.ndarray, n_stages: int, layout,
+                 prefix: str = "sweep_"):
+        order = np.asarray(order, dtype=np.int64)
+        self.stage = np.asarray(stage, dtype=np.int64)
+        self.n_stages, self.layout = int(n_stages), layout
+        self.n = len(order)
+        self.rows = [order[self.stage[order] == s] for s in range(self.n_stages)]
+        self.ilu = [OrderedILU(np.arange(len(r)), prefix) if len(r) else None
+                    for r in self.rows]
+        self.rest: list = [None] * self.n_stages
+        self._vec = layout.create_vec() if self.n_stages > 1 else None
+
+    def factor(self, m: sp.spmatrix) -> None:
+        """Factor the stages of ``m`` (owned rows, local columns: owned then ghosts)."""
+        m = sp.csr_matrix(m)
+        n = self.n
+        col_stage = np.full(m.shape[1], -1, dtype=np.int64)
+        col_stage[:n] = self.stage
+        self._cross(m)
+        for s, rows in enumerate(self.rows):
+            if not len(rows):
+                continue
+            blk = m[rows].tocoo()
+            own = col_stage[blk.col] == s
+            pos = np.full(m.shape[1], -1, dtype=np.int64)
+            pos[rows] = np.arange(len(rows))
+            diag = sp.csr_matrix((blk.data[own], (blk.row[own], pos[blk.col[own]])),
+                                 shape=(len(rows), len(rows)))
+            self.ilu[s].factor(diag + sp.diags(self.pivot[rows]))
+            self.rest[s] = sp.csr_matrix((blk.data[~own], (blk.row[~own], blk.col[~own])),
+                                         shape=(len(rows), m.shape[1]))
+
+    def _cross(self, m: sp.csr_matrix) -> None:
+        """The ILU(0) terms of the couplings between stages of one rank (module
+        docstring): the pivot change :math:`-\\sum_u A_{vu}A_{uv}/A_{uu}` of a row
+        :math:`v` from the earlier-stage unknowns :math:`u` it couples with both ways,
+        and the back substitution :math:`z_u \\mathrel{-}= A_{uv}z_v/A_{uu}` of the
+        later-stage values into the earlier ones."""
+        n = self.n
+        own = m[:, :n].tocoo()
+        st = self.stage
+        d = m.diagonal()[:n] if n else np.zeros(0)
+        dinv = np.divide(1.0, d, out=np.zeros(n), where=d != 0)
+        up = st[own.col] > st[own.row]
+        lo = st[own.col] < st[own.row]
+        upper = sp.csr_matrix((own.data[up] * dinv[own.row[up]],
+                               (own.row[up], own.col[up])), shape=(n, n))
+        lower = sp.csr_matrix((own.data[lo], (own.row[lo], own.col[lo])), shape=(n, n))
+        self.pivot = -np.asarray(lower.multiply(upper.T.tocsr()).sum(axis=1)).ravel()
+        self.back = upper if upper.nnz else None
+
+    def solve(self, r: np.ndarray) -> np.ndarray:
+        """The sweep across the ranks of ``r`` (owned unknowns in and out; collective)."""
+        if self.n_stages == 1:
+            return self.ilu[0].solve(r) if self.ilu[0] is not None else np.zeros(self.n)
+        with self._vec.localForm() as loc:
+            z = loc.getArray()             # owned then ghosts, in place
+            z[:] = 0.0
+            for s, rows in enumerate(self.rows):
+                if len(rows):
+                    z[rows] = self.ilu[s].solve(r[rows] - self.rest[s] @ z)
+                if s < self.n_stages - 1:  # ghosts of the stages swept so far
+                    self._vec.ghostUpdate()
+            out = z[: self.n].copy()
+        return out - self.back @ out if self.back is not None else out
+
+    def destroy(self) -> None:
+        for o in self.ilu:
+            if o is not None:
+                o.destroy()
+        if self._vec is not None:
+            self._vec.destroy()
+
+
 class SweepTwoLevelPC:
     r"""petsc4py ``python`` PC context: sweep – Galerkin coarse correction – sweep
     (module docstring).
@@ -104,9 +215,13 @@ class SweepTwoLevelPC:
     A : petsc4py.PETSc.Mat
         The distributed fine operator.
     local : scipy sparse matrix
-        This rank's owned rows and columns of ``A`` (natural local numbering).
+        This rank's owned rows of ``A``, columns owned then ghosts (natural local
+        numbering; the ghost columns are used only by the sweep across ranks).
     order : ndarray of int
         Sweep order of the owned unknowns (:class:`OrderedILU`).
+    crossing : tuple, optional
+        ``(stage, n_stages, layout)`` of :class:`CrossingSweep`: sweep across the ranks;
+        None: a sweep per rank (block Jacobi of sweeps over the ranks).
     R, P : scipy sparse matrices, optional
         Rank-local restriction and prolongation of the coarse space; None: the sweep
         alone (block Jacobi of sweeps over the ranks).
@@ -118,10 +233,15 @@ class SweepTwoLevelPC:
     """
 
     def __init__(self, A, local, order, R=None, P=None, prefix: str = "bte_",
-                 post: bool = True):
+                 post: bool = True, crossing: tuple | None = None):
         self.A, self.post = A, post
-        self.sweep = OrderedILU(order, prefix + "sweep_")
-        self.sweep.factor(local)
+        n = len(order)
+        if crossing is None:
+            self.sweep = OrderedILU(order, prefix + "sweep_")
+            self.sweep.factor(sp.csr_matrix(local)[:, :n])
+        else:
+            self.sweep = CrossingSweep(order, *crossing, prefix=prefix + "sweep_")
+            self.sweep.factor(local)
         self.coarse = None
         if R is not None:
             comm = A.getComm()

@@ -112,7 +112,7 @@ def _finish(sim, cls, rho, ados, qp_scale, c_ph, rel, base=None) -> InelasticPro
     glob = choice == "two_level" or fine == "sweep" or (choice == "auto" and sim.dist.size > 1)
     prob.preconditioner = InelasticPC(
         prob, global_coarse=glob, prefix=prefix + "icoarse_", fine=fine,
-        coarse_options=INEXACT_COARSE if fine == "sweep" else None)
+        options_prefix=prefix, coarse_options=INEXACT_COARSE if fine == "sweep" else None)
     return prob
 
 
@@ -236,7 +236,9 @@ def coupled_transient(sim, writer, out_dir: str, resume: bool, max_steps) -> dic
            "linear_iterations": result.linear_iterations,
            "preconditioner_updates": pc.updates,
            "global_coarse": pc.gc is not None, "coupled_unknowns": int(prob.dist.n_global),
-           "fine_preconditioner": pc.fine,
+           "fine_preconditioner": pc.fine, "sweep_stages": pc.n_stages,
+           # the slowest rank's seconds per part of the preconditioner (InelasticPC)
+           "preconditioner_seconds": {k: prob.dist.max(v) for k, v in pc.seconds.items()},
            **_balances(prob, tot0, tot1, integ.accumulated, n_unit, e_unit)}
     return out
 

@@ -30,6 +30,7 @@ M. L. Adams and E. W. Larsen, Prog. Nucl. Energy 40, 3 (2002).
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 import scipy.sparse as sp
@@ -71,6 +72,11 @@ class InelasticPC:
         self.prefix, self.options_prefix = prefix, options_prefix
         self.coarse_options = coarse_options
         self.fine, self.sweep, self.lu = fine, None, None
+        self.crossing, self.n_stages = False, 1
+        #: seconds spent per part (``update``: factorisations and the coarse operator;
+        #: ``fine``: sweeps or LU solves; ``coarse``: coarse solves; ``action``: the
+        #: Jacobian actions of steps 2-3)
+        self.seconds = {"update": 0.0, "fine": 0.0, "coarse": 0.0, "action": 0.0}
         if global_coarse and coarse:
             self._global()
 
@@ -92,17 +98,49 @@ class InelasticPC:
                              f"{FINE_CHOICES}, not {self.fine!r}")
         if self.fine != "sweep" or self.sweep is not None:
             return
-        from ...solvers.sweep import OrderedILU
-        from .sweep import cell_orders, coupled_order
+        from ...solvers.sweep import CrossingSweep, OrderedILU
+        from .sweep import across_ranks, cell_orders, coupled_order, coupled_stages, crossing_sweep
 
         p = self.p
-        orders, self.cycle_breaks = cell_orders(p.base.stream.matrix, p.n, p.K)
+        b = p.base
+        cross = across_ranks(self.options_prefix or "", b.dist.size)
+        if cross is not None:
+            orders, stage, n_stages, self.cycle_breaks = crossing_sweep(
+                b.stream.matrix, b.dist, p.K, cross[0],
+                self._bin_pattern() if cross[1] else None)
+            self.sweep = CrossingSweep(coupled_order(orders, p.n, p.N, p.S, p.Mp),
+                                       coupled_stages(stage, p.N, p.Mp), n_stages, p.dist,
+                                       self.prefix + "sweep_")
+            self.crossing, self.n_stages = True, n_stages
+            return self._need_global()
+        orders, self.cycle_breaks = cell_orders(b.stream.matrix, p.n, p.K)
         self.sweep = OrderedILU(coupled_order(orders, p.n, p.N, p.S, p.Mp),
                                 self.prefix + "sweep_")
+        self._need_global()
+
+    def _bin_pattern(self) -> sp.csr_matrix:
+        """The couplings of every bin of the coupled operator folded into one bin's layout
+        (rows ``c (K+1) + b``; phonons left out)."""
+        p = self.p
+        m = p.L.tocoo()
+        q = ((m.row % p.S) < p.nq) & ((m.col % p.S) < p.nq)
+        B = p.B
+        rows = (m.row[q] // p.S) * B + (m.row[q] % p.S) % B
+        cols = (m.col[q] // p.S) * B + (m.col[q] % p.S) % B
+        return sp.csr_matrix((np.ones(len(rows)), (rows, cols)),
+                             shape=(p.n * B, p.nl * B))
+
+    def _need_global(self) -> None:
+        """The global coarse level the sweep needs (module docstring)."""
         if self.coarse and self.gc is None:
             self._global()
 
     def update(self, xl: np.ndarray, shift: float) -> None:
+        t0 = time.perf_counter()
+        self._update(xl, shift)
+        self.seconds["update"] += time.perf_counter() - t0
+
+    def _update(self, xl: np.ndarray, shift: float) -> None:
         p = self.p
         n, S, N, K, Mp = p.n, p.S, p.N, p.K, p.Mp
         y = np.asarray(xl[: n * S]).reshape(n, S)
@@ -116,11 +154,13 @@ class InelasticPC:
         diag = shift * p.storage + d.ravel()
         if self.updates == 0:
             self._choose_fine()
-        m = p.L_oo + sp.diags(diag)
-        if self.sweep is not None:
+        if self.crossing:          # the ghost columns too: the sweep crosses the ranks
+            self.sweep.factor(p.L + sp.diags(diag, shape=p.L.shape))
+        elif self.sweep is not None:
             if n:
-                self.sweep.factor(m)
+                self.sweep.factor(p.L_oo + sp.diags(diag))
         else:
+            m = p.L_oo + sp.diags(diag)
             self.lu = spla.splu(m.tocsc(), permc_spec="COLAMD") if n else None
         self._coarse(y, shift)
         self.updates += 1
@@ -156,6 +196,7 @@ class InelasticPC:
     def _jz(self, z: np.ndarray) -> np.ndarray:
         """Jacobian action on owned values: the rank's own block, or (global coarse) the
         full action with the ghost values exchanged."""
+        t0 = time.perf_counter()
         p = self.p
         if self.gc is None:
             lz = p.L_oo @ z
@@ -164,13 +205,26 @@ class InelasticPC:
             v.setArray(z)
             lz = p.L @ p.dist.local_array(v)
             v.destroy()
-        out = self.shift * p.storage * z + lz
-        return out - p.collision_jvp(self.y.ravel(), z)
+        out = self.shift * p.storage * z + lz - p.collision_jvp(self.y.ravel(), z)
+        self.seconds["action"] += time.perf_counter() - t0
+        return out
 
     def _solve(self, r: np.ndarray) -> np.ndarray:
-        if self.sweep is not None:
-            return self.sweep.solve(r) if self.p.n else r.copy()
-        return self.lu.solve(r) if self.lu is not None else r.copy()
+        t0 = time.perf_counter()
+        if self.crossing:          # collective: every rank, also without cells
+            out = self.sweep.solve(r)
+        elif self.sweep is not None:
+            out = self.sweep.solve(r) if self.p.n else r.copy()
+        else:
+            out = self.lu.solve(r) if self.lu is not None else r.copy()
+        self.seconds["fine"] += time.perf_counter() - t0
+        return out
+
+    def _global_correction(self, res: np.ndarray) -> np.ndarray:
+        t0 = time.perf_counter()
+        out = self.gc.correction(res)
+        self.seconds["coarse"] += time.perf_counter() - t0
+        return out
 
     def apply(self, r: np.ndarray) -> np.ndarray:
         p = self.p
@@ -179,7 +233,7 @@ class InelasticPC:
         if not self.coarse:
             return z
         if self.gc is not None:
-            z = z + self.gc.correction(r - self._jz(z))
+            z = z + self._global_correction(r - self._jz(z))
             return z + self._solve(r - self._jz(z)) if self.smooth else z
         if n == 0:
             return z

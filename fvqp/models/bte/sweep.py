@@ -13,6 +13,12 @@ walls, interfaces) and the angle average :math:`\phi` are not in the graph: the
 factorisation in this order (:class:`fvqp.solvers.sweep.OrderedILU`, ILU(0), exact on a
 triangular matrix) keeps the lower ones and lags the rest in its upper factor.
 
+On several ranks the sweep crosses the rank boundaries (:func:`crossing_sweep`,
+:class:`fvqp.solvers.sweep.CrossingSweep`): every (cell, ordinate) gets a stage, the
+number of rank changes upwind of it (:mod:`fvqp.parallel.sweepstages`), and the ranks
+sweep stage by stage with a ghost exchange in between — on pure streaming the serial
+sweep on any number of ranks.
+
 Unknown orders (:func:`bin_order`, :func:`coupled_order`): ordinate by ordinate, cells in
 the ordinate's sweep order; then the angle averages :math:`\phi` of the cells; in the
 coupled layout of :mod:`.inelastic` bin by bin, the local phonons last.
@@ -25,18 +31,27 @@ M. L. Adams and E. W. Larsen, Prog. Nucl. Energy 40, 3 (2002).
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["bin_order", "bin_sweep_pc", "cell_orders", "coupled_order",
-           "topological_order"]
+log = logging.getLogger("fvqp.bte")
+
+#: default limit of the stages of a sweep across ranks (0: none; :func:`across_ranks`)
+MAX_STAGES = 0
+
+__all__ = ["across_ranks", "bin_order", "bin_stages", "bin_sweep_pc", "cell_levels", "cell_orders",
+           "coupled_order", "coupled_stages", "crossing_sweep", "ordinate_couplings",
+           "ordinate_dependencies",
+           "topological_levels", "topological_order"]
 
 
-def topological_order(dep: sp.csr_matrix) -> tuple[np.ndarray, int]:
-    """Kahn's order of the nodes of the dependency graph ``dep`` (``dep[i, j] != 0``,
-    ``i != j``: node ``i`` needs node ``j`` first), wavefront by wavefront; cycles are
-    broken by releasing the remaining node with the fewest unfinished dependencies.
-    Returns the order and the number of cycle breaks."""
+def topological_levels(dep: sp.csr_matrix) -> tuple[list, int]:
+    """Kahn's wavefronts of the nodes of the dependency graph ``dep`` (``dep[i, j] != 0``,
+    ``i != j``: node ``i`` needs node ``j`` first); cycles are broken by releasing the
+    remaining node with the fewest unfinished dependencies (a wavefront of its own).
+    Returns the wavefronts (int arrays, in sweep order) and the number of cycle breaks."""
     n = dep.shape[0]
     g = sp.csr_matrix(dep, copy=True)
     g.setdiag(0)
@@ -45,7 +60,7 @@ def topological_order(dep: sp.csr_matrix) -> tuple[np.ndarray, int]:
     indeg = np.diff(g.indptr).astype(np.int64)
     users = g.T.tocsr()                     # users[j] = nodes that need j
     done = np.zeros(n, dtype=bool)
-    order, breaks, count = [], 0, 0
+    levels, breaks, count = [], 0, 0
     front = np.flatnonzero(indeg == 0)
     while count < n:
         if len(front) == 0:                 # a cycle: lag the edges of one node
@@ -53,7 +68,7 @@ def topological_order(dep: sp.csr_matrix) -> tuple[np.ndarray, int]:
             front = rest[[np.argmin(indeg[rest])]]
             breaks += 1
         done[front] = True
-        order.append(front)
+        levels.append(front)
         count += len(front)
         lo, hi = users.indptr[front], users.indptr[front + 1]
         lens = hi - lo
@@ -62,25 +77,102 @@ def topological_order(dep: sp.csr_matrix) -> tuple[np.ndarray, int]:
         np.subtract.at(indeg, idx, 1)
         cand = np.unique(idx)
         front = cand[(indeg[cand] <= 0) & ~done[cand]]
-    return np.concatenate(order), breaks
+    return levels, breaks
+
+
+def topological_order(dep: sp.csr_matrix) -> tuple[np.ndarray, int]:
+    """Kahn's order of the nodes of ``dep`` (:func:`topological_levels` concatenated) and
+    the number of cycle breaks."""
+    levels, breaks = topological_levels(dep)
+    return (np.concatenate(levels) if levels else np.zeros(0, dtype=np.int64)), breaks
+
+
+def ordinate_dependencies(stream_matrix: sp.spmatrix, n: int, K: int) -> list:
+    """Per ordinate, the upwind dependencies of the ``n`` owned cells on the local cells
+    (owned and ghosts) from the streaming matrix of :mod:`fvqp.ordinates.streaming` (rows
+    ``c (K+1) + k``; couplings between ordinates left out): (n, n_local) CSR matrices."""
+    B = K + 1
+    m = sp.csr_matrix(stream_matrix).tocoo()
+    nl = m.shape[1] // B
+    same = (m.row % B == m.col % B) & (m.row % B < K) & (m.row != m.col)
+    r, c, k = m.row[same] // B, m.col[same] // B, m.row[same] % B
+    return [sp.csr_matrix((np.ones(int((k == kk).sum())), (r[k == kk], c[k == kk])),
+                          shape=(n, nl)) for kk in range(K)]
+
+
+def cell_levels(stream_matrix: sp.spmatrix, n: int, K: int) -> tuple[list, list, int]:
+    """The owned cells' sweep wavefronts of every ordinate (:func:`topological_levels`;
+    ghost columns left out), the dependencies of :func:`ordinate_dependencies` and the
+    total of cycle breaks."""
+    deps = ordinate_dependencies(stream_matrix, n, K)
+    levels, breaks = [], 0
+    for d in deps:
+        lv, b = topological_levels(d[:, :n].tocsr())
+        levels.append(lv)
+        breaks += b
+    return levels, deps, breaks
 
 
 def cell_orders(stream_matrix: sp.spmatrix, n: int, K: int) -> tuple[list, int]:
     """Sweep order of the ``n`` owned cells for every ordinate from the streaming matrix
     of :mod:`fvqp.ordinates.streaming` (rows ``c (K+1) + k``; ghost columns and couplings
     between ordinates left out). Returns the K orders and the total of cycle breaks."""
+    levels, _, breaks = cell_levels(stream_matrix, n, K)
+    return [np.concatenate(lv) if lv else np.zeros(0, dtype=np.int64)
+            for lv in levels], breaks
+
+
+def ordinate_couplings(pattern: sp.spmatrix, K: int) -> sp.csr_matrix:
+    """The couplings between different ordinates (walls, interfaces) of a matrix in the
+    bin layout (rows ``c (K+1) + b`` owned, columns local), in the layout ``cell K + k``
+    of :func:`fvqp.parallel.sweepstages.sweep_stages` (angle averages left out)."""
     B = K + 1
-    m = sp.csr_matrix(stream_matrix)[:, : n * B].tocoo()
-    same = (m.row % B == m.col % B) & (m.row % B < K) & (m.row != m.col)
-    r, c, k = m.row[same] // B, m.col[same] // B, m.row[same] % B
-    orders, breaks = [], 0
-    for kk in range(K):
-        s = k == kk
-        dep = sp.csr_matrix((np.ones(int(s.sum())), (r[s], c[s])), shape=(n, n))
-        o, b = topological_order(dep)
-        orders.append(o)
-        breaks += b
-    return orders, breaks
+    m = sp.csr_matrix(pattern).tocoo()
+    rb, cb = m.row % B, m.col % B
+    s = (rb < K) & (cb < K) & (rb != cb)
+    shape = (m.shape[0] // B * K, m.shape[1] // B * K)
+    out = sp.csr_matrix((np.ones(int(s.sum())), ((m.row[s] // B) * K + rb[s],
+                                                   (m.col[s] // B) * K + cb[s])), shape=shape)
+    out.sum_duplicates()
+    return out
+
+
+def crossing_sweep(stream_matrix: sp.spmatrix, cells, K: int, max_stages: int = 0,
+                   pattern: sp.spmatrix | None = None) -> tuple[list, np.ndarray, int, int]:
+    """What a sweep across the ranks of ``cells`` (a :class:`fvqp.parallel.Distribution`)
+    needs: the owned cells' orders of every ordinate, the stage of every owned cell and
+    ordinate (:func:`fvqp.parallel.sweepstages.sweep_stages`: the number of rank changes
+    upwind — along the streaming of each ordinate and, from ``pattern``, a matrix of one
+    bin's system, along the couplings from lower to higher ordinates that the sweep in
+    ordinate order solves; at most ``max_stages``, 0: no limit), the number of stages and
+    of cycle breaks."""
+    from ...parallel.sweepstages import sweep_stages
+
+    n = cells.local.n_owned
+    levels, deps, breaks = cell_levels(stream_matrix, n, K)
+    cross = ordinate_couplings(pattern, K) if pattern is not None else None
+    stage, n_stages = sweep_stages(cells, deps, levels, cross, max_stages)
+    log.info("sweep across %d ranks: %d stages, %d cycle breaks on rank %d", cells.size,
+             n_stages, breaks, cells.rank)
+    orders = [np.concatenate(lv) if lv else np.zeros(0, dtype=np.int64) for lv in levels]
+    return orders, stage, n_stages, breaks
+
+
+def bin_stages(stage: np.ndarray) -> np.ndarray:
+    """Stage of every unknown of one bin's system (rows ``c (K+1) + k``) from the cells'
+    ordinate stages ``stage`` (n, K): the ordinates' own, the angle average the last of
+    its cell's (it needs every ordinate)."""
+    return np.concatenate([stage, stage.max(axis=1, initial=0)[:, None]], axis=1).ravel()
+
+
+def coupled_stages(stage: np.ndarray, N: int, Mp: int) -> np.ndarray:
+    """Stage of every unknown of the coupled layout of :mod:`.inelastic` (rows ``c S + j
+    (K+1) + b``, phonons at ``c S + N (K+1) + q``): :func:`bin_stages` in every bin, the
+    local phonons at their cell's last stage."""
+    n = len(stage)
+    one = bin_stages(stage).reshape(n, -1)
+    last = np.repeat(stage.max(axis=1, initial=0)[:, None], Mp, axis=1)
+    return np.concatenate([np.tile(one, (1, N)), last], axis=1).ravel()
 
 
 def bin_order(orders: list, n: int) -> np.ndarray:
@@ -103,18 +195,44 @@ def coupled_order(orders: list, n: int, N: int, S: int, Mp: int) -> np.ndarray:
     return np.concatenate(parts).astype(np.int64)
 
 
+def across_ranks(prefix: str, size: int) -> tuple[int, bool] | None:
+    """How the sweep crosses the ranks (:class:`fvqp.solvers.sweep.CrossingSweep`) on more
+    than one rank: the stage limit (option ``-<prefix>sweep_max_stages``, default
+    :data:`MAX_STAGES`, 0: no limit) and whether the stages follow the couplings between
+    ordinates too (``-<prefix>sweep_ordinate_couplings``, default true: the walls and
+    interfaces that the serial sweep solves in its lower triangle; false: the streaming
+    only, fewer stages). None for a sweep per rank (one rank, or
+    ``-<prefix>sweep_across_ranks false``: block Jacobi of sweeps, for comparisons)."""
+    from ...solvers.linear import option_value
+
+    if size == 1 or not option_value(f"{prefix}sweep_across_ranks", True):
+        return None
+    return (int(option_value(f"{prefix}sweep_max_stages", MAX_STAGES)),
+            bool(option_value(f"{prefix}sweep_ordinate_couplings", True)))
+
+
 def bin_sweep_pc(prob, A, j: int, a: float):
     """The python PC context (:class:`fvqp.solvers.sweep.SweepTwoLevelPC`) of the system
     ``A`` of bin ``j`` and time coefficient ``a`` of the :class:`.problem.BTEProblem`
-    ``prob``: sweeps in :func:`bin_order`, then (``preconditioner = "sweep"``) the
-    isotropic Galerkin coarse correction of :mod:`.coarse`, solved exactly."""
+    ``prob``: sweeps in :func:`bin_order` — across the ranks (:func:`across_ranks`) —,
+    then (``preconditioner = "sweep"``) the isotropic Galerkin coarse correction of
+    :mod:`.coarse`, solved exactly."""
     from ...solvers.sweep import SweepTwoLevelPC
     from .coarse import isotropic_maps
 
     if getattr(prob, "_order", None) is None:
-        orders, prob.cycle_breaks = cell_orders(prob.stream.matrix, prob.n, prob.K)
+        cross = across_ranks(prob.prefix, prob.dist.size)
+        if cross is not None:
+            # the walls and interfaces of the highest bin (every interface open)
+            orders, stage, n_stages, prob.cycle_breaks = crossing_sweep(
+                prob.stream.matrix, prob.dist, prob.K, cross[0],
+                prob.local_matrix(prob.N - 1, 0.0) if cross[1] else None)
+            prob._crossing = (bin_stages(stage), n_stages, prob.bdist)
+        else:
+            orders, prob.cycle_breaks = cell_orders(prob.stream.matrix, prob.n, prob.K)
+            prob._crossing = None
         prob._order = bin_order(orders, prob.n)
-    own = prob.local_matrix(j, a)[:, : prob.n * prob.B]
     maps = isotropic_maps(prob.bdist, prob.quad.weights) \
         if prob.preconditioner == "sweep" else (None, None)
-    return SweepTwoLevelPC(A, own, prob._order, *maps, prefix=prob.prefix)
+    return SweepTwoLevelPC(A, prob.local_matrix(j, a), prob._order, *maps,
+                           prefix=prob.prefix, crossing=prob._crossing)
