@@ -3,7 +3,7 @@
 * :func:`run_case` / :func:`run_loaded_case` — like ``fvqp run`` (a summary back);
 * :func:`build_case` — a validated case from a file, TOML text or a dict, with
   :class:`~fvqp.materials.Material` objects (and their overrides) for its regions;
-* :func:`run` — build and run a case, returning a :class:`~fvqp.post.arrays.Run`: the
+* :func:`run` — build and run a case, returning a :class:`~fvqp.post.run.Run`: the
   :class:`~fvqp.models.base.ModelResult` and every output as SI arrays with units
   (:class:`~fvqp.post.arrays.Field`, :class:`~fvqp.post.arrays.Series`,
   :class:`~fvqp.post.arrays.Quantity`), and ``Run.plot()`` for its pictures;
@@ -356,6 +356,6 @@ def open_run(path: str | os.PathLike, result=None):
     -------
     Run
     """
-    from .post.arrays import Run
+    from .post.run import Run
 
     return Run.open(path, result=result)

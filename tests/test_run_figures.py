@@ -143,7 +143,7 @@ def test_a_transport_transient_draws_a_cut_and_reports_n_qp(tmp_path):
     """3D absorber burst for 3 ns: the QP excess at the last snapshot and a cut through its
     peak, the time series; N_qp in summary.json is the written qp_density integrated over
     the cells (1/um^3 x m^3), and the end-of-run report prints it with what it counts."""
-    from fvqp.post.arrays import Run
+    from fvqp.post.run import Run
 
     out = tmp_path / "out"
     proc = run_fvqp(["run", case_variant(f"{TRANSPORT}.toml", tmp_path, **TRANSPORT_SHORT),
@@ -166,7 +166,7 @@ def test_a_bte_transient_reports_n_qp(tmp_path):
     """Collisionless QP pulse in the 100 nm Al film for 12 ps: N_qp in summary.json is the
     written qp_density integrated over the film (area x thickness), the report prints it,
     and the run draws its QP excess and series."""
-    from fvqp.post.arrays import Run
+    from fvqp.post.run import Run
 
     out = tmp_path / "out"
     proc = run_fvqp(["run", case_variant(f"{BTE}.toml", tmp_path, **BTE_SHORT),

@@ -5,7 +5,8 @@ Modules: :mod:`~fvqp.post.result` (finding and reading a result directory),
 :mod:`~fvqp.post.info` (the text of ``fvqp info``), :mod:`~fvqp.post.series` (integral
 quantities versus time), :mod:`~fvqp.post.render` (off-screen pyvista pictures of mesh
 fields), :mod:`~fvqp.post.plot` (every picture of a result), :mod:`~fvqp.post.commands`
-(the two subcommands), :mod:`~fvqp.post.arrays` (a result as SI arrays with units: what
+(the two subcommands), :mod:`~fvqp.post.arrays` (a result as SI arrays with units) and
+:mod:`~fvqp.post.run` (:class:`Run`, those arrays with the run's status: what
 :func:`fvqp.api.run` returns). The names below are imported on first use, so that the command
 line loads none of this until ``fvqp info``/``fvqp plot`` runs.
 """
@@ -18,7 +19,7 @@ __all__ = ["Data", "Field", "Quantity", "Result", "ResultError", "Run", "Series"
            "open_result", "plot_result", "read_arrays"]
 
 _WHERE = {"Result": "result", "ResultError": "result", "open_result": "result",
-          "describe": "info", "plot_result": "plot", "Run": "arrays", "Field": "arrays",
+          "describe": "info", "plot_result": "plot", "Run": "run", "Field": "arrays",
           "Series": "arrays", "Quantity": "arrays", "Data": "arrays",
           "read_arrays": "arrays"}
 
