@@ -6,6 +6,7 @@ iterations and steps) gives the answers of the one rebuilt at every Newton itera
 from __future__ import annotations
 
 import csv
+import re
 
 import numpy as np
 import pytest
@@ -95,6 +96,18 @@ def test_split_coupling_refuses_bdf2(write_case):
     body = SHORT.replace('dt_initial = "1 ns"', 'dt_initial = "1 ns"\nscheme = "bdf2"')
     with pytest.raises(CaseError, match=r"time\.scheme.*coupling = \"coupled\""):
         load_case(write_case(body + '[chain]\ncoupling = "split"\n', "split_bdf2.toml"))
+
+
+def test_mode_conversion_interfaces_are_refused(write_case):
+    """The chip chain has one effective phonon branch: ``[interfaces] model =
+    "amm_modes"`` (L/T mode conversion of the phonon model) is a case error naming
+    ``interfaces.model`` and the fix, at ``fvqp check``, not a ValueError at build."""
+    from fvqp.case import CaseError
+
+    body = re.sub(r'(\[interfaces\][^\[]*?model = )"\w+"', r'\1"amm_modes"', SHORT)
+    assert body != SHORT
+    with pytest.raises(CaseError, match=r"interfaces\.model.*\"amm\" or \"dmm\""):
+        load_case(write_case(body, "modes.toml"))
 
 
 def test_lagged_qp_preconditioner_gives_the_same_run(write_case, tmp_path):

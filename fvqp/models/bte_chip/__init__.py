@@ -123,6 +123,10 @@ def _check(data, err) -> None:
     if not films:
         err.add("regions", "no QP film: no region has a material.",
                 'give the films material = "Al" (or use model = "phonon").')
+    if (data.get("interfaces") or {}).get("model") == "amm_modes":
+        err.add("interfaces.model", "mode conversion ('amm_modes') needs the longitudinal "
+                "and transverse phonon branches; the chip chain has one effective branch.",
+                'choose model = "amm" or "dmm".')
     if (data.get("qp") or {}).get("model") == "transport":
         _check_transport_films(data, err)
     t = data.get("time") or {}
