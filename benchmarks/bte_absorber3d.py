@@ -1,7 +1,7 @@
 """Benchmark: the bte model on the 3D Ta absorber + Al lead with electron-phonon collisions.
 
-``python benchmarks/bte_absorber3d.py [all|sizes|ell|ranks|sweep|target]`` runs variants of
-``cases/bte_absorber3d.toml`` (fixed BDF2 steps of 0.1 ns through the 6 keV burst) as
+``python benchmarks/bte_absorber3d.py [all|sizes|ell|ranks|crossing|sweep|target]`` runs
+variants of ``cases/bte_absorber3d.toml`` (fixed BDF2 steps of 0.1 ns through the 6 keV burst) as
 separate ``python -m fvqp run`` processes (``mpiexec -n R`` for R ranks) and prints from
 each run's ``summary.json``: coupled unknowns (cells x bins x (ordinates + 1)), wall time
 per step (from the step log lines, after the first step: set-up excluded; one-second
@@ -18,6 +18,11 @@ ranks). Sections:
   films);
 * ``ranks``: 1 -> 2 rank speed-up of one size and Krylov counts at 4 and 8 ranks
   (oversubscribed on this 2-core machine: counts only);
+* ``crossing``: transport sweeps per rank (block Jacobi of sweeps) against sweeps across
+  the ranks (stage by stage with ghost exchanges, ``fvqp.solvers.sweep.CrossingSweep``;
+  stages from the streaming only or with the couplings between ordinates too) at 1, 2,
+  4, 8 ranks: Krylov per Newton, stages, time per step (wall / steps, set-up included),
+  memory per rank, the preconditioner's time split;
 * ``sweep``: the Newton preconditioner's step 1 by a sparse LU (``fine_pc = lu``, the
   default) against transport sweeps + the global isotropic coarse level
   (``fine_pc = sweep``, ``fvqp.models.bte.inelastic_pc``) on the coarse mesh at 8 and 24
@@ -64,11 +69,11 @@ def gmsh_mesh(params: dict, out: Path) -> Path:
 
 
 def case_text(mesh: Path, bins: int, polar: int, azimuth: int, ell_um: float | None = None,
-              steps: int = STEPS, fine: str = "lu") -> str:
+              steps: int = STEPS, fine: str = "lu", petsc: dict | None = None) -> str:
     """The absorber case with ``bins`` energy bins up to 1.2 meV, polar x azimuth
     ordinates, ``steps`` steps of 0.1 ns with the burst at 0.2 ns (the steps run through
     it), optionally one mean free path for both films, and the Newton preconditioner's
-    step 1 ``fine`` (``lu`` or ``sweep``)."""
+    step 1 ``fine`` (``lu`` or ``sweep``) and further ``[solver] petsc`` options."""
     text = CASE.read_text()
     spacing = (E_MAX_UEV - GAP_AL_UEV) / bins
     subs = [(r'file = "[^"]*absorber3d_coarse.msh"', f'file = "{mesh}"'),
@@ -84,9 +89,11 @@ def case_text(mesh: Path, bins: int, polar: int, azimuth: int, ell_um: float | N
         text, n = re.subn(r'mean_free_path = "[^"]*"', f'mean_free_path = "{ell_um} um"',
                           text)
         assert n == 2, "mean_free_path"
-    if fine != "lu":
+    opts = {**({"fine_pc": fine} if fine != "lu" else {}), **(petsc or {})}
+    if opts:
         assert "[solver]" not in text
-        text += f'\n[solver]\npetsc = {{ fine_pc = "{fine}" }}\n'
+        body = ", ".join(f"{k} = {json.dumps(v)}" for k, v in opts.items())
+        text += f"\n[solver]\npetsc = {{ {body} }}\n"
     return text
 
 
@@ -175,6 +182,34 @@ def ranks(tmp: Path) -> None:
         print(line(f"{r} rank(s), speed-up {base / s['per_step_s']:.2f}x", s), flush=True)
 
 
+CROSSING = {"per rank": {"sweep_across_ranks": False},
+            "across, streaming stages": {"sweep_ordinate_couplings": False},
+            "across, all stages": {}}
+
+
+def crossing(tmp: Path) -> None:
+    """Sweeps per rank against sweeps across the ranks (``fvqp.solvers.sweep.
+    CrossingSweep``; stages from the streaming only, or with the couplings between
+    ordinates too — the default) at 1, 2, 4 and 8 ranks: Krylov per Newton, stages, time
+    per step, memory per rank and the slowest rank's preconditioner seconds."""
+    coarse = ROOT / "meshes" / "absorber3d" / "absorber3d_coarse.msh"
+    print("== sweeps across ranks (coarse, 16 bins x 8 dirs, fine_pc sweep; 4 and 8 ranks "
+          "oversubscribed) ==")
+    print(f"{'ranks':>5s} {'variant':26s} {'stages':>6s} {'Kry/N':>6s} {'s/step':>7s} "
+          f"{'MB/rank':>8s}  preconditioner s: update / sweeps / coarse / actions")
+    for r in (1, 2, 4, 8):
+        for name, opts in CROSSING.items():
+            if r == 1 and opts:
+                continue
+            s = run(case_text(coarse, 16, 2, 4, fine="sweep", petsc=opts),
+                    tmp / f"cross_{r}_{re.sub(r'[^a-z]+', '_', name)}", ranks=r)
+            t = s["preconditioner_seconds"]
+            print(f"{r:5d} {name if r > 1 else 'serial':26s} {s['sweep_stages']:6d} "
+                  f"{s['krylov_per_newton']:6.2f} {s['wall_time_s'] / s['steps']:7.2f} "
+                  f"{s['peak_rss_MB_per_rank']:8.0f}  {t['update']:.2f} / {t['fine']:.2f} / "
+                  f"{t['coarse']:.2f} / {t['action']:.2f}", flush=True)
+
+
 def sweep(tmp: Path) -> dict:
     """LU against sweeps (module docstring): cost per unknown against cells and
     ordinates."""
@@ -245,6 +280,8 @@ def main(argv: list[str]) -> None:
             ell(tmp)
         if what in ("all", "ranks"):
             ranks(tmp)
+        if what in ("all", "crossing"):
+            crossing(tmp)
         if what in ("all", "sweep"):
             target_sweep(sweep(tmp))
         if what in ("all", "target"):
