@@ -188,10 +188,18 @@ def account(problem, schur, max_apps: int, restart: int) -> list[tuple[str, int]
         add(f"Schur coupling spectra (couplings 'fft', "
             f"{coupling.spec.dtype if coupling else '-'})",
             coupling.spec if coupling else None)
-        add("Schur complement values (PETSc AIJ, ILU(0) in place)", schur.csr.data)
-        add("Schur complement column indices + row pointers", schur.mat)
-        add(f"Schur transport value positions ({schur._transport_pos.dtype})",
-            schur._transport_pos)
+        ilu = getattr(schur, "ilu", None)
+        if ilu is not None:  # -transport_schur_storage cells
+            add("Schur complement ILU(0) cell blocks (float32, storage 'cells')",
+                ilu.blocks)
+            add("Schur complement couplings (float32) and levels",
+                [ilu.c_low, ilu.c_up, ilu.lo, ilu.hi, ilu.levels, ilu.pairs_hi,
+                 ilu.pairs_lo])
+        else:
+            add("Schur complement values (PETSc AIJ, ILU(0) in place)", schur.csr.data)
+            add("Schur complement column indices + row pointers", schur.mat)
+            add(f"Schur transport value positions ({schur._transport_pos.dtype})",
+                schur._transport_pos)
         add("Schur (row, column, bin) of transport entries (int64; coarse space only)",
             getattr(schur, "_transport_cells", None))
         add("Schur work vector, state reference", [schur._v, getattr(schur, "x_local",

@@ -54,14 +54,9 @@ class CellBlockILU:
 
     def __init__(self, n: int, N: int, pair_a: np.ndarray, pair_b: np.ndarray):
         self.n, self.N = int(n), int(N)
+        self.check(n, pair_a, pair_b)
         a, b = np.asarray(pair_a, np.int64), np.asarray(pair_b, np.int64)
         self.lo, self.hi = np.minimum(a, b), np.maximum(a, b)
-        adj = csr_matrix((np.ones(2 * len(a)), (np.concatenate([a, b]),
-                                                 np.concatenate([b, a]))), shape=(n, n))
-        adj.data[:] = 1.0
-        if (adj @ adj).multiply(adj).nnz:
-            raise ValueError("cell-block ILU(0): three cells are pairwise neighbours; use "
-                             "the AIJ storage")
         level = np.zeros(n, dtype=np.int64)
         order = np.argsort(self.hi, kind="stable")
         for p in order:  # pairs by their later cell: its lower neighbours are final
@@ -75,6 +70,17 @@ class CellBlockILU:
         self.c_up = np.zeros((len(a), N), dtype=np.float32)   # row lo, column hi
         self._lower = np.tril(np.ones((N, N), dtype=bool), -1)
         self.iterations = 0
+
+    @staticmethod
+    def check(n: int, pair_a: np.ndarray, pair_b: np.ndarray) -> None:
+        """Raise ValueError if three cells are pairwise neighbours."""
+        a, b = np.asarray(pair_a, np.int64), np.asarray(pair_b, np.int64)
+        adj = csr_matrix((np.ones(2 * len(a)), (np.concatenate([a, b]),
+                                                 np.concatenate([b, a]))), shape=(n, n))
+        adj.data[:] = 1.0
+        if (adj @ adj).multiply(adj).nnz:
+            raise ValueError("cell-block ILU(0): three cells are pairwise neighbours; use "
+                             "the AIJ storage")
 
     def begin(self) -> None:
         """Zero the blocks for a new assembly."""

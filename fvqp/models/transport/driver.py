@@ -218,6 +218,7 @@ class TransportSimulation:
             prefix = normalise_prefix(d["solver"]["prefix"])
             inner = {k[len("schur_"):]: v for k, v in d["solver"]["petsc"].items()
                      if k.startswith("schur_")}
+            inner.setdefault("storage", "auto")  # float32 cell blocks where they apply
             self.lagged = option_value(prefix + "schur_lag", True)
             pc = LaggedPreconditioner(
                 SchurPreconditioner(self.problem, prefix, inner), lag=self.lagged,

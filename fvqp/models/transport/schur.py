@@ -86,7 +86,8 @@ COUPLING_CHUNK = 512
 #: same Newton and Krylov counts, PC application +27 %; ``stored`` keeps the float32
 #: blocks B D^-1, D^-1 C, 2NM values per cell)
 COUPLINGS = "fft"
-#: default of ``-<prefix>schur_storage`` (:attr:`SchurPreconditioner.storage`)
+#: default of ``-<prefix>schur_storage`` (:attr:`SchurPreconditioner.storage`; the
+#: driver asks for "auto": the cell storage where it applies, :meth:`_cells_apply`)
 STORAGE = "aij"
 
 
@@ -118,6 +119,8 @@ class SchurPreconditioner:
         self.storage = option_value(self.prefix + "storage",
                                     str(options.pop("storage", STORAGE)))
         self.ilu = None
+        if self.storage == "auto":  # cells where they apply (the driver's default)
+            self.storage = "cells" if self._cells_apply(problem, options, n_agg) else "aij"
         if self.storage == "cells":
             if self.dist.size > 1 or n_agg > 0:
                 raise ValueError(f"-{self.prefix}storage cells: serial runs with the "
@@ -150,6 +153,20 @@ class SchurPreconditioner:
         self.inner = LinearSolver(self.mat, self.prefix, {**SCHUR_DEFAULTS, **par, **inplace},
                                   options, subdomains=sub)
         self._init_couplings(problem, n_agg)
+
+    def _cells_apply(self, problem, options: dict, n_agg: int) -> bool:
+        """``storage = "auto"``: the cell storage on one rank with the default one-sweep
+        ILU(0) (no inner KSP or PC chosen, no coarse level) on a mesh without three
+        pairwise-neighbour cells."""
+        if self.dist.size > 1 or n_agg > 0 or "ksp_type" in options or \
+                "pc_type" in options or option_value(self.prefix + "ksp_type", "") or \
+                option_value(self.prefix + "pc_type", ""):
+            return False
+        try:
+            CellBlockILU.check(problem.n, problem.f_a, problem.f_b)
+        except ValueError:
+            return False
+        return True
 
     def _init_couplings(self, problem, n_agg: int) -> None:
         """The coupling blocks' storage, the coarse level and the phonon solve."""
