@@ -346,7 +346,22 @@ def memory() -> None:
     vectors, largest transient 16.6, slack ~6); 12 Newton / 59 Krylov as before; CPU per
     call residual 0.303 x 20, action 0.311 x 72, PC build 7.98, PC apply 0.330 x 72: 10.0 s
     per step in these calls. ``-transport_ksp_gmres_restart 8`` (520 cells): the same
-    counts, PETSc heap 31.8 -> 31.4 KB/cell (GMRES allocates 5 vectors, then 10)."""
+    counts, PETSc heap 31.8 -> 31.4 KB/cell (GMRES allocates 5 vectors, then 10).
+    Measured 2026-11-23 02:00-03:25 at load 9-16 (CPU times inflated by the load), after
+    the issue 18 §1a items (no BDF pattern copy with a model PC, no second PC state copy,
+    no C(x) of the oldest BDF state, no x0 copy, the action's rows in batches): 3 320
+    cells, traced, AIJ storage: run peak 160.0 -> 148.1 KB/cell, live numpy at the end
+    98.1 -> 89.7, the peak's growth during actions 23.6 -> 17.5, same counts (12 / 48),
+    the cases' numbers bit-identical. Then the Schur complement as float32 cell blocks
+    with its own ILU(0) (``-transport_schur_storage cells``, the case runs' default on
+    one rank; FVQP_BENCH_MEMORY_COMPARE="-transport_schur_storage aij" for the AIJ
+    path), no tracing: 3 320 cells run peak 99.9 KB/cell (AIJ 144.2), 13 / 52 Newton /
+    Krylov (AIJ 12 / 48: 4.0 per Newton both), CPU per step 2.87 s (AIJ 2.59; PC build
+    2.9 vs 1.76 s, PC apply 0.099 vs 0.092 s); 13 280 cells run peak 94.6 KB/cell
+    (blocks 17.0, couplings 1.5, GMRES basis 23.0, PETSc heap 28.1 = 18.4 vectors,
+    action transient 14.0), 13 / 64 Newton / Krylov (4.9 per Newton, as the 59 / 12
+    before), CPU per call residual 0.341 x 21, action 0.316 x 78, PC build 9.72 x 1,
+    PC apply 0.453 x 78: 14.3 CPU s per step including the build."""
     from transport_memory import print_ratios, print_table
 
     sizes = os.environ.get("FVQP_BENCH_MEMORY_SIZES", "coarse,5").split(",")
