@@ -60,3 +60,20 @@ def test_command_line_option_no_solver_reads_is_reported_unused_after_apply():
     finally:
         db.delValue("h2opt_ksp_bogus")
         db.delValue("h2opt_ksp_type")
+
+
+def test_command_line_wins_whatever_the_case_of_its_spelling():
+    """PETSc's option names are case-insensitive: ``-h2case_KSP_TYPE cg`` on the command
+    line is the same option as the case's ``ksp_type = "gmres"``, so the command line wins
+    (nothing inserted, the KSP runs cg) and the session leaves the user's entry alone (a
+    case-sensitive check inserted gmres over it)."""
+    db = PETSc.Options()
+    db.setValue("h2case_KSP_TYPE", "cg")
+    try:
+        with options_session():
+            inserted = apply_options("h2case_", {"ksp_type": "gmres"})
+            assert inserted == {}
+            assert _solve("h2case_").getType() == "cg"
+        assert db.getString("h2case_ksp_type") == "cg"
+    finally:
+        db.delValue("h2case_KSP_TYPE")

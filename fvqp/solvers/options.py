@@ -67,9 +67,11 @@ def apply_options(prefix: str, options: Mapping[str, object] | None) -> dict[str
         db.delValue(name)
     ours &= set(new)
     inserted = {}
-    present = db.getAll()  # (hasName would mark a command-line option used)
+    # getAll, not hasName (which would mark a command-line option used); PETSc's option
+    # names are case-insensitive, so is the comparison
+    present = {k.lower() for k in db.getAll()}
     for name, val in new.items():
-        if name in present and name not in ours:  # the command line wins
+        if name.lower() in present and name not in ours:  # the command line wins
             continue
         db.setValue(name, val)
         ours.add(name)
@@ -88,11 +90,11 @@ def remove_inserted() -> int:
     from petsc4py import PETSc
 
     db = PETSc.Options()
-    present = db.getAll()
+    present = {k.lower() for k in db.getAll()}
     removed = 0
     for names in _INSERTED.values():
         for name in names:
-            if name in present:
+            if name.lower() in present:
                 db.delValue(name)
                 removed += 1
     _INSERTED.clear()
