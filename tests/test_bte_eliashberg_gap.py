@@ -208,3 +208,34 @@ def test_pulse_on_two_ranks_equals_serial_and_reuse_leaves_the_gaps(tmp_path):
 def test_eliashberg_gap_refused_where_it_cannot_run(tmp_path, repl):
     with pytest.raises(CaseError, match=r"gap\.model"):
         load_case(_case(tmp_path, **repl))
+
+
+def test_a_failed_eliashberg_solve_is_reported_not_raised(tmp_path, monkeypatch):
+    """An Eliashberg solve that fails in one cell (EliashbergConvergenceError) during a
+    step's self-consistent update gives ``converged = False`` with that cell's gap kept
+    (the run then stops with a status, on every rank alike), and in the thermal start a
+    ConvergenceError (what ``fvqp run`` reports with its exit code), not a crash of one
+    rank while the others wait in the gap reduction."""
+    from fvqp.eliashberg import EliashbergConvergenceError
+    from fvqp.eliashberg.cellgap import CellGaps
+    from fvqp.models.bte.gapsteps import Collisionless
+    from fvqp.solvers import ConvergenceError
+
+    sim = _sim(_case(tmp_path))
+    run = Collisionless(sim)
+    run.start(fermi(sim.grid.e, sim.T_bath))
+    d = run.model.local(np.broadcast_to(fermi(sim.grid.e, sim.T_bath), (1, sim.grid.n)),
+                        sim.grid, run.delta0[:1], None, np.array([run.delta0[0]]))
+    real = CellGaps.edge
+
+    def failing(self, cell, *a, **k):
+        if cell == 0:
+            raise EliashbergConvergenceError("no fixed point (test)", None)
+        return real(self, cell, *a, **k)
+
+    monkeypatch.setattr(CellGaps, "edge", failing)
+    phi = fermi(sim.grid.e, sim.T_bath)[None] * 1.5     # moves the gap: a root is needed
+    up = run.model.consistent(phi, sim.grid, d, run.delta0[:1], lambda y: y)
+    assert not up.converged and up.delta[0] == d[0]
+    with pytest.raises(ConvergenceError, match=r"\[gap\] hold"):
+        run.model.local(phi, sim.grid, run.delta0[:1], None, d)

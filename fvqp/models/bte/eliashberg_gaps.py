@@ -22,7 +22,11 @@ then secant steps: 3-4 solves per step and distinct cell in the pulse of
 ``cases/bte_selfgap_eliashberg.toml``, none for a cell whose tables did not change), to
 ``tol`` :math:`\cdot\Delta_c` with ``tol`` at least :data:`TOL` (the solver's own precision,
 :math:`10^{-9}\,k_BT_c` on :math:`\Delta(\epsilon)`, sets the floor). Non-convergence
-is reported, not raised.
+is reported, not raised: a secant that does not meet the tolerance, or an Eliashberg
+solve that fails in a cell (:class:`~fvqp.eliashberg.EliashbergConvergenceError`, caught
+per cell: that cell keeps its gap), gives ``GapUpdate.converged = False``, which every rank
+learns (:func:`.gapdynamics.collective`) and the run stops on with a status; a failure in
+the thermal start is a :class:`~fvqp.solvers.ConvergenceError` on every rank.
 
 Units: the grid's (internal energies).
 """
@@ -33,7 +37,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ...eliashberg import COUPLING, EliashbergParams
+from ...eliashberg import COUPLING, EliashbergConvergenceError, EliashbergParams
 from ...eliashberg.cellgap import CellGaps
 from ...spectra.bins import BinGrid
 from .gapshift import shift_gap, state_edges
@@ -98,7 +102,11 @@ class EliashbergGaps:
             mid = 0.5 * (xi[k, :-1] + xi[k, 1:])[live]       # the bins' mid states
             e = np.sqrt(mid**2 + trial[k] ** 2)
             om, nb = (None, None) if ph is None else (ph[0] / sc, ph[1][c])
-            out[k] = sc * cg.edge(int(c), e / sc, phi[k, live], om, nb)
+            try:
+                out[k] = sc * cg.edge(int(c), e / sc, phi[k, live], om, nb)
+            except EliashbergConvergenceError as exc:  # reported by the callers (NaN)
+                log.warning("Eliashberg gap of cell %d: %s", int(c), exc)
+                out[k] = np.nan
         return out
 
     def local(self, phi: np.ndarray, grid: BinGrid, delta0: np.ndarray,
@@ -114,6 +122,12 @@ class EliashbergGaps:
         cells = np.flatnonzero(free)
         if len(cells):
             out[cells] = self.gaps(np.asarray(phi, float)[cells], grid, cur[cells], cells)
+        if self.dist.max(float(np.isnan(out).any())):   # collective: every rank raises
+            from ...solvers import ConvergenceError
+
+            raise ConvergenceError("the Eliashberg gap equations did not converge in a cell "
+                                   "(see the warning above). Fix: check the material's "
+                                   "coupling, or hold the region's gap ([gap] hold).")
         return out
 
     def consistent(self, f: np.ndarray, grid: BinGrid, delta: np.ndarray,
@@ -137,10 +151,12 @@ class EliashbergGaps:
             return self.gaps(average(fx), grid, x, idx) - x
 
         iterations, change, ok = 0, 0.0, True
+        failed = np.zeros(0, dtype=int)
         if len(cells):
             x0 = d_c[cells]
             f0 = resid(cells, x0)
-            move = np.abs(f0) > tol * x0
+            failed = cells[np.isnan(f0)]
+            move = np.abs(f0) > tol * x0           # False for NaN: a failed cell stays
             cells, x0, f0 = cells[move], x0[move], f0[move]
         if len(cells):
             hi = 2.0 * d0[cells]
@@ -148,6 +164,7 @@ class EliashbergGaps:
             good = np.isfinite(sl) & (sl < 0)
             x1 = np.clip(np.where(good, x0 - f0 / np.where(good, sl, -1.0), x0 + f0), lo, hi)
             f1 = resid(cells, x1)
+            f1 = np.where(np.isnan(f1), np.inf, f1)
             iterations = 1
             done = np.abs(f1) <= tol * x1
             while not np.all(done) and iterations < max_iterations:
@@ -157,15 +174,18 @@ class EliashbergGaps:
                               / np.where(den != 0, den, 1.0), x1[a])
                 x2 = np.clip(x2, lo, hi[a])
                 f2 = resid(cells[a], x2)
+                f2 = np.where(np.isnan(f2), np.inf, f2)   # a failed solve: not converged
                 x0[a], f0[a] = x1[a], f1[a]
                 x1[a], f1[a] = x2, f2
                 iterations += 1
                 done = (np.abs(f1) <= tol * x1) | (np.abs(x1 - x0) <= 1e-3 * tol * x1)
             change = float(np.max(np.abs(f1) / x1))
             ok = bool(np.all(np.abs(f1) <= tol * x1))
-            out[cells] = x1
+            out[cells] = np.where(np.isfinite(f1), x1, d_c[cells])
             with np.errstate(divide="ignore", invalid="ignore"):
                 self.slope[cells] = np.where(x1 != x0, (f1 - f0) / (x1 - x0), np.nan)
+        if len(failed):
+            ok, change = False, np.inf
         if not ok:
             log.warning("Eliashberg gap not converged in %d secant steps (last change %.3g "
                         "of the gap, tolerance %.3g)", iterations, change, tol)
