@@ -173,12 +173,13 @@ def test_collisionless_bdf2_keeps_the_balance_and_resumes(tmp_path):
 
 
 def test_long_bdf2_steps_report_the_undershoot_and_short_ones_do_not(tmp_path, caplog):
-    """The pulse of ``cases/bte_selfgap_pulse.toml`` (20 ueV bins) to 6 ns with
+    """The pulse of ``cases/bte_selfgap_pulse.toml`` (20 ueV bins) with
     ``scheme = "bdf2"`` through the run loop (fvqp/models/bte/gaprun.py): steps of 0.5 ns
-    undershoot to f < 0 at the last step (measured min f = -2.46e-6 at step 12, 6 ns;
-    the balance then drifts: 6.2e3 of 3.3e6 injected QPs by 8 ns), which is warned once
-    (step, min f, the fix) and recorded in summary.json ``negative_occupation``; steps
-    of 0.25 ns stay non-negative (no record, no warning; balance 1e-6 QPs)."""
+    to 7 ns undershoot to f < 0 from step 12 on (measured min f = -2.46e-6 at step 12,
+    6 ns; the balance then drifts: 6.2e3 of 3.3e6 injected QPs by 8 ns), which is warned
+    once per run however many steps undershoot (step, min f, the fix) and recorded in
+    summary.json ``negative_occupation``; steps of 0.25 ns to 6 ns stay non-negative (no
+    record, no warning; balance 1e-6 QPs)."""
     import logging
 
     from fvqp.api import run_case
@@ -188,7 +189,8 @@ def test_long_bdf2_steps_report_the_undershoot_and_short_ones_do_not(tmp_path, c
         d = tmp_path / dt
         d.mkdir()
         case = case_variant("bte_selfgap_pulse.toml", d, **{
-            'spacing = "10 ueV"': 'spacing = "20 ueV"', 'end = "15 ns"': 'end = "6 ns"',
+            'spacing = "10 ueV"': 'spacing = "20 ueV"',
+            'end = "15 ns"': 'end = "7 ns"' if dt == "0.5" else 'end = "6 ns"',
             'dt_initial = "0.25 ns"': f'dt_initial = "{dt} ns"',
             'scheme = "bdf1"': 'scheme = "bdf2"'})
         caplog.clear()
@@ -199,7 +201,7 @@ def test_long_bdf2_steps_report_the_undershoot_and_short_ones_do_not(tmp_path, c
         assert res[dt]["status"] == 0
         if dt == "0.5":
             neg = res[dt]["negative_occupation"]
-            assert neg is not None and neg["first_step"] == 12 and neg["steps"] == 1
+            assert neg is not None and neg["first_step"] == 12 and neg["steps"] >= 2
             assert -1e-5 < neg["min_f"] < -1e-7
             assert neg["time_s"] == pytest.approx(6e-9, rel=1e-12, abs=0)
             assert len(warned) == 1

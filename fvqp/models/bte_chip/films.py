@@ -120,12 +120,12 @@ class BteFilms(_Films):
         pc = StepLagged(qp.preconditioner, lag=option_value(f"{prefix}pc_lag", True),
                         **rule)
         self.jacobian = JacobianConfig("matrix_free", 1, pc)
+        self._labs = None     # |L| of the streaming operator, built on first use
 
     def new_step(self) -> None:
         """A chain step begins: the lagged preconditioner is rebuilt at its first Newton
         iteration (class docstring)."""
         self.jacobian.preconditioner.new_step()
-        self._labs = None
 
     def rates(self, xq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         r"""``(L, G)`` (n, M) of Eq. 40 at the (physical) angle averages of ``xq``."""
