@@ -43,7 +43,10 @@ alternative ``preconditioner = "sweep"`` does not factor the system: a transport
 ordinate (:mod:`.sweep`, :class:`fvqp.solvers.sweep.SweepTwoLevelPC`) and the isotropic
 Galerkin coarse correction of :mod:`.coarse`, cost linear in the unknowns, Krylov counts
 bounded as :math:`\ell\to 0` (``tests/test_bte_sweep.py``; ``sweep_only``: without the
-coarse level, growing).
+coarse level, growing). On several ranks the sweeps cross the rank boundaries stage by
+stage (:class:`fvqp.solvers.sweep.CrossingSweep`, stages from
+:mod:`fvqp.parallel.sweepstages`): the serial sweep on pure streaming, Krylov counts flat
+in the number of ranks (``tests/test_bte_sweep_ranks.py``).
 
 References
 ----------
