@@ -18,7 +18,7 @@ import pytest
 from conftest import case_variant, run_fvqp
 from fvqp.case import load_case
 from fvqp.models.bte.driver import BTESimulation
-from fvqp.models.bte.problem import Media
+from fvqp.models.bte.media import Media
 from fvqp.spectra import fermi
 from fvqp.spectra.bins import BinGrid
 

@@ -9,7 +9,7 @@ Eliashberg equations (notes Eqs. 180-186) with the cell's angle-averaged QP occu
 :math:`\mathcal G_E[\bar f]` (warm-started from the cell's previous
 :math:`\Delta(\epsilon)`; energies converted with the region material's :math:`k_BT_c`).
 The kinetics keep the BCS bins of every cell at that edge (storage, flux and collision
-DOS of :mod:`.cellmedia`, :mod:`.gapcollide`): the Eliashberg solution enters through
+DOS of :mod:`.media`, :mod:`.gapcollide`): the Eliashberg solution enters through
 the gap edge only, not through the shape of its DOS or the renormalisation :math:`m`.
 
 Self-consistency with the state as in :mod:`.selfgap`: states keep :math:`\xi`

@@ -6,7 +6,7 @@ coupled (cell, energy, ordinate[, phonon]) system of :class:`.inelastic.Inelasti
 (:class:`fvqp.solvers.bdf.BDFIntegrator`, order 1, the fixed step; its preconditioner
 :class:`.inelastic.InelasticPC`) built at the frozen cell gaps :math:`\Delta_c`: transport
 with every cell's storage :math:`\bar\rho(\Delta_c)` and flux :math:`v_F\bar D_L(\Delta_c)`
-(:mod:`.cellmedia`), collisions with every cell's own collision DOS
+(:mod:`.media`), collisions with every cell's own collision DOS
 :math:`\bar\rho(\Delta_c)` and coherence weight :math:`\bar a(\Delta_c)` (exact bin
 averages, :func:`fvqp.spectra.bins.cell_spectra`) on the absolute bin grid (its pair
 offsets do not depend on the gap). The gap update follows (:mod:`.gapdynamics`: the QP

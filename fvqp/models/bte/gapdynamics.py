@@ -2,7 +2,7 @@ r"""Transport steps with a gap that follows the quasiparticles (issue 16 §2), c
 
 One step of :func:`gap_step`: the per-bin backward-Euler step of :class:`.problem.BTEProblem`
 at the frozen cell gaps :math:`\Delta_c` (storage :math:`\bar\rho(\Delta_c)`, flux
-:math:`v_F\bar D_L(\Delta_c)`, turning points at the faces between gaps, :mod:`.cellmedia`),
+:math:`v_F\bar D_L(\Delta_c)`, turning points at the faces between gaps, :mod:`.media`),
 then the gaps made self-consistent with the new state (:func:`.selfgap.consistent_gaps`, a
 converged fixed point to ``tol`` with non-convergence reported) while every state keeps
 its :math:`\xi` (:func:`.gapshift.shift_gap`, the energy shift

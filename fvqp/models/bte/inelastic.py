@@ -135,7 +135,7 @@ class InelasticProblem:
         materials (each region's :math:`\\tau_0`, :math:`T_c`, :math:`\\tau_0^\\phi`).
     rel_weight : ndarray, shape (n_owned,), optional
         :math:`w_s/w_0` of the cell's medium (rows are written in particles of the
-        reference weight, :class:`~fvqp.models.bte.problem.Media`); default 1.
+        reference weight, :class:`~fvqp.models.bte.media.Media`); default 1.
     t_bath : float
     phonons : {"bath", "local"}
     tau_esc : float

@@ -68,10 +68,11 @@ from ...solvers.linear import LinearSolver, csr_matrix
 from ...solvers.options import apply_options, normalise_prefix
 from ...solvers.result import LinearSolveResult
 from ...spectra.bins import BinGrid, cell_spectra
+from .media import Media, Relabelled, cell_media
 
 log = logging.getLogger("fvqp.bte")
 
-__all__ = ["DEFAULT_PETSC", "BTEProblem", "KSPResult", "Media", "Source"]
+__all__ = ["DEFAULT_PETSC", "BTEProblem", "KSPResult", "Source"]
 
 #: PETSc defaults under the case's prefix (case file and command line override)
 DEFAULT_PETSC = {"ksp_type": "gmres", "ksp_rtol": 1e-12, "ksp_atol": 1e-300,
@@ -94,76 +95,6 @@ class Source:
     spectrum: np.ndarray
     rate: object
     profile: object = None
-
-
-@dataclass
-class Media:
-    r"""Superconductors of the regions of a multi-material case (BCS spectra).
-
-    Parameters
-    ----------
-    gap : ndarray, shape (R,)
-        Gap of each region's material (internal energy units, :math:`\ge` the grid's
-        first edge).
-    v_f : ndarray, shape (R,)
-        Fermi velocity (internal units).
-    weight : ndarray, shape (R,)
-        State weight :math:`w_s = 4N_{0,s}/N_{0,ref}`.
-    model : str
-        Interface transmission model, ``specular`` or ``diffuse``
-        (:meth:`transmission`).
-
-    Notes
-    -----
-    Regions with equal (gap, Fermi velocity, weight) are one medium: their common faces
-    are ordinary interior faces.
-    """
-
-    gap: np.ndarray
-    v_f: np.ndarray
-    weight: np.ndarray
-    model: str = "diffuse"
-
-    def spectra(self, grid: BinGrid, w0: float) -> tuple[np.ndarray, np.ndarray,
-                                                           np.ndarray]:
-        r"""Per region and bin: storage :math:`(w_s/w_0)\bar\rho`, flux speed
-        :math:`(w_s/w_0)v_F\bar D_L` and :math:`\bar D_L` (exact BCS bin averages)."""
-        rho, _, dl = cell_spectra(grid, np.asarray(self.gap, dtype=float))
-        rel = np.asarray(self.weight, dtype=float)[:, None] / w0
-        return rel * rho, rel * np.asarray(self.v_f, dtype=float)[:, None] * dl, dl
-
-    def interfaces(self) -> np.ndarray:
-        """(R, R) bool: region pairs of different media."""
-        p = np.stack([self.gap, self.v_f, self.weight], axis=1)
-        return np.any(p[:, None, :] != p[None, :, :], axis=2)
-
-    def transmission(self, dl: np.ndarray) -> np.ndarray:
-        r"""Transmission probabilities :math:`T_{ab,j}`, shape (R, R, N).
-
-        With the channel number :math:`M_s = w_sv_{F,s}` per area (:math:`N_sv_s = N_{0,s}
-        v_{F,s}` above the gap) and :math:`\bar D_{L,s,j}` the part of bin :math:`j` above
-        the gap of :math:`s`,
-
-        .. math::
-            T_{ab,j} = t_{ab}\,\frac{\min(\bar D_{L,a,j}, \bar D_{L,b,j})}
-                                      {\bar D_{L,a,j}},\qquad
-            t_{ab} = \min(1, M_b/M_a)\ (\text{specular}),\quad
-            t_{ab} = \frac{M_b}{M_a + M_b}\ (\text{diffuse}),
-
-        0 where side :math:`a` has no states. Reciprocity (detailed balance)
-        :math:`M_a\bar D_{L,a}T_{ab} = M_b\bar D_{L,b}T_{ba}` holds exactly, and a bin
-        wholly below the gap of :math:`b` is reflected entirely (:math:`T_{ab} = 0`).
-        """
-        m = np.asarray(self.weight, dtype=float) * np.asarray(self.v_f, dtype=float)
-        if self.model == "specular":
-            t = np.minimum(1.0, m[None, :] / m[:, None])
-        elif self.model == "diffuse":
-            t = m[None, :] / (m[:, None] + m[None, :])
-        else:
-            raise ValueError(f"unknown interface model {self.model!r}")
-        lo = np.minimum(dl[:, None, :], dl[None, :, :])
-        den = dl[:, None, :]
-        return t[:, :, None] * np.divide(lo, den, out=np.zeros_like(lo), where=den > 0)
 
 
 @dataclass
@@ -205,7 +136,7 @@ class BTEProblem:
     cell_gap : ndarray, shape (n_local,), optional
         A gap per local cell (owned then ghosts, at or above the grid's first edge, or 0):
         storage and flux of every cell from its own gap, interfaces between cells of
-        different gaps (:mod:`.cellmedia`; upwind scheme). Default: the regions' gaps.
+        different gaps (:mod:`.media`; upwind scheme). Default: the regions' gaps.
     """
 
     dist: object
@@ -245,7 +176,6 @@ class BTEProblem:
         self.cell_media, self.medium, wmed, sloc = self.media, loc.cell_region, \
             self.widths, loc
         if self.cell_gap is not None:
-            from .cellmedia import Relabelled, cell_media
 
             self.cell_media, self.medium, wmed = cell_media(self, loc.cell_region)
             sloc = Relabelled(loc, self.medium)

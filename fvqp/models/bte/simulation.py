@@ -11,7 +11,7 @@ what is scaled here are the material's numbers: the Fermi velocity becomes
 :math:`v_F\tau_0/1\,\mu m`, particle numbers are in :math:`N_{0,ref}k_BT_{c,ref}\,\mu m^3`,
 the state weight is :math:`4N_0/N_{0,ref}`. The gap of a region is the BCS gap of its
 material at the bath temperature; regions of different superconductors meet at interfaces
-(:class:`.problem.Media`, ``[interfaces]``) on one energy grid starting at the lowest gap.
+(:class:`.media.Media`, ``[interfaces]``) on one energy grid starting at the lowest gap.
 Regions with ``active = false`` are left out of the mesh; exterior faces without a
 boundary group (those towards a left-out region) are walls of the ``[interfaces] wall``
 kind. The mean free path defaults to :math:`\ell = d\,D/v_F` from the region's or the
@@ -41,7 +41,8 @@ from ...units import E_CHARGE
 from ..base import OutputField, to_output
 from ..base.schema import case_material
 from ..base.template import reference_units
-from .problem import BTEProblem, Media, Source
+from .media import Media
+from .problem import BTEProblem, Source
 
 log = logging.getLogger("fvqp.bte")
 

@@ -1,0 +1,126 @@
+r"""Media of the bte model: the superconductors of a multi-material case (:class:`Media`,
+BCS spectra, interface transmission) and the media of a gap that varies from cell to cell
+(issue 16 §2: ``BTEProblem(cell_gap=...)``, :func:`cell_media`).
+
+Every distinct (region, gap) of the local cells is one medium (the region's Fermi velocity
+and weight), so the storage :math:`\bar\rho(\Delta_c)` and flux speed
+:math:`v_F\bar D_L(\Delta_c)` of every cell follow its own gap, and faces between cells of
+different gaps are interfaces (``docs/theory_bte_mesh.md``, "A gap that follows the
+quasiparticles").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ...spectra.bins import BinGrid, cell_spectra
+
+__all__ = ["Media", "Relabelled", "cell_media"]
+
+
+@dataclass
+class Media:
+    r"""Superconductors of the regions of a multi-material case (BCS spectra).
+
+    Parameters
+    ----------
+    gap : ndarray, shape (R,)
+        Gap of each region's material (internal energy units, :math:`\ge` the grid's
+        first edge).
+    v_f : ndarray, shape (R,)
+        Fermi velocity (internal units).
+    weight : ndarray, shape (R,)
+        State weight :math:`w_s = 4N_{0,s}/N_{0,ref}`.
+    model : str
+        Interface transmission model, ``specular`` or ``diffuse``
+        (:meth:`transmission`).
+
+    Notes
+    -----
+    Regions with equal (gap, Fermi velocity, weight) are one medium: their common faces
+    are ordinary interior faces.
+    """
+
+    gap: np.ndarray
+    v_f: np.ndarray
+    weight: np.ndarray
+    model: str = "diffuse"
+
+    def spectra(self, grid: BinGrid, w0: float) -> tuple[np.ndarray, np.ndarray,
+                                                           np.ndarray]:
+        r"""Per region and bin: storage :math:`(w_s/w_0)\bar\rho`, flux speed
+        :math:`(w_s/w_0)v_F\bar D_L` and :math:`\bar D_L` (exact BCS bin averages)."""
+        rho, _, dl = cell_spectra(grid, np.asarray(self.gap, dtype=float))
+        rel = np.asarray(self.weight, dtype=float)[:, None] / w0
+        return rel * rho, rel * np.asarray(self.v_f, dtype=float)[:, None] * dl, dl
+
+    def interfaces(self) -> np.ndarray:
+        """(R, R) bool: region pairs of different media."""
+        p = np.stack([self.gap, self.v_f, self.weight], axis=1)
+        return np.any(p[:, None, :] != p[None, :, :], axis=2)
+
+    def transmission(self, dl: np.ndarray) -> np.ndarray:
+        r"""Transmission probabilities :math:`T_{ab,j}`, shape (R, R, N).
+
+        With the channel number :math:`M_s = w_sv_{F,s}` per area (:math:`N_sv_s = N_{0,s}
+        v_{F,s}` above the gap) and :math:`\bar D_{L,s,j}` the part of bin :math:`j` above
+        the gap of :math:`s`,
+
+        .. math::
+            T_{ab,j} = t_{ab}\,\frac{\min(\bar D_{L,a,j}, \bar D_{L,b,j})}
+                                      {\bar D_{L,a,j}},\qquad
+            t_{ab} = \min(1, M_b/M_a)\ (\text{specular}),\quad
+            t_{ab} = \frac{M_b}{M_a + M_b}\ (\text{diffuse}),
+
+        0 where side :math:`a` has no states. Reciprocity (detailed balance)
+        :math:`M_a\bar D_{L,a}T_{ab} = M_b\bar D_{L,b}T_{ba}` holds exactly, and a bin
+        wholly below the gap of :math:`b` is reflected entirely (:math:`T_{ab} = 0`).
+        """
+        m = np.asarray(self.weight, dtype=float) * np.asarray(self.v_f, dtype=float)
+        if self.model == "specular":
+            t = np.minimum(1.0, m[None, :] / m[:, None])
+        elif self.model == "diffuse":
+            t = m[None, :] / (m[:, None] + m[None, :])
+        else:
+            raise ValueError(f"unknown interface model {self.model!r}")
+        lo = np.minimum(dl[:, None, :], dl[None, :, :])
+        den = dl[:, None, :]
+        return t[:, :, None] * np.divide(lo, den, out=np.zeros_like(lo), where=den > 0)
+
+
+class Relabelled:
+    """The rank's local mesh with the cells' medium ids as their "regions" (for
+    :func:`~fvqp.ordinates.streaming.build_streaming`, which cuts interfaces between
+    regions)."""
+
+    def __init__(self, loc, cell_region: np.ndarray):
+        self._loc, self.cell_region = loc, cell_region
+
+    def __getattr__(self, name):
+        return getattr(self._loc, name)
+
+
+def cell_media(p, region: np.ndarray) -> tuple[Media, np.ndarray, np.ndarray]:
+    r"""Media of a per-cell gap (``p.cell_gap``, local cells): one per distinct
+    (region, gap), with the region's Fermi velocity and weight; faces between cells of
+    different gaps become interfaces with the ``specular`` flux matching of
+    :meth:`Media.transmission` (same material: :math:`T = 1`
+    above both gaps, total reflection of the part of a bin below the far gap: the
+    turning points of a gap gradient, :math:`N v = N_0 v_F` continuous). Returns the
+    media, the medium of every local cell and the extrusion width of every medium."""
+    gap = np.asarray(p.cell_gap, dtype=float)
+    if gap.shape != region.shape:
+        raise ValueError(f"cell_gap has shape {gap.shape}, expected {region.shape} "
+                         "(owned + ghost cells)")
+    if np.any((gap > 0) & (gap < p.grid.edges[0] * (1 - 1e-12))):
+        raise ValueError("a cell gap lies below the first bin edge of the energy grid")
+    keys, ids = np.unique(np.stack([region.astype(float), gap], axis=1), axis=0,
+                          return_inverse=True)
+    r = keys[:, 0].astype(int)
+    base = p.media
+    v_f = np.asarray(base.v_f, float)[r] if base is not None else np.full(len(r), p.v_f)
+    w = np.asarray(base.weight, float)[r] if base is not None else np.full(len(r), p.weight)
+    model = base.model if base is not None else "specular"
+    return Media(keys[:, 1], v_f, w, model), ids.ravel(), np.asarray(p.widths)[r]
