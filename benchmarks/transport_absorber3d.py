@@ -361,7 +361,10 @@ def memory() -> None:
     (blocks 17.0, couplings 1.5, GMRES basis 23.0, PETSc heap 28.1 = 18.4 vectors,
     action transient 14.0), 13 / 64 Newton / Krylov (4.9 per Newton, as the 59 / 12
     before), CPU per call residual 0.341 x 21, action 0.316 x 78, PC build 9.72 x 1,
-    PC apply 0.453 x 78: 14.3 CPU s per step including the build."""
+    PC apply 0.453 x 78: 14.3 CPU s per step including the build; the AIJ path in the
+    same run: run peak 139.1 KB/cell (150.1 before §1a), 12 / 59, residual 0.324 x 20,
+    action 0.282 x 72, PC build 7.47, PC apply 0.338 x 72: 11.0 CPU s per step (the cell
+    storage's numpy ILU(0) application is ~1.3x PETSc's and its build ~1.3x)."""
     from transport_memory import print_ratios, print_table
 
     sizes = os.environ.get("FVQP_BENCH_MEMORY_SIZES", "coarse,5").split(",")
