@@ -54,7 +54,7 @@ def worker(which: str, out_dir: str) -> None:
 
     import fvqp
     from fvqp.case import load_case
-    from fvqp.models.kinetics0d.driver import build_model
+    from fvqp.models.kinetics0d.build import build_model
     from fvqp.models.kinetics0d.solve import steady_state
     from fvqp.solvers import ConvergenceError
 
@@ -125,8 +125,8 @@ def newton_error(drive: str, tau: float, p: float, y: np.ndarray, tmp: str) -> f
     from kinetics0d_steady import nestfsss_case
 
     from fvqp.case import load_case
+    from fvqp.models.kinetics0d.build import build_model
     from fvqp.models.kinetics0d.convergence import OCCUPATION_FLOOR
-    from fvqp.models.kinetics0d.driver import build_model
     from fvqp.models.kinetics0d.newton import structured_newton
 
     path = os.path.join(tmp, "parent.toml")

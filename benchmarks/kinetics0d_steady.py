@@ -136,7 +136,7 @@ def nestfsss_case(drive: str, tau_pb: float, p_density: float, spacing: str | No
 def nestfsss_grid(which: str, compare_dense: bool, linear: str = "schur") -> None:
     """Every nestfsss-like case from the default start on the default grid."""
     from fvqp.case import load_case
-    from fvqp.models.kinetics0d.driver import build_model
+    from fvqp.models.kinetics0d.build import build_model
 
     taus = (1.0, 10.0, 50.0) if which == "full" else (1.0, 50.0)
     powers = (2e-3, 2e-2, 2e-1) if which == "full" else (2e-3, 2e-1)

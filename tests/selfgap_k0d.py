@@ -83,7 +83,7 @@ class Film0D:
 def film_0d(tmp_path, spacing: str) -> Film0D:
     """The 0D film of the bte cases on a vertex grid of ``spacing`` (e.g. "5 ueV")."""
     from fvqp.case import load_case
-    from fvqp.models.kinetics0d.driver import build_model, film_units
+    from fvqp.models.kinetics0d.build import build_model, film_units
 
     p = Path(tmp_path) / f"k0d_{spacing.split()[0]}.toml"
     p.write_text("\n".join([

@@ -22,7 +22,7 @@ Omega_max = E_max = 800 ueV, and drops every transition leaving the grid, so the
 recombination of the injected QPs above E_max - Delta = 628 ueV (half the pulse) with gap-edge
 QPs is missing. With the phonon grid reaching E_max + Delta (as bte's) the peaks agree to
 0.04 % (5 ueV) / 0.03 % (2.5 ueV); kinetics0d's driver
-(:func:`fvqp.models.kinetics0d.driver.build_model`) now builds that grid, and the test keeps
+(:func:`fvqp.models.kinetics0d.build.build_model`) now builds that grid, and the test keeps
 the truncated grid (the EnergyGrid default) to show the 1.3 %. The rest of the transient
 difference (recovery, -4.8 % at 15 ns with bte at 20 ueV, -1.8 % at 10 ueV, +1.6 % at
 5 ueV against bte at 1.25 ueV) is bte's bin width at the gap edge: h >= 2 kT (8.6 ueV) with

@@ -116,7 +116,7 @@ def test_a_heat_case_converted_once_equals_the_hand_conversions():
 def test_kinetics0d_drives_from_the_internal_case_equal_the_si_formulas(tmp_path):
     """The drive parameters the 0D model receives equal the SI formulas of its theory
     page: P/(V 4 N0 (k_B Tc)^2/tau0), h f / k_B Tc, tau0/(2 e^2 R_T N0 V), eV/k_B Tc."""
-    from fvqp.models.kinetics0d.driver import build_model
+    from fvqp.models.kinetics0d.build import build_model
 
     text = (CASES / "kinetics0d_al_resonator.toml").read_text().split("[output]")[0]
     text += ('\n[[drives]]\ntype = "tunnel"\nresistance = "20 kOhm"\nbias = "250 uV"\n'

@@ -19,8 +19,8 @@ import pytest
 
 from conftest import CASES
 from fvqp.case import load_case
+from fvqp.models.kinetics0d.build import build_model
 from fvqp.models.kinetics0d.diagonal import jacobian_diagonal
-from fvqp.models.kinetics0d.driver import build_model
 from fvqp.models.kinetics0d.newton import SchurLU
 from fvqp.models.kinetics0d.solve import BLOCK_RTOL, OCCUPATION_FLOOR, evolve, steady_state
 

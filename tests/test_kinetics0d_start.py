@@ -16,7 +16,7 @@ import pytest
 import fvqp
 from conftest import CASES
 from fvqp.case import load_case
-from fvqp.models.kinetics0d.driver import build_model
+from fvqp.models.kinetics0d.build import build_model
 from fvqp.models.kinetics0d.guess import phonon_balance, quasi_thermal_guess
 from fvqp.models.kinetics0d.solve import BLOCK_RTOL, OCCUPATION_FLOOR, steady_state
 from fvqp.solvers import ConvergenceError

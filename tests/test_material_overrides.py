@@ -18,7 +18,7 @@ from fvqp.case import CaseError, load_case
 from fvqp.collisions import DELTA0_BCS, bcs_gap
 from fvqp.collisions.rates import thermal_pair_breaking_rate
 from fvqp.materials import get_material
-from fvqp.models.kinetics0d.driver import build_model
+from fvqp.models.kinetics0d.build import build_model
 from fvqp.models.kinetics0d.observables import number_temperature, summary
 from fvqp.models.kinetics0d.solve import steady_state
 from fvqp.units import E_CHARGE, K_B

@@ -25,8 +25,8 @@ from ..spec import ModelSpec
 from .drives import Drive, PhononInjection, PhotonDrive, TunnelInjection
 from .model import Kinetics0D
 from .relaxation import RelaxationResult, relax, relaxation_step
-from .selfgap import self_consistent_gap, steady_state_self_consistent
-from .solve import steady_state
+from .selfgap import self_consistent_gap
+from .solve import steady_state, steady_state_self_consistent
 from .transient import evolve
 
 __all__ = [
@@ -273,7 +273,7 @@ def run(case, output_dir: str | None = None, resume: bool = False,
         max_steps: int | None = None):
     """Run a validated kinetics0d case; see :func:`fvqp.models.kinetics0d.driver.run`."""
     from ..base import run_model
-    from .driver import film_units
+    from .build import film_units
     from .driver import run as _run
 
     return run_model("kinetics0d", _run, case, output_dir, resume=resume,

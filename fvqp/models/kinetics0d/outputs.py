@@ -63,7 +63,7 @@ _PER_STATE = {"n_qp", "n_qp_thermal", "e_qp", "e_ph", "energy"}
 
 def output_values(units, values: Mapping[str, object]) -> dict[str, np.ndarray]:
     """Internal values of :data:`OUTPUTS` names -> their output units (``units``: the
-    run's :class:`fvqp.units.UnitSystem`, :func:`fvqp.models.kinetics0d.driver.film_units`).
+    run's :class:`fvqp.units.UnitSystem`, :func:`fvqp.models.kinetics0d.build.film_units`).
 
     Examples
     --------

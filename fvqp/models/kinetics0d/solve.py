@@ -47,6 +47,7 @@ from .guess import quasi_thermal_guess
 from .model import Kinetics0D
 from .newton import LINEAR, structured_newton
 from .relaxation import RelaxationResult, relax, relaxation_step
+from .selfgap import remap, self_consistent_gap
 from .transient import evolve
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ __all__ = [
     "relax",
     "relaxation_step",
     "steady_state",
+    "steady_state_self_consistent",
 ]
 
 
@@ -274,3 +276,70 @@ def _fail(model: Kinetics0D, res: NewtonResult, first: NewtonResult | None, star
         f"petsc, now {max_it}), start closer (e.g. a short transient run first, or the "
         f"[initial] temperatures nearer the bath), or, if the correction is FFT round-off, "
         f"use [grid] method = \"direct\".", result)
+
+
+def steady_state_self_consistent(model: Kinetics0D, delta0: float,
+                                 y0: np.ndarray | None = None, *, tol: float = 1e-12,
+                                 max_iter: int = 30, **newton) -> tuple[Kinetics0D,
+                                                                        np.ndarray, dict]:
+    r"""Steady state with a self-consistent gap.
+
+    Parameters
+    ----------
+    model : Kinetics0D
+        Model on the grid of the starting gap (e.g. the bath's BCS gap).
+    delta0 : float
+        Zero-temperature gap :math:`\Delta_0` (kTc) of the gap equation.
+    y0 : ndarray, optional
+        First Newton guess on ``model``'s grid (default: the quasi-thermal start of
+        :func:`~fvqp.models.kinetics0d.steady_state`).
+    tol : float
+        Relative self-consistency :math:`|\Delta_{gap}[f] - \Delta|/\Delta`.
+    **newton
+        Passed to :func:`fvqp.models.kinetics0d.steady_state`.
+
+    Returns
+    -------
+    (model, y, info)
+        The model on the self-consistent grid, its steady state, and ``info`` with
+        ``delta``, ``iterations`` (outer), ``newton_iterations``, ``history`` and
+        ``start`` (the first iterate's start and path,
+        :class:`~fvqp.models.kinetics0d.solve.SteadyStateResult`; later iterates start
+        from the remapped state, ``later_ts_fallbacks`` counts those that needed TS).
+
+    Raises
+    ------
+    ArithmeticError
+        No self-consistency within ``max_iter`` outer iterations.
+    """
+    cur, y = model, y0
+    hist: list[tuple[float, float]] = []
+    newton_its = 0
+    start: dict = {}
+    for it in range(1, max_iter + 1):
+        y, res = steady_state(cur, y, **newton)
+        newton_its += res.iterations
+        if it == 1:
+            start = dict(res.start)
+        elif res.start.get("path") != "newton":
+            start["later_ts_fallbacks"] = start.get("later_ts_fallbacks", 0) + 1
+        d_new = self_consistent_gap(cur.split(y)[0], cur.grid, delta0)
+        d_old = cur.grid.delta
+        hist.append((d_old, d_new - d_old))
+        log.info("self-consistent gap: iterate %d, Delta = %.15g -> %.15g", it, d_old,
+                 d_new)
+        if abs(d_new - d_old) <= tol * d_old:
+            return cur, y, {"delta": d_old, "iterations": it, "newton_iterations": newton_its,
+                            "history": hist, "residual": d_new - d_old, "start": start}
+        if len(hist) >= 2 and hist[-1][1] != hist[-2][1]:  # secant on g(D) = D_gap - D
+            (d1, g1), (d2, g2) = hist[-2], hist[-1]
+            d_next = d2 - g2 * (d2 - d1) / (g2 - g1)
+            if not 0 < d_next <= delta0:
+                d_next = d_new
+        else:
+            d_next = d_new
+        nxt = cur.with_gap(d_next)
+        y = remap(y, cur, nxt)
+        cur = nxt
+    raise ArithmeticError(f"gap not self-consistent after {max_iter} iterations "
+                          f"(last change {hist[-1][1]:.3e})")

@@ -95,7 +95,7 @@ def point_values(values: Mapping, key: str, value: float) -> dict:
 def sweep_point(case, key: str, value: float) -> dict:
     """Steady state of one sweep point (an :class:`fvqp.case.InternalCase`), reduced to
     the table's columns (SI)."""
-    from .driver import build_model, solver_options
+    from .build import build_model, solver_options
     from .observables import summary as observables
     from .outputs import output_values
     from .solve import steady_state
