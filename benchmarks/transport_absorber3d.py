@@ -352,24 +352,25 @@ def memory() -> None:
     no C(x) of the oldest BDF state, no x0 copy, the action's rows in batches): 3 320
     cells, traced, AIJ storage: run peak 160.0 -> 148.1 KB/cell, live numpy at the end
     98.1 -> 89.7, the peak's growth during actions 23.6 -> 17.5, same counts (12 / 48),
-    the cases' numbers bit-identical. Then the Schur complement as float32 cell blocks
-    with its own ILU(0) (``-transport_schur_storage cells``, the case runs' default on
-    one rank; FVQP_BENCH_MEMORY_COMPARE="-transport_schur_storage aij" for the AIJ
-    path), no tracing: 3 320 cells run peak 99.9 KB/cell (AIJ 144.2), 13 / 52 Newton /
-    Krylov (AIJ 12 / 48: 4.0 per Newton both), CPU per step 2.87 s (AIJ 2.59; PC build
-    2.9 vs 1.76 s, PC apply 0.099 vs 0.092 s); 13 280 cells run peak 94.6 KB/cell
-    (blocks 17.0, couplings 1.5, GMRES basis 23.0, PETSc heap 28.1 = 18.4 vectors,
-    action transient 14.0), 13 / 64 Newton / Krylov (4.9 per Newton, as the 59 / 12
-    before), CPU per call residual 0.341 x 21, action 0.316 x 78, PC build 9.72 x 1,
-    PC apply 0.453 x 78: 14.3 CPU s per step including the build; the AIJ path in the
-    same run: run peak 139.1 KB/cell (150.1 before §1a), 12 / 59, residual 0.324 x 20,
-    action 0.282 x 72, PC build 7.47, PC apply 0.338 x 72: 11.0 CPU s per step (the cell
-    storage's numpy ILU(0) application is ~1.3x PETSc's and its build ~1.3x)."""
+    the cases' numbers bit-identical. Then the Schur complement as float32 cell blocks with
+    its own ILU(0) (``-transport_schur_storage cells``, opt-in for case runs:
+    ``[solver.petsc] schur_storage = "cells"``; this benchmark runs it first
+    (FVQP_BENCH_MEMORY_PRIMARY) and the AIJ path, the default, second
+    (FVQP_BENCH_MEMORY_COMPARE)), no tracing: 3 320 cells run peak 99.9 KB/cell (AIJ 144.2),
+    13 / 52 Newton / Krylov (AIJ 12 / 48: 4.0 per Newton both), CPU per step 2.87 s (AIJ
+    2.59; PC build 2.9 vs 1.76 s, PC apply 0.099 vs 0.092 s); 13 280 cells run peak 94.6
+    KB/cell (blocks 17.0, couplings 1.5, GMRES basis 23.0, PETSc heap 28.1 = 18.4 vectors,
+    action transient 14.0), 13 / 64 Newton / Krylov (4.9 per Newton, as the 59 / 12 before),
+    CPU per call residual 0.341 x 21, action 0.316 x 78, PC build 9.72 x 1, PC apply 0.453 x
+    78: 14.3 CPU s per step including the build; the AIJ path in the same run: run peak
+    139.1 KB/cell (150.1 before §1a), 12 / 59, residual 0.324 x 20, action 0.282 x 72, PC
+    build 7.47, PC apply 0.338 x 72: 11.0 CPU s per step (the cell storage's numpy ILU(0)
+    application is ~1.3x PETSc's and its build ~1.3x)."""
     from transport_memory import print_ratios, print_table
 
     sizes = os.environ.get("FVQP_BENCH_MEMORY_SIZES", "coarse,5").split(",")
-    compare = os.environ.get("FVQP_BENCH_MEMORY_COMPARE",
-                             "-transport_schur_couplings stored")
+    primary = os.environ.get("FVQP_BENCH_MEMORY_PRIMARY", "-transport_schur_storage cells")
+    compare = os.environ.get("FVQP_BENCH_MEMORY_COMPARE", "-transport_schur_storage aij")
     print("\nissue 18 §1: memory per cell and time split of the new path (serial, 'schur', "
           "64 bins, burst, 0.6 ns of BDF1 steps)")
     with tempfile.TemporaryDirectory() as d:
@@ -378,7 +379,7 @@ def memory() -> None:
             mesh = "absorber3d_coarse.msh" if size == "coarse" else gen_mesh(tmp, float(size))
             case = burst_case(tmp, mesh)
             recs = []
-            for k, opts in enumerate(("", compare) if compare else ("",)):
+            for k, opts in enumerate((primary, compare) if compare else (primary,)):
                 out = tmp / f"mem_{size}_{k}.json"
                 env = {**mpi_env(), "FVQP_BENCH_MEMORY_OPTIONS": opts}
                 subprocess.run([sys.executable, str(Path(__file__).with_name(

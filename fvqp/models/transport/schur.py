@@ -86,8 +86,9 @@ COUPLING_CHUNK = 512
 #: same Newton and Krylov counts, PC application +27 %; ``stored`` keeps the float32
 #: blocks B D^-1, D^-1 C, 2NM values per cell)
 COUPLINGS = "fft"
-#: default of ``-<prefix>schur_storage`` (:attr:`SchurPreconditioner.storage`; the
-#: driver asks for "auto": the cell storage where it applies, :meth:`_cells_apply`)
+#: default of ``-<prefix>schur_storage`` (:attr:`SchurPreconditioner.storage`; "cells":
+#: the float32 cell blocks, "auto": those where they apply, :meth:`_cells_apply`; opt-in,
+#: ``[solver.petsc] schur_storage`` of a case)
 STORAGE = "aij"
 
 
@@ -119,7 +120,7 @@ class SchurPreconditioner:
         self.storage = option_value(self.prefix + "storage",
                                     str(options.pop("storage", STORAGE)))
         self.ilu = None
-        if self.storage == "auto":  # cells where they apply (the driver's default)
+        if self.storage == "auto":  # cells where they apply
             self.storage = "cells" if self._cells_apply(problem, options, n_agg) else "aij"
         if self.storage == "cells":
             if self.dist.size > 1 or n_agg > 0:
