@@ -37,18 +37,19 @@ from pathlib import Path
 
 import numpy as np
 
-from fvqp.collisions import EnergyGrid, bcs_gap
+from fvqp.collisions import EnergyGrid
 from fvqp.models.bte_sphere.discretisation import Ordinates, RadialMesh
 from fvqp.models.bte_sphere.driver import solver_setup
 from fvqp.models.bte_sphere.problem import SphereProblem
 from fvqp.models.bte_sphere.spectral import bcs_spectrum
 from fvqp.solvers import BDFIntegrator, BDFOptions
+from fvqp.spectra.gap import thermal_gap
 
 T_BATH, RADIUS, V_F = 0.3, 50.0, 50.0
 
 
 def _problem(nr: int, ne: int, k: int, mfp: float, scheme: str = "step"):
-    delta = bcs_gap(T_BATH)
+    delta = thermal_gap(T_BATH, 1.0)
     h = 2 * delta / max(1, round(2 * delta / (12.0 / ne)))
     grid = EnergyGrid(delta=delta, h=h, n=ne)
     return SphereProblem(RadialMesh.uniform(RADIUS, nr), Ordinates.gauss_legendre(k),

@@ -90,8 +90,8 @@ def solve_part(sizes: list[int]) -> None:
 def noneq_part(n: int) -> None:
     """Al at T_b = 0.3 T_c: equilibrium vs thermal occupations through the
     non-equilibrium path vs hot QPs (0.5 T_c): time, sweeps, gap ratio vs BCS."""
-    from fvqp.collisions import bcs_gap
     from fvqp.eliashberg import Occupations
+    from fvqp.spectra.gap import thermal_gap
 
     p = EliashbergParams.from_material("Al")
     kw = {"temperature": 0.3, "n": n, "emax": 1.2 * p.omega_c}
@@ -102,7 +102,7 @@ def noneq_part(n: int) -> None:
     for label, occ, bcs in (("equilibrium", None, 1.0),
                             ("thermal occupations", Occupations.thermal(0.3), 1.0),
                             ("hot QPs 0.5, phonons 0.3", Occupations.thermal(0.5, 0.3),
-                             bcs_gap(0.5) / bcs_gap(0.3))):
+                             thermal_gap(0.5, 1.0) / thermal_gap(0.3, 1.0))):
         t0 = time.perf_counter()
         s = solve_real_axis(p, occupations=occ, **kw)
         t = time.perf_counter() - t0

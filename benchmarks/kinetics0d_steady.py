@@ -48,9 +48,10 @@ from pathlib import Path
 
 import numpy as np
 
-from fvqp.collisions import CollisionParams, EnergyGrid, bcs_gap
+from fvqp.collisions import CollisionParams, EnergyGrid
 from fvqp.models.kinetics0d import Kinetics0D, PhotonDrive, relax, steady_state
 from fvqp.solvers import ConvergenceError
+from fvqp.spectra.gap import thermal_gap
 
 log = logging.getLogger("kinetics0d_steady")
 
@@ -213,7 +214,7 @@ def main() -> None:
     if args.part in ("start", "nestfsss"):
         return
 
-    delta = bcs_gap(args.t)
+    delta = thermal_gap(args.t, 1.0)
     span = 6.0
     grid = EnergyGrid.build(delta, span / args.n, delta + span)
     params = CollisionParams.from_times(438 / 0.26, 1.764)

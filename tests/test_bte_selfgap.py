@@ -14,14 +14,15 @@ import pytest
 from scipy.integrate import quad
 from scipy.optimize import brentq
 
-from fvqp.collisions import EnergyGrid, bcs_gap
+from fvqp.collisions import EnergyGrid
 from fvqp.models.bte.gapshift import state_edges
 from fvqp.models.bte.selfgap import consistent_gaps, local_gaps
 from fvqp.models.kinetics0d.selfgap import self_consistent_gap
 from fvqp.spectra import fermi
+from fvqp.spectra.gap import thermal_gap
 
 D0, T = 1.764, 0.45            # kTc units: the material's Delta_0, the temperature
-D_T = bcs_gap(T, D0)           # the cell's gap before the injection
+D_T = thermal_gap(T, 1.0, D0, "delta0")           # the cell's gap before the injection
 
 
 def _f_of_xi(xi, amp):

@@ -26,10 +26,8 @@ import pytest
 from scipy import integrate
 
 from fvqp.collisions import (
-    DELTA0_BCS,
     CollisionParams,
     EnergyGrid,
-    bcs_gap,
     collision_terms,
     equilibrium,
     jacobian,
@@ -42,6 +40,7 @@ from fvqp.collisions import (
 from fvqp.collisions.batched import batched_jacobian, batched_terms
 from fvqp.collisions.kernels import ph_energy
 from fvqp.materials import get_material
+from fvqp.spectra.gap import thermal_gap
 
 MAT = get_material("Al")
 PARAMS = CollisionParams.from_times(MAT.tau0 / MAT.tau0_phi, MAT.gap_ratio)
@@ -49,7 +48,7 @@ PARAMS = CollisionParams.from_times(MAT.tau0 / MAT.tau0_phi, MAT.gap_ratio)
 
 def _gap(t: float) -> float:
     """The film's gap at reduced temperature t (BCS Delta(T) scaled to Delta0 = 1.7)."""
-    return MAT.gap_ratio * bcs_gap(t) / DELTA0_BCS
+    return float(thermal_gap(t, 1.0, MAT.gap_ratio, "alpha"))
 
 
 def _fermi(e: float, t: float) -> float:

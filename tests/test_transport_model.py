@@ -9,7 +9,7 @@ import pytest
 from scipy.sparse import coo_matrix
 from scipy.sparse.linalg import spsolve
 
-from fvqp.collisions import CollisionParams, EnergyGrid, bcs_gap, fermi
+from fvqp.collisions import CollisionParams, EnergyGrid, fermi
 from fvqp.mesh import build_geometry, read_mesh
 from fvqp.models.kinetics0d import Kinetics0D, PhononInjection, steady_state
 from fvqp.models.transport.problem import (
@@ -21,7 +21,8 @@ from fvqp.models.transport.problem import (
 from fvqp.parallel import Distribution
 from fvqp.solvers import BDFIntegrator, BDFOptions, JacobianConfig, NonlinearSolver
 from fvqp.spectra.bins import BinGrid as TransportGrid
-from fvqp.spectra.bins import cell_gaps as gap_from_distribution
+from fvqp.spectra.bins import gaps
+from fvqp.spectra.gap import thermal_gap
 
 MESHES = Path(__file__).resolve().parent.parent / "meshes"
 LU = {"ksp_type": "preonly", "pc_type": "lu"}
@@ -94,7 +95,8 @@ class _Pulse(_Steady):
 
 def network(sc=False, t_bath=0.25, bias=2.6, sources=(), grid=None):
     """Y network: wire_1 Al (gap 1.76), wire_2 lower gap, wire_3 a normal trap."""
-    d1, d2 = 1.764 * bcs_gap(t_bath) / 1.764, 1.4 * bcs_gap(t_bath / 0.8) / 1.764
+    d1 = 1.764 * thermal_gap(t_bath, 1.0) / 1.764
+    d2 = 1.4 * thermal_gap(t_bath / 0.8, 1.0) / 1.764
     grid = grid or TransportGrid.build(0.9 * d2, 0.08, 4.6)
     params = {"wire_1": RegionParams(qp_scale=1.0, c_ph=0.6, weight=4.0, diffusion=3.0,
                                      delta0=1.764, gap=d1, tau_esc=2.0),
@@ -180,7 +182,7 @@ def test_transient_energy_and_number_balance():
 def test_uniform_device_equals_0d_model():
     """No gradients (insulated line, uniform phonon drive): every cell is the 0D model's
     steady state (fvqp.models.kinetics0d, same grid and prefactors)."""
-    t_bath, delta = 0.2, bcs_gap(0.2)
+    t_bath, delta = 0.2, thermal_gap(0.2, 1.0)
     grid = TransportGrid.build(delta, 0.05, delta + 3.0)
     c_ph, tau = 0.8, 4.0
     power, e_ph = 2e-4, 3.9
@@ -340,8 +342,7 @@ def test_gap_collapse_below_grid_is_reported():
     p2.update_gap(local(p2, y.ravel()))
     sc = ~p2.trap
     assert np.all(p2.delta[sc] < before[sc])
-    ref = gap_from_distribution(p2.grid, np.where(p2.alg_f, 0, y[:, :p2.N]),
-                                p2.p["delta0"])
+    ref = gaps(np.where(p2.alg_f, 0, y[:, :p2.N]), p2.grid, p2.p["delta0"], tol=1e-13)
     assert np.allclose(p2.delta[sc], ref[sc], rtol=1e-12)
 
 

@@ -9,7 +9,6 @@ import pytest
 from fvqp.collisions import (
     CollisionParams,
     EnergyGrid,
-    bcs_gap,
     collision_terms_direct,
     fermi,
 )
@@ -17,8 +16,8 @@ from fvqp.collisions.batched import batched_jacobian, batched_terms, collision_j
 from fvqp.collisions.batched_blocks import batched_blocks
 from fvqp.collisions.batched_jvp import batched_jvp, outer_derivative
 from fvqp.spectra.bins import BinGrid as TransportGrid
-from fvqp.spectra.bins import cell_gaps as gap_from_distribution
-from fvqp.spectra.bins import cell_spectra
+from fvqp.spectra.bins import cell_spectra, gaps
+from fvqp.spectra.gap import thermal_gap
 
 NAMES = ("qp_sc_in", "qp_sc_out", "qp_rec", "qp_pb", "ph_sc_in", "ph_sc_out", "ph_rec",
          "ph_pb")
@@ -187,18 +186,18 @@ def test_cell_spectra_exact_bin_averages():
 def test_local_gap_equation_converges_to_bcs(t):
     """The discrete gap equation (f constant per bin) converges to BCS Delta(T) as
     h -> 0 (second order in h away from the edge singularity)."""
-    exact = bcs_gap(t)
+    exact = thermal_gap(t, 1.0)
     errs = []
     for h in (0.04, 0.02, 0.01):
         g = TransportGrid.build(0.6, h, 40.0)
-        d = gap_from_distribution(g, fermi(g.e, t)[None, :], np.array([bcs_gap(1e-9)]))
+        d = gaps(fermi(g.e, t)[None, :], g, np.array([thermal_gap(1e-9, 1.0)]), tol=1e-13)
         errs.append(abs(d[0] - exact))
     assert errs[-1] < 2e-4 * exact
     assert errs[0] / errs[-1] > 3.0  # converging at least ~h^1 (measured ~h^2)
     # above Tc the solution collapses onto the grid's lower edge (the model then stops
     # with a clear error: the grid holds no states below it)
     g = TransportGrid.build(0.3, 0.02, 40.0)
-    d = gap_from_distribution(g, fermi(g.e, 1.05)[None, :], np.array([1.764]))[0]
+    d = gaps(fermi(g.e, 1.05)[None, :], g, np.array([1.764]), tol=1e-13)[0]
     assert d < g.edges[0]
 
 
@@ -227,4 +226,5 @@ def test_region_prefactors_convert_material_units_to_reference_units():
     s = u.tau0 / al.tau0  # Al rates per tau0_Al -> per tau0_Ta
     assert np.allclose(b.qp[0], s * own.qp, rtol=0, atol=1e-13 * s * np.abs(own.qp).max())
     assert np.allclose(b.ph[0], s * own.ph, rtol=0, atol=1e-13 * s * np.abs(own.ph).max())
-    assert rp.gap == pytest.approx(bcs_gap(0.05 / al.Tc, al.gap_ratio) * r, rel=1e-12)
+    assert rp.gap == pytest.approx(
+        thermal_gap(0.05 / al.Tc, 1.0, al.gap_ratio, "delta0") * r, rel=1e-12)

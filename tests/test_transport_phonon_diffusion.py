@@ -19,16 +19,16 @@ from test_transport_model import (
 )
 
 from conftest import CASES, run_fvqp
-from fvqp.collisions import bcs_gap
 from fvqp.models.transport.problem import Boundary, RegionParams, SpectralSource
 from fvqp.solvers import BDFIntegrator, BDFOptions, JacobianConfig
 from fvqp.spectra.bins import BinGrid as TransportGrid
+from fvqp.spectra.gap import thermal_gap
 
 
 def network(d_ph=(4.0, 1.5, 2.0), sources=(), bias=3.2, t_bath=0.25):
     """The Y network of test_transport_model (Al wire, lower-gap wire, normal trap) with
     phonon diffusion constants ``d_ph`` per wire (the trap's: diffusion into the trap)."""
-    d1, d2 = bcs_gap(t_bath), 1.4 * bcs_gap(t_bath / 0.8) / 1.764
+    d1, d2 = thermal_gap(t_bath, 1.0), 1.4 * thermal_gap(t_bath / 0.8, 1.0) / 1.764
     grid = TransportGrid.build(0.9 * d2, 0.08, 4.6)
     params = {"wire_1": RegionParams(qp_scale=1.0, c_ph=0.6, weight=4.0, diffusion=3.0,
                                      delta0=1.764, gap=d1, tau_esc=2.0,

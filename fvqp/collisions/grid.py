@@ -144,7 +144,6 @@ __all__ = [
     "DELTA0_BCS",
     "LAYOUTS",
     "EnergyGrid",
-    "bcs_gap",
     "bose",
     "equilibrium",
     "fermi",
@@ -371,11 +370,3 @@ def equilibrium(grid: EnergyGrid, t: float) -> tuple[np.ndarray, np.ndarray]:
     """Thermal ``(f, n)`` at temperature ``t`` on the grid nodes."""
     return fermi(grid.e, t), bose(grid.omega, t)
 
-
-def bcs_gap(t: float, delta0: float = DELTA0_BCS) -> float:
-    r"""To be removed (issue 15): :func:`fvqp.spectra.gap.thermal_gap` ``(t, 1.0, delta0,
-    "delta0")``, the gap of the kinetic models in kTc units, for the callers in
-    ``models/transport/driver.py``, ``models/bte/simulation.py`` and their tests until they
-    call it directly. Unlike before it is not clipped at :math:`t = 1` when
-    :math:`\Delta_0 > \pi e^{-\gamma_E}` (it closes at its own :math:`T_c'`)."""
-    return float(_gap.thermal_gap(t, 1.0, delta0, "delta0"))

@@ -44,7 +44,7 @@ from .dos import dos_cell_integrals
 from .energy_grid import UniformEnergyGrid
 from .gap_equation import weak_coupling_gaps
 
-__all__ = ["BinGrid", "bin_weights", "cell_gaps", "cell_spectra", "gaps"]
+__all__ = ["BinGrid", "bin_weights", "cell_spectra", "gaps"]
 
 
 @dataclass(frozen=True)
@@ -177,10 +177,3 @@ def gaps(f_cells: np.ndarray, grid: BinGrid, delta0: np.ndarray, *, derivative: 
             out[sc] = res
     return (out, sens) if derivative else out
 
-
-def cell_gaps(grid: BinGrid, f: np.ndarray, delta0: np.ndarray,
-              tol: float = 1e-13) -> np.ndarray:
-    """To be removed (issue 15): :func:`gaps` with the grid first, for
-    ``models/transport/problem.py`` and its tests until they call ``gaps(f, grid, delta0,
-    tol=1e-13)``."""
-    return gaps(f, grid, delta0, tol=tol)

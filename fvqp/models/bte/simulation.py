@@ -31,12 +31,12 @@ import numpy as np
 
 from ...case.internal import InternalCase
 from ...case.loader import CaseError
-from ...collisions.grid import bcs_gap
 from ...mesh import build_geometry, case_sources, read_mesh
 from ...ordinates import circle, sphere
 from ...parallel import Distribution
 from ...spectra import fermi
 from ...spectra.bins import BinGrid, cell_spectra
+from ...spectra.gap import thermal_gap
 from ...units import E_CHARGE
 from ..base import OutputField, to_output
 from ..base.schema import case_material
@@ -110,7 +110,8 @@ class BTESimulation:
             if reg.get("trap_time"):
                 trap[ri] = 1.0 / reg["trap_time"]
             rT = mat.Tc / u.Tc  # the region's Tc in internal units
-            gap = 0.0 if reg.get("normal") else bcs_gap(self.T_bath / rT, mat.gap_ratio) * rT
+            gap = 0.0 if reg.get("normal") else \
+                float(thermal_gap(self.T_bath / rT, 1.0, mat.gap_ratio, "delta0")) * rT
             props[ri] = (gap, v_f, 4.0 * mat.N0 / u.N0)
         first = raw.region_names.index(active[0])
         props = [p if p is not None else props[first] for p in props]  # left-out regions

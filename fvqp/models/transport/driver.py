@@ -25,7 +25,6 @@ import time
 
 import numpy as np
 
-from ...collisions.grid import bcs_gap
 from ...materials import Material, get_material
 from ...mesh import build_geometry, case_sources, read_mesh
 from ...parallel import Distribution
@@ -34,6 +33,7 @@ from ...solvers.linear import option_value
 from ...solvers.options import normalise_prefix
 from ...spectra import fermi
 from ...spectra.bins import BinGrid
+from ...spectra.gap import thermal_gap
 from ...units import E_CHARGE, UnitSystem
 from ..base import MeshModel, OutputField, bdf_options, run_checkpointed, to_output
 from ..base.schema import case_material
@@ -136,7 +136,8 @@ def region_params(mat: Material, reg, u: UnitSystem, t_bath_si: float, dim: int
         return RegionParams(weight=weight, diffusion=(D or 0.0) / s["diffusivity"],
                             delta0=0.0, gap=0.0, trap=True, phonon_diffusion=d_ph)
     delta0 = mat.gap_ratio * rT
-    gap = reg["gap"] if reg.get("gap") else bcs_gap(t_bath_si / mat.Tc, mat.gap_ratio) * rT
+    gap = reg["gap"] if reg.get("gap") else \
+        float(thermal_gap(t_bath_si / mat.Tc, 1.0, mat.gap_ratio, "delta0")) * rT
     if reg.get("escape_time"):
         tau_esc = reg["escape_time"]
     elif dim == 2 and mat.tau_esc_per_thickness and reg.get("thickness"):

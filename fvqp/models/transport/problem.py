@@ -47,7 +47,7 @@ from ...collisions.batched import BatchedTerms, batched_terms
 from ...collisions.batched_jvp import batched_jvp, linearisation_spectra, outer_derivative
 from ...collisions.grid import bose, fermi
 from ...parallel.blocked import BlockDistribution
-from ...spectra.bins import BinGrid, cell_gaps, cell_spectra
+from ...spectra.bins import BinGrid, cell_spectra, gaps
 from .balances import Balances
 from .faces import FaceOperators
 from .jacobian import JacobianAssembly
@@ -190,7 +190,7 @@ class TransportProblem(FaceOperators, JacobianAssembly, Balances):
         y = x_local.reshape(-1, self.B)
         f = np.where(self.alg_f, 0.0, y[:, :self.N])
         d0 = np.where(self.trap, 0.0, self.p["delta0"])
-        new = cell_gaps(self.grid, f, d0)
+        new = gaps(f, self.grid, d0, tol=1e-13)
         low = (~self.trap) & (new < self.grid.edges[0] * (1 - 1e-12))
         if np.any(low):
             raise ValueError(
