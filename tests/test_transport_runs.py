@@ -235,3 +235,30 @@ def test_slices_report_the_grid_nodes_they_show():
     for k, e in enumerate(got):
         i = int(np.argmin(np.abs(nodes - e)))
         assert np.array_equal(out[f"f_slice_{k}"], y[:, i])
+
+
+def test_slice_outside_the_bins_is_refused(tmp_path):
+    """An ``[slices] energies`` entry outside the QP bins of the NIS wire (below the gap,
+    above the last edge) stops the run at its start with a CaseError naming the key, the
+    range of the bins and the fix (before, the nearest bin — the last one, far from the
+    energy asked for — was written silently); energies on the grid are accepted."""
+    from fvqp.case.loader import CaseError, load_case
+    from fvqp.models.transport.driver import TransportSimulation
+    from fvqp.units import E_CHARGE
+
+    text = (CASES / "transport_nis_wire.toml").read_text()
+    assert text.count("energies = [") == 1
+    bad = tmp_path / "transport_nis_wire.toml"
+    bad.write_text(re.sub(r"energies = \[[^\]]*\]", 'energies = ["100 ueV", "400 ueV", '
+                          '"50 meV"]', text).replace('"../meshes/', f'"{CASES.parent}/meshes/'))
+    with pytest.raises(CaseError) as err:
+        TransportSimulation(load_case(str(bad)))
+    e = err.value.errors
+    assert len(e) == 2
+    assert "slices.energies[0]: 100 ueV lies outside the energy bins" in e[0]
+    assert "no QP states below" in e[0]
+    assert "slices.energies[2]: 50000 ueV" in e[1] and "[energy] e_max" in e[1]
+    sim = TransportSimulation(load_case(str(CASES / "transport_nis_wire.toml")))
+    edges = [sim.units.to_si(float(x), "energy") / (E_CHARGE * 1e-6)
+             for x in (sim.grid.edges[0], sim.grid.edges[-1])]
+    assert f"{edges[0]:.6g} ueV to {edges[1]:.6g} ueV" in e[0]

@@ -204,6 +204,7 @@ class TransportSimulation:
         self.dist = Distribution(self.geometry, comm)
         self.self_consistent = d["gap"]["self_consistent"]
         self.grid = self._grid(params)
+        self._check_slices()
         problem_bcs = self._boundaries()
         self.problem = TransportProblem(self.dist, self.grid, params, widths, problem_bcs,
                                         self._sources(), self.T_bath, self.self_consistent,
@@ -342,6 +343,29 @@ class TransportSimulation:
         """:data:`OUTPUTS` plus this case's ``f_slice_<k>`` fields."""
         return {**OUTPUTS, **{f"f_slice_{k}": OutputField("dimensionless", "1")
                               for k in range(len(self.slice_energies()))}}
+
+    def _check_slices(self) -> None:
+        """Every ``[slices] energies`` entry within the QP bins (first to last edge), else
+        a :class:`~fvqp.case.loader.CaseError` naming the key, the file, the range and the
+        fix (as bte and phonon do; the nearest bin of an energy outside would be a bin
+        far from it)."""
+        from ...case.loader import CaseError
+
+        lo, hi = float(self.grid.edges[0]), float(self.grid.edges[-1])
+
+        def ueV(v: float) -> str:
+            return f"{self.units.to_si(v, 'energy') / (E_CHARGE * 1e-6):.6g} ueV"
+
+        errors = []
+        for k, e in enumerate((self.case.values.get("slices") or {}).get("energies") or []):
+            if not lo * (1 - 1e-9) <= e <= hi * (1 + 1e-9):
+                fix = ("or raise [energy] e_max" if e > hi else "the bins start at the "
+                       "smallest gap: there are no QP states below")
+                errors.append(f"{self.case.path}: slices.energies[{k}]: {ueV(e)} lies "
+                              f"outside the energy bins: {ueV(lo)} to {ueV(hi)}. Fix: give "
+                              f"an energy between them ({fix}).")
+        if errors:
+            raise CaseError(errors)
 
     def slice_bins(self) -> list[int]:
         """The QP bin nearest each ``[slices] energies`` entry."""
