@@ -38,13 +38,13 @@ def _case(tmp_path):
 
 def _integral(mesh, name):
     """sum over cells of V(r) dE n: V = 4 pi/3 (r+^3 - r-^3) [m^3], dE [J] from the
-    quad's corners (x = r [m], y = E [eV])."""
+    quad's corners (x = r [m], y = E [ueV])."""
     import pyvista as pv
 
     conn = mesh.cells_dict[pv.CellType.QUAD]
     x, y = mesh.points[conn, 0], mesh.points[conn, 1]
     vol = 4 * math.pi / 3 * (x.max(axis=1) ** 3 - x.min(axis=1) ** 3)
-    de = (y.max(axis=1) - y.min(axis=1)) * E
+    de = (y.max(axis=1) - y.min(axis=1)) * E * 1e-6
     return float(np.sum(vol * de * np.asarray(mesh.cell_data[name])))
 
 

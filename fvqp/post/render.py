@@ -10,7 +10,7 @@ cell centres versus the coordinate along which the wire extends most (µm), one 
 region.
 
 A grid whose axes are not lengths (field data ``axes``, e.g. bte_sphere's (r, E) plane:
-``["x: radius r [m]", "y: QP energy E [eV]"]``) is drawn with matplotlib on its own axes,
+``["x: radius r [m]", "y: QP energy E [ueV]"]``) is drawn with matplotlib on its own axes,
 each labelled with its name and unit (m shown in µm, eV in µeV), filling the picture
 whatever the ratio of the two ranges.
 """
@@ -155,7 +155,8 @@ def _arrows(mesh, field: str, most: int = 400):
 
 
 #: unit of a grid axis -> (factor, unit shown)
-_AXIS_UNITS = {"m": (1e6, "um"), "eV": (1e6, "ueV"), "J": (1e6 / E_CHARGE, "ueV")}
+_AXIS_UNITS = {"m": (1e6, "um"), "eV": (1e6, "ueV"), "ueV": (1.0, "ueV"),
+               "J": (1e6 / E_CHARGE, "ueV")}
 
 
 def axis_label(label: str) -> tuple[str, float]:

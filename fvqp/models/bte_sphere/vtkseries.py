@@ -4,7 +4,8 @@ Every snapshot of the sphere (:class:`.driver.SnapshotStore`) is also one ``.vtu
 :func:`fvqp.io.vtk.write_vtu` under ``vtu/`` and an entry of ``<case>.pvd``
 (:func:`fvqp.io.vtk.write_pvd`), as the mesh models write theirs: a grid of quadrilateral
 cells, one per radial cell :math:`i` and QP energy bin :math:`j`, with the points at
-:math:`x = r` [m] (cell edges) and :math:`y = E` [eV] (bin edges :math:`E_j \pm h/2`).
+:math:`x = r` [m] (cell edges) and :math:`y = E` [µeV] (bin edges :math:`E_j \pm h/2`;
+µeV as every energy of fvqp's outputs).
 Cell fields, SI, with their units (the ``units`` attribute):
 
 * ``f`` [1]: the angle-averaged occupation :math:`\bar f(r, E)`;
@@ -67,7 +68,8 @@ class SphereSeries:
         self.f_bath = np.asarray(f_bath, float)
         r = np.asarray(r_edges_m, float)
         e_nodes = np.asarray(e_nodes, float)
-        e_edges = np.concatenate([e_nodes - h / 2, e_nodes[-1:] + h / 2]) * u.energy / E_CHARGE
+        e_edges = (np.concatenate([e_nodes - h / 2, e_nodes[-1:] + h / 2]) * u.energy
+                   / (E_CHARGE * 1e-6))
         nr, ne = len(r) - 1, len(e_nodes)
         xx, yy = np.meshgrid(r, e_edges, indexing="ij")  # point (i, j) -> i * (ne + 1) + j
         self.points = np.column_stack([xx.ravel(), yy.ravel(), np.zeros(xx.size)])
@@ -93,7 +95,7 @@ class SphereSeries:
         """One snapshot; returns the file the ``.pvd`` points to."""
         rel = os.path.join("vtu", f"{self.name}_{len(self.entries):05d}.vtu")
         write_vtu(os.path.join(self.dir, rel), self.points, self.blocks, self.fields(fbar),
-                  FIELDS, time_si, {"axes": ["x: radius r [m]", "y: QP energy E [eV]"]})
+                  FIELDS, time_si, {"axes": ["x: radius r [m]", "y: QP energy E [ueV]"]})
         self.entries.append((time_si, rel))
         write_pvd(self.pvd, self.entries)
         return rel
