@@ -86,7 +86,7 @@ def test_series_picture_draws_the_csv_columns_in_si(heat_run):
     """Every line of the series picture is one column of heat_film_trap_series.csv: its
     y-data the column's values [J], its x-data time_s in the axis' unit; the loop's work
     columns and the constant initial energy are not drawn, the stored energy and the
-    imbalance have panels of their own."""
+    imbalance have panels of their own, the hottest cell's temperature too."""
     import matplotlib.pyplot as plt
 
     from fvqp.post.arrays import csv_series
@@ -101,7 +101,7 @@ def test_series_picture_draws_the_csv_columns_in_si(heat_run):
     fig = series_figure(csv_series(path), "heat")
     lines = {ln.get_label(): ln for ax in fig.axes for ln in ax.get_lines()}
     energy = {k for k in columns if k.startswith("energy_J.")} - {"energy_J.initial"}
-    assert set(lines) == energy
+    assert set(lines) == energy | {"max_temperature_K"}
     for name, ln in lines.items():
         assert np.array_equal(ln.get_ydata(), columns[name]), name
         ax = ln.axes
@@ -109,7 +109,9 @@ def test_series_picture_draws_the_csv_columns_in_si(heat_run):
         np.testing.assert_allclose(np.asarray(ln.get_xdata()) * 1e-9, columns["time_s"],
                                    rtol=1e-14, atol=0)
     titles = {ln.axes.get_title() for ln in lines.values()}
-    assert titles == {"energy_J (stored) [J]", "energy_J [J]", "imbalance [J]"}
+    assert titles - {"energy_J (stored) [J]", "energy_J [J]", "imbalance [J]"} == {
+        lines["max_temperature_K"].axes.get_title()}
+    assert lines["max_temperature_K"].axes.get_title().endswith("[K]")
     assert lines["energy_J.imbalance"].axes.get_title() == "imbalance [J]"
     # the heating is visible: 0.5 pW for 30 ns deposited
     assert columns["energy_J.deposited"][-1] == pytest.approx(0.5e-12 * 30e-9, rel=1e-6,

@@ -103,6 +103,15 @@ def test_film_trap_writes_its_heating_and_a_series_row_per_step(film_trap):
     assert np.all(np.diff(col["time_s"]) > 0)
     assert np.allclose(np.diff(col["time_s"]), col["dt_s"][1:], rtol=1e-9, atol=0)
     assert col["newton_iterations"][-1] == s["newton_iterations"]
+    # the hottest cell: at the end (max_temperature_K) and its peak over the run, during
+    # the heating (the film cools after the source stops at 200 ns)
+    assert col["max_temperature_K"][-1] == pytest.approx(s["max_temperature_K"], rel=1e-12,
+                                                         abs=0)
+    assert s["peak_temperature_K"] == pytest.approx(np.max(col["max_temperature_K"]),
+                                                    rel=1e-12, abs=0)
+    k_peak = int(np.argmax(col["max_temperature_K"]))
+    assert s["peak_temperature_K"] > s["max_temperature_K"] > col["max_temperature_K"][0]
+    assert 0 < col["time_s"][k_peak] <= 200e-9 * (1 + 1e-12)
     assert col["linear_iterations"][-1] == s["linear_iterations"]
     # the energy columns end at summary.json's balance
     for key, value in s["energy_J"].items():
@@ -139,6 +148,12 @@ def test_series_of_a_resumed_run_equals_the_uninterrupted_one(film_trap, tmp_pat
     bad = ~np.isclose(r_part, r_full, rtol=1e-9, atol=1e-12 * scale)
     assert not bad.any(), [(i, h_full[j], r_full[i, j], r_part[i, j])
                            for i, j in zip(*np.nonzero(bad), strict=True)][:5]
+    # the run's peak temperature survives the restart (kept in the checkpoint)
+    import json
+
+    peaks = [json.loads((d / "summary.json").read_text())["peak_temperature_K"]
+             for d in (full, part)]
+    assert peaks[1] == pytest.approx(peaks[0], rel=1e-12, abs=0)
 
 
 def test_transport_series_ends_at_the_summary_balances(tmp_path):

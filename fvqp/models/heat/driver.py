@@ -143,7 +143,7 @@ class HeatModel(MeshModel):
 
     name = "heat"
     outputs = OUTPUTS
-    key_numbers = ("max_temperature_K", "t_end_s")
+    key_numbers = ("max_temperature_K", "peak_temperature_K", "t_end_s")
 
     def units(self, case) -> UnitSystem:
         return reference_units(case.data)
@@ -213,8 +213,12 @@ def _transient(sim, case, out_dir, petsc, writer, names, resume, max_steps) -> d
     def snapshot(it, t0, t1):
         return sim.fields(it.x, t0, t1 if t1 > t0 else t0 + dt0, names)
 
-    def series(it, extra):  # the energy balance of summary.json, after every step
-        return {"energy_J": _energy_balance(sim, float(extra["E0"]), it)}
+    def series(it, extra):  # the energy balance of summary.json and the hottest cell,
+        # after every step; the run's peak is kept in the checkpointed ``extra``
+        tmax = float(u.to_si(dist.max(it.x.max()), "temperature"))
+        extra["peak_temperature_K"] = max(extra.get("peak_temperature_K", tmax), tmax)
+        return {"energy_J": _energy_balance(sim, float(extra["E0"]), it),
+                "max_temperature_K": tmax}
 
     result, extra = run_checkpointed(
         integ, t_end=t_end, writer=writer, snapshot=snapshot, units=u, out_dir=out_dir,
@@ -228,7 +232,9 @@ def _transient(sim, case, out_dir, petsc, writer, names, resume, max_steps) -> d
             "newton_iterations": result.newton_iterations,
             "linear_iterations": result.linear_iterations,
             "energy_J": _energy_balance(sim, float(extra["E0"]), integ),
-            "max_temperature_K": float(u.to_si(dist.max(integ.x.max()), "temperature"))}
+            "max_temperature_K": float(u.to_si(dist.max(integ.x.max()), "temperature")),
+            # the hottest cell over the run (at the initial state and every step's end)
+            "peak_temperature_K": extra.get("peak_temperature_K")}
 
 
 def _energy_balance(sim, E0: float, integ) -> dict:
