@@ -63,6 +63,18 @@ def test_case_runs_and_balances_energy(tmp_path):
     assert f.shape[1:] == (8, fh_bins(out)) and np.all(np.diff(t) > 0)
     assert np.all(np.diff(esc) >= -1e-12 * dep) and ts[-1] == pytest.approx(3e-10, rel=1e-6, abs=0)
     assert abs(esc[-1] - e["escaped"]) < 1e-9 * dep
+    # <case>_series.csv holds the same integral quantities per step as the HDF5 series
+    import csv
+
+    with open(out / "bte_sphere_small_series.csv", newline="") as fh:
+        rows = [r for r in csv.DictReader(line for line in fh if not line.startswith("#"))]
+    with h5py.File(out / "bte_sphere.h5") as fh:
+        h5 = {k: fh[f"series/{k}"][()] for k in ("t", "N_qp", "E_escaped_J", "E_qp_J")}
+    assert len(rows) == len(h5["t"])
+    for col, key in (("time_s", "t"), ("N_qp", "N_qp"), ("E_escaped_J", "E_escaped_J"),
+                     ("E_qp_J", "E_qp_J")):
+        np.testing.assert_allclose([float(r[col]) for r in rows], h5[key], rtol=1e-12,
+                                   atol=1e-12 * dep if key == "E_escaped_J" else 0)
     assert n.shape[0] == len(t) and fmu.shape[-1] == len(mu) == 3
     # at the surface, outgoing directions (mu > 0) carry more QPs than incoming ones
     i = np.argmin(np.abs(t - 1e-11))

@@ -303,7 +303,9 @@ def run(case, output_dir: str | None = None, resume: bool = False,
     eq = sim.totals(p.equilibrium())
     unit_e, unit_n = u.scales["total_energy"], u.scales["number_density"] * u.length**3
 
-    def record(it):
+    def quantities(it, extra=None) -> dict:
+        """The integral quantities in SI (the HDF5 ``series`` group and the columns of
+        ``<case>_series.csv``)."""
         tot, acc = sim.totals(it.x), it.accumulated
         row = {"E_qp_J": tot["E_qp"] * unit_e, "E_ph_J": tot["E_ph"] * unit_e,
                "N_qp": tot["N_qp"] * unit_n,
@@ -313,7 +315,10 @@ def run(case, output_dir: str | None = None, resume: bool = False,
                 row[f"E_in_{k[2:]}_J"] = v * unit_e
         row["E_escaped_J"] = -(acc.get("E:surface_qp", 0.0) + acc.get("E:surface_ph", 0.0)) \
             * unit_e
-        store.record(u.to_si(it.t, "time"), row)
+        return row
+
+    def record(it):
+        store.record(u.to_si(it.t, "time"), quantities(it))
 
     t0 = time.perf_counter()
     if not resume:
@@ -323,7 +328,7 @@ def run(case, output_dir: str | None = None, resume: bool = False,
         snapshot=lambda it, a, b: sim.snapshot(it.x), extra={"totals": tot0},
         resume=resume, stop_times=list(d["output"]["times"]),
         every=d["output"]["every"], checkpoint_every=d["output"]["checkpoint_every"],
-        max_steps=max_steps, on_accept=record, logger=log)
+        max_steps=max_steps, on_accept=record, series=quantities, logger=log)
     stepping = time.perf_counter() - t0
     store.flush()
     tot1, acc = sim.totals(integ.x), integ.accumulated
