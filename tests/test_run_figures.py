@@ -212,3 +212,29 @@ def test_a_failed_rendering_is_a_warning_not_a_failed_run(monkeypatch, caplog, t
     (rec,) = [r for r in caplog.records if r.levelname == "WARNING"]
     assert "RuntimeError: no OpenGL context" in rec.getMessage()
     assert f"fvqp plot {tmp_path}" in rec.getMessage()
+
+
+def test_2d_time_series_integrate_over_the_film_thickness(heat_run):
+    """heat_film_trap is a 2D mesh of films 100 nm (film) and 300 nm (trap) thick: the
+    run writes their thicknesses (summary.json ``region_thickness_m``), so ``fvqp plot``'s time
+    series integrate per-volume fields per region (a 2D mesh alone gives areas): the
+    energy density summed over the regions at the last snapshot is the stored energy of
+    the run's balance, and the power density the injected power."""
+    from fvqp.post.result import open_result
+    from fvqp.post.series import time_series
+
+    out, _ = heat_run
+    s = json.loads((out / "summary.json").read_text())
+    assert s["region_thickness_m"] == pytest.approx({"film": 100e-9, "trap": 300e-9},
+                                                    rel=1e-12, abs=0)
+    res = open_result(out)
+    assert res.times[-1] == pytest.approx(s["t_end_s"], rel=1e-12, abs=0)
+    q = {(x.field, x.kind): x for x in time_series(res).quantities}
+    energy = q[("energy_density", "total")]
+    assert energy.unit == "J" and set(energy.values) == {"film", "trap"}
+    stored = sum(v[-1] for v in energy.values.values())
+    assert stored == pytest.approx(s["energy_J"]["final"], rel=1e-10, abs=0)
+    # the source heats at a constant power through the 30 ns (its 200 ns pulse)
+    power = sum(v[-1] for v in q[("power_density", "total")].values.values())
+    assert power == pytest.approx(s["energy_J"]["deposited"] / s["t_end_s"], rel=1e-10,
+                                  abs=0)

@@ -58,6 +58,9 @@ class Geometry:
         Incidences sorted by face: face index, cell index, half-transmissibility.
     face_ptr : ndarray
         ``inc_*[face_ptr[f]:face_ptr[f+1]]`` are the incidences of face f.
+    widths : ndarray or None
+        Extrusion width of each region (thickness of a 2D, cross-section of a 1D mesh;
+        1 in 3D), the factor in :attr:`volume`.
     """
 
     dim: int
@@ -77,6 +80,7 @@ class Geometry:
     max_nonorthogonality: float
     cell_nodes: list[tuple[str, np.ndarray]]
     points: np.ndarray
+    widths: np.ndarray | None = None
 
     @property
     def n_cells(self) -> int:
@@ -257,4 +261,5 @@ def build_geometry(raw: RawMesh, scale: float = 1.0, widths: np.ndarray | None =
                     region_names=list(raw.region_names), face_area=area, face_centroid=fcen,
                     face_normal=fnorm, face_group=face_group, group_names=group_names,
                     face_ptr=face_ptr, inc_face=inc_face, inc_cell=inc_cell, inc_tau=inc_tau,
-                    max_nonorthogonality=nonortho, cell_nodes=raw.blocks, points=pts)
+                    max_nonorthogonality=nonortho, cell_nodes=raw.blocks, points=pts,
+                    widths=widths)

@@ -16,8 +16,8 @@ import numpy as np
 
 from .result import Result
 
-__all__ = ["Quantity", "TimeSeries", "cell_measure", "mesh_dimension", "region_label",
-           "region_masks", "region_names", "time_series"]
+__all__ = ["Quantity", "TimeSeries", "cell_measure", "extruded_widths", "mesh_dimension",
+           "region_label", "region_masks", "region_names", "time_series"]
 
 #: VTK cell type -> topological dimension (the types :mod:`fvqp.io.vtk` writes).
 CELL_DIM = {3: 1, 5: 2, 9: 2, 10: 3, 12: 3, 13: 3}
@@ -93,6 +93,18 @@ def _integrand(unit: str, dim: int) -> tuple[str, float] | None:
     return ("" if num == "1" else num), (1e18 if m.group(2) == "um" else 1.0)
 
 
+def extruded_widths(grid, widths: dict) -> np.ndarray | None:
+    """The extrusion width of every cell of a 1D/2D ``grid`` (m² or m) from the region ->
+    width table of the run's summary.json (``region_cross_section_m2`` or
+    ``region_thickness_m``, written by the run template); None if a cell's region has
+    none."""
+    names = region_names(grid)
+    ids = (np.asarray(grid.cell_data["region"]).astype(int) if "region" in grid.cell_data
+           else np.zeros(grid.n_cells, int))
+    w = np.array([widths.get(region_label(int(r), names), np.nan) for r in ids], dtype=float)
+    return None if np.any(~np.isfinite(w)) else w
+
+
 def region_names(grid) -> list[str]:
     """Names of the region ids (``region_names[k]`` is region ``k``) from the field data
     the writer stores (:mod:`fvqp.io.vtk`); empty for files written without them."""
@@ -136,10 +148,16 @@ def time_series(result: Result, fields: list[str] | None = None) -> TimeSeries:
     """
     names = [f for f in (fields or result.fields) if f != "region"]
     quantities: dict[tuple[str, str], Quantity] = {}
+    summ = getattr(result, "summary", None) or {}
+    ext = summ.get("region_thickness_m") or summ.get("region_cross_section_m2")
     for k in range(len(result.series)):
         grid = result.read_snapshot(k)
         dim = mesh_dimension(grid)
         vol = cell_measure(grid)
+        if dim < 3 and ext:  # thickness (2D) or cross-section (1D) of every region
+            width = extruded_widths(grid, ext)
+            if width is not None:
+                vol, dim = vol * width, 3
         masks = region_masks(grid)
         for name in names:
             if name not in grid.cell_data:

@@ -24,7 +24,7 @@ COUNTER_KEYS = ("steps", "rejected_steps", "failed_solves", "newton_iterations",
 #: summary key suffix -> unit label (``peak_temperature_K`` is a temperature in K ...);
 #: keys without one are pure numbers or counts (``N_qp``: a number of quasiparticles)
 SUFFIX_UNITS = {
-    "_K": "K", "_s": "s", "_J": "J", "_W": "W", "_m": "m", "_m3": "m^3", "_V": "V",
+    "_K": "K", "_s": "s", "_J": "J", "_W": "W", "_m": "m", "_m2": "m^2", "_m3": "m^3", "_V": "V",
     "_A": "A", "_ohm": "Ohm", "_S": "S", "_per_m3": "1/m^3", "_m3_per_s": "m^3/s",
     "_ueV": "ueV", "_uV": "uV", "_um": "um", "_mV": "mV", "_eV": "eV", "_Hz": "Hz",
     "_per_s": "1/s", "_per_um3": "1/um^3",

@@ -186,6 +186,7 @@ class MeshModel:
                         "n_cells": int(dist.n_global), "ranks": dist.size,
                         "peak_rss_MB_per_rank": dist.max(peak_rss_mb())})
         summary.update(self.describe(sim))
+        summary.update(extrusion(sim.geometry, u))
         if getattr(sim, "region_materials", None):
             summary["materials"] = materials_entry(sim.region_materials)
         if dist.rank == 0 and summary["status"] == 0 and wants_figures(case):
@@ -287,3 +288,17 @@ def run_model(name: str, run, case, output_dir: str | None = None, *,
     result = ModelResult.from_summary(name, summary, out_dir)
     logging.getLogger(f"fvqp.{name}").info("%s", result.report())
     return result
+
+
+def extrusion(geometry, units) -> dict:
+    """The thickness of every region of a 2D mesh (``region_thickness_m``) or its
+    cross-section on a 1D mesh (``region_cross_section_m2``), SI, so that per-volume fields
+    of its snapshots can be integrated over regions (:func:`fvqp.post.series.time_series`);
+    empty for a 3D mesh."""
+    w = getattr(geometry, "widths", None)
+    if geometry.dim >= 3 or w is None:
+        return {}
+    k = 3 - geometry.dim
+    key = "region_thickness_m" if k == 1 else "region_cross_section_m2"
+    return {key: {n: float(x) * units.length**k
+                  for n, x in zip(geometry.region_names, w, strict=True)}}
