@@ -195,7 +195,10 @@ def test_default_energy_grid_keeps_recombination(tmp_path):
     from fvqp.collisions.batched import batched_terms
     from fvqp.models.transport.driver import TransportSimulation
 
-    case = case_variant("transport_nis_wire.toml", tmp_path, **{'e_max = "620 ueV"': ""})
+    # the case's slices (400, 520 ueV) lie above this grid's top (371 ueV): none here
+    case = case_variant("transport_nis_wire.toml", tmp_path, **{
+        'e_max = "620 ueV"': "",
+        'energies = ["280 ueV", "400 ueV", "520 ueV"]': "energies = []"})
     sim = TransportSimulation(load_case(case))
     g, p = sim.grid, sim.problem
     sc = np.flatnonzero(~p.trap)

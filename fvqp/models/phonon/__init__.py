@@ -160,6 +160,8 @@ def _check_slices(data, err) -> None:
     from ...units import K_B
     from ..spec import ueV
 
+    if not (data.get("slices") or {}).get("energies"):
+        return
     e = data.get("energy") or {}
     top = e.get("e_max")
     if top is None:
