@@ -349,23 +349,20 @@ class TransportSimulation:
         a :class:`~fvqp.case.loader.CaseError` naming the key, the file, the range and the
         fix (as bte and phonon do; the nearest bin of an energy outside would be a bin
         far from it)."""
+        import os
+
         from ...case.loader import CaseError
+        from ...case.schema import Errors
+        from ...case.slices import check_slice_energies
 
-        lo, hi = float(self.grid.edges[0]), float(self.grid.edges[-1])
-
-        def ueV(v: float) -> str:
-            return f"{self.units.to_si(v, 'energy') / (E_CHARGE * 1e-6):.6g} ueV"
-
-        errors = []
-        for k, e in enumerate((self.case.values.get("slices") or {}).get("energies") or []):
-            if not lo * (1 - 1e-9) <= e <= hi * (1 + 1e-9):
-                fix = ("or raise [energy] e_max" if e > hi else "the bins start at the "
-                       "smallest gap: there are no QP states below")
-                errors.append(f"{self.case.path}: slices.energies[{k}]: {ueV(e)} lies "
-                              f"outside the energy bins: {ueV(lo)} to {ueV(hi)}. Fix: give "
-                              f"an energy between them ({fix}).")
-        if errors:
-            raise CaseError(errors)
+        err = Errors(os.path.basename(self.case.path))
+        lo, hi = (self.units.to_si(float(x), "energy")
+                  for x in (self.grid.edges[0], self.grid.edges[-1]))
+        check_slice_energies(self.case.case.data, err, lo, hi, "energy bins",
+                             below="the bins start at the smallest gap: there are no QP "
+                             "states below", above="or raise [energy] e_max")
+        if err.items:
+            raise CaseError(err.items)
 
     def slice_bins(self) -> list[int]:
         """The QP bin nearest each ``[slices] energies`` entry."""
