@@ -166,7 +166,7 @@ class EliashbergGaps:
             f1 = resid(cells, x1)
             f1 = np.where(np.isnan(f1), np.inf, f1)
             iterations = 1
-            done = np.abs(f1) <= tol * x1
+            done = (np.abs(f1) <= tol * x1) | np.isinf(f1)   # a failed cell stops
             while not np.all(done) and iterations < max_iterations:
                 a = ~done
                 den = f1[a] - f0[a]
@@ -178,7 +178,8 @@ class EliashbergGaps:
                 x0[a], f0[a] = x1[a], f1[a]
                 x1[a], f1[a] = x2, f2
                 iterations += 1
-                done = (np.abs(f1) <= tol * x1) | (np.abs(x1 - x0) <= 1e-3 * tol * x1)
+                done = ((np.abs(f1) <= tol * x1) | (np.abs(x1 - x0) <= 1e-3 * tol * x1)
+                        | np.isinf(f1))
             change = float(np.max(np.abs(f1) / x1))
             ok = bool(np.all(np.abs(f1) <= tol * x1))
             out[cells] = np.where(np.isfinite(f1), x1, d_c[cells])
