@@ -39,6 +39,7 @@ highest down, each by PETSc GMRES with block-Jacobi ILU
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -142,6 +143,12 @@ class PhononProblem:
     #: ``amm_modes``: fractions of each ordinate averaged over its band of mu
     #: (:func:`.mode_interface.ordinate_bands`, ``"band"``) or at its mu (``"point"``)
     mode_average: str = "band"
+    #: sweeps with ``extra`` (the chip chain's film rates, :meth:`sweep`): ``True`` puts
+    #: them on the diagonal of the cached system in place (values only: the matrix, its
+    #: pattern and the ILU's symbolic factorisation are kept, only the numeric ILU is
+    #: redone); ``False`` builds and destroys a system per bin and sweep (the path before
+    #: 2026-11-23, kept for comparisons: ``benchmarks/chip_deposit.py --compare``)
+    reuse: bool = True
 
     def __post_init__(self):
         loc = self.dist.local
@@ -174,6 +181,11 @@ class PhononProblem:
         self.prefix = normalise_prefix(self.prefix)
         apply_options(self.prefix, {**DEFAULT_PETSC, **(self.petsc or {})})
         self._ksp: dict = {}
+        #: per cached solver key: (its own diagonal, a work vector, whether ``extra`` is
+        #: on it) (:meth:`_with_extra`)
+        self._diag: dict = {}
+        #: wall seconds of the sweeps' system builds and updates, and of their solves
+        self.seconds = {"setup": 0.0, "solve": 0.0}
         #: bins solved together (one system): the L and T bins of one energy with
         #: ``amm_modes``, else every bin alone
         self.groups = [(j,) for j in range(self.N)]
@@ -335,11 +347,50 @@ class PhononProblem:
             self._ksp[key] = self._solver(self.group_matrix(gi, a), self._group_dist[m])
         return self._ksp[key]
 
+    def _extra_diagonal(self, bins, extra: np.ndarray) -> np.ndarray:
+        """What ``extra`` (N, n_owned) adds to the diagonal of the system of ``bins``
+        (owned rows, ``c (m B) + i B + k``): :math:`V_cg_j` times the rate on every
+        ordinate row of bin ``j = bins[i]``, 0 on the angle-average rows (as
+        :meth:`local_matrix`)."""
+        n, K = self.n, self.K
+        out = np.zeros((n, len(bins), self.B))
+        for i, j in enumerate(bins):
+            out[:, i, :K] = (self.states[self.reg[:n], j] * self.vol * extra[j])[:, None]
+        return out.ravel()
+
+    def _with_extra(self, key, ksp: LinearSolver, bins, extra) -> LinearSolver:
+        r"""The cached solver ``ksp`` of ``bins`` with the per-cell rates ``extra`` added
+        to its ordinates' diagonal (None: its own diagonal back), in place: the new
+        diagonal is the system's own plus :meth:`_extra_diagonal`, the same entries
+        :meth:`local_matrix` sums (round-off apart); the KSP refactors its
+        preconditioner numerically on the next solve."""
+        if key not in self._diag:
+            if extra is None:
+                return ksp
+            base = ksp.mat.getDiagonal()
+            self._diag[key] = [base, base.duplicate(), False]
+        base, work, on = self._diag[key]
+        if extra is None:
+            if on:
+                ksp.mat.setDiagonal(base)
+                ksp.set_operators()
+                self._diag[key][2] = False
+            return ksp
+        work.setArray(base.getArray(readonly=True) + self._extra_diagonal(bins, extra))
+        ksp.mat.setDiagonal(work)
+        ksp.set_operators()
+        self._diag[key][2] = True
+        return ksp
+
     def release(self) -> None:
         """Destroy the cached solvers."""
         for s in self._ksp.values():
             s.destroy()
         self._ksp.clear()
+        for base, work, _ in self._diag.values():
+            base.destroy()
+            work.destroy()
+        self._diag.clear()
 
     # ---- right-hand sides ---------------------------------------------------------------
     def source_rates(self, t0: float, t1: float) -> np.ndarray:
@@ -388,9 +439,10 @@ class PhononProblem:
     def sweep(self, a: float, hist=None, src=None, x0=None, extra=None):
         """All bins from the highest down (decay gains from the new states above);
         ``hist``: (N, n, K) or None; ``src``: (n, N); ``extra``: (N, n) per-cell
-        relaxation rates added to every ordinate's diagonal (:meth:`local_matrix`; those
-        systems are built for this sweep only) or None. Returns states and KSP
-        results."""
+        relaxation rates added to every ordinate's diagonal (:meth:`local_matrix`: with
+        :attr:`reuse`, on the cached systems in place, :meth:`_with_extra`; else systems
+        built for this sweep only) or None. Returns states and KSP results; the wall
+        time of the systems' setup and of the solves accumulates in :attr:`seconds`."""
         xs = np.zeros((self.N, self.n * self.B))
         gain = np.zeros((self.N, self.n))
         res = [None] * self.N
@@ -399,21 +451,30 @@ class PhononProblem:
             bins = self.groups[gi]
             b = [self.rhs(j, None if hist is None else hist[j],
                           None if src is None else src[:, j], gain[j]) for j in bins]
+            t0 = time.perf_counter()
+            rebuild = extra is not None and not self.reuse   # a system for this sweep
             if len(bins) == 1:
                 j = bins[0]
-                ksp = self.ksp(j, a) if extra is None else self._solver(
-                    self.local_matrix(j, a, extra[j]))
+                ksp = self._solver(self.local_matrix(j, a, extra[j])) if rebuild else \
+                    self._with_extra((j, float(a)), self.ksp(j, a), bins, extra)
+            else:
+                ksp = self._group_solver(gi, a, extra) if rebuild else self._with_extra(
+                    ("group", gi, float(a)), self._group_solver(gi, a), bins, extra)
+            t1 = time.perf_counter()
+            if len(bins) == 1:
                 xs[j], res[j] = ksp.solve_from(b[0], None if x0 is None else x0[j])
             else:   # interleaved per cell: c * (m B) + i * B + k
-                ksp = self._group_solver(gi, a, extra)
                 x_in = None if x0 is None else self._interleave([x0[j] for j in bins])
                 xg, rg = ksp.solve_from(self._interleave(b), x_in)
                 xg = xg.reshape(self.n, len(bins), self.B)
                 for i, j in enumerate(bins):   # the Krylov count once per group
                     xs[j], res[j] = xg[:, i].ravel(), rg if i == 0 else replace(
                         rg, iterations=0)
-            if extra is not None:
+            t2 = time.perf_counter()
+            if rebuild:
                 ksp.destroy()
+            self.seconds["setup"] += t1 - t0 + time.perf_counter() - t2
+            self.seconds["solve"] += t2 - t1
             for j in bins:
                 if not res[j].success:
                     log.error("bin %d: KSP did not converge (reason %d)", j, res[j].reason)
