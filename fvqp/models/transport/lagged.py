@@ -13,14 +13,16 @@ factorisation until the evidence says it has aged:
 * the shift :math:`\sigma` of :math:`K = \sigma m - J` (the BDF coefficient over the step,
   0 in steady solves) moved by more than a factor ``shift_factor`` (a step cut after a
   failed solve divides the step by 4: always a rebuild);
-* it served ``max_age`` linear solves.
+* it served ``max_age`` linear solves;
+* its owner said the build is stale (:meth:`LaggedPreconditioner.invalidate`, e.g. the
+  chip chain at the start of every step: reason ``"step"``).
 
 A linear solve that fails with a lagged preconditioner therefore always leads to a
 rebuild (its iteration count is the Krylov limit), and the failure itself is reported
 by the solver as before (a failed Newton solve, the step retried); nothing stops
-silently. Every rebuild is logged with its reason. The rule applies where the solver
-calls ``update`` (with ``-<prefix>snes_lag_preconditioner 1``: before every linear
-solve).
+silently. Every rebuild is logged with its reason (on the owner's logger). The rule
+applies where the solver calls ``update`` (with ``-<prefix>snes_lag_preconditioner 1``:
+before every linear solve).
 """
 
 from __future__ import annotations
@@ -56,11 +58,15 @@ class LaggedPreconditioner:
     lag : bool
         False: rebuild at every update (the solver's own lag decides; counts and CPU
         times are still recorded).
+    logger
+        Where the rebuilds are logged (default ``fvqp.transport``; the chip chain's films
+        pass ``fvqp.bte_chip``).
     """
 
     def __init__(self, pc, growth: float = LAG_DEFAULTS["growth"],
                  shift_factor: float = LAG_DEFAULTS["shift_factor"],
-                 max_age: int = LAG_DEFAULTS["max_age"], lag: bool = True):
+                 max_age: int = LAG_DEFAULTS["max_age"], lag: bool = True,
+                 logger: logging.Logger | None = None):
         if not growth >= 1.0 or not shift_factor >= 1.0 or max_age < 1:
             raise ValueError("lag rule: growth >= 1, shift factor >= 1, max_age >= 1 "
                              f"(got {growth}, {shift_factor}, {max_age})")
@@ -70,6 +76,8 @@ class LaggedPreconditioner:
         self._fresh = None  # iterations of the first solve after the build
         self._apps = 0      # applications since the last update (one linear solve)
         self._age = 0       # linear solves served by the current build
+        self._stale = None  # reason given by invalidate() (None: none pending)
+        self.logger = log if logger is None else logger
         #: builds done and updates answered with the kept build
         self.builds, self.reuses = 0, 0
         #: reasons of the builds (counts), e.g. {"first": 1, "growth": 3}
@@ -77,8 +85,21 @@ class LaggedPreconditioner:
         #: CPU seconds and calls of builds and applications (benchmark)
         self.cpu = {"pc_build": [0, 0.0], "pc_apply": [0, 0.0]}
 
+    def invalidate(self, reason: str = "step") -> None:
+        """Rebuild at the next :meth:`update` (recorded as ``reason`` unless the rule of
+        the module docstring names one of its own there), e.g. at the start of a time
+        step whose first linear solve must not depend on what earlier steps left."""
+        self._stale = str(reason)
+
     def _reason(self, shift: float) -> str | None:
-        """Why the build must be renewed now (None: keep it)."""
+        """Why the build must be renewed now (None: keep it); clears the pending
+        :meth:`invalidate`."""
+        why, stale = self._rule(shift), self._stale
+        self._stale = None
+        return stale if why is None else why
+
+    def _rule(self, shift: float) -> str | None:
+        """The rebuild rule of the module docstring (None: it keeps the build)."""
         if self._shift is None:
             return "first"
         if not self.lag:
@@ -107,9 +128,9 @@ class LaggedPreconditioner:
             self._age += 1
             return
         if reason not in ("first", "always"):
-            log.debug("preconditioner rebuilt (%s): last solve %d iterations, first after "
-                      "the build %s, age %d, shift %.4g -> %.4g", reason, last, self._fresh,
-                      self._age, self._shift, shift)
+            self.logger.debug("preconditioner rebuilt (%s): last solve %d iterations, first "
+                              "after the build %s, age %d, shift %.4g -> %.4g", reason, last,
+                              self._fresh, self._age, self._shift, shift)
         c0 = time.process_time()
         self.pc.update(x_local, shift)
         self._count("pc_build", c0)
