@@ -38,7 +38,7 @@ import scipy.fft as sfft
 
 from .batched import _phonon_factors
 
-__all__ = ["batched_jvp", "linearisation_spectra", "outer_derivative"]
+__all__ = ["batched_jvp", "inner_jvp", "linearisation_spectra", "outer_derivative"]
 
 
 @dataclass
@@ -171,8 +171,55 @@ def batched_jvp(f: np.ndarray, n: np.ndarray, rho: np.ndarray, ados: np.ndarray,
                                  pair_weight=pair_weight)
     s = spectra if spectra is not None else _state(f, n, rho, ados, h, m, qp_scale,
                                                    pair_weight)
+    d_in_pb, d_out_rec, gs, ls, gp, lp = inner_jvp(s, rho, ados, v, u, h=h, m=m,
+                                                   nph=n.shape[1], pair_weight=pair_weight)
+    qh = s.qs * h
+    dqp = outer[0] * v + qh * ((1.0 - f) * d_in_pb - f * d_out_rec)
+    cph = np.asarray(c_ph, dtype=float).reshape(-1, 1)
+    dph = outer[1] * u + cph * h * (2.0 * ((1.0 + n) * gs - n * ls)
+                                    + (1.0 + n) * gp - n * lp)
+    return dqp, dph
+
+
+def inner_jvp(s: _State, rho: np.ndarray, ados: np.ndarray, v: np.ndarray, u: np.ndarray,
+              *, h: float, m: int, nph: int, pair_weight=None) -> tuple[np.ndarray, ...]:
+    r"""Directional derivatives of the inner sums along ``(v, u)`` at the state of the
+    spectra ``s`` (:func:`linearisation_spectra`): the derivatives of the *rates* without
+    the outer occupation factors (module docstring).
+
+    Returns
+    -------
+    d_in_pb, d_out_rec : ndarray, shape (C, N)
+        :math:`\delta(X^{in} + X^{pb})`, :math:`\delta(X^{out} + X^{rec})` (QP rates per
+        unit :math:`q_sh`, :math:`q_s` = ``qp_scale`` where :math:`\rho > 0`, else 0).
+    gs, ls, gp, lp : ndarray, shape (C, M), or None
+        :math:`\delta G^{sc}, \delta L^{sc}, \delta G^{pr}, \delta L^{pr}` on the phonon
+        nodes (phonon rates per unit :math:`c_{ph}h`); None for ``u = None`` (phonons
+        held at the bath: no phonon perturbation and no phonon rows, 2 forward and 4
+        inverse transforms instead of 4 and 8).
+    """
     L, nq = s.L, s.nq
-    c, nph = n.shape
+    c = v.shape[0]
+    if u is None:
+        spec = _qp_perturbation(s, rho, ados, v, L)
+    else:
+        spec = _full_perturbation(s, rho, ados, v, u, h, m, nq, L, pair_weight)
+    x = sfft.irfft(spec, n=L, axis=-1)
+    del spec
+    r = s.r
+    d_in_pb = x[0, :, :nq] - r * x[1, :, :nq]
+    d_out_rec = x[2, :, :nq] - r * x[3, :, :nq]
+    if u is None:
+        return d_in_pb, d_out_rec, None, None, None, None
+    ns = max(1, min(2 * nq - 1, nph - m))
+    gs, ls, gp, lp = _phonon_rows(nph, nq, m, (x[4, :, :nq], x[5, :, :nq]),
+                                  (x[6, :, :ns], x[7, :, :ns]), pair_weight, c)
+    return d_in_pb, d_out_rec, gs, ls, gp, lp
+
+
+def _full_perturbation(s, rho, ados, v, u, h, m, nq, L, pair_weight) -> np.ndarray:
+    """Spectra of the 8 inner sums' derivatives along a QP and phonon perturbation."""
+    c = v.shape[0]
     _, dp, _, dq = _phonon_factors(u, h, m, nq, pair_weight)  # W u: d p1 = d p0, d q1 = d q0
     # the 4 forward transforms of the perturbation in one call
     pert = np.zeros((4, c, max(nq, dq.shape[1])))
@@ -196,17 +243,21 @@ def batched_jvp(f: np.ndarray, n: np.ndarray, rho: np.ndarray, ados: np.ndarray,
     spec[6] = 2.0 * (s.RF * dRF + s.AF * dAF)                       # pair gain
     spec[7] = -2.0 * (s.RFF * dRF + s.AFF * dAF)                    # pair loss
     del cRF, cAF, cRFF, cAFF, cdRF, cdAF, dRF, dAF, dP, dQ, dS
-    x = sfft.irfft(spec, n=L, axis=-1)
-    del spec
-    r = s.r
-    qh = s.qs * h
-    d_in_pb = x[0, :, :nq] - r * x[1, :, :nq]
-    d_out_rec = x[2, :, :nq] - r * x[3, :, :nq]
-    dqp = outer[0] * v + qh * ((1.0 - f) * d_in_pb - f * d_out_rec)
-    ns = max(1, min(2 * nq - 1, nph - m))
-    gs, ls, gp, lp = _phonon_rows(nph, nq, m, (x[4, :, :nq], x[5, :, :nq]),
-                                  (x[6, :, :ns], x[7, :, :ns]), pair_weight, c)
-    cph = np.asarray(c_ph, dtype=float).reshape(-1, 1)
-    dph = outer[1] * u + cph * h * (2.0 * ((1.0 + n) * gs - n * ls)
-                                    + (1.0 + n) * gp - n * lp)
-    return dqp, dph
+    return spec
+
+
+def _qp_perturbation(s, rho, ados, v, L) -> np.ndarray:
+    """The QP sums' spectra (the first 4) with the phonons held (bath): 2 forward
+    transforms, the terms of the phonon perturbation dropped."""
+    c = v.shape[0]
+    pert = np.empty((2, c, v.shape[1]))
+    np.multiply(rho, v, out=pert[0])
+    np.multiply(ados, v, out=pert[1])
+    dRF, dAF = sfft.rfft(pert, n=L, axis=-1)
+    cdRF, cdAF = np.conj(dRF), np.conj(dAF)
+    spec = np.empty((4, c, L // 2 + 1), dtype=complex)
+    spec[0] = dRF * s.s_in - cdRF * s.Q0
+    spec[1] = dAF * s.s_in + cdAF * s.Q0
+    spec[2] = cdRF * s.Q1 - dRF * s.s_out
+    spec[3] = -(dAF * s.s_out + cdAF * s.Q1)
+    return spec

@@ -37,6 +37,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from ...collisions.batched import batched_jacobian
+from ...collisions.batched_blocks import qp_block
 
 __all__ = ["FINE_CHOICES", "INEXACT_COARSE", "InelasticPC"]
 
@@ -145,7 +146,7 @@ class InelasticPC:
         n, S, N, K, Mp = p.n, p.S, p.N, p.K, p.Mp
         y = np.asarray(xl[: n * S]).reshape(n, S)
         self.y, self.shift = y.copy(), shift
-        r = p.collision_rates(y)
+        r = p.rates_at(y)
         d = np.zeros((n, S))
         q = d[:, : p.nq].reshape(n, N, p.B)
         q[:, :, :K] = (p.V[:, None] * p.crow * (r.qp_in + r.qp_out))[:, :, None]
@@ -171,12 +172,16 @@ class InelasticPC:
         p = self.p
         n, N, Mp, M = p.n, p.N, p.Mp, p.M
         phi, nb = p.partners(y)
-        jac = batched_jacobian(phi, np.ascontiguousarray(nb), p.rho2, p.ados2, h=p.grid.h,
-                               m=p.grid.m, qp_scale=p.qp_scale, c_ph=p.c_ph)
+        nb = np.ascontiguousarray(nb)
         size = N + Mp
+        if Mp:
+            c = -batched_jacobian(phi, nb, p.rho2, p.ados2, h=p.grid.h, m=p.grid.m,
+                                  qp_scale=p.qp_scale, c_ph=p.c_ph)
+        else:     # bath phonons: the QP block alone
+            c = -qp_block(phi, nb, p.rho2, p.ados2, h=p.grid.h, m=p.grid.m,
+                          qp_scale=p.qp_scale)
         rowq = p.V[:, None] * p.crow                             # rho_j V
         stq = p.V[:, None] * p.rho_cells                         # N_j V
-        c = -jac[:, :size, :size].copy()
         c[:, :N, :] *= rowq[:, :, None]
         idx = np.arange(N)
         c[:, idx, idx] += stq * shift
