@@ -2,6 +2,7 @@
 
     python benchmarks/chip_deposit.py [--mesh small|layout] [--steps N]
         [--polar P --azimuth A] [--spacing MEV] [--films bte|transport] [--no-lag]
+        [--rebuild | --compare]
     mpiexec -n 2 python benchmarks/chip_deposit.py ...       (1 -> 2 ranks)
     python benchmarks/chip_deposit.py --plot OUTPUT_DIR        (PNG of a run's bursts)
 
@@ -18,6 +19,15 @@ cells (``--mesh layout`` 1578 vs ``small`` 358 cells), energies (``--spacing``) 
 directions (``--polar/--azimuth``) for the growth of the cost. On the shared 2-core
 machine every figure is taken under the other sessions' load: say so when quoting them.
 
+The phonon sweeps' own wall time (system setup and solves, the maximum over the ranks)
+is printed beside the whole chain's, with the unknown-updates per second per core of
+the sweeps alone. ``--rebuild``: the phonon systems built and destroyed per bin and
+sweep, the path before 2026-11-23 (``PhononProblem.reuse = False``); ``--compare``: that
+path and the default (the film rates put on the cached systems' diagonal in place) in
+the same process, with the speed-up and the two runs' QP numbers (the second run's peak
+RSS is the process's, so it includes the first). Every run ends with the extrapolation
+to the issue-17 target (:data:`TARGET`, :func:`extrapolate`) from its per-unknown costs.
+
 ``--plot DIR`` reads ``DIR/<case>_series.csv`` and writes ``DIR/bursts.png``: the excess
 QP number of every film versus time (log scale) with the burst arrival (half-rise)
 marked.
@@ -31,7 +41,6 @@ import json
 import os
 import sys
 import tempfile
-import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -69,10 +78,13 @@ def plot(out_dir: str) -> str:
     return png
 
 
-def bench(args) -> None:
-    from fvqp.case.loader import load_case
-    from fvqp.models.bte_chip.driver import ChipModel
+#: the issue-17 target: substrate cells, phonon energies, ordinates (+1 angle average
+#: per cell and energy), simulated time [s], and its wall-time goal [s] on 2 cores
+TARGET = {"cells": 100_000, "energies": 24, "ordinates": 24, "time_s": 1e-6,
+          "goal_s": 1800.0}
 
+
+def _case_text(args) -> str:
     name = "bte_chip_deposit" + ("_transport" if args.films == "transport" else "")
     text = open(os.path.join(ROOT, "cases", f"{name}.toml")).read()
     text = text.replace('file = "../meshes/', f'file = "{ROOT}/meshes/')
@@ -81,8 +93,26 @@ def bench(args) -> None:
     text = text.replace("polar = 2", f"polar = {args.polar}")
     text = text.replace("azimuth = 4", f"azimuth = {args.azimuth}")
     text = text.replace('spacing = "0.05 meV"', f'spacing = "{args.spacing} meV"')
-    text = text.replace('end = "300 ns"', f'end = "{5 * args.steps} ns"')
+    return text.replace('end = "300 ns"', f'end = "{5 * args.steps} ns"')
+
+
+def run_once(args, reuse: bool) -> dict | None:
+    """One run of the case (:func:`_case_text`); the phonon systems' film rates in place
+    (``reuse``, the default) or rebuilt per bin and sweep (the path before 2026-11-23).
+    Returns the summary with the phonon sweeps' wall seconds (``phonon_seconds``:
+    setup, solve) on rank 0, None on the others."""
     from petsc4py import PETSc
+
+    from fvqp.case.loader import load_case
+    from fvqp.models.bte_chip.driver import ChipModel
+
+    built = {}
+
+    class Model(ChipModel):
+        def build(self, case, comm=None):
+            sim = built["sim"] = super().build(case, comm)
+            sim.psim.problem.reuse = reuse
+            return sim
 
     if args.no_lag:  # the QP preconditioner rebuilt at every Newton iteration (before)
         PETSc.Options()["chip_qp_pc_lag"] = 0
@@ -91,42 +121,96 @@ def bench(args) -> None:
     tmp = comm.bcast(tempfile.mkdtemp(prefix="chip_bench_") if rank == 0 else None)
     case_path = os.path.join(tmp, "bte_chip_deposit.toml")
     if rank == 0:
-        open(case_path, "w").write(text)
+        open(case_path, "w").write(_case_text(args))
     comm.barrier()
-    t0 = time.perf_counter()
-    r = ChipModel().run(load_case(case_path), output_dir=os.path.join(tmp, "out"))
-    wall = time.perf_counter() - t0
-    s = r.summary
+    r = Model().run(load_case(case_path), output_dir=os.path.join(tmp, "out"))
+    sec = comm.reduce(dict(built["sim"].psim.problem.seconds), root=0,
+                      op=lambda a, b: {k: max(a[k], b[k]) for k in a})
     if rank:
-        return
+        return None
+    return {**r.summary, "phonon_seconds": sec}
+
+
+def report(args, s: dict, label: str) -> dict:
+    """Print the figures of one run; returns the per-unknown costs."""
     nph, steps, ranks = s["phonon_unknowns"], s["steps"], s["ranks"]
+    wall = s["wall_time_s"]
     per_bin = s["phonon_linear_iterations"] / max(1, steps * s["phonon_nodes"])
-    print(f"mesh {args.mesh}, {args.films} films: {s['n_cells']} cells, "
+    its = s.get("coupled_iterations") or steps          # the split: one sweep per step
+    ph = s["phonon_seconds"]
+    tph = ph["setup"] + ph["solve"]
+    print(f"[{label}] mesh {args.mesh}, {args.films} films: {s['n_cells']} cells, "
           f"{s['phonon_nodes']} phonon nodes, {s['ordinates']} ordinates, "
           f"{s['qp_bins']} QP bins; ranks {ranks}")
-    print(f"phonon unknowns {nph:.3e}, QP unknowns {s['qp_unknowns']:.3e}")
-    print(f"steps {steps}, wall {wall:.1f} s (run {s['wall_time_s']:.1f} s), "
-          f"{s['wall_time_s'] / steps:.3f} s/step")
-    print(f"phonon unknown-updates per second per core: "
-          f"{nph * steps / s['wall_time_s'] / ranks:.3e}")
-    print(f"peak RSS {s['peak_rss_MB_per_rank']:.0f} MB per rank = "
+    print(f"[{label}] phonon unknowns {nph:.3e}, QP unknowns {s['qp_unknowns']:.3e}")
+    print(f"[{label}] steps {steps}, run {wall:.1f} s, {wall / steps:.3f} s/step; phonon "
+          f"sweeps {tph:.2f} s (setup {ph['setup']:.2f}, solve {ph['solve']:.2f}), the "
+          f"rest (QP Newton, coupling, output) {wall - tph:.2f} s")
+    print(f"[{label}] phonon unknown-updates per second per core: "
+          f"{nph * steps / wall / ranks:.3e} (whole chain), "
+          f"{nph * its / tph / ranks:.3e} (phonon sweeps alone, per sweep)")
+    print(f"[{label}] peak RSS {s['peak_rss_MB_per_rank']:.0f} MB per rank = "
           f"{s['peak_rss_MB_per_rank'] * 1e6 * ranks / nph:.0f} bytes per phonon unknown "
           "(includes the interpreter and PETSc, ~150 MB)")
-    its = s.get("coupled_iterations") or steps          # the split: one sweep per step
-    print(f"coupling {s.get('coupling', 'split')}: {its / steps:.2f} iterations per step "
-          "(each a QP Newton step and a phonon sweep)")
+    print(f"[{label}] coupling {s.get('coupling', 'split')}: {its / steps:.2f} iterations "
+          "per step (each a QP Newton step and a phonon sweep)")
     sweep = s["phonon_linear_iterations"] / max(1, its * s["phonon_nodes"])
-    print(f"Krylov per phonon bin per sweep {sweep:.1f} (per step {per_bin:.1f}); QP Newton "
-          f"{s['qp_newton_iterations']}, QP Krylov {s['qp_linear_iterations']}")
+    print(f"[{label}] Krylov per phonon bin per sweep {sweep:.1f} (per step {per_bin:.1f}); "
+          f"QP Newton {s['qp_newton_iterations']}, QP Krylov {s['qp_linear_iterations']}")
     if "qp_preconditioner_builds" in s:
         cpu = s["qp_preconditioner_cpu_s"]
-        print(f"QP preconditioner: {s['qp_preconditioner_builds']} builds "
+        print(f"[{label}] QP preconditioner: {s['qp_preconditioner_builds']} builds "
               f"({s['qp_preconditioner_rebuild_reasons']}), "
               f"{s['qp_preconditioner_reuses']} reuses; CPU build "
               f"{cpu['pc_build']:.1f} s, apply {cpu['pc_apply']:.1f} s; QP Krylov per "
               f"Newton {s['qp_linear_iterations'] / max(1, s['qp_newton_iterations']):.1f}")
-    print(f"energy imbalance {s['energy_imbalance_J']:.3e} J of "
+    print(f"[{label}] energy imbalance {s['energy_imbalance_J']:.3e} J of "
           f"{s['E_deposited_J']:.3e} J deposited")
+    return {"phonon_s_per_unknown_sweep": tph * ranks / (nph * its),
+            "sweeps_per_step": its / steps, "krylov_per_bin_sweep": sweep,
+            "rest_s_per_step": (wall - tph) * ranks / steps, "cells": s["n_cells"]}
+
+
+def extrapolate(c: dict, dt_s: float) -> None:
+    """The issue-17 target from the measured per-unknown cost (:data:`TARGET`): phonon
+    unknowns x sweeps per step x steps x CPU s per unknown and sweep, on 2 cores at the
+    ideal speed-up. Assumes the cost per unknown and sweep stays the measured one (the
+    Krylov count per bin and sweep and the coupled iterations per step do not grow with
+    cells, energies or directions: not established); the QP and coupling rest is scaled
+    by the cells (the films' share of the cells as in the measured mesh)."""
+    n = TARGET["cells"] * TARGET["energies"] * (TARGET["ordinates"] + 1)
+    steps = TARGET["time_s"] / dt_s
+    ph = n * c["sweeps_per_step"] * steps * c["phonon_s_per_unknown_sweep"]
+    rest = c["rest_s_per_step"] * TARGET["cells"] / c["cells"] * steps
+    total = (ph + rest) / 2.0
+    print(f"target {TARGET['cells']} cells x {TARGET['energies']} energies x "
+          f"{TARGET['ordinates']} directions = {n:.2e} phonon unknowns, "
+          f"{TARGET['time_s'] * 1e6:g} us in {steps:.0f} steps of {dt_s * 1e9:g} ns: phonon "
+          f"{ph:.3g} CPU s + rest {rest:.3g} CPU s -> {total / 60:.0f} min on 2 cores "
+          f"(goal {TARGET['goal_s'] / 60:.0f} min: {total / TARGET['goal_s']:.1f}x)")
+
+
+def bench(args) -> None:
+    if args.compare:   # the old path first, then the new one, in the same process
+        old = run_once(args, reuse=False)
+        new = run_once(args, reuse=True)
+        if old is None:
+            return
+        co, cn = report(args, old, "rebuild"), report(args, new, "reuse")
+        gain = co["phonon_s_per_unknown_sweep"] / cn["phonon_s_per_unknown_sweep"]
+        print(f"phonon sweeps: {gain:.2f}x "
+              f"faster per unknown and sweep; run {old['wall_time_s'] / new['wall_time_s']:.2f}x")
+        for k in ("energy_imbalance_J", "E_deposited_J"):
+            print(f"{k}: rebuild {old[k]:.6e}, reuse {new[k]:.6e}")
+        for k, v in old["qp_excess_by_region"].items():
+            w = new["qp_excess_by_region"][k]
+            print(f"excess QPs {k}: rebuild {v:.12e}, reuse {w:.12e} "
+                  f"(relative {abs(v - w) / max(abs(v), 1e-300):.1e})")
+        extrapolate(cn, new["dt_s"])
+        return
+    s = run_once(args, reuse=not args.rebuild)
+    if s is not None:
+        extrapolate(report(args, s, "rebuild" if args.rebuild else "reuse"), s["dt_s"])
 
 
 def main(argv=None) -> int:
@@ -140,6 +224,10 @@ def main(argv=None) -> int:
     ap.add_argument("--films", choices=("bte", "transport"), default="bte")
     ap.add_argument("--no-lag", action="store_true",
                     help="rebuild the QP preconditioner at every Newton iteration")
+    ap.add_argument("--rebuild", action="store_true",
+                    help="the phonon systems rebuilt per bin and sweep (before 2026-11-23)")
+    ap.add_argument("--compare", action="store_true",
+                    help="the rebuilt and the reused phonon systems in the same run")
     args = ap.parse_args(argv)
     if args.plot:
         print(plot(args.plot))
