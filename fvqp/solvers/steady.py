@@ -3,8 +3,8 @@ r"""Steady states :math:`\mathrm{rhs}(x) = 0` of a model problem by Newton–Kry
 The problem is the same object the time integrator steps (:class:`fvqp.models.base.Problem`:
 ``rhs``, ``rhs_jacobian``, ``pattern``, optionally ``rhs_jvp``), evaluated with sources at
 their steady rate (``t0 = 0, t1 = inf``). How the Jacobian is formed is the
-:class:`~fvqp.solvers.jacobian.JacobianConfig` handed in; a model preconditioner in it is
-updated with shift 0 (no storage term).
+:class:`~fvqp.solvers.jacobian.JacobianConfig` handed in; the Newton solve is the BDF
+step's with shift 0 (no storage term; :mod:`fvqp.solvers.shifted`).
 
 Progress: every Newton iteration is logged (INFO, rank 0: ``Newton 3: |F| = 1.2e-09
 (relative 4.1e-08), 57 Krylov iterations``) by a SNES monitor, so a long steady solve shows
@@ -21,8 +21,8 @@ from collections.abc import Mapping
 import numpy as np
 
 from .jacobian import JacobianConfig
-from .nonlinear import NonlinearSolver
 from .result import SolveResult
+from .shifted import ShiftedPC, shifted_newton
 
 __all__ = ["SteadyPC", "SteadySolver"]
 
@@ -44,17 +44,13 @@ class SteadySolver:
 
     def __init__(self, problem, prefix: str, options: Mapping[str, object] | None = None,
                  jacobian: JacobianConfig | None = None):
-        jac = jacobian or JacobianConfig()
         inf = math.inf
         self.problem, self.dist = problem, problem.dist
-        self.nonlinear = NonlinearSolver(
+        self.nonlinear = shifted_newton(
             problem.dist, lambda xl: -problem.rhs(xl, 0.0, inf),
-            lambda xl: -problem.rhs_jacobian(xl, 0.0, inf), problem.pattern, prefix, options,
-            jvp=(lambda xl, vl: -problem.rhs_jvp(xl, vl, 0.0, inf)) if jac.uses_action
-            else None,
-            block_size=jac.block_size,
-            preconditioner=None if jac.preconditioner is None
-            else SteadyPC(jac.preconditioner))
+            lambda xl: -problem.rhs_jacobian(xl, 0.0, inf), lambda: problem.pattern, prefix,
+            options, jacobian or JacobianConfig(),
+            lambda xl, vl: -problem.rhs_jvp(xl, vl, 0.0, inf))
         self._norm0 = 0.0
         self.nonlinear.snes.setMonitor(self._monitor)
 
@@ -86,14 +82,6 @@ class SteadySolver:
         return out, res
 
 
-class SteadyPC:
-    """A model preconditioner (``update(x, shift)``, ``apply``) at shift 0."""
-
-    def __init__(self, model_pc):
-        self.model_pc = model_pc
-
-    def update(self, xl: np.ndarray) -> None:
-        self.model_pc.update(xl, 0.0)
-
-    def apply(self, r: np.ndarray) -> np.ndarray:
-        return self.model_pc.apply(r)
+#: a model preconditioner at shift 0 (``SteadyPC(model_pc)``: tests that build the
+#: steady Newton by hand)
+SteadyPC = ShiftedPC
