@@ -1,6 +1,7 @@
 """Cost of the phonon model on a Si block: time per step, unknown-updates per second,
 memory per unknown, Krylov iterations, and how the cost grows with cells, energy bins and
-directions (issue 17 §4, first measurements).
+directions (issue 17 §4, first measurements), and the extrapolation of the largest
+mesh's cost per unknown and step to the issue-17 target (:func:`extrapolate`).
 
 Meshes are generated from ``meshes/substrate_block/substrate_block.geo`` (gmsh) into a
 temporary directory with n x n x n hexahedra of the 200 x 200 x 100 um block. Each
@@ -102,6 +103,24 @@ HEADER = ("  cells bins ords   unknowns  build_s  step1_s  step_s  updates/s  B/
           "krylov")
 
 
+#: the issue-17 target: cells, energy bins, ordinates, simulated time [s], goal [s]
+TARGET = {"cells": 100_000, "bins": 24, "ordinates": 24, "time_s": 1e-6, "goal_s": 1800.0}
+
+
+def extrapolate(r: dict, dt_s: float = 1e-9) -> str:
+    """The target (:data:`TARGET`) at the measured CPU seconds per unknown and step of
+    ``r`` (steps of ``dt_s``, 2 cores at the ideal speed-up; assumes the Krylov count per
+    bin and the cost per unknown do not grow with the size: not established)."""
+    n = TARGET["cells"] * TARGET["bins"] * (TARGET["ordinates"] + 1)
+    steps = TARGET["time_s"] / dt_s
+    per = r["step_s"] * r["ranks"] / r["unknowns"]
+    total = n * steps * per / 2.0
+    return (f"target {n:.2e} unknowns x {steps:.0f} steps of {dt_s * 1e9:g} ns at "
+            f"{per * 1e9:.0f} CPU ns per unknown and step ({r['cells']} cells, {r['bins']} "
+            f"bins, {r['ordinates']} ordinates): {total / 60:.0f} min on 2 cores (goal "
+            f"{TARGET['goal_s'] / 60:.0f} min: {total / TARGET['goal_s']:.1f}x)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cells", type=int, help="one configuration: n per side")
@@ -117,17 +136,20 @@ def main() -> None:
             if r["ranks"] == 1 or int(os.environ.get("OMPI_COMM_WORLD_RANK", "0")) == 0:
                 print(HEADER)
                 print(_row(r), f"(ranks {r['ranks']})")
+                print(extrapolate(r))
             return
         print(HEADER)
         print("-- cells (8 bins, 4 x 8 ordinates)")
         for n in (6, 8, 12, 16):
-            print(_row(measure(tmp, n, 8, 4, 8, args.steps)), flush=True)
+            big = measure(tmp, n, 8, 4, 8, args.steps)
+            print(_row(big), flush=True)
         print("-- energy bins (8^3 cells, 4 x 8 ordinates)")
         for b in (4, 16):
             print(_row(measure(tmp, 8, b, 4, 8, args.steps)), flush=True)
         print("-- directions (8^3 cells, 8 bins)")
         for pol, az in ((2, 8), (4, 16), (6, 16)):
             print(_row(measure(tmp, 8, 8, pol, az, args.steps)), flush=True)
+        print(extrapolate(big))
 
 
 if __name__ == "__main__":
