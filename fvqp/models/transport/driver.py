@@ -37,6 +37,7 @@ from ...spectra.gap import thermal_gap
 from ...units import E_CHARGE, UnitSystem
 from ..base import MeshModel, OutputField, bdf_options, run_checkpointed, to_output
 from ..base.schema import case_material
+from .balances import RESOLUTION
 from .lagged import LAG_DEFAULTS, LaggedPreconditioner
 from .problem import TransportProblem
 from .regions import Boundary, RegionParams, SpectralSource
@@ -476,6 +477,26 @@ def _balances(sim, tot0: dict, tot1: dict, acc: dict) -> dict:
     }
 
 
+def _flow_resolution(sim, acc: dict, balances: dict, opts) -> dict:
+    """The accumulated resolution of every linear flow of :func:`_balances` at the run's
+    tolerances ([time] atol, rtol; :mod:`fvqp.models.transport.balances`), in the same
+    units, and the flows smaller than theirs (``unresolved``: ``"<balance>.<flow>"``,
+    named once in the log)."""
+    u, n_unit = sim.units, _number_unit(sim.units)
+    out = {"energy_J": {k[len(RESOLUTION) + 2:]: u.to_si(v, "total_energy")
+                        for k, v in acc.items() if k.startswith(RESOLUTION + "E:")},
+           "qp_number": {k[len(RESOLUTION) + 2:]: v * n_unit
+                         for k, v in acc.items() if k.startswith(RESOLUTION + "N:")}}
+    out["unresolved"] = [f"{b}.{k}" for b in ("energy_J", "qp_number")
+                         for k, res in out[b].items() if abs(balances[b][k]) < res]
+    if out["unresolved"] and sim.dist.rank == 0:
+        log.info("flows below their resolution at [time] atol = %g, rtol = %g (an error of "
+                 "one tolerance in the occupations next to them carries more; their values "
+                 "are not resolved, lower [time] atol to resolve them): %s", opts.atol,
+                 opts.rtol, ", ".join(out["unresolved"]))
+    return out
+
+
 def _steady(sim, writer) -> dict:
     p, case = sim.problem, sim.case
     d = case.values
@@ -526,6 +547,7 @@ def _transient(sim, writer, out_dir, resume, max_steps) -> dict:
     d = case.values
     opts, t_end = bdf_options(d["time"], d["time"]["atol"])  # an occupation
     totals0 = sim.totals(sim.x0)
+    p.flow_tolerance = (opts.atol, opts.rtol)  # the flows' resolution beside the flows
     integ = BDFIntegrator(p, sim.x0, 0.0, d["solver"]["prefix"],
                           _petsc(case, p.jacobian, sim.lagged), opts, jacobian=sim.jacobian)
     names = d["output"]["fields"]
@@ -549,6 +571,7 @@ def _transient(sim, writer, out_dir, resume, max_steps) -> dict:
     lag = {"preconditioner_builds": pc.builds, "preconditioner_reuses": pc.reuses,
            "preconditioner_rebuild_reasons": dict(pc.reasons)} \
         if isinstance(pc, LaggedPreconditioner) else {}
+    balances = _balances(sim, extra["totals"], tot1, integ.accumulated)
     cpu = {**p.cpu, **getattr(pc, "cpu", {})}
     lag["cpu_s"] = {k: v[1] for k, v in cpu.items()}
     lag["cpu_calls"] = {k: v[0] for k, v in cpu.items()}
@@ -559,4 +582,5 @@ def _transient(sim, writer, out_dir, resume, max_steps) -> dict:
             "newton_iterations": result.newton_iterations,
             "linear_iterations": result.linear_iterations,
             "N_qp": tot1["N_qp"] * _number_unit(u),  # a key number, as in steady runs
-            **_balances(sim, extra["totals"], tot1, integ.accumulated)}
+            **balances,
+            "flow_resolution": _flow_resolution(sim, integ.accumulated, balances, opts)}
