@@ -15,13 +15,12 @@ import pytest
 import fvqp
 from conftest import CASES
 from fvqp.case import CaseError, load_case
-from fvqp.collisions import DELTA0_BCS
 from fvqp.collisions.rates import thermal_pair_breaking_rate
 from fvqp.materials import get_material
 from fvqp.models.kinetics0d.build import build_model
 from fvqp.models.kinetics0d.observables import number_temperature, summary
 from fvqp.models.kinetics0d.solve import steady_state
-from fvqp.spectra.gap import thermal_gap
+from fvqp.spectra.gap import BCS_GAP_RATIO, thermal_gap
 from fvqp.units import E_CHARGE, K_B
 
 #: the shipped 90 GHz resonator case (steady, 1 fW) without its [output] table
@@ -92,7 +91,7 @@ def test_delta0_override_moves_the_gap_and_is_recorded_as_case_override(tmp_path
                         output_dir=str(tmp_path / "out"))
     assert res["status"] == 0
     t = 0.12 / 1.2
-    assert res["gap_ueV"] == pytest.approx(190.0 * thermal_gap(t, 1.0) / DELTA0_BCS, rel=1e-12)
+    assert res["gap_ueV"] == pytest.approx(190.0 * thermal_gap(t, 1.0) / BCS_GAP_RATIO, rel=1e-12)
     with h5py.File(tmp_path / "out" / "kinetics0d.h5") as fh:
         assert fh.attrs["gap_ratio"] == pytest.approx(190e-6 * E_CHARGE / (K_B * 1.2),
                                                       rel=1e-14)

@@ -31,7 +31,6 @@ from .direct import collision_terms_direct
 from .fft import collision_terms_fft, jvp_fft
 from .fft import jvp_fft as jvp  # the exact Jacobian action, O(N log N)
 from .grid import (
-    DELTA0_BCS,
     LAYOUTS,
     EnergyGrid,
     bose,
@@ -62,7 +61,6 @@ from .rates import (
 from .rhs import METHODS, collision_rhs, collision_terms
 
 __all__ = [
-    "DELTA0_BCS",
     "LAYOUTS",
     "METHODS",
     "PROCESSES",

@@ -135,13 +135,11 @@ from functools import cached_property
 
 import numpy as np
 
-from ..spectra import gap as _gap
 from ..spectra.dos import dos_cell_integrals
 from ..spectra.energy_grid import LAYOUTS, UniformEnergyGrid
 from ..spectra.thermal_occupations import bose, fermi
 
 __all__ = [
-    "DELTA0_BCS",
     "LAYOUTS",
     "EnergyGrid",
     "bose",
@@ -149,10 +147,6 @@ __all__ = [
     "fermi",
     "pair_phase_space",
 ]
-
-#: Weak-coupling BCS zero-temperature gap, :math:`\pi e^{-\gamma_E}` in units of kTc
-#: (:data:`fvqp.spectra.gap.BCS_GAP_RATIO`).
-DELTA0_BCS: float = _gap.BCS_GAP_RATIO
 
 _INTEGER_TOL = 1e-9
 
