@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 from _common import ROOT, case_variant
+from chip_deposit import TARGET
 
 GEO = ROOT / "meshes" / "substrate_block" / "substrate_block.geo"
 
@@ -103,15 +104,11 @@ HEADER = ("  cells bins ords   unknowns  build_s  step1_s  step_s  updates/s  B/
           "krylov")
 
 
-#: the issue-17 target: cells, energy bins, ordinates, simulated time [s], goal [s]
-TARGET = {"cells": 100_000, "bins": 24, "ordinates": 24, "time_s": 1e-6, "goal_s": 1800.0}
-
-
 def extrapolate(r: dict, dt_s: float = 1e-9) -> str:
     """The target (:data:`TARGET`) at the measured CPU seconds per unknown and step of
     ``r`` (steps of ``dt_s``, 2 cores at the ideal speed-up; assumes the Krylov count per
     bin and the cost per unknown do not grow with the size: not established)."""
-    n = TARGET["cells"] * TARGET["bins"] * (TARGET["ordinates"] + 1)
+    n = TARGET["cells"] * TARGET["energies"] * (TARGET["ordinates"] + 1)
     steps = TARGET["time_s"] / dt_s
     per = r["step_s"] * r["ranks"] / r["unknowns"]
     total = n * steps * per / 2.0
