@@ -37,11 +37,10 @@ from .matsubara import (
 from .occupations import Occupations
 from .params import COUPLING, K_B_MEV, EliashbergParams
 from .solution import EliashbergConvergenceError, EliashbergSolution
-from .solve import DELTA_BCS, solve_eliashberg, solve_real_axis
+from .solve import solve_eliashberg, solve_real_axis
 
 __all__ = [
     "COUPLING",
-    "DELTA_BCS",
     "K_B_MEV",
     "Alpha2F",
     "EliashbergConvergenceError",

@@ -40,9 +40,6 @@ __all__ = ["solve_eliashberg", "solve_real_axis"]
 
 log = logging.getLogger(__name__)
 
-#: weak-coupling Delta0 / k_B T_c (:data:`fvqp.spectra.gap.BCS_GAP_RATIO`)
-DELTA_BCS = BCS_GAP_RATIO
-
 
 def _z_from_ez(ez: np.ndarray, e: np.ndarray) -> np.ndarray:
     z = np.empty_like(ez)
@@ -107,7 +104,7 @@ def solve_real_axis(
     kern = SelfEnergyKernel(grid, params.a2f, temperature, occupations)
     e = grid.e
     if delta_guess is None:
-        delta = np.full(n, DELTA_BCS, dtype=complex)
+        delta = np.full(n, BCS_GAP_RATIO, dtype=complex)
     else:
         delta = np.broadcast_to(np.asarray(delta_guess, dtype=complex), (n,)).copy()
     mixer = AndersonMixer(depth=history, beta=mixing)

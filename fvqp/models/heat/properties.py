@@ -45,7 +45,6 @@ from ...spectra.thermal import (
 from ...units import LORENZ, UnitSystem
 
 T_MIN, N_GRID, GL_ORDER = 0.01, 1201, 8
-DELTA0 = BCS_GAP_RATIO  # weak-coupling pi exp(-gamma_E)
 
 
 def _boltzmann(t: np.ndarray, d0: float) -> tuple[np.ndarray, np.ndarray]:
@@ -95,7 +94,7 @@ def thermo_tables(s: float = 1.0) -> dict:
     :math:`[\ln t_{min}, 0]`, their values at :math:`t_{min}` and at :math:`T_c`."""
     nodes = _bcs_nodes()
     x, tq, w, h = nodes["x"], nodes["tq"], nodes["w"], nodes["h"]
-    d0 = s * DELTA0
+    d0 = s * BCS_GAP_RATIO
     t = np.exp(x[:-1])
 
     def c_hat(t, gap, d2):
@@ -115,7 +114,7 @@ def thermo_tables(s: float = 1.0) -> dict:
     # below T_MIN (gap d0 to e^-176): kappa < e^-170 relative; from t = 1e-3, where it
     # underflows to 0
     tt, wt, ht = _gl_nodes(np.linspace(np.log(1e-3), x[0], 200))
-    phi_min = float(np.sum(ht * np.sum(wt * kappa_hat(tt, DELTA0) * tt, 1)))
+    phi_min = float(np.sum(ht * np.sum(wt * kappa_hat(tt, BCS_GAP_RATIO) * tt, 1)))
     logPhi, phi1 = _log_spline(x, kap, panels(kappa_hat(tq, nodes["gap_q"])), phi_min)
     return {"logU": logU, "U_min": u_min, "U1": u1, "d0": d0,
             "logPhi": logPhi, "Phi_min": phi_min, "Phi1": phi1}
@@ -125,7 +124,7 @@ def _bcs_gap_hat(t: np.ndarray) -> np.ndarray:
     """Δ_BCS(t) for Tc = 1 (:func:`~fvqp.spectra.gap.thermal_gap` with the BCS ratio) from
     the spline of Δ² (Δ0 below t_min, 0 from Tc on; to 1e-9, tests/test_heat_gap_ratio.py)."""
     t, low, mid, _ = _split(t)
-    out = np.where(low | (t == 0), DELTA0, 0.0)
+    out = np.where(low | (t == 0), BCS_GAP_RATIO, 0.0)
     out[mid] = np.sqrt(np.maximum(_bcs_nodes()["gap2"](np.log(t[mid])), 0.0))
     return out
 
