@@ -33,7 +33,10 @@ branches, ``amm_modes`` (elastic mismatch with L/T mode conversion, :mod:`.modes
 only downwards (decay), so every time step (backward Euler / BDF2, fixed step) and the
 steady state solve one linear system per bin (per energy with ``amm_modes``) from the
 highest down, each by PETSc GMRES with block-Jacobi ILU
-(:class:`fvqp.solvers.linear.LinearSolver`).
+(:class:`fvqp.solvers.linear.LinearSolver`). The system of each bin and time coefficient
+is assembled once and cached; per-cell relaxation rates that change every sweep (the chip
+chain's film absorption minus emission) go onto its diagonal in place
+(:meth:`PhononProblem._with_extra`).
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ from ...ordinates import (
     reciprocal_scaling,
 )
 from ...parallel.blocked import BlockDistribution
+from ...solvers.diagonal import DiagonalShifts
 from ...solvers.linear import LinearSolver, csr_matrix
 from ...solvers.options import apply_options, normalise_prefix
 from .mismatch import amm_transmission, dmm_transmission
@@ -181,9 +185,8 @@ class PhononProblem:
         self.prefix = normalise_prefix(self.prefix)
         apply_options(self.prefix, {**DEFAULT_PETSC, **(self.petsc or {})})
         self._ksp: dict = {}
-        #: per cached solver key: (its own diagonal, a work vector, whether ``extra`` is
-        #: on it) (:meth:`_with_extra`)
-        self._diag: dict = {}
+        #: the cached solvers' own diagonals under ``extra`` (:meth:`_with_extra`)
+        self._shifts = DiagonalShifts()
         #: wall seconds of the sweeps' system builds and updates, and of their solves
         self.seconds = {"setup": 0.0, "solve": 0.0}
         #: bins solved together (one system): the L and T bins of one energy with
@@ -359,38 +362,20 @@ class PhononProblem:
         return out.ravel()
 
     def _with_extra(self, key, ksp: LinearSolver, bins, extra) -> LinearSolver:
-        r"""The cached solver ``ksp`` of ``bins`` with the per-cell rates ``extra`` added
-        to its ordinates' diagonal (None: its own diagonal back), in place: the new
-        diagonal is the system's own plus :meth:`_extra_diagonal`, the same entries
-        :meth:`local_matrix` sums (round-off apart); the KSP refactors its
-        preconditioner numerically on the next solve."""
-        if key not in self._diag:
-            if extra is None:
-                return ksp
-            base = ksp.mat.getDiagonal()
-            self._diag[key] = [base, base.duplicate(), False]
-        base, work, on = self._diag[key]
-        if extra is None:
-            if on:
-                ksp.mat.setDiagonal(base)
-                ksp.set_operators()
-                self._diag[key][2] = False
-            return ksp
-        work.setArray(base.getArray(readonly=True) + self._extra_diagonal(bins, extra))
-        ksp.mat.setDiagonal(work)
-        ksp.set_operators()
-        self._diag[key][2] = True
-        return ksp
+        """The cached solver ``ksp`` of ``bins`` with the per-cell rates ``extra`` added
+        to its ordinates' diagonal (None: its own diagonal back), in place
+        (:class:`fvqp.solvers.diagonal.DiagonalShifts`): the system's own diagonal plus
+        :meth:`_extra_diagonal`, the entries :meth:`local_matrix` sums (round-off
+        apart); the preconditioner is refactored numerically on the next solve."""
+        return self._shifts.apply(key, ksp, None if extra is None
+                                  else self._extra_diagonal(bins, extra))
 
     def release(self) -> None:
         """Destroy the cached solvers."""
         for s in self._ksp.values():
             s.destroy()
         self._ksp.clear()
-        for base, work, _ in self._diag.values():
-            base.destroy()
-            work.destroy()
-        self._diag.clear()
+        self._shifts.release()
 
     # ---- right-hand sides ---------------------------------------------------------------
     def source_rates(self, t0: float, t1: float) -> np.ndarray:
