@@ -508,9 +508,10 @@ class _Linearisation:
         du = np.where(self.n_on, u, 0.0) if p.Mp else None
         d_in, d_out, d_gain, d_loss = self.rl.derivative(dphi, du)
         out = np.zeros((n, S))
-        oq = out[:, : p.nq].reshape(n, p.N, p.B)
-        oq[:, :, :K] = ((self.wq * d_in)[:, :, None] - self.wf * (d_in + d_out)[:, :, None]
-                        - self.diag * q[:, :, :K])
+        ok = out[:, : p.nq].reshape(n, p.N, p.B)[:, :, :K]
+        np.multiply(self.wf, (d_in + d_out)[:, :, None], out=ok)     # in place: one
+        ok += self.diag * q[:, :, :K]                                 # temporary
+        np.subtract((self.wq * d_in)[:, :, None], ok, out=ok)
         if p.Mp:
             out[:, p.nq:] = self.pdiag * u + self.pn1 * d_gain - self.pn0 * d_loss
         return out.ravel()
