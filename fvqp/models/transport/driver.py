@@ -37,11 +37,11 @@ from ...spectra.gap import thermal_gap
 from ...units import E_CHARGE, UnitSystem
 from ..base import MeshModel, OutputField, bdf_options, run_checkpointed, to_output
 from ..base.schema import case_material
-from .balances import RESOLUTION
 from .lagged import LAG_DEFAULTS, LaggedPreconditioner
 from .problem import TransportProblem
 from .regions import Boundary, RegionParams, SpectralSource
 from .schur import SchurPreconditioner
+from .summary import balances_si, flow_resolution_si, number_unit
 
 log = logging.getLogger("fvqp.transport")
 
@@ -223,8 +223,10 @@ class TransportSimulation:
                      if k.startswith("schur_")}
             # AIJ unless the case asks for the float32 cell blocks ("cells", or "auto":
             # where they apply): the cell storage saves ~45 KB/cell but costs ~1.3x the
-            # preconditioner CPU and moves answers at the Newton tolerance (a boundary
-            # flow by 4e-3 relative on the absorber), so it is opt-in
+            # preconditioner CPU, so it is opt-in. (Its answers agree with AIJ's: every
+            # flow to < 1e-14 of its resolution on the absorber burst; the 4e-3 of the
+            # lead-end flow seen there is a flow far below its resolution, summary.json
+            # flow_resolution, tests/test_transport_flow_tolerance.py)
             inner.setdefault("storage", "aij")
             self.lagged = option_value(prefix + "schur_lag", True)
             pc = LaggedPreconditioner(
@@ -451,52 +453,6 @@ def run(case, output_dir: str | None = None, resume: bool = False,
     return TransportModel().run(case, output_dir, resume, max_steps, comm)
 
 
-def _number_unit(u: UnitSystem) -> float:
-    """One internal QP number (number density unit x internal volume) as a count."""
-    return u.scales["number_density"] * u.length**3
-
-
-def _balances(sim, tot0: dict, tot1: dict, acc: dict) -> dict:
-    """Energy [J] and QP-number balances from totals and accumulated flows."""
-    u = sim.units
-    e_flows = {k[2:]: u.to_si(v, "total_energy") for k, v in acc.items() if k.startswith("E:")}
-    n_unit = _number_unit(u)
-    n_flows = {k[2:]: v * n_unit for k, v in acc.items() if k.startswith("N:")}
-    dE = (tot1["E_qp"] + tot1["E_ph"]) - (tot0["E_qp"] + tot0["E_ph"])
-    dN = tot1["N_qp"] - tot0["N_qp"]
-    return {
-        "energy_J": {"initial": u.to_si(tot0["E_qp"] + tot0["E_ph"], "total_energy"),
-                     "final": u.to_si(tot1["E_qp"] + tot1["E_ph"], "total_energy"),
-                     **e_flows,
-                     "imbalance": u.to_si(dE - sum(v for k, v in acc.items()
-                                                   if k.startswith("E:")), "total_energy")},
-        "qp_number": {"initial": tot0["N_qp"] * n_unit, "final": tot1["N_qp"] * n_unit,
-                      **n_flows,
-                      "imbalance": (dN - sum(v for k, v in acc.items()
-                                             if k.startswith("N:"))) * n_unit},
-    }
-
-
-def _flow_resolution(sim, acc: dict, balances: dict, opts) -> dict:
-    """The accumulated resolution of every linear flow of :func:`_balances` at the run's
-    tolerances ([time] atol, rtol; :mod:`fvqp.models.transport.balances`), in the same
-    units, and the flows smaller than theirs (``unresolved``: ``"<balance>.<flow>"``,
-    named once in the log)."""
-    u, n_unit = sim.units, _number_unit(sim.units)
-    out = {"energy_J": {k[len(RESOLUTION) + 2:]: u.to_si(v, "total_energy")
-                        for k, v in acc.items() if k.startswith(RESOLUTION + "E:")},
-           "qp_number": {k[len(RESOLUTION) + 2:]: v * n_unit
-                         for k, v in acc.items() if k.startswith(RESOLUTION + "N:")}}
-    out["unresolved"] = [f"{b}.{k}" for b in ("energy_J", "qp_number")
-                         for k, res in out[b].items() if abs(balances[b][k]) < res]
-    if out["unresolved"] and sim.dist.rank == 0:
-        log.info("flows below their resolution at [time] atol = %g, rtol = %g (an error of "
-                 "one tolerance in the occupations next to them carries more; their values "
-                 "are not resolved, lower [time] atol to resolve them): %s", opts.atol,
-                 opts.rtol, ", ".join(out["unresolved"]))
-    return out
-
-
 def _steady(sim, writer) -> dict:
     p, case = sim.problem, sim.case
     d = case.values
@@ -531,7 +487,7 @@ def _steady(sim, writer) -> dict:
     writer.write(0.0, sim.fields(xo, d["output"]["fields"]))
     u = sim.units
     power = {k[2:]: u.to_si(v, "power") for k, v in rates.items() if k.startswith("E:")}
-    n_unit = _number_unit(u) / u.tau0
+    n_unit = number_unit(u) / u.tau0
     number = {k[2:]: v * n_unit for k, v in rates.items() if k.startswith("N:")}
     tot = sim.totals(xo)
     return {"status": 0, "message": f"steady state: {res.message}", "steady": True,
@@ -539,7 +495,7 @@ def _steady(sim, writer) -> dict:
             "gap_iterations": gap_iterations, "residual_norm": res.residual_norm,
             "power_W": power, "power_imbalance_W": sum(power.values()),
             "qp_rates_per_s": number,
-            "N_qp": tot["N_qp"] * _number_unit(u)}
+            "N_qp": tot["N_qp"] * number_unit(u)}
 
 
 def _transient(sim, writer, out_dir, resume, max_steps) -> dict:
@@ -563,7 +519,7 @@ def _transient(sim, writer, out_dir, resume, max_steps) -> dict:
         resume=resume, stop_times=list(d["output"]["times"]),
         every=d["output"]["every"], checkpoint_every=d["output"]["checkpoint_every"],
         max_steps=max_steps, on_accept=on_accept, logger=log,
-        series=lambda it, extra: _balances(sim, extra["totals"], sim.totals(it.x),
+        series=lambda it, extra: balances_si(sim, extra["totals"], sim.totals(it.x),
                                            it.accumulated))
     stepping = time.perf_counter() - t_start
     tot1 = sim.totals(integ.x)
@@ -571,7 +527,7 @@ def _transient(sim, writer, out_dir, resume, max_steps) -> dict:
     lag = {"preconditioner_builds": pc.builds, "preconditioner_reuses": pc.reuses,
            "preconditioner_rebuild_reasons": dict(pc.reasons)} \
         if isinstance(pc, LaggedPreconditioner) else {}
-    balances = _balances(sim, extra["totals"], tot1, integ.accumulated)
+    balances = balances_si(sim, extra["totals"], tot1, integ.accumulated)
     cpu = {**p.cpu, **getattr(pc, "cpu", {})}
     lag["cpu_s"] = {k: v[1] for k, v in cpu.items()}
     lag["cpu_calls"] = {k: v[0] for k, v in cpu.items()}
@@ -581,6 +537,6 @@ def _transient(sim, writer, out_dir, resume, max_steps) -> dict:
             "rejected_steps": result.rejected_steps, "failed_solves": result.failed_solves,
             "newton_iterations": result.newton_iterations,
             "linear_iterations": result.linear_iterations,
-            "N_qp": tot1["N_qp"] * _number_unit(u),  # a key number, as in steady runs
+            "N_qp": tot1["N_qp"] * number_unit(u),  # a key number, as in steady runs
             **balances,
-            "flow_resolution": _flow_resolution(sim, integ.accumulated, balances, opts)}
+            "flow_resolution": flow_resolution_si(sim, integ.accumulated, balances, opts)}
