@@ -175,15 +175,19 @@ def test_pulse_slices_of_every_bin_sum_to_the_qp_number(tmp_path, kind):
 
 def test_slice_energy_outside_the_bins_is_refused(tmp_path):
     """An energy above the last bin edge (or below the gap) is a case error naming
-    slices.energies[k], the file and the grid's range."""
+    slices.energies[k], the file and the grid's range, at `fvqp check` (the file by its
+    name, as every check-time error) and so before `fvqp run` solves anything."""
     case = case_variant("bte_film_pulse.toml", tmp_path)
     _with_slices(case, [250.0, 900.0, 100.0], '["qp_density", "f_slices"]')
-    proc = run_fvqp(["run", case, "--output", tmp_path / "o"], check=False)
-    assert proc.returncode != 0
-    msg = proc.stdout + proc.stderr
-    assert "slices.energies[1]" in msg and "slices.energies[2]" in msg
-    assert "slices.energies[0]" not in msg
-    assert str(case) in msg and msg.count("e_max") == 1 and "below" in msg
+    for cmd in (["check", case], ["run", case, "--output", tmp_path / "o"]):
+        proc = run_fvqp(cmd, check=False)
+        assert proc.returncode == 2
+        msg = proc.stdout + proc.stderr
+        assert "slices.energies[1]" in msg and "slices.energies[2]" in msg
+        assert "slices.energies[0]" not in msg
+        assert f"{case.name}: slices.energies[1]" in msg and msg.count("e_max") == 1 \
+            and "below" in msg
+    assert not (tmp_path / "o").exists()
 
 
 def test_self_consistent_gap_slices_give_the_density_with_each_cells_gap(tmp_path):

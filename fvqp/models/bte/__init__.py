@@ -234,6 +234,59 @@ def _check(data, err) -> None:
                     "give indices 0, 1, ... of the quadrature's ordinates.")
     _check_gap(data, err)
     _check_self_gap(data, err)
+    if not err.items:
+        _check_slices(data, err)
+
+
+def _check_slices(data, err) -> None:
+    """``[slices] energies`` within the QP bins (:func:`bin_range`) at ``fvqp check``."""
+    from ...case.slices import check_slice_energies
+
+    if not (data.get("slices") or {}).get("energies"):
+        return
+    bounds = bin_range(data)
+    if bounds is not None:
+        check_slice_energies(data, err, *bounds, "energy bins", below="the bins start at "
+                             "the (lowest) gap: there are no QP states below",
+                             above="or raise [energy] e_max")
+
+
+def bin_range(data) -> tuple[float, float] | None:
+    """First and last edge [J] of the QP bins of the validated SI case ``data``, as the run
+    builds them (:meth:`.simulation.BTESimulation._spectrum`: the bath gap of every active
+    region, ``[energy]`` spacing (default k_BT/4) and ``e_max`` (default 12 k_BT above the
+    highest gap, or the top of a source spectrum); self-consistent gap: first edge at
+    ``floor`` x the lowest gap). None for the Eliashberg spectrum, whose gap edge needs
+    its solve (its slices are checked at the run's start only)."""
+    from types import SimpleNamespace
+
+    from ...spectra.bins import BinGrid
+    from ...spectra.gap import thermal_gap
+    from ...units import K_B
+    from ..base.schema import case_material
+    from .simulation import _bin_grid
+
+    if (data.get("spectrum") or {}).get("kind", "bcs") != "bcs":
+        return None
+    T = data["bath"]["temperature"]
+    gaps = []
+    for reg in data["regions"].values():
+        if reg.get("active", True):
+            mat = case_material(reg)
+            gaps.append(0.0 if reg.get("normal") else K_B * mat.Tc * float(
+                thermal_gap(T / mat.Tc, 1.0, mat.gap_ratio, "delta0")))
+    gap, gap_hi = min(gaps), max(gaps)
+    e = data.get("energy") or {}
+    h = e.get("spacing") or K_B * T / 4
+    top = 12 * K_B * T + gap_hi - gap
+    for s in data.get("sources") or []:
+        top = max(top, s["energy"] + 3 * s["width"] - gap)
+    e_max = e.get("e_max") or gap + top
+    if (data.get("gap") or {}).get("self_consistent"):
+        grid = BinGrid.build(data["gap"]["floor"] * gap, h, e_max)
+    else:
+        grid = _bin_grid(gap, SimpleNamespace(gap=gaps), h, e_max, None)
+    return float(grid.edges[0]), float(grid.edges[-1])
 
 
 def _check_given(raw, err) -> None:
