@@ -4,10 +4,13 @@ Runs variants of the collisional cases in one process, each twice — ``before``
 action by a complex step through the whole collision rows at every Krylov iteration
 (``InelasticProblem.jvp_mode = "complex_step"``), the rates evaluated anew by the
 residual, the preconditioner's update and every action, the preconditioner's 0D blocks
-from the full dense Jacobian also with bath phonons; ``after``: the present code (the
-action by the product rule in real FFTs at a linearisation cached per Newton iterate,
+from the full dense Jacobian also with bath phonons and inverted as dense (N + M)^2
+matrices with local phonons; ``after``: the present code (the action by the product rule
+in real FFTs at a linearisation cached per Newton iterate,
 :class:`fvqp.models.bte.inelastic._Linearisation`; rates shared; the QP block alone with
-bath phonons) — and prints per run the time split (inclusive seconds; the parts nest:
+bath phonons; with local phonons the per-cell blocks through the Schur complement of their
+diagonal phonon block, ``InelasticPC._cell_schur``) — and prints per run the time split
+(inclusive seconds; the parts nest:
 ``rates`` is inside ``residual``, ``PC build`` and the actions; ``collision action`` inside
 ``SNES action`` and ``PC apply``): the BDF steps, the residual, the collision rates, the
 Jacobian actions of the Krylov solver (``SNES action``) and of the preconditioner, the
@@ -163,6 +166,7 @@ def _patched(clock: _Clock, before: bool):
             return batched_jacobian(f, n, rho, ados, h=h, m=m,
                                     qp_scale=qp_scale)[:, : f.shape[1], : f.shape[1]]
         setattr_(inelastic_pc, "qp_block", full_block)
+        setattr_(inelastic_pc.InelasticPC, "_cell_schur", lambda self, *a: False)
     try:
         yield
     finally:

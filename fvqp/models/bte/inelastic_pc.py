@@ -37,7 +37,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from ...collisions.batched import batched_jacobian
-from ...collisions.batched_blocks import qp_block
+from ...collisions.batched_blocks import batched_blocks, qp_block
 
 __all__ = ["FINE_CHOICES", "INEXACT_COARSE", "InelasticPC"]
 
@@ -73,6 +73,7 @@ class InelasticPC:
         self.prefix, self.options_prefix = prefix, options_prefix
         self.coarse_options = coarse_options
         self.fine, self.sweep, self.lu = fine, None, None
+        self.schur = None
         self.crossing, self.n_stages = False, 1
         #: seconds spent per part (``update``: factorisations and the coarse operator;
         #: ``fine``: sweeps or LU solves; ``coarse``: coarse solves; ``action``: the
@@ -174,16 +175,20 @@ class InelasticPC:
         phi, nb = p.partners(y)
         nb = np.ascontiguousarray(nb)
         size = N + Mp
+        rowq = p.V[:, None] * p.crow                             # rho_j V
+        stq = p.V[:, None] * p.rho_cells                         # N_j V
+        idx = np.arange(N)
+        self.schur = None
+        if Mp and self.gc is None and n:
+            if self._cell_schur(phi, nb, rowq, stq, shift):
+                return
         if Mp:
             c = -batched_jacobian(phi, nb, p.rho2, p.ados2, h=p.grid.h, m=p.grid.m,
                                   qp_scale=p.qp_scale, c_ph=p.c_ph)
         else:     # bath phonons: the QP block alone
             c = -qp_block(phi, nb, p.rho2, p.ados2, h=p.grid.h, m=p.grid.m,
                           qp_scale=p.qp_scale)
-        rowq = p.V[:, None] * p.crow                             # rho_j V
-        stq = p.V[:, None] * p.rho_cells                         # N_j V
         c[:, :N, :] *= rowq[:, :, None]
-        idx = np.arange(N)
         c[:, idx, idx] += stq * shift
         ip = N + np.arange(M)
         if Mp:
@@ -197,6 +202,44 @@ class InelasticPC:
         if Mp and math.isfinite(p.tau_esc):
             c[:, ip, ip] += pw / p.tau_esc
         self.cinv = np.linalg.inv(c) if n else np.zeros((0, size, size))
+
+    def _cell_schur(self, phi, nb, rowq, stq, shift: float) -> bool:
+        r"""The per-cell blocks with local phonons by their Schur complement: the phonon
+        block :math:`D` of :math:`C_c = [[A, B], [C, D]]` is diagonal (a phonon node
+        meets the other nodes only through the QPs), so :math:`C_c^{-1}` needs only
+        :math:`S = A - BD^{-1}C` (:math:`N\times N`) inverted instead of the
+        :math:`(N + M)^2` matrix (blocks by :func:`fvqp.collisions.batched_blocks.
+        batched_blocks`, without the dense matrix). False (the dense inverse is taken)
+        where :math:`D` is not safely invertible (:math:`|D| < 10^{-8}\max|D|`)."""
+        p = self.p
+        n, N = p.n, p.N
+        ff, fn, nf, nn = batched_blocks(phi, nb, p.rho2, p.ados2, h=p.grid.h, m=p.grid.m,
+                                        qp_scale=p.qp_scale, c_ph=p.c_ph)
+        pw = p.storage.reshape(n, p.S)[:, p.nq:]                # beta Omega^2 V
+        d = pw * (shift - nn)
+        if math.isfinite(p.tau_esc):
+            d += pw / p.tau_esc
+        if not np.all(np.abs(d) > 1e-8 * np.abs(d).max()):
+            return False
+        a = -ff * rowq[:, :, None]
+        idx = np.arange(N)
+        a[:, idx, idx] += stq * shift + p.iso_self
+        b = -fn * rowq[:, :, None]                               # (n, N, M)
+        cm = -nf * pw[:, :, None]                                # (n, M, N)
+        dinv = 1.0 / d
+        sinv = np.linalg.inv(a - b @ (dinv[:, :, None] * cm))
+        self.schur = (sinv, b, cm, dinv)
+        return True
+
+    def _cell_solve(self, rc: np.ndarray) -> np.ndarray:
+        """:math:`C_c^{-1}r_c` of every owned cell (dense inverse or Schur complement)."""
+        if self.schur is None:
+            return np.einsum("cij,cj->ci", self.cinv, rc)
+        sinv, b, cm, dinv = self.schur
+        N = sinv.shape[1]
+        rp = dinv * rc[:, N:]
+        dq = np.einsum("cij,cj->ci", sinv, rc[:, :N] - np.einsum("cij,cj->ci", b, rp))
+        return np.concatenate([dq, rp - dinv * np.einsum("cij,cj->ci", cm, dq)], axis=1)
 
     def _jz(self, z: np.ndarray) -> np.ndarray:
         """Jacobian action on owned values: the rank's own block, or (global coarse) the
@@ -245,7 +288,7 @@ class InelasticPC:
         res = (r - self._jz(z)).reshape(n, S)
         rq = res[:, : p.nq].reshape(n, N, p.B)[:, :, :K] @ p.w
         rc = np.concatenate([rq, res[:, p.nq:]], axis=1)
-        delta = np.einsum("cij,cj->ci", self.cinv, rc)
+        delta = self._cell_solve(rc)
         zz = z.reshape(n, S).copy()
         q = zz[:, : p.nq].reshape(n, N, p.B)
         q += delta[:, :N, None]
