@@ -60,11 +60,7 @@ class Balances:
         y = xl.reshape(-1, self.B)
         f, ph = y[:, :N], y[:, N:]
         Ff, Fb = self._fluxes(f)
-        out = {}
-        for gi, name in enumerate(self.boundary_names):
-            sel = self.b_group == gi
-            out[f"E:boundary:{name}"] = float(np.sum(Fb[sel] @ g.e))
-            out[f"N:boundary:{name}"] = float(np.sum(Fb[sel]))
+        out = self._per_boundary(Fb)
         # flux from trap cells into owned active cells (Ff is the flux into f_a)
         act = ~self.trap
         from_trap = np.zeros(N)
@@ -98,12 +94,7 @@ class Balances:
         wf[self.alg_f] = 0.0
         wph = a + r * np.abs(y[:, N:])
         wph[self.ph_fixed] = 0.0
-        wb = self.b_G * wf[self.b_cell]
-        out = {}
-        for gi, name in enumerate(self.boundary_names):
-            sel = self.b_group == gi
-            out[f"E:boundary:{name}"] = float(np.sum(wb[sel] @ g.e))
-            out[f"N:boundary:{name}"] = float(np.sum(wb[sel]))
+        out = self._per_boundary(self.b_G * wf[self.b_cell])
         act = ~self.trap
         into = np.zeros(N)
         for c, other in ((self.f_a, self.f_b), (self.f_b, self.f_a)):
@@ -119,6 +110,16 @@ class Balances:
         out["N:trap"] = float(into.sum())
         esc = self.m_n[:n] * wph[:n] / self.p["tau_esc"][:n, None]
         out["E:escape"] = float(np.sum(esc @ g.omega))
+        return out
+
+    def _per_boundary(self, face_bins: np.ndarray) -> dict[str, float]:
+        """Energy (``E:boundary:<name>``) and number (``N:``) sums per boundary of a
+        quantity per boundary face and QP bin (a flow, or its resolution)."""
+        out = {}
+        for gi, name in enumerate(self.boundary_names):
+            sel = self.b_group == gi
+            out[f"E:boundary:{name}"] = float(np.sum(face_bins[sel] @ self.grid.e))
+            out[f"N:boundary:{name}"] = float(np.sum(face_bins[sel]))
         return out
 
     def _phonons_from_traps(self, ph: np.ndarray) -> np.ndarray:
