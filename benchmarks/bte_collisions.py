@@ -17,8 +17,9 @@ Jacobian actions of the Krylov solver (``SNES action``) and of the preconditione
 collision part of all actions, the preconditioner build and its 0D blocks, the
 preconditioner apply, its fine solves (LU or sweeps) and coarse solves, the streaming
 products ``L @ x``; Newton and Krylov counts; the speed-up of each part and of the
-steps; and the largest difference of the final states (every unknown, relative to the
-largest) between the two runs.
+steps; the cost per call and unknown of the collision action, the rates and the 0D blocks
+(how it grows with cells and bins across the variants); and the largest difference of
+the final states (every unknown, relative to the largest) between the two runs.
 
 Variants (``--quick``: the first two):
 
@@ -105,8 +106,8 @@ def _timed(fn, label: str, clock: _Clock):
     return wrapper
 
 
-class _TimedCSR(sp.csr_matrix):
-    """A CSR matrix whose products are timed (the streaming ``L @ x``)."""
+class _TimedProducts:
+    """Mixin: a sparse matrix whose products are timed (the streaming ``L @ x``)."""
 
     clock: _Clock | None = None
 
@@ -118,15 +119,12 @@ class _TimedCSR(sp.csr_matrix):
         return out
 
 
-class _TimedCSC(sp.csc_matrix):
-    clock: _Clock | None = None
+class _TimedCSR(_TimedProducts, sp.csr_matrix):
+    pass
 
-    def __matmul__(self, other):
-        t0 = time.perf_counter()
-        out = super().__matmul__(other)
-        if self.clock is not None:
-            self.clock.add("streaming L@x", time.perf_counter() - t0)
-        return out
+
+class _TimedCSC(_TimedProducts, sp.csc_matrix):
+    pass
 
 
 @contextlib.contextmanager
@@ -240,6 +238,11 @@ def report(name: str, runs: dict) -> None:
         print(f"  {tag}: per Newton (PC build) {per_n * 1e3:.1f} ms, per Krylov (action + "
               f"PC apply) {per_k * 1e3:.1f} ms; steps {c['steps']:.2f} s "
               f"({c['steps'] / r['summary']['steps']:.3f} s/step)")
+    nu = s["coupled_unknowns"]
+    for lab in ("collision action", "rates", "PC 0D blocks"):
+        per = [r["clock"].sec.get(lab, 0.0) / max(r["clock"].calls.get(lab, 0), 1) / nu
+               for r in (b, a)]
+        print(f"  {lab} per call and unknown: {per[0] * 1e9:.0f} -> {per[1] * 1e9:.0f} ns")
     print(f"  whole steps speed-up: {b['clock'].sec['steps'] / a['clock'].sec['steps']:.2f}x;"
           f" final state max difference after/before (of max |x|): "
           f"{_state_difference(a['state'], b['state']):.2e}; N_qp {a['summary']['N_qp']:.12e}"
