@@ -1,52 +1,65 @@
-"""A shift of an assembled operator's diagonal in place, undone exactly.
+"""Assembled systems that differ from cached matrices only by a diagonal shift, solved
+by one KSP per system size.
 
-A family of linear systems that differ from a cached one only on the diagonal (e.g. the
-phonon systems of :mod:`fvqp.models.phonon.problem` with the chip chain's film
-absorption rates, :mod:`fvqp.models.bte_chip.coupling`) keeps one matrix, one KSP and the
-symbolic part of its factorisation: the new diagonal is written into the matrix (values
-only) and the preconditioner is refactored numerically on the next solve. The matrix's
-own diagonal is kept, so a shift of zero gives the cached system back bit for bit.
+A family of linear systems whose diagonal changes from solve to solve (e.g. the phonon
+systems of :mod:`fvqp.models.phonon.problem` with the chip chain's film absorption
+rates, :mod:`fvqp.models.bte_chip.coupling`) keeps each matrix once: the shifted
+diagonal, the matrix's own plus the shift, is written into it (values only), and one KSP
+of that size is pointed at it, whose preconditioner is then set up anew. The Krylov work
+vectors and the factorisation exist once per size, not once per system: the memory of
+the cached systems is that of their matrices. A shift of zero gives the matrix's own
+values back exactly.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 
 from .linear import LinearSolver
 
-__all__ = ["DiagonalShifts"]
+__all__ = ["ShiftedSystems"]
 
 
-class DiagonalShifts:
-    """Per cached solver (by a key), its own diagonal and the shift on it."""
+class ShiftedSystems:
+    """Cached matrices by key, their own diagonals, and one KSP per size.
 
-    def __init__(self):
-        self._diag: dict = {}
+    Parameters
+    ----------
+    prefix : str
+        Options prefix of the KSPs (the options are already in the database).
+    """
 
-    def apply(self, key, solver: LinearSolver, shift: np.ndarray | None) -> LinearSolver:
-        """``solver`` with ``shift`` (owned rows) added to its own diagonal, in place;
-        None: its own diagonal back (nothing to do if it was never shifted)."""
-        if key not in self._diag:
-            if shift is None:
-                return solver
-            base = solver.mat.getDiagonal()
-            self._diag[key] = [base, base.duplicate(), False]
-        base, work, on = self._diag[key]
-        if shift is None:
-            if on:
-                solver.mat.setDiagonal(base)
-                solver.set_operators()
-                self._diag[key][2] = False
-            return solver
-        work.setArray(base.getArray(readonly=True) + shift)
-        solver.mat.setDiagonal(work)
-        solver.set_operators()
-        self._diag[key][2] = True
-        return solver
+    def __init__(self, prefix: str):
+        self.prefix = prefix
+        self._mats: dict = {}
+        self._ksp: dict = {}
+
+    def solver(self, key, build: Callable, shift: np.ndarray | None) -> LinearSolver:
+        """The KSP of the system ``key`` (its PETSc matrix built once by ``build()``)
+        with ``shift`` (owned rows; None: 0) added to the matrix's own diagonal."""
+        if key not in self._mats:
+            mat = build()
+            base = mat.getDiagonal()
+            self._mats[key] = (mat, base, base.duplicate())
+        mat, base, work = self._mats[key]
+        own = base.getArray(readonly=True)
+        work.setArray(own if shift is None else own + shift)
+        mat.setDiagonal(work)
+        size = mat.getSizes()
+        if size not in self._ksp:
+            self._ksp[size] = LinearSolver(mat, self.prefix)
+        s = self._ksp[size]
+        s.set_operators(mat)
+        return s
 
     def release(self) -> None:
-        """Free the kept diagonals (the solvers are their owner's to destroy)."""
-        for base, work, _ in self._diag.values():
-            base.destroy()
-            work.destroy()
-        self._diag.clear()
+        """Destroy the KSPs, the matrices and their diagonals."""
+        for s in self._ksp.values():
+            s.destroy()
+        for mat, base, work in self._mats.values():
+            for o in (mat, base, work):
+                o.destroy()
+        self._ksp.clear()
+        self._mats.clear()

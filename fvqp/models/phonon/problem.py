@@ -35,8 +35,8 @@ steady state solve one linear system per bin (per energy with ``amm_modes``) fro
 highest down, each by PETSc GMRES with block-Jacobi ILU
 (:class:`fvqp.solvers.linear.LinearSolver`). The system of each bin and time coefficient
 is assembled once and cached; per-cell relaxation rates that change every sweep (the chip
-chain's film absorption minus emission) go onto its diagonal in place
-(:meth:`PhononProblem._with_extra`).
+chain's film absorption minus emission) go onto the diagonal of cached matrices in
+place, solved by one KSP (:meth:`PhononProblem._shifted`).
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ from ...ordinates import (
     reciprocal_scaling,
 )
 from ...parallel.blocked import BlockDistribution
-from ...solvers.diagonal import DiagonalShifts
+from ...solvers.diagonal import ShiftedSystems
 from ...solvers.linear import LinearSolver, csr_matrix
 from ...solvers.options import apply_options, normalise_prefix
 from .mismatch import amm_transmission, dmm_transmission
@@ -148,10 +148,10 @@ class PhononProblem:
     #: (:func:`.mode_interface.ordinate_bands`, ``"band"``) or at its mu (``"point"``)
     mode_average: str = "band"
     #: sweeps with ``extra`` (the chip chain's film rates, :meth:`sweep`): ``True`` puts
-    #: them on the diagonal of the cached system in place (values only: the matrix, its
-    #: pattern and the ILU's symbolic factorisation are kept, only the numeric ILU is
-    #: redone); ``False`` builds and destroys a system per bin and sweep (the path before
-    #: 2026-11-23, kept for comparisons: ``benchmarks/chip_deposit.py --compare``)
+    #: them on the diagonal of matrices built once, in place (values only), solved by
+    #: one KSP whose preconditioner is set up anew per bin (:meth:`_shifted`); ``False``
+    #: builds and destroys a system per bin and sweep (the path before 2026-11-23, kept
+    #: for comparisons: ``benchmarks/chip_deposit.py --compare``)
     reuse: bool = True
 
     def __post_init__(self):
@@ -185,8 +185,8 @@ class PhononProblem:
         self.prefix = normalise_prefix(self.prefix)
         apply_options(self.prefix, {**DEFAULT_PETSC, **(self.petsc or {})})
         self._ksp: dict = {}
-        #: the cached solvers' own diagonals under ``extra`` (:meth:`_with_extra`)
-        self._shifts = DiagonalShifts()
+        #: the systems of sweeps with ``extra`` (:meth:`_shifted`)
+        self._systems = ShiftedSystems(self.prefix)
         #: wall seconds of the sweeps' system builds and updates, and of their solves
         self.seconds = {"setup": 0.0, "solve": 0.0}
         #: bins solved together (one system): the L and T bins of one energy with
@@ -313,13 +313,17 @@ class PhononProblem:
     def _solver(self, m: sp.csr_matrix, bdist=None) -> LinearSolver:
         """A KSP of the owned rows ``m`` (local columns; ``bdist``: its block distribution,
         default one bin's)."""
+        return LinearSolver(self._matrix(m, bdist), self.prefix)
+
+    def _matrix(self, m: sp.csr_matrix, bdist=None):
+        """The distributed matrix of the owned rows ``m`` (as :meth:`_solver`)."""
         bdist = bdist or self.bdist
         m = m.tocoo()
         g = bdist.local_to_global[m.col]
         csr = sp.csr_matrix((m.data, (m.row, g)), shape=(m.shape[0], bdist.n_global))
         csr.sum_duplicates()
         csr.sort_indices()
-        return LinearSolver(csr_matrix(self.dist.comm, csr, bdist.n_global), self.prefix)
+        return csr_matrix(self.dist.comm, csr, bdist.n_global)
 
     def group_matrix(self, gi: int, a: float, extra=None) -> sp.csr_matrix:
         """Owned rows of the system of the bins ``groups[gi]`` solved together: unknown
@@ -340,15 +344,19 @@ class PhononProblem:
 
     def _group_solver(self, gi: int, a: float, extra=None) -> LinearSolver:
         """The (cached unless ``extra``) solver of group ``gi``."""
+        key = ("group", gi, float(a))
+        if extra is not None:
+            return self._solver(self.group_matrix(gi, a, extra), self._group_layout(gi))
+        if key not in self._ksp:
+            self._ksp[key] = self._solver(self.group_matrix(gi, a), self._group_layout(gi))
+        return self._ksp[key]
+
+    def _group_layout(self, gi: int) -> BlockDistribution:
+        """The block distribution of the systems of ``groups[gi]``."""
         m = len(self.groups[gi])
         if m not in self._group_dist:
             self._group_dist[m] = BlockDistribution(self.dist, m * self.B)
-        key = ("group", gi, float(a))
-        if extra is not None:
-            return self._solver(self.group_matrix(gi, a, extra), self._group_dist[m])
-        if key not in self._ksp:
-            self._ksp[key] = self._solver(self.group_matrix(gi, a), self._group_dist[m])
-        return self._ksp[key]
+        return self._group_dist[m]
 
     def _extra_diagonal(self, bins, extra: np.ndarray) -> np.ndarray:
         """What ``extra`` (N, n_owned) adds to the diagonal of the system of ``bins``
@@ -361,21 +369,28 @@ class PhononProblem:
             out[:, i, :K] = (self.states[self.reg[:n], j] * self.vol * extra[j])[:, None]
         return out.ravel()
 
-    def _with_extra(self, key, ksp: LinearSolver, bins, extra) -> LinearSolver:
-        """The cached solver ``ksp`` of ``bins`` with the per-cell rates ``extra`` added
-        to its ordinates' diagonal (None: its own diagonal back), in place
-        (:class:`fvqp.solvers.diagonal.DiagonalShifts`): the system's own diagonal plus
-        :meth:`_extra_diagonal`, the entries :meth:`local_matrix` sums (round-off
-        apart); the preconditioner is refactored numerically on the next solve."""
-        return self._shifts.apply(key, ksp, None if extra is None
-                                  else self._extra_diagonal(bins, extra))
+    def _shifted(self, gi: int, a: float, extra: np.ndarray) -> LinearSolver:
+        """The solver of the bins ``groups[gi]`` with the per-cell rates ``extra`` on
+        its ordinates' diagonal (:class:`fvqp.solvers.diagonal.ShiftedSystems`: the
+        system's matrix without them built once, its own diagonal plus
+        :meth:`_extra_diagonal` — the entries :meth:`local_matrix` sums, round-off
+        apart — and one KSP for all bins)."""
+        bins = self.groups[gi]
+        if len(bins) == 1:
+            def build():
+                return self._matrix(self.local_matrix(bins[0], a))
+        else:
+            def build():
+                return self._matrix(self.group_matrix(gi, a), self._group_layout(gi))
+        return self._systems.solver((gi, float(a)), build,
+                                    self._extra_diagonal(bins, extra))
 
     def release(self) -> None:
         """Destroy the cached solvers."""
         for s in self._ksp.values():
             s.destroy()
         self._ksp.clear()
-        self._shifts.release()
+        self._systems.release()
 
     # ---- right-hand sides ---------------------------------------------------------------
     def source_rates(self, t0: float, t1: float) -> np.ndarray:
@@ -425,8 +440,8 @@ class PhononProblem:
         """All bins from the highest down (decay gains from the new states above);
         ``hist``: (N, n, K) or None; ``src``: (n, N); ``extra``: (N, n) per-cell
         relaxation rates added to every ordinate's diagonal (:meth:`local_matrix`: with
-        :attr:`reuse`, on the cached systems in place, :meth:`_with_extra`; else systems
-        built for this sweep only) or None. Returns states and KSP results; the wall
+        :attr:`reuse`, on cached matrices in place under one KSP, :meth:`_shifted`; else
+        systems built for this sweep only) or None. Returns states and KSP results; the wall
         time of the systems' setup and of the solves accumulates in :attr:`seconds`."""
         xs = np.zeros((self.N, self.n * self.B))
         gain = np.zeros((self.N, self.n))
@@ -438,13 +453,14 @@ class PhononProblem:
                           None if src is None else src[:, j], gain[j]) for j in bins]
             t0 = time.perf_counter()
             rebuild = extra is not None and not self.reuse   # a system for this sweep
-            if len(bins) == 1:
-                j = bins[0]
+            j = bins[0]
+            if extra is not None and self.reuse:
+                ksp = self._shifted(gi, a, extra)
+            elif len(bins) == 1:
                 ksp = self._solver(self.local_matrix(j, a, extra[j])) if rebuild else \
-                    self._with_extra((j, float(a)), self.ksp(j, a), bins, extra)
+                    self.ksp(j, a)
             else:
-                ksp = self._group_solver(gi, a, extra) if rebuild else self._with_extra(
-                    ("group", gi, float(a)), self._group_solver(gi, a), bins, extra)
+                ksp = self._group_solver(gi, a, extra)
             t1 = time.perf_counter()
             if len(bins) == 1:
                 xs[j], res[j] = ksp.solve_from(b[0], None if x0 is None else x0[j])
