@@ -9,6 +9,10 @@ The names of :mod:`.simulation` are re-exported here (``BTESimulation``, ``OUTPU
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
+
 from ...units import E_CHARGE, UnitSystem
 from ..base import MeshModel
 from ..base.template import reference_units
@@ -104,11 +108,40 @@ class BTEModel(MeshModel):
                 "mean_free_path_m": {n: m for n, m in zip(names, mfp, strict=True)
                                      if n in sim.active},
                 "fermi_velocity_m_per_s": sim.v_f * u.length / u.tau0,
+                # the lowest bath gap: the bins' reference (their first edge, or floor x
+                # it); each region's own gaps are region_gaps_ueV
                 "gap_ueV": u.to_si(sim.gap, "energy") / (E_CHARGE * 1e-6),
+                "region_gaps_ueV": region_gaps(sim),
                 "spectrum": sim.case.values["spectrum"]["kind"],
                 # the node energies of the f_slice_<k> bins (fvqp.post titles the fields)
                 "slice_energies_ueV": [u.to_si(float(e), "energy") / (E_CHARGE * 1e-6)
                                        for e in sim.slice_energies()]}
+
+
+def region_gaps(sim: BTESimulation) -> dict:
+    r"""The gap of every active region in µeV (``summary.json`` ``region_gaps_ueV``):
+    ``bath`` (the material's BCS gap at the bath temperature, with the case's overrides;
+    0 in a normal-metal trap: what a fixed gap keeps and a BCS self-consistent gap
+    starts from) and, over the region's cells at the end of the run,
+    ``final_min``/``final_max`` (equal to ``bath`` with fixed gaps; with ``[gap]
+    self_consistent`` the cells' own gaps, BCS or Eliashberg, as the field ``gap``).
+    A collective (every rank calls it)."""
+    u, names = sim.units, sim.geometry.region_names
+    bath = np.array([p[0] for p in sim.region_props], dtype=float)
+    lo, hi = bath.copy(), bath.copy()
+    if sim.self_gap:
+        n = sim.dist.local.n_owned
+        reg, g = sim.dist.local.cell_region[:n], sim.problem.cell_gaps()
+        lo, hi = np.full(len(names), math.inf), np.full(len(names), -math.inf)
+        np.minimum.at(lo, reg, g)
+        np.maximum.at(hi, reg, g)
+        lo, hi = -sim.dist.max_array(-lo), sim.dist.max_array(hi)
+
+    def ueV(e: float) -> float:
+        return float(u.to_si(e, "energy") / (E_CHARGE * 1e-6))
+
+    return {n: {"bath": ueV(bath[i]), "final_min": ueV(lo[i]), "final_max": ueV(hi[i])}
+            for i, n in enumerate(names) if n in sim.active}
 
 
 def run(case, output_dir: str | None = None, resume: bool = False,
