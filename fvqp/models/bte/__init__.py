@@ -261,20 +261,16 @@ def bin_range(data) -> tuple[float, float] | None:
     from types import SimpleNamespace
 
     from ...spectra.bins import BinGrid
-    from ...spectra.gap import thermal_gap
     from ...units import K_B
     from ..base.schema import case_material
+    from ..spec import bath_gap
     from .simulation import _bin_grid
 
     if (data.get("spectrum") or {}).get("kind", "bcs") != "bcs":
         return None
     T = data["bath"]["temperature"]
-    gaps = []
-    for reg in data["regions"].values():
-        if reg.get("active", True):
-            mat = case_material(reg)
-            gaps.append(0.0 if reg.get("normal") else K_B * mat.Tc * float(
-                thermal_gap(T / mat.Tc, 1.0, mat.gap_ratio, "delta0")))
+    gaps = [0.0 if reg.get("normal") else bath_gap(case_material(reg), T)
+            for reg in data["regions"].values() if reg.get("active", True)]
     gap, gap_hi = min(gaps), max(gaps)
     e = data.get("energy") or {}
     h = e.get("spacing") or K_B * T / 4
