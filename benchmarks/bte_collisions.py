@@ -7,7 +7,7 @@ residual, the preconditioner's update and every action, the preconditioner's 0D 
 from the full dense Jacobian also with bath phonons and inverted as dense (N + M)^2
 matrices with local phonons; ``after``: the present code (the action by the product rule
 in real FFTs at a linearisation cached per Newton iterate,
-:class:`fvqp.models.bte.inelastic._Linearisation`; rates shared; the QP block alone with
+:class:`fvqp.models.bte.collision_action.Linearisation`; rates shared; the QP block alone with
 bath phonons; with local phonons the per-cell blocks through the Schur complement of their
 diagonal phonon block, ``InelasticPC._cell_schur``) — and prints per run the time split
 (inclusive seconds; the parts nest:

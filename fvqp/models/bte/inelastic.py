@@ -92,9 +92,10 @@ import math
 import numpy as np
 import scipy.sparse as sp
 
-from ...collisions.angular import RatesLinearisation, angular_rates
+from ...collisions.angular import angular_rates
 from ...collisions.grid import bose
 from ...parallel.blocked import BlockDistribution
+from .collision_action import Linearisation
 from .inelastic_pc import InelasticPC
 
 __all__ = ["COUPLED_PETSC", "InelasticPC", "InelasticProblem", "physical"]
@@ -324,7 +325,7 @@ class InelasticProblem:
         return -(self.L @ vl) + self.collision_jvp(xl[:ns], vl[:ns])
 
     #: how :meth:`collision_jvp` differentiates: ``"linear"`` (the product rule in real
-    #: arithmetic at a cached linearisation, :class:`_Linearisation`) or
+    #: arithmetic at a cached linearisation, :class:`Linearisation`) or
     #: ``"complex_step"`` (through :meth:`collision_rows`, the reference)
     jvp_mode = "linear"
 
@@ -338,12 +339,12 @@ class InelasticProblem:
     # ---- one linearisation point, reused (Newton: a residual, then its Krylov actions) ----
     _lin = None
 
-    def _cached(self, y: np.ndarray) -> _Linearisation:
-        """The :class:`_Linearisation` record of the real state ``y`` (n, S): reused while
+    def _cached(self, y: np.ndarray) -> Linearisation:
+        """The :class:`Linearisation` record of the real state ``y`` (n, S): reused while
         the state is the same (compared by value), replaced otherwise."""
         lin = self._lin
         if lin is None or not np.array_equal(lin.y, y):
-            lin = self._lin = _Linearisation(self, y)
+            lin = self._lin = Linearisation(self, y)
         return lin
 
     def rates_at(self, y: np.ndarray):
@@ -353,7 +354,7 @@ class InelasticProblem:
             return self.collision_rates(y)
         return self._cached(y).rates
 
-    def linearisation(self, x_owned: np.ndarray) -> _Linearisation:
+    def linearisation(self, x_owned: np.ndarray) -> Linearisation:
         """The collision rows linearised at the owned state ``x_owned`` (cached)."""
         lin = self._cached(np.asarray(x_owned).reshape(self.n, self.S))
         lin.prepare()
@@ -451,67 +452,3 @@ class InelasticProblem:
             out["E:escape"] = -float(esc @ g.omega)
         return out
 
-
-class _Linearisation:
-    r"""The collision rows of :class:`InelasticProblem` at one real state ``y``: the
-    rates, and (:meth:`prepare`, on the first action) what their exact derivative needs.
-
-    With :math:`w_j = V\rho_j(w_s/w_0)` and the partners :math:`\phi^+, n^+` of
-    :func:`physical` (derivative 1 inside :math:`[0, 1]` resp. :math:`n \ge 0`, 0 where
-    clipped), the rows :math:`w_j[(1 - f_{jk})A_j - f_{jk}B_j]` and
-    :math:`\beta\Omega^2V[(1 + n)G - nL]` have the action
-
-    .. math::
-        \delta I_{jk} = -w_j(A_j + B_j)v_{jk} + w_j\,\delta A_j
-            - w_jf_{jk}(\delta A_j + \delta B_j), \qquad
-        \delta I^{ph}_q = \beta\Omega_q^2V[(G_q - L_q)u_q + (1 + n_q)\delta G_q
-            - n_q\delta L_q],
-
-    the :math:`\delta A, \delta B, \delta G, \delta L` along the partners'
-    perturbation from :class:`fvqp.collisions.angular.RatesLinearisation` (real FFTs of
-    the perturbation only), the rest products with arrays cached here: the same numbers
-    as the complex step through :meth:`InelasticProblem.collision_rows` to round-off.
-    """
-
-    def __init__(self, prob: InelasticProblem, y: np.ndarray):
-        self.p, self.y = prob, np.array(y, dtype=float, copy=True)
-        self.rates = prob.collision_rates(self.y)
-        self.rl = None
-
-    def prepare(self) -> None:
-        if self.rl is not None:
-            return
-        p, y, r = self.p, self.y, self.rates
-        f, phi, nb = p.split(y)
-        self.phi_on = (phi >= 0.0) & (phi <= 1.0)
-        pphi, pnb = p.partners(y)
-        self.rl = RatesLinearisation(pphi, np.ascontiguousarray(pnb), p.rho2, p.ados2,
-                                     h=p.grid.h, m=p.grid.m, qp_scale=p.qp_scale,
-                                     c_ph=p.c_ph)
-        self.wq = p.V[:, None] * p.crow                              # (n, N)
-        self.diag = (self.wq * (r.qp_in + r.qp_out))[:, :, None]     # (n, N, 1)
-        self.wf = self.wq[:, :, None] * f                            # (n, N, K)
-        if p.Mp:
-            self.n_on = nb >= 0.0
-            sp_ = p.storage.reshape(p.n, p.S)[:, p.nq:]              # beta Omega^2 V
-            self.pdiag = sp_ * (r.ph_gain - r.ph_loss)
-            self.pn1, self.pn0 = sp_ * (1.0 + nb), sp_ * nb
-
-    def action(self, v_owned: np.ndarray) -> np.ndarray:
-        """:math:`(\\partial\\,\\text{collision rows}/\\partial x)\\,v` (owned rows)."""
-        p = self.p
-        n, S, K = p.n, p.S, p.K
-        v = np.asarray(v_owned, dtype=float).reshape(n, S)
-        q = v[:, : p.nq].reshape(n, p.N, p.B)
-        dphi = np.where(self.phi_on, q[:, :, K], 0.0)
-        u = v[:, p.nq:] if p.Mp else None
-        du = np.where(self.n_on, u, 0.0) if p.Mp else None
-        d_in, d_out, d_gain, d_loss = self.rl.derivative(dphi, du)
-        out = np.zeros((n, S))
-        ok = out[:, : p.nq].reshape(n, p.N, p.B)[:, :, :K]
-        np.multiply(self.wf, (d_in + d_out)[:, :, None], out=ok)     # in place: one
-        ok += self.diag * q[:, :, :K]                                 # temporary
-        np.subtract((self.wq * d_in)[:, :, None], ok, out=ok)
-        if p.Mp:
-            out[:, p.nq:] = self.pdiag * u + self.pn1 * d_gain - self.pn0 * d_loss
-        return out.ravel()
