@@ -24,8 +24,8 @@ import numpy as np
 from .problem import BTEProblem
 from .selfgap import GapUpdate, consistent_gaps, local_gaps
 
-__all__ = ["collective", "extrapolated_gaps", "gap_step", "gap_update", "per_bin", "per_cell",
-           "rebuilt", "thermal_start"]
+__all__ = ["collective", "consistent_state", "extrapolated_gaps", "gap_step", "gap_update",
+           "per_bin", "per_cell", "rebuilt", "thermal_start"]
 
 
 def per_cell(p: BTEProblem, x: np.ndarray) -> np.ndarray:
@@ -58,12 +58,21 @@ def gap_update(p: BTEProblem, x: np.ndarray, delta0: np.ndarray, *, held=None,
     (:func:`.selfgap.consistent_gaps`, or ``model.consistent`` of
     :class:`.eliashberg_gaps.EliashbergGaps`; collective): ``(problem at the new gaps,
     x remapped onto them, GapUpdate)``."""
-    w = p.quad.weights
-    solve = consistent_gaps if model is None else model.consistent
-    up = collective(p.dist, solve(per_cell(p, x), p.grid, p.cell_gaps(), delta0,
-                                  lambda y: y[:, :, : p.K] @ w, held=held, tol=tol))
+    up = consistent_state(p, x, delta0, held=held, tol=tol, model=model)
     q = rebuilt(p, up.delta)
     return q, per_bin(q, up.f), up
+
+
+def consistent_state(p: BTEProblem, x: np.ndarray, delta0: np.ndarray, *, held=None,
+                     tol: float = 1e-12, model=None) -> GapUpdate:
+    """The self-consistent gaps of the owned cells for the state ``x`` (per-bin layout) and
+    the state remapped onto them (per cell), collective; the problem is left as it is
+    (:func:`gap_update` rebuilds it; the corrector of :class:`.gapsteps.Collisionless`
+    only needs the gaps)."""
+    w = p.quad.weights
+    solve = consistent_gaps if model is None else model.consistent
+    return collective(p.dist, solve(per_cell(p, x), p.grid, p.cell_gaps(), delta0,
+                                    lambda y: y[:, :, : p.K] @ w, held=held, tol=tol))
 
 
 def thermal_start(p: BTEProblem, f0: np.ndarray, delta0: np.ndarray, *, held=None,

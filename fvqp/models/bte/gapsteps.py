@@ -23,7 +23,15 @@ from __future__ import annotations
 import numpy as np
 
 from .eliashberg_gaps import gap_model
-from .gapdynamics import extrapolated_gaps, gap_update, per_bin, per_cell, rebuilt, thermal_start
+from .gapdynamics import (
+    consistent_state,
+    extrapolated_gaps,
+    gap_update,
+    per_bin,
+    per_cell,
+    rebuilt,
+    thermal_start,
+)
 from .gapshift import shift_gap
 from .selfgap import GapUpdate
 
@@ -60,17 +68,28 @@ class Collisionless:
     r"""State and steps of a collisionless run (module docstring).
 
     ``sim.problem`` is kept at the current cell gaps; ``x`` is its per-bin state
-    (N, n_owned B). ``order=2``: BDF2 steps of every bin at the extrapolated gaps with the
-    history remapped to them (as :mod:`.gapcollide`) and taken by
-    :meth:`.problem.BTEProblem.step` (the sources integrated exactly by
-    :meth:`~.problem.BTEProblem.step_source`, BDF2 on :math:`C - \int S`), the other flows
-    accumulated with the BDF2 weights, so the QP balance stays exact; the first step and
-    a step of another length are backward Euler."""
+    (N, n_owned B). ``order=2``: BDF2 steps of every bin (:meth:`.problem.BTEProblem.step`,
+    the sources integrated exactly by :meth:`~.problem.BTEProblem.step_source`, BDF2 on
+    :math:`C - \int S`) with both history states remapped in :math:`\xi` to the gaps
+    :math:`\Delta^*` the step is taken at, the other flows accumulated with the BDF2
+    weights, so the QP balance stays exact; the first step and a step of another length
+    are backward Euler. :math:`\Delta^*` is predicted by extrapolation,
+    :math:`2\Delta^n - \Delta^{n-1}`, and ``corrections`` times corrected: the step is
+    repeated at the self-consistent gaps of its result (:func:`.gapdynamics.
+    consistent_state`). Without a correction (``corrections=0``) the step is first order:
+    the gap update then remaps the result by :math:`\Delta^{n+1} - \Delta^* = O(\Delta
+    t^2)`, mostly against the direction of the history's remaps, and the :math:`\xi` remap
+    is upwind (one-sided in the shift), so that remap does not cancel against the history's
+    and leaves :math:`O(\Delta t^2)` per step (docs/theory_bte_mesh.md, "Second order in
+    time"); one correction leaves :math:`O(\Delta t^3)` (order 2;
+    ``tests/test_bte_selfgap_order.py``) for twice the kinetic solves per step."""
 
-    def __init__(self, sim, tol: float = GAP_TOL, order: int = 1):
+    def __init__(self, sim, tol: float = GAP_TOL, order: int = 1, corrections: int = 1):
         if order not in (1, 2):
             raise ValueError(f"order must be 1 (Lie splitting) or 2 (BDF2), got {order}")
         self.sim, self.tol, self.order = sim, tol, order
+        #: order 2: re-solves of the step at the gaps of its result (0: extrapolated only)
+        self.corrections = int(corrections)
         #: order 2: (t, state, owned gaps, flow increments) of the step's start
         self._prev: tuple | None = None
         self.delta0, self.held = delta0_of(sim), held_of(sim)
@@ -87,9 +106,10 @@ class Collisionless:
         return up
 
     def step(self, t: float, dt: float) -> tuple[bool, dict, int]:
-        """One backward-Euler step at the frozen gaps: (success, QP flow increments out of
-        the system — :meth:`.problem.BTEProblem.rates` times ``dt`` —, Krylov iterations);
-        the state advances only on success."""
+        """One kinetic step at frozen gaps (backward Euler, or BDF2 at the predicted and
+        corrected gaps: class docstring): (success, QP flow increments out of the system
+        — :meth:`.problem.BTEProblem.rates` times ``dt`` —, Krylov iterations, of all the
+        step's solves); the state advances only on success."""
         p = self.sim.problem
         now = (t, self.x, self.gaps().copy())
         prev = self._prev
@@ -97,13 +117,22 @@ class Collisionless:
             prev = None                       # another step length: backward Euler
         if prev is None:
             xn, res = p.step(self.x, None, t, dt)
+            its = int(sum(r.iterations for r in res))
         else:
-            xn, res, p = self._bdf2(now, prev, dt)
-        its = int(sum(r.iterations for r in res))
+            xn, res, p = self._bdf2(now, prev, dt, None)
+            its = int(sum(r.iterations for r in res))
+            for _ in range(self.corrections):
+                if not all(r.success for r in res):
+                    break
+                root = consistent_state(p, xn, self.delta0, held=self.held, tol=self.tol,
+                                        model=self.model)
+                if not root.converged:        # the update reports it
+                    break
+                xn, res, p = self._bdf2(now, prev, dt, root.delta)
+                its += int(sum(r.iterations for r in res))
         if not all(r.success for r in res):
-            if p is not self.sim.problem:     # back to the step's start
-                p.release()
-                self.sim.problem = rebuilt(self.sim.problem, now[2])
+            if prev is not None:              # back to the step's start
+                self.sim.problem = rebuilt(p, now[2])
             return False, {}, its
         inc = {k: v * dt for k, v in p.rates(xn, t, t + dt).items()}
         if prev is not None:                  # the BDF2 weights; sources exact
@@ -114,13 +143,15 @@ class Collisionless:
             self._prev = (*now, inc)
         return True, inc, its
 
-    def _bdf2(self, now: tuple, prev: tuple, dt: float):
-        """One BDF2 step of every bin at the extrapolated gaps (class docstring):
+    def _bdf2(self, now: tuple, prev: tuple, dt: float, star: np.ndarray | None):
+        """One BDF2 step of every bin at the owned gaps ``star`` (None: extrapolated,
+        :func:`.gapdynamics.extrapolated_gaps`) with both history states remapped to them:
         ``(x, KSP results, problem at those gaps)``; ``sim.problem`` becomes it."""
         p = self.sim.problem
         t, x0, g0 = now
         x1, g1 = prev[1], prev[2]
-        star = extrapolated_gaps(g0, g1, self.delta0, self.held, float(p.grid.edges[0]))
+        if star is None:
+            star = extrapolated_gaps(g0, g1, self.delta0, self.held, float(p.grid.edges[0]))
         q = self.sim.problem = rebuilt(p, star)
         f0 = per_bin(q, shift_gap(per_cell(q, x0), q.grid, g0, star))
         f1 = per_bin(q, shift_gap(per_cell(q, x1), q.grid, g1, star))
