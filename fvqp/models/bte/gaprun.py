@@ -16,9 +16,11 @@ falling below it, or a gap iteration that does not converge, stops the run with
 equations with its own occupations (:mod:`.eliashberg_gaps`; summary ``gap_model`` and
 the counts ``eliashberg_solves``, ``eliashberg_sweeps``, ``eliashberg_reused``).
 With ``[time] scheme = "bdf2"`` the kinetic step is BDF2 at the gaps extrapolated to the
-step's end (:mod:`.gapcollide` and :class:`.gapsteps.Collisionless`, ``order=2``: second
-order in the step; the checkpoint then also holds the previous state, its gaps and the
-flows then, so ``--resume`` repeats the uninterrupted steps). BDF2 is not positive: at
+step's end (:mod:`.gapcollide`, ``order=2``), without collisions solved once more at the
+self-consistent gaps of that result (:class:`.gapsteps.Collisionless`, ``order=2``: the
+extrapolation alone is first order there); second order in the step while no cell's gap
+crosses a bin edge. The checkpoint then also holds the previous state, its gaps and the
+flows then, so ``--resume`` repeats the uninterrupted steps. BDF2 is not positive: at
 long steps it can undershoot to :math:`f < 0` after a pulse (the collision layer clips
 the negative partners and the QP balance drifts); the first such step is warned once
 per run (step, lowest :math:`f`, the fix: a shorter ``[time] dt_initial`` or ``scheme =
