@@ -33,25 +33,7 @@ from ...solvers import JacobianConfig
 from ...solvers.linear import option_value
 from ..transport.lagged import LAG_DEFAULTS, LaggedPreconditioner
 
-__all__ = ["BteFilms", "StepLagged", "TransportFilms"]
-
-
-class StepLagged(LaggedPreconditioner):
-    """:class:`~fvqp.models.transport.lagged.LaggedPreconditioner` that also rebuilds at
-    the first linear solve after :meth:`new_step` (reason ``"step"``)."""
-
-    _step = False
-
-    def new_step(self) -> None:
-        """Rebuild at the next update."""
-        self._step = True
-
-    def _reason(self, shift: float) -> str | None:
-        why = super()._reason(shift)
-        if why is None and self._step:
-            why = "step"
-        self._step = False
-        return why
+__all__ = ["BteFilms", "TransportFilms"]
 
 
 class _Films:
@@ -117,15 +99,15 @@ class BteFilms(_Films):
     def __init__(self, qsim, qp, prefix: str = "chip_qp_"):
         super().__init__(qsim, qp, qp.nq, qp.S)
         rule = {k: option_value(f"{prefix}pc_lag_{k}", v) for k, v in LAG_DEFAULTS.items()}
-        pc = StepLagged(qp.preconditioner, lag=option_value(f"{prefix}pc_lag", True),
-                        **rule)
+        pc = LaggedPreconditioner(qp.preconditioner,
+                                  lag=option_value(f"{prefix}pc_lag", True), **rule)
         self.jacobian = JacobianConfig("matrix_free", 1, pc)
         self._labs = None     # |L| of the streaming operator, built on first use
 
     def new_step(self) -> None:
         """A chain step begins: the lagged preconditioner is rebuilt at its first Newton
-        iteration (class docstring)."""
-        self.jacobian.preconditioner.new_step()
+        iteration (class docstring), recorded as ``"step"``."""
+        self.jacobian.preconditioner.invalidate("step")
 
     def rates(self, xq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         r"""``(L, G)`` (n, M) of Eq. 40 at the (physical) angle averages of ``xq``."""
