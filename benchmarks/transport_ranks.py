@@ -6,11 +6,27 @@ through the 6 keV burst; FVQP_BENCH_STEPS, default 6) on ``MESH`` (default
 ``absorber3d_fine.msh``) with ``BINS`` QP bins (default 16) at 1, 2, 4 and 8 ranks (4 and 8
 oversubscribed on a 2-core machine: counts and memory, not times) and prints Newton per
 step, Krylov per Newton, time per step and peak memory per rank (issue 18 §2: flat
-counts and per-rank memory from 1 to 8 ranks).
+counts and per-rank memory from 1 to 8 ranks). The runs use ``[numerics] jacobian =
+"schur"`` (the phonon-eliminating preconditioner, :mod:`fvqp.models.transport.schur`):
+``auto`` picks the assembled Jacobian below 2e7 collision-block entries (both
+absorber meshes at 16 bins), which measured PETSc's own ASM, not the Schur preconditioner.
+FVQP_BENCH_OPTIONS passes extra PETSc options to every run (e.g.
+``-transport_schur_overlap 2``).
+
+Measured 2026-11-23 05:50-06:15 under load (other jobs on the 2 cores; times are not
+comparable), 3 BDF1 steps, 16 bins, Krylov per Newton at 1, 2, 4, 8 ranks, Schur path:
+11 680 cells 5.00, 5.00, 5.00, 5.00 (14.8, 17.9, 12.6, 12.8 s/step; 463, 394, 284, 227 MB
+per rank); with the previous subdomain ordering (RCM on the local faces only, no
+ghost-to-ghost faces) 5.00, 5.00, 21.17 at 1, 2, 4 ranks, and 4.00, 6.08, 4.00 on 520
+cells (now 4.00 at 1, 2, 4, 8). The table of the previous session (6.17, 13.17, 32.8,
+33.2 on 11 680 cells; 6, 6, 10.3, 10.3 on 520) was the *assembled* path that ``auto``
+chose at 16 bins (PETSc's ASM with ILU(0) on sorted subdomains), not the Schur
+preconditioner.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -25,9 +41,10 @@ def main(argv: list[str]) -> None:
     print(f"{'ranks':>5s} {'cells':>6s} {'Newton/step':>11s} {'Kry/N':>6s} {'s/step':>7s} "
           f"{'MB/rank':>8s}")
     with tempfile.TemporaryDirectory(prefix="transport_ranks_") as d:
-        case = make_case(Path(d), mesh, bins)
+        case = make_case(Path(d), mesh, bins, "schur")
+        extra = os.environ.get("FVQP_BENCH_OPTIONS", "").split()
         for r in (1, 2, 4, 8):
-            s = run(case, Path(d) / f"r{r}", r)
+            s = run(case, Path(d) / f"r{r}", r, extra)
             newton = s["newton_iterations"] / s["steps"]
             krylov = s["linear_iterations"] / max(1, s["newton_iterations"])
             print(f"{r:5d} {s['n_cells']:6d} {newton:11.2f} {krylov:6.2f} "

@@ -64,9 +64,17 @@ __all__ = ["SchurPreconditioner", "SCHUR_DEFAULTS"]
 #: subdomains (sorted rows) 15, the RCM subdomains 7. Outer Krylov iterations over 6 BDF1
 #: steps through the burst: serial 58; 2 ranks with PETSc's subdomains (overlap 2) 200,
 #: + aggregation coarse space (AggregateCoarse) 118, + a second sweep 77; RCM subdomains 58
-#: (benchmarks/transport_absorber3d.py).
+#: (benchmarks/transport_absorber3d.py). The RCM graph is the subdomain's part of the
+#: global face graph (:mod:`fvqp.parallel.overlap`); built from the local faces it missed
+#: the faces between ghost cells, and ILU(0) eliminated columns of the thin films' strongly
+#: coupled layers that the ranks' bisection cuts out of order: Krylov per Newton at 1, 2,
+#: 4, 8 ranks (11 680 cells x 16 bins, 3 BDF1 steps) 5, 5, 21.2, - then; 5, 5, 5, 5 now
+#: (benchmarks/transport_ranks.py; tests/test_transport_ranks_krylov.py).
 SCHUR_DEFAULTS = {"ksp_type": "preonly", "pc_type": "bjacobi", "sub_pc_type": "ilu"}
 SCHUR_PARALLEL_DEFAULTS = {"pc_type": "asm"}
+#: layers of neighbour cells in the subdomains of the RCM additive Schwarz
+#: (``-<prefix>schur_overlap``; :func:`fvqp.parallel.overlap.subdomain_cells`)
+OVERLAP = 1
 
 #: aggregates of the optional two-level inner solve
 #: (:class:`fvqp.solvers.twolevel.AggregateCoarse`; option
@@ -228,25 +236,22 @@ class SchurPreconditioner:
         return None if self.inner is None else self.inner.ksp
 
     def _rcm_subdomain(self) -> tuple[np.ndarray, np.ndarray]:
-        """This rank's additive-Schwarz subdomain: owned cells plus one layer of
-        neighbours (the ghost cells), listed cell by cell in reverse Cuthill-McKee order of
-        their face graph, unsorted, so that the subdomain ILU(0) eliminates in that order
-        (module constants above: 7 instead of 15 inner iterations on the absorber).
-        Option ``-<prefix>schur_subdomains petsc`` leaves the subdomains to PETSc
+        """This rank's additive-Schwarz subdomain: owned cells plus ``layers`` layers of
+        neighbours (option ``-<prefix>schur_overlap``, :data:`OVERLAP`), listed cell by
+        cell in reverse Cuthill-McKee order of their face graph, unsorted, so that the
+        subdomain ILU(0) eliminates in that order (module constants above: 7 instead of 15
+        inner iterations on the absorber). The layers follow the global face graph
+        (:func:`fvqp.parallel.overlap.subdomain_cells`). Option
+        ``-<prefix>schur_subdomains petsc`` leaves the subdomains to PETSc
         (``-<prefix>schur_pc_asm_overlap``; rows sorted by global number). Returns the
         global rows of the subdomain and its owned rows."""
-        from scipy.sparse import csr_matrix
-        from scipy.sparse.csgraph import reverse_cuthill_mckee
+        from ...parallel.overlap import subdomain_cells
 
-        p, N = self.p, self.p.N
-        nl = p.loc.n_local
-        a, b = p.f_a, p.f_b
-        graph = csr_matrix((np.ones(2 * len(a)), (np.concatenate([a, b]),
-                                                   np.concatenate([b, a]))), shape=(nl, nl))
-        cells = reverse_cuthill_mckee(graph, symmetric_mode=True)
-        rows = (self.csr.g[cells][:, None] * N + np.arange(N)).ravel()
-        owned = np.repeat(cells < p.n, N)
-        return rows, rows[owned]
+        N = self.p.N
+        layers = int(option_value(self.prefix + "overlap", OVERLAP))
+        cells, owned = subdomain_cells(self.p.cells, layers)
+        rows = (cells[:, None] * N + np.arange(N)).ravel()
+        return rows, rows[np.repeat(owned, N)]
 
     def _positions(self, cells: bool) -> np.ndarray:
         """Value positions of :meth:`TransportProblem.transport_values` in the CSR data
