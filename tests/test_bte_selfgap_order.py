@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from selfgap_march import march
 
 from conftest import case_variant
 from fvqp.case import load_case
@@ -45,18 +46,16 @@ def _run(tmp_path, dt_ns: float, corrections: int):
     u, ev = sim.units, E_CHARGE * 1e-6
     run = Collisionless(sim, order=2, corrections=corrections)
     run.start(fermi(sim.grid.e, sim.T_bath))
-    n0, flows, rows, lo, hi = run.number(), {}, [], np.inf, -np.inf
-    dt = u.to_internal(dt_ns * 1e-9, "time")
-    every = int(round(STEPS_NS[0] / dt_ns))
-    for k in range(int(round(END_NS / dt_ns))):
-        ok, inc, _ = run.step(k * dt, dt)
-        assert ok
-        for key, v in inc.items():
-            flows[key] = flows.get(key, 0.0) + v
-        assert run.update().converged
-        lo, hi = min(lo, run.gaps().min()), max(hi, run.gaps().max())
-        if (k + 1) % every == 0:
-            rows.append((u.to_si(run.gaps()[0], "energy") / ev, run.number() * sim.n_unit))
+    n0, span = run.number(), [np.inf, -np.inf]
+
+    def after() -> None:
+        span[:] = min(span[0], run.gaps().min()), max(span[1], run.gaps().max())
+
+    rows, flows = march(run, u.to_internal(dt_ns * 1e-9, "time"), int(round(END_NS / dt_ns)),
+                        int(round(STEPS_NS[0] / dt_ns)),
+                        lambda: (u.to_si(run.gaps()[0], "energy") / ev,
+                                 run.number() * sim.n_unit), after)
+    lo, hi = span
     imbalance = (run.number() - n0 + sum(flows.values())) / -flows["sources"]
     edges = sim.grid.edges
     assert np.searchsorted(edges, lo) == np.searchsorted(edges, hi)   # one bin
