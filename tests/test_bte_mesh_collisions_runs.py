@@ -102,20 +102,31 @@ def test_film_relaxation_mpi_equals_serial(serial, tmp_path):
 
 def test_film_relaxation_stop_and_resume(serial, tmp_path):
     """`--max-steps 21` stops with status 1 and a checkpoint; `--resume` continues to the
-    uninterrupted result (fields of every snapshot and balances to 1e-12)."""
+    uninterrupted result: the same snapshot times and step and Newton counts exactly, the
+    QP deposit exactly, fields of every snapshot and QP balances to 1e-9.
+
+    Why 1e-9 and not bitwise: the stopped and the uninterrupted runs are separate
+    processes, and CI machines gave their first steps in two variants (1.1e-12 of
+    qp_current_y's scale apart at t = 40 ps, before the stop; alignment-dependent SIMD
+    reductions are the likely cause). This pulse amplifies last-bit differences: one ulp
+    of noise on the initial state moves the snapshots by up to 6.4e-11 of a field's scale
+    (phonon energy density; qp_current_y 1.5e-11) and the accumulated pair processes by
+    5.8e-12 (measured, 3 seeds). A resume that loses state is many orders above the bound:
+    forgetting the BDF2 history moves the fields by 0.9e-3 to 6.9e-3."""
     out = tmp_path / "r"
     run_fvqp(["run", CASES / CASE, "--output", out, "--max-steps", "21"])
     assert _summary(out)["status"] == 1 and _summary(out)["steps"] == 21
     run_fvqp(["run", CASES / CASE, "--output", out, "--resume"])
-    _, a = _series(serial)
-    _, b = _series(out)
-    assert len(a) == len(b)
-    _same_fields(a, b, 1e-12)
+    ta, a = _series(serial)
+    tb, b = _series(out)
+    assert tb == ta
+    _same_fields(a, b, 1e-9)
     sa, sb = _summary(serial), _summary(out)
     assert sb["status"] == 0 and sb["steps"] == 50
     assert sb["newton_iterations"] == sa["newton_iterations"]
-    for k in ("final", "pair_processes", "sources"):
-        assert sb["qp_number"][k] == pytest.approx(sa["qp_number"][k], rel=1e-12), k
+    assert sb["qp_number"]["sources"] == sa["qp_number"]["sources"]
+    for k in ("final", "pair_processes"):
+        assert sb["qp_number"][k] == pytest.approx(sa["qp_number"][k], rel=1e-9), k
     assert abs(sb["qp_number"]["imbalance"]) < 1e-9 * sb["qp_number"]["sources"]
 
 
@@ -151,7 +162,7 @@ def test_newton_failure_is_reported(tmp_path):
     summary.json, and a non-zero exit status."""
     case = _variant(tmp_path, **{
         'adaptive = false': 'adaptive = false\ndt_min = "15 ps"',
-        'ksp_rtol = 1e-13': 'ksp_rtol = 1e-13\nsnes_max_it = 1\nksp_max_it = 1'})
+        '[output]': '[solver]\npetsc = { snes_max_it = 1, ksp_max_it = 1 }\n\n[output]'})
     proc = run_fvqp(["run", case, "--output", tmp_path / "f"], check=False)
     assert proc.returncode != 0
     s = _summary(tmp_path / "f")
