@@ -20,11 +20,20 @@ __all__ = ["face_graph", "subdomain_cells"]
 
 
 def face_graph(geometry) -> sp.csr_matrix:
-    """Symmetric adjacency of the cells of ``geometry`` (file order) through interior
-    faces."""
-    ptr = geometry.face_ptr
-    inner = np.flatnonzero(np.diff(ptr) == 2)
-    a, b = geometry.inc_cell[ptr[inner]], geometry.inc_cell[ptr[inner] + 1]
+    """Symmetric adjacency of the cells of ``geometry`` (file order): every pair of cells
+    sharing a face (all pairs at a junction face of three or more cells, as in wire
+    networks)."""
+    ptr, inc = geometry.face_ptr, geometry.inc_cell
+    deg = np.diff(ptr)
+    a, b = [], []
+    for k in np.unique(deg[deg >= 2]):
+        faces = np.flatnonzero(deg == k)
+        for i in range(k):
+            for j in range(i + 1, k):
+                a.append(inc[ptr[faces] + i])
+                b.append(inc[ptr[faces] + j])
+    a = np.concatenate(a) if a else np.zeros(0, dtype=np.int64)
+    b = np.concatenate(b) if b else np.zeros(0, dtype=np.int64)
     n = geometry.n_cells
     return sp.csr_matrix((np.ones(2 * len(a)), (np.concatenate([a, b]),
                                                 np.concatenate([b, a]))), shape=(n, n))
