@@ -45,8 +45,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .jacobian import JacobianConfig
-from .nonlinear import NonlinearSolver
 from .result import ConvergenceError, RunResult
+from .shifted import shifted_newton
 
 log = logging.getLogger(__name__)
 
@@ -141,20 +141,13 @@ class BDFIntegrator:
         jac = jacobian or JacobianConfig()
         self.dist = problem.dist
         n_own = self.dist.local.n_owned
-        # the assembled (preconditioning) matrix's pattern: none with a model
+        # the assembled (preconditioning) matrix's pattern, only read without a model
         # preconditioner, which assembles its own (issue 18: the diagonal alone would be
-        # two int64 state-length arrays kept for nothing)
-        self._pattern = None
-        if jac.preconditioner is None:
-            rows, cols = problem.pattern
-            diag = np.arange(n_own)
-            self._pattern = (np.concatenate([rows, diag]), np.concatenate([cols, diag]))
-        self.solver = NonlinearSolver(
-            self.dist, self._residual, self._jacobian, self._pattern, prefix=prefix,
-            options=petsc_options, jvp=self._jvp if jac.uses_action else None,
-            block_size=jac.block_size,
-            preconditioner=None if jac.preconditioner is None
-            else _StepPC(self, jac.preconditioner))
+        # two int64 state-length arrays kept for nothing); a model preconditioner is
+        # updated with the step's shift (fvqp.solvers.shifted)
+        self.solver = shifted_newton(self.dist, self._residual, self._jacobian,
+                                     self._step_pattern, prefix, petsc_options, jac,
+                                     self._jvp, shift=self._shift)
         self._x = self.dist.create_vec()
         self.t = float(t0)
         self.h = float(self.opts.dt_initial)
@@ -184,6 +177,17 @@ class BDFIntegrator:
         C = self.problem.conserved(xl[:n])
         return ((self._coef[0] * C + self._hist_C) / (t1 - t0) - self.problem.rhs(xl, t0, t1)
                 - self._src_corr[0])
+
+    def _step_pattern(self) -> tuple[np.ndarray, np.ndarray]:
+        """The problem's pattern and the diagonal (the storage term's entries)."""
+        rows, cols = self.problem.pattern
+        diag = np.arange(self.dist.local.n_owned)
+        return np.concatenate([rows, diag]), np.concatenate([cols, diag])
+
+    def _shift(self) -> float:
+        r"""The step Jacobian's shift :math:`\sigma = \alpha_0/(t_1 - t_0)`."""
+        t0, t1 = self._span
+        return self._coef[0] / (t1 - t0)
 
     def _jacobian(self, xl: np.ndarray) -> np.ndarray:
         n = self.dist.local.n_owned
@@ -426,18 +430,3 @@ class BDFIntegrator:
         self.history = [(float(t), np.asarray(x, dtype=float),
                          self.problem.conserved(np.asarray(x, dtype=float)), dict(a))
                         for t, x, a in zip(state["times"], state["x"], state["acc"], strict=True)]
-
-
-class _StepPC:
-    """A model preconditioner for the current step: passes the BDF shift
-    :math:`\\sigma = \alpha_0/(t_1 - t_0)` of the step Jacobian."""
-
-    def __init__(self, integ: BDFIntegrator, model_pc):
-        self.integ, self.model_pc = integ, model_pc
-
-    def update(self, xl: np.ndarray) -> None:
-        t0, t1 = self.integ._span
-        self.model_pc.update(xl, self.integ._coef[0] / (t1 - t0))
-
-    def apply(self, r: np.ndarray) -> np.ndarray:
-        return self.model_pc.apply(r)
