@@ -21,7 +21,10 @@ ghost-to-ghost faces) 5.00, 5.00, 21.17 at 1, 2, 4 ranks, and 4.00, 6.08, 4.00 o
 cells (now 4.00 at 1, 2, 4, 8). The table of the previous session (6.17, 13.17, 32.8,
 33.2 on 11 680 cells; 6, 6, 10.3, 10.3 on 520) was the *assembled* path that ``auto``
 chose at 16 bins (PETSc's ASM with ILU(0) on sorted subdomains), not the Schur
-preconditioner.
+preconditioner. Through the burst (FVQP_BENCH_STEPS=6, 06:05-06:27, loaded): 520 cells x
+16 bins 4.00 at 1-8 ranks (148, 147, 145, 142 MB per rank); 11 680 x 16 5.00 at 1-8
+(464, 393, 285, 227 MB); 1 680 x 64 bins 4.00 at 1-8 (363, 381, 282, 221 MB); 2 Newton
+per step in every run.
 """
 
 from __future__ import annotations
