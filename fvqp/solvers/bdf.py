@@ -430,3 +430,23 @@ class BDFIntegrator:
         self.history = [(float(t), np.asarray(x, dtype=float),
                          self.problem.conserved(np.asarray(x, dtype=float)), dict(a))
                         for t, x, a in zip(state["times"], state["x"], state["acc"], strict=True)]
+        self._start_missing()
+
+    def _start_missing(self) -> None:
+        """Accumulated rates the restored history lacks (a checkpoint written by an fvqp
+        whose model did not accumulate them, e.g. transport's ``res:`` resolutions before
+        2026-11-23) count from the resumed time: 0 there and, one step back, minus the
+        current rate times that step — the line through 0 that BDF2 then continues exactly
+        for a constant rate. Said once in a warning (it used to be a KeyError)."""
+        t_n, x_n = self.history[0][0], self.history[0][1]
+        t_a = self.history[1][0] if len(self.history) > 1 else t_n - 1.0
+        rates = self.problem.rates(self._local(x_n), t_a, t_n)
+        missing = [k for k in rates if k not in self.history[0][3]]
+        if not missing:
+            return
+        log.warning("the checkpoint has no accumulated %s (written by an older fvqp): "
+                    "counted from the resumed time t = %s", ", ".join(map(repr, missing)),
+                    self.time_format(t_n))
+        for ti, _x, _c, acc in self.history:
+            for k in missing:
+                acc[k] = (ti - t_n) * self.dist.sum(rates[k])
