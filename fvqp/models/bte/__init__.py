@@ -294,9 +294,8 @@ def _check_given(raw, err) -> None:
             and "scheme" not in t:
         err.add("time.scheme", "the self-consistent gap needs an explicit time scheme.",
                 'set scheme = "bdf1" (Lie splitting: first order, keeps f >= 0) or '
-                '"bdf2" (BDF2 at the extrapolated gaps; without collisions corrected once at '
-                'the new gaps: second order while no cell gap crosses a bin edge; with '
-                'collisions the gap is still first order in the step; '
+                '"bdf2" (BDF2 at the extrapolated gaps, corrected once at the gaps of its '
+                'result: second order while no cell gap crosses a bin edge; '
                 "f may undershoot below 0 at long steps — check the QP balance).")
 
 
