@@ -189,6 +189,24 @@ def _check_energy_grid(data, err) -> None:
             err.add("energy.e_min", f"{ueV(e['e_min'])} is above the gap {ueV(gaps[low])} "
                     f"of region {low!r}: the states at its gap edge would be cut off.",
                     f"give e_min <= {ueV(gaps[low])}, or leave it out (the smallest gap).")
+    if not err.items:
+        _check_slices(data, err, gaps)
+
+
+def _check_slices(data, err, gaps: dict) -> None:
+    """``[slices] energies`` within the QP bins as the run builds them
+    (:func:`.grid.bin_grid`, here in SI from the regions' ``gaps``)."""
+    from ...case.slices import check_slice_energies
+    from ...units import K_B
+    from .grid import bin_grid
+
+    if not (data.get("slices") or {}).get("energies"):
+        return
+    g = bin_grid(data.get("energy") or {}, gaps.values(), K_B * data["bath"]["temperature"],
+                 data.get("sources") or [], bool((data.get("gap") or {}).get("self_consistent")))
+    check_slice_energies(data, err, float(g.edges[0]), float(g.edges[-1]), "energy bins",
+                         below="the bins start at the smallest gap: there are no QP "
+                         "states below", above="or raise [energy] e_max")
 
 
 SPEC = ModelSpec(

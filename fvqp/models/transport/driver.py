@@ -258,21 +258,11 @@ class TransportSimulation:
 
     # ---- set-up pieces ------------------------------------------------------------------
     def _grid(self, params) -> BinGrid:
+        from .grid import bin_grid
+
         d = self.case.values
-        e = d["energy"]
-        gaps = [p.gap for p in params if not p.trap]
-        e_min = e.get("e_min") or min(gaps) * (0.8 if self.self_consistent else 1.0)
-        h = e.get("spacing") or self.T_bath / 4
-        top, w_top = 12 * self.T_bath, 0.0
-        for s in d.get("sources") or []:
-            hi = s["energy"] + 3 * s["width"]
-            top = max(top, hi) if s["type"] == "quasiparticle" else top
-            w_top = max(w_top, hi) if s["type"] == "phonon" else w_top
-        e_max = e.get("e_max") or max(gaps) + top
-        # phonons up to the pair energy of a QP at the top with one at the lowest gap
-        # edge (with omega_max = e_max, a default grid e_max = gap + 12 kT < 2 gap had no
-        # pair phonon at all: no recombination) and up to the injected phonon spectra
-        return BinGrid.build(e_min, h, e_max, omega_max=max(e_max + min(gaps), w_top))
+        return bin_grid(d["energy"], [p.gap for p in params if not p.trap], self.T_bath,
+                        d.get("sources") or [], self.self_consistent)
 
     def _jacobian_mode(self) -> str:
         mode = self.case.values["numerics"]["jacobian"]
