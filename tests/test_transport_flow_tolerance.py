@@ -3,16 +3,14 @@
 flow_resolution`): what one local error tolerance atol + rtol|y| in the occupations next
 to a flow carries. Two preconditioners at one Newton tolerance agree on every flow to
 within Newton's share of it; a flow below its resolution is named unresolved (its digits
-are those of the linear solves, not of any tolerance)."""
+are those of the linear solves, not of any tolerance). The absorber burst with two Schur
+storages: tests/test_transport_schur_cells.py (the same two runs)."""
 
-import json
 
 import numpy as np
 import pytest
 from test_transport_model import local
 from test_transport_phonon_diffusion import network
-
-from conftest import case_variant, run_fvqp
 
 
 def test_resolution_is_the_flow_change_of_one_tolerance():
@@ -42,40 +40,6 @@ def test_resolution_is_the_flow_change_of_one_tolerance():
     assert res["N:boundary:end_3"] == 0.0  # insulating: exactly no flow
     for k in ("N:boundary:end_1", "N:boundary:end_2", "N:trap", "E:escape"):
         assert res[k] > 0.0
-
-
-def test_burst_flows_agree_within_newtons_share_of_their_resolution(tmp_path):
-    """Six BDF steps of the absorber burst (0.26 ns: the QPs have not reached the lead's
-    bath contact) with the AIJ and the float32 cell Schur storage. The lead-end flow is
-    ~1e-30 QPs against a resolution of 0.22 QPs at atol = 1e-8: both runs name it
-    unresolved (it moved by 8.5e-6 relative between the storages, 4e-3 after 12 steps, as
-    much as between Newton tolerances 100x apart: the digits of the linear solves), and so
-    is the phonon escape (-1.4e-20 J against 4.0e-18 J: the phonon atol allows more).
-    Every flow of the two runs agrees to within newton_tol (1e-3) of its resolution
-    (measured at most 7e-15 of it)."""
-    out = {}
-    for storage in ("aij", "cells"):
-        (tmp_path / storage).mkdir()
-        case = case_variant("transport_absorber3d.toml", tmp_path / storage)
-        case.write_text(case.read_text() + '\n[numerics]\njacobian = "schur"\n\n'
-                        f'[solver.petsc]\nschur_storage = "{storage}"\n')
-        run_fvqp(["run", case, "--output", tmp_path / storage / "out", "--max-steps", "6"])
-        out[storage] = json.loads((tmp_path / storage / "out" / "summary.json").read_text())
-    a, c = out["aij"], out["cells"]
-    for s in (a, c):
-        res = s["flow_resolution"]
-        assert res["unresolved"] == ["energy_J.boundary:lead_end", "energy_J.escape",
-                                     "qp_number.boundary:lead_end"]
-        lead = res["qp_number"]["boundary:lead_end"]
-        assert lead == pytest.approx(0.2224, rel=1e-3, abs=0)
-        assert abs(s["qp_number"]["boundary:lead_end"]) < 1e-20 * lead
-    checked = 0
-    for b in ("energy_J", "qp_number"):
-        for k, res in a["flow_resolution"][b].items():
-            assert c["flow_resolution"][b][k] == pytest.approx(res, rel=1e-6, abs=0)
-            assert abs(a[b][k] - c[b][k]) <= 1e-3 * res
-            checked += res > 0
-    assert checked == 3  # lead_end (energy, number) and escape carry a resolution
 
 
 def test_two_krylov_tolerances_agree_within_newtons_share_of_each_resolution():

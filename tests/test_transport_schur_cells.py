@@ -98,3 +98,24 @@ def test_burst_counts_and_answers_equal_the_aij_storage(tmp_path):
     assert abs(c["linear_iterations"] - a["linear_iterations"]) <= a["newton_iterations"]
     assert c["energy_J"]["final"] == pytest.approx(a["energy_J"]["final"], rel=1e-6, abs=0)
     assert c["qp_number"]["final"] == pytest.approx(a["qp_number"]["final"], rel=1e-6, abs=0)
+    # flow resolutions (summary.json flow_resolution): at 0.26 ns the QPs have not reached
+    # the lead's bath contact: its flow is ~1e-30 QPs against a resolution of 0.22 QPs at
+    # atol = 1e-8, named unresolved by both runs (it moved by 8.5e-6 relative between the
+    # storages, 4e-3 after 12 steps, as much as between Newton tolerances 100x apart: the
+    # digits of the linear solves), and so is the phonon escape (-1.4e-20 J against
+    # 4.0e-18 J); every flow of the two runs agrees to within newton_tol (1e-3) of its
+    # resolution (measured at most 7e-15 of it)
+    for s in (a, c):
+        res = s["flow_resolution"]
+        assert res["unresolved"] == ["energy_J.boundary:lead_end", "energy_J.escape",
+                                     "qp_number.boundary:lead_end"]
+        lead = res["qp_number"]["boundary:lead_end"]
+        assert lead == pytest.approx(0.2224, rel=1e-3, abs=0)
+        assert abs(s["qp_number"]["boundary:lead_end"]) < 1e-20 * lead
+    checked = 0
+    for b in ("energy_J", "qp_number"):
+        for k, res in a["flow_resolution"][b].items():
+            assert c["flow_resolution"][b][k] == pytest.approx(res, rel=1e-6, abs=0)
+            assert abs(a[b][k] - c[b][k]) <= 1e-3 * res
+            checked += res > 0
+    assert checked == 3  # lead_end (energy, number) and escape carry a resolution
