@@ -2,7 +2,7 @@
 
 import pytest
 
-from conftest import case_variant
+from conftest import CASES, case_variant
 from fvqp.case import CaseError, load_case
 from fvqp.units import E_CHARGE
 
@@ -18,7 +18,7 @@ def test_bte_check_range_is_the_run_grid(name):
     from fvqp.models.bte import bin_range
     from fvqp.models.bte.simulation import BTESimulation
 
-    case = load_case(f"cases/{name}.toml")
+    case = load_case(CASES / f"{name}.toml")
     sim = BTESimulation(case)
     run = [sim.units.to_si(float(x), "energy") for x in (sim.grid.edges[0],
                                                           sim.grid.edges[-1])]
@@ -42,14 +42,14 @@ def test_bte_slices_outside_the_bins_are_case_errors_at_check(tmp_path):
     assert "no QP states below" in text
     assert "slices.energies[2]: 5000 ueV" in text and "raise [energy] e_max" in text
     assert "slices.energies[1]" not in text
-    load_case("cases/bte_absorber3d.toml")  # the shipped slices are inside
+    load_case(CASES / "bte_absorber3d.toml")  # the shipped slices are inside
 
 
 def test_eliashberg_spectrum_is_left_to_the_run():
     """The Eliashberg spectrum's gap edge needs its solve: no range at check time."""
     from fvqp.models.bte import bin_range
 
-    data = load_case("cases/bte_film_relaxation.toml").data
+    data = load_case(CASES / "bte_film_relaxation.toml").data
     assert bin_range(data) is not None
     assert bin_range({**data, "spectrum": {**data["spectrum"], "kind": "eliashberg"}}) \
         is None

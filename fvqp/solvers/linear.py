@@ -136,9 +136,11 @@ class LinearSolver:
             self.pc_context.destroy()
 
     def residual(self, b: np.ndarray, x: np.ndarray) -> np.ndarray:
-        """:math:`b - A x` (owned rows)."""
+        """:math:`b - A x` (owned rows) with the KSP's current operator (after
+        :meth:`set_operators` with another matrix: that one, not the constructor's)."""
+        a = self.ksp.getOperators()[0]
         if self._res is None:
-            self._res = self.mat.createVecs()[0]
+            self._res = a.createVecs()[0]
         self._sol.setArray(x)
-        self.mat.mult(self._sol, self._res)
+        a.mult(self._sol, self._res)
         return b - self._res.getArray()
