@@ -264,20 +264,16 @@ def bin_range(data) -> tuple[float, float] | None:
     from ...units import K_B
     from ..base.schema import case_material
     from ..spec import bath_gap
-    from .simulation import _bin_grid
+    from .simulation import _bin_grid, bin_limits
 
     if (data.get("spectrum") or {}).get("kind", "bcs") != "bcs":
         return None
     T = data["bath"]["temperature"]
     gaps = [0.0 if reg.get("normal") else bath_gap(case_material(reg), T)
             for reg in data["regions"].values() if reg.get("active", True)]
-    gap, gap_hi = min(gaps), max(gaps)
-    e = data.get("energy") or {}
-    h = e.get("spacing") or K_B * T / 4
-    top = 12 * K_B * T + gap_hi - gap
-    for s in data.get("sources") or []:
-        top = max(top, s["energy"] + 3 * s["width"] - gap)
-    e_max = e.get("e_max") or gap + top
+    gap = min(gaps)
+    h, e_max, _ = bin_limits(data.get("energy") or {}, gap, max(gaps), K_B * T,
+                             data.get("sources") or [], False)
     if (data.get("gap") or {}).get("self_consistent"):
         grid = BinGrid.build(data["gap"]["floor"] * gap, h, e_max)
     else:

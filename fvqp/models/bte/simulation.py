@@ -184,20 +184,9 @@ class BTESimulation:
         :func:`fvqp.models.bte_sphere.spectral.eliashberg_spectrum` (bins above its gap
         edge :math:`\Delta_0`, :math:`N = \rho m`, flux :math:`v_F`)."""
         d, u = self.case.values, self.units
-        e = d["energy"]
-        h = e["spacing"] if e.get("spacing") else self.T_bath / 4
-        top = 12 * self.T_bath
-        gap_hi = self.gap
-        if self.media is not None:  # reach 12 kT above the highest gap too
-            gap_hi = float(np.max(self.media.gap))
-            top += gap_hi - self.gap
-        for s in d.get("sources") or []:
-            top = max(top, s["energy"] + 3 * s["width"] - self.gap)
-        e_max = e["e_max"] if e.get("e_max") else self.gap + top
-        # with collisions the phonon grid reaches every pair phonon of a gap-edge QP and
-        # a QP at e_max (recombination, pair breaking): omega_max = e_max + gap (the
-        # highest gap of several media)
-        w_max = e_max + gap_hi if self.collisions else None
+        gaps = [self.gap] if self.media is None else list(self.media.gap)
+        h, e_max, w_max = bin_limits(d["energy"], self.gap, max(gaps), self.T_bath,
+                                     d.get("sources") or [], self.collisions)
         if self.self_gap:  # first edge at floor x the lowest gap: room for the gap to fall
             grid = BinGrid.build(d["gap"]["floor"] * self.gap, h, e_max, omega_max=w_max)
             rho, _, dl = cell_spectra(grid, np.array([self.gap]))
@@ -344,6 +333,22 @@ class BTESimulation:
         """Particle rates [1/s]: net outflow per boundary, trap loss, -injection."""
         r = self.problem.rates(x, t0, t1)
         return {k: v * self.n_unit / self.units.tau0 for k, v in r.items()}
+
+
+def bin_limits(energy, gap: float, gap_hi: float, kT: float, sources,
+               collisions: bool) -> tuple[float, float, float | None]:
+    """Spacing, top edge and phonon top of the QP bins (one unit of energy throughout:
+    the run's internal units, ``fvqp check``'s SI): ``[energy]`` spacing (default kT/4)
+    and ``e_max`` (default 12 kT above the highest gap ``gap_hi``, or 3 widths above the
+    highest source, measured from the lowest gap ``gap``); with collisions the phonon
+    grid reaches every pair phonon of a gap-edge QP and a QP at e_max (recombination,
+    pair breaking): omega_max = e_max + gap_hi (None without collisions)."""
+    h = energy.get("spacing") or kT / 4
+    top = 12 * kT + gap_hi - gap
+    for s in sources:
+        top = max(top, s["energy"] + 3 * s["width"] - gap)
+    e_max = energy.get("e_max") or gap + top
+    return h, e_max, (e_max + gap_hi if collisions else None)
 
 
 def _bin_grid(gap: float, media, h: float, e_max: float, w_max) -> BinGrid:
