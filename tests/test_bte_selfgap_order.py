@@ -31,18 +31,24 @@ END_NS = 6.0
 STEPS_NS = (0.5, 0.25, 0.125)
 
 
-def _run(tmp_path, dt_ns: float, corrections: int):
-    """Gap [ueV] and QP number every 0.5 ns, the QP balance's imbalance relative to the
-    injected QPs, and the (min, max) gap over the run against the grid's edges."""
-    d = tmp_path / f"c{corrections}_{dt_ns}"
+def _simulation(d, collisions: bool) -> BTESimulation:
+    """The smooth pulse (module docstring) in the folder ``d``; with collisions Kaplan's
+    tau0 is 20 ns (the case's 1 ns otherwise, unused)."""
     d.mkdir()
     case = case_variant("bte_selfgap_pulse.toml", d, **{
         'spacing = "10 ueV"': 'spacing = "20 ueV"', 'e_max = "800 ueV"': 'e_max = "300 ueV"',
-        'end = "15 ns"': f'end = "{END_NS} ns"', "enabled = true": "enabled = false",
+        'end = "15 ns"': f'end = "{END_NS} ns"',
+        "enabled = true": f"enabled = {'true' if collisions else 'false'}",
         'energy = "600 ueV"': 'energy = "200 ueV"', 'width = "40 ueV"': 'width = "15 ueV"',
         'deposit = "2 keV"': 'deposit = "0.5 keV"',
-        'tau0 = "1 ns"': 'tau0 = "1 ns"\ntrap_time = "40 ns"'})
-    sim = BTESimulation(load_case(case))
+        'tau0 = "1 ns"': f'tau0 = "{20 if collisions else 1} ns"\ntrap_time = "40 ns"'})
+    return BTESimulation(load_case(case))
+
+
+def _run(tmp_path, dt_ns: float, corrections: int):
+    """Gap [ueV] and QP number every 0.5 ns, the QP balance's imbalance relative to the
+    injected QPs, and the (min, max) gap over the run against the grid's edges."""
+    sim = _simulation(tmp_path / f"c{corrections}_{dt_ns}", collisions=False)
     u, ev = sim.units, E_CHARGE * 1e-6
     run = Collisionless(sim, order=2, corrections=corrections)
     run.start(fermi(sim.grid.e, sim.T_bath))
@@ -98,15 +104,7 @@ def _run_collisions(tmp_path, dt_ns: float, corrections: int):
     relative to the injected QPs (fvqp/models/bte/gapcollide.py ``WithCollisions``)."""
     from fvqp.models.bte.gapcollide import WithCollisions
 
-    d = tmp_path / f"w{corrections}_{dt_ns}"
-    d.mkdir()
-    case = case_variant("bte_selfgap_pulse.toml", d, **{
-        'spacing = "10 ueV"': 'spacing = "20 ueV"', 'e_max = "800 ueV"': 'e_max = "300 ueV"',
-        'end = "15 ns"': f'end = "{END_NS} ns"',
-        'energy = "600 ueV"': 'energy = "200 ueV"', 'width = "40 ueV"': 'width = "15 ueV"',
-        'deposit = "2 keV"': 'deposit = "0.5 keV"',
-        'tau0 = "1 ns"': 'tau0 = "20 ns"\ntrap_time = "40 ns"'})
-    sim = BTESimulation(load_case(case))
+    sim = _simulation(tmp_path / f"w{corrections}_{dt_ns}", collisions=True)
     u, ev = sim.units, E_CHARGE * 1e-6
     run = WithCollisions(sim, order=2, corrections=corrections)
     run.start(fermi(sim.grid.e, sim.T_bath))
