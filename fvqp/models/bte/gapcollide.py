@@ -154,7 +154,7 @@ class WithCollisions:
         bdf2 = self.order == 2 and self._prev is not None
         if bdf2:
             self._extrapolate()
-        ok, integ, acc0 = self._solve(now, t, dt, bdf2)
+        ok, integ, acc0 = self._solve(now, dt, bdf2)
         linear = integ.solver.total_linear_iterations
         for _ in range(self.corrections if bdf2 else 0):
             if not ok:
@@ -167,7 +167,7 @@ class WithCollisions:
                 break
             integ.solver.destroy()
             self._at(root.delta, self._qp_shift(now[1], now[2], root.delta))
-            ok, integ, acc0 = self._solve(now, t, dt, bdf2)
+            ok, integ, acc0 = self._solve(now, dt, bdf2)
             linear += integ.solver.total_linear_iterations
         flows = {}
         if ok:
@@ -184,14 +184,14 @@ class WithCollisions:
         integ.solver.destroy()
         return ok, flows, linear
 
-    def _solve(self, now: tuple, t: float, dt: float, bdf2: bool):
+    def _solve(self, now: tuple, dt: float, bdf2: bool):
         """The kinetic step from ``now`` at the current problem's gaps (BDF2: the history
         remapped to them): ``(success, integrator, accumulated flows at the start)``; the
         counters are added up."""
         from ...solvers import BDFIntegrator
         from ..base import bdf_options
 
-        d = self.sim.case.values
+        d, t = self.sim.case.values, now[0]
         opts, _ = bdf_options(d["time"], d["time"]["atol"])
         opts = dataclasses.replace(opts, order=2 if bdf2 else 1, adaptive=False,
                                    dt_initial=dt)
