@@ -68,6 +68,8 @@ from ...solvers.linear import LinearSolver, csr_matrix
 from ...solvers.options import apply_options, normalise_prefix
 from ...solvers.result import LinearSolveResult
 from ...spectra.bins import BinGrid, cell_spectra
+from .balances import BinBalances, Source
+from .binmarch import BinMarch
 from .media import Media, Relabelled, cell_media
 
 log = logging.getLogger("fvqp.bte")
@@ -85,21 +87,10 @@ KSPResult = LinearSolveResult
 
 
 @dataclass
-class Source:
-    """Isotropic QP injection: particle rate ``rate(t0, t1)`` (internal number per
-    :math:`\\tau_0`) split over owned cells by ``weights`` and over bins by ``spectrum``;
-    ``profile`` (optional, :mod:`fvqp.mesh.sources`) gives the breakpoints and
-    step limits of adaptive time stepping (collisions)."""
-
-    weights: np.ndarray
-    spectrum: np.ndarray
-    rate: object
-    profile: object = None
-
-
-@dataclass
-class BTEProblem:
-    """Discrete-ordinates QP transport on one rank (module docstring).
+class BTEProblem(BinBalances, BinMarch):
+    """Discrete-ordinates QP transport on one rank (module docstring): operators and
+    per-bin solves here, observables and balances in :class:`~.balances.BinBalances`,
+    steady state, steps and the single-bin march in :class:`~.binmarch.BinMarch`.
 
     Parameters
     ----------
@@ -326,28 +317,7 @@ class BTEProblem:
             solver.destroy()
         self._ksp.clear()
 
-    # ---- right-hand sides ---------------------------------------------------------------
-    def source_rates(self, t0: float, t1: float) -> np.ndarray:
-        """Injected particles per time unit, (n_owned, N)."""
-        out = np.zeros((self.n, self.N))
-        for s in self.sources:
-            spec = s.spectrum if np.ndim(s.spectrum) == 2 else s.spectrum[None, :]
-            out += s.rate(t0, t1) * s.weights[:, None] * spec
-        return out
-
-    def step_source(self, t: float, dt: float, bdf2: bool) -> np.ndarray:
-        r"""Source rate (n_owned, N) of the step :math:`[t, t+\Delta t]`: the step average
-        :math:`S_{n+1}/\Delta t` for backward Euler; for BDF2
-        :math:`(\tfrac32S_{n+1}-\tfrac12S_n)/\Delta t`, i.e. BDF2 applied to
-        :math:`C - A(t)` with :math:`A` the exact source integral (as
-        :mod:`fvqp.solvers.bdf` does for explicit sources). Weighting :math:`S_{n+1}` like
-        the new state instead is first order for a time-varying source
-        (``tests/test_bte_bdf2_source.py``); with it a deposit is stored exactly."""
-        src = self.source_rates(t, t + dt)
-        if bdf2:
-            src = 1.5 * src - 0.5 * self.source_rates(t - dt, t)
-        return src
-
+    # ---- right-hand sides (sources: :class:`~.balances.BinBalances`) ---------------------
     def rhs(self, j: int, hist: np.ndarray | None = None, src: np.ndarray | None = None
             ) -> np.ndarray:
         """Owned right-hand side of bin ``j``: inflow, trap bath term, history
@@ -375,170 +345,3 @@ class BTEProblem:
             log.error("bin %d: KSP did not converge (reason %d after %d iterations)", j,
                       res.reason, res.iterations)
         return out, res
-
-    # ---- solves -------------------------------------------------------------------------
-    def equilibrium(self, f: np.ndarray) -> np.ndarray:
-        """Isotropic state with occupation ``f`` (N,) everywhere: (N, n_owned B)."""
-        return np.repeat(f[:, None], self.n * self.B, axis=1)
-
-    def steady(self) -> tuple[np.ndarray, list[KSPResult]]:
-        """Steady state of every bin: unknowns (N, n_owned B) and the solve outcomes."""
-        src = self.source_rates(0.0, np.inf)
-        xs, res = [], []
-        for j in range(self.N):
-            x, r = self.solve(j, 0.0, self.rhs(j, src=src[:, j]))
-            xs.append(x)
-            res.append(r)
-        return np.array(xs), res
-
-    def step(self, x: np.ndarray, x_prev: np.ndarray | None, t: float, dt: float
-             ) -> tuple[np.ndarray, list[KSPResult]]:
-        """One backward-Euler (``x_prev`` None) or BDF2 step of every bin (equal steps;
-        sources by :meth:`step_source`)."""
-        src = self.step_source(t, dt, x_prev is not None)
-        n, B, K = self.n, self.B, self.K
-        xs, res = [], []
-        for j in range(self.N):
-            fo = x[j].reshape(n, B)[:, :K]
-            if x_prev is None:
-                a, hist = 1.0 / dt, fo / dt
-            else:
-                fp = x_prev[j].reshape(n, B)[:, :K]
-                a, hist = 1.5 / dt, (2.0 * fo - 0.5 * fp) / dt
-            xn, r = self.solve(j, a, self.rhs(j, hist, src[:, j]), x0=x[j])
-            xs.append(xn)
-            res.append(r)
-        return np.array(xs), res
-
-    # ---- observables (owned cells, internal units) ----------------------------------------
-    def directional(self, x: np.ndarray) -> np.ndarray:
-        """f as (N, n_owned, K)."""
-        return x.reshape(self.N, self.n, self.B)[:, :, : self.K]
-
-    def mean(self, x: np.ndarray) -> np.ndarray:
-        """Angle average :math:`\\bar f`, (N, n_owned)."""
-        return self.directional(x) @ self.quad.weights
-
-    def fields(self, x: np.ndarray) -> dict:
-        """QP density, energy density (per volume) and current vector (per area and
-        time) of the owned cells: :math:`4N_0\\int\\rho\\bar f`,
-        :math:`4N_0\\int E\\rho\\bar f`, :math:`4N_0\\int\\rho v\\sum_kw_k\\Omega_kf_k`."""
-        fb = self.mean(x)
-        c = self.weight * self.grid.h
-        jk = np.einsum("jck,k,kd->jcd", self.directional(x), self.quad.weights,
-                       self.quad.omega)
-        if not self.uniform:
-            rc, vc = self.rho_c[:, : self.n], self.v_c[:, : self.n]
-            return {"qp_density": c * np.sum(rc * fb, axis=0),
-                    "qp_energy_density": c * np.sum(rc * self.grid.e[:, None] * fb, axis=0),
-                    "qp_current": c * np.einsum("jc,jcd->cd", vc, jk)}
-        return {"qp_density": c * (self.rho @ fb),
-                "qp_energy_density": c * ((self.rho * self.grid.e) @ fb),
-                "qp_current": c * np.einsum("j,jcd->cd", self.v, jk)}
-
-    def density(self, f: np.ndarray) -> np.ndarray:
-        r"""Internal QP density :math:`w_0h\sum_j\rho_j f_j` of the owned cells for
-        occupations ``f``, shape (N,) (the same everywhere) or (N, n_owned)."""
-        c = self.weight * self.grid.h
-        f = np.asarray(f, dtype=float)
-        if self.uniform:
-            return c * (self.rho @ f)
-        rc = self.rho_c[:, : self.n]
-        return c * np.sum(rc * (f[:, None] if f.ndim == 1 else f), axis=0)
-
-    def number(self, x: np.ndarray, bins=None) -> float:
-        r"""QP number (all ranks) :math:`w_0h\sum_{j,c}\rho_{jc}\bar f_{jc}V_c` of the bins
-        ``bins`` (default all); ``x`` holds them, shape (len(bins), n_owned B)."""
-        bins = np.arange(self.N) if bins is None else np.atleast_1d(bins)
-        fb = np.asarray(x).reshape(len(bins), self.n, self.B)[:, :, : self.K] @ \
-            self.quad.weights
-        rho = self.rho[bins][:, None] if self.uniform else self.rho_c[bins, : self.n]
-        return self.dist.sum(float(self.weight * self.grid.h * np.sum((rho * fb) @ self.vol)))
-
-    def rates(self, x: np.ndarray, t0: float = 0.0, t1: float = np.inf, bins=None) -> dict:
-        """Global particle rates (per time unit): leaving through every boundary group
-        (net, outward positive), lost to traps, injected by sources (negative). ``x`` holds
-        the bins ``bins`` (default all), shape (len(bins), n_owned B)."""
-        bins = np.arange(self.N) if bins is None else np.atleast_1d(bins)
-        x = np.asarray(x).reshape(len(bins), -1)
-        c = self.weight * self.grid.h
-        v, rho, fbath = self.v[bins], self.rho[bins], self.f_bath[bins]
-        if not self.uniform:  # per cell and bin, expanded over the cell's unknowns
-            rho = self.rho_c[bins, : self.n]
-            vx = np.repeat(self.v_c[bins, : self.n], self.B, axis=1)
-        out = {}
-        for name in sorted(self.stream.outflow):  # same order on every rank
-            if self.uniform:
-                o = v @ (x @ self.stream.outflow[name])
-            else:
-                o = float(np.sum((x * vx) @ self.stream.outflow[name]))
-            if name in self.stream.influx:
-                if self.uniform:
-                    o -= float(np.sum(v * self.f_in[name][bins])) * \
-                        self.stream.influx[name].sum()
-                else:
-                    o -= float(self.f_in[name][bins] @ (vx @ self.stream.influx[name]))
-            elif self.kinds[name] in ("specular", "diffuse"):
-                continue  # reflecting: zero net flux by construction
-            out[f"boundary:{name}"] = self.dist.sum(c * o)
-        fb = x.reshape(len(bins), self.n, self.B)[:, :, : self.K] @ self.quad.weights
-        rr = rho[:, None] if self.uniform else rho
-        loss = np.sum(rr * (fb - fbath[:, None]) * (self.vol * self.gam))
-        out["traps"] = self.dist.sum(c * loss)
-        out["sources"] = -self.dist.sum(float(np.sum(self.source_rates(t0, t1)[:, bins])))
-        return out
-
-    def march(self, j: int, x: np.ndarray, dt: float, nsteps: int, bdf2: bool,
-              keep=(), start: int = 0, prev: np.ndarray | None = None,
-              flows: dict | None = None, on_step=None,
-              increments: dict | None = None) -> dict:
-        """Time-march bin ``j`` alone (the bins are independent) from step ``start``
-        (state ``x`` (n_owned B,), previous state ``prev`` for BDF2) to step ``nsteps``
-        with fixed steps: one LU factorisation for the whole run.
-
-        ``flows`` (time integrals of :meth:`rates` so far) is continued with the time
-        scheme's own weights, so that the particle balance is exact for BDF2 too: the
-        storage obeys 3/2 dC(n+1) - 1/2 dC(n) = dt R(n+1) + 3/2 S(n+1) - 1/2 S(n) (sources
-        by :meth:`step_source`), every flow is accumulated by the same recurrence from its
-        last increment (``increments``, per key; a backward-Euler step restarts it) and
-        the sources by their exact deposit S(n+1). ``on_step(step, x, prev, flows, iterations)`` is
-        called after every accepted step (checkpoints; the current increments are in
-        :attr:`last_increments`). Returns a dict with ``states`` (step -> x for steps in
-        ``keep``), ``flows``, ``increments``, ``iterations`` (per step of this call),
-        ``failed`` (first step whose KSP failed, or None), ``steps`` done (absolute) and
-        ``final`` / ``prev`` states.
-        """
-        n, B, K = self.n, self.B, self.K
-        states, flows, its = {}, dict(flows or {}), []
-        inc = dict(increments or {})
-        failed, done = None, start
-        for step in range(start + 1, nsteps + 1):
-            t = (step - 1) * dt
-            fo = x.reshape(n, B)[:, :K]
-            be = prev is None or not bdf2
-            src = self.step_source(t, dt, not be)[:, j]
-            if be:
-                a, hist = 1.0 / dt, fo / dt
-            else:
-                a, hist = 1.5 / dt, (2.0 * fo - 0.5 * prev.reshape(n, B)[:, :K]) / dt
-            xn, r = self.solve(j, a, self.rhs(j, hist, src), x0=x)
-            its.append(r.iterations)
-            if not r.success:
-                failed = step
-                break
-            for k, val in self.rates(xn, t, t + dt, bins=[j]).items():
-                if be or k == "sources":  # the step's exact deposit (BDF2 on C - A)
-                    inc[k] = dt * val
-                else:
-                    inc[k] = (dt * val + 0.5 * inc.get(k, 0.0)) / 1.5
-                flows[k] = flows.get(k, 0.0) + inc[k]
-            self.last_increments = inc
-            prev, x, done = x, xn, step
-            if step in keep:
-                states[step] = x
-            if on_step is not None:
-                on_step(step, x, prev, flows, its)
-        self.release()
-        return {"states": states, "flows": flows, "iterations": its, "failed": failed,
-                "steps": done, "final": x, "prev": prev, "increments": inc}
-
