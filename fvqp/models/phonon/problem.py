@@ -32,18 +32,16 @@ branches, ``amm_modes`` (elastic mismatch with L/T mode conversion, :mod:`.modes
 :mod:`.mode_interface`: the two branches of one energy form one system). The bins couple
 only downwards (decay), so every time step (backward Euler / BDF2, fixed step) and the
 steady state solve one linear system per bin (per energy with ``amm_modes``) from the
-highest down, each by PETSc GMRES with block-Jacobi ILU
-(:class:`fvqp.solvers.linear.LinearSolver`). The system of each bin and time coefficient
-is assembled once and cached; per-cell relaxation rates that change every sweep (the chip
-chain's film absorption minus emission) go onto the diagonal of cached matrices in
-place, solved by one KSP (:meth:`PhononProblem._shifted`).
+highest down, each by PETSc GMRES with block-Jacobi ILU: the systems, their caches and
+the sweep are :mod:`.bins` (:class:`~.bins.BinSweeps`, a base of :class:`PhononProblem`);
+this module holds the problem's data, its interfaces, operators, right-hand sides and
+observables.
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
@@ -57,8 +55,8 @@ from ...ordinates import (
 )
 from ...parallel.blocked import BlockDistribution
 from ...solvers.diagonal import ShiftedSystems
-from ...solvers.linear import LinearSolver, csr_matrix
 from ...solvers.options import apply_options, normalise_prefix
+from .bins import BinSweeps
 from .mismatch import amm_transmission, dmm_transmission
 from .mode_interface import channel_fractions, mode_fractions, mode_interface_matrix
 
@@ -84,7 +82,7 @@ class PhononSource:
 
 
 @dataclass
-class PhononProblem:
+class PhononProblem(BinSweeps):
     """Discrete-ordinates phonon transport on one rank (module docstring).
 
     Parameters
@@ -303,28 +301,6 @@ class PhononProblem:
             m = m + self._itf[j]
         return m.tocsr()
 
-    def ksp(self, j: int, a: float) -> LinearSolver:
-        """The (cached) solver of bin ``j`` and time coefficient ``a``."""
-        key = (j, float(a))
-        if key not in self._ksp:
-            self._ksp[key] = self._solver(self.local_matrix(j, a))
-        return self._ksp[key]
-
-    def _solver(self, m: sp.csr_matrix, bdist=None) -> LinearSolver:
-        """A KSP of the owned rows ``m`` (local columns; ``bdist``: its block distribution,
-        default one bin's)."""
-        return LinearSolver(self._matrix(m, bdist), self.prefix)
-
-    def _matrix(self, m: sp.csr_matrix, bdist=None):
-        """The distributed matrix of the owned rows ``m`` (as :meth:`_solver`)."""
-        bdist = bdist or self.bdist
-        m = m.tocoo()
-        g = bdist.local_to_global[m.col]
-        csr = sp.csr_matrix((m.data, (m.row, g)), shape=(m.shape[0], bdist.n_global))
-        csr.sum_duplicates()
-        csr.sort_indices()
-        return csr_matrix(self.dist.comm, csr, bdist.n_global)
-
     def group_matrix(self, gi: int, a: float, extra=None) -> sp.csr_matrix:
         """Owned rows of the system of the bins ``groups[gi]`` solved together: unknown
         ``c * (m B) + i * B + k`` is ordinate ``k`` of the group's ``i``-th bin in cell
@@ -341,56 +317,6 @@ class PhononProblem:
                           shape=(self.n * mB, self.loc.n_local * mB))
         itf = self._group_itf.get(gi)     # None: no interface face on this rank
         return (m if itf is None else m + itf).tocsr()
-
-    def _group_solver(self, gi: int, a: float, extra=None) -> LinearSolver:
-        """The (cached unless ``extra``) solver of group ``gi``."""
-        key = ("group", gi, float(a))
-        if extra is not None:
-            return self._solver(self.group_matrix(gi, a, extra), self._group_layout(gi))
-        if key not in self._ksp:
-            self._ksp[key] = self._solver(self.group_matrix(gi, a), self._group_layout(gi))
-        return self._ksp[key]
-
-    def _group_layout(self, gi: int) -> BlockDistribution:
-        """The block distribution of the systems of ``groups[gi]``."""
-        m = len(self.groups[gi])
-        if m not in self._group_dist:
-            self._group_dist[m] = BlockDistribution(self.dist, m * self.B)
-        return self._group_dist[m]
-
-    def _extra_diagonal(self, bins, extra: np.ndarray) -> np.ndarray:
-        """What ``extra`` (N, n_owned) adds to the diagonal of the system of ``bins``
-        (owned rows, ``c (m B) + i B + k``): :math:`V_cg_j` times the rate on every
-        ordinate row of bin ``j = bins[i]``, 0 on the angle-average rows (as
-        :meth:`local_matrix`)."""
-        n, K = self.n, self.K
-        out = np.zeros((n, len(bins), self.B))
-        for i, j in enumerate(bins):
-            out[:, i, :K] = (self.states[self.reg[:n], j] * self.vol * extra[j])[:, None]
-        return out.ravel()
-
-    def _shifted(self, gi: int, a: float, extra: np.ndarray) -> LinearSolver:
-        """The solver of the bins ``groups[gi]`` with the per-cell rates ``extra`` on
-        its ordinates' diagonal (:class:`fvqp.solvers.diagonal.ShiftedSystems`: the
-        system's matrix without them built once, its own diagonal plus
-        :meth:`_extra_diagonal` — the entries :meth:`local_matrix` sums, round-off
-        apart — and one KSP for all bins)."""
-        bins = self.groups[gi]
-        if len(bins) == 1:
-            def build():
-                return self._matrix(self.local_matrix(bins[0], a))
-        else:
-            def build():
-                return self._matrix(self.group_matrix(gi, a), self._group_layout(gi))
-        return self._systems.solver((gi, float(a)), build,
-                                    self._extra_diagonal(bins, extra))
-
-    def release(self) -> None:
-        """Destroy the cached solvers."""
-        for s in self._ksp.values():
-            s.destroy()
-        self._ksp.clear()
-        self._systems.release()
 
     # ---- right-hand sides ---------------------------------------------------------------
     def source_rates(self, t0: float, t1: float) -> np.ndarray:
@@ -431,66 +357,10 @@ class PhononProblem:
         """Angle average of one bin's unknowns (n_owned,)."""
         return x.reshape(self.n, self.B)[:, : self.K] @ self.quad.weights
 
-    # ---- solves -------------------------------------------------------------------------
+    # ---- states --------------------------------------------------------------------------
     def equilibrium(self, occ: np.ndarray) -> np.ndarray:
         """Isotropic state with occupation ``occ`` (N,): (N, n_owned B)."""
         return np.repeat(np.asarray(occ, float)[:, None], self.n * self.B, axis=1)
-
-    def sweep(self, a: float, hist=None, src=None, x0=None, extra=None):
-        """All bins from the highest down (decay gains from the new states above);
-        ``hist``: (N, n, K) or None; ``src``: (n, N); ``extra``: (N, n) per-cell
-        relaxation rates added to every ordinate's diagonal (:meth:`local_matrix`: with
-        :attr:`reuse`, on cached matrices in place under one KSP, :meth:`_shifted`; else
-        systems built for this sweep only) or None. Returns states and KSP results; the wall
-        time of the systems' setup and of the solves accumulates in :attr:`seconds`."""
-        xs = np.zeros((self.N, self.n * self.B))
-        gain = np.zeros((self.N, self.n))
-        res = [None] * self.N
-        top = [self.omega[g[0]] for g in self.groups]
-        for gi in np.argsort(-np.asarray(top), kind="stable"):  # products: lower energies
-            bins = self.groups[gi]
-            b = [self.rhs(j, None if hist is None else hist[j],
-                          None if src is None else src[:, j], gain[j]) for j in bins]
-            t0 = time.perf_counter()
-            rebuild = extra is not None and not self.reuse   # a system for this sweep
-            j = bins[0]
-            if extra is not None and self.reuse:
-                ksp = self._shifted(gi, a, extra)
-            elif len(bins) == 1:
-                ksp = self._solver(self.local_matrix(j, a, extra[j])) if rebuild else \
-                    self.ksp(j, a)
-            else:
-                ksp = self._group_solver(gi, a, extra)
-            t1 = time.perf_counter()
-            if len(bins) == 1:
-                xs[j], res[j] = ksp.solve_from(b[0], None if x0 is None else x0[j])
-            else:   # interleaved per cell: c * (m B) + i * B + k
-                x_in = None if x0 is None else self._interleave([x0[j] for j in bins])
-                xg, rg = ksp.solve_from(self._interleave(b), x_in)
-                xg = xg.reshape(self.n, len(bins), self.B)
-                for i, j in enumerate(bins):   # the Krylov count once per group
-                    xs[j], res[j] = xg[:, i].ravel(), rg if i == 0 else replace(
-                        rg, iterations=0)
-            t2 = time.perf_counter()
-            if rebuild:
-                ksp.destroy()
-            self.seconds["setup"] += t1 - t0 + time.perf_counter() - t2
-            self.seconds["solve"] += t2 - t1
-            for j in bins:
-                if not res[j].success:
-                    log.error("bin %d: KSP did not converge (reason %d)", j, res[j].reason)
-                pj = self.products[..., j]                     # (N,) or per region (R, N)
-                if pj.any():
-                    if pj.ndim == 2:
-                        pj = pj[self.reg[: self.n]].T                # (N, n)
-                    else:
-                        pj = pj[:, None]
-                    gain += pj * self.decay_gain(j, xs[j])[None, :]
-        return xs, res
-
-    def _interleave(self, parts: list) -> np.ndarray:
-        """Per-bin owned vectors (n B each) as one group vector (cell-major)."""
-        return np.stack([p.reshape(self.n, self.B) for p in parts], axis=1).ravel()
 
     # ---- observables (internal units) ---------------------------------------------------
     def directional(self, x: np.ndarray) -> np.ndarray:
