@@ -17,20 +17,48 @@ and of ``benchmarks/bte_collisions.py``).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
 from ...collisions.angular import RatesLinearisation
 
-if TYPE_CHECKING:
-    from .inelastic import InelasticProblem
+__all__ = ["CollisionRows", "Linearisation"]
 
-__all__ = ["Linearisation"]
+
+class CollisionRows(Protocol):
+    """What :class:`Linearisation` reads of its problem (:class:`.inelastic.
+    InelasticProblem` satisfies it): the layout — ``n`` owned cells, ``S`` unknowns a
+    cell, of which the first ``nq = N B`` are the QPs' (``N`` bins, ``B = K + 1``: ``K``
+    ordinates and the angle average) and ``Mp`` local phonon bins —, the collision DOS
+    ``rho2``/``ados2``, the grid, the rate scales, the row weights ``V``, ``crow`` and
+    ``storage``, and the state's rates and clipped partners."""
+
+    n: int
+    S: int
+    nq: int
+    N: int
+    B: int
+    K: int
+    Mp: int
+    grid: object
+    rho2: np.ndarray
+    ados2: np.ndarray
+    qp_scale: float
+    c_ph: float
+    V: np.ndarray
+    crow: np.ndarray
+    storage: np.ndarray
+
+    def split(self, y: np.ndarray) -> tuple: ...
+
+    def partners(self, y: np.ndarray) -> tuple: ...
+
+    def collision_rates(self, y: np.ndarray): ...
 
 
 class Linearisation:
-    r"""The collision rows of :class:`InelasticProblem` at one real state ``y``: the
+    r"""The collision rows of a :class:`CollisionRows` problem at one real state ``y``: the
     rates, and (:meth:`prepare`, on the first action) what their exact derivative needs.
 
     With :math:`w_j = V\rho_j(w_s/w_0)` and the partners :math:`\phi^+, n^+` of
@@ -47,10 +75,11 @@ class Linearisation:
     the :math:`\delta A, \delta B, \delta G, \delta L` along the partners'
     perturbation from :class:`fvqp.collisions.angular.RatesLinearisation` (real FFTs of
     the perturbation only), the rest products with arrays cached here: the same numbers
-    as the complex step through :meth:`InelasticProblem.collision_rows` to round-off.
+    as the complex step through :meth:`.inelastic.InelasticProblem.collision_rows` to
+    round-off.
     """
 
-    def __init__(self, prob: InelasticProblem, y: np.ndarray):
+    def __init__(self, prob: CollisionRows, y: np.ndarray):
         self.p, self.y = prob, np.array(y, dtype=float, copy=True)
         self.rates = prob.collision_rates(self.y)
         self.rl = None
