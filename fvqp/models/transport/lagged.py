@@ -71,6 +71,10 @@ class LaggedPreconditioner:
             raise ValueError("lag rule: growth >= 1, shift factor >= 1, max_age >= 1 "
                              f"(got {growth}, {shift_factor}, {max_age})")
         self.pc, self.lag = pc, bool(lag)
+        if getattr(pc, "condensed", None) is not None and not self.lag:
+            raise ValueError("-<prefix>schur_condensed needs the lagged preconditioner "
+                             "(-<prefix>schur_lag 1): the condensed solve needs the point "
+                             "of the Newton matrix at every linear solve")
         self.growth, self.shift_factor, self.max_age = growth, shift_factor, int(max_age)
         self._shift = None  # shift of the current build (None: never built)
         self._fresh = None  # iterations of the first solve after the build
@@ -120,6 +124,9 @@ class LaggedPreconditioner:
     def update(self, x_local: np.ndarray, shift: float) -> None:
         """Called before a linear solve: rebuild at ``(x_local, shift)`` or keep the
         build (module docstring)."""
+        point = getattr(self.pc, "set_point", None)
+        if point is not None:  # the condensed solve is exact at every solve's own point
+            point(x_local, shift)
         reason = self._reason(float(shift))
         last = self._apps
         self._apps = 0
@@ -139,10 +146,16 @@ class LaggedPreconditioner:
         self._shift, self._fresh, self._age = float(shift), None, 1
 
     def apply(self, r: np.ndarray) -> np.ndarray:
-        self._apps += 1
         c0 = time.process_time()
         z = self.pc.apply(r)
         self._count("pc_apply", c0)
+        # a condensed solve (.condensed) is a whole Krylov solve: its iterations count
+        its = getattr(self.pc, "last_iterations", 1)
+        self._apps += its
+        condensed = getattr(self.pc, "condensed", None)
+        if condensed is not None:
+            self.cpu["condensed_krylov"] = [condensed.iterations, 0.0]
+            self.cpu["condensed_action"] = list(condensed.cpu["condensed_action"])
         return z
 
     def _count(self, what: str, c0: float) -> None:

@@ -50,6 +50,7 @@ from ...solvers.blockcsr import CellBlockCSR
 from ...solvers.cellblock_ilu import CellBlockILU
 from ...solvers.linear import LinearSolver, option_value
 from ...solvers.twolevel import AggregateCoarse
+from .condensed import CondensedSolve
 from .phonon_pc import PhononDiffusionSolve
 
 __all__ = ["SchurPreconditioner", "SCHUR_DEFAULTS"]
@@ -98,6 +99,10 @@ COUPLINGS = "fft"
 #: the float32 cell blocks, "auto": those where they apply, :meth:`_cells_apply`; opt-in,
 #: ``[solver.petsc] schur_storage`` of a case)
 STORAGE = "aij"
+#: default of ``-<prefix>schur_condensed`` (:mod:`.condensed`: the phonons condensed out
+#: of the Newton system exactly, GMRES on the QP unknowns; with the outer
+#: ``-<prefix>ksp_type preonly``; ``[solver.petsc] schur_condensed = true`` of a case)
+CONDENSED = False
 
 
 class SchurPreconditioner:
@@ -125,6 +130,12 @@ class SchurPreconditioner:
         #: (:class:`fvqp.solvers.cellblock_ilu.CellBlockILU`: serial, one sweep, no
         #: coarse level) -- option ``-<prefix>schur_storage``
         options = dict(options or {})
+        #: the exact condensed solve of :mod:`.condensed` (None: this is a preconditioner
+        #: of the whole system) -- option ``-<prefix>schur_condensed``
+        self.condensed = None
+        self._condense = bool(option_value(self.prefix + "condensed",
+                                           bool(options.pop("condensed", CONDENSED))))
+        self._outer = prefix
         self.storage = option_value(self.prefix + "storage",
                                     str(options.pop("storage", STORAGE)))
         self.ilu = None
@@ -201,6 +212,8 @@ class SchurPreconditioner:
         if self.precision not in ("single", "double"):
             raise ValueError(f"-{self.prefix}precision must be 'single' or 'double', not "
                              f"{self.precision!r}")
+        if self._condense:  # B, C through the exact action of the condensed solve
+            self.couplings = "exact"
         #: work vector of the couplings by the action only (created on first use:
         #: 1.5 KB per cell that the default FFT couplings do not need)
         self._v = None
@@ -213,7 +226,9 @@ class SchurPreconditioner:
         self.spectra = None
         #: the owned build state the FFT couplings read (:meth:`_keep_state`)
         self._y = None
-        if self.couplings == "fft" and problem.collisions:
+        if self._condense:  # B and C only through the exact action (.condensed)
+            self.condensed = CondensedSolve(problem, self)
+        elif self.couplings == "fft" and problem.collisions:
             self.spectra = CouplingSpectra(
                 n, N, h=problem.grid.h, m=problem.grid.m,
                 dtype=np.float32 if self.precision == "single" else np.float64)
@@ -471,8 +486,26 @@ class SchurPreconditioner:
         z += self.coarse.correct(self._residual(t, z).reshape(-1, self.p.N)).ravel()
         return z + self._smooth(self._residual(t, z))
 
+    def set_point(self, xl: np.ndarray, shift: float) -> None:
+        """The point and shift of the Newton matrix of the next linear solve (every
+        solve, the build lagged or not): the condensed solve is exact there."""
+        if self.condensed is not None:
+            c = self.condensed
+            c.rtol = option_value(self._outer + "ksp_rtol", c.rtol)
+            c.atol = option_value(self._outer + "ksp_atol", c.atol)
+            c.max_it = option_value(self.prefix + "condensed_max_it", c.max_it)
+            c.set_point(xl, shift)
+
+    @property
+    def last_iterations(self) -> int:
+        """Krylov iterations of the last application (1 unless condensed)."""
+        return 1 if self.condensed is None else self.condensed.last_iterations
+
     def apply(self, r: np.ndarray) -> np.ndarray:
-        """:math:`K^{-1} r` (owned unknowns) with the inner solve of :math:`S_T`."""
+        """:math:`K^{-1} r` (owned unknowns) with the inner solve of :math:`S_T`; with
+        the condensed solve, :math:`K^{-1}r` to the outer tolerance (:mod:`.condensed`)."""
+        if self.condensed is not None:
+            return self.condensed.solve(r)
         p = self.p
         N, B = p.N, p.B
         r = r.reshape(-1, B)
