@@ -66,6 +66,11 @@ def test_condensed_solve_is_the_full_solve_to_round_off(absorber, storage):
         other = np.delete(col[:, N:], k, axis=1)
         assert np.max(np.abs(other)) == 0.0  # no phonon couples to another one
     rng = np.random.default_rng(3)
+    # the fused Schur action (one action's transforms) = the two exact actions
+    v = rng.standard_normal((n, N))
+    kv = c.action(v, None)
+    two = kv[:, :N] + c.action(None, -kv[:, N:] / c.d)[:, :N]
+    assert np.max(np.abs(c.schur_action(v) - two)) <= 1e-12 * np.max(np.abs(two))
     r = rng.standard_normal(n * B)
     z = pc.apply(r)
     res = _k(p, xl, shift, z) - r

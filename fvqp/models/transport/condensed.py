@@ -23,9 +23,10 @@ The solution of :math:`K(z_f, z_n) = (r_f, r_n)` is therefore, exactly,
 and the residual of :math:`(z_f, z_n)` in the full system equals :math:`t - Sz_f` (the
 phonon rows are solved exactly): a Krylov solve of :math:`S` to
 :math:`\|t - Sz_f\| \le \text{rtol}\,\|r\|` is the full solve to the same tolerance.
-:math:`S` is applied exactly (:meth:`CondensedSolve.schur_action`: the Jacobian action
-of :math:`(v, 0)`, whose phonon rows give :math:`w = -D^{-1}K_{nf}v`, then the QP rows
-of the action of :math:`(0, w)`), and preconditioned with the inner solve of the
+:math:`S` is applied exactly (:meth:`CondensedSolve.schur_action`: the phonon rows of
+the Jacobian action of :math:`(v, 0)` give :math:`w = -D^{-1}K_{nf}v`, then the QP rows
+of the action of :math:`(v, w)`, in the transforms of one action,
+:mod:`fvqp.collisions.batched_condensed`), and preconditioned with the inner solve of the
 float32 :math:`S_T` of :class:`.schur.SchurPreconditioner` (ILU(0)). The Krylov method
 is right-preconditioned GMRES with classical Gram-Schmidt applied twice
 (Giraud et al. 2005: orthogonal to working precision), so its residual estimate is the
@@ -88,7 +89,7 @@ class CondensedSolve:
         self.restart, self.max_it = int(restart), int(max_it)
         self.x_local = None
         self.shift = 0.0
-        self.d = None
+        self.d = self._gain = None
         #: Krylov iterations of the last solve and of all solves; solves done
         self.last_iterations, self.iterations, self.solves = 0, 0, 0
         #: CPU seconds and calls of the exact Schur-complement actions (benchmark)
@@ -101,6 +102,9 @@ class CondensedSolve:
         solve: the condensation is exact only at the Jacobian's own point)."""
         self.x_local, self.shift = x_local, float(shift)
         self.d = self.phonon_diagonal()
+        n = self.p.n
+        #: m_n / D: w = gain * dS^ph(v, 0) (0 where the phonons are held at the bath)
+        self._gain = np.where(self.p.ph_fixed[:n, None], 0.0, self.p.m_n[:n] / self.d)
 
     def phonon_diagonal(self) -> np.ndarray:
         """:math:`D` of the module docstring at the current point, shape (n, M)."""
@@ -133,13 +137,13 @@ class CondensedSolve:
         return v
 
     def schur_action(self, v: np.ndarray) -> np.ndarray:
-        """:math:`Sv = K_{ff}v + K_{fn}w`, :math:`w = -D^{-1}K_{nf}v` (owned, (n, N))."""
+        """:math:`Sv = K_{ff}v + K_{fn}w`, :math:`w = -D^{-1}K_{nf}v` (owned, (n, N)), in
+        the transforms of one Jacobian action
+        (:meth:`TransportProblem.schur_action`)."""
         c0 = time.process_time()
-        N = self.p.N
-        kv = self.action(v, None)
-        w = kv[:, N:] / self.d
-        np.negative(w, out=w)
-        out = kv[:, :N] + self.action(None, w)[:, :N]
+        p = self.p
+        vl = self.schur.dist.ghosted(v.ravel()).reshape(-1, p.N)
+        out = p.schur_action(self.x_local, vl, self.shift, self._gain)
         entry = self.cpu["condensed_action"]
         entry[0] += 1
         entry[1] += time.process_time() - c0

@@ -44,6 +44,7 @@ import time
 import numpy as np
 
 from ...collisions.batched import BatchedTerms, batched_terms
+from ...collisions.batched_condensed import condensed_qp_jvp
 from ...collisions.batched_jvp import batched_jvp, linearisation_spectra, outer_derivative
 from ...collisions.grid import bose, fermi
 from ...parallel.blocked import BlockDistribution
@@ -330,15 +331,7 @@ class TransportProblem(FaceOperators, JacobianAssembly, Balances):
         for s in range(0, n, CHUNK):
             sl = slice(s, min(n, s + CHUNK))
             out[sl, N:] -= self.m_n[sl] * v[sl, N:] / tau[sl, None]
-        vf = v[:, :N]
-        flux = vf[self.f_b]
-        np.subtract(flux, vf[self.f_a], out=flux)
-        flux *= self.G
-        div = self._div @ flux
-        del flux
-        div -= self._bsum @ (self.b_G * vf[self.b_cell])
-        out[:, :N] += div
-        del div
+        out[:, :N] += self._qp_transport(v[:, :N])
         if len(self.ph_pairs):
             out[:, N:] += self._div_ph @ self._phonon_flux(v[:, N:])
         res = out[:n]
@@ -348,6 +341,63 @@ class TransportProblem(FaceOperators, JacobianAssembly, Balances):
                 self.ph_fixed[sl, None], (sl.stop - s, self.M))], axis=1)
             np.copyto(res[sl], -self.kappa[sl] * v[sl], where=alg)
         return res.ravel()
+
+    def _qp_transport(self, vf: np.ndarray) -> np.ndarray:
+        """The transport part of ``(d rhs / d f) v`` (local QP values ``vf`` with ghosts,
+        shape (n_local, N)): face fluxes in place and boundary exchange."""
+        flux = vf[self.f_b]
+        np.subtract(flux, vf[self.f_a], out=flux)
+        flux *= self.G
+        div = self._div @ flux
+        del flux
+        div -= self._bsum @ (self.b_G * vf[self.b_cell])
+        return div
+
+    def schur_action(self, xl: np.ndarray, vf: np.ndarray, shift: float,
+                     gain: np.ndarray) -> np.ndarray:
+        r"""The QP Schur complement of the Newton matrix :math:`K = \sigma m - J` with
+        the cell-diagonal phonon block condensed out,
+        :math:`Sv = K_{ff}v + K_{fn}w`, :math:`w = -D^{-1}K_{nf}v`
+        (:mod:`.condensed`), in the transforms of one Jacobian action
+        (:func:`fvqp.collisions.batched_condensed.condensed_qp_jvp`).
+
+        Parameters
+        ----------
+        xl : ndarray
+            The local state (linearisation point).
+        vf : ndarray, shape (n_local, N)
+            The QP direction with its ghost values.
+        shift : float
+            :math:`\sigma`.
+        gain : ndarray, shape (n, M)
+            :math:`m^n/D` (0 where the phonons are held at the bath), so that
+            :math:`w = \gamma\odot\delta S^{ph}(v, 0)`.
+
+        Returns
+        -------
+        ndarray, shape (n, N)
+        """
+        c0 = time.process_time()
+        N, n = self.N, self.n
+        y = xl.reshape(-1, self.B)
+        out = np.zeros((self.loc.n_local, N))
+        if self.collisions:
+            outer = self._outer_derivative(y)
+            spectra = self._jvp_spectra(y)
+            for b, s in enumerate(range(0, n, CHUNK)):
+                sl = slice(s, min(n, s + CHUNK))
+                dq, _ = condensed_qp_jvp(spectra[b], y[sl, :N], y[sl, N:], self.rho[sl],
+                                         self.ados[sl], vf[sl], gain[sl], outer[sl, :N],
+                                         h=self.grid.h, m=self.grid.m,
+                                         c_ph=self.p["c_ph"][sl])
+                out[sl] = self.m_f[sl] * dq
+        out += self._qp_transport(vf)
+        res = out[:n]
+        np.negative(res, out=res)
+        res += shift * self.m_f[:n] * vf[:n]
+        np.copyto(res, self.kappa[:n] * vf[:n], where=self.alg_f[:n])
+        self._count("action", c0)
+        return res
 
     def _jvp_spectra(self, y: np.ndarray) -> list:
         """The transforms of the state factors per :data:`CHUNK` batch at the current
