@@ -207,6 +207,17 @@ def account(problem, schur, max_apps: int, restart: int) -> list[tuple[str, int]
         if schur.phonons is not None:
             add("phonon-diffusion PC matrix", [schur.phonons.csr.data, schur.phonons.mat])
     vec = p.n * p.B * 8
+    condensed = getattr(schur, "condensed", None) if schur is not None else None
+    if condensed is not None:  # the condensed solve's own basis: N per cell, built per solve
+        f32 = 4 if getattr(schur, "ilu", None) is not None else 8
+        rows.append((f"condensed GMRES basis (transient; {max_apps + 1} x N float64 + "
+                     f"{max_apps} x N {'float32' if f32 == 4 else 'float64'})",
+                     p.n * p.N * ((max_apps + 1) * 8 + max_apps * f32)))
+        from petsc4py import PETSc
+
+        outer = PETSc.Options().getString("transport_ksp_type", "gmres")
+        if outer == "preonly":
+            return rows
     rows.append((f"outer GMRES basis (estimate: {gmres_vectors(max_apps, restart)} vectors"
                  f" at {max_apps} iterations, restart {restart})",
                  gmres_vectors(max_apps, restart) * vec))

@@ -65,10 +65,19 @@ class CellBlockILU:
         self.levels = _groups(level, np.arange(n))
         self.pairs_hi = _groups(level[self.hi], np.arange(len(a)), len(self.levels))
         self.pairs_lo = _groups(level[self.lo], np.arange(len(a)), len(self.levels))
+        #: the blocks are stored level by level (a level's blocks are one contiguous
+        #: slice: the sweeps read them in place, no gathered copy); ``slot[c]`` is the
+        #: storage row of cell ``c``, ``bounds`` the levels' slices
+        self.order = np.concatenate(self.levels) if n else np.zeros(0, np.int64)
+        self.slot = np.empty(n, dtype=np.int64)
+        self.slot[self.order] = np.arange(n)
+        self.bounds = np.cumsum([0] + [len(c) for c in self.levels])
+        self.lo_s, self.hi_s = self.slot[self.lo], self.slot[self.hi]
         self.blocks = np.zeros((n, N, N), dtype=np.float32)
         self.c_low = np.zeros((len(a), N), dtype=np.float32)  # row hi, column lo
         self.c_up = np.zeros((len(a), N), dtype=np.float32)   # row lo, column hi
         self._lower = np.tril(np.ones((N, N), dtype=bool), -1)
+        self._masks = (self._lower.astype(np.float32), (~self._lower).astype(np.float32))
         self.iterations = 0
 
     @staticmethod
@@ -88,7 +97,12 @@ class CellBlockILU:
 
     def set_blocks(self, cells: np.ndarray, blocks: np.ndarray) -> None:
         """Write the dense blocks ``(len(cells), N, N)`` of ``cells``."""
-        self.blocks[cells] = blocks
+        self.blocks[self.slot[np.asarray(cells)]] = blocks
+
+    def add_diagonal(self, diag: np.ndarray) -> None:
+        """Add ``diag`` (n, N), per cell, to the diagonals of the blocks."""
+        e = np.arange(self.N)
+        self.blocks[:, e, e] += diag[self.order]
 
     def set_couplings(self, a: np.ndarray, b: np.ndarray, ab: np.ndarray,
                       ba: np.ndarray) -> None:
@@ -102,19 +116,19 @@ class CellBlockILU:
         """ILU(0) of :attr:`blocks` (with their diagonal transport entries) and the
         couplings, in place (module docstring)."""
         N = self.N
-        piv = np.empty((self.n, N), dtype=np.float32)
+        piv = np.empty((self.n, N), dtype=np.float32)  # storage order
         e = np.arange(N)
-        for cells, pairs in zip(self.levels, self.pairs_hi, strict=True):
+        for k, pairs in enumerate(self.pairs_hi):
+            sl = slice(self.bounds[k], self.bounds[k + 1])
+            S = self.blocks[sl]  # a view: factored in place
             if len(pairs):
                 corr = np.zeros((self.n, N), dtype=np.float32)
-                np.add.at(corr, self.hi[pairs], self.c_low[pairs] * self.c_up[pairs]
-                          / piv[self.lo[pairs]])
-                self.blocks[cells[:, None], e, e] -= corr[cells]
-            S = self.blocks[cells]
+                np.add.at(corr, self.hi_s[pairs], self.c_low[pairs] * self.c_up[pairs]
+                          / piv[self.lo_s[pairs]])
+                S[:, e, e] -= corr[sl]
             _lu_in_place(S)
-            piv[cells] = S[:, e, e]
-            self.blocks[cells] = S
-        self.c_low /= piv[self.lo]  # l_kj = c_kj / u_j
+            piv[sl] = S[:, e, e]
+        self.c_low /= piv[self.lo_s]  # l_kj = c_kj / u_j
         for s in range(0, self.n, CHUNK):
             sl = slice(s, min(self.n, s + CHUNK))
             self.blocks[sl] = _invert_factors(self.blocks[sl], self._lower)
@@ -123,19 +137,24 @@ class CellBlockILU:
         """:math:`(LU)^{-1}r` for ``r`` of shape (n N,); float64 out."""
         N = self.N
         self.iterations += 1
-        t = np.asarray(r, dtype=np.float32).reshape(self.n, N).copy()
-        low, up = self._lower, ~self._lower
-        for cells, pairs in zip(self.levels, self.pairs_hi, strict=True):
+        t = np.asarray(r, dtype=np.float32).reshape(self.n, N)[self.order]
+        low, up = self._masks
+        big = int(np.max(np.diff(self.bounds), initial=0))
+        buf = np.empty((big, N, N), dtype=np.float32)
+        for k, pairs in enumerate(self.pairs_hi):
+            a, b = self.bounds[k], self.bounds[k + 1]
             if len(pairs):
-                np.subtract.at(t, self.hi[pairs], self.c_low[pairs] * t[self.lo[pairs]])
-            P = self.blocks[cells]
-            t[cells] += np.einsum("cij,cj->ci", np.where(low, P, 0.0), t[cells])
-        for cells, pairs in zip(self.levels[::-1], self.pairs_lo[::-1], strict=True):
+                np.subtract.at(t, self.hi_s[pairs], self.c_low[pairs] * t[self.lo_s[pairs]])
+            P = np.multiply(self.blocks[a:b], low, out=buf[:b - a])
+            t[a:b] += np.einsum("cij,cj->ci", P, t[a:b])
+        for k in range(len(self.levels) - 1, -1, -1):
+            a, b = self.bounds[k], self.bounds[k + 1]
+            pairs = self.pairs_lo[k]
             if len(pairs):
-                np.subtract.at(t, self.lo[pairs], self.c_up[pairs] * t[self.hi[pairs]])
-            P = self.blocks[cells]
-            t[cells] = np.einsum("cij,cj->ci", np.where(up, P, 0.0), t[cells])
-        return t.astype(np.float64).ravel()
+                np.subtract.at(t, self.lo_s[pairs], self.c_up[pairs] * t[self.hi_s[pairs]])
+            P = np.multiply(self.blocks[a:b], up, out=buf[:b - a])
+            t[a:b] = np.einsum("cij,cj->ci", P, t[a:b])
+        return t[self.slot].astype(np.float64).ravel()
 
 
 def _groups(key: np.ndarray, items: np.ndarray, count: int | None = None) -> list:

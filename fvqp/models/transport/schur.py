@@ -394,8 +394,7 @@ class SchurPreconditioner:
         np.add.at(diag, p.f_a, aa)
         np.add.at(diag, p.f_b, bb)
         np.add.at(diag, p.b_cell, k[4 * P * N:].reshape(-1, N))
-        e = np.arange(N)
-        self.ilu.blocks[:, e, e] += diag
+        self.ilu.add_diagonal(diag)
         self.ilu.set_couplings(p.f_a, p.f_b, ab, ba)
         self.ilu.factor()
 
