@@ -81,21 +81,28 @@ def test_condensed_solve_is_the_full_solve_to_round_off(absorber, storage):
     assert 1 <= c.last_iterations <= 20
 
 
+CONDENSED = 'schur_condensed = true\nksp_type = "preonly"\n'
+
+
+def _burst(tmp_path, name, extra, nproc=1):
+    """Summary of 3 BDF steps of the absorber burst in the schur mode (``extra``: lines
+    of ``[solver.petsc]``)."""
+    (tmp_path / name).mkdir()
+    case = case_variant("transport_absorber3d.toml", tmp_path / name)
+    case.write_text(case.read_text() + '\n[numerics]\njacobian = "schur"\n'
+                    f'[solver.petsc]\n{extra}')
+    run_fvqp(["run", case, "--output", tmp_path / name / "out", "--max-steps", "3"],
+             nproc=nproc)
+    return json.loads((tmp_path / name / "out" / "summary.json").read_text())
+
+
 def test_condensed_burst_equals_the_full_solve(tmp_path):
     """Three BDF steps of the absorber burst: the condensed solve (outer KSP preonly)
     takes the same Newton iterations as GMRES on the whole system, at most as many
     Krylov iterations (measured 5 Newton, 26 Krylov both), and ends at the same state
     (energies to 1e-9, measured 1e-11; QP number to 1e-8, measured 2e-10)."""
-    out = {}
-    for mode, extra in (("full", ""), ("condensed",
-                                       'schur_condensed = true\nksp_type = "preonly"\n')):
-        (tmp_path / mode).mkdir()
-        case = case_variant("transport_absorber3d.toml", tmp_path / mode)
-        case.write_text(case.read_text() + '\n[numerics]\njacobian = "schur"\n'
-                        f'[solver.petsc]\n{extra}')
-        run_fvqp(["run", case, "--output", tmp_path / mode / "out", "--max-steps", "3"])
-        out[mode] = json.loads((tmp_path / mode / "out" / "summary.json").read_text())
-    full, cond = out["full"], out["condensed"]
+    full = _burst(tmp_path, "full", "")
+    cond = _burst(tmp_path, "condensed", CONDENSED)
     assert cond["newton_iterations"] == full["newton_iterations"]
     assert cond["cpu_calls"]["condensed_krylov"] <= full["linear_iterations"]
     assert cond["linear_iterations"] == cond["newton_iterations"]  # one preonly per Newton
@@ -107,3 +114,16 @@ def test_condensed_burst_equals_the_full_solve(tmp_path):
     # energy conserved by both to round-off (measured 5e-35 and -6e-32 J of 5e-22)
     for e in (e_full, e_cond):
         assert abs(e["imbalance"]) <= 1e-9 * e["deposited"]
+
+
+@pytest.mark.mpi
+def test_condensed_two_ranks_equal_serial(tmp_path):
+    """The condensed solve on 2 ranks (AIJ storage, additive Schwarz inner solve, global
+    reductions in its GMRES) ends at the serial state to 1e-8 (energies and QP number)
+    with the same Newton iterations."""
+    serial = _burst(tmp_path, "serial", CONDENSED)
+    two = _burst(tmp_path, "two", CONDENSED, nproc=2)
+    assert two["newton_iterations"] == serial["newton_iterations"]
+    for k in ("final", "escape"):
+        assert two["energy_J"][k] == pytest.approx(serial["energy_J"][k], rel=1e-8, abs=0)
+    assert two["N_qp"] == pytest.approx(serial["N_qp"], rel=1e-8, abs=0)
