@@ -387,15 +387,20 @@ class SchurPreconditioner:
         """The cell storage: transport entries of :math:`K = -J` on the block diagonals
         and as couplings (:meth:`TransportProblem.transport_values` order), then the
         ILU(0)."""
-        p, N, P = self.p, self.p.N, len(self.p.f_a)
-        k = -p.transport_values()
-        aa, ab, bb, ba = (k[j * P * N:(j + 1) * P * N].reshape(P, N) for j in range(4))
+        p, N = self.p, self.p.N
+        # the entries of -transport_values() pair by pair (no 5 (pairs x N) copies)
+        ga = np.where(p.alg_f[p.f_a], 0.0, p.G)  # rows of a: K_aa = ga, K_ab = -ga
+        gb = np.where(p.alg_f[p.f_b], 0.0, p.G)  # rows of b: K_bb = gb, K_ba = -gb
         diag = np.zeros((p.n, N))
-        np.add.at(diag, p.f_a, aa)
-        np.add.at(diag, p.f_b, bb)
-        np.add.at(diag, p.b_cell, k[4 * P * N:].reshape(-1, N))
+        np.add.at(diag, p.f_a, ga)
+        np.add.at(diag, p.f_b, gb)
+        np.add.at(diag, p.b_cell, np.where(p.alg_f[p.b_cell], 0.0, p.b_G))
         self.ilu.add_diagonal(diag)
-        self.ilu.set_couplings(p.f_a, p.f_b, ab, ba)
+        del diag
+        np.negative(ga, out=ga)
+        np.negative(gb, out=gb)
+        self.ilu.set_couplings(p.f_a, p.f_b, ga, gb)
+        del ga, gb
         self.ilu.factor()
 
     def _assemble(self) -> None:
