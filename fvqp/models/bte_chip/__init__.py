@@ -93,6 +93,12 @@ _SECTIONS = {
         "wall": Field("str", "model = \"bte\": QP condition on every film face (QPs "
                       "stay in their film; transport films: insulating)",
                       default="specular", choices=("specular", "diffuse")),
+        "preconditioner": Field("str", "model = \"bte\": step 1 of the QP Newton "
+                                "preconditioner: \"sweep\" (transport sweeps + the "
+                                "global isotropic coarse level, cost linear in the film "
+                                "cells) or \"lu\" (one sparse LU of the film QP system; "
+                                "the default before 2026-11-23)", default="sweep",
+                                choices=("sweep", "lu")),
         "petsc": Field("options", "PETSc options of the QP Newton solve (prefix "
                        "chip_qp_)", default={}),
     }),

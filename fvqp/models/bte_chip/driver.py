@@ -58,6 +58,10 @@ OUTPUTS: dict[str, OutputField] = {
 #: that the energy and QP-number balances carry: ksp_rtol 1e-10 -> 1e-13 halved the
 #: small chip's energy imbalance, 7.5e-11 -> 5.1e-11 of the deposit)
 QP_PETSC = {**COUPLED_PETSC, "ksp_rtol": 1e-13}
+#: ... with ``[qp] preconditioner = "sweep"`` (the default): the sweeps' global coarse level
+#: is solved inexactly (:data:`fvqp.models.bte.inelastic_pc.INEXACT_COARSE`), a variable
+#: preconditioner, so the Krylov method is FGMRES (as the ``bte`` model's own sweep path)
+SWEEP_PETSC = {"ksp_type": "fgmres", "ksp_gmres_restart": 30}
 
 __all__ = ["ChipModel", "ChipSimulation", "run"]
 
@@ -149,8 +153,9 @@ class ChipSimulation:
     def _qp_petsc(self) -> dict:
         """Newton of the QP step: :data:`QP_PETSC` (bte films), or the transport model's
         options for its Jacobian mode with the same tight Krylov solves."""
-        if self.qp_model != "transport":
-            return dict(QP_PETSC)
+        if self.qp_model != "transport":   # sweeps: an inexact coarse solve, FGMRES
+            return {**QP_PETSC, **(SWEEP_PETSC if self.qp.preconditioner.fine == "sweep"
+                                   else {})}
         from ..transport.driver import _petsc
 
         return {**_petsc(self.qsim.case, self.qp.jacobian, self.qsim.lagged),
@@ -205,6 +210,10 @@ class ChipSimulation:
             raw.update({"interfaces": {"wall": wall}, "angles": dict(d["angles"]),
                         "collisions": {"enabled": True, "phonons": "local",
                                        "no_escape": True},
+                        # lu: the bte default (block LU, the global coarse level on
+                        # several ranks)
+                        "numerics": {"preconditioner": {"lu": "auto"}.get(
+                            d["qp"]["preconditioner"], d["qp"]["preconditioner"])},
                         "solver": {"prefix": "chip_qpbins_"}})
         else:  # no escape_time: the chain's transported phonons replace it
             raw.update({"solver": {"prefix": "chip_qp_"},

@@ -17,7 +17,7 @@ number of ranks; ``--max-steps`` stops early (status 1).
 imbalance: the QP number changes only by pair processes), ``arrival_s`` per film region
 (the time its excess QP number first reaches half of its largest value: the delay of the
 correlated burst) and ``peak_excess`` per film region, iteration counts, the QP
-preconditioner's builds, reuses, rebuild reasons and CPU seconds
+preconditioner's step 1, builds, reuses, rebuild reasons and CPU seconds
 (``qp_preconditioner_*``, bte films; :func:`preconditioner_counts`).
 """
 
@@ -198,12 +198,14 @@ def march(sim, writer, out_dir: str, max_steps=None, resume: bool = False) -> di
 
 
 def preconditioner_counts(pc) -> dict:
-    """Builds, reuses and rebuild reasons of the QP Newton's lagged preconditioner
+    """Step 1 of the QP Newton's lagged preconditioner (``"sweep"`` or ``"lu"``,
+    :mod:`fvqp.models.bte.inelastic_pc`), its builds, reuses and rebuild reasons
     (:class:`~fvqp.models.transport.lagged.LaggedPreconditioner`; this invocation's,
     a resumed run counts from its start), and their CPU seconds; ``{}`` without one."""
     if not isinstance(pc, LaggedPreconditioner):
         return {}
-    return {"qp_preconditioner_builds": pc.builds, "qp_preconditioner_reuses": pc.reuses,
+    return {"qp_preconditioner_fine": getattr(pc.pc, "fine", None),
+            "qp_preconditioner_builds": pc.builds, "qp_preconditioner_reuses": pc.reuses,
             "qp_preconditioner_rebuild_reasons": dict(pc.reasons),
             "qp_preconditioner_cpu_s": {k: v[1] for k, v in pc.cpu.items()}}
 
