@@ -57,6 +57,8 @@ M. L. Adams and E. W. Larsen, Prog. Nucl. Energy 40, 3 (2002).
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -191,8 +193,10 @@ class BTEProblem(BinBalances, BinMarch):
         if self.two_level or self.sweeps:  # the outer PC is a python context
             opts = {k: v for k, v in opts.items()
                     if not (k.startswith("sub_") or k.startswith("pc_"))}
-        # once for every bin's solver (they share the prefix; a later call wins)
-        apply_options(self.prefix, {**opts, **(self.petsc or {})})
+        #: every bin's solver reads these (they share the prefix): in the database only
+        #: while a solve builds or sets up its solver (:meth:`options`); under the prefix
+        #: of the construction (a caller that re-points ``prefix`` configures it itself)
+        self._options = (self.prefix, {**opts, **(self.petsc or {})})
         self._ksp: dict = {}
 
     # ---- per-cell spectra ---------------------------------------------------------------
@@ -337,10 +341,30 @@ class BTEProblem(BinBalances, BinMarch):
             fr += (src / (self.weight * self.grid.h))[:, None]
         return b.ravel()
 
+    @contextmanager
+    def options(self) -> Iterator[None]:
+        """The problem's PETSc options under its prefix in PETSc's database for the
+        scope (the command line's win, :func:`fvqp.solvers.options.apply_options`) and
+        removed on leaving it, whoever calls — the run template's options session, or a
+        test or script that drives the problem (or a self-gap stepper) directly: the
+        DOLFINx/petsctools rule "removed after use". Every reader is inside a solve: the
+        KSP's ``setFromOptions`` (:meth:`ksp`) and its setup at the first solve (block
+        Jacobi's sub-solvers, the coarse and sweep preconditioners). A problem that never
+        solves a bin on its own (the transport base of the collisional Newton solver,
+        prefix ``<case>bins_``) never inserts them."""
+        prefix, options = self._options
+        apply_options(prefix, options)
+        try:
+            yield
+        finally:
+            apply_options(prefix, {})
+
     def solve(self, j: int, a: float, b: np.ndarray, x0: np.ndarray | None = None
               ) -> tuple[np.ndarray, KSPResult]:
-        """Solve bin ``j``; returns owned unknowns and the KSP outcome."""
-        out, res = self.ksp(j, a).solve_from(b, x0)
+        """Solve bin ``j`` (inside :meth:`options`); returns owned unknowns and the KSP
+        outcome."""
+        with self.options():
+            out, res = self.ksp(j, a).solve_from(b, x0)
         if not res.success:
             log.error("bin %d: KSP did not converge (reason %d after %d iterations)", j,
                       res.reason, res.iterations)
