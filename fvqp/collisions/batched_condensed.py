@@ -27,10 +27,10 @@ __all__ = ["condensed_qp_jvp"]
 
 def condensed_qp_jvp(s, f: np.ndarray, n: np.ndarray, rho: np.ndarray, ados: np.ndarray,
                      v: np.ndarray, gain: np.ndarray, outer_f: np.ndarray, *, h: float,
-                     m: int, c_ph=1.0, pair_weight=None
+                     m: int, c_ph=1.0, pair_weight=None, w0: np.ndarray | None = None
                      ) -> tuple[np.ndarray, np.ndarray]:
-    r""":math:`\delta S^{qp}(v, w)` and :math:`w = \gamma\odot\delta S^{ph}(v, 0)` at the
-    state of the spectra ``s`` (module docstring).
+    r""":math:`\delta S^{qp}(v, w)` and :math:`w = \gamma\odot\delta S^{ph}(v, 0) + w_0` at
+    the state of the spectra ``s`` (module docstring).
 
     Parameters
     ----------
@@ -44,6 +44,9 @@ def condensed_qp_jvp(s, f: np.ndarray, n: np.ndarray, rho: np.ndarray, ados: np.
         (:func:`fvqp.collisions.batched_jvp.outer_derivative`).
     h, m, c_ph, pair_weight
         As for :func:`fvqp.collisions.batched.batched_terms`.
+    w0 : ndarray, shape (C, M), optional
+        A phonon direction added to :math:`w` (e.g. :math:`D^{-1}r_n` of the condensed
+        right-hand side, with ``v = 0``).
 
     Returns
     -------
@@ -72,6 +75,8 @@ def condensed_qp_jvp(s, f: np.ndarray, n: np.ndarray, rho: np.ndarray, ados: np.
     cph = np.asarray(c_ph, dtype=float).reshape(-1, 1)
     w = cph * h * (2.0 * ((1.0 + n) * gs - n * ls) + (1.0 + n) * gp - n * lp)
     w *= gain
+    if w0 is not None:
+        w += w0
     # QP rows of (v, w) (spectra 0-3 of inner_jvp)
     _, dp, _, dq = _phonon_factors(w, h, m, nq, pair_weight)
     pert = np.zeros((2, c, max(nq, dq.shape[1])))

@@ -354,7 +354,7 @@ class TransportProblem(FaceOperators, JacobianAssembly, Balances):
         return div
 
     def schur_action(self, xl: np.ndarray, vf: np.ndarray, shift: float,
-                     gain: np.ndarray) -> np.ndarray:
+                     gain: np.ndarray, w0: np.ndarray | None = None):
         r"""The QP Schur complement of the Newton matrix :math:`K = \sigma m - J` with
         the cell-diagonal phonon block condensed out,
         :math:`Sv = K_{ff}v + K_{fn}w`, :math:`w = -D^{-1}K_{nf}v`
@@ -372,24 +372,29 @@ class TransportProblem(FaceOperators, JacobianAssembly, Balances):
         gain : ndarray, shape (n, M)
             :math:`m^n/D` (0 where the phonons are held at the bath), so that
             :math:`w = \gamma\odot\delta S^{ph}(v, 0)`.
+        w0 : ndarray, shape (n, M), optional
+            Added to :math:`w` (with ``vf = 0``: :math:`K_{fn}w_0`).
 
         Returns
         -------
-        ndarray, shape (n, N)
+        sv : ndarray, shape (n, N)
+        w : ndarray, shape (n, M)
+            The condensed phonon direction (zero without collisions).
         """
         c0 = time.process_time()
         N, n = self.N, self.n
         y = xl.reshape(-1, self.B)
         out = np.zeros((self.loc.n_local, N))
+        w = np.zeros((n, self.M)) if w0 is None else w0.copy()
         if self.collisions:
             outer = self._outer_derivative(y)
             spectra = self._jvp_spectra(y)
             for b, s in enumerate(range(0, n, CHUNK)):
                 sl = slice(s, min(n, s + CHUNK))
-                dq, _ = condensed_qp_jvp(spectra[b], y[sl, :N], y[sl, N:], self.rho[sl],
-                                         self.ados[sl], vf[sl], gain[sl], outer[sl, :N],
-                                         h=self.grid.h, m=self.grid.m,
-                                         c_ph=self.p["c_ph"][sl])
+                dq, w[sl] = condensed_qp_jvp(
+                    spectra[b], y[sl, :N], y[sl, N:], self.rho[sl], self.ados[sl], vf[sl],
+                    gain[sl], outer[sl, :N], h=self.grid.h, m=self.grid.m,
+                    c_ph=self.p["c_ph"][sl], w0=None if w0 is None else w0[sl])
                 out[sl] = self.m_f[sl] * dq
         out += self._qp_transport(vf)
         res = out[:n]
@@ -397,7 +402,7 @@ class TransportProblem(FaceOperators, JacobianAssembly, Balances):
         res += shift * self.m_f[:n] * vf[:n]
         np.copyto(res, self.kappa[:n] * vf[:n], where=self.alg_f[:n])
         self._count("action", c0)
-        return res
+        return res, w
 
     def _jvp_spectra(self, y: np.ndarray) -> list:
         """The transforms of the state factors per :data:`CHUNK` batch at the current
