@@ -9,6 +9,18 @@ number and energy balances are exact to the Newton tolerance) through
 solve (:class:`fvqp.solvers.SteadySolver`) from the bath state. Newton's Krylov
 operator is the exact Jacobian action, its preconditioner :class:`.inelastic.InelasticPC`.
 A failed solve gives status -1 and a message (and :class:`ConvergenceError`).
+
+In transients the preconditioner may be kept across Newton iterations
+(:func:`pc_lag`, ``-<prefix>pc_lag none|step|run``; :class:`fvqp.models.transport.lagged.
+LaggedPreconditioner`: it is rebuilt when the Krylov count of a solve grows past the
+first one's + 2, when the BDF shift moves by 2x, or after 40 solves): ``step`` builds it
+at the first Newton iteration of every step and keeps it for the step's other
+iterations (the default with transport sweeps: the build — sweep factorisation, coarse
+operator — was ~40 % of a step on the absorber, and the Krylov count stays as it was;
+a resumed run builds where the uninterrupted one did, so it continues the same); ``run``
+keeps it across steps too (fewer builds, a few more Krylov iterations; a resumed run
+then differs at the Krylov tolerance); ``none`` builds at every Newton iteration (the
+default with the sparse LU).
 """
 
 from __future__ import annotations
@@ -29,7 +41,15 @@ from .inelastic_pc import FINE_CHOICES, INEXACT_COARSE, InelasticPC
 
 log = logging.getLogger("fvqp.bte")
 
-__all__ = ["coupled_problem", "coupled_steady", "coupled_transient", "fine_pc"]
+__all__ = ["PC_LAG", "coupled_problem", "coupled_steady", "coupled_transient", "fine_pc",
+           "pc_lag"]
+
+#: how long the Newton preconditioner of a transient is kept (module docstring)
+PC_LAG = ("none", "step", "run")
+#: the rebuild rule of a kept preconditioner (LaggedPreconditioner's arguments): a solve
+#: more than 2 Krylov iterations above the first after the build, a shift moved by 2x,
+#: 40 solves
+LAG_RULE = {"growth": 1.0, "shift_factor": 2.0, "max_age": 40}
 
 
 def coupled_problem(sim) -> InelasticProblem:
@@ -178,11 +198,38 @@ def fine_pc(sim) -> str:
     return fine
 
 
+def pc_lag(sim, fine: str) -> str:
+    """How long the transient's Newton preconditioner is kept (:data:`PC_LAG`, module
+    docstring): ``-<prefix>pc_lag`` on the command line, else ``pc_lag`` of the case's
+    ``[solver] petsc``, else ``step`` with transport sweeps (``fine``) and ``none`` with
+    the sparse LU."""
+    d = sim.case.values
+    prefix = normalise_prefix(d["solver"]["prefix"])
+    default = "step" if fine == "sweep" else "none"
+    lag = option_value(prefix + "pc_lag", str(d["solver"]["petsc"].get("pc_lag", default)))
+    if lag not in PC_LAG:
+        raise CaseError([f"{sim.case.path}: solver.petsc.pc_lag (or -{prefix}pc_lag) = "
+                         f"{lag!r}: set it to one of {', '.join(PC_LAG)}"])
+    return lag
+
+
+def _lagged(prob, lag: str):
+    """The preconditioner of :func:`coupled_transient`: ``prob.preconditioner`` itself
+    (``none``) or kept by the rule :data:`LAG_RULE` (``step``: also rebuilt at the start
+    of every step, by the caller's ``invalidate``)."""
+    if lag == "none":
+        return prob.preconditioner
+    from ..transport.lagged import LaggedPreconditioner
+
+    return LaggedPreconditioner(prob.preconditioner, logger=log, **LAG_RULE)
+
+
 def _petsc(sim) -> tuple[str, dict]:
-    """Prefix and options of the Newton solve (``fine_pc`` is read by :func:`fine_pc`;
+    """Prefix and options of the Newton solve (``fine_pc`` and ``pc_lag`` are read by
+    :func:`fine_pc` and :func:`pc_lag`;
     with sweeps the outer Krylov is FGMRES: the inexact coarse solve varies)."""
     d = sim.case.values
-    own = {k: v for k, v in d["solver"]["petsc"].items() if k != "fine_pc"}
+    own = {k: v for k, v in d["solver"]["petsc"].items() if k not in ("fine_pc", "pc_lag")}
     # FGMRES keeps two vectors per iteration: a shorter restart (sweeps: 5-7 per Newton)
     var = {"ksp_type": "fgmres", "ksp_gmres_restart": 30} if fine_pc(sim) == "sweep" else {}
     return d["solver"]["prefix"], {**COUPLED_PETSC, **var, **own}
@@ -205,7 +252,10 @@ def coupled_transient(sim, writer, out_dir: str, resume: bool, max_steps) -> dic
     opts, t_end = bdf_options(d["time"], d["time"]["atol"])
     prob.follow_sources = opts.adaptive
     prefix, petsc = _petsc(sim)
-    integ = BDFIntegrator(prob, x0, 0.0, prefix, petsc, opts, jacobian=_jacobian(prob))
+    lag = pc_lag(sim, prob.preconditioner.fine)
+    kept = _lagged(prob, lag)
+    integ = BDFIntegrator(prob, x0, 0.0, prefix, petsc, opts,
+                          jacobian=JacobianConfig("matrix_free", 1, kept))
     names = d["output"]["fields"]
     tot0 = _totals(prob, x0)
     status, message = 0, ""
@@ -216,7 +266,8 @@ def coupled_transient(sim, writer, out_dir: str, resume: bool, max_steps) -> dic
             extra={"totals": tot0}, resume=resume,
             stop_times=list(d["output"]["times"]),
             every=d["output"]["every"], checkpoint_every=d["output"]["checkpoint_every"],
-            max_steps=max_steps, logger=log)
+            max_steps=max_steps, logger=log,
+            on_accept=(lambda it: kept.invalidate("step")) if lag == "step" else None)
         status, message, tot0 = result.status, result.message, extra["totals"]
     except ConvergenceError as exc:
         status, message = -1, f"Newton did not converge: {exc}"
@@ -234,7 +285,8 @@ def coupled_transient(sim, writer, out_dir: str, resume: bool, max_steps) -> dic
            "t_end_s": u.to_si(integ.t, "time"),
            "newton_iterations": result.newton_iterations,
            "linear_iterations": result.linear_iterations,
-           "preconditioner_updates": pc.updates,
+           "preconditioner_updates": pc.updates, "preconditioner_lag": lag,
+           "preconditioner_reuses": getattr(kept, "reuses", 0),
            "global_coarse": pc.gc is not None, "coupled_unknowns": int(prob.dist.n_global),
            "fine_preconditioner": pc.fine, "sweep_stages": pc.n_stages,
            # the slowest rank's seconds per part of the preconditioner (InelasticPC)
