@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.fft as sfft
 
-from .batched import _phonon_factors
+from .batched import _pair_weight_padded
 from .batched_jvp import _phonon_rows
 
 __all__ = ["condensed_qp_jvp"]
@@ -78,7 +78,7 @@ def condensed_qp_jvp(s, f: np.ndarray, n: np.ndarray, rho: np.ndarray, ados: np.
     if w0 is not None:
         w += w0
     # QP rows of (v, w) (spectra 0-3 of inner_jvp)
-    _, dp, _, dq = _phonon_factors(w, h, m, nq, pair_weight)
+    dp, dq = _direction_factors(w, h, m, nq, pair_weight)
     pert = np.zeros((2, c, max(nq, dq.shape[1])))
     pert[0, :, :dp.shape[1]] = dp
     pert[1, :, :dq.shape[1]] = dq
@@ -96,3 +96,18 @@ def condensed_qp_jvp(s, f: np.ndarray, n: np.ndarray, rho: np.ndarray, ados: np.
     d_out_rec = x[2, :, :nq] - r * x[3, :, :nq]
     dqp = outer_f * v + (s.qs * h) * ((1.0 - f) * d_in_pb - f * d_out_rec)
     return dqp, w
+
+
+def _direction_factors(u: np.ndarray, h: float, m: int, nq: int, pair_weight=None
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """The perturbations of the phonon factors along a phonon direction ``u``: ``W u``
+    on k = 0..N-1 and the pair array ``r W u`` (the ``p0``, ``q0`` of
+    :func:`fvqp.collisions.batched._phonon_factors` of ``u``, without the other two)."""
+    c, M = u.shape
+    size = max(nq, 2 * nq - 1 + m + 1)
+    top = min(M, size)
+    wu = np.zeros((c, size + 1))
+    wu[:, 1:top + 1] = u[:, :top] * (h * np.arange(1, top + 1)) ** 2
+    s = slice(m + 1, m + 2 * nq)
+    r = _pair_weight_padded(pair_weight, c, M, size)
+    return wu[:, :nq], r[:, s] * wu[:, s]
