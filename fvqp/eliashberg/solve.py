@@ -1,7 +1,7 @@
 r"""Self-consistent real-axis Eliashberg equations (notes Section 3.1, Eqs. 180-186).
 
 Iteration (the procedure of the notes): start from the BCS guess
-:math:`\Delta(\epsilon)=\Delta_{BCS}`, :math:`Z=1`; then repeat
+:math:`\Delta(\epsilon)=\Delta_{BCS}(T)` (:func:`initial_gap`), :math:`Z=1`; then repeat
 
 1. cell-averaged :math:`\rho`, :math:`\varphi` from :math:`\Delta`
    (:mod:`fvqp.eliashberg.spectral`, Eqs. 166-167);
@@ -29,16 +29,32 @@ import logging
 import numpy as np
 
 from ..materials import Material
-from ..spectra.gap import BCS_GAP_RATIO
+from ..spectra.gap import BCS_GAP_RATIO, bcs_gap
 from .anderson import AndersonMixer
 from .occupations import Occupations
 from .params import EliashbergParams
 from .selfenergy import RealAxisGrid, SelfEnergyKernel, gap_from
 from .solution import EliashbergConvergenceError, EliashbergSolution
 
-__all__ = ["solve_eliashberg", "solve_real_axis"]
+__all__ = ["initial_gap", "solve_eliashberg", "solve_real_axis"]
 
 log = logging.getLogger(__name__)
+
+
+def initial_gap(temperature: float) -> float:
+    r"""The default start of the iteration, in the solver's unit :math:`k_BT_c`: the
+    weak-coupling BCS gap at :math:`t = T/T_c` (:func:`fvqp.spectra.gap.bcs_gap` with
+    :math:`T_c = 1`; :data:`~fvqp.spectra.gap.BCS_GAP_RATIO` = 1.764 at :math:`t = 0`),
+    the guess of the notes (Section 3.1). At and above :math:`T_c` it stays
+    :math:`1.764`: a zero start is a fixed point of the iteration (the normal state) and
+    would hide a superconducting solution of a model whose own :math:`T_c` lies above
+    the material's. (The ratio 1.764 alone — the default before — was in the right unit
+    but the zero-temperature gap at every temperature: 88 % above the converged gap of
+    Al at :math:`0.9\,T_c`, ``tests/test_eliashberg_guess.py``.)"""
+    t = float(temperature)
+    if t <= 0.0 or t >= 1.0:
+        return float(BCS_GAP_RATIO)
+    return float(bcs_gap(t, 1.0))
 
 
 def _z_from_ez(ez: np.ndarray, e: np.ndarray) -> np.ndarray:
@@ -84,7 +100,8 @@ def solve_real_axis(
     history : int
         Anderson depth (0: plain under-relaxation).
     delta_guess : float or array, optional
-        Initial gap; default the BCS value 1.764 (:math:`T_c` is the energy unit).
+        Initial gap (unit :math:`k_BT_c`); default :func:`initial_gap`, the BCS gap at
+        ``temperature`` (1.764 at :math:`T = 0`).
     check : bool
         Raise :class:`EliashbergConvergenceError` on failure (else return with
         ``success=False``).
@@ -104,7 +121,7 @@ def solve_real_axis(
     kern = SelfEnergyKernel(grid, params.a2f, temperature, occupations)
     e = grid.e
     if delta_guess is None:
-        delta = np.full(n, BCS_GAP_RATIO, dtype=complex)
+        delta = np.full(n, initial_gap(temperature), dtype=complex)
     else:
         delta = np.broadcast_to(np.asarray(delta_guess, dtype=complex), (n,)).copy()
     mixer = AndersonMixer(depth=history, beta=mixing)
