@@ -14,7 +14,7 @@ from ...case.schema import Field, Section
 __all__ = ["MATERIAL_OVERRIDES", "PLACEMENT", "POWER_TIMING", "PULSE_TIMING",
            "SPECTRAL_SOURCE", "active_regions", "case_material", "check_material_overrides",
            "check_pulse_or_power", "energy_bins", "initial_temperature", "material_overrides",
-           "ordinates_spec", "slices_section"]
+           "ordinates_spec", "slices_section", "switch_window"]
 
 
 def _missing_in_database(field: str) -> str:
@@ -128,13 +128,20 @@ PULSE_TIMING = {
                       positive=True),
 }
 
+def switch_window(what: str = "") -> dict:
+    """The keys ``start`` (default 0) and ``stop`` (default never) of a source or drive
+    that acts between them; ``what`` names it in the keys' docs ("power")."""
+    of = f" of the {what}" if what else ""
+    return {
+        "start": Field("quantity", f"switch-on time{of}", dimension="time", default=0.0,
+                       nonnegative=True),
+        "stop": Field("quantity", f"switch-off time{of} (default never)", dimension="time",
+                      positive=True),
+    }
+
+
 #: when a steady power acts
-POWER_TIMING = {
-    "start": Field("quantity", "switch-on time of the power", dimension="time", default=0.0,
-                   nonnegative=True),
-    "stop": Field("quantity", "switch-off time of the power (default never)",
-                  dimension="time", positive=True),
-}
+POWER_TIMING = switch_window("power")
 
 #: keys of a ``[[sources]]`` table injecting quasiparticles or phonons with a Gaussian
 #: spectrum (``transport``, ``bte``): a pulse (``deposit``) or a steady ``power``

@@ -20,7 +20,7 @@ observables in :mod:`fvqp.models.kinetics0d.observables`, and the case-file entr
 from __future__ import annotations
 
 from ...case.schema import Field, ListOf, Section, Variant
-from ..base.schema import check_material_overrides, material_overrides
+from ..base.schema import check_material_overrides, material_overrides, switch_window
 from ..spec import ModelSpec
 from .drives import Drive, PhononInjection, PhotonDrive, TunnelInjection
 from .model import Kinetics0D
@@ -46,12 +46,7 @@ __all__ = [
     "steady_state_self_consistent",
 ]
 
-_WINDOW = {
-    "start": Field("quantity", "switch-on time", dimension="time", default=0.0,
-                   nonnegative=True),
-    "stop": Field("quantity", "switch-off time (default never)", dimension="time",
-                  positive=True),
-}
+_WINDOW = switch_window()
 
 _DRIVES = {
     "photon": Section({
