@@ -78,6 +78,10 @@ class CellBlockILU:
         self.c_up = np.zeros((len(a), N), dtype=np.float32)   # row lo, column hi
         self._lower = np.tril(np.ones((N, N), dtype=bool), -1)
         self._masks = (self._lower.astype(np.float32), (~self._lower).astype(np.float32))
+        #: per level, the pairs split into rounds whose target cells are distinct (a
+        #: plain fancy-index update per round instead of the slow ``ufunc.at``)
+        self.rounds_hi = [_rounds(self.hi_s[pairs], pairs) for pairs in self.pairs_hi]
+        self.rounds_lo = [_rounds(self.lo_s[pairs], pairs) for pairs in self.pairs_lo]
         self.iterations = 0
 
     @staticmethod
@@ -141,20 +145,33 @@ class CellBlockILU:
         low, up = self._masks
         big = int(np.max(np.diff(self.bounds), initial=0))
         buf = np.empty((big, N, N), dtype=np.float32)
-        for k, pairs in enumerate(self.pairs_hi):
+        for k, rounds in enumerate(self.rounds_hi):
             a, b = self.bounds[k], self.bounds[k + 1]
-            if len(pairs):
-                np.subtract.at(t, self.hi_s[pairs], self.c_low[pairs] * t[self.lo_s[pairs]])
+            for pairs in rounds:  # distinct targets within a round
+                t[self.hi_s[pairs]] -= self.c_low[pairs] * t[self.lo_s[pairs]]
             P = np.multiply(self.blocks[a:b], low, out=buf[:b - a])
             t[a:b] += np.einsum("cij,cj->ci", P, t[a:b])
         for k in range(len(self.levels) - 1, -1, -1):
             a, b = self.bounds[k], self.bounds[k + 1]
-            pairs = self.pairs_lo[k]
-            if len(pairs):
-                np.subtract.at(t, self.lo_s[pairs], self.c_up[pairs] * t[self.hi_s[pairs]])
+            for pairs in self.rounds_lo[k]:
+                t[self.lo_s[pairs]] -= self.c_up[pairs] * t[self.hi_s[pairs]]
             P = np.multiply(self.blocks[a:b], up, out=buf[:b - a])
             t[a:b] = np.einsum("cij,cj->ci", P, t[a:b])
         return t[self.slot].astype(np.float64).ravel()
+
+
+def _rounds(target: np.ndarray, pairs: np.ndarray) -> list:
+    """``pairs`` split into rounds in which no ``target`` repeats (the k-th occurrence of
+    a target goes to round k)."""
+    if not len(pairs):
+        return []
+    order = np.argsort(target, kind="stable")
+    ts = target[order]
+    first = np.r_[True, ts[1:] != ts[:-1]]
+    start = np.maximum.accumulate(np.where(first, np.arange(len(ts)), 0))
+    rank = np.empty(len(ts), dtype=np.int64)
+    rank[order] = np.arange(len(ts)) - start
+    return [pairs[rank == r] for r in range(int(rank.max()) + 1)]
 
 
 def _groups(key: np.ndarray, items: np.ndarray, count: int | None = None) -> list:
