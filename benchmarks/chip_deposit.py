@@ -41,6 +41,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -96,7 +97,7 @@ def _case_text(args) -> str:
     return text.replace('end = "300 ns"', f'end = "{5 * args.steps} ns"')
 
 
-def run_once(args, reuse: bool) -> dict | None:
+def run_once(args, reuse: bool, model=None) -> dict | None:
     """One run of the case (:func:`_case_text`); the phonon systems' film rates in place
     (``reuse``, the default) or rebuilt per bin and sweep (the path before 2026-11-23).
     Returns the summary with the phonon sweeps' wall seconds (``phonon_seconds``:
@@ -108,11 +109,18 @@ def run_once(args, reuse: bool) -> dict | None:
 
     built = {}
 
-    class Model(ChipModel):
+    class Model(model or ChipModel):
         def build(self, case, comm=None):
             sim = built["sim"] = super().build(case, comm)
             sim.psim.problem.reuse = reuse
             return sim
+
+        def transient(self, sim, ctx):     # the steps' CPU seconds (no build, no output)
+            c0 = time.process_time()
+            try:
+                return super().transient(sim, ctx)
+            finally:
+                built["march_cpu"] = time.process_time() - c0
 
     if args.no_lag:  # the QP preconditioner rebuilt at every Newton iteration (before)
         PETSc.Options()["chip_qp_pc_lag"] = 0
@@ -124,11 +132,14 @@ def run_once(args, reuse: bool) -> dict | None:
         open(case_path, "w").write(_case_text(args))
     comm.barrier()
     r = Model().run(load_case(case_path), output_dir=os.path.join(tmp, "out"))
-    sec = comm.reduce(dict(built["sim"].psim.problem.seconds), root=0,
+    prob = built["sim"].psim.problem
+    sec = comm.reduce(dict(prob.seconds), root=0,
                       op=lambda a, b: {k: max(a[k], b[k]) for k in a})
+    cpu = comm.reduce({**prob.cpu_seconds, "march": built["march_cpu"]}, root=0,
+                      op=lambda a, b: {k: a[k] + b[k] for k in a})
     if rank:
         return None
-    return {**r.summary, "phonon_seconds": sec,
+    return {**r.summary, "phonon_seconds": sec, "cpu_seconds": cpu,
             "film_cells": int(built["sim"].qsim.dist.n_global)}
 
 
@@ -150,6 +161,13 @@ def report(args, s: dict, label: str) -> dict:
     print(f"[{label}] phonon unknown-updates per second per core: "
           f"{nph * steps / wall / ranks:.3e} (whole chain), "
           f"{nph * its / tph / ranks:.3e} (phonon sweeps alone, per sweep)")
+    cs = s["cpu_seconds"]
+    cph = cs["setup"] + cs["solve"]
+    print(f"[{label}] CPU s of the steps (all ranks; build and output left out): "
+          f"{cs['march']:.2f} = phonon sweeps {cph:.2f} + QP Newton, coupling, series "
+          f"{cs['march'] - cph:.2f}; per step {cs['march'] / steps:.3f}; phonon "
+          f"updates per CPU s {nph * steps / cs['march']:.3e} (whole chain), "
+          f"{nph * its / cph:.3e} (sweeps alone)")
     print(f"[{label}] peak RSS {s['peak_rss_MB_per_rank']:.0f} MB per rank = "
           f"{s['peak_rss_MB_per_rank'] * 1e6 * ranks / nph:.0f} bytes per phonon unknown "
           "(includes the interpreter and PETSc, ~150 MB)")
@@ -167,23 +185,30 @@ def report(args, s: dict, label: str) -> dict:
               f"Newton {s['qp_linear_iterations'] / max(1, s['qp_newton_iterations']):.1f}")
     print(f"[{label}] energy imbalance {s['energy_imbalance_J']:.3e} J of "
           f"{s['E_deposited_J']:.3e} J deposited")
-    return {"phonon_s_per_unknown_sweep": tph * ranks / (nph * its),
+    return {"phonon_s_per_unknown_sweep": cph / (nph * its),
             "sweeps_per_step": its / steps, "krylov_per_bin_sweep": sweep,
-            "rest_s_per_step": (wall - tph) * ranks / steps, "cells": s["n_cells"],
+            "rest_s_per_step": (cs["march"] - cph) / steps, "cells": s["n_cells"],
+            "nodes": s["phonon_nodes"], "ordinates": s["ordinates"],
             "film_share": s["film_cells"] / s["n_cells"]}
 
 
 def extrapolate(c: dict, dt_s: float) -> None:
     """The issue-17 target from the measured per-unknown cost (:data:`TARGET`): phonon
     unknowns x sweeps per step x steps x CPU s per unknown and sweep, on 2 cores at the
-    ideal speed-up. Assumes the cost per unknown and sweep stays the measured one (the
-    Krylov count per bin and sweep and the coupled iterations per step do not grow with
-    cells, energies or directions: not established); the QP and coupling rest is scaled
-    by the cells (the films' share of the cells as in the measured mesh)."""
+    ideal speed-up. CPU seconds of the steps (``time.process_time``, summed over the
+    ranks; the build and the output left out): the other sessions' load on the shared
+    cores stretches the wall time, much less the CPU time. Assumes the cost per unknown
+    and sweep stays the measured one (the Krylov count per bin and sweep and the coupled
+    iterations per step do not grow with cells, energies or directions: not
+    established); the QP and coupling rest is scaled by the cells (the films' share of
+    the cells as in the measured mesh), the energies and the ordinates + 1 (the films'
+    QP unknowns per cell; before 2026-11-23 by the cells only)."""
     n = TARGET["cells"] * TARGET["energies"] * (TARGET["ordinates"] + 1)
     steps = TARGET["time_s"] / dt_s
     ph = n * c["sweeps_per_step"] * steps * c["phonon_s_per_unknown_sweep"]
-    rest = c["rest_s_per_step"] * TARGET["cells"] / c["cells"] * steps
+    grow = (TARGET["cells"] / c["cells"] * TARGET["energies"] / c["nodes"]
+            * (TARGET["ordinates"] + 1) / (c["ordinates"] + 1))
+    rest = c["rest_s_per_step"] * grow * steps
     total = (ph + rest) / 2.0
     print(f"target {TARGET['cells']} cells x {TARGET['energies']} energies x "
           f"{TARGET['ordinates']} directions = {n:.2e} phonon unknowns, "
@@ -216,6 +241,113 @@ def bench(args) -> None:
         extrapolate(report(args, s, "rebuild" if args.rebuild else "reuse"), s["dt_s"])
 
 
+def _nbytes(obj) -> int:
+    """Bytes of a numpy array, scipy sparse matrix or a dict/list of them."""
+    if isinstance(obj, dict):
+        return sum(_nbytes(v) for v in obj.values())
+    if isinstance(obj, (list, tuple)):
+        return sum(_nbytes(v) for v in obj)
+    if hasattr(obj, "indptr"):
+        return obj.data.nbytes + obj.indices.nbytes + obj.indptr.nbytes
+    return int(getattr(obj, "nbytes", 0))
+
+
+def _phonon_items(p) -> list[tuple[str, int]]:
+    """The phonon problem's persistent storage, itemised (bytes, this rank): the cached
+    systems' PETSc matrices and diagonals, each KSP's ILU factors and Krylov vectors, the
+    streaming and interface operators (scipy), the coefficient arrays."""
+    def aij(m) -> int:   # values + column indices + row starts (AIJ)
+        info = m.getInfo()
+        return int(info["nz_allocated"]) * 12 + (m.getLocalSize()[0] + 1) * 4
+
+    mats = sum(aij(m) for m, _, _ in p._systems._mats.values())
+    vecs = sum(2 * b.getLocalSize() * 8 for _, b, _ in p._systems._mats.values())
+    ilu = kry = 0
+    for ls in [*p._systems._ksp.values(), *p._ksp.values()]:
+        pc = ls.ksp.getPC()
+        if pc.getType() == "bjacobi":
+            for sub in pc.getBJacobiSubKSP():
+                ilu += aij(sub.getPC().getFactorMatrix())
+        if ls.ksp.getType() == "gmres":   # KSPSetUp_GMRES: 5, then by 10, <= restart + 4
+            its = max(ls.ksp.getIterationNumber(), 1)
+            from petsc4py import PETSc
+
+            restart = PETSc.Options().getInt(f"{ls.prefix}ksp_gmres_restart", 30)
+            kry += min(5 + 10 * -(-max(its - 4, 0) // 10), restart + 4) \
+                * ls.mat.getLocalSize()[0] * 8
+    st = p.stream
+    return [(f"cached systems: PETSc matrices ({len(p._systems._mats)})", mats),
+            ("cached systems: own diagonals + work vectors", vecs),
+            (f"ILU(0) factors ({len(p._systems._ksp) + len(p._ksp)} KSPs)", ilu),
+            ("GMRES basis (estimated from the last solve's iterations)", kry),
+            ("streaming operator (scipy, all walls' K x K entries)", _nbytes(st.matrix)),
+            ("inflow/outflow/influx coefficients", _nbytes([st.inflow, st.outflow,
+                                                           st.influx])),
+            ("interface operators per bin (scipy)", _nbytes([m for m in p._itf
+                                                            if m is not None])
+             + _nbytes(list(p._group_itf.values())))]
+
+
+def memory(args) -> None:
+    """``--memory``: the phonon storage per unknown itemised at the end of the steps
+    (:func:`_phonon_items`), PETSc's heap (malloc tracing as in
+    ``benchmarks/transport_memory.py``), the numpy/Python allocations alive by source
+    line (``tracemalloc``, from before the build), the resident set (serial)."""
+    import tracemalloc
+
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from transport_memory import _by_site, _checkpoint, _PetscHeap
+
+    heap = _PetscHeap()                   # before PETSc starts: malloc tracing on
+    from fvqp.models.bte_chip.driver import ChipModel
+
+    rec = {"start": _checkpoint(heap)}
+    tracemalloc.start(12)
+    seen = {}
+
+    def hook(sim):
+        p = sim.psim.problem
+        release = p.release
+
+        def measured():
+            seen["items"] = _phonon_items(p)
+            seen["at end"] = _checkpoint(heap)
+            seen["sites"] = _by_site(tracemalloc.take_snapshot(), 15)
+            seen["unknowns"] = sim.dist.n_global * p.N * p.B
+            release()
+        p.release = measured
+
+    class Model(ChipModel):
+        def build(self, case, comm=None):
+            sim = super().build(case, comm)
+            rec["built"] = _checkpoint(heap)
+            hook(sim)
+            return sim
+
+    s = run_once(args, reuse=True, model=Model)
+    nph = seen["unknowns"]
+    print(f"phonon unknowns {nph:.3e}; bytes per phonon unknown:")
+    for name, b in seen["items"]:
+        print(f"  {name:<62s} {b / nph:8.1f}")
+    total = sum(b for _, b in seen["items"])
+    print(f"  {'sum of the items':<62s} {total / nph:8.1f}")
+    for label, c in (("before the build", rec["start"]), ("after the build", rec["built"]),
+                     ("at the end of the steps", seen["at end"])):
+        print(f"{label}: RSS {c['rss'] / 1024:.0f} MB (peak {c['hwm'] / 1024:.0f}), PETSc "
+              f"heap {c['petsc'] / 1024:.0f} MB (peak {c['petsc_peak'] / 1024:.0f}), traced "
+              f"numpy/Python {c['traced'] / 1024:.0f} MB (peak "
+              f"{c['traced_peak'] / 1024:.0f})")
+    end = seen["at end"]
+    print(f"per phonon unknown at the end: PETSc heap {end['petsc'] * 1024 / nph:.0f} B, "
+          f"traced {end['traced'] * 1024 / nph:.0f} B, peak RSS above the start "
+          f"{(end['hwm'] - rec['start']['rss']) * 1024 / nph:.0f} B")
+    print("numpy/Python allocations alive at the end, by source line (MB):")
+    for site, b in seen["sites"]:
+        print(f"  {b / 2**20:8.1f}  {site}")
+    if s is not None:
+        print(f"QP unknowns {s['qp_unknowns']:.3e}")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--plot", metavar="DIR")
@@ -231,9 +363,14 @@ def main(argv=None) -> int:
                     help="the phonon systems rebuilt per bin and sweep (before 2026-11-23)")
     ap.add_argument("--compare", action="store_true",
                     help="the rebuilt and the reused phonon systems in the same run")
+    ap.add_argument("--memory", action="store_true",
+                    help="itemise the phonon storage per unknown (serial)")
     args = ap.parse_args(argv)
     if args.plot:
         print(plot(args.plot))
+        return 0
+    if args.memory:
+        memory(args)
         return 0
     bench(args)
     return 0

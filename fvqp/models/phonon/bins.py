@@ -115,7 +115,8 @@ class BinSweeps:
         relaxation rates added to every ordinate's diagonal (:meth:`local_matrix`: with
         :attr:`reuse`, on cached matrices in place under one KSP, :meth:`_shifted`; else
         systems built for this sweep only) or None. Returns states and KSP results; the wall
-        time of the systems' setup and of the solves accumulates in :attr:`seconds`."""
+        time of the systems' setup and of the solves accumulates in :attr:`seconds`, their
+        CPU time (this process) in :attr:`cpu_seconds`."""
         xs = np.zeros((self.N, self.n * self.B))
         gain = np.zeros((self.N, self.n))
         res = [None] * self.N
@@ -124,7 +125,7 @@ class BinSweeps:
             bins = self.groups[gi]
             b = [self.rhs(j, None if hist is None else hist[j],
                           None if src is None else src[:, j], gain[j]) for j in bins]
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             rebuild = extra is not None and not self.reuse   # a system for this sweep
             j = bins[0]
             if extra is not None and self.reuse:
@@ -134,7 +135,7 @@ class BinSweeps:
                     self.ksp(j, a)
             else:
                 ksp = self._group_solver(gi, a, extra)
-            t1 = time.perf_counter()
+            t1, c1 = time.perf_counter(), time.process_time()
             if len(bins) == 1:
                 xs[j], res[j] = ksp.solve_from(b[0], None if x0 is None else x0[j])
             else:   # interleaved per cell: c * (m B) + i * B + k
@@ -144,11 +145,13 @@ class BinSweeps:
                 for i, j in enumerate(bins):   # the Krylov count once per group
                     xs[j], res[j] = xg[:, i].ravel(), rg if i == 0 else replace(
                         rg, iterations=0)
-            t2 = time.perf_counter()
+            t2, c2 = time.perf_counter(), time.process_time()
             if rebuild:
                 ksp.destroy()
             self.seconds["setup"] += t1 - t0 + time.perf_counter() - t2
             self.seconds["solve"] += t2 - t1
+            self.cpu_seconds["setup"] += c1 - c0 + time.process_time() - c2
+            self.cpu_seconds["solve"] += c2 - c1
             for j in bins:
                 if not res[j].success:
                     log.error("bin %d: KSP did not converge (reason %d)", j, res[j].reason)

@@ -187,6 +187,8 @@ class PhononProblem(BinSweeps):
         self._systems = ShiftedSystems(self.prefix)
         #: wall seconds of the sweeps' system builds and updates, and of their solves
         self.seconds = {"setup": 0.0, "solve": 0.0}
+        #: ... and their CPU seconds in this process
+        self.cpu_seconds = {"setup": 0.0, "solve": 0.0}
         #: bins solved together (one system): the L and T bins of one energy with
         #: ``amm_modes``, else every bin alone
         self.groups = [(j,) for j in range(self.N)]
