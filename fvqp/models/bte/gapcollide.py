@@ -49,7 +49,6 @@ import numpy as np
 from ...solvers.result import ConvergenceError
 from ...spectra.bins import cell_spectra
 from .coupled import _finish, _jacobian, _petsc, region_prefactors
-from .eliashberg_gaps import gap_model
 from .gapdynamics import (
     consistent_state,
     extrapolated_gaps,
@@ -58,7 +57,7 @@ from .gapdynamics import (
     thermal_start,
 )
 from .gapshift import shift_gap
-from .gapsteps import GAP_TOL, delta0_of, gap_summary, held_of
+from .gapsteps import GAP_TOL, GapStepper, gap_summary
 from .inelastic import InelasticProblem
 from .selfgap import GapUpdate
 
@@ -80,25 +79,17 @@ class _FrozenGaps:
         return getattr(self._base, name)
 
 
-class WithCollisions:
+class WithCollisions(GapStepper):
     """State (owned unknowns of the coupled layout) and steps of a run with collisions
     (module docstring)."""
 
     def __init__(self, sim, tol: float = GAP_TOL, order: int = 1, corrections: int = 1):
         from ...collisions.grid import bose
 
-        if order not in (1, 2):
-            raise ValueError(f"order must be 1 (Lie splitting) or 2 (BDF2), got {order}")
-        self.sim, self.tol, self.order = sim, tol, order
-        #: order 2: re-solves of the step at the self-consistent gaps of its result (0:
-        #: at the extrapolated gaps only, first order in the gap)
-        self.corrections = int(corrections)
-        #: order 2: the previous step's (t, state, owned gaps, accumulated flows) and the
-        #: accumulated flows now (None: the next step is backward Euler)
-        self._prev: tuple | None = None
+        super().__init__(sim, tol, order, corrections)
+        #: order 2: the accumulated flows now (``_prev``: the previous step's t, state,
+        #: owned gaps and accumulated flows; None: the next step is backward Euler)
         self._acc: dict | None = None
-        self.delta0, self.held = delta0_of(sim), held_of(sim)
-        self.model = gap_model(sim, self.delta0, self.held)
         reg = sim.dist.local.cell_region[: sim.dist.local.n_owned]
         qs, cph, rel = region_prefactors(sim)
         self._pref = (qs[reg], cph[reg], rel[reg])
@@ -279,9 +270,6 @@ class WithCollisions:
         from .coupled import _fields
 
         return _fields(self.sim, self.prob, self.y, names)
-
-    def gaps(self) -> np.ndarray:
-        return self.sim.problem.cell_gaps()
 
     def pack(self) -> np.ndarray:
         return self.y.reshape(1, -1)

@@ -35,7 +35,7 @@ from .gapdynamics import (
 from .gapshift import shift_gap
 from .selfgap import GapUpdate
 
-__all__ = ["Collisionless", "delta0_of", "gap_summary", "held_of"]
+__all__ = ["Collisionless", "GapStepper", "delta0_of", "gap_summary", "held_of"]
 
 #: tolerance of the gap iteration, relative to the material's zero-temperature gap
 GAP_TOL = 1e-12
@@ -64,7 +64,30 @@ def held_of(sim) -> np.ndarray:
     return held[sim.dist.local.cell_region[: sim.dist.local.n_owned]]
 
 
-class Collisionless:
+class GapStepper:
+    """What both kinds of step share: the simulation, the gap iteration's tolerance, the
+    time order (1: Lie splitting, 2: BDF2) with its corrections and the previous step,
+    the owned cells' zero-temperature gaps, the held cells and the gap model (BCS: None,
+    or :mod:`.eliashberg_gaps`)."""
+
+    def __init__(self, sim, tol: float = GAP_TOL, order: int = 1, corrections: int = 1):
+        if order not in (1, 2):
+            raise ValueError(f"order must be 1 (Lie splitting) or 2 (BDF2), got {order}")
+        self.sim, self.tol, self.order = sim, tol, order
+        #: order 2: re-solves of the step at the self-consistent gaps of its result (0:
+        #: at the extrapolated gaps only, first order in the gap)
+        self.corrections = int(corrections)
+        #: order 2: the previous step (None: the next step is backward Euler)
+        self._prev: tuple | None = None
+        self.delta0, self.held = delta0_of(sim), held_of(sim)
+        self.model = gap_model(sim, self.delta0, self.held)
+
+    def gaps(self) -> np.ndarray:
+        """Gaps of the owned cells."""
+        return self.sim.problem.cell_gaps()
+
+
+class Collisionless(GapStepper):
     r"""State and steps of a collisionless run (module docstring).
 
     ``sim.problem`` is kept at the current cell gaps; ``x`` is its per-bin state
@@ -85,15 +108,8 @@ class Collisionless:
     ``tests/test_bte_selfgap_order.py``) for twice the kinetic solves per step."""
 
     def __init__(self, sim, tol: float = GAP_TOL, order: int = 1, corrections: int = 1):
-        if order not in (1, 2):
-            raise ValueError(f"order must be 1 (Lie splitting) or 2 (BDF2), got {order}")
-        self.sim, self.tol, self.order = sim, tol, order
-        #: order 2: re-solves of the step at the gaps of its result (0: extrapolated only)
-        self.corrections = int(corrections)
-        #: order 2: (t, state, owned gaps, flow increments) of the step's start
-        self._prev: tuple | None = None
-        self.delta0, self.held = delta0_of(sim), held_of(sim)
-        self.model = gap_model(sim, self.delta0, self.held)
+        super().__init__(sim, tol, order, corrections)
+        #: order 2 (``_prev``): (t, state, owned gaps, flow increments) of the step's start
         p = sim.problem
         self.block, self.n_owned = p.N * p.B, p.n
         self.x: np.ndarray | None = None
@@ -175,10 +191,6 @@ class Collisionless:
 
     def fields(self, names) -> dict:
         return self.sim.fields(self.x, names)
-
-    def gaps(self) -> np.ndarray:
-        """Gaps of the owned cells."""
-        return self.sim.problem.cell_gaps()
 
     def pack(self) -> np.ndarray:
         """The state as (1, n_owned ``block``), cell by cell."""
