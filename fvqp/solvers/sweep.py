@@ -137,10 +137,12 @@ class OrderedILU:
 
     def solve(self, r: np.ndarray) -> np.ndarray:
         """The sweep :math:`\\tilde A^{-1}r` (natural numbering in and out)."""
-        self._x.setArray(np.ascontiguousarray(r[self.order]))
+        with self._x as xa:                  # the permutation straight into PETSc's array
+            np.take(r, self.order, out=xa)
         self.pc.apply(self._x, self._y)
         out = np.empty(len(self.order))
-        out[self.order] = self._y.getArray()
+        with self._y as ya:
+            out[self.order] = ya
         return out
 
     def destroy(self) -> None:
