@@ -129,3 +129,27 @@ def test_condensed_two_ranks_equal_serial(tmp_path):
     for k in ("final", "escape"):
         assert two["energy_J"][k] == pytest.approx(serial["energy_J"][k], rel=1e-8, abs=0)
     assert two["N_qp"] == pytest.approx(serial["N_qp"], rel=1e-8, abs=0)
+
+
+def test_condensed_solve_that_does_not_converge_is_reported(absorber, caplog):
+    """A condensed solve stopped by its iteration limit returns non-finite values (the
+    Newton step then fails as a failed linear solve) and says so in a warning; it never
+    returns an unconverged update as if it were converged."""
+    from fvqp.models.transport.schur import SchurPreconditioner
+
+    p, xl = absorber
+    PETSc.Options()["h1stop_schur_condensed"] = "1"
+    PETSc.Options()["h1stop_schur_condensed_max_it"] = "1"
+    try:
+        pc = SchurPreconditioner(p, "h1stop_")
+        pc.update(xl, 1e3)
+        pc.set_point(xl, 1e3)
+    finally:
+        for k in ("h1stop_schur_condensed", "h1stop_schur_condensed_max_it"):
+            del PETSc.Options()[k]
+    r = np.random.default_rng(5).standard_normal(p.n * p.B)
+    with caplog.at_level("WARNING", logger="fvqp.transport"):
+        z = pc.apply(r)
+    assert np.all(np.isnan(z))
+    assert "did not converge" in caplog.text
+    assert pc.condensed.last_iterations == 1

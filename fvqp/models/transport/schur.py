@@ -50,7 +50,7 @@ from ...solvers.blockcsr import CellBlockCSR
 from ...solvers.cellblock_ilu import CellBlockILU
 from ...solvers.linear import LinearSolver, option_value
 from ...solvers.twolevel import AggregateCoarse
-from .condensed import CondensedSolve
+from .condensed import MAX_IT, CondensedSolve
 from .phonon_pc import PhononDiffusionSolve
 
 __all__ = ["SchurPreconditioner", "SCHUR_DEFAULTS"]
@@ -135,6 +135,7 @@ class SchurPreconditioner:
         self.condensed = None
         self._condense = bool(option_value(self.prefix + "condensed",
                                            bool(options.pop("condensed", CONDENSED))))
+        self._max_it = int(options.pop("condensed_max_it", MAX_IT))
         self._outer = prefix
         self.storage = option_value(self.prefix + "storage",
                                     str(options.pop("storage", STORAGE)))
@@ -497,7 +498,7 @@ class SchurPreconditioner:
             c = self.condensed
             c.rtol = option_value(self._outer + "ksp_rtol", c.rtol)
             c.atol = option_value(self._outer + "ksp_atol", c.atol)
-            c.max_it = option_value(self.prefix + "condensed_max_it", c.max_it)
+            c.max_it = option_value(self.prefix + "condensed_max_it", self._max_it)
             c.set_point(xl, shift)
 
     @property
