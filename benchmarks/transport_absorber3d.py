@@ -371,7 +371,20 @@ def memory() -> None:
     78: 14.3 CPU s per step including the build; the AIJ path in the same run: run peak
     139.1 KB/cell (150.1 before §1a), 12 / 59, residual 0.324 x 20, action 0.282 x 72, PC
     build 7.47, PC apply 0.338 x 72: 11.0 CPU s per step (the cell storage's numpy ILU(0)
-    application is ~1.3x PETSc's and its build ~1.3x)."""
+    application is ~1.3x PETSc's and its build ~1.3x).
+    Measured 2026-11-23 08:40-09:00 at load 9-13 (CPU times inflated by the load), the
+    phonons condensed out of the Newton system exactly (``-transport_schur_condensed 1
+    -transport_ksp_type preonly``, :mod:`fvqp.models.transport.condensed`: GMRES on the QP
+    unknowns, the outer KSP preonly) with the cell storage, against the cell storage alone
+    in the same run: 3 320 cells run peak 88.4 vs 98.7 KB/cell, 12 / 54 vs 13 / 52 Newton /
+    Krylov, CPU per step 2.64 vs 3.75 s; 13 280 cells run peak 84.6 vs 92.1 KB/cell (the
+    outer GMRES basis, 23.0, gone; the condensed basis 4.4 at 5 iterations, transient; PETSc
+    heap 28.1 -> 14.3 = 9.3 state vectors of SNES/BDF; the peak now grows during the
+    condensed solve, 29 KB/cell: jvp spectra 8.7 made at a new Newton point, basis,
+    batch temporaries), 12 / 66 vs 13 / 64, CPU per step 11.1 vs 13.5 s (condensed Schur
+    action 0.28 s x 66, PC build 11.4 s once). The cell storage's ILU(0) application, its
+    blocks stored level by level and its couplings in rounds of distinct cells: 0.161 ->
+    0.111 s at 13 280 cells."""
     from transport_memory import print_ratios, print_table
 
     sizes = os.environ.get("FVQP_BENCH_MEMORY_SIZES", "coarse,5").split(",")
