@@ -14,9 +14,21 @@ import signal
 import subprocess
 import sys
 import textwrap
+import warnings
 from pathlib import Path
 
-import pytest
+#: BLAS/OpenMP threads pinned to one, here in the pytest process (set before numpy and
+#: PETSc are imported: OpenBLAS reads them when it loads) and in every subprocess
+#: (:func:`mpi_env`). A threaded OpenBLAS splits PETSc's dot products differently
+#: (bte_film_relaxation: 9.6e-13 of a field's scale after 2 steps), and the in-process
+#: bit-for-bit tests (test_bte_resume_inprocess) need one reduction order.
+PINNED_THREADS = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+if "numpy" in sys.modules:  # a plugin imported it first: the pin may come too late
+    warnings.warn("numpy was imported before tests/conftest.py pinned the BLAS threads; "
+                  "run with OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1", stacklevel=1)
+os.environ.update(PINNED_THREADS)
+
+import pytest  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 MESHES = ROOT / "meshes"
@@ -32,8 +44,8 @@ def mpi_env() -> dict:
     env = dict(os.environ)
     env.update({"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
                 "OMPI_MCA_rmaps_base_oversubscribe": "1",
-                "OMPI_MCA_btl_vader_single_copy_mechanism": "none",
-                "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"})
+                "OMPI_MCA_btl_vader_single_copy_mechanism": "none", "PYTHONUNBUFFERED": "1",
+                **PINNED_THREADS})
     return env
 
 
