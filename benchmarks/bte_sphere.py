@@ -20,8 +20,16 @@
    On a shared machine the wall-clock figure is only meaningful next to the CPU-time
    ratio.
 
-Run: ``python benchmarks/bte_sphere.py [--quick] [--ranks]`` (1-2: serial tables; 3 starts
-its own ``mpiexec`` runs).
+4. ``--action``: the collisions' Jacobian action, old (complex step through the collision
+   terms, ``SphereProblem.jvp_mode = "complex_step"``) against new (product rule on the
+   cached real-FFT linearisation, :meth:`~fvqp.models.bte_sphere.problem.SphereProblem
+   .collision_jvp`), in one run: CPU seconds per action at one state (the cached
+   linearisation built once, as in Newton), and three BDF2 steps of the whole solve with
+   each (the same Newton/Krylov counts; the final states' largest difference), on the
+   throughput sizes (bath phonons) and on the shipped case (phonons transported).
+
+Run: ``python benchmarks/bte_sphere.py [--quick] [--ranks | --action]`` (1-2: serial
+tables; 3 starts its own ``mpiexec`` runs).
 """
 
 from __future__ import annotations
@@ -110,6 +118,69 @@ def krylov_vs_mfp(quick: bool) -> None:
             ref = ref or per
             print(f"{frac:>10.0e} {scheme:>8} {integ.solver.total_iterations:>7d} "
                   f"{integ.solver.total_linear_iterations:>7d} {per:>11.2f} {per / ref:>7.2f}")
+
+
+def _per_action(p, x: np.ndarray, v: np.ndarray, reps: int) -> float:
+    """CPU seconds of one ``rhs_jvp`` at ``x`` (best of ``reps``; the first, which builds
+    the exact mode's cached linearisation, not counted)."""
+    p.rhs_jvp(x, v)
+    best = np.inf
+    for _ in range(reps):
+        c = time.process_time()
+        p.rhs_jvp(x, v)
+        best = min(best, time.process_time() - c)
+    return best
+
+
+def _action_row(label: str, p, x0: np.ndarray, run) -> None:
+    v = np.random.default_rng(0).standard_normal(x0.size)
+    per, runs = {}, {}
+    for mode in ("complex_step", "exact"):
+        p.jvp_mode = mode
+        per[mode] = _per_action(p, x0, v, 5)
+        p._lin_cache = None
+        c = time.process_time()
+        integ = run()
+        runs[mode] = (time.process_time() - c, integ.solver.total_iterations,
+                      integ.solver.total_linear_iterations, integ.x.copy())
+    p.jvp_mode = "exact"
+    (c0, n0, k0, x0_), (c1, n1, k1, x1_) = runs["complex_step"], runs["exact"]
+    diff = float(np.max(np.abs(x1_ - x0_)) / np.max(np.abs(x0_)))
+    print(f"{label:>22} {p.dist.n_global:>9d} {per['complex_step'] * 1e3:>9.2f} "
+          f"{per['exact'] * 1e3:>9.2f} {per['complex_step'] / per['exact']:>6.1f}x "
+          f"{n0:>3d}/{n1:<3d} {k0:>4d}/{k1:<4d} {c0:>7.2f} {c1:>7.2f} {c0 / c1:>5.2f}x "
+          f"{diff:>8.1e}")
+
+
+def action_speed(quick: bool) -> None:
+    print("4. the collisions' Jacobian action: complex step (old) vs exact product rule "
+          "(new), serial; CPU ms per action, then 3 BDF2 steps (Newton/Krylov old/new, "
+          "CPU s)")
+    print(f"{'problem':>22} {'unknowns':>9} {'old ms':>9} {'new ms':>9} {'gain':>7} "
+          f"{'Newton':>7} {'Krylov':>9} {'old s':>7} {'new s':>7} {'gain':>6} "
+          f"{'max|dx|':>8}")
+    for nr, ne, k in [(50, 50, 8)] + ([] if quick else [(200, 200, 16)]):
+        p = _problem(nr, ne, k, mfp=10.0)
+        _action_row(f"{nr}x{ne}x{k} bath", p, _initial(p), lambda p=p: _run(p, 3)[1])
+    from fvqp.api import build_case
+    from fvqp.models.bte_sphere.driver import SphereSimulation
+
+    text = CASE.read_text()
+    for a, b in (QUICK if quick else {}).items():
+        text = text.replace(a, b)
+    sim = SphereSimulation(build_case(text, base_dir=CASE.parent, name="bench"))
+    p, dt = sim.problem, 5e-12 / sim.units.tau0
+
+    def run():
+        petsc, jac = solver_setup(p, {})
+        integ = BDFIntegrator(p, sim.x0, 0.0, "bench_", petsc,
+                              BDFOptions(order=2, dt_initial=dt, adaptive=False),
+                              jacobian=jac)
+        integ.run(3 * dt)
+        return integ
+
+    _action_row(f"{'quick ' if quick else ''}{CASE.stem}", p, sim.x0, run)
+    print(f"(load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
 
 
 CASE = Path(__file__).resolve().parents[1] / "cases" / "bte_sphere_sn_packet.toml"
@@ -236,6 +307,8 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="small sizes only")
     ap.add_argument("--ranks", action="store_true",
                     help="only section 3: 1 -> 2 rank speed-up of the shipped case")
+    ap.add_argument("--action", action="store_true",
+                    help="only section 4: the collisions' Jacobian action, old vs new")
     ap.add_argument("--steps", type=int, default=4, help="BDF steps of section 3")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--pc", default="energy", help=argparse.SUPPRESS)
@@ -245,6 +318,9 @@ def main() -> None:
         return
     if args.ranks:
         ranks(args.quick, args.steps)
+        return
+    if args.action:
+        action_speed(args.quick)
         return
     throughput(args.quick)
     krylov_vs_mfp(args.quick)

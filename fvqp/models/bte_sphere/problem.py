@@ -36,7 +36,13 @@ import math
 import numpy as np
 from scipy.sparse import coo_matrix
 
-from ...collisions.angular import angular_terms
+from ...collisions.angular import (
+    AngularTerms,
+    RatesLinearisation,
+    angle_average,
+    angular_rates,
+    angular_terms,
+)
 from ...collisions.grid import bose, fermi
 from ...parallel.blocked import BlockDistribution
 from .discretisation import Ordinates, RadialMesh, radial_distribution, streaming_stencil
@@ -253,6 +259,59 @@ class SphereProblem:
                              qp_scale=self.qp_scale, c_ph=self.c_ph,
                              ph_weights=self.ords.w if self.Kp > 1 else None)
 
+    def _linearisation(self, xl: np.ndarray):
+        """``(f, n, rates, RatesLinearisation)`` of the owned cells at ``xl``; the last
+        state's is cached (Newton asks for many actions at one iterate)."""
+        y = np.asarray(xl[: self.n * self.B], dtype=float)
+        c = getattr(self, "_lin_cache", None)
+        if c is not None and np.array_equal(c[0], y):
+            return c[1]
+        f, ph = self._split(y.reshape(self.n, self.B))
+        fbar = angle_average(f, self.ords.w)
+        nbar = angle_average(ph, self.ords.w) if self.Kp > 1 else ph[:, 0]
+        rho = np.broadcast_to(self.spec.rho, fbar.shape)
+        ados = np.broadcast_to(self.spec.ados, fbar.shape)
+        kw = {"h": self.grid.h, "m": self.grid.m, "qp_scale": self.qp_scale,
+              "c_ph": self.c_ph}
+        lin = (f, ph, angular_rates(fbar, nbar, rho, ados, **kw),
+               RatesLinearisation(fbar, nbar, rho, ados, **kw))
+        self._lin_cache = (y.copy(), lin)
+        return lin
+
+    def collision_jvp(self, xl: np.ndarray, vl: np.ndarray) -> np.ndarray:
+        r"""``(d collision rows/d y) v`` of the owned rows at ``xl``, in real arithmetic:
+        with :math:`I^{qp}_k = (1 - f_k)A - f_kB` and :math:`I^{ph}_k = (1 + n_k)G -
+        n_kL` (:func:`fvqp.collisions.angular.angular_terms`; :math:`A, B, G, L` of the
+        angle averages),
+
+        .. math::
+            \delta I^{qp}_k = -(A + B)\,\delta f_k + (1 - f_k)\,\delta A
+                - f_k\,\delta B, \qquad
+            \delta I^{ph}_k = (G - L)\,\delta n_k + (1 + n_k)\,\delta G
+                - n_k\,\delta L,
+
+        :math:`\delta A, \delta B, \delta G, \delta L` along the angle averages of
+        :math:`\delta f, \delta n` from the cached
+        :class:`fvqp.collisions.angular.RatesLinearisation` (real FFTs of the
+        perturbation only; the bath's phonons are held). The complex step's numbers to
+        round-off (``tests/test_bte_sphere_jvp.py``)."""
+        f, ph, r, lin = self._linearisation(xl)
+        v = np.asarray(vl[: self.n * self.B], dtype=float).reshape(self.n, self.B)
+        df = v[:, : self.nq].reshape(self.n, self.N, self.K).transpose(0, 2, 1)
+        dn = None
+        if self.Kp:
+            dn = v[:, self.nq:].reshape(self.n, self.M, self.Kp).transpose(0, 2, 1)
+        dnbar = None if dn is None else (
+            angle_average(dn, self.ords.w) if self.Kp > 1 else dn[:, 0])
+        d_in, d_out, d_gain, d_loss = lin.derivative(angle_average(df, self.ords.w), dnbar)
+        dqp = (-(r.qp_in + r.qp_out)[:, None, :] * df + (1.0 - f) * d_in[:, None, :]
+               - f * d_out[:, None, :])
+        dph = np.zeros((self.n, 1, self.M))
+        if dn is not None:
+            dph = ((r.ph_gain - r.ph_loss)[:, None, :] * dn + (1.0 + ph) * d_gain[:, None, :]
+                   - ph * d_loss[:, None, :])
+        return self._collision_rows(AngularTerms(dqp, dph, None, None)).ravel()
+
     def _collision_rows(self, t) -> np.ndarray:
         """Collision part of the balance rows of the owned cells, (n, B)."""
         n, g = self.n, self.grid
@@ -288,16 +347,25 @@ class SphereProblem:
             r += self._collision_rows(self.collision_terms(y)).ravel()
         return r
 
+    #: the collisions' Jacobian action: ``"exact"`` (product rule on the cached
+    #: linearisation, :meth:`collision_jvp`) or ``"complex_step"`` (the reference)
+    jvp_mode: str = "exact"
+
     def rhs_jvp(self, xl: np.ndarray, vl: np.ndarray, t0: float = 0.0, t1: float = 0.0
                 ) -> np.ndarray:
-        """Exact ``(d rhs/d y) v``: linear part directly, collisions by complex step."""
+        """Exact ``(d rhs/d y) v``: linear part directly, collisions by
+        :meth:`collision_jvp` (or, ``jvp_mode = "complex_step"``, by a complex step
+        through :meth:`collision_terms`)."""
         out = self.linear @ vl
         if self._limiters:
             out += self._limited_rows(xl, vl)
         if self.collisions and self.n:
-            eps = 1e-30
-            y = (xl + 1j * eps * vl).reshape(-1, self.B)
-            out += (self._collision_rows(self.collision_terms(y)).imag / eps).ravel()
+            if self.jvp_mode == "complex_step":
+                eps = 1e-30
+                y = (xl + 1j * eps * vl).reshape(-1, self.B)
+                out += (self._collision_rows(self.collision_terms(y)).imag / eps).ravel()
+            else:
+                out += self.collision_jvp(xl, vl)
         return out
 
     def rhs_jacobian(self, xl: np.ndarray, t0: float = 0.0, t1: float = 0.0) -> np.ndarray:
