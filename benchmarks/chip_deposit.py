@@ -260,8 +260,10 @@ def _phonon_items(p) -> list[tuple[str, int]]:
         info = m.getInfo()
         return int(info["nz_allocated"]) * 12 + (m.getLocalSize()[0] + 1) * 4
 
-    mats = sum(aij(m) for m, _, _ in p._systems._mats.values())
-    vecs = sum(2 * b.getLocalSize() * 8 for _, b, _ in p._systems._mats.values())
+    sy = p._systems
+    vals = sum(v.nbytes for _, v in sy._vals.values())
+    mats = sum(aij(q[3]) + q[2].nbytes + q[4].nbytes + q[0].nbytes + q[1].nbytes
+               for q in sy._pat.values())
     ilu = kry = 0
     for ls in [*p._systems._ksp.values(), *p._ksp.values()]:
         pc = ls.ksp.getPC()
@@ -276,8 +278,8 @@ def _phonon_items(p) -> list[tuple[str, int]]:
             kry += min(5 + 10 * -(-max(its - 4, 0) // 10), restart + 4) \
                 * ls.mat.getLocalSize()[0] * 8
     st = p.stream
-    return [(f"cached systems: PETSc matrices ({len(p._systems._mats)})", mats),
-            ("cached systems: own diagonals + work vectors", vecs),
+    return [(f"cached systems: values ({len(sy._vals)} systems)", vals),
+            (f"their patterns: PETSc matrices + index arrays ({len(sy._pat)})", mats),
             (f"ILU(0) factors ({len(p._systems._ksp) + len(p._ksp)} KSPs)", ilu),
             ("GMRES basis (estimated from the last solve's iterations)", kry),
             ("streaming operator (scipy, all walls' K x K entries)", _nbytes(st.matrix)),

@@ -1,65 +1,108 @@
-"""Assembled systems that differ from cached matrices only by a diagonal shift, solved
-by one KSP per system size.
+"""Assembled systems that differ from cached matrices only by a diagonal shift, on one
+PETSc matrix and one KSP per sparsity pattern.
 
 A family of linear systems whose diagonal changes from solve to solve (e.g. the phonon
-systems of :mod:`fvqp.models.phonon.problem` with the chip chain's film absorption
-rates, :mod:`fvqp.models.bte_chip.coupling`) keeps each matrix once: the shifted
-diagonal, the matrix's own plus the shift, is written into it (values only), and one KSP
-of that size is pointed at it, whose preconditioner is then set up anew. The Krylov work
-vectors and the factorisation exist once per size, not once per system: the memory of
-the cached systems is that of their matrices. A shift of zero gives the matrix's own
-values back exactly.
+systems of :mod:`fvqp.models.phonon.bins` with the chip chain's film absorption rates,
+:mod:`fvqp.models.bte_chip.coupling`) keeps of each system only its values (8 bytes per
+entry): the systems of one sparsity pattern (the phonon bins of a chip: one pattern for
+all energies) share its row starts and column indices, one PETSc AIJ matrix and one KSP
+(with its Krylov vectors and factorisation). Before a solve the system's values, with the
+shift added on the diagonal, are written into that matrix (``MatSetValuesCSR``, the
+pattern unchanged) and the preconditioner is set up anew. A shift of zero gives the
+system's own values exactly. The memory of the cached systems is their values, not a
+PETSc matrix each (2026-11-23: 110 -> ~60 bytes per phonon unknown on the chip layout
+with 24 ordinates, ``benchmarks/chip_deposit.py --memory``).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 
 import numpy as np
+import scipy.sparse as sp
 
-from .linear import LinearSolver
+from .linear import LinearSolver, csr_matrix
 
 __all__ = ["ShiftedSystems"]
 
 
 class ShiftedSystems:
-    """Cached matrices by key, their own diagonals, and one KSP per size.
+    """Cached systems by key (their values), one matrix and KSP per pattern.
 
     Parameters
     ----------
     prefix : str
         Options prefix of the KSPs (the options are already in the database).
+    comm : petsc4py communicator
+        Communicator of the matrices.
     """
 
-    def __init__(self, prefix: str):
-        self.prefix = prefix
-        self._mats: dict = {}
-        self._ksp: dict = {}
+    def __init__(self, prefix: str, comm):
+        self.prefix, self.comm = prefix, comm
+        self._vals: dict = {}     # key -> (pattern id, values)
+        self._pat: dict = {}      # pattern id -> [indptr, indices, diag positions, Mat, work]
+        self._ksp: dict = {}      # pattern id -> LinearSolver
+
+    def _add(self, key, csr: sp.csr_matrix, n_global: int, row0: int) -> None:
+        """Cache the values of ``csr`` (owned rows, global sorted columns) under its
+        pattern (the diagonal made structural: an explicit 0 where it is missing)."""
+        nr = csr.shape[0]
+        if not _has_diagonal(csr, row0):   # coo -> csr keeps the explicit zeros
+            c, i = csr.tocoo(), np.arange(nr)
+            csr = sp.csr_matrix((np.concatenate([c.data, np.zeros(nr)]),
+                                 (np.concatenate([c.row, i]), np.concatenate([c.col, row0 + i]))),
+                                shape=csr.shape)
+            csr.sum_duplicates()
+        csr.sort_indices()
+        pid = (n_global, nr, hashlib.sha1(csr.indptr.tobytes() + csr.indices.tobytes())
+               .hexdigest())
+        if pid not in self._pat:
+            rows = np.repeat(np.arange(nr), np.diff(csr.indptr))
+            dpos = np.flatnonzero(csr.indices == rows + row0)
+            mat = csr_matrix(self.comm, csr, n_global)
+            ip, ix = _petsc_ints(csr)
+            self._pat[pid] = [ip, ix, dpos, mat, np.empty(csr.nnz)]
+        self._vals[key] = (pid, csr.data.copy())
 
     def solver(self, key, build: Callable, shift: np.ndarray | None) -> LinearSolver:
-        """The KSP of the system ``key`` (its PETSc matrix built once by ``build()``)
-        with ``shift`` (owned rows; None: 0) added to the matrix's own diagonal."""
-        if key not in self._mats:
-            mat = build()
-            base = mat.getDiagonal()
-            self._mats[key] = (mat, base, base.duplicate())
-        mat, base, work = self._mats[key]
-        own = base.getArray(readonly=True)
-        work.setArray(own if shift is None else own + shift)
-        mat.setDiagonal(work)
-        size = mat.getSizes()
-        if size not in self._ksp:
-            self._ksp[size] = LinearSolver(mat, self.prefix)
-        s = self._ksp[size]
+        """The KSP of the system ``key`` with ``shift`` (owned rows; None: 0) added to
+        its own diagonal. ``build()`` returns the system once: its owned rows (scipy CSR,
+        global sorted column indices), the global size and the first owned row's global
+        index."""
+        if key not in self._vals:
+            self._add(key, *build())
+        pid, vals = self._vals[key]
+        ip, ix, dpos, mat, work = self._pat[pid]
+        np.copyto(work, vals)
+        if shift is not None:
+            work[dpos] += shift
+        mat.setValuesCSR(ip, ix, work)
+        mat.assemble()
+        if pid not in self._ksp:
+            self._ksp[pid] = LinearSolver(mat, self.prefix)
+        s = self._ksp[pid]
         s.set_operators(mat)
         return s
 
     def release(self) -> None:
-        """Destroy the KSPs, the matrices and their diagonals."""
+        """Destroy the KSPs and the matrices; forget the values."""
         for s in self._ksp.values():
             s.destroy()
-        for mat, base, work in self._mats.values():
-            for o in (mat, base, work):
-                o.destroy()
+        for p in self._pat.values():
+            p[3].destroy()
         self._ksp.clear()
-        self._mats.clear()
+        self._pat.clear()
+        self._vals.clear()
+
+
+def _has_diagonal(csr: sp.csr_matrix, row0: int) -> bool:
+    """Every owned row ``i`` has an entry in global column ``row0 + i``."""
+    rows = np.repeat(np.arange(csr.shape[0]), np.diff(csr.indptr))
+    return np.count_nonzero(csr.indices == rows + row0) == csr.shape[0]
+
+
+def _petsc_ints(csr: sp.csr_matrix):
+    from petsc4py import PETSc
+
+    return csr.indptr.astype(PETSc.IntType), csr.indices.astype(PETSc.IntType)

@@ -51,13 +51,21 @@ class BinSweeps:
 
     def _matrix(self, m: sp.csr_matrix, bdist=None):
         """The distributed matrix of the owned rows ``m`` (as :meth:`_solver`)."""
+        csr, n_global, _ = self._global_rows(m, bdist)
+        return csr_matrix(self.dist.comm, csr, n_global)
+
+    def _global_rows(self, m: sp.csr_matrix, bdist=None):
+        """The owned rows ``m`` (local columns) with global, sorted column indices; the
+        global size and the global index of the first owned row (``bdist``: as
+        :meth:`_solver`)."""
         bdist = bdist or self.bdist
         m = m.tocoo()
         g = bdist.local_to_global[m.col]
         csr = sp.csr_matrix((m.data, (m.row, g)), shape=(m.shape[0], bdist.n_global))
         csr.sum_duplicates()
         csr.sort_indices()
-        return csr_matrix(self.dist.comm, csr, bdist.n_global)
+        row0 = int(bdist.local_to_global[0]) if m.shape[0] else 0
+        return csr, bdist.n_global, row0
 
     def _group_solver(self, gi: int, a: float, extra=None) -> LinearSolver:
         """The (cached unless ``extra``) solver of group ``gi``."""
@@ -95,10 +103,10 @@ class BinSweeps:
         bins = self.groups[gi]
         if len(bins) == 1:
             def build():
-                return self._matrix(self.local_matrix(bins[0], a))
+                return self._global_rows(self.local_matrix(bins[0], a))
         else:
             def build():
-                return self._matrix(self.group_matrix(gi, a), self._group_layout(gi))
+                return self._global_rows(self.group_matrix(gi, a), self._group_layout(gi))
         return self._systems.solver((gi, float(a)), build,
                                     self._extra_diagonal(bins, extra))
 

@@ -184,7 +184,7 @@ class PhononProblem(BinSweeps):
         apply_options(self.prefix, {**DEFAULT_PETSC, **(self.petsc or {})})
         self._ksp: dict = {}
         #: the systems of sweeps with ``extra`` (:meth:`_shifted`)
-        self._systems = ShiftedSystems(self.prefix)
+        self._systems = ShiftedSystems(self.prefix, self.dist.comm)
         #: wall seconds of the sweeps' system builds and updates, and of their solves
         self.seconds = {"setup": 0.0, "solve": 0.0}
         #: ... and their CPU seconds in this process
