@@ -5,26 +5,13 @@ import json
 
 import numpy as np
 import pytest
+import test_transport_schur_cells as _cells
 from petsc4py import PETSc
 
-from conftest import CASES, case_variant, run_fvqp
+from conftest import case_variant, run_fvqp
 
-
-@pytest.fixture(scope="module")
-def absorber(tmp_path_factory):
-    """The shipped 3D absorber (520 hexahedra) in the ``schur`` mode at a non-equilibrium
-    state (the bath perturbed by up to 30 %)."""
-    from fvqp.case.loader import load_case
-    from fvqp.models.transport.driver import TransportSimulation
-
-    text = (CASES / "transport_absorber3d.toml").read_text().replace(
-        "../meshes", str(CASES.parent / "meshes"))
-    case = tmp_path_factory.mktemp("condensed") / "absorber.toml"
-    case.write_text(text + '\n[numerics]\njacobian = "schur"\n')
-    sim = TransportSimulation(load_case(str(case)))
-    rng = np.random.default_rng(18)
-    x = sim.x0 * (1.0 + 0.3 * rng.uniform(-1.0, 1.0, sim.x0.shape))
-    return sim.problem, sim.local(x)
+#: the 520-cell absorber at a perturbed state (the fixture of the cell-storage tests)
+absorber = _cells.absorber
 
 
 def _k(p, xl, shift, v):
