@@ -285,8 +285,9 @@ def _phonon_items(p) -> list[tuple[str, int]]:
             ("streaming operator (scipy, all walls' K x K entries)", _nbytes(st.matrix)),
             ("inflow/outflow/influx coefficients", _nbytes([st.inflow, st.outflow,
                                                            st.influx])),
-            ("interface operators per bin (scipy)", _nbytes([m for m in p._itf
-                                                            if m is not None])
+            ("interface operators per bin (scipy)", _nbytes(
+                [b[0] for b in p._itf.base] if hasattr(p._itf, "base")
+                else [m for m in p._itf if m is not None])
              + _nbytes(list(p._group_itf.values())))]
 
 

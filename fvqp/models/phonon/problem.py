@@ -41,6 +41,7 @@ observables.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -79,6 +80,48 @@ class PhononSource:
     weights: np.ndarray
     spectrum: np.ndarray
     rate: object
+
+
+class ScaledOperators(Sequence):
+    r"""Per bin an interface operator, stored once per family of proportional ones.
+
+    The ``dmm`` operator of a bin is linear in the flux speeds :math:`G = gv` of the two
+    sides at fixed transmissions, and the transmissions depend only on their ratio
+    (:func:`.mismatch.dmm_transmission`): where every face's :math:`G` of bin :math:`j`
+    is one number :math:`c` times those of a stored bin (Debye-like states
+    :math:`\propto\Omega^2` in every region: :math:`c = (\Omega_j/\Omega_0)^2`), bin
+    :math:`j`'s operator is :math:`c` times that one's, formed when asked for
+    (``ops[j]``) instead of kept (2026-11-23: 28 bytes per phonon unknown on the chip
+    layout with 24 ordinates)."""
+
+    def __init__(self):
+        self.base: list = []        # (operator, the G it was built with)
+        self._of: list = []         # per bin: (index into base, factor)
+
+    def scaled(self, g: np.ndarray) -> bool:
+        """Bin ``len(self)`` is a multiple of a stored operator (recorded) or not."""
+        for i, (_, g0) in enumerate(self.base):
+            nz = g0 != 0
+            if not nz.any() or not np.array_equal(g != 0, nz):
+                continue
+            c = g[nz] / g0[nz]
+            if np.allclose(c, c[0], rtol=1e-14, atol=0):
+                self._of.append((i, float(c[0])))
+                return True
+        return False
+
+    def add(self, op, g: np.ndarray) -> None:
+        """Store the operator of bin ``len(self)``, built with the flux speeds ``g``."""
+        self.base.append((op, g))
+        self._of.append((len(self.base) - 1, 1.0))
+
+    def __len__(self) -> int:
+        return len(self._of)
+
+    def __getitem__(self, j):
+        i, c = self._of[j]
+        op = self.base[i][0]
+        return op if c == 1.0 else op * c
 
 
 @dataclass
@@ -204,8 +247,8 @@ class PhononProblem(BinSweeps):
         self._itf = self._interfaces()
 
     # ---- interfaces -------------------------------------------------------------------
-    def _interfaces(self) -> list:
-        """Per bin, the interface operator (or None)."""
+    def _interfaces(self) -> Sequence:
+        """Per bin, the interface operator (or None; ``dmm``: :class:`ScaledOperators`)."""
         itf = self.stream.interfaces
         if itf is None or not len(itf.a):
             return [None] * self.N
@@ -227,11 +270,15 @@ class PhononProblem(BinSweeps):
                 out.append(angular_interface_matrix(itf, w, self.n, self.loc.n_local, ga, gb,
                                                     sa, sb, self.reflection))
         elif self.interface == "dmm":
+            ops = ScaledOperators()
             for j in range(self.N):
                 ga, gb = self.flux[ra, j], self.flux[rb, j]
-                out.append(interface_matrix(itf, w, self.n, self.loc.n_local, ga, gb,
-                                            dmm_transmission(ga, gb), dmm_transmission(gb, ga),
-                                            "diffuse"))
+                if ops.scaled(np.concatenate([ga, gb])):
+                    continue
+                ops.add(interface_matrix(itf, w, self.n, self.loc.n_local, ga, gb,
+                                         dmm_transmission(ga, gb), dmm_transmission(gb, ga),
+                                         "diffuse"), np.concatenate([ga, gb]))
+            return ops
         elif self.interface == "amm_modes":
             base = None   # (G, operator) of an energy whose G this one's is a multiple of
             for gi, (jl, jt) in enumerate(self.groups):

@@ -1,0 +1,49 @@
+"""What the phonon systems of a chip store once (issue 17 §4, memory per phonon unknown):
+the ``dmm`` interface operators of bins with proportional flux speeds (one operator times
+:math:`(\\Omega_j/\\Omega_0)^2`, :class:`fvqp.models.phonon.problem.ScaledOperators`), and
+the cached bin systems of one sparsity pattern (one PETSc matrix and KSP, the values per
+bin: :class:`fvqp.solvers.diagonal.ShiftedSystems`)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from conftest import case_variant
+from fvqp.case.loader import load_case
+
+
+def test_chip_bins_share_one_interface_operator_and_one_pattern(tmp_path):
+    """The small chip (358 cells, Si with dmm interfaces to three Al films, 14 phonon
+    nodes): the interface operators of all bins are one stored operator, and each bin's
+    equals the operator built for it directly (:func:`fvqp.ordinates.interface_matrix`)
+    to 1e-14 of its largest entry (measured 3.5e-16) — a wrong factor (e.g.
+    :math:`\\Omega_j/\\Omega_0` instead of its square) would be off by O(1); one sweep
+    with film rates caches a system per bin on one sparsity pattern (one PETSc matrix).
+    ~4 CPU s."""
+    from fvqp.models.bte_chip.driver import ChipSimulation
+    from fvqp.models.phonon.mismatch import dmm_transmission
+    from fvqp.ordinates import interface_matrix
+
+    case = case_variant("bte_chip_deposit.toml", tmp_path,
+                        **{"chip_layout/chip.msh": "chip_small/chip_small.msh"})
+    sim = ChipSimulation(load_case(case))
+    ph = sim.psim.problem
+    assert len(ph._itf) == ph.N == 14
+    assert len(ph._itf.base) == 1
+    itf = ph.stream.interfaces
+    ra, rb = ph.reg[itf.a], ph.reg[itf.b]
+    for j in range(ph.N):
+        ga, gb = ph.flux[ra, j], ph.flux[rb, j]
+        direct = interface_matrix(itf, ph.quad.weights, ph.n, ph.loc.n_local, ga, gb,
+                                  dmm_transmission(ga, gb), dmm_transmission(gb, ga),
+                                  "diffuse")
+        assert abs(direct - ph._itf[j]).max() <= 1e-14 * abs(direct).max()
+    dt = sim.dt
+    x = ph.equilibrium(ph.n_bath)
+    extra = np.zeros((ph.N, ph.n))
+    extra[:, ph.reg[: ph.n] != sim.geometry.region_names.index("substrate")] = 1.0
+    _, res = ph.sweep(1.0 / dt, hist=ph.directional(x) / dt, x0=x, extra=extra)
+    assert all(r.success for r in res)
+    assert len(ph._systems._vals) == ph.N
+    assert len(ph._systems._pat) == 1
+    ph.release()
