@@ -9,9 +9,8 @@ once by the run template in the units of :func:`transport_units`): energies in
 per-region overrides, :func:`fvqp.models.base.schema.case_material`) are scaled here.
 Per region (material ``m``, ratio :math:`r = T_{c,m}/T_{c,ref}`):
 
-* QP collision prefactor :math:`(\tau_{0,ref}/\tau_{0,m})\,r^{-3}`, phonon prefactor
-  :math:`c_{ph} = \tau_{0,ref}/(\pi\Delta_{0,m}\tau^\phi_{0,m})` (:math:`\Delta_{0,m}` in
-  reference units), state weight :math:`4N_{0,m}/N_{0,ref}`;
+* the collision prefactors, state weight, diffusion constant and gaps of
+  :func:`.regions.region_params`;
 * tunnel rate per state :math:`2\tau_{0,ref}/(e^2R_TN_{0,ref}L^3)`, i.e. :math:`2/R_T` with
   the internal resistance (``UnitSystem.scales["resistance"]``), shared among the faces of
   the junction in proportion to their area (kinetics0d's :math:`\Gamma_T` per volume).
@@ -25,61 +24,25 @@ import time
 
 import numpy as np
 
-from ...materials import Material, get_material
+from ...materials import get_material
 from ...mesh import build_geometry, case_sources, read_mesh
 from ...parallel import Distribution
-from ...solvers import BDFIntegrator, JacobianConfig, SteadySolver
+from ...solvers import BDFIntegrator, SteadySolver
 from ...solvers.linear import option_value
 from ...solvers.options import normalise_prefix
 from ...spectra import fermi
 from ...spectra.bins import BinGrid
-from ...spectra.gap import thermal_gap
 from ...units import E_CHARGE, UnitSystem
 from ..base import MeshModel, OutputField, bdf_options, run_checkpointed, to_output
-from ..base.schema import case_material
-from .lagged import LAG_DEFAULTS, LaggedPreconditioner
+from .lagged import LaggedPreconditioner
 from .problem import TransportProblem
-from .regions import Boundary, RegionParams, SpectralSource
-from .schur import SchurPreconditioner
+from .regions import Boundary, SpectralSource, region_material, region_params, trap_phonon_density
+from .solver_config import jacobian_config, jacobian_mode
+from .solver_config import petsc_options as _petsc
 from .summary import balances_si, flow_resolution_si, number_unit
 
 log = logging.getLogger("fvqp.transport")
 
-#: PETSc defaults under the case's prefix ([solver.petsc] and the command line override):
-#: Newton with the exact Jacobian; ILU(0) is exact on the dense per-cell collision blocks.
-#: The subdomains overlap by one layer of cells (restricted additive Schwarz; on one rank
-#: the same ILU(0) of the whole matrix as block Jacobi): block Jacobi cuts the transport
-#: between the ranks, Krylov per Newton on the coarse absorber burst (520 cells, 3 BDF1
-#: steps) 6.2, 24.7, 25.7, 25.7 at 1, 2, 4, 8 ranks; with the overlap 6.17, 6.17, 8.83,
-#: 8.83 (benchmarks/mesh_scaling.py, 2026-11-22)
-DEFAULT_PETSC = {
-    "snes_type": "newtonls", "snes_linesearch_type": "bt", "snes_rtol": 1e-10,
-    "snes_stol": 1e-14, "snes_max_it": 40,
-    "ksp_type": "gmres", "ksp_rtol": 1e-10, "ksp_atol": 1e-300, "ksp_max_it": 1000,
-    "ksp_gmres_restart": 100, "pc_type": "asm", "sub_pc_type": "ilu",
-}
-#: above this many dense collision-block entries (all cells) 'auto' goes matrix-free
-AUTO_ASSEMBLED_ENTRIES = 2e7
-#: matrix-free mode: the preconditioning matrix is a diffusion operator per energy plus a
-#: diagonal: algebraic multigrid (measured on the film-trap case: 63 Krylov iterations in
-#: 5 Newton steps, 16 s, against 96 s for the assembled Jacobian with block ILU)
-MATRIX_FREE_PETSC = {"pc_type": "gamg"}
-#: schur mode: the outer PC is the model's (python) preconditioner (no pc defaults),
-#: rebuilt every second Newton iteration (measured on the coarse absorber burst, 64 bins:
-#: same 4 Krylov iterations per Newton step, 12.6 -> 8.6 s; the dense cell Jacobians
-#: dominate the cost)
-SCHUR_OUTER_DROP = ("pc_type", "sub_pc_type")
-SCHUR_PETSC = {"snes_lag_preconditioner": 2}
-#: schur mode with the lagged preconditioner (.lagged, the default; option
-#: ``-<prefix>schur_lag 0`` restores the above): PETSc asks for a preconditioner before
-#: every linear solve and the lag rule keeps or rebuilds it across Newton iterations and
-#: steps. Inexact Newton (``-<prefix>snes_ksp_ew``, Eisenstat-Walker) is not a default:
-#: on the coarse absorber burst it halved the Krylov iterations (48 -> 24) but took 18
-#: instead of 12 Newton iterations (4.4 against 5.0 CPU s with the double-precision
-#: build), and its loose last linear solve leaves an error of ~eta * newton_tol in
-#: adaptive BDF steps: 2 ranks and serial then differed by 1.5e-8 (test_transport_runs,
-#: 1e-8 required) -- Newton with exact linear solves converges quadratically past it
-SCHUR_LAGGED_PETSC = {"snes_lag_preconditioner": 1}
 #: output fields: dimension and unit (``f_slice_<k>`` added per case, dimensionless)
 OUTPUTS = {"qp_density": OutputField("number_density", "1/um^3"),
            "qp_excess": OutputField("number_density", "1/um^3"),
@@ -100,65 +63,6 @@ def transport_units(data) -> UnitSystem:
     sc_regions = [n for n in active if not regions[n].get("trap")]
     ref = data["units"].get("reference_material") or regions[sc_regions[0]]["material"]
     return UnitSystem.from_material(get_material(ref))
-
-
-def region_material(reg, ref: str) -> Material:
-    """The material of a region with the case's overrides (``Tc``,
-    ``diffusion_constant``); a trap without ``material`` takes the reference material."""
-    return case_material(reg if reg.get("material") else {**reg, "material": ref})
-
-
-def region_params(mat: Material, reg, u: UnitSystem, t_bath_si: float, dim: int
-                  ) -> RegionParams:
-    """Internal-unit parameters of one region (module docstring).
-
-    Parameters
-    ----------
-    mat : fvqp.materials.Material
-        The region's material (SI constants, the case's overrides applied).
-    reg : Mapping
-        The region's table of the internal case (``gap``, ``escape_time``, ``thickness``,
-        ``phonon_diffusion_constant`` in internal units).
-    u : fvqp.units.UnitSystem
-    t_bath_si : float
-        Bath temperature [K] (the reduced temperature :math:`T/T_{c,m}` of the BCS gap).
-    dim : int
-        Mesh dimension (2: the escape time per thickness applies).
-    """
-    s = u.scales
-    rT = mat.Tc / u.Tc
-    D = mat.diffusion_constant
-    if (D is None or (reg.get("resistivity") and not reg.get("diffusion_constant"))) \
-            and mat.resistivity:  # a region's own resistivity wins over the database D
-        D = mat.diffusion_from_resistivity(mat.resistivity)
-    weight = 4.0 * mat.N0 / u.N0
-    d_ph = reg.get("phonon_diffusion_constant") or 0.0
-    if reg.get("trap"):
-        return RegionParams(weight=weight, diffusion=(D or 0.0) / s["diffusivity"],
-                            delta0=0.0, gap=0.0, trap=True, phonon_diffusion=d_ph)
-    delta0 = mat.gap_ratio * rT
-    gap = reg["gap"] if reg.get("gap") else \
-        float(thermal_gap(t_bath_si / mat.Tc, 1.0, mat.gap_ratio, "delta0")) * rT
-    if reg.get("escape_time"):
-        tau_esc = reg["escape_time"]
-    elif dim == 2 and mat.tau_esc_per_thickness and reg.get("thickness"):
-        tau_esc = mat.tau_esc_per_thickness * s["length"] / s["time"] * reg["thickness"]
-    else:
-        tau_esc = math.inf
-    return RegionParams(qp_scale=(u.tau0 / mat.tau0) / rT**3,
-                        c_ph=u.tau0 / (math.pi * delta0 * mat.tau0_phi), weight=weight,
-                        diffusion=D / s["diffusivity"], delta0=delta0, gap=gap,
-                        tau_esc=tau_esc, phonon_diffusion=d_ph)
-
-
-def _trap_phonon_density(params: list) -> None:
-    """Give traps the phonon density of states (``qp_scale / 2 c_ph``) of the first
-    superconducting region: a trap's phonons are held at the bath, so this only sets its
-    half-cell phonon conductance (phonon diffusion into the trap)."""
-    sc = [p for p in params if p is not None and not p.trap]
-    for p in params:
-        if p is not None and p.trap and sc:
-            p.qp_scale, p.c_ph = sc[0].qp_scale, sc[0].c_ph
 
 
 class TransportSimulation:
@@ -198,7 +102,7 @@ class TransportSimulation:
             # the BCS gap's reduced temperature T/Tc_m with the material's SI Tc
             params[ri] = region_params(mat, reg, u, case.case.data["bath"]["temperature"],
                                        raw.dim)
-        _trap_phonon_density(params)
+        trap_phonon_density(params)
         self.params = params
         self.geometry = build_geometry(raw, scale=d["mesh"]["scale"], widths=widths,
                                        strict=False)
@@ -210,33 +114,14 @@ class TransportSimulation:
         self.problem = TransportProblem(self.dist, self.grid, params, widths, problem_bcs,
                                         self._sources(), self.T_bath, self.self_consistent,
                                         collisions=d["numerics"]["collisions"],
-                                        jacobian=self._jacobian_mode(),
+                                        jacobian=jacobian_mode(d, self.geometry.n_cells,
+                                                               self.grid),
                                         action=option_value(
                                             normalise_prefix(d["solver"]["prefix"])
                                             + "collision_action", "linear"))
-        pc = None
-        #: schur preconditioner lagged across Newton iterations and steps (.lagged)
-        self.lagged = False
-        if self.problem.jacobian == "schur":
-            prefix = normalise_prefix(d["solver"]["prefix"])
-            inner = {k[len("schur_"):]: v for k, v in d["solver"]["petsc"].items()
-                     if k.startswith("schur_")}
-            # AIJ unless the case asks for the float32 cell blocks ("cells", or "auto":
-            # where they apply): the cell storage saves ~45 KB/cell but costs ~1.3x the
-            # preconditioner CPU, so it is opt-in. (Its answers agree with AIJ's: every
-            # flow to < 1e-14 of its resolution on the absorber burst; the 4e-3 of the
-            # lead-end flow seen there is a flow far below its resolution, summary.json
-            # flow_resolution, tests/test_transport_flow_tolerance.py)
-            inner.setdefault("storage", "aij")
-            self.lagged = option_value(prefix + "schur_lag", True)
-            pc = LaggedPreconditioner(
-                SchurPreconditioner(self.problem, prefix, inner), lag=self.lagged,
-                **{k: option_value(prefix + f"schur_lag_{k}", v)
-                   for k, v in LAG_DEFAULTS.items()})
-        #: how Newton's Jacobian is formed (a solver configuration, not physics)
-        self.jacobian = JacobianConfig(
-            "matrix_free" if self.problem.matrix_free else "assembled",
-            self.problem.block_size, pc)
+        #: how Newton's Jacobian is formed (a solver configuration, not physics) and
+        #: whether the schur preconditioner is lagged across Newton iterations and steps
+        self.jacobian, self.lagged = jacobian_config(self.problem, d)
         self._t_initial = d["initial"].get("temperature") or None
         if self.self_consistent:
             self.problem.update_gap(self.local(self.x0))
@@ -263,18 +148,6 @@ class TransportSimulation:
         d = self.case.values
         return bin_grid(d["energy"], [p.gap for p in params if not p.trap], self.T_bath,
                         d.get("sources") or [], self.self_consistent)
-
-    def _jacobian_mode(self) -> str:
-        mode = self.case.values["numerics"]["jacobian"]
-        if mode != "auto":
-            return mode
-        g = self.grid
-        entries = self.geometry.n_cells * g.n * (g.n + 2 * g.n_ph)
-        if entries < AUTO_ASSEMBLED_ENTRIES:
-            return "assembled"
-        # measured: steady, transport-dominated (film trap) matrix-free 40 s vs schur 68 s;
-        # transient burst (coarse absorber, 64 bins) schur 8.6 s vs matrix-free 435 s
-        return "matrix_free" if self.case.values["time"]["steady"] else "schur"
 
     def _boundaries(self) -> dict:
         d = self.case.values
@@ -384,22 +257,6 @@ def _effective_temperature(nf: np.ndarray, e: np.ndarray, nq: np.ndarray, t_ref:
         below = n_mid < nq
         lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
     return np.exp(0.5 * (lo + hi))
-
-
-def _petsc(case, mode: str = "assembled", lagged: bool = False) -> dict:
-    """PETSc options of the outer solve for a Jacobian mode (``[solver.petsc]`` wins; the
-    ``schur_*`` keys configure the inner Schur-complement KSP)."""
-    d = case.values
-    base = {**DEFAULT_PETSC, **(MATRIX_FREE_PETSC if mode == "matrix_free" else {})}
-    if mode == "schur":
-        base = {k: v for k, v in base.items() if k not in SCHUR_OUTER_DROP}
-        base.update(SCHUR_LAGGED_PETSC if lagged else SCHUR_PETSC)
-    opts = {**base, **{k: v for k, v in d["solver"]["petsc"].items()
-                       if not k.startswith("schur_")}}
-    if opts.get("pc_type") not in ("bjacobi", "asm"):  # no sub-solvers: no sub_ defaults
-        opts = {k: v for k, v in opts.items()
-                if not k.startswith("sub_") or k in d["solver"]["petsc"]}
-    return opts
 
 
 class TransportModel(MeshModel):

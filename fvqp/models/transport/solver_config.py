@@ -1,0 +1,117 @@
+"""How the transport model's Newton solves are configured: the PETSc option tables of each
+Jacobian mode, the choice of mode for ``[numerics] jacobian = "auto"``, and the model
+preconditioner of the Schur mode (a :class:`fvqp.solvers.JacobianConfig`, handed to the
+solvers; the physics problem does not carry it).
+
+Modes: ``assembled`` (Newton with the exact Jacobian assembled cell-block by cell-block,
+PETSc's additive Schwarz with ILU(0)), ``matrix_free`` (the exact action, algebraic
+multigrid on the assembled transport-plus-diagonal matrix), ``schur`` (the exact action,
+preconditioned by eliminating the phonons per cell, :mod:`.schur`, lagged, :mod:`.lagged`).
+"""
+
+from __future__ import annotations
+
+from ...solvers import JacobianConfig
+from ...solvers.linear import option_value
+from ...solvers.options import normalise_prefix
+from .lagged import LAG_DEFAULTS, LaggedPreconditioner
+from .schur import SchurPreconditioner
+
+__all__ = ["AUTO_ASSEMBLED_ENTRIES", "DEFAULT_PETSC", "MATRIX_FREE_PETSC", "SCHUR_LAGGED_PETSC",
+           "SCHUR_OUTER_DROP", "SCHUR_PETSC", "jacobian_config", "jacobian_mode",
+           "petsc_options"]
+
+#: PETSc defaults under the case's prefix ([solver.petsc] and the command line override):
+#: Newton with the exact Jacobian; ILU(0) is exact on the dense per-cell collision blocks.
+#: The subdomains overlap by one layer of cells (restricted additive Schwarz; on one rank
+#: the same ILU(0) of the whole matrix as block Jacobi): block Jacobi cuts the transport
+#: between the ranks, Krylov per Newton on the coarse absorber burst (520 cells, 3 BDF1
+#: steps) 6.2, 24.7, 25.7, 25.7 at 1, 2, 4, 8 ranks; with the overlap 6.17, 6.17, 8.83,
+#: 8.83 (benchmarks/mesh_scaling.py, 2026-11-22)
+DEFAULT_PETSC = {
+    "snes_type": "newtonls", "snes_linesearch_type": "bt", "snes_rtol": 1e-10,
+    "snes_stol": 1e-14, "snes_max_it": 40,
+    "ksp_type": "gmres", "ksp_rtol": 1e-10, "ksp_atol": 1e-300, "ksp_max_it": 1000,
+    "ksp_gmres_restart": 100, "pc_type": "asm", "sub_pc_type": "ilu",
+}
+#: above this many dense collision-block entries (all cells) 'auto' goes matrix-free
+AUTO_ASSEMBLED_ENTRIES = 2e7
+#: matrix-free mode: the preconditioning matrix is a diffusion operator per energy plus a
+#: diagonal: algebraic multigrid (measured on the film-trap case: 63 Krylov iterations in
+#: 5 Newton steps, 16 s, against 96 s for the assembled Jacobian with block ILU)
+MATRIX_FREE_PETSC = {"pc_type": "gamg"}
+#: schur mode: the outer PC is the model's (python) preconditioner (no pc defaults),
+#: rebuilt every second Newton iteration (measured on the coarse absorber burst, 64 bins:
+#: same 4 Krylov iterations per Newton step, 12.6 -> 8.6 s; the dense cell Jacobians
+#: dominate the cost)
+SCHUR_OUTER_DROP = ("pc_type", "sub_pc_type")
+SCHUR_PETSC = {"snes_lag_preconditioner": 2}
+#: schur mode with the lagged preconditioner (.lagged, the default; option
+#: ``-<prefix>schur_lag 0`` restores the above): PETSc asks for a preconditioner before
+#: every linear solve and the lag rule keeps or rebuilds it across Newton iterations and
+#: steps. Inexact Newton (``-<prefix>snes_ksp_ew``, Eisenstat-Walker) is not a default:
+#: on the coarse absorber burst it halved the Krylov iterations (48 -> 24) but took 18
+#: instead of 12 Newton iterations (4.4 against 5.0 CPU s with the double-precision
+#: build), and its loose last linear solve leaves an error of ~eta * newton_tol in
+#: adaptive BDF steps: 2 ranks and serial then differed by 1.5e-8 (test_transport_runs,
+#: 1e-8 required) -- Newton with exact linear solves converges quadratically past it
+SCHUR_LAGGED_PETSC = {"snes_lag_preconditioner": 1}
+
+
+def jacobian_mode(values, n_cells: int, grid) -> str:
+    """The Jacobian mode of a case (``[numerics] jacobian``); ``auto``: assembled below
+    :data:`AUTO_ASSEMBLED_ENTRIES` dense collision-block entries (``n_cells`` cells of
+    the bin ``grid``), else matrix-free for steady and Schur for transient runs."""
+    mode = values["numerics"]["jacobian"]
+    if mode != "auto":
+        return mode
+    entries = n_cells * grid.n * (grid.n + 2 * grid.n_ph)
+    if entries < AUTO_ASSEMBLED_ENTRIES:
+        return "assembled"
+    # measured: steady, transport-dominated (film trap) matrix-free 40 s vs schur 68 s;
+    # transient burst (coarse absorber, 64 bins) schur 8.6 s vs matrix-free 435 s
+    return "matrix_free" if values["time"]["steady"] else "schur"
+
+
+def jacobian_config(problem, values) -> tuple[JacobianConfig, bool]:
+    """How Newton's Jacobian is formed for ``problem`` (its ``jacobian`` mode) and whether
+    the Schur preconditioner is lagged across Newton iterations and steps (option
+    ``-<prefix>schur_lag``, default on).
+
+    The Schur mode's inner solve takes the ``schur_*`` keys of ``[solver.petsc]`` (prefix
+    stripped). Its storage is AIJ unless the case asks for the float32 cell blocks
+    (``cells``, or ``auto``: where they apply): the cell storage saves ~45 KB/cell but
+    costs ~1.3x the preconditioner CPU, so it is opt-in. (Its answers agree with AIJ's:
+    every flow to < 1e-14 of its resolution on the absorber burst; the 4e-3 of the
+    lead-end flow seen there is a flow far below its resolution, summary.json
+    flow_resolution, tests/test_transport_flow_tolerance.py.)
+    """
+    pc, lagged = None, False
+    if problem.jacobian == "schur":
+        prefix = normalise_prefix(values["solver"]["prefix"])
+        inner = {k[len("schur_"):]: v for k, v in values["solver"]["petsc"].items()
+                 if k.startswith("schur_")}
+        inner.setdefault("storage", "aij")
+        lagged = option_value(prefix + "schur_lag", True)
+        pc = LaggedPreconditioner(
+            SchurPreconditioner(problem, prefix, inner), lag=lagged,
+            **{k: option_value(prefix + f"schur_lag_{k}", v)
+               for k, v in LAG_DEFAULTS.items()})
+    return JacobianConfig("matrix_free" if problem.matrix_free else "assembled",
+                          problem.block_size, pc), lagged
+
+
+def petsc_options(case, mode: str = "assembled", lagged: bool = False) -> dict:
+    """PETSc options of the outer solve for a Jacobian mode (``[solver.petsc]`` wins; the
+    ``schur_*`` keys configure the inner Schur-complement KSP)."""
+    d = case.values
+    base = {**DEFAULT_PETSC, **(MATRIX_FREE_PETSC if mode == "matrix_free" else {})}
+    if mode == "schur":
+        base = {k: v for k, v in base.items() if k not in SCHUR_OUTER_DROP}
+        base.update(SCHUR_LAGGED_PETSC if lagged else SCHUR_PETSC)
+    opts = {**base, **{k: v for k, v in d["solver"]["petsc"].items()
+                       if not k.startswith("schur_")}}
+    if opts.get("pc_type") not in ("bjacobi", "asm"):  # no sub-solvers: no sub_ defaults
+        opts = {k: v for k, v in opts.items()
+                if not k.startswith("sub_") or k in d["solver"]["petsc"]}
+    return opts
