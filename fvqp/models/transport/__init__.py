@@ -16,6 +16,7 @@ from ...case.schema import Field, Section
 from ..base.schema import SPECTRAL_SOURCE as _SPECTRUM
 from ..base.schema import (
     active_regions,
+    check_material_overrides,
     check_pulse_or_power,
     energy_bins,
     initial_temperature,
@@ -33,7 +34,7 @@ _REGION = Section({
     "cross_section": Field("quantity", "wire cross-section (1D meshes)", dimension="area",
                            positive=True),
     # the material constants a case may set per region (SI; fvqp.models.base.schema),
-    # every one the model reads (driver.region_params): Tc and the gap ratio (gap,
+    # every one the model reads (regions.region_params): Tc and the gap ratio (gap,
     # Tc ratio of the collision prefactors), N0 (QP weight), tau0 and tau0_phi (the
     # collision prefactors), the normal-state diffusion constant (default: the
     # material's, else from its resistivity)
@@ -132,6 +133,7 @@ def _check(data, err) -> None:
                                          UnknownMaterialError, needed="a material",
                                          example='material = "Al" (or trap = true with a '
                                          "normal metal)", optional=lambda r: r.get("trap")):
+        check_material_overrides(reg, f"regions.{name}", err)
         if reg.get("trap"):
             continue
         if not (reg.get("diffusion_constant") or mat.diffusion_constant or mat.resistivity):
@@ -148,9 +150,12 @@ def _check(data, err) -> None:
 def _check_energy_grid(data, err) -> None:
     """The bath below every superconductor's Tc (unless its gap is fixed), and [energy]
     e_max above every gap and e_min at or below the smallest: the grid must hold the gap
-    edges of every region."""
-    from ...materials import UnknownMaterialError, get_material
+    edges of every region. The gaps are the run's: of the region's material with the
+    case's overrides (``Tc``, ``gap_ratio`` or ``delta0``; :func:`.regions.region_material`
+    as :func:`.regions.region_params` reads them)."""
+    from ...materials import UnknownMaterialError
     from ..spec import bath_gap, ueV
+    from .regions import region_material
 
     T = data["bath"]["temperature"]
     gaps = {}
@@ -158,10 +163,10 @@ def _check_energy_grid(data, err) -> None:
         if not reg.get("active", True) or reg.get("trap") or not reg.get("material"):
             continue
         try:
-            mat = get_material(reg["material"])
-        except UnknownMaterialError:
-            continue  # reported above
-        Tc = reg.get("Tc") or mat.Tc
+            mat = region_material(reg, reg["material"])
+        except (UnknownMaterialError, TypeError):
+            continue  # reported by _check (unknown material; delta0 and gap_ratio both)
+        Tc = mat.Tc
         if reg.get("gap"):
             gaps[name] = reg["gap"]
         elif T >= Tc:
