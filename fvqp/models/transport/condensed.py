@@ -40,6 +40,12 @@ with ``gmres`` it checks it, one or two iterations, at the price of its work vec
 A condensed solve that does not converge in ``max_it`` iterations is reported (log
 warning) and returns non-finite values, so the Newton step fails as a failed linear
 solve would, never silently.
+
+Measured on the absorber burst (``benchmarks/transport_absorber3d.py memory``, 13 280
+cells x 66 bins x 130 phonon nodes, 6 BDF1 steps, with the float32 cell storage of
+:math:`S_T`, against the default AIJ path in the same run, load 13-20): run peak 85.5
+against 139.1 KB per cell, 12 Newton / 57 Krylov against 12 / 59, 9.6 against 13.5 CPU s
+per step.
 """
 
 from __future__ import annotations
