@@ -378,24 +378,27 @@ class TransportProblem(FaceOperators, JacobianAssembly, Balances):
         Returns
         -------
         sv : ndarray, shape (n, N)
-        w : ndarray, shape (n, M)
-            The condensed phonon direction (zero without collisions).
+        w : ndarray, shape (n, M), or None
+            The condensed phonon direction (``w0`` without collisions), only with
+            ``w0`` (else None: not kept).
         """
         c0 = time.process_time()
         N, n = self.N, self.n
         y = xl.reshape(-1, self.B)
         out = np.zeros((self.loc.n_local, N))
-        w = np.zeros((n, self.M)) if w0 is None else w0.copy()
+        w = None if w0 is None else w0.copy()  # kept only with w0 (the back-substitution)
         if self.collisions:
             outer = self._outer_derivative(y)
             spectra = self._jvp_spectra(y)
             for b, s in enumerate(range(0, n, CHUNK)):
                 sl = slice(s, min(n, s + CHUNK))
-                dq, w[sl] = condensed_qp_jvp(
+                dq, wc = condensed_qp_jvp(
                     spectra[b], y[sl, :N], y[sl, N:], self.rho[sl], self.ados[sl], vf[sl],
                     gain[sl], outer[sl, :N], h=self.grid.h, m=self.grid.m,
                     c_ph=self.p["c_ph"][sl], w0=None if w0 is None else w0[sl])
                 out[sl] = self.m_f[sl] * dq
+                if w is not None:
+                    w[sl] = wc
         out += self._qp_transport(vf)
         res = out[:n]
         np.negative(res, out=res)
