@@ -52,6 +52,7 @@ from ...solvers.linear import LinearSolver, option_value
 from ...solvers.twolevel import AggregateCoarse
 from .condensed import MAX_IT, CondensedSolve
 from .phonon_pc import PhononDiffusionSolve
+from .schur_couplings import SchurCouplings
 
 __all__ = ["SchurPreconditioner", "SCHUR_DEFAULTS"]
 
@@ -88,8 +89,6 @@ CHUNK = 256
 #: cells per single-precision block computation (temporaries ~ 20 CHUNK N M floats:
 #: small enough to stay in cache)
 CHUNK_SINGLE = 32
-#: cells per batch of the FFT couplings (``-<prefix>schur_couplings fft``)
-COUPLING_CHUNK = 512
 #: default of ``-<prefix>schur_couplings``: B and C applied by FFTs from the build point's
 #: state spectra (absorber burst, 13 280 cells x 66 bins: peak 229 -> 164 KB per cell,
 #: same Newton and Krylov counts, PC application +27 %; ``stored`` keeps the float32
@@ -105,7 +104,7 @@ STORAGE = "aij"
 CONDENSED = False
 
 
-class SchurPreconditioner:
+class SchurPreconditioner(SchurCouplings):
     """Exact phonon elimination + an inner solve of the QP Schur complement.
 
     Parameters
@@ -416,64 +415,6 @@ class SchurPreconditioner:
         self.mat.setUnfactored()  # refactored in place (-<prefix>schur_sub_pc_factor_in_place)
         self.csr.assemble(self.mat)
         self.inner.set_operators()
-
-    def _coupling(self, w: np.ndarray, to_qp: bool) -> np.ndarray:
-        """``B w`` (phonon vector -> QP rows, ``to_qp``) or ``C w`` (QP vector -> phonon
-        rows) of :math:`K` by the exact Jacobian action: :math:`K_{fn} = -J_{fn}`,
-        :math:`K_{nf} = -J_{nf}` (transport and escape do not couple f and n)."""
-        p = self.p
-        N, B, n = p.N, p.B, p.n
-        v = np.zeros((n, B))
-        if to_qp:
-            v[:, N:] = w
-        else:
-            v[:, :N] = w
-        if self._v is None:
-            self._v = p.dist.create_vec()
-        self._v.setArray(v.ravel())
-        jv = p.rhs_jvp(self.x_local, p.dist.local_array(self._v), 0.0, 1.0).reshape(n, B)
-        return -(jv[:, :N] if to_qp else jv[:, N:])
-
-    def _fft_coupling(self, w: np.ndarray, to_qp: bool) -> np.ndarray:
-        """``B w`` (``to_qp``) or ``C w`` of :math:`K` by FFTs from the spectra of the
-        build point (:attr:`spectra`), batch by batch: :math:`K_{fn} = -m_f\\,\\partial
-        S^{qp}/\\partial n` (algebraic QP rows 0), :math:`K_{nf} = -m_n\\,\\partial
-        S^{ph}/\\partial f` (rows of phonons held at the bath 0), as
-        :meth:`TransportProblem.cell_step_blocks`."""
-        p, N, n = self.p, self.p.N, self.p.n
-        y = self._y
-        out = np.zeros((n, N if to_qp else p.M))
-        if self.spectra is None:  # no collisions: no coupling
-            return out
-        for s in range(0, n, COUPLING_CHUNK):
-            sl = slice(s, min(n, s + COUPLING_CHUNK))
-            if to_qp:
-                out[sl] = -p.m_f[sl] * self.spectra.qp_from_phonons(
-                    sl, y[sl, :N], p.rho[sl], p.ados[sl], w[sl], p.p["qp_scale"][sl])
-            else:
-                out[sl] = -p.m_n[sl] * self.spectra.phonons_from_qp(
-                    sl, y[sl, N:], p.rho[sl], p.ados[sl], w[sl], p.p["c_ph"][sl])
-        if to_qp:
-            out[p.alg_f[:n]] = 0.0
-        else:
-            out[p.ph_fixed[:n]] = 0.0
-        return out
-
-    def _b_inv_d(self, w: np.ndarray) -> np.ndarray:
-        """:math:`B D^{-1} w` for phonon-row vectors ``w``."""
-        if self.couplings == "fft":
-            return self._fft_coupling(self.inv_d * w, to_qp=True)
-        if self.bd is None:
-            return self._coupling(self.inv_d * w, to_qp=True)
-        return np.einsum("cij,cj->ci", self.bd, w.astype(np.float32))
-
-    def _inv_d_c(self, z: np.ndarray) -> np.ndarray:
-        """:math:`D^{-1} C z` for QP-row vectors ``z``."""
-        if self.couplings == "fft":
-            return self.inv_d * self._fft_coupling(z, to_qp=False)
-        if self.dc is None:
-            return self.inv_d * self._coupling(z, to_qp=False)
-        return np.einsum("cij,cj->ci", self.dc, z.astype(np.float32))
 
     def _smooth(self, t: np.ndarray) -> np.ndarray:
         return self.ilu.solve(t) if self.ilu is not None else self.inner.solve(t)
