@@ -115,9 +115,11 @@ def test_film_relaxation_stop_and_resume(serial, tmp_path):
     Gram-Schmidt rounds by heap layout, which the environment's size moves
     (PYTEST_CURRENT_TEST and the paths differ between the fixture's and the test's runs).
     Reproduced with the failing CI clone's code through a padded environment variable
-    (2 of 13 lengths gave the CI's other variant bit for bit, BLAS threads pinned); with
-    -vec_mdot_use_gemv 0 all 16 lengths gave one result, and stop/resume equalled the
-    uninterrupted run bit for bit at 3 lengths. Unpinned BLAS threads give yet another
+    (2 of 13 lengths gave the CI's other variant bit for bit, BLAS threads pinned), and
+    with today's code by glibc's malloc tunables (GLIBC_TUNABLES top_pad=0,
+    mmap_threshold=32768 or trim_threshold=0 give the other variant after 2 steps); with
+    -vec_mdot_use_gemv 0 all 16 lengths and all 5 tunables gave one result, and stop/resume
+    equalled the uninterrupted run bit for bit at 3 lengths. Unpinned BLAS threads give yet another
     variant (9.6e-13 at 40 ps). Until the library sets that option the bound stays. This
     pulse amplifies last-bit differences: one ulp of noise on the initial state moves the
     snapshots by up to 6.4e-11 of a field's scale and the pair processes by 5.8e-12
