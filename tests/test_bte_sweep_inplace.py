@@ -61,3 +61,34 @@ def test_inplace_refactorisation_equals_a_fresh_one_bitwise():
     assert kept.refactors == 4 and np.array_equal(kept.solve(r), fresh.solve(r))
     kept.destroy()
     fresh.destroy()
+
+
+def test_coarse_operator_refactored_in_place_equals_a_fresh_one():
+    """CoarseCorrection.set_matrix on the pattern of the previous operator (the global
+    coarse level of the collisional sweep path, once per step) writes the values into the
+    kept PETSc matrix: the inexact coarse solve (GMRES + ILU(0), as in runs) equals a
+    fresh level's bit for bit; another pattern gets a new matrix."""
+    from petsc4py import PETSc
+
+    from fvqp.solvers.twolevel import CoarseCorrection
+
+    rng = np.random.default_rng(5)
+    n = 300
+    eye = sp.identity(n, format="csr")
+    opts = {"ksp_type": "gmres", "ksp_rtol": 1e-3, "ksp_atol": 0.0, "ksp_max_it": 200,
+            "pc_type": "bjacobi", "sub_pc_type": "ilu"}
+    kept = CoarseCorrection(PETSc.COMM_SELF, eye, eye, "inplace_coarse_kept_", opts)
+    a = _matrix(rng, n)
+    kept.set_matrix(a)
+    mat = kept.solver.mat
+    r = rng.standard_normal(n)
+    for k, b in enumerate([a.multiply(rng.uniform(0.5, 1.5, a.shape)).tocsr()
+                           + sp.diags(rng.uniform(0.0, 2.0, n)), _matrix(rng, n)]):
+        kept.set_matrix(b)
+        fresh = CoarseCorrection(PETSc.COMM_SELF, eye, eye, f"inplace_coarse_{k}_", opts)
+        fresh.set_matrix(b)
+        assert np.array_equal(kept.correct(r), fresh.correct(r))
+        assert np.linalg.norm(b @ kept.correct(r) - r) < 1e-2 * np.linalg.norm(r)
+        assert (kept.solver.mat is mat) == (k == 0)   # kept on the same pattern only
+        fresh.destroy()
+    kept.destroy()

@@ -123,16 +123,31 @@ class CoarseCorrection(CoarseLevel):
         self.R, self.P = sp.csr_matrix(R), sp.csr_matrix(P)
         apply_options(prefix, {**(defaults or {}), **(options or {})})
         self.solver: LinearSolver | None = None
+        self._pattern: tuple | None = None  # the set_matrix operator's (indptr, indices)
         self._Rm = self._Pm = None
         self._rc = self._ec = None
 
     # ---- the coarse operator ----------------------------------------------------------
     def set_matrix(self, C: sp.csr_matrix) -> None:
         """Use ``C`` (owned coarse rows, *global* coarse columns, square) as the coarse
-        operator, and factor it (a previous operator is freed)."""
+        operator, and factor it: in place if its pattern is the previous operator's (the
+        values written into the kept PETSc matrix, whose symbolic factorisation PETSc
+        keeps), else in a new matrix (the previous one is freed)."""
         C = sp.csr_matrix(C)
         C.sum_duplicates()
         C.sort_indices()
+        if self.solver is not None and self._pattern is not None and C.nnz == len(
+                self._pattern[1]) and np.array_equal(C.indptr, self._pattern[0]) \
+                and np.array_equal(C.indices, self._pattern[1]):
+            from petsc4py import PETSc
+
+            it = PETSc.IntType
+            self.solver.mat.setValuesCSR(C.indptr.astype(it), C.indices.astype(it), C.data)
+            self.solver.mat.assemble()
+            self.solver.set_operators()
+            self.solver.ksp.setUp()
+            return
+        self._pattern = (C.indptr.copy(), C.indices.copy())
         mat = csr_matrix(self.comm, C, C.shape[1])
         if self.solver is None:
             self.solver = LinearSolver(mat, self.prefix)  # options inserted at __init__
@@ -181,6 +196,7 @@ class CoarseCorrection(CoarseLevel):
         if self.solver is not None:
             self.solver.destroy()
             self.solver = None
+        self._pattern = None
         for o in (self._Rm, self._Pm, self._rc, self._ec):
             if o is not None:
                 o.destroy()
