@@ -69,21 +69,32 @@ class GlobalCoarse:
         self.T = (self.R @ p.L @ self.P).tocoo()
         self.P_own = self.P[: n * S, : n * Sc].tocsr()
         self.prefix = prefix
+        self._slots = self._indptr = self._indices = None   # the CSR slots (update)
         self.level = CoarseCorrection(p.dist.comm, self.R, self.P_own, prefix,
                                       defaults or exact_defaults(p.dist.comm))
 
     def update(self, blocks: np.ndarray) -> None:
         """Assemble :math:`C` with the per-cell dense blocks ``blocks`` (n, Sc, Sc) and
-        factorise it."""
-        n, Sc = self.p.n, self.Sc
-        ii = (np.arange(n)[:, None, None] * Sc + np.arange(Sc)[None, :, None]
-              + 0 * np.arange(Sc)[None, None, :])
-        jj = (np.arange(n)[:, None, None] * Sc + 0 * np.arange(Sc)[None, :, None]
-              + np.arange(Sc)[None, None, :])
-        rows = np.concatenate([self.T.row, ii.ravel()])
-        cols = self.cdist.local_to_global[np.concatenate([self.T.col, jj.ravel()])]
+        factorise it. The pattern is that of every update (the transport part ``T`` and
+        the blocks' places are fixed): the slot of every entry in the CSR matrix is found
+        once, later updates only sum the values into their slots (and the coarse level
+        refactors its kept matrix in place)."""
         vals = np.concatenate([self.T.data, blocks.ravel()])
-        csr = sp.csr_matrix((vals, (rows, cols)), shape=(n * Sc, self.cdist.n_global))
+        if self._slots is None:
+            n, Sc = self.p.n, self.Sc
+            ng = self.cdist.n_global
+            cell = np.repeat(np.arange(n), Sc * Sc)
+            ii = cell * Sc + np.tile(np.repeat(np.arange(Sc), Sc), n)
+            jj = cell * Sc + np.tile(np.arange(Sc), n * Sc)
+            rows = np.concatenate([self.T.row, ii]).astype(np.int64)
+            cols = self.cdist.local_to_global[np.concatenate([self.T.col, jj])]
+            key, self._slots = np.unique(rows * ng + cols, return_inverse=True)
+            self._slots = self._slots.ravel()
+            self._indptr = np.searchsorted(key // ng, np.arange(n * Sc + 1))
+            self._indices = key % ng
+        data = np.bincount(self._slots, weights=vals, minlength=len(self._indices))
+        csr = sp.csr_matrix((data, self._indices, self._indptr),
+                            shape=(len(self._indptr) - 1, self.cdist.n_global))
         self.level.set_matrix(csr)
 
     def correction(self, res_owned: np.ndarray) -> np.ndarray:
