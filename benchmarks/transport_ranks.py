@@ -1,6 +1,6 @@
 """Benchmark: Krylov iterations per Newton step of ``transport`` at 1, 2, 4 and 8 ranks.
 
-``python benchmarks/transport_ranks.py [MESH] [BINS]`` runs the absorber case of
+``python benchmarks/transport_ranks.py [MESH] [BINS] [JACOBIAN]`` runs the absorber case of
 ``benchmarks/transport_absorber3d.py`` (its ``make_case``: fixed BDF1 steps of 0.2 ns
 through the 6 keV burst; FVQP_BENCH_STEPS, default 6) on ``MESH`` (default
 ``absorber3d_fine.msh``) with ``BINS`` QP bins (default 16) at 1, 2, 4 and 8 ranks (4 and 8
@@ -10,8 +10,17 @@ counts and per-rank memory from 1 to 8 ranks). The runs use ``[numerics] jacobia
 "schur"`` (the phonon-eliminating preconditioner, :mod:`fvqp.models.transport.schur`):
 ``auto`` picks the assembled Jacobian below 2e7 collision-block entries (both
 absorber meshes at 16 bins), which measured PETSc's own ASM, not the Schur preconditioner.
-FVQP_BENCH_OPTIONS passes extra PETSc options to every run (e.g.
-``-transport_schur_overlap 2``).
+``JACOBIAN`` (default ``schur``) may be ``assembled`` (PETSc's ASM with ILU(0), the
+``auto`` choice at 16 bins). FVQP_BENCH_OPTIONS passes extra PETSc options to every run
+(e.g. ``-transport_schur_overlap 2``, ``-transport_asm_subdomains petsc``); FVQP_BENCH_DT
+sets the fixed step in ns (default 0.2), FVQP_BENCH_RANKS the rank counts ("1 2 4 8").
+
+Assembled path, 2026-11-23 08:35-09:20, heavily loaded (times not comparable), 3 BDF1
+steps of 0.2 ns, 16 bins, Krylov per Newton at 1, 2, 4, 8 ranks: with RCM subdomains of
+the global face graph (:func:`fvqp.models.transport.solver_config.order_subdomains`)
+520 cells 6.00, 6.00, 6.00, 6.00 (PETSc's sorted subdomains 6.00, 6.00, 10.33, 10.33);
+11 680 cells 6.17, 6.17, 6.67, 6.58 (40.3, 46.7, 41.5, 42.0 s/step; 2297, 1245, 739, 477
+MB per rank), sorted subdomains 6.17, 13.17, 32.8, 33.2 (previous session).
 
 Measured 2026-11-23 05:50-06:15 under load (other jobs on the 2 cores; times are not
 comparable), 3 BDF1 steps, 16 bins, Krylov per Newton at 1, 2, 4, 8 ranks, Schur path:
@@ -30,29 +39,47 @@ per step in every run.
 from __future__ import annotations
 
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
 
-from transport_absorber3d import make_case, run
+from transport_absorber3d import STEPS, make_case, run
+
+
+def with_step(case: Path, dt_ns: float, steps: int) -> Path:
+    """``case`` with fixed BDF1 steps of ``dt_ns`` (``steps`` of them) instead of 0.2 ns."""
+    text = case.read_text()
+    text = re.sub(r'end = "[^"]*"', f'end = "{steps * dt_ns:g} ns"', text, count=1)
+    text = text.replace('dt_initial = "0.2 ns"', f'dt_initial = "{dt_ns:g} ns"')
+    out = case.with_name(f"{case.stem}_dt{dt_ns:g}.toml")
+    out.write_text(text)
+    return out
 
 
 def main(argv: list[str]) -> None:
     mesh = argv[1] if len(argv) > 1 else "absorber3d_fine.msh"
     bins = int(argv[2]) if len(argv) > 2 else 16
-    print(f"transport, {mesh}, {bins} QP bins: Krylov per Newton against ranks")
+    jacobian = argv[3] if len(argv) > 3 else "schur"
+    dt = float(os.environ.get("FVQP_BENCH_DT", "0.2"))
+    ranks = [int(r) for r in os.environ.get("FVQP_BENCH_RANKS", "1 2 4 8").split()]
+    print(f"transport, {mesh}, {bins} QP bins, {jacobian} Jacobian, {dt:g} ns steps: "
+          "Krylov per Newton against ranks")
     print(f"{'ranks':>5s} {'cells':>6s} {'Newton/step':>11s} {'Kry/N':>6s} {'s/step':>7s} "
-          f"{'MB/rank':>8s}")
+          f"{'MB/rank':>8s} {'steps':>5s} {'failed':>6s}")
     with tempfile.TemporaryDirectory(prefix="transport_ranks_") as d:
-        case = make_case(Path(d), mesh, bins, "schur")
+        case = make_case(Path(d), mesh, bins, jacobian)
+        if dt != 0.2:
+            case = with_step(case, dt, STEPS)
         extra = os.environ.get("FVQP_BENCH_OPTIONS", "").split()
-        for r in (1, 2, 4, 8):
+        for r in ranks:
             s = run(case, Path(d) / f"r{r}", r, extra)
             newton = s["newton_iterations"] / s["steps"]
             krylov = s["linear_iterations"] / max(1, s["newton_iterations"])
             print(f"{r:5d} {s['n_cells']:6d} {newton:11.2f} {krylov:6.2f} "
                   f"{s['time_stepping_s'] / s['steps']:7.2f} "
-                  f"{s['peak_rss_MB_per_rank']:8.0f}", flush=True)
+                  f"{s['peak_rss_MB_per_rank']:8.0f} {s['steps']:5d} "
+                  f"{s['failed_solves']:6d}", flush=True)
 
 
 if __name__ == "__main__":

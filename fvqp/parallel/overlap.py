@@ -16,7 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import reverse_cuthill_mckee
 
-__all__ = ["face_graph", "subdomain_cells"]
+__all__ = ["face_graph", "subdomain_cells", "subdomain_rows"]
 
 
 def face_graph(geometry) -> sp.csr_matrix:
@@ -72,3 +72,12 @@ def subdomain_cells(cells, layers: int) -> tuple[np.ndarray, np.ndarray]:
     is_owned = np.zeros(n, dtype=bool)
     is_owned[owned_file] = True
     return cells.new_of_old[sub], is_owned[sub]
+
+
+def subdomain_rows(cells, layers: int, bs: int) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of :func:`subdomain_cells` for ``bs`` unknowns per cell (cell-major global
+    numbering, row ``bs * cell + k``): the subdomain's rows cell by cell in elimination
+    order and its owned rows among them."""
+    sub, owned = subdomain_cells(cells, layers)
+    rows = (sub[:, None] * bs + np.arange(bs)).ravel()
+    return rows, rows[np.repeat(owned, bs)]

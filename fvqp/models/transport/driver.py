@@ -37,7 +37,7 @@ from ..base import MeshModel, OutputField, bdf_options, run_checkpointed, to_out
 from .lagged import LaggedPreconditioner
 from .problem import TransportProblem
 from .regions import Boundary, SpectralSource, region_material, region_params, trap_phonon_density
-from .solver_config import jacobian_config, jacobian_mode
+from .solver_config import jacobian_config, jacobian_mode, order_subdomains
 from .solver_config import petsc_options as _petsc
 from .summary import balances_si, flow_resolution_si, number_unit
 
@@ -305,6 +305,7 @@ def _steady(sim, writer) -> dict:
     d = case.values
     solver = SteadySolver(p, d["solver"]["prefix"], _petsc(case, p.jacobian, sim.lagged),
                           sim.jacobian)
+    order_subdomains(solver.nonlinear, p, d)
     x = p.dist.create_vec()
     x.setArray(sim.x0)
     its = lits = 0
@@ -353,6 +354,7 @@ def _transient(sim, writer, out_dir, resume, max_steps) -> dict:
     p.flow_tolerance = (opts.atol, opts.rtol)  # the flows' resolution beside the flows
     integ = BDFIntegrator(p, sim.x0, 0.0, d["solver"]["prefix"],
                           _petsc(case, p.jacobian, sim.lagged), opts, jacobian=sim.jacobian)
+    order_subdomains(integ.solver, p, d)
     names = d["output"]["fields"]
 
     def on_accept(it):

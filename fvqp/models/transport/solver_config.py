@@ -19,7 +19,7 @@ from .schur import SchurPreconditioner
 
 __all__ = ["AUTO_ASSEMBLED_ENTRIES", "DEFAULT_PETSC", "MATRIX_FREE_PETSC", "SCHUR_LAGGED_PETSC",
            "SCHUR_OUTER_DROP", "SCHUR_PETSC", "jacobian_config", "jacobian_mode",
-           "petsc_options"]
+           "order_subdomains", "petsc_options"]
 
 #: PETSc defaults under the case's prefix ([solver.petsc] and the command line override):
 #: Newton with the exact Jacobian; ILU(0) is exact on the dense per-cell collision blocks.
@@ -27,7 +27,12 @@ __all__ = ["AUTO_ASSEMBLED_ENTRIES", "DEFAULT_PETSC", "MATRIX_FREE_PETSC", "SCHU
 #: the same ILU(0) of the whole matrix as block Jacobi): block Jacobi cuts the transport
 #: between the ranks, Krylov per Newton on the coarse absorber burst (520 cells, 3 BDF1
 #: steps) 6.2, 24.7, 25.7, 25.7 at 1, 2, 4, 8 ranks; with the overlap 6.17, 6.17, 8.83,
-#: 8.83 (benchmarks/mesh_scaling.py, 2026-11-22)
+#: 8.83 (benchmarks/mesh_scaling.py, 2026-11-22). On several ranks each subdomain is
+#: eliminated in RCM order of the global face graph (:func:`order_subdomains`): PETSc's
+#: sorted subdomains cut the thin films' cell columns in the wrong order; Krylov per
+#: Newton on 520 cells 6.00 at 1, 2, 4, 8 ranks (sorted: 6.00, 6.00, 10.33, 10.33), on
+#: 11 680 cells 6.17, 6.17, 6.67, 6.58 (sorted: 6.17, 13.17, 32.8, 33.2;
+#: benchmarks/transport_ranks.py, 3 BDF1 steps of 0.2 ns, 16 bins, 2026-11-23)
 DEFAULT_PETSC = {
     "snes_type": "newtonls", "snes_linesearch_type": "bt", "snes_rtol": 1e-10,
     "snes_stol": 1e-14, "snes_max_it": 40,
@@ -115,3 +120,27 @@ def petsc_options(case, mode: str = "assembled", lagged: bool = False) -> dict:
         opts = {k: v for k, v in opts.items()
                 if not k.startswith("sub_") or k in d["solver"]["petsc"]}
     return opts
+
+
+def order_subdomains(nonlinear, problem, values) -> bool:
+    """On several ranks, give the assembled Jacobian's additive Schwarz (PETSc's ASM, the
+    :data:`DEFAULT_PETSC` PC) this rank's subdomain in reverse Cuthill-McKee order of the
+    global face graph (:func:`fvqp.parallel.overlap.subdomain_rows`), as the Schur
+    preconditioner's inner solve does (:mod:`.schur`): PETSc's own subdomains list their
+    rows by global number, and ILU(0) then eliminates the thin films' cell columns in the
+    wrong order where the ranks cut them.
+
+    The subdomain is the owned cells plus ``-<prefix>pc_asm_overlap`` (default 1) layers
+    of neighbours; ``-<prefix>asm_subdomains petsc`` leaves the subdomains to PETSc. One
+    rank, another PC or another mode: nothing changes. Returns True if the subdomain was
+    set.
+    """
+    from ...parallel.overlap import subdomain_rows
+    from ...solvers.asm import set_asm_subdomains
+
+    prefix = normalise_prefix(values["solver"]["prefix"])
+    if problem.cells.size == 1 or problem.jacobian != "assembled" or \
+            option_value(prefix + "asm_subdomains", "rcm") != "rcm":
+        return False
+    layers = option_value(prefix + "pc_asm_overlap", 1)
+    return set_asm_subdomains(nonlinear, *subdomain_rows(problem.cells, layers, problem.B))
