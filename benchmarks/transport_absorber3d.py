@@ -45,6 +45,19 @@ of the run's process, so the load inflates them less than wall times):
   per cell; today 15.9 GB, 300 KB). Wall time under that load: 328 s per step -- not
   comparable with today's 118 s (idle machine).
 
+Target with the phonons condensed out (``FVQP_BENCH_TARGET_RANKS=1
+FVQP_BENCH_TARGET_OPTIONS="-transport_schur_storage cells -transport_schur_condensed 1
+-transport_ksp_type preonly"``), 2026-11-23 08:53-09:33 at load 12-20, stopped by an
+outside SIGTERM after step 1 and resumed for steps 2-6 (two processes, one PC build
+each): 12 Newton / 73 Krylov (12 + 61; today's path 12 / 78), peak 4 155 MB (step 1) and
+4 578 MB (steps 2-6) = **88 KB per cell** (today 8 016 MB, 155 KB); CPU of the resumed
+process 283 s for 5 steps (setup and one build included: 56.7 s per step); its split:
+residual 24.0 s (15 calls), condensed Schur actions 87.3 s (61, 1.43 s each), whole
+condensed solves 161.2 s (10, actions and ILU(0) included), PC build 46.6 s (once),
+line-search actions ~16 s; stepping without the build 40 s per step (today's path, the
+lead's run the same morning: 70.3 CPU s per step, residual 5.8, actions 24.6, PC build
+4.9, PC apply 25.1 per step).
+
 Issue 18 §1 (``memory()``, :mod:`transport_memory`; ``python
 benchmarks/transport_absorber3d.py memory``, FVQP_BENCH_MEMORY_SIZES, 2026-11-22, load
 11-16): KB per cell of the arrays living through a step at 3 320 / 13 280 cells (66 bins,
