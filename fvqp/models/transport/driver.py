@@ -37,7 +37,13 @@ from ..base import MeshModel, OutputField, bdf_options, run_checkpointed, to_out
 from .lagged import LaggedPreconditioner
 from .problem import TransportProblem
 from .regions import Boundary, SpectralSource, region_material, region_params, trap_phonon_density
-from .solver_config import jacobian_config, jacobian_mode, order_subdomains
+from .solver_config import (
+    condensed_solve,
+    jacobian_config,
+    jacobian_mode,
+    krylov_counts,
+    order_subdomains,
+)
 from .solver_config import petsc_options as _petsc
 from .summary import balances_si, flow_resolution_si, number_unit
 
@@ -122,9 +128,16 @@ class TransportSimulation:
         #: how Newton's Jacobian is formed (a solver configuration, not physics) and
         #: whether the schur preconditioner is lagged across Newton iterations and steps
         self.jacobian, self.lagged = jacobian_config(self.problem, d)
+        #: the schur preconditioner is the exact condensed solve (outer KSP preonly)
+        self.condensed = condensed_solve(self.jacobian)
         self._t_initial = d["initial"].get("temperature") or None
         if self.self_consistent:
             self.problem.update_gap(self.local(self.x0))
+
+    def petsc_options(self) -> dict:
+        """PETSc options of the outer Newton solve (:func:`.solver_config.petsc_options`
+        for this case's Jacobian configuration)."""
+        return _petsc(self.case, self.problem.jacobian, self.lagged, self.condensed)
 
     @property
     def x0(self) -> np.ndarray:
@@ -303,8 +316,7 @@ def run(case, output_dir: str | None = None, resume: bool = False,
 def _steady(sim, writer) -> dict:
     p, case = sim.problem, sim.case
     d = case.values
-    solver = SteadySolver(p, d["solver"]["prefix"], _petsc(case, p.jacobian, sim.lagged),
-                          sim.jacobian)
+    solver = SteadySolver(p, d["solver"]["prefix"], sim.petsc_options(), sim.jacobian)
     order_subdomains(solver.nonlinear, p, d)
     x = p.dist.create_vec()
     x.setArray(sim.x0)
@@ -339,7 +351,7 @@ def _steady(sim, writer) -> dict:
     number = {k[2:]: v * n_unit for k, v in rates.items() if k.startswith("N:")}
     tot = sim.totals(xo)
     return {"status": 0, "message": f"steady state: {res.message}", "steady": True,
-            "newton_iterations": its, "linear_iterations": lits,
+            "newton_iterations": its, **krylov_counts(lits, sim.jacobian),
             "gap_iterations": gap_iterations, "residual_norm": res.residual_norm,
             "power_W": power, "power_imbalance_W": sum(power.values()),
             "qp_rates_per_s": number,
@@ -353,7 +365,7 @@ def _transient(sim, writer, out_dir, resume, max_steps) -> dict:
     totals0 = sim.totals(sim.x0)
     p.flow_tolerance = (opts.atol, opts.rtol)  # the flows' resolution beside the flows
     integ = BDFIntegrator(p, sim.x0, 0.0, d["solver"]["prefix"],
-                          _petsc(case, p.jacobian, sim.lagged), opts, jacobian=sim.jacobian)
+                          sim.petsc_options(), opts, jacobian=sim.jacobian)
     order_subdomains(integ.solver, p, d)
     names = d["output"]["fields"]
 
@@ -385,7 +397,7 @@ def _transient(sim, writer, out_dir, resume, max_steps) -> dict:
             "t_end_s": u.to_si(integ.t, "time"), "steps": result.steps,
             "rejected_steps": result.rejected_steps, "failed_solves": result.failed_solves,
             "newton_iterations": result.newton_iterations,
-            "linear_iterations": result.linear_iterations,
+            **krylov_counts(result.linear_iterations, sim.jacobian),
             "N_qp": tot1["N_qp"] * number_unit(u),  # a key number, as in steady runs
             **balances,
             "flow_resolution": flow_resolution_si(sim, integ.accumulated, balances, opts)}
