@@ -47,3 +47,31 @@ def test_condensed_summary_counts_the_condensed_krylov(tmp_path):
     assert s["outer_linear_iterations"] == s["newton_iterations"]
     assert s["linear_iterations"] == s["cpu_calls"]["condensed_krylov"]
     assert s["linear_iterations"] >= 2 * s["newton_iterations"]
+
+
+def test_condensed_with_phonon_diffusion_refused_at_check(tmp_path):
+    """Phonon diffusion between cells and the condensed solve (which needs the phonon
+    block cell-diagonal): a CaseError naming solver.petsc.schur_condensed, the region and
+    the fix at load (it had been a ValueError from the solve's build); without the
+    condensed solve the same case is accepted."""
+    import pytest
+
+    from fvqp.case.loader import CaseError, load_case
+
+    def case(d, petsc):
+        p = _case(d, petsc)
+        p.write_text(p.read_text().replace(
+            'escape_time = "0.2 ns"', 'escape_time = "0.2 ns"\n'
+            'phonon_diffusion_constant = "1e-4 m^2/s"'))
+        return str(p)
+
+    with pytest.raises(CaseError) as err:
+        load_case(case(tmp_path, ""))
+    e = err.value.errors
+    assert len(e) == 1 and "solver.petsc.schur_condensed" in e[0], e
+    assert "region 'lead'" in e[0] and "drop schur_condensed" in e[0]
+    (tmp_path / "f").mkdir()
+    ok = case(tmp_path / "f", "")
+    text = open(ok).read().replace("schur_condensed = true", "schur_condensed = false")
+    open(ok, "w").write(text)
+    assert load_case(ok).data["regions"]["lead"]["phonon_diffusion_constant"] > 0

@@ -145,6 +145,25 @@ def _check(data, err) -> None:
                     "choose a material with Kaplan times (see `fvqp materials`).")
     check_pulse_or_power(data, err)
     _check_energy_grid(data, err)
+    _check_condensed(data, err)
+
+
+def _check_condensed(data, err) -> None:
+    """The condensed Schur solve (``[solver.petsc] schur_condensed``) eliminates the
+    phonons cell by cell: it needs a cell-diagonal phonon block, i.e. no phonon diffusion
+    between cells (``phonon_diffusion_constant`` of a region)."""
+    value = ((data.get("solver") or {}).get("petsc") or {}).get("schur_condensed")
+    if value is None or str(value).strip().lower() in ("false", "0", "no", "off", ""):
+        return
+    for name, reg in data["regions"].items():
+        if reg.get("active", True) and (reg.get("phonon_diffusion_constant") or 0.0) > 0:
+            err.add("solver.petsc.schur_condensed", "the condensed solve eliminates the "
+                    "phonons cell by cell, but region "
+                    f"{name!r} has phonon diffusion between cells "
+                    "(phonon_diffusion_constant).",
+                    "drop schur_condensed (the Schur preconditioner then handles the "
+                    "phonon diffusion), or the region's phonon_diffusion_constant.")
+            return
 
 
 def _check_energy_grid(data, err) -> None:
