@@ -78,13 +78,15 @@ def case_with_values(name: str, tmp_path, **values) -> Path:
     return p
 
 
-def run_fvqp(args, nproc: int = 1, timeout: float = HANG_TIMEOUT, check: bool = True):
-    """Run `python -m fvqp ARGS` (under `mpiexec -n nproc` if nproc > 1)."""
+def run_fvqp(args, nproc: int = 1, timeout: float = HANG_TIMEOUT, check: bool = True,
+             env: dict | None = None):
+    """Run `python -m fvqp ARGS` (under `mpiexec -n nproc` if nproc > 1); ``env`` adds
+    to the environment of :func:`mpi_env`."""
     cmd = [sys.executable, "-m", "fvqp", *map(str, args)]
     if nproc > 1:
         cmd = ["mpiexec", "-n", str(nproc), *cmd]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=mpi_env(), timeout=timeout,
-                          cwd=ROOT)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env={**mpi_env(), **(env or {})},
+                          timeout=timeout, cwd=ROOT)
     if check and proc.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout}\n"
                              f"{proc.stderr}")

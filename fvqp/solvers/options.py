@@ -32,6 +32,18 @@ _INSERTED: dict[str, set[str]] = {}
 #: unused options already reported in this options session (:func:`unreported_unused`)
 _REPORTED: set[str] = set()
 
+#: global options every run sets (unless the command line does), for runs that are
+#: reproducible bit for bit from one process to the next. PETSc (3.20+) computes
+#: ``VecMDot``/``VecMAXPY`` over several vectors by one BLAS gemv when their arrays happen
+#: to lie close together in memory, and by its own unrolled loop otherwise; the two round
+#: differently. fvqp's ghosted vectors are duplicated one by one, so which path GMRES's
+#: Gram-Schmidt takes depended on the heap layout, which the environment's size moves:
+#: two processes of the same case differed in the last bits (1e-12 of a field after a
+#: few steps; CI saw it twice). With the gemv paths off every process takes the loop.
+RUN_OPTIONS: dict[str, str] = {"vec_mdot_use_gemv": "0", "vec_maxpy_use_gemv": "0"}
+#: the :data:`_INSERTED` key of :data:`RUN_OPTIONS` (no solver prefix is empty)
+_RUN = "\0run"
+
 
 def apply_options(prefix: str, options: Mapping[str, object] | None) -> dict[str, str | None]:
     """Insert ``options`` under ``prefix`` into PETSc's options database.
@@ -107,7 +119,8 @@ def options_session() -> Iterator[None]:
     """Scope of one run: the options inserted inside are removed on exit (also on
     errors), the DOLFINx/petsctools rule "options removed after use" at the granularity
     of a run (objects built by a model may read their options lazily, at their first
-    solve, so they stay until the run ends).
+    solve, so they stay until the run ends). It also sets :data:`RUN_OPTIONS` (runs
+    reproducible bit for bit across processes) unless the command line sets them.
 
     Examples
     --------
@@ -119,10 +132,24 @@ def options_session() -> Iterator[None]:
     >>> PETSc.Options().hasName("doc_ksp_type")
     False
     """
+    _insert_run_options()
     try:
         yield
     finally:
         remove_inserted()
+
+
+def _insert_run_options() -> None:
+    """Insert :data:`RUN_OPTIONS` (the command line wins), removed with the session's."""
+    from petsc4py import PETSc
+
+    db = PETSc.Options()
+    present = {k.lower() for k in db.getAll()}
+    ours = _INSERTED.setdefault(_RUN, set())
+    for name, value in RUN_OPTIONS.items():
+        if name.lower() not in present or name in ours:
+            db.setValue(name, value)
+            ours.add(name)
 
 
 class OptionsError(ValueError):
