@@ -133,20 +133,18 @@ def test_film_relaxation_stop_and_resume(serial, tmp_path):
     assert abs(sb["qp_number"]["imbalance"]) < 1e-9 * sb["qp_number"]["sources"]
 
 
-@pytest.mark.parametrize("gemv", [pytest.param(1, marks=pytest.mark.xfail(
-    strict=True, reason="PETSc's gemv paths round by heap layout")), 0], ids=["gemv", "loop"])
-def test_first_steps_do_not_depend_on_the_heap_layout(tmp_path, gemv):
+def test_first_steps_do_not_depend_on_the_heap_layout(tmp_path):
     """Two processes of the same case whose heaps are laid out differently (glibc's
     malloc top pad) give the first 4 steps bit for bit equal. With PETSc's VecMDot/VecMAXPY
-    gemv paths (on in PETSc by default, given here on the command line, which wins over
-    :data:`fvqp.solvers.options.RUN_OPTIONS`) they differ by 1.1e-11 of a field's scale
-    (measured; strict xfail, so this test fails if the layout stops mattering and the
-    check goes blind); with fvqp's default they are equal."""
-    opts = ["-vec_mdot_use_gemv", str(gemv), "-vec_maxpy_use_gemv", str(gemv)]
+    gemv paths (PETSc's default; `-vec_mdot_use_gemv 1 -vec_maxpy_use_gemv 1` on the
+    command line wins over :data:`fvqp.solvers.options.RUN_OPTIONS`) the two differed by
+    1.1e-11 of a field's scale on this machine (2026-11-23; whether a given pad moves
+    GMRES's vectors depends on the environment, so that half is a measurement, not a
+    test)."""
     runs = []
     for k, pad in enumerate(("", "glibc.malloc.top_pad=0")):
         out = tmp_path / f"h{k}"
-        run_fvqp(["run", CASES / CASE, "--output", out, "--max-steps", "4", *opts],
+        run_fvqp(["run", CASES / CASE, "--output", out, "--max-steps", "4"],
                  env={"GLIBC_TUNABLES": pad})
         runs.append(_series(out))
     (ta, a), (tb, b) = runs
