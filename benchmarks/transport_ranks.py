@@ -13,7 +13,9 @@ absorber meshes at 16 bins), which measured PETSc's own ASM, not the Schur preco
 ``JACOBIAN`` (default ``schur``) may be ``assembled`` (PETSc's ASM with ILU(0), the
 ``auto`` choice at 16 bins). FVQP_BENCH_OPTIONS passes extra PETSc options to every run
 (e.g. ``-transport_schur_overlap 2``, ``-transport_asm_subdomains petsc``); FVQP_BENCH_DT
-sets the fixed step in ns (default 0.2), FVQP_BENCH_RANKS the rank counts ("1 2 4 8").
+sets the fixed step in ns (default 0.2), FVQP_BENCH_RANKS the rank counts ("1 2 4 8");
+FVQP_BENCH_AFTER (ns) counts only the FVQP_BENCH_STEPS steps after that time (the late
+steps of a transient; :func:`late_steps`).
 
 Assembled path, 2026-11-23 08:35-09:20, heavily loaded (times not comparable), 3 BDF1
 steps of 0.2 ns, 16 bins, Krylov per Newton at 1, 2, 4, 8 ranks: with RCM subdomains of
@@ -21,6 +23,16 @@ the global face graph (:func:`fvqp.models.transport.solver_config.order_subdomai
 520 cells 6.00, 6.00, 6.00, 6.00 (PETSc's sorted subdomains 6.00, 6.00, 10.33, 10.33);
 11 680 cells 6.17, 6.17, 6.67, 6.58 (40.3, 46.7, 41.5, 42.0 s/step; 2297, 1245, 739, 477
 MB per rank), sorted subdomains 6.17, 13.17, 32.8, 33.2 (previous session).
+
+Long steps (a transient's late steps; FVQP_BENCH_AFTER=10, the 3 fixed BDF1 steps after
+10 ns, 520 cells, 16 bins, 2026-11-23 09:35-09:41, loaded), Krylov per Newton at 1 and 8
+ranks: Schur 2 ns 7.50, 7.50; 20 ns 19.00, 19.56 (3 Newton per step); assembled 2 ns
+9.83, 9.83; 20 ns 21.25, 21.12 (2.67 Newton per step). Flat in the ranks, but the
+one-level counts grow with the step (Schur 4.3 at 0.2 ns through the burst, 7.5 at 2 ns,
+19 at 20 ns): the diffusion length per step outgrows the subdomain overlap and the
+films' cells -- the regime a coarse level addresses. Through the burst with a 2 ns cap
+(24 steps, most shortened by the pulse): Schur 4.29, 4.27, 4.31, 4.33 at 1, 2, 4, 8;
+assembled 6.92, 6.96, 7.02 at 1, 2, 4.
 
 Measured 2026-11-23 05:50-06:15 under load (other jobs on the 2 cores; times are not
 comparable), 3 BDF1 steps, 16 bins, Krylov per Newton at 1, 2, 4, 8 ranks, Schur path:
@@ -47,14 +59,28 @@ from pathlib import Path
 from transport_absorber3d import STEPS, make_case, run
 
 
-def with_step(case: Path, dt_ns: float, steps: int) -> Path:
-    """``case`` with fixed BDF1 steps of ``dt_ns`` (``steps`` of them) instead of 0.2 ns."""
+def with_step(case: Path, dt_ns: float, end_ns: float) -> Path:
+    """``case`` with fixed BDF1 steps of ``dt_ns`` (instead of 0.2 ns) to ``end_ns`` (the
+    source's pulse still shortens the steps it falls in)."""
     text = case.read_text()
-    text = re.sub(r'end = "[^"]*"', f'end = "{steps * dt_ns:g} ns"', text, count=1)
+    text = re.sub(r'end = "[^"]*"', f'end = "{end_ns:g} ns"', text, count=1)
     text = text.replace('dt_initial = "0.2 ns"', f'dt_initial = "{dt_ns:g} ns"')
-    out = case.with_name(f"{case.stem}_dt{dt_ns:g}.toml")
+    out = case.with_name(f"{case.stem}_dt{dt_ns:g}_{end_ns:g}.toml")
     out.write_text(text)
     return out
+
+
+def late_steps(case: Path, d: Path, dt: float, after: float, r: int, extra) -> None:
+    """Counts of the ``STEPS`` steps of ``dt`` ns after ``after`` ns alone: the difference
+    of a run to ``after`` and one ``STEPS`` steps further (the pulse's short steps cancel)."""
+    a = run(with_step(case, dt, after), d / f"a{r}", r, extra)
+    b = run(with_step(case, dt, after + STEPS * dt), d / f"b{r}", r, extra)
+    steps = b["steps"] - a["steps"]
+    newton = b["newton_iterations"] - a["newton_iterations"]
+    krylov = b["linear_iterations"] - a["linear_iterations"]
+    print(f"{r:5d} {b['n_cells']:6d} {newton / steps:11.2f} {krylov / max(1, newton):6.2f} "
+          f"{'-':>7s} {b['peak_rss_MB_per_rank']:8.0f} {steps:5d} "
+          f"{b['failed_solves'] - a['failed_solves']:6d}", flush=True)
 
 
 def main(argv: list[str]) -> None:
@@ -69,9 +95,15 @@ def main(argv: list[str]) -> None:
           f"{'MB/rank':>8s} {'steps':>5s} {'failed':>6s}")
     with tempfile.TemporaryDirectory(prefix="transport_ranks_") as d:
         case = make_case(Path(d), mesh, bins, jacobian)
-        if dt != 0.2:
-            case = with_step(case, dt, STEPS)
         extra = os.environ.get("FVQP_BENCH_OPTIONS", "").split()
+        after = os.environ.get("FVQP_BENCH_AFTER")
+        if after:
+            print(f"(the {STEPS} steps after {after} ns only)")
+            for r in ranks:
+                late_steps(case, Path(d), dt, float(after), r, extra)
+            return
+        if dt != 0.2:
+            case = with_step(case, dt, STEPS * dt)
         for r in ranks:
             s = run(case, Path(d) / f"r{r}", r, extra)
             newton = s["newton_iterations"] / s["steps"]
