@@ -22,7 +22,7 @@ from collections.abc import Callable
 import numpy as np
 import scipy.sparse as sp
 
-from .linear import LinearSolver, csr_matrix
+from .linear import LinearSolver
 
 __all__ = ["ShiftedSystems"]
 
@@ -58,12 +58,8 @@ class ShiftedSystems:
         pid = (n_global, nr, hashlib.sha1(csr.indptr.tobytes() + csr.indices.tobytes())
                .hexdigest())
         if pid not in self._pat:
-            rows = np.repeat(np.arange(nr), np.diff(csr.indptr))
-            dpos = np.flatnonzero(csr.indices == rows + row0)
-            mat = csr_matrix(self.comm, csr, n_global)
-            ip, ix = _petsc_ints(csr)
-            self._pat[pid] = [ip, ix, dpos, mat, np.empty(csr.nnz)]
-        self._vals[key] = (pid, csr.data.copy())
+            self._pat[pid] = _SharedMatrix(self.comm, csr, n_global, row0)
+        self._vals[key] = (pid, csr.data[self._pat[pid].order])
 
     def solver(self, key, build: Callable, shift: np.ndarray | None) -> LinearSolver:
         """The KSP of the system ``key`` with ``shift`` (owned rows; None: 0) added to
@@ -73,12 +69,13 @@ class ShiftedSystems:
         if key not in self._vals:
             self._add(key, *build())
         pid, vals = self._vals[key]
-        ip, ix, dpos, mat, work = self._pat[pid]
-        np.copyto(work, vals)
+        sm = self._pat[pid]
+        np.copyto(sm.work, vals)
         if shift is not None:
-            work[dpos] += shift
-        mat.setValuesCSR(ip, ix, work)
-        mat.assemble()
+            sm.work[sm.dpos] += shift
+        sm.mat.assemble()          # PETSc holds sm.work: publish the new values
+        sm.mat.stateIncrease()
+        mat = sm.mat
         if pid not in self._ksp:
             self._ksp[pid] = LinearSolver(mat, self.prefix)
         s = self._ksp[pid]
@@ -90,7 +87,7 @@ class ShiftedSystems:
         for s in self._ksp.values():
             s.destroy()
         for p in self._pat.values():
-            p[3].destroy()
+            p.mat.destroy()
         self._ksp.clear()
         self._pat.clear()
         self._vals.clear()
@@ -102,7 +99,42 @@ def _has_diagonal(csr: sp.csr_matrix, row0: int) -> bool:
     return np.count_nonzero(csr.indices == rows + row0) == csr.shape[0]
 
 
-def _petsc_ints(csr: sp.csr_matrix):
-    from petsc4py import PETSc
+class _SharedMatrix:
+    """The PETSc AIJ matrix of one pattern on a value array it shares with numpy
+    (``MatCreateSeqAIJWithArrays`` / ``MatCreateMPIAIJWithSplitArrays``, as
+    :mod:`.blockcsr`): :attr:`work` holds the owned rows' values, the entries of owned
+    columns ("diagonal part", local column numbers) first, then the others (global
+    numbers); :attr:`order` maps the CSR's entries to that order, :attr:`dpos` is the
+    position of every row's diagonal in it."""
 
-    return csr.indptr.astype(PETSc.IntType), csr.indices.astype(PETSc.IntType)
+    def __init__(self, comm, csr: sp.csr_matrix, n_global: int, row0: int):
+        from petsc4py import PETSc
+
+        nr = csr.shape[0]
+        rows = np.repeat(np.arange(nr), np.diff(csr.indptr))
+        inside = (csr.indices >= row0) & (csr.indices < row0 + nr)
+        d_idx, o_idx = np.flatnonzero(inside), np.flatnonzero(~inside)
+        self.order = np.concatenate([d_idx, o_idx])
+        self.work = np.zeros(csr.nnz)
+        nd = len(d_idx)
+        it = PETSc.IntType
+
+        def part(idx, cols, values):
+            ptr = np.concatenate([[0], np.cumsum(np.bincount(rows[idx], minlength=nr))])
+            return ptr.astype(it), cols.astype(it), values
+
+        diag = part(d_idx, csr.indices[d_idx] - row0, self.work[:nd])
+        pos = np.empty(csr.nnz, dtype=np.int64)
+        pos[self.order] = np.arange(csr.nnz)
+        self.dpos = pos[np.flatnonzero(csr.indices == rows + row0)]
+        size = ((nr, n_global), (nr, n_global))
+        if comm.getSize() == 1:
+            arrays = diag
+        else:
+            arrays = (diag, part(o_idx, csr.indices[o_idx], self.work[nd:]))
+        self.mat = PETSc.Mat().createAIJWithArrays(size, arrays, comm=comm)
+        shared = self.mat.getAttr("__csr__")
+        values = shared[2] if comm.getSize() == 1 else shared[0][2]
+        if not np.shares_memory(values, self.work):   # a copy would freeze the values
+            raise RuntimeError("PETSc copied the matrix values; in-place updates would "
+                               "be lost")
