@@ -27,12 +27,13 @@ MB per rank), sorted subdomains 6.17, 13.17, 32.8, 33.2 (previous session).
 Long steps (a transient's late steps; FVQP_BENCH_AFTER=10, the 3 fixed BDF1 steps after
 10 ns, 520 cells, 16 bins, 2026-11-23 09:35-09:41, loaded), Krylov per Newton at 1 and 8
 ranks: Schur 2 ns 7.50, 7.50; 20 ns 19.00, 19.56 (3 Newton per step); assembled 2 ns
-9.83, 9.83; 20 ns 21.25, 21.12 (2.67 Newton per step). Flat in the ranks, but the
-one-level counts grow with the step (Schur 4.3 at 0.2 ns through the burst, 7.5 at 2 ns,
-19 at 20 ns): the diffusion length per step outgrows the subdomain overlap and the
-films' cells -- the regime a coarse level addresses. Through the burst with a 2 ns cap
-(24 steps, most shortened by the pulse): Schur 4.29, 4.27, 4.31, 4.33 at 1, 2, 4, 8;
-assembled 6.92, 6.96, 7.02 at 1, 2, 4.
+9.83, 9.83; 20 ns 21.25, 21.12 (2.67 Newton per step); 1 680 cells (medium mesh),
+Schur 20 ns 23.33, 24.00. Flat in the ranks, but the one-level counts grow with the step
+(Schur 4.3 at 0.2 ns through the burst, 7.5 at 2 ns, 19 at 20 ns) and with the mesh at
+long steps (19 -> 23.3 from 520 to 1 680 cells at 20 ns): the diffusion length per step
+outgrows the cells -- the regime a coarse level addresses (not measured on 11 680
+cells). Through the burst with a 2 ns cap (24 steps, most shortened by the pulse):
+Schur 4.29, 4.27, 4.31, 4.33 at 1, 2, 4, 8; assembled 6.92, 6.96, 7.02 at 1, 2, 4.
 
 Measured 2026-11-23 05:50-06:15 under load (other jobs on the 2 cores; times are not
 comparable), 3 BDF1 steps, 16 bins, Krylov per Newton at 1, 2, 4, 8 ranks, Schur path:
