@@ -4,7 +4,7 @@ import logging
 
 import numpy as np
 
-from fvqp.models.transport.lagged import LaggedPreconditioner
+from fvqp.solvers.lagged import LaggedPreconditioner
 
 
 class _CountingPC:
@@ -28,7 +28,7 @@ def _solve(pc, its, shift=1.0):
 
 def test_invalidate_rebuilds_once_and_the_rule_keeps_its_own_reasons(caplog):
     """``invalidate("step")`` forces exactly one rebuild, at the next update, recorded as
-    "step" and logged on the owner's logger (not fvqp.transport); a reason of the rule
+    "step" and logged on the owner's logger (not fvqp.solvers); a reason of the rule
     at that update (here the shift cut by 4) is the one recorded, and the pending
     invalidation is spent by it, as the chip chain's step rebuild always did."""
     inner = _CountingPC()
@@ -51,11 +51,12 @@ def test_invalidate_rebuilds_once_and_the_rule_keeps_its_own_reasons(caplog):
     assert pc.reuses == 3
 
 
-def test_default_logger_is_transport(caplog):
-    """Without ``logger`` the rebuilds are logged under fvqp.transport, as before."""
+def test_default_logger_is_the_solvers(caplog):
+    """Without ``logger`` the rebuilds are logged under fvqp.solvers (the layer of
+    :mod:`fvqp.solvers.lagged`); transport passes its own, fvqp.transport."""
     pc = LaggedPreconditioner(_CountingPC())
     _solve(pc, 1)
     with caplog.at_level(logging.DEBUG, logger="fvqp"):
         _solve(pc, 1, shift=10.0)
     assert [r.name for r in caplog.records if "rebuilt (shift)" in r.getMessage()] \
-        == ["fvqp.transport"]
+        == ["fvqp.solvers"]

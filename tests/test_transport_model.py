@@ -578,8 +578,8 @@ def test_lagged_schur_preconditioner_keeps_the_answer_and_builds_less():
     inexact Newton (Eisenstat-Walker) change the Krylov path, not the converged states:
     fixed BDF2 steps through a phonon pulse equal the assembled mode's to the Newton
     tolerance (as the unlagged 'schur' test), with fewer builds than linear solves."""
-    from fvqp.models.transport.lagged import LaggedPreconditioner
     from fvqp.models.transport.schur import SchurPreconditioner
+    from fvqp.solvers.lagged import LaggedPreconditioner
 
     out, pcs = {}, {}
     for mode in ("assembled", "lagged"):
@@ -623,7 +623,7 @@ def test_lag_rule_rebuilds_when_krylov_counts_grow_or_the_shift_moves():
     """The rebuild rule: keep while the last solve took at most growth * (first solve
     after the build) + 2 iterations, the shift stays within the factor and the build is
     younger than max_age; a solve that ran into the Krylov limit always rebuilds."""
-    from fvqp.models.transport.lagged import LaggedPreconditioner
+    from fvqp.solvers.lagged import LaggedPreconditioner
 
     inner = _CountingPC()
     pc = LaggedPreconditioner(inner, growth=2.0, shift_factor=2.0, max_age=6)

@@ -11,7 +11,7 @@ operator is the exact Jacobian action, its preconditioner :class:`.inelastic.Ine
 A failed solve gives status -1 and a message (and :class:`ConvergenceError`).
 
 In transients the preconditioner may be kept across Newton iterations
-(:func:`pc_lag`, ``-<prefix>pc_lag none|step|run``; :class:`fvqp.models.transport.lagged.
+(:func:`pc_lag`, ``-<prefix>pc_lag none|step|run``; :class:`fvqp.solvers.lagged.
 LaggedPreconditioner`: it is rebuilt when the Krylov count of a solve grows past the
 first one's + 2, when the BDF shift moves by 2x, or after 40 solves): ``step`` builds it
 at the first Newton iteration of every step and keeps it for the step's other
@@ -219,7 +219,7 @@ def _lagged(prob, lag: str):
     of every step, by the caller's ``invalidate``)."""
     if lag == "none":
         return prob.preconditioner
-    from ..transport.lagged import LaggedPreconditioner
+    from ...solvers.lagged import LaggedPreconditioner
 
     return LaggedPreconditioner(prob.preconditioner, logger=log, **LAG_RULE)
 

@@ -156,7 +156,7 @@ class ChipSimulation:
         if self.qp_model != "transport":   # sweeps: an inexact coarse solve, FGMRES
             return {**QP_PETSC, **(SWEEP_PETSC if self.qp.preconditioner.fine == "sweep"
                                    else {})}
-        from ..transport.driver import _petsc
+        from ..transport.solver_config import petsc_options as _petsc
 
         return {**_petsc(self.qsim.case, self.qp.jacobian, self.qsim.lagged),
                 "ksp_rtol": QP_PETSC["ksp_rtol"]}

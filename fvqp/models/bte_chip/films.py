@@ -30,8 +30,8 @@ import numpy as np
 
 from ...collisions.angular import angular_rates
 from ...solvers import JacobianConfig
+from ...solvers.lagged import LAG_DEFAULTS, LaggedPreconditioner
 from ...solvers.linear import option_value
-from ..transport.lagged import LAG_DEFAULTS, LaggedPreconditioner
 
 __all__ = ["BteFilms", "TransportFilms"]
 
@@ -80,7 +80,7 @@ class BteFilms(_Films):
 
     The Newton preconditioner (:class:`~fvqp.models.bte.inelastic_pc.InelasticPC`: a
     sparse LU of the energy-diagonal QP system and the cells' 0D kinetic blocks) is
-    lagged (:class:`fvqp.models.transport.lagged.LaggedPreconditioner`): kept across
+    lagged (:class:`fvqp.solvers.lagged.LaggedPreconditioner`): kept across
     Newton iterations, coupled iterations and steps, rebuilt when the last linear solve
     took more than ``growth`` x (the first solve after the build) + 2 Krylov iterations
     (default 2), when the step's shift :math:`\\alpha_0/\\Delta t` left a factor

@@ -31,8 +31,8 @@ import numpy as np
 
 from ...io.bin_checkpoint import BinCheckpoint
 from ...io.series import SeriesWriter, read_series
+from ...solvers.lagged import LaggedPreconditioner
 from ..base.timeloop import Progress, after_step, fixed_step_status, si_time
-from ..transport.lagged import LaggedPreconditioner
 from .coupling import ChipStepError, Previous
 
 log = logging.getLogger("fvqp.bte_chip")
@@ -200,7 +200,7 @@ def march(sim, writer, out_dir: str, max_steps=None, resume: bool = False) -> di
 def preconditioner_counts(pc) -> dict:
     """Step 1 of the QP Newton's lagged preconditioner (``"sweep"`` or ``"lu"``,
     :mod:`fvqp.models.bte.inelastic_pc`), its builds, reuses and rebuild reasons
-    (:class:`~fvqp.models.transport.lagged.LaggedPreconditioner`; this invocation's,
+    (:class:`~fvqp.solvers.lagged.LaggedPreconditioner`; this invocation's,
     a resumed run counts from its start), and their CPU seconds; ``{}`` without one."""
     if not isinstance(pc, LaggedPreconditioner):
         return {}

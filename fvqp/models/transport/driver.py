@@ -28,13 +28,13 @@ from ...materials import get_material
 from ...mesh import build_geometry, case_sources, read_mesh
 from ...parallel import Distribution
 from ...solvers import BDFIntegrator, SteadySolver
+from ...solvers.lagged import LaggedPreconditioner
 from ...solvers.linear import option_value
 from ...solvers.options import normalise_prefix
 from ...spectra import fermi
 from ...spectra.bins import BinGrid
 from ...units import E_CHARGE, UnitSystem
 from ..base import MeshModel, OutputField, bdf_options, run_checkpointed, to_output
-from .lagged import LaggedPreconditioner
 from .problem import TransportProblem
 from .regions import Boundary, SpectralSource, region_material, region_params, trap_phonon_density
 from .solver_config import (

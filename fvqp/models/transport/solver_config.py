@@ -6,20 +6,25 @@ solvers; the physics problem does not carry it).
 Modes: ``assembled`` (Newton with the exact Jacobian assembled cell-block by cell-block,
 PETSc's additive Schwarz with ILU(0)), ``matrix_free`` (the exact action, algebraic
 multigrid on the assembled transport-plus-diagonal matrix), ``schur`` (the exact action,
-preconditioned by eliminating the phonons per cell, :mod:`.schur`, lagged, :mod:`.lagged`).
+preconditioned by eliminating the phonons per cell, :mod:`.schur`, lagged by
+:mod:`fvqp.solvers.lagged`).
 """
 
 from __future__ import annotations
 
+import logging
+
 from ...solvers import JacobianConfig
+from ...solvers.lagged import LAG_DEFAULTS, LaggedPreconditioner
 from ...solvers.linear import option_value
 from ...solvers.options import normalise_prefix
-from .lagged import LAG_DEFAULTS, LaggedPreconditioner
 from .schur import SchurPreconditioner
 
 __all__ = ["AUTO_ASSEMBLED_ENTRIES", "DEFAULT_PETSC", "MATRIX_FREE_PETSC", "SCHUR_LAGGED_PETSC",
            "SCHUR_OUTER_DROP", "SCHUR_PETSC", "condensed_solve", "jacobian_config",
            "jacobian_mode", "krylov_counts", "order_subdomains", "petsc_options"]
+
+log = logging.getLogger("fvqp.transport")
 
 #: PETSc defaults under the case's prefix ([solver.petsc] and the command line override):
 #: Newton with the exact Jacobian; ILU(0) is exact on the dense per-cell collision blocks.
@@ -51,7 +56,7 @@ MATRIX_FREE_PETSC = {"pc_type": "gamg"}
 #: dominate the cost)
 SCHUR_OUTER_DROP = ("pc_type", "sub_pc_type")
 SCHUR_PETSC = {"snes_lag_preconditioner": 2}
-#: schur mode with the lagged preconditioner (.lagged, the default; option
+#: schur mode with the lagged preconditioner (fvqp.solvers.lagged, the default; option
 #: ``-<prefix>schur_lag 0`` restores the above): PETSc asks for a preconditioner before
 #: every linear solve and the lag rule keeps or rebuilds it across Newton iterations and
 #: steps. Inexact Newton (``-<prefix>snes_ksp_ew``, Eisenstat-Walker) is not a default:
@@ -99,7 +104,7 @@ def jacobian_config(problem, values) -> tuple[JacobianConfig, bool]:
         inner.setdefault("storage", "aij")
         lagged = option_value(prefix + "schur_lag", True)
         pc = LaggedPreconditioner(
-            SchurPreconditioner(problem, prefix, inner), lag=lagged,
+            SchurPreconditioner(problem, prefix, inner), lag=lagged, logger=log,
             **{k: option_value(prefix + f"schur_lag_{k}", v)
                for k, v in LAG_DEFAULTS.items()})
     return JacobianConfig("matrix_free" if problem.matrix_free else "assembled",

@@ -1,6 +1,7 @@
 r"""A model preconditioner kept across Newton iterations and time steps while it works.
 
-Building the phonon-eliminating preconditioner (:mod:`.schur`) is the most expensive
+Building a model preconditioner (e.g. transport's phonon-eliminating one,
+:mod:`fvqp.models.transport.schur`) is the most expensive
 part of a Newton step at device size: dense collision blocks of every cell, the QP Schur
 complement and its factorisation (measured on the 3D absorber: 60-65 % of a step). The
 Krylov operator stays the exact Jacobian action, so an *older* preconditioner changes
@@ -34,7 +35,7 @@ import numpy as np
 
 __all__ = ["LaggedPreconditioner", "LAG_DEFAULTS"]
 
-log = logging.getLogger("fvqp.transport")
+log = logging.getLogger("fvqp.solvers")
 
 #: defaults of the rebuild rule (options ``-<prefix>schur_lag_growth``,
 #: ``-<prefix>schur_lag_shift_factor``, ``-<prefix>schur_lag_max_age``)
