@@ -16,7 +16,7 @@ import numpy as np
 from .options import apply_options, set_from_options
 from .result import LinearSolveResult
 
-__all__ = ["LinearSolver", "csr_matrix", "option_value"]
+__all__ = ["LinearSolver", "csr_matrix", "operator_solver", "option_value"]
 
 
 def csr_matrix(comm, csr, n_global: int):
@@ -144,3 +144,56 @@ class LinearSolver:
         self._sol.setArray(x)
         a.mult(self._sol, self._res)
         return b - self._res.getArray()
+
+
+class _Action:
+    """petsc4py python-Mat context: ``y = action(x)`` on the owned values."""
+
+    def __init__(self, action):
+        self.action = action
+
+    def mult(self, mat, x, y) -> None:
+        y.setArray(self.action(x.getArray(readonly=True)))
+
+
+class _Apply:
+    """petsc4py python-PC context: ``y = apply(x)`` on the owned values."""
+
+    def __init__(self, apply):
+        self.apply_fn = apply
+
+    def apply(self, pc, x, y) -> None:
+        y.setArray(self.apply_fn(x.getArray(readonly=True)))
+
+
+def operator_solver(comm, n_owned: int, action, precondition, prefix: str,
+                    defaults: Mapping | None = None) -> LinearSolver:
+    """A KSP on an operator known by its action, preconditioned by a given application.
+
+    Parameters
+    ----------
+    comm
+        Communicator of the distributed unknowns (mpi4py or PETSc).
+    n_owned : int
+        Unknowns this rank owns.
+    action, precondition : callable
+        ``owned array -> owned array``: the operator and the preconditioner (each may
+        exchange ghosts itself; both are called collectively).
+    prefix : str
+        Options prefix of the KSP (``defaults`` under it; the command line wins).
+    defaults : mapping, optional
+        PETSc options without the prefix (e.g. ``{"ksp_type": "gmres"}``).
+
+    Returns
+    -------
+    LinearSolver
+        Its ``solve_from`` returns the owned solution and the KSP's outcome; set the
+        tolerances on its ``ksp`` per solve if they change.
+    """
+    from petsc4py import PETSc
+
+    mat = PETSc.Mat().createPython(((n_owned, PETSc.DETERMINE), (n_owned, PETSc.DETERMINE)),
+                                   _Action(action), comm=comm)
+    mat.setUp()
+    return LinearSolver(mat, prefix, defaults=defaults or {},
+                        pc_context=_Apply(precondition))
