@@ -55,8 +55,12 @@ class ShiftedSystems:
                                 shape=csr.shape)
             csr.sum_duplicates()
         csr.sort_indices()
-        pid = (n_global, nr, hashlib.sha1(csr.indptr.tobytes() + csr.indices.tobytes())
-               .hexdigest())
+        local = hashlib.sha1(csr.indptr.tobytes() + csr.indices.tobytes()).hexdigest()
+        # the pattern's identity from every rank's rows: a new matrix and KSP are
+        # collective, so all ranks must take the same branch (a pattern shared on one rank
+        # but not on another deadlocked; scipy drops exact-zero sums, so patterns follow
+        # values)
+        pid = (n_global, nr, _allgather(self.comm, local))
         if pid not in self._pat:
             self._pat[pid] = _SharedMatrix(self.comm, csr, n_global, row0)
         self._vals[key] = (pid, csr.data[self._pat[pid].order])
@@ -91,6 +95,13 @@ class ShiftedSystems:
         self._ksp.clear()
         self._pat.clear()
         self._vals.clear()
+
+
+def _allgather(comm, value: str) -> tuple:
+    """``value`` of every rank of the petsc4py communicator ``comm``, in rank order."""
+    if comm.getSize() == 1:
+        return (value,)
+    return tuple(comm.tompi4py().allgather(value))
 
 
 def _has_diagonal(csr: sp.csr_matrix, row0: int) -> bool:
