@@ -221,7 +221,8 @@ class CondensedSolve:
             p = self.p
             self._solver = operator_solver(
                 self._comm, p.n * p.N, lambda v: self.schur_action(v.reshape(p.n, p.N)),
-                self._precondition, self.schur.prefix + "condensed_", KSP_DEFAULTS)
+                self._precondition, self.schur.prefix + "condensed_",
+                {**KSP_DEFAULTS, "ksp_gmres_restart": self.restart})
         ksp = self._solver.ksp
         ksp.setTolerances(rtol=0.0, atol=tol, max_it=self.max_it)
         z, res = self._solver.solve_from(np.ascontiguousarray(t).ravel())
@@ -229,12 +230,6 @@ class CondensedSolve:
         if not res.success:
             return None, its, res.residual_norm
         return z.reshape(t.shape), its, res.residual_norm
-
-    def destroy(self) -> None:
-        """Free the Krylov solver (its operator and work vectors)."""
-        if self._solver is not None:
-            self._solver.destroy()
-            self._solver = None
 
 
 def _local(v: np.ndarray, p) -> np.ndarray:
