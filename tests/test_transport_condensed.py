@@ -67,7 +67,10 @@ def test_condensed_solve_is_the_full_solve_to_round_off(absorber, storage):
     # the phonon rows are solved exactly (round-off of the largest row terms)
     rn = res.reshape(n, B)[:, N:]
     assert np.max(np.abs(rn)) <= 1e-12 * np.max(np.abs(r))
-    assert 1 <= c.last_iterations <= 20
+    # the count reported is PETSc's own, of a real Krylov solve: the float32 ILU of S_T
+    # alone does not solve S (measured 3 iterations, both storages)
+    assert c.last_iterations == c._solver.ksp.getIterationNumber()
+    assert 2 <= c.last_iterations <= 20
 
 
 CONDENSED = 'schur_condensed = true\nksp_type = "preonly"\n'
