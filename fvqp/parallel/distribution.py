@@ -231,6 +231,14 @@ def allgather_concat(comm, values: np.ndarray) -> np.ndarray:
     return np.concatenate(comm.tompi4py().allgather(np.asarray(values)))
 
 
+def allgather_objects(comm, value) -> tuple:
+    """``value`` (a picklable object) of every rank of ``comm`` (a PETSc communicator), in
+    rank order, on every rank."""
+    if comm.getSize() == 1:
+        return (value,)
+    return tuple(comm.tompi4py().allgather(value))
+
+
 def _mpi_max():
     from mpi4py import MPI
 

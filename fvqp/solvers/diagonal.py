@@ -22,6 +22,7 @@ from collections.abc import Callable
 import numpy as np
 import scipy.sparse as sp
 
+from ..parallel.distribution import allgather_objects
 from .linear import LinearSolver
 
 __all__ = ["ShiftedSystems"]
@@ -60,7 +61,7 @@ class ShiftedSystems:
         # collective, so all ranks must take the same branch (a pattern shared on one rank
         # but not on another deadlocked; scipy drops exact-zero sums, so patterns follow
         # values)
-        pid = (n_global, nr, _allgather(self.comm, local))
+        pid = (n_global, nr, allgather_objects(self.comm, local))
         if pid not in self._pat:
             self._pat[pid] = _SharedMatrix(self.comm, csr, n_global, row0)
         self._vals[key] = (pid, csr.data[self._pat[pid].order])
@@ -95,13 +96,6 @@ class ShiftedSystems:
         self._ksp.clear()
         self._pat.clear()
         self._vals.clear()
-
-
-def _allgather(comm, value: str) -> tuple:
-    """``value`` of every rank of the petsc4py communicator ``comm``, in rank order."""
-    if comm.getSize() == 1:
-        return (value,)
-    return tuple(comm.tompi4py().allgather(value))
 
 
 def _has_diagonal(csr: sp.csr_matrix, row0: int) -> bool:
