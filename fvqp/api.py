@@ -80,14 +80,13 @@ def run_loaded_case(case, *, output_dir: str | None = None, resume: bool = False
     if resume and overwrite:
         raise ValueError("resume and overwrite exclude each other: resume continues the "
                          "checkpoint that overwrite would delete. Fix: pass one of them.")
-    from petsc4py import PETSc
-
     from .io.lock import claim_output_dir
     from .models import get_model_module
+    from .parallel.distribution import world
 
     out = os.path.abspath(output_dir or case.output_dir)
     with claim_output_dir(out, resume=resume, overwrite=overwrite,
-                          comm=PETSc.COMM_WORLD.tompi4py()):
+                          comm=world()):
         return get_model_module(case.model).run(case, output_dir=out, resume=resume,
                                                 max_steps=max_steps)
 

@@ -93,6 +93,19 @@ def run_fvqp(args, nproc: int = 1, timeout: float = HANG_TIMEOUT, check: bool = 
     return proc
 
 
+def script_result(script: str, nproc: int = 1, timeout: float = HANG_TIMEOUT):
+    """Run the Python ``script`` (``python -c``; under ``mpiexec -n nproc`` if nproc > 1)
+    and return the value its rank 0 printed on a line ``RESULT <repr>``."""
+    cmd = [sys.executable, "-c", script]
+    if nproc > 1:
+        cmd = ["mpiexec", "-n", str(nproc), *cmd]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=mpi_env(),
+                          timeout=timeout, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    line = next(s for s in proc.stdout.splitlines() if s.startswith("RESULT"))
+    return eval(line[len("RESULT"):])
+
+
 _KILL_AFTER_CHECKPOINT = """
 import os, signal, sys
 
@@ -236,3 +249,22 @@ def serial_and_two_ranks(case, tmp_path):
     sb = json.loads((tmp_path / "p" / "summary.json").read_text())
     assert sb["ranks"] == 2 and sb["status"] == 0
     return sa, sb
+
+
+def assert_phonon_ranks_agree(tmp_path, name, sa, sb, keys=("final", "boundary:bottom")):
+    """The serial and 2-rank phonon runs of :func:`serial_and_two_ranks` (summaries
+    ``sa``, ``sb``; case ``name``) agree to 1e-8: the summary energies ``keys`` and the
+    energy density of every cell, matched by centre. Returns both last snapshots and
+    their centre orders for further fields."""
+    import numpy as np
+    import pytest
+
+    for k in keys:
+        assert sb["energy_J"][k] == pytest.approx(sa["energy_J"][k], rel=1e-8, abs=0), k
+    _, a = last_snapshot(tmp_path / "s", name)
+    _, b = last_snapshot(tmp_path / "p", name)
+    oa, ob = centre_order(a), centre_order(b)
+    x = np.asarray(a.cell_data["phonon_energy_density"])[oa]
+    y = np.asarray(b.cell_data["phonon_energy_density"])[ob]
+    assert np.max(np.abs(x - y)) <= 1e-8 * np.max(np.abs(x))
+    return a, b, oa, ob

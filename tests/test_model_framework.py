@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from test_heat_runs import FILM
 
-from conftest import case_with_values, run_fvqp
+from conftest import CASES, case_with_values, run_fvqp
 
 
 @pytest.fixture
@@ -178,3 +178,67 @@ stop = "200 ns"''')
     assert res.status == 0 and res["steps"] > 10
     assert e["deposited"] == pytest.approx(0.5e-12 * 200e-9, rel=1e-12, abs=0)
     assert abs(e["imbalance"]) <= 1e-10 * e["deposited"]
+
+
+def _small_case(model: str, tmp_path):
+    """A small shipped case of ``model`` (the variants the model's own tests run) and the
+    extra command-line arguments that keep its run to a few steps."""
+    from conftest import case_variant
+
+    steps = ["--max-steps", "2"]
+    if model == "transport":        # 3D absorber burst, assembled Jacobian
+        return case_variant("transport_absorber3d.toml", tmp_path), steps
+    if model == "transport_condensed":  # the same with the phonons condensed out (schur)
+        case = case_variant("transport_absorber3d.toml", tmp_path)
+        case.write_text(case.read_text() + '\n[numerics]\njacobian = "schur"\n'
+                        '[solver.petsc]\nschur_condensed = true\nksp_type = "preonly"\n')
+        return case, steps
+    if model == "bte":              # collisions and local phonons: the coupled problem
+        return case_variant("bte_film_relaxation.toml", tmp_path), steps
+    if model == "phonon":
+        return case_variant("phonon_si_block.toml", tmp_path,
+                            **{'end = "100 ns"': 'end = "20 ns"'}), ["--max-steps", "3"]
+    if model == "bte_chip":
+        from test_bte_chip import CLOSED
+
+        text = CLOSED.replace("@MESHES@", str(CASES.parent / "meshes"))
+        case = tmp_path / "closed_chip.toml"
+        case.write_text(text)
+        return case, steps
+    if model == "bte_sphere":
+        from test_bte_sphere_case import SMALL
+
+        text = (CASES / "bte_sphere_sn_packet.toml").read_text()
+        for a, b in SMALL.items():
+            text = text.replace(a, b)
+        case = tmp_path / "bte_sphere_small.toml"
+        case.write_text(text)
+        return case, ["--max-steps", "3"]
+    if model == "stochastic":
+        return case_with_values("stochastic_regime_map.toml", tmp_path, points=25), []
+    raise AssertionError(model)
+
+
+@pytest.mark.parametrize("model", ["transport", "transport_condensed", "bte", "phonon",
+                                   "bte_chip", "bte_sphere", "stochastic"])
+def test_no_option_is_left_unused(model, tmp_path):
+    """Every model (heat, usadel and kinetics0d are checked above and in
+    test_kinetics0d_outputs): a small run with ``-options_left`` ends with PETSc's "There
+    are no unused options": every option fvqp inserted for its solvers was read by one of
+    them and removed after use. The chip chain's counters reach the result's."""
+    case, extra = _small_case(model, tmp_path)
+    out = tmp_path / "o"
+    p = run_fvqp(["run", case, "--output", out, *extra, "-options_left"])
+    text = p.stdout + p.stderr
+    left = [x for x in text.splitlines() if "Option left:" in x]
+    assert "There are no unused options" in text, left
+    assert not left
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] >= 0
+    if model == "bte_chip":
+        from fvqp.models.base import ModelResult
+
+        counters = ModelResult.from_summary(model, summary).counters
+        for key in ("phonon_linear_iterations", "qp_newton_iterations",
+                    "qp_linear_iterations", "coupled_iterations"):
+            assert counters[key] == summary[key] > 0, key

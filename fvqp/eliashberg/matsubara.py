@@ -37,6 +37,7 @@ import numpy as np
 from scipy.optimize import brentq
 from scipy.sparse.linalg import LinearOperator, eigs
 
+from ..spectra.gap import BCS_GAP_RATIO
 from .alpha2f import Alpha2F
 
 __all__ = [
@@ -151,7 +152,7 @@ def solve_matsubara(
     omega_c: float,
     temperature: float,
     phonon_factor: float = 8.0,
-    delta_guess: float = 1.764,
+    delta_guess: float = BCS_GAP_RATIO,
     tol: float = 1e-11,
     maxiter: int = 2000,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

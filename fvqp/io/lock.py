@@ -209,8 +209,9 @@ def claim_output_dir(directory: str, *, resume: bool = False, overwrite: bool = 
         The run continues from the directory's checkpoint.
     overwrite : bool
         A fresh run may replace the checkpoint of an earlier run (it is deleted).
-    comm : mpi4py.MPI.Comm, optional
-        Communicator of the run; rank 0 does the work and broadcasts the outcome.
+    comm : petsc4py.PETSc.Comm, optional
+        Communicator of the run; rank 0 does the work and broadcasts the outcome
+        (:func:`fvqp.parallel.distribution.bcast_object`).
 
     Raises
     ------
@@ -220,7 +221,9 @@ def claim_output_dir(directory: str, *, resume: bool = False, overwrite: bool = 
     OutputDirLocked
         Another fvqp run holds the directory's lock (on every rank).
     """
-    rank = comm.Get_rank() if comm is not None else 0
+    from ..parallel.distribution import bcast_object, comm_rank
+
+    rank = comm_rank(comm)
     fd, outcome = None, None
     if rank == 0:
         try:
@@ -232,8 +235,7 @@ def claim_output_dir(directory: str, *, resume: bool = False, overwrite: bool = 
             if fd is not None:
                 _release(directory, fd)
                 fd = None
-    if comm is not None and comm.Get_size() > 1:
-        outcome = comm.bcast(outcome, root=0)
+    outcome = bcast_object(comm, outcome)
     if outcome is not None:
         cls = OutputDirLocked if outcome[0] == OutputDirLocked.__name__ else OutputDirError
         raise cls(outcome[1])

@@ -73,7 +73,7 @@ class OutputWriter:
             piece = f"{base}_p{self.dist.rank}.vtu"
             write_vtu(os.path.join(self.dir, "vtu", piece), self.points, self.blocks, data,
                       units, time_si, self.strings)
-            self.dist.comm.barrier()
+            self.dist.barrier()
             rel = os.path.join("vtu", f"{base}.pvtu")
             if self.dist.rank == 0:
                 pieces = [f"{base}_p{r}.vtu" for r in range(self.dist.size)]

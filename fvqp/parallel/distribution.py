@@ -210,6 +210,31 @@ class Distribution(GhostedVectors):
     def bcast(self, obj, root: int = 0):
         return self.comm.tompi4py().bcast(obj, root=root)
 
+    def barrier(self) -> None:
+        """Wait until every rank of the distribution's communicator has arrived."""
+        self.comm.barrier()
+
+
+def world():
+    """The communicator of the whole run (``PETSc.COMM_WORLD``)."""
+    from petsc4py import PETSc
+
+    return PETSc.COMM_WORLD
+
+
+def comm_rank(comm) -> int:
+    """This process's rank in ``comm`` (a PETSc communicator; 0 without one)."""
+    return comm.getRank() if comm is not None else 0
+
+
+def bcast_object(comm, obj, root: int = 0):
+    """``obj`` (a picklable object) of rank ``root`` of ``comm`` (a PETSc
+    communicator), on every rank; ``obj`` itself on one rank or without a
+    communicator."""
+    if comm is None or comm.getSize() == 1:
+        return obj
+    return comm.tompi4py().bcast(obj, root=root)
+
 
 def sum_in_place(comm, *arrays: np.ndarray) -> None:
     """Sum each contiguous array over the ranks of ``comm`` (a PETSc communicator), in

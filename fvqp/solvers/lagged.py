@@ -24,6 +24,22 @@ by the solver as before (a failed Newton solve, the step retried); nothing stops
 silently. Every rebuild is logged with its reason (on the owner's logger). The rule
 applies where the solver calls ``update`` (with ``-<prefix>snes_lag_preconditioner 1``:
 before every linear solve).
+
+The wrapped preconditioner's protocol (the solver layer knows no model):
+
+* ``update(x_local, shift)``: build at the state ``x_local`` for :math:`K = \sigma m - J`;
+  ``apply(r)``: :math:`\approx K^{-1}r` on the owned unknowns (required);
+* ``needs_point`` (bool, default False): the preconditioner must see the point and shift
+  of the Newton matrix of *every* linear solve, rebuilt or not (e.g. an exact solve of the
+  Newton system built on a kept factorisation); :meth:`LaggedPreconditioner.update` calls
+  its ``set_point(x_local, shift)`` first, and the wrapper refuses ``lag=False`` (that
+  mode leaves the rebuilds, hence the calls, to the solver's own lag);
+* ``last_iterations`` (int, default 1): Krylov iterations of its last application, for a
+  preconditioner that is itself a Krylov solve; the growth rule counts them;
+* ``counters()`` (optional): a dict ``name -> [calls, CPU seconds]`` of its own work
+  (e.g. an inner Krylov solve's iterations and operator applications), merged into
+  :attr:`LaggedPreconditioner.cpu` after every application (the run's summary reports
+  them).
 """
 
 from __future__ import annotations
@@ -33,13 +49,19 @@ import time
 
 import numpy as np
 
-__all__ = ["LaggedPreconditioner", "LAG_DEFAULTS"]
+__all__ = ["LaggedPreconditioner", "LAG_DEFAULTS", "needs_point"]
 
 log = logging.getLogger("fvqp.solvers")
 
 #: defaults of the rebuild rule (options ``-<prefix>schur_lag_growth``,
 #: ``-<prefix>schur_lag_shift_factor``, ``-<prefix>schur_lag_max_age``)
 LAG_DEFAULTS = {"growth": 2.0, "shift_factor": 2.0, "max_age": 40}
+
+
+def needs_point(pc) -> bool:
+    """True if the preconditioner ``pc`` must see the Newton point of every linear solve
+    (its ``needs_point`` flag, module docstring)."""
+    return bool(getattr(pc, "needs_point", False))
 
 
 class LaggedPreconditioner:
@@ -60,8 +82,8 @@ class LaggedPreconditioner:
         False: rebuild at every update (the solver's own lag decides; counts and CPU
         times are still recorded).
     logger
-        Where the rebuilds are logged (default ``fvqp.transport``; the chip chain's films
-        pass ``fvqp.bte_chip``).
+        Where the rebuilds are logged (default ``fvqp.solvers``; transport passes
+        ``fvqp.transport``, the chip chain's films ``fvqp.bte_chip``).
     """
 
     def __init__(self, pc, growth: float = LAG_DEFAULTS["growth"],
@@ -72,10 +94,11 @@ class LaggedPreconditioner:
             raise ValueError("lag rule: growth >= 1, shift factor >= 1, max_age >= 1 "
                              f"(got {growth}, {shift_factor}, {max_age})")
         self.pc, self.lag = pc, bool(lag)
-        if getattr(pc, "condensed", None) is not None and not self.lag:
-            raise ValueError("-<prefix>schur_condensed needs the lagged preconditioner "
-                             "(-<prefix>schur_lag 1): the condensed solve needs the point "
-                             "of the Newton matrix at every linear solve")
+        if needs_point(pc) and not self.lag:
+            raise ValueError(f"{type(pc).__name__} needs the point of the Newton matrix at "
+                             "every linear solve (needs_point): wrap it with lag=True (the "
+                             "rule of fvqp.solvers.lagged, updated before every solve), "
+                             "not lag=False (the solver's own lag would skip solves)")
         self.growth, self.shift_factor, self.max_age = growth, shift_factor, int(max_age)
         self._shift = None  # shift of the current build (None: never built)
         self._fresh = None  # iterations of the first solve after the build
@@ -125,9 +148,8 @@ class LaggedPreconditioner:
     def update(self, x_local: np.ndarray, shift: float) -> None:
         """Called before a linear solve: rebuild at ``(x_local, shift)`` or keep the
         build (module docstring)."""
-        point = getattr(self.pc, "set_point", None)
-        if point is not None:  # the condensed solve is exact at every solve's own point
-            point(x_local, shift)
+        if needs_point(self.pc):  # e.g. an exact solve at every solve's own point
+            self.pc.set_point(x_local, shift)
         reason = self._reason(float(shift))
         last = self._apps
         self._apps = 0
@@ -150,13 +172,11 @@ class LaggedPreconditioner:
         c0 = time.process_time()
         z = self.pc.apply(r)
         self._count("pc_apply", c0)
-        # a condensed solve (.condensed) is a whole Krylov solve: its iterations count
-        its = getattr(self.pc, "last_iterations", 1)
-        self._apps += its
-        condensed = getattr(self.pc, "condensed", None)
-        if condensed is not None:
-            self.cpu["condensed_krylov"] = [condensed.iterations, 0.0]
-            self.cpu["condensed_action"] = list(condensed.cpu["condensed_action"])
+        # a preconditioner that is a Krylov solve itself: its iterations count
+        self._apps += getattr(self.pc, "last_iterations", 1)
+        counters = getattr(self.pc, "counters", None)
+        if counters is not None:
+            self.cpu.update({k: list(v) for k, v in counters().items()})
         return z
 
     def _count(self, what: str, c0: float) -> None:

@@ -14,7 +14,14 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from .options import apply_options, normalise_prefix, set_from_options, unreported_unused
+from .options import (
+    given_by_user,
+    hold_options,
+    normalise_prefix,
+    release_options,
+    set_from_options,
+    unreported_unused,
+)
 from .result import ConvergenceError, SolveResult
 
 log = logging.getLogger(__name__)
@@ -135,9 +142,11 @@ class NonlinearSolver:
                 self._pc_ctx = _ModelPC(dist, preconditioner)
                 pc.setType("python")
                 pc.setPythonContext(self._pc_ctx)
+        # the command line's atol (not an earlier solver's insertion; not marked used)
         self._user_atol = (options or {}).get("snes_atol") is not None or \
-            PETSc.Options().hasName(self.prefix + "snes_atol")
-        self.inserted_options = apply_options(self.prefix, options)
+            given_by_user(self.prefix + "snes_atol")
+        # held until destroy: removed then unless another solver holds the prefix
+        self._options_token, self.inserted_options = hold_options(self.prefix, options)
         self.snes.setOptionsPrefix(self.prefix)
         set_from_options(self.snes, self.prefix)  # last: the command line always wins
         self._unused_checked = False
@@ -251,8 +260,10 @@ class NonlinearSolver:
 
 
     def destroy(self) -> None:
-        """Free the SNES, its matrices and work vectors (the options stay until the
-        options session ends)."""
+        """Free the SNES, its matrices and work vectors, and remove the options it
+        inserted under its prefix (:func:`~fvqp.solvers.options.release_options`: unless
+        another live solver holds the prefix; the command line's stay)."""
+        release_options(self.prefix, self._options_token)
         self.snes.destroy()
         if self.assembler is not None:
             self.assembler.mat.destroy()

@@ -15,6 +15,7 @@ touched.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
@@ -31,6 +32,9 @@ def _value(v) -> str | None:
 _INSERTED: dict[str, set[str]] = {}
 #: unused options already reported in this options session (:func:`unreported_unused`)
 _REPORTED: set[str] = set()
+#: live objects holding each prefix's inserted options (:func:`hold_options`): tokens
+_HOLDERS: dict[str, set[int]] = {}
+_TOKENS = itertools.count(1)
 
 #: global options every run sets (unless the command line does), for runs that are
 #: reproducible bit for bit from one process to the next. PETSc (3.20+) computes
@@ -91,6 +95,49 @@ def apply_options(prefix: str, options: Mapping[str, object] | None) -> dict[str
     return inserted
 
 
+def hold_options(prefix: str, options: Mapping[str, object] | None
+                 ) -> tuple[int, dict[str, str | None]]:
+    """:func:`apply_options` for an object that reads its options while it lives (a
+    solver that sets up sub-solvers at its first solve): returns a token for
+    :func:`release_options` (call it when the object is destroyed) and the options
+    inserted. The options stay while any holder of the prefix lives; so an object used
+    directly from the API, outside an :func:`options_session`, leaves nothing in PETSc's
+    database after its destroy (the DOLFINx/petsctools rule, "removed after use")."""
+    inserted = apply_options(prefix, options)
+    token = next(_TOKENS)
+    _HOLDERS.setdefault(prefix, set()).add(token)
+    return token, inserted
+
+
+def release_options(prefix: str, token: int) -> int:
+    """The holder ``token`` of ``prefix`` (:func:`hold_options`) is gone: if it was the
+    last one, remove the options :func:`apply_options` inserted under the prefix (the
+    command line's stay). Returns how many were removed. A token from before the end of
+    an :func:`options_session` (which removed everything already) does nothing."""
+    holders = _HOLDERS.get(prefix)
+    if not holders or token not in holders:
+        return 0
+    holders.discard(token)
+    if holders:
+        return 0
+    del _HOLDERS[prefix]
+    removed = len(_INSERTED.get(prefix, ()))
+    apply_options(prefix, {})
+    return removed
+
+
+def given_by_user(name: str) -> bool:
+    """Whether PETSc's database has ``name`` (with prefix) and fvqp did not insert it: the
+    command line's (or a user's own ``PETSc.Options()``) value. Checked in ``getAll()``
+    without marking the option used (``hasName`` would, and a misspelt command-line
+    option would then never be reported unused); case-insensitive, as PETSc's names."""
+    from petsc4py import PETSc
+
+    ours = {k.lower() for k in inserted_names()}
+    key = name.lower()
+    return key not in ours and key in {k.lower() for k in PETSc.Options().getAll()}
+
+
 def inserted_names() -> set[str]:
     """Every option name (with prefix) fvqp's :func:`apply_options` has in the database."""
     return set().union(*_INSERTED.values()) if _INSERTED else set()
@@ -111,6 +158,7 @@ def remove_inserted() -> int:
                 removed += 1
     _INSERTED.clear()
     _REPORTED.clear()
+    _HOLDERS.clear()
     return removed
 
 

@@ -211,9 +211,7 @@ def _fermi_u_integral(delta: float, T: float, u_max: float) -> float:
     if upper <= 0:
         return 0.0
     val, _ = integrate.quad(
-        # f(E) = expit(-E/T): fermi(E, T) for T > 0 without its broadcasting (35x faster
-        # in this scalar quad integrand; the same numbers)
-        lambda u: special.expit(-delta * np.cosh(u) / T), 0.0, upper,
+        lambda u: fermi(delta * np.cosh(u), T), 0.0, upper,
         epsabs=1e-14, epsrel=1e-13, limit=400,
     )
     return val

@@ -13,13 +13,35 @@ import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
-__all__ = ["COUNTER_KEYS", "SUFFIX_UNITS", "ModelResult", "unit_of_key"]
+__all__ = ["COUNTER_KEYS", "COUNTER_PARTS", "SUFFIX_UNITS", "ModelResult", "is_counter",
+           "unit_of_key"]
 
 #: summary keys that count work (steps, iterations, solves ...)
 COUNTER_KEYS = ("steps", "rejected_steps", "failed_solves", "newton_iterations",
                 "linear_iterations", "max_linear_iterations", "gap_iterations",
                 "bins_solved", "checkpoints_written", "preconditioner_updates",
                 "time_steps", "units_done", "iterations")
+#: the parts of a coupled model (the chip chain: QP films, transported phonons, their
+#: coupled iteration) whose work is counted as ``<part>_<counter>``, e.g.
+#: ``qp_newton_iterations``, ``phonon_linear_iterations``, ``coupled_iterations``
+COUNTER_PARTS = ("qp", "phonon", "coupled")
+
+
+def is_counter(key: str) -> bool:
+    """Whether a summary key counts work: one of :data:`COUNTER_KEYS`, or one of them
+    prefixed by a part of a coupled model, ``<part>_<counter>`` (:data:`COUNTER_PARTS`).
+
+    Examples
+    --------
+    >>> is_counter("steps"), is_counter("qp_newton_iterations"), is_counter("coupled_iterations")
+    (True, True, True)
+    >>> is_counter("coupled_unconverged_steps"), is_counter("qp_preconditioner_builds")
+    (False, False)
+    """
+    if key in COUNTER_KEYS:
+        return True
+    part, _, rest = key.partition("_")
+    return part in COUNTER_PARTS and rest in COUNTER_KEYS
 
 #: summary key suffix -> unit label (``peak_temperature_K`` is a temperature in K ...);
 #: keys without one are pure numbers or counts (``N_qp``: a number of quasiparticles)
@@ -60,7 +82,8 @@ class ModelResult(Mapping):
     message : str
         What happened; for failures the cause and the fix.
     counters : dict
-        Work done (:data:`COUNTER_KEYS` present in the summary).
+        Work done: the summary's counters (:func:`is_counter`): :data:`COUNTER_KEYS` in
+        their order, then their ``<part>_`` forms in the summary's.
     balances : dict
         Conservation checks: every summary entry with an ``imbalance`` (energy, QP
         number ...) and every ``*imbalance*`` number, in SI.
@@ -112,6 +135,7 @@ class ModelResult(Mapping):
             return summary
         s = dict(summary)
         counters = {k: s[k] for k in COUNTER_KEYS if k in s}
+        counters.update((k, v) for k, v in s.items() if is_counter(k) and k not in counters)
         balances = {k: v for k, v in s.items()
                     if (isinstance(v, Mapping) and "imbalance" in v)
                     or ("imbalance" in k and isinstance(v, (int, float)))}

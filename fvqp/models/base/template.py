@@ -12,6 +12,8 @@ and what a steady or transient run reports. The template owns the output directo
 ``.pvd`` writer, the PETSc options session (options fvqp inserted are removed when the
 run ends), the failure rule (:mod:`.result`), the pictures of a finished run (rank 0,
 ``[output] figures``, :func:`draw_figures`), ``summary.json`` and the result.
+:func:`run_model` is the same contract for the models without a mesh: it too writes
+``summary.json`` (:func:`write_summary`) for every status, a failed run included.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from dataclasses import dataclass
 
 from ...io.atomic import atomic_write_bytes
 from ...io.output import OutputWriter
+from ...parallel.tasks import TaskShare
 from ...solvers.options import options_session
 from ...solvers.result import ConvergenceError
 from ...units import UnitSystem
@@ -35,7 +38,7 @@ from .result import ModelResult
 from .timeloop import peak_rss_mb, resumable
 
 __all__ = ["MeshModel", "RunContext", "draw_figures", "materials_entry", "reference_units",
-           "run_model", "wants_figures"]
+           "run_model", "wants_figures", "write_summary"]
 
 
 @dataclass
@@ -193,8 +196,7 @@ class MeshModel:
             summary["figures"] = draw_figures(out_dir, summary, self.figure_fields,
                                               self.log)
         if dist.rank == 0:
-            atomic_write_bytes(os.path.join(out_dir, "summary.json"),
-                               json.dumps(summary, indent=2).encode())
+            write_summary(out_dir, summary)
         (self.log.info if summary["status"] >= 0 else self.log.error)(
             "done: %s", summary["message"])
         result = ModelResult.from_summary(self.name, summary,
@@ -263,31 +265,57 @@ def run_model(name: str, run, case, output_dir: str | None = None, *,
     Usadel networks, stochastic studies, the sphere): ``run(case, output_dir=...,
     **kwargs) -> summary dict`` inside an options session, a
     :class:`~fvqp.solvers.ConvergenceError` turned into ``status = -1`` with its message
-    (the failure rule of :mod:`.result`), the summary wrapped in a :class:`ModelResult`.
+    (the failure rule of :mod:`.result`), the summary completed with the run's wall time
+    (``wall_time_s``, from this call) and the largest peak memory of its ranks
+    (``peak_rss_MB_per_rank``), written to ``<output>/summary.json`` on rank 0
+    (:func:`write_summary`, for every status: a failed or stopped run replaces the
+    summary of an earlier run in the same directory) and wrapped in a
+    :class:`ModelResult`. Bad input (:class:`fvqp.case.CaseError`) and other exceptions
+    propagate and write nothing.
+
     ``stoppable``: the model's loop is :func:`.timeloop.run_checkpointed`, which stops
     cleanly on SIGINT/SIGTERM (:mod:`.interrupt`); other models keep Python's default
     handling (a KeyboardInterrupt; their sweeps keep every finished unit).
     ``units``: ``units(case) -> UnitSystem``; then ``run`` receives the case converted
     once to those units (:class:`fvqp.case.InternalCase`) instead of the SI case. A
     ``stoppable`` model's checkpoints leave ``[time] end`` out of the case digest
-    (:func:`.timeloop.resumable`): ``--resume`` may extend the run.
+    (:func:`.timeloop.resumable`): ``--resume`` may extend the run. ``kwargs`` go to
+    ``run``; a ``comm`` among them is the run's communicator (default: PETSc's world).
     """
+    start = time.perf_counter()
+    log = logging.getLogger(f"fvqp.{name}")
     out_dir = output_dir or getattr(case, "output_dir", None)
+    ranks = TaskShare(kwargs.get("comm"))
     if stoppable:
         case = resumable(case)
     if units is not None:
         case = case.internal(units(case))
     with options_session(), (StopSignals() if stoppable else nullcontext()) as stop:
         try:
-            summary = run(case, output_dir=output_dir, **kwargs)
+            summary = dict(run(case, output_dir=output_dir, **kwargs))
         except ConvergenceError as exc:
-            logging.getLogger(f"fvqp.{name}").error("not converged: %s", exc)
+            log.error("not converged: %s", exc)
             summary = {"status": -1, "message": f"not converged: {exc}"}
         if stop is not None and stop.received:
-            summary = {**summary, "stopped_by": signal.Signals(stop.received).name}
+            summary["stopped_by"] = signal.Signals(stop.received).name
+    summary.setdefault("model", name)
+    summary["wall_time_s"] = time.perf_counter() - start
+    # one task per rank: every rank's peak, gathered on every rank
+    summary["peak_rss_MB_per_rank"] = max(ranks.run_round([peak_rss_mb] * ranks.size))
+    if ranks.is_root and out_dir:
+        os.makedirs(out_dir, exist_ok=True)
+        write_summary(out_dir, summary)
     result = ModelResult.from_summary(name, summary, out_dir)
-    logging.getLogger(f"fvqp.{name}").info("%s", result.report())
+    log.info("%s", result.report())
     return result
+
+
+def write_summary(out_dir: str, summary: dict) -> None:
+    """Write ``<out_dir>/summary.json`` atomically (:func:`fvqp.io.atomic.
+    atomic_write_bytes`: a reader sees the previous summary or this one, never a part);
+    numpy scalars are written as floats. Called on rank 0 by both run templates."""
+    atomic_write_bytes(os.path.join(out_dir, "summary.json"),
+                       json.dumps(summary, indent=2, default=float).encode())
 
 
 def extrusion(geometry, units) -> dict:

@@ -375,11 +375,21 @@ def _check_gap(data, err) -> None:
                     'set scheme = "upwind", or use one material.')
 
 
-def _check_mesh(data, geo, err) -> None:
-    """A 2D or 3D mesh, and [angles] output indices within the quadrature of the mesh."""
-    if geo.dim == 1:
+def check_mesh_dimension(dim: int, err) -> bool:
+    """Whether a mesh of dimension ``dim`` suits the bte model; a 1D mesh adds the
+    ``mesh.file`` error with its fix to ``err`` (:class:`fvqp.case.schema.Errors`). Called
+    by the case check and by :class:`~fvqp.models.bte.simulation.BTESimulation`, which
+    also receives sub-cases built by other models."""
+    if dim == 1:
         err.add("mesh.file", "the bte model needs a 2D (film) or 3D mesh; this mesh is 1D.",
                 "use the transport model for wires, or a 2D/3D mesh.")
+        return False
+    return True
+
+
+def _check_mesh(data, geo, err) -> None:
+    """A 2D or 3D mesh, and [angles] output indices within the quadrature of the mesh."""
+    if not check_mesh_dimension(geo.dim, err):
         return
     a = data.get("angles") or {}
     if geo.dim == 2:

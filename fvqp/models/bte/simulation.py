@@ -26,11 +26,13 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 
 import numpy as np
 
 from ...case.internal import InternalCase
 from ...case.loader import CaseError
+from ...case.schema import Errors
 from ...mesh import build_geometry, case_sources, read_mesh
 from ...ordinates import circle, sphere
 from ...parallel import Distribution
@@ -41,6 +43,7 @@ from ...units import E_CHARGE
 from ..base import OutputField, to_output
 from ..base.schema import case_material
 from ..base.template import reference_units
+from . import check_mesh_dimension
 from .media import Media
 from .problem import BTEProblem, Source
 
@@ -90,8 +93,9 @@ class BTESimulation:
         regions = d["regions"]
         active = [n for n, r in regions.items() if r.get("active", True)]
         raw = read_mesh(case.mesh_path).subset(active)
-        if raw.dim == 1:
-            raise ValueError("the bte model needs a 2D (film) or 3D mesh")
+        err = Errors(os.path.basename(case.path))
+        if not check_mesh_dimension(raw.dim, err):  # bad input: before anything is built
+            raise CaseError(err.items)
         self.T_bath = d["bath"]["temperature"]
         nreg = len(raw.region_names)
         widths, inv_mfp, trap = np.ones(nreg), np.zeros(nreg), np.zeros(nreg)

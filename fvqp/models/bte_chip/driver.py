@@ -26,7 +26,7 @@ from types import MappingProxyType
 import numpy as np
 
 from ...case.internal import InternalCase
-from ...case.loader import Case, generic_schema
+from ...case.loader import Case, CaseError, generic_schema
 from ...case.schema import Errors, validate
 from ...materials import get_material
 from ...materials.database import UNITS as MATERIAL_UNITS
@@ -91,6 +91,28 @@ def chip_units(data) -> UnitSystem:
     return UnitSystem.from_material(get_material(reference_material(data)))
 
 
+def sub_case_error(model: str, items: list[str]) -> CaseError:
+    """The :class:`~fvqp.case.CaseError` of a QP sub-case (``model``: ``"bte"`` or
+    ``"transport"``) that the chip's values do not make valid: each of the sub-case's
+    errors (``<case file>: <key>: <what>. Fix: ...``; the sub-case's keys are the chip
+    case's, :meth:`ChipSimulation._qp_case`) said to come from that sub-case. Raised
+    while the chain is built, before any solve."""
+    return CaseError([f"{item} (in the {model} sub-case that the chip builds from this "
+                      "case's [regions], [energy], [bath] and [time])" for item in items])
+
+
+def same_units(model: str, units: UnitSystem, chip: UnitSystem, path: str, ref: str
+               ) -> None:
+    """Refuse (:class:`~fvqp.case.CaseError`, before any solve) a QP sub-case whose unit
+    system is not the chip's: both films and phonons exchange internal values, so every
+    part of the chain must be in the units of ``[units] reference_material`` (``ref``)."""
+    if units != chip:
+        raise CaseError([f"{os.path.basename(path)}: units.reference_material: the {model} "
+                         f"sub-case is in the units of another material than the chip's "
+                         f"({ref}). Fix: name one of the films' materials as [units] "
+                         f'reference_material (e.g. reference_material = "{ref}").'])
+
+
 def _thawed(v):
     """A mutable deep copy of read-only case values (tables -> dict)."""
     if isinstance(v, Mapping):
@@ -125,8 +147,8 @@ class ChipSimulation:
             from ..transport.driver import TransportSimulation, transport_units
 
             sub = self._qp_case(ref, "transport")
-            if transport_units(sub.case.data) != self.units:
-                raise ValueError("the transport sub-case's units differ from the chip's")
+            same_units("transport", transport_units(sub.case.data), self.units,
+                       self.case.path, ref)
             self.qsim = TransportSimulation(sub, comm)
             self.qp = self.qsim.problem
             self.qps = TransportFilms(self.qsim)
@@ -222,11 +244,11 @@ class ChipSimulation:
         err = Errors(os.path.basename(c.path))
         data = validate(raw, generic_schema(spec), "", err)
         if err.items:  # a chip case that validated gives a valid sub-case
-            raise ValueError(f"{model} sub-case: {err.items}")
+            raise sub_case_error(model, err.items)
         sub = Case(path=c.path, data=data, mesh_path=c.mesh_path, output_dir=c.output_dir,
                    digest=c.digest)
-        if model == "bte" and reference_units(data) != self.units:
-            raise ValueError("the bte sub-case's units differ from the chip's")
+        if model == "bte":
+            same_units("bte", reference_units(data), self.units, c.path, ref)
         return sub.internal(self.units)
 
     def _phonon_case(self, ref: str) -> InternalCase:

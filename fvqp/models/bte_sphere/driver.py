@@ -33,11 +33,11 @@ import numpy as np
 
 from ...case.internal import InternalCase
 from ...collisions.grid import EnergyGrid
-from ...io.atomic import atomic_path, atomic_savefig, atomic_write_bytes
+from ...io.atomic import atomic_path, atomic_savefig
 from ...solvers import BDFIntegrator, JacobianConfig
 from ...spectra.gap import thermal_gap
 from ...units import E_CHARGE, UnitSystem
-from ..base import bdf_options, peak_rss_mb, run_checkpointed
+from ..base import bdf_options, run_checkpointed
 from ..base.schema import case_material
 from ..base.template import materials_entry
 from .discretisation import Ordinates, RadialMesh
@@ -287,8 +287,8 @@ class SnapshotStore:
 
 def run(case, output_dir: str | None = None, resume: bool = False,
         max_steps: int | None = None, comm=None) -> dict:
-    """Run a ``bte_sphere`` case; returns the summary (also in ``summary.json``)."""
-    start = time.perf_counter()
+    """Run a ``bte_sphere`` case; returns the summary (written to ``summary.json`` with
+    the wall time and peak memory by :func:`fvqp.models.base.run_model`)."""
     sim = SphereSimulation(case, comm)
     case = sim.case  # the internal case
     d, u, p, dist = case.values, sim.units, sim.problem, sim.dist
@@ -340,17 +340,13 @@ def run(case, output_dir: str | None = None, resume: bool = False,
                "linear_iterations": result.linear_iterations,
                "time_stepping_s": stepping, "ranks": dist.size,
                "unknowns": int(p.dist.n_global),
-               "peak_rss_MB_per_rank": dist.max(peak_rss_mb()),
                "parameters": sim.params, "packet_amplitude": sim.amplitude,
                "materials": materials_entry(sim.region_materials),
                **_balances(extra["totals"], tot1, eq, acc, unit_e, unit_n)}
     summary.update(_key_numbers(summary))
     summary["figure"] = os.path.join(out_dir, f"{case.name}_relaxation.png")
-    summary["wall_time_s"] = time.perf_counter() - start
     if dist.rank == 0:
         _figure(store, summary["figure"], sim)
-        atomic_write_bytes(os.path.join(out_dir, "summary.json"),
-                           json.dumps(summary, indent=2).encode())
     return summary
 
 

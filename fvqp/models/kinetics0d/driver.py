@@ -15,16 +15,14 @@ PETSc options: ``[solver] ts`` reach the time stepper only (prefix ``<prefix>ts_
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import time
 
 import numpy as np
 
 from ...case.internal import InternalCase
 from ...collisions import bose, fermi
-from ...io.atomic import atomic_path, atomic_write_bytes
+from ...io.atomic import atomic_path
 from ...units import E_CHARGE
 from ..base.schema import case_material
 from ..base.template import materials_entry
@@ -80,7 +78,8 @@ def _si(obs: dict, meta: dict) -> dict:
 
 def run(case, output_dir: str | None = None, resume: bool = False,
         max_steps: int | None = None) -> dict:
-    """Run a kinetics0d case; returns a summary dict (also ``summary.json``).
+    """Run a kinetics0d case; returns a summary dict (written to ``summary.json``, with
+    the wall time and peak memory, by :func:`fvqp.models.base.run_model`).
 
     Transient runs are integrated in checkpointed segments
     (:mod:`fvqp.models.kinetics0d.transient`); ``resume=True`` continues from
@@ -96,7 +95,6 @@ def run(case, output_dir: str | None = None, resume: bool = False,
 
     from ...io.checkpoint import CheckpointError
 
-    start = time.perf_counter()
     if not isinstance(case, InternalCase):
         case = case.internal(film_units(case))
     out_dir = output_dir or case.output_dir
@@ -188,9 +186,6 @@ def run(case, output_dir: str | None = None, resume: bool = False,
     summary["figure"] = png
     summary["keys"] = key_numbers(case.units, obs, model.grid.delta,
                                   None if tr is None else t_final)
-    summary["wall_time_s"] = time.perf_counter() - start
-    atomic_write_bytes(os.path.join(out_dir, "summary.json"),
-                       json.dumps(summary, indent=2, default=float).encode())
     return summary  # its key numbers are logged once, by ModelResult.report (run_model)
 
 

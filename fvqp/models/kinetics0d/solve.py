@@ -309,8 +309,10 @@ def steady_state_self_consistent(model: Kinetics0D, delta0: float,
 
     Raises
     ------
-    ArithmeticError
-        No self-consistency within ``max_iter`` outer iterations.
+    ConvergenceError
+        No self-consistency within ``max_iter`` outer iterations (the failure rule of
+        :mod:`fvqp.models.base.result`: a run reports status -1 with the message), or a
+        steady state of an iterate did not converge.
     """
     cur, y = model, y0
     hist: list[tuple[float, float]] = []
@@ -341,5 +343,13 @@ def steady_state_self_consistent(model: Kinetics0D, delta0: float,
         nxt = cur.with_gap(d_next)
         y = remap(y, cur, nxt)
         cur = nxt
-    raise ArithmeticError(f"gap not self-consistent after {max_iter} iterations "
-                          f"(last change {hist[-1][1]:.3e})")
+    info = {"delta": hist[-1][0], "iterations": max_iter, "newton_iterations": newton_its,
+            "history": hist, "residual": hist[-1][1], "start": start}
+    raise ConvergenceError(
+        f"kinetics0d self-consistent gap not converged: after {max_iter} iterations of the "
+        f"gap equation (secant on Delta_gap[f(Delta)] - Delta) Delta still moved by "
+        f"{abs(hist[-1][1]) / hist[-1][0]:.3e} of itself (tolerance {tol:g}; last iterate "
+        f"Delta = {hist[-1][0]:.6g} k_B Tc, first {model.grid.delta:.6g} k_B Tc). A "
+        "drive that suppresses the gap towards its collapse can leave no stable "
+        "self-consistent state. Fix: lower the [[drives]] power, or set [film] "
+        "self_consistent_gap = false (the gap stays at the bath's).", info)

@@ -26,10 +26,8 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
-import json
 import logging
 import os
-import time
 from collections.abc import Mapping
 
 import numpy as np
@@ -123,8 +121,8 @@ def _si_value(case, key: str, index: int) -> tuple[float, str]:
 
 def run_sweep(case, out_dir: str, resume: bool = False, max_steps: int | None = None
               ) -> dict:
-    """Run the sweep of an internal case (module docstring); returns the summary."""
-    start = time.perf_counter()
+    """Run the sweep of an internal case (module docstring); returns the summary
+    (:func:`fvqp.models.base.run_model` writes it, with the wall time)."""
     key, vals = swept(case.values)
     tasks = TaskShare()
     if tasks.is_root:
@@ -141,7 +139,7 @@ def run_sweep(case, out_dir: str, resume: bool = False, max_steps: int | None = 
         rows = _map_reporting(units, items, tasks, key, x_si)
     except StudyStopped as stop:
         summary.update(status=1, message=str(stop), units_computed=units.computed,
-                       checkpoint=units.path, wall_time_s=time.perf_counter() - start)
+                       checkpoint=units.path)
         return summary
     unit = x_si[0][1]
     table = {key: np.array([x for x, _ in x_si])}
@@ -156,10 +154,6 @@ def run_sweep(case, out_dir: str, resume: bool = False, max_steps: int | None = 
         _write(out_dir, table, key, unit, case)
         summary["output"] = os.path.join(out_dir, "kinetics0d_sweep.h5")
     summary["keys"] = _key_ranges(table)
-    summary["wall_time_s"] = time.perf_counter() - start
-    if tasks.is_root:
-        atomic_write_bytes(os.path.join(out_dir, "summary.json"),
-                           json.dumps(summary, indent=2, default=float).encode())
     return summary  # the key numbers are logged once, by ModelResult.report (run_model)
 
 

@@ -16,11 +16,10 @@ from __future__ import annotations
 import json
 import logging
 import os
-import time
 
 import numpy as np
 
-from ...io.atomic import atomic_path, atomic_write_bytes
+from ...io.atomic import atomic_path
 from ...io.workunits import StudyStopped, WorkUnits
 from ...parallel.tasks import TaskShare
 from .figures import draw, figure_stem
@@ -42,7 +41,8 @@ def _attr(v):
 
 def run(case, output_dir: str | None = None, resume: bool = False,
         max_steps: int | None = None) -> dict:
-    """Run a stochastic case; returns the summary (also ``summary.json``).
+    """Run a stochastic case; returns the summary (written to ``summary.json``, with the
+    wall time and peak memory, by :func:`fvqp.models.base.run_model`).
 
     The Monte Carlo studies checkpoint after every finished unit (one generation rate,
     one spin-flip time ...; :mod:`fvqp.io.workunits`): ``resume`` continues a killed run from
@@ -52,7 +52,6 @@ def run(case, output_dir: str | None = None, resume: bool = False,
     round, :class:`fvqp.parallel.tasks.TaskShare`; the results equal the serial ones
     exactly, each unit carrying its own seed) and rank 0 writes the files.
     """
-    start = time.perf_counter()
     out_dir = output_dir or case.output_dir
     os.makedirs(out_dir, exist_ok=True)
     st = case.data["study"]
@@ -68,7 +67,7 @@ def run(case, output_dir: str | None = None, resume: bool = False,
         log.info("stochastic %s: %s", case.name, stop)
         return {"model": "stochastic", "study": kind, "case": case.path, "status": 1,
                 "message": str(stop), "units_computed": units.computed,
-                "checkpoint": units.path, "wall_time_s": time.perf_counter() - start}
+                "checkpoint": units.path}
     progress.close()
     h5 = os.path.join(out_dir, figure_stem(case.name, kind) + ".h5")
     if kind == "concentration_curve" and st.get("gamma_bar") is None:
@@ -84,11 +83,8 @@ def run(case, output_dir: str | None = None, resume: bool = False,
                "ranks": tasks.size, "keys": list(res.keys)}
     if tasks.is_root:
         _write(case, out_dir, h5, kind, st, res)
-    summary["wall_time_s"] = time.perf_counter() - start
-    if tasks.is_root:
-        atomic_write_bytes(os.path.join(out_dir, "summary.json"),
-                           json.dumps(summary, indent=2, default=float).encode())
-    # the end-of-run report with the study's key numbers ("keys") is the run template's
+    # summary.json and the end-of-run report with the study's key numbers ("keys") are
+    # the run template's (run_model)
     return summary
 
 

@@ -37,6 +37,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.fft import next_fast_len
 
+from ...spectra import bose
 from ...spectra.gap import BCS_GAP_RATIO
 
 
@@ -91,11 +92,8 @@ def collision_diagonal(fL, N, R, de: float, K: float):
 def _phonon_weights(n: int, de: float, t_ph: float):
     """Kernels ω|ω|(1 + n_B(ω)) and ω|ω| n_B(ω) on ω_m = m δε, m = -(n-1)..(n-1)."""
     w = np.arange(-(n - 1), n) * de
-    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-        if t_ph > 0:
-            nb = 1.0 / np.expm1(w / t_ph)
-        else:
-            nb = np.where(w > 0, 0.0, -1.0)
+    nb = bose(w, t_ph)  # t_ph = 0: 0 (emission) and -1 (absorption); inf at ω = 0
+    with np.errstate(invalid="ignore"):
         k = w * np.abs(w)
         emit, absorb = k * (1.0 + nb), k * nb
     emit[n - 1] = absorb[n - 1] = 0.0  # ω -> 0 limit (ω|ω| n_B(ω) -> 0)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 
 import numpy as np
 
@@ -258,7 +257,6 @@ def run(case, output_dir: str | None = None, resume: bool = False,
     finished biases stay in the checkpoint.
     """
 
-    start = time.perf_counter()
     case = internal_case(case)
     setup, meta = build(case)
     sc, net = meta["scales"], meta["net"]
@@ -295,8 +293,7 @@ def run(case, output_dir: str | None = None, resume: bool = False,
         except StudyStopped as stop:
             log.info("usadel %s: %s", case.name, stop)
             return {"model": "usadel", "case": case.path, "status": 1, "message": str(stop),
-                    "biases_done": len(units), "checkpoint": units.path,
-                    "wall_time_s": time.perf_counter() - start}
+                    "biases_done": len(units), "checkpoint": units.path}
         except ConvergenceError as exc:
             total = biases.size * max(1, sum(1 if i == 0 else 2 for i in currents))
             raise ConvergenceError(f"bias {len(units) + 1} of {total}: {exc} The "
@@ -383,7 +380,6 @@ def run(case, output_dir: str | None = None, resume: bool = False,
     h5 = os.path.join(out_dir, f"{case.name}.h5")
     summary["output"] = h5
     summary["ranks"] = 1 if setup.split is None else setup.split.size
-    summary["wall_time_s"] = time.perf_counter() - start
     if setup.split is None or setup.split.is_root:  # one rank writes the files
         write_outputs(case, out_dir, res, setup, spec, meta, mu * v_unit, summary)
     log.info("usadel %s: %s; %s", case.name, summary["message"], key_line(summary))

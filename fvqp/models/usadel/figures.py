@@ -10,11 +10,10 @@ from __future__ import annotations
 import json
 import logging
 import os
-import time
 
 import numpy as np
 
-from ...io.atomic import atomic_path, atomic_savefig, atomic_write_bytes
+from ...io.atomic import atomic_path, atomic_savefig
 from ...io.workunits import StudyStopped, WorkUnits, direct
 from ...solvers.result import ConvergenceError
 from ...units import E_CHARGE
@@ -201,7 +200,6 @@ def run_figure(case, output_dir: str | None = None, resume: bool = False,
     continues a killed run, ``max_steps`` stops after that many new biases, status 1)."""
     import h5py
 
-    t0 = time.perf_counter()
     p = dict(case.data["paper"])
     out_dir = output_dir or case.output_dir
     os.makedirs(out_dir, exist_ok=True)
@@ -220,7 +218,7 @@ def run_figure(case, output_dir: str | None = None, resume: bool = False,
             log.info("usadel %s: %s", case.name, stop)
             return {"model": "usadel", "case": case.path, "status": 1, "figure": p["figure"],
                     "message": str(stop), "biases_done": len(units),
-                    "checkpoint": units.path, "wall_time_s": time.perf_counter() - t0}
+                    "checkpoint": units.path}
         except ConvergenceError as exc:
             raise ConvergenceError(f"{exc} The {len(units)} finished biases are kept in "
                                    f"{units.path}.") from exc
@@ -237,14 +235,11 @@ def run_figure(case, output_dir: str | None = None, resume: bool = False,
         fh.attrs["units"] = json.dumps(units)
     os.replace(tmp, h5)
     summary = {"model": "usadel", "case": case.path, "status": 0, "figure": p["figure"],
-               "message": f"paper {p['figure']}", "output": h5,
-               "wall_time_s": time.perf_counter() - t0}
+               "message": f"paper {p['figure']}", "output": h5}
     for k, v in data.items():
         if k.startswith("delta_") and not k.endswith("_ueV"):
             summary[k] = np.round(np.asarray(v), 6).tolist()
     keys = figure_keys(data)
     summary.update(keys)
     summary["keys"] = list(keys)
-    atomic_write_bytes(os.path.join(out_dir, "summary.json"),
-                       json.dumps(summary, indent=2, default=float).encode())
     return summary

@@ -29,12 +29,11 @@ from __future__ import annotations
 import json
 import logging
 import os
-import time
 
 import numpy as np
 
 from ...case import CaseError
-from ...io.atomic import atomic_path, atomic_savefig, atomic_write_bytes
+from ...io.atomic import atomic_path, atomic_savefig
 from ...units import E_CHARGE
 from .fitting import fit_dphi, fit_gamma, fit_i0, gss_model, supercurrent_per_i0
 
@@ -116,12 +115,11 @@ def geometry(case, net, inj: int, det: int, reservoirs) -> tuple[float, tuple | 
 
 def run_fit(case, output_dir: str | None = None) -> dict:
     """Fit Γ, ∂xφ and I0 to the measured g_ss of ``[fit] data``; writes ``<case>.h5``,
-    ``<case>.png`` and ``summary.json``."""
+    ``<case>.png``; returns the summary (``summary.json``: :func:`fvqp.models.base.run_model`)."""
     import h5py
 
     from .driver import build, internal_case
 
-    start = time.perf_counter()
     case = internal_case(case)
     fit = case.values["fit"]
     setup, meta = build(case)
@@ -191,9 +189,6 @@ def run_fit(case, output_dir: str | None = None) -> dict:
     _figure(os.path.join(out_dir, f"{case.name}.png"), out, summary, fit, t_bath,
             case.values.get("title") or case.name)
     summary["output"] = h5
-    summary["wall_time_s"] = time.perf_counter() - start
-    atomic_write_bytes(os.path.join(out_dir, "summary.json"),
-                       json.dumps(summary, indent=2, default=float).encode())
     log.info("usadel fit %s: Γ = %.4g Δ0 ± %.2g, ∂xφ = %s, I0 = %.4g A", case.name, gam,
              s_gam, np.round(dphi, 4).tolist(), i0_fit)
     return summary

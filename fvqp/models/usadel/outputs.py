@@ -15,7 +15,7 @@ import os
 
 import numpy as np
 
-from ...io.atomic import atomic_path, atomic_savefig, atomic_write_bytes
+from ...io.atomic import atomic_path, atomic_savefig
 from ...units import E_CHARGE
 
 #: units of the root datasets of ``<case>.h5`` (the HDF5 ``units`` attribute)
@@ -118,7 +118,8 @@ def _figure(path, res, title):
 def write_outputs(case, out_dir, res, setup, spec, meta, mu_v, summary) -> None:
     """``<case>.h5`` (``res``, the energy grid in µeV, Δ0 and the spectral coefficients
     of the last state, units in the attributes: :data:`H5_UNITS`,
-    :data:`SPECTRAL_UNITS`), ``<case>.png``, ``<case>.vtu`` and ``summary.json``."""
+    :data:`SPECTRAL_UNITS`), ``<case>.png`` and ``<case>.vtu`` (``summary.json`` is the
+    run template's, :func:`fvqp.models.base.run_model`)."""
     import h5py
 
     sc, d = meta["scales"], case.values
@@ -141,5 +142,3 @@ def write_outputs(case, out_dir, res, setup, spec, meta, mu_v, summary) -> None:
     _figure(os.path.join(out_dir, f"{case.name}.png"), res, d.get("title") or case.name)
     _vtk(os.path.join(out_dir, f"{case.name}.vtu"), meta, d["output"]["fields"],
          res["gap_ueV"], mu_v, res.get("edge_current_A"))
-    atomic_write_bytes(os.path.join(out_dir, "summary.json"),
-                       json.dumps(summary, indent=2, default=float).encode())
