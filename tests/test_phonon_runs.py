@@ -12,7 +12,14 @@ import numpy as np
 import pytest
 
 from conftest import CASES as CASES_DIR
-from conftest import case_variant, centre_order, last_snapshot, phonon_deposit, run_fvqp
+from conftest import (
+    assert_phonon_ranks_agree,
+    case_variant,
+    last_snapshot,
+    phonon_deposit,
+    run_fvqp,
+    serial_and_two_ranks,
+)
 
 SHORT = {'end = "100 ns"': 'end = "20 ns"'}
 TRACK = """
@@ -82,21 +89,11 @@ def test_two_ranks_equal_serial(tmp_path):
     summary, with a point spot and a track deposit."""
     case = case_variant("phonon_si_block.toml", tmp_path, **SHORT,
                         **{"[energy]": TRACK + "\n[energy]"})
-    run_fvqp(["run", case, "--output", tmp_path / "s"])
-    run_fvqp(["run", case, "--output", tmp_path / "p"], nproc=2)
-    sa = json.loads((tmp_path / "s" / "summary.json").read_text())
-    sb = json.loads((tmp_path / "p" / "summary.json").read_text())
-    assert sb["ranks"] == 2 and sb["status"] == 0
+    sa, sb = serial_and_two_ranks(case, tmp_path)
     assert -sa["energy_J"]["sources"] == pytest.approx(15e3 * 1.602176634e-19, rel=1e-8,
                                                        abs=0)
-    for k in ("final", "boundary:bottom", "sources"):
-        assert sb["energy_J"][k] == pytest.approx(sa["energy_J"][k], rel=1e-8, abs=0), k
-    _, a = last_snapshot(tmp_path / "s", "phonon_si_block")
-    _, b = last_snapshot(tmp_path / "p", "phonon_si_block")
-    oa, ob = centre_order(a), centre_order(b)
-    x = np.asarray(a.cell_data["phonon_energy_density"])[oa]
-    y = np.asarray(b.cell_data["phonon_energy_density"])[ob]
-    assert np.max(np.abs(x - y)) <= 1e-8 * np.max(np.abs(x))
+    a, b, oa, ob = assert_phonon_ranks_agree(tmp_path, "phonon_si_block", sa, sb,
+                                             keys=("final", "boundary:bottom", "sources"))
     qa = np.asarray(a.cell_data["phonon_energy_flux"])[oa]
     qb = np.asarray(b.cell_data["phonon_energy_flux"])[ob]
     assert qa.shape == qb.shape == (a.n_cells, 3)

@@ -316,11 +316,14 @@ def _sim_lt(write_case, **kw):
     from fvqp.models.phonon.driver import PhononSimulation
 
     src = kw.pop("source", None)
+    mixing = kw.pop("mixing", None)
     text = BLOCK.format(**{**dict(mesh="substrate_block_tof", T="10 mK", T0="10 mK",
                                   iso="false", dec="false", bottom="absorbing",
                                   top="absorbing", sides="specular", bins=1,
                                   e_max="2 meV"), **kw})
     text += '\n[phonons]\nbranches = "lt"\n'
+    if mixing is not None:
+        text += f'branch_mixing = "{mixing}"\n'
     if src is not None:
         text += SOURCE.format(**src)
     return PhononSimulation.from_case(load_case(write_case(text, "phonon_lt.toml")))
@@ -374,7 +377,9 @@ def test_lt_branches_time_of_flight(write_case):
 def test_lt_branches_bath_and_conservation(write_case):
     """L + T: the bath energy density equals the effective branch's (v_D is defined by
     the same density of states; 1e-12); a closed block with isotope scattering and L decay
-    conserves energy to 1e-12 per step while energy moves from the L to the T branch."""
+    conserves energy to 1e-12 per step while energy moves from the L to the T branch
+    (branch_mixing = "none": isotope scattering within each branch, decay products split
+    by the density of states; the mixing model: tests/test_phonon_branch_mixing.py)."""
     eff = _sim(write_case, T="5 K", bins=6, e_max="3 meV").problem
     lt = _sim_lt(write_case, T="5 K", bins=6, e_max="3 meV").problem
     u_eff = eff.energy_density(eff.equilibrium(eff.n_bath))
@@ -383,7 +388,7 @@ def test_lt_branches_bath_and_conservation(write_case):
     src = dict(energy="30 meV", width="3 meV", t0="1 ns", dur="0.3 ns", pos="[20, 20, 50]",
                radius="10 um")
     sim = _sim_lt(write_case, bottom="diffuse", top="diffuse", iso="true", dec="true",
-                  bins=12, e_max="40 meV", source=src)
+                  bins=12, e_max="40 meV", source=src, mixing="none")
     p = sim.problem
     x = p.equilibrium(p.n_bath)
     E0, injected, dt = p.energy(x), 0.0, 0.5 * NS

@@ -13,6 +13,8 @@ field                  unit      meaning
 ``debye_temperature``  K         :math:`\Theta_D`
 ``isotope_A``          s³        isotope scattering :math:`1/\tau_I = A\nu^4` (Tamura 1983)
 ``anharmonic_B``       s⁴        anharmonic decay :math:`1/\tau_A = B\nu^5` (Tamura 1985)
+``anharmonic_TT_``     1         of the L decays, the fraction L → T + T (the rest L → L + T;
+``fraction``                     Tamura 1985's isotropic-model channel rates, via G4CMP)
 =====================  ========  ===========================================================
 
 with :math:`\nu = \Omega/h` the phonon frequency in Hz. Missing data are ``None``.
@@ -64,6 +66,7 @@ class PhononMedium(DataEntry):
     debye_temperature: float | None = quantity("K")
     isotope_A: float | None = quantity("s^3")
     anharmonic_B: float | None = quantity("s^4")
+    anharmonic_TT_fraction: float | None = quantity("1")
 
     @property
     def debye_velocity(self) -> float:
@@ -82,6 +85,13 @@ class PhononMedium(DataEntry):
     def decay_rate(self, omega: float) -> float:
         r""":math:`B\nu^5` [1/s] at phonon energy ``omega`` [J] (0 without data)."""
         return (self.anharmonic_B or 0.0) * (omega / (2 * math.pi * HBAR)) ** 5
+
+    @property
+    def decay_channels(self) -> tuple[float, float] | None:
+        r"""(:math:`f_{TT}`, :math:`f_{LT} = 1 - f_{TT}`): the fractions of L decays into
+        T + T and into L + T (None without data)."""
+        f = self.anharmonic_TT_fraction
+        return None if f is None else (f, 1.0 - f)
 
     def replace(self, **values) -> PhononMedium:
         """Copy with fields replaced (their source becomes ``"case override"``)."""

@@ -2,17 +2,18 @@ r"""Phonon Boltzmann transport on device meshes by discrete ordinates.
 
 The unknown is the phonon occupation :math:`n(\mathbf r, \Omega, \hat\Omega)` per cell,
 energy bin and ordinate (:mod:`fvqp.ordinates`: Gauss–Legendre x azimuth sphere in 3D,
-in-plane circle on 2D meshes), with one effective acoustic branch per medium
-(Debye-averaged velocity; substrates and film metals of
-:mod:`fvqp.materials.substrates`). Free surfaces reflect specularly or diffusely, a bath
-boundary (chip holder) absorbs and emits at its temperature, interfaces between media
-transmit by acoustic mismatch (angle-resolved, reciprocal) or diffuse mismatch; bulk
-isotope scattering (:math:`A\nu^4`, elastic) and anharmonic down-conversion
-(:math:`B\nu^5`, energy conserving) are optional per region; deposits at a point, in a
-region or along a track, with a Gaussian energy spectrum. ``[slices] energies`` with the
-output field ``n_slices``: cell fields ``n_slice_<k>``, the angle-averaged occupation
-:math:`\bar n` of the energy node nearest to each energy (the nodes used:
-``slice_energies_ueV`` in summary.json). See ``docs/theory_phonon.md``.
+in-plane circle on 2D meshes), with one effective acoustic branch per medium (Debye-averaged
+velocity; substrates and film metals of :mod:`fvqp.materials.substrates`) or a longitudinal
+and a transverse branch (``[phonons] branches = "lt"``; bulk mixing between them:
+:mod:`.branches`). Free surfaces reflect specularly or diffusely, a bath boundary (chip
+holder) absorbs and emits at its temperature, interfaces between media transmit by acoustic
+mismatch (angle-resolved, reciprocal) or diffuse mismatch; bulk isotope scattering
+(:math:`A\nu^4`, elastic) and anharmonic down-conversion (:math:`B\nu^5`, energy conserving)
+are optional per region; deposits at a point, in a region or along a track, with a Gaussian
+energy spectrum. ``[slices] energies`` with the output field ``n_slices``: cell fields
+``n_slice_<k>``, the angle-averaged occupation :math:`\bar n` of the energy node nearest to
+each energy (the nodes used: ``slice_energies_ueV`` in summary.json). See
+``docs/theory_phonon.md``.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from ..base.schema import (
     unlabelled_boundary,
 )
 from ..spec import ModelSpec
+from .branches import MIXING
 
 #: the medium's constants a region may override (SI; :meth:`PhononMedium.replace
 #: <fvqp.materials.substrates.PhononMedium.replace>`, source "case override")
@@ -124,9 +126,17 @@ _SECTIONS = {
                           "(3/v_D^3 = 1/v_L^3 + 2/v_T^3); 'lt': a longitudinal and a "
                           "(doubly degenerate) transverse branch, each with its velocity "
                           "and impedance (mode conversion at interfaces with [interfaces] "
-                          "model = 'amm_modes', else none; no mixing by isotope "
-                          "scattering; L decays, products split by DOS)",
+                          "model = 'amm_modes'; bulk mixing: branch_mixing)",
                           default="effective", choices=("effective", "lt")),
+        "branch_mixing": Field("str", "with branches = 'lt': 'isotropic' (isotope "
+                               "scattering A nu^4 across the branches, the new branch "
+                               "drawn by its share of the density of states; L decays "
+                               "into T + T and L + T by the medium's "
+                               "anharmonic_TT_fraction; T does not decay) or 'none' "
+                               "(isotope scattering within each branch; L decay products "
+                               "split over L and T by their share of the density of "
+                               "states); no effect with one effective branch",
+                               default="isotropic", choices=MIXING),
     }),
     "energy": Section({
         "bins": Field("int", "number of energy bins (Omega_j = (j+1) h)", default=12,
@@ -175,15 +185,32 @@ def _check_slices(data, err) -> None:
                          below="or add [energy] bins", above="or raise [energy] e_max")
 
 
+def _check_channels(data, err, name: str, reg, m) -> None:
+    """Decay by channel (branches 'lt', branch_mixing 'isotropic') needs the L -> T + T
+    fraction of every decaying medium (region ``name``, table ``reg``, medium ``m``)."""
+    ph = data.get("phonons") or {}
+    if (ph.get("branches") != "lt" or ph.get("branch_mixing", "isotropic") != "isotropic"
+            or not reg.get("anharmonic_decay", True)):
+        return
+    if m.anharmonic_B and m.anharmonic_TT_fraction is None:
+        err.add(f"regions.{name}.medium", f"medium {m.name!r} decays (anharmonic_B) but "
+                "has no anharmonic_TT_fraction (the L -> T + T share of its decays) for "
+                "[phonons] branch_mixing = 'isotropic'.",
+                "add anharmonic_TT_fraction with its source to the medium's table in "
+                "fvqp/materials/substrates.toml, set anharmonic_decay = false in this "
+                'region, or [phonons] branch_mixing = "none".')
+
+
 def _check(data, err) -> None:
     from ...materials import UnknownMediumError, get_medium
     from ..base.schema import active_regions, check_pulse_or_power
 
-    for _ in active_regions(data, err, "medium", get_medium, UnknownMediumError,
-                            needed="a phonon medium",
-                            example='medium = "Si" (see fvqp/materials/substrates.toml)',
-                            unknown_fix="choose one of the listed media."):
-        pass
+    for name, reg, m in active_regions(data, err, "medium", get_medium, UnknownMediumError,
+                                       needed="a phonon medium",
+                                       example='medium = "Si" (see '
+                                               'fvqp/materials/substrates.toml)',
+                                       unknown_fix="choose one of the listed media."):
+        _check_channels(data, err, name, reg, m)
     check_pulse_or_power(data, err, duration="1 ns", radius="5 um")
     for i, s in enumerate(data.get("sources") or []):
         if s and s.get("length") is not None and (s.get("direction") is None

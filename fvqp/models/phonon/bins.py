@@ -1,12 +1,12 @@
 r"""The linear systems of the phonon bins and the sweep that solves them, highest bin first.
 
 The bins of :class:`.problem.PhononProblem` couple only downwards (anharmonic decay puts
-products into lower bins), so a time step (coefficient :math:`a = \alpha_0/\Delta t`) or
-the steady state (:math:`a = 0`) is one linear system per bin — per energy with
-``amm_modes``, whose L and T bins form one system (:attr:`~.problem.PhononProblem.groups`)
-— solved from the highest down, each by PETSc GMRES with block-Jacobi ILU
-(:class:`fvqp.solvers.linear.LinearSolver`, options under the problem's prefix). The
-system of each bin and time coefficient is assembled once
+products into lower bins), so a time step (coefficient :math:`a = \alpha_0/\Delta t`) or the
+steady state (:math:`a = 0`) is one linear system per bin — per energy with ``amm_modes`` or
+isotope scattering across the branches, whose L and T bins form one system
+(:attr:`~.problem.PhononProblem.groups`) — solved from the highest down, each by PETSc GMRES
+with block-Jacobi ILU (:class:`fvqp.solvers.linear.LinearSolver`, options under the
+problem's prefix). The system of each bin and time coefficient is assembled once
 (:meth:`~.problem.PhononProblem.local_matrix`, :meth:`~.problem.PhononProblem.group_matrix`)
 and its KSP cached. Per-cell relaxation rates that change every sweep (``extra``: the chip
 chain's film absorption minus emission, :mod:`fvqp.models.bte_chip.coupling`) go onto the

@@ -28,7 +28,7 @@ from ...io.series import SeriesWriter
 from ...materials import get_material, get_medium
 from ...materials.substrates import PhononMedium
 from ...mesh import build_geometry, read_mesh
-from ...mesh.sources import PowerProfile, PulseProfile, placement, spatial_weights
+from ...mesh.sources import PowerProfile, PulseProfile, placement
 from ...ordinates import circle, sphere
 from ...parallel import Distribution
 from ...spectra import bose
@@ -36,6 +36,8 @@ from ...units import E_CHARGE, HBAR, UnitSystem
 from ..base import MeshModel, OutputField, to_output
 from ..base.timeloop import Progress, after_step, extended_steps, fixed_step_status
 from . import MEDIUM_OVERRIDES
+from .branches import decay_products, dos_split_products, isotope_exchange
+from .deposits import track_weights
 from .problem import PhononProblem, PhononSource
 
 log = logging.getLogger("fvqp.phonon")
@@ -112,6 +114,8 @@ class PhononSimulation:
         ne = self.N
         # branches stacked as bins: one effective (Debye-averaged) branch, or L and T
         lt = d["phonons"]["branches"] == "lt"
+        #: isotope scattering across branches and decay by channel (``branches = "lt"``)
+        self.mixing = lt and d["phonons"].get("branch_mixing", "isotropic") == "isotropic"
         if lt and states:
             raise ValueError("imposed film states need one effective branch")
         nb = 2 if lt else 1
@@ -125,8 +129,7 @@ class PhononSimulation:
         states_in = states or {}
         states, iso, dec, absorb = (np.zeros((R, self.N)) for _ in range(4))
         products = np.zeros((R, self.N, self.N))
-        jj = np.arange(ne)
-        split = np.where(jj[:, None] < jj[None, :], 2.0 / np.maximum(jj[None, :], 1), 0.0)
+        exchange = np.zeros((R, ne)) if self.mixing else None
         widths = np.ones(R)
         media, self.media = {}, [None] * R
         for ri, name in enumerate(names):
@@ -147,16 +150,17 @@ class PhononSimulation:
                 states[ri] = np.asarray(states_in[name], dtype=float)
             if reg.get("isotope_scattering", True):
                 iso[ri] = [m.isotope_rate(w) * u.tau0 for w in om_si]
+                if self.mixing:   # A nu^4 across the branches (not the mean free path)
+                    exchange[ri] = isotope_exchange(*states[ri].reshape(2, ne), iso[ri, :ne])
             if reg.get("mean_free_path"):  # elastic, energy independent: rate v / l
                 iso[ri] += speed[ri] / reg["mean_free_path"]
             if reg.get("anharmonic_decay", True):  # the (L or effective) first branch
                 dec[ri, :ne] = [m.decay_rate(w) * u.tau0 for w in om_si[:ne]]
                 dec[ri, 0] = 0.0
-            # decay products: 2/j' phonons per lower energy, over the branches by their
-            # share of the density of states
-            share = [wb / vb**3 for vb, wb in br]
-            for b in range(nb):
-                products[ri, b * ne:(b + 1) * ne, :ne] = split * share[b] / sum(share)
+            # decay products (.branches): by channel, or split by the density of states
+            f_tt = m.anharmonic_TT_fraction if self.mixing else None
+            products[ri] = decay_products(ne, f_tt) if f_tt is not None else \
+                dos_split_products(ne, [wb / vb**3 for vb, wb in br])
             if reg.get("absorption_time"):
                 thr = reg.get("absorption_threshold") or 0.0
                 absorb[ri] = np.where(self.omega >= thr, 1.0 / reg["absorption_time"], 0.0)
@@ -182,7 +186,8 @@ class PhononSimulation:
             self.dist, self.quad, self.h, self.N, med, states, speed, imp, iso, dec, absorb,
             widths, kinds, n_in, self.n_bath, self._sources(), interface=itf["model"],
             reflection=itf["reflection"], prefix=d["solver"]["prefix"],
-            petsc=d["solver"]["petsc"], energies=self.omega, products=products)
+            petsc=d["solver"]["petsc"], energies=self.omega, products=products,
+            exchange=exchange)
 
     @classmethod
     def from_case(cls, case, comm=None) -> PhononSimulation:
@@ -209,7 +214,7 @@ class PhononSimulation:
         d, out = self.case.values, []
         for s in d.get("sources") or []:
             if s.get("length") is not None:
-                w = self._track_weights(s)
+                w = track_weights(self.dist, self.geometry, s, d["mesh"]["scale"])
             else:
                 w = placement(self.dist, self.geometry, s, d["mesh"]["scale"])
             if s.get("deposit") is not None:
@@ -232,27 +237,6 @@ class PhononSimulation:
 
             out.append(PhononSource(w, spec, rate))
         return out
-
-    def _track_weights(self, s) -> np.ndarray:
-        r"""A straight track from ``position`` along ``direction`` of ``length``: weights
-        :math:`\propto V e^{-d^2/2r^2}` with :math:`d` the distance to the segment
-        (uniform dE/dx = deposit / length)."""
-        d, loc = self.case.values, self.dist.local
-        n = loc.n_owned
-        sc = d["mesh"]["scale"]
-        p0 = np.array(list(s["position"]) + [0.0] * (3 - len(s["position"]))) * sc
-        dv = np.array(list(s["direction"]) + [0.0] * (3 - len(s["direction"])), float)
-        dv /= np.linalg.norm(dv)
-        L, r = s["length"], s["radius"]
-        x = loc.centroid[:n] - p0
-        t = np.clip(x @ dv, 0.0, L)
-        dist2 = np.sum((x - t[:, None] * dv) ** 2, axis=1)
-        names = self.geometry.region_names
-        sel = (loc.cell_region[:n] == names.index(s["region"])) if s.get("region") else \
-            np.ones(n, bool)
-        w = spatial_weights(self.dist, loc.volume[:n], sel, loc.centroid[:n])
-        w = w * np.exp(-0.5 * dist2 / r**2)
-        return w / self.dist.sum(float(w.sum()))
 
     def _slice_nodes(self, ne: int) -> list[int]:
         r"""The node :math:`\Omega_j = (j+1)h` nearest to each ``[slices] energies`` entry;
@@ -366,6 +350,7 @@ class PhononModel(MeshModel):
                                            zip(sim.geometry.region_names, sim.media,
                                                strict=True)},
                 "amm_reciprocity_scaling": p.scale_factors,
+                "branch_mixing": "isotropic" if sim.mixing else "none",
                 "slice_energies_ueV": [u.to_si(float(e), "energy") / (E_CHARGE * 1e-6)
                                        for e in sim.slice_energies()]}
 

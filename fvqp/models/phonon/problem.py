@@ -21,6 +21,11 @@ phonon collision terms of bulk relaxation instead of Eqs. 39–40):
   :math:`1..j'`; the products are isotropic. Per decay 2 phonons and exactly the energy
   :math:`\Omega_{j'}` arrive in the lower bins, so energy is conserved to round-off;
   the lowest bin does not decay;
+* with L and T branches stacked as bins (``products`` per region, ``exchange``;
+  :mod:`.branches`): L decays into T + T and L + T by the medium's channel fractions, T
+  does not decay, and isotope scattering crosses the branches,
+  :math:`+X_j(\phi_{b'} - \phi_b)` in the rows of branch :math:`b` (the L and T bins of
+  an energy are then one system, as with ``amm_modes``);
 * :math:`\Gamma_j`: absorption in a region (``absorption_time`` above
   ``absorption_threshold``; e.g. pair breaking in a film) towards :math:`n_B`;
 * :math:`q_j`: isotropic sources.
@@ -185,6 +190,10 @@ class PhononProblem(BinSweeps):
     #: into bin q per decay in bin j, (N, N) or per region (R, N, N)
     energies: np.ndarray | None = None
     products: np.ndarray | None = None
+    #: L and T stacked (bins ``j``, ``j + N/2``): isotope exchange coefficient
+    #: :math:`X = \gamma^Ig_Lg_T/(g_L + g_T)` per region and energy, (R, N/2)
+    #: (:func:`.branches.isotope_exchange`); the two bins of an energy form one system
+    exchange: np.ndarray | None = None
     #: ``amm_modes``: fractions of each ordinate averaged over its band of mu
     #: (:func:`.mode_interface.ordinate_bands`, ``"band"``) or at its mu (``"point"``)
     mode_average: str = "band"
@@ -233,16 +242,17 @@ class PhononProblem(BinSweeps):
         #: ... and their CPU seconds in this process
         self.cpu_seconds = {"setup": 0.0, "solve": 0.0}
         #: bins solved together (one system): the L and T bins of one energy with
-        #: ``amm_modes``, else every bin alone
+        #: ``amm_modes`` or isotope scattering across branches, else every bin alone
         self.groups = [(j,) for j in range(self.N)]
         self._group_itf: dict = {}
         self._group_dist: dict = {}
         self._mode_cache: dict = {}
-        if self.interface == "amm_modes":
+        mixing = self.exchange is not None and bool(np.any(self.exchange))
+        if self.interface == "amm_modes" or mixing:
             ne = self.N // 2
             if self.N % 2 or not np.array_equal(self.omega[:ne], self.omega[ne:]):
-                raise ValueError("interface 'amm_modes' needs L and T branches (bins j and "
-                                 "j + N/2 of equal energy)")
+                raise ValueError("interface 'amm_modes' and branch mixing need L and T "
+                                 "branches (bins j and j + N/2 of equal energy)")
             self.groups = [(j, j + ne) for j in range(ne)]
         self._itf = self._interfaces()
 
@@ -362,10 +372,29 @@ class PhononProblem(BinSweeps):
             rows.append((mj.row // B) * mB + i * B + mj.row % B)
             cols.append((mj.col // B) * mB + i * B + mj.col % B)
             vals.append(mj.data)
+        if self.exchange is not None and len(bins) == 2:   # isotope: L <-> T
+            r, c, v = self._exchange_entries(bins[0], mB)
+            rows.append(r)
+            cols.append(c)
+            vals.append(v)
         m = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
                           shape=(self.n * mB, self.loc.n_local * mB))
         itf = self._group_itf.get(gi)     # None: no interface face on this rank
         return (m if itf is None else m + itf).tocsr()
+
+    def _exchange_entries(self, j: int, mB: int) -> tuple:
+        r"""Entries (rows, columns, values) of isotope scattering across the L and T
+        bins of energy ``j`` in a group system (:meth:`group_matrix` layout): on every
+        ordinate row of branch :math:`b`, :math:`+VX` at its own angle average and
+        :math:`-VX` at the other branch's (the left-hand side of
+        :math:`X(\bar n_{b'} - \bar n_b)`, :mod:`.branches`)."""
+        n, K, B = self.n, self.K, self.B
+        xv = np.repeat(self.exchange[self.reg[:n], j] * self.vol, K)
+        c = np.repeat(np.arange(n) * mB, K)
+        k = np.tile(np.arange(K), n)
+        rows = np.concatenate([c + k, c + k, c + B + k, c + B + k])
+        cols = np.concatenate([c + K, c + B + K, c + B + K, c + K])
+        return rows, cols, np.concatenate([xv, -xv, xv, -xv])
 
     # ---- right-hand sides ---------------------------------------------------------------
     def source_rates(self, t0: float, t1: float) -> np.ndarray:
