@@ -208,11 +208,14 @@ def account(problem, schur, max_apps: int, restart: int) -> list[tuple[str, int]
             add("phonon-diffusion PC matrix", [schur.phonons.csr.data, schur.phonons.mat])
     vec = p.n * p.B * 8
     condensed = getattr(schur, "condensed", None) if schur is not None else None
-    if condensed is not None:  # the condensed solve's own basis: N per cell, built per solve
-        f32 = 4 if getattr(schur, "ilu", None) is not None else 8
-        rows.append((f"condensed GMRES basis (transient; {max_apps + 1} x N float64 + "
-                     f"{max_apps} x N {'float32' if f32 == 4 else 'float64'})",
-                     p.n * p.N * ((max_apps + 1) * 8 + max_apps * f32)))
+    if condensed is not None:  # the condensed solve's FGMRES bases: N per cell (PETSc heap)
+        from petsc4py import PETSc
+
+        r = PETSc.Options().getInt(condensed.schur.prefix + "condensed_ksp_gmres_restart",
+                                   condensed.restart)
+        k = fgmres_vectors(max_apps, r)
+        rows.append((f"condensed FGMRES bases (PETSc heap: {k} x N at {max_apps} "
+                     f"iterations, restart {r})", p.n * p.N * 8 * k))
         from petsc4py import PETSc
 
         outer = PETSc.Options().getString("transport_ksp_type", "gmres")
@@ -231,6 +234,21 @@ def gmres_vectors(its: int, restart: int) -> int:
     while it + 3 >= n and n < restart + 4:
         n = min(n + 10, restart + 4)
     return n
+
+
+def fgmres_vectors(its: int, restart: int) -> int:
+    """Vectors PETSc's FGMRES holds after a cycle of ``its`` iterations, its two bases
+    together (KSPSetUp_GMRES/FGMRES, KSPFGMRESGetNewVectors: 4 + min(5, restart) work and
+    basis vectors and 2 fewer preconditioned ones, then chunks of 10 of each when the
+    iteration reaches them, never beyond restart + 4): 16 up to 6 iterations, 36 at 7-16;
+    restart 6 keeps it at 16."""
+    vv = 4 + min(5, restart)
+    pre, cap = vv - 2, 4 + restart
+    for it in range(min(its, restart)):
+        if vv <= it + 3:
+            new = min(10, cap - (it + 1) - 2)
+            vv, pre = vv + new, pre + new
+    return vv + pre
 
 
 def transients(problem, pc, x_local) -> dict[str, int]:

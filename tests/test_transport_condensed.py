@@ -93,7 +93,7 @@ def test_condensed_burst_equals_the_full_solve(tmp_path):
     takes the same Newton iterations as GMRES on the whole system, at most as many
     Krylov iterations (measured 5 Newton, 26 Krylov both), and ends at the same state
     (energies to 1e-9, measured 1e-11; QP number to 1e-8, measured 2e-10)."""
-    full = _burst(tmp_path, "full", "")
+    full = _burst(tmp_path, "full", "schur_condensed = false\n")
     cond = _burst(tmp_path, "condensed", CONDENSED)
     assert cond["newton_iterations"] == full["newton_iterations"]
     assert cond["cpu_calls"]["condensed_krylov"] <= full["linear_iterations"]

@@ -148,13 +148,46 @@ def _check(data, err) -> None:
     _check_condensed(data, err)
 
 
+#: ``[solver.petsc]`` keys that make PETSc skip Jacobian evaluations or preconditioner
+#: set-ups between Newton iterations (any value but 1), and the fvqp key whose ``false``
+#: selects such a lag (``snes_lag_preconditioner = 2``,
+#: :data:`.solver_config.SCHUR_PETSC`)
+SNES_LAGS = ("snes_lag_preconditioner", "snes_lag_jacobian")
+
+
+def _off(value) -> bool:
+    """A ``[solver.petsc]`` value that turns an option off."""
+    return str(value).strip().lower() in ("false", "0", "no", "off", "")
+
+
 def _check_condensed(data, err) -> None:
     """The condensed Schur solve (``[solver.petsc] schur_condensed``) eliminates the
     phonons cell by cell: it needs a cell-diagonal phonon block, i.e. no phonon diffusion
-    between cells (``phonon_diffusion_constant`` of a region)."""
-    value = ((data.get("solver") or {}).get("petsc") or {}).get("schur_condensed")
-    if value is None or str(value).strip().lower() in ("false", "0", "no", "off", ""):
+    between cells (``phonon_diffusion_constant`` of a region). It is an exact solve at the
+    point of every Newton iteration (:mod:`.condensed`): PETSc's lags of the
+    preconditioner or the Jacobian (:data:`SNES_LAGS` other than 1, or ``schur_lag =
+    false``, which selects ``snes_lag_preconditioner = 2``) would hand it a stale point,
+    and the Newton step would be solved with the Jacobian of an earlier iterate."""
+    petsc = (data.get("solver") or {}).get("petsc") or {}
+    value = petsc.get("schur_condensed")
+    if value is None or _off(value):
         return
+    for key in SNES_LAGS:
+        lag = petsc.get(key)
+        if lag is not None and str(lag).strip() != "1":
+            err.add(f"solver.petsc.{key}", f"{key} = {lag} skips Newton iterations' "
+                    "preconditioner set-ups, but schur_condensed = true is an exact "
+                    "solve at the point of every Newton iteration (a lagged one would "
+                    "solve with an earlier iterate's Jacobian).",
+                    f"drop {key} (the condensed solve keeps its inner preconditioner "
+                    "across Newton iterations itself, fvqp.solvers.lagged), or drop "
+                    "schur_condensed.")
+    if "schur_lag" in petsc and _off(petsc["schur_lag"]):
+        err.add("solver.petsc.schur_lag", "schur_lag = false lags the preconditioner by "
+                "PETSc's snes_lag_preconditioner = 2, but schur_condensed = true is an "
+                "exact solve at the point of every Newton iteration.",
+                "drop schur_lag (the default keeps the inner preconditioner across "
+                "Newton iterations by fvqp.solvers.lagged), or drop schur_condensed.")
     for name, reg in data["regions"].items():
         if reg.get("active", True) and (reg.get("phonon_diffusion_constant") or 0.0) > 0:
             err.add("solver.petsc.schur_condensed", "the condensed solve eliminates the "

@@ -69,11 +69,16 @@ __all__ = ["CondensedSolve"]
 
 log = logging.getLogger("fvqp.transport")
 
-#: GMRES restart length of the condensed solve (PETSc allocates its basis as it grows)
-RESTART = 60
+#: FGMRES restart length of the condensed solve: PETSc's FGMRES starts with 16 vectors of
+#: N values (both bases, 4 + 5 work and Krylov, 7 preconditioned) and adds 10 + 10 at the
+#: 7th iteration of a cycle; a restart of 6 keeps it at 16 (8.4 KB per cell at 66 bins
+#: instead of 19: the 53 120-cell target took 73 Krylov in 12 solves, some above 6).
+#: Solves of at most 6 iterations (all of them on the absorber burst at 3 320 and
+#: 13 280 cells) are the same bit for bit.
+RESTART = 6
 #: PETSc defaults of the condensed Krylov solve (under ``<prefix>schur_condensed_``)
 KSP_DEFAULTS = {"ksp_type": "fgmres", "ksp_pc_side": "right", "ksp_gmres_restart": RESTART,
-                "ksp_gmres_cgs_refinement_type": "refine_always",
+                "ksp_orthogonalization_cgs_refinement_type": "refine_always",
                 "ksp_norm_type": "unpreconditioned"}
 #: iterations at most (over the restarts) before the solve counts as failed
 MAX_IT = 1000
@@ -106,7 +111,7 @@ class CondensedSolve:
         self.restart, self.max_it = int(restart), int(max_it)
         self.x_local = None
         self.shift = 0.0
-        self.d = self._gain = None
+        self.d = None
         #: Krylov iterations of the last solve and of all solves; solves done; the true
         #: residual :math:`\|t - Sz_f\|` of the last solve
         self.last_iterations, self.iterations, self.solves = 0, 0, 0
@@ -121,10 +126,8 @@ class CondensedSolve:
         """The state and shift of the Newton matrix of the next solves (every linear
         solve: the condensation is exact only at the Jacobian's own point)."""
         self.x_local, self.shift = x_local, float(shift)
+        self.d = None  # the previous point's goes before the new one comes
         self.d = self.phonon_diagonal()
-        n = self.p.n
-        #: m_n / D: w = gain * dS^ph(v, 0) (0 where the phonons are held at the bath)
-        self._gain = np.where(self.p.ph_fixed[:n, None], 0.0, self.p.m_n[:n] / self.d)
 
     def phonon_diagonal(self) -> np.ndarray:
         """:math:`D` of the module docstring at the current point, shape (n, M)."""
@@ -163,7 +166,7 @@ class CondensedSolve:
         c0 = time.process_time()
         p = self.p
         vl = self.schur.dist.ghosted(v.ravel()).reshape(-1, p.N)
-        out, _ = p.schur_action(self.x_local, vl, self.shift, self._gain)
+        out, _ = p.schur_action(self.x_local, vl, self.shift, self.d)
         entry = self.cpu["condensed_action"]
         entry[0] += 1
         entry[1] += time.process_time() - c0
@@ -178,11 +181,13 @@ class CondensedSolve:
         r = np.asarray(r, dtype=float).reshape(n, p.B)
         rf, rn = r[:, :N], r[:, N:]
         tol = max(self.rtol * self._norm(r), self.atol)
-        u = rn / self.d
+        u = rn / self.d  # D^-1 r_n: made again for the back-substitution, not kept
         zero = np.zeros((p.loc.n_local, N))
-        t = rf - p.schur_action(self.x_local, zero, self.shift, self._gain, w0=u)[0]
-        del zero
+        t = p.schur_action(self.x_local, zero, self.shift, self.d, w0=u, keep_w=False)[0]
+        del zero, u
+        np.subtract(rf, t, out=t)  # t = r_f - K_fn D^-1 r_n, in place
         zf, its, res = self._gmres(t, tol)
+        del t
         self.last_iterations = its
         self.iterations += its
         self.solves += 1
@@ -193,15 +198,23 @@ class CondensedSolve:
                         "-<prefix>schur_condensed)", its, res, tol)
             return np.full(n * p.B, np.nan)
         # z_n = D^-1 (r_n - K_nf z_f) = u + w(z_f): the condensed direction of z_f, from
-        # the action that also gives the true residual t - S z_f
+        # the action that also gives the true residual t - S z_f, written over
+        # u = D^-1 r_n in the returned array (no separate u, w and concatenation)
+        z = np.empty((n, p.B))
+        z[:, :N] = zf
         zl = self.schur.dist.ghosted(zf.ravel()).reshape(-1, N)
-        sz, w = p.schur_action(self.x_local, zl, self.shift, self._gain, w0=u)
+        del zf
+        np.divide(rn, self.d, out=z[:, N:])
+        sz, _ = p.schur_action(self.x_local, zl, self.shift, self.d, w0=z[:, N:],
+                               w_out=z[:, N:])
         del zl
-        self.last_residual = self._norm(rf - sz)  # sz = S z_f + K_fn u (w0 = u)
+        np.subtract(rf, sz, out=sz)  # sz = S z_f + K_fn u (w0 = u): the true residual
+        self.last_residual = self._norm(sz)
+        del sz
         if self.last_residual > 10.0 * tol:
             log.warning("condensed Krylov solve: true residual %.3e above 10x its "
                         "tolerance %.3e (GMRES estimate %.3e)", self.last_residual, tol, res)
-        return np.concatenate([zf, w], axis=1).ravel()
+        return z.ravel()
 
     def _norm(self, v: np.ndarray) -> float:
         s = np.array([float(np.vdot(v, v))])

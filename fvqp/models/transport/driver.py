@@ -124,7 +124,10 @@ class TransportSimulation:
                                                                self.grid),
                                         action=option_value(
                                             normalise_prefix(d["solver"]["prefix"])
-                                            + "collision_action", "linear"))
+                                            + "collision_action", "linear"),
+                                        spectra=option_value(
+                                            normalise_prefix(d["solver"]["prefix"])
+                                            + "collision_spectra", "keep"))
         #: how Newton's Jacobian is formed (a solver configuration, not physics) and
         #: whether the schur preconditioner is lagged across Newton iterations and steps
         self.jacobian, self.lagged = jacobian_config(self.problem, d)

@@ -45,22 +45,19 @@ import numpy as np
 
 from ...collisions.batched import BatchedTerms, batched_terms
 from ...collisions.batched_condensed import condensed_qp_jvp
-from ...collisions.batched_jvp import batched_jvp, linearisation_spectra, outer_derivative
+from ...collisions.batched_jvp import batched_jvp
 from ...collisions.grid import bose, fermi
 from ...parallel.blocked import BlockDistribution
 from ...spectra.bins import BinGrid, cell_spectra, gaps
 from .balances import Balances
 from .faces import FaceOperators
 from .jacobian import JacobianAssembly
+from .linearisation import CHUNK, Linearisation
 from .regions import Boundary, RegionParams, SpectralSource
 
 __all__ = ["TransportProblem", "RegionParams", "Boundary", "SpectralSource", "CHUNK"]
 
-#: cells per batched collision evaluation (cache-friendly FFT batches)
-CHUNK = 512
-
-
-class TransportProblem(FaceOperators, JacobianAssembly, Balances):
+class TransportProblem(FaceOperators, JacobianAssembly, Balances, Linearisation):
     """The transport model on one rank (owned + ghost cells of a Distribution).
 
     Parameters
@@ -93,12 +90,21 @@ class TransportProblem(FaceOperators, JacobianAssembly, Balances):
         How :meth:`rhs_jvp` differentiates the collisions: the exact linearisation in
         real arithmetic (:mod:`fvqp.collisions.batched_jvp`) or the complex step through
         the residual (the previous path, kept for comparison); equal to round-off.
+    spectra : {"keep", "single", "recompute"}
+        The state transforms of a linearisation point
+        (:func:`fvqp.collisions.batched_jvp.linearisation_spectra`, 8 complex arrays of
+        ~N + 1 values per cell: 8.7 KB per cell at 66 bins) kept for all its Jacobian
+        actions (``keep``), kept rounded to complex64 (``single``: half of it; the
+        action then carries the float32 rounding of the state's transforms, the
+        residual Newton judges stays double), or made again batch by batch in every
+        action (``recompute``: 8 more forward transforms per action, no such array;
+        bit for bit the kept ones' actions).
     """
 
     def __init__(self, cells, grid: BinGrid, regions, widths, boundaries: dict,
                  sources=(), t_bath: float = 0.1, self_consistent: bool = False,
                  collisions: bool = True, jacobian: str = "assembled",
-                 action: str = "linear"):
+                 action: str = "linear", spectra: str = "keep"):
         self.cells, self.grid = cells, grid
         self.N, self.M = grid.n, grid.n_ph
         self.B = self.N + self.M
@@ -117,6 +123,11 @@ class TransportProblem(FaceOperators, JacobianAssembly, Balances):
         #: product rule in real arithmetic, :mod:`fvqp.collisions.batched_jvp`) or
         #: ``complex_step`` (through the residual with complex occupations; ~3x slower)
         self.action = action
+        if spectra not in ("keep", "single", "recompute"):
+            raise ValueError("spectra must be 'keep', 'single' or 'recompute', not "
+                             f"{spectra!r}")
+        self.keep_spectra = spectra != "recompute"
+        self.single_spectra = spectra == "single"
         self._linearised = None
         #: (the _linearised tuple, spectra per CHUNK batch) of the Jacobian actions
         self._spectra = None
@@ -166,7 +177,8 @@ class TransportProblem(FaceOperators, JacobianAssembly, Balances):
             s.spectrum = self._source_spectrum(s)
 
     def _source_spectrum(self, s: SpectralSource) -> np.ndarray:
-        """Particles per unit energy deposited, per owned cell (rows sum E * s = 1)."""
+        """Particles per unit energy deposited, per owned cell (rows sum E * s = 1); a
+        phonon source's rows are all one row (a read-only view: no (n, M) array)."""
         g, n = self.grid, self.n
         x = g.e if s.kind == "quasiparticle" else g.omega
         if s.width > 0:
@@ -174,14 +186,19 @@ class TransportProblem(FaceOperators, JacobianAssembly, Balances):
         else:
             shape = np.zeros_like(x)
             shape[int(np.argmin(np.abs(x - s.energy)))] = 1.0
-        spec = np.tile(shape, (n, 1))
         if s.kind == "quasiparticle":
-            spec = spec * self.rho[:n] * ~self.alg_f[:n]
-        norm = spec @ x
+            spec = np.tile(shape, (n, 1)) * self.rho[:n] * ~self.alg_f[:n]
+        else:
+            spec = None
+        norm = spec @ x if spec is not None else np.full(n, shape @ x)
         w = np.ones(n) if s.weights is None else s.weights
         if np.any((norm <= 0) & (w > 0)):
             raise ValueError(f"a {s.kind} source at {s.energy:.4g} kTc has no states to fill "
                              "in some cell (below the local gap or outside the grid).")
+        if s.kind != "quasiparticle":  # one row: the phonon spectrum is the same everywhere
+            row = shape / norm[0] if n and norm[0] > 0 else np.zeros_like(shape)
+            row.flags.writeable = False
+            return np.broadcast_to(row, (n, len(x)))
         return np.divide(spec, norm[:, None], out=np.zeros_like(spec), where=norm[:, None] > 0)
 
     def update_gap(self, x_local: np.ndarray, relaxation: float = 1.0) -> float:
@@ -342,19 +359,9 @@ class TransportProblem(FaceOperators, JacobianAssembly, Balances):
             np.copyto(res[sl], -self.kappa[sl] * v[sl], where=alg)
         return res.ravel()
 
-    def _qp_transport(self, vf: np.ndarray) -> np.ndarray:
-        """The transport part of ``(d rhs / d f) v`` (local QP values ``vf`` with ghosts,
-        shape (n_local, N)): face fluxes in place and boundary exchange."""
-        flux = vf[self.f_b]
-        np.subtract(flux, vf[self.f_a], out=flux)
-        flux *= self.G
-        div = self._div @ flux
-        del flux
-        div -= self._bsum @ (self.b_G * vf[self.b_cell])
-        return div
-
     def schur_action(self, xl: np.ndarray, vf: np.ndarray, shift: float,
-                     gain: np.ndarray, w0: np.ndarray | None = None):
+                     d: np.ndarray, w0: np.ndarray | None = None, keep_w: bool = True,
+                     w_out: np.ndarray | None = None):
         r"""The QP Schur complement of the Newton matrix :math:`K = \sigma m - J` with
         the cell-diagonal phonon block condensed out,
         :math:`Sv = K_{ff}v + K_{fn}w`, :math:`w = -D^{-1}K_{nf}v`
@@ -369,32 +376,49 @@ class TransportProblem(FaceOperators, JacobianAssembly, Balances):
             The QP direction with its ghost values.
         shift : float
             :math:`\sigma`.
-        gain : ndarray, shape (n, M)
-            :math:`m^n/D` (0 where the phonons are held at the bath), so that
-            :math:`w = \gamma\odot\delta S^{ph}(v, 0)`.
+        d : ndarray, shape (n, M)
+            The phonon diagonal :math:`D` (:meth:`.condensed.CondensedSolve.
+            phonon_diagonal`); the gain :math:`\gamma = m^n/D` (0 where the phonons are
+            held at the bath), :math:`w = \gamma\odot\delta S^{ph}(v, 0)`, is formed
+            batch by batch (no second (n, M) array kept).
         w0 : ndarray, shape (n, M), optional
             Added to :math:`w` (with ``vf = 0``: :math:`K_{fn}w_0`).
+        keep_w : bool
+            With ``w0``: return :math:`w` (False: it is not kept, no (n, M) array).
+        w_out : ndarray, shape (n, M), optional
+            With ``w0``: where :math:`w` is written (it may be ``w0`` itself: batch by
+            batch, each after its own batch of ``w0`` is read); default a new array.
 
         Returns
         -------
         sv : ndarray, shape (n, N)
         w : ndarray, shape (n, M), or None
             The condensed phonon direction (``w0`` without collisions), only with
-            ``w0`` (else None: not kept).
+            ``w0`` and ``keep_w`` (else None: not kept).
         """
         c0 = time.process_time()
         N, n = self.N, self.n
         y = xl.reshape(-1, self.B)
         out = np.zeros((self.loc.n_local, N))
-        w = None if w0 is None else w0.copy()  # kept only with w0 (the back-substitution)
+        # kept only with w0 (the back-substitution)
+        if w0 is None or not keep_w:
+            w = None
+        elif w_out is None:
+            w = w0.copy()
+        else:  # batch by batch below (w0 may be w_out)
+            w = w_out
+            if not self.collisions:
+                np.copyto(w, w0)
         if self.collisions:
             outer = self._outer_derivative(y)
             spectra = self._jvp_spectra(y)
+            m_n, held = self.m_n, self.ph_fixed
             for b, s in enumerate(range(0, n, CHUNK)):
                 sl = slice(s, min(n, s + CHUNK))
+                gain = np.where(held[sl, None], 0.0, m_n[sl] / d[sl])
                 dq, wc = condensed_qp_jvp(
                     spectra[b], y[sl, :N], y[sl, N:], self.rho[sl], self.ados[sl], vf[sl],
-                    gain[sl], outer[sl, :N], h=self.grid.h, m=self.grid.m,
+                    gain, outer[sl, :N], h=self.grid.h, m=self.grid.m,
                     c_ph=self.p["c_ph"][sl], w0=None if w0 is None else w0[sl])
                 out[sl] = self.m_f[sl] * dq
                 if w is not None:
@@ -407,41 +431,6 @@ class TransportProblem(FaceOperators, JacobianAssembly, Balances):
         self._count("action", c0)
         return res, w
 
-    def _jvp_spectra(self, y: np.ndarray) -> list:
-        """The transforms of the state factors per :data:`CHUNK` batch at the current
-        linearisation point (:func:`fvqp.collisions.batched_jvp.linearisation_spectra`),
-        computed at its first action and kept with it: an action then transforms only
-        its direction (12 transforms instead of 24; 8 complex arrays of ~N + 1 values per
-        cell). Call after :meth:`_outer_derivative` (which sets the point)."""
-        if self._spectra is not None and self._spectra[0] is self._linearised:
-            return self._spectra[1]
-        self._spectra = None
-        out = []
-        for s in range(0, self.n, CHUNK):
-            sl = slice(s, min(self.n, s + CHUNK))
-            out.append(linearisation_spectra(
-                y[sl, :self.N], y[sl, self.N:], self.rho[sl], self.ados[sl], h=self.grid.h,
-                m=self.grid.m, qp_scale=self.p["qp_scale"][sl]))
-        self._spectra = (self._linearised, out)
-        return out
-
-    def _outer_derivative(self, y: np.ndarray) -> np.ndarray:
-        """The outer-factor derivatives of the collision terms at the owned cells of ``y``
-        (:func:`fvqp.collisions.batched_jvp.outer_derivative`, shape (n, B)), kept while
-        the state is the same (one linearisation point, many Krylov directions)."""
-        own = y[:self.n]
-        if self._linearised is not None and np.array_equal(self._linearised[0], own):
-            return self._linearised[1]
-        N = self.N
-        g = np.empty((self.n, self.B))
-        for s in range(0, self.n, CHUNK):
-            sl = slice(s, min(self.n, s + CHUNK))
-            g[sl, :N], g[sl, N:] = outer_derivative(
-                y[sl, :N], y[sl, N:], self.rho[sl], self.ados[sl], h=self.grid.h,
-                m=self.grid.m, qp_scale=self.p["qp_scale"][sl], c_ph=self.p["c_ph"][sl])
-        self._linearised = (own.copy(), g)
-        return g
-
     def equilibrium(self, t: float | None = None) -> np.ndarray:
         """Owned unknowns of thermal equilibrium at ``t`` (default: the bath)."""
         t = self.t_bath if t is None else t
@@ -453,4 +442,3 @@ class TransportProblem(FaceOperators, JacobianAssembly, Balances):
 
     def max_dt(self, t: float) -> float:
         return min([s.profile.max_dt(t) for s in self.sources], default=math.inf)
-

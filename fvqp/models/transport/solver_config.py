@@ -20,9 +20,10 @@ from ...solvers.linear import option_value
 from ...solvers.options import normalise_prefix
 from .schur import SchurPreconditioner
 
-__all__ = ["AUTO_ASSEMBLED_ENTRIES", "DEFAULT_PETSC", "MATRIX_FREE_PETSC", "SCHUR_LAGGED_PETSC",
-           "SCHUR_OUTER_DROP", "SCHUR_PETSC", "condensed_solve", "jacobian_config",
-           "jacobian_mode", "krylov_counts", "order_subdomains", "petsc_options"]
+__all__ = ["AUTO_ASSEMBLED_ENTRIES", "CONDENSED_DEFAULT", "DEFAULT_PETSC",
+           "MATRIX_FREE_PETSC", "SCHUR_LAGGED_PETSC", "SCHUR_OUTER_DROP", "SCHUR_PETSC",
+           "condensed_applies", "condensed_solve", "jacobian_config", "jacobian_mode",
+           "krylov_counts", "order_subdomains", "petsc_options"]
 
 log = logging.getLogger("fvqp.transport")
 
@@ -66,6 +67,14 @@ SCHUR_PETSC = {"snes_lag_preconditioner": 2}
 #: adaptive BDF steps: 2 ranks and serial then differed by 1.5e-8 (test_transport_runs,
 #: 1e-8 required) -- Newton with exact linear solves converges quadratically past it
 SCHUR_LAGGED_PETSC = {"snes_lag_preconditioner": 1}
+#: the schur mode's Newton systems solved by the condensed solve (:mod:`.condensed`)
+#: where it applies (:func:`condensed_applies`) unless ``[solver.petsc]
+#: schur_condensed`` (or ``-<prefix>schur_condensed``) says otherwise; ``schur_condensed =
+#: false`` keeps the phonon-eliminating preconditioner under an outer GMRES. Default since
+#: 2026-11-23: every transport test passed with it at unchanged tolerances (the schur
+#: runs: 2 ranks = serial, Krylov per Newton on 2 ranks <= 1.25 x serial, cell storage =
+#: AIJ, the condensed burst = the full solve)
+CONDENSED_DEFAULT = True
 
 
 def jacobian_mode(values, n_cells: int, grid) -> str:
@@ -94,7 +103,9 @@ def jacobian_config(problem, values) -> tuple[JacobianConfig, bool]:
     costs ~1.3x the preconditioner CPU, so it is opt-in. (Its answers agree with AIJ's:
     every flow to < 1e-14 of its resolution on the absorber burst; the 4e-3 of the
     lead-end flow seen there is a flow far below its resolution, summary.json
-    flow_resolution, tests/test_transport_flow_tolerance.py.)
+    flow_resolution, tests/test_transport_flow_tolerance.py.) Its Newton systems are solved
+    by the condensed solve where it applies (:data:`CONDENSED_DEFAULT`,
+    :func:`condensed_applies`; ``schur_condensed`` of the case decides otherwise).
     """
     pc, lagged = None, False
     if problem.jacobian == "schur":
@@ -103,12 +114,47 @@ def jacobian_config(problem, values) -> tuple[JacobianConfig, bool]:
                  if k.startswith("schur_")}
         inner.setdefault("storage", "aij")
         lagged = option_value(prefix + "schur_lag", True)
+        if "condensed" not in inner and CONDENSED_DEFAULT:
+            inner["condensed"] = condensed_applies(problem, values, lagged)
+        schur = SchurPreconditioner(problem, prefix, inner)
+        if schur.condensed is not None:
+            _check_no_snes_lag(prefix)
         pc = LaggedPreconditioner(
-            SchurPreconditioner(problem, prefix, inner), lag=lagged, logger=log,
+            schur, lag=lagged, logger=log,
             **{k: option_value(prefix + f"schur_lag_{k}", v)
                for k, v in LAG_DEFAULTS.items()})
     return JacobianConfig("matrix_free" if problem.matrix_free else "assembled",
                           problem.block_size, pc), lagged
+
+
+def condensed_applies(problem, values, lagged: bool) -> bool:
+    """Whether the condensed solve (:mod:`.condensed`) can solve this case's Newton systems
+    (the default where it applies, :data:`CONDENSED_DEFAULT`): no phonon diffusion between
+    cells (the phonon block must be cell-diagonal), the lagged preconditioner on, and no
+    PETSc lag of the preconditioner or the Jacobian (``snes_lag_preconditioner``,
+    ``snes_lag_jacobian`` other than 1 in ``[solver.petsc]`` or on the command line)."""
+    if len(problem.ph_pairs) or not lagged:
+        return False
+    prefix = normalise_prefix(values["solver"]["prefix"])
+    petsc = values["solver"]["petsc"]
+    for key in ("snes_lag_preconditioner", "snes_lag_jacobian"):
+        if str(petsc.get(key, 1)).strip() != "1" or option_value(prefix + key, 1) != 1:
+            return False
+    return True
+
+
+def _check_no_snes_lag(prefix: str) -> None:
+    """The condensed solve is exact at the point of every Newton iteration: PETSc's lags
+    of the preconditioner or the Jacobian given on the command line are refused here (a
+    case file's are refused at load, :func:`fvqp.models.transport._check_condensed`)."""
+    for key in ("snes_lag_preconditioner", "snes_lag_jacobian"):
+        lag = option_value(prefix + key, 1)
+        if lag != 1:
+            raise ValueError(f"-{prefix}{key} {lag} with -{prefix}schur_condensed: the "
+                             "condensed solve is exact at the point of every Newton "
+                             f"iteration; drop -{prefix}{key} (its inner preconditioner "
+                             "is kept across Newton iterations by fvqp.solvers.lagged) "
+                             f"or set -{prefix}schur_condensed 0")
 
 
 def condensed_solve(config: JacobianConfig) -> bool:

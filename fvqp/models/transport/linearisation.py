@@ -1,0 +1,78 @@
+"""The linearisation point of the transport model's Jacobian actions: the outer-factor
+derivatives and the state transforms of the collision operator at one state, kept for all
+the Krylov directions there (:class:`Linearisation` is a part of
+:class:`fvqp.models.transport.problem.TransportProblem`)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...collisions.batched_jvp import linearisation_spectra, outer_derivative
+
+__all__ = ["CHUNK", "Linearisation"]
+
+#: cells per batched collision evaluation (cache-friendly FFT batches): the residual's and
+#: the actions' batches (:mod:`.problem`) and the spectra kept here per batch must agree
+CHUNK = 512
+
+
+class Linearisation:
+    """Outer derivatives and state spectra of :class:`TransportProblem` at its
+    linearisation point (attributes ``_linearised``, ``_spectra``, ``keep_spectra``,
+    ``single_spectra`` of the problem)."""
+
+    def _jvp_spectra(self, y: np.ndarray) -> list:
+        """The transforms of the state factors per batch of cells at the current
+        linearisation point (:func:`fvqp.collisions.batched_jvp.linearisation_spectra`),
+        computed at its first action and kept with it: an action then transforms only
+        its direction (12 transforms instead of 24; 8 complex arrays of ~N + 1 values per
+        cell). Call after :meth:`_outer_derivative` (which sets the point)."""
+        if self._spectra is not None and self._spectra[0] is self._linearised:
+            return self._spectra[1]
+        self._spectra = None
+        if not self.keep_spectra:  # made per batch when an action asks (``spectra``)
+            return _BatchSpectra(self, y)
+        out = [self._batch_spectra(y, s) for s in range(0, self.n, CHUNK)]
+        self._spectra = (self._linearised, out)
+        return out
+
+    def _batch_spectra(self, y: np.ndarray, s: int):
+        """The linearisation spectra of the batch of cells starting at ``s``."""
+        sl = slice(s, min(self.n, s + CHUNK))
+        st = linearisation_spectra(y[sl, :self.N], y[sl, self.N:], self.rho[sl],
+                                   self.ados[sl], h=self.grid.h, m=self.grid.m,
+                                   qp_scale=self.p["qp_scale"][sl])
+        if self.single_spectra:  # the transforms rounded to complex64 (``spectra``)
+            for k, v in vars(st).items():
+                if isinstance(v, np.ndarray) and v.dtype == np.complex128:
+                    setattr(st, k, v.astype(np.complex64))
+        return st
+
+    def _outer_derivative(self, y: np.ndarray) -> np.ndarray:
+        """The outer-factor derivatives of the collision terms at the owned cells of ``y``
+        (:func:`fvqp.collisions.batched_jvp.outer_derivative`, shape (n, B)), kept while
+        the state is the same (one linearisation point, many Krylov directions)."""
+        own = y[:self.n]
+        if self._linearised is not None and np.array_equal(self._linearised[0], own):
+            return self._linearised[1]
+        self._linearised = self._spectra = None  # the old point's go before the new come
+        N, chunk = self.N, CHUNK
+        g = np.empty((self.n, self.B))
+        for s in range(0, self.n, chunk):
+            sl = slice(s, min(self.n, s + chunk))
+            g[sl, :N], g[sl, N:] = outer_derivative(
+                y[sl, :N], y[sl, N:], self.rho[sl], self.ados[sl], h=self.grid.h,
+                m=self.grid.m, qp_scale=self.p["qp_scale"][sl], c_ph=self.p["c_ph"][sl])
+        self._linearised = (own.copy(), g)
+        return g
+
+
+class _BatchSpectra:
+    """The spectra of batch ``b`` made when an action asks for ``[b]``
+    (``spectra = "recompute"``: none kept)."""
+
+    def __init__(self, problem: Linearisation, y: np.ndarray):
+        self.p, self.y = problem, y
+
+    def __getitem__(self, b: int):
+        return self.p._batch_spectra(self.y, b * CHUNK)
