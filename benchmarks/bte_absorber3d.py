@@ -4,10 +4,11 @@
 variants of ``cases/bte_absorber3d.toml`` (fixed BDF2 steps of 0.1 ns through the 6 keV burst) as
 separate ``python -m fvqp run`` processes (``mpiexec -n R`` for R ranks) and prints from
 each run's ``summary.json``: coupled unknowns (cells x bins x (ordinates + 1)), wall time
-per step (from the step log lines, after the first step: set-up excluded; one-second
-resolution), Newton iterations per step, Krylov iterations per Newton step, peak memory per
-rank and per unknown, and unknown-updates per second per core (unknowns x steps / wall /
-ranks). Sections:
+per step (the summary's ``step_seconds``: from the first to the last accepted step, set-up
+and the first step excluded, output included, the slowest rank; the step log lines, with
+their one-second resolution, only for runs without it), Newton iterations per step,
+Krylov iterations per Newton step, peak memory per rank and per unknown, and
+unknown-updates per second per core (unknowns / time per step / ranks). Sections:
 
 * ``sizes``: coarse mesh (520 active cells) with 16/32 bins x 8 ordinates (x 24 with
   FVQP_BENCH_24=1: 442 000 unknowns, 4.7 GB, no step finished in 37 min on the loaded
@@ -16,13 +17,16 @@ ranks). Sections:
   ordinates;
 * ``ell``: Krylov per Newton as the mean free path shrinks (10, 1, 0.1, 0.01 um in both
   films);
-* ``ranks``: 1 -> 2 rank speed-up of one size and Krylov counts at 4 and 8 ranks
-  (oversubscribed on this 2-core machine: counts only);
+* ``ranks``: 1 -> 2 rank speed-up on the finer mesh (3 360 cells) x 16 bins x 24
+  ordinates with transport sweeps + the global coarse level (``fine_pc = sweep``; 8
+  steps), and Krylov counts at 4 and 8 ranks (oversubscribed on this 2-core machine:
+  counts only), with the load (``uptime``) before every run;
 * ``crossing``: transport sweeps per rank (block Jacobi of sweeps) against sweeps across
   the ranks (stage by stage with ghost exchanges, ``fvqp.solvers.sweep.CrossingSweep``;
-  stages from the streaming only or with the couplings between ordinates too) at 1, 2,
-  4, 8 ranks: Krylov per Newton, stages, time per step (wall / steps, set-up included),
-  memory per rank, the preconditioner's time split;
+  stages from the streaming only or with the couplings between ordinates too) and the
+  sweep split by energy bins (``fvqp.models.bte.sweep.BinSplitSweep``, the default: the
+  serial sweep) at 1, 2, 4, 8 ranks: Krylov per Newton, stages, time per step (wall /
+  steps, set-up included), memory per rank, the preconditioner's time split;
 * ``sweep``: the Newton preconditioner's step 1 by a sparse LU (``fine_pc = lu``, the
   default) against transport sweeps + the global isotropic coarse level
   (``fine_pc = sweep``, ``fvqp.models.bte.inelastic_pc``) on the coarse mesh at 8 and 24
@@ -34,9 +38,22 @@ ranks). Sections:
   memory are extrapolated from the measured memory per unknown, and the time of a 100 ns
   transient from the measured unknown-updates per second.
 
-Environment: FVQP_BENCH_STEPS (default 4 steps per run); FVQP_BENCH_FINE=sweep runs the
-``ranks`` section with transport sweeps. Figures in docs/bte_absorber3d.md
-were measured on the shared, loaded 2-core machine.
+Environment: FVQP_BENCH_STEPS (default 4 steps per run; ``ranks`` runs 8);
+FVQP_BENCH_FINE=lu runs the ``ranks`` section with the sparse LU on the coarse mesh (16
+bins x 8 ordinates: the LU of 24 ordinates does not fit). Figures in
+docs/bte_absorber3d.md were measured on the shared 2-core machine (load given).
+
+Measured ``ranks`` (2026-11-23; 1 512 000 unknowns; the sweep split by energy bins, the
+default since then): on the idle machine (load 1.0-1.2, the runs themselves) at 15:04
+1 rank 2.373 s/step, 2 ranks 1.266 s/step = **1.87x** (wall 22.0 / 12.7 s with set-up);
+re-measured idle at 16:02-16:06 (after other commits of the day): 1 rank 2.386, 2 ranks
+1.573-1.617 s/step = **1.48-1.52x** (the 2-rank sweeps 4.2 s against 3.3 s before:
+unexplained, to be bisected); Krylov per Newton 6.00 / 6.00 in all; before (the sweep
+across ranks stage by stage) 2.67 / 2.50 s/step = 1.07x and Krylov 6.00 / 8.12. The
+full section under a load of 5-7 (other processes):
+Krylov per Newton 6.00 / 6.00 / 6.00 / 6.00 at 1 / 2 / 4 / 8 ranks, MB per rank 1 983 /
+1 127 / 656 / 448; s/step 6.91 / 6.29 / 4.35 / 6.83 (no speed-up measurable under that
+load).
 """
 
 from __future__ import annotations
@@ -111,7 +128,8 @@ def run(text: str, work: Path, ranks: int = 1) -> dict:
         raise RuntimeError(p.stderr[-2000:])
     s = json.loads((work / "out" / "summary.json").read_text())
     n, steps = s["coupled_unknowns"], s["steps"]
-    s["per_step_s"] = step_time(p.stderr + p.stdout) or s["wall_time_s"] / steps
+    s["per_step_s"] = s.get("step_seconds") or step_time(p.stderr + p.stdout) \
+        or s["wall_time_s"] / steps
     s["newton_per_step"] = s["newton_iterations"] / steps
     s["krylov_per_newton"] = s["linear_iterations"] / max(s["newton_iterations"], 1)
     s["bytes_per_unknown"] = s["peak_rss_MB_per_rank"] * 2**20 * s["ranks"] / n
@@ -169,22 +187,41 @@ def ell(tmp: Path) -> None:
         print(line(f"l = {length} um", s), flush=True)
 
 
+def load() -> str:
+    """The machine's load averages (``uptime``), for the measured figures."""
+    return "load " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def ranks(tmp: Path) -> None:
-    coarse = ROOT / "meshes" / "absorber3d" / "absorber3d_coarse.msh"
-    fine = os.environ.get("FVQP_BENCH_FINE", "lu")
-    print(f"== ranks (coarse, 16 bins x 8 dirs, fine_pc {fine}; 4 and 8 ranks "
+    """1 -> 2 rank speed-up of the time per step (the summary's ``step_seconds``) on the
+    finer mesh x 16 bins x 24 ordinates with sweeps (module docstring), and the counts at 4
+    and 8 ranks (oversubscribed). ``FVQP_BENCH_FINE=lu``: the LU on the coarse mesh x 8
+    ordinates."""
+    fine = os.environ.get("FVQP_BENCH_FINE", "sweep")
+    if fine == "lu":
+        mesh, pol, az, what = ROOT / "meshes" / "absorber3d" / "absorber3d_coarse.msh", \
+            2, 4, "coarse, 16 bins x 8 dirs"
+    else:
+        mesh, pol, az, what = gmsh_mesh(FINER_MESH, tmp / "absorber3d_h2p5.msh"), 2, 12, \
+            "h=2.5 um (3 360 cells), 16 bins x 24 dirs"
+    print(f"== ranks ({what}, fine_pc {fine}, 8 steps of 0.1 ns; 4 and 8 ranks "
           "oversubscribed: counts) ==")
-    print(HEAD)
+    print(HEAD + "  wall s   load before")
     base = None
     for r in (1, 2, 4, 8):
-        s = run(case_text(coarse, 16, 2, 4, fine=fine), tmp / f"ranks_{r}", ranks=r)
+        before = load()
+        s = run(case_text(mesh, 16, pol, az, steps=8, fine=fine), tmp / f"ranks_{r}",
+                ranks=r)
         base = base or s["per_step_s"]
-        print(line(f"{r} rank(s), speed-up {base / s['per_step_s']:.2f}x", s), flush=True)
+        print(line(f"{r} rank(s), speed-up {base / s['per_step_s']:.2f}x", s)
+              + f"  {s['wall_time_s']:6.1f}   {before}", flush=True)
 
 
 CROSSING = {"per rank": {"sweep_across_ranks": False},
-            "across, streaming stages": {"sweep_ordinate_couplings": False},
-            "across, all stages": {}}
+            "across, streaming stages": {"sweep_rank_split": "stages",
+                                         "sweep_ordinate_couplings": False},
+            "across, all stages": {"sweep_rank_split": "stages"},
+            "split by bins (default)": {}}
 
 
 def crossing(tmp: Path) -> None:

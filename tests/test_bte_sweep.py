@@ -4,14 +4,11 @@ the thick diffusive limit (and growing without the coarse level)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import numpy as np
 import scipy.sparse as sp
 from test_bte_mesh import circle, make, rectangle
 
-from conftest import ROOT, mpi_env
+from conftest import ROOT, script_result
 from fvqp.models.bte.sweep import topological_order
 from fvqp.solvers.options import apply_options
 
@@ -103,12 +100,7 @@ def test_sweep_two_ranks_matches_lu():
     tolerance at l = 1 and 0.01, with bounded counts."""
     script = _MPI.replace("op=None", "op=__import__('mpi4py.MPI').MPI.MAX").format(
         tests=str(ROOT / "tests"))
-    proc = subprocess.run(["mpiexec", "-n", "2", sys.executable, "-c", script],
-                          capture_output=True, text=True, env=mpi_env(), timeout=1200,
-                          cwd=ROOT)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    line = next(s for s in proc.stdout.splitlines() if s.startswith("RESULT"))
-    res = eval(line[len("RESULT"):])
+    res = script_result(script, 2, timeout=1200)
     for ell, its, rel in res:
         assert rel < 1e-7, (ell, rel)
         assert its <= 30, (ell, its)

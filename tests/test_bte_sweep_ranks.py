@@ -6,14 +6,12 @@ serially — and with scattering it gives the serial answer with the serial Kryl
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 from test_bte_absorber3d_mpi import CASE, SMALL
 
-from conftest import ROOT, case_variant, mpi_env, run_fvqp
+from conftest import ROOT, case_variant, run_fvqp, script_result
 
 _MPI = """
 import sys
@@ -46,15 +44,8 @@ if comm.rank == 0:
 
 
 def _run(nproc: int) -> dict:
-    script = _MPI.format(tests=str(ROOT / "tests"))
-    cmd = [sys.executable, "-c", script]
-    if nproc > 1:
-        cmd = ["mpiexec", "-n", str(nproc), *cmd]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=mpi_env(), timeout=1200,
-                          cwd=ROOT)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    line = next(s for s in proc.stdout.splitlines() if s.startswith("RESULT"))
-    return {(n, c): (its, np.array(x)) for n, c, its, x in eval(line[len("RESULT"):])}
+    res = script_result(_MPI.format(tests=str(ROOT / "tests")), nproc, timeout=1200)
+    return {(n, c): (its, np.array(x)) for n, c, its, x in res}
 
 
 def test_sweep_across_two_ranks_is_the_serial_sweep():
@@ -91,7 +82,9 @@ def test_collisional_newton_krylov_count_across_two_ranks(tmp_path):
         work = tmp_path / f"{nproc}{across}"
         work.mkdir()
         case = case_variant(CASE, work, **SMALL)
-        petsc = '{ fine_pc = "sweep" }' if across else \
+        # the stage-by-stage sweep across ranks (the default on several ranks is the
+        # split by energy bins since 2026-11-23: tests/test_bte_ranks_binsplit.py)
+        petsc = '{ fine_pc = "sweep", sweep_rank_split = "stages" }' if across else \
             '{ fine_pc = "sweep", sweep_across_ranks = false }'
         case.write_text(case.read_text() + f"\n[solver]\npetsc = {petsc}\n")
         out = tmp_path / f"o{nproc}{across}"

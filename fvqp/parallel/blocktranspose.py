@@ -18,12 +18,15 @@ This module, :mod:`.distribution`, :mod:`.tasks` and :mod:`.energies` know about
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
 from scipy.sparse import csc_matrix
 
 from .energies import EnergySplit
 
-__all__ = ["BlockTranspose"]
+__all__ = ["BlockTranspose", "StackedEntries"]
 
 
 class BlockTranspose:
@@ -128,13 +131,21 @@ class BlockTranspose:
         out[self._send_idx] = got
         return out
 
-    def matrix_builder(self, rows: np.ndarray, cols: np.ndarray):
-        """A function ``vals -> CSC matrix`` of this rank's blocks, for a matrix with a
-        fixed pattern of entries in the owned rows (local unknown indices; columns may be
-        ghosts), on the stacked layout. The pattern is placed and sent once; each call
-        sends only the values. Duplicates are summed in the order of the owning rank (as
-        on one rank). A pattern coupling two blocks raises ``ValueError`` (the split
-        would not be exact)."""
+    @property
+    def offsets(self) -> np.ndarray:
+        """Stacked start of each of this rank's blocks, then :attr:`size` (length
+        ``len(blocks) + 1``): block ``blocks[i]`` is ``offsets[i]:offsets[i + 1]``."""
+        b = np.arange(self.blocks.start, self.blocks.stop)
+        base = self._start[b] if len(b) else np.zeros(0, dtype=np.int64)
+        return np.concatenate([base, [self.size]]).astype(np.int64)
+
+    def entry_builder(self, rows: np.ndarray, cols: np.ndarray) -> StackedEntries:
+        """The entries of this rank's blocks for a matrix with a fixed pattern of entries
+        in the owned rows (local unknown indices; columns may be ghosts), on the stacked
+        layout (:class:`StackedEntries`: the stacked row and column of every distinct
+        entry, sorted by column, then row). The pattern is placed and sent once; each
+        call of :meth:`StackedEntries.received` sends only the values. A pattern
+        coupling two blocks raises ``ValueError`` (the split would not be exact)."""
         rows, cols = np.asarray(rows), np.asarray(cols)
         dest, r = self._place(rows)
         dcol, c = self._place(cols)
@@ -148,14 +159,51 @@ class BlockTranspose:
         recv_n = np.array([len(g[0]) for g in got], dtype=np.int64)
         rr = np.concatenate([g[0] for g in got])
         cc = np.concatenate([g[1] for g in got])
-        n = self.size
+        n = max(self.size, 1)
         uniq, inv = np.unique(cc * n + rr, return_inverse=True)
-        indptr = np.concatenate([[0], np.cumsum(np.bincount(uniq // n, minlength=n))])
-        indices = uniq % n
+
+        def received(vals: np.ndarray) -> np.ndarray:
+            return self._alltoallv(np.asarray(vals, dtype=float)[order], send_n, recv_n)
+
+        return StackedEntries(uniq % n, uniq // n, inv.ravel(), received)
+
+    def matrix_builder(self, rows: np.ndarray, cols: np.ndarray):
+        """A function ``vals -> CSC matrix`` of this rank's blocks (the entries of
+        :meth:`entry_builder`; same arguments and checks)."""
+        ent = self.entry_builder(rows, cols)
+        n = self.size
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(ent.cols, minlength=n))])
 
         def build(vals: np.ndarray):
-            v = self._alltoallv(np.asarray(vals, dtype=float)[order], send_n, recv_n)
-            data = np.bincount(inv, weights=v, minlength=len(uniq))
-            return csc_matrix((data, indices, indptr), shape=(n, n))
+            return csc_matrix((ent.values(vals), ent.rows, indptr), shape=(n, n))
 
         return build
+
+
+@dataclass
+class StackedEntries:
+    """The entries of a rank's blocks on the stacked layout
+    (:meth:`BlockTranspose.entry_builder`).
+
+    Attributes
+    ----------
+    rows, cols : ndarray of int
+        Stacked row and column of every distinct entry.
+    inverse : ndarray of int
+        The distinct entry of every received entry (duplicates are summed).
+    received : callable
+        ``vals -> v``: the values of every rank's owned entries (in the order of the
+        pattern given to :meth:`~BlockTranspose.entry_builder`) sent to their block's
+        rank, in the received order (collective).
+    """
+
+    rows: np.ndarray
+    cols: np.ndarray
+    inverse: np.ndarray
+    received: Callable[[np.ndarray], np.ndarray]
+
+    def values(self, vals: np.ndarray) -> np.ndarray:
+        """The values of the distinct entries: duplicates summed in the order of the
+        owning rank (as on one rank); collective."""
+        return np.bincount(self.inverse, weights=self.received(vals),
+                           minlength=len(self.rows))

@@ -40,17 +40,45 @@ operator (GMRES may use it). On one rank it is :class:`OrderedILU`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import scipy.sparse as sp
 
+from ..parallel.distribution import allgather_objects
 from .options import apply_options, set_from_options
 from .twolevel import CoarseCorrection, exact_defaults
 
-__all__ = ["CrossingSweep", "OrderedILU", "SweepTwoLevelPC"]
+__all__ = ["CrossingSweep", "OrderedILU", "SweepTwoLevelPC", "ZeroPivotError",
+           "collective_factor"]
 
 #: the sweep (options ``<prefix>sweep_*``): ILU(0) in the given order
 SWEEP_DEFAULTS: dict[str, object] = {"pc_type": "ilu", "pc_factor_levels": 0,
                                      "pc_factor_mat_ordering_type": "natural"}
+
+
+class ZeroPivotError(ArithmeticError):
+    """The sweep's ILU(0) met a zero pivot or a non-finite value: its solve would be
+    ``inf``/``nan`` (PETSc marks the factor failed and ``MatSolve`` fills the result with
+    ``inf``). The message names the rows and the fix."""
+
+
+def collective_factor(comm, factor: Callable[[], None]) -> None:
+    """Call ``factor()`` (rank-local factorisations) on every rank of ``comm``; if it
+    raised :class:`ZeroPivotError` on any rank, raise it on every rank (with the first
+    failing rank's message). A raise on one rank alone would leave the others waiting in
+    the next collective operation; one gather of a flag per factorisation costs nothing
+    beside it."""
+    msg = None
+    try:
+        factor()
+    except ZeroPivotError as exc:
+        msg = str(exc)
+    failed = [(r, m) for r, m in enumerate(allgather_objects(comm, msg)) if m is not None]
+    if failed:
+        r, m = failed[0]
+        where = f" (rank {r} of {comm.getSize()})" if comm.getSize() > 1 else ""
+        raise ZeroPivotError(m + where)
 
 
 class OrderedILU:
@@ -64,6 +92,15 @@ class OrderedILU:
     nonzero state); only the numeric ILU(0) is redone. The result equals a fresh
     factorisation bit for bit (``tests/test_bte_sweep_inplace.py``). Another pattern is
     factored afresh (counted in :attr:`rebuilds`).
+
+    ILU(0) does not pivot: a pivot :math:`|u_{ii}|` below PETSc's ``pc_factor_zeropivot``
+    makes PETSc mark the factor failed and every later solve return ``inf``. :meth:`factor`
+    checks the matrix's values (finite) and PETSc's failed reason of the factorisation
+    (:meth:`PETSc.PC.getFailedReason`) and raises :class:`ZeroPivotError` naming the cause
+    and the fix (``-<prefix>pc_factor_shift_type nonzero``), and :meth:`solve` refuses a
+    failed factor, so no ``inf`` reaches a Krylov method. PETSc keeps a failed factor's
+    error through later numeric factorisations (measured: ``inf`` again after good values
+    in place), so the factorisation after a failure is a fresh one.
 
     Parameters
     ----------
@@ -89,6 +126,8 @@ class OrderedILU:
         self._perm = self._ai = self._aj = None
         #: factorisations with a new pattern, and in place
         self.rebuilds, self.refactors = 0, 0
+        #: the message of a failed factorisation (:meth:`solve` refuses it), or None
+        self.failed: str | None = None
         n = len(self.order)
         self._x = PETSc.Vec().createSeq(n, comm=PETSc.COMM_SELF)
         self._y = PETSc.Vec().createSeq(n, comm=PETSc.COMM_SELF)
@@ -109,11 +148,15 @@ class OrderedILU:
         if not m.has_canonical_format:  # sorted, no duplicates: a pattern to compare
             m = m.copy()
             m.sum_duplicates()
+        self.failed = None
+        if not np.all(np.isfinite(m.data)):
+            self._fail(m, "non-finite values (inf or nan) in the matrix")
         if self._same_pattern(m):
             self.mat.setValuesCSR(self._ai, self._aj, m.data[self._perm])
             self.mat.assemble()
             self.pc.setUp()        # same nonzero state: the numeric factorisation only
             self.refactors += 1
+            self._check(m)
             return
         o = self.order
         # the positions of m's values in the ordered matrix: permute their indices
@@ -134,9 +177,41 @@ class OrderedILU:
         self.mat = mat
         self.pc.setUp()
         self.rebuilds += 1
+        self._check(m)
+
+    def _check(self, m: sp.csr_matrix) -> None:
+        """Raise :class:`ZeroPivotError` if PETSc's factorisation failed (class
+        docstring)."""
+        from petsc4py import PETSc
+
+        reason = int(self.pc.getFailedReason())
+        if reason == 0:
+            return
+        names = {v: k for k, v in vars(PETSc.PC.FailedReason).items() if isinstance(v, int)}
+        self._fail(m, f"PETSc's ILU(0) failed: {names.get(reason, reason)} (a pivot below "
+                      f"-{self.prefix}pc_factor_zeropivot)")
+
+    def _fail(self, m: sp.csr_matrix, cause: str) -> None:
+        """Mark the factor failed and raise :class:`ZeroPivotError` naming ``cause``, the
+        rows with a zero or non-finite diagonal (natural numbering) and the fix."""
+        d = m.diagonal()
+        bad = np.flatnonzero(~np.isfinite(d) | (d == 0))
+        rows = (f"rows with a zero or non-finite diagonal: {bad[:8].tolist()}"
+                f"{' ...' if len(bad) > 8 else ''} of {m.shape[0]}" if len(bad) else
+                "every diagonal nonzero: a pivot cancelled in the elimination")
+        self.failed = (f"the sweep's ILU(0) (options prefix {self.prefix!r}) cannot factor "
+                       f"the matrix: {cause}; {rows}. Its solve would return inf/nan. "
+                       f"Fix: -{self.prefix}pc_factor_shift_type nonzero (shift zero "
+                       "pivots), or a pivoting LU for the fine step (fine_pc = \"lu\"), or "
+                       "check the operator's diagonal (a removal or time-step term missing)")
+        self._pattern = None   # PETSc keeps a failed factor's error: the next one afresh
+        raise ZeroPivotError(self.failed)
 
     def solve(self, r: np.ndarray) -> np.ndarray:
-        """The sweep :math:`\\tilde A^{-1}r` (natural numbering in and out)."""
+        """The sweep :math:`\\tilde A^{-1}r` (natural numbering in and out); refuses a
+        failed factorisation (:class:`ZeroPivotError`)."""
+        if self.failed is not None:
+            raise ZeroPivotError(self.failed)
         with self._x as xa:                  # the permutation straight into PETSc's array
             np.take(r, self.order, out=xa)
         self.pc.apply(self._x, self._y)
@@ -185,7 +260,12 @@ class CrossingSweep:
         self._vec = layout.create_vec() if self.n_stages > 1 else None
 
     def factor(self, m: sp.spmatrix) -> None:
-        """Factor the stages of ``m`` (owned rows, local columns: owned then ghosts)."""
+        """Factor the stages of ``m`` (owned rows, local columns: owned then ghosts);
+        collective (a zero pivot on any rank raises :class:`ZeroPivotError` on all,
+        :func:`collective_factor`)."""
+        collective_factor(self.layout.comm, lambda: self._factor(m))
+
+    def _factor(self, m: sp.spmatrix) -> None:
         m = sp.csr_matrix(m)
         n = self.n
         col_stage = np.full(m.shape[1], -1, dtype=np.int64)
@@ -278,7 +358,8 @@ class SweepTwoLevelPC:
         n = len(order)
         if crossing is None:
             self.sweep = OrderedILU(order, prefix + "sweep_")
-            self.sweep.factor(sp.csr_matrix(local)[:, :n])
+            collective_factor(A.getComm(),
+                              lambda: self.sweep.factor(sp.csr_matrix(local)[:, :n]))
         else:
             self.sweep = CrossingSweep(order, *crossing, prefix=prefix + "sweep_")
             self.sweep.factor(local)

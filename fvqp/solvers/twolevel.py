@@ -42,7 +42,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from ..parallel.distribution import allgather_concat, sum_in_place
+from ..parallel.distribution import allgather_concat, allgather_objects, sum_in_place
 from .linear import LinearSolver, csr_matrix
 from .options import apply_options, set_from_options
 
@@ -130,15 +130,21 @@ class CoarseCorrection(CoarseLevel):
     # ---- the coarse operator ----------------------------------------------------------
     def set_matrix(self, C: sp.csr_matrix) -> None:
         """Use ``C`` (owned coarse rows, *global* coarse columns, square) as the coarse
-        operator, and factor it: in place if its pattern is the previous operator's (the
-        values written into the kept PETSc matrix, whose symbolic factorisation PETSc
-        keeps), else in a new matrix (the previous one is freed)."""
+        operator, and factor it: in place if its pattern is the previous operator's on
+        every rank (the values written into the kept PETSc matrix, whose symbolic
+        factorisation PETSc keeps), else in a new matrix (the previous one is freed).
+        Collective: all ranks take the same branch."""
         C = sp.csr_matrix(C)
         C.sum_duplicates()
         C.sort_indices()
-        if self.solver is not None and self._pattern is not None and C.nnz == len(
-                self._pattern[1]) and np.array_equal(C.indptr, self._pattern[0]) \
-                and np.array_equal(C.indices, self._pattern[1]):
+        same = self.solver is not None and self._pattern is not None and C.nnz == len(
+            self._pattern[1]) and np.array_equal(C.indptr, self._pattern[0]) \
+            and np.array_equal(C.indices, self._pattern[1])
+        # the decision is collective: the new matrix of the other branch is built by all
+        # ranks, so every rank takes it if any rank's pattern changed (a pattern changed
+        # on one rank only deadlocked: scipy drops exact-zero sums, so patterns follow
+        # values)
+        if all(allgather_objects(self.comm, bool(same))):
             from petsc4py import PETSc
 
             it = PETSc.IntType

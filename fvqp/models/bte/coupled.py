@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 
 import numpy as np
 
@@ -41,8 +42,8 @@ from .inelastic_pc import FINE_CHOICES, INEXACT_COARSE, InelasticPC
 
 log = logging.getLogger("fvqp.bte")
 
-__all__ = ["PC_LAG", "coupled_problem", "coupled_steady", "coupled_transient", "fine_pc",
-           "pc_lag"]
+__all__ = ["PC_LAG", "StepClock", "coupled_problem", "coupled_steady", "coupled_transient",
+           "fine_pc", "pc_lag"]
 
 #: how long the Newton preconditioner of a transient is kept (module docstring)
 PC_LAG = ("none", "step", "run")
@@ -129,6 +130,8 @@ def _finish(sim, cls, rho, ados, qp_scale, c_ph, rel, base=None) -> InelasticPro
     # + the global coarse level solved inexactly (its cost grows like the cells, not like an
     # LU's fill)
     prefix, fine = normalise_prefix(d["solver"]["prefix"]), fine_pc(sim)
+    if fine == "sweep":
+        _check_rank_split(sim, prefix)
     glob = choice == "two_level" or fine == "sweep" or (choice == "auto" and sim.dist.size > 1)
     prob.preconditioner = InelasticPC(
         prob, global_coarse=glob, prefix=prefix + "icoarse_", fine=fine,
@@ -198,6 +201,21 @@ def fine_pc(sim) -> str:
     return fine
 
 
+def _check_rank_split(sim, prefix: str) -> None:
+    """``sweep_rank_split`` (``-<prefix>sweep_rank_split`` or the case's ``[solver]
+    petsc``) is one of :data:`.sweep.RANK_SPLITS` (read by :func:`.sweep.rank_split`)."""
+    from .sweep import RANK_SPLITS
+
+    d = sim.case.values
+    split = option_value(prefix + "sweep_rank_split",
+                         str(d["solver"]["petsc"].get("sweep_rank_split", "bins")))
+    if split not in RANK_SPLITS:
+        raise CaseError([f"{sim.case.path}: solver.petsc.sweep_rank_split (or "
+                         f"-{prefix}sweep_rank_split) = {split!r}: set it to one of "
+                         f"{', '.join(RANK_SPLITS)} (bins: the serial sweep split by energy "
+                         "bins; stages: stage by stage across the cells)"])
+
+
 def pc_lag(sim, fine: str) -> str:
     """How long the transient's Newton preconditioner is kept (:data:`PC_LAG`, module
     docstring): ``-<prefix>pc_lag`` on the command line, else ``pc_lag`` of the case's
@@ -235,6 +253,29 @@ def _petsc(sim) -> tuple[str, dict]:
     return d["solver"]["prefix"], {**COUPLED_PETSC, **var, **own}
 
 
+class StepClock:
+    """Wall seconds per step of a run, from the accepted steps (``on_accept`` of
+    :func:`fvqp.models.base.run_checkpointed`, which it also forwards to ``then``):
+    :meth:`per_step` is the time from the first to the last accepted step over the steps
+    between — the set-up and the first step's builds excluded, output and checkpoints
+    included — on the slowest rank (the summary's ``step_seconds``; the log lines have a
+    one-second resolution)."""
+
+    def __init__(self, then=None):
+        self.then, self.marks = then, []
+
+    def accept(self, it) -> None:
+        self.marks.append((it.step_count, time.perf_counter()))
+        if self.then is not None:
+            self.then()
+
+    def per_step(self, dist) -> float | None:
+        """Seconds per step (None with fewer than two accepted steps); collective."""
+        k = self.marks[-1][0] - self.marks[0][0] if self.marks else 0
+        span = dist.max(self.marks[-1][1] - self.marks[0][1] if k > 0 else 0.0)
+        return span / k if k > 0 else None
+
+
 def coupled_transient(sim, writer, out_dir: str, resume: bool, max_steps) -> dict:
     """BE/BDF2 of the coupled system (module docstring)."""
     from ...solvers import BDFIntegrator
@@ -259,6 +300,7 @@ def coupled_transient(sim, writer, out_dir: str, resume: bool, max_steps) -> dic
     names = d["output"]["fields"]
     tot0 = _totals(prob, x0)
     status, message = 0, ""
+    clock = StepClock((lambda: kept.invalidate("step")) if lag == "step" else None)
     try:
         result, extra = run_checkpointed(
             integ, t_end=t_end, writer=writer, units=u, out_dir=out_dir, digest=sim.case.digest,
@@ -266,8 +308,7 @@ def coupled_transient(sim, writer, out_dir: str, resume: bool, max_steps) -> dic
             extra={"totals": tot0}, resume=resume,
             stop_times=list(d["output"]["times"]),
             every=d["output"]["every"], checkpoint_every=d["output"]["checkpoint_every"],
-            max_steps=max_steps, logger=log,
-            on_accept=(lambda it: kept.invalidate("step")) if lag == "step" else None)
+            max_steps=max_steps, logger=log, on_accept=clock.accept)
         status, message, tot0 = result.status, result.message, extra["totals"]
     except ConvergenceError as exc:
         status, message = -1, f"Newton did not converge: {exc}"
@@ -289,6 +330,7 @@ def coupled_transient(sim, writer, out_dir: str, resume: bool, max_steps) -> dic
            "preconditioner_reuses": getattr(kept, "reuses", 0),
            "global_coarse": pc.gc is not None, "coupled_unknowns": int(prob.dist.n_global),
            "fine_preconditioner": pc.fine, "sweep_stages": pc.n_stages,
+           "step_seconds": clock.per_step(prob.dist),
            # the slowest rank's seconds per part of the preconditioner (InelasticPC)
            "preconditioner_seconds": {k: prob.dist.max(v) for k, v in pc.seconds.items()},
            **_balances(prob, tot0, tot1, integ.accumulated, n_unit, e_unit)}

@@ -13,7 +13,9 @@ memory superlinear in the unknowns) or a transport sweep (``fine = "sweep"``): I
 :math:`M` in the sweep order of every ordinate (:mod:`.sweep`,
 :class:`fvqp.solvers.sweep.OrderedILU`; exact for the streaming and removal of one
 ordinate, the elastic coupling to :math:`\phi`, the walls' couplings between ordinates and
-lagged cycle edges in its upper factor), linear in the unknowns. A sweep leaves the
+lagged cycle edges in its upper factor), linear in the unknowns; on several ranks split
+by energy bins, the serial sweep (:class:`.sweep.BinSplitSweep`, the default), or stage by
+stage across the cells (:class:`.sweep.StageSweep`). A sweep leaves the
 isotropic error coupled between cells (diffusion in the thick limit), so with it step 2 is
 always the global Galerkin correction — the diffusion-synthetic acceleration consistent
 with the discretisation (Adams & Larsen 2002, Sec. 4) that keeps the Krylov count bounded
@@ -76,6 +78,9 @@ class InelasticPC:
         self.fine, self.sweep, self.lu = fine, None, None
         self.schur = None
         self.crossing, self.n_stages = False, 1
+        #: the ghosted vector of :meth:`_jz`'s ghost exchange, created once (not one per
+        #: action), freed by :meth:`destroy`
+        self._vec = None
         #: seconds spent per part (``update``: factorisations and the coarse operator;
         #: ``fine``: sweeps or LU solves; ``coarse``: coarse solves; ``action``: the
         #: Jacobian actions of steps 2-3)
@@ -101,22 +106,19 @@ class InelasticPC:
                              f"{FINE_CHOICES}, not {self.fine!r}")
         if self.fine != "sweep" or self.sweep is not None:
             return
-        from ...solvers.sweep import CrossingSweep, OrderedILU
-        from .sweep import across_ranks, cell_orders, coupled_order, coupled_stages, crossing_sweep
+        from ...solvers.sweep import OrderedILU
+        from .sweep import cell_orders, coupled_order, rank_sweep
 
         p = self.p
-        b = p.base
-        cross = across_ranks(self.options_prefix or "", b.dist.size)
-        if cross is not None:
-            orders, stage, n_stages, self.cycle_breaks = crossing_sweep(
-                b.stream.matrix, b.dist, p.K, cross[0],
-                self._bin_pattern() if cross[1] else None)
-            self.sweep = CrossingSweep(coupled_order(orders, p.n, p.N, p.S, p.Mp),
-                                       coupled_stages(stage, p.N, p.Mp), n_stages, p.dist,
-                                       self.prefix + "sweep_")
-            self.crossing, self.n_stages = True, n_stages
+        # on several ranks: split by energy bins (the serial sweep) or stage by stage
+        # across the cells (fvqp.models.bte.sweep.rank_split); None: a sweep per rank
+        self.sweep = rank_sweep(p, self.options_prefix or "", self.prefix + "sweep_",
+                                self._bin_pattern)
+        if self.sweep is not None:
+            self.crossing, self.n_stages = True, self.sweep.n_stages
+            self.cycle_breaks = self.sweep.cycle_breaks
             return self._need_global()
-        orders, self.cycle_breaks = cell_orders(b.stream.matrix, p.n, p.K)
+        orders, self.cycle_breaks = cell_orders(p.base.stream.matrix, p.n, p.K)
         self.sweep = OrderedILU(coupled_order(orders, p.n, p.N, p.S, p.Mp),
                                 self.prefix + "sweep_")
         self._need_global()
@@ -160,11 +162,14 @@ class InelasticPC:
         diag = shift * p.storage + d.ravel()
         if self.updates == 0:
             self._choose_fine()
-        if self.crossing:          # the ghost columns too: the sweep crosses the ranks
-            self.sweep.factor(p.L + sp.diags(diag, shape=p.L.shape))
+        if self.crossing:          # the sweep spans the ranks (collective)
+            self.sweep.factor(diag)
         elif self.sweep is not None:
-            if n:
-                self.sweep.factor(p.L_oo + sp.diags(diag))
+            from ...solvers.sweep import collective_factor
+
+            # a zero pivot on one rank raises on all (ZeroPivotError)
+            collective_factor(p.dist.comm, lambda: self.sweep.factor(
+                p.L_oo + sp.diags(diag)) if n else None)
         else:
             m = p.L_oo + sp.diags(diag)
             self.lu = spla.splu(m.tocsc(), permc_spec="COLAMD") if n else None
@@ -253,10 +258,10 @@ class InelasticPC:
         if self.gc is None:
             lz = p.L_oo @ z
         else:
-            v = p.dist.create_vec()
-            v.setArray(z)
-            lz = p.L @ p.dist.local_array(v)
-            v.destroy()
+            if self._vec is None:
+                self._vec = p.dist.create_vec()
+            self._vec.setArray(z)       # the ghosts are refreshed by local_array
+            lz = p.L @ p.dist.local_array(self._vec)
         coll = self.lin.action(z) if self.lin is not None else \
             p.collision_jvp(self.y.ravel(), z)
         out = self.shift * p.storage * z + lz - coll
@@ -279,6 +284,20 @@ class InelasticPC:
         out = self.gc.correction(res)
         self.seconds["coarse"] += time.perf_counter() - t0
         return out
+
+    def destroy(self) -> None:
+        """Free the PETSc objects the preconditioner holds: :meth:`_jz`'s ghosted vector,
+        the sweep's factorisations and the global coarse level (the preconditioner is not
+        used after)."""
+        if self._vec is not None:
+            self._vec.destroy()
+            self._vec = None
+        if self.sweep is not None:
+            self.sweep.destroy()
+            self.sweep = None
+        if self.gc is not None:
+            self.gc.destroy()
+            self.gc = None
 
     def apply(self, r: np.ndarray) -> np.ndarray:
         p = self.p
