@@ -18,7 +18,27 @@
    preconditioner, the rest = GMRES and MPI waits), Newton/Krylov counts, and the
    largest difference of the final state from the serial one (relative to its maximum).
    On a shared machine the wall-clock figure is only meaningful next to the CPU-time
-   ratio.
+   ratio; the last line gives the computation without MPI of the busiest rank (residual,
+   action, rates, PC entries and the band LU's factorisation and solves, columns LU
+   fact / LU solve), whose serial / 2-rank ratio a speed-up approaches on an idle
+   machine (less the transposes and GMRES).
+   Measured 2026-11-23 after the band LU (:class:`fvqp.models.bte_sphere.precond
+   .BandedBlocks`, LAPACK dgbtrf/dgbtrs per energy block instead of scipy's splu of the
+   stacked blocks): serial, one process at load 0.1 (CPU s of 6 steps): energy blocks
+   2.18 -> 1.43 (PC build 1.015 -> 0.294, 10 builds: 82 -> 16-24 ms per factorisation;
+   PC apply 0.51 -> 0.50); 10 Newton / 85 Krylov unchanged. With ``--ranks`` at load
+   6-7 (others' jobs; the wall clock meaningless): old -> new in the same conditions,
+   serial PC build 1.13 -> 0.36, serial CPU 2.39 -> 1.70; per rank on 2 ranks PC build
+   0.68 / 0.59 -> 0.23 / 0.20; computation of the busiest rank 1.45 s serial, 0.79 s on
+   2 ranks (ratio 1.83; band LU factorisation 0.18 -> 0.10, solves 0.48 -> 0.25);
+   PETSc's serial LU (the driver's serial default) 1.59 CPU s in the same conditions.
+   The 2-rank state equals the serial energy-block one to 2.3e-19 (unchanged).
+   A run at 15:55 (load 2.8 -> 2.5, others' jobs ending; not idle): energy blocks 1.44 s
+   serial, 1.16 s on 2 ranks (wall; computation 1.23 -> 0.70 s, 1.76); PETSc's serial LU
+   1.26 s, so the driver's default 1 -> 2 is 1.09x. On 2 ranks each rank spent 0.46 s of
+   its 1.16 s outside the computation: the transposes of the 95 applications (forward
+   1.3 ms and backward 2.3 ms wall each at that load, 0.4 ms CPU), the values' exchange
+   of the 10 builds, GMRES and waiting. Not met: 1.7x against the serial LU.
 
 4. ``--action``: the collisions' Jacobian action, old (complex step through the collision
    terms, ``SphereProblem.jvp_mode = "complex_step"``) against new (product rule on the
@@ -195,6 +215,9 @@ QUICK = {"cells = 40": "cells = 16", "ordinates = 8": "ordinates = 4",
 #: the timed methods of the problem and of its preconditioner (the solvers look them up
 #: on the instance); the preconditioner's update calls rhs_jacobian (its entries)
 TIMED = ("rhs", "rhs_jvp", "rates", "update", "apply")
+#: the energy blocks' band LU inside update and apply: pure computation (the transposes'
+#: MPI waits, which count as CPU while a rank spins, are outside)
+LU_TIMED = ("factor", "solve")
 
 
 def _timed(obj, name: str, acc: dict):
@@ -234,12 +257,15 @@ def rank_worker(quick: bool, steps: int, out: str, pc: str = "energy") -> None:
     integ = BDFIntegrator(p, sim.x0, 0.0, "bench_", petsc,
                           BDFOptions(order=2, dt_initial=dt, adaptive=False), jacobian=jac)
     t_setup = time.perf_counter() - t_setup
-    acc = {k: [0.0, 0.0, 0] for k in TIMED}
+    acc = {k: [0.0, 0.0, 0] for k in TIMED + LU_TIMED}
     for k in TIMED:
         if k in ("rhs", "rhs_jvp", "rates"):
             _timed(p, k, acc)
         elif jac.preconditioner is not None:
             _timed(jac.preconditioner, k, acc)
+    if jac.preconditioner is not None:  # the band LU alone (no MPI in it)
+        for k in LU_TIMED:
+            _timed(jac.preconditioner._lu, k, acc)
     mpi = p.dist.comm.tompi4py()
     mpi.Barrier()
     w0, c0 = time.perf_counter(), time.process_time()
@@ -247,6 +273,9 @@ def rank_worker(quick: bool, steps: int, out: str, pc: str = "energy") -> None:
     wall, cpu = time.perf_counter() - w0, time.process_time() - c0
     rows = {"wall": wall, "cpu": cpu, "setup": t_setup, "owned_cells": p.n,
             **{k: v[:2] for k, v in acc.items()}}
+    # computation without MPI: residual, action, rates, the PC's entries and band LU
+    rows["compute"] = sum(acc[k][1] for k in ("rhs", "rhs_jvp", "rates", "factor", "solve")) \
+        + (acc["update"][1] - acc["factor"][1])
     per_rank = mpi.gather(rows, root=0)
     x = p.dist.gather(integ.x)
     if mpi.Get_rank() == 0:
@@ -283,7 +312,8 @@ def ranks(quick: bool, steps: int) -> None:
           "blocks, PC apply = transpose + triangular solves, rest = GMRES and waits")
     print(f"{'pc':>7} {'ranks':>5} {'rank':>4} {'cells':>5} {'Newton':>6} {'Krylov':>6} "
           f"{'wall s':>8} {'CPU s':>8} {'residual':>9} {'J action':>9} {'rates':>7} "
-          f"{'PC build':>9} {'PC apply':>9} {'rest':>7}")
+          f"{'PC build':>9} {'PC apply':>9} {'rest':>7} {'LU fact':>8} {'LU solve':>8} "
+          f"{'compute':>8}")
     for (pc, n), r in res.items():
         for q, row in enumerate(r["per_rank"]):
             parts = [row[k][1] for k in TIMED]
@@ -291,7 +321,8 @@ def ranks(quick: bool, steps: int) -> None:
                   f"{r['krylov']:>6} {row['wall']:>8.2f} {row['cpu']:>8.2f} "
                   f"{parts[0]:>9.2f} {parts[1]:>9.2f} {parts[2]:>7.2f} {parts[3]:>9.2f} "
                   f"{parts[4]:>9.2f} "
-                  f"{row['cpu'] - sum(parts):>7.2f}")
+                  f"{row['cpu'] - sum(parts):>7.2f} {row['factor'][1]:>8.2f} "
+                  f"{row['solve'][1]:>8.2f} {row['compute']:>8.2f}")
     wall = {k: max(row["wall"] for row in r["per_rank"]) for k, r in res.items()}
     cpu = {k: sum(row["cpu"] for row in r["per_rank"]) for k, r in res.items()}
     ref = xs[("energy", 1)]
@@ -304,6 +335,12 @@ def ranks(quick: bool, steps: int) -> None:
     print(f"the driver's default (PETSc's LU on 1 rank, energy blocks on 2): speed-up "
           f"{wall[('bjacobi', 1)] / wall[('energy', 2)]:.2f}x wall clock, CPU time ratio "
           f"{cpu[('energy', 2)] / cpu[('bjacobi', 1)]:.2f}")
+    comp = {k: max(row["compute"] for row in r["per_rank"]) for k, r in res.items()}
+    print(f"energy blocks, computation without MPI of the busiest rank (LU fact/solve: the "
+          f"band LU; compute = residual + J action + rates + PC entries + band LU): "
+          f"{comp[('energy', 1)]:.2f} s serial, {comp[('energy', 2)]:.2f} s on 2 ranks, "
+          f"ratio {comp[('energy', 1)] / comp[('energy', 2)]:.2f} (what the speed-up "
+          f"approaches on an idle machine, less the transposes and GMRES)")
     print(f"(load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
 
 

@@ -9,6 +9,16 @@ largest relative difference of the two tables (they must be equal) and the load 
 of the machine during the runs (the speed-up is only meaningful on an idle machine: the
 goal is >= 1.7x).
 
+Where the 2-rank time goes (2026-11-23 15:52, ``--points 8 --spacing "2 ueV"``, CPU s of
+one process at load 6): the eight steady states cost 2.98, 1.94, 2.05, 2.03, 1.53, 2.00,
+2.24, 2.28 s (17.06 s). Rounds of one point per rank finish them in 9.31 s (1.83x),
+self-scheduling (a prototype ``TaskShare.run_dynamic``, not kept: it gains nothing
+here) in 9.29 s, the ideal split is 8.53 s: unequal points cost little here. The lead's
+idle-machine sweep
+took 10.09 s on 2 ranks against 17.03 s serially (1.69x): ~0.8 s beyond the round
+schedule, i.e. per-round gathers and checkpoints and the two processes sharing the
+machine's caches and memory bandwidth (not measured separately).
+
 Run: ``python benchmarks/kinetics0d_sweep.py [--points 6] [--spacing "4 ueV"]``
 """
 

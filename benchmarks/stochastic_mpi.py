@@ -10,6 +10,17 @@ computed and whether the two HDF5 results are bit-identical (they must be). Spee
 below 2 comes from the start-up (imports, PETSc) and from rounds with an idle rank (an
 odd number of units) and units of unequal cost (the dense end of the sweep).
 
+Where the 2-rank time goes (2026-11-23 15:53, ``--points 8 --particles 600``, CPU s of
+one process at load 4-6): the eight units cost 1.27, 1.36, 1.37, 1.41, 1.38, 1.55, 2.04,
+2.19 s (12.6 s; the dense end dearest). Rounds of one unit per rank finish them in 6.51 s,
+self-scheduling in order (a prototype ``TaskShare.run_dynamic``, not kept) in the
+same 6.51 s, the ideal split is 6.28 s: unequal units cost 3.5 % here. The rest is
+serial: start-up (imports, ~1.3 s of fvqp with matplotlib) and rank 0's end of run (the
+study's figure, 2.46 s under cProfile in
+``stochastic/figures.draw``), about 2.5 s of the 14.8 s serial run, so the whole command
+tops out near 14.8 / (2.5 + 6.5) = 1.65x, the measured figure. Reaching 1.7x needs a
+shorter serial tail (the figure), not a different unit schedule.
+
 Run: ``python benchmarks/stochastic_mpi.py [--points 6] [--particles 150]``
 (on a loaded machine the speed-up says nothing: state the load with the figures).
 """

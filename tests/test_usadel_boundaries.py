@@ -242,10 +242,13 @@ def test_unlabelled_end_takes_a_condition(tmp_path):
         run_fvqp(["run", p, "--output", tmp_path / tag])
         with h5py.File(tmp_path / tag / f"{tag}.h5") as f:
             out[tag] = f["mu_uV"][:]
+            end = int(np.argmax(f["points_um"][:, 0]))   # the far end, x = 2 um
         out[tag + "_s"] = json.loads((tmp_path / tag / "summary.json").read_text())
     assert np.abs(out["unl"] - out["lab"]).max() < 1e-12 * np.abs(out["lab"]).max()
     # the tunnel end: a current through it (into the wire from the electrode at −0.3 mV
-    # is negative), and μ_Q* pulled towards the electrode at the end
+    # is negative), and μ_Q* pulled towards the electrode at the end node (measured 0.0559
+    # against 0.0719 uV; the wire's minima are the reservoir's μ = 0 to round-off, ±1e-17,
+    # so they are not compared)
     i_end = out["tun_s"]["junction_currents_A"]["unlabelled"]
     assert i_end < -1e-10
-    assert out["tun"].min() < out["lab"].min()
+    assert out["tun"][end] < out["lab"][end] - 1e-3 * np.abs(out["lab"]).max()

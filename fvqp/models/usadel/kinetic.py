@@ -108,14 +108,19 @@ def assemble(spec: SpectralSolution, reservoirs, junctions, dl_floor: float = 1e
     n, ne = net.n_nodes, sl.stop - sl.start
     a, b = net.edge_a, net.edge_b
     g = net.conductance[None, :]
-    DL = np.maximum(net.edge_mean(spec.DL[sl]), dl_floor) * g
-    DT = net.edge_mean(spec.DT[sl]) * g
+    # the per-energy coefficients of this block only (the whole grid's unless already
+    # computed: a rank's share of the work, not the whole grid's on every rank)
+    own = spec if (sl.start, sl.stop) == (0, spec.eps.size) or "DL" in spec.__dict__ \
+        else spec.energy_block(sl)
+    osl = slice(None) if own is not spec else sl
+    DL = np.maximum(net.edge_mean(own.DL[osl]), dl_floor) * g
+    DT = net.edge_mean(own.DT[osl]) * g
     phase = hasattr(spec, "edge_js")  # phase-biased solution: actual ∂xχ (phase.py)
     if phase:
-        js = 0.5 * spec.edge_js[sl]
+        js = 0.5 * own.edge_js[osl]
     else:
-        js = net.edge_mean(spec.jeps[sl]) * (prob.dphi * net.sigma_area)[None, :] * 0.5
-    RT, vol = spec.RT[sl], net.volume
+        js = net.edge_mean(own.jeps[osl]) * (prob.dphi * net.sigma_area)[None, :] * 0.5
+    RT, vol = own.RT[osl], net.volume
     base = (np.arange(ne) * 2 * n)[:, None]
     put = Triplets()
 
@@ -132,14 +137,14 @@ def assemble(spec: SpectralSolution, reservoirs, junctions, dl_floor: float = 1e
         put(ro + b, co + a, -js)
         put(ro + b, co + b, -js)
     if phase:  # anomalous cross terms -𝒯∂fT (L mode), +𝒯∂fL (T mode), and R_L fL
-        X = net.edge_mean(spec.cross[sl]) * g
+        X = net.edge_mean(own.cross[osl]) * g
         for ro, co, sg in ((base, base + n, -1.0), (base + n, base, 1.0)):
             put(ro + a, co + a, -sg * X)
             put(ro + a, co + b, sg * X)
             put(ro + b, co + b, -sg * X)
             put(ro + b, co + a, sg * X)
         put(base + n + np.arange(n)[None, :], base + np.arange(n)[None, :],
-            -spec.node_RL[sl])
+            -own.node_RL[osl])
     kap = np.zeros((ne, n))  # energy mode: N(eps_k) (x P of an S electrode)
     kapT = np.zeros((ne, n))  # charge mode: cell integral of N (tunnel.py, electrode.py)
     for J in junctions:

@@ -24,7 +24,7 @@ solve robust at the gap edge and at ε → 0 with Γ → 0.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
 from typing import Any
 
@@ -146,6 +146,17 @@ class ThetaSolution:
     @cached_property
     def G(self):
         return np.cos(self.theta)
+
+    def energy_block(self, sl: slice) -> ThetaSolution:
+        """This solution at the energies ``eps[sl]`` only: every per-energy field sliced,
+        so the coefficients (per energy, computed on first use) are computed for those
+        energies alone, e.g. on the rank that owns them
+        (:func:`~fvqp.models.usadel.kinetic.assemble`)."""
+        ne = self.eps.size
+        return replace(self, **{
+            f.name: getattr(self, f.name)[sl] for f in fields(self)
+            if isinstance(getattr(self, f.name), np.ndarray)
+            and getattr(self, f.name).ndim and getattr(self, f.name).shape[0] == ne})
 
     @cached_property
     def N(self):
