@@ -174,6 +174,40 @@ def test_two_ranks_equal_serial_and_resume(write_case, tmp_path, film):
                 assert float(b[k]) == pytest.approx(float(a[k]), rel=tol, abs=1e-30)
 
 
+def test_ctrl_c_stops_the_chain_after_a_step_and_it_resumes(write_case, tmp_path):
+    """Ctrl-C (SIGINT) right after the closed chip's 2nd checkpoint (step 6 of 10,
+    checkpoint every 3) stops the chain after that step (the shared fixed-step loop):
+    checkpoint, status 1, ``stopped_by``, exit 128 + 2, the ``--resume`` hint; resumed,
+    every series row and the final energies and QP number equal the uninterrupted run's
+    (1e-12). Before, the chip model kept Python's default Ctrl-C: a KeyboardInterrupt
+    traceback and the steps after the last periodic checkpoint lost."""
+    import signal
+
+    from conftest import run_fvqp_killed
+
+    closed_case = write_case(CLOSED, "closed_chip.toml")
+    run_fvqp(["run", closed_case, "--output", tmp_path / "s"])
+    p = run_fvqp_killed(["run", closed_case, "--output", tmp_path / "r"],
+                        after_checkpoints=2, sig=signal.SIGINT)
+    assert p.returncode == 128 + signal.SIGINT, p.stderr
+    assert "stopped by SIGINT" in p.stderr and "--resume" in p.stderr
+    s1 = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert s1["status"] == 1 and s1["stopped_by"] == "SIGINT" and s1["steps"] == 6
+    run_fvqp(["run", closed_case, "--output", tmp_path / "r", "--resume"])
+    sa, sr = (json.loads((tmp_path / d / "summary.json").read_text()) for d in ("s", "r"))
+    assert sr["status"] == 0 and sr["steps"] == 10
+    for k in ("final_qp", "final_phonon"):
+        assert sr["energy_J"][k] == pytest.approx(sa["energy_J"][k], rel=1e-12, abs=0)
+    assert sr["qp_number"]["final"] == pytest.approx(sa["qp_number"]["final"], rel=1e-12,
+                                                     abs=0)
+    ra = _rows(tmp_path / "s" / "closed_chip_series.csv")
+    rb = _rows(tmp_path / "r" / "closed_chip_series.csv")
+    assert len(rb) == len(ra) == 11 and list(ra[0]) == list(rb[0])
+    for a, b in zip(ra, rb, strict=True):
+        for k in ("E_qp_J", "E_phonon_J", "N_qp:upper", "N_pair"):
+            assert float(b[k]) == pytest.approx(float(a[k]), rel=1e-12, abs=1e-30)
+
+
 def test_small_chip_case_bursts_by_distance(tmp_path):
     """`cases/bte_chip_deposit.toml` on the coarse chip (`meshes/chip_small`, 358 cells),
     150 ns: the deposit's energy balances (holder + phonons + QPs, 1e-10 of the deposit

@@ -108,6 +108,39 @@ def test_transient_stop_resume_and_kill_resume_equal_uninterrupted(tmp_path, mon
     assert "another version of the case" in proc.stdout + proc.stderr
 
 
+def test_collisionless_march_stops_on_sigterm_and_resumes(tmp_path):
+    """The collisionless per-bin march receives SIGTERM (a batch system's time limit)
+    right after its 3rd checkpoint (bin 0 at step 4 and at its end, bin 1 at step 4): it
+    stops after that step of bin 1 (status 1, ``stopped_by``, exit 128 + 15, the
+    ``--resume`` hint), with no snapshot of mixed times (bin 0 at step 6, bin 1 at 4, bin
+    2 at 0: the summary's ``steps`` is 0, the step every bin has reached); ``--resume``
+    continues every bin from its own step to the uninterrupted run (VTK series and QP
+    numbers to 1e-12). Before, this loop kept Python's default handling: the process
+    died at the signal (exit -15)."""
+    import signal
+
+    from conftest import run_fvqp_killed
+
+    case = _variant("bte_film_pulse.toml", tmp_path, **PULSE)
+    name = "bte_film_pulse"
+    run_fvqp(["run", case, "--output", tmp_path / "a"])
+    sa = _summary(tmp_path / "a")
+    assert sa["status"] == 0 and sa["steps"] == 6 and sa["energy_bins"] >= 3
+    p = run_fvqp_killed(["run", case, "--output", tmp_path / "b"], after_checkpoints=3,
+                        sig=signal.SIGTERM)
+    assert p.returncode == 128 + signal.SIGTERM, p.stderr
+    assert "stopped by SIGTERM in bin 2 of" in p.stderr and "--resume" in p.stderr
+    sb = _summary(tmp_path / "b")
+    assert sb["status"] == 1 and sb["stopped_by"] == "SIGTERM" and sb["steps"] == 0
+    tb, _ = _series(tmp_path / "b", name)
+    assert tb == [0.0]
+    run_fvqp(["run", case, "--output", tmp_path / "b", "--resume"])
+    sb = _summary(tmp_path / "b")
+    assert sb["status"] == 0 and sb["steps"] == 6
+    _same_series(tmp_path / "a", tmp_path / "b", name)
+    _same_numbers(sa["qp_number"], sb["qp_number"])
+
+
 def test_steady_sweep_stop_resume_equal_uninterrupted(tmp_path):
     """Constriction, steady + sweep (ballistic, 1 um) = 3 x N bin solves: stopped after 5
     solves (status 1), resumed twice (the second time across a stage boundary), the

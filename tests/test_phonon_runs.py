@@ -142,6 +142,33 @@ def test_resume_equals_uninterrupted(tmp_path):
     assert list(ta) == list(tb)
 
 
+def test_a_signal_stops_the_run_after_a_step_and_it_resumes(tmp_path):
+    """SIGTERM (a batch system's time limit) right after the 2nd checkpoint (step 10 of
+    12, checkpoint every 5) stops the phonon run after that step on the shared
+    fixed-step loop: checkpoint written, status 1, ``stopped_by``, a message naming
+    ``--resume``, exit 128 + 15; ``--resume`` then gives the uninterrupted run (energies,
+    series rows, final field to 1e-12). Before the loop was shared, the phonon model kept
+    Python's default handling: the process died (exit -15) and the steps after the last
+    periodic checkpoint were lost."""
+    import signal
+
+    from conftest import run_fvqp_killed
+
+    case = case_variant("phonon_si_block.toml", tmp_path, **{'end = "100 ns"': 'end = "12 ns"',
+                                                             "every = 5": "every = 5\n"
+                                                             "checkpoint_every = 5"})
+    run_fvqp(["run", case, "--output", tmp_path / "a"])
+    p = run_fvqp_killed(["run", case, "--output", tmp_path / "b"], after_checkpoints=2,
+                        sig=signal.SIGTERM)
+    assert p.returncode == 128 + signal.SIGTERM, p.stderr
+    assert "stopped by SIGTERM" in p.stderr and "--resume" in p.stderr
+    s1 = json.loads((tmp_path / "b" / "summary.json").read_text())
+    assert s1["status"] == 1 and s1["stopped_by"] == "SIGTERM" and s1["steps"] == 10
+    run_fvqp(["run", case, "--output", tmp_path / "b", "--resume"])
+    _, ta, tb = _resumed_equals_uninterrupted(tmp_path / "a", tmp_path / "b", 12)
+    assert list(ta) == list(tb)
+
+
 def test_resume_extends_the_end_of_a_finished_run(tmp_path):
     """The Si block run to 12 ns (finished, status 0), then resumed with ``end = 20 ns``
     (`[time] end` is out of the digest: phonon's `digest_exempt`): the same energies,

@@ -131,8 +131,10 @@ class MeshModel:
         return {}
 
     def stoppable(self, sim) -> bool:
-        """Whether the run's loop is :func:`.timeloop.run_checkpointed` (stops cleanly on
-        SIGINT/SIGTERM, :mod:`.interrupt`); other loops keep Python's default handling."""
+        """Whether the run's loop stops cleanly on SIGINT/SIGTERM (:mod:`.interrupt`:
+        :func:`.timeloop.run_checkpointed`, :func:`.fixedstep.march_fixed` and bte's own
+        loops check :func:`.interrupt.requested_stop` after every step); a model whose
+        loop does not returns False and keeps Python's default handling."""
         return True
 
     def keeps_snapshots(self, sim) -> bool:

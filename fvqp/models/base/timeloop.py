@@ -313,7 +313,7 @@ class Progress:
             self.bar.close()
 
 
-# ---- fixed-step loops (phonon, bte without collisions, bte_chip) ------------------------
+# ---- fixed-step loops (fixedstep.march_fixed: phonon, bte_chip; bte's own loops) --------
 def after_step(step: int, nsteps: int, target: int, cadence: tuple, rows, write,
                save) -> None:
     """The outputs of a fixed-step loop after ``step``: a snapshot (``write()``) and the

@@ -68,7 +68,8 @@ class BinMarch:
         last increment (``increments``, per key; a backward-Euler step restarts it) and
         the sources by their exact deposit S(n+1). ``on_step(step, x, prev, flows, iterations)`` is
         called after every accepted step (checkpoints; the current increments are in
-        :attr:`last_increments`). Returns a dict with ``states`` (step -> x for steps in
+        :attr:`last_increments`); a true return stops the march after that step (a stop
+        signal). Returns a dict with ``states`` (step -> x for steps in
         ``keep``), ``flows``, ``increments``, ``iterations`` (per step of this call),
         ``failed`` (first step whose KSP failed, or None), ``steps`` done (absolute) and
         ``final`` / ``prev`` states.
@@ -101,8 +102,8 @@ class BinMarch:
             prev, x, done = x, xn, step
             if step in keep:
                 states[step] = x
-            if on_step is not None:
-                on_step(step, x, prev, flows, its)
+            if on_step is not None and on_step(step, x, prev, flows, its):
+                break  # the caller stops after this step
         self.release()
         return {"states": states, "flows": flows, "iterations": its, "failed": failed,
                 "steps": done, "final": x, "prev": prev, "increments": inc}

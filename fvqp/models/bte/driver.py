@@ -50,12 +50,6 @@ class BTEModel(MeshModel):
     def declared(self, sim: BTESimulation) -> dict:
         return sim.declared_outputs()
 
-    def stoppable(self, sim: BTESimulation) -> bool:
-        # the collisionless runs march bin by bin (checkpoint per bin), not in the
-        # shared time loop: Ctrl-C interrupts them the default way; the self-consistent
-        # gap's loop (.gaprun) stops after a step
-        return sim.collisions or sim.self_gap
-
     def keeps_snapshots(self, sim: BTESimulation) -> bool:
         # with collisions or the self-consistent gap the run loop keeps the snapshots of a
         # resumed run; without, every snapshot is rewritten at the end of each invocation

@@ -33,17 +33,17 @@ import numpy as np
 from ...case.internal import InternalCase
 from ...case.loader import CaseError
 from ...case.schema import Errors
-from ...mesh import build_geometry, case_sources, read_mesh
+from ...mesh import case_sources
 from ...ordinates import circle, sphere
-from ...parallel import Distribution
 from ...spectra import fermi
 from ...spectra.bins import BinGrid, cell_spectra
 from ...spectra.gap import thermal_gap
 from ...units import E_CHARGE
 from ..base import OutputField, to_output
+from ..base.meshstage import CaseMesh
 from ..base.schema import case_material
 from ..base.template import reference_units
-from . import check_mesh_dimension
+from . import SPEC, check_mesh_dimension
 from .media import Media
 from .problem import BTEProblem, Source
 
@@ -91,22 +91,20 @@ class BTESimulation:
         #: [gap] self_consistent: a gap per cell that follows the QPs (:mod:`.gaprun`)
         self.self_gap = bool(d["gap"]["self_consistent"])
         regions = d["regions"]
-        active = [n for n, r in regions.items() if r.get("active", True)]
-        raw = read_mesh(case.mesh_path).subset(active)
+        mesh = CaseMesh.read(case, SPEC.dimension_keys)
+        raw, active, widths = mesh.raw, mesh.active, mesh.widths
         err = Errors(os.path.basename(case.path))
         if not check_mesh_dimension(raw.dim, err):  # bad input: before anything is built
             raise CaseError(err.items)
         self.T_bath = d["bath"]["temperature"]
         nreg = len(raw.region_names)
-        widths, inv_mfp, trap = np.ones(nreg), np.zeros(nreg), np.zeros(nreg)
+        inv_mfp, trap = np.zeros(nreg), np.zeros(nreg)
         props, mats = [None] * nreg, [None] * nreg
         for ri, name in enumerate(raw.region_names):
             if name not in active:
                 continue
             reg = regions[name]
             mat = mats[ri] = case_material(reg)  # with the region's overrides
-            if raw.dim == 2:
-                widths[ri] = reg["thickness"]
             v_f = mat.fermi_velocity * u.tau0 / u.length
             mfp = reg.get("mean_free_path")  # internal (um); else from SI constants
             inv_mfp[ri] = 1.0 / mfp if mfp and not reg.get("ballistic") else \
@@ -135,9 +133,8 @@ class BTESimulation:
                                  if m is not None}
         self.region_props = props
         self.active = active
-        self.geometry = build_geometry(raw, scale=d["mesh"]["scale"],
-                                       widths=widths, strict=len(active) == len(regions))
-        self.dist = Distribution(self.geometry, comm)
+        self.geometry, self.dist = mesh.distribute(d["mesh"]["scale"], comm,
+                                                   strict=mesh.all_active)
         a = d["angles"]
         self.quad = circle(a["directions"]) if raw.dim == 2 else sphere(a["polar"], a["azimuth"])
         self.grid, self.states, self.flux = self._spectrum()

@@ -15,6 +15,7 @@ import numpy as np
 from ...io.checkpoint import CheckpointError
 from ...io.series import SeriesWriter
 from ...spectra import fermi
+from ..base.interrupt import requested_stop
 from ..base.timeloop import Progress, extended_steps
 from .checkpoint import BinCheckpoint
 
@@ -31,7 +32,10 @@ def transient(sim, writer, max_steps, ck: BinCheckpoint, resume: bool) -> dict:
     Checkpoints (:class:`.checkpoint.BinCheckpoint`) after every finished bin and every
     ``[output] checkpoint_every`` steps within a bin hold every bin's state, step, flows
     and the snapshots reached; ``--resume`` continues each bin from its step. ``max_steps``
-    marches every bin at most that many steps further (status 1, checkpoint left).
+    marches every bin at most that many steps further (status 1, checkpoint left). A
+    SIGINT/SIGTERM (:mod:`fvqp.models.base.interrupt`) stops the march after the current
+    step of the current bin, with a checkpoint (status 1; the summary's ``steps`` is the
+    step every bin has reached).
 
     ``[time] end`` is out of the case digest (:func:`fvqp.models.base.timeloop.resumable`):
     a resumed run may extend it, continuing with the checkpoint's step :math:`\Delta t`
@@ -60,6 +64,7 @@ def transient(sim, writer, max_steps, ck: BinCheckpoint, resume: bool) -> dict:
     first = min(active) if active else nsteps
     target = nsteps if max_steps is None else min(nsteps, first + max_steps)
     progress, nbins = Progress(sim.dist, t_end, sim.units, log), sim.grid.n
+    stopped = None  # the signal that stopped the run (SIGINT/SIGTERM, .interrupt)
     for j in range(nbins):
         b = st.bins[j]
         if b["failed"] is not None or b["step"] >= target:
@@ -78,6 +83,9 @@ def transient(sim, writer, max_steps, ck: BinCheckpoint, resume: bool) -> dict:
                                 (j + step / max(target, 1)) / nbins)
             if step % cp_every == 0 and step < target:
                 st.save(ck)
+            nonlocal stopped
+            stopped = requested_stop(sim.dist)  # collective: every rank marches bin j
+            return stopped is not None
 
         r = p.march(j, st.x[j].copy(), dt, target, bdf2, start=b["step"],
                     prev=st.prev[j].copy() if b["step"] > 0 else None, flows=b["flows"],
@@ -87,8 +95,14 @@ def transient(sim, writer, max_steps, ck: BinCheckpoint, resume: bool) -> dict:
             b["its_sum"] += r["iterations"][-1]
             b["its_max"] = max(b["its_max"], r["iterations"][-1])
         st.save(ck)
+        if stopped is not None:  # every bin continues from its own step on --resume
+            break
     progress.close()
     out = _transient_output(sim, writer, st, x0, names, keep, dt, nsteps, target)
+    if stopped is not None and out["status"] == 1:
+        out["message"] = (f"stopped by {stopped} in bin {j + 1} of {nbins} (every bin up "
+                          f"to step {out['steps']} of {nsteps}); a checkpoint was written: "
+                          "continue with `fvqp run CASE --resume`")
     if sim.dist.rank == 0:
         _write_series(os.path.join(os.path.dirname(ck.path), f"{writer.name}_series.csv"),
                       st.bins, out["steps"], out["qp_number"]["initial"] / sim.n_unit,
@@ -130,7 +144,9 @@ def _transient_output(sim, writer, st, x0, names, keep, dt, nsteps, target) -> d
     for s in keep:
         if s <= done:
             writer.write(u.to_si(s * dt, "time"), sim.fields(st.snaps[s], names))
-    if done not in keep and done > 0:
+    # the state of the last step, where every bin is at it (a stop signal leaves the bins
+    # at different steps: no snapshot of mixed times)
+    if done not in keep and done > 0 and all(b["step"] == done for b in st.bins):
         writer.write(u.to_si(done * dt, "time"), sim.fields(st.x, names))
     flows: dict = {}
     for b in st.bins:

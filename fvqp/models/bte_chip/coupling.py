@@ -273,7 +273,7 @@ class ChipChain:
         from :math:`\tilde u = (4u^n - u^{n-1})/3` — the same equation divided by 3/2,
         since every stored quantity (QP and phonon storage, the accumulated flows) is
         linear in the unknowns. The deposit enters BDF2 on :math:`E - Q(t)` (as the
-        ``phonon`` model's BDF2, :func:`fvqp.models.phonon.driver.march`): source rate
+        ``phonon`` model's BDF2, :func:`fvqp.models.phonon.march.march`): source rate
         :math:`\tfrac32s^{n+1} - \tfrac12s^n` (exact step averages), its increment
         :math:`\Delta t\,s^{n+1}`; the boundary flows accumulate with BDF2's weights,
         :math:`\Delta F^{n+1} = \tfrac23\Delta t\,r^{n+1} + \Delta F^n/3`. The energy

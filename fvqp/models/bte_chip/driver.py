@@ -363,9 +363,6 @@ class ChipModel(MeshModel):
     def build(self, case, comm=None) -> ChipSimulation:
         return ChipSimulation(case, comm)
 
-    def stoppable(self, sim) -> bool:
-        return False
-
     def transient(self, sim: ChipSimulation, ctx) -> dict:
         from .march import march
 

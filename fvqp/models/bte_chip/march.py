@@ -32,12 +32,13 @@ import numpy as np
 from ...io.bin_checkpoint import BinCheckpoint
 from ...io.series import SeriesWriter, read_series
 from ...solvers.lagged import LaggedPreconditioner
-from ..base.timeloop import Progress, after_step, fixed_step_status, si_time
+from ..base.fixedstep import march_fixed
+from ..base.timeloop import Progress, si_time
 from .coupling import ChipStepError, Previous
 
 log = logging.getLogger("fvqp.bte_chip")
 
-__all__ = ["march"]
+__all__ = ["ChipMarch", "march"]
 
 
 def _pack(sim, xq: np.ndarray, xp: np.ndarray, tag: str = "") -> dict:
@@ -62,125 +63,141 @@ def _unpack(sim, cells: dict, tag: str = ""):
     return xq, cells[f"x{tag}"]
 
 
+class ChipMarch:
+    """The state and step of the chip chain (:class:`fvqp.models.base.fixedstep.StepRun`):
+    both states, the phonon flows and the QP pair processes accumulated per step."""
+
+    def __init__(self, sim, writer, ck, resume: bool):
+        self.sim, self.writer, self.ck = sim, writer, ck
+        self.chain, self.u, self.dt = sim.chain, sim.units, sim.dt
+        self.p = p = sim.psim.problem
+        self.names = sim.case.values["output"]["fields"]
+        self.eu, self.nu = self.u.scales["total_energy"], sim.qps.n_unit
+        self.regions = regions = sim.geometry.region_names
+        self.film_idx = [regions.index(n) for n in sim.films]
+        chain = self.chain
+        if resume:
+            cells, _, meta = ck.load()
+            self.xq, self.xp = _unpack(sim, cells)
+            self.start, self.flows, self.acc = int(meta["step"]), meta["flows"], meta["acc"]
+            self.tot0, self.nreg0 = meta["tot0"], np.array(meta["nreg0"])
+            self.its = meta["its"]
+            chain.newton, chain.linear = meta["newton"], meta["linear"]
+            chain.iterations = meta.get("coupled", 0)
+            self.prev = Previous(*_unpack(sim, cells, "prev"), meta["acc_prev"],
+                                 meta["inc_prev"]) if meta.get("has_prev") else None
+        else:
+            xq, self.xp = sim.initial()
+            self.xq = chain.with_film_phonons(xq, self.xp)
+            self.start, self.its, self.prev = 0, [], None
+            self.flows = {k: 0.0 for k in p.energy_rates(self.xp, 0.0, self.dt)}
+            self.acc = chain.zero_flows(self.xq)
+            self.tot0 = chain.energies(self.xq, self.xp)
+            self.nreg0 = chain.qp_number_by_region(self.xq, regions)
+        self.failure = "phonon KSP did not converge"
+
+    def label(self, k: str) -> str:
+        return f"region:{self.regions[int(k.split(':')[1])]}" if k.startswith("region:") \
+            else k
+
+    def advance(self, step: int) -> str | None:
+        before = Previous(self.xq, self.xp, self.acc, {})
+        try:
+            xq, xp, acc, inc, res = self.chain.step(self.xq, self.xp, (step - 1) * self.dt,
+                                                    self.acc, self.prev)
+        except ChipStepError as exc:
+            return str(exc)
+        self.its.append(int(sum(r.iterations for r in res)))
+        if not all(r.success for r in res):
+            return self.failure
+        self.xq, self.xp, self.acc = xq, xp, acc
+        before.inc, self.prev = inc, before
+        for k, v in inc.items():
+            self.flows[k] = self.flows.get(k, 0.0) + v
+        return None
+
+    def row(self, step: int) -> dict:
+        tot = self.chain.energies(self.xq, self.xp)
+        return self._row(step, tot, self.chain.qp_number_by_region(self.xq, self.regions))
+
+    def _row(self, step: int, tot: dict, nr) -> dict:
+        regions, eu, nu, tot0 = self.regions, self.eu, self.nu, self.tot0
+        out = {"time_s": self.u.to_si(step * self.dt, "time"), "step": step,
+               "E_qp_J": tot["E_qp"] * eu, "E_phonon_J": tot["E_ph"] * eu}
+        out.update({f"{self.label(k)}_J": v * eu for k, v in self.flows.items()})
+        e0 = tot0["E_qp"] + tot0["E_ph"]
+        out["imbalance_J"] = (tot["E_qp"] + tot["E_ph"] - e0 + sum(self.flows.values())) * eu
+        for ri in self.film_idx:
+            out[f"N_qp:{regions[ri]}"] = nr[ri] * nu
+            out[f"dN_qp:{regions[ri]}"] = (nr[ri] - self.nreg0[ri]) * nu
+        out["N_pair"] = self.acc.get("N:pair", 0.0) * nu
+        self._n_qp = tot["N_qp"] * nu  # for the progress line (not a series column)
+        return out
+
+    def note(self, row: dict) -> str:
+        return f" N_qp={self._n_qp:.6e} energy imbalance {row['imbalance_J']:.3e} J"
+
+    def write(self, step: int) -> None:
+        self.writer.write(self.u.to_si(step * self.dt, "time"),
+                          self.sim.fields(self.xq, self.xp, self.names))
+
+    def save(self, step: int) -> None:
+        sim, chain, prev = self.sim, self.chain, self.prev
+        cells, extra = _pack(sim, self.xq, self.xp), {}
+        if prev is not None and chain.scheme == "bdf2":  # the step before, for BDF2
+            cells.update(_pack(sim, prev.xq, prev.xp, "prev"))
+            extra = {"has_prev": True, "acc_prev": prev.acc, "inc_prev": prev.inc}
+        self.ck.save(cells, {},
+                     {"step": step, "flows": self.flows, "acc": self.acc, "tot0": self.tot0,
+                      "nreg0": [float(v) for v in self.nreg0], "its": self.its,
+                      "newton": chain.newton, "linear": chain.linear,
+                      "coupled": chain.iterations, **extra})
+
+
 def march(sim, writer, out_dir: str, max_steps=None, resume: bool = False) -> dict:
     """Fixed steps from the start (or the checkpoint) to ``[time] end`` (module
-    docstring)."""
+    docstring) on the shared fixed-step loop (:func:`fvqp.models.base.fixedstep.
+    march_fixed`: a SIGINT/SIGTERM stops the run after a step with a checkpoint)."""
     d, u, chain = sim.case.values, sim.units, sim.chain
     p = sim.psim.problem
     dt = sim.dt
     t_end = d["time"]["end"]
     nsteps = max(1, int(math.ceil(t_end / dt - 1e-9)))
-    names, every = d["output"]["fields"], d["output"]["every"]
-    cp_every = d["output"]["checkpoint_every"]
     rank0 = sim.dist.rank == 0
-    eu, nu = u.scales["total_energy"], sim.qps.n_unit
-    regions = sim.geometry.region_names
-    film_idx = [regions.index(n) for n in sim.films]
     ck = BinCheckpoint(sim.dist, out_dir, sim.case.digest, p.B)
     chain.integ.time_format = si_time(u)  # the QP integrator's failures name SI times
-    progress = Progress(sim.dist, t_end, u, log)
     rows = SeriesWriter(os.path.join(out_dir, f"{writer.name}_series.csv"),
-                        resume=resume and rank0)
+                   resume=resume and rank0)
+    m = ChipMarch(sim, writer, ck, resume)
     if resume:
-        cells, _, meta = ck.load()
-        xq, xp = _unpack(sim, cells)
-        start, flows, acc = int(meta["step"]), meta["flows"], meta["acc"]
-        tot0, nreg0, its = meta["tot0"], np.array(meta["nreg0"]), meta["its"]
-        chain.newton, chain.linear = meta["newton"], meta["linear"]
-        chain.iterations = meta.get("coupled", 0)
-        prev = Previous(*_unpack(sim, cells, "prev"), meta["acc_prev"], meta["inc_prev"]) \
-            if meta.get("has_prev") else None
-        writer.truncate(u.to_si(start * dt, "time"))
-        rows.truncate(u.to_si(start * dt, "time"))
+        writer.truncate(u.to_si(m.start * dt, "time"))
+        rows.truncate(u.to_si(m.start * dt, "time"))
     else:
-        xq, xp = sim.initial()
-        xq = chain.with_film_phonons(xq, xp)
-        start, flows, its = 0, {k: 0.0 for k in p.energy_rates(xp, 0.0, dt)}, []
-        prev = None
-        acc = chain.zero_flows(xq)
-        tot0 = chain.energies(xq, xp)
-        nreg0 = chain.qp_number_by_region(xq, regions)
-    target = nsteps if max_steps is None else min(nsteps, start + max_steps)
-
-    def label(k):
-        return f"region:{regions[int(k.split(':')[1])]}" if k.startswith("region:") else k
-
-    def row(step, tot, nr):
-        out = {"time_s": u.to_si(step * dt, "time"), "step": step,
-               "E_qp_J": tot["E_qp"] * eu, "E_phonon_J": tot["E_ph"] * eu}
-        out.update({f"{label(k)}_J": v * eu for k, v in flows.items()})
-        e0 = tot0["E_qp"] + tot0["E_ph"]
-        out["imbalance_J"] = (tot["E_qp"] + tot["E_ph"] - e0 + sum(flows.values())) * eu
-        for ri in film_idx:
-            out[f"N_qp:{regions[ri]}"] = nr[ri] * nu
-            out[f"dN_qp:{regions[ri]}"] = (nr[ri] - nreg0[ri]) * nu
-        out["N_pair"] = acc.get("N:pair", 0.0) * nu
-        return out
-
-    def save(step):
-        cells, extra = _pack(sim, xq, xp), {}
-        if prev is not None and chain.scheme == "bdf2":  # the step before, for BDF2
-            cells.update(_pack(sim, prev.xq, prev.xp, "prev"))
-            extra = {"has_prev": True, "acc_prev": prev.acc, "inc_prev": prev.inc}
-        ck.save(cells, {},
-                {"step": step, "flows": flows, "acc": acc, "tot0": tot0,
-                 "nreg0": [float(v) for v in nreg0], "its": its,
-                 "newton": chain.newton, "linear": chain.linear,
-                 "coupled": chain.iterations, **extra})
-
-    if not resume:
-        writer.write(0.0, sim.fields(xq, xp, names))
+        writer.write(0.0, sim.fields(m.xq, m.xp, m.names))
         if rank0:
-            rows.append(row(0, tot0, nreg0))
-    failed, done, why = None, start, "phonon KSP did not converge"
-    for step in range(start + 1, target + 1):
-        t = (step - 1) * dt
-        before = Previous(xq, xp, acc, {})
-        try:
-            xq, xp, acc, inc, res = chain.step(xq, xp, t, acc, prev)
-        except ChipStepError as exc:
-            failed, why = step, str(exc)
-            break
-        its.append(int(sum(r.iterations for r in res)))
-        if not all(r.success for r in res):
-            failed = step
-            break
-        before.inc, prev = inc, before
-        for k, v in inc.items():
-            flows[k] = flows.get(k, 0.0) + v
-        done = step
-        tot = chain.energies(xq, xp)
-        nr = chain.qp_number_by_region(xq, regions)
-        line = row(step, tot, nr)
-        if rank0:
-            rows.append(line)
-        progress.fixed_step(step, nsteps, dt, step % every == 0 or step == target,
-                            f" N_qp={tot['N_qp'] * nu:.6e} energy imbalance "
-                            f"{line['imbalance_J']:.3e} J")
-        after_step(step, nsteps, target, (every, cp_every), rows if rank0 else None,
-                   lambda s=step, a=xq, b=xp: writer.write(u.to_si(s * dt, "time"),
-                                                           sim.fields(a, b, names)), save)
+            rows.append(m._row(0, m.tot0, m.nreg0))
+    target = nsteps if max_steps is None else min(nsteps, m.start + max_steps)
+    end = march_fixed(m, dist=sim.dist, start=m.start, nsteps=nsteps, target=target, dt=dt,
+                      cadence=(d["output"]["every"], d["output"]["checkpoint_every"]),
+                      rows=rows, progress=Progress(sim.dist, t_end, u, log))
     p.release()
-    progress.close()
-    save(done)
-    if rank0:
-        rows.flush()
-    tot1 = chain.energies(xq, xp)
-    nr1 = chain.qp_number_by_region(xq, regions)
-    status, msg = fixed_step_status(done, nsteps, failed, why)
+    done, msg = end.done, end.message
+    tot0, nreg0, regions, eu, nu = m.tot0, m.nreg0, m.regions, m.eu, m.nu
+    tot1 = chain.energies(m.xq, m.xp)
+    nr1 = chain.qp_number_by_region(m.xq, regions)
     if chain.unconverged:  # reported, not silent (energy and QP number stay exact)
         msg += (f"; the coupled iteration stopped at [chain] max_iterations = "
                 f"{chain.max_iterations} above rtol = {chain.rtol:g} in {chain.unconverged} "
                 f"steps (worst mismatch {chain.worst:.2g} of the film occupation): fix: raise "
                 "[chain] max_iterations or use a smaller [time] dt_initial")
-    named = {label(k): v * eu for k, v in flows.items()}
+    named = {m.label(k): v * eu for k, v in m.flows.items()}
     bursts = sim.dist.bcast(bursts_of(rows.path, sim.films) if rank0 else None)
     e0, e1 = tot0["E_qp"] + tot0["E_ph"], tot1["E_qp"] + tot1["E_ph"]
-    npair = acc.get("N:pair", 0.0)
-    return {"status": status, "message": msg, "steady": False, "steps": done,
+    npair = m.acc.get("N:pair", 0.0)
+    return {"status": end.status, "message": msg, "steady": False, "steps": done,
             **preconditioner_counts(chain.films.jacobian.preconditioner),
             "t_end_s": u.to_si(done * dt, "time"), "dt_s": u.to_si(dt, "time"),
-            "phonon_linear_iterations": int(sum(its)),
+            "phonon_linear_iterations": int(sum(m.its)),
             "qp_newton_iterations": chain.newton, "qp_linear_iterations": chain.linear,
             "coupling": chain.coupling, "coupled_iterations": chain.iterations,
             "coupled_worst_mismatch": chain.worst,
@@ -189,12 +206,12 @@ def march(sim, writer, out_dir: str, max_steps=None, resume: bool = False) -> di
             "energy_J": {"initial_qp": tot0["E_qp"] * eu, "final_qp": tot1["E_qp"] * eu,
                          "initial_phonon": tot0["E_ph"] * eu,
                          "final_phonon": tot1["E_ph"] * eu, **named},
-            "energy_imbalance_J": (e1 - e0 + sum(flows.values())) * eu,
+            "energy_imbalance_J": (e1 - e0 + sum(m.flows.values())) * eu,
             "qp_number": {"initial": tot0["N_qp"] * nu, "final": tot1["N_qp"] * nu,
                           "pair_processes": npair * nu,
                           "imbalance": (tot1["N_qp"] - tot0["N_qp"] - npair) * nu},
             "qp_excess_by_region": {regions[ri]: float(nr1[ri] - nreg0[ri]) * nu
-                                    for ri in film_idx}, **bursts}
+                                    for ri in m.film_idx}, **bursts}
 
 
 def preconditioner_counts(pc) -> dict:

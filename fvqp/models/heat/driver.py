@@ -8,13 +8,14 @@ import math
 
 import numpy as np
 
-from ...mesh import Source, build_geometry, case_sources, read_mesh
-from ...parallel import Distribution
+from ...mesh import Source, case_sources
 from ...solvers import BDFIntegrator, SteadySolver
 from ...units import UnitSystem
 from ..base import MeshModel, OutputField, bdf_options, run_checkpointed, to_output
+from ..base.meshstage import CaseMesh
 from ..base.schema import case_material
 from ..base.template import reference_units
+from . import SPEC
 from .problem import BoundaryCondition, HeatProblem
 from .properties import HeatMaterial
 
@@ -72,26 +73,17 @@ class HeatSimulation:
         self.case = case
         self.units = u = case.units
         v = case.values
-        regions = v["regions"]
-        active = [n for n, r in regions.items() if r.get("active", True)]
-        raw = read_mesh(case.mesh_path).subset(active)
-        widths = np.ones(len(raw.region_names))
+        mesh = CaseMesh.read(case, SPEC.dimension_keys)
+        raw, widths = mesh.raw, mesh.widths
         self.materials = [None] * len(raw.region_names)
         #: region name -> Material (with the case's overrides; recorded in summary.json)
         self.region_materials = {}
         for ri, name in enumerate(raw.region_names):
-            if name not in active:
-                continue
-            reg = regions[name]
-            width = {1: "cross_section", 2: "thickness"}.get(raw.dim)
-            if width:
-                widths[ri] = reg[width]
-            mat = self.region_materials[name] = case_material(reg)
-            self.materials[ri] = HeatMaterial(mat, u)
-        self.geometry = build_geometry(raw, scale=v["mesh"]["scale"], widths=widths,
-                                       strict=False)
+            if name in mesh.active:
+                mat = self.region_materials[name] = case_material(v["regions"][name])
+                self.materials[ri] = HeatMaterial(mat, u)
+        self.geometry, self.dist = mesh.distribute(v["mesh"]["scale"], comm)
         self.raw = raw
-        self.dist = Distribution(self.geometry, comm)
         self.T_bath = v["bath"]["temperature"]
         bcs = {}
         for name, bc in (v.get("boundaries") or {}).items():

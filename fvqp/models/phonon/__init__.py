@@ -235,7 +235,7 @@ SPEC = ModelSpec(
     atol_dimension="dimensionless", atol_default=1e-11,
     dimension_keys={2: ("thickness",)}, dimension_doc={"thickness": 'e.g. "100 nm"'},
     check=_check, sections=_SECTIONS, optional_boundaries=unlabelled_boundary,
-    digest_exempt=("time.end",),  # `fvqp run --resume` may extend a run (driver.march)
+    digest_exempt=("time.end",),  # `fvqp run --resume` may extend a run (march.march)
 )
 
 

@@ -9,33 +9,29 @@ velocity :math:`3/v_D^3 = 1/v_L^3 + 2/v_T^3` (exact low-frequency density of sta
 :math:`g = 3\Omega^2/(2\pi^2\hbar^3v_D^3)` of the three branches) used for the density of
 states and as the group velocity, and the impedance :math:`Z = \varrho v_D`.
 
-The transient run marches all bins together with a fixed step (BE or BDF2), writes the
-``.pvd`` snapshots and ``<case>_series.csv`` (phonon energy, energy through each bath or
-absorbing boundary and into each absorbing region, injected energy, imbalance — J,
-cumulative) and ``checkpoint.h5`` (``--resume`` continues, ``--max-steps`` stops early).
+The transient run (:mod:`.march`) marches all bins together with a fixed step (BE or
+BDF2) on the shared fixed-step loop, writes the ``.pvd`` snapshots and
+``<case>_series.csv`` and ``checkpoint.h5`` (``--resume`` continues, ``--max-steps`` or
+SIGINT/SIGTERM stop it after a step with a checkpoint).
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import os
 
 import numpy as np
 
 from ...case.loader import CaseError
-from ...io.series import SeriesWriter
 from ...materials import get_material, get_medium
 from ...materials.substrates import PhononMedium
-from ...mesh import build_geometry, read_mesh
 from ...mesh.sources import PowerProfile, PulseProfile, placement
 from ...ordinates import circle, sphere
-from ...parallel import Distribution
 from ...spectra import bose
 from ...units import E_CHARGE, HBAR, UnitSystem
 from ..base import MeshModel, OutputField, to_output
-from ..base.timeloop import Progress, after_step, extended_steps, fixed_step_status
-from . import MEDIUM_OVERRIDES
+from ..base.meshstage import CaseMesh
+from . import MEDIUM_OVERRIDES, SPEC
 from .branches import decay_products, dos_split_products, isotope_exchange
 from .deposits import track_weights
 from .problem import PhononProblem, PhononSource
@@ -93,9 +89,9 @@ class PhononSimulation:
                  states: dict | None = None):
         self.case, d = case, case.values
         regions = d["regions"]
-        active = [n for n, r in regions.items() if r.get("active", True)]
         self.units = u = case.units
-        raw = read_mesh(case.mesh_path).subset(active)
+        mesh = CaseMesh.read(case, SPEC.dimension_keys)
+        raw, widths = mesh.raw, mesh.widths
         self.T_bath = d["bath"]["temperature"]
         names = list(raw.region_names)
         R = len(names)
@@ -130,7 +126,6 @@ class PhononSimulation:
         states, iso, dec, absorb = (np.zeros((R, self.N)) for _ in range(4))
         products = np.zeros((R, self.N, self.N))
         exchange = np.zeros((R, ne)) if self.mixing else None
-        widths = np.ones(R)
         media, self.media = {}, [None] * R
         for ri, name in enumerate(names):
             reg = regions[name]
@@ -164,17 +159,14 @@ class PhononSimulation:
             if reg.get("absorption_time"):
                 thr = reg.get("absorption_threshold") or 0.0
                 absorb[ri] = np.where(self.omega >= thr, 1.0 / reg["absorption_time"], 0.0)
-            if raw.dim == 2:
-                widths[ri] = reg["thickness"]
         #: region -> medium, the ``materials`` entry of ``summary.json``
         self.region_materials = dict(zip(names, self.media, strict=True))
         per_e = states.reshape(R, nb, ne)
         self.dos_share = (per_e / per_e.sum(axis=1, keepdims=True)).reshape(R, self.N)
         if not lt:  # one branch: the same velocity and impedance in every bin
             speed, imp = speed[:, 0], imp[:, 0]
-        self.geometry = build_geometry(raw, scale=d["mesh"]["scale"],
-                                       widths=widths, strict=len(active) == len(regions))
-        self.dist = Distribution(self.geometry, comm)
+        self.geometry, self.dist = mesh.distribute(d["mesh"]["scale"], comm,
+                                                   strict=mesh.all_active)
         a = d["angles"]
         self.quad = circle(a["directions"]) if raw.dim == 2 else sphere(a["polar"], a["azimuth"])
         self.n_bath = bose(self.omega, self.T_bath) if self.T_bath > 0 else np.zeros(self.N)
@@ -323,9 +315,6 @@ class PhononModel(MeshModel):
     def declared(self, sim: PhononSimulation) -> dict:
         return sim.declared_outputs()
 
-    def stoppable(self, sim) -> bool:
-        return False
-
     def steady(self, sim: PhononSimulation, ctx) -> dict:
         p = sim.problem
         xs, res = p.sweep(0.0, src=p.source_rates(0.0, math.inf))
@@ -340,6 +329,8 @@ class PhononModel(MeshModel):
                 "energy_rates_W": rates, "E_phonon_J": p.energy(xs) * sim.e_unit}
 
     def transient(self, sim: PhononSimulation, ctx) -> dict:
+        from .march import march
+
         return march(sim, ctx.writer, ctx.out_dir, ctx.max_steps, ctx.resume)
 
     def describe(self, sim: PhononSimulation) -> dict:
@@ -353,130 +344,6 @@ class PhononModel(MeshModel):
                 "branch_mixing": "isotropic" if sim.mixing else "none",
                 "slice_energies_ueV": [u.to_si(float(e), "energy") / (E_CHARGE * 1e-6)
                                        for e in sim.slice_energies()]}
-
-
-def march(sim: PhononSimulation, writer, out_dir: str, max_steps=None,
-          resume: bool = False) -> dict:
-    r"""Fixed-step BE/BDF2 of all bins (highest first); snapshots every ``[output] every``
-    steps, one series row per step, ``checkpoint.h5`` every ``[output] checkpoint_every``
-    steps and at the end (:class:`fvqp.io.bin_checkpoint.BinCheckpoint`: states in
-    file cell order, so a run resumes on any number of ranks); ``resume`` continues from
-    it (snapshots and series rows after it are rewritten), ``max_steps`` stops this
-    invocation early (status 1).
-
-    ``[time] end`` is left out of the case digest (``digest_exempt``), so a resumed run
-    may extend a finished one: it continues with the checkpoint's step :math:`\Delta t`
-    to the new end (rounded up to a whole step), and gives the run that went there at
-    once; an end before the checkpoint is refused
-    (:class:`~fvqp.io.checkpoint.CheckpointError` with the fix).
-
-    BDF2 is applied to :math:`E - Q(t)` (:math:`Q` the deposited amount, exact step
-    integrals of the profile), so the storage receives exactly the deposit (a BE first
-    step would otherwise add half its deposit again); the boundary and absorption flows
-    accumulate with the scheme's own weights, so the energy balance is exact for BDF2
-    too. Progress on rank 0 (:class:`~fvqp.models.base.timeloop.Progress`): step, time in
-    s and the phonon energy at every snapshot and at most every 5 s between them."""
-    from ...io.bin_checkpoint import BinCheckpoint
-
-    p, d, u = sim.problem, sim.case.values, sim.units
-    t_end, dt = d["time"]["end"], d["time"]["dt_initial"]
-    nsteps = max(1, int(math.ceil(t_end / dt - 1e-9)))
-    dt = t_end / nsteps
-    bdf2 = d["time"]["scheme"] == "bdf2"
-    names, every = d["output"]["fields"], d["output"]["every"]
-    cp_every = d["output"]["checkpoint_every"]
-    rank0 = sim.dist.rank == 0
-    ck = BinCheckpoint(sim.dist, out_dir, sim.case.digest, p.B)
-    rows = SeriesWriter(os.path.join(out_dir, f"{writer.name}_series.csv"),
-                        resume=resume and rank0)
-    if resume:
-        cells, _, meta = ck.load()
-        x, start = cells["x"], int(meta["step"])
-        dt, nsteps = extended_steps(meta.get("dt", dt), start, t_end, u, out_dir)
-        prev = cells["prev"] if meta["has_prev"] else None
-        flows, inc, its, E0 = meta["flows"], meta["inc"], meta["its"], meta["E0"]
-        src_prev = p.source_rates((start - 1) * dt, start * dt) if start else None
-        writer.truncate(u.to_si(start * dt, "time"))
-        rows.truncate(u.to_si(start * dt, "time"))
-    else:
-        t0 = d["initial"].get("temperature")
-        occ = bose(p.omega, t0) if t0 else p.n_bath
-        x, prev, src_prev, start = p.equilibrium(occ), None, None, 0
-        E0 = p.energy(x)
-        flows = {k: 0.0 for k in p.energy_rates(x, 0.0, dt)}
-        inc, its = {}, []
-    target = nsteps if max_steps is None else min(nsteps, start + max_steps)
-    failed = None
-    eu = sim.e_unit
-    regions = sim.geometry.region_names
-
-    def label(k):
-        return f"region:{regions[int(k.split(':')[1])]}" if k.startswith("region:") else k
-
-    def row(step, E):
-        out = {"time_s": u.to_si(step * dt, "time"), "dt_s": u.to_si(dt if step else 0.0,
-                                                                      "time"),
-               "step": step, "linear_iterations": int(sum(its)), "E_phonon_J": E * eu}
-        out.update({f"{label(k)}_J": v * eu for k, v in flows.items()})
-        out["imbalance_J"] = (E - E0 + sum(flows.values())) * eu
-        return out
-
-    def save(step):
-        ck.save({"x": x, "prev": x if prev is None else prev}, {},
-                {"step": step, "dt": dt, "has_prev": prev is not None, "flows": flows,
-                 "inc": inc, "its": its, "E0": E0})
-
-    if not resume:
-        writer.write(0.0, sim.fields(x, names))
-        if rank0:
-            rows.append(row(0, E0))
-    done = start
-    progress = Progress(sim.dist, t_end, u, log)
-    for step in range(start + 1, target + 1):
-        t = (step - 1) * dt
-        fo = p.directional(x)
-        be = prev is None or not bdf2
-        if be:
-            a, hist = 1.0 / dt, fo / dt
-        else:
-            a, hist = 1.5 / dt, (2.0 * fo - 0.5 * p.directional(prev)) / dt
-        src = p.source_rates(t, t + dt)
-        # BDF2 acts on E - Q(t): the source enters as 1.5 s(n+1) - 0.5 s(n)
-        s_eff = src if be else 1.5 * src - 0.5 * src_prev
-        xn, res = p.sweep(a, hist=hist, src=s_eff, x0=x)
-        its.append(int(sum(r.iterations for r in res)))
-        if not all(r.success for r in res):
-            failed = step
-            break
-        for k, val in p.energy_rates(xn, t, t + dt).items():
-            if be or k == "sources":
-                inc[k] = dt * val
-            else:
-                inc[k] = (dt * val + 0.5 * inc.get(k, 0.0)) / 1.5
-            flows[k] = flows.get(k, 0.0) + inc[k]
-        prev, x, done, src_prev = x, xn, step, src
-        E = p.energy(x)
-        if rank0:
-            rows.append(row(step, E))
-        after_step(step, nsteps, target, (every, cp_every), rows if rank0 else None,
-                   lambda s=step, y=x: writer.write(u.to_si(s * dt, "time"),
-                                                    sim.fields(y, names)), save)
-        progress.fixed_step(step, nsteps, dt, step % every == 0 or step == target,
-                            f" E_phonon={E * eu:.6e} J")
-    progress.close()
-    p.release()
-    save(done)
-    if rank0:
-        rows.flush()
-    E1 = p.energy(x)
-    status, msg = fixed_step_status(done, nsteps, failed, "KSP did not converge")
-    named = {label(k): v * eu for k, v in flows.items()}
-    return {"status": status, "message": msg, "steady": False, "steps": done,
-            "t_end_s": u.to_si(done * dt, "time"), "dt_s": u.to_si(dt, "time"),
-            "linear_iterations": int(sum(its)), "max_linear_iterations": int(max(its or [0])),
-            "E_phonon_J": E1 * eu, "energy_J": {"initial": E0 * eu, "final": E1 * eu,
-                                                 **named},
-            "energy_imbalance_J": (E1 - E0 + sum(flows.values())) * eu}
 
 
 def run(case, output_dir: str | None = None, resume: bool = False,

@@ -25,8 +25,7 @@ import time
 import numpy as np
 
 from ...materials import get_material
-from ...mesh import build_geometry, case_sources, read_mesh
-from ...parallel import Distribution
+from ...mesh import case_sources
 from ...solvers import BDFIntegrator, SteadySolver
 from ...solvers.lagged import LaggedPreconditioner
 from ...solvers.linear import option_value
@@ -35,6 +34,8 @@ from ...spectra import fermi
 from ...spectra.bins import BinGrid
 from ...units import E_CHARGE, UnitSystem
 from ..base import MeshModel, OutputField, bdf_options, run_checkpointed, to_output
+from ..base.meshstage import CaseMesh
+from . import SPEC
 from .problem import TransportProblem
 from .regions import Boundary, SpectralSource, region_material, region_params, trap_phonon_density
 from .solver_config import (
@@ -88,20 +89,16 @@ class TransportSimulation:
         self.case, d = case, case.values
         self.units = u = case.units
         regions = d["regions"]
-        active = [n for n, r in regions.items() if r.get("active", True)]
-        sc_regions = [n for n in active if not regions[n].get("trap")]
+        mesh = CaseMesh.read(case, SPEC.dimension_keys)
+        raw, widths = mesh.raw, mesh.widths
+        sc_regions = [n for n in mesh.active if not regions[n].get("trap")]
         ref = d["units"].get("reference_material") or regions[sc_regions[0]]["material"]
-        raw = read_mesh(case.mesh_path).subset(active)
         self.T_bath = d["bath"]["temperature"]
-        widths = np.ones(len(raw.region_names))
         params = [None] * len(raw.region_names)
         #: region name -> Material (with the case's overrides; recorded in summary.json)
         self.region_materials = {}
         for ri, name in enumerate(raw.region_names):
             reg = regions[name]
-            width = {1: "cross_section", 2: "thickness"}.get(raw.dim)
-            if width:
-                widths[ri] = reg[width]
             mat = region_material(reg, ref)
             if reg.get("material"):
                 self.region_materials[name] = mat
@@ -110,9 +107,7 @@ class TransportSimulation:
                                        raw.dim)
         trap_phonon_density(params)
         self.params = params
-        self.geometry = build_geometry(raw, scale=d["mesh"]["scale"], widths=widths,
-                                       strict=False)
-        self.dist = Distribution(self.geometry, comm)
+        self.geometry, self.dist = mesh.distribute(d["mesh"]["scale"], comm)
         self.self_consistent = d["gap"]["self_consistent"]
         self.grid = self._grid(params)
         self._check_slices()

@@ -1,0 +1,127 @@
+"""The fixed-step time loop of the models that march without an adaptive integrator
+(``phonon``, ``bte_chip``): one copy of the bookkeeping, the physics of a step in the
+model.
+
+A model hands :func:`march_fixed` a :class:`StepRun` — how to take step ``k`` (from
+``(k - 1) dt`` to ``k dt``), the series row after it, a snapshot, a checkpoint — and the
+loop does the rest, the same for every such model:
+
+* the series row of every step (``<case>_series.csv``, rank 0) and the progress line
+  (:class:`.timeloop.Progress`, rank 0);
+* a snapshot and the series flushed every ``[output] every`` steps and at the end, a
+  checkpoint every ``[output] checkpoint_every`` steps (:func:`.timeloop.after_step`);
+* a SIGINT (Ctrl-C) or SIGTERM (a batch system's time limit) received during a step stops
+  the run after that step on every rank (:func:`.interrupt.requested_stop`, collective),
+  as :func:`.timeloop.run_checkpointed` does for the adaptive models: the template's
+  :class:`.interrupt.StopSignals` records the signal instead of raising in the middle of
+  a solve;
+* a checkpoint of the last completed step at the end, whatever ended the loop (the end,
+  ``--max-steps``, a signal, a failed step), so nothing done is lost;
+* the status and message of the failure rule (:mod:`.result`): 0 at the end, 1 stopped
+  (``--max-steps`` or a signal; continue with ``--resume``), -1 with the step's failure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from .interrupt import requested_stop
+from .timeloop import after_step, fixed_step_status
+
+__all__ = ["FixedStepOutcome", "StepRun", "march_fixed"]
+
+
+class StepRun(Protocol):
+    """What a model's fixed-step run provides to :func:`march_fixed` (every method is
+    called on every rank, in the same order)."""
+
+    def advance(self, step: int) -> str | None:
+        """Take step ``step`` (from ``(step - 1) dt`` to ``step dt``); None on success,
+        else the failure (cause and fix: it ends the run with status -1). A failed step
+        leaves the state of step ``step - 1``."""
+
+    def row(self, step: int) -> dict:
+        """The series row after ``step`` (collective: may reduce over the ranks)."""
+
+    def note(self, row: dict) -> str:
+        """The model's part of the progress line (e.g. its energy) from ``row``."""
+
+    def write(self, step: int) -> None:
+        """Write the snapshot of ``step`` (collective)."""
+
+    def save(self, step: int) -> None:
+        """Write the checkpoint of ``step`` (collective)."""
+
+
+@dataclass(frozen=True)
+class FixedStepOutcome:
+    """How a fixed-step loop ended.
+
+    Attributes
+    ----------
+    done : int
+        The last completed step (the checkpoint's).
+    status : int
+        0 reached the end, 1 stopped (continue with ``--resume``), -1 failed.
+    message : str
+        What happened; with a failure its cause and fix.
+    stopped_by : str or None
+        The signal that stopped the run (``"SIGINT"``, ``"SIGTERM"``), else None.
+    """
+
+    done: int
+    status: int
+    message: str
+    stopped_by: str | None = None
+
+
+def march_fixed(run: StepRun, *, dist, start: int, nsteps: int, target: int, dt: float,
+                cadence: tuple[int, int], rows, progress) -> FixedStepOutcome:
+    """Steps ``start + 1 .. target`` of a run of ``nsteps`` fixed steps ``dt`` (internal
+    units) with the bookkeeping of the module docstring.
+
+    Parameters
+    ----------
+    run : StepRun
+    dist : fvqp.parallel.Distribution
+        The run's distribution (the stop request is agreed over its ranks).
+    start, nsteps, target : int
+        The step the run starts from (0, or the checkpoint's), the steps to ``[time]
+        end``, and the last step of this invocation (``--max-steps``).
+    cadence : (int, int)
+        ``([output] every, [output] checkpoint_every)``.
+    rows : fvqp.io.series.SeriesWriter
+        The series (rows are appended on rank 0 only).
+    progress : .timeloop.Progress
+        Closed when the loop ends.
+    """
+    rank0 = dist.rank == 0
+    done, failed, why, stopped = start, None, "", None
+    every = cadence[0]
+    for step in range(start + 1, target + 1):
+        failure = run.advance(step)
+        if failure is not None:
+            failed, why = step, failure
+            break
+        done = step
+        line = run.row(step)
+        if rank0:
+            rows.append(line)
+        progress.fixed_step(step, nsteps, dt, step % every == 0 or step == target,
+                            run.note(line))
+        after_step(step, nsteps, target, cadence, rows if rank0 else None,
+                   lambda s=step: run.write(s), run.save)
+        stopped = requested_stop(dist)  # SIGINT/SIGTERM: stop here, on every rank
+        if stopped is not None:
+            break
+    progress.close()
+    run.save(done)
+    if rank0:
+        rows.flush()
+    if stopped is not None and done < nsteps:
+        return FixedStepOutcome(done, 1, f"stopped by {stopped} after step {done} of "
+                                f"{nsteps}; a checkpoint was written: continue with "
+                                "`fvqp run CASE --resume`", stopped)
+    status, message = fixed_step_status(done, nsteps, failed, why)
+    return FixedStepOutcome(done, status, message, stopped)
