@@ -200,6 +200,9 @@ def _case_snippet(layout, msh: str, model: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``fvqp`` command; returns the exit status."""
+    from .heap import keep_freed_memory
+
+    keep_freed_memory()  # before any large allocation (fvqp.heap; FVQP_MALLOC=default)
     argv = list(sys.argv[1:] if argv is None else argv)
     own, petsc_args = _split_petsc(argv)
     args = _parser().parse_args(own)
