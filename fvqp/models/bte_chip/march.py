@@ -167,7 +167,7 @@ def march(sim, writer, out_dir: str, max_steps=None, resume: bool = False) -> di
     ck = BinCheckpoint(sim.dist, out_dir, sim.case.digest, p.B)
     chain.integ.time_format = si_time(u)  # the QP integrator's failures name SI times
     rows = SeriesWriter(os.path.join(out_dir, f"{writer.name}_series.csv"),
-                   resume=resume and rank0)
+                        resume=resume and rank0)
     m = ChipMarch(sim, writer, ck, resume)
     if resume:
         writer.truncate(u.to_si(m.start * dt, "time"))
