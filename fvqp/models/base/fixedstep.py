@@ -6,6 +6,9 @@ A model hands :func:`march_fixed` a :class:`StepRun` — how to take step ``k`` 
 ``(k - 1) dt`` to ``k dt``), the series row after it, a snapshot, a checkpoint — and the
 loop does the rest, the same for every such model:
 
+* the start: on ``--resume`` the snapshots and series rows after the checkpoint's step
+  dropped, else the initial snapshot and series row; the last step of this invocation
+  (``--max-steps``);
 * the series row of every step (``<case>_series.csv``, rank 0) and the progress line
   (:class:`.timeloop.Progress`, rank 0);
 * a snapshot and the series flushed every ``[output] every`` steps and at the end, a
@@ -23,18 +26,24 @@ loop does the rest, the same for every such model:
 
 from __future__ import annotations
 
+import logging
+import os
 from dataclasses import dataclass
 from typing import Protocol
 
+from ...io.series import SeriesWriter
 from .interrupt import requested_stop
-from .timeloop import after_step, fixed_step_status
+from .timeloop import Progress, after_step, fixed_step_status
 
 __all__ = ["FixedStepOutcome", "StepRun", "march_fixed"]
 
 
 class StepRun(Protocol):
     """What a model's fixed-step run provides to :func:`march_fixed` (every method is
-    called on every rank, in the same order)."""
+    called on every rank, in the same order): ``start``, the step its state is at (0, or
+    the checkpoint's), and the methods below."""
+
+    start: int
 
     def advance(self, step: int) -> str | None:
         """Take step ``step`` (from ``(step - 1) dt`` to ``step dt``); None on success,
@@ -42,7 +51,8 @@ class StepRun(Protocol):
         leaves the state of step ``step - 1``."""
 
     def row(self, step: int) -> dict:
-        """The series row after ``step`` (collective: may reduce over the ranks)."""
+        """The series row after ``step`` (0: the initial state; collective: may reduce
+        over the ranks)."""
 
     def note(self, row: dict) -> str:
         """The model's part of the progress line (e.g. its energy) from ``row``."""
@@ -68,35 +78,55 @@ class FixedStepOutcome:
         What happened; with a failure its cause and fix.
     stopped_by : str or None
         The signal that stopped the run (``"SIGINT"``, ``"SIGTERM"``), else None.
+    series : str
+        The path of ``<case>_series.csv``.
     """
 
     done: int
     status: int
     message: str
-    stopped_by: str | None = None
+    stopped_by: str | None
+    series: str
 
 
-def march_fixed(run: StepRun, *, dist, start: int, nsteps: int, target: int, dt: float,
-                cadence: tuple[int, int], rows, progress) -> FixedStepOutcome:
-    """Steps ``start + 1 .. target`` of a run of ``nsteps`` fixed steps ``dt`` (internal
-    units) with the bookkeeping of the module docstring.
+def march_fixed(run: StepRun, *, dist, writer, out_dir: str, units, resume: bool,
+                max_steps: int | None, t_end: float, dt: float, nsteps: int,
+                cadence: tuple[int, int], logger: logging.Logger) -> FixedStepOutcome:
+    """Steps ``run.start + 1`` to the end (or ``--max-steps`` further) of a run of
+    ``nsteps`` fixed steps ``dt`` to ``t_end`` (internal units) with the bookkeeping of the
+    module docstring.
 
     Parameters
     ----------
     run : StepRun
     dist : fvqp.parallel.Distribution
         The run's distribution (the stop request is agreed over its ranks).
-    start, nsteps, target : int
-        The step the run starts from (0, or the checkpoint's), the steps to ``[time]
-        end``, and the last step of this invocation (``--max-steps``).
+    writer : fvqp.io.OutputWriter
+        The ``.pvd`` series (its ``name`` names ``<case>_series.csv`` in ``out_dir``).
+    units : fvqp.units.UnitSystem
+    resume : bool
+        ``run`` was restored from its checkpoint: outputs after its step are dropped.
+    max_steps : int or None
+        Steps of this invocation at most (``--max-steps``).
     cadence : (int, int)
         ``([output] every, [output] checkpoint_every)``.
-    rows : fvqp.io.series.SeriesWriter
-        The series (rows are appended on rank 0 only).
-    progress : .timeloop.Progress
-        Closed when the loop ends.
+    logger : logging.Logger
+        Where the progress lines go (the model's).
     """
     rank0 = dist.rank == 0
+    start = run.start
+    rows = SeriesWriter(os.path.join(out_dir, f"{writer.name}_series.csv"),
+                        resume=resume and rank0)
+    if resume:
+        writer.truncate(units.to_si(start * dt, "time"))
+        rows.truncate(units.to_si(start * dt, "time"))
+    else:
+        run.write(0)
+        first = run.row(0)
+        if rank0:
+            rows.append(first)
+    target = nsteps if max_steps is None else min(nsteps, start + max_steps)
+    progress = Progress(dist, t_end, units, logger)
     done, failed, why, stopped = start, None, "", None
     every = cadence[0]
     for step in range(start + 1, target + 1):
@@ -122,6 +152,6 @@ def march_fixed(run: StepRun, *, dist, start: int, nsteps: int, target: int, dt:
     if stopped is not None and done < nsteps:
         return FixedStepOutcome(done, 1, f"stopped by {stopped} after step {done} of "
                                 f"{nsteps}; a checkpoint was written: continue with "
-                                "`fvqp run CASE --resume`", stopped)
+                                "`fvqp run CASE --resume`", stopped, rows.path)
     status, message = fixed_step_status(done, nsteps, failed, why)
-    return FixedStepOutcome(done, status, message, stopped)
+    return FixedStepOutcome(done, status, message, stopped, rows.path)

@@ -25,15 +25,14 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 
 import numpy as np
 
 from ...io.bin_checkpoint import BinCheckpoint
-from ...io.series import SeriesWriter, read_series
+from ...io.series import read_series
 from ...solvers.lagged import LaggedPreconditioner
 from ..base.fixedstep import march_fixed
-from ..base.timeloop import Progress, si_time
+from ..base.timeloop import si_time
 from .coupling import ChipStepError, Previous
 
 log = logging.getLogger("fvqp.bte_chip")
@@ -117,11 +116,9 @@ class ChipMarch:
         return None
 
     def row(self, step: int) -> dict:
-        tot = self.chain.energies(self.xq, self.xp)
-        return self._row(step, tot, self.chain.qp_number_by_region(self.xq, self.regions))
-
-    def _row(self, step: int, tot: dict, nr) -> dict:
         regions, eu, nu, tot0 = self.regions, self.eu, self.nu, self.tot0
+        tot = self.chain.energies(self.xq, self.xp)
+        nr = self.chain.qp_number_by_region(self.xq, regions)
         out = {"time_s": self.u.to_si(step * self.dt, "time"), "step": step,
                "E_qp_J": tot["E_qp"] * eu, "E_phonon_J": tot["E_ph"] * eu}
         out.update({f"{self.label(k)}_J": v * eu for k, v in self.flows.items()})
@@ -163,23 +160,13 @@ def march(sim, writer, out_dir: str, max_steps=None, resume: bool = False) -> di
     dt = sim.dt
     t_end = d["time"]["end"]
     nsteps = max(1, int(math.ceil(t_end / dt - 1e-9)))
-    rank0 = sim.dist.rank == 0
     ck = BinCheckpoint(sim.dist, out_dir, sim.case.digest, p.B)
     chain.integ.time_format = si_time(u)  # the QP integrator's failures name SI times
-    rows = SeriesWriter(os.path.join(out_dir, f"{writer.name}_series.csv"),
-                        resume=resume and rank0)
     m = ChipMarch(sim, writer, ck, resume)
-    if resume:
-        writer.truncate(u.to_si(m.start * dt, "time"))
-        rows.truncate(u.to_si(m.start * dt, "time"))
-    else:
-        writer.write(0.0, sim.fields(m.xq, m.xp, m.names))
-        if rank0:
-            rows.append(m._row(0, m.tot0, m.nreg0))
-    target = nsteps if max_steps is None else min(nsteps, m.start + max_steps)
-    end = march_fixed(m, dist=sim.dist, start=m.start, nsteps=nsteps, target=target, dt=dt,
+    end = march_fixed(m, dist=sim.dist, writer=writer, out_dir=out_dir, units=u,
+                      resume=resume, max_steps=max_steps, t_end=t_end, dt=dt, nsteps=nsteps,
                       cadence=(d["output"]["every"], d["output"]["checkpoint_every"]),
-                      rows=rows, progress=Progress(sim.dist, t_end, u, log))
+                      logger=log)
     p.release()
     done, msg = end.done, end.message
     tot0, nreg0, regions, eu, nu = m.tot0, m.nreg0, m.regions, m.eu, m.nu
@@ -191,7 +178,8 @@ def march(sim, writer, out_dir: str, max_steps=None, resume: bool = False) -> di
                 f"steps (worst mismatch {chain.worst:.2g} of the film occupation): fix: raise "
                 "[chain] max_iterations or use a smaller [time] dt_initial")
     named = {m.label(k): v * eu for k, v in m.flows.items()}
-    bursts = sim.dist.bcast(bursts_of(rows.path, sim.films) if rank0 else None)
+    bursts = sim.dist.bcast(bursts_of(end.series, sim.films) if sim.dist.rank == 0
+                            else None)
     e0, e1 = tot0["E_qp"] + tot0["E_ph"], tot1["E_qp"] + tot1["E_ph"]
     npair = m.acc.get("N:pair", 0.0)
     return {"status": end.status, "message": msg, "steady": False, "steps": done,

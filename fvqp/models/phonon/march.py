@@ -25,12 +25,10 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 
-from ...io.series import SeriesWriter
 from ...spectra import bose
 from ..base.fixedstep import march_fixed
-from ..base.timeloop import Progress, extended_steps
+from ..base.timeloop import extended_steps
 
 log = logging.getLogger("fvqp.phonon")
 
@@ -97,9 +95,9 @@ class PhononMarch:
         self.prev, self.x, self.src_prev = self.x, xn, src
         return None
 
-    def row(self, step: int, energy: float | None = None) -> dict:
+    def row(self, step: int) -> dict:
         u, eu, dt = self.u, self.eu, self.dt
-        E = self.p.energy(self.x) if energy is None else energy
+        E = self.p.energy(self.x)
         out = {"time_s": u.to_si(step * dt, "time"),
                "dt_s": u.to_si(dt if step else 0.0, "time"),
                "step": step, "linear_iterations": int(sum(self.its)), "E_phonon_J": E * eu}
@@ -130,23 +128,14 @@ def march(sim, writer, out_dir: str, max_steps=None, resume: bool = False) -> di
     p, d, u = sim.problem, sim.case.values, sim.units
     t_end, dt = d["time"]["end"], d["time"]["dt_initial"]
     dt = t_end / max(1, int(math.ceil(t_end / dt - 1e-9)))
-    rank0 = sim.dist.rank == 0
     ck = BinCheckpoint(sim.dist, out_dir, sim.case.digest, p.B)
-    rows = SeriesWriter(os.path.join(out_dir, f"{writer.name}_series.csv"),
-                        resume=resume and rank0)
     m = PhononMarch(sim, writer, ck, dt, resume, out_dir)
-    dt, nsteps = m.dt, m.nsteps
-    if resume:
-        writer.truncate(u.to_si(m.start * dt, "time"))
-        rows.truncate(u.to_si(m.start * dt, "time"))
-    else:
-        writer.write(0.0, sim.fields(m.x, m.names))
-        if rank0:
-            rows.append(m.row(0, m.E0))
-    target = nsteps if max_steps is None else min(nsteps, m.start + max_steps)
-    end = march_fixed(m, dist=sim.dist, start=m.start, nsteps=nsteps, target=target, dt=dt,
+    dt = m.dt
+    end = march_fixed(m, dist=sim.dist, writer=writer, out_dir=out_dir, units=u,
+                      resume=resume, max_steps=max_steps, t_end=t_end, dt=dt,
+                      nsteps=m.nsteps,
                       cadence=(d["output"]["every"], d["output"]["checkpoint_every"]),
-                      rows=rows, progress=Progress(sim.dist, t_end, u, log))
+                      logger=log)
     p.release()
     E1, eu = p.energy(m.x), m.eu
     named = {m._label(k): v * eu for k, v in m.flows.items()}
