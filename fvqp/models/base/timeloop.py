@@ -331,11 +331,13 @@ def after_step(step: int, nsteps: int, target: int, cadence: tuple, rows, write,
 
 def fixed_step_status(done: int, nsteps: int, failed, failure: str) -> tuple[int, str]:
     """Status and message of a fixed-step run (the failure rule): 0 at the end, 1 stopped
-    early (``--max-steps``), -1 with ``failure`` at step ``failed``."""
+    early (``--max-steps``), -1 with ``failure`` (its cause and fix) at step ``failed``;
+    the run's checkpoint and outputs then end at step ``done``, the last good one."""
     status = -1 if failed else (0 if done == nsteps else 1)
     return status, {0: f"reached t_end in {done} steps",
                     1: f"stopped after {done} of {nsteps} steps (continue with --resume)",
-                    -1: f"{failure} at step {failed}"}[status]
+                    -1: f"step {failed} of {nsteps} failed: {failure}. The checkpoint and "
+                        f"the outputs end at step {done}, the last good one"}[status]
 
 
 def extended_steps(dt: float, start: int, t_end: float, u, out_dir: str):

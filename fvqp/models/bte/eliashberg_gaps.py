@@ -150,7 +150,7 @@ class EliashbergGaps:
             fx = shift_gap(fa_[idx], grid, d_c[idx], x)
             return self.gaps(average(fx), grid, x, idx) - x
 
-        iterations, change, ok = 0, 0.0, True
+        iterations, change, ok, below = 0, 0.0, True, 0
         failed = np.zeros(0, dtype=int)
         if len(cells):
             x0 = d_c[cells]
@@ -182,6 +182,8 @@ class EliashbergGaps:
                         | np.isinf(f1))
             change = float(np.max(np.abs(f1) / x1))
             ok = bool(np.all(np.abs(f1) <= tol * x1))
+            # held at the grid's first edge with the root below it
+            below = int(np.sum((x1 <= lo) & (f1 < 0) & ~(np.abs(f1) <= tol * x1)))
             out[cells] = np.where(np.isfinite(f1), x1, d_c[cells])
             with np.errstate(divide="ignore", invalid="ignore"):
                 self.slope[cells] = np.where(x1 != x0, (f1 - f0) / (x1 - x0), np.nan)
@@ -190,7 +192,8 @@ class EliashbergGaps:
         if not ok:
             log.warning("Eliashberg gap not converged in %d secant steps (last change %.3g "
                         "of the gap, tolerance %.3g)", iterations, change, tol)
-        return GapUpdate(out, shift_gap(fa_, grid, d_c, out), iterations, ok, change)
+        return GapUpdate(out, shift_gap(fa_, grid, d_c, out), iterations, ok, change,
+                         below)
 
     def counters(self) -> dict:
         """Solves, sweeps and cached edges of all ranks."""

@@ -259,6 +259,16 @@ class WithCollisions(GapStepper):
         self._set_qps(xq)
         return up
 
+    def snapshot(self) -> tuple:
+        return self.y, self.gaps().copy(), self._prev, self._acc
+
+    def restore(self, snap: tuple) -> None:
+        y, gaps, self._prev, self._acc = snap
+        self._at(gaps, y)
+
+    def flow_names(self) -> list[str]:
+        return [k[2:] for k in self.prob.rates(self.y, 0.0, 1.0) if k.startswith("N:")]
+
     def qp_bins(self) -> np.ndarray:
         """The QP occupations in the per-bin layout of ``sim.problem`` (N, n_owned B)."""
         return self.prob.per_bin(self.y)

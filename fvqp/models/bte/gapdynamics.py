@@ -49,7 +49,8 @@ def collective(dist, up: GapUpdate) -> GapUpdate:
     """``up`` with ``converged`` and ``change`` of all ranks (every rank decides alike)."""
     bad = dist.max(0.0 if up.converged else 1.0)
     return dataclasses.replace(up, converged=bad == 0.0, change=dist.max(up.change),
-                               iterations=int(dist.max(up.iterations)))
+                               iterations=int(dist.max(up.iterations)),
+                               below=int(dist.sum(float(up.below))))
 
 
 def gap_update(p: BTEProblem, x: np.ndarray, delta0: np.ndarray, *, held=None,

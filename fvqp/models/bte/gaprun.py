@@ -49,20 +49,18 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 
 import numpy as np
 
 from ...io.checkpoint import CheckpointError
-from ...io.series import SeriesWriter
 from ...spectra import fermi
 from ...units import E_CHARGE
-from ..base.interrupt import requested_stop
-from ..base.timeloop import Progress, after_step, extended_steps
+from ..base.fixedstep import march_fixed
+from ..base.timeloop import extended_steps
 from .checkpoint import BinCheckpoint
 from .gapsteps import Collisionless
 
-__all__ = ["gap_transient"]
+__all__ = ["GapMarch", "gap_transient"]
 
 _KIND = "selfgap"
 log = logging.getLogger("fvqp.bte")
@@ -77,138 +75,152 @@ def _stepper(sim):
     return Collisionless(sim, order=order)
 
 
-def gap_transient(sim, writer, out_dir: str, max_steps: int | None, resume: bool) -> dict:
-    """Fixed steps with the self-consistent gap (module docstring); snapshots every
-    ``[output] every`` steps and at the end; summary with the QP number balance and the
-    minimum/maximum gap of every snapshot."""
-    d, u, dist = sim.case.values, sim.units, sim.dist
-    t_end, dt = d["time"]["end"], d["time"]["dt_initial"]
-    nsteps = max(1, int(math.ceil(t_end / dt - 1e-9)))
-    dt = t_end / nsteps
-    names, every = d["output"]["fields"], d["output"]["every"]
-    cp_every = d["output"]["checkpoint_every"]
-    run = _stepper(sim)
-    order = getattr(run, "order", 1)
-    ck = BinCheckpoint(dist, out_dir, sim.case.digest, run.block)
-    rank0 = dist.rank == 0
-    rows = SeriesWriter(os.path.join(out_dir, f"{writer.name}_series.csv"),
-                        resume=resume and rank0)
-    if resume:
-        cells, bins, meta = ck.load()
-        if meta.get("kind") != _KIND:
-            raise CheckpointError(f"checkpoint {ck.path!r} is not one of a self-consistent "
-                                  "gap run. Fix: run without --resume.")
-        run.unpack(cells["x"], np.asarray(bins["gaps"])[dist.local.cells[: run.n_owned]])
-        step = int(meta["step"])
-        dt, nsteps = extended_steps(float(meta["dt"]), step, t_end, u, out_dir)
-        flows, its, n0, gaps = meta["flows"], int(meta["its"]), meta["n0"], meta["gaps"]
-        run.restore_counters(meta.get("counters", {}))
-        negative = meta.get("negative_occupation")
-        if meta.get("history") is not None:     # BDF2: the previous state and its gaps
-            owned = dist.local.cells[: run.n_owned]
-            run.restore_history(cells["x_prev"], np.asarray(bins["gaps_prev"])[owned],
-                                meta["history"])
-        writer.truncate(u.to_si(step * dt, "time"))
-        rows.truncate(u.to_si(step * dt, "time"))
-        ok = True
-    else:
-        t0 = d["initial"].get("temperature")
-        up = run.start(fermi(sim.grid.e, t0 if t0 else sim.T_bath))
-        ok, step, flows, its, negative = up.converged, 0, {}, 0, None
-        n0 = run.number()
-        gaps = [_gap_range(sim, run.gaps(), 0.0)]
-        writer.write(0.0, run.fields(names))
-    nu = sim.n_unit
+class GapMarch:
+    """The state and step of a self-consistent-gap transient
+    (:class:`fvqp.models.base.fixedstep.StepRun`): the kinetic step of the stepper
+    (:mod:`.gapsteps`, :mod:`.gapcollide`) and the gap update, the QP flows, the gap range
+    of every snapshot and the record of negative occupations.
 
-    def row(s: int) -> dict:
+    A step whose kinetic solve or gap update fails leaves the state, gaps, history and
+    flows of the step before it (:meth:`advance`), so the final checkpoint, the summary
+    and ``<case>_series.csv`` hold the last good step only.
+    """
+
+    def __init__(self, sim, writer, out_dir: str, resume: bool):
+        d, u, dist = sim.case.values, sim.units, sim.dist
+        self.sim, self.u, self.dist, self.writer = sim, u, dist, writer
+        t_end, dt = d["time"]["end"], d["time"]["dt_initial"]
+        self.nsteps = max(1, int(math.ceil(t_end / dt - 1e-9)))
+        self.dt = t_end / self.nsteps
+        self.names = d["output"]["fields"]
+        self.run = run = _stepper(sim)
+        self.order = getattr(run, "order", 1)
+        self.ck = BinCheckpoint(dist, out_dir, sim.case.digest, run.block)
+        self.nu = sim.n_unit
+        #: a failed start (the initial state's gap iteration) stops before any step
+        self.failure: str | None = None
+        if resume:
+            cells, bins, meta = self.ck.load()
+            if meta.get("kind") != _KIND:
+                raise CheckpointError(f"checkpoint {self.ck.path!r} is not one of a "
+                                      "self-consistent gap run. Fix: run without --resume.")
+            owned = dist.local.cells[: run.n_owned]
+            run.unpack(cells["x"], np.asarray(bins["gaps"])[owned])
+            self.start = int(meta["step"])
+            self.dt, self.nsteps = extended_steps(float(meta["dt"]), self.start, t_end, u,
+                                                  out_dir)
+            self.flows, self.its = dict(meta["flows"]), int(meta["its"])
+            self.n0, self.gaps = meta["n0"], meta["gaps"]
+            run.restore_counters(meta.get("counters", {}))
+            self.negative = meta.get("negative_occupation")
+            if meta.get("history") is not None:     # BDF2: the previous state and its gaps
+                run.restore_history(cells["x_prev"], np.asarray(bins["gaps_prev"])[owned],
+                                    meta["history"])
+        else:
+            t0 = d["initial"].get("temperature")
+            up = run.start(fermi(sim.grid.e, t0 if t0 else sim.T_bath))
+            if not up.converged:
+                self.failure = self._gap_failure(up, "the initial state")
+            self.start, self.its, self.negative, self.gaps = 0, 0, None, []
+            self.n0 = run.number()
+            # every flow column from the start (the initial row has them, all zero)
+            self.flows = {k: 0.0 for k in run.flow_names()}
+
+    def _gap_failure(self, up, where: str) -> str:
+        """The failure of a gap update ``up`` (cause and fix)."""
+        floor = self.sim.case.values["gap"]["floor"]
+        edge = _ueV(self.sim, self.sim.grid.edges[0])
+        if up.below:
+            return (f"the self-consistent gap of {up.below} cell(s) fell below the energy "
+                    f"grid's first edge ({edge:.4g} ueV = [gap] floor {floor:g} x the bath "
+                    f"gap) after {where}: the grid cannot hold it. Fix: lower [gap] floor "
+                    "(e.g. 0.5), or a weaker source")
+        return (f"the self-consistent gap did not converge after {where} ({up.iterations} "
+                f"iterations, last change {up.change:.3g} of Delta_0). Fix: a shorter "
+                "[time] dt_initial, or lower [gap] floor")
+
+    def advance(self, step: int) -> str | None:
+        """The kinetic step and the gap update (module docstring); on a failure
+        everything is left at step ``step - 1``."""
+        run, dt = self.run, self.dt
+        before = run.snapshot()
+        good, inc, n_its = run.step((step - 1) * dt, dt)
+        self.its += n_its
+        if not good:
+            return ("the kinetic solve did not converge (KSP/SNES: see the warnings above). "
+                    "Fix: a shorter [time] dt_initial")
+        negative = _undershoot(self.sim, run, step, dt, self.negative, self.order)
+        up = run.update()
+        if not up.converged:
+            run.restore(before)
+            return self._gap_failure(up, f"the kinetic step {step}")
+        for k, v in inc.items():
+            self.flows[k] = self.flows.get(k, 0.0) + v
+        self.negative = negative
+        return None
+
+    def row(self, step: int) -> dict:
         """A row of ``<case>_series.csv`` (every rank: the number and gaps reduce)."""
-        n, g = run.number(), _gap_range(sim, run.gaps(), 0.0)
-        qp = {k: v * nu for k, v in flows.items()}
-        return {"time_s": u.to_si(s * dt, "time"), "step": s, "qp_number": n * nu,
-                **{f"qp_number.{k}": v for k, v in qp.items()},
-                "qp_number.imbalance": (n - n0) * nu + sum(qp.values()),
+        n, g, nu = self.run.number(), _gap_range(self.sim, self.run.gaps(), 0.0), self.nu
+        qp = {k: v * nu for k, v in self.flows.items()}
+        return {"time_s": self.u.to_si(step * self.dt, "time"), "step": step,
+                "qp_number": n * nu, **{f"qp_number.{k}": v for k, v in qp.items()},
+                "qp_number.imbalance": (n - self.n0) * nu + sum(qp.values()),
                 "gap_min_ueV": g["min_ueV"], "gap_max_ueV": g["max_ueV"]}
 
-    # the initial row waits for the first step: its flow columns are named by the steps
-    first = None if resume else row(0)
-    progress = Progress(dist, t_end, u, log)
-    target = nsteps if max_steps is None else min(nsteps, step + max_steps)
+    def note(self, row: dict) -> str:
+        return (f" N_qp={row['qp_number']:.6e} gap {row['gap_min_ueV']:.4g}-"
+                f"{row['gap_max_ueV']:.4g} ueV")
 
-    def save(s: int) -> None:
+    def write(self, step: int) -> None:
+        t_s = self.u.to_si(step * self.dt, "time")
+        self.writer.write(t_s, self.run.fields(self.names))
+        self.gaps.append(_gap_range(self.sim, self.run.gaps(), t_s))
+
+    def save(self, step: int) -> None:
+        run, dist = self.run, self.dist
         hist = run.history()
         cells, bins = {"x": run.pack()}, {"gaps": dist.gather(run.gaps())}
         if hist is not None:
             cells["x_prev"] = hist["x"]
             bins["gaps_prev"] = dist.gather(hist["gaps"])
-        ck.save(cells, bins if dist.rank == 0 else {},
-                {"kind": _KIND, "step": s, "dt": dt, "flows": flows, "its": its, "n0": n0,
-                 "gaps": gaps, "counters": run.counters(), "negative_occupation": negative,
-                 "history": None if hist is None else hist["meta"]})
+        self.ck.save(cells, bins if dist.rank == 0 else {},
+                     {"kind": _KIND, "step": step, "dt": self.dt, "flows": self.flows,
+                      "its": self.its, "n0": self.n0, "gaps": self.gaps,
+                      "counters": run.counters(), "negative_occupation": self.negative,
+                      "history": None if hist is None else hist["meta"]})
 
-    def write(s: int) -> None:
-        t_s = u.to_si(s * dt, "time")
-        writer.write(t_s, run.fields(names))
-        gaps.append(_gap_range(sim, run.gaps(), t_s))
 
-    status, msg, stopped, change = 0, "", None, 0.0
-    while ok and step < target:
-        good, inc, n_its = run.step(step * dt, dt)
-        its += n_its
-        if not good:
-            status, msg = -1, f"the solver did not converge at step {step + 1}"
-            break
-        for k, v in inc.items():
-            flows[k] = flows.get(k, 0.0) + v
-        negative = _undershoot(sim, run, step + 1, dt, negative, order)
-        up = run.update()
-        step += 1
-        ok, change = up.converged, up.change
-        if not ok:
-            write(step)
-            break
-        line = row(step)
-        if rank0:
-            if first is not None:  # flows are zero at the start
-                rows.append({k: first.get(k, 0.0) for k in line})
-            rows.append(line)
-        first = None
-        progress.fixed_step(step, nsteps, dt, step % every == 0 or step == target,
-                            f" N_qp={line['qp_number']:.6e} gap {line['gap_min_ueV']:.4g}-"
-                            f"{line['gap_max_ueV']:.4g} ueV")
-        after_step(step, nsteps, target, (every, cp_every), rows if rank0 else None,
-                   lambda s=step: write(s), save)
-        stopped = requested_stop(dist)
-        if stopped is not None:
-            if step % every and step != nsteps:
-                write(step)
-            break
-    progress.close()
-    save(step)
-    if rank0:
-        if first is not None:
-            rows.append(first)
-        rows.flush()
-    if not ok:
-        status, msg = -1, (f"the self-consistent gap did not converge at step {step} "
-                           f"(last change {change:.3g} Delta0): a gap below the grid's "
-                           f"first edge ({d['gap']['floor']:g} x the bath gap)? Fix: lower "
-                           "[gap] floor")
-    elif status == 0 and step < nsteps:
-        why = f"by {stopped}" if stopped else f"after {step} of {nsteps} steps"
-        status, msg = 1, f"stopped {why} at step {step}; continue with --resume"
-    elif status == 0:
-        msg = f"reached t_end in {step} steps with the self-consistent gap"
+def gap_transient(sim, writer, out_dir: str, max_steps: int | None, resume: bool) -> dict:
+    """Fixed steps with the self-consistent gap (module docstring) on the shared
+    fixed-step loop (:func:`fvqp.models.base.fixedstep.march_fixed`: snapshots every
+    ``[output] every`` steps and at the end, series, checkpoints, progress, a clean stop
+    on SIGINT/SIGTERM); summary with the QP number balance and the minimum/maximum gap of
+    every snapshot."""
+    d, u = sim.case.values, sim.units
+    m = GapMarch(sim, writer, out_dir, resume)
+    if m.failure is not None:
+        status, msg, done = -1, m.failure, 0
+    else:
+        end = march_fixed(m, dist=sim.dist, writer=writer, out_dir=out_dir, units=u,
+                          resume=resume, max_steps=max_steps, t_end=d["time"]["end"],
+                          dt=m.dt, nsteps=m.nsteps,
+                          cadence=(d["output"]["every"], d["output"]["checkpoint_every"]),
+                          logger=log)
+        status, msg, done = end.status, end.message, end.done
+    run, nu = m.run, m.nu
     n1 = run.number()
-    lo = min(g["min_ueV"] for g in gaps)
-    hi = max(g["max_ueV"] for g in gaps)
-    qp = {k: v * nu for k, v in flows.items()}  # out of the QPs: positive
-    return {"status": status, "message": msg, "steady": False, "steps": step,
-            "t_end_s": u.to_si(step * dt, "time"), "dt_s": u.to_si(dt, "time"),
-            "linear_iterations": int(its), **run.summary(), "negative_occupation": negative,
-            "gap": {"min_ueV": lo, "max_ueV": hi, "grid_first_edge_ueV":
-                    _ueV(sim, sim.grid.edges[0]), "snapshots": gaps},
-            "qp_number": {"initial": n0 * nu, "final": n1 * nu, **qp,
-                          "imbalance": (n1 - n0) * nu + sum(qp.values())}}
+    gaps = m.gaps or [_gap_range(sim, run.gaps(), 0.0)]
+    qp = {k: v * nu for k, v in m.flows.items()}  # out of the QPs: positive
+    return {"status": status, "message": msg, "steady": False, "steps": done,
+            "t_end_s": u.to_si(done * m.dt, "time"), "dt_s": u.to_si(m.dt, "time"),
+            "linear_iterations": int(m.its), **run.summary(),
+            "negative_occupation": m.negative,
+            "gap": {"min_ueV": min(g["min_ueV"] for g in gaps),
+                    "max_ueV": max(g["max_ueV"] for g in gaps),
+                    "grid_first_edge_ueV": _ueV(sim, sim.grid.edges[0]), "snapshots": gaps},
+            "qp_number": {"initial": m.n0 * nu, "final": n1 * nu, **qp,
+                          "imbalance": (n1 - m.n0) * nu + sum(qp.values())}}
 
 
 def _undershoot(sim, run, step: int, dt: float, seen: dict | None, order: int

@@ -86,6 +86,21 @@ class GapStepper:
         """Gaps of the owned cells."""
         return self.sim.problem.cell_gaps()
 
+    def snapshot(self) -> tuple:
+        """What :meth:`restore` needs to put the run back where it is now: references to
+        the state and the history (steps replace them, never write into them) and a copy
+        of the owned cells' gaps."""
+        raise NotImplementedError
+
+    def restore(self, snap: tuple) -> None:
+        """Back to :meth:`snapshot`'s state, gaps and history (problems rebuilt at the
+        gaps): a step whose gap update failed leaves the run at the step before it."""
+        raise NotImplementedError
+
+    def flow_names(self) -> list[str]:
+        """The names of the QP flows a step returns (the series' columns from step 0)."""
+        raise NotImplementedError
+
 
 class Collisionless(GapStepper):
     r"""State and steps of a collisionless run (module docstring).
@@ -180,6 +195,17 @@ class Collisionless(GapStepper):
                                                   held=self.held, tol=self.tol,
                                                   model=self.model)
         return up
+
+    def snapshot(self) -> tuple:
+        return self.x, self.gaps().copy(), self._prev
+
+    def restore(self, snap: tuple) -> None:
+        x, gaps, self._prev = snap
+        self.sim.problem = rebuilt(self.sim.problem, gaps)
+        self.x = x
+
+    def flow_names(self) -> list[str]:
+        return list(self.sim.problem.rates(self.x, 0.0, 1.0))
 
     def qp_bins(self) -> np.ndarray:
         """The QP state in the per-bin layout of ``sim.problem`` (N, n_owned B)."""

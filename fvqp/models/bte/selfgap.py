@@ -65,14 +65,16 @@ def local_gaps(phi: np.ndarray, grid: BinGrid, delta0: np.ndarray,
 @dataclass(frozen=True)
 class GapUpdate:
     """Result of :func:`consistent_gaps`: the gaps, the state remapped onto them, the
-    iterations, whether the tolerance was met and the last change (relative to
-    :math:`\\Delta_0`)."""
+    iterations, whether the tolerance was met, the last change (relative to
+    :math:`\\Delta_0`) and the number of cells whose root lies below the energy grid's
+    first edge (not converged: the grid cannot hold it)."""
 
     delta: np.ndarray
     f: np.ndarray
     iterations: int
     converged: bool
     change: float
+    below: int = 0
 
 
 def consistent_gaps(f: np.ndarray, grid: BinGrid, delta: np.ndarray, delta0: np.ndarray,
@@ -115,7 +117,7 @@ def consistent_gaps(f: np.ndarray, grid: BinGrid, delta: np.ndarray, delta0: np.
 
     if len(cells):  # cells already self-consistent keep their gap exactly (no remap)
         cells = cells[np.abs(resid(d_c[cells])) > tol * d0[cells]]
-    iterations, change, ok = 0, 0.0, True
+    iterations, change, ok, low = 0, 0.0, True, np.zeros(0, dtype=bool)
     if len(cells):
         # F(Delta_0) <= 0 for any f >= 0; F(first edge) >= 0 unless the root is below it
         a, b = np.full(len(cells), float(grid.edges[0])), d0[cells].copy()
@@ -146,4 +148,5 @@ def consistent_gaps(f: np.ndarray, grid: BinGrid, delta: np.ndarray, delta0: np.
                     "of Delta_0, tolerance %.3g%s)", iterations, change, tol,
                     "; a gap below the grid's first edge: start the grid lower"
                     if len(cells) and np.any(low) else "")
-    return GapUpdate(out, shift_gap(fa_, grid, d_c, out), iterations, ok, change)
+    below = int(np.sum(low)) if len(cells) else 0
+    return GapUpdate(out, shift_gap(fa_, grid, d_c, out), iterations, ok, change, below)

@@ -33,6 +33,7 @@ from ...io.series import read_series
 from ...solvers.lagged import LaggedPreconditioner
 from ..base.fixedstep import march_fixed
 from ..base.timeloop import si_time
+from ..phonon.problem import flow_name
 from .coupling import ChipStepError, Previous
 
 log = logging.getLogger("fvqp.bte_chip")
@@ -93,11 +94,11 @@ class ChipMarch:
             self.acc = chain.zero_flows(self.xq)
             self.tot0 = chain.energies(self.xq, self.xp)
             self.nreg0 = chain.qp_number_by_region(self.xq, regions)
-        self.failure = "phonon KSP did not converge"
+        self.failure = ("the phonon KSP did not converge (see the warnings above). "
+                        "Fix: a shorter [time] dt_initial")
 
     def label(self, k: str) -> str:
-        return f"region:{self.regions[int(k.split(':')[1])]}" if k.startswith("region:") \
-            else k
+        return flow_name(k, self.regions)
 
     def advance(self, step: int) -> str | None:
         before = Previous(self.xq, self.xp, self.acc, {})

@@ -29,6 +29,7 @@ import math
 from ...spectra import bose
 from ..base.fixedstep import march_fixed
 from ..base.timeloop import extended_steps
+from .problem import flow_name
 
 log = logging.getLogger("fvqp.phonon")
 
@@ -67,8 +68,7 @@ class PhononMarch:
             self.inc, self.its = {}, []
 
     def _label(self, k: str) -> str:
-        return f"region:{self.regions[int(k.split(':')[1])]}" if k.startswith("region:") \
-            else k
+        return flow_name(k, self.regions)
 
     def advance(self, step: int) -> str | None:
         p, dt = self.p, self.dt
@@ -85,7 +85,8 @@ class PhononMarch:
         xn, res = p.sweep(a, hist=hist, src=s_eff, x0=self.x)
         self.its.append(int(sum(r.iterations for r in res)))
         if not all(r.success for r in res):
-            return "KSP did not converge"
+            return ("the KSP of a bin did not converge (see the warnings above). Fix: a "
+                    "shorter [time] dt_initial, or a larger -phonon_ksp_max_it")
         for k, val in p.energy_rates(xn, t, t + dt).items():
             if be or k == "sources":
                 self.inc[k] = dt * val

@@ -68,6 +68,14 @@ from .mode_interface import channel_fractions, mode_fractions, mode_interface_ma
 
 log = logging.getLogger("fvqp.phonon")
 
+
+def flow_name(key: str, regions: Sequence[str]) -> str:
+    """The name of an :meth:`PhononProblem.energy_rates` key in outputs: ``region:<i>``
+    (the index of the absorbing region) becomes ``region:<its name>``; the others stay."""
+    return f"region:{regions[int(key.split(':')[1])]}" if key.startswith("region:") \
+        else key
+
+
 __all__ = ["DEFAULT_PETSC", "PhononProblem", "PhononSource"]
 
 #: PETSc defaults under the case's prefix (case file and command line override)
@@ -472,7 +480,8 @@ class PhononProblem(BinSweeps):
 
     def energy_rates(self, x: np.ndarray, t0: float = 0.0, t1: float = np.inf) -> dict:
         """Global energy rates: net outflow through every inflow (bath/absorbing) group,
-        absorbed in every absorbing region, injected by sources (negative)."""
+        absorbed in every absorbing region (``region:<index>``, named by
+        :func:`flow_name`), injected by sources (negative)."""
         n, B = self.n, self.B
         G = np.repeat(self.flux[self.reg[:n]].T, B, axis=1)        # (N, n B)
         ew = self.h * self.omega
