@@ -260,7 +260,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConvergenceError as exc:
         logger.error("not converged: %s", exc)
         return EXIT_NOT_CONVERGED
-    if summary.get("stopped_by"):  # SIGINT/SIGTERM: stopped cleanly, checkpoint written
+    # SIGINT/SIGTERM stopped the run cleanly, checkpoint written (one that arrived during
+    # the last step cut nothing short: the run is complete, status 0, exit 0)
+    if summary.get("stopped_by") and summary["status"] == 1:
         import signal
 
         return 128 + int(signal.Signals[summary["stopped_by"]])

@@ -157,6 +157,32 @@ def test_a_signal_stops_the_run_cleanly_and_it_resumes(write_case, tmp_path, sig
     assert np.allclose(a, b, rtol=1e-12, atol=0)
 
 
+def test_a_signal_during_the_last_step_cuts_nothing_short(write_case, tmp_path):
+    """SIGTERM right after the checkpoint of the last step (checkpoint_every = the run's
+    step count) of an adaptive run (``run_checkpointed``): the run is complete — status
+    0, exit 0, ``stopped_by`` recorded, every step done — and its answer is the run's
+    without a signal (1e-12). Before, it said status 1 "stopped … continue with
+    --resume" and exited 143 although nothing was left to do."""
+    import signal
+
+    from test_heat_runs import _final_temperature
+
+    from conftest import run_fvqp_killed
+
+    ref = write_case(FILM.format(end="60 ns", ck=1000), "heat_ref.toml")
+    run_fvqp(["run", ref, "--output", tmp_path / "ref"])
+    n = json.loads((tmp_path / "ref" / "summary.json").read_text())["steps"]
+    case = write_case(FILM.format(end="60 ns", ck=n), "heat_ref.toml")
+    p = run_fvqp_killed(["run", case, "--output", tmp_path / "sig"], after_checkpoints=1,
+                        sig=signal.SIGTERM)
+    assert p.returncode == 0, p.stderr
+    s = json.loads((tmp_path / "sig" / "summary.json").read_text())
+    assert s["status"] == 0 and s["stopped_by"] == "SIGTERM" and s["steps"] == n
+    a = _final_temperature(str(tmp_path / "ref"), "heat_ref")
+    b = _final_temperature(str(tmp_path / "sig"), "heat_ref")
+    assert np.allclose(a, b, rtol=1e-12, atol=0)
+
+
 def test_power_switched_off_deposits_exactly_power_times_duration(write_case, tmp_path):
     """BDF2 across a source discontinuity extrapolates the accumulated source past it
     (energy deposited after the switch-off, consistently in storage and balance: no

@@ -314,3 +314,27 @@ def test_al_film_on_si_case_runs(tmp_path):
     assert abs(s["energy_imbalance_J"]) < 1e-10 * dep
     assert e["region:upper"] > 0.05 * dep and e["boundary:bottom"] > 0.05 * dep
     assert s["amm_reciprocity_scaling"][0] < 0.25
+
+
+def test_a_signal_during_the_last_step_cuts_nothing_short(tmp_path):
+    """SIGTERM right after the checkpoint of the last step (12 of 12, checkpoint every 6)
+    stops nothing: the run is complete — status 0, exit 0, ``stopped_by`` recorded, the
+    message saying so — and equals the run without a signal (1e-12). Before, the fixed
+    step loop and the adaptive one disagreed here (status 0 against status 1 "stopped",
+    both with exit 143)."""
+    import signal
+
+    from conftest import run_fvqp_killed
+
+    case = case_variant("phonon_si_block.toml", tmp_path, **{'end = "100 ns"': 'end = "12 ns"',
+                                                             "every = 5": "every = 5\n"
+                                                             "checkpoint_every = 6"})
+    run_fvqp(["run", case, "--output", tmp_path / "a"])
+    p = run_fvqp_killed(["run", case, "--output", tmp_path / "b"], after_checkpoints=2,
+                        sig=signal.SIGTERM)
+    assert p.returncode == 0, p.stderr
+    s1 = json.loads((tmp_path / "b" / "summary.json").read_text())
+    assert s1["status"] == 0 and s1["stopped_by"] == "SIGTERM" and s1["steps"] == 12
+    assert "nothing was cut short" in s1["message"]
+    _, ta, tb = _resumed_equals_uninterrupted(tmp_path / "a", tmp_path / "b", 12)
+    assert list(ta) == list(tb)

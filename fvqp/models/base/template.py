@@ -184,8 +184,8 @@ class MeshModel:
             except ConvergenceError as exc:  # the failure rule: a status, not a traceback
                 summary = {"status": -1, "message": f"not converged: {exc}"}
             sig = requested_stop(dist)
-        if sig is not None:  # the CLI exits with 128 + the signal's number
-            summary["stopped_by"] = sig
+        if sig is not None:  # status 1: the CLI exits with 128 + the signal's number
+            _record_stop(summary, sig)
         summary.setdefault("model", self.name)
         summary.update({"wall_time_s": time.perf_counter() - start,
                         "n_cells": int(dist.n_global), "ranks": dist.size,
@@ -206,6 +206,16 @@ class MeshModel:
         if dist.rank == 0:
             self.log.info("%s", result.report(self.key_numbers))
         return result
+
+
+def _record_stop(summary: dict, sig: str) -> None:
+    """``stopped_by`` of a run that received SIGINT/SIGTERM; when the run was complete
+    anyway (the signal arrived during its last step or after it: status 0) the message
+    says that nothing was cut short (the CLI then exits 0, not 128 + the signal)."""
+    summary["stopped_by"] = sig
+    if summary.get("status") == 0:
+        summary["message"] = (f"{summary.get('message', '')} ({sig} arrived during the "
+                              "last step: nothing was cut short)").lstrip()
 
 
 def wants_figures(case) -> bool:
@@ -299,7 +309,7 @@ def run_model(name: str, run, case, output_dir: str | None = None, *,
             log.error("not converged: %s", exc)
             summary = {"status": -1, "message": f"not converged: {exc}"}
         if stop is not None and stop.received:
-            summary["stopped_by"] = signal.Signals(stop.received).name
+            _record_stop(summary, signal.Signals(stop.received).name)
     summary.setdefault("model", name)
     summary["wall_time_s"] = time.perf_counter() - start
     # one task per rank: every rank's peak, gathered on every rank
