@@ -210,12 +210,14 @@ class MeshModel:
 
 def _record_stop(summary: dict, sig: str) -> None:
     """``stopped_by`` of a run that received SIGINT/SIGTERM; when the run was complete
-    anyway (the signal arrived during its last step or after it: status 0) the message
-    says that nothing was cut short (the CLI then exits 0, not 128 + the signal)."""
+    anyway (status 0: the signal arrived during its last step, or during a steady solve,
+    which is never cut) the message says that nothing was cut short (the CLI then exits
+    0, not 128 + the signal)."""
     summary["stopped_by"] = sig
     if summary.get("status") == 0:
-        summary["message"] = (f"{summary.get('message', '')} ({sig} arrived during the "
-                              "last step: nothing was cut short)").lstrip()
+        summary["message"] = (f"{summary.get('message', '')} ({sig} received during the "
+                              "last step or solve, which the run completed: nothing was "
+                              "cut short)").lstrip()
 
 
 def wants_figures(case) -> bool:
