@@ -147,6 +147,7 @@ class GapMarch:
         good, inc, n_its = run.step((step - 1) * dt, dt)
         self.its += n_its
         if not good:
+            run.restore(before)       # the steppers keep their state; made sure of here
             return ("the kinetic solve did not converge (KSP/SNES: see the warnings above). "
                     "Fix: a shorter [time] dt_initial")
         negative = _undershoot(self.sim, run, step, dt, self.negative, self.order)

@@ -94,7 +94,7 @@ class GapStepper:
 
     def restore(self, snap: tuple) -> None:
         """Back to :meth:`snapshot`'s state, gaps and history (problems rebuilt at the
-        gaps): a step whose gap update failed leaves the run at the step before it."""
+        gaps): a failed step leaves the run at the step before it."""
         raise NotImplementedError
 
     def flow_names(self) -> list[str]:
