@@ -97,8 +97,6 @@ class GapMarch:
         self.order = getattr(run, "order", 1)
         self.ck = BinCheckpoint(dist, out_dir, sim.case.digest, run.block)
         self.nu = sim.n_unit
-        #: a failed start (the initial state's gap iteration) stops before any step
-        self.failure: str | None = None
         if resume:
             cells, bins, meta = self.ck.load()
             if meta.get("kind") != _KIND:
@@ -118,9 +116,8 @@ class GapMarch:
                                     meta["history"])
         else:
             t0 = d["initial"].get("temperature")
-            up = run.start(fermi(sim.grid.e, t0 if t0 else sim.T_bath))
-            if not up.converged:
-                self.failure = self._gap_failure(up, "the initial state")
+            # the thermal state at its own gap (no iteration: gapdynamics.thermal_start)
+            run.start(fermi(sim.grid.e, t0 if t0 else sim.T_bath))
             self.start, self.its, self.negative, self.gaps = 0, 0, None, []
             self.n0 = run.number()
             # every flow column from the start (the initial row has them, all zero)
@@ -200,18 +197,15 @@ def gap_transient(sim, writer, out_dir: str, max_steps: int | None, resume: bool
     every snapshot."""
     d, u = sim.case.values, sim.units
     m = GapMarch(sim, writer, out_dir, resume)
-    if m.failure is not None:
-        status, msg, done = -1, m.failure, 0
-    else:
-        end = march_fixed(m, dist=sim.dist, writer=writer, out_dir=out_dir, units=u,
-                          resume=resume, max_steps=max_steps, t_end=d["time"]["end"],
-                          dt=m.dt, nsteps=m.nsteps,
-                          cadence=(d["output"]["every"], d["output"]["checkpoint_every"]),
-                          logger=log)
-        status, msg, done = end.status, end.message, end.done
+    end = march_fixed(m, dist=sim.dist, writer=writer, out_dir=out_dir, units=u,
+                      resume=resume, max_steps=max_steps, t_end=d["time"]["end"], dt=m.dt,
+                      nsteps=m.nsteps,
+                      cadence=(d["output"]["every"], d["output"]["checkpoint_every"]),
+                      logger=log)
+    status, msg, done = end.status, end.message, end.done
     run, nu = m.run, m.nu
     n1 = run.number()
-    gaps = m.gaps or [_gap_range(sim, run.gaps(), 0.0)]
+    gaps = m.gaps                 # march_fixed writes the initial snapshot: never empty
     qp = {k: v * nu for k, v in m.flows.items()}  # out of the QPs: positive
     return {"status": status, "message": msg, "steady": False, "steps": done,
             "t_end_s": u.to_si(done * m.dt, "time"), "dt_s": u.to_si(m.dt, "time"),
