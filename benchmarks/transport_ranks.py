@@ -19,7 +19,7 @@ steps of a transient; :func:`late_steps`).
 
 Assembled path, 2026-11-23 08:35-09:20, heavily loaded (times not comparable), 3 BDF1
 steps of 0.2 ns, 16 bins, Krylov per Newton at 1, 2, 4, 8 ranks: with RCM subdomains of
-the global face graph (:func:`fvqp.models.transport.solver_config.order_subdomains`)
+the global face graph (:func:`fvqp.models.transport.solver_config.assembled_preconditioner`)
 520 cells 6.00, 6.00, 6.00, 6.00 (PETSc's sorted subdomains 6.00, 6.00, 10.33, 10.33);
 11 680 cells 6.17, 6.17, 6.67, 6.58 (40.3, 46.7, 41.5, 42.0 s/step; 2297, 1245, 739, 477
 MB per rank), sorted subdomains 6.17, 13.17, 32.8, 33.2 (previous session).

@@ -58,7 +58,7 @@ def test_schur_krylov_per_newton_two_ranks_as_serial(tmp_path):
 def test_assembled_krylov_per_newton_four_ranks_as_serial(tmp_path):
     """The assembled Jacobian (PETSc's ASM with ILU(0), ``auto`` at 16 bins) on RCM
     subdomains of the global face graph (:func:`fvqp.models.transport.solver_config.
-    order_subdomains`): Krylov per Newton on 4 ranks <= 1.25 x serial over one 0.2 ns
+    assembled_preconditioner`): Krylov per Newton on 4 ranks <= 1.25 x serial over one 0.2 ns
     step, same Newton iterations. Measured 6.00 serial and 6.00 at 2 and 4 ranks; PETSc's
     own subdomains (rows sorted by global number, ``-transport_asm_subdomains petsc``)
     11.50 at 4 ranks (1.92 x; 10.33 over 3 steps, 32.8 on 11 680 cells)."""

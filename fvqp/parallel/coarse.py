@@ -13,10 +13,11 @@ for the transport Schur complement).
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 
 from .distribution import rcb_partition
 
-__all__ = ["cell_aggregates"]
+__all__ = ["aggregate_space", "cell_aggregates"]
 
 
 def cell_aggregates(cells, n_agg: int) -> tuple[np.ndarray, int]:
@@ -41,3 +42,45 @@ def cell_aggregates(cells, n_agg: int) -> tuple[np.ndarray, int]:
     agg = np.empty(g.n_cells, dtype=np.int64)  # global (distribution) numbering
     agg[cells.new_of_old] = rcb_partition(g.centroid, n_agg)
     return agg[cells.local_to_global], n_agg
+
+
+def aggregate_space(cells, n_agg: int, bs: int,
+                    components: np.ndarray | None = None) -> tuple[sp.csr_matrix,
+                                                                   sp.csr_matrix]:
+    r"""Restriction and prolongation of the piecewise-constant coarse space on cell
+    aggregates, separately for each of the ``bs`` unknowns of a cell (energy bins,
+    phonon nodes), rank-local.
+
+    A coarse unknown is (aggregate, unknown) restricted to this rank's owned cells: an
+    aggregate that two ranks share gives each its own coarse unknowns, so the coarse
+    unknowns of a rank come from its owned fine unknowns only (the form
+    :class:`fvqp.solvers.twolevel.CoarseCorrection` takes). The aggregates are those of
+    :func:`cell_aggregates` (the same on every rank count).
+
+    Parameters
+    ----------
+    cells : fvqp.parallel.Distribution
+        Cell distribution; the fine unknowns of owned cell ``c`` are ``c*bs + k``.
+    n_agg : int
+        Aggregates of the whole mesh (:func:`cell_aggregates`).
+    bs : int
+        Unknowns per cell.
+    components : ndarray of int, optional
+        The unknowns of a cell that get coarse unknowns (default all ``bs``); the others
+        are left to the one-level solve.
+
+    Returns
+    -------
+    R, P : scipy.sparse.csr_matrix
+        ``R`` (coarse × owned fine) sums the owned cells of an aggregate per unknown,
+        ``P = R^T`` injects the aggregate's value into its cells.
+    """
+    agg, _ = cell_aggregates(cells, n_agg)
+    n = cells.local.n_owned
+    present, local = np.unique(agg[:n], return_inverse=True)
+    k = np.arange(bs) if components is None else np.asarray(components)
+    m = len(k)
+    rows = (local[:, None] * m + np.arange(m)).ravel()
+    cols = (np.arange(n)[:, None] * bs + k).ravel()
+    R = sp.csr_matrix((np.ones(n * m), (rows, cols)), shape=(len(present) * m, n * bs))
+    return R, R.T.tocsr()

@@ -21,9 +21,9 @@ def set_asm_subdomains(solver, rows: np.ndarray, owned: np.ndarray) -> bool:
 
     Parameters
     ----------
-    solver : fvqp.solvers.NonlinearSolver or petsc4py.PETSc.KSP
-        A Newton solver (its SNES's KSP) or a KSP whose options are already read (its PC
-        type set), not yet set up.
+    solver : fvqp.solvers.NonlinearSolver, petsc4py.PETSc.KSP or petsc4py.PETSc.PC
+        A Newton solver (its SNES's KSP), a KSP or a PC whose options are already read
+        (its PC type set), not yet set up.
     rows : ndarray of int
         Global rows of the subdomain in the order its factorisation eliminates them.
     owned : ndarray of int
@@ -37,8 +37,11 @@ def set_asm_subdomains(solver, rows: np.ndarray, owned: np.ndarray) -> bool:
     """
     from petsc4py import PETSc
 
-    ksp = solver.snes.getKSP() if hasattr(solver, "snes") else solver
-    pc = ksp.getPC()
+    if isinstance(solver, PETSc.PC):
+        pc = solver
+    else:
+        ksp = solver.snes.getKSP() if hasattr(solver, "snes") else solver
+        pc = ksp.getPC()
     if pc.getType() != PETSc.PC.Type.ASM:
         return False
     sub, own = (PETSc.IS().createGeneral(np.asarray(r).astype(PETSc.IntType),

@@ -46,15 +46,8 @@ from ..parallel.distribution import allgather_concat, allgather_objects, sum_in_
 from .linear import LinearSolver, csr_matrix
 from .options import apply_options, set_from_options
 
-__all__ = ["AggregateCoarse", "BLOCK_JACOBI_DEFAULTS", "CoarseCorrection", "CoarseLevel",
-           "TwoLevelPC", "exact_defaults"]
-
-#: one-level smoother of :class:`TwoLevelPC` (options ``<prefix>bj_*``)
-BLOCK_JACOBI_DEFAULTS: dict[str, object] = {
-    "pc_type": "bjacobi", "sub_pc_type": "lu", "sub_pc_factor_mat_ordering_type": "rcm"}
-#: coarse solve of :class:`TwoLevelPC` (options ``<prefix>coarse_*``): one AMG V-cycle
-GALERKIN_COARSE_DEFAULTS: dict[str, object] = {"ksp_type": "preonly", "pc_type": "gamg"}
-
+__all__ = ["AggregateCoarse", "CoarseCorrection", "CoarseLevel", "TwoLevelPC",
+           "add_coarse_level", "exact_defaults"]
 
 def exact_defaults(comm) -> dict[str, object]:
     """Options of an exact coarse solve: LU, on several ranks the redundant LU of the
@@ -210,47 +203,100 @@ class CoarseCorrection(CoarseLevel):
 
 
 class TwoLevelPC:
-    r"""petsc4py ``python`` PC context: block Jacobi, then the Galerkin coarse correction
-    on the space ``(R, P)`` (module docstring).
+    r"""petsc4py ``python`` PC context: the one-level PC the options describe, then the
+    Galerkin coarse correction on the space ``(R, P)`` (module docstring), optionally the
+    one-level PC again (a symmetric cycle).
+
+    The one-level stage is a PETSc PC under the outer KSP's own prefix, so the options
+    that configured the KSP's PC before the coarse level was added (``-<prefix>pc_type
+    asm``, ``-<prefix>pc_asm_overlap``, ``-<prefix>sub_pc_type``, ...) configure it
+    unchanged; the coarse solve reads ``<prefix>coarse_*`` (:func:`exact_defaults`: LU,
+    redundant on several ranks). Install it with :func:`add_coarse_level`.
 
     Parameters
     ----------
-    A : petsc4py.PETSc.Mat
-        The fine operator.
+    comm : petsc4py.PETSc.Comm
+        Communicator of the fine system.
     R, P : scipy sparse matrices
         Rank-local restriction and prolongation (:class:`CoarseCorrection`).
     prefix : str
-        Options prefix of the outer KSP; the block Jacobi stage reads ``<prefix>bj_*``
-        (:data:`BLOCK_JACOBI_DEFAULTS`: LU per subdomain, RCM ordering), the coarse solve
-        ``<prefix>coarse_*`` (one GAMG V-cycle by default).
+        Options prefix of the outer KSP.
+    subdomain : tuple of ndarray, optional
+        ``(rows, owned)`` of :func:`fvqp.solvers.asm.set_asm_subdomains` for a one-level
+        additive Schwarz PC (ignored by other types).
+    post : bool
+        Apply the one-level PC again after the coarse correction.
+
+    Notes
+    -----
+    ``setUp`` (PETSc calls it for every new preconditioning matrix, so not when the
+    preconditioner is lagged) sets up the one-level PC and forms the Galerkin product
+    :math:`A_c = RBP` of the preconditioning matrix :math:`B`; ``apply`` is
+
+    .. math:: y = M r,\quad y \mathrel{+}= P A_c^{-1} R\,(r - A y)
+              \ [,\ y \mathrel{+}= M (r - A y)].
     """
 
-    def __init__(self, A, R, P, prefix: str):
+    def __init__(self, comm, R, P, prefix: str, subdomain: tuple | None = None,
+                 post: bool = False):
         from petsc4py import PETSc
 
+        self.prefix, self.subdomain, self.post = prefix, subdomain, post
+        self.coarse = CoarseCorrection(comm, R, P, prefix + "coarse_", exact_defaults(comm))
+        self.one = PETSc.PC().create(comm=comm)
+        self.one.setOptionsPrefix(prefix)
+        self.A = self.t = self.z = None
+        self.setups = 0
+
+    def setUp(self, pc) -> None:
+        from .asm import set_asm_subdomains
+
+        A, B = pc.getOperators()
+        self.one.setOperators(A, B)
+        if self.A is None:
+            set_from_options(self.one, self.prefix)
+            if self.subdomain is not None:
+                set_asm_subdomains(self.one, *self.subdomain)
+            self.t, self.z = A.createVecLeft(), A.createVecLeft()
         self.A = A
-        comm = A.getComm()
-        apply_options(prefix + "bj_", BLOCK_JACOBI_DEFAULTS)
-        self.coarse = CoarseCorrection(comm, R, P, prefix + "coarse_",
-                                       GALERKIN_COARSE_DEFAULTS)
-        self.bj = PETSc.PC().create(comm=comm)
-        self.bj.setOperators(A, A)
-        self.bj.setOptionsPrefix(prefix + "bj_")
-        set_from_options(self.bj, prefix + "bj_")
-        self.bj.setUp()
-        self.coarse.set_galerkin(A)
-        self.t = A.createVecLeft()
+        self.one.setUp()
+        self.coarse.set_galerkin(B)
+        self.setups += 1
 
     def apply(self, pc, x, y) -> None:
-        self.bj.apply(x, y)
+        self.one.apply(x, y)
         self.A.mult(y, self.t)
         self.t.aypx(-1.0, x)           # t = x - A y
         self.coarse.add_correction(self.t, y)
+        if self.post:
+            self.A.mult(y, self.t)
+            self.t.aypx(-1.0, x)
+            self.one.apply(self.t, self.z)
+            y.axpy(1.0, self.z)
+
+    @property
+    def one_level_type(self) -> str:
+        """PETSc type of the one-level PC (after the first set-up)."""
+        return self.one.getType()
 
     def destroy(self, pc=None) -> None:
-        for o in (self.bj, self.t):
-            o.destroy()
+        for o in (self.one, self.t, self.z):
+            if o is not None:
+                o.destroy()
         self.coarse.destroy()
+
+
+def add_coarse_level(ksp, R, P, prefix: str, subdomain: tuple | None = None,
+                     post: bool = False) -> TwoLevelPC:
+    """Make the PC of ``ksp`` (its options already read) the one-level stage of a
+    :class:`TwoLevelPC` with the coarse space ``(R, P)``: the KSP's PC becomes the
+    ``python`` PC of the two levels; the one-level PC is rebuilt from the same options
+    under ``prefix``. Returns the context (its ``coarse.iterations``, ``setups``)."""
+    ctx = TwoLevelPC(ksp.getComm(), R, P, prefix, subdomain, post)
+    pc = ksp.getPC()
+    pc.setType("python")
+    pc.setPythonContext(ctx)
+    return ctx
 
 
 class AggregateCoarse(CoarseLevel):

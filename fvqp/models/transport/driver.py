@@ -39,11 +39,11 @@ from . import SPEC
 from .problem import TransportProblem
 from .regions import Boundary, SpectralSource, region_material, region_params, trap_phonon_density
 from .solver_config import (
+    assembled_preconditioner,
     condensed_solve,
     jacobian_config,
     jacobian_mode,
     krylov_counts,
-    order_subdomains,
 )
 from .solver_config import petsc_options as _petsc
 from .summary import balances_si, flow_resolution_si, number_unit
@@ -315,7 +315,7 @@ def _steady(sim, writer) -> dict:
     p, case = sim.problem, sim.case
     d = case.values
     solver = SteadySolver(p, d["solver"]["prefix"], sim.petsc_options(), sim.jacobian)
-    order_subdomains(solver.nonlinear, p, d)
+    assembled_preconditioner(solver.nonlinear, p, d)
     x = p.dist.create_vec()
     x.setArray(sim.x0)
     its = lits = 0
@@ -364,7 +364,7 @@ def _transient(sim, writer, out_dir, resume, max_steps) -> dict:
     p.flow_tolerance = (opts.atol, opts.rtol)  # the flows' resolution beside the flows
     integ = BDFIntegrator(p, sim.x0, 0.0, d["solver"]["prefix"],
                           sim.petsc_options(), opts, jacobian=sim.jacobian)
-    order_subdomains(integ.solver, p, d)
+    assembled_preconditioner(integ.solver, p, d)
     names = d["output"]["fields"]
 
     def on_accept(it):

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import logging
 
+import numpy as np
+
 from ...solvers import JacobianConfig
 from ...solvers.lagged import LAG_DEFAULTS, LaggedPreconditioner
 from ...solvers.linear import option_value
@@ -23,7 +25,7 @@ from .schur import SchurPreconditioner
 __all__ = ["AUTO_ASSEMBLED_ENTRIES", "CONDENSED_DEFAULT", "DEFAULT_PETSC",
            "MATRIX_FREE_PETSC", "SCHUR_LAGGED_PETSC", "SCHUR_OUTER_DROP", "SCHUR_PETSC",
            "condensed_applies", "condensed_solve", "jacobian_config", "jacobian_mode",
-           "krylov_counts", "order_subdomains", "petsc_options"]
+           "krylov_counts", "assembled_preconditioner", "petsc_options"]
 
 log = logging.getLogger("fvqp.transport")
 
@@ -34,7 +36,7 @@ log = logging.getLogger("fvqp.transport")
 #: between the ranks, Krylov per Newton on the coarse absorber burst (520 cells, 3 BDF1
 #: steps) 6.2, 24.7, 25.7, 25.7 at 1, 2, 4, 8 ranks; with the overlap 6.17, 6.17, 8.83,
 #: 8.83 (benchmarks/mesh_scaling.py, 2026-11-22). On several ranks each subdomain is
-#: eliminated in RCM order of the global face graph (:func:`order_subdomains`): PETSc's
+#: eliminated in RCM order of the global face graph (:func:`assembled_preconditioner`): PETSc's
 #: sorted subdomains cut the thin films' cell columns in the wrong order; Krylov per
 #: Newton on 520 cells 6.00 at 1, 2, 4, 8 ranks (sorted: 6.00, 6.00, 10.33, 10.33), on
 #: 11 680 cells 6.17, 6.17, 6.67, 6.58 (sorted: 6.17, 13.17, 32.8, 33.2;
@@ -75,6 +77,23 @@ SCHUR_LAGGED_PETSC = {"snes_lag_preconditioner": 1}
 #: runs: 2 ranks = serial, Krylov per Newton on 2 ranks <= 1.25 x serial, cell storage =
 #: AIJ, the condensed burst = the full solve)
 CONDENSED_DEFAULT = True
+#: cell aggregates per rank of the assembled path's coarse level on several ranks
+#: (:func:`assembled_preconditioner`, :class:`fvqp.solvers.twolevel.TwoLevelPC`; option
+#: ``-<prefix>coarse_aggregates``: aggregates of the whole mesh, 0 = one level). The
+#: steady NIS wire (``cases/transport_nis_wire.toml``, 326 cells x 154 unknowns, Krylov
+#: in 3 Newton at 1, 2, 4, 8 ranks): one level 16, 144, 341, 416; 16 aggregates per rank
+#: -, 32, 35, 31; 64 aggregates at every rank count -, 29, 35, 42 (2026-11-23). A steady
+#: state is the infinite-step limit where one-level Schwarz loses the global coupling; one
+#: rank keeps the ILU(0) of the whole matrix (16; with the coarse level 14, slower).
+#: Steady solves only: transient steps stay one-level, flat without it and not helped by
+#: it -- the coarse absorber (520 cells x 16 bins, assembled), the 3 BDF1 steps of 20 ns
+#: after 10 ns, Krylov per Newton at 1, 2, 4, 8 ranks: one level 21.25, 21.00, -, 21.12;
+#: with 16 aggregates per rank -, 23.50, 22.50, 20.88 (benchmarks/transport_ranks.py,
+#: 2026-11-23): the count that grows with the step there is the ILU(0)'s, serial too.
+#: Coarse unknowns per QP bin only (phonons cell-local), NIS wire at 2 / 8 ranks: Krylov
+#: 37 / 33, peak 386 / 211 MB per rank, wall 1.6 / 2.1 s; with the 110 phonon modes too
+#: 32 / 31, 424 / 267 MB, 2.3 / 4.9 s; one level 144 / 416, 347 / 187 MB, 1.5 / 3.3 s
+COARSE_PER_RANK = 16
 
 
 def jacobian_mode(values, n_cells: int, grid) -> str:
@@ -186,28 +205,60 @@ def petsc_options(case, mode: str = "assembled", lagged: bool = False,
     return opts
 
 
-def order_subdomains(nonlinear, problem, values) -> bool:
-    """On several ranks, give the assembled Jacobian's additive Schwarz (PETSc's ASM, the
-    :data:`DEFAULT_PETSC` PC) this rank's subdomain in reverse Cuthill-McKee order of the
-    global face graph (:func:`fvqp.parallel.overlap.subdomain_rows`), as the Schur
-    preconditioner's inner solve does (:mod:`.schur`): PETSc's own subdomains list their
-    rows by global number, and ILU(0) then eliminates the thin films' cell columns in the
-    wrong order where the ranks cut them.
+def assembled_preconditioner(nonlinear, problem, values):
+    """Configure the assembled Jacobian's preconditioner: on several ranks, give PETSc's
+    additive Schwarz (the :data:`DEFAULT_PETSC` PC) this rank's subdomain in reverse
+    Cuthill-McKee order of the global face graph
+    (:func:`fvqp.parallel.overlap.subdomain_rows`), as the Schur preconditioner's inner
+    solve does (:mod:`.schur`): PETSc's own subdomains list their rows by global number,
+    and ILU(0) then eliminates the thin films' cell columns in the wrong order where the
+    ranks cut them; and add the coarse level on cell aggregates to steady solves on several
+    ranks (:data:`COARSE_PER_RANK`; option ``-<prefix>coarse_aggregates`` for any solve,
+    aggregates of the whole mesh, 0 for one level; the coarse solve
+    reads ``-<prefix>coarse_*``, ``-<prefix>coarse_post 1`` applies the one-level PC
+    again after the correction). The coarse unknowns are the QP bins of every aggregate,
+    and its phonon modes too where phonons diffuse between cells (option
+    ``-<prefix>coarse_phonons``): a cell-local phonon mode needs no global correction.
 
     The subdomain is the owned cells plus ``-<prefix>pc_asm_overlap`` (default 1) layers
-    of neighbours; ``-<prefix>asm_subdomains petsc`` leaves the subdomains to PETSc. One
-    rank, another PC or another mode: nothing changes. Returns True if the subdomain was
-    set.
+    of neighbours; ``-<prefix>asm_subdomains petsc`` leaves the subdomains to PETSc. With
+    one rank, another PC than ASM or block Jacobi, or another mode nothing changes.
+
+    Returns
+    -------
+    fvqp.solvers.twolevel.TwoLevelPC or bool
+        The two-level PC if a coarse level was added, else True if the subdomain was
+        set, False if nothing changed.
     """
+    from ...parallel.coarse import aggregate_space
     from ...parallel.overlap import subdomain_rows
     from ...solvers.asm import set_asm_subdomains
+    from ...solvers.twolevel import add_coarse_level
 
-    prefix = normalise_prefix(values["solver"]["prefix"])
-    if problem.cells.size == 1 or problem.jacobian != "assembled" or \
-            option_value(prefix + "asm_subdomains", "rcm") != "rcm":
+    if problem.jacobian != "assembled":
         return False
-    layers = option_value(prefix + "pc_asm_overlap", 1)
-    return set_asm_subdomains(nonlinear, *subdomain_rows(problem.cells, layers, problem.B))
+    prefix = normalise_prefix(values["solver"]["prefix"])
+    sub = None
+    if problem.cells.size > 1 and option_value(prefix + "asm_subdomains", "rcm") == "rcm":
+        layers = option_value(prefix + "pc_asm_overlap", 1)
+        sub = subdomain_rows(problem.cells, layers, problem.B)
+    size = problem.cells.size
+    steady = bool(values["time"]["steady"])
+    n_agg = option_value(prefix + "coarse_aggregates",
+                         COARSE_PER_RANK * size if size > 1 and steady else 0)
+    ksp = nonlinear.snes.getKSP()
+    if n_agg > 0 and ksp.getPC().getType() in ("asm", "bjacobi"):
+        # phonon modes get coarse unknowns only where they move between cells
+        phonons = option_value(prefix + "coarse_phonons", bool(len(problem.ph_pairs)))
+        comps = None if phonons else np.arange(problem.N)
+        R, P = aggregate_space(problem.cells, n_agg, problem.B, comps)
+        post = bool(option_value(prefix + "coarse_post", False))
+        n_coarse = int(problem.cells.sum(float(R.shape[0])))
+        log.info("coarse level: %d cell aggregates x %d unknowns per cell, %d coarse "
+                 "unknowns (exact LU; -%scoarse_aggregates 0 for one level)", n_agg,
+                 problem.B, n_coarse, prefix)
+        return add_coarse_level(ksp, R, P, prefix, sub, post)
+    return False if sub is None else set_asm_subdomains(nonlinear, *sub)
 
 
 def krylov_counts(linear_iterations: int, config: JacobianConfig) -> dict:
