@@ -10,7 +10,7 @@ per Newton, wall and CPU seconds, peak memory per rank, the ratio of one-level t
 two-level Krylov counts and the largest relative difference of the QP number and the
 boundary flows from the serial run.
 
-Measured 2026-11-23 23:10 (NIS wire, 326 cells x 154 unknowns; coarse unknowns per QP bin),
+Measured 2026-11-23 22:58 (NIS wire, 326 cells x 154 unknowns; coarse unknowns per QP bin),
 at 1, 2, 4, 8 ranks: Krylov per Newton one level 5.33, 48.0, 113.7, 138.7, two levels -,
 12.3, 12.7, 11.0; CPU s one level 4.0, 5.9, 9.3, 13.9, two levels -, 5.6, 7.6, 12.5; wall
 2.38 s serial, 1.41 / 1.22 s on 2 ranks (one / two levels); peak MB per rank one level
