@@ -51,7 +51,8 @@ DEFAULT_PETSC = {
 AUTO_ASSEMBLED_ENTRIES = 2e7
 #: matrix-free mode: the preconditioning matrix is a diffusion operator per energy plus a
 #: diagonal: algebraic multigrid (measured on the film-trap case: 63 Krylov iterations in
-#: 5 Newton steps, 16 s, against 96 s for the assembled Jacobian with block ILU)
+#: 5 Newton steps, 16 s, against 96 s for the assembled Jacobian with block ILU; the
+#: assembled Jacobian with the coarse level of steady solves: 158 Krylov, 11.8 s)
 MATRIX_FREE_PETSC = {"pc_type": "gamg"}
 #: schur mode: the outer PC is the model's (python) preconditioner (no pc defaults),
 #: rebuilt every second Newton iteration (measured on the coarse absorber burst, 64 bins:
@@ -77,22 +78,26 @@ SCHUR_LAGGED_PETSC = {"snes_lag_preconditioner": 1}
 #: runs: 2 ranks = serial, Krylov per Newton on 2 ranks <= 1.25 x serial, cell storage =
 #: AIJ, the condensed burst = the full solve)
 CONDENSED_DEFAULT = True
-#: cell aggregates per rank of the assembled path's coarse level on several ranks
-#: (:func:`assembled_preconditioner`, :class:`fvqp.solvers.twolevel.TwoLevelPC`; option
-#: ``-<prefix>coarse_aggregates``: aggregates of the whole mesh, 0 = one level). The
-#: steady NIS wire (``cases/transport_nis_wire.toml``, 326 cells x 154 unknowns, Krylov
-#: in 3 Newton at 1, 2, 4, 8 ranks): one level 16, 144, 341, 416; 16 aggregates per rank
-#: -, 32, 35, 31; 64 aggregates at every rank count -, 29, 35, 42 (2026-11-23). A steady
-#: state is the infinite-step limit where one-level Schwarz loses the global coupling; one
-#: rank keeps the ILU(0) of the whole matrix (16; with the coarse level 14, slower).
-#: Steady solves only: transient steps stay one-level, flat without it and not helped by
-#: it -- the coarse absorber (520 cells x 16 bins, assembled), the 3 BDF1 steps of 20 ns
-#: after 10 ns, Krylov per Newton at 1, 2, 4, 8 ranks: one level 21.25, 21.00, -, 21.12;
-#: with 16 aggregates per rank -, 23.50, 22.50, 20.88 (benchmarks/transport_ranks.py,
-#: 2026-11-23): the count that grows with the step there is the ILU(0)'s, serial too.
-#: Coarse unknowns per QP bin only (phonons cell-local), NIS wire at 2 / 8 ranks: Krylov
-#: 37 / 33, peak 386 / 211 MB per rank, wall 1.6 / 2.1 s; with the 110 phonon modes too
-#: 32 / 31, 424 / 267 MB, 2.3 / 4.9 s; one level 144 / 416, 347 / 187 MB, 1.5 / 3.3 s
+#: cell aggregates of the assembled path's coarse level in steady solves:
+#: ``max(COARSE_AGGREGATES, COARSE_PER_RANK * ranks)`` (:func:`assembled_preconditioner`,
+#: :class:`fvqp.solvers.twolevel.TwoLevelPC`; option ``-<prefix>coarse_aggregates`` for
+#: the whole mesh, 0 = one level). A steady state is the infinite-step limit, where
+#: one-level Schwarz loses the global coupling -- across the rank cut, and within a rank
+#: as well where ILU(0) is far from exact. Krylov counts (2026-11-23, loaded machine):
+#: the NIS wire (``cases/transport_nis_wire.toml``, 326 cells x 154 unknowns, 3 Newton)
+#: at 1, 2, 4, 8 ranks: one level 16, 144, 341, 416; the default 16, 33, 38, 33 (1.5 /
+#: 1.6 s at 2 / 4 ranks, one level 1.4 / 2.4 s); the film trap
+#: (``cases/transport_film_trap.toml``, 2 500 cells x 84 unknowns, 5 Newton): one level
+#: 2 068 serially (54 s); 16 / 32 / 64 aggregates 234 / 216 / 158 (14.8 / 13.1 / 11.8
+#: s), 158 on 2 ranks with 64 (7.9 s; 218 with 32). Coarse unknowns per QP bin only
+#: (phonons cell-local), NIS wire at 2 / 8 ranks with 16 per rank: Krylov 37 / 33, peak
+#: 386 / 211 MB per rank, wall 1.6 / 2.1 s; with the 110 phonon modes too 32 / 31, 424 /
+#: 267 MB, 2.3 / 4.9 s. Transient steps stay one-level (the option adds the level to
+#: them): flat without it and not lowered by it -- the coarse absorber (520 cells x 16
+#: bins), the 3 BDF1 steps of 20 ns after 10 ns, Krylov per Newton at 1, 2, 4, 8 ranks:
+#: one level 21.25, 21.00, -, 21.12; 16 aggregates per rank -, 23.50, 22.50, 20.88
+#: (benchmarks/transport_ranks.py): what grows with the step there is the ILU(0)'s count
+COARSE_AGGREGATES = 64
 COARSE_PER_RANK = 16
 
 
@@ -212,8 +217,8 @@ def assembled_preconditioner(nonlinear, problem, values):
     (:func:`fvqp.parallel.overlap.subdomain_rows`), as the Schur preconditioner's inner
     solve does (:mod:`.schur`): PETSc's own subdomains list their rows by global number,
     and ILU(0) then eliminates the thin films' cell columns in the wrong order where the
-    ranks cut them; and add the coarse level on cell aggregates to steady solves on several
-    ranks (:data:`COARSE_PER_RANK`; option ``-<prefix>coarse_aggregates`` for any solve,
+    ranks cut them; and add the coarse level on cell aggregates to steady solves
+    (:data:`COARSE_AGGREGATES`; option ``-<prefix>coarse_aggregates`` for any solve,
     aggregates of the whole mesh, 0 for one level; the coarse solve
     reads ``-<prefix>coarse_*``, ``-<prefix>coarse_post 1`` applies the one-level PC
     again after the correction). The coarse unknowns are the QP bins of every aggregate,
@@ -222,7 +227,7 @@ def assembled_preconditioner(nonlinear, problem, values):
 
     The subdomain is the owned cells plus ``-<prefix>pc_asm_overlap`` (default 1) layers
     of neighbours; ``-<prefix>asm_subdomains petsc`` leaves the subdomains to PETSc. With
-    one rank, another PC than ASM or block Jacobi, or another mode nothing changes.
+    another PC than ASM or block Jacobi, or another mode nothing changes.
 
     Returns
     -------
@@ -245,7 +250,7 @@ def assembled_preconditioner(nonlinear, problem, values):
     size = problem.cells.size
     steady = bool(values["time"]["steady"])
     n_agg = option_value(prefix + "coarse_aggregates",
-                         COARSE_PER_RANK * size if size > 1 and steady else 0)
+                         max(COARSE_AGGREGATES, COARSE_PER_RANK * size) if steady else 0)
     ksp = nonlinear.snes.getKSP()
     if n_agg > 0 and ksp.getPC().getType() in ("asm", "bjacobi"):
         # phonon modes get coarse unknowns only where they move between cells
