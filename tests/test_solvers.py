@@ -28,7 +28,7 @@ from fvqp.solvers import (
 )
 from fvqp.solvers.dense import DenseLU, LaggedSchur
 from fvqp.solvers.linear import csr_matrix
-from fvqp.solvers.twolevel import CoarseCorrection, TwoLevelPC, exact_defaults
+from fvqp.solvers.twolevel import CoarseCorrection, add_coarse_level, exact_defaults
 
 
 @pytest.fixture(scope="module")
@@ -491,8 +491,25 @@ def test_coarse_correction_is_the_galerkin_projection():
         assert np.max(np.abs(R @ (r - A @ zz))) <= 1e-12 * np.max(np.abs(r))
 
 
+def two_level_ksp(A, R, P, prefix: str):
+    """A KSP on ``A`` whose PC, as its options under ``prefix`` describe it, becomes the
+    one-level stage of a TwoLevelPC with the coarse space ``(R, P)``; set up."""
+    from petsc4py import PETSc
+
+    from fvqp.solvers.options import set_from_options
+
+    ksp = PETSc.KSP().create(comm=A.getComm())
+    ksp.setOperators(A)
+    ksp.setOptionsPrefix(prefix)
+    set_from_options(ksp, prefix)
+    add_coarse_level(ksp, R, P, prefix)
+    ksp.setUp()
+    return ksp
+
+
 def test_two_level_pc_is_the_multiplicative_correction_of_its_smoother():
-    """TwoLevelPC with a point-Jacobi smoother and an exact coarse solve:
+    """TwoLevelPC (installed by add_coarse_level on a KSP whose options chose point
+    Jacobi, its one-level stage) with an exact coarse solve:
     y = D^{-1} x + P (RAP)^{-1} R (x - A D^{-1} x) (dense reference), and the coarse
     part of the residual vanishes, R (x - A y) = 0."""
     from petsc4py import PETSc
@@ -506,14 +523,14 @@ def test_two_level_pc_is_the_multiplicative_correction_of_its_smoother():
     y0 = x / A.diagonal()
     ref = y0 + P @ np.linalg.solve((R @ A @ P).toarray(), R @ (x - A @ y0))
     with options_session():
-        apply_options("t2l_", {"bj_pc_type": "jacobi", "coarse_pc_type": "lu"})
+        apply_options("t2l_", {"pc_type": "jacobi"})
         Am = csr_matrix(PETSc.COMM_SELF, A, n)
-        pc = TwoLevelPC(Am, R, P, "t2l_")
+        ksp = two_level_ksp(Am, R, P, "t2l_")
         X, Y = Am.createVecs()
         X.setArray(x)
-        pc.apply(None, X, Y)
+        ksp.getPC().apply(X, Y)
         y = Y.getArray().copy()
-        pc.destroy()
+        ksp.destroy()
         Am.destroy()
     assert np.max(np.abs(y - ref)) <= 1e-12 * np.max(np.abs(ref))
     assert np.max(np.abs(R @ (x - A @ y))) <= 1e-12 * np.max(np.abs(x))
@@ -524,12 +541,12 @@ import json, sys
 import numpy as np, scipy.sparse as sp
 from petsc4py import PETSc
 sys.path.insert(0, sys.argv[2])
-from test_solvers import _spd, _aggregates
+from test_solvers import _spd, _aggregates, two_level_ksp
 from fvqp.solvers import options_session
 from fvqp.solvers.dense import DenseLU, LaggedSchur
 from fvqp.solvers.linear import csr_matrix
 from fvqp.solvers.options import apply_options
-from fvqp.solvers.twolevel import CoarseCorrection, TwoLevelPC, exact_defaults
+from fvqp.solvers.twolevel import CoarseCorrection, exact_defaults
 comm = PETSc.COMM_WORLD
 rank, size = comm.getRank(), comm.getSize()
 n, agg = 64, 8
@@ -546,16 +563,15 @@ with options_session():
     cc.set_matrix(C[clo:chi])
     z = cc.correct(r[lo:hi])
     Am = csr_matrix(comm, A[lo:hi], n)
-    apply_options("mpi_t2l_", {"bj_pc_type": "jacobi", "coarse_pc_type": "redundant",
-                               "coarse_redundant_pc_type": "lu"})
-    pc = TwoLevelPC(Am, Rl, Pl, "mpi_t2l_")
+    apply_options("mpi_t2l_", {"pc_type": "jacobi"})
+    ksp = two_level_ksp(Am, Rl, Pl, "mpi_t2l_")
     X, Y = Am.createVecs()
     X.setArray(r[lo:hi])
-    pc.apply(None, X, Y)
+    ksp.getPC().apply(X, Y)
     y = Y.getArray().copy()
     y0 = r / A.diagonal()
     yref = y0 + P @ np.linalg.solve(C.toarray(), R @ (r - A @ y0))
-    pc.destroy()
+    ksp.destroy()
     cc.destroy()
 errs = comm.tompi4py().gather([float(np.max(np.abs(z - ref[lo:hi]))),
                                float(np.max(np.abs(y - yref[lo:hi])))])

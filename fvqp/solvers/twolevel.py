@@ -46,8 +46,16 @@ from ..parallel.distribution import allgather_concat, allgather_objects, sum_in_
 from .linear import LinearSolver, csr_matrix
 from .options import apply_options, set_from_options
 
-__all__ = ["AggregateCoarse", "CoarseCorrection", "CoarseLevel", "TwoLevelPC",
-           "add_coarse_level", "exact_defaults"]
+__all__ = ["AggregateCoarse", "BLOCK_JACOBI_DEFAULTS", "CoarseCorrection", "CoarseLevel",
+           "TwoLevelPC", "add_coarse_level", "block_jacobi_two_level", "exact_defaults"]
+
+#: one-level stage of :func:`block_jacobi_two_level` (options ``<prefix>bj_*``)
+BLOCK_JACOBI_DEFAULTS: dict[str, object] = {
+    "pc_type": "bjacobi", "sub_pc_type": "lu", "sub_pc_factor_mat_ordering_type": "rcm"}
+#: coarse solve of :func:`block_jacobi_two_level` (options ``<prefix>coarse_*``): one AMG
+#: V-cycle
+GALERKIN_COARSE_DEFAULTS: dict[str, object] = {"ksp_type": "preonly", "pc_type": "gamg"}
+
 
 def exact_defaults(comm) -> dict[str, object]:
     """Options of an exact coarse solve: LU, on several ranks the redundant LU of the
@@ -203,15 +211,16 @@ class CoarseCorrection(CoarseLevel):
 
 
 class TwoLevelPC:
-    r"""petsc4py ``python`` PC context: the one-level PC the options describe, then the
-    Galerkin coarse correction on the space ``(R, P)`` (module docstring), optionally the
-    one-level PC again (a symmetric cycle).
+    r"""petsc4py ``python`` PC context: a one-level PETSc PC, then the Galerkin coarse
+    correction on the space ``(R, P)`` (module docstring), optionally the one-level PC
+    again (a symmetric cycle).
 
-    The one-level stage is a PETSc PC under the outer KSP's own prefix, so the options
-    that configured the KSP's PC before the coarse level was added (``-<prefix>pc_type
-    asm``, ``-<prefix>pc_asm_overlap``, ``-<prefix>sub_pc_type``, ...) configure it
-    unchanged; the coarse solve reads ``<prefix>coarse_*`` (:func:`exact_defaults`: LU,
-    redundant on several ranks). Install it with :func:`add_coarse_level`.
+    By default the one-level stage is a PETSc PC under the outer KSP's own prefix, so the
+    options that configured the KSP's PC before the coarse level was added
+    (``-<prefix>pc_type asm``, ``-<prefix>pc_asm_overlap``, ``-<prefix>sub_pc_type``,
+    ...) configure it unchanged (:func:`add_coarse_level`); :func:`block_jacobi_two_level`
+    gives it its own prefix ``<prefix>bj_``. The coarse solve reads ``<prefix>coarse_*``
+    (default :func:`exact_defaults`: LU, redundant on several ranks).
 
     Parameters
     ----------
@@ -221,6 +230,11 @@ class TwoLevelPC:
         Rank-local restriction and prolongation (:class:`CoarseCorrection`).
     prefix : str
         Options prefix of the outer KSP.
+    one_prefix : str, optional
+        Options prefix of the one-level PC (default ``prefix``).
+    one_defaults, coarse_defaults : mapping, optional
+        Default options of the one-level PC (under ``one_prefix``; none by default) and
+        of the coarse KSP (default :func:`exact_defaults`).
     subdomain : tuple of ndarray, optional
         ``(rows, owned)`` of :func:`fvqp.solvers.asm.set_asm_subdomains` for a one-level
         additive Schwarz PC (ignored by other types).
@@ -238,13 +252,20 @@ class TwoLevelPC:
     """
 
     def __init__(self, comm, R, P, prefix: str, subdomain: tuple | None = None,
-                 post: bool = False):
+                 post: bool = False, one_prefix: str | None = None,
+                 one_defaults: Mapping | None = None,
+                 coarse_defaults: Mapping | None = None):
         from petsc4py import PETSc
 
-        self.prefix, self.subdomain, self.post = prefix, subdomain, post
-        self.coarse = CoarseCorrection(comm, R, P, prefix + "coarse_", exact_defaults(comm))
+        self.prefix = prefix if one_prefix is None else one_prefix
+        self.subdomain, self.post = subdomain, post
+        if one_defaults:
+            apply_options(self.prefix, one_defaults)
+        self.coarse = CoarseCorrection(
+            comm, R, P, prefix + "coarse_",
+            exact_defaults(comm) if coarse_defaults is None else coarse_defaults)
         self.one = PETSc.PC().create(comm=comm)
-        self.one.setOptionsPrefix(prefix)
+        self.one.setOptionsPrefix(self.prefix)
         self.A = self.t = self.z = None
         self.setups = 0
 
@@ -284,6 +305,17 @@ class TwoLevelPC:
             if o is not None:
                 o.destroy()
         self.coarse.destroy()
+
+
+def block_jacobi_two_level(comm, R, P, prefix: str) -> TwoLevelPC:
+    """A :class:`TwoLevelPC` whose one-level stage is block Jacobi with an LU per rank in
+    RCM order (options ``<prefix>bj_*``, :data:`BLOCK_JACOBI_DEFAULTS`) and whose coarse
+    solve is one GAMG V-cycle (``<prefix>coarse_*``, :data:`GALERKIN_COARSE_DEFAULTS`):
+    the python-PC context of a :class:`~fvqp.solvers.linear.LinearSolver`
+    (``pc_context``). User: bte's isotropic coarse level, :mod:`fvqp.models.bte.coarse`."""
+    return TwoLevelPC(comm, R, P, prefix, one_prefix=prefix + "bj_",
+                      one_defaults=BLOCK_JACOBI_DEFAULTS,
+                      coarse_defaults=GALERKIN_COARSE_DEFAULTS)
 
 
 def add_coarse_level(ksp, R, P, prefix: str, subdomain: tuple | None = None,

@@ -20,7 +20,8 @@ with :math:`A_c^{-1}` one algebraic-multigrid V-cycle (GAMG; serial or parallel)
 
 The coarse space is physics and is handed over as numbers (:func:`isotropic_maps`); the
 PETSc objects — the Galerkin product, the GAMG coarse solve and the block Jacobi smoother
-— are built by :class:`fvqp.solvers.twolevel.TwoLevelPC`.
+— are built by :func:`fvqp.solvers.twolevel.block_jacobi_two_level` (a
+:class:`~fvqp.solvers.twolevel.TwoLevelPC`).
 """
 
 from __future__ import annotations
@@ -28,9 +29,9 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from ...solvers.twolevel import TwoLevelPC
+from ...solvers.twolevel import block_jacobi_two_level
 
-__all__ = ["TwoLevelPC", "isotropic_maps"]
+__all__ = ["block_jacobi_two_level", "isotropic_maps"]
 
 
 def isotropic_maps(bdist, weights: np.ndarray) -> tuple[sp.csr_matrix, sp.csr_matrix]:

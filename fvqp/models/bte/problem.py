@@ -288,10 +288,11 @@ class BTEProblem(BinBalances, BinMarch):
             if self.sweeps:
                 ctx = self._sweep_pc(A, j, a)
             elif self.two_level:
-                from .coarse import TwoLevelPC, isotropic_maps
+                from .coarse import block_jacobi_two_level, isotropic_maps
 
-                ctx = TwoLevelPC(A, *isotropic_maps(self.bdist, self.quad.weights),
-                                 self.prefix)
+                ctx = block_jacobi_two_level(
+                    A.getComm(), *isotropic_maps(self.bdist, self.quad.weights),
+                    self.prefix)
             self._ksp[key] = LinearSolver(A, self.prefix, pc_context=ctx)
         return self._ksp[key]
 
