@@ -491,6 +491,42 @@ def test_coarse_correction_is_the_galerkin_projection():
         assert np.max(np.abs(R @ (r - A @ zz))) <= 1e-12 * np.max(np.abs(r))
 
 
+def test_galerkin_coarse_operator_follows_new_values_on_a_kept_pattern():
+    """set_galerkin on the same matrix with new values (a Newton Jacobian) reuses the
+    products' structure and the coarse solver (MAT_REUSE_MATRIX, refactored in place)
+    and gives the coarse correction of the new values: equal to a fresh Galerkin level
+    and to the dense formula P (RAP)^{-1} R r to 1e-12."""
+    from petsc4py import PETSc
+
+    n = 64
+    A1, A2 = _spd(n, seed=3), _spd(n, seed=8)   # the same tridiagonal pattern
+    R, P = _aggregates(n, 8)
+    r = np.random.default_rng(6).normal(size=n)
+    ref = P @ np.linalg.solve((R @ A2 @ P).toarray(), R @ r)
+    with options_session():
+        Am = csr_matrix(PETSc.COMM_SELF, A1, n)
+        cc = CoarseCorrection(PETSc.COMM_SELF, R, P, "reuse_", exact_defaults(
+            PETSc.COMM_SELF))
+        cc.set_galerkin(Am)
+        kept = cc.solver
+        Am.setValuesCSR(A2.indptr.astype(PETSc.IntType), A2.indices.astype(PETSc.IntType),
+                        A2.data)
+        Am.assemble()
+        cc.set_galerkin(Am)
+        assert cc.solver is kept                 # reused, not rebuilt
+        z = cc.correct(r)
+        fresh = CoarseCorrection(PETSc.COMM_SELF, R, P, "fresh_", exact_defaults(
+            PETSc.COMM_SELF))
+        fresh.set_galerkin(Am)
+        zf = fresh.correct(r)
+        cc.destroy()
+        fresh.destroy()
+        Am.destroy()
+    scale = np.max(np.abs(ref))
+    assert np.max(np.abs(z - ref)) <= 1e-12 * scale
+    assert np.max(np.abs(z - zf)) <= 1e-12 * scale
+
+
 def two_level_ksp(A, R, P, prefix: str):
     """A KSP on ``A`` whose PC, as its options under ``prefix`` describe it, becomes the
     one-level stage of a TwoLevelPC with the coarse space ``(R, P)``; set up."""
