@@ -144,3 +144,21 @@ def test_aggregate_space_sums_each_unknown_over_the_owned_cells_of_an_aggregate(
     want = np.zeros((n_agg, bs))
     np.add.at(want, agg[:n], x)
     assert np.allclose((R @ x.ravel()).reshape(n_agg, bs), want, rtol=0, atol=0)
+
+
+def test_a_failed_coarse_solve_is_reported_with_its_cause_and_fix(tmp_path):
+    """A coarse factorisation that fails (here forced: every pivot counts as zero) stops
+    the steady solve with status -1 and exit 3, and the message names the coarse solve,
+    PETSc's reason and the fixes (a shifted factorisation, or one level) instead of a bare
+    DIVERGED_LINEAR_SOLVE."""
+    out = tmp_path / "fail"
+    proc = run_fvqp(["-q", "run", CASE, "--output", out,
+                     "-transport_coarse_pc_factor_zeropivot", "1e30"], check=False)
+    assert proc.returncode == 3, proc.stderr[-2000:]
+    s = json.loads((out / "summary.json").read_text())
+    assert s["status"] == -1
+    for text in ("DIVERGED_LINEAR_SOLVE", "the coarse solve of the two-level "
+                 "preconditioner failed", "FACTOR_NUMERIC_ZEROPIVOT",
+                 "-transport_coarse_pc_factor_shift_type nonzero",
+                 "-transport_coarse_aggregates 0"):
+        assert text in s["message"], (text, s["message"])

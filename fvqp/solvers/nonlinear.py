@@ -257,11 +257,33 @@ class NonlinearSolver:
                           linear_iterations=lits, residual_norm=float(self.snes.getFunctionNorm()))
         if not res.success and raise_on_failure:
             raise ConvergenceError(
-                f"SNES (prefix {self.prefix!r}) did not converge: {res.message} after {its} "
-                f"Newton iterations, |F| = {res.residual_norm:.3e}. Try -{self.prefix}snes_monitor "
+                f"SNES (prefix {self.prefix!r}) did not converge: {res.message}"
+                f"{self._linear_failure(reason)} after {its} Newton iterations, |F| = "
+                f"{res.residual_norm:.3e}. Try -{self.prefix}snes_monitor "
                 f"-{self.prefix}ksp_converged_reason, a smaller time step, or looser "
                 f"-{self.prefix}snes_rtol.", res)
         return res
+
+    def _linear_failure(self, reason: int) -> str:
+        """For ``DIVERGED_LINEAR_SOLVE``: the Krylov solve's reason and, where the PC is a
+        python context that records one (:class:`fvqp.solvers.twolevel.TwoLevelPC`), why
+        the preconditioner failed; else empty."""
+        from petsc4py import PETSc
+
+        if reason != PETSc.SNES.ConvergedReason.DIVERGED_LINEAR_SOLVE:
+            return ""
+        ksp = self.snes.getKSP()
+        names = {v: k for k, v in PETSc.KSP.ConvergedReason.__dict__.items()
+                 if isinstance(v, int)}
+        kr = int(ksp.getConvergedReason())
+        text = f" (the Krylov solve: {names.get(kr, kr)} after {ksp.getIterationNumber()} " \
+            "iterations"
+        pc = ksp.getPC()
+        if pc.getType() == PETSc.PC.Type.PYTHON:
+            failure = getattr(pc.getPythonContext(), "failure", None)
+            if failure:
+                text += f"; {failure}"
+        return text + ")"
 
 
     def destroy(self) -> None:

@@ -264,6 +264,9 @@ class TwoLevelPC:
         additive Schwarz PC (ignored by other types).
     post : bool
         Apply the one-level PC again after the coarse correction.
+    fix : str, optional
+        What a user can do when the coarse solve fails (e.g. the model's option for one
+        level); it ends :attr:`failure`.
 
     Notes
     -----
@@ -278,11 +281,13 @@ class TwoLevelPC:
     def __init__(self, comm, R, P, prefix: str, subdomain: tuple | None = None,
                  post: bool = False, one_prefix: str | None = None,
                  one_defaults: Mapping | None = None,
-                 coarse_defaults: Mapping | None = None):
+                 coarse_defaults: Mapping | None = None, fix: str = ""):
         from petsc4py import PETSc
 
         self.prefix = prefix if one_prefix is None else one_prefix
-        self.subdomain, self.post = subdomain, post
+        self.subdomain, self.post, self.fix = subdomain, post, fix
+        #: why the last application failed (None: it did not), for the solver's message
+        self.failure: str | None = None
         if one_defaults:
             apply_options(self.prefix, one_defaults)
         self.coarse = CoarseCorrection(
@@ -313,11 +318,32 @@ class TwoLevelPC:
         self.A.mult(y, self.t)
         self.t.aypx(-1.0, x)           # t = x - A y
         self.coarse.add_correction(self.t, y)
+        reason = int(self.coarse.solver.ksp.getConvergedReason())
+        if reason < 0:
+            self._failed(pc, reason)
+            return
         if self.post:
             self.A.mult(y, self.t)
             self.t.aypx(-1.0, x)
             self.one.apply(self.t, self.z)
             y.axpy(1.0, self.z)
+
+    def _failed(self, pc, reason: int) -> None:
+        """Record a failed coarse solve and mark the PC failed (the outer Krylov solve then
+        stops with ``DIVERGED_PC_FAILED``)."""
+        from petsc4py import PETSc
+
+        names = {v: k for k, v in PETSc.KSP.ConvergedReason.__dict__.items()
+                 if isinstance(v, int)}
+        fails = {v: k for k, v in PETSc.PC.FailedReason.__dict__.items()
+                 if isinstance(v, int)}
+        sub = int(self.coarse.solver.ksp.getPC().getFailedReason())
+        self.failure = (f"the coarse solve of the two-level preconditioner failed "
+                        f"({names.get(reason, reason)}, its PC {fails.get(sub, sub)}). Fix: "
+                        f"-{self.coarse.prefix}pc_factor_shift_type nonzero"
+                        + (f", or {self.fix}" if self.fix else ""))
+        if pc is not None:
+            pc.setFailedReason(PETSc.PC.FailedReason.SUBPC_ERROR)
 
     @property
     def one_level_type(self) -> str:
@@ -343,12 +369,12 @@ def block_jacobi_two_level(comm, R, P, prefix: str) -> TwoLevelPC:
 
 
 def add_coarse_level(ksp, R, P, prefix: str, subdomain: tuple | None = None,
-                     post: bool = False) -> TwoLevelPC:
+                     post: bool = False, fix: str = "") -> TwoLevelPC:
     """Make the PC of ``ksp`` (its options already read) the one-level stage of a
     :class:`TwoLevelPC` with the coarse space ``(R, P)``: the KSP's PC becomes the
     ``python`` PC of the two levels; the one-level PC is rebuilt from the same options
     under ``prefix``. Returns the context (its ``coarse.iterations``, ``setups``)."""
-    ctx = TwoLevelPC(ksp.getComm(), R, P, prefix, subdomain, post)
+    ctx = TwoLevelPC(ksp.getComm(), R, P, prefix, subdomain, post, fix=fix)
     pc = ksp.getPC()
     pc.setType("python")
     pc.setPythonContext(ctx)

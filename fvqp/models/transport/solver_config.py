@@ -262,7 +262,8 @@ def assembled_preconditioner(nonlinear, problem, values):
         log.info("coarse level: %d cell aggregates x %d unknowns per cell, %d coarse "
                  "unknowns (exact LU; -%scoarse_aggregates 0 for one level)", n_agg,
                  problem.B, n_coarse, prefix)
-        return add_coarse_level(ksp, R, P, prefix, sub, post)
+        return add_coarse_level(ksp, R, P, prefix, sub, post,
+                                fix=f"one level with -{prefix}coarse_aggregates 0")
     return False if sub is None else set_asm_subdomains(nonlinear, *sub)
 
 
