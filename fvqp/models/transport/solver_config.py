@@ -95,8 +95,11 @@ CONDENSED_DEFAULT = True
 #: 267 MB, 2.3 / 4.9 s. Transient steps stay one-level (the option adds the level to
 #: them): flat without it and not lowered by it -- the coarse absorber (520 cells x 16
 #: bins), the 3 BDF1 steps of 20 ns after 10 ns, Krylov per Newton at 1, 2, 4, 8 ranks:
-#: one level 21.25, 21.00, -, 21.12; 16 aggregates per rank -, 23.50, 22.50, 20.88
-#: (benchmarks/transport_ranks.py): what grows with the step there is the ILU(0)'s count
+#: one level 21.25, 21.00, -, 21.12; 16 aggregates per rank -, 23.50, 22.50, 20.88; 64
+#: aggregates per QP bin 22.38, 22.50 at 1, 2 (benchmarks/transport_ranks.py): what grows
+#: with the step there is the ILU(0)'s count. On the 2-D film trap with 3 BDF1 steps the
+#: option does pay at long steps: Krylov (wall s) one level / 64 aggregates 267 (15.9) /
+#: 132 (13.1) at 20 ns, 70 (11.6) / 63 (11.5) at 1 ns, 21 (7.4) / 20 (7.5) at 0.1 ns
 COARSE_AGGREGATES = 64
 COARSE_PER_RANK = 16
 
