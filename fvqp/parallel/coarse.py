@@ -17,7 +17,7 @@ import scipy.sparse as sp
 
 from .distribution import rcb_partition
 
-__all__ = ["aggregate_space", "cell_aggregates"]
+__all__ = ["aggregate_space", "cell_aggregates", "isotropic_space"]
 
 
 def cell_aggregates(cells, n_agg: int) -> tuple[np.ndarray, int]:
@@ -84,3 +84,28 @@ def aggregate_space(cells, n_agg: int, bs: int,
     cols = (np.arange(n)[:, None] * bs + k).ravel()
     R = sp.csr_matrix((np.ones(n * m), (rows, cols)), shape=(len(present) * m, n * bs))
     return R, R.T.tocsr()
+
+
+def isotropic_space(n: int, K: int, weights: np.ndarray, members: int = 1
+                    ) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    r"""Restriction and prolongation of the isotropic coarse space of a discrete-ordinate
+    layout, rank-local: per owned cell ``members`` blocks (energy bins solved together) of
+    ``K`` ordinates and one angle-average unknown each, ``c (members (K+1)) + i (K+1) + k``.
+
+    ``R`` (``n members`` x owned unknowns) is the quadrature sum of a block's ordinates,
+    :math:`Rr = \sum_k w_kr_k` (the angle average unknown not summed); ``P`` puts a
+    block's coarse value on its every ordinate and its angle average (the leading order
+    of the discrete equations where the distribution is isotropic: a diffusion-synthetic
+    coarse space, Adams & Larsen 2002).
+    """
+    B = K + 1
+    blocks = n * members
+    unk = np.arange(blocks * B)
+    rows = np.repeat(np.arange(blocks), B)
+    R = sp.csr_matrix((np.tile(np.append(weights, 0.0), blocks), (rows, unk)),
+                      shape=(blocks, blocks * B))
+    R.eliminate_zeros()
+    R.sort_indices()
+    P = sp.csr_matrix((np.ones(blocks * B), (unk, rows)), shape=(blocks * B, blocks))
+    P.sort_indices()
+    return R, P

@@ -29,22 +29,15 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from ...parallel.coarse import isotropic_space
 from ...solvers.twolevel import block_jacobi_two_level
 
 __all__ = ["block_jacobi_two_level", "isotropic_maps"]
 
 
 def isotropic_maps(bdist, weights: np.ndarray) -> tuple[sp.csr_matrix, sp.csr_matrix]:
-    """Restriction R (owned cells x owned unknowns: the quadrature sum of a cell's
-    ordinates, :math:`Rr = \\sum_k w_k r_k`) and prolongation P (owned unknowns x owned
-    cells: the cell's value on every ordinate and the angle average), rank-local."""
-    n, B = bdist.cells.local.n_owned, bdist.bs
-    unk = np.arange(n * B).reshape(n, B)
-    rows = np.repeat(np.arange(n), B)
-    vals_r = np.tile(np.append(weights, 0.0), n)
-    R = sp.csr_matrix((vals_r, (rows, unk.ravel())), shape=(n, n * B))
-    R.eliminate_zeros()
-    R.sort_indices()
-    P = sp.csr_matrix((np.ones(n * B), (np.arange(n * B), rows)), shape=(n * B, n))
-    P.sort_indices()
-    return R, P
+    r"""Restriction R (owned cells x owned unknowns: the quadrature sum of a cell's
+    ordinates, :math:`Rr = \sum_k w_k r_k`) and prolongation P (owned unknowns x owned
+    cells: the cell's value on every ordinate and the angle average), rank-local
+    (:func:`fvqp.parallel.coarse.isotropic_space`)."""
+    return isotropic_space(bdist.cells.local.n_owned, bdist.bs - 1, weights)

@@ -31,7 +31,10 @@ from ...solvers.linear import LinearSolver, csr_matrix
 
 log = logging.getLogger("fvqp.phonon")
 
-__all__ = ["BinSweeps"]
+__all__ = ["BinSweeps", "COARSE"]
+
+#: default of ``-<prefix>coarse``: the isotropic coarse level of :meth:`BinSweeps._coarse_level`
+COARSE = False
 
 
 class BinSweeps:
@@ -46,8 +49,28 @@ class BinSweeps:
 
     def _solver(self, m: sp.csr_matrix, bdist=None) -> LinearSolver:
         """A KSP of the owned rows ``m`` (local columns; ``bdist``: its block distribution,
-        default one bin's)."""
-        return LinearSolver(self._matrix(m, bdist), self.prefix)
+        default one bin's), with the isotropic coarse level where it is asked for
+        (:meth:`_coarse_level`)."""
+        bdist = bdist or self.bdist
+        return LinearSolver(self._matrix(m, bdist), self.prefix,
+                            pc_context=self._coarse_level(bdist.bs // self.B))
+
+    def _coarse_level(self, members: int):
+        """The two-level PC context of a system of ``members`` bins (None: one level):
+        block-Jacobi ILU (the options' PC) followed by the Galerkin correction on the
+        isotropic space of every cell and bin (:func:`fvqp.parallel.coarse.
+        isotropic_space`, one GAMG V-cycle: the phonons' diffusion limit), option
+        ``-<prefix>coarse`` (:data:`COARSE`)."""
+        from ...parallel.coarse import isotropic_space
+        from ...solvers.linear import option_value
+        from ...solvers.twolevel import GALERKIN_COARSE_DEFAULTS, TwoLevelPC
+
+        if not option_value(self.prefix + "coarse", COARSE):
+            return None
+        R, P = isotropic_space(self.n, self.K, self.quad.weights, members)
+        return TwoLevelPC(self.dist.comm, R, P, self.prefix,
+                          coarse_defaults=GALERKIN_COARSE_DEFAULTS,
+                          fix=f"one level with -{self.prefix}coarse 0")
 
     def _matrix(self, m: sp.csr_matrix, bdist=None):
         """The distributed matrix of the owned rows ``m`` (as :meth:`_solver`)."""
