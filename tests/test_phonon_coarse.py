@@ -1,6 +1,6 @@
-"""The phonon bins' isotropic coarse level (``[solver.petsc] coarse = true`` or
-``-phonon_coarse 1``; issue 17 §4: a preconditioner that stays cheap in the diffusive
-limit of strong bulk scattering).
+"""The phonon bins' isotropic coarse level (steady states by default; ``[solver.petsc]
+coarse`` or ``-phonon_coarse`` for every system or none; issue 17: a preconditioner that
+stays cheap in the diffusive limit of strong bulk scattering).
 
 Block-Jacobi ILU alone needs more GMRES iterations as the mean free path shrinks against
 the mesh: steady states of a 100 um Si column (1 um cells, 32 ordinates, bath below,
