@@ -23,7 +23,7 @@ from .options import (
     set_from_options,
     unreported_unused,
 )
-from .result import ConvergenceError, SolveResult
+from .result import ConvergenceError, SolveResult, reason_name
 
 log = logging.getLogger(__name__)
 
@@ -246,14 +246,13 @@ class NonlinearSolver:
                             "configuration).", " ".join("-" + k for k in unused),
                             self.prefix)
         reason = int(self.snes.getConvergedReason())
-        names = {v: k for k, v in PETSc.SNES.ConvergedReason.__dict__.items()
-                 if isinstance(v, int)}
         its = int(self.snes.getIterationNumber())
         lits = int(self.snes.getLinearSolveIterations())
         self.total_iterations += its
         self.total_linear_iterations += lits
         res = SolveResult(success=reason > 0, reason=reason,
-                          message=names.get(reason, str(reason)), iterations=its,
+                          message=reason_name(PETSc.SNES.ConvergedReason, reason),
+                          iterations=its,
                           linear_iterations=lits, residual_norm=float(self.snes.getFunctionNorm()))
         if not res.success and raise_on_failure:
             raise ConvergenceError(
@@ -273,11 +272,8 @@ class NonlinearSolver:
         if reason != PETSc.SNES.ConvergedReason.DIVERGED_LINEAR_SOLVE:
             return ""
         ksp = self.snes.getKSP()
-        names = {v: k for k, v in PETSc.KSP.ConvergedReason.__dict__.items()
-                 if isinstance(v, int)}
-        kr = int(ksp.getConvergedReason())
-        text = f" (the Krylov solve: {names.get(kr, kr)} after {ksp.getIterationNumber()} " \
-            "iterations"
+        kr = reason_name(PETSc.KSP.ConvergedReason, ksp.getConvergedReason())
+        text = f" (the Krylov solve: {kr} after {ksp.getIterationNumber()} iterations"
         pc = ksp.getPC()
         if pc.getType() == PETSc.PC.Type.PYTHON:
             failure = getattr(pc.getPythonContext(), "failure", None)

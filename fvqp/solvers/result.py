@@ -5,6 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
+def reason_name(enum, value: int) -> str:
+    """The name of ``value`` in a PETSc reason enumeration (``PETSc.SNES.ConvergedReason``,
+    ``PETSc.KSP.ConvergedReason``, ``PETSc.PC.FailedReason``, ...); the number as text if
+    it has none. Where several names share the value the last one defined wins."""
+    names = {v: k for k, v in enum.__dict__.items() if isinstance(v, int)}
+    return names.get(int(value), str(int(value)))
+
+
 class ConvergenceError(RuntimeError):
     """A solve did not converge; the message says which solver, why, and what to try."""
 

@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 
 from .options import apply_options, normalise_prefix, set_from_options
-from .result import ConvergenceError, RunResult
+from .result import ConvergenceError, RunResult, reason_name
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +44,6 @@ DENSE_TS_DEFAULTS: dict[str, object] = {
     "ksp_type": "preonly",
     "pc_type": "lu",
 }
-
-def _reason_names(enum) -> dict[int, str]:
-    return {v: k for k, v in enum.__dict__.items() if isinstance(v, int)}
-
 
 def _dense_mat(n: int):
     from petsc4py import PETSc
@@ -192,13 +188,13 @@ class DenseTimeStepper:
         reason = int(self.ts.getConvergedReason())
         t = float(self.ts.getTime())
         steps = int(self.ts.getStepNumber())
-        names = _reason_names(PETSc.TS.ConvergedReason)
+        name = reason_name(PETSc.TS.ConvergedReason, reason)
         if err is not None or reason < 0:
-            status, message = -1, names.get(reason, str(reason)) if err is None else str(err)
+            status, message = -1, name if err is None else str(err)
         elif reason == PETSc.TS.ConvergedReason.CONVERGED_ITS and t < t_end:
             status, message = 1, f"stopped after max_steps = {max_steps}"
         else:
-            status, message = 0, names.get(reason, str(reason))
+            status, message = 0, name
         res = RunResult(
             status=status, message=message, t=t, steps=steps,
             rejected_steps=int(self.ts.getStepRejections()),  # counters are per solve

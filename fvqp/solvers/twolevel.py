@@ -45,6 +45,7 @@ import scipy.sparse.linalg as spla
 from ..parallel.distribution import allgather_concat, allgather_objects, sum_in_place
 from .linear import LinearSolver, csr_matrix
 from .options import apply_options, set_from_options
+from .result import reason_name
 
 __all__ = ["AggregateCoarse", "BLOCK_JACOBI_DEFAULTS", "CoarseCorrection", "CoarseLevel",
            "TwoLevelPC", "add_coarse_level", "block_jacobi_two_level", "exact_defaults"]
@@ -333,13 +334,11 @@ class TwoLevelPC:
         stops with ``DIVERGED_PC_FAILED``)."""
         from petsc4py import PETSc
 
-        names = {v: k for k, v in PETSc.KSP.ConvergedReason.__dict__.items()
-                 if isinstance(v, int)}
-        fails = {v: k for k, v in PETSc.PC.FailedReason.__dict__.items()
-                 if isinstance(v, int)}
-        sub = int(self.coarse.solver.ksp.getPC().getFailedReason())
+        sub = reason_name(PETSc.PC.FailedReason,
+                          self.coarse.solver.ksp.getPC().getFailedReason())
         self.failure = (f"the coarse solve of the two-level preconditioner failed "
-                        f"({names.get(reason, reason)}, its PC {fails.get(sub, sub)}). Fix: "
+                        f"({reason_name(PETSc.KSP.ConvergedReason, reason)}, its PC {sub}). "
+                        f"Fix: "
                         f"-{self.coarse.prefix}pc_factor_shift_type nonzero"
                         + (f", or {self.fix}" if self.fix else ""))
         if pc is not None:
