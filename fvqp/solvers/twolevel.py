@@ -142,6 +142,7 @@ class CoarseCorrection(CoarseLevel):
         C = sp.csr_matrix(C)
         C.sum_duplicates()
         C.sort_indices()
+        self._fine = None  # a later set_galerkin builds its product anew
         same = self.solver is not None and self._pattern is not None and C.nnz == len(
             self._pattern[1]) and np.array_equal(C.indptr, self._pattern[0]) \
             and np.array_equal(C.indices, self._pattern[1])
