@@ -298,7 +298,6 @@ class TwoLevelPC:
         self.one = PETSc.PC().create(comm=comm)
         self.one.setOptionsPrefix(self.prefix)
         self.A = self.t = self.z = None
-        self.setups = 0
 
     def setUp(self, pc) -> None:
         from .asm import set_asm_subdomains
@@ -313,7 +312,6 @@ class TwoLevelPC:
         self.A = A
         self.one.setUp()
         self.coarse.set_galerkin(B)
-        self.setups += 1
 
     def apply(self, pc, x, y) -> None:
         self.one.apply(x, y)
@@ -345,11 +343,6 @@ class TwoLevelPC:
         if pc is not None:
             pc.setFailedReason(PETSc.PC.FailedReason.SUBPC_ERROR)
 
-    @property
-    def one_level_type(self) -> str:
-        """PETSc type of the one-level PC (after the first set-up)."""
-        return self.one.getType()
-
     def destroy(self, pc=None) -> None:
         for o in (self.one, self.t, self.z):
             if o is not None:
@@ -373,7 +366,7 @@ def add_coarse_level(ksp, R, P, prefix: str, subdomain: tuple | None = None,
     """Make the PC of ``ksp`` (its options already read) the one-level stage of a
     :class:`TwoLevelPC` with the coarse space ``(R, P)``: the KSP's PC becomes the
     ``python`` PC of the two levels; the one-level PC is rebuilt from the same options
-    under ``prefix``. Returns the context (its ``coarse.iterations``, ``setups``)."""
+    under ``prefix``. Returns the context (its ``failure``, ``coarse.iterations``)."""
     ctx = TwoLevelPC(ksp.getComm(), R, P, prefix, subdomain, post, fix=fix)
     pc = ksp.getPC()
     pc.setType("python")
