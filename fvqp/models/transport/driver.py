@@ -296,7 +296,8 @@ class TransportModel(MeshModel):
     def describe(self, sim: TransportSimulation) -> dict:
         g, u = sim.grid, sim.units
         ueV = E_CHARGE * 1e-6
-        return {"energy_grid": {"qp_bins": g.n, "phonon_nodes": g.n_ph,
+        return {"jacobian": sim.problem.jacobian,   # the mode `auto` chose
+                "energy_grid": {"qp_bins": g.n, "phonon_nodes": g.n_ph,
                                 "spacing_ueV": u.to_si(g.h, "energy") / ueV,
                                 "e_min_ueV": u.to_si(g.edges[0], "energy") / ueV,
                                 "e_max_ueV": u.to_si(g.e_max, "energy") / ueV},

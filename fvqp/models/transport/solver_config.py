@@ -102,21 +102,30 @@ CONDENSED_DEFAULT = True
 #: 132 (13.1) at 20 ns, 70 (11.6) / 63 (11.5) at 1 ns, 21 (7.4) / 20 (7.5) at 0.1 ns
 COARSE_AGGREGATES = 64
 COARSE_PER_RANK = 16
+#: ``auto`` for steady runs, at every size: matrix-free with algebraic multigrid on the
+#: diffusion-plus-diagonal preconditioning matrix beat the assembled Jacobian with the
+#: coarse level above on both shipped steady cases (Krylov, wall s, peak MB per rank;
+#: 2026-11-23, load ~1): NIS wire serial 38, 0.96 s, 168 MB against 16, 2.3 s, 582 MB;
+#: 2 ranks 38, 0.91 s against 33, 1.3 s; film trap serial 67, 7.0 s, 299 MB against
+#: 158, 12.5 s, 1 245 MB; 2 ranks 58, 4.1 s against 158, 7.0 s. (Measured earlier on the
+#: film trap: matrix-free 40 s against Schur 68 s.)
+STEADY_AUTO = "matrix_free"
 
 
 def jacobian_mode(values, n_cells: int, grid) -> str:
-    """The Jacobian mode of a case (``[numerics] jacobian``); ``auto``: assembled below
+    """The Jacobian mode of a case (``[numerics] jacobian``); ``auto``: matrix-free for
+    steady runs (:data:`STEADY_AUTO`); for transient runs assembled below
     :data:`AUTO_ASSEMBLED_ENTRIES` dense collision-block entries (``n_cells`` cells of
-    the bin ``grid``), else matrix-free for steady and Schur for transient runs."""
+    the bin ``grid``), else Schur."""
     mode = values["numerics"]["jacobian"]
     if mode != "auto":
         return mode
+    if values["time"]["steady"]:
+        return STEADY_AUTO
     entries = n_cells * grid.n * (grid.n + 2 * grid.n_ph)
-    if entries < AUTO_ASSEMBLED_ENTRIES:
-        return "assembled"
-    # measured: steady, transport-dominated (film trap) matrix-free 40 s vs schur 68 s;
-    # transient burst (coarse absorber, 64 bins) schur 8.6 s vs matrix-free 435 s
-    return "matrix_free" if values["time"]["steady"] else "schur"
+    # measured: transient burst (coarse absorber, 64 bins) schur 8.6 s vs matrix-free
+    # 435 s
+    return "assembled" if entries < AUTO_ASSEMBLED_ENTRIES else "schur"
 
 
 def jacobian_config(problem, values) -> tuple[JacobianConfig, bool]:
