@@ -10,6 +10,7 @@ docs/theory_phonon.md, "Branch mixing in the bulk".
 from __future__ import annotations
 
 import json
+from functools import partial
 
 import numpy as np
 import pytest
@@ -22,14 +23,18 @@ MIX = '\n[phonons]\nbranches = "lt"\nbranch_mixing = "{mixing}"\n'
 
 
 def _sim(write_case, T="10 mK", iso="true", dec="false", bins=4, e_max="20 meV",
-         walls="specular", bottom=None, mixing="isotropic", branches="lt"):
-    """The Si column (40 x 40 x 100 um, 4 x 8 ordinates) with L and T branches."""
+         walls="specular", bottom=None, mixing="isotropic", branches="lt",
+         spectrum=None):
+    """The Si column (40 x 40 x 100 um, 4 x 8 ordinates) with L and T branches
+    (``spectrum``: ``[phonons] decay_spectrum``, default the model's)."""
     from fvqp.models.phonon.driver import PhononSimulation
 
     text = BLOCK.format(mesh="substrate_block_tof", T=T, T0=T, iso=iso, dec=dec,
                         bottom=bottom or walls, top=walls, sides=walls, bins=bins,
                         e_max=e_max)
     text += MIX.format(mixing=mixing).replace('"lt"', f'"{branches}"')
+    if spectrum:
+        text += f'decay_spectrum = "{spectrum}"\n'
     return PhononSimulation.from_case(load_case(write_case(text, "phonon_mix.toml")))
 
 
@@ -140,14 +145,24 @@ def test_one_temperature_is_stationary_with_mixing(write_case):
     assert float(np.max(np.abs(xs - ref) / ref)) < 1e-10
 
 
-def test_decay_channels_conserve_energy_and_give_the_medium_fractions(write_case):
+@pytest.mark.parametrize("spectrum", ["uniform", "kinematic"])
+def test_decay_channels_conserve_energy_and_give_the_medium_fractions(write_case,
+                                                                     spectrum):
     """Closed column (specular walls), decay on, isotope scattering off, L phonons only
     (non-uniform in space), 10 mK: every step conserves the energy (1e-12); each decay
     adds one phonon and removes f_TT from L, so -dN_L / dN = f_TT (Si 0.74, the medium's
-    anharmonic_TT_fraction; 1e-10); the T branch receives (1 + f_TT) / 2 of the energy the
-    L decays carried, L keeps (1 - f_TT) / 2 of it in lower bins (1e-10); the decays of
-    the step (the scheme's rates at the new state) are dN."""
-    sim = _sim(write_case, iso="false", dec="true", bins=8, e_max="40 meV")
+    anharmonic_TT_fraction; 1e-10) with either product spectrum; the decays of the step
+    (the scheme's rates at the new state) are dN. The T branch receives, of the energy
+    the L decays carried, (1 + f_TT) / 2 with the uniform split (L keeps (1 - f_TT) / 2
+    in lower bins; 1e-10), and f_TT + (1 - f_TT)(1 - <x>_j) with the kinematic spectra,
+    <x>_j the mean energy fraction of the L product of L -> L + T from bin j
+    (:func:`fvqp.models.phonon.branches.pair_weights`, 1e-10): within 3e-3 of the
+    continuum's 0.74 + 0.26 (1 - 0.66425) = 0.8273 (Tamura's spectrum integrated by
+    scipy's quad) at 8 bins."""
+    from fvqp.models.phonon.branches import lt_spectrum, lt_support, pair_weights
+
+    sim = _sim(write_case, iso="false", dec="true", bins=8, e_max="40 meV",
+               spectrum=spectrum)
     p, si = sim.problem, sim.media[0]
     f_tt = si.anharmonic_TT_fraction
     assert f_tt == 0.74 and si.decay_channels == (0.74, 1.0 - 0.74)
@@ -167,11 +182,26 @@ def test_decay_channels_conserve_energy_and_give_the_medium_fractions(write_case
         rates = np.array([p.decay_gain(j, x[j]).sum() for j in range(ne)])   # L bins
         assert dt * rates.sum() == pytest.approx(dn, rel=1e-10)
         e_decayed = dt * float(rates @ p.omega[:ne])
-        assert (e1[1] - e0[1]).sum() / e_decayed == pytest.approx((1 + f_tt) / 2,
-                                                                  rel=1e-10)
+        if spectrum == "uniform":
+            t_share = np.full(ne, (1 + f_tt) / 2)
+        else:
+            delta = si.sound_velocity_L / si.sound_velocity_T
+            w = pair_weights(ne, partial(lt_spectrum, delta=delta), lt_support(delta))
+            x_mean = np.array([w[:j, j] @ np.arange(1, j + 1) / (j + 1) if j else 0.0
+                               for j in range(ne)])
+            t_share = f_tt + (1 - f_tt) * (1 - x_mean)
+        want = dt * float((rates * p.omega[:ne]) @ t_share) / e_decayed
+        assert (e1[1] - e0[1]).sum() / e_decayed == pytest.approx(want, rel=1e-10)
+        if spectrum == "kinematic":
+            assert abs(want - (0.74 + 0.26 * (1 - 0.66425))) < 3e-3, want
     p.release()
     n_t = _per_branch(p, x, ones)[1]
-    assert np.all(n_t[:-1] > 0) and n_t[-1] == 0.0       # products only below the parent
+    if spectrum == "uniform":   # products at every energy below the parent
+        assert np.all(n_t[:-1] > 0) and n_t[-1] == 0.0
+    else:   # only where momentum conservation allows: T energy <= 0.8 of the parent's
+        # (L + T: 1 - (delta-1)/(delta+1) = 0.75; T + T: (1 + 1/delta)/2 = 0.8) plus half
+        # a bin: from the top bin (8 h) nothing above 6.9 h, so the 7 h bin stays empty
+        assert np.all(n_t[:-2] > 0) and np.all(n_t[-2:] == 0.0), n_t
     assert np.all(p.decay[0, ne:] == 0.0)                # T does not decay
 
 

@@ -67,6 +67,8 @@ class PhononMedium(DataEntry):
     isotope_A: float | None = quantity("s^3")
     anharmonic_B: float | None = quantity("s^4")
     anharmonic_TT_fraction: float | None = quantity("1")
+    anharmonic_beta: float | None = quantity("Pa")
+    anharmonic_gamma: float | None = quantity("Pa")
 
     @property
     def debye_velocity(self) -> float:
@@ -92,6 +94,13 @@ class PhononMedium(DataEntry):
         T + T and into L + T (None without data)."""
         f = self.anharmonic_TT_fraction
         return None if f is None else (f, 1.0 - f)
+
+    @property
+    def lame(self) -> tuple[float, float]:
+        r"""The Lame constants of the isotropic medium, :math:`\lambda = \varrho(v_L^2 -
+        2v_T^2)`, :math:`\mu = \varrho v_T^2` [Pa] (from its density and velocities)."""
+        mu = self.density * self.sound_velocity_T**2
+        return self.density * self.sound_velocity_L**2 - 2.0 * mu, mu
 
     def replace(self, **values) -> PhononMedium:
         """Copy with fields replaced (their source becomes ``"case override"``)."""

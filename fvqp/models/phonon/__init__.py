@@ -32,7 +32,7 @@ from ..base.schema import (
     unlabelled_boundary,
 )
 from ..spec import ModelSpec
-from .branches import MIXING
+from .branches import MIXING, SPECTRA
 
 #: the medium's constants a region may override (SI; :meth:`PhononMedium.replace
 #: <fvqp.materials.substrates.PhononMedium.replace>`, source "case override")
@@ -137,6 +137,14 @@ _SECTIONS = {
                                "split over L and T by their share of the density of "
                                "states); no effect with one effective branch",
                                default="isotropic", choices=MIXING),
+        "decay_spectrum": Field("str", "with branch_mixing = 'isotropic': how an L decay "
+                                "shares its energy between the two products: "
+                                "'kinematic' (the energy spectra of L -> L + T and "
+                                "L -> T + T in Tamura's isotropic model, PRB 31, 2574 "
+                                "(1985); T + T needs the medium's anharmonic_beta and "
+                                "anharmonic_gamma) or 'uniform' (every split (ih, "
+                                "Omega - ih) alike)", default="kinematic",
+                                choices=SPECTRA),
     }),
     "energy": Section({
         "bins": Field("int", "number of energy bins (Omega_j = (j+1) h)", default=12,
@@ -199,6 +207,17 @@ def _check_channels(data, err, name: str, reg, m) -> None:
                 "add anharmonic_TT_fraction with its source to the medium's table in "
                 "fvqp/materials/substrates.toml, set anharmonic_decay = false in this "
                 'region, or [phonons] branch_mixing = "none".')
+        return
+    missing = [k for k in ("anharmonic_beta", "anharmonic_gamma") if getattr(m, k) is None]
+    if (m.anharmonic_B and m.anharmonic_TT_fraction and missing
+            and ph.get("decay_spectrum", "kinematic") == "kinematic"):
+        err.add(f"regions.{name}.medium", f"medium {m.name!r} decays into T + T but has no "
+                f"{' and no '.join(missing)} (the third-order elastic constants of "
+                "Tamura's isotropic model that shape the T + T energy spectrum) for "
+                "[phonons] decay_spectrum = 'kinematic'.",
+                f"add {' and '.join(missing)} with a source to the medium's table in "
+                "fvqp/materials/substrates.toml, set anharmonic_decay = false in this "
+                'region, or [phonons] decay_spectrum = "uniform".')
 
 
 def _check(data, err) -> None:

@@ -19,23 +19,33 @@ move phonons between them (``docs/theory_phonon.md``, "Branch mixing in the bulk
 * **anharmonic decay by channel** (Tamura, Phys. Rev. B 31, 2574 (1985)): an L phonon of
   :math:`\Omega_{j'}` decays at :math:`B\nu^5` into T + T (fraction :math:`f_{TT}`, the
   medium's ``anharmonic_TT_fraction``) or L + T (:math:`1 - f_{TT}`); each channel's
-  pair is :math:`(ih, \Omega_{j'} - ih)`, :math:`i` uniform in :math:`1..j'`, so every
-  decay puts exactly :math:`\Omega_{j'}` into the lower bins (:func:`decay_products`). T
-  phonons do not decay (Tamura 1985: TA decay is much slower). ``branch_mixing =
-  "none"`` keeps the simpler products of before (2 phonons split over L and T by their
-  share of the density of states, :func:`dos_split_products`) and isotope scattering
-  within each branch.
+  pair is :math:`(ih, \Omega_{j'} - ih)`, :math:`i = 1..j'`, drawn from the channel's
+  kinematic energy spectrum in Tamura's isotropic model (``[phonons] decay_spectrum =
+  "kinematic"``, the default: :func:`lt_spectrum`, :func:`tt_spectrum`,
+  :func:`pair_weights`, :func:`kinematic_decay_products`) or uniformly (``"uniform"``,
+  :func:`decay_products`); either way every decay puts exactly :math:`\Omega_{j'}` into
+  the lower bins. T phonons do not decay (Tamura 1985: TA decay is much slower).
+  ``branch_mixing = "none"`` keeps the simpler products of before (2 phonons split over L
+  and T by their share of the density of states, :func:`dos_split_products`) and
+  isotope scattering within each branch.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["MIXING", "decay_products", "dos_split_products", "isotope_exchange",
-           "pair_split"]
+__all__ = ["MIXING", "SPECTRA", "decay_products", "dos_split_products", "isotope_exchange",
+           "kinematic_decay_products", "lt_spectrum", "lt_support", "pair_split",
+           "pair_weights", "tt_spectrum", "tt_support"]
 
 #: the values of ``[phonons] branch_mixing``
 MIXING = ("isotropic", "none")
+#: the values of ``[phonons] decay_spectrum`` (the energy split of the decay products)
+SPECTRA = ("kinematic", "uniform")
+#: Gauss-Legendre nodes per pair interval in :func:`pair_weights` (the spectra are smooth
+#: rational functions on their support: 16 nodes integrate them to round-off, tested
+#: against adaptive quadrature)
+GAUSS_NODES = 16
 
 
 def pair_split(ne: int) -> np.ndarray:
@@ -88,3 +98,122 @@ def isotope_exchange(g_l: np.ndarray, g_t: np.ndarray, rate: np.ndarray) -> np.n
     tot = g_l + g_t
     return np.divide(np.asarray(rate, float) * g_l * g_t, tot,
                      out=np.zeros(np.broadcast(g_l, g_t, rate).shape), where=tot > 0)
+
+
+def lt_spectrum(x, delta: float) -> np.ndarray:
+    r"""Unnormalised energy spectrum of the L product of L -> L + T in Tamura's isotropic
+    model (Phys. Rev. B 31, 2574 (1985); as transcribed in G4CMP's
+    ``G4CMPAnharmonicDecay::GetLTDecayProb``), in the energy fraction
+    :math:`x = \Omega_{L'}/\Omega_L` of that product, :math:`\delta = v_L/v_T`:
+
+    .. math:: P_{LT}(x) \propto \frac{(1 - x^2)^2}{x^2}\,\big[(1 + x)^2 - \delta^2(1 -
+        x)^2\big]\,\big[1 + x^2 - \delta^2(1 - x)^2\big]^2
+
+    on the kinematic support :math:`(\delta - 1)/(\delta + 1) < x < 1` (momentum
+    conservation :math:`|\mathbf k_L - \mathbf k_{L'}| \le k_T \le k_L + k_{L'}` with
+    :math:`k = \Omega/v`), zero outside. It depends on the medium only through
+    :math:`\delta`."""
+    x = np.asarray(x, dtype=float)
+    d2, y = delta * delta, (1.0 - x) ** 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = (1.0 - x * x) ** 2 * ((1.0 + x) ** 2 - d2 * y) * (1.0 + x * x - d2 * y) ** 2 / (x * x)
+    inside = (x > (delta - 1.0) / (delta + 1.0)) & (x < 1.0)
+    return np.where(inside, p, 0.0)
+
+
+def tt_spectrum(x, delta: float, beta: float, gamma: float, lam: float, mu: float
+                ) -> np.ndarray:
+    r"""Unnormalised energy spectrum of either T product of L -> T + T in Tamura's
+    isotropic model (Phys. Rev. B 31, 2574 (1985); as transcribed in G4CMP's
+    ``G4CMPAnharmonicDecay::GetTTDecayProb``), in the energy fraction
+    :math:`x = \Omega_{T_1}/\Omega_L`. With :math:`s = \delta x`,
+    :math:`u = s(\delta - s)` and the second- (:math:`\lambda, \mu`) and third-order
+    (:math:`\beta, \gamma`) elastic constants of the isotropic model,
+
+    .. math:: P_{TT}(x) \propto (A + Bu)^2 + \Big(Cu + D\Big[1 + \frac{1 - \delta^2}{4u}
+        \Big]\Big)^2,
+
+    :math:`A = \tfrac12(1 - \delta^2)[\beta + \lambda + (1 + \delta^2)(\gamma + \mu)]`,
+    :math:`B = \beta + \lambda + 2\delta^2(\gamma + \mu)`,
+    :math:`C = \beta + \lambda + 2(\gamma + \mu)`,
+    :math:`D = (1 - \delta^2)(2\beta + 4\gamma + \lambda + 3\mu)`, on the kinematic
+    support :math:`|2x - 1| < 1/\delta` (:math:`|k_{T_1} - k_{T_2}| \le k_L`), zero
+    outside. Symmetric under :math:`x \to 1 - x` (the two T products are alike); only the
+    ratios of the constants matter."""
+    x = np.asarray(x, dtype=float)
+    d2 = delta * delta
+    a = 0.5 * (1.0 - d2) * (beta + lam + (1.0 + d2) * (gamma + mu))
+    b = beta + lam + 2.0 * d2 * (gamma + mu)
+    c = beta + lam + 2.0 * (gamma + mu)
+    d = (1.0 - d2) * (2.0 * beta + 4.0 * gamma + lam + 3.0 * mu)
+    s = delta * x
+    u = s * (delta - s)
+    inside = np.abs(2.0 * x - 1.0) < 1.0 / delta
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = (a + b * u) ** 2 + (c * u + d * (1.0 + (1.0 - d2) / (4.0 * u))) ** 2
+    return np.where(inside, p, 0.0)
+
+
+def pair_weights(ne: int, spectrum, support: tuple[float, float] = (0.0, 1.0)
+                 ) -> np.ndarray:
+    r"""Probabilities ``w[i - 1, j']`` of the pair :math:`(ih, \Omega_{j'} - ih)`,
+    :math:`i = 1..j'`, for a decay in bin :math:`j'` (:math:`\Omega_{j'} = (j'+1)h`), from
+    the continuous ``spectrum`` of the first product's energy fraction :math:`x`: the
+    integral of the spectrum over the pair's interval :math:`x \in [(i - \tfrac12),
+    (i + \tfrac12)]/(j' + 1)` within its kinematic ``support`` (the spectrum has a kink at
+    the support's ends; :data:`GAUSS_NODES`-point Gauss-Legendre), normalised over
+    the pairs of the grid (a product below half a bin has no bin: that part of the
+    spectrum is shared out over the others). A column whose spectrum misses every
+    interval (a support narrower than the grid resolves) puts the decay on the pair
+    nearest the spectrum's mean. Every column sums to 1 (0 for :math:`j' = 0`, which has
+    no lower bins), so each decay gives two phonons and exactly :math:`\Omega_{j'}`."""
+    t, gw = np.polynomial.legendre.leggauss(GAUSS_NODES)
+    xs = np.linspace(support[0], support[1], 4001)
+    ps = spectrum(xs)
+    mean = float(np.sum(xs * ps) / np.sum(ps)) if np.sum(ps) > 0 else 0.5
+    w = np.zeros((max(ne - 1, 0), ne))
+    for j in range(1, ne):
+        i = np.arange(1, j + 1, dtype=float)
+        lo = np.maximum((i - 0.5) / (j + 1), support[0])
+        hi = np.maximum(np.minimum((i + 0.5) / (j + 1), support[1]), lo)
+        x = 0.5 * (hi - lo)[:, None] * t[None, :] + 0.5 * (hi + lo)[:, None]
+        col = 0.5 * (hi - lo) * (spectrum(x) @ gw)
+        total = col.sum()
+        if total > 0:
+            w[:j, j] = col / total
+        else:
+            w[int(np.clip(round(mean * (j + 1)), 1, j)) - 1, j] = 1.0
+    return w
+
+
+def lt_support(delta: float) -> tuple[float, float]:
+    """Kinematic support of :func:`lt_spectrum`: :math:`((\\delta - 1)/(\\delta + 1), 1)`."""
+    return (delta - 1.0) / (delta + 1.0), 1.0
+
+
+def tt_support(delta: float) -> tuple[float, float]:
+    """Kinematic support of :func:`tt_spectrum`: :math:`((1 \\mp 1/\\delta)/2)`."""
+    return 0.5 * (1.0 - 1.0 / delta), 0.5 * (1.0 + 1.0 / delta)
+
+
+def kinematic_decay_products(ne: int, tt_fraction: float, lt_weights: np.ndarray,
+                             tt_weights: np.ndarray) -> np.ndarray:
+    r"""``products`` (2 ne, 2 ne) of L decays by channel with the kinematic pair spectra
+    (:func:`pair_weights` of :func:`lt_spectrum` and :func:`tt_spectrum`): of every L
+    decay in bin :math:`j'`, :math:`1 - f_{TT}` give the L product in L bin :math:`i - 1`
+    and the T product in T bin :math:`j' - i` with probability ``lt_weights[i - 1, j']``,
+    :math:`f_{TT}` two T products in T bins :math:`i - 1` and :math:`j' - i` with
+    ``tt_weights[i - 1, j']``. Per decay 2 phonons and exactly :math:`\Omega_{j'}`; the
+    channels' phonon fractions are those of :func:`decay_products`."""
+    if not 0.0 <= tt_fraction <= 1.0:
+        raise ValueError(f"the L -> T + T fraction {tt_fraction} is not in [0, 1]")
+    out = np.zeros((2 * ne, 2 * ne))
+    for j in range(1, ne):
+        first = np.arange(j)            # bin of the first product, i - 1
+        second = j - 1 - first          # bin of the second, j' - i
+        lt, tt = lt_weights[:j, j], tt_weights[:j, j]
+        np.add.at(out, (first, j), (1.0 - tt_fraction) * lt)
+        np.add.at(out, (ne + second, j), (1.0 - tt_fraction) * lt)
+        np.add.at(out, (ne + first, j), tt_fraction * tt)
+        np.add.at(out, (ne + second, j), tt_fraction * tt)
+    return out

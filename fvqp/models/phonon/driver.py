@@ -32,7 +32,17 @@ from ...units import E_CHARGE, HBAR, UnitSystem
 from ..base import MeshModel, OutputField, to_output
 from ..base.meshstage import CaseMesh
 from . import MEDIUM_OVERRIDES, SPEC
-from .branches import decay_products, dos_split_products, isotope_exchange
+from .branches import (
+    decay_products,
+    dos_split_products,
+    isotope_exchange,
+    kinematic_decay_products,
+    lt_spectrum,
+    lt_support,
+    pair_weights,
+    tt_spectrum,
+    tt_support,
+)
 from .deposits import track_weights
 from .problem import PhononProblem, PhononSource
 
@@ -112,6 +122,8 @@ class PhononSimulation:
         lt = d["phonons"]["branches"] == "lt"
         #: isotope scattering across branches and decay by channel (``branches = "lt"``)
         self.mixing = lt and d["phonons"].get("branch_mixing", "isotropic") == "isotropic"
+        #: the energy split of the L decay products by channel (with ``mixing``)
+        self.decay_spectrum = d["phonons"].get("decay_spectrum", "kinematic")
         if lt and states:
             raise ValueError("imposed film states need one effective branch")
         nb = 2 if lt else 1
@@ -154,8 +166,12 @@ class PhononSimulation:
                 dec[ri, 0] = 0.0
             # decay products (.branches): by channel, or split by the density of states
             f_tt = m.anharmonic_TT_fraction if self.mixing else None
-            products[ri] = decay_products(ne, f_tt) if f_tt is not None else \
-                dos_split_products(ne, [wb / vb**3 for vb, wb in br])
+            if f_tt is None:
+                products[ri] = dos_split_products(ne, [wb / vb**3 for vb, wb in br])
+            elif self.decay_spectrum == "kinematic":
+                products[ri] = _kinematic_products(ne, m, f_tt)
+            else:
+                products[ri] = decay_products(ne, f_tt)
             if reg.get("absorption_time"):
                 thr = reg.get("absorption_threshold") or 0.0
                 absorb[ri] = np.where(self.omega >= thr, 1.0 / reg["absorption_time"], 0.0)
@@ -342,6 +358,7 @@ class PhononModel(MeshModel):
                                                strict=True)},
                 "amm_reciprocity_scaling": p.scale_factors,
                 "branch_mixing": "isotropic" if sim.mixing else "none",
+                "decay_spectrum": sim.decay_spectrum if sim.mixing else None,
                 "slice_energies_ueV": [u.to_si(float(e), "energy") / (E_CHARGE * 1e-6)
                                        for e in sim.slice_energies()]}
 
@@ -350,3 +367,20 @@ def run(case, output_dir: str | None = None, resume: bool = False,
         max_steps: int | None = None, comm=None):
     """Run a phonon case; returns the :class:`~fvqp.models.base.ModelResult`."""
     return PhononModel().run(case, output_dir, resume, max_steps, comm)
+
+
+def _kinematic_products(ne: int, m, f_tt: float) -> np.ndarray:
+    """The decay products of medium ``m`` by channel with the kinematic spectra of
+    Tamura's isotropic model (:mod:`.branches`; the T + T spectrum needs the medium's
+    third-order constants, checked at load by ``_check_channels``)."""
+    delta = m.sound_velocity_L / m.sound_velocity_T
+    lt = pair_weights(ne, lambda x: lt_spectrum(x, delta), lt_support(delta))
+    if f_tt > 0:
+        lam, mu = m.lame
+        tt = pair_weights(ne, lambda x: tt_spectrum(x, delta, m.anharmonic_beta,
+                                                    m.anharmonic_gamma, lam, mu),
+                          tt_support(delta))
+    else:
+        tt = np.zeros_like(lt)
+    return kinematic_decay_products(ne, f_tt, lt, tt)
+
