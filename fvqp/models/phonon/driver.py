@@ -383,4 +383,3 @@ def _kinematic_products(ne: int, m, f_tt: float) -> np.ndarray:
     else:
         tt = np.zeros_like(lt)
     return kinematic_decay_products(ne, f_tt, lt, tt)
-

@@ -102,30 +102,32 @@ CONDENSED_DEFAULT = True
 #: 132 (13.1) at 20 ns, 70 (11.6) / 63 (11.5) at 1 ns, 21 (7.4) / 20 (7.5) at 0.1 ns
 COARSE_AGGREGATES = 64
 COARSE_PER_RANK = 16
-#: ``auto`` for steady runs, at every size: matrix-free with algebraic multigrid on the
-#: diffusion-plus-diagonal preconditioning matrix beat the assembled Jacobian with the
-#: coarse level above on both shipped steady cases (Krylov, wall s, peak MB per rank;
-#: 2026-11-23, load ~1): NIS wire serial 38, 0.96 s, 168 MB against 16, 2.3 s, 582 MB;
-#: 2 ranks 38, 0.91 s against 33, 1.3 s; film trap serial 67, 7.0 s, 299 MB against
-#: 158, 12.5 s, 1 245 MB; 2 ranks 58, 4.1 s against 158, 7.0 s. (Measured earlier on the
-#: film trap: matrix-free 40 s against Schur 68 s.)
-STEADY_AUTO = "matrix_free"
+# Small steady runs stay assembled (with the coarse level above) under ``auto``, though
+# matrix-free with algebraic multigrid on the diffusion-plus-diagonal preconditioning
+# matrix beat it on both shipped steady cases (Krylov, wall s, peak MB per rank;
+# 2026-11-23, load ~1): NIS wire serial 38, 0.96 s, 168 MB against 16, 2.3 s, 582 MB;
+# 2 ranks 38, 0.91 s against 33, 1.3 s; film trap serial 67, 7.0 s, 299 MB against
+# 158, 12.5 s, 1 245 MB; 2 ranks 58, 4.1 s against 158, 7.0 s. It is not robust
+# enough to be the default: on the collisionless steady absorber of
+# tests/test_bte_absorber3d.py (the diffusion reference at l = 100 um) its GMRES stops
+# with DIVERGED_BREAKDOWN after 200 iterations, where the assembled Jacobian converges
+# (3 Newton, 153 Krylov; 2026-11-24). A case may still choose it.
 
 
 def jacobian_mode(values, n_cells: int, grid) -> str:
-    """The Jacobian mode of a case (``[numerics] jacobian``); ``auto``: matrix-free for
-    steady runs (:data:`STEADY_AUTO`); for transient runs assembled below
+    """The Jacobian mode of a case (``[numerics] jacobian``); ``auto``: assembled below
     :data:`AUTO_ASSEMBLED_ENTRIES` dense collision-block entries (``n_cells`` cells of
-    the bin ``grid``), else Schur."""
+    the bin ``grid``), else matrix-free for steady and Schur for transient runs
+    (why small steady runs stay assembled: the comment above :func:`jacobian_mode`)."""
     mode = values["numerics"]["jacobian"]
     if mode != "auto":
         return mode
-    if values["time"]["steady"]:
-        return STEADY_AUTO
     entries = n_cells * grid.n * (grid.n + 2 * grid.n_ph)
-    # measured: transient burst (coarse absorber, 64 bins) schur 8.6 s vs matrix-free
-    # 435 s
-    return "assembled" if entries < AUTO_ASSEMBLED_ENTRIES else "schur"
+    if entries < AUTO_ASSEMBLED_ENTRIES:
+        return "assembled"
+    # measured: steady, transport-dominated (film trap) matrix-free 40 s vs schur 68 s;
+    # transient burst (coarse absorber, 64 bins) schur 8.6 s vs matrix-free 435 s
+    return "matrix_free" if values["time"]["steady"] else "schur"
 
 
 def jacobian_config(problem, values) -> tuple[JacobianConfig, bool]:
