@@ -22,8 +22,8 @@ move phonons between them (``docs/theory_phonon.md``, "Branch mixing in the bulk
   pair is :math:`(ih, \Omega_{j'} - ih)`, :math:`i = 1..j'`, drawn from the channel's
   kinematic energy spectrum in Tamura's isotropic model (``[phonons] decay_spectrum =
   "kinematic"``, the default: :func:`lt_spectrum`, :func:`tt_spectrum`,
-  :func:`pair_weights`, :func:`kinematic_decay_products`) or uniformly (``"uniform"``,
-  :func:`decay_products`); either way every decay puts exactly :math:`\Omega_{j'}` into
+  :func:`pair_weights`) or uniformly (``"uniform"``, :func:`uniform_weights`), both by
+  :func:`decay_products`; either way every decay puts exactly :math:`\Omega_{j'}` into
   the lower bins. T phonons do not decay (Tamura 1985: TA decay is much slower).
   ``branch_mixing = "none"`` keeps the simpler products of before (2 phonons split over L
   and T by their share of the density of states, :func:`dos_split_products`) and
@@ -35,8 +35,8 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["MIXING", "SPECTRA", "decay_products", "dos_split_products", "isotope_exchange",
-           "kinematic_decay_products", "lt_spectrum", "lt_support", "pair_split",
-           "pair_weights", "tt_spectrum", "tt_support"]
+           "lt_spectrum", "lt_support", "pair_split", "pair_weights", "tt_spectrum",
+           "tt_support", "uniform_weights"]
 
 #: the values of ``[phonons] branch_mixing``
 MIXING = ("isotropic", "none")
@@ -66,24 +66,6 @@ def dos_split_products(ne: int, shares) -> np.ndarray:
     out = np.zeros((nb * ne, nb * ne))
     for b, sb in enumerate(shares):
         out[b * ne:(b + 1) * ne, :ne] = split * sb / total
-    return out
-
-
-def decay_products(ne: int, tt_fraction: float) -> np.ndarray:
-    r"""``products`` (2 ne, 2 ne) of L decays by channel: of every L decay in bin
-    :math:`j'`, :math:`f_{TT}` give two T phonons (the pair on the T bins:
-    :math:`2/j'` into each lower T bin) and :math:`1 - f_{TT}` an L and a T phonon (the
-    pair's first member on the L bins, the second on the T bins: :math:`1/j'` into each
-    lower bin of both). Per decay: :math:`1 - f_{TT}` L phonons carrying
-    :math:`(1 - f_{TT})\Omega_{j'}/2` and :math:`1 + f_{TT}` T phonons carrying
-    :math:`(1 + f_{TT})\Omega_{j'}/2` — in total 2 phonons and exactly
-    :math:`\Omega_{j'}`."""
-    if not 0.0 <= tt_fraction <= 1.0:
-        raise ValueError(f"the L -> T + T fraction {tt_fraction} is not in [0, 1]")
-    half = 0.5 * pair_split(ne)
-    out = np.zeros((2 * ne, 2 * ne))
-    out[:ne, :ne] = (1.0 - tt_fraction) * half
-    out[ne:, :ne] = (1.0 + tt_fraction) * half
     return out
 
 
@@ -168,9 +150,6 @@ def pair_weights(ne: int, spectrum, support: tuple[float, float] = (0.0, 1.0)
     nearest the spectrum's mean. Every column sums to 1 (0 for :math:`j' = 0`, which has
     no lower bins), so each decay gives two phonons and exactly :math:`\Omega_{j'}`."""
     t, gw = np.polynomial.legendre.leggauss(GAUSS_NODES)
-    xs = np.linspace(support[0], support[1], 4001)
-    ps = spectrum(xs)
-    mean = float(np.sum(xs * ps) / np.sum(ps)) if np.sum(ps) > 0 else 0.5
     w = np.zeros((max(ne - 1, 0), ne))
     for j in range(1, ne):
         i = np.arange(1, j + 1, dtype=float)
@@ -182,8 +161,15 @@ def pair_weights(ne: int, spectrum, support: tuple[float, float] = (0.0, 1.0)
         if total > 0:
             w[:j, j] = col / total
         else:
-            w[int(np.clip(round(mean * (j + 1)), 1, j)) - 1, j] = 1.0
+            w[int(np.clip(round(_mean(spectrum, support) * (j + 1)), 1, j)) - 1, j] = 1.0
     return w
+
+
+def _mean(spectrum, support: tuple[float, float]) -> float:
+    """Mean energy fraction of ``spectrum`` on ``support`` (sampled; 1/2 if it vanishes)."""
+    xs = np.linspace(support[0], support[1], 4001)
+    ps = spectrum(xs)
+    return float(np.sum(xs * ps) / np.sum(ps)) if np.sum(ps) > 0 else 0.5
 
 
 def lt_support(delta: float) -> tuple[float, float]:
@@ -196,17 +182,28 @@ def tt_support(delta: float) -> tuple[float, float]:
     return 0.5 * (1.0 - 1.0 / delta), 0.5 * (1.0 + 1.0 / delta)
 
 
-def kinematic_decay_products(ne: int, tt_fraction: float, lt_weights: np.ndarray,
-                             tt_weights: np.ndarray) -> np.ndarray:
-    r"""``products`` (2 ne, 2 ne) of L decays by channel with the kinematic pair spectra
-    (:func:`pair_weights` of :func:`lt_spectrum` and :func:`tt_spectrum`): of every L
-    decay in bin :math:`j'`, :math:`1 - f_{TT}` give the L product in L bin :math:`i - 1`
-    and the T product in T bin :math:`j' - i` with probability ``lt_weights[i - 1, j']``,
-    :math:`f_{TT}` two T products in T bins :math:`i - 1` and :math:`j' - i` with
-    ``tt_weights[i - 1, j']``. Per decay 2 phonons and exactly :math:`\Omega_{j'}`; the
-    channels' phonon fractions are those of :func:`decay_products`."""
+def uniform_weights(ne: int) -> np.ndarray:
+    r"""Pair probabilities (as :func:`pair_weights`) of the uniform split: :math:`1/j'`
+    for every pair :math:`i = 1..j'` of a decay in bin :math:`j'`."""
+    return 0.5 * pair_split(ne)[:-1]
+
+
+def decay_products(ne: int, tt_fraction: float, lt_weights: np.ndarray | None = None,
+                   tt_weights: np.ndarray | None = None) -> np.ndarray:
+    r"""``products`` (2 ne, 2 ne) of L decays by channel, with pair probabilities
+    ``lt_weights``, ``tt_weights`` (:func:`pair_weights`; default
+    :func:`uniform_weights`): of every L decay in bin :math:`j'`, :math:`1 - f_{TT}` give
+    the L product in L bin :math:`i - 1` and the T product in T bin :math:`j' - i` with
+    probability ``lt_weights[i - 1, j']``, :math:`f_{TT}` two T products in T bins
+    :math:`i - 1` and :math:`j' - i` with ``tt_weights[i - 1, j']``. Per decay
+    :math:`1 - f_{TT}` L and :math:`1 + f_{TT}` T phonons, in total exactly
+    :math:`\Omega_{j'}` (with the uniform split the L phonons carry
+    :math:`(1 - f_{TT})\Omega_{j'}/2`, the T phonons :math:`(1 + f_{TT})\Omega_{j'}/2`)."""
     if not 0.0 <= tt_fraction <= 1.0:
         raise ValueError(f"the L -> T + T fraction {tt_fraction} is not in [0, 1]")
+    uniform = uniform_weights(ne)
+    lt_weights = uniform if lt_weights is None else lt_weights
+    tt_weights = uniform if tt_weights is None else tt_weights
     out = np.zeros((2 * ne, 2 * ne))
     for j in range(1, ne):
         first = np.arange(j)            # bin of the first product, i - 1

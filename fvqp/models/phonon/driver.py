@@ -36,7 +36,6 @@ from .branches import (
     decay_products,
     dos_split_products,
     isotope_exchange,
-    kinematic_decay_products,
     lt_spectrum,
     lt_support,
     pair_weights,
@@ -382,4 +381,4 @@ def _kinematic_products(ne: int, m, f_tt: float) -> np.ndarray:
                           tt_support(delta))
     else:
         tt = np.zeros_like(lt)
-    return kinematic_decay_products(ne, f_tt, lt, tt)
+    return decay_products(ne, f_tt, lt, tt)
