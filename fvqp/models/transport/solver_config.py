@@ -52,8 +52,16 @@ AUTO_ASSEMBLED_ENTRIES = 2e7
 #: matrix-free mode: the preconditioning matrix is a diffusion operator per energy plus a
 #: diagonal: algebraic multigrid (measured on the film-trap case: 63 Krylov iterations in
 #: 5 Newton steps, 16 s, against 96 s for the assembled Jacobian with block ILU; the
-#: assembled Jacobian with the coarse level of steady solves: 158 Krylov, 11.8 s)
-MATRIX_FREE_PETSC = {"pc_type": "gamg"}
+#: assembled Jacobian with the coarse level of steady solves: 158 Krylov, 11.8 s).
+#: GAMG drops graph edges below 2 % of the (diagonally scaled) coupling: thin films
+#: meshed by tetrahedra give each cell one neighbour coupled at ~0.9999 of its diagonal
+#: and the others at ~1e-5, and aggregates grown through those weak edges left GMRES
+#: without progress (DIVERGED_BREAKDOWN on the collisionless steady absorber of
+#: tests/test_bte_absorber3d.py). Krylov in 3 Newton steps, no threshold / 0.02: coarse
+#: absorber breakdown / 53 (54 on 2 ranks), medium absorber (l = 50, 25 um) breakdown /
+#: 72, 74, with collisions breakdown / 91; NIS wire 38 / 38, film trap 67 / 57
+#: (2026-11-24; the heat model uses the same threshold)
+MATRIX_FREE_PETSC = {"pc_type": "gamg", "pc_gamg_threshold": 0.02}
 #: schur mode: the outer PC is the model's (python) preconditioner (no pc defaults),
 #: rebuilt every second Newton iteration (measured on the coarse absorber burst, 64 bins:
 #: same 4 Krylov iterations per Newton step, 12.6 -> 8.6 s; the dense cell Jacobians
@@ -102,16 +110,16 @@ CONDENSED_DEFAULT = True
 #: 132 (13.1) at 20 ns, 70 (11.6) / 63 (11.5) at 1 ns, 21 (7.4) / 20 (7.5) at 0.1 ns
 COARSE_AGGREGATES = 64
 COARSE_PER_RANK = 16
-# Small steady runs stay assembled (with the coarse level above) under ``auto``, though
-# matrix-free with algebraic multigrid on the diffusion-plus-diagonal preconditioning
-# matrix beat it on both shipped steady cases (Krylov, wall s, peak MB per rank;
+# Small steady runs stay assembled (with the coarse level above) under ``auto``.
+# Matrix-free with algebraic multigrid on the diffusion-plus-diagonal preconditioning
+# matrix beats it on both shipped steady cases (Krylov, wall s, peak MB per rank;
 # 2026-11-23, load ~1): NIS wire serial 38, 0.96 s, 168 MB against 16, 2.3 s, 582 MB;
 # 2 ranks 38, 0.91 s against 33, 1.3 s; film trap serial 67, 7.0 s, 299 MB against
-# 158, 12.5 s, 1 245 MB; 2 ranks 58, 4.1 s against 158, 7.0 s. It is not robust
-# enough to be the default: on the collisionless steady absorber of
-# tests/test_bte_absorber3d.py (the diffusion reference at l = 100 um) its GMRES stops
-# with DIVERGED_BREAKDOWN after 200 iterations, where the assembled Jacobian converges
-# (3 Newton, 153 Krylov; 2026-11-24). A case may still choose it.
+# 158, 12.5 s, 1 245 MB; 2 ranks 58, 4.1 s against 158, 7.0 s; but not on the steady
+# absorber with collisions (coarse mesh, 1 pW at 1 meV; whole run, 2026-11-24): 91
+# Krylov, 5.7-6.0 s against 370, 4.2-4.3 s, the same peak memory (445 MB). A case may
+# choose it. (Until 2026-11-24 its GAMG, without a drop threshold, broke down on the
+# collisionless steady absorber: :data:`MATRIX_FREE_PETSC`.)
 
 
 def jacobian_mode(values, n_cells: int, grid) -> str:
