@@ -102,6 +102,44 @@ def test_estimate_solves_the_number_and_power_balances(tmp_path):
     assert abs((w * e) @ r) < 1e-5 * p_in
 
 
+def test_start_from_fft_rates_equals_the_start_from_the_models_rates(tmp_path):
+    """The search evaluates its trial rates with the FFT operator (the model uses the
+    direct one at these sizes); the start it returns, with its phonons balanced by the
+    model's own rates, equals the start of the search with the direct rates entry by
+    entry (measured 3.9e-7 in f, 4.3e-7 in n, down to n ~ 1e-100), and T*, mu* to the
+    root-search tolerance."""
+    m, _ = build_model(load_case(_case(tmp_path, WEAK)))
+    assert m.method == "direct"
+    y, info = quasi_thermal_guess(m)
+    y_d, info_d = quasi_thermal_guess(m, method=None)
+    assert (info.method, info_d.method) == ("fft", "direct")
+    assert np.all(y > 0) and np.all(y_d > 0)
+    assert np.max(np.abs(y - y_d) / y_d) < 2e-6
+    assert info.t_qp == pytest.approx(info_d.t_qp, rel=1e-6)
+    assert info.mu == pytest.approx(info_d.mu, rel=1e-6)
+
+
+def test_a_failed_search_with_fft_rates_is_repeated_with_the_models(tmp_path,
+                                                                   monkeypatch):
+    """If the root search fails with the FFT rates, the start comes from the model's own
+    rates (the same start as ``method=None``), not from the bath."""
+    import fvqp.models.kinetics0d.guess as guess
+
+    search = guess._search
+
+    def failing(model, *args):
+        if model.method == "fft":
+            raise ArithmeticError("no root of the power balance found")
+        return search(model, *args)
+
+    m, _ = build_model(load_case(_case(tmp_path, WEAK)))
+    y_d, _ = quasi_thermal_guess(m, method=None)
+    monkeypatch.setattr(guess, "_search", failing)
+    y, info = quasi_thermal_guess(m)
+    assert info.method == "direct"
+    assert np.array_equal(y, y_d)
+
+
 def test_strong_drive_poor_estimate_falls_back_to_ts(tmp_path):
     """A drive so strong that the quasi-thermal estimate is poor: Newton from it fails,
     the TS fallback runs and the result equals the bath-start (TS) state; without the
