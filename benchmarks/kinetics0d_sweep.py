@@ -19,6 +19,13 @@ took 10.09 s on 2 ranks against 17.03 s serially (1.69x): ~0.8 s beyond the roun
 schedule, i.e. per-round gathers and checkpoints and the two processes sharing the
 machine's caches and memory bandwidth (not measured separately).
 
+Since 2026-11-24 the quasi-thermal start of each point searches with the FFT rates
+(docs/theory_kinetics0d.md): ``--points 8 --spacing "2 ueV"`` at load ~1, serial 16.2 s
+(sweep 14.3 s) before and 5.2-5.6 s (3.7-4.1 s) after, 2 ranks 8.9 s before and
+3.9-4.6 s after: 1.81x before, 1.17-1.44x after (1.39-1.63x for the sweep alone). The
+points are ~3x cheaper, so the fixed parts (start-up ~1.5 s, the figure on rank 0
+~1 s: matplotlib import 0.5 s, tight_layout 0.5 s, PNG 0.4 s) now set the ratio.
+
 Run: ``python benchmarks/kinetics0d_sweep.py [--points 6] [--spacing "4 ueV"]``
 """
 
