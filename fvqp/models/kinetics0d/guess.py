@@ -45,11 +45,11 @@ then the power balance in :math:`\ln T^*`. Each trial costs three evaluations of
 :math:`\dot y` (no Jacobian), by the FFT collision operator whatever the model's method:
 the start needs no pointwise round-off accuracy, and the direct operator, which the
 model uses below 600 cells for Newton, costs ~50x more per evaluation (Al at 80 mK,
-2 ueV spacing, 461 cells: 32 ms against 0.65 ms; the start 2.9 s against 0.06 s, T* and
-mu* equal to 1e-8). The phonons of the returned start are then balanced with the
-model's own rates (two more evaluations): in the far tail, where the balanced n is
-~1e-100, the FFT's round-off leaves ~1e-55. If the search fails with the FFT rates it is
-repeated with the model's own.
+2 ueV spacing, 461 cells: 32 ms against 0.65 ms; the start 3.2 s against 0.16 s with
+the rebalanced phonons below, T* and mu* equal to 1e-8). The phonons of the returned
+start are then balanced with the model's own rates (two more evaluations): in the far
+tail, where the balanced n is ~1e-100, the FFT's round-off leaves ~1e-55. If the search
+fails with the FFT rates it is repeated with the model's own.
 
 The hot QPs the drive creates are not in the family, so the estimate is a start, not an
 answer: Newton (:func:`fvqp.models.kinetics0d.steady_state`) takes it from there and the
@@ -95,7 +95,7 @@ class QuasiThermalGuess:
     t_qp: float
     mu: float
     evaluations: int
-    method: str = "fft"
+    method: str
 
     def as_dict(self) -> dict:
         """Plain dict (summaries)."""
