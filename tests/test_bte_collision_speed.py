@@ -2,7 +2,7 @@
 reference evaluations it replaced.
 
 * :class:`fvqp.collisions.angular.RatesLinearisation` (the rates' derivative by the product
-  rule in real FFTs, :func:`fvqp.collisions.batched_jvp.inner_jvp`) equals the complex
+  rule in real FFTs, :func:`fvqp.collisions.correlations.evaluate`) equals the complex
   step through :func:`fvqp.collisions.angular.angular_rates`;
 * :meth:`InelasticProblem.collision_jvp` at its cached linearisation equals the complex
   step through the whole collision rows (``jvp_mode = "complex_step"``, the former
@@ -20,8 +20,7 @@ import pytest
 from test_bte_mesh_collisions import WALLS, _grid, make, packet
 
 from fvqp.collisions.angular import RatesLinearisation, angular_rates
-from fvqp.collisions.batched import batched_jacobian
-from fvqp.collisions.batched_blocks import qp_block
+from fvqp.collisions.batched import batched_jacobian, qp_block
 from fvqp.spectra.bins import BinGrid, cell_spectra
 
 EPS = 1e-30

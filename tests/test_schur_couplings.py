@@ -1,5 +1,5 @@
 """The Schur preconditioner's QP-phonon couplings applied by FFTs from the build point's
-state spectra (``-<prefix>schur_couplings fft``, fvqp/collisions/batched_couplings.py)."""
+state spectra (``-<prefix>schur_couplings fft``, fvqp/collisions/batched.py, CouplingSpectra)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 from test_transport_model import local, schur_network
 
-from fvqp.collisions.batched_blocks import batched_blocks
-from fvqp.collisions.batched_couplings import CouplingSpectra
+from fvqp.collisions.batched import CouplingSpectra, batched_blocks
 
 
 @pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-14), (np.float32, 2e-6)])

@@ -12,9 +12,14 @@ from fvqp.collisions import (
     collision_terms_direct,
     fermi,
 )
-from fvqp.collisions.batched import batched_jacobian, batched_terms, collision_jacobian_blocks
-from fvqp.collisions.batched_blocks import batched_blocks
-from fvqp.collisions.batched_jvp import batched_jvp, outer_derivative
+from fvqp.collisions.batched import (
+    batched_blocks,
+    batched_jacobian,
+    batched_jvp,
+    batched_terms,
+    collision_jacobian_blocks,
+    outer_derivative,
+)
 from fvqp.spectra.bins import BinGrid as TransportGrid
 from fvqp.spectra.bins import cell_spectra, gaps
 from fvqp.spectra.gap import thermal_gap

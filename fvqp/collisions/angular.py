@@ -46,8 +46,8 @@ once per cell from the averages (``O(N log N)``) and applied to all directions
 (``O(N K)``).
 
 The identities hold for *any* ``f, n`` (also slightly negative occupations left by a
-BDF2 step): unlike :func:`~fvqp.collisions.batched.batched_terms`, FFT round-off in the
-phonon sums is not clipped at zero, which would break them.
+BDF2 step): FFT round-off in the phonon sums is not clipped at zero, which would break
+them.
 
 The evaluation is analytic in ``(f, n)`` (complex input allowed), so complex-step
 differentiation through it is exact (Jacobian actions of the transport models).
@@ -75,10 +75,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.fft as sfft
 
-from .batched import _phonon_factors, _Transforms
-from .batched_jvp import inner_jvp, linearisation_spectra
+from .correlations import FIELDS, Perturbation, State, evaluate
 
 __all__ = ["AngularRates", "AngularTerms", "RatesLinearisation", "angle_average",
            "angular_rates", "angular_terms"]
@@ -126,9 +124,10 @@ def angular_rates(fbar: np.ndarray, nbar: np.ndarray, rho: np.ndarray, ados: np.
                   ) -> AngularRates:
     r"""Rates of the discrete operator of :mod:`fvqp.collisions.batched` at ``(fbar, nbar)``.
 
-    The same FFT correlations as :func:`~fvqp.collisions.batched.batched_terms` (the
-    transforms and phonon factors are shared, not copied); only the outer self-occupation
-    factors are left out, so ``(1 - f) * qp_in - f * qp_out`` at ``f = fbar`` reproduces
+    The rates of the process table (:mod:`fvqp.collisions.processes`, evaluated by
+    :func:`fvqp.collisions.correlations.evaluate`, as :func:`~fvqp.collisions.batched.
+    batched_terms`) without the outer self-occupation factors, so
+    ``(1 - f) * qp_in - f * qp_out`` at ``f = fbar`` reproduces
     ``batched_terms(fbar, nbar, ...).qp`` to round-off (tested).
 
     Parameters
@@ -142,58 +141,36 @@ def angular_rates(fbar: np.ndarray, nbar: np.ndarray, rho: np.ndarray, ados: np.
     """
     f, n = np.atleast_2d(fbar), np.atleast_2d(nbar)
     rho, ados = np.broadcast_to(rho, f.shape), np.broadcast_to(ados, f.shape)
-    nq, nph = f.shape[1], n.shape[1]
-    cplx = np.iscomplexobj(f) or np.iscomplexobj(n)
-    tr = _Transforms(sfft.next_fast_len(2 * nq + 1, real=True), cplx)
-    has = rho > 0
-    r = np.divide(ados, rho, out=np.zeros(rho.shape), where=has)
-    RF, AF, RFF, AFF = (tr.fwd(x) for x in (rho * f, ados * f, rho * (1.0 - f),
-                                            ados * (1.0 - f)))
-    RFr, AFr, RFFr, AFFr = (tr.rev(x) for x in (RF, AF, RFF, AFF))
-    p1, p0, q1, q0 = _phonon_factors(n, h, m, nq, pair_weight)
-    P1, P0, Q1, Q0 = (tr.fwd(x) for x in (p1, p0, q1, q0))
-    s_in, s_out = tr.rev(P1) + P0, tr.rev(P0) + P1
-    inv = tr.inv
-    qs = np.asarray(qp_scale, dtype=float).reshape(-1, 1) * has
-    sc_in = qs * h * (inv(RF * s_in, nq) - r * inv(AF * s_in, nq))
-    sc_out = qs * h * (inv(RFF * s_out, nq) - r * inv(AFF * s_out, nq))
-    rec = qs * h * (inv(RFr * Q1, nq) + r * inv(AFr * Q1, nq))
-    pb = qs * h * (inv(RFFr * Q0, nq) + r * inv(AFFr * Q0, nq))
-    cph = np.asarray(c_ph, dtype=float).reshape(-1, 1)
-    dtype = np.result_type(f, n)
-    kmax = min(nph, nq - 1)
-    sc_g, sc_l = np.zeros(n.shape, dtype), np.zeros(n.shape, dtype)
-    sc_g[:, :kmax] = inv(RFFr * RF - AFFr * AF, nq)[:, 1:kmax + 1]
-    sc_l[:, :kmax] = inv(RFr * RFF - AFr * AFF, nq)[:, 1:kmax + 1]
-    pr_g, pr_l = np.zeros(n.shape, dtype), np.zeros(n.shape, dtype)
-    ns = min(2 * nq - 1, nph - m)
-    if ns > 0:
-        pr_g[:, m:m + ns] = inv(RF * RF + AF * AF, ns)
-        pr_l[:, m:m + ns] = inv(RFF * RFF + AFF * AFF, ns)
-    if pair_weight is not None:
-        rk = np.asarray(pair_weight, dtype=float)
-        pr_g, pr_l = pr_g * rk, pr_l * rk
-    # no clipping of slightly negative sums (unlike batched_terms): BDF2 steps may leave
-    # tiny negative occupations, and clipping the phonon sums but not the QP ones would
-    # break the exact energy bookkeeping
-    pair_g, pair_l = cph * h * pr_g, cph * h * pr_l
-    return AngularRates(qp_in=sc_in + pb, qp_out=sc_out + rec,
-                        ph_gain=2.0 * cph * h * sc_g + pair_g,
-                        ph_loss=2.0 * cph * h * sc_l + pair_l,
-                        qp_pair_in=pb, qp_pair_out=rec, ph_pair_gain=pair_g,
-                        ph_pair_loss=pair_l)
+    st = State.build(f, n, rho, ados, h=h, m=m, qp_scale=qp_scale, pair_weight=pair_weight)
+    # no clipping of slightly negative sums (unlike an operator that clips): BDF2 steps
+    # may leave tiny negative occupations, and clipping the phonon sums but not the QP
+    # ones would break the exact energy bookkeeping
+    r = evaluate(st, _EACH, c_ph=c_ph)
+    return AngularRates(qp_in=r["qp_sc_in"] + r["qp_pb"], qp_out=r["qp_sc_out"] + r["qp_rec"],
+                        ph_gain=r["ph_sc_in"] + r["ph_rec"],
+                        ph_loss=r["ph_sc_out"] + r["ph_pb"],
+                        qp_pair_in=r["qp_pb"], qp_pair_out=r["qp_rec"],
+                        ph_pair_gain=r["ph_rec"], ph_pair_loss=r["ph_pb"])
+
+
+_EACH = {k: ((k, 1.0),) for v in FIELDS.values() for k in v}
+_SIDES = {"qp_in": tuple((k, 1.0) for k in FIELDS[("qp", True)]),
+          "qp_out": tuple((k, 1.0) for k in FIELDS[("qp", False)]),
+          "ph_gain": tuple((k, 1.0) for k in FIELDS[("ph", True)]),
+          "ph_loss": tuple((k, 1.0) for k in FIELDS[("ph", False)])}
+_QP_SIDES = {k: v for k, v in _SIDES.items() if k.startswith("qp")}
 
 
 class RatesLinearisation:
     r"""The rates of :func:`angular_rates` linearised at ``(fbar, nbar)``: their exact
     directional derivatives in real arithmetic (the product rule through the FFT
-    correlations, :func:`fvqp.collisions.batched_jvp.inner_jvp`).
+    correlations of the process table, :func:`fvqp.collisions.correlations.evaluate`).
 
     The transforms of the state (8 forward) are taken once here; every derivative then
     takes 4 forward transforms of the perturbation and 8 inverse ones, each group in one
     batched call over all cells, against 16 forward and 24 inverse transforms of the
     complex step through :func:`angular_rates` (real and imaginary parts transformed
-    apart, :class:`fvqp.collisions.batched._Dual`). Equal to that complex step to
+    apart, :class:`fvqp.collisions.correlations._Dual`). Equal to that complex step to
     round-off (``tests/test_bte_collision_speed.py``).
 
     Parameters
@@ -207,10 +184,9 @@ class RatesLinearisation:
         f, n = np.atleast_2d(fbar), np.atleast_2d(nbar)
         self.rho = np.broadcast_to(rho, f.shape)
         self.ados = np.broadcast_to(ados, f.shape)
-        self.h, self.m, self.nph = h, m, n.shape[1]
-        self.spectra = linearisation_spectra(f, n, self.rho, self.ados, h=h, m=m,
-                                             qp_scale=qp_scale)
-        self.cph_h = np.asarray(c_ph, dtype=float).reshape(-1, 1) * h
+        self.spectra = State.build(f, n, self.rho, self.ados, h=h, m=m,
+                                   qp_scale=qp_scale)
+        self.c_ph = c_ph
 
     def derivative(self, dfbar: np.ndarray, dnbar: np.ndarray
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -218,14 +194,12 @@ class RatesLinearisation:
         \delta\,\text{ph\_gain}, \delta\,\text{ph\_loss})` along
         ``(dfbar (C, N), dnbar (C, M))`` (:class:`AngularRates`); ``dnbar = None``:
         phonons held (bath), the phonon rates' derivatives are not formed (None)."""
-        d_in_pb, d_out_rec, gs, ls, gp, lp = inner_jvp(
-            self.spectra, self.rho, self.ados, dfbar, dnbar, h=self.h, m=self.m,
-            nph=self.nph)
-        qh = self.spectra.qs * self.h
+        pert = Perturbation(self.spectra, self.rho, self.ados, dfbar, dnbar)
         if dnbar is None:
-            return qh * d_in_pb, qh * d_out_rec, None, None
-        return (qh * d_in_pb, qh * d_out_rec, self.cph_h * (2.0 * gs + gp),
-                self.cph_h * (2.0 * ls + lp))
+            d = evaluate(self.spectra, _QP_SIDES, perturbation=pert)
+            return d["qp_in"], d["qp_out"], None, None
+        d = evaluate(self.spectra, _SIDES, c_ph=self.c_ph, perturbation=pert)
+        return d["qp_in"], d["qp_out"], d["ph_gain"], d["ph_loss"]
 
 
 @dataclass(frozen=True)

@@ -20,109 +20,55 @@ prefactors:
   :math:`\beta = \text{qp\_scale}/(2c_{ph})` (the 0D identity of
   :mod:`fvqp.collisions.kernels` scaled by ``qp_scale``).
 
-Every double sum is a discrete correlation or convolution; correlations are written as
-convolutions with index-reversed arrays (:math:`(a\star b)_i = \sum_k a_kb_{i+k} =
-(\tilde a * b)_i`, :math:`\tilde a_{L-k} = a_k`), so the evaluation is *analytic* in
-``(f, n)`` and complex-step differentiation through it is exact
-(:func:`collision_jacobian_blocks`).  The transform length is ``L >= 2N``; no circular
-wrap-around reaches an output (module :mod:`fvqp.collisions.fft` explains the terms).
+The processes are described once, as a table of outer factors and inner correlations
+(:mod:`fvqp.collisions.processes`); this module is the public face of the paths
+generated from it (:mod:`fvqp.collisions.correlations`,
+:mod:`fvqp.collisions.correlation_blocks`):
+
+* the residual's gain/loss terms, :func:`batched_terms` (analytic in ``(f, n)``:
+  complex-step differentiation through it is exact, :func:`collision_jacobian_blocks`);
+* the exact Jacobian action by the product rule in real arithmetic, :func:`batched_jvp`
+  (with :func:`outer_derivative` and :func:`linearisation_spectra` kept per
+  linearisation point): 4 forward transforms of the perturbation and 8 inverse ones
+  against 16 and 24 for the complex step;
+* the QP-phonon coupling actions from stored QP spectra, :class:`CouplingSpectra`, and
+  the QP rows with the phonons condensed out, :func:`condensed_qp_jvp`;
+* dense per-cell blocks by gathers on the kinematics, :func:`batched_blocks`,
+  :func:`qp_block`, and the dense :math:`(N + M)^2` Jacobian, :func:`batched_jacobian`.
+
+The transform length is ``L >= 2N + 1``; no circular wrap-around reaches an output.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import scipy.fft as sfft
 
+from .correlation_blocks import OUTER, collision_blocks
+from .correlations import FIELDS, Perturbation, State, evaluate, transform_length
 from .kernels import CollisionTerms
 
-__all__ = ["BatchedTerms", "batched_jacobian", "batched_terms", "collision_jacobian_blocks"]
+__all__ = ["BatchedTerms", "CouplingSpectra", "batched_blocks", "batched_jacobian",
+           "batched_jvp", "batched_terms", "collision_jacobian_blocks",
+           "condensed_qp_jvp", "linearisation_spectra", "outer_derivative", "qp_block"]
 
 
 #: Gain/loss terms of a batch of cells: the 0D container with 2D arrays, QP arrays of shape
 #: ``(C, N)`` and phonon arrays ``(C, M)`` (rates in the reference time unit).
 BatchedTerms = CollisionTerms
 
-
-class _Dual:
-    """Spectrum of a complex-step input: transforms of the real and imaginary parts kept
-    apart, so FFT round-off of the (large) real part never leaks into the (tiny)
-    imaginary part -- complex-step derivatives stay exact to round-off."""
-
-    __slots__ = ("im", "re")
-
-    def __init__(self, re: np.ndarray, im: np.ndarray):
-        self.re, self.im = re, im
-
-    def __add__(self, o: _Dual) -> _Dual:
-        return _Dual(self.re + o.re, self.im + o.im)
-
-    def __sub__(self, o: _Dual) -> _Dual:
-        return _Dual(self.re - o.re, self.im - o.im)
-
-    def __mul__(self, o: _Dual) -> _Dual:
-        return _Dual(self.re * o.re - self.im * o.im, self.re * o.im + self.im * o.re)
-
-    def conj(self) -> _Dual:
-        return _Dual(np.conj(self.re), np.conj(self.im))
+_EACH = {k: ((k, 1.0),) for v in FIELDS.values() for k in v}
+#: the rates grouped by row and sign: what the exact action differentiates
+_SIDES = {"qp_gain": tuple((k, 1.0) for k in FIELDS[("qp", True)]),
+          "qp_loss": tuple((k, 1.0) for k in FIELDS[("qp", False)]),
+          "ph_gain": tuple((k, 1.0) for k in FIELDS[("ph", True)]),
+          "ph_loss": tuple((k, 1.0) for k in FIELDS[("ph", False)])}
+_QP_SIDES = {k: v for k, v in _SIDES.items() if k.startswith("qp")}
+_PH_SIDES = {k: v for k, v in _SIDES.items() if k.startswith("ph")}
 
 
-class _Transforms:
-    """Zero-padded real transforms of one length; :class:`_Dual` for complex input."""
-
-    def __init__(self, length: int, complex_: bool):
-        self.L, self.cplx = length, complex_
-
-    def fwd(self, x: np.ndarray):
-        if self.cplx:
-            return _Dual(sfft.rfft(x.real, n=self.L, axis=-1),
-                         sfft.rfft(x.imag, n=self.L, axis=-1))
-        return sfft.rfft(x, n=self.L, axis=-1)
-
-    @staticmethod
-    def rev(spec):
-        """Transform of the index-reversed array :math:`\\tilde x_{(L-k) \\bmod L} = x_k`
-        (for real data, reversal is conjugation of the spectrum)."""
-        return spec.conj() if isinstance(spec, _Dual) else np.conj(spec)
-
-    def inv(self, spec, size: int) -> np.ndarray:
-        if isinstance(spec, _Dual):
-            return (sfft.irfft(spec.re, n=self.L, axis=-1)[..., :size]
-                    + 1j * sfft.irfft(spec.im, n=self.L, axis=-1)[..., :size])
-        return sfft.irfft(spec, n=self.L, axis=-1)[..., :size]
-
-
-def _pair_weight_padded(pair_weight, c: int, M: int, size: int) -> np.ndarray:
-    """Pair-kernel factors :math:`r_k` (``None``: ones) on ``k = 0..size``, shape (C or 1,
-    size + 1)."""
-    out = np.ones((c if pair_weight is not None and np.ndim(pair_weight) == 2 else 1,
-                   size + 1))
-    if pair_weight is not None:
-        r = np.atleast_2d(np.asarray(pair_weight, dtype=float))
-        if r.shape[-1] != M:
-            raise ValueError(f"pair_weight must have {M} entries per cell, got {r.shape}")
-        top = min(M, size)
-        out[:, 1:top + 1] = r[:, :top]
-    return out
-
-
-def _phonon_factors(n: np.ndarray, h: float, m: int, nq: int, pair_weight=None
-                    ) -> tuple[np.ndarray, ...]:
-    """``p1 = W(1+n), p0 = W n`` (index k = 0..N-1) and the pair arrays ``q1, q0``
-    (``q_s = r_{s+m+1} p_{s+m+1}``, s = 0..2N-2), with :math:`W = \\Omega_k^2` and the
-    pair-kernel factors ``r`` (``pair_weight``, default ones)."""
-    c, M = n.shape
-    size = max(nq, 2 * nq - 1 + m + 1)
-    npad = np.zeros((c, size + 1), dtype=n.dtype)
-    top = min(M, size)
-    npad[:, 1:top + 1] = n[:, :top]
-    w2 = (h * np.arange(size + 1)) ** 2
-    valid = np.zeros(size + 1)
-    valid[1:M + 1] = 1.0
-    p1 = w2 * valid * (1.0 + npad)
-    p0 = w2 * valid * npad
-    r = _pair_weight_padded(pair_weight, c, M, size)
-    s = slice(m + 1, m + 2 * nq)
-    return p1[:, :nq], p0[:, :nq], (r * p1)[:, s], (r * p0)[:, s]
+def _arrays(f, n, rho, ados):
+    f, n = np.atleast_2d(f), np.atleast_2d(n)
+    return f, n, np.broadcast_to(rho, f.shape), np.broadcast_to(ados, f.shape)
 
 
 def batched_terms(f: np.ndarray, n: np.ndarray, rho: np.ndarray, ados: np.ndarray, *,
@@ -147,80 +93,259 @@ def batched_terms(f: np.ndarray, n: np.ndarray, rho: np.ndarray, ados: np.ndarra
         Factor :math:`r_k` of the pair kernel at phonon node ``k`` (default ones).  An
         :class:`~fvqp.collisions.EnergyGrid` in the vertex layout is reproduced with
         ``m = grid.pair_offset - 1`` and ``pair_weight = grid.pair_weight``.
-
     outer : bool
         Also return the outer-factor derivatives ``(g_f, g_n)`` of the net rates
-        (:func:`fvqp.collisions.batched_jvp.outer_derivative`, from the inner sums computed
-        here anyway).
+        (:func:`outer_derivative`, from the inner sums computed here anyway).
 
     Returns
     -------
     BatchedTerms, or (BatchedTerms, (g_f, g_n)) with ``outer``
     """
-    f, n = np.atleast_2d(f), np.atleast_2d(n)
-    rho, ados = np.broadcast_to(rho, f.shape), np.broadcast_to(ados, f.shape)
-    nq = f.shape[1]
-    nph = n.shape[1]
-    cplx = np.iscomplexobj(f) or np.iscomplexobj(n)
-    tr = _Transforms(sfft.next_fast_len(2 * nq + 1, real=True), cplx)
-    has = rho > 0
-    r = np.divide(ados, rho, out=np.zeros(rho.shape), where=has)
-    rf, af, rF, aF = rho * f, ados * f, rho * (1.0 - f), ados * (1.0 - f)
-    RF, AF, RFF, AFF = (tr.fwd(x) for x in (rf, af, rF, aF))
-    RFr, AFr = tr.rev(RF), tr.rev(AF)
-    RFFr, AFFr = tr.rev(RFF), tr.rev(AFF)
-    p1, p0, q1, q0 = _phonon_factors(n, h, m, nq, pair_weight)
-    P1, P0 = tr.fwd(p1), tr.fwd(p0)
-    P1r, P0r = tr.rev(P1), tr.rev(P0)
-    Q1, Q0 = tr.fwd(q1), tr.fwd(q0)
-    inv = tr.inv
-    qs = np.asarray(qp_scale, dtype=float).reshape(-1, 1) * has
-    s_in = P1r + P0
-    s_out = P0r + P1
-    x_in = inv(RF * s_in, nq) - r * inv(AF * s_in, nq)
-    x_out = inv(RFF * s_out, nq) - r * inv(AFF * s_out, nq)
-    x_rec = inv(RFr * Q1, nq) + r * inv(AFr * Q1, nq)
-    x_pb = inv(RFFr * Q0, nq) + r * inv(AFFr * Q0, nq)
-    sc_in = h * (1.0 - f) * x_in
-    sc_out = h * f * x_out
-    rec = h * f * x_rec
-    pb = h * (1.0 - f) * x_pb
-    cph = np.asarray(c_ph, dtype=float).reshape(-1, 1)
-    kmax = min(nph, nq - 1)  # scattering partners exist only for k < N
-    ph_sc_gain = np.zeros(n.shape, dtype=np.result_type(f, n))
-    ph_sc_loss = np.zeros_like(ph_sc_gain)
-    corr_in = inv(RFFr * RF - AFFr * AF, nq)  # sum_i rF_i rf_{i+k} - aF_i af_{i+k}
-    corr_out = inv(RFr * RFF - AFr * AFF, nq)
-    ph_sc_gain[:, :kmax] = corr_in[:, 1:kmax + 1]
-    ph_sc_loss[:, :kmax] = corr_out[:, 1:kmax + 1]
-    ph_pair_gain = np.zeros_like(ph_sc_gain)
-    ph_pair_loss = np.zeros_like(ph_sc_gain)
-    lo = m  # k - m - 1 = s  ->  phonon index (k - 1) = s + m
-    ns = min(2 * nq - 1, nph - lo)
-    if ns > 0:
-        conv_rec = inv(RF * RF + AF * AF, ns)
-        conv_pb = inv(RFF * RFF + AFF * AFF, ns)
-        ph_pair_gain[:, lo:lo + ns] = conv_rec
-        ph_pair_loss[:, lo:lo + ns] = conv_pb
-    if pair_weight is not None:
-        rk = np.asarray(pair_weight, dtype=float)
-        ph_pair_gain = ph_pair_gain * rk
-        ph_pair_loss = ph_pair_loss * rk
+    f, n, rho, ados = _arrays(f, n, rho, ados)
+    st = State.build(f, n, rho, ados, h=h, m=m, qp_scale=qp_scale, pair_weight=pair_weight)
+    rates = evaluate(st, _EACH, c_ph=c_ph)
+    occ = {("qp", True): 1.0 - f, ("qp", False): f, ("ph", True): 1.0 + n,
+           ("ph", False): n}
     # no clipping of round-off negatives: the QP terms are not clipped either, and the
     # phonon terms must mirror them exactly for energy conservation (also when an
     # occupation undershoots zero slightly, e.g. in BDF2 steps)
-    terms = BatchedTerms(
-        qp_sc_in=qs * sc_in, qp_sc_out=qs * sc_out, qp_rec=qs * rec, qp_pb=qs * pb,
-        ph_sc_in=2.0 * cph * h * (1.0 + n) * ph_sc_gain,
-        ph_sc_out=2.0 * cph * h * n * ph_sc_loss,
-        ph_rec=cph * h * (1.0 + n) * ph_pair_gain,
-        ph_pb=cph * h * n * ph_pair_loss,
-    )
+    terms = BatchedTerms(**{k: occ[side] * rates[k] for side, ks in FIELDS.items()
+                            for k in ks})
     if not outer:
         return terms
-    g_f = -(qs * h) * (x_in + x_out + x_rec + x_pb)
-    g_n = cph * h * (2.0 * (ph_sc_gain - ph_sc_loss) + ph_pair_gain - ph_pair_loss)
+    g_f = -sum(rates[k] for k, _ in _SIDES["qp_gain"] + _SIDES["qp_loss"])
+    g_n = (sum(rates[k] for k, _ in _SIDES["ph_gain"])
+           - sum(rates[k] for k, _ in _SIDES["ph_loss"]))
     return terms, (g_f, g_n)
+
+
+def outer_derivative(f: np.ndarray, n: np.ndarray, rho: np.ndarray, ados: np.ndarray, *,
+                     h: float, m: int, qp_scale=1.0, c_ph=1.0, pair_weight=None
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    r"""The diagonal part :math:`g^f = -\sum` QP rates, :math:`g^n` = phonon gains minus
+    losses of the collision Jacobian that comes from the outer occupation factors, shapes
+    (C, N) and (C, M); arguments as for :func:`batched_terms` (real ``f``, ``n``)."""
+    f, n, rho, ados = _arrays(f, n, rho, ados)
+    st = State.build(f, n, rho, ados, h=h, m=m, qp_scale=qp_scale, pair_weight=pair_weight)
+    g = evaluate(st, OUTER, c_ph=c_ph)
+    return g["qp"], g["ph"]
+
+
+def linearisation_spectra(f: np.ndarray, n: np.ndarray, rho: np.ndarray, ados: np.ndarray,
+                          *, h: float, m: int, qp_scale=1.0, pair_weight=None) -> State:
+    r"""The transforms of the state factors at ``(f, n)`` (8 forward transforms): pass
+    them to :func:`batched_jvp` (``spectra``) for every direction at the same
+    linearisation point, so an action transforms only the perturbation (4 forward,
+    8 inverse transforms). Memory: 8 complex arrays of :math:`\lfloor L/2\rfloor + 1`
+    values per cell, :math:`L \ge 2N + 1`."""
+    f, n, rho, ados = _arrays(f, n, rho, ados)
+    return State.build(f, n, rho, ados, h=h, m=m, qp_scale=qp_scale,
+                       pair_weight=pair_weight)
+
+
+def batched_jvp(f: np.ndarray, n: np.ndarray, rho: np.ndarray, ados: np.ndarray,
+                v: np.ndarray, u: np.ndarray, *, h: float, m: int, qp_scale=1.0, c_ph=1.0,
+                pair_weight=None, outer: tuple | None = None, spectra: State | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
+    r"""Exact directional derivative of the net collision rates (``qp``, ``ph`` of
+    :func:`batched_terms`) at ``(f, n)`` along ``(v, u)``.
+
+    Every term is an outer factor times an inner sum of correlations of factors linear in
+    ``(f, n)`` (:mod:`fvqp.collisions.processes`), so by the product rule
+    :math:`\delta S^{qp} = g^fv + (1-f)\,\delta\,\text{gain} - f\,\delta\,\text{loss}`
+    and :math:`\delta S^{ph} = g^nu + (1+n)\,\delta\,\text{gain} - n\,\delta\,
+    \text{loss}`, each :math:`\delta` the same correlations with one factor replaced by
+    its perturbation (exact to round-off, as the complex step of the same operator).
+
+    Parameters
+    ----------
+    f, rho, ados, v : ndarray, shape (C, N)
+    n, u : ndarray, shape (C, M)
+    h, m, qp_scale, c_ph, pair_weight
+        As for :func:`batched_terms`.
+    outer : tuple of ndarray, optional
+        :func:`outer_derivative` at ``(f, n)`` (computed here if None): pass it when the
+        same state is linearised for many directions (Krylov iterations).
+    spectra : State, optional
+        :func:`linearisation_spectra` at ``(f, n)`` (computed here if None).
+
+    Returns
+    -------
+    dqp, dph : ndarray, shapes (C, N), (C, M)
+    """
+    f, n, rho, ados = _arrays(f, n, rho, ados)
+    if outer is None:
+        outer = outer_derivative(f, n, rho, ados, h=h, m=m, qp_scale=qp_scale, c_ph=c_ph,
+                                 pair_weight=pair_weight)
+    st = spectra if spectra is not None else linearisation_spectra(
+        f, n, rho, ados, h=h, m=m, qp_scale=qp_scale, pair_weight=pair_weight)
+    d = evaluate(st, _SIDES, c_ph=c_ph, perturbation=Perturbation(st, rho, ados, v, u))
+    dqp = outer[0] * v + (1.0 - f) * d["qp_gain"] - f * d["qp_loss"]
+    dph = outer[1] * u + (1.0 + n) * d["ph_gain"] - n * d["ph_loss"]
+    return dqp, dph
+
+
+def condensed_qp_jvp(s: State, f: np.ndarray, n: np.ndarray, rho: np.ndarray,
+                     ados: np.ndarray, v: np.ndarray, gain: np.ndarray,
+                     outer_f: np.ndarray, *, h: float, m: int, c_ph=1.0, pair_weight=None,
+                     w0: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    r"""The QP rows of the action with the phonons condensed out
+    (:mod:`fvqp.models.transport.condensed`): :math:`\delta S^{qp}(v, w)` with
+    :math:`w = \gamma\odot\delta S^{ph}(v, 0) + w_0`.
+
+    With the phonon block of the Newton matrix diagonal (every phonon term is an outer
+    factor :math:`n_k` or :math:`1 + n_k` times a sum over QP states), the condensed
+    direction of a QP perturbation :math:`v` is :math:`w = \gamma\odot\delta
+    S^{ph}(v, 0)` with a per-mode gain :math:`\gamma` (for the transport model
+    :math:`\gamma = m^n/D`, zero for phonons held at the bath). The phonon rows of
+    :math:`(v, 0)` need the transforms of :math:`\rho v, \tilde\rho v`, the QP rows of
+    :math:`(v, w)` those and the transforms of the pair factors of :math:`w`: 4 forward
+    and 8 inverse transforms in all, as one action of the whole state.
+
+    Parameters
+    ----------
+    s : State
+        :func:`linearisation_spectra` at ``(f, n)``.
+    f, rho, ados, v : ndarray, shape (C, N)
+    n, gain : ndarray, shape (C, M)
+        The phonon state and the gain :math:`\gamma`.
+    outer_f : ndarray, shape (C, N)
+        The QP outer derivatives :math:`g^f` (:func:`outer_derivative`).
+    h, m, c_ph, pair_weight
+        As for :func:`batched_terms` (``h``, ``m``, ``pair_weight`` those of ``s``).
+    w0 : ndarray, shape (C, M), optional
+        A phonon direction added to :math:`w` (e.g. :math:`D^{-1}r_n` of the condensed
+        right-hand side, with ``v = 0``).
+
+    Returns
+    -------
+    dqp : ndarray, shape (C, N)
+    w : ndarray, shape (C, M)
+    """
+    pert = Perturbation(s, rho, ados, v, None)
+    d = evaluate(s, _PH_SIDES, c_ph=c_ph, perturbation=pert)
+    w = (1.0 + n) * d["ph_gain"] - n * d["ph_loss"]
+    w *= gain
+    if w0 is not None:
+        w += w0
+    pert.set_phonons(w)
+    d = evaluate(s, _QP_SIDES, perturbation=pert)
+    dqp = outer_f * v + (1.0 - f) * d["qp_gain"] - f * d["qp_loss"]
+    return dqp, w
+
+
+class CouplingSpectra:
+    r"""Transforms of the QP factors of ``n`` cells, kept to apply the coupling blocks
+    :math:`\partial S_{qp}/\partial n` (N x M) and :math:`\partial S_{ph}/\partial f`
+    (M x N) by FFTs.
+
+    Both blocks are parts of the exact action (:func:`batched_jvp`) along a phonon
+    direction :math:`(0, u)` and a QP direction :math:`(v, 0)`; neither needs the outer
+    derivatives (they sit on the diagonal of the QP-QP and phonon-phonon blocks), and both
+    need only the transforms of the four QP factors :math:`\rho f, \tilde\rho f,
+    \rho(1-f), \tilde\rho(1-f)`: :math:`4(\lfloor L/2\rfloor + 1)` complex values per
+    cell, :math:`L \ge 2N+1` (in ``complex64`` for a single-precision preconditioner:
+    2.2 KB per cell at N = 66 against 67 KB for the two blocks in ``float32``).
+
+    Parameters
+    ----------
+    n_cells, nq : int
+        Cells and QP bins.
+    h : float
+        Bin width (phonon node spacing).
+    m : int
+        Pair offset (:func:`batched_terms`).
+    dtype : numpy dtype
+        ``float32`` (transforms in single precision, spectra ``complex64``) or
+        ``float64``.
+    """
+
+    _QP = ("RF", "AF", "RFF", "AFF")
+
+    def __init__(self, n_cells: int, nq: int, *, h: float, m: int, dtype=np.float32):
+        self.nq, self.h, self.m = nq, h, m
+        self.dtype = np.dtype(dtype)
+        self.L = transform_length(nq)
+        cdt = np.result_type(self.dtype, np.complex64)
+        #: rho f, ados f, rho (1-f), ados (1-f) transformed, per cell (n, 4, L/2 + 1)
+        self.spec = np.empty((n_cells, 4, self.L // 2 + 1), dtype=cdt)
+
+    def set(self, sl: slice, f: np.ndarray, rho: np.ndarray, ados: np.ndarray) -> None:
+        """The spectra of the cells ``sl`` at the QP occupations ``f`` (C, N)."""
+        st = State.build(f, None, rho, ados, h=self.h, m=self.m, factors=self._QP,
+                         dtype=self.dtype, nph=0, compact=False)
+        for k, name in enumerate(self._QP):
+            self.spec[sl, k] = st.spectra[name]
+
+    def _state(self, sl: slice, rho: np.ndarray, ados: np.ndarray, nph: int,
+               qp_scale=1.0) -> State:
+        st = State.build(np.zeros(rho.shape), None, rho, ados, h=self.h, m=self.m,
+                         qp_scale=qp_scale, factors=(), dtype=self.dtype, nph=nph)
+        st.spectra = {name: self.spec[sl, k] for k, name in enumerate(self._QP)}
+        return st
+
+    def qp_from_phonons(self, sl: slice, f: np.ndarray, rho: np.ndarray, ados: np.ndarray,
+                        u: np.ndarray, qp_scale=1.0) -> np.ndarray:
+        r""":math:`(\partial S^{qp}/\partial n)\,u` of the cells ``sl`` (state ``f`` as
+        set); ``u`` (C, M). Returns (C, N) in :attr:`dtype`."""
+        st = self._state(sl, rho, ados, u.shape[1], qp_scale)
+        d = evaluate(st, _QP_SIDES, perturbation=Perturbation(st, rho, ados, None, u))
+        f = f.astype(self.dtype)
+        return (1.0 - f) * d["qp_gain"] - f * d["qp_loss"]
+
+    def phonons_from_qp(self, sl: slice, n: np.ndarray, rho: np.ndarray, ados: np.ndarray,
+                        v: np.ndarray, c_ph=1.0) -> np.ndarray:
+        r""":math:`(\partial S^{ph}/\partial f)\,v` of the cells ``sl`` (state spectra as
+        set, phonon occupations ``n`` (C, M)); ``v`` (C, N). Returns (C, M)."""
+        st = self._state(sl, rho, ados, n.shape[1])
+        d = evaluate(st, _PH_SIDES, c_ph=c_ph,
+                     perturbation=Perturbation(st, rho, ados, v, None))
+        n = n.astype(self.dtype)
+        return (1.0 + n) * d["ph_gain"] - n * d["ph_loss"]
+
+
+def batched_blocks(f: np.ndarray, n: np.ndarray, rho: np.ndarray, ados: np.ndarray, *,
+                   h: float, m: int, qp_scale=1.0, c_ph=1.0, pair_weight=None
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    r"""The exact Jacobian blocks ``ff (C, N, N), fn (C, N, M), nf (C, M, N), nn (C, M)``
+    of :func:`batched_terms` (``qp``, ``ph``; the phonon block is diagonal); arguments as
+    there (real ``f``, ``n``; ``float32`` in, ``float32`` blocks)
+    (:func:`fvqp.collisions.correlation_blocks.collision_blocks`)."""
+    b = collision_blocks(f, n, rho, ados, h=h, m=m, qp_scale=qp_scale, c_ph=c_ph,
+                         pair_weight=pair_weight)
+    return b["ff"], b["fn"], b["nf"], b["nn"]
+
+
+def qp_block(f: np.ndarray, n: np.ndarray, rho: np.ndarray, ados: np.ndarray, *,
+             h: float, m: int, qp_scale=1.0, pair_weight=None) -> np.ndarray:
+    r"""The QP-QP block ``ff`` (C, N, N) of :func:`batched_blocks` alone (the models with
+    bath phonons need no other block)."""
+    return collision_blocks(f, n, rho, ados, h=h, m=m, qp_scale=qp_scale,
+                            pair_weight=pair_weight, blocks="ff")["ff"]
+
+
+def batched_jacobian(f: np.ndarray, n: np.ndarray, rho: np.ndarray, ados: np.ndarray, *,
+                     h: float, m: int, qp_scale=1.0, c_ph=1.0, pair_weight=None
+                     ) -> np.ndarray:
+    r"""Exact dense Jacobians of :func:`batched_terms` (``qp``, ``ph``) for every cell:
+    the blocks of :func:`batched_blocks` in one matrix.
+
+    Returns
+    -------
+    ndarray, shape (C, N + M, N + M)
+        Rows/columns ordered ``(f, n)``.
+    """
+    ff, fn, nf, nn = batched_blocks(f, n, rho, ados, h=h, m=m, qp_scale=qp_scale,
+                                    c_ph=c_ph, pair_weight=pair_weight)
+    C, nq = ff.shape[:2]
+    nph = nn.shape[1]
+    out = np.zeros((C, nq + nph, nq + nph), dtype=ff.dtype)
+    out[:, :nq, :nq] = ff
+    out[:, :nq, nq:] = fn
+    out[:, nq:, :nq] = nf
+    k = np.arange(nph)
+    out[:, nq + k, nq + k] = nn
+    return out
 
 
 def collision_jacobian_blocks(f: np.ndarray, n: np.ndarray, rate, step: float = 1e-30
@@ -256,104 +381,3 @@ def collision_jacobian_blocks(f: np.ndarray, n: np.ndarray, rate, step: float = 
         else:
             nc[:, j - nq] = n[:, j - nq]
     return jac
-
-
-def _bincount_blocks(c: int, shape: tuple[int, int], rows: np.ndarray, cols: np.ndarray,
-                     vals: np.ndarray) -> np.ndarray:
-    """Per-cell dense matrices with ``vals[c, p]`` summed into ``(rows[p], cols[p])``."""
-    size = shape[0] * shape[1]
-    idx = (np.arange(c)[:, None] * size + (rows * shape[1] + cols)[None, :]).ravel()
-    return np.bincount(idx, weights=vals.ravel(), minlength=c * size).reshape((c,) + shape)
-
-
-def batched_jacobian(f: np.ndarray, n: np.ndarray, rho: np.ndarray, ados: np.ndarray, *,
-                     h: float, m: int, qp_scale=1.0, c_ph=1.0, pair_weight=None
-                     ) -> np.ndarray:
-    r"""Exact dense Jacobians of :func:`batched_terms` (``qp``, ``ph``) for every cell.
-
-    The formulas of :mod:`fvqp.collisions.jacobian` evaluated for a batch of cells with
-    per-cell DOS and prefactors (``O(C N (N + M))`` work, no FFT); arguments as for
-    :func:`batched_terms` (including ``pair_weight``).
-
-    Returns
-    -------
-    ndarray, shape (C, N + M, N + M)
-        Rows/columns ordered ``(f, n)``.
-    """
-    C, nq = f.shape
-    nph = n.shape[1]
-    w2 = (h * np.arange(nph + 1)) ** 2
-    npad = np.concatenate([np.zeros((C, 1)), n], axis=1)
-    has = rho > 0
-    pref = np.divide(h, rho, out=np.zeros(rho.shape), where=has)
-    pref *= np.asarray(qp_scale, dtype=float).reshape(-1, 1)
-    cph = np.asarray(c_ph, dtype=float).reshape(-1, 1)
-    ii, jj = np.meshgrid(np.arange(nq), np.arange(nq), indexing="ij")
-    fi, fj = f[:, :, None], f[:, None, :]
-    diag = np.arange(nq)
-    ff = np.zeros((C, nq, nq))
-    fn = np.zeros((C, nq, nph))
-    nf = np.zeros((C, nph, nq))
-    nn = np.zeros((C, nph))
-    rr = rho[:, :, None] * rho[:, None, :]
-    aa = ados[:, :, None] * ados[:, None, :]
-    pi = pref[:, :, None]
-
-    # scattering
-    k = np.abs(jj - ii)
-    valid = (k >= 1) & (k <= nph)
-    kc = np.where(valid, k, 0)
-    kern = np.where(valid, rr - aa, 0.0)
-    w = w2[kc] * kern
-    nk = npad[:, kc]
-    up = jj > ii
-    p_in = np.where(up, 1.0 + nk, nk)
-    p_out = np.where(up, nk, 1.0 + nk)
-    ff += pi * w * ((1.0 - fi) * p_in + fi * p_out)
-    ff[:, diag, diag] -= pref * np.sum(w * (fj * p_in + (1.0 - fj) * p_out), axis=2)
-    sel = valid.ravel()
-    vals = (pi * w * (fj - fi)).reshape(C, -1)[:, sel]
-    fn += _bincount_blocks(C, (nq, nph), ii.ravel()[sel], kc.ravel()[sel] - 1, vals)
-    sel = (valid & up).ravel()
-    kk, i_, j_ = kc.ravel()[sel] - 1, ii.ravel()[sel], jj.ravel()[sel]
-    kij = kern.reshape(C, -1)[:, sel]
-    nkk = nk.reshape(C, -1)[:, sel]
-    f_i, f_j = f[:, i_], f[:, j_]
-    s = 2.0 * cph * h
-    nf += _bincount_blocks(C, (nph, nq), kk, i_, s * kij * (-f_j * (1.0 + nkk)
-                                                              - (1.0 - f_j) * nkk))
-    nf += _bincount_blocks(C, (nph, nq), kk, j_, s * kij * ((1.0 - f_i) * (1.0 + nkk)
-                                                              + f_i * nkk))
-    nn += _bincount_blocks(C, (1, nph), np.zeros_like(kk), kk, s * kij * (f_j - f_i))[:, 0]
-
-    # pair processes
-    k = ii + jj + m + 1
-    valid = k <= nph
-    kc = np.where(valid, k, 0)
-    rw = _pair_weight_padded(pair_weight, C, nph, nph)[:, kc]  # (C or 1, N, N)
-    kern = np.where(valid, rw * (rr + aa), 0.0)
-    v = w2[kc] * kern
-    nk = npad[:, kc]
-    ff -= pi * v * (fi * (1.0 + nk) + (1.0 - fi) * nk)
-    ff[:, diag, diag] -= pref * np.sum(v * (fj * (1.0 + nk) + (1.0 - fj) * nk), axis=2)
-    sel = valid.ravel()
-    vals = (pi * v * (fi * fj - (1.0 - fi) * (1.0 - fj))).reshape(C, -1)[:, sel]
-    fn -= _bincount_blocks(C, (nq, nph), ii.ravel()[sel], kc.ravel()[sel] - 1, vals)
-    kk, i_, j_ = kc.ravel()[sel] - 1, ii.ravel()[sel], jj.ravel()[sel]
-    kij = kern.reshape(C, -1)[:, sel]
-    nkk = nk.reshape(C, -1)[:, sel]
-    f_i, f_j = f[:, i_], f[:, j_]
-    s = cph * h
-    nf += _bincount_blocks(C, (nph, nq), kk, i_, s * kij * (f_j * (1.0 + nkk)
-                                                              + (1.0 - f_j) * nkk))
-    nf += _bincount_blocks(C, (nph, nq), kk, j_, s * kij * (f_i * (1.0 + nkk)
-                                                              + (1.0 - f_i) * nkk))
-    nn += _bincount_blocks(C, (1, nph), np.zeros_like(kk), kk,
-                           s * kij * (f_i * f_j - (1.0 - f_i) * (1.0 - f_j)))[:, 0]
-    out = np.zeros((C, nq + nph, nq + nph))
-    out[:, :nq, :nq] = ff
-    out[:, :nq, nq:] = fn
-    out[:, nq:, :nq] = nf
-    idx = np.arange(nph)
-    out[:, nq + idx, nq + idx] = nn
-    return out

@@ -38,8 +38,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from ...collisions.batched import batched_jacobian
-from ...collisions.batched_blocks import batched_blocks, qp_block
+from ...collisions.batched import batched_blocks, batched_jacobian, qp_block
 
 __all__ = ["FINE_CHOICES", "INEXACT_COARSE", "InelasticPC"]
 
@@ -217,7 +216,7 @@ class InelasticPC:
         block :math:`D` of :math:`C_c = [[A, B], [C, D]]` is diagonal (a phonon node
         meets the other nodes only through the QPs), so :math:`C_c^{-1}` needs only
         :math:`S = A - BD^{-1}C` (:math:`N\times N`) inverted instead of the
-        :math:`(N + M)^2` matrix (blocks by :func:`fvqp.collisions.batched_blocks.
+        :math:`(N + M)^2` matrix (blocks by :func:`fvqp.collisions.batched.
         batched_blocks`, without the dense matrix). False (the dense inverse is taken)
         where :math:`D` is not safely invertible (:math:`|D| < 10^{-8}\max|D|`)."""
         p = self.p

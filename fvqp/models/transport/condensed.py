@@ -11,7 +11,7 @@ Ordered per cell as QPs then phonons, the Newton matrix of a BDF step
 with :math:`K_{ff}` the QP collisions and the transport between cells. The phonon block
 :math:`D` is *exactly* diagonal: every phonon term is an outer factor :math:`n_k` or
 :math:`1 + n_k` times a sum over QP states only (pair breaking, recombination,
-scattering; :mod:`fvqp.collisions.batched_jvp`, :math:`g^n_k` its derivative, notes
+scattering; :mod:`fvqp.collisions.correlations`, :math:`g^n_k` its derivative, notes
 Eqs. 38-40), escape is diagonal, and without phonon diffusion no phonon couples to
 another cell. Rows of phonons held at the bath are algebraic, :math:`D_k = \kappa`.
 The solution of :math:`K(z_f, z_n) = (r_f, r_n)` is therefore, exactly,
@@ -26,7 +26,7 @@ phonon rows are solved exactly): a Krylov solve of :math:`S` to
 :math:`S` is applied exactly (:meth:`CondensedSolve.schur_action`: the phonon rows of
 the Jacobian action of :math:`(v, 0)` give :math:`w = -D^{-1}K_{nf}v`, then the QP rows
 of the action of :math:`(v, w)`, in the transforms of one action,
-:mod:`fvqp.collisions.batched_condensed`), and preconditioned with the inner solve of the
+:func:`fvqp.collisions.batched.condensed_qp_jvp`), and preconditioned with the inner solve of the
 float32 :math:`S_T` of :class:`.schur.SchurPreconditioner` (ILU(0)). The Krylov method
 is PETSc's flexible GMRES (:func:`fvqp.solvers.linear.operator_solver`, options prefix
 ``<prefix>schur_condensed_``, e.g. ``-transport_schur_condensed_ksp_monitor``) with

@@ -5,7 +5,7 @@ couplings between cells), and the single-precision cell blocks of
 phonon-eliminating preconditioner (:mod:`.schur`) condenses.
 
 The collision blocks come from the batched operator (:mod:`fvqp.collisions.batched`,
-:mod:`fvqp.collisions.batched_blocks`); transport couples a bin only to the same bin of
+:mod:`fvqp.collisions.correlation_blocks`); transport couples a bin only to the same bin of
 the neighbour cells (:mod:`.faces`). :class:`JacobianAssembly` is a part of
 :class:`fvqp.models.transport.problem.TransportProblem`.
 """
@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...collisions.batched import batched_jacobian, batched_terms
-from ...collisions.batched_blocks import batched_blocks
+from ...collisions.batched import batched_blocks, batched_jacobian, batched_terms
 
 __all__ = ["JacobianAssembly", "BLOCK_CHUNK"]
 
@@ -113,7 +112,7 @@ class JacobianAssembly:
         algebraic rows; no transport) in ``dtype``: ``K_ff (c, N, N)``, ``K_fn (c, N, M)``,
         ``K_nf (c, M, N)`` and the diagonal phonon block ``d (c, M)`` — the entries of
         :meth:`cell_blocks` without the dense :math:`(N + M)^2` matrix
-        (:func:`fvqp.collisions.batched_blocks.batched_blocks`)."""
+        (:func:`fvqp.collisions.batched.batched_blocks`)."""
         N, M = self.N, self.M
         c = sl.stop - sl.start
         if self.collisions:

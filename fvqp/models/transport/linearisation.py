@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...collisions.batched_jvp import linearisation_spectra, outer_derivative
+from ...collisions.batched import linearisation_spectra, outer_derivative
 
 __all__ = ["CHUNK", "Linearisation"]
 
@@ -23,7 +23,7 @@ class Linearisation:
 
     def _jvp_spectra(self, y: np.ndarray) -> list:
         """The transforms of the state factors per batch of cells at the current
-        linearisation point (:func:`fvqp.collisions.batched_jvp.linearisation_spectra`),
+        linearisation point (:func:`fvqp.collisions.batched.linearisation_spectra`),
         computed at its first action and kept with it: an action then transforms only
         its direction (12 transforms instead of 24; 8 complex arrays of ~N + 1 values per
         cell). Call after :meth:`_outer_derivative` (which sets the point)."""
@@ -50,7 +50,7 @@ class Linearisation:
 
     def _outer_derivative(self, y: np.ndarray) -> np.ndarray:
         """The outer-factor derivatives of the collision terms at the owned cells of ``y``
-        (:func:`fvqp.collisions.batched_jvp.outer_derivative`, shape (n, B)), kept while
+        (:func:`fvqp.collisions.batched.outer_derivative`, shape (n, B)), kept while
         the state is the same (one linearisation point, many Krylov directions)."""
         own = y[:self.n]
         if self._linearised is not None and np.array_equal(self._linearised[0], own):

@@ -43,9 +43,7 @@ import time
 
 import numpy as np
 
-from ...collisions.batched import BatchedTerms, batched_terms
-from ...collisions.batched_condensed import condensed_qp_jvp
-from ...collisions.batched_jvp import batched_jvp
+from ...collisions.batched import BatchedTerms, batched_jvp, batched_terms, condensed_qp_jvp
 from ...collisions.grid import bose, fermi
 from ...parallel.blocked import BlockDistribution
 from ...spectra.bins import BinGrid, cell_spectra, gaps
@@ -88,11 +86,11 @@ class TransportProblem(FaceOperators, JacobianAssembly, Balances, Linearisation)
         :attr:`preconditioner` (it needs the solver's options prefix).
     action : {"linear", "complex_step"}
         How :meth:`rhs_jvp` differentiates the collisions: the exact linearisation in
-        real arithmetic (:mod:`fvqp.collisions.batched_jvp`) or the complex step through
+        real arithmetic (:mod:`fvqp.collisions.correlations`) or the complex step through
         the residual (the previous path, kept for comparison); equal to round-off.
     spectra : {"keep", "single", "recompute"}
         The state transforms of a linearisation point
-        (:func:`fvqp.collisions.batched_jvp.linearisation_spectra`, 8 complex arrays of
+        (:func:`fvqp.collisions.batched.linearisation_spectra`, 8 complex arrays of
         ~N + 1 values per cell: 8.7 KB per cell at 66 bins) kept for all its Jacobian
         actions (``keep``), kept rounded to complex64 (``single``: half of it; the
         action then carries the float32 rounding of the state's transforms, the
@@ -120,7 +118,7 @@ class TransportProblem(FaceOperators, JacobianAssembly, Balances, Linearisation)
         if action not in ("linear", "complex_step"):
             raise ValueError(f"action must be 'linear' or 'complex_step', not {action!r}")
         #: how :meth:`rhs_jvp` differentiates the collision operator: ``linear`` (the
-        #: product rule in real arithmetic, :mod:`fvqp.collisions.batched_jvp`) or
+        #: product rule in real arithmetic, :mod:`fvqp.collisions.correlations`) or
         #: ``complex_step`` (through the residual with complex occupations; ~3x slower)
         self.action = action
         if spectra not in ("keep", "single", "recompute"):
@@ -366,7 +364,7 @@ class TransportProblem(FaceOperators, JacobianAssembly, Balances, Linearisation)
         the cell-diagonal phonon block condensed out,
         :math:`Sv = K_{ff}v + K_{fn}w`, :math:`w = -D^{-1}K_{nf}v`
         (:mod:`.condensed`), in the transforms of one Jacobian action
-        (:func:`fvqp.collisions.batched_condensed.condensed_qp_jvp`).
+        (:func:`fvqp.collisions.batched.condensed_qp_jvp`).
 
         Parameters
         ----------

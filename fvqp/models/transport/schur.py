@@ -23,7 +23,7 @@ and the only approximation is the solve with the QP Schur complement :math:`S_T`
 :math:`N\times N` per cell plus energy-diagonal transport couplings; its own PETSc KSP
 under the prefix ``<prefix>schur_``, ILU(0) by default, additive Schwarz on several
 ranks). The coupling blocks :math:`B` and :math:`C` are applied by FFTs from the four
-state spectra of the build point (:class:`fvqp.collisions.batched_couplings.CouplingSpectra`,
+state spectra of the build point (:class:`fvqp.collisions.batched.CouplingSpectra`,
 single precision: they only shape the preconditioner; ``-<prefix>schur_couplings stored``
 keeps :math:`BD^{-1}`, :math:`D^{-1}C` as float32 blocks); the Krylov operator stays the
 exact Jacobian action. Memory per cell ~ :math:`N^2` (double, assembled) :math:`+ 4(N+2)`
@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...collisions.batched_couplings import CouplingSpectra
+from ...collisions.batched import CouplingSpectra
 from ...parallel.blocked import BlockDistribution
 from ...parallel.coarse import cell_aggregates
 from ...solvers.blockcsr import CellBlockCSR
@@ -193,7 +193,7 @@ class SchurPreconditioner(SchurCouplings):
         N = problem.N
         #: "stored": B D^-1 and D^-1 C kept per cell in single precision (2NM floats per
         #: cell); "fft": B, C applied by FFTs from the four state spectra of the build
-        #: point (:class:`fvqp.collisions.batched_couplings.CouplingSpectra`, 4 (N + 2)
+        #: point (:class:`fvqp.collisions.batched.CouplingSpectra`, 4 (N + 2)
         #: complex values per cell, complex64 with the single-precision build);
         #: "action": through the whole exact Jacobian action (no storage, two
         #: collision-operator evaluations per application, each moving the Newton

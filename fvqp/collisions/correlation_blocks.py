@@ -1,0 +1,221 @@
+r"""Dense per-cell Jacobian blocks of the batched collision operator, generated from the
+process table (:mod:`fvqp.collisions.processes`) by gathers on the kinematics.
+
+Every inner sum is a correlation or convolution of two factors (:math:`c_s = \sum_i
+a_ib_{s-i}`, :math:`\sum_i a_ib_{i+s}` or :math:`\sum_i a_{i+s}b_i`), so its derivative
+with respect to the unknown behind factor index ``t`` of one factor is the *other* factor
+at one partner index, :math:`\pm s \pm t`:
+
+============  ====================  ====================
+product       :math:`\partial c_s/\partial a_t`   :math:`\partial c_s/\partial b_t`
+============  ====================  ====================
+``A * B``     :math:`b_{s-t}`        :math:`a_{s-t}`
+``~A * B``    :math:`b_{t+s}`        :math:`a_{t-s}`
+``A * ~B``    :math:`b_{t-s}`        :math:`a_{t+s}`
+============  ====================  ====================
+
+times the factor's derivative (:math:`\pm\rho_j`, :math:`\pm\tilde\rho_j`, :math:`W_k`,
+:math:`r_kW_k`). A block entry is therefore a fixed number of products gathered on an
+index pattern that depends only on ``(N, M, m)`` (no scatter-add); the rows' prefactors,
+coherence post-factors and outer factors multiply afterwards, and the outer factors'
+own derivatives (:math:`g^f, g^n`) go on the diagonal. The result equals the complex step
+of :func:`fvqp.collisions.batched.batched_terms` to round-off (tested).
+
+Work per cell: one gather and three multiply-adds of an (N, N) or (N, M) array per
+product and differentiated factor (12 QP-row and 8 phonon-row products for the table of
+:data:`fvqp.collisions.processes.PROCESSES`), gathers shared between products that ask
+for the same factor at the same pattern.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from .correlations import _RATES, FIELDS, State, _phonon_factors, evaluate
+from .processes import FACTORS
+
+__all__ = ["OUTER", "collision_blocks"]
+
+#: The outer factors' derivatives as groups of :func:`fvqp.collisions.correlations.evaluate`:
+#: :math:`g^f = -\sum` QP rates (``"qp"``, with the sign), :math:`g^n` = phonon gains
+#: minus losses (``"ph"``).
+OUTER = {"qp": tuple((k, -1.0) for k in FIELDS[("qp", True)] + FIELDS[("qp", False)]),
+         "ph": tuple([(k, 1.0) for k in FIELDS[("ph", True)]]
+                     + [(k, -1.0) for k in FIELDS[("ph", False)]])}
+_OUTER = OUTER
+
+# partner index = sign_s * s + sign_t * t, by (relation, differentiated slot)
+_PARTNER = {("conv", "a"): (1, -1), ("conv", "b"): (1, -1),
+            ("corr_a", "a"): (1, 1), ("corr_a", "b"): (-1, 1),
+            ("corr_b", "a"): (-1, 1), ("corr_b", "b"): (1, 1)}
+
+
+def _relation(a: str, b: str) -> str:
+    ra, rb = a.startswith("~"), b.startswith("~")
+    if ra and rb:
+        raise ValueError(f"product {a} * {b}: at most one factor may be reversed")
+    return "corr_a" if ra else ("corr_b" if rb else "conv")
+
+
+def _length(grid: str, nq: int) -> int:
+    return {"qp": nq, "ph": nq, "pair": 2 * nq - 1}[grid]
+
+
+@lru_cache(maxsize=256)
+def _indices(nq: int, nph: int, m: int, domain: str, var_grid: str, row: str,
+             partner_grid: str, sign_s: int, sign_t: int) -> np.ndarray:
+    """(rows, variables) indices into the zero-padded partner factor."""
+    n_rows = nq if row == "qp" else nph
+    o = np.arange(n_rows)[:, None]
+    if domain == "qp":
+        s, s_ok = o, np.ones(o.shape, bool)
+    elif domain == "sc":
+        s = o + 1
+        s_ok = s <= min(nph, nq - 1)
+    else:
+        s = o - m
+        s_ok = (s >= 0) & (s < min(2 * nq - 1, nph - m))
+    if var_grid == "qp":
+        x = np.arange(nq)[None, :]
+        t, t_ok = x, np.ones(x.shape, bool)
+    elif var_grid == "ph":           # phonon index x is node x + 1, P index = node
+        x = np.arange(nph)[None, :]
+        t = x + 1
+        t_ok = t < nq
+    else:                            # pair index = node - m - 1 = x - m
+        x = np.arange(nph)[None, :]
+        t = x - m
+        t_ok = (t >= 0) & (t <= 2 * nq - 2)
+    size = _length(partner_grid, nq)
+    p = sign_s * s + sign_t * t
+    ok = s_ok & t_ok & (p >= 0) & (p < size)
+    return np.where(ok, p, size)
+
+
+def _values(f, n, rho, ados, h, m, pair_weight, dt) -> dict[str, np.ndarray]:
+    """Real-space factors, each padded with one zero (the target of invalid indices)."""
+    nq = f.shape[1]
+    p1, p0, q1, q0 = _phonon_factors(n, h, m, nq, pair_weight)
+    vals = {"RF": rho * f, "AF": ados * f, "RFF": rho * (1.0 - f), "AFF": ados * (1.0 - f),
+            "P1": p1, "P0": p0, "Q1": q1, "Q0": q0}
+    out = {}
+    for k, v in vals.items():
+        pad = np.zeros((v.shape[0], v.shape[1] + 1), dt)
+        pad[:, :-1] = v
+        out[k] = pad
+    return out
+
+
+def _derivatives(nq, nph, m, h, rho, ados, pair_weight, dt) -> dict[str, np.ndarray]:
+    """Derivative of each base factor's entry with respect to its unknown (the sign of
+    :attr:`fvqp.collisions.processes.Factor.sign` apart), on the unknown's grid: (C or
+    1, 1, N) for QP factors, (C or 1, 1, M) for phonon factors."""
+    k = np.arange(1, nph + 1)
+    w = (h * k) ** 2
+    rw = w if pair_weight is None else np.asarray(pair_weight, dtype=float) * w
+    d = {"rho": rho, "ados": ados, "ph": np.broadcast_to(w, (1, nph)),
+         "pair": np.atleast_2d(rw)}
+    return {base: np.asarray(x).astype(dt)[:, None, :] for base, x in d.items()}
+
+
+def collision_blocks(f: np.ndarray, n: np.ndarray, rho: np.ndarray, ados: np.ndarray, *,
+                     h: float, m: int, qp_scale=1.0, c_ph=1.0, pair_weight=None,
+                     blocks: str = "ff fn nf nn", rates=None):
+    r"""The exact Jacobian blocks of the batched operator for every cell.
+
+    Parameters
+    ----------
+    f, rho, ados : ndarray, shape (C, N)
+    n : ndarray, shape (C, M)
+    h, m, qp_scale, c_ph, pair_weight
+        As for :func:`fvqp.collisions.batched.batched_terms` (real ``f``, ``n``; a
+        ``float32`` state gives ``float32`` blocks).
+    blocks : str
+        Which of ``ff`` (C, N, N), ``fn`` (C, N, M), ``nf`` (C, M, N), ``nn`` (C, M: the
+        phonon block is diagonal) to form.
+    rates : mapping, optional
+        The rate table (default :data:`fvqp.collisions.processes.PROCESSES`).
+
+    Returns
+    -------
+    dict of str to ndarray
+    """
+    rates = _RATES if rates is None else rates
+    dt = np.result_type(f, n, rho, ados)
+    f, n, rho, ados = (np.asarray(x, dtype=dt) for x in (f, n, rho, ados))
+    C, nq = f.shape
+    nph = n.shape[1]
+    want = set(blocks.split())
+    vals = _values(f, n, rho, ados, h, m, pair_weight, dt)
+    dfac = _derivatives(nq, nph, m, h, rho, ados, pair_weight, dt)
+    # the plan: per gather (factor, pattern), its contributions (block, row group,
+    # derivative, coefficient)
+    plan: dict[tuple, list] = {}
+    for rate in (r for group in rates.values() for r in group):
+        for term in rate.terms:
+            for b in term.b:
+                rel = _relation(term.a, b)
+                for slot, var, partner in (("a", term.a, b), ("b", b, term.a)):
+                    fac = FACTORS[var.lstrip("~")]
+                    pname = partner.lstrip("~")
+                    if rate.row == "ph" and fac.grid != "qp":
+                        raise NotImplementedError(
+                            f"rate {rate.name}: a phonon factor in a phonon row makes "
+                            "the phonon block dense; collision_blocks assumes it diagonal")
+                    block = ("f" if rate.row == "qp" else "n") + \
+                        ("f" if fac.grid == "qp" else "n")
+                    if block not in want:
+                        continue
+                    ss, st = _PARTNER[(rel, slot)]
+                    gkey = (pname, rate.domain, rate.row, fac.grid, ss, st)
+                    c = term.coef * rate.weight * fac.sign * (1.0 if rate.gain else -1.0)
+                    plan.setdefault(gkey, []).append(
+                        (block, (rate.outer, term.post, rate.domain), fac.base, c))
+    st = State.build(f, n, rho, ados, h=h, m=m, qp_scale=qp_scale, pair_weight=pair_weight,
+                     dtype=dt if dt == np.float32 else None)
+    outer = {"1-f": 1.0 - f, "f": f, "1+n": 1.0 + n, "n": n}
+    cph_h = np.asarray(c_ph, dtype=float).reshape(-1, 1) * h
+    rk = None
+    if pair_weight is not None:
+        rk = np.ones((1, nph)) * np.atleast_2d(np.asarray(pair_weight, dtype=float))
+    rows: dict[tuple, np.ndarray] = {}
+
+    def row_factor(block: str, group: tuple) -> np.ndarray:
+        """Prefactor x coherence post-factor x outer factor of a row group, (C, O, 1)."""
+        key = (block[0],) + group
+        if key not in rows:
+            outer_name, post, domain = group
+            if block[0] == "f":
+                r = st.qs * h * (st.r if post == "r" else 1.0)
+            else:
+                r = cph_h * (rk if domain == "pair" and rk is not None else 1.0)
+            rows[key] = (r * outer[outer_name]).astype(dt)[:, :, None]
+        return rows[key]
+
+    shapes = {"ff": (C, nq, nq), "fn": (C, nq, nph), "nf": (C, nph, nq)}
+    out = {b: np.zeros(shapes[b], dt) for b in shapes if b in want}
+    buf: dict[tuple, np.ndarray] = {}
+    for gkey, contribs in plan.items():
+        pname, domain, row, vgrid, ss, st_ = gkey
+        idx = _indices(nq, nph, m, domain, vgrid, row, FACTORS[pname].grid, ss, st_)
+        shape = (C,) + idx.shape
+        if shape not in buf:     # two buffers of each shape: the gather and a product
+            buf[shape] = (np.empty(shape, dt), np.empty(shape, dt))
+        g, t = buf[shape]
+        np.take(vals[pname], idx, axis=1, out=g)
+        for block, group, base, c in contribs:
+            np.multiply(g, dfac[base], out=t)
+            rf = row_factor(block, group)
+            np.multiply(t, rf if c == 1.0 else c * rf, out=t)
+            out[block] += t
+    del buf
+    if "ff" in want or "nn" in want:
+        g = evaluate(st, _OUTER, c_ph=c_ph, rates=rates)
+        if "ff" in want:
+            diag = np.arange(nq)
+            out["ff"][:, diag, diag] += g["qp"].astype(dt)
+        if "nn" in want:
+            out["nn"] = g["ph"].astype(dt)
+    return out
