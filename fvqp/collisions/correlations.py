@@ -340,7 +340,8 @@ def _plan(groups: Mapping[str, Group], rates: Mapping[str, tuple[Rate, ...]]):
     scale) -> [(sign, term)], ``scale`` the group coefficient times the rate's weight
     (applied after the inverse transform), ``sign`` the term's coefficient when it is
     +-1 (else 1, the coefficient in the scale); and the row of each output."""
-    key = (tuple((out, tuple(members)) for out, members in groups.items()), id(rates))
+    table = "default" if rates is _RATES else tuple(sorted(rates.items()))
+    key = (tuple((out, tuple(members)) for out, members in groups.items()), table)
     if key in _PLANS:
         return _PLANS[key]
     buckets: dict[tuple, list] = {}

@@ -1,0 +1,117 @@
+"""The process table (fvqp/collisions/processes.py) drives every path of the batched
+collision operator: a process written only as table rows is conserved, balanced and
+differentiated exactly by the generated residual, action and blocks."""
+
+import numpy as np
+import pytest
+
+from fvqp.collisions import fermi
+from fvqp.collisions.correlation_blocks import OUTER, collision_blocks
+from fvqp.collisions.correlations import FIELDS, Perturbation, State, evaluate, rate_table
+from fvqp.collisions.processes import PROCESSES, SCATTERING, Process, Rate, Term
+from fvqp.spectra.bins import BinGrid, cell_spectra
+
+EACH = {k: ((k, 1.0),) for v in FIELDS.values() for k in v}
+
+
+def _coherence_ii(weight: float) -> Process:
+    """Scattering with the coherence factor rho rho' + ados ados' (the sign of every
+    anomalous term flipped, in the QP and the phonon rows alike), added to the fields of
+    the scattering terms: a process that exists only as these table rows."""
+    rates = []
+    for r in SCATTERING.rates:
+        terms = tuple(Term(-t.coef if ("A" in t.a) else t.coef, t.post, t.a, t.b)
+                      for t in r.terms)
+        rates.append(Rate(r.name + "_ii", r.outer, r.domain, terms,
+                          weight=weight * r.weight, field=r.name))
+    return Process("scattering_ii", tuple(rates))
+
+
+@pytest.fixture
+def setup():
+    g = BinGrid.build(1.5, 0.06, 4.0)
+    gaps = np.array([1.5, 1.5 + 0.3 * g.h, 1.62])   # on an edge, inside bins
+    rho, ados, _ = cell_spectra(g, gaps)
+    rng = np.random.default_rng(7)
+    f = rng.uniform(0.0, 0.4, (3, g.n))
+    n = rng.uniform(0.0, 0.6, (3, g.n_ph))
+    kw = dict(h=g.h, m=g.m, qp_scale=np.array([1.0, 0.4, 1.7]))
+    cph = np.array([0.6, 1.1, 0.9])
+    table = rate_table(PROCESSES + (_coherence_ii(0.7),))
+    return g, rho, ados, f, n, kw, cph, table
+
+
+def _net(f, n, rho, ados, kw, cph, table):
+    st = State.build(f, n, rho, ados, **kw)
+    r = evaluate(st, EACH, c_ph=cph, rates=table)
+    gain = {side: sum(r[k] for k in ks) for side, ks in FIELDS.items()}
+    qp = (1.0 - f) * gain[("qp", True)] - f * gain[("qp", False)]
+    ph = (1.0 + n) * gain[("ph", True)] - n * gain[("ph", False)]
+    return qp, ph, r
+
+
+def test_added_process_changes_the_rates_and_conserves_energy(setup):
+    """The extra rows move every scattering field (so they are evaluated) and the net
+    rates conserve the energy sum_i h rho E S_qp + beta sum_k h W^3 S_ph = 0 (beta =
+    qp_scale / 2 c_ph) and the QP number (scattering only) to round-off."""
+    g, rho, ados, f, n, kw, cph, table = setup
+    qp, ph, r = _net(f, n, rho, ados, kw, cph, table)
+    qp0, ph0, r0 = _net(f, n, rho, ados, kw, cph, rate_table())
+    for k in ("qp_sc_in", "qp_sc_out", "ph_sc_in", "ph_sc_out"):
+        assert np.max(np.abs(r[k] - r0[k])) > 0.1 * np.max(np.abs(r0[k])), k
+    for k in ("qp_rec", "qp_pb", "ph_rec", "ph_pb"):
+        assert np.array_equal(r[k], r0[k]), k
+    beta = kw["qp_scale"] / (2 * cph)
+    e_qp = g.h * np.sum(rho * g.e * qp, axis=1)
+    e_ph = beta * g.h * np.sum(g.omega**3 * ph, axis=1)
+    scale = g.h * np.sum(rho * g.e * np.abs(qp), axis=1)
+    assert np.all(np.abs(e_qp + e_ph) <= 1e-13 * scale)
+    # QP number: the added scattering moves none (the pair part is the default's)
+    dn = g.h * np.sum(rho * (qp - qp0), axis=1)
+    assert np.all(np.abs(dn) <= 1e-13 * scale)
+
+
+@pytest.mark.parametrize("t", [0.25, 0.5])
+def test_added_process_detailed_balance(setup, t):
+    """Fermi f and Bose n at one temperature are stationary with the added process."""
+    g, rho, ados, _, _, kw, cph, table = setup
+    f = np.tile(fermi(g.e, t), (3, 1))
+    n = np.tile(1.0 / np.expm1(g.omega / t), (3, 1))
+    qp, ph, r = _net(f, n, rho, ados, kw, cph, table)
+    assert np.max(np.abs(qp)) <= 1e-12 * np.max(r["qp_sc_in"] * (1 - f))
+    assert np.max(np.abs(ph)) <= 1e-12 * np.max(r["ph_sc_in"] * (1 + n))
+
+
+def test_added_process_action_and_blocks_equal_the_complex_step(setup):
+    """The exact action (product rule on the table) and the dense blocks (gathers from
+    the table) of the extended operator equal the complex step through its residual."""
+    g, rho, ados, f, n, kw, cph, table = setup
+    rng = np.random.default_rng(11)
+    v, u = rng.normal(size=f.shape), rng.normal(size=n.shape)
+    eps = 1e-30
+    cq, cp, _ = _net(f + 1j * eps * v, n + 1j * eps * u, rho, ados, kw, cph, table)
+    ref_q, ref_p = cq.imag / eps, cp.imag / eps
+    st = State.build(f, n, rho, ados, **kw)
+    sides = {f"{row}{int(gain)}": tuple((k, 1.0) for k in ks)
+             for (row, gain), ks in FIELDS.items()}
+    d = evaluate(st, sides, c_ph=cph, perturbation=Perturbation(st, rho, ados, v, u),
+                 rates=table)
+    g0 = evaluate(st, OUTER, c_ph=cph, rates=table)
+    dq = g0["qp"] * v + (1 - f) * d["qp1"] - f * d["qp0"]
+    dp = g0["ph"] * u + (1 + n) * d["ph1"] - n * d["ph0"]
+    assert np.max(np.abs(dq - ref_q)) <= 1e-12 * np.max(np.abs(ref_q))
+    assert np.max(np.abs(dp - ref_p)) <= 1e-12 * np.max(np.abs(ref_p))
+    b = collision_blocks(f, n, rho, ados, c_ph=cph, rates=table, **kw)
+    bq = np.einsum("cij,cj->ci", b["ff"], v) + np.einsum("cij,cj->ci", b["fn"], u)
+    bp = np.einsum("cij,cj->ci", b["nf"], v) + b["nn"] * u
+    assert np.max(np.abs(bq - ref_q)) <= 1e-12 * np.max(np.abs(ref_q))
+    assert np.max(np.abs(bp - ref_p)) <= 1e-12 * np.max(np.abs(ref_p))
+
+
+def test_rate_on_a_field_of_the_other_sign_is_refused():
+    """A loss rate added to a gain field would silently flip its sign: refused, naming the
+    process, the rate and the fields it may add to."""
+    bad = Process("bad", (Rate("x", "f", "qp", SCATTERING.rates[0].terms,
+                               field="qp_sc_in"),))
+    with pytest.raises(ValueError, match=r"process 'bad', rate 'x'.*qp_sc_out"):
+        rate_table(PROCESSES + (bad,))
