@@ -76,7 +76,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .correlations import FIELDS, Perturbation, State, evaluate
+from .correlations import EACH, QP_SIDES, SIDES, Perturbation, State, evaluate
 
 __all__ = ["AngularRates", "AngularTerms", "RatesLinearisation", "angle_average",
            "angular_rates", "angular_terms"]
@@ -145,20 +145,12 @@ def angular_rates(fbar: np.ndarray, nbar: np.ndarray, rho: np.ndarray, ados: np.
     # no clipping of slightly negative sums (unlike an operator that clips): BDF2 steps
     # may leave tiny negative occupations, and clipping the phonon sums but not the QP
     # ones would break the exact energy bookkeeping
-    r = evaluate(st, _EACH, c_ph=c_ph)
+    r = evaluate(st, EACH, c_ph=c_ph)
     return AngularRates(qp_in=r["qp_sc_in"] + r["qp_pb"], qp_out=r["qp_sc_out"] + r["qp_rec"],
                         ph_gain=r["ph_sc_in"] + r["ph_rec"],
                         ph_loss=r["ph_sc_out"] + r["ph_pb"],
                         qp_pair_in=r["qp_pb"], qp_pair_out=r["qp_rec"],
                         ph_pair_gain=r["ph_rec"], ph_pair_loss=r["ph_pb"])
-
-
-_EACH = {k: ((k, 1.0),) for v in FIELDS.values() for k in v}
-_SIDES = {"qp_in": tuple((k, 1.0) for k in FIELDS[("qp", True)]),
-          "qp_out": tuple((k, 1.0) for k in FIELDS[("qp", False)]),
-          "ph_gain": tuple((k, 1.0) for k in FIELDS[("ph", True)]),
-          "ph_loss": tuple((k, 1.0) for k in FIELDS[("ph", False)])}
-_QP_SIDES = {k: v for k, v in _SIDES.items() if k.startswith("qp")}
 
 
 class RatesLinearisation:
@@ -196,10 +188,10 @@ class RatesLinearisation:
         phonons held (bath), the phonon rates' derivatives are not formed (None)."""
         pert = Perturbation(self.spectra, self.rho, self.ados, dfbar, dnbar)
         if dnbar is None:
-            d = evaluate(self.spectra, _QP_SIDES, perturbation=pert)
-            return d["qp_in"], d["qp_out"], None, None
-        d = evaluate(self.spectra, _SIDES, c_ph=self.c_ph, perturbation=pert)
-        return d["qp_in"], d["qp_out"], d["ph_gain"], d["ph_loss"]
+            d = evaluate(self.spectra, QP_SIDES, perturbation=pert)
+            return d["qp_gain"], d["qp_loss"], None, None
+        d = evaluate(self.spectra, SIDES, c_ph=self.c_ph, perturbation=pert)
+        return d["qp_gain"], d["qp_loss"], d["ph_gain"], d["ph_loss"]
 
 
 @dataclass(frozen=True)

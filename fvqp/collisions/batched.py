@@ -44,7 +44,17 @@ from __future__ import annotations
 import numpy as np
 
 from .correlation_blocks import OUTER, collision_blocks
-from .correlations import FIELDS, Perturbation, State, evaluate, transform_length
+from .correlations import (
+    EACH,
+    FIELDS,
+    PH_SIDES,
+    QP_SIDES,
+    SIDES,
+    Perturbation,
+    State,
+    evaluate,
+    transform_length,
+)
 from .kernels import CollisionTerms
 
 __all__ = ["BatchedTerms", "CouplingSpectra", "batched_blocks", "batched_jacobian",
@@ -55,16 +65,6 @@ __all__ = ["BatchedTerms", "CouplingSpectra", "batched_blocks", "batched_jacobia
 #: Gain/loss terms of a batch of cells: the 0D container with 2D arrays, QP arrays of shape
 #: ``(C, N)`` and phonon arrays ``(C, M)`` (rates in the reference time unit).
 BatchedTerms = CollisionTerms
-
-_EACH = {k: ((k, 1.0),) for v in FIELDS.values() for k in v}
-#: the rates grouped by row and sign: what the exact action differentiates
-_SIDES = {"qp_gain": tuple((k, 1.0) for k in FIELDS[("qp", True)]),
-          "qp_loss": tuple((k, 1.0) for k in FIELDS[("qp", False)]),
-          "ph_gain": tuple((k, 1.0) for k in FIELDS[("ph", True)]),
-          "ph_loss": tuple((k, 1.0) for k in FIELDS[("ph", False)])}
-_QP_SIDES = {k: v for k, v in _SIDES.items() if k.startswith("qp")}
-_PH_SIDES = {k: v for k, v in _SIDES.items() if k.startswith("ph")}
-
 
 def _arrays(f, n, rho, ados):
     f, n = np.atleast_2d(f), np.atleast_2d(n)
@@ -103,7 +103,7 @@ def batched_terms(f: np.ndarray, n: np.ndarray, rho: np.ndarray, ados: np.ndarra
     """
     f, n, rho, ados = _arrays(f, n, rho, ados)
     st = State.build(f, n, rho, ados, h=h, m=m, qp_scale=qp_scale, pair_weight=pair_weight)
-    rates = evaluate(st, _EACH, c_ph=c_ph)
+    rates = evaluate(st, EACH, c_ph=c_ph)
     occ = {("qp", True): 1.0 - f, ("qp", False): f, ("ph", True): 1.0 + n,
            ("ph", False): n}
     # no clipping of round-off negatives: the QP terms are not clipped either, and the
@@ -113,9 +113,9 @@ def batched_terms(f: np.ndarray, n: np.ndarray, rho: np.ndarray, ados: np.ndarra
                             for k in ks})
     if not outer:
         return terms
-    g_f = -sum(rates[k] for k, _ in _SIDES["qp_gain"] + _SIDES["qp_loss"])
-    g_n = (sum(rates[k] for k, _ in _SIDES["ph_gain"])
-           - sum(rates[k] for k, _ in _SIDES["ph_loss"]))
+    g_f = -sum(rates[k] for k, _ in SIDES["qp_gain"] + SIDES["qp_loss"])
+    g_n = (sum(rates[k] for k, _ in SIDES["ph_gain"])
+           - sum(rates[k] for k, _ in SIDES["ph_loss"]))
     return terms, (g_f, g_n)
 
 
@@ -179,7 +179,7 @@ def batched_jvp(f: np.ndarray, n: np.ndarray, rho: np.ndarray, ados: np.ndarray,
                                  pair_weight=pair_weight)
     st = spectra if spectra is not None else linearisation_spectra(
         f, n, rho, ados, h=h, m=m, qp_scale=qp_scale, pair_weight=pair_weight)
-    d = evaluate(st, _SIDES, c_ph=c_ph, perturbation=Perturbation(st, rho, ados, v, u))
+    d = evaluate(st, SIDES, c_ph=c_ph, perturbation=Perturbation(st, rho, ados, v, u))
     dqp = outer[0] * v + (1.0 - f) * d["qp_gain"] - f * d["qp_loss"]
     dph = outer[1] * u + (1.0 + n) * d["ph_gain"] - n * d["ph_loss"]
     return dqp, dph
@@ -223,13 +223,13 @@ def condensed_qp_jvp(s: State, f: np.ndarray, n: np.ndarray, rho: np.ndarray,
     w : ndarray, shape (C, M)
     """
     pert = Perturbation(s, rho, ados, v, None)
-    d = evaluate(s, _PH_SIDES, c_ph=c_ph, perturbation=pert)
+    d = evaluate(s, PH_SIDES, c_ph=c_ph, perturbation=pert)
     w = (1.0 + n) * d["ph_gain"] - n * d["ph_loss"]
     w *= gain
     if w0 is not None:
         w += w0
     pert.set_phonons(w)
-    d = evaluate(s, _QP_SIDES, perturbation=pert)
+    d = evaluate(s, QP_SIDES, perturbation=pert)
     dqp = outer_f * v + (1.0 - f) * d["qp_gain"] - f * d["qp_loss"]
     return dqp, w
 
@@ -289,7 +289,7 @@ class CouplingSpectra:
         r""":math:`(\partial S^{qp}/\partial n)\,u` of the cells ``sl`` (state ``f`` as
         set); ``u`` (C, M). Returns (C, N) in :attr:`dtype`."""
         st = self._state(sl, rho, ados, u.shape[1], qp_scale)
-        d = evaluate(st, _QP_SIDES, perturbation=Perturbation(st, rho, ados, None, u))
+        d = evaluate(st, QP_SIDES, perturbation=Perturbation(st, rho, ados, None, u))
         f = f.astype(self.dtype)
         return (1.0 - f) * d["qp_gain"] - f * d["qp_loss"]
 
@@ -298,7 +298,7 @@ class CouplingSpectra:
         r""":math:`(\partial S^{ph}/\partial f)\,v` of the cells ``sl`` (state spectra as
         set, phonon occupations ``n`` (C, M)); ``v`` (C, N). Returns (C, M)."""
         st = self._state(sl, rho, ados, n.shape[1])
-        d = evaluate(st, _PH_SIDES, c_ph=c_ph,
+        d = evaluate(st, PH_SIDES, c_ph=c_ph,
                      perturbation=Perturbation(st, rho, ados, v, None))
         n = n.astype(self.dtype)
         return (1.0 + n) * d["ph_gain"] - n * d["ph_loss"]

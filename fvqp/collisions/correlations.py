@@ -36,8 +36,8 @@ import scipy.fft as sfft
 
 from .processes import FACTORS, PROCESSES, Process, Rate
 
-__all__ = ["FIELDS", "Group", "Perturbation", "State", "evaluate", "rate_table",
-           "transform_length"]
+__all__ = ["EACH", "FIELDS", "PH_SIDES", "QP_SIDES", "SIDES", "Group", "Perturbation",
+           "State", "evaluate", "rate_table", "transform_length"]
 
 
 class _Dual:
@@ -165,6 +165,17 @@ def _inverse(tr: _Transforms, specs: list, size: int) -> list:
 #: gains and losses, the phonon gains and losses.
 FIELDS = {("qp", True): ("qp_sc_in", "qp_pb"), ("qp", False): ("qp_sc_out", "qp_rec"),
           ("ph", True): ("ph_sc_in", "ph_rec"), ("ph", False): ("ph_sc_out", "ph_pb")}
+
+
+#: Groups of :func:`evaluate`: every field on its own (the residual's terms) ...
+EACH = {k: ((k, 1.0),) for ks in FIELDS.values() for k in ks}
+#: ... and the fields summed by row and sign (what the exact action differentiates).
+SIDES = {"qp_gain": tuple((k, 1.0) for k in FIELDS[("qp", True)]),
+         "qp_loss": tuple((k, 1.0) for k in FIELDS[("qp", False)]),
+         "ph_gain": tuple((k, 1.0) for k in FIELDS[("ph", True)]),
+         "ph_loss": tuple((k, 1.0) for k in FIELDS[("ph", False)])}
+QP_SIDES = {k: v for k, v in SIDES.items() if k.startswith("qp")}
+PH_SIDES = {k: v for k, v in SIDES.items() if k.startswith("ph")}
 
 
 def rate_table(processes: Sequence[Process] = PROCESSES) -> dict[str, tuple[Rate, ...]]:
