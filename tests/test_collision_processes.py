@@ -115,3 +115,23 @@ def test_rate_on_a_field_of_the_other_sign_is_refused():
                                field="qp_sc_in"),))
     with pytest.raises(ValueError, match=r"process 'bad', rate 'x'.*qp_sc_out"):
         rate_table(PROCESSES + (bad,))
+
+
+def test_linearisation_state_keeps_eight_transforms_per_cell():
+    """Transport keeps the state transforms of every cell between Krylov actions: 8 complex
+    arrays of L/2 + 1 values per cell (docs/theory_transport.md: 8.7 KB at N = 66), the
+    factors that enter only through the scattering sums not kept behind the sums."""
+    from fvqp.collisions.batched import linearisation_spectra
+    from fvqp.collisions.correlations import transform_length
+    rng = np.random.default_rng(2)
+    c, nq, nph = 16, 66, 130
+    f, n = rng.uniform(0, 0.3, (c, nq)), rng.uniform(0, 0.5, (c, nph))
+    rho, ados = rng.uniform(1, 2, (c, nq)), rng.uniform(0, 1, (c, nq))
+    st = linearisation_spectra(f, n, rho, ados, h=0.05, m=30)
+    held = {}
+    for a in st.spectra.values():
+        owner = a.base if a.base is not None else a
+        held[id(owner)] = owner.nbytes
+    per_cell = sum(held.values()) / c
+    assert per_cell == 8 * (transform_length(nq) // 2 + 1) * 16
+    assert round(per_cell / 1e3, 1) == 8.7

@@ -262,16 +262,22 @@ class State:
             arrays.append(ph[{"P1": 0, "P0": 1, "Q1": 2, "Q0": 3}[name]])
         nph = np.atleast_2d(n).shape[1] if n is not None else nph
         dt = np.dtype(dtype) if dtype is not None else None
-        spec = dict(zip(names, _forward(tr, arrays, dt), strict=True)) if names else {}
-        if compact:
-            alone, sums = _sums(_RATES)
-            for key in sums:
-                if all(b.lstrip("~") in spec for b in key):
-                    spec[key] = _sum([tr.rev(spec[b[1:]]) if b.startswith("~") else spec[b]
-                                      for b in key])
-            for name in names:
-                if name not in alone:
-                    del spec[name]
+        alone, sums = _sums(_RATES) if compact else (set(names), set())
+        # the factors that enter only through sums are transformed apart, so that their
+        # transforms are freed once the sums are formed
+        spec, parts = {}, {}
+        for keep, out in ((True, spec), (False, parts)):
+            sel = [k for k, name in enumerate(names) if (name in alone) == keep]
+            if sel:
+                out.update(zip([names[k] for k in sel],
+                               _forward(tr, [arrays[k] for k in sel], dt), strict=True))
+        del arrays
+        both = {**spec, **parts}
+        for key in sums:
+            if all(b.lstrip("~") in both for b in key):
+                spec[key] = _sum([tr.rev(both[b[1:]]) if b.startswith("~") else both[b]
+                                  for b in key])
+        del both, parts
         return cls(tr, nq, nph, h, m, r if dt is None else r.astype(dt),
                    qs, spec, pair_weight, dt or np.float64)
 
