@@ -146,11 +146,11 @@ def main() -> None:
     each = {k: ((k, 1.0),) for ks in FIELDS.values() for k in ks}
     sides = {f"{r}{int(g)}": tuple((k, 1.0) for k in ks) for (r, g), ks in FIELDS.items()}
     growth = []
-    st = State.build(f, n, rho, ados, **kw)
     for table_name, table in (("1 process pair", rate_table()), ("+1 process", two)):
-        t_r = median_time(lambda table=table: evaluate(st, each, rates=table),
+        st = State.build(f, n, rho, ados, rates=table, **kw)
+        t_r = median_time(lambda st=st, table=table: evaluate(st, each, rates=table),
                           args.repeats)
-        t_a = median_time(lambda table=table: evaluate(
+        t_a = median_time(lambda st=st, table=table: evaluate(
             st, sides, perturbation=Perturbation(st, rho, ados, v, u), rates=table),
             args.repeats)
         t_b = median_time(lambda table=table: collision_blocks(*a32, rates=table, **kw), 3)

@@ -42,7 +42,7 @@ def setup():
 
 
 def _net(f, n, rho, ados, kw, cph, table):
-    st = State.build(f, n, rho, ados, **kw)
+    st = State.build(f, n, rho, ados, rates=table, **kw)
     r = evaluate(st, EACH, c_ph=cph, rates=table)
     gain = {side: sum(r[k] for k in ks) for side, ks in FIELDS.items()}
     qp = (1.0 - f) * gain[("qp", True)] - f * gain[("qp", False)]
@@ -91,7 +91,7 @@ def test_added_process_action_and_blocks_equal_the_complex_step(setup):
     eps = 1e-30
     cq, cp, _ = _net(f + 1j * eps * v, n + 1j * eps * u, rho, ados, kw, cph, table)
     ref_q, ref_p = cq.imag / eps, cp.imag / eps
-    st = State.build(f, n, rho, ados, **kw)
+    st = State.build(f, n, rho, ados, rates=table, **kw)
     sides = {f"{row}{int(gain)}": tuple((k, 1.0) for k in ks)
              for (row, gain), ks in FIELDS.items()}
     d = evaluate(st, sides, c_ph=cph, perturbation=Perturbation(st, rho, ados, v, u),

@@ -174,7 +174,7 @@ def collision_blocks(f: np.ndarray, n: np.ndarray, rho: np.ndarray, ados: np.nda
                     plan.setdefault(gkey, []).append(
                         (block, (rate.outer, term.post, rate.domain), fac.base, c))
     st = State.build(f, n, rho, ados, h=h, m=m, qp_scale=qp_scale, pair_weight=pair_weight,
-                     dtype=dt if dt == np.float32 else None)
+                     dtype=dt if dt == np.float32 else None, rates=rates)
     outer = {"1-f": 1.0 - f, "f": f, "1+n": 1.0 + n, "n": n}
     cph_h = np.asarray(c_ph, dtype=float).reshape(-1, 1) * h
     rk = None

@@ -234,12 +234,15 @@ class State:
     @classmethod
     def build(cls, f, n, rho, ados, *, h: float, m: int, qp_scale=1.0, pair_weight=None,
               factors: Sequence[str] | None = None, dtype=None, nph: int | None = None,
-              compact: bool = True) -> State:
+              compact: bool = True, rates: Mapping[str, tuple[Rate, ...]] | None = None
+              ) -> State:
         """Transforms of ``factors`` (default all) at ``(f, n)``; ``f`` or ``n`` complex:
         complex step (:class:`_Dual`). ``n`` may be None when no phonon factor is asked
         (then give ``nph``). ``dtype``: ``float32`` for single-precision spectra.
-        ``compact``: keep the table's sums of several factors instead of the factors
-        that enter only through them (8 spectra per cell for the default table)."""
+        ``compact``: keep the sums of several factors that the rate table ``rates``
+        (default :data:`fvqp.collisions.processes.PROCESSES`) uses instead of the
+        factors that enter only through them (8 spectra per cell for the default
+        table); evaluate the state with the same table."""
         f = np.atleast_2d(f)
         rho, ados = np.broadcast_to(rho, f.shape), np.broadcast_to(ados, f.shape)
         nq = f.shape[1]
@@ -262,7 +265,8 @@ class State:
             arrays.append(ph[{"P1": 0, "P0": 1, "Q1": 2, "Q0": 3}[name]])
         nph = np.atleast_2d(n).shape[1] if n is not None else nph
         dt = np.dtype(dtype) if dtype is not None else None
-        alone, sums = _sums(_RATES) if compact else (set(names), set())
+        alone, sums = (_sums(_RATES if rates is None else rates) if compact
+                       else (set(names), set()))
         # the factors that enter only through sums are transformed apart, so that their
         # transforms are freed once the sums are formed
         spec, parts = {}, {}
