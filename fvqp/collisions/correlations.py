@@ -286,6 +286,21 @@ class State:
                    qs, spec, pair_weight, dt or np.float64)
 
 
+    def rounded(self, dtype) -> State:
+        """The same state with its kept transforms rounded to ``dtype`` (``complex64``:
+        half the memory; the perturbations stay in the state's real precision)."""
+        spectra = {k: v.astype(dtype) for k, v in self.spectra.items()}
+        return State(self.tr, self.nq, self.nph, self.h, self.m, self.r, self.qs, spectra,
+                     self.pair_weight, self.dtype)
+
+    def __getattr__(self, name: str):
+        """A kept factor transform by its name (``state.RF``)."""
+        spectra = self.__dict__.get("spectra", {})
+        if name in FACTORS and name in spectra:
+            return spectra[name]
+        raise AttributeError(f"{type(self).__name__!r} has no attribute {name!r}")
+
+
 class Perturbation:
     r"""The transforms of the four base perturbations along ``(v, u)``: :math:`\rho v,
     \tilde\rho v` (``v`` None: zero) and :math:`Wu, rWu` (``u`` None: zero), taken on

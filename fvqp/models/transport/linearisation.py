@@ -43,9 +43,7 @@ class Linearisation:
                                    self.ados[sl], h=self.grid.h, m=self.grid.m,
                                    qp_scale=self.p["qp_scale"][sl])
         if self.single_spectra:  # the transforms rounded to complex64 (``spectra``)
-            for k, v in vars(st).items():
-                if isinstance(v, np.ndarray) and v.dtype == np.complex128:
-                    setattr(st, k, v.astype(np.complex64))
+            st = st.rounded(np.complex64)
         return st
 
     def _outer_derivative(self, y: np.ndarray) -> np.ndarray:
