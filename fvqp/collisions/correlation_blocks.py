@@ -63,12 +63,10 @@ def _length(grid: str, nq: int) -> int:
     return {"qp": nq, "ph": nq, "pair": 2 * nq - 1}[grid]
 
 
-@lru_cache(maxsize=256)
-def _indices(nq: int, nph: int, m: int, domain: str, var_grid: str, row: str,
-             partner_grid: str, sign_s: int, sign_t: int) -> np.ndarray:
-    """(rows, variables) indices into the zero-padded partner factor."""
-    n_rows = nq if row == "qp" else nph
-    o = np.arange(n_rows)[:, None]
+def _rows_vars(nq: int, nph: int, m: int, domain: str, var_grid: str, row: str):
+    """Output index ``s`` of every row and factor index ``t`` of every variable (each of
+    slope 1) with their validity."""
+    o = np.arange(nq if row == "qp" else nph)[:, None]
     if domain == "qp":
         s, s_ok = o, np.ones(o.shape, bool)
     elif domain == "sc":
@@ -88,10 +86,33 @@ def _indices(nq: int, nph: int, m: int, domain: str, var_grid: str, row: str,
         x = np.arange(nph)[None, :]
         t = x - m
         t_ok = (t >= 0) & (t <= 2 * nq - 2)
+    return s, s_ok, t, t_ok
+
+
+@lru_cache(maxsize=256)
+def _indices(nq: int, nph: int, m: int, domain: str, var_grid: str, row: str,
+             partner_grid: str, sign_s: int, sign_t: int) -> np.ndarray:
+    """(rows, variables) indices into the zero-padded partner factor."""
+    s, s_ok, t, t_ok = _rows_vars(nq, nph, m, domain, var_grid, row)
     size = _length(partner_grid, nq)
     p = sign_s * s + sign_t * t
     ok = s_ok & t_ok & (p >= 0) & (p < size)
     return np.where(ok, p, size)
+
+
+@lru_cache(maxsize=256)
+def _window(nq: int, nph: int, m: int, domain: str, var_grid: str, row: str,
+            partner_grid: str, sign_s: int, sign_t: int) -> int | None:
+    """The partner index of row 0 and variable 0 when the gather is a strided window of
+    the factor padded with zeros (a Hankel or Toeplitz matrix: index ``sign_s * row +
+    sign_t * variable + offset``, every invalid pair's index outside the factor), else
+    None (then :func:`_indices` is gathered)."""
+    s, s_ok, t, t_ok = _rows_vars(nq, nph, m, domain, var_grid, row)
+    p = sign_s * s + sign_t * t
+    inside = (p >= 0) & (p < _length(partner_grid, nq))
+    if np.any(inside & ~(s_ok & t_ok)):
+        return None
+    return int(p[0, 0])
 
 
 def _values(f, n, rho, ados, h, m, pair_weight, dt) -> dict[str, np.ndarray]:
@@ -196,21 +217,59 @@ def collision_blocks(f: np.ndarray, n: np.ndarray, rho: np.ndarray, ados: np.nda
 
     shapes = {"ff": (C, nq, nq), "fn": (C, nq, nph), "nf": (C, nph, nq)}
     out = {b: np.zeros(shapes[b], dt) for b in shapes if b in want}
-    buf: dict[tuple, np.ndarray] = {}
-    for gkey, contribs in plan.items():
+    pad = 2 * (nq + nph + m) + 4       # beyond any partner index: zeros
+    padded: dict[str, np.ndarray] = {}
+
+    def partner(gkey: tuple, shape: tuple, buf: np.ndarray) -> np.ndarray:
+        """The partner factor on the (row, variable) pattern: a strided window of the
+        zero-padded factor (no copy) where the pattern allows, else gathered into buf."""
         pname, domain, row, vgrid, ss, st_ = gkey
-        idx = _indices(nq, nph, m, domain, vgrid, row, FACTORS[pname].grid, ss, st_)
-        shape = (C,) + idx.shape
-        if shape not in buf:     # two buffers of each shape: the gather and a product
-            buf[shape] = (np.empty(shape, dt), np.empty(shape, dt))
-        g, t = buf[shape]
-        np.take(vals[pname], idx, axis=1, out=g)
+        pgrid = FACTORS[pname].grid
+        p0 = _window(nq, nph, m, domain, vgrid, row, pgrid, ss, st_)
+        if p0 is None:
+            np.take(vals[pname], _indices(nq, nph, m, domain, vgrid, row, pgrid, ss,
+                                          st_), axis=1, out=buf)
+            return buf
+        if pname not in padded:
+            a = np.zeros((C, vals[pname].shape[1] - 1 + 2 * pad), dt)
+            a[:, pad:pad + vals[pname].shape[1] - 1] = vals[pname][:, :-1]
+            padded[pname] = a
+        a = padded[pname]
+        return np.lib.stride_tricks.as_strided(
+            a[:, pad + p0:], shape=shape, strides=(a.strides[0], ss * a.itemsize,
+                                                   st_ * a.itemsize), writeable=False)
+
+    # per (block, row group, derivative): the signed sum of the partner windows, then
+    # one product with the derivative and one with the row factor
+    by_out: dict[tuple, list] = {}
+    for gkey, contribs in plan.items():
         for block, group, base, c in contribs:
-            np.multiply(g, dfac[base], out=t)
-            rf = row_factor(block, group)
-            np.multiply(t, rf if c == 1.0 else c * rf, out=t)
-            out[block] += t
-    del buf
+            by_out.setdefault((block, group, base), []).append((gkey, c))
+    buf: dict[tuple, tuple] = {}
+    for (block, group, base), members in by_out.items():
+        shape = shapes[block]
+        if shape not in buf:
+            buf[shape] = (np.empty(shape, dt), np.empty(shape, dt))
+        acc, gbuf = buf[shape]
+        members.sort(key=lambda mc: -mc[1])     # a positive coefficient first
+        (k0, c0), rest = members[0], members[1:]
+        g0 = partner(k0, shape, acc)
+        if rest and c0 == 1.0 and abs(rest[0][1]) == 1.0 and g0 is not acc:
+            (k1, c1), rest = rest[0], rest[1:]
+            (np.add if c1 > 0 else np.subtract)(g0, partner(k1, shape, gbuf), out=acc)
+        elif g0 is not acc or c0 != 1.0:
+            np.multiply(g0, c0, out=acc)
+        for gkey, c in rest:
+            g = partner(gkey, shape, gbuf)
+            if abs(c) != 1.0:
+                g = np.multiply(g, abs(c), out=gbuf)
+            if c > 0:
+                acc += g
+            else:
+                acc -= g
+        np.multiply(acc, dfac[base], out=acc)
+        np.multiply(acc, row_factor(block, group), out=acc)
+        out[block] += acc
     if "ff" in want or "nn" in want:
         g = evaluate(st, _OUTER, c_ph=c_ph, rates=rates)
         if "ff" in want:
