@@ -21,10 +21,16 @@ coherence post-factors and outer factors multiply afterwards, and the outer fact
 own derivatives (:math:`g^f, g^n`) go on the diagonal. The result equals the complex step
 of :func:`fvqp.collisions.batched.batched_terms` to round-off (tested).
 
-Work per cell: one gather and three multiply-adds of an (N, N) or (N, M) array per
-product and differentiated factor (12 QP-row and 8 phonon-row products for the table of
-:data:`fvqp.collisions.processes.PROCESSES`), gathers shared between products that ask
-for the same factor at the same pattern.
+Cost. Every pattern's partner index is linear, :math:`\pm o \pm x` + const in the row
+``o`` and the variable ``x``, so the gathered matrix of a cell is a Hankel or Toeplitz
+matrix of the factor: a strided window of the factor padded with zeros, taken without a
+copy wherever every invalid (row, variable) pair falls into the padding (checked once
+per pattern, :func:`_window`; else the entries are gathered). The signed windows of one
+block, row group and derivative are summed first, then multiplied once by the
+derivative and once by the row factor. Measured (256 cells, N = 66, M = 130, one thread,
+against the hand-written gathers this replaced): float32 blocks 0.048 s against 0.113 s,
+the QP block alone 3x faster, the dense float64 Jacobian 0.10 s against 0.13 s for the
+old scatter-add.
 """
 
 from __future__ import annotations
