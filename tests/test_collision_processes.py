@@ -135,3 +135,16 @@ def test_linearisation_state_keeps_eight_transforms_per_cell():
     per_cell = sum(held.values()) / c
     assert per_cell == 8 * (transform_length(nq) // 2 + 1) * 16
     assert round(per_cell / 1e3, 1) == 8.7
+
+
+def test_block_gathers_equal_the_strided_windows(setup, monkeypatch):
+    """The blocks read each partner factor as a strided window of the zero-padded factor
+    where the pattern allows (every pattern of the current table); the gather kept for
+    the other patterns gives the same blocks to the last bit."""
+    import fvqp.collisions.correlation_blocks as cb
+    g, rho, ados, f, n, kw, cph, table = setup
+    windows = cb.collision_blocks(f, n, rho, ados, c_ph=cph, pair_weight=None, **kw)
+    monkeypatch.setattr(cb, "_window", lambda *a: None)
+    gathers = cb.collision_blocks(f, n, rho, ados, c_ph=cph, pair_weight=None, **kw)
+    for k in ("ff", "fn", "nf", "nn"):
+        assert np.array_equal(windows[k], gathers[k]), k

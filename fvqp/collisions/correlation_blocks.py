@@ -97,13 +97,13 @@ def _rows_vars(nq: int, nph: int, m: int, domain: str, var_grid: str, row: str):
 
 @lru_cache(maxsize=256)
 def _indices(nq: int, nph: int, m: int, domain: str, var_grid: str, row: str,
-             partner_grid: str, sign_s: int, sign_t: int) -> np.ndarray:
-    """(rows, variables) indices into the zero-padded partner factor."""
+             partner_grid: str, sign_s: int, sign_t: int, pad: int) -> np.ndarray:
+    """(rows, variables) indices into the partner factor padded with ``pad`` zeros on
+    each side (:func:`_values`); invalid pairs point into the padding."""
     s, s_ok, t, t_ok = _rows_vars(nq, nph, m, domain, var_grid, row)
-    size = _length(partner_grid, nq)
     p = sign_s * s + sign_t * t
-    ok = s_ok & t_ok & (p >= 0) & (p < size)
-    return np.where(ok, p, size)
+    ok = s_ok & t_ok & (p >= 0) & (p < _length(partner_grid, nq))
+    return np.where(ok, p + pad, 0)
 
 
 @lru_cache(maxsize=256)
@@ -121,17 +121,18 @@ def _window(nq: int, nph: int, m: int, domain: str, var_grid: str, row: str,
     return int(p[0, 0])
 
 
-def _values(f, n, rho, ados, h, m, pair_weight, dt) -> dict[str, np.ndarray]:
-    """Real-space factors, each padded with one zero (the target of invalid indices)."""
+def _values(f, n, rho, ados, h, m, pair_weight, dt, pad: int) -> dict[str, np.ndarray]:
+    """Real-space factors, each padded with ``pad`` zeros on both sides (the values of
+    every partner index out of the factor's range)."""
     nq = f.shape[1]
     p1, p0, q1, q0 = _phonon_factors(n, h, m, nq, pair_weight)
     vals = {"RF": rho * f, "AF": ados * f, "RFF": rho * (1.0 - f), "AFF": ados * (1.0 - f),
             "P1": p1, "P0": p0, "Q1": q1, "Q0": q0}
     out = {}
     for k, v in vals.items():
-        pad = np.zeros((v.shape[0], v.shape[1] + 1), dt)
-        pad[:, :-1] = v
-        out[k] = pad
+        a = np.zeros((v.shape[0], v.shape[1] + 2 * pad), dt)
+        a[:, pad:pad + v.shape[1]] = v
+        out[k] = a
     return out
 
 
@@ -175,7 +176,8 @@ def collision_blocks(f: np.ndarray, n: np.ndarray, rho: np.ndarray, ados: np.nda
     C, nq = f.shape
     nph = n.shape[1]
     want = set(blocks.split())
-    vals = _values(f, n, rho, ados, h, m, pair_weight, dt)
+    pad = 2 * (nq + nph + m) + 4       # beyond any partner index: zeros
+    vals = _values(f, n, rho, ados, h, m, pair_weight, dt, pad)
     dfac = _derivatives(nq, nph, m, h, rho, ados, pair_weight, dt)
     # the plan: per gather (factor, pattern), its contributions (block, row group,
     # derivative, coefficient)
@@ -223,24 +225,17 @@ def collision_blocks(f: np.ndarray, n: np.ndarray, rho: np.ndarray, ados: np.nda
 
     shapes = {"ff": (C, nq, nq), "fn": (C, nq, nph), "nf": (C, nph, nq)}
     out = {b: np.zeros(shapes[b], dt) for b in shapes if b in want}
-    pad = 2 * (nq + nph + m) + 4       # beyond any partner index: zeros
-    padded: dict[str, np.ndarray] = {}
 
     def partner(gkey: tuple, shape: tuple, buf: np.ndarray) -> np.ndarray:
         """The partner factor on the (row, variable) pattern: a strided window of the
         zero-padded factor (no copy) where the pattern allows, else gathered into buf."""
         pname, domain, row, vgrid, ss, st_ = gkey
-        pgrid = FACTORS[pname].grid
+        pgrid, a = FACTORS[pname].grid, vals[pname]
         p0 = _window(nq, nph, m, domain, vgrid, row, pgrid, ss, st_)
         if p0 is None:
-            np.take(vals[pname], _indices(nq, nph, m, domain, vgrid, row, pgrid, ss,
-                                          st_), axis=1, out=buf)
+            np.take(a, _indices(nq, nph, m, domain, vgrid, row, pgrid, ss, st_, pad),
+                    axis=1, out=buf)
             return buf
-        if pname not in padded:
-            a = np.zeros((C, vals[pname].shape[1] - 1 + 2 * pad), dt)
-            a[:, pad:pad + vals[pname].shape[1] - 1] = vals[pname][:, :-1]
-            padded[pname] = a
-        a = padded[pname]
         return np.lib.stride_tricks.as_strided(
             a[:, pad + p0:], shape=shape, strides=(a.strides[0], ss * a.itemsize,
                                                    st_ * a.itemsize), writeable=False)

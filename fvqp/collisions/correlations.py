@@ -210,6 +210,9 @@ def _sums(rates: Mapping[str, tuple[Rate, ...]]) -> tuple[set, set]:
     return alone, sums
 
 
+_DEFAULT_SUMS = _sums(_RATES)
+
+
 @dataclass
 class State:
     r"""Transforms of the factors of a batch of cells at one state (module docstring).
@@ -265,8 +268,10 @@ class State:
             arrays.append(ph[{"P1": 0, "P0": 1, "Q1": 2, "Q0": 3}[name]])
         nph = np.atleast_2d(n).shape[1] if n is not None else nph
         dt = np.dtype(dtype) if dtype is not None else None
-        alone, sums = (_sums(_RATES if rates is None else rates) if compact
-                       else (set(names), set()))
+        if not compact:
+            alone, sums = set(names), set()
+        else:
+            alone, sums = _DEFAULT_SUMS if rates is None else _sums(rates)
         # the factors that enter only through sums are transformed apart, so that their
         # transforms are freed once the sums are formed
         spec, parts = {}, {}
