@@ -45,6 +45,15 @@ _TOKENS = itertools.count(1)
 #: two processes of the same case differed in the last bits (1e-12 of a field after a
 #: few steps; CI saw it twice). With the gemv paths off every process takes the loop.
 RUN_OPTIONS: dict[str, str] = {"vec_mdot_use_gemv": "0", "vec_maxpy_use_gemv": "0"}
+#: Algebraic multigrid for the diffusion operators of the mesh models (heat; transport's
+#: matrix-free preconditioning matrix): GAMG with graph edges below 2 % of the
+#: (diagonally scaled) coupling dropped. Thin films meshed by flat cells couple each cell
+#: to one neighbour at ~0.9999 of its diagonal and to the others at ~1e-5; aggregates
+#: grown through those weak edges cost heat Krylov counts that grow with the ranks (23-28
+#: against ~10 flat to 8 ranks) and left transport's GMRES without progress
+#: (DIVERGED_BREAKDOWN on the collisionless steady absorber). Measurements with the
+#: models' defaults (heat/driver.py, transport/solver_config.py).
+FILM_GAMG: dict[str, object] = {"pc_type": "gamg", "pc_gamg_threshold": 0.02}
 #: the :data:`_INSERTED` key of :data:`RUN_OPTIONS` (no solver prefix is empty)
 _RUN = "\0run"
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from ...mesh import Source, case_sources
 from ...solvers import BDFIntegrator, SteadySolver
+from ...solvers.options import FILM_GAMG
 from ...units import UnitSystem
 from ..base import MeshModel, OutputField, bdf_options, run_checkpointed, to_output
 from ..base.meshstage import CaseMesh
@@ -37,7 +38,7 @@ DEFAULT_PETSC = {
     "snes_type": "newtonls", "snes_linesearch_type": "bt", "snes_rtol": 1e-10,
     "snes_stol": 1e-12, "snes_max_it": 30,
     "ksp_type": "gmres", "ksp_rtol": 1e-12, "ksp_atol": 1e-300, "ksp_max_it": 2000,
-    "pc_type": "gamg", "pc_gamg_threshold": 0.02,
+    **FILM_GAMG,
     # aggregate anew at every setup: with the interpolation reused, a resumed run (its
     # first setup at the restored state) took other Krylov paths than the uninterrupted
     # run (linear iterations 2424 vs 1164 after 42 steps of heat_film_trap)

@@ -19,7 +19,7 @@ import numpy as np
 from ...solvers import JacobianConfig
 from ...solvers.lagged import LAG_DEFAULTS, LaggedPreconditioner
 from ...solvers.linear import option_value
-from ...solvers.options import normalise_prefix
+from ...solvers.options import FILM_GAMG, normalise_prefix
 from .schur import SchurPreconditioner
 
 __all__ = ["AUTO_ASSEMBLED_ENTRIES", "CONDENSED_DEFAULT", "DEFAULT_PETSC",
@@ -53,15 +53,13 @@ AUTO_ASSEMBLED_ENTRIES = 2e7
 #: diagonal: algebraic multigrid (measured on the film-trap case: 63 Krylov iterations in
 #: 5 Newton steps, 16 s, against 96 s for the assembled Jacobian with block ILU; the
 #: assembled Jacobian with the coarse level of steady solves: 158 Krylov, 11.8 s).
-#: GAMG drops graph edges below 2 % of the (diagonally scaled) coupling: thin films
-#: meshed by tetrahedra give each cell one neighbour coupled at ~0.9999 of its diagonal
-#: and the others at ~1e-5, and aggregates grown through those weak edges left GMRES
-#: without progress (DIVERGED_BREAKDOWN on the collisionless steady absorber of
-#: tests/test_bte_absorber3d.py). Krylov in 3 Newton steps, no threshold / 0.02: coarse
-#: absorber breakdown / 53 (54 on 2 ranks), medium absorber (l = 50, 25 um) breakdown /
-#: 72, 74, with collisions breakdown / 91; NIS wire 38 / 38, film trap 67 / 57
-#: (2026-11-24; the heat model uses the same threshold)
-MATRIX_FREE_PETSC = {"pc_type": "gamg", "pc_gamg_threshold": 0.02}
+#: GAMG drops graph edges below 2 % of the coupling (:data:`fvqp.solvers.options.
+#: FILM_GAMG`, shared with heat: without it GMRES broke down on the collisionless steady
+#: absorber of tests/test_bte_absorber3d.py). Krylov in 3 Newton steps, no threshold /
+#: 0.02: coarse absorber breakdown / 53 (54 on 2 ranks), medium absorber (l = 50,
+#: 25 um) breakdown / 72, 74, with collisions breakdown / 91; NIS wire 38 / 38, film
+#: trap 67 / 57 (2026-11-24)
+MATRIX_FREE_PETSC = dict(FILM_GAMG)
 #: schur mode: the outer PC is the model's (python) preconditioner (no pc defaults),
 #: rebuilt every second Newton iteration (measured on the coarse absorber burst, 64 bins:
 #: same 4 Krylov iterations per Newton step, 12.6 -> 8.6 s; the dense cell Jacobians
