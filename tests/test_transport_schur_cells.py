@@ -58,6 +58,28 @@ def test_cell_storage_is_petsc_ilu0_in_single_precision(absorber):
     assert np.max(np.abs(rc - ra)) <= 1e-6 * np.max(np.abs(ra))
 
 
+def test_default_storage_is_the_cells_where_they_apply(absorber):
+    """The default storage (``auto``) is the float32 cell blocks on one rank with the
+    default inner solve (the hexahedral absorber), and AIJ under a PETSc inner solve the
+    case chooses (the cell storage has no PETSc KSP to configure); ``aij`` is kept when
+    asked for."""
+    from petsc4py import PETSc
+
+    from fvqp.models.transport.schur import SchurPreconditioner
+
+    p, _ = absorber
+    auto = SchurPreconditioner(p, "h3auto_")
+    assert auto.storage == "cells" and auto.ilu is not None and auto.ksp is None
+    PETSc.Options()["h3asm_schur_pc_type"] = "asm"
+    try:
+        asm = SchurPreconditioner(p, "h3asm_")
+    finally:
+        del PETSc.Options()["h3asm_schur_pc_type"]
+    assert asm.storage == "aij" and asm.ilu is None and asm.ksp is not None
+    aij = SchurPreconditioner(p, "h3forced_", {"storage": "aij"})
+    assert aij.storage == "aij" and aij.ksp is not None
+
+
 def test_cell_ilu_refuses_triangles_and_is_exact_without_couplings():
     """Three pairwise-neighbour cells (a triangle in the face graph) break the closed form
     of the module: refused. Without couplings the ILU(0) is the exact inverse of each
@@ -94,6 +116,7 @@ def test_burst_counts_and_answers_equal_the_aij_storage(tmp_path):
         run_fvqp(["run", case, "--output", tmp_path / storage / "out", "--max-steps", "6"])
         out[storage] = json.loads((tmp_path / storage / "out" / "summary.json").read_text())
     a, c = out["aij"], out["cells"]
+    assert (a["schur_storage"], c["schur_storage"]) == ("aij", "cells")  # as asked
     assert c["newton_iterations"] == a["newton_iterations"]
     assert abs(c["linear_iterations"] - a["linear_iterations"]) <= a["newton_iterations"]
     assert c["energy_J"]["final"] == pytest.approx(a["energy_J"]["final"], rel=1e-6, abs=0)

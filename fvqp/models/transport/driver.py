@@ -296,7 +296,10 @@ class TransportModel(MeshModel):
     def describe(self, sim: TransportSimulation) -> dict:
         g, u = sim.grid, sim.units
         ueV = E_CHARGE * 1e-6
+        schur = getattr(sim.jacobian.preconditioner, "pc", None)
+        storage = {"schur_storage": schur.storage} if hasattr(schur, "storage") else {}
         return {"jacobian": sim.problem.jacobian,   # the mode `auto` chose
+                **storage,                          # the storage `auto` chose
                 "energy_grid": {"qp_bins": g.n, "phonon_nodes": g.n_ph,
                                 "spacing_ueV": u.to_si(g.h, "energy") / ueV,
                                 "e_min_ueV": u.to_si(g.edges[0], "energy") / ueV,

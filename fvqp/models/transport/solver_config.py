@@ -142,9 +142,10 @@ def jacobian_config(problem, values) -> tuple[JacobianConfig, bool]:
     ``-<prefix>schur_lag``, default on).
 
     The Schur mode's inner solve takes the ``schur_*`` keys of ``[solver.petsc]`` (prefix
-    stripped). Its storage is AIJ unless the case asks for the float32 cell blocks
-    (``cells``, or ``auto``: where they apply): the cell storage saves ~45 KB/cell but
-    costs ~1.3x the preconditioner CPU, so it is opt-in. (Its answers agree with AIJ's:
+    stripped). Its storage is the float32 cell blocks where they apply (``auto``, the
+    default of :data:`.schur.STORAGE`: serial, the default inner solve, no three
+    pairwise-neighbour cells), else AIJ; ``aij`` or ``cells`` force one. (The cell
+    storage's answers agree with AIJ's:
     every flow to < 1e-14 of its resolution on the absorber burst; the 4e-3 of the
     lead-end flow seen there is a flow far below its resolution, summary.json
     flow_resolution, tests/test_transport_flow_tolerance.py.) Its Newton systems are solved
@@ -156,7 +157,6 @@ def jacobian_config(problem, values) -> tuple[JacobianConfig, bool]:
         prefix = normalise_prefix(values["solver"]["prefix"])
         inner = {k[len("schur_"):]: v for k, v in values["solver"]["petsc"].items()
                  if k.startswith("schur_")}
-        inner.setdefault("storage", "aij")
         lagged = option_value(prefix + "schur_lag", True)
         if "condensed" not in inner and CONDENSED_DEFAULT:
             inner["condensed"] = condensed_applies(problem, values, lagged)
