@@ -372,3 +372,23 @@ def test_run_case_refuses_max_steps_below_one(tmp_path):
         with pytest.raises(ValueError, match="max_steps"):
             run_case(NIS_WIRE, output_dir=str(tmp_path / "o"), max_steps=bad)
     assert not (tmp_path / "o").exists()
+
+
+def test_refused_run_does_not_list_its_petsc_options_as_unused(tmp_path):
+    """A run refused for bad input (here: a fresh run into a directory holding a
+    checkpoint) never read the command line's PETSc options: the error is the last word,
+    not PETSc's "WARNING! There are options you set that were not used!" list of them
+    (measured before: "Option left: name:-heat_ksp_type value: gmres"). A run that does
+    start still lists an option nobody reads (the spelling check stays)."""
+    case, out = _film(tmp_path), tmp_path / "out"
+    run_fvqp(["run", case, "--output", out, "--max-steps", 1])
+    refused = run_fvqp(["run", case, "--output", out, "-heat_ksp_type", "gmres"],
+                       check=False, timeout=HANG)
+    assert refused.returncode == 2
+    assert "checkpoint.h5" in refused.stderr and "--overwrite" in refused.stderr
+    assert "not used" not in refused.stderr + refused.stdout
+    assert "Option left" not in refused.stderr + refused.stdout
+    typo = run_fvqp(["run", case, "--output", out, "--overwrite", "--max-steps", 1,
+                     "-heat_ksp_typo", "gmres"], check=False, timeout=HANG)
+    assert typo.returncode == 0
+    assert "Option left: name:-heat_ksp_typo" in typo.stderr + typo.stdout
