@@ -49,6 +49,12 @@ class ShiftedPC:
     def apply(self, r: np.ndarray) -> np.ndarray:
         return self.model_pc.apply(r)
 
+    def exact_residual(self) -> np.ndarray | None:
+        """The model preconditioner's ``exact_residual()`` (the protocol of
+        :class:`~fvqp.solvers.NonlinearSolver`), None if it has none."""
+        exact = getattr(self.model_pc, "exact_residual", None)
+        return None if exact is None else exact()
+
 
 def shifted_newton(dist, residual: Callable, jacobian: Callable, pattern: Callable,
                    prefix: str, options: Mapping[str, object] | None,

@@ -112,6 +112,7 @@ class CondensedSolve:
         self.x_local = None
         self.shift = 0.0
         self.d = None
+        self._residual = None
         #: Krylov iterations of the last solve and of all solves; solves done; the true
         #: residual :math:`\|t - Sz_f\|` of the last solve
         self.last_iterations, self.iterations, self.solves = 0, 0, 0
@@ -126,6 +127,7 @@ class CondensedSolve:
         """The state and shift of the Newton matrix of the next solves (every linear
         solve: the condensation is exact only at the Jacobian's own point)."""
         self.x_local, self.shift = x_local, float(shift)
+        self._residual = None  # the previous point's residual is not this point's
         self.d = None  # the previous point's goes before the new one comes
         self.d = self.phonon_diagonal()
 
@@ -178,6 +180,7 @@ class CondensedSolve:
         docstring; non-finite values (and a warning) if GMRES does not converge."""
         p = self.p
         n, N = p.n, p.N
+        self._residual = None
         r = np.asarray(r, dtype=float).reshape(n, p.B)
         rf, rn = r[:, :N], r[:, N:]
         tol = max(self.rtol * self._norm(r), self.atol)
@@ -210,11 +213,25 @@ class CondensedSolve:
         del zl
         np.subtract(rf, sz, out=sz)  # sz = S z_f + K_fn u (w0 = u): the true residual
         self.last_residual = self._norm(sz)
-        del sz
+        self._residual = sz  # the QP rows of r - Kz (exact_residual), kept until asked
         if self.last_residual > 10.0 * tol:
             log.warning("condensed Krylov solve: true residual %.3e above 10x its "
                         "tolerance %.3e (GMRES estimate %.3e)", self.last_residual, tol, res)
         return z.ravel()
+
+    def exact_residual(self) -> np.ndarray | None:
+        r""":math:`r - Kz` of the last solve (owned, flat), once: its QP rows are the true
+        residual :math:`t - Sz_f` the back-substitution computed, its phonon rows zero
+        (solved exactly, module docstring); None if there is none (no solve since the last
+        call, or the solve failed). Newton's line search takes :math:`Kz` from it
+        (:class:`fvqp.solvers.nonlinear._JacobianAction`) instead of a Jacobian action."""
+        sz, self._residual = self._residual, None
+        if sz is None:
+            return None
+        p = self.p
+        out = np.zeros((p.n, p.B))
+        out[:, :p.N] = sz
+        return out.ravel()
 
     def _norm(self, v: np.ndarray) -> float:
         s = np.array([float(np.vdot(v, v))])

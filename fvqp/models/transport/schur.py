@@ -474,6 +474,12 @@ class SchurPreconditioner(SchurCouplings):
         return {"condensed_krylov": [c.iterations, 0.0],
                 "condensed_action": list(c.cpu["condensed_action"])}
 
+    def exact_residual(self) -> np.ndarray | None:
+        """:math:`r - Kz` of the last application when it was the exact condensed solve
+        (:meth:`.condensed.CondensedSolve.exact_residual`), else None (the protocol of
+        :class:`fvqp.solvers.nonlinear.NonlinearSolver`)."""
+        return None if self.condensed is None else self.condensed.exact_residual()
+
     def apply(self, r: np.ndarray) -> np.ndarray:
         """:math:`K^{-1} r` (owned unknowns) with the inner solve of :math:`S_T`; with
         the condensed solve, :math:`K^{-1}r` to the outer tolerance (:mod:`.condensed`)."""
