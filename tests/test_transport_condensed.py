@@ -58,10 +58,19 @@ def test_condensed_solve_is_the_full_solve_to_round_off(absorber, storage):
     kv = c.action(v, None)
     two = kv[:, :N] + c.action(None, -kv[:, N:] / c.d)[:, :N]
     assert np.max(np.abs(c.schur_action(v) - two)) <= 1e-12 * np.max(np.abs(two))
+    # K_fn w0 without a QP direction (the condensed right-hand side's term) = the QP
+    # rows of the exact action on (0, w0), in half the transforms
+    w0 = rng.standard_normal((n, p.M))
+    kfn = p.schur_action(xl, None, shift, c.d, w0=w0, keep_w=False)[0]
+    want = c.action(None, w0)[:, :N]
+    assert np.max(np.abs(kfn - want)) <= 1e-12 * np.max(np.abs(want))
     r = rng.standard_normal(n * B)
     z = pc.apply(r)
     res = _k(p, xl, shift, z) - r
     assert np.linalg.norm(res) <= 1.2e-10 * np.linalg.norm(r)
+    # r - K z as the solve reports it (Newton's line search takes K z from it)
+    assert np.max(np.abs(c.exact_residual() + res)) <= 1e-12 * np.max(np.abs(r))
+    assert c.exact_residual() is None  # once
     # the solve's own true residual is that of the whole system
     assert c.last_residual == pytest.approx(np.linalg.norm(res), rel=1e-3, abs=0)
     # the phonon rows are solved exactly (round-off of the largest row terms)

@@ -207,6 +207,8 @@ def condensed_qp_jvp(s: State, f: np.ndarray, n: np.ndarray, rho: np.ndarray,
     s : State
         :func:`linearisation_spectra` at ``(f, n)``.
     f, rho, ados, v : ndarray, shape (C, N)
+        ``v`` None: zero (the QP rows of :math:`(0, w_0)`: 2 forward and 4 inverse
+        transforms, no phonon-row evaluation).
     n, gain : ndarray, shape (C, M)
         The phonon state and the gain :math:`\gamma`.
     outer_f : ndarray, shape (C, N)
@@ -223,14 +225,21 @@ def condensed_qp_jvp(s: State, f: np.ndarray, n: np.ndarray, rho: np.ndarray,
     w : ndarray, shape (C, M)
     """
     pert = Perturbation(s, rho, ados, v, None)
-    d = evaluate(s, PH_SIDES, c_ph=c_ph, perturbation=pert)
-    w = (1.0 + n) * d["ph_gain"] - n * d["ph_loss"]
-    w *= gain
-    if w0 is not None:
-        w += w0
+    if v is None:  # a phonon direction alone: w = w0, no QP transforms
+        if w0 is None:
+            raise ValueError("condensed_qp_jvp needs a QP direction v or a phonon w0")
+        w = np.array(w0, dtype=float)
+    else:
+        d = evaluate(s, PH_SIDES, c_ph=c_ph, perturbation=pert)
+        w = (1.0 + n) * d["ph_gain"] - n * d["ph_loss"]
+        w *= gain
+        if w0 is not None:
+            w += w0
     pert.set_phonons(w)
     d = evaluate(s, QP_SIDES, perturbation=pert)
-    dqp = outer_f * v + (1.0 - f) * d["qp_gain"] - f * d["qp_loss"]
+    dqp = (1.0 - f) * d["qp_gain"] - f * d["qp_loss"]
+    if v is not None:
+        dqp += outer_f * v
     return dqp, w
 
 

@@ -185,9 +185,8 @@ class CondensedSolve:
         rf, rn = r[:, :N], r[:, N:]
         tol = max(self.rtol * self._norm(r), self.atol)
         u = rn / self.d  # D^-1 r_n: made again for the back-substitution, not kept
-        zero = np.zeros((p.loc.n_local, N))
-        t = p.schur_action(self.x_local, zero, self.shift, self.d, w0=u, keep_w=False)[0]
-        del zero, u
+        t = p.schur_action(self.x_local, None, self.shift, self.d, w0=u, keep_w=False)[0]
+        del u
         np.subtract(rf, t, out=t)  # t = r_f - K_fn D^-1 r_n, in place
         zf, its, res = self._gmres(t, tol)
         del t

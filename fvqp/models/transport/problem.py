@@ -357,7 +357,7 @@ class TransportProblem(FaceOperators, JacobianAssembly, Balances, Linearisation)
             np.copyto(res[sl], -self.kappa[sl] * v[sl], where=alg)
         return res.ravel()
 
-    def schur_action(self, xl: np.ndarray, vf: np.ndarray, shift: float,
+    def schur_action(self, xl: np.ndarray, vf: np.ndarray | None, shift: float,
                      d: np.ndarray, w0: np.ndarray | None = None, keep_w: bool = True,
                      w_out: np.ndarray | None = None):
         r"""The QP Schur complement of the Newton matrix :math:`K = \sigma m - J` with
@@ -370,8 +370,9 @@ class TransportProblem(FaceOperators, JacobianAssembly, Balances, Linearisation)
         ----------
         xl : ndarray
             The local state (linearisation point).
-        vf : ndarray, shape (n_local, N)
-            The QP direction with its ghost values.
+        vf : ndarray, shape (n_local, N), or None
+            The QP direction with its ghost values (None: zero, with ``w0``: the QP rows
+            :math:`K_{fn}w_0` alone, in half the transforms).
         shift : float
             :math:`\sigma`.
         d : ndarray, shape (n, M)
@@ -415,14 +416,20 @@ class TransportProblem(FaceOperators, JacobianAssembly, Balances, Linearisation)
                 sl = slice(s, min(n, s + CHUNK))
                 gain = np.where(held[sl, None], 0.0, m_n[sl] / d[sl])
                 dq, wc = condensed_qp_jvp(
-                    spectra[b], y[sl, :N], y[sl, N:], self.rho[sl], self.ados[sl], vf[sl],
+                    spectra[b], y[sl, :N], y[sl, N:], self.rho[sl], self.ados[sl],
+                    None if vf is None else vf[sl],
                     gain, outer[sl, :N], h=self.grid.h, m=self.grid.m,
                     c_ph=self.p["c_ph"][sl], w0=None if w0 is None else w0[sl])
                 out[sl] = self.m_f[sl] * dq
                 if w is not None:
                     w[sl] = wc
-        out += self._qp_transport(vf)
         res = out[:n]
+        if vf is None:  # K_fn w0 alone: no transport, storage or algebraic QP terms
+            np.negative(res, out=res)
+            res[self.alg_f[:n]] = 0.0
+            self._count("action", c0)
+            return res, w
+        out += self._qp_transport(vf)
         np.negative(res, out=res)
         res += shift * self.m_f[:n] * vf[:n]
         np.copyto(res, self.kappa[:n] * vf[:n], where=self.alg_f[:n])
