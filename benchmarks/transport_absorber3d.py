@@ -58,6 +58,11 @@ line-search actions ~16 s; stepping without the build 40 s per step (today's pat
 lead's run the same morning: 70.3 CPU s per step, residual 5.8, actions 24.6, PC build
 4.9, PC apply 25.1 per step).
 
+2026-11-24, idle machine, the defaults of that day (condensed solve, float32 cell storage
+of S_T, the line search's product from the condensed solve's residual): serial 20.24 s
+per step wall (21.63 CPU; residual 3.32, actions 6.87, PC build 2.88, PC apply 10.60),
+12 Newton / 73 Krylov, 4 712 MB = 91 KB per cell (the day before: 25.23 s, 103 KB).
+
 Issue 18 §1 (``memory()``, :mod:`transport_memory`; ``python
 benchmarks/transport_absorber3d.py memory``, FVQP_BENCH_MEMORY_SIZES, 2026-11-22, load
 11-16): KB per cell of the arrays living through a step at 3 320 / 13 280 cells (66 bins,
