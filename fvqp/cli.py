@@ -207,17 +207,9 @@ def _forget_command_line(petsc_args: list[str]) -> None:
     from petsc4py import PETSc
 
     db = PETSc.Options()
-    for arg in petsc_args:
-        if len(arg) > 1 and arg.startswith("-") and not _is_number(arg):
+    for arg in petsc_args:  # option names as _split_petsc tells them from values
+        if len(arg) > 1 and arg.startswith("-") and not arg[1:2].isdigit():
             db.delValue(arg[1:])
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def main(argv: list[str] | None = None) -> int:
