@@ -198,20 +198,6 @@ def _case_snippet(layout, msh: str, model: str) -> str:
     return "\n".join(lines)
 
 
-def _forget_command_line(petsc_args: list[str]) -> None:
-    """A run refused for bad input: remove the command line's PETSc options from the
-    database. The run stopped before (or while) its solvers read them, so PETSc's list of
-    them as unused at exit says nothing about their spelling and would bury the error
-    that stopped the run under ``WARNING! There are options you set that were not
-    used!``."""
-    from petsc4py import PETSc
-
-    db = PETSc.Options()
-    for arg in petsc_args:  # option names as _split_petsc tells them from values
-        if len(arg) > 1 and arg.startswith("-") and not arg[1:2].isdigit():
-            db.delValue(arg[1:])
-
-
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``fvqp`` command; returns the exit status."""
     from .heap import keep_freed_memory
@@ -261,17 +247,18 @@ def main(argv: list[str] | None = None) -> int:
     from .api import run_loaded_case
     from .io import CheckpointError, OutputDirError
     from .solvers import ConvergenceError
+    from .solvers.options import forget_command_line
 
     try:
         summary = run_loaded_case(case, output_dir=args.output, resume=args.resume,
                                   max_steps=args.max_steps, overwrite=args.overwrite)
     except OutputDirError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        _forget_command_line(petsc_args)
+        forget_command_line(petsc_args)
         return EXIT_BAD_INPUT
     except (CheckpointError, ValueError) as exc:
         logger.error("%s", exc)
-        _forget_command_line(petsc_args)
+        forget_command_line(petsc_args)
         return EXIT_BAD_INPUT
     except ConvergenceError as exc:
         logger.error("not converged: %s", exc)

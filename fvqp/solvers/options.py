@@ -10,7 +10,7 @@ Inserted options are removed after use: a run is wrapped in :func:`options_sessi
 which deletes every option fvqp inserted during it (whatever the prefix), so nothing a
 run configured is left in the database for the next run in the same process, and PETSc
 never reports fvqp's own defaults as unused. Options given on the command line are never
-touched.
+touched, except by :func:`forget_command_line` when a run is refused before it started.
 """
 
 from __future__ import annotations
@@ -169,6 +169,21 @@ def remove_inserted() -> int:
     _REPORTED.clear()
     _HOLDERS.clear()
     return removed
+
+
+def forget_command_line(args: list[str]) -> None:
+    """Remove the PETSc options ``args`` (the command line's ``-name [value]`` list) from
+    the database: for a run refused for bad input, which stopped before (or while) its
+    solvers read them, so that PETSc's list of them as unused at exit neither says
+    anything about their spelling nor buries the error that stopped the run. Names are
+    told from values as the command line's parser does: a value may start with ``-`` and
+    a digit."""
+    from petsc4py import PETSc
+
+    db = PETSc.Options()
+    for arg in args:
+        if len(arg) > 1 and arg.startswith("-") and not arg[1:2].isdigit():
+            db.delValue(arg[1:])
 
 
 @contextmanager
