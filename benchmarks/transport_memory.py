@@ -190,7 +190,7 @@ def account(problem, schur, max_apps: int, restart: int) -> list[tuple[str, int]
             coupling.spec if coupling else None)
         ilu = getattr(schur, "ilu", None)
         if ilu is not None:  # -transport_schur_storage cells
-            add("Schur complement ILU(0) cell blocks (float32, storage 'cells')",
+            add("Schur complement block ILU(0) cell blocks (float32, storage 'cells')",
                 ilu.blocks)
             add("Schur complement couplings (float32) and levels",
                 [ilu.c_low, ilu.c_up, ilu.lo, ilu.hi, ilu.levels, ilu.pairs_hi,

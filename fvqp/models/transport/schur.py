@@ -130,7 +130,7 @@ class SchurPreconditioner(SchurCouplings):
         #: ``-<prefix>schur_coarse_aggregates``
         n_agg = option_value(self.prefix + "coarse_aggregates", COARSE_AGGREGATES)
         #: "aij": :math:`S_T` as a PETSc AIJ matrix under the inner KSP; "cells": its
-        #: float32 cell blocks and couplings with their own level-scheduled ILU(0)
+        #: float32 cell blocks and couplings with their own level-scheduled block ILU(0)
         #: (:class:`fvqp.solvers.cellblock_ilu.CellBlockILU`: serial, one sweep, no
         #: coarse level) -- option ``-<prefix>schur_storage``
         options = dict(options or {})
