@@ -105,13 +105,21 @@ class FaceOperators:
         :data:`TRANSPORT_ROWS` cells (:meth:`_transport_batches`; each cell's sum over its
         faces in the order of the whole divergence matrix: the same bits), then the
         boundary exchange."""
+        div = self._face_divergence(vf)
+        div -= self._bsum @ (self.b_G * vf[self.b_cell])
+        return div
+
+    def _face_divergence(self, vf: np.ndarray) -> np.ndarray:
+        r""":math:`\sum_b G_{ab}(v_b - v_a)` into every local cell ``a`` (shape (n_local,
+        N)) batch by batch of :data:`TRANSPORT_ROWS` cells: the same bits as
+        ``self._div @ flux`` of all face pairs (each row summed in the stored order), with
+        temporaries of the batch's face pairs only."""
         div = np.empty((self._div.shape[0], vf.shape[1]))
         for rows, pairs, sub in self._transport_batches():
             flux = vf[self.f_b[pairs]]
             np.subtract(flux, vf[self.f_a[pairs]], out=flux)
             flux *= self.G[pairs]
             div[rows] = sub @ flux
-        div -= self._bsum @ (self.b_G * vf[self.b_cell])
         return div
 
     def _transport_batches(self) -> list:
