@@ -82,3 +82,40 @@ def test_layers_use_the_one_copy() -> None:
     assert np.array_equal(occ.f_e(e), fermi(e, 0.3))
     assert np.array_equal(occ.n_b(e[e > 0]), bose(e[e > 0], 0.5))
     assert np.array_equal(occ.df_e(e), -np.asarray(minus_dfermi_dE(e, 0.3)))
+
+
+def test_fermi_temperature_inverts_the_number_in_few_evaluations(monkeypatch) -> None:
+    """fermi_temperature (transport's T_eff of every output write): rows made at known
+    temperatures from 5 mK-equivalent to 3 (E/T from 0.2 to 1 200) come back to 1e-13;
+    non-thermal rows equal a 200-step bisection's root to 1e-13; numbers outside the
+    bracket give its bounds; and no row takes more than 12 evaluations (bracket ends
+    included; a Newton iterate that sits on the end of its bracket once fell back to
+    bisection there and took up to 53)."""
+    from fvqp.spectra import fermi_temperature, thermal_occupations
+
+    rng = np.random.default_rng(5)
+    e = np.linspace(0.7, 6.0, 66)
+    w = rng.uniform(0.5, 2.0, (400, 66))
+    t = np.exp(rng.uniform(np.log(5e-3), np.log(3.0), 400))
+    n = np.sum(w * fermi(e[None, :], t[:, None]), axis=1)
+    assert np.max(np.abs(fermi_temperature(w, e, n, 3e-3, 50.0) / t - 1.0)) < 1e-13
+    f = fermi(e[None, :], t[:, None]) * (1.0 + 0.5 * rng.uniform(-1.0, 1.0, w.shape))
+    n = np.sum(w * f, axis=1)
+    n[:3] = [0.0, 1e6, np.sum(w[2] * fermi(e, 50.0))]
+    lo, hi = np.full(400, np.log(3e-3)), np.full(400, np.log(50.0))
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        below = np.sum(w * fermi(e[None, :], np.exp(mid)[:, None]), axis=1) < n
+        lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
+    sizes = []
+    real = thermal_occupations.fermi
+
+    def counted(E, T):
+        sizes.append(np.size(T))
+        return real(E, T)
+
+    monkeypatch.setattr(thermal_occupations, "fermi", counted)
+    got = fermi_temperature(w, e, n, 3e-3, 50.0)
+    assert np.max(np.abs(got / np.exp(0.5 * (lo + hi)) - 1.0)) < 1e-13
+    assert got[0] == pytest.approx(3e-3, rel=1e-15) and got[1] == pytest.approx(50.0, rel=1e-15)
+    assert len(sizes) <= 12 and sizes[0] == 400

@@ -47,7 +47,7 @@ from .thermal import (
     kappa_normal,
     kappa_ratio,
 )
-from .thermal_occupations import bose, fermi, fermi_cell_average, minus_dfermi_dE
+from .thermal_occupations import bose, fermi, fermi_cell_average, fermi_temperature, minus_dfermi_dE
 
 __all__ = [
     "BCS_GAP_RATIO",
@@ -65,6 +65,7 @@ __all__ = [
     "dynes_dos",
     "fermi",
     "fermi_cell_average",
+    "fermi_temperature",
     "gap_equation_residual",
     "gap_equation_residual_derivative",
     "gap_from_distribution",

@@ -20,7 +20,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import special
 
-__all__ = ["bose", "fermi", "fermi_cell_average", "minus_dfermi_dE"]
+__all__ = ["bose", "fermi", "fermi_cell_average", "fermi_temperature", "minus_dfermi_dE"]
 
 
 def _out(x: NDArray[np.float64]) -> NDArray[np.float64] | float:
@@ -128,3 +128,87 @@ def fermi_cell_average(x: ArrayLike, h: float, temperature: float) -> NDArray[np
     upper = t * (np.logaddexp(0.0, -a / t) - np.logaddexp(0.0, -b / t)) / h
     lower = ((b - a) - t * (np.logaddexp(0.0, b / t) - np.logaddexp(0.0, a / t))) / h
     return np.where(np.asarray(x) < 0, lower, upper)
+
+
+def fermi_temperature(weights: ArrayLike, E: ArrayLike, n: ArrayLike, t_lo: float,
+                      t_hi: float, rtol: float = 1e-14, max_iter: int = 100
+                      ) -> NDArray[np.float64]:
+    r"""The temperature :math:`T` of every row with :math:`\sum_iw_if(E_i, T) = n`.
+
+    The number :math:`F(s) = \sum_iw_if(E_i, e^s)` of positive weights and energies is
+    increasing in :math:`s = \ln T`, and :math:`\ln F` is close to linear in
+    :math:`1/T` (:math:`F \propto e^{-E_1/T}` at low :math:`T`), so Newton's method on
+    :math:`G(s) = \ln F(s) - \ln n`, :math:`G' = \sum_iw_if_i(1 - f_i)E_i/(TF)`, kept
+    inside a bracket (bisection where a step leaves it, the bracket narrowed by the sign
+    of every evaluation) converges for every row, quadratically near the root: 5-7
+    evaluations per row instead of the 60 of a bisection to the same precision. A number
+    outside :math:`[F(\ln t_{lo}), F(\ln t_{hi})]` gives the nearer bound (as the bisection
+    did).
+
+    Parameters
+    ----------
+    weights : ndarray, shape (C, N)
+        States per bin of every row (non-negative).
+    E : ndarray, shape (N,)
+        Bin energies (positive; same unit as the temperatures, :math:`k_B = 1`).
+    n : ndarray, shape (C,)
+        The target numbers.
+    t_lo, t_hi : float
+        The bracket, :math:`0 < t_{lo} < t_{hi}`.
+    rtol : float
+        Stop where the bracket or the Newton step in :math:`\ln T` is below this.
+    max_iter : int
+        Newton/bisection evaluations at most (bisection alone needs
+        :math:`\log_2(\ln(t_{hi}/t_{lo})/\text{rtol})` ~ 50).
+
+    Returns
+    -------
+    ndarray, shape (C,)
+
+    Examples
+    --------
+    >>> e = np.linspace(0.5, 5.0, 40)
+    >>> w = np.ones((2, 40))
+    >>> n = (w * fermi(e, np.array([[0.3], [0.7]]))).sum(axis=1)
+    >>> bool(np.allclose(fermi_temperature(w, e, n, 1e-3, 50.0), [0.3, 0.7], rtol=1e-13))
+    True
+    """
+    w = np.asarray(weights, dtype=float)
+    e = np.asarray(E, dtype=float)
+    target = np.asarray(n, dtype=float)
+    lo = np.full(len(target), np.log(t_lo))
+    hi = np.full(len(target), np.log(t_hi))
+
+    def number(rows: np.ndarray, s_: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """F and dF/ds of ``rows`` at ``s_``."""
+        t = np.exp(s_)[:, None]
+        f = fermi(e[None, :], t)
+        wf = w[rows] * f
+        return wf.sum(axis=1), (wf * (1.0 - f) * e[None, :]).sum(axis=1) / t[:, 0]
+
+    rows = np.arange(len(target))
+    s = np.where(target <= number(rows, lo)[0], lo, np.nan)
+    s = np.where(target >= number(rows, hi)[0], hi, s)
+    active = np.flatnonzero(np.isnan(s))
+    s[active] = 0.5 * (lo[active] + hi[active])
+    log_n = np.log(target[active])
+    for _ in range(max_iter):
+        if not len(active):
+            break
+        sa = s[active]
+        F, dF = number(active, sa)
+        g = np.log(F) - log_n
+        below = g < 0
+        la = lo[active] = np.where(below, sa, lo[active])
+        ha = hi[active] = np.where(below, hi[active], sa)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            step = -g * F / dF
+        # converged: a Newton step at round-off (it may sit on the bracket's end the
+        # evaluation just moved, so it is tested before the safeguard) or a tiny bracket
+        done = (np.abs(step) <= rtol) | (ha - la <= rtol)
+        new = sa + step
+        inside = np.isfinite(new) & (new > la) & (new < ha)
+        s[active] = np.where(inside | done, new, 0.5 * (la + ha))
+        s[active] = np.where(np.isfinite(s[active]), s[active], sa)
+        active, log_n = active[~done], log_n[~done]
+    return np.exp(s)

@@ -30,7 +30,7 @@ from ...solvers import BDFIntegrator, SteadySolver
 from ...solvers.lagged import LaggedPreconditioner
 from ...solvers.linear import option_value
 from ...solvers.options import normalise_prefix
-from ...spectra import fermi
+from ...spectra import fermi_temperature
 from ...spectra.bins import BinGrid
 from ...units import E_CHARGE, UnitSystem
 from ..base import MeshModel, OutputField, bdf_options, run_checkpointed, to_output
@@ -259,15 +259,12 @@ class TransportSimulation:
 
 def _effective_temperature(nf: np.ndarray, e: np.ndarray, nq: np.ndarray, t_ref: float
                            ) -> np.ndarray:
-    """Bisection in log T for every cell: sum_i nf_i fermi(E_i, T) = nq."""
-    lo = np.full(len(nq), math.log(t_ref * 1e-2))
-    hi = np.full(len(nq), math.log(50.0))
-    for _ in range(60):
-        mid = 0.5 * (lo + hi)
-        n_mid = np.sum(nf * fermi(e[None, :], np.exp(mid)[:, None]), axis=1)
-        below = n_mid < nq
-        lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
-    return np.exp(0.5 * (lo + hi))
+    r""":math:`T` of every cell with :math:`\sum_i n_{f,i}f(E_i, T) = n_q`, between
+    ``t_ref / 100`` and 50 (:func:`fvqp.spectra.fermi_temperature`: safeguarded Newton in
+    :math:`\ln T`, 5-8 evaluations per cell instead of the 60 of the bisection it
+    replaced, the same values to ~1e-13; at 10^6 cells x 66 bins each evaluation is
+    ~0.5 s of every output write)."""
+    return fermi_temperature(nf, e, nq, t_ref * 1e-2, 50.0)
 
 
 class TransportModel(MeshModel):
