@@ -113,8 +113,9 @@ class FaceOperators:
         r""":math:`\sum_b G_{ab}(v_b - v_a)` into every local cell ``a`` (shape (n_local,
         N)) batch by batch of :data:`TRANSPORT_ROWS` cells: the same bits as
         ``self._div @ flux`` of all face pairs (each row summed in the stored order), with
-        temporaries of the batch's face pairs only."""
-        div = np.empty((self._div.shape[0], vf.shape[1]))
+        temporaries of the batch's face pairs only; complex ``vf`` (the complex-step
+        residual) gives a complex divergence."""
+        div = np.empty((self._div.shape[0], vf.shape[1]), np.result_type(vf, self.G))
         for rows, pairs, sub in self._transport_batches():
             flux = vf[self.f_b[pairs]]
             np.subtract(flux, vf[self.f_a[pairs]], out=flux)
