@@ -286,8 +286,8 @@ class TransportProblem(FaceOperators, JacobianAssembly, Balances, Linearisation)
             esc = (ph[sl] - self.n_bath) / self.p["tau_esc"][sl, None]
             r[sl, :N] = self.m_f[sl] * t.qp
             r[sl, N:] = self.m_n[sl] * (t.ph - esc)
-        # the face divergence in batches (not all face pairs' fluxes at once: the
-        # residual set the run's memory peak with them, issue 18 §1), the same bits
+        # the face divergence in batches (not all face pairs' fluxes at once, the
+        # residual's largest temporary: issue 18 §1), the same bits
         div = self._face_divergence(f)
         div += self._bsum @ (self.b_G * (self.b_fn - f[self.b_cell]))
         r[:, :N] += div
