@@ -179,16 +179,18 @@ def fermi_temperature(weights: ArrayLike, E: ArrayLike, n: ArrayLike, t_lo: floa
     lo = np.full(len(target), np.log(t_lo))
     hi = np.full(len(target), np.log(t_hi))
 
-    def number(rows: np.ndarray, s_: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """F and dF/ds of ``rows`` at ``s_``."""
+    def number(rows, s_: np.ndarray, slope: bool = True):
+        """F of ``rows`` at ``s_``, and dF/ds with ``slope``."""
         t = np.exp(s_)[:, None]
         f = fermi(e[None, :], t)
         wf = w[rows] * f
+        if not slope:
+            return wf.sum(axis=1)
         return wf.sum(axis=1), (wf * (1.0 - f) * e[None, :]).sum(axis=1) / t[:, 0]
 
-    rows = np.arange(len(target))
-    s = np.where(target <= number(rows, lo)[0], lo, np.nan)
-    s = np.where(target >= number(rows, hi)[0], hi, s)
+    rows = slice(None)
+    s = np.where(target <= number(rows, lo, slope=False), lo, np.nan)
+    s = np.where(target >= number(rows, hi, slope=False), hi, s)
     active = np.flatnonzero(np.isnan(s))
     s[active] = 0.5 * (lo[active] + hi[active])
     log_n = np.log(target[active])
@@ -209,7 +211,7 @@ def fermi_temperature(weights: ArrayLike, E: ArrayLike, n: ArrayLike, t_lo: floa
         done = (np.abs(step) <= rtol) | (ha - la <= rtol)
         new = sa + step
         inside = np.isfinite(new) & (new > la) & (new < ha)
-        s[active] = np.where(inside | done, new, 0.5 * (la + ha))
-        s[active] = np.where(np.isfinite(s[active]), s[active], sa)
+        new = np.where(inside | done, new, 0.5 * (la + ha))
+        s[active] = np.where(np.isfinite(new), new, sa)
         active, log_n = active[~done], log_n[~done]
     return np.exp(s)

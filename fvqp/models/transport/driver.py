@@ -195,7 +195,7 @@ class TransportSimulation:
                "phonon_energy_density": np.sum(p.m_n[:n] / vol * ph * g.omega, axis=1),
                "gap": p.delta[:n].copy()}
         out["T_eff"] = np.where(p.trap[:n], self.T_bath,  # traps hold the bath
-                                _effective_temperature(nf, g.e, nq, self.T_bath))
+                                fermi_temperature(nf, g.e, nq, 1e-2 * self.T_bath, 50.0))
         return out
 
     def fields(self, x_owned: np.ndarray, names) -> dict:
@@ -255,16 +255,6 @@ class TransportSimulation:
         """Global QP number, QP energy, phonon energy (internal units)."""
         part = self.problem.totals(x_owned)
         return {k: self.dist.sum(v) for k, v in part.items()}
-
-
-def _effective_temperature(nf: np.ndarray, e: np.ndarray, nq: np.ndarray, t_ref: float
-                           ) -> np.ndarray:
-    r""":math:`T` of every cell with :math:`\sum_i n_{f,i}f(E_i, T) = n_q`, between
-    ``t_ref / 100`` and 50 (:func:`fvqp.spectra.fermi_temperature`: safeguarded Newton in
-    :math:`\ln T`, ~9 evaluations per cell instead of the 60 of the bisection it
-    replaced, the same values to ~1e-14; at 10^6 cells x 66 bins each evaluation is
-    ~0.5 s of every output write)."""
-    return fermi_temperature(nf, e, nq, t_ref * 1e-2, 50.0)
 
 
 class TransportModel(MeshModel):
