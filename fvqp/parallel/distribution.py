@@ -97,9 +97,10 @@ class GhostedVectors:
         with vec.localForm() as loc:
             return loc.getArray(readonly=True).copy()
 
-    def ghosted(self, owned_values: np.ndarray) -> np.ndarray:
+    def ghosted(self, owned_values: np.ndarray, work=None) -> np.ndarray:
         """Owned values of every rank -> this rank's owned + ghost values (a ghost
-        exchange on numpy arrays, for code that must not handle PETSc vectors).
+        exchange on numpy arrays, for code that must not handle PETSc vectors). ``work``:
+        a vector of :meth:`create_vec` to use (and keep) instead of a new one.
 
         Examples
         --------
@@ -107,12 +108,13 @@ class GhostedVectors:
         >>> SerialLayout(3).ghosted(np.array([1.0, 2.0, 3.0]))
         array([1., 2., 3.])
         """
-        v = self.create_vec()
-        v.setArray(np.asarray(owned_values, dtype=float))
+        v = self.create_vec() if work is None else work
+        v.setArray(np.asarray(owned_values, dtype=float).ravel())
         try:
             return self.local_array(v)
         finally:
-            v.destroy()
+            if work is None:
+                v.destroy()
 
     def to_local(self, x, work) -> np.ndarray:
         """Copy any vector with this layout into the ghosted ``work`` and return local values."""

@@ -16,7 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import reverse_cuthill_mckee
 
-__all__ = ["face_graph", "subdomain_cells", "subdomain_rows"]
+__all__ = ["face_graph", "ghost_faces", "subdomain_cells", "subdomain_rows"]
 
 
 def face_graph(geometry) -> sp.csr_matrix:
@@ -81,3 +81,36 @@ def subdomain_rows(cells, layers: int, bs: int) -> tuple[np.ndarray, np.ndarray]
     sub, owned = subdomain_cells(cells, layers)
     rows = (sub[:, None] * bs + np.arange(bs)).ravel()
     return rows, rows[np.repeat(owned, bs)]
+
+
+def ghost_faces(cells) -> tuple[np.ndarray, ...]:
+    """The two-cell faces between two ghost cells of this rank: the faces of the one-layer
+    subdomain (owned + ghost cells) that its :class:`~fvqp.parallel.LocalGeometry` leaves
+    out (it keeps the faces touching an owned cell), for a subdomain solve that couples
+    its ghosts as the global matrix does.
+
+    Parameters
+    ----------
+    cells : fvqp.parallel.Distribution
+
+    Returns
+    -------
+    a, b : ndarray of int
+        Local numbers of the two cells of every such face.
+    tau_a, tau_b : ndarray of float
+        Their incidences' ``inc_tau`` (as :attr:`LocalGeometry.inc_tau`).
+
+    Faces of three or more cells (junctions) are not returned: their star coupling needs
+    cells outside the subdomain (the cell-block solves that use this refuse such meshes,
+    :meth:`fvqp.solvers.cellblock_ilu.CellBlockILU.check`).
+    """
+    g, loc = cells.geometry, cells.local
+    local = np.full(g.n_cells, -1, dtype=np.int64)
+    local[loc.cells] = np.arange(loc.n_local)
+    ghost = np.zeros(g.n_cells, dtype=bool)
+    ghost[loc.cells[loc.n_owned:]] = True
+    first = g.face_ptr[:-1][np.diff(g.face_ptr) == 2]
+    c0, c1 = g.inc_cell[first], g.inc_cell[first + 1]
+    keep = ghost[c0] & ghost[c1]
+    return (local[c0[keep]], local[c1[keep]], g.inc_tau[first[keep]],
+            g.inc_tau[first[keep] + 1])

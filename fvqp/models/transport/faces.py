@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.sparse import csr_matrix
 
+from ...parallel.blocked import BlockDistribution
 from ...spectra.thermal_occupations import fermi
 
 __all__ = ["FaceOperators", "TRANSPORT_ROWS"]
@@ -145,17 +146,23 @@ class FaceOperators:
         c = self.p["weight"] * self.beta * self.p["phonon_diffusion"]
         den = self._setsum @ c
         ca, cb = c[self.f_a] * self.f_ta, c[self.f_b] * self.f_tb
-        d = den[self._pair_face]
-        g = np.divide(ca * cb, d, out=np.zeros_like(ca), where=d > 0)
+        g = _star(ca, cb, den[self._pair_face])
         sel = np.flatnonzero(g > 0)
         #: face pairs with phonon transport and their conductances (pairs, M)
         self.ph_pairs = sel
         self.G_ph = self.grid.h * g[sel, None] * self.grid.omega[None, :] ** 2
         self._div_ph = self._div[:, sel]
-        # cell-diagonal part of d rhs_ph / d n (the Schur preconditioner's D block); a
-        # read-only zero view without phonon transport (8 M bytes per cell less)
-        self.ph_diag = -(abs(self._div_ph) @ self.G_ph) if len(sel) else np.broadcast_to(
-            np.zeros(self.grid.n_ph), (self._div.shape[0], self.grid.n_ph))
+        # cell-diagonal part of d rhs_ph / d n (the Schur preconditioner's D block), on
+        # the ghost cells too (from their owners: the local faces hold only part of a
+        # ghost's faces; the subdomain blocks of a parallel Schur preconditioner need
+        # them); a read-only zero view without phonon transport (8 M bytes per cell less)
+        shape = (self._div.shape[0], self.grid.n_ph)
+        if self.cells.max(float(len(sel))) > 0:  # collective: every rank or none
+            diag = -(abs(self._div_ph) @ self.G_ph) if len(sel) else np.zeros(shape)
+            self.ph_diag = BlockDistribution(self.cells, self.grid.n_ph).ghosted(
+                diag[:self.n]).reshape(shape) if self.cells.size > 1 else diag
+        else:
+            self.ph_diag = np.broadcast_to(np.zeros(self.grid.n_ph), shape)
 
     def _conductances(self, c: np.ndarray) -> None:
         """QP face conductances :attr:`G` (pairs, N) and boundary conductances
@@ -165,8 +172,7 @@ class FaceOperators:
         den = self._setsum @ c  # sum over the cells of every face of c * tau
         ca = c[self.f_a] * self.f_ta[:, None]
         cb = c[self.f_b] * self.f_tb[:, None]
-        d = den[self._pair_face]
-        self.G = g.h * np.divide(ca * cb, d, out=np.zeros_like(ca), where=d > 0)
+        self.G = g.h * _star(ca, cb, den[self._pair_face])
         bc = self.b_cell
         gb = np.zeros((len(bc), self.N))
         self.b_fn = np.zeros((len(bc), self.N))
@@ -181,6 +187,18 @@ class FaceOperators:
                                       + fermi(g.e + b.bias, b.temperature))
         self.b_G = gb
 
+    def pair_conductances(self, a: np.ndarray, b: np.ndarray, tau_a: np.ndarray,
+                          tau_b: np.ndarray) -> np.ndarray:
+        """QP conductances (pairs, N) of two-cell faces joining the local cells ``a`` and
+        ``b`` (incidences ``tau_a``, ``tau_b``), by :attr:`G`'s formula, for faces the
+        local geometry does not hold: those between two ghost cells
+        (:func:`fvqp.parallel.overlap.ghost_faces`), which a subdomain preconditioner
+        couples as the global matrix does."""
+        c = (self.p["weight"] * self.p["diffusion"])[:, None]
+        ca = c[a] * self.dl[a] * np.asarray(tau_a)[:, None]
+        cb = c[b] * self.dl[b] * np.asarray(tau_b)[:, None]
+        return self.grid.h * _star(ca, cb, ca + cb)
+
     def _fluxes(self, f: np.ndarray):
         Ff = f[self.f_b]  # into a, per bin: G (f_b - f_a) in place (one pairs x N array)
         np.subtract(Ff, f[self.f_a], out=Ff)
@@ -192,3 +210,9 @@ class FaceOperators:
         """Phonons per unit time into ``f_a`` of every phonon face pair, per mode."""
         a, b = self.f_a[self.ph_pairs], self.f_b[self.ph_pairs]
         return self.G_ph * (ph[b] - ph[a])
+
+
+def _star(ca: np.ndarray, cb: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """The star-mesh conductance :math:`c_ac_b/\\sum_kc_k` of a face pair (0 where the
+    face's sum vanishes)."""
+    return np.divide(ca * cb, den, out=np.zeros_like(ca), where=den > 0)

@@ -46,8 +46,10 @@ import numpy as np
 from ...collisions.batched import CouplingSpectra
 from ...parallel.blocked import BlockDistribution
 from ...parallel.coarse import cell_aggregates
+from ...parallel.overlap import ghost_faces, subdomain_cells
 from ...solvers.blockcsr import CellBlockCSR
 from ...solvers.cellblock_ilu import CellBlockILU
+from ...solvers.cellblock_ras import CellBlockRAS
 from ...solvers.linear import LinearSolver, option_value
 from ...solvers.twolevel import AggregateCoarse
 from .condensed import MAX_IT, CondensedSolve
@@ -56,9 +58,11 @@ from .schur_couplings import SchurCouplings
 
 __all__ = ["SchurPreconditioner", "SCHUR_DEFAULTS"]
 
-#: default options of the inner Schur-complement solve (under ``<prefix>schur_``): one
-#: ILU(0) sweep; on several ranks restricted additive Schwarz on the rank's cells plus one
-#: layer of neighbours listed in reverse Cuthill-McKee order (:meth:`_rcm_subdomain`).
+#: default options of the inner Schur-complement solve of the AIJ storage (under
+#: ``<prefix>schur_``): one ILU(0) sweep; on several ranks restricted additive Schwarz on
+#: the rank's cells plus one layer of neighbours listed in reverse Cuthill-McKee order
+#: (:meth:`_rcm_subdomain`; the cell storage builds the same subdomains itself,
+#: :class:`fvqp.solvers.cellblock_ras.CellBlockRAS`).
 #: ILU(0) depends on the elimination order far more than on the rank cut. Inner GMRES on
 #: the Schur complement alone (3D absorber 13 280 cells x 66 bins, rtol 1e-8): global
 #: ILU(0) 7 iterations in the mesh file's order, 15 with the two halves listed one after
@@ -131,8 +135,9 @@ class SchurPreconditioner(SchurCouplings):
         n_agg = option_value(self.prefix + "coarse_aggregates", COARSE_AGGREGATES)
         #: "aij": :math:`S_T` as a PETSc AIJ matrix under the inner KSP; "cells": its
         #: float32 cell blocks and couplings with their own level-scheduled block ILU(0)
-        #: (:class:`fvqp.solvers.cellblock_ilu.CellBlockILU`: serial, one sweep, no
-        #: coarse level) -- option ``-<prefix>schur_storage``
+        #: (:class:`fvqp.solvers.cellblock_ilu.CellBlockILU`; on several ranks on each
+        #: rank's subdomain, :class:`fvqp.solvers.cellblock_ras.CellBlockRAS`; one
+        #: sweep, no coarse level) -- option ``-<prefix>schur_storage``
         options = dict(options or {})
         #: the exact condensed solve of :mod:`.condensed` (None: this is a preconditioner
         #: of the whole system) -- option ``-<prefix>schur_condensed``
@@ -144,13 +149,24 @@ class SchurPreconditioner(SchurCouplings):
         self.storage = option_value(self.prefix + "storage",
                                     str(options.pop("storage", STORAGE)))
         self.ilu = None
+        #: the faces between two ghost cells (local cells a, b, their tau) that the
+        #: parallel cell storage's subdomains couple (None: serial or AIJ)
+        self._ghost_pairs = None
         if self.storage == "auto":  # cells where they apply
             self.storage = "cells" if self._cells_apply(problem, options, n_agg) else "aij"
         if self.storage == "cells":
-            if self.dist.size > 1 or n_agg > 0:
-                raise ValueError(f"-{self.prefix}storage cells: serial runs with the "
-                                 "default inner solve only")
-            self.ilu = self.csr = CellBlockILU(problem.n, N, problem.f_a, problem.f_b)
+            if n_agg > 0 or not self._one_layer_rcm():
+                raise ValueError(f"-{self.prefix}storage cells: the default inner solve "
+                                 "only (no coarse aggregates; on several ranks RCM "
+                                 f"subdomains of one layer, -{self.prefix}overlap 1)")
+            if self.dist.size > 1:  # restricted additive Schwarz on the subdomains
+                a, b, ta, tb = ghost_faces(problem.cells)
+                self._ghost_pairs = (a, b, ta, tb)
+                self.ilu = CellBlockRAS(problem.cells, N, np.concatenate([problem.f_a, a]),
+                                        np.concatenate([problem.f_b, b]))
+            else:
+                self.ilu = CellBlockILU(problem.n, N, problem.f_a, problem.f_b)
+            self.csr = self.ilu
             self.mat = self.inner = None
             self._init_couplings(problem, n_agg)
             return
@@ -180,18 +196,29 @@ class SchurPreconditioner(SchurCouplings):
         self._init_couplings(problem, n_agg)
 
     def _cells_apply(self, problem, options: dict, n_agg: int) -> bool:
-        """``storage = "auto"``: the cell storage on one rank with the default one-sweep
-        ILU(0) (no inner KSP or PC chosen, no coarse level) on a mesh without three
-        pairwise-neighbour cells."""
-        if self.dist.size > 1 or n_agg > 0 or "ksp_type" in options or \
-                "pc_type" in options or option_value(self.prefix + "ksp_type", "") or \
-                option_value(self.prefix + "pc_type", ""):
+        """``storage = "auto"``: the cell storage with the default one-sweep ILU(0) (no
+        inner KSP or PC chosen, no coarse level; on several ranks the default one-layer
+        RCM subdomains) on a mesh without three pairwise-neighbour cells (the global mesh
+        on several ranks: every rank decides alike)."""
+        if n_agg > 0 or "ksp_type" in options or "pc_type" in options or \
+                option_value(self.prefix + "ksp_type", "") or \
+                option_value(self.prefix + "pc_type", "") or not self._one_layer_rcm():
             return False
         try:
-            CellBlockILU.check(problem.n, problem.f_a, problem.f_b)
+            if self.dist.size > 1:
+                CellBlockRAS.check(problem.cells)
+            else:
+                CellBlockILU.check(problem.n, problem.f_a, problem.f_b)
         except ValueError:
             return False
         return True
+
+    def _one_layer_rcm(self) -> bool:
+        """One rank, or the default subdomains of several (RCM, one layer: the ghost
+        cells, which the cell storage's Schwarz solve is built on)."""
+        return self.dist.size == 1 or (
+            option_value(self.prefix + "subdomains", "rcm") == "rcm"
+            and int(option_value(self.prefix + "overlap", OVERLAP)) == 1)
 
     def _init_couplings(self, problem, n_agg: int) -> None:
         """The coupling blocks' storage, the coarse level and the phonon solve."""
@@ -265,8 +292,6 @@ class SchurPreconditioner(SchurCouplings):
         ``-<prefix>schur_subdomains petsc`` leaves the subdomains to PETSc
         (``-<prefix>schur_pc_asm_overlap``; rows sorted by global number). Returns the
         global rows of the subdomain and its owned rows."""
-        from ...parallel.overlap import subdomain_cells
-
         N = self.p.N
         layers = int(option_value(self.prefix + "overlap", OVERLAP))
         cells, owned = subdomain_cells(self.p.cells, layers)
@@ -302,8 +327,8 @@ class SchurPreconditioner(SchurCouplings):
     def update(self, xl: np.ndarray, shift: float) -> None:
         """Factor the cell blocks at the state ``xl`` for :math:`K = \\sigma m - J`."""
         p = self.p
-        N, B, n = p.N, p.B, p.n
-        y = xl.reshape(-1, B)
+        n = p.n
+        y = xl.reshape(-1, p.B)
         self.csr.begin()
         if self.coarse is not None:
             self.coarse.begin()
@@ -314,32 +339,52 @@ class SchurPreconditioner(SchurCouplings):
         # goes before the new one comes
         self.inv_d = None
         self.inv_d = None if self.condensed is not None else np.empty((n, p.M))
-        if self.precision == "single":
-            return self._update_single(y, shift, stored)
-        mass = np.concatenate([p.m_f[:n], p.m_n[:n]], axis=1)
-        k, kp = np.arange(B), np.arange(p.M)
-        # phonon transport: only its cell-diagonal part enters D (module docstring)
-        ph_diag = np.where(p.ph_fixed[:n, None], 0.0, p.ph_diag[:n])
-        for s in range(0, n, CHUNK):
-            sl = slice(s, min(n, s + CHUNK))
-            K = -p.cell_blocks(y, sl)
-            K[:, k, k] += shift * mass[sl]
-            K[:, N + kp, N + kp] -= ph_diag[sl]
-            d = np.diagonal(K[:, N:, N:], axis1=1, axis2=2)
-            inv_d = 1.0 / np.where(d == 0.0, 1.0, d)
-            bd = K[:, :N, N:] * inv_d[:, None, :]
-            S = K[:, :N, :N] - bd @ K[:, N:, :N]
-            self.csr.set_blocks(np.arange(sl.start, sl.stop), S)
+        chunk = CHUNK_SINGLE if self.precision == "single" else CHUNK
+        for s in range(0, n, chunk):
+            sl = slice(s, min(n, s + chunk))
+            S, inv_d, bd, knf = self._schur_blocks(y, sl, shift)
+            cells = np.arange(sl.start, sl.stop)
+            self.csr.set_blocks(cells, S)
             if self.coarse is not None:
-                self.coarse.add_blocks(np.arange(sl.start, sl.stop), S)
+                self.coarse.add_blocks(cells, S.astype(float))
             if self.inv_d is not None:
                 self.inv_d[sl] = inv_d
             if stored:
                 self.bd[sl] = bd
-                self.dc[sl] = K[:, N:, :N] * inv_d[:, :, None]
+                self.dc[sl] = knf * inv_d[:, :, None]
             if self.spectra is not None:
-                self.spectra.set(sl, y[sl, :N], p.rho[sl], p.ados[sl])
+                self.spectra.set(sl, y[sl, :p.N], p.rho[sl], p.ados[sl])
+        if self._ghost_pairs is not None:  # the subdomain's ghost cells: S_T only
+            nl = p.loc.n_local
+            for s in range(n, nl, chunk):
+                sl = slice(s, min(nl, s + chunk))
+                self.csr.set_blocks(np.arange(sl.start, sl.stop),
+                                    self._schur_blocks(y, sl, shift)[0])
         self._finish()
+
+    def _schur_blocks(self, y: np.ndarray, sl: slice, shift: float) -> tuple:
+        """The QP Schur complement :math:`S = K_{ff} - K_{fn}D^{-1}K_{nf}` of the cells
+        ``sl`` (local: owned or ghost) with :math:`D^{-1}`, :math:`K_{fn}D^{-1}` and
+        :math:`K_{nf}`. ``single`` precision (:attr:`precision`): from the kinematics of
+        the collision operator (:meth:`TransportProblem.cell_step_blocks`: no dense
+        :math:`(N + M)^2` block, no double-precision B, C), formed in float32;
+        ``double``: from the dense cell Jacobians (:meth:`TransportProblem.cell_blocks`).
+        The phonon block :math:`D` holds only the cell-diagonal part of phonon
+        transport (module docstring)."""
+        p, N = self.p, self.p.N
+        if self.precision == "single":
+            kff, kfn, knf, d = p.cell_step_blocks(y, sl, shift, np.float32)
+            inv_d = 1.0 / np.where(d == 0.0, np.float32(1.0), d)
+            bd = kfn * inv_d[:, None, :]
+            return kff - bd @ knf, inv_d, bd, knf
+        K = -p.cell_blocks(y, sl)
+        k, kp = np.arange(p.B), np.arange(p.M)
+        K[:, k, k] += shift * np.concatenate([p.m_f[sl], p.m_n[sl]], axis=1)
+        K[:, N + kp, N + kp] -= np.where(p.ph_fixed[sl, None], 0.0, p.ph_diag[sl])
+        d = np.diagonal(K[:, N:, N:], axis1=1, axis2=2)
+        inv_d = 1.0 / np.where(d == 0.0, 1.0, d)
+        bd = K[:, :N, N:] * inv_d[:, None, :]
+        return K[:, :N, :N] - bd @ K[:, N:, :N], inv_d, bd, K[:, N:, :N]
 
     def _keep_state(self, xl: np.ndarray) -> None:
         """Keep what the couplings need of the build state: the whole local state for
@@ -359,31 +404,6 @@ class SchurPreconditioner(SchurCouplings):
                 self._y = np.empty((p.n, p.B), self.spectra.dtype)
             np.copyto(self._y, xl.reshape(-1, p.B)[:p.n], casting="same_kind")
 
-    def _update_single(self, y: np.ndarray, shift: float, stored: bool) -> None:
-        """The cell blocks in single precision from the kinematics of the collision
-        operator (:meth:`TransportProblem.cell_step_blocks`: no dense (N + M)^2 block, no
-        double-precision B, C), the QP Schur complement formed in single precision and
-        handed to the inner solve (double)."""
-        p, n = self.p, self.p.n
-        for s in range(0, n, CHUNK_SINGLE):
-            sl = slice(s, min(n, s + CHUNK_SINGLE))
-            kff, kfn, knf, d = p.cell_step_blocks(y, sl, shift, np.float32)
-            inv_d = 1.0 / np.where(d == 0.0, np.float32(1.0), d)
-            bd = kfn * inv_d[:, None, :]
-            S = kff - bd @ knf
-            cells = np.arange(sl.start, sl.stop)
-            self.csr.set_blocks(cells, S)
-            if self.coarse is not None:
-                self.coarse.add_blocks(cells, S.astype(float))
-            if self.inv_d is not None:
-                self.inv_d[sl] = inv_d
-            if stored:
-                self.bd[sl] = bd
-                self.dc[sl] = knf * inv_d[:, :, None]
-            if self.spectra is not None:
-                self.spectra.set(sl, y[sl, :p.N], p.rho[sl], p.ados[sl])
-        self._finish()
-
     def _finish(self) -> None:
         """Transport entries, assembly and the inner solve's refactorisation."""
         if self.ilu is not None:
@@ -402,15 +422,25 @@ class SchurPreconditioner(SchurCouplings):
         # the entries of -transport_values() pair by pair (no 5 (pairs x N) copies)
         ga = np.where(p.alg_f[p.f_a], 0.0, p.G)  # rows of a: K_aa = ga, K_ab = -ga
         gb = np.where(p.alg_f[p.f_b], 0.0, p.G)  # rows of b: K_bb = gb, K_ba = -gb
-        diag = np.zeros((p.n, N))
+        # owned rows (the local faces hold all of an owned cell's faces; the ghosts'
+        # diagonals come from their owners, CellBlockRAS.add_diagonal)
+        diag = np.zeros((p.loc.n_local, N))
         np.add.at(diag, p.f_a, ga)
         np.add.at(diag, p.f_b, gb)
         np.add.at(diag, p.b_cell, np.where(p.alg_f[p.b_cell], 0.0, p.b_G))
-        self.ilu.add_diagonal(diag)
+        self.ilu.add_diagonal(diag[:p.n])
         del diag
+        a, b = p.f_a, p.f_b
+        if self._ghost_pairs is not None:  # and the couplings between two ghosts
+            a2, b2, ta, tb = self._ghost_pairs
+            g = p.pair_conductances(a2, b2, ta, tb)
+            a, b = np.concatenate([a, a2]), np.concatenate([b, b2])
+            ga = np.concatenate([ga, np.where(p.alg_f[a2], 0.0, g)])
+            gb = np.concatenate([gb, np.where(p.alg_f[b2], 0.0, g)])
+            del g
         np.negative(ga, out=ga)
         np.negative(gb, out=gb)
-        self.ilu.set_couplings(p.f_a, p.f_b, ga, gb)
+        self.ilu.set_couplings(a, b, ga, gb)
         del ga, gb
         self.ilu.factor()
 
