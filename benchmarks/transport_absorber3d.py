@@ -63,6 +63,14 @@ of S_T, the line search's product from the condensed solve's residual): serial 2
 per step wall (21.63 CPU; residual 3.32, actions 6.87, PC build 2.88, PC apply 10.60),
 12 Newton / 73 Krylov, 4 712 MB = 91 KB per cell (the day before: 25.23 s, 103 KB).
 
+2026-11-24 evening, idle machine, one BLAS thread, the float32 cell storage on 2 ranks
+too (:class:`fvqp.solvers.cellblock_ras.CellBlockRAS`, restricted additive Schwarz with
+the block ILU(0) of each rank's one-layer RCM subdomain; until then the 2-rank path
+stored S_T as AIJ under PETSc's ASM): serial 18.72 s per step wall (20.15 CPU), 12
+Newton / 73 Krylov, 4 503 MB = 87 KB per cell; 2 ranks 10.38 s per step wall (22.89 CPU
+on both), 12 / 75, 2 513 MB per rank (the AIJ path: 14.69 s, 6 827 MB per rank) --
+**1.80x**, each rank 0.56x the serial peak.
+
 Issue 18 §1 (``memory()``, :mod:`transport_memory`; ``python
 benchmarks/transport_absorber3d.py memory``, FVQP_BENCH_MEMORY_SIZES, 2026-11-22, load
 11-16): KB per cell of the arrays living through a step at 3 320 / 13 280 cells (66 bins,
@@ -253,7 +261,7 @@ def target() -> None:
         tmp = Path(d)
         case = burst_case(tmp, target_mesh(tmp))
         print("\ntarget: >= 50 000 cells x 64 bins, 'schur' mode (exact Jacobian action, "
-              "cell-wise phonon elimination, ILU / ASM inner solve), burst at t = 0, "
+              "cell-wise phonon elimination, block ILU / RAS inner solve), burst at t = 0, "
               "0.6 ns of BDF1 steps")
         extra = os.environ.get("FVQP_BENCH_TARGET_OPTIONS", "").split()
         print(SPLIT_HEADER)
