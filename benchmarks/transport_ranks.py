@@ -17,6 +17,14 @@ sets the fixed step in ns (default 0.2), FVQP_BENCH_RANKS the rank counts ("1 2 
 FVQP_BENCH_AFTER (ns) counts only the FVQP_BENCH_STEPS steps after that time (the late
 steps of a transient; :func:`late_steps`).
 
+With the float32 cell storage on every rank (:class:`fvqp.solvers.cellblock_ras.
+CellBlockRAS`, the ``auto`` default since 2026-11-24 evening), 3 BDF1 steps of 0.2 ns
+(FVQP_BENCH_STEPS=3 runs 6: 2 Newton each), 11 680 cells x 16 bins, idle machine, Schur
+path, at 1, 2, 4, 8 ranks: Krylov per Newton 5.00, 5.00, 5.00, 5.00; 0.86, 0.47, 0.58,
+0.64 s per step (4 and 8 oversubscribed); 391, 275, 226, 197 MB per rank. The 520-cell
+burst (6 steps) on 8 ranks: cell storage, 11 Newton / 58 Krylov as serially, final
+energy equal to 1e-15.
+
 Assembled path, 2026-11-23 08:35-09:20, heavily loaded (times not comparable), 3 BDF1
 steps of 0.2 ns, 16 bins, Krylov per Newton at 1, 2, 4, 8 ranks: with RCM subdomains of
 the global face graph (:func:`fvqp.models.transport.solver_config.assembled_preconditioner`)
