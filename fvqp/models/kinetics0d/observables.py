@@ -98,7 +98,7 @@ from ...collisions import (
     qp_loss_rates,
     qp_number,
 )
-from ...spectra import fermi
+from ...spectra import fermi, fermi_temperature
 from .model import Kinetics0D
 
 __all__ = [
@@ -183,20 +183,18 @@ def number_temperature(model: Kinetics0D, y: np.ndarray) -> float:
     the mean energy) it is the temperature a density measurement reports (e.g. a
     resonator's frequency shift read with the thermal relation); for a thermal state
     both equal its temperature. NaN outside :math:`E_0/700 < T_N < 10` (the bracket;
-    below, the thermal occupations of the grid underflow).
+    below, the thermal occupations of the grid underflow). Solved by
+    :func:`fvqp.spectra.fermi_temperature` (the one root-finder of this equation;
+    transport's cell temperatures use it too).
     """
     f, _ = model.split(y)
-    w = model.grid.qp_weights
-    log_n = math.log(float(w @ f))
-
-    def excess(t: float) -> float:
-        return math.log(float(w @ fermi(model.grid.e, t))) - log_n
-
-    lo, hi = float(model.grid.e[0]) / 700.0, 10.0
+    w, e = model.grid.qp_weights, model.grid.e
+    n = float(w @ f)
+    lo, hi = float(e[0]) / 700.0, 10.0
     with np.errstate(under="ignore"):
-        if not excess(lo) < 0.0 < excess(hi):
+        if not float(w @ fermi(e, lo)) < n < float(w @ fermi(e, hi)):
             return math.nan
-        return float(optimize.brentq(excess, lo, hi, xtol=1e-15, rtol=1e-15))
+        return float(fermi_temperature(w[None, :], e, [n], lo, hi)[0])
 
 
 def power_balance(model: Kinetics0D, y: np.ndarray, t: float = 0.0) -> dict[str, float]:
