@@ -134,14 +134,19 @@ def test_two_rank_cell_storage_is_ras_of_the_global_block_matrix(tmp_path):
 
 
 @pytest.mark.mpi
-def test_two_rank_burst_with_cell_storage_equals_serial(tmp_path):
+@pytest.mark.parametrize("coarse", [0, 8])
+def test_two_rank_burst_with_cell_storage_equals_serial(tmp_path, coarse):
     """Six BDF steps of the absorber burst, serial and on 2 ranks, both with the cell
-    storage (the default where it applies): the same Newton iterations, Krylov per
-    Newton within 1.25 x serial (measured 58 both), and the same final energy and QP
-    number to 1e-8 (measured 1e-15)."""
+    storage (the default where it applies), one level and with 8 coarse aggregates (the
+    residuals from each rank's kept subdomain matrix, the coarse operator summed over the
+    ranks): the same Newton iterations, Krylov per Newton within 1.25 x serial (measured
+    58 both with one level), and the same final energy and QP number to 1e-8 (measured
+    1e-15)."""
     out = {}
     case = case_variant("transport_absorber3d.toml", tmp_path)
-    case.write_text(case.read_text() + '\n[numerics]\njacobian = "schur"\n')
+    case.write_text(case.read_text() + '\n[numerics]\njacobian = "schur"\n'
+                    + (f"\n[solver.petsc]\nschur_coarse_aggregates = {coarse}\n"
+                       if coarse else ""))
     for name, nproc in (("s", 1), ("p", 2)):
         run_fvqp(["-q", "run", case, "--output", tmp_path / name, "--max-steps", "6"],
                  nproc=nproc)

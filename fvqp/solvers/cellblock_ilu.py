@@ -65,6 +65,10 @@ class CellBlockILU:
         Cells and unknowns per cell.
     pair_a, pair_b : ndarray of int
         The coupled cells of every face pair (``< n``; duplicates allowed).
+    keep_matrix : bool
+        Keep a float32 copy of the blocks before the factorisation (another
+        :math:`4N^2` bytes per cell) for :meth:`matvec`: the residuals of a two-level
+        solve.
 
     Raises
     ------
@@ -72,7 +76,8 @@ class CellBlockILU:
         If three cells are pairwise neighbours (the closed form above does not hold).
     """
 
-    def __init__(self, n: int, N: int, pair_a: np.ndarray, pair_b: np.ndarray):
+    def __init__(self, n: int, N: int, pair_a: np.ndarray, pair_b: np.ndarray,
+                 keep_matrix: bool = False):
         self.n, self.N = int(n), int(N)
         self.check(n, pair_a, pair_b)
         a, b = np.asarray(pair_a, np.int64), np.asarray(pair_b, np.int64)
@@ -96,6 +101,8 @@ class CellBlockILU:
         self.blocks = np.zeros((n, N, N), dtype=np.float32)
         self.c_low = np.zeros((len(a), N), dtype=np.float32)  # row hi, column lo
         self.c_up = np.zeros((len(a), N), dtype=np.float32)   # row lo, column hi
+        #: the blocks of the matrix itself (storage order), kept with ``keep_matrix``
+        self.matrix = np.zeros_like(self.blocks) if keep_matrix else None
         #: per level, the pairs split into rounds whose target cells are distinct (a
         #: plain fancy-index update per round instead of the slow ``ufunc.at``)
         self.rounds_hi = [_rounds(self.hi_s[pairs], pairs) for pairs in self.pairs_hi]
@@ -139,6 +146,8 @@ class CellBlockILU:
         couplings, in place: :attr:`blocks` then hold :math:`D_k^{-1}` (module
         docstring). A singular :math:`D_k` gives non-finite values in its cell (logged),
         so an application fails as a failed linear solve does."""
+        if self.matrix is not None:
+            np.copyto(self.matrix, self.blocks)
         for k, rounds in enumerate(self.rounds_hi):
             a, b = self.bounds[k], self.bounds[k + 1]
             for pairs in rounds:  # distinct targets within a round; D_j^-1 final
@@ -175,6 +184,28 @@ class CellBlockILU:
                 g[self.lo_s[pairs] - a] += self.c_up[pairs] * t[self.hi_s[pairs]]
             t[a:b] -= np.einsum("cij,cj->ci", self.blocks[a:b], g)
         return t[self.slot].astype(np.float64).ravel()
+
+
+    def matvec(self, z: np.ndarray) -> np.ndarray:
+        """:math:`S z` for ``z`` of shape (n N,) with the kept float32 matrix
+        (``keep_matrix``), in double precision (batches of :data:`CHUNK` cells: a
+        float32 product loses the residual of a good preconditioner, ~1e-3 of it, to
+        cancellation)."""
+        if self.matrix is None:
+            raise RuntimeError("CellBlockILU.matvec needs keep_matrix=True")
+        t = np.asarray(z, dtype=np.float64).reshape(self.n, self.N)[self.order]
+        out = np.empty_like(t)
+        for s in range(0, self.n, CHUNK):
+            e = min(self.n, s + CHUNK)
+            out[s:e] = np.einsum("cij,cj->ci", self.matrix[s:e].astype(np.float64), t[s:e])
+        np.add.at(out, self.hi_s, self.c_low * t[self.lo_s])
+        np.add.at(out, self.lo_s, self.c_up * t[self.hi_s])
+        return out[self.slot].ravel()
+
+    def cell_blocks(self, cells: np.ndarray) -> np.ndarray:
+        """The stored blocks of ``cells`` (before :meth:`factor`: the matrix's, with
+        the diagonal added)."""
+        return self.blocks[self.slot[np.asarray(cells)]]
 
 
 def _rounds(target: np.ndarray, pairs: np.ndarray) -> list:

@@ -45,6 +45,8 @@ class CellBlockRAS:
     pair_a, pair_b : ndarray of int
         Local cells of every coupled pair of the subdomain: the local face pairs and
         those between two ghost cells.
+    keep_matrix : bool
+        Keep the subdomain's matrix for :meth:`matvec` (:class:`CellBlockILU`).
 
     Raises
     ------
@@ -53,7 +55,8 @@ class CellBlockRAS:
         (:meth:`CellBlockILU.check`; the same answer on every rank).
     """
 
-    def __init__(self, cells, N: int, pair_a: np.ndarray, pair_b: np.ndarray):
+    def __init__(self, cells, N: int, pair_a: np.ndarray, pair_b: np.ndarray,
+                 keep_matrix: bool = False):
         self.check(cells)
         loc = cells.local
         self.n_owned, self.n_local, self.N = loc.n_owned, loc.n_local, int(N)
@@ -69,7 +72,7 @@ class CellBlockRAS:
         self.pos[self.order] = np.arange(self.n_local)
         self._a, self._b = self.pos[np.asarray(pair_a)], self.pos[np.asarray(pair_b)]
         #: the subdomain's block ILU(0), cells numbered by position
-        self.ilu = CellBlockILU(self.n_local, N, self._a, self._b)
+        self.ilu = CellBlockILU(self.n_local, N, self._a, self._b, keep_matrix)
         self._rows = BlockDistribution(cells, N)
         self._work = self._rows.create_vec()
 
@@ -122,3 +125,14 @@ class CellBlockRAS:
         t = self._rows.ghosted(r, self._work).reshape(self.n_local, self.N)
         z = self.ilu.solve(t[self.order].ravel()).reshape(self.n_local, self.N)
         return z[self.pos[:self.n_owned]].ravel()
+
+    def matvec(self, z: np.ndarray) -> np.ndarray:
+        """:math:`S z` in the owned rows for the owned ``z`` (a ghost exchange, then the
+        subdomain's kept matrix: an owned cell's row of it is its global row)."""
+        t = self._rows.ghosted(z, self._work).reshape(self.n_local, self.N)
+        out = self.ilu.matvec(t[self.order].ravel()).reshape(self.n_local, self.N)
+        return out[self.pos[:self.n_owned]].ravel()
+
+    def cell_blocks(self, cells: np.ndarray) -> np.ndarray:
+        """The stored blocks of the local ``cells`` (:meth:`CellBlockILU.cell_blocks`)."""
+        return self.ilu.cell_blocks(self.pos[np.asarray(cells)])

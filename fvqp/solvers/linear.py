@@ -42,6 +42,20 @@ def option_value(name: str, default):
     return get(name, default)
 
 
+def case_option(name: str, options: dict, key: str, default):
+    """:func:`option_value` of ``name`` with the case's value ``options[key]`` (taken out
+    of ``options``: a key of fvqp's own, not a PETSc option) as its default, converted to
+    the type of ``default``; the command line wins. Booleans accept PETSc's spellings
+    (``false``, ``0``, ``no``, ``off`` are false)."""
+    if key in options:
+        value = options.pop(key)
+        if isinstance(default, bool):
+            default = str(value).strip().lower() not in ("false", "0", "no", "off", "")
+        else:
+            default = type(default)(value)
+    return option_value(name, default)
+
+
 class LinearSolver:
     """A KSP on the matrix ``mat`` under ``prefix``.
 

@@ -50,7 +50,7 @@ from ...parallel.overlap import ghost_faces, subdomain_cells
 from ...solvers.blockcsr import CellBlockCSR
 from ...solvers.cellblock_ilu import CellBlockILU
 from ...solvers.cellblock_ras import CellBlockRAS
-from ...solvers.linear import LinearSolver, option_value
+from ...solvers.linear import LinearSolver, case_option, option_value
 from ...solvers.twolevel import AggregateCoarse
 from .condensed import MAX_IT, CondensedSolve
 from .phonon_pc import PhononDiffusionSolve
@@ -130,42 +130,63 @@ class SchurPreconditioner(SchurCouplings):
         N = problem.N
         self.dist = BlockDistribution(problem.cells, N)
         self.prefix = prefix + "schur_"
+        options = dict(options or {})
+
+        def own(name: str, default):
+            """One of this preconditioner's own keys (not a PETSc KSP option): the
+            case's value (``schur_<name>`` of ``[solver.petsc]``, taken out of the inner
+            KSP's options), the command line's ``-<prefix>schur_<name>`` winning."""
+            return case_option(self.prefix + name, options, name, default)
+
         #: two-level inner solve (AggregateCoarse) on this many aggregates, 0 = off; option
         #: ``-<prefix>schur_coarse_aggregates``
-        n_agg = option_value(self.prefix + "coarse_aggregates", COARSE_AGGREGATES)
+        n_agg = own("coarse_aggregates", COARSE_AGGREGATES)
+        #: the AIJ storage's additive-Schwarz subdomains on several ranks ("rcm" or
+        #: "petsc") and their layers of neighbours (:meth:`_rcm_subdomain`)
+        self._subdomains = own("subdomains", "rcm")
+        self._overlap = own("overlap", OVERLAP)
+        self._coarse_diagonal = own("coarse_diagonal", False)
+        self._couplings = own("couplings", COUPLINGS)
+        self._precision = own("precision", "double" if self._couplings == "action"
+                              else "single")
         #: "aij": :math:`S_T` as a PETSc AIJ matrix under the inner KSP; "cells": its
         #: float32 cell blocks and couplings with their own level-scheduled block ILU(0)
         #: (:class:`fvqp.solvers.cellblock_ilu.CellBlockILU`; on several ranks on each
         #: rank's subdomain, :class:`fvqp.solvers.cellblock_ras.CellBlockRAS`; one
-        #: sweep, no coarse level) -- option ``-<prefix>schur_storage``
-        options = dict(options or {})
+        #: sweep, the aggregate coarse level multiplicatively with residuals from a kept
+        #: float32 copy of the blocks) -- option ``-<prefix>schur_storage``
         #: the exact condensed solve of :mod:`.condensed` (None: this is a preconditioner
         #: of the whole system) -- option ``-<prefix>schur_condensed``
         self.condensed = None
-        self._condense = bool(option_value(self.prefix + "condensed",
-                                           bool(options.pop("condensed", CONDENSED))))
+        self._condense = own("condensed", CONDENSED)
         self._max_it = int(options.pop("condensed_max_it", MAX_IT))
         self._outer = prefix
-        self.storage = option_value(self.prefix + "storage",
-                                    str(options.pop("storage", STORAGE)))
+        self.storage = own("storage", STORAGE)
         self.ilu = None
         #: the faces between two ghost cells (local cells a, b, their tau) that the
         #: parallel cell storage's subdomains couple (None: serial or AIJ)
         self._ghost_pairs = None
         if self.storage == "auto":  # cells where they apply
-            self.storage = "cells" if self._cells_apply(problem, options, n_agg) else "aij"
+            self.storage = "cells" if self._cells_apply(problem, options) else "aij"
         if self.storage == "cells":
-            if n_agg > 0 or not self._one_layer_rcm():
-                raise ValueError(f"-{self.prefix}storage cells: the default inner solve "
-                                 "only (no coarse aggregates; on several ranks RCM "
-                                 f"subdomains of one layer, -{self.prefix}overlap 1)")
+            if not self._one_layer_rcm() or options:
+                raise ValueError(
+                    f"-{self.prefix}storage cells (schur_storage = \"cells\" of "
+                    "[solver.petsc]): the default inner solve only -- on several ranks "
+                    "RCM subdomains of one layer "
+                    f"(-{self.prefix}overlap 1), no inner KSP options"
+                    + (f" (given: {', '.join('schur_' + k for k in sorted(options))})"
+                       if options else "") + "; or use schur_storage = \"aij\"")
+            a, b = problem.f_a, problem.f_b
             if self.dist.size > 1:  # restricted additive Schwarz on the subdomains
-                a, b, ta, tb = ghost_faces(problem.cells)
-                self._ghost_pairs = (a, b, ta, tb)
-                self.ilu = CellBlockRAS(problem.cells, N, np.concatenate([problem.f_a, a]),
-                                        np.concatenate([problem.f_b, b]))
+                self._ghost_pairs = ghost_faces(problem.cells)
+                a = np.concatenate([a, self._ghost_pairs[0]])
+                b = np.concatenate([b, self._ghost_pairs[1]])
+                self.ilu = CellBlockRAS(problem.cells, N, a, b, n_agg > 0)
             else:
-                self.ilu = CellBlockILU(problem.n, N, problem.f_a, problem.f_b)
+                self.ilu = CellBlockILU(problem.n, N, a, b, n_agg > 0)
+            #: the coupled pairs of the cell storage (local cells)
+            self._pairs = (a, b)
             self.csr = self.ilu
             self.mat = self.inner = None
             self._init_couplings(problem, n_agg)
@@ -175,11 +196,11 @@ class SchurPreconditioner(SchurCouplings):
                              f"{self.storage!r}")
         self.csr = CellBlockCSR(problem.cells, N, problem.f_a, problem.f_b)
         self.mat = self.csr.create_matrix(self.dist.comm)
-        self._transport_pos = self._positions(cells=n_agg > 0)
+        self._transport_pos = self._positions()
         par = SCHUR_PARALLEL_DEFAULTS if self.dist.size > 1 and "pc_type" not in (
             options or {}) else {}
         sub = None
-        if self.dist.size > 1 and option_value(self.prefix + "subdomains", "rcm") == "rcm":
+        if self.dist.size > 1 and self._subdomains == "rcm":
             sub = self._rcm_subdomain()
         #: the inner KSP of :math:`S_T` (:class:`fvqp.solvers.linear.LinearSolver`)
         # serial one-sweep ILU(0) without the coarse space: factor in place (the matrix
@@ -189,19 +210,18 @@ class SchurPreconditioner(SchurCouplings):
             self.dist.size == 1 and "ksp_type" not in user and "pc_type" not in user
             and option_value(self.prefix + "ksp_type", "") == ""
             and option_value(self.prefix + "pc_type", "") == ""
-            and option_value(self.prefix + "coarse_aggregates", COARSE_AGGREGATES) == 0
+            and n_agg == 0
         ) else {}
         self.inner = LinearSolver(self.mat, self.prefix, {**SCHUR_DEFAULTS, **par, **inplace},
                                   options, subdomains=sub)
         self._init_couplings(problem, n_agg)
 
-    def _cells_apply(self, problem, options: dict, n_agg: int) -> bool:
+    def _cells_apply(self, problem, options: dict) -> bool:
         """``storage = "auto"``: the cell storage with the default one-sweep ILU(0) (no
-        inner KSP or PC chosen, no coarse level; on several ranks the default one-layer
+        inner KSP or PC chosen; on several ranks the default one-layer
         RCM subdomains) on a mesh without three pairwise-neighbour cells (the global mesh
         on several ranks: every rank decides alike)."""
-        if n_agg > 0 or "ksp_type" in options or "pc_type" in options or \
-                option_value(self.prefix + "ksp_type", "") or \
+        if options or option_value(self.prefix + "ksp_type", "") or \
                 option_value(self.prefix + "pc_type", "") or not self._one_layer_rcm():
             return False
         try:
@@ -217,8 +237,7 @@ class SchurPreconditioner(SchurCouplings):
         """One rank, or the default subdomains of several (RCM, one layer: the ghost
         cells, which the cell storage's Schwarz solve is built on)."""
         return self.dist.size == 1 or (
-            option_value(self.prefix + "subdomains", "rcm") == "rcm"
-            and int(option_value(self.prefix + "overlap", OVERLAP)) == 1)
+            self._subdomains == "rcm" and self._overlap == 1)
 
     def _init_couplings(self, problem, n_agg: int) -> None:
         """The coupling blocks' storage, the coarse level and the phonon solve."""
@@ -230,7 +249,7 @@ class SchurPreconditioner(SchurCouplings):
         #: "action": through the whole exact Jacobian action (no storage, two
         #: collision-operator evaluations per application, each moving the Newton
         #: linearisation point) -- option ``-<prefix>schur_couplings``
-        self.couplings = option_value(self.prefix + "couplings", COUPLINGS)
+        self.couplings = self._couplings
         if self.couplings not in ("stored", "fft", "action"):
             raise ValueError(f"-{self.prefix}couplings must be 'stored', 'fft' or 'action', "
                              f"not {self.couplings!r}")
@@ -239,8 +258,7 @@ class SchurPreconditioner(SchurCouplings):
         #: "double": from the dense double-precision cell Jacobians (the previous build;
         #: default with couplings by the exact action) -- option
         #: ``-<prefix>schur_precision``
-        self.precision = option_value(self.prefix + "precision", "double" if
-                                      self.couplings == "action" else "single")
+        self.precision = self._precision
         if self.precision not in ("single", "double"):
             raise ValueError(f"-{self.prefix}precision must be 'single' or 'double', not "
                              f"{self.precision!r}")
@@ -266,9 +284,10 @@ class SchurPreconditioner(SchurCouplings):
                 dtype=np.float32 if self.precision == "single" else np.float64)
         self.coarse = None
         if n_agg > 0:
-            rows, cols, bins = self._transport_cells
-            del self._transport_cells
-            diagonal = option_value(self.prefix + "coarse_diagonal", False)
+            #: the owned entries' mask (transport_values order; with the cell storage,
+            #: the couplings' order of _factor_cells) and their row, column, bin
+            self._coarse_keep, rows, cols, bins = self._transport_entries()
+            diagonal = self._coarse_diagonal
             agg, n_agg = cell_aggregates(problem.cells, n_agg)
             self.coarse = AggregateCoarse(problem.cells.comm, agg,
                                           problem.cells.local.n_owned, N, n_agg, rows,
@@ -293,19 +312,17 @@ class SchurPreconditioner(SchurCouplings):
         (``-<prefix>schur_pc_asm_overlap``; rows sorted by global number). Returns the
         global rows of the subdomain and its owned rows."""
         N = self.p.N
-        layers = int(option_value(self.prefix + "overlap", OVERLAP))
+        layers = self._overlap
         cells, owned = subdomain_cells(self.p.cells, layers)
         rows = (cells[:, None] * N + np.arange(N)).ravel()
         return rows, rows[np.repeat(owned, N)]
 
-    def _positions(self, cells: bool) -> np.ndarray:
+    def _positions(self) -> np.ndarray:
         """Value positions of :meth:`TransportProblem.transport_values` in the CSR data
-        (-1: a row of a ghost cell; int32 where the data fit); with ``cells``,
-        :attr:`_transport_cells` gets the row cell, column cell and energy bin of every
-        kept entry (only the aggregate coarse level needs them: ~17 KB per cell)."""
+        (-1: a row of a ghost cell; int32 where the data fit)."""
         p, csr, n = self.p, self.csr, self.p.n
         a, b = p.f_a, p.f_b
-        out, rows, cols, bins = [], [], [], []
+        out = []
         for row, col in ((a, a), (a, b), (b, b), (b, a), (p.b_cell, p.b_cell)):
             pos = np.full((len(row), p.N), -1, dtype=np.int64)
             own = row < n
@@ -314,15 +331,25 @@ class SchurPreconditioner(SchurCouplings):
             else:
                 pos[own] = csr.coupling_positions(row[own], col[own])
             out.append(pos.ravel())
-            if cells:
-                rows.append(np.repeat(row, p.N))
-                cols.append(np.repeat(col, p.N))
-                bins.append(np.tile(np.arange(p.N), len(row)))
         pos = np.concatenate(out)
-        if cells:
-            keep = pos >= 0
-            self._transport_cells = tuple(np.concatenate(a)[keep] for a in (rows, cols, bins))
         return pos.astype(np.int32) if csr.data.size < 2**31 else pos
+
+    def _transport_entries(self) -> tuple[np.ndarray, ...]:
+        """The entries of :meth:`TransportProblem.transport_values` in owned rows (the
+        aggregate coarse level's input: ~17 KB per cell): their mask in that order and
+        their row cell, column cell and energy bin; with the cell storage its couplings
+        instead (rows ``a`` then ``b`` of its pairs; the diagonals are in its blocks)."""
+        p, N = self.p, self.p.N
+        a, b = p.f_a, p.f_b
+        pairs = ((a, a), (a, b), (b, b), (b, a), (p.b_cell, p.b_cell))
+        if self.ilu is not None:  # the cell storage's couplings (diagonals in blocks)
+            a, b = self._pairs
+            pairs = ((a, b), (b, a))
+        rows = np.concatenate([np.repeat(row, N) for row, _ in pairs])
+        cols = np.concatenate([np.repeat(col, N) for _, col in pairs])
+        bins = np.concatenate([np.tile(np.arange(N), len(row)) for row, _ in pairs])
+        keep = rows < p.n
+        return keep, rows[keep], cols[keep], bins[keep]
 
     def update(self, xl: np.ndarray, shift: float) -> None:
         """Factor the cell blocks at the state ``xl`` for :math:`K = \\sigma m - J`."""
@@ -345,7 +372,7 @@ class SchurPreconditioner(SchurCouplings):
             S, inv_d, bd, knf = self._schur_blocks(y, sl, shift)
             cells = np.arange(sl.start, sl.stop)
             self.csr.set_blocks(cells, S)
-            if self.coarse is not None:
+            if self.coarse is not None and self.ilu is None:
                 self.coarse.add_blocks(cells, S.astype(float))
             if self.inv_d is not None:
                 self.inv_d[sl] = inv_d
@@ -441,13 +468,19 @@ class SchurPreconditioner(SchurCouplings):
         np.negative(ga, out=ga)
         np.negative(gb, out=gb)
         self.ilu.set_couplings(a, b, ga, gb)
+        if self.coarse is not None:  # P^T S P of the stored (float32) matrix itself
+            for s in range(0, p.n, CHUNK):
+                cells = np.arange(s, min(p.n, s + CHUNK))
+                self.coarse.add_blocks(cells, self.ilu.cell_blocks(cells).astype(float))
+            cv = np.concatenate([ga.ravel(), gb.ravel()])[self._coarse_keep]
+            self.coarse.build(cv.astype(np.float32).astype(float))
         del ga, gb
         self.ilu.factor()
 
     def _assemble(self) -> None:
         """The AIJ storage: transport entries, assembly, refactorisation."""
         p = self.p
-        keep = self._transport_pos >= 0
+        keep = self._transport_pos >= 0  # = self._coarse_keep
         tv = p.transport_values()[keep]
         np.negative(tv, out=tv)  # in place: two copies of the values at the peak, not three
         np.add.at(self.csr.data, self._transport_pos[keep], tv)
@@ -461,6 +494,10 @@ class SchurPreconditioner(SchurCouplings):
         return self.ilu.solve(t) if self.ilu is not None else self.inner.solve(t)
 
     def _residual(self, t: np.ndarray, z: np.ndarray) -> np.ndarray:
+        """:math:`t - S_Tz` with the stored :math:`S_T` (the cell storage keeps a copy
+        of its blocks for this when the coarse level is on)."""
+        if self.ilu is not None:
+            return t - self.ilu.matvec(z)
         return self.inner.residual(t, z)
 
     def _inner(self, t: np.ndarray) -> np.ndarray:

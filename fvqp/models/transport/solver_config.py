@@ -18,7 +18,7 @@ import numpy as np
 
 from ...solvers import JacobianConfig
 from ...solvers.lagged import LAG_DEFAULTS, LaggedPreconditioner
-from ...solvers.linear import option_value
+from ...solvers.linear import case_option, option_value
 from ...solvers.options import FILM_GAMG, normalise_prefix
 from .schur import SchurPreconditioner
 
@@ -157,16 +157,17 @@ def jacobian_config(problem, values) -> tuple[JacobianConfig, bool]:
         prefix = normalise_prefix(values["solver"]["prefix"])
         inner = {k[len("schur_"):]: v for k, v in values["solver"]["petsc"].items()
                  if k.startswith("schur_")}
-        lagged = option_value(prefix + "schur_lag", True)
+        # the lag keys (schur_lag, schur_lag_<k>) configure the lagging, not the inner
+        # solve: the case's values, the command line winning
+        lagged = case_option(prefix + "schur_lag", inner, "lag", True)
+        lag = {k: case_option(prefix + f"schur_lag_{k}", inner, f"lag_{k}", v)
+               for k, v in LAG_DEFAULTS.items()}
         if "condensed" not in inner and CONDENSED_DEFAULT:
             inner["condensed"] = condensed_applies(problem, values, lagged)
         schur = SchurPreconditioner(problem, prefix, inner)
         if schur.condensed is not None:
             _check_no_snes_lag(prefix)
-        pc = LaggedPreconditioner(
-            schur, lag=lagged, logger=log,
-            **{k: option_value(prefix + f"schur_lag_{k}", v)
-               for k, v in LAG_DEFAULTS.items()})
+        pc = LaggedPreconditioner(schur, lag=lagged, logger=log, **lag)
     return JacobianConfig("matrix_free" if problem.matrix_free else "assembled",
                           problem.block_size, pc), lagged
 
