@@ -143,6 +143,17 @@ def run_fvqp_killed(args, after_checkpoints: int = 2, timeout: float = HANG_TIME
                           timeout=timeout, cwd=ROOT)
 
 
+def coarse_components(pc, t):
+    """The coarse-space components :math:`P^T(t - S_Tz)` of the Schur preconditioner
+    ``pc``'s residual after its smoothing and after the coarse correction on top (a
+    Galerkin coarse operator leaves none in the second)."""
+    N = pc.p.N
+    z = pc._smooth(t)
+    r0 = pc.coarse.R @ pc._residual(t, z).reshape(-1, N)
+    z += pc.coarse.correct(pc._residual(t, z).reshape(-1, N)).ravel()
+    return r0, pc.coarse.R @ pc._residual(t, z).reshape(-1, N)
+
+
 def last_snapshot(out, name: str):
     """The time values of ``<out>/<name>.pvd`` and the first block of its last snapshot,
     read with pyvista (as ParaView reads the series)."""
