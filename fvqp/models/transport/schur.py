@@ -20,15 +20,17 @@ and cheap,
     \qquad S_T = A + T - B D^{-1} C,
 
 and the only approximation is the solve with the QP Schur complement :math:`S_T` (dense
-:math:`N\times N` per cell plus energy-diagonal transport couplings; its own PETSc KSP
-under the prefix ``<prefix>schur_``, ILU(0) by default, additive Schwarz on several
-ranks). The coupling blocks :math:`B` and :math:`C` are applied by FFTs from the four
-state spectra of the build point (:class:`fvqp.collisions.batched.CouplingSpectra`,
-single precision: they only shape the preconditioner; ``-<prefix>schur_couplings stored``
-keeps :math:`BD^{-1}`, :math:`D^{-1}C` as float32 blocks); the Krylov operator stays the
-exact Jacobian action. Memory per cell ~ :math:`N^2` (double, assembled) :math:`+ 4(N+2)`
-complex values instead of the assembled Jacobian's :math:`N(N + 2M)` doubles plus its
-factorisation.
+:math:`N\times N` per cell plus energy-diagonal transport couplings): by default its
+float32 cell blocks with their own block ILU(0), restricted additive Schwarz on the
+ranks' one-layer subdomains on several (:mod:`fvqp.solvers.cellblock_ilu`,
+:mod:`fvqp.solvers.cellblock_ras`), else an AIJ matrix under a PETSc KSP with the prefix
+``<prefix>schur_`` (ILU(0), PETSc's ASM on several ranks). The coupling blocks :math:`B`
+and :math:`C` are applied by FFTs from the four state spectra of the build point
+(:class:`fvqp.collisions.batched.CouplingSpectra`, single precision: they only shape the
+preconditioner; ``-<prefix>schur_couplings stored`` keeps :math:`BD^{-1}`,
+:math:`D^{-1}C` as float32 blocks); the Krylov operator stays the exact Jacobian action.
+Memory per cell ~ :math:`N^2` (double, assembled) :math:`+ 4(N+2)` complex values
+instead of the assembled Jacobian's :math:`N(N + 2M)` doubles plus its factorisation.
 
 With phonon diffusion (region key ``phonon_diffusion_constant``) the phonon block is
 :math:`D + T_{ph}`. :math:`S_T` is built with the cell-diagonal part only (:math:`D` plus
