@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .forcing import ForcingOptions
+
 __all__ = ["JacobianConfig"]
 
 MODES = ("assembled", "matrix_free")
@@ -35,6 +37,9 @@ class JacobianConfig:
         ``apply(r_owned) -> z_owned`` for :math:`\\sigma\\,\\partial C/\\partial x -
         \\partial\\,\\mathrm{rhs}/\\partial x` (shift :math:`\\sigma = 0` in steady
         solves). It becomes PETSc's PC (type ``python``) and no matrix is assembled.
+    forcing : ForcingOptions, optional
+        Inexact Newton: each linear solve's Krylov tolerance from these forcing terms
+        (:mod:`fvqp.solvers.forcing`); None: every solve to the configured ``ksp_rtol``.
 
     Examples
     --------
@@ -47,6 +52,7 @@ class JacobianConfig:
     mode: str = "assembled"
     block_size: int = 1
     preconditioner: object | None = None
+    forcing: ForcingOptions | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:

@@ -16,6 +16,8 @@ from collections.abc import Callable, Mapping
 import numpy as np
 import scipy.sparse as sp
 
+from .forcing import Forcing, ForcingOptions
+from .linear import option_value
 from .options import (
     given_by_user,
     hold_options,
@@ -114,13 +116,19 @@ class NonlinearSolver:
         Newton direction is then :math:`r - (r - Jz)`, without a Jacobian action
         (:class:`_JacobianAction`). It becomes the PETSc PC (type ``python``; a
         ``-<prefix>pc_type`` on the command line still overrides it) and no matrix is
-        assembled (``jacobian`` and ``pattern`` are unused).
+        assembled (``jacobian`` and ``pattern`` are unused). With ``forcing`` and a method
+        ``set_rtol(rtol)`` it is told each linear solve's relative tolerance before
+        applying (a preconditioner that is itself the solve to that tolerance).
+    forcing
+        Inexact Newton (:mod:`fvqp.solvers.forcing`): the Krylov ``rtol`` of each linear
+        solve set by these forcing terms, never below the configured ``ksp_rtol``; None:
+        every solve to ``ksp_rtol``.
     """
 
     def __init__(self, dist, residual: Callable, jacobian: Callable, pattern,
                  prefix: str = "fvqp_", options: Mapping[str, object] | None = None,
                  jvp: Callable | None = None, block_size: int = 1,
-                 preconditioner=None):
+                 preconditioner=None, forcing: ForcingOptions | None = None):
         from petsc4py import PETSc
 
         self.dist = dist
@@ -159,6 +167,16 @@ class NonlinearSolver:
         self._options_token, self.inserted_options = hold_options(self.prefix, options)
         self.snes.setOptionsPrefix(self.prefix)
         set_from_options(self.snes, self.prefix)  # last: the command line always wins
+        #: the forcing terms (None: every linear solve to the configured ksp_rtol)
+        self.forcing = None
+        if forcing is not None:
+            # the configured rtol (from the database: a preonly KSP keeps PETSc's default)
+            rtol = option_value(self.prefix + "ksp_rtol",
+                                float(self.snes.getKSP().getTolerances()[0]))
+            self.forcing = Forcing(forcing, rtol)
+            self.snes.setUpdate(self._force)
+            if preconditioner is not None:
+                self._pc_ctx.forcing = self.forcing
         self._unused_checked = False
         self._update_test: _CorrectionTest | None = None
         self.total_iterations = 0
@@ -177,6 +195,20 @@ class NonlinearSolver:
             f.set(np.inf)
             return
         f.setArray(r)
+
+    def _force(self, snes, it: int) -> None:
+        """SNES update hook (start of every Newton iteration): the Krylov rtol of the
+        coming linear solve from the forcing terms (:mod:`fvqp.solvers.forcing`). The
+        norm is that of the residual vector the solve will see (the correction test
+        re-evaluates it at full corrections, after the line search's norm)."""
+        fnorm = self._F.norm()
+        if it == 0:
+            target = None
+            if self._update_test is None or self._update_test.norm is None:
+                rtol, atol = snes.getTolerances()[:2]
+                target = max(atol, rtol * fnorm)
+            self.forcing.start(target)
+        snes.getKSP().setTolerances(rtol=self.forcing.rtol(fnorm))  # (Forcing.current)
 
     def _jacobian(self, snes, x, J, P) -> None:
         xl = self.dist.to_local(x, self._work)
@@ -473,12 +505,17 @@ class _ModelPC:
         self.dist, self.model_pc, self.x_local = dist, model_pc, None
         self.setups = 0
         self._shell = shell
+        #: the solver's forcing terms (:class:`fvqp.solvers.forcing.Forcing`), or None
+        self.forcing = None
 
     def setUp(self, pc) -> None:
         self.model_pc.update(self.x_local)
         self.setups += 1
 
     def apply(self, pc, r, z) -> None:
+        tell = getattr(self.model_pc, "set_rtol", None)
+        if tell is not None and self.forcing is not None and self.forcing.current:
+            tell(self.forcing.current)  # this solve's tolerance (inexact Newton)
         out = self.model_pc.apply(r.getArray(readonly=True))
         z.setArray(out)
         exact = getattr(self.model_pc, "exact_residual", None)

@@ -55,6 +55,13 @@ class ShiftedPC:
         exact = getattr(self.model_pc, "exact_residual", None)
         return None if exact is None else exact()
 
+    def set_rtol(self, rtol: float) -> None:
+        """Forwarded to the model preconditioner's ``set_rtol`` if it has one (the
+        protocol of :class:`~fvqp.solvers.NonlinearSolver`)."""
+        tell = getattr(self.model_pc, "set_rtol", None)
+        if tell is not None:
+            tell(rtol)
+
 
 def shifted_newton(dist, residual: Callable, jacobian: Callable, pattern: Callable,
                    prefix: str, options: Mapping[str, object] | None,
@@ -81,4 +88,5 @@ def shifted_newton(dist, residual: Callable, jacobian: Callable, pattern: Callab
     return NonlinearSolver(
         dist, residual, jacobian, None if pc is not None else pattern(), prefix, options,
         jvp=jvp if config.uses_action else None, block_size=config.block_size,
-        preconditioner=None if pc is None else ShiftedPC(pc, shift))
+        preconditioner=None if pc is None else ShiftedPC(pc, shift),
+        forcing=config.forcing)

@@ -522,6 +522,13 @@ class SchurPreconditioner(SchurCouplings):
             c.max_it = option_value(self.prefix + "condensed_max_it", self._max_it)
             c.set_point(xl, shift)
 
+    def set_rtol(self, rtol: float) -> None:
+        """The relative tolerance of the coming linear solve (the protocol of
+        :class:`fvqp.solvers.NonlinearSolver`; with inexact Newton it varies from solve to
+        solve): the condensed solve's, which is that solve."""
+        if self.condensed is not None:
+            self.condensed.rtol = float(rtol)
+
     @property
     def needs_point(self) -> bool:
         """The condensed solve must see the Newton point of every linear solve
