@@ -139,8 +139,9 @@ def _phonon_factors(n: np.ndarray, h: float, m: int, nq: int, pair_weight=None
 
 
 def _forward(tr: _Transforms, arrays: Sequence[np.ndarray], dtype=None) -> list:
-    """Forward transforms of equally many-celled arrays of any lengths, in one call."""
-    width = max(a.shape[-1] for a in arrays)
+    """Forward transforms of equally many-celled arrays of any lengths, in one call (the
+    stack zero-padded to the transform length here, so the FFT does not copy it again)."""
+    width = max(max(a.shape[-1] for a in arrays), tr.L)
     dt = dtype or np.result_type(*arrays)
     stack = np.zeros((len(arrays), arrays[0].shape[0], width), dtype=dt)
     for k, a in enumerate(arrays):

@@ -175,9 +175,17 @@ class BDFIntegrator:
     def _residual(self, xl: np.ndarray) -> np.ndarray:
         n = self.dist.local.n_owned
         t0, t1 = self._span
-        C = self.problem.conserved(xl[:n])
-        return ((self._coef[0] * C + self._hist_C) / (t1 - t0) - self.problem.rhs(xl, t0, t1)
-                - self._src_corr[0])
+        # in place on the one new array (no four state-length temporaries, one of them
+        # alive through the model's residual: the run's peak is set there, issue 18)
+        r = np.asarray(self.problem.conserved(xl[:n]), dtype=np.result_type(xl, float))
+        if np.may_share_memory(r, xl):  # a storage of ones may hand back its input
+            r = r.copy()
+        r *= self._coef[0]
+        r += self._hist_C
+        r /= t1 - t0
+        r -= self.problem.rhs(xl, t0, t1)
+        r -= self._src_corr[0]
+        return r
 
     def _step_pattern(self) -> tuple[np.ndarray, np.ndarray]:
         """The problem's pattern and the diagonal (the storage term's entries)."""

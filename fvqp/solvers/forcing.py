@@ -3,68 +3,70 @@ r"""Forcing terms of inexact Newton: how far each linear solve of a Newton itera
 Newton's iteration :math:`x_{k+1} = x_k + \delta_k` needs :math:`\delta_k` only as
 accurately as the nonlinear error it leaves: with :math:`\|F_k + J_k\delta_k\| \le
 \eta_k\|F_k\|` the next residual is :math:`\|F_{k+1}\| \lesssim \eta_k\|F_k\| +
-C\|F_k\|^2`, so a linear solve to :math:`10^{-10}` in the first iteration of a step,
-whose nonlinear residual is :math:`10^{-3}` of the start after it anyway, spends Krylov
-iterations on digits the next residual evaluation throws away; and the last solve needs
-only to bring the residual under the solve's own stopping test. The *forcing term*
-:math:`\eta_k` (Eisenstat & Walker 1996, SIAM J. Sci. Comput. 17, 16, "choice 2") is
+C\|F_k\|^2`. A BDF step's first Newton iteration starts from the predictor, and its
+nonlinear remainder is :math:`10^{-3}`–:math:`10^{-6}` of the start (the absorber
+burst): a first linear solve to :math:`10^{-10}` spends half its Krylov iterations on
+digits the next residual evaluation throws away.
 
-.. math::
-    \eta_0 = \eta_{first}, \qquad
-    \eta_k = \gamma\left(\frac{\|F_k\|}{\|F_{k-1}\|}\right)^{\alpha}
-    \quad\text{(safeguard: } \max(\eta_k, \gamma\eta_{k-1}^{\alpha})
-    \text{ if } \gamma\eta_{k-1}^{\alpha} > 0.1\text{)},
+Two rules (:class:`ForcingOptions` ``rule``):
 
-clipped to :math:`[\eta_{min}, \eta_{max}]`, with :math:`\eta_{min}` the configured
-Krylov ``rtol`` (never tighter than without forcing), and never tighter than
-:math:`\zeta\tau/\|F_k\|` with :math:`\tau = \max(\text{atol}, \text{rtol}\|F_0\|)` the
-residual test that ends the Newton solve (no digits below it).
+* ``"first"`` (the default): the first linear solve of a Newton solve goes to
+  :math:`\eta_0` (``first``), every later one to the configured Krylov ``rtol``
+  :math:`\eta_{min}`, as without forcing;
+* ``"ew"``: Eisenstat & Walker's choice 2 (1996, SIAM J. Sci. Comput. 17, 16) for all,
 
-Only Newton solves that stop on that residual test are forced (fixed time steps, steady
-states): they still stop at :math:`\|F\| \le \tau`, so the answer is as accurate as the
-test asks, whatever the path (exact solves only overshot it: the absorber burst's final
-:math:`\|F\|` fell to :math:`10^{-17}` against :math:`\tau = 5\cdot10^{-13}`). The
-balances' imbalances are the weighted sum of the last linear residual, bounded by
-:math:`\tau` too. A Newton solve that stops on its *correction*
-(:class:`fvqp.solvers.nonlinear._CorrectionTest`, adaptive BDF steps) keeps exact
-solves (:math:`\eta_k = \eta_{min}`): it may accept a single correction, and the
-residual's 2-norm that :math:`\eta` controls does not bound that correction's error in
-the small unknowns. Measured with forcing there (coarse absorber, 3 adaptive steps,
-condensed against full Schur solve): energies 8e-9 apart (1e-11 with exact solves) and
-an energy imbalance of 1e-7 of the deposit; over the 2 us transient the totals agreed
-to 1e-11 and it saved 20 % of the Krylov iterations, but a test of two solver paths at
-1e-9 failed, so it is off.
+  .. math::
+      \eta_0 = \eta_{first}, \qquad
+      \eta_k = \gamma\left(\frac{\|F_k\|}{\|F_{k-1}\|}\right)^{\alpha}
+      \quad\text{(safeguard: } \max(\eta_k, \gamma\eta_{k-1}^{\alpha})
+      \text{ if } \gamma\eta_{k-1}^{\alpha} > 0.1\text{)},
 
-PETSc's own ``-snes_ksp_ew`` uses :math:`\eta_0 = 0.3`, :math:`\eta_{max} = 0.9`: made for
-preconditioners that gain a little per iteration. Where one Krylov iteration gains two
-decades (transport's condensed solve: :math:`5\times10^{-3}` per iteration on the
-absorber burst) a first solve to 0.3 leaves a poor direction and costs Newton iterations,
-each worth several Krylov iterations (a residual and two actions of the exact operator):
-on the coarse absorber burst PETSc's rule took 18 Newton iterations instead of 12. The
-defaults here (:data:`DEFAULTS`) suit strong preconditioners: :math:`\eta_0 = 10^{-5}`,
-:math:`\eta_{max} = 10^{-3}`, :math:`\gamma = 0.9`, :math:`\alpha = 2` (quadratic
-convergence expected), :math:`\zeta = 0.1`. Measured with transport's condensed Schur
-solve (one thread, idle machine; Newton / Krylov iterations / s of stepping): the burst
-of 13 280 cells x 66 bins, 6 BDF1 steps; and, for the Newton counts at long steps,
-the 520-cell absorber's adaptive 2 us transient with forcing in its correction-tested
-solves (then allowed):
+  clipped to :math:`[\eta_{min}, \eta_{max}]` and never tighter than
+  :math:`\zeta\tau/\|F_k\|`.
 
-==================  ====================  ====================================
-(eta_0, eta_max)    burst, 13 280 cells   520-cell absorber, adaptive, 76 steps
-==================  ====================  ====================================
-none (rtol 1e-10)   12 / 58 / 21.6        197 / 2 841 / 11.4
-(1e-3, 1e-3)        12 / 30 / 18.0        227 / 2 269 / 10.0
-(1e-4, 1e-3)        12 / 30 / 17.2        212 / 2 350 / 9.8
-(1e-4, 1e-2)        12 / 30 / 17.8        212 / 2 350 / 9.8
-**(1e-5, 1e-3)**    12 / 33 / 18.2        198 / 2 282 / 9.5
-(1e-6, 1e-4)        12 / 36 / 18.6        197 / 2 282 / 9.6
-==================  ====================  ====================================
+Here :math:`\tau = \max(\text{atol}, \text{rtol}\|F_0\|)` is the residual test that ends
+the Newton solve. Only Newton solves that stop on it are forced (fixed time steps,
+steady states); they still stop at :math:`\|F\|\le\tau`. A Newton solve that stops on
+its *correction* (:class:`fvqp.solvers.nonlinear._CorrectionTest`, adaptive BDF steps)
+keeps exact solves: it may accept a single correction, whose error in the small
+unknowns the residual's 2-norm does not bound (measured with forcing there, coarse
+absorber, 3 adaptive steps: energies of two solver paths 8e-9 apart instead of 1e-11, an
+energy imbalance of 1e-7 of the deposit).
 
-A looser first solve pays on the burst (2 Newton iterations per step whatever
-:math:`\eta_0`) and costs Newton iterations at long steps, where one Krylov iteration
-gains less; :math:`10^{-5}` keeps the Newton count of exact solves there. The burst's
-summary equal to :math:`10^{-12}` but the flows far below their resolution and the
-imbalances (energy 3.9e-13 of the deposit instead of 2e-16).
+Why ``"first"`` is the default: the residual test is a 2-norm, dominated by the largest
+unknowns; the small ones (QP tails, high phonon modes) are only as accurate as the last
+linear solve makes them. Absorber burst, 13 280 cells x 66 bins, 6 BDF1 steps, the
+final state against a tight reference (``snes_rtol`` 1e-13, ``ksp_rtol`` 1e-12,
+13 Newton / 70 Krylov), the largest relative error among the unknowns above
+:math:`10^{-4}` / :math:`10^{-8}` of the largest; Newton / Krylov iterations:
+
+=====================  ==========  ==================
+solves                 Newton/Kry  above 1e-4 / 1e-8
+=====================  ==========  ==================
+exact (rtol 1e-10)     12 / 58     4.8e-12 / 4.9e-12
+"first", eta_0 1e-5    12 / 45     4.8e-12 / 3.9e-11
+"first", eta_0 1e-4    12 / 42     4.3e-12 / 8.7e-10
+"first", eta_0 1e-3    12 / 40     3.9e-11 / 1.2e-09
+"ew", (1e-5, 1e-3)     12 / 33     7.1e-11 / 2.7e-09
+=====================  ==========  ==================
+
+Stepping, one thread, idle machine: exact 19.1 s, ``"first"`` 16.7-17.4 s. On the
+coarse absorber (520 cells, 64.25 ueV bins, 3 BDF1 steps; reference 13 Newton): exact
+12 / 39, errors 1.2e-11 / 3.5e-10 / 6.0e-9 above 1e-4 / 1e-6 / 1e-8 of the largest;
+``"first"`` 12 / 30, 1.2e-11 / 3.6e-10 / 8.9e-8; ``"ew"`` 12 / 24, 2.5e-9 / 7.5e-8 /
+7.1e-6 (``tests/test_newton_forcing.py``).
+
+``"first"`` with :math:`\eta_0 = 10^{-5}` keeps the unknowns above :math:`10^{-6}` of the
+largest as accurate as exact solves, and loses an order of magnitude below;
+``"ew"`` saves 12 more Krylov iterations for errors 50-1000x larger (PETSc's own
+``-snes_ksp_ew``, :math:`\eta_0 = 0.3`, gave 1.3e-7 and 6 more Newton iterations: made
+for preconditioners that gain little per iteration, where transport's condensed solve
+gains two decades). The balances' imbalances are the last linear residual's weighted
+sums, bounded by :math:`\tau`. On the 520-cell absorber's adaptive transient (2 us, 76
+steps, forcing then allowed in correction-tested solves), ``"ew"`` with
+:math:`\eta_0 = 10^{-5}` took 198 Newton / 2 282 Krylov against 197 / 2 841 (with
+:math:`10^{-4}`: 212 / 2 350; :math:`10^{-3}`: 227 / 2 269): looser first solves cost
+Newton iterations at long steps.
 """
 
 from __future__ import annotations
@@ -73,7 +75,10 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-__all__ = ["DEFAULTS", "KEYS", "Forcing", "ForcingOptions", "forcing_options"]
+__all__ = ["DEFAULTS", "KEYS", "RULES", "Forcing", "ForcingOptions", "forcing_options"]
+
+#: the forcing rules (module docstring)
+RULES = ("first", "ew")
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,8 @@ class ForcingOptions:
 
     Attributes
     ----------
+    rule : {"first", "ew"}
+        Only the first solve forced, or Eisenstat-Walker for all (module docstring).
     first : float
         :math:`\\eta_0`, the first linear solve of every Newton solve.
     max : float
@@ -93,6 +100,7 @@ class ForcingOptions:
         tolerance :math:`\\tau` (residual-tested solves only).
     """
 
+    rule: str = "first"
     first: float = 1e-5
     max: float = 1e-3
     gamma: float = 0.9
@@ -100,6 +108,8 @@ class ForcingOptions:
     floor: float = 0.1
 
     def __post_init__(self) -> None:
+        if self.rule not in RULES:
+            raise ValueError(f"forcing rule {self.rule!r}: expected one of {RULES}")
         if not (0.0 < self.first < 1.0 and 0.0 < self.max < 1.0):
             raise ValueError(f"forcing terms must lie in (0, 1): first {self.first}, "
                              f"max {self.max}")
@@ -125,17 +135,21 @@ class Forcing:
 
     Examples
     --------
-    >>> f = Forcing(ForcingOptions(), rtol_min=1e-10)
+    >>> f = Forcing(ForcingOptions(), rtol_min=1e-10)   # rule "first"
     >>> f.start(target=1e-13)         # a residual test at 1e-13
-    >>> f.rtol(1.0)                   # eta_0
-    1e-05
-    >>> round(f.rtol(1e-3), 12)       # quadratic convergence: 0.9 (1e-3)^2
-    9e-07
-    >>> round(f.rtol(1e-8), 12)       # not below 0.1 * 1e-13 / 1e-8
-    1e-06
+    >>> f.rtol(1.0), f.rtol(1e-3)     # eta_0, then exact solves
+    (1e-05, 1e-10)
     >>> f.start(target=None)          # no residual test: exact solves
     >>> f.rtol(1.0)
     1e-10
+    >>> e = Forcing(ForcingOptions(rule="ew"), rtol_min=1e-10)
+    >>> e.start(target=1e-13)
+    >>> e.rtol(1.0)                   # eta_0
+    1e-05
+    >>> round(e.rtol(1e-3), 12)       # quadratic convergence: 0.9 (1e-3)^2
+    9e-07
+    >>> round(e.rtol(1e-8), 12)       # not below 0.1 * 1e-13 / 1e-8
+    1e-06
     """
 
     def __init__(self, options: ForcingOptions, rtol_min: float):
@@ -163,6 +177,10 @@ class Forcing:
             return self.rtol_min
         if self._prev is None or not self._prev[0] > 0.0 or not math.isfinite(fnorm):
             eta = o.first
+        elif o.rule == "first":  # later solves exact (module docstring)
+            self._prev = (fnorm, self.rtol_min)
+            self.current = self.rtol_min
+            return self.rtol_min
         else:
             f_prev, eta_prev = self._prev
             eta = o.gamma * (fnorm / f_prev) ** o.alpha
@@ -179,27 +197,34 @@ class Forcing:
 
 #: fvqp's own keys of the forcing terms (``[solver.petsc]`` of a case, or
 #: ``-<prefix><key>`` on the command line, which wins): not PETSc options
-KEYS = {"newton_forcing": "on", "newton_forcing_first": "first",
+KEYS = {"newton_forcing": "rule", "newton_forcing_first": "first",
         "newton_forcing_max": "max"}
 
 
 def forcing_options(prefix: str, case_petsc: Mapping, default: bool
                     ) -> ForcingOptions | None:
-    """The forcing terms a case asks for: ``newton_forcing`` (bool, default
-    ``default``), ``newton_forcing_first`` (:math:`\\eta_0`) and ``newton_forcing_max``
-    (:math:`\\eta_{max}`) of ``case_petsc`` (the case's ``[solver.petsc]``), the command
-    line's ``-<prefix><key>`` winning; None if off."""
+    """The forcing terms a case asks for: ``newton_forcing`` (``"first"``, ``"ew"``, or
+    a boolean: true is ``"first"``; default ``default``), ``newton_forcing_first``
+    (:math:`\\eta_0`) and ``newton_forcing_max`` (:math:`\\eta_{max}`, rule ``"ew"``)
+    of ``case_petsc`` (the case's ``[solver.petsc]``), the command line's
+    ``-<prefix><key>`` winning; None if off."""
     from .linear import case_option
 
     given = {k: v for k, v in case_petsc.items() if k in KEYS}
-    if not case_option(prefix + "newton_forcing", given, "newton_forcing", default):
+    if isinstance(given.get("newton_forcing"), bool):
+        given["newton_forcing"] = "first" if given["newton_forcing"] else "none"
+    rule = str(case_option(prefix + "newton_forcing", given, "newton_forcing",
+                           "first" if default else "none")).strip().lower()
+    rule = {"true": "first", "1": "first", "yes": "first", "on": "first", "false": "none",
+            "0": "none", "no": "none", "off": "none"}.get(rule, rule)
+    if rule == "none":
         return None
     values = {KEYS[k]: case_option(prefix + k, given, k, float(getattr(DEFAULTS, KEYS[k])))
               for k in ("newton_forcing_first", "newton_forcing_max")}
     try:
-        return ForcingOptions(**values)
+        return ForcingOptions(rule=rule, **values)
     except ValueError as exc:
-        raise ValueError(f"[solver.petsc] newton_forcing_first / newton_forcing_max (or "
-                         f"-{prefix}newton_forcing_*): {exc}. Fix: give values in (0, 1), "
-                         f"e.g. {DEFAULTS.first:g} and {DEFAULTS.max:g}, or "
-                         "newton_forcing = false") from None
+        raise ValueError(f"[solver.petsc] newton_forcing / newton_forcing_first / "
+                         f"newton_forcing_max (or -{prefix}newton_forcing*): {exc}. Fix: "
+                         f"newton_forcing = \"first\", \"ew\" or false, and values in "
+                         f"(0, 1), e.g. {DEFAULTS.first:g} and {DEFAULTS.max:g}") from None

@@ -12,8 +12,12 @@ from ...collisions.batched import linearisation_spectra, outer_derivative
 __all__ = ["CHUNK", "Linearisation"]
 
 #: cells per batched collision evaluation (cache-friendly FFT batches): the residual's and
-#: the actions' batches (:mod:`.problem`) and the spectra kept here per batch must agree
-CHUNK = 512
+#: the actions' batches (:mod:`.problem`) and the spectra kept here per batch must agree.
+#: 256 (was 512): 66 bins x 130 phonon nodes, one thread, per cell: condensed action 6.2
+#: against 6.7 us, residual terms 7.3 against 9.1 us (384: 6.5, 9.3; 128 and below
+#: slower); absorber burst of 13 280 cells, 6 BDF1 steps, two runs each: 15.2-16.0
+#: against 16.1-16.6 s of stepping, the same bits
+CHUNK = 256
 
 
 class Linearisation:

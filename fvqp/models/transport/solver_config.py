@@ -86,16 +86,16 @@ SCHUR_LAGGED_PETSC = {"snes_lag_preconditioner": 1}
 #: runs: 2 ranks = serial, Krylov per Newton on 2 ranks <= 1.25 x serial, cell storage =
 #: AIJ, the condensed burst = the full solve)
 CONDENSED_DEFAULT = True
-#: the schur mode's residual-tested Newton solves (fixed steps, steady states) are inexact
-#: (:mod:`fvqp.solvers.forcing`: each linear solve only as far as the Newton iteration
-#: needs; adaptive steps keep exact solves) unless ``[solver.petsc] newton_forcing =
-#: false`` (or ``-<prefix>newton_forcing 0``); the other modes only if a case asks (the
-#: assembled path on the 520-cell absorber: 197 -> 220 Newton, 2 851 -> 2 337 Krylov,
-#: 5 % slower). Absorber burst, 13 280 cells x 66 bins, 6 BDF1 steps (one thread,
-#: idle): 12 Newton / 58 Krylov -> 12 / 33, 21.6 -> 18.2 s of stepping; every number of
-#: summary.json equal to 1e-12 but the flows far below their resolution (6e-4 of one) and
-#: the balances' imbalances, the last linear residual's weighted sums: energy 3.9e-13 of
-#: the deposit (2e-16 with exact solves), QP number 6.6e-13 of N_qp
+#: the schur mode's residual-tested Newton solves (fixed steps, steady states) solve their
+#: first linear system of each step loosely (:mod:`fvqp.solvers.forcing`, rule "first":
+#: to 1e-5; adaptive steps keep exact solves) unless ``[solver.petsc] newton_forcing =
+#: false`` (or ``-<prefix>newton_forcing 0``); ``"ew"`` for Eisenstat-Walker throughout;
+#: the other modes only if a case asks (the assembled path with "ew" on the 520-cell
+#: absorber's transient: 197 -> 220 Newton, 2 851 -> 2 337 Krylov, 5 % slower). Absorber
+#: burst, 13 280 cells x 66 bins, 6 BDF1 steps (one thread, idle): 12 Newton / 58 Krylov
+#: -> 12 / 45, 19.1 -> 16.7-17.4 s of stepping; the unknowns above 1e-4 of the largest as
+#: accurate as with exact solves (4.8e-12 from a tight reference), the totals of
+#: summary.json to 1e-12
 FORCING_DEFAULT = True
 #: cell aggregates of the assembled path's coarse level in steady solves:
 #: ``max(COARSE_AGGREGATES, COARSE_PER_RANK * ranks)`` (:func:`assembled_preconditioner`,
