@@ -71,6 +71,13 @@ Newton / 73 Krylov, 4 503 MB = 87 KB per cell; 2 ranks 10.38 s per step wall (22
 on both), 12 / 75, 2 513 MB per rank (the AIJ path: 14.69 s, 6 827 MB per rank) --
 **1.80x**, each rank 0.56x the serial peak.
 
+2026-11-24, the last session of the day, idle machine, one BLAS thread: the first
+linear solve of each Newton solve to 1e-5 (:mod:`fvqp.solvers.forcing`, rule "first";
+the later ones to 1e-10 as before), collision batches of 256 cells, the BDF residual in
+place, the line search's product hint without digests: serial **15.81 s per step** wall
+(17.21 CPU; residual 2.46, actions 6.15, PC build 2.41, PC apply 8.77), 12 Newton / 61
+Krylov, 4 560 MB = 88 KB per cell.
+
 Issue 18 §1 (``memory()``, :mod:`transport_memory`; ``python
 benchmarks/transport_absorber3d.py memory``, FVQP_BENCH_MEMORY_SIZES, 2026-11-22, load
 11-16): KB per cell of the arrays living through a step at 3 320 / 13 280 cells (66 bins,
