@@ -199,14 +199,13 @@ class NonlinearSolver:
         """SNES update hook (start of every Newton iteration): the Krylov rtol of the
         coming linear solve from the forcing terms (:mod:`fvqp.solvers.forcing`). The
         norm is that of the residual vector the solve will see (the correction test
-        re-evaluates it at full corrections, after the line search's norm)."""
-        fnorm = self._F.norm()
+        re-evaluates it at full corrections, after the line search's norm). A
+        correction-tested solve is not forced: no norm is taken then."""
+        residual_test = self._update_test is None or self._update_test.norm is None
+        fnorm = self._F.norm() if residual_test else math.nan
         if it == 0:
-            target = None
-            if self._update_test is None or self._update_test.norm is None:
-                rtol, atol = snes.getTolerances()[:2]
-                target = max(atol, rtol * fnorm)
-            self.forcing.start(target)
+            rtol, atol = snes.getTolerances()[:2]
+            self.forcing.start(max(atol, rtol * fnorm) if residual_test else None)
         snes.getKSP().setTolerances(rtol=self.forcing.rtol(fnorm))  # (Forcing.current)
 
     def _jacobian(self, snes, x, J, P) -> None:
