@@ -33,6 +33,7 @@ from ..base.schema import (
 )
 from ..spec import ModelSpec
 from .branches import MIXING, SPECTRA
+from .decay_angles import ANGLES
 
 #: the medium's constants a region may override (SI; :meth:`PhononMedium.replace
 #: <fvqp.materials.substrates.PhononMedium.replace>`, source "case override")
@@ -145,6 +146,14 @@ _SECTIONS = {
                                 "anharmonic_gamma) or 'uniform' (every split (ih, "
                                 "Omega - ih) alike)", default="kinematic",
                                 choices=SPECTRA),
+        "decay_angles": Field("str", "directions of the L decay products: 'kinematic' "
+                              "(on the cone that momentum conservation k = k1 + k2 "
+                              "fixes around the parent's direction, per product energy "
+                              "and channel; needs branch_mixing = 'isotropic' and "
+                              "decay_spectrum = 'kinematic') or 'isotropic' (emitted "
+                              "alike in every direction); default 'kinematic' where "
+                              "L decays by channel with the kinematic spectra, else "
+                              "'isotropic'", choices=ANGLES),
     }),
     "energy": Section({
         "bins": Field("int", "number of energy bins (Omega_j = (j+1) h)", default=12,
@@ -220,6 +229,25 @@ def _check_channels(data, err, name: str, reg, m) -> None:
                 'region, or [phonons] decay_spectrum = "uniform".')
 
 
+def _check_angles(data, err) -> None:
+    """``decay_angles = "kinematic"`` needs the decay channels and their spectra."""
+    ph = data.get("phonons") or {}
+    if ph.get("decay_angles") != "kinematic":
+        return
+    need = [(ph.get("branches") == "lt", 'branches = "lt"'),
+            (ph.get("branch_mixing", "isotropic") == "isotropic",
+             'branch_mixing = "isotropic"'),
+            (ph.get("decay_spectrum", "kinematic") == "kinematic",
+             'decay_spectrum = "kinematic"')]
+    missing = [text for ok, text in need if not ok]
+    if missing:
+        err.add("phonons.decay_angles", "the kinematic directions of the decay products "
+                "come from the L -> L + T and L -> T + T channels and their energy "
+                "spectra (with one effective branch momentum conservation would make "
+                "every decay collinear).",
+                f"set [phonons] {' and '.join(missing)}, or decay_angles = \"isotropic\".")
+
+
 def _check(data, err) -> None:
     from ...materials import UnknownMediumError, get_medium
     from ..base.schema import active_regions, check_pulse_or_power
@@ -246,6 +274,7 @@ def _check(data, err) -> None:
         err.add("time.dt_initial", "the transient phonon model runs with a fixed step.",
                 'add dt_initial = "1 ns" (or steady = true).')
     _check_slices(data, err)
+    _check_angles(data, err)
 
 
 SPEC = ModelSpec(

@@ -157,7 +157,7 @@ class BinSweeps:
         time of the systems' setup and of the solves accumulates in :attr:`seconds`, their
         CPU time (this process) in :attr:`cpu_seconds`."""
         xs = np.zeros((self.N, self.n * self.B))
-        gain = np.zeros((self.N, self.n))
+        gain = np.zeros((self.N, self.n, self.K) if self.decay_kernels else (self.N, self.n))
         res = [None] * self.N
         top = [self.omega[g[0]] for g in self.groups]
         for gi in np.argsort(-np.asarray(top), kind="stable"):  # products: lower energies
@@ -195,13 +195,7 @@ class BinSweeps:
             for j in bins:
                 if not res[j].success:
                     log.error("bin %d: KSP did not converge (reason %d)", j, res[j].reason)
-                pj = self.products[..., j]                     # (N,) or per region (R, N)
-                if pj.any():
-                    if pj.ndim == 2:
-                        pj = pj[self.reg[: self.n]].T                # (N, n)
-                    else:
-                        pj = pj[:, None]
-                    gain += pj * self.decay_gain(j, xs[j])[None, :]
+                self.add_decay_gains(j, xs[j], gain)
         return xs, res
 
     def _interleave(self, parts: list) -> np.ndarray:

@@ -35,8 +35,8 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["MIXING", "SPECTRA", "decay_products", "dos_split_products", "isotope_exchange",
-           "lt_spectrum", "lt_support", "pair_split", "pair_weights", "tt_spectrum",
-           "tt_support", "uniform_weights"]
+           "lt_spectrum", "lt_support", "pair_nodes", "pair_split", "pair_weights",
+           "tt_spectrum", "tt_support", "uniform_weights"]
 
 #: the values of ``[phonons] branch_mixing``
 MIXING = ("isotropic", "none")
@@ -148,21 +148,36 @@ def pair_weights(ne: int, spectrum, support: tuple[float, float] = (0.0, 1.0)
     spectrum is shared out over the others). A column whose spectrum misses every
     interval (a support narrower than the grid resolves) puts the decay on the pair
     nearest the spectrum's mean. Every column sums to 1 (0 for :math:`j' = 0`, which has
-    no lower bins), so each decay gives two phonons and exactly :math:`\Omega_{j'}`."""
-    t, gw = np.polynomial.legendre.leggauss(GAUSS_NODES)
+    no lower bins), so each decay gives two phonons and exactly :math:`\Omega_{j'}`.
+    The nodes and their weights: :func:`pair_nodes`."""
     w = np.zeros((max(ne - 1, 0), ne))
     for j in range(1, ne):
-        i = np.arange(1, j + 1, dtype=float)
-        lo = np.maximum((i - 0.5) / (j + 1), support[0])
-        hi = np.maximum(np.minimum((i + 0.5) / (j + 1), support[1]), lo)
-        x = 0.5 * (hi - lo)[:, None] * t[None, :] + 0.5 * (hi + lo)[:, None]
-        col = 0.5 * (hi - lo) * (spectrum(x) @ gw)
-        total = col.sum()
-        if total > 0:
-            w[:j, j] = col / total
-        else:
-            w[int(np.clip(round(_mean(spectrum, support) * (j + 1)), 1, j)) - 1, j] = 1.0
+        w[:j, j] = pair_nodes(j, spectrum, support)[1].sum(axis=1)
     return w
+
+
+def pair_nodes(j: int, spectrum, support: tuple[float, float] = (0.0, 1.0)
+               ) -> tuple[np.ndarray, np.ndarray]:
+    r"""The quadrature behind :func:`pair_weights` for a decay in bin :math:`j \ge 1`:
+    energy fractions ``x`` (j, :data:`GAUSS_NODES`) of the first product at the Gauss
+    nodes of each pair's interval, and their weights (same shape; spectrum times Gauss
+    weight, normalised to a total of 1), so that pair :math:`i` has probability
+    ``weights[i - 1].sum()``. Where the spectrum misses every interval, the pair nearest
+    its mean gets weight 1 on one node at that mean (the other weights 0). Used by
+    :mod:`.decay_angles` for the products' directions within each pair."""
+    t, gw = np.polynomial.legendre.leggauss(GAUSS_NODES)
+    i = np.arange(1, j + 1, dtype=float)
+    lo = np.maximum((i - 0.5) / (j + 1), support[0])
+    hi = np.maximum(np.minimum((i + 0.5) / (j + 1), support[1]), lo)
+    x = 0.5 * (hi - lo)[:, None] * t[None, :] + 0.5 * (hi + lo)[:, None]
+    wts = 0.5 * (hi - lo)[:, None] * spectrum(x) * gw[None, :]
+    total = wts.sum()
+    if total > 0:
+        return x, wts / total
+    mean = _mean(spectrum, support)
+    wts = np.zeros_like(x)
+    wts[int(np.clip(round(mean * (j + 1)), 1, j)) - 1, 0] = 1.0
+    return np.full_like(x, mean), wts
 
 
 def _mean(spectrum, support: tuple[float, float]) -> float:

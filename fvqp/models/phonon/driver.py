@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import math
+from functools import partial
 
 import numpy as np
 
@@ -42,6 +43,7 @@ from .branches import (
     tt_spectrum,
     tt_support,
 )
+from .decay_angles import ConeTable, product_kernels
 from .deposits import track_weights
 from .problem import PhononProblem, PhononSource
 
@@ -123,6 +125,11 @@ class PhononSimulation:
         self.mixing = lt and d["phonons"].get("branch_mixing", "isotropic") == "isotropic"
         #: the energy split of the L decay products by channel (with ``mixing``)
         self.decay_spectrum = d["phonons"].get("decay_spectrum", "kinematic")
+        #: the directions of the decay products (:mod:`.decay_angles`): "kinematic" by
+        #: default where L decays by channel with the kinematic spectra, else "isotropic"
+        self.decay_angles = d["phonons"].get("decay_angles") or (
+            "kinematic" if self.mixing and self.decay_spectrum == "kinematic"
+            else "isotropic")
         if lt and states:
             raise ValueError("imposed film states need one effective branch")
         nb = 2 if lt else 1
@@ -138,6 +145,7 @@ class PhononSimulation:
         products = np.zeros((R, self.N, self.N))
         exchange = np.zeros((R, ne)) if self.mixing else None
         media, self.media = {}, [None] * R
+        decaying = []        # regions whose L phonons decay by channel, kinematic spectra
         for ri, name in enumerate(names):
             reg = regions[name]
             m = self.media[ri] = case_medium(reg)
@@ -169,6 +177,8 @@ class PhononSimulation:
                 products[ri] = dos_split_products(ne, [wb / vb**3 for vb, wb in br])
             elif self.decay_spectrum == "kinematic":
                 products[ri] = _kinematic_products(ne, m, f_tt)
+                if dec[ri].any():
+                    decaying.append(ri)
             else:
                 products[ri] = decay_products(ne, f_tt)
             if reg.get("absorption_time"):
@@ -194,7 +204,7 @@ class PhononSimulation:
             widths, kinds, n_in, self.n_bath, self._sources(), interface=itf["model"],
             reflection=itf["reflection"], prefix=d["solver"]["prefix"],
             petsc=d["solver"]["petsc"], energies=self.omega, products=products,
-            exchange=exchange)
+            exchange=exchange, decay_kernels=_decay_kernels(self, ne, decaying))
 
     @classmethod
     def from_case(cls, case, comm=None) -> PhononSimulation:
@@ -358,6 +368,7 @@ class PhononModel(MeshModel):
                 "amm_reciprocity_scaling": p.scale_factors,
                 "branch_mixing": "isotropic" if sim.mixing else "none",
                 "decay_spectrum": sim.decay_spectrum if sim.mixing else None,
+                "decay_angles": sim.decay_angles,
                 "slice_energies_ueV": [u.to_si(float(e), "energy") / (E_CHARGE * 1e-6)
                                        for e in sim.slice_energies()]}
 
@@ -368,17 +379,42 @@ def run(case, output_dir: str | None = None, resume: bool = False,
     return PhononModel().run(case, output_dir, resume, max_steps, comm)
 
 
+def _channel_spectra(m) -> tuple:
+    """``(delta, L + T spectrum, T + T spectrum)`` of medium ``m`` in Tamura's isotropic
+    model (:mod:`.branches`; callables of the energy fraction; the T + T spectrum needs
+    the medium's third-order constants, checked at load by ``_check_channels``, and is
+    None without them)."""
+    delta = m.sound_velocity_L / m.sound_velocity_T
+    lam, mu = m.lame
+    tt = None if m.anharmonic_beta is None or m.anharmonic_gamma is None else \
+        partial(tt_spectrum, delta=delta, beta=m.anharmonic_beta,
+                gamma=m.anharmonic_gamma, lam=lam, mu=mu)
+    return delta, partial(lt_spectrum, delta=delta), tt
+
+
 def _kinematic_products(ne: int, m, f_tt: float) -> np.ndarray:
     """The decay products of medium ``m`` by channel with the kinematic spectra of
-    Tamura's isotropic model (:mod:`.branches`; the T + T spectrum needs the medium's
-    third-order constants, checked at load by ``_check_channels``)."""
-    delta = m.sound_velocity_L / m.sound_velocity_T
-    lt = pair_weights(ne, lambda x: lt_spectrum(x, delta), lt_support(delta))
-    if f_tt > 0:
-        lam, mu = m.lame
-        tt = pair_weights(ne, lambda x: tt_spectrum(x, delta, m.anharmonic_beta,
-                                                    m.anharmonic_gamma, lam, mu),
-                          tt_support(delta))
-    else:
-        tt = np.zeros_like(lt)
+    Tamura's isotropic model (:func:`_channel_spectra`)."""
+    delta, lt_spec, tt_spec = _channel_spectra(m)
+    lt = pair_weights(ne, lt_spec, lt_support(delta))
+    tt = pair_weights(ne, tt_spec, tt_support(delta)) if f_tt > 0 else np.zeros_like(lt)
     return decay_products(ne, f_tt, lt, tt)
+
+
+def _decay_kernels(sim: PhononSimulation, ne: int, decaying: list[int]) -> dict | None:
+    """:attr:`.problem.PhononProblem.decay_kernels` of the regions ``decaying`` (L decay
+    by channel with the kinematic spectra) for ``decay_angles = "kinematic"``: one cone
+    table for the case's quadrature, the kernels once per medium."""
+    if sim.decay_angles != "kinematic" or not decaying:
+        return None
+    table, per_medium, out = ConeTable(sim.quad), {}, {}
+    for ri in decaying:
+        m = sim.media[ri]
+        if m not in per_medium:
+            delta, lt_spec, tt_spec = _channel_spectra(m)
+            f_tt = m.anharmonic_TT_fraction
+            kern = product_kernels(table, ne, delta, f_tt, lt_spec,
+                                   tt_spec if f_tt > 0 else None)
+            per_medium[m] = {j: (bins, M) for j, (bins, _, M) in kern.items()}
+        out[ri] = per_medium[m]
+    return out

@@ -18,7 +18,9 @@ phonon collision terms of bulk relaxation instead of Eqs. 39–40):
 * anharmonic down-conversion :math:`\gamma^A = B\nu^5` of the excess over the bath
   occupation :math:`n_B` (linearised about the bath): a phonon of :math:`\Omega_{j'} =
   (j'+1)h` splits into :math:`(ih, \Omega_{j'} - ih)` with :math:`i` uniform in
-  :math:`1..j'`; the products are isotropic. Per decay 2 phonons and exactly the energy
+  :math:`1..j'`; the products are isotropic (or, with ``decay_kernels``, on their
+  kinematic cones around the parent's direction: :mod:`.decay_angles`,
+  :meth:`PhononProblem.add_decay_gains`). Per decay 2 phonons and exactly the energy
   :math:`\Omega_{j'}` arrive in the lower bins, so energy is conserved to round-off;
   the lowest bin does not decay;
 * with L and T branches stacked as bins (``products`` per region, ``exchange``;
@@ -211,6 +213,11 @@ class PhononProblem(BinSweeps):
     #: builds and destroys a system per bin and sweep (the path before 2026-11-23, kept
     #: for comparisons: ``benchmarks/chip_deposit.py --compare``)
     reuse: bool = True
+    #: directions of the decay products (``[phonons] decay_angles = "kinematic"``,
+    #: :mod:`.decay_angles`): region -> {decaying bin j: (product bins (Q,), kernels
+    #: (Q, K, K))}, the phonons per decay from ``products``; regions not listed (and
+    #: ``None``) emit isotropically
+    decay_kernels: dict | None = None
 
     def __post_init__(self):
         loc = self.dist.local
@@ -414,7 +421,8 @@ class PhononProblem(BinSweeps):
 
     def rhs(self, j: int, hist=None, src=None, gain=None) -> np.ndarray:
         """Owned right-hand side of bin ``j``: inflow, relaxation to :math:`n_B`, history
-        (``hist``: (n, K) :math:`h^n`), sources (n,), decay gains from higher bins (n,)."""
+        (``hist``: (n, K) :math:`h^n`), sources (n,), decay gains from higher bins (n,) or
+        per ordinate (n, K)."""
         n, K, B = self.n, self.K, self.B
         b = np.zeros((n, B))
         G = self.flux[self.reg[:n], j]
@@ -428,9 +436,43 @@ class PhononProblem(BinSweeps):
             fr += S[:, None] * hist
         if src is not None:
             fr += (src / self.h)[:, None]
-        if gain is not None:
-            fr += gain[:, None]
+        if gain is not None:    # isotropic (n,) or per ordinate (n, K)
+            fr += gain if gain.ndim == 2 else gain[:, None]
         return b.ravel()
+
+    def add_decay_gains(self, j: int, x: np.ndarray, gain: np.ndarray) -> None:
+        r"""Add the decays of bin ``j`` (state ``x``) to the gains of the bins they feed:
+        ``gain`` (N, n_owned) of isotropic products, ``products[q, j]`` times
+        :meth:`decay_gain`, or, with :attr:`decay_kernels`, (N, n_owned, K) per ordinate,
+        :math:`Vg_j\gamma^A_jp_{qj}\sum_{k'}M^{(qj)}_{kk'}w_{k'}(n_{jk'} - n_{B,j})` in
+        the regions that have kernels (:mod:`.decay_angles`)."""
+        pj = self.products[..., j]                         # (N,) or per region (R, N)
+        if not pj.any():
+            return
+        n, K, reg = self.n, self.K, self.reg[: self.n]
+        iso = (pj[reg].T if pj.ndim == 2 else pj[:, None]) * self.decay_gain(j, x)[None, :]
+        if gain.ndim == 2:
+            gain += iso
+            return
+        kern = self.decay_kernels or {}
+        directed = np.isin(reg, [r for r in kern if j in kern[r]])
+        gain += np.where(directed[None, :], 0.0, iso)[:, :, None]
+        if not directed.any():
+            return
+        rate = self.states[reg, j] * self.vol * self.decay[reg, j]
+        d = (x.reshape(n, self.B)[:, :K] - self.n_bath[j]) * self.quad.weights * rate[:, None]
+        for r, per_bin in kern.items():
+            cells = np.flatnonzero(reg == r)
+            if j not in per_bin or not len(cells):
+                continue
+            bins, M = per_bin[j]
+            Q = len(bins)
+            # sum_k' M[q, k, k'] d[c, k'] for every product bin q, one product
+            y = (d[cells] @ M.transpose(2, 0, 1).reshape(K, Q * K)).reshape(len(cells), Q, K)
+            coef = self.products[r, bins, j] if self.products.ndim == 3 else \
+                self.products[bins, j]
+            for i, q in enumerate(bins):
+                gain[q, cells] += coef[i] * y[:, i]
 
     def decay_gain(self, j: int, x: np.ndarray) -> np.ndarray:
         r"""Per owned cell, the decays of bin ``j`` (state ``x``),
