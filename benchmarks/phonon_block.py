@@ -12,6 +12,7 @@ Usage::
 
     python benchmarks/phonon_block.py            # the scaling table
     mpiexec -n 2 python benchmarks/phonon_block.py --cells 16   # one configuration
+    python benchmarks/phonon_block.py --angles   # decay products isotropic vs kinematic
 """
 
 from __future__ import annotations
@@ -53,16 +54,18 @@ def _mesh(tmp: Path, n: int) -> Path:
 
 
 def measure(tmp: Path, cells: int, bins: int, polar: int, azimuth: int, steps: int = 4,
-            comm=None) -> dict:
-    """Build and march one configuration; returns its costs."""
+            comm=None, phonons: str = "") -> dict:
+    """Build and march one configuration (``phonons``: keys of a ``[phonons]`` table
+    added to the case); returns its costs."""
     from fvqp.case import load_case
     from fvqp.models.phonon.driver import PhononSimulation
 
     path = case_variant("phonon_si_block.toml", _mesh(tmp, cells), [
         *CASE_SUBS, (r"bins = 8", f"bins = {bins}"),
         (r"polar = 4\nazimuth = 8", f"polar = {polar}\nazimuth = {azimuth}"),
-        (r'end = "100 ns"', f'end = "{steps} ns"')],
-        tmp / f"phonon_b{cells}_{bins}_{polar}x{azimuth}.toml")
+        (r'end = "100 ns"', f'end = "{steps} ns"'),
+        *([(r"\Z", f"\n[phonons]\n{phonons}\n")] if phonons else [])],
+        tmp / f"phonon_b{cells}_{bins}_{polar}x{azimuth}_{abs(hash(phonons))}.toml")
     rss0 = _rss()
     t0 = time.perf_counter()
     sim = PhononSimulation.from_case(load_case(path), comm)
@@ -118,6 +121,24 @@ def extrapolate(r: dict, dt_s: float = 1e-9) -> str:
             f"{TARGET['goal_s'] / 60:.0f} min: {total / TARGET['goal_s']:.1f}x)")
 
 
+def decay_angles(tmp: Path, cells: int, bins: int, polar: int, azimuth: int,
+                 steps: int) -> None:
+    """``[phonons] branches = "lt"`` with ``decay_angles`` isotropic and kinematic in one
+    run (the same case otherwise): build (the kinematic run includes the cone table and
+    the kernels), time per step and their ratios, from the second of two alternating
+    pairs (the first warms up imports and the allocator)."""
+    rows = {}
+    print(HEADER)
+    for angles in ("isotropic", "kinematic", "isotropic", "kinematic"):  # 1st pair: warm-up
+        rows[angles] = r = measure(tmp, cells, bins, polar, azimuth, steps,
+                                   phonons=f'branches = "lt"\ndecay_angles = "{angles}"')
+        print(_row(r), f"({angles})", flush=True)
+    iso, kin = rows["isotropic"], rows["kinematic"]
+    print(f"kinematic / isotropic: build {kin['build_s'] / iso['build_s']:.2f}x "
+          f"(+{kin['build_s'] - iso['build_s']:.2f} s), step {kin['step_s'] / iso['step_s']:.2f}x, "
+          f"memory per unknown {kin['bytes_per_unknown'] / iso['bytes_per_unknown']:.2f}x")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cells", type=int, help="one configuration: n per side")
@@ -125,9 +146,16 @@ def main() -> None:
     ap.add_argument("--polar", type=int, default=4)
     ap.add_argument("--azimuth", type=int, default=8)
     ap.add_argument("--steps", type=int, default=5)
+    ap.add_argument("--angles", action="store_true",
+                    help="L and T branches: the decay products isotropic against on their "
+                         "kinematic cones (one configuration, --cells default 8)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
+        if args.angles:
+            decay_angles(tmp, args.cells or 8, args.bins, args.polar, args.azimuth,
+                         args.steps)
+            return
         if args.cells:
             r = measure(tmp, args.cells, args.bins, args.polar, args.azimuth, args.steps)
             if r["ranks"] == 1 or int(os.environ.get("OMPI_COMM_WORLD_RANK", "0")) == 0:
