@@ -43,7 +43,7 @@ class ShiftedSystems:
         self.prefix, self.comm = prefix, comm
         self._vals: dict = {}     # key -> (pattern id, values)
         self._pat: dict = {}      # pattern id -> [indptr, indices, diag positions, Mat, work]
-        self._ksp: dict = {}      # pattern id -> LinearSolver
+        self._ksp: dict = {}      # (pattern id, with a PC context) -> LinearSolver
 
     def _add(self, key, csr: sp.csr_matrix, n_global: int, row0: int) -> None:
         """Cache the values of ``csr`` (owned rows, global sorted columns) under its
@@ -66,11 +66,15 @@ class ShiftedSystems:
             self._pat[pid] = _SharedMatrix(self.comm, csr, n_global, row0)
         self._vals[key] = (pid, csr.data[self._pat[pid].order])
 
-    def solver(self, key, build: Callable, shift: np.ndarray | None) -> LinearSolver:
+    def solver(self, key, build: Callable, shift: np.ndarray | None,
+               pc_context: Callable | None = None) -> LinearSolver:
         """The KSP of the system ``key`` with ``shift`` (owned rows; None: 0) added to
         its own diagonal. ``build()`` returns the system once: its owned rows (scipy CSR,
         global sorted column indices), the global size and the first owned row's global
-        index."""
+        index. ``pc_context()``: a Python preconditioner context (e.g. a
+        :class:`~fvqp.solvers.twolevel.TwoLevelPC`, set up anew with every system's
+        values) for the KSP of the pattern; the systems of one pattern with and without
+        one have a KSP each."""
         if key not in self._vals:
             self._add(key, *build())
         pid, vals = self._vals[key]
@@ -81,9 +85,11 @@ class ShiftedSystems:
         sm.mat.assemble()          # PETSc holds sm.work: publish the new values
         sm.mat.stateIncrease()
         mat = sm.mat
-        if pid not in self._ksp:
-            self._ksp[pid] = LinearSolver(mat, self.prefix)
-        s = self._ksp[pid]
+        kid = (pid, pc_context is not None)
+        if kid not in self._ksp:
+            self._ksp[kid] = LinearSolver(mat, self.prefix, pc_context=pc_context and
+                                          pc_context())
+        s = self._ksp[kid]
         s.set_operators(mat)
         return s
 

@@ -61,6 +61,15 @@ class BinSweeps:
         return LinearSolver(self._matrix(m, bdist), self.prefix,
                             pc_context=self._coarse_level(bdist.bs // self.B, steady))
 
+    def _coarse_factory(self, members: int, steady: bool):
+        """For the shared KSPs of :meth:`_shifted`: a callable giving
+        :meth:`_coarse_level`'s context where the coarse level applies, else None."""
+        from ...solvers.linear import option_value
+
+        if not option_value(self.prefix + "coarse", COARSE and steady):
+            return None
+        return lambda: self._coarse_level(members, steady)
+
     def _coarse_level(self, members: int, steady: bool):
         """The two-level PC context of a system of ``members`` bins (None: one level):
         block-Jacobi ILU (the options' PC) followed by the Galerkin correction on the
@@ -130,7 +139,8 @@ class BinSweeps:
         its ordinates' diagonal (:class:`fvqp.solvers.diagonal.ShiftedSystems`: the
         system's matrix without them built once, its own diagonal plus
         :meth:`_extra_diagonal` — the entries :meth:`local_matrix` sums, round-off
-        apart — and one KSP for all bins)."""
+        apart — and one KSP for all bins, with the isotropic coarse level where it
+        applies, :meth:`_coarse_level`)."""
         bins = self.groups[gi]
         if len(bins) == 1:
             def build():
@@ -139,7 +149,8 @@ class BinSweeps:
             def build():
                 return self._global_rows(self.group_matrix(gi, a), self._group_layout(gi))
         return self._systems.solver((gi, float(a)), build,
-                                    self._extra_diagonal(bins, extra))
+                                    self._extra_diagonal(bins, extra),
+                                    self._coarse_factory(len(bins), a == 0))
 
     def release(self) -> None:
         """Destroy the cached solvers."""
