@@ -14,35 +14,22 @@ contraction, and a real column run for the forward memory of the cascade.
 
 from __future__ import annotations
 
-from functools import partial
-
 import numpy as np
 import pytest
 import scipy.sparse.linalg as spla
+from test_phonon_decay_spectra import _spectra
 from test_phonon_transport import BLOCK
 
 from fvqp.case import CaseError, load_case
 from fvqp.materials import get_medium
-from fvqp.models.phonon.branches import (
-    decay_products,
-    lt_spectrum,
-    lt_support,
-    pair_weights,
-    tt_spectrum,
-    tt_support,
-)
+from fvqp.models.phonon.branches import decay_products, lt_support, pair_weights, tt_support
 from fvqp.models.phonon.decay_angles import ConeTable, cone_cosine, cone_kernel, product_kernels
 from fvqp.ordinates import circle, sphere
 
 
 def _si():
     """(delta, L + T spectrum, T + T spectrum, f_TT) of Si."""
-    m = get_medium("Si")
-    d = m.sound_velocity_L / m.sound_velocity_T
-    lam, mu = m.lame
-    return (d, partial(lt_spectrum, delta=d),
-            partial(tt_spectrum, delta=d, beta=m.anharmonic_beta, gamma=m.anharmonic_gamma,
-                    lam=lam, mu=mu), m.anharmonic_TT_fraction)
+    return (*_spectra("Si")[:3], get_medium("Si").anharmonic_TT_fraction)
 
 
 @pytest.mark.parametrize("product", ["lt_l", "lt_t", "tt"])
