@@ -66,7 +66,7 @@ def test_coarse_level_also_on_the_shared_systems_of_the_chip_chain(write_case):
     l = 0.05 um and a rate of 1e-3 per tau0 the shared KSP's GMRES count with the coarse
     level is the cached systems' two-level count at rate 0 within 10 % (measured 43 and
     43) and below 0.6x one level's on the same shared systems (105), with the same
-    occupation to 1e-10. Before 2026-11-25 the shared KSPs ignored ``coarse``: 105 with
+    occupation to 1e-10. Before 2026-11-24 the shared KSPs ignored ``coarse``: 105 with
     it on."""
     rate = 1e-3
     two = _column(write_case, 0.05, True, rate)
