@@ -61,14 +61,17 @@ class BinSweeps:
         return LinearSolver(self._matrix(m, bdist), self.prefix,
                             pc_context=self._coarse_level(bdist.bs // self.B, steady))
 
+    def _coarse_on(self, steady: bool) -> bool:
+        """Whether a system takes the coarse level (:data:`COARSE`, ``-<prefix>coarse``)."""
+        from ...solvers.linear import option_value
+
+        return bool(option_value(self.prefix + "coarse", COARSE and steady))
+
     def _coarse_factory(self, members: int, steady: bool):
         """For the shared KSPs of :meth:`_shifted`: a callable giving
         :meth:`_coarse_level`'s context where the coarse level applies, else None."""
-        from ...solvers.linear import option_value
-
-        if not option_value(self.prefix + "coarse", COARSE and steady):
-            return None
-        return lambda: self._coarse_level(members, steady)
+        return (lambda: self._coarse_level(members, steady)) if self._coarse_on(steady) \
+            else None
 
     def _coarse_level(self, members: int, steady: bool):
         """The two-level PC context of a system of ``members`` bins (None: one level):
@@ -77,10 +80,9 @@ class BinSweeps:
         isotropic_space`, one GAMG V-cycle: the phonons' diffusion limit); by default in
         ``steady`` systems only (:data:`COARSE`), option ``-<prefix>coarse`` for all."""
         from ...parallel.coarse import isotropic_space
-        from ...solvers.linear import option_value
         from ...solvers.twolevel import GALERKIN_COARSE_DEFAULTS, TwoLevelPC
 
-        if not option_value(self.prefix + "coarse", COARSE and steady):
+        if not self._coarse_on(steady):
             return None
         R, P = isotropic_space(self.n, self.K, self.quad.weights, members)
         return TwoLevelPC(self.dist.comm, R, P, self.prefix,

@@ -456,7 +456,8 @@ class PhononProblem(BinSweeps):
             return
         kern = self.decay_kernels or {}
         directed = np.isin(reg, [r for r in kern if j in kern[r]])
-        gain += np.where(directed[None, :], 0.0, iso)[:, :, None]
+        if not directed.all():   # regions without kernels: isotropic, only their cells
+            gain[:, ~directed] += iso[:, ~directed, None]
         if not directed.any():
             return
         rate = self.states[reg, j] * self.vol * self.decay[reg, j]
