@@ -7,7 +7,10 @@ coefficients now come from :meth:`fvqp.models.usadel.spectral.ThetaSolution
 serially: the block's coefficients and matrix equal the rows of the whole grid's bit for
 bit (spectral and phase-biased solutions, with a tunnel junction). Under a real
 ``mpiexec -n 2``: :meth:`fvqp.parallel.energies.EnergyLayout.gather` (buffers) along
-either axis, complex and real, and with ranks of different block sizes.
+either axis, complex and real, and with ranks of different block sizes; the all-to-all
+transposes ``to_rows`` / ``to_energies`` of a (rows × energies) table (the collision
+nodes of the inelastic solve) give exactly the slices of the whole table and invert each
+other, with uneven blocks of rows and of energies.
 """
 
 from __future__ import annotations
@@ -83,6 +86,14 @@ b = (np.arange(4)[:, None] * 100.0 + e[None, :])                 # (4, energies)
 out["axis1"] = lay.gather(b, axis=1).tolist()
 c = np.zeros((0, 5)) if split.rank else np.ones((2, 5), complex)  # different dtypes
 out["mixed"] = lay.gather(c, axis=0).shape
+whole = np.arange(5)[:, None] * 1000.0 + np.arange(7)[None, :] + 0.25   # (5 rows, 7 eps)
+rows = lay.to_rows(whole[:, lay.energies])                          # my rows, all eps
+out["rows"] = rows.tolist()
+out["back"] = lay.to_energies(rows * 2.0, 5).tolist()               # (5, my eps)
+try:
+    lay.to_energies(rows[:, :3], 5)
+except ValueError as exc:
+    out["bad"] = str(exc)
 json.dump(out, open(sys.argv[1] + f"/g{split.rank}.json", "w"), default=str)
 '''
 
@@ -103,3 +114,9 @@ def test_layout_gather_on_two_ranks(tmp_path):
         assert np.array_equal(np.array(out["axis1"]),
                               np.arange(4)[:, None] * 100.0 + e[None, :])
         assert out["mixed"] == [2, 5]
+        whole = np.arange(5)[:, None] * 1000.0 + np.arange(7)[None, :] + 0.25
+        mine_rows = slice(0, 3) if r == 0 else slice(3, 5)   # rows 3 + 2
+        mine_eps = slice(0, 4) if r == 0 else slice(4, 7)    # energies 4 + 3
+        assert np.array_equal(np.array(out["rows"]), whole[mine_rows])
+        assert np.array_equal(np.array(out["back"]), 2.0 * whole[:, mine_eps])
+        assert "to_energies: shape" in out["bad"]

@@ -14,7 +14,10 @@ A system that couples the energies (the Usadel kinetic equations with collisions
 solved on the same blocks as one distributed vector: :class:`EnergyLayout` is the layout
 of :class:`fvqp.solvers.NonlinearSolver` with a fixed number of unknowns per energy and
 each rank's block of energies owned by that rank (no ghosts); its :meth:`~EnergyLayout.
-gather` assembles per-block arrays along an axis on every rank.
+gather` assembles per-block arrays along an axis on every rank, and
+:meth:`~EnergyLayout.to_rows` / :meth:`~EnergyLayout.to_energies` move a table of
+(rows × energies) between "this rank's energies of every row" and "every energy of this
+rank's rows" (one all-to-all each: each rank receives only the part it needs).
 """
 
 from __future__ import annotations
@@ -93,7 +96,7 @@ class EnergyLayout(FlatLayout):
     def __init__(self, split: EnergySplit, n_eps: int, per: int):
         from petsc4py import PETSc
 
-        self.split, self.energies = split, split.block(n_eps)
+        self.split, self.energies, self.n_eps = split, split.block(n_eps), int(n_eps)
         lo, hi = self._blocks(PETSc.Comm(split.comm), split.rank, split.size,
                               [split.block(n_eps, p).start * per for p in range(split.size)]
                               + [n_eps * per])
@@ -122,3 +125,61 @@ class EnergyLayout(FlatLayout):
         out = np.empty((int(counts.sum()),) + moved.shape[1:], dtype=moved.dtype)
         comm.Allgatherv(moved, [out, counts * per])  # buffers, no pickling
         return np.moveaxis(out, 0, axis)
+
+    def to_rows(self, a: np.ndarray) -> np.ndarray:
+        r"""Every energy of this rank's rows: ``a`` (R, this rank's energies) → (this
+        rank's rows, all energies), rows in blocks ``split.block(R, p)`` as the energies
+        (one ``Alltoallv``; the inverse of :meth:`to_energies`). On one rank: ``a``.
+
+        Each rank sends rank :math:`p` the :math:`R_p \times E_{\text{mine}}` part of
+        :math:`p`'s rows, so a rank receives :math:`R/P \times E` values instead of the
+        :math:`R \times E` of :meth:`gather` (and no exchange of shapes: they follow
+        from the blocks).
+        """
+        if self.size == 1:
+            return a
+        a = np.ascontiguousarray(a, dtype=np.float64)
+        R, sp, P = a.shape[0], self.split, self.size
+        rows = [sp.block(R, p) for p in range(P)]
+        cols = [sp.block(self.n_eps, p) for p in range(P)]
+        mine_r, mine_c = rows[sp.rank], cols[sp.rank]
+        if a.shape[1] != mine_c.stop - mine_c.start:
+            raise ValueError(f"to_rows: {a.shape[1]} energies, this rank owns "
+                             f"{mine_c.stop - mine_c.start}")
+        send = [(r.stop - r.start) * a.shape[1] for r in rows]
+        recv = [(mine_r.stop - mine_r.start) * (c.stop - c.start) for c in cols]
+        buf = np.empty(sum(recv))
+        self.split.comm.Alltoallv([a, (send, _starts(send))], [buf, (recv, _starts(recv))])
+        out = np.empty((mine_r.stop - mine_r.start, self.n_eps))
+        for c, lo, n in zip(cols, _starts(recv), recv, strict=True):
+            out[:, c] = buf[lo:lo + n].reshape(out.shape[0], -1)
+        return out
+
+    def to_energies(self, b: np.ndarray, n_rows: int) -> np.ndarray:
+        """This rank's energies of every row: ``b`` (this rank's rows of ``n_rows``, all
+        energies) → (``n_rows``, this rank's energies), the inverse of :meth:`to_rows`.
+        On one rank: ``b``."""
+        if self.size == 1:
+            return b
+        sp, P = self.split, self.size
+        rows = [sp.block(n_rows, p) for p in range(P)]
+        cols = [sp.block(self.n_eps, p) for p in range(P)]
+        mine_r, mine_c = rows[sp.rank], cols[sp.rank]
+        if np.shape(b) != (mine_r.stop - mine_r.start, self.n_eps):
+            raise ValueError(f"to_energies: shape {np.shape(b)}, this rank's rows and all "
+                             f"energies are ({mine_r.stop - mine_r.start}, {self.n_eps})")
+        send = [b.shape[0] * (c.stop - c.start) for c in cols]
+        send_buf = np.empty(sum(send))
+        for c, lo, n in zip(cols, _starts(send), send, strict=True):
+            send_buf[lo:lo + n].reshape(b.shape[0], -1)[:] = b[:, c]
+        width = mine_c.stop - mine_c.start
+        recv = [(r.stop - r.start) * width for r in rows]
+        out = np.empty((n_rows, width))
+        self.split.comm.Alltoallv([send_buf, (send, _starts(send))],
+                                  [out, (recv, _starts(recv))])
+        return out
+
+
+def _starts(counts: list) -> list:
+    """Displacements of consecutive blocks of ``counts`` values."""
+    return [int(x) for x in np.concatenate([[0], np.cumsum(counts)[:-1]])]

@@ -16,9 +16,12 @@ Under ``mpiexec`` the system is distributed over the ranks by blocks of energies
 It is one coupled nonlinear system, but its structure splits: the preconditioner
 :math:`A - V\,\mathrm{diag}` is block-diagonal in energy, so block Jacobi with one LU per
 rank (:data:`DISTRIBUTED`) is exactly the serial LU; the collision integral couples the
-energies only within a node, so a residual gathers fL of every energy at the collision
-nodes (n_ε × n_nodes values, 0.5 MB on the Fig. 11 grid), each rank evaluates the FFT
-integrals of its block of nodes, and these are gathered back. Only the Krylov dot products
+energies only within a node, so a residual moves fL of every energy of a block of
+collision nodes to each rank (one all-to-all: each rank receives its nodes' values only,
+:meth:`~fvqp.parallel.energies.EnergyLayout.to_rows`), each rank evaluates the FFT
+integrals of its block of nodes, and these go back to the energies' owners by the inverse
+all-to-all (until 2026-11-25 two all-gathers of the whole n_ε × n_nodes table, each after
+an exchange of shapes: 1 → 2 ranks 1.64×, now 1.68–1.82×, ``benchmarks/usadel_mpi.py``). Only the Krylov dot products
 differ from a serial solve (order of the sums): same Newton/GMRES counts, fL equal to
 1.3e-10 (Fig. 11 grid, 801 energies × 86 nodes, eV = 2Δ0: 3 Newton / 29 GMRES iterations;
 ≈ 30 residuals of 39 ms, 3 LU builds of 0.21 s and 29 applications of 8 ms serially, all of
@@ -97,14 +100,15 @@ class _Collisional:
         self.w = self.op.vol[self.nodes][:, None]
         self.iL = self.op.idx(0)[:, self.nodes].T  # (n_nodes_c, this rank's n_eps)
 
-    def _gather(self, a, axis: int):
-        return a if self.layout is None else self.layout.gather(a, axis)
-
     def _at_nodes(self, terms, u):
         """``terms(fL)`` on this rank's nodes of every energy, for this rank's energies of
-        every collision node (n_nodes_c, n_eps of the block)."""
-        fL = self._gather(u[self.iL], axis=1)[self.part]
-        return self._gather(terms(fL), axis=0)[:, self.mine]
+        every collision node (n_nodes_c, n_eps of the block): fL and the terms move
+        between the two splits by one all-to-all each
+        (:meth:`~fvqp.parallel.energies.EnergyLayout.to_rows`, ``to_energies``)."""
+        if self.layout is None:
+            return terms(u[self.iL])
+        fL = self.layout.to_rows(u[self.iL])
+        return self.layout.to_energies(terms(fL), self.nodes.size)
 
     def _integrals(self, fL):
         if self.fine is not None:
