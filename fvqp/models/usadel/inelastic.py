@@ -20,7 +20,7 @@ energies only within a node, so a residual moves fL of every energy of a block o
 collision nodes to each rank (one all-to-all: each rank receives its nodes' values only,
 :meth:`~fvqp.parallel.energies.EnergyLayout.to_rows`), each rank evaluates the FFT
 integrals of its block of nodes, and these go back to the energies' owners by the inverse
-all-to-all (until 2026-11-25 two all-gathers of the whole n_ε × n_nodes table, each after
+all-to-all (until 2026-11-24 two all-gathers of the whole n_ε × n_nodes table, each after
 an exchange of shapes: 1 → 2 ranks 1.64×, now 1.68–1.82×, ``benchmarks/usadel_mpi.py``). Only the Krylov dot products
 differ from a serial solve (order of the sums): same Newton/GMRES counts, fL equal to
 1.3e-10 (Fig. 11 grid, 801 energies × 86 nodes, eV = 2Δ0: 3 Newton / 29 GMRES iterations;
