@@ -74,7 +74,7 @@ def main() -> None:
     lines = [ln for ln in text.splitlines() if not ln.startswith("power = [")]
     at = lines.index("[sweep]") + 1
     lines.insert(at, "power = [" + ", ".join(f'"{p:.6g} W"' for p in powers) + "]")
-    tables, walls, inners = [], [], []
+    tables, walls, inners, splits = [], [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         case = Path(tmp) / "kinetics0d_sweep_bench.toml"
         case.write_text("\n".join(lines) + "\n")
@@ -87,18 +87,27 @@ def main() -> None:
             t0 = time.perf_counter()
             subprocess.run(cmd, check=True, env=_env(), cwd=ROOT, capture_output=True)
             walls.append(time.perf_counter() - t0)
-            inner = json.loads((out / "summary.json").read_text())["wall_time_s"]
+            summ = json.loads((out / "summary.json").read_text())
+            inner = summ["wall_time_s"]
             inners.append(inner)
+            splits.append((summ["time_units_s"], summ["time_outputs_s"]))
             with h5py.File(out / "kinetics0d_sweep.h5") as fh:
                 tables.append(np.column_stack([fh[k][:] for k in ("n_qp", "t_star",
                                                                   "mu_star", "eta_pb")]))
-            log.info("%d rank(s): %d points, %.2f s (sweep itself %.2f s; load average %.1f "
-                     "-> %.1f on %d cores)", nproc, args.points, walls[-1], inner, load0,
-                     os.getloadavg()[0], os.cpu_count())
+            log.info("%d rank(s): %d points, %.2f s (sweep itself %.2f s: points %.2f s, "
+                     "outputs on rank 0 %.2f s; start-up and the rest %.2f s; load average "
+                     "%.1f -> %.1f on %d cores)", nproc, args.points, walls[-1], inner,
+                     *splits[-1], walls[-1] - sum(splits[-1]), load0, os.getloadavg()[0],
+                     os.cpu_count())
     diff = float(np.max(np.abs(tables[1] - tables[0]) / np.abs(tables[0])))
     log.info("speed-up 1 -> 2 ranks: %.2fx whole command, %.2fx sweep (goal >= 1.7x on an "
              "idle machine); tables differ by %.1e (relative)", walls[0] / walls[1],
              inners[0] / inners[1], diff)
+    fixed = walls[0] - splits[0][0]  # what one more rank does not share (serial run)
+    log.info("the points alone (shared over the ranks): %.2fx; the serial run's unshared "
+             "part (start-up, outputs, figure) %.2f s of %.2f s, so even points split "
+             "perfectly give at most %.2fx for the whole command", splits[0][0] /
+             splits[1][0], fixed, walls[0], walls[0] / (fixed + splits[0][0] / 2))
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ import dataclasses
 import io
 import logging
 import os
+import time
 from collections.abc import Mapping
 
 import numpy as np
@@ -135,6 +136,7 @@ def run_sweep(case, out_dir: str, resume: bool = False, max_steps: int | None = 
              tasks.size)
     summary: dict = {"model": "kinetics0d", "case": case.path, "sweep": key,
                      "points": len(vals), "ranks": tasks.size}
+    t0 = time.perf_counter()
     try:
         rows = _map_reporting(units, items, tasks, key, x_si)
     except StudyStopped as stop:
@@ -150,9 +152,14 @@ def run_sweep(case, out_dir: str, resume: bool = False, max_steps: int | None = 
                    units_computed=units.computed, units_reused=units.reused,
                    table={k: v.tolist() for k, v in table.items()},
                    units={key: unit, **COLUMNS})
+    t1 = time.perf_counter()
     if tasks.is_root:
         _write(out_dir, table, key, unit, case)
         summary["output"] = os.path.join(out_dir, "kinetics0d_sweep.h5")
+    # where the sweep's wall time goes (rank 0): the points (shared over the ranks, with
+    # the rounds' gathers and checkpoints) and the outputs (table, CSV, figure: rank 0)
+    summary["time_units_s"] = t1 - t0
+    summary["time_outputs_s"] = time.perf_counter() - t1
     summary["keys"] = _key_ranges(table)
     return summary  # the key numbers are logged once, by ModelResult.report (run_model)
 
