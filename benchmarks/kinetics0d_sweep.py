@@ -28,6 +28,15 @@ points are ~3x cheaper, so the fixed parts (start-up ~1.5 s, the figure on rank 
 On the default grid (``--spacing "0.46 ueV"``, kT_B/15, ~2 000 cells, load 0.6):
 serial 7.32 s, 2 ranks 4.76 s: 1.54x whole command, 1.77x the sweep alone.
 
+Since 2026-11-24 the script also prints the split of each run (``summary.json``:
+``time_units_s``, the points with the rounds' gathers and checkpoints; ``time_outputs_s``,
+table, CSV and figure on rank 0; the rest is start-up), the points' own speed-up and the
+bound Amdahl's law puts on the whole command. Idle machine, 2026-11-24: ``--points 8
+--spacing "2 ueV"``: serial 2.93 s = points 1.47 + outputs 0.51 + start-up 0.96; 2 ranks
+2.25 s = 0.77 + 0.52 + 0.95: points 1.89x, whole command 1.30x against a bound of 1.33x
+(five alternating pairs of the whole command: median 1.31x). 16 points on the 0.46 ueV
+grid: four alternating pairs, serial 5.47 s, 2 ranks 3.13 s, **1.75x** (1.71-1.79x).
+
 Run: ``python benchmarks/kinetics0d_sweep.py [--points 6] [--spacing "4 ueV"]``
 """
 

@@ -21,6 +21,10 @@ study's figure, 2.46 s under cProfile in
 tops out near 14.8 / (2.5 + 6.5) = 1.65x, the measured figure. Reaching 1.7x needs a
 shorter serial tail (the figure), not a different unit schedule.
 
+2026-11-24 16:15, idle machine (load 0.2-0.9), ``--points 8 --particles 600``, three runs:
+serial 12.38 / 11.97 / 11.99 s, 2 ranks 7.21 / 6.77 / 6.74 s: 1.72x, 1.77x, 1.78x
+(median **1.77x**), bit-identical results.
+
 Run: ``python benchmarks/stochastic_mpi.py [--points 6] [--particles 150]``
 (on a loaded machine the speed-up says nothing: state the load with the figures).
 """

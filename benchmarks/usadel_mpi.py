@@ -34,6 +34,17 @@ grid's; CPU profile of rank 1: kinetic assembly 0.052 s against 0.108 s serially
 not measurable at load 9 (2-rank CPU above serial from spinning); the gathers of its
 residual now use buffers (:meth:`fvqp.parallel.energies.EnergyLayout.gather`).
 
+2026-11-24, idle machine (load 0.3-0.5, nothing else running), one BLAS thread, wall
+clock, best of 5 repeats: (a) serial 0.498 / 0.500 s, 2 ranks 0.265 / 0.266 s
+(**1.88x**, two alternating pairs; states bit for bit equal). (d) with the two all-gathers
+of the residual: serial 0.350 / 0.349 s, 2 ranks 0.213 / 0.215 s (1.64x); with the
+all-to-all transposes (:meth:`~fvqp.parallel.energies.EnergyLayout.to_rows`,
+``to_energies``: each rank receives only its nodes' fL and its energies' terms, no shape
+exchange) three alternating pairs 0.340 / 0.195, 0.341 / 0.187, 0.330 / 0.197 s:
+**1.68-1.82x, median 1.74x**; fL equal to 1.3e-10, 29 GMRES iterations against 28
+serially (the dot products' order). Profile of (d) per rank (5 solves): the FFT integrals
+split 0.95 -> 0.48 s, the exchanges 0.055 s (0.072 s with the gathers).
+
 Run::
 
     python benchmarks/usadel_mpi.py [--only energies|phase|map|inelastic]

@@ -21,9 +21,10 @@ collision nodes to each rank (one all-to-all: each rank receives its nodes' valu
 :meth:`~fvqp.parallel.energies.EnergyLayout.to_rows`), each rank evaluates the FFT
 integrals of its block of nodes, and these go back to the energies' owners by the inverse
 all-to-all (until 2026-11-24 two all-gathers of the whole n_ε × n_nodes table, each after
-an exchange of shapes: 1 → 2 ranks 1.64×, now 1.68–1.82×, ``benchmarks/usadel_mpi.py``). Only the Krylov dot products
-differ from a serial solve (order of the sums): same Newton/GMRES counts, fL equal to
-1.3e-10 (Fig. 11 grid, 801 energies × 86 nodes, eV = 2Δ0: 3 Newton / 29 GMRES iterations;
+an exchange of shapes: 1 → 2 ranks 1.64×, now 1.68–1.82×, ``benchmarks/usadel_mpi.py``).
+Only the Krylov dot products differ from a serial solve (order of the sums): the same
+Newton count, GMRES within one iteration, fL equal to 1.3e-10 (Fig. 11 grid, 801 energies
+× 86 nodes, eV = 2Δ0: 3 Newton / 28 GMRES iterations serially, 29 on 2 ranks;
 ≈ 30 residuals of 39 ms, 3 LU builds of 0.21 s and 29 applications of 8 ms serially, all of
 which split over the ranks).
 """
