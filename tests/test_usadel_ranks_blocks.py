@@ -94,6 +94,12 @@ try:
     lay.to_energies(rows[:, :3], 5)
 except ValueError as exc:
     out["bad"] = str(exc)
+one = lay.to_rows(whole[:1, lay.energies])                          # 1 row: rank 1 has none
+out["one"] = [one.shape, lay.to_energies(one, 1).tolist()]
+try:
+    lay.to_rows(whole[:, lay.energies] * 1j)
+except TypeError as exc:
+    out["complex"] = str(exc)
 json.dump(out, open(sys.argv[1] + f"/g{split.rank}.json", "w"), default=str)
 '''
 
@@ -120,3 +126,6 @@ def test_layout_gather_on_two_ranks(tmp_path):
         assert np.array_equal(np.array(out["rows"]), whole[mine_rows])
         assert np.array_equal(np.array(out["back"]), 2.0 * whole[:, mine_eps])
         assert "to_energies: shape" in out["bad"]
+        assert out["one"][0] == ([1, 7] if r == 0 else [0, 7])
+        assert np.array_equal(np.array(out["one"][1]), whole[:1, mine_eps])
+        assert "a real table is expected" in out["complex"]

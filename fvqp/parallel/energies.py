@@ -138,6 +138,7 @@ class EnergyLayout(FlatLayout):
         """
         if self.size == 1:
             return a
+        _real(a, "to_rows")
         a = np.ascontiguousarray(a, dtype=np.float64)
         R, sp, P = a.shape[0], self.split, self.size
         rows = [sp.block(R, p) for p in range(P)]
@@ -152,7 +153,7 @@ class EnergyLayout(FlatLayout):
         self.split.comm.Alltoallv([a, (send, _starts(send))], [buf, (recv, _starts(recv))])
         out = np.empty((mine_r.stop - mine_r.start, self.n_eps))
         for c, lo, n in zip(cols, _starts(recv), recv, strict=True):
-            out[:, c] = buf[lo:lo + n].reshape(out.shape[0], -1)
+            out[:, c] = buf[lo:lo + n].reshape(out.shape[0], c.stop - c.start)
         return out
 
     def to_energies(self, b: np.ndarray, n_rows: int) -> np.ndarray:
@@ -161,6 +162,7 @@ class EnergyLayout(FlatLayout):
         On one rank: ``b``."""
         if self.size == 1:
             return b
+        _real(b, "to_energies")
         sp, P = self.split, self.size
         rows = [sp.block(n_rows, p) for p in range(P)]
         cols = [sp.block(self.n_eps, p) for p in range(P)]
@@ -171,13 +173,20 @@ class EnergyLayout(FlatLayout):
         send = [b.shape[0] * (c.stop - c.start) for c in cols]
         send_buf = np.empty(sum(send))
         for c, lo, n in zip(cols, _starts(send), send, strict=True):
-            send_buf[lo:lo + n].reshape(b.shape[0], -1)[:] = b[:, c]
+            send_buf[lo:lo + n].reshape(b.shape[0], c.stop - c.start)[:] = b[:, c]
         width = mine_c.stop - mine_c.start
         recv = [(r.stop - r.start) * width for r in rows]
         out = np.empty((n_rows, width))
         self.split.comm.Alltoallv([send_buf, (send, _starts(send))],
                                   [out, (recv, _starts(recv))])
         return out
+
+
+def _real(a, name: str) -> None:
+    """The transposes move real tables (float64 buffers): complex input is refused, not
+    cut to its real part."""
+    if np.iscomplexobj(a):
+        raise TypeError(f"{name}: a real table is expected, got {np.asarray(a).dtype}")
 
 
 def _starts(counts: list) -> list:
