@@ -126,6 +126,14 @@ class EnergyLayout(FlatLayout):
         comm.Allgatherv(moved, [out, counts * per])  # buffers, no pickling
         return np.moveaxis(out, 0, axis)
 
+    def _table_blocks(self, n_rows: int) -> tuple[list, list, slice, slice]:
+        """The row blocks of ``n_rows`` and the energy blocks of every rank (the rule of
+        :meth:`EnergySplit.block`), and this rank's of each."""
+        sp = self.split
+        rows = [sp.block(n_rows, p) for p in range(self.size)]
+        cols = [sp.block(self.n_eps, p) for p in range(self.size)]
+        return rows, cols, rows[sp.rank], cols[sp.rank]
+
     def to_rows(self, a: np.ndarray) -> np.ndarray:
         r"""Every energy of this rank's rows: ``a`` (R, this rank's energies) → (this
         rank's rows, all energies), rows in blocks ``split.block(R, p)`` as the energies
@@ -140,10 +148,7 @@ class EnergyLayout(FlatLayout):
             return a
         _real(a, "to_rows")
         a = np.ascontiguousarray(a, dtype=np.float64)
-        R, sp, P = a.shape[0], self.split, self.size
-        rows = [sp.block(R, p) for p in range(P)]
-        cols = [sp.block(self.n_eps, p) for p in range(P)]
-        mine_r, mine_c = rows[sp.rank], cols[sp.rank]
+        rows, cols, mine_r, mine_c = self._table_blocks(a.shape[0])
         if a.shape[1] != mine_c.stop - mine_c.start:
             raise ValueError(f"to_rows: {a.shape[1]} energies, this rank owns "
                              f"{mine_c.stop - mine_c.start}")
@@ -163,10 +168,7 @@ class EnergyLayout(FlatLayout):
         if self.size == 1:
             return b
         _real(b, "to_energies")
-        sp, P = self.split, self.size
-        rows = [sp.block(n_rows, p) for p in range(P)]
-        cols = [sp.block(self.n_eps, p) for p in range(P)]
-        mine_r, mine_c = rows[sp.rank], cols[sp.rank]
+        rows, cols, mine_r, mine_c = self._table_blocks(n_rows)
         if np.shape(b) != (mine_r.stop - mine_r.start, self.n_eps):
             raise ValueError(f"to_energies: shape {np.shape(b)}, this rank's rows and all "
                              f"energies are ({mine_r.stop - mine_r.start}, {self.n_eps})")
