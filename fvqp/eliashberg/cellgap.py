@@ -79,6 +79,7 @@ class _Last:
     tables: tuple
     edge: float
     gap: np.ndarray
+    solution: object = None
 
 
 class CellGaps:
@@ -99,12 +100,16 @@ class CellGaps:
         A cell whose tables differ from those of its last solve (or of the last solve of
         any cell) by at most this (absolute, in :math:`f` and :math:`n`) gets that edge
         without a solve; 0: only identical tables.
+    keep_solutions : bool
+        Keep every cell's last whole solution (:meth:`solution`: its DOS, anomalous DOS
+        and renormalisation for the kinetics), about 0.5 MB per cell at the default grid.
     """
 
     def __init__(self, params: EliashbergParams, reference_temperature: float, *,
                  n: int = 2**14, emax: float | None = None, tol: float = 1e-9,
-                 cache_tol: float = 0.0) -> None:
+                 cache_tol: float = 0.0, keep_solutions: bool = False) -> None:
         self.params, self.t_ref = params, float(reference_temperature)
+        self.keep_solutions = bool(keep_solutions)
         self.n = int(n)
         self.emax = 1.2 * params.omega_c if emax is None else float(emax)
         self.tol, self.cache_tol = float(tol), float(cache_tol)
@@ -168,6 +173,12 @@ class CellGaps:
                               occupations=self.occupations(*tables))
         self.solves += 1
         self.sweeps += sol.nit
-        rec = _Last(tables, sol.delta0, sol.gap)
+        rec = _Last(tables, sol.delta0, sol.gap, sol if self.keep_solutions else None)
         self._last[key] = self._recent = rec
         return rec.edge
+
+    def solution(self, key):
+        """The :class:`~.solution.EliashbergSolution` of cell ``key``'s last edge (None:
+        no solve yet, or ``keep_solutions`` off)."""
+        last = self._last.get(key)
+        return None if last is None else last.solution

@@ -121,6 +121,17 @@ class EliashbergSolution:
         return d_ez - self._ratio(self.e, self.gap, rho, ados) * d_phi
 
     @property
+    def z0(self) -> float:
+        r"""The zero-energy renormalisation :math:`Z_1(0) = 1 + \lambda` that fvqp's
+        normalisations already hold: Kaplan's :math:`\tau_0` (the time unit of the
+        collision operators, :math:`1/\tau_0 = 2\pi b(k_BT_c)^3/\hbar Z_1(0)`, Kaplan et
+        al., Phys. Rev. B 14, 4854 (1976), Eq. 8) and the materials' :math:`N_0` (from the
+        Sommerfeld :math:`\gamma\propto N_0^{band}(1 + \lambda)`). The states per
+        energy of Eq. 178 in those units are :math:`\rho m/Z_1(0)` (1 in the normal
+        state at energies far below the phonons)."""
+        return 1.0 + float(self.params.lam)
+
+    @property
     def delta0(self) -> float:
         r"""Gap edge :math:`\Delta_0`: first root of ε = Re Δ(ε) (linear interpolation)."""
         g = self.e - self.gap.real

@@ -311,8 +311,19 @@ def _check_self_gap(data, err) -> None:
         err.add("numerics.scheme", "cells of different gaps meet at interfaces that need "
                 "the upwind scheme.", 'set scheme = "upwind".')
     if (data.get("spectrum") or {}).get("kind", "bcs") != "bcs":
-        err.add("spectrum.kind", "the self-consistent gap uses the BCS spectrum.",
-                'set kind = "bcs".')
+        # every cell's own Eliashberg spectrum (.cellspectra): Eliashberg gaps, Lie steps
+        if g.get("model", "bcs") != "eliashberg":
+            err.add("spectrum.kind", "with the self-consistent BCS gap the spectrum is "
+                    "BCS; the Eliashberg spectrum of every cell needs the Eliashberg gap.",
+                    'set [gap] model = "eliashberg", or kind = "bcs".')
+        if t.get("scheme") == "bdf2":
+            err.add("spectrum.kind", "every cell's Eliashberg spectrum is known at its "
+                    "solved gaps only, not at the extrapolated gaps of BDF2 steps.",
+                    'set [time] scheme = "bdf1", or kind = "bcs".')
+        if g.get("hold"):
+            err.add("spectrum.kind", "held regions have no Eliashberg solution of their "
+                    "own to take their spectrum from.",
+                    'remove [gap] hold, or set kind = "bcs".')
     if not 0.0 < g.get("floor", 0.8) < 1.0:
         err.add("gap.floor", f"must lie between 0 and 1, got {g.get('floor')}.",
                 "e.g. floor = 0.8 (the grid starts at 80 % of the bath gap).")

@@ -40,7 +40,8 @@ import numpy as np
 from ...eliashberg import COUPLING, EliashbergConvergenceError, EliashbergParams
 from ...eliashberg.cellgap import CellGaps
 from ...spectra.bins import BinGrid
-from .gapshift import shift_gap, state_edges
+from .cellspectra import CellSpectra, eliashberg_tables
+from .gapshift import shift_gap, shift_states, state_edges
 from .selfgap import GapUpdate, log
 
 __all__ = ["CACHE_TOL", "TOL", "EliashbergGaps", "gap_model", "refusals"]
@@ -54,10 +55,14 @@ CACHE_TOL = 1e-12
 
 
 def gap_model(sim, delta0: np.ndarray, held: np.ndarray) -> EliashbergGaps | None:
-    """The ``[gap] model`` of a run: None for ``"bcs"`` (:mod:`.selfgap`)."""
-    if sim.case.values["gap"].get("model", "bcs") != "eliashberg":
+    """The ``[gap] model`` of a run: None for ``"bcs"`` (:mod:`.selfgap`); with
+    ``[spectrum] kind = "eliashberg"`` the kinetics take every cell's whole Eliashberg
+    spectrum (``shape``)."""
+    d = sim.case.values
+    if d["gap"].get("model", "bcs") != "eliashberg":
         return None
-    return EliashbergGaps(sim, delta0, held)
+    return EliashbergGaps(sim, delta0, held,
+                          shape=d["spectrum"].get("kind", "bcs") == "eliashberg")
 
 
 class EliashbergGaps:
@@ -69,10 +74,12 @@ class EliashbergGaps:
     (None before there is one)."""
 
     def __init__(self, sim, delta0: np.ndarray, held: np.ndarray, *,
-                 cache_tol: float = CACHE_TOL):
+                 cache_tol: float = CACHE_TOL, shape: bool = False):
         u, loc = sim.units, sim.dist.local
         self.region = np.asarray(loc.cell_region[: loc.n_owned])
         self.dist = sim.dist
+        #: the kinetics use every cell's whole spectrum (:meth:`spectra`), not only its edge
+        self.shape = bool(shape)
         self.phonons: Callable[[], tuple[np.ndarray, np.ndarray]] | None = None
         self.solvers: dict[int, tuple[CellGaps, float]] = {}
         #: dF/dDelta of every owned cell's last root (NaN: none yet), the secant's start
@@ -82,7 +89,7 @@ class EliashbergGaps:
             mat = sim.materials[r]
             scale = mat.Tc / u.Tc                   # k_B Tc of the material, internal
             cg = CellGaps(EliashbergParams.from_material(mat), sim.T_bath / scale,
-                          cache_tol=cache_tol)
+                          cache_tol=cache_tol, keep_solutions=self.shape)
             self.solvers[int(r)] = (cg, scale)
 
     def gaps(self, phi: np.ndarray, grid: BinGrid, trial: np.ndarray, cells: np.ndarray
@@ -109,19 +116,56 @@ class EliashbergGaps:
                 out[k] = np.nan
         return out
 
+    def spectra(self, grid: BinGrid, gaps: np.ndarray) -> CellSpectra:
+        r"""The owned cells' spectra at their ``gaps`` (:mod:`.cellspectra`): every cell
+        with an Eliashberg solver from the solution of its last edge
+        (:func:`.cellspectra.eliashberg_tables`, energies in the material's
+        :math:`k_BT_c`), the others (normal cells) BCS."""
+        gaps = np.asarray(gaps, dtype=float)
+        out = CellSpectra.bcs(grid, gaps)
+        for c in np.flatnonzero(gaps > 0):
+            entry = self.solvers.get(int(self.region[c]))
+            if entry is None:
+                continue
+            cg, sc = entry
+            sol = cg.solution(int(c))
+            if sol is None:
+                raise RuntimeError(f"no Eliashberg solution for owned cell {int(c)}: its "
+                                   "gap was not solved before its spectrum was asked for")
+            t = eliashberg_tables(sol, grid.edges / sc, gaps[c] / sc)
+            out.states[c], out.rho[c], out.ados[c] = t
+        return out
+
     def local(self, phi: np.ndarray, grid: BinGrid, delta0: np.ndarray,
-              held: np.ndarray | None = None, current: np.ndarray | None = None
-              ) -> np.ndarray:
-        """Gaps of every owned cell from ``phi`` (C, N) on the bins of ``current``, no
-        remap (held and normal cells as :func:`.selfgap.local_gaps`)."""
+              held: np.ndarray | None = None, current: np.ndarray | None = None,
+              iterate: bool = False) -> np.ndarray:
+        r"""Gaps of every owned cell from ``phi`` (C, N) on the bins of ``current``, no
+        remap (held and normal cells as :func:`.selfgap.local_gaps`).
+
+        ``iterate`` (the thermal start with every cell's spectrum, :attr:`shape`): for a
+        ``phi`` whose values hold at any gap (:math:`f_{FD}` at the bin nodes), the gap
+        is the fixed point :math:`\Delta = \mathcal G_E[\phi]` read on the bins of
+        :math:`\Delta` itself (:meth:`gaps` places a bin's value at its mid state, which
+        depends on the gap), iterated from ``current`` until it moves by at most
+        ``0.1 TOL`` (a few warm-started solves), so that the first update does not move
+        a thermal state."""
         cur = np.asarray(current, dtype=float)
         out = np.where(np.asarray(delta0) > 0, cur, 0.0)
         free = np.asarray(delta0) > 0
         if held is not None:
             free &= ~np.asarray(held, dtype=bool)
         cells = np.flatnonzero(free)
+        ph = np.asarray(phi, float)[cells]
+        trial = cur[cells]
+        for _ in range((20 if iterate else 1) if len(cells) else 0):
+            new = self.gaps(ph, grid, trial, cells)
+            done = not np.all(np.isfinite(new)) or np.all(np.abs(new - trial)
+                                                          <= 0.1 * TOL * new)
+            trial = new
+            if done:
+                break
         if len(cells):
-            out[cells] = self.gaps(np.asarray(phi, float)[cells], grid, cur[cells], cells)
+            out[cells] = trial
         if self.dist.max(float(np.isnan(out).any())):   # collective: every rank raises
             from ...solvers import ConvergenceError
 
@@ -133,10 +177,16 @@ class EliashbergGaps:
     def consistent(self, f: np.ndarray, grid: BinGrid, delta: np.ndarray,
                    delta0: np.ndarray, average: Callable[[np.ndarray], np.ndarray], *,
                    held: np.ndarray | None = None, tol: float = TOL,
-                   max_iterations: int = 20) -> GapUpdate:
+                   max_iterations: int = 20, spectra: CellSpectra | None = None
+                   ) -> GapUpdate:
         """Self-consistent gaps of the state ``f`` (C, N, ...) on the bins of ``delta``
         by the secant method (module docstring); arguments as
-        :func:`.selfgap.consistent_gaps`."""
+        :func:`.selfgap.consistent_gaps`. With :attr:`shape`, ``spectra`` are the owned
+        cells' current spectra: the state is remapped from them to the spectra of the
+        new solutions (returned as ``GapUpdate.spectra``)."""
+        if self.shape and spectra is None:
+            raise ValueError("the Eliashberg spectra of the cells need their current "
+                             "tables (spectra=)")
         tol = max(float(tol), TOL)
         fa_ = np.asarray(f, dtype=float)
         d_c = np.asarray(delta, dtype=float)
@@ -192,8 +242,20 @@ class EliashbergGaps:
         if not ok:
             log.warning("Eliashberg gap not converged in %d secant steps (last change %.3g "
                         "of the gap, tolerance %.3g)", iterations, change, tol)
-        return GapUpdate(out, shift_gap(fa_, grid, d_c, out), iterations, ok, change,
-                         below)
+        if not self.shape:
+            return GapUpdate(out, shift_gap(fa_, grid, d_c, out), iterations, ok, change,
+                             below)
+        new = self.spectra(grid, out)
+        # a cell whose gap stayed keeps its spectrum while the tables move by less than
+        # the root's tolerance (the solver's own noise would remap its states each time)
+        same = (out == d_c) & np.all(np.abs(new.states - spectra.states)
+                                     <= TOL * np.max(np.abs(spectra.states), axis=1,
+                                                     keepdims=True), axis=1)
+        for a, b in ((new.states, spectra.states), (new.rho, spectra.rho),
+                     (new.ados, spectra.ados)):
+            a[same] = b[same]
+        return GapUpdate(out, shift_states(fa_, spectra.edges(grid), new.edges(grid)),
+                         iterations, ok, change, below, new)
 
     def counters(self) -> dict:
         """Solves, sweeps and cached edges of all ranks."""

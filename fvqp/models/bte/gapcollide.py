@@ -47,7 +47,6 @@ import dataclasses
 import numpy as np
 
 from ...solvers.result import ConvergenceError
-from ...spectra.bins import cell_spectra
 from .coupled import _finish, _jacobian, _petsc, region_prefactors
 from .gapdynamics import (
     consistent_state,
@@ -110,7 +109,7 @@ class WithCollisions(GapStepper):
         if getattr(old, "gc", None) is not None:
             old.gc.destroy()
         p = self.sim.problem
-        rho, ados, _ = cell_spectra(p.grid, p.cell_gaps())
+        rho, ados = p.collision_spectra()
         qs, cph, rel = self._pref
         return _finish(self.sim, InelasticProblem, rho, ados, qs, cph, rel,
                        base=_FrozenGaps(p))
@@ -129,8 +128,15 @@ class WithCollisions(GapStepper):
         the same temperature: ``[initial] temperature`` or the bath)."""
         d = self.sim.case.values
         t0 = d["initial"].get("temperature") or self.sim.T_bath
+        local = self.model is not None and self.prob.Mp
+        if local:   # the Eliashberg gaps see the start's phonons as tabulated later on
+            om = self.prob.grid.omega
+            nb = np.broadcast_to(self._bose(om, t0), (self.prob.n, len(om)))
+            reading, self.model.phonons = self.model.phonons, lambda: (om, nb)
         self.sim.problem, xq, up = thermal_start(self.sim.problem, f0, self.delta0,
                                                  held=self.held, model=self.model)
+        if local:
+            self.model.phonons = reading
         self.prob = self._collisions()
         self.y = self.prob.equilibrium(f0, self._bose(self.prob.grid.omega, t0))
         self._set_qps(xq)
@@ -211,9 +217,10 @@ class WithCollisions(GapStepper):
         out[:, : q.nq] = shift_gap(f, q.grid, old, new).reshape(q.n, -1)
         return out.ravel()
 
-    def _at(self, gaps: np.ndarray, y: np.ndarray) -> None:
-        """Problems rebuilt at the owned cells' ``gaps``, state ``y`` (on them)."""
-        self.sim.problem = rebuilt(self.sim.problem, gaps)
+    def _at(self, gaps: np.ndarray, y: np.ndarray, spectra=None) -> None:
+        """Problems rebuilt at the owned cells' ``gaps`` (and per-cell ``spectra``, if
+        the run has them), state ``y`` (on them)."""
+        self.sim.problem = rebuilt(self.sim.problem, gaps, spectra)
         self.prob = self._collisions()
         self.y = y
 
@@ -260,11 +267,12 @@ class WithCollisions(GapStepper):
         return up
 
     def snapshot(self) -> tuple:
-        return self.y, self.gaps().copy(), self._prev, self._acc
+        return (self.y, self.gaps().copy(), self._prev, self._acc,
+                self.sim.problem.owned_spectra())
 
     def restore(self, snap: tuple) -> None:
-        y, gaps, self._prev, self._acc = snap
-        self._at(gaps, y)
+        y, gaps, self._prev, self._acc, spectra = snap
+        self._at(gaps, y, spectra)
 
     def flow_names(self) -> list[str]:
         return [k[2:] for k in self.prob.rates(self.y, 0.0, 1.0) if k.startswith("N:")]
@@ -284,8 +292,8 @@ class WithCollisions(GapStepper):
     def pack(self) -> np.ndarray:
         return self.y.reshape(1, -1)
 
-    def unpack(self, packed: np.ndarray, gaps: np.ndarray) -> None:
-        self.sim.problem = rebuilt(self.sim.problem, gaps)
+    def unpack(self, packed: np.ndarray, gaps: np.ndarray, spectra=None) -> None:
+        self.sim.problem = rebuilt(self.sim.problem, gaps, spectra)
         self.prob = self._collisions()
         self.y = np.asarray(packed, dtype=float).ravel().copy()
 

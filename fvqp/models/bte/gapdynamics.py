@@ -21,6 +21,7 @@ import dataclasses
 
 import numpy as np
 
+from .cellspectra import CellSpectra
 from .problem import BTEProblem
 from .selfgap import GapUpdate, consistent_gaps, local_gaps
 
@@ -38,11 +39,26 @@ def per_bin(p: BTEProblem, y: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(y.transpose(1, 0, 2)).reshape(p.N, p.n * p.B)
 
 
-def rebuilt(p: BTEProblem, owned_gaps: np.ndarray) -> BTEProblem:
+def rebuilt(p: BTEProblem, owned_gaps: np.ndarray, spectra=None) -> BTEProblem:
     """The problem at new gaps of the owned cells (ghost cells' gaps exchanged); the
-    old problem's solvers are released."""
+    old problem's solvers are released. A problem with per-cell spectra
+    (:mod:`.cellspectra`) needs the owned cells' ``spectra`` at the new gaps (their
+    ghosts exchanged too); at unchanged gaps it keeps its own."""
+    owned_gaps = np.asarray(owned_gaps, dtype=float)
+    tables = None
+    if spectra is None and p.cell_spectra is not None:
+        if not np.array_equal(owned_gaps, p.cell_gaps()):
+            raise ValueError("the cells' spectra are tables of their Eliashberg solutions: "
+                             "new gaps need their spectra (rebuilt(..., spectra=))")
+        spectra = p.owned_spectra()
+    if spectra is not None:
+        from ...parallel.blocked import BlockDistribution
+
+        st = spectra.stacked()
+        tables = CellSpectra.unstacked(BlockDistribution(p.dist, st.shape[1]).ghosted(
+            st.ravel()).reshape(-1, st.shape[1]))
     p.release()
-    return dataclasses.replace(p, cell_gap=p.dist.ghosted(owned_gaps))
+    return dataclasses.replace(p, cell_gap=p.dist.ghosted(owned_gaps), cell_spectra=tables)
 
 
 def collective(dist, up: GapUpdate) -> GapUpdate:
@@ -60,7 +76,7 @@ def gap_update(p: BTEProblem, x: np.ndarray, delta0: np.ndarray, *, held=None,
     :class:`.eliashberg_gaps.EliashbergGaps`; collective): ``(problem at the new gaps,
     x remapped onto them, GapUpdate)``."""
     up = consistent_state(p, x, delta0, held=held, tol=tol, model=model)
-    q = rebuilt(p, up.delta)
+    q = rebuilt(p, up.delta, up.spectra)
     return q, per_bin(q, up.f), up
 
 
@@ -72,8 +88,10 @@ def consistent_state(p: BTEProblem, x: np.ndarray, delta0: np.ndarray, *, held=N
     only needs the gaps)."""
     w = p.quad.weights
     solve = consistent_gaps if model is None else model.consistent
+    extra = {"spectra": p.owned_spectra()} if getattr(model, "shape", False) else {}
     return collective(p.dist, solve(per_cell(p, x), p.grid, p.cell_gaps(), delta0,
-                                    lambda y: y[:, :, : p.K] @ w, held=held, tol=tol))
+                                    lambda y: y[:, :, : p.K] @ w, held=held, tol=tol,
+                                    **extra))
 
 
 def thermal_start(p: BTEProblem, f0: np.ndarray, delta0: np.ndarray, *, held=None,
@@ -84,10 +102,15 @@ def thermal_start(p: BTEProblem, f0: np.ndarray, delta0: np.ndarray, *, held=Non
     ``(problem, x, GapUpdate)``. Held cells keep their gap, normal cells 0; ``model``:
     the Eliashberg gaps of :mod:`.eliashberg_gaps` (None: BCS)."""
     phi = np.broadcast_to(np.asarray(f0, dtype=float), (p.n, p.N))
-    d = (local_gaps if model is None else model.local)(phi, p.grid, delta0, held,
-                                                       p.cell_gaps())
-    q = rebuilt(p, d)
-    return q, q.equilibrium(np.asarray(f0, dtype=float)), GapUpdate(d, phi, 0, True, 0.0)
+    shape = getattr(model, "shape", False)
+    if model is None:
+        d = local_gaps(phi, p.grid, delta0, held, p.cell_gaps())
+    else:   # with every cell's spectrum: the gaps' fixed point on their own bins
+        d = model.local(phi, p.grid, delta0, held, p.cell_gaps(), iterate=shape)
+    spectra = model.spectra(p.grid, d) if shape else None
+    q = rebuilt(p, d, spectra)
+    return q, q.equilibrium(np.asarray(f0, dtype=float)), GapUpdate(d, phi, 0, True, 0.0,
+                                                                    0, spectra)
 
 
 def gap_step(p: BTEProblem, x: np.ndarray, t: float, dt: float, delta0: np.ndarray, *,

@@ -57,6 +57,7 @@ from ...spectra import fermi
 from ...units import E_CHARGE
 from ..base.fixedstep import march_fixed
 from ..base.timeloop import extended_steps
+from .cellspectra import CellSpectra
 from .checkpoint import BinCheckpoint
 from .gapsteps import Collisionless
 
@@ -103,7 +104,10 @@ class GapMarch:
                 raise CheckpointError(f"checkpoint {self.ck.path!r} is not one of a "
                                       "self-consistent gap run. Fix: run without --resume.")
             owned = dist.local.cells[: run.n_owned]
-            run.unpack(cells["x"], np.asarray(bins["gaps"])[owned])
+            spectra = bins.get("spectra")       # per-cell Eliashberg spectra (tables)
+            run.unpack(cells["x"], np.asarray(bins["gaps"])[owned],
+                       None if spectra is None else
+                       CellSpectra.unstacked(np.asarray(spectra)[owned]))
             self.start = int(meta["step"])
             self.dt, self.nsteps = extended_steps(float(meta["dt"]), self.start, t_end, u,
                                                   out_dir)
@@ -179,6 +183,9 @@ class GapMarch:
         run, dist = self.run, self.dist
         hist = run.history()
         cells, bins = {"x": run.pack()}, {"gaps": dist.gather(run.gaps())}
+        spectra = self.sim.problem.owned_spectra()
+        if spectra is not None:
+            bins["spectra"] = dist.gather(spectra.stacked())
         if hist is not None:
             cells["x_prev"] = hist["x"]
             bins["gaps_prev"] = dist.gather(hist["gaps"])

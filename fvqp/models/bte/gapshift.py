@@ -44,7 +44,7 @@ import numpy as np
 
 from ...spectra.bins import BinGrid
 
-__all__ = ["shift_gap", "state_edges"]
+__all__ = ["shift_gap", "shift_states", "state_edges"]
 
 
 def state_edges(grid: BinGrid, delta: np.ndarray) -> np.ndarray:
@@ -85,12 +85,22 @@ def shift_gap(f: np.ndarray, grid: BinGrid, delta_old: np.ndarray, delta_new: np
     if np.any(low):
         raise ValueError(f"a gap of {d1[low].min():.6g} lies below the first bin edge "
                          f"{grid.edges[0]:.6g} of the energy grid: start the grid lower")
-    x0, x1 = state_edges(grid, d0), state_edges(grid, d1)
+    return shift_states(f, state_edges(grid, d0), state_edges(grid, d1))
+
+
+def shift_states(f: np.ndarray, xi_old: np.ndarray, xi_new: np.ndarray) -> np.ndarray:
+    r"""Occupations after the states of every cell move from the bins of the
+    :math:`\xi` edges ``xi_old`` to those of ``xi_new`` (both (C, N + 1), increasing
+    from 0: :func:`state_edges`, or :meth:`.cellspectra.CellSpectra.edges` of any
+    spectrum), every state keeping its :math:`\xi` and occupation (module docstring);
+    ``f`` (C, N, ...) as in :func:`shift_gap`. Cells with equal edges are copied."""
+    f = np.asarray(f, dtype=float)
+    x0, x1 = np.asarray(xi_old, dtype=float), np.asarray(xi_new, dtype=float)
     tail = f.shape[2:]
     flat = f.reshape(f.shape[0], f.shape[1], -1)
     out = np.zeros_like(flat)
     for c in range(f.shape[0]):
-        out[c] = flat[c] if d0[c] == d1[c] else _remap(flat[c], x0[c], x1[c])
+        out[c] = flat[c] if np.array_equal(x0[c], x1[c]) else _remap(flat[c], x0[c], x1[c])
     return out.reshape(f.shape[:2] + tail)
 
 

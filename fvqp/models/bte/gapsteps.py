@@ -197,11 +197,11 @@ class Collisionless(GapStepper):
         return up
 
     def snapshot(self) -> tuple:
-        return self.x, self.gaps().copy(), self._prev
+        return self.x, self.gaps().copy(), self._prev, self.sim.problem.owned_spectra()
 
     def restore(self, snap: tuple) -> None:
-        x, gaps, self._prev = snap
-        self.sim.problem = rebuilt(self.sim.problem, gaps)
+        x, gaps, self._prev, spectra = snap
+        self.sim.problem = rebuilt(self.sim.problem, gaps, spectra)
         self.x = x
 
     def flow_names(self) -> list[str]:
@@ -222,9 +222,10 @@ class Collisionless(GapStepper):
         """The state as (1, n_owned ``block``), cell by cell."""
         return per_cell(self.sim.problem, self.x).reshape(1, -1)
 
-    def unpack(self, packed: np.ndarray, gaps: np.ndarray) -> None:
-        """Inverse of :meth:`pack` with the owned cells' gaps (problem rebuilt there)."""
-        p = self.sim.problem = rebuilt(self.sim.problem, gaps)
+    def unpack(self, packed: np.ndarray, gaps: np.ndarray, spectra=None) -> None:
+        """Inverse of :meth:`pack` with the owned cells' gaps and, with per-cell spectra,
+        their tables (problem rebuilt there)."""
+        p = self.sim.problem = rebuilt(self.sim.problem, gaps, spectra)
         self.x = per_bin(p, np.asarray(packed).reshape(p.n, p.N, p.B))
 
     def history(self) -> dict | None:

@@ -72,6 +72,7 @@ from ...solvers.result import LinearSolveResult
 from ...spectra.bins import BinGrid, cell_spectra
 from .balances import BinBalances, Source
 from .binmarch import BinMarch
+from .cellspectra import CellSpectra
 from .media import Media, Relabelled, cell_media
 
 log = logging.getLogger("fvqp.bte")
@@ -130,6 +131,11 @@ class BTEProblem(BinBalances, BinMarch):
         A gap per local cell (owned then ghosts, at or above the grid's first edge, or 0):
         storage and flux of every cell from its own gap, interfaces between cells of
         different gaps (:mod:`.media`; upwind scheme). Default: the regions' gaps.
+    cell_spectra : CellSpectra, optional
+        With ``cell_gap``: the spectrum of every local cell as tables
+        (:mod:`.cellspectra`: the Eliashberg solution of its own occupations), whose
+        states per energy replace the BCS storage :math:`\\bar\\rho(\\Delta_c)`; the flux
+        and the interfaces keep the gap edge alone (:math:`Nv = N_0v_F`). Default: BCS.
     """
 
     dist: object
@@ -153,6 +159,7 @@ class BTEProblem(BinBalances, BinMarch):
     scheme: str = "upwind"
     media: Media | None = None
     cell_gap: np.ndarray | None = None
+    cell_spectra: CellSpectra | None = None
 
     def __post_init__(self):
         loc = self.dist.local
@@ -182,6 +189,9 @@ class BTEProblem(BinBalances, BinMarch):
         if not self.uniform:
             reg = self.medium
             self.rho_c, self.v_c = self.rho_r[reg].T, self.v_r[reg].T   # (N, n_local)
+            if self.cell_spectra is not None:
+                rel = np.asarray(self.cell_media.weight, dtype=float)[reg] / self.weight
+                self.rho_c = np.ascontiguousarray((rel[:, None] * self.cell_spectra.states).T)
             self.dead = (self.rho_c[:, : self.n] == 0) & (self.v_c[:, : self.n] == 0)
         self.vol = loc.volume[: self.n]
         reg = loc.cell_region[: self.n]
@@ -205,6 +215,20 @@ class BTEProblem(BinBalances, BinMarch):
         if self.cell_media is None:
             return np.full(self.n, float(self.gap))
         return np.asarray(self.cell_media.gap, dtype=float)[self.medium[: self.n]]
+
+    def owned_spectra(self) -> CellSpectra | None:
+        """The owned cells' tables of ``cell_spectra`` (None: BCS)."""
+        cs = self.cell_spectra
+        return None if cs is None else cs.take(slice(0, self.n))
+
+    def collision_spectra(self) -> tuple[np.ndarray, np.ndarray]:
+        """Collision DOS and anomalous DOS of every owned cell, (n_owned, N) each: the
+        tables of ``cell_spectra``, or BCS at the cells' gaps."""
+        cs = self.owned_spectra()
+        if cs is None:
+            rho, ados, _ = cell_spectra(self.grid, self.cell_gaps())
+            return rho, ados
+        return cs.rho, cs.ados
 
     def cell_storage(self) -> np.ndarray:
         """Storage weight of every owned cell and bin, (n_owned, N): :math:`\bar\rho_j`
@@ -278,9 +302,11 @@ class BTEProblem(BinBalances, BinMarch):
         if not self.uniform:  # per medium; the interfaces depend on j through v_r too
             key = (tuple(self.v_r[:, j]), tuple(self.rho_r[:, j] if (a or traps) else
                                                 self.rho_r[:, j] == 0), float(a))
-        if self.cell_gap is not None and self.dist.size > 1:
+        if self.cell_gap is not None and (self.dist.size > 1
+                                          or self.cell_spectra is not None):
             # the cell media are per rank: a key equal here may differ on another rank
-            # (whose rows of the shared matrix would be another bin's): one per bin
+            # (whose rows of the shared matrix would be another bin's); with tables per
+            # cell the storage is not the medium's: one per bin
             key = (j, float(a))
         if key not in self._ksp:
             A = self.petsc_matrix(j, a)

@@ -75,6 +75,9 @@ class GapUpdate:
     converged: bool
     change: float
     below: int = 0
+    #: the owned cells' spectra at the new gaps (:class:`.cellspectra.CellSpectra`) when
+    #: they are not a function of the gap alone (None: BCS)
+    spectra: object = None
 
 
 def consistent_gaps(f: np.ndarray, grid: BinGrid, delta: np.ndarray, delta0: np.ndarray,

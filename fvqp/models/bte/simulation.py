@@ -157,8 +157,8 @@ class BTESimulation:
         if scheme == "linear" and self.dist.size > 1:
             raise CaseError([f"{self.case.path}: numerics.scheme: 'linear' runs on one MPI "
                              "rank only; use scheme = \"upwind\" or run without mpiexec."])
-        if self.media is not None and (scheme != "upwind"
-                                       or d["spectrum"]["kind"] != "bcs"):
+        if self.media is not None and (scheme != "upwind" or (
+                d["spectrum"]["kind"] != "bcs" and not self.self_gap)):
             raise CaseError([f"{self.case.path}: regions of different superconductors run "
                              "with the BCS spectrum and the upwind scheme (spectrum.kind, "
                              "numerics.scheme)."])

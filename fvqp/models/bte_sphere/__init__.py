@@ -10,7 +10,7 @@ origin, boundary and initial conditions of Section 2.4) in a sphere of radius ``
         + \frac1r\partial_\mu\big((1-\mu^2)f\big)\Big]
     = \rho\,I\{f, n\} + \frac{v_F}{\ell}(\bar f - f),
 
-:math:`N = \rho m` the states per energy (:mod:`.spectral`: what Eq. 178 implies), phonons
+:math:`N = \rho m/Z_1(0)` the states per energy (:mod:`.spectral`: what Eq. 178 implies), phonons
 as a bath, as isotropic local populations, or as their own BTE at the sound velocity
 (the "phonon bubble" leaving through ``r = R``). Discretisation: radial finite volumes,
 Gauss-Legendre ordinates with Lewis-Miller angular differencing (:mod:`.discretisation`;

@@ -19,9 +19,15 @@ The factor multiplying :math:`\partial_t f` has a transparent meaning: with
     \frac{d\xi}{d\varepsilon} = \frac{\varepsilon Z\,(Z + \varepsilon Z') - \phi\phi'}{\xi}
     = \rho\,(Z + \varepsilon Z') - \varphi\,\phi' = \rho\, m \equiv N(\varepsilon),
 
-i.e. :math:`N = \rho m` is the number of states per unit energy (in units of the
-normal-state :math:`N_0` of the band), including the mass renormalisation
-(:math:`N \to 1 + \lambda` in the normal state); for BCS (:math:`Z = 1`,
+i.e. :math:`\rho m` is the number of states per unit energy in units of the
+normal-state :math:`N_0^{band}` of the band, including the mass renormalisation
+(:math:`\to 1 + \lambda` in the normal state). fvqp's :math:`N_0` (from the Sommerfeld
+:math:`\gamma`) is the dressed :math:`N_0^{band}Z_1(0)` and its time unit, Kaplan's
+:math:`\tau_0`, holds the same :math:`Z_1(0) = 1 + \lambda` (Kaplan et al. 1976,
+Eq. 8), so in these units the states per energy are :math:`N = \rho m/Z_1(0)`
+(:attr:`fvqp.eliashberg.solution.EliashbergSolution.z0`): 1 in the normal state far
+below the phonon energies, and the collision side :math:`\rho I_{179}` below is the
+:math:`\tau_0`-normalised operator of :mod:`fvqp.collisions`. For BCS (:math:`Z = 1`,
 :math:`\phi = \Delta`) :math:`m = 1`, :math:`N = \rho`. The group velocity of these states
 is :math:`v = d\varepsilon/dp = v_F\,d\varepsilon/d\xi = v_F/N` (BCS:
 :math:`v_F\sqrt{1 - \Delta^2/\varepsilon^2}`), so the number *flux* per unit energy is
@@ -93,11 +99,15 @@ class Spectrum:
     renorm: np.ndarray
     gap: float
     kind: str = "bcs"
+    #: :math:`Z_1(0) = 1 + \lambda` already in fvqp's :math:`N_0` and :math:`\tau_0`
+    #: (module docstring; 1 for BCS)
+    z0: float = 1.0
 
     @property
     def states(self) -> np.ndarray:
-        r"""States per unit energy :math:`N = \rho m` (storage weight of ``f``)."""
-        return self.rho * self.renorm
+        r"""States per unit energy :math:`N = \rho m/Z_1(0)` (storage weight of ``f``,
+        module docstring)."""
+        return self.rho * self.renorm / self.z0
 
 
 def bcs_spectrum(grid: EnergyGrid) -> Spectrum:
@@ -124,7 +134,8 @@ def eliashberg_spectrum(material, t_over_tc: float, h: float, e_max: float,
     grid = EnergyGrid.build(sol.delta0, h, e_max)
     d = sol.on_grid(grid.e, edges=grid.e_edges)
     spec = Spectrum(grid, np.asarray(d["rho"], float), np.asarray(d["ados"], float),
-                    np.asarray(d["renorm"], float), float(sol.delta0), kind="eliashberg")
+                    np.asarray(d["renorm"], float), float(sol.delta0), kind="eliashberg",
+                    z0=sol.z0)
     if np.any(spec.states <= 0):
         raise ValueError("the Eliashberg spectrum has bins without states above the gap "
                          "edge; use a finer [spectrum] spacing.")
