@@ -2,9 +2,11 @@
 Eliashberg gap edge alone (fvqp/models/bte/cellspectra.py, issue 16 §2).
 
 The pulse case ``cases/bte_selfgap_eliashberg.toml`` (Al at 0.3 Tc, inelastic collisions,
-local phonons, a QP pulse; ``--cells`` 2 or 8 per side of the square; the pulse is uniform, so one cell solves and the others reuse its solution, while the tables are built for every cell, ``--spacing`` the
-bin width) is stepped ``--steps`` times of 0.25 ns with the pulse moved to the first
-step, twice in this process: with the edge alone (the reference) and with every cell's
+local phonons, a QP pulse; ``--cells`` 2 or 8 per side of the square — the pulse is
+uniform, so one cell solves and the others reuse its solution, while the tables are
+built for every cell —, ``--spacing`` the bin width) is stepped ``--steps`` times of
+0.25 ns with the pulse moved to the first step, twice in this process: with the edge
+alone (the reference) and with every cell's
 spectrum (``[spectrum] kind = "eliashberg"``). Printed per run: wall time per step and
 its split — kinetic solve, Eliashberg solves (``CellGaps.edge``), spectra tables
 (``EliashbergGaps.spectra``), the remaps and the rest of the gap update —, Eliashberg

@@ -102,7 +102,7 @@ class CellGaps:
         without a solve; 0: only identical tables.
     keep_solutions : bool
         Keep every cell's last whole solution (:meth:`solution`: its DOS, anomalous DOS
-        and renormalisation for the kinetics), about 0.5 MB per cell at the default grid.
+        and renormalisation for the kinetics), about 1.1 MiB per cell at the default grid.
     """
 
     def __init__(self, params: EliashbergParams, reference_temperature: float, *,

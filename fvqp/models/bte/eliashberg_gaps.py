@@ -157,13 +157,18 @@ class EliashbergGaps:
         cells = np.flatnonzero(free)
         ph = np.asarray(phi, float)[cells]
         trial = cur[cells]
+        done, change = not iterate, 0.0
         for _ in range((20 if iterate else 1) if len(cells) else 0):
             new = self.gaps(ph, grid, trial, cells)
-            done = not np.all(np.isfinite(new)) or np.all(np.abs(new - trial)
-                                                          <= 0.1 * TOL * new)
+            change = float(np.max(np.abs(new - trial) / new))
+            done = not np.all(np.isfinite(new)) or change <= 0.1 * TOL
             trial = new
             if done:
                 break
+        if len(cells) and not done:   # reported; the first update then moves the gaps
+            log.warning("the thermal start's Eliashberg gaps did not settle on their own "
+                        "bins in 20 iterations (last change %.3g of the gap); the first "
+                        "update will move them", change)
         if len(cells):
             out[cells] = trial
         if self.dist.max(float(np.isnan(out).any())):   # collective: every rank raises
