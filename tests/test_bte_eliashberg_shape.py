@@ -164,3 +164,24 @@ def test_pulse_two_ranks_equal_serial_and_resume_equals_the_uninterrupted_run(tm
 def test_refused_where_the_spectra_are_not_known(tmp_path, repl, key):
     with pytest.raises(CaseError, match=key.replace(".", r"\.")):
         load_case(_case(tmp_path, **repl))
+
+
+def test_a_start_that_does_not_settle_is_reported(tmp_path, monkeypatch, caplog):
+    """The thermal start's fixed point (every cell's spectrum) that does not settle in its
+    20 iterations is reported by a warning (the first update then moves the gaps); the
+    single evaluation of the edge-only start reports nothing."""
+    import logging
+
+    from fvqp.models.bte.eliashberg_gaps import EliashbergGaps
+
+    sim = _sim(_case(tmp_path))
+    model = EliashbergGaps(sim, np.ones(sim.dist.local.n_owned), np.zeros(4, bool),
+                           shape=True)
+    monkeypatch.setattr(EliashbergGaps, "gaps",            # never a fixed point
+                        lambda self, ph, grid, trial, cells: 1.1 * trial)
+    phi = np.broadcast_to(fermi(sim.grid.e, sim.T_bath), (4, sim.grid.n))
+    with caplog.at_level(logging.WARNING, logger="fvqp.bte"):
+        model.local(phi, sim.grid, np.ones(4), None, np.ones(4), iterate=False)
+        assert "did not settle" not in caplog.text
+        model.local(phi, sim.grid, np.ones(4), None, np.ones(4), iterate=True)
+    assert "did not settle" in caplog.text

@@ -120,9 +120,12 @@ class EliashbergGaps:
         r"""The owned cells' spectra at their ``gaps`` (:mod:`.cellspectra`): every cell
         with an Eliashberg solver from the solution of its last edge
         (:func:`.cellspectra.eliashberg_tables`, energies in the material's
-        :math:`k_BT_c`), the others (normal cells) BCS."""
+        :math:`k_BT_c`), the others (normal cells) BCS. Cells that share a solution
+        (reused between cells with equal tables, :class:`~fvqp.eliashberg.cellgap.
+        CellGaps`) and a gap share one table."""
         gaps = np.asarray(gaps, dtype=float)
         out = CellSpectra.bcs(grid, gaps)
+        done: dict = {}                  # (solution, gap) -> the cell that has its table
         for c in np.flatnonzero(gaps > 0):
             entry = self.solvers.get(int(self.region[c]))
             if entry is None:
@@ -132,7 +135,9 @@ class EliashbergGaps:
             if sol is None:
                 raise RuntimeError(f"no Eliashberg solution for owned cell {int(c)}: its "
                                    "gap was not solved before its spectrum was asked for")
-            t = eliashberg_tables(sol, grid.edges / sc, gaps[c] / sc)
+            first = done.setdefault((id(sol), gaps[c]), c)
+            t = (eliashberg_tables(sol, grid.edges / sc, gaps[c] / sc) if first == c else
+                 (out.states[first], out.rho[first], out.ados[first]))
             out.states[c], out.rho[c], out.ados[c] = t
         return out
 
@@ -165,7 +170,7 @@ class EliashbergGaps:
             trial = new
             if done:
                 break
-        if len(cells) and not done:   # reported; the first update then moves the gaps
+        if iterate and len(cells) and not done:   # reported; the first update moves them
             log.warning("the thermal start's Eliashberg gaps did not settle on their own "
                         "bins in 20 iterations (last change %.3g of the gap); the first "
                         "update will move them", change)
