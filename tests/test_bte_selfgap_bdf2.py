@@ -138,9 +138,23 @@ def test_bdf2_through_the_run_loop_resumes_exactly(tmp_path):
     gb = np.array([g["min_ueV"] for g in cut["gap"]["snapshots"]])
     assert ga[-1] == pytest.approx(165.7996, abs=1e-3, rel=0)
     assert np.max(np.abs(ga - gb)) < 1e-12 * ga[0]
-    for k in ("final", "sources", "pair"):
+    for k in ("final", "sources", "pair_processes"):
         assert cut["qp_number"][k] == pytest.approx(full["qp_number"][k], rel=1e-12, abs=0)
     assert abs(full["qp_number"]["imbalance"]) < 1e-9 * full["qp_number"]["final"]
+    _same_energy(full, cut)
+
+
+def _same_energy(full: dict, cut: dict) -> None:
+    """The energy balance of a resumed run equals the uninterrupted one's (1e-12 of the
+    injected energy: the checkpoint holds the condensate's history, the BDF2 recurrence
+    of fvqp/models/bte/gapsteps.py ``carried``) and closes (1e-11)."""
+    ea, eb = full["energy_J"], cut["energy_J"]
+    dep = ea["inflows"]["sources"]
+    assert dep > 0 and ea["inflows"]["condensate"] < 0      # the gap fell: QPs gave energy
+    for k in ("final_qp", *ea["inflows"]):
+        va, vb = (ea[k], eb[k]) if k in ea else (ea["inflows"][k], eb["inflows"][k])
+        assert vb == pytest.approx(va, rel=0, abs=1e-12 * dep), k
+    assert abs(ea["imbalance"]) < 1e-11 * dep and abs(eb["imbalance"]) < 1e-11 * dep
 
 
 def test_collisionless_bdf2_keeps_the_balance_and_resumes(tmp_path):
@@ -170,6 +184,7 @@ def test_collisionless_bdf2_keeps_the_balance_and_resumes(tmp_path):
         assert abs(a["max_ueV"] - b["max_ueV"]) < 1e-12 * a["max_ueV"]
     for k in ("final", "sources"):
         assert cut["qp_number"][k] == pytest.approx(q[k], rel=1e-12, abs=0)
+    _same_energy(full, cut)
     (tmp_path / "lie").mkdir()
     lie = run_case(case_variant("bte_selfgap.toml", tmp_path / "lie"),
                    output_dir=str(tmp_path / "lie" / "out"))

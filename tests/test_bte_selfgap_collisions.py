@@ -69,7 +69,7 @@ def test_thermal_state_with_its_gap_is_stationary_through_collision_steps(tmp_pa
             assert np.max(np.abs(v - first[f])) <= 1e-12 * np.max(np.abs(first[f])), f
     q = s["qp_number"]
     assert abs(q["final"] - q["initial"]) <= 1e-12 * q["initial"]
-    assert abs(q["pair"]) <= 1e-12 * q["initial"]      # pair processes balance (7e-16)
+    assert abs(q["pair_processes"]) <= 1e-12 * q["initial"]  # they balance (7e-16)
 
 
 def test_uniform_film_under_injection_reaches_the_kinetics0d_gap(tmp_path):
@@ -99,7 +99,7 @@ def test_uniform_film_under_injection_reaches_the_kinetics0d_gap(tmp_path):
         assert abs(g[-1] - g[-2]) < 1e-6                              # steady
         q = s["qp_number"]
         assert abs(q["imbalance"]) < 1e-10 * q["final"]
-        assert q["pair"] > 0.5 * -q["sources"]     # recombination balances the injection
+        assert -q["pair_processes"] > 0.5 * q["sources"]   # recombination: the injection
         err[h] = g[-1] - ref
     assert abs(err["20"]) < 0.025 * (bath - ref)
     assert abs(err["10"]) < 0.01 * (bath - ref)

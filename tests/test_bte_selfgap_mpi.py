@@ -50,6 +50,12 @@ def _same(a, b, tol: float, name: str = "bte_selfgap", fields=FIELDS) -> None:
         if k != "imbalance":
             assert qb[k] == pytest.approx(qa[k], rel=tol, abs=tol * scale), k
     assert abs(qb["imbalance"]) <= 1e-11 * scale
+    ea, eb = sa["energy_J"], sb["energy_J"]        # the energy balance alike
+    escale = abs(ea["inflows"]["sources"])
+    for k in ("final_qp", *ea["inflows"]):
+        va, vb = (ea[k], eb[k]) if k in ea else (ea["inflows"][k], eb["inflows"][k])
+        assert vb == pytest.approx(va, rel=tol, abs=tol * escale), k
+    assert abs(eb["imbalance"]) <= 1e-11 * escale
     for k in ("min_ueV", "max_ueV"):
         assert sb["gap"][k] == pytest.approx(sa["gap"][k], rel=tol, abs=0), k
 

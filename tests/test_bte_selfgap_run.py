@@ -52,7 +52,7 @@ def test_hot_spot_suppresses_the_gap_and_it_recovers(tmp_path):
     g_end = snaps[-1][1]
     assert abs(g_end[far] - d_bath).max() < abs(g_end[spot] - d_bath).min()
     q = s["qp_number"]
-    assert q["final"] - q["initial"] == pytest.approx(-q["sources"], rel=1e-12, abs=0)
+    assert q["final"] - q["initial"] == pytest.approx(q["sources"], rel=1e-12, abs=0)
     assert abs(q["imbalance"]) < 1e-12 * q["final"]
     assert s["gap"]["min_ueV"] == pytest.approx(min(g.min() for _, g, _ in snaps),
                                                 rel=1e-12, abs=0)

@@ -255,7 +255,7 @@ def test_selfgap_progress_series_and_resume(tmp_path):
     header, a, s = _series_ends_at_summary(out, "bte_selfgap_uniform", 10)
     qp = s["qp_number"]
     assert a[-1, header.index("qp_number")] == pytest.approx(qp["final"], rel=1e-12, abs=0)
-    for k in ("sources", "pair", "imbalance"):
+    for k in ("sources", "pair_processes", "imbalance"):
         assert a[-1, header.index(f"qp_number.{k}")] == pytest.approx(
             qp[k], rel=1e-9, abs=1e-12 * qp["final"])
     lo, hi = a[:, header.index("gap_min_ueV")], a[:, header.index("gap_max_ueV")]

@@ -105,13 +105,29 @@ class BinBalances:
         rho = self.rho[bins][:, None] if self.uniform else self.rho_c[bins, : self.n]
         return self.dist.sum(float(self.weight * self.grid.h * np.sum((rho * fb) @ self.vol)))
 
-    def rates(self, x: np.ndarray, t0: float = 0.0, t1: float = np.inf, bins=None) -> dict:
+    def energy(self, x: np.ndarray) -> float:
+        r"""QP energy (all ranks) :math:`w_0h\sum_{j,c}E_j\rho_{jc}\bar f_{jc}V_c` of the
+        state ``x`` (N, n_owned B): every bin's states at its node energy :math:`E_j` (the
+        absolute grid; with cell gaps :math:`\rho_{jc}` counts the states of bin
+        :math:`j` above the cell's edge)."""
+        fb = np.asarray(x).reshape(self.N, self.n, self.B)[:, :, : self.K] @ \
+            self.quad.weights
+        rho = self.rho[:, None] if self.uniform else self.rho_c[:, : self.n]
+        e = self.grid.e[:, None]
+        return self.dist.sum(float(self.weight * self.grid.h
+                                   * np.sum((e * rho * fb) @ self.vol)))
+
+    def rates(self, x: np.ndarray, t0: float = 0.0, t1: float = np.inf, bins=None,
+              energy: bool = False) -> dict:
         """Global particle rates (per time unit): leaving through every boundary group
         (net, outward positive), lost to traps, injected by sources (negative). ``x`` holds
-        the bins ``bins`` (default all), shape (len(bins), n_owned B)."""
+        the bins ``bins`` (default all), shape (len(bins), n_owned B). ``energy``: the
+        energy rates instead (every bin's particles times its node energy, as
+        :meth:`energy` counts them)."""
         bins = np.arange(self.N) if bins is None else np.atleast_1d(bins)
         x = np.asarray(x).reshape(len(bins), -1)
         c = self.weight * self.grid.h
+        w = self.grid.e[bins] if energy else np.ones(len(bins))
         v, rho, fbath = self.v[bins], self.rho[bins], self.f_bath[bins]
         if not self.uniform:  # per cell and bin, expanded over the cell's unknowns
             rho = self.rho_c[bins, : self.n]
@@ -119,21 +135,23 @@ class BinBalances:
         out = {}
         for name in sorted(self.stream.outflow):  # same order on every rank
             if self.uniform:
-                o = v @ (x @ self.stream.outflow[name])
+                o = (w * v) @ (x @ self.stream.outflow[name])
             else:
-                o = float(np.sum((x * vx) @ self.stream.outflow[name]))
+                o = float(w @ ((x * vx) @ self.stream.outflow[name]))
             if name in self.stream.influx:
                 if self.uniform:
-                    o -= float(np.sum(v * self.f_in[name][bins])) * \
+                    o -= float(np.sum(w * v * self.f_in[name][bins])) * \
                         self.stream.influx[name].sum()
                 else:
-                    o -= float(self.f_in[name][bins] @ (vx @ self.stream.influx[name]))
+                    o -= float((w * self.f_in[name][bins]) @
+                               (vx @ self.stream.influx[name]))
             elif self.kinds[name] in ("specular", "diffuse"):
                 continue  # reflecting: zero net flux by construction
             out[f"boundary:{name}"] = self.dist.sum(c * o)
         fb = x.reshape(len(bins), self.n, self.B)[:, :, : self.K] @ self.quad.weights
         rr = rho[:, None] if self.uniform else rho
-        loss = np.sum(rr * (fb - fbath[:, None]) * (self.vol * self.gam))
+        loss = np.sum(w[:, None] * rr * (fb - fbath[:, None]) * (self.vol * self.gam))
         out["traps"] = self.dist.sum(c * loss)
-        out["sources"] = -self.dist.sum(float(np.sum(self.source_rates(t0, t1)[:, bins])))
+        out["sources"] = -self.dist.sum(float(np.sum(self.source_rates(t0, t1)[:, bins]
+                                                     @ w)))
         return out

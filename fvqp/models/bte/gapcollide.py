@@ -56,7 +56,7 @@ from .gapdynamics import (
     thermal_start,
 )
 from .gapshift import shift_gap
-from .gapsteps import GAP_TOL, GapStepper, gap_summary
+from .gapsteps import GAP_TOL, GapStepper, carried, gap_summary
 from .inelastic import InelasticProblem
 from .selfgap import GapUpdate
 
@@ -100,6 +100,12 @@ class WithCollisions(GapStepper):
                 self.prob.grid.omega, self.prob.phonons_of(self.y))
         self.y: np.ndarray | None = None
         self.newton = self.linear = self.failed = 0
+        #: energies of the two history states remapped to the gaps of the last solve
+        self._e_star: tuple[float, float] | None = None
+
+    def energy_parts(self) -> dict[str, float]:
+        t = self.prob.totals(self.y)
+        return {"qp": self.sim.dist.sum(t["E_qp"]), "phonon": self.sim.dist.sum(t["E_ph"])}
 
     # ---- the problem at the current gaps -------------------------------------------------
     def _collisions(self) -> InelasticProblem:
@@ -140,6 +146,7 @@ class WithCollisions(GapStepper):
         self.prob = self._collisions()
         self.y = self.prob.equilibrium(f0, self._bose(self.prob.grid.omega, t0))
         self._set_qps(xq)
+        self.e_now, self.c_now, self.e_prev = self.energy(), 0.0, None
         return up
 
     def step(self, t: float, dt: float) -> tuple[bool, dict, int]:
@@ -172,10 +179,21 @@ class WithCollisions(GapStepper):
             acc = integ.accumulated
             flows = {k[2:]: acc0.get(k, 0.0) - v for k, v in acc.items()
                      if k.startswith("N:")}
+            if bdf2:                          # the history's remaps (module docstring)
+                ep = self.e_prev if self.e_prev is not None else (self._e_star[1],
+                                                                  self.c_now)
+                c_kin = carried((self.c_now, self._e_star[0] - self.e_now),
+                                (ep[1], self._e_star[1] - ep[0]))
+            else:
+                c_kin = carried((self.c_now, 0.0), None)
+            self.energy_flows = {**{k[2:]: acc0.get(k, 0.0) - v for k, v in acc.items()
+                                    if k.startswith("E:")}, "condensate": self.c_now - c_kin}
             if self.order == 2:
                 landed = any(abs(t + dt - b) <= 1e-12 * max(abs(b), dt)
                              for b in self.prob.breakpoints())
                 self._prev, self._acc = (None, None) if landed else ((*now, acc0), acc)
+                self.e_prev = None if landed else (self.e_now, self.c_now)
+            self.e_now, self.c_now = self.energy(), c_kin
         elif bdf2:  # back to the step's start (its gaps and state)
             self._at(now[2], now[1])
         integ.solver.destroy()
@@ -238,6 +256,9 @@ class WithCollisions(GapStepper):
         (t0, y0, g0), (t1, y1, g1, a1) = now, self._prev
         star = self.gaps()
         xs = [self._qp_shift(y0, g0, star), self._qp_shift(y1, g1, star)]
+        self._e_star = tuple(self.sim.dist.sum(sum(self.prob.totals(x)[k]
+                                                   for k in ("E_qp", "E_ph")))
+                             for x in xs)
         integ.restore({"t": t0, "h": dt, "last_h": t0 - t1, "step_count": 0,
                        "rejected": 0, "failed": 0, "times": [t0, t1], "x": xs,
                        "acc": [self._acc, a1]})
@@ -259,23 +280,30 @@ class WithCollisions(GapStepper):
         self._acc = dict(meta["acc_now"])
 
     def update(self) -> GapUpdate:
-        """The gap update of the QPs (collective); phonons stay."""
+        """The gap update of the QPs (collective); phonons stay; its energy change is the
+        condensate's (:meth:`.gapsteps.GapStepper._updated`)."""
+        e = self.e_now
         xq = self.prob.per_bin(self.y)
         self.sim.problem, xq, up = gap_update(self.sim.problem, xq, self.delta0,
                                               held=self.held, tol=self.tol, model=self.model)
         self._set_qps(xq)
+        if up.converged:
+            self._updated(e)
         return up
 
     def snapshot(self) -> tuple:
         return (self.y, self.gaps().copy(), self._prev, self._acc,
-                self.sim.problem.owned_spectra())
+                self.sim.problem.owned_spectra(), (self.e_now, self.c_now, self.e_prev))
 
     def restore(self, snap: tuple) -> None:
-        y, gaps, self._prev, self._acc, spectra = snap
+        y, gaps, self._prev, self._acc, spectra, energy = snap
         self._at(gaps, y, spectra)
+        self.e_now, self.c_now, self.e_prev = energy
 
-    def flow_names(self) -> list[str]:
-        return [k[2:] for k in self.prob.rates(self.y, 0.0, 1.0) if k.startswith("N:")]
+    def flow_names(self, energy: bool = False) -> list[str]:
+        head = "E:" if energy else "N:"
+        names = [k[2:] for k in self.prob.rates(self.y, 0.0, 1.0) if k.startswith(head)]
+        return [*names, "condensate"] if energy else names
 
     def qp_bins(self) -> np.ndarray:
         """The QP occupations in the per-bin layout of ``sim.problem`` (N, n_owned B)."""

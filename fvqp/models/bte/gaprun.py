@@ -34,15 +34,28 @@ every snapshot; ``--resume`` continues from them and equals the uninterrupted ru
 extend ``[time] end`` (:func:`fvqp.models.base.timeloop.extended_steps`). SIGINT/SIGTERM
 stop after the current step with a checkpoint (status 1).
 
-The QP number balance (``summary.json`` ``qp_number``: every flow *out of* the QPs,
-positive when lost — boundaries, traps, ``sources`` (negative), with collisions ``pair``,
-recombination minus pair breaking — and ``imbalance`` = final - initial + flows) is that
-of the kinetic steps (time integrals of the rates at every step's new state, exact for
-backward Euler up to the solver tolerance) plus the gap update (exact to round-off).
+Balances, in the convention of the other ``bte`` runs with collisions
+(:func:`.coupled._balances`: every flow *into* the system, positive when gained):
+
+* ``qp_number``: initial, final, every boundary, ``traps``, ``sources`` (positive), with
+  collisions ``pair_processes`` (pair breaking minus recombination), and ``imbalance`` =
+  final - initial - flows. It is that of the kinetic steps (time integrals of the rates
+  at every step's new state, exact for backward Euler up to the solver tolerance) plus
+  the gap update (exact to round-off: states keep :math:`\xi`).
+* ``energy_J``: initial and final energy of the QPs (and of the local phonons), the
+  ``inflows`` (boundaries, traps, sources, the phonon bath or escape) and
+  ``condensate``, the energy the condensate gave the QPs when the gaps moved (a state
+  keeps :math:`\xi`, so its energy follows the gap: :math:`\dot E = (\Delta/E)
+  \dot\Delta` for BCS) — in the gap updates, and with BDF2 through the history states
+  remapped to the step's gaps, with the scheme's weights (:func:`.gapsteps.carried`) —,
+  and ``imbalance`` = final - initial - inflows: the kinetic steps' energy conservation,
+  to the solver tolerance.
+
 ``<case>_series.csv`` has a row per step (and the initial state): ``time_s``, ``step``,
 ``qp_number``, the cumulative flows ``qp_number.<flow>`` and ``qp_number.imbalance`` as
-above, and the cells' gap range ``gap_min_ueV``/``gap_max_ueV``; a progress line (rank
-0, :class:`fvqp.models.base.timeloop.Progress`) at every snapshot and every 5 s.
+above, the same for ``energy_J`` (``energy_J`` the energy of QPs and phonons), and the
+cells' gap range ``gap_min_ueV``/``gap_max_ueV``; a progress line (rank 0,
+:class:`fvqp.models.base.timeloop.Progress`) at every snapshot and every 5 s.
 """
 
 from __future__ import annotations
@@ -65,6 +78,12 @@ __all__ = ["GapMarch", "gap_transient"]
 
 _KIND = "selfgap"
 log = logging.getLogger("fvqp.bte")
+
+
+def _gains(flows: dict, scale: float) -> dict:
+    """Flows *out of* the system (the steppers' internal sign) as inflows in SI, ``pair``
+    named ``pair_processes`` as in the other bte runs."""
+    return {("pair_processes" if k == "pair" else k): -v * scale for k, v in flows.items()}
 
 
 def _stepper(sim):
@@ -97,7 +116,7 @@ class GapMarch:
         self.run = run = _stepper(sim)
         self.order = getattr(run, "order", 1)
         self.ck = BinCheckpoint(dist, out_dir, sim.case.digest, run.block)
-        self.nu = sim.n_unit
+        self.nu, self.eu = sim.n_unit, u.scales["total_energy"]
         if resume:
             cells, bins, meta = self.ck.load()
             if meta.get("kind") != _KIND:
@@ -118,6 +137,14 @@ class GapMarch:
             if meta.get("history") is not None:     # BDF2: the previous state and its gaps
                 run.restore_history(cells["x_prev"], np.asarray(bins["gaps_prev"])[owned],
                                     meta["history"])
+            energy = meta.get("energy")
+            run.restore_energy(None if energy is None else energy["stepper"])
+            if energy is None:              # a checkpoint of an fvqp without it
+                log.warning("checkpoint %s has no energy balance (written by an older "
+                            "fvqp): summary.json will have none", self.ck.path)
+                self.e0, self.eflows = None, {}
+            else:
+                self.e0, self.eflows = energy["e0"], dict(energy["flows"])
         else:
             t0 = d["initial"].get("temperature")
             # the thermal state at its own gap (no iteration: gapdynamics.thermal_start)
@@ -126,6 +153,8 @@ class GapMarch:
             self.n0 = run.number()
             # every flow column from the start (the initial row has them, all zero)
             self.flows = {k: 0.0 for k in run.flow_names()}
+            self.e0 = run.energy_parts()
+            self.eflows = {k: 0.0 for k in run.flow_names(energy=True)}
 
     def _gap_failure(self, up, where: str) -> str:
         """The failure of a gap update ``up`` (cause and fix)."""
@@ -158,17 +187,43 @@ class GapMarch:
             return self._gap_failure(up, f"the kinetic step {step}")
         for k, v in inc.items():
             self.flows[k] = self.flows.get(k, 0.0) + v
+        for k, v in run.energy_flows.items():
+            self.eflows[k] = self.eflows.get(k, 0.0) + v
         self.negative = negative
         return None
 
     def row(self, step: int) -> dict:
         """A row of ``<case>_series.csv`` (every rank: the number and gaps reduce)."""
         n, g, nu = self.run.number(), _gap_range(self.sim, self.run.gaps(), 0.0), self.nu
-        qp = {k: v * nu for k, v in self.flows.items()}
-        return {"time_s": self.u.to_si(step * self.dt, "time"), "step": step,
-                "qp_number": n * nu, **{f"qp_number.{k}": v for k, v in qp.items()},
-                "qp_number.imbalance": (n - self.n0) * nu + sum(qp.values()),
-                "gap_min_ueV": g["min_ueV"], "gap_max_ueV": g["max_ueV"]}
+        qp = _gains(self.flows, nu)
+        row = {"time_s": self.u.to_si(step * self.dt, "time"), "step": step,
+               "qp_number": n * nu, **{f"qp_number.{k}": v for k, v in qp.items()},
+               "qp_number.imbalance": (n - self.n0) * nu - sum(qp.values())}
+        if self.e0 is not None:
+            eu = self.eu
+            e, e0 = self.run.energy() * eu, sum(self.e0.values()) * eu
+            ef = _gains(self.eflows, eu)
+            row.update({"energy_J": e, **{f"energy_J.{k}": v for k, v in ef.items()},
+                        "energy_J.imbalance": e - e0 - sum(ef.values())})
+        return {**row, "gap_min_ueV": g["min_ueV"], "gap_max_ueV": g["max_ueV"]}
+
+    def balances(self) -> dict:
+        """``qp_number`` and ``energy_J`` of summary.json (module docstring; every rank)."""
+        run, nu = self.run, self.nu
+        n1 = run.number()
+        qp = _gains(self.flows, nu)
+        out = {"qp_number": {"initial": self.n0 * nu, "final": n1 * nu, **qp,
+                             "imbalance": (n1 - self.n0) * nu - sum(qp.values())}}
+        if self.e0 is None:
+            return out
+        eu, e1 = self.eu, run.energy_parts()
+        ef = _gains(self.eflows, eu)
+        e = {"initial_qp": self.e0["qp"] * eu, "final_qp": e1["qp"] * eu}
+        if self.sim.collisions:
+            e.update(initial_ph=self.e0["phonon"] * eu, final_ph=e1["phonon"] * eu)
+        out["energy_J"] = {**e, "inflows": ef, "imbalance": (sum(e1.values())
+                           - sum(self.e0.values())) * eu - sum(ef.values())}
+        return out
 
     def note(self, row: dict) -> str:
         return (f" N_qp={row['qp_number']:.6e} gap {row['gap_min_ueV']:.4g}-"
@@ -193,7 +248,10 @@ class GapMarch:
                      {"kind": _KIND, "step": step, "dt": self.dt, "flows": self.flows,
                       "its": self.its, "n0": self.n0, "gaps": self.gaps,
                       "counters": run.counters(), "negative_occupation": self.negative,
-                      "history": None if hist is None else hist["meta"]})
+                      "history": None if hist is None else hist["meta"],
+                      "energy": None if self.e0 is None else {
+                          "e0": self.e0, "flows": self.eflows,
+                          "stepper": run.energy_state()}})
 
 
 def gap_transient(sim, writer, out_dir: str, max_steps: int | None, resume: bool) -> dict:
@@ -210,10 +268,8 @@ def gap_transient(sim, writer, out_dir: str, max_steps: int | None, resume: bool
                       cadence=(d["output"]["every"], d["output"]["checkpoint_every"]),
                       logger=log)
     status, msg, done = end.status, end.message, end.done
-    run, nu = m.run, m.nu
-    n1 = run.number()
+    run = m.run
     gaps = m.gaps                 # march_fixed writes the initial snapshot: never empty
-    qp = {k: v * nu for k, v in m.flows.items()}  # out of the QPs: positive
     return {"status": status, "message": msg, "steady": False, "steps": done,
             "t_end_s": u.to_si(done * m.dt, "time"), "dt_s": u.to_si(m.dt, "time"),
             "linear_iterations": int(m.its), **run.summary(),
@@ -221,8 +277,7 @@ def gap_transient(sim, writer, out_dir: str, max_steps: int | None, resume: bool
             "gap": {"min_ueV": min(g["min_ueV"] for g in gaps),
                     "max_ueV": max(g["max_ueV"] for g in gaps),
                     "grid_first_edge_ueV": _ueV(sim, sim.grid.edges[0]), "snapshots": gaps},
-            "qp_number": {"initial": m.n0 * nu, "final": n1 * nu, **qp,
-                          "imbalance": (n1 - m.n0) * nu + sum(qp.values())}}
+            **m.balances()}
 
 
 def _undershoot(sim, run, step: int, dt: float, seen: dict | None, order: int

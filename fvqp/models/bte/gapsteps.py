@@ -14,7 +14,8 @@ This module holds the state of a run and its two kinds of kinetic step:
 
 Both keep the state on the owned cells, give the QP flows of the step (time integrals of
 the rates at the step's new state: exact for backward Euler up to the solver tolerance)
-and pack the state per cell for the checkpoint (:class:`fvqp.io.bin_checkpoint.
+and its energy flows (:attr:`GapStepper.energy_flows`), and pack the state per cell for
+the checkpoint (:class:`fvqp.io.bin_checkpoint.
 BinCheckpoint` with one "bin" of ``block`` unknowns per cell).
 """
 
@@ -35,10 +36,30 @@ from .gapdynamics import (
 from .gapshift import shift_gap
 from .selfgap import GapUpdate
 
-__all__ = ["Collisionless", "GapStepper", "delta0_of", "gap_summary", "held_of"]
+__all__ = ["Collisionless", "GapStepper", "carried", "delta0_of", "gap_summary",
+           "held_of"]
 
 #: tolerance of the gap iteration, relative to the material's zero-temperature gap
 GAP_TOL = 1e-12
+
+
+def carried(now: tuple[float, float], prev: tuple[float, float] | None) -> float:
+    r"""The condensate's energy :math:`c` carried into a kinetic step by its history
+    remaps (docs/theory_bte_mesh.md, "Energy balance with the gap").
+
+    ``now = (c_n, d_n)``: the cumulative condensate energy :math:`c_n` given to the QPs
+    up to the step's start and :math:`\delta_n = E^*(x_n^*) - E(x_n)`, the energy change
+    of the start state remapped to the gaps the step is taken at; ``prev``: the same of
+    the state before it (BDF2) or None (backward Euler). A step of the BDF family
+    :math:`a_0C_{n+1} + a_1C_n + a_2C_{n-1} = \Delta t\,R` (equal steps; BDF2:
+    :math:`\tfrac32, -2, \tfrac12`) on remapped history states keeps
+    :math:`E - A - c` where :math:`A` are its accumulated energy flows if
+    :math:`c_{n+1} = -[a_1(c_n + \delta_n) + a_2(c_{n-1} + \delta_{n-1})]/a_0`: the
+    remaps' energy enters with the scheme's own weights, as the flows do. Backward Euler:
+    :math:`c_n + \delta_n`."""
+    if prev is None:
+        return now[0] + now[1]
+    return (2.0 * (now[0] + now[1]) - 0.5 * (prev[0] + prev[1])) / 1.5
 
 
 def gap_summary(model) -> dict:
@@ -81,6 +102,44 @@ class GapStepper:
         self._prev: tuple | None = None
         self.delta0, self.held = delta0_of(sim), held_of(sim)
         self.model = gap_model(sim, self.delta0, self.held)
+        #: energy of the current state (all ranks, QPs and local phonons) and the
+        #: cumulative energy the condensate gave the QPs (remaps of gap changes); order 2:
+        #: the same of the previous state (:func:`carried`)
+        self.e_now, self.c_now = 0.0, 0.0
+        self.e_prev: tuple[float, float] | None = None
+        #: energy flows *out of* the system in the last step (``condensate``: energy the
+        #: QPs gave back to the condensate in its remaps, the kinetic step's share)
+        self.energy_flows: dict[str, float] = {}
+
+    def energy_parts(self) -> dict[str, float]:
+        """Energies of the current state (all ranks): ``qp`` and (local) ``phonon``."""
+        raise NotImplementedError
+
+    def energy(self) -> float:
+        """Energy of the current state (all ranks): QPs and local phonons."""
+        return float(sum(self.energy_parts().values()))
+
+    def _updated(self, e_before: float) -> float:
+        """After a gap update: the energy it gave the QPs (their remap), added to
+        :attr:`c_now` and to the step's ``condensate`` flow (out: minus it)."""
+        e = self.energy()
+        gain = e - e_before
+        self.e_now, self.c_now = e, self.c_now + gain
+        self.energy_flows["condensate"] = self.energy_flows.get("condensate", 0.0) - gain
+        return gain
+
+    def energy_state(self) -> dict:
+        """What the energy bookkeeping needs on resume (JSON): :attr:`c_now` and, order
+        2, the previous state's energy and condensate."""
+        return {"c_now": self.c_now, "e_prev": self.e_prev}
+
+    def restore_energy(self, meta: dict | None) -> None:
+        """Inverse of :meth:`energy_state` (after the state and history are restored)."""
+        self.e_now = self.energy()
+        meta = meta or {}
+        self.c_now = float(meta.get("c_now", 0.0))
+        ep = meta.get("e_prev")
+        self.e_prev = None if ep is None else (float(ep[0]), float(ep[1]))
 
     def gaps(self) -> np.ndarray:
         """Gaps of the owned cells."""
@@ -97,8 +156,9 @@ class GapStepper:
         gaps): a failed step leaves the run at the step before it."""
         raise NotImplementedError
 
-    def flow_names(self) -> list[str]:
-        """The names of the QP flows a step returns (the series' columns from step 0)."""
+    def flow_names(self, energy: bool = False) -> list[str]:
+        """The names of the QP flows a step returns (the series' columns from step 0);
+        ``energy``: those of :attr:`energy_flows`."""
         raise NotImplementedError
 
 
@@ -134,7 +194,11 @@ class Collisionless(GapStepper):
         (:func:`.gapdynamics.thermal_start`)."""
         self.sim.problem, self.x, up = thermal_start(self.sim.problem, f0, self.delta0,
                                                      held=self.held, model=self.model)
+        self.e_now, self.c_now, self.e_prev = self.energy(), 0.0, None
         return up
+
+    def energy_parts(self) -> dict[str, float]:
+        return {"qp": self.sim.problem.energy(self.x), "phonon": 0.0}
 
     def step(self, t: float, dt: float) -> tuple[bool, dict, int]:
         """One kinetic step at frozen gaps (backward Euler, or BDF2 at the predicted and
@@ -149,8 +213,9 @@ class Collisionless(GapStepper):
         if prev is None:
             xn, res = p.step(self.x, None, t, dt)
             its = int(sum(r.iterations for r in res))
+            c_kin = carried((self.c_now, 0.0), None)       # no remap before the step
         else:
-            xn, res, p = self._bdf2(now, prev, dt, None)
+            xn, res, p, e_star = self._bdf2(now, prev, dt, None)
             its = int(sum(r.iterations for r in res))
             for _ in range(self.corrections):
                 if not all(r.success for r in res):
@@ -159,25 +224,35 @@ class Collisionless(GapStepper):
                                         model=self.model)
                 if not root.converged:        # the update reports it
                     break
-                xn, res, p = self._bdf2(now, prev, dt, root.delta)
+                xn, res, p, e_star = self._bdf2(now, prev, dt, root.delta)
                 its += int(sum(r.iterations for r in res))
+            ep = self.e_prev if self.e_prev is not None else (e_star[1], self.c_now)
+            c_kin = carried((self.c_now, e_star[0] - self.e_now),
+                            (ep[1], e_star[1] - ep[0]))
         if not all(r.success for r in res):
             if prev is not None:              # back to the step's start
                 self.sim.problem = rebuilt(p, now[2])
             return False, {}, its
         inc = {k: v * dt for k, v in p.rates(xn, t, t + dt).items()}
+        einc = {k: v * dt for k, v in p.rates(xn, t, t + dt, energy=True).items()}
         if prev is not None:                  # the BDF2 weights; sources exact
             inc = {k: v if k == "sources" else (v + 0.5 * prev[3].get(k, 0.0)) / 1.5
                    for k, v in inc.items()}
+            einc = {k: v if k == "sources" else (v + 0.5 * prev[3].get("E:" + k, 0.0))
+                    / 1.5 for k, v in einc.items()}
         self.x = xn
         if self.order == 2:
-            self._prev = (*now, inc)
+            self._prev = (*now, {**inc, **{"E:" + k: v for k, v in einc.items()}})
+            self.e_prev = (self.e_now, self.c_now)
+        self.energy_flows = {**einc, "condensate": self.c_now - c_kin}
+        self.e_now, self.c_now = p.energy(xn), c_kin
         return True, inc, its
 
     def _bdf2(self, now: tuple, prev: tuple, dt: float, star: np.ndarray | None):
         """One BDF2 step of every bin at the owned gaps ``star`` (None: extrapolated,
         :func:`.gapdynamics.extrapolated_gaps`) with both history states remapped to them:
-        ``(x, KSP results, problem at those gaps)``; ``sim.problem`` becomes it."""
+        ``(x, KSP results, problem at those gaps, the energies of the two remapped
+        history states)``; ``sim.problem`` becomes it."""
         p = self.sim.problem
         t, x0, g0 = now
         x1, g1 = prev[1], prev[2]
@@ -187,25 +262,31 @@ class Collisionless(GapStepper):
         f0 = per_bin(q, shift_gap(per_cell(q, x0), q.grid, g0, star))
         f1 = per_bin(q, shift_gap(per_cell(q, x1), q.grid, g1, star))
         xn, res = q.step(f0, f1, t, dt)   # equal steps: t1 = t - dt
-        return xn, res, q
+        return xn, res, q, (q.energy(f0), q.energy(f1))
 
     def update(self) -> GapUpdate:
-        """The gap update of the current state (collective)."""
+        """The gap update of the current state (collective); its energy change is the
+        condensate's (:meth:`GapStepper._updated`)."""
+        e = self.e_now
         self.sim.problem, self.x, up = gap_update(self.sim.problem, self.x, self.delta0,
                                                   held=self.held, tol=self.tol,
                                                   model=self.model)
+        if up.converged:
+            self._updated(e)
         return up
 
     def snapshot(self) -> tuple:
-        return self.x, self.gaps().copy(), self._prev, self.sim.problem.owned_spectra()
+        return (self.x, self.gaps().copy(), self._prev, self.sim.problem.owned_spectra(),
+                (self.e_now, self.c_now, self.e_prev))
 
     def restore(self, snap: tuple) -> None:
-        x, gaps, self._prev, spectra = snap
+        x, gaps, self._prev, spectra, (self.e_now, self.c_now, self.e_prev) = snap
         self.sim.problem = rebuilt(self.sim.problem, gaps, spectra)
         self.x = x
 
-    def flow_names(self) -> list[str]:
-        return list(self.sim.problem.rates(self.x, 0.0, 1.0))
+    def flow_names(self, energy: bool = False) -> list[str]:
+        names = list(self.sim.problem.rates(self.x, 0.0, 1.0))
+        return [*names, "condensate"] if energy else names
 
     def qp_bins(self) -> np.ndarray:
         """The QP state in the per-bin layout of ``sim.problem`` (N, n_owned B)."""
