@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
+from scipy.special import ndtr
 
 from conftest import MESHES, case_variant, centre_order, last_snapshot, run_fvqp
 
@@ -118,10 +119,17 @@ def test_film_pulse_particle_balance_and_spreading(tmp_path, scheme):
     s = json.loads((tmp_path / "s" / "summary.json").read_text())
     assert s["status"] == 0 and s["steps"] == 10
     q = s["qp_number"]
-    dep = -q["sources"]
+    dep = q["sources"]
     assert abs(q["imbalance"]) < 1e-10 * dep
     # deposit/<E>: 1 eV at ~250 ueV per QP (spectrum normalised to the energy)
     assert 1.0 / 280e-6 < dep < 1.0 / 220e-6
+    # energy: every bin's QPs at its node energy; the part of the pulse (8 ps, sigma 2 ps)
+    # in [0, 20 ps] of 1 eV deposited exactly, the balance closed as the number's
+    e = s["energy_J"]
+    e_in = 1.602176634e-19 * float(ndtr(6.0) - ndtr(-4.0))
+    assert e["inflows"]["sources"] == pytest.approx(e_in, rel=1e-12, abs=0)
+    assert abs(e["imbalance"]) < 1e-10 * e_in
+    assert e["final_qp"] - e["initial_qp"] > 0.5 * e_in     # most of it still in the film
     _, mesh = last_snapshot(tmp_path / "s", "bte_film_pulse")
     n = np.asarray(mesh.cell_data["qp_excess"])
     c = np.asarray(mesh.cell_centers().points) * 1e6

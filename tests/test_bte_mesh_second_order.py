@@ -182,7 +182,7 @@ def test_linear_film_pulse_case_conserves_through_cli(tmp_path):
     s = json.loads((tmp_path / "s" / "summary.json").read_text())
     assert s["status"] == 0
     q = s["qp_number"]
-    assert abs(q["imbalance"]) < 1e-10 * -q["sources"]
+    assert abs(q["imbalance"]) < 1e-10 * q["sources"]
 
 
 def test_unknown_scheme_is_a_case_error(tmp_path):

@@ -118,8 +118,8 @@ def _write_series(path: str, bins: list, done: int, n0: float, u, dt: float,
                   nu: float) -> None:
     """``<case>_series.csv`` from every bin's per-step QP number and cumulative flows:
     rows for steps 0 to ``done`` (those every bin has; checkpoints of older runs lack
-    them), ``qp_number``, ``qp_number.<flow>`` (out of the QPs, positive when lost) and
-    ``qp_number.imbalance`` = number - initial + flows, in QPs."""
+    them), ``qp_number``, ``qp_number.<flow>`` (into the system, positive when gained, as
+    ``summary.json``) and ``qp_number.imbalance`` = number - initial - flows, in QPs."""
     have = min([done] + [len(b.get("series", [])) for b in bins])
     rows = SeriesWriter(path)
     keys = sorted({k for b in bins for e in b.get("series", [])[:1] for k in e if k != _N})
@@ -130,7 +130,7 @@ def _write_series(path: str, bins: list, done: int, n0: float, u, dt: float,
         n = sum(e[_N] for e in es)
         fl = {k: sum(e.get(k, 0.0) for e in es) for k in keys}
         rows.append({"time_s": u.to_si(s * dt, "time"), "step": s, "qp_number": n * nu,
-                     **{f"qp_number.{k}": v * nu for k, v in fl.items()},
+                     **{f"qp_number.{k}": -v * nu for k, v in fl.items()},
                      "qp_number.imbalance": (n - n0 + sum(fl.values())) * nu})
     rows.flush()
 
@@ -149,23 +149,29 @@ def _transient_output(sim, writer, st, x0, names, keep, dt, nsteps, target) -> d
     if done not in keep and done > 0 and all(b["step"] == done for b in st.bins):
         writer.write(u.to_si(done * dt, "time"), sim.fields(st.x, names))
     flows: dict = {}
-    for b in st.bins:
+    eflows: dict = {}          # every bin's particle flows at its node energy
+    for e_j, b in zip(p.grid.e, st.bins, strict=True):
         for k, v in b["flows"].items():
             flows[k] = flows.get(k, 0.0) + v
+            eflows[k] = eflows.get(k, 0.0) + e_j * v
     n0, n1 = p.number(x0), p.number(st.x)
+    e0, e1 = p.energy(x0), p.energy(st.x)
     status = -1 if failed else (0 if done == nsteps else 1)
     msg = {0: f"reached t_end in {done} steps",
            1: f"stopped after {done} of {nsteps} steps (continue with --resume)",
            -1: f"KSP did not converge (bin, step): {failed}"}[status]
-    nu = sim.n_unit
+    nu, eu = sim.n_unit, u.scales["total_energy"]
+    qin = {k: -v * nu for k, v in flows.items()}        # into the system: positive
+    ein = {k: -v * eu for k, v in eflows.items()}
     return {"status": status, "message": msg, "steady": False, "steps": done,
             "t_end_s": u.to_si(done * dt, "time"), "dt_s": u.to_si(dt, "time"),
             "linear_iterations": int(sum(b["its_sum"] for b in st.bins)),
             "max_linear_iterations": int(max(b["its_max"] for b in st.bins)),
             "checkpoints_written": st.writes,
-            "qp_number": {"initial": n0 * nu, "final": n1 * nu,
-                          **{k: v * nu for k, v in flows.items()},
-                          "imbalance": (n1 - n0 + sum(flows.values())) * nu}}
+            "qp_number": {"initial": n0 * nu, "final": n1 * nu, **qin,
+                          "imbalance": (n1 - n0) * nu - sum(qin.values())},
+            "energy_J": {"initial_qp": e0 * eu, "final_qp": e1 * eu, "inflows": ein,
+                         "imbalance": (e1 - e0) * eu - sum(ein.values())}}
 
 
 def _snapshot_steps(every: int, nsteps: int) -> list[int]:
