@@ -32,6 +32,6 @@ q = run.result["qp_number"]
 print(f"QPs from the field: {total:.6e}; summary: {q['final']:.6e} ({n.unit})")
 
 # %% physics: QP number conservation
-dep = -q["sources"]
+dep = q["sources"]  # flows into the system are positive
 assert abs(q["imbalance"]) < 1e-10 * dep
 assert abs(total / q["final"] - 1) < 1e-8
