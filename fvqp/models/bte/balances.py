@@ -96,26 +96,23 @@ class BinBalances:
         rc = self.rho_c[:, : self.n]
         return c * np.sum(rc * (f[:, None] if f.ndim == 1 else f), axis=0)
 
-    def number(self, x: np.ndarray, bins=None) -> float:
+    def number(self, x: np.ndarray, bins=None, energy: bool = False) -> float:
         r"""QP number (all ranks) :math:`w_0h\sum_{j,c}\rho_{jc}\bar f_{jc}V_c` of the bins
-        ``bins`` (default all); ``x`` holds them, shape (len(bins), n_owned B)."""
+        ``bins`` (default all); ``x`` holds them, shape (len(bins), n_owned B).
+        ``energy``: the QP energy instead, every bin's states at its node energy
+        :math:`E_j` (the absolute grid; with cell gaps :math:`\rho_{jc}` counts the states
+        of bin :math:`j` above the cell's edge)."""
         bins = np.arange(self.N) if bins is None else np.atleast_1d(bins)
         fb = np.asarray(x).reshape(len(bins), self.n, self.B)[:, :, : self.K] @ \
             self.quad.weights
         rho = self.rho[bins][:, None] if self.uniform else self.rho_c[bins, : self.n]
+        if energy:
+            rho = self.grid.e[bins][:, None] * rho
         return self.dist.sum(float(self.weight * self.grid.h * np.sum((rho * fb) @ self.vol)))
 
     def energy(self, x: np.ndarray) -> float:
-        r"""QP energy (all ranks) :math:`w_0h\sum_{j,c}E_j\rho_{jc}\bar f_{jc}V_c` of the
-        state ``x`` (N, n_owned B): every bin's states at its node energy :math:`E_j` (the
-        absolute grid; with cell gaps :math:`\rho_{jc}` counts the states of bin
-        :math:`j` above the cell's edge)."""
-        fb = np.asarray(x).reshape(self.N, self.n, self.B)[:, :, : self.K] @ \
-            self.quad.weights
-        rho = self.rho[:, None] if self.uniform else self.rho_c[:, : self.n]
-        e = self.grid.e[:, None]
-        return self.dist.sum(float(self.weight * self.grid.h
-                                   * np.sum((e * rho * fb) @ self.vol)))
+        """QP energy of the state ``x`` (N, n_owned B), all ranks (:meth:`number`)."""
+        return self.number(x, energy=True)
 
     def rates(self, x: np.ndarray, t0: float = 0.0, t1: float = np.inf, bins=None,
               energy: bool = False) -> dict:

@@ -103,8 +103,9 @@ class WithCollisions(GapStepper):
         #: energies of the two history states remapped to the gaps of the last solve
         self._e_star: tuple[float, float] | None = None
 
-    def energy_parts(self) -> dict[str, float]:
-        t = self.prob.totals(self.y)
+    def energy_parts(self, y: np.ndarray | None = None) -> dict[str, float]:
+        """Energies of the state ``y`` (default the current one) on the current problem."""
+        t = self.prob.totals(self.y if y is None else y)
         return {"qp": self.sim.dist.sum(t["E_qp"]), "phonon": self.sim.dist.sum(t["E_ph"])}
 
     # ---- the problem at the current gaps -------------------------------------------------
@@ -256,9 +257,7 @@ class WithCollisions(GapStepper):
         (t0, y0, g0), (t1, y1, g1, a1) = now, self._prev
         star = self.gaps()
         xs = [self._qp_shift(y0, g0, star), self._qp_shift(y1, g1, star)]
-        self._e_star = tuple(self.sim.dist.sum(sum(self.prob.totals(x)[k]
-                                                   for k in ("E_qp", "E_ph")))
-                             for x in xs)
+        self._e_star = tuple(sum(self.energy_parts(x).values()) for x in xs)
         integ.restore({"t": t0, "h": dt, "last_h": t0 - t1, "step_count": 0,
                        "rejected": 0, "failed": 0, "times": [t0, t1], "x": xs,
                        "acc": [self._acc, a1]})
