@@ -169,7 +169,7 @@ def test_transport_condensed_burst_inexact_equals_exact_with_fewer_krylov(tmp_pa
     for above, bar in ((1e-4, 1e-11), (1e-6, 1e-9)):
         assert np.max(rel[np.abs(x_exact) > above * big]) < bar, above
     # scales: the QPs the burst made (final number) and the energy deposited
-    for key, scale_key, keys in (("qp_number", "final", ("final", "pair")),
+    for key, scale_key, keys in (("qp_number", "final", ("final", "pair_processes")),
                                  ("energy_J", "deposited", ("final", "escape"))):
         scale = exact[key][scale_key]
         assert scale > 0

@@ -172,7 +172,7 @@ def test_transport_series_ends_at_the_summary_balances(tmp_path):
     for table in ("energy_J", "qp_number"):
         for key, value in s[table].items():
             assert col[f"{table}.{key}"][-1] == pytest.approx(value, rel=1e-12, abs=1e-40), key
-    assert col["qp_number.pair"][-1] > 0  # the burst made QPs by pair breaking
+    assert col["qp_number.pair_processes"][-1] > 0  # the burst made QPs by pair breaking
 
 
 def test_steady_newton_progress_lines_and_quiet(tmp_path):

@@ -45,7 +45,7 @@ def test_collisions_switch_leaves_pure_energy_resolved_diffusion(tmp_path):
     case.write_text(case.read_text() + "\n[numerics]\ncollisions = false\n")
     s = run_case(case, output_dir=str(tmp_path / "out"))
     r, p = s["qp_rates_per_s"], s["power_W"]
-    assert r["pair"] == 0.0 and p["escape"] == 0.0
+    assert r["pair_processes"] == 0.0 and p["escape"] == 0.0
     out = r["boundary:reservoir_left"] + r["boundary:reservoir_right"]
     assert abs(r["boundary:junction_a"] + out) <= 1e-9 * r["boundary:junction_a"]
     assert abs(s["power_imbalance_W"]) <= 1e-10 * p["boundary:junction_a"]
@@ -66,7 +66,7 @@ def test_absorber_burst_conserves_energy_and_writes_fields(tmp_path):
     assert e["deposited"] == pytest.approx(6e3 * E, rel=1e-3, abs=0)
     assert abs(e["imbalance"]) < 1e-6 * e["deposited"]
     assert e["escape"] < 0 and e["final"] > 0.1 * e["deposited"]
-    assert n["pair"] > 1e5 and abs(n["imbalance"]) < 1e-6 * n["pair"]
+    assert n["pair_processes"] > 1e5 and abs(n["imbalance"]) < 1e-6 * n["pair_processes"]
     times, mesh = last_snapshot(out, "transport_absorber3d")
     assert times[-1] == pytest.approx(20e-9, rel=1e-6, abs=0)
     for f in ("qp_density", "qp_excess", "qp_energy_density", "phonon_energy_density",

@@ -86,7 +86,9 @@ class ModelResult(Mapping):
         their order, then their ``<part>_`` forms in the summary's.
     balances : dict
         Conservation checks: every summary entry with an ``imbalance`` (energy, QP
-        number ...) and every ``*imbalance*`` number, in SI.
+        number ...) and every ``*imbalance*`` number, in SI; every model's in one
+        convention (:mod:`fvqp.models.base.balance`: flows into the system, imbalance =
+        final − initial − Σ inflows).
     output_dir : str or None
         Where the run wrote its files.
     outputs : tuple of str

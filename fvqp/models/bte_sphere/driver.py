@@ -38,6 +38,7 @@ from ...solvers import BDFIntegrator, JacobianConfig
 from ...spectra.gap import thermal_gap
 from ...units import E_CHARGE, UnitSystem
 from ..base import bdf_options, run_checkpointed
+from ..base.balance import imbalance, inflows
 from ..base.schema import case_material
 from ..base.template import materials_entry
 from .discretisation import Ordinates, RadialMesh
@@ -365,23 +366,22 @@ def _key_numbers(summary: dict) -> dict:
 
 
 def _balances(tot0, tot1, eq, acc, unit_e, unit_n) -> dict:
-    """Energy [J] and QP-number balances: change = sum of the accumulated inflows."""
-    e_flows = {k[2:]: v * unit_e for k, v in acc.items() if k.startswith("E:")}
-    n_flows = {k[2:]: v * unit_n for k, v in acc.items() if k.startswith("N:")}
-    e0, e1 = tot0["E_qp"] + tot0["E_ph"], tot1["E_qp"] + tot1["E_ph"]
+    """Energy [J] and QP-number balances (:mod:`fvqp.models.base.balance`: inflows,
+    change = their sum)."""
+    e_flows, n_flows = inflows(acc, unit_e, kind="E"), inflows(acc, unit_n, kind="N")
+    e0, e1 = (tot0["E_qp"] + tot0["E_ph"]) * unit_e, (tot1["E_qp"] + tot1["E_ph"]) * unit_e
+    n0, n1 = tot0["N_qp"] * unit_n, tot1["N_qp"] * unit_n
     return {
-        "energy_J": {"initial": e0 * unit_e, "final": e1 * unit_e,
+        "energy_J": {"initial": e0, "final": e1,
                      "deposited_excess": (tot0["E_qp"] - eq["E_qp"]) * unit_e,
                      "left_excess_qp": (tot1["E_qp"] - eq["E_qp"]) * unit_e,
                      "left_excess_ph": (tot1["E_ph"] - eq["E_ph"]) * unit_e,
                      "inflows": e_flows,
                      "escaped": -(e_flows.get("surface_qp", 0.0)
                                   + e_flows.get("surface_ph", 0.0)),
-                     "imbalance": (e1 - e0) * unit_e - sum(e_flows.values())},
-        "qp_number": {"initial": tot0["N_qp"] * unit_n, "final": tot1["N_qp"] * unit_n,
-                      "inflows": n_flows,
-                      "imbalance": (tot1["N_qp"] - tot0["N_qp"]) * unit_n
-                      - sum(n_flows.values())},
+                     "imbalance": imbalance(e0, e1, e_flows)},
+        "qp_number": {"initial": n0, "final": n1, "inflows": n_flows,
+                      "imbalance": imbalance(n0, n1, n_flows)},
     }
 
 

@@ -34,6 +34,7 @@ from ...spectra import fermi_temperature
 from ...spectra.bins import BinGrid
 from ...units import E_CHARGE, UnitSystem
 from ..base import MeshModel, OutputField, bdf_options, run_checkpointed, to_output
+from ..base.balance import inflows
 from ..base.meshstage import CaseMesh
 from . import SPEC
 from .problem import TransportProblem
@@ -335,9 +336,8 @@ def _steady(sim, writer) -> dict:
                                                     math.inf).items()}
     writer.write(0.0, sim.fields(xo, d["output"]["fields"]))
     u = sim.units
-    power = {k[2:]: u.to_si(v, "power") for k, v in rates.items() if k.startswith("E:")}
-    n_unit = number_unit(u) / u.tau0
-    number = {k[2:]: v * n_unit for k, v in rates.items() if k.startswith("N:")}
+    power = inflows(rates, u.scales["power"], kind="E")
+    number = inflows(rates, number_unit(u) / u.tau0, kind="N")
     tot = sim.totals(xo)
     return {"status": 0, "message": f"steady state: {res.message}", "steady": True,
             "newton_iterations": its, **krylov_counts(lits, sim.jacobian),

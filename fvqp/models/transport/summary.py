@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from ...units import UnitSystem
+from ..base.balance import imbalance, inflows
 from .balances import RESOLUTION
 
 log = logging.getLogger("fvqp.transport")
@@ -23,24 +24,17 @@ def number_unit(u: UnitSystem) -> float:
 
 
 def balances_si(sim, tot0: dict, tot1: dict, acc: dict) -> dict:
-    """Energy [J] and QP-number balances from totals and accumulated flows."""
+    """Energy [J] and QP-number balances from totals and accumulated flows, in the
+    convention of :mod:`fvqp.models.base.balance` (inflows; ``pair_processes``)."""
     u = sim.units
-    e_flows = {k[2:]: u.to_si(v, "total_energy") for k, v in acc.items() if k.startswith("E:")}
-    n_unit = number_unit(u)
-    n_flows = {k[2:]: v * n_unit for k, v in acc.items() if k.startswith("N:")}
-    dE = (tot1["E_qp"] + tot1["E_ph"]) - (tot0["E_qp"] + tot0["E_ph"])
-    dN = tot1["N_qp"] - tot0["N_qp"]
-    return {
-        "energy_J": {"initial": u.to_si(tot0["E_qp"] + tot0["E_ph"], "total_energy"),
-                     "final": u.to_si(tot1["E_qp"] + tot1["E_ph"], "total_energy"),
-                     **e_flows,
-                     "imbalance": u.to_si(dE - sum(v for k, v in acc.items()
-                                                   if k.startswith("E:")), "total_energy")},
-        "qp_number": {"initial": tot0["N_qp"] * n_unit, "final": tot1["N_qp"] * n_unit,
-                      **n_flows,
-                      "imbalance": (dN - sum(v for k, v in acc.items()
-                                             if k.startswith("N:"))) * n_unit},
-    }
+    eu, n_unit = u.scales["total_energy"], number_unit(u)
+    e_flows, n_flows = inflows(acc, eu, kind="E"), inflows(acc, n_unit, kind="N")
+    e0, e1 = (tot0["E_qp"] + tot0["E_ph"]) * eu, (tot1["E_qp"] + tot1["E_ph"]) * eu
+    n0, n1 = tot0["N_qp"] * n_unit, tot1["N_qp"] * n_unit
+    return {"energy_J": {"initial": e0, "final": e1, **e_flows,
+                         "imbalance": imbalance(e0, e1, e_flows)},
+            "qp_number": {"initial": n0, "final": n1, **n_flows,
+                          "imbalance": imbalance(n0, n1, n_flows)}}
 
 
 def flow_resolution_si(sim, acc: dict, balances: dict, opts) -> dict:
@@ -49,10 +43,8 @@ def flow_resolution_si(sim, acc: dict, balances: dict, opts) -> dict:
     units, and the flows smaller than theirs (``unresolved``: ``"<balance>.<flow>"``,
     named once in the log)."""
     u, n_unit = sim.units, number_unit(sim.units)
-    out = {"energy_J": {k[len(RESOLUTION) + 2:]: u.to_si(v, "total_energy")
-                        for k, v in acc.items() if k.startswith(RESOLUTION + "E:")},
-           "qp_number": {k[len(RESOLUTION) + 2:]: v * n_unit
-                         for k, v in acc.items() if k.startswith(RESOLUTION + "N:")}}
+    out = {"energy_J": inflows(acc, u.scales["total_energy"], kind=RESOLUTION + "E"),
+           "qp_number": inflows(acc, n_unit, kind=RESOLUTION + "N")}
     out["unresolved"] = [f"{b}.{k}" for b in ("energy_J", "qp_number")
                          for k, res in out[b].items() if abs(balances[b][k]) < res]
     if out["unresolved"] and sim.dist.rank == 0:
