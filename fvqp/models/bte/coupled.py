@@ -37,6 +37,7 @@ from ...solvers.linear import option_value
 from ...solvers.options import normalise_prefix
 from ...solvers.result import ConvergenceError
 from ...spectra.bins import cell_spectra
+from ..base.balance import imbalance, inflows
 from .inelastic import COUPLED_PETSC, InelasticProblem
 from .inelastic_pc import FINE_CHOICES, INEXACT_COARSE, InelasticPC
 
@@ -149,20 +150,18 @@ def _fields(sim, prob: InelasticProblem, x: np.ndarray, names) -> dict:
 
 
 def _balances(prob, tot0, tot1, acc, n_unit, e_unit) -> dict:
-    """QP number and energy balances: change = sum of the accumulated inflows."""
-    nf = {k[2:]: v * n_unit for k, v in acc.items() if k.startswith("N:")}
-    ef = {k[2:]: v * e_unit for k, v in acc.items() if k.startswith("E:")}
-    e0, e1 = tot0["E_qp"] + tot0["E_ph"], tot1["E_qp"] + tot1["E_ph"]
+    """QP number and energy balances (:mod:`fvqp.models.base.balance`: inflows,
+    change = their sum)."""
+    nf, ef = inflows(acc, n_unit, kind="N"), inflows(acc, e_unit, kind="E")
+    n0, n1 = tot0["N_qp"] * n_unit, tot1["N_qp"] * n_unit
+    e0, e1 = (tot0["E_qp"] + tot0["E_ph"]) * e_unit, (tot1["E_qp"] + tot1["E_ph"]) * e_unit
     return {
-        "qp_number": {"initial": tot0["N_qp"] * n_unit, "final": tot1["N_qp"] * n_unit,
-                      **{k: v for k, v in nf.items() if k != "pair"},
-                      "pair_processes": nf.get("pair", 0.0),
-                      "imbalance": (tot1["N_qp"] - tot0["N_qp"]) * n_unit - sum(nf.values())},
+        "qp_number": {"initial": n0, "final": n1, **nf, "imbalance": imbalance(n0, n1, nf)},
         "phonon_number": {"initial": tot0["N_ph"] * n_unit, "final": tot1["N_ph"] * n_unit,
-                          "pair_processes": acc.get("P:pair", 0.0) * n_unit},
+                          **inflows(acc, n_unit, kind="P")},
         "energy_J": {"initial_qp": tot0["E_qp"] * e_unit, "final_qp": tot1["E_qp"] * e_unit,
                      "initial_ph": tot0["E_ph"] * e_unit, "final_ph": tot1["E_ph"] * e_unit,
-                     "inflows": ef, "imbalance": (e1 - e0) * e_unit - sum(ef.values())},
+                     "inflows": ef, "imbalance": imbalance(e0, e1, ef)},
     }
 
 
@@ -366,10 +365,8 @@ def coupled_steady(sim, writer) -> dict:
                        f"steady state: Newton did not converge ({res.message}, "
                        f"|F| = {res.residual_norm:.3e})"),
            "newton_iterations": res.iterations, "linear_iterations": res.linear_iterations,
-           "qp_rates_per_s": {k[2:]: v * n_unit / conv for k, v in rates.items()
-                              if k.startswith("N:")},
-           "energy_rates_W": {k[2:]: v * e_unit / conv for k, v in rates.items()
-                              if k.startswith("E:")},
+           "qp_rates_per_s": inflows(rates, n_unit / conv, kind="N"),
+           "energy_rates_W": inflows(rates, e_unit / conv, kind="E"),
            "N_qp": tot["N_qp"] * n_unit}
     out["rate_imbalance_per_s"] = sum(out["qp_rates_per_s"].values())
     out["energy_rate_imbalance_W"] = sum(out["energy_rates_W"].values())

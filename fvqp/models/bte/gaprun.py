@@ -68,6 +68,7 @@ import numpy as np
 from ...io.checkpoint import CheckpointError
 from ...spectra import fermi
 from ...units import E_CHARGE
+from ..base.balance import inflows
 from ..base.fixedstep import march_fixed
 from ..base.timeloop import extended_steps
 from .cellspectra import CellSpectra
@@ -81,9 +82,9 @@ log = logging.getLogger("fvqp.bte")
 
 
 def _gains(flows: dict, scale: float) -> dict:
-    """Flows *out of* the system (the steppers' internal sign) as inflows in SI, ``pair``
-    named ``pair_processes`` as in the other bte runs."""
-    return {("pair_processes" if k == "pair" else k): -v * scale for k, v in flows.items()}
+    """Flows *out of* the system (the steppers' internal sign) as inflows in SI
+    (:mod:`fvqp.models.base.balance`: ``pair`` named ``pair_processes``)."""
+    return inflows(flows, scale, outward=True)
 
 
 def _stepper(sim):

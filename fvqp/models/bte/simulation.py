@@ -40,6 +40,7 @@ from ...spectra.bins import BinGrid, cell_spectra
 from ...spectra.gap import thermal_gap
 from ...units import E_CHARGE
 from ..base import OutputField, to_output
+from ..base.balance import inflows
 from ..base.meshstage import CaseMesh
 from ..base.schema import case_material
 from ..base.template import reference_units
@@ -331,9 +332,10 @@ class BTESimulation:
                    for k in range(len(self.slice_bins))}}
 
     def rates_si(self, x: np.ndarray, t0: float = 0.0, t1: float = math.inf) -> dict:
-        """Particle rates [1/s]: net outflow per boundary, trap loss, -injection."""
-        r = self.problem.rates(x, t0, t1)
-        return {k: v * self.n_unit / self.units.tau0 for k, v in r.items()}
+        """Particle rates [1/s] into the system (:mod:`fvqp.models.base.balance`): net
+        inflow per boundary (a drain's is negative), traps, sources."""
+        return inflows(self.problem.rates(x, t0, t1), self.n_unit / self.units.tau0,
+                       outward=True)
 
 
 def bin_limits(energy, gap: float, gap_hi: float, kT: float, sources,

@@ -1,12 +1,14 @@
 r"""Collisionless steady states of the ``bte`` model: bin by bin (the energies decouple
 without inelastic collisions), a checkpoint after every bin, and the ``[sweep]`` of mean
-free paths (outflow per boundary and transmission against the ballistic run)."""
+free paths (rate per boundary and transmission against the ballistic run); rates in the
+convention of :mod:`fvqp.models.base.balance` (into the system: a drain's is negative)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from ...io.checkpoint import CheckpointError
+from ..base.balance import inflows
 from .checkpoint import BinCheckpoint
 
 __all__ = ["steady"]
@@ -99,19 +101,21 @@ def steady(sim, writer, max_steps, ck: BinCheckpoint, resume: bool) -> dict:
 
 def _sweep(sim, mfps: list, stages: list) -> tuple[dict, bool]:
     """Steady states for every mean free path of ``[sweep]`` (all regions) and the
-    ballistic one (``stages``: their per-bin solves, rates summed over bins): net outflow
-    per boundary and transmission = outflow / ballistic."""
+    ballistic one (``stages``: their per-bin solves, rates summed over bins): net rate
+    per boundary (into the system, :mod:`fvqp.models.base.balance`: an outflow is
+    negative) and transmission = outflow / ballistic outflow, through the boundaries the
+    ballistic run leaves by."""
     conv = sim.n_unit / sim.units.tau0
     runs, bad = [], False
     for m, stage in zip(mfps, stages, strict=True):
         info = _solve_info(stage["res"])
         bad = bad or bool(info["failed_bins"])
-        r = {k: v * conv for k, v in sorted(stage["rates"].items())}
+        r = inflows(dict(sorted(stage["rates"].items())), conv, outward=True)
         runs.append({"mean_free_path_m": None if m is None else sim.units.to_si(m, "length"),
                      "qp_rates_per_s": r, **info})
     ball = runs[0]["qp_rates_per_s"]
     for run_ in runs:
         run_["transmission"] = {k: (v / ball[k] if ball[k] else None)
                                 for k, v in run_["qp_rates_per_s"].items()
-                                if k.startswith("boundary:") and ball[k] > 0}
+                                if k.startswith("boundary:") and ball[k] < 0}
     return {"ballistic": runs[0], "runs": runs[1:]}, bad

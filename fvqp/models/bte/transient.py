@@ -15,6 +15,7 @@ import numpy as np
 from ...io.checkpoint import CheckpointError
 from ...io.series import SeriesWriter
 from ...spectra import fermi
+from ..base.balance import imbalance, inflows
 from ..base.interrupt import requested_stop
 from ..base.timeloop import Progress, extended_steps
 from .checkpoint import BinCheckpoint
@@ -124,13 +125,14 @@ def _write_series(path: str, bins: list, done: int, n0: float, u, dt: float,
     rows = SeriesWriter(path)
     keys = sorted({k for b in bins for e in b.get("series", [])[:1] for k in e if k != _N})
     rows.append({"time_s": 0.0, "step": 0, "qp_number": n0 * nu,
-                 **{f"qp_number.{k}": 0.0 for k in keys}, "qp_number.imbalance": 0.0})
+                 **{f"qp_number.{k}": 0.0 for k in inflows(dict.fromkeys(keys, 0.0))},
+                 "qp_number.imbalance": 0.0})
     for s in range(1, have + 1):
         es = [b["series"][s - 1] for b in bins]
         n = sum(e[_N] for e in es)
         fl = {k: sum(e.get(k, 0.0) for e in es) for k in keys}
         rows.append({"time_s": u.to_si(s * dt, "time"), "step": s, "qp_number": n * nu,
-                     **{f"qp_number.{k}": -v * nu for k, v in fl.items()},
+                     **{f"qp_number.{k}": v for k, v in inflows(fl, nu, outward=True).items()},
                      "qp_number.imbalance": (n - n0 + sum(fl.values())) * nu})
     rows.flush()
 
@@ -161,17 +163,17 @@ def _transient_output(sim, writer, st, x0, names, keep, dt, nsteps, target) -> d
            1: f"stopped after {done} of {nsteps} steps (continue with --resume)",
            -1: f"KSP did not converge (bin, step): {failed}"}[status]
     nu, eu = sim.n_unit, u.scales["total_energy"]
-    qin = {k: -v * nu for k, v in flows.items()}        # into the system: positive
-    ein = {k: -v * eu for k, v in eflows.items()}
+    qin = inflows(flows, nu, outward=True)     # the convention of ..base.balance
+    ein = inflows(eflows, eu, outward=True)
     return {"status": status, "message": msg, "steady": False, "steps": done,
             "t_end_s": u.to_si(done * dt, "time"), "dt_s": u.to_si(dt, "time"),
             "linear_iterations": int(sum(b["its_sum"] for b in st.bins)),
             "max_linear_iterations": int(max(b["its_max"] for b in st.bins)),
             "checkpoints_written": st.writes,
             "qp_number": {"initial": n0 * nu, "final": n1 * nu, **qin,
-                          "imbalance": (n1 - n0) * nu - sum(qin.values())},
+                          "imbalance": imbalance(n0 * nu, n1 * nu, qin)},
             "energy_J": {"initial_qp": e0 * eu, "final_qp": e1 * eu, "inflows": ein,
-                         "imbalance": (e1 - e0) * eu - sum(ein.values())}}
+                         "imbalance": imbalance(e0 * eu, e1 * eu, ein)}}
 
 
 def _snapshot_steps(every: int, nsteps: int) -> list[int]:
