@@ -32,8 +32,8 @@ print(run.result.report())
 
 # %% the energy balance in SI at every step
 eq, eph = run.series["E_qp_J"].values, run.series["E_phonon_J"].values
-held = run.series["boundary:substrate_bottom_J"].values
-dep = -run.series["sources_J"].values
+held = -run.series["boundary:substrate_bottom_J"].values  # flows into the chip: out < 0
+dep = run.series["sources_J"].values
 print(f"deposited {dep[-1]:.4e} J: phonons {eph[-1]:.4e} J, QPs {eq[-1]:.4e} J, "
       f"holder {held[-1]:.4e} J")
 e0 = eq[0] + eph[0]

@@ -2,8 +2,9 @@ r"""The fixed-step time loop of the chip chain: series, snapshots, checkpoint, b
 
 Every step is :meth:`.coupling.ChipChain.step`. Per step a row of
 ``<case>_series.csv``: QP energy ``E_qp_J``, phonon energy ``E_phonon_J``, cumulative
-phonon energy flows (``boundary:<group>_J`` out of the chip, ``sources_J`` deposited,
-negative), ``imbalance_J`` (:math:`E - E_0 +` flows), the QP number of every film region
+phonon energy flows into the chip (:mod:`fvqp.models.base.balance`: ``sources_J`` the
+deposit, positive; ``boundary:<group>_J`` through a bath boundary, negative when energy
+leaves), ``imbalance_J`` (:math:`E - E_0 -` flows), the QP number of every film region
 ``N_qp:<region>`` and its excess over the start ``dN_qp:<region>``, and the cumulative
 pair-process QP number ``N_pair``. ``checkpoint.h5`` (every ``[output]
 checkpoint_every`` steps and at the end) holds both states in file cell order (the QP
@@ -31,6 +32,7 @@ import numpy as np
 from ...io.bin_checkpoint import BinCheckpoint
 from ...io.series import read_series
 from ...solvers.lagged import LaggedPreconditioner
+from ..base.balance import imbalance, inflows
 from ..base.fixedstep import march_fixed
 from ..base.timeloop import si_time
 from ..phonon.problem import flow_name
@@ -100,6 +102,14 @@ class ChipMarch:
     def label(self, k: str) -> str:
         return flow_name(k, self.regions)
 
+    def inflows(self) -> dict:
+        """The accumulated energy flows [J] of the chip (QPs + phonons) in the convention
+        of :mod:`fvqp.models.base.balance`: the deposit positive, what leaves through a
+        bath boundary or into an absorbing region negative (the phonon problem's rates
+        count out of the system)."""
+        return {self.label(k): v for k, v in inflows(self.flows, self.eu,
+                                                     outward=True).items()}
+
     def advance(self, step: int) -> str | None:
         before = Previous(self.xq, self.xp, self.acc, {})
         try:
@@ -122,9 +132,10 @@ class ChipMarch:
         nr = self.chain.qp_number_by_region(self.xq, regions)
         out = {"time_s": self.u.to_si(step * self.dt, "time"), "step": step,
                "E_qp_J": tot["E_qp"] * eu, "E_phonon_J": tot["E_ph"] * eu}
-        out.update({f"{self.label(k)}_J": v * eu for k, v in self.flows.items()})
-        e0 = tot0["E_qp"] + tot0["E_ph"]
-        out["imbalance_J"] = (tot["E_qp"] + tot["E_ph"] - e0 + sum(self.flows.values())) * eu
+        gained = self.inflows()
+        out.update({f"{k}_J": v for k, v in gained.items()})
+        out["imbalance_J"] = imbalance((tot0["E_qp"] + tot0["E_ph"]) * eu,
+                                       (tot["E_qp"] + tot["E_ph"]) * eu, gained)
         for ri in self.film_idx:
             out[f"N_qp:{regions[ri]}"] = nr[ri] * nu
             out[f"dN_qp:{regions[ri]}"] = (nr[ri] - self.nreg0[ri]) * nu
@@ -178,10 +189,11 @@ def march(sim, writer, out_dir: str, max_steps=None, resume: bool = False) -> di
                 f"{chain.max_iterations} above rtol = {chain.rtol:g} in {chain.unconverged} "
                 f"steps (worst mismatch {chain.worst:.2g} of the film occupation): fix: raise "
                 "[chain] max_iterations or use a smaller [time] dt_initial")
-    named = {m.label(k): v * eu for k, v in m.flows.items()}
+    named = m.inflows()
     bursts = sim.dist.bcast(bursts_of(end.series, sim.films) if sim.dist.rank == 0
                             else None)
-    e0, e1 = tot0["E_qp"] + tot0["E_ph"], tot1["E_qp"] + tot1["E_ph"]
+    e0, e1 = (tot0["E_qp"] + tot0["E_ph"]) * eu, (tot1["E_qp"] + tot1["E_ph"]) * eu
+    e_imb = imbalance(e0, e1, named)
     npair = m.acc.get("N:pair", 0.0)
     return {"status": end.status, "message": msg, "steady": False, "steps": done,
             **preconditioner_counts(chain.films.jacobian.preconditioner),
@@ -191,11 +203,11 @@ def march(sim, writer, out_dir: str, max_steps=None, resume: bool = False) -> di
             "coupling": chain.coupling, "coupled_iterations": chain.iterations,
             "coupled_worst_mismatch": chain.worst,
             "coupled_unconverged_steps": chain.unconverged,
-            "E_deposited_J": -named.get("sources", 0.0),
+            "E_deposited_J": named.get("sources", 0.0),
             "energy_J": {"initial_qp": tot0["E_qp"] * eu, "final_qp": tot1["E_qp"] * eu,
                          "initial_phonon": tot0["E_ph"] * eu,
-                         "final_phonon": tot1["E_ph"] * eu, **named},
-            "energy_imbalance_J": (e1 - e0 + sum(m.flows.values())) * eu,
+                         "final_phonon": tot1["E_ph"] * eu, **named, "imbalance": e_imb},
+            "energy_imbalance_J": e_imb,
             "qp_number": {"initial": tot0["N_qp"] * nu, "final": tot1["N_qp"] * nu,
                           "pair_processes": npair * nu,
                           "imbalance": (tot1["N_qp"] - tot0["N_qp"] - npair) * nu},

@@ -31,6 +31,7 @@ from ...ordinates import circle, sphere
 from ...spectra import bose
 from ...units import E_CHARGE, HBAR, UnitSystem
 from ..base import MeshModel, OutputField, to_output
+from ..base.balance import inflows
 from ..base.meshstage import CaseMesh
 from . import MEDIUM_OVERRIDES, SPEC
 from .branches import (
@@ -45,7 +46,7 @@ from .branches import (
 )
 from .decay_angles import ConeTable, product_kernels
 from .deposits import track_weights
-from .problem import PhononProblem, PhononSource
+from .problem import PhononProblem, PhononSource, flow_name
 
 log = logging.getLogger("fvqp.phonon")
 
@@ -345,13 +346,16 @@ class PhononModel(MeshModel):
         xs, res = p.sweep(0.0, src=p.source_rates(0.0, math.inf))
         p.release()
         ctx.writer.write(0.0, sim.fields(xs, sim.case.values["output"]["fields"]))
-        rates = {k: v * sim.e_unit / sim.units.tau0 for k, v in p.energy_rates(xs).items()}
+        regions = sim.geometry.region_names
+        rates = {flow_name(k, regions): v for k, v in inflows(
+            p.energy_rates(xs), sim.e_unit / sim.units.tau0, outward=True).items()}
         ok = all(r.success for r in res)
         return {"status": 0 if ok else -1, "steady": True,
                 "message": "steady state: all bins converged" if ok else
                 "steady state: a KSP solve did not converge",
                 "linear_iterations": int(sum(r.iterations for r in res)),
-                "energy_rates_W": rates, "E_phonon_J": p.energy(xs) * sim.e_unit}
+                "energy_rates_W": rates, "energy_rate_imbalance_W": sum(rates.values()),
+                "E_phonon_J": p.energy(xs) * sim.e_unit}
 
     def transient(self, sim: PhononSimulation, ctx) -> dict:
         from .march import march

@@ -2,12 +2,14 @@ r"""The phonon model's transient: fixed BE/BDF2 steps of all bins (highest first
 shared fixed-step loop (:func:`fvqp.models.base.fixedstep.march_fixed`: snapshots,
 series, checkpoints, progress, a clean stop on SIGINT/SIGTERM).
 
-Snapshots every ``[output] every`` steps, one series row per step (phonon energy, energy
-through each bath or absorbing boundary and into each absorbing region, injected energy,
-imbalance — J, cumulative), ``checkpoint.h5`` every ``[output] checkpoint_every`` steps
-and at the end (:class:`fvqp.io.bin_checkpoint.BinCheckpoint`: states in file cell order,
-so a run resumes on any number of ranks); ``resume`` continues from it (snapshots and
-series rows after it are rewritten), ``max_steps`` stops this invocation early (status 1).
+Snapshots every ``[output] every`` steps, one series row per step (phonon energy, the
+energy flows through each bath or absorbing boundary, into each absorbing region and from
+the sources — J, cumulative, into the phonons positive as every balance of
+:mod:`fvqp.models.base.balance` —, imbalance), ``checkpoint.h5`` every ``[output]
+checkpoint_every`` steps and at the end (:class:`fvqp.io.bin_checkpoint.BinCheckpoint`:
+states in file cell order, so a run resumes on any number of ranks); ``resume`` continues
+from it (snapshots and series rows after it are rewritten), ``max_steps`` stops this
+invocation early (status 1).
 
 ``[time] end`` is left out of the case digest (``digest_exempt``), so a resumed run may
 extend a finished one: it continues with the checkpoint's step :math:`\Delta t` to the new
@@ -27,6 +29,7 @@ import logging
 import math
 
 from ...spectra import bose
+from ..base.balance import imbalance, inflows
 from ..base.fixedstep import march_fixed
 from ..base.timeloop import extended_steps
 from .problem import flow_name
@@ -102,9 +105,18 @@ class PhononMarch:
         out = {"time_s": u.to_si(step * dt, "time"),
                "dt_s": u.to_si(dt if step else 0.0, "time"),
                "step": step, "linear_iterations": int(sum(self.its)), "E_phonon_J": E * eu}
-        out.update({f"{self._label(k)}_J": v * eu for k, v in self.flows.items()})
-        out["imbalance_J"] = (E - self.E0 + sum(self.flows.values())) * eu
+        gained = self.inflows()
+        out.update({f"{k}_J": v for k, v in gained.items()})
+        out["imbalance_J"] = imbalance(self.E0 * eu, E * eu, gained)
         return out
+
+    def inflows(self) -> dict:
+        """The accumulated energy flows [J] in the convention of
+        :mod:`fvqp.models.base.balance` (into the phonons: the deposit positive, what
+        leaves through a bath boundary or into an absorbing region negative; the
+        problem's rates count out of the system)."""
+        return {self._label(k): v for k, v in inflows(self.flows, self.eu,
+                                                      outward=True).items()}
 
     def note(self, row: dict) -> str:
         return f" E_phonon={row['E_phonon_J']:.6e} J"
@@ -139,10 +151,12 @@ def march(sim, writer, out_dir: str, max_steps=None, resume: bool = False) -> di
                       logger=log)
     p.release()
     E1, eu = p.energy(m.x), m.eu
-    named = {m._label(k): v * eu for k, v in m.flows.items()}
+    named = m.inflows()
+    e_imb = imbalance(m.E0 * eu, E1 * eu, named)
     return {"status": end.status, "message": end.message, "steady": False,
             "steps": end.done, "t_end_s": u.to_si(end.done * dt, "time"),
             "dt_s": u.to_si(dt, "time"), "linear_iterations": int(sum(m.its)),
             "max_linear_iterations": int(max(m.its or [0])), "E_phonon_J": E1 * eu,
-            "energy_J": {"initial": m.E0 * eu, "final": E1 * eu, **named},
-            "energy_imbalance_J": (E1 - m.E0 + sum(m.flows.values())) * eu}
+            "energy_J": {"initial": m.E0 * eu, "final": E1 * eu, **named,
+                         "imbalance": e_imb},
+            "energy_imbalance_J": e_imb}
