@@ -35,7 +35,13 @@ class Media:
         State weight :math:`w_s = 4N_{0,s}/N_{0,ref}`.
     model : str
         Interface transmission model, ``specular`` or ``diffuse``
-        (:meth:`transmission`).
+        (:meth:`transmission`), between media of different materials.
+    family : ndarray of int, shape (R,), optional
+        The material of each medium (media of one material that differ only by their
+        gap, as the cells of a per-cell gap, share a family). Faces inside a family are
+        no material interface: their transmission is the flux matching of one material
+        whatever ``model`` (:math:`t = 1`; only the part of a bin below the far gap is
+        reflected). Default: every medium its own family.
 
     Notes
     -----
@@ -47,6 +53,7 @@ class Media:
     v_f: np.ndarray
     weight: np.ndarray
     model: str = "diffuse"
+    family: np.ndarray | None = None
 
     def spectra(self, grid: BinGrid, w0: float) -> tuple[np.ndarray, np.ndarray,
                                                            np.ndarray]:
@@ -74,9 +81,24 @@ class Media:
             t_{ab} = \min(1, M_b/M_a)\ (\text{specular}),\quad
             t_{ab} = \frac{M_b}{M_a + M_b}\ (\text{diffuse}),
 
-        0 where side :math:`a` has no states. Reciprocity (detailed balance)
+        0 where side :math:`a` has no states; between media of one ``family`` (one
+        material, different gaps) :math:`t_{ab} = \min(1, M_b/M_a) = 1` whatever the
+        model: a gap gradient inside a material reflects only at its turning points.
+        Reciprocity (detailed balance)
         :math:`M_a\bar D_{L,a}T_{ab} = M_b\bar D_{L,b}T_{ba}` holds exactly, and a bin
         wholly below the gap of :math:`b` is reflected entirely (:math:`T_{ab} = 0`).
+
+        Examples
+        --------
+        Two cells of one Al film whose gaps differ by 1e-4, in a case whose material
+        interfaces are diffuse: above both gaps everything is transmitted.
+
+        >>> from fvqp.spectra.bins import BinGrid, cell_spectra
+        >>> g = BinGrid.build(0.8, 0.1, 3.0)
+        >>> media = Media(np.array([1.0, 1.0001]), np.ones(2), np.ones(2), "diffuse",
+        ...               family=np.array([0, 0]))
+        >>> float(media.transmission(cell_spectra(g, media.gap)[2])[0, 1, -1])
+        1.0
         """
         m = np.asarray(self.weight, dtype=float) * np.asarray(self.v_f, dtype=float)
         if self.model == "specular":
@@ -85,6 +107,10 @@ class Media:
             t = m[None, :] / (m[:, None] + m[None, :])
         else:
             raise ValueError(f"unknown interface model {self.model!r}")
+        if self.family is not None:  # inside one material: flux matching
+            fam = np.asarray(self.family)
+            same = fam[:, None] == fam[None, :]
+            t = np.where(same, np.minimum(1.0, m[None, :] / m[:, None]), t)
         lo = np.minimum(dl[:, None, :], dl[None, :, :])
         den = dl[:, None, :]
         return t[:, :, None] * np.divide(lo, den, out=np.zeros_like(lo), where=den > 0)
@@ -105,11 +131,12 @@ class Relabelled:
 def cell_media(p, region: np.ndarray) -> tuple[Media, np.ndarray, np.ndarray]:
     r"""Media of a per-cell gap (``p.cell_gap``, local cells): one per distinct
     (region, gap), with the region's Fermi velocity and weight; faces between cells of
-    different gaps become interfaces with the ``specular`` flux matching of
-    :meth:`Media.transmission` (same material: :math:`T = 1`
-    above both gaps, total reflection of the part of a bin below the far gap: the
-    turning points of a gap gradient, :math:`N v = N_0 v_F` continuous). Returns the
-    media, the medium of every local cell and the extrusion width of every medium."""
+    different gaps become interfaces with the flux matching of :meth:`Media.transmission`
+    inside one material (one ``family``: :math:`T = 1` above both gaps, total reflection
+    of the part of a bin below the far gap: the turning points of a gap gradient,
+    :math:`N v = N_0 v_F` continuous), and the case's interface model only between
+    materials. Returns the media, the medium of every local cell and the extrusion width
+    of every medium."""
     gap = np.asarray(p.cell_gap, dtype=float)
     if gap.shape != region.shape:
         raise ValueError(f"cell_gap has shape {gap.shape}, expected {region.shape} "
@@ -122,5 +149,11 @@ def cell_media(p, region: np.ndarray) -> tuple[Media, np.ndarray, np.ndarray]:
     base = p.media
     v_f = np.asarray(base.v_f, float)[r] if base is not None else np.full(len(r), p.v_f)
     w = np.asarray(base.weight, float)[r] if base is not None else np.full(len(r), p.weight)
-    model = base.model if base is not None else "specular"
-    return Media(keys[:, 1], v_f, w, model), ids.ravel(), np.asarray(p.widths)[r]
+    if base is None:
+        model, family = "specular", np.zeros(len(r), dtype=int)
+    else:  # the material of each medium: its region's (bath gap, v_F, weight)
+        model = base.model
+        mat = np.stack([np.asarray(base.gap, float)[r], v_f, w], axis=1)
+        family = np.unique(mat, axis=0, return_inverse=True)[1].ravel()
+    return (Media(keys[:, 1], v_f, w, model, family=family), ids.ravel(),
+            np.asarray(p.widths)[r])
