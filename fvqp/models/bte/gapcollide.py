@@ -110,11 +110,10 @@ class WithCollisions(GapStepper):
 
     # ---- the problem at the current gaps -------------------------------------------------
     def _collisions(self) -> InelasticProblem:
-        """The collision problem at the current gaps (the previous one's PETSc coarse
-        solver released)."""
-        old = getattr(getattr(self, "prob", None), "preconditioner", None)
-        if getattr(old, "gc", None) is not None:
-            old.gc.destroy()
+        """The collision problem at the current gaps (the previous one released)."""
+        old = getattr(self, "prob", None)
+        if old is not None:
+            old.release()
         p = self.sim.problem
         rho, ados = p.collision_spectra()
         qs, cph, rel = self._pref

@@ -60,6 +60,7 @@ cells' gap range ``gap_min_ueV``/``gap_max_ueV``; a progress line (rank 0,
 
 from __future__ import annotations
 
+import gc
 import logging
 import math
 
@@ -191,6 +192,12 @@ class GapMarch:
         for k, v in run.energy_flows.items():
             self.eflows[k] = self.eflows.get(k, 0.0) + v
         self.negative = negative
+        # every gap update replaces the problems, their solvers and factorisations; what
+        # the explicit releases leave in reference cycles (integrator <-> its solver's
+        # callbacks) is freed here, not at Python's next full collection, which large
+        # arrays do not trigger (the small absorber variant: 1.26 GB peak -> 0.6 GB at 9
+        # steps, and growing with the steps without it)
+        gc.collect()
         return None
 
     def row(self, step: int) -> dict:
