@@ -194,7 +194,6 @@ class InelasticProblem:
         pc, self.preconditioner = self.preconditioner, None
         if pc is not None:
             pc.destroy()
-            pc.p = pc.lu = pc.schur = pc.lin = None
 
     # ---- assembly -----------------------------------------------------------------------
     def _build(self) -> None:

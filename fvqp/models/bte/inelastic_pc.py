@@ -286,8 +286,10 @@ class InelasticPC:
 
     def destroy(self) -> None:
         """Free the PETSc objects the preconditioner holds: :meth:`_jz`'s ghosted vector,
-        the sweep's factorisations and the global coarse level (the preconditioner is not
-        used after)."""
+        the sweep's factorisations and the global coarse level, and drop the LU, the Schur
+        blocks, the linearisation and the problem (the preconditioner is not used after;
+        the problem <-> preconditioner cycle is broken)."""
+        self.p = self.lu = self.schur = self.lin = None
         if self._vec is not None:
             self._vec.destroy()
             self._vec = None
