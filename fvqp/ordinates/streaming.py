@@ -92,6 +92,11 @@ class InterfaceFaces:
     mirror_a: np.ndarray
     mirror_b: np.ndarray
 
+    def subset(self, sel: np.ndarray) -> InterfaceFaces:
+        """The faces selected by the mask or indices ``sel``."""
+        return InterfaceFaces(self.a[sel], self.b[sel], self.g[sel], self.aw[sel],
+                              self.mirror_a[sel], self.mirror_b[sel])
+
 
 @dataclass
 class Streaming:

@@ -186,6 +186,7 @@ class BTEProblem(BinBalances, BinMarch):
         self.uniform = self.cell_media is None
         self.stream = build_streaming(sloc, normals, wmed, self.quad, self.kinds,
                                       self.scheme, interface=cut)
+        self._itf_groups = self._split_interfaces()
         if not self.uniform:
             reg = self.medium
             self.rho_c, self.v_c = self.rho_r[reg].T, self.v_r[reg].T   # (N, n_local)
@@ -264,6 +265,17 @@ class BTEProblem(BinBalances, BinMarch):
                             shape=(n * B, self.loc.n_local * B))
         return coll, phi
 
+    def _split_interfaces(self) -> list:
+        """The interface faces as ``(model, faces)`` groups: faces inside one material
+        (a per-cell gap's gap gradient) are specular whatever the case's model
+        (:meth:`.media.Media.specular`), the others take it."""
+        itf = self.stream.interfaces
+        if itf is None or not len(itf.a):
+            return []
+        spec = self.cell_media.specular()[self.medium[itf.a], self.medium[itf.b]]
+        groups = [("specular", spec), (self.cell_media.model, ~spec)]
+        return [(model, itf.subset(sel)) for model, sel in groups if np.any(sel)]
+
     def local_matrix(self, j: int, a: float) -> sp.csr_matrix:
         """Owned rows of the system of bin ``j`` with time coefficient ``a`` (0: steady)."""
         d = np.zeros((self.n, self.B))
@@ -279,10 +291,11 @@ class BTEProblem(BinBalances, BinMarch):
              + sp.diags(np.repeat(vc[:n], B)) @ self._coll + self._phi)
         itf = self.stream.interfaces
         if itf is not None and len(itf.a):
-            ra, rb = self.medium[itf.a], self.medium[itf.b]
-            m = m + interface_matrix(itf, self.quad.weights, n, self.loc.n_local,
-                                     vc[itf.a], vc[itf.b], self.trans[ra, rb, j],
-                                     self.trans[rb, ra, j], self.cell_media.model)
+            for model, part in self._itf_groups:
+                ra, rb = self.medium[part.a], self.medium[part.b]
+                m = m + interface_matrix(part, self.quad.weights, n, self.loc.n_local,
+                                         vc[part.a], vc[part.b], self.trans[ra, rb, j],
+                                         self.trans[rb, ra, j], model)
         return (m + sp.diags(d.ravel(), shape=m.shape)).tocsr()
 
     def petsc_matrix(self, j: int, a: float):
