@@ -264,9 +264,13 @@ class StepClock:
         self.then, self.marks = then, []
 
     def accept(self, it) -> None:
-        self.marks.append((it.step_count, time.perf_counter()))
+        self.mark(it.step_count)
         if self.then is not None:
             self.then()
+
+    def mark(self, step: int) -> None:
+        """Step ``step`` was accepted now."""
+        self.marks.append((step, time.perf_counter()))
 
     def per_step(self, dist) -> float | None:
         """Seconds per step (None with fewer than two accepted steps); collective."""

@@ -92,6 +92,10 @@ class WithCollisions(GapStepper):
         reg = sim.dist.local.cell_region[: sim.dist.local.n_owned]
         qs, cph, rel = region_prefactors(sim)
         self._pref = (qs[reg], cph[reg], rel[reg])
+        #: the released problems' preconditioner counters (:func:`_pc_counts`) and what
+        #: the last solve's preconditioner was (fine level, global coarse, sweep stages)
+        self._pc_done: dict = {}
+        self._pc_kind: dict = {}
         self._bose = bose
         self.prob = self._collisions()
         self.block, self.n_owned = self.prob.S, self.prob.n
@@ -110,9 +114,11 @@ class WithCollisions(GapStepper):
 
     # ---- the problem at the current gaps -------------------------------------------------
     def _collisions(self) -> InelasticProblem:
-        """The collision problem at the current gaps (the previous one released)."""
+        """The collision problem at the current gaps (the previous one released, its
+        preconditioner's counters kept)."""
         old = getattr(self, "prob", None)
         if old is not None:
+            self._pc_done = _pc_counts(old.preconditioner, self._pc_done)
             old.release()
         p = self.sim.problem
         rho, ados = p.collision_spectra()
@@ -223,6 +229,9 @@ class WithCollisions(GapStepper):
         self.newton += integ.solver.total_iterations
         self.linear += integ.solver.total_linear_iterations
         self.failed += integ.failed
+        pc = self.prob.preconditioner
+        self._pc_kind = {"fine_preconditioner": pc.fine, "global_coarse": pc.gc is not None,
+                         "sweep_stages": pc.n_stages}
         return ok, integ, acc0
 
     # ---- order 2 -------------------------------------------------------------------------
@@ -332,8 +341,28 @@ class WithCollisions(GapStepper):
         self.failed = int(counts.get("failed", 0))
 
     def summary(self) -> dict:
+        """The stepper's part of ``summary.json`` (collective): the gap model, Newton
+        counts, the kind of the preconditioner of the last solve and, over all the
+        run's collision problems of this invocation, its updates and the slowest rank's
+        seconds per part (keys of the held-gap coupled runs, :mod:`.coupled`)."""
+        dist = self.prob.dist
+        done = _pc_counts(self.prob.preconditioner, self._pc_done)
         return {**gap_summary(self.model), "collisions": True, "phonons": self.prob.phonons,
                 "time_order": self.order,
                 "newton_iterations": self.newton, "failed_solves": self.failed,
-                "coupled_unknowns": int(self.prob.dist.n_global)}
+                "coupled_unknowns": int(dist.n_global), **self._pc_kind,
+                "preconditioner_updates": int(done.get("updates", 0)),
+                "preconditioner_seconds": {k: dist.max(v) for k, v in
+                                           done.get("seconds", {}).items()}}
+
+
+def _pc_counts(pc, done: dict) -> dict:
+    """``done`` (``updates``, ``seconds`` per part) plus the counters of the
+    preconditioner ``pc`` (:class:`.inelastic_pc.InelasticPC`; None: released)."""
+    if pc is None:
+        return done
+    sec = dict(done.get("seconds", {}))
+    for k, v in pc.seconds.items():
+        sec[k] = sec.get(k, 0.0) + v
+    return {"updates": done.get("updates", 0) + pc.updates, "seconds": sec}
 

@@ -74,6 +74,7 @@ from ..base.fixedstep import march_fixed
 from ..base.timeloop import extended_steps
 from .cellspectra import CellSpectra
 from .checkpoint import BinCheckpoint
+from .coupled import StepClock
 from .gapsteps import Collisionless
 
 __all__ = ["GapMarch", "gap_transient"]
@@ -116,6 +117,7 @@ class GapMarch:
         self.dt = t_end / self.nsteps
         self.names = d["output"]["fields"]
         self.run = run = _stepper(sim)
+        self.clock = StepClock()      # the summary's step_seconds
         self.order = getattr(run, "order", 1)
         self.ck = BinCheckpoint(dist, out_dir, sim.case.digest, run.block)
         self.nu, self.eu = sim.n_unit, u.scales["total_energy"]
@@ -192,6 +194,7 @@ class GapMarch:
         for k, v in run.energy_flows.items():
             self.eflows[k] = self.eflows.get(k, 0.0) + v
         self.negative = negative
+        self.clock.mark(step)
         # every gap update replaces the problems, their solvers and factorisations; what
         # the explicit releases leave in reference cycles (integrator <-> its solver's
         # callbacks) is freed here, not at Python's next full collection, which large
@@ -281,6 +284,7 @@ def gap_transient(sim, writer, out_dir: str, max_steps: int | None, resume: bool
     return {"status": status, "message": msg, "steady": False, "steps": done,
             "t_end_s": u.to_si(done * m.dt, "time"), "dt_s": u.to_si(m.dt, "time"),
             "linear_iterations": int(m.its), **run.summary(),
+            "step_seconds": m.clock.per_step(sim.dist),
             "negative_occupation": m.negative,
             "gap": {"min_ueV": min(g["min_ueV"] for g in gaps),
                     "max_ueV": max(g["max_ueV"] for g in gaps),
