@@ -1,8 +1,8 @@
 """Benchmark: the bte model on the 3D Ta absorber + Al lead with electron-phonon collisions.
 
-``python benchmarks/bte_absorber3d.py [all|sizes|ell|ranks|crossing|sweep|target]`` runs
-variants of ``cases/bte_absorber3d.toml`` (fixed BDF2 steps of 0.1 ns through the 6 keV burst) as
-separate ``python -m fvqp run`` processes (``mpiexec -n R`` for R ranks) and prints from
+``python benchmarks/bte_absorber3d.py [all|sizes|ell|ranks|crossing|sweep|selfgap|target]``
+runs variants of ``cases/bte_absorber3d.toml`` (fixed BDF2 steps of 0.1 ns through the 6 keV
+burst) as separate ``python -m fvqp run`` processes (``mpiexec -n R`` for R ranks) and prints from
 each run's ``summary.json``: coupled unknowns (cells x bins x (ordinates + 1)), wall time
 per step (the summary's ``step_seconds``: from the first to the last accepted step, set-up
 and the first step excluded, output included, the slowest rank; the step log lines, with
@@ -33,6 +33,9 @@ unknown-updates per second per core (unknowns / time per step / ranks). Sections
   ordinates (the LU at 24 only with FVQP_BENCH_24=1) and on the finer mesh, with Krylov
   per Newton as l -> 0 for the sweep: how the cost per unknown grows with cells and
   ordinates;
+* ``selfgap``: a gap in every cell (the case's default since 2026-11-25) against the gaps
+  held (every other section holds them, as when they were measured), LU and sweeps: time
+  per step and the ratio, Newton, Krylov, the preconditioner's rebuild seconds;
 * ``target``: the issue's target (>= 50 000 cells x 32 energies x >= 24 ordinates: the
   53 120-cell mesh of ``benchmarks/transport_absorber3d.py``) is not run: its unknowns and
   memory are extrapolated from the measured memory per unknown, and the time of a 100 ns
@@ -86,14 +89,20 @@ def gmsh_mesh(params: dict, out: Path) -> Path:
 
 
 def case_text(mesh: Path, bins: int, polar: int, azimuth: int, ell_um: float | None = None,
-              steps: int = STEPS, fine: str = "lu", petsc: dict | None = None) -> str:
+              steps: int = STEPS, fine: str = "lu", petsc: dict | None = None,
+              per_cell: bool = False) -> str:
     """The absorber case with ``bins`` energy bins up to 1.2 meV, polar x azimuth
     ordinates, ``steps`` steps of 0.1 ns with the burst at 0.2 ns (the steps run through
     it), optionally one mean free path for both films, and the Newton preconditioner's
-    step 1 ``fine`` (``lu`` or ``sweep``) and further ``[solver] petsc`` options."""
+    step 1 ``fine`` (``lu`` or ``sweep``) and further ``[solver] petsc`` options. The
+    gaps held at the bath (the solver sections, measured so before the case got a gap in
+    every cell) unless ``per_cell`` (the case's default: the grid then starts at
+    0.8 Delta_Al and the collision grid's alignment may change the number of bins)."""
     text = CASE.read_text()
-    spacing = (E_MAX_UEV - GAP_AL_UEV) / bins
+    low = GAP_AL_UEV * (0.8 if per_cell else 1.0)
+    spacing = (E_MAX_UEV - low) / bins
     subs = [(r'file = "[^"]*absorber3d_coarse.msh"', f'file = "{mesh}"'),
+            (r"self_consistent = true", f"self_consistent = {str(per_cell).lower()}"),
             (r'spacing = "50 ueV"', f'spacing = "{spacing:.6f} ueV"'),
             (r"polar = 2", f"polar = {polar}"), (r"azimuth = 4", f"azimuth = {azimuth}"),
             (r'end = "2.5 ns"', f'end = "{0.1 * steps:.3f} ns"'),
@@ -272,6 +281,26 @@ def sweep(tmp: Path) -> dict:
     return out
 
 
+def selfgap(tmp: Path) -> None:
+    """The cost of a gap in every cell (the case's default) against the gaps held, in
+    the same run: coarse mesh x 16 bins x 8 ordinates, LU and sweeps. Every step of a
+    per-cell run is solved twice (at the extrapolated gaps and at the self-consistent
+    gaps of its result) and every gap update rebuilds the collision problem and its
+    preconditioner (the ``update`` seconds)."""
+    coarse = ROOT / "meshes" / "absorber3d" / "absorber3d_coarse.msh"
+    print("== per-cell gap against gaps held (coarse, 16 bins x 8 dirs, BDF2 0.1 ns) ==")
+    print(HEAD + "  pc update s  per-cell/held")
+    for fine in ("lu", "sweep"):
+        held = None
+        for per_cell in (False, True):
+            name = f"{'per-cell' if per_cell else 'held'} gap, {fine}"
+            s = run(case_text(coarse, 16, 2, 4, fine=fine, per_cell=per_cell),
+                    tmp / f"selfgap_{fine}_{per_cell}")
+            held = held or s
+            print(line(name, s) + f"  {s['preconditioner_seconds']['update']:10.2f}"
+                  f"  {s['per_step_s'] / held['per_step_s']:6.2f}x", flush=True)
+
+
 def target(measured: dict | None) -> None:
     """Extrapolate the issue's target from the largest measured run."""
     cells, bins, dirs = 53120, 32, 24
@@ -321,6 +350,8 @@ def main(argv: list[str]) -> None:
             crossing(tmp)
         if what in ("all", "sweep"):
             target_sweep(sweep(tmp))
+        if what in ("all", "selfgap"):
+            selfgap(tmp)
         if what in ("all", "target"):
             target(measured)
 

@@ -241,10 +241,10 @@ def test_slices_on_two_ranks_equal_serial(tmp_path):
         assert np.max(x) > 10 * np.min(x)            # the spot, not a uniform state
 
 
-def test_absorber_case_slices_are_the_al_gap_edge_and_the_first_bin_above_the_ta_gap():
-    """cases/bte_absorber3d.toml asks for 220 and 750 ueV: the bins used are the Al lead's
-    gap-edge bin (node 200.8 ueV) and the first bin wholly above the Ta gap (774.6 ueV), as
-    its comment says."""
+def test_absorber_case_slices_are_the_first_bins_above_the_al_and_the_ta_gap():
+    """cases/bte_absorber3d.toml (a gap in every cell: the grid starts at [gap] floor x
+    Delta_Al) asks for 220 and 750 ueV: the bins used are the first wholly above the Al
+    lead's gap (node 206.6 ueV) and above the Ta gap (757.4 ueV), as its comment says."""
     from fvqp.case import load_case
     from fvqp.models.bte.simulation import BTESimulation
 
@@ -254,9 +254,9 @@ def test_absorber_case_slices_are_the_al_gap_edge_and_the_first_bin_above_the_ta
     def ueV(e):
         return u.to_si(float(e), "energy") / UEV
 
-    assert sim.slice_bins[0] == 0
-    gap_ta = max(ueV(g) for g in sim.media.gap)
-    j = sim.slice_bins[1]
-    assert ueV(sim.grid.edges[j]) >= gap_ta > ueV(sim.grid.edges[j - 1])
-    assert [ueV(e) for e in sim.slice_energies()] == pytest.approx([200.8, 774.6], abs=0.05)
+    gap_al, gap_ta = sorted({ueV(g) for g in sim.media.gap if g > 0})
+    assert ueV(sim.grid.edges[0]) == pytest.approx(0.8 * gap_al, rel=1e-12)   # [gap] floor
+    for j, gap in zip(sim.slice_bins, (gap_al, gap_ta), strict=True):
+        assert ueV(sim.grid.edges[j]) >= gap > ueV(sim.grid.edges[j - 1])
+    assert [ueV(e) for e in sim.slice_energies()] == pytest.approx([206.6, 757.4], abs=0.05)
     sim.problem.release()

@@ -28,7 +28,8 @@ def test_bte_check_range_is_the_run_grid(name):
 
 
 def test_bte_slices_outside_the_bins_are_case_errors_at_check(tmp_path):
-    """On the Ta/Al absorber (bins 172.131 ueV to 1204.92 ueV): 100 ueV (below the Al gap)
+    """On the Ta/Al absorber (a gap in every cell: bins from 0.8 Delta_Al = 137.705 ueV to
+    1239.34 ueV): 100 ueV (below the grid, which holds every gap the Al can fall to)
     and 5 meV (above the top) are refused by load_case, each naming its key, the file,
     the range and the fix; 220 and 750 ueV (the shipped case) pass."""
     path = case_variant("bte_absorber3d.toml", tmp_path,
@@ -38,7 +39,7 @@ def test_bte_slices_outside_the_bins_are_case_errors_at_check(tmp_path):
         load_case(path)
     text = str(exc.value)
     assert "bte_absorber3d.toml: slices.energies[0]: 100 ueV lies outside the energy " \
-           "bins: 172.131 ueV to 1204.92 ueV" in text
+           "bins: 137.705 ueV to 1239.34 ueV" in text
     assert "no QP states below" in text
     assert "slices.energies[2]: 5000 ueV" in text and "raise [energy] e_max" in text
     assert "slices.energies[1]" not in text

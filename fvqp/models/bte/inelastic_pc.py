@@ -117,7 +117,7 @@ class InelasticPC:
             self.crossing, self.n_stages = True, self.sweep.n_stages
             self.cycle_breaks = self.sweep.cycle_breaks
             return self._need_global()
-        orders, self.cycle_breaks = cell_orders(p.base.stream.matrix, p.n, p.K)
+        orders, self.cycle_breaks = cell_orders(p.base.sweep_graph(), p.n, p.K)
         self.sweep = OrderedILU(coupled_order(orders, p.n, p.N, p.S, p.Mp),
                                 self.prefix + "sweep_")
         self._need_global()

@@ -276,6 +276,20 @@ class BTEProblem(BinBalances, BinMarch):
         groups = [("specular", spec), (self.cell_media.model, ~spec)]
         return [(model, itf.subset(sel)) for model, sel in groups if np.any(sel)]
 
+    def sweep_graph(self) -> sp.spmatrix:
+        """The couplings that order a transport sweep (:mod:`.sweep`; rows ``c (K+1) +
+        k``, owned; local columns): the streaming, and the interface faces of the
+        highest bin (every interface open). An interface face passes what it transmits
+        in the same ordinate (specular, and every face inside one material:
+        :meth:`.media.Media.specular`) downwind like any face; left out of the sweep's
+        graph, its cells were swept in an order blind to it (a per-cell gap makes most
+        faces near a hot spot such faces) and the sweep across ranks, whose stages
+        follow the graph, did not converge."""
+        itf = self.stream.interfaces
+        if itf is None or not len(itf.a):
+            return self.stream.matrix
+        return self.local_matrix(self.N - 1, 0.0)
+
     def local_matrix(self, j: int, a: float) -> sp.csr_matrix:
         """Owned rows of the system of bin ``j`` with time coefficient ``a`` (0: steady)."""
         d = np.zeros((self.n, self.B))

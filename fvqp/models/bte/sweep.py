@@ -240,11 +240,11 @@ def bin_sweep_pc(prob, A, j: int, a: float):
         if cross is not None:
             # the walls and interfaces of the highest bin (every interface open)
             orders, stage, n_stages, prob.cycle_breaks = crossing_sweep(
-                prob.stream.matrix, prob.dist, prob.K, cross[0],
+                prob.sweep_graph(), prob.dist, prob.K, cross[0],
                 prob.local_matrix(prob.N - 1, 0.0) if cross[1] else None)
             prob._crossing = (bin_stages(stage), n_stages, prob.bdist)
         else:
-            orders, prob.cycle_breaks = cell_orders(prob.stream.matrix, prob.n, prob.K)
+            orders, prob.cycle_breaks = cell_orders(prob.sweep_graph(), prob.n, prob.K)
             prob._crossing = None
         prob._order = bin_order(orders, prob.n)
     maps = isotropic_maps(prob.bdist, prob.quad.weights) \
@@ -293,7 +293,7 @@ class StageSweep:
 
         p, b = prob, prob.base
         orders, stage, self.n_stages, self.cycle_breaks = crossing_sweep(
-            b.stream.matrix, b.dist, p.K, max_stages, pattern)
+            b.sweep_graph(), b.dist, p.K, max_stages, pattern)
         self.p = p
         self.sweep = CrossingSweep(coupled_order(orders, p.n, p.N, p.S, p.Mp),
                                    coupled_stages(stage, p.N, p.Mp), self.n_stages, p.dist,
@@ -347,7 +347,7 @@ class BinSplitSweep:
         nc = int(cells.n_global)
         self.comm, self.shape = cells.comm, (n, N, B)
         # the whole mesh's streaming pattern in file order: the serial sweep orders
-        sm = sp.csr_matrix(p.base.stream.matrix).tocoo()
+        sm = sp.csr_matrix(p.base.sweep_graph()).tocoo()
         rows = allgather_concat(cells.comm, glob[sm.row // B] * B + sm.row % B)
         cols = allgather_concat(cells.comm, glob[sm.col // B] * B + sm.col % B)
         whole = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(nc * B, nc * B))
