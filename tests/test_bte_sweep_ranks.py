@@ -76,8 +76,9 @@ def test_collisional_newton_krylov_count_across_two_ranks(tmp_path):
     transport sweeps + the global coarse level (three 0.3 ns BDF2 steps): Krylov per
     Newton on 2 ranks with the sweep across ranks at most the serial count + 1 and below
     the count with one sweep per rank (measured serial 8.00, across 2 ranks 8.33 with 34
-    stages, per rank 11.83), with the same Newton count (6) and N_qp equal to 1e-8
-    (measured 3e-15)."""
+    stages, per rank 11.83, with the gaps held; the case has a gap in every cell since
+    2026-11-25, whose interface faces inside the films order the sweep too), with the
+    same Newton count and N_qp equal to 1e-8 (measured 3e-15)."""
     def counts(nproc: int, across: bool) -> dict:
         work = tmp_path / f"{nproc}{across}"
         work.mkdir()
