@@ -109,9 +109,9 @@ def test_equilibrium_is_stationary_across_gap_step_and_trap(tmp_path, model):
 def test_equilibrium_drifts_with_a_non_reciprocal_transmission(tmp_path, monkeypatch):
     """The stationarity test can fail: a transmission violating detailed balance
     (T_ab = T_ba = 1/2 although N0 v_F differ) moves the equilibrium."""
-    monkeypatch.setattr(Media, "transmission",
-                        lambda self, dl: np.where((dl[:, None] > 0) & (dl[None] > 0), 0.5,
-                                                  0.0))
+    monkeypatch.setattr(Media, "pair_transmission",
+                        lambda self, a, b, dl: np.where((dl[a] > 0) & (dl[b] > 0), 0.5,
+                                                        0.0))
     sim = _sim(tmp_path, "diffuse", **NO_SOURCE,
                **{'temperature = "100 mK"': 'temperature = "500 mK"'})
     assert _equilibrium_drift(sim) > 1e-6

@@ -142,10 +142,12 @@ def build_streaming(loc, normals: np.ndarray, widths: np.ndarray, quad: Quadratu
         ``upwind`` (step, first order) or ``linear`` (the upwind cell's value
         reconstructed at the face centroid with the least-squares gradient of
         :mod:`.reconstruction`; serial only: a ghost cell's neighbours are not local).
-    interface : ndarray of bool, shape (R, R), optional
+    interface : ndarray of bool, shape (R, R), or callable, optional
         Region pairs whose common faces are interfaces between different
         superconductors: left out of the matrix and returned as
         :attr:`Streaming.interfaces` (for :func:`interface_matrix`); upwind scheme only.
+        A callable ``interface(ra, rb)`` answers per face (region arrays of the two
+        sides), for many regions (a per-cell gap: up to one per cell).
     """
     if scheme not in SCHEMES:
         raise ValueError(f"unknown spatial scheme {scheme!r} (expected one of {SCHEMES})")
@@ -182,12 +184,14 @@ def build_streaming(loc, normals: np.ndarray, widths: np.ndarray, quad: Quadratu
     fi = np.flatnonzero(deg == 2)
     a, b = loc.inc_cell[ptr[fi]], loc.inc_cell[ptr[fi] + 1]
     itf = None
-    if interface is not None and np.any(interface):
+    ra, rb = loc.cell_region[a], loc.cell_region[b]
+    cut = None if interface is None else (
+        np.asarray(interface(ra, rb), dtype=bool) if callable(interface)
+        else np.asarray(interface, dtype=bool)[ra, rb])
+    if cut is not None and np.any(cut):
         if linear:
             raise ValueError("interfaces between different superconductors need the "
                              "'upwind' scheme")
-        ra, rb = loc.cell_region[a], loc.cell_region[b]
-        cut = np.asarray(interface, dtype=bool)[ra, rb]
         fx = fi[cut]
         ax, bx = a[cut], b[cut]
         awx = loc.face_area[fx] * np.minimum(wc[ax], wc[bx])

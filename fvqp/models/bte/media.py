@@ -66,22 +66,20 @@ class Media:
         return rel * rho, rel * np.asarray(self.v_f, dtype=float)[:, None] * dl, dl
 
     def interfaces(self) -> np.ndarray:
-        """(R, R) bool: region pairs of different media."""
-        p = np.stack([self.gap, self.v_f, self.weight], axis=1)
-        return np.any(p[:, None, :] != p[None, :, :], axis=2)
+        """(R, R) bool: region pairs of different media (:meth:`differ` of every pair)."""
+        r = len(np.asarray(self.gap))
+        return self.differ(*_all_pairs(r)).reshape(r, r)
+
+    def differ(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Per pair of media ``a``, ``b`` (index arrays of one shape): whether they differ
+        (gap, Fermi velocity or weight), i.e. their common faces are interfaces."""
+        p = np.stack([np.asarray(self.gap, float), np.asarray(self.v_f, float),
+                      np.asarray(self.weight, float)], axis=1)
+        return np.any(p[a] != p[b], axis=-1)
 
     def specular(self) -> np.ndarray:
-        r"""(R, R) bool: medium pairs whose interface faces are specular — all with
-        ``model = "specular"``, else those inside one ``family``.
-
-        A gap gradient inside one material changes the momentum of a QP along the
-        gradient only (notes Eq. 56, :math:`\dot{\mathbf k} = -\nabla_xE`): what crosses
-        keeps its direction and what turns back is mirrored, so such faces must not
-        re-emit isotropically. With a diffuse rule there every face between two cells
-        whose gaps differ by round-off would randomise the directions crossing it —
-        scattering that is not in the equation, and a jump in the operator between equal
-        and almost equal gaps (the per-cell gap runs of the absorber then differed
-        between solvers by 1e-6 in density and 6e-3 in current).
+        r"""(R, R) bool: medium pairs whose interface faces are specular
+        (:meth:`specular_pairs` of every pair).
 
         Examples
         --------
@@ -93,13 +91,52 @@ class Media:
                [0, 0, 1]])
         """
         r = len(np.asarray(self.gap))
+        return self.specular_pairs(*_all_pairs(r)).reshape(r, r)
+
+    def specular_pairs(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        r"""Per pair of media ``a``, ``b``: whether their interface faces are specular —
+        all with ``model = "specular"``, else the pairs inside one ``family``.
+
+        A gap gradient inside one material changes the momentum of a QP along the
+        gradient only (notes Eq. 56, :math:`\dot{\mathbf k} = -\nabla_xE`): what crosses
+        keeps its direction and what turns back is mirrored, so such faces must not
+        re-emit isotropically. With a diffuse rule there every face between two cells
+        whose gaps differ by round-off would randomise the directions crossing it —
+        scattering that is not in the equation, and a jump in the operator between equal
+        and almost equal gaps (the per-cell gap runs of the absorber then differed
+        between solvers by 1e-6 in density and 6e-3 in current)."""
+        a, b = np.asarray(a), np.asarray(b)
         if self.model == "specular":
-            return np.ones((r, r), dtype=bool)
-        fam = np.arange(r) if self.family is None else np.asarray(self.family)
-        return fam[:, None] == fam[None, :]
+            return np.ones(a.shape, dtype=bool)
+        fam = np.arange(len(self.gap)) if self.family is None else np.asarray(self.family)
+        return fam[a] == fam[b]
 
     def transmission(self, dl: np.ndarray) -> np.ndarray:
-        r"""Transmission probabilities :math:`T_{ab,j}`, shape (R, R, N).
+        r"""Transmission probabilities :math:`T_{ab,j}` of every pair, shape (R, R, N)
+        (:meth:`pair_transmission`; for a few media — a per-cell gap has up to one per
+        cell, whose faces use :meth:`pair_transmission` directly).
+
+        Examples
+        --------
+        Two cells of one Al film whose gaps differ by 1e-4, in a case whose material
+        interfaces are diffuse: above both gaps everything is transmitted.
+
+        >>> from fvqp.spectra.bins import BinGrid, cell_spectra
+        >>> g = BinGrid.build(0.8, 0.1, 3.0)
+        >>> media = Media(np.array([1.0, 1.0001]), np.ones(2), np.ones(2), "diffuse",
+        ...               family=np.array([0, 0]))
+        >>> float(media.transmission(cell_spectra(g, media.gap)[2])[0, 1, -1])
+        1.0
+        """
+        r = len(np.asarray(self.gap))
+        a, b = _all_pairs(r)
+        return self.pair_transmission(a, b, dl).reshape(r, r, -1)
+
+    def pair_transmission(self, a: np.ndarray, b: np.ndarray, dl: np.ndarray
+                          ) -> np.ndarray:
+        r"""Transmission probabilities :math:`T_{ab,j}` from media ``a`` into ``b`` (index
+        arrays, shape (F,)) in every bin: shape (F, N), ``dl`` (R, N) the media's
+        :math:`\bar D_L`.
 
         With the channel number :math:`M_s = w_sv_{F,s}` per area (:math:`N_sv_s = N_{0,s}
         v_{F,s}` above the gap) and :math:`\bar D_{L,s,j}` the part of bin :math:`j` above
@@ -117,33 +154,28 @@ class Media:
         Reciprocity (detailed balance)
         :math:`M_a\bar D_{L,a}T_{ab} = M_b\bar D_{L,b}T_{ba}` holds exactly, and a bin
         wholly below the gap of :math:`b` is reflected entirely (:math:`T_{ab} = 0`).
-
-        Examples
-        --------
-        Two cells of one Al film whose gaps differ by 1e-4, in a case whose material
-        interfaces are diffuse: above both gaps everything is transmitted.
-
-        >>> from fvqp.spectra.bins import BinGrid, cell_spectra
-        >>> g = BinGrid.build(0.8, 0.1, 3.0)
-        >>> media = Media(np.array([1.0, 1.0001]), np.ones(2), np.ones(2), "diffuse",
-        ...               family=np.array([0, 0]))
-        >>> float(media.transmission(cell_spectra(g, media.gap)[2])[0, 1, -1])
-        1.0
         """
+        a, b = np.asarray(a), np.asarray(b)
         m = np.asarray(self.weight, dtype=float) * np.asarray(self.v_f, dtype=float)
+        ma, mb = m[a], m[b]
         if self.model == "specular":
-            t = np.minimum(1.0, m[None, :] / m[:, None])
+            t = np.minimum(1.0, mb / ma)
         elif self.model == "diffuse":
-            t = m[None, :] / (m[:, None] + m[None, :])
+            t = mb / (ma + mb)
         else:
             raise ValueError(f"unknown interface model {self.model!r}")
         if self.family is not None:  # inside one material: flux matching
             fam = np.asarray(self.family)
-            same = fam[:, None] == fam[None, :]
-            t = np.where(same, np.minimum(1.0, m[None, :] / m[:, None]), t)
-        lo = np.minimum(dl[:, None, :], dl[None, :, :])
-        den = dl[:, None, :]
-        return t[:, :, None] * np.divide(lo, den, out=np.zeros_like(lo), where=den > 0)
+            t = np.where(fam[a] == fam[b], np.minimum(1.0, mb / ma), t)
+        dl = np.asarray(dl, dtype=float)
+        lo, den = np.minimum(dl[a], dl[b]), dl[a]
+        return t[..., None] * np.divide(lo, den, out=np.zeros_like(lo), where=den > 0)
+
+
+def _all_pairs(r: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices ``a, b`` of every ordered pair of ``r`` media (``a`` slow)."""
+    a, b = np.meshgrid(np.arange(r), np.arange(r), indexing="ij")
+    return a.ravel(), b.ravel()
 
 
 class Relabelled:

@@ -181,12 +181,11 @@ class BTEProblem(BinBalances, BinMarch):
             sloc = Relabelled(loc, self.medium)
         if self.cell_media is not None:
             self.rho_r, self.v_r, dl = self.cell_media.spectra(self.grid, self.weight)
-            self.trans = self.cell_media.transmission(dl)
-            cut = self.cell_media.interfaces()
+            cut = self.cell_media.differ      # per face: a per-cell gap has ~a medium per cell
         self.uniform = self.cell_media is None
         self.stream = build_streaming(sloc, normals, wmed, self.quad, self.kinds,
                                       self.scheme, interface=cut)
-        self._itf_groups = self._split_interfaces()
+        self._itf_groups = self._split_interfaces(dl if cut is not None else None)
         if not self.uniform:
             reg = self.medium
             self.rho_c, self.v_c = self.rho_r[reg].T, self.v_r[reg].T   # (N, n_local)
@@ -265,16 +264,31 @@ class BTEProblem(BinBalances, BinMarch):
                             shape=(n * B, self.loc.n_local * B))
         return coll, phi
 
-    def _split_interfaces(self) -> list:
-        """The interface faces as ``(model, faces)`` groups: faces inside one material
-        (a per-cell gap's gap gradient) are specular whatever the case's model
-        (:meth:`.media.Media.specular`), the others take it."""
+    def _split_interfaces(self, dl: np.ndarray | None) -> list:
+        r"""The interface faces as ``(model, faces, T_ab, T_ba)`` groups — faces inside one
+        material (a per-cell gap's gap gradient) are specular whatever the case's model
+        (:meth:`.media.Media.specular_pairs`), the others take it — with their
+        transmissions in every bin (F, N) from the media's :math:`\bar D_L` ``dl``
+        (:meth:`.media.Media.pair_transmission`: per face, not per pair of media, whose
+        number grows as the square of the cells with a per-cell gap)."""
         itf = self.stream.interfaces
         if itf is None or not len(itf.a):
             return []
-        spec = self.cell_media.specular()[self.medium[itf.a], self.medium[itf.b]]
-        groups = [("specular", spec), (self.cell_media.model, ~spec)]
-        return [(model, itf.subset(sel)) for model, sel in groups if np.any(sel)]
+        med = self.cell_media
+        ma, mb = self.medium[itf.a], self.medium[itf.b]
+        spec = med.specular_pairs(ma, mb)
+        out = []
+        for model, sel in (("specular", spec), (med.model, ~spec)):
+            if np.any(sel):
+                a, b = ma[sel], mb[sel]
+                out.append((model, itf.subset(sel), med.pair_transmission(a, b, dl),
+                            med.pair_transmission(b, a, dl)))
+        return out
+
+    def face_transmissions(self) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Per group of interface faces (:meth:`_split_interfaces`): the local cells on
+        the two sides and :math:`T_{ab}` in every bin, shape (F, N)."""
+        return [(part.a, part.b, tab) for _, part, tab, _ in self._itf_groups]
 
     def sweep_graph(self) -> sp.spmatrix:
         """The couplings that order a transport sweep (:mod:`.sweep`; rows ``c (K+1) +
@@ -305,11 +319,10 @@ class BTEProblem(BinBalances, BinMarch):
              + sp.diags(np.repeat(vc[:n], B)) @ self._coll + self._phi)
         itf = self.stream.interfaces
         if itf is not None and len(itf.a):
-            for model, part in self._itf_groups:
-                ra, rb = self.medium[part.a], self.medium[part.b]
+            for model, part, tab, tba in self._itf_groups:
                 m = m + interface_matrix(part, self.quad.weights, n, self.loc.n_local,
-                                         vc[part.a], vc[part.b], self.trans[ra, rb, j],
-                                         self.trans[rb, ra, j], model)
+                                         vc[part.a], vc[part.b], tab[:, j], tba[:, j],
+                                         model)
         return (m + sp.diags(d.ravel(), shape=m.shape)).tocsr()
 
     def petsc_matrix(self, j: int, a: float):
