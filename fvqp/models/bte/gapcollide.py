@@ -43,11 +43,13 @@ source breakpoint, is the backward-Euler one. With the gaps written as
 from __future__ import annotations
 
 import dataclasses
+import logging
 
 import numpy as np
 
+from ...solvers import JacobianConfig
 from ...solvers.result import ConvergenceError
-from .coupled import _finish, _jacobian, _petsc, region_prefactors
+from .coupled import LAG_RULE, _finish, _petsc, fine_pc, pc_lag, region_prefactors
 from .gapdynamics import (
     consistent_state,
     extrapolated_gaps,
@@ -61,6 +63,8 @@ from .inelastic import InelasticProblem
 from .selfgap import GapUpdate
 
 __all__ = ["WithCollisions"]
+
+log = logging.getLogger("fvqp.bte")
 
 
 class _FrozenGaps:
@@ -76,6 +80,43 @@ class _FrozenGaps:
 
     def __getattr__(self, name):
         return getattr(self._base, name)
+
+
+class _Carried:
+    r"""The Newton preconditioner of the collision problem that is current when it is
+    built (:meth:`update`), applied (:meth:`apply`) until the next build — across the
+    problems that the gap updates and the BDF2 correction put in its place, whose
+    operators differ from the built one's by the gaps' change (~1e-4 on the absorber).
+    The Krylov operator is always the current problem's exact Jacobian action, so only
+    the Krylov count depends on which build is applied (:mod:`fvqp.solvers.lagged`,
+    which decides when to build). It keeps the problem of its build alive (not
+    released by :meth:`WithCollisions._collisions`) until a newer build or
+    :meth:`drop`."""
+
+    def __init__(self, release):
+        self.release = release   # release(problem): what replaced problems get
+        self.current = None      # the problem whose preconditioner the next build makes
+        self.built = None        # the problem whose preconditioner is applied
+
+    def update(self, x_local: np.ndarray, shift: float) -> None:
+        self.current.preconditioner.update(x_local, shift)
+        old, self.built = self.built, self.current
+        if old is not None and old is not self.built:
+            self.release(old)
+
+    def apply(self, r: np.ndarray) -> np.ndarray:
+        return self.built.preconditioner.apply(r)
+
+    def holds(self, prob) -> bool:
+        """Whether ``prob`` is the problem of the build (its release is deferred)."""
+        return prob is not None and prob is self.built
+
+    def drop(self) -> None:
+        """Forget the build (the caller invalidates the lag first); its problem is
+        released unless it is the current one."""
+        old, self.built = self.built, None
+        if old is not None and old is not self.current:
+            self.release(old)
 
 
 class WithCollisions(GapStepper):
@@ -96,6 +137,17 @@ class WithCollisions(GapStepper):
         #: the last solve's preconditioner was (fine level, global coarse, sweep stages)
         self._pc_done: dict = {}
         self._pc_kind: dict = {}
+        #: how long a Newton preconditioner is kept (:func:`.coupled.pc_lag`): ``none``
+        #: builds at every Newton iteration; ``step`` once per time step, kept for its
+        #: further iterations and its second solve at the self-consistent gaps; ``run``
+        #: across steps and gap updates while the Krylov counts allow
+        self.lag = pc_lag(sim, fine_pc(sim), per_cell_gap=True)
+        self._carried = _Carried(self._release)
+        self._kept = None
+        if self.lag != "none":
+            from ...solvers.lagged import LaggedPreconditioner
+
+            self._kept = LaggedPreconditioner(self._carried, logger=log, **LAG_RULE)
         self._bose = bose
         self.prob = self._collisions()
         self.block, self.n_owned = self.prob.S, self.prob.n
@@ -117,14 +169,21 @@ class WithCollisions(GapStepper):
         """The collision problem at the current gaps (the previous one released, its
         preconditioner's counters kept)."""
         old = getattr(self, "prob", None)
-        if old is not None:
-            self._pc_done = _pc_counts(old.preconditioner, self._pc_done)
-            old.release()
+        if old is not None and not self._carried.holds(old):   # else at the next build
+            self._release(old)
         p = self.sim.problem
         rho, ados = p.collision_spectra()
         qs, cph, rel = self._pref
         return _finish(self.sim, InelasticProblem, rho, ados, qs, cph, rel,
                        base=_FrozenGaps(p))
+
+    def _release(self, prob: InelasticProblem) -> None:
+        """Release a replaced collision problem, its preconditioner's counters kept (and
+        not referenced any more: freed at once)."""
+        self._pc_done = _pc_counts(prob.preconditioner, self._pc_done)
+        prob.release()
+        if self._carried.current is prob:
+            self._carried.current = None
 
     def _set_qps(self, xq: np.ndarray) -> None:
         """Put the per-bin QP state ``xq`` (N, n B) into ``y`` and rebuild the problem."""
@@ -162,6 +221,8 @@ class WithCollisions(GapStepper):
         all the step's solves)."""
         now = (t, self.y, self.gaps().copy())
         bdf2 = self.order == 2 and self._prev is not None
+        if self.lag == "step":
+            self._kept.invalidate("step")
         if bdf2:
             self._extrapolate()
         ok, integ, acc0 = self._solve(now, dt, bdf2)
@@ -203,6 +264,8 @@ class WithCollisions(GapStepper):
         elif bdf2:  # back to the step's start (its gaps and state)
             self._at(now[2], now[1])
         integ.solver.destroy()
+        if self.lag == "step":      # the next step builds its own
+            self._carried.drop()
         return ok, flows, linear
 
     def _solve(self, now: tuple, dt: float, bdf2: bool):
@@ -217,8 +280,10 @@ class WithCollisions(GapStepper):
         opts = dataclasses.replace(opts, order=2 if bdf2 else 1, adaptive=False,
                                    dt_initial=dt)
         prefix, petsc = _petsc(self.sim)
+        self._carried.current = self.prob
+        pc = self.prob.preconditioner if self._kept is None else self._kept
         integ = BDFIntegrator(self.prob, self.y, t, prefix, petsc, opts,
-                              jacobian=_jacobian(self.prob))
+                              jacobian=JacobianConfig("matrix_free", 1, pc))
         if bdf2:
             self._history(integ, now, dt)
         acc0 = integ.accumulated           # BDF2: the flows carried on; else zeros
@@ -229,9 +294,10 @@ class WithCollisions(GapStepper):
         self.newton += integ.solver.total_iterations
         self.linear += integ.solver.total_linear_iterations
         self.failed += integ.failed
-        pc = self.prob.preconditioner
+        built = self._carried.built if self._kept is not None else self.prob
+        pc = (built or self.prob).preconditioner
         self._pc_kind = {"fine_preconditioner": pc.fine, "global_coarse": pc.gc is not None,
-                         "sweep_stages": pc.n_stages}
+                         "sweep_stages": pc.n_stages, "preconditioner_lag": self.lag}
         return ok, integ, acc0
 
     # ---- order 2 -------------------------------------------------------------------------
@@ -342,16 +408,21 @@ class WithCollisions(GapStepper):
 
     def summary(self) -> dict:
         """The stepper's part of ``summary.json`` (collective): the gap model, Newton
-        counts, the kind of the preconditioner of the last solve and, over all the
-        run's collision problems of this invocation, its updates and the slowest rank's
-        seconds per part (keys of the held-gap coupled runs, :mod:`.coupled`)."""
+        counts, the kind of the preconditioner of the last solve, its lag and, over all
+        the run's collision problems of this invocation, its builds (``updates``), the
+        Newton iterations that reused a build and the slowest rank's seconds per part
+        (keys of the held-gap coupled runs, :mod:`.coupled`)."""
         dist = self.prob.dist
         done = _pc_counts(self.prob.preconditioner, self._pc_done)
+        built = self._carried.built
+        if built is not None and built is not self.prob:     # a build still applied
+            done = _pc_counts(built.preconditioner, done)
         return {**gap_summary(self.model), "collisions": True, "phonons": self.prob.phonons,
                 "time_order": self.order,
                 "newton_iterations": self.newton, "failed_solves": self.failed,
                 "coupled_unknowns": int(dist.n_global), **self._pc_kind,
                 "preconditioner_updates": int(done.get("updates", 0)),
+                "preconditioner_reuses": getattr(self._kept, "reuses", 0),
                 "preconditioner_seconds": {k: dist.max(v) for k, v in
                                            done.get("seconds", {}).items()}}
 
