@@ -38,6 +38,14 @@ the state by :math:`O(\Delta t^3)`. The first step, and the first after a
 source breakpoint, is the backward-Euler one. With the gaps written as
 :math:`\Delta = \mathcal G[f]`, this is the extrapolated (IMEX-like) BDF2 of
 :math:`\partial_t(\rho f) = R(f, \Delta)`: second order in the step.
+
+Newton preconditioner: ``pc_lag`` (:func:`.coupled.pc_lag`; default ``step`` here) —
+built once per step by the problem current then and carried over (:class:`_Carried`)
+to the step's further Newton iterations and to its second solve on the problem rebuilt
+at the self-consistent gaps; ``none`` builds at every Newton iteration, ``run`` keeps
+the build across steps while the Krylov counts allow. The Krylov operator is always the
+current problem's exact Jacobian action: the answer does not depend on the choice
+beyond the Krylov tolerance.
 """
 
 from __future__ import annotations
