@@ -295,7 +295,7 @@ class BTEProblem(BinBalances, BinMarch):
         k``, owned; local columns): the streaming, and the interface faces of the
         highest bin (every interface open). An interface face passes what it transmits
         in the same ordinate (specular, and every face inside one material:
-        :meth:`.media.Media.specular`) downwind like any face; left out of the sweep's
+        :meth:`.media.Media.specular_pairs`) downwind like any face; left out of the sweep's
         graph, its cells were swept in an order blind to it (a per-cell gap makes most
         faces near a hot spot such faces) and the sweep across ranks, whose stages
         follow the graph, did not converge."""
