@@ -2,7 +2,7 @@
 iterations and rebuilt problems (fvqp.models.bte.gapcollide ``_Carried`` with
 ``pc_lag``): every step of such a run solves twice (at the extrapolated gaps and at the
 self-consistent gaps of the result), each on a collision problem rebuilt at new gaps.
-Built once per step (``step``, the default with a per-cell gap) the run takes the
+Built once per step (``step``, the default) the run takes the
 Newton path of a build at every Newton iteration (``none``) and gives its answer to the
 Krylov tolerance; kept across steps (``run``) it is built less often than once per step.
 The Krylov operator is always the current problem's exact Jacobian action, so what the

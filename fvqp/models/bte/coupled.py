@@ -15,12 +15,13 @@ In transients the preconditioner may be kept across Newton iterations
 LaggedPreconditioner`: it is rebuilt when the Krylov count of a solve grows past the
 first one's + 2, when the BDF shift moves by 2x, or after 40 solves): ``step`` builds it
 at the first Newton iteration of every step and keeps it for the step's other
-iterations (the default with transport sweeps: the build — sweep factorisation, coarse
+iterations (the default: with sweeps the build — sweep factorisation, coarse
 operator — was ~40 % of a step on the absorber, and the Krylov count stays as it was;
-a resumed run builds where the uninterrupted one did, so it continues the same); ``run``
-keeps it across steps too (fewer builds, a few more Krylov iterations; a resumed run
-then differs at the Krylov tolerance); ``none`` builds at every Newton iteration (the
-default with the sparse LU).
+with the sparse LU its factorisation was 83 %; a resumed run builds where the
+uninterrupted one did, so it continues the same); ``run`` keeps it across steps too
+(fewer builds, a few more Krylov iterations; a resumed run then differs at the Krylov
+tolerance); ``none`` builds at every Newton iteration (the LU's default before
+2026-11-25).
 """
 
 from __future__ import annotations
@@ -215,17 +216,16 @@ def _check_rank_split(sim, prefix: str) -> None:
                          "bins; stages: stage by stage across the cells)"])
 
 
-def pc_lag(sim, fine: str, per_cell_gap: bool = False) -> str:
+def pc_lag(sim) -> str:
     """How long the transient's Newton preconditioner is kept (:data:`PC_LAG`, module
     docstring): ``-<prefix>pc_lag`` on the command line, else ``pc_lag`` of the case's
-    ``[solver] petsc``, else ``step`` with transport sweeps (``fine``) or a per-cell gap
-    (:mod:`.gapcollide`: two solves per step, each on a rebuilt problem; the sparse LU
-    of every Newton iteration was 45 % of a step of the small absorber, once per step
-    it is 1.7x faster with the answer unchanged to 1e-13) and ``none`` with the sparse LU
-    otherwise."""
+    ``[solver] petsc``, else ``step``: with transport sweeps, and since 2026-11-25 with
+    the sparse LU too, whose factorisation at every Newton iteration was 83 % of a step
+    of the absorber with the gaps held and 45 % with a per-cell gap (:mod:`.gapcollide`:
+    two solves per step, each on a rebuilt problem, which share the step's build)."""
     d = sim.case.values
     prefix = normalise_prefix(d["solver"]["prefix"])
-    default = "step" if fine == "sweep" or per_cell_gap else "none"
+    default = "step"
     lag = option_value(prefix + "pc_lag", str(d["solver"]["petsc"].get("pc_lag", default)))
     if lag not in PC_LAG:
         raise CaseError([f"{sim.case.path}: solver.petsc.pc_lag (or -{prefix}pc_lag) = "
@@ -299,7 +299,7 @@ def coupled_transient(sim, writer, out_dir: str, resume: bool, max_steps) -> dic
     opts, t_end = bdf_options(d["time"], d["time"]["atol"])
     prob.follow_sources = opts.adaptive
     prefix, petsc = _petsc(sim)
-    lag = pc_lag(sim, prob.preconditioner.fine)
+    lag = pc_lag(sim)
     kept = _lagged(prob, lag)
     integ = BDFIntegrator(prob, x0, 0.0, prefix, petsc, opts,
                           jacobian=JacobianConfig("matrix_free", 1, kept))

@@ -39,7 +39,7 @@ source breakpoint, is the backward-Euler one. With the gaps written as
 :math:`\Delta = \mathcal G[f]`, this is the extrapolated (IMEX-like) BDF2 of
 :math:`\partial_t(\rho f) = R(f, \Delta)`: second order in the step.
 
-Newton preconditioner: ``pc_lag`` (:func:`.coupled.pc_lag`; default ``step`` here) —
+Newton preconditioner: ``pc_lag`` (:func:`.coupled.pc_lag`; default ``step``) —
 built once per step by the problem current then and carried over (:class:`_Carried`)
 to the step's further Newton iterations and to its second solve on the problem rebuilt
 at the self-consistent gaps; ``none`` builds at every Newton iteration, ``run`` keeps
@@ -57,7 +57,7 @@ import numpy as np
 
 from ...solvers import JacobianConfig
 from ...solvers.result import ConvergenceError
-from .coupled import LAG_RULE, _finish, _petsc, fine_pc, pc_lag, region_prefactors
+from .coupled import LAG_RULE, _finish, _petsc, pc_lag, region_prefactors
 from .gapdynamics import (
     consistent_state,
     extrapolated_gaps,
@@ -149,7 +149,7 @@ class WithCollisions(GapStepper):
         #: builds at every Newton iteration; ``step`` once per time step, kept for its
         #: further iterations and its second solve at the self-consistent gaps; ``run``
         #: across steps and gap updates while the Krylov counts allow
-        self.lag = pc_lag(sim, fine_pc(sim), per_cell_gap=True)
+        self.lag = pc_lag(sim)
         self._carried = _Carried(self._release)
         self._kept = None
         if self.lag != "none":
