@@ -35,7 +35,11 @@ unknown-updates per second per core (unknowns / time per step / ranks). Sections
   ordinates;
 * ``selfgap``: a gap in every cell (the case's default since 2026-11-25) against the gaps
   held (every other section holds them, as when they were measured), LU and sweeps: time
-  per step and the ratio, Newton, Krylov, the preconditioner's rebuild seconds;
+  per step and the ratio, Newton, Krylov, the preconditioner's rebuild seconds. Measured
+  2026-11-25 (load ~1.8, the test suite on the other core), 4 steps: LU held 1.38 s/step
+  (2.00 Newton/step, 2.12 Krylov/Newton), per-cell 1.91 s/step (3.50, 2.43) = 1.38x;
+  sweeps held 0.25 s/step (2.00, 7.00), per-cell 0.70 s/step (3.50, 7.00) = 2.81x (two
+  solves per step; the per-cell problem rebuilds were ~30 % of its steps);
 * ``target``: the issue's target (>= 50 000 cells x 32 energies x >= 24 ordinates: the
   53 120-cell mesh of ``benchmarks/transport_absorber3d.py``) is not run: its unknowns and
   memory are extrapolated from the measured memory per unknown, and the time of a 100 ns
