@@ -41,7 +41,7 @@ class Media:
         gap, as the cells of a per-cell gap, share a family). Faces inside a family are
         no material interface: their transmission is the flux matching of one material
         whatever ``model`` (:math:`t = 1`; only the part of a bin below the far gap is
-        reflected) and they are specular whatever ``model`` (:meth:`specular`: a QP
+        reflected) and they are specular whatever ``model`` (:meth:`specular_pairs`: a QP
         keeps its direction across a gap gradient and turns back at its turning point).
         Default: every medium its own family.
 
@@ -65,33 +65,12 @@ class Media:
         rel = np.asarray(self.weight, dtype=float)[:, None] / w0
         return rel * rho, rel * np.asarray(self.v_f, dtype=float)[:, None] * dl, dl
 
-    def interfaces(self) -> np.ndarray:
-        """(R, R) bool: region pairs of different media (:meth:`differ` of every pair)."""
-        r = len(np.asarray(self.gap))
-        return self.differ(*_all_pairs(r)).reshape(r, r)
-
     def differ(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Per pair of media ``a``, ``b`` (index arrays of one shape): whether they differ
         (gap, Fermi velocity or weight), i.e. their common faces are interfaces."""
         p = np.stack([np.asarray(self.gap, float), np.asarray(self.v_f, float),
                       np.asarray(self.weight, float)], axis=1)
         return np.any(p[a] != p[b], axis=-1)
-
-    def specular(self) -> np.ndarray:
-        r"""(R, R) bool: medium pairs whose interface faces are specular
-        (:meth:`specular_pairs` of every pair).
-
-        Examples
-        --------
-        >>> m = Media(np.array([1.0, 1.0001, 2.0]), np.ones(3), np.ones(3), "diffuse",
-        ...           family=np.array([0, 0, 1]))
-        >>> m.specular().astype(int)
-        array([[1, 1, 0],
-               [1, 1, 0],
-               [0, 0, 1]])
-        """
-        r = len(np.asarray(self.gap))
-        return self.specular_pairs(*_all_pairs(r)).reshape(r, r)
 
     def specular_pairs(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         r"""Per pair of media ``a``, ``b``: whether their interface faces are specular —
@@ -104,7 +83,17 @@ class Media:
         whose gaps differ by round-off would randomise the directions crossing it —
         scattering that is not in the equation, and a jump in the operator between equal
         and almost equal gaps (the per-cell gap runs of the absorber then differed
-        between solvers by 1e-6 in density and 6e-3 in current)."""
+        between solvers by 1e-6 in density and 6e-3 in current).
+
+        Examples
+        --------
+        Two media of one material (family 0) and another material, diffuse interfaces:
+
+        >>> m = Media(np.array([1.0, 1.0001, 2.0]), np.ones(3), np.ones(3), "diffuse",
+        ...           family=np.array([0, 0, 1]))
+        >>> m.specular_pairs(np.array([0, 0, 1]), np.array([1, 2, 2])).tolist()
+        [True, False, False]
+        """
         a, b = np.asarray(a), np.asarray(b)
         if self.model == "specular":
             return np.ones(a.shape, dtype=bool)
