@@ -182,8 +182,13 @@ def test_small_absorber_per_cell_gap_follows_the_qps_and_transports_as_the_bath_
         assert g[0] == pytest.approx(1.0, rel=1e-6, abs=0), name
         assert np.all(g <= g[0].max() * (1 + 1e-12)) and np.all(g > 1 - 1e-3), name
         assert g[k_pulse].min() < 1 - 5e-5, name
+    # the pad's deepest drop after the burst (measured 1.58e-4 at 0.9 ns, 2.5e-5 at
+    # 2.7 ns): smaller at every later snapshot (recovering as the QPs spread and leave),
+    # below 0.3x the peak's at the end, and still there (QPs left in the pad)
     pad = gap.values[:, reg == "absorber"] / (ta.gap_ratio * K_B * ta.Tc)
-    assert 1 - pad[-1].min() < 0.3 * (1 - pad[k_pulse].min())      # recovering
+    drop = 1 - pad.min(axis=1)[k_pulse:]
+    assert np.all(np.diff(drop) < 0), drop
+    assert 0 < drop[-1] < 0.3 * drop[0], drop
 
 
 def _cross_cases(ell_um: float, mesh: Path = MESH) -> tuple[dict, dict]:

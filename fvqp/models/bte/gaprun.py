@@ -69,7 +69,7 @@ import numpy as np
 from ...io.checkpoint import CheckpointError
 from ...spectra import fermi
 from ...units import E_CHARGE
-from ..base.balance import inflows
+from ..base.balance import imbalance, inflows
 from ..base.fixedstep import march_fixed
 from ..base.timeloop import extended_steps
 from .cellspectra import CellSpectra
@@ -81,12 +81,6 @@ __all__ = ["GapMarch", "gap_transient"]
 
 _KIND = "selfgap"
 log = logging.getLogger("fvqp.bte")
-
-
-def _gains(flows: dict, scale: float) -> dict:
-    """Flows *out of* the system (the steppers' internal sign) as inflows in SI
-    (:mod:`fvqp.models.base.balance`: ``pair`` named ``pair_processes``)."""
-    return inflows(flows, scale, outward=True)
 
 
 def _stepper(sim):
@@ -206,34 +200,34 @@ class GapMarch:
     def row(self, step: int) -> dict:
         """A row of ``<case>_series.csv`` (every rank: the number and gaps reduce)."""
         n, g, nu = self.run.number(), _gap_range(self.sim, self.run.gaps(), 0.0), self.nu
-        qp = _gains(self.flows, nu)
+        qp = inflows(self.flows, nu, outward=True)     # the steppers count outflows
         row = {"time_s": self.u.to_si(step * self.dt, "time"), "step": step,
                "qp_number": n * nu, **{f"qp_number.{k}": v for k, v in qp.items()},
-               "qp_number.imbalance": (n - self.n0) * nu - sum(qp.values())}
+               "qp_number.imbalance": imbalance(self.n0 * nu, n * nu, qp)}
         if self.e0 is not None:
             eu = self.eu
             e, e0 = self.run.energy() * eu, sum(self.e0.values()) * eu
-            ef = _gains(self.eflows, eu)
+            ef = inflows(self.eflows, eu, outward=True)
             row.update({"energy_J": e, **{f"energy_J.{k}": v for k, v in ef.items()},
-                        "energy_J.imbalance": e - e0 - sum(ef.values())})
+                        "energy_J.imbalance": imbalance(e0, e, ef)})
         return {**row, "gap_min_ueV": g["min_ueV"], "gap_max_ueV": g["max_ueV"]}
 
     def balances(self) -> dict:
         """``qp_number`` and ``energy_J`` of summary.json (module docstring; every rank)."""
         run, nu = self.run, self.nu
         n1 = run.number()
-        qp = _gains(self.flows, nu)
+        qp = inflows(self.flows, nu, outward=True)
         out = {"qp_number": {"initial": self.n0 * nu, "final": n1 * nu, **qp,
-                             "imbalance": (n1 - self.n0) * nu - sum(qp.values())}}
+                             "imbalance": imbalance(self.n0 * nu, n1 * nu, qp)}}
         if self.e0 is None:
             return out
         eu, e1 = self.eu, run.energy_parts()
-        ef = _gains(self.eflows, eu)
+        ef = inflows(self.eflows, eu, outward=True)
         e = {"initial_qp": self.e0["qp"] * eu, "final_qp": e1["qp"] * eu}
         if self.sim.collisions:
             e.update(initial_ph=self.e0["phonon"] * eu, final_ph=e1["phonon"] * eu)
-        out["energy_J"] = {**e, "inflows": ef, "imbalance": (sum(e1.values())
-                           - sum(self.e0.values())) * eu - sum(ef.values())}
+        out["energy_J"] = {**e, "inflows": ef, "imbalance": imbalance(
+            sum(self.e0.values()) * eu, sum(e1.values()) * eu, ef)}
         return out
 
     def note(self, row: dict) -> str:

@@ -290,7 +290,7 @@ class BTEProblem(BinBalances, BinMarch):
         the two sides and :math:`T_{ab}` in every bin, shape (F, N)."""
         return [(part.a, part.b, tab) for _, part, tab, _ in self._itf_groups]
 
-    def sweep_graph(self) -> sp.spmatrix:
+    def sweep_graph(self, top: sp.spmatrix | None = None) -> sp.spmatrix:
         """The couplings that order a transport sweep (:mod:`.sweep`; rows ``c (K+1) +
         k``, owned; local columns): the streaming, and the interface faces of the
         highest bin (every interface open). An interface face passes what it transmits
@@ -298,11 +298,12 @@ class BTEProblem(BinBalances, BinMarch):
         :meth:`.media.Media.specular_pairs`) downwind like any face; left out of the sweep's
         graph, its cells were swept in an order blind to it (a per-cell gap makes most
         faces near a hot spot such faces) and the sweep across ranks, whose stages
-        follow the graph, did not converge."""
+        follow the graph, did not converge. ``top``: the highest bin's system, if the
+        caller has it."""
         itf = self.stream.interfaces
         if itf is None or not len(itf.a):
             return self.stream.matrix
-        return self.local_matrix(self.N - 1, 0.0)
+        return self.local_matrix(self.N - 1, 0.0) if top is None else top
 
     def local_matrix(self, j: int, a: float) -> sp.csr_matrix:
         """Owned rows of the system of bin ``j`` with time coefficient ``a`` (0: steady)."""

@@ -239,9 +239,10 @@ def bin_sweep_pc(prob, A, j: int, a: float):
         cross = across_ranks(prob.prefix, prob.dist.size)
         if cross is not None:
             # the walls and interfaces of the highest bin (every interface open)
+            top = prob.local_matrix(prob.N - 1, 0.0)
             orders, stage, n_stages, prob.cycle_breaks = crossing_sweep(
-                prob.sweep_graph(), prob.dist, prob.K, cross[0],
-                prob.local_matrix(prob.N - 1, 0.0) if cross[1] else None)
+                prob.sweep_graph(top), prob.dist, prob.K, cross[0],
+                top if cross[1] else None)
             prob._crossing = (bin_stages(stage), n_stages, prob.bdist)
         else:
             orders, prob.cycle_breaks = cell_orders(prob.sweep_graph(), prob.n, prob.K)
