@@ -1,6 +1,6 @@
 """Benchmark: the bte model on the 3D Ta absorber + Al lead with electron-phonon collisions.
 
-``python benchmarks/bte_absorber3d.py [all|sizes|ell|ranks|crossing|sweep|selfgap|target]``
+``python benchmarks/bte_absorber3d.py [all|sizes|ell|ranks|crossing|sweep|selfgap|adaptive|target]``
 runs variants of ``cases/bte_absorber3d.toml`` (fixed BDF2 steps of 0.1 ns through the 6 keV
 burst) as separate ``python -m fvqp run`` processes (``mpiexec -n R`` for R ranks) and prints from
 each run's ``summary.json``: coupled unknowns (cells x bins x (ordinates + 1)), wall time
@@ -94,14 +94,16 @@ def gmsh_mesh(params: dict, out: Path) -> Path:
 
 def case_text(mesh: Path, bins: int, polar: int, azimuth: int, ell_um: float | None = None,
               steps: int = STEPS, fine: str = "lu", petsc: dict | None = None,
-              per_cell: bool = False) -> str:
+              per_cell: bool = False, adaptive_end_ns: float | None = None) -> str:
     """The absorber case with ``bins`` energy bins up to 1.2 meV, polar x azimuth
     ordinates, ``steps`` steps of 0.1 ns with the burst at 0.2 ns (the steps run through
     it), optionally one mean free path for both films, and the Newton preconditioner's
     step 1 ``fine`` (``lu`` or ``sweep``) and further ``[solver] petsc`` options. The
     gaps held at the bath (the solver sections, measured so before the case got a gap in
     every cell) unless ``per_cell`` (the case's default: the grid then starts at
-    0.8 Delta_Al and the collision grid's alignment may change the number of bins)."""
+    0.8 Delta_Al and the collision grid's alignment may change the number of bins).
+    ``adaptive_end_ns``: adaptive BDF2 steps (``[time] adaptive``, the case's rtol/atol)
+    from 0.1 ns to that end instead of the fixed steps."""
     text = CASE.read_text()
     low = GAP_AL_UEV * (0.8 if per_cell else 1.0)
     spacing = (E_MAX_UEV - low) / bins
@@ -109,7 +111,9 @@ def case_text(mesh: Path, bins: int, polar: int, azimuth: int, ell_um: float | N
             (r"self_consistent = true", f"self_consistent = {str(per_cell).lower()}"),
             (r'spacing = "50 ueV"', f'spacing = "{spacing:.6f} ueV"'),
             (r"polar = 2", f"polar = {polar}"), (r"azimuth = 4", f"azimuth = {azimuth}"),
-            (r'end = "2.5 ns"', f'end = "{0.1 * steps:.3f} ns"'),
+            (r'end = "2.5 ns"', f'end = "{0.1 * steps:.3f} ns"' if adaptive_end_ns is None
+             else f'end = "{adaptive_end_ns} ns"'),
+            (r"adaptive = false", f"adaptive = {str(adaptive_end_ns is not None).lower()}"),
             (r'time = "0.6 ns"', 'time = "0.2 ns"'),
             (r'directory = "[^"]*"', 'directory = "out"')]
     for pat, new in subs:
@@ -305,6 +309,32 @@ def selfgap(tmp: Path) -> None:
                   f"  {s['per_step_s'] / held['per_step_s']:6.2f}x", flush=True)
 
 
+def adaptive(tmp: Path) -> None:
+    """The issue's 100 ns with adaptive steps: the coarse mesh x 16 bins x 8 ordinates,
+    gaps held, sweeps, adaptive BDF2 to 100 ns (burst at 0.2 ns) against fixed 0.1 ns
+    steps (4 of them timed: 1 000 to 100 ns), and the target extrapolated from the
+    adaptive run's stepping time per unknown (cost linear in the unknowns at a flat
+    Krylov count, measured from 520 to 3 360 cells in ``sweep``) on 2 cores with a
+    perfect speed-up."""
+    coarse = ROOT / "meshes" / "absorber3d" / "absorber3d_coarse.msh"
+    print("== 100 ns: adaptive against fixed 0.1 ns steps (coarse, 16 bins x 8 dirs, "
+          "gaps held, sweeps) ==")
+    print(HEAD + "   steps  stepping s")
+    fixed = run(case_text(coarse, 16, 2, 4, fine="sweep"), tmp / "adaptive_fixed")
+    ada = run(case_text(coarse, 16, 2, 4, fine="sweep", adaptive_end_ns=100.0),
+              tmp / "adaptive_100ns")
+    fixed_total = fixed["per_step_s"] * 1000
+    ada_total = ada["per_step_s"] * ada["steps"]
+    print(line("fixed 0.1 ns (x 1 000 to 100 ns)", fixed) + f"  {1000:6d}  {fixed_total:10.1f}")
+    print(line("adaptive BDF2 to 100 ns", ada) + f"  {ada['steps']:6d}  {ada_total:10.1f}"
+          f"  (rejected {ada.get('rejected_steps', 0)}, failed {ada['failed_solves']})")
+    cells, bins, dirs = 53120, 32, 24
+    n = cells * bins * (dirs + 1)
+    hours = ada_total * n / ada["coupled_unknowns"] / 2 / 3600
+    print(f"fixed / adaptive stepping time to 100 ns: {fixed_total / ada_total:.1f}x; target "
+          f"({n:.3g} unknowns) from the adaptive run: {hours:.1f} h on 2 cores (goal 0.5 h)")
+
+
 def target(measured: dict | None) -> None:
     """Extrapolate the issue's target from the largest measured run."""
     cells, bins, dirs = 53120, 32, 24
@@ -356,6 +386,8 @@ def main(argv: list[str]) -> None:
             target_sweep(sweep(tmp))
         if what in ("all", "selfgap"):
             selfgap(tmp)
+        if what in ("all", "adaptive"):
+            adaptive(tmp)
         if what in ("all", "target"):
             target(measured)
 

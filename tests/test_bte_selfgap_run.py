@@ -66,6 +66,10 @@ def test_hot_spot_suppresses_the_gap_and_it_recovers(tmp_path):
     ({"[energy]": '[spectrum]\nkind = "eliashberg"\n\n[energy]'}, "spectrum.kind"),
     ({"self_consistent = true": 'self_consistent = true\nhold = ["chip"]'}, "gap.hold"),
     ({'scheme = "bdf1"': ""}, "time.scheme"),   # no silent default to bdf2
+    # the runs march fixed steps: adaptive steps, asked for or the default, are refused
+    # (they were ignored without a word)
+    ({"adaptive = false": "adaptive = true"}, "time.adaptive"),
+    ({"adaptive = false": ""}, "time.adaptive"),
 ])
 def test_unsupported_combinations_are_named(tmp_path, repl, key):
     with pytest.raises(CaseError, match=key.replace(".", r"\.")):

@@ -9,7 +9,7 @@ copy with their own velocities.
 
 from .angular_interface import angular_interface_matrix, reciprocal_scaling
 from .quadrature import GRAZING, Quadrature, circle, sphere
-from .streaming import Streaming, build_streaming, interface_matrix
+from .streaming import Streaming, build_streaming, interface_entries, interface_matrix
 
 __all__ = [
     "GRAZING",
@@ -18,6 +18,7 @@ __all__ = [
     "angular_interface_matrix",
     "build_streaming",
     "circle",
+    "interface_entries",
     "interface_matrix",
     "reciprocal_scaling",
     "sphere",

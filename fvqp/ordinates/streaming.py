@@ -58,8 +58,8 @@ import scipy.sparse as sp
 from .quadrature import GRAZING, Quadrature
 from .reconstruction import expand, face_corrections, lsq_gradient
 
-__all__ = ["FACE_KINDS", "INTERFACE_MODELS", "SCHEMES", "InterfaceFaces", "Streaming",
-           "build_streaming", "interface_matrix"]
+__all__ = ["FACE_KINDS", "INTERFACE_MODELS", "SCHEMES", "InterfaceEntries", "InterfaceFaces",
+           "Streaming", "build_streaming", "interface_entries", "interface_matrix"]
 
 #: boundary condition kinds understood by :func:`build_streaming`
 FACE_KINDS = ("inflow", "specular", "diffuse")
@@ -277,10 +277,50 @@ def build_streaming(loc, normals: np.ndarray, widths: np.ndarray, quad: Quadratu
     return out
 
 
-def interface_matrix(itf: InterfaceFaces, w: np.ndarray, n_own: int, n_local: int,
-                     va: np.ndarray, vb: np.ndarray, tab: np.ndarray, tba: np.ndarray,
-                     model: str) -> sp.csr_matrix:
-    r"""Operator of the interface faces for one energy bin (owned rows).
+@dataclass
+class InterfaceEntries:
+    r"""The entries of :func:`interface_matrix` with the bin left out: entry ``e`` is
+    :math:`c_e\,v_{s(e)}\,\tau_{t(e)}`, a geometric coefficient times a flux speed of
+    one side of its face and a transmission factor (:math:`T`, :math:`1 - T` or 1).
+
+    Attributes
+    ----------
+    rows, cols : ndarray of int
+        Owned rows and local columns (repeated entries are summed).
+    coef : ndarray
+        :math:`c_e`.
+    speed : ndarray of int
+        Index into ``concatenate([va, vb])`` (length 2F).
+    trans : ndarray of int
+        Index into :meth:`factors` ``(tab, tba)`` (length 4F + 1; ``4F``: the factor 1).
+    n_faces : int
+        F.
+    """
+
+    rows: np.ndarray
+    cols: np.ndarray
+    coef: np.ndarray
+    speed: np.ndarray
+    trans: np.ndarray
+    n_faces: int
+
+    @staticmethod
+    def factors(tab: np.ndarray, tba: np.ndarray) -> np.ndarray:
+        """``[T_ab, T_ba, 1 - T_ab, 1 - T_ba, 1]`` per face, (4F + 1,)."""
+        return np.concatenate([tab, tba, 1.0 - tab, 1.0 - tba, [1.0]])
+
+    def values(self, va: np.ndarray, vb: np.ndarray, tab: np.ndarray,
+               tba: np.ndarray) -> np.ndarray:
+        """The entries' values for one bin (the arguments of :func:`interface_matrix`)."""
+        return (self.coef * np.concatenate([va, vb])[self.speed]
+                * self.factors(tab, tba)[self.trans])
+
+
+def interface_entries(itf: InterfaceFaces, w: np.ndarray, n_own: int,
+                      model: str) -> InterfaceEntries:
+    r"""The entries of the interface operator (:func:`interface_matrix`), independent of
+    the energy bin: built once per set of faces, evaluated per bin with
+    :meth:`InterfaceEntries.values`.
 
     Of the particle flux :math:`v_a w_r\,g_r f_r` of an ordinate :math:`r` leaving side
     :math:`a` (:math:`g_r = (\Omega_r\cdot n)Aw > 0`) the fraction :math:`T_{ab}` enters
@@ -293,6 +333,64 @@ def interface_matrix(itf: InterfaceFaces, w: np.ndarray, n_own: int, n_local: in
       receiving side, :math:`v f^{in}_k = \sum_r w_rg_rv_af_r(\ldots)/\sum_{k'}w_{k'}|g_{k'}|`.
 
     The quadrature-weighted column sums vanish: every face conserves particles exactly.
+    """
+    if model not in INTERFACE_MODELS:
+        raise ValueError(f"unknown interface model {model!r} (expected {INTERFACE_MODELS})")
+    B = len(w) + 1
+    F = len(itf.a)
+    rows, cols, coef, speed, trans = [], [], [], [], []
+
+    def add(r, c, v, s, t):
+        rows.append(r)
+        cols.append(c)
+        coef.append(v)
+        speed.append(s)
+        trans.append(t)
+
+    aw = itf.aw
+    for side, (src, dst, g, mirror) in enumerate(((itf.a, itf.b, itf.g, itf.mirror_a),
+                                                  (itf.b, itf.a, -itf.g, itf.mirror_b))):
+        out = g > GRAZING * aw[:, None]     # leaving src, entering dst
+        inn = g < -GRAZING * aw[:, None]    # entering src
+        f_, r_ = np.nonzero(out)
+        gf = g[f_, r_]
+        own_s, own_d = src[f_] < n_own, dst[f_] < n_own
+        s_ = side * F + f_                  # the speed of src
+        t_, u_ = side * F + f_, (2 + side) * F + f_   # T and 1 - T of src -> dst
+        one = np.full(len(f_), 4 * F)
+        add((src[f_] * B + r_)[own_s], (src[f_] * B + r_)[own_s], gf[own_s], s_[own_s],
+            one[own_s])                     # outflow of src
+        if model == "specular":
+            add((dst[f_] * B + r_)[own_d], (src[f_] * B + r_)[own_d], -gf[own_d],
+                s_[own_d], t_[own_d])
+            tk = mirror[f_, r_]
+            add((src[f_] * B + tk)[own_s], (src[f_] * B + r_)[own_s],
+                (-gf * w[r_] / w[tk])[own_s], s_[own_s], u_[own_s])
+        else:
+            wout = np.sum(np.where(out, w * g, 0.0), axis=1)    # sum over entering dst
+            win = np.sum(np.where(inn, -w * g, 0.0), axis=1)    # sum over entering src
+            # transmitted: (f, k entering dst = out, r leaving src = out)
+            f2, k2, r2 = np.nonzero(out[:, :, None] & out[:, None, :])
+            m = dst[f2] < n_own
+            add((dst[f2] * B + k2)[m], (src[f2] * B + r2)[m],
+                (-g[f2, k2] * w[r2] * g[f2, r2] / wout[f2])[m], (side * F + f2)[m],
+                (side * F + f2)[m])
+            f3, k3, r3 = np.nonzero(inn[:, :, None] & out[:, None, :])
+            m = src[f3] < n_own
+            add((src[f3] * B + k3)[m], (src[f3] * B + r3)[m],
+                (g[f3, k3] * w[r3] * g[f3, r3] / win[f3])[m], (side * F + f3)[m],
+                ((2 + side) * F + f3)[m])
+    cat = [np.concatenate(x) if x else np.zeros(0, int) for x in (rows, cols, speed, trans)]
+    return InterfaceEntries(cat[0], cat[1], np.concatenate(coef) if coef else np.zeros(0),
+                            cat[2], cat[3], F)
+
+
+def interface_matrix(itf: InterfaceFaces, w: np.ndarray, n_own: int, n_local: int,
+                     va: np.ndarray, vb: np.ndarray, tab: np.ndarray, tba: np.ndarray,
+                     model: str) -> sp.csr_matrix:
+    r"""Operator of the interface faces for one energy bin (owned rows): the entries of
+    :func:`interface_entries` (the model, derived there) at the bin's speeds and
+    transmissions.
 
     Parameters
     ----------
@@ -309,48 +407,10 @@ def interface_matrix(itf: InterfaceFaces, w: np.ndarray, n_own: int, n_local: in
     model : str
         One of :data:`INTERFACE_MODELS`.
     """
-    if model not in INTERFACE_MODELS:
-        raise ValueError(f"unknown interface model {model!r} (expected {INTERFACE_MODELS})")
+    e = interface_entries(itf, w, n_own, model)
     B = len(w) + 1
-    rows, cols, vals = [], [], []
-    aw = itf.aw
-    for src, dst, g, v, t, mirror in ((itf.a, itf.b, itf.g, va, tab, itf.mirror_a),
-                                      (itf.b, itf.a, -itf.g, vb, tba, itf.mirror_b)):
-        out = g > GRAZING * aw[:, None]     # leaving src, entering dst
-        inn = g < -GRAZING * aw[:, None]    # entering src
-        f_, r_ = np.nonzero(out)
-        flux = g[f_, r_] * v[f_]            # per unit f, per unit weight
-        own_s, own_d = src[f_] < n_own, dst[f_] < n_own
-        # outflow of src
-        rows.append((src[f_] * B + r_)[own_s])
-        cols.append((src[f_] * B + r_)[own_s])
-        vals.append(flux[own_s])
-        if model == "specular":
-            m = own_d
-            rows.append((dst[f_] * B + r_)[m])
-            cols.append((src[f_] * B + r_)[m])
-            vals.append(-(flux * t[f_])[m])
-            tk = mirror[f_, r_]
-            m = own_s
-            rows.append((src[f_] * B + tk)[m])
-            cols.append((src[f_] * B + r_)[m])
-            vals.append(-(flux * (1.0 - t[f_]) * w[r_] / w[tk])[m])
-        else:
-            wout = np.sum(np.where(out, w * g, 0.0), axis=1)    # sum over entering dst
-            win = np.sum(np.where(inn, -w * g, 0.0), axis=1)    # sum over entering src
-            # transmitted: (f, k entering dst = out, r leaving src = out)
-            f2, k2, r2 = np.nonzero(out[:, :, None] & out[:, None, :])
-            m = dst[f2] < n_own
-            rows.append((dst[f2] * B + k2)[m])
-            cols.append((src[f2] * B + r2)[m])
-            vals.append((-g[f2, k2] * t[f2] * v[f2] * w[r2] * g[f2, r2] / wout[f2])[m])
-            f3, k3, r3 = np.nonzero(inn[:, :, None] & out[:, None, :])
-            m = src[f3] < n_own
-            rows.append((src[f3] * B + k3)[m])
-            cols.append((src[f3] * B + r3)[m])
-            vals.append((g[f3, k3] * (1.0 - t[f3]) * v[f3] * w[r3] * g[f3, r3]
-                         / win[f3])[m])
-    return owned_csr(rows, cols, vals, n_own * B, n_local * B)
+    return owned_csr([e.rows], [e.cols], [e.values(va, vb, tab, tba)], n_own * B,
+                     n_local * B)
 
 
 def owned_csr(rows: list[np.ndarray], cols: list[np.ndarray], vals: list[np.ndarray],

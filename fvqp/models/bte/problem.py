@@ -56,6 +56,7 @@ M. L. Adams and E. W. Larsen, Prog. Nucl. Energy 40, 3 (2002).
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -64,7 +65,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-from ...ordinates import Quadrature, build_streaming, interface_matrix
+from ...ordinates import Quadrature, build_streaming
 from ...parallel.blocked import BlockDistribution
 from ...solvers.linear import LinearSolver, csr_matrix
 from ...solvers.options import apply_options, normalise_prefix
@@ -72,6 +73,7 @@ from ...solvers.result import LinearSolveResult
 from ...spectra.bins import BinGrid, cell_spectra
 from .balances import BinBalances, Source
 from .binmarch import BinMarch
+from .binoperator import BinOperator
 from .cellspectra import CellSpectra
 from .media import Media, Relabelled, cell_media
 
@@ -310,21 +312,17 @@ class BTEProblem(BinBalances, BinMarch):
         d = np.zeros((self.n, self.B))
         if self.uniform:
             d[:, : self.K] = (self.rho[j] * self.vol * (a + self.gam))[:, None]
-            m = self.v[j] * (self.stream.matrix + self._coll) + self._phi
-            return (m + sp.diags(d.ravel(), shape=m.shape)).tocsr()
-        B, n = self.B, self.n
-        vc = self.v_c[j]
-        d[:, : self.K] = (self.rho_c[j, :n] * self.vol * (a + self.gam))[:, None]
+            return self.bin_operator.matrix(np.full(self.loc.n_local, self.v[j]), [], d)
+        d[:, : self.K] = (self.rho_c[j, : self.n] * self.vol * (a + self.gam))[:, None]
         d[:, : self.K] += np.where(self.dead[j], self._srow, 0.0)[:, None]  # f = f_bath
-        m = (self.stream.matrix @ sp.diags(np.repeat(vc, B))
-             + sp.diags(np.repeat(vc[:n], B)) @ self._coll + self._phi)
-        itf = self.stream.interfaces
-        if itf is not None and len(itf.a):
-            for model, part, tab, tba in self._itf_groups:
-                m = m + interface_matrix(part, self.quad.weights, n, self.loc.n_local,
-                                         vc[part.a], vc[part.b], tab[:, j], tba[:, j],
-                                         model)
-        return (m + sp.diags(d.ravel(), shape=m.shape)).tocsr()
+        return self.bin_operator.matrix(self.v_c[j], [(tab[:, j], tba[:, j]) for
+                                                      _, _, tab, tba in self._itf_groups], d)
+
+    @functools.cached_property
+    def bin_operator(self) -> BinOperator:
+        """The bins' common structure (:mod:`.binoperator`), built at first use."""
+        return BinOperator(self.stream.matrix, self._coll, self._phi, self._itf_groups,
+                           self.quad.weights, self.n, self.loc.n_local)
 
     def petsc_matrix(self, j: int, a: float):
         """The system of bin ``j`` as a distributed PETSc matrix."""
