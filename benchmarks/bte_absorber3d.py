@@ -123,7 +123,9 @@ def case_text(mesh: Path, bins: int, polar: int, azimuth: int, ell_um: float | N
         text, n = re.subn(r'mean_free_path = "[^"]*"', f'mean_free_path = "{ell_um} um"',
                           text)
         assert n == 2, "mean_free_path"
-    opts = {**({"fine_pc": fine} if fine != "lu" else {}), **(petsc or {})}
+    # the case's fine level is the sweep ([numerics] preconditioner, its default since
+    # 2026-11-25): the LU runs name theirs
+    opts = {"fine_pc": fine, **(petsc or {})}
     if opts:
         assert "[solver]" not in text
         body = ", ".join(f"{k} = {json.dumps(v)}" for k, v in opts.items())

@@ -79,31 +79,33 @@ def test_stop_and_resume_equals_uninterrupted(serial, tmp_path):
         assert sb["qp_number"][k] == pytest.approx(sa["qp_number"][k], rel=1e-12, abs=0), k
 
 
-def _sweep_case(tmp_path, key: bool = False):
-    """The small variant with transport sweeps in the Newton preconditioner: the case key
-    ``[numerics] preconditioner = "sweep"`` (``key``) or ``-bte_fine_pc sweep`` from the
-    case's ``[solver] petsc``."""
+def _lu_case(tmp_path, key: bool = False):
+    """The small variant with a sparse LU in the Newton preconditioner instead of the
+    case's transport sweeps: the case key ``[numerics] preconditioner = "auto"`` (``key``)
+    or ``-bte_fine_pc lu`` from the case's ``[solver] petsc``."""
     case = case_variant(CASE, tmp_path, **SMALL)
     text = case.read_text()
-    assert "[solver]" not in text and "[numerics]" not in text
-    extra = ('[numerics]\npreconditioner = "sweep"' if key
-             else '[solver]\npetsc = { fine_pc = "sweep" }')
-    case.write_text(text + "\n" + extra + "\n")
+    assert "[solver]" not in text and text.count('preconditioner = "sweep"') == 1
+    if key:
+        text = text.replace('preconditioner = "sweep"', 'preconditioner = "auto"')
+    else:
+        text += '\n[solver]\npetsc = { fine_pc = "lu" }\n'
+    case.write_text(text)
     return case
 
 
 @pytest.mark.parametrize("nproc, key", [(1, True), (2, False)])
-def test_sweep_preconditioner_gives_the_lu_answer(serial, tmp_path, nproc, key):
-    """Transport sweeps + the global isotropic coarse level instead of the sparse LU
+def test_lu_preconditioner_gives_the_sweep_answer(serial, tmp_path, nproc, key):
+    """A sparse LU instead of the case's transport sweeps + global isotropic coarse level
     (serial from the case key, `mpiexec -n 2` from the PETSc option): the same Newton
-    count and every snapshot's fields and the QP-number balance equal the serial LU run to
-    1e-8 (the Newton tolerance)."""
+    count and every snapshot's fields and the QP-number balance equal the serial sweep run
+    to 1e-8 (the Newton tolerance)."""
     out = tmp_path / "w"
-    run_fvqp(["run", _sweep_case(tmp_path, key), "--output", out], nproc=nproc)
+    run_fvqp(["run", _lu_case(tmp_path, key), "--output", out], nproc=nproc)
     sa, sb = _summary(serial), _summary(out)
     assert sb["status"] == 0 and sb["steps"] == 3 and sb["ranks"] == nproc
-    assert sb["fine_preconditioner"] == "sweep" and sb["global_coarse"]
-    assert sa["fine_preconditioner"] == "lu"
+    assert sa["fine_preconditioner"] == "sweep" and sa["global_coarse"]
+    assert sb["fine_preconditioner"] == "lu"
     assert sb["newton_iterations"] == sa["newton_iterations"]
     _assert_same(_fields(serial), _fields(out), 1e-8)
     for k in ("final", "sources", "boundary:lead_end", "pair_processes"):
