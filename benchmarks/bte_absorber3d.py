@@ -330,6 +330,13 @@ def adaptive(tmp: Path) -> None:
     print(line("fixed 0.1 ns (x 1 000 to 100 ns)", fixed) + f"  {1000:6d}  {fixed_total:10.1f}")
     print(line("adaptive BDF2 to 100 ns", ada) + f"  {ada['steps']:6d}  {ada_total:10.1f}"
           f"  (rejected {ada.get('rejected_steps', 0)}, failed {ada['failed_solves']})")
+    # the same with a gap in every cell (adaptive since 2026-11-25)
+    cell = run(case_text(coarse, 16, 2, 4, fine="sweep", adaptive_end_ns=100.0,
+                         per_cell=True), tmp / "adaptive_100ns_cell")
+    cell_total = cell["per_step_s"] * cell["steps"]
+    print(line("per-cell gap, adaptive to 100 ns", cell)
+          + f"  {cell['steps']:6d}  {cell_total:10.1f}"
+          f"  (rejected {cell.get('rejected_steps', 0)}, failed {cell['failed_solves']})")
     cells, bins, dirs = 53120, 32, 24
     n = cells * bins * (dirs + 1)
     hours = ada_total * n / ada["coupled_unknowns"] / 2 / 3600

@@ -51,6 +51,24 @@ from .shifted import shifted_newton
 log = logging.getLogger(__name__)
 
 
+def bdf2_coefficients(w: float) -> tuple[float, float, float]:
+    r"""The variable-step BDF2 weights :math:`(\alpha_0, \alpha_1, \alpha_2)` of a step
+    :math:`h` after a step :math:`h/w` (module docstring; :math:`w = 1`:
+    :math:`\tfrac32, -2, \tfrac12`)."""
+    return (1 + 2 * w) / (1 + w), -(1 + w), w * w / (1 + w)
+
+
+def planned_step(h: float, remaining: float) -> float:
+    """The step :meth:`BDFIntegrator.step` tries first toward a stop ``remaining`` ahead:
+    the whole remainder when ``h`` reaches it, half of it when ``h`` would leave less
+    than ``h`` (no sliver steps), else ``h``."""
+    if h >= remaining * (1 - 1e-10):
+        return remaining
+    if 2 * h > remaining:
+        return remaining / 2
+    return h
+
+
 def internal_time(t: float) -> str:
     """The default :attr:`BDFIntegrator.time_format`: a time in internal units."""
     return f"{t:.4e} (internal units)"
@@ -219,8 +237,7 @@ class BDFIntegrator:
     def _coefficients(self, h: float) -> tuple[float, float, float]:
         if self.opts.order == 1 or len(self.history) < 2:
             return 1.0, -1.0, 0.0
-        w = h / (self.history[0][0] - self.history[1][0])
-        return (1 + 2 * w) / (1 + w), -(1 + w), w * w / (1 + w)
+        return bdf2_coefficients(h / (self.history[0][0] - self.history[1][0]))
 
     # ---- one step -------------------------------------------------------------------
     def _attempt(self, h: float):
@@ -305,12 +322,8 @@ class BDFIntegrator:
         """Advance by one accepted step, not beyond ``t_stop``; adapts and retries."""
         grow = 2.0
         while True:
-            h = min(self.h, self.opts.dt_max, self.problem.max_dt(self.t))
-            remaining = t_stop - self.t
-            if h >= remaining * (1 - 1e-10):
-                h = remaining
-            elif 2 * h > remaining:
-                h = remaining / 2
+            h = planned_step(min(self.h, self.opts.dt_max, self.problem.max_dt(self.t)),
+                             t_stop - self.t)
             fmt = self.time_format
             if h < self.opts.dt_min:
                 raise ConvergenceError(

@@ -1,6 +1,8 @@
 """The fixed-step time loop of the models that march without an adaptive integrator
-(``phonon``, ``bte_chip``): one copy of the bookkeeping, the physics of a step in the
-model.
+(``phonon``, ``bte_chip``, ``bte`` with a gap in every cell): one copy of the bookkeeping,
+the physics of a step in the model. A run whose steps vary (``nsteps=None``: the per-cell
+gap runs' adaptive steps) gives the time of its state (``time(step)``) and the loop runs
+until it reaches the end.
 
 A model hands :func:`march_fixed` a :class:`StepRun` — how to take step ``k`` (from
 ``(k - 1) dt`` to ``k dt``), the series row after it, a snapshot, a checkpoint — and the
@@ -63,6 +65,10 @@ class StepRun(Protocol):
     def save(self, step: int) -> None:
         """Write the checkpoint of ``step`` (collective)."""
 
+    # optional, for steps of varying length (``nsteps=None`` in :func:`march_fixed`):
+    # ``time(step) -> float``, the (internal) time of the state after ``step``, called
+    # for the step just taken or the start
+
 
 @dataclass(frozen=True)
 class FixedStepOutcome:
@@ -94,7 +100,8 @@ def march_fixed(run: StepRun, *, dist, writer, out_dir: str, units, resume: bool
                 cadence: tuple[int, int], logger: logging.Logger) -> FixedStepOutcome:
     """Steps ``run.start + 1`` to the end (or ``--max-steps`` further) of a run of
     ``nsteps`` fixed steps ``dt`` to ``t_end`` (internal units) with the bookkeeping of the
-    module docstring.
+    module docstring. ``nsteps=None``: steps of varying length (adaptive; ``dt`` the
+    first) until ``run.time(step)`` reaches ``t_end``.
 
     Parameters
     ----------
@@ -115,21 +122,34 @@ def march_fixed(run: StepRun, *, dist, writer, out_dir: str, units, resume: bool
     """
     rank0 = dist.rank == 0
     start = run.start
+    varying = nsteps is None
+
+    def time_of(step: int) -> float:
+        return run.time(step) if varying else step * dt
+
+    def at_end(step: int) -> bool:
+        return time_of(step) >= t_end * (1 - 1e-12) if varying else step >= nsteps
+
     rows = SeriesWriter(os.path.join(out_dir, f"{writer.name}_series.csv"),
                         resume=resume and rank0)
     if resume:
-        writer.truncate(units.to_si(start * dt, "time"))
-        rows.truncate(units.to_si(start * dt, "time"))
+        writer.truncate(units.to_si(time_of(start), "time"))
+        rows.truncate(units.to_si(time_of(start), "time"))
     else:
         run.write(0)
         first = run.row(0)
         if rank0:
             rows.append(first)
-    target = nsteps if max_steps is None else min(nsteps, start + max_steps)
+    cap = nsteps if not varying else None
+    if max_steps is not None:
+        cap = start + max_steps if cap is None else min(cap, start + max_steps)
     progress = Progress(dist, t_end, units, logger)
     done, failed, why, stopped = start, None, "", None
     every = cadence[0]
-    for step in range(start + 1, target + 1):
+    step = start
+    while not at_end(step) and (cap is None or step < cap):
+        step += 1
+        t_before = time_of(step - 1)
         failure = run.advance(step)
         if failure is not None:
             failed, why = step, failure
@@ -138,9 +158,15 @@ def march_fixed(run: StepRun, *, dist, writer, out_dir: str, units, resume: bool
         line = run.row(step)
         if rank0:
             rows.append(line)
-        progress.fixed_step(step, nsteps, dt, step % every == 0 or step == target,
-                            run.note(line))
-        after_step(step, nsteps, target, cadence, rows if rank0 else None,
+        last, final = at_end(step), at_end(step) or step == cap
+        if varying:
+            progress.fixed_step(step, 0, time_of(step) - t_before, step % every == 0 or final,
+                                run.note(line), fraction=time_of(step) / t_end,
+                                t=time_of(step))
+        else:
+            progress.fixed_step(step, nsteps, dt, step % every == 0 or final,
+                                run.note(line))
+        after_step(step, last, final, cadence, rows if rank0 else None,
                    lambda s=step: run.write(s), run.save)
         stopped = requested_stop(dist)  # SIGINT/SIGTERM: stop here, on every rank
         if stopped is not None:
@@ -149,9 +175,10 @@ def march_fixed(run: StepRun, *, dist, writer, out_dir: str, units, resume: bool
     run.save(done)
     if rank0:
         rows.flush()
-    if stopped is not None and done < nsteps:
-        return FixedStepOutcome(done, 1, f"stopped by {stopped} after step {done} of "
-                                f"{nsteps}; a checkpoint was written: continue with "
+    of = "" if varying else f" of {nsteps}"
+    if stopped is not None and not at_end(done):
+        return FixedStepOutcome(done, 1, f"stopped by {stopped} after step {done}{of}; a "
+                                "checkpoint was written: continue with "
                                 "`fvqp run CASE --resume`", stopped, rows.path)
-    status, message = fixed_step_status(done, nsteps, failed, why)
+    status, message = fixed_step_status(done, at_end(done), failed, why, of)
     return FixedStepOutcome(done, status, message, stopped, rows.path)

@@ -298,13 +298,17 @@ class Progress:
             self.last = time.perf_counter()
 
     def fixed_step(self, step: int, nsteps: int, dt: float, force: bool = False,
-                   note: str = "", fraction: float | None = None) -> None:
+                   note: str = "", fraction: float | None = None,
+                   t: float | None = None) -> None:
         """Report step ``step`` of ``nsteps`` of a fixed-step loop of internal step
         ``dt`` (time ``step dt``, in seconds) with the loop's own ``note`` (e.g. its QP
-        number); ``fraction`` done defaults to ``step / nsteps``."""
+        number); ``fraction`` done defaults to ``step / nsteps``. ``t``: the (internal)
+        time of a loop of steps of varying length (``nsteps`` 0: not known ahead)."""
         if not self.rank0:
             return
-        msg = (f"step {step}/{nsteps} t={self.u.to_si(step * dt, 'time'):.4e} s "
+        count = f"{step}/{nsteps}" if nsteps else f"{step}"
+        time = step * dt if t is None else t
+        msg = (f"step {count} t={self.u.to_si(time, 'time'):.4e} s "
                f"dt={self.u.to_si(dt, 'time'):.3e} s{note}")
         self.show(msg, step / max(nsteps, 1) if fraction is None else fraction, force)
 
@@ -314,29 +318,32 @@ class Progress:
 
 
 # ---- fixed-step loops (fixedstep.march_fixed: phonon, bte_chip; bte's own loops) --------
-def after_step(step: int, nsteps: int, target: int, cadence: tuple, rows, write,
+def after_step(step: int, last: bool, final: bool, cadence: tuple, rows, write,
                save) -> None:
     """The outputs of a fixed-step loop after ``step``: a snapshot (``write()``) and the
-    series rows flushed every ``cadence[0]`` steps and at the end, a checkpoint
-    (``save(step)``) every ``cadence[1]`` steps before the last of this invocation
-    (``rows`` None on ranks that do not hold the series)."""
+    series rows flushed every ``cadence[0]`` steps and at the run's ``last`` step, a
+    checkpoint (``save(step)``) every ``cadence[1]`` steps before the ``final`` one of this
+    invocation (``rows`` None on ranks that do not hold the series)."""
     every, cp_every = cadence
-    if step % every == 0 or step == nsteps:
+    if step % every == 0 or last:
         write()
         if rows is not None:
             rows.flush()
-    if step % cp_every == 0 and step < target:
+    if step % cp_every == 0 and not final:
         save(step)
 
 
-def fixed_step_status(done: int, nsteps: int, failed, failure: str) -> tuple[int, str]:
-    """Status and message of a fixed-step run (the failure rule): 0 at the end, 1 stopped
-    early (``--max-steps``), -1 with ``failure`` (its cause and fix) at step ``failed``;
-    the run's checkpoint and outputs then end at step ``done``, the last good one."""
-    status = -1 if failed else (0 if done == nsteps else 1)
+def fixed_step_status(done: int, reached: bool, failed, failure: str, of: str = ""
+                      ) -> tuple[int, str]:
+    """Status and message of a fixed-step run (the failure rule): 0 at the end
+    (``reached``), 1 stopped early (``--max-steps``), -1 with ``failure`` (its cause and
+    fix) at step ``failed``; the run's checkpoint and outputs then end at step ``done``,
+    the last good one. ``of``: the step count's text (e.g. " of 25"; none when the steps
+    vary)."""
+    status = -1 if failed else (0 if reached else 1)
     return status, {0: f"reached t_end in {done} steps",
-                    1: f"stopped after {done} of {nsteps} steps (continue with --resume)",
-                    -1: f"step {failed} of {nsteps} failed: {failure}. The checkpoint and "
+                    1: f"stopped after {done}{of} steps (continue with --resume)",
+                    -1: f"step {failed}{of} failed: {failure}. The checkpoint and "
                         f"the outputs end at step {done}, the last good one"}[status]
 
 

@@ -307,13 +307,13 @@ def _check_self_gap(data, err) -> None:
     if t.get("steady"):
         err.add("gap.self_consistent", "the self-consistent gap runs in transients only.",
                 "set [time] steady = false with end and dt_initial.")
-    elif t.get("adaptive", True):
-        # the gap runs march fixed steps of dt_initial (.gaprun); the default adaptive =
-        # true was ignored without a word before
-        err.add("time.adaptive", "the self-consistent gap runs fixed steps of "
-                "dt_initial (no step control on rtol/atol yet).",
-                "set adaptive = false (and choose dt_initial), or hold the gaps "
-                "(self_consistent = false) for adaptive steps.")
+    elif t.get("adaptive", True) and not (data.get("collisions") or {}).get("enabled"):
+        # adaptive steps with a gap in every cell: with collisions (.gapcollide); the
+        # collisionless steps are fixed (their default adaptive = true was ignored
+        # without a word before 2026-11-25)
+        err.add("time.adaptive", "a collisionless run with the self-consistent gap takes "
+                "fixed steps of dt_initial (adaptive steps need [collisions] enabled).",
+                "set adaptive = false (and choose dt_initial), or enable the collisions.")
     if (data.get("numerics") or {}).get("scheme", "upwind") != "upwind":
         err.add("numerics.scheme", "cells of different gaps meet at interfaces that need "
                 "the upwind scheme.", 'set scheme = "upwind".')

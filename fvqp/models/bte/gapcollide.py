@@ -39,6 +39,16 @@ source breakpoint, is the backward-Euler one. With the gaps written as
 :math:`\Delta = \mathcal G[f]`, this is the extrapolated (IMEX-like) BDF2 of
 :math:`\partial_t(\rho f) = R(f, \Delta)`: second order in the step.
 
+Adaptive steps (``[time] adaptive = true``, ``adaptive=True``): the first solve of a step
+is one step of :meth:`fvqp.solvers.bdf.BDFIntegrator.step` with the error control of the
+held-gap runs — the Milne estimate against the polynomial through the last three
+accepted states (two after a start or a source breakpoint; all remapped in :math:`\xi` to
+the gaps the step is taken at), rejections and retries at a shorter step, the next step
+proposed from the estimate, the source windows followed (``max_dt``, breakpoints) —;
+the extrapolation of the gaps, the BDF2 weights of the correction solve and of the
+condensate's energy (:func:`.gapsteps.carried`) take the step ratio
+:math:`w = h_{n+1}/h_n`. The correction solve repeats the accepted step length.
+
 Newton preconditioner: ``pc_lag`` (:func:`.coupled.pc_lag`; default ``step``) —
 built once per step by the problem current then and carried over (:class:`_Carried`)
 to the step's further Newton iterations and to its second solve on the problem rebuilt
@@ -52,10 +62,12 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 
 import numpy as np
 
 from ...solvers import JacobianConfig
+from ...solvers.bdf import bdf2_coefficients, planned_step
 from ...solvers.result import ConvergenceError
 from .coupled import LAG_RULE, _finish, _petsc, pc_lag, region_prefactors
 from .gapdynamics import (
@@ -131,10 +143,19 @@ class WithCollisions(GapStepper):
     """State (owned unknowns of the coupled layout) and steps of a run with collisions
     (module docstring)."""
 
-    def __init__(self, sim, tol: float = GAP_TOL, order: int = 1, corrections: int = 1):
+    def __init__(self, sim, tol: float = GAP_TOL, order: int = 1, corrections: int = 1,
+                 adaptive: bool = False):
         from ...collisions.grid import bose
 
         super().__init__(sim, tol, order, corrections)
+        #: adaptive steps (module docstring): the step taken by the last :meth:`step`,
+        #: the one proposed for the next, the rejected attempts so far, and the state
+        #: before ``_prev`` (t, state, owned gaps) for the predictor
+        self.adaptive = bool(adaptive)
+        self.taken: float | None = None
+        self.h_next: float | None = None
+        self.rejected = 0
+        self._past2: tuple | None = None
         #: order 2: the accumulated flows now (``_prev``: the previous step's t, state,
         #: owned gaps and accumulated flows; None: the next step is backward Euler)
         self._acc: dict | None = None
@@ -182,8 +203,10 @@ class WithCollisions(GapStepper):
         p = self.sim.problem
         rho, ados = p.collision_spectra()
         qs, cph, rel = self._pref
-        return _finish(self.sim, InelasticProblem, rho, ados, qs, cph, rel,
+        prob = _finish(self.sim, InelasticProblem, rho, ados, qs, cph, rel,
                        base=_FrozenGaps(p))
+        prob.follow_sources = getattr(self, "adaptive", False)   # land on source windows
+        return prob
 
     def _release(self, prob: InelasticProblem) -> None:
         """Release a replaced collision problem, its preconditioner's counters kept (and
@@ -222,18 +245,26 @@ class WithCollisions(GapStepper):
         self.e_now, self.c_now, self.e_prev = self.energy(), 0.0, None
         return up
 
-    def step(self, t: float, dt: float) -> tuple[bool, dict, int]:
+    def step(self, t: float, dt: float, t_stop: float | None = None
+             ) -> tuple[bool, dict, int]:
         """One Newton step at frozen gaps — backward Euler, or BDF2 at the extrapolated
         gaps corrected ``corrections`` times to the self-consistent gaps of its result
         (module docstring) —: (success, QP flows out of the system, Krylov iterations of
-        all the step's solves)."""
+        all the step's solves). Adaptive: ``dt`` is the proposed step, the one taken (not
+        beyond ``t_stop``) is :attr:`taken`, the next proposal :attr:`h_next`."""
         now = (t, self.y, self.gaps().copy())
         bdf2 = self.order == 2 and self._prev is not None
         if self.lag == "step":
             self._kept.invalidate("step")
+        if t_stop is not None:   # the step the integrator tries first: the gaps' target
+            dt_max = self.sim.case.values["time"].get("dt_max") or math.inf
+            dt = planned_step(min(dt, dt_max, self.prob.max_dt(t)), t_stop - t)
         if bdf2:
-            self._extrapolate()
-        ok, integ, acc0 = self._solve(now, dt, bdf2)
+            self._extrapolate(dt / (t - self._prev[0]))
+        ok, integ, acc0 = self._solve(now, dt, bdf2, t_stop)
+        if ok and self.adaptive:
+            dt, self.h_next = integ.t - t, integ.h
+        self.taken = dt if ok else None
         linear = integ.solver.total_linear_iterations
         for _ in range(self.corrections if bdf2 else 0):
             if not ok:
@@ -258,14 +289,18 @@ class WithCollisions(GapStepper):
                 ep = self.e_prev if self.e_prev is not None else (self._e_star[1],
                                                                   self.c_now)
                 c_kin = carried((self.c_now, self._e_star[0] - self.e_now),
-                                (ep[1], self._e_star[1] - ep[0]))
+                                (ep[1], self._e_star[1] - ep[0]),
+                                bdf2_coefficients(dt / (t - self._prev[0])))
             else:
                 c_kin = carried((self.c_now, 0.0), None)
             self.energy_flows = {**{k[2:]: acc0.get(k, 0.0) - v for k, v in acc.items()
                                     if k.startswith("E:")}, "condensate": self.c_now - c_kin}
-            if self.order == 2:
+            if self.order == 2 or self.adaptive:
                 landed = any(abs(t + dt - b) <= 1e-12 * max(abs(b), dt)
                              for b in self.prob.breakpoints())
+                # adaptive: the predictor's third state (forgotten at a breakpoint, as
+                # the held-gap integrator's restart does)
+                self._past2 = None if landed or self._prev is None else self._prev[:3]
                 self._prev, self._acc = (None, None) if landed else ((*now, acc0), acc)
                 self.e_prev = None if landed else (self.e_now, self.c_now)
             self.e_now, self.c_now = self.energy(), c_kin
@@ -276,32 +311,39 @@ class WithCollisions(GapStepper):
             self._carried.drop()
         return ok, flows, linear
 
-    def _solve(self, now: tuple, dt: float, bdf2: bool):
+    def _solve(self, now: tuple, dt: float, bdf2: bool, t_stop: float | None = None):
         """The kinetic step from ``now`` at the current problem's gaps (BDF2: the history
         remapped to them): ``(success, integrator, accumulated flows at the start)``; the
-        counters are added up."""
+        counters are added up. With ``t_stop`` (adaptive runs' first solve): one
+        adaptive step of proposed length ``dt``, not beyond ``t_stop``."""
         from ...solvers import BDFIntegrator
         from ..base import bdf_options
 
         d, t = self.sim.case.values, now[0]
         opts, _ = bdf_options(d["time"], d["time"]["atol"])
-        opts = dataclasses.replace(opts, order=2 if bdf2 else 1, adaptive=False,
+        adaptive = t_stop is not None
+        opts = dataclasses.replace(opts, order=2 if bdf2 else 1, adaptive=adaptive,
                                    dt_initial=dt)
         prefix, petsc = _petsc(self.sim)
         self._carried.current = self.prob
         pc = self.prob.preconditioner if self._kept is None else self._kept
         integ = BDFIntegrator(self.prob, self.y, t, prefix, petsc, opts,
                               jacobian=JacobianConfig("matrix_free", 1, pc))
-        if bdf2:
-            self._history(integ, now, dt)
+        if bdf2 or (adaptive and self._prev is not None):
+            self._history(integ, now, dt, predictor=adaptive)
         acc0 = integ.accumulated           # BDF2: the flows carried on; else zeros
         try:
-            ok = integ.run(t + dt).status == 0
+            if adaptive:
+                integ.step(t_stop)
+                ok = True
+            else:
+                ok = integ.run(t + dt).status == 0
         except ConvergenceError:
             ok = False
         self.newton += integ.solver.total_iterations
         self.linear += integ.solver.total_linear_iterations
         self.failed += integ.failed
+        self.rejected += integ.rejected
         built = self._carried.built if self._kept is not None else self.prob
         pc = (built or self.prob).preconditioner
         self._pc_kind = {"fine_preconditioner": pc.fine, "global_coarse": pc.gc is not None,
@@ -325,24 +367,33 @@ class WithCollisions(GapStepper):
         self.prob = self._collisions()
         self.y = y
 
-    def _extrapolate(self) -> None:
-        """The problem at the extrapolated gaps, the current state remapped to them."""
+    def _extrapolate(self, ratio: float = 1.0) -> None:
+        """The problem at the gaps extrapolated ``ratio`` times the last step ahead, the
+        current state remapped to them."""
         g = self.gaps().copy()
         star = extrapolated_gaps(g, self._prev[2], self.delta0, self.held,
-                                 float(self.sim.problem.grid.edges[0]))
+                                 float(self.sim.problem.grid.edges[0]), ratio)
         self._at(star, self._qp_shift(self.y, g, star))
 
-    def _history(self, integ, now: tuple, dt: float) -> None:
+    def _history(self, integ, now: tuple, dt: float, predictor: bool = False) -> None:
         """The BDF2 history of ``integ``: the states at t_n (``now``) and t_(n-1), both
         counted on the bins of the current (extrapolated) gaps, with their accumulated
-        flows."""
+        flows; ``predictor`` (adaptive): also the state before them, for the error
+        estimate's quadratic predictor (its flows are never read)."""
         (t0, y0, g0), (t1, y1, g1, a1) = now, self._prev
         star = self.gaps()
         xs = [self._qp_shift(y0, g0, star), self._qp_shift(y1, g1, star)]
         self._e_star = tuple(sum(self.energy_parts(x).values()) for x in xs)
+        times, acc = [t0, t1], [self._acc, a1]
+        if predictor and self._past2 is not None:
+            t2, y2, g2 = self._past2
+            xs.append(self._qp_shift(y2, g2, star))
+            times.append(t2)
+            acc.append(a1)
+        if predictor:      # the bins below a cell's gap as the solve pins them
+            xs = [self.prob.pinned(x) for x in xs]
         integ.restore({"t": t0, "h": dt, "last_h": t0 - t1, "step_count": 0,
-                       "rejected": 0, "failed": 0, "times": [t0, t1], "x": xs,
-                       "acc": [self._acc, a1]})
+                       "rejected": 0, "failed": 0, "times": times, "x": xs, "acc": acc})
 
     def history(self) -> dict | None:
         """Order 2: what the next BDF2 step needs besides the state — the previous
@@ -351,14 +402,24 @@ class WithCollisions(GapStepper):
         if self._prev is None:
             return None
         t1, y1, g1, a1 = self._prev
-        return {"x": y1.reshape(1, -1), "gaps": g1,
-                "meta": {"t": t1, "acc": a1, "acc_now": self._acc}}
+        out = {"x": y1.reshape(1, -1), "gaps": g1,
+               "meta": {"t": t1, "acc": a1, "acc_now": self._acc}}
+        if self._past2 is not None:           # adaptive: the predictor's third state
+            t2, y2, g2 = self._past2
+            out.update(x2=y2.reshape(1, -1), gaps2=g2)
+            out["meta"]["t2"] = t2
+        return out
 
-    def restore_history(self, x: np.ndarray, gaps: np.ndarray, meta: dict) -> None:
+    def restore_history(self, x: np.ndarray, gaps: np.ndarray, meta: dict,
+                        x2: np.ndarray | None = None, gaps2: np.ndarray | None = None
+                        ) -> None:
         """Inverse of :meth:`history` (``gaps`` of the owned cells)."""
         self._prev = (float(meta["t"]), np.asarray(x, dtype=float).ravel().copy(),
                       np.asarray(gaps, dtype=float), dict(meta["acc"]))
         self._acc = dict(meta["acc_now"])
+        self._past2 = None if x2 is None else (
+            float(meta["t2"]), np.asarray(x2, dtype=float).ravel().copy(),
+            np.asarray(gaps2, dtype=float))
 
     def update(self) -> GapUpdate:
         """The gap update of the QPs (collective); phonons stay; its energy change is the
@@ -374,10 +435,11 @@ class WithCollisions(GapStepper):
 
     def snapshot(self) -> tuple:
         return (self.y, self.gaps().copy(), self._prev, self._acc,
-                self.sim.problem.owned_spectra(), (self.e_now, self.c_now, self.e_prev))
+                self.sim.problem.owned_spectra(), (self.e_now, self.c_now, self.e_prev),
+                self._past2)
 
     def restore(self, snap: tuple) -> None:
-        y, gaps, self._prev, self._acc, spectra, energy = snap
+        y, gaps, self._prev, self._acc, spectra, energy, self._past2 = snap
         self._at(gaps, y, spectra)
         self.e_now, self.c_now, self.e_prev = energy
 

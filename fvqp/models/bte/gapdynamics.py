@@ -124,13 +124,15 @@ def gap_step(p: BTEProblem, x: np.ndarray, t: float, dt: float, delta0: np.ndarr
 
 
 def extrapolated_gaps(gaps: np.ndarray, previous: np.ndarray, delta0: np.ndarray, held,
-                      floor: float) -> np.ndarray:
+                      floor: float, ratio: float = 1.0) -> np.ndarray:
     r"""Gaps at the end of the next step from the last two,
-    :math:`\Delta^* = 2\Delta^n - \Delta^{n-1}` (:math:`\Delta(t_{n+1}) +
-    O(\Delta t^2)` for equal steps), per owned cell, within [``floor`` (the grid's first
-    edge), :math:`\Delta_0`]; held and normal cells keep their gap."""
+    :math:`\Delta^* = \Delta^n + w(\Delta^n - \Delta^{n-1})` with :math:`w` = ``ratio``
+    of the next step to the last (:math:`\Delta(t_{n+1}) + O(\Delta t^2)`; equal steps:
+    :math:`2\Delta^n - \Delta^{n-1}`), per owned cell, within [``floor`` (the grid's
+    first edge), :math:`\Delta_0`]; held and normal cells keep their gap."""
     free = np.asarray(delta0) > 0
     if held is not None:
         free &= ~np.asarray(held, dtype=bool)
-    star = np.clip(2.0 * gaps - previous, floor, np.maximum(delta0, floor))
+    lin = 2.0 * gaps - previous if ratio == 1.0 else gaps + ratio * (gaps - previous)
+    star = np.clip(lin, floor, np.maximum(delta0, floor))
     return np.where(free, star, gaps)

@@ -1,6 +1,6 @@
 r"""The transient of ``[gap] self_consistent = true`` (issue 16 §2).
 
-Every fixed step is a Lie splitting (first order in the step): the kinetic step at the
+Every step is a Lie splitting (first order in the step): the kinetic step at the
 frozen cell gaps — the collisionless backward-Euler step of :class:`.problem.BTEProblem`,
 or with ``[collisions] enabled`` the coupled backward-Euler Newton step of
 :class:`.inelastic.InelasticProblem` with every cell's collision DOS at its own gap
@@ -26,10 +26,16 @@ the negative partners and the QP balance drifts); the first such step is warned 
 per run (step, lowest :math:`f`, the fix: a shorter ``[time] dt_initial`` or ``scheme =
 "bdf1"``) and ``summary.json`` ``negative_occupation`` records it (None without).
 
+Steps are fixed (``dt_initial``) or, with collisions and ``[time] adaptive = true``,
+adaptive: the error control of the held-gap runs on the kinetic step (:mod:`.gapcollide`),
+the loop of :func:`fvqp.models.base.fixedstep.march_fixed` with steps of varying length
+(series column ``dt_s``, summary ``adaptive``, ``rejected_steps``).
+
 Checkpoints (``checkpoint.h5``, :class:`fvqp.io.bin_checkpoint.BinCheckpoint`, written
 atomically every ``[output] checkpoint_every`` steps and at the end of every invocation)
 hold the state and the gaps of every cell in file cell order (so a run resumes on any
-number of ranks), the step, the fixed :math:`\Delta t`, the flows and the gap range of
+number of ranks), the step, the fixed :math:`\Delta t` (adaptive: the time, the next
+step, the rejections and the predictor's third state), the flows and the gap range of
 every snapshot; ``--resume`` continues from them and equals the uninterrupted run, and may
 extend ``[time] end`` (:func:`fvqp.models.base.timeloop.extended_steps`). SIGINT/SIGTERM
 stop after the current step with a checkpoint (status 1).
@@ -71,7 +77,7 @@ from ...spectra import fermi
 from ...units import E_CHARGE
 from ..base.balance import imbalance, inflows
 from ..base.fixedstep import march_fixed
-from ..base.timeloop import extended_steps
+from ..base.timeloop import extended_steps, refuse_earlier_end
 from .cellspectra import CellSpectra
 from .checkpoint import BinCheckpoint
 from .coupled import StepClock
@@ -80,15 +86,19 @@ from .gapsteps import Collisionless
 __all__ = ["GapMarch", "gap_transient"]
 
 _KIND = "selfgap"
+#: adaptive steps: retries at a quarter of the step when the gap iteration after it does
+#: not converge (fixed steps stop at once: the fix is a shorter dt_initial)
+_GAP_RETRIES = 4
 log = logging.getLogger("fvqp.bte")
 
 
 def _stepper(sim):
-    order = 2 if sim.case.values["time"].get("scheme") == "bdf2" else 1
+    t = sim.case.values["time"]
+    order = 2 if t.get("scheme") == "bdf2" else 1
     if sim.collisions:
         from .gapcollide import WithCollisions
 
-        return WithCollisions(sim, order=order)
+        return WithCollisions(sim, order=order, adaptive=bool(t.get("adaptive")))
     return Collisionless(sim, order=order)
 
 
@@ -107,10 +117,17 @@ class GapMarch:
         d, u, dist = sim.case.values, sim.units, sim.dist
         self.sim, self.u, self.dist, self.writer = sim, u, dist, writer
         t_end, dt = d["time"]["end"], d["time"]["dt_initial"]
-        self.nsteps = max(1, int(math.ceil(t_end / dt - 1e-9)))
-        self.dt = t_end / self.nsteps
-        self.names = d["output"]["fields"]
         self.run = run = _stepper(sim)
+        #: adaptive steps (collisions only, :mod:`.gapcollide`): the time of the state,
+        #: the next step proposed, the last step taken; ``nsteps`` None (not known ahead)
+        self.adaptive = bool(getattr(run, "adaptive", False))
+        if self.adaptive:
+            self.nsteps, self.dt = None, dt
+            self.t, self.h = 0.0, dt
+        else:
+            self.nsteps = max(1, int(math.ceil(t_end / dt - 1e-9)))
+            self.dt = t_end / self.nsteps
+        self.names = d["output"]["fields"]
         self.clock = StepClock()      # the summary's step_seconds
         self.order = getattr(run, "order", 1)
         self.ck = BinCheckpoint(dist, out_dir, sim.case.digest, run.block)
@@ -126,15 +143,30 @@ class GapMarch:
                        None if spectra is None else
                        CellSpectra.unstacked(np.asarray(spectra)[owned]))
             self.start = int(meta["step"])
-            self.dt, self.nsteps = extended_steps(float(meta["dt"]), self.start, t_end, u,
-                                                  out_dir)
+            if meta.get("adaptive", False) != self.adaptive:
+                raise CheckpointError(
+                    f"checkpoint {self.ck.path!r} was written by a run with [time] "
+                    f"adaptive = {str(meta.get('adaptive', False)).lower()}. Fix: resume "
+                    "with the same [time] adaptive, or run anew with --overwrite.")
+            if self.adaptive:
+                self.t, self.h, self.dt = (float(meta["t"]), float(meta["h"]),
+                                           float(meta["dt"]))
+                run.rejected = int(meta.get("rejected", 0))
+                if self.t > t_end * (1 + 1e-12):
+                    refuse_earlier_end(f"the checkpoint in {out_dir}",
+                                       u.to_si(self.t, "time"), u.to_si(t_end, "time"))
+            else:
+                self.dt, self.nsteps = extended_steps(float(meta["dt"]), self.start, t_end,
+                                                      u, out_dir)
             self.flows, self.its = dict(meta["flows"]), int(meta["its"])
             self.n0, self.gaps = meta["n0"], meta["gaps"]
             run.restore_counters(meta.get("counters", {}))
             self.negative = meta.get("negative_occupation")
             if meta.get("history") is not None:     # BDF2: the previous state and its gaps
+                third = {} if "x_prev2" not in cells else {     # adaptive: the predictor's
+                    "x2": cells["x_prev2"], "gaps2": np.asarray(bins["gaps_prev2"])[owned]}
                 run.restore_history(cells["x_prev"], np.asarray(bins["gaps_prev"])[owned],
-                                    meta["history"])
+                                    meta["history"], **third)
             energy = meta.get("energy")
             run.restore_energy(None if energy is None else energy["stepper"])
             if energy is None:              # a checkpoint of an fvqp without it
@@ -167,27 +199,58 @@ class GapMarch:
                 f"iterations, last change {up.change:.3g} of Delta_0). Fix: a shorter "
                 "[time] dt_initial, or lower [gap] floor")
 
+    def time(self, step: int) -> float:
+        """The time of the state after ``step`` (the current one: the fixed-step loop asks
+        for the step just taken, or the start)."""
+        return self.t if self.adaptive else step * self.dt
+
     def advance(self, step: int) -> str | None:
         """The kinetic step and the gap update (module docstring); on a failure
-        everything is left at step ``step - 1``."""
+        everything is left at step ``step - 1``. Adaptive: from :attr:`t` a step of the
+        proposed length :attr:`h` or shorter (error control, the source windows'
+        breakpoints and the end), :attr:`dt` the one taken."""
         run, dt = self.run, self.dt
         before = run.snapshot()
-        good, inc, n_its = run.step((step - 1) * dt, dt)
-        self.its += n_its
-        if not good:
-            run.restore(before)       # the steppers keep their state; made sure of here
-            return ("the kinetic solve did not converge (KSP/SNES: see the warnings above). "
-                    "Fix: a shorter [time] dt_initial")
-        negative = _undershoot(self.sim, run, step, dt, self.negative, self.order)
-        up = run.update()
-        if not up.converged:
+        for attempt in range(_GAP_RETRIES + 1):
+            if self.adaptive:
+                t0, t_end = self.t, self.sim.case.values["time"]["end"]
+                stop = min([b for b in run.prob.breakpoints() if b > t0 * (1 + 1e-14)]
+                           + [t_end])
+                good, inc, n_its = run.step(t0, self.h, stop)
+            else:
+                good, inc, n_its = run.step((step - 1) * dt, dt)
+            self.its += n_its
+            if not good:
+                run.restore(before)       # the steppers keep their state; made sure here
+                if self.adaptive:
+                    return ("the kinetic solve did not converge or its step fell below "
+                            "[time] dt_min (see the warnings above). Fix: a looser [time] "
+                            "rtol, or a smaller dt_min")
+                return ("the kinetic solve did not converge (KSP/SNES: see the warnings "
+                        "above). Fix: a shorter [time] dt_initial")
+            if self.adaptive:
+                dt = run.taken
+            t1 = t0 + dt if self.adaptive else step * dt
+            negative = _undershoot(self.sim, run, step, dt, self.negative, self.order, t1)
+            up = run.update()
+            if up.converged:
+                break
             run.restore(before)
-            return self._gap_failure(up, f"the kinetic step {step}")
+            if not self.adaptive or up.below or attempt == _GAP_RETRIES:
+                return self._gap_failure(up, f"the kinetic step {step}")
+            # adaptive: the gap iteration after a long step failed; a shorter one
+            log.info("the gap iteration did not converge after a step of %.3e s (%d "
+                     "iterations): retrying with a quarter of it", self.u.to_si(dt, "time"),
+                     up.iterations)
+            self.h = dt / 4
+            run.rejected += 1
         for k, v in inc.items():
             self.flows[k] = self.flows.get(k, 0.0) + v
         for k, v in run.energy_flows.items():
             self.eflows[k] = self.eflows.get(k, 0.0) + v
         self.negative = negative
+        if self.adaptive:
+            self.t, self.h, self.dt = t0 + dt, run.h_next, dt
         self.clock.mark(step)
         # every gap update replaces the problems, their solvers and factorisations; what
         # the explicit releases leave in reference cycles (integrator <-> its solver's
@@ -201,7 +264,7 @@ class GapMarch:
         """A row of ``<case>_series.csv`` (every rank: the number and gaps reduce)."""
         n, g, nu = self.run.number(), _gap_range(self.sim, self.run.gaps(), 0.0), self.nu
         qp = inflows(self.flows, nu, outward=True)     # the steppers count outflows
-        row = {"time_s": self.u.to_si(step * self.dt, "time"), "step": step,
+        row = {"time_s": self.u.to_si(self.time(step), "time"), "step": step,
                "qp_number": n * nu, **{f"qp_number.{k}": v for k, v in qp.items()},
                "qp_number.imbalance": imbalance(self.n0 * nu, n * nu, qp)}
         if self.e0 is not None:
@@ -210,6 +273,8 @@ class GapMarch:
             ef = inflows(self.eflows, eu, outward=True)
             row.update({"energy_J": e, **{f"energy_J.{k}": v for k, v in ef.items()},
                         "energy_J.imbalance": imbalance(e0, e, ef)})
+        if self.adaptive:   # the step that led here (0 at the start)
+            row["dt_s"] = self.u.to_si(self.dt if step > 0 else 0.0, "time")
         return {**row, "gap_min_ueV": g["min_ueV"], "gap_max_ueV": g["max_ueV"]}
 
     def balances(self) -> dict:
@@ -235,7 +300,7 @@ class GapMarch:
                 f"{row['gap_max_ueV']:.4g} ueV")
 
     def write(self, step: int) -> None:
-        t_s = self.u.to_si(step * self.dt, "time")
+        t_s = self.u.to_si(self.time(step), "time")
         self.writer.write(t_s, self.run.fields(self.names))
         self.gaps.append(_gap_range(self.sim, self.run.gaps(), t_s))
 
@@ -249,8 +314,14 @@ class GapMarch:
         if hist is not None:
             cells["x_prev"] = hist["x"]
             bins["gaps_prev"] = dist.gather(hist["gaps"])
+            if "x2" in hist:                   # adaptive: the predictor's third state
+                cells["x_prev2"] = hist["x2"]
+                bins["gaps_prev2"] = dist.gather(hist["gaps2"])
+        step_state = {"adaptive": True, "t": self.t, "h": self.h,
+                      "rejected": run.rejected} if self.adaptive else {}
         self.ck.save(cells, bins if dist.rank == 0 else {},
-                     {"kind": _KIND, "step": step, "dt": self.dt, "flows": self.flows,
+                     {"kind": _KIND, "step": step, "dt": self.dt, **step_state,
+                      "flows": self.flows,
                       "its": self.its, "n0": self.n0, "gaps": self.gaps,
                       "counters": run.counters(), "negative_occupation": self.negative,
                       "history": None if hist is None else hist["meta"],
@@ -260,7 +331,7 @@ class GapMarch:
 
 
 def gap_transient(sim, writer, out_dir: str, max_steps: int | None, resume: bool) -> dict:
-    """Fixed steps with the self-consistent gap (module docstring) on the shared
+    """Steps with the self-consistent gap (module docstring) on the shared
     fixed-step loop (:func:`fvqp.models.base.fixedstep.march_fixed`: snapshots every
     ``[output] every`` steps and at the end, series, checkpoints, progress, a clean stop
     on SIGINT/SIGTERM); summary with the QP number balance and the minimum/maximum gap of
@@ -275,8 +346,10 @@ def gap_transient(sim, writer, out_dir: str, max_steps: int | None, resume: bool
     status, msg, done = end.status, end.message, end.done
     run = m.run
     gaps = m.gaps                 # march_fixed writes the initial snapshot: never empty
+    adaptive = {"adaptive": True, "rejected_steps": run.rejected} if m.adaptive else {}
     return {"status": status, "message": msg, "steady": False, "steps": done,
-            "t_end_s": u.to_si(done * m.dt, "time"), "dt_s": u.to_si(m.dt, "time"),
+            "t_end_s": u.to_si(m.time(done), "time"), "dt_s": u.to_si(m.dt, "time"),
+            **adaptive,
             "linear_iterations": int(m.its), **run.summary(),
             "step_seconds": m.clock.per_step(sim.dist),
             "negative_occupation": m.negative,
@@ -286,13 +359,13 @@ def gap_transient(sim, writer, out_dir: str, max_steps: int | None, resume: bool
             **m.balances()}
 
 
-def _undershoot(sim, run, step: int, dt: float, seen: dict | None, order: int
-               ) -> dict | None:
+def _undershoot(sim, run, step: int, dt: float, seen: dict | None, order: int,
+                t: float) -> dict | None:
     r"""The record of QP occupations below zero (``summary.json``
     ``negative_occupation``: the first step and its end time, the lowest :math:`f` of the
     run and the number of steps with :math:`f < 0`; None while there were none) after the
-    kinetic step ``step`` of length ``dt``, with one WARNING per run at the first such
-    step (BDF2 is not positive: at long steps it undershoots after a pulse, the collision
+    kinetic step ``step`` of length ``dt`` ending at ``t``, with one WARNING per run at the
+    first such step (BDF2 is not positive: at long steps it undershoots after a pulse, the collision
     layer clips the negative partners and the QP balance is off)."""
     low = -sim.dist.max(-float(np.min(sim.problem.directional(run.qp_bins()), initial=0.0)))
     if low >= 0.0:
@@ -305,7 +378,7 @@ def _undershoot(sim, run, step: int, dt: float, seen: dict | None, order: int
                     "shorter [time] dt_initial%s.", step, low,
                     "BDF2" if order == 2 else "backward-Euler", u.to_si(dt, "time"),
                     ' or scheme = "bdf1" (positive)' if order == 2 else "")
-        return {"first_step": step, "time_s": u.to_si(step * dt, "time"), "min_f": low,
+        return {"first_step": step, "time_s": u.to_si(t, "time"), "min_f": low,
                 "steps": 1}
     return {**seen, "min_f": min(seen["min_f"], low), "steps": seen["steps"] + 1}
 

@@ -43,7 +43,8 @@ __all__ = ["Collisionless", "GapStepper", "carried", "delta0_of", "gap_summary",
 GAP_TOL = 1e-12
 
 
-def carried(now: tuple[float, float], prev: tuple[float, float] | None) -> float:
+def carried(now: tuple[float, float], prev: tuple[float, float] | None,
+            coef: tuple[float, float, float] = (1.5, -2.0, 0.5)) -> float:
     r"""The condensate's energy :math:`c` carried into a kinetic step by its history
     remaps (docs/theory_bte_mesh.md, "Energy balance with the gap").
 
@@ -52,14 +53,16 @@ def carried(now: tuple[float, float], prev: tuple[float, float] | None) -> float
     of the start state remapped to the gaps the step is taken at; ``prev``: the same of
     the state before it (BDF2) or None (backward Euler). A step of the BDF family
     :math:`a_0C_{n+1} + a_1C_n + a_2C_{n-1} = \Delta t\,R` (equal steps; BDF2:
-    :math:`\tfrac32, -2, \tfrac12`) on remapped history states keeps
+    :math:`\tfrac32, -2, \tfrac12`; ``coef``: the weights of a step of another length,
+    :func:`fvqp.solvers.bdf.bdf2_coefficients`) on remapped history states keeps
     :math:`E - A - c` where :math:`A` are its accumulated energy flows if
     :math:`c_{n+1} = -[a_1(c_n + \delta_n) + a_2(c_{n-1} + \delta_{n-1})]/a_0`: the
     remaps' energy enters with the scheme's own weights, as the flows do. Backward Euler:
     :math:`c_n + \delta_n`."""
     if prev is None:
         return now[0] + now[1]
-    return (2.0 * (now[0] + now[1]) - 0.5 * (prev[0] + prev[1])) / 1.5
+    a0, a1, a2 = coef
+    return -(a1 * (now[0] + now[1]) + a2 * (prev[0] + prev[1])) / a0
 
 
 def gap_summary(model) -> dict:

@@ -397,6 +397,20 @@ class InelasticProblem:
         row = np.concatenate([np.repeat(f, self.B), nn[: self.Mp]])
         return np.tile(row, self.n)
 
+    def pinned(self, x_owned: np.ndarray) -> np.ndarray:
+        """``x_owned`` with the unknowns of the bins without states in a cell (below its
+        gap, :attr:`.problem.BTEProblem.dead`) at the bath occupation the system pins
+        them to — a remapped state has 0 there — so that comparing states (the adaptive
+        steps' error estimate) sees states only. A copy; storage and balances are
+        unchanged (those bins store nothing)."""
+        dead = getattr(self.base, "dead", None)
+        y = np.array(x_owned, dtype=float).reshape(self.n, self.S)
+        if dead is None or not dead.any():
+            return y.ravel()
+        q = y[:, : self.nq].reshape(self.n, self.N, self.B)
+        q[dead.T] = np.broadcast_to(self.f_bath, (self.n, self.N))[dead.T][:, None]
+        return y.ravel()
+
     def per_bin(self, x_owned: np.ndarray) -> np.ndarray:
         """QP unknowns in the per-bin layout of :mod:`.problem`, (N, n_owned (K+1))."""
         q = x_owned.reshape(self.n, self.S)[:, : self.nq].reshape(self.n, self.N, self.B)
