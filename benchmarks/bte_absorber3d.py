@@ -39,7 +39,17 @@ unknown-updates per second per core (unknowns / time per step / ranks). Sections
   2026-11-25 (load ~1.8, the test suite on the other core), 4 steps: LU held 1.38 s/step
   (2.00 Newton/step, 2.12 Krylov/Newton), per-cell 1.91 s/step (3.50, 2.43) = 1.38x;
   sweeps held 0.25 s/step (2.00, 7.00), per-cell 0.70 s/step (3.50, 7.00) = 2.81x (two
-  solves per step; the per-cell problem rebuilds were ~30 % of its steps);
+  solves per step; the per-cell problem rebuilds were ~30 % of its steps). Re-measured
+  2026-11-25 after the bins' systems were built from one structure (BinOperator; load
+  ~2): LU held 1.36, per-cell 1.84 s/step = 1.36x; sweeps held 0.25, per-cell 0.64
+  s/step = 2.56x;
+* ``adaptive``: 100 ns with adaptive BDF2 steps (the case's rtol/atol), gaps held and
+  per cell, against 1 000 fixed 0.1 ns steps, and the target extrapolated from the
+  adaptive run. Measured 2026-11-25 (load ~2): fixed 0.25 s/step -> 250.7 s to 100 ns;
+  held adaptive 120 steps (8 rejected, 2.15 Newton/step, 7.23 Krylov/Newton) in 40.9 s
+  = 6.1x fewer seconds; per-cell adaptive 119 steps (8 rejected, 4.10 Newton/step, 7.24
+  Krylov/Newton) in 88.8 s; target from the held adaptive run 2.9 h on 2 cores (goal
+  0.5 h; 17 h from 1 000 fixed steps);
 * ``target``: the issue's target (>= 50 000 cells x 32 energies x >= 24 ordinates: the
   53 120-cell mesh of ``benchmarks/transport_absorber3d.py``) is not run: its unknowns and
   memory are extrapolated from the measured memory per unknown, and the time of a 100 ns

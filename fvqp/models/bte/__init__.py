@@ -327,10 +327,6 @@ def _check_self_gap(data, err) -> None:
             err.add("spectrum.kind", "every cell's Eliashberg spectrum is known at its "
                     "solved gaps only, not at the extrapolated gaps of BDF2 steps.",
                     'set [time] scheme = "bdf1", or kind = "bcs".')
-        if g.get("hold"):
-            err.add("spectrum.kind", "held regions have no Eliashberg solution of their "
-                    "own to take their spectrum from.",
-                    'remove [gap] hold, or set kind = "bcs".')
     if not 0.0 < g.get("floor", 0.8) < 1.0:
         err.add("gap.floor", f"must lie between 0 and 1, got {g.get('floor')}.",
                 "e.g. floor = 0.8 (the grid starts at 80 % of the bath gap).")
@@ -384,9 +380,13 @@ def _check_gap(data, err) -> None:
                     "highest gap + 12 kT_bath), or leave it out.")
     if len(props) > 1:
         what = ", ".join(sorted(f"{m} (Tc {t:g} K)" for m, t in props))
-        if (data.get("spectrum") or {}).get("kind", "bcs") != "bcs":
+        if (data.get("spectrum") or {}).get("kind", "bcs") != "bcs" and \
+                not (data.get("gap") or {}).get("self_consistent"):
+            # (with the self-consistent gap every cell has its own tables: .cellspectra)
             err.add("spectrum.kind", f"regions of different superconductors ({what}) run "
-                    "with the BCS spectrum only.", 'set kind = "bcs", or use one material.')
+                    "with the BCS spectrum only, or with every cell's own Eliashberg "
+                    "spectrum ([gap] self_consistent = true, model = \"eliashberg\").",
+                    'set kind = "bcs", use one material, or the self-consistent gap.')
         if (data.get("numerics") or {}).get("scheme", "upwind") != "upwind":
             err.add("numerics.scheme", f"regions of different superconductors ({what}) "
                     "meet at interfaces that need the upwind scheme.",
