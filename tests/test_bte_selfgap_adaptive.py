@@ -123,3 +123,20 @@ def test_a_gap_iteration_that_fails_after_a_step_is_retried_shorter(tmp_path, mo
     np.testing.assert_array_equal(dt[:4], dt0[:4])     # the same steps before
     assert dt[4] == pytest.approx(dt0[4] / 4, rel=1e-12)
     assert s["qp_number"]["final"] == pytest.approx(plain["qp_number"]["final"], rel=1e-2)
+
+
+def test_adaptive_two_ranks_equal_serial(tmp_path):
+    """``mpiexec -n 2``: the same adaptive steps (the error norm, the source windows and
+    the step decisions are collective) and the serial QPs, gaps and balances to 1e-8."""
+    from conftest import serial_and_two_ranks
+
+    case = tmp_path / "bte_selfgap_uniform.toml"
+    case.write_text(_case("0.05 ns", True).replace(
+        'file = "../meshes/', f'file = "{CASES.parent}/meshes/'))
+    sa, sb = serial_and_two_ranks(case, tmp_path)
+    assert sa["status"] == 0 and sa["adaptive"]
+    for k in ("steps", "rejected_steps"):
+        assert sb[k] == sa[k], k
+    for k in ("final", "sources", "pair_processes"):
+        assert sb["qp_number"][k] == pytest.approx(sa["qp_number"][k], rel=1e-8, abs=0), k
+    assert sb["gap"]["min_ueV"] == pytest.approx(sa["gap"]["min_ueV"], rel=1e-8, abs=0)
