@@ -228,3 +228,26 @@ def test_long_bdf2_steps_report_the_undershoot_and_short_ones_do_not(tmp_path, c
             assert "step 12" in warned[0] and "dt_initial" in warned[0] and "bdf1" in warned[0]
         else:
             assert res[dt]["negative_occupation"] is None and not warned
+
+
+def test_the_correction_solve_starts_from_the_first_result(tmp_path, monkeypatch):
+    """With collisions, a BDF2 step's second solve (at the self-consistent gaps of its
+    first result) starts Newton from that result remapped to them, not from the
+    predictor: the uniform film under injection, 50 steps of 0.2 ns, takes fewer Newton
+    iterations (measured 176 against 199) for the same QPs (measured 4e-17)."""
+    from test_bte_selfgap_adaptive import _case, _run
+
+    from fvqp.models.bte import gapcollide
+
+    fast = _run(tmp_path, "guess", _case("0.2 ns", False))
+    solve = gapcollide.WithCollisions._solve
+
+    def from_predictor(self, now, dt, bdf2, t_stop=None, guess=None):
+        return solve(self, now, dt, bdf2, t_stop)
+
+    monkeypatch.setattr(gapcollide.WithCollisions, "_solve", from_predictor)
+    slow = _run(tmp_path, "predictor", _case("0.2 ns", False))
+    assert fast["steps"] == slow["steps"] == 50
+    assert fast["newton_iterations"] < slow["newton_iterations"] - 10
+    assert fast["qp_number"]["final"] == pytest.approx(slow["qp_number"]["final"],
+                                                       rel=1e-12, abs=0)

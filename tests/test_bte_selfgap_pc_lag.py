@@ -35,7 +35,8 @@ def _run(tmp_path, lag: str | None) -> tuple[dict, dict]:
 
 def test_per_cell_gap_preconditioner_built_once_per_step(tmp_path):
     """The small absorber variant (LU, three 0.3 ns BDF2 steps). Measured (2026-11-25):
-    none 10 Newton / 22 Krylov / 10 builds, 2.8 s per step; step (default) 10 / 27 / 3
+    none 10 Newton / 22 Krylov / 10 builds, 2.8 s per step (21 Krylov since the correction
+    solve starts from the first solve's result); step (default) 10 / 27 / 3
     builds, 1.5 s per step, fields equal to 4e-14; run 10 / 34 / 2 builds."""
     none, fn = _run(tmp_path, "none")
     step, fs = _run(tmp_path, None)

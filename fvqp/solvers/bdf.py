@@ -178,6 +178,9 @@ class BDFIntegrator:
         # history: newest first, entries (t, x_owned, C_owned, accumulators); the third
         # entry's C_owned is None (only the predictor reads it)
         self.history = [(self.t, x0.copy(), problem.conserved(x0), acc0)]
+        #: Newton's start for the next attempt instead of the predictor (used once): a
+        #: caller that knows a closer one (a step repeated at corrected coefficients)
+        self.guess: np.ndarray | None = None
         self._coef = (1.0, -1.0, 0.0)
         self._hist_C = np.zeros(n_own)
         #: the source correction of the current step (owned rows, per unit time) and its
@@ -253,6 +256,8 @@ class BDFIntegrator:
         pred = self._predict(self.t + h)
         x = self.dist.create_vec()
         x0 = pred if pred is not None else self.history[0][1]
+        if self.guess is not None:
+            x0, self.guess = self.guess, None
         x.setArray(x0)
         if self.opts.newton_tol is None or not self.opts.adaptive:
             # fixed steps: no step decision rests on the error estimate; the user's
