@@ -52,9 +52,12 @@ from .twolevel import CoarseCorrection, exact_defaults
 __all__ = ["CrossingSweep", "OrderedILU", "SweepTwoLevelPC", "ZeroPivotError",
            "collective_factor"]
 
-#: the sweep (options ``<prefix>sweep_*``): ILU(0) in the given order
+#: the sweep (options ``<prefix>sweep_*``): ILU(0) in the given order, in place (the factor
+#: overwrites the values of the kept matrix, which are gathered anew at every
+#: :meth:`OrderedILU.factor`: no second copy of the matrix)
 SWEEP_DEFAULTS: dict[str, object] = {"pc_type": "ilu", "pc_factor_levels": 0,
-                                     "pc_factor_mat_ordering_type": "natural"}
+                                     "pc_factor_mat_ordering_type": "natural",
+                                     "pc_factor_in_place": True}
 
 
 class ZeroPivotError(ArithmeticError):
@@ -81,17 +84,35 @@ def collective_factor(comm, factor: Callable[[], None]) -> None:
         raise ZeroPivotError(m + where)
 
 
+def _same_buffer(a: np.ndarray, b: np.ndarray) -> bool:
+    """``a`` and ``b`` are the same memory seen alike (one array, or views of it that
+    scipy's constructors make): equal contents without reading them."""
+    return (a.shape == b.shape and a.dtype == b.dtype and a.strides == b.strides
+            and a.__array_interface__["data"][0] == b.__array_interface__["data"][0])
+
+
 class OrderedILU:
     """ILU(0) of a rank-local square matrix in a given order of its unknowns (module
     docstring); :meth:`factor` again for new values, :meth:`solve` on numpy arrays.
 
     A new matrix with the nonzero pattern of the previous one (the Newton iterations and
     time steps of one run: only the values of the collision diagonal and the time shift
-    change) is factored in place: its values are gathered into the kept PETSc matrix by a
-    permutation computed once, and PETSc reuses the symbolic factorisation (the same
-    nonzero state); only the numeric ILU(0) is redone. The result equals a fresh
-    factorisation bit for bit (``tests/test_bte_sweep_inplace.py``). Another pattern is
-    factored afresh (counted in :attr:`rebuilds`).
+    change) is factored on the kept matrix: its values are gathered into it by a
+    permutation computed once, and only the numeric ILU(0) is redone. The result equals a
+    fresh factorisation bit for bit (``tests/test_bte_sweep_inplace.py``). Another pattern
+    is factored afresh (counted in :attr:`rebuilds`).
+
+    Memory (the sweep is the largest object of a collisional bte run after the operator):
+    one copy of the ordered matrix, the PETSc matrix built on the numpy arrays
+    (``MatCreateSeqAIJWithArrays``) and factored in place (``pc_factor_in_place``, ILU(0)
+    only: the factor overwrites the values, which every :meth:`factor` gathers anew), and
+    the permutation of the values (int32 below 2^31 nonzeros): 16 bytes per nonzero,
+    against 40 with PETSc's own copy, a separate factor, int64 permutation and a copy of
+    the input's pattern. The input's pattern is kept by reference, not copied: a caller
+    that factors one matrix object again with new values (:class:`fvqp.models.bte.
+    inelastic_pc.InelasticPC`, :class:`fvqp.models.bte.sweep.BinSplitSweep`) costs nothing
+    more, and must not change that matrix's pattern arrays in place (scipy's value
+    updates do not).
 
     ILU(0) does not pivot: a pivot :math:`|u_{ii}|` below PETSc's ``pc_factor_zeropivot``
     makes PETSc mark the factor failed and every later solve return ``inf``. :meth:`factor`
@@ -115,15 +136,18 @@ class OrderedILU:
         from petsc4py import PETSc
 
         self.order = np.asarray(order, dtype=np.int64)
+        #: the order is the natural one (no permutation kept)
+        self._identity = bool(np.array_equal(self.order, np.arange(len(self.order))))
         self.prefix = prefix
         apply_options(prefix, SWEEP_DEFAULTS)
         self.pc = PETSc.PC().create(comm=PETSc.COMM_SELF)
         self.pc.setOptionsPrefix(prefix)
         self.mat = None
-        #: the pattern of the kept matrix (natural numbering: indptr, indices), the
-        #: permutation of its values into the sweep order and the ordered pattern
+        #: the pattern of the kept matrix (natural numbering: the input's indptr, indices,
+        #: by reference), the permutation of its values into the sweep order and the
+        #: ordered matrix's arrays (PETSc's own: the matrix is built on them)
         self._pattern: tuple | None = None
-        self._perm = self._ai = self._aj = None
+        self._perm = self._ai = self._aj = self._a = self._dpos = None
         #: factorisations with a new pattern, and in place
         self.rebuilds, self.refactors = 0, 0
         #: the message of a failed factorisation (:meth:`solve` refuses it), or None
@@ -136,12 +160,17 @@ class OrderedILU:
         if self._pattern is None:
             return False
         ip, ix = self._pattern
+        if _same_buffer(m.indptr, ip) and _same_buffer(m.indices, ix):
+            return True                          # the same matrix with new values
         return (m.nnz == len(ix) and np.array_equal(m.indptr, ip)
                 and np.array_equal(m.indices, ix))
 
-    def factor(self, m: sp.spmatrix) -> None:
-        """Factor the square rank-local matrix ``m`` (natural numbering) in the order: in
-        place if its pattern is the previous one's (class docstring)."""
+    def factor(self, m: sp.spmatrix, diag: np.ndarray | None = None) -> None:
+        """Factor the square rank-local matrix ``m`` (natural numbering), plus
+        ``diag(diag)`` if given, in the order: on the kept matrix if its pattern is the
+        previous one's (class docstring). With ``diag``, ``m``'s pattern must hold every
+        diagonal entry (explicit zeros allowed): the sum is formed in the ordered copy,
+        not as another matrix."""
         from petsc4py import PETSc
 
         m = sp.csr_matrix(m)
@@ -149,37 +178,64 @@ class OrderedILU:
             m = m.copy()
             m.sum_duplicates()
         self.failed = None
-        if not np.all(np.isfinite(m.data)):
-            self._fail(m, "non-finite values (inf or nan) in the matrix")
+        if not np.all(np.isfinite(m.data)) or (
+                diag is not None and not np.all(np.isfinite(diag))):
+            self._fail(m, "non-finite values (inf or nan) in the matrix", diag)
         if self._same_pattern(m):
-            self.mat.setValuesCSR(self._ai, self._aj, m.data[self._perm])
-            self.mat.assemble()
-            self.pc.setUp()        # same nonzero state: the numeric factorisation only
+            self.mat.setUnfactored()     # the values of an in-place factor: written anew
+            self._values(m, diag)
+            self.mat.assemble()          # a new state: the PC factors again
+            self.pc.setUp()
             self.refactors += 1
-            self._check(m)
+            self._check(m, diag)
             return
         o = self.order
-        # the positions of m's values in the ordered matrix: permute their indices
-        idx = sp.csr_matrix((np.arange(m.nnz, dtype=np.float64), m.indices, m.indptr),
-                            shape=m.shape)[o][:, o].tocsr()
-        idx.sort_indices()
         it = PETSc.IntType
-        self._perm = idx.data.astype(np.int64)
-        self._ai, self._aj = idx.indptr.astype(it), idx.indices.astype(it)
-        self._pattern = (m.indptr.copy(), m.indices.copy())
-        mat = PETSc.Mat().createAIJ(size=m.shape, comm=PETSc.COMM_SELF,
-                                    csr=(self._ai, self._aj, m.data[self._perm]))
+        if self._identity and m.indices.dtype == it and m.indptr.dtype == it:
+            # already in sweep order (BinSplitSweep): the input's pattern is the ordered one
+            self._perm, self._ai, self._aj = None, m.indptr, m.indices
+        else:
+            # the positions of m's values in the ordered matrix: permute their indices
+            idx = sp.csr_matrix((np.arange(m.nnz, dtype=np.float64), m.indices, m.indptr),
+                                shape=m.shape)[o][:, o].tocsr()
+            idx.sort_indices()
+            self._perm = idx.data.astype(np.int32 if m.nnz < 2**31 else np.int64)
+            self._ai, self._aj = idx.indptr.astype(it), idx.indices.astype(it)
+            del idx
+        # the diagonal's places in the ordered values (every row has one with ``diag``)
+        rowid = np.repeat(np.arange(m.shape[0], dtype=self._aj.dtype), np.diff(self._ai))
+        self._dpos = np.flatnonzero(self._aj == rowid).astype(self._aj.dtype)
+        del rowid
+        self._a = np.empty(m.nnz)
+        if diag is not None and len(self._dpos) != m.shape[0]:
+            raise ValueError("OrderedILU.factor(m, diag): m's pattern lacks diagonal "
+                             f"entries ({len(self._dpos)} of {m.shape[0]}); add them as "
+                             "explicit zeros")
+        self._values(m, diag)
+        self._pattern = (m.indptr, m.indices)
+        if self.mat is not None:
+            self.mat.destroy()
+        mat = PETSc.Mat().createAIJWithArrays(size=m.shape, comm=PETSc.COMM_SELF,
+                                              csr=(self._ai, self._aj, self._a))
         self.pc.setOperators(mat, mat)
         if self.mat is None:
             set_from_options(self.pc, self.prefix)
-        else:
-            self.mat.destroy()
         self.mat = mat
         self.pc.setUp()
         self.rebuilds += 1
-        self._check(m)
+        self._check(m, diag)
 
-    def _check(self, m: sp.csr_matrix) -> None:
+    def _values(self, m: sp.csr_matrix, diag: np.ndarray | None) -> None:
+        """``m``'s values (+ ``diag`` on the diagonal) in the ordered matrix's array."""
+        if self._perm is None:
+            self._a[:] = m.data
+        else:
+            np.take(m.data, self._perm, out=self._a)
+        if diag is not None:
+            d = np.asarray(diag, dtype=float)
+            self._a[self._dpos] += d if self._identity else d[self.order]
+
+    def _check(self, m: sp.csr_matrix, diag: np.ndarray | None = None) -> None:
         """Raise :class:`ZeroPivotError` if PETSc's factorisation failed (class
         docstring)."""
         from petsc4py import PETSc
@@ -189,12 +245,12 @@ class OrderedILU:
             return
         names = {v: k for k, v in vars(PETSc.PC.FailedReason).items() if isinstance(v, int)}
         self._fail(m, f"PETSc's ILU(0) failed: {names.get(reason, reason)} (a pivot below "
-                      f"-{self.prefix}pc_factor_zeropivot)")
+                      f"-{self.prefix}pc_factor_zeropivot)", diag)
 
-    def _fail(self, m: sp.csr_matrix, cause: str) -> None:
+    def _fail(self, m: sp.csr_matrix, cause: str, diag: np.ndarray | None = None) -> None:
         """Mark the factor failed and raise :class:`ZeroPivotError` naming ``cause``, the
         rows with a zero or non-finite diagonal (natural numbering) and the fix."""
-        d = m.diagonal()
+        d = m.diagonal() if diag is None else m.diagonal() + diag
         bad = np.flatnonzero(~np.isfinite(d) | (d == 0))
         rows = (f"rows with a zero or non-finite diagonal: {bad[:8].tolist()}"
                 f"{' ...' if len(bad) > 8 else ''} of {m.shape[0]}" if len(bad) else

@@ -65,9 +65,10 @@ class GlobalCoarse:
         pc = np.repeat((cl[:, None] * Sc + np.arange(N)).ravel(), B)
         pr = np.concatenate([pr, (cl[:, None] * S + p.nq + q).ravel()])
         pc = np.concatenate([pc, (cl[:, None] * Sc + N + q).ravel()])
-        self.P = sp.csr_matrix((np.ones(len(pr)), (pr, pc)), shape=(nl * S, nl * Sc))
-        self.T = (self.R @ p.L @ self.P).tocoo()
-        self.P_own = self.P[: n * S, : n * Sc].tocsr()
+        P = sp.csr_matrix((np.ones(len(pr)), (pr, pc)), shape=(nl * S, nl * Sc))
+        self.T = (self.R @ p.L @ P).tocoo()
+        # its owned block (P itself on one rank; the whole P is needed for T only)
+        self.P_own = P if nl == n else P[: n * S, : n * Sc].tocsr()
         self.prefix = prefix
         self._slots = self._indptr = self._indices = None   # the CSR slots (update)
         self.level = CoarseCorrection(p.dist.comm, self.R, self.P_own, prefix,

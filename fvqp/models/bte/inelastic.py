@@ -86,6 +86,7 @@ step 1).
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 
@@ -181,9 +182,14 @@ class InelasticProblem:
         self.w = b.quad.weights
         self.V = b.vol
         self._build()
-        n = self.n * self.S
-        self.pattern = (np.arange(n), np.arange(n))
         self.preconditioner = InelasticPC(self)
+
+    @property
+    def pattern(self) -> tuple[np.ndarray, np.ndarray]:
+        """The diagonal pattern of an assembled Jacobian (the matrix-free runs never ask:
+        made on demand, not two index arrays of the state's length kept per problem)."""
+        n = self.n * self.S
+        return np.arange(n), np.arange(n)
 
     def release(self) -> None:
         """Free the preconditioner's PETSc objects and factorisations and break the
@@ -217,21 +223,38 @@ class InelasticProblem:
                 cols.append(idx)
                 vals.append(store[:, self.nq:].ravel() / self.tau_esc)
                 const[:, self.nq:] += store[:, self.nq:] * self.n_bath / self.tau_esc
+        # every owned row's diagonal in the pattern (an explicit zero where L has none:
+        # the phonon rows without escape): the preconditioner's sweep adds its diagonal
+        # in the factor's own copy instead of forming L + diag as another matrix
+        own = np.arange(n * S)
+        rows.append(own)
+        cols.append(own)
+        vals.append(np.zeros(n * S))
         self.L = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows),
                                                        np.concatenate(cols))),
                                shape=(n * S, self.nl * S))
-        self.L_oo = self.L[:, : n * S].tocsc()
         self.const, self.storage = const.ravel(), store.ravel()
         # isotropic self-coupling of every cell and bin: R L_own P (own-cell columns of L:
         # outflow through interior faces and absorbing walls, trap loss; reflections and
         # elastic scattering cancel), the diagonal of the Galerkin transport coarse operator
-        coo = self.L_oo.tocoo()
+        coo = self.L.tocoo()
         own = (coo.row // S) == (coo.col // S)
-        lown = sp.csr_matrix((coo.data[own], (coo.row[own], coo.col[own])), shape=coo.shape)
+        lown = sp.csr_matrix((coo.data[own], (coo.row[own], coo.col[own])),
+                             shape=(n * S, n * S))
+        del coo, own
         ones = np.zeros((n, S))
         ones[:, : self.nq] = 1.0
         t = (lown @ ones.ravel()).reshape(n, S)[:, : self.nq].reshape(n, N, B)
         self.iso_self = t[:, :, : self.K] @ b.quad.weights
+
+    @functools.cached_property
+    def L_oo(self) -> sp.csr_matrix:
+        """The owned columns of :attr:`L` (CSR): ``L`` itself on one rank (no ghost
+        cells), else a copy made at first use -- only the sparse LU and the per-cell
+        coarse level ask; the sweeps and the global coarse level use ``L`` (the largest
+        array of the problem, not kept twice)."""
+        ns = self.n * self.S
+        return self.L if self.nl == self.n else self.L[:, :ns]
 
     # ---- pieces -------------------------------------------------------------------------
     def split(self, y: np.ndarray):

@@ -148,10 +148,11 @@ class InelasticPC:
         p = self.p
         n, S, N, K, Mp = p.n, p.S, p.N, p.K, p.Mp
         y = np.asarray(xl[: n * S]).reshape(n, S)
-        self.y, self.shift = y.copy(), shift
         # the collision action at the PC's own state, kept: a lagged PC (bte_chip films)
         # acts at its build state while Newton moves on, and the problem caches one state
-        self.lin = p.linearisation(self.y.ravel()) if p.jvp_mode == "linear" else None
+        # (the linearisation holds its own copy of the state: the PC's is that one)
+        self.lin = p.linearisation(y.ravel()) if p.jvp_mode == "linear" else None
+        self.y, self.shift = (self.lin.y if self.lin is not None else y.copy()), shift
         r = p.rates_at(y)
         d = np.zeros((n, S))
         q = d[:, : p.nq].reshape(n, N, p.B)
@@ -166,9 +167,10 @@ class InelasticPC:
         elif self.sweep is not None:
             from ...solvers.sweep import collective_factor
 
-            # a zero pivot on one rank raises on all (ZeroPivotError)
-            collective_factor(p.dist.comm, lambda: self.sweep.factor(
-                p.L_oo + sp.diags(diag)) if n else None)
+            # a zero pivot on one rank raises on all (ZeroPivotError); L_oo + diag(diag)
+            # formed in the sweep's ordered copy (L holds every diagonal entry)
+            collective_factor(p.dist.comm, lambda: self.sweep.factor(p.L_oo, diag)
+                              if n else None)
         else:
             m = p.L_oo + sp.diags(diag)
             self.lu = spla.splu(m.tocsc(), permc_spec="COLAMD") if n else None
