@@ -407,7 +407,7 @@ class BinSplitSweep:
         sweep order (a work array)."""
         n, N, B = self.shape
         got = self.rg.forward(v[:, : N * B].reshape(n, N, B))
-        return np.take(got.ravel(), self._perm, out=self._x)
+        return np.take(got.ravel(), self._perm, out=self._x, mode="clip")  # unbuffered
 
     def factor(self, diag: np.ndarray) -> None:
         r"""Factor :math:`L + \mathrm{diag}(d)` of this rank's bins, ``diag`` the owned
@@ -428,7 +428,7 @@ class BinSplitSweep:
         r = np.asarray(r, dtype=float).reshape(n, -1)
         x = self._forward(r)
         y = self.ilu.solve(x) if self.ilu is not None else x
-        z = self.rg.backward(np.take(y, self._pos, out=self._g))
+        z = self.rg.backward(np.take(y, self._pos, out=self._g, mode="clip"))
         if r.shape[1] == N * B:
             return z.ravel()
         out = np.empty(r.shape)
