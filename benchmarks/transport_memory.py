@@ -345,7 +345,8 @@ def measure(case_path: str, out: str) -> None:
             rec["cells"] = p.n
             rec["N"], rec["M"], rec["B"] = p.N, p.M, p.B
             rec["peak_before_accounting_kB"] = _rss_kb("VmHWM")
-            rec["rows"] = account(p, lag.pc, apps["max"], 100)
+            # the lagged PC counts applications weighted by their inner iterations (float)
+            rec["rows"] = account(p, lag.pc, int(np.ceil(apps["max"])), 100)
             rec["transients"] = transients(p, lag, x)
             rec["collision_share"] = collision_share(p, x)
             rec["cpu"] = {k: v for k, v in {**p.cpu, **lag.cpu}.items()}
