@@ -206,6 +206,7 @@ class OrderedILU:
             return
         o = self.order
         it = PETSc.IntType
+        self._pattern = None   # set once the new ordered copy is complete
         if self._identity and m.indices.dtype == it and m.indptr.dtype == it:
             # already in sweep order (BinSplitSweep): the input's pattern is the ordered one
             self._perm, self._ai, self._aj = None, m.indptr, m.indices
