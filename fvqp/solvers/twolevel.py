@@ -108,10 +108,12 @@ class CoarseCorrection(CoarseLevel):
     ----------
     comm : petsc4py.PETSc.Comm
         Communicator of the fine (and coarse) system.
-    R : scipy sparse matrix, shape (n_coarse, n_fine)
+    R : scipy sparse matrix, shape (n_coarse, n_fine), or None
         Restriction from this rank's owned fine unknowns to its owned coarse unknowns.
-    P : scipy sparse matrix, shape (n_fine, n_coarse)
-        Prolongation, owned coarse to owned fine unknowns.
+    P : scipy sparse matrix, shape (n_fine, n_coarse), or None
+        Prolongation, owned coarse to owned fine unknowns. ``R = P = None``: the model
+        restricts and prolongs itself (a structured map kept as no matrix) around
+        :meth:`solve_coarse`, after :meth:`set_matrix`.
     prefix : str
         Options prefix of the coarse KSP (e.g. ``"bte_icoarse_"``).
     defaults, options : mapping, optional
@@ -122,7 +124,8 @@ class CoarseCorrection(CoarseLevel):
     def __init__(self, comm, R, P, prefix: str, defaults: Mapping | None = None,
                  options: Mapping | None = None):
         self.comm, self.prefix = comm, prefix
-        self.R, self.P = sp.csr_matrix(R), sp.csr_matrix(P)
+        self.R = None if R is None else sp.csr_matrix(R)
+        self.P = None if P is None else sp.csr_matrix(P)
         apply_options(prefix, {**(defaults or {}), **(options or {})})
         self.solver: LinearSolver | None = None
         self._pattern: tuple | None = None  # the set_matrix operator's (indptr, indices)
@@ -211,6 +214,11 @@ class CoarseCorrection(CoarseLevel):
     def correct(self, r: np.ndarray) -> np.ndarray:
         """:math:`P A_c^{-1} R\\,r` for the owned fine residual ``r`` (numpy)."""
         return self.P @ self.solver.solve(self.R @ r)
+
+    def solve_coarse(self, rc: np.ndarray) -> np.ndarray:
+        """:math:`A_c^{-1}r_c` for the owned coarse residual ``rc`` (numpy): the coarse
+        solve alone, for a model that restricts and prolongs itself."""
+        return self.solver.solve(rc)
 
     def add_correction(self, t, y) -> None:
         """``y += P A_c^{-1} R t`` on PETSc vectors of the fine layout (after

@@ -56,8 +56,8 @@ class GlobalCoarse:
         rr.append((c[:, None] * Sc + N + q).ravel())
         rc.append((c[:, None] * S + p.nq + q).ravel())
         rv.append(np.ones(n * p.Mp))
-        self.R = sp.csr_matrix((np.concatenate(rv), (np.concatenate(rr), np.concatenate(rc))),
-                               shape=(n * Sc, n * S))
+        R = sp.csr_matrix((np.concatenate(rv), (np.concatenate(rr), np.concatenate(rc))),
+                          shape=(n * Sc, n * S))
         # prolongation on all local cells (ghosts too: L has ghost columns)
         cl = np.arange(nl)
         pr = (cl[:, None, None] * S + np.arange(N)[None, :, None] * B
@@ -66,12 +66,11 @@ class GlobalCoarse:
         pr = np.concatenate([pr, (cl[:, None] * S + p.nq + q).ravel()])
         pc = np.concatenate([pc, (cl[:, None] * Sc + N + q).ravel()])
         P = sp.csr_matrix((np.ones(len(pr)), (pr, pc)), shape=(nl * S, nl * Sc))
-        self.T = (self.R @ p.L @ P).tocoo()
-        # its owned block (P itself on one rank; the whole P is needed for T only)
-        self.P_own = P if nl == n else P[: n * S, : n * Sc].tocsr()
+        self.T = (R @ p.L @ P).tocoo()
+        del R, P      # applied as the maps restrict / prolong: no matrices kept
         self.prefix = prefix
         self._slots = self._indptr = self._indices = None   # the CSR slots (update)
-        self.level = CoarseCorrection(p.dist.comm, self.R, self.P_own, prefix,
+        self.level = CoarseCorrection(p.dist.comm, None, None, prefix,
                                       defaults or exact_defaults(p.dist.comm))
 
     def update(self, blocks: np.ndarray) -> None:
@@ -100,7 +99,32 @@ class GlobalCoarse:
 
     def correction(self, res_owned: np.ndarray) -> np.ndarray:
         """:math:`P_{iso}C^{-1}R\\,r` on the owned unknowns."""
-        return self.level.correct(res_owned)
+        return self.prolong(self.level.solve_coarse(self.restrict(res_owned)))
+
+    def restrict(self, r: np.ndarray) -> np.ndarray:
+        """:math:`R\\,r`: the angle sum :math:`\\sum_kw_kr_{jk}` of every cell's QP rows
+        (the angle-average rows left out), the phonon rows as they are; summed over
+        :math:`k` in ascending order, as the CSR matrix it replaces."""
+        p = self.p
+        y = np.asarray(r).reshape(p.n, p.S)
+        f = y[:, : p.nq].reshape(p.n, p.N, p.B)
+        out = np.empty((p.n, self.Sc))
+        acc = out[:, : p.N]
+        np.multiply(f[:, :, 0], p.w[0], out=acc)
+        for k in range(1, p.K):
+            acc += f[:, :, k] * p.w[k]
+        out[:, p.N:] = y[:, p.nq:]
+        return out.ravel()
+
+    def prolong(self, e: np.ndarray) -> np.ndarray:
+        """:math:`P_{iso}e`: every :math:`f_{jk}` and :math:`\\phi_j` of a cell set to its
+        :math:`e_j`, the phonons to theirs."""
+        p = self.p
+        e = np.asarray(e).reshape(p.n, self.Sc)
+        out = np.empty((p.n, p.S))
+        out[:, : p.nq].reshape(p.n, p.N, p.B)[:] = e[:, : p.N, None]
+        out[:, p.nq:] = e[:, p.N:]
+        return out.ravel()
 
     def destroy(self) -> None:
         self.level.destroy()
