@@ -23,13 +23,13 @@ peak, PETSc heap and numpy heap, this checkout against it, in the same run.
 
 Measured 2026-11-25 (third session; finer mesh 3 360 cells x 16 bins x 24 ordinates =
 1.512e6 unknowns, 2 steps, load ~1 from the test suite beside it), against the commit
-before (a7130d2): peak above the interpreter 1 362 -> 1 006 B per unknown (0.74x),
-PETSc heap 461 -> 273 B (the sweep's PETSc copy and its separate ILU factor gone:
-the remaining ~34 vectors are FGMRES's 2 x 15 basis vectors and SNES's 5), numpy
-585 -> 472 B (L's CSC copy L_oo gone, the sweep's permutation int32, no copy of the
-input's pattern); the peak was set by a refactorisation's buffered ``np.take`` (170 MB)
-and is now set by the preconditioner's first build. Target at 1 006 B per unknown:
-40 GB (this machine 23 GB; was 54 GB at 1 362).
+before (a7130d2): solver peak above the interpreter (up to the figures) 1 300 -> 809 B
+per unknown (0.62x), PETSc heap 484 -> 286 B (the sweep's PETSc copy and its separate
+ILU factor gone; what is left are the Krylov, SNES and line-search vectors), numpy
+614 -> ~470 B (L's CSC copy L_oo gone, L compact, the sweep's permutation int32, no
+copy of the input's pattern, the coarse level's R and P as maps); the peak was set by a
+refactorisation's buffered ``np.take`` (170 MB) and is now set by the preconditioner's
+updates. Target at 809 B per unknown: 32 GB (this machine 23 GB; 54 GB at 1 300).
 """
 
 from __future__ import annotations
