@@ -4,9 +4,9 @@ absorber target needs ~1 kB per unknown less than it took).
 Before 2026-11-25 (third session) a collisional sweep run held the operator L four times:
 L (CSR), L_oo (a CSC copy of the same values), the sweep's PETSc matrix (its own copy of
 the ordered values) and a separate ILU(0) factor, plus int64 permutations and a copy of
-the input's pattern; the run peaked at 1 362 bytes per unknown above the interpreter on
-the 3 360-cell absorber x 16 bins x 24 ordinates, 1 043 now (``benchmarks/
-bte_absorber3d.py memory``). These tests fail on that code."""
+the input's pattern; the solver's peak was 1 300 bytes per unknown above the
+interpreter on the 3 360-cell absorber x 16 bins x 24 ordinates, 809 now
+(``benchmarks/bte_absorber3d_memory.py``). These tests fail on that code."""
 
 from __future__ import annotations
 
