@@ -1,5 +1,5 @@
 """The sweep of the collisional bte runs keeps one copy of the operator (issue 16 §3: the
-absorber target needs ~1 kB per unknown less than it took).
+absorber target fits this 23 GB machine below ~580 B per unknown).
 
 Before 2026-11-25 (third session) a collisional sweep run held the operator L four times:
 L (CSR), L_oo (a CSC copy of the same values), the sweep's PETSc matrix (its own copy of
