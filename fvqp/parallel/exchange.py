@@ -120,7 +120,9 @@ class BlockRegroup:
         ``v`` of shape ``(n_owned, n_blocks, width)`` (a view is fine). A work array of
         this object, valid until the next call; collective."""
         for t, out in zip(self.to, self._chunks(self._send, self._send_n), strict=True):
-            np.take(v, t, axis=1, out=out.reshape(self.n, len(t), self.w))
+            # unbuffered (mode "clip"; t is valid): np.take with out otherwise copies the
+            # whole result once more
+            np.take(v, t, axis=1, out=out.reshape(self.n, len(t), self.w), mode="clip")
         if self.nprocs == 1:
             self._recv[:] = self._send
         else:

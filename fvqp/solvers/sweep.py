@@ -285,11 +285,17 @@ class OrderedILU:
         if self.failed is not None:
             raise ZeroPivotError(self.failed)
         with self._x as xa:                  # the permutation straight into PETSc's array
-            gather(np.asarray(r), self.order, xa)
+            if self._identity:
+                xa[:] = r
+            else:
+                gather(np.asarray(r), self.order, xa)
         self.pc.apply(self._x, self._y)
         out = np.empty(len(self.order))
         with self._y as ya:
-            out[self.order] = ya
+            if self._identity:
+                out[:] = ya
+            else:
+                out[self.order] = ya
         return out
 
     def destroy(self) -> None:
