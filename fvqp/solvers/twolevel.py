@@ -213,6 +213,10 @@ class CoarseCorrection(CoarseLevel):
     # ---- the correction ---------------------------------------------------------------
     def correct(self, r: np.ndarray) -> np.ndarray:
         """:math:`P A_c^{-1} R\\,r` for the owned fine residual ``r`` (numpy)."""
+        if self.R is None or self.P is None:
+            raise RuntimeError(f"coarse level {self.prefix!r} was built without R and P "
+                               "(the model restricts and prolongs itself): call "
+                               "solve_coarse on the restricted residual")
         return self.P @ self.solver.solve(self.R @ r)
 
     def solve_coarse(self, rc: np.ndarray) -> np.ndarray:
