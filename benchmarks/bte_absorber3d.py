@@ -32,7 +32,11 @@ unknown-updates per second per core (unknowns / time per step / ranks). Sections
   (``fine_pc = sweep``, ``fvqp.models.bte.inelastic_pc``) on the coarse mesh at 8 and 24
   ordinates (the LU at 24 only with FVQP_BENCH_24=1) and on the finer mesh, with Krylov
   per Newton as l -> 0 for the sweep: how the cost per unknown grows with cells and
-  ordinates;
+  ordinates; the target from the marginal memory per unknown between the two largest
+  runs. Measured 2026-11-25 09:36 (idle, after the memory changes of that day): sweeps
+  4.1-5.3e5 unknown-updates per second per core, 6-7 Krylov per Newton from l = 10 to
+  0.01 um, marginal 972 B per unknown (peak RSS, the figures included) -> 38 GB for the
+  target, 12 h for 1 000 fixed 0.1 ns steps on 2 cores;
 * ``selfgap``: a gap in every cell (the case's default since 2026-11-25) against the gaps
   held (every other section holds them, as when they were measured), LU and sweeps: time
   per step and the ratio, Newton, Krylov, the preconditioner's rebuild seconds. Measured
@@ -382,12 +386,20 @@ def target_sweep(measured: dict) -> None:
     n = cells * bins * (dirs + 1)
     big = measured["coarse 16 bins x 24 dirs, sweep"]
     fine = measured["h=2.5 um 16 bins x 8 dirs, sweep"]
-    mem = big["bytes_per_unknown"] * n / 2**30
+    # the peak per unknown of a small run holds the interpreter, the libraries and the
+    # figures (~0.4 GB whatever the size): the target takes the marginal bytes per
+    # unknown between the two largest runs (benchmarks/bte_absorber3d_memory.py itemises)
+    runs = sorted((big, fine), key=lambda s: s["coupled_unknowns"])
+    dn = runs[1]["coupled_unknowns"] - runs[0]["coupled_unknowns"]
+    marginal = (runs[1]["peak_rss_MB_per_rank"] - runs[0]["peak_rss_MB_per_rank"]) \
+        * 2**20 / dn if dn > 0 else big["bytes_per_unknown"]
+    mem = marginal * n / 2**30
     per_step = n / min(big["updates_per_s_core"], fine["updates_per_s_core"]) / 2
     steps = 100e-9 / 0.1e-9
-    print(f"== target with sweeps: {n:.3g} unknowns, {big['bytes_per_unknown']:.0f} "
-          f"B/unknown: {mem:.0f} GB; {per_step:.0f} s per 0.1 ns step on 2 cores; "
-          f"100 ns: {steps * per_step / 3600:.1f} h (target 0.5 h) ==")
+    print(f"== target with sweeps: {n:.3g} unknowns, {marginal:.0f} B/unknown marginal "
+          f"(the runs' peaks: {big['bytes_per_unknown']:.0f} and "
+          f"{fine['bytes_per_unknown']:.0f}): {mem:.0f} GB; {per_step:.0f} s per 0.1 ns "
+          f"step on 2 cores; 100 ns: {steps * per_step / 3600:.1f} h (target 0.5 h) ==")
 
 
 def main(argv: list[str]) -> None:
