@@ -87,6 +87,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import mpi_env  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 CASE = ROOT / "cases" / "bte_absorber3d.toml"
 GEO = ROOT / "meshes" / "absorber3d" / "absorber3d.geo"
@@ -154,8 +157,7 @@ def run(text: str, work: Path, ranks: int = 1) -> dict:
     cmd = [sys.executable, "-m", "fvqp", "run", "bte_absorber3d.toml", "--overwrite"]
     if ranks > 1:
         cmd = ["mpiexec", "--oversubscribe", "-n", str(ranks), *cmd]
-    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
-               PYTHONPATH=str(ROOT))
+    env = dict(mpi_env(), PYTHONPATH=str(ROOT))   # mpiexec as root too, one thread
     p = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True)
     if p.returncode != 0:
         raise RuntimeError(p.stderr[-2000:])
