@@ -30,6 +30,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ...ordinates import interface_entries
+from ...ordinates.streaming import InterfaceEntries
 
 __all__ = ["BinOperator"]
 
@@ -95,7 +96,9 @@ class BinOperator:
         stored zeros."""
         vals = self.coef * np.append(speed, 1.0)[self.cell]
         if self.has_trans:
-            tx = np.concatenate([np.concatenate([tab, tba, 1.0 - tab, 1.0 - tba])
+            # every group's [T_ab, T_ba, 1 - T_ab, 1 - T_ba] (InterfaceEntries' layout,
+            # its trailing 1 shared by all groups: index -1)
+            tx = np.concatenate([InterfaceEntries.factors(tab, tba)[:-1]
                                  for tab, tba in transmissions] + [[1.0]])
             vals *= tx[self.trans]
         data = np.bincount(self.slot, weights=np.concatenate([vals, np.ravel(d)]),
