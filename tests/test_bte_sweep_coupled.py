@@ -59,7 +59,7 @@ def test_inexact_coarse_solve_keeps_the_answer_and_the_bound():
     global coarse level solved by GMRES to 1e-3 (INEXACT_COARSE) under FGMRES gives the
     LU's states to round-off and stays bounded as l shrinks (l = 0.3 -> 0.003: no more
     Krylov iterations at the thick end, measured 122 -> 78)."""
-    from fvqp.models.bte.inelastic import COUPLED_PETSC
+    from fvqp.models.bte.inelastic import COUPLED_PETSC, SWEEP_KRYLOV
     from fvqp.models.bte.inelastic_pc import INEXACT_COARSE
     from fvqp.solvers import BDFIntegrator, BDFOptions, JacobianConfig
 
@@ -74,7 +74,7 @@ def test_inexact_coarse_solve_keeps_the_answer_and_the_bound():
         x0 = packet(p, amp=0.05).reshape(p.n, p.S)
         x0[: p.n // 2, : p.nq] = p.equilibrium()[: p.nq]
         it = BDFIntegrator(p, x0.ravel(), 0.0, pre,
-                           {**COUPLED_PETSC, "ksp_type": "fgmres", "ksp_gmres_restart": 30},
+                           {**COUPLED_PETSC, **SWEEP_KRYLOV},
                            BDFOptions(order=1, dt_initial=3.0, adaptive=False),
                            jacobian=JacobianConfig("matrix_free",
                                                    preconditioner=p.preconditioner))

@@ -164,3 +164,92 @@ def test_gather_has_no_state_sized_temporary():
             tracemalloc.stop()
         assert np.array_equal(out, src[idx])
         assert peak <= 8 * GATHER_CHUNK + 4096, (dtype, peak)   # one chunk's indices
+
+
+_KRYLOV_VECTORS = r'''
+import ctypes, json, sys
+from pathlib import Path
+import numpy as np
+import petsc4py
+petsc4py.init([sys.argv[0], "-malloc_view", "-malloc_view_threshold", "1e15"])
+from petsc4py import PETSc
+from fvqp.models.bte.inelastic import COUPLED_PETSC, SWEEP_KRYLOV
+from fvqp.solvers.options import apply_options, remove_inserted
+
+lib = Path(petsc4py.get_config()["PETSC_DIR"]) / "lib"
+lib = ctypes.CDLL(str(sorted(lib.glob("libpetsc.so.*"), key=lambda p: len(p.name))[0]))
+
+
+def heap():
+    d = ctypes.c_double()
+    lib.PetscMallocGetCurrentUsage(ctypes.byref(d))
+    return d.value
+
+
+n = 40000
+rng = np.random.default_rng(3)
+d = 2.0 + rng.random(n)
+
+
+class Op:      # upwind convection with absorption: nonsymmetric, ~40 Jacobi-FGMRES its
+    def mult(self, A, x, y):
+        a = x.array_r
+        y.array[:] = d * a - 0.95 * np.roll(a, 1) * (d - 1.0)
+
+
+class Jacobi:
+    def apply(self, pc, x, y):
+        y.array[:] = x.array_r / d
+
+
+out = {}
+old = {**SWEEP_KRYLOV, "ksp_gmres_restart": 30}
+for name, extra in (("run", SWEEP_KRYLOV), ("restart30", old)):
+    A = PETSc.Mat().createPython(n, Op())
+    A.setUp()
+    b, x = A.createVecLeft(), A.createVecRight()
+    b.setArray(rng.random(n))
+    h0 = heap()
+    ksp = PETSc.KSP().create()
+    prefix = f"t{name}_"
+    ksp.setOptionsPrefix(prefix)
+    ksp.setOperators(A)
+    ksp.getPC().setType("python")
+    ksp.getPC().setPythonContext(Jacobi())
+    apply_options(prefix, {**COUPLED_PETSC, **extra})
+    ksp.setFromOptions()
+    ksp.solve(b, x)
+    r = b.duplicate()
+    A.mult(x, r)
+    r.aypx(-1.0, b)
+    out[name] = {"its": ksp.getIterationNumber(), "reason": int(ksp.getConvergedReason()),
+                 "vectors": (heap() - h0 - 8 * n) / (8 * n),  # r not counted
+                 "relres": r.norm() / b.norm()}
+    for o in (ksp, A, b, x, r):
+        o.destroy()
+remove_inserted()
+print(json.dumps(out))
+'''
+
+
+def test_the_sweep_runs_krylov_basis_stays_at_16_state_vectors():
+    """PETSc's FGMRES, restarted after 30 iterations, adds 20 state-sized vectors at once
+    at the 7th iteration of a cycle (36 in all, ~290 B per unknown); the collisional bte
+    runs average 6-7 Krylov per Newton, so most runs paid it, and the memory benchmark's
+    short run (6 per Newton) did not show it. The runs' Krylov method
+    (``SWEEP_KRYLOV``, restart :data:`fvqp.solvers.linear.COMPACT_FGMRES_RESTART`) keeps
+    16 through a solve of 40 iterations (66 at a restart of 30), to the same true residual;
+    PETSc's own malloc accounting (a subprocess: tracing is chosen when PETSc starts)."""
+    import json
+    import subprocess
+    import sys
+
+    got = subprocess.run([sys.executable, "-c", _KRYLOV_VECTORS], capture_output=True,
+                         text=True, check=True, timeout=300)
+    out = json.loads(next(ln for ln in got.stdout.splitlines() if ln.startswith("{")))
+    run, old = out["run"], out["restart30"]
+    assert run["reason"] > 0 and old["reason"] > 0, out
+    assert run["its"] > 12, out                 # past two restarts: the case that grew
+    assert run["relres"] < 1e-10 and old["relres"] < 1e-10, out
+    assert run["vectors"] < 16.5, out
+    assert old["vectors"] > 30, out             # the measurement sees the growth

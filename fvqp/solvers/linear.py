@@ -16,7 +16,19 @@ import numpy as np
 from .options import apply_options, set_from_options
 from .result import LinearSolveResult
 
-__all__ = ["LinearSolver", "csr_matrix", "operator_solver", "option_value"]
+__all__ = ["COMPACT_FGMRES_RESTART", "LinearSolver", "csr_matrix", "operator_solver",
+           "option_value"]
+
+#: FGMRES restart length of the solves whose vectors are the whole state (the coupled bte
+#: sweep path, bte_chip's films, transport's condensed solve): PETSc's FGMRES starts with
+#: 16 state-sized vectors (both bases, the work vectors) and, at the 7th iteration of a
+#: cycle, adds 2 min(restart - 5, 10) at once: 36 vectors for every solve past 6
+#: iterations at a restart of 30 (measured with PETSc's malloc accounting; 2 more per
+#: restart step from 6 to 15). A restart of 6 keeps 16. With the bte sweeps (5-7 Krylov
+#: per Newton) the restarts cost nothing measurable: 10 ns of the absorber case (finer
+#: mesh, 1.5e6 unknowns, adaptive BDF2) took 939 Krylov at a restart of 30 and 940 at 6,
+#: the same steps and QP numbers to 1e-14, peak 1 813 -> 1 560 MB
+COMPACT_FGMRES_RESTART = 6
 
 
 def csr_matrix(comm, csr, n_global: int):

@@ -39,7 +39,7 @@ from ...solvers.options import normalise_prefix
 from ...solvers.result import ConvergenceError
 from ...spectra.bins import cell_spectra
 from ..base.balance import imbalance, inflows
-from .inelastic import COUPLED_PETSC, InelasticProblem
+from .inelastic import COUPLED_PETSC, SWEEP_KRYLOV, InelasticProblem
 from .inelastic_pc import FINE_CHOICES, INEXACT_COARSE, InelasticPC
 
 log = logging.getLogger("fvqp.bte")
@@ -250,8 +250,7 @@ def _petsc(sim) -> tuple[str, dict]:
     with sweeps the outer Krylov is FGMRES: the inexact coarse solve varies)."""
     d = sim.case.values
     own = {k: v for k, v in d["solver"]["petsc"].items() if k not in ("fine_pc", "pc_lag")}
-    # FGMRES keeps two vectors per iteration: a shorter restart (sweeps: 5-7 per Newton)
-    var = {"ksp_type": "fgmres", "ksp_gmres_restart": 30} if fine_pc(sim) == "sweep" else {}
+    var = SWEEP_KRYLOV if fine_pc(sim) == "sweep" else {}
     return d["solver"]["prefix"], {**COUPLED_PETSC, **var, **own}
 
 

@@ -96,10 +96,11 @@ import scipy.sparse as sp
 from ...collisions.angular import angular_rates
 from ...collisions.grid import bose
 from ...parallel.blocked import BlockDistribution
+from ...solvers.linear import COMPACT_FGMRES_RESTART
 from .collision_action import Linearisation
 from .inelastic_pc import InelasticPC
 
-__all__ = ["COUPLED_PETSC", "InelasticPC", "InelasticProblem", "physical"]
+__all__ = ["COUPLED_PETSC", "SWEEP_KRYLOV", "InelasticPC", "InelasticProblem", "physical"]
 
 log = logging.getLogger("fvqp.bte")
 
@@ -109,6 +110,12 @@ COUPLED_PETSC = {"snes_type": "newtonls", "snes_linesearch_type": "bt", "snes_rt
                  "snes_stol": 1e-14, "snes_max_it": 40, "ksp_type": "gmres",
                  "ksp_rtol": 1e-10, "ksp_atol": 1e-300, "ksp_max_it": 400,
                  "ksp_gmres_restart": 100}
+#: ... with the transport sweeps (``fine_pc = "sweep"``): the global coarse level is solved
+#: inexactly (:data:`.inelastic_pc.INEXACT_COARSE`), a variable preconditioner, so the
+#: Krylov method is FGMRES, restarted after
+#: :data:`~fvqp.solvers.linear.COMPACT_FGMRES_RESTART` iterations: 16 state-sized vectors
+#: instead of 36 past the 6th iteration (5-7 Krylov per Newton; the same counts)
+SWEEP_KRYLOV = {"ksp_type": "fgmres", "ksp_gmres_restart": COMPACT_FGMRES_RESTART}
 
 _EPS = 1e-30  # complex step
 

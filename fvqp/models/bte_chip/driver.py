@@ -39,6 +39,7 @@ from ..base.template import reference_units
 from ..bte.coupled import COUPLED_PETSC, coupled_problem
 from ..bte.driver import OUTPUTS as BTE_OUTPUTS
 from ..bte.driver import BTESimulation
+from ..bte.inelastic import SWEEP_KRYLOV
 from ..phonon.driver import OUTPUTS as PHONON_OUTPUTS
 from ..phonon.driver import PhononSimulation
 from . import FILM_OVERRIDES
@@ -58,10 +59,10 @@ OUTPUTS: dict[str, OutputField] = {
 #: that the energy and QP-number balances carry: ksp_rtol 1e-10 -> 1e-13 halved the
 #: small chip's energy imbalance, 7.5e-11 -> 5.1e-11 of the deposit)
 QP_PETSC = {**COUPLED_PETSC, "ksp_rtol": 1e-13}
-#: ... with ``[qp] preconditioner = "sweep"`` (the default): the sweeps' global coarse level
-#: is solved inexactly (:data:`fvqp.models.bte.inelastic_pc.INEXACT_COARSE`), a variable
-#: preconditioner, so the Krylov method is FGMRES (as the ``bte`` model's own sweep path)
-SWEEP_PETSC = {"ksp_type": "fgmres", "ksp_gmres_restart": 30}
+#: ... with ``[qp] preconditioner = "sweep"`` (the default): the ``bte`` model's own sweep
+#: path (FGMRES, the inexact coarse solve varies; :data:`fvqp.models.bte.inelastic.
+#: SWEEP_KRYLOV`)
+SWEEP_PETSC = SWEEP_KRYLOV
 
 __all__ = ["ChipModel", "ChipSimulation", "run"]
 

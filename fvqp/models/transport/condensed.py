@@ -64,18 +64,18 @@ import time
 import numpy as np
 
 from ...parallel.distribution import sum_in_place
+from ...solvers.linear import COMPACT_FGMRES_RESTART
 
 __all__ = ["CondensedSolve"]
 
 log = logging.getLogger("fvqp.transport")
 
-#: FGMRES restart length of the condensed solve: PETSc's FGMRES starts with 16 vectors of
-#: N values (both bases, 4 + 5 work and Krylov, 7 preconditioned) and adds 10 + 10 at the
-#: 7th iteration of a cycle; a restart of 6 keeps it at 16 (8.4 KB per cell at 66 bins
-#: instead of 19: the 53 120-cell target took 73 Krylov in 12 solves, some above 6).
-#: Solves of at most 6 iterations (all of them on the absorber burst at 3 320 and
-#: 13 280 cells) are the same bit for bit.
-RESTART = 6
+#: FGMRES restart length of the condensed solve
+#: (:data:`fvqp.solvers.linear.COMPACT_FGMRES_RESTART`: 16 vectors of N values instead of
+#: 36 past the 6th iteration, 8.4 KB per cell at 66 bins instead of 19; the 53 120-cell
+#: target took 73 Krylov in 12 solves, some above 6). Solves of at most 6 iterations (all
+#: of them on the absorber burst at 3 320 and 13 280 cells) are the same bit for bit.
+RESTART = COMPACT_FGMRES_RESTART
 #: PETSc defaults of the condensed Krylov solve (under ``<prefix>schur_condensed_``)
 KSP_DEFAULTS = {"ksp_type": "fgmres", "ksp_pc_side": "right", "ksp_gmres_restart": RESTART,
                 "ksp_orthogonalization_cgs_refinement_type": "refine_always",
