@@ -1,6 +1,7 @@
 """Benchmark: the bte model on the 3D Ta absorber + Al lead with electron-phonon collisions.
 
-``python benchmarks/bte_absorber3d.py [all|sizes|ell|ranks|crossing|sweep|selfgap|adaptive|target]``
+``python benchmarks/bte_absorber3d.py [all|sizes|ell|ranks|crossing|sweep|selfgap|adaptive|``
+``solver|target]``
 runs variants of ``cases/bte_absorber3d.toml`` (fixed BDF2 steps of 0.1 ns through the 6 keV
 burst) as separate ``python -m fvqp run`` processes (``mpiexec -n R`` for R ranks) and prints from
 each run's ``summary.json``: coupled unknowns (cells x bins x (ordinates + 1)), wall time
@@ -54,6 +55,11 @@ unknown-updates per second per core (unknowns / time per step / ranks). Sections
   = 6.1x fewer seconds; per-cell adaptive 119 steps (8 rejected, 4.10 Newton/step, 7.24
   Krylov/Newton) in 88.8 s; target from the held adaptive run 2.9 h on 2 cores (goal
   0.5 h; 17 h from 1 000 fixed steps);
+* ``solver``: the Newton solver's configuration, before (every linear solve to
+  ``ksp_rtol``, FGMRES restarted after 30) against now (restarted after 6: 16 state
+  vectors instead of 36 past the 6th iteration; the first linear solve of a fixed step
+  forced to 1e-5), l = 10 um on the finer mesh (6-8 Krylov per Newton); figures in
+  docs/bte_absorber3d.md ("The Newton solver's memory and forcing");
 * ``target``: the issue's target (>= 50 000 cells x 32 energies x >= 24 ordinates: the
   53 120-cell mesh of ``benchmarks/transport_absorber3d.py``) is not run: its unknowns and
   memory are extrapolated from the measured memory per unknown, and the time of a 100 ns
@@ -360,6 +366,41 @@ def adaptive(tmp: Path) -> None:
           f"({n:.3g} unknowns) from the adaptive run: {hours:.1f} h on 2 cores (goal 0.5 h)")
 
 
+def solver(tmp: Path) -> None:
+    """The Newton solver's configuration on the finer mesh (3 360 cells x 16 bins x 24
+    ordinates, l = 10 um in both films: 6-8 Krylov per Newton; 4 fixed BDF2 steps,
+    sweeps, gaps held): before (every linear solve to ksp_rtol, FGMRES restarted after
+    30), the restart of 6 alone (:data:`fvqp.solvers.linear.COMPACT_FGMRES_RESTART`: 16
+    state vectors instead of 36 once a solve passes 6 iterations), and now (plus the
+    first linear solve of every fixed step forced to 1e-5, ``newton_forcing = "first"``,
+    :func:`fvqp.models.bte.coupled.forcing`); the two ends alternated twice, with the
+    load before each run."""
+    finer = gmsh_mesh(FINER_MESH, tmp / "absorber3d_h2p5.msh")
+    variants = {"before (exact, restart 30)": {"newton_forcing": False,
+                                               "ksp_gmres_restart": 30},
+                "restart 6, exact": {"newton_forcing": False},
+                "now (restart 6, forced first)": {}}
+    print("== the Newton solver: finer mesh, l = 10 um, 16 bins x 24 ordinates, 4 steps ==")
+    print(HEAD + "  Krylov  load")
+    got: dict[str, list] = {k: [] for k in variants}
+    order = [*variants, "before (exact, restart 30)", "now (restart 6, forced first)"]
+    for i, name in enumerate(order):
+        ld = load()
+        s = run(case_text(finer, 16, 2, 12, ell_um=10.0, steps=4, fine="sweep",
+                          petsc=variants[name]), tmp / f"solver_{i}")
+        got[name].append(s)
+        print(line(name, s) + f"  {s['linear_iterations']:6d}  {ld}")
+    b, n = got["before (exact, restart 30)"], got["now (restart 6, forced first)"]
+    t_b = min(s["per_step_s"] for s in b)
+    t_n = min(s["per_step_s"] for s in n)
+    print(f"now / before: s/step {t_n / t_b:.2f} (best of two each), Krylov "
+          f"{n[0]['linear_iterations']} / {b[0]['linear_iterations']}, peak RSS "
+          f"{n[0]['peak_rss_MB_per_rank']:.0f} / {b[0]['peak_rss_MB_per_rank']:.0f} MB "
+          f"({n[0]['peak_rss_MB_per_rank'] / b[0]['peak_rss_MB_per_rank']:.2f}x), final "
+          f"QP number relative difference "
+          f"{abs(n[0]['N_qp'] / b[0]['N_qp'] - 1):.1e}")
+
+
 def target(measured: dict | None) -> None:
     """Extrapolate the issue's target from the largest measured run."""
     cells, bins, dirs = 53120, 32, 24
@@ -421,6 +462,8 @@ def main(argv: list[str]) -> None:
             selfgap(tmp)
         if what in ("all", "adaptive"):
             adaptive(tmp)
+        if what in ("all", "solver"):
+            solver(tmp)
         if what in ("all", "target"):
             target(measured)
 
