@@ -72,3 +72,20 @@ def test_forced_runs_are_as_accurate_as_exact_solves(runs):
         assert err["first"] < max(3.0 * err["off"], 1e-12), (level, err)
     q = runs["first"][0]["qp_number"]
     assert abs(q["imbalance"]) < 1e-9 * q["sources"]
+
+
+def test_per_cell_gap_runs_are_forced_only_when_asked(tmp_path):
+    """With a gap in every cell (the case's default) the solves stay exact unless the case
+    names ``newton_forcing``: the default run takes the iterations of
+    ``newton_forcing = false`` exactly; ``"first"`` takes fewer Krylov iterations."""
+    got = {}
+    for key, petsc in (("default", ""), ("off", "newton_forcing = false"),
+                       ("first", 'newton_forcing = "first"')):
+        text = _text(None).replace("self_consistent = false", "self_consistent = true")
+        text = text.replace("petsc = {  }", f"petsc = {{ {petsc} }}")
+        r = fa.run(text, base_dir=CASE.parent, name="bte_absorber3d",
+                   output_dir=tmp_path / key).result
+        assert r.status == 0, r.message
+        got[key] = (r["newton_iterations"], r["linear_iterations"])
+    assert got["default"] == got["off"], got
+    assert got["first"][1] < got["off"][1], got

@@ -182,20 +182,25 @@ def _jacobian(prob: InelasticProblem) -> JacobianConfig:
     return JacobianConfig("matrix_free", 1, prob.preconditioner)
 
 
-def forcing(sim) -> ForcingOptions | None:
+def forcing(sim, default: bool = True) -> ForcingOptions | None:
     """Inexact Newton in transients (:mod:`fvqp.solvers.forcing`): ``newton_forcing``
-    (``"first"``, the default; ``"ew"``; false) and ``newton_forcing_first`` /
-    ``newton_forcing_max`` of the case's ``[solver] petsc`` or ``-<prefix>newton_forcing*``.
-    Only residual-tested solves (fixed steps) are forced; adaptive steps' correction-tested
-    solves stay exact. With ``"first"`` the first linear solve of a step goes to 1e-5 and
-    the rest to ``ksp_rtol``: on the finer absorber (1.5e6 unknowns, sweeps, 4 BDF2
-    steps) 48 -> 37 Krylov, 4.4 -> 3.5 s per step, the final state as close to a tight
-    reference (ksp_rtol 1e-13) as exact solves: relative errors 3.3e-13 / 5.8e-12 /
-    2.3e-11 above 1e-4 / 1e-6 / 1e-8 of the largest unknown, against 3.4e-13 / 1.6e-11 /
-    3.8e-11 exact (``"ew"``: 29 Krylov, but 2.3e-10 / 1.2e-8 / 4.1e-8)."""
+    (``"first"``; ``"ew"``; false) and ``newton_forcing_first`` / ``newton_forcing_max``
+    of the case's ``[solver] petsc`` or ``-<prefix>newton_forcing*``; without them
+    ``"first"`` if ``default`` (held gaps), else off (a gap in every cell,
+    :mod:`.gapcollide`). Only residual-tested solves (fixed steps) are forced; adaptive
+    steps' correction-tested solves stay exact. With ``"first"`` the first linear solve of
+    a step goes to 1e-5 and the rest to ``ksp_rtol``: on the finer absorber (1.5e6
+    unknowns, sweeps, 4 BDF2 steps) 48 -> 37 Krylov, 4.4 -> 3.5 s per step, the final
+    state as close to a tight reference (ksp_rtol 1e-13) as exact solves: relative errors
+    3.3e-13 / 5.8e-12 / 2.3e-11 above 1e-4 / 1e-6 / 1e-8 of the largest unknown, against
+    3.4e-13 / 1.6e-11 / 3.8e-11 exact (``"ew"``: 29 Krylov, but 2.3e-10 / 1.2e-8 /
+    4.1e-8). With a gap in every cell it does not pay: each step's second solve starts
+    from the first's result, and its forced first linear solve costs a Newton iteration
+    (shipped case, 25 steps: 77 -> 90 Newton, 568 -> 499 Krylov, 1.51 -> 1.49 s per
+    step)."""
     d = sim.case.values
     return forcing_options(normalise_prefix(d["solver"]["prefix"]), d["solver"]["petsc"],
-                           True)
+                           default)
 
 
 def fine_pc(sim) -> str:

@@ -69,7 +69,7 @@ import numpy as np
 from ...solvers import JacobianConfig
 from ...solvers.bdf import bdf2_coefficients, planned_step
 from ...solvers.result import ConvergenceError
-from .coupled import LAG_RULE, _finish, _petsc, pc_lag, region_prefactors
+from .coupled import LAG_RULE, _finish, _petsc, forcing, pc_lag, region_prefactors
 from .gapdynamics import (
     consistent_state,
     extrapolated_gaps,
@@ -334,7 +334,8 @@ class WithCollisions(GapStepper):
         self._carried.current = self.prob
         pc = self.prob.preconditioner if self._kept is None else self._kept
         integ = BDFIntegrator(self.prob, self.y, t, prefix, petsc, opts,
-                              jacobian=JacobianConfig("matrix_free", 1, pc))
+                              jacobian=JacobianConfig("matrix_free", 1, pc,
+                                                      forcing(self.sim, default=False)))
         if bdf2 or (adaptive and self._prev is not None):
             self._history(integ, now, dt, predictor=adaptive)
         integ.guess = guess
