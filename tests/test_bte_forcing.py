@@ -89,3 +89,27 @@ def test_per_cell_gap_runs_are_forced_only_when_asked(tmp_path):
         got[key] = (r["newton_iterations"], r["linear_iterations"])
     assert got["default"] == got["off"], got
     assert got["first"][1] < got["off"][1], got
+
+
+def test_adaptive_steps_force_their_first_solve_and_keep_the_steps(tmp_path):
+    """Adaptive steps (correction-tested Newton, held gaps): the first linear solve of a
+    step is forced too (``ForcingOptions.correction``): the same accepted and rejected
+    steps, fewer Krylov iterations, and a final state as close to a tight reference as
+    the exact run's."""
+    got = {}
+    for key, petsc in (("first", ""), ("off", "newton_forcing = false"),
+                       ("tight", "ksp_rtol = 1e-13, newton_forcing = false")):
+        text = _text(None).replace("adaptive = false", "adaptive = true")
+        text = text.replace("petsc = {  }", f"petsc = {{ {petsc} }}")
+        r = fa.run(text, base_dir=CASE.parent, name="bte_absorber3d",
+                   output_dir=tmp_path / key).result
+        assert r.status == 0, r.message
+        got[key] = (r, _state(tmp_path / key))
+    f, o = got["first"][0], got["off"][0]
+    assert (f["steps"], f["rejected_steps"]) == (o["steps"], o["rejected_steps"])
+    assert f["linear_iterations"] < o["linear_iterations"]
+    ref = got["tight"][1]
+    a = np.abs(ref)
+    big = a > 1e-8 * a.max()
+    err = {k: np.max(np.abs(got[k][1][big] - ref[big]) / a[big]) for k in ("first", "off")}
+    assert err["first"] < max(3.0 * err["off"], 1e-12), err

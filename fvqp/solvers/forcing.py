@@ -31,7 +31,8 @@ its *correction* (:class:`fvqp.solvers.nonlinear._CorrectionTest`, adaptive BDF 
 keeps exact solves: it may accept a single correction, whose error in the small
 unknowns the residual's 2-norm does not bound (measured with forcing there, coarse
 absorber, 3 adaptive steps: energies of two solver paths 8e-9 apart instead of 1e-11, an
-energy imbalance of 1e-7 of the deposit).
+energy imbalance of 1e-7 of the deposit). A model whose own measurements show otherwise
+may force them (:class:`ForcingOptions` ``correction``: the collisional ``bte``).
 
 Why ``"first"`` is the default: the residual test is a 2-norm, dominated by the largest
 unknowns; the small ones (QP tails, high phonon modes) are only as accurate as the last
@@ -98,6 +99,14 @@ class ForcingOptions:
     floor : float
         :math:`\\zeta`: no linear solve below this fraction of the residual test's
         tolerance :math:`\\tau` (residual-tested solves only).
+    correction : bool
+        Force correction-tested solves too (adaptive steps, which otherwise stay exact,
+        module docstring): every linear solve to ``first`` (whatever ``rule``: without a
+        residual test there are no norms for Eisenstat-Walker's ratio). Their stopping
+        test measures the Newton corrections themselves and their observed rate, so a
+        Newton iteration made linear (rate ~``first``) still stops on its error. For
+        models whose measurements show it keeps the answer (the collisional ``bte``,
+        :func:`fvqp.models.bte.coupled.forcing`).
     """
 
     rule: str = "first"
@@ -106,6 +115,7 @@ class ForcingOptions:
     gamma: float = 0.9
     alpha: float = 2.0
     floor: float = 0.1
+    correction: bool = False
 
     def __post_init__(self) -> None:
         if self.rule not in RULES:
@@ -142,6 +152,10 @@ class Forcing:
     >>> f.start(target=None)          # no residual test: exact solves
     >>> f.rtol(1.0)
     1e-10
+    >>> c = Forcing(ForcingOptions(correction=True), rtol_min=1e-10)
+    >>> c.start(target=None)          # ... unless correction-tested solves are forced
+    >>> c.rtol(float("nan")), c.rtol(float("nan"))
+    (1e-05, 1e-05)
     >>> e = Forcing(ForcingOptions(rule="ew"), rtol_min=1e-10)
     >>> e.start(target=1e-13)
     >>> e.rtol(1.0)                   # eta_0
@@ -173,6 +187,9 @@ class Forcing:
         ``fnorm`` (module docstring)."""
         o = self.o
         if self._target is None:  # no residual test: exact solves (module docstring)
+            if o.correction:                             # ... unless ``correction``
+                self.current = max(o.first, self.rtol_min)
+                return self.current
             self.current = self.rtol_min
             return self.rtol_min
         if self._prev is None or not self._prev[0] > 0.0 or not math.isfinite(fnorm):
