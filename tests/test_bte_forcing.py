@@ -1,6 +1,7 @@
 """Inexact Newton in the collisional bte transients (``newton_forcing``, the solver
 framework's :mod:`fvqp.solvers.forcing`): fixed steps force the first linear solve of
-every Newton solve to 1e-5 (``"first"``, the default) and keep the answer; the case key
+every Newton solve to 1e-5 (``"first"``, the default), adaptive steps every linear solve
+(``ForcingOptions.correction``), both with the gaps held, and keep the answer; the case key
 turns it off. The small absorber (coarse mesh, sweeps + the global coarse level,
 BDF2 steps through the burst)."""
 

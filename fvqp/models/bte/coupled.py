@@ -186,27 +186,25 @@ def _jacobian(prob: InelasticProblem, forced: ForcingOptions | None = None
 
 
 def forcing(sim, default: bool = True) -> ForcingOptions | None:
-    """Inexact Newton in transients (:mod:`fvqp.solvers.forcing`): ``newton_forcing``
-    (``"first"``; ``"ew"``; false) and ``newton_forcing_first`` / ``newton_forcing_max``
-    of the case's ``[solver] petsc`` or ``-<prefix>newton_forcing*``; without them
-    ``"first"`` if ``default`` (held gaps), else off (a gap in every cell,
-    :mod:`.gapcollide`). Fixed steps' residual-tested solves follow the rule; adaptive
-    steps' correction-tested solves are forced only with ``default`` (below). With
-    ``"first"`` the first linear solve of a fixed step goes to 1e-5 and the rest to
-    ``ksp_rtol``: on the finer absorber (1.5e6
-    unknowns, sweeps, 4 BDF2 steps) 48 -> 37 Krylov, 4.4 -> 3.5 s per step, the final
-    state as close to a tight reference (ksp_rtol 1e-13) as exact solves: relative errors
-    3.3e-13 / 5.8e-12 / 2.3e-11 above 1e-4 / 1e-6 / 1e-8 of the largest unknown, against
-    3.4e-13 / 1.6e-11 / 3.8e-11 exact (``"ew"``: 29 Krylov, but 2.3e-10 / 1.2e-8 /
-    4.1e-8). With a gap in every cell it does not pay: each step's second solve starts
-    from the first's result, and its forced first linear solve costs a Newton iteration
-    (shipped case, 25 steps: 77 -> 90 Newton, 568 -> 499 Krylov, 1.51 -> 1.49 s per
-    step). With ``default`` the adaptive steps' correction-tested solves are forced too
+    """Inexact Newton of the collisional runs (:mod:`fvqp.solvers.forcing`): ``newton_forcing``
+    (``"first"``; ``"ew"``; false) and ``newton_forcing_first`` / ``newton_forcing_max`` of
+    the case's ``[solver] petsc`` or ``-<prefix>newton_forcing*``; without them ``"first"``
+    if ``default`` (held gaps), else off (a gap in every cell, :mod:`.gapcollide`). Fixed
+    steps' residual-tested solves follow the rule; adaptive steps' correction-tested solves
+    are forced only with ``default`` (below). With ``"first"`` the first linear solve of a
+    fixed step goes to 1e-5 and the rest to ``ksp_rtol``: on the finer absorber (1.5e6
+    unknowns, sweeps, 4 BDF2 steps) 48 -> 37 Krylov, 4.4 -> 3.5 s per step, the final state
+    as close to a tight reference (ksp_rtol 1e-13) as exact solves: relative errors 3.3e-13
+    / 5.8e-12 / 2.3e-11 above 1e-4 / 1e-6 / 1e-8 of the largest unknown, against 3.4e-13 /
+    1.6e-11 / 3.8e-11 exact (``"ew"``: 29 Krylov, but 2.3e-10 / 1.2e-8 / 4.1e-8). With a gap
+    in every cell it does not pay: each step's second solve starts from the first's result,
+    and its forced first linear solve costs a Newton iteration (shipped case, 25 steps: 77
+    -> 90 Newton, 568 -> 499 Krylov, 1.51 -> 1.49 s per step). With ``default`` the adaptive
+    steps' correction-tested solves are forced too
     (:class:`~fvqp.solvers.forcing.ForcingOptions` ``correction``: every linear solve to
-    1e-5): 10 ns of the finer absorber, adaptive, the same 72 steps and 9 rejections,
-    164 -> 186 Newton, 940 -> 574 Krylov, the final state 3.1e-12 from a tight reference
-    (exact solves 1.1e-12; forcing only each solve's first linear solve: 185 / 841,
-    1.2e-12)."""
+    1e-5): 10 ns of the finer absorber, adaptive, the same 72 steps and 9 rejections, 164 ->
+    186 Newton, 940 -> 574 Krylov, the final state 3.1e-12 from a tight reference (exact
+    solves 1.1e-12; forcing only each solve's first linear solve: 185 / 841, 1.2e-12)."""
     d = sim.case.values
     got = forcing_options(normalise_prefix(d["solver"]["prefix"]), d["solver"]["petsc"],
                           default)
