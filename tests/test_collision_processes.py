@@ -148,3 +148,58 @@ def test_block_gathers_equal_the_strided_windows(setup, monkeypatch):
     gathers = cb.collision_blocks(f, n, rho, ados, c_ph=cph, pair_weight=None, **kw)
     for k in ("ff", "fn", "nf", "nn"):
         assert np.array_equal(windows[k], gathers[k]), k
+
+
+@pytest.mark.parametrize("layout", ["centred", "vertex"])
+def test_added_process_reaches_the_0d_operators(layout):
+    """The 0D model's operators (kinetics0d: the FFT residual and action of
+    fvqp/collisions/fft.py, with and without the exponential tilt and the exact head
+    sums; the dense Jacobian and its diagonal) are generated from the same table: with
+    the added process their terms equal the batched operator's for one cell on the 0D
+    grid (pair offset m = s - 1, the layout's pair weights), the added rows move the
+    scattering fields, and the action equals the dense blocks' product."""
+    from fvqp.collisions import CollisionParams, EnergyGrid
+    from fvqp.collisions import fft as fft0d
+    from fvqp.collisions.correlation_blocks import collision_diagonal
+    from fvqp.collisions.kernels import pair_layout
+
+    g = EnergyGrid(delta=1.5, h=3.0 / 40, n=90, n_ph=150, layout=layout,
+                   gamma=0.0 if layout == "vertex" else 1e-3)
+    s, pw, _ = pair_layout(g)
+    rng = np.random.default_rng(3)
+    # thermal-like tails (T = 0.5) with noise: the data the tilt 1/T is made for
+    f = np.exp(-g.e / 0.5) * rng.uniform(0.7, 1.3, g.n)
+    n = np.exp(-g.omega / 0.5) * rng.uniform(0.7, 1.3, g.n_ph)
+    cph = 0.8
+    ext = PROCESSES + (_coherence_ii(0.7),)
+    table = rate_table(ext)
+    kw = dict(h=g.h, m=s - 1, pair_weight=pw)
+    one = (f[None], n[None], g.dos[None], g.ados[None])
+    st = State.build(*one, rates=table, **kw)
+    r = evaluate(st, EACH, c_ph=cph, rates=table)
+    params = CollisionParams(phonon_prefactor=cph)
+    v, u = rng.normal(size=g.n), rng.normal(size=g.n_ph)
+    b = collision_blocks(*one, c_ph=cph, rates=table, **kw)
+    ref_dq = b["ff"][0] @ v + b["fn"][0] @ u
+    ref_dp = b["nf"][0] @ v + b["nn"][0] * u
+    for tilt in (0.0, 2.0):
+        ctx = fft0d._Context(g, params, tilt)
+        ours = fft0d._evaluate(ctx, fft0d._terms(ext), f, n)
+        base = fft0d._evaluate(ctx, fft0d._TERMS, f, n)
+        occ = {"qp_sc_in": 1 - f, "qp_pb": 1 - f, "qp_sc_out": f, "qp_rec": f,
+               "ph_sc_in": 1 + n, "ph_rec": 1 + n, "ph_sc_out": n, "ph_pb": n}
+        for k, val in ours.items():
+            want = occ[k] * r[k][0]
+            assert np.max(np.abs(val - want)) <= 1e-12 * np.max(np.abs(want)), (k, tilt)
+            moved = np.max(np.abs(val - base[k])) > 0.1 * np.max(np.abs(base[k]))
+            assert moved == ("_sc_" in k), (k, tilt)
+        if tilt:  # a random direction has no thermal tail: the action untilted only
+            continue
+        tang = fft0d._evaluate(ctx, fft0d._terms(ext), f, n, tangent=(v, u))
+        signs = {t.name: t.sign for t in fft0d._terms(ext)}
+        dq = sum(signs[k] * x for k, x in tang.items() if k.startswith("qp"))
+        dp = sum(signs[k] * x for k, x in tang.items() if k.startswith("ph"))
+        assert np.max(np.abs(dq - ref_dq)) <= 1e-12 * np.max(np.abs(ref_dq))
+        assert np.max(np.abs(dp - ref_dp)) <= 1e-12 * np.max(np.abs(ref_dp))
+    d = collision_diagonal(*one, c_ph=cph, rates=table, **kw)[0]
+    assert np.max(np.abs(d - np.diag(b["ff"][0]))) <= 1e-13 * np.max(np.abs(d))

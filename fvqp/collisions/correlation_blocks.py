@@ -42,7 +42,7 @@ import numpy as np
 from .correlations import _RATES, FIELDS, State, _phonon_factors, evaluate
 from .processes import FACTORS
 
-__all__ = ["OUTER", "collision_blocks"]
+__all__ = ["OUTER", "collision_blocks", "collision_diagonal"]
 
 #: The outer factors' derivatives as groups of :func:`fvqp.collisions.correlations.evaluate`:
 #: :math:`g^f = -\sum` QP rates (``"qp"``, with the sign), :math:`g^n` = phonon gains
@@ -279,3 +279,56 @@ def collision_blocks(f: np.ndarray, n: np.ndarray, rho: np.ndarray, ados: np.nda
         if "nn" in want:
             out["nn"] = g["ph"].astype(dt)
     return out
+
+
+def collision_diagonal(f: np.ndarray, n: np.ndarray, rho: np.ndarray, ados: np.ndarray, *,
+                       h: float, m: int, qp_scale=1.0, c_ph=1.0, pair_weight=None,
+                       rates=None) -> np.ndarray:
+    r"""The diagonal :math:`\partial\dot f_i/\partial f_i` of the QP block of
+    :func:`collision_blocks` in :math:`O(N\log N)`, without forming the block.
+
+    The outer factors' derivatives :math:`g^f` (one evaluation of the rates by FFTs)
+    plus, for every product of the table, its derivative at the one partner index where
+    the differentiated QP factor's index equals the row (the module's table with
+    ``t = s``): :math:`O(N)` gathers. Products whose partner sits at the phonon node 0
+    (:math:`W_0 = 0`) give nothing, as in the blocks.
+
+    Parameters
+    ----------
+    f, rho, ados : ndarray, shape (C, N)
+    n : ndarray, shape (C, M)
+    h, m, qp_scale, c_ph, pair_weight, rates
+        As for :func:`collision_blocks`.
+
+    Returns
+    -------
+    ndarray, shape (C, N)
+    """
+    rates = _RATES if rates is None else rates
+    f, n, rho, ados = (np.atleast_2d(np.asarray(x, dtype=float)) for x in (f, n, rho, ados))
+    nq, nph = f.shape[1], n.shape[1]
+    pad = 2 * (nq + nph + m) + 4
+    vals = _values(f, n, rho, ados, h, m, pair_weight, np.float64, pad)
+    dfac = _derivatives(nq, nph, m, h, rho, ados, pair_weight, np.float64)
+    st = State.build(f, n, rho, ados, h=h, m=m, qp_scale=qp_scale, pair_weight=pair_weight,
+                     rates=rates)
+    outer = {"1-f": 1.0 - f, "f": f}
+    o = np.arange(nq)
+    diag = evaluate(st, _OUTER, c_ph=c_ph, rates=rates)["qp"].astype(float)
+    for rate in (r for group in rates.values() for r in group if r.row == "qp"):
+        for term in rate.terms:
+            for b in term.b:
+                rel = _relation(term.a, b)
+                for slot, var, partner in (("a", term.a, b), ("b", b, term.a)):
+                    fac = FACTORS[var.lstrip("~")]
+                    if fac.grid != "qp":
+                        continue
+                    ss, st_ = _PARTNER[(rel, slot)]
+                    pname = partner.lstrip("~")
+                    p = (ss + st_) * o         # s = t = o on the QP rows and variables
+                    ok = (p >= 0) & (p < _length(FACTORS[pname].grid, nq))
+                    gathered = vals[pname][:, np.where(ok, p + pad, 0)]
+                    c = term.coef * rate.weight * fac.sign * (1.0 if rate.gain else -1.0)
+                    row = st.qs * h * (st.r if term.post == "r" else 1.0)
+                    diag += c * gathered * dfac[fac.base][:, 0, :] * row * outer[rate.outer]
+    return diag

@@ -197,6 +197,15 @@ def rate_table(processes: Sequence[Process] = PROCESSES) -> dict[str, tuple[Rate
 _RATES = rate_table()
 
 
+def selected_rates(names: Sequence[str]) -> Mapping[str, tuple[Rate, ...]]:
+    """The rate table of the processes named (:attr:`Process.name`), every field present
+    (empty where no selected process adds to it); the whole table is the default object."""
+    if set(names) >= {p.name for p in PROCESSES}:
+        return _RATES
+    picked = rate_table(tuple(p for p in PROCESSES if p.name in names))
+    return {k: picked.get(k, ()) for ks in FIELDS.values() for k in ks}
+
+
 def _sums(rates: Mapping[str, tuple[Rate, ...]]) -> tuple[set, set]:
     """The factors a table uses on their own, and the sums of several it uses."""
     alone, sums = set(), set()

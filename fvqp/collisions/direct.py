@@ -46,6 +46,8 @@ from .kernels import (
 
 __all__ = ["collision_terms_direct"]
 
+#: The processes written out below, independently of the table: the notes' Eqs. 35-40.
+_WRITTEN = ("scattering", "pair")
 _BLOCK_ELEMENTS = 1 << 21  # elements per broadcast block (memory bound)
 
 
@@ -81,6 +83,12 @@ def collision_terms_direct(
     CollisionTerms
     """
     procs, f, n = check_inputs(f, n, grid, processes, allow_complex=True)
+    other = [p for p in procs if p not in _WRITTEN]
+    if other:
+        raise NotImplementedError(
+            f"process(es) {other} of the table (fvqp.collisions.processes) have no "
+            f"independent double sum here (this reference writes out {_WRITTEN} only); "
+            "use method='fft', generated from the table, or add the sums here")
     dtype = np.result_type(f, n)
     nq, nph, h = grid.n, grid.n_ph, grid.h
     s, pair_weight, _ = pair_layout(grid)

@@ -71,6 +71,8 @@ from .kernels import (
     check_inputs,
     pair_layout,
 )
+from .processes import PROCESSES as TABLE
+from .processes import Process
 
 __all__ = ["collision_terms_fft", "jvp_fft", "transform_length"]
 
@@ -88,7 +90,8 @@ class _Bilinear:
 
 @dataclass(frozen=True)
 class _Term:
-    """``scale * (c0 + c1 * var) * sum_g weight_g * place(sum of bilinears_g)``."""
+    """``scale * (c0 + c1 * var) * sum_g weight_g * place(sum of bilinears_g)``; ``sign``
+    is +1 for a gain and -1 for a loss of its row (the net rate's sign)."""
 
     name: str
     process: str
@@ -96,45 +99,58 @@ class _Term:
     var: str  # "f" or "n": variable of the affine outer factor
     c0: float
     c1: float
-    scale: str  # "qp" -> h, "ph_sc" -> 2 c h, "ph_pair" -> c h
+    weight: float  # the rate's weight (2 for phonon scattering rows, notes Eq. 39)
+    sign: float
     groups: tuple[tuple[str, tuple[_Bilinear, ...]], ...]  # (weight name, bilinears)
 
 
-_B = _Bilinear
-_TERMS: tuple[_Term, ...] = (
-    # Eq. 35, terms 1 + 3 (in) and 2 + 4 (out)
-    _Term("qp_sc_in", "scattering", "qp", "f", 1.0, -1.0, "qp", (
-        ("one", (_B("corr", "p1", "rf"), _B("conv", "p0", "rf"))),
-        ("-ratio", (_B("corr", "p1", "af"), _B("conv", "p0", "af"))),
-    )),
-    _Term("qp_sc_out", "scattering", "qp", "f", 0.0, 1.0, "qp", (
-        ("one", (_B("corr", "p0", "rF"), _B("conv", "p1", "rF"))),
-        ("-ratio", (_B("corr", "p0", "aF"), _B("conv", "p1", "aF"))),
-    )),
-    # Eq. 36 (recombination) and Eq. 37 (pair breaking)
-    _Term("qp_rec", "pair", "qp", "f", 0.0, 1.0, "qp", (
-        ("one", (_B("corr", "rf", "q1"),)),
-        ("ratio", (_B("corr", "af", "q1"),)),
-    )),
-    _Term("qp_pb", "pair", "qp", "f", 1.0, -1.0, "qp", (
-        ("one", (_B("corr", "rF", "q0"),)),
-        ("ratio", (_B("corr", "aF", "q0"),)),
-    )),
-    # Eq. 39 (both phonon regimes)
-    _Term("ph_sc_in", "scattering", "ph_sc", "n", 1.0, 1.0, "ph_sc", (
-        ("one", (_B("corr", "rF", "rf"), _B("corr", "aF", "af", -1.0))),
-    )),
-    _Term("ph_sc_out", "scattering", "ph_sc", "n", 0.0, 1.0, "ph_sc", (
-        ("one", (_B("corr", "rf", "rF"), _B("corr", "af", "aF", -1.0))),
-    )),
-    # Eq. 40, second bracket (Omega > 2 Delta)
-    _Term("ph_rec", "pair", "ph_pair", "n", 1.0, 1.0, "ph_pair", (
-        ("one", (_B("conv", "rf", "rf"), _B("conv", "af", "af"))),
-    )),
-    _Term("ph_pb", "pair", "ph_pair", "n", 0.0, 1.0, "ph_pair", (
-        ("one", (_B("conv", "rF", "rF"), _B("conv", "aF", "aF"))),
-    )),
-)
+#: The table's factor names (:data:`fvqp.collisions.processes.FACTORS`) as this module's
+#: input arrays, its output domains as placements and its outer factors as affine forms.
+_ARRAYS = {"RF": "rf", "AF": "af", "RFF": "rF", "AFF": "aF",
+           "P1": "p1", "P0": "p0", "Q1": "q1", "Q0": "q0"}
+_PLACES = {"qp": "qp", "sc": "ph_sc", "pair": "ph_pair"}
+_AFFINE = {"1-f": ("f", 1.0, -1.0), "f": ("f", 0.0, 1.0),
+           "1+n": ("n", 1.0, 1.0), "n": ("n", 0.0, 1.0)}
+
+
+def _bilinear(a: str, b: str, coef: float) -> _Bilinear:
+    """The table's product ``a * b`` (:mod:`fvqp.collisions.processes`, Products) as a
+    correlation or convolution of this module: ``~A * B`` is ``A star B``, ``A * ~B`` is
+    ``B star A``, ``A * B`` is ``B * A``."""
+    if a.startswith("~"):
+        return _Bilinear("corr", _ARRAYS[a[1:]], _ARRAYS[b], coef)
+    if b.startswith("~"):
+        return _Bilinear("corr", _ARRAYS[b[1:]], _ARRAYS[a], coef)
+    return _Bilinear("conv", _ARRAYS[b], _ARRAYS[a], coef)
+
+
+def _terms(table: Sequence[Process] = TABLE) -> tuple[_Term, ...]:
+    """The process table as this module's terms: one per rate, its table terms grouped
+    by coherence post-factor (``"one"``; ``"ratio"`` or ``"-ratio"`` with the term's
+    sign), each table term's products a bilinear of the group."""
+    out = []
+    for process in table:
+        for rate in process.rates:
+            groups: dict[str, list[_Bilinear]] = {}
+            for term in rate.terms:
+                if term.post == "r":
+                    if abs(term.coef) != 1.0:
+                        raise ValueError(f"rate {rate.name}: a coherence-weighted term "
+                                         f"needs a coefficient of +-1, not {term.coef}")
+                    key, coef = ("ratio" if term.coef > 0 else "-ratio"), 1.0
+                else:
+                    key, coef = "one", term.coef
+                groups.setdefault(key, []).extend(_bilinear(term.a, b, coef)
+                                                  for b in term.b)
+            var, c0, c1 = _AFFINE[rate.outer]
+            out.append(_Term(rate.target, process.name, _PLACES[rate.domain], var, c0, c1,
+                             rate.weight, 1.0 if rate.gain else -1.0,
+                             tuple((k, tuple(v)) for k, v in groups.items())))
+    return tuple(out)
+
+
+#: Every rate of :data:`fvqp.collisions.processes.PROCESSES` (notes Eqs. 35-40).
+_TERMS: tuple[_Term, ...] = _terms()
 
 
 _HEAD = 256  # QP convolution outputs recomputed exactly (see _Context.group_value)
@@ -239,7 +255,7 @@ class _Context:
         ratio = self.ados / self.rho
         self.weights = {"one": 1.0, "ratio": ratio, "-ratio": -ratio}
         c, h = params.phonon_prefactor, grid.h
-        self.scales = {"qp": h, "ph_sc": 2.0 * c * h, "ph_pair": c * h}
+        self.h_qp, self.ch = h, c
         self.w2 = np.concatenate(([0.0], grid.omega**2))
         # energy coordinate of index 0 of each input array (all have slope h)
         qp0, ph0, sh0 = e0, 0.0, self.s * h
@@ -372,14 +388,14 @@ def _evaluate(
     results: dict[str, np.ndarray] = {}
     for term in terms:
         outer = term.c0 + term.c1 * var[term.var]
-        scale = ctx.scales[term.scale]
+        scale = term.weight * (ctx.h_qp if term.out == "qp" else ctx.ch * ctx.h_qp)
         d_outer = dvar.get(term.var)
         value = 0.0
         if tangent is None or d_outer is not None:
             for wname, bils in term.groups:
                 value = value + ctx.weights[wname] * ctx.group_value(term.out, bils, px, None)
         if tangent is None:
-            results[term.name] = scale * outer * value
+            _add(results, term.name, scale * outer * value)
             continue
         dval = 0.0
         for wname, bils in term.groups:
@@ -387,8 +403,13 @@ def _evaluate(
         res = scale * outer * dval
         if d_outer is not None:
             res = res + scale * term.c1 * d_outer * value
-        results[term.name] = res
+        _add(results, term.name, res)
     return results
+
+
+def _add(results: dict, key: str, value: np.ndarray) -> None:
+    """Sum the rates of several processes that add to one field."""
+    results[key] = value if key not in results else results[key] + value
 
 
 # ----------------------------------------------------------------------- public API
@@ -419,10 +440,6 @@ def collision_terms_fft(
     get = {t.name: np.zeros(grid.n if t.out == "qp" else grid.n_ph) for t in _TERMS}
     get.update(res)
     return CollisionTerms(**get)
-
-
-_SIGNS = {"qp_sc_in": 1.0, "qp_sc_out": -1.0, "qp_rec": -1.0, "qp_pb": 1.0,
-          "ph_sc_in": 1.0, "ph_sc_out": -1.0, "ph_rec": 1.0, "ph_pb": -1.0}
 
 
 def jvp_fft(
@@ -465,9 +482,10 @@ def jvp_fft(
     terms = tuple(t for t in _TERMS if t.process in procs)
     res = _evaluate(ctx, terms, f, n, tangent=(df, dn))
     dq, dp = np.zeros(grid.n), np.zeros(grid.n_ph)
+    signs = {t.name: t.sign for t in terms}
     for name, val in res.items():
         if name.startswith("qp"):
-            dq += _SIGNS[name] * val
+            dq += signs[name] * val
         else:
-            dp += _SIGNS[name] * val
+            dp += signs[name] * val
     return dq, dp

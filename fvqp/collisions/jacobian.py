@@ -15,9 +15,15 @@ of the transition ``j -> i``), the derivatives are
     \frac{\partial S^{pair}_i}{\partial n_k} &= -\frac{h}{\bar\rho_i}
         V_{ij}\big(f_if_j - (1-f_i)(1-f_j)\big)\big|_{j = k-m-1-i},
 
-and analogously for the phonon rows (``dS_ph/dn`` is diagonal).  ``fvqp.collisions.jvp``
-(:func:`fvqp.collisions.fft.jvp_fft`) gives the same linear map matrix-free in
-O(N log N) for Newton-Krylov solvers.
+and analogously for the phonon rows (``dS_ph/dn`` is diagonal).  The blocks are not
+written out here: they are generated from the process table
+(:mod:`fvqp.collisions.processes`) by :mod:`fvqp.collisions.correlation_blocks`, as for
+the spatial models, so a process added to the table is in them; the tests check them
+against the complex step of the independent double sums of
+:mod:`fvqp.collisions.direct`.  ``fvqp.collisions.jvp``
+(:func:`fvqp.collisions.fft.jvp_fft`, generated from the same table) gives the same
+linear map matrix-free in O(N log N) for Newton-Krylov solvers, and :func:`qp_diagonal`
+the QP block's diagonal (the kinetics0d preconditioner).
 """
 
 from __future__ import annotations
@@ -27,10 +33,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .correlation_blocks import collision_blocks, collision_diagonal
+from .correlations import selected_rates
 from .grid import EnergyGrid
 from .kernels import PROCESSES, CollisionParams, check_inputs, pair_layout
 
-__all__ = ["JacobianBlocks", "jacobian"]
+__all__ = ["JacobianBlocks", "jacobian", "qp_diagonal"]
 
 
 @dataclass(frozen=True)
@@ -63,13 +71,6 @@ class JacobianBlocks:
         return np.block([[self.ff, self.fn], [self.nf, self.nn]])
 
 
-def _scatter_add(shape: tuple[int, int], rows: np.ndarray, cols: np.ndarray,
-                 vals: np.ndarray) -> np.ndarray:
-    """Dense matrix with ``vals`` summed into ``(rows, cols)``."""
-    flat = np.bincount(rows * shape[1] + cols, weights=vals, minlength=shape[0] * shape[1])
-    return flat.reshape(shape)
-
-
 def jacobian(
     f: np.ndarray,
     n: np.ndarray,
@@ -79,6 +80,11 @@ def jacobian(
 ) -> JacobianBlocks:
     """Exact dense Jacobian of the discrete operator at ``(f, n)`` (O(N^2) memory).
 
+    The blocks of :func:`fvqp.collisions.correlation_blocks.collision_blocks` for one
+    cell, i.e. generated from the process table (:mod:`fvqp.collisions.processes`);
+    the grid's layout enters as the pair offset ``m = s - 1`` and the pair kernel's node
+    factors (:func:`~fvqp.collisions.kernels.pair_layout`).
+
     Parameters
     ----------
     f, n : ndarray
@@ -87,73 +93,32 @@ def jacobian(
         As for :func:`~fvqp.collisions.direct.collision_terms_direct`.
     """
     procs, f, n = check_inputs(f, n, grid, processes)
-    nq, nph, h = grid.n, grid.n_ph, grid.h
-    c = params.phonon_prefactor
-    rho, ados = grid.dos, grid.ados
-    w2 = np.concatenate(([0.0], grid.omega**2))
     offset, pair_weight, _ = pair_layout(grid)
-    rw = np.concatenate(([0.0], pair_weight))  # r_k of the pair kernel (grid.py)
-    npad = np.concatenate(([0.0], n))
-    pref = h / rho
-    ii, jj = np.meshgrid(np.arange(nq), np.arange(nq), indexing="ij")
-    fi, fj = f[:, None], f[None, :]
-    diag = np.arange(nq)
+    b = collision_blocks(f[None], n[None], grid.dos[None], grid.ados[None], h=grid.h,
+                         m=offset - 1, c_ph=params.phonon_prefactor,
+                         pair_weight=pair_weight, rates=selected_rates(procs))
+    return JacobianBlocks(ff=b["ff"][0], fn=b["fn"][0], nf=b["nf"][0],
+                          nn=np.diag(b["nn"][0]))
 
-    ff = np.zeros((nq, nq))
-    fn = np.zeros((nq, nph))
-    nf = np.zeros((nph, nq))
-    nn = np.zeros(nph)
 
-    if "scattering" in procs:
-        k = np.abs(jj - ii)
-        valid = (k >= 1) & (k <= nph)
-        kc = np.where(valid, k, 0)
-        kern = np.where(valid, np.outer(rho, rho) - np.outer(ados, ados), 0.0)
-        w = w2[kc] * kern
-        nk = npad[kc]
-        up = jj > ii
-        p_in = np.where(up, 1.0 + nk, nk)
-        p_out = np.where(up, nk, 1.0 + nk)
-        ff += pref[:, None] * w * ((1.0 - fi) * p_in + fi * p_out)
-        ff[diag, diag] -= pref * np.sum(w * (fj * p_in + (1.0 - fj) * p_out), axis=1)
-        sel = valid
-        fn += _scatter_add(
-            (nq, nph), ii[sel], kc[sel] - 1, (pref[:, None] * w * (fj - fi))[sel]
-        )
-        # phonon rows: pairs (i, j = i + k) with j > i
-        sel = valid & up
-        kk, i_, j_ = kc[sel] - 1, ii[sel], jj[sel]
-        kij, nkk = kern[sel], nk[sel]
-        f_i, f_j = f[i_], f[j_]
-        s = 2.0 * c * h
-        nf += _scatter_add((nph, nq), kk, i_, s * kij * (-f_j * (1.0 + nkk) - (1.0 - f_j) * nkk))
-        nf += _scatter_add((nph, nq), kk, j_, s * kij * ((1.0 - f_i) * (1.0 + nkk) + f_i * nkk))
-        nn += np.bincount(kk, weights=s * kij * (f_j - f_i), minlength=nph)
+def qp_diagonal(
+    f: np.ndarray,
+    n: np.ndarray,
+    grid: EnergyGrid,
+    params: CollisionParams,
+    processes: Sequence[str] = PROCESSES,
+) -> np.ndarray:
+    r""":math:`\partial S_{qp,i}/\partial f_i`, the diagonal of :func:`jacobian`'s ``ff``
+    block, in :math:`O(N\log N)` without forming it
+    (:func:`fvqp.collisions.correlation_blocks.collision_diagonal`).
 
-    if "pair" in procs:
-        k = ii + jj + offset
-        valid = k <= nph
-        kc = np.where(valid, k, 0)
-        kern = np.where(valid, rw[kc] * (np.outer(rho, rho) + np.outer(ados, ados)), 0.0)
-        v = w2[kc] * kern
-        nk = npad[kc]
-        ff -= pref[:, None] * v * (fi * (1.0 + nk) + (1.0 - fi) * nk)
-        ff[diag, diag] -= pref * np.sum(v * (fj * (1.0 + nk) + (1.0 - fj) * nk), axis=1)
-        sel = valid
-        fn -= _scatter_add(
-            (nq, nph), ii[sel], kc[sel] - 1,
-            (pref[:, None] * v * (fi * fj - (1.0 - fi) * (1.0 - fj)))[sel],
-        )
-        kk, i_, j_ = kc[sel] - 1, ii[sel], jj[sel]
-        kij, nkk = kern[sel], nk[sel]
-        f_i, f_j = f[i_], f[j_]
-        s = c * h
-        # ordered pairs (i, j): d/df_i and d/df_j of f_i f_j (1+n) - (1-f_i)(1-f_j) n
-        nf += _scatter_add((nph, nq), kk, i_, s * kij * (f_j * (1.0 + nkk) + (1.0 - f_j) * nkk))
-        nf += _scatter_add((nph, nq), kk, j_, s * kij * (f_i * (1.0 + nkk) + (1.0 - f_i) * nkk))
-        nn += np.bincount(
-            kk, weights=s * kij * (f_i * f_j - (1.0 - f_i) * (1.0 - f_j)), minlength=nph
-        )
-
-    return JacobianBlocks(ff=ff, fn=fn, nf=nf, nn=np.diag(nn))
-
+    Parameters
+    ----------
+    f, n, grid, params, processes
+        As for :func:`jacobian`.
+    """
+    procs, f, n = check_inputs(f, n, grid, processes)
+    offset, pair_weight, _ = pair_layout(grid)
+    return collision_diagonal(f[None], n[None], grid.dos[None], grid.ados[None], h=grid.h,
+                              m=offset - 1, c_ph=params.phonon_prefactor,
+                              pair_weight=pair_weight, rates=selected_rates(procs))[0]

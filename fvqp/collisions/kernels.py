@@ -103,6 +103,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .grid import EnergyGrid
+from .processes import PROCESSES as _TABLE
 
 __all__ = [
     "PROCESSES",
@@ -117,9 +118,10 @@ __all__ = [
     "total_energy",
 ]
 
-#: Process groups: QP-phonon scattering (Eqs. 35, 39) and pair processes (recombination
-#: Eq. 36 + pair breaking Eq. 37, and their phonon counterpart in Eq. 40).
-PROCESSES: tuple[str, ...] = ("scattering", "pair")
+#: Names of the processes of the table (:data:`fvqp.collisions.processes.PROCESSES`), by
+#: which a selection is made: QP-phonon scattering (Eqs. 35, 39) and pair processes
+#: (recombination Eq. 36 + pair breaking Eq. 37, and their phonon counterpart in Eq. 40).
+PROCESSES: tuple[str, ...] = tuple(p.name for p in _TABLE)
 
 
 @dataclass(frozen=True)

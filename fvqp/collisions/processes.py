@@ -181,7 +181,7 @@ SCATTERING = Process("scattering", (
 
 #: Recombination and pair breaking, E + E' <-> Omega (notes Eqs. 36, 37, 40): coherence
 #: factor rho rho' + ados ados'.
-PAIRS = Process("pairs", (
+PAIRS = Process("pair", (
     Rate("qp_rec", "f", "qp", (Term(1.0, "1", "~RF", ("Q1",)),
                                Term(1.0, "r", "~AF", ("Q1",)))),
     Rate("qp_pb", "1-f", "qp", (Term(1.0, "1", "~RFF", ("Q0",)),
