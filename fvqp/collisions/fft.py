@@ -255,7 +255,7 @@ class _Context:
         ratio = self.ados / self.rho
         self.weights = {"one": 1.0, "ratio": ratio, "-ratio": -ratio}
         c, h = params.phonon_prefactor, grid.h
-        self.h_qp, self.ch = h, c
+        self.c_ph = c
         self.w2 = np.concatenate(([0.0], grid.omega**2))
         # energy coordinate of index 0 of each input array (all have slope h)
         qp0, ph0, sh0 = e0, 0.0, self.s * h
@@ -388,7 +388,7 @@ def _evaluate(
     results: dict[str, np.ndarray] = {}
     for term in terms:
         outer = term.c0 + term.c1 * var[term.var]
-        scale = term.weight * (ctx.h_qp if term.out == "qp" else ctx.ch * ctx.h_qp)
+        scale = term.weight * (ctx.h if term.out == "qp" else ctx.c_ph * ctx.h)
         d_outer = dvar.get(term.var)
         value = 0.0
         if tangent is None or d_outer is not None:
