@@ -1,7 +1,7 @@
 """Benchmark: the bte model on the 3D Ta absorber + Al lead with electron-phonon collisions.
 
 ``python benchmarks/bte_absorber3d.py [all|sizes|ell|ranks|crossing|sweep|selfgap|adaptive|``
-``solver|target]``
+``solver|targetmesh|target]``
 runs variants of ``cases/bte_absorber3d.toml`` (fixed BDF2 steps of 0.1 ns through the 6 keV
 burst) as separate ``python -m fvqp run`` processes (``mpiexec -n R`` for R ranks) and prints from
 each run's ``summary.json``: coupled unknowns (cells x bins x (ordinates + 1)), wall time
@@ -175,7 +175,15 @@ def run(text: str, work: Path, ranks: int = 1) -> dict:
     s["krylov_per_newton"] = s["linear_iterations"] / max(s["newton_iterations"], 1)
     s["bytes_per_unknown"] = s["peak_rss_MB_per_rank"] * 2**20 * s["ranks"] / n
     s["updates_per_s_core"] = n / s["per_step_s"] / s["ranks"]
+    s["log"] = p.stdout + p.stderr
     return s
+
+
+def coarse_iterations(s: dict) -> list[int]:
+    """The global coarse solves' GMRES iterations of a run with
+    ``icoarse_ksp_converged_reason`` (PETSc's lines in its log)."""
+    return [int(k) for k in re.findall(r"bte_icoarse_ solve converged due to \w+ iterations "
+                                       r"(\d+)", s["log"])]
 
 
 def step_time(log: str) -> float | None:
@@ -401,6 +409,52 @@ def solver(tmp: Path) -> None:
           f"{abs(n[0]['N_qp'] / b[0]['N_qp'] - 1):.1e}")
 
 
+def target_mesh(tmp: Path) -> None:
+    """The target's mesh itself (53 120 active cells) at fewer energies and directions
+    (8 bins requested: 6 above the Al gap; 2 x 4 ordinates; gaps held, sweeps), against
+    the coarse mesh (520 cells) at the same energies and directions in the same run:
+    3 fixed 0.1 ns BDF2 steps through the burst (time split, the coarse solves' GMRES
+    iterations) and 100 ns with adaptive steps, from which the target (32 bins x 24
+    ordinates) is extrapolated over energies and directions only — the cells are the
+    target's. ``FVQP_BENCH_TARGET_ADAPTIVE=0`` skips the adaptive run of the target mesh
+    (~30 min)."""
+    big = gmsh_mesh(TARGET_MESH, tmp / "absorber3d_target.msh")
+    coarse = ROOT / "meshes" / "absorber3d" / "absorber3d_coarse.msh"
+    opts = {"icoarse_ksp_converged_reason": True}
+    print("== the target's mesh (53 120 cells) against the coarse one (520), 8 bins x 8 "
+          "dirs, gaps held, sweeps ==")
+    print(HEAD + "  coarse its   update/fine/coarse/actions s per step")
+    fixed = {}
+    for name, mesh in (("coarse mesh, 3 fixed steps", coarse),
+                       ("target mesh, 3 fixed steps", big)):
+        s = run(case_text(mesh, 8, 2, 4, steps=3, fine="sweep", petsc=opts),
+                tmp / f"tm_{len(fixed)}")
+        its = coarse_iterations(s)
+        split = "/".join(f"{v / s['steps']:.2f}" for v in s["preconditioner_seconds"].values())
+        print(line(name, s) + f"  {min(its):3d}-{max(its):3d}   {split}")
+        fixed[name] = s
+    c, b = fixed.values()
+    per = [s["per_step_s"] / s["coupled_unknowns"] for s in (c, b)]
+    print(f"time per unknown and step, target mesh / coarse mesh: {per[1] / per[0]:.2f}")
+    runs = [("coarse mesh, adaptive to 100 ns", coarse)]
+    if os.environ.get("FVQP_BENCH_TARGET_ADAPTIVE", "1") != "0":
+        runs.append(("target mesh, adaptive to 100 ns", big))
+    print(HEAD + "   steps  stepping s")
+    ada = []
+    for name, mesh in runs:
+        s = run(case_text(mesh, 8, 2, 4, fine="sweep", adaptive_end_ns=100.0),
+                tmp / f"tm_a{len(ada)}")
+        total = s["per_step_s"] * s["steps"]
+        print(line(name, s) + f"  {s['steps']:6d}  {total:10.1f}  (rejected "
+              f"{s.get('rejected_steps', 0)})")
+        ada.append((s, total))
+    n = 53120 * 32 * 25
+    for s, total in ada:
+        hours = total * n / s["coupled_unknowns"] / 2 / 3600
+        print(f"target ({n:.3g} unknowns) from the {s['coupled_unknowns']}-unknown "
+              f"adaptive run: {hours:.1f} h on 2 cores (goal 0.5 h)")
+
+
 def target(measured: dict | None) -> None:
     """Extrapolate the issue's target from the largest measured run."""
     cells, bins, dirs = 53120, 32, 24
@@ -464,6 +518,8 @@ def main(argv: list[str]) -> None:
             adaptive(tmp)
         if what in ("all", "solver"):
             solver(tmp)
+        if what in ("all", "targetmesh"):
+            target_mesh(tmp)
         if what in ("all", "target"):
             target(measured)
 

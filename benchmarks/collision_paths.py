@@ -16,7 +16,10 @@ reference computed in the same run:
 and, for the residual, the action and the blocks, how the cost grows when a second
 process of the same factors is added to the table (scattering with the other coherence
 factor, ``tests/test_collision_processes.py``). Every path's values are checked against
-its reference before it is timed.
+its reference before it is timed. First (``--zero-d N``, 0 skips it) the 0D model's
+paths on its own grid, generated from the same table: its dense Jacobian against the
+complex step through the independent double sums, its Jacobian diagonal against the
+dense Jacobian's.
 """
 
 from __future__ import annotations
@@ -71,13 +74,59 @@ def second_process() -> Process:
     return Process("scattering_ii", tuple(rates))
 
 
+def zero_d(nq: int, repeats: int) -> None:
+    """kinetics0d's paths on its own grid (one cell of :class:`fvqp.collisions.EnergyGrid`,
+    generated from the same table since 2026-11-25): the dense Jacobian
+    (:func:`fvqp.collisions.jacobian.jacobian`, the one-cell blocks) against the complex
+    step through the independent double sums of :mod:`fvqp.collisions.direct` (one
+    residual per column), and the QP diagonal (:func:`~fvqp.collisions.jacobian.
+    qp_diagonal`, O(N log N)) against forming the dense Jacobian and reading its
+    diagonal; values checked before timing."""
+    from fvqp.collisions import CollisionParams, EnergyGrid, collision_rhs
+    from fvqp.collisions.jacobian import jacobian, qp_diagonal
+
+    g = EnergyGrid(delta=1.76, h=3.52 / 96, n=nq, n_ph=nq + 200, gamma=1e-4)
+    rng = np.random.default_rng(5)
+    f, n = rng.uniform(0.0, 0.3, g.n), rng.uniform(0.0, 0.5, g.n_ph)
+    par = CollisionParams(phonon_prefactor=30.0)
+
+    def complex_step() -> np.ndarray:
+        k = g.n + g.n_ph
+        out = np.empty((k, k))
+        for j in range(k):
+            e = np.zeros(k, complex)
+            e[j] = 1e-30j
+            q, p = collision_rhs(f + e[:g.n], n + e[g.n:], g, par, method="direct")
+            out[:, j] = np.concatenate([q.imag, p.imag]) / 1e-30
+        return out
+
+    ref = complex_step()
+    jac = jacobian(f, n, g, par).dense()
+    err = np.max(np.abs(jac - ref)) / np.max(np.abs(ref))
+    d = qp_diagonal(f, n, g, par)
+    derr = np.max(np.abs(d - np.diag(jac)[:g.n]) / np.abs(d))
+    t_ref = median_time(complex_step, 1)
+    t_jac = median_time(lambda: jacobian(f, n, g, par), repeats)
+    t_d = median_time(lambda: qp_diagonal(f, n, g, par), repeats)
+    t_dd = median_time(lambda: np.diag(jacobian(f, n, g, par).ff).copy(), repeats)
+    print(f"kinetics0d's grid, N = {g.n} QP cells, M = {g.n_ph} phonon nodes (one cell)")
+    print(f"dense Jacobian (table blocks)  {1e3 * t_jac:9.1f} ms   complex step of the double "
+          f"sums {1e3 * t_ref:9.1f} ms  {t_ref / t_jac:6.1f}x  max rel diff {err:.1e}")
+    print(f"QP diagonal (table, FFT)       {1e3 * t_d:9.2f} ms   diagonal of the dense "
+          f"Jacobian {1e3 * t_dd:9.1f} ms  {t_dd / t_d:6.1f}x  max rel diff {derr:.1e}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cells", type=int, default=256)
     parser.add_argument("--bins", type=int, default=66)
     parser.add_argument("--phonons", type=int, default=130)
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--zero-d", type=int, default=300, metavar="N",
+                        help="QP cells of the kinetics0d section (0: skip it)")
     args = parser.parse_args()
+    if args.zero_d:
+        zero_d(args.zero_d, args.repeats)
     keep_freed_memory()
     rng = np.random.default_rng(1)
     c, nq, nph, h, m = args.cells, args.bins, args.phonons, 0.05, 30
