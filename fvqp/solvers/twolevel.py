@@ -36,6 +36,7 @@ Two flavours of the coarse level share the interface of :class:`CoarseLevel`
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 
 import numpy as np
@@ -44,11 +45,14 @@ import scipy.sparse.linalg as spla
 
 from ..parallel.distribution import allgather_concat, allgather_objects, sum_in_place
 from .linear import LinearSolver, csr_matrix
-from .options import apply_options, set_from_options
+from .options import apply_options, given_by_user, set_from_options
 from .result import reason_name
 
-__all__ = ["AggregateCoarse", "BLOCK_JACOBI_DEFAULTS", "CoarseCorrection", "CoarseLevel",
+__all__ = ["AggregateCoarse", "BLOCK_JACOBI_DEFAULTS", "CELL_BLOCK_GAMG", "CoarseCorrection",
+           "CoarseLevel",
            "TwoLevelPC", "add_coarse_level", "block_jacobi_two_level", "exact_defaults"]
+
+log = logging.getLogger("fvqp.solvers")
 
 #: one-level stage of :func:`block_jacobi_two_level` (options ``<prefix>bj_*``)
 BLOCK_JACOBI_DEFAULTS: dict[str, object] = {
@@ -56,6 +60,17 @@ BLOCK_JACOBI_DEFAULTS: dict[str, object] = {
 #: coarse solve of :func:`block_jacobi_two_level` (options ``<prefix>coarse_*``): one AMG
 #: V-cycle
 GALERKIN_COARSE_DEFAULTS: dict[str, object] = {"ksp_type": "preonly", "pc_type": "gamg"}
+
+
+#: the coarse solve of an assembled operator with a node's unknowns coupled densely (a
+#: cell's energies) and nodes coupled like a diffusion operator: algebraic multigrid whose
+#: aggregates are whole nodes (the matrix's block size) with point-block Jacobi smoothing
+#: (a node's dense block inverted). On the bte absorber's global coarse level (53 120
+#: cells x 6 energies, issue 16) its GMRES took 6-10 iterations at 0.1 ns and at 4 ns
+#: steps, where ILU(0) took 8-27 and 100-200 (the limit, not converged); an iteration
+#: costs ~6 of ILU(0)'s (measurements: fvqp/models/bte/inelastic_pc.py)
+CELL_BLOCK_GAMG: dict[str, object] = {"pc_type": "gamg", "pc_gamg_threshold": 0.0,
+                                      "mg_levels_pc_type": "pbjacobi"}
 
 
 def exact_defaults(comm) -> dict[str, object]:
@@ -119,14 +134,35 @@ class CoarseCorrection(CoarseLevel):
     defaults, options : mapping, optional
         PETSc options of the coarse solve without the prefix: defaults (e.g.
         :func:`exact_defaults`), then the user's; the command line wins.
+    block_size : int
+        Unknowns per node of the coarse matrix (a mesh cell's coarse unknowns), set on
+        the matrices of :meth:`set_matrix`: what point-block smoothers and GAMG's
+        aggregation of nodes see.
+    escalate : (int, mapping), optional
+        ``(iterations, options)``: once a coarse solve has taken more than
+        ``iterations`` Krylov iterations or has not converged, the later solves use
+        ``options`` instead of the defaults' preconditioner (every ``pc_*``/``sub_*``
+        default and ``mg_*`` replaced), for the rest of the level's life; logged. Not done
+        where the case or the command line chose the ``pc_type``. For a cheap
+        preconditioner whose iterations grow with the problem's stiffness (ILU(0) on a
+        diffusion operator at long time steps) and a scalable one that costs more per
+        iteration (algebraic multigrid): :data:`CELL_BLOCK_GAMG`.
     """
 
     def __init__(self, comm, R, P, prefix: str, defaults: Mapping | None = None,
-                 options: Mapping | None = None):
+                 options: Mapping | None = None, block_size: int = 1,
+                 escalate: tuple[int, Mapping] | None = None):
         self.comm, self.prefix = comm, prefix
         self.R = None if R is None else sp.csr_matrix(R)
         self.P = None if P is None else sp.csr_matrix(P)
-        apply_options(prefix, {**(defaults or {}), **(options or {})})
+        self._options = {**(defaults or {}), **(options or {})}
+        apply_options(prefix, self._options)
+        self.block_size = int(block_size)
+        chosen = "pc_type" in (options or {}) or given_by_user(prefix + "pc_type")
+        self._escalate = None if chosen else escalate
+        #: the coarse solve that switched to the ``escalate`` options (1-based), or None
+        self.escalated_at: int | None = None
+        self.solves = 0
         self.solver: LinearSolver | None = None
         self._pattern: tuple | None = None  # the set_matrix operator's (indptr, indices)
         self._Rm = self._Pm = None
@@ -164,6 +200,8 @@ class CoarseCorrection(CoarseLevel):
             return
         self._pattern = (C.indptr.copy(), C.indices.copy())
         mat = csr_matrix(self.comm, C, C.shape[1])
+        if self.block_size > 1:
+            mat.setBlockSize(self.block_size)
         if self.solver is None:
             self.solver = LinearSolver(mat, self.prefix)  # options inserted at __init__
         else:
@@ -227,8 +265,35 @@ class CoarseCorrection(CoarseLevel):
 
     def solve_coarse(self, rc: np.ndarray) -> np.ndarray:
         """:math:`A_c^{-1}r_c` for the owned coarse residual ``rc`` (numpy): the coarse
-        solve alone, for a model that restricts and prolongs itself."""
-        return self.solver.solve(rc)
+        solve alone, for a model that restricts and prolongs itself (then, if it took
+        too many iterations, the switch of ``escalate``)."""
+        out = self.solver.solve(rc)
+        self.solves += 1
+        if self._escalate is not None:
+            ksp = self.solver.ksp
+            if ksp.getIterationNumber() > self._escalate[0] or ksp.getConvergedReason() < 0:
+                self._switch(int(ksp.getIterationNumber()), int(ksp.getConvergedReason()))
+        return out
+
+    def _switch(self, its: int, reason: int) -> None:
+        """Use the ``escalate`` options from the next solve on (collective: every rank
+        saw the same iteration count)."""
+        limit, options = self._escalate
+        self._escalate = None
+        self.escalated_at = self.solves
+        kept = {k: v for k, v in self._options.items()
+                if not k.startswith(("pc_", "sub_", "mg_"))}
+        self._options = {**kept, **options}
+        apply_options(self.prefix, self._options)
+        set_from_options(self.solver.ksp, self.prefix)
+        self.solver.set_operators()
+        self.solver.ksp.setUp()
+        from petsc4py import PETSc
+
+        log.info("coarse solve %s: %d iterations (%s, limit %d) at solve %d; the later "
+                 "solves use %s", self.prefix, its,
+                 reason_name(PETSc.KSP.ConvergedReason, reason), limit,
+                 self.solves, ", ".join(f"{k} {v}" for k, v in options.items()))
 
     def add_correction(self, t, y) -> None:
         """``y += P A_c^{-1} R t`` on PETSc vectors of the fine layout (after

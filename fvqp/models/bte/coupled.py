@@ -43,7 +43,7 @@ from ...solvers.result import ConvergenceError
 from ...spectra.bins import cell_spectra
 from ..base.balance import imbalance, inflows
 from .inelastic import COUPLED_PETSC, SWEEP_KRYLOV, InelasticProblem
-from .inelastic_pc import FINE_CHOICES, INEXACT_COARSE, InelasticPC
+from .inelastic_pc import COARSE_ESCALATION, FINE_CHOICES, INEXACT_COARSE, InelasticPC
 
 log = logging.getLogger("fvqp.bte")
 
@@ -140,7 +140,8 @@ def _finish(sim, cls, rho, ados, qp_scale, c_ph, rel, base=None) -> InelasticPro
     glob = choice == "two_level" or fine == "sweep" or (choice == "auto" and sim.dist.size > 1)
     prob.preconditioner = InelasticPC(
         prob, global_coarse=glob, prefix=prefix + "icoarse_", fine=fine,
-        options_prefix=prefix, coarse_options=INEXACT_COARSE if fine == "sweep" else None)
+        options_prefix=prefix, coarse_options=INEXACT_COARSE if fine == "sweep" else None,
+        coarse_escalate=COARSE_ESCALATION if fine == "sweep" else None)
     return prob
 
 

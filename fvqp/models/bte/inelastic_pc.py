@@ -39,8 +39,9 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from ...collisions.batched import batched_blocks, batched_jacobian, qp_block
+from ...solvers.twolevel import CELL_BLOCK_GAMG
 
-__all__ = ["FINE_CHOICES", "INEXACT_COARSE", "InelasticPC"]
+__all__ = ["COARSE_ESCALATION", "FINE_CHOICES", "INEXACT_COARSE", "InelasticPC"]
 
 #: step 1 of :class:`InelasticPC`: one sparse LU, or a transport sweep
 FINE_CHOICES = ("lu", "sweep")
@@ -49,6 +50,15 @@ FINE_CHOICES = ("lu", "sweep")
 #: 3 360 cells x 18 bins); a variable preconditioner, so the outer Krylov is FGMRES
 INEXACT_COARSE = {"ksp_type": "gmres", "ksp_rtol": 1e-3, "ksp_atol": 0.0,
                   "ksp_max_it": 200, "pc_type": "bjacobi", "sub_pc_type": "ilu"}
+#: ... and once one of its solves takes more than 50 iterations (or does not converge),
+#: algebraic multigrid on the cells (:data:`fvqp.solvers.twolevel.CELL_BLOCK_GAMG`) for
+#: the rest of the run. The absorber on the issue's 53 120-cell mesh (6 bins x 8
+#: ordinates, 2026-11-25): at 0.1 ns steps ILU(0) took 8-27 iterations per coarse solve
+#: and GAMG 6-7 at ~6x the cost per iteration (coarse solves 9.9 against 31.7 s in 3
+#: steps); at 4 ns steps (the late part of a 100 ns run) ILU(0) took 100-200 (the limit,
+#: unconverged) and GAMG 7-10: coarse solves 205 against 69 s, steps 84 against 46 s,
+#: Krylov 85 against 90. The break-even is near 50 ILU(0) iterations.
+COARSE_ESCALATION = (50, CELL_BLOCK_GAMG)
 
 
 class InelasticPC:
@@ -62,18 +72,21 @@ class InelasticPC:
     exchange). ``fine``: step 1, one of :data:`FINE_CHOICES`, or None to read the option
     ``-<options_prefix>fine_pc`` (default ``lu``) at the first update; a sweep implies
     the global coarse operator. ``prefix``: options prefix of the global coarse solve,
-    ``coarse_options`` its default options (None: an exact LU)."""
+    ``coarse_options`` its default options (None: an exact LU), ``coarse_escalate`` the
+    switch of its preconditioner after a solve of too many iterations
+    (:class:`fvqp.solvers.twolevel.CoarseCorrection`; :data:`COARSE_ESCALATION`)."""
 
     def __init__(self, prob, smooth: bool = True, coarse: bool = True,
                  global_coarse: bool = False, prefix: str = "bte_icoarse_",
                  fine: str | None = None, options_prefix: str | None = None,
-                 coarse_options: dict | None = None):
+                 coarse_options: dict | None = None,
+                 coarse_escalate: tuple[int, dict] | None = None):
         self.p, self.smooth, self.coarse = prob, smooth, coarse
         self.updates = 0
         self.lin = None   # the collision linearisation at the last update's state
         self.gc = None
         self.prefix, self.options_prefix = prefix, options_prefix
-        self.coarse_options = coarse_options
+        self.coarse_options, self.coarse_escalate = coarse_options, coarse_escalate
         self.fine, self.sweep, self.lu = fine, None, None
         self.schur = None
         self.crossing, self.n_stages = False, 1
@@ -90,7 +103,8 @@ class InelasticPC:
     def _global(self) -> None:
         from .coupled_coarse import GlobalCoarse
 
-        self.gc = GlobalCoarse(self.p, self.prefix, self.coarse_options)
+        self.gc = GlobalCoarse(self.p, self.prefix, self.coarse_options,
+                               self.coarse_escalate)
 
     def _choose_fine(self) -> None:
         """Step 1 from ``fine`` or the option (first update): the sweep's order and its
