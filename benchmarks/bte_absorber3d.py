@@ -60,6 +60,12 @@ unknown-updates per second per core (unknowns / time per step / ranks). Sections
   vectors instead of 36 past the 6th iteration; the first linear solve of a fixed step
   forced to 1e-5), l = 10 um on the finer mesh (6-8 Krylov per Newton); figures in
   docs/bte_absorber3d.md ("The Newton solver's memory and forcing");
+* ``targetmesh``: the target's own mesh (53 120 active cells) at 8 bins requested (6
+  above the Al gap) x 8 ordinates, 2.87e6 unknowns, against the coarse mesh at the same
+  energies and directions: 3 fixed steps (time split, the coarse solves' GMRES
+  iterations) and 100 ns with adaptive steps; the target extrapolated from the target
+  mesh's adaptive run over energies and directions only. Measured 2026-11-25 (fifth
+  session; figures in docs/bte_absorber3d.md, "The target's own mesh");
 * ``target``: the issue's target (>= 50 000 cells x 32 energies x >= 24 ordinates: the
   53 120-cell mesh of ``benchmarks/transport_absorber3d.py``) is not run: its unknowns and
   memory are extrapolated from the measured memory per unknown, and the time of a 100 ns
