@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
@@ -50,7 +51,8 @@ from .result import reason_name
 
 __all__ = ["AggregateCoarse", "BLOCK_JACOBI_DEFAULTS", "CELL_BLOCK_GAMG", "CoarseCorrection",
            "CoarseLevel",
-           "TwoLevelPC", "add_coarse_level", "block_jacobi_two_level", "exact_defaults"]
+           "Escalation", "TwoLevelPC", "add_coarse_level", "block_jacobi_two_level",
+           "exact_defaults"]
 
 log = logging.getLogger("fvqp.solvers")
 
@@ -71,6 +73,38 @@ GALERKIN_COARSE_DEFAULTS: dict[str, object] = {"ksp_type": "preonly", "pc_type":
 #: costs ~6 of ILU(0)'s (measurements: fvqp/models/bte/inelastic_pc.py)
 CELL_BLOCK_GAMG: dict[str, object] = {"pc_type": "gamg", "pc_gamg_threshold": 0.0,
                                       "mg_levels_pc_type": "pbjacobi"}
+
+
+@dataclass
+class Escalation:
+    """The switch of a coarse solve's preconditioner (:class:`CoarseCorrection`'s
+    ``escalate``): once a solve takes more than ``limit`` Krylov iterations or does not
+    converge, the solves use ``options`` instead of the defaults' preconditioner. One
+    object may serve several levels in turn (bte's collision problems rebuilt at every
+    gap update): once one of them switched, ``switched_at`` says so and every level
+    sharing it, built before or after, uses ``options`` from its next solve on.
+
+    Attributes
+    ----------
+    limit : int
+        Krylov iterations of one coarse solve beyond which it switches.
+    options : mapping
+        The preconditioner's options after the switch (e.g. :data:`CELL_BLOCK_GAMG`).
+    switched_at : (int, int) or None
+        ``(solve, iterations)``: the solve of the level that switched (1-based) and its
+        iterations, or None.
+    """
+
+    limit: int
+    options: Mapping
+    switched_at: tuple[int, int] | None = None
+
+    def applied_to(self, options: Mapping) -> dict[str, object]:
+        """``options`` after the switch: those that do not configure the preconditioner
+        (``pc_*``, ``sub_*``, ``mg_*``), then :attr:`options`."""
+        kept = {k: v for k, v in options.items()
+                if not k.startswith(("pc_", "sub_", "mg_"))}
+        return {**kept, **self.options}
 
 
 def exact_defaults(comm) -> dict[str, object]:
@@ -138,20 +172,20 @@ class CoarseCorrection(CoarseLevel):
         Unknowns per node of the coarse matrix (a mesh cell's coarse unknowns), set on
         the matrices of :meth:`set_matrix`: what point-block smoothers and GAMG's
         aggregation of nodes see.
-    escalate : (int, mapping), optional
-        ``(iterations, options)``: once a coarse solve has taken more than
-        ``iterations`` Krylov iterations or has not converged, the later solves use
-        ``options`` instead of the defaults' preconditioner (every ``pc_*``/``sub_*``
-        default and ``mg_*`` replaced), for the rest of the level's life; logged. Not done
-        where the case or the command line chose the ``pc_type``. For a cheap
-        preconditioner whose iterations grow with the problem's stiffness (ILU(0) on a
-        diffusion operator at long time steps) and a scalable one that costs more per
-        iteration (algebraic multigrid): :data:`CELL_BLOCK_GAMG`.
+    escalate : Escalation, optional
+        Once a coarse solve has taken more than ``escalate.limit`` Krylov iterations or
+        has not converged, the later solves use ``escalate.options`` instead of the
+        defaults' preconditioner (every ``pc_*``/``sub_*``/``mg_*`` default replaced), for
+        the rest of the level's life and of every level sharing ``escalate``; logged
+        once. Not done where the case or the command line chose the ``pc_type``. For a
+        cheap preconditioner whose iterations grow with the problem's stiffness (ILU(0)
+        on a diffusion operator at long time steps) and a scalable one that costs more
+        per iteration (algebraic multigrid): :data:`CELL_BLOCK_GAMG`.
     """
 
     def __init__(self, comm, R, P, prefix: str, defaults: Mapping | None = None,
                  options: Mapping | None = None, block_size: int = 1,
-                 escalate: tuple[int, Mapping] | None = None):
+                 escalate: Escalation | None = None):
         self.comm, self.prefix = comm, prefix
         self.R = None if R is None else sp.csr_matrix(R)
         self.P = None if P is None else sp.csr_matrix(P)
@@ -160,8 +194,7 @@ class CoarseCorrection(CoarseLevel):
         self.block_size = int(block_size)
         chosen = "pc_type" in (options or {}) or given_by_user(prefix + "pc_type")
         self._escalate = None if chosen else escalate
-        #: the coarse solve that switched to the ``escalate`` options (1-based), or None
-        self.escalated_at: int | None = None
+        self._switched = False   # this level's KSP uses the escalate options
         self.solves = 0
         self.solver: LinearSolver | None = None
         self._pattern: tuple | None = None  # the set_matrix operator's (indptr, indices)
@@ -199,6 +232,11 @@ class CoarseCorrection(CoarseLevel):
             self.solver.ksp.setUp()
             return
         self._pattern = (C.indptr.copy(), C.indices.copy())
+        if self._escalate is not None and self._escalate.switched_at and \
+                not self._switched:          # another level sharing it switched
+            self._options = self._escalate.applied_to(self._options)
+            apply_options(self.prefix, self._options)
+            self._switched = True
         mat = csr_matrix(self.comm, C, C.shape[1])
         if self.block_size > 1:
             mat.setBlockSize(self.block_size)
@@ -265,35 +303,37 @@ class CoarseCorrection(CoarseLevel):
 
     def solve_coarse(self, rc: np.ndarray) -> np.ndarray:
         """:math:`A_c^{-1}r_c` for the owned coarse residual ``rc`` (numpy): the coarse
-        solve alone, for a model that restricts and prolongs itself (then, if it took
-        too many iterations, the switch of ``escalate``)."""
+        solve alone, for a model that restricts and prolongs itself (with the switch of
+        ``escalate`` before it, if a level sharing it switched, or after it, if it took
+        too many iterations)."""
+        esc = self._escalate
+        if esc is not None and esc.switched_at and not self._switched:
+            self._switch()
         out = self.solver.solve(rc)
         self.solves += 1
-        if self._escalate is not None:
+        if esc is not None and not self._switched:
             ksp = self.solver.ksp
-            if ksp.getIterationNumber() > self._escalate[0] or ksp.getConvergedReason() < 0:
-                self._switch(int(ksp.getIterationNumber()), int(ksp.getConvergedReason()))
+            its, reason = int(ksp.getIterationNumber()), int(ksp.getConvergedReason())
+            if its > esc.limit or reason < 0:
+                from petsc4py import PETSc
+
+                esc.switched_at = (self.solves, its)
+                self._switch()
+                log.info("coarse solve %s: %d iterations (%s, limit %d) at solve %d; the "
+                         "later solves use %s", self.prefix, its,
+                         reason_name(PETSc.KSP.ConvergedReason, reason), esc.limit,
+                         self.solves, ", ".join(f"{k} {v}" for k, v in esc.options.items()))
         return out
 
-    def _switch(self, its: int, reason: int) -> None:
-        """Use the ``escalate`` options from the next solve on (collective: every rank
-        saw the same iteration count)."""
-        limit, options = self._escalate
-        self._escalate = None
-        self.escalated_at = self.solves
-        kept = {k: v for k, v in self._options.items()
-                if not k.startswith(("pc_", "sub_", "mg_"))}
-        self._options = {**kept, **options}
+    def _switch(self) -> None:
+        """This level's KSP to the ``escalate`` options (collective: every rank saw the
+        same iteration count)."""
+        self._switched = True
+        self._options = self._escalate.applied_to(self._options)
         apply_options(self.prefix, self._options)
         set_from_options(self.solver.ksp, self.prefix)
         self.solver.set_operators()
         self.solver.ksp.setUp()
-        from petsc4py import PETSc
-
-        log.info("coarse solve %s: %d iterations (%s, limit %d) at solve %d; the later "
-                 "solves use %s", self.prefix, its,
-                 reason_name(PETSc.KSP.ConvergedReason, reason), limit,
-                 self.solves, ", ".join(f"{k} {v}" for k, v in options.items()))
 
     def add_correction(self, t, y) -> None:
         """``y += P A_c^{-1} R t`` on PETSc vectors of the fine layout (after

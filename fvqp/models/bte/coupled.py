@@ -40,6 +40,7 @@ from ...solvers.forcing import ForcingOptions, forcing_options
 from ...solvers.linear import option_value
 from ...solvers.options import normalise_prefix
 from ...solvers.result import ConvergenceError
+from ...solvers.twolevel import Escalation
 from ...spectra.bins import cell_spectra
 from ..base.balance import imbalance, inflows
 from .inelastic import COUPLED_PETSC, SWEEP_KRYLOV, InelasticProblem
@@ -48,7 +49,7 @@ from .inelastic_pc import COARSE_ESCALATION, FINE_CHOICES, INEXACT_COARSE, Inela
 log = logging.getLogger("fvqp.bte")
 
 __all__ = ["PC_LAG", "StepClock", "coupled_problem", "coupled_steady", "coupled_transient",
-           "fine_pc", "forcing", "pc_lag"]
+           "coarse_escalation", "coarse_switch", "fine_pc", "forcing", "pc_lag"]
 
 #: how long the Newton preconditioner of a transient is kept (module docstring)
 PC_LAG = ("none", "step", "run")
@@ -112,9 +113,11 @@ def _multi_media(sim) -> InelasticProblem:
     return _finish(sim, InelasticProblem, r[reg], a[reg], qs[reg], cph[reg], rel[reg])
 
 
-def _finish(sim, cls, rho, ados, qp_scale, c_ph, rel, base=None) -> InelasticProblem:
+def _finish(sim, cls, rho, ados, qp_scale, c_ph, rel, base=None,
+            escalation: Escalation | None = None) -> InelasticProblem:
     """The collision problem on ``base`` (default ``sim.problem``) with its
-    preconditioner."""
+    preconditioner; ``escalation``: the switch of the sweep path's global coarse solve
+    shared with the problems it replaces (:func:`coarse_escalation`; default a new one)."""
     d, u, mat = sim.case.values, sim.units, sim.material
     col = d["collisions"]
     tau_esc = math.inf
@@ -138,11 +141,21 @@ def _finish(sim, cls, rho, ados, qp_scale, c_ph, rel, base=None) -> InelasticPro
     if fine == "sweep":
         _check_rank_split(sim, prefix)
     glob = choice == "two_level" or fine == "sweep" or (choice == "auto" and sim.dist.size > 1)
+    if fine == "sweep" and escalation is None:
+        escalation = coarse_escalation(sim)
     prob.preconditioner = InelasticPC(
         prob, global_coarse=glob, prefix=prefix + "icoarse_", fine=fine,
         options_prefix=prefix, coarse_options=INEXACT_COARSE if fine == "sweep" else None,
-        coarse_escalate=COARSE_ESCALATION if fine == "sweep" else None)
+        coarse_escalate=escalation if fine == "sweep" else None)
     return prob
+
+
+def coarse_escalation(sim) -> Escalation | None:
+    """The switch of the sweep path's global coarse solve from ILU(0) to GAMG on the
+    cells after :func:`coarse_switch` iterations (None where it is 0); one per run, shared
+    by the collision problems a per-cell-gap run rebuilds."""
+    limit = coarse_switch(sim)
+    return Escalation(limit, COARSE_ESCALATION[1]) if limit else None
 
 
 def _fields(sim, prob: InelasticProblem, x: np.ndarray, names) -> dict:
@@ -213,6 +226,23 @@ def forcing(sim, default: bool = True) -> ForcingOptions | None:
         else got
 
 
+def coarse_switch(sim) -> int:
+    """The coarse-solve iterations past which the sweep path's global coarse solve
+    switches from ILU(0) to GAMG on the cells (:data:`.inelastic_pc.COARSE_ESCALATION`):
+    ``-<prefix>coarse_switch`` on the command line, else ``coarse_switch`` of the case's
+    ``[solver] petsc``, else 50; 0 never switches."""
+    d = sim.case.values
+    prefix = normalise_prefix(d["solver"]["prefix"])
+    value = option_value(prefix + "coarse_switch",
+                         int(d["solver"]["petsc"].get("coarse_switch",
+                                                      COARSE_ESCALATION[0])))
+    if value < 0:
+        raise CaseError([f"{sim.case.path}: solver.petsc.coarse_switch (or "
+                         f"-{prefix}coarse_switch) = {value}: give the coarse-solve "
+                         "iterations after which it switches to GAMG (0: never)"])
+    return value
+
+
 def fine_pc(sim) -> str:
     """Step 1 of the Newton preconditioner: ``-<prefix>fine_pc`` on the command line, else
     ``fine_pc`` of the case's ``[solver] petsc``, else ``sweep`` for ``[numerics]
@@ -278,12 +308,13 @@ def _lagged(prob, lag: str):
 
 
 def _petsc(sim) -> tuple[str, dict]:
-    """Prefix and options of the Newton solve (``fine_pc`` and ``pc_lag`` are read by
-    :func:`fine_pc` and :func:`pc_lag`;
+    """Prefix and options of the Newton solve (``fine_pc``, ``pc_lag`` and
+    ``coarse_switch`` are read by :func:`fine_pc`, :func:`pc_lag` and
+    :func:`coarse_switch`;
     with sweeps the outer Krylov is FGMRES: the inexact coarse solve varies)."""
     d = sim.case.values
     own = {k: v for k, v in d["solver"]["petsc"].items()
-           if k not in ("fine_pc", "pc_lag") and k not in FORCING_KEYS}
+           if k not in ("fine_pc", "pc_lag", "coarse_switch") and k not in FORCING_KEYS}
     var = SWEEP_KRYLOV if fine_pc(sim) == "sweep" else {}
     return d["solver"]["prefix"], {**COUPLED_PETSC, **var, **own}
 

@@ -44,7 +44,7 @@ class GlobalCoarse:
     size is a cell's coarse unknowns."""
 
     def __init__(self, prob, prefix: str = "bte_icoarse_", defaults: dict | None = None,
-                 escalate: tuple[int, dict] | None = None):
+                 escalate=None):
         self.p = p = prob
         n, nl, S, N, B, K = p.n, p.nl, p.S, p.N, p.B, p.K
         self.Sc = Sc = N + p.Mp

@@ -69,7 +69,16 @@ import numpy as np
 from ...solvers import JacobianConfig
 from ...solvers.bdf import bdf2_coefficients, planned_step
 from ...solvers.result import ConvergenceError
-from .coupled import LAG_RULE, _finish, _petsc, forcing, pc_lag, region_prefactors
+from .coupled import (
+    LAG_RULE,
+    _finish,
+    _petsc,
+    coarse_escalation,
+    fine_pc,
+    forcing,
+    pc_lag,
+    region_prefactors,
+)
 from .gapdynamics import (
     consistent_state,
     extrapolated_gaps,
@@ -172,6 +181,9 @@ class WithCollisions(GapStepper):
         #: across steps and gap updates while the Krylov counts allow
         self.lag = pc_lag(sim)
         self._carried = _Carried(self._release)
+        #: the switch of the global coarse solve to GAMG, shared by every collision problem
+        #: of the run (one per gap update: each would otherwise pay one long ILU(0) solve)
+        self._escalation = coarse_escalation(sim) if fine_pc(sim) == "sweep" else None
         self._kept = None
         if self.lag != "none":
             from ...solvers.lagged import LaggedPreconditioner
@@ -204,7 +216,7 @@ class WithCollisions(GapStepper):
         rho, ados = p.collision_spectra()
         qs, cph, rel = self._pref
         prob = _finish(self.sim, InelasticProblem, rho, ados, qs, cph, rel,
-                       base=_FrozenGaps(p))
+                       base=_FrozenGaps(p), escalation=self._escalation)
         prob.follow_sources = getattr(self, "adaptive", False)   # land on source windows
         return prob
 

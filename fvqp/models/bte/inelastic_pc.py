@@ -50,14 +50,16 @@ FINE_CHOICES = ("lu", "sweep")
 #: 3 360 cells x 18 bins); a variable preconditioner, so the outer Krylov is FGMRES
 INEXACT_COARSE = {"ksp_type": "gmres", "ksp_rtol": 1e-3, "ksp_atol": 0.0,
                   "ksp_max_it": 200, "pc_type": "bjacobi", "sub_pc_type": "ilu"}
-#: ... and once one of its solves takes more than 50 iterations (or does not converge),
+#: ... and, once one of its solves takes more than 50 iterations (or does not converge),
 #: algebraic multigrid on the cells (:data:`fvqp.solvers.twolevel.CELL_BLOCK_GAMG`) for
-#: the rest of the run. The absorber on the issue's 53 120-cell mesh (6 bins x 8
-#: ordinates, 2026-11-25): at 0.1 ns steps ILU(0) took 8-27 iterations per coarse solve
-#: and GAMG 6-7 at ~6x the cost per iteration (coarse solves 9.9 against 31.7 s in 3
-#: steps); at 4 ns steps (the late part of a 100 ns run) ILU(0) took 100-200 (the limit,
-#: unconverged) and GAMG 7-10: coarse solves 205 against 69 s, steps 84 against 46 s,
-#: Krylov 85 against 90. The break-even is near 50 ILU(0) iterations.
+#: the rest of the run (``(limit, options)`` of a :class:`fvqp.solvers.twolevel.
+#: Escalation`; the limit is the case's ``coarse_switch``, :func:`.coupled.coarse_switch`).
+#: The absorber on the issue's 53 120-cell mesh (6 bins x 8 ordinates, 2026-11-25): at
+#: 0.1 ns steps ILU(0) took 8-27 iterations per coarse solve and GAMG 6-7 at ~6x the cost
+#: per iteration (coarse solves 9.9 against 31.7 s in 3 steps); at 4 ns steps (the late
+#: part of a 100 ns run) ILU(0) took 100-200 (the limit, unconverged) and GAMG 7-10:
+#: coarse solves 205 against 69 s, steps 84 against 46 s, Krylov 85 against 90. The
+#: break-even is near 50 ILU(0) iterations.
 COARSE_ESCALATION = (50, CELL_BLOCK_GAMG)
 
 
@@ -74,13 +76,13 @@ class InelasticPC:
     the global coarse operator. ``prefix``: options prefix of the global coarse solve,
     ``coarse_options`` its default options (None: an exact LU), ``coarse_escalate`` the
     switch of its preconditioner after a solve of too many iterations
-    (:class:`fvqp.solvers.twolevel.CoarseCorrection`; :data:`COARSE_ESCALATION`)."""
+    (:class:`fvqp.solvers.twolevel.Escalation`; :data:`COARSE_ESCALATION`)."""
 
     def __init__(self, prob, smooth: bool = True, coarse: bool = True,
                  global_coarse: bool = False, prefix: str = "bte_icoarse_",
                  fine: str | None = None, options_prefix: str | None = None,
                  coarse_options: dict | None = None,
-                 coarse_escalate: tuple[int, dict] | None = None):
+                 coarse_escalate=None):
         self.p, self.smooth, self.coarse = prob, smooth, coarse
         self.updates = 0
         self.lin = None   # the collision linearisation at the last update's state

@@ -1,0 +1,64 @@
+"""The bte sweep path's global coarse solve switches from ILU(0)-GMRES to GAMG on the
+cells once one of its solves takes more than ``coarse_switch`` iterations
+(fvqp.models.bte.inelastic_pc.COARSE_ESCALATION, fvqp.solvers.twolevel's ``escalate``).
+A run with a gap in every cell rebuilds its collision problem at every gap update: the
+switch is carried to the rebuilt problems (once switched, the run does not pay one long
+ILU(0) solve per rebuild), and the answer is the unswitched run's to the Krylov
+tolerance."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from test_bte_absorber3d_mpi import CASE, SMALL, _fields
+
+from conftest import case_variant, run_fvqp
+
+SWITCH = "the later solves use pc_type gamg"
+
+
+def _run(tmp_path, switch: int | None):
+    d = tmp_path / f"switch_{switch}"
+    d.mkdir()
+    case = case_variant(CASE, d, **SMALL)
+    text = case.read_text()
+    assert "self_consistent = true" in text and "[solver]" not in text
+    if switch is not None:
+        case.write_text(text + f"\n[solver]\npetsc = {{ coarse_switch = {switch} }}\n")
+    out = d / "out"
+    proc = run_fvqp(["run", case, "--output", out])
+    return json.loads((out / "summary.json").read_text()), _fields(out), \
+        proc.stdout + proc.stderr
+
+
+def test_switch_is_carried_over_the_rebuilt_problems_and_keeps_the_answer(tmp_path):
+    """The small per-cell-gap absorber (three 0.3 ns steps, sweeps): at the default limit
+    (50) no coarse solve switches; with ``coarse_switch = 1`` the first coarse solve of
+    more than one iteration switches, once for the whole run (one log line although the
+    run rebuilds its problem at every gap update), and the fields and QP numbers equal the
+    unswitched run's to 1e-8 (the Newton and Krylov tolerances)."""
+    base, fb, log_b = _run(tmp_path, None)
+    sw, fs, log_s = _run(tmp_path, 1)
+    assert base["status"] == sw["status"] == 0
+    assert base["fine_preconditioner"] == sw["fine_preconditioner"] == "sweep"
+    assert SWITCH not in log_b
+    assert log_s.count(SWITCH) == 1
+    assert sw["qp_number"]["final"] == pytest.approx(base["qp_number"]["final"],
+                                                     rel=1e-8, abs=0)
+    for name, v in fb.items():
+        scale = np.max(np.abs(v))
+        assert np.max(np.abs(fs[name] - v)) <= 1e-8 * scale, name
+
+
+def test_a_negative_limit_is_refused_with_the_key(tmp_path):
+    """``coarse_switch = -1`` stops before the run with the key, the file and the fix."""
+    d = tmp_path / "bad"
+    d.mkdir()
+    case = case_variant(CASE, d, **SMALL)
+    case.write_text(case.read_text() + "\n[solver]\npetsc = { coarse_switch = -1 }\n")
+    proc = run_fvqp(["run", case, "--output", d / "out"], check=False)
+    assert proc.returncode != 0
+    err = proc.stdout + proc.stderr
+    assert "solver.petsc.coarse_switch" in err and str(case) in err and "0: never" in err
