@@ -50,9 +50,8 @@ from .options import apply_options, given_by_user, set_from_options
 from .result import reason_name
 
 __all__ = ["AggregateCoarse", "BLOCK_JACOBI_DEFAULTS", "CELL_BLOCK_GAMG", "CoarseCorrection",
-           "CoarseLevel",
-           "Escalation", "TwoLevelPC", "add_coarse_level", "block_jacobi_two_level",
-           "exact_defaults"]
+           "CoarseLevel", "Escalation", "TwoLevelPC", "add_coarse_level",
+           "block_jacobi_two_level", "exact_defaults"]
 
 log = logging.getLogger("fvqp.solvers")
 

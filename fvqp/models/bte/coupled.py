@@ -233,13 +233,16 @@ def coarse_switch(sim) -> int:
     ``[solver] petsc``, else 50; 0 never switches."""
     d = sim.case.values
     prefix = normalise_prefix(d["solver"]["prefix"])
-    value = option_value(prefix + "coarse_switch",
-                         int(d["solver"]["petsc"].get("coarse_switch",
-                                                      COARSE_ESCALATION[0])))
-    if value < 0:
+    given = d["solver"]["petsc"].get("coarse_switch", COARSE_ESCALATION[0])
+    try:
+        value = option_value(prefix + "coarse_switch", int(given))
+    except (TypeError, ValueError):
+        value = given
+    if not isinstance(value, int) or value < 0:
         raise CaseError([f"{sim.case.path}: solver.petsc.coarse_switch (or "
-                         f"-{prefix}coarse_switch) = {value}: give the coarse-solve "
-                         "iterations after which it switches to GAMG (0: never)"])
+                         f"-{prefix}coarse_switch) = {value!r}: give the coarse-solve "
+                         "iterations (a whole number >= 0) after which it switches to "
+                         "GAMG (0: never)"])
     return value
 
 
