@@ -148,6 +148,26 @@ def _derivatives(nq, nph, m, h, rho, ados, pair_weight, dt) -> dict[str, np.ndar
     return {base: np.asarray(x).astype(dt)[:, None, :] for base, x in d.items()}
 
 
+def _products(rates):
+    """Every product's derivative with respect to one of its two factors, from the table:
+    ``(rate, term, factor, partner name, sign_s, sign_t, coefficient)`` — the partner
+    factor is gathered at ``sign_s * s + sign_t * t`` (module docstring), the coefficient
+    is the term's, the rate's weight, the factor's sign and the rate's side (gain +)."""
+    for rate in (r for group in rates.values() for r in group):
+        for term in rate.terms:
+            for b in term.b:
+                rel = _relation(term.a, b)
+                for slot, var, partner in (("a", term.a, b), ("b", b, term.a)):
+                    fac = FACTORS[var.lstrip("~")]
+                    if rate.row == "ph" and fac.grid != "qp":
+                        raise NotImplementedError(
+                            f"rate {rate.name}: a phonon factor in a phonon row makes "
+                            "the phonon block dense; collision_blocks assumes it diagonal")
+                    ss, st = _PARTNER[(rel, slot)]
+                    c = term.coef * rate.weight * fac.sign * (1.0 if rate.gain else -1.0)
+                    yield rate, term, fac, partner.lstrip("~"), ss, st, c
+
+
 def collision_blocks(f: np.ndarray, n: np.ndarray, rho: np.ndarray, ados: np.ndarray, *,
                      h: float, m: int, qp_scale=1.0, c_ph=1.0, pair_weight=None,
                      blocks: str = "ff fn nf nn", rates=None):
@@ -182,26 +202,13 @@ def collision_blocks(f: np.ndarray, n: np.ndarray, rho: np.ndarray, ados: np.nda
     # the plan: per gather (factor, pattern), its contributions (block, row group,
     # derivative, coefficient)
     plan: dict[tuple, list] = {}
-    for rate in (r for group in rates.values() for r in group):
-        for term in rate.terms:
-            for b in term.b:
-                rel = _relation(term.a, b)
-                for slot, var, partner in (("a", term.a, b), ("b", b, term.a)):
-                    fac = FACTORS[var.lstrip("~")]
-                    pname = partner.lstrip("~")
-                    if rate.row == "ph" and fac.grid != "qp":
-                        raise NotImplementedError(
-                            f"rate {rate.name}: a phonon factor in a phonon row makes "
-                            "the phonon block dense; collision_blocks assumes it diagonal")
-                    block = ("f" if rate.row == "qp" else "n") + \
-                        ("f" if fac.grid == "qp" else "n")
-                    if block not in want:
-                        continue
-                    ss, st = _PARTNER[(rel, slot)]
-                    gkey = (pname, rate.domain, rate.row, fac.grid, ss, st)
-                    c = term.coef * rate.weight * fac.sign * (1.0 if rate.gain else -1.0)
-                    plan.setdefault(gkey, []).append(
-                        (block, (rate.outer, term.post, rate.domain), fac.base, c))
+    for rate, term, fac, pname, ss, st, c in _products(rates):
+        block = ("f" if rate.row == "qp" else "n") + ("f" if fac.grid == "qp" else "n")
+        if block not in want:
+            continue
+        gkey = (pname, rate.domain, rate.row, fac.grid, ss, st)
+        plan.setdefault(gkey, []).append(
+            (block, (rate.outer, term.post, rate.domain), fac.base, c))
     st = State.build(f, n, rho, ados, h=h, m=m, qp_scale=qp_scale, pair_weight=pair_weight,
                      dtype=dt if dt == np.float32 else None, rates=rates)
     outer = {"1-f": 1.0 - f, "f": f, "1+n": 1.0 + n, "n": n}
@@ -315,20 +322,12 @@ def collision_diagonal(f: np.ndarray, n: np.ndarray, rho: np.ndarray, ados: np.n
     outer = {"1-f": 1.0 - f, "f": f}
     o = np.arange(nq)
     diag = evaluate(st, _OUTER, c_ph=c_ph, rates=rates)["qp"].astype(float)
-    for rate in (r for group in rates.values() for r in group if r.row == "qp"):
-        for term in rate.terms:
-            for b in term.b:
-                rel = _relation(term.a, b)
-                for slot, var, partner in (("a", term.a, b), ("b", b, term.a)):
-                    fac = FACTORS[var.lstrip("~")]
-                    if fac.grid != "qp":
-                        continue
-                    ss, st_ = _PARTNER[(rel, slot)]
-                    pname = partner.lstrip("~")
-                    p = (ss + st_) * o         # s = t = o on the QP rows and variables
-                    ok = (p >= 0) & (p < _length(FACTORS[pname].grid, nq))
-                    gathered = vals[pname][:, np.where(ok, p + pad, 0)]
-                    c = term.coef * rate.weight * fac.sign * (1.0 if rate.gain else -1.0)
-                    row = st.qs * h * (st.r if term.post == "r" else 1.0)
-                    diag += c * gathered * dfac[fac.base][:, 0, :] * row * outer[rate.outer]
+    for rate, term, fac, pname, ss, st_, c in _products(rates):
+        if rate.row != "qp" or fac.grid != "qp":
+            continue
+        p = (ss + st_) * o                     # s = t = o on the QP rows and variables
+        ok = (p >= 0) & (p < _length(FACTORS[pname].grid, nq))
+        gathered = vals[pname][:, np.where(ok, p + pad, 0)]
+        row = st.qs * h * (st.r if term.post == "r" else 1.0)
+        diag += c * gathered * dfac[fac.base][:, 0, :] * row * outer[rate.outer]
     return diag

@@ -126,18 +126,15 @@ def _bilinear(a: str, b: str, coef: float) -> _Bilinear:
 
 def _terms(table: Sequence[Process] = TABLE) -> tuple[_Term, ...]:
     """The process table as this module's terms: one per rate, its table terms grouped
-    by coherence post-factor (``"one"``; ``"ratio"`` or ``"-ratio"`` with the term's
-    sign), each table term's products a bilinear of the group."""
+    by coherence post-factor (``"one"``; ``"ratio"``, or ``"-ratio"`` for a coefficient of
+    -1), each table term's products a bilinear of the group carrying the coefficient."""
     out = []
     for process in table:
         for rate in process.rates:
             groups: dict[str, list[_Bilinear]] = {}
             for term in rate.terms:
                 if term.post == "r":
-                    if abs(term.coef) != 1.0:
-                        raise ValueError(f"rate {rate.name}: a coherence-weighted term "
-                                         f"needs a coefficient of +-1, not {term.coef}")
-                    key, coef = ("ratio" if term.coef > 0 else "-ratio"), 1.0
+                    key, coef = ("-ratio", 1.0) if term.coef == -1.0 else ("ratio", term.coef)
                 else:
                     key, coef = "one", term.coef
                 groups.setdefault(key, []).extend(_bilinear(term.a, b, coef)

@@ -92,11 +92,8 @@ def jacobian(
     grid, params, processes
         As for :func:`~fvqp.collisions.direct.collision_terms_direct`.
     """
-    procs, f, n = check_inputs(f, n, grid, processes)
-    offset, pair_weight, _ = pair_layout(grid)
-    b = collision_blocks(f[None], n[None], grid.dos[None], grid.ados[None], h=grid.h,
-                         m=offset - 1, c_ph=params.phonon_prefactor,
-                         pair_weight=pair_weight, rates=selected_rates(procs))
+    args, kw = _one_cell(f, n, grid, params, processes)
+    b = collision_blocks(*args, **kw)
     return JacobianBlocks(ff=b["ff"][0], fn=b["fn"][0], nf=b["nf"][0],
                           nn=np.diag(b["nn"][0]))
 
@@ -117,8 +114,16 @@ def qp_diagonal(
     f, n, grid, params, processes
         As for :func:`jacobian`.
     """
+    args, kw = _one_cell(f, n, grid, params, processes)
+    return collision_diagonal(*args, **kw)[0]
+
+
+def _one_cell(f, n, grid: EnergyGrid, params: CollisionParams, processes):
+    """The 0D state as one cell of the batched operator: ``(f, n, rho, ados)`` with one
+    row each, then the keywords (the grid's pair offset ``m = s - 1`` and pair weights,
+    :func:`~fvqp.collisions.kernels.pair_layout`; the selected processes' rates)."""
     procs, f, n = check_inputs(f, n, grid, processes)
     offset, pair_weight, _ = pair_layout(grid)
-    return collision_diagonal(f[None], n[None], grid.dos[None], grid.ados[None], h=grid.h,
-                              m=offset - 1, c_ph=params.phonon_prefactor,
-                              pair_weight=pair_weight, rates=selected_rates(procs))[0]
+    return (f[None], n[None], grid.dos[None], grid.ados[None]), dict(
+        h=grid.h, m=offset - 1, c_ph=params.phonon_prefactor, pair_weight=pair_weight,
+        rates=selected_rates(procs))
