@@ -233,9 +233,7 @@ class CoarseCorrection(CoarseLevel):
         self._pattern = (C.indptr.copy(), C.indices.copy())
         if self._escalate is not None and self._escalate.switched_at and \
                 not self._switched:          # another level sharing it switched
-            self._options = self._escalate.applied_to(self._options)
-            apply_options(self.prefix, self._options)
-            self._switched = True
+            self._adopt()
         mat = csr_matrix(self.comm, C, C.shape[1])
         if self.block_size > 1:
             mat.setBlockSize(self.block_size)
@@ -324,12 +322,17 @@ class CoarseCorrection(CoarseLevel):
                          self.solves, ", ".join(f"{k} {v}" for k, v in esc.options.items()))
         return out
 
-    def _switch(self) -> None:
-        """This level's KSP to the ``escalate`` options (collective: every rank saw the
-        same iteration count)."""
+    def _adopt(self) -> None:
+        """The ``escalate`` options into the database under the prefix (for the KSP's next
+        ``setFromOptions``)."""
         self._switched = True
         self._options = self._escalate.applied_to(self._options)
         apply_options(self.prefix, self._options)
+
+    def _switch(self) -> None:
+        """This level's KSP to the ``escalate`` options (collective: every rank saw the
+        same iteration count)."""
+        self._adopt()
         set_from_options(self.solver.ksp, self.prefix)
         self.solver.set_operators()
         self.solver.ksp.setUp()

@@ -74,7 +74,6 @@ from .coupled import (
     _finish,
     _petsc,
     coarse_escalation,
-    fine_pc,
     forcing,
     pc_lag,
     region_prefactors,
@@ -183,7 +182,7 @@ class WithCollisions(GapStepper):
         self._carried = _Carried(self._release)
         #: the switch of the global coarse solve to GAMG, shared by every collision problem
         #: of the run (one per gap update: each would otherwise pay one long ILU(0) solve)
-        self._escalation = coarse_escalation(sim) if fine_pc(sim) == "sweep" else None
+        self._escalation = coarse_escalation(sim)   # used with sweeps only (_finish)
         self._kept = None
         if self.lag != "none":
             from ...solvers.lagged import LaggedPreconditioner
