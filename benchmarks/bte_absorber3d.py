@@ -107,6 +107,8 @@ CASE = ROOT / "cases" / "bte_absorber3d.toml"
 GEO = ROOT / "meshes" / "absorber3d" / "absorber3d.geo"
 STEPS = int(os.environ.get("FVQP_BENCH_STEPS", "4"))
 GAP_AL_UEV, E_MAX_UEV = 172.13, 1200.0
+#: the issue's target: cells (the target mesh's), energy bins, ordinates
+TARGET = (53120, 32, 24)
 #: gmsh parameters of the target mesh (53 120 active cells, as transport_absorber3d.py)
 TARGET_MESH = {"h": 1.25, "hm": 25, "nz_sub": 3, "q_sub": 1.6, "nz_thin": 3, "nz_pad": 5}
 FINER_MESH = {"h": 2.5, "hm": 30, "nz_sub": 1, "q_sub": 1.0, "nz_thin": 1, "nz_pad": 1}
@@ -373,7 +375,7 @@ def adaptive(tmp: Path) -> None:
     print(line("per-cell gap, adaptive to 100 ns", cell)
           + f"  {cell['steps']:6d}  {cell_total:10.1f}"
           f"  (rejected {cell.get('rejected_steps', 0)}, failed {cell['failed_solves']})")
-    cells, bins, dirs = 53120, 32, 24
+    cells, bins, dirs = TARGET
     n = cells * bins * (dirs + 1)
     hours = ada_total * n / ada["coupled_unknowns"] / 2 / 3600
     print(f"fixed / adaptive stepping time to 100 ns: {fixed_total / ada_total:.1f}x; target "
@@ -454,7 +456,7 @@ def target_mesh(tmp: Path) -> None:
         print(line(name, s) + f"  {s['steps']:6d}  {total:10.1f}  (rejected "
               f"{s.get('rejected_steps', 0)})")
         ada.append((s, total))
-    n = 53120 * 32 * 25
+    n = TARGET[0] * TARGET[1] * (TARGET[2] + 1)
     for s, total in ada:
         hours = total * n / s["coupled_unknowns"] / 2 / 3600
         print(f"target ({n:.3g} unknowns) from the {s['coupled_unknowns']}-unknown "
@@ -463,7 +465,7 @@ def target_mesh(tmp: Path) -> None:
 
 def target(measured: dict | None) -> None:
     """Extrapolate the issue's target from the largest measured run."""
-    cells, bins, dirs = 53120, 32, 24
+    cells, bins, dirs = TARGET
     n = cells * bins * (dirs + 1)
     print(f"== target: {cells} cells x {bins} bins x {dirs} ordinates = {n:.3g} unknowns ==")
     if not measured:
@@ -485,7 +487,7 @@ def target_sweep(measured: dict) -> None:
     """The target extrapolated from the sweep runs: the largest run's memory per unknown
     and the slower of its and the finer mesh's updates per second (measured flat from 520
     to 3 360 cells with the inexact coarse solve)."""
-    cells, bins, dirs = 53120, 32, 24
+    cells, bins, dirs = TARGET
     n = cells * bins * (dirs + 1)
     big = measured["coarse 16 bins x 24 dirs, sweep"]
     fine = measured["h=2.5 um 16 bins x 8 dirs, sweep"]
