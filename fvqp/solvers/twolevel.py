@@ -194,7 +194,11 @@ class CoarseCorrection(CoarseLevel):
         chosen = "pc_type" in (options or {}) or given_by_user(prefix + "pc_type")
         self._escalate = None if chosen else escalate
         self._switched = False   # this level's KSP uses the escalate options
+        #: coarse solves of :meth:`solve_coarse`, and those that stopped unconverged (an
+        #: inexact solve at its ``ksp_max_it``: the outer Krylov solve still reaches its
+        #: own tolerance, at the cost of more outer iterations; reported, not raised)
         self.solves = 0
+        self.unconverged = 0
         self.solver: LinearSolver | None = None
         self._pattern: tuple | None = None  # the set_matrix operator's (indptr, indices)
         self._Rm = self._Pm = None
@@ -308,18 +312,25 @@ class CoarseCorrection(CoarseLevel):
             self._switch()
         out = self.solver.solve(rc)
         self.solves += 1
-        if esc is not None and not self._switched:
-            ksp = self.solver.ksp
-            its, reason = int(ksp.getIterationNumber()), int(ksp.getConvergedReason())
-            if its > esc.limit or reason < 0:
+        ksp = self.solver.ksp
+        its, reason = int(ksp.getIterationNumber()), int(ksp.getConvergedReason())
+        if esc is not None and not self._switched and (its > esc.limit or reason < 0):
+            from petsc4py import PETSc
+
+            esc.switched_at = (self.solves, its)
+            self._switch()
+            log.info("coarse solve %s: %d iterations (%s, limit %d) at solve %d; the "
+                     "later solves use %s", self.prefix, its,
+                     reason_name(PETSc.KSP.ConvergedReason, reason), esc.limit,
+                     self.solves, ", ".join(f"{k} {v}" for k, v in esc.options.items()))
+        if reason < 0:
+            self.unconverged += 1
+            if self.unconverged == 1:
                 from petsc4py import PETSc
 
-                esc.switched_at = (self.solves, its)
-                self._switch()
-                log.info("coarse solve %s: %d iterations (%s, limit %d) at solve %d; the "
-                         "later solves use %s", self.prefix, its,
-                         reason_name(PETSc.KSP.ConvergedReason, reason), esc.limit,
-                         self.solves, ", ".join(f"{k} {v}" for k, v in esc.options.items()))
+                log.info("coarse solve %s stopped unconverged at solve %d (%s after %d "
+                         "iterations); counted in the run's summary", self.prefix,
+                         self.solves, reason_name(PETSc.KSP.ConvergedReason, reason), its)
         return out
 
     def _adopt(self) -> None:

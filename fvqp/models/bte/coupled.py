@@ -44,7 +44,13 @@ from ...solvers.twolevel import Escalation
 from ...spectra.bins import cell_spectra
 from ..base.balance import imbalance, inflows
 from .inelastic import COUPLED_PETSC, SWEEP_KRYLOV, InelasticProblem
-from .inelastic_pc import COARSE_ESCALATION, FINE_CHOICES, INEXACT_COARSE, InelasticPC
+from .inelastic_pc import (
+    COARSE_ESCALATION,
+    FINE_CHOICES,
+    INEXACT_COARSE,
+    InelasticPC,
+    coarse_warning,
+)
 
 log = logging.getLogger("fvqp.bte")
 
@@ -144,10 +150,27 @@ def _finish(sim, cls, rho, ados, qp_scale, c_ph, rel, base=None,
     if fine == "sweep" and escalation is None:
         escalation = coarse_escalation(sim)
     prob.preconditioner = InelasticPC(
-        prob, global_coarse=glob, prefix=prefix + "icoarse_", fine=fine,
+        prob, global_coarse=glob, prefix=prefix + COARSE_PREFIX, fine=fine,
         options_prefix=prefix, coarse_options=INEXACT_COARSE if fine == "sweep" else None,
+        coarse_user=coarse_options(sim),
         coarse_escalate=escalation if fine == "sweep" else None)
     return prob
+
+
+#: the global coarse solve's options prefix after the Newton solve's (``bte_icoarse_``)
+COARSE_PREFIX = "icoarse_"
+
+
+def coarse_options(sim) -> dict:
+    """The case's options of the global coarse solve: the ``[solver] petsc`` keys that
+    start with ``icoarse_`` (``icoarse_ksp_max_it = 100``), without it. They go to the
+    coarse level itself, over its defaults: the level is built with the problem, before
+    the Newton solve inserts the case's other options, and PETSc's database keeps the
+    first value fvqp inserted (the case's ``icoarse_ksp_max_it`` was silently dropped for
+    the default's). The command line still wins."""
+    petsc = sim.case.values["solver"]["petsc"]
+    n = len(COARSE_PREFIX)
+    return {k[n:]: v for k, v in petsc.items() if k.startswith(COARSE_PREFIX)}
 
 
 def coarse_escalation(sim) -> Escalation | None:
@@ -313,11 +336,12 @@ def _lagged(prob, lag: str):
 def _petsc(sim) -> tuple[str, dict]:
     """Prefix and options of the Newton solve (``fine_pc``, ``pc_lag`` and
     ``coarse_switch`` are read by :func:`fine_pc`, :func:`pc_lag` and
-    :func:`coarse_switch`;
+    :func:`coarse_switch`, the ``icoarse_*`` keys by :func:`coarse_options`;
     with sweeps the outer Krylov is FGMRES: the inexact coarse solve varies)."""
     d = sim.case.values
     own = {k: v for k, v in d["solver"]["petsc"].items()
-           if k not in ("fine_pc", "pc_lag", "coarse_switch") and k not in FORCING_KEYS}
+           if k not in ("fine_pc", "pc_lag", "coarse_switch") and k not in FORCING_KEYS
+           and not k.startswith(COARSE_PREFIX)}
     var = SWEEP_KRYLOV if fine_pc(sim) == "sweep" else {}
     return d["solver"]["prefix"], {**COUPLED_PETSC, **var, **own}
 
@@ -406,7 +430,11 @@ def coupled_transient(sim, writer, out_dir: str, resume: bool, max_steps) -> dic
            "step_seconds": clock.per_step(prob.dist),
            # the slowest rank's seconds per part of the preconditioner (InelasticPC)
            "preconditioner_seconds": {k: prob.dist.max(v) for k, v in pc.seconds.items()},
+           "coarse_solves": pc.coarse_counts(),
            **_balances(prob, tot0, tot1, integ.accumulated, n_unit, e_unit)}
+    warn = coarse_warning(out["coarse_solves"])
+    if warn:
+        log.warning(warn)
     return out
 
 

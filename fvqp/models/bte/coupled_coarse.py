@@ -38,13 +38,14 @@ class GlobalCoarse:
     on the isotropic space and its solve (module docstring): exact, or with the PETSc
     options ``defaults`` (e.g. the inexact Krylov solve of
     :data:`~fvqp.models.bte.inelastic_pc.INEXACT_COARSE`, whose cost grows like the
-    coarse unknowns, not like a sparse LU's fill) and ``escalate``, the switch of its
+    coarse unknowns, not like a sparse LU's fill), the case's ``options`` over them
+    (``[solver] petsc``'s ``icoarse_*``), and ``escalate``, the switch of its
     preconditioner after a solve of too many iterations
     (:data:`~fvqp.models.bte.inelastic_pc.COARSE_ESCALATION`). The coarse matrix's block
     size is a cell's coarse unknowns."""
 
     def __init__(self, prob, prefix: str = "bte_icoarse_", defaults: dict | None = None,
-                 escalate=None):
+                 escalate=None, options: dict | None = None):
         self.p = p = prob
         n, nl, S, N, B, K = p.n, p.nl, p.S, p.N, p.B, p.K
         self.Sc = Sc = N + p.Mp
@@ -76,7 +77,7 @@ class GlobalCoarse:
         self._slots = self._indptr = self._indices = None   # the CSR slots (update)
         self.level = CoarseCorrection(p.dist.comm, None, None, prefix,
                                       defaults or exact_defaults(p.dist.comm),
-                                      block_size=Sc, escalate=escalate)
+                                      options, block_size=Sc, escalate=escalate)
 
     def update(self, blocks: np.ndarray) -> None:
         """Assemble :math:`C` with the per-cell dense blocks ``blocks`` (n, Sc, Sc) and

@@ -88,6 +88,7 @@ from .gapdynamics import (
 from .gapshift import shift_gap
 from .gapsteps import GAP_TOL, GapStepper, carried, gap_summary
 from .inelastic import InelasticProblem
+from .inelastic_pc import coarse_warning
 from .selfgap import GapUpdate
 
 __all__ = ["WithCollisions"]
@@ -506,6 +507,10 @@ class WithCollisions(GapStepper):
         built = self._carried.built
         if built is not None and built is not self.prob:     # a build still applied
             done = _pc_counts(built.preconditioner, done)
+        coarse = done.get("coarse", {"solves": 0, "iterations": 0, "unconverged": 0})
+        warn = coarse_warning(coarse)
+        if warn:
+            log.warning(warn)
         return {**gap_summary(self.model), "collisions": True, "phonons": self.prob.phonons,
                 "time_order": self.order,
                 "newton_iterations": self.newton, "failed_solves": self.failed,
@@ -513,7 +518,8 @@ class WithCollisions(GapStepper):
                 "preconditioner_updates": int(done.get("updates", 0)),
                 "preconditioner_reuses": getattr(self._kept, "reuses", 0),
                 "preconditioner_seconds": {k: dist.max(v) for k, v in
-                                           done.get("seconds", {}).items()}}
+                                           done.get("seconds", {}).items()},
+                "coarse_solves": coarse}
 
 
 def _pc_counts(pc, done: dict) -> dict:
@@ -524,5 +530,9 @@ def _pc_counts(pc, done: dict) -> dict:
     sec = dict(done.get("seconds", {}))
     for k, v in pc.seconds.items():
         sec[k] = sec.get(k, 0.0) + v
-    return {"updates": done.get("updates", 0) + pc.updates, "seconds": sec}
+    coarse = dict(done.get("coarse", {}))
+    for k, v in pc.coarse_counts().items():
+        coarse[k] = coarse.get(k, 0) + v
+    return {"updates": done.get("updates", 0) + pc.updates, "seconds": sec,
+            "coarse": coarse}
 

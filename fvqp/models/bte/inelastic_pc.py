@@ -41,7 +41,8 @@ import scipy.sparse.linalg as spla
 from ...collisions.batched import batched_blocks, batched_jacobian, qp_block
 from ...solvers.twolevel import CELL_BLOCK_GAMG
 
-__all__ = ["COARSE_ESCALATION", "FINE_CHOICES", "INEXACT_COARSE", "InelasticPC"]
+__all__ = ["COARSE_ESCALATION", "FINE_CHOICES", "INEXACT_COARSE", "InelasticPC",
+           "coarse_warning"]
 
 #: step 1 of :class:`InelasticPC`: one sparse LU, or a transport sweep
 FINE_CHOICES = ("lu", "sweep")
@@ -63,6 +64,23 @@ INEXACT_COARSE = {"ksp_type": "gmres", "ksp_rtol": 1e-3, "ksp_atol": 0.0,
 COARSE_ESCALATION = (50, CELL_BLOCK_GAMG)
 
 
+def coarse_warning(counts: dict[str, int], prefix: str = "bte_icoarse_") -> str | None:
+    """The end-of-run warning for global coarse solves that stopped unconverged
+    (:meth:`InelasticPC.coarse_counts`), or None if every one converged. Such solves do
+    not make the answer wrong (the outer FGMRES still reaches its tolerance) but each
+    costs outer iterations: ILU(0) at long steps on a large mesh (issue 16: 100-200
+    iterations, the limit) is the case the coarse switch is for."""
+    bad = counts.get("unconverged", 0)
+    if not bad:
+        return None
+    return (f"{bad} of {counts['solves']} global coarse solves ({prefix}) stopped "
+            f"unconverged at their iteration limit (the outer Krylov solves still reached "
+            f"their tolerance, at more iterations). Fix: keep the coarse switch on "
+            f"([solver] petsc = {{ coarse_switch = {COARSE_ESCALATION[0]} }}), or choose "
+            f"a stronger coarse preconditioner (-{prefix}pc_type gamg) or a larger "
+            f"-{prefix}ksp_max_it")
+
+
 class InelasticPC:
     """Two-level preconditioner of the coupled Newton systems (module docstring).
 
@@ -74,14 +92,15 @@ class InelasticPC:
     exchange). ``fine``: step 1, one of :data:`FINE_CHOICES`, or None to read the option
     ``-<options_prefix>fine_pc`` (default ``lu``) at the first update; a sweep implies
     the global coarse operator. ``prefix``: options prefix of the global coarse solve,
-    ``coarse_options`` its default options (None: an exact LU), ``coarse_escalate`` the
+    ``coarse_options`` its default options (None: an exact LU), ``coarse_user`` the
+    case's (over the defaults; the command line wins), ``coarse_escalate`` the
     switch of its preconditioner after a solve of too many iterations
     (:class:`fvqp.solvers.twolevel.Escalation`; :data:`COARSE_ESCALATION`)."""
 
     def __init__(self, prob, smooth: bool = True, coarse: bool = True,
                  global_coarse: bool = False, prefix: str = "bte_icoarse_",
                  fine: str | None = None, options_prefix: str | None = None,
-                 coarse_options: dict | None = None,
+                 coarse_options: dict | None = None, coarse_user: dict | None = None,
                  coarse_escalate=None):
         self.p, self.smooth, self.coarse = prob, smooth, coarse
         self.updates = 0
@@ -89,6 +108,7 @@ class InelasticPC:
         self.gc = None
         self.prefix, self.options_prefix = prefix, options_prefix
         self.coarse_options, self.coarse_escalate = coarse_options, coarse_escalate
+        self.coarse_user = coarse_user
         self.fine, self.sweep, self.lu = fine, None, None
         self.schur = None
         self.crossing, self.n_stages = False, 1
@@ -99,6 +119,8 @@ class InelasticPC:
         #: ``fine``: sweeps or LU solves; ``coarse``: coarse solves; ``action``: the
         #: Jacobian actions of steps 2-3)
         self.seconds = {"update": 0.0, "fine": 0.0, "coarse": 0.0, "action": 0.0}
+        #: the global coarse solves' counters once its level is freed (:meth:`destroy`)
+        self._coarse_done: dict[str, int] | None = None
         if global_coarse and coarse:
             self._global()
 
@@ -106,7 +128,7 @@ class InelasticPC:
         from .coupled_coarse import GlobalCoarse
 
         self.gc = GlobalCoarse(self.p, self.prefix, self.coarse_options,
-                               self.coarse_escalate)
+                               self.coarse_escalate, self.coarse_user)
 
     def _choose_fine(self) -> None:
         """Step 1 from ``fine`` or the option (first update): the sweep's order and its
@@ -302,6 +324,18 @@ class InelasticPC:
         self.seconds["coarse"] += time.perf_counter() - t0
         return out
 
+    def coarse_counts(self) -> dict[str, int]:
+        """The global coarse level's solves, their Krylov iterations and the solves that
+        stopped unconverged (at ``-<prefix>ksp_max_it``; the outer FGMRES still converges,
+        at more iterations); zeros without the global level."""
+        if self._coarse_done is not None:
+            return dict(self._coarse_done)
+        lvl = None if self.gc is None else self.gc.level
+        if lvl is None:
+            return {"solves": 0, "iterations": 0, "unconverged": 0}
+        return {"solves": lvl.solves, "iterations": lvl.iterations,
+                "unconverged": lvl.unconverged}
+
     def destroy(self) -> None:
         """Free the PETSc objects the preconditioner holds: :meth:`_jz`'s ghosted vector,
         the sweep's factorisations and the global coarse level, and drop the LU, the Schur
@@ -315,6 +349,7 @@ class InelasticPC:
             self.sweep.destroy()
             self.sweep = None
         if self.gc is not None:
+            self._coarse_done = self.coarse_counts()
             self.gc.destroy()
             self.gc = None
 
