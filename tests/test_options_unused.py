@@ -77,3 +77,21 @@ def test_command_line_wins_whatever_the_case_of_its_spelling():
         assert db.getString("h2case_ksp_type") == "cg"
     finally:
         db.delValue("h2case_KSP_TYPE")
+
+
+def test_viewer_options_written_as_booleans_are_flags(capfd):
+    """A case writes ``ksp_converged_reason = true`` (TOML has no bare flag): PETSc
+    refuses the viewer type "true", so a viewer option given as a boolean is inserted as
+    the flag alone (``true``) or left out (``false``); a boolean option whose name merely
+    contains a viewer word (``ksp_monitor_cancel``) keeps its value."""
+    with options_session():
+        ins = apply_options("h2view_", {"ksp_converged_reason": True, "ksp_monitor": False,
+                                        "ksp_monitor_cancel": True})
+        assert ins == {"ksp_converged_reason": None, "ksp_monitor_cancel": "true"}
+        db = PETSc.Options()
+        assert not db.hasName("h2view_ksp_monitor")
+        capfd.readouterr()
+        _solve("h2view_")
+        out = capfd.readouterr().out
+    assert "Linear h2view_ solve converged due to" in out
+    assert "KSP Residual norm" not in out

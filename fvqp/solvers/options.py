@@ -28,6 +28,35 @@ def _value(v) -> str | None:
     return str(v)
 
 
+#: the words that make an option a PETSc viewer (``ksp_monitor``, ``snes_view``,
+#: ``ksp_converged_reason``, ``ksp_monitor_true_residual``, ``ksp_view_eigenvalues``),
+#: whose value is a viewer (``ascii``, ``:file.txt``), not a boolean
+_VIEWER_WORDS = ("monitor", "view", "reason")
+
+
+def _is_viewer(name: str) -> bool:
+    """Whether the option ``name`` (without prefix) is a PETSc viewer option: a word of
+    :data:`_VIEWER_WORDS` in it, not followed by ``cancel`` (``ksp_monitor_cancel`` is a
+    boolean)."""
+    words = name.lower().split("_")
+    return words[-1] != "cancel" and any(w in _VIEWER_WORDS for w in words)
+
+
+def _entries(options: Mapping[str, object] | None) -> dict[str, str | None]:
+    """``options`` as database values: a viewer option (:func:`_is_viewer`) given as a
+    boolean, as a TOML case writes it (``ksp_converged_reason = true``), becomes the flag
+    alone (PETSc refuses the viewer type "true") or, for ``false``, is left out."""
+    out = {}
+    for k, v in (options or {}).items():
+        k = str(k).lstrip("-")
+        if isinstance(v, bool) and _is_viewer(k):
+            if v:
+                out[k] = None
+            continue
+        out[k] = _value(v)
+    return out
+
+
 #: option names (with prefix) each prefix's last :func:`apply_options` call inserted
 _INSERTED: dict[str, set[str]] = {}
 #: unused options already reported in this options session (:func:`unreported_unused`)
@@ -87,7 +116,7 @@ def apply_options(prefix: str, options: Mapping[str, object] | None) -> dict[str
 
     db = PETSc.Options()
     ours = _INSERTED.setdefault(prefix, set())
-    new = {prefix + str(k).lstrip("-"): _value(v) for k, v in (options or {}).items()}
+    new = {prefix + k: v for k, v in _entries(options).items()}
     for name in ours - set(new):  # left over from an earlier call under this prefix
         db.delValue(name)
     ours &= set(new)
