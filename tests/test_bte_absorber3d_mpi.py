@@ -110,3 +110,24 @@ def test_lu_preconditioner_gives_the_sweep_answer(serial, tmp_path, nproc, key):
     _assert_same(_fields(serial), _fields(out), 1e-8)
     for k in ("final", "sources", "boundary:lead_end", "pair_processes"):
         assert sb["qp_number"][k] == pytest.approx(sa["qp_number"][k], rel=1e-8, abs=0), k
+
+
+def test_held_gap_adaptive_two_ranks_equal_serial(tmp_path):
+    """The held-gap path with adaptive steps (``[gap] self_consistent = false``, the
+    coupled transient of :mod:`fvqp.models.bte.coupled`: error-controlled BDF2, every
+    linear solve forced, Newton stopping on its correction) on two ranks: the same steps
+    and rejections (the error norm and the step decisions are collective), every
+    snapshot's fields and the QP-number balance the serial run's to 1e-8."""
+    from conftest import serial_and_two_ranks
+
+    held = {**SMALL, "self_consistent = true": "self_consistent = false",
+            "adaptive = false": "adaptive = true\nrtol = 1e-3", 'end = "2.5 ns"': 'end = "2 ns"',
+            'dt_initial = "0.1 ns"': 'dt_initial = "0.05 ns"'}
+    case = case_variant(CASE, tmp_path, **held)
+    sa, sb = serial_and_two_ranks(case, tmp_path)
+    assert sa["status"] == 0 and sa["adaptive"] and sa["steps"] > 5
+    for k in ("steps", "rejected_steps"):
+        assert sb[k] == sa[k], k
+    _assert_same(_fields(tmp_path / "s"), _fields(tmp_path / "p"), 1e-8)
+    for k in ("final", "sources", "boundary:lead_end", "pair_processes"):
+        assert sb["qp_number"][k] == pytest.approx(sa["qp_number"][k], rel=1e-8, abs=0), k

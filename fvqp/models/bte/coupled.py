@@ -415,7 +415,7 @@ def coupled_transient(sim, writer, out_dir: str, resume: bool, max_steps) -> dic
     tot1 = _totals(prob, integ.x)
     pc = prob.preconditioner
     out = {"status": status, "message": message, "steady": False, "collisions": True,
-           "phonons": prob.phonons, "steps": result.steps,
+           "phonons": prob.phonons, "adaptive": bool(opts.adaptive), "steps": result.steps,
            "rejected_steps": result.rejected_steps, "failed_solves": result.failed_solves,
            # steps refused because a phonon row's 1 + dt (L - G) <= 0 (inelastic.py;
            # counted on the ranks that saw it)
