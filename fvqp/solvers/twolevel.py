@@ -69,9 +69,17 @@ GALERKIN_COARSE_DEFAULTS: dict[str, object] = {"ksp_type": "preonly", "pc_type":
 #: (a node's dense block inverted). On the bte absorber's global coarse level (53 120
 #: cells x 6 energies, issue 16) its GMRES took 6-10 iterations at 0.1 ns and at 4 ns
 #: steps, where ILU(0) took 8-27 and 100-200 (the limit, not converged); an iteration
-#: costs ~6 of ILU(0)'s (measurements: fvqp/models/bte/inelastic_pc.py)
+#: costs ~6 of ILU(0)'s (measurements: fvqp/models/bte/inelastic_pc.py). One smoothing
+#: step per level (PETSc's default Chebyshev of degree 2): 8-12 instead of 6-8 iterations,
+#: each cheaper — on that level 3 fixed steps of 0.3 ns 36.9 against 39.3 s per step, of
+#: 4 ns 39.3 against 43.4 (coarse solves 16.6 / 17.3 against 19.0 / 22.0 s per step; the
+#: same Newton counts, QP numbers to 1e-14); reusing the aggregation across the rebuilt
+#: matrices (pc_gamg_reuse_interpolation) 45.9, unsmoothed aggregation 61.1, Richardson
+#: smoothing 48.8, a single V-cycle as the coarse solve (preonly) 73.3 (339 outer Krylov
+#: against 90), GMRES to 1e-1 / 1e-2 instead of 1e-3 39.1 / 41.0 (2026-11-25)
 CELL_BLOCK_GAMG: dict[str, object] = {"pc_type": "gamg", "pc_gamg_threshold": 0.0,
-                                      "mg_levels_pc_type": "pbjacobi"}
+                                      "mg_levels_pc_type": "pbjacobi",
+                                      "mg_levels_ksp_max_it": 1}
 
 
 @dataclass
