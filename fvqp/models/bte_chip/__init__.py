@@ -80,6 +80,11 @@ _SECTIONS = {
         "max_iterations": Field("int", "limit of the coupled iteration per step (energy "
                                 "and QP number stay exact when it is reached)",
                                 default=60, positive=True),
+        "start": Field("str", "the transport rate that the coupled iteration starts "
+                       "from: that of a phonon sweep at the QP rates of the step's start "
+                       "(\"sweep\"; one QP Newton step less per step) or 0 (\"zero\", the "
+                       "default before 2026-11-25); the same converged step",
+                       default="sweep", choices=("sweep", "zero")),
     }),
     "qp": Section({
         "model": Field("str", "QPs of the films: \"bte\" (discrete ordinates, elastic "

@@ -171,7 +171,7 @@ class ChipSimulation:
                                "chip_qp_", qp_petsc, c["coupling"], c["rtol"],
                                c["max_iterations"],
                                lambda t: f"{self.units.to_si(t, 'time'):.6g} s",
-                               d["time"]["scheme"])
+                               d["time"]["scheme"], c["start"])
 
     def _qp_petsc(self) -> dict:
         """Newton of the QP step: :data:`QP_PETSC` (bte films), or the transport model's

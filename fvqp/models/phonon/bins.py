@@ -161,14 +161,15 @@ class BinSweeps:
         self._ksp.clear()
         self._systems.release()
 
-    def sweep(self, a: float, hist=None, src=None, x0=None, extra=None):
+    def sweep(self, a: float, hist=None, src=None, x0=None, extra=None, rtol=None):
         """All bins from the highest down (decay gains from the new states above);
         ``hist``: (N, n, K) or None; ``src``: (n, N); ``extra``: (N, n) per-cell
         relaxation rates added to every ordinate's diagonal (:meth:`local_matrix`: with
         :attr:`reuse`, on cached matrices in place under one KSP, :meth:`_shifted`; else
-        systems built for this sweep only) or None. Returns states and KSP results; the wall
-        time of the systems' setup and of the solves accumulates in :attr:`seconds`, their
-        CPU time (this process) in :attr:`cpu_seconds`."""
+        systems built for this sweep only) or None; ``rtol``: a looser relative Krylov
+        tolerance for this sweep only (None: the solvers' own). Returns states and KSP
+        results; the wall time of the systems' setup and of the solves accumulates in
+        :attr:`seconds`, their CPU time (this process) in :attr:`cpu_seconds`."""
         xs = np.zeros((self.N, self.n * self.B))
         gain = np.zeros((self.N, self.n, self.K) if self.decay_kernels else (self.N, self.n))
         res = [None] * self.N
@@ -189,6 +190,9 @@ class BinSweeps:
             else:
                 ksp = self._group_solver(gi, a, extra)
             t1, c1 = time.perf_counter(), time.process_time()
+            if rtol is not None:     # a looser relative tolerance for this sweep only
+                tols = ksp.ksp.getTolerances()
+                ksp.ksp.setTolerances(rtol=max(rtol, tols[0]))
             if len(bins) == 1:
                 xs[j], res[j] = ksp.solve_from(b[0], None if x0 is None else x0[j])
             else:   # interleaved per cell: c * (m B) + i * B + k
@@ -199,6 +203,8 @@ class BinSweeps:
                     xs[j], res[j] = xg[:, i].ravel(), rg if i == 0 else replace(
                         rg, iterations=0)
             t2, c2 = time.perf_counter(), time.process_time()
+            if rtol is not None:
+                ksp.ksp.setTolerances(*tols)
             if rebuild:
                 ksp.destroy()
             self.seconds["setup"] += t1 - t0 + time.perf_counter() - t2
