@@ -190,21 +190,23 @@ class BinSweeps:
             else:
                 ksp = self._group_solver(gi, a, extra)
             t1, c1 = time.perf_counter(), time.process_time()
+            tols = ksp.ksp.getTolerances()
             if rtol is not None:     # a looser relative tolerance for this sweep only
-                tols = ksp.ksp.getTolerances()
                 ksp.ksp.setTolerances(rtol=max(rtol, tols[0]))
-            if len(bins) == 1:
-                xs[j], res[j] = ksp.solve_from(b[0], None if x0 is None else x0[j])
-            else:   # interleaved per cell: c * (m B) + i * B + k
-                x_in = None if x0 is None else self._interleave([x0[j] for j in bins])
-                xg, rg = ksp.solve_from(self._interleave(b), x_in)
-                xg = xg.reshape(self.n, len(bins), self.B)
-                for i, j in enumerate(bins):   # the Krylov count once per group
-                    xs[j], res[j] = xg[:, i].ravel(), rg if i == 0 else replace(
-                        rg, iterations=0)
+            try:
+                if len(bins) == 1:
+                    xs[j], res[j] = ksp.solve_from(b[0], None if x0 is None else x0[j])
+                else:   # interleaved per cell: c * (m B) + i * B + k
+                    x_in = None if x0 is None else self._interleave([x0[j] for j in bins])
+                    xg, rg = ksp.solve_from(self._interleave(b), x_in)
+                    xg = xg.reshape(self.n, len(bins), self.B)
+                    for i, j in enumerate(bins):   # the Krylov count once per group
+                        xs[j], res[j] = xg[:, i].ravel(), rg if i == 0 else replace(
+                            rg, iterations=0)
+            finally:                 # the kept KSP's own tolerance back, whatever happened
+                if rtol is not None:
+                    ksp.ksp.setTolerances(*tols)
             t2, c2 = time.perf_counter(), time.process_time()
-            if rtol is not None:
-                ksp.ksp.setTolerances(*tols)
             if rebuild:
                 ksp.destroy()
             self.seconds["setup"] += t1 - t0 + time.perf_counter() - t2
