@@ -54,6 +54,8 @@ class CollisionRows(Protocol):
 
     def partners(self, y: np.ndarray) -> tuple: ...
 
+    def own(self, y: np.ndarray) -> tuple: ...
+
     def collision_rates(self, y: np.ndarray): ...
 
 
@@ -63,14 +65,16 @@ class Linearisation:
 
     With :math:`w_j = V\rho_j(w_s/w_0)` and the partners :math:`\phi^+, n^+` of
     :func:`physical` (derivative 1 inside :math:`[0, 1]` resp. :math:`n \ge 0`, 0 where
-    clipped), the rows :math:`w_j[(1 - f_{jk})A_j - f_{jk}B_j]` and
-    :math:`\beta\Omega^2V[(1 + n)G - nL]` have the action
+    clipped), the rows :math:`w_j[(1 - f'_{jk})A_j - f'_{jk}B_j]` and
+    :math:`\beta\Omega^2V[(1 + n^+)G - n^+L]` (own occupations :math:`f' = f + \phi^+ -
+    \phi`, :meth:`.inelastic.InelasticProblem.own`; :math:`v'_{jk} = v_{jk}` and
+    :math:`u' = u` inside, :math:`v_{jk} - v_\phi` and 0 where clipped) have the action
 
     .. math::
-        \delta I_{jk} = -w_j(A_j + B_j)v_{jk} + w_j\,\delta A_j
-            - w_jf_{jk}(\delta A_j + \delta B_j), \qquad
-        \delta I^{ph}_q = \beta\Omega_q^2V[(G_q - L_q)u_q + (1 + n_q)\delta G_q
-            - n_q\delta L_q],
+        \delta I_{jk} = -w_j(A_j + B_j)v'_{jk} + w_j\,\delta A_j
+            - w_jf'_{jk}(\delta A_j + \delta B_j), \qquad
+        \delta I^{ph}_q = \beta\Omega_q^2V[(G_q - L_q)u'_q + (1 + n^+_q)\delta G_q
+            - n^+_q\delta L_q],
 
     the :math:`\delta A, \delta B, \delta G, \delta L` along the partners'
     perturbation from :class:`fvqp.collisions.angular.RatesLinearisation` (real FFTs of
@@ -88,9 +92,10 @@ class Linearisation:
         if self.rl is not None:
             return
         p, y, r = self.p, self.y, self.rates
-        f, phi, nb = p.split(y)
+        _, phi, nb = p.split(y)
         self.phi_on = (phi >= 0.0) & (phi <= 1.0)
         pphi, pnb = p.partners(y)
+        f, _ = p.own(y)         # shifted with the clipped partners (InelasticProblem.own)
         self.rl = RatesLinearisation(pphi, np.ascontiguousarray(pnb), p.rho2, p.ados2,
                                      h=p.grid.h, m=p.grid.m, qp_scale=p.qp_scale,
                                      c_ph=p.c_ph)
@@ -101,7 +106,7 @@ class Linearisation:
             self.n_on = nb >= 0.0
             sp_ = p.storage.reshape(p.n, p.S)[:, p.nq:]              # beta Omega^2 V
             self.pdiag = sp_ * (r.ph_gain - r.ph_loss)
-            self.pn1, self.pn0 = sp_ * (1.0 + nb), sp_ * nb
+            self.pn1, self.pn0 = sp_ * (1.0 + pnb), sp_ * pnb
 
     def action(self, v_owned: np.ndarray) -> np.ndarray:
         """:math:`(\\partial\\,\\text{collision rows}/\\partial x)\\,v` (owned rows)."""
@@ -117,7 +122,9 @@ class Linearisation:
         ok = out[:, : p.nq].reshape(n, p.N, p.B)[:, :, :K]
         np.multiply(self.wf, (d_in + d_out)[:, :, None], out=ok)     # in place: one
         ok += self.diag * q[:, :, :K]                                 # temporary
+        if not self.phi_on.all():   # own f' = f + phi+ - phi: -v_phi where clipped
+            ok -= self.diag * np.where(self.phi_on, 0.0, q[:, :, K])[:, :, None]
         np.subtract((self.wq * d_in)[:, :, None], ok, out=ok)
         if p.Mp:
-            out[:, p.nq:] = self.pdiag * u + self.pn1 * d_gain - self.pn0 * d_loss
+            out[:, p.nq:] = self.pdiag * du + self.pn1 * d_gain - self.pn0 * d_loss
         return out.ravel()

@@ -28,8 +28,11 @@ by pair processes (:mod:`fvqp.collisions.angular`), here to the Newton tolerance
 Positivity. The partner occupations inside the sums are the physical parts :math:`\phi^+ =
 \min(\max(\phi, 0), 1)`, :math:`n^+ = \max(n, 0)` (:func:`physical`): the identity on every
 physical state, so the equations, their exact conservation and detailed balance are
-unchanged there. It makes every rate :math:`A, B, G, L \ge 0` for *any* iterate, so a
-backward-Euler step is, at its solution, the linear system :math:`[\partial C/\Delta t + L +
+unchanged there; the own occupations of the rows move with them (:math:`f + \phi^+ -
+\phi`, :math:`n^+`: :meth:`InelasticProblem.own`), so that QP number and energy are kept
+on every state, also where a BDF2 step undershoots below 0. The clipping makes every
+rate :math:`A, B, G, L \ge 0` for *any* iterate, so a backward-Euler step is, at its
+solution, the linear system :math:`[\partial C/\Delta t + L +
 \mathrm{diag}(\rho(A + B))]f = \partial C f^{old}/\Delta t + \text{const} + \rho A` with an
 M-matrix (upwind streaming, elastic scattering to :math:`\phi`, traps) and a non-negative
 right-hand side: every root of a step from a non-negative state has non-negative QP
@@ -291,9 +294,9 @@ class InelasticProblem:
 
     def collision_rows(self, y: np.ndarray, r=None) -> np.ndarray:
         """Collision part of the owned rows, (n, S): :math:`\\rho_jV I_{jk}` and
-        :math:`\\beta\\Omega^2V I^{ph}`."""
+        :math:`\\beta\\Omega^2V I^{ph}`, with the own occupations of :meth:`own`."""
         r = self.collision_rates(y) if r is None else r
-        f, _, nb = self.split(y)
+        f, nb = self.own(y)
         out = np.zeros(y.shape, dtype=np.result_type(y, float))
         iq = (1.0 - f) * r.qp_in[:, :, None] - f * r.qp_out[:, :, None]
         q = out[:, : self.nq].reshape(-1, self.N, self.B)
@@ -302,6 +305,21 @@ class InelasticProblem:
             iph = (1.0 + nb) * r.ph_gain - nb * r.ph_loss
             out[:, self.nq:] = self.storage.reshape(-1, self.S)[:, self.nq:] * iph
         return out
+
+    def own(self, y: np.ndarray) -> tuple:
+        r"""The own occupations of the collision rows of ``y`` (n, S), consistent with the
+        clipped partners (:meth:`partners`): :math:`f'_{jk} = f_{jk} + \\phi^+_j -
+        \\phi_j` and :math:`n^+`. The identity on every physical state. Where a partner is
+        clipped (a BDF2 step undershoots a nearly empty bin below 0: its history
+        :math:`2f^n - f^{n-1}/2` is not positivity-preserving), the own occupation is
+        shifted with it, so that the angle average of the QP rows' own occupation is the
+        partners' :math:`\\phi^+` (to the constraint :math:`\\phi = \\bar f`) and the
+        collision sums keep QP number and energy: with the own :math:`f` unclipped they
+        did not (the bte absorber, 20 BDF2 steps of 5 ns: 3.8e4 of 6.1e6 QPs created,
+        none with backward Euler; 100 ns adaptive: 250 QPs)."""
+        f, phi, nb = self.split(y)
+        pphi, pnb = self.partners(y)
+        return f + (pphi - phi)[:, :, None], pnb
 
     def source_rows(self, t0: float, t1: float) -> np.ndarray:
         b = self.base
@@ -496,12 +514,14 @@ class InelasticProblem:
         s = b.source_rates(t0, t1).sum(axis=0) if b.sources else np.zeros(self.N)
         out["N:sources"], out["E:sources"] = float(s.sum()), float(s @ g.e)
         r = self.collision_rates(y)
+        f, nplus = self.own(y)           # the collision rows' own occupations
+        fbar = f @ self.w
         vr = c * self.V[:, None] * self.crow
         pair = (1.0 - fbar) * r.qp_pair_in - fbar * r.qp_pair_out
         out["N:pair"] = float(np.sum(vr * pair))
         pw = c * (self.pweight * self.V)[:, None] * g.omega[None, :] ** 2
-        out["P:pair"] = float(np.sum(pw * ((1.0 + nb) * r.ph_pair_gain
-                                           - nb * r.ph_pair_loss)))
+        out["P:pair"] = float(np.sum(pw * ((1.0 + nplus) * r.ph_pair_gain
+                                           - nplus * r.ph_pair_loss)))
         if self.Mp == 0:
             iq = (1.0 - fbar) * r.qp_in - fbar * r.qp_out
             out["E:phonon_bath"] = float(np.sum(vr * iq * g.e))
