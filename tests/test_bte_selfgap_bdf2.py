@@ -195,11 +195,15 @@ def test_collisionless_bdf2_keeps_the_balance_and_resumes(tmp_path):
 def test_long_bdf2_steps_report_the_undershoot_and_short_ones_do_not(tmp_path, caplog):
     """The pulse of ``cases/bte_selfgap_pulse.toml`` (20 ueV bins) with
     ``scheme = "bdf2"`` through the run loop (fvqp/models/bte/gaprun.py): steps of 0.5 ns
-    to 7 ns undershoot to f < 0 from step 12 on (measured min f = -2.46e-6 at step 12,
-    6 ns; the balance then drifts: 6.2e3 of 3.3e6 injected QPs by 8 ns), which is warned
-    once per run however many steps undershoot (step, min f, the fix) and recorded in
-    summary.json ``negative_occupation``; steps of 0.25 ns to 6 ns stay non-negative (no
-    record, no warning; balance 1e-6 QPs)."""
+    to 7 ns undershoot to f < 0 from step 12 on, which is warned once per run however
+    many steps undershoot (step, min f, the fix) and recorded in summary.json
+    ``negative_occupation``; the QP balance stays exact through the undershoot (the
+    collision rows' own occupations move with the clipped partners,
+    ``InelasticProblem.own``; measured 3e-7 of 3.3e6 injected QPs, min f -3.3e-5 at step
+    12 and -8.5e-5 over the run; before 2026-11-25 the balance drifted, 6.2e3 QPs by
+    8 ns, while the collisions, not conserving, pulled the undershoot up to -2.5e-6);
+    steps of 0.25 ns to 6 ns stay non-negative (no record, no warning; balance 1e-7
+    QPs)."""
     import logging
 
     from fvqp.api import run_case
@@ -222,12 +226,14 @@ def test_long_bdf2_steps_report_the_undershoot_and_short_ones_do_not(tmp_path, c
         if dt == "0.5":
             neg = res[dt]["negative_occupation"]
             assert neg is not None and neg["first_step"] == 12 and neg["steps"] >= 2
-            assert -1e-5 < neg["min_f"] < -1e-7
+            assert neg["min_f"] < -1e-7
             assert neg["time_s"] == pytest.approx(6e-9, rel=1e-12, abs=0)
             assert len(warned) == 1
             assert "step 12" in warned[0] and "dt_initial" in warned[0] and "bdf1" in warned[0]
         else:
             assert res[dt]["negative_occupation"] is None and not warned
+        q = res[dt]["qp_number"]
+        assert abs(q["imbalance"]) < 1e-10 * q["sources"]
 
 
 def test_the_correction_solve_starts_from_the_first_result(tmp_path, monkeypatch):

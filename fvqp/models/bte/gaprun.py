@@ -21,8 +21,9 @@ self-consistent gaps of that result (:class:`.gapsteps.Collisionless`, ``order=2
 extrapolation alone is first order there); second order in the step while no cell's gap
 crosses a bin edge. The checkpoint then also holds the previous state, its gaps and the
 flows then, so ``--resume`` repeats the uninterrupted steps. BDF2 is not positive: at
-long steps it can undershoot to :math:`f < 0` after a pulse (the collision layer clips
-the negative partners and the QP balance drifts); the first such step is warned once
+long steps it can undershoot to :math:`f < 0` after a pulse (non-physical occupations;
+the collision layer treats such a bin as empty, and QP number and energy still balance:
+:meth:`.inelastic.InelasticProblem.own`); the first such step is warned once
 per run (step, lowest :math:`f`, the fix: a shorter ``[time] dt_initial`` or ``scheme =
 "bdf1"``) and ``summary.json`` ``negative_occupation`` records it (None without).
 
@@ -365,17 +366,18 @@ def _undershoot(sim, run, step: int, dt: float, seen: dict | None, order: int,
     ``negative_occupation``: the first step and its end time, the lowest :math:`f` of the
     run and the number of steps with :math:`f < 0`; None while there were none) after the
     kinetic step ``step`` of length ``dt`` ending at ``t``, with one WARNING per run at the
-    first such step (BDF2 is not positive: at long steps it undershoots after a pulse, the collision
-    layer clips the negative partners and the QP balance is off)."""
+    first such step (BDF2 is not positive: at long steps it undershoots after a pulse; the
+    collision layer treats the bin as empty, the balances stay exact, the occupations are
+    not physical)."""
     low = -sim.dist.max(-float(np.min(sim.problem.directional(run.qp_bins()), initial=0.0)))
     if low >= 0.0:
         return seen
     if seen is None:
         u = sim.units
         log.warning("self-consistent gap: QP occupations below zero after step %d (min f "
-                    "= %.3g): %s steps of %.3g s are too long for this transient; the "
-                    "collisions clip them and the QP balance is no longer exact. Fix: a "
-                    "shorter [time] dt_initial%s.", step, low,
+                    "= %.3g): %s steps of %.3g s are too long for this transient (QP "
+                    "number and energy still balance, but the occupations there are not "
+                    "physical). Fix: a shorter [time] dt_initial%s.", step, low,
                     "BDF2" if order == 2 else "backward-Euler", u.to_si(dt, "time"),
                     ' or scheme = "bdf1" (positive)' if order == 2 else "")
         return {"first_step": step, "time_s": u.to_si(t, "time"), "min_f": low,
