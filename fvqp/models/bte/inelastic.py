@@ -319,6 +319,8 @@ class InelasticProblem:
         none with backward Euler; 100 ns adaptive: 250 QPs)."""
         f, phi, nb = self.split(y)
         pphi, pnb = self.partners(y)
+        if np.all((phi.real >= 0.0) & (phi.real <= 1.0)):   # nothing clipped: f itself
+            return f, pnb
         return f + (pphi - phi)[:, :, None], pnb
 
     def source_rows(self, t0: float, t1: float) -> np.ndarray:
