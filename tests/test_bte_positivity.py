@@ -169,7 +169,8 @@ def test_bdf2_undershoot_keeps_qp_number_and_energy(tmp_path):
         'end = "2.5 ns"': 'end = "20 ns"', 'dt_initial = "0.1 ns"': 'dt_initial = "5 ns"',
         'time = "0.6 ns"': 'time = "5.6 ns"', "every = 2": "every = 100"})
     out = tmp_path / "out"
-    run_fvqp(["run", case, "--output", out])
+    proc = run_fvqp(["run", case, "--output", out])
+    assert (proc.stdout + proc.stderr).count("occupations below zero") == 1
     import json
 
     s = json.loads((out / "summary.json").read_text())
@@ -177,3 +178,11 @@ def test_bdf2_undershoot_keeps_qp_number_and_energy(tmp_path):
     q, e = s["qp_number"], s["energy_J"]
     assert abs(q["imbalance"]) < 1e-10 * q["sources"]
     assert abs(e["imbalance"]) < 1e-10 * e["inflows"]["sources"]
+    # the undershoot happened, and the run says so (summary, series column, one warning)
+    neg = s["negative_occupation"]
+    assert neg is not None and neg["min_f"] < 0 and 1 <= neg["first_step"] <= 4
+    import numpy as np
+
+    rows = np.genfromtxt(out / "bte_absorber3d_series.csv", delimiter=",", names=True)
+    assert rows["min_qp_occupation"].min() == pytest.approx(neg["min_f"], rel=1e-12)
+    assert rows["min_qp_occupation"][0] >= 0.0

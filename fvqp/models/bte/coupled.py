@@ -346,6 +346,32 @@ def _petsc(sim) -> tuple[str, dict]:
     return d["solver"]["prefix"], {**COUPLED_PETSC, **var, **own}
 
 
+def undershoot(sim, low: float, step: int, dt: float, seen: dict | None, order: int,
+               t: float) -> dict | None:
+    r"""The record of QP occupations below zero (``summary.json``
+    ``negative_occupation``: the first step and its end time, the lowest :math:`f` of the
+    run and the number of steps with :math:`f < 0`; None while there were none), given
+    the lowest occupation ``low`` after the step ``step`` of length ``dt`` ending at
+    ``t``, with one WARNING per run at the first such step. BDF2 is not positive: at
+    long steps it undershoots after a pulse; the collision layer treats such a bin as
+    empty (:meth:`.inelastic.InelasticProblem.own`), so the balances stay exact, but the
+    occupations there are not physical."""
+    if low >= 0.0:
+        return seen
+    if seen is None:
+        u = sim.units
+        log.warning("QP occupations below zero after step %d (min f = %.3g): %s steps of "
+                    "%.3g s are too long for this transient (QP number and energy still "
+                    "balance, but the occupations there are not physical). Fix: a shorter "
+                    "[time] dt_initial%s.", step, low,
+                    "BDF2" if order == 2 else "backward-Euler", u.to_si(dt, "time"),
+                    ' (or a smaller [time] rtol with adaptive steps) or scheme = "bdf1" '
+                    "(positive)" if order == 2 else "")
+        return {"first_step": step, "time_s": u.to_si(t, "time"), "min_f": low,
+                "steps": 1}
+    return {**seen, "min_f": min(seen["min_f"], low), "steps": seen["steps"] + 1}
+
+
 class StepClock:
     """Wall seconds per step of a run, from the accepted steps (``on_accept`` of
     :func:`fvqp.models.base.run_checkpointed`, which it also forwards to ``then``):
@@ -405,12 +431,15 @@ def coupled_transient(sim, writer, out_dir: str, resume: bool, max_steps) -> dic
             extra={"totals": tot0}, resume=resume,
             stop_times=list(d["output"]["times"]),
             every=d["output"]["every"], checkpoint_every=d["output"]["checkpoint_every"],
-            max_steps=max_steps, logger=log, on_accept=clock.accept)
+            max_steps=max_steps, logger=log, on_accept=clock.accept,
+            series=lambda it, ex: _lowest(sim, prob, it, ex, opts.order))
         status, message, tot0 = result.status, result.message, extra["totals"]
+        negative = extra.get("negative_occupation")
     except ConvergenceError as exc:
         status, message = -1, f"Newton did not converge: {exc}"
         log.error(message)
         result = integ._result(-1, message)
+        negative = None
     n_unit, e_unit = _units(sim)
     tot1 = _totals(prob, integ.x)
     pc = prob.preconditioner
@@ -430,12 +459,25 @@ def coupled_transient(sim, writer, out_dir: str, resume: bool, max_steps) -> dic
            "step_seconds": clock.per_step(prob.dist),
            # the slowest rank's seconds per part of the preconditioner (InelasticPC)
            "preconditioner_seconds": {k: prob.dist.max(v) for k, v in pc.seconds.items()},
-           "coarse_solves": pc.coarse_counts(),
+           "coarse_solves": pc.coarse_counts(), "negative_occupation": negative,
            **_balances(prob, tot0, tot1, integ.accumulated, n_unit, e_unit)}
     warn = coarse_warning(out["coarse_solves"])
     if warn:
         log.warning(warn)
     return out
+
+
+def _lowest(sim, prob: InelasticProblem, it, extra: dict, order: int) -> dict:
+    """The series column ``min_qp_occupation`` (the lowest QP occupation of any cell,
+    bin and ordinate after the step) and the run's undershoot record in ``extra``
+    (checkpointed with it: :func:`undershoot`); collective."""
+    f = prob.split(np.asarray(it.x).reshape(prob.n, prob.S))[0]
+    low = -prob.dist.max(-float(np.min(f, initial=np.inf)))
+    if it.step_count > 0:
+        extra["negative_occupation"] = undershoot(
+            sim, low, it.step_count, it.last_h, extra.get("negative_occupation"), order,
+            it.t)
+    return {"min_qp_occupation": low}
 
 
 def coupled_steady(sim, writer) -> dict:

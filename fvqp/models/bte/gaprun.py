@@ -81,7 +81,7 @@ from ..base.fixedstep import march_fixed
 from ..base.timeloop import extended_steps, refuse_earlier_end
 from .cellspectra import CellSpectra
 from .checkpoint import BinCheckpoint
-from .coupled import StepClock
+from .coupled import StepClock, undershoot
 from .gapsteps import Collisionless
 
 __all__ = ["GapMarch", "gap_transient"]
@@ -362,27 +362,10 @@ def gap_transient(sim, writer, out_dir: str, max_steps: int | None, resume: bool
 
 def _undershoot(sim, run, step: int, dt: float, seen: dict | None, order: int,
                 t: float) -> dict | None:
-    r"""The record of QP occupations below zero (``summary.json``
-    ``negative_occupation``: the first step and its end time, the lowest :math:`f` of the
-    run and the number of steps with :math:`f < 0`; None while there were none) after the
-    kinetic step ``step`` of length ``dt`` ending at ``t``, with one WARNING per run at the
-    first such step (BDF2 is not positive: at long steps it undershoots after a pulse; the
-    collision layer treats the bin as empty, the balances stay exact, the occupations are
-    not physical)."""
+    """:func:`.coupled.undershoot` after the kinetic step ``step`` of length ``dt`` ending
+    at ``t``, with the lowest QP occupation of the run's bins."""
     low = -sim.dist.max(-float(np.min(sim.problem.directional(run.qp_bins()), initial=0.0)))
-    if low >= 0.0:
-        return seen
-    if seen is None:
-        u = sim.units
-        log.warning("self-consistent gap: QP occupations below zero after step %d (min f "
-                    "= %.3g): %s steps of %.3g s are too long for this transient (QP "
-                    "number and energy still balance, but the occupations there are not "
-                    "physical). Fix: a shorter [time] dt_initial%s.", step, low,
-                    "BDF2" if order == 2 else "backward-Euler", u.to_si(dt, "time"),
-                    ' or scheme = "bdf1" (positive)' if order == 2 else "")
-        return {"first_step": step, "time_s": u.to_si(t, "time"), "min_f": low,
-                "steps": 1}
-    return {**seen, "min_f": min(seen["min_f"], low), "steps": seen["steps"] + 1}
+    return undershoot(sim, low, step, dt, seen, order, t)
 
 
 def _ueV(sim, e) -> float:
