@@ -94,6 +94,7 @@ class Linearisation:
         p, y, r = self.p, self.y, self.rates
         _, phi, nb = p.split(y)
         self.phi_on = (phi >= 0.0) & (phi <= 1.0)
+        self.clipped = not self.phi_on.all()      # own f' = f + phi+ - phi moves somewhere
         pphi, pnb = p.partners(y)
         f, _ = p.own(y)         # shifted with the clipped partners (InelasticProblem.own)
         self.rl = RatesLinearisation(pphi, np.ascontiguousarray(pnb), p.rho2, p.ados2,
@@ -122,7 +123,7 @@ class Linearisation:
         ok = out[:, : p.nq].reshape(n, p.N, p.B)[:, :, :K]
         np.multiply(self.wf, (d_in + d_out)[:, :, None], out=ok)     # in place: one
         ok += self.diag * q[:, :, :K]                                 # temporary
-        if not self.phi_on.all():   # own f' = f + phi+ - phi: -v_phi where clipped
+        if self.clipped:            # own f' = f + phi+ - phi: -v_phi where clipped
             ok -= self.diag * np.where(self.phi_on, 0.0, q[:, :, K])[:, :, None]
         np.subtract((self.wq * d_in)[:, :, None], ok, out=ok)
         if p.Mp:

@@ -308,12 +308,12 @@ class InelasticProblem:
 
     def own(self, y: np.ndarray) -> tuple:
         r"""The own occupations of the collision rows of ``y`` (n, S), consistent with the
-        clipped partners (:meth:`partners`): :math:`f'_{jk} = f_{jk} + \\phi^+_j -
-        \\phi_j` and :math:`n^+`. The identity on every physical state. Where a partner is
+        clipped partners (:meth:`partners`): :math:`f'_{jk} = f_{jk} + \phi^+_j -
+        \phi_j` and :math:`n^+`. The identity on every physical state. Where a partner is
         clipped (a BDF2 step undershoots a nearly empty bin below 0: its history
         :math:`2f^n - f^{n-1}/2` is not positivity-preserving), the own occupation is
         shifted with it, so that the angle average of the QP rows' own occupation is the
-        partners' :math:`\\phi^+` (to the constraint :math:`\\phi = \\bar f`) and the
+        partners' :math:`\phi^+` (to the constraint :math:`\phi = \bar f`) and the
         collision sums keep QP number and energy: with the own :math:`f` unclipped they
         did not (the bte absorber, 20 BDF2 steps of 5 ns: 3.8e4 of 6.1e6 QPs created,
         none with backward Euler; 100 ns adaptive: 250 QPs)."""
