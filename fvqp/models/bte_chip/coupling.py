@@ -355,6 +355,17 @@ class ChipChain:
         xp1 = xp.reshape(ph.N, -1)
         d = films.dist
         miss, scale, it, xq1, sweeps, rates = math.inf, 1.0, 0, guess, [], None
+
+        def transport(emit, net, xp_from, rtol=None):
+            """The phonon BE step with the films' emission ``emit`` and relaxation
+            ``net`` = L - G (per film cell and node) from ``xp_from``: states, KSP results
+            and the film mean of the new states."""
+            on_p = self.ex.a_to_b(np.stack([emit, net], axis=2))          # (n_ph, M, 2)
+            hist = x0[:, :, :K] / dt + on_p[:, :, 0].T[:, :, None]
+            xs, res = ph.sweep(1.0 / dt, hist=hist, src=src, x0=xp_from,
+                               extra=np.ascontiguousarray(on_p[:, :, 1].T), rtol=rtol)
+            return xs, res, self.film_mean(xs)
+
         if self.start == "sweep":
             # r_0: the transport rate of a phonon sweep at the rates G, L of the QPs at
             # the start of the step (Newton's start), not 0 (module docstring); skipped
@@ -364,16 +375,11 @@ class ChipChain:
             net = loss - gain
             if -d.max(-float((dt * net).min(initial=np.inf))) > -1.0:
                 emit0 = net * nbar0 + net_emission(loss, gain, nbar0)
-                on_p = self.ex.a_to_b(np.stack([emit0, net], axis=2))      # (n_ph, M, 2)
-                hist = x0[:, :, :K] / dt + on_p[:, :, 0].T[:, :, None]
-                xp1, res = ph.sweep(1.0 / dt, hist=hist, src=src, x0=xp1,
-                                    extra=np.ascontiguousarray(on_p[:, :, 1].T),
-                                    rtol=START_SWEEP_RTOL)
+                xp1, res, nbar1 = transport(emit0, net, xp1, START_SWEEP_RTOL)
                 sweeps += res
                 self.predictor_sweeps += 1
                 if not all(q.success for q in res):
                     return xq, xp, acc, {}, sweeps   # failed sweep: the state kept
-                nbar1 = self.film_mean(xp1)
                 r = (nbar1 - nbar0) / dt - (emit0 - net * nbar1)
                 rates = loss, gain
         while it < self.max_iterations:
@@ -397,14 +403,10 @@ class ChipChain:
             # collision layer's detailed-balance round-off, up to 7e-11 of the tiny
             # occupations of the top nodes, does not move an equilibrium)
             emit = (nu - start) / dt + net * nu
-            on_p = self.ex.a_to_b(np.stack([emit, net], axis=2))          # (n_ph, M, 2)
-            hist = x0[:, :, :K] / dt + on_p[:, :, 0].T[:, :, None]
-            xp1, res = ph.sweep(1.0 / dt, hist=hist, src=src, x0=xp1,
-                                extra=np.ascontiguousarray(on_p[:, :, 1].T))
+            xp1, res, nbar1 = transport(emit, net, xp1)
             sweeps += res
             if not all(q.success for q in res):
                 return xq, xp, acc, {}, sweeps   # failed sweep: the step fails, state kept
-            nbar1 = self.film_mean(xp1)
             coll = emit - net * nbar1                                       # P(n-bar)
             r = (nbar1 - nbar0) / dt - coll
             miss, scale = self._mismatch(nu, nbar1)
