@@ -73,10 +73,7 @@ class Balances:
         esc[self.ph_fixed[:n]] = 0.0
         out["E:escape"] = float(np.sum(esc @ g.omega))
         out.update(self._deposits(t0, t1))
-        pair = np.empty((n, N))
-        for sl, t in self._collision_chunks(y):
-            pair[sl] = t.qp_pb - t.qp_rec
-        out["N:pair"] = float(np.sum(self.m_f[:n] * pair))
+        out["N:pair"] = self.pair_breaking(y)
         if self.flow_tolerance is not None:
             out.update({RESOLUTION + k: v for k, v in self.flow_resolution(xl).items()})
         return out

@@ -129,6 +129,9 @@ class TransportProblem(FaceOperators, JacobianAssembly, Balances, Linearisation)
         self._linearised = None
         #: (the _linearised tuple, spectra per CHUNK batch) of the Jacobian actions
         self._spectra = None
+        #: (the _linearised tuple, net pair breaking of this rank's owned cells) from the
+        #: residual that made that linearisation (:meth:`pair_breaking`)
+        self._pair = None
         #: CPU seconds and calls of the residual and of the Jacobian actions (benchmark)
         self.cpu = {"residual": [0, 0.0], "action": [0, 0.0]}
         #: read by the BDF integrator: use rhs_jvp as the Krylov operator
@@ -159,7 +162,8 @@ class TransportProblem(FaceOperators, JacobianAssembly, Balances, Linearisation)
     def set_gap(self, delta_local: np.ndarray) -> None:
         """Set the gap of every local cell and rebuild DOS, masks and conductances."""
         self.delta = np.asarray(delta_local, dtype=float).copy()
-        self._linearised = self._spectra = None  # the DOS changes: a new linearisation
+        # the DOS changes: a new linearisation (and pair-breaking sum)
+        self._linearised = self._spectra = self._pair = None
         g = self.grid
         self.rho, self.ados, self.dl = cell_spectra(g, self.delta)
         vol = self.loc.volume
@@ -234,8 +238,9 @@ class TransportProblem(FaceOperators, JacobianAssembly, Balances, Linearisation)
             yield slice(0, self.n), BatchedTerms(*(z[0],) * 4, *(z[1],) * 4)
             return
         if keep_linearisation:  # the previous point's arrays go before the new ones come
-            self._linearised = self._spectra = None
+            self._linearised = self._spectra = self._pair = None
         g = np.empty((self.n, self.B)) if keep_linearisation else None
+        pair = 0.0
         for s in range(0, self.n, CHUNK):
             sl = slice(s, min(self.n, s + CHUNK))
             t = batched_terms(y[sl, :self.N], y[sl, self.N:], self.rho[sl], self.ados[sl],
@@ -243,9 +248,32 @@ class TransportProblem(FaceOperators, JacobianAssembly, Balances, Linearisation)
                               c_ph=self.p["c_ph"][sl], outer=keep_linearisation)
             if keep_linearisation:
                 t, (g[sl, :self.N], g[sl, self.N:]) = t
+                pair += self._batch_pair(sl, t)
             yield sl, t
         if keep_linearisation:
             self._linearised = (y[:self.n].copy(), g)
+            self._pair = (self._linearised, pair)
+
+    def _batch_pair(self, sl: slice, t) -> float:
+        """Net pair breaking (QPs per unit time) of the owned cells ``sl`` from their
+        collision terms ``t``."""
+        return float(np.sum(self.m_f[sl] * (t.qp_pb - t.qp_rec)))
+
+    def pair_breaking(self, y: np.ndarray) -> float:
+        """Net pair breaking minus recombination of this rank's owned cells at the state
+        ``y`` (shaped (n_local, B)), QPs per unit time. Taken from the residual evaluated
+        at the same owned state (the last Newton iterate of a step, whose rates the time
+        integrator asks for when it accepts the step) instead of a second evaluation of
+        the collision operator; the same operations in the same order either way (the
+        batches' sums added in batch order), so the same bits."""
+        own, kept = y[:self.n], self._pair
+        if kept is not None and kept[0] is self._linearised \
+                and np.array_equal(kept[0][0], own):
+            return kept[1]
+        pair = 0.0
+        for sl, t in self._collision_chunks(y):
+            pair += self._batch_pair(sl, t)
+        return pair
 
     # ---- residual pieces ------------------------------------------------------------
     def conserved(self, x_owned: np.ndarray) -> np.ndarray:
