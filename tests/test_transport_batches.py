@@ -102,3 +102,61 @@ def test_residual_transient_memory_per_cell(absorber, monkeypatch):
         tracemalloc.stop()
     per_cell = peak / (p.n * p.B * 8)
     assert 3.0 <= per_cell <= 8.0, per_cell
+
+
+def test_rates_take_the_pair_balance_from_the_residual_at_the_same_state(absorber,
+                                                                        monkeypatch):
+    """The time integrator asks for the rates of every accepted step at the last Newton
+    iterate, where the residual has just evaluated the collision operator: the net pair
+    breaking (``N:pair``) is taken from that evaluation (no second one: the residual
+    counts ~ one of the three or four collision evaluations of a step), with the same
+    bits as evaluating it afresh; at another state, or after the gap (the DOS) changed
+    at the same state, it is evaluated afresh (a kept value would be another state's)."""
+    p, xl = absorber
+    calls = []
+    real = problem_module.batched_terms
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(problem_module, "batched_terms", counted)
+    n = p.n
+
+    def fresh(x):
+        """N:pair of one evaluation over all owned cells (the reference)."""
+        y = x.reshape(-1, p.B)
+        t = real(y[:n, :p.N], y[:n, p.N:], p.rho[:n], p.ados[:n], h=p.grid.h, m=p.grid.m,
+                 qp_scale=p.p["qp_scale"][:n], c_ph=p.p["c_ph"][:n])
+        return float(np.sum(p.m_f[:n] * (t.qp_pb - t.qp_rec)))
+
+    p._linearised = None
+    p.rhs(xl, 0.0, 1.0)
+    del calls[:]
+    kept = p.rates(xl, 0.0, 1.0)["N:pair"]
+    assert not calls  # no collision evaluation for the rates
+    p._pair = None  # the same state without the kept sum: evaluated afresh, same bits
+    assert p.rates(xl, 0.0, 1.0)["N:pair"] == kept
+    assert calls
+    assert kept == pytest.approx(fresh(xl), rel=1e-13, abs=0)
+    # another state: evaluated there (the kept sum is xl's)
+    p.rhs(xl, 0.0, 1.0)
+    x2 = xl.copy()
+    x2.reshape(-1, p.B)[:n, :p.N] *= 1.5
+    del calls[:]
+    other = p.rates(x2, 0.0, 1.0)["N:pair"]
+    assert calls
+    assert other == pytest.approx(fresh(x2), rel=1e-13, abs=0)
+    assert abs(other - kept) > 1e-3 * abs(kept)
+    # the gap changed at the same state: the DOS, and with it the pair sum, change
+    p.rhs(xl, 0.0, 1.0)
+    delta = p.delta.copy()
+    try:
+        p.set_gap(np.where(p.trap, 0.0, 0.97 * delta))
+        del calls[:]
+        moved = p.rates(xl, 0.0, 1.0)["N:pair"]
+        assert calls
+        assert moved == pytest.approx(fresh(xl), rel=1e-13, abs=0)
+        assert abs(moved - kept) > 1e-3 * abs(kept)
+    finally:
+        p.set_gap(delta)
