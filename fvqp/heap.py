@@ -15,10 +15,24 @@ idle machine, 2026-11-23): 5.1 million minor page faults, 12.1 s of kernel time 
 accepts) and the trim threshold at 64 MB, so that freed blocks below 32 MB stay in the
 heap and are reused: 82 thousand faults, 0.4 s of kernel time, 15.4 s; peak resident
 memory 259 → 282 MB. Each of the two settings alone is worse than neither (70 s and
-42 s): setting one turns glibc's dynamic threshold off. The ``fvqp`` command applies it
-at its start (every rank under ``mpiexec``); ``FVQP_MALLOC=default`` in the environment
-keeps glibc's defaults. The numbers a run computes do not depend on it (the heap layout
-reaches no reduction: :data:`fvqp.solvers.options.RUN_OPTIONS`).
+42 s): setting one turns glibc's dynamic threshold off.
+
+Blocks above 32 MB were still mapped afresh: at device size a state vector is one (the
+transport target, 53 120 cells x 196 unknowns: 83 MB), and every residual, Newton point
+copy, ghost exchange and preconditioner application faulted its arrays in again —
+1.2 million faults and 17.5 s of kernel time in 6 steps, 111 s in all. So no block is
+mapped at all (``M_MMAP_MAX = 0``: every block from the heap, reused after ``free``) and
+the trim threshold is 1 GiB (a freed block at the top of the heap, where the large
+temporaries end up, is kept for the next one instead of being given back and faulted in
+again): 0.45 million faults, 9.4 s of kernel time, 17.0 → 13.8 s per step; peak resident
+memory 4 535 → 4 678 MB (+3 %: freed blocks in the middle of the heap are reused by the
+next ones of their size or less; ``benchmarks/transport_absorber3d.py``, 2026-11-25).
+Below 32 MB nothing changes.
+
+The ``fvqp`` command applies it at its start (every rank under ``mpiexec``);
+``FVQP_MALLOC=default`` in the environment keeps glibc's defaults. The numbers a run
+computes do not depend on it (the heap layout reaches no reduction:
+:data:`fvqp.solvers.options.RUN_OPTIONS`).
 """
 
 from __future__ import annotations
@@ -28,16 +42,20 @@ import ctypes.util
 import logging
 import os
 
-__all__ = ["MMAP_THRESHOLD", "TRIM_THRESHOLD", "keep_freed_memory"]
+__all__ = ["MMAP_MAX", "MMAP_THRESHOLD", "TRIM_THRESHOLD", "keep_freed_memory"]
 
 log = logging.getLogger("fvqp")
 
 #: blocks below this many bytes come from the heap and are reused after ``free``
+#: (with :data:`MMAP_MAX` 0 every block does; the threshold is kept so that glibc's
+#: dynamic threshold stays off where a C library ignores ``M_MMAP_MAX``)
 MMAP_THRESHOLD = 32 * 2**20
-#: free memory at the top of the heap kept mapped (glibc's rule: twice the threshold)
-TRIM_THRESHOLD = 2 * MMAP_THRESHOLD
+#: blocks served by ``mmap`` at most: none (module docstring)
+MMAP_MAX = 0
+#: free memory at the top of the heap kept mapped (module docstring)
+TRIM_THRESHOLD = 2**30
 #: ``mallopt`` parameters (glibc ``malloc.h``)
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_MMAP_MAX = -1, -3, -4
 
 
 def keep_freed_memory(environ=os.environ) -> bool:
@@ -52,7 +70,9 @@ def keep_freed_memory(environ=os.environ) -> bool:
     except (OSError, AttributeError):
         return False
     ok = bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and \
-        bool(mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD))
-    log.debug("heap: mmap threshold %d B, trim threshold %d B (%s)", MMAP_THRESHOLD,
-              TRIM_THRESHOLD, "set" if ok else "refused by mallopt")
+        bool(mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD)) and \
+        bool(mallopt(_M_MMAP_MAX, MMAP_MAX))
+    log.debug("heap: mmap threshold %d B, at most %d mapped blocks, trim threshold %d B "
+              "(%s)", MMAP_THRESHOLD, MMAP_MAX, TRIM_THRESHOLD,
+              "set" if ok else "refused by mallopt")
     return ok
