@@ -78,6 +78,16 @@ place, the line search's product hint without digests: serial **15.81 s per step
 (17.21 CPU; residual 2.46, actions 6.15, PC build 2.41, PC apply 8.77), 12 Newton / 61
 Krylov, 4 560 MB = 88 KB per cell.
 
+2026-11-25 22:00-22:35, nothing else running, one BLAS thread: the code of that morning
+17.47 s per step serial (1.21 M page faults, 17.9 s of kernel time: at this size a state
+vector is 83 MB, above glibc's largest mmap threshold, so every large temporary was
+mapped and faulted in afresh), 9.43 on 2 ranks. With the C heap keeping every freed block
+(:mod:`fvqp.heap`: no block mapped, 1 GiB trim threshold), the rates' pair balance from the
+residual at the accepted state and the cell-block ILU's sweeps by ``matmul``: serial
+**13.2-14.0 s per step** (0.45 M faults, 9.3 s kernel; residual 2.0-2.2, actions 6.0-6.3,
+PC build 2.5-2.8, PC apply 7.7-8.0), 2 ranks 7.9-8.4 s (1.56-1.78x), the same 12 Newton /
+61 Krylov, 4 651-4 678 MB = 88-90 KB per cell (+2 %: freed blocks reused in the heap).
+
 Issue 18 §1 (``memory()``, :mod:`transport_memory`; ``python
 benchmarks/transport_absorber3d.py memory``, FVQP_BENCH_MEMORY_SIZES, 2026-11-22, load
 11-16): KB per cell of the arrays living through a step at 3 320 / 13 280 cells (66 bins,
