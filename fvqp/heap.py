@@ -21,13 +21,14 @@ Blocks above 32 MB were still mapped afresh: at device size a state vector is on
 transport target, 53 120 cells x 196 unknowns: 83 MB), and every residual, Newton point
 copy, ghost exchange and preconditioner application faulted its arrays in again —
 1.2 million faults and 17.5 s of kernel time in 6 steps, 111 s in all. So no block is
-mapped at all (``M_MMAP_MAX = 0``: every block from the heap, reused after ``free``) and
-the trim threshold is 1 GiB (a freed block at the top of the heap, where the large
-temporaries end up, is kept for the next one instead of being given back and faulted in
-again): 0.45 million faults, 9.4 s of kernel time, 17.0 → 13.8 s per step; peak resident
-memory 4 535 → 4 678 MB (+3 %: freed blocks in the middle of the heap are reused by the
-next ones of their size or less; ``benchmarks/transport_absorber3d.py``, 2026-11-25).
-Below 32 MB nothing changes.
+mapped at all (``M_MMAP_MAX = 0``: every block from the heap, reused after ``free``; glibc
+still maps where the heap cannot grow) and the trim threshold is 1 GiB (a freed block at
+the top of the heap, where the large temporaries end up, is kept for the next one instead
+of being given back and faulted in again): 0.45 million faults, 9.3 s of kernel time,
+17.0 → 14.0 s per step (with the trim threshold at 64 MB: 15.0; at 4 GiB: 13.8); peak
+resident memory 4 535 → 4 651 MB (+2.6 %: freed blocks in the middle of the heap are
+reused by the next ones of their size or less; ``benchmarks/transport_absorber3d.py``
+``target``, 2026-11-25). Below 32 MB nothing changes.
 
 The ``fvqp`` command applies it at its start (every rank under ``mpiexec``);
 ``FVQP_MALLOC=default`` in the environment keeps glibc's defaults. The numbers a run

@@ -211,9 +211,9 @@ class CellBlockILU:
 def _matvec(blocks: np.ndarray, x: np.ndarray, out: np.ndarray | None = None
             ) -> np.ndarray:
     """The products of the cell blocks ``(c, N, N)`` with their vectors ``(c, N)``, shape
-    ``(c, N)`` (into ``out`` if given), by ``matmul`` (a BLAS product per cell): 2x the
-    speed of ``einsum("cij,cj->ci")`` on float32 blocks of 66 (200 cells: 57 against 118
-    us), summed in another order (float32 round-off apart)."""
+    ``(c, N)`` (into ``out`` if given), by numpy's stacked ``matmul``: 2x the speed of
+    ``einsum("cij,cj->ci")`` on float32 blocks of 66 (200 cells: 57 against 118 us),
+    summed in another order (float32 round-off apart)."""
     res = np.matmul(blocks, x[:, :, None], out=None if out is None else out[:, :, None])
     return res[:, :, 0]
 
