@@ -26,6 +26,7 @@ import time
 from contextlib import nullcontext
 from dataclasses import dataclass
 
+from ...heap import give_back_freed_memory
 from ...io.atomic import atomic_write_bytes
 from ...io.output import OutputWriter
 from ...parallel.tasks import TaskShare
@@ -195,6 +196,7 @@ class MeshModel:
         if getattr(sim, "region_materials", None):
             summary["materials"] = materials_entry(sim.region_materials)
         if dist.rank == 0 and summary["status"] == 0 and wants_figures(case):
+            give_back_freed_memory()  # the figures do not stack on the run's heap
             summary["figures"] = draw_figures(out_dir, summary, self.figure_fields,
                                               self.log)
         if dist.rank == 0:
