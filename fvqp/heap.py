@@ -71,8 +71,7 @@ def keep_freed_memory(environ=os.environ) -> bool:
     if environ.get("FVQP_MALLOC", "").strip().lower() == "default":
         return False
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
+        mallopt = _libc().mallopt
     except (OSError, AttributeError):
         return False
     ok = bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and \
@@ -87,13 +86,17 @@ def keep_freed_memory(environ=os.environ) -> bool:
 def give_back_freed_memory() -> bool:
     """Return the freed memory of the C heap to the kernel (glibc's ``malloc_trim(0)``:
     the free top of the heap and the free pages inside it): the run template calls it
-    when a run's time loop is over, so that what the end of the run allocates (figures,
-    the last outputs) does not add to a heap kept at its working size (the transport NIS
-    wire: 672-706 MB peak of the whole process against 586 MB with the 64 MB trim
-    threshold; the run's own peak the same). Returns whether memory was released (False
-    where the C library has no ``malloc_trim``)."""
+    when a run's time loop is over, so that what the end of the run allocates (the
+    figures) does not add to a heap kept at its working size (the transport NIS wire's
+    whole process: 672-706 MB without it, 607 MB with it, 572-586 MB with the 32 MB
+    setting alone). Returns whether memory was released (False where the C library has
+    no ``malloc_trim``)."""
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        return bool(libc.malloc_trim(0))
+        return bool(_libc().malloc_trim(0))
     except (OSError, AttributeError):
         return False
+
+
+def _libc():
+    """The C library (``OSError`` where it cannot be loaded)."""
+    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
