@@ -167,6 +167,8 @@ def test_snes_options_reach_only_newton(tmp_path, spy):
     assert all(not p.startswith("kinetics0d_ts_") for p, _ in spy["calls"])
     assert all("ts_type" not in o for _, o in spy["calls"])
     assert spy["unused"] == []
+    # ... and the run says so (the key would have changed nothing): fvqp.solvers.options
+    assert res["unread_options"] == ["[solver.ts] ts_type"]
 
 
 def test_ts_options_reach_only_the_time_stepper(tmp_path, spy):
@@ -180,6 +182,7 @@ def test_ts_options_reach_only_the_time_stepper(tmp_path, spy):
         '\n[solver.ts]\nts_adapt_type = "none"\nsnes_max_it = 17\n')
     res = fvqp.run_case(str(case), output_dir=str(tmp_path / "out"))
     assert res["status"] == 0 and res["steps"] == 10  # fixed steps: the option acted
+    assert "unread_options" not in res.summary  # both keys read by the TS
     assert {p for p, _ in spy["calls"]} == {"kinetics0d_ts_"}
     assert all(o["ts_adapt_type"] == "none" and o["snes_max_it"] == 17
                for _, o in spy["calls"])

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .options import apply_options, set_from_options
+from .options import apply_options, note_read, set_from_options
 from .result import LinearSolveResult
 
 __all__ = ["COMPACT_FGMRES_RESTART", "LinearSolver", "csr_matrix", "operator_solver",
@@ -48,6 +48,7 @@ def option_value(name: str, default):
     type of ``default`` (str, int, float or bool), or ``default`` if it is not set."""
     from petsc4py import PETSc
 
+    note_read(name)  # a case's key read here is not one that nothing read
     db = PETSc.Options()
     get = {bool: db.getBool, int: db.getInt, float: db.getReal}.get(type(default),
                                                                      db.getString)

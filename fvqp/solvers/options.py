@@ -11,6 +11,17 @@ which deletes every option fvqp inserted during it (whatever the prefix), so not
 run configured is left in the database for the next run in the same process, and PETSc
 never reports fvqp's own defaults as unused. Options given on the command line are never
 touched, except by :func:`forget_command_line` when a run is refused before it started.
+
+A case's option tables (``[solver.petsc]`` ...) are declared for the session
+(:func:`declare_case_options`), and :func:`unread_case_options` names those no solver of
+the run read: a misspelt key (``ksp_rtoll``), an option of a solver the case does not
+build, or one inserted after its solver had read its options. PETSc reports such
+command-line options itself, but a case's options are fvqp's insertions, which PETSc
+never lists, so without this a case key that did nothing went unnoticed. An option
+counts as read when a PETSc object marked it used (checked before fvqp deletes it, and
+at the end) or when fvqp read it itself (:func:`note_read`, through
+:func:`fvqp.solvers.linear.option_value`: the keys of fvqp's own, such as
+``schur_lag``).
 """
 
 from __future__ import annotations
@@ -85,6 +96,12 @@ RUN_OPTIONS: dict[str, str] = {"vec_mdot_use_gemv": "0", "vec_maxpy_use_gemv": "
 FILM_GAMG: dict[str, object] = {"pc_type": "gamg", "pc_gamg_threshold": 0.02}
 #: the :data:`_INSERTED` key of :data:`RUN_OPTIONS` (no solver prefix is empty)
 _RUN = "\0run"
+#: the case's options of this session (:func:`declare_case_options`): full name (lower
+#: case) -> (the table they were given in, their key there)
+_CASE: dict[str, tuple[str, str]] = {}
+#: option names (lower case) read in this session: marked used by PETSc before fvqp
+#: deleted them, or read by fvqp itself (:func:`note_read`)
+_READ: set[str] = set()
 
 
 def apply_options(prefix: str, options: Mapping[str, object] | None) -> dict[str, str | None]:
@@ -118,6 +135,7 @@ def apply_options(prefix: str, options: Mapping[str, object] | None) -> dict[str
     ours = _INSERTED.setdefault(prefix, set())
     new = {prefix + k: v for k, v in _entries(options).items()}
     for name in ours - set(new):  # left over from an earlier call under this prefix
+        _note_used(db, name)
         db.delValue(name)
     ours &= set(new)
     inserted = {}
@@ -127,6 +145,8 @@ def apply_options(prefix: str, options: Mapping[str, object] | None) -> dict[str
     for name, val in new.items():
         if name.lower() in present and name not in ours:  # the command line wins
             continue
+        if name in ours:  # set again: whether it was read so far is not lost
+            _note_used(db, name)
         db.setValue(name, val)
         ours.add(name)
         inserted[name[len(prefix):]] = val
@@ -197,7 +217,52 @@ def remove_inserted() -> int:
     _INSERTED.clear()
     _REPORTED.clear()
     _HOLDERS.clear()
+    _CASE.clear()
+    _READ.clear()
     return removed
+
+
+def _note_used(db, name: str) -> None:
+    """Remember that PETSc marked ``name`` used (before fvqp deletes or resets it)."""
+    if db.used(name):
+        _READ.add(name.lower())
+
+
+def note_read(name: str) -> None:
+    """fvqp itself read the option ``name`` (with prefix): a key of its own, such as
+    ``<prefix>schur_lag``, which no PETSc object reads (:func:`unread_case_options`)."""
+    _READ.add(name.lower())
+
+
+def declare_case_options(prefix: str, options: Mapping[str, object] | None,
+                         where: str) -> None:
+    """Declare a case's option table for this options session: the options ``options``
+    (keys without prefix) given under ``prefix`` in ``where`` (e.g. ``"[solver.petsc]"``),
+    checked by :func:`unread_case_options` at the end of the run. A viewer option set to
+    ``false`` is left out (it inserts nothing, :func:`_entries`)."""
+    prefix = normalise_prefix(prefix)
+    for key in _entries(options):
+        _CASE[(prefix + key).lower()] = (where, key)
+
+
+def unread_case_options() -> list[tuple[str, str]]:
+    """The declared case options (:func:`declare_case_options`) that nothing read in this
+    session, as ``(table, key)`` pairs in the order declared: no PETSc object marked them
+    used and fvqp did not read them (:func:`note_read`). Options the command line also
+    sets are left out (its value replaced the case's; PETSc reports it if unused)."""
+    from petsc4py import PETSc
+
+    db = PETSc.Options()
+    present = {k.lower() for k in db.getAll()}
+    ours = {k.lower() for k in inserted_names()}
+    out = []
+    for name, entry in _CASE.items():
+        if name in _READ or (name in present and db.used(name)):
+            continue
+        if name in present and name not in ours:  # the command line's value
+            continue
+        out.append(entry)
+    return out
 
 
 def forget_command_line(args: list[str]) -> None:

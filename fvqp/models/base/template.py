@@ -30,7 +30,7 @@ from ...heap import give_back_freed_memory
 from ...io.atomic import atomic_write_bytes
 from ...io.output import OutputWriter
 from ...parallel.tasks import TaskShare
-from ...solvers.options import options_session
+from ...solvers.options import declare_case_options, options_session, unread_case_options
 from ...solvers.result import ConvergenceError
 from ...units import UnitSystem
 from .interrupt import StopSignals, requested_stop
@@ -115,6 +115,13 @@ class MeshModel:
         :class:`fvqp.case.InternalCase` when :meth:`units` gives a unit system."""
         raise NotImplementedError
 
+    def option_tables(self, case) -> list[tuple[str, dict, str]]:
+        """The case's PETSc option tables as ``(prefix, options, table)``
+        (:func:`case_option_tables`: ``[solver.petsc]`` under ``[solver] prefix``); a
+        model with other tables returns them too. Their keys that no solver of the run
+        read are reported at its end (:func:`report_unread_options`)."""
+        return case_option_tables(case)
+
     def declared(self, sim) -> dict[str, OutputField]:
         """Output fields of this run (default :attr:`outputs`; cases may add fields)."""
         return dict(self.outputs)
@@ -161,6 +168,8 @@ class MeshModel:
             Communicator of the run (default: PETSc's world).
         """
         with options_session():
+            for table in self.option_tables(case):
+                declare_case_options(*table)
             return self._run(case, output_dir, resume, max_steps, comm)
 
     def _run(self, case, output_dir, resume, max_steps, comm) -> ModelResult:
@@ -188,6 +197,7 @@ class MeshModel:
         if sig is not None:  # status 1: the CLI exits with 128 + the signal's number
             _record_stop(summary, sig)
         summary.setdefault("model", self.name)
+        report_unread_options(summary, case, self.log if dist.rank == 0 else None)
         summary.update({"wall_time_s": time.perf_counter() - start,
                         "n_cells": int(dist.n_global), "ranks": dist.size,
                         "peak_rss_MB_per_rank": dist.max(peak_rss_mb())})
@@ -208,6 +218,37 @@ class MeshModel:
         if dist.rank == 0:
             self.log.info("%s", result.report(self.key_numbers))
         return result
+
+
+def case_option_tables(case) -> list[tuple[str, dict, str]]:
+    """The case's ``[solver.petsc]`` under its ``[solver] prefix`` as ``(prefix, options,
+    table)`` (none if the case has no such table or it is empty)."""
+    data = getattr(getattr(case, "case", case), "data", None) or {}
+    sv = data.get("solver") or {}
+    if sv.get("prefix") is None or not sv.get("petsc"):
+        return []
+    return [(sv["prefix"], dict(sv["petsc"]), "[solver.petsc]")]
+
+
+def report_unread_options(summary: dict, case, log: logging.Logger | None) -> None:
+    """The declared case options that no solver of the run read
+    (:func:`fvqp.solvers.options.unread_case_options`: a misspelt key, an option of a
+    solver this case does not build, or one a solver never saw): listed in the summary as
+    ``unread_options`` and in one warning (``log``; None on the ranks that do not log)
+    that names the case file, the keys and the fix. The run's status is kept: its
+    solvers ran with their defaults in place of those keys."""
+    unread = unread_case_options()
+    if not unread:
+        return
+    summary["unread_options"] = [f"{table} {key}" for table, key in unread]
+    if log is not None:
+        keys = ", ".join(f"{table} {key}" for table, key in unread)
+        log.warning("%s: %s %s read by no solver of this run, which used their defaults "
+                    "instead (a misspelt key, or not an option of the solvers this case "
+                    "builds). Fix: correct or remove %s; -help on the command line lists "
+                    "the options every solver reads", getattr(case, "path", "the case"),
+                    keys, "was" if len(unread) == 1 else "were",
+                    "it" if len(unread) == 1 else "them")
 
 
 def _record_stop(summary: dict, sig: str) -> None:
@@ -276,7 +317,8 @@ def materials_entry(materials) -> dict:
 
 
 def run_model(name: str, run, case, output_dir: str | None = None, *,
-              stoppable: bool = False, units=None, **kwargs) -> ModelResult:
+              stoppable: bool = False, units=None, option_tables=None,
+              **kwargs) -> ModelResult:
     """The run template's contract for models that are not mesh models (0D kinetics,
     Usadel networks, stochastic studies, the sphere): ``run(case, output_dir=...,
     **kwargs) -> summary dict`` inside an options session, a
@@ -297,6 +339,9 @@ def run_model(name: str, run, case, output_dir: str | None = None, *,
     ``stoppable`` model's checkpoints leave ``[time] end`` out of the case digest
     (:func:`.timeloop.resumable`): ``--resume`` may extend the run. ``kwargs`` go to
     ``run``; a ``comm`` among them is the run's communicator (default: PETSc's world).
+    ``option_tables``: the case's PETSc option tables (default
+    :func:`case_option_tables`), whose keys no solver read are reported at the end
+    (:func:`report_unread_options`).
     """
     start = time.perf_counter()
     log = logging.getLogger(f"fvqp.{name}")
@@ -306,7 +351,10 @@ def run_model(name: str, run, case, output_dir: str | None = None, *,
         case = resumable(case)
     if units is not None:
         case = case.internal(units(case))
+    tables = case_option_tables(case) if option_tables is None else option_tables
     with options_session(), (StopSignals() if stoppable else nullcontext()) as stop:
+        for table in tables:
+            declare_case_options(*table)
         try:
             summary = dict(run(case, output_dir=output_dir, **kwargs))
         except ConvergenceError as exc:
@@ -314,6 +362,7 @@ def run_model(name: str, run, case, output_dir: str | None = None, *,
             summary = {"status": -1, "message": f"not converged: {exc}"}
         if stop is not None and stop.received:
             _record_stop(summary, signal.Signals(stop.received).name)
+        report_unread_options(summary, case, log if ranks.is_root else None)
     summary.setdefault("model", name)
     summary["wall_time_s"] = time.perf_counter() - start
     # one task per rank: every rank's peak, gathered on every rank

@@ -35,7 +35,7 @@ from ...parallel.exchange import SubsetExchange
 from ...spectra import bose, fermi
 from ...units import E_CHARGE, HBAR, UnitSystem
 from ..base import MeshModel, OutputField
-from ..base.template import reference_units
+from ..base.template import case_option_tables, reference_units
 from ..bte.coupled import COUPLED_PETSC, coupled_problem
 from ..bte.driver import OUTPUTS as BTE_OUTPUTS
 from ..bte.driver import BTESimulation
@@ -363,6 +363,13 @@ class ChipModel(MeshModel):
 
     def build(self, case, comm=None) -> ChipSimulation:
         return ChipSimulation(case, comm)
+
+    def option_tables(self, case) -> list[tuple[str, dict, str]]:
+        """``[solver.petsc]`` (the phonon solves) and ``[qp.petsc]`` (the films' QP
+        Newton, prefix ``chip_qp_``)."""
+        qp = dict((case.data.get("qp") or {}).get("petsc") or {})
+        return [*case_option_tables(case), *([("chip_qp_", qp, "[qp.petsc]")] if qp
+                                              else [])]
 
     def transient(self, sim: ChipSimulation, ctx) -> dict:
         from .march import march

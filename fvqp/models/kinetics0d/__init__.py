@@ -272,4 +272,15 @@ def run(case, output_dir: str | None = None, resume: bool = False,
     from .driver import run as _run
 
     return run_model("kinetics0d", _run, case, output_dir, resume=resume,
-                     max_steps=max_steps, units=film_units)
+                     max_steps=max_steps, units=film_units, option_tables=_tables(case))
+
+
+def _tables(case) -> list[tuple[str, dict, str]]:
+    """The case's option tables: ``[solver.snes]`` under ``<prefix>snes_`` and
+    ``[solver.ts]`` under ``<prefix>ts_`` (:func:`.build.solver_options`)."""
+    from ...solvers.options import normalise_prefix
+
+    sv = case.data["solver"]
+    prefix = normalise_prefix(sv["prefix"])
+    return [(prefix + "snes_", dict(sv["snes"] or {}), "[solver.snes]"),
+            (prefix + "ts_", dict(sv["ts"] or {}), "[solver.ts]")]

@@ -161,7 +161,7 @@ class SchurPreconditioner(SchurCouplings):
         #: of the whole system) -- option ``-<prefix>schur_condensed``
         self.condensed = None
         self._condense = own("condensed", CONDENSED)
-        self._max_it = int(options.pop("condensed_max_it", MAX_IT))
+        self._max_it = own("condensed_max_it", MAX_IT)
         self._outer = prefix
         self.storage = own("storage", STORAGE)
         self.ilu = None
