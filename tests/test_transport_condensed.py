@@ -120,6 +120,32 @@ def test_condensed_burst_equals_the_full_solve(tmp_path):
         assert abs(e["imbalance"]) <= 1e-9 * e["deposited"]
 
 
+def test_condensed_counts_survive_a_resume_and_reach_the_series(tmp_path):
+    """Six steps of the absorber burst with the condensed solve, once and as 3 + 3 with
+    ``--resume``: the same Newton, Krylov (the condensed GMRES's) and outer (preonly)
+    counts in both summaries, and the series' ``linear_iterations`` column is the
+    summary's Krylov count. Before, a resumed run counted the condensed iterations from
+    the resume only (33 of 58) and the series gave the outer KSP's one per Newton
+    iteration."""
+    case = case_variant("transport_absorber3d.toml", tmp_path)
+    case.write_text(case.read_text() + '\n[numerics]\njacobian = "schur"\n')
+    run_fvqp(["run", case, "--output", tmp_path / "full", "--max-steps", "6"])
+    run_fvqp(["run", case, "--output", tmp_path / "part", "--max-steps", "3"])
+    run_fvqp(["run", case, "--output", tmp_path / "part", "--max-steps", "3", "--resume"])
+    a, b = (json.loads((tmp_path / d / "summary.json").read_text())
+            for d in ("full", "part"))
+    assert a["steps"] == b["steps"] == 6
+    for k in ("newton_iterations", "linear_iterations", "outer_linear_iterations"):
+        assert b[k] == a[k], k
+    assert a["outer_linear_iterations"] == a["newton_iterations"]  # preonly
+    assert a["linear_iterations"] == a["cpu_calls"]["condensed_krylov"]
+    assert a["linear_iterations"] > 2 * a["newton_iterations"]
+    for d, s in (("full", a), ("part", b)):
+        rows = (tmp_path / d / "transport_absorber3d_series.csv").read_text().split()
+        last = dict(zip(rows[0].split(","), rows[-1].split(","), strict=True))
+        assert int(float(last["linear_iterations"])) == s["linear_iterations"], d
+
+
 @pytest.mark.mpi
 def test_condensed_two_ranks_equal_serial(tmp_path):
     """The condensed solve on 2 ranks (AIJ storage, additive Schwarz inner solve, global

@@ -127,6 +127,14 @@ def test_max_steps_then_resume_equals_uninterrupted(tmp_path):
     a = json.loads((tmp_path / "full" / "summary.json").read_text())
     b = json.loads((tmp_path / "part" / "summary.json").read_text())
     assert b["t_end_s"] == pytest.approx(20e-9, rel=1e-6, abs=0)
+    # the counters too, in the summary and in the series (the condensed solve's:
+    # tests/test_transport_condensed.py)
+    for k in ("steps", "newton_iterations", "linear_iterations"):
+        assert b[k] == a[k], k
+    for run, s in (("full", a), ("part", b)):
+        rows = (tmp_path / run / "transport_absorber3d_series.csv").read_text().split()
+        last = dict(zip(rows[0].split(","), rows[-1].split(","), strict=True))
+        assert int(float(last["linear_iterations"])) == s["linear_iterations"], run
     res = a["flow_resolution"]
     assert b["flow_resolution"]["unresolved"] == res["unresolved"]
     assert "energy_J.boundary:lead_end" in res["unresolved"]

@@ -442,6 +442,7 @@ class BDFIntegrator:
                 "rejected": self.rejected, "failed": self.failed,
                 "newton": self.solver.total_iterations,
                 "linear": self.solver.total_linear_iterations,
+                "outer_linear": self.solver.total_outer_linear_iterations,
                 "times": [hh[0] for hh in self.history],
                 "x": [hh[1] for hh in self.history],
                 "acc": [hh[3] for hh in self.history]}
@@ -454,6 +455,8 @@ class BDFIntegrator:
         self.rejected, self.failed = int(state["rejected"]), int(state["failed"])
         self.solver.total_iterations = int(state.get("newton", 0))
         self.solver.total_linear_iterations = int(state.get("linear", 0))
+        self.solver.total_outer_linear_iterations = int(state.get(
+            "outer_linear", state.get("linear", 0)))  # before 2026-11-26: one count
         self.history = [(float(t), np.asarray(x, dtype=float),
                          self.problem.conserved(np.asarray(x, dtype=float)), dict(a))
                         for t, x, a in zip(state["times"], state["x"], state["acc"], strict=True)]

@@ -117,7 +117,13 @@ class NonlinearSolver:
         ``-<prefix>pc_type`` on the command line still overrides it) and no matrix is
         assembled (``jacobian`` and ``pattern`` are unused). With ``forcing`` and a method
         ``set_rtol(rtol)`` it is told each linear solve's relative tolerance before
-        applying (a preconditioner that is itself the solve to that tolerance).
+        applying (a preconditioner that is itself the solve to that tolerance). A
+        preconditioner that is itself the linear solve (the outer KSP ``preonly``) gives
+        its Krylov iterations by ``krylov_iterations()`` (cumulative; None when it is
+        not solving): they are then the solver's linear iterations
+        (``total_linear_iterations``, checkpointed with the BDF state, so a resumed run
+        counts as an uninterrupted one), the outer KSP's in
+        ``total_outer_linear_iterations``.
     forcing
         Inexact Newton (:mod:`fvqp.solvers.forcing`): the Krylov ``rtol`` of each linear
         solve set by these forcing terms, never below the configured ``ksp_rtol``; None:
@@ -134,6 +140,7 @@ class NonlinearSolver:
         self.prefix = normalise_prefix(prefix)
         self._residual_fn, self._jacobian_fn = residual, jacobian
         self._pc = preconditioner
+        self._pc_ctx: _ModelPC | None = None
         if preconditioner is not None and jvp is None:
             raise ValueError("a model preconditioner needs the Jacobian action (jvp)")
         self.assembler = None if preconditioner is not None else \
@@ -179,7 +186,16 @@ class NonlinearSolver:
         self._unused_checked = False
         self._update_test: _CorrectionTest | None = None
         self.total_iterations = 0
+        #: the iterations that solved the linear systems (the model preconditioner's own
+        #: where it is the solve, ``krylov_iterations``), and the outer KSP's
         self.total_linear_iterations = 0
+        self.total_outer_linear_iterations = 0
+
+    def _inner_iterations(self) -> int | None:
+        """The model preconditioner's ``krylov_iterations()`` (None: none, or it does
+        not solve the linear systems itself)."""
+        get = getattr(getattr(self._pc_ctx, "model_pc", None), "krylov_iterations", None)
+        return None if get is None else get()
 
     def _residual(self, snes, x, f) -> None:
         xl = self.dist.to_local(x, self._work)
@@ -272,6 +288,7 @@ class NonlinearSolver:
             self._update_test = None
         if atol is not None and not self._user_atol and correction_norm is None:
             self.snes.setTolerances(atol=atol)
+        inner0 = self._inner_iterations()
         self.snes.solve(None, x)
         if not self._unused_checked:  # sub-solvers read their options at the first solve
             self._unused_checked = True
@@ -283,9 +300,12 @@ class NonlinearSolver:
                             self.prefix)
         reason = int(self.snes.getConvergedReason())
         its = int(self.snes.getIterationNumber())
-        lits = int(self.snes.getLinearSolveIterations())
+        outer = int(self.snes.getLinearSolveIterations())
+        inner = self._inner_iterations()
+        lits = outer if inner is None or inner0 is None else inner - inner0
         self.total_iterations += its
         self.total_linear_iterations += lits
+        self.total_outer_linear_iterations += outer
         res = SolveResult(success=reason > 0, reason=reason,
                           message=reason_name(PETSc.SNES.ConvergedReason, reason),
                           iterations=its,

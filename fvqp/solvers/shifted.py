@@ -55,6 +55,13 @@ class ShiftedPC:
         exact = getattr(self.model_pc, "exact_residual", None)
         return None if exact is None else exact()
 
+    def krylov_iterations(self) -> int | None:
+        """The model preconditioner's ``krylov_iterations()`` if it has one (it is the
+        linear solve itself; the protocol of :class:`~fvqp.solvers.NonlinearSolver`),
+        else None."""
+        get = getattr(self.model_pc, "krylov_iterations", None)
+        return None if get is None else get()
+
     def set_rtol(self, rtol: float) -> None:
         """Forwarded to the model preconditioner's ``set_rtol`` if it has one (the
         protocol of :class:`~fvqp.solvers.NonlinearSolver`)."""

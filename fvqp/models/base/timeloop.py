@@ -123,7 +123,7 @@ def save(integ, path: str, digest: str, extra: dict) -> None:
     xs = [dist.gather(x) for x in st["x"]]
     if dist.rank == 0:
         meta = {k: st[k] for k in ("t", "h", "last_h", "step_count", "rejected", "failed", "newton",
-                                   "linear", "times", "acc")}
+                                   "linear", "outer_linear", "times", "acc")}
         meta["extra"] = extra
         write_checkpoint(path, digest, {f"x{i}": x for i, x in enumerate(xs)}, meta)
 

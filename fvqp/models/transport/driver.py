@@ -310,13 +310,13 @@ def _steady(sim, writer) -> dict:
     assembled_preconditioner(solver.nonlinear, p, d)
     x = p.dist.create_vec()
     x.setArray(sim.x0)
-    its = lits = 0
+    its = 0
     gap_iterations, change = 0, 0.0
     while True:
         scale = math.sqrt(sim.dist.sum(float(np.sum(p.rhs(sim.local(x.getArray()), 0.0,
                                                           math.inf) ** 2)))) or 1.0
         res = solver.nonlinear.solve(x, atol=1e-13 * scale)
-        its, lits = its + res.iterations, lits + res.linear_iterations
+        its += res.iterations
         if not sim.self_consistent:
             break
         change = sim.dist.max(p.update_gap(p.dist.local_array(x), d["gap"]["relaxation"]))
@@ -340,7 +340,7 @@ def _steady(sim, writer) -> dict:
     number = inflows(rates, number_unit(u) / u.tau0, kind="N")
     tot = sim.totals(xo)
     return {"status": 0, "message": f"steady state: {res.message}", "steady": True,
-            "newton_iterations": its, **krylov_counts(lits, sim.jacobian),
+            "newton_iterations": its, **krylov_counts(solver.nonlinear, sim.jacobian),
             "gap_iterations": gap_iterations, "residual_norm": res.residual_norm,
             "power_W": power, "power_imbalance_W": sum(power.values()),
             "qp_rates_per_s": number,
@@ -386,7 +386,7 @@ def _transient(sim, writer, out_dir, resume, max_steps) -> dict:
             "t_end_s": u.to_si(integ.t, "time"), "steps": result.steps,
             "rejected_steps": result.rejected_steps, "failed_solves": result.failed_solves,
             "newton_iterations": result.newton_iterations,
-            **krylov_counts(result.linear_iterations, sim.jacobian),
+            **krylov_counts(integ.solver, sim.jacobian),
             "N_qp": tot1["N_qp"] * number_unit(u),  # a key number, as in steady runs
             **balances,
             "flow_resolution": flow_resolution_si(sim, integ.accumulated, balances, opts)}

@@ -550,6 +550,11 @@ class SchurPreconditioner(SchurCouplings):
         return {"condensed_krylov": [c.iterations, 0.0],
                 "condensed_action": list(c.cpu["condensed_action"])}
 
+    def krylov_iterations(self) -> int | None:
+        """The condensed solve's Krylov iterations so far (it is the linear solve; the
+        protocol of :class:`fvqp.solvers.nonlinear.NonlinearSolver`), None without it."""
+        return None if self.condensed is None else self.condensed.iterations
+
     def exact_residual(self) -> np.ndarray | None:
         """:math:`r - Kz` of the last application when it was the exact condensed solve
         (:meth:`.condensed.CondensedSolve.exact_residual`), else None (the protocol of

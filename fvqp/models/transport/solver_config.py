@@ -303,13 +303,15 @@ def assembled_preconditioner(nonlinear, problem, values):
     return False if sub is None else set_asm_subdomains(nonlinear, *sub)
 
 
-def krylov_counts(linear_iterations: int, config: JacobianConfig) -> dict:
-    """The summary's Krylov counts: ``linear_iterations``, the iterations that solved
-    Newton's linear systems -- with the condensed Schur solve its GMRES iterations on the
-    QP unknowns (the outer KSP, ``preonly`` by default, then counts one per solve, which
-    would make every Krylov-per-Newton figure 1), recorded beside it as
-    ``outer_linear_iterations``; else the outer KSP's ``linear_iterations``."""
-    if not condensed_solve(config):
-        return {"linear_iterations": linear_iterations}
-    return {"linear_iterations": config.preconditioner.pc.condensed.iterations,
-            "outer_linear_iterations": linear_iterations}
+def krylov_counts(nonlinear, config: JacobianConfig) -> dict:
+    """The summary's Krylov counts from the Newton solver ``nonlinear``
+    (:class:`fvqp.solvers.NonlinearSolver`, whose counters a resumed run restores):
+    ``linear_iterations``, the iterations that solved Newton's linear systems -- with the
+    condensed Schur solve its GMRES iterations on the QP unknowns (the solver counts the
+    preconditioner's ``krylov_iterations`` there), with the outer KSP's (``preonly`` by
+    default: one per solve, which would make every Krylov-per-Newton figure 1) beside
+    them as ``outer_linear_iterations``; else the outer KSP's."""
+    out = {"linear_iterations": nonlinear.total_linear_iterations}
+    if condensed_solve(config):
+        out["outer_linear_iterations"] = nonlinear.total_outer_linear_iterations
+    return out
