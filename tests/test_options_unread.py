@@ -98,3 +98,20 @@ def test_a_misspelt_case_option_is_named_with_the_file_and_the_fix(tmp_path, cap
     assert "snes_rtol" not in warned[0]
     assert res.summary["newton_iterations"] > ref.summary["newton_iterations"]
     assert np.isfinite(res.summary["max_temperature_K"])
+
+
+@pytest.mark.mpi
+def test_two_ranks_report_the_same_keys_once(tmp_path):
+    """``mpiexec -n 2``: the read flags are combined over the ranks (an option read on one
+    rank only counts as read) and rank 0 alone warns: the same summary entry as the
+    serial run, one warning line."""
+    import json
+
+    from conftest import run_fvqp
+
+    path = _heat_case(tmp_path, "snes_rtol = 1e-12\nksp_rtoll = 1e-3\n")
+    proc = run_fvqp(["run", path, "--output", tmp_path / "two"], nproc=2)
+    s = json.loads((tmp_path / "two" / "summary.json").read_text())
+    assert s["ranks"] == 2 and s["status"] == 0
+    assert s["unread_options"] == ["[solver.petsc] ksp_rtoll"]
+    assert (proc.stdout + proc.stderr).count("read by no solver") == 1

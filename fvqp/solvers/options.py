@@ -245,24 +245,26 @@ def declare_case_options(prefix: str, options: Mapping[str, object] | None,
         _CASE[(prefix + key).lower()] = (where, key)
 
 
-def unread_case_options() -> list[tuple[str, str]]:
-    """The declared case options (:func:`declare_case_options`) that nothing read in this
-    session, as ``(table, key)`` pairs in the order declared: no PETSc object marked them
-    used and fvqp did not read them (:func:`note_read`). Options the command line also
-    sets are left out (its value replaced the case's; PETSc reports it if unused)."""
+def case_option_reads() -> list[tuple[tuple[str, str], bool]]:
+    """Every declared case option (:func:`declare_case_options`) as ``((table, key),
+    read)`` in the order declared (the same on every rank): ``read`` if a PETSc object
+    marked it used or fvqp read it (:func:`note_read`) in this session on this rank.
+    An option the command line also sets counts as read (its value replaced the
+    case's; PETSc reports it if unused)."""
     from petsc4py import PETSc
 
     db = PETSc.Options()
     present = {k.lower() for k in db.getAll()}
     ours = {k.lower() for k in inserted_names()}
-    out = []
-    for name, entry in _CASE.items():
-        if name in _READ or (name in present and db.used(name)):
-            continue
-        if name in present and name not in ours:  # the command line's value
-            continue
-        out.append(entry)
-    return out
+    return [(entry, name in _READ or (name in present and (db.used(name) or
+                                                             name not in ours)))
+            for name, entry in _CASE.items()]
+
+
+def unread_case_options() -> list[tuple[str, str]]:
+    """The declared case options that nothing read in this session on this rank
+    (:func:`case_option_reads`), as ``(table, key)`` pairs in the order declared."""
+    return [entry for entry, read in case_option_reads() if not read]
 
 
 def forget_command_line(args: list[str]) -> None:

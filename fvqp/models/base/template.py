@@ -26,11 +26,13 @@ import time
 from contextlib import nullcontext
 from dataclasses import dataclass
 
+import numpy as np
+
 from ...heap import give_back_freed_memory
 from ...io.atomic import atomic_write_bytes
 from ...io.output import OutputWriter
 from ...parallel.tasks import TaskShare
-from ...solvers.options import declare_case_options, options_session, unread_case_options
+from ...solvers.options import case_option_reads, declare_case_options, options_session
 from ...solvers.result import ConvergenceError
 from ...units import UnitSystem
 from .interrupt import StopSignals, requested_stop
@@ -197,7 +199,8 @@ class MeshModel:
         if sig is not None:  # status 1: the CLI exits with 128 + the signal's number
             _record_stop(summary, sig)
         summary.setdefault("model", self.name)
-        report_unread_options(summary, case, self.log if dist.rank == 0 else None)
+        report_unread_options(summary, case, self.log if dist.rank == 0 else None,
+                              dist.max_array)
         summary.update({"wall_time_s": time.perf_counter() - start,
                         "n_cells": int(dist.n_global), "ranks": dist.size,
                         "peak_rss_MB_per_rank": dist.max(peak_rss_mb())})
@@ -230,14 +233,21 @@ def case_option_tables(case) -> list[tuple[str, dict, str]]:
     return [(sv["prefix"], dict(sv["petsc"]), "[solver.petsc]")]
 
 
-def report_unread_options(summary: dict, case, log: logging.Logger | None) -> None:
-    """The declared case options that no solver of the run read
-    (:func:`fvqp.solvers.options.unread_case_options`: a misspelt key, an option of a
+def report_unread_options(summary: dict, case, log: logging.Logger | None,
+                          read_anywhere=None) -> None:
+    """The declared case options that no solver of the run read on any rank
+    (:func:`fvqp.solvers.options.case_option_reads`: a misspelt key, an option of a
     solver this case does not build, or one a solver never saw): listed in the summary as
     ``unread_options`` and in one warning (``log``; None on the ranks that do not log)
     that names the case file, the keys and the fix. The run's status is kept: its
-    solvers ran with their defaults in place of those keys."""
-    unread = unread_case_options()
+    solvers ran with their defaults in place of those keys. ``read_anywhere``: the
+    entry-wise maximum over the ranks of an array of 0/1 flags (collective; None on one
+    rank): an option read on one rank only (the solver of a work unit) was read."""
+    reads = case_option_reads()
+    flags = np.array([float(read) for _, read in reads])
+    if read_anywhere is not None:
+        flags = read_anywhere(flags)
+    unread = [entry for (entry, _), read in zip(reads, flags, strict=True) if not read]
     if not unread:
         return
     summary["unread_options"] = [f"{table} {key}" for table, key in unread]
@@ -362,7 +372,9 @@ def run_model(name: str, run, case, output_dir: str | None = None, *,
             summary = {"status": -1, "message": f"not converged: {exc}"}
         if stop is not None and stop.received:
             _record_stop(summary, signal.Signals(stop.received).name)
-        report_unread_options(summary, case, log if ranks.is_root else None)
+        report_unread_options(summary, case, log if ranks.is_root else None,
+                              lambda f: np.max(ranks.run_round([lambda: f] * ranks.size),
+                                               axis=0))
     summary.setdefault("model", name)
     summary["wall_time_s"] = time.perf_counter() - start
     # one task per rank: every rank's peak, gathered on every rank
