@@ -115,3 +115,32 @@ def test_two_ranks_report_the_same_keys_once(tmp_path):
     assert s["ranks"] == 2 and s["status"] == 0
     assert s["unread_options"] == ["[solver.petsc] ksp_rtoll"]
     assert (proc.stdout + proc.stderr).count("read by no solver") == 1
+
+
+def test_the_chips_solver_table_reaches_its_phonon_solves(tmp_path):
+    """bte_chip: ``[solver.petsc]`` configures the phonon solves under the case's
+    ``[solver] prefix``. They ran under a prefix of their own (``chip_ph_``), which the
+    case's keys reached but the command line's ``-bte_chip_*`` did not; now a looser
+    ``ksp_rtol`` in the table and the same on the command line under ``[solver]
+    prefix`` both cut the phonon Krylov iterations of two coupled steps of the small
+    chip, and no key is reported unread."""
+    import json
+
+    from conftest import case_variant, run_fvqp
+
+    def phonon_krylov(name, table="", args=()):
+        case = case_variant("bte_chip_deposit.toml", tmp_path / name,
+                            **{"chip_layout/chip.msh": "chip_small/chip_small.msh"})
+        case.write_text(case.read_text() + table)
+        run_fvqp(["run", case, "--output", tmp_path / name / "o", "--max-steps", "2",
+                  *args])
+        s = json.loads((tmp_path / name / "o" / "summary.json").read_text())
+        assert "unread_options" not in s
+        return s["phonon_linear_iterations"]
+
+    for d in ("ref", "table", "cli"):
+        (tmp_path / d).mkdir()
+    ref = phonon_krylov("ref")
+    table = phonon_krylov("table", "\n[solver.petsc]\nksp_rtol = 1e-4\n")
+    cli = phonon_krylov("cli", args=("-bte_chip_ksp_rtol", "1e-4"))
+    assert table == cli < 0.8 * ref

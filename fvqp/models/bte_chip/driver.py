@@ -261,7 +261,11 @@ class ChipSimulation:
         d.pop("qp", None)
         d["energy"] = {"bins": 1}  # replaced by the collision layer's nodes
         d["units"] = {**dict(d.get("units") or {}), "reference_material": ref}
-        d["solver"] = {**dict(d["solver"]), "prefix": "chip_ph_"}
+        # the case's [solver] table as it is: its prefix (default "bte_chip_") is what
+        # the command line and [solver.petsc] address (it was replaced by "chip_ph_",
+        # so -bte_chip_* did nothing and a case's [solver.petsc] reached the phonon
+        # solves under a prefix no document named)
+        d["solver"] = dict(d["solver"])
         d["phonons"] = {"branches": "effective"}
         for name, r in d["regions"].items():
             r = dict(r)
@@ -365,8 +369,8 @@ class ChipModel(MeshModel):
         return ChipSimulation(case, comm)
 
     def option_tables(self, case) -> list[tuple[str, dict, str]]:
-        """``[solver.petsc]`` (the phonon solves) and ``[qp.petsc]`` (the films' QP
-        Newton, prefix ``chip_qp_``)."""
+        """``[solver.petsc]`` (the phonon solves, under ``[solver] prefix``) and
+        ``[qp.petsc]`` (the films' QP Newton, prefix ``chip_qp_``)."""
         qp = dict((case.data.get("qp") or {}).get("petsc") or {})
         return [*case_option_tables(case), *([("chip_qp_", qp, "[qp.petsc]")] if qp
                                               else [])]
