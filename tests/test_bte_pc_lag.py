@@ -53,6 +53,11 @@ def test_kept_preconditioner_same_path_fewer_builds_and_resume(tmp_path):
     assert resumed["status"] == 0
     assert resumed["newton_iterations"] == step["newton_iterations"]
     assert resumed["linear_iterations"] == step["linear_iterations"]
+    # the preconditioner's work too (the resumed part's alone before 2026-11-26: 5 of 8
+    # builds)
+    for k in ("preconditioner_updates", "preconditioner_reuses", "coarse_solves"):
+        assert resumed[k] == step[k], k
+    assert resumed["coarse_solves"]["solves"] > 0
     assert resumed["N_qp"] == pytest.approx(step["N_qp"], rel=1e-12, abs=0)
 
 

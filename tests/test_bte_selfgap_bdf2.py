@@ -142,6 +142,12 @@ def test_bdf2_through_the_run_loop_resumes_exactly(tmp_path):
         assert cut["qp_number"][k] == pytest.approx(full["qp_number"][k], rel=1e-12, abs=0)
     assert abs(full["qp_number"]["imbalance"]) < 1e-9 * full["qp_number"]["final"]
     _same_energy(full, cut)
+    # the work counters continue over the resume (the preconditioner's builds, reuses
+    # and global coarse solves counted the resumed part only before 2026-11-26)
+    for k in ("newton_iterations", "preconditioner_updates", "preconditioner_reuses",
+              "coarse_solves"):
+        assert cut[k] == full[k], k
+    assert full["preconditioner_updates"] > 7
 
 
 def _same_energy(full: dict, cut: dict) -> None:

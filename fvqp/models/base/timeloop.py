@@ -128,6 +128,14 @@ def save(integ, path: str, digest: str, extra: dict) -> None:
         write_checkpoint(path, digest, {f"x{i}": x for i, x in enumerate(xs)}, meta)
 
 
+def _save(integ, path: str, digest: str, extra: dict, counts: CarriedCounts | None
+          ) -> None:
+    """:func:`save`, with the carried counters' totals in ``extra`` (every rank)."""
+    if counts is not None:
+        extra["counters"] = counts.total()
+    save(integ, path, digest, extra)
+
+
 def restore(integ, path: str, digest: str) -> dict:
     """Inverse of :func:`save`; returns the ``extra`` metadata (works on any rank count)."""
     dist = integ.problem.dist
@@ -167,11 +175,38 @@ class _Stopped(Exception):
     """Raised from the step callback when a stop signal was received."""
 
 
+def add_counts(a: Mapping, b: Mapping) -> dict:
+    """The sum of two nested dicts of counts: the keys of either, numbers added, dicts
+    summed the same way."""
+    out = dict(a)
+    for k, v in b.items():
+        out[k] = add_counts(out.get(k, {}), v) if isinstance(v, Mapping) else \
+            out.get(k, 0) + v
+    return out
+
+
+class CarriedCounts:
+    """Work counters a run keeps over ``--resume`` besides the integrator's own (steps,
+    Newton and Krylov iterations): ``current()`` gives this invocation's (a nested dict
+    of numbers, the same on every rank), :attr:`base` what the checkpoint it resumed from
+    had counted, :meth:`total` their sum (:func:`add_counts`).
+    :func:`run_checkpointed` stores :meth:`total` in every checkpoint (its metadata's
+    ``extra["counters"]``) and restores :attr:`base` from it, so the summary of a resumed
+    run counts as an uninterrupted one's."""
+
+    def __init__(self, current: Callable[[], dict]):
+        self.current, self.base = current, {}
+
+    def total(self) -> dict:
+        return add_counts(self.base, self.current())
+
+
 def run_checkpointed(integ, *, t_end: float, writer, snapshot: Callable, units,
                      out_dir: str, digest: str, extra: dict, resume: bool,
                      stop_times=(), every: int = 10, checkpoint_every: int = 20,
                      max_steps: int | None = None, on_accept: Callable | None = None,
-                     series: Callable | None = None, logger: logging.Logger = log):
+                     series: Callable | None = None, logger: logging.Logger = log,
+                     counts: CarriedCounts | None = None):
     """Integrate to ``t_end`` writing snapshots and checkpoints; returns
     ``(RunResult, extra)``.
 
@@ -198,6 +233,9 @@ def run_checkpointed(integ, *, t_end: float, writer, snapshot: Callable, units,
         one row per accepted step and one for the initial state (step 0, ``dt_s`` 0).
     logger : logging.Logger
         Where the progress lines go (the model's logger).
+    counts : CarriedCounts, optional
+        The model's own work counters, kept in the checkpoints and carried over a resume
+        (:class:`CarriedCounts`).
     """
     ckpt = os.path.join(out_dir, "checkpoint.h5")
     rank0 = integ.problem.dist.rank == 0
@@ -206,6 +244,8 @@ def run_checkpointed(integ, *, t_end: float, writer, snapshot: Callable, units,
                         resume=resume and rank0)
     if resume:
         extra = restore(integ, ckpt, digest)
+        if counts is not None:
+            counts.base = dict(extra.get("counters", {}))
         if integ.t > t_end * (1 + 1e-14):
             refuse_earlier_end(f"the checkpoint in {out_dir}", units.to_si(integ.t, "time"),
                                units.to_si(t_end, "time"))
@@ -237,7 +277,7 @@ def run_checkpointed(integ, *, t_end: float, writer, snapshot: Callable, units,
         if wrote:
             writer.write(units.to_si(it.t, "time"), snapshot(it, t0, it.t))
         if it.step_count % checkpoint_every == 0:
-            save(it, ckpt, digest, extra)
+            _save(it, ckpt, digest, extra, counts)
         if rank0 and (wrote or it.step_count % checkpoint_every == 0):
             rows.flush()
         progress.update(it, force=wrote)
@@ -253,7 +293,7 @@ def run_checkpointed(integ, *, t_end: float, writer, snapshot: Callable, units,
             1, f"stopped by {stop.args[0]} at t = {units.to_si(integ.t, 'time'):.6e} s "
             f"after step {integ.step_count}; a checkpoint was written: continue with "
             "`fvqp run CASE --resume`")
-    save(integ, ckpt, digest, extra)
+    _save(integ, ckpt, digest, extra, counts)
     if rank0:
         rows.flush()
     progress.close()

@@ -403,6 +403,7 @@ def coupled_transient(sim, writer, out_dir: str, resume: bool, max_steps) -> dic
     """BE/BDF2 of the coupled system (module docstring)."""
     from ...solvers import BDFIntegrator
     from ..base import bdf_options, run_checkpointed
+    from ..base.timeloop import CarriedCounts
 
     d, u = sim.case.values, sim.units
     prob = coupled_problem(sim)
@@ -424,6 +425,10 @@ def coupled_transient(sim, writer, out_dir: str, resume: bool, max_steps) -> dic
     tot0 = _totals(prob, x0)
     status, message = 0, ""
     clock = StepClock((lambda: kept.invalidate("step")) if lag == "step" else None)
+    counts = CarriedCounts(lambda: {
+        "preconditioner_updates": prob.preconditioner.updates,
+        "preconditioner_reuses": getattr(kept, "reuses", 0),
+        "coarse_solves": prob.preconditioner.coarse_counts()})
     try:
         result, extra = run_checkpointed(
             integ, t_end=t_end, writer=writer, units=u, out_dir=out_dir, digest=sim.case.digest,
@@ -432,7 +437,7 @@ def coupled_transient(sim, writer, out_dir: str, resume: bool, max_steps) -> dic
             stop_times=list(d["output"]["times"]),
             every=d["output"]["every"], checkpoint_every=d["output"]["checkpoint_every"],
             max_steps=max_steps, logger=log, on_accept=clock.accept,
-            series=lambda it, ex: _lowest(sim, prob, it, ex, opts.order))
+            series=lambda it, ex: _lowest(sim, prob, it, ex, opts.order), counts=counts)
         status, message, tot0 = result.status, result.message, extra["totals"]
         negative = extra.get("negative_occupation")
     except ConvergenceError as exc:
@@ -452,14 +457,15 @@ def coupled_transient(sim, writer, out_dir: str, resume: bool, max_steps) -> dic
            "t_end_s": u.to_si(integ.t, "time"),
            "newton_iterations": result.newton_iterations,
            "linear_iterations": result.linear_iterations,
-           "preconditioner_updates": pc.updates, "preconditioner_lag": lag,
-           "preconditioner_reuses": getattr(kept, "reuses", 0),
+           **{k: v for k, v in counts.total().items() if k != "coarse_solves"},
+           "preconditioner_lag": lag,
            "global_coarse": pc.gc is not None, "coupled_unknowns": int(prob.dist.n_global),
            "fine_preconditioner": pc.fine, "sweep_stages": pc.n_stages,
            "step_seconds": clock.per_step(prob.dist),
            # the slowest rank's seconds per part of the preconditioner (InelasticPC)
            "preconditioner_seconds": {k: prob.dist.max(v) for k, v in pc.seconds.items()},
-           "coarse_solves": pc.coarse_counts(), "negative_occupation": negative,
+           "coarse_solves": counts.total()["coarse_solves"],
+           "negative_occupation": negative,
            **_balances(prob, tot0, tot1, integ.accumulated, n_unit, e_unit)}
     warn = coarse_warning(out["coarse_solves"])
     if warn:

@@ -69,6 +69,7 @@ import numpy as np
 from ...solvers import JacobianConfig
 from ...solvers.bdf import bdf2_coefficients, planned_step
 from ...solvers.result import ConvergenceError
+from ..base.timeloop import add_counts
 from .coupled import (
     LAG_RULE,
     _finish,
@@ -174,6 +175,9 @@ class WithCollisions(GapStepper):
         #: the released problems' preconditioner counters (:func:`_pc_counts`) and what
         #: the last solve's preconditioner was (fine level, global coarse, sweep stages)
         self._pc_done: dict = {}
+        #: the preconditioner work of the invocations before a resume
+        #: (:meth:`restore_counters`)
+        self._pc_base: dict = {}
         self._pc_kind: dict = {}
         #: how long a Newton preconditioner is kept (:func:`.coupled.pc_lag`): ``none``
         #: builds at every Newton iteration; ``step`` once per time step, kept for its
@@ -489,25 +493,46 @@ class WithCollisions(GapStepper):
         self.y = np.asarray(packed, dtype=float).ravel().copy()
 
     def counters(self) -> dict:
-        return {"newton": self.newton, "linear": self.linear, "failed": self.failed}
+        return {"newton": self.newton, "linear": self.linear, "failed": self.failed,
+                "pc": self._pc_work()}
 
     def restore_counters(self, counts: dict) -> None:
         self.newton = int(counts.get("newton", 0))
         self.linear = int(counts.get("linear", 0))
         self.failed = int(counts.get("failed", 0))
+        self._pc_base = dict(counts.get("pc", {}))
 
-    def summary(self) -> dict:
-        """The stepper's part of ``summary.json`` (collective): the gap model, Newton
-        counts, the kind of the preconditioner of the last solve, its lag and, over all
-        the run's collision problems of this invocation, its builds (``updates``), the
-        Newton iterations that reused a build and the slowest rank's seconds per part
-        (keys of the held-gap coupled runs, :mod:`.coupled`)."""
-        dist = self.prob.dist
+    def _pc_done_now(self) -> dict:
+        """The preconditioner counters of this invocation (:func:`_pc_counts` of the
+        released problems, the current one and a build still applied)."""
         done = _pc_counts(self.prob.preconditioner, self._pc_done)
         built = self._carried.built
         if built is not None and built is not self.prob:     # a build still applied
             done = _pc_counts(built.preconditioner, done)
-        coarse = done.get("coarse", {"solves": 0, "iterations": 0, "unconverged": 0})
+        return done
+
+    def _pc_work(self) -> dict:
+        """Builds, reuses and global coarse solves of the whole run: this invocation's
+        and those the checkpoint carried over a resume (``preconditioner_seconds`` are
+        this invocation's)."""
+        done = self._pc_done_now()
+        now = {"preconditioner_updates": int(done.get("updates", 0)),
+               "preconditioner_reuses": getattr(self._kept, "reuses", 0),
+               "coarse_solves": done.get("coarse", {"solves": 0, "iterations": 0,
+                                                    "unconverged": 0})}
+        return add_counts(self._pc_base, now)
+
+    def summary(self) -> dict:
+        """The stepper's part of ``summary.json`` (collective): the gap model, Newton
+        counts, the kind of the preconditioner of the last solve, its lag and, over all
+        the run's collision problems, its builds (``updates``), the Newton iterations
+        that reused a build and the global coarse solves (over a resume too,
+        :meth:`_pc_work`), and the slowest rank's seconds per part in this invocation
+        (keys of the held-gap coupled runs, :mod:`.coupled`)."""
+        dist = self.prob.dist
+        done = self._pc_done_now()
+        work = self._pc_work()
+        coarse = work["coarse_solves"]
         warn = coarse_warning(coarse)
         if warn:
             log.warning(warn)
@@ -515,8 +540,8 @@ class WithCollisions(GapStepper):
                 "time_order": self.order,
                 "newton_iterations": self.newton, "failed_solves": self.failed,
                 "coupled_unknowns": int(dist.n_global), **self._pc_kind,
-                "preconditioner_updates": int(done.get("updates", 0)),
-                "preconditioner_reuses": getattr(self._kept, "reuses", 0),
+                "preconditioner_updates": work["preconditioner_updates"],
+                "preconditioner_reuses": work["preconditioner_reuses"],
                 "preconditioner_seconds": {k: dist.max(v) for k, v in
                                            done.get("seconds", {}).items()},
                 "coarse_solves": coarse}
