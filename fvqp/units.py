@@ -113,6 +113,11 @@ def _unit_factor(unit: str, dimension: str) -> float | None:
     return None
 
 
+def a_(word: str) -> str:
+    """``word`` with its indefinite article, for messages: "an energy", "a time"."""
+    return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
+
+
 def dimension_of(unit: str) -> str | None:
     """Return the dimension a unit string belongs to, or None if unknown."""
     for dim in _UNITS:
@@ -146,29 +151,29 @@ def parse_quantity(value: object, dimension: str, *, require_unit: bool = False)
         If the string cannot be parsed, the unit is unknown, or it has another dimension.
     """
     if isinstance(value, bool):
-        raise UnitError(f"expected a {dimension}, got the boolean {value!r}")
+        raise UnitError(f"expected {a_(dimension)}, got the boolean {value!r}")
     need_unit = require_unit and dimension != "dimensionless"
     if isinstance(value, (int, float)):
         if need_unit:
-            raise UnitError(f"a {dimension} needs a unit")
+            raise UnitError(f"{a_(dimension)} needs a unit")
         return float(value)
     if not isinstance(value, str):
-        raise UnitError(f"expected a {dimension} (number or string with unit), got {value!r}")
+        raise UnitError(f"expected {a_(dimension)} (number or string with unit), got {value!r}")
     m = _QUANTITY.match(value)
     if not m:
         raise UnitError(f"cannot read {value!r} as '<number> <unit>'")
     number, unit = float(m.group(1)), m.group(2)
     if unit == "":
         if need_unit:
-            raise UnitError(f"a {dimension} needs a unit")
+            raise UnitError(f"{a_(dimension)} needs a unit")
         return number
     fac = _unit_factor(unit, dimension)
     if fac is None:
         other = dimension_of(unit)
         allowed = ", ".join(_UNITS[dimension])
         if other is not None:
-            raise UnitError(f"unit {unit!r} is a {other}, expected a {dimension} ({allowed})")
-        raise UnitError(f"unknown unit {unit!r} for a {dimension} (use {allowed} with a prefix)")
+            raise UnitError(f"unit {unit!r} is {a_(other)}, expected {a_(dimension)} ({allowed})")
+        raise UnitError(f"unknown unit {unit!r} for {a_(dimension)} (use {allowed} with a prefix)")
     return number * fac
 
 

@@ -47,3 +47,16 @@ def test_unit_system_round_trip_and_scales():
     assert math.isclose(s["power_density"] * s["time"], s["energy_density"])
     # a number density times an energy is an energy density
     assert s["number_density"] * s["energy"] == pytest.approx(s["energy_density"], rel=1e-14, abs=0)
+
+
+def test_unit_errors_name_both_dimensions_with_their_articles():
+    """The message of a quantity in the wrong dimension reads as English: "unit 'meV' is
+    an energy, expected a time" (it said "a energy")."""
+    with pytest.raises(UnitError) as exc:
+        parse_quantity("0.1 meV", "time")
+    assert "is an energy, expected a time" in str(exc.value)
+    with pytest.raises(UnitError) as exc:
+        parse_quantity("5 ns", "energy", require_unit=True)
+    assert "is a time, expected an energy" in str(exc.value)
+    with pytest.raises(UnitError, match="^an energy needs a unit"):
+        parse_quantity(3.0, "energy", require_unit=True)

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..units import UnitError, parse_quantity
+from ..units import UnitError, a_, parse_quantity
 
 _UNITS_HINT = {
     "temperature": 'K (e.g. "100 mK")', "time": 's (e.g. "10 ns")',
@@ -102,7 +102,7 @@ def _kind_name(f: Field) -> str:
     if f.kind == "quantity" and f.dimension == "dimensionless":
         return "a number"
     if f.kind == "quantity":
-        return f"a {f.dimension} in {_UNITS_HINT.get(f.dimension, 'SI')}"
+        return f"{a_(f.dimension)} in {_UNITS_HINT.get(f.dimension, 'SI')}"
     return {"str": "a string", "int": "an integer", "float": "a number", "bool": "true/false",
             "path": "a file path", "list": "a list", "options": "a table"}[f.kind]
 
