@@ -280,7 +280,7 @@ def _tables(case) -> list[tuple[str, dict, str]]:
     ``[solver.ts]`` under ``<prefix>ts_`` (:func:`.build.solver_options`)."""
     from ...solvers.options import normalise_prefix
 
-    sv = case.data["solver"]
+    sv = getattr(case, "case", case).data["solver"]   # the SI case (or an InternalCase)
     prefix = normalise_prefix(sv["prefix"])
     return [(prefix + "snes_", dict(sv["snes"] or {}), "[solver.snes]"),
             (prefix + "ts_", dict(sv["ts"] or {}), "[solver.ts]")]
