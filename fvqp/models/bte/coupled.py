@@ -448,6 +448,7 @@ def coupled_transient(sim, writer, out_dir: str, resume: bool, max_steps) -> dic
     n_unit, e_unit = _units(sim)
     tot1 = _totals(prob, integ.x)
     pc = prob.preconditioner
+    work = counts.total()
     out = {"status": status, "message": message, "steady": False, "collisions": True,
            "phonons": prob.phonons, "adaptive": bool(opts.adaptive), "steps": result.steps,
            "rejected_steps": result.rejected_steps, "failed_solves": result.failed_solves,
@@ -457,14 +458,15 @@ def coupled_transient(sim, writer, out_dir: str, resume: bool, max_steps) -> dic
            "t_end_s": u.to_si(integ.t, "time"),
            "newton_iterations": result.newton_iterations,
            "linear_iterations": result.linear_iterations,
-           **{k: v for k, v in counts.total().items() if k != "coarse_solves"},
+           "preconditioner_updates": work["preconditioner_updates"],
+           "preconditioner_reuses": work["preconditioner_reuses"],
            "preconditioner_lag": lag,
            "global_coarse": pc.gc is not None, "coupled_unknowns": int(prob.dist.n_global),
            "fine_preconditioner": pc.fine, "sweep_stages": pc.n_stages,
            "step_seconds": clock.per_step(prob.dist),
            # the slowest rank's seconds per part of the preconditioner (InelasticPC)
            "preconditioner_seconds": {k: prob.dist.max(v) for k, v in pc.seconds.items()},
-           "coarse_solves": counts.total()["coarse_solves"],
+           "coarse_solves": work["coarse_solves"],
            "negative_occupation": negative,
            **_balances(prob, tot0, tot1, integ.accumulated, n_unit, e_unit)}
     warn = coarse_warning(out["coarse_solves"])

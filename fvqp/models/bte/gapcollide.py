@@ -511,11 +511,11 @@ class WithCollisions(GapStepper):
             done = _pc_counts(built.preconditioner, done)
         return done
 
-    def _pc_work(self) -> dict:
+    def _pc_work(self, done: dict | None = None) -> dict:
         """Builds, reuses and global coarse solves of the whole run: this invocation's
-        and those the checkpoint carried over a resume (``preconditioner_seconds`` are
-        this invocation's)."""
-        done = self._pc_done_now()
+        (``done``, default :meth:`_pc_done_now`) and those the checkpoint carried over a
+        resume (``preconditioner_seconds`` are this invocation's)."""
+        done = self._pc_done_now() if done is None else done
         now = {"preconditioner_updates": int(done.get("updates", 0)),
                "preconditioner_reuses": getattr(self._kept, "reuses", 0),
                "coarse_solves": done.get("coarse", {"solves": 0, "iterations": 0,
@@ -531,7 +531,7 @@ class WithCollisions(GapStepper):
         (keys of the held-gap coupled runs, :mod:`.coupled`)."""
         dist = self.prob.dist
         done = self._pc_done_now()
-        work = self._pc_work()
+        work = self._pc_work(done)
         coarse = work["coarse_solves"]
         warn = coarse_warning(coarse)
         if warn:

@@ -48,6 +48,9 @@ from .films import BteFilms, TransportFilms
 
 log = logging.getLogger("fvqp.bte_chip")
 
+#: options prefix of the films' QP Newton solve (``[qp] petsc``)
+QP_PREFIX = "chip_qp_"
+
 OUTPUTS: dict[str, OutputField] = {
     **{k: PHONON_OUTPUTS[k] for k in ("phonon_energy_density", "phonon_number_density",
                                       "region")},
@@ -168,7 +171,7 @@ class ChipSimulation:
         qp_petsc = {**self._qp_petsc(), **(d["qp"]["petsc"] or {})}
         c = d["chain"]
         self.chain = ChipChain(self.qps, self.psim.problem, self.exchange, self.dt,
-                               "chip_qp_", qp_petsc, c["coupling"], c["rtol"],
+                               QP_PREFIX, qp_petsc, c["coupling"], c["rtol"],
                                c["max_iterations"],
                                lambda t: f"{self.units.to_si(t, 'time'):.6g} s",
                                d["time"]["scheme"], c["start"])
@@ -239,7 +242,7 @@ class ChipSimulation:
                             d["qp"]["preconditioner"], d["qp"]["preconditioner"])},
                         "solver": {"prefix": "chip_qpbins_"}})
         else:  # no escape_time: the chain's transported phonons replace it
-            raw.update({"solver": {"prefix": "chip_qp_"},
+            raw.update({"solver": {"prefix": QP_PREFIX},
                         "numerics": {"jacobian": d["qp"]["jacobian"]}})
         c = self.case.case
         err = Errors(os.path.basename(c.path))
@@ -372,7 +375,7 @@ class ChipModel(MeshModel):
         """``[solver.petsc]`` (the phonon solves, under ``[solver] prefix``) and
         ``[qp.petsc]`` (the films' QP Newton, prefix ``chip_qp_``)."""
         qp = dict((case.data.get("qp") or {}).get("petsc") or {})
-        return [*case_option_tables(case), *([("chip_qp_", qp, "[qp.petsc]")] if qp
+        return [*case_option_tables(case), *([(QP_PREFIX, qp, "[qp.petsc]")] if qp
                                               else [])]
 
     def transient(self, sim: ChipSimulation, ctx) -> dict:

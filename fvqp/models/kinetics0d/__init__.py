@@ -277,10 +277,10 @@ def run(case, output_dir: str | None = None, resume: bool = False,
 
 def _tables(case) -> list[tuple[str, dict, str]]:
     """The case's option tables: ``[solver.snes]`` under ``<prefix>snes_`` and
-    ``[solver.ts]`` under ``<prefix>ts_`` (:func:`.build.solver_options`)."""
-    from ...solvers.options import normalise_prefix
+    ``[solver.ts]`` under ``<prefix>ts_``, as :func:`.build.solver_options` gives them to
+    the solvers (the tables carry no quantities: the SI case's are the internal ones)."""
+    from .build import solver_options
 
-    sv = getattr(case, "case", case).data["solver"]   # the SI case (or an InternalCase)
-    prefix = normalise_prefix(sv["prefix"])
-    return [(prefix + "snes_", dict(sv["snes"] or {}), "[solver.snes]"),
-            (prefix + "ts_", dict(sv["ts"] or {}), "[solver.ts]")]
+    s = solver_options(getattr(case, "case", case).data)
+    return [(s["prefix"], s["options"], "[solver.snes]"),
+            (s["ts_prefix"], s["ts_options"], "[solver.ts]")]

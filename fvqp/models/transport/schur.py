@@ -519,7 +519,7 @@ class SchurPreconditioner(SchurCouplings):
             c = self.condensed
             c.rtol = option_value(self._outer + "ksp_rtol", c.rtol)
             c.atol = option_value(self._outer + "ksp_atol", c.atol)
-            c.max_it = option_value(self.prefix + "condensed_max_it", self._max_it)
+            c.max_it = self._max_it  # the case's or the command line's (own, at init)
             c.set_point(xl, shift)
 
     def set_rtol(self, rtol: float) -> None:
