@@ -179,7 +179,7 @@ REFUSED = [
     pytest.param("heat_film_trap.toml", ('thickness = "100 nm"', "thickness = 1e-7"),
                  ("regions.film.thickness", "needs a unit", '"1e-07 m"'),
                  id="bare_toml_number_for_a_length"),
-    pytest.param("transport_film_trap.toml", ('e_max = "420 ueV"', 'e_max = "150 ueV"'),
+    pytest.param("transport_film_trap.toml", ('e_max = "450 ueV"', 'e_max = "150 ueV"'),
                  ("energy.e_max", "not above the gap", "region 'film'",
                   "Fix: give e_max above"), id="transport_e_max_below_the_gap"),
     pytest.param("transport_film_trap.toml", ('temperature = "100 mK"', 'temperature = "1 K"'),

@@ -202,7 +202,8 @@ def test_equilibrium_fields_are_the_thermal_qp_density(tmp_path):
     case = case_variant("transport_nis_wire.toml", tmp_path,
                     **{'temperature = "100 mK"': 'temperature = "300 mK"',
                        'spacing = "8 ueV"': 'spacing = "1.5 ueV"',
-                       'e_max = "620 ueV"': 'e_max = "600 ueV"'})
+                       'e_max = "620 ueV"': 'e_max = "720 ueV"'})  # holds the
+    # 300 mK junction's injection (600 ueV cuts 0.7 % of it: refused)
     sim = TransportSimulation(load_case(str(case)))
     fields = sim.fields(sim.x0, ("qp_density", "T_eff", "gap"))
     mat = get_material("Al", Tc=1.75)
@@ -220,9 +221,10 @@ def test_default_energy_grid_keeps_recombination(tmp_path):
     from fvqp.collisions.batched import batched_terms
     from fvqp.models.transport.driver import TransportSimulation
 
-    # the case's slices (400, 520 ueV) lie above this grid's top (371 ueV): none here
+    # the case's slices (400, 520 ueV) lie above this grid's top (371 ueV): none here; a
+    # sub-gap bias, else the default grid holds the junction's injection (up to 715 ueV)
     case = case_variant("transport_nis_wire.toml", tmp_path, **{
-        'e_max = "620 ueV"': "",
+        'e_max = "620 ueV"': "", 'bias = "532 uV"': 'bias = "100 uV"',
         'energies = ["280 ueV", "400 ueV", "520 ueV"]': "energies = []"})
     sim = TransportSimulation(load_case(case))
     g, p = sim.grid, sim.problem

@@ -102,6 +102,29 @@ def ueV(joules: float) -> str:
 
 
 
+#: Widths of a Gaussian QP source above its centre that a model's energy grid holds (the
+#: default grids of transport and bte reach them; an explicit ``e_max`` below is refused,
+#: :func:`check_sources_on_grid`)
+SOURCE_WIDTHS = 3.0
+
+
+def check_sources_on_grid(err, sources, top: float, key: str = "energy.e_max") -> None:
+    """Each Gaussian QP source's spectrum lies below the grid's ``top`` [J] up to
+    :data:`SOURCE_WIDTHS` widths above its centre: the models normalise a source's
+    spectrum on the grid, so a cut one would deposit its QPs piled up below the top
+    without a word."""
+    for i, s in enumerate(sources or []):
+        if (s or {}).get("type") != "quasiparticle":
+            continue
+        hi = s["energy"] + SOURCE_WIDTHS * s["width"]
+        if hi > top * (1 + 1e-12):
+            err.add(key, f"the grid ends at {ueV(top)}, below the spectrum of quasiparticle "
+                    f"source sources[{i}] ({ueV(s['energy'])} + {SOURCE_WIDTHS:g} widths = "
+                    f"{ueV(hi)}): it would be cut and its QPs piled up below the top.",
+                    f"raise e_max to at least {ueV(hi)}, or leave it out (the default grid "
+                    "holds it).")
+
+
 def check_bath_and_grid(err, material, Tc: float, temperature: float, e_max: float | None,
                         e_max_key: str, fix: str) -> None:
     """The checks of a single-material kinetic case: the bath below Tc, and a grid top

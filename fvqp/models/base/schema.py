@@ -167,15 +167,16 @@ def initial_temperature(what: str) -> Section:
                                          dimension="temperature", positive=True)})
 
 
-def energy_bins(gap: str) -> dict[str, Field]:
+def energy_bins(gap: str, more: str = "") -> dict[str, Field]:
     """``spacing`` and ``e_max`` of the ``[energy]`` section of the models on energy bins
     (``transport``, ``bte``); ``gap``: the gap the default upper edge starts from, in
-    words ("gap", "largest gap")."""
+    words ("gap", "largest gap"); ``more``: what else the default holds."""
     return {
         "spacing": Field("quantity", "energy bin width (default: kT_bath / 4)",
                          dimension="energy", positive=True, internal="energy"),
         "e_max": Field("quantity", f"upper edge of the QP grid (default: {gap} + "
-                       "max(12 kT_bath, source energies + 3 widths))", dimension="energy",
+                       f"max(12 kT_bath, source energies + 3 widths){more}; a given "
+                       "value must hold every source)", dimension="energy",
                        positive=True, internal="energy"),
     }
 

@@ -236,6 +236,7 @@ def _check(data, err) -> None:
     _check_self_gap(data, err)
     if not err.items:
         _check_slices(data, err)
+        _check_sources_on_grid(data, err)
 
 
 def _check_slices(data, err) -> None:
@@ -249,6 +250,18 @@ def _check_slices(data, err) -> None:
         check_slice_energies(data, err, *bounds, "energy bins", below="the bins start at "
                              "the (lowest) gap: there are no QP states below",
                              above="or raise [energy] e_max")
+
+
+def _check_sources_on_grid(data, err) -> None:
+    """An explicit ``[energy] e_max`` holds every QP source's spectrum
+    (:func:`fvqp.models.spec.check_sources_on_grid`; the default grid does)."""
+    from ..spec import check_sources_on_grid
+
+    if (data.get("energy") or {}).get("e_max") is None:
+        return
+    bounds = bin_range(data)
+    if bounds is not None:
+        check_sources_on_grid(err, data.get("sources"), bounds[1])
 
 
 def bin_range(data) -> tuple[float, float] | None:

@@ -44,6 +44,7 @@ from ..base.balance import inflows
 from ..base.meshstage import CaseMesh
 from ..base.schema import case_material
 from ..base.template import reference_units
+from ..spec import SOURCE_WIDTHS
 from . import SPEC, check_mesh_dimension
 from .media import Media
 from .problem import BTEProblem, Source
@@ -342,14 +343,15 @@ def bin_limits(energy, gap: float, gap_hi: float, kT: float, sources,
                collisions: bool) -> tuple[float, float, float | None]:
     """Spacing, top edge and phonon top of the QP bins (one unit of energy throughout:
     the run's internal units, ``fvqp check``'s SI): ``[energy]`` spacing (default kT/4)
-    and ``e_max`` (default 12 kT above the highest gap ``gap_hi``, or 3 widths above the
+    and ``e_max`` (default 12 kT above the highest gap ``gap_hi``, or
+    :data:`fvqp.models.spec.SOURCE_WIDTHS` widths above the
     highest source, measured from the lowest gap ``gap``); with collisions the phonon
     grid reaches every pair phonon of a gap-edge QP and a QP at e_max (recombination,
     pair breaking): omega_max = e_max + gap_hi (None without collisions)."""
     h = energy.get("spacing") or kT / 4
     top = 12 * kT + gap_hi - gap
     for s in sources:
-        top = max(top, s["energy"] + 3 * s["width"] - gap)
+        top = max(top, s["energy"] + SOURCE_WIDTHS * s["width"] - gap)
     e_max = energy.get("e_max") or gap + top
     return h, e_max, (e_max + gap_hi if collisions else None)
 

@@ -101,7 +101,10 @@ _SECTIONS = {
         "spacing": Field("quantity", "energy spacing (default kT_bath/15)",
                          dimension="energy", positive=True, internal="energy"),
         "e_max": Field("quantity", "QP energy cut-off (default Delta + max(30 kT_bath, "
-                       "photon energy + 10 kT_bath))", dimension="energy", positive=True,
+                       "photon energy + 10 kT_bath), higher where a drive needs it: a hot "
+                       "tunnel electrode, a broad phonon spectrum; a given value must hold "
+                       "every drive, see fvqp.models.kinetics0d.gridtop)",
+                       dimension="energy", positive=True,
                        internal="energy"),
         "method": Field("str", "collision operator: fft, direct, or auto (direct below "
                         "600 QP cells, where it is exact to round-off pointwise)",
@@ -185,6 +188,8 @@ def _check(data, err) -> None:
     check_bath_and_grid(err, mat, mat.Tc, data["bath"]["temperature"],
                         (data.get("grid") or {}).get("e_max"), "grid.e_max",
                         ", or leave it out (the default).")
+    if not err.items:
+        _check_grid_top(data, mat, err)
     if data["film"].get("self_consistent_gap") and not data.get("time", {}).get("steady"):
         err.add("film.self_consistent_gap", "the self-consistent gap is available for "
                 "steady states only (transients keep the bath gap).",
@@ -196,6 +201,56 @@ def _check(data, err) -> None:
                 and d.get("frequency") is None:
             err.add(f"drives[{i}]", "a photon drive needs energy or frequency.",
                     'add energy = "200 ueV" or frequency = "90 GHz".')
+
+
+def _check_grid_top(data, mat, err) -> None:
+    """An explicit ``[grid] e_max`` holds every drive's spectrum (:mod:`.gridtop`: a cut
+    one is not reported by the run), at every point of a sweep of the photon energy or the
+    bath temperature."""
+    import math
+
+    from ...units import E_CHARGE, HBAR, K_B
+    from ..spec import bath_gap, ueV
+    from .gridtop import needed_tops
+
+    e_max = (data.get("grid") or {}).get("e_max")
+    if e_max is None:
+        return
+    sw = data.get("sweep") or {}
+    points = [(data["bath"]["temperature"], None, "")]
+    if sw.get("temperature"):
+        points = [(T, None, f" at the sweep's temperature {T:g} K") for T in sw["temperature"]]
+    elif sw.get("photon_energy"):
+        points = [(data["bath"]["temperature"], e, f" at the sweep's energy {ueV(e)}")
+                  for e in sw["photon_energy"]]
+    for T, swept, where in points:
+        delta, kT = bath_gap(mat, T, mat.Tc), K_B * T
+        drives, what = [], []
+        for i, d in enumerate(data.get("drives") or []):
+            energy = swept if swept is not None and i == (sw.get("drive") or 0) else None
+            if d.get("type") == "photon":
+                e = energy or d.get("energy") or 2 * math.pi * HBAR * d["frequency"]
+                drives.append(("photon", e, 0.0, 0.0))
+                what.append(f"photons of {ueV(e)} absorbed by QPs within 10 kT_bath of the "
+                            "gap edge land above it")
+            elif d.get("type") == "phonon":
+                e = energy or d["energy"]
+                drives.append(("phonon", e, d["width"], 0.0))
+                what.append(f"phonons injected up to {ueV(e + 3 * d['width'])} (3 widths) "
+                            "lie above its top phonon node, e_max + the gap")
+            else:
+                drives.append(("tunnel", E_CHARGE * d["bias"], 0.0,
+                               K_B * (d.get("temperature") or T)))
+                what.append("the tunnel junction injects more than 1e-4 of its QPs or "
+                            "their energy above it (less current than the junction carries)")
+        tops = needed_tops(drives, delta, kT)
+        for i, (need, why) in enumerate(zip(tops, what, strict=True)):
+            if e_max < need * (1 - 1e-12):
+                err.add("grid.e_max", f"{ueV(e_max)} cuts drives[{i}]{where}: {why}; the "
+                        "run would put the drive's energy into the wrong states without a "
+                        "word.", f"raise e_max to at least {ueV(need)}, or leave it out (the "
+                        "default holds every drive).")
+                return
 
 
 def _check_solver(data, err) -> None:

@@ -77,7 +77,8 @@ _INITIAL = initial_temperature("uniform initial temperature of QPs and phonons")
 
 _SECTIONS = {
     "energy": Section({
-        **energy_bins("largest gap"),
+        **energy_bins("largest gap", ", and all but 1e-4 of what every tunnel junction "
+                      "injects"),
         "e_min": Field("quantity", "lower edge of the QP grid (default: the smallest gap; "
                        "0.8 of it with a self-consistent gap)", dimension="energy",
                        positive=True, internal="energy"),
@@ -199,14 +200,12 @@ def _check_condensed(data, err) -> None:
             return
 
 
-def _check_energy_grid(data, err) -> None:
-    """The bath below every superconductor's Tc (unless its gap is fixed), and [energy]
-    e_max above every gap and e_min at or below the smallest: the grid must hold the gap
-    edges of every region. The gaps are the run's: of the region's material with the
-    case's overrides (``Tc``, ``gap_ratio`` or ``delta0``; :func:`.regions.region_material`
-    as :func:`.regions.region_params` reads them)."""
+def _region_gaps(data, err=None) -> dict:
+    """The bath gaps (J) of the superconducting regions, as the run takes them (the
+    region's material with the case's overrides, :func:`.regions.region_material`); a bath
+    at or above a region's Tc is reported to ``err`` (if given) and the region left out."""
     from ...materials import UnknownMaterialError
-    from ..spec import bath_gap, ueV
+    from ..spec import bath_gap
     from .regions import region_material
 
     T = data["bath"]["temperature"]
@@ -222,12 +221,35 @@ def _check_energy_grid(data, err) -> None:
         if reg.get("gap"):
             gaps[name] = reg["gap"]
         elif T >= Tc:
-            err.add("bath.temperature", f"{T:g} K is at or above Tc = {Tc:g} K of "
-                    f"{mat.name} (region {name!r}): no gap, no quasiparticles.",
-                    f"give a bath temperature below {Tc:g} K, or trap = true for a "
-                    "normal region.")
+            if err is not None:
+                err.add("bath.temperature", f"{T:g} K is at or above Tc = {Tc:g} K of "
+                        f"{mat.name} (region {name!r}): no gap, no quasiparticles.",
+                        f"give a bath temperature below {Tc:g} K, or trap = true for a "
+                        "normal region.")
         else:
             gaps[name] = bath_gap(mat, T, Tc)
+    return gaps
+
+
+def _tunnels_si(data) -> dict:
+    """``{boundary: (eV, kT_N)}`` in J of the case's tunnel junctions."""
+    from ...units import E_CHARGE, K_B
+
+    T = data["bath"]["temperature"]
+    return {name: (E_CHARGE * bc["bias"], K_B * (bc.get("temperature") or T))
+            for name, bc in (data.get("boundaries") or {}).items()
+            if bc.get("type") == "tunnel"}
+
+
+def _check_energy_grid(data, err) -> None:
+    """The bath below every superconductor's Tc (unless its gap is fixed), and [energy]
+    e_max above every gap and e_min at or below the smallest: the grid must hold the gap
+    edges of every region. The gaps are the run's: of the region's material with the
+    case's overrides (``Tc``, ``gap_ratio`` or ``delta0``; :func:`.regions.region_material`
+    as :func:`.regions.region_params` reads them)."""
+    from ..spec import ueV
+
+    gaps = _region_gaps(data, err)
     e = data.get("energy") or {}
     if not gaps:
         return
@@ -250,17 +272,67 @@ def _check_energy_grid(data, err) -> None:
         _check_slices(data, err, gaps)
 
 
+def _grid_si(data, gaps: dict):
+    """The QP bins of the run (:func:`.grid.bin_grid`) in J, from the regions' ``gaps``."""
+    from ...units import K_B
+    from .grid import bin_grid
+
+    return bin_grid(data.get("energy") or {}, gaps.values(), K_B * data["bath"]["temperature"],
+                    data.get("sources") or [],
+                    bool((data.get("gap") or {}).get("self_consistent")),
+                    list(_tunnels_si(data).values()))
+
+
+def _check_injection(data, geo, err) -> None:
+    """The energy grid holds what the case injects (checked against the mesh, which says
+    which region each tunnel junction sits on): all but
+    :data:`.grid.TUNNEL_TAIL` of every tunnel junction's injected QPs and their energy
+    (:func:`fvqp.spectra.injection.nis_injection_tail` at the gap of the junction's
+    region; a junction biased above the grid would silently inject less current), and
+    every Gaussian QP source to :data:`fvqp.models.spec.SOURCE_WIDTHS` widths above its
+    centre (:func:`fvqp.models.spec.check_sources_on_grid`). Only an explicit
+    ``[energy] e_max`` can cut them: the default grid holds both."""
+    from ...spectra.injection import nis_injection_tail, nis_injection_top
+    from ...units import E_CHARGE
+    from ..spec import check_sources_on_grid, ueV
+    from .grid import TUNNEL_TAIL
+
+    e_max = (data.get("energy") or {}).get("e_max")
+    gaps = _region_gaps(data)
+    if e_max is None or not gaps:
+        return  # the default grid holds both
+    top = float(_grid_si(data, gaps).edges[-1])
+    for name, (bias, t_n) in _tunnels_si(data).items():
+        if name not in geo.group_names:
+            continue  # reported by the boundary checks
+        # the cells of the junction's faces (exterior, or interior: a junction on a wire)
+        on_face = (geo.face_group == geo.group_names.index(name))[geo.inc_face]
+        cells = geo.inc_cell[on_face]
+        regions = {geo.region_names[r] for r in set(geo.cell_region[cells].tolist())}
+        on = [(gaps[r], r) for r in sorted(regions) if r in gaps]
+        if not on:
+            continue
+        tail, delta, region = max((nis_injection_tail(top, d, bias, t_n), d, r)
+                                  for d, r in on)
+        if tail > TUNNEL_TAIL:
+            need = nis_injection_top(delta, bias, t_n, TUNNEL_TAIL)
+            err.add("energy.e_max", f"the grid ends at {ueV(top)}, but tunnel junction "
+                    f"{name!r} (bias {bias / E_CHARGE * 1e6:.4g} uV) injects {tail:.3g} of "
+                    f"its quasiparticles or their energy above it into region {region!r} "
+                    f"(gap {ueV(delta)}): they would be lost, and the junction's current "
+                    "with them.", f"raise e_max to at least {ueV(need)} (the grid then "
+                    f"holds all but {TUNNEL_TAIL:g} of the injection), or leave it out.")
+    check_sources_on_grid(err, data.get("sources"), top)
+
+
 def _check_slices(data, err, gaps: dict) -> None:
     """``[slices] energies`` within the QP bins as the run builds them
     (:func:`.grid.bin_grid`, here in SI from the regions' ``gaps``)."""
     from ...case.slices import check_slice_energies
-    from ...units import K_B
-    from .grid import bin_grid
 
     if not (data.get("slices") or {}).get("energies"):
         return
-    g = bin_grid(data.get("energy") or {}, gaps.values(), K_B * data["bath"]["temperature"],
-                 data.get("sources") or [], bool((data.get("gap") or {}).get("self_consistent")))
+    g = _grid_si(data, gaps)
     check_slice_energies(data, err, float(g.edges[0]), float(g.edges[-1]), "energy bins",
                          below="the bins start at the smallest gap: there are no QP "
                          "states below", above="or raise [energy] e_max")
@@ -273,7 +345,7 @@ SPEC = ModelSpec(
     atol_dimension="dimensionless",
     atol_default=1e-8, dimension_keys={1: ("cross_section",), 2: ("thickness",)},
     dimension_doc={"cross_section": 'e.g. "1200 nm^2"', "thickness": 'e.g. "100 nm"'},
-    check=_check, sections=_SECTIONS,
+    check=_check, check_mesh=_check_injection, sections=_SECTIONS,
 )
 
 

@@ -158,8 +158,10 @@ class TransportSimulation:
         from .grid import bin_grid
 
         d = self.case.values
+        tunnels = [(b.bias, b.temperature) for b in self._boundaries().values()
+                   if b.kind == "tunnel"]
         return bin_grid(d["energy"], [p.gap for p in params if not p.trap], self.T_bath,
-                        d.get("sources") or [], self.self_consistent)
+                        d.get("sources") or [], self.self_consistent, tunnels)
 
     def _boundaries(self) -> dict:
         d = self.case.values

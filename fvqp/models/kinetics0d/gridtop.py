@@ -1,0 +1,62 @@
+r"""How high the QP grid of a kinetics0d run must reach for its drives: one rule for the
+default ``[grid] e_max`` (:func:`.build.build_model`, internal units) and for the check
+of an explicit one (:func:`fvqp.models.kinetics0d._check`, SI).
+
+A drive whose spectrum reaches above the grid is cut there without a word from the run:
+photons absorbed by QPs near the gap edge land above it (the drive, normalised to its
+power, puts the energy into the wrong states), a tunnel junction biased above it injects
+less current (its rate per state is not normalised), injected phonons above the top
+phonon node :math:`e_{max} + \Delta` are dropped. Per drive, the lowest grid top that holds
+it (energies in one unit, :math:`k_B = 1`):
+
+* photon :math:`\hbar\omega`: :math:`\Delta + \hbar\omega + 10k_BT` -- QPs within
+  :math:`10k_BT` of the gap edge (all but :math:`e^{-10} = 4.5\cdot10^{-5}` of a thermal
+  population at the bath) absorb onto the grid; pair breaking reaches :math:`\hbar\omega -
+  \Delta`, below that;
+* phonon :math:`\Omega_0 \pm \sigma`: :math:`\Omega_0 + 3\sigma - \Delta` (the phonon
+  nodes reach :math:`e_{max} + \Delta`);
+* tunnel (bias :math:`eV`, electrode temperature :math:`T_N`): all but
+  :data:`TUNNEL_TAIL` of the injected QPs and their energy
+  (:func:`fvqp.spectra.injection.nis_injection_top`).
+
+The default grid top is the largest of these and of :math:`\Delta + 30k_BT`, and at
+least the former default :math:`\Delta + \max(30k_BT, E_d + 10k_BT)` with :math:`E_d`
+the largest photon, phonon or bias energy (grids of existing cases unchanged unless a
+drive needs more).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+__all__ = ["TUNNEL_TAIL", "Drive", "default_e_max", "needed_tops"]
+
+#: fraction of a tunnel drive's injected QPs (and of their energy) the grid may lose
+TUNNEL_TAIL = 1e-4
+
+#: ``(type, energy, width, t_normal)``: photon energy, phonon centre and Gaussian width, or
+#: the bias energy eV and the electrode temperature of a tunnel drive (unused entries 0)
+Drive = tuple[str, float, float, float]
+
+
+def needed_tops(drives: Iterable[Drive], delta: float, t_bath: float) -> list[float]:
+    """The lowest grid top that holds each drive (module docstring), in order."""
+    from ...spectra.injection import nis_injection_top
+
+    out = []
+    for kind, energy, width, t_n in drives:
+        if kind == "photon":
+            out.append(delta + energy + 10.0 * t_bath)
+        elif kind == "phonon":
+            out.append(energy + 3.0 * width - delta)
+        else:
+            out.append(nis_injection_top(delta, energy, t_n or t_bath, TUNNEL_TAIL))
+    return out
+
+
+def default_e_max(drives: Iterable[Drive], delta: float, t_bath: float) -> float:
+    """The default grid top (module docstring)."""
+    drives = list(drives)
+    e_d = max([abs(d[1]) for d in drives], default=0.0)
+    return max([delta + max(30.0 * t_bath, e_d + 10.0 * t_bath)]
+               + needed_tops(drives, delta, t_bath))

@@ -1,0 +1,183 @@
+"""The energy grid holds what a case injects (transport, kinetics0d, bte).
+
+A source whose spectrum reaches above the QP grid was cut there without a word: the
+shipped NIS wire biased at 1.2 mV (above its e_max of 620 ueV) injected 0.29 of the
+junction's QPs, and with the default grid (which ignored the bias: top 371 ueV) 0.22; a
+photon drive above an explicit e_max put its energy into the wrong states. Now an
+explicit ``e_max`` that cuts a source is refused at ``fvqp check`` (key, file, the
+energy that holds it), and the default grids hold every source.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from conftest import case_variant, run_fvqp
+from fvqp.case.loader import CaseError, load_case
+from fvqp.spectra.injection import (
+    gaussian_tail,
+    nis_injection_fractions,
+    nis_injection_tail,
+    nis_injection_top,
+)
+
+
+def _analytic(e1, delta, ev):
+    """T_N -> 0 fractions above e1 of an NIS injection (module docstring of
+    fvqp.spectra.injection): number 1 - sqrt((e1^2 - D^2)/(eV^2 - D^2)); energy from
+    int_u1^U D^2 cosh^2 u du = D^2 [u + sinh u cosh u]/2."""
+    u1, u = math.acosh(e1 / delta), math.acosh(ev / delta)
+
+    def w(a, b):
+        return (b - a) + math.sinh(b) * math.cosh(b) - math.sinh(a) * math.cosh(a)
+    return 1 - math.sqrt((e1**2 - delta**2) / (ev**2 - delta**2)), w(u1, u) / w(0, u)
+
+
+@pytest.mark.parametrize("e1", [1.2, 1.5, 1.9])
+def test_nis_injection_fractions_at_zero_temperature(e1):
+    """Against the closed forms at T_N = 1e-6 Delta (the Fermi step's smearing is below
+    1e-5 of either fraction)."""
+    n, w = nis_injection_fractions(e1, 1.0, 2.0, 1e-6)
+    n0, w0 = _analytic(e1, 1.0, 2.0)
+    assert n == pytest.approx(n0, rel=1e-5)
+    assert w == pytest.approx(w0, rel=1e-5)
+    assert w > n  # the energy tail is the larger: the criterion's
+    assert max(nis_injection_fractions(2.0 + 60e-6, 1.0, 2.0, 1e-6)) < 1e-25  # e^-60
+
+
+def test_nis_injection_top_inverts_the_tail():
+    """The top for a fraction leaves that fraction above it; sub-gap bias: thermally
+    activated injection, the tail above E decays as rho(E) T_N exp(-(E - eV)/T_N) (to
+    first order in T_N over the DOS's scale)."""
+    for bias, t_n in ((2.0, 0.05), (0.5, 0.1), (3.0, 0.3)):
+        top = nis_injection_top(1.0, bias, t_n, 1e-4)
+        assert nis_injection_tail(top, 1.0, bias, t_n) == pytest.approx(1e-4, rel=1e-6)
+        assert nis_injection_tail(top * 0.99, 1.0, bias, t_n) > 1e-4
+    r = nis_injection_fractions(1.5, 1.0, 0.2, 0.05)[0] / \
+        nis_injection_fractions(1.3, 1.0, 0.2, 0.05)[0]
+    rho = [e / math.sqrt(e * e - 1.0) for e in (1.5, 1.3)]
+    assert r == pytest.approx(math.exp(-0.2 / 0.05) * rho[0] / rho[1], rel=0.03)
+    assert gaussian_tail(3.0, 0.0, 1.0) == pytest.approx(1.3499e-3, rel=1e-4)
+
+
+def test_transport_junction_biased_above_the_grid_is_refused(tmp_path):
+    """The NIS wire at 1.2 mV with its e_max of 620 ueV: refused, naming key, file,
+    junction, the lost fraction and the e_max that holds the injection; that value
+    passes. The shipped case passes as it is."""
+    load_case(case_variant("transport_nis_wire.toml", tmp_path))
+    path = case_variant("transport_nis_wire.toml", tmp_path,
+                        **{'bias = "532 uV"': 'bias = "1.2 mV"'})
+    with pytest.raises(CaseError) as exc:
+        load_case(path)
+    text = str(exc.value)
+    assert "transport_nis_wire.toml: energy.e_max: the grid ends at 620.7 ueV, but tunnel " \
+           "junction 'junction_a' (bias 1200 uV) injects 0.709 of its quasiparticles" in text
+    need = float(text.split("raise e_max to at least ")[1].split(" ueV")[0])
+    assert 1200 < need < 1260
+    load_case(case_variant("transport_nis_wire.toml", tmp_path,
+                           **{'bias = "532 uV"': 'bias = "1.2 mV"',
+                              'e_max = "620 ueV"': f'e_max = "{need + 0.1} ueV"'}))
+
+
+def test_transport_default_grid_holds_the_junction_injection(tmp_path):
+    """Without e_max the grid of the 1.2 mV wire reaches above the bias (it stopped at
+    the gap + 12 kT = 371 ueV and the junction injected 3.88e10 QPs/s instead of
+    1.77e11): the junction's QP rate equals that of a grid raised to 1.6 meV to 1e-4
+    (TUNNEL_TAIL), and is within 2 % of the zero-temperature NIS current
+    sqrt((eV)^2 - Delta^2)/(e^2 R_T) (the wire's own QPs flow back a little). The
+    check's grid is the run's."""
+    rates, tops, paths = [], [], []
+    for name, e_max in (("default", ""), ("high", 'e_max = "1.6 meV"')):
+        (tmp_path / name).mkdir()
+        path = case_variant("transport_nis_wire.toml", tmp_path / name,
+                            **{'bias = "532 uV"': 'bias = "1.2 mV"',
+                               'e_max = "620 ueV"': e_max,
+                               'energies = ["280 ueV", "400 ueV", "520 ueV"]':
+                               'energies = ["300 ueV"]'})
+        out = tmp_path / name / "out"
+        run_fvqp(["run", path, "--output", out])
+        s = json.loads((out / "summary.json").read_text())
+        rates.append(s["qp_rates_per_s"]["boundary:junction_a"])
+        tops.append(s["energy_grid"]["e_max_ueV"])
+        paths.append(path)
+    assert tops[0] > 1200
+    assert rates[0] == pytest.approx(rates[1], rel=1e-4)
+    from fvqp.units import E_CHARGE
+
+    ev, delta = 1.2e-3, 266e-6
+    nis = math.sqrt(ev**2 - delta**2) / (E_CHARGE * 40.7e3)
+    assert rates[0] == pytest.approx(nis, rel=0.02)
+    from fvqp.models.transport import _grid_si, _region_gaps
+
+    data = load_case(paths[0]).data
+    top = _grid_si(data, _region_gaps(data)).edges[-1] / E_CHARGE * 1e6
+    assert top == pytest.approx(tops[0], rel=1e-12)
+
+
+def test_transport_qp_source_cut_by_e_max_is_refused(tmp_path):
+    """A QP source of the absorber at 1.15 meV +- 0.1 meV under its e_max of 1.2 meV."""
+    path = case_variant("transport_absorber3d.toml", tmp_path,
+                        **{'type = "phonon"': 'type = "quasiparticle"',
+                           'energy = "1.73 meV"': 'energy = "1.15 meV"'})
+    with pytest.raises(CaseError) as exc:
+        load_case(path)
+    assert "energy.e_max: the grid ends at 1205 ueV, below the spectrum of quasiparticle " \
+           "source sources[0] (1150 ueV + 3 widths = 1450 ueV)" in str(exc.value)
+    assert "raise e_max to at least 1450 ueV" in str(exc.value)
+
+
+def test_bte_qp_source_cut_by_e_max_is_refused(tmp_path):
+    """The film pulse (250 +- 20 ueV) under e_max = 260 ueV; the shipped 330 ueV holds
+    it."""
+    load_case(case_variant("bte_film_pulse.toml", tmp_path))
+    path = case_variant("bte_film_pulse.toml", tmp_path,
+                        **{'e_max = "330 ueV"': 'e_max = "260 ueV"'})
+    with pytest.raises(CaseError) as exc:
+        load_case(path)
+    assert "bte_film_pulse.toml: energy.e_max: the grid ends at 301.2 ueV, below the " \
+           "spectrum of quasiparticle source sources[0] (250 ueV + 3 widths = 310 ueV)" \
+        in str(exc.value)
+
+
+def test_kinetics0d_photons_above_e_max_are_refused(tmp_path):
+    """850 ueV photons under e_max = 600 ueV (eta_pb 0.49 instead of 0.58, no word);
+    a photon-energy sweep is checked at each of its energies."""
+    path = case_variant("kinetics0d_al_weak_drive.toml", tmp_path,
+                        **{'spacing = "4 ueV"': 'spacing = "4 ueV"\ne_max = "600 ueV"'})
+    with pytest.raises(CaseError) as exc:
+        load_case(path)
+    assert "kinetics0d_al_weak_drive.toml: grid.e_max: 600 ueV cuts drives[0]: photons of " \
+           "850 ueV absorbed by QPs" in str(exc.value)
+    assert "raise e_max to at least 1095 ueV" in str(exc.value)
+    ok = case_variant("kinetics0d_al_weak_drive.toml", tmp_path,
+                      **{'spacing = "4 ueV"': 'spacing = "4 ueV"\ne_max = "1.1 meV"'})
+    load_case(ok)
+    sweep = ok.read_text().replace("[time]", '[sweep]\nphoton_energy = ["500 ueV", '
+                                   '"900 ueV"]\n\n[time]')
+    ok.write_text(sweep)
+    with pytest.raises(CaseError) as exc:
+        load_case(ok)
+    assert "cuts drives[0] at the sweep's energy 900 ueV" in str(exc.value)
+
+
+def test_kinetics0d_default_grid_holds_a_hot_tunnel_electrode(tmp_path):
+    """A tunnel drive at eV = 2 Delta from a 1 K electrode into Al at 80 mK: the former
+    default top (Delta + eV + 10 kT_bath) left 1e-3 or more of the injection above the
+    grid; the default now holds all but 1e-4 of it."""
+    from fvqp.models.kinetics0d.build import build_model
+
+    path = case_variant("kinetics0d_al_weak_drive.toml", tmp_path, **{
+        '[[drives]]\ntype = "photon"\nenergy = "850 ueV"\npower = "1e-19 W"':
+        '[[drives]]\ntype = "tunnel"\nresistance = "100 kOhm"\nbias = "352 uV"\n'
+        'temperature = "1 K"'})
+    model, _ = build_model(load_case(path))
+    g = model.grid
+    t_n = 1.0 / 1.2  # 1 K in kTc of the film (Tc = 1.2 K)
+    t_bath = 0.08 / 1.2
+    bias = model.drives[0].bias
+    old = g.delta + max(30 * t_bath, abs(bias) + 10 * t_bath)
+    assert nis_injection_tail(old, g.delta, bias, t_n) > 1e-3
+    assert nis_injection_tail(g.e_max, g.delta, bias, t_n) <= 1e-4 * (1 + 1e-9)
