@@ -16,6 +16,8 @@ All energies, gaps, broadenings and temperatures are in one consistent energy un
   views.
 * :mod:`.bins` -- the absolute bins of the mesh models, their DOS averages and gaps.
 * :mod:`.thermal` -- BRT thermal conductivity, heat capacity, tabulated :math:`U(T)`.
+* :mod:`.injection` -- how far up in energy injected QPs reach (NIS tunnel injection,
+  Gaussian sources): what an energy grid must hold.
 """
 
 from .dos import (
