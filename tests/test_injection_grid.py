@@ -181,3 +181,35 @@ def test_kinetics0d_default_grid_holds_a_hot_tunnel_electrode(tmp_path):
     old = g.delta + max(30 * t_bath, abs(bias) + 10 * t_bath)
     assert nis_injection_tail(old, g.delta, bias, t_n) > 1e-3
     assert nis_injection_tail(g.e_max, g.delta, bias, t_n) <= 1e-4 * (1 + 1e-9)
+
+
+def test_phonon_deposit_cut_by_e_max_is_refused(tmp_path):
+    """The Si block's deposit (3 +- 1 meV) under e_max = 3 meV: half its spectrum above
+    the top bin (edge e_max + h/2); the fix's e_max puts that edge at 6 meV."""
+    load_case(case_variant("phonon_si_block.toml", tmp_path))
+    path = case_variant("phonon_si_block.toml", tmp_path,
+                        **{'e_max = "6 meV"': 'e_max = "3 meV"'})
+    with pytest.raises(CaseError) as exc:
+        load_case(path)
+    assert "phonon_si_block.toml: energy.e_max: the grid ends at 3188 ueV, below the " \
+           "spectrum of phonons source sources[0] (3000 ueV + 3 widths = 6000 ueV)" \
+        in str(exc.value)
+    assert "raise e_max to at least 5647 ueV" in str(exc.value)  # 6000 / (1 + 1/16)
+
+
+@pytest.mark.parametrize("name", ["bte_chip_deposit.toml",
+                                  "bte_chip_deposit_transport.toml"])
+def test_chip_deposit_above_the_phonon_grid_is_refused(name, tmp_path):
+    """The chip's deposit (0.5 +- 0.1 meV) under e_max = 0.4 meV: the top phonon bin ends
+    at 602.5 ueV (node (n_ph) h = e_max + the Al gap rounded up to a node, + h/2: the
+    run's grid, measured equal), below 0.8 meV; the shipped 0.6 meV (top node 803 ueV)
+    holds it, and so does the fix's e_max."""
+    load_case(case_variant(name, tmp_path))
+    path = case_variant(name, tmp_path, **{'e_max = "0.6 meV"': 'e_max = "0.4 meV"'})
+    with pytest.raises(CaseError) as exc:
+        load_case(path)
+    text = str(exc.value)
+    assert f"{name}: energy.e_max: the grid ends at 602.5 ueV, below the spectrum of " \
+           "phonons source sources[0] (500 ueV + 3 widths = 800 ueV)" in text
+    need = text.split("raise e_max to at least ")[1].split(" ueV")[0]
+    load_case(case_variant(name, tmp_path, **{'e_max = "0.6 meV"': f'e_max = "{need} ueV"'}))

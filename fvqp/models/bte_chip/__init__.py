@@ -154,7 +154,45 @@ def _check(data, err) -> None:
         if s and s.get("deposit") is None and s.get("power") is None:
             err.add(f"sources[{i}].deposit", "a deposit or a power is needed.",
                     'add deposit = "1 keV".')
+    if not err.items:
+        _check_deposits_on_grid(data, err)
 
+
+def _check_deposits_on_grid(data, err) -> None:
+    """An explicit ``[energy] e_max`` puts the top phonon bin (its node reaches e_max +
+    the films' highest gap with bte films, + the lowest with transport films, rounded up to
+    a node: the grids of :func:`fvqp.models.bte.simulation.bin_limits` and
+    :func:`fvqp.models.transport.grid.bin_grid`, built here as the run builds them) above
+    every deposit's spectrum to :data:`fvqp.models.spec.SOURCE_WIDTHS` widths
+    (:func:`fvqp.models.spec.check_sources_on_grid`; the default e_max is the highest
+    deposit's energy + 3 widths)."""
+    from types import SimpleNamespace
+
+    from ...units import K_B
+    from ..base.schema import case_material
+    from ..spec import bath_gap, check_sources_on_grid
+
+    energy = dict(data.get("energy") or {})
+    if energy.get("e_max") is None:
+        return
+    T = data["bath"]["temperature"]
+    gaps = [bath_gap(case_material(reg), T) for reg in data["regions"].values()
+            if reg.get("active", True) and reg.get("material")]
+    if not gaps:
+        return
+    if (data.get("qp") or {}).get("model") == "transport":
+        from ..transport.grid import bin_grid
+
+        g = bin_grid(energy, gaps, K_B * T, [], False)
+        gap = min(gaps)
+    else:
+        from ..bte.simulation import _bin_grid, bin_limits
+
+        h, e_max, w_max = bin_limits(energy, min(gaps), max(gaps), K_B * T, [], True)
+        g = _bin_grid(min(gaps), SimpleNamespace(gap=gaps), h, e_max, w_max)
+        gap = max(gaps)
+    check_sources_on_grid(err, data.get("sources"), (g.n_ph + 0.5) * g.h, kind="phonons",
+                          e_max_for=lambda top: top - gap)
 
 def _check_transport_films(data, err) -> None:
     """``[qp] model = "transport"``: the films' QPs are diffusive — no mean free path or

@@ -181,6 +181,20 @@ FIELDS = ("phonon_energy_density", "phonon_number_density", "phonon_energy_flux"
           "n_slices")
 
 
+def _check_sources_on_grid(data, err) -> None:
+    """An explicit ``[energy] e_max`` holds every deposit's spectrum to
+    :data:`fvqp.models.spec.SOURCE_WIDTHS` widths above its centre (up to the top bin's
+    edge, e_max + h/2; :func:`fvqp.models.spec.check_sources_on_grid`; the default
+    e_max is the highest source's energy + 3 widths)."""
+    from ..spec import check_sources_on_grid
+
+    e = data.get("energy") or {}
+    if e.get("e_max") is not None:
+        widen = 1 + 0.5 / e["bins"]
+        check_sources_on_grid(err, data.get("sources"), e["e_max"] * widen, kind="phonons",
+                              e_max_for=lambda top: top / widen)
+
+
 def _check_slices(data, err) -> None:
     """[slices] energies on the nodes (j+1) h, h = e_max / bins (as driver.PhononSimulation)."""
     from ...case.slices import check_slice_energies
@@ -274,6 +288,7 @@ def _check(data, err) -> None:
         err.add("time.dt_initial", "the transient phonon model runs with a fixed step.",
                 'add dt_initial = "1 ns" (or steady = true).')
     _check_slices(data, err)
+    _check_sources_on_grid(data, err)
     _check_angles(data, err)
 
 
