@@ -101,6 +101,18 @@ def ueV(joules: float) -> str:
     return f"{joules / E_CHARGE * 1e6:.4g} ueV"
 
 
+def ueV_at_least(joules: float) -> str:
+    """An energy [J] as text in µeV rounded *up* in its 4th digit: a value to give in a
+    fix ("raise e_max to at least ...") that is not below the one needed."""
+    import math
+
+    from ..units import E_CHARGE
+
+    x = joules / E_CHARGE * 1e6
+    step = 10.0 ** (math.floor(math.log10(abs(x))) - 3) if x else 1.0
+    return f"{math.ceil(x / step - 1e-9) * step:.4g} ueV"
+
+
 
 #: Widths of a Gaussian QP source above its centre that a model's energy grid holds (the
 #: default grids of transport and bte reach them; an explicit ``e_max`` below is refused,
@@ -124,7 +136,8 @@ def check_sources_on_grid(err, sources, top: float, key: str = "energy.e_max",
             err.add(key, f"the grid ends at {ueV(top)}, below the spectrum of {kind} "
                     f"source sources[{i}] ({ueV(s['energy'])} + {SOURCE_WIDTHS:g} widths = "
                     f"{ueV(hi)}): it would be cut and its {what} piled up below the top.",
-                    f"raise e_max to at least {ueV(e_max_for(hi) if e_max_for else hi)}, "
+                    f"raise e_max to at least "
+                    f"{ueV_at_least(e_max_for(hi) if e_max_for else hi)}, "
                     "or leave it out (the default grid "
                     "holds it).")
 

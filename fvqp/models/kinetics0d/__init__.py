@@ -210,7 +210,7 @@ def _check_grid_top(data, mat, err) -> None:
     import math
 
     from ...units import E_CHARGE, HBAR, K_B
-    from ..spec import bath_gap, ueV
+    from ..spec import bath_gap, ueV, ueV_at_least
     from .gridtop import needed_tops
 
     e_max = (data.get("grid") or {}).get("e_max")
@@ -248,7 +248,8 @@ def _check_grid_top(data, mat, err) -> None:
             if e_max < need * (1 - 1e-12):
                 err.add("grid.e_max", f"{ueV(e_max)} cuts drives[{i}]{where}: {why}; the "
                         "run would put the drive's energy into the wrong states without a "
-                        "word.", f"raise e_max to at least {ueV(need)}, or leave it out (the "
+                        "word.", f"raise e_max to at least {ueV_at_least(need)}, or leave it out "
+                        "(the "
                         "default holds every drive).")
                 return
 

@@ -294,7 +294,7 @@ def _check_injection(data, geo, err) -> None:
     ``[energy] e_max`` can cut them: the default grid holds both."""
     from ...spectra.injection import nis_injection_tail, nis_injection_top
     from ...units import E_CHARGE
-    from ..spec import check_sources_on_grid, ueV
+    from ..spec import check_sources_on_grid, ueV, ueV_at_least
     from .grid import TUNNEL_TAIL
 
     e_max = (data.get("energy") or {}).get("e_max")
@@ -320,7 +320,7 @@ def _check_injection(data, geo, err) -> None:
                     f"{name!r} (bias {bias / E_CHARGE * 1e6:.4g} uV) injects {tail:.3g} of "
                     f"its quasiparticles or their energy above it into region {region!r} "
                     f"(gap {ueV(delta)}): they would be lost, and the junction's current "
-                    "with them.", f"raise e_max to at least {ueV(need)} (the grid then "
+                    "with them.", f"raise e_max to at least {ueV_at_least(need)} (the grid then "
                     f"holds all but {TUNNEL_TAIL:g} of the injection), or leave it out.")
     check_sources_on_grid(err, data.get("sources"), top)
 

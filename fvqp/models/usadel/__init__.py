@@ -135,7 +135,8 @@ _SECTIONS = {
         "min_spacing": Field("float", "smallest step of a graded grid at ±Δ0, in units "
                              "of Δ0", default=0.002, positive=True),
         "max": Field("float", "grid half-width in units of Δ0 (default max(ω_D, bias "
-                     "range + 1))", positive=True),
+                     "range + 1)); a given value must reach every bias + 10 kT of the "
+                     "hottest electrode (else the run is refused)", positive=True),
     }),
     "selfconsistency": Section({
         "mode": Field("str", "Δ(x) from fL on every node (local), Δ constant from fL at "
