@@ -239,3 +239,15 @@ def test_usadel_bias_sweep_above_the_energy_grid_is_refused(tmp_path):
         with h5py.File(tmp_path / tag / "out" / "usadel_nis_wire.h5") as f:
             currents.append(np.concatenate([f["i_inj_A"][:], np.ravel(f["g_nl"][:])]))
     assert np.allclose(currents[0], currents[1], rtol=1e-4, atol=0)
+
+
+def test_bte_sphere_packet_cut_by_e_max_is_refused(tmp_path):
+    """The Sn sphere's packet (5.5 +- 0.4 meV, normalised to its deposit on the grid)
+    under e_max = 5.5 meV: half of it above the grid, accepted before."""
+    path = case_variant("bte_sphere_sn_packet.toml", tmp_path,
+                        **{'e_max = "7.5 meV"': 'e_max = "5.5 meV"'})
+    with pytest.raises(CaseError) as exc:
+        load_case(path)
+    assert "bte_sphere_sn_packet.toml: spectrum.e_max: the grid ends at 5500 ueV, below " \
+           "the spectrum of the [initial] packet (5500 ueV + 3 widths = 6700 ueV)" \
+        in str(exc.value)

@@ -121,20 +121,22 @@ SOURCE_WIDTHS = 3.0
 
 
 def check_sources_on_grid(err, sources, top: float, key: str = "energy.e_max",
-                          kind: str = "quasiparticle", e_max_for=None) -> None:
+                          kind: str = "quasiparticle", e_max_for=None,
+                          label: str | None = None) -> None:
     """Each Gaussian source of type ``kind`` lies below the grid's ``top`` [J] up to
     :data:`SOURCE_WIDTHS` widths above its centre: the models normalise a source's
     spectrum on the grid, so a cut one would deposit its particles piled up below the top
     without a word. ``e_max_for(top)``: the ``e_max`` that gives a grid top (default: the
-    same), for the fix."""
+    same), for the fix; ``label``: what the source is called (default ``sources[i]``)."""
     what = "QPs" if kind == "quasiparticle" else "phonons"
     for i, s in enumerate(sources or []):
         if (s or {}).get("type") != kind:
             continue
         hi = s["energy"] + SOURCE_WIDTHS * s["width"]
         if hi > top * (1 + 1e-12):
-            err.add(key, f"the grid ends at {ueV(top)}, below the spectrum of {kind} "
-                    f"source sources[{i}] ({ueV(s['energy'])} + {SOURCE_WIDTHS:g} widths = "
+            name = label or f"{kind} source sources[{i}]"
+            err.add(key, f"the grid ends at {ueV(top)}, below the spectrum of {name} "
+                    f"({ueV(s['energy'])} + {SOURCE_WIDTHS:g} widths = "
                     f"{ueV(hi)}): it would be cut and its {what} piled up below the top.",
                     f"raise e_max to at least "
                     f"{ueV_at_least(e_max_for(hi) if e_max_for else hi)}, "

@@ -96,7 +96,7 @@ FIELDS = ("f", "f_mu", "n")
 def _check(data, err) -> None:
     from ...materials import UnknownMaterialError, get_material
     from ..base.schema import case_material
-    from ..spec import check_bath_and_grid
+    from ..spec import check_bath_and_grid, check_sources_on_grid
 
     try:
         get_material(data["sphere"]["material"])
@@ -123,6 +123,11 @@ def _check(data, err) -> None:
     check_bath_and_grid(err, mat, mat.Tc, data["bath"]["temperature"],
                         (data.get("spectrum") or {}).get("e_max"), "spectrum.e_max",
                         " and the packet, or leave it out.")
+    e_max, packet = (data.get("spectrum") or {}).get("e_max"), data.get("initial") or {}
+    if e_max is not None and packet.get("energy") and not err.items:
+        check_sources_on_grid(err, [{"type": "quasiparticle", "energy": packet["energy"],
+                                     "width": packet.get("width") or 0.0}], e_max,
+                              key="spectrum.e_max", label="the [initial] packet")
     if data.get("time", {}).get("steady"):
         err.add("time.steady", "the packet relaxation is a transient problem.",
                 "remove steady = true and give [time] end.")
