@@ -121,7 +121,11 @@ from pathlib import Path
 from _common import ROOT, case_variant, mpi_env
 
 STEPS = int(os.environ.get("FVQP_BENCH_STEPS", "6"))
-E_MIN, E_MAX = 172.0, 1200.0  # ueV: Al gap .. grid top of the case
+#: ueV: Al gap .. grid top. The case's e_max is 1.34 meV since 2026-11-26 (it holds the
+#: pairs its 1.73 +- 0.1 meV phonons break); the benchmark keeps the 1.2 meV of every
+#: figure measured before (66 bins at the target), so that they stay comparable: its runs
+#: log the warning of the cut pair partners (4.6 % of the deposited phonons).
+E_MIN, E_MAX = 172.0, 1200.0
 
 
 def make_case(tmp: Path, mesh: str, bins: int, jacobian: str = "auto") -> Path:
@@ -131,6 +135,7 @@ def make_case(tmp: Path, mesh: str, bins: int, jacobian: str = "auto") -> Path:
     return case_variant("transport_absorber3d.toml", path, [
         (r"\Z", f'\n[numerics]\njacobian = "{jacobian}"\n'),
         (r'spacing = "40 ueV"', f'spacing = "{spacing:.4f} ueV"'),
+        (r'e_max = "1.34 meV"', f'e_max = "{E_MAX * 1e-3} meV"'),
         (r'end = "2 us"', f'end = "{STEPS * 0.2} ns"\nadaptive = false\nscheme = "bdf1"'),
         (r'dt_initial = "10 ps"', 'dt_initial = "0.2 ns"'),
         (r"every = 20", "every = 100000\ncheckpoint_every = 100000"),

@@ -118,15 +118,15 @@ def test_transport_default_grid_holds_the_junction_injection(tmp_path):
 
 
 def test_transport_qp_source_cut_by_e_max_is_refused(tmp_path):
-    """A QP source of the absorber at 1.15 meV +- 0.1 meV under its e_max of 1.2 meV."""
+    """A QP source of the absorber at 1.3 meV +- 0.1 meV under its e_max of 1.34 meV."""
     path = case_variant("transport_absorber3d.toml", tmp_path,
                         **{'type = "phonon"': 'type = "quasiparticle"',
-                           'energy = "1.73 meV"': 'energy = "1.15 meV"'})
+                           'energy = "1.73 meV"': 'energy = "1.3 meV"'})
     with pytest.raises(CaseError) as exc:
         load_case(path)
-    assert "energy.e_max: the grid ends at 1205 ueV, below the spectrum of quasiparticle " \
-           "source sources[0] (1150 ueV + 3 widths = 1450 ueV)" in str(exc.value)
-    assert "raise e_max to at least 1450 ueV" in str(exc.value)
+    assert "energy.e_max: the grid ends at 1377 ueV, below the spectrum of quasiparticle " \
+           "source sources[0] (1300 ueV + 3 widths = 1600 ueV)" in str(exc.value)
+    assert "raise e_max to at least 1600 ueV" in str(exc.value)
 
 
 def test_bte_qp_source_cut_by_e_max_is_refused(tmp_path):
@@ -251,3 +251,33 @@ def test_bte_sphere_packet_cut_by_e_max_is_refused(tmp_path):
     assert "bte_sphere_sn_packet.toml: spectrum.e_max: the grid ends at 5500 ueV, below " \
            "the spectrum of the [initial] packet (5500 ueV + 3 widths = 6700 ueV)" \
         in str(exc.value)
+
+
+def test_transport_phonon_source_pairs_on_the_grid(tmp_path):
+    """The absorber's 1.73 +- 0.1 meV phonons in Ta (gap 693 ueV) break pairs into QPs up
+    to 1.34 meV: a grid that cuts its centre's pairs is refused; under the former e_max of
+    1.2 meV, 4.6 % of the phonons lose their pairs with a gap-edge QP (the run warns) and
+    3 ns after the burst there are 0.33 % fewer QPs than with the shipped 1.34 meV, which
+    equals a grid to 1.5 meV to 1e-6 (measured 5e-8)."""
+    path = case_variant("transport_absorber3d.toml", tmp_path,
+                        **{'e_max = "1.34 meV"': 'e_max = "0.9 meV"'})
+    with pytest.raises(CaseError) as exc:
+        load_case(path)
+    assert "energy.e_max: the grid ends at 903.7 ueV, but phonon source sources[0] (1730 ueV) " \
+           "breaks pairs into QPs up to 1037 ueV" in str(exc.value)
+    assert "raise e_max to at least 1337 ueV" in str(exc.value)
+    n_qp, logs = {}, {}
+    for e_max in ("1.2", "1.34", "1.5"):
+        (tmp_path / e_max).mkdir()
+        path = case_variant("transport_absorber3d.toml", tmp_path / e_max,
+                            **{'e_max = "1.34 meV"': f'e_max = "{e_max} meV"',
+                               'end = "2 us"': 'end = "3 ns"'})
+        proc = run_fvqp(["run", path, "--output", tmp_path / e_max / "out"])
+        logs[e_max] = proc.stdout + proc.stderr
+        n_qp[e_max] = json.loads((tmp_path / e_max / "out" / "summary.json").read_text())[
+            "N_qp"]
+    assert "energy.e_max: 0.0462 of the phonons of sources[0] lie above the grid's top " \
+           "plus the gap (1898 ueV)" in logs["1.2"]
+    assert "lie above the grid's top" not in logs["1.34"] + logs["1.5"]
+    assert n_qp["1.34"] == pytest.approx(n_qp["1.5"], rel=1e-6)
+    assert n_qp["1.2"] < (1 - 2e-3) * n_qp["1.34"]

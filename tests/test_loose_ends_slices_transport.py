@@ -35,6 +35,6 @@ def test_transport_slices_outside_the_bins_are_case_errors_at_check(tmp_path):
         load_case(path)
     text = str(exc.value)
     assert "transport_absorber3d.toml: slices.energies[0]: 100 ueV lies outside the " \
-           "energy bins: 172.131 ueV to 1204.92 ueV" in text
+           "energy bins: 172.131 ueV to 1377.05 ueV" in text
     assert "slices.energies[2]: 5000 ueV" in text and "raise [energy] e_max" in text
     assert "slices.energies[1]" not in text

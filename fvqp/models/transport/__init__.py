@@ -275,12 +275,12 @@ def _check_energy_grid(data, err) -> None:
 def _grid_si(data, gaps: dict):
     """The QP bins of the run (:func:`.grid.bin_grid`) in J, from the regions' ``gaps``."""
     from ...units import K_B
-    from .grid import bin_grid
+    from .grid import bin_grid, source_gaps
 
+    sources = data.get("sources") or []
     return bin_grid(data.get("energy") or {}, gaps.values(), K_B * data["bath"]["temperature"],
-                    data.get("sources") or [],
-                    bool((data.get("gap") or {}).get("self_consistent")),
-                    list(_tunnels_si(data).values()))
+                    sources, bool((data.get("gap") or {}).get("self_consistent")),
+                    list(_tunnels_si(data).values()), source_gaps(sources, gaps))
 
 
 def _check_injection(data, geo, err) -> None:
@@ -290,12 +290,14 @@ def _check_injection(data, geo, err) -> None:
     (:func:`fvqp.spectra.injection.nis_injection_tail` at the gap of the junction's
     region; a junction biased above the grid would silently inject less current), and
     every Gaussian QP source to :data:`fvqp.models.spec.SOURCE_WIDTHS` widths above its
-    centre (:func:`fvqp.models.spec.check_sources_on_grid`). Only an explicit
+    centre (:func:`fvqp.models.spec.check_sources_on_grid`), and the pairs a phonon
+    source's central energy breaks (:func:`.grid.pair_top`; a grid that holds its centre
+    but not its tail is reported by the run, :func:`.grid.pair_tail`). Only an explicit
     ``[energy] e_max`` can cut them: the default grid holds both."""
     from ...spectra.injection import nis_injection_tail, nis_injection_top
     from ...units import E_CHARGE
-    from ..spec import check_sources_on_grid, ueV, ueV_at_least
-    from .grid import TUNNEL_TAIL
+    from ..spec import SOURCE_WIDTHS, check_sources_on_grid, ueV, ueV_at_least
+    from .grid import TUNNEL_TAIL, pair_top, source_gaps
 
     e_max = (data.get("energy") or {}).get("e_max")
     gaps = _region_gaps(data)
@@ -323,6 +325,17 @@ def _check_injection(data, geo, err) -> None:
                     "with them.", f"raise e_max to at least {ueV_at_least(need)} (the grid then "
                     f"holds all but {TUNNEL_TAIL:g} of the injection), or leave it out.")
     check_sources_on_grid(err, data.get("sources"), top)
+    sources = data.get("sources") or []
+    for i, (s, gap) in enumerate(zip(sources, source_gaps(sources, gaps), strict=True)):
+        if s.get("type") == "phonon" and s["energy"] - gap > top * (1 + 1e-12):
+            err.add("energy.e_max", f"the grid ends at {ueV(top)}, but phonon source "
+                    f"sources[{i}] ({ueV(s['energy'])}) breaks pairs into QPs up to "
+                    f"{ueV(s['energy'] - gap)} (its energy less the gap {ueV(gap)}): most of "
+                    "its phonons would lose the pairs with a QP at the gap edge (and above "
+                    "twice the top find none), and escape instead of making QPs.",
+                    f"raise e_max to at least {ueV_at_least(pair_top(s, gap))} (its phonons "
+                    f"to {SOURCE_WIDTHS:g} widths), or leave it out (the default grid holds "
+                    "them).")
 
 
 def _check_slices(data, err, gaps: dict) -> None:

@@ -51,6 +51,10 @@ from .summary import balances_si, flow_resolution_si, number_unit
 
 log = logging.getLogger("fvqp.transport")
 
+#: a phonon source with more of its phonons than this above the grid's top + the gap is
+#: reported (:meth:`TransportSimulation._warn_pair_tail`)
+PAIR_TAIL_WARN = 1e-3
+
 #: output fields: dimension and unit (``f_slice_<k>`` added per case, dimensionless)
 OUTPUTS = {"qp_density": OutputField("number_density", "1/um^3"),
            "qp_excess": OutputField("number_density", "1/um^3"),
@@ -108,10 +112,12 @@ class TransportSimulation:
                                        raw.dim)
         trap_phonon_density(params)
         self.params = params
+        self._region_names = list(raw.region_names)
         self.geometry, self.dist = mesh.distribute(d["mesh"]["scale"], comm)
         self.self_consistent = d["gap"]["self_consistent"]
         self.grid = self._grid(params)
         self._check_slices()
+        self._warn_pair_tail(params)
         problem_bcs = self._boundaries()
         self.problem = TransportProblem(self.dist, self.grid, params, widths, problem_bcs,
                                         self._sources(), self.T_bath, self.self_consistent,
@@ -155,13 +161,16 @@ class TransportSimulation:
 
     # ---- set-up pieces ------------------------------------------------------------------
     def _grid(self, params) -> BinGrid:
-        from .grid import bin_grid
+        from .grid import bin_grid, source_gaps
 
         d = self.case.values
         tunnels = [(b.bias, b.temperature) for b in self._boundaries().values()
                    if b.kind == "tunnel"]
-        return bin_grid(d["energy"], [p.gap for p in params if not p.trap], self.T_bath,
-                        d.get("sources") or [], self.self_consistent, tunnels)
+        gaps = {n: p.gap for n, p in zip(self._region_names, params, strict=True)
+                if not p.trap}
+        sources = d.get("sources") or []
+        return bin_grid(d["energy"], gaps.values(), self.T_bath, sources,
+                        self.self_consistent, tunnels, source_gaps(sources, gaps))
 
     def _boundaries(self) -> dict:
         d = self.case.values
@@ -223,6 +232,33 @@ class TransportSimulation:
         """:data:`OUTPUTS` plus this case's ``f_slice_<k>`` fields."""
         return {**OUTPUTS, **{f"f_slice_{k}": OutputField("dimensionless", "1")
                               for k in range(len(self.slice_energies()))}}
+
+    def _warn_pair_tail(self, params) -> None:
+        """A warning (rank 0) for each phonon source of which more than
+        :data:`PAIR_TAIL_WARN` of the phonons lie above the grid's top + the gap of its
+        regions (:func:`.grid.pair_tail`: they lose the pairs with a gap-edge QP and
+        escape more than they should); a grid that cuts the source's centre is refused
+        at ``fvqp check``."""
+        import os
+
+        from ..spec import ueV, ueV_at_least
+        from .grid import pair_tail, pair_top, source_gaps
+
+        d = self.case.values
+        gaps = {n: p.gap for n, p in zip(self._region_names, params, strict=True)
+                if not p.trap}
+        sources = d.get("sources") or []
+        top = float(self.grid.edges[-1])
+        for i, (s, gap) in enumerate(zip(sources, source_gaps(sources, gaps), strict=True)):
+            frac = pair_tail(s, gap, top) if s["type"] == "phonon" else 0.0
+            if frac > PAIR_TAIL_WARN and self.dist.rank == 0:
+                need = self.units.to_si(pair_top(s, gap), "energy")
+                log.warning("%s: energy.e_max: %.3g of the phonons of sources[%d] lie above "
+                            "the grid's top plus the gap (%s): they lose the pairs with a "
+                            "QP at the gap edge and escape more than they should (fewer "
+                            "QPs). Fix: raise e_max to at least %s, or leave it out.",
+                            os.path.basename(self.case.path), frac, i,
+                            ueV(self.units.to_si(top + gap, "energy")), ueV_at_least(need))
 
     def _check_slices(self) -> None:
         """Every ``[slices] energies`` entry within the QP bins (first to last edge), else
