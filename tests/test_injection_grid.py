@@ -259,3 +259,17 @@ def test_chip_deposit_above_the_phonon_grid_is_refused(name, tmp_path):
            "phonons source sources[0] (500 ueV + 3 widths = 800 ueV)" in text
     need = text.split("raise e_max to at least ")[1].split(" ueV")[0]
     load_case(case_variant(name, tmp_path, **{'e_max = "0.6 meV"': f'e_max = "{need} ueV"'}))
+
+
+@pytest.mark.parametrize("name,edits,message", [
+    ("transport_absorber3d.toml",
+     {'type = "phonon"': 'type = "quasiparticle"', 'energy = "1.73 meV"': 'energy = "0.4 meV"'},
+     "sources[0].energy: 400 ueV lies below the gap 693.4 ueV of region 'absorber'"),
+    ("bte_film_pulse.toml", {'energy = "250 ueV"': 'energy = "150 ueV"'},
+     "sources[0].energy: 150 ueV lies below the gap 172.1 ueV of region 'film'"),
+])
+def test_a_qp_source_below_the_gap_is_refused(name, edits, message, tmp_path):
+    """A QP source centred below the gap of its region has no states to fill: the
+    normalisation on the states put all its QPs at the gap edge (their number set by the
+    deposited energy: 0.58 of the intended number at 400 ueV in Ta), without a word."""
+    assert f"{name}: {message}" in _refused(name, tmp_path, **edits)

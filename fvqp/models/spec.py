@@ -144,6 +144,26 @@ def check_sources_on_grid(err, sources, top: float, key: str = "energy.e_max",
                     "holds it).")
 
 
+def check_sources_above_gap(err, sources, gaps: dict) -> None:
+    """Each Gaussian QP source is centred above the gap of the regions it is deposited in
+    (its ``region``, else the smallest of ``gaps``: region name -> gap [J]): below, there
+    are no states, and the models' normalisation on the states would put all its QPs at
+    the gap edge, their number set by the deposited energy, without a word."""
+    if not gaps:
+        return
+    for i, s in enumerate(sources or []):
+        if (s or {}).get("type") != "quasiparticle":
+            continue
+        region = s.get("region") if s.get("region") in gaps else min(gaps, key=gaps.get)
+        gap = gaps[region]
+        if s["energy"] < gap:
+            err.add(f"sources[{i}].energy", f"{ueV(s['energy'])} lies below the gap "
+                    f"{ueV(gap)} of region {region!r}, where the source deposits QPs: there "
+                    "are no states there, and its QPs would all be put at the gap edge.",
+                    f"give an energy above {ueV_at_least(gap)} (the gap plus a few widths), "
+                    "or deposit it in a region with a lower gap.")
+
+
 def check_bath_and_grid(err, material, Tc: float, temperature: float, e_max: float | None,
                         e_max_key: str, fix: str) -> None:
     """The checks of a single-material kinetic case: the bath below Tc, and a grid top

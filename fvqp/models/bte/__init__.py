@@ -253,10 +253,18 @@ def _check_slices(data, err) -> None:
 
 
 def _check_sources_on_grid(data, err) -> None:
-    """An explicit ``[energy] e_max`` holds every QP source's spectrum
-    (:func:`fvqp.models.spec.check_sources_on_grid`; the default grid does)."""
-    from ..spec import check_sources_on_grid
+    """Every QP source centred above the gap of its regions
+    (:func:`fvqp.models.spec.check_sources_above_gap`) and, with an explicit ``[energy]
+    e_max``, its spectrum on the grid (:func:`fvqp.models.spec.check_sources_on_grid`;
+    the default grid holds it)."""
+    from ..base.schema import case_material
+    from ..spec import bath_gap, check_sources_above_gap, check_sources_on_grid
 
+    if (data.get("spectrum") or {}).get("kind", "bcs") == "bcs":
+        T = data["bath"]["temperature"]
+        check_sources_above_gap(err, data.get("sources"), {
+            name: 0.0 if reg.get("normal") else bath_gap(case_material(reg), T)
+            for name, reg in data["regions"].items() if reg.get("active", True)})
     if (data.get("energy") or {}).get("e_max") is None:
         return
     bounds = bin_range(data)

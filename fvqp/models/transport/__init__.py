@@ -296,11 +296,18 @@ def _check_injection(data, geo, err) -> None:
     ``[energy] e_max`` can cut them: the default grid holds both."""
     from ...spectra.injection import nis_injection_tail, nis_injection_top
     from ...units import E_CHARGE
-    from ..spec import SOURCE_WIDTHS, check_sources_on_grid, ueV, ueV_at_least
+    from ..spec import (
+        SOURCE_WIDTHS,
+        check_sources_above_gap,
+        check_sources_on_grid,
+        ueV,
+        ueV_at_least,
+    )
     from .grid import TUNNEL_TAIL, pair_top, source_gaps
 
     e_max = (data.get("energy") or {}).get("e_max")
     gaps = _region_gaps(data)
+    check_sources_above_gap(err, data.get("sources"), gaps)
     if e_max is None or not gaps:
         return  # the default grid holds both
     top = float(_grid_si(data, gaps).edges[-1])
