@@ -119,6 +119,12 @@ def ueV_at_least(joules: float) -> str:
 #: :func:`check_sources_on_grid`)
 SOURCE_WIDTHS = 3.0
 
+#: Fraction of a tunnel junction's injected QPs (and of their energy) that a model's energy
+#: grid may leave above its top (:func:`fvqp.spectra.injection.nis_injection_tail`): the
+#: default grids of transport and kinetics0d hold the rest; an explicit ``e_max`` that
+#: cuts more is refused
+TUNNEL_TAIL = 1e-4
+
 
 def check_sources_on_grid(err, sources, top: float, key: str = "energy.e_max",
                           kind: str = "quasiparticle", e_max_for=None,

@@ -194,6 +194,7 @@ def _check_deposits_on_grid(data, err) -> None:
     check_sources_on_grid(err, data.get("sources"), (g.n_ph + 0.5) * g.h, kind="phonons",
                           e_max_for=lambda top: top - gap)
 
+
 def _check_transport_films(data, err) -> None:
     """``[qp] model = "transport"``: the films' QPs are diffusive — no mean free path or
     Fermi velocity (bte keys) — and need a diffusion constant."""

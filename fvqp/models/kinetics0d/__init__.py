@@ -210,8 +210,8 @@ def _check_grid_top(data, mat, err) -> None:
     import math
 
     from ...units import E_CHARGE, HBAR, K_B
-    from ..spec import bath_gap, ueV, ueV_at_least
-    from .gridtop import needed_tops
+    from ..spec import SOURCE_WIDTHS, TUNNEL_TAIL, bath_gap, ueV, ueV_at_least
+    from .gridtop import PHOTON_KT, needed_tops
 
     e_max = (data.get("grid") or {}).get("e_max")
     if e_max is None:
@@ -231,26 +231,27 @@ def _check_grid_top(data, mat, err) -> None:
             if d.get("type") == "photon":
                 e = energy or d.get("energy") or 2 * math.pi * HBAR * d["frequency"]
                 drives.append(("photon", e, 0.0, 0.0))
-                what.append(f"photons of {ueV(e)} absorbed by QPs within 10 kT_bath of the "
-                            "gap edge land above it")
+                what.append(f"photons of {ueV(e)} absorbed by QPs within {PHOTON_KT:g} kT_bath "
+                            "of the gap edge land above it")
             elif d.get("type") == "phonon":
                 e = energy or d["energy"]
                 drives.append(("phonon", e, d["width"], 0.0))
-                what.append(f"phonons injected up to {ueV(e + 3 * d['width'])} (3 widths) "
+                hi = e + SOURCE_WIDTHS * d["width"]
+                what.append(f"phonons injected up to {ueV(hi)} ({SOURCE_WIDTHS:g} widths) "
                             "lie above its top phonon node, e_max + the gap")
             else:
                 drives.append(("tunnel", E_CHARGE * d["bias"], 0.0,
                                K_B * (d.get("temperature") or T)))
-                what.append("the tunnel junction injects more than 1e-4 of its QPs or "
-                            "their energy above it (less current than the junction carries)")
+                what.append(f"the tunnel junction injects more than {TUNNEL_TAIL:g} of its "
+                            "QPs or their energy above it (less current than the junction "
+                            "carries)")
         tops = needed_tops(drives, delta, kT)
         for i, (need, why) in enumerate(zip(tops, what, strict=True)):
             if e_max < need * (1 - 1e-12):
                 err.add("grid.e_max", f"{ueV(e_max)} cuts drives[{i}]{where}: {why}; the "
                         "run would put the drive's energy into the wrong states without a "
-                        "word.", f"raise e_max to at least {ueV_at_least(need)}, or leave it out "
-                        "(the "
-                        "default holds every drive).")
+                        "word.", f"raise e_max to at least {ueV_at_least(need)}, or leave it "
+                        "out (the default holds every drive).")
                 return
 
 

@@ -13,10 +13,10 @@ it (energies in one unit, :math:`k_B = 1`):
   :math:`10k_BT` of the gap edge (all but :math:`e^{-10} = 4.5\cdot10^{-5}` of a thermal
   population at the bath) absorb onto the grid; pair breaking reaches :math:`\hbar\omega -
   \Delta`, below that;
-* phonon :math:`\Omega_0 \pm \sigma`: :math:`\Omega_0 + 3\sigma - \Delta` (the phonon
-  nodes reach :math:`e_{max} + \Delta`);
+* phonon :math:`\Omega_0 \pm \sigma`: :math:`\Omega_0 + 3\sigma - \Delta` (3:
+  :data:`fvqp.models.spec.SOURCE_WIDTHS`; the phonon nodes reach :math:`e_{max} + \Delta`);
 * tunnel (bias :math:`eV`, electrode temperature :math:`T_N`): all but
-  :data:`TUNNEL_TAIL` of the injected QPs and their energy
+  :data:`fvqp.models.spec.TUNNEL_TAIL` of the injected QPs and their energy
   (:func:`fvqp.spectra.injection.nis_injection_top`).
 
 The default grid top is the largest of these and of :math:`\Delta + 30k_BT`, and at
@@ -29,10 +29,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-__all__ = ["TUNNEL_TAIL", "Drive", "default_e_max", "needed_tops"]
+from ..spec import SOURCE_WIDTHS, TUNNEL_TAIL
 
-#: fraction of a tunnel drive's injected QPs (and of their energy) the grid may lose
-TUNNEL_TAIL = 1e-4
+__all__ = ["PHOTON_KT", "Drive", "default_e_max", "needed_tops"]
+
+#: kT_bath above the gap edge from which QPs must absorb a photon onto the grid
+PHOTON_KT = 10.0
 
 #: ``(type, energy, width, t_normal)``: photon energy, phonon centre and Gaussian width, or
 #: the bias energy eV and the electrode temperature of a tunnel drive (unused entries 0)
@@ -46,9 +48,9 @@ def needed_tops(drives: Iterable[Drive], delta: float, t_bath: float) -> list[fl
     out = []
     for kind, energy, width, t_n in drives:
         if kind == "photon":
-            out.append(delta + energy + 10.0 * t_bath)
+            out.append(delta + energy + PHOTON_KT * t_bath)
         elif kind == "phonon":
-            out.append(energy + 3.0 * width - delta)
+            out.append(energy + SOURCE_WIDTHS * width - delta)
         else:
             out.append(nis_injection_top(delta, energy, t_n or t_bath, TUNNEL_TAIL))
     return out

@@ -286,24 +286,27 @@ def _grid_si(data, gaps: dict):
 def _check_injection(data, geo, err) -> None:
     """The energy grid holds what the case injects (checked against the mesh, which says
     which region each tunnel junction sits on): all but
-    :data:`.grid.TUNNEL_TAIL` of every tunnel junction's injected QPs and their energy
-    (:func:`fvqp.spectra.injection.nis_injection_tail` at the gap of the junction's
-    region; a junction biased above the grid would silently inject less current), and
-    every Gaussian QP source to :data:`fvqp.models.spec.SOURCE_WIDTHS` widths above its
-    centre (:func:`fvqp.models.spec.check_sources_on_grid`), and the pairs a phonon
-    source's central energy breaks (:func:`.grid.pair_top`; a grid that holds its centre
-    but not its tail is reported by the run, :func:`.grid.pair_tail`). Only an explicit
-    ``[energy] e_max`` can cut them: the default grid holds both."""
+    :data:`fvqp.models.spec.TUNNEL_TAIL` of every tunnel junction's injected QPs and
+    their energy (:func:`fvqp.spectra.injection.nis_injection_tail` at the gap of the
+    junction's region; a junction biased above the grid would silently inject less
+    current), every Gaussian QP source to :data:`fvqp.models.spec.SOURCE_WIDTHS` widths
+    above its centre (:func:`fvqp.models.spec.check_sources_on_grid`), and the pairs a
+    phonon source's central energy breaks (:func:`.grid.pair_top`; a grid that holds its
+    centre but not its tail is reported by the run, :func:`.grid.pair_tail`). Only an
+    explicit ``[energy] e_max`` can cut them: the default grid holds them all. Also: QP
+    sources centred above the gap of their regions
+    (:func:`fvqp.models.spec.check_sources_above_gap`)."""
     from ...spectra.injection import nis_injection_tail, nis_injection_top
     from ...units import E_CHARGE
     from ..spec import (
         SOURCE_WIDTHS,
+        TUNNEL_TAIL,
         check_sources_above_gap,
         check_sources_on_grid,
         ueV,
         ueV_at_least,
     )
-    from .grid import TUNNEL_TAIL, pair_top, source_gaps
+    from .grid import pair_top, source_gaps
 
     e_max = (data.get("energy") or {}).get("e_max")
     gaps = _region_gaps(data)

@@ -8,11 +8,6 @@ from collections.abc import Iterable, Mapping
 
 from ...spectra.bins import BinGrid
 
-#: The grid holds all but this fraction of every tunnel junction's injected QPs and of their
-#: energy (:func:`fvqp.spectra.injection.nis_injection_tail`); a case whose ``e_max`` cuts
-#: more is refused (:func:`fvqp.models.transport._check_injection`).
-TUNNEL_TAIL = 1e-4
-
 
 def bin_grid(energy: Mapping, gaps: Iterable[float], kT: float, sources: Iterable[Mapping],
              self_consistent: bool, tunnels: Iterable[tuple[float, float]] = (),
@@ -24,17 +19,17 @@ def bin_grid(energy: Mapping, gaps: Iterable[float], kT: float, sources: Iterabl
     fall), ``spacing`` kT/4, ``e_max`` the largest gap plus 12 kT or up to
     :data:`fvqp.models.spec.SOURCE_WIDTHS` widths above the highest QP source, and high
     enough for every tunnel junction of ``tunnels`` (``(eV, kT_N)`` pairs: bias energy,
-    electrode temperature) to inject all but :data:`TUNNEL_TAIL` of its QPs and their energy into a
-    superconductor with the largest gap (the tail grows with the gap), and high enough for
-    every phonon of a Gaussian phonon source (to the same widths) to break a pair in the
-    regions it is deposited in (``source_gaps``: the smallest gap there, per source;
-    default the smallest gap): a QP pair :math:`E + E' = \Omega` needs
-    :math:`E' = \Omega - \Delta` on the grid, :func:`pair_top`. Phonons reach the
+    electrode temperature) to inject all but :data:`fvqp.models.spec.TUNNEL_TAIL` of its
+    QPs and their energy into a superconductor with the largest gap (the tail grows with
+    the gap), and for every phonon of a Gaussian phonon source (to the same widths) to
+    break a pair in the regions it is deposited in (``source_gaps``: the smallest gap
+    there, per source; default the smallest gap): a QP pair :math:`E + E' = \Omega`
+    needs :math:`E' = \Omega - \Delta` on the grid, :func:`pair_top`. Phonons reach the
     pair energy of a QP at the top with one at the lowest gap edge (with omega_max = e_max
     a default grid e_max = gap + 12 kT < 2 gap had no pair phonon at all: no
     recombination) and the injected phonon spectra."""
     from ...spectra.injection import nis_injection_top
-    from ..spec import SOURCE_WIDTHS
+    from ..spec import SOURCE_WIDTHS, TUNNEL_TAIL
 
     gaps, sources = list(gaps), list(sources)
     e_min = energy.get("e_min") or min(gaps) * (0.8 if self_consistent else 1.0)
