@@ -113,7 +113,6 @@ def ueV_at_least(joules: float) -> str:
     return f"{math.ceil(x / step - 1e-9) * step:.4g} ueV"
 
 
-
 #: Widths of a Gaussian QP source above its centre that a model's energy grid holds (the
 #: default grids of transport and bte reach them; an explicit ``e_max`` below is refused,
 #: :func:`check_sources_on_grid`)
@@ -145,9 +144,8 @@ def check_sources_on_grid(err, sources, top: float, key: str = "energy.e_max",
                     f"({ueV(s['energy'])} + {SOURCE_WIDTHS:g} widths = "
                     f"{ueV(hi)}): it would be cut and its {what} piled up below the top.",
                     f"raise e_max to at least "
-                    f"{ueV_at_least(e_max_for(hi) if e_max_for else hi)}, "
-                    "or leave it out (the default grid "
-                    "holds it).")
+                    f"{ueV_at_least(e_max_for(hi) if e_max_for else hi)}, or leave it out "
+                    "(the default grid holds it).")
 
 
 def check_sources_above_gap(err, sources, gaps: dict) -> None:
@@ -168,7 +166,6 @@ def check_sources_above_gap(err, sources, gaps: dict) -> None:
                     "are no states there, and its QPs would all be put at the gap edge.",
                     f"give an energy above {ueV_at_least(gap)} (the gap plus a few widths), "
                     "or deposit it in a region with a lower gap.")
-
 
 def check_bath_and_grid(err, material, Tc: float, temperature: float, e_max: float | None,
                         e_max_key: str, fix: str) -> None:

@@ -13,9 +13,11 @@ NIS tunnel injection into an empty BCS superconductor (gap :math:`\Delta`) from 
 electrode at temperature :math:`T_N` and bias :math:`V`, branch-averaged as the models
 treat it (:mod:`fvqp.models.kinetics0d.drives`, transport's tunnel boundaries): the QP
 number injected per unit energy is :math:`\Gamma\rho(E)\,b(E)`,
-:math:`b(E) = \tfrac12[f_0(E - eV) + f_0(E + eV)]`, with :math:`\rho(E) =
-E/\sqrt{E^2 - \Delta^2}` (Tinkham 2nd ed. Eq. 3.84 with the NIS tunnelling rate of
-Eq. 3.82). With :math:`E = \Delta\cosh u`, :math:`\rho\,dE = E\,du`, so
+:math:`b(E) = \tfrac12[f_0(E - eV) + f_0(E + eV)]` the electrode's occupation seen by
+the QPs, :math:`(1 - f_L)/2` of Ryan et al. (2026) Eq. 12 (``../shared/references/
+ryan2026_nonlocal_tunneling_usadel.txt``; their tunnel term, Eq. 11, is a rate per state
+times the occupation difference), and :math:`\rho(E) = E/\sqrt{E^2 - \Delta^2}`. With
+:math:`E = \Delta\cosh u`, :math:`\rho\,dE = E\,du`, so
 
 .. math::
     \mathcal N(E_1) = \int_{u_1}^\infty E\,b(E)\,du, \qquad
