@@ -298,6 +298,34 @@ def _check_energy_grid(data, err) -> None:
                 "grid −max…max in these steps is the single energy ε = 0, on which every "
                 "current and μ_Q* vanish.", "lower energy.spacing (default 0.025) below "
                 "energy.max.")
+    _check_reach(data, err, emax)
+
+
+def _check_reach(data, err, emax: float) -> None:
+    """An ``[energy] max`` that holds every bias and its electrode's Fermi window
+    (:func:`.gridreach.tunnel_reach`, in Δ0 of the first region, the wire's unit; the
+    default max of :func:`.driver.build` holds it)."""
+    import math
+
+    from ...units import E_CHARGE, K_B
+    from .constants import region_constants
+    from .gridreach import FERMI_WINDOW, tunnel_reach
+
+    regions = [r for r in data["regions"].values() if r.get("active", True)]
+    try:
+        delta0 = region_constants(regions[0]).delta0
+    except (LookupError, TypeError, ValueError):  # reported by the region checks
+        return
+    if not delta0 > 0:
+        return
+    reach, where = tunnel_reach(data, data["bath"]["temperature"], E_CHARGE / delta0,
+                                K_B / delta0)
+    if emax < reach * (1 - 1e-12):
+        up = math.ceil(reach * 1e3 - 1e-9) / 1e3
+        err.add("energy.max", f"the grid ends at {emax:g} Δ0 but {where} and its "
+                f"electrode's Fermi window ({FERMI_WINDOW:g} kT) reach {up:g} Δ0: a shorter "
+                "grid would cut the tunnel currents and conductances without a word.",
+                f"raise energy.max to {up:g}, or leave it out (the default holds it).")
 
 
 def _check(data, err) -> None:

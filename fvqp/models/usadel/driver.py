@@ -13,9 +13,7 @@ side, one per rank (:func:`.sweeps.supercurrent_map`), and rank 0 writes the fil
 from __future__ import annotations
 
 import logging
-import math
 import os
-from collections.abc import Mapping
 
 import numpy as np
 
@@ -29,6 +27,7 @@ from ..base.template import materials_entry
 from .constants import region_constants, wire_units
 from .electrode_case import case_electrodes
 from .energygrid import graded_grid, uniform_grid
+from .gridreach import tunnel_reach
 from .keys import key_line, state_keys, sweep_keys
 from .network import network_from_mesh
 from .observables import charge_imbalance_potential, detector_current, split_bias, tunnel_current
@@ -113,16 +112,9 @@ def build(case) -> tuple[Setup, dict]:
     matsubara = scd.get("method", "real_axis") == "matsubara"
     en = d.get("energy") or {}
     de = en.get("spacing", 0.025)
-    reach, where = _tunnel_reach(d, t_bath)
+    reach, _ = tunnel_reach(d, t_bath)  # a given max below: refused at validation
     emax = en.get("max") or max(4.0 if matsubara else omega_d,
                                 max(biases + [0.0]) + 1.0 + 20 * t_bath, reach)
-    if emax < reach * (1 - 1e-12):
-        up = math.ceil(reach * 1e3 - 1e-9) / 1e3
-        raise CaseError([f"{case.path}: energy.max: the grid ends at {emax:g} Δ0 but {where} "
-                         f"and its electrode's Fermi window ({FERMI_WINDOW:g} kT) reach "
-                         f"{up:g} Δ0; a shorter grid would cut the tunnel currents and "
-                         "conductances without a word. Fix: raise energy.max to "
-                         f"{up:g}, or leave it out (the default holds it)."])
     if scd.get("mode", "local") != "none" and emax < omega_d and not matsubara:
         raise CaseError([f"{case.path}: energy.max: the grid ends at {emax:g} Δ0 but the gap "
                          f"equation (Eq. 8) integrates up to ω_D = {omega_d:g} Δ0; a shorter "
@@ -214,33 +206,6 @@ def _junction(case, net, sc, name, j, t) -> list:
     raise CaseError([f"{case.path}: junctions.{name}: the mesh has no point group or segment "
                      f"{name!r}; its points are {sorted(net.groups)} and its segments "
                      f"(line groups) {net.region_names}. Fix: rename the table."])
-
-
-#: the electrode's Fermi window above a bias that the grid holds, in its kT: the
-#: conductances g = dI/dV sample -df/dE at eV, e^-10 = 4.5e-5 of its peak at 10 kT
-#: (measured on the NIS wire swept to 3 Delta0, electrodes at 61 mK: max = eV + 10 kT
-#: gives g_nl 4.4e-5 from the converged value; eV + 5 kT 6.6e-3, eV + 1.2 kT 0.18)
-FERMI_WINDOW = 10.0
-
-
-def _tunnel_reach(d: dict, t_bath: float) -> tuple[float, str]:
-    """How high (in Δ0) the energy grid must reach for the terminals' biases: every bias
-    of the case (the swept terminal's range, detector biases, junction and reservoir
-    biases) plus :data:`FERMI_WINDOW` kT of the hottest electrode; ``(0, "")`` without a
-    bias. Returns the largest and which bias sets it, in words."""
-    sw = d.get("sweep") or {}
-    temps = [t_bath] + [t.get("temperature") or t_bath
-                        for key in ("junctions", "boundaries")
-                        for t in (d.get(key) or {}).values() if isinstance(t, Mapping)]
-    window = FERMI_WINDOW * max(temps)
-    biases = [(abs(sw[k]), f"the sweep's {k} bias") for k in ("start", "stop")
-              if sw.get(k) is not None]
-    biases += [(abs(b), "a detector bias") for b in sw.get("detector_biases") or []]
-    for key in ("junctions", "boundaries"):
-        for name, t in (d.get(key) or {}).items():
-            if isinstance(t, Mapping) and t.get("bias"):
-                biases.append((abs(t["bias"]), f"the bias of {key}.{name}"))
-    return max(((b + window, what) for b, what in biases if b > 0), default=(0.0, ""))
 
 
 def _swept(sw: dict) -> str | None:

@@ -1,0 +1,39 @@
+"""How far the energy grid of a usadel case must reach for its biases: one rule for the
+check of ``[energy] max`` when the run starts (:func:`.driver.build`, wire units) and at
+``fvqp check`` (:func:`fvqp.models.usadel._check_energy_grid`, SI)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+__all__ = ["FERMI_WINDOW", "tunnel_reach"]
+
+#: the electrode's Fermi window above a bias that the grid holds, in its kT: the
+#: conductances g = dI/dV sample -df/dE at eV, e^-10 = 4.5e-5 of its peak at 10 kT
+#: (measured on the NIS wire swept to 3 Delta0, electrodes at 61 mK: max = eV + 10 kT
+#: gives g_nl 4.4e-5 from the converged value; eV + 5 kT 6.6e-3, eV + 1.2 kT 0.18)
+FERMI_WINDOW = 10.0
+
+
+def tunnel_reach(d: Mapping, t_bath: float, volt: float = 1.0, kelvin: float = 1.0
+                 ) -> tuple[float, str]:
+    """How high (in Δ0) the energy grid must reach for the terminals' biases: every bias
+    of the case ``d`` (the swept terminal's range, detector biases, junction and reservoir
+    biases) plus :data:`FERMI_WINDOW` kT of the hottest electrode; ``(0, "")`` without a
+    bias. ``volt``, ``kelvin``: Δ0 per unit of the case's biases and temperatures (1 in
+    wire units; e/Δ0 and k_B/Δ0 for an SI case). Returns the largest and which bias sets
+    it, in words."""
+    sw = d.get("sweep") or {}
+    temps = [t_bath] + [t.get("temperature") or t_bath
+                        for key in ("junctions", "boundaries")
+                        for t in (d.get(key) or {}).values() if isinstance(t, Mapping)]
+    window = FERMI_WINDOW * kelvin * max(temps)
+    biases = [(abs(sw[k]), f"the sweep's {k} bias") for k in ("start", "stop")
+              if sw.get(k) is not None]
+    biases += [(abs(b), "a detector bias") for b in sw.get("detector_biases") or []]
+    for key in ("junctions", "boundaries"):
+        for name, t in (d.get(key) or {}).items():
+            if isinstance(t, Mapping) and t.get("bias"):
+                biases.append((abs(t["bias"]), f"the bias of {key}.{name}"))
+    return max(((volt * b + window, what) for b, what in biases if b > 0),
+               default=(0.0, ""))
