@@ -124,7 +124,7 @@ def test_bte_sphere_resume_extends_the_end(tmp_path):
     2.6e-15)."""
     small = {"cells = 40": "cells = 8", "ordinates = 8": "ordinates = 4",
              'spacing = "25 ueV"': 'spacing = "80 ueV"', 'e_max = "7.5 meV"':
-             'e_max = "6.5 meV"', 'dt_initial = "0.01 ps"':
+             'e_max = "6.7 meV"', 'dt_initial = "0.01 ps"':
              'dt_initial = "5 ps"\nadaptive = false',
              'times = ["1 ps", "10 ps", "100 ps", "1 ns"]': "times = []"}
     a, b, first = _extend(_variant("bte_sphere_sn_packet.toml", tmp_path, "50 ps", **small),

@@ -21,7 +21,7 @@ OUT = Path(os.environ.get("FVQP_EXAMPLE_OUT") or tempfile.mkdtemp(prefix="fvqp_e
 case = tomllib.loads((ROOT / "cases/bte_sphere_sn_packet.toml").read_text())
 case["sphere"]["cells"] = 6
 case["angles"]["ordinates"] = 4
-case["spectrum"].update(spacing="100 ueV", e_max="6.5 meV")
+case["spectrum"].update(spacing="100 ueV", e_max="6.7 meV")  # the packet to 3 widths
 case["time"]["end"] = "0.1 ns"
 case["output"] = {"times": ["10 ps"]}
 run = fa.run(case, output_dir=OUT / "bte_sphere", name="bte_sphere_packet")
