@@ -29,6 +29,10 @@ def test_gap_ratio_and_n0_overrides_reach_the_bte_run(tmp_path):
                         f'N0 = "{1.1 * sn.N0:.6e} 1/(J m^3)"')
     assert 'fields = [' in text
     text = text.replace('fields = [', 'fields = ["gap", ', 1)
+    # the source above the raised Sn gap (674 ueV at 100 mK; at 600 ueV it would have no
+    # states: refused)
+    assert 'energy = "600 ueV"' in text
+    text = text.replace('energy = "600 ueV"', 'energy = "720 ueV"')
     p = tmp_path / "gapstep.toml"
     p.write_text(text)
     r = fa.run(str(p), output_dir=tmp_path / "o")
