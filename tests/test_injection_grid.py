@@ -1,11 +1,13 @@
-"""The energy grid holds what a case injects (transport, kinetics0d, bte).
+"""The energy grid holds what a case injects (transport, kinetics0d, usadel, bte,
+bte_sphere, phonon, bte_chip).
 
 A source whose spectrum reaches above the QP grid was cut there without a word: the
-shipped NIS wire biased at 1.2 mV (above its e_max of 620 ueV) injected 0.29 of the
-junction's QPs, and with the default grid (which ignored the bias: top 371 ueV) 0.22; a
-photon drive above an explicit e_max put its energy into the wrong states. Now an
-explicit ``e_max`` that cuts a source is refused at ``fvqp check`` (key, file, the
-energy that holds it), and the default grids hold every source.
+shipped NIS wire biased at 1.2 mV, above its e_max of 620 ueV, lost 0.709 of its
+junction's QPs or their energy above the grid, and with the default grid (which ignored
+the bias: top 371 ueV) the junction injected 0.22 of its QP rate; a photon drive above
+an explicit e_max put its energy into the wrong states. Now an explicit ``e_max`` that
+cuts a source is refused at ``fvqp check`` (key, file, the energy that holds it), and
+the default grids hold every source.
 """
 
 from __future__ import annotations
