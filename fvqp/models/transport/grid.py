@@ -1,6 +1,7 @@
 """The QP bins and phonon nodes of a transport run: one rule, used by the run
 (:meth:`.driver.TransportSimulation._grid`, internal units) and by ``fvqp check``
-(:func:`fvqp.models.transport._check_slices`, SI)."""
+(:func:`fvqp.models.transport._check_slices`, :func:`fvqp.models.transport.
+_check_injection`, SI)."""
 
 from __future__ import annotations
 
@@ -51,9 +52,9 @@ def bin_grid(energy: Mapping, gaps: Iterable[float], kT: float, sources: Iterabl
 def pair_top(source: Mapping, gap: float) -> float:
     r"""The QP energy up to which a Gaussian phonon source's phonons (to
     :data:`fvqp.models.spec.SOURCE_WIDTHS` widths) break pairs in a region of gap ``gap``:
-    :math:`\Omega_0 + 3\sigma - \Delta` (the partner of a gap-edge QP). A grid that
-    stops below holds no pair for the phonons above its top + the gap: they cannot break
-    pairs there, and leave by escape instead of making QPs."""
+    :math:`\Omega_0 + 3\sigma - \Delta` (the partner of a gap-edge QP). On a grid that
+    stops below, the phonons above its top + the gap lose the pairs with a gap-edge QP
+    (:func:`pair_tail`) and more of them escape instead of making QPs."""
     from ..spec import SOURCE_WIDTHS
 
     return source["energy"] + SOURCE_WIDTHS * source["width"] - gap
