@@ -112,13 +112,15 @@ class TransportSimulation:
                                        raw.dim)
         trap_phonon_density(params)
         self.params = params
-        self._region_names = list(raw.region_names)
+        # the superconducting regions' gaps by name (the grid's sources and their regions)
+        gaps = {n: p.gap for n, p in zip(raw.region_names, params, strict=True)
+                if not p.trap}
         self.geometry, self.dist = mesh.distribute(d["mesh"]["scale"], comm)
         self.self_consistent = d["gap"]["self_consistent"]
-        self.grid = self._grid(params)
-        self._check_slices()
-        self._warn_pair_tail(params)
         problem_bcs = self._boundaries()
+        self.grid = self._grid(gaps, problem_bcs)
+        self._check_slices()
+        self._warn_pair_tail(gaps)
         self.problem = TransportProblem(self.dist, self.grid, params, widths, problem_bcs,
                                         self._sources(), self.T_bath, self.self_consistent,
                                         collisions=d["numerics"]["collisions"],
@@ -160,14 +162,13 @@ class TransportSimulation:
         return out
 
     # ---- set-up pieces ------------------------------------------------------------------
-    def _grid(self, params) -> BinGrid:
+    def _grid(self, gaps: dict, bcs: dict) -> BinGrid:
+        """The QP bins (:func:`.grid.bin_grid`) for the regions' ``gaps`` (name -> gap)
+        and the tunnel junctions of the boundary conditions ``bcs``."""
         from .grid import bin_grid, source_gaps
 
         d = self.case.values
-        tunnels = [(b.bias, b.temperature) for b in self._boundaries().values()
-                   if b.kind == "tunnel"]
-        gaps = {n: p.gap for n, p in zip(self._region_names, params, strict=True)
-                if not p.trap}
+        tunnels = [(b.bias, b.temperature) for b in bcs.values() if b.kind == "tunnel"]
         sources = d.get("sources") or []
         return bin_grid(d["energy"], gaps.values(), self.T_bath, sources,
                         self.self_consistent, tunnels, source_gaps(sources, gaps))
@@ -233,7 +234,7 @@ class TransportSimulation:
         return {**OUTPUTS, **{f"f_slice_{k}": OutputField("dimensionless", "1")
                               for k in range(len(self.slice_energies()))}}
 
-    def _warn_pair_tail(self, params) -> None:
+    def _warn_pair_tail(self, gaps: dict) -> None:
         """A warning (rank 0) for each phonon source of which more than
         :data:`PAIR_TAIL_WARN` of the phonons lie above the grid's top + the gap of its
         regions (:func:`.grid.pair_tail`: they lose the pairs with a gap-edge QP and
@@ -244,10 +245,7 @@ class TransportSimulation:
         from ..spec import ueV, ueV_at_least
         from .grid import pair_tail, pair_top, source_gaps
 
-        d = self.case.values
-        gaps = {n: p.gap for n, p in zip(self._region_names, params, strict=True)
-                if not p.trap}
-        sources = d.get("sources") or []
+        sources = self.case.values.get("sources") or []
         top = float(self.grid.edges[-1])
         for i, (s, gap) in enumerate(zip(sources, source_gaps(sources, gaps), strict=True)):
             frac = pair_tail(s, gap, top) if s["type"] == "phonon" else 0.0
