@@ -207,51 +207,41 @@ def _check_grid_top(data, mat, err) -> None:
     """An explicit ``[grid] e_max`` holds every drive's spectrum (:mod:`.gridtop`: a cut
     one is not reported by the run), at every point of a sweep of the photon energy or the
     bath temperature."""
-    import math
-
     from ...units import E_CHARGE, HBAR, K_B
     from ..spec import SOURCE_WIDTHS, TUNNEL_TAIL, bath_gap, ueV, ueV_at_least
-    from .gridtop import PHOTON_KT, needed_tops
+    from .gridtop import PHOTON_KT, drive_spectra, needed_tops
 
     e_max = (data.get("grid") or {}).get("e_max")
     if e_max is None:
         return
     sw = data.get("sweep") or {}
-    points = [(data["bath"]["temperature"], None, "")]
+    base = [dict(d) for d in data.get("drives") or []]
+    points = [(data["bath"]["temperature"], base, "")]
     if sw.get("temperature"):
-        points = [(T, None, f" at the sweep's temperature {T:g} K") for T in sw["temperature"]]
+        points = [(T, base, f" at the sweep's temperature {T:g} K") for T in sw["temperature"]]
     elif sw.get("photon_energy"):
-        points = [(data["bath"]["temperature"], e, f" at the sweep's energy {ueV(e)}")
-                  for e in sw["photon_energy"]]
-    for T, swept, where in points:
-        delta, kT = bath_gap(mat, T, mat.Tc), K_B * T
-        drives, what = [], []
-        for i, d in enumerate(data.get("drives") or []):
-            energy = swept if swept is not None and i == (sw.get("drive") or 0) else None
-            if d.get("type") == "photon":
-                e = energy or d.get("energy") or 2 * math.pi * HBAR * d["frequency"]
-                drives.append(("photon", e, 0.0, 0.0))
-                what.append(f"photons of {ueV(e)} absorbed by QPs within {PHOTON_KT:g} kT_bath "
-                            "of the gap edge land above it")
-            elif d.get("type") == "phonon":
-                e = energy or d["energy"]
-                drives.append(("phonon", e, d["width"], 0.0))
-                hi = e + SOURCE_WIDTHS * d["width"]
-                what.append(f"phonons injected up to {ueV(hi)} ({SOURCE_WIDTHS:g} widths) "
-                            "lie above its top phonon node, e_max + the gap")
-            else:
-                drives.append(("tunnel", E_CHARGE * d["bias"], 0.0,
-                               K_B * (d.get("temperature") or T)))
-                what.append(f"the tunnel junction injects more than {TUNNEL_TAIL:g} of its "
-                            "QPs or their energy above it (less current than the junction "
-                            "carries)")
-        tops = needed_tops(drives, delta, kT)
-        for i, (need, why) in enumerate(zip(tops, what, strict=True)):
+        k = sw.get("drive") or 0
+        points = [(data["bath"]["temperature"],
+                   [{**d, "energy": e} if i == k else d for i, d in enumerate(base)],
+                   f" at the sweep's energy {ueV(e)}") for e in sw["photon_energy"]]
+    why = {"photon": lambda e, w: f"photons of {ueV(e)} absorbed by QPs within "
+                                  f"{PHOTON_KT:g} kT_bath of the gap edge land above it",
+           "phonon": lambda e, w: f"phonons injected up to {ueV(e + SOURCE_WIDTHS * w)} "
+                                  f"({SOURCE_WIDTHS:g} widths) lie above its top phonon "
+                                  "node, e_max + the gap",
+           "tunnel": lambda e, w: f"the tunnel junction injects more than {TUNNEL_TAIL:g} of "
+                                  "its QPs or their energy above it (less current than the "
+                                  "junction carries)"}
+    for T, drives, where in points:
+        spectra = drive_spectra(drives, T, hbar=HBAR, volt=E_CHARGE, kelvin=K_B)
+        tops = needed_tops(spectra, bath_gap(mat, T, mat.Tc), K_B * T)
+        for i, ((kind, e, w, _), need) in enumerate(zip(spectra, tops, strict=True)):
             if e_max < need * (1 - 1e-12):
-                err.add("grid.e_max", f"{ueV(e_max)} cuts drives[{i}]{where}: {why}; the "
-                        "run would put the drive's energy into the wrong states without a "
-                        "word.", f"raise e_max to at least {ueV_at_least(need)}, or leave it "
-                        "out (the default holds every drive).")
+                err.add("grid.e_max", f"{ueV(e_max)} cuts drives[{i}]{where}: "
+                        f"{why[kind](e, w)}; the run would put the drive's energy into the "
+                        "wrong states without a word.", f"raise e_max to at least "
+                        f"{ueV_at_least(need)}, or leave it out (the default holds every "
+                        "drive).")
                 return
 
 

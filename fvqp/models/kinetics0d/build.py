@@ -27,7 +27,7 @@ from ...spectra.gap import thermal_gap
 from ...units import HBAR, UnitSystem
 from ..base.schema import case_material
 from .drives import PhononInjection, PhotonDrive, TunnelInjection
-from .gridtop import default_e_max
+from .gridtop import default_e_max, drive_spectra
 from .model import Kinetics0D
 from .outputs import QP_DENSITY_FACTOR
 
@@ -57,29 +57,27 @@ def build_model(case) -> tuple[Kinetics0D, dict]:
                               "delta0" if film.get("self_consistent_gap") else "alpha"))
     params = CollisionParams.from_times(mat.tau0 / mat.tau0_phi, mat.gap_ratio)
     hbar = HBAR / u.scales["action"]
-    drives, spectra = [], []
+    drives = []
     for dr in v.get("drives") or []:
         win = {"start": dr["start"], "stop": math.inf if dr.get("stop") is None else dr["stop"]}
         # powers per volume in the operator's unit 4 N0 (k_B Tc)^2 / tau0
         if dr["type"] == "photon":
             e_ph = dr["energy"] if dr.get("energy") else 2 * math.pi * hbar * dr["frequency"]
-            spectra.append(("photon", e_ph, 0.0, 0.0))
             drives.append(PhotonDrive(photon_energy=e_ph, **win,
                                       power=dr["power"] / volume / QP_DENSITY_FACTOR))
         elif dr["type"] == "phonon":
-            spectra.append(("phonon", dr["energy"], dr["width"], 0.0))
             drives.append(PhononInjection(energy=dr["energy"], width=dr["width"], **win,
                                           power=dr["power"] / volume / QP_DENSITY_FACTOR))
         else:
             # NIS rate per state tau0 / (2 e^2 R_T N0 V) = 1 / (2 R V) internally
             rate = 1.0 / (2 * dr["resistance"] * volume)
             bias = dr["bias"]  # eV in k_B Tc
-            t_n = dr.get("temperature") or t_bath
-            spectra.append(("tunnel", bias, 0.0, t_n))
-            drives.append(TunnelInjection(rate=rate, bias=bias, **win, t_normal=t_n))
+            drives.append(TunnelInjection(rate=rate, bias=bias, **win,
+                                          t_normal=dr.get("temperature") or t_bath))
     g = v["grid"]
     h = g.get("spacing") or t_bath / 15
-    e_max = g.get("e_max") or default_e_max(spectra, delta, t_bath)
+    e_max = g.get("e_max") or default_e_max(
+        drive_spectra(v.get("drives"), t_bath, hbar=hbar), delta, t_bath)
     # vertex layout: a phonon node at exactly 2 Delta carries pair processes and the pair
     # rates are exact at the nodes (fvqp.collisions.grid), so thermal pair-breaking and
     # recombination rates converge as h^2. Phonons reach E_max + Delta (as bte's grid): a QP

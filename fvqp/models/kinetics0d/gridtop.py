@@ -31,7 +31,7 @@ from collections.abc import Iterable
 
 from ..spec import SOURCE_WIDTHS, TUNNEL_TAIL
 
-__all__ = ["PHOTON_KT", "Drive", "default_e_max", "needed_tops"]
+__all__ = ["PHOTON_KT", "Drive", "default_e_max", "drive_spectra", "needed_tops"]
 
 #: kT_bath above the gap edge from which QPs must absorb a photon onto the grid
 PHOTON_KT = 10.0
@@ -39,6 +39,27 @@ PHOTON_KT = 10.0
 #: ``(type, energy, width, t_normal)``: photon energy, phonon centre and Gaussian width, or
 #: the bias energy eV and the electrode temperature of a tunnel drive (unused entries 0)
 Drive = tuple[str, float, float, float]
+
+
+def drive_spectra(drives, t_bath: float, *, hbar: float, volt: float = 1.0,
+                  kelvin: float = 1.0) -> list[Drive]:
+    """The :data:`Drive` tuples of a case's ``[[drives]]`` tables, in one energy unit: the
+    internal case's (``volt = kelvin = 1``: biases and temperatures are energies there,
+    ``hbar`` internal) or the SI case's (``volt = e``, ``kelvin = k_B``, ``hbar`` in J s);
+    ``t_bath`` in the tables' temperature unit (a tunnel electrode's default)."""
+    import math
+
+    out = []
+    for d in drives or []:
+        if d["type"] == "photon":
+            e = d["energy"] if d.get("energy") else 2 * math.pi * hbar * d["frequency"]
+            out.append(("photon", e, 0.0, 0.0))
+        elif d["type"] == "phonon":
+            out.append(("phonon", d["energy"], d["width"], 0.0))
+        else:
+            out.append(("tunnel", volt * d["bias"], 0.0,
+                        kelvin * (d.get("temperature") or t_bath)))
+    return out
 
 
 def needed_tops(drives: Iterable[Drive], delta: float, t_bath: float) -> list[float]:
