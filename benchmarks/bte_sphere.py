@@ -39,6 +39,15 @@
    its 1.16 s outside the computation: the transposes of the 95 applications (forward
    1.3 ms and backward 2.3 ms wall each at that load, 0.4 ms CPU), the values' exchange
    of the 10 builds, GMRES and waiting. Not met: 1.7x against the serial LU.
+   Since 2026-11-26 the blocks are factorised by PETSc's sparse LU in natural order
+   (:class:`fvqp.solvers.sparselu.SparseLU`: 7.7 ms per factorisation and 1.6 ms per
+   solve against the band LU's 15 ms and 4.3 ms; the band stores its zeros), shared
+   over the ranks by cost (:func:`fvqp.models.bte_sphere.precond.block_weights`: a QP
+   block costs ~2x a phonon block; by count, rank 0 took 0.10 / 0.11 s of LU against
+   rank 1's 0.06 / 0.05), and on one rank the transposes are plain permutations. The
+   energy blocks are then faster than PETSc's LU serially too, and the driver's default
+   on every rank count (idle machine, four runs: serial 1.00-1.03 s against PETSc's LU
+   1.07-1.16 s; 1 -> 2 ranks 1.59, 1.65, 1.75, 1.78x, CPU ratio 1.12-1.25).
 
 4. ``--action``: the collisions' Jacobian action, old (complex step through the collision
    terms, ``SphereProblem.jvp_mode = "complex_step"``) against new (product rule on the
@@ -252,8 +261,7 @@ def rank_worker(quick: bool, steps: int, out: str, pc: str = "energy") -> None:
     sim = SphereSimulation(case)
     p = sim.problem
     dt = 5e-12 / sim.units.tau0
-    petsc, jac = solver_setup(p, {} if pc == "energy" else {"pc_type": "bjacobi"},
-                              energy_blocks_pc=pc == "energy")
+    petsc, jac = solver_setup(p, {} if pc == "energy" else {"pc_type": "bjacobi"})
     integ = BDFIntegrator(p, sim.x0, 0.0, "bench_", petsc,
                           BDFOptions(order=2, dt_initial=dt, adaptive=False), jacobian=jac)
     t_setup = time.perf_counter() - t_setup
@@ -263,7 +271,7 @@ def rank_worker(quick: bool, steps: int, out: str, pc: str = "energy") -> None:
             _timed(p, k, acc)
         elif jac.preconditioner is not None:
             _timed(jac.preconditioner, k, acc)
-    if jac.preconditioner is not None:  # the band LU alone (no MPI in it)
+    if jac.preconditioner is not None:  # the sparse LU alone (no MPI in it)
         for k in LU_TIMED:
             _timed(jac.preconditioner._lu, k, acc)
     mpi = p.dist.comm.tompi4py()
@@ -332,12 +340,14 @@ def ranks(quick: bool, steps: int) -> None:
               f"{wall[(pc, 1)] / wall[(pc, 2)]:.2f}x; CPU time 2 ranks / 1 rank "
               f"{cpu[(pc, 2)] / cpu[(pc, 1)]:.2f}; 2-rank final state against the serial "
               f"energy-block run: max |x2 - x1| / max |x1| = {diff:.1e}")
-    print(f"the driver's default (PETSc's LU on 1 rank, energy blocks on 2): speed-up "
-          f"{wall[('bjacobi', 1)] / wall[('energy', 2)]:.2f}x wall clock, CPU time ratio "
-          f"{cpu[('energy', 2)] / cpu[('bjacobi', 1)]:.2f}")
+    print(f"the driver's default is the energy blocks on every rank count (the line "
+          f"'energy' above); against PETSc's serial LU of the assembled matrix (the serial "
+          f"default before 2026-11-26) the 2-rank energy blocks are "
+          f"{wall[('bjacobi', 1)] / wall[('energy', 2)]:.2f}x faster, the serial energy "
+          f"blocks {wall[('bjacobi', 1)] / wall[('energy', 1)]:.2f}x")
     comp = {k: max(row["compute"] for row in r["per_rank"]) for k, r in res.items()}
     print(f"energy blocks, computation without MPI of the busiest rank (LU fact/solve: the "
-          f"band LU; compute = residual + J action + rates + PC entries + band LU): "
+          f"sparse LU; compute = residual + J action + rates + PC entries + LU): "
           f"{comp[('energy', 1)]:.2f} s serial, {comp[('energy', 2)]:.2f} s on 2 ranks, "
           f"ratio {comp[('energy', 1)] / comp[('energy', 2)]:.2f} (what the speed-up "
           f"approaches on an idle machine, less the transposes and GMRES)")

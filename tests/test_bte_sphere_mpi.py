@@ -3,9 +3,9 @@
 The radial cells are split in contiguous blocks over the ranks
 (:func:`fvqp.models.bte_sphere.discretisation.radial_distribution`): the residual, the
 collisions and the Jacobian action of a rank's cells are computed once, on that rank. The
-preconditioner is the exact inverse of the preconditioning matrix on both: PETSc's LU on
-one rank, on two the LU of every energy bin's block over *all* radial cells, the blocks
-shared over the ranks (:class:`fvqp.models.bte_sphere.precond.EnergyBlockPC`,
+preconditioner is the exact inverse of the preconditioning matrix on both: the LU of
+every energy bin's block over *all* radial cells, the blocks shared over the ranks
+(:class:`fvqp.models.bte_sphere.precond.EnergyBlockPC`,
 :class:`fvqp.parallel.blocktranspose.BlockTranspose`), so GMRES sees the same
 preconditioned operator and takes the same iterations; the answers differ by round-off
 only. (PETSc's block Jacobi over the ranks' cells, the former

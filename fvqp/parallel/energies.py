@@ -30,7 +30,21 @@ import numpy as np
 from .serial import FlatLayout
 from .tasks import TaskShare
 
-__all__ = ["EnergyLayout", "EnergySplit"]
+__all__ = ["EnergyLayout", "EnergySplit", "weighted_bounds"]
+
+
+def weighted_bounds(weights: np.ndarray, parts: int) -> np.ndarray:
+    """Boundaries ``b_0 = 0 <= b_1 <= ... <= b_parts = len(weights)`` of ``parts``
+    contiguous ranges of items of cost ``weights``: ``b_p`` is the first item whose
+    middle (its cumulative weight less half its own) lies at or past ``p / parts`` of
+    the total, so every range's sum is within the largest weight of ``total / parts``."""
+    w = np.asarray(weights, dtype=float)
+    if w.ndim != 1 or len(w) == 0 or np.any(w < 0) or not np.sum(w) > 0:
+        raise ValueError("weighted_bounds: weights must be a non-empty 1-D array, "
+                         "non-negative, with a positive sum")
+    cum = np.cumsum(w)
+    cuts = np.searchsorted(cum - 0.5 * w, np.arange(1, parts) * cum[-1] / parts)
+    return np.concatenate([[0], cuts, [len(w)]]).astype(np.int64)
 
 
 class EnergySplit(TaskShare):
@@ -58,6 +72,14 @@ class EnergySplit(TaskShare):
         q, r = divmod(n, self.size)
         start = p * q + min(p, r)
         return slice(start, start + q + (1 if p < r else 0))
+
+    def block_by_weight(self, weights: np.ndarray, rank: int | None = None) -> slice:
+        """The contiguous block of ``len(weights)`` items ``rank`` (default this one)
+        takes when the items cost ``weights`` (the same on every rank;
+        :func:`weighted_bounds`)."""
+        p = self.rank if rank is None else rank
+        bounds = weighted_bounds(weights, self.size)
+        return slice(int(bounds[p]), int(bounds[p + 1]))
 
     def map(self, solve: Callable[[slice], Any], n: int) -> list[Any]:
         """``[solve(block(n, p)) for p in ranks]`` on every rank: this rank computes its

@@ -52,8 +52,8 @@ __all__ = ["DEFAULT_PETSC", "SphereSimulation", "run", "solver_setup"]
 
 #: Newton with the exact Jacobian action (matrix-free shell); the preconditioning matrix
 #: (streaming + elastic scattering + collision diagonal) is block diagonal in energy and
-#: is factorised exactly: on one rank by PETSc (``pc_*``: block Jacobi with one block, LU
-#: with RCM ordering), on more ranks per energy block over all cells (:func:`solver_setup`)
+#: is factorised exactly per energy block over all cells (:func:`solver_setup`); the
+#: ``pc_*`` entries are PETSc's preconditioner for a case that names its own ``pc_type``
 DEFAULT_PETSC = {
     "snes_type": "newtonls", "snes_linesearch_type": "bt", "snes_rtol": 1e-10,
     "snes_stol": 1e-14, "snes_max_it": 40,
@@ -66,32 +66,34 @@ DEFAULT_PETSC = {
 PETSC_PC = ("pc_type", "sub_pc_type", "sub_pc_factor_mat_ordering_type")
 
 
-def solver_setup(problem: SphereProblem, case_petsc: dict, energy_blocks_pc: bool = False
+def solver_setup(problem: SphereProblem, case_petsc: dict, prefix: str = "bte_sphere_"
                  ) -> tuple[dict, JacobianConfig]:
     """PETSc options and Jacobian configuration of a run.
 
-    On one rank the preconditioner is PETSc's LU of the assembled preconditioning matrix
-    (block Jacobi with one block: exact, and the cheapest, measured 0.9 s against 2.0 s
-    CPU for 10 factorisations and 95 solves of the shipped case). On more ranks it is
-    :class:`.precond.EnergyBlockPC`: the same exact inverse, energy block by energy block
-    over all radial cells (its blocks shared by :class:`fvqp.parallel.blocktranspose
+    The preconditioner is :class:`.precond.EnergyBlockPC` on every number of ranks: the
+    exact inverse of the preconditioning matrix, energy block by energy block over all
+    radial cells (PETSc's sparse LU of the stacked blocks, under ``<prefix>eblock_``;
+    the blocks shared over the ranks by cost, :class:`fvqp.parallel.blocktranspose
     .BlockTranspose`), so ``mpiexec -n N`` gives the serial answer to round-off; PETSc's
-    block Jacobi over the ranks' cells would drop the coupling across rank boundaries. A
-    case whose ``[solver.petsc]`` sets ``pc_type`` gets PETSc's preconditioner on the
-    assembled matrix on every number of ranks; ``energy_blocks_pc=True`` asks for the
-    energy-block preconditioner on one rank too (tests, benchmarks).
+    block Jacobi over the ranks' cells would drop the coupling across rank boundaries.
+    Serially it is also faster than PETSc's LU of the assembled matrix (the default
+    before 2026-11-26): 3 BDF2 steps of 50 x 50 x 8 / 200 x 200 x 16 unknowns 0.103 /
+    4.48 s against 0.118 / 5.04 s, 6 steps of the shipped case 1.03 against 1.10 s, the
+    same Newton and Krylov counts (``benchmarks/bte_sphere.py``). A case whose
+    ``[solver.petsc]`` sets ``pc_type`` gets PETSc's preconditioner on the assembled
+    matrix instead.
     """
     from ...parallel.blocktranspose import BlockTranspose
-    from .precond import EnergyBlockPC, energy_blocks
+    from .precond import EnergyBlockPC, block_weights, energy_blocks
 
-    if "pc_type" in case_petsc or (problem.dist.size == 1 and not energy_blocks_pc):
+    if "pc_type" in case_petsc:
         return {**DEFAULT_PETSC, **case_petsc}, JacobianConfig("matrix_free")
     block, slot = energy_blocks(problem)
     tr = BlockTranspose(problem.rcell, problem.n, problem.mesh.n, block, slot,
-                        problem.dist.comm)
+                        problem.dist.comm, weights=block_weights(problem, block))
     opts = {k: v for k, v in DEFAULT_PETSC.items() if k not in PETSC_PC}
-    return {**opts, **case_petsc}, JacobianConfig("matrix_free",
-                                                  preconditioner=EnergyBlockPC(problem, tr))
+    pc = EnergyBlockPC(problem, tr, prefix + "eblock_")
+    return {**opts, **case_petsc}, JacobianConfig("matrix_free", preconditioner=pc)
 
 
 def sphere_units(case) -> UnitSystem:
@@ -298,7 +300,7 @@ def run(case, output_dir: str | None = None, resume: bool = False,
         os.makedirs(out_dir, exist_ok=True)
     store = SnapshotStore(sim, os.path.join(out_dir, "bte_sphere.h5"), resume)
     opts, t_end = bdf_options(d["time"], d["time"]["atol"])
-    petsc, jac = solver_setup(p, d["solver"]["petsc"])
+    petsc, jac = solver_setup(p, d["solver"]["petsc"], prefix=d["solver"]["prefix"])
     integ = BDFIntegrator(p, sim.x0, 0.0, d["solver"]["prefix"], petsc, opts, jacobian=jac)
     tot0 = sim.totals(sim.x0)
     eq = sim.totals(p.equilibrium())

@@ -18,28 +18,28 @@ streaming coupling across a rank boundary, changing the Krylov iterates at the s
 tolerance). The split itself lives in :mod:`fvqp.parallel`; this class sees only the
 stacked blocks.
 
-In a block the unknowns run cell by cell in radial order (``c * width + s``), so the
-block is a band matrix: the elastic and angular terms stay in the cell, the streaming
-stencil reaches ``s`` cells on each side, hence ``kl, ku < (s + 1) width`` (``step`` and
-``diamond``: s = 1, kl = ku = 8 for 8 ordinates; ``limited``: s = 2).
-:class:`BandedBlocks` factorises each block by LAPACK's band LU with partial pivoting
-(``dgbtrf``; Golub & Van Loan, *Matrix Computations*, 4th ed., Sect. 4.3.5:
-:math:`O(m\,k_l(k_l + k_u))` per block of ``m`` rows) and solves the rank's blocks of
-one shape by one ``dgbtrs`` call. Measured on the shipped case ``bte_sphere_sn_packet``
-(574 blocks of 320 rows, serial): 16-24 ms per factorisation against 82 ms for SuperLU's
-sparse LU of the stacked blocks in natural order (scipy ``splu``, the previous
-factorisation); solves equal (4.3 against 4.4 ms). A block's factors do not depend on
-the rank that holds it; the joint solve of a run of blocks may round differently from a
-solve of the block alone (BLAS kernels of other lengths), so 1 and N ranks agree to
-round-off (tests/test_bte_sphere_ranks_banded.py).
+In a block the unknowns run cell by cell in radial order (``c * width + s``): the
+elastic and angular terms stay in the cell, the streaming stencil reaches ``s`` cells on
+each side (``step``, ``diamond``: s = 1; ``limited``: s = 2). The rank's blocks, stacked,
+are factorised by PETSc's sparse LU in this natural order
+(:class:`fvqp.solvers.sparselu.SparseLU`: no row interchanges, so no fill leaves a block
+and a block's factors and solution are the same on whichever rank holds it; the matrix
+is an M-matrix for the ``step`` scheme, and the other schemes' blocks are dominated by
+the time step's shift and the in-cell terms, tests/test_bte_sphere_ranks_banded.py).
+Measured on the shipped case ``bte_sphere_sn_packet`` (574 blocks of 320 rows, 1.24 M
+entries, serial, one thread): 12.6 ms per numeric factorisation and 1.5 ms per solve,
+against 15 ms and 4.3 ms for LAPACK's band LU of the same blocks (``dgbtrf``/``dgbtrs``,
+k_l = k_u = 8: the band holds every zero inside it; the path before 2026-11-26) and
+82 ms / 4.4 ms for SuperLU (scipy ``splu``, before 2026-11-23).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy.linalg import lapack
 
-__all__ = ["BandedBlocks", "EnergyBlockPC", "energy_blocks"]
+from ...solvers.sparselu import SparseLU
+
+__all__ = ["EnergyBlockPC", "block_weights", "energy_blocks"]
 
 
 def energy_blocks(problem) -> tuple[np.ndarray, np.ndarray]:
@@ -54,95 +54,27 @@ def energy_blocks(problem) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(block), np.concatenate(slot)
 
 
-class BandedBlocks:
-    """Band LU of a block-diagonal matrix given by its entries (LAPACK ``dgbtrf`` per
-    block, ``dgbtrs`` per run of blocks of one shape; module docstring).
+def block_weights(problem, block: np.ndarray) -> np.ndarray:
+    """This rank's share of the cost of every energy block (:func:`energy_blocks`):
+    the distinct entries of ``P`` in its owned rows of the block plus twice those rows.
 
-    Parameters
-    ----------
-    rows, cols : ndarray of int
-        Row and column of every entry (distinct), within the blocks.
-    offsets : ndarray of int
-        Block boundaries: block ``i`` is ``offsets[i]:offsets[i + 1]`` (rows and
-        columns).
-
-    Notes
-    -----
-    Block ``i`` of ``m`` rows with ``k_l`` sub- and ``k_u`` superdiagonals (from its
-    entries) is stored in LAPACK's band layout, :math:`a_{ij}` at row
-    :math:`k_l + k_u + i - j` of column ``j`` of a ``(2 k_l + k_u + 1, m)`` Fortran array
-    (the first :math:`k_l` rows hold the fill of the row interchanges). Consecutive blocks
-    of equal ``(m, k_l, k_u)`` share one array, so one ``dgbtrs`` call solves them all:
-    a block's factors have no entry outside the block, so the joint triangular solves
-    give each block its own solution.
-    """
-
-    def __init__(self, rows: np.ndarray, cols: np.ndarray, offsets: np.ndarray):
-        offsets = np.asarray(offsets, dtype=np.int64)
-        rows, cols = np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
-        nb = len(offsets) - 1
-        blk = np.searchsorted(offsets, rows, side="right") - 1
-        if np.any(np.searchsorted(offsets, cols, side="right") - 1 != blk):
-            raise ValueError("an entry couples two blocks")
-        d = rows - cols
-        kl = np.zeros(nb, dtype=np.int64)
-        ku = np.zeros(nb, dtype=np.int64)
-        np.maximum.at(kl, blk, d)
-        np.maximum.at(ku, blk, -d)
-        m = np.diff(offsets)
-        #: runs of consecutive blocks of one shape: (first block, end, kl, ku)
-        self.runs: list[tuple[int, int, int, int]] = []
-        for b in range(nb):
-            if self.runs and self.runs[-1][1] == b and (m[b], kl[b], ku[b]) == (
-                    m[self.runs[-1][0]], self.runs[-1][2], self.runs[-1][3]):
-                self.runs[-1] = (self.runs[-1][0], b + 1, self.runs[-1][2], self.runs[-1][3])
-            else:
-                self.runs.append((b, b + 1, int(kl[b]), int(ku[b])))
-        run_of = np.zeros(nb, dtype=np.int64)
-        ld = np.array([2 * k + u + 1 for _, _, k, u in self.runs], dtype=np.int64)
-        cols0 = np.array([offsets[b0] for b0, *_ in self.runs], dtype=np.int64)
-        ncol = np.array([offsets[b1] - offsets[b0] for b0, b1, *_ in self.runs],
-                        dtype=np.int64)
-        base = np.concatenate([[0], np.cumsum(ld * ncol)]).astype(np.int64)
-        for q, (b0, b1, _, _) in enumerate(self.runs):
-            run_of[b0:b1] = q
-        self._buf = np.zeros(int(base[-1]))
-        self._views = [self._buf[base[q]:base[q + 1]].reshape((ld[q], ncol[q]), order="F")
-                       for q in range(len(self.runs))]
-        q = run_of[blk]
-        klq = np.array([k for _, _, k, _ in self.runs], dtype=np.int64)
-        kuq = np.array([u for _, _, _, u in self.runs], dtype=np.int64)
-        #: flat position of every entry in the band storage
-        self.positions = base[q] + (cols - cols0[q]) * ld[q] + klq[q] + kuq[q] + d
-        self._offsets, self._cols0 = offsets, cols0
-        self._piv = [np.zeros(n, dtype=np.int32) for n in ncol]
-
-    def factor(self, data: np.ndarray) -> None:
-        """Factorise the blocks with entries ``data`` (in the order of ``rows, cols``)."""
-        self._buf.fill(0.0)
-        self._buf[self.positions] = data
-        off = self._offsets
-        for q, (b0, b1, kl, ku) in enumerate(self.runs):
-            view, c0 = self._views[q], self._cols0[q]
-            for b in range(b0, b1):
-                s, e = int(off[b] - c0), int(off[b + 1] - c0)
-                lu, piv, info = lapack.dgbtrf(view[:, s:e], kl, ku, overwrite_ab=1)
-                if info > 0:
-                    raise np.linalg.LinAlgError(
-                        f"energy block {b}: zero pivot in column {info - 1} of its band LU")
-                if not np.shares_memory(lu, view):
-                    view[:, s:e] = lu
-                self._piv[q][s:e] = piv + s
-
-    def solve(self, rhs: np.ndarray) -> np.ndarray:
-        """``A^{-1} rhs`` of the factorised blocks."""
-        out = np.array(rhs, dtype=float)
-        for q, (_, _, kl, ku) in enumerate(self.runs):
-            c0 = int(self._cols0[q])
-            view = self._views[q]
-            seg = out[c0:c0 + view.shape[1]]
-            seg[:] = lapack.dgbtrs(view, kl, ku, seg, self._piv[q])[0]
-        return out
+    A cost model, from measurements: a sparse LU's factorisation and solves grow with
+    the entries, the transposes and the per-row work with the rows. On
+    ``bte_sphere_sn_packet`` (blocks of 320 rows) a QP block (angular scattering:
+    3 184 entries) took 38 us per factorisation and 3.8 us per solve, a phonon block
+    (1 224 entries) 22 and 1.4 us; a run solves ~6.6 times per factorisation (274 / 1 800
+    in the whole case), so a QP block costs 2.0 phonon blocks — the model gives 2.05
+    (entries alone 2.6: the rank with the phonon blocks took 1.11 s of factorisations
+    against 0.91). Summed over the ranks by :class:`fvqp.parallel.blocktranspose
+    .BlockTranspose`, which shares the blocks by it."""
+    rows, cols = (np.asarray(a, dtype=np.int64) for a in problem.pattern)
+    nrow = problem.n * problem.B
+    own = rows < nrow
+    key = np.unique(rows[own] * (int(cols.max()) + 1) + cols[own])
+    r = key // (int(cols.max()) + 1)
+    nb = int(np.max(block)) + 1
+    entries = np.bincount(block[r % problem.B], minlength=nb)
+    return entries + 2 * problem.n * np.bincount(block, minlength=nb)
 
 
 class EnergyBlockPC:
@@ -155,24 +87,31 @@ class EnergyBlockPC:
     problem : SphereProblem
     transpose : fvqp.parallel.blocktranspose.BlockTranspose
         The regrouping of the problem's unknowns by :func:`energy_blocks`.
+    prefix : str
+        Options prefix of the LU (:class:`fvqp.solvers.sparselu.SparseLU`; the driver
+        passes ``<case prefix>eblock_``).
     """
 
-    def __init__(self, problem, transpose):
+    def __init__(self, problem, transpose, prefix: str = "bte_sphere_eblock_"):
         self.problem, self.tr = problem, transpose
         rows, cols = problem.pattern
         d = np.arange(problem.n * problem.B)
         #: the pattern and the shifted storage diagonal, placed once
         self._entries = ent = transpose.entry_builder(np.concatenate([rows, d]),
                                                       np.concatenate([cols, d]))
-        self._lu = BandedBlocks(ent.rows, ent.cols, transpose.offsets)
+        self._lu = SparseLU(ent.rows, ent.cols, int(transpose.offsets[-1]), prefix)
+        ent.rows = ent.cols = None  # the LU keeps the structure (CSR)
         self.factorisations = 0
 
     def update(self, x_local: np.ndarray, shift: float) -> None:
         """Factorise ``P`` at ``x_local`` and shift ``sigma`` (this rank's blocks; in a
-        block, cells in radial order: a band matrix, :class:`BandedBlocks`)."""
+        block, cells in radial order; module docstring)."""
         p = self.problem
-        vals = np.concatenate([-np.asarray(p.rhs_jacobian(x_local)),
-                               shift * p.dconserved(x_local[:p.n * p.B])])
+        jac = np.asarray(p.rhs_jacobian(x_local))
+        vals = np.empty(len(jac) + p.n * p.B)
+        np.negative(jac, out=vals[:len(jac)])
+        del jac
+        np.multiply(shift, p.dconserved(x_local[:p.n * p.B]), out=vals[len(vals) - p.n * p.B:])
         self._lu.factor(self._entries.values(vals))
         self.factorisations += 1
 
@@ -180,3 +119,7 @@ class EnergyBlockPC:
         """``z = P^{-1} r`` of the owned rows."""
         s = self.tr.forward(np.asarray(r_owned, dtype=float))
         return self.tr.backward(self._lu.solve(s))
+
+    def destroy(self) -> None:
+        """Free the LU's PETSc objects."""
+        self._lu.destroy()
