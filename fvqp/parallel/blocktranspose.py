@@ -245,7 +245,7 @@ class BlockTranspose:
                                  minlength=int(send_d.sum()))
             return self._alltoallv(summed, send_d, recv_d)
 
-        return StackedEntries(uniq // n, uniq % n, inv, received)
+        return StackedEntries(uniq // n, uniq % n, inv, received, distinct=True)
 
     def matrix_builder(self, rows: np.ndarray, cols: np.ndarray):
         """A function ``vals -> CSR matrix`` of this rank's blocks (the entries of
@@ -299,12 +299,16 @@ class StackedEntries:
         ``vals -> v``: the values of every rank's owned entries (in the order of the
         pattern given to :meth:`~BlockTranspose.entry_builder`) sent to their block's
         rank, in the received order (collective).
+    distinct : bool
+        The received values are already summed per entry (each sender summed its
+        duplicates, in the pattern's order): :attr:`inverse` is a permutation.
     """
 
     rows: np.ndarray | None
     cols: np.ndarray | None
     inverse: np.ndarray
     received: Callable[[np.ndarray], np.ndarray]
+    distinct: bool = False
 
     def __post_init__(self):
         #: distinct entries (:attr:`rows` and :attr:`cols` may be dropped once a matrix
@@ -314,5 +318,9 @@ class StackedEntries:
     def values(self, vals: np.ndarray) -> np.ndarray:
         """The values of the distinct entries: duplicates summed in the order of the
         owning rank (as on one rank); collective."""
+        if self.distinct:
+            out = np.empty(self.count)
+            out[self.inverse] = self.received(vals)
+            return out
         return np.bincount(self.inverse, weights=self.received(vals),
                            minlength=self.count)
