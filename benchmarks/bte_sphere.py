@@ -19,7 +19,7 @@
    largest difference of the final state from the serial one (relative to its maximum).
    On a shared machine the wall-clock figure is only meaningful next to the CPU-time
    ratio; the last line gives the computation without MPI of the busiest rank (residual,
-   action, rates, PC entries and the band LU's factorisation and solves, columns LU
+   action, rates, PC entries and the blocks' LU factorisation and solves, columns LU
    fact / LU solve), whose serial / 2-rank ratio a speed-up approaches on an idle
    machine (less the transposes and GMRES).
    Measured 2026-11-23 after the band LU (:class:`fvqp.models.bte_sphere.precond
@@ -224,7 +224,7 @@ QUICK = {"cells = 40": "cells = 16", "ordinates = 8": "ordinates = 4",
 #: the timed methods of the problem and of its preconditioner (the solvers look them up
 #: on the instance); the preconditioner's update calls rhs_jacobian (its entries)
 TIMED = ("rhs", "rhs_jvp", "rates", "update", "apply")
-#: the energy blocks' band LU inside update and apply: pure computation (the transposes'
+#: the energy blocks' LU inside update and apply: pure computation (the transposes'
 #: MPI waits, which count as CPU while a rank spins, are outside)
 LU_TIMED = ("factor", "solve")
 
@@ -281,7 +281,7 @@ def rank_worker(quick: bool, steps: int, out: str, pc: str = "energy") -> None:
     wall, cpu = time.perf_counter() - w0, time.process_time() - c0
     rows = {"wall": wall, "cpu": cpu, "setup": t_setup, "owned_cells": p.n,
             **{k: v[:2] for k, v in acc.items()}}
-    # computation without MPI: residual, action, rates, the PC's entries and band LU
+    # computation without MPI: residual, action, rates, the PC's entries and LU
     rows["compute"] = sum(acc[k][1] for k in ("rhs", "rhs_jvp", "rates", "factor", "solve")) \
         + (acc["update"][1] - acc["factor"][1])
     per_rank = mpi.gather(rows, root=0)
