@@ -173,6 +173,8 @@ _COUNT_CASES = [  # (case, {key: value}, the key the error must name)
     ("usadel_fig11.toml", {"cells": 0}, "paper.cells"),
     ("usadel_fig12.toml", {"det_points": 0}, "paper.det_points"),
     ("usadel_fig13.toml", {"supercurrents_uA": "[]"}, "paper.supercurrents_uA"),
+    ("usadel_fig13.toml", {"supercurrents_uA": "[10.0, 45.0]"}, "paper.supercurrents_uA"),
+    ("usadel_fig10.toml", {"supercurrents_uA": "[-40.0]"}, "paper.supercurrents_uA"),
     ("usadel_fig13.toml", {"spacing": 20.0}, "paper.spacing"),
 ]
 
@@ -181,10 +183,12 @@ _COUNT_CASES = [  # (case, {key: value}, the key the error must name)
 def test_zero_or_negative_counts_are_refused_at_validation(tmp_path, name, values, key):
     """Counts of the usadel schema that are zero or negative (``points = 0`` ended in a
     traceback after the run had started), an empty list of detector biases or
-    supercurrents, fig12 with one injector bias, and an energy spacing above energy.max
-    (a grid of the single energy 0) are refused by load_case (what `fvqp check` runs)
-    with the key, the file and a fix. (Before: IndexError, a singular LU, NaN Δ, or an
-    empty result with status 0.)"""
+    supercurrents, fig12 with one injector bias, an energy spacing above energy.max
+    (a grid of the single energy 0) and supercurrents of figs. 10/13 above the wire's
+    depairing current (39.08 µA) are refused by load_case (what `fvqp check` runs)
+    with the key, the file and a fix. (Before: IndexError, a singular LU, NaN Δ, an
+    empty result with status 0, or the curve of 25.9 µA drawn under the label asked
+    for.)"""
     from fvqp.case import CaseError, load_case
 
     p = case_with_values(name, tmp_path, **values)

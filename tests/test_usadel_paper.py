@@ -181,6 +181,21 @@ def test_phase_gradient_for_a_supercurrent():
         gradient_for_current(5.0, 1.0, 1.0, 1.0, gam, t)
 
 
+def test_figure_supercurrents_get_the_gradients_that_carry_them():
+    """Figs. 10 and 13 draw one curve per ``[paper] supercurrents_uA``: the phase
+    gradient of each carries that current by Eq. 6 (to 1e-8), also above 25.9 µA and
+    for a negative current (∂xφ < 0). Before, a table to ∂xφ = 0.6/ξ was interpolated by
+    ``np.interp``, which clamps: 30 µA got the gradient of 25.9 µA, −5 µA that of 0."""
+    from fvqp.models.usadel.figures import _phase_gradients
+    from fvqp.models.usadel.fitting import supercurrent_per_i0
+    from fvqp.models.usadel.paper import BATH, I0_FIT
+
+    cur, dphi = _phase_gradients({"supercurrents_uA": [-5.0, 30.0]})
+    carried = I0_FIT * np.sign(dphi) * supercurrent_per_i0(np.abs(dphi), TABLE1.t(BATH))
+    assert dphi[0] < 0 < 0.6 < dphi[1]
+    assert carried == pytest.approx(cur, rel=1e-8)
+
+
 def test_supercurrent_of_the_imposed_gradient_flows_along_the_wire():
     """edge_gradients for +I_s on a wire of two regions (σA = 1 and 3, D = 1 and 2) whose
     cells are numbered against x in the second part: the charge current of the state

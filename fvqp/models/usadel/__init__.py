@@ -265,6 +265,21 @@ def _check_counts(data, err) -> None:
     if fig in ("fig10", "fig13") and not pap.get("supercurrents_uA"):
         err.add("paper.supercurrents_uA", f"is empty: {fig} draws one curve per "
                 "supercurrent.", "give e.g. supercurrents_uA = [0.0, 5.0, 10.0].")
+    elif fig in ("fig10", "fig13") and all(isinstance(c, (int, float))
+                                          for c in pap["supercurrents_uA"]):
+        from .gradients import CriticalCurrentError, gradient_for_current
+        from .paper import BATH, I0_FIT, TABLE1
+
+        top = max(abs(c) for c in pap["supercurrents_uA"])
+        try:
+            gradient_for_current(top * 1e-6 / I0_FIT, 1.0, 1.0, 1.0, 0.0, TABLE1.t(BATH))
+        except CriticalCurrentError as exc:
+            i_c = exc.critical * I0_FIT * 1e6
+            err.add("paper.supercurrents_uA", f"|I_s| = {top:g} µA exceeds the depairing "
+                    f"current of the paper's wire, I_c = {i_c:.2f} µA (Eq. 6 with I0 = "
+                    f"{I0_FIT * 1e6:.1f} µA at {BATH * 1e3:.0f} mK): no uniform state "
+                    "carries it.",
+                    f"give supercurrents with |I_s| <= {int(i_c * 100) / 100:.2f} µA.")
     if fig == "fig12" and pap.get("points") == 1:  # g_sa = dI_det/dV_inj needs two biases
         err.add("paper.points", "fig12 differentiates the detector current in V_inj "
                 "(g_sa), which needs at least 2 injector biases, got 1.",

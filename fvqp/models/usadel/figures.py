@@ -19,6 +19,7 @@ from ...solvers.result import ConvergenceError
 from ...units import E_CHARGE
 from . import paper
 from .fitting import gss_model, supercurrent_per_i0
+from .gradients import gradient_for_current
 from .selfconsistent import CARRY
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,20 @@ def _plt():
     return plt
 
 
+def _phase_gradients(p: dict) -> tuple[np.ndarray, np.ndarray]:
+    """The supercurrents (A) of ``[paper] supercurrents_uA`` and their phase gradients
+    ∂xφ (1/ξ, signed) on the rising branch of Eq. 6 of the paper's uniform wire
+    (:func:`.gradients.gradient_for_current`, I0 of :data:`.paper.I0_FIT`, Γ = 0).
+    Before 2026-11-26 a table to ∂xφ = 0.6/ξ (25.9 µA) was interpolated with
+    ``np.interp``, which clamps: 30 µA was drawn as 25.9 µA and −5 µA as 0 under their
+    own labels. A supercurrent above the depairing current raises
+    :class:`.gradients.CriticalCurrentError` (also refused at ``fvqp check``)."""
+    cur = np.asarray(p["supercurrents_uA"], float) * 1e-6
+    t = paper.TABLE1.t(paper.BATH)
+    return cur, np.array([gradient_for_current(c / paper.I0_FIT, 1.0, 1.0, 1.0, 0.0, t)
+                          for c in cur])
+
+
 def fig10(p: dict, units=None) -> tuple[dict, object]:
     """g_ss(V_inj) for several supercurrents (Γ fixed, ∂xφ from I_s by Eq. 6 with
     I0 = 29.8 µA, Sec. V): Eq. 21 (lines, as the paper's fits), Eq. 21 with the branches
@@ -44,10 +59,9 @@ def fig10(p: dict, units=None) -> tuple[dict, object]:
     sc = paper.TABLE1
     v = np.linspace(-p["v_max"], p["v_max"], p["points"])
     x, kap, t = sc.length(300e-9), sc.kappa(24.6e-6) / 2, sc.t(0.061)
-    dgrid = np.linspace(0, 0.6, 13)
-    i_s = 29.8e-6 * supercurrent_per_i0(dgrid, sc.t(paper.BATH))
-    cur = np.asarray(p["supercurrents_uA"], float) * 1e-6
-    dphi = np.interp(cur, i_s, dgrid)
+    cur, dphi = _phase_gradients(p)
+    dgrid = np.linspace(min(0.0, float(np.min(dphi))), max(0.6, float(np.max(dphi))), 13)
+    i_s = paper.I0_FIT * supercurrent_per_i0(dgrid, sc.t(paper.BATH))
     g = np.array([gss_model(v, x, kap, t, p["gamma"], d) for d in dphi])
     g_ohm = g / 24.6e-6  # g_ss/(G_inj G_det)
     branches = (sc.length(5.2e-6), sc.length(5.8e-6))  # injector A to the two reservoirs
@@ -136,11 +150,7 @@ def fig12(p: dict, units=direct) -> tuple[dict, object]:
 
 def fig13(p: dict, units=None) -> tuple[dict, object]:
     """g_a(V_inj) for three supercurrents (coupled Eqs. 9–10, whole wire, App. B)."""
-    sc = paper.TABLE1
-    dgrid = np.linspace(0, 0.6, 13)
-    i_s = 29.8e-6 * supercurrent_per_i0(dgrid, sc.t(paper.BATH))
-    cur = np.asarray(p["supercurrents_uA"], float) * 1e-6
-    dphi = np.interp(cur, i_s, dgrid)
+    cur, dphi = _phase_gradients(p)
     v = np.linspace(-p["v_max"], p["v_max"], p["points"])
     out = paper.fig13_ga(dphi, v, gamma=p["gamma"], de=p["spacing"])
     res = {"v_inj": v, "dphi": dphi, "supercurrent_A": out["i_s"], "g_a_ohm": out["g_a"],

@@ -22,6 +22,9 @@ TABLE1 = WireScales.from_resistance(265e-6 * E_CHARGE, 16.9e-4, 1450.0, 11e-6, 1
 #: junction conductances (S) and electrode temperatures (K), Table 1
 JUNCTIONS = {"A": (24.6e-6, 0.061), "B": (31.4e-6, 0.037), "C": (24.8e-6, 0.086)}
 BATH = 0.024
+#: the current scale I0 of Eq. 6 the paper fitted to its Fig. 10(b) (Sec. V), A (not the
+#: wire unit I0 of :class:`fvqp.units.WireScales`)
+I0_FIT = 29.8e-6
 
 
 def fig11_setup(gamma_ee: float = 2e-4, de: float = 1 / 40, omega_d: float = 10.0,
