@@ -371,6 +371,18 @@ class SphereProblem:
     def rhs_jacobian(self, xl: np.ndarray, t0: float = 0.0, t1: float = 0.0) -> np.ndarray:
         """Preconditioning values on :attr:`pattern`: the linear part and the diagonal of
         the collision Jacobian (derivatives through the self occupations)."""
+        return np.concatenate([self.jacobian_constant, self.rhs_jacobian_varying(xl)])
+
+    @property
+    def jacobian_constant(self) -> np.ndarray:
+        """The leading values of :meth:`rhs_jacobian` that never change: the linear part
+        (streaming of ``step``/``diamond``, elastic scattering, phonon escape)."""
+        return self._lin_coo[2]
+
+    def rhs_jacobian_varying(self, xl: np.ndarray) -> np.ndarray:
+        """The values of :meth:`rhs_jacobian` after :attr:`jacobian_constant`: the
+        collision diagonal (one per unknown) and the ``limited`` scheme's entries, which
+        depend on the state."""
         diag = np.zeros((self.n, self.B))
         if self.collisions and self.n:
             g, n = self.grid, self.n
@@ -384,7 +396,7 @@ class SphereProblem:
                 diag[:, self.nq:] = (wv * self.beta * wp[None, None, :] * dp).reshape(n, -1)
         lim = [lim.values(br, coef) for (lim, _, _, coef), br
                in zip(self._limiters, self.limiter_branch(xl), strict=True)]
-        return np.concatenate([self._lin_coo[2], diag.ravel()] + lim)
+        return np.concatenate([diag.ravel()] + lim)
 
     def rates(self, xl: np.ndarray, t0: float = 0.0, t1: float = 0.0) -> dict[str, float]:
         """This rank's energy (``E:``) and QP number (``N:``) flows into the sphere:
