@@ -11,8 +11,9 @@ the symbolic factorisation of the fixed pattern: numeric factorisation only) and
 Invariant: the factorisation has no row interchanges (PETSc's LU pivots on the diagonal),
 so the natural ordering of a block-diagonal matrix keeps every block's factors inside
 the block: the factors and the solution of a block do not depend on the other blocks or
-on which process holds it. A zero pivot is reported (``numpy.linalg.LinAlgError`` naming
-the row), never shifted silently.
+on which process holds it. A failed factorisation (a zero pivot) is reported
+(``numpy.linalg.LinAlgError`` naming the prefix and PETSc's reason), never shifted
+silently.
 """
 
 from __future__ import annotations
@@ -118,10 +119,14 @@ class SparseLU:
         pc = ksp.getPC()
         reason = int(pc.getFailedReason())
         if reason != 0:
+            from petsc4py import PETSc
+
+            names = {v: k for k, v in vars(PETSc.PC.FailedReason).items()
+                     if not k.startswith("_")}
             raise np.linalg.LinAlgError(
                 f"sparse LU ({ksp.getOptionsPrefix()}): PETSc's factorisation failed "
-                f"(PCFailedReason {reason}, a zero pivot): the matrix is singular at "
-                "these values")
+                f"({names.get(reason, reason)}): a zero pivot means the matrix is "
+                "singular at these values")
         self.factorisations += 1
 
     def solve(self, rhs: np.ndarray) -> np.ndarray:
