@@ -23,11 +23,11 @@ elastic and angular terms stay in the cell, the streaming stencil reaches ``s`` 
 each side (``step``, ``diamond``: s = 1; ``limited``: s = 2). The rank's blocks, stacked,
 are factorised by PETSc's sparse LU in this natural order
 (:class:`fvqp.solvers.sparselu.SparseLU`: no row interchanges, so no fill leaves a block
-and a block's factors and solution are the same on whichever rank holds it; the matrix
-is an M-matrix for the ``step`` scheme, and the other schemes' blocks are dominated by
-the time step's shift and the in-cell terms, tests/test_bte_sphere_ranks_banded.py).
+and a block's factors and solution are the same on whichever rank holds it; none are
+needed: every scheme's blocks equal a pivoting direct solve to round-off down to a
+steady state in the diffusive limit, tests/test_bte_sphere_ranks_lu.py).
 Measured on the shipped case ``bte_sphere_sn_packet`` (574 blocks of 320 rows, 1.24 M
-entries, serial, one thread): 12.6 ms per numeric factorisation and 1.5 ms per solve,
+entries, serial, one thread): 7.7 ms per numeric factorisation and 1.5-1.7 ms per solve,
 against 15 ms and 4.3 ms for LAPACK's band LU of the same blocks (``dgbtrf``/``dgbtrs``,
 k_l = k_u = 8: the band holds every zero inside it; the path before 2026-11-26) and
 82 ms / 4.4 ms for SuperLU (scipy ``splu``, before 2026-11-23).
@@ -117,8 +117,8 @@ class EnergyBlockPC:
         """Factorise ``P`` at ``x_local`` and shift ``sigma`` (this rank's blocks; in a
         block, cells in radial order; module docstring): the constant part's values plus
         those of the entries that change (the linear part is neither recomputed nor sent
-        again: 83 % of the entries of ``bte_sphere_sn_packet``; 10.9 ms per update there against
-        ~18 ms)."""
+        again: 83 % of the entries of ``bte_sphere_sn_packet``; 10.9 ms per update there
+        against ~18 ms)."""
         p = self.problem
         jac = np.asarray(p.rhs_jacobian_varying(x_local))
         nd = p.n * p.B
