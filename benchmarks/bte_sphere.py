@@ -22,9 +22,9 @@
    action, rates, PC entries and the blocks' LU factorisation and solves, columns LU
    fact / LU solve), whose serial / 2-rank ratio a speed-up approaches on an idle
    machine (less the transposes and GMRES).
-   Measured 2026-11-23 after the band LU (:class:`fvqp.models.bte_sphere.precond
-   .BandedBlocks`, LAPACK dgbtrf/dgbtrs per energy block instead of scipy's splu of the
-   stacked blocks): serial, one process at load 0.1 (CPU s of 6 steps): energy blocks
+   Measured 2026-11-23 after the band LU (``BandedBlocks``, removed 2026-11-26: LAPACK
+   dgbtrf/dgbtrs per energy block instead of scipy's splu of the stacked blocks):
+   serial, one process at load 0.1 (CPU s of 6 steps): energy blocks
    2.18 -> 1.43 (PC build 1.015 -> 0.294, 10 builds: 82 -> 16-24 ms per factorisation;
    PC apply 0.51 -> 0.50); 10 Newton / 85 Krylov unchanged. With ``--ranks`` at load
    6-7 (others' jobs; the wall clock meaningless): old -> new in the same conditions,
