@@ -81,18 +81,22 @@ def solver_setup(problem: SphereProblem, case_petsc: dict, prefix: str = "bte_sp
     4.48 s against 0.118 / 5.04 s, 6 steps of the shipped case 1.03 against 1.10 s, the
     same Newton and Krylov counts (``benchmarks/bte_sphere.py``). A case whose
     ``[solver.petsc]`` sets ``pc_type`` gets PETSc's preconditioner on the assembled
-    matrix instead.
+    matrix instead. The case's ``eblock_*`` keys configure the blocks' LU (``[solver.petsc]
+    eblock_pc_factor_mat_ordering_type = "rcm"``; on the command line
+    ``-<prefix>eblock_...``).
     """
     from ...parallel.blocktranspose import BlockTranspose
     from .precond import EnergyBlockPC, block_weights, energy_blocks
 
     if "pc_type" in case_petsc:
         return {**DEFAULT_PETSC, **case_petsc}, JacobianConfig("matrix_free")
+    lu = {k[len("eblock_"):]: v for k, v in case_petsc.items() if k.startswith("eblock_")}
+    case_petsc = {k: v for k, v in case_petsc.items() if not k.startswith("eblock_")}
     block, slot = energy_blocks(problem)
     tr = BlockTranspose(problem.rcell, problem.n, problem.mesh.n, block, slot,
                         problem.dist.comm, weights=block_weights(problem, block))
     opts = {k: v for k, v in DEFAULT_PETSC.items() if k not in PETSC_PC}
-    pc = EnergyBlockPC(problem, tr, prefix + "eblock_")
+    pc = EnergyBlockPC(problem, tr, prefix + "eblock_", options=lu)
     return {**opts, **case_petsc}, JacobianConfig("matrix_free", preconditioner=pc)
 
 

@@ -90,16 +90,20 @@ class EnergyBlockPC:
     prefix : str
         Options prefix of the LU (:class:`fvqp.solvers.sparselu.SparseLU`; the driver
         passes ``<case prefix>eblock_``).
+    options : mapping, optional
+        The case's PETSc options of the LU (without the prefix).
     """
 
-    def __init__(self, problem, transpose, prefix: str = "bte_sphere_eblock_"):
+    def __init__(self, problem, transpose, prefix: str = "bte_sphere_eblock_",
+                 options=None):
         self.problem, self.tr = problem, transpose
         rows, cols = problem.pattern
         k = len(problem.jacobian_constant)
         d = np.arange(problem.n * problem.B)
         # the pattern and the shifted storage diagonal, placed once
         ent = transpose.entry_builder(np.concatenate([rows, d]), np.concatenate([cols, d]))
-        self._lu = SparseLU(ent.rows, ent.cols, int(transpose.offsets[-1]), prefix)
+        self._lu = SparseLU(ent.rows, ent.cols, int(transpose.offsets[-1]), prefix,
+                            options)
         #: the constant part of -P (the linear part) on the LU's entries, summed once
         const = np.zeros(len(rows) + len(d))
         np.negative(problem.jacobian_constant, out=const[:k])
