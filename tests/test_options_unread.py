@@ -61,6 +61,26 @@ def test_options_read_by_petsc_or_by_fvqp_are_not_reported_the_others_are():
     assert got == [("[solver.petsc]", "ksp_rtoll"), ("[solver.petsc]", "ksp_max_it")]
 
 
+def test_a_case_key_that_a_nested_solver_had_inserted_first_is_reported():
+    """A solver with a nested prefix inserted (and read) its own default
+    ``<prefix>sub_pc_type`` before the case's ``sub_pc_type`` under ``<prefix>`` came:
+    the case's value is left out as if the command line had set it, so it never takes
+    effect; reported as unread although PETSc marked the name used (bte_sphere's
+    ``eblock_*`` keys until 2026-11-26). A case key of the same value as such a default
+    is in effect: not reported."""
+    with options_session():
+        declare_case_options("nest_", {"sub_pc_type": "jacobi", "sub_ksp_type": "preonly"},
+                             "[solver.petsc]")
+        apply_options("nest_sub_", {"pc_type": "lu", "ksp_type": "preonly"})
+        ksp = _ksp("nest_sub_")
+        ksp.setFromOptions()
+        apply_options("nest_", {"sub_pc_type": "jacobi", "sub_ksp_type": "preonly"})
+        assert ksp.getPC().getType() == "lu"
+        got = unread_case_options()
+        ksp.destroy()
+    assert got == [("[solver.petsc]", "sub_pc_type")]
+
+
 def test_a_new_session_forgets_the_last_one():
     with options_session():
         declare_case_options("unread2_", {"ksp_rtoll": 1}, "[solver.petsc]")

@@ -99,6 +99,9 @@ _RUN = "\0run"
 #: the case's options of this session (:func:`declare_case_options`): full name (lower
 #: case) -> (the table they were given in, their key there)
 _CASE: dict[str, tuple[str, str]] = {}
+#: their values as inserted (:func:`_entries`): a case option whose name holds another
+#: value at the end was not in effect (:func:`case_option_reads`)
+_CASE_VALUES: dict[str, str | None] = {}
 #: option names (lower case) read in this session: marked used by PETSc before fvqp
 #: deleted them, or read by fvqp itself (:func:`note_read`)
 _READ: set[str] = set()
@@ -218,6 +221,7 @@ def remove_inserted() -> int:
     _REPORTED.clear()
     _HOLDERS.clear()
     _CASE.clear()
+    _CASE_VALUES.clear()
     _READ.clear()
     return removed
 
@@ -241,8 +245,9 @@ def declare_case_options(prefix: str, options: Mapping[str, object] | None,
     checked by :func:`unread_case_options` at the end of the run. A viewer option set to
     ``false`` is left out (it inserts nothing, :func:`_entries`)."""
     prefix = normalise_prefix(prefix)
-    for key in _entries(options):
+    for key, value in _entries(options).items():
         _CASE[(prefix + key).lower()] = (where, key)
+        _CASE_VALUES[(prefix + key).lower()] = value
 
 
 def case_option_reads() -> list[tuple[tuple[str, str], bool]]:
@@ -250,14 +255,24 @@ def case_option_reads() -> list[tuple[tuple[str, str], bool]]:
     read)`` in the order declared (the same on every rank): ``read`` if a PETSc object
     marked it used or fvqp read it (:func:`note_read`) in this session on this rank.
     An option the command line also sets counts as read (its value replaced the
-    case's; PETSc reports it if unused)."""
+    case's; PETSc reports it if unused). One that fvqp inserted with another value
+    counts as unread whatever PETSc marked: a solver's own default under a nested
+    prefix (``<prefix>eblock_pc_type``) was in the database before the case's key of
+    the same name, which :func:`apply_options` then took for the command line's and
+    left out (bte_sphere's ``eblock_*`` keys did nothing so, without a warning, until
+    2026-11-26)."""
     from petsc4py import PETSc
 
     db = PETSc.Options()
-    present = {k.lower() for k in db.getAll()}
+    values = {k.lower(): v for k, v in db.getAll().items()}
     ours = {k.lower() for k in inserted_names()}
-    return [(entry, name in _READ or (name in present and (db.used(name) or
-                                                             name not in ours)))
+
+    def replaced(name: str) -> bool:
+        return name in ours and name in values and \
+            (values[name] or None) != (_CASE_VALUES.get(name) or None)
+
+    return [(entry, not replaced(name) and (
+                name in _READ or (name in values and (db.used(name) or name not in ours))))
             for name, entry in _CASE.items()]
 
 
