@@ -102,12 +102,21 @@ class SparseLU:
         #: numeric factorisations done
         self.factorisations = 0
 
-    def factor(self, data: np.ndarray) -> None:
+    @property
+    def values(self) -> np.ndarray:
+        """The matrix's own values in CSR order (row, then column): a caller that writes
+        them in place calls :meth:`factor` without ``data`` (no copy)."""
+        return self._values
+
+    def factor(self, data: np.ndarray | None = None) -> None:
         """Factorise the matrix with entry values ``data`` (in the order of ``rows``,
-        ``cols``). Raises ``numpy.linalg.LinAlgError`` on a zero pivot."""
+        ``cols``; None: the values already written into :attr:`values`). Raises
+        ``numpy.linalg.LinAlgError`` on a zero pivot."""
         if self._solver is None:
             return
-        if self.positions is None:
+        if data is None:
+            pass
+        elif self.positions is None:
             self._values[:] = data
         else:
             self._values[self.positions] = data

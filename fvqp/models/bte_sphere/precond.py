@@ -129,9 +129,10 @@ class EnergyBlockPC:
         vals = np.empty(len(jac) + nd)
         np.negative(jac, out=vals[:len(jac)])
         np.multiply(shift, p.dconserved(x_local[:nd]), out=vals[len(jac):])
-        data = self._base.copy()
+        data = self._lu.values  # the LU's entries are in CSR order, as ``_base``
+        np.copyto(data, self._base)
         data[self._at] += self._varying.values(vals)
-        self._lu.factor(data)
+        self._lu.factor()
         self.factorisations += 1
 
     def apply(self, r_owned: np.ndarray) -> np.ndarray:
