@@ -150,6 +150,31 @@ def test_block_gathers_equal_the_strided_windows(setup, monkeypatch):
         assert np.array_equal(windows[k], gathers[k]), k
 
 
+def test_row_scale_scales_every_row_of_every_block(setup):
+    """``row_scale`` (a model's storage factors and sign, folded into the row factors as
+    the blocks are formed) gives the blocks with every QP row times ``s_f`` and every
+    phonon row times ``s_n``, the diagonal phonon block included, to round-off; in
+    float32 (the transport preconditioner's blocks) to float32 round-off."""
+    g, rho, ados, f, n, kw, cph, table = setup
+    rng = np.random.default_rng(5)
+    sf, sn = -rng.uniform(0.5, 2.0, f.shape), -rng.uniform(0.5, 2.0, n.shape)
+    plain = collision_blocks(f, n, rho, ados, c_ph=cph, rates=table, **kw)
+    scaled = collision_blocks(f, n, rho, ados, c_ph=cph, rates=table, row_scale=(sf, sn),
+                              **kw)
+    for k, s in (("ff", sf), ("fn", sf), ("nf", sn)):
+        ref = s[:, :, None] * plain[k]
+        assert np.max(np.abs(scaled[k] - ref)) <= 1e-14 * np.max(np.abs(ref)), k
+    assert np.max(np.abs(scaled["nn"] - sn * plain["nn"])) <= 1e-14 * np.max(
+        np.abs(plain["nn"]))
+    f32 = [np.asarray(x, np.float32) for x in (f, n, rho, ados)]
+    s32 = collision_blocks(*f32, c_ph=cph, rates=table, row_scale=(
+        sf.astype(np.float32), sn.astype(np.float32)), **kw)
+    for k, s in (("ff", sf), ("fn", sf), ("nf", sn)):
+        ref = s[:, :, None] * plain[k]
+        assert s32[k].dtype == np.float32
+        assert np.max(np.abs(s32[k] - ref)) <= 1e-5 * np.max(np.abs(ref)), k
+
+
 @pytest.mark.parametrize("layout", ["centred", "vertex"])
 def test_added_process_reaches_the_0d_operators(layout):
     """The 0D model's operators (kinetics0d: the FFT residual and action of

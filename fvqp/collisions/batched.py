@@ -314,14 +314,15 @@ class CouplingSpectra:
 
 
 def batched_blocks(f: np.ndarray, n: np.ndarray, rho: np.ndarray, ados: np.ndarray, *,
-                   h: float, m: int, qp_scale=1.0, c_ph=1.0, pair_weight=None
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+                   h: float, m: int, qp_scale=1.0, c_ph=1.0, pair_weight=None,
+                   row_scale=None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     r"""The exact Jacobian blocks ``ff (C, N, N), fn (C, N, M), nf (C, M, N), nn (C, M)``
     of :func:`batched_terms` (``qp``, ``ph``; the phonon block is diagonal); arguments as
-    there (real ``f``, ``n``; ``float32`` in, ``float32`` blocks)
+    there (real ``f``, ``n``; ``float32`` in, ``float32`` blocks); ``row_scale``: rows
+    scaled as they are formed
     (:func:`fvqp.collisions.correlation_blocks.collision_blocks`)."""
     b = collision_blocks(f, n, rho, ados, h=h, m=m, qp_scale=qp_scale, c_ph=c_ph,
-                         pair_weight=pair_weight)
+                         pair_weight=pair_weight, row_scale=row_scale)
     return b["ff"], b["fn"], b["nf"], b["nn"]
 
 

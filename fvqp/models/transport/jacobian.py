@@ -115,26 +115,27 @@ class JacobianAssembly:
         (:func:`fvqp.collisions.batched.batched_blocks`)."""
         N, M = self.N, self.M
         c = sl.stop - sl.start
+        mf, mn = self.m_f[sl].astype(dtype), self.m_n[sl].astype(dtype)
         if self.collisions:
-            ff, fn, nf, nn = batched_blocks(
+            # K = -m J: the storage factors and the sign go into the rows as they are
+            # formed (:func:`~fvqp.collisions.correlation_blocks.collision_blocks`
+            # ``row_scale``), no pass over the blocks
+            kff, kfn, knf, nn = batched_blocks(
                 y[sl, :N].astype(dtype), y[sl, N:].astype(dtype),
                 self.rho[sl].astype(dtype), self.ados[sl].astype(dtype), h=self.grid.h,
-                m=self.grid.m, qp_scale=self.p["qp_scale"][sl], c_ph=self.p["c_ph"][sl])
+                m=self.grid.m, qp_scale=self.p["qp_scale"][sl], c_ph=self.p["c_ph"][sl],
+                row_scale=(-mf, -mn))
         else:
-            ff, fn = np.zeros((c, N, N), dtype), np.zeros((c, N, M), dtype)
-            nf, nn = np.zeros((c, M, N), dtype), np.zeros((c, M), dtype)
-        mf, mn = self.m_f[sl].astype(dtype), self.m_n[sl].astype(dtype)
+            kff, kfn = np.zeros((c, N, N), dtype), np.zeros((c, N, M), dtype)
+            knf, nn = np.zeros((c, M, N), dtype), np.zeros((c, M), dtype)
         alg_f, fixed = self.alg_f[sl], self.ph_fixed[sl]
-        kff = -mf[:, :, None] * ff
         i = np.arange(N)
         kff[:, i, i] += shift * mf
-        kfn = -mf[:, :, None] * fn
         kff[alg_f] = 0.0
         kfn[alg_f] = 0.0
         kff[:, i, i] += np.where(alg_f, self.kappa[sl], 0.0).astype(dtype)
-        knf = -mn[:, :, None] * nf
         knf[fixed] = 0.0
-        d = shift * self.m_n[sl] - self.m_n[sl] * nn + self.m_n[sl] / self.p["tau_esc"][
+        d = shift * self.m_n[sl] + nn + self.m_n[sl] / self.p["tau_esc"][
             sl, None] - np.where(fixed[:, None], 0.0, self.ph_diag[sl])
         d = np.where(fixed[:, None], self.kappa[sl], d)
         return kff, kfn, knf, d.astype(dtype)
