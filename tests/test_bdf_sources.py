@@ -144,3 +144,31 @@ def test_bdf2_with_a_smooth_time_dependent_source_is_second_order(line, monkeypa
     assert np.all(rates > 1.85) and np.all(rates < 2.3), rates
     monkeypatch.setattr(HeatProblem, "explicit_source", None)
     assert _orders(line)[-1] < 1.2
+
+
+@pytest.mark.parametrize("order", [1, 2])
+def test_only_the_storage_a_step_uses_is_kept(line, order):
+    """C(x) is kept for the states the next step's history term uses (the last one, and
+    the one before with BDF2), not for the oldest state, which serves the predictor only;
+    a backward-Euler step refers to C(x_n) itself instead of a scaled copy (issue 18 §1:
+    a state-length array each at device size). The deposit is still stored exactly once."""
+    opts = BDFOptions(order=order, dt_initial=0.05, adaptive=False)
+    stored, deposited, res = _run(line, PowerProfile(0.0, 0.5, 0.5), opts)
+    assert res.steps == 20
+    assert stored == pytest.approx(deposited, rel=1e-12)
+    with options_session():
+        n = line.local.n_owned
+        prob = HeatProblem(line, [Linear()], np.ones(1), {
+            "left": BoundaryCondition("insulated"),
+            "right": BoundaryCondition("insulated")})
+        it = BDFIntegrator(prob, np.ones(n), 0.0, "bdfkeep_", PETSC, opts,
+                           jacobian=JacobianConfig())
+        it.run(0.2)
+        kept = [h[2] is not None for h in it.history]
+        assert kept == ([True, False, False] if order == 1 else [True, True, False])
+        it._attempt(0.05)
+        coef, hist = it._hist_C
+        if order == 1:
+            assert coef == -1.0 and hist is it.history[0][2]
+        else:
+            assert coef == 1.0 and hist is not it.history[0][2]

@@ -617,8 +617,17 @@ from fvqp.parallel import Distribution
 dist = Distribution(build_geometry(read_mesh(sys.argv[3])))
 n_own = dist.local.n_owned
 gh = dist.ghosted(dist.local_to_global[:n_own].astype(float))
+# blocks of 3 unknowns per cell: the global numbers computed on demand, not kept
+from fvqp.parallel.blocked import BlockDistribution
+bd = BlockDistribution(dist, 3)
+want = (dist.local_to_global[:, None] * 3 + np.arange(3)).ravel()
+some = np.array([0, 4, bd.local.n_local - 1])
+blocks = bool(np.array_equal(bd.local_to_global, want)
+              and np.array_equal(bd.global_index(some), want[some])
+              and "local_to_global" not in vars(bd)
+              and np.array_equal(bd.ghosted(want[:bd.local.n_owned].astype(float)), want))
 ghosts = comm.tompi4py().gather([int(dist.local.n_local - n_own),
-                                 bool(np.array_equal(gh, dist.local_to_global))])
+                                 bool(np.array_equal(gh, dist.local_to_global)) and blocks])
 if rank == 0:
     json.dump({"size": size, "errors": errs, "scale": float(np.max(np.abs(ref))),
                "yscale": float(np.max(np.abs(yref))), "ghosts": ghosts},
@@ -630,7 +639,8 @@ def test_two_level_on_two_ranks_equals_the_serial_formula(tmp_path):
     """`mpiexec -n 2`: the coarse matrix split by rows over the ranks (redundant LU) and
     TwoLevelPC's Galerkin product of a distributed A give the global formulas of the two
     tests above on every rank's rows; Distribution.ghosted fills every rank's ghost
-    cells with their owners' values (global cell numbers)."""
+    cells with their owners' values (global cell numbers), and a BlockDistribution's
+    global numbers of unknowns, computed on demand (not kept), match them."""
     script = tmp_path / "two_rank_coarse.py"
     script.write_text(_TWO_RANK_COARSE)
     out = tmp_path / "out.json"

@@ -81,6 +81,11 @@ class GhostedVectors:
         """A new ghosted PETSc vector (owned part + ghost slots)."""
         return self._template.duplicate()
 
+    def global_index(self, local: np.ndarray) -> np.ndarray:
+        """Global numbers of the local unknowns ``local`` (``local_to_global[local]``; a
+        layout that does not keep the whole map computes only these)."""
+        return self.local_to_global[np.asarray(local)]
+
     def max_array(self, values: np.ndarray) -> np.ndarray:
         """Entry-wise maximum of the ranks' equally shaped ``values`` (one collective on
         the layout's petsc4py ``comm``)."""

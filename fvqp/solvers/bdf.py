@@ -182,7 +182,7 @@ class BDFIntegrator:
         #: caller that knows a closer one (a step repeated at corrected coefficients)
         self.guess: np.ndarray | None = None
         self._coef = (1.0, -1.0, 0.0)
-        self._hist_C = np.zeros(n_own)
+        self._hist_C = (1.0, np.zeros(n_own))
         #: the source correction of the current step (owned rows, per unit time) and its
         #: share of each rate key: ``(vector, {key: partial sum})``
         self._src_corr: tuple[np.ndarray | float, dict] = (0.0, {})
@@ -202,7 +202,13 @@ class BDFIntegrator:
         if np.may_share_memory(r, xl):  # a storage of ones may hand back its input
             r = r.copy()
         r *= self._coef[0]
-        r += self._hist_C
+        c, hist = self._hist_C  # sum_j a_j C(x_{n-j}), or a_1 and C(x_n) (backward Euler)
+        if c == 1.0:
+            r += hist
+        elif c == -1.0:
+            r -= hist
+        else:
+            r += c * hist
         r /= t1 - t0
         r -= self.problem.rhs(xl, t0, t1)
         r -= self._src_corr[0]
@@ -248,10 +254,12 @@ class BDFIntegrator:
         a0, a1, a2 = self._coefficients(h)
         self._coef = (a0, a1, a2)
         self._span = (self.t, self.t + h)
-        hist = a1 * self.history[0][2]
         if a2 != 0.0:
+            hist = a1 * self.history[0][2]
             hist += a2 * self.history[1][2]
-        self._hist_C = hist
+            self._hist_C = (1.0, hist)
+        else:  # backward Euler: C(x_n) itself, no state-length copy (issue 18 §1)
+            self._hist_C = (a1, self.history[0][2])
         self._src_corr = self._source_correction(h)
         pred = self._predict(self.t + h)
         x = self.dist.create_vec()
@@ -374,10 +382,17 @@ class BDFIntegrator:
         self.last_h = h
         self.history.insert(0, (t1, x_new, self.problem.conserved(x_new), acc))
         del self.history[3:]
-        if len(self.history) == 3:  # the oldest state serves the predictor only: its
-            t2, x2, _, acc2 = self.history[2]  # C(x) is not kept (issue 18 §1)
-            self.history[2] = (t2, x2, None, acc2)
+        self._drop_unused_storage()
         self.step_count += 1
+
+    def _drop_unused_storage(self) -> None:
+        """Keep :math:`C(x)` only of the states a step's history term uses: the last one,
+        and the one before with BDF2; the older states serve the predictor only (issue 18
+        §1: a state-length array each)."""
+        keep = 2 if self.opts.order == 2 else 1
+        for j in range(keep, len(self.history)):
+            tj, xj, _, accj = self.history[j]
+            self.history[j] = (tj, xj, None, accj)
 
     # ---- driving --------------------------------------------------------------------
     @property
@@ -460,6 +475,7 @@ class BDFIntegrator:
         self.history = [(float(t), np.asarray(x, dtype=float),
                          self.problem.conserved(np.asarray(x, dtype=float)), dict(a))
                         for t, x, a in zip(state["times"], state["x"], state["acc"], strict=True)]
+        self._drop_unused_storage()
         self._start_missing()
 
     def _start_missing(self) -> None:

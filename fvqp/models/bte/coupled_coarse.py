@@ -93,7 +93,7 @@ class GlobalCoarse:
             ii = cell * Sc + np.tile(np.repeat(np.arange(Sc), Sc), n)
             jj = cell * Sc + np.tile(np.arange(Sc), n * Sc)
             rows = np.concatenate([self.T.row, ii]).astype(np.int64)
-            cols = self.cdist.local_to_global[np.concatenate([self.T.col, jj])]
+            cols = self.cdist.global_index(np.concatenate([self.T.col, jj]))
             key, self._slots = np.unique(rows * ng + cols, return_inverse=True)
             self._slots = self._slots.ravel()
             self._indptr = np.searchsorted(key // ng, np.arange(n * Sc + 1))

@@ -327,7 +327,7 @@ class BTEProblem(BinBalances, BinMarch):
     def petsc_matrix(self, j: int, a: float):
         """The system of bin ``j`` as a distributed PETSc matrix."""
         m = self.local_matrix(j, a).tocoo()
-        g = self.bdist.local_to_global[m.col]
+        g = self.bdist.global_index(m.col)
         csr = sp.csr_matrix((m.data, (m.row, g)), shape=(m.shape[0], self.bdist.n_global))
         csr.sum_duplicates()
         csr.sort_indices()

@@ -100,11 +100,11 @@ class BinSweeps:
         :meth:`_solver`)."""
         bdist = bdist or self.bdist
         m = m.tocoo()
-        g = bdist.local_to_global[m.col]
+        g = bdist.global_index(m.col)
         csr = sp.csr_matrix((m.data, (m.row, g)), shape=(m.shape[0], bdist.n_global))
         csr.sum_duplicates()
         csr.sort_indices()
-        row0 = int(bdist.local_to_global[0]) if m.shape[0] else 0
+        row0 = int(bdist.global_index(0)) if m.shape[0] else 0
         return csr, bdist.n_global, row0
 
     def _group_solver(self, gi: int, a: float, extra=None) -> LinearSolver:
