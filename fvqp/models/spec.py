@@ -94,6 +94,44 @@ def bath_gap(material, temperature: float, Tc: float | None = None) -> float:
     return float(thermal_gap(temperature, tc, material.gap_ratio, "delta0")) * K_B
 
 
+def gap_closes_at(material, Tc: float | None = None, model: str = "delta0") -> float:
+    r"""The temperature [K] at and above which a kinetic model's equilibrium gap of
+    ``material`` (critical temperature ``Tc`` [K] if given) is zero
+    (:func:`fvqp.spectra.gap.thermal_gap`): the material's :math:`T_c` for the α model;
+    for the δ0 model (the weak-coupling gap equation with :math:`\Delta_0 = \alpha
+    k_BT_c`: the gap of ``bte``, ``bte_sphere``, ``bte_chip``, ``transport`` and the
+    self-consistent ``kinetics0d``) :math:`T_c' = (\alpha/\alpha_{BCS})\,T_c` when that
+    is lower (Al, α = 1.70: 0.964 :math:`T_c` = 1.132 K)."""
+    from ..spectra.gap import BCS_GAP_RATIO
+
+    tc = Tc or material.Tc
+    if model == "alpha":
+        return tc
+    return min(tc, tc * material.gap_ratio / BCS_GAP_RATIO)
+
+
+def bath_above_gap(err, key: str, material, Tc: float, T: float, where: str = "",
+                   model: str = "delta0", fix: str = "") -> bool:
+    """Refuse (into ``err``, under ``key``) a temperature ``T`` [K] at which the model's
+    gap of ``material`` is zero (:func:`gap_closes_at`): True if refused. ``where`` names
+    the region, ``fix`` extends the advice."""
+    limit = gap_closes_at(material, Tc, model)
+    if T < limit:
+        return False
+    if limit >= Tc:
+        err.add(key, f"{T:g} K is at or above Tc = {Tc:g} K of {material.name}{where}: no "
+                "gap, no quasiparticles.", f"give a bath temperature below {Tc:g} K{fix}.")
+        return True
+    err.add(key, f"{T:g} K is at or above {limit:.4g} K, where the gap of {material.name}"
+            f"{where} closes in this model (the weak-coupling gap equation with Delta0 = "
+            f"{material.gap_ratio:g} k_B Tc: Tc' = {material.gap_ratio:g}/1.764 x Tc = "
+            f"{limit:.4g} K, below the measured Tc = {Tc:g} K): the film would be normal, "
+            "no quasiparticles.",
+            f"give a bath temperature below {limit:.4g} K{fix} (or a gap ratio of 1.764 "
+            "in the region's material, which closes the gap at Tc).")
+    return True
+
+
 def ueV(joules: float) -> str:
     """An energy [J] as text in µeV, for the messages of case checks."""
     from ..units import E_CHARGE
@@ -168,14 +206,12 @@ def check_sources_above_gap(err, sources, gaps: dict) -> None:
                     "or deposit it in a region with a lower gap.")
 
 def check_bath_and_grid(err, material, Tc: float, temperature: float, e_max: float | None,
-                        e_max_key: str, fix: str) -> None:
-    """The checks of a single-material kinetic case: the bath below Tc, and a grid top
-    ``e_max`` (key ``e_max_key``, ``None``: the default) above the gap at the bath;
-    ``fix`` completes the advice for ``e_max``."""
-    if temperature >= Tc:
-        err.add("bath.temperature", f"{temperature:g} K is at or above Tc = {Tc:g} K of "
-                f"{material.name}: no gap, no quasiparticles.",
-                f"give a bath temperature below {Tc:g} K.")
+                        e_max_key: str, fix: str, model: str = "delta0") -> None:
+    """The checks of a single-material kinetic case: the bath below the temperature
+    where the model's gap closes (:func:`gap_closes_at`; ``model`` that of the case's
+    gap), and a grid top ``e_max`` (key ``e_max_key``, ``None``: the default) above the
+    gap at the bath; ``fix`` completes the advice for ``e_max``."""
+    if bath_above_gap(err, "bath.temperature", material, Tc, temperature, model=model):
         return
     gap = bath_gap(material, temperature, Tc)
     if e_max is not None and e_max <= gap:

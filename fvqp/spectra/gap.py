@@ -362,8 +362,11 @@ def thermal_gap(
     :math:`T_c' = 0.964\,T_c`, and at :math:`0.9\,T_c` the α model is 21 % above it; Nb, 1.90:
     :math:`T_c' = 1.077\,T_c`). It is continuous: 0 only for :math:`T \ge T_c'`, and for
     :math:`\alpha > \alpha_{BCS}` still positive between :math:`T_c` and :math:`T_c'`
-    (the gap equation's solution there; the case checks refuse a bath at or above the
-    material's :math:`T_c`, :func:`fvqp.models.spec.check_bath_and_grid`).
+    (the gap equation's solution there). The case checks of the models with this gap
+    refuse a bath at or above :math:`\min(T_c, T_c')` (:func:`fvqp.models.spec.
+    gap_closes_at`): above :math:`T_c'` the film would be normal (a bte run of Al at
+    1.15 K used to finish with a gap of zero everywhere, one of Sn in bte_sphere at 3.66 K
+    to divide by it).
 
     Parameters
     ----------

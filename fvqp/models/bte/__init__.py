@@ -369,8 +369,9 @@ def _check_self_gap(data, err) -> None:
 def _check_gap(data, err) -> None:
     """Every active superconductor below its Tc and [energy] e_max above its gap; regions
     of different superconductors only where interfaces are modelled."""
-    from ...materials import UnknownMaterialError, get_material
-    from ..spec import bath_gap, ueV
+    from ...materials import UnknownMaterialError
+    from ..base.schema import case_material
+    from ..spec import bath_above_gap, bath_gap, ueV
 
     T = data["bath"]["temperature"]
     e_max = (data.get("energy") or {}).get("e_max")
@@ -378,19 +379,16 @@ def _check_gap(data, err) -> None:
     for name, reg in data["regions"].items():
         if not reg.get("active", True) or not reg.get("material"):
             continue
-        try:
-            mat = get_material(reg["material"])
-        except UnknownMaterialError:
-            continue
+        try:  # the region's own gap_ratio/delta0 included: the gap the run will use
+            mat = case_material(reg)
+        except (UnknownMaterialError, TypeError):
+            continue  # reported elsewhere (unknown material; delta0 and gap_ratio both)
         tc = reg.get("Tc") or mat.Tc
         key = f"regions.{name}.Tc" if reg.get("Tc") else "bath.temperature"
         if reg.get("normal"):
             props.add((mat.name + " (normal)", 0.0))
             continue
-        if T >= tc:
-            err.add(key, f"{T:g} K is at or above Tc = {tc:g} K of {mat.name} (region "
-                    f"{name}): no gap, no quasiparticles.",
-                    f"give a bath temperature below {tc:g} K.")
+        if bath_above_gap(err, key, mat, tc, T, where=f" (region {name})"):
             continue
         gap = bath_gap(mat, T, tc)
         props.add((mat.name, tc))

@@ -187,7 +187,9 @@ def _check(data, err) -> None:
                 "in the database.", 'give escape_time = "1 ns".')
     check_bath_and_grid(err, mat, mat.Tc, data["bath"]["temperature"],
                         (data.get("grid") or {}).get("e_max"), "grid.e_max",
-                        ", or leave it out (the default).")
+                        ", or leave it out (the default).",
+                        model="delta0" if data["film"].get("self_consistent_gap")
+                        else "alpha")
     if not err.items:
         _check_grid_top(data, mat, err)
     if data["film"].get("self_consistent_gap") and not data.get("time", {}).get("steady"):

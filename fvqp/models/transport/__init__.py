@@ -205,7 +205,7 @@ def _region_gaps(data, err=None) -> dict:
     region's material with the case's overrides, :func:`.regions.region_material`); a bath
     at or above a region's Tc is reported to ``err`` (if given) and the region left out."""
     from ...materials import UnknownMaterialError
-    from ..spec import bath_gap
+    from ..spec import bath_above_gap, bath_gap, gap_closes_at
     from .regions import region_material
 
     T = data["bath"]["temperature"]
@@ -220,12 +220,11 @@ def _region_gaps(data, err=None) -> dict:
         Tc = mat.Tc
         if reg.get("gap"):
             gaps[name] = reg["gap"]
-        elif T >= Tc:
+        elif T >= gap_closes_at(mat, Tc):
             if err is not None:
-                err.add("bath.temperature", f"{T:g} K is at or above Tc = {Tc:g} K of "
-                        f"{mat.name} (region {name!r}): no gap, no quasiparticles.",
-                        f"give a bath temperature below {Tc:g} K, or trap = true for a "
-                        "normal region.")
+                bath_above_gap(err, "bath.temperature", mat, Tc, T,
+                               where=f" (region {name!r})",
+                               fix=", or trap = true for a normal region")
         else:
             gaps[name] = bath_gap(mat, T, Tc)
     return gaps
