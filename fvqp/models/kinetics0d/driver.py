@@ -137,6 +137,13 @@ def run(case, output_dir: str | None = None, resume: bool = False,
         t_final = tr.t
     obs = observables(model, y, t_final)
     summary["observables"] = obs
+    if tc["steady"]:
+        from .observables import unbalanced_drive
+
+        why = unbalanced_drive(model, obs, meta["kTc_J"] / (E_CHARGE * 1e-6))
+        if why is not None:  # reported, never a silent "converged"
+            log.error("kinetics0d: %s", why)
+            summary.update(status=-1, message=why)
     summary["observables_SI"] = {k: v[0] for k, v in _si(obs, meta).items()}
     summary["observables_SI_units"] = {k: v[1] for k, v in _si(obs, meta).items()}
     summary["gap_ueV"] = model.grid.delta * meta["kTc_J"] / (E_CHARGE * 1e-6)

@@ -99,6 +99,7 @@ from ...collisions import (
     qp_number,
 )
 from ...spectra import fermi, fermi_temperature
+from .drives import PhotonDrive
 from .model import Kinetics0D
 
 __all__ = [
@@ -195,6 +196,34 @@ def number_temperature(model: Kinetics0D, y: np.ndarray) -> float:
         if not float(w @ fermi(e, lo)) < n < float(w @ fermi(e, hi)):
             return math.nan
         return float(fermi_temperature(w[None, :], e, [n], lo, hi)[0])
+
+
+#: relative mismatch of absorbed and escaping power above which a steady state does not
+#: hold its drive (a converged steady state balances them to ~1e-11)
+POWER_BALANCE_TOL = 1e-6
+
+
+def unbalanced_drive(model: Kinetics0D, obs: dict, kTc_ueV: float) -> str | None:
+    """None if the steady state's observables ``obs`` balance the absorbed and escaping
+    power (:data:`POWER_BALANCE_TOL`), else the reason and the fix (a steady state that
+    does not absorb its drive is not the answer, whatever Newton said: e.g. sub-gap
+    photons where no quasiparticles are there to absorb them, whose normalisation to the
+    absorbed power then finds nothing to normalise). ``kTc_ueV``: the energy unit in
+    ueV."""
+    mm = obs.get("power_relative_mismatch")
+    if mm is None or mm <= POWER_BALANCE_TOL:
+        return None
+    msg = (f"the steady state does not balance its drive: absorbed "
+           f"{obs['power_absorbed']:.3g}, escaping {obs['power_escaped']:.3g} (internal "
+           f"units; relative mismatch {mm:.3g})")
+    two_gap = 2.0 * model.grid.delta
+    sub = [d for d in model.drives if isinstance(d, PhotonDrive) and d.photon_energy < two_gap]
+    if sub:
+        return (msg + f". The photons ({sub[0].photon_energy * kTc_ueV:.4g} ueV) lie below "
+                f"2 Delta = {two_gap * kTc_ueV:.4g} ueV: they can only be absorbed by "
+                "quasiparticles already present, and there are too few. Fix: a photon "
+                "energy above 2 Delta, or a bath warm enough to hold quasiparticles.")
+    return msg + ". Fix: check the drive (its energy on the grid, its power) and the grid."
 
 
 def power_balance(model: Kinetics0D, y: np.ndarray, t: float = 0.0) -> dict[str, float]:

@@ -36,6 +36,7 @@ import numpy as np
 from ...io.atomic import atomic_path, atomic_savefig, atomic_write_bytes
 from ...io.workunits import StudyStopped, WorkUnits
 from ...parallel.tasks import TaskShare
+from ...solvers.result import ConvergenceError
 from ...units import E_CHARGE
 
 log = logging.getLogger(__name__)
@@ -91,11 +92,14 @@ def point_values(values: Mapping, key: str, value: float) -> dict:
     return v
 
 
-def sweep_point(case, key: str, value: float) -> dict:
+def sweep_point(case, key: str, value: float, index: int | None = None) -> dict:
     """Steady state of one sweep point (an :class:`fvqp.case.InternalCase`), reduced to
-    the table's columns (SI)."""
+    the table's columns (SI). A steady state that does not balance its drive
+    (:func:`.observables.unbalanced_drive`) raises ConvergenceError naming the point
+    (``index``: in SI)."""
     from .build import build_model, solver_options
     from .observables import summary as observables
+    from .observables import unbalanced_drive
     from .outputs import output_values
     from .solve import steady_state
 
@@ -103,6 +107,12 @@ def sweep_point(case, key: str, value: float) -> dict:
     model, _ = build_model(point)
     y, res = steady_state(model, **solver_options(case.values))
     obs = observables(model, y)
+    why = unbalanced_drive(model, obs, point.units.energy / (E_CHARGE * 1e-6))
+    if why is not None:  # the sweep stops here, naming the point
+        where = f"{key} = {value!r} (internal units)"
+        if index is not None:
+            where = "{} = {:.6g} {}".format(key, *_si_value(case, key, index))
+        raise ConvergenceError(f"sweep point {where}: {why}")
     out = output_values(point.units, {"n_qp": obs["n_qp"], "t_eff": obs["t_eff"],
                                       "mu": obs["mu"], "delta": model.grid.delta})
     return {"n_qp": float(out["n_qp"]), "t_star": float(out["t_eff"]),
@@ -129,7 +139,7 @@ def run_sweep(case, out_dir: str, resume: bool = False, max_steps: int | None = 
     if tasks.is_root:
         os.makedirs(out_dir, exist_ok=True)
     units = WorkUnits(out_dir, case.digest, resume=resume, max_units=max_steps, tasks=tasks)
-    items = [(f"point{i:04d}", (lambda x=x: sweep_point(case, key, x)))
+    items = [(f"point{i:04d}", (lambda x=x, i=i: sweep_point(case, key, x, i)))
              for i, x in enumerate(vals)]
     x_si = [_si_value(case, key, i) for i in range(len(vals))]
     log.info("kinetics0d sweep of %s over %d values on %d rank(s)", key, len(vals),

@@ -1,0 +1,40 @@
+"""A kinetics0d steady state that does not absorb its drive is a failure, not a result.
+
+Photons below 2 Delta are absorbed only by quasiparticles already present; in a V film
+at 80 mK (Delta = 791 ueV) there are none, so the 850 ueV drive, normalised to its
+absorbed power, finds nothing to normalise: Newton converged on the bath itself and the
+run ended with status 0 and "CONVERGED_USER" while summary.json said absorbed 1e-19 W,
+escaping -3e-41 W (relative mismatch 1.0). Now such a steady state (and a sweep point)
+ends the run with status -1 (exit code 3) and a message naming the balance, the sub-gap
+photons and the fix.
+"""
+
+from __future__ import annotations
+
+import json
+
+from conftest import case_variant, run_fvqp
+
+V_FILM = {'material = "Al"': 'material = "V"\ntau0 = "100 ns"\ntau0_phi = "0.1 ns"'}
+
+
+def test_a_steady_state_that_absorbs_nothing_fails(tmp_path):
+    case = case_variant("kinetics0d_al_weak_drive.toml", tmp_path, **V_FILM,
+                        **{'Tc = "1.2 K"': 'Tc = "5.4 K"'})
+    out = tmp_path / "out"
+    proc = run_fvqp(["-q", "run", case, "--output", out], check=False)
+    assert proc.returncode == 3, proc.stderr
+    s = json.loads((out / "summary.json").read_text())
+    assert s["status"] == -1
+    assert "does not balance its drive" in s["message"]
+    assert "below 2 Delta = 1582 ueV" in s["message"] and "Fix:" in s["message"]
+    assert s["observables"]["power_relative_mismatch"] > 0.99
+
+
+def test_a_sweep_point_that_absorbs_nothing_stops_the_sweep_naming_it(tmp_path):
+    case = case_variant("kinetics0d_al_power_sweep.toml", tmp_path, **V_FILM,
+                        **{'Tc = "1.2 K"': 'Tc = "5.4 K"'})
+    proc = run_fvqp(["-q", "run", case, "--output", tmp_path / "out"], check=False)
+    assert proc.returncode == 3, proc.stderr
+    assert "sweep point power = 1e-19 W" in proc.stderr
+    assert "does not balance its drive" in proc.stderr
