@@ -269,6 +269,9 @@ def test_chip_deposit_above_the_phonon_grid_is_refused(name, tmp_path):
      "sources[0].energy: 400 ueV lies below the gap 693.4 ueV of region 'absorber'"),
     ("bte_film_pulse.toml", {'energy = "250 ueV"': 'energy = "150 ueV"'},
      "sources[0].energy: 150 ueV lies below the gap 172.1 ueV of region 'film'"),
+    # the packet of bte_sphere (it used to run: 2.2e6 QPs at the gap edge for 1 keV)
+    ("bte_sphere_sn_packet.toml", {'energy = "5.5 meV"': 'energy = "0.3 meV"'},
+     "initial.energy: 300 ueV lies below the gap 554.9 ueV of Sn at the bath"),
 ])
 def test_a_qp_source_below_the_gap_is_refused(name, edits, message, tmp_path):
     """A QP source centred below the gap of its region has no states to fill: the

@@ -202,7 +202,7 @@ def check_sources_above_gap(err, sources, gaps: dict) -> None:
             err.add(f"sources[{i}].energy", f"{ueV(s['energy'])} lies below the gap "
                     f"{ueV(gap)} of region {region!r}, where the source deposits QPs: there "
                     "are no states there, and its QPs would all be put at the gap edge.",
-                    f"give an energy above {ueV_at_least(gap)} (the gap plus a few widths), "
+                    f"give an energy a few widths above the gap, {ueV_at_least(gap)}, "
                     "or deposit it in a region with a lower gap.")
 
 def check_bath_and_grid(err, material, Tc: float, temperature: float, e_max: float | None,

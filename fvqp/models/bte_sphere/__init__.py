@@ -96,7 +96,7 @@ FIELDS = ("f", "f_mu", "n")
 def _check(data, err) -> None:
     from ...materials import UnknownMaterialError, get_material
     from ..base.schema import case_material
-    from ..spec import check_bath_and_grid, check_sources_on_grid
+    from ..spec import bath_gap, check_bath_and_grid, check_sources_on_grid, ueV, ueV_at_least
 
     try:
         get_material(data["sphere"]["material"])
@@ -124,6 +124,17 @@ def _check(data, err) -> None:
                         (data.get("spectrum") or {}).get("e_max"), "spectrum.e_max",
                         " and the packet, or leave it out.")
     e_max, packet = (data.get("spectrum") or {}).get("e_max"), data.get("initial") or {}
+    if packet.get("energy") and not err.items:
+        # a packet centred below the gap has no states: its QPs would all be put at the
+        # gap edge (a 300 ueV packet in Sn, gap 555 ueV: 2.2e6 QPs at the edge instead of
+        # a refusal), as the mesh models refuse such a source
+        gap = bath_gap(mat, data["bath"]["temperature"], mat.Tc)
+        if packet["energy"] < gap:
+            err.add("initial.energy", f"{ueV(packet['energy'])} lies below the gap "
+                    f"{ueV(gap)} of {mat.name} at the bath: there are no states there, "
+                    "and the packet's QPs would all be put at the gap edge.",
+                    f"give an energy a few widths above the gap, "
+                    f"{ueV_at_least(gap)}.")
     if e_max is not None and packet.get("energy") and not err.items:
         check_sources_on_grid(err, [{"type": "quasiparticle", "energy": packet["energy"],
                                      "width": packet.get("width") or 0.0}], e_max,
