@@ -145,6 +145,24 @@ def profile(energy: float | None = None, centre: float = 0.0, duration: float | 
     return PowerProfile(power, start, stop or math.inf)
 
 
+def _end(data: Mapping) -> float | None:
+    """The end time of a transient case (internal), None for a steady one."""
+    t = data.get("time") or {}
+    return None if t.get("steady") or t.get("end") is None else float(t["end"])
+
+
+def _after_end(data: Mapping, s: Mapping) -> float:
+    """The fraction of a Gaussian pulse ``s`` deposited after the run's end (0 for a
+    steady case: its sources are refused there, :func:`fvqp.models.base.schema.
+    check_pulse_or_power`)."""
+    end = _end(data)
+    if end is None:
+        return 0.0
+    if not s["duration"]:
+        return 1.0 if s["time"] >= end else 0.0
+    return float(ndtr((s["time"] - end) / s["duration"]))
+
+
 def case_sources(dist, geometry, data: Mapping, amount_key: str = "deposit"
                  ) -> list[tuple[Mapping, np.ndarray, object]]:
     """``(spec, weights, profile)`` of every ``[[sources]]`` table of a case.
@@ -167,8 +185,18 @@ def case_sources(dist, geometry, data: Mapping, amount_key: str = "deposit"
                             "t = 0, so %.3g of its %s is deposited before the run starts "
                             "and never enters it. Fix: give time = at least 5 x duration.",
                             k, s["time"] / s["duration"], early, amount_key)
+            late = _after_end(data, s)
+            if late > EARLY_FRACTION and dist.rank == 0:
+                log.warning("sources[%d]: %.3g of the pulse's %s comes after the run's end "
+                            "(time.end) and never enters it. Fix: give time.end at least "
+                            "time + 5 x duration, or an earlier time.", k, late, amount_key)
         else:
             prof = profile(power=s["power"], start=s["start"], stop=s.get("stop"))
+            end = _end(data)
+            if end is not None and s["start"] >= end and dist.rank == 0:
+                log.warning("sources[%d]: the power is switched on (start) at or after the "
+                            "run's end (time.end): it never enters the run. Fix: an "
+                            "earlier start, or a later end.", k)
         out.append((s, w, prof))
     return out
 

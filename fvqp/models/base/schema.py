@@ -206,6 +206,29 @@ def check_pulse_or_power(data: dict, err, duration: str = "0.1 ns",
         if s.get("position") is not None and s.get("radius") is None:
             err.add(f"sources[{i}].radius", "a source with a position needs a radius.",
                     f'add radius = "{radius}".')
+    check_steady_timing(data, err)
+
+
+def check_steady_timing(data: Mapping, err, items: str = "sources",
+                        pulse: str = "deposit") -> None:
+    """In a steady case (``[time] steady = true``) every table of ``items`` is on at all
+    times: a pulse (key ``pulse``), or a power or drive switched on (``start`` > 0) or off
+    (``stop``) at a time, has no steady state and is refused (the steady runs dropped the
+    pulse, or the whole drive, without a word)."""
+    if not (data.get("time") or {}).get("steady"):
+        return
+    for i, s in enumerate(data.get(items) or []):
+        if not s:
+            continue
+        if pulse and s.get(pulse) is not None:
+            err.add(f"{items}[{i}].{pulse}", "a pulse has no steady state: the steady run "
+                    "never deposits it.", "give a power (on at all times), or remove "
+                    "steady = true and give [time] end.")
+        elif s.get("stop") is not None or (s.get("start") or 0.0) > 0.0:
+            key = "start" if (s.get("start") or 0.0) > 0.0 else "stop"
+            err.add(f"{items}[{i}].{key}", "a power switched on or off at a time has no "
+                    "steady state (the steady run takes its value at t = 0).", "remove start/stop "
+                    "(on at all times), or remove steady = true and give [time] end.")
 
 
 def named_boundaries(geo, active) -> list[str]:

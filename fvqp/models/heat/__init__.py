@@ -74,8 +74,9 @@ def _check(data, err) -> None:
     ``MIN_REDUCED_TEMPERATURE`` Tc, or a fixed temperature at or above Tc) and regions
     without a normal-state resistivity."""
     from ...materials import UnknownMaterialError
-    from ..base.schema import case_material, check_material_overrides
+    from ..base.schema import case_material, check_material_overrides, check_steady_timing
 
+    check_steady_timing(data, err, pulse="energy")
     temps = {"bath.temperature": data["bath"]["temperature"]}
     if data["initial"].get("temperature"):
         temps["initial.temperature"] = data["initial"]["temperature"]

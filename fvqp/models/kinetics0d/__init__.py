@@ -162,9 +162,10 @@ FIELDS = ("f", "n")
 
 def _check(data, err) -> None:
     from ...materials import UnknownMaterialError, get_material
-    from ..base.schema import case_material
+    from ..base.schema import case_material, check_steady_timing
     from ..spec import check_bath_and_grid
 
+    check_steady_timing(data, err, items="drives", pulse="")
     film = data["film"]
     try:
         get_material(film["material"])
