@@ -272,6 +272,12 @@ def _check(data, err) -> None:
                                                'fvqp/materials/substrates.toml)',
                                        unknown_fix="choose one of the listed media."):
         _check_channels(data, err, name, reg, m)
+        if reg.get("absorption_threshold") and reg.get("absorption_time") is None:
+            # the threshold alone absorbed nothing, without a word
+            err.add(f"regions.{name}.absorption_threshold", "a threshold without an "
+                    "absorption_time absorbs nothing.", 'add absorption_time (e.g. '
+                    '"0.2 ns", the pair-breaking time above 2 Delta), or remove the '
+                    "threshold.")
     check_pulse_or_power(data, err, duration="1 ns", radius="5 um")
     for i, s in enumerate(data.get("sources") or []):
         if s and s.get("length") is not None and (s.get("direction") is None

@@ -144,6 +144,14 @@ def _check(data, err) -> None:
         if key in st and st[key] is not None and st[key] < least:
             err.add(f"study.{key}", f"must be at least {least}, got {st[key]}.",
                     f"set {key} >= {least}.")
+    if st.get("type") == "relaxation" and st["n_min"] >= st["n_start"]:
+        # the decay recorded nothing and stopped in a reduction of an empty array
+        err.add("study.n_min", f"{st['n_min']} is not below n_start = {st['n_start']}: the "
+                "decay would record nothing.", "give n_min below n_start (e.g. 20).")
+    if st.get("type") == "concentration_curve" and (st.get("points") or 2) < 2:
+        # one point is a_min alone: a_max ignored, its ratio reported "at a_max"
+        err.add("study.points", f"{st['points']} point: the curve from a_min to a_max needs "
+                "at least two.", "set points >= 2 (8 or more for the fit of Eq. 9).")
     if st.get("type") == "concentration_curve" and (st["geometry"] == "film") != (
             st.get("thickness") is not None):
         err.add("study.thickness", "is needed for, and only for, geometry = \"film\".",
