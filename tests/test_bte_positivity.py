@@ -186,3 +186,22 @@ def test_bdf2_undershoot_keeps_qp_number_and_energy(tmp_path):
     rows = np.genfromtxt(out / "bte_absorber3d_series.csv", delimiter=",", names=True)
     assert rows["min_qp_occupation"].min() == pytest.approx(neg["min_f"], rel=1e-12)
     assert rows["min_qp_occupation"][0] >= 0.0
+
+
+def test_round_off_below_zero_is_not_an_undershoot(caplog):
+    """An occupation a few 1e-30 below zero after a step without any source is round-off
+    within the step's absolute tolerance, not the scheme's undershoot: no record and no
+    warning telling the user to shorten the step; one beyond atol is both."""
+    import logging
+    from types import SimpleNamespace
+
+    from fvqp.models.bte.coupled import undershoot
+
+    sim = SimpleNamespace(case=SimpleNamespace(values={"time": {"atol": 1e-11}}),
+                          units=SimpleNamespace(to_si=lambda v, dim: v))
+    with caplog.at_level(logging.WARNING, logger="fvqp"):
+        assert undershoot(sim, -2.13e-30, 1, 0.1, None, 2, 0.1) is None
+        assert not caplog.records
+        rec = undershoot(sim, -3e-11, 2, 0.1, None, 2, 0.2)
+    assert rec == {"first_step": 2, "time_s": 0.2, "min_f": -3e-11, "steps": 1}
+    assert len(caplog.records) == 1 and "below zero after step 2" in caplog.records[0].message
