@@ -38,3 +38,20 @@ def test_a_sweep_point_that_absorbs_nothing_stops_the_sweep_naming_it(tmp_path):
     assert proc.returncode == 3, proc.stderr
     assert "sweep point power = 1e-19 W" in proc.stderr
     assert "does not balance its drive" in proc.stderr
+
+
+def test_sub_gap_photons_that_no_state_can_absorb_fail_with_the_reason(tmp_path):
+    """Al at 20 mK under 300 ueV photons (2 Delta = 351.6 ueV): the converged state can
+    absorb nothing at all (the drive's normalisation divides by zero), which ended the
+    run in a Python traceback (ArithmeticError) while writing the summary; now the
+    balance reads absorbed 0 and the run fails with the reason."""
+    case = case_variant("kinetics0d_al_weak_drive.toml", tmp_path,
+                        **{'temperature = "80 mK"': 'temperature = "20 mK"',
+                           'energy = "850 ueV"': 'energy = "300 ueV"'})
+    out = tmp_path / "out"
+    proc = run_fvqp(["-q", "run", case, "--output", out], check=False)
+    assert proc.returncode == 3, proc.stderr
+    assert "Traceback" not in proc.stderr
+    s = json.loads((out / "summary.json").read_text())
+    assert s["status"] == -1 and "below 2 Delta = 351.6 ueV" in s["message"]
+    assert s["observables"]["power_absorbed"] == 0.0

@@ -227,8 +227,13 @@ def unbalanced_drive(model: Kinetics0D, obs: dict, kTc_ueV: float) -> str | None
 
 
 def power_balance(model: Kinetics0D, y: np.ndarray, t: float = 0.0) -> dict[str, float]:
-    """Absorbed power, escaping power and their relative mismatch."""
-    p_in, p_esc = model.input_power(y, t), model.escape_power(y)
+    """Absorbed power, escaping power and their relative mismatch (absorbed 0 where a
+    drive can absorb nothing at ``y``: sub-gap photons without quasiparticles)."""
+    try:
+        p_in = model.input_power(y, t)
+    except ArithmeticError:
+        p_in = 0.0
+    p_esc = model.escape_power(y)
     return {"absorbed": p_in, "escaped": p_esc,
             "relative_mismatch": abs(p_in - p_esc) / max(abs(p_in), abs(p_esc), 1e-300)}
 
@@ -371,5 +376,8 @@ def summary(model: Kinetics0D, y: np.ndarray, t: float = 0.0) -> dict[str, float
     out["rate_recombination"] = rates["mean_recombination"]
     if model.drives and any(d.active(t) for d in model.drives):
         out.update({f"power_{k}": v for k, v in power_balance(model, y, t).items()})
-        out["eta_pb"] = pair_breaking_efficiency(model, y, t)
+        try:
+            out["eta_pb"] = pair_breaking_efficiency(model, y, t)
+        except ArithmeticError:  # nothing absorbed (power_balance): no efficiency
+            out["eta_pb"] = math.nan
     return out
