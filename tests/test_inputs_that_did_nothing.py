@@ -5,7 +5,10 @@
 - stochastic relaxation: ``n_min`` at or above ``n_start`` recorded nothing and stopped
   in "zero-size array to reduction operation minimum";
 - stochastic concentration curve: ``points = 1`` computed a_min alone and reported its
-  ratio as ``mean_field_ratio_at_a_max``.
+  ratio as ``mean_field_ratio_at_a_max``;
+- kinetics0d: a photon drive with both ``energy`` and ``frequency`` ran on the energy
+  (the frequency ignored); a film material without ``tau0_phi`` was told to "choose a
+  material with them" although the ``[film]`` override is the fix.
 """
 
 from __future__ import annotations
@@ -24,6 +27,13 @@ from fvqp.case.loader import CaseError, load_case
      "study.n_min: 2000 is not below n_start = 1000"),
     ("stochastic_concentration_curve.toml", {"points = 8": "points = 1"},
      "study.points: 1 point: the curve from a_min to a_max needs at least two"),
+    ("kinetics0d_al_weak_drive.toml",
+     {'energy = "850 ueV"': 'energy = "850 ueV"\nfrequency = "100 GHz"'},
+     "drives[0].frequency: the photon energy is given twice"),
+    ("kinetics0d_al_weak_drive.toml",
+     {'material = "Al"': 'material = "V"\ntau0 = "100 ns"', 'Tc = "1.2 K"': 'Tc = "5.4 K"'},
+     'film.tau0_phi: V has no tau0_phi (Kaplan times) for the collision operators. Fix: '
+     'give tau0_phi under [film] (e.g. tau0_phi = "0.1 ns")'),
 ])
 def test_an_input_that_would_do_nothing_is_refused(name, edits, message, tmp_path):
     with pytest.raises(CaseError) as exc:

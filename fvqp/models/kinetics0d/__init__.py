@@ -160,6 +160,10 @@ _INITIAL = Section({
 FIELDS = ("f", "n")
 
 
+#: examples of the Kaplan times the fix of a missing one suggests
+_KAPLAN_EXAMPLES = {"tau0": 'tau0 = "100 ns"', "tau0_phi": 'tau0_phi = "0.1 ns"'}
+
+
 def _check(data, err) -> None:
     from ...materials import UnknownMaterialError, get_material
     from ..base.schema import case_material, check_steady_timing
@@ -179,9 +183,13 @@ def _check(data, err) -> None:
     if film.get("escape_time") is not None and film.get("escape_time_pb") is not None:
         err.add("film.escape_time_pb", "the escape time is given twice (escape_time and "
                 "escape_time_pb).", "keep one of them.")
-    if mat.tau0 is None or mat.tau0_phi is None:
-        err.add("film.material", f"{mat.name} has no tau0/tau0_phi (Kaplan times) for the "
-                "collision operators.", "choose a material with them (see `fvqp materials`).")
+    missing = [k for k in ("tau0", "tau0_phi") if getattr(mat, k) is None]
+    if missing:
+        err.add(f"film.{missing[0]}", f"{mat.name} has no {' and no '.join(missing)} "
+                "(Kaplan times) for the collision operators.",
+                f"give {' and '.join(missing)} under [film] (e.g. "
+                f"{', '.join(_KAPLAN_EXAMPLES[k] for k in missing)}), or choose a material "
+                "with them (see `fvqp materials`).")
     if film.get("escape_time") is None and film.get("escape_time_pb") is None \
             and not mat.tau_esc_per_thickness:
         err.add("film.escape_time", f"{mat.name} has no phonon escape time per thickness "
@@ -204,6 +212,10 @@ def _check(data, err) -> None:
                 and d.get("frequency") is None:
             err.add(f"drives[{i}]", "a photon drive needs energy or frequency.",
                     'add energy = "200 ueV" or frequency = "90 GHz".')
+        if d and d.get("type") == "photon" and d.get("energy") is not None \
+                and d.get("frequency") is not None:  # the frequency was ignored
+            err.add(f"drives[{i}].frequency", "the photon energy is given twice (energy "
+                    "and frequency).", "keep one of them.")
 
 
 def _check_grid_top(data, mat, err) -> None:
