@@ -71,3 +71,12 @@ def test_fixed_gap_kinetics0d_keeps_the_alpha_model_up_to_tc(tmp_path):
     bath of 1.15 K is a superconductor there and is accepted."""
     load_case(case_variant("kinetics0d_al_power_sweep.toml", tmp_path,
                            **{'temperature = "80 mK"': 'temperature = "1.15 K"'}))
+
+
+def test_transport_region_with_a_given_gap_still_needs_the_bath_below_tc(tmp_path):
+    """A region's explicit ``gap`` fixed the gap but let a bath above Tc through: the NIS
+    wire at 1.8 K (Tc 1.75 K) ran as a superconductor with N_qp = 44 960."""
+    text = _errors(case_variant("transport_nis_wire.toml", tmp_path,
+                                **{'temperature = "100 mK"': 'temperature = "1.8 K"'}))
+    assert "bath.temperature: 1.8 K is at or above Tc = 1.75 K of Al (region 'wire'), " \
+        "whose gap is given" in text

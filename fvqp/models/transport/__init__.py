@@ -220,6 +220,12 @@ def _region_gaps(data, err=None) -> dict:
         Tc = mat.Tc
         if reg.get("gap"):
             gaps[name] = reg["gap"]
+            if T >= Tc and err is not None:  # a given gap does not make a film
+                err.add("bath.temperature", f"{T:g} K is at or above Tc = {Tc:g} K of "
+                        f"{mat.name} (region {name!r}), whose gap is given: above its Tc "
+                        "the film is normal.", f"give a bath temperature below {Tc:g} K, "
+                        "or the film's own Tc (regions.<name>.Tc), or trap = true for a "
+                        "normal region.")
         elif T >= gap_closes_at(mat, Tc):
             if err is not None:
                 bath_above_gap(err, "bath.temperature", mat, Tc, T,
