@@ -493,3 +493,17 @@ def test_supercurrent_map_case_gives_eqs_16_to_19(tmp_path):
     proc = run_fvqp(["run", p, "--output", tmp_path / "o2"], check=False)
     assert proc.returncode == 2 and "critical current" in proc.stderr and "µA" in proc.stderr
     assert not (tmp_path / "o2" / "checkpoint.h5").exists()
+
+
+def test_injector_conductance_key_of_sweeps_with_repeated_biases():
+    """``g_inj_last_S`` is the difference of the sweep's distinct biases: a sweep whose
+    biases repeat gives the difference of its distinct ones (it gave nan, with status 0,
+    when the last two biases were equal), and one of equal biases leaves the key out."""
+    from fvqp.models.usadel.keys import sweep_keys
+
+    gap, x = np.full(5, 265.0), np.linspace(0.0, 11.0, 5)
+    i = np.array([1e-9, 3e-9, 7e-9, 7e-9])
+    keys = sweep_keys({"bias_mV": [0.1, 0.2, 0.3, 0.3], "i_inj_A": i}, gap, x)
+    assert keys["g_inj_last_S"] == pytest.approx((7e-9 - 3e-9) / 1e-4, rel=1e-12)
+    keys = sweep_keys({"bias_mV": [0.795] * 7, "i_inj_A": np.full(7, 2e-8)}, gap, x)
+    assert "g_inj_last_S" not in keys and keys["bias_last_mV"] == 0.795

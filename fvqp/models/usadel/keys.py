@@ -18,7 +18,9 @@ Every number is in SI or in the output's unit family (the unit is the name's suf
   (:func:`~.observables.energy_balance`, which sums ½∫εN(fL^J − fL) = −∫εN(f^J − f):
   hence the sign);
 * a bias sweep: ``bias_last_mV``, ``i_inj_last_A`` and the differential conductance
-  ``g_inj_last_S`` = dI_inj/dV at the last bias (central differences of the sweep), and
+  ``g_inj_last_S`` = dI_inj/dV at the last bias (differences of the sweep's distinct
+  biases: central inside, one-sided — the last step's difference — at the sweep's end,
+  where the last bias is; left out when all biases are equal), and
   with a detector the largest \|g_nl\| (``g_nl_peak_S`` at ``g_nl_peak_bias_mV``, first
   detector bias).
 """
@@ -68,8 +70,10 @@ def sweep_keys(res: dict, gap_ueV, x_um) -> dict:
     out = _centre(gap_ueV, x_um)
     v, i = np.asarray(res["bias_mV"]) * 1e-3, np.asarray(res["i_inj_A"])
     out["bias_last_mV"], out["i_inj_last_A"] = float(v[-1] * 1e3), float(i[-1])
-    if v.size > 1:
-        out["g_inj_last_S"] = float(np.gradient(i, v)[-1])
+    vu, first = np.unique(v, return_index=True)  # repeated biases: one difference
+    if vu.size > 1:  # (all biases equal: no difference, the key is left out)
+        g_inj = np.gradient(i[first], vu)
+        out["g_inj_last_S"] = float(g_inj[int(np.searchsorted(vu, v[-1]))])
     g = res.get("g_nl")
     if g is not None:
         k = int(np.argmax(np.abs(g[:, 0])))
