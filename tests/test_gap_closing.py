@@ -80,3 +80,15 @@ def test_transport_region_with_a_given_gap_still_needs_the_bath_below_tc(tmp_pat
                                 **{'temperature = "100 mK"': 'temperature = "1.8 K"'}))
     assert "bath.temperature: 1.8 K is at or above Tc = 1.75 K of Al (region 'wire'), " \
         "whose gap is given" in text
+
+
+@pytest.mark.parametrize("bath,message", [
+    ("1.15 K", "at or above 1.132 K, where the gap of Al (region"),
+    ("1.3 K", "1.3 K is at or above Tc = 1.175 K of Al (region"),
+])
+def test_bte_chip_films_need_the_bath_below_their_gap_closing(bath, message, tmp_path):
+    """The chip's QP films had no bath check at all: 1.3 K (above Al's Tc) passed."""
+    text = _errors(case_variant("bte_chip_deposit.toml", tmp_path,
+                                **{'temperature = "50 mK"': f'temperature = "{bath}"',
+                                   'e_max = "0.6 meV"\n': ""}))
+    assert message in text and "Fix:" in text

@@ -118,7 +118,7 @@ def bath_above_gap(err, key: str, material, Tc: float, T: float, where: str = ""
     limit = gap_closes_at(material, Tc, model)
     if T < limit:
         return False
-    if limit >= Tc:
+    if limit >= Tc or T >= Tc:
         err.add(key, f"{T:g} K is at or above Tc = {Tc:g} K of {material.name}{where}: no "
                 "gap, no quasiparticles.", f"give a bath temperature below {Tc:g} K{fix}.")
         return True

@@ -114,7 +114,9 @@ FIELDS = ("phonon_energy_density", "phonon_number_density", "qp_density", "qp_ex
 
 
 def _check(data, err) -> None:
-    from ...materials import UnknownMediumError, get_medium
+    from ...materials import UnknownMaterialError, UnknownMediumError, get_medium
+    from ..base.schema import case_material
+    from ..spec import bath_above_gap
 
     films = 0
     for name, reg in data["regions"].items():
@@ -131,6 +133,15 @@ def _check(data, err) -> None:
             err.add(f"regions.{name}.medium", str(exc), "choose one of the listed media.")
         films += bool(reg.get("material"))
         check_material_overrides(reg, f"regions.{name}", err)
+        if reg.get("material") and not err.items:  # a film: below its gap's closing
+            try:
+                mat = case_material(reg)
+            except (UnknownMaterialError, TypeError):
+                continue  # reported by the films' own checks
+            tc = reg.get("Tc") or mat.Tc
+            bath_above_gap(err, f"regions.{name}.Tc" if reg.get("Tc") else
+                           "bath.temperature", mat, tc, data["bath"]["temperature"],
+                           where=f" (region {name})")
     if not films:
         err.add("regions", "no QP film: no region has a material.",
                 'give the films material = "Al" (or use model = "phonon").')
