@@ -100,3 +100,13 @@ def test_temperatures_outside_the_model_regime_are_refused(write_case):
     errs = errors_of(write_case, GOOD.replace('"300 mK"', '"50 mK"'))
     assert any("bath.temperature" in e and "0.043 Tc of Al" in e and "Fix: raise" in e
                for e in errs)
+
+
+def test_an_unreadable_end_is_one_error_not_two(write_case):
+    """``end = "300 Ps"`` (an unknown unit) was reported twice: the unit, and then
+    "time.end: required for a time-dependent run" as if the key were missing."""
+    errs = errors_of(write_case, GOOD.replace('end = "', 'end = "3 Ps" # "'))
+    assert any("time.end" in e and "unknown unit 'Ps'" in e for e in errs)
+    assert not any("required for a time-dependent run" in e for e in errs)
+    errs = errors_of(write_case, GOOD.replace('[time]\nend = ', '[time]\nen_d = '))
+    assert any("time.end: required for a time-dependent run" in e for e in errs)

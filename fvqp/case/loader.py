@@ -234,7 +234,9 @@ def load_case(path: str | os.PathLike, check_mesh: bool = True,
     if spec.check_files is not None and not err.items:
         spec.check_files(data, base, err)
     timed = "time" not in spec.unused_sections
-    if timed and not data["time"].get("steady") and data["time"].get("end") is None:
+    given_end = isinstance(raw.get("time"), dict) and "end" in raw["time"]
+    if timed and not data["time"].get("steady") and data["time"].get("end") is None \
+            and not given_end:  # an end that could not be read is reported as such
         err.add("time.end", "required for a time-dependent run.",
                 "add end = \"1 us\" under [time], or set steady = true.")
     if timed:
