@@ -55,3 +55,22 @@ def test_sub_gap_photons_that_no_state_can_absorb_fail_with_the_reason(tmp_path)
     s = json.loads((out / "summary.json").read_text())
     assert s["status"] == -1 and "below 2 Delta = 351.6 ueV" in s["message"]
     assert s["observables"]["power_absorbed"] == 0.0
+
+
+def test_a_point_failing_on_one_rank_fails_the_sweep_on_both(tmp_path):
+    """``mpiexec -n 2``: the sub-gap point (300 ueV at 20 mK) fails on rank 0, the 850 ueV
+    point succeeds on rank 1. The failure reached rank 1 as a RuntimeError while rank 0
+    handled its ConvergenceError, and the run hung; now every rank raises the same
+    ConvergenceError and the run ends with exit code 3 and the reason."""
+    import re
+
+    text = (case_variant("kinetics0d_al_power_sweep.toml", tmp_path,
+                         **{'temperature = "80 mK"': 'temperature = "20 mK"'})).read_text()
+    case = tmp_path / "mixed.toml"
+    case.write_text(re.sub(r"\[sweep\]\npower = \[.*\]",
+                           '[sweep]\nphoton_energy = ["300 ueV", "850 ueV"]', text))
+    proc = run_fvqp(["-q", "run", case, "--output", tmp_path / "out"], nproc=2,
+                    check=False, timeout=120)
+    assert proc.returncode == 3, proc.stderr
+    assert proc.stderr.count("sweep point photon_energy = 300 ueV") >= 2  # both ranks
+    assert "RuntimeError" not in proc.stderr

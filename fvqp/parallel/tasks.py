@@ -53,8 +53,12 @@ class TaskShare:
 
     def run_round(self, tasks: Sequence[Callable[[], Any]]) -> list[Any]:
         """Run a round (at most ``size`` tasks): task ``p`` on rank ``p``; every rank gets
-        every result, in task order. A task that raises on one rank raises on all (the
-        error names the rank), so no rank waits forever."""
+        every result, in task order. A task that raises on one rank raises on all, so no
+        rank waits forever: the same exception (type and message) where it can be sent
+        (a ConvergenceError stays one, and every rank takes the same failure path: with a
+        RuntimeError on the others, a sweep whose point failed on rank 0 ended on rank 0
+        with status -1 and hung there while rank 1 died of the RuntimeError), else a
+        RuntimeError naming the rank."""
         if len(tasks) > self.size:
             raise ValueError(f"a round holds at most {self.size} tasks, got {len(tasks)}")
         mine: tuple[str, Any] = ("ok", None)
@@ -63,11 +67,26 @@ class TaskShare:
             try:
                 mine = ("ok", tasks[self.rank]())
             except Exception as exc:  # noqa: BLE001 - re-raised below, on every rank
-                failure, mine = exc, ("error", f"{type(exc).__name__}: {exc}")
+                failure, mine = exc, ("error", _sendable(exc))
         gathered = self.comm.allgather(mine) if self.size > 1 else [mine]
         if failure is not None:
             raise failure
         for p, (kind, value) in enumerate(gathered[:len(tasks)]):
             if kind == "error":
+                if isinstance(value, Exception):
+                    raise value
                 raise RuntimeError(f"work unit {p} of this round failed on rank {p}: {value}")
         return [value for _, value in gathered[:len(tasks)]]
+
+
+def _sendable(exc: Exception):
+    """``exc`` itself if it survives pickling (the allgather sends it to every rank),
+    else its type and message as text."""
+    import pickle
+
+    try:
+        back = pickle.loads(pickle.dumps(exc))
+    except Exception:  # noqa: BLE001 - anything unpicklable is sent as text
+        return f"{type(exc).__name__}: {exc}"
+    return back if type(back) is type(exc) and str(back) == str(exc) else \
+        f"{type(exc).__name__}: {exc}"
