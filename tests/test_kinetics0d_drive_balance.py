@@ -74,3 +74,29 @@ def test_a_point_failing_on_one_rank_fails_the_sweep_on_both(tmp_path):
     assert proc.returncode == 3, proc.stderr
     assert proc.stderr.count("sweep point photon_energy = 300 ueV") >= 2  # both ranks
     assert "RuntimeError" not in proc.stderr
+
+
+def test_only_drives_of_a_given_power_set_the_balance_test():
+    """The balance test scales with the given power of photon and phonon drives; a
+    tunnel drive alone (its net power a difference of gross flows, ~0 without bias) is
+    not judged by a relative mismatch of round-off."""
+    from types import SimpleNamespace
+
+    from fvqp.models.kinetics0d.drives import PhotonDrive
+    from fvqp.models.kinetics0d.observables import unbalanced_drive
+
+    obs = {"power_relative_mismatch": 1.0, "power_absorbed": 1e-30,
+           "power_escaped": -1e-30}
+    tunnel = SimpleNamespace(active=lambda t: True)
+    tunnel_only = SimpleNamespace(drives=[tunnel], grid=SimpleNamespace(delta=1.76))
+    assert unbalanced_drive(tunnel_only, obs, 100.0) is None
+    photons = SimpleNamespace(drives=[PhotonDrive(photon_energy=2.0, power=1e-3)],
+                              grid=SimpleNamespace(delta=1.76))
+    ok = {"power_relative_mismatch": 1e-12, "power_absorbed": 1e-3,
+          "power_escaped": 1e-3 * (1 - 1e-12)}
+    assert unbalanced_drive(photons, ok, 100.0) is None
+    for p_in, p_esc in ((1e-3, 0.0), (0.0, 1e-30)):   # nothing escapes / nothing absorbed
+        bad = {"power_relative_mismatch": 1.0, "power_absorbed": p_in,
+               "power_escaped": p_esc}
+        msg = unbalanced_drive(photons, bad, 100.0)
+        assert msg is not None and "below 2 Delta = 352 ueV" in msg

@@ -127,8 +127,8 @@ def bath_above_gap(err, key: str, material, Tc: float, T: float, where: str = ""
             f"{material.gap_ratio:g} k_B Tc: Tc' = {material.gap_ratio:g}/1.764 x Tc = "
             f"{limit:.4g} K, below the measured Tc = {Tc:g} K): the film would be normal, "
             "no quasiparticles.",
-            f"give a bath temperature below {limit:.4g} K{fix} (or a gap ratio of 1.764 "
-            "in the region's material, which closes the gap at Tc).")
+            f"give a bath temperature below {limit:.4g} K{fix} (or gap_ratio = 1.764 "
+            "beside the material, which closes the gap at Tc).")
     return True
 
 

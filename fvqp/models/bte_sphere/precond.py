@@ -104,6 +104,9 @@ class EnergyBlockPC:
         ent = transpose.entry_builder(np.concatenate([rows, d]), np.concatenate([cols, d]))
         self._lu = SparseLU(ent.rows, ent.cols, int(transpose.offsets[-1]), prefix,
                             options)
+        if self._lu.positions is not None:  # update() writes the LU's values in place
+            raise RuntimeError("EnergyBlockPC: the entry builder's entries are not in CSR "
+                               "order, which the in-place update assumes")
         #: the constant part of -P (the linear part) on the LU's entries, summed once
         const = np.zeros(len(rows) + len(d))
         np.negative(problem.jacobian_constant, out=const[:k])
