@@ -27,6 +27,8 @@ tunnel         gap-edge-aware energy quadrature of the tunnel terms
 electrode      tunnel terms of normal and superconducting electrodes (incoherent QP
                tunnelling, N_e(ε ± eV)), their bias derivative
 electrode_case the electrode keys of a case's junctions and tunnel ends
+temperatures   what ``fvqp check`` refuses of the temperatures (a superconductor at or
+               above its T_c) and a bath temperature that no result reads
 kinetic        Eqs. 9–10 without collisions (energies decoupled, one sparse LU)
 collisions     e–e collision integral (Bobkova & Bobkov Eq. 16, reconstructed)
 inelastic      Eqs. 9–10 with collisions, Newton–Krylov with PETSc SNES
@@ -47,6 +49,7 @@ from ...case.schema import Field, Section, TableOf
 from ..base.schema import check_material_overrides, material_overrides
 from ..spec import ModelSpec
 from .electrode_case import ELECTRODE_FIELDS, check_electrodes
+from .temperatures import check_temperatures
 
 _REGION = Section({
     "material": Field("str", "material name (materials.toml): the default of every "
@@ -441,6 +444,7 @@ def _check(data, err) -> None:
                         f"give every region the same {key} (the first region's is used).")
     for name, reg in (data.get("regions") or {}).items():
         _check_region(name, reg or {}, sc, err)
+    check_temperatures(data, err)
 
 
 def _check_region(name: str, reg: dict, sc: dict, err) -> None:
