@@ -36,8 +36,9 @@ def run_case(path: str | os.PathLike, output_dir: str | None = None, resume: boo
     max_steps
         Stop after this many time steps (leaving a checkpoint); at least 1.
     overwrite
-        Start anew in an output directory that holds an earlier run's checkpoint
-        (which is deleted); without it such a run is refused.
+        Start anew: the files earlier fvqp runs wrote into the output directory (their
+        checkpoint, snapshots, figures ...) are deleted first; without it a run over a
+        checkpoint is refused.
 
     Returns
     -------
@@ -51,7 +52,8 @@ def run_case(path: str | os.PathLike, output_dir: str | None = None, resume: boo
         The case or its mesh is invalid (nothing has been run).
     fvqp.io.OutputDirError
         The output path is a file or not writable, another run holds the directory
-        (:class:`fvqp.io.OutputDirLocked`), or a fresh run would overwrite a checkpoint
+        (:class:`fvqp.io.OutputDirLocked`), a fresh run would overwrite a checkpoint, or
+        ``overwrite`` would mix the run's outputs with files no fvqp run wrote there
         (nothing has been run).
     ValueError
         ``max_steps`` < 1, or both ``resume`` and ``overwrite``.

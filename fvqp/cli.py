@@ -48,13 +48,15 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     r = sub.add_parser("run", help="validate and run a case file")
     r.add_argument("case", help="case file <model>_<device>.toml")
-    r.add_argument("--output", help="output directory (default: the case's [output] directory)")
+    r.add_argument("-o", "--output",
+                   help="output directory (default: the case's [output] directory)")
     fresh = r.add_mutually_exclusive_group()
     fresh.add_argument("--resume", action="store_true",
                        help="continue a killed run from its checkpoint in the output directory")
     fresh.add_argument("--overwrite", action="store_true",
-                       help="start anew in an output directory that holds an earlier run's "
-                       "checkpoint (deleting it); without it such a run is refused")
+                       help="start anew: delete what earlier fvqp runs wrote into the "
+                       "output directory (checkpoint, snapshots, figures ...) first; without "
+                       "it a run over a checkpoint is refused")
     r.add_argument("--max-steps", type=_steps, default=None,
                    help="stop after this many time steps, or new sweep units (Usadel "
                    "biases, stochastic runs); a checkpoint is written")

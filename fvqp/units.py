@@ -50,9 +50,13 @@ LORENZ = (math.pi**2 / 3.0) * (K_B / E_CHARGE) ** 2  #: Sommerfeld Lorenz number
 # Quantity strings
 # ---------------------------------------------------------------------------------------
 
+#: SI prefixes of the unit symbols below (case-sensitive: "m" milli, "M" mega). "a" (atto,
+#: aW detector powers) and "T" (tera, THz) only ever stand before a symbol: no unit symbol
+#: is "a" or "T", so "T" alone (tesla) stays an unknown unit and no accepted spelling
+#: changes meaning (tests/test_unit_prefixes.py)
 _PREFIX = {
-    "f": 1e-15, "p": 1e-12, "n": 1e-9, "u": 1e-6, "µ": 1e-6, "μ": 1e-6, "m": 1e-3,
-    "c": 1e-2, "k": 1e3, "M": 1e6, "G": 1e9, "": 1.0,
+    "a": 1e-18, "f": 1e-15, "p": 1e-12, "n": 1e-9, "u": 1e-6, "µ": 1e-6, "μ": 1e-6,
+    "m": 1e-3, "c": 1e-2, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "": 1.0,
 }
 
 #: dimension name -> {unit symbol: SI factor}; prefixes are applied to the listed symbols.

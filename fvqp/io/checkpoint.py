@@ -43,7 +43,9 @@ def read_checkpoint(path: str, digest: str) -> tuple[dict, dict]:
             if h5.attrs["digest"] != digest:
                 raise CheckpointError(
                     f"checkpoint {path!r} belongs to another version of the case or mesh "
-                    "(digest differs). Fix: run without --resume or restore the case file.")
+                    "(digest differs). Fix: run with --overwrite instead of --resume (the "
+                    "old outputs are replaced; overwrite=True instead of resume=True in "
+                    "Python), or restore the case file and mesh.")
             meta = json.loads(h5.attrs["meta"])
             arrays = {k: h5[k][()] for k in h5.keys()}
     except OSError as exc:

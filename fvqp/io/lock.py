@@ -10,7 +10,15 @@
    directory is refused with :class:`OutputDirLocked`, naming the first run. A lock left
    by a killed run (its ``flock`` died with it) is taken over with a warning;
 3. refuses a fresh run into a directory that holds a checkpoint (``checkpoint.h5``) of an
-   earlier run unless ``overwrite`` (then the checkpoint is deleted) or ``resume``.
+   earlier run unless ``overwrite`` or ``resume``;
+4. with ``overwrite``, deletes every file that earlier fvqp runs wrote into the directory
+   (their checkpoint, snapshots, series, figures, summary: the manifest
+   ``.fvqp_outputs.json``, :mod:`fvqp.io.manifest`), so that it then holds the new run's
+   outputs only. Files no fvqp run wrote are never deleted: if some of them are of a
+   kind a run writes (``.pvd``, ``.vtu``, ``.png``, ``.csv``, ``.h5``, ``.json`` ...),
+   which would be mixed up with the new run's, the run is refused naming them; others
+   (the case file, a mesh, notes) are left where they are;
+5. records in the manifest what this run writes (before the solve and after it).
 
 Under MPI every rank enters it; only rank 0 touches the file system and the others learn
 the outcome by a broadcast, so all ranks raise the same error or all run.
@@ -183,17 +191,41 @@ def _release(directory: str, fd: int) -> None:
 def _guard_checkpoint(directory: str, resume: bool, overwrite: bool) -> None:
     for name in CHECKPOINT_FILES:
         path = os.path.join(directory, name)
-        if resume or not os.path.lexists(path):
+        if resume or overwrite or not os.path.lexists(path):
             continue
-        if not overwrite:
-            raise OutputDirError(
-                f"output directory {directory!r} holds the checkpoint {name} of an earlier "
-                "run, which a fresh run would overwrite. Fix: continue that run with "
-                "--resume, start anew with --overwrite (deletes the checkpoint), or give "
-                "this run another --output (in Python: run_case(..., resume=True) or "
-                "overwrite=True).")
-        os.unlink(path)
-        log.info("--overwrite: deleted the earlier run's checkpoint %s", path)
+        raise OutputDirError(
+            f"output directory {directory!r} holds the checkpoint {name} of an earlier "
+            "run, which a fresh run would overwrite. Fix: continue that run with "
+            "--resume, start anew with --overwrite (deletes the earlier run's outputs), "
+            "or give this run another --output (in Python: run_case(..., resume=True) or "
+            "overwrite=True).")
+
+
+def _overwrite(directory: str) -> None:
+    """Delete the files earlier fvqp runs wrote into ``directory`` (item 4 of the module
+    docstring); :class:`OutputDirError` naming the files of a run's kinds that no fvqp
+    run wrote there (nothing is deleted then)."""
+    from .manifest import OUTPUT_SUFFIXES, earlier_outputs, listing, remove_outputs
+
+    now = listing(directory)
+    owned = earlier_outputs(directory, now, CHECKPOINT_FILES)
+    alien = sorted(f for f in now if f not in owned and f.endswith(OUTPUT_SUFFIXES))
+    if alien:
+        more = f" and {len(alien) - 5} more" if len(alien) > 5 else ""
+        raise OutputDirError(
+            f"output directory {directory!r} holds {len(alien)} output file(s) that no "
+            f"fvqp run recorded there ({', '.join(alien[:5])}{more}): written by hand, by "
+            "another program or by an fvqp without the output manifest .fvqp_outputs.json. "
+            "--overwrite deletes only what fvqp runs wrote, and the new run's outputs "
+            "would be mixed up with these. Fix: move or delete those files, or give this "
+            "run another --output (in Python: output_dir=...).")
+    try:
+        remove_outputs(directory, owned)
+    except OSError as exc:
+        raise _not_writable(directory, exc) from exc
+    if owned:
+        log.info("--overwrite: deleted %d file(s) of the earlier run(s) in %s",
+                 len(owned), directory)
 
 
 @contextlib.contextmanager
@@ -208,7 +240,8 @@ def claim_output_dir(directory: str, *, resume: bool = False, overwrite: bool = 
     resume : bool
         The run continues from the directory's checkpoint.
     overwrite : bool
-        A fresh run may replace the checkpoint of an earlier run (it is deleted).
+        Start anew: the files earlier fvqp runs wrote into the directory (their
+        checkpoint included) are deleted first.
     comm : petsc4py.PETSc.Comm, optional
         Communicator of the run; rank 0 does the work and broadcasts the outcome
         (:func:`fvqp.parallel.distribution.bcast_object`).
@@ -216,12 +249,14 @@ def claim_output_dir(directory: str, *, resume: bool = False, overwrite: bool = 
     Raises
     ------
     OutputDirError
-        The path is a file, the directory is not writable, or it holds a checkpoint and
-        neither ``resume`` nor ``overwrite`` is set (on every rank).
+        The path is a file, the directory is not writable, it holds a checkpoint and
+        neither ``resume`` nor ``overwrite`` is set, or ``overwrite`` is set and it holds
+        output files no fvqp run wrote (on every rank).
     OutputDirLocked
         Another fvqp run holds the directory's lock (on every rank).
     """
     from ..parallel.distribution import bcast_object, comm_rank
+    from .manifest import finish_run, start_run
 
     rank = comm_rank(comm)
     fd, outcome = None, None
@@ -230,6 +265,12 @@ def claim_output_dir(directory: str, *, resume: bool = False, overwrite: bool = 
             prepare_output_dir(directory)
             fd = _acquire(directory)
             _guard_checkpoint(directory, resume, overwrite)
+            if overwrite:
+                _overwrite(directory)
+            try:
+                start_run(directory, CHECKPOINT_FILES)
+            except OSError as exc:
+                raise _not_writable(directory, exc) from exc
         except OutputDirError as exc:
             outcome = (type(exc).__name__, str(exc))
             if fd is not None:
@@ -243,4 +284,9 @@ def claim_output_dir(directory: str, *, resume: bool = False, overwrite: bool = 
         yield
     finally:
         if fd is not None:
+            try:
+                finish_run(directory)
+            except OSError as exc:  # the run's own outcome (or exception) comes first
+                log.warning("could not record the outputs of the run in %s (%s): a later "
+                            "--overwrite may refuse to delete them", directory, exc)
             _release(directory, fd)

@@ -71,9 +71,15 @@ def main(args: argparse.Namespace) -> int:
         times = args.time
         if times is not None and "all" in times:
             times = result.times
-        for png in plot_result(result, output=args.output, times=times, fields=args.field,
-                               clip=args.clip):
+        written = plot_result(result, output=args.output, times=times, fields=args.field,
+                              clip=args.clip)
+        for png in written:
             print(png)
+        # the run's directory's manifest: `fvqp run --overwrite` deletes these PNGs with
+        # the run's own outputs (it refuses files no fvqp run recorded)
+        from ..io.manifest import add_outputs
+
+        add_outputs(result.path, written)
     except ResultError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -137,7 +137,9 @@ class GapMarch:
             cells, bins, meta = self.ck.load()
             if meta.get("kind") != _KIND:
                 raise CheckpointError(f"checkpoint {self.ck.path!r} is not one of a "
-                                      "self-consistent gap run. Fix: run without --resume.")
+                                      "self-consistent gap run. Fix: run with --overwrite "
+                                      "instead of --resume (starts anew; the old outputs "
+                                      "are replaced).")
             owned = dist.local.cells[: run.n_owned]
             spectra = bins.get("spectra")       # per-cell Eliashberg spectra (tables)
             run.unpack(cells["x"], np.asarray(bins["gaps"])[owned],

@@ -46,7 +46,8 @@ def steady(sim, writer, max_steps, ck: BinCheckpoint, resume: bool) -> dict:
         cells, _, meta = ck.load()
         if meta.get("kind") != "steady" or len(meta["stages"]) != nst:
             raise CheckpointError(f"checkpoint {ck.path!r} is not one of this steady run. "
-                                  "Fix: run without --resume.")
+                                  "Fix: run with --overwrite instead of "
+                                  "--resume (starts anew; the old outputs are replaced).")
         x, stages = cells["x"], meta["stages"]
     else:
         x = p.equilibrium(np.zeros(p.N))

@@ -200,7 +200,8 @@ class _TransientState:
         cells, _, meta = ck.load()
         if meta.get("kind") != "transient":
             raise CheckpointError(f"checkpoint {ck.path!r} is not one of this transient run. "
-                                  "Fix: run without --resume.")
+                                  "Fix: run with --overwrite instead of "
+                                  "--resume (starts anew; the old outputs are replaced).")
         snaps = {s: cells[f"snap{s}"] for s in meta["keep"]}
         return cls(cells["x"], cells["prev"], snaps, meta["bins"], meta.get("dt"))
 
