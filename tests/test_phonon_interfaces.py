@@ -39,8 +39,7 @@ type = "{top}"
 type = "specular"
 [interfaces]
 model = "{model}"
-reflection = "{reflection}"
-[energy]
+{reflection}[energy]
 bins = 4
 e_max = "3 meV"
 [angles]
@@ -57,7 +56,9 @@ def _sim(write_case, T="20 K", bottom="bath", top="bath", model="amm",
          reflection="specular", polar=4, extra=""):
     from fvqp.models.phonon.driver import PhononSimulation
 
-    text = BILAYER.format(T=T, bottom=bottom, top=top, model=model, reflection=reflection,
+    # dmm reflects diffusely by construction ("reflection" is refused with it)
+    refl = "" if model == "dmm" else f'reflection = "{reflection}"\n'
+    text = BILAYER.format(T=T, bottom=bottom, top=top, model=model, reflection=refl,
                           polar=polar) + extra
     return PhononSimulation.from_case(load_case(write_case(text, "phonon_bilayer.toml")))
 

@@ -494,7 +494,7 @@ def test_one_medium_runs_without_interface_faces(write_case):
     xs = []
     for model in ("amm_modes", "amm"):
         text = BILAYER.format(T="10 mK", bottom="diffuse", top="specular", model=model,
-                              reflection="specular", polar=4) + extra
+                              reflection='reflection = "specular"\n', polar=4) + extra
         text = text.replace('medium = "Al2O3"', 'medium = "Si"')
         sim = PhononSimulation.from_case(load_case(write_case(text, f"si_{model}.toml")))
         p = sim.problem

@@ -239,12 +239,16 @@ def load_case(path: str | os.PathLike, check_mesh: bool = True,
             and not given_end:  # an end that could not be read is reported as such
         err.add("time.end", "required for a time-dependent run.",
                 "add end = \"1 us\" under [time], or set steady = true.")
+    if timed and spec.uses_mesh and data["time"].get("steady") and given_end:
+        err.add("time.end", "a steady case (steady = true) solves for the steady state "
+                "directly: it has no end time, and the run does not read it.",
+                "remove end, or remove steady = true for a time-dependent run that ends there.")
     if timed:
         _check_times(data, err)
     if spec.uses_mesh:
         _check_source_regions(data, err)
     if check_mesh and spec.uses_mesh and mesh_file:
-        _check_against_mesh(data, mesh_path, err, spec)
+        _check_against_mesh(data, mesh_path, err, spec, given=raw)
     if err.items:
         raise CaseError(err.items)
     out = output_dir or data["output"]["directory"] or os.path.join("output", _stem(path))
@@ -345,6 +349,29 @@ def _check_source_positions(data: dict, geo, err: Errors, mesh_name: str) -> Non
                     "([mesh] scale).")
 
 
+def _check_mesh_keys(raw: dict, mesh_keys: dict, dim: int, err: Errors, mesh_name: str
+                     ) -> None:
+    """Keys of a top-level table that the model reads on meshes of other dimensions only
+    (``ModelSpec.mesh_keys``), written in the case file ``raw``: refused, naming the keys
+    this mesh reads instead (e.g. ``[angles] polar`` on a 2D mesh, whose ordinates are
+    ``directions``: the run took the default ``directions`` without a word)."""
+    for table, by_dim in mesh_keys.items():
+        given = raw.get(table)
+        if not isinstance(given, dict):
+            continue
+        read = by_dim.get(dim)
+        if not read:
+            continue  # a mesh the model does not take: refused as such
+        for other, keys in sorted(by_dim.items()):
+            for key in keys:
+                if other == dim or key in read or key not in given:
+                    continue
+                err.add(f"{table}.{key}", f"read on {other}D meshes only; the mesh "
+                        f"{mesh_name} is {dim}D, where it is ignored and "
+                        f"{' and '.join(read)} are read instead.",
+                        f"remove {key} and give {' and '.join(read)} under [{table}].")
+
+
 def _stem(path: str) -> str:
     return os.path.splitext(os.path.basename(path))[0]
 
@@ -368,7 +395,10 @@ def _check_materials(data: dict, err: Errors) -> None:
             err.add("units.reference_material", str(exc).strip("'\""), "")
 
 
-def _check_against_mesh(data: dict, mesh_path: str, err: Errors, spec) -> None:
+def _check_against_mesh(data: dict, mesh_path: str, err: Errors, spec,
+                        given: dict | None = None) -> None:
+    """The case ``data`` against its mesh; ``given``: the case file's own tables (keys
+    read on meshes of another dimension only, ``ModelSpec.mesh_keys``)."""
     from ..mesh import MeshError, build_geometry, read_mesh
 
     try:
@@ -413,6 +443,7 @@ def _check_against_mesh(data: dict, mesh_path: str, err: Errors, spec) -> None:
                             f"{os.path.basename(mesh_path)} is {geo.dim}D, where it would be "
                             "ignored.", f"remove {key} (a {geo.dim}D mesh draws the "
                             "geometry itself)." if geo.dim == 3 else f"remove {key}.")
+    _check_mesh_keys(given or {}, spec.mesh_keys, geo.dim, err, os.path.basename(mesh_path))
     _check_source_positions(data, geo, err, os.path.basename(mesh_path))
     if spec.check_mesh is not None:
         spec.check_mesh(data, geo, err)

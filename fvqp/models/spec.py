@@ -37,6 +37,10 @@ class ModelSpec:
         ``check_mesh(data, geometry, errors)`` checks what depends on the mesh (e.g. the
         number of ordinates on a 2D or 3D mesh); ``geometry`` is the
         :class:`fvqp.mesh.Geometry` of the simulated regions in mesh units.
+    mesh_keys : dict
+        Top-level table -> {mesh dimension -> its keys read on such a mesh only} (e.g.
+        ``{"angles": {2: ("directions",), 3: ("polar", "azimuth")}}``); a case file giving
+        one of these keys on a mesh of another dimension is told that it is not read.
     uses_mesh : bool
         Mesh-less models (0D) have no ``[mesh]``, ``[regions]``, ``[boundaries]``,
         ``[[sources]]`` tables; they declare their own top-level ``sections``.
@@ -72,6 +76,9 @@ class ModelSpec:
     #: ``check_mesh(data, geometry, errors)``: checks of a validated case against its
     #: mesh (geometry of the simulated regions in mesh units), run by ``fvqp check`` too
     check_mesh: Callable | None = None
+    #: table -> {mesh dimension -> keys of the table read on such a mesh only}; the
+    #: keys of the other dimensions, written in the case file, are refused by the mesh check
+    mesh_keys: dict = field(default_factory=dict)
     #: ``(geometry, active) -> list``: interior face groups that *may* carry a condition
     #: (e.g. a tunnel junction on a marked point of a wire)
     optional_boundaries: Callable | None = None
@@ -81,6 +88,13 @@ class ModelSpec:
     sections: dict = field(default_factory=dict)
     #: generic tables (``bath``, ``time`` ...) the model does not read
     unused_sections: tuple = ()
+
+
+#: ``ModelSpec.mesh_keys`` of the discrete-ordinates models (``bte``, ``phonon``,
+#: ``bte_chip``): a 2D mesh takes ``[angles] directions`` in the plane, a 3D mesh
+#: ``polar`` x ``azimuth`` ordinates (:func:`fvqp.ordinates.circle`,
+#: :func:`fvqp.ordinates.sphere`)
+ORDINATE_MESH_KEYS = {"angles": {2: ("directions",), 3: ("polar", "azimuth")}}
 
 
 def bath_gap(material, temperature: float, Tc: float | None = None) -> float:

@@ -32,7 +32,7 @@ from ..base.schema import (
     ordinates_spec,
     slices_section,
 )
-from ..spec import ModelSpec
+from ..spec import ORDINATE_MESH_KEYS, ModelSpec
 
 _REGION = Section({
     # material constants (SI in the internal case, into the region's Material)
@@ -306,6 +306,7 @@ def _check_given(raw, err) -> None:
     """A self-consistent gap's time scheme is written out: the time loop's default
     (``bdf2``) would pick the second-order gap step silently, which is not positive at
     long steps (f may undershoot below 0)."""
+    _check_ignored(raw, err)
     t = raw.get("time") or {}
     if (raw.get("gap") or {}).get("self_consistent") and not t.get("steady") \
             and "scheme" not in t:
@@ -314,6 +315,39 @@ def _check_given(raw, err) -> None:
                 '"bdf2" (BDF2 at the extrapolated gaps, corrected once at the gaps of its '
                 'result: second order while no cell gap crosses a bin edge; '
                 "f may undershoot below 0 at long steps — check the QP balance).")
+
+
+#: ``[time]`` keys of the error-controlled step (:class:`fvqp.solvers.bdf.BDFOptions`):
+#: fixed steps do not read them
+ERROR_CONTROL = ("rtol", "newton_tol")
+
+#: ``[gap]`` keys of the self-consistent gap only (``model`` is checked on its value)
+SELF_GAP_KEYS = ("hold", "floor")
+
+
+def _check_ignored(raw, err) -> None:
+    """Keys a run would not read, written out (each was dropped without a word): the
+    step's error control with fixed steps (``adaptive = false``, or a collisionless
+    transient, whose bins march fixed steps of dt_initial) and ``[gap]`` keys of the
+    self-consistent gap without it."""
+    t = raw.get("time") if isinstance(raw.get("time"), dict) else {}
+    col = raw.get("collisions") if isinstance(raw.get("collisions"), dict) else {}
+    g = raw.get("gap") if isinstance(raw.get("gap"), dict) else {}
+    if not t.get("steady"):
+        fixed = "adaptive = false" if t.get("adaptive") is False else \
+            "a run without [collisions] enabled" if not col.get("enabled") else ""
+        for key in ERROR_CONTROL if fixed else ():
+            if key in t:
+                err.add(f"time.{key}", f"{fixed} takes fixed steps of dt_initial: no step "
+                        "is chosen or tested by the local error, and the run does not read "
+                        "it.", f"remove {key}, or set adaptive = true." if col.get("enabled")
+                        else f"remove {key} (adaptive steps need [collisions] enabled).")
+    if not g.get("self_consistent"):
+        for key in SELF_GAP_KEYS:
+            if key in g:
+                err.add(f"gap.{key}", "the gap is the bath's (self_consistent = false): "
+                        "only the self-consistent gap reads it.",
+                        f"remove {key}, or set self_consistent = true.")
 
 
 def _check_self_gap(data, err) -> None:
@@ -446,7 +480,7 @@ def _check_mesh(data, geo, err) -> None:
 SPEC = ModelSpec(
     name="bte", region_schema=_REGION, boundary_types=_BOUNDARIES, initial_schema=_INITIAL,
     source_types=_SOURCES, fields=FIELDS, check=_check, check_given=_check_given,
-    check_mesh=_check_mesh,
+    check_mesh=_check_mesh, mesh_keys=ORDINATE_MESH_KEYS,
     sections=_SECTIONS, **ordinates_spec(),
 )
 

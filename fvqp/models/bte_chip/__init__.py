@@ -21,9 +21,9 @@ from __future__ import annotations
 from ...case.schema import Field, Section
 from ..base.schema import MATERIAL_OVERRIDES, check_material_overrides, ordinates_spec
 from ..bte import _REGION as _BTE_REGION
-from ..phonon import _BOUNDARIES, _INITIAL, _REGION, _SOURCES
+from ..phonon import _BOUNDARIES, _INITIAL, _REGION, _SOURCES, check_interfaces_given
 from ..phonon import _SECTIONS as _PHONON_SECTIONS
-from ..spec import ModelSpec
+from ..spec import ORDINATE_MESH_KEYS, ModelSpec
 
 #: the film material's constants a film region may override (SI, source "case override"):
 #: those the ``bte`` sub-case of the films takes (:mod:`.driver`), so the chip offers
@@ -234,7 +234,8 @@ def _check_transport_films(data, err) -> None:
 SPEC = ModelSpec(
     name="bte_chip", region_schema=_CHIP_REGION, boundary_types=_BOUNDARIES,
     initial_schema=_INITIAL, source_types=_SOURCES, fields=FIELDS, check=_check,
-    sections=_SECTIONS, digest_exempt=("time.end",), **ordinates_spec(film=False),
+    check_given=check_interfaces_given, mesh_keys=ORDINATE_MESH_KEYS, sections=_SECTIONS,
+    digest_exempt=("time.end",), **ordinates_spec(film=False),
 )
 
 

@@ -142,10 +142,34 @@ def _check(data, err) -> None:
     if data.get("time", {}).get("steady"):
         err.add("time.steady", "the packet relaxation is a transient problem.",
                 "remove steady = true and give [time] end.")
+    for i, mu in enumerate((data.get("angles") or {}).get("write_mu") or []):
+        if mu is not None and not -1.0 <= mu <= 1.0:
+            # mu = cos(theta): a value outside wrote the nearest end ordinate silently
+            err.add(f"angles.write_mu[{i}]", f"{mu:g} is not a direction cosine mu = "
+                    "cos(theta): the ordinates lie in [-1, 1] (-1 inward, 0 tangential, "
+                    "1 outward).", "give values between -1 and 1.")
+
+
+#: ``[phonons]`` keys read by one ``mode`` only
+_PHONON_MODE_KEYS = {"surface": "bte", "escape_time": "local"}
+
+
+def _check_given(raw, err) -> None:
+    """``[phonons]`` keys written out for a ``mode`` that does not read them (the phonon
+    ``surface`` of the phonon BTE, the ``escape_time`` of local phonons): the run dropped
+    them without a word."""
+    ph = raw.get("phonons") if isinstance(raw.get("phonons"), dict) else {}
+    mode = ph.get("mode", _SECTIONS["phonons"].fields["mode"].default)
+    for key, needs in _PHONON_MODE_KEYS.items():
+        if key in ph and mode != needs:
+            err.add(f"phonons.{key}", f'mode = "{mode}" does not read it: only the '
+                    f'{needs} phonons (mode = "{needs}") do.',
+                    f'remove {key}, or set mode = "{needs}".')
 
 
 SPEC = ModelSpec(name="bte_sphere", uses_mesh=False, sections=_SECTIONS, fields=FIELDS,
-                 initial_schema=_INITIAL, check=_check, atol_dimension="dimensionless",
+                 initial_schema=_INITIAL, check=_check, check_given=_check_given,
+                 atol_dimension="dimensionless",
                  atol_default=1e-6)
 
 

@@ -118,13 +118,32 @@ def _check(data, err) -> None:
                         "this region with the kinetic (energy-resolved) models.")
 
 
+#: ``[output]`` keys of the time loop's snapshots, refused in a steady case
+STEP_OUTPUTS = ("every", "times")
+
+
+def _check_given(raw, err) -> None:
+    """``[output]`` keys of the time loop's snapshots (:data:`STEP_OUTPUTS`) written out
+    in a steady case: the steady solve writes its one state, and the run dropped them
+    without a word."""
+    out = raw.get("output") if isinstance(raw.get("output"), dict) else {}
+    if not (raw.get("time") or {}).get("steady"):
+        return
+    for key in STEP_OUTPUTS:
+        if key in out:
+            err.add(f"output.{key}", "a steady case (steady = true) writes its one steady "
+                    "state: there are no time steps or times to write, and the run does "
+                    "not read it.", f"remove {key}, or remove steady = true and give "
+                    "[time] end for a time-dependent run.")
+
+
 SPEC = ModelSpec(
     name="heat", region_schema=_REGION, boundary_types=_BOUNDARIES, initial_schema=_INITIAL,
     source_types=_SOURCES, fields=FIELDS, required_boundaries=_required_boundaries,
     atol_dimension="temperature", atol_default=1e-5,
     dimension_keys={1: ("cross_section",), 2: ("thickness",)},
     dimension_doc={"cross_section": 'e.g. "1200 nm^2"', "thickness": 'e.g. "100 nm"'},
-    check=_check,
+    check=_check, check_given=_check_given,
     digest_exempt=("time.end",),  # `fvqp run --resume` may extend a run
 )
 

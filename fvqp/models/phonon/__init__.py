@@ -31,7 +31,7 @@ from ..base.schema import (
     slices_section,
     unlabelled_boundary,
 )
-from ..spec import ModelSpec
+from ..spec import ORDINATE_MESH_KEYS, ModelSpec
 from .branches import MIXING, SPECTRA
 from .decay_angles import ANGLES
 
@@ -298,12 +298,25 @@ def _check(data, err) -> None:
     _check_angles(data, err)
 
 
+def check_interfaces_given(raw, err) -> None:
+    """``[interfaces] reflection`` written out with the diffuse mismatch model: DMM
+    re-emits every phonon that is not transmitted diffusely (its reflection is part of the
+    model), so the key was dropped without a word."""
+    given = raw.get("interfaces") if isinstance(raw.get("interfaces"), dict) else {}
+    if given.get("model") == "dmm" and "reflection" in given:
+        err.add("interfaces.reflection", "the diffuse mismatch model ('dmm') reflects "
+                "diffusely by construction: reflection is read at 'amm' and 'amm_modes' "
+                "interfaces only, and the run does not read it.",
+                "remove reflection, or choose model = \"amm\".")
+
+
 SPEC = ModelSpec(
     name="phonon", region_schema=_REGION, boundary_types=_BOUNDARIES, initial_schema=_INITIAL,
     source_types=_SOURCES, fields=FIELDS, required_boundaries=named_boundaries,
     atol_dimension="dimensionless", atol_default=1e-11,
     dimension_keys={2: ("thickness",)}, dimension_doc={"thickness": 'e.g. "100 nm"'},
-    check=_check, sections=_SECTIONS, optional_boundaries=unlabelled_boundary,
+    check=_check, check_given=check_interfaces_given, sections=_SECTIONS,
+    optional_boundaries=unlabelled_boundary, mesh_keys=ORDINATE_MESH_KEYS,
     digest_exempt=("time.end",),  # `fvqp run --resume` may extend a run (march.march)
 )
 

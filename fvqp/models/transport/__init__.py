@@ -135,6 +135,15 @@ def _check(data, err) -> None:
                                          example='material = "Al" (or trap = true with a '
                                          "normal metal)", optional=lambda r: r.get("trap")):
         check_material_overrides(reg, f"regions.{name}", err)
+        if reg.get("gap") is not None and reg.get("delta0") is not None:
+            # the fixed gap wins; delta0 only set gap_ratio = delta0/(k_B Tc) of the
+            # phonon prefactor (266 and 300 ueV at Tc = 1.75 K: 1.989) without a word
+            err.add(f"regions.{name}.delta0", "the gap is given twice (gap and delta0): "
+                    "the run takes the fixed gap, and delta0 only sets the gap ratio "
+                    "delta0/(k_B Tc) of the phonon pair-breaking rate and of the gap "
+                    "equation, at odds with that gap.",
+                    "keep one: gap (a fixed gap) or delta0 (the gap at the bath follows "
+                    "from it, BCS).")
         if reg.get("trap"):
             continue
         if not (reg.get("diffusion_constant") or mat.diffusion_constant or mat.resistivity):
@@ -147,6 +156,30 @@ def _check(data, err) -> None:
     check_pulse_or_power(data, err)
     _check_energy_grid(data, err)
     _check_condensed(data, err)
+
+
+#: ``[gap]`` keys of the steady state's self-consistent gap iteration
+#: (:func:`.driver._steady`); transients update the gap after every step without them
+GAP_ITERATION = ("tolerance", "max_iterations", "relaxation")
+
+
+def _check_given(raw, err) -> None:
+    """``[gap]`` keys of the steady gap iteration (:data:`GAP_ITERATION`) written out where
+    no iteration runs: without the self-consistent gap, or in a transient (the run
+    dropped them without a word)."""
+    g = raw.get("gap") if isinstance(raw.get("gap"), dict) else {}
+    steady = (raw.get("time") or {}).get("steady")
+    for key in GAP_ITERATION:
+        if key not in g:
+            continue
+        if not g.get("self_consistent"):
+            err.add(f"gap.{key}", "the gap is fixed (self_consistent = false): there is "
+                    "no gap iteration, and the run does not read it.",
+                    f"remove {key}, or set self_consistent = true.")
+        elif not steady:
+            err.add(f"gap.{key}", "a transient run updates the self-consistent gap after "
+                    "every step without iterating: only the steady state's gap iteration "
+                    "reads it.", f"remove {key}, or set [time] steady = true.")
 
 
 #: ``[solver.petsc]`` keys that make PETSc skip Jacobian evaluations or preconditioner
@@ -373,7 +406,8 @@ SPEC = ModelSpec(
     atol_dimension="dimensionless",
     atol_default=1e-8, dimension_keys={1: ("cross_section",), 2: ("thickness",)},
     dimension_doc={"cross_section": 'e.g. "1200 nm^2"', "thickness": 'e.g. "100 nm"'},
-    check=_check, check_mesh=_check_injection, sections=_SECTIONS,
+    check=_check, check_given=_check_given, check_mesh=_check_injection,
+    sections=_SECTIONS,
 )
 
 

@@ -1,0 +1,115 @@
+"""Inputs a run accepted and then did not read are refused at ``fvqp check``.
+
+Each was validated and dropped without a word (the user believed it set something):
+
+- transport: a region's ``gap`` with ``delta0`` ran on the fixed gap, delta0 only setting
+  gap_ratio = 1.989 (300 ueV at Tc = 1.75 K) of the phonon prefactor;
+- transport: ``[gap] tolerance``, ``max_iterations``, ``relaxation`` without the
+  self-consistent gap, or in a transient (only the steady gap iteration reads them);
+- bte: ``[gap] hold`` and ``floor`` without the self-consistent gap;
+- ``[time] end`` in a steady case of a mesh model;
+- heat: ``[output] times`` and ``every`` in a steady case (one steady state is written);
+- phonon, bte_chip: ``[interfaces] reflection`` with the diffuse mismatch model (DMM
+  reflects diffusely by construction);
+- bte: ``[time] rtol`` and ``newton_tol`` with fixed steps (``adaptive = false``, or a
+  collisionless transient);
+- bte, phonon: ``[angles] polar``/``azimuth`` on a 2D mesh (the run takes
+  ``directions``), ``directions`` on a 3D mesh;
+- bte_sphere: ``[phonons] surface`` unless mode = "bte", ``escape_time`` unless mode =
+  "local";
+- bte_sphere: ``[angles] write_mu`` outside [-1, 1] (not a direction cosine: the
+  nearest end ordinate was written).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import case_variant
+from fvqp.case.loader import CaseError, load_case
+
+#: (shipped case, text edits adding the input, the refusal's "key: message" start, fix)
+IGNORED = [
+    ("transport_nis_wire.toml", {'gap = "266 ueV"': 'gap = "266 ueV"\ndelta0 = "300 ueV"'},
+     "regions.wire.delta0: the gap is given twice (gap and delta0)", "keep one: gap"),
+    ("transport_nis_wire.toml",
+     {"self_consistent = false": "self_consistent = false\ntolerance = 1e-6"},
+     "gap.tolerance: the gap is fixed (self_consistent = false)",
+     "remove tolerance, or set self_consistent = true."),
+    ("transport_nis_wire.toml",
+     {"self_consistent = false": "self_consistent = true\nrelaxation = 0.3",
+      "steady = true": 'end = "1 ns"'},
+     "gap.relaxation: a transient run updates the self-consistent gap after every step",
+     "remove relaxation, or set [time] steady = true."),
+    ("bte_film_pulse.toml", {"[angles]": "[gap]\nfloor = 0.5\n\n[angles]"},
+     "gap.floor: the gap is the bath's (self_consistent = false)",
+     "remove floor, or set self_consistent = true."),
+    ("transport_nis_wire.toml", {"steady = true": 'steady = true\nend = "1 us"'},
+     "time.end: a steady case (steady = true) solves for the steady state directly",
+     "remove end, or remove steady = true"),
+    ("bte_gapstep.toml", {"steady = true": 'steady = true\nend = "1 ns"'},
+     "time.end: a steady case (steady = true)", "remove end"),
+    ("heat_nis_wire.toml", {'directory = "../output/heat_nis_wire"':
+                            'directory = "../output/heat_nis_wire"\ntimes = ["1 ns"]'},
+     "output.times: a steady case (steady = true) writes its one steady state",
+     "remove times, or remove steady = true"),
+    ("heat_nis_wire.toml", {'directory = "../output/heat_nis_wire"':
+                            'directory = "../output/heat_nis_wire"\nevery = 10'},
+     "output.every: a steady case (steady = true) writes its one steady state",
+     "remove every, or remove steady = true"),
+    ("bte_chip_deposit.toml", {'model = "dmm"': 'model = "dmm"\nreflection = "diffuse"'},
+     "interfaces.reflection: the diffuse mismatch model ('dmm') reflects diffusely",
+     'remove reflection, or choose model = "amm".'),
+    ("bte_film_relaxation.toml", {"adaptive = false": "adaptive = false\nrtol = 1e-4"},
+     "time.rtol: adaptive = false takes fixed steps of dt_initial",
+     "remove rtol, or set adaptive = true."),
+    ("bte_film_pulse.toml", {'end = "100 ps"': 'end = "100 ps"\nnewton_tol = 1e-4'},
+     "time.newton_tol: a run without [collisions] enabled takes fixed steps",
+     "remove newton_tol (adaptive steps need [collisions] enabled)."),
+    ("bte_film_pulse.toml", {"directions = 16": "directions = 16\npolar = 8"},
+     "angles.polar: read on 3D meshes only; the mesh film_trap_coarse.msh is 2D",
+     "remove polar and give directions under [angles]."),
+    ("phonon_si_block.toml", {"polar = 4": "polar = 4\ndirections = 32"},
+     "angles.directions: read on 2D meshes only;",
+     "remove directions and give polar and azimuth under [angles]."),
+    ("bte_sphere_sn_packet.toml", {'mode = "bte"': 'mode = "bath"'},
+     'phonons.surface: mode = "bath" does not read it',
+     'remove surface, or set mode = "bte".'),
+    ("bte_sphere_sn_packet.toml", {'mode = "bte"': 'mode = "bte"\nescape_time = "1 ns"'},
+     'phonons.escape_time: mode = "bte" does not read it',
+     'remove escape_time, or set mode = "local".'),
+    ("bte_sphere_sn_packet.toml",
+     {"write_mu = [-1.0, 0.0, 1.0]": "write_mu = [-1.0, 0.0, 1.5]"},
+     "angles.write_mu[2]: 1.5 is not a direction cosine", "give values between -1 and 1."),
+]
+
+
+@pytest.mark.parametrize("name,edits,message,fix", IGNORED,
+                         ids=[m.split(":")[0] + f"-{i}" for i, (_, _, m, _) in
+                              enumerate(IGNORED)])
+def test_an_input_the_run_would_not_read_is_refused(name, edits, message, fix, tmp_path):
+    """The one added input is the one problem: its key, why it is not read, and the fix."""
+    with pytest.raises(CaseError) as exc:
+        load_case(case_variant(name, tmp_path, **edits))
+    errors = exc.value.errors
+    assert len(errors) == 1, errors
+    assert f"{name}: {message}" in errors[0], errors[0]
+    assert f"Fix: {fix}" in errors[0], errors[0]
+
+
+@pytest.mark.parametrize("name", sorted({n for n, *_ in IGNORED}))
+def test_the_shipped_case_without_the_input_passes(name, tmp_path):
+    assert load_case(case_variant(name, tmp_path)).model
+
+
+def test_keys_the_run_reads_stay_accepted(tmp_path):
+    """What is read stays valid: the steady gap iteration's tolerance with the
+    self-consistent gap, rtol with adaptive steps and collisions, the phonon surface of
+    the phonon BTE and an escape time of local phonons."""
+    for name, edits in [
+            ("transport_nis_wire.toml",
+             {"self_consistent = false": "self_consistent = true\ntolerance = 1e-6"}),
+            ("bte_film_relaxation.toml", {"adaptive = false": "adaptive = true\nrtol = 1e-4"}),
+            ("bte_sphere_sn_packet.toml",
+             {'mode = "bte"\nsurface = "bath"': 'mode = "local"\nescape_time = "1 ns"'})]:
+        load_case(case_variant(name, tmp_path, **edits))
