@@ -205,14 +205,25 @@ def test_line_search_takes_the_newton_product_from_the_exact_solve(tmp_path, mon
         hinted = self.hinted
         mult(self, mat, v, y)
         if self.hinted > hinted:  # answered by the hint: compare with the action
-            true = self.jvp(self.x_local, self.dist.to_local(v, self._work))
+            true = self.jvp(self.x_local, self.dist.ghosted(v.getArray(readonly=True)))
             errors.append(np.max(np.abs(y.getArray(readonly=True) - true))
                           / np.max(np.abs(true)))
 
     monkeypatch.setattr(nl._JacobianAction, "mult", checked)
     spied = run_case(str(case), output_dir=str(tmp_path / "spied"), max_steps=6)
     monkeypatch.setattr(nl._JacobianAction, "mult", mult)
+    init, shells = nl._JacobianAction.__init__, []
+
+    def kept(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        shells.append(self)
+
+    monkeypatch.setattr(nl._JacobianAction, "__init__", kept)
     hinted = run_case(str(case), output_dir=str(tmp_path / "hinted"), max_steps=6)
+    monkeypatch.setattr(nl._JacobianAction, "__init__", init)
+    # every product hinted: the shell never made its state-length work vector (issue 18
+    # §1: one PETSc vector per unknown less through the Newton solves)
+    assert len(shells) == 1 and shells[0]._work is None
     from fvqp.models.transport.schur import SchurPreconditioner
     monkeypatch.setattr(SchurPreconditioner, "exact_residual", lambda self: None)
     plain = run_case(str(case), output_dir=str(tmp_path / "plain"), max_steps=6)

@@ -166,7 +166,6 @@ class BDFIntegrator:
         self.solver = shifted_newton(self.dist, self._residual, self._jacobian,
                                      self._step_pattern, prefix, petsc_options, jac,
                                      self._jvp, shift=self._shift)
-        self._x = self.dist.create_vec()
         self.t = float(t0)
         self.h = float(self.opts.dt_initial)
         #: size of the last accepted step (0 before the first)
@@ -190,8 +189,10 @@ class BDFIntegrator:
 
     # ---- the per-step nonlinear problem ---------------------------------------------
     def _local(self, x_owned: np.ndarray) -> np.ndarray:
-        self._x.setArray(x_owned)
-        return self.dist.local_array(self._x)
+        """Owned values -> owned + ghost values, through a vector made for the call (only
+        accepted states ask: no state-length vector kept through the Newton solves, where
+        the run's peak is set, issue 18 §1)."""
+        return self.dist.ghosted(x_owned)
 
     def _residual(self, xl: np.ndarray) -> np.ndarray:
         n = self.dist.local.n_owned

@@ -496,7 +496,10 @@ class _JacobianAction:
 
     def __init__(self, dist, jvp: Callable):
         self.dist, self.jvp, self.x_local = dist, jvp, None
-        self._work = dist.create_vec()
+        #: ghosted work vector of the actions, made at the first one (an exact model
+        #: preconditioner's hint answers every product of its Newton solves: no
+        #: state-length vector kept for nothing, issue 18 §1)
+        self._work = None
         #: ``(z handle, z values, r, r state, r - Jz)`` of the last exact solve, or None
         #: (released at the next product: the arrays live only until then)
         self.hint = None
@@ -517,6 +520,8 @@ class _JacobianAction:
                 with y as values:  # (raises the state: no stale cached norm)
                     values -= res
                 return
+        if self._work is None:
+            self._work = self.dist.create_vec()
         vl = self.dist.to_local(v, self._work)
         y.setArray(self.jvp(self.x_local, vl))
 
