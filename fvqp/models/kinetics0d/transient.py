@@ -52,14 +52,65 @@ def evolve(model: Kinetics0D, y0: np.ndarray, t_end: float, *, t0: float = 0.0,
     y0 = np.asarray(y0, dtype=float)
     if atol is None:
         atol = default_atol(model, y0, rtol)
-    stepper = DenseTimeStepper(model.size, lambda t, y: model.rhs(y, t),
-                               lambda t, y: model.jacobian(y, t), prefix=prefix,
+    calls = _Callbacks(model)
+    stepper = DenseTimeStepper(model.size, calls.rhs, calls.jacobian, prefix=prefix,
                                options=options)
+    stepper.monitors.append(calls.accepted)
     if monitor is not None:
         stepper.monitors.append(monitor)
-    y, res = stepper.integrate(y0, t0, t_end, dt, rtol=rtol, atol=atol, max_steps=max_steps)
+    try:
+        y, res = stepper.integrate(y0, t0, t_end, dt, rtol=rtol, atol=atol,
+                                   max_steps=max_steps)
+    except ConvergenceError as exc:
+        calls.raise_cause(exc)
+        raise
     res.history["dt_next"] = float(stepper.ts.getTimeStep())
     return y, res
+
+
+class _Callbacks:
+    """The model's right-hand side and Jacobian for TS, keeping the last exception they
+    raised: PETSc sees only a failed evaluation (a domain error of the step, or an error
+    code) and petsc4py does not chain the exception, so a failed solve reported "TS ...
+    error code 91" and advised "a smaller dt_initial" whatever the cause (e.g. a photon
+    drive that no state can absorb). :meth:`raise_cause` names it instead, if it came
+    after the last accepted step (one TS overcame by a shorter step is no cause)."""
+
+    def __init__(self, model: Kinetics0D) -> None:
+        self.model = model
+        self.error: tuple[float, Exception] | None = None
+
+    def _call(self, fn, t: float, y: np.ndarray) -> np.ndarray:
+        try:
+            return fn(y, t)
+        except Exception as exc:
+            self.error = (t, exc)
+            raise  # TS retries a shorter step (ArithmeticError, ValueError) or stops
+
+    def accepted(self, t: float, y: np.ndarray) -> None:
+        """TS monitor: a step was accepted, so an earlier failed evaluation was overcome
+        (by a shorter step) and is no cause of a later failure."""
+        self.error = None
+
+    def rhs(self, t: float, y: np.ndarray) -> np.ndarray:
+        return self._call(self.model.rhs, t, y)
+
+    def jacobian(self, t: float, y: np.ndarray) -> np.ndarray:
+        return self._call(self.model.jacobian, t, y)
+
+    def raise_cause(self, exc: ConvergenceError) -> None:
+        """After the failed solve ``exc``: raise a :class:`ConvergenceError` naming the
+        last exception of an evaluation (chained), if there was one."""
+        if self.error is None:
+            return
+        t, cause = self.error
+        msg = str(cause)
+        if "Fix:" not in msg:
+            msg += (". Fix: the cause above (a smaller time step does not help); check "
+                    "the drives and the initial state")
+        raise ConvergenceError(
+            f"TS failed: the kinetic equations could not be evaluated at t = {t:.4g} tau0 "
+            f"({type(cause).__name__}: {msg})", exc.result) from cause
 
 
 @dataclass

@@ -1,0 +1,128 @@
+"""Photons near the pair-breaking threshold on a coarse grid, and TS failures that name
+their cause (kinetics0d).
+
+The weak-drive Al case (80 mK, Delta = 175.8 ueV, 2 Delta = 351.6 ueV) under 348 ueV
+photons on its 4 ueV grid (h = 3.995 ueV, 2 Delta = 88 h): the line lies between the grid
+multiples 87 h and 88 h and is split between them. The upper line sat exactly at 2 Delta
+and broke pairs; the drive, normalised to its *total* absorbed power, then put nearly
+all of it into pair breaking (the QP-absorption channel needs QPs, ~1e-6 of the states):
+eta_pb 0.9945 and N_qp 4.1x the 1 ueV grid's (eta_pb 0.0526). Sub-gap photons now keep
+QP absorption only on both lines (fvqp.models.kinetics0d.drives.PhotonDrive).
+
+A TS run whose right-hand side raised (the photon drive's ArithmeticError when no state
+absorbs sub-gap photons) ended in "TS ... error code 91 ... a smaller dt_initial"; the
+cause now reaches the message.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import case_variant, run_fvqp
+from fvqp.case import load_case
+from fvqp.models.kinetics0d import Drive, Kinetics0D, evolve
+from fvqp.models.kinetics0d import observables as obs
+from fvqp.models.kinetics0d.build import build_model
+from fvqp.models.kinetics0d.solve import steady_state
+from fvqp.solvers import ConvergenceError
+
+WEAK = "kinetics0d_al_weak_drive.toml"
+
+
+def _steady(tmp_path, energy: str, spacing: str) -> tuple[Kinetics0D, dict]:
+    path = case_variant(WEAK, tmp_path, **{'energy = "850 ueV"': f'energy = "{energy}"',
+                                           'spacing = "4 ueV"': f'spacing = "{spacing}"'})
+    model, _ = build_model(load_case(str(path)))
+    y, res = steady_state(model)
+    assert res.success
+    return model, obs.summary(model, y)
+
+
+def test_subgap_photons_split_onto_2delta_break_no_pairs(tmp_path):
+    """348 ueV = 2 Delta - 3.6 ueV: on the 4 ueV grid (upper line at exactly 2 Delta) the
+    efficiency and the QP number are those of the fine grid up to the grid error: eta_pb
+    converges from above as ~h (0.0984, 0.0752, 0.0595, 0.0526, 0.0496 at 6, 4, 2, 1,
+    0.5 ueV), so 4 ueV lies within 0.03 of the 1 ueV value 0.0526 (measured +0.0225) and
+    N_qp within 15 % (measured +12 %); before, eta_pb 0.9945 and N_qp 4.1x. The absorbed
+    power stays the prescribed one, all of it escaping."""
+    coarse, s4 = _steady(tmp_path, "348 ueV", "4 ueV")
+    lines = coarse.drives[0].lines
+    assert [ln.p for ln in lines] == [coarse.grid.m - 1, coarse.grid.m]  # the probe
+    _, s1 = _steady(tmp_path, "348 ueV", "1 ueV")
+    assert s1["eta_pb"] == pytest.approx(0.0526, abs=1e-3)
+    assert abs(s4["eta_pb"] - s1["eta_pb"]) < 0.03, (s4["eta_pb"], s1["eta_pb"])
+    assert s4["n_qp"] == pytest.approx(s1["n_qp"], rel=0.15)
+    assert not coarse.drives[0].breaks_pairs
+    p = coarse.drives[0].power
+    assert s4["power_absorbed"] == pytest.approx(p, rel=1e-10)
+    assert s4["power_relative_mismatch"] < obs.POWER_BALANCE_TOL
+    # just above 2 Delta (352 ueV: lines at 2 Delta and 2 Delta + h) every photon breaks
+    # a pair, eta_pb ~ 2 Delta / hw = 0.9988 (measured 0.99552, the same as before)
+    above, s_up = _steady(tmp_path, "352 ueV", "4 ueV")
+    assert above.drives[0].breaks_pairs
+    assert all(ln.pairs[0].size for ln in above.drives[0].lines)
+    assert s_up["eta_pb"] == pytest.approx(0.9955174792184066, rel=1e-8)
+    assert s_up["n_qp"] == pytest.approx(2.799506151856693e-06, rel=1e-8)
+
+
+def test_a_ts_fallback_that_cannot_evaluate_the_drive_names_the_cause(tmp_path):
+    """Al at 40 mK under 300 ueV photons: no quasi-thermal start, Newton fails from the
+    bath, and the TS fallback cannot evaluate the drive (nothing absorbs the sub-gap
+    photons). The run's message names that and its fix, not PETSc's error code and the
+    advice of a smaller dt_initial."""
+    case = case_variant(WEAK, tmp_path, **{'temperature = "80 mK"': 'temperature = "40 mK"',
+                                           'energy = "850 ueV"': 'energy = "300 ueV"'})
+    out = tmp_path / "out"
+    proc = run_fvqp(["-q", "run", case, "--output", out], check=False)
+    assert proc.returncode == 3, proc.stderr
+    assert "Traceback" not in proc.stderr
+    s = json.loads((out / "summary.json").read_text())
+    assert s["status"] == -1
+    msg = s["message"]
+    assert "TS failed" in msg and "photon drive: no absorption possible" in msg
+    assert "(0.8533 x 2 Delta) lie below 2 Delta" in msg
+    assert "Fix: a photon energy above 2 Delta" in msg
+    assert "dt_initial" not in msg and "error code" not in msg
+
+
+class _Broken(Drive):
+    """A drive whose evaluation fails from ``t = 1`` on."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__()
+        self.error = error
+
+    def bind(self, grid, params) -> None:
+        self._nq, self._nph = grid.n, grid.n_ph
+
+    def terms(self, f, n):
+        return (np.zeros(self._nq),) * 2 + (np.zeros(self._nph),) * 2
+
+    def jacobian(self, f, n):
+        return np.zeros((self._nq + self._nph,) * 2)
+
+    def active(self, t: float) -> bool:
+        if t >= 1.0:
+            raise self.error
+        return True
+
+
+@pytest.mark.parametrize("error", [ArithmeticError("no state absorbs this drive"),
+                                   KeyError("a missing table entry")],
+                         ids=["domain", "other"])
+def test_evolve_raises_the_callbacks_exception(error):
+    """A domain error (TS retries shorter steps until it gives up) and any other exception
+    of the right-hand side: evolve's ConvergenceError names it and chains it."""
+    from fvqp.collisions import CollisionParams, EnergyGrid
+
+    grid = EnergyGrid.build(1.7, 0.1, 4.0, layout="vertex")
+    model = Kinetics0D(grid, CollisionParams.from_times(1800.0, 1.7), 0.3,
+                       tau_esc=1.0, drives=[_Broken(error)], method="direct")
+    with pytest.raises(ConvergenceError) as exc:
+        evolve(model, model.equilibrium(), 5.0, dt=0.1, prefix="k0thr_")
+    assert exc.value.__cause__ is error
+    assert str(error) in str(exc.value) and type(error).__name__ in str(exc.value)
+    assert "dt_initial" not in str(exc.value)
