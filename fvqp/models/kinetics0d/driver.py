@@ -220,7 +220,8 @@ def _transient(model: Kinetics0D, meta: dict, case, out_dir: str, y0: np.ndarray
             raise CheckpointError(
                 f"checkpoint {ckpt} holds a state on another energy grid ({old}) than this "
                 f"version builds for the case ({grid}; kinetics0d uses the vertex grid, "
-                "fvqp.collisions.grid). Fix: run the case again without --resume.")
+                "fvqp.collisions.grid). Fix: run the case again with --overwrite instead of "
+                "--resume (starts anew; the old outputs are replaced).")
         if st.t > t_end * (1 + 1e-14):
             refuse_earlier_end(f"the checkpoint {ckpt}", st.t * meta["tau0_s"],
                                t_end * meta["tau0_s"])
