@@ -138,3 +138,22 @@ def test_files_a_user_edits_during_a_run_stay_the_users(tmp_path):
     (tmp_path / "run_00000.vtu").write_text("<VTKFile/>")
     finish_run(str(tmp_path))
     assert json.loads((tmp_path / MANIFEST_NAME).read_text())["files"] == ["run_00000.vtu"]
+
+
+def test_a_fresh_run_over_an_earlier_runs_outputs_is_refused(tmp_path):
+    """A run without --overwrite or --resume into a directory holding the outputs of an
+    earlier fvqp run (no checkpoint: a steady case) is refused, naming them and the fix,
+    and changes nothing (before: another case's series stayed beside the new one, and
+    `fvqp info` refused "several .pvd series"); with --overwrite it runs."""
+    out = tmp_path / "out"
+    run_fvqp(["-q", "run", CASES / "heat_nis_wire.toml", "-o", out])
+    assert not (out / "checkpoint.h5").exists()
+    before = _files(out)
+    for case in ("transport_nis_wire.toml", "heat_nis_wire.toml"):
+        p = run_fvqp(["-q", "run", CASES / case, "-o", out], check=False)
+        assert p.returncode == 2, p.stderr
+        assert "heat_nis_wire.pvd" in p.stderr and "earlier fvqp run" in p.stderr
+        assert "--overwrite" in p.stderr and "--output" in p.stderr
+        assert _files(out) == before
+    run_fvqp(["-q", "run", CASES / "transport_nis_wire.toml", "-o", out, "--overwrite"])
+    assert sorted(out.glob("*.pvd")) == [out / "transport_nis_wire.pvd"]

@@ -10,7 +10,10 @@
    directory is refused with :class:`OutputDirLocked`, naming the first run. A lock left
    by a killed run (its ``flock`` died with it) is taken over with a warning;
 3. refuses a fresh run into a directory that holds a checkpoint (``checkpoint.h5``) of an
-   earlier run unless ``overwrite`` or ``resume``;
+   earlier run, or outputs an earlier fvqp run recorded there (its snapshots, series,
+   figures, summary: the manifest ``.fvqp_outputs.json``, :mod:`fvqp.io.manifest`), unless
+   ``overwrite`` or ``resume``: the new run would overwrite some of them and leave the
+   rest beside its own (another case's series, a longer run's later snapshots);
 4. with ``overwrite``, deletes every file that earlier fvqp runs wrote into the directory
    (their checkpoint, snapshots, series, figures, summary: the manifest
    ``.fvqp_outputs.json``, :mod:`fvqp.io.manifest`), so that it then holds the new run's
@@ -201,6 +204,22 @@ def _guard_checkpoint(directory: str, resume: bool, overwrite: bool) -> None:
             "overwrite=True).")
 
 
+def _guard_outputs(directory: str) -> None:
+    """Item 3 of the module docstring for the outputs of earlier runs (the checkpoint is
+    :func:`_guard_checkpoint`'s)."""
+    from .manifest import earlier_outputs, listing
+
+    earlier = sorted(earlier_outputs(directory, listing(directory)))
+    if earlier:
+        more = f" and {len(earlier) - 5} more" if len(earlier) > 5 else ""
+        raise OutputDirError(
+            f"output directory {directory!r} holds {len(earlier)} output file(s) of an "
+            f"earlier fvqp run ({', '.join(earlier[:5])}{more}), which a fresh run would "
+            "partly overwrite and partly leave beside its own. Fix: start anew with "
+            "--overwrite (deletes them first), or give this run another --output (in "
+            "Python: run_case(..., overwrite=True) or output_dir=...).")
+
+
 def _overwrite(directory: str) -> None:
     """Delete the files earlier fvqp runs wrote into ``directory`` (item 4 of the module
     docstring); :class:`OutputDirError` naming the files of a run's kinds that no fvqp
@@ -265,6 +284,8 @@ def claim_output_dir(directory: str, *, resume: bool = False, overwrite: bool = 
             prepare_output_dir(directory)
             fd = _acquire(directory)
             _guard_checkpoint(directory, resume, overwrite)
+            if not (resume or overwrite):
+                _guard_outputs(directory)
             if overwrite:
                 _overwrite(directory)
             try:
