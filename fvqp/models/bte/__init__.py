@@ -233,6 +233,7 @@ def _check(data, err) -> None:
             err.add(f"angles.output[{i}]", f"ordinate index {k} is negative.",
                     "give indices 0, 1, ... of the quadrature's ordinates.")
     _check_gap(data, err)
+    _check_held(data, err)
     _check_self_gap(data, err)
     if not err.items:
         _check_slices(data, err)
@@ -285,7 +286,7 @@ def bin_range(data) -> tuple[float, float] | None:
     from ...units import K_B
     from ..base.schema import case_material
     from ..spec import bath_gap
-    from .simulation import _bin_grid, bin_limits
+    from .simulation import _bin_grid, bin_limits, held_temperatures
 
     if (data.get("spectrum") or {}).get("kind", "bcs") != "bcs":
         return None
@@ -294,7 +295,8 @@ def bin_range(data) -> tuple[float, float] | None:
             for reg in data["regions"].values() if reg.get("active", True)]
     gap = min(gaps)
     h, e_max, _ = bin_limits(data.get("energy") or {}, gap, max(gaps), K_B * T,
-                             data.get("sources") or [], False)
+                             data.get("sources") or [], False,
+                             [K_B * t for t in held_temperatures(data)])
     if (data.get("gap") or {}).get("self_consistent"):
         grid = BinGrid.build(data["gap"]["floor"] * gap, h, e_max)
     else:
@@ -398,6 +400,34 @@ def _check_self_gap(data, err) -> None:
         if name not in data["regions"]:
             err.add(f"gap.hold[{i}]", f"no region {name!r}.",
                     f"give names of [regions]: {sorted(data['regions'])}.")
+
+
+def _check_held(data, err) -> None:
+    """Every ``bath`` boundary's temperature below the Tc of the active superconductors:
+    above it the films have no gap (BCS Delta(T) = 0) and the thermal f it would hold on
+    the QP bins above the bath gap has no meaning (accepted without a word before
+    2026-11-26). The boundary's faces are not known here: every active superconducting
+    region counts."""
+    from ...materials import UnknownMaterialError
+    from ..base.schema import case_material
+    from ..spec import bath_above_gap
+
+    for bname, bc in (data.get("boundaries") or {}).items():
+        if bc.get("type") != "bath" or bc.get("temperature") is None:
+            continue
+        for name, reg in data["regions"].items():
+            if not reg.get("active", True) or not reg.get("material") or reg.get("normal"):
+                continue
+            try:
+                mat = case_material(reg)
+            except (UnknownMaterialError, TypeError):
+                continue  # reported elsewhere
+            if bath_above_gap(err, f"boundaries.{bname}.temperature", mat,
+                              reg.get("Tc") or mat.Tc, bc["temperature"],
+                              where=f" (region {name}; boundary {bname} is held there)",
+                              fix=" for the contact (a normal contact: a region with "
+                              "normal = true)"):
+                break
 
 
 def _check_gap(data, err) -> None:

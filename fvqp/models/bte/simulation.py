@@ -38,6 +38,7 @@ from ...ordinates import circle, sphere
 from ...spectra import fermi
 from ...spectra.bins import BinGrid, cell_spectra
 from ...spectra.gap import thermal_gap
+from ...spectra.qp_density import BIN_THERMAL_TOL, bin_thermal_error, bin_thermal_spacing
 from ...units import E_CHARGE
 from ..base import OutputField, to_output
 from ..base.balance import inflows
@@ -141,6 +142,7 @@ class BTESimulation:
         self.quad = circle(a["directions"]) if raw.dim == 2 else sphere(a["polar"], a["azimuth"])
         self.grid, self.states, self.flux = self._spectrum()
         self.kinds, self.f_in = self._boundaries()
+        self._warn_thermal()
         self.f_bath = fermi(self.grid.e, self.T_bath)
         #: the bins of the ``[slices] energies`` (fields ``f_slice_<k>``)
         self.slice_bins = self._slice_bins()
@@ -189,7 +191,8 @@ class BTESimulation:
         d, u = self.case.values, self.units
         gaps = [self.gap] if self.media is None else list(self.media.gap)
         h, e_max, w_max = bin_limits(d["energy"], self.gap, max(gaps), self.T_bath,
-                                     d.get("sources") or [], self.collisions)
+                                     d.get("sources") or [], self.collisions,
+                                     held_temperatures(d))
         if self.self_gap:  # first edge at floor x the lowest gap: room for the gap to fall
             grid = BinGrid.build(d["gap"]["floor"] * self.gap, h, e_max, omega_max=w_max)
             rho, _, dl = cell_spectra(grid, np.array([self.gap]))
@@ -213,6 +216,28 @@ class BTESimulation:
         self.gap = spec.gap
         self.spectrum = spec
         return spec.grid, spec.states, np.ones(spec.grid.n)
+
+    def _warn_thermal(self) -> None:
+        """Warn when the BCS bins miss the thermal QP number of the bath (or of the
+        coldest ``bath`` boundary) by more than :data:`BIN_THERMAL_TOL`
+        (:func:`fvqp.spectra.qp_density.bin_thermal_error`: the thermal f is held at
+        the nodes for the collisions' detailed balance; spacings above ~0.4 kT)."""
+        from ..spec import ueV
+
+        if self.self_gap or self.gap <= 0 or self.dist.rank or \
+                self.case.values["spectrum"]["kind"] != "bcs":
+            return
+        T = min([self.T_bath, *held_temperatures(self.case.values)])
+        err = bin_thermal_error(self.gap, self.grid.h, T)
+        if abs(err) > BIN_THERMAL_TOL:
+            si = self.units.to_si
+            log.warning("%s: energy.spacing: the bins of %s (%.2f kT at %.4g K) hold "
+                        "%.1f %% too few thermal QPs (the background at the gap edge). "
+                        "Fix: spacing at most %s holds it to %g %%.",
+                        os.path.basename(self.case.path), ueV(si(self.grid.h, "energy")),
+                        self.grid.h / T, si(T, "temperature"), -100 * err,
+                        ueV(si(bin_thermal_spacing(self.gap, T, BIN_THERMAL_TOL), "energy")),
+                        100 * BIN_THERMAL_TOL)
 
     def _slice_bins(self) -> list[int]:
         """The bin whose node is nearest to each ``[slices] energies`` entry; an energy
@@ -340,20 +365,29 @@ class BTESimulation:
 
 
 def bin_limits(energy, gap: float, gap_hi: float, kT: float, sources,
-               collisions: bool) -> tuple[float, float, float | None]:
+               collisions: bool, held=()) -> tuple[float, float, float | None]:
     """Spacing, top edge and phonon top of the QP bins (one unit of energy throughout:
     the run's internal units, ``fvqp check``'s SI): ``[energy]`` spacing (default kT/4)
-    and ``e_max`` (default 12 kT above the highest gap ``gap_hi``, or
-    :data:`fvqp.models.spec.SOURCE_WIDTHS` widths above the
+    and ``e_max`` (default 12 kT above the highest gap ``gap_hi``, kT the bath's or the
+    hottest of the ``held`` temperatures (kT of the ``bath`` boundaries: their thermal
+    f enters the film), or :data:`fvqp.models.spec.SOURCE_WIDTHS` widths above the
     highest source, measured from the lowest gap ``gap``); with collisions the phonon
     grid reaches every pair phonon of a gap-edge QP and a QP at e_max (recombination,
     pair breaking): omega_max = e_max + gap_hi (None without collisions)."""
     h = energy.get("spacing") or kT / 4
-    top = 12 * kT + gap_hi - gap
+    # (a contact at 600 mK on the 12 kT grid of a 100 mK Al film held 6.4 % too few QPs)
+    top = 12 * max([kT, *held]) + gap_hi - gap
     for s in sources:
         top = max(top, s["energy"] + SOURCE_WIDTHS * s["width"] - gap)
     e_max = energy.get("e_max") or gap + top
     return h, e_max, (e_max + gap_hi if collisions else None)
+
+
+def held_temperatures(data) -> list[float]:
+    """Temperatures of the ``bath`` boundaries of the case ``data`` (its units; the
+    bath's where none is given): the thermal f they hold must fit on the grid."""
+    return [bc.get("temperature") or data["bath"]["temperature"]
+            for bc in (data.get("boundaries") or {}).values() if bc.get("type") == "bath"]
 
 
 def _bin_grid(gap: float, media, h: float, e_max: float, w_max) -> BinGrid:

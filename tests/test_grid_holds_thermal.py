@@ -1,0 +1,84 @@
+"""The energy grids hold the thermal states they impose, or the case says why not.
+
+- bte: a ``bath`` boundary held above the film's Tc (no gap) is refused at ``fvqp
+  check``; one held below Tc but hotter than the bath puts its thermal f on the default
+  grid (``e_max`` was 12 kT of the *bath* above the gap: a contact at 600 mK on a
+  100 mK Al film held 6.4 % too few QPs, now 0.16 %);
+- bte, bte_sphere: bins coarser than ~0.4 kT_bath (Delta >> kT) miss the thermal
+  background's QP number by more than 5 % (the gap-edge bin's states sit at its lower
+  edge, where f is largest): the run warns with the spacing that holds it.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from conftest import case_variant
+from fvqp.case.loader import CaseError, load_case
+
+HOT = {'temperature = "20 mK"': 'temperature = "100 mK"',
+       'spacing = "10 ueV"\ne_max = "480 ueV"\n': ""}
+
+
+def test_boundary_above_tc_refused(tmp_path):
+    p = case_variant("bte_constriction.toml", tmp_path, **{**HOT,
+                     'temperature = "300 mK"': 'temperature = "2 K"'})
+    with pytest.raises(CaseError) as exc:
+        load_case(str(p))
+    msg = str(exc.value)
+    assert "bte_constriction.toml: boundaries.source.temperature: 2 K is at or above " \
+        "Tc = 1.175 K of Al" in msg
+    assert "Fix: give a bath temperature below 1.175 K" in msg
+
+
+def test_held_boundary_on_default_grid(tmp_path):
+    """The contact's thermal QP density 4 N0 int rho f(E, 600 mK) dE over the film's
+    (bath) gap, summed over the default bins, is the analytic BCS value
+    (:func:`fvqp.spectra.thermal_qp_density`) to 1 % (0.16 %; was 6.4 % low: e_max was
+    12 kT_bath = 2 kT of the contact above the gap)."""
+    from fvqp.models.bte.simulation import BTESimulation
+    from fvqp.spectra import thermal_qp_density
+
+    p = case_variant("bte_constriction.toml", tmp_path, **{**HOT,
+                     'temperature = "300 mK"': 'temperature = "600 mK"'})
+    sim = BTESimulation(load_case(str(p)))
+    T = sim.case.values["boundaries"]["source"]["temperature"]
+    assert T == pytest.approx(6 * sim.T_bath)
+    grid = sim.grid.h * float(sim.states @ sim.f_in["source"])
+    exact = float(thermal_qp_density(T, sim.gap, 0.25))
+    assert grid == pytest.approx(exact, rel=0.01)
+
+
+def test_bte_coarse_bins_warn(tmp_path, caplog):
+    """The shipped constriction's 10 ueV bins at 20 mK (5.8 kT) hold the bath's thermal
+    QPs far too few: the run names energy.spacing and the spacing that holds 5 %."""
+    from fvqp.models.bte.simulation import BTESimulation
+
+    p = case_variant("bte_constriction.toml", tmp_path)
+    with caplog.at_level(logging.WARNING, logger="fvqp.bte"):
+        BTESimulation(load_case(str(p)))
+    msg = [r.getMessage() for r in caplog.records if "energy.spacing" in r.getMessage()]
+    assert len(msg) == 1 and "bte_constriction.toml: energy.spacing" in msg[0]
+    assert "Fix: spacing at most 0.69" in msg[0]  # 0.4 kT at 20 mK holds 5 %
+
+
+def test_sphere_thermal_background(tmp_path, caplog):
+    """bte_sphere (Sn, 0.4 K, 25 ueV = 0.73 kT): the bath's QP number on the bins is
+    11 % below 4 N0 int rho f dE, as :func:`fvqp.spectra.qp_density.bin_thermal_error`
+    predicts, and the run warns naming spectrum.spacing."""
+    from fvqp.models.bte_sphere.driver import SphereSimulation
+    from fvqp.spectra import thermal_qp_density
+    from fvqp.spectra.qp_density import bin_thermal_error
+
+    p = case_variant("bte_sphere_sn_packet.toml", tmp_path)
+    with caplog.at_level(logging.WARNING, logger="fvqp.bte_sphere"):
+        sim = SphereSimulation(load_case(str(p)))
+    g, T = sim.spectrum.grid, sim.T_bath
+    grid = g.h * float(sim.spectrum.states @ sim.problem.f_bath)
+    rel = grid / float(thermal_qp_density(T, g.delta, 0.25)) - 1
+    assert rel == pytest.approx(bin_thermal_error(g.delta, g.h, T), rel=1e-3)
+    assert -0.12 < rel < -0.10
+    msg = [r.getMessage() for r in caplog.records if "spectrum.spacing" in r.getMessage()]
+    assert len(msg) == 1 and "hold 11." in msg[0]
