@@ -204,6 +204,12 @@ def _guard_checkpoint(directory: str, resume: bool, overwrite: bool) -> None:
             "overwrite=True).")
 
 
+def _first(files: list[str], k: int = 5) -> str:
+    """The first ``k`` of ``files`` for a message, and how many more."""
+    more = f" and {len(files) - k} more" if len(files) > k else ""
+    return ", ".join(files[:k]) + more
+
+
 def _guard_outputs(directory: str) -> None:
     """Item 3 of the module docstring for the outputs of earlier runs (the checkpoint is
     :func:`_guard_checkpoint`'s)."""
@@ -211,10 +217,9 @@ def _guard_outputs(directory: str) -> None:
 
     earlier = sorted(earlier_outputs(directory, listing(directory)))
     if earlier:
-        more = f" and {len(earlier) - 5} more" if len(earlier) > 5 else ""
         raise OutputDirError(
             f"output directory {directory!r} holds {len(earlier)} output file(s) of an "
-            f"earlier fvqp run ({', '.join(earlier[:5])}{more}), which a fresh run would "
+            f"earlier fvqp run ({_first(earlier)}), which a fresh run would "
             "partly overwrite and partly leave beside its own. Fix: start anew with "
             "--overwrite (deletes them first), or give this run another --output (in "
             "Python: run_case(..., overwrite=True) or output_dir=...).")
@@ -230,10 +235,9 @@ def _overwrite(directory: str) -> None:
     owned = earlier_outputs(directory, now, CHECKPOINT_FILES)
     alien = sorted(f for f in now if f not in owned and f.endswith(OUTPUT_SUFFIXES))
     if alien:
-        more = f" and {len(alien) - 5} more" if len(alien) > 5 else ""
         raise OutputDirError(
             f"output directory {directory!r} holds {len(alien)} output file(s) that no "
-            f"fvqp run recorded there ({', '.join(alien[:5])}{more}): written by hand, by "
+            f"fvqp run recorded there ({_first(alien)}): written by hand, by "
             "another program or by an fvqp without the output manifest .fvqp_outputs.json. "
             "--overwrite deletes only what fvqp runs wrote, and the new run's outputs "
             "would be mixed up with these. Fix: move or delete those files, or give this "
