@@ -18,6 +18,7 @@ each energy (the nodes used: ``slice_energies_ueV`` in summary.json). See
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 
 from ...case.schema import Field, Section
@@ -34,6 +35,8 @@ from ..base.schema import (
 from ..spec import ORDINATE_MESH_KEYS, ModelSpec
 from .branches import MIXING, SPECTRA
 from .decay_angles import ANGLES
+
+log = logging.getLogger("fvqp.phonon")
 
 #: the medium's constants a region may override (SI; :meth:`PhononMedium.replace
 #: <fvqp.materials.substrates.PhononMedium.replace>`, source "case override")
@@ -195,21 +198,100 @@ def _check_sources_on_grid(data, err) -> None:
                               e_max_for=lambda top: top / widen)
 
 
-def _check_slices(data, err) -> None:
-    """[slices] energies on the nodes (j+1) h, h = e_max / bins (as driver.PhononSimulation)."""
-    from ...case.slices import check_slice_energies
+def _grid_top(data) -> float:
+    """The top node e_max [J] of the grid (as driver.PhononSimulation): ``[energy] e_max``,
+    by default 12 k_B T_bath or the highest source's energy + 3 widths."""
     from ...units import K_B
-    from ..spec import ueV
 
-    if not (data.get("slices") or {}).get("energies"):
-        return
-    e = data.get("energy") or {}
-    top = e.get("e_max")
+    top = (data.get("energy") or {}).get("e_max")
     if top is None:
         top = 12 * K_B * data["bath"]["temperature"]
         for s in data.get("sources") or []:
             if s:
                 top = max(top, s["energy"] + 3 * s["width"])
+    return top
+
+
+def _check_sources_above_first_bin(data, err) -> None:
+    r"""Each deposit is centred on the grid, at or above the first bin's lower edge
+    :math:`h/2` (nodes :math:`\Omega_j = (j+1)h`, :math:`h` = e_max / bins): the driver
+    normalises the spectrum sampled on the nodes to the deposited energy, so a source
+    centred below puts all its energy into the first node(s) — the energy is conserved,
+    but in phonons of the wrong energy, too few of them, with the isotope and decay rates
+    (:math:`\nu^4`, :math:`\nu^5`) of that node."""
+    import math
+
+    from ..spec import ueV
+
+    bins = (data.get("energy") or {})["bins"]
+    top = _grid_top(data)
+    h = top / bins
+    for i, s in enumerate(data.get("sources") or []):
+        if (s or {}).get("type") != "phonons" or s["energy"] >= 0.5 * h:
+            continue
+        need = math.ceil(top / (2 * s["energy"]) * (1 - 1e-12))
+        lower = (f", or lower [energy] e_max to at most {ueV(2 * bins * s['energy'])} "
+                 "(still above the spectrum's top)"
+                 if (data.get("energy") or {}).get("e_max") is not None else "")
+        err.add("energy.bins", f"phonon source sources[{i}] ({ueV(s['energy'])}) lies below "
+                f"the grid's first bin: its nodes are (j+1) h with h = e_max / bins = "
+                f"{ueV(top)} / {bins} = {ueV(h)}, the first bin starting at h/2 = "
+                f"{ueV(0.5 * h)}; its energy would all be put at {ueV(h)} and above "
+                f"({h / s['energy']:.3g} times fewer phonons, each at the node's isotope "
+                "scattering and decay rates).",
+                f"raise [energy] bins to at least {need}{lower}.")
+
+
+def _check_debye(data, err, seen: dict) -> None:
+    r"""The Debye energy :math:`k_B\Theta_D` of the media (``seen``: medium name -> (its
+    regions, the medium)): their Debye model (:math:`g \propto \Omega^2` up to
+    :math:`k_B\Theta_D`) has no phonons above it. A source centred above it (in its
+    region's medium; without a region, above every medium's) is refused. An ``[energy]
+    e_max`` above it is a warning, not an error: the bins above stay empty unless a
+    source fills them (decay goes down; the bath and initial occupations at cryogenic
+    temperatures are :math:`e^{-\Theta_D/T}`), so they cost bins and resolution, not
+    correctness."""
+    from ...units import K_B
+    from ..spec import ueV
+
+    debye = {name: K_B * m.debye_temperature for name, (_, m) in seen.items()
+             if m.debye_temperature}
+    for i, s in enumerate(data.get("sources") or []):
+        if (s or {}).get("type") != "phonons" or not debye:
+            continue
+        reg = (data["regions"].get(s.get("region")) or {}).get("medium")
+        limit, where = ((debye[reg], f"medium {reg} of region {s['region']!r}")
+                        if reg in debye else
+                        (max(debye.values()), f"every medium of the case ({', '.join(debye)})"))
+        if s["energy"] > limit * (1 + 1e-12):
+            err.add(f"sources[{i}].energy", f"{ueV(s['energy'])} lies above the Debye "
+                    f"energy k_B Theta_D = {ueV(limit)} of {where}: the Debye model of "
+                    "the medium has no phonons there.",
+                    f"give an energy below {ueV(limit)} (the phonons of a particle deposit "
+                    "down-convert to a few meV within ns).")
+    top = _grid_top(data)
+    for name, (regions, m) in seen.items():
+        if name in debye and top > debye[name] * (1 + 1e-12):
+            where = ", ".join(f"regions.{r}" for r in regions)
+            log.warning("%s: energy.e_max: the grid reaches %s, above the Debye energy "
+                        "k_B Theta_D = %s (Theta_D = %g K) of medium %s (%s): the medium "
+                        "has no phonons above it, and a source that fills those bins "
+                        "deposits phonons that do not exist. Fix: lower e_max to at most "
+                        "%s (the phonons of a particle deposit down-convert to a few meV "
+                        "within ns), with bins for the resolution below it.", err.file,
+                        ueV(top), ueV(K_B * m.debye_temperature), m.debye_temperature,
+                        name, where, ueV(K_B * m.debye_temperature))
+
+
+def _check_slices(data, err) -> None:
+    """[slices] energies on the nodes (j+1) h, h = e_max / bins (as driver.PhononSimulation)."""
+    from ...case.slices import check_slice_energies
+    from ..spec import ueV
+
+    if not (data.get("slices") or {}).get("energies"):
+        return
+    e = data.get("energy") or {}
+    top = _grid_top(data)
     h = top / e["bins"]
     check_slice_energies(data, err, 0.5 * h, (e["bins"] + 0.5) * h,
                          f"phonon energy grid (nodes {ueV(h)} to {ueV(top)})",
@@ -266,11 +348,13 @@ def _check(data, err) -> None:
     from ...materials import UnknownMediumError, get_medium
     from ..base.schema import active_regions, check_pulse_or_power
 
+    seen = {}
     for name, reg, m in active_regions(data, err, "medium", get_medium, UnknownMediumError,
                                        needed="a phonon medium",
                                        example='medium = "Si" (see '
                                                'fvqp/materials/substrates.toml)',
                                        unknown_fix="choose one of the listed media."):
+        seen.setdefault(m.name, ([], m))[0].append(name)
         _check_channels(data, err, name, reg, m)
         if reg.get("absorption_threshold") and reg.get("absorption_time") is None:
             # the threshold alone absorbed nothing, without a word
@@ -295,6 +379,8 @@ def _check(data, err) -> None:
                 'add dt_initial = "1 ns" (or steady = true).')
     _check_slices(data, err)
     _check_sources_on_grid(data, err)
+    _check_sources_above_first_bin(data, err)
+    _check_debye(data, err, seen)
     _check_angles(data, err)
 
 

@@ -240,8 +240,9 @@ class PhononSimulation:
             else:
                 prof = PowerProfile(s["power"], s["start"], s.get("stop") or math.inf)
             e0, wd = s["energy"], s["width"]
-            if wd > 0:
-                energy_share = np.exp(-0.5 * ((self.omega - e0) / wd) ** 2)
+            if wd > 0:  # relative to the nearest node: a narrow one underflowed to 0/0
+                z2 = ((self.omega - e0) / wd) ** 2
+                energy_share = np.exp(-0.5 * (z2 - z2.min()))
             else:
                 near = self.omega[int(np.argmin(np.abs(self.omega - e0)))]
                 energy_share = np.isclose(self.omega, near, rtol=1e-12).astype(float)
