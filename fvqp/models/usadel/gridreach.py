@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from .temperatures import bath_unused
+
 __all__ = ["FERMI_WINDOW", "tunnel_reach"]
 
 #: the electrode's Fermi window above a bias that the grid holds, in its kT: the
@@ -14,26 +16,41 @@ __all__ = ["FERMI_WINDOW", "tunnel_reach"]
 #: gives g_nl 4.4e-5 from the converged value; eV + 5 kT 6.6e-3, eV + 1.2 kT 0.18)
 FERMI_WINDOW = 10.0
 
+#: the boundary types whose table is an electrode with a bias and a temperature
+_ELECTRODE_ENDS = ("normal", "tunnel")
+
+
+def _electrodes(d: Mapping):
+    """(case key, table) of every junction and normal or tunnel end: the terminals that
+    carry a bias and a temperature (the bath's when they give none)."""
+    for key in ("junctions", "boundaries"):
+        for name, t in (d.get(key) or {}).items():
+            if isinstance(t, Mapping) and (key == "junctions"
+                                           or t.get("type") in _ELECTRODE_ENDS):
+                yield f"{key}.{name}", t
+
 
 def tunnel_reach(d: Mapping, t_bath: float, volt: float = 1.0, kelvin: float = 1.0
                  ) -> tuple[float, str]:
     """How high (in Δ0) the energy grid must reach for the terminals' biases: every bias
     of the case ``d`` (the swept terminal's range, detector biases, junction and reservoir
-    biases) plus :data:`FERMI_WINDOW` kT of the hottest electrode; ``(0, "")`` without a
-    bias. ``volt``, ``kelvin``: Δ0 per unit of the case's biases and temperatures (1 in
-    wire units; e/Δ0 and k_B/Δ0 for an SI case). Returns the largest and which bias sets
-    it, in words."""
+    biases) plus :data:`FERMI_WINDOW` kT of the hottest electrode (its own temperature,
+    the bath's without one); ``(0, "")`` without a bias. The bath's own window sits at
+    zero bias (the superconducting reservoirs, the e-ph collisions and Eq. 8 take it): it
+    counts as :data:`FERMI_WINDOW` kT_bath, and not when no result reads the bath
+    (:func:`.temperatures.bath_unused`). ``volt``, ``kelvin``: Δ0 per unit of the case's
+    biases and temperatures (1 in wire units; e/Δ0 and k_B/Δ0 for an SI case). Returns
+    the largest and which bias sets it, in words."""
     sw = d.get("sweep") or {}
-    temps = [t_bath] + [t.get("temperature") or t_bath
-                        for key in ("junctions", "boundaries")
-                        for t in (d.get(key) or {}).values() if isinstance(t, Mapping)]
-    window = FERMI_WINDOW * kelvin * max(temps)
+    temps = [t.get("temperature") or t_bath for _, t in _electrodes(d)]
+    window = FERMI_WINDOW * kelvin * max(temps, default=t_bath)
     biases = [(abs(sw[k]), f"the sweep's {k} bias") for k in ("start", "stop")
               if sw.get(k) is not None]
     biases += [(abs(b), "a detector bias") for b in sw.get("detector_biases") or []]
-    for key in ("junctions", "boundaries"):
-        for name, t in (d.get(key) or {}).items():
-            if isinstance(t, Mapping) and t.get("bias"):
-                biases.append((abs(t["bias"]), f"the bias of {key}.{name}"))
-    return max(((volt * b + window, what) for b, what in biases if b > 0),
-               default=(0.0, ""))
+    biases += [(abs(t["bias"]), f"the bias of {key}") for key, t in _electrodes(d)
+               if t.get("bias")]
+    reach = [(volt * b + window, what) for b, what in biases if b > 0]
+    if reach and bath_unused(d) is None:
+        reach.append((FERMI_WINDOW * kelvin * t_bath, "the bath's zero bias (of the "
+                      "superconducting reservoirs, e-ph collisions and Eq. 8)"))
+    return max(reach, default=(0.0, ""))
