@@ -89,14 +89,16 @@ def test_only_drives_of_a_given_power_set_the_balance_test():
            "power_escaped": -1e-30}
     tunnel = SimpleNamespace(active=lambda t: True)
     tunnel_only = SimpleNamespace(drives=[tunnel], grid=SimpleNamespace(delta=1.76))
-    assert unbalanced_drive(tunnel_only, obs, 100.0) is None
+    assert unbalanced_drive(tunnel_only, obs, 100.0, 1e-15) is None
     photons = SimpleNamespace(drives=[PhotonDrive(photon_energy=2.0, power=1e-3)],
                               grid=SimpleNamespace(delta=1.76))
     ok = {"power_relative_mismatch": 1e-12, "power_absorbed": 1e-3,
           "power_escaped": 1e-3 * (1 - 1e-12)}
-    assert unbalanced_drive(photons, ok, 100.0) is None
+    assert unbalanced_drive(photons, ok, 100.0, 1e-15) is None
     for p_in, p_esc in ((1e-3, 0.0), (0.0, 1e-30)):   # nothing escapes / nothing absorbed
         bad = {"power_relative_mismatch": 1.0, "power_absorbed": p_in,
                "power_escaped": p_esc}
-        msg = unbalanced_drive(photons, bad, 100.0)
+        msg = unbalanced_drive(photons, bad, 100.0, 1e-15)
         assert msg is not None and "below 2 Delta = 352 ueV" in msg
+        # the powers in watts (the power unit 1e-15 W), not in internal units
+        assert f"absorbed {p_in * 1e-15:.3g} W, escaping {p_esc * 1e-15:.3g} W" in msg

@@ -140,7 +140,8 @@ def run(case, output_dir: str | None = None, resume: bool = False,
     if tc["steady"]:
         from .observables import unbalanced_drive
 
-        why = unbalanced_drive(model, obs, meta["kTc_J"] / (E_CHARGE * 1e-6))
+        why = unbalanced_drive(model, obs, meta["kTc_J"] / (E_CHARGE * 1e-6),
+                               meta["power_unit_W_per_m3"] * meta["volume_m3"])
         if why is not None:  # reported, never a silent "converged"
             log.error("kinetics0d: %s", why)
             summary.update(status=-1, message=why)

@@ -203,13 +203,14 @@ def number_temperature(model: Kinetics0D, y: np.ndarray) -> float:
 POWER_BALANCE_TOL = 1e-6
 
 
-def unbalanced_drive(model: Kinetics0D, obs: dict, kTc_ueV: float) -> str | None:
+def unbalanced_drive(model: Kinetics0D, obs: dict, kTc_ueV: float,
+                     watt: float) -> str | None:
     """None if the steady state's observables ``obs`` balance the absorbed and escaping
     power (:data:`POWER_BALANCE_TOL`), else the reason and the fix (a steady state that
     does not absorb its drive is not the answer, whatever Newton said: e.g. sub-gap
     photons where no quasiparticles are there to absorb them, whose normalisation to the
     absorbed power then finds nothing to normalise). ``kTc_ueV``: the energy unit in
-    ueV."""
+    ueV; ``watt``: the film's power unit in W (the message quotes watts)."""
     mm = obs.get("power_relative_mismatch")
     # only drives of a given power (photons, phonon injection) are judged: a tunnel
     # drive's net power is a difference of its gross flows, which may vanish (no bias);
@@ -225,8 +226,8 @@ def unbalanced_drive(model: Kinetics0D, obs: dict, kTc_ueV: float) -> str | None
                                      or abs(p_in - sum(d.power for d in given)) <= tol):
         return None
     msg = (f"the steady state does not balance its drive: absorbed "
-           f"{obs['power_absorbed']:.3g}, escaping {obs['power_escaped']:.3g} (internal "
-           f"units; relative mismatch {mm:.3g})")
+           f"{obs['power_absorbed'] * watt:.3g} W, escaping {obs['power_escaped'] * watt:.3g}"
+           f" W (relative mismatch {mm:.3g})")
     two_gap = 2.0 * model.grid.delta
     sub = [d for d in model.drives if isinstance(d, PhotonDrive) and d.photon_energy < two_gap]
     if sub:

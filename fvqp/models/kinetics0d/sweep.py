@@ -104,10 +104,11 @@ def sweep_point(case, key: str, value: float, index: int | None = None) -> dict:
     from .solve import steady_state
 
     point = dataclasses.replace(case, values=point_values(case.values, key, value))
-    model, _ = build_model(point)
+    model, meta = build_model(point)
     y, res = steady_state(model, **solver_options(case.values))
     obs = observables(model, y)
-    why = unbalanced_drive(model, obs, point.units.energy / (E_CHARGE * 1e-6))
+    why = unbalanced_drive(model, obs, point.units.energy / (E_CHARGE * 1e-6),
+                           meta["power_unit_W_per_m3"] * meta["volume_m3"])
     if why is not None:  # the sweep stops here, naming the point
         where = f"{key} = {value!r} (internal units)"
         if index is not None:
