@@ -170,6 +170,13 @@ def test_only_the_storage_a_step_uses_is_kept(line, order):
         # ghost exchange makes one per call)
         from petsc4py import PETSc
         assert not [k for k, v in vars(it).items() if isinstance(v, PETSc.Vec)]
+        # a restore computes C(x) of those states only (not of all, then dropped)
+        made, conserved = [], prob.conserved
+        prob.conserved = lambda x: made.append(1) or conserved(x)
+        it.restore(it.state())
+        prob.conserved = conserved
+        assert len(made) == order and len(it.history) == 3
+        assert [h[2] is not None for h in it.history] == kept
         it._attempt(0.05)
         coef, hist = it._hist_C
         if order == 1:

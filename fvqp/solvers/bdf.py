@@ -386,12 +386,16 @@ class BDFIntegrator:
         self._drop_unused_storage()
         self.step_count += 1
 
+    def _stored_states(self) -> int:
+        """How many of the newest states keep :math:`C(x)`: those a step's history term
+        uses (the last one; the one before with BDF2)."""
+        return 2 if self.opts.order == 2 else 1
+
     def _drop_unused_storage(self) -> None:
         """Keep :math:`C(x)` only of the states a step's history term uses: the last one,
         and the one before with BDF2; the older states serve the predictor only (issue 18
         §1: a state-length array each)."""
-        keep = 2 if self.opts.order == 2 else 1
-        for j in range(keep, len(self.history)):
+        for j in range(self._stored_states(), len(self.history)):
             tj, xj, _, accj = self.history[j]
             self.history[j] = (tj, xj, None, accj)
 
@@ -473,10 +477,14 @@ class BDFIntegrator:
         self.solver.total_linear_iterations = int(state.get("linear", 0))
         self.solver.total_outer_linear_iterations = int(state.get(
             "outer_linear", state.get("linear", 0)))  # before 2026-11-26: one count
+        # C(x) only of the states a step's history term uses (_drop_unused_storage: the
+        # older ones are never computed, not made and dropped)
+        keep = self._stored_states()
         self.history = [(float(t), np.asarray(x, dtype=float),
-                         self.problem.conserved(np.asarray(x, dtype=float)), dict(a))
-                        for t, x, a in zip(state["times"], state["x"], state["acc"], strict=True)]
-        self._drop_unused_storage()
+                         self.problem.conserved(np.asarray(x, dtype=float)) if j < keep
+                         else None, dict(a))
+                        for j, (t, x, a) in enumerate(zip(state["times"], state["x"],
+                                                          state["acc"], strict=True))]
         self._start_missing()
 
     def _start_missing(self) -> None:
