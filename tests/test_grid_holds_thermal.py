@@ -33,6 +33,22 @@ def test_boundary_above_tc_refused(tmp_path):
     assert "Fix: give a bath temperature below 1.175 K" in msg
 
 
+def test_a_held_boundary_is_judged_by_the_films_it_touches(tmp_path):
+    """The Al/Sn gap step: a contact held at 1.5 K on the Sn end (below Sn's 3.65 K, above
+    Al's 1.13 K) is accepted (it was refused for the Al film it does not touch), the same
+    contact on the Al end refused naming Al."""
+    sn_end = {'[boundaries.high_end]\ntype = "specular"':
+              '[boundaries.high_end]\ntype = "bath"\ntemperature = "1.5 K"'}
+    assert load_case(str(case_variant("bte_gapstep.toml", tmp_path, **sn_end))).model
+    al_end = {'[boundaries.low_end]\ntype = "bath"':
+              '[boundaries.low_end]\ntype = "bath"\ntemperature = "1.5 K"'}
+    with pytest.raises(CaseError) as exc:
+        load_case(str(case_variant("bte_gapstep.toml", tmp_path, **al_end)))
+    assert "boundaries.low_end.temperature: 1.5 K" in str(exc.value)
+    assert "(region low, whose faces boundary low_end holds)" in str(exc.value)
+    assert "Sn" not in str(exc.value).split("low_end.temperature")[1].split("Fix")[0]
+
+
 def test_held_boundary_on_default_grid(tmp_path):
     """The contact's thermal QP density 4 N0 int rho f(E, 600 mK) dE over the film's
     (bath) gap, summed over the default bins, is the analytic BCS value

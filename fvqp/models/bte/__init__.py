@@ -21,6 +21,8 @@ energy (the nodes used: ``slice_energies_ueV`` in summary.json). See
 
 from __future__ import annotations
 
+import numpy as np
+
 from ...case.schema import Field, Section
 from ..base.schema import SPECTRAL_SOURCE as _SPECTRUM
 from ..base.schema import (
@@ -233,7 +235,6 @@ def _check(data, err) -> None:
             err.add(f"angles.output[{i}]", f"ordinate index {k} is negative.",
                     "give indices 0, 1, ... of the quadrature's ordinates.")
     _check_gap(data, err)
-    _check_held(data, err)
     _check_self_gap(data, err)
     if not err.items:
         _check_slices(data, err)
@@ -402,21 +403,26 @@ def _check_self_gap(data, err) -> None:
                     f"give names of [regions]: {sorted(data['regions'])}.")
 
 
-def _check_held(data, err) -> None:
-    """Every ``bath`` boundary's temperature below the Tc of the active superconductors:
-    above it the films have no gap (BCS Delta(T) = 0) and the thermal f it would hold on
-    the QP bins above the bath gap has no meaning (accepted without a word before
-    2026-11-26). The boundary's faces are not known here: every active superconducting
-    region counts."""
+def _check_held(data, geo, err) -> None:
+    """Every ``bath`` boundary's temperature below the Tc of the active superconductors its
+    faces touch (the mesh ``geo``): above it those films have no gap (BCS Delta(T) = 0)
+    and the thermal f the boundary would hold on the QP bins above the bath gap has no
+    meaning (accepted without a word before 2026-11-26). A contact on the higher-Tc film
+    of a multi-material device is judged by that film alone."""
     from ...materials import UnknownMaterialError
     from ..base.schema import case_material
     from ..spec import bath_above_gap
 
     for bname, bc in (data.get("boundaries") or {}).items():
-        if bc.get("type") != "bath" or bc.get("temperature") is None:
+        if bc.get("type") != "bath" or bc.get("temperature") is None \
+                or bname not in geo.group_names:
             continue
-        for name, reg in data["regions"].items():
-            if not reg.get("active", True) or not reg.get("material") or reg.get("normal"):
+        faces = geo.boundary_faces(bname)
+        touched = {geo.region_names[r] for r in
+                   np.unique(geo.cell_region[geo.inc_cell[geo.face_ptr[faces]]])}
+        for name in sorted(touched):
+            reg = data["regions"].get(name) or {}
+            if not reg.get("material") or reg.get("normal"):
                 continue
             try:
                 mat = case_material(reg)
@@ -424,7 +430,7 @@ def _check_held(data, err) -> None:
                 continue  # reported elsewhere
             if bath_above_gap(err, f"boundaries.{bname}.temperature", mat,
                               reg.get("Tc") or mat.Tc, bc["temperature"],
-                              where=f" (region {name}; boundary {bname} is held there)",
+                              where=f" (region {name}, whose faces boundary {bname} holds)",
                               fix=" for the contact (a normal contact: a region with "
                               "normal = true)"):
                 break
@@ -489,9 +495,11 @@ def check_mesh_dimension(dim: int, err) -> bool:
 
 
 def _check_mesh(data, geo, err) -> None:
-    """A 2D or 3D mesh, and [angles] output indices within the quadrature of the mesh."""
+    """A 2D or 3D mesh, [angles] output indices within the quadrature of the mesh, and
+    the held boundary temperatures against the films they touch (:func:`_check_held`)."""
     if not check_mesh_dimension(geo.dim, err):
         return
+    _check_held(data, geo, err)
     a = data.get("angles") or {}
     if geo.dim == 2:
         n, what = a.get("directions") or 0, f"{a.get('directions')} in-plane directions " \
