@@ -205,7 +205,7 @@ def _grid_top(data) -> float:
 
     top = (data.get("energy") or {}).get("e_max")
     if top is None:
-        top = 12 * K_B * data["bath"]["temperature"]
+        top = 12 * K_B * ((data.get("bath") or {}).get("temperature") or 0.0)
         for s in data.get("sources") or []:
             if s:
                 top = max(top, s["energy"] + 3 * s["width"])
@@ -223,8 +223,10 @@ def _check_sources_above_first_bin(data, err) -> None:
 
     from ..spec import ueV
 
-    bins = (data.get("energy") or {})["bins"]
+    bins = (data.get("energy") or {}).get("bins")
     top = _grid_top(data)
+    if not bins or not top > 0:  # (reported by the schema)
+        return
     h = top / bins
     for i, s in enumerate(data.get("sources") or []):
         if (s or {}).get("type") != "phonons" or s["energy"] >= 0.5 * h:
