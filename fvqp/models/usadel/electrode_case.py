@@ -67,6 +67,18 @@ def case_electrodes(case, junctions) -> list:
     return out
 
 
+def electrode_tables(data, ends=("tunnel",)):
+    """(case key, table) of every junction and of every boundary whose type is in
+    ``ends`` (``"tunnel"``: the tunnel ends; with ``"normal"`` the normal reservoirs too,
+    the terminals that carry a bias and a temperature, the bath's where they give none)."""
+    for name, j in (data.get("junctions") or {}).items():
+        if isinstance(j, dict) or j is None:
+            yield f"junctions.{name}", j or {}
+    for name, bc in (data.get("boundaries") or {}).items():
+        if isinstance(bc, dict) and bc.get("type") in ends:
+            yield f"boundaries.{name}", bc
+
+
 def check_electrodes(data, err) -> None:
     """What a superconducting electrode does not (yet) support: a non-invasive detector
     (``in_solve = false``: Eq. 14 is written for a normal detector)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from .electrode_case import electrode_tables
 from .temperatures import bath_unused
 
 __all__ = ["FERMI_WINDOW", "tunnel_reach"]
@@ -15,19 +16,6 @@ __all__ = ["FERMI_WINDOW", "tunnel_reach"]
 #: (measured on the NIS wire swept to 3 Delta0, electrodes at 61 mK: max = eV + 10 kT
 #: gives g_nl 4.4e-5 from the converged value; eV + 5 kT 6.6e-3, eV + 1.2 kT 0.18)
 FERMI_WINDOW = 10.0
-
-#: the boundary types whose table is an electrode with a bias and a temperature
-_ELECTRODE_ENDS = ("normal", "tunnel")
-
-
-def _electrodes(d: Mapping):
-    """(case key, table) of every junction and normal or tunnel end: the terminals that
-    carry a bias and a temperature (the bath's when they give none)."""
-    for key in ("junctions", "boundaries"):
-        for name, t in (d.get(key) or {}).items():
-            if isinstance(t, Mapping) and (key == "junctions"
-                                           or t.get("type") in _ELECTRODE_ENDS):
-                yield f"{key}.{name}", t
 
 
 def tunnel_reach(d: Mapping, t_bath: float, volt: float = 1.0, kelvin: float = 1.0
@@ -42,12 +30,13 @@ def tunnel_reach(d: Mapping, t_bath: float, volt: float = 1.0, kelvin: float = 1
     biases and temperatures (1 in wire units; e/Δ0 and k_B/Δ0 for an SI case). Returns
     the largest and which bias sets it, in words."""
     sw = d.get("sweep") or {}
-    temps = [t.get("temperature") or t_bath for _, t in _electrodes(d)]
+    terminals = list(electrode_tables(d, ("normal", "tunnel")))
+    temps = [t.get("temperature") or t_bath for _, t in terminals]
     window = FERMI_WINDOW * kelvin * max(temps, default=t_bath)
     biases = [(abs(sw[k]), f"the sweep's {k} bias") for k in ("start", "stop")
               if sw.get(k) is not None]
     biases += [(abs(b), "a detector bias") for b in sw.get("detector_biases") or []]
-    biases += [(abs(t["bias"]), f"the bias of {key}") for key, t in _electrodes(d)
+    biases += [(abs(t["bias"]), f"the bias of {key}") for key, t in terminals
                if t.get("bias")]
     reach = [(volt * b + window, what) for b, what in biases if b > 0]
     if reach and bath_unused(d) is None:

@@ -25,6 +25,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
+from .electrode_case import electrode_tables
+
 log = logging.getLogger(__name__)
 
 __all__ = ["bath_unused", "check_temperatures", "region_tc"]
@@ -48,15 +50,6 @@ def region_tc(reg: Mapping) -> tuple[float, str] | None:
     return const.delta0 / (BCS_GAP_RATIO * K_B), "= Δ0/1.764 k_B of its gap (no material)"
 
 
-def _electrode_tables(data: Mapping):
-    """(case key, table) of every junction and tunnel end."""
-    for name, j in (data.get("junctions") or {}).items():
-        yield f"junctions.{name}", j or {}
-    for name, bc in (data.get("boundaries") or {}).items():
-        if (bc or {}).get("type") == "tunnel":
-            yield f"boundaries.{name}", bc
-
-
 def check_temperatures(data: Mapping, err) -> None:
     """Refuse (into ``err``) a bath at or above the T_c of an active superconducting
     region (:func:`region_tc`) and an electrode with a given gap at or above its
@@ -78,7 +71,7 @@ def check_temperatures(data: Mapping, err) -> None:
                     f"give a bath temperature below {tc[0]:.4g} K, or the film's own Tc "
                     f"(regions.{name}.Tc, with its material), or gap = \"0 ueV\" for a "
                     "normal region.")
-    for key, tab in _electrode_tables(data):
+    for key, tab in electrode_tables(data):
         if not (tab.get("gap") and tab.get("material")):
             continue
         try:
@@ -121,11 +114,11 @@ def bath_unused(data: Mapping) -> str | None:
     if sw.get("supercurrents") or any(bc.get("phase") is not None for bc in bcs.values()) \
             or any((r or {}).get("phase_gradient") for r in data["regions"].values()):
         return None  # a supercurrent couples f_L to f_T (Eqs. 9-10)
-    tabs = [t for _, t in _electrode_tables(data)]
+    tabs = [t for _, t in electrode_tables(data)]
     if any(t.get("gap") or t.get("material") for t in tabs):
         return None  # a superconducting electrode's current reads f_L
-    if any(t.get("temperature") is None for t in tabs + [bc for bc in bcs.values()
-                                                         if bc.get("type") == "normal"]):
+    if any(t.get("temperature") is None
+           for _, t in electrode_tables(data, ("normal", "tunnel"))):
         return None  # an electrode or normal reservoir at the bath temperature
     return ("it sets at most the f_L of the superconducting reservoirs, which this bias sweep "
             "(fixed gap, no collisions, no supercurrent, normal electrodes at their own "
