@@ -38,14 +38,13 @@ from ...ordinates import circle, sphere
 from ...spectra import fermi
 from ...spectra.bins import BinGrid, cell_spectra
 from ...spectra.gap import thermal_gap
-from ...spectra.qp_density import BIN_THERMAL_TOL, bin_thermal_error, bin_thermal_spacing
 from ...units import E_CHARGE
 from ..base import OutputField, to_output
 from ..base.balance import inflows
 from ..base.meshstage import CaseMesh
 from ..base.schema import case_material
 from ..base.template import reference_units
-from ..spec import SOURCE_WIDTHS
+from ..spec import SOURCE_WIDTHS, warn_thermal_bins
 from . import SPEC, check_mesh_dimension
 from .media import Media
 from .problem import BTEProblem, Source
@@ -219,25 +218,12 @@ class BTESimulation:
 
     def _warn_thermal(self) -> None:
         """Warn when the BCS bins miss the thermal QP number of the bath (or of the
-        coldest ``bath`` boundary) by more than :data:`BIN_THERMAL_TOL`
-        (:func:`fvqp.spectra.qp_density.bin_thermal_error`: the thermal f is held at
-        the nodes for the collisions' detailed balance; spacings above ~0.4 kT)."""
-        from ..spec import ueV
-
+        coldest ``bath`` boundary) (:func:`fvqp.models.spec.warn_thermal_bins`)."""
         if self.self_gap or self.gap <= 0 or self.dist.rank or \
                 self.case.values["spectrum"]["kind"] != "bcs":
             return
-        T = min([self.T_bath, *held_temperatures(self.case.values)])
-        err = bin_thermal_error(self.gap, self.grid.h, T)
-        if abs(err) > BIN_THERMAL_TOL:
-            si = self.units.to_si
-            log.warning("%s: energy.spacing: the bins of %s (%.2f kT at %.4g K) hold "
-                        "%.1f %% too few thermal QPs (the background at the gap edge). "
-                        "Fix: spacing at most %s holds it to %g %%.",
-                        os.path.basename(self.case.path), ueV(si(self.grid.h, "energy")),
-                        self.grid.h / T, si(T, "temperature"), -100 * err,
-                        ueV(si(bin_thermal_spacing(self.gap, T, BIN_THERMAL_TOL), "energy")),
-                        100 * BIN_THERMAL_TOL)
+        warn_thermal_bins(self.case, "energy.spacing", self.gap, self.grid.h,
+                          min([self.T_bath, *held_temperatures(self.case.values)]))
 
     def _slice_bins(self) -> list[int]:
         """The bin whose node is nearest to each ``[slices] energies`` entry; an energy

@@ -41,6 +41,7 @@ from ..base import bdf_options, run_checkpointed
 from ..base.balance import imbalance, inflows
 from ..base.schema import case_material
 from ..base.template import materials_entry
+from ..spec import warn_thermal_bins
 from .discretisation import Ordinates, RadialMesh
 from .problem import SphereProblem
 from .spectral import bcs_spectrum, eliashberg_spectrum
@@ -154,7 +155,7 @@ class SphereSimulation:
             scheme=sp["scheme"], comm=comm)
         self.dist = self.problem.dist
         if sg["kind"] == "bcs" and not self.dist.rank:
-            _warn_thermal(case, grid, self.T_bath)
+            warn_thermal_bins(case, "spectrum.spacing", grid.delta, grid.h, self.T_bath)
         self.params = {"v_F_um_per_tau0": v_f, "mean_free_path_um": mfp, "c_s_um_per_tau0": c_s,
                        "radius_um": radius, "gap_kTc": grid.delta, "h_kTc": grid.h,
                        "e_max_kTc": grid.e_max, "T_bath_kTc": self.T_bath,
@@ -424,22 +425,3 @@ def _figure(store: SnapshotStore, path: str, sim: SphereSimulation) -> None:
     ax[2].legend(fontsize=8)
     fig.tight_layout()
     atomic_savefig(fig, path)
-
-
-def _warn_thermal(case, grid, T: float) -> None:
-    """Warn when the BCS bins ``grid`` miss the bath's thermal QP number by more than
-    :data:`fvqp.spectra.qp_density.BIN_THERMAL_TOL` (:func:`~fvqp.spectra.qp_density.
-    bin_thermal_error`: the thermal f is held at the nodes for the collisions' detailed
-    balance; the shipped Sn packet's 25 ueV at 0.4 K misses 11 %)."""
-    from ...spectra.qp_density import BIN_THERMAL_TOL, bin_thermal_error, bin_thermal_spacing
-    from ..spec import ueV
-
-    err = bin_thermal_error(grid.delta, grid.h, T)
-    if abs(err) > BIN_THERMAL_TOL:
-        si = case.units.to_si
-        log.warning("%s: spectrum.spacing: the bins of %s (%.2f kT at %.4g K) hold %.1f %% "
-                    "too few thermal QPs (the background at the gap edge). Fix: spacing at "
-                    "most %s holds it to %g %%.", os.path.basename(case.path),
-                    ueV(si(grid.h, "energy")), grid.h / T, si(T, "temperature"), -100 * err,
-                    ueV(si(bin_thermal_spacing(grid.delta, T), "energy")),
-                    100 * BIN_THERMAL_TOL)
