@@ -198,14 +198,17 @@ def _check_sources_on_grid(data, err) -> None:
                               e_max_for=lambda top: top / widen)
 
 
-def _grid_top(data) -> float:
-    """The top node e_max [J] of the grid (as driver.PhononSimulation): ``[energy] e_max``,
-    by default 12 k_B T_bath or the highest source's energy + 3 widths."""
-    from ...units import K_B
+def grid_top(data, k_B: float | None = None) -> float:
+    """The top node e_max of the phonon grid of the case ``data``: ``[energy] e_max``,
+    by default 12 k_B T_bath or the highest source's energy + 3 widths (the one rule of
+    the checks, in J, and of :class:`.driver.PhononSimulation`, ``k_B = 1`` in internal
+    units)."""
+    if k_B is None:
+        from ...units import K_B as k_B
 
     top = (data.get("energy") or {}).get("e_max")
     if top is None:
-        top = 12 * K_B * ((data.get("bath") or {}).get("temperature") or 0.0)
+        top = 12 * k_B * ((data.get("bath") or {}).get("temperature") or 0.0)
         for s in data.get("sources") or []:
             if s:
                 top = max(top, s["energy"] + 3 * s["width"])
@@ -224,7 +227,7 @@ def _check_sources_above_first_bin(data, err) -> None:
     from ..spec import ueV
 
     bins = (data.get("energy") or {}).get("bins")
-    top = _grid_top(data)
+    top = grid_top(data)
     if not bins or not top > 0:  # (reported by the schema)
         return
     h = top / bins
@@ -271,7 +274,7 @@ def _check_debye(data, err, seen: dict) -> None:
                     "the medium has no phonons there.",
                     f"give an energy below {ueV(limit)} (the phonons of a particle deposit "
                     "down-convert to a few meV within ns).")
-    top = _grid_top(data)
+    top = grid_top(data)
     for name, (regions, m) in seen.items():
         if name in debye and top > debye[name] * (1 + 1e-12):
             where = ", ".join(f"regions.{r}" for r in regions)
@@ -293,7 +296,7 @@ def _check_slices(data, err) -> None:
     if not (data.get("slices") or {}).get("energies"):
         return
     e = data.get("energy") or {}
-    top = _grid_top(data)
+    top = grid_top(data)
     h = top / e["bins"]
     check_slice_energies(data, err, 0.5 * h, (e["bins"] + 0.5) * h,
                          f"phonon energy grid (nodes {ueV(h)} to {ueV(top)})",

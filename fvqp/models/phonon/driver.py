@@ -33,7 +33,7 @@ from ...units import E_CHARGE, HBAR, UnitSystem
 from ..base import MeshModel, OutputField, to_output
 from ..base.balance import inflows
 from ..base.meshstage import CaseMesh
-from . import MEDIUM_OVERRIDES, SPEC
+from . import MEDIUM_OVERRIDES, SPEC, grid_top
 from .branches import (
     decay_products,
     dos_split_products,
@@ -112,13 +112,7 @@ class PhononSimulation:
         else:
             e = d["energy"]
             self.N = int(e["bins"])
-            e_max = e.get("e_max")
-            if e_max is None:
-                top = 12 * self.T_bath
-                for s in d.get("sources") or []:
-                    top = max(top, s["energy"] + 3 * s["width"])
-                e_max = top
-            self.h = e_max / self.N
+            self.h = grid_top(d, k_B=1.0) / self.N
         ne = self.N
         # branches stacked as bins: one effective (Debye-averaged) branch, or L and T
         lt = d["phonons"]["branches"] == "lt"
