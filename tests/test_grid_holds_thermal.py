@@ -98,3 +98,39 @@ def test_sphere_thermal_background(tmp_path, caplog):
     assert -0.12 < rel < -0.10
     msg = [r.getMessage() for r in caplog.records if "spectrum.spacing" in r.getMessage()]
     assert len(msg) == 1 and "hold 11." in msg[0]
+
+
+@pytest.mark.parametrize(("case", "key", "logger", "spacing"),
+                         [("bte_sphere_sn_packet.toml", "spectrum.spacing", "fvqp.bte_sphere",
+                           'spacing = "25 ueV"'),
+                          ("bte_constriction.toml", "energy.spacing", "fvqp.bte",
+                           'spacing = "10 ueV"')])
+def test_the_spacing_a_warning_names_holds_the_background(tmp_path, caplog, case, key,
+                                                          logger, spacing):
+    """Given as printed, the spacing the warning names is taken by the grid (which
+    rounds a spacing to 2Delta/m, bte_sphere, or gap/j, bte) and holds the thermal QP
+    number to 5 %: the run no longer warns. (The bisection's bound alone named 14.05 ueV
+    for the Sn sphere, which the grid rounds to the 14.05 ueV bins, 5.002 % low.)"""
+    import re
+
+    from fvqp.models.bte.simulation import BTESimulation
+    from fvqp.models.bte_sphere.driver import SphereSimulation
+    from fvqp.spectra.qp_density import BIN_THERMAL_TOL, bin_thermal_error
+
+    sim_cls = SphereSimulation if "sphere" in case else BTESimulation
+    with caplog.at_level(logging.WARNING, logger=logger):
+        sim_cls(load_case(str(case_variant(case, tmp_path))))
+    msg = [r.getMessage() for r in caplog.records if key in r.getMessage()]
+    assert len(msg) == 1
+    fix = re.search(r"Fix: spacing at most ([0-9.]+) ueV", msg[0]).group(1)
+    caplog.clear()
+    p = case_variant(case, tmp_path, **{spacing: f'spacing = "{fix} ueV"'})
+    with caplog.at_level(logging.WARNING, logger=logger):
+        sim = sim_cls(load_case(str(p)))
+    assert not [r for r in caplog.records if key in r.getMessage()]
+    if "sphere" in case:
+        g, T = sim.spectrum.grid, sim.T_bath
+        assert abs(bin_thermal_error(g.delta, g.h, T)) <= BIN_THERMAL_TOL
+        # the largest such spacing: one step coarser (m - 1) would not hold it
+        coarser = 2 * g.delta / (g.m - 1)
+        assert abs(bin_thermal_error(g.delta, coarser, T)) > BIN_THERMAL_TOL

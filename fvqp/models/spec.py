@@ -146,14 +146,22 @@ def bath_above_gap(err, key: str, material, Tc: float, T: float, where: str = ""
     return True
 
 
-def warn_thermal_bins(case, key: str, delta: float, h: float, T: float) -> None:
+def warn_thermal_bins(case, key: str, delta: float, h: float, T: float,
+                      quantum: float) -> None:
     """Warn (log ``fvqp``) when bins of spacing ``h`` above the gap ``delta`` (internal
     units of ``case``) miss the thermal QP number at ``T`` by more than
     :data:`fvqp.spectra.qp_density.BIN_THERMAL_TOL`
     (:func:`~fvqp.spectra.qp_density.bin_thermal_error`: the thermal f is held at the
     nodes for the collisions' detailed balance; spacings above ~0.4 kT when Δ >> kT),
-    naming ``key`` and the spacing that holds it."""
+    naming ``key`` and the spacing that holds it.
+
+    The grids round a requested spacing to ``quantum / round(quantum / h)`` (``2Δ`` of
+    :class:`fvqp.collisions.EnergyGrid`, the smallest gap of :class:`fvqp.spectra.bins
+    .BinGrid`), so the spacing named is the largest of those within the tolerance: given
+    as printed, it is the spacing the run takes and holds the tolerance (a bound from
+    the bisection alone can round back to the spacing warned about)."""
     import logging
+    import math
     import os
 
     from ..spectra.qp_density import BIN_THERMAL_TOL, bin_thermal_error, bin_thermal_spacing
@@ -161,13 +169,13 @@ def warn_thermal_bins(case, key: str, delta: float, h: float, T: float) -> None:
     err = bin_thermal_error(delta, h, T)
     if abs(err) <= BIN_THERMAL_TOL:
         return
+    fix = quantum / math.ceil(quantum / bin_thermal_spacing(delta, T, BIN_THERMAL_TOL))
     si = case.units.to_si
     logging.getLogger("fvqp").warning(
-        "%s: %s: the bins of %s (%.2f kT at %.4g K) hold %.1f %% too few thermal QPs "
+        "%s: %s: the bins of %s (%.2f kT at %.4g K) hold %.2f %% too few thermal QPs "
         "(the background at the gap edge). Fix: spacing at most %s holds it to %g %%.",
         os.path.basename(case.path), key, ueV(si(h, "energy")), h / T,
-        si(T, "temperature"), -100 * err,
-        ueV(si(bin_thermal_spacing(delta, T, BIN_THERMAL_TOL), "energy")),
+        si(T, "temperature"), -100 * err, ueV(si(fix, "energy")),
         100 * BIN_THERMAL_TOL)
 
 

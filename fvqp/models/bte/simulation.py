@@ -223,7 +223,8 @@ class BTESimulation:
                 self.case.values["spectrum"]["kind"] != "bcs":
             return
         warn_thermal_bins(self.case, "energy.spacing", self.gap, self.grid.h,
-                          min([self.T_bath, *held_temperatures(self.case.values)]))
+                          min([self.T_bath, *held_temperatures(self.case.values)]),
+                          self.gap)  # the bins' first edge (_bin_grid with a gap > 0)
 
     def _slice_bins(self) -> list[int]:
         """The bin whose node is nearest to each ``[slices] energies`` entry; an energy

@@ -155,7 +155,8 @@ class SphereSimulation:
             scheme=sp["scheme"], comm=comm)
         self.dist = self.problem.dist
         if sg["kind"] == "bcs" and not self.dist.rank:
-            warn_thermal_bins(case, "spectrum.spacing", grid.delta, grid.h, self.T_bath)
+            warn_thermal_bins(case, "spectrum.spacing", grid.delta, grid.h, self.T_bath,
+                              grid.m * grid.h)
         self.params = {"v_F_um_per_tau0": v_f, "mean_free_path_um": mfp, "c_s_um_per_tau0": c_s,
                        "radius_um": radius, "gap_kTc": grid.delta, "h_kTc": grid.h,
                        "e_max_kTc": grid.e_max, "T_bath_kTc": self.T_bath,
