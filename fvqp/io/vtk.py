@@ -19,6 +19,7 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 
+from ..arrays import distinct
 from .atomic import atomic_write_bytes
 
 VTK_TYPE = {"line": 3, "triangle": 5, "quad": 9, "tetra": 10, "hexahedron": 12, "wedge": 13}
@@ -78,7 +79,7 @@ def subset_cells(points: np.ndarray, blocks, cells: np.ndarray):
         if len(sel):
             out_blocks.append((ctype, conn[sel]))
             used.append(conn[sel].ravel())
-    keep = np.unique(np.concatenate(used)) if used else np.zeros(0, dtype=np.int64)
+    keep = distinct(np.concatenate(used)) if used else np.zeros(0, dtype=np.int64)
     new = np.full(len(points), -1, dtype=np.int64)
     new[keep] = np.arange(len(keep))
     return points[keep], [(t, new[c]) for t, c in out_blocks]

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..arrays import distinct
 from .reader import MeshError, RawMesh
 
 #: local faces of each cell type (meshio / VTK node ordering)
@@ -105,7 +106,7 @@ class Geometry:
     def boundary_names(self) -> list[str]:
         """Groups owning at least one exterior face; ``unlabelled`` if some have none."""
         ext = self.face_degree == 1
-        used = np.unique(self.face_group[ext])
+        used = distinct(self.face_group[ext])
         names = [self.group_names[g] for g in used if g >= 0]
         if (used < 0).any():
             names.append("unlabelled")

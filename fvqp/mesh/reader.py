@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..arrays import distinct
+
 #: meshio cell types by topological dimension
 DIM_OF = {
     "vertex": 0, "line": 1, "triangle": 2, "quad": 2,
@@ -144,11 +146,11 @@ def read_mesh(path: str | os.PathLike) -> RawMesh:
             blocks.append((block.type, data))
             cell_tag.append(tag)
         elif d == dim - 1:
-            for t in np.unique(tag):
+            for t in distinct(tag):
                 name = names.get((d, int(t)), f"boundary_{int(t)}")
                 facet_groups.setdefault(name, []).append(data[tag == t])
     cell_tag = np.concatenate(cell_tag)
-    region_tags = list(np.unique(cell_tag))
+    region_tags = list(distinct(cell_tag))
     region_names = [names.get((dim, int(t)), f"region_{int(t)}") for t in region_tags]
     cell_region = np.searchsorted(np.asarray(region_tags), cell_tag)
     return RawMesh(path=path, points=np.asarray(mesh.points, dtype=float), dim=dim,

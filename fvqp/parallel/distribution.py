@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..arrays import distinct
 from ..mesh.geometry import Geometry
 
 
@@ -169,7 +170,7 @@ class Distribution(GhostedVectors):
         idx = np.concatenate([np.arange(a, b) for a, b in zip(lo, hi, strict=True)]) \
             if len(faces) else np.zeros(0, dtype=np.int64)
         inc_cells = g.inc_cell[idx]
-        ghosts = np.unique(inc_cells[~is_owned[inc_cells]])
+        ghosts = distinct(inc_cells[~is_owned[inc_cells]])
         cells = np.concatenate([owned, ghosts])
         loc = np.full(g.n_cells, -1, dtype=np.int64)
         loc[cells] = np.arange(len(cells))

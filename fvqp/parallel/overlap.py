@@ -16,6 +16,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import reverse_cuthill_mckee
 
+from ..arrays import distinct
+
 __all__ = ["face_graph", "ghost_faces", "subdomain_cells", "subdomain_rows"]
 
 
@@ -26,7 +28,7 @@ def face_graph(geometry) -> sp.csr_matrix:
     ptr, inc = geometry.face_ptr, geometry.inc_cell
     deg = np.diff(ptr)
     a, b = [], []
-    for k in np.unique(deg[deg >= 2]):
+    for k in distinct(deg[deg >= 2]):
         faces = np.flatnonzero(deg == k)
         for i in range(k):
             for j in range(i + 1, k):

@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 
+from ..arrays import distinct
 from .result import Result
 from .series import cell_measure, mesh_dimension, region_label, region_names
 
@@ -78,7 +79,7 @@ def _mesh_lines(result: Result) -> list[str]:
     reg = np.asarray(grid.cell_data["region"])
     lines.append("regions  (name, id = value of the 'region' field)" if names else
                  "regions  (ids of the 'region' field; no region names written)")
-    rows = [(region_label(int(r), names), int(r), reg == r) for r in np.unique(reg)]
+    rows = [(region_label(int(r), names), int(r), reg == r) for r in distinct(reg)]
     width = max(len(label) for label, _, _ in rows)
     for label, r, m in rows:
         ident = f"id {r}  " if names else ""

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..arrays import distinct
 from .result import Result
 
 __all__ = ["Quantity", "TimeSeries", "cell_measure", "extruded_widths", "mesh_dimension",
@@ -126,7 +127,7 @@ def region_masks(grid) -> dict[str, np.ndarray]:
     if "region" not in grid.cell_data:
         return {"all": np.ones(n, dtype=bool)}
     reg = np.asarray(grid.cell_data["region"])
-    ids = np.unique(reg)
+    ids = distinct(reg)
     names = region_names(grid)
     if len(ids) == 1 and not names:
         return {"all": np.ones(n, dtype=bool)}

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..arrays import distinct
+
 __all__ = ["CellBlockCSR"]
 
 #: cells per vectorised block write (positions ~ CELLS N^2 integers)
@@ -109,7 +111,7 @@ class CellBlockCSR:
         r = np.concatenate([pair_a, pair_b])
         c = np.concatenate([pair_b, pair_a])
         own = r < n
-        key = np.unique(r[own] * (g.max() + 1) + g[c[own]])
+        key = distinct(r[own] * (g.max() + 1) + g[c[own]])
         nb_cell, nb_g = key // (g.max() + 1), key % (g.max() + 1)
         inside = (nb_g >= self.lo) & (nb_g < hi)
         self._diag = _Part(nb_cell[inside], nb_g[inside], g, n, self.N, block=True)

@@ -44,6 +44,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+from ..arrays import distinct
 from ..parallel.distribution import allgather_concat, allgather_objects, sum_in_place
 from .linear import LinearSolver, csr_matrix
 from .options import apply_options, given_by_user, set_from_options
@@ -573,7 +574,7 @@ class AggregateCoarse(CoarseLevel):
         self._diag = (I[same], bins[same], same)
         # couplings between aggregates: a global list of pairs (the same on every rank)
         key = I[~same] * n_agg + J[~same]
-        pairs = np.unique(allgather_concat(comm, np.unique(key)))
+        pairs = distinct(allgather_concat(comm, distinct(key)))
         self._pair_of_entry = np.searchsorted(pairs, key)
         self._e_off = bins[~same]
         self.pairs = (pairs // n_agg, pairs % n_agg)

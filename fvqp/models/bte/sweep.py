@@ -47,6 +47,8 @@ import logging
 import numpy as np
 import scipy.sparse as sp
 
+from ...arrays import distinct
+
 log = logging.getLogger("fvqp.bte")
 
 #: default limit of the stages of a sweep across ranks (0: none; :func:`across_ranks`)
@@ -90,7 +92,7 @@ def topological_levels(dep: sp.csr_matrix) -> tuple[list, int]:
         start = np.repeat(lo - np.cumsum(lens) + lens, lens)
         idx = users.indices[start + np.arange(int(lens.sum()))]
         np.subtract.at(indeg, idx, 1)
-        cand = np.unique(idx)
+        cand = distinct(idx)
         front = cand[(indeg[cand] <= 0) & ~done[cand]]
     return levels, breaks
 

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...arrays import distinct
 from ...solvers.sparselu import SparseLU
 
 __all__ = ["EnergyBlockPC", "block_weights", "energy_blocks"]
@@ -70,7 +71,7 @@ def block_weights(problem, block: np.ndarray) -> np.ndarray:
     rows, cols = (np.asarray(a, dtype=np.int64) for a in problem.pattern)
     nrow = problem.n * problem.B
     own = rows < nrow
-    key = np.unique(rows[own] * (int(cols.max()) + 1) + cols[own])
+    key = distinct(rows[own] * (int(cols.max()) + 1) + cols[own])
     r = key // (int(cols.max()) + 1)
     nb = int(np.max(block)) + 1
     entries = np.bincount(block[r % problem.B], minlength=nb)
