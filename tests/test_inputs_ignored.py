@@ -7,12 +7,14 @@ Each was validated and dropped without a word (the user believed it set somethin
 - transport: ``[gap] tolerance``, ``max_iterations``, ``relaxation`` without the
   self-consistent gap, or in a transient (only the steady gap iteration reads them);
 - bte: ``[gap] hold`` and ``floor`` without the self-consistent gap;
-- ``[time] end`` in a steady case of a mesh model;
+- ``[time] end`` in a steady case of a mesh model or of kinetics0d;
 - heat: ``[output] times`` and ``every`` in a steady case (one steady state is written);
 - phonon, bte_chip: ``[interfaces] reflection`` with the diffuse mismatch model (DMM
   reflects diffusely by construction);
 - bte: ``[time] rtol`` and ``newton_tol`` with fixed steps (``adaptive = false``, or a
   collisionless transient);
+- bte: ``[collisions] escape_time`` and ``no_escape`` with ``phonons = "bath"`` (only
+  local phonons escape), ``escape_time`` with ``no_escape = true``;
 - bte, phonon: ``[angles] polar``/``azimuth`` on a 2D mesh (the run takes
   ``directions``), ``directions`` on a 3D mesh;
 - bte_sphere: ``[phonons] surface`` unless mode = "bte", ``escape_time`` unless mode =
@@ -81,6 +83,19 @@ IGNORED = [
     ("bte_sphere_sn_packet.toml",
      {"write_mu = [-1.0, 0.0, 1.0]": "write_mu = [-1.0, 0.0, 1.5]"},
      "angles.write_mu[2]: 1.5 is not a direction cosine", "give values between -1 and 1."),
+    ("kinetics0d_al_gap_suppression.toml", {"steady = true": 'steady = true\nend = "1 us"'},
+     "time.end: a steady case (steady = true) solves for the steady state directly",
+     "remove end, or remove steady = true"),
+    ("bte_absorber3d.toml", {'phonons = "bath"': 'phonons = "bath"\nescape_time = "1 ns"'},
+     'collisions.escape_time: phonons = "bath" holds the phonons at the bath temperature',
+     'remove escape_time, or set phonons = "local".'),
+    ("bte_absorber3d.toml", {'phonons = "bath"': "no_escape = true"},
+     'collisions.no_escape: phonons = "bath" holds the phonons at the bath temperature',
+     'remove no_escape, or set phonons = "local".'),
+    ("bte_film_relaxation.toml",
+     {'phonons = "local"': 'phonons = "local"\nno_escape = true\nescape_time = "1 ns"'},
+     "collisions.escape_time: no_escape = true: the local phonons never leave",
+     "remove escape_time, or no_escape."),
 ]
 
 
@@ -104,12 +119,15 @@ def test_the_shipped_case_without_the_input_passes(name, tmp_path):
 
 def test_keys_the_run_reads_stay_accepted(tmp_path):
     """What is read stays valid: the steady gap iteration's tolerance with the
-    self-consistent gap, rtol with adaptive steps and collisions, the phonon surface of
-    the phonon BTE and an escape time of local phonons."""
+    self-consistent gap, rtol with adaptive steps and collisions, the escape time of the
+    bte's local phonons, the phonon surface of the phonon BTE and an escape time of local
+    phonons."""
     for name, edits in [
             ("transport_nis_wire.toml",
              {"self_consistent = false": "self_consistent = true\ntolerance = 1e-6"}),
             ("bte_film_relaxation.toml", {"adaptive = false": "adaptive = true\nrtol = 1e-4"}),
+            ("bte_film_relaxation.toml",
+             {'phonons = "local"': 'phonons = "local"\nescape_time = "1 ns"'}),
             ("bte_sphere_sn_packet.toml",
              {'mode = "bte"\nsurface = "bath"': 'mode = "local"\nescape_time = "1 ns"'})]:
         load_case(case_variant(name, tmp_path, **edits))

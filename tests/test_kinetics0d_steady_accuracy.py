@@ -103,7 +103,9 @@ def test_cli_case_hot_start_returns_thermal_qps(tmp_path):
     the steady state: N_qp equals the thermal number to 1e-4 (was 13x, status 0)."""
     path = case_with_values("kinetics0d_al_relaxation.toml", tmp_path,
                             temperature='"100 mK"', qp_temperature='"141 mK"')
-    path.write_text(path.read_text().replace("[time]\n", "[time]\nsteady = true\n", 1))
+    text = path.read_text()  # steady = true in place of end (a steady case refuses end)
+    assert 'end = "200 us"\n' in text
+    path.write_text(text.replace('end = "200 us"\n', "steady = true\n", 1))
     summary = fvqp.run_case(str(path), output_dir=str(tmp_path / "out"))
     assert summary["status"] == 0
     obs = summary["observables"]

@@ -327,12 +327,16 @@ ERROR_CONTROL = ("rtol", "newton_tol")
 #: ``[gap]`` keys of the self-consistent gap only (``model`` is checked on its value)
 SELF_GAP_KEYS = ("hold", "floor")
 
+#: ``[collisions]`` keys of local phonons only (:func:`.coupled._finish`: their escape)
+LOCAL_PHONON_KEYS = ("escape_time", "no_escape")
+
 
 def _check_ignored(raw, err) -> None:
     """Keys a run would not read, written out (each was dropped without a word): the
     step's error control with fixed steps (``adaptive = false``, or a collisionless
-    transient, whose bins march fixed steps of dt_initial) and ``[gap]`` keys of the
-    self-consistent gap without it."""
+    transient, whose bins march fixed steps of dt_initial), ``[gap]`` keys of the
+    self-consistent gap without it, and the escape of phonons held at the bath
+    (``phonons = "bath"``) or kept (``no_escape = true``)."""
     t = raw.get("time") if isinstance(raw.get("time"), dict) else {}
     col = raw.get("collisions") if isinstance(raw.get("collisions"), dict) else {}
     g = raw.get("gap") if isinstance(raw.get("gap"), dict) else {}
@@ -351,6 +355,16 @@ def _check_ignored(raw, err) -> None:
                 err.add(f"gap.{key}", "the gap is the bath's (self_consistent = false): "
                         "only the self-consistent gap reads it.",
                         f"remove {key}, or set self_consistent = true.")
+    if col.get("phonons", "bath") != "local":
+        for key in LOCAL_PHONON_KEYS:
+            if key in col:
+                err.add(f"collisions.{key}", 'phonons = "bath" holds the phonons at the '
+                        "bath temperature: only local phonons escape, and the run does not "
+                        "read it.", f'remove {key}, or set phonons = "local".')
+    elif col.get("no_escape") and "escape_time" in col:
+        err.add("collisions.escape_time", "no_escape = true: the local phonons never "
+                "leave, and the run does not read the escape time.",
+                "remove escape_time, or no_escape.")
 
 
 def _check_self_gap(data, err) -> None:

@@ -170,6 +170,13 @@ def _check(data, err) -> None:
     from ..spec import check_bath_and_grid
 
     check_steady_timing(data, err, items="drives", pulse="")
+    t = data.get("time") or {}
+    if t.get("steady") and t.get("end") is not None:
+        # the mesh models' refusal (fvqp.case.loader.load_case): the steady runs and
+        # sweeps (.solve) never read [time] end
+        err.add("time.end", "a steady case (steady = true) solves for the steady state "
+                "directly: it has no end time, and the run does not read it.",
+                "remove end, or remove steady = true for a time-dependent run that ends there.")
     film = data["film"]
     try:
         get_material(film["material"])
