@@ -84,3 +84,56 @@ def test_debye_energy(tmp_path, caplog):
     assert "energy.e_max: the grid reaches 7e+04 ueV, above the Debye energy k_B Theta_D " \
            "= 5.558e+04 ueV (Theta_D = 645 K) of medium Si (regions.substrate)" in msg
     assert "Fix: lower e_max to at most 5.558e+04 ueV" in msg
+
+
+_CHIP_SOURCE = 'energy = "0.5 meV"\nwidth = "0.1 meV"'
+
+
+@pytest.mark.parametrize("name", ["bte_chip_deposit.toml", "bte_chip_deposit_transport.toml"])
+def test_chip_source_below_the_first_phonon_bin_is_refused(name, tmp_path):
+    """bte_chip, the same check on the collision layer's nodes (j+1) h: a 20 +- 5 ueV
+    deposit under the 57.38 ueV bins (0.05 meV fitted to the Al gap; first bin from
+    28.69 ueV) is refused naming [energy] spacing (was accepted: its energy all at 57.38
+    ueV and above, 2.87 times fewer phonons); a spacing of 20 ueV passes."""
+    low = {_CHIP_SOURCE: 'energy = "20 ueV"\nwidth = "5 ueV"'}
+    text = _refused(case_variant(name, tmp_path, **low))
+    assert f"{name}: energy.spacing: phonon source sources[0] (20 ueV) lies below the " \
+           "grid's first bin: its nodes are (j+1) h with h = the QP bin width 57.38 ueV" \
+           in text
+    assert "first bin starting at h/2 = 28.69 ueV" in text
+    assert "Fix: lower [energy] spacing to at most 20 ueV." in text
+    load_case(case_variant(name, tmp_path, **low,
+                           **{'spacing = "0.05 meV"': 'spacing = "20 ueV"'}))
+
+
+def test_chip_debye_energy(tmp_path, caplog):
+    """bte_chip, the same Debye checks with the films' media (Al: k_B Theta_D = 36.88
+    meV, the medium defaulting to the film's material): a 40 meV deposit in the Al ground
+    film and a 60 meV one in the Si substrate are refused (both were accepted); a phonon
+    top of 40.22 meV (e_max 40 meV + the Al gap) is warned about for Al alone, its fix
+    the e_max of a top at k_B Theta_D (36.71 meV), and the shipped grid gives none."""
+    name = "bte_chip_deposit.toml"
+    for energy, region, refusal in (
+            ("40 meV", "ground", "sources[0].energy: 4e+04 ueV lies above the Debye energy "
+             "k_B Theta_D = 3.688e+04 ueV of medium Al of region 'ground'"),
+            ("60 meV", "substrate", "sources[0].energy: 6e+04 ueV lies above the Debye "
+             "energy k_B Theta_D = 5.558e+04 ueV of medium Si of region 'substrate'")):
+        text = _refused(case_variant(name, tmp_path, **{
+            _CHIP_SOURCE: f'energy = "{energy}"\nwidth = "0.1 meV"',
+            'position = [150, 300, -50]\nradius = "10 um"': f'region = "{region}"',
+            'e_max = "0.6 meV"': 'e_max = "61 meV"'}))
+        assert f"1 problem in the case:\n  - {name}: {refusal}" in text, text
+    warnings = {}
+    for e_max in ("40 meV", "0.6 meV"):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="fvqp"):
+            load_case(case_variant(name, tmp_path, **{'e_max = "0.6 meV"':
+                                                      f'e_max = "{e_max}"'}))
+        warnings[e_max] = [r.getMessage() for r in caplog.records
+                           if "Debye" in r.getMessage()]
+    assert not warnings["0.6 meV"]
+    (msg,) = warnings["40 meV"]
+    assert f"{name}: energy.e_max: the grid reaches 4.022e+04 ueV, above the Debye energy " \
+           "k_B Theta_D = 3.688e+04 ueV (Theta_D = 428 K) of medium Al (regions." \
+           "island_left, regions.island_right, regions.ground)" in msg
+    assert "Fix: lower e_max to at most 3.671e+04 ueV" in msg

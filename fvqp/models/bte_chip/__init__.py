@@ -118,7 +118,7 @@ def _check(data, err) -> None:
     from ..base.schema import case_material
     from ..spec import bath_above_gap
 
-    films = 0
+    films, seen = 0, {}
     for name, reg in data["regions"].items():
         if not reg.get("active", True):
             continue
@@ -128,9 +128,11 @@ def _check(data, err) -> None:
                     'add medium = "Si" (see fvqp/materials/substrates.toml).')
             continue
         try:
-            get_medium(med)
+            m = get_medium(med)
         except UnknownMediumError as exc:
             err.add(f"regions.{name}.medium", str(exc), "choose one of the listed media.")
+        else:  # medium name -> (its regions, the medium), as the phonon model's check
+            seen.setdefault(m.name, ([], m))[0].append(name)
         films += bool(reg.get("material"))
         check_material_overrides(reg, f"regions.{name}", err)
         if reg.get("material") and not err.items:  # a film: below its gap's closing
@@ -167,6 +169,63 @@ def _check(data, err) -> None:
                     'add deposit = "1 keV".')
     if not err.items:
         _check_deposits_on_grid(data, err)
+    if not err.items:
+        _check_phonon_grid(data, err, seen)
+
+
+def _phonon_grid(data):
+    """``(grid, gap)``: the bins of the films' QPs and of the collision layer's phonon
+    nodes Omega_q = (q+1) h (SI) of the validated case ``data`` as the run builds them
+    (:class:`.driver.ChipSimulation`: the default e_max is the highest deposit's energy +
+    3 widths; the grids of :func:`fvqp.models.bte.simulation.bin_limits` and
+    :func:`fvqp.models.transport.grid.bin_grid`), and the film gap between ``[energy]
+    e_max`` and the phonon top (the highest with bte films, the lowest with transport
+    films); None without an active film."""
+    from types import SimpleNamespace
+
+    from ...units import K_B
+    from ..base.schema import case_material
+    from ..spec import SOURCE_WIDTHS, bath_gap
+
+    energy = dict(data.get("energy") or {})
+    if energy.get("e_max") is None:  # the driver's default: above the deposited phonons
+        top = max([s["energy"] + SOURCE_WIDTHS * s["width"]
+                   for s in data.get("sources") or [] if s], default=0.0)
+        if top > 0:
+            energy["e_max"] = top
+    T = data["bath"]["temperature"]
+    gaps = [bath_gap(case_material(reg), T) for reg in data["regions"].values()
+            if reg.get("active", True) and reg.get("material")]
+    if not gaps:
+        return None
+    if (data.get("qp") or {}).get("model") == "transport":
+        from ..transport.grid import bin_grid
+
+        return bin_grid(energy, gaps, K_B * T, [], False), min(gaps)
+    from ..bte.simulation import _bin_grid, bin_limits
+
+    h, e_max, w_max = bin_limits(energy, min(gaps), max(gaps), K_B * T, [], True)
+    return _bin_grid(min(gaps), SimpleNamespace(gap=gaps), h, e_max, w_max), max(gaps)
+
+
+def _check_phonon_grid(data, err, seen: dict) -> None:
+    """The phonon model's checks of the deposits and the grid on the collision layer's
+    nodes (:func:`_phonon_grid`; ``seen``: medium name -> (its regions, the medium)): a
+    deposit centred below the first node's bin is refused, as is one above the Debye
+    energy of its medium, and a phonon top above a medium's Debye energy is warned about
+    (:func:`fvqp.models.phonon._check_sources_above_first_bin`,
+    :func:`fvqp.models.phonon._check_debye`)."""
+    from ..phonon import _check_debye, _check_sources_above_first_bin
+    from ..spec import ueV
+
+    built = _phonon_grid(data)
+    if built is None:
+        return
+    g, gap = built
+    _check_sources_above_first_bin(data, err, (
+        "energy.spacing", g.h, f"the QP bin width {ueV(g.h)} ([energy] spacing, fitted to "
+        "the gap)", lambda e: f"lower [energy] spacing to at most {ueV(e)}."))
+    _check_debye(data, err, seen, g.n_ph * g.h, e_max_for=lambda top: top - gap)
 
 
 def _check_deposits_on_grid(data, err) -> None:
@@ -177,31 +236,14 @@ def _check_deposits_on_grid(data, err) -> None:
     every deposit's spectrum to :data:`fvqp.models.spec.SOURCE_WIDTHS` widths
     (:func:`fvqp.models.spec.check_sources_on_grid`; the default e_max is the highest
     deposit's energy + 3 widths)."""
-    from types import SimpleNamespace
+    from ..spec import check_sources_on_grid
 
-    from ...units import K_B
-    from ..base.schema import case_material
-    from ..spec import bath_gap, check_sources_on_grid
-
-    energy = dict(data.get("energy") or {})
-    if energy.get("e_max") is None:
+    if (data.get("energy") or {}).get("e_max") is None:
         return
-    T = data["bath"]["temperature"]
-    gaps = [bath_gap(case_material(reg), T) for reg in data["regions"].values()
-            if reg.get("active", True) and reg.get("material")]
-    if not gaps:
+    built = _phonon_grid(data)
+    if built is None:
         return
-    if (data.get("qp") or {}).get("model") == "transport":
-        from ..transport.grid import bin_grid
-
-        g = bin_grid(energy, gaps, K_B * T, [], False)
-        gap = min(gaps)
-    else:
-        from ..bte.simulation import _bin_grid, bin_limits
-
-        h, e_max, w_max = bin_limits(energy, min(gaps), max(gaps), K_B * T, [], True)
-        g = _bin_grid(min(gaps), SimpleNamespace(gap=gaps), h, e_max, w_max)
-        gap = max(gaps)
+    g, gap = built
     check_sources_on_grid(err, data.get("sources"), (g.n_ph + 0.5) * g.h, kind="phonons",
                           e_max_for=lambda top: top - gap)
 

@@ -215,56 +215,68 @@ def grid_top(data, k_B: float | None = None) -> float:
     return top
 
 
-def _check_sources_above_first_bin(data, err) -> None:
+def _check_sources_above_first_bin(data, err, grid=None) -> None:
     r"""Each deposit is centred on the grid, at or above the first bin's lower edge
     :math:`h/2` (nodes :math:`\Omega_j = (j+1)h`, :math:`h` = e_max / bins): the driver
     normalises the spectrum sampled on the nodes to the deposited energy, so a source
     centred below puts all its energy into the first node(s) — the energy is conserved,
     but in phonons of the wrong energy, too few of them, with the isotope and decay rates
-    (:math:`\nu^4`, :math:`\nu^5`) of that node."""
+    (:math:`\nu^4`, :math:`\nu^5`) of that node. ``grid``: ``(key, h, how h is set,
+    fix(source energy))`` of another model's nodes :math:`(j+1)h` (``bte_chip``: the
+    collision layer's); default the phonon model's (key ``energy.bins``)."""
     import math
 
     from ..spec import ueV
 
-    bins = (data.get("energy") or {}).get("bins")
-    top = grid_top(data)
-    if not bins or not top > 0:  # (reported by the schema)
-        return
-    h = top / bins
+    if grid is None:
+        energy = data.get("energy") or {}
+        bins = energy.get("bins")
+        top = grid_top(data)
+        if not bins or not top > 0:  # (reported by the schema)
+            return
+        h = top / bins
+
+        def fix(e: float) -> str:
+            need = math.ceil(top / (2 * e) * (1 - 1e-12))
+            lower = (f", or lower [energy] e_max to at most {ueV(2 * bins * e)} "
+                     "(still above the spectrum's top)"
+                     if energy.get("e_max") is not None else "")
+            return f"raise [energy] bins to at least {need}{lower}."
+
+        grid = ("energy.bins", h, f"e_max / bins = {ueV(top)} / {bins} = {ueV(h)}", fix)
+    key, h, how, fix = grid
     for i, s in enumerate(data.get("sources") or []):
         if (s or {}).get("type") != "phonons" or s["energy"] >= 0.5 * h:
             continue
-        need = math.ceil(top / (2 * s["energy"]) * (1 - 1e-12))
-        lower = (f", or lower [energy] e_max to at most {ueV(2 * bins * s['energy'])} "
-                 "(still above the spectrum's top)"
-                 if (data.get("energy") or {}).get("e_max") is not None else "")
-        err.add("energy.bins", f"phonon source sources[{i}] ({ueV(s['energy'])}) lies below "
-                f"the grid's first bin: its nodes are (j+1) h with h = e_max / bins = "
-                f"{ueV(top)} / {bins} = {ueV(h)}, the first bin starting at h/2 = "
-                f"{ueV(0.5 * h)}; its energy would all be put at {ueV(h)} and above "
-                f"({h / s['energy']:.3g} times fewer phonons, each at the node's isotope "
-                "scattering and decay rates).",
-                f"raise [energy] bins to at least {need}{lower}.")
+        err.add(key, f"phonon source sources[{i}] ({ueV(s['energy'])}) lies below "
+                f"the grid's first bin: its nodes are (j+1) h with h = {how}, the first "
+                f"bin starting at h/2 = {ueV(0.5 * h)}; its energy would all be put at "
+                f"{ueV(h)} and above ({h / s['energy']:.3g} times fewer phonons, each at "
+                "the node's isotope scattering and decay rates).", fix(s["energy"]))
 
 
-def _check_debye(data, err, seen: dict) -> None:
+def _check_debye(data, err, seen: dict, top: float | None = None,
+                 e_max_for=None) -> None:
     r"""The Debye energy :math:`k_B\Theta_D` of the media (``seen``: medium name -> (its
     regions, the medium)): their Debye model (:math:`g \propto \Omega^2` up to
     :math:`k_B\Theta_D`) has no phonons above it. A source centred above it (in its
-    region's medium; without a region, above every medium's) is refused. An ``[energy]
-    e_max`` above it is a warning, not an error: the bins above stay empty unless a
-    source fills them (decay goes down; the bath and initial occupations at cryogenic
-    temperatures are :math:`e^{-\Theta_D/T}`), so they cost bins and resolution, not
-    correctness."""
+    region's medium; without a region, above every medium's) is refused. A grid top
+    ``top`` (default :func:`grid_top`) above it is a warning, not an error: the bins above
+    stay empty unless a source fills them (decay goes down; the bath and initial
+    occupations at cryogenic temperatures are :math:`e^{-\Theta_D/T}`), so they cost bins
+    and resolution, not correctness; its fix is the ``[energy] e_max`` of a top at
+    :math:`k_B\Theta_D` (``e_max_for``, default the same: ``bte_chip``'s phonons reach
+    e_max + a gap)."""
     from ...units import K_B
     from ..spec import ueV
 
     debye = {name: K_B * m.debye_temperature for name, (_, m) in seen.items()
              if m.debye_temperature}
+    medium_of = {r: name for name, (regions, _) in seen.items() for r in regions}
     for i, s in enumerate(data.get("sources") or []):
         if (s or {}).get("type") != "phonons" or not debye:
             continue
-        reg = (data["regions"].get(s.get("region")) or {}).get("medium")
+        reg = medium_of.get(s.get("region"))
         limit, where = ((debye[reg], f"medium {reg} of region {s['region']!r}")
                         if reg in debye else
                         (max(debye.values()), f"every medium of the case ({', '.join(debye)})"))
@@ -274,7 +286,7 @@ def _check_debye(data, err, seen: dict) -> None:
                     "the medium has no phonons there.",
                     f"give an energy below {ueV(limit)} (the phonons of a particle deposit "
                     "down-convert to a few meV within ns).")
-    top = grid_top(data)
+    top = grid_top(data) if top is None else top
     for name, (regions, m) in seen.items():
         if name in debye and top > debye[name] * (1 + 1e-12):
             where = ", ".join(f"regions.{r}" for r in regions)
@@ -285,7 +297,7 @@ def _check_debye(data, err, seen: dict) -> None:
                         "%s (the phonons of a particle deposit down-convert to a few meV "
                         "within ns), with bins for the resolution below it.", err.file,
                         ueV(top), ueV(K_B * m.debye_temperature), m.debye_temperature,
-                        name, where, ueV(K_B * m.debye_temperature))
+                        name, where, ueV((e_max_for or float)(K_B * m.debye_temperature)))
 
 
 def _check_slices(data, err) -> None:
