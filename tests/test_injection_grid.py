@@ -175,8 +175,9 @@ def test_usadel_bias_sweep_above_the_energy_grid_is_refused(tmp_path):
     path = case_variant("usadel_nis_wire.toml", tmp_path, **edits)
     proc = run_fvqp(["run", path, "--output", tmp_path / "cut"], check=False)
     assert proc.returncode != 0
-    assert "energy.max: the grid ends at 2 Δ0 but the sweep's stop bias and its " \
-           "electrode's Fermi window (10 kT) reach 3.199 Δ0" in proc.stderr + proc.stdout
+    assert "energy.max: the grid ends at 2 Δ0 but the sweep's stop bias plus 10 kT of " \
+           "its electrode (where its current and conductance sample -df/dE: a shorter " \
+           "grid cuts them) reaches 3.199 Δ0." in proc.stderr + proc.stdout
     currents = []
     for tag, top in (("fix", "3.199"), ("wide", "5.0")):
         (tmp_path / tag).mkdir()

@@ -112,3 +112,40 @@ def test_a_superconductor_above_its_tc_is_refused(name, edits, message, fix, tmp
     setup, _ = build(load_case(path))
     if "junctions.junction.gap" in message:
         assert [j.gap for j in setup.junctions] == [0.0]
+
+
+def test_a_fixed_default_gap_in_a_warm_bath_is_warned(caplog, tmp_path):
+    """The open Al wire without its own gap (Δ0 = 1.764 k_B Tc = 178.6 ueV) and a fixed gap
+    (mode none) in a 0.8 K bath (0.681 Tc): the run keeps Δ = Δ0, where the BCS gap is
+    0.846 Δ0 (151.2 ueV). The check warns (it was silent), naming the key, the case, the
+    ratio and the fix; the fix (that gap given), a self-consistent gap, and the 50 mK bath
+    (Δ(T) = Δ0) are not warned about."""
+    from fvqp.models.usadel.driver import build
+
+    def case(tag, bath, **edits):
+        (tmp_path / tag).mkdir()
+        return case_variant("usadel_open_wire.toml", tmp_path / tag, **{
+            'temperature = "50 mK"\n\n[regions': f'temperature = "{bath}"\n\n[regions',
+            'gap = "265 ueV"\n': "", **edits})
+
+    def warned(path):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="fvqp"):
+            load_case(path)
+        return [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+
+    warm = case("warm", "0.8 K")
+    (msg,) = warned(warm)
+    assert msg.startswith("usadel_open_wire.toml: bath.temperature: 0.8 K = 0.681 Tc of "
+                          "region 'wire' (Al, Tc = 1.175 K)"), msg
+    assert "keeps Δ0 = 178.6 ueV, but the BCS gap at the bath is Δ(T)/Δ0 = 0.846 " \
+           "(151.2 ueV)" in msg
+    assert 'Fix: give the gap the run should take, gap = "151.2 ueV" under [regions.wire], ' \
+           'or a self-consistent gap (selfconsistency.mode = "local").' in msg
+    setup, _ = build(load_case(warm))  # what is warned about: the run's gap is Δ0
+    assert np.all(np.asarray(setup.problem.delta) == 1.0)
+    assert warned(case("fixed", "0.8 K", **{'material = "Al"\n':
+                                             'material = "Al"\ngap = "151.2 ueV"\n',
+                                             "max = 4.0": "max = 5.0"})) == []
+    assert warned(case("local", "0.8 K", **{'mode = "none"': 'mode = "local"'})) == []
+    assert warned(case("cold", "50 mK")) == []

@@ -53,14 +53,16 @@ def test_the_bath_still_sets_the_reach_where_it_enters(tmp_path):
     = 1.626 Δ0 (was 0.377 + 1.626 = 2.003 Δ0), and max = 1.7 passes."""
     text = _refused(case_variant("usadel_nis_wire.toml", tmp_path, **_HOT,
                                  **{'temperature = "61 mK"\n': ""}))
-    assert "energy.max: the grid ends at 4 Δ0 but the sweep's stop bias and its " \
-           "electrode's Fermi window (10 kT) reach 4.626 Δ0" in text
+    assert "energy.max: the grid ends at 4 Δ0 but the sweep's stop bias plus 10 kT of " \
+           "its electrode (where its current and conductance sample -df/dE: a shorter " \
+           "grid cuts them) reaches 4.626 Δ0." in text
     small = {**_HOT, '"-0.795 mV"': '"-0.1 mV"', 'stop = "0.795 mV"': 'stop = "0.1 mV"',
              "[sweep]": '[collisions]\ntau0 = "438 ns"\n\n[sweep]'}
     text = _refused(case_variant("usadel_nis_wire.toml", tmp_path, **small,
                                  **{"max = 4.0": "max = 1.0"}))
-    assert "energy.max: the grid ends at 1 Δ0 but the bath's zero bias (of the " \
-           "superconducting reservoirs, e-ph collisions and Eq. 8) and its electrode's " \
-           "Fermi window (10 kT) reach 1.626 Δ0" in text
+    assert "energy.max: the grid ends at 1 Δ0 but the bath's thermal window, 10 kT_bath " \
+           "around zero energy (the superconducting reservoirs, the e-ph collisions and " \
+           "the gap equation, Eq. 8, take f at the bath temperature: a shorter grid cuts " \
+           "its quasiparticles) reaches 1.626 Δ0." in text
     load_case(case_variant("usadel_nis_wire.toml", tmp_path, **small,
                            **{"max = 4.0": "max = 1.7"}))

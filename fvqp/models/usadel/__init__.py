@@ -327,7 +327,7 @@ def _check_reach(data, err, emax: float) -> None:
 
     from ...units import E_CHARGE, K_B
     from .constants import region_constants
-    from .gridreach import FERMI_WINDOW, tunnel_reach
+    from .gridreach import tunnel_reach
 
     regions = [r for r in data["regions"].values() if r.get("active", True)]
     try:
@@ -340,10 +340,9 @@ def _check_reach(data, err, emax: float) -> None:
                                 K_B / delta0)
     if emax < reach * (1 - 1e-12):
         up = math.ceil(reach * 1e3 - 1e-9) / 1e3
-        err.add("energy.max", f"the grid ends at {emax:g} Δ0 but {where} and its "
-                f"electrode's Fermi window ({FERMI_WINDOW:g} kT) reach {up:g} Δ0: a shorter "
-                "grid would cut the tunnel currents and conductances without a word.",
-                f"raise energy.max to {up:g}, or leave it out (the default holds it).")
+        err.add("energy.max", f"the grid ends at {emax:g} Δ0 but {where} reaches "
+                f"{up:g} Δ0.", f"raise energy.max to {up:g}, or leave it out (the default "
+                "holds it).")
 
 
 def _check(data, err) -> None:

@@ -28,7 +28,7 @@ def tunnel_reach(d: Mapping, t_bath: float, volt: float = 1.0, kelvin: float = 1
     counts as :data:`FERMI_WINDOW` kT_bath, and not when no result reads the bath
     (:func:`.temperatures.bath_unused`). ``volt``, ``kelvin``: Δ0 per unit of the case's
     biases and temperatures (1 in wire units; e/Δ0 and k_B/Δ0 for an SI case). Returns
-    the largest and which bias sets it, in words."""
+    the largest and what sets it, in words (the subject of "... reaches X Δ0")."""
     sw = d.get("sweep") or {}
     terminals = list(electrode_tables(d, ("normal", "tunnel")))
     temps = [t.get("temperature") or t_bath for _, t in terminals]
@@ -38,8 +38,12 @@ def tunnel_reach(d: Mapping, t_bath: float, volt: float = 1.0, kelvin: float = 1
     biases += [(abs(b), "a detector bias") for b in sw.get("detector_biases") or []]
     biases += [(abs(t["bias"]), f"the bias of {key}") for key, t in terminals
                if t.get("bias")]
-    reach = [(volt * b + window, what) for b, what in biases if b > 0]
+    reach = [(volt * b + window, f"{what} plus {FERMI_WINDOW:g} kT of its electrode "
+              "(where its current and conductance sample -df/dE: a shorter grid cuts them)")
+             for b, what in biases if b > 0]
     if reach and bath_unused(d) is None:
-        reach.append((FERMI_WINDOW * kelvin * t_bath, "the bath's zero bias (of the "
-                      "superconducting reservoirs, e-ph collisions and Eq. 8)"))
+        reach.append((FERMI_WINDOW * kelvin * t_bath, f"the bath's thermal window, "
+                      f"{FERMI_WINDOW:g} kT_bath around zero energy (the superconducting "
+                      "reservoirs, the e-ph collisions and the gap equation, Eq. 8, take "
+                      "f at the bath temperature: a shorter grid cuts its quasiparticles)"))
     return max(reach, default=(0.0, ""))

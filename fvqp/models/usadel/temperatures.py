@@ -18,6 +18,15 @@ reservoirs that take it would otherwise be computed as a superconductor above T_
 electrode with a given ``gap`` and a ``material`` is refused at or above the material's
 T_c; with ``material`` alone its BCS Δ(T) is 0 there (:func:`.electrode_case.electrode_gap`),
 a normal electrode.
+
+A fixed gap (``selfconsistency.mode = "none"``) of a region with a material and no
+``gap`` of its own is Δ0, the gap at T = 0, at every bath temperature: where the
+material's BCS gap at the bath (:func:`fvqp.spectra.gap.thermal_gap`, the α model of the
+electrodes, closing at the material's T_c) is lower by more than 1 % (above 0.37 T_c:
+0.44 K for Al) the check warns (:func:`warn_fixed_gap`), naming Δ(T)/Δ0 and the fix
+(the gap as ``gap``, or a self-consistent gap). A warning, not a refusal: a fixed gap
+below T_c is a valid model (e.g. a gap measured at the operating point), only its default
+value is the zero-temperature one.
 """
 
 from __future__ import annotations
@@ -29,7 +38,12 @@ from .electrode_case import electrode_tables
 
 log = logging.getLogger(__name__)
 
-__all__ = ["bath_unused", "check_temperatures", "region_tc"]
+__all__ = ["FIXED_GAP_TOLERANCE", "bath_unused", "check_temperatures", "region_tc",
+           "warn_fixed_gap"]
+
+#: a fixed gap Δ0 of a material's region is warned about where its BCS gap at the bath
+#: is lower than Δ0 by more than this fraction (:func:`warn_fixed_gap`)
+FIXED_GAP_TOLERANCE = 0.01
 
 
 def region_tc(reg: Mapping) -> tuple[float, str] | None:
@@ -87,6 +101,8 @@ def check_temperatures(data: Mapping, err) -> None:
                     "would make a normal electrode superconducting.",
                     f"give a temperature below {tc:g} K, or remove gap (the material's "
                     "BCS gap is then 0 above Tc: a normal electrode).")
+    if not refused:
+        warn_fixed_gap(data, err.file)
     why = None if refused else bath_unused(data)
     if why:
         # a note, not a warning: the physics is right (nothing couples to the bath) and
@@ -96,6 +112,43 @@ def check_temperatures(data: Mapping, err) -> None:
                     "an electrode's temperature out (it defaults to the bath), or add "
                     "[collisions] tau0 (e-ph relaxation toward the bath) or a self-"
                     "consistent gap (selfconsistency.mode = \"local\").", err.file, T, why)
+
+
+def warn_fixed_gap(data: Mapping, file: str) -> None:
+    """Warn (log WARNING, naming ``file``) when a fixed gap (``selfconsistency.mode =
+    "none"``) that the case does not give keeps a region's Δ0 in a bath where its
+    material's BCS gap is lower by more than :data:`FIXED_GAP_TOLERANCE` (module
+    docstring). Not refused: a fixed gap is a valid model (the fix is one key)."""
+    from ...spectra.gap import thermal_gap
+    from ...units import E_CHARGE, K_B
+    from .constants import region_constants
+
+    if (data.get("selfconsistency") or {}).get("mode", "local") != "none":
+        return
+    T = data["bath"]["temperature"]
+    for name, reg in (data.get("regions") or {}).items():
+        if not reg or not reg.get("active", True) or reg.get("gap") is not None \
+                or not reg.get("material"):
+            continue
+        try:
+            const = region_constants(reg)
+        except (LookupError, TypeError, ValueError):  # reported by the region checks
+            continue
+        mat = const.material
+        if not const.delta0 > 0 or T >= mat.Tc:  # above Tc: refused (check_temperatures)
+            continue
+        alpha = const.delta0 / (K_B * mat.Tc)
+        ratio = float(thermal_gap(T / mat.Tc, 1.0, alpha, "alpha")) / alpha
+        if ratio < 1.0 - FIXED_GAP_TOLERANCE:
+            ueV = E_CHARGE * 1e-6
+            log.warning(
+                "%s: bath.temperature: %g K = %.3g Tc of region %r (%s, Tc = %.4g K): the "
+                "fixed gap (selfconsistency.mode = \"none\") keeps Δ0 = %.4g ueV, but "
+                "the BCS gap at the bath is Δ(T)/Δ0 = %.3f (%.4g ueV). Fix: give the gap "
+                "the run should take, gap = \"%.4g ueV\" under [regions.%s], or a "
+                "self-consistent gap (selfconsistency.mode = \"local\").",
+                file, T, T / mat.Tc, name, mat.name, mat.Tc, const.delta0 / ueV, ratio,
+                ratio * const.delta0 / ueV, ratio * const.delta0 / ueV, name)
 
 
 def bath_unused(data: Mapping) -> str | None:
