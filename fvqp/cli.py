@@ -235,13 +235,16 @@ def main(argv: list[str] | None = None) -> int:
     from .case import CaseError, load_case
 
     try:
-        case = load_case(args.case)
+        with fvqp_log.root_reports():  # every rank checks the same case; rank 0 reports
+            case = load_case(args.case)
     except CaseError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        if fvqp_log.is_root():
+            print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     if args.command == "check":
         where = f", mesh {case.mesh_path}" if case.mesh_path else ""
-        print(f"{args.case}: OK (model {case.model}{where})")
+        if fvqp_log.is_root():
+            print(f"{args.case}: OK (model {case.model}{where})")
         return 0
     import petsc4py
 

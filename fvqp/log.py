@@ -1,9 +1,11 @@
-"""Logging set-up: INFO from rank 0 only, warnings from every rank."""
+"""Logging set-up: INFO from rank 0 only, warnings from every rank (those of the case
+check, which every rank does alike, from rank 0 only: :func:`root_reports`)."""
 
 from __future__ import annotations
 
 import logging
 import os
+from contextlib import contextmanager
 
 
 def _rank() -> int:
@@ -29,3 +31,23 @@ def configure(verbosity: int = 0) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     root.propagate = False
+
+
+def is_root() -> bool:
+    """This process is rank 0 (or the only one)."""
+    return _rank() == 0
+
+
+@contextmanager
+def root_reports():
+    """Within: the ``fvqp`` log of the ranks other than 0 keeps errors only. For work
+    every rank does alike and rank 0 reports (the case check under ``mpiexec``: each
+    rank loads and checks the same case, and its warnings were printed once per rank)."""
+    root = logging.getLogger("fvqp")
+    level = root.level
+    if not is_root():
+        root.setLevel(max(level, logging.ERROR))
+    try:
+        yield
+    finally:
+        root.setLevel(level)
