@@ -20,7 +20,12 @@ Each was validated and dropped without a word (the user believed it set somethin
 - bte_sphere: ``[phonons] surface`` unless mode = "bte", ``escape_time`` unless mode =
   "local";
 - bte_sphere: ``[angles] write_mu`` outside [-1, 1] (not a direction cosine: the
-  nearest end ordinate was written).
+  nearest end ordinate was written);
+- kinetics0d: ``[output] times`` in a steady case (the heat model's refusal, shared);
+- bte: ``[collisions]`` keys other than ``enabled`` with the collisions off.
+
+``[time] end`` in a steady case is one rule of the loader for every model with a steady
+mode; the models without one (bte_chip, bte_sphere) refuse ``steady = true`` alone.
 """
 
 from __future__ import annotations
@@ -96,6 +101,21 @@ IGNORED = [
      {'phonons = "local"': 'phonons = "local"\nno_escape = true\nescape_time = "1 ns"'},
      "collisions.escape_time: no_escape = true: the local phonons never leave",
      "remove escape_time, or no_escape."),
+    ("kinetics0d_al_gap_suppression.toml",
+     {'directory = "../output/kinetics0d_al_gap_suppression"':
+      'directory = "../output/kinetics0d_al_gap_suppression"\ntimes = ["1 ns"]'},
+     "output.times: a steady case (steady = true) writes its one steady state",
+     "remove times, or remove steady = true"),
+    ("bte_film_pulse.toml", {"[angles]": '[collisions]\nphonons = "local"\n\n[angles]'},
+     "collisions.phonons: the collisions are off (enabled = false, the default): phonons "
+     "sets the electron-phonon collisions only", "remove phonons, or set enabled = true."),
+    ("bte_film_pulse.toml", {"[angles]": '[collisions]\nenabled = false\ntau0 = "1 ns"\n\n'
+                                         "[angles]"},
+     "collisions.tau0: the collisions are off (enabled = false): tau0 sets",
+     "remove tau0, or set enabled = true."),
+    ("bte_film_relaxation.toml", {"enabled = true": "enabled = false"},
+     "collisions.phonons: the collisions are off (enabled = false)",
+     "remove phonons, or set enabled = true."),
 ]
 
 
@@ -121,7 +141,8 @@ def test_keys_the_run_reads_stay_accepted(tmp_path):
     """What is read stays valid: the steady gap iteration's tolerance with the
     self-consistent gap, rtol with adaptive steps and collisions, the escape time of the
     bte's local phonons, the phonon surface of the phonon BTE and an escape time of local
-    phonons."""
+    phonons, the bte's ``[collisions] tau0`` with the collisions on, and the output times
+    of a kinetics0d transient."""
     for name, edits in [
             ("transport_nis_wire.toml",
              {"self_consistent = false": "self_consistent = true\ntolerance = 1e-6"}),
@@ -129,5 +150,21 @@ def test_keys_the_run_reads_stay_accepted(tmp_path):
             ("bte_film_relaxation.toml",
              {'phonons = "local"': 'phonons = "local"\nescape_time = "1 ns"'}),
             ("bte_sphere_sn_packet.toml",
-             {'mode = "bte"\nsurface = "bath"': 'mode = "local"\nescape_time = "1 ns"'})]:
+             {'mode = "bte"\nsurface = "bath"': 'mode = "local"\nescape_time = "1 ns"'}),
+            ("bte_film_relaxation.toml",
+             {'phonons = "local"': 'phonons = "local"\ntau0 = "1 ns"'}),
+            ("kinetics0d_al_relaxation.toml", {})]:  # its times are read
         load_case(case_variant(name, tmp_path, **edits))
+
+
+@pytest.mark.parametrize("name,edits", [
+    ("bte_chip_deposit.toml", {'end = "300 ns"': 'end = "300 ns"\nsteady = true'}),
+    ("bte_sphere_sn_packet.toml", {'end = "5 ns"': 'end = "5 ns"\nsteady = true'})])
+def test_a_model_without_a_steady_mode_refuses_steady_alone(name, edits, tmp_path):
+    """bte_chip and bte_sphere run in time only: ``steady = true`` is the one problem, and
+    the end they read is not refused with it (bte_chip was told both to remove steady and
+    to remove end)."""
+    with pytest.raises(CaseError) as exc:
+        load_case(case_variant(name, tmp_path, **edits))
+    errors = exc.value.errors
+    assert len(errors) == 1 and f"{name}: time.steady: " in errors[0], errors

@@ -46,6 +46,9 @@ class ModelSpec:
         ``[[sources]]`` tables; they declare their own top-level ``sections``.
     sections : dict
         Model-specific top-level tables, name -> :class:`~fvqp.case.schema.Section`.
+    steady : bool
+        The model has a steady mode (``[time] steady = true``); models that run in time
+        only refuse it in their check.
     unused_sections : tuple of str
         Generic tables the model has no use for (e.g. ``("bath", "time")`` for the
         zero-temperature stochastic studies); a case file giving one is told so.
@@ -84,6 +87,9 @@ class ModelSpec:
     optional_boundaries: Callable | None = None
     #: False for models without a mesh (0D kinetics, master equations ...)
     uses_mesh: bool = True
+    #: False for models that run in time only (their check refuses ``[time] steady``;
+    #: the loader then does not also refuse ``end`` for a steady case)
+    steady: bool = True
     #: extra top-level tables of the case file: name -> Section
     sections: dict = field(default_factory=dict)
     #: generic tables (``bath``, ``time`` ...) the model does not read
@@ -208,6 +214,24 @@ SOURCE_WIDTHS = 3.0
 #: default grids of transport and kinetics0d hold the rest; an explicit ``e_max`` that
 #: cuts more is refused
 TUNNEL_TAIL = 1e-4
+
+
+#: ``[output]`` keys of the time loop's snapshots, refused in a steady case
+STEP_OUTPUTS = ("every", "times")
+
+
+def check_steady_outputs(err, given, steady: bool) -> None:
+    """``[output]`` keys of the time loop's snapshots (:data:`STEP_OUTPUTS`) among
+    ``given`` (the keys the case file writes out) in a steady case (``steady``): the
+    steady solve writes its steady state, and the run dropped them without a word."""
+    if not steady:
+        return
+    for key in STEP_OUTPUTS:
+        if key in given:
+            err.add(f"output.{key}", "a steady case (steady = true) writes its one steady "
+                    "state: there are no time steps or times to write, and the run does "
+                    "not read it.", f"remove {key}, or remove steady = true and give "
+                    "[time] end for a time-dependent run.")
 
 
 def check_sources_on_grid(err, sources, top: float, key: str = "energy.e_max",

@@ -170,7 +170,7 @@ def _check_given(raw, err) -> None:
 SPEC = ModelSpec(name="bte_sphere", uses_mesh=False, sections=_SECTIONS, fields=FIELDS,
                  initial_schema=_INITIAL, check=_check, check_given=_check_given,
                  atol_dimension="dimensionless",
-                 atol_default=1e-6)
+                 atol_default=1e-6, steady=False)
 
 
 def run(case, output_dir: str | None = None, resume: bool = False,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from ...case.schema import Field, Section
 from ..base.schema import PLACEMENT, POWER_TIMING, PULSE_TIMING, material_overrides
-from ..spec import ModelSpec
+from ..spec import ModelSpec, check_steady_outputs
 
 _REGION = Section({
     "material": Field("str", "material name from `fvqp materials`"),
@@ -118,23 +118,11 @@ def _check(data, err) -> None:
                         "this region with the kinetic (energy-resolved) models.")
 
 
-#: ``[output]`` keys of the time loop's snapshots, refused in a steady case
-STEP_OUTPUTS = ("every", "times")
-
-
 def _check_given(raw, err) -> None:
-    """``[output]`` keys of the time loop's snapshots (:data:`STEP_OUTPUTS`) written out
-    in a steady case: the steady solve writes its one state, and the run dropped them
-    without a word."""
+    """``[output]`` keys of the time loop's snapshots written out in a steady case
+    (:func:`fvqp.models.spec.check_steady_outputs`)."""
     out = raw.get("output") if isinstance(raw.get("output"), dict) else {}
-    if not (raw.get("time") or {}).get("steady"):
-        return
-    for key in STEP_OUTPUTS:
-        if key in out:
-            err.add(f"output.{key}", "a steady case (steady = true) writes its one steady "
-                    "state: there are no time steps or times to write, and the run does "
-                    "not read it.", f"remove {key}, or remove steady = true and give "
-                    "[time] end for a time-dependent run.")
+    check_steady_outputs(err, out, bool((raw.get("time") or {}).get("steady")))
 
 
 SPEC = ModelSpec(

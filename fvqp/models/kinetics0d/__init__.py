@@ -167,16 +167,13 @@ _KAPLAN_EXAMPLES = {"tau0": 'tau0 = "100 ns"', "tau0_phi": 'tau0_phi = "0.1 ns"'
 def _check(data, err) -> None:
     from ...materials import UnknownMaterialError, get_material
     from ..base.schema import case_material, check_steady_timing
-    from ..spec import check_bath_and_grid
+    from ..spec import check_bath_and_grid, check_steady_outputs
 
     check_steady_timing(data, err, items="drives", pulse="")
-    t = data.get("time") or {}
-    if t.get("steady") and t.get("end") is not None:
-        # the mesh models' refusal (fvqp.case.loader.load_case): the steady runs and
-        # sweeps (.solve) never read [time] end
-        err.add("time.end", "a steady case (steady = true) solves for the steady state "
-                "directly: it has no end time, and the run does not read it.",
-                "remove end, or remove steady = true for a time-dependent run that ends there.")
+    # [output] times: read by transients only (default []); the steady runs and sweeps
+    # write their steady states
+    check_steady_outputs(err, ("times",) if (data.get("output") or {}).get("times") else (),
+                         bool((data.get("time") or {}).get("steady")))
     film = data["film"]
     try:
         get_material(film["material"])
