@@ -30,7 +30,8 @@ def _case(tmp_path, spacing="10 ueV", collisions=False, **more):
             "self_consistent = true": 'self_consistent = true\nmodel = "eliashberg"',
             'spacing = "10 ueV"': f'spacing = "{spacing}"', **more}
     if not collisions:
-        repl["enabled = true"] = "enabled = false"
+        # the collisionless run: no [collisions] keys but enabled (fvqp check refuses them)
+        repl['enabled = true\nphonons = "local"\nescape_time = "0.2 ns"'] = "enabled = false"
     return case_variant("bte_selfgap_pulse.toml", d, **repl)
 
 

@@ -16,7 +16,7 @@ from fvqp.spectra import fermi
 from fvqp.spectra.bins import BinGrid
 
 _CLOSED = {'[boundaries.trap_end]\ntype = "absorbing"': '[boundaries.trap_end]\ntype = "diffuse"',
-           'trap_time = "50 ps"\n': "", "enabled = true": "enabled = false"}
+           'trap_time = "50 ps"\n': "", 'enabled = true\nphonons = "local"': "enabled = false"}
 
 
 def test_hot_spot_suppresses_the_gap_and_it_recovers(tmp_path):

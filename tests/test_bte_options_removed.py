@@ -17,6 +17,9 @@ from fvqp.case import load_case
 from fvqp.models.bte.driver import BTESimulation
 from fvqp.spectra import fermi
 
+#: the case's [collisions] table (bte_selfgap_pulse.toml)
+COLLISIONS = 'enabled = true\nphonons = "local"\nescape_time = "0.2 ns"'
+
 
 def _keys() -> set[str]:
     from petsc4py import PETSc
@@ -33,7 +36,8 @@ def _steps(tmp_path, collisions: bool) -> None:
         'spacing = "10 ueV"': 'spacing = "20 ueV"', 'e_max = "800 ueV"': 'e_max = "300 ueV"',
         # the pulse on that short grid (600 +- 40 ueV lay above it: fvqp check refuses)
         'energy = "600 ueV"': 'energy = "250 ueV"', 'width = "40 ueV"': 'width = "10 ueV"',
-        "enabled = true": f"enabled = {'true' if collisions else 'false'}",
+        # collisionless: no [collisions] keys but enabled (fvqp check refuses them)
+        COLLISIONS: COLLISIONS if collisions else "enabled = false",
         'tau0 = "1 ns"': 'tau0 = "20 ns"'})
     sim = BTESimulation(load_case(case))
     run = (WithCollisions if collisions else Collisionless)(sim, order=2)

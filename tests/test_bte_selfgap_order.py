@@ -27,6 +27,9 @@ from fvqp.models.bte.gapsteps import Collisionless
 from fvqp.spectra import fermi
 from fvqp.units import E_CHARGE
 
+#: the case's [collisions] table (bte_selfgap_pulse.toml)
+COLLISIONS = 'enabled = true\nphonons = "local"\nescape_time = "0.2 ns"'
+
 END_NS = 6.0
 STEPS_NS = (0.5, 0.25, 0.125)
 
@@ -38,7 +41,8 @@ def _simulation(d, collisions: bool) -> BTESimulation:
     case = case_variant("bte_selfgap_pulse.toml", d, **{
         'spacing = "10 ueV"': 'spacing = "20 ueV"', 'e_max = "800 ueV"': 'e_max = "300 ueV"',
         'end = "15 ns"': f'end = "{END_NS} ns"',
-        "enabled = true": f"enabled = {'true' if collisions else 'false'}",
+        # collisionless: no [collisions] keys but enabled (fvqp check refuses them)
+        COLLISIONS: COLLISIONS if collisions else "enabled = false",
         'energy = "600 ueV"': 'energy = "200 ueV"', 'width = "40 ueV"': 'width = "15 ueV"',
         'deposit = "2 keV"': 'deposit = "0.5 keV"',
         'tau0 = "1 ns"': f'tau0 = "{20 if collisions else 1} ns"\ntrap_time = "40 ns"'})

@@ -335,7 +335,8 @@ def _check_ignored(raw, err) -> None:
     """Keys a run would not read, written out (each was dropped without a word): the
     step's error control with fixed steps (``adaptive = false``, or a collisionless
     transient, whose bins march fixed steps of dt_initial), ``[gap]`` keys of the
-    self-consistent gap without it, and the escape of phonons held at the bath
+    self-consistent gap without it, ``[collisions]`` keys with the collisions off (only
+    the collision operator reads them, :mod:`.coupled`), and the escape of phonons held at the bath
     (``phonons = "bath"``) or kept (``no_escape = true``)."""
     t = raw.get("time") if isinstance(raw.get("time"), dict) else {}
     col = raw.get("collisions") if isinstance(raw.get("collisions"), dict) else {}
@@ -355,7 +356,14 @@ def _check_ignored(raw, err) -> None:
                 err.add(f"gap.{key}", "the gap is the bath's (self_consistent = false): "
                         "only the self-consistent gap reads it.",
                         f"remove {key}, or set self_consistent = true.")
-    if col.get("phonons", "bath") != "local":
+    if not col.get("enabled"):
+        off = "enabled = false" if "enabled" in col else "enabled = false, the default"
+        for key in col:
+            if key != "enabled":
+                err.add(f"collisions.{key}", f"the collisions are off ({off}): {key} sets "
+                        "the electron-phonon collisions only, and the run does not read it.",
+                        f"remove {key}, or set enabled = true.")
+    elif col.get("phonons", "bath") != "local":
         for key in LOCAL_PHONON_KEYS:
             if key in col:
                 err.add(f"collisions.{key}", 'phonons = "bath" holds the phonons at the '
