@@ -173,11 +173,26 @@ def _check(data, err) -> None:
         _check_phonon_grid(data, err, seen)
 
 
+def grid_top(data) -> float | None:
+    """The ``[energy] e_max`` of the films' QP grid of the case ``data``: the given one,
+    by default the highest deposit's energy + :data:`fvqp.models.spec.SOURCE_WIDTHS`
+    widths (above the deposited phonons), None without either (the QP model's own
+    default); in the units of ``data`` (the one rule of the checks and of
+    :class:`.driver.ChipSimulation`, both on the SI values)."""
+    from ..spec import SOURCE_WIDTHS
+
+    top = (data.get("energy") or {}).get("e_max")
+    if top is None:
+        top = max([s["energy"] + SOURCE_WIDTHS * s["width"]
+                   for s in data.get("sources") or [] if s], default=0.0)
+    return top if top > 0 else None
+
+
 def _phonon_grid(data):
     """``(grid, gap)``: the bins of the films' QPs and of the collision layer's phonon
     nodes Omega_q = (q+1) h (SI) of the validated case ``data`` as the run builds them
-    (:class:`.driver.ChipSimulation`: the default e_max is the highest deposit's energy +
-    3 widths; the grids of :func:`fvqp.models.bte.simulation.bin_limits` and
+    (:class:`.driver.ChipSimulation`, e_max of :func:`grid_top`; the grids of
+    :func:`fvqp.models.bte.simulation.bin_limits` and
     :func:`fvqp.models.transport.grid.bin_grid`), and the film gap between ``[energy]
     e_max`` and the phonon top (the highest with bte films, the lowest with transport
     films); None without an active film."""
@@ -185,14 +200,12 @@ def _phonon_grid(data):
 
     from ...units import K_B
     from ..base.schema import case_material
-    from ..spec import SOURCE_WIDTHS, bath_gap
+    from ..spec import bath_gap
 
     energy = dict(data.get("energy") or {})
-    if energy.get("e_max") is None:  # the driver's default: above the deposited phonons
-        top = max([s["energy"] + SOURCE_WIDTHS * s["width"]
-                   for s in data.get("sources") or [] if s], default=0.0)
-        if top > 0:
-            energy["e_max"] = top
+    top = grid_top(data)
+    if top is not None:
+        energy["e_max"] = top
     T = data["bath"]["temperature"]
     gaps = [bath_gap(case_material(reg), T) for reg in data["regions"].values()
             if reg.get("active", True) and reg.get("material")]
@@ -234,8 +247,8 @@ def _check_deposits_on_grid(data, err) -> None:
     a node: the grids of :func:`fvqp.models.bte.simulation.bin_limits` and
     :func:`fvqp.models.transport.grid.bin_grid`, built here as the run builds them) above
     every deposit's spectrum to :data:`fvqp.models.spec.SOURCE_WIDTHS` widths
-    (:func:`fvqp.models.spec.check_sources_on_grid`; the default e_max is the highest
-    deposit's energy + 3 widths)."""
+    (:func:`fvqp.models.spec.check_sources_on_grid`; the default e_max:
+    :func:`grid_top`)."""
     from ..spec import check_sources_on_grid
 
     if (data.get("energy") or {}).get("e_max") is None:
@@ -277,7 +290,7 @@ SPEC = ModelSpec(
     name="bte_chip", region_schema=_CHIP_REGION, boundary_types=_BOUNDARIES,
     initial_schema=_INITIAL, source_types=_SOURCES, fields=FIELDS, check=_check,
     check_given=check_interfaces_given, mesh_keys=ORDINATE_MESH_KEYS, sections=_SECTIONS,
-    digest_exempt=("time.end",), **ordinates_spec(film=False),
+    digest_exempt=("time.end",), steady=False, **ordinates_spec(film=False),
 )
 
 

@@ -42,7 +42,7 @@ from ..bte.driver import BTESimulation
 from ..bte.inelastic import SWEEP_KRYLOV
 from ..phonon.driver import OUTPUTS as PHONON_OUTPUTS
 from ..phonon.driver import PhononSimulation
-from . import FILM_OVERRIDES
+from . import FILM_OVERRIDES, grid_top
 from .coupling import ChipChain
 from .films import BteFilms, TransportFilms
 
@@ -214,14 +214,11 @@ class ChipSimulation:
         names = sorted({str(n) for n in (groups.keys() if isinstance(groups, dict)
                                           else [])} | set(d.get("boundaries") or {}))
         energy = {}
-        for k in ("spacing", "e_max"):
-            if d["energy"].get(k):
-                energy[k] = _q(d["energy"][k], "J")
-        if "e_max" not in energy:  # above the deposited phonons
-            top = max([s["energy"] + 3 * s["width"] for s in d.get("sources") or []],
-                      default=0.0)
-            if top > 0:
-                energy["e_max"] = _q(top, "J")
+        if d["energy"].get("spacing"):
+            energy["spacing"] = _q(d["energy"]["spacing"], "J")
+        top = grid_top(d)  # given, or above the deposited phonons
+        if top is not None:
+            energy["e_max"] = _q(top, "J")
         t = d["time"]
         raw = {"model": model, "mesh": {"file": self.case.mesh_path,
                                         "scale": _q(d["mesh"]["scale"], "m")},
