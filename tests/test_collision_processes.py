@@ -186,7 +186,7 @@ def test_added_process_reaches_the_0d_operators(layout):
     from fvqp.collisions import CollisionParams, EnergyGrid
     from fvqp.collisions import fft as fft0d
     from fvqp.collisions.correlation_blocks import collision_diagonal
-    from fvqp.collisions.kernels import pair_layout
+    from fvqp.collisions.kernels import pair_layout, phonon_states
 
     g = EnergyGrid(delta=1.5, h=3.0 / 40, n=90, n_ph=150, layout=layout,
                    gamma=0.0 if layout == "vertex" else 1e-3)
@@ -198,7 +198,7 @@ def test_added_process_reaches_the_0d_operators(layout):
     cph = 0.8
     ext = PROCESSES + (_coherence_ii(0.7),)
     table = rate_table(ext)
-    kw = dict(h=g.h, m=s - 1, pair_weight=pw)
+    kw = dict(h=g.h, m=s - 1, pair_weight=pw, ph_states=phonon_states(g))
     one = (f[None], n[None], g.dos[None], g.ados[None])
     st = State.build(*one, rates=table, **kw)
     r = evaluate(st, EACH, c_ph=cph, rates=table)

@@ -129,7 +129,7 @@ def _rec(w: float, t: float, delta: float) -> float:
 def test_recombination_spectrum_matches_continuum(t_kelvin):
     """Phonons emitted by the recombination of thermal QPs per node, ph_rec_k, equal
     c_ph (1 + n_B) int K^+ f f' dE at every node above 2 Delta to 1e-3; the node at
-    exactly 2 Delta carries half of the one-sided limit (half its cell is above)."""
+    exactly 2 Delta the one-sided limit (it holds the states above 2 Delta only)."""
     t = t_kelvin / MAT.Tc
     grid = _grid(t, 100)
     delta = grid.delta
@@ -142,19 +142,20 @@ def test_recombination_spectrum_matches_continuum(t_kelvin):
         w = grid.omega[k - 1]
         assert terms.ph_rec[k - 1] == pytest.approx(_rec(w, t, delta), rel=1e-3, abs=0), k
     edge = _rec(2.0 * delta * (1.0 + 1e-9), t, delta)
-    assert terms.ph_rec[m - 1] == pytest.approx(0.5 * edge, rel=1e-3, abs=0)
+    assert terms.ph_rec[m - 1] == pytest.approx(edge, rel=1e-3, abs=0)
     assert terms.ph_pb[m - 1] > 0.0
 
 
 def test_threshold_rates_at_zero_temperature():
     """T = 0 pair-breaking rate per phonon: Kaplan's integral at every node whose QP
-    pairs lie on the grid, pi Delta c_ph / 2 at 2 Delta, zero below."""
+    pairs lie on the grid, pi Delta c_ph at 2 Delta (the one-sided limit: the node holds
+    the states above 2 Delta only), zero below."""
     grid = EnergyGrid.build(1.7, 0.017, 4.0, layout="vertex")
     f, n = np.zeros(grid.n), np.ones(grid.n_ph)
     pb = collision_terms(f, n, grid, PARAMS, method="direct").ph_pb
     c, m = PARAMS.phonon_prefactor, grid.m
     assert np.all(pb[: m - 1] == 0.0)
-    assert pb[m - 1] == pytest.approx(0.5 * math.pi * grid.delta * c, rel=1e-12)
+    assert pb[m - 1] == pytest.approx(math.pi * grid.delta * c, rel=1e-12)
     for k in range(m + 1, min(m + grid.n, grid.n_ph + 1)):
         ref = c * _kaplan_integral(grid.omega[k - 1], grid.delta, lambda e, e2: 1.0)
         assert pb[k - 1] == pytest.approx(ref, rel=1e-9), k
@@ -188,14 +189,14 @@ def test_vertex_layout_conserves_and_balances():
 
 def test_vertex_layout_one_operator_everywhere():
     """FFT, direct, the batched operator of the spatial models (m = pair_offset - 1,
-    pair_weight) and the exact Jacobians are the same discrete operator."""
+    pair_weight, ph_states) and the exact Jacobians are the same discrete operator."""
     grid = EnergyGrid.build(1.7, 0.05, 5.0, layout="vertex")
     f, n = _random_state(grid)
     a = collision_terms(f, n, grid, PARAMS, method="direct")
     b = collision_terms(f, n, grid, PARAMS, method="fft")
     c = batched_terms(f[None], n[None], grid.dos[None], grid.ados[None], h=grid.h,
                       m=grid.pair_offset - 1, c_ph=PARAMS.phonon_prefactor,
-                      pair_weight=grid.pair_weight)
+                      pair_weight=grid.pair_weight, ph_states=grid.phonon_states)
     for name in ("qp_sc_in", "qp_sc_out", "qp_rec", "qp_pb", "ph_sc_in", "ph_sc_out",
                  "ph_rec", "ph_pb"):
         ref = getattr(a, name)
@@ -205,7 +206,7 @@ def test_vertex_layout_one_operator_everywhere():
     jd = jacobian(f, n, grid, PARAMS).dense()
     jb = batched_jacobian(f[None], n[None], grid.dos[None], grid.ados[None], h=grid.h,
                           m=grid.pair_offset - 1, c_ph=PARAMS.phonon_prefactor,
-                          pair_weight=grid.pair_weight)[0]
+                          pair_weight=grid.pair_weight, ph_states=grid.phonon_states)[0]
     np.testing.assert_allclose(jb, jd, rtol=0, atol=1e-13 * np.max(np.abs(jd)))
     rng = np.random.default_rng(5)
     df, dn = rng.normal(size=grid.n), rng.normal(size=grid.n_ph)

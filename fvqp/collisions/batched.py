@@ -73,7 +73,7 @@ def _arrays(f, n, rho, ados):
 
 def batched_terms(f: np.ndarray, n: np.ndarray, rho: np.ndarray, ados: np.ndarray, *,
                   h: float, m: int, qp_scale=1.0, c_ph=1.0, pair_weight=None,
-                  outer: bool = False):
+                  outer: bool = False, ph_states=None):
     r"""Gain/loss terms of the collision integrals of ``C`` cells.
 
     Parameters
@@ -92,17 +92,22 @@ def batched_terms(f: np.ndarray, n: np.ndarray, rho: np.ndarray, ados: np.ndarra
     pair_weight : ndarray, shape (M,) or (C, M), optional
         Factor :math:`r_k` of the pair kernel at phonon node ``k`` (default ones).  An
         :class:`~fvqp.collisions.EnergyGrid` in the vertex layout is reproduced with
-        ``m = grid.pair_offset - 1`` and ``pair_weight = grid.pair_weight``.
+        ``m = grid.pair_offset - 1``, ``pair_weight = grid.pair_weight`` and
+        ``ph_states = grid.phonon_states``.
     outer : bool
         Also return the outer-factor derivatives ``(g_f, g_n)`` of the net rates
         (:func:`outer_derivative`, from the inner sums computed here anyway).
+    ph_states : ndarray, shape (M,), optional
+        Phonon states :math:`g_k` of the nodes (default :math:`\Omega_k^2`;
+        :attr:`fvqp.collisions.EnergyGrid.phonon_states`).
 
     Returns
     -------
     BatchedTerms, or (BatchedTerms, (g_f, g_n)) with ``outer``
     """
     f, n, rho, ados = _arrays(f, n, rho, ados)
-    st = State.build(f, n, rho, ados, h=h, m=m, qp_scale=qp_scale, pair_weight=pair_weight)
+    st = State.build(f, n, rho, ados, h=h, m=m, qp_scale=qp_scale, pair_weight=pair_weight,
+                     ph_states=ph_states)
     rates = evaluate(st, EACH, c_ph=c_ph)
     occ = {("qp", True): 1.0 - f, ("qp", False): f, ("ph", True): 1.0 + n,
            ("ph", False): n}
@@ -315,14 +320,15 @@ class CouplingSpectra:
 
 def batched_blocks(f: np.ndarray, n: np.ndarray, rho: np.ndarray, ados: np.ndarray, *,
                    h: float, m: int, qp_scale=1.0, c_ph=1.0, pair_weight=None,
-                   row_scale=None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+                   row_scale=None, ph_states=None
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     r"""The exact Jacobian blocks ``ff (C, N, N), fn (C, N, M), nf (C, M, N), nn (C, M)``
     of :func:`batched_terms` (``qp``, ``ph``; the phonon block is diagonal); arguments as
     there (real ``f``, ``n``; ``float32`` in, ``float32`` blocks); ``row_scale``: rows
     scaled as they are formed
     (:func:`fvqp.collisions.correlation_blocks.collision_blocks`)."""
     b = collision_blocks(f, n, rho, ados, h=h, m=m, qp_scale=qp_scale, c_ph=c_ph,
-                         pair_weight=pair_weight, row_scale=row_scale)
+                         pair_weight=pair_weight, row_scale=row_scale, ph_states=ph_states)
     return b["ff"], b["fn"], b["nf"], b["nn"]
 
 
@@ -335,8 +341,8 @@ def qp_block(f: np.ndarray, n: np.ndarray, rho: np.ndarray, ados: np.ndarray, *,
 
 
 def batched_jacobian(f: np.ndarray, n: np.ndarray, rho: np.ndarray, ados: np.ndarray, *,
-                     h: float, m: int, qp_scale=1.0, c_ph=1.0, pair_weight=None
-                     ) -> np.ndarray:
+                     h: float, m: int, qp_scale=1.0, c_ph=1.0, pair_weight=None,
+                     ph_states=None) -> np.ndarray:
     r"""Exact dense Jacobians of :func:`batched_terms` (``qp``, ``ph``) for every cell:
     the blocks of :func:`batched_blocks` in one matrix.
 
@@ -346,7 +352,8 @@ def batched_jacobian(f: np.ndarray, n: np.ndarray, rho: np.ndarray, ados: np.nda
         Rows/columns ordered ``(f, n)``.
     """
     ff, fn, nf, nn = batched_blocks(f, n, rho, ados, h=h, m=m, qp_scale=qp_scale,
-                                    c_ph=c_ph, pair_weight=pair_weight)
+                                    c_ph=c_ph, pair_weight=pair_weight,
+                                    ph_states=ph_states)
     C, nq = ff.shape[:2]
     nph = nn.shape[1]
     out = np.zeros((C, nq + nph, nq + nph), dtype=ff.dtype)

@@ -131,11 +131,12 @@ def _window(nq: int, nph: int, m: int, domain: str, var_grid: str, row: str,
     return int(p[0, 0])
 
 
-def _values(f, n, rho, ados, h, m, pair_weight, dt, pad: int) -> dict[str, np.ndarray]:
+def _values(f, n, rho, ados, h, m, pair_weight, dt, pad: int, ph_states=None
+            ) -> dict[str, np.ndarray]:
     """Real-space factors, each padded with ``pad`` zeros on both sides (the values of
     every partner index out of the factor's range)."""
     nq = f.shape[1]
-    p1, p0, q1, q0 = _phonon_factors(n, h, m, nq, pair_weight)
+    p1, p0, q1, q0 = _phonon_factors(n, h, m, nq, pair_weight, ph_states)
     vals = {"RF": rho * f, "AF": ados * f, "RFF": rho * (1.0 - f), "AFF": ados * (1.0 - f),
             "P1": p1, "P0": p0, "Q1": q1, "Q0": q0}
     out = {}
@@ -146,12 +147,13 @@ def _values(f, n, rho, ados, h, m, pair_weight, dt, pad: int) -> dict[str, np.nd
     return out
 
 
-def _derivatives(nq, nph, m, h, rho, ados, pair_weight, dt) -> dict[str, np.ndarray]:
+def _derivatives(nq, nph, m, h, rho, ados, pair_weight, dt, ph_states=None
+                 ) -> dict[str, np.ndarray]:
     """Derivative of each base factor's entry with respect to its unknown (the sign of
     :attr:`fvqp.collisions.processes.Factor.sign` apart), on the unknown's grid: (C or
     1, 1, N) for QP factors, (C or 1, 1, M) for phonon factors."""
     k = np.arange(1, nph + 1)
-    w = (h * k) ** 2
+    w = (h * k) ** 2 if ph_states is None else np.asarray(ph_states, dtype=float)
     rw = w if pair_weight is None else np.asarray(pair_weight, dtype=float) * w
     d = {"rho": rho, "ados": ados, "ph": np.broadcast_to(w, (1, nph)),
          "pair": np.atleast_2d(rw)}
@@ -180,7 +182,8 @@ def _products(rates):
 
 def collision_blocks(f: np.ndarray, n: np.ndarray, rho: np.ndarray, ados: np.ndarray, *,
                      h: float, m: int, qp_scale=1.0, c_ph=1.0, pair_weight=None,
-                     blocks: str = "ff fn nf nn", rates=None, row_scale=None):
+                     blocks: str = "ff fn nf nn", rates=None, row_scale=None,
+                     ph_states=None):
     r"""The exact Jacobian blocks of the batched operator for every cell.
 
     Parameters
@@ -199,6 +202,9 @@ def collision_blocks(f: np.ndarray, n: np.ndarray, rho: np.ndarray, ados: np.nda
         ``(s_f (C, N), s_n (C, M))``: every QP row (``ff``, ``fn``) multiplied by
         ``s_f``, every phonon row (``nf``, ``nn``) by ``s_n`` (e.g. a model's storage
         factors and sign), folded into the row factors: no pass over the blocks.
+    ph_states : ndarray, shape (M,), optional
+        Phonon states :math:`W_k` of the nodes (default :math:`\\Omega_k^2`;
+        :func:`fvqp.collisions.kernels.phonon_states`).
 
     Returns
     -------
@@ -211,8 +217,8 @@ def collision_blocks(f: np.ndarray, n: np.ndarray, rho: np.ndarray, ados: np.nda
     nph = n.shape[1]
     want = set(blocks.split())
     pad = 2 * (nq + nph + m) + 4       # beyond any partner index: zeros
-    vals = _values(f, n, rho, ados, h, m, pair_weight, dt, pad)
-    dfac = _derivatives(nq, nph, m, h, rho, ados, pair_weight, dt)
+    vals = _values(f, n, rho, ados, h, m, pair_weight, dt, pad, ph_states)
+    dfac = _derivatives(nq, nph, m, h, rho, ados, pair_weight, dt, ph_states)
     # the plan: per gather (factor, pattern), its contributions (block, row group,
     # derivative, coefficient)
     plan: dict[tuple, list] = {}
@@ -224,7 +230,7 @@ def collision_blocks(f: np.ndarray, n: np.ndarray, rho: np.ndarray, ados: np.nda
         plan.setdefault(gkey, []).append(
             (block, (rate.outer, term.post, rate.domain), fac.base, c))
     st = State.build(f, n, rho, ados, h=h, m=m, qp_scale=qp_scale, pair_weight=pair_weight,
-                     dtype=dt if dt == np.float32 else None, rates=rates)
+                     ph_states=ph_states, dtype=dt if dt == np.float32 else None, rates=rates)
     outer = {"1-f": 1.0 - f, "f": f, "1+n": 1.0 + n, "n": n}
     cph_h = np.asarray(c_ph, dtype=float).reshape(-1, 1) * h
     rk = None
@@ -344,7 +350,7 @@ def collision_blocks(f: np.ndarray, n: np.ndarray, rho: np.ndarray, ados: np.nda
 
 def collision_diagonal(f: np.ndarray, n: np.ndarray, rho: np.ndarray, ados: np.ndarray, *,
                        h: float, m: int, qp_scale=1.0, c_ph=1.0, pair_weight=None,
-                       rates=None) -> np.ndarray:
+                       rates=None, ph_states=None) -> np.ndarray:
     r"""The diagonal :math:`\partial\dot f_i/\partial f_i` of the QP block of
     :func:`collision_blocks` in :math:`O(N\log N)`, without forming the block.
 
@@ -358,7 +364,7 @@ def collision_diagonal(f: np.ndarray, n: np.ndarray, rho: np.ndarray, ados: np.n
     ----------
     f, rho, ados : ndarray, shape (C, N)
     n : ndarray, shape (C, M)
-    h, m, qp_scale, c_ph, pair_weight, rates
+    h, m, qp_scale, c_ph, pair_weight, rates, ph_states
         As for :func:`collision_blocks`.
 
     Returns
@@ -369,10 +375,10 @@ def collision_diagonal(f: np.ndarray, n: np.ndarray, rho: np.ndarray, ados: np.n
     f, n, rho, ados = (np.atleast_2d(np.asarray(x, dtype=float)) for x in (f, n, rho, ados))
     nq, nph = f.shape[1], n.shape[1]
     pad = 2 * (nq + nph + m) + 4
-    vals = _values(f, n, rho, ados, h, m, pair_weight, np.float64, pad)
-    dfac = _derivatives(nq, nph, m, h, rho, ados, pair_weight, np.float64)
+    vals = _values(f, n, rho, ados, h, m, pair_weight, np.float64, pad, ph_states)
+    dfac = _derivatives(nq, nph, m, h, rho, ados, pair_weight, np.float64, ph_states)
     st = State.build(f, n, rho, ados, h=h, m=m, qp_scale=qp_scale, pair_weight=pair_weight,
-                     rates=rates)
+                     ph_states=ph_states, rates=rates)
     outer = {"1-f": 1.0 - f, "f": f}
     o = np.arange(nq)
     diag = evaluate(st, _OUTER, c_ph=c_ph, rates=rates)["qp"].astype(float)

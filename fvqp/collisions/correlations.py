@@ -117,18 +117,22 @@ def _pair_weight_padded(pair_weight, c: int, M: int, size: int) -> np.ndarray:
     return out
 
 
-def _phonon_factors(n: np.ndarray, h: float, m: int, nq: int, pair_weight=None
-                    ) -> tuple[np.ndarray, ...]:
+def _phonon_factors(n: np.ndarray, h: float, m: int, nq: int, pair_weight=None,
+                    ph_states=None) -> tuple[np.ndarray, ...]:
     """``p1 = W(1+n), p0 = W n`` (index k = 0..N-1) and the pair arrays ``q1, q0``
-    (``q_s = r_{s+m+1} p_{s+m+1}``, s = 0..2N-2), with :math:`W = \\Omega_k^2` and the
-    pair-kernel factors ``r`` (``pair_weight``, default ones). For a perturbation ``u``,
-    ``p0, q0`` are its factors :math:`Wu, rWu`."""
+    (``q_s = r_{s+m+1} p_{s+m+1}``, s = 0..2N-2), with the phonon states
+    :math:`W_k` (``ph_states``, length M; default :math:`\\Omega_k^2`,
+    :func:`fvqp.collisions.kernels.phonon_states`) and the pair-kernel factors ``r``
+    (``pair_weight``, default ones). For a perturbation ``u``, ``p0, q0`` are its factors
+    :math:`Wu, rWu`."""
     c, M = n.shape
     size = max(nq, 2 * nq - 1 + m + 1)
     npad = np.zeros((c, size + 1), dtype=n.dtype)
     top = min(M, size)
     npad[:, 1:top + 1] = n[:, :top]
     w2 = (h * np.arange(size + 1)) ** 2
+    if ph_states is not None:
+        w2[1:top + 1] = np.asarray(ph_states, dtype=float)[:top]
     valid = np.zeros(size + 1)
     valid[1:M + 1] = 1.0
     p1 = w2 * valid * (1.0 + npad)
@@ -243,10 +247,12 @@ class State:
     spectra: dict = field(default_factory=dict)
     pair_weight: object = None
     dtype: object = np.float64
+    ph_states: object = None
 
     @classmethod
     def build(cls, f, n, rho, ados, *, h: float, m: int, qp_scale=1.0, pair_weight=None,
-              factors: Sequence[str] | None = None, dtype=None, nph: int | None = None,
+              ph_states=None, factors: Sequence[str] | None = None, dtype=None,
+              nph: int | None = None,
               compact: bool = True, rates: Mapping[str, tuple[Rate, ...]] | None = None
               ) -> State:
         """Transforms of ``factors`` (default all) at ``(f, n)``; ``f`` or ``n`` complex:
@@ -274,7 +280,7 @@ class State:
                 arrays.append(d * f if fac.occupation == "f" else d * (1.0 - f))
                 continue
             if ph is None:
-                ph = _phonon_factors(np.atleast_2d(n), h, m, nq, pair_weight)
+                ph = _phonon_factors(np.atleast_2d(n), h, m, nq, pair_weight, ph_states)
             arrays.append(ph[{"P1": 0, "P0": 1, "Q1": 2, "Q0": 3}[name]])
         nph = np.atleast_2d(n).shape[1] if n is not None else nph
         dt = np.dtype(dtype) if dtype is not None else None
@@ -298,7 +304,7 @@ class State:
                                   for b in key])
         del both, parts
         return cls(tr, nq, nph, h, m, r if dt is None else r.astype(dt),
-                   qs, spec, pair_weight, dt or np.float64)
+                   qs, spec, pair_weight, dt or np.float64, ph_states)
 
 
     def rounded(self, dtype) -> State:
@@ -306,7 +312,7 @@ class State:
         half the memory; the perturbations stay in the state's real precision)."""
         spectra = {k: v.astype(dtype) for k, v in self.spectra.items()}
         return State(self.tr, self.nq, self.nph, self.h, self.m, self.r, self.qs, spectra,
-                     self.pair_weight, self.dtype)
+                     self.pair_weight, self.dtype, self.ph_states)
 
     def __getattr__(self, name: str):
         """A kept factor transform by its name (``state.RF``)."""
@@ -348,7 +354,8 @@ class Perturbation:
             else:
                 if self.u is None:
                     return None
-                _, dp, _, dq = _phonon_factors(self.u, s.h, s.m, s.nq, s.pair_weight)
+                _, dp, _, dq = _phonon_factors(self.u, s.h, s.m, s.nq, s.pair_weight,
+                                                s.ph_states)
                 a, b = _forward(s.tr, [dp.astype(dt, copy=False),
                                        dq.astype(dt, copy=False)], dt)
                 self._base.update(ph=a, pair=b)

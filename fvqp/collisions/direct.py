@@ -8,8 +8,9 @@ complex-step differentiation in the tests).
 
 QP side, for cell ``i`` (partner ``j``; scattering phonon ``k = |i - j|``; pair phonon
 ``k = i + j + s`` with the grid's pair offset ``s`` = ``m + 1``, or ``m`` in the vertex
-layout; pair kernels carry the node factor :math:`r_k` = ``grid.pair_weight``,
-see :mod:`fvqp.collisions.grid`):
+layout; pair kernels carry the node factor :math:`r_k` = ``grid.pair_weight``, and
+:math:`\Omega_k^2` is the node's phonon states :math:`g_k`,
+:func:`~fvqp.collisions.kernels.phonon_states`; see :mod:`fvqp.collisions.grid`):
 
 .. math::
     \text{sc\_in}_i &= \frac{h}{\bar\rho_i}(1-f_i)\sum_{j\ne i}\Omega_k^2 K^-_{ij}
@@ -42,6 +43,7 @@ from .kernels import (
     CollisionTerms,
     check_inputs,
     pair_layout,
+    phonon_states,
 )
 
 __all__ = ["collision_terms_direct"]
@@ -94,7 +96,7 @@ def collision_terms_direct(
     s, pair_weight, _ = pair_layout(grid)
     c = params.phonon_prefactor
     rho, ados = grid.dos, grid.ados
-    w2 = _padded(grid.omega**2, np.float64)
+    w2 = _padded(phonon_states(grid), np.float64)  # g_k (Omega_k^2 but at 2 Delta, vertex)
     rw = _padded(pair_weight, np.float64)  # r_k of the pair kernel
     npad = _padded(n, dtype)
     zq = [np.zeros(nq, dtype=dtype) for _ in range(4)]

@@ -16,7 +16,8 @@ With ``rf = rho f``, ``rF = rho (1 - f)``, ``af = a f``, ``aF = a (1 - f)`` (QP 
 entry) and ``q1, q0`` the pair arrays :math:`r_k\Omega_k^2(1+n_k)`, :math:`r_k\Omega_k^2n_k`
 shifted by the grid's pair offset ``s`` (``m + 1``; ``m`` in the vertex layout; ``r_k`` =
 ``grid.pair_weight``, :mod:`fvqp.collisions.grid`), whose phonon outputs at ``k - s``
-carry the factor ``r_k`` too,
+carry the factor ``r_k`` too (:math:`\Omega_k^2`: the node's phonon states :math:`g_k`,
+:func:`~fvqp.collisions.kernels.phonon_states`),
 ``r = a / rho``:
 
 .. math::
@@ -70,6 +71,7 @@ from .kernels import (
     CollisionTerms,
     check_inputs,
     pair_layout,
+    phonon_states,
 )
 from .processes import PROCESSES as TABLE
 from .processes import Process
@@ -247,13 +249,14 @@ class _Context:
         self.length = transform_length(grid)
         self.nq, self.nph, self.m, self.h = grid.n, grid.n_ph, grid.m, grid.h
         self.s, self.pair_weight, e0 = pair_layout(grid)
-        self.w2r = np.concatenate(([0.0], self.pair_weight * grid.omega**2))
+        states = phonon_states(grid)  # g_k: Omega_k^2, but at 2 Delta in the vertex layout
+        self.w2r = np.concatenate(([0.0], self.pair_weight * states))
         self.rho, self.ados = grid.dos, grid.ados
         ratio = self.ados / self.rho
         self.weights = {"one": 1.0, "ratio": ratio, "-ratio": -ratio}
         c, h = params.phonon_prefactor, grid.h
         self.c_ph = c
-        self.w2 = np.concatenate(([0.0], grid.omega**2))
+        self.w2 = np.concatenate(([0.0], states))
         # energy coordinate of index 0 of each input array (all have slope h)
         qp0, ph0, sh0 = e0, 0.0, self.s * h
         self.origin = {"rf": qp0, "rF": qp0, "af": qp0, "aF": qp0,

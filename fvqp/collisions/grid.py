@@ -62,19 +62,46 @@ rate at every node exact (notes Eq. 40, :math:`T = 0`):
 :math:`E = \Omega/2 + u` the integral is
 :math:`2\int_0^b (\Omega^2/4 + \Delta^2 - u^2)\,du/\sqrt{(b^2-u^2)(c^2-u^2)}`,
 :math:`b = \Omega/2 - \Delta`; :func:`pair_phase_space`).  At the threshold node the rate
-is the mean of the one-sided limits, :math:`\Phi(2\Delta^+)/2 = \pi\Delta/2` (the
-trapezoid end value; Kaplan et al. 1976: :math:`1/\tau_{pb}(2\Delta^+) =
-(\Delta/\Delta_0)/\tau_0^\phi`).  Bands cut by the QP cut-off (``k - m >= n``) keep
-``r_k = 1``.  Any positive symmetric pair kernel with exact kinematics keeps energy and
-QP-number conservation and discrete detailed balance exact, so this only changes the
-accuracy: phonon pair rates (hence the recombination spectrum of thermal QPs) are exact
-at the nodes and thermal averages such as :math:`1/\tau_{pb}(T)` converge as
-:math:`h^2` (1e-4 relative at :math:`h = \Delta/100` for Al at 0.1 K; tested against an
-independent quadrature in ``tests/test_pair_breaking_threshold.py``).  The vertex layout
-is used by the 0D kinetics (:mod:`fvqp.models.kinetics0d`); the spatial models keep the
-cell-centred layout (their bins follow local gaps, so the threshold is not on a node
-there anyway), which :func:`fvqp.collisions.batched.batched_terms` reproduces with
-``m = pair_offset - 1`` and ``pair_weight``.  Dynes broadening is refused in the vertex
+is the right-hand limit :math:`\Phi(2\Delta^+) = \pi\Delta` (Kaplan et al. 1976:
+:math:`1/\tau_{pb}(2\Delta^+) = (\Delta/\Delta_0)/\tau_0^\phi`), because that node holds
+the phonon states above the threshold only (below).  Bands cut by the QP cut-off
+(``k - m >= n``) keep ``r_k = 1``.  Any positive symmetric pair kernel with exact
+kinematics keeps energy and QP-number conservation and discrete detailed balance exact,
+so this only changes the accuracy: phonon pair rates (hence the recombination spectrum
+of thermal QPs) are exact at the nodes and thermal averages such as
+:math:`1/\tau_{pb}(T)` converge as :math:`h^2` (1e-4 relative at :math:`h = \Delta/100`
+for Al at 0.1 K; tested against an independent quadrature in
+``tests/test_pair_breaking_threshold.py``).
+
+The phonon states of the node at :math:`2\Delta`.  Its cell
+:math:`[2\Delta - h/2, 2\Delta + h/2]` lies half below the threshold, but every phonon
+that recombination puts on it (the gap-edge pair ``(0, 0)``) lies above, and so do all
+phonons that can break pairs.  The node therefore holds the states of
+:math:`[2\Delta, 2\Delta + h/2]` only: :attr:`EnergyGrid.phonon_states`
+:math:`g_k = \Omega_k^2` but :math:`g_m = \Omega_m^2/2`, the weight of a phonon node in
+every collision sum (scattering and pair kernels: :math:`g_k` and :math:`r_kg_k` in place
+of :math:`\Omega_k^2`, :mod:`fvqp.collisions.kernels`) and in the phonon number and
+energy; the phonon rates per phonon keep no :math:`\Omega^2` (it cancels), so node ``m``
+breaks pairs at :math:`\Phi(2\Delta^+)` per phonon while the recombination into it,
+:math:`r_mg_m` times the band, is the exact emission into the upper half cell.  With the
+whole cell and the mean rate :math:`\Phi(2\Delta^+)/2` (before) the recombination phonons
+were re-broken at half their rate: the phonon trapping was too weak by an O(h) fraction
+(the weak-drive Al film of ``cases/kinetics0d_al_weak_drive.toml``: trapping factor 13 %
+and N_qp 8.5 % low at 4 ueV; ``tests/test_kinetics0d_trapping_threshold.py``).  The
+states :math:`[2\Delta - h/2, 2\Delta]` take part in no process (an O(h) sliver of the
+scattering phase space: giving it to node ``m - 1`` instead moved that N_qp by -0.1 %).
+The remaining error of N_qp there is ~:math:`h^{1.4}` (+2.7 % at 4 ueV, +0.4 % at 1 ueV),
+that of the gap-edge cells (Resolution requirements below; 4 ueV is :math:`T/1.7`: the
+recombination constant is 5 % low, the thermal QP number 4 % high).  Where the phonons
+escape fast it is no longer partly cancelled by the trapping deficit (same film with
+0.05 ns escape: +2.6 % at 4 ueV against +1.3 % before).
+
+The vertex layout is used by the 0D kinetics (:mod:`fvqp.models.kinetics0d`); the spatial
+models keep the cell-centred layout (their bins follow local gaps, so the threshold is
+not on a node there anyway; :math:`g_k = \Omega_k^2` there, bit for bit the operator of
+the :math:`\Omega^2` weight), which :func:`fvqp.collisions.batched.batched_terms`
+reproduces with ``m = pair_offset - 1``, ``pair_weight`` and ``ph_states`` =
+:attr:`EnergyGrid.phonon_states`.  Dynes broadening is refused in the vertex
 layout (the node rates above are those of the BCS DOS).
 
 Gap-edge singularity
@@ -305,8 +332,9 @@ class EnergyGrid(UniformEnergyGrid):
     def pair_weight(self) -> np.ndarray:
         r"""Factor :math:`r_k` of the pair kernel at phonon node ``k`` (index ``k - 1``),
         length ``n_ph``: ones in the centred layout; in the vertex layout the ratio of the
-        exact pair phase space :math:`\Phi(\Omega_k)` (:math:`\pi\Delta/2` at
-        :math:`2\Delta`) to the band sum of the cell products (module docstring), 1 for
+        exact pair phase space :math:`\Phi(\Omega_k)` (:math:`\pi\Delta` at
+        :math:`2\Delta`, whose node holds the states above the threshold only,
+        :attr:`phonon_states`) to the band sum of the cell products (module docstring), 1 for
         bands cut by the QP cut-off and below :math:`2\Delta`."""
         r = np.ones(self.n_ph)
         if self.layout == "centred":
@@ -316,22 +344,33 @@ class EnergyGrid(UniformEnergyGrid):
         if p.size == 0:
             return r
         target = pair_phase_space(self.h * (self.m + p), self.delta)
-        target[0] = 0.5 * math.pi * self.delta  # mean of the one-sided limits at 2 Delta
+        # the node at 2 Delta holds the phonons of [2 Delta, 2 Delta + h/2] only
+        # (phonon_states): each breaks pairs at the right-hand limit
+        target[0] = math.pi * self.delta
         r[self.m - 1 + p] = target / band[p]
         return r
 
     @cached_property
-    def pair_cell_fraction(self) -> np.ndarray:
-        r"""Fraction of phonon node ``k`` that can break pairs, as the kernel counts it:
-        1 from the first pair node on, 1/2 at :math:`\Omega_m = 2\Delta` in the vertex
-        layout (its cell is half above the threshold), 0 below (length ``n_ph``).
-        Use it as the weight of the phonon *number* in averages over pair-breaking
-        phonons."""
-        k = np.arange(1, self.n_ph + 1)
-        out = (k >= self.pair_offset).astype(float)
+    def phonon_states(self) -> np.ndarray:
+        r"""Phonon states of node ``k`` per ``h`` (index ``k - 1``, length ``n_ph``), the
+        weight :math:`g_k` of the phonon node in the collision sums and in the phonon
+        number and energy: :math:`\Omega_k^2`, except :math:`\Omega_m^2/2` at
+        :math:`\Omega_m = 2\Delta` in the vertex layout, whose node holds the phonons
+        of :math:`[2\Delta, 2\Delta + h/2]` only (module docstring)."""
+        g = self.omega**2
         if self.layout == "vertex" and self.m <= self.n_ph:
-            out[self.m - 1] = 0.5
-        return out
+            g[self.m - 1] *= 0.5
+        return g
+
+    @cached_property
+    def pair_cell_fraction(self) -> np.ndarray:
+        r"""Fraction of the states (:attr:`phonon_states`) of phonon node ``k`` that can
+        break pairs: 1 from the first pair node on (in the vertex layout the node at
+        :math:`2\Delta`, whose states all lie above the threshold), 0 below (length
+        ``n_ph``). Use it as the weight of the phonon *number* in averages over
+        pair-breaking phonons."""
+        k = np.arange(1, self.n_ph + 1)
+        return (k >= self.pair_offset).astype(float)
 
     @cached_property
     def qp_weights(self) -> np.ndarray:

@@ -36,7 +36,7 @@ import numpy as np
 from .correlation_blocks import collision_blocks, collision_diagonal
 from .correlations import selected_rates
 from .grid import EnergyGrid
-from .kernels import PROCESSES, CollisionParams, check_inputs, pair_layout
+from .kernels import PROCESSES, CollisionParams, check_inputs, pair_layout, phonon_states
 
 __all__ = ["JacobianBlocks", "jacobian", "qp_diagonal"]
 
@@ -82,8 +82,9 @@ def jacobian(
 
     The blocks of :func:`fvqp.collisions.correlation_blocks.collision_blocks` for one
     cell, i.e. generated from the process table (:mod:`fvqp.collisions.processes`);
-    the grid's layout enters as the pair offset ``m = s - 1`` and the pair kernel's node
-    factors (:func:`~fvqp.collisions.kernels.pair_layout`).
+    the grid's layout enters as the pair offset ``m = s - 1``, the pair kernel's node
+    factors (:func:`~fvqp.collisions.kernels.pair_layout`) and the phonon states
+    (:func:`~fvqp.collisions.kernels.phonon_states`).
 
     Parameters
     ----------
@@ -121,9 +122,10 @@ def qp_diagonal(
 def _one_cell(f, n, grid: EnergyGrid, params: CollisionParams, processes):
     """The 0D state as one cell of the batched operator: ``(f, n, rho, ados)`` with one
     row each, then the keywords (the grid's pair offset ``m = s - 1`` and pair weights,
-    :func:`~fvqp.collisions.kernels.pair_layout`; the selected processes' rates)."""
+    :func:`~fvqp.collisions.kernels.pair_layout`; its phonon states,
+    :func:`~fvqp.collisions.kernels.phonon_states`; the selected processes' rates)."""
     procs, f, n = check_inputs(f, n, grid, processes)
     offset, pair_weight, _ = pair_layout(grid)
     return (f[None], n[None], grid.dos[None], grid.ados[None]), dict(
         h=grid.h, m=offset - 1, c_ph=params.phonon_prefactor, pair_weight=pair_weight,
-        rates=selected_rates(procs))
+        ph_states=phonon_states(grid), rates=selected_rates(procs))

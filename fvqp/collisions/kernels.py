@@ -84,7 +84,12 @@ product-form occupation factors at the nodes:
     h\,\Omega_k^2\,\dot n_k &= c_{ph}\big[\textstyle 2\sum_i G_{ik}
         + \sum_{i+j=k-m-1} R_{ij}\big].
 
-Transitions leaving the grid are omitted on both sides.  Summation by parts gives, for
+Here :math:`\Omega_k^2` stands for the phonon states of node ``k``, :math:`g_k`
+(:func:`phonon_states`: :math:`\Omega_k^2`, but :math:`\Omega_m^2/2` at :math:`2\Delta` in
+the vertex layout, :mod:`~fvqp.collisions.grid`), also in the conserved functionals
+below; the phonon rows keep none of it (it cancels), so the identities hold for any
+positive :math:`g_k`.  Transitions leaving the grid are omitted on both sides.
+Summation by parts gives, for
 *any* ``f, n`` (to round-off),
 :math:`\sum_i h\bar\rho_i E_i \dot f_i + \beta\sum_k h\Omega_k^3\dot n_k = 0`
 (because :math:`E_{i+k} - E_i = \Omega_k` and :math:`E_i + E_j = \Omega_{i+j+m+1}`
@@ -113,6 +118,7 @@ __all__ = [
     "pair_layout",
     "ph_energy",
     "ph_number",
+    "phonon_states",
     "qp_energy",
     "qp_number",
     "total_energy",
@@ -259,6 +265,16 @@ def pair_layout(grid) -> tuple[int, np.ndarray, float]:
     return int(s), np.asarray(grid.pair_weight, dtype=float), float(grid.e[0] - grid.delta)
 
 
+def phonon_states(grid) -> np.ndarray:
+    r"""Phonon states per ``h`` of the nodes, :math:`g_k` (length ``n_ph``): the weight of
+    a phonon node in the collision sums and in :func:`ph_number`, :func:`ph_energy`.
+    :attr:`~fvqp.collisions.EnergyGrid.phonon_states` (:math:`\Omega_m^2/2` at
+    :math:`2\Delta` in the vertex layout, :mod:`fvqp.collisions.grid`); grid-like objects
+    without it are cell-centred: :math:`\Omega_k^2`."""
+    g = getattr(grid, "phonon_states", None)
+    return grid.omega**2 if g is None else np.asarray(g, dtype=float)
+
+
 # ------------------------------------------------------------ conserved functionals
 def qp_number(f: np.ndarray, grid: EnergyGrid) -> float:
     r"""QP number :math:`\sum_i h\bar\rho_i f_i` (units of :math:`4 N_0 k T_c`)."""
@@ -271,13 +287,17 @@ def qp_energy(f: np.ndarray, grid: EnergyGrid) -> float:
 
 
 def ph_number(n: np.ndarray, grid: EnergyGrid, params: CollisionParams) -> float:
-    r"""Phonon number :math:`\beta\sum_k h\Omega_k^2 n_k` (units of :math:`4 N_0 k T_c`)."""
-    return params.phonon_weight * np.dot(grid.h * grid.omega**2, n)
+    r"""Phonon number :math:`\beta\sum_k hg_kn_k` (units of :math:`4 N_0 k T_c`;
+    :math:`g_k` = :func:`phonon_states`, :math:`\Omega_k^2` but at :math:`2\Delta` in the
+    vertex layout)."""
+    return params.phonon_weight * np.dot(grid.h * phonon_states(grid), n)
 
 
 def ph_energy(n: np.ndarray, grid: EnergyGrid, params: CollisionParams) -> float:
-    r"""Phonon energy :math:`\beta\sum_k h\Omega_k^3 n_k` (Eq. 10; units :math:`4N_0(kT_c)^2`)."""
-    return params.phonon_weight * np.dot(grid.h * grid.omega**3, n)
+    r"""Phonon energy :math:`\beta\sum_k hg_k\Omega_k n_k` (Eq. 10; units
+    :math:`4N_0(kT_c)^2`; :math:`g_k` as in :func:`ph_number`)."""
+    w3 = grid.omega**3 * (phonon_states(grid) / grid.omega**2)  # Omega^3 unless vertex
+    return params.phonon_weight * np.dot(grid.h * w3, n)
 
 
 def total_energy(

@@ -35,10 +35,12 @@ The pair-breaking rate per phonon averaged over the phonons that can break pairs
     \qquad \Gamma_{pb}(\Omega) = c_{ph}\int_\Delta^{\Omega-\Delta} K^+(E, \Omega - E)
     (1 - f)(1 - f')\,dE \quad \text{(notes Eq. 40)},
 
-is on the grid :math:`\sum_k \Omega_k^2\,\mathrm{ph\_pb}_k/\sum_k\theta_k\Omega_k^2 n_k`
-with :math:`\theta_k` = ``grid.pair_cell_fraction`` (1/2 for the node at :math:`2\Delta`
-of the vertex layout, whose cell lies half above the threshold).  In the vertex layout
-(exact node rates, :mod:`fvqp.collisions.grid`) it converges as :math:`h^2`.
+is on the grid :math:`\sum_k g_k\,\mathrm{ph\_pb}_k/\sum_k\theta_kg_k n_k` with the
+phonon states :math:`g_k` (:func:`~fvqp.collisions.kernels.phonon_states`; the node at
+:math:`2\Delta` of the vertex layout holds the states above the threshold only) and
+:math:`\theta_k` = ``grid.pair_cell_fraction`` (1 on the nodes that break pairs).  In
+the vertex layout (exact node rates, :mod:`fvqp.collisions.grid`) it converges as
+:math:`h^2`.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ import numpy as np
 from scipy import integrate, special
 
 from .grid import EnergyGrid
-from .kernels import CollisionParams
+from .kernels import CollisionParams, phonon_states
 from .rhs import collision_terms
 
 __all__ = [
@@ -134,13 +136,14 @@ def mean_pair_breaking_rate(
     tilt: float = 0.0,
 ) -> float:
     r"""Pair-breaking rate per phonon averaged over the pair-breaking phonons of ``(f, n)``,
-    :math:`\sum_k \Omega_k^2\,\mathrm{ph\_pb}_k / \sum_k \theta_k\Omega_k^2 n_k` (module
-    docstring; :math:`\theta_k` = ``grid.pair_cell_fraction``), in :math:`1/\tau_0`.
+    :math:`\sum_k g_k\,\mathrm{ph\_pb}_k / \sum_k \theta_kg_k n_k` (module docstring;
+    :math:`g_k` the phonon states, :math:`\theta_k` = ``grid.pair_cell_fraction``), in
+    :math:`1/\tau_0`.
 
     ``method``/``tilt`` as for :func:`~fvqp.collisions.rhs.collision_terms`.
     """
     t = collision_terms(f, n, grid, params, processes=("pair",), method=method, tilt=tilt)
-    w = grid.omega**2
+    w = phonon_states(grid)
     den = float(np.sum(grid.pair_cell_fraction * w * np.asarray(n, dtype=float)))
     if not den > 0:
         raise ValueError("no phonons above 2 Delta: the mean pair-breaking rate is undefined")

@@ -322,7 +322,7 @@ class PhononInjection(Drive):
         else:
             g = np.zeros_like(w)
             g[int(np.argmin(np.abs(w - self.energy)))] = 1.0
-        norm = params.phonon_weight * np.dot(grid.h * w**3, g)
+        norm = params.phonon_weight * np.dot(grid.h * grid.phonon_states * w, g)
         self._rate = g / norm
         self._nq = grid.n
 

@@ -12,13 +12,15 @@ with :math:`n_B` the Bose function at the bath temperature (Kaplan et al. 1979 e
 time :math:`\tau_{esc}`). Units: energies in :math:`kT_c`, times in :math:`\tau_0`.
 
 The collision part conserves the discrete energy
-:math:`e = \sum_i h\bar\rho_iE_if_i + \beta\sum_k h\Omega_k^3 n_k`
-(:mod:`fvqp.collisions.kernels`), so
+:math:`e = \sum_i h\bar\rho_iE_if_i + \beta\sum_k hg_k\Omega_k n_k`
+(:mod:`fvqp.collisions.kernels`; :math:`g_k` = ``grid.phonon_states``,
+:math:`\Omega_k^2` but at :math:`2\Delta`, whose node holds the phonons above the
+threshold only, :mod:`fvqp.collisions.grid`), so
 
 .. math::
     \dot e = P_{in} - P_{esc}, \quad
-    P_{in} = \sum_i h\bar\rho_i E_i D^{qp}_i + \beta\sum_k h\Omega_k^3 D^{ph}_k, \quad
-    P_{esc} = \beta\sum_k h\Omega_k^3\,\frac{n_k - n_B}{\tau_{esc}},
+    P_{in} = \sum_i h\bar\rho_i E_i D^{qp}_i + \beta\sum_k hg_k\Omega_k D^{ph}_k, \quad
+    P_{esc} = \beta\sum_k hg_k\Omega_k\,\frac{n_k - n_B}{\tau_{esc}},
 
 and in a steady state the absorbed power equals the escaping power (to the solver
 tolerance).
@@ -87,7 +89,8 @@ class Kinetics0D:
         self.escape_rate = 1.0 / tau
         self._e_weights = np.concatenate(
             (self.grid.qp_weights * self.grid.e,
-             self.params.phonon_weight * self.grid.h * self.grid.omega**3))
+             self.params.phonon_weight * self.grid.h * self.grid.phonon_states
+             * self.grid.omega))
 
     # ----------------------------------------------------------------- layout
     @property

@@ -29,20 +29,21 @@ with (all from the operator, :func:`pair_breaking_efficiency`)
 * :math:`B` the pair-breaking rate per phonon averaged over the *state's* phonons of the
   pair nodes (``k >= grid.pair_offset``: :math:`\Omega > 2\Delta`, and the node at
   exactly :math:`2\Delta` of the vertex grid), :math:`B = \sum_k w_k\,\mathrm{ph\_pb}_k/
-  \sum_k w_kn_k`, :math:`w_k = \beta h\Omega_k^2` (phonon number per node;
-  :func:`rt_pair_breaking_rate`);
+  \sum_k w_kn_k`, :math:`w_k = \beta hg_k` (phonon number per node, :math:`g_k` =
+  ``grid.phonon_states``; :func:`rt_pair_breaking_rate`);
 * :math:`N^T_{2\Delta} = \sum_k w_k n_B(\Omega_k)` the thermal number of
   phonons of the pair nodes at the bath temperature;
 * :math:`\tau_l` the escape time (for per-node escape times, :math:`B\tau_l` is the
   same average of :math:`\mathrm{ph\_pb}_k\,\tau_{esc,k}`).
 
-All the phonons of a pair node count in full, also at the node at exactly :math:`2\Delta`
-(whose cell lies half above the threshold; it carries half the pair-breaking rate per
-phonon): with that choice the discrete steady state obeys the Rothwarf-Taylor phonon
+All the phonons of a pair node count in full, also at the node at exactly
+:math:`2\Delta`, which holds the phonons of :math:`[2\Delta, 2\Delta + h/2]` only
+(:math:`g_m = \Omega_m^2/2`, each breaking pairs at :math:`\Phi(2\Delta^+)`;
+:mod:`fvqp.collisions.grid`): the discrete steady state obeys the Rothwarf-Taylor phonon
 balance exactly (emission by recombination into the pair nodes = pair breaking +
 escape of the pair nodes), so :math:`I_{qp} = 2(N_\omega - N_\omega^T)/\tau_l` holds on the
-grid. The continuum thermal average :math:`1/\tau_{pb}(T)` weights that node by 1/2
-instead (:func:`fvqp.collisions.thermal_pair_breaking_rate`).
+grid, with the weights of the continuum thermal average :math:`1/\tau_{pb}(T)`
+(:func:`fvqp.collisions.thermal_pair_breaking_rate`).
 
 No escape (:math:`\tau_{esc} = \infty`, escape rate 0): the phonon-loss term of the
 Rothwarf-Taylor equations vanishes, :math:`B\tau_l = \infty` (every pair-breaking
@@ -252,9 +253,9 @@ def power_balance(model: Kinetics0D, y: np.ndarray, t: float = 0.0) -> dict[str,
 
 def _pair_nodes(model: Kinetics0D) -> np.ndarray:
     """1 for the phonon nodes that carry pair processes (``k >= grid.pair_offset``), else 0:
-    the phonons of the Rothwarf-Taylor bookkeeping (module docstring)."""
-    k = np.arange(1, model.grid.n_ph + 1)
-    return (k >= model.grid.pair_offset).astype(float)
+    the phonons of the Rothwarf-Taylor bookkeeping (module docstring;
+    ``grid.pair_cell_fraction``)."""
+    return model.grid.pair_cell_fraction
 
 
 def _per_escape(rate: np.ndarray, escape: np.ndarray) -> np.ndarray:
@@ -277,7 +278,7 @@ def trapping_factor(model: Kinetics0D, average: bool = False) -> float:
         rate at the first phonon node :math:`k` with :math:`\Omega_k > 2\Delta` (bath
         state), with the escape rate of that node. ``True``: :math:`\tau_{esc}/\tau_B`
         averaged over the thermal recombination-phonon spectrum (weights
-        :math:`h\Omega_k^2\,\mathrm{ph\_rec}_k`, phonons emitted per node), the better
+        :math:`hg_k\,\mathrm{ph\_rec}_k`, phonons emitted per node), the better
         Rothwarf-Taylor estimate (Rothwarf & Taylor 1967: effective recombination time
         :math:`F\tau_r`). In the cell-centred layout the node just above
         :math:`2\Delta` collects the pair phase space below it and its rate is ~27% high;
@@ -292,10 +293,10 @@ def trapping_factor(model: Kinetics0D, average: bool = False) -> float:
     ok_pb = np.isfinite(pb)
     ratio = np.where(ok_pb, _per_escape(np.where(ok_pb, pb, 0.0), model.escape_rate), np.nan)
     if average:
-        w = model.grid.omega**2 * c.ph_rec
+        w = model.grid.phonon_states * c.ph_rec
         ok = ok_pb & (w > 0)
         return 1.0 + float(np.sum(w[ok] * ratio[ok]) / np.sum(w[ok]))
-    # first node with the full pair-breaking rate: Omega_{m+1} = 2 Delta + h
+    # first node above the threshold: Omega_{m+1} = 2 Delta + h
     return 1.0 + float(ratio[model.grid.m])
 
 
@@ -312,7 +313,7 @@ def rt_pair_breaking_rate(model: Kinetics0D, y: np.ndarray) -> tuple[float, floa
 
     :math:`B = \sum_k w_k\,\mathrm{ph\_pb}_k / \sum_k w_k n_k` over the phonon nodes that
     carry pair processes (``k >= grid.pair_offset``; module docstring),
-    :math:`w_k = \beta h\Omega_k^2` (the pair-breaking rate per phonon averaged over the
+    :math:`w_k = \beta hg_k` (the pair-breaking rate per phonon averaged over the
     state's pair-breaking phonons, as ``RT_B`` of Guruswamy's code), and
     :math:`B\tau_l = \sum_k w_k\,\mathrm{ph\_pb}_k/\gamma_k / \sum_k w_k n_k`
     with the escape rates :math:`\gamma_k` (equal to :math:`B\tau_{esc}` for one escape
@@ -322,7 +323,7 @@ def rt_pair_breaking_rate(model: Kinetics0D, y: np.ndarray) -> tuple[float, floa
     c = collision_terms(f, n, model.grid, model.params, processes=("pair",),
                         method=model.method, tilt=model.tilt)
     k = _pair_nodes(model) > 0
-    w = model.params.phonon_weight * model.grid.h * model.grid.omega[k] ** 2
+    w = model.params.phonon_weight * model.grid.h * model.grid.phonon_states[k]
     num = float(np.sum(w * n[k]))
     b = float(np.sum(w * c.ph_pb[k])) / num
     b_tau = float(np.sum(w * _per_escape(c.ph_pb[k], model.escape_rate[k]))) / num
@@ -338,7 +339,7 @@ def pair_breaking_efficiency(model: Kinetics0D, y: np.ndarray, t: float = 0.0) -
     if math.isinf(b_tau):
         return 0.0
     theta = _pair_nodes(model)
-    w = model.params.phonon_weight * model.grid.h * model.grid.omega**2
+    w = model.params.phonon_weight * model.grid.h * model.grid.phonon_states
     n2d_thermal = float(np.sum(theta * w * model.n_bath))
     i_qp = (recombination_rate_total(model, y) - 2.0 * b * n2d_thermal) / (1.0 + b_tau)
     return model.grid.delta * i_qp / p
