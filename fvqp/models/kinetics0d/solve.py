@@ -218,6 +218,21 @@ def steady_state(model: Kinetics0D, y0: np.ndarray | None = None, *,
     first = res
     start.update(path="newton", newton_from_start=record)
     iterations, krylov = res.iterations, res.krylov_iterations
+    if y is None and start["guess"] == "quasi-thermal":
+        # a second start before a long integration: the bath (a quasi-thermal root can
+        # be spurious where the drive's power meets almost no QPs, e.g. sub-gap photons
+        # in a cold film: Newton then diverges, and the bath start reaches the state
+        # whose balance check names the cause)
+        log.info("Newton from the quasi-thermal start failed (%s); trying the bath start",
+                 res.reason)
+        yb, res_b, record_b = _newton(model, model.equilibrium(), test, t, floor, prefix,
+                                      options, linear)
+        iterations += res_b.iterations
+        krylov += res_b.krylov_iterations
+        start["newton_from_bath"] = record_b
+        if yb is not None:
+            y, res = yb, res_b
+            start.update(guess="bath", path="newton")
     if y is None and t_guess is not None:
         log.info("Newton from the %s start failed (%s); integrating to t = %g first",
                  start["guess"], res.reason, t_guess)
