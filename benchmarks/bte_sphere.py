@@ -50,13 +50,24 @@
    1.07-1.16 s; 1 -> 2 ranks 1.59, 1.65, 1.75, 1.78x, CPU ratio 1.12-1.25).
 
    ``--fine`` runs section 3 on a device-size variant (:data:`FINE`: 120 radial cells
-   and 14 ueV bins, which hold the thermal background to 5 %; 3.4x the unknowns).
+   and 13.87 ueV bins, which hold the thermal background to 5 %; 3.4x the unknowns).
    Measured 2026-11-26 11:45-11:50 (idle, one BLAS thread, 6 steps, alternating):
    device-size variant 1.57, 1.89, 1.79, 1.66, 1.67x (median 1.67x; serial 6.0-6.3 s),
    the shipped size 1.64, 1.54, 1.63, 1.69x (median 1.64x). Per rank on 2 ranks the
    computation scales 1.77-2.09x; the PC applications' transposes double (0.27 -> 0.53
    CPU s per rank at the device size: each moves half of the vector, memory-bound) and
    are what keeps the wall clock below 1.7x: not met robustly at either size.
+   Since 2026-11-26 14:00 the transposes are strided copies of whole runs of energy
+   blocks (:class:`fvqp.parallel.blocktranspose.BlockTranspose`, ``_Runs``: 64-byte
+   items, no index arrays, a rank's own part copied straight): a forward + backward pair
+   at the device size 2.3 -> 0.65 ms serially and 4.8 -> 1.7 ms per rank on 2 ranks (100
+   repeats, one thread), bit for bit the same. The variant now runs at 13.87 ueV, the
+   largest spacing the grid takes that holds the background to 5 % (14 ueV rounds to
+   14.05 ueV bins, 5.002 % low). Four alternating pairs of the whole section at load
+   1.0-1.4 (14:21-14:25): before 1.61, 1.62, 1.75, 1.85x (median 1.69x), after 1.90, 1.65,
+   1.69, 1.62x (median 1.67x): the transposes were ~5 % of a rank's time and this
+   machine's pairs scatter by +-10 %; per rank the PC application fell from 1.00-1.08 to
+   0.73-0.91 CPU s. Not met robustly.
 
 4. ``--action``: the collisions' Jacobian action, old (complex step through the collision
    terms, ``SphereProblem.jvp_mode = "complex_step"``) against new (product rule on the
@@ -384,7 +395,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=4, help="BDF steps of section 3")
     ap.add_argument("--fine", action="store_true",
                     help="section 3 on the device-size variant (FINE: 120 radial cells, "
-                    "14 ueV bins)")
+                    "13.87 ueV bins)")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--pc", default="energy", help=argparse.SUPPRESS)
     args = ap.parse_args()
