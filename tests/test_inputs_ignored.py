@@ -22,6 +22,8 @@ Each was validated and dropped without a word (the user believed it set somethin
 - bte_sphere: ``[angles] write_mu`` outside [-1, 1] (not a direction cosine: the
   nearest end ordinate was written);
 - kinetics0d: ``[output] times`` in a steady case (the heat model's refusal, shared);
+  ``[output] every`` in any case (it records every accepted step and the states at
+  ``times``);
 - bte: ``[collisions]`` keys other than ``enabled`` with the collisions off.
 
 ``[time] end`` in a steady case is one rule of the loader for every model with a steady
@@ -101,6 +103,11 @@ IGNORED = [
      {'phonons = "local"': 'phonons = "local"\nno_escape = true\nescape_time = "1 ns"'},
      "collisions.escape_time: no_escape = true: the local phonons never leave",
      "remove escape_time, or no_escape."),
+    ("kinetics0d_al_relaxation.toml",
+     {'directory = "../output/kinetics0d_al_relaxation"':
+      'directory = "../output/kinetics0d_al_relaxation"\nevery = 5'},
+     "output.every: kinetics0d has no output every N steps",
+     "remove every (give times = [...] for states at chosen times)."),
     ("kinetics0d_al_gap_suppression.toml",
      {'directory = "../output/kinetics0d_al_gap_suppression"':
       'directory = "../output/kinetics0d_al_gap_suppression"\ntimes = ["1 ns"]'},

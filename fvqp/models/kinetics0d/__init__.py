@@ -323,9 +323,21 @@ def _check_sweep(data, err) -> None:
                 "leave escape_time / escape_time_pb out of [film] when sweeping it.")
 
 
+def _check_given(raw, err) -> None:
+    """``[output] every``, written out: the transient records every accepted step in
+    ``<case>_series.csv`` and its states at ``[output] times`` (:mod:`.driver`); no run
+    reads ``every`` (its default, 10, is the mesh models')."""
+    out = raw.get("output") if isinstance(raw.get("output"), dict) else {}
+    if "every" in out:
+        err.add("output.every", "kinetics0d has no output every N steps: a transient "
+                "records every accepted step in <case>_series.csv and its states at "
+                "[output] times, and the run does not read every.",
+                "remove every (give times = [...] for states at chosen times).")
+
+
 SPEC = ModelSpec(
     name="kinetics0d", uses_mesh=False, sections=_SECTIONS, fields=FIELDS,
-    initial_schema=_INITIAL, check=_check,
+    initial_schema=_INITIAL, check=_check, check_given=_check_given,
     digest_exempt=("time.end",),  # `fvqp run --resume` may extend a transient (driver)
 )
 

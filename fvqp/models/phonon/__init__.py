@@ -200,9 +200,12 @@ def _check_sources_on_grid(data, err) -> None:
 
 def grid_top(data, k_B: float | None = None) -> float:
     """The top node e_max of the phonon grid of the case ``data``: ``[energy] e_max``,
-    by default 12 k_B T_bath or the highest source's energy + 3 widths (the one rule of
+    by default 12 k_B T_bath or the highest source's energy + :data:`~fvqp.models.spec
+    .SOURCE_WIDTHS` widths (the one rule of
     the checks, in J, and of :class:`.driver.PhononSimulation`, ``k_B = 1`` in internal
     units)."""
+    from ..spec import SOURCE_WIDTHS
+
     if k_B is None:
         from ...units import K_B as k_B
 
@@ -211,7 +214,7 @@ def grid_top(data, k_B: float | None = None) -> float:
         top = 12 * k_B * ((data.get("bath") or {}).get("temperature") or 0.0)
         for s in data.get("sources") or []:
             if s:
-                top = max(top, s["energy"] + 3 * s["width"])
+                top = max(top, s["energy"] + SOURCE_WIDTHS * s["width"])
     return top
 
 
