@@ -19,7 +19,7 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 
-from ..arrays import distinct
+from ..setops import distinct
 from .atomic import atomic_write_bytes
 
 VTK_TYPE = {"line": 3, "triangle": 5, "quad": 9, "tetra": 10, "hexahedron": 12, "wedge": 13}

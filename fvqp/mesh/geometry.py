@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..arrays import distinct
+from ..setops import distinct
 from .reader import MeshError, RawMesh
 
 #: local faces of each cell type (meshio / VTK node ordering)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..arrays import distinct
+from ..setops import distinct
 
 #: meshio cell types by topological dimension
 DIM_OF = {

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..arrays import distinct
 from ..mesh.geometry import Geometry
+from ..setops import distinct
 
 
 def rcb_partition(points: np.ndarray, nparts: int) -> np.ndarray:

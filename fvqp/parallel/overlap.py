@@ -16,7 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import reverse_cuthill_mckee
 
-from ..arrays import distinct
+from ..setops import distinct
 
 __all__ = ["face_graph", "ghost_faces", "subdomain_cells", "subdomain_rows"]
 

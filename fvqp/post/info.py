@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 
-from ..arrays import distinct
+from ..setops import distinct
 from .result import Result
 from .series import cell_measure, mesh_dimension, region_label, region_names
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..arrays import distinct
+from ..setops import distinct
 from .result import Result
 
 __all__ = ["Quantity", "TimeSeries", "cell_measure", "extruded_widths", "mesh_dimension",

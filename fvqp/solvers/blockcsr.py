@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..arrays import distinct
+from ..setops import distinct
 
 __all__ = ["CellBlockCSR"]
 

@@ -44,8 +44,8 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from ..arrays import distinct
 from ..parallel.distribution import allgather_concat, allgather_objects, sum_in_place
+from ..setops import distinct
 from .linear import LinearSolver, csr_matrix
 from .options import apply_options, given_by_user, set_from_options
 from .result import reason_name

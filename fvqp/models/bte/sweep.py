@@ -47,7 +47,7 @@ import logging
 import numpy as np
 import scipy.sparse as sp
 
-from ...arrays import distinct
+from ...setops import distinct
 
 log = logging.getLogger("fvqp.bte")
 

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...arrays import distinct
+from ...setops import distinct
 from ...solvers.sparselu import SparseLU
 
 __all__ = ["EnergyBlockPC", "block_weights", "energy_blocks"]

@@ -1,4 +1,4 @@
-"""Array helpers whose numpy spelling is slow at the sizes fvqp meets.
+"""Set operations on index arrays whose numpy spelling is slow at the sizes fvqp meets.
 
 :func:`distinct` replaces ``np.unique(a)`` (no ``return_*``, no ``axis``): numpy 2.3+
 finds the distinct values of such a call by hashing, which on this project's machine

@@ -1,11 +1,11 @@
-"""fvqp.arrays.distinct is np.unique (sorted distinct values) without numpy's hashing."""
+"""fvqp.setops.distinct is np.unique (sorted distinct values) without numpy's hashing."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from fvqp.arrays import distinct
+from fvqp.setops import distinct
 
 
 @pytest.mark.parametrize("values", [
