@@ -234,6 +234,15 @@ def check_steady_outputs(err, given, steady: bool) -> None:
                     "[time] end for a time-dependent run.")
 
 
+def check_fields_unread(output: dict, err, model: str, fields: tuple) -> None:
+    """``[output] fields`` written out (``output``: the case file's table) for a model
+    that writes every one of its ``fields`` whatever the list says: refused, naming the
+    key (the run dropped it without a word)."""
+    if "fields" in output:
+        err.add("output.fields", f"{model} writes all of its fields ({', '.join(fields)}) "
+                "in every snapshot: the run does not read the list.", "remove fields.")
+
+
 def check_sources_on_grid(err, sources, top: float, key: str = "energy.e_max",
                           kind: str = "quasiparticle", e_max_for=None,
                           label: str | None = None) -> None:

@@ -324,15 +324,19 @@ def _check_sweep(data, err) -> None:
 
 
 def _check_given(raw, err) -> None:
-    """``[output] every``, written out: the transient records every accepted step in
-    ``<case>_series.csv`` and its states at ``[output] times`` (:mod:`.driver`); no run
-    reads ``every`` (its default, 10, is the mesh models')."""
+    """``[output] every`` and ``fields``, written out: the transient records every
+    accepted step in ``<case>_series.csv`` and its states (all of f and n) at
+    ``[output] times`` (:mod:`.driver`); no run reads ``every`` (its default, 10, is the
+    mesh models') or ``fields``."""
+    from ..spec import check_fields_unread
+
     out = raw.get("output") if isinstance(raw.get("output"), dict) else {}
     if "every" in out:
         err.add("output.every", "kinetics0d has no output every N steps: a transient "
                 "records every accepted step in <case>_series.csv and its states at "
                 "[output] times, and the run does not read every.",
                 "remove every (give times = [...] for states at chosen times).")
+    check_fields_unread(out, err, "kinetics0d", FIELDS)
 
 
 SPEC = ModelSpec(
