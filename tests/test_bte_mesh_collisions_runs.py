@@ -161,6 +161,7 @@ def test_steady_hot_contact_with_bath_phonons(tmp_path):
             '[boundaries.film_edges]\ntype = "bath"\ntemperature = "1 K"',
         'phonons = "local"': 'phonons = "bath"',
         "[time]": "[time]\nsteady = true\n[ignored_time]",
+        "every = 2\n": "",  # a steady case has no snapshots every N steps (refused)
     })
     text = case.read_text()
     start = text.index("[[sources]]")

@@ -24,7 +24,18 @@ Each was validated and dropped without a word (the user believed it set somethin
 - kinetics0d: ``[output] times`` in a steady case (the heat model's refusal, shared);
   ``[output] every`` in any case (it records every accepted step and the states at
   ``times``); ``[output] fields`` of kinetics0d and bte_sphere (they write all fields);
-- bte: ``[collisions]`` keys other than ``enabled`` with the collisions off.
+- bte: ``[collisions]`` keys other than ``enabled`` with the collisions off;
+- a steady case: the ``[time]`` keys of time steps (dt_initial ... atol) and ``[output]``
+  every, times, checkpoint_every (the loader's rule, every model with a steady mode);
+- kinetics0d: ``[time]`` dt_min, dt_max, adaptive, newton_tol, atol of a transient (PETSc
+  TS adapts to rtol alone); ``[units]`` (the film's material sets the units; also
+  bte_sphere, usadel, stochastic);
+- ``[output] figures`` of kinetics0d, bte_sphere, usadel and stochastic (only the mesh
+  models' run template reads it); stochastic's other ``[output]`` keys and ``[solver]``;
+- usadel: ``[time] steady = false`` (steady states only);
+- phonon: the ``[time]`` keys of adaptive steps; phonon, bte_chip: ``[output] times``
+  (fixed steps of dt_initial, snapshots every N steps); bte: ``[output] times`` without the
+  collisions or with the self-consistent gap (the same fixed-step loop).
 
 ``[time] end`` in a steady case is one rule of the loader for every model with a steady
 mode; the models without one (bte_chip, bte_sphere) refuse ``steady = true`` alone.
@@ -131,6 +142,66 @@ IGNORED = [
     ("bte_film_relaxation.toml", {"enabled = true": "enabled = false"},
      "collisions.phonons: the collisions are off (enabled = false)",
      "remove phonons, or set enabled = true."),
+    # the D2 audit (every model's keys against what its run reads)
+    ("heat_nis_wire.toml", {"steady = true": 'steady = true\ndt_max = "1 ns"'},
+     "time.dt_max: a steady case (steady = true) solves for the steady state directly: it "
+     "takes no time steps", "remove dt_max, or remove steady = true"),
+    ("transport_nis_wire.toml", {'directory = "../output/transport_nis_wire"':
+                                 'directory = "../output/transport_nis_wire"\n'
+                                 "checkpoint_every = 5"},
+     "output.checkpoint_every: a steady case (steady = true) writes its one steady state",
+     "remove checkpoint_every, or remove steady = true"),
+    ("bte_gapstep.toml", {'directory = "../output/bte_gapstep"':
+                          'directory = "../output/bte_gapstep"\nevery = 5'},
+     "output.every: a steady case (steady = true) writes its one steady state",
+     "remove every, or remove steady = true"),
+    ("kinetics0d_al_relaxation.toml", {"rtol = 1e-4": 'rtol = 1e-4\ndt_max = "1 us"'},
+     "time.dt_max: the transient's time stepper (PETSc TS) adapts its steps to rtol alone",
+     "remove dt_max (the time stepper's own options go under [solver.ts]"),
+    ("kinetics0d_al_relaxation.toml", {"rtol = 1e-4": 'rtol = 1e-4\natol = "1 uK"'},
+     "time.atol: the transient's time stepper (PETSc TS) adapts its steps to rtol alone",
+     "remove atol"),
+    ("kinetics0d_al_gap_suppression.toml",
+     {'directory = "../output/kinetics0d_al_gap_suppression"':
+      'directory = "../output/kinetics0d_al_gap_suppression"\nfigures = false'},
+     "output.figures: kinetics0d draws <case>_steady.png", "remove figures."),
+    ("bte_sphere_sn_packet.toml", {"[output]": "[output]\nfigures = false"},
+     "output.figures: bte_sphere draws <case>_relaxation.png in every run", "remove figures."),
+    ("usadel_nis_wire.toml", {'directory = "../output/usadel_nis_wire"':
+                              'directory = "../output/usadel_nis_wire"\nfigures = false'},
+     "output.figures: usadel draws <case>.png in every run", "remove figures."),
+    ("stochastic_relaxation.toml", {'directory = "../output/stochastic_relaxation"':
+                                    'directory = "../output/stochastic_relaxation"\n'
+                                    "figures = false"},
+     "output.figures: stochastic draws the figures of its study in every run",
+     "remove figures."),
+    ("stochastic_relaxation.toml", {'directory = "../output/stochastic_relaxation"':
+                                    'directory = "../output/stochastic_relaxation"\n'
+                                    "checkpoint_every = 5"},
+     "output.checkpoint_every: a stochastic study writes its whole result and a checkpoint "
+     "after every finished unit", "remove checkpoint_every."),
+    ("stochastic_relaxation.toml", {"[output]": '[solver]\nprefix = "s_"\n\n[output]'},
+     "solver: the stochastic model does not use a [solver] table.",
+     "remove [solver] from the case file."),
+    ("kinetics0d_al_relaxation.toml", {"[output]": '[units]\nreference_material = "Nb"\n\n'
+                                                   "[output]"},
+     "units: the kinetics0d model does not use a [units] table.",
+     "remove [units] from the case file."),
+    ("usadel_nis_wire.toml", {"steady = true": 'steady = false\nend = "1 ns"'},
+     "time.steady: usadel solves for steady states only",
+     "set steady = true under [time] and remove the other [time] keys."),
+    ("phonon_si_block.toml", {'scheme = "bdf2"': 'scheme = "bdf2"\nrtol = 1e-4'},
+     "time.rtol: the transient phonon model marches fixed steps of dt_initial",
+     "remove rtol (dt_initial sets the step)."),
+    ("phonon_si_block.toml", {"every = 5": 'every = 5\ntimes = ["10 ns"]'},
+     "output.times: the transient phonon model writes its snapshots every [output] every "
+     "steps and at the end", "remove times"),
+    ("bte_chip_deposit.toml", {"every = 5": 'every = 5\ntimes = ["10 ns"]'},
+     "output.times: the chip chain writes its snapshots every [output] every steps",
+     "remove times"),
+    ("bte_film_pulse.toml", {"every = 5": 'every = 5\ntimes = ["50 ps"]'},
+     "output.times: a run without [collisions] enabled writes its snapshots every [output] "
+     "every steps", "remove times"),
 ]
 
 

@@ -103,12 +103,13 @@ def test_cli_case_hot_start_returns_thermal_qps(tmp_path):
     the steady state: N_qp equals the thermal number to 1e-4 (was 13x, status 0)."""
     path = case_with_values("kinetics0d_al_relaxation.toml", tmp_path,
                             temperature='"100 mK"', qp_temperature='"141 mK"')
-    text = path.read_text()  # steady = true in place of end (a steady case refuses end
-    # and the output times of the transient)
-    assert 'end = "200 us"\n' in text
+    text = path.read_text()  # steady = true in place of end (a steady case refuses end,
+    # the keys of the time steps and the output times of the transient)
+    steps = 'end = "200 us"\ndt_initial = "0.1 ns"\nrtol = 1e-4\n'
+    assert steps in text
     times = 'times = ["1 ns", "10 ns", "100 ns", "1 us", "10 us", "100 us"]\n'
     assert times in text
-    path.write_text(text.replace('end = "200 us"\n', "steady = true\n", 1).replace(times, ""))
+    path.write_text(text.replace(steps, "steady = true\n", 1).replace(times, ""))
     summary = fvqp.run_case(str(path), output_dir=str(tmp_path / "out"))
     assert summary["status"] == 0
     obs = summary["observables"]

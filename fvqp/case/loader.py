@@ -17,6 +17,7 @@ import tomllib
 from dataclasses import dataclass
 
 from ..models import get_model_spec, model_names
+from ..models.spec import check_steady_outputs, check_steady_steps
 from .schema import Errors, Field, ListOf, Section, TableOf, Variant, validate
 
 
@@ -245,6 +246,11 @@ def load_case(path: str | os.PathLike, check_mesh: bool = True,
         err.add("time.end", "a steady case (steady = true) solves for the steady state "
                 "directly: it has no end time, and the run does not read it.",
                 "remove end, or remove steady = true for a time-dependent run that ends there.")
+    if timed and spec.steady and data["time"].get("steady"):
+        # nor the time steps' keys, nor the time loop's outputs and checkpoints
+        check_steady_steps(err, raw["time"])
+        out = raw.get("output") if isinstance(raw.get("output"), dict) else {}
+        check_steady_outputs(err, out, True)
     if timed:
         _check_times(data, err)
     if spec.uses_mesh:

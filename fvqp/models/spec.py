@@ -216,8 +216,13 @@ SOURCE_WIDTHS = 3.0
 TUNNEL_TAIL = 1e-4
 
 
-#: ``[output]`` keys of the time loop's snapshots, refused in a steady case
-STEP_OUTPUTS = ("every", "times")
+#: ``[output]`` keys of the time loop's snapshots and checkpoints, refused in a steady case
+STEP_OUTPUTS = ("every", "times", "checkpoint_every")
+
+#: ``[time]`` keys of the time steps (:func:`fvqp.models.base.bdf_options`, the fixed-step
+#: marches), refused in a steady case, which takes no time steps
+STEP_KEYS = ("dt_initial", "dt_min", "dt_max", "scheme", "adaptive", "rtol", "newton_tol",
+             "atol")
 
 
 def check_steady_outputs(err, given, steady: bool) -> None:
@@ -232,6 +237,39 @@ def check_steady_outputs(err, given, steady: bool) -> None:
                     "state: there are no time steps or times to write, and the run does "
                     "not read it.", f"remove {key}, or remove steady = true and give "
                     "[time] end for a time-dependent run.")
+
+
+def check_steady_steps(err, given) -> None:
+    """``[time]`` keys of the time steps (:data:`STEP_KEYS`) among ``given`` (the keys the
+    case file writes out) in a steady case: the steady solve takes no time steps, and the
+    run dropped them without a word."""
+    for key in STEP_KEYS:
+        if key in given:
+            err.add(f"time.{key}", "a steady case (steady = true) solves for the steady "
+                    "state directly: it takes no time steps, and the run does not read it.",
+                    f"remove {key}, or remove steady = true and give end for a "
+                    "time-dependent run.")
+
+
+def check_figures_unread(output: dict, err, model: str, figures: str) -> None:
+    """``[output] figures`` written out (``output``: the case file's table) for a model
+    whose run draws its ``figures`` (named in the message) whatever the key says (only
+    the mesh models' run template reads it): refused, naming the key."""
+    if "figures" in output:
+        err.add("output.figures", f"{model} draws {figures} in every run: the run does "
+                "not read figures.", "remove figures.")
+
+
+def check_times_unread(output: dict, err, run: str) -> None:
+    """``[output] times`` written out (``output``: the case file's table) for a transient
+    on the fixed-step loop (:func:`fvqp.models.base.fixedstep.march_fixed`; ``run`` names
+    it), which writes every ``[output] every`` steps and at the end: it has no stop
+    times, and the run dropped them without a word."""
+    if "times" in output:
+        err.add("output.times", f"{run} writes its snapshots every [output] every steps "
+                "and at the end: it has no output times, and the run does not read them.",
+                "remove times (choose every, and dt_initial so that the steps meet the "
+                "times wanted).")
 
 
 def check_fields_unread(output: dict, err, model: str, fields: tuple) -> None:

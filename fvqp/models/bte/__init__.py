@@ -336,8 +336,12 @@ def _check_ignored(raw, err) -> None:
     step's error control with fixed steps (``adaptive = false``, or a collisionless
     transient, whose bins march fixed steps of dt_initial), ``[gap]`` keys of the
     self-consistent gap without it, ``[collisions]`` keys with the collisions off (only
-    the collision operator reads them, :mod:`.coupled`), and the escape of phonons held at the bath
-    (``phonons = "bath"``) or kept (``no_escape = true``)."""
+    the collision operator reads them, :mod:`.coupled`), the escape of phonons held at the
+    bath (``phonons = "bath"``) or kept (``no_escape = true``), and ``[output] times`` of
+    a transient on the fixed-step loop (without collisions, or with the self-consistent
+    gap: only :func:`.coupled.coupled_transient` stops at them)."""
+    from ..spec import check_times_unread
+
     t = raw.get("time") if isinstance(raw.get("time"), dict) else {}
     col = raw.get("collisions") if isinstance(raw.get("collisions"), dict) else {}
     g = raw.get("gap") if isinstance(raw.get("gap"), dict) else {}
@@ -350,6 +354,11 @@ def _check_ignored(raw, err) -> None:
                         "is chosen or tested by the local error, and the run does not read "
                         "it.", f"remove {key}, or set adaptive = true." if col.get("enabled")
                         else f"remove {key} (adaptive steps need [collisions] enabled).")
+    if not t.get("steady") and (not col.get("enabled") or g.get("self_consistent")):
+        # the snapshots of the fixed-step loop (.transient, .gaprun): [output] every only
+        check_times_unread(raw.get("output") if isinstance(raw.get("output"), dict) else {},
+                           err, "a run with the self-consistent gap" if g.get(
+                               "self_consistent") else "a run without [collisions] enabled")
     if not g.get("self_consistent"):
         for key in SELF_GAP_KEYS:
             if key in g:

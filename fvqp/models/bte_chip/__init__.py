@@ -21,7 +21,14 @@ from __future__ import annotations
 from ...case.schema import Field, Section
 from ..base.schema import MATERIAL_OVERRIDES, check_material_overrides, ordinates_spec
 from ..bte import _REGION as _BTE_REGION
-from ..phonon import _BOUNDARIES, _INITIAL, _REGION, _SOURCES, check_interfaces_given
+from ..phonon import (
+    _BOUNDARIES,
+    _INITIAL,
+    _REGION,
+    _SOURCES,
+    check_interfaces_given,
+    check_march_given,
+)
 from ..phonon import _SECTIONS as _PHONON_SECTIONS
 from ..spec import ORDINATE_MESH_KEYS, ModelSpec
 
@@ -286,10 +293,18 @@ def _check_transport_films(data, err) -> None:
                     'give diffusion_constant = "6e-3 m^2/s".')
 
 
+def _check_given(raw, err) -> None:
+    """The phonon model's checks of what the case file writes out
+    (:func:`fvqp.models.phonon.check_interfaces_given`,
+    :func:`fvqp.models.phonon.check_march_given`)."""
+    check_interfaces_given(raw, err)
+    check_march_given(raw, err, "the chip chain")
+
+
 SPEC = ModelSpec(
     name="bte_chip", region_schema=_CHIP_REGION, boundary_types=_BOUNDARIES,
     initial_schema=_INITIAL, source_types=_SOURCES, fields=FIELDS, check=_check,
-    check_given=check_interfaces_given, mesh_keys=ORDINATE_MESH_KEYS, sections=_SECTIONS,
+    check_given=_check_given, mesh_keys=ORDINATE_MESH_KEYS, sections=_SECTIONS,
     digest_exempt=("time.end",), steady=False, **ordinates_spec(film=False),
 )
 

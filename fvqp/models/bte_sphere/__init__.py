@@ -157,12 +157,13 @@ _PHONON_MODE_KEYS = {"surface": "bte", "escape_time": "local"}
 def _check_given(raw, err) -> None:
     """``[phonons]`` keys written out for a ``mode`` that does not read them (the phonon
     ``surface`` of the phonon BTE, the ``escape_time`` of local phonons), and ``[output]
-    fields`` (every snapshot holds all of :data:`FIELDS`): the run dropped them without a
-    word."""
-    from ..spec import check_fields_unread
+    fields`` (every snapshot holds all of :data:`FIELDS`) and ``figures`` (every run
+    draws its figure): the run dropped them without a word."""
+    from ..spec import check_fields_unread, check_figures_unread
 
     out = raw.get("output") if isinstance(raw.get("output"), dict) else {}
     check_fields_unread(out, err, "bte_sphere", FIELDS)
+    check_figures_unread(out, err, "bte_sphere", "<case>_relaxation.png")
     ph = raw.get("phonons") if isinstance(raw.get("phonons"), dict) else {}
     mode = ph.get("mode", _SECTIONS["phonons"].fields["mode"].default)
     for key, needs in _PHONON_MODE_KEYS.items():
@@ -175,7 +176,8 @@ def _check_given(raw, err) -> None:
 SPEC = ModelSpec(name="bte_sphere", uses_mesh=False, sections=_SECTIONS, fields=FIELDS,
                  initial_schema=_INITIAL, check=_check, check_given=_check_given,
                  atol_dimension="dimensionless",
-                 atol_default=1e-6, steady=False)
+                 atol_default=1e-6, steady=False,
+                 unused_sections=("units",))  # the sphere's material sets the units
 
 
 def run(case, output_dir: str | None = None, resume: bool = False,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from ...case.schema import Field, Section
 from ..base.schema import PLACEMENT, POWER_TIMING, PULSE_TIMING, material_overrides
-from ..spec import ModelSpec, check_steady_outputs
+from ..spec import ModelSpec
 
 _REGION = Section({
     "material": Field("str", "material name from `fvqp materials`"),
@@ -118,20 +118,13 @@ def _check(data, err) -> None:
                         "this region with the kinetic (energy-resolved) models.")
 
 
-def _check_given(raw, err) -> None:
-    """``[output]`` keys of the time loop's snapshots written out in a steady case
-    (:func:`fvqp.models.spec.check_steady_outputs`)."""
-    out = raw.get("output") if isinstance(raw.get("output"), dict) else {}
-    check_steady_outputs(err, out, bool((raw.get("time") or {}).get("steady")))
-
-
 SPEC = ModelSpec(
     name="heat", region_schema=_REGION, boundary_types=_BOUNDARIES, initial_schema=_INITIAL,
     source_types=_SOURCES, fields=FIELDS, required_boundaries=_required_boundaries,
     atol_dimension="temperature", atol_default=1e-5,
     dimension_keys={1: ("cross_section",), 2: ("thickness",)},
     dimension_doc={"cross_section": 'e.g. "1200 nm^2"', "thickness": 'e.g. "100 nm"'},
-    check=_check, check_given=_check_given,
+    check=_check,
     digest_exempt=("time.end",),  # `fvqp run --resume` may extend a run
 )
 

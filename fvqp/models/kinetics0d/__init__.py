@@ -167,13 +167,10 @@ _KAPLAN_EXAMPLES = {"tau0": 'tau0 = "100 ns"', "tau0_phi": 'tau0_phi = "0.1 ns"'
 def _check(data, err) -> None:
     from ...materials import UnknownMaterialError, get_material
     from ..base.schema import case_material, check_steady_timing
-    from ..spec import check_bath_and_grid, check_steady_outputs
+    from ..spec import check_bath_and_grid
 
+    # [output] times and the [time] keys of the steps in a steady case: the loader's
     check_steady_timing(data, err, items="drives", pulse="")
-    # [output] times: read by transients only (default []); the steady runs and sweeps
-    # write their steady states
-    check_steady_outputs(err, ("times",) if (data.get("output") or {}).get("times") else (),
-                         bool((data.get("time") or {}).get("steady")))
     film = data["film"]
     try:
         get_material(film["material"])
@@ -323,14 +320,33 @@ def _check_sweep(data, err) -> None:
                 "leave escape_time / escape_time_pb out of [film] when sweeping it.")
 
 
+#: ``[time]`` keys of the mesh models' BDF steps that the transient's PETSc TS does not
+#: read (it adapts its steps to ``rtol``, with absolute tolerances from ``rtol`` and the
+#: initial state: :func:`.transient.default_atol`)
+TS_UNREAD = ("dt_min", "dt_max", "adaptive", "newton_tol", "atol")
+
+
 def _check_given(raw, err) -> None:
-    """``[output] every`` and ``fields``, written out: the transient records every
-    accepted step in ``<case>_series.csv`` and its states (all of f and n) at
-    ``[output] times`` (:mod:`.driver`); no run reads ``every`` (its default, 10, is the
-    mesh models') or ``fields``."""
-    from ..spec import check_fields_unread
+    """``[output] every``, ``fields`` and ``figures``, written out: the transient records
+    every accepted step in ``<case>_series.csv`` and its states (all of f and n) at
+    ``[output] times`` (:mod:`.driver`), every run draws its figure; no run reads
+    ``every`` (its default, 10, is the mesh models'), ``fields`` or ``figures``. The
+    ``[time]`` keys of a transient that its time stepper does not read (:data:`TS_UNREAD`;
+    those of a steady case are the loader's)."""
+    from ..spec import check_fields_unread, check_figures_unread
 
     out = raw.get("output") if isinstance(raw.get("output"), dict) else {}
+    t = raw.get("time") if isinstance(raw.get("time"), dict) else {}
+    if not t.get("steady"):
+        for key in TS_UNREAD:
+            if key in t:
+                err.add(f"time.{key}", "the transient's time stepper (PETSc TS) adapts its "
+                        "steps to rtol alone (its absolute tolerances follow from rtol and "
+                        "the initial state): the run does not read it.",
+                        f"remove {key} (the time stepper's own options go under "
+                        "[solver.ts], e.g. ts_adapt_dt_max in units of the film's tau0).")
+    check_figures_unread(out, err, "kinetics0d", "<case>_steady.png or <case>_transient.png "
+                         "(a sweep <case>_vs_<key>.png)")
     if "every" in out:
         err.add("output.every", "kinetics0d has no output every N steps: a transient "
                 "records every accepted step in <case>_series.csv and its states at "
@@ -343,6 +359,7 @@ SPEC = ModelSpec(
     name="kinetics0d", uses_mesh=False, sections=_SECTIONS, fields=FIELDS,
     initial_schema=_INITIAL, check=_check, check_given=_check_given,
     digest_exempt=("time.end",),  # `fvqp run --resume` may extend a transient (driver)
+    unused_sections=("units",),  # the film's material sets the units (build.film_units)
 )
 
 

@@ -416,12 +416,42 @@ def check_interfaces_given(raw, err) -> None:
                 "remove reflection, or choose model = \"amm\".")
 
 
+#: ``[time]`` keys of the adaptive BDF steps (:func:`fvqp.models.base.bdf_options`) that a
+#: march of fixed steps of dt_initial (:mod:`.march`, the chip chain) does not read
+MARCH_UNREAD = ("dt_min", "dt_max", "adaptive", "rtol", "newton_tol", "atol")
+
+
+def check_march_given(raw, err, run: str) -> None:
+    """The ``[time]`` keys of adaptive steps (:data:`MARCH_UNREAD`) and ``[output]
+    times`` written out for a transient that marches fixed steps of dt_initial (``run``
+    names it; :func:`fvqp.models.base.fixedstep.march_fixed`): the run dropped them
+    without a word. A steady case's are the loader's."""
+    from ..spec import check_times_unread
+
+    t = raw.get("time") if isinstance(raw.get("time"), dict) else {}
+    if t.get("steady"):
+        return
+    for key in MARCH_UNREAD:
+        if key in t:
+            err.add(f"time.{key}", f"{run} marches fixed steps of dt_initial: no step is "
+                    "chosen or tested by the local error, and the run does not read it.",
+                    f"remove {key} (dt_initial sets the step).")
+    check_times_unread(raw.get("output") if isinstance(raw.get("output"), dict) else {},
+                       err, run)
+
+
+def _check_given(raw, err) -> None:
+    """:func:`check_interfaces_given` and :func:`check_march_given`."""
+    check_interfaces_given(raw, err)
+    check_march_given(raw, err, "the transient phonon model")
+
+
 SPEC = ModelSpec(
     name="phonon", region_schema=_REGION, boundary_types=_BOUNDARIES, initial_schema=_INITIAL,
     source_types=_SOURCES, fields=FIELDS, required_boundaries=named_boundaries,
     atol_dimension="dimensionless", atol_default=1e-11,
     dimension_keys={2: ("thickness",)}, dimension_doc={"thickness": 'e.g. "100 nm"'},
-    check=_check, check_given=check_interfaces_given, sections=_SECTIONS,
+    check=_check, check_given=_check_given, sections=_SECTIONS,
     optional_boundaries=unlabelled_boundary, mesh_keys=ORDINATE_MESH_KEYS,
     digest_exempt=("time.end",),  # `fvqp run --resume` may extend a run (march.march)
 )

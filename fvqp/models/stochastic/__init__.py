@@ -175,8 +175,25 @@ def _check(data, err) -> None:
                     "give study.gamma_bar in m^3/s.")
 
 
+def _check_given(raw, err) -> None:
+    """``[output]`` keys other than ``directory``, written out: a study writes its whole
+    result (``<case>.h5``), its figures and a checkpoint after every finished unit
+    (:mod:`.driver`) whatever they say, and has no time steps (no ``[time]``)."""
+    from ..spec import check_figures_unread
+
+    out = raw.get("output") if isinstance(raw.get("output"), dict) else {}
+    check_figures_unread(out, err, "stochastic", "the figures of its study")
+    for key in ("fields", "every", "times", "checkpoint_every"):
+        if key in out:
+            err.add(f"output.{key}", "a stochastic study writes its whole result and a "
+                    "checkpoint after every finished unit; it has no fields, time steps or "
+                    "times to choose, and the run does not read it.", f"remove {key}.")
+
+
 SPEC = ModelSpec(name="stochastic", uses_mesh=False, sections=_SECTIONS, check=_check,
-                 unused_sections=("bath", "time"))
+                 check_given=_check_given,
+                 # no PETSc solver, no [units] (the run reads none), no temperature or time
+                 unused_sections=("bath", "time", "units", "solver"))
 
 
 def run(case, output_dir: str | None = None, resume: bool = False,

@@ -478,6 +478,23 @@ def _check_region(name: str, reg: dict, sc: dict, err) -> None:
                         "region has no material.", 'add material = "Al" or remove it.')
 
 
+def _check_given(raw, err) -> None:
+    """A time-dependent run asked for (``[time] steady = false``, or an ``end``
+    without ``steady``): usadel solves for steady states only, and ran them without a
+    word; ``[output] figures`` (every run draws its figure). The ``[time]`` and
+    ``[output]`` keys of time steps in a steady case are the loader's."""
+    from ..spec import check_figures_unread
+
+    t = raw.get("time") if isinstance(raw.get("time"), dict) else {}
+    if t.get("steady") is False or ("end" in t and "steady" not in t):
+        err.add("time.steady", "usadel solves for steady states only (single states, bias "
+                "sweeps, fits): there is no time-dependent run, and the run does not read "
+                "[time] beyond steady.", "set steady = true under [time] and remove the "
+                "other [time] keys.")
+    out = raw.get("output") if isinstance(raw.get("output"), dict) else {}
+    check_figures_unread(out, err, "usadel", "<case>.png")
+
+
 def _check_files(data, case_dir, err) -> None:
     from .fitcase import check_files
 
@@ -487,7 +504,9 @@ def _check_files(data, case_dir, err) -> None:
 SPEC = ModelSpec(
     name="usadel", region_schema=_REGION, boundary_types=_BOUNDARIES, fields=FIELDS,
     required_boundaries=_required_boundaries, sections=_SECTIONS, check=_check,
-    check_files=_check_files, digest_exempt=("selfconsistency.max_iterations",),
+    check_given=_check_given, check_files=_check_files,
+    digest_exempt=("selfconsistency.max_iterations",),
+    unused_sections=("units",),  # the wire units of the first region (constants.wire_units)
     dimension_keys={1: ("cross_section",)},
     dimension_doc={"cross_section": 'e.g. "1200 nm^2"'},
 )
