@@ -174,10 +174,11 @@ def _check(data, err) -> None:
         if s and s.get("deposit") is None and s.get("power") is None:
             err.add(f"sources[{i}].deposit", "a deposit or a power is needed.",
                     'add deposit = "1 keV".')
-    if not err.items:
-        _check_deposits_on_grid(data, err)
-    if not err.items:
-        _check_phonon_grid(data, err, seen)
+    built = None if err.items else _phonon_grid(data)  # (grid, gap) as the run builds it
+    if built is not None:
+        _check_deposits_on_grid(data, err, built)
+    if built is not None and not err.items:
+        _check_phonon_grid(data, err, seen, built)
 
 
 def grid_top(data) -> float | None:
@@ -228,9 +229,10 @@ def _phonon_grid(data):
     return _bin_grid(min(gaps), SimpleNamespace(gap=gaps), h, e_max, w_max), max(gaps)
 
 
-def _check_phonon_grid(data, err, seen: dict) -> None:
+def _check_phonon_grid(data, err, seen: dict, built: tuple) -> None:
     """The phonon model's checks of the deposits and the grid on the collision layer's
-    nodes (:func:`_phonon_grid`; ``seen``: medium name -> (its regions, the medium)): a
+    nodes (``built``: :func:`_phonon_grid`; ``seen``: medium name -> (its regions, the
+    medium)): a
     deposit centred below the first node's bin is refused, as is one above the Debye
     energy of its medium, and a phonon top above a medium's Debye energy is warned about
     (:func:`fvqp.models.phonon._check_sources_above_first_bin`,
@@ -238,9 +240,6 @@ def _check_phonon_grid(data, err, seen: dict) -> None:
     from ..phonon import _check_debye, _check_sources_above_first_bin
     from ..spec import ueV
 
-    built = _phonon_grid(data)
-    if built is None:
-        return
     g, gap = built
     _check_sources_above_first_bin(data, err, (
         "energy.spacing", g.h, f"the QP bin width {ueV(g.h)} ([energy] spacing, fitted to "
@@ -248,7 +247,7 @@ def _check_phonon_grid(data, err, seen: dict) -> None:
     _check_debye(data, err, seen, g.n_ph * g.h, e_max_for=lambda top: top - gap)
 
 
-def _check_deposits_on_grid(data, err) -> None:
+def _check_deposits_on_grid(data, err, built: tuple) -> None:
     """An explicit ``[energy] e_max`` puts the top phonon bin (its node reaches e_max +
     the films' highest gap with bte films, + the lowest with transport films, rounded up to
     a node: the grids of :func:`fvqp.models.bte.simulation.bin_limits` and
@@ -260,10 +259,7 @@ def _check_deposits_on_grid(data, err) -> None:
 
     if (data.get("energy") or {}).get("e_max") is None:
         return
-    built = _phonon_grid(data)
-    if built is None:
-        return
-    g, gap = built
+    g, gap = built  # :func:`_phonon_grid`
     check_sources_on_grid(err, data.get("sources"), (g.n_ph + 0.5) * g.h, kind="phonons",
                           e_max_for=lambda top: top - gap)
 
