@@ -295,7 +295,7 @@ class _Runs:
     def __init__(self, tr: BlockTranspose, pieces: list, ranges: np.ndarray, n_cells: int):
         self.tr, self.n_cells = tr, n_cells
         rank, nprocs = tr.split.rank, tr.split.size
-        self.c0, self.n_own = (int(v) for v in ranges[rank])
+        self.n_own = int(ranges[rank][1])
         # pieces (k0, b, nb, w) with the owner's blocks of a run; by destination rank
         self.send = [[q for q in pieces if tr._owner_of[q[1]] == p] for p in range(nprocs)]
         mine = self.send[rank]

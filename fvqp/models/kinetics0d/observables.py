@@ -296,7 +296,7 @@ def trapping_factor(model: Kinetics0D, average: bool = False) -> float:
         w = model.grid.phonon_states * c.ph_rec
         ok = ok_pb & (w > 0)
         return 1.0 + float(np.sum(w[ok] * ratio[ok]) / np.sum(w[ok]))
-    # first node above the threshold: Omega_{m+1} = 2 Delta + h
+    # the first node with Omega > 2 Delta (the docstring): Omega_{m+1} = 2 Delta + h
     return 1.0 + float(ratio[model.grid.m])
 
 
