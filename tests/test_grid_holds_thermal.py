@@ -18,6 +18,9 @@ import pytest
 from conftest import case_variant
 from fvqp.case.loader import CaseError, load_case
 
+#: the constriction's hot contact made a drain: the 20 mK bath is its only temperature
+#: (beside the 300 mK contact its thermal QPs are negligible and not judged)
+BATH_ONLY = {'type = "bath"\ntemperature = "300 mK"': 'type = "absorbing"'}
 HOT = {'temperature = "20 mK"': 'temperature = "100 mK"',
        'spacing = "10 ueV"\ne_max = "480 ueV"\n': ""}
 
@@ -68,11 +71,12 @@ def test_held_boundary_on_default_grid(tmp_path):
 
 
 def test_bte_coarse_bins_warn(tmp_path, caplog):
-    """The shipped constriction's 10 ueV bins at 20 mK (5.8 kT) hold the bath's thermal
-    QPs far too few: the run names energy.spacing and the spacing that holds 5 %."""
+    """The constriction with its contact made a drain: its 10 ueV bins at the 20 mK bath
+    (5.8 kT), now the only temperature, hold the bath's thermal QPs far too few: the run
+    names energy.spacing and the spacing that holds 5 %."""
     from fvqp.models.bte.simulation import BTESimulation
 
-    p = case_variant("bte_constriction.toml", tmp_path)
+    p = case_variant("bte_constriction.toml", tmp_path, **BATH_ONLY)
     with caplog.at_level(logging.WARNING, logger="fvqp.bte"):
         BTESimulation(load_case(str(p)))
     msg = [r.getMessage() for r in caplog.records if "energy.spacing" in r.getMessage()]
@@ -118,13 +122,14 @@ def test_the_spacing_a_warning_names_holds_the_background(tmp_path, caplog, case
     from fvqp.spectra.qp_density import BIN_THERMAL_TOL, bin_thermal_error
 
     sim_cls = SphereSimulation if "sphere" in case else BTESimulation
+    base = {} if "sphere" in case else BATH_ONLY
     with caplog.at_level(logging.WARNING, logger=logger):
-        sim_cls(load_case(str(case_variant(case, tmp_path))))
+        sim_cls(load_case(str(case_variant(case, tmp_path, **base))))
     msg = [r.getMessage() for r in caplog.records if key in r.getMessage()]
     assert len(msg) == 1
     fix = re.search(r"Fix: spacing at most ([0-9.]+) ueV", msg[0]).group(1)
     caplog.clear()
-    p = case_variant(case, tmp_path, **{spacing: f'spacing = "{fix} ueV"'})
+    p = case_variant(case, tmp_path, **base, **{spacing: f'spacing = "{fix} ueV"'})
     with caplog.at_level(logging.WARNING, logger=logger):
         sim = sim_cls(load_case(str(p)))
     assert not [r for r in caplog.records if key in r.getMessage()]

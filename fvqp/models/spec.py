@@ -152,14 +152,45 @@ def bath_above_gap(err, key: str, material, Tc: float, T: float, where: str = ""
     return True
 
 
+#: A temperature that supplies thermal QPs (the bath, a held ``bath`` boundary) whose
+#: thermal QP density is below this fraction of the hottest supply's is not judged by
+#: :func:`warn_thermal_bins` (:func:`thermal_supply`): the bins miss at most all of its QPs
+#: (:func:`~fvqp.spectra.qp_density.bin_thermal_error` lies in [-1, 0]), at most 1e-6 of
+#: the QP number the hottest supply brings, 5e4 times below the 5 %
+#: (:data:`~fvqp.spectra.qp_density.BIN_THERMAL_TOL`) the warning guards, unless the hot
+#: QPs thin out more than 5e4-fold before they reach the cold supply's. A 20 mK bath
+#: beside a 300 mK contact on Al (``cases/bte_constriction.toml``) holds 1e-43 of the
+#: contact's density.
+NEGLIGIBLE_THERMAL = 1e-6
+
+
+def thermal_supply(delta: float, temperatures: dict[str, float]) -> tuple[float, str]:
+    """The temperature at which :func:`warn_thermal_bins` judges bins above the gap
+    ``delta`` when several temperatures supply QPs (``temperatures``: label -> T, one
+    energy unit with :math:`k_B = 1`, e.g. ``{"[bath]": T, "[boundaries.source]": T_s}``):
+    the coldest whose thermal QP density
+    (:func:`~fvqp.spectra.qp_density.thermal_qp_density` at ``delta``) is at least
+    :data:`NEGLIGIBLE_THERMAL` of the hottest one's — the bins' thermal error grows as
+    the temperature falls (:func:`~fvqp.spectra.qp_density.bin_thermal_error`), so it
+    bounds the others' — and the labels of the temperatures equal to it, joined by
+    ``" and "``."""
+    from ..spectra.qp_density import thermal_qp_density
+
+    dens = {k: float(thermal_qp_density(t, delta, 1.0)) for k, t in temperatures.items()}
+    top = max(dens.values())
+    T = min(t for k, t in temperatures.items() if dens[k] >= NEGLIGIBLE_THERMAL * top)
+    return T, " and ".join(k for k, t in temperatures.items() if t == T)
+
+
 def warn_thermal_bins(case, key: str, delta: float, h: float, T: float,
-                      quantum: float) -> None:
+                      quantum: float, source: str | None = None) -> None:
     """Warn (log ``fvqp``) when bins of spacing ``h`` above the gap ``delta`` (internal
     units of ``case``) miss the thermal QP number at ``T`` by more than
     :data:`fvqp.spectra.qp_density.BIN_THERMAL_TOL`
     (:func:`~fvqp.spectra.qp_density.bin_thermal_error`: the thermal f is held at the
     nodes for the collisions' detailed balance; spacings above ~0.4 kT when Δ >> kT),
-    naming ``key`` and the spacing that holds it.
+    naming ``key``, the temperature's ``source`` if given (e.g. ``"[boundaries.source]"``,
+    of :func:`thermal_supply`) and the spacing that holds it.
 
     The grids round a requested spacing to ``quantum / round(quantum / h)`` (``2Δ`` of
     :class:`fvqp.collisions.EnergyGrid`, the smallest gap of :class:`fvqp.spectra.bins
@@ -178,11 +209,11 @@ def warn_thermal_bins(case, key: str, delta: float, h: float, T: float,
     fix = quantum / math.ceil(quantum / bin_thermal_spacing(delta, T, BIN_THERMAL_TOL))
     si = case.units.to_si
     logging.getLogger("fvqp").warning(
-        "%s: %s: the bins of %s (%.2f kT at %.4g K) hold %.2f %% too few thermal QPs "
+        "%s: %s: the bins of %s (%.2f kT at %.4g K%s) hold %.2f %% too few thermal QPs "
         "(the background at the gap edge). Fix: spacing at most %s holds it to %g %%.",
         os.path.basename(case.path), key, ueV(si(h, "energy")), h / T,
-        si(T, "temperature"), -100 * err, ueV(si(fix, "energy")),
-        100 * BIN_THERMAL_TOL)
+        si(T, "temperature"), f", the temperature of {source}" if source else "",
+        -100 * err, ueV(si(fix, "energy")), 100 * BIN_THERMAL_TOL)
 
 
 def ueV(joules: float) -> str:

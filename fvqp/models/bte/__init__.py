@@ -324,6 +324,14 @@ def _check_given(raw, err) -> None:
 #: fixed steps do not read them
 ERROR_CONTROL = ("rtol", "newton_tol")
 
+#: ``[time]`` step limits of the Newton steps (:meth:`fvqp.solvers.bdf.BDFIntegrator.step`:
+#: dt_max caps every step, fixed ones too, dt_min ends the retries of a failed solve),
+#: read with collisions only: the collisionless fixed steps (:mod:`.transient`,
+#: :mod:`.gapsteps`) are linear solves of dt_initial, never shortened. ``atol`` is read
+#: by every run with collisions or the self-consistent gap (an occupation below zero
+#: within it is round-off, :func:`.coupled.undershoot`), by no other fixed-step run.
+STEP_LIMITS = ("dt_min", "dt_max")
+
 #: ``[gap]`` keys of the self-consistent gap only (``model`` is checked on its value)
 SELF_GAP_KEYS = ("hold", "floor")
 
@@ -334,7 +342,8 @@ LOCAL_PHONON_KEYS = ("escape_time", "no_escape")
 def _check_ignored(raw, err) -> None:
     """Keys a run would not read, written out (each was dropped without a word): the
     step's error control with fixed steps (``adaptive = false``, or a collisionless
-    transient, whose bins march fixed steps of dt_initial), ``[gap]`` keys of the
+    transient, whose bins march fixed steps of dt_initial), and without collisions also
+    the step limits :data:`STEP_LIMITS` and (gaps held) ``atol``, ``[gap]`` keys of the
     self-consistent gap without it, ``[collisions]`` keys with the collisions off (only
     the collision operator reads them, :mod:`.coupled`), the escape of phonons held at the
     bath (``phonons = "bath"``) or kept (``no_escape = true``), and ``[output] times`` of
@@ -348,12 +357,23 @@ def _check_ignored(raw, err) -> None:
     if not t.get("steady"):
         fixed = "adaptive = false" if t.get("adaptive") is False else \
             "a run without [collisions] enabled" if not col.get("enabled") else ""
-        for key in ERROR_CONTROL if fixed else ():
-            if key in t:
-                err.add(f"time.{key}", f"{fixed} takes fixed steps of dt_initial: no step "
-                        "is chosen or tested by the local error, and the run does not read "
-                        "it.", f"remove {key}, or set adaptive = true." if col.get("enabled")
-                        else f"remove {key} (adaptive steps need [collisions] enabled).")
+        # with collisions the fixed steps are BDFIntegrator's (dt_min, dt_max read) and
+        # the undershoot test reads atol, as on the self-consistent gap's loop (.gaprun)
+        unread = ERROR_CONTROL if col.get("enabled") else (*ERROR_CONTROL, *STEP_LIMITS) \
+            if g.get("self_consistent") else (*ERROR_CONTROL, *STEP_LIMITS, "atol")
+        for key in unread if fixed else ():
+            if key not in t:
+                continue
+            if key in STEP_LIMITS:
+                err.add(f"time.{key}", f"{fixed} takes fixed steps of dt_initial: each is "
+                        "a linear solve per energy bin, never shortened nor retried, and "
+                        "the run does not read it.", f"remove {key} (dt_initial sets the "
+                        "step; adaptive steps need [collisions] enabled).")
+                continue
+            err.add(f"time.{key}", f"{fixed} takes fixed steps of dt_initial: no step "
+                    "is chosen or tested by the local error, and the run does not read "
+                    "it.", f"remove {key}, or set adaptive = true." if col.get("enabled")
+                    else f"remove {key} (adaptive steps need [collisions] enabled).")
     if not t.get("steady") and (not col.get("enabled") or g.get("self_consistent")):
         # the snapshots of the fixed-step loop (.transient, .gaprun): [output] every only
         check_times_unread(raw.get("output") if isinstance(raw.get("output"), dict) else {},

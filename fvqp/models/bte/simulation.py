@@ -44,7 +44,7 @@ from ..base.balance import inflows
 from ..base.meshstage import CaseMesh
 from ..base.schema import case_material
 from ..base.template import reference_units
-from ..spec import SOURCE_WIDTHS, warn_thermal_bins
+from ..spec import SOURCE_WIDTHS, thermal_supply, warn_thermal_bins
 from . import SPEC, check_mesh_dimension
 from .media import Media
 from .problem import BTEProblem, Source
@@ -217,14 +217,20 @@ class BTESimulation:
         return spec.grid, spec.states, np.ones(spec.grid.n)
 
     def _warn_thermal(self) -> None:
-        """Warn when the BCS bins miss the thermal QP number of the bath (or of the
-        coldest ``bath`` boundary) (:func:`fvqp.models.spec.warn_thermal_bins`)."""
+        """Warn when the BCS bins miss the thermal QP number of the bath or of a held
+        (``bath``) boundary (:func:`fvqp.models.spec.warn_thermal_bins`): at the coldest
+        of them whose thermal QPs are not negligible against the hottest's
+        (:func:`fvqp.models.spec.thermal_supply`: a 20 mK bath beside a 300 mK contact
+        is not judged), named; with the bath alone, at the bath."""
         if self.self_gap or self.gap <= 0 or self.dist.rank or \
                 self.case.values["spectrum"]["kind"] != "bcs":
             return
-        warn_thermal_bins(self.case, "energy.spacing", self.gap, self.grid.h,
-                          min([self.T_bath, *held_temperatures(self.case.values)]),
-                          self.gap)  # the bins' first edge (_bin_grid with a gap > 0)
+        held = held_boundaries(self.case.values)
+        T, source = thermal_supply(self.gap, {
+            "[bath]": self.T_bath, **{f"[boundaries.{n}]": t for n, t in held.items()}}) \
+            if held else (self.T_bath, None)
+        warn_thermal_bins(self.case, "energy.spacing", self.gap, self.grid.h, T,
+                          self.gap, source)  # the bins' first edge (_bin_grid, gap > 0)
 
     def _slice_bins(self) -> list[int]:
         """The bin whose node is nearest to each ``[slices] energies`` entry; an energy
@@ -370,11 +376,18 @@ def bin_limits(energy, gap: float, gap_hi: float, kT: float, sources,
     return h, e_max, (e_max + gap_hi if collisions else None)
 
 
+def held_boundaries(data) -> dict[str, float]:
+    """Temperature of every ``bath`` boundary of the case ``data`` by its name (its
+    units; the bath's where none is given)."""
+    return {name: bc.get("temperature") or data["bath"]["temperature"]
+            for name, bc in (data.get("boundaries") or {}).items()
+            if bc.get("type") == "bath"}
+
+
 def held_temperatures(data) -> list[float]:
     """Temperatures of the ``bath`` boundaries of the case ``data`` (its units; the
     bath's where none is given): the thermal f they hold must fit on the grid."""
-    return [bc.get("temperature") or data["bath"]["temperature"]
-            for bc in (data.get("boundaries") or {}).values() if bc.get("type") == "bath"]
+    return list(held_boundaries(data).values())
 
 
 def _bin_grid(gap: float, media, h: float, e_max: float, w_max) -> BinGrid:
