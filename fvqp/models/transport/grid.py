@@ -35,14 +35,18 @@ def bin_grid(energy: Mapping, gaps: Iterable[float], kT: float, sources: Iterabl
     gaps, sources = list(gaps), list(sources)
     e_min = energy.get("e_min") or min(gaps) * (0.8 if self_consistent else 1.0)
     h = energy.get("spacing") or kT / 4
-    top, w_top = 12 * kT, 0.0
+    # a QP source's energy is a QP energy (its spectrum is laid on the bins' E, as in
+    # bte), not one above the gap: its top is not shifted by the largest gap (it was,
+    # which made a default grid one largest gap too tall: 1.8x the bins of a 1.3 meV
+    # source in Ta)
+    qp_top, w_top = 0.0, 0.0
     for s in sources:
         hi = s["energy"] + SOURCE_WIDTHS * s["width"]
-        top = max(top, hi) if s["type"] == "quasiparticle" else top
+        qp_top = max(qp_top, hi) if s["type"] == "quasiparticle" else qp_top
         w_top = max(w_top, hi) if s["type"] == "phonon" else w_top
     sg = list(source_gaps) if source_gaps is not None else [min(gaps)] * len(sources)
     e_max = energy.get("e_max") or max(
-        [max(gaps) + top]
+        [max(gaps) + 12 * kT, qp_top]
         + [nis_injection_top(max(gaps), bias, t_n, TUNNEL_TAIL) for bias, t_n in tunnels]
         + [pair_top(s, g) for s, g in zip(sources, sg, strict=True)
            if s["type"] == "phonon"])
