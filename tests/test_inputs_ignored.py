@@ -30,8 +30,7 @@ Each was validated and dropped without a word (the user believed it set somethin
 - kinetics0d: ``[time]`` dt_min, dt_max, adaptive, newton_tol, atol of a transient (PETSc
   TS adapts to rtol alone); ``[units]`` (the film's material sets the units; also
   bte_sphere, usadel, stochastic);
-- ``[output] figures`` of kinetics0d, bte_sphere, usadel and stochastic (only the mesh
-  models' run template reads it); stochastic's other ``[output]`` keys and ``[solver]``;
+- stochastic's ``[output]`` keys but ``directory`` and ``figures``, and ``[solver]``;
 - usadel: ``[time] steady = false`` (steady states only);
 - phonon: the ``[time]`` keys of adaptive steps; phonon, bte_chip: ``[output] times``
   (fixed steps of dt_initial, snapshots every N steps); bte: ``[output] times`` without the
@@ -71,11 +70,13 @@ IGNORED = [
      "time.end: a steady case (steady = true)", "remove end"),
     ("heat_nis_wire.toml", {'directory = "../output/heat_nis_wire"':
                             'directory = "../output/heat_nis_wire"\ntimes = ["1 ns"]'},
-     "output.times: a steady case (steady = true) writes its one steady state",
+     "output.times: a steady case (steady = true) writes its steady state "
+     "(one per point of a sweep)",
      "remove times, or remove steady = true"),
     ("heat_nis_wire.toml", {'directory = "../output/heat_nis_wire"':
                             'directory = "../output/heat_nis_wire"\nevery = 10'},
-     "output.every: a steady case (steady = true) writes its one steady state",
+     "output.every: a steady case (steady = true) writes its steady state "
+     "(one per point of a sweep)",
      "remove every, or remove steady = true"),
     ("bte_chip_deposit.toml", {'model = "dmm"': 'model = "dmm"\nreflection = "diffuse"'},
      "interfaces.reflection: the diffuse mismatch model ('dmm') reflects diffusely",
@@ -130,7 +131,8 @@ IGNORED = [
     ("kinetics0d_al_gap_suppression.toml",
      {'directory = "../output/kinetics0d_al_gap_suppression"':
       'directory = "../output/kinetics0d_al_gap_suppression"\ntimes = ["1 ns"]'},
-     "output.times: a steady case (steady = true) writes its one steady state",
+     "output.times: a steady case (steady = true) writes its steady state "
+     "(one per point of a sweep)",
      "remove times, or remove steady = true"),
     ("bte_film_pulse.toml", {"[angles]": '[collisions]\nphonons = "local"\n\n[angles]'},
      "collisions.phonons: the collisions are off (enabled = false, the default): phonons "
@@ -149,11 +151,13 @@ IGNORED = [
     ("transport_nis_wire.toml", {'directory = "../output/transport_nis_wire"':
                                  'directory = "../output/transport_nis_wire"\n'
                                  "checkpoint_every = 5"},
-     "output.checkpoint_every: a steady case (steady = true) writes its one steady state",
+     "output.checkpoint_every: a steady case (steady = true) writes its steady state "
+     "(one per point of a sweep)",
      "remove checkpoint_every, or remove steady = true"),
     ("bte_gapstep.toml", {'directory = "../output/bte_gapstep"':
                           'directory = "../output/bte_gapstep"\nevery = 5'},
-     "output.every: a steady case (steady = true) writes its one steady state",
+     "output.every: a steady case (steady = true) writes its steady state "
+     "(one per point of a sweep)",
      "remove every, or remove steady = true"),
     ("kinetics0d_al_relaxation.toml", {"rtol = 1e-4": 'rtol = 1e-4\ndt_max = "1 us"'},
      "time.dt_max: the transient's time stepper (PETSc TS) adapts its steps to rtol alone",
@@ -161,20 +165,6 @@ IGNORED = [
     ("kinetics0d_al_relaxation.toml", {"rtol = 1e-4": 'rtol = 1e-4\natol = "1 uK"'},
      "time.atol: the transient's time stepper (PETSc TS) adapts its steps to rtol alone",
      "remove atol"),
-    ("kinetics0d_al_gap_suppression.toml",
-     {'directory = "../output/kinetics0d_al_gap_suppression"':
-      'directory = "../output/kinetics0d_al_gap_suppression"\nfigures = false'},
-     "output.figures: kinetics0d draws <case>_steady.png", "remove figures."),
-    ("bte_sphere_sn_packet.toml", {"[output]": "[output]\nfigures = false"},
-     "output.figures: bte_sphere draws <case>_relaxation.png in every run", "remove figures."),
-    ("usadel_nis_wire.toml", {'directory = "../output/usadel_nis_wire"':
-                              'directory = "../output/usadel_nis_wire"\nfigures = false'},
-     "output.figures: usadel draws <case>.png in every run", "remove figures."),
-    ("stochastic_relaxation.toml", {'directory = "../output/stochastic_relaxation"':
-                                    'directory = "../output/stochastic_relaxation"\n'
-                                    "figures = false"},
-     "output.figures: stochastic draws the figures of its study in every run",
-     "remove figures."),
     ("stochastic_relaxation.toml", {'directory = "../output/stochastic_relaxation"':
                                     'directory = "../output/stochastic_relaxation"\n'
                                     "checkpoint_every = 5"},

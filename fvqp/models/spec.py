@@ -264,10 +264,10 @@ def check_steady_outputs(err, given, steady: bool) -> None:
         return
     for key in STEP_OUTPUTS:
         if key in given:
-            err.add(f"output.{key}", "a steady case (steady = true) writes its one steady "
-                    "state: there are no time steps or times to write, and the run does "
-                    "not read it.", f"remove {key}, or remove steady = true and give "
-                    "[time] end for a time-dependent run.")
+            err.add(f"output.{key}", "a steady case (steady = true) writes its steady "
+                    "state (one per point of a sweep): there are no time steps or times "
+                    "to write, and the run does not read it.", f"remove {key}, or remove "
+                    "steady = true and give [time] end for a time-dependent run.")
 
 
 def check_steady_steps(err, given) -> None:
@@ -280,15 +280,6 @@ def check_steady_steps(err, given) -> None:
                     "state directly: it takes no time steps, and the run does not read it.",
                     f"remove {key}, or remove steady = true and give end for a "
                     "time-dependent run.")
-
-
-def check_figures_unread(output: dict, err, model: str, figures: str) -> None:
-    """``[output] figures`` written out (``output``: the case file's table) for a model
-    whose run draws its ``figures`` (named in the message) whatever the key says (only
-    the mesh models' run template reads it): refused, naming the key."""
-    if "figures" in output:
-        err.add("output.figures", f"{model} draws {figures} in every run: the run does "
-                "not read figures.", "remove figures.")
 
 
 def check_times_unread(output: dict, err, run: str) -> None:

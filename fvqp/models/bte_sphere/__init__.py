@@ -157,13 +157,12 @@ _PHONON_MODE_KEYS = {"surface": "bte", "escape_time": "local"}
 def _check_given(raw, err) -> None:
     """``[phonons]`` keys written out for a ``mode`` that does not read them (the phonon
     ``surface`` of the phonon BTE, the ``escape_time`` of local phonons), and ``[output]
-    fields`` (every snapshot holds all of :data:`FIELDS`) and ``figures`` (every run
-    draws its figure): the run dropped them without a word."""
-    from ..spec import check_fields_unread, check_figures_unread
+    fields`` (every snapshot holds all of :data:`FIELDS`): the run dropped them without a
+    word."""
+    from ..spec import check_fields_unread
 
     out = raw.get("output") if isinstance(raw.get("output"), dict) else {}
     check_fields_unread(out, err, "bte_sphere", FIELDS)
-    check_figures_unread(out, err, "bte_sphere", "<case>_relaxation.png")
     ph = raw.get("phonons") if isinstance(raw.get("phonons"), dict) else {}
     mode = ph.get("mode", _SECTIONS["phonons"].fields["mode"].default)
     for key, needs in _PHONON_MODE_KEYS.items():

@@ -16,7 +16,8 @@ snapshot in SI, :mod:`.vtkseries`), ``bte_sphere.h5`` (grid; snapshots of the an
 :math:`\bar f(r,\varepsilon,t)`, of ``f`` at the ordinates nearest to ``write_mu`` and of
 :math:`\bar n(r,\Omega,t)`; time series of the energy that left through ``r = R`` (QPs,
 phonons), energy exchanged with the phonon bath, QP and phonon energies, QP number),
-``<case>_relaxation.png`` (energy balance, energy relaxation at the centre, spreading),
+``<case>_relaxation.png`` (energy balance, energy relaxation at the centre, spreading;
+not with ``[output] figures = false``),
 ``summary.json`` (balances; the key numbers named in its ``keys`` are shown at the end of
 the run), ``checkpoint.h5``. Every file is written atomically (:mod:`fvqp.io.atomic`).
 """
@@ -40,7 +41,7 @@ from ...units import E_CHARGE, UnitSystem
 from ..base import bdf_options, run_checkpointed
 from ..base.balance import imbalance, inflows
 from ..base.schema import case_material
-from ..base.template import materials_entry
+from ..base.template import materials_entry, wants_figures
 from ..spec import warn_thermal_bins
 from .discretisation import Ordinates, RadialMesh
 from .problem import SphereProblem
@@ -355,9 +356,10 @@ def run(case, output_dir: str | None = None, resume: bool = False,
                "materials": materials_entry(sim.region_materials),
                **_balances(extra["totals"], tot1, eq, acc, unit_e, unit_n)}
     summary.update(_key_numbers(summary))
-    summary["figure"] = os.path.join(out_dir, f"{case.name}_relaxation.png")
-    if dist.rank == 0:
-        _figure(store, summary["figure"], sim)
+    if wants_figures(case.case):  # [output] figures = false: no PNG, the rest the same
+        summary["figure"] = os.path.join(out_dir, f"{case.name}_relaxation.png")
+        if dist.rank == 0:
+            _figure(store, summary["figure"], sim)
     return summary
 
 

@@ -327,13 +327,12 @@ TS_UNREAD = ("dt_min", "dt_max", "adaptive", "newton_tol", "atol")
 
 
 def _check_given(raw, err) -> None:
-    """``[output] every``, ``fields`` and ``figures``, written out: the transient records
-    every accepted step in ``<case>_series.csv`` and its states (all of f and n) at
-    ``[output] times`` (:mod:`.driver`), every run draws its figure; no run reads
-    ``every`` (its default, 10, is the mesh models'), ``fields`` or ``figures``. The
-    ``[time]`` keys of a transient that its time stepper does not read (:data:`TS_UNREAD`;
-    those of a steady case are the loader's)."""
-    from ..spec import check_fields_unread, check_figures_unread
+    """``[output] every`` and ``fields``, written out: the transient records every
+    accepted step in ``<case>_series.csv`` and its states (all of f and n) at ``[output]
+    times`` (:mod:`.driver`); no run reads ``every`` (its default, 10, is the mesh
+    models') or ``fields``. The ``[time]`` keys of a transient that its time stepper does
+    not read (:data:`TS_UNREAD`; those of a steady case are the loader's)."""
+    from ..spec import check_fields_unread
 
     out = raw.get("output") if isinstance(raw.get("output"), dict) else {}
     t = raw.get("time") if isinstance(raw.get("time"), dict) else {}
@@ -345,8 +344,6 @@ def _check_given(raw, err) -> None:
                         "the initial state): the run does not read it.",
                         f"remove {key} (the time stepper's own options go under "
                         "[solver.ts], e.g. ts_adapt_dt_max in units of the film's tau0).")
-    check_figures_unread(out, err, "kinetics0d", "<case>_steady.png or <case>_transient.png "
-                         "(a sweep <case>_vs_<key>.png)")
     if "every" in out:
         err.add("output.every", "kinetics0d has no output every N steps: a transient "
                 "records every accepted step in <case>_series.csv and its states at "
@@ -358,7 +355,8 @@ def _check_given(raw, err) -> None:
 SPEC = ModelSpec(
     name="kinetics0d", uses_mesh=False, sections=_SECTIONS, fields=FIELDS,
     initial_schema=_INITIAL, check=_check, check_given=_check_given,
-    digest_exempt=("time.end",),  # `fvqp run --resume` may extend a transient (driver)
+    # `fvqp run --resume` may extend a transient (driver) and change [output] figures
+    digest_exempt=("time.end", "output.figures"),
     unused_sections=("units",),  # the film's material sets the units (build.film_units)
 )
 

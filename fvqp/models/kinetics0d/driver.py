@@ -4,7 +4,8 @@ internal units, drives, grid), solve, HDF5 + figure.
 Outputs (in the output directory): ``kinetics0d.h5`` (grid, DOS, final ``f``/``n``,
 bath distributions, time series and snapshots of transient runs, scalar observables in
 SI and internal units, metadata: units, parameters, case digest), the figure
-``<case>_steady.png`` or ``<case>_transient.png``, the time series ``<case>_series.csv``
+``<case>_steady.png`` or ``<case>_transient.png`` (unless ``[output] figures = false``;
+``summary.json`` ``figure`` names it), the time series ``<case>_series.csv``
 of a transient (:mod:`fvqp.models.kinetics0d.outputs`: energies in µeV, densities in
 µm⁻³, times in s) and ``summary.json`` (with ``keys``: N_qp, T*, T_N, Delta, eta_pb).
 
@@ -25,7 +26,7 @@ from ...collisions import bose, fermi
 from ...io.atomic import atomic_path
 from ...units import E_CHARGE
 from ..base.schema import case_material
-from ..base.template import materials_entry
+from ..base.template import materials_entry, wants_figures
 from ..base.timeloop import refuse_earlier_end, si_time
 from .build import build_model, film_units, solver_options
 from .model import Kinetics0D
@@ -186,12 +187,15 @@ def run(case, output_dir: str | None = None, resume: bool = False,
             rg["f"], rg["n"] = model.split(summary.pop("_relaxation_state"))
             rg.attrs.update(summary["relaxation"])
     os.replace(h5_tmp, h5)
-    snaps = list(zip(tr.snap_t, tr.snap_y, strict=True)) if tr is not None else []
-    png = os.path.join(out_dir, f"{case.name}_{'steady' if tc['steady'] else 'transient'}.png")
-    figure(png, model, y, case.units, snaps, d.get("title") or case.name,
-           time_format=si_time(case.units), series=tr.series if tr is not None else None)
     summary["output"] = h5
-    summary["figure"] = png
+    if wants_figures(case.case):  # [output] figures = false: no PNG, the rest the same
+        snaps = list(zip(tr.snap_t, tr.snap_y, strict=True)) if tr is not None else []
+        png = os.path.join(out_dir,
+                           f"{case.name}_{'steady' if tc['steady'] else 'transient'}.png")
+        figure(png, model, y, case.units, snaps, d.get("title") or case.name,
+               time_format=si_time(case.units),
+               series=tr.series if tr is not None else None)
+        summary["figure"] = png
     summary["keys"] = key_numbers(case.units, obs, model.grid.delta,
                                   None if tr is None else t_final)
     return summary  # its key numbers are logged once, by ModelResult.report (run_model)

@@ -17,8 +17,9 @@ computed it, so the table equals the serial one. ``--max-steps K`` stops after `
 computed points (status 1, checkpoint kept); ``--resume`` reuses the stored points.
 
 Outputs: ``kinetics0d_sweep.h5`` (one dataset per column, its unit as an attribute),
-``kinetics0d_sweep.csv`` (the same table), the figure ``<case>_vs_<key>.png`` and
-``summary.json``. Energies (:math:`\mu^*`, :math:`\Delta`) in µeV, as every model's.
+``kinetics0d_sweep.csv`` (the same table), the figure ``<case>_vs_<key>.png`` (unless
+``[output] figures = false``) and ``summary.json``. Energies (:math:`\mu^*`,
+:math:`\Delta`) in µeV, as every model's.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from ...io.workunits import StudyStopped, WorkUnits
 from ...parallel.tasks import TaskShare
 from ...solvers.result import ConvergenceError
 from ...units import E_CHARGE
+from ..base.template import wants_figures
 
 log = logging.getLogger(__name__)
 
@@ -212,7 +214,8 @@ def _map_reporting(units: WorkUnits, items: list, tasks: TaskShare, key: str,
 
 
 def _write(out_dir: str, table: dict, key: str, unit: str, case) -> None:
-    """The sweep table as HDF5 and CSV, and its figure (rank 0)."""
+    """The sweep table as HDF5 and CSV, and its figure unless ``[output] figures = false``
+    (rank 0)."""
     import h5py
 
     units = {key: unit, **COLUMNS}
@@ -231,8 +234,9 @@ def _write(out_dir: str, table: dict, key: str, unit: str, case) -> None:
     for i in range(len(table[key])):
         w.writerow([repr(float(table[k][i])) for k in table])
     atomic_write_bytes(os.path.join(out_dir, "kinetics0d_sweep.csv"), buf.getvalue().encode())
-    _figure(os.path.join(out_dir, f"{case.name}_vs_{key}.png"), table, key, unit,
-            case.values.get("title") or case.name)
+    if wants_figures(case.case):  # [output] figures = false: the table only
+        _figure(os.path.join(out_dir, f"{case.name}_vs_{key}.png"), table, key, unit,
+                case.values.get("title") or case.name)
 
 
 def _figure(path: str, table: dict, key: str, unit: str, title: str) -> None:

@@ -176,13 +176,10 @@ def _check(data, err) -> None:
 
 
 def _check_given(raw, err) -> None:
-    """``[output]`` keys other than ``directory``, written out: a study writes its whole
-    result (``<case>.h5``), its figures and a checkpoint after every finished unit
+    """``[output]`` keys other than ``directory`` and ``figures``, written out: a study
+    writes its whole result (``<case>.h5``) and a checkpoint after every finished unit
     (:mod:`.driver`) whatever they say, and has no time steps (no ``[time]``)."""
-    from ..spec import check_figures_unread
-
     out = raw.get("output") if isinstance(raw.get("output"), dict) else {}
-    check_figures_unread(out, err, "stochastic", "the figures of its study")
     for key in ("fields", "every", "times", "checkpoint_every"):
         if key in out:
             err.add(f"output.{key}", "a stochastic study writes its whole result and a "
@@ -192,6 +189,7 @@ def _check_given(raw, err) -> None:
 
 SPEC = ModelSpec(name="stochastic", uses_mesh=False, sections=_SECTIONS, check=_check,
                  check_given=_check_given,
+                 digest_exempt=("output.figures",),  # --resume may draw or not the figures
                  # no PETSc solver, no [units] (the run reads none), no temperature or time
                  unused_sections=("bath", "time", "units", "solver"))
 

@@ -8,7 +8,8 @@ fvqp version), its figure ``<case>_<what>.png`` (``<what>`` names the figure of 
 ``<case>_series.csv`` (:class:`fvqp.io.series.SeriesWriter`, the mesh models' writer: the
 columns' units in its comment lines, time in the study's reduced unit and, when the case
 gives the scale, in s) and its picture ``<case>_series.png``
-(:func:`fvqp.post.csvplot.plot_series_csv`).
+(:func:`fvqp.post.csvplot.plot_series_csv`). ``[output] figures = false``: no PNG, the
+other files the same (``fvqp plot`` draws both PNGs from them afterwards).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import numpy as np
 from ...io.atomic import atomic_path
 from ...io.workunits import StudyStopped, WorkUnits
 from ...parallel.tasks import TaskShare
+from ..base.template import wants_figures
 from .figures import draw, figure_stem
 from .progress import StudyProgress
 from .studies import STUDIES
@@ -75,21 +77,24 @@ def run(case, output_dir: str | None = None, resume: bool = False,
         from ..base.template import materials_entry
 
         res.summary["materials"] = materials_entry({"study": case_material(st)})
+    figures = wants_figures(case)
     summary = {"model": "stochastic", "study": kind, "case": case.path, "status": 0,
                "message": f"{kind} done", **res.summary, "output": h5,
-               "figure": h5[:-3] + ".png", "units_computed": units.computed,
+               **({"figure": h5[:-3] + ".png"} if figures else {}),
+               "units_computed": units.computed,
                **({"series": _series_path(out_dir, case.name)} if res.series else {}),
                "units_resumed": units.reused, "units_total": progress.total,
                "ranks": tasks.size, "keys": list(res.keys)}
     if tasks.is_root:
-        _write(case, out_dir, h5, kind, st, res)
+        _write(case, out_dir, h5, kind, st, res, figures)
     # summary.json and the end-of-run report with the study's key numbers ("keys") are
     # the run template's (run_model)
     return summary
 
 
-def _write(case, out_dir: str, h5: str, kind: str, st: dict, res) -> None:
-    """``<case>_<what>.h5`` and ``<case>_<what>.png`` of a finished study (atomic)."""
+def _write(case, out_dir: str, h5: str, kind: str, st: dict, res, figures: bool) -> None:
+    """``<case>_<what>.h5`` and, with ``figures``, ``<case>_<what>.png`` of a finished
+    study (atomic)."""
     import h5py
 
     from ... import __version__
@@ -112,18 +117,19 @@ def _write(case, out_dir: str, h5: str, kind: str, st: dict, res) -> None:
             dg[k] = np.asarray(v)
         fh.attrs["summary_json"] = json.dumps(res.summary, default=float)
     os.replace(tmp, h5)
-    draw(h5[:-3] + ".png", res.figure, res.datasets, res.summary, title)
+    if figures:
+        draw(h5[:-3] + ".png", res.figure, res.datasets, res.summary, title)
     if res.series is not None:
-        _write_series(_series_path(out_dir, case.name), res.series, title)
+        _write_series(_series_path(out_dir, case.name), res.series, title, figures)
 
 
 def _series_path(out_dir: str, name: str) -> str:
     return os.path.join(out_dir, f"{name}_series.csv")
 
 
-def _write_series(csv: str, series, title: str) -> None:
-    """``<case>_series.csv`` of a study's time trace and its picture ``<case>_series.png``
-    (both atomic)."""
+def _write_series(csv: str, series, title: str, figures: bool) -> None:
+    """``<case>_series.csv`` of a study's time trace and, with ``figures``, its picture
+    ``<case>_series.png`` (both atomic)."""
     from ...io.series import SeriesWriter
     from ...post.csvplot import plot_series_csv
 
@@ -133,4 +139,5 @@ def _write_series(csv: str, series, title: str) -> None:
     for i in range(len(next(iter(cols.values())))):
         rows.append({k: v[i].item() for k, v in cols.items()})
     rows.flush()
-    plot_series_csv(csv, csv[:-4] + ".png", f"{title}: time series")
+    if figures:
+        plot_series_csv(csv, csv[:-4] + ".png", f"{title}: time series")

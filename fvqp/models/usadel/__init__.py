@@ -481,18 +481,14 @@ def _check_region(name: str, reg: dict, sc: dict, err) -> None:
 def _check_given(raw, err) -> None:
     """A time-dependent run asked for (``[time] steady = false``, or an ``end``
     without ``steady``): usadel solves for steady states only, and ran them without a
-    word; ``[output] figures`` (every run draws its figure). The ``[time]`` and
-    ``[output]`` keys of time steps in a steady case are the loader's."""
-    from ..spec import check_figures_unread
-
+    word. The ``[time]`` and ``[output]`` keys of time steps in a steady case are the
+    loader's."""
     t = raw.get("time") if isinstance(raw.get("time"), dict) else {}
     if t.get("steady") is False or ("end" in t and "steady" not in t):
         err.add("time.steady", "usadel solves for steady states only (single states, bias "
                 "sweeps, fits): there is no time-dependent run, and the run does not read "
                 "[time] beyond steady.", "set steady = true under [time] and remove the "
                 "other [time] keys.")
-    out = raw.get("output") if isinstance(raw.get("output"), dict) else {}
-    check_figures_unread(out, err, "usadel", "<case>.png")
 
 
 def _check_files(data, case_dir, err) -> None:
@@ -505,7 +501,7 @@ SPEC = ModelSpec(
     name="usadel", region_schema=_REGION, boundary_types=_BOUNDARIES, fields=FIELDS,
     required_boundaries=_required_boundaries, sections=_SECTIONS, check=_check,
     check_given=_check_given, check_files=_check_files,
-    digest_exempt=("selfconsistency.max_iterations",),
+    digest_exempt=("selfconsistency.max_iterations", "output.figures"),
     unused_sections=("units",),  # the wire units of the first region (constants.wire_units)
     dimension_keys={1: ("cross_section",)},
     dimension_doc={"cross_section": 'e.g. "1200 nm^2"'},

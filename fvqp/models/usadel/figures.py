@@ -1,8 +1,9 @@
 """Reproductions of Figs. 10–13 of Ryan et al. (2026) as case runs (``[paper] figure``).
 
-Each writes ``<case>.h5`` (data), ``<case>.png`` (matplotlib) and ``summary.json``. The
-model set-ups are those of App. B (:mod:`fvqp.models.usadel.paper`); the experimental
-data of the paper are not available to fvqp, so the figures show the simulations only.
+Each writes ``<case>.h5`` (data), ``<case>.png`` (matplotlib; not with ``[output]
+figures = false``) and ``summary.json``. The model set-ups are those of App. B
+(:mod:`fvqp.models.usadel.paper`); the experimental data of the paper are not available to
+fvqp, so the figures show the simulations only.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from ...io.atomic import atomic_path, atomic_savefig
 from ...io.workunits import StudyStopped, WorkUnits, direct
 from ...solvers.result import ConvergenceError
 from ...units import E_CHARGE
+from ..base.template import wants_figures
 from . import paper
 from .fitting import gss_model, supercurrent_per_i0
 from .gradients import gradient_for_current
@@ -232,9 +234,12 @@ def run_figure(case, output_dir: str | None = None, resume: bool = False,
         except ConvergenceError as exc:
             raise ConvergenceError(f"{exc} The {len(units)} finished biases are kept in "
                                    f"{units.path}.") from exc
-    fig.suptitle(case.data.get("title") or case.name, fontsize=9)
-    fig.tight_layout(rect=(0, 0, 1, 0.95))  # keep the case title clear of the axes title
-    atomic_savefig(fig, os.path.join(out_dir, f"{case.name}.png"))
+    if wants_figures(case):
+        fig.suptitle(case.data.get("title") or case.name, fontsize=9)
+        fig.tight_layout(rect=(0, 0, 1, 0.95))  # keep the case title clear of the axes title
+        atomic_savefig(fig, os.path.join(out_dir, f"{case.name}.png"))
+    else:  # [output] figures = false: drawn with the data, not saved
+        _plt().close(fig)
     h5 = os.path.join(out_dir, f"{case.name}.h5")
     tmp = atomic_path(h5)
     data, units = with_units(data)

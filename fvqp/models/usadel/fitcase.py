@@ -35,6 +35,7 @@ import numpy as np
 from ...case import CaseError
 from ...io.atomic import atomic_path, atomic_savefig
 from ...units import E_CHARGE
+from ..base.template import wants_figures
 from .fitting import fit_dphi, fit_gamma, fit_i0, gss_model, supercurrent_per_i0
 
 log = logging.getLogger(__name__)
@@ -115,7 +116,8 @@ def geometry(case, net, inj: int, det: int, reservoirs) -> tuple[float, tuple | 
 
 def run_fit(case, output_dir: str | None = None) -> dict:
     """Fit Γ, ∂xφ and I0 to the measured g_ss of ``[fit] data``; writes ``<case>.h5``,
-    ``<case>.png``; returns the summary (``summary.json``: :func:`fvqp.models.base.run_model`)."""
+    ``<case>.png`` (unless ``[output] figures = false``); returns the summary
+    (``summary.json``: :func:`fvqp.models.base.run_model`)."""
     import h5py
 
     from .driver import build, internal_case
@@ -186,8 +188,9 @@ def run_fit(case, output_dir: str | None = None) -> dict:
                                         "dphi": "1/xi", "supercurrent_A": "A"})
         fh.attrs["summary"] = json.dumps(summary, default=float)
     os.replace(tmp, h5)
-    _figure(os.path.join(out_dir, f"{case.name}.png"), out, summary, fit, t_bath,
-            case.values.get("title") or case.name)
+    if wants_figures(case.case):
+        _figure(os.path.join(out_dir, f"{case.name}.png"), out, summary, fit, t_bath,
+                case.values.get("title") or case.name)
     summary["output"] = h5
     log.info("usadel fit %s: Γ = %.4g Δ0 ± %.2g, ∂xφ = %s, I0 = %.4g A", case.name, gam,
              s_gam, np.round(dphi, 4).tolist(), i0_fit)

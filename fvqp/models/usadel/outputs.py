@@ -1,6 +1,6 @@
 """The files of a Usadel run: ``<case>.h5`` (results, the energy grid and the spectral
-coefficients of the last state, units in the attributes), ``<case>.png``, ``<case>.vtu``
-and ``summary.json``.
+coefficients of the last state, units in the attributes), ``<case>.png`` (unless
+``[output] figures = false``), ``<case>.vtu`` and ``summary.json``.
 
 Energies are written in µeV (the unit family of every fvqp model's output,
 :mod:`fvqp.models.base.outputs`), voltages in mV/µV/V, currents in A, lengths in µm
@@ -17,6 +17,7 @@ import numpy as np
 
 from ...io.atomic import atomic_path, atomic_savefig
 from ...units import E_CHARGE
+from ..base.template import wants_figures
 
 #: units of the root datasets of ``<case>.h5`` (the HDF5 ``units`` attribute)
 H5_UNITS = {"x_um": "um", "points_um": "um", "gap_ueV": "ueV", "mu_uV": "uV",
@@ -118,8 +119,9 @@ def _figure(path, res, title):
 def write_outputs(case, out_dir, res, setup, spec, meta, mu_v, summary) -> None:
     """``<case>.h5`` (``res``, the energy grid in µeV, Δ0 and the spectral coefficients
     of the last state, units in the attributes: :data:`H5_UNITS`,
-    :data:`SPECTRAL_UNITS`), ``<case>.png`` and ``<case>.vtu`` (``summary.json`` is the
-    run template's, :func:`fvqp.models.base.run_model`)."""
+    :data:`SPECTRAL_UNITS`), ``<case>.png`` (unless ``[output] figures = false``) and
+    ``<case>.vtu`` (``summary.json`` is the run template's,
+    :func:`fvqp.models.base.run_model`)."""
     import h5py
 
     sc, d = meta["scales"], case.values
@@ -139,6 +141,7 @@ def write_outputs(case, out_dir, res, setup, spec, meta, mu_v, summary) -> None:
         fh.attrs["units"] = json.dumps({**H5_UNITS, **{f"spectral/{k}": u for k, u in
                                                        SPECTRAL_UNITS.items()}})
     os.replace(tmp, h5)
-    _figure(os.path.join(out_dir, f"{case.name}.png"), res, d.get("title") or case.name)
+    if wants_figures(case.case):
+        _figure(os.path.join(out_dir, f"{case.name}.png"), res, d.get("title") or case.name)
     _vtk(os.path.join(out_dir, f"{case.name}.vtu"), meta, d["output"]["fields"],
          res["gap_ueV"], mu_v, res.get("edge_current_A"))
