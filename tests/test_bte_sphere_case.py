@@ -14,7 +14,7 @@ from conftest import CASES, run_fvqp
 
 #: small variant of cases/bte_sphere_sn_packet.toml: coarser grids, shorter run
 SMALL = {"cells = 40": "cells = 8", "ordinates = 8": "ordinates = 4",
-         'spacing = "25 ueV"': 'spacing = "80 ueV"', 'e_max = "7.5 meV"': 'e_max = "6.7 meV"',
+         'spacing = "13.87 ueV"': 'spacing = "80 ueV"', 'e_max = "7.5 meV"': 'e_max = "6.7 meV"',
          'end = "5 ns"': 'end = "0.3 ns"', 'times = ["1 ps", "10 ps", "100 ps", "1 ns"]':
          'times = ["10 ps", "100 ps"]', 'directory = "../output/bte_sphere_sn_packet"':
          'directory = "out"'}

@@ -19,7 +19,7 @@ E = 1.602176634e-19
 #: a small, fixed-step variant of cases/bte_sphere_sn_packet.toml: 50 ps, snapshot every
 #: 2 steps of 5 ps
 SMALL = {"cells = 40": "cells = 8", "ordinates = 8": "ordinates = 4",
-         'spacing = "25 ueV"': 'spacing = "80 ueV"', 'e_max = "7.5 meV"': 'e_max = "6.7 meV"',
+         'spacing = "13.87 ueV"': 'spacing = "80 ueV"', 'e_max = "7.5 meV"': 'e_max = "6.7 meV"',
          'end = "5 ns"': 'end = "50 ps"', 'dt_initial = "0.01 ps"':
          'dt_initial = "5 ps"\nadaptive = false',
          'times = ["1 ps", "10 ps", "100 ps", "1 ns"]': "times = []",

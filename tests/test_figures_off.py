@@ -34,7 +34,7 @@ VARIANTS = {
         ["kinetics0d_al_power_sweep_vs_power.png"]),
     "bte_sphere": ("bte_sphere_sn_packet.toml", {
         "cells = 40": "cells = 8", "ordinates = 8": "ordinates = 4",
-        'spacing = "25 ueV"': 'spacing = "80 ueV"', 'e_max = "7.5 meV"': 'e_max = "6.7 meV"',
+        'spacing = "13.87 ueV"': 'spacing = "80 ueV"', 'e_max = "7.5 meV"': 'e_max = "6.7 meV"',
         'end = "5 ns"': 'end = "0.3 ns"',
         'times = ["1 ps", "10 ps", "100 ps", "1 ns"]': 'times = ["10 ps", "100 ps"]'},
         ["bte_sphere_sn_packet_relaxation.png"]),

@@ -21,6 +21,8 @@ from fvqp.case.loader import CaseError, load_case
 #: the constriction's hot contact made a drain: the 20 mK bath is its only temperature
 #: (beside the 300 mK contact its thermal QPs are negligible and not judged)
 BATH_ONLY = {'type = "bath"\ntemperature = "300 mK"': 'type = "absorbing"'}
+#: the Sn sphere on the 25 ueV bins it shipped with before 2026-11-26 (0.73 kT at 0.4 K)
+SPHERE_25 = {'spacing = "13.87 ueV"': 'spacing = "25 ueV"'}
 HOT = {'temperature = "20 mK"': 'temperature = "100 mK"',
        'spacing = "10 ueV"\ne_max = "480 ueV"\n': ""}
 
@@ -85,14 +87,15 @@ def test_bte_coarse_bins_warn(tmp_path, caplog):
 
 
 def test_sphere_thermal_background(tmp_path, caplog):
-    """bte_sphere (Sn, 0.4 K, 25 ueV = 0.73 kT): the bath's QP number on the bins is
-    11 % below 4 N0 int rho f dE, as :func:`fvqp.spectra.qp_density.bin_thermal_error`
-    predicts, and the run warns naming spectrum.spacing."""
+    """bte_sphere (Sn, 0.4 K, 25 ueV = 0.73 kT, the shipped case's former bins): the
+    bath's QP number on the bins is 11 % below 4 N0 int rho f dE, as
+    :func:`fvqp.spectra.qp_density.bin_thermal_error` predicts, and the run warns naming
+    spectrum.spacing."""
     from fvqp.models.bte_sphere.driver import SphereSimulation
     from fvqp.spectra import thermal_qp_density
     from fvqp.spectra.qp_density import bin_thermal_error
 
-    p = case_variant("bte_sphere_sn_packet.toml", tmp_path)
+    p = case_variant("bte_sphere_sn_packet.toml", tmp_path, **SPHERE_25)
     with caplog.at_level(logging.WARNING, logger="fvqp.bte_sphere"):
         sim = SphereSimulation(load_case(str(p)))
     g, T = sim.spectrum.grid, sim.T_bath
@@ -122,7 +125,7 @@ def test_the_spacing_a_warning_names_holds_the_background(tmp_path, caplog, case
     from fvqp.spectra.qp_density import BIN_THERMAL_TOL, bin_thermal_error
 
     sim_cls = SphereSimulation if "sphere" in case else BTESimulation
-    base = {} if "sphere" in case else BATH_ONLY
+    base = SPHERE_25 if "sphere" in case else BATH_ONLY
     with caplog.at_level(logging.WARNING, logger=logger):
         sim_cls(load_case(str(case_variant(case, tmp_path, **base))))
     msg = [r.getMessage() for r in caplog.records if key in r.getMessage()]

@@ -123,7 +123,7 @@ def test_bte_sphere_resume_extends_the_end(tmp_path):
     5 ps steps): the last snapshot of f and the energies to 1e-10 (measured 5.4e-16,
     2.6e-15)."""
     small = {"cells = 40": "cells = 8", "ordinates = 8": "ordinates = 4",
-             'spacing = "25 ueV"': 'spacing = "80 ueV"', 'e_max = "7.5 meV"':
+             'spacing = "13.87 ueV"': 'spacing = "80 ueV"', 'e_max = "7.5 meV"':
              'e_max = "6.7 meV"', 'dt_initial = "0.01 ps"':
              'dt_initial = "5 ps"\nadaptive = false',
              'times = ["1 ps", "10 ps", "100 ps", "1 ns"]': "times = []"}
