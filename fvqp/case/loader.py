@@ -93,10 +93,12 @@ def _common_fields(spec) -> dict:
                 "quantity", dimension="time", nonnegative=True), default=[]),
             "checkpoint_every": Field("int", "checkpoint every N steps", default=20,
                                       positive=True),
-            "figures": Field("bool", "draw the run's main pictures as PNG when it finishes "
-                             "(the main field at the last snapshot, a cut for 3D devices, "
-                             "<case>_timeseries.png and <case>_series.png; `fvqp plot` "
-                             "draws the rest)", default=True),
+            "figures": Field("bool", "draw the run's PNG pictures when it finishes (mesh "
+                             "models: the main field at the last snapshot, a cut for 3D "
+                             "devices, <case>_timeseries.png and <case>_series.png, `fvqp "
+                             "plot` draws the rest; kinetics0d, bte_sphere, usadel and "
+                             "stochastic: their own figures); false: no PNG, the other "
+                             "outputs the same", default=True),
         }),
     }
 

@@ -274,8 +274,11 @@ def _record_stop(summary: dict, sig: str) -> None:
 
 
 def wants_figures(case) -> bool:
-    """Whether a finished run draws its pictures: ``[output] figures`` (default true)."""
-    return bool(case.data.get("output", {}).get("figures", True))
+    """Whether a finished run draws its pictures: ``[output] figures`` (default true) of
+    ``case``, a :class:`fvqp.case.Case` or an :class:`fvqp.case.internal.InternalCase`
+    (the key has no dimension: the same value in both)."""
+    data = case.data if hasattr(case, "data") else case.values
+    return bool(data.get("output", {}).get("figures", True))
 
 
 def draw_figures(out_dir: str, summary: dict, fields: tuple = (),

@@ -356,7 +356,7 @@ def run(case, output_dir: str | None = None, resume: bool = False,
                "materials": materials_entry(sim.region_materials),
                **_balances(extra["totals"], tot1, eq, acc, unit_e, unit_n)}
     summary.update(_key_numbers(summary))
-    if wants_figures(case.case):  # [output] figures = false: no PNG, the rest the same
+    if wants_figures(case):  # [output] figures = false: no PNG, the rest the same
         summary["figure"] = os.path.join(out_dir, f"{case.name}_relaxation.png")
         if dist.rank == 0:
             _figure(store, summary["figure"], sim)

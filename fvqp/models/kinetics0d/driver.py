@@ -188,7 +188,7 @@ def run(case, output_dir: str | None = None, resume: bool = False,
             rg.attrs.update(summary["relaxation"])
     os.replace(h5_tmp, h5)
     summary["output"] = h5
-    if wants_figures(case.case):  # [output] figures = false: no PNG, the rest the same
+    if wants_figures(case):  # [output] figures = false: no PNG, the rest the same
         snaps = list(zip(tr.snap_t, tr.snap_y, strict=True)) if tr is not None else []
         png = os.path.join(out_dir,
                            f"{case.name}_{'steady' if tc['steady'] else 'transient'}.png")

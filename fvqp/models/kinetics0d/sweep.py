@@ -234,7 +234,7 @@ def _write(out_dir: str, table: dict, key: str, unit: str, case) -> None:
     for i in range(len(table[key])):
         w.writerow([repr(float(table[k][i])) for k in table])
     atomic_write_bytes(os.path.join(out_dir, "kinetics0d_sweep.csv"), buf.getvalue().encode())
-    if wants_figures(case.case):  # [output] figures = false: the table only
+    if wants_figures(case):  # [output] figures = false: the table only
         _figure(os.path.join(out_dir, f"{case.name}_vs_{key}.png"), table, key, unit,
                 case.values.get("title") or case.name)
 

@@ -188,7 +188,7 @@ def run_fit(case, output_dir: str | None = None) -> dict:
                                         "dphi": "1/xi", "supercurrent_A": "A"})
         fh.attrs["summary"] = json.dumps(summary, default=float)
     os.replace(tmp, h5)
-    if wants_figures(case.case):
+    if wants_figures(case):
         _figure(os.path.join(out_dir, f"{case.name}.png"), out, summary, fit, t_bath,
                 case.values.get("title") or case.name)
     summary["output"] = h5

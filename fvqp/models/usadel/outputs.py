@@ -141,7 +141,7 @@ def write_outputs(case, out_dir, res, setup, spec, meta, mu_v, summary) -> None:
         fh.attrs["units"] = json.dumps({**H5_UNITS, **{f"spectral/{k}": u for k, u in
                                                        SPECTRAL_UNITS.items()}})
     os.replace(tmp, h5)
-    if wants_figures(case.case):
+    if wants_figures(case):
         _figure(os.path.join(out_dir, f"{case.name}.png"), res, d.get("title") or case.name)
     _vtk(os.path.join(out_dir, f"{case.name}.vtu"), meta, d["output"]["fields"],
          res["gap_ueV"], mu_v, res.get("edge_current_A"))
