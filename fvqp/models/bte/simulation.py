@@ -38,6 +38,7 @@ from ...ordinates import circle, sphere
 from ...spectra import fermi
 from ...spectra.bins import BinGrid, cell_spectra
 from ...spectra.gap import thermal_gap
+from ...spectra.injection import gaussian_line
 from ...units import E_CHARGE
 from ..base import OutputField, to_output
 from ..base.balance import inflows
@@ -284,12 +285,11 @@ class BTESimulation:
                 self.dist.local.cell_region[: self.dist.local.n_owned]]
         for s, w, prof in case_sources(self.dist, self.geometry, self.case.values):
             e0, wd = s["energy"], s["width"]
+            line = gaussian_line(g.e, e0, wd)  # a narrow line: its nearest node
             if wd > 0:
-                shape = np.exp(-0.5 * ((g.e - e0) / wd) ** 2) * rho
+                shape = line * rho
             else:
-                shape = np.zeros(g.n)
-                shape[int(np.argmin(np.abs(g.e - e0)))] = 1.0
-                shape = shape * (rho > 0) if self.media is not None else shape
+                shape = line * (rho > 0) if self.media is not None else line
             if np.ndim(shape) == 2:  # per cell: particles per unit energy in every cell
                 norm = shape @ g.e
                 spec = np.divide(shape, norm[:, None], out=np.zeros_like(shape),

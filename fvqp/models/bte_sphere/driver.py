@@ -37,6 +37,7 @@ from ...collisions.grid import EnergyGrid
 from ...io.atomic import atomic_path, atomic_savefig
 from ...solvers import BDFIntegrator, JacobianConfig
 from ...spectra.gap import thermal_gap
+from ...spectra.injection import gaussian_line
 from ...units import E_CHARGE, UnitSystem
 from ..base import bdf_options, run_checkpointed
 from ..base.balance import imbalance, inflows
@@ -171,7 +172,7 @@ class SphereSimulation:
         """Bath + Gaussian packet with the requested excess energy (internal units)."""
         p, g = self.problem, self.spectrum.grid
         x = p.equilibrium().reshape(p.n, p.B)
-        shape_e = np.exp(-0.5 * ((g.e - self.eps0) / self.sigma) ** 2)
+        shape_e = gaussian_line(g.e, self.eps0, self.sigma)  # narrow: its nearest node
         shape_r = np.exp(-0.5 * (p.mesh.centres[p.rcell[:p.n]] / a) ** 2)
         unit = self.dist.sum(float(np.sum(p.weight * p.V[:p.n] * shape_r))) \
             * float(np.sum(g.h * self.spectrum.states * g.e * shape_e))

@@ -64,6 +64,7 @@ from scipy import sparse
 from scipy.sparse.linalg import LinearOperator
 
 from ...collisions import CollisionParams, EnergyGrid, fermi
+from ...spectra.injection import gaussian_line
 
 __all__ = ["Drive", "PhononInjection", "PhotonDrive", "TunnelInjection"]
 
@@ -317,11 +318,7 @@ class PhononInjection(Drive):
 
     def bind(self, grid: EnergyGrid, params: CollisionParams) -> None:
         w = grid.omega
-        if self.width > 0:
-            g = np.exp(-0.5 * ((w - self.energy) / self.width) ** 2)
-        else:
-            g = np.zeros_like(w)
-            g[int(np.argmin(np.abs(w - self.energy)))] = 1.0
+        g = gaussian_line(w, self.energy, self.width)  # a narrow line: its nearest node
         norm = params.phonon_weight * np.dot(grid.h * grid.phonon_states * w, g)
         self._rate = g / norm
         self._nq = grid.n

@@ -29,6 +29,7 @@ from ...materials.substrates import PhononMedium
 from ...mesh.sources import PowerProfile, PulseProfile, placement
 from ...ordinates import circle, sphere
 from ...spectra import bose
+from ...spectra.injection import gaussian_line
 from ...units import E_CHARGE, HBAR, UnitSystem
 from ..base import MeshModel, OutputField, to_output
 from ..base.balance import inflows
@@ -234,9 +235,8 @@ class PhononSimulation:
             else:
                 prof = PowerProfile(s["power"], s["start"], s.get("stop") or math.inf)
             e0, wd = s["energy"], s["width"]
-            if wd > 0:  # relative to the nearest node: a narrow one underflowed to 0/0
-                z2 = ((self.omega - e0) / wd) ** 2
-                energy_share = np.exp(-0.5 * (z2 - z2.min()))
+            if wd > 0:  # a narrow one relative to its nearest node (it underflowed to 0/0)
+                energy_share = gaussian_line(self.omega, e0, wd)
             else:
                 near = self.omega[int(np.argmin(np.abs(self.omega - e0)))]
                 energy_share = np.isclose(self.omega, near, rtol=1e-12).astype(float)

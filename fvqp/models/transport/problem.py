@@ -47,6 +47,7 @@ from ...collisions.batched import BatchedTerms, batched_jvp, batched_terms, cond
 from ...collisions.grid import bose, fermi
 from ...parallel.blocked import BlockDistribution
 from ...spectra.bins import BinGrid, cell_spectra, gaps
+from ...spectra.injection import gaussian_line
 from .balances import Balances
 from .faces import FaceOperators
 from .jacobian import JacobianAssembly
@@ -183,11 +184,7 @@ class TransportProblem(FaceOperators, JacobianAssembly, Balances, Linearisation)
         phonon source's rows are all one row (a read-only view: no (n, M) array)."""
         g, n = self.grid, self.n
         x = g.e if s.kind == "quasiparticle" else g.omega
-        if s.width > 0:
-            shape = np.exp(-0.5 * ((x - s.energy) / s.width) ** 2)
-        else:
-            shape = np.zeros_like(x)
-            shape[int(np.argmin(np.abs(x - s.energy)))] = 1.0
+        shape = gaussian_line(x, s.energy, s.width)  # a narrow line: its nearest node
         if s.kind == "quasiparticle":
             spec = np.tile(shape, (n, 1)) * self.rho[:n] * ~self.alg_f[:n]
         else:
