@@ -114,10 +114,33 @@ def test_held_boundaries_at_the_judged_temperature_are_all_named():
 
 
 def test_a_bath_alone_warns_as_before(tmp_path, caplog):
-    """With the contact made a drain the 20 mK bath is the only temperature: the 10 ueV
-    bins (5.87 kT) hold its thermal QPs 85 % too few and the warning is the one the run
-    gave before (no source named), with the 0.69 ueV that hold 5 %."""
-    _, msg = _warnings(tmp_path, caplog, **BATH_ONLY)
-    assert msg == ["bte_constriction.toml: energy.spacing: the bins of 10.13 ueV (5.87 kT "
-                   "at 0.02 K) hold 85.33 % too few thermal QPs (the background at the gap "
-                   "edge). Fix: spacing at most 0.6913 ueV holds it to 5 %."]
+    """With the contact made a drain and the bath at 100 mK (x_qp = 5e-10) the bath is
+    the only temperature: the 10 ueV bins (1.17 kT) hold its thermal QPs 20 % too few
+    and the warning is the one the run gave before (no source named)."""
+    _, msg = _warnings(tmp_path, caplog, **BATH_ONLY,
+                       **{'temperature = "20 mK"': 'temperature = "100 mK"'})
+    assert msg == ["bte_constriction.toml: energy.spacing: the bins of 10.13 ueV (1.17 kT "
+                   "at 0.1 K) hold 20.13 % too few thermal QPs (the background at the gap "
+                   "edge). Fix: spacing at most 3.443 ueV holds it to 5 %."]
+
+
+def test_a_negligible_bath_alone_is_not_warned(tmp_path, caplog):
+    """The same at the shipped 20 mK: 85 % of a background of x_qp = 1e-44 QPs per
+    Cooper pair, 1e-35 of the lowest densities measured (fvqp.models.spec.NEGLIGIBLE_XQP):
+    no warning, an INFO line that says why (the shipped bte_film_pulse, Al at 20 mK on
+    43 ueV bins, warned "100 % too few")."""
+    from fvqp.models.bte.simulation import BTESimulation
+
+    p = case_variant("bte_constriction.toml", tmp_path, **BATH_ONLY)
+    with caplog.at_level(logging.INFO, logger="fvqp"):
+        BTESimulation(load_case(str(p)))
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING
+                and "spacing" in r.getMessage()]
+    info = [r.getMessage() for r in caplog.records if "negligible" in r.getMessage()]
+    assert len(info) == 1 and "85.33 % too few thermal QPs at 0.02 K" in info[0]
+    assert "x_qp = 1.1e-44" in info[0]
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="fvqp"):
+        BTESimulation(load_case(str(case_variant("bte_film_pulse.toml", tmp_path))))
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING
+                and "spacing" in r.getMessage()]

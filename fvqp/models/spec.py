@@ -163,6 +163,18 @@ def bath_above_gap(err, key: str, material, Tc: float, T: float, where: str = ""
 #: contact's density.
 NEGLIGIBLE_THERMAL = 1e-6
 
+#: A thermal background below this QP density per Cooper-pair density
+#: (:math:`x_{qp} = n_{qp}/2N_0\Delta`) is not judged by :func:`warn_thermal_bins`:
+#: :data:`NEGLIGIBLE_THERMAL` of the lowest densities measured, ~0.01 µm⁻³ in Al
+#: (Bespalov et al. 2016, Phys. Rev. Lett. 117, 117002, and the experiments it cites;
+#: with its :math:`\nu_0 \approx 2\cdot10^{10}` eV⁻¹µm⁻³ and :math:`\Delta \approx`
+#: 200 µeV, :math:`2\nu_0\Delta \approx 8\cdot10^6` µm⁻³: :math:`x_{qp} \sim
+#: 10^{-9}`). Missing all of such a background changes no QP number a device can show
+#: by more than 1e-6 of it: Al at 20 mK holds :math:`x_{qp} \approx 10^{-44}`
+#: (``cases/bte_film_pulse.toml``), Al at 100 mK :math:`5\cdot10^{-10}`, Sn at 0.4 K
+#: :math:`6\cdot10^{-8}` (both judged).
+NEGLIGIBLE_XQP = 1e-15
+
 
 def thermal_supply(delta: float, temperatures: dict[str, float]) -> tuple[float, str]:
     """The temperature at which :func:`warn_thermal_bins` judges bins above the gap
@@ -190,7 +202,8 @@ def warn_thermal_bins(case, key: str, delta: float, h: float, T: float,
     (:func:`~fvqp.spectra.qp_density.bin_thermal_error`: the thermal f is held at the
     nodes for the collisions' detailed balance; spacings above ~0.4 kT when Δ >> kT),
     naming ``key``, the temperature's ``source`` if given (e.g. ``"[boundaries.source]"``,
-    of :func:`thermal_supply`) and the spacing that holds it.
+    of :func:`thermal_supply`) and the spacing that holds it; a background below
+    :data:`NEGLIGIBLE_XQP` QPs per Cooper pair only at INFO (no device shows it).
 
     The grids round a requested spacing to ``quantum / round(quantum / h)`` (``2Δ`` of
     :class:`fvqp.collisions.EnergyGrid`, the smallest gap of :class:`fvqp.spectra.bins
@@ -201,10 +214,23 @@ def warn_thermal_bins(case, key: str, delta: float, h: float, T: float,
     import math
     import os
 
-    from ..spectra.qp_density import BIN_THERMAL_TOL, bin_thermal_error, bin_thermal_spacing
+    from ..spectra.qp_density import (
+        BIN_THERMAL_TOL,
+        bin_thermal_error,
+        bin_thermal_spacing,
+        thermal_qp_density,
+    )
 
     err = bin_thermal_error(delta, h, T)
     if abs(err) <= BIN_THERMAL_TOL:
+        return
+    x_qp = float(thermal_qp_density(T, delta, 1.0)) / (2.0 * delta)
+    if x_qp < NEGLIGIBLE_XQP:  # a background no device can show (NEGLIGIBLE_XQP)
+        logging.getLogger("fvqp").info(
+            "%s: %s: the bins hold %.2f %% too few thermal QPs at %.4g K, a background of "
+            "x_qp = %.2g (QPs per Cooper pair): negligible, not warned.",
+            os.path.basename(case.path), key, -100 * err,
+            case.units.to_si(T, "temperature"), x_qp)
         return
     fix = quantum / math.ceil(quantum / bin_thermal_spacing(delta, T, BIN_THERMAL_TOL))
     si = case.units.to_si
