@@ -63,6 +63,18 @@ def case_variant(name: str, tmp_path, **repl) -> Path:
     return p
 
 
+def single_refusal(name: str, tmp_path, **repl) -> str:
+    """The one error of loading ``cases/<name>`` with the text replacements ``repl``
+    (:func:`case_variant`): asserted to be refused with exactly one problem."""
+    from fvqp.case.loader import CaseError, load_case
+
+    with pytest.raises(CaseError) as exc:
+        load_case(case_variant(name, tmp_path, **repl))
+    errors = exc.value.errors
+    assert len(errors) == 1, errors
+    return errors[0]
+
+
 def case_with_values(name: str, tmp_path, **values) -> Path:
     """A copy of ``cases/<name>`` in ``tmp_path`` with absolute mesh paths and the lines
     ``key = ...`` replaced by ``key = value`` (each key must occur exactly once)."""
