@@ -21,9 +21,10 @@ from fvqp.case.loader import CaseError, load_case
 #: the constriction's hot contact made a drain: the 20 mK bath is its only temperature
 #: (beside the 300 mK contact its thermal QPs are negligible and not judged)
 BATH_ONLY = {'type = "bath"\ntemperature = "300 mK"': 'type = "absorbing"'}
-#: ... and its bath raised to 100 mK: x_qp = 5e-10, a background a device can show (at
-#: 20 mK, x_qp = 1e-44, it is not judged: fvqp.models.spec.NEGLIGIBLE_XQP)
-BATH_100 = {**BATH_ONLY, 'temperature = "20 mK"': 'temperature = "100 mK"'}
+#: ... and its bath raised to 150 mK: x_qp = 1e-6, several thermal QPs in the film (at
+#: 20 mK, x_qp = 1e-44, and at 100 mK, 0.006 QPs in the film, the background is not
+#: judged: fvqp.models.spec.NEGLIGIBLE_XQP, warn_thermal_bins)
+BATH_150 = {**BATH_ONLY, 'temperature = "20 mK"': 'temperature = "150 mK"'}
 #: the Sn sphere on the 25 ueV bins it shipped with before 2026-11-26 (0.73 kT at 0.4 K)
 SPHERE_25 = {'spacing = "13.87 ueV"': 'spacing = "25 ueV"'}
 HOT = {'temperature = "20 mK"': 'temperature = "100 mK"',
@@ -76,18 +77,18 @@ def test_held_boundary_on_default_grid(tmp_path):
 
 
 def test_bte_coarse_bins_warn(tmp_path, caplog):
-    """The constriction with its contact made a drain and its bath at 100 mK: its 10 ueV
-    bins (1.17 kT) hold the bath's thermal QPs 20 % too few: the run names energy.spacing
+    """The constriction with its contact made a drain and its bath at 150 mK: its 10 ueV
+    bins (0.78 kT) hold the bath's thermal QPs 12 % too few: the run names energy.spacing
     and the spacing that holds 5 %."""
     from fvqp.models.bte.simulation import BTESimulation
 
-    p = case_variant("bte_constriction.toml", tmp_path, **BATH_100)
+    p = case_variant("bte_constriction.toml", tmp_path, **BATH_150)
     with caplog.at_level(logging.WARNING, logger="fvqp.bte"):
         BTESimulation(load_case(str(p)))
     msg = [r.getMessage() for r in caplog.records if "energy.spacing" in r.getMessage()]
     assert len(msg) == 1 and "bte_constriction.toml: energy.spacing" in msg[0]
-    assert "hold 20.13 %" in msg[0]
-    assert "Fix: spacing at most 3.44" in msg[0]  # 0.4 kT at 100 mK holds 5 %
+    assert "hold 11.96 %" in msg[0]
+    assert "Fix: spacing at most 5.216" in msg[0]  # 0.4 kT at 150 mK holds 5 %
 
 
 def test_sphere_thermal_background(tmp_path, caplog):
@@ -129,7 +130,7 @@ def test_the_spacing_a_warning_names_holds_the_background(tmp_path, caplog, case
     from fvqp.spectra.qp_density import BIN_THERMAL_TOL, bin_thermal_error
 
     sim_cls = SphereSimulation if "sphere" in case else BTESimulation
-    base = SPHERE_25 if "sphere" in case else BATH_100
+    base = SPHERE_25 if "sphere" in case else BATH_150
     with caplog.at_level(logging.WARNING, logger=logger):
         sim_cls(load_case(str(case_variant(case, tmp_path, **base))))
     msg = [r.getMessage() for r in caplog.records if key in r.getMessage()]

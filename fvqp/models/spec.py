@@ -195,15 +195,20 @@ def thermal_supply(delta: float, temperatures: dict[str, float]) -> tuple[float,
 
 
 def warn_thermal_bins(case, key: str, delta: float, h: float, T: float,
-                      quantum: float, source: str | None = None) -> None:
+                      quantum: float, source: str | None = None,
+                      count: float | None = None) -> None:
     """Warn (log ``fvqp``) when bins of spacing ``h`` above the gap ``delta`` (internal
     units of ``case``) miss the thermal QP number at ``T`` by more than
     :data:`fvqp.spectra.qp_density.BIN_THERMAL_TOL`
     (:func:`~fvqp.spectra.qp_density.bin_thermal_error`: the thermal f is held at the
     nodes for the collisions' detailed balance; spacings above ~0.4 kT when Δ >> kT),
     naming ``key``, the temperature's ``source`` if given (e.g. ``"[boundaries.source]"``,
-    of :func:`thermal_supply`) and the spacing that holds it; a background below
-    :data:`NEGLIGIBLE_XQP` QPs per Cooper pair only at INFO (no device shows it).
+    of :func:`thermal_supply`) and the spacing that holds it. Only at INFO: a background
+    below :data:`NEGLIGIBLE_XQP` QPs per Cooper pair (no device shows it), or one of less
+    than one QP in the whole device (``count``, the thermal QP number the bins hold in
+    the device, if the caller knows it: a background no count resolves; e.g. the 0.5 eV
+    pulse of ``cases/bte_film_relaxation.toml`` brings ~10³ QPs into a film that holds
+    0.4 thermal QPs at 100 mK).
 
     The grids round a requested spacing to ``quantum / round(quantum / h)`` (``2Δ`` of
     :class:`fvqp.collisions.EnergyGrid`, the smallest gap of :class:`fvqp.spectra.bins
@@ -225,12 +230,15 @@ def warn_thermal_bins(case, key: str, delta: float, h: float, T: float,
     if abs(err) <= BIN_THERMAL_TOL:
         return
     x_qp = float(thermal_qp_density(T, delta, 1.0)) / (2.0 * delta)
-    if x_qp < NEGLIGIBLE_XQP:  # a background no device can show (NEGLIGIBLE_XQP)
+    # the continuum's number from the bins' (err > -1: the bins hold some of it)
+    whole = count / max(1.0 + err, 1e-300) if count is not None else math.inf
+    if x_qp < NEGLIGIBLE_XQP or whole < 1.0:  # a background no device or count shows
         logging.getLogger("fvqp").info(
             "%s: %s: the bins hold %.2f %% too few thermal QPs at %.4g K, a background of "
-            "x_qp = %.2g (QPs per Cooper pair): negligible, not warned.",
+            "x_qp = %.2g QPs per Cooper pair%s: negligible, not warned.",
             os.path.basename(case.path), key, -100 * err,
-            case.units.to_si(T, "temperature"), x_qp)
+            case.units.to_si(T, "temperature"), x_qp,
+            f", {whole:.2g} QPs in the whole device" if count is not None else "")
         return
     fix = quantum / math.ceil(quantum / bin_thermal_spacing(delta, T, BIN_THERMAL_TOL))
     si = case.units.to_si

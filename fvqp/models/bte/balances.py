@@ -110,6 +110,14 @@ class BinBalances:
             rho = self.grid.e[bins][:, None] * rho
         return self.dist.sum(float(self.weight * self.grid.h * np.sum((rho * fb) @ self.vol)))
 
+    def isotropic_number(self, f: np.ndarray) -> float:
+        """QP number (all ranks) of the same isotropic occupation ``f`` (one value per
+        bin) in every owned cell: :meth:`number` of that state without forming it."""
+        states = (self.rho * float(np.sum(self.vol)) if self.uniform
+                  else self.rho_c[:, : self.n] @ self.vol)  # states x volume per bin
+        return self.dist.sum(float(self.weight * self.grid.h * float(
+            np.sum(self.quad.weights)) * np.dot(states, f)))
+
     def energy(self, x: np.ndarray) -> float:
         """QP energy of the state ``x`` (N, n_owned B), all ranks (:meth:`number`)."""
         return self.number(x, energy=True)

@@ -142,12 +142,12 @@ class BTESimulation:
         self.quad = circle(a["directions"]) if raw.dim == 2 else sphere(a["polar"], a["azimuth"])
         self.grid, self.states, self.flux = self._spectrum()
         self.kinds, self.f_in = self._boundaries()
-        self._warn_thermal()
         self.f_bath = fermi(self.grid.e, self.T_bath)
         #: the bins of the ``[slices] energies`` (fields ``f_slice_<k>``)
         self.slice_bins = self._slice_bins()
         self.widths, self.trap, self.inv_mfp = widths, trap, inv_mfp
         self.problem = self.make_problem(inv_mfp)
+        self._warn_thermal()
 
     def make_problem(self, inv_mfp: np.ndarray) -> BTEProblem:
         """The discrete-ordinates problem with inverse mean free paths ``inv_mfp`` per
@@ -223,15 +223,18 @@ class BTESimulation:
         of them whose thermal QPs are not negligible against the hottest's
         (:func:`fvqp.models.spec.thermal_supply`: a 20 mK bath beside a 300 mK contact
         is not judged), named; with the bath alone, at the bath."""
-        if self.self_gap or self.gap <= 0 or self.dist.rank or \
-                self.case.values["spectrum"]["kind"] != "bcs":
+        if self.self_gap or self.gap <= 0 or self.case.values["spectrum"]["kind"] != "bcs":
             return
         held = held_boundaries(self.case.values)
         T, source = thermal_supply(self.gap, {
             "[bath]": self.T_bath, **{f"[boundaries.{n}]": t for n, t in held.items()}}) \
             if held else (self.T_bath, None)
+        p = self.problem  # the thermal QPs the bins hold in the device (all ranks)
+        count = p.isotropic_number(fermi(self.grid.e, T)) * self.n_unit
+        if self.dist.rank:
+            return
         warn_thermal_bins(self.case, "energy.spacing", self.gap, self.grid.h, T,
-                          self.gap, source)  # the bins' first edge (_bin_grid, gap > 0)
+                          self.gap, source, count)  # first edge: the gap (_bin_grid)
 
     def _slice_bins(self) -> list[int]:
         """The bin whose node is nearest to each ``[slices] energies`` entry; an energy
