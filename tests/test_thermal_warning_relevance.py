@@ -153,7 +153,7 @@ def test_less_than_one_thermal_qp_in_the_device_is_not_warned(tmp_path, caplog, 
                                                                percent, count):
     """Two shipped cases at 100 mK (x_qp = 1.2e-9, judged by itself): their coarse bins
     miss 78 % / 20 % of a background of 0.86 / 0.0057 QPs in the whole film, which no
-    count resolves (the film relaxation's 0.5 eV pulse brings ~10^3 QPs): INFO naming the
+    count resolves (the film relaxation's 0.5 eV pulse brings 500 QPs of 1 meV): INFO naming the
     device's count, no warning (both warned)."""
     from fvqp.models.bte.simulation import BTESimulation
 

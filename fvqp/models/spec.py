@@ -171,7 +171,7 @@ NEGLIGIBLE_THERMAL = 1e-6
 #: 200 µeV, :math:`2\nu_0\Delta \approx 8\cdot10^6` µm⁻³: :math:`x_{qp} \sim
 #: 10^{-9}`). Missing all of such a background changes no QP number a device can show
 #: by more than 1e-6 of it: Al at 20 mK holds :math:`x_{qp} \approx 10^{-44}`
-#: (``cases/bte_film_pulse.toml``), Al at 100 mK :math:`5\cdot10^{-10}`, Sn at 0.4 K
+#: (``cases/bte_film_pulse.toml``), Al at 100 mK :math:`\sim 10^{-9}`, Sn at 0.4 K
 #: :math:`6\cdot10^{-8}` (both judged).
 NEGLIGIBLE_XQP = 1e-15
 
@@ -207,8 +207,8 @@ def warn_thermal_bins(case, key: str, delta: float, h: float, T: float,
     below :data:`NEGLIGIBLE_XQP` QPs per Cooper pair (no device shows it), or one of less
     than one QP in the whole device (``count``, the thermal QP number the bins hold in
     the device, if the caller knows it: a background no count resolves; e.g. the 0.5 eV
-    pulse of ``cases/bte_film_relaxation.toml`` brings ~10³ QPs into a film that holds
-    0.4 thermal QPs at 100 mK).
+    pulse of ``cases/bte_film_relaxation.toml`` brings 500 QPs of 1 meV, more after pair
+    breaking, into a film that holds 0.86 thermal QPs at 100 mK).
 
     The grids round a requested spacing to ``quantum / round(quantum / h)`` (``2Δ`` of
     :class:`fvqp.collisions.EnergyGrid`, the smallest gap of :class:`fvqp.spectra.bins
