@@ -222,7 +222,9 @@ class BTESimulation:
         (``bath``) boundary (:func:`fvqp.models.spec.warn_thermal_bins`): at the coldest
         of them whose thermal QPs are not negligible against the hottest's
         (:func:`fvqp.models.spec.thermal_supply`: a 20 mK bath beside a 300 mK contact
-        is not judged), named; with the bath alone, at the bath."""
+        is not judged), named; with the bath alone, at the bath. The device's thermal
+        QP number on the bins goes with it (a background of less than one QP is not
+        warned, :func:`~fvqp.models.spec.warn_thermal_bins`)."""
         if self.self_gap or self.gap <= 0 or self.case.values["spectrum"]["kind"] != "bcs":
             return
         held = held_boundaries(self.case.values)
