@@ -166,3 +166,30 @@ def test_less_than_one_thermal_qp_in_the_device_is_not_warned(tmp_path, caplog, 
     assert f"{percent} % too few thermal QPs at 0.1 K" in info[0]
     assert f", {count} QPs in the whole device" in info[0]
 
+
+
+def test_a_sphere_with_less_than_one_thermal_qp_is_not_warned(tmp_path, caplog):
+    """bte_sphere passes its thermal QP number too: the Sn sphere shrunk to 5 um at 0.25 K
+    on 25 ueV bins misses 20 % of 0.026 thermal QPs (x_qp = 3e-12, judged by itself):
+    INFO, no warning (it warned); the shipped 50 um sphere at 0.4 K on those bins (5e5
+    thermal QPs) still warns."""
+    from fvqp.models.bte_sphere.driver import SphereSimulation
+
+    coarse = {'spacing = "13.87 ueV"': 'spacing = "25 ueV"'}
+    small = {**coarse, 'radius = "50 um"': 'radius = "5 um"', 'temperature = "0.4 K"':
+             'temperature = "0.25 K"', 'deposit = "1 keV"': 'deposit = "1 eV"',
+             'radius = "5 um"\ndeposit': 'radius = "1 um"\ndeposit'}
+    for edits, warned in ((small, False), (coarse, True)):
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="fvqp"):
+            SphereSimulation(load_case(str(case_variant("bte_sphere_sn_packet.toml",
+                                                        tmp_path, **edits))))
+        warn = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING
+                and "spectrum.spacing" in r.getMessage()]
+        info = [r.getMessage() for r in caplog.records if "negligible" in r.getMessage()]
+        if warned:
+            assert len(warn) == 1 and "hold 11.00 %" in warn[0] and not info
+        else:
+            assert not warn and len(info) == 1
+            assert "20.13 % too few thermal QPs at 0.25 K" in info[0]
+            assert "0.026 QPs in the whole device" in info[0]

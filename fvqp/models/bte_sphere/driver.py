@@ -156,9 +156,12 @@ class SphereSimulation:
             c_s=c_s, tau_esc=tau_esc, outer_qp=sp["surface"], outer_ph=ph["surface"],
             scheme=sp["scheme"], comm=comm)
         self.dist = self.problem.dist
-        if sg["kind"] == "bcs" and not self.dist.rank:
-            warn_thermal_bins(case, "spectrum.spacing", grid.delta, grid.h, self.T_bath,
-                              grid.m * grid.h)
+        if sg["kind"] == "bcs":  # with the sphere's thermal QP number (all ranks)
+            count = self.totals(self.problem.equilibrium())["N_qp"] * \
+                u.scales["number_density"] * u.length**3
+            if not self.dist.rank:
+                warn_thermal_bins(case, "spectrum.spacing", grid.delta, grid.h,
+                                  self.T_bath, grid.m * grid.h, count=count)
         self.params = {"v_F_um_per_tau0": v_f, "mean_free_path_um": mfp, "c_s_um_per_tau0": c_s,
                        "radius_um": radius, "gap_kTc": grid.delta, "h_kTc": grid.h,
                        "e_max_kTc": grid.e_max, "T_bath_kTc": self.T_bath,
