@@ -156,9 +156,11 @@ class SphereSimulation:
             c_s=c_s, tau_esc=tau_esc, outer_qp=sp["surface"], outer_ph=ph["surface"],
             scheme=sp["scheme"], comm=comm)
         self.dist = self.problem.dist
-        if sg["kind"] == "bcs":  # with the sphere's thermal QP number (all ranks)
-            count = self.totals(self.problem.equilibrium())["N_qp"] * \
-                u.scales["number_density"] * u.length**3
+        #: totals of the bath's equilibrium (all ranks): the balances' reference and the
+        #: thermal QP number the bins hold, for the thermal-bins check
+        self.eq_totals = self.totals(self.problem.equilibrium())
+        if sg["kind"] == "bcs":
+            count = self.eq_totals["N_qp"] * u.scales["number_density"] * u.length**3
             if not self.dist.rank:
                 warn_thermal_bins(case, "spectrum.spacing", grid.delta, grid.h,
                                   self.T_bath, grid.m * grid.h, count=count)
@@ -316,7 +318,7 @@ def run(case, output_dir: str | None = None, resume: bool = False,
     petsc, jac = solver_setup(p, d["solver"]["petsc"], prefix=d["solver"]["prefix"])
     integ = BDFIntegrator(p, sim.x0, 0.0, d["solver"]["prefix"], petsc, opts, jacobian=jac)
     tot0 = sim.totals(sim.x0)
-    eq = sim.totals(p.equilibrium())
+    eq = sim.eq_totals
     unit_e, unit_n = u.scales["total_energy"], u.scales["number_density"] * u.length**3
 
     def quantities(it, extra=None) -> dict:
