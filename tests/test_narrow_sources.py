@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from conftest import case_variant, run_fvqp
 from fvqp.case.loader import load_case
@@ -108,3 +109,7 @@ def test_bte_sphere_narrow_packet_is_accepted(tmp_path):
         'energy = "5.5073 meV"', "cells = 40": "cells = 8", "ordinates = 8": "ordinates = 2"})
     sim = SphereSimulation(load_case(str(p)))
     assert np.isfinite(sim.amplitude) and sim.amplitude > 0
+    # the packet on its nearest bin still carries the deposit (1 keV) above the bath
+    excess = sim.totals(sim.x0)["E_qp"] - sim.eq_totals["E_qp"]
+    assert excess * sim.units.scales["total_energy"] == pytest.approx(1.602176634e-16,
+                                                                      rel=1e-9)
