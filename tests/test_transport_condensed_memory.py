@@ -83,6 +83,7 @@ def test_single_precision_spectra_round_the_action_only(absorber):
     vf = rng.standard_normal((p.loc.n_local, p.N))
     d = 1.0 + rng.uniform(size=(p.n, p.M))
     out = {}
+    before = p.single_spectra
     try:
         for single in (False, True):
             p.single_spectra, p._spectra, p._linearised = single, None, None
@@ -92,7 +93,7 @@ def test_single_precision_spectra_round_the_action_only(absorber):
                 assert all(a.dtype == np.complex64 for a in (
                     p._spectra[1][0].RF, p._spectra[1][0].Q0))
     finally:
-        p.single_spectra, p._spectra = False, None
+        p.single_spectra, p._spectra = before, None
     for a, b in zip(out[False], out[True], strict=True):
         err = np.linalg.norm(a - b) / np.linalg.norm(a)
         assert 0.0 < err <= SINGLE_BOUND, err

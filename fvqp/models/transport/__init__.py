@@ -156,6 +156,7 @@ def _check(data, err) -> None:
     check_pulse_or_power(data, err)
     _check_energy_grid(data, err)
     _check_condensed(data, err)
+    _check_collision_keys(data, err)
 
 
 #: ``[gap]`` keys of the steady state's self-consistent gap iteration
@@ -187,6 +188,34 @@ def _check_given(raw, err) -> None:
 #: selects such a lag (``snes_lag_preconditioner = 2``,
 #: :data:`.solver_config.SCHUR_PETSC`)
 SNES_LAGS = ("snes_lag_preconditioner", "snes_lag_jacobian")
+
+
+#: fvqp's own ``[solver.petsc]`` keys of the Jacobian action's collision part (not PETSc
+#: options; ``-<prefix>collision_*`` on the command line wins): their accepted values, the
+#: first the run's default (:func:`.solver_config.collision_options`;
+#: :class:`.problem.TransportProblem` ``action``, ``spectra``). The state transforms are
+#: kept rounded to complex64 by default (``single``: 4.4 KB per cell at 66 bins instead of
+#: 8.7). Measured on the absorber burst (13 280 cells x 66 bins x 130 phonon nodes, 6 BDF1
+#: steps, schur mode, 2026-11-26): against ``keep`` the same 12 Newton / 45 Krylov
+#: iterations, final energy and QP number equal to 3e-13, run peak 1 151 -> 1 087 MB (-4.9
+#: KB per cell). The action then carries the float32 rounding of the state's transforms
+#: (relative change of the condensed action 2.5e-11 on the 520-cell absorber,
+#: ``tests/test_transport_condensed_memory.py``; of the whole Jacobian action 4e-10 on the
+#: NIS network of ``tests/test_transport_model.py``); the residual Newton judges stays
+#: double.
+COLLISION_KEYS = {"collision_action": ("linear", "complex_step"),
+                  "collision_spectra": ("single", "keep", "recompute")}
+
+
+def _check_collision_keys(data, err) -> None:
+    """``collision_action`` and ``collision_spectra`` of ``[solver.petsc]`` name one of
+    their values (:data:`COLLISION_KEYS`)."""
+    petsc = (data.get("solver") or {}).get("petsc") or {}
+    for key, allowed in COLLISION_KEYS.items():
+        if key in petsc and str(petsc[key]) not in allowed:
+            err.add(f"solver.petsc.{key}", f"{key} = {petsc[key]!r} is not one of "
+                    f"{', '.join(repr(a) for a in allowed)}.",
+                    f"give {key} = {allowed[0]!r} (the default), or leave it out.")
 
 
 def _off(value) -> bool:

@@ -28,8 +28,6 @@ from ...materials import get_material
 from ...mesh import case_sources
 from ...solvers import BDFIntegrator, SteadySolver
 from ...solvers.lagged import LaggedPreconditioner
-from ...solvers.linear import option_value
-from ...solvers.options import normalise_prefix
 from ...spectra import fermi_temperature
 from ...spectra.bins import BinGrid
 from ...units import E_CHARGE, UnitSystem
@@ -41,6 +39,7 @@ from .problem import TransportProblem
 from .regions import Boundary, SpectralSource, region_material, region_params, trap_phonon_density
 from .solver_config import (
     assembled_preconditioner,
+    collision_options,
     condensed_solve,
     jacobian_config,
     jacobian_mode,
@@ -121,17 +120,13 @@ class TransportSimulation:
         self.grid = self._grid(gaps, problem_bcs)
         self._check_slices()
         self._warn_pair_tail(gaps)
+        action, spectra = collision_options(d)
         self.problem = TransportProblem(self.dist, self.grid, params, widths, problem_bcs,
                                         self._sources(), self.T_bath, self.self_consistent,
                                         collisions=d["numerics"]["collisions"],
                                         jacobian=jacobian_mode(d, self.geometry.n_cells,
                                                                self.grid),
-                                        action=option_value(
-                                            normalise_prefix(d["solver"]["prefix"])
-                                            + "collision_action", "linear"),
-                                        spectra=option_value(
-                                            normalise_prefix(d["solver"]["prefix"])
-                                            + "collision_spectra", "keep"))
+                                        action=action, spectra=spectra)
         #: how Newton's Jacobian is formed (a solver configuration, not physics) and
         #: whether the schur preconditioner is lagged across Newton iterations and steps
         self.jacobian, self.lagged = jacobian_config(self.problem, d)

@@ -97,7 +97,8 @@ class TransportProblem(FaceOperators, JacobianAssembly, Balances, Linearisation)
         action then carries the float32 rounding of the state's transforms, the
         residual Newton judges stays double), or made again batch by batch in every
         action (``recompute``: 8 more forward transforms per action, no such array;
-        bit for bit the kept ones' actions).
+        bit for bit the kept ones' actions). ``keep`` here, the exact action; a run's
+        default is ``single`` (:data:`fvqp.models.transport.COLLISION_KEYS`).
     """
 
     def __init__(self, cells, grid: BinGrid, regions, widths, boundaries: dict,

@@ -22,12 +22,13 @@ from ...solvers.forcing import forcing_options
 from ...solvers.lagged import LAG_DEFAULTS, LaggedPreconditioner
 from ...solvers.linear import case_option, option_value
 from ...solvers.options import FILM_GAMG, normalise_prefix
+from . import COLLISION_KEYS
 from .schur import SchurPreconditioner
 
 __all__ = ["AUTO_ASSEMBLED_ENTRIES", "CONDENSED_DEFAULT", "DEFAULT_PETSC", "FORCING_DEFAULT",
            "MATRIX_FREE_PETSC", "SCHUR_LAGGED_PETSC", "SCHUR_OUTER_DROP", "SCHUR_PETSC",
-           "condensed_applies", "condensed_solve", "jacobian_config", "jacobian_mode",
-           "krylov_counts", "assembled_preconditioner", "petsc_options"]
+           "collision_options", "condensed_applies", "condensed_solve", "jacobian_config",
+           "jacobian_mode", "krylov_counts", "assembled_preconditioner", "petsc_options"]
 
 log = logging.getLogger("fvqp.transport")
 
@@ -187,6 +188,19 @@ def jacobian_config(problem, values) -> tuple[JacobianConfig, bool]:
                           problem.block_size, pc, forcing), lagged
 
 
+def collision_options(values) -> tuple[str, str]:
+    """``(action, spectra)`` of the Jacobian action's collision part
+    (:class:`.problem.TransportProblem`): the case's ``collision_action`` and
+    ``collision_spectra`` of ``[solver.petsc]``, the command line's
+    ``-<prefix>collision_*`` winning, else the defaults of :data:`COLLISION_KEYS` (keys of
+    fvqp's own, never handed to PETSc)."""
+    prefix = normalise_prefix(values["solver"]["prefix"])
+    petsc = dict(values["solver"]["petsc"])
+    action, spectra = (case_option(prefix + key, petsc, key, allowed[0])
+                       for key, allowed in COLLISION_KEYS.items())
+    return action, spectra
+
+
 def condensed_applies(problem, values, lagged: bool) -> bool:
     """Whether the condensed solve (:mod:`.condensed`) can solve this case's Newton systems
     (the default where it applies, :data:`CONDENSED_DEFAULT`): no phonon diffusion between
@@ -239,7 +253,8 @@ def petsc_options(case, mode: str = "assembled", lagged: bool = False,
             base = {k: v for k, v in base.items() if not k.startswith("ksp_gmres_")}
             base["ksp_type"] = "preonly"
     opts = {**base, **{k: v for k, v in d["solver"]["petsc"].items()
-                       if not k.startswith("schur_") and k not in FORCING_KEYS}}
+                       if not k.startswith("schur_") and k not in FORCING_KEYS
+                       and k not in COLLISION_KEYS}}
     if opts.get("pc_type") not in ("bjacobi", "asm"):  # no sub-solvers: no sub_ defaults
         opts = {k: v for k, v in opts.items()
                 if not k.startswith("sub_") or k in d["solver"]["petsc"]}
