@@ -48,12 +48,20 @@ import logging
 import numpy as np
 from scipy.sparse import csr_matrix
 
-__all__ = ["CellBlockILU"]
+__all__ = ["CellBlockILU", "VALUES"]
 
 log = logging.getLogger("fvqp.solvers")
 
 #: cells per batch of the block inversions (temporaries ~ 3 CHUNK N^2 doubles)
 CHUNK = 256
+#: how the blocks may be stored: ``float32`` (:math:`4N^2` bytes per cell), or ``int16``
+#: (:math:`2N^2 + 4N`: every row as integers of its own float32 scale, rounded to
+#: :data:`INT16_STEPS` steps of its largest magnitude, relative rounding
+#: :math:`\le 1.5\times10^{-5}` of that magnitude; every product and inversion in float32
+#: or double as before, a batch of blocks scaled back at a time)
+VALUES = ("float32", "int16")
+#: steps of a row's largest magnitude in the ``int16`` storage
+INT16_STEPS = 32767.0
 
 
 class CellBlockILU:
@@ -69,6 +77,8 @@ class CellBlockILU:
         Keep a float32 copy of the blocks before the factorisation (another
         :math:`4N^2` bytes per cell) for :meth:`matvec`: the residuals of a two-level
         solve.
+    values : {"float32", "int16"}
+        How the blocks are stored (:data:`VALUES`).
 
     Raises
     ------
@@ -77,8 +87,13 @@ class CellBlockILU:
     """
 
     def __init__(self, n: int, N: int, pair_a: np.ndarray, pair_b: np.ndarray,
-                 keep_matrix: bool = False):
+                 keep_matrix: bool = False, values: str = "float32"):
+        if values not in VALUES:
+            raise ValueError(f"cell-block ILU(0): values must be one of {VALUES}, not "
+                             f"{values!r}")
         self.n, self.N = int(n), int(N)
+        #: how the blocks are stored (:data:`VALUES`)
+        self.values = values
         self.check(n, pair_a, pair_b)
         a, b = np.asarray(pair_a, np.int64), np.asarray(pair_b, np.int64)
         self.lo, self.hi = np.minimum(a, b), np.maximum(a, b)
@@ -98,11 +113,17 @@ class CellBlockILU:
         self.slot[self.order] = np.arange(n)
         self.bounds = np.cumsum([0] + [len(c) for c in self.levels])
         self.lo_s, self.hi_s = self.slot[self.lo], self.slot[self.hi]
-        self.blocks = np.zeros((n, N, N), dtype=np.float32)
+        self.blocks = np.zeros((n, N, N), dtype=np.int16 if values == "int16"
+                               else np.float32)
+        #: ``int16``: each stored row's scale (a row is ``blocks * row_scale[..., None]``)
+        self.row_scale = np.zeros((n, N), np.float32) if values == "int16" else None
+        self._buf = None  # ``int16``: one batch of blocks as float32 (:meth:`_matvec`)
+        self._diag = None  # ``int16``: the diagonal added since begin (:meth:`add_diagonal`)
         self.c_low = np.zeros((len(a), N), dtype=np.float32)  # row hi, column lo
         self.c_up = np.zeros((len(a), N), dtype=np.float32)   # row lo, column hi
-        #: the blocks of the matrix itself (storage order), kept with ``keep_matrix``
-        self.matrix = np.zeros_like(self.blocks) if keep_matrix else None
+        #: the blocks of the matrix itself (storage order, float32), kept with
+        #: ``keep_matrix``
+        self.matrix = np.zeros((n, N, N), np.float32) if keep_matrix else None
         #: per level, the pairs split into rounds whose target cells are distinct (a
         #: plain fancy-index update per round instead of the slow ``ufunc.at``)
         self.rounds_hi = [_rounds(self.hi_s[pairs], pairs) for pairs in self.pairs_hi]
@@ -122,16 +143,55 @@ class CellBlockILU:
 
     def begin(self) -> None:
         """Zero the blocks for a new assembly."""
-        self.blocks[:] = 0.0
+        self.blocks[:] = 0
+        if self.row_scale is not None:
+            self.row_scale[:] = 0.0
+            self._diag = None
+
+    def _get(self, rows) -> np.ndarray:
+        """The stored blocks at the storage rows ``rows`` (a slice or indices) as float32
+        (``int16``: scaled back per row)."""
+        if self.row_scale is None:
+            return self.blocks[rows]
+        return self.blocks[rows] * self.row_scale[rows][:, :, None]
+
+    def _put(self, rows, blocks: np.ndarray) -> None:
+        """Store ``blocks`` at the storage rows ``rows`` (``int16``: each row rounded to
+        :data:`INT16_STEPS` steps of its largest magnitude)."""
+        if self.row_scale is None:
+            self.blocks[rows] = blocks
+            return
+        scale = np.max(np.abs(blocks), axis=2) / INT16_STEPS
+        q = np.divide(blocks, scale[:, :, None], out=np.zeros(blocks.shape, np.float32),
+                      where=scale[:, :, None] > 0)
+        self.blocks[rows] = np.rint(q, out=q)
+        self.row_scale[rows] = scale
 
     def set_blocks(self, cells: np.ndarray, blocks: np.ndarray) -> None:
         """Write the dense blocks ``(len(cells), N, N)`` of ``cells``."""
-        self.blocks[self.slot[np.asarray(cells)]] = blocks
+        self._put(self.slot[np.asarray(cells)], blocks)
 
     def add_diagonal(self, diag: np.ndarray) -> None:
-        """Add ``diag`` (n, N), per cell, to the diagonals of the blocks."""
+        """Add ``diag`` (n, N), per cell, to the diagonals of the blocks (``int16``: kept
+        apart in float32 and added where a block is next read as a whole, by
+        :meth:`factor` and :meth:`cell_blocks`, so that no block is rounded twice)."""
         e = np.arange(self.N)
-        self.blocks[:, e, e] += diag[self.order]
+        d = diag[self.order]
+        if self.row_scale is None:
+            self.blocks[:, e, e] += d
+            return
+        if self._diag is None:
+            self._diag = np.zeros((self.n, self.N), np.float32)
+        self._diag += d
+
+    def _matrix(self, rows) -> np.ndarray:
+        """The blocks of the assembled matrix at the storage rows ``rows`` as float32
+        (before :meth:`factor`; ``int16``: with the diagonal kept apart)."""
+        out = self._get(rows)
+        if self._diag is not None:
+            e = np.arange(self.N)
+            out[:, e, e] += self._diag[rows]
+        return out
 
     def set_couplings(self, a: np.ndarray, b: np.ndarray, ab: np.ndarray,
                       ba: np.ndarray) -> None:
@@ -147,7 +207,12 @@ class CellBlockILU:
         docstring). A singular :math:`D_k` gives non-finite values in its cell (logged),
         so an application fails as a failed linear solve does."""
         if self.matrix is not None:
-            np.copyto(self.matrix, self.blocks)
+            for s in range(0, self.n, CHUNK):
+                sl = slice(s, min(self.n, s + CHUNK))
+                self.matrix[sl] = self._matrix(sl)
+        if self.row_scale is not None:
+            self._factor_rounded()
+            return
         for k, rounds in enumerate(self.rounds_hi):
             a, b = self.bounds[k], self.bounds[k + 1]
             for pairs in rounds:  # distinct targets within a round; D_j^-1 final
@@ -161,6 +226,25 @@ class CellBlockILU:
                 sl = slice(s, min(b, s + CHUNK))
                 self.blocks[sl] = _inverses(self.blocks[sl])
 
+    def _factor_rounded(self) -> None:
+        """:meth:`factor` of the ``int16`` storage: each level by batches of
+        :data:`CHUNK` cells in float32 (its blocks with the diagonal, the updates from
+        the final :math:`D_j^{-1}` of the lower levels, the inverses), rounded once."""
+        for k, rounds in enumerate(self.rounds_hi):
+            a, b = self.bounds[k], self.bounds[k + 1]
+            pairs = np.concatenate(rounds) if rounds else np.zeros(0, np.int64)
+            for s in range(a, b, CHUNK):
+                e = min(b, s + CHUNK)
+                blk = self._matrix(slice(s, e))
+                mine = pairs[(self.hi_s[pairs] >= s) & (self.hi_s[pairs] < e)]
+                for r in _rounds(self.hi_s[mine], mine):  # distinct targets per round
+                    upd = self._get(self.lo_s[r])
+                    upd *= self.c_low[r][:, :, None]
+                    upd *= self.c_up[r][:, None, :]
+                    blk[self.hi_s[r] - s] -= upd
+                self._put(slice(s, e), _inverses(blk))
+        self._diag = None  # in the blocks now
+
     def solve(self, r: np.ndarray) -> np.ndarray:
         """:math:`M^{-1}r` for ``r`` of shape (n N,) (module docstring); float64 out."""
         N = self.N
@@ -172,7 +256,7 @@ class CellBlockILU:
             a, b = self.bounds[k], self.bounds[k + 1]
             for pairs in rounds:  # distinct targets within a round
                 t[self.hi_s[pairs]] -= self.c_low[pairs] * t[self.lo_s[pairs]]
-            _matvec(self.blocks[a:b], t[a:b], out=buf[:b - a])
+            self._matvec(a, b, t[a:b], out=buf[:b - a])
             t[a:b] = buf[:b - a]
         for k in range(len(self.levels) - 1, -1, -1):  # z, levels down
             a, b = self.bounds[k], self.bounds[k + 1]
@@ -182,7 +266,7 @@ class CellBlockILU:
             g[:] = 0.0
             for pairs in self.rounds_lo[k]:
                 g[self.lo_s[pairs] - a] += self.c_up[pairs] * t[self.hi_s[pairs]]
-            t[a:b] -= _matvec(self.blocks[a:b], g)
+            t[a:b] -= self._matvec(a, b, g, out=np.empty_like(g))
         return t[self.slot].astype(np.float64).ravel()
 
 
@@ -203,9 +287,25 @@ class CellBlockILU:
         return out[self.slot].ravel()
 
     def cell_blocks(self, cells: np.ndarray) -> np.ndarray:
-        """The stored blocks of ``cells`` (before :meth:`factor`: the matrix's, with
-        the diagonal added)."""
-        return self.blocks[self.slot[np.asarray(cells)]]
+        """The stored blocks of ``cells`` as float32 (before :meth:`factor`: the
+        matrix's, with the diagonal added)."""
+        return self._matrix(self.slot[np.asarray(cells)])
+
+    def _matvec(self, a: int, b: int, x: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """The products of the stored blocks of the storage rows ``a:b`` with ``x``
+        ``(b - a, N)``, into ``out`` (``int16``: scaled back to float32 by batches of
+        :data:`CHUNK` cells, each batch's products at once)."""
+        if self.row_scale is None:
+            return _matvec(self.blocks[a:b], x, out=out)
+        if self._buf is None:
+            self._buf = np.empty((CHUNK, self.N, self.N), np.float32)
+        for s in range(a, b, CHUNK):
+            e = min(b, s + CHUNK)
+            q = self._buf[:e - s]
+            np.copyto(q, self.blocks[s:e], casting="unsafe")  # exact: |q| <= 32767
+            o = _matvec(q, x[s - a:e - a], out=out[s - a:e - a])
+            o *= self.row_scale[s:e]  # (diag(scale) Q) x = scale * (Q x)
+        return out
 
 
 def _matvec(blocks: np.ndarray, x: np.ndarray, out: np.ndarray | None = None

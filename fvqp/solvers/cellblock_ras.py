@@ -47,6 +47,8 @@ class CellBlockRAS:
         those between two ghost cells.
     keep_matrix : bool
         Keep the subdomain's matrix for :meth:`matvec` (:class:`CellBlockILU`).
+    values : {"float32", "int16"}
+        How the blocks are stored (:data:`fvqp.solvers.cellblock_ilu.VALUES`).
 
     Raises
     ------
@@ -56,7 +58,7 @@ class CellBlockRAS:
     """
 
     def __init__(self, cells, N: int, pair_a: np.ndarray, pair_b: np.ndarray,
-                 keep_matrix: bool = False):
+                 keep_matrix: bool = False, values: str = "float32"):
         self.check(cells)
         loc = cells.local
         self.n_owned, self.n_local, self.N = loc.n_owned, loc.n_local, int(N)
@@ -72,7 +74,7 @@ class CellBlockRAS:
         self.pos[self.order] = np.arange(self.n_local)
         self._a, self._b = self.pos[np.asarray(pair_a)], self.pos[np.asarray(pair_b)]
         #: the subdomain's block ILU(0), cells numbered by position
-        self.ilu = CellBlockILU(self.n_local, N, self._a, self._b, keep_matrix)
+        self.ilu = CellBlockILU(self.n_local, N, self._a, self._b, keep_matrix, values)
         self._rows = BlockDistribution(cells, N)
         self._work = self._rows.create_vec()
 

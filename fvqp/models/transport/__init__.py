@@ -205,13 +205,18 @@ SNES_LAGS = ("snes_lag_preconditioner", "snes_lag_jacobian")
 #: double.
 COLLISION_KEYS = {"collision_action": ("linear", "complex_step"),
                   "collision_spectra": ("single", "keep", "recompute")}
+#: ``[solver.petsc]`` keys of the Schur preconditioner checked at load: their accepted
+#: values, the first a run's default (``schur_block_values``:
+#: :data:`.schur.RUN_BLOCK_VALUES`, :data:`fvqp.solvers.cellblock_ilu.VALUES`)
+SCHUR_VALUE_KEYS = {"schur_block_values": ("int16", "float32")}
 
 
 def _check_collision_keys(data, err) -> None:
-    """``collision_action`` and ``collision_spectra`` of ``[solver.petsc]`` name one of
-    their values (:data:`COLLISION_KEYS`)."""
+    """``collision_action``, ``collision_spectra`` and ``schur_block_values`` of
+    ``[solver.petsc]`` name one of their values (:data:`COLLISION_KEYS`,
+    :data:`SCHUR_VALUE_KEYS`)."""
     petsc = (data.get("solver") or {}).get("petsc") or {}
-    for key, allowed in COLLISION_KEYS.items():
+    for key, allowed in {**COLLISION_KEYS, **SCHUR_VALUE_KEYS}.items():
         if key in petsc and str(petsc[key]) not in allowed:
             err.add(f"solver.petsc.{key}", f"{key} = {petsc[key]!r} is not one of "
                     f"{', '.join(repr(a) for a in allowed)}.",

@@ -317,6 +317,8 @@ class TransportModel(MeshModel):
         ueV = E_CHARGE * 1e-6
         schur = getattr(sim.jacobian.preconditioner, "pc", None)
         storage = {"schur_storage": schur.storage} if hasattr(schur, "storage") else {}
+        if storage.get("schur_storage") == "cells":  # and how the cell blocks are kept
+            storage["schur_block_values"] = schur.block_values
         return {"jacobian": sim.problem.jacobian,   # the mode `auto` chose
                 **storage,                          # the storage `auto` chose
                 "energy_grid": {"qp_bins": g.n, "phonon_nodes": g.n_ph,

@@ -50,10 +50,11 @@ from ...parallel.blocked import BlockDistribution
 from ...parallel.coarse import cell_aggregates
 from ...parallel.overlap import ghost_faces, subdomain_cells
 from ...solvers.blockcsr import CellBlockCSR
-from ...solvers.cellblock_ilu import CellBlockILU
+from ...solvers.cellblock_ilu import VALUES, CellBlockILU
 from ...solvers.cellblock_ras import CellBlockRAS
 from ...solvers.linear import LinearSolver, case_option, option_value
 from ...solvers.twolevel import AggregateCoarse
+from . import SCHUR_VALUE_KEYS
 from .condensed import MAX_IT, CondensedSolve
 from .phonon_pc import PhononDiffusionSolve
 from .schur_couplings import SchurCouplings
@@ -109,6 +110,22 @@ COUPLINGS = "fft"
 #: AIJ factors' bytes) and 1 286 against 1 815 MB peak, with the same 12 Newton / 57
 #: Krylov iterations and every balance of summary.json equal to 1e-12
 STORAGE = "auto"
+#: default of ``-<prefix>schur_block_values`` (:attr:`SchurPreconditioner.block_values`):
+#: how the cell storage keeps its blocks, ``float32`` or ``int16``
+#: (:data:`fvqp.solvers.cellblock_ilu.VALUES`); a run's default is :data:`RUN_BLOCK_VALUES`
+BLOCK_VALUES = "float32"
+#: how a run's cell storage keeps its blocks unless the case or the command line says
+#: (``schur_block_values`` of ``[solver.petsc]``; :func:`.solver_config.jacobian_config`):
+#: ``int16``, every row as integers of its own float32 scale (half the largest array of a
+#: device-size run). Measured on the absorber burst, 6 BDF1 steps, serial, one thread,
+#: 2026-11-26: 13 280 cells x 66 bins, two runs each alternating, 2.99-3.10 against
+#: 3.05-3.10 s per step, the same 12 Newton / 45 Krylov iterations, final energy and QP
+#: number equal to 2e-16, run peak 1 088-1 093 -> 991-1 009 MB; the 53 120-cell target
+#: (``benchmarks/transport_absorber3d.py target``, with the complex64 action spectra)
+#: 14.68 against 15.09 s per step (the machine slower that hour than in the morning's
+#: 12.9), 12 Newton / 62 against 61 Krylov, peak 4 252 -> 3 449-3 602 MB (82 -> 66-69 KB
+#: per cell)
+RUN_BLOCK_VALUES = SCHUR_VALUE_KEYS["schur_block_values"][0]
 #: default of ``-<prefix>schur_condensed`` (:mod:`.condensed`: the phonons condensed out
 #: of the Newton system exactly, GMRES on the QP unknowns; with the outer
 #: ``-<prefix>ksp_type preonly``; ``[solver.petsc] schur_condensed = true`` of a case)
@@ -164,6 +181,13 @@ class SchurPreconditioner(SchurCouplings):
         self._max_it = own("condensed_max_it", MAX_IT)
         self._outer = prefix
         self.storage = own("storage", STORAGE)
+        #: how the cell storage keeps its blocks (:data:`fvqp.solvers.cellblock_ilu.
+        #: VALUES`) -- option ``-<prefix>schur_block_values``
+        self.block_values = own("block_values", BLOCK_VALUES)
+        if self.block_values not in VALUES:
+            raise ValueError(f"-{self.prefix}block_values (schur_block_values of "
+                             f"[solver.petsc]) must be one of {VALUES}, not "
+                             f"{self.block_values!r}")
         self.ilu = None
         #: the faces between two ghost cells (local cells a, b, their tau) that the
         #: parallel cell storage's subdomains couple (None: serial or AIJ)
@@ -184,9 +208,10 @@ class SchurPreconditioner(SchurCouplings):
                 self._ghost_pairs = ghost_faces(problem.cells)
                 a = np.concatenate([a, self._ghost_pairs[0]])
                 b = np.concatenate([b, self._ghost_pairs[1]])
-                self.ilu = CellBlockRAS(problem.cells, N, a, b, n_agg > 0)
+                self.ilu = CellBlockRAS(problem.cells, N, a, b, n_agg > 0,
+                                        self.block_values)
             else:
-                self.ilu = CellBlockILU(problem.n, N, a, b, n_agg > 0)
+                self.ilu = CellBlockILU(problem.n, N, a, b, n_agg > 0, self.block_values)
             #: the coupled pairs of the cell storage (local cells)
             self._pairs = (a, b)
             self.csr = self.ilu

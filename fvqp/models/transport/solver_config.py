@@ -23,7 +23,7 @@ from ...solvers.lagged import LAG_DEFAULTS, LaggedPreconditioner
 from ...solvers.linear import case_option, option_value
 from ...solvers.options import FILM_GAMG, normalise_prefix
 from . import COLLISION_KEYS
-from .schur import SchurPreconditioner
+from .schur import RUN_BLOCK_VALUES, SchurPreconditioner
 
 __all__ = ["AUTO_ASSEMBLED_ENTRIES", "CONDENSED_DEFAULT", "DEFAULT_PETSC", "FORCING_DEFAULT",
            "MATRIX_FREE_PETSC", "SCHUR_LAGGED_PETSC", "SCHUR_OUTER_DROP", "SCHUR_PETSC",
@@ -176,6 +176,7 @@ def jacobian_config(problem, values) -> tuple[JacobianConfig, bool]:
         lagged = case_option(prefix + "schur_lag", inner, "lag", True)
         lag = {k: case_option(prefix + f"schur_lag_{k}", inner, f"lag_{k}", v)
                for k, v in LAG_DEFAULTS.items()}
+        inner.setdefault("block_values", RUN_BLOCK_VALUES)  # the case's, else int16
         if "condensed" not in inner and CONDENSED_DEFAULT:
             inner["condensed"] = condensed_applies(problem, values, lagged)
         schur = SchurPreconditioner(problem, prefix, inner)
