@@ -88,6 +88,13 @@ residual at the accepted state and the cell-block ILU's sweeps by ``matmul``: se
 PC build 2.5-2.8, PC apply 7.7-8.0), 2 ranks 7.9-8.4 s (1.56-1.78x), the same 12 Newton /
 61 Krylov, 4 651-4 678 MB = 88-90 KB per cell (+2 %: freed blocks reused in the heap).
 
+2026-11-26 evening, nothing else running, one BLAS thread: the action's state transforms
+in complex64 and the Schur cell blocks as int16 rows (a run's defaults since): serial 14.06
+s per step, 12 Newton / 62 Krylov, 3 449 MB = **66 KB per cell**; 2 ranks 7.93 s per step
+(1.77x), 2 092 MB per rank; the code before in the same hour
+(``FVQP_BENCH_TARGET_OPTIONS="-transport_collision_spectra keep
+-transport_schur_block_values float32"``) 15.09 s per step, 4 252 MB = 82 KB per cell.
+
 Issue 18 §1 (``memory()``, :mod:`transport_memory`; ``python
 benchmarks/transport_absorber3d.py memory``, FVQP_BENCH_MEMORY_SIZES, 2026-11-22, load
 11-16): KB per cell of the arrays living through a step at 3 320 / 13 280 cells (66 bins,
