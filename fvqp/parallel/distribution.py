@@ -82,6 +82,13 @@ class GhostedVectors:
         """A new ghosted PETSc vector (owned part + ghost slots)."""
         return self._template.duplicate()
 
+    def scratch_vec(self):
+        """The layout's template vector as a scratch vector: its values are anyone's to
+        overwrite within one call (copy in, ghost exchange, copy out: :meth:`to_local`,
+        :meth:`ghosted`) and mean nothing after it; never destroy it. A state-length
+        vector fewer than a work vector per user (issue 18 §1)."""
+        return self._template
+
     def global_index(self, local: np.ndarray) -> np.ndarray:
         """Global numbers of the local unknowns ``local`` (``local_to_global[local]``; a
         layout that does not keep the whole map computes only these)."""
@@ -106,7 +113,8 @@ class GhostedVectors:
     def ghosted(self, owned_values: np.ndarray, work=None) -> np.ndarray:
         """Owned values of every rank -> this rank's owned + ghost values (a ghost
         exchange on numpy arrays, for code that must not handle PETSc vectors). ``work``:
-        a vector of :meth:`create_vec` to use (and keep) instead of a new one.
+        a vector of :meth:`create_vec` to use instead of the scratch vector
+        (:meth:`scratch_vec`).
 
         Examples
         --------
@@ -114,13 +122,9 @@ class GhostedVectors:
         >>> SerialLayout(3).ghosted(np.array([1.0, 2.0, 3.0]))
         array([1., 2., 3.])
         """
-        v = self.create_vec() if work is None else work
+        v = self.scratch_vec() if work is None else work
         v.setArray(np.asarray(owned_values, dtype=float).ravel())
-        try:
-            return self.local_array(v)
-        finally:
-            if work is None:
-                v.destroy()
+        return self.local_array(v)
 
     def to_local(self, x, work) -> np.ndarray:
         """Copy any vector with this layout into the ghosted ``work`` and return local values."""

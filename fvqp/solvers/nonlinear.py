@@ -145,7 +145,9 @@ class NonlinearSolver:
             raise ValueError("a model preconditioner needs the Jacobian action (jvp)")
         self.assembler = None if preconditioner is not None else \
             SparseAssembler(dist, *pattern, block_size=block_size)
-        self._work = dist.create_vec()
+        # the ghost exchanges of states go through the layout's scratch vector (no work
+        # vector of its own: a state-length vector fewer, issue 18 §1)
+        self._work = dist.scratch_vec()
         self._F = dist.create_vec()
         self.snes = PETSc.SNES().create(comm=dist.comm)
         self.snes.setFunction(self._residual, self._F)
@@ -346,8 +348,7 @@ class NonlinearSolver:
         self.snes.destroy()
         if self.assembler is not None:
             self.assembler.mat.destroy()
-        for v in (self._work, self._F):
-            v.destroy()
+        self._F.destroy()  # (the scratch vector is the layout's)
 
 
 class _CorrectionTest:
@@ -496,9 +497,9 @@ class _JacobianAction:
 
     def __init__(self, dist, jvp: Callable):
         self.dist, self.jvp, self.x_local = dist, jvp, None
-        #: ghosted work vector of the actions, made at the first one (an exact model
-        #: preconditioner's hint answers every product of its Newton solves: no
-        #: state-length vector kept for nothing, issue 18 §1)
+        #: no ghosted work vector of its own (None): an action's ghost exchange goes
+        #: through the layout's scratch vector (:meth:`fvqp.parallel.distribution.
+        #: GhostedVectors.scratch_vec`; issue 18 §1)
         self._work = None
         #: ``(z handle, z values, r, r state, r - Jz)`` of the last exact solve, or None
         #: (released at the next product: the arrays live only until then)
@@ -520,9 +521,7 @@ class _JacobianAction:
                 with y as values:  # (raises the state: no stale cached norm)
                     values -= res
                 return
-        if self._work is None:
-            self._work = self.dist.create_vec()
-        vl = self.dist.to_local(v, self._work)
+        vl = self.dist.to_local(v, self.dist.scratch_vec())
         y.setArray(self.jvp(self.x_local, vl))
 
 
