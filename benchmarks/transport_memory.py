@@ -171,7 +171,8 @@ def account(problem, schur, max_apps: int, restart: int) -> list[tuple[str, int]
     p = problem
     add("state copy + outer derivatives (_linearised)", p._linearised)
     spectra = getattr(p, "_spectra", None)
-    add("state spectra of the Jacobian actions (_spectra, complex128)",
+    add("state spectra of the Jacobian actions (_spectra, "
+        f"{'complex64' if p.single_spectra else 'complex128'})",
         [vars(b) for b in spectra[1]] if spectra else None)
     add("DOS rho, ados, D_L per cell (N each)", [p.rho, p.ados, p.dl])
     add("state masses m_f, m_n, kappa, masks", [p.m_f, p.m_n, p.kappa, p.alg_f])
@@ -190,8 +191,9 @@ def account(problem, schur, max_apps: int, restart: int) -> list[tuple[str, int]
             coupling.spec if coupling else None)
         ilu = getattr(schur, "ilu", None)
         if ilu is not None:  # -transport_schur_storage cells
-            add("Schur complement block ILU(0) cell blocks (float32, storage 'cells')",
-                ilu.blocks)
+            sub = getattr(ilu, "ilu", ilu)  # the subdomain's CellBlockILU on several ranks
+            add(f"Schur complement block ILU(0) cell blocks ({sub.blocks.dtype}, storage "
+                "'cells', with the int16 rows' scales)", [sub.blocks, sub.row_scale])
             add("Schur complement couplings (float32) and levels",
                 [ilu.c_low, ilu.c_up, ilu.lo, ilu.hi, ilu.levels, ilu.pairs_hi,
                  ilu.pairs_lo])
