@@ -87,23 +87,12 @@ def test_run_stores_int16_blocks_with_the_float32_answers(tmp_path):
     ends in the same state to 1e-11 of its largest unknown (measured: 12 Newton / 34
     Krylov both, final state 1e-15 apart): the preconditioner's rounding moves no
     answer."""
-    import json
+    from test_transport_spectra_default import run_variants
 
-    import h5py
-    from test_transport_spectra_default import _case
-
-    from conftest import run_fvqp
-
-    out = {}
-    for label, petsc in (("int16", ""), ("float32", 'schur_block_values = "float32"\n')):
-        d = tmp_path / label
-        d.mkdir()
-        run_fvqp(["-q", "run", _case(d, petsc), "--output", d / "o"])
-        s = json.loads((d / "o" / "summary.json").read_text())
-        assert s["status"] == 0, s["message"]
+    out = run_variants(tmp_path, (("int16", ""),
+                                  ("float32", 'schur_block_values = "float32"\n')))
+    for label, (s, _) in out.items():
         assert (s["schur_storage"], s["schur_block_values"]) == ("cells", label)
-        with h5py.File(d / "o" / "checkpoint.h5") as f:
-            out[label] = (s, np.asarray(f["x0"]))
     (s1, x1), (s0, x0) = out["int16"], out["float32"]
     assert s1["newton_iterations"] == s0["newton_iterations"]
     assert s1["linear_iterations"] == s0["linear_iterations"]

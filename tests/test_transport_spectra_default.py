@@ -20,6 +20,23 @@ def _case(tmp_path, petsc: str = ""):
     return case
 
 
+def run_variants(tmp_path, variants) -> dict:
+    """Run :func:`_case` with each ``(label, [solver.petsc] lines)``: ``{label:
+    (summary, newest state of the checkpoint)}``, every run converged."""
+    import h5py
+
+    out = {}
+    for label, petsc in variants:
+        d = tmp_path / label
+        d.mkdir()
+        run_fvqp(["-q", "run", _case(d, petsc), "--output", d / "o"])
+        s = json.loads((d / "o" / "summary.json").read_text())
+        assert s["status"] == 0, s["message"]
+        with h5py.File(d / "o" / "checkpoint.h5") as f:
+            out[label] = (s, np.asarray(f["x0"]))  # the newest state
+    return out
+
+
 def test_run_keeps_the_action_spectra_in_single_precision(tmp_path):
     """The problem a run builds rounds its kept transforms to complex64 unless the case
     asks for ``collision_spectra = "keep"``; a case's ``collision_action`` is read too
@@ -66,18 +83,7 @@ def test_single_precision_spectra_change_no_answer(tmp_path):
     iterations, the final energy, QP number and every unknown of the final state equal to
     1e-11 of the largest (measured: 12 Newton / 34 Krylov both; final state, energy and QP
     number 5e-14 to 6e-14 apart)."""
-    import h5py
-
-    out = {}
-    for label, petsc in (("single", ""), ("keep", 'collision_spectra = "keep"\n')):
-        d = tmp_path / label
-        d.mkdir()
-        run_fvqp(["-q", "run", _case(d, petsc), "--output", d / "o"])
-        s = json.loads((d / "o" / "summary.json").read_text())
-        assert s["status"] == 0, s["message"]
-        with h5py.File(d / "o" / "checkpoint.h5") as f:
-            x = np.asarray(f["x0"])  # the newest state
-        out[label] = (s, x)
+    out = run_variants(tmp_path, (("single", ""), ("keep", 'collision_spectra = "keep"\n')))
     (s1, x1), (s0, x0) = out["single"], out["keep"]
     assert s1["newton_iterations"] == s0["newton_iterations"]
     assert s1["linear_iterations"] == s0["linear_iterations"]
