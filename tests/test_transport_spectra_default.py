@@ -91,3 +91,26 @@ def test_single_precision_spectra_change_no_answer(tmp_path):
         s0["energy_J"]["final"])
     assert abs(s1["N_qp"] - s0["N_qp"]) <= 1e-11 * abs(s0["N_qp"])
     assert np.max(np.abs(x1 - x0)) <= 1e-11 * np.max(np.abs(x0))
+
+
+def test_command_line_value_refused_naming_the_option(tmp_path):
+    """A bad ``-transport_collision_spectra`` on the command line (a case's is refused at
+    load) stops the build with the option, its values and the fix (it had been the
+    problem's ``spectra must be ...``, which named no option)."""
+    import pytest
+    from petsc4py import PETSc
+
+    from fvqp.case.loader import load_case
+    from fvqp.models.transport.driver import TransportSimulation
+    from fvqp.solvers import options_session
+
+    case = load_case(str(_case(tmp_path)))
+    PETSc.Options()["transport_collision_spectra"] = "half"
+    try:
+        with options_session(), pytest.raises(ValueError) as err:
+            TransportSimulation(case)
+    finally:
+        del PETSc.Options()["transport_collision_spectra"]
+    msg = str(err.value)
+    assert "-transport_collision_spectra half" in msg and "'recompute'" in msg
+    assert "Fix:" in msg

@@ -197,8 +197,15 @@ def collision_options(values) -> tuple[str, str]:
     fvqp's own, never handed to PETSc)."""
     prefix = normalise_prefix(values["solver"]["prefix"])
     petsc = dict(values["solver"]["petsc"])
-    action, spectra = (case_option(prefix + key, petsc, key, allowed[0])
-                       for key, allowed in COLLISION_KEYS.items())
+    out = []
+    for key, allowed in COLLISION_KEYS.items():
+        value = case_option(prefix + key, petsc, key, allowed[0])
+        if value not in allowed:  # (a case's value is checked at load: the command line)
+            raise ValueError(f"-{prefix}{key} {value}: not one of "
+                             f"{', '.join(repr(a) for a in allowed)}. Fix: give one of "
+                             f"them, or leave the option out (default {allowed[0]!r})")
+        out.append(value)
+    action, spectra = out
     return action, spectra
 
 
