@@ -15,7 +15,7 @@ from fvqp.solvers import NonlinearSolver
 
 
 def test_newton_keeps_no_work_vector_and_the_layout_survives_it():
-    """Solve log x = 0 on a 64-cell line (3 unknowns per cell): the solver's work vector
+    """Solve x^3 = 1 on a 64-cell line (3 unknowns per cell): the solver's work vector
     is the layout's scratch vector, destroying the solver leaves it usable (a new vector
     from the layout, a ghost exchange) and a second solver on the same layout solves
     too."""
@@ -23,7 +23,7 @@ def test_newton_keeps_no_work_vector_and_the_layout_survives_it():
         MESHES / "mms/line_64.msh"))), 3)
     n = dist.local.n_owned  # unknowns (cells x 3)
     for k in range(2):
-        s = NonlinearSolver(dist, lambda x: np.log(x[:n]), lambda x: 1.0 / x[:n],
+        s = NonlinearSolver(dist, lambda x: x[:n] ** 3 - 1.0, lambda x: 3.0 * x[:n] ** 2,
                             (np.arange(n), np.arange(n)), f"scratch{k}_",
                             {"snes_rtol": 1e-12})
         assert s._work is dist.scratch_vec()
