@@ -23,7 +23,9 @@ CellBlockRAS`, the ``auto`` default since 2026-11-24 evening), 3 BDF1 steps of 0
 path, at 1, 2, 4, 8 ranks: Krylov per Newton 5.00, 5.00, 5.00, 5.00; 0.86, 0.47, 0.58,
 0.64 s per step (4 and 8 oversubscribed); 391, 275, 226, 197 MB per rank. The 520-cell
 burst (6 steps) on 8 ranks: cell storage, 11 Newton / 58 Krylov as serially, final
-energy equal to 1e-15.
+energy equal to 1e-15. 2026-11-26 evening, the run defaults of then (int16 cell blocks,
+complex64 action spectra, forced first linear solve), the same command: Krylov per Newton
+4.00, 4.00, 4.17, 4.17; 0.85, 0.46, 0.56, 0.66 s per step; 337, 257, 215, 192 MB per rank.
 
 Assembled path, 2026-11-23 08:35-09:20, heavily loaded (times not comparable), 3 BDF1
 steps of 0.2 ns, 16 bins, Krylov per Newton at 1, 2, 4, 8 ranks: with RCM subdomains of
