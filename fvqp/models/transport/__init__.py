@@ -13,6 +13,7 @@ the distributed state. See ``docs/theory_transport.md``.
 from __future__ import annotations
 
 from ...case.schema import Field, Section
+from ...solvers.cellblock_ilu import VALUES as CELL_BLOCK_VALUES
 from ..base.schema import SPECTRAL_SOURCE as _SPECTRUM
 from ..base.schema import (
     active_regions,
@@ -208,7 +209,8 @@ COLLISION_KEYS = {"collision_action": ("linear", "complex_step"),
 #: ``[solver.petsc]`` keys of the Schur preconditioner checked at load: their accepted
 #: values, the first a run's default (``schur_block_values``:
 #: :data:`.schur.RUN_BLOCK_VALUES`, :data:`fvqp.solvers.cellblock_ilu.VALUES`)
-SCHUR_VALUE_KEYS = {"schur_block_values": ("int16", "float32")}
+SCHUR_VALUE_KEYS = {"schur_block_values": ("int16",) + tuple(
+    v for v in CELL_BLOCK_VALUES if v != "int16")}
 
 
 def _check_collision_keys(data, err) -> None:
