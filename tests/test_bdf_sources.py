@@ -148,10 +148,10 @@ def test_bdf2_with_a_smooth_time_dependent_source_is_second_order(line, monkeypa
 
 @pytest.mark.parametrize("order", [1, 2])
 def test_only_the_storage_a_step_uses_is_kept(line, order):
-    """C(x) is kept for the states the next step's history term uses (the last one, and
-    the one before with BDF2), not for the oldest state, which serves the predictor only;
-    a backward-Euler step refers to C(x_n) itself instead of a scaled copy (issue 18 §1:
-    a state-length array each at device size). The deposit is still stored exactly once."""
+    """No C(x) is kept in the history: a BDF2 step makes its history term from the two
+    states it uses, a backward-Euler residual makes C(x_n) itself (issue 18 §1: a
+    state-length array each at device size, alive through the linear solves), with the
+    same bits as a kept one. The deposit is still stored exactly once."""
     opts = BDFOptions(order=order, dt_initial=0.05, adaptive=False)
     stored, deposited, res = _run(line, PowerProfile(0.0, 0.5, 0.5), opts)
     assert res.steps == 20
@@ -164,22 +164,28 @@ def test_only_the_storage_a_step_uses_is_kept(line, order):
         it = BDFIntegrator(prob, np.ones(n), 0.0, "bdfkeep_", PETSC, opts,
                            jacobian=JacobianConfig())
         it.run(0.2)
-        kept = [h[2] is not None for h in it.history]
-        assert kept == ([True, False, False] if order == 1 else [True, True, False])
+        assert [h[2] for h in it.history] == [None, None, None]
         # no state-length PETSc vector of its own through the steps (the accepted states'
         # ghost exchange makes one per call)
         from petsc4py import PETSc
         assert not [k for k, v in vars(it).items() if isinstance(v, PETSc.Vec)]
-        # a restore computes C(x) of those states only (not of all, then dropped)
+        # a restore computes no C(x)
         made, conserved = [], prob.conserved
         prob.conserved = lambda x: made.append(1) or conserved(x)
         it.restore(it.state())
         prob.conserved = conserved
-        assert len(made) == order and len(it.history) == 3
-        assert [h[2] is not None for h in it.history] == kept
+        assert not made and len(it.history) == 3
+        assert [h[2] for h in it.history] == [None, None, None]
         it._attempt(0.05)
         coef, hist = it._hist_C
         if order == 1:
-            assert coef == -1.0 and hist is it.history[0][2]
+            assert coef == -1.0 and hist is None
+            # the residual's C(x_n), made per call, is the kept one's bits
+            xl = it._local(it.history[0][1] * 1.01)
+            made_here = it._residual(xl)
+            it._hist_C = (coef, prob.conserved(it.history[0][1]))
+            assert np.array_equal(it._residual(xl), made_here)
         else:
-            assert coef == 1.0 and hist is not it.history[0][2]
+            c0, c1 = (prob.conserved(h[1]) for h in it.history[:2])
+            _, a1, a2 = it._coef
+            assert coef == 1.0 and np.array_equal(hist, a1 * c0 + a2 * c1)

@@ -174,9 +174,10 @@ class BDFIntegrator:
         x0 = np.asarray(x0, dtype=float)
         acc0 = {k: 0.0 for k in problem.rates(self._local(x0), t0, t0 + 1.0)}
         self._rate_keys = tuple(acc0)   # what a restored history must accumulate
-        # history: newest first, entries (t, x_owned, C_owned, accumulators); the third
-        # entry's C_owned is None (only the predictor reads it)
-        self.history = [(self.t, x0.copy(), problem.conserved(x0), acc0)]
+        # history: newest first, entries (t, x_owned, C_owned, accumulators); a C_owned
+        # of None stands for C(x_owned), made where a step needs it (none is kept: a
+        # state-length array each, issue 18 §1); a caller may give one that differs
+        self.history = [(self.t, x0.copy(), None, acc0)]
         #: Newton's start for the next attempt instead of the predictor (used once): a
         #: caller that knows a closer one (a step repeated at corrected coefficients)
         self.guess: np.ndarray | None = None
@@ -197,13 +198,17 @@ class BDFIntegrator:
     def _residual(self, xl: np.ndarray) -> np.ndarray:
         n = self.dist.local.n_owned
         t0, t1 = self._span
-        # in place on the one new array (no four state-length temporaries, one of them
-        # alive through the model's residual: the run's peak is set there, issue 18)
+        # the model's rates first: its peak is then not raised by the storage terms' two
+        # arrays (issue 18 §1); below, in place on the one new array (no four
+        # state-length temporaries), the same operations in the same order
+        rhs = self.problem.rhs(xl, t0, t1)
         r = np.asarray(self.problem.conserved(xl[:n]), dtype=np.result_type(xl, float))
         if np.may_share_memory(r, xl):  # a storage of ones may hand back its input
             r = r.copy()
         r *= self._coef[0]
         c, hist = self._hist_C  # sum_j a_j C(x_{n-j}), or a_1 and C(x_n) (backward Euler)
+        if hist is None:  # C(x_n) made per residual, not kept through the linear solves
+            hist = self._stored_C(0)
         if c == 1.0:
             r += hist
         elif c == -1.0:
@@ -211,7 +216,8 @@ class BDFIntegrator:
         else:
             r += c * hist
         r /= t1 - t0
-        r -= self.problem.rhs(xl, t0, t1)
+        r -= rhs
+        del rhs
         r -= self._src_corr[0]
         return r
 
@@ -256,31 +262,42 @@ class BDFIntegrator:
         self._coef = (a0, a1, a2)
         self._span = (self.t, self.t + h)
         if a2 != 0.0:
-            hist = a1 * self.history[0][2]
-            hist += a2 * self.history[1][2]
+            hist = a1 * self._stored_C(0)
+            hist += a2 * self._stored_C(1)
             self._hist_C = (1.0, hist)
-        else:  # backward Euler: C(x_n) itself, no state-length copy (issue 18 §1)
+        else:  # backward Euler: C(x_n) made by each residual (issue 18 §1)
             self._hist_C = (a1, self.history[0][2])
         self._src_corr = self._source_correction(h)
-        pred = self._predict(self.t + h)
+        # Newton's start written straight into the solution vector: no predictor array
+        # alive through the solve (the error estimate makes it again, the same bits)
         x = self.dist.create_vec()
-        x0 = pred if pred is not None else self.history[0][1]
         if self.guess is not None:
-            x0, self.guess = self.guess, None
-        x.setArray(x0)
+            x.setArray(self.guess)
+            self.guess = None
+        else:
+            with x as start:
+                if self._predict(self.t + h, out=start) is None:
+                    start[...] = self.history[0][1]
         if self.opts.newton_tol is None or not self.opts.adaptive:
             # fixed steps: no step decision rests on the error estimate; the user's
             # snes tolerances decide (the correction test's scale atol + rtol|x| is the
             # controller's, which fixed-step runs do not set)
+            x0 = x.getArray(readonly=True)
             scale = math.sqrt(self.dist.sum(np.sum((a0 * self.problem.conserved(x0) / h) ** 2)))
+            del x0
             self.solver.solve(x, atol=self.opts.atol_factor * scale)
         else:
             self.solver.solve(x, correction_norm=self._correction_norm,
                               correction_tol=self.opts.newton_tol)
         x_new = x.getArray().copy()
         x.destroy()
-        err = self._error(x_new, pred)
+        err = self._error(x_new, self._predict(self.t + h) if self.opts.adaptive else None)
         return x_new, err
+
+    def _stored_C(self, j: int) -> np.ndarray:
+        """:math:`C(x_{n-j})`: the history's own if it gives one, else made now."""
+        c = self.history[j][2]
+        return self.problem.conserved(self.history[j][1]) if c is None else c
 
     def _source_correction(self, h: float) -> tuple[np.ndarray | float, dict]:
         r""":math:`[(\alpha_0-1)S_{n+1}-\alpha_2S_n]/h` of the explicit sources (zero for
@@ -307,12 +324,16 @@ class BDFIntegrator:
         local = float(np.max(ratio)) if len(dx) else 0.0
         return self.dist.max(local)
 
-    def _predict(self, t_new: float) -> np.ndarray | None:
-        """Polynomial extrapolation through the last (up to 3) accepted states."""
+    def _predict(self, t_new: float, out: np.ndarray | None = None) -> np.ndarray | None:
+        """Polynomial extrapolation through the last (up to 3) accepted states (into
+        ``out`` if given); None with fewer than two."""
         pts = self.history[:3]
         if len(pts) < 2:
             return None
-        out = np.zeros_like(pts[0][1])
+        if out is None:
+            out = np.zeros_like(pts[0][1])
+        else:
+            out[...] = 0.0
         for i, (ti, xi, _, _) in enumerate(pts):
             w = 1.0
             for j, (tj, _, _, _) in enumerate(pts):
@@ -370,6 +391,9 @@ class BDFIntegrator:
 
     def _accept(self, x_new: np.ndarray, h: float) -> None:
         a0, a1, a2 = self._coef
+        # the oldest state serves no later step: gone before the rates are made (a
+        # state-length array less at the accepted step's peak, issue 18 §1)
+        del self.history[2:]
         xl = self._local(x_new)
         t0, t1 = self.t, self.t + h
         rates = dict(self.problem.rates(xl, t0, t1))
@@ -381,23 +405,9 @@ class BDFIntegrator:
             acc[k] = (h * self.dist.sum(r) - past) / a0
         self.t = t1
         self.last_h = h
-        self.history.insert(0, (t1, x_new, self.problem.conserved(x_new), acc))
+        self.history.insert(0, (t1, x_new, None, acc))
         del self.history[3:]
-        self._drop_unused_storage()
         self.step_count += 1
-
-    def _stored_states(self) -> int:
-        """How many of the newest states keep :math:`C(x)`: those a step's history term
-        uses (the last one; the one before with BDF2)."""
-        return 2 if self.opts.order == 2 else 1
-
-    def _drop_unused_storage(self) -> None:
-        """Keep :math:`C(x)` only of the states a step's history term uses: the last one,
-        and the one before with BDF2; the older states serve the predictor only (issue 18
-        §1: a state-length array each)."""
-        for j in range(self._stored_states(), len(self.history)):
-            tj, xj, _, accj = self.history[j]
-            self.history[j] = (tj, xj, None, accj)
 
     # ---- driving --------------------------------------------------------------------
     @property
@@ -477,14 +487,10 @@ class BDFIntegrator:
         self.solver.total_linear_iterations = int(state.get("linear", 0))
         self.solver.total_outer_linear_iterations = int(state.get(
             "outer_linear", state.get("linear", 0)))  # before 2026-11-26: one count
-        # C(x) only of the states a step's history term uses (_drop_unused_storage: the
-        # older ones are never computed, not made and dropped)
-        keep = self._stored_states()
-        self.history = [(float(t), np.asarray(x, dtype=float),
-                         self.problem.conserved(np.asarray(x, dtype=float)) if j < keep
-                         else None, dict(a))
-                        for j, (t, x, a) in enumerate(zip(state["times"], state["x"],
-                                                          state["acc"], strict=True))]
+        # no C(x) kept (made where a step needs it, :meth:`_stored_C`)
+        self.history = [(float(t), np.asarray(x, dtype=float), None, dict(a))
+                        for t, x, a in zip(state["times"], state["x"], state["acc"],
+                                           strict=True)]
         self._start_missing()
 
     def _start_missing(self) -> None:
