@@ -28,6 +28,7 @@ derivative stays exact to round-off.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -267,9 +268,7 @@ class State:
         nq = f.shape[1]
         cplx = np.iscomplexobj(f) or (n is not None and np.iscomplexobj(n))
         tr = _Transforms(transform_length(nq), cplx)
-        has = rho > 0
-        r = np.divide(ados, rho, out=np.zeros(rho.shape), where=has)
-        qs = np.asarray(qp_scale, dtype=float).reshape(-1, 1) * has
+        r, qs = cls.dos_factors(rho, ados, qp_scale)
         names = list(FACTORS) if factors is None else list(factors)
         arrays = []
         ph = None
@@ -306,6 +305,25 @@ class State:
         return cls(tr, nq, nph, h, m, r if dt is None else r.astype(dt),
                    qs, spec, pair_weight, dt or np.float64, ph_states)
 
+
+    @staticmethod
+    def dos_factors(rho, ados, qp_scale=1.0) -> tuple[np.ndarray, np.ndarray]:
+        """:attr:`r` and :attr:`qs` of the cells with DOS ``rho, ados`` (C, N)."""
+        has = rho > 0
+        r = np.divide(ados, rho, out=np.zeros(rho.shape), where=has)
+        return r, np.asarray(qp_scale, dtype=float).reshape(-1, 1) * has
+
+    def without_dos(self) -> State:
+        """The same transforms without :attr:`r`, :attr:`qs` (2 N values per cell; a
+        state kept for every cell of a mesh, issue 18 §1): :meth:`with_dos` before an
+        evaluation."""
+        return dataclasses.replace(self, r=None, qs=None)
+
+    def with_dos(self, rho, ados, qp_scale=1.0) -> State:
+        """The state with :attr:`r`, :attr:`qs` made from the DOS it was built with
+        (:meth:`dos_factors`: the same values as :meth:`build`'s)."""
+        r, qs = self.dos_factors(*np.broadcast_arrays(rho, ados), qp_scale)
+        return dataclasses.replace(self, r=r.astype(self.dtype, copy=False), qs=qs)
 
     def rounded(self, dtype) -> State:
         """The same state with its kept transforms rounded to ``dtype`` (``complex64``:

@@ -201,6 +201,7 @@ class NonlinearSolver:
 
     def _residual(self, snes, x, f) -> None:
         xl = self.dist.to_local(x, self._work)
+        xl.flags.writeable = False  # a state a model may keep (as the Jacobian's point)
         try:
             r = self._residual_fn(xl)
             ok = np.all(np.isfinite(r))
@@ -228,6 +229,9 @@ class NonlinearSolver:
 
     def _jacobian(self, snes, x, J, P) -> None:
         xl = self.dist.to_local(x, self._work)
+        # the linearisation point, frozen (read-only for its lifetime): a model may keep
+        # it instead of a copy of its own (issue 18 §1)
+        xl.flags.writeable = False
         if self._pc is not None:  # the PC is rebuilt in its setUp (PETSc may lag it)
             self._shell.x_local = xl
             self._shell.hint = None  # a product hint belongs to the previous point
@@ -545,9 +549,19 @@ class _ModelPC:
         tell = getattr(self.model_pc, "set_rtol", None)
         if tell is not None and self.forcing is not None and self.forcing.current:
             tell(self.forcing.current)  # this solve's tolerance (inexact Newton)
-        out = self.model_pc.apply(r.getArray(readonly=True))
-        z.setArray(out)
+        into = getattr(self.model_pc, "apply_into", None)
+        if into is not None and r.handle != z.handle:
+            # written into z's own array: no state-length result array besides it (the
+            # peak of a device-size step is set in this solve, issue 18 §1)
+            with z as values:
+                into(r.getArray(readonly=True), values)
+            out = None
+        else:
+            out = self.model_pc.apply(r.getArray(readonly=True))
+            z.setArray(out)
         exact = getattr(self.model_pc, "exact_residual", None)
         res = exact() if exact is not None and self._shell is not None else None
         if res is not None:  # an exact solve: J z = r - res (the line search's product)
+            if out is None:  # the values the hint compares with (module docstring)
+                out = z.getArray(readonly=True).copy()
             self._shell.hint = (z.handle, out, r, r.stateGet(), res)

@@ -58,6 +58,11 @@ class Balances:
         pair breaking minus recombination."""
         N, n, g = self.N, self.n, self.grid
         y = xl.reshape(-1, self.B)
+        # first, from the linearisation the last residual kept at this state; then that
+        # is let go before the fluxes' arrays are made (no action follows at an accepted
+        # state; issue 18 §1: two state-length arrays at the step's peak)
+        pair = self.pair_breaking(y)
+        self._linearised = self._spectra = self._pair = None
         f, ph = y[:, :N], y[:, N:]
         Ff, Fb = self._fluxes(f)
         out = self._per_boundary(Fb)
@@ -73,7 +78,7 @@ class Balances:
         esc[self.ph_fixed[:n]] = 0.0
         out["E:escape"] = float(np.sum(esc @ g.omega))
         out.update(self._deposits(t0, t1))
-        out["N:pair"] = self.pair_breaking(y)
+        out["N:pair"] = pair
         if self.flow_tolerance is not None:
             out.update({RESOLUTION + k: v for k, v in self.flow_resolution(xl).items()})
         return out

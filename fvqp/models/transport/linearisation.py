@@ -9,7 +9,7 @@ import numpy as np
 
 from ...collisions.batched import linearisation_spectra, outer_derivative
 
-__all__ = ["CHUNK", "Linearisation"]
+__all__ = ["CHUNK", "Linearisation", "is_frozen"]
 
 #: cells per batched collision evaluation (cache-friendly FFT batches): the residual's and
 #: the actions' batches (:mod:`.problem`) and the spectra kept here per batch must agree.
@@ -36,7 +36,9 @@ class Linearisation:
         self._spectra = None
         if not self.keep_spectra:  # made per batch when an action asks (``spectra``)
             return _BatchSpectra(self, y)
-        out = [self._batch_spectra(y, s) for s in range(0, self.n, CHUNK)]
+        # kept without their DOS factors (2 N values per cell), made again per use
+        out = _KeptSpectra(self, [self._batch_spectra(y, s).without_dos()
+                                  for s in range(0, self.n, CHUNK)])
         self._spectra = (self._linearised, out)
         return out
 
@@ -55,8 +57,11 @@ class Linearisation:
         (:func:`fvqp.collisions.batched.outer_derivative`, shape (n, B)), kept while
         the state is the same (one linearisation point, many Krylov directions)."""
         own = y[:self.n]
-        if self._linearised is not None and np.array_equal(self._linearised[0], own):
-            return self._linearised[1]
+        kept = self._linearised
+        if kept is not None and np.array_equal(kept[0], own):
+            if kept[0] is not own and is_frozen(own):  # keep the caller's, drop the copy
+                self._adopt((own, kept[1]))
+            return kept[1]
         self._linearised = self._spectra = None  # the old point's go before the new come
         N, chunk = self.N, CHUNK
         g = np.empty((self.n, self.B))
@@ -65,8 +70,30 @@ class Linearisation:
             g[sl, :N], g[sl, N:] = outer_derivative(
                 y[sl, :N], y[sl, N:], self.rho[sl], self.ados[sl], h=self.grid.h,
                 m=self.grid.m, qp_scale=self.p["qp_scale"][sl], c_ph=self.p["c_ph"][sl])
-        self._linearised = (own.copy(), g)
+        self._linearised = (own if is_frozen(own) else own.copy(), g)
         return g
+
+    def _adopt(self, point: tuple) -> None:
+        """Replace the kept linearisation tuple by ``point`` (the same values), with the
+        spectra and the pair-breaking sum kept for it."""
+        old, self._linearised = self._linearised, point
+        if self._spectra is not None and self._spectra[0] is old:
+            self._spectra = (point, self._spectra[1])
+        if self._pair is not None and self._pair[0] is old:
+            self._pair = (point, self._pair[1])
+
+
+def is_frozen(a: np.ndarray) -> bool:
+    """Whether nothing can write ``a``'s values: it and every array it views read-only
+    (a linearisation point the Newton solver froze,
+    :meth:`fvqp.solvers.NonlinearSolver._jacobian`). Such a state is kept by reference
+    instead of copied: a state-length array less through the linear solves (issue 18
+    §1)."""
+    while isinstance(a, np.ndarray):
+        if a.flags.writeable:
+            return False
+        a = a.base
+    return a is None
 
 
 class _BatchSpectra:
@@ -78,3 +105,20 @@ class _BatchSpectra:
 
     def __getitem__(self, b: int):
         return self.p._batch_spectra(self.y, b * CHUNK)
+
+
+class _KeptSpectra:
+    """The kept spectra of every batch (:meth:`Linearisation._jvp_spectra`), without
+    their DOS factors; ``[b]`` gives batch ``b``'s with them, made from the problem's
+    DOS (:meth:`fvqp.collisions.correlations.State.with_dos`: the same values)."""
+
+    def __init__(self, problem: Linearisation, states: list):
+        self.p, self.states = problem, states
+
+    def __len__(self) -> int:
+        return len(self.states)
+
+    def __getitem__(self, b: int):
+        p, s = self.p, b * CHUNK
+        sl = slice(s, min(p.n, s + CHUNK))
+        return self.states[b].with_dos(p.rho[sl], p.ados[sl], p.p["qp_scale"][sl])

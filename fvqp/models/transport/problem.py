@@ -51,7 +51,7 @@ from ...spectra.injection import gaussian_line
 from .balances import Balances
 from .faces import FaceOperators
 from .jacobian import JacobianAssembly
-from .linearisation import CHUNK, Linearisation
+from .linearisation import CHUNK, Linearisation, is_frozen
 from .regions import Boundary, RegionParams, SpectralSource
 
 __all__ = ["TransportProblem", "RegionParams", "Boundary", "SpectralSource", "CHUNK"]
@@ -248,8 +248,9 @@ class TransportProblem(FaceOperators, JacobianAssembly, Balances, Linearisation)
                 t, (g[sl, :self.N], g[sl, self.N:]) = t
                 pair += self._batch_pair(sl, t)
             yield sl, t
-        if keep_linearisation:
-            self._linearised = (y[:self.n].copy(), g)
+        if keep_linearisation:  # a frozen state by reference (linearisation.is_frozen)
+            own = y[:self.n]
+            self._linearised = (own if is_frozen(own) else own.copy(), g)
             self._pair = (self._linearised, pair)
 
     def _batch_pair(self, sl: slice, t) -> float:
@@ -325,10 +326,13 @@ class TransportProblem(FaceOperators, JacobianAssembly, Balances, Linearisation)
             if p:
                 cols = slice(0, N) if s.kind == "quasiparticle" else slice(N, self.B)
                 r[:n, cols] += p * s.weights[:, None] * s.spectrum
-        out = r[:n]  # algebraic rows in place (no second (n, B) array)
-        alg_n = np.broadcast_to(self.ph_fixed[:n, None], (n, self.M))
-        np.copyto(out[:, :N], -self.kappa[:n] * (f[:n] - self.f_bath), where=self.alg_f[:n])
-        np.copyto(out[:, N:], -self.kappa[:n] * (ph[:n] - self.n_bath), where=alg_n)
+        out = r[:n]  # algebraic rows in place (no second (n, B) array), in batches
+        for s in range(0, n, CHUNK):
+            sl = slice(s, min(n, s + CHUNK))
+            alg_n = np.broadcast_to(self.ph_fixed[sl, None], (sl.stop - s, self.M))
+            np.copyto(out[sl, :N], -self.kappa[sl] * (f[sl] - self.f_bath),
+                      where=self.alg_f[sl])
+            np.copyto(out[sl, N:], -self.kappa[sl] * (ph[sl] - self.n_bath), where=alg_n)
         return out.ravel()
 
     def rhs_jvp(self, xl: np.ndarray, vl: np.ndarray, t0: float, t1: float) -> np.ndarray:
@@ -405,11 +409,11 @@ class TransportProblem(FaceOperators, JacobianAssembly, Balances, Linearisation)
             :math:`K_{fn}w_0` alone, in half the transforms).
         shift : float
             :math:`\sigma`.
-        d : ndarray, shape (n, M)
-            The phonon diagonal :math:`D` (:meth:`.condensed.CondensedSolve.
-            phonon_diagonal`); the gain :math:`\gamma = m^n/D` (0 where the phonons are
-            held at the bath), :math:`w = \gamma\odot\delta S^{ph}(v, 0)`, is formed
-            batch by batch (no second (n, M) array kept).
+        d : ndarray or PhononDiagonal, shape (n, M)
+            The phonon diagonal :math:`D`, read by row slices
+            (:class:`.condensed.PhononDiagonal`); the gain :math:`\gamma = m^n/D` (0
+            where the phonons are held at the bath), :math:`w = \gamma\odot\delta
+            S^{ph}(v, 0)`, is formed batch by batch (no second (n, M) array kept).
         w0 : ndarray, shape (n, M), optional
             Added to :math:`w` (with ``vf = 0``: :math:`K_{fn}w_0`).
         keep_w : bool
