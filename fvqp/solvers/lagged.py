@@ -190,13 +190,27 @@ class LaggedPreconditioner:
     def apply(self, r: np.ndarray) -> np.ndarray:
         c0 = time.process_time()
         z = self.pc.apply(r)
+        self._applied(c0)
+        return z
+
+    def apply_into(self, r: np.ndarray, out: np.ndarray) -> None:
+        """:meth:`apply` written into ``out`` (the wrapped preconditioner's own
+        ``apply_into`` if it has one: no result array besides ``out``)."""
+        c0 = time.process_time()
+        into = getattr(self.pc, "apply_into", None)
+        if into is None:
+            out[...] = self.pc.apply(r)
+        else:
+            into(r, out)
+        self._applied(c0)
+
+    def _applied(self, c0: float) -> None:
         self._count("pc_apply", c0)
         # a preconditioner that is a Krylov solve itself: its iterations count
         self._apps += getattr(self.pc, "last_iterations", 1) * self._scale
         counters = getattr(self.pc, "counters", None)
         if counters is not None:
             self.cpu.update({k: list(v) for k, v in counters().items()})
-        return z
 
     def _count(self, what: str, c0: float) -> None:
         entry = self.cpu[what]

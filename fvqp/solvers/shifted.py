@@ -49,6 +49,16 @@ class ShiftedPC:
     def apply(self, r: np.ndarray) -> np.ndarray:
         return self.model_pc.apply(r)
 
+    def apply_into(self, r: np.ndarray, out: np.ndarray) -> None:
+        """``apply`` written into ``out`` (the protocol of
+        :class:`~fvqp.solvers.NonlinearSolver`): the model preconditioner's own
+        ``apply_into`` if it has one (no result array besides ``out``)."""
+        into = getattr(self.model_pc, "apply_into", None)
+        if into is None:
+            out[...] = self.model_pc.apply(r)
+        else:
+            into(r, out)
+
     def exact_residual(self) -> np.ndarray | None:
         """The model preconditioner's ``exact_residual()`` (the protocol of
         :class:`~fvqp.solvers.NonlinearSolver`), None if it has none."""

@@ -65,8 +65,9 @@ import numpy as np
 
 from ...parallel.distribution import sum_in_place
 from ...solvers.linear import COMPACT_FGMRES_RESTART
+from .linearisation import CHUNK
 
-__all__ = ["CondensedSolve"]
+__all__ = ["CondensedSolve", "PhononDiagonal"]
 
 log = logging.getLogger("fvqp.transport")
 
@@ -111,7 +112,7 @@ class CondensedSolve:
         self.restart, self.max_it = int(restart), int(max_it)
         self.x_local = None
         self.shift = 0.0
-        self.d = None
+        self._d = None
         self._residual = None
         #: Krylov iterations of the last solve and of all solves; solves done; the true
         #: residual :math:`\|t - Sz_f\|` of the last solve
@@ -128,20 +129,22 @@ class CondensedSolve:
         solve: the condensation is exact only at the Jacobian's own point)."""
         self.x_local, self.shift = x_local, float(shift)
         self._residual = None  # the previous point's residual is not this point's
-        self.d = None  # the previous point's goes before the new one comes
-        self.d = self.phonon_diagonal()
+        self._d = None  # the previous point's
+
+    @property
+    def d(self) -> PhononDiagonal:
+        """:math:`D` at the current point, made per batch of rows when used
+        (:class:`PhononDiagonal`); let go at the end of every solve."""
+        if self._d is None:
+            p = self.p
+            g = (p._outer_derivative(self.x_local.reshape(-1, p.B))[:, p.N:]
+                 if p.collisions else 0.0)
+            self._d = PhononDiagonal(p, g, self.shift)
+        return self._d
 
     def phonon_diagonal(self) -> np.ndarray:
         """:math:`D` of the module docstring at the current point, shape (n, M)."""
-        p = self.p
-        n, N = p.n, p.N
-        m_n = p.m_n[:n]
-        if p.collisions:
-            g = p._outer_derivative(self.x_local.reshape(-1, p.B))[:, N:]
-        else:
-            g = 0.0
-        d = self.shift * m_n - m_n * g + m_n / p.p["tau_esc"][:n, None]
-        return np.where(p.ph_fixed[:n, None], p.kappa[:n], d)
+        return np.asarray(self.d)
 
     # ---- the exact actions -----------------------------------------------------------------
     def action(self, vf: np.ndarray | None, vn: np.ndarray | None) -> np.ndarray:
@@ -175,16 +178,17 @@ class CondensedSolve:
         return out
 
     # ---- the solve --------------------------------------------------------------------------
-    def solve(self, r: np.ndarray) -> np.ndarray:
-        """:math:`K^{-1}r` (owned unknowns, flat) to the tolerance of the module
-        docstring; non-finite values (and a warning) if GMRES does not converge."""
+    def solve(self, r: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """:math:`K^{-1}r` (owned unknowns, flat; written into ``out`` if given, which
+        must not share memory with ``r``) to the tolerance of the module docstring;
+        non-finite values (and a warning) if GMRES does not converge."""
         p = self.p
         n, N = p.n, p.N
         self._residual = None
         r = np.asarray(r, dtype=float).reshape(n, p.B)
         rf, rn = r[:, :N], r[:, N:]
         tol = max(self.rtol * self._norm(r), self.atol)
-        u = rn / self.d  # D^-1 r_n: made again for the back-substitution, not kept
+        u = self.d.divide(rn)  # D^-1 r_n: made again for the back-substitution, not kept
         t = p.schur_action(self.x_local, None, self.shift, self.d, w0=u, keep_w=False)[0]
         del u
         np.subtract(rf, t, out=t)  # t = r_f - K_fn D^-1 r_n, in place
@@ -194,22 +198,27 @@ class CondensedSolve:
         self.iterations += its
         self.solves += 1
         if zf is None:
+            self._d = None
             log.warning("condensed Krylov solve (QP Schur complement) did not converge: "
                         "%d iterations, residual %.3e > %.3e; the Newton step fails "
                         "(raise -<prefix>schur_condensed_max_it, or drop "
                         "-<prefix>schur_condensed)", its, res, tol)
-            return np.full(n * p.B, np.nan)
+            if out is None:
+                return np.full(n * p.B, np.nan)
+            out.fill(np.nan)
+            return out
         # z_n = D^-1 (r_n - K_nf z_f) = u + w(z_f): the condensed direction of z_f, from
         # the action that also gives the true residual t - S z_f, written over
         # u = D^-1 r_n in the returned array (no separate u, w and concatenation)
-        z = np.empty((n, p.B))
+        z = np.empty((n, p.B)) if out is None else out.reshape(n, p.B)
         z[:, :N] = zf
         zl = self.schur.dist.ghosted(zf.ravel()).reshape(-1, N)
         del zf
-        np.divide(rn, self.d, out=z[:, N:])
+        self.d.divide(rn, out=z[:, N:])
         sz, _ = p.schur_action(self.x_local, zl, self.shift, self.d, w0=z[:, N:],
                                w_out=z[:, N:])
         del zl
+        self._d = None  # (it holds the outer derivatives: not through the line search)
         np.subtract(rf, sz, out=sz)  # sz = S z_f + K_fn u (w0 = u): the true residual
         self.last_residual = self._norm(sz)
         self._residual = sz  # the QP rows of r - Kz (exact_residual), kept until asked
@@ -259,6 +268,54 @@ class CondensedSolve:
         if not res.success:
             return None, its, res.residual_norm
         return z.reshape(t.shape), its, res.residual_norm
+
+
+class PhononDiagonal:
+    r"""The phonon diagonal :math:`D` (n, M) of the module docstring at one point,
+    :math:`D = \sigma m^n - m^ng^n + m^n/\tau_{esc}` (:math:`\kappa` where the phonons
+    are held), made per batch of rows where it is used instead of kept: an (n, M) array
+    less through the linear solves (issue 18 §1); every row has the bits of the whole
+    array's (element-wise operations). ``d[rows]`` (a slice) gives those rows, any other
+    index or ``np.asarray(d)`` the whole array.
+
+    Parameters
+    ----------
+    problem : TransportProblem
+    g : ndarray (n, M) or float
+        The phonon outer derivatives :math:`g^n` at the point (0 without collisions).
+    shift : float
+        :math:`\sigma`.
+    """
+
+    def __init__(self, problem, g, shift: float):
+        self.p, self.g, self.shift = problem, g, float(shift)
+        self.shape = (problem.n, problem.M)
+
+    def rows(self, sl: slice) -> np.ndarray:
+        """:math:`D` of the owned rows ``sl``."""
+        p = self.p
+        sl = slice(*sl.indices(p.n)[:2])
+        m_n = p.m_n[sl]
+        g = self.g if np.isscalar(self.g) else self.g[sl]
+        d = self.shift * m_n - m_n * g + m_n / p.p["tau_esc"][sl, None]
+        return np.where(p.ph_fixed[sl, None], p.kappa[sl], d)
+
+    def __getitem__(self, key):
+        return self.rows(key) if isinstance(key, slice) else np.asarray(self)[key]
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        d = self.rows(slice(None))
+        return d if dtype is None else d.astype(dtype)
+
+    def divide(self, num: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """:math:`D^{-1}` ``num`` (n, M), batch by batch (into ``out`` if given)."""
+        n = self.p.n
+        out = np.empty((n, self.shape[1]), np.result_type(num, float)) if out is None \
+            else out
+        for s in range(0, n, CHUNK):
+            sl = slice(s, min(n, s + CHUNK))
+            np.divide(num[sl], self.rows(sl), out=out[sl])
+        return out
 
 
 def _local(v: np.ndarray, p) -> np.ndarray:

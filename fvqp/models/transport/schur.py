@@ -586,6 +586,15 @@ class SchurPreconditioner(SchurCouplings):
         :class:`fvqp.solvers.nonlinear.NonlinearSolver`)."""
         return None if self.condensed is None else self.condensed.exact_residual()
 
+    def apply_into(self, r: np.ndarray, out: np.ndarray) -> None:
+        """:meth:`apply` written into ``out`` (flat, owned; the condensed solve builds
+        its solution there: no second state-length array at its back-substitution,
+        issue 18 §1)."""
+        if self.condensed is not None:
+            self.condensed.solve(r, out=out)
+        else:
+            out[...] = self.apply(r)
+
     def apply(self, r: np.ndarray) -> np.ndarray:
         """:math:`K^{-1} r` (owned unknowns) with the inner solve of :math:`S_T`; with
         the condensed solve, :math:`K^{-1}r` to the outer tolerance (:mod:`.condensed`)."""
