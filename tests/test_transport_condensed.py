@@ -82,6 +82,41 @@ def test_condensed_solve_is_the_full_solve_to_round_off(absorber, storage):
     assert 2 <= c.last_iterations <= 20
 
 
+def test_condensed_solve_keeps_no_diagonal_and_writes_into_the_update(absorber):
+    """Issue 18 §1: the phonon diagonal D is made per batch of rows where it is used
+    (each row the bits of the whole array's) and let go at the end of every solve; the
+    solution is written straight into the given vector (``apply_into``: no second
+    state-length array at the back-substitution), the same bits as ``apply``."""
+    from fvqp.models.transport.schur import SchurPreconditioner
+
+    p, xl = absorber
+    prefix = "h1condinto_"
+    opts = {prefix + "schur_condensed": "1", prefix + "schur_storage": "cells"}
+    for k, v in opts.items():
+        PETSc.Options()[k] = v
+    try:
+        pc = SchurPreconditioner(p, prefix)
+    finally:
+        for k in opts:
+            del PETSc.Options()[k]
+    shift = 1e3
+    pc.update(xl, shift)
+    pc.set_point(xl, shift)
+    c = pc.condensed
+    whole = np.asarray(c.d)
+    assert whole.shape == (p.n, p.M)
+    for rows in (slice(0, 7), slice(7, 300), slice(300, None)):
+        assert np.array_equal(c.d[rows], whole[rows])
+    r = np.random.default_rng(5).standard_normal(p.n * p.B)
+    z = pc.apply(r)
+    assert c._d is None  # let go with the solve (it holds the outer derivatives)
+    out = np.full(p.n * p.B, np.nan)
+    pc.set_point(xl, shift)
+    pc.apply_into(r, out)
+    assert np.array_equal(out, z)
+    assert c._d is None
+
+
 CONDENSED = 'schur_condensed = true\nksp_type = "preonly"\n'
 
 

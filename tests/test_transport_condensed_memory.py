@@ -97,3 +97,47 @@ def test_single_precision_spectra_round_the_action_only(absorber):
     for a, b in zip(out[False], out[True], strict=True):
         err = np.linalg.norm(a - b) / np.linalg.norm(a)
         assert 0.0 < err <= SINGLE_BOUND, err
+
+
+def test_linearisation_keeps_a_frozen_state_by_reference(absorber):
+    """Issue 18 §1: a linearisation point the caller froze (read-only all the way down:
+    the Newton solver's states) is kept by reference, not copied, and a copy kept from an
+    earlier (writable) evaluation at the same values is dropped for it with its spectra;
+    a writable state is still copied (the caller may change it). The kept spectra carry
+    no DOS factors (2 N values per cell); a batch's are made again with the bits of
+    :meth:`State.build`'s."""
+    from fvqp.collisions.correlations import State
+    from fvqp.models.transport.linearisation import CHUNK, is_frozen
+
+    p, xl = absorber
+    v = np.random.default_rng(13).standard_normal(p.loc.n_local * p.B)
+    writable = xl.copy()
+    frozen = xl.copy()
+    frozen.flags.writeable = False
+    assert is_frozen(frozen.reshape(-1, p.B)[:p.n]) and not is_frozen(writable)
+    view = frozen.view()
+    view.flags.writeable = False
+    base = xl.copy()
+    ro = base[:]
+    ro.flags.writeable = False
+    assert is_frozen(view) and not is_frozen(ro)  # a read-only view of a writable base
+    try:
+        p._linearised = p._spectra = p._pair = None
+        a = p.rhs_jvp(writable, v, 0.0, 1.0)
+        kept, spectra = p._linearised, p._spectra[1]
+        assert not np.shares_memory(kept[0], writable)
+        b = p.rhs_jvp(frozen, v, 0.0, 1.0)
+        assert np.shares_memory(p._linearised[0], frozen)
+        assert p._linearised[1] is kept[1] and p._spectra[1] is spectra  # not remade
+        assert np.array_equal(a, b)
+        assert all(st.r is None and st.qs is None for st in spectra.states)
+        sl = slice(CHUNK, min(p.n, 2 * CHUNK)) if p.n > CHUNK else slice(0, p.n)
+        b_index = sl.start // CHUNK
+        r, qs = State.dos_factors(p.rho[sl], p.ados[sl], p.p["qp_scale"][sl])
+        assert np.array_equal(spectra[b_index].r, r)
+        assert np.array_equal(spectra[b_index].qs, qs)
+        p._linearised = p._spectra = p._pair = None
+        p.rhs_jvp(frozen, v, 0.0, 1.0)  # first evaluated at a frozen state: no copy
+        assert np.shares_memory(p._linearised[0], frozen)
+    finally:
+        p._linearised = p._spectra = p._pair = None
