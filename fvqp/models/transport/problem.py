@@ -53,6 +53,7 @@ from .faces import FaceOperators
 from .jacobian import JacobianAssembly
 from .linearisation import CHUNK, Linearisation, is_frozen
 from .regions import Boundary, RegionParams, SpectralSource
+from .rows import RowTable
 
 __all__ = ["TransportProblem", "RegionParams", "Boundary", "SpectralSource", "CHUNK"]
 
@@ -167,14 +168,21 @@ class TransportProblem(FaceOperators, JacobianAssembly, Balances, Linearisation)
         # the DOS changes: a new linearisation (and pair-breaking sum)
         self._linearised = self._spectra = self._pair = None
         g = self.grid
-        self.rho, self.ados, self.dl = cell_spectra(g, self.delta)
+        # one row of DOS per distinct gap, not per cell (RowTable: the same rows; the
+        # cells of a region share theirs unless the gap is self-consistent)
+        gaps_u, index = np.unique(self.delta, return_inverse=True)
+        index = index.ravel()
+        rho, ados, dl = cell_spectra(g, gaps_u)
+        self.rho, self.ados, self.dl = (RowTable(t, index) for t in (rho, ados, dl))
         vol = self.loc.volume
         w = self.p["weight"]
-        self.m_f = (vol * w)[:, None] * g.h * self.rho
-        self.m_n = (vol * w * self.beta)[:, None] * g.h * g.omega[None, :] ** 2
-        self.alg_f = (self.rho <= 0) | self.trap[:, None]
-        self.m_f[self.alg_f] = 0.0
-        self.m_n[self.ph_fixed] = 0.0
+        # the masses (vol w h) rho and (vol w beta h) Omega^2, 0 on the algebraic rows
+        # (no states, traps; phonons held at the bath): the scale 0 there
+        self.alg_f = (rho <= 0)[index] | self.trap[:, None]
+        self.m_f = RowTable(np.where(rho > 0, rho, 0.0), index,
+                            np.where(self.trap, 0.0, vol * w), g.h)
+        self.m_n = RowTable(g.omega[None, :] ** 2, np.zeros(len(index), np.intp),
+                            np.where(self.ph_fixed, 0.0, vol * w * self.beta), g.h)
         self.kappa = (vol * w * g.h)[:, None]  # scale of the algebraic rows
         self._conductances((w * self.p["diffusion"])[:, None] * self.dl)  # per unit tau
         for s in self.sources:
