@@ -95,6 +95,13 @@ s per step, 12 Newton / 62 Krylov, 3 449 MB = **66 KB per cell**; 2 ranks 7.93 s
 (``FVQP_BENCH_TARGET_OPTIONS="-transport_collision_spectra keep
 -transport_schur_block_values float32"``) 15.09 s per step, 4 252 MB = 82 KB per cell.
 
+2026-11-26 night, the same answers bit for bit (no C(x) in the BDF history, Newton's start
+written into its vector, frozen Newton states kept by reference, the condensed solve's
+diagonal per batch and its solution written into Newton's update, the DOS and masses as
+tables of distinct rows): serial 14.20-15.22 s per step (13.49 in the first run), 12
+Newton / 62 Krylov, **3 009-3 089 MB = 58.0-59.5 KB per cell** in five runs; 2 ranks
+7.60-8.37 s per step (1.71, 1.93, 1.87x in three pairs), 1 684-1 774 MB per rank.
+
 Issue 18 §1 (``memory()``, :mod:`transport_memory`; ``python
 benchmarks/transport_absorber3d.py memory``, FVQP_BENCH_MEMORY_SIZES, 2026-11-22, load
 11-16): KB per cell of the arrays living through a step at 3 320 / 13 280 cells (66 bins,

@@ -84,7 +84,12 @@ class ActionProblem(Problem, Protocol):
 class ModelPreconditioner(Protocol):
     """A preconditioner built from a problem's structure (the preconditioner hook):
     approximates :math:`(\\sigma\\,\\partial C/\\partial x - \\partial R/\\partial x)^{-1}`
-    (``sigma`` the time integrator's shift, 0 for steady states)."""
+    (``sigma`` the time integrator's shift, 0 for steady states).
+
+    Optional: ``apply_into(r_owned, out)`` writes ``z`` into ``out`` (the Newton update
+    vector's own array; the transport Schur preconditioner builds its solution there), and
+    the states ``x_local`` the Newton solver hands over are read-only: a preconditioner or
+    problem may keep them by reference, never write them."""
 
     def update(self, x_local: np.ndarray, shift: float) -> None:
         """Rebuild at the state ``x_local`` and shift ``sigma``."""
