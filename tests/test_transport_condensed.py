@@ -20,16 +20,11 @@ def _k(p, xl, shift, v):
     return shift * m * v - p.rhs_jvp(xl, p.dist.ghosted(v), 0.0, 1.0)
 
 
-@pytest.mark.parametrize("storage", ["aij", "cells"])
-def test_condensed_solve_is_the_full_solve_to_round_off(absorber, storage):
-    """At a BDF shift of 1e3 the condensed solve returns z with |K z - r| <= 1e-10 |r|
-    in the whole system (its phonon rows to round-off: the phonon block is exactly
-    diagonal), in a handful of QP-only GMRES iterations; the phonon diagonal equals the
-    exact action on unit phonon vectors."""
+def _condensed_pc(p, xl, prefix: str, storage: str, shift: float = 1e3):
+    """The schur preconditioner with the condensed solve (``storage`` of S_T), built and
+    pointed at ``xl`` with ``shift``; its options removed again."""
     from fvqp.models.transport.schur import SchurPreconditioner
 
-    p, xl = absorber
-    prefix = f"h1cond{storage}_"
     opts = {prefix + "schur_condensed": "1", prefix + "schur_storage": storage}
     for k, v in opts.items():
         PETSc.Options()[k] = v
@@ -38,10 +33,21 @@ def test_condensed_solve_is_the_full_solve_to_round_off(absorber, storage):
     finally:
         for k in opts:
             del PETSc.Options()[k]
-    assert pc.condensed is not None and pc.spectra is None
-    shift = 1e3
     pc.update(xl, shift)
     pc.set_point(xl, shift)
+    return pc
+
+
+@pytest.mark.parametrize("storage", ["aij", "cells"])
+def test_condensed_solve_is_the_full_solve_to_round_off(absorber, storage):
+    """At a BDF shift of 1e3 the condensed solve returns z with |K z - r| <= 1e-10 |r|
+    in the whole system (its phonon rows to round-off: the phonon block is exactly
+    diagonal), in a handful of QP-only GMRES iterations; the phonon diagonal equals the
+    exact action on unit phonon vectors."""
+    p, xl = absorber
+    pc = _condensed_pc(p, xl, f"h1cond{storage}_", storage)
+    assert pc.condensed is not None and pc.spectra is None
+    shift = 1e3
     c = pc.condensed
     # D against the exact action on a unit vector of each phonon mode (all cells at once)
     N, B, n = p.N, p.B, p.n
@@ -87,21 +93,9 @@ def test_condensed_solve_keeps_no_diagonal_and_writes_into_the_update(absorber):
     (each row the bits of the whole array's) and let go at the end of every solve; the
     solution is written straight into the given vector (``apply_into``: no second
     state-length array at the back-substitution), the same bits as ``apply``."""
-    from fvqp.models.transport.schur import SchurPreconditioner
-
     p, xl = absorber
-    prefix = "h1condinto_"
-    opts = {prefix + "schur_condensed": "1", prefix + "schur_storage": "cells"}
-    for k, v in opts.items():
-        PETSc.Options()[k] = v
-    try:
-        pc = SchurPreconditioner(p, prefix)
-    finally:
-        for k in opts:
-            del PETSc.Options()[k]
     shift = 1e3
-    pc.update(xl, shift)
-    pc.set_point(xl, shift)
+    pc = _condensed_pc(p, xl, "h1condinto_", "cells", shift)
     c = pc.condensed
     whole = np.asarray(c.d)
     assert whole.shape == (p.n, p.M)
