@@ -155,6 +155,8 @@ class _Walker:
             return int(v.getInfo()["memory"])
         if kind == "Vec":
             return v.getLocalSize() * 8
+        if kind == "RowTable":  # distinct rows, a row number and a scale per cell
+            return sum(self.value(x, depth + 1) for x in (v.table, v.index, v.scale))
         return 0
 
 
@@ -173,7 +175,7 @@ def account(problem, schur, max_apps: int, restart: int) -> list[tuple[str, int]
     spectra = getattr(p, "_spectra", None)
     add("state spectra of the Jacobian actions (_spectra, "
         f"{'complex64' if p.single_spectra else 'complex128'})",
-        [vars(b) for b in spectra[1]] if spectra else None)
+        [vars(b) for b in getattr(spectra[1], "states", spectra[1])] if spectra else None)
     add("DOS rho, ados, D_L per cell (N each)", [p.rho, p.ados, p.dl])
     add("state masses m_f, m_n, kappa, masks", [p.m_f, p.m_n, p.kappa, p.alg_f])
     add("QP face conductances G, b_G, b_fn", [p.G, p.b_G, p.b_fn])
