@@ -233,10 +233,13 @@ class CellBlockILU:
         for k, rounds in enumerate(self.rounds_hi):
             a, b = self.bounds[k], self.bounds[k + 1]
             pairs = np.concatenate(rounds) if rounds else np.zeros(0, np.int64)
-            for s in range(a, b, CHUNK):
+            # by target, each target's pairs in their order: a batch's are one slice
+            pairs = pairs[np.argsort(self.hi_s[pairs], kind="stable")]
+            cut = np.searchsorted(self.hi_s[pairs], np.arange(a, b + CHUNK, CHUNK))
+            for j, s in enumerate(range(a, b, CHUNK)):
                 e = min(b, s + CHUNK)
                 blk = self._matrix(slice(s, e))
-                mine = pairs[(self.hi_s[pairs] >= s) & (self.hi_s[pairs] < e)]
+                mine = pairs[cut[j]:cut[j + 1]]
                 for r in _rounds(self.hi_s[mine], mine):  # distinct targets per round
                     upd = self._get(self.lo_s[r])
                     upd *= self.c_low[r][:, :, None]
