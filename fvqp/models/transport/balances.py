@@ -62,7 +62,7 @@ class Balances:
         # is let go before the fluxes' arrays are made (no action follows at an accepted
         # state; issue 18 §1: two state-length arrays at the step's peak)
         pair = self.pair_breaking(y)
-        self._linearised = self._spectra = self._pair = None
+        self._forget_point()
         f, ph = y[:, :N], y[:, N:]
         Ff, Fb = self._fluxes(f)
         out = self._per_boundary(Fb)

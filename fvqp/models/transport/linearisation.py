@@ -62,7 +62,7 @@ class Linearisation:
             if kept[0] is not own and is_frozen(own):  # keep the caller's, drop the copy
                 self._adopt((own, kept[1]))
             return kept[1]
-        self._linearised = self._spectra = None  # the old point's go before the new come
+        self._forget_point()  # the old point's go before the new come
         N, chunk = self.N, CHUNK
         g = np.empty((self.n, self.B))
         for s in range(0, self.n, chunk):
@@ -72,6 +72,10 @@ class Linearisation:
                 m=self.grid.m, qp_scale=self.p["qp_scale"][sl], c_ph=self.p["c_ph"][sl])
         self._linearised = (own if is_frozen(own) else own.copy(), g)
         return g
+
+    def _forget_point(self) -> None:
+        """Let go of the linearisation point, its spectra and its pair-breaking sum."""
+        self._linearised = self._spectra = self._pair = None
 
     def _adopt(self, point: tuple) -> None:
         """Replace the kept linearisation tuple by ``point`` (the same values), with the

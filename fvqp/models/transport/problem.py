@@ -166,7 +166,7 @@ class TransportProblem(FaceOperators, JacobianAssembly, Balances, Linearisation)
         """Set the gap of every local cell and rebuild DOS, masks and conductances."""
         self.delta = np.asarray(delta_local, dtype=float).copy()
         # the DOS changes: a new linearisation (and pair-breaking sum)
-        self._linearised = self._spectra = self._pair = None
+        self._forget_point()
         g = self.grid
         # one row of DOS per distinct gap, not per cell (RowTable: the same rows; the
         # cells of a region share theirs unless the gap is self-consistent)
@@ -244,7 +244,7 @@ class TransportProblem(FaceOperators, JacobianAssembly, Balances, Linearisation)
             yield slice(0, self.n), BatchedTerms(*(z[0],) * 4, *(z[1],) * 4)
             return
         if keep_linearisation:  # the previous point's arrays go before the new ones come
-            self._linearised = self._spectra = self._pair = None
+            self._forget_point()
         g = np.empty((self.n, self.B)) if keep_linearisation else None
         pair = 0.0
         for s in range(0, self.n, CHUNK):

@@ -39,8 +39,8 @@ class RowTable:
         self.factor = float(factor)
         self.shape = (len(self.index), self.table.shape[1])
         self.ndim = 2
-        self.dtype = np.result_type(self.table, float if scale is not None else
-                                    self.table.dtype)
+        self.dtype = self.table.dtype if scale is None else np.result_type(
+            self.table.dtype, np.float64)
 
     def __len__(self) -> int:
         return self.shape[0]
