@@ -8,46 +8,46 @@
 2. Krylov iterations per Newton step versus the mean free path (l -> 0: the diffusive
    limit), with ratios to the ballistic reference l = R.
 3. ``--ranks``: the shipped case ``cases/bte_sphere_sn_packet.toml`` (40 radial cells x
-   its 13.87 ueV energy grid, 25 ueV before 2026-11-26 evening, x 8 ordinates, phonons transported; ``--quick``: 16 x 80 ueV x
-   4) for a few fixed BDF steps under ``mpiexec -n 1`` and ``-n 2`` (radial cells in
-   contiguous blocks over the ranks, :func:`fvqp.models.bte_sphere.discretisation
-   .radial_distribution`), with the energy-block preconditioner and with PETSc's block
-   Jacobi on both: the 1 -> 2 rank wall-clock speed-up, the CPU-time ratio
-   (sum over ranks / serial: 1 = no work repeated on every rank), the CPU-time split per
-   rank (residual, exact Jacobian action, balances, building and applying the energy-block
-   preconditioner, the rest = GMRES and MPI waits), Newton/Krylov counts, and the
-   largest difference of the final state from the serial one (relative to its maximum).
-   On a shared machine the wall-clock figure is only meaningful next to the CPU-time
-   ratio; the last line gives the computation without MPI of the busiest rank (residual,
-   action, rates, PC entries and the blocks' LU factorisation and solves, columns LU
-   fact / LU solve), whose serial / 2-rank ratio a speed-up approaches on an idle
-   machine (less the transposes and GMRES).
-   Measured 2026-11-23 after the band LU (``BandedBlocks``, removed 2026-11-26: LAPACK
-   dgbtrf/dgbtrs per energy block instead of scipy's splu of the stacked blocks):
-   serial, one process at load 0.1 (CPU s of 6 steps): energy blocks
-   2.18 -> 1.43 (PC build 1.015 -> 0.294, 10 builds: 82 -> 16-24 ms per factorisation;
-   PC apply 0.51 -> 0.50); 10 Newton / 85 Krylov unchanged. With ``--ranks`` at load
-   6-7 (others' jobs; the wall clock meaningless): old -> new in the same conditions,
-   serial PC build 1.13 -> 0.36, serial CPU 2.39 -> 1.70; per rank on 2 ranks PC build
-   0.68 / 0.59 -> 0.23 / 0.20; computation of the busiest rank 1.45 s serial, 0.79 s on
-   2 ranks (ratio 1.83; band LU factorisation 0.18 -> 0.10, solves 0.48 -> 0.25);
-   PETSc's serial LU (the driver's serial default) 1.59 CPU s in the same conditions.
-   The 2-rank state equals the serial energy-block one to 2.3e-19 (unchanged).
-   A run at 15:55 (load 2.8 -> 2.5, others' jobs ending; not idle): energy blocks 1.44 s
-   serial, 1.16 s on 2 ranks (wall; computation 1.23 -> 0.70 s, 1.76); PETSc's serial LU
-   1.26 s, so the driver's default 1 -> 2 is 1.09x. On 2 ranks each rank spent 0.46 s of
-   its 1.16 s outside the computation: the transposes of the 95 applications (forward
-   1.3 ms and backward 2.3 ms wall each at that load, 0.4 ms CPU), the values' exchange
-   of the 10 builds, GMRES and waiting. Not met: 1.7x against the serial LU.
-   Since 2026-11-26 the blocks are factorised by PETSc's sparse LU in natural order
-   (:class:`fvqp.solvers.sparselu.SparseLU`: 7.7 ms per factorisation and 1.6 ms per
-   solve against the band LU's 15 ms and 4.3 ms; the band stores its zeros), shared
-   over the ranks by cost (:func:`fvqp.models.bte_sphere.precond.block_weights`: a QP
-   block costs ~2x a phonon block; by count, rank 0 took 0.10 / 0.11 s of LU against
-   rank 1's 0.06 / 0.05), and on one rank the transposes are plain permutations. The
-   energy blocks are then faster than PETSc's LU serially too, and the driver's default
-   on every rank count (idle machine, four runs: serial 1.00-1.03 s against PETSc's LU
-   1.07-1.16 s; 1 -> 2 ranks 1.59, 1.65, 1.75, 1.78x, CPU ratio 1.12-1.25).
+   its 13.87 ueV energy grid, 25 ueV before 2026-11-26 evening, x 8 ordinates, phonons
+   transported; ``--quick``: 16 x 80 ueV x 4) for a few fixed BDF steps under
+   ``mpiexec -n 1`` and ``-n 2`` (radial cells in contiguous blocks over the ranks,
+   :func:`fvqp.models.bte_sphere.discretisation.radial_distribution`), with the
+   energy-block preconditioner and with PETSc's block Jacobi on both: the 1 -> 2 rank
+   wall-clock speed-up, the CPU-time ratio (sum over ranks / serial: 1 = no work repeated
+   on every rank), the CPU-time split per rank (residual, exact Jacobian action,
+   balances, building and applying the energy-block preconditioner, the rest = GMRES and
+   MPI waits), Newton/Krylov counts, and the largest difference of the final state from
+   the serial one (relative to its maximum). On a shared machine the wall-clock figure is
+   only meaningful next to the CPU-time ratio; the last line gives the computation
+   without MPI of the busiest rank (residual, action, rates, PC entries and the blocks'
+   LU factorisation and solves, columns LU fact / LU solve), whose serial / 2-rank ratio
+   a speed-up approaches on an idle machine (less the transposes and GMRES). Measured
+   2026-11-23 after the band LU (``BandedBlocks``, removed 2026-11-26: LAPACK
+   dgbtrf/dgbtrs per energy block instead of scipy's splu of the stacked blocks): serial,
+   one process at load 0.1 (CPU s of 6 steps): energy blocks 2.18 -> 1.43 (PC build 1.015
+   -> 0.294, 10 builds: 82 -> 16-24 ms per factorisation; PC apply 0.51 -> 0.50); 10
+   Newton / 85 Krylov unchanged. With ``--ranks`` at load 6-7 (others' jobs; the wall
+   clock meaningless): old -> new in the same conditions, serial PC build 1.13 -> 0.36,
+   serial CPU 2.39 -> 1.70; per rank on 2 ranks PC build 0.68 / 0.59 -> 0.23 / 0.20;
+   computation of the busiest rank 1.45 s serial, 0.79 s on 2 ranks (ratio 1.83; band LU
+   factorisation 0.18 -> 0.10, solves 0.48 -> 0.25); PETSc's serial LU (the driver's
+   serial default) 1.59 CPU s in the same conditions. The 2-rank state equals the serial
+   energy-block one to 2.3e-19 (unchanged). A run at 15:55 (load 2.8 -> 2.5, others' jobs
+   ending; not idle): energy blocks 1.44 s serial, 1.16 s on 2 ranks (wall; computation
+   1.23 -> 0.70 s, 1.76); PETSc's serial LU 1.26 s, so the driver's default 1 -> 2 is
+   1.09x. On 2 ranks each rank spent 0.46 s of its 1.16 s outside the computation: the
+   transposes of the 95 applications (forward 1.3 ms and backward 2.3 ms wall each at
+   that load, 0.4 ms CPU), the values' exchange of the 10 builds, GMRES and waiting. Not
+   met: 1.7x against the serial LU. Since 2026-11-26 the blocks are factorised by PETSc's
+   sparse LU in natural order (:class:`fvqp.solvers.sparselu.SparseLU`: 7.7 ms per
+   factorisation and 1.6 ms per solve against the band LU's 15 ms and 4.3 ms; the band
+   stores its zeros), shared over the ranks by cost
+   (:func:`fvqp.models.bte_sphere.precond.block_weights`: a QP block costs ~2x a phonon
+   block; by count, rank 0 took 0.10 / 0.11 s of LU against rank 1's 0.06 / 0.05), and on
+   one rank the transposes are plain permutations. The energy blocks are then faster than
+   PETSc's LU serially too, and the driver's default on every rank count (idle machine,
+   four runs: serial 1.00-1.03 s against PETSc's LU 1.07-1.16 s; 1 -> 2 ranks 1.59, 1.65,
+   1.75, 1.78x, CPU ratio 1.12-1.25).
 
    ``--fine`` runs section 3 on a device-size variant (:data:`FINE`: 120 radial cells
    and 13.87 ueV bins, which hold the thermal background to 5 %; 3.4x the unknowns of the

@@ -1,0 +1,81 @@
+"""The benchmarks' variants of the shipped cases still edit those cases.
+
+A benchmark that edits a shipped case by text replacement measures the shipped
+configuration, silently, once the case no longer holds the replaced text (found: since the
+case took 13.87 ueV bins, ``benchmarks/bte_sphere.py --quick`` and ``--fine`` stopped on
+their first assertion). Every variant here is applied to today's case file and must change
+what it claims to change.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _benchmark(name: str):
+    """The module ``benchmarks/<name>.py`` (its ``main`` not run)."""
+    spec = importlib.util.spec_from_file_location(f"_bench_{name}", ROOT / "benchmarks"
+                                                  / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        spec.loader.exec_module(mod)
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    return mod
+
+
+@pytest.mark.parametrize("variant", ["QUICK", "FINE"])
+def test_bte_sphere_variants_edit_the_case(variant):
+    mod = _benchmark("bte_sphere")
+    text = mod.CASE.read_text()
+    subs = getattr(mod, variant)
+    for old, new in subs.items():
+        assert old in text, f"{variant}: {old!r} not in {mod.CASE.name}"
+        text = text.replace(old, new)
+    data = tomllib.loads(text)
+    shipped = tomllib.loads(mod.CASE.read_text())
+    assert data != shipped
+    cells = {"QUICK": 16, "FINE": 120}[variant]
+    assert f"cells = {cells}" in text
+
+
+@pytest.mark.parametrize("films", ["bte", "transport"])
+@pytest.mark.parametrize("mesh", ["small", "layout"])
+def test_chip_deposit_case_takes_the_arguments(films, mesh):
+    mod = _benchmark("chip_deposit")
+    args = argparse.Namespace(films=films, mesh=mesh, polar=3, azimuth=6, spacing=0.03,
+                              steps=4)
+    data = tomllib.loads(mod._case_text(args))
+    flat = repr(data)
+    assert ("chip_small/chip_small.msh" if mesh == "small" else "chip_layout/chip.msh") in flat
+    assert "'polar': 3" in flat and "'azimuth': 6" in flat
+    assert "0.03 meV" in flat and "0.6 meV" not in flat
+    assert "20 ns" in flat and "300 ns" not in flat
+
+
+def test_chip_deposit_refuses_a_case_it_cannot_edit():
+    mod = _benchmark("chip_deposit")
+    with pytest.raises(SystemExit, match="polar = 2"):
+        mod._sub("polar = 5\n", "polar = 2", "polar = 3", "bte_chip_deposit")
+
+
+def test_heap_and_collision_variants_edit_the_cases():
+    heap = _benchmark("heap")
+    for name, subs in heap.CASES.items():
+        text = (ROOT / "cases" / f"{name}.toml").read_text()
+        for old in subs:
+            assert old in text, f"benchmarks/heap.py: {old!r} not in {name}.toml"
+    coll = _benchmark("bte_collisions")
+    for name, (fname, subs) in coll.VARIANTS.items():
+        text = (ROOT / "cases" / fname).read_text()
+        for old in subs:
+            assert old in text, f"benchmarks/bte_collisions.py {name}: {old!r} not in {fname}"
