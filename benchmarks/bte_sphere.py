@@ -241,7 +241,7 @@ def action_speed(quick: bool) -> None:
 CASE = Path(__file__).resolve().parents[1] / "cases" / "bte_sphere_sn_packet.toml"
 #: the quick variant of the shipped case (as tests/test_bte_sphere_mpi.py)
 QUICK = {"cells = 40": "cells = 16", "ordinates = 8": "ordinates = 4",
-         'spacing = "13.87 ueV"': 'spacing = "80 ueV"', 'e_max = "7.5 meV"': 'e_max = "6.5 meV"'}
+         'spacing = "13.87 ueV"': 'spacing = "80 ueV"', 'e_max = "7.5 meV"': 'e_max = "6.7 meV"'}
 #: a device-size variant of the shipped case (``--fine``): three times the radial cells, on
 #: the case's own 13.87 ueV bins (which hold the thermal background's QP number to 5 %,
 #: :func:`fvqp.spectra.qp_density.bin_thermal_error`): the shipped case, 40 radial cells on

@@ -41,6 +41,7 @@ import argparse
 import glob
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -151,7 +152,12 @@ def run_once(args, reuse: bool, model=None) -> dict | None:
     if rank == 0:
         open(case_path, "w").write(_case_text(args))
     comm.barrier()
-    r = Model().run(load_case(case_path), output_dir=os.path.join(tmp, "out"))
+    try:
+        r = Model().run(load_case(case_path), output_dir=os.path.join(tmp, "out"))
+    finally:
+        comm.barrier()
+        if rank == 0:
+            shutil.rmtree(tmp, ignore_errors=True)
     prob = built["sim"].psim.problem
     sec = comm.reduce(dict(prob.seconds), root=0,
                       op=lambda a, b: {k: max(a[k], b[k]) for k in a})
@@ -288,7 +294,7 @@ def _phonon_items(p) -> list[tuple[str, int]]:
 
     sy = p._systems
     vals = sum(v.nbytes for _, v in sy._vals.values())
-    mats = sum(aij(q[3]) + q[2].nbytes + q[4].nbytes + q[0].nbytes + q[1].nbytes
+    mats = sum(aij(q.mat) + q.work.nbytes + q.order.nbytes + q.dpos.nbytes
                for q in sy._pat.values())
     ilu = kry = 0
     for ls in [*p._systems._ksp.values(), *p._ksp.values()]:

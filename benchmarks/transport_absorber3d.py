@@ -314,7 +314,7 @@ def target() -> None:
 #: Schur preconditioner rebuilt every second Newton iteration from dense double-precision
 #: cell Jacobians, its ILU(0) in a separate copy
 OLD_PATH = ("-transport_collision_action", "complex_step", "-transport_schur_lag", "0",
-            "-transport_schur_precision", "double",
+            "-transport_schur_precision", "double", "-transport_schur_storage", "aij",
             "-transport_schur_sub_pc_factor_in_place", "0")
 
 

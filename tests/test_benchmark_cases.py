@@ -1,10 +1,12 @@
-"""The benchmarks' variants of the shipped cases still edit those cases.
+"""The benchmarks' variants of the shipped cases still edit those cases, into valid cases.
 
 A benchmark that edits a shipped case by text replacement measures the shipped
-configuration, silently, once the case no longer holds the replaced text (found: since the
-case took 13.87 ueV bins, ``benchmarks/bte_sphere.py --quick`` and ``--fine`` stopped on
-their first assertion). Every variant here is applied to today's case file and must change
-what it claims to change.
+configuration, silently, once the case no longer holds the replaced text, or stops when
+the edited case is refused (found: since the case took 13.87 ueV bins,
+``benchmarks/bte_sphere.py --quick`` and ``--fine`` stopped on their first assertion, and
+``--quick``'s e_max had been below its packet's top since the case checks it). Every
+variant here is applied to today's case file, must change what it claims to change and
+must load (the case loader's checks, mesh included).
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ import tomllib
 from pathlib import Path
 
 import pytest
+
+from fvqp.api import build_case
+from fvqp.case.loader import load_case
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -46,15 +51,19 @@ def test_bte_sphere_variants_edit_the_case(variant):
     assert data != shipped
     cells = {"QUICK": 16, "FINE": 120}[variant]
     assert f"cells = {cells}" in text
+    build_case(text, base_dir=mod.CASE.parent, name="bench")  # as the benchmark's worker
 
 
 @pytest.mark.parametrize("films", ["bte", "transport"])
 @pytest.mark.parametrize("mesh", ["small", "layout"])
-def test_chip_deposit_case_takes_the_arguments(films, mesh):
+def test_chip_deposit_case_takes_the_arguments(films, mesh, tmp_path):
     mod = _benchmark("chip_deposit")
     args = argparse.Namespace(films=films, mesh=mesh, polar=3, azimuth=6, spacing=0.03,
                               steps=4)
-    data = tomllib.loads(mod._case_text(args))
+    text = mod._case_text(args)
+    (tmp_path / "chip.toml").write_text(text)
+    load_case(tmp_path / "chip.toml")
+    data = tomllib.loads(text)
     flat = repr(data)
     assert ("chip_small/chip_small.msh" if mesh == "small" else "chip_layout/chip.msh") in flat
     assert "'polar': 3" in flat and "'azimuth': 6" in flat
@@ -68,14 +77,16 @@ def test_chip_deposit_refuses_a_case_it_cannot_edit():
         mod._sub("polar = 5\n", "polar = 2", "polar = 3", "bte_chip_deposit")
 
 
-def test_heap_and_collision_variants_edit_the_cases():
+def test_heap_and_collision_variants_edit_the_cases(tmp_path):
     heap = _benchmark("heap")
     for name, subs in heap.CASES.items():
         text = (ROOT / "cases" / f"{name}.toml").read_text()
         for old in subs:
             assert old in text, f"benchmarks/heap.py: {old!r} not in {name}.toml"
+        load_case(heap._case(tmp_path, name, subs))
     coll = _benchmark("bte_collisions")
     for name, (fname, subs) in coll.VARIANTS.items():
         text = (ROOT / "cases" / fname).read_text()
         for old in subs:
             assert old in text, f"benchmarks/bte_collisions.py {name}: {old!r} not in {fname}"
+        load_case(coll._case(name, tmp_path))

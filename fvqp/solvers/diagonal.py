@@ -42,7 +42,7 @@ class ShiftedSystems:
     def __init__(self, prefix: str, comm):
         self.prefix, self.comm = prefix, comm
         self._vals: dict = {}     # key -> (pattern id, values)
-        self._pat: dict = {}      # pattern id -> [indptr, indices, diag positions, Mat, work]
+        self._pat: dict = {}      # pattern id -> _SharedMatrix (Mat, work, order, dpos)
         self._ksp: dict = {}      # (pattern id, with a PC context) -> LinearSolver
 
     def _add(self, key, csr: sp.csr_matrix, n_global: int, row0: int) -> None:
