@@ -152,12 +152,10 @@ def run_once(args, reuse: bool, model=None) -> dict | None:
     if rank == 0:
         open(case_path, "w").write(_case_text(args))
     comm.barrier()
-    try:
-        r = Model().run(load_case(case_path), output_dir=os.path.join(tmp, "out"))
-    finally:
-        comm.barrier()
-        if rank == 0:
-            shutil.rmtree(tmp, ignore_errors=True)
+    r = Model().run(load_case(case_path), output_dir=os.path.join(tmp, "out"))
+    comm.barrier()  # (a failed run leaves its directory, for a look at what it wrote)
+    if rank == 0:
+        shutil.rmtree(tmp, ignore_errors=True)
     prob = built["sim"].psim.problem
     sec = comm.reduce(dict(prob.seconds), root=0,
                       op=lambda a, b: {k: max(a[k], b[k]) for k in a})
