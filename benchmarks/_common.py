@@ -21,17 +21,24 @@ def mpi_env() -> dict:
     return e
 
 
-def case_variant(name: str, mesh: str | Path, subs: Sequence[tuple[str, str]],
-                 path: Path) -> Path:
-    """Write ``cases/<name>`` to ``path`` with its mesh file replaced by ``mesh`` (absolute)
-    and every regular-expression substitution ``(pattern, replacement)`` of ``subs``
-    applied in order (each must match: a benchmark must not silently run the shipped
-    configuration)."""
+def case_variant_text(name: str, mesh: str | Path | None,
+                      subs: Sequence[tuple[str, str]]) -> str:
+    """The text of ``cases/<name>`` with its mesh file replaced by ``mesh`` (absolute;
+    None: the case's own mesh, made absolute) and every regular-expression substitution
+    ``(pattern, replacement)`` of ``subs`` applied in order (each must match: a benchmark
+    must not silently run the shipped configuration)."""
     text = (ROOT / "cases" / name).read_text()
-    text, n = re.subn(r'(?m)^file = "\.\./meshes/.*"$', f'file = "{mesh}"', text)
+    text, n = re.subn(r'(?m)^file = "\.\./meshes/(.*)"$',
+                      lambda m: f'file = "{mesh or ROOT / "meshes" / m.group(1)}"', text)
     assert n == 1, f"{name}: no mesh file"
     for pattern, replacement in subs:
         text, n = re.subn(pattern, replacement, text)
         assert n > 0, f"{name}: {pattern!r} does not occur"
-    path.write_text(text)
+    return text
+
+
+def case_variant(name: str, mesh: str | Path, subs: Sequence[tuple[str, str]],
+                 path: Path) -> Path:
+    """Write :func:`case_variant_text` to ``path``."""
+    path.write_text(case_variant_text(name, mesh, subs))
     return path

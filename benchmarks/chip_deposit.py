@@ -41,10 +41,13 @@ import argparse
 import glob
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
 import time
+
+from _common import case_variant_text
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -88,31 +91,22 @@ TARGET = {"cells": 100_000, "energies": 24, "ordinates": 24, "time_s": 1e-6,
           "goal_s": 1800.0}
 
 
-def _sub(text: str, old: str, new: str, name: str) -> str:
-    """``text`` with ``old`` replaced by ``new``; ``old`` must occur (a benchmark must not
-    silently run the shipped configuration when the case changes)."""
-    if old not in text:
-        raise SystemExit(f"benchmarks/chip_deposit.py: {old!r} is not in cases/{name}.toml "
-                         "(update _case_text to the case)")
-    return text.replace(old, new)
-
-
 def _case_text(args) -> str:
+    """The shipped chip case with the benchmark's mesh, ordinates, spacing and steps
+    (:func:`_common.case_variant_text`: every edit must find its text)."""
     name = "bte_chip_deposit" + ("_transport" if args.films == "transport" else "")
-    text = open(os.path.join(ROOT, "cases", f"{name}.toml")).read()
-    text = _sub(text, 'file = "../meshes/', f'file = "{ROOT}/meshes/', name)
-    if args.mesh == "small":
-        text = _sub(text, "chip_layout/chip.msh", "chip_small/chip_small.msh", name)
-    text = _sub(text, "polar = 2", f"polar = {args.polar}", name)
-    text = _sub(text, "azimuth = 4", f"azimuth = {args.azimuth}", name)
-    text = _sub(text, 'spacing = "0.05 meV"', f'spacing = "{args.spacing} meV"', name)
+    mesh = ROOT + "/meshes/chip_small/chip_small.msh" if args.mesh == "small" else None
+    subs = [(r"polar = 2\b", f"polar = {args.polar}"),
+            (r"azimuth = 4\b", f"azimuth = {args.azimuth}"),
+            (re.escape('spacing = "0.05 meV"'), f'spacing = "{args.spacing} meV"'),
+            (re.escape('end = "300 ns"'), f'end = "{5 * args.steps} ns"')]
     if args.spacing != 0.05:
         # the case's e_max puts its top phonon bin above the deposit's 3 widths at its own
         # spacing only (0.6 meV: 0.825 meV at 0.05, 0.789 at 0.03 — refused since
         # 2026-11-26, a cut deposit piles its phonons up below the top): the default grid
         # holds the deposit at any spacing
-        text = _sub(text, 'e_max = "0.6 meV"\n', "", name)
-    text = _sub(text, 'end = "300 ns"', f'end = "{5 * args.steps} ns"', name)
+        subs.append((re.escape('e_max = "0.6 meV"') + "\n", ""))
+    text = case_variant_text(f"{name}.toml", mesh, subs)
     start = os.environ.get("FVQP_CHIP_START")
     return text + f'\n[chain]\nstart = "{start}"\n' if start else text
 

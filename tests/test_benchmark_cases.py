@@ -71,10 +71,12 @@ def test_chip_deposit_case_takes_the_arguments(films, mesh, tmp_path):
     assert "20 ns" in flat and "300 ns" not in flat
 
 
-def test_chip_deposit_refuses_a_case_it_cannot_edit():
-    mod = _benchmark("chip_deposit")
-    with pytest.raises(SystemExit, match="polar = 2"):
-        mod._sub("polar = 5\n", "polar = 2", "polar = 3", "bte_chip_deposit")
+def test_a_case_edit_that_finds_nothing_is_refused():
+    common = _benchmark("_common")
+    with pytest.raises(AssertionError, match="polar = 5"):
+        common.case_variant_text("bte_chip_deposit.toml", None, [("polar = 5", "polar = 3")])
+    text = common.case_variant_text("bte_chip_deposit.toml", None, [])
+    assert f'file = "{ROOT}/meshes/chip_layout/chip.msh"' in text  # the case's own, absolute
 
 
 def test_heap_and_collision_variants_edit_the_cases(tmp_path):
