@@ -80,9 +80,10 @@ def test_a_ts_fallback_that_cannot_evaluate_the_drive_names_the_cause(tmp_path, 
     The quasi-thermal search of this case is at the mercy of round-off: on one machine it
     found no root of the power balance (the path tested here), on another (2026-11-27,
     AMD EPYC, a fresh numpy) a degenerate one at T* = 4.6e7 Tc, from which Newton
-    converged to a hot steady state (N_qp 1.2e-4 per um^3, T* 1.1 K; status 0). So the
-    search's failure is made certain here, as the first machine saw it, and the run goes
-    through the command in this process."""
+    converged to a state flat to the grid's top, which the run now reports as such
+    (test_a_state_set_by_the_grids_top_is_reported_not_converged). So the search's
+    failure is made certain here, as the first machine saw it, and the run goes through
+    the command in this process."""
     from fvqp.cli import main
     from fvqp.models.kinetics0d import solve
 
@@ -90,8 +91,7 @@ def test_a_ts_fallback_that_cannot_evaluate_the_drive_names_the_cause(tmp_path, 
         raise ArithmeticError("no root of the power balance found")
 
     monkeypatch.setattr(solve, "quasi_thermal_guess", no_root)
-    case = case_variant(WEAK, tmp_path, **{'temperature = "80 mK"': 'temperature = "40 mK"',
-                                           'energy = "850 ueV"': 'energy = "300 ueV"'})
+    case = _subgap_cold(tmp_path)
     out = tmp_path / "out"
     rc = main(["-q", "run", str(case), "--output", str(out)])
     err = capsys.readouterr().err
@@ -104,6 +104,81 @@ def test_a_ts_fallback_that_cannot_evaluate_the_drive_names_the_cause(tmp_path, 
     assert "(0.8533 x 2 Delta) lie below 2 Delta" in msg
     assert "Fix: a photon energy above 2 Delta" in msg
     assert "dt_initial" not in msg and "error code" not in msg
+
+
+def _subgap_cold(tmp_path):
+    return case_variant(WEAK, tmp_path, **{'temperature = "80 mK"': 'temperature = "40 mK"',
+                                           'energy = "850 ueV"': 'energy = "300 ueV"'})
+
+
+def test_the_grid_tops_cut_is_the_absorption_a_taller_grid_holds():
+    """PhotonDrive.top_cut_fraction estimates the absorption from the states within
+    hbar omega of E_max into cells above it (DOS continued past the top, nothing there).
+    A grid of the same spacing reaching 2 hbar omega higher holds those transitions: its
+    absorption from the same states, with f = 0 above the old top, is the estimate (to
+    round-off), for both lines of a split photon."""
+    from fvqp.collisions import CollisionParams, EnergyGrid
+    from fvqp.models.kinetics0d.drives import PhotonDrive
+
+    params = CollisionParams.from_times(1800.0, 1.7)
+    for h in (0.05, 0.02):
+        short = EnergyGrid.build(1.7, h, 5.0, layout="vertex")
+        hw = 23.4 * short.h  # lines at 23 h and 24 h
+        tall = EnergyGrid.build(1.7, h, 5.0 + 2 * hw, layout="vertex")
+        assert tall.h == short.h and np.allclose(tall.e[:short.n], short.e, rtol=0, atol=0)
+        rng = np.random.default_rng(3)
+        f = np.exp(-(short.e - 1.7) / 0.8) * (1 + 0.1 * rng.random(short.n))
+        d_short, d_tall = (PhotonDrive(photon_energy=hw, power=1e-4) for _ in range(2))
+        d_short.bind(short, params)
+        d_tall.bind(tall, params)
+        cut = d_short.top_cut_fraction(f)
+        on_grid = d_short.unit_power(f)
+        # the taller grid's absorption out of the short grid's top states into the cells
+        # above its top, f = 0 there: the transitions i -> i + p with i + p >= n
+        held = 0.0
+        for ln in d_tall.lines:
+            i = np.arange(short.n - ln.p, short.n)
+            held += ln.p * tall.h * float(ln.absorb[i] @ f[i])
+        assert cut == pytest.approx(held / (held + on_grid), rel=1e-12)
+        assert 1e-3 < cut < 0.5  # a hot state near this low top loses a sizeable share
+        # a cold state (the thermal tail e^-(E - Delta)/T at T = 0.05) loses the share of
+        # its QPs within hbar omega of the top, ~e^-(E_max - hw - Delta)/T = 3e-19
+        cold = np.exp(-(short.e - 1.7) / 0.05)
+        assert 0 < d_short.top_cut_fraction(cold) < np.exp(-(short.e[-1] - hw - 1.7) / 0.05)
+
+
+def test_a_state_set_by_the_grids_top_is_reported_not_converged(tmp_path, monkeypatch,
+                                                                capsys):
+    """Al at 40 mK under sub-gap photons (300 ueV, normalised to 1e-19 W): from a start
+    with a few QPs (the flat, dilute state one machine's quasi-thermal search returned,
+    T* = 4.6e7 Tc, mu* = -1.53e9 kTc), Newton converges in every entry to a state whose
+    occupation is flat to the grid's top (f = 4.4e-13 everywhere): the photons pump the
+    few QPs up the ladder Delta + k hbar omega, and all of the absorption would lift QPs
+    above E_max. Before, that ended with status 0 and "converged" (N_qp and T* set by
+    E_max); now the run fails naming [grid] e_max."""
+    from fvqp.cli import main
+    from fvqp.collisions import fermi
+    from fvqp.models.kinetics0d import solve
+    from fvqp.models.kinetics0d.guess import QuasiThermalGuess, phonon_balance
+
+    def dilute(model, t=0.0, **kw):
+        temp, mu = 4.6e7, -1.53e9
+        f = fermi(model.grid.e - mu, temp)
+        return (model.join(f, phonon_balance(model, f, t)),
+                QuasiThermalGuess(t_qp=temp, mu=mu, evaluations=0, method=model.method))
+
+    monkeypatch.setattr(solve, "quasi_thermal_guess", dilute)
+    out = tmp_path / "out"
+    rc = main(["-q", "run", str(_subgap_cold(tmp_path)), "--output", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 3, err
+    s = json.loads((out / "summary.json").read_text())
+    assert s["status"] == -1
+    assert s["start"]["path"] == "newton"  # Newton itself converged
+    msg = s["message"]
+    assert "the grid's top cuts the photon absorption: 100 % of it" in msg
+    assert "raise [grid] e_max" in msg and "E_max = 513.4 ueV" in msg
+    assert "below 2 Delta" in msg
 
 
 class _Broken(Drive):

@@ -146,6 +146,15 @@ def run(case, output_dir: str | None = None, resume: bool = False,
         if why is not None:  # reported, never a silent "converged"
             log.error("kinetics0d: %s", why)
             summary.update(status=-1, message=why)
+    from .observables import cut_by_grid_top
+
+    states = [(t_final, y)] if tr is None else [*zip(tr.snap_t, tr.snap_y, strict=True),
+                                                 (t_final, y)]
+    cut = cut_by_grid_top(model, states, meta["kTc_J"] / (E_CHARGE * 1e-6),
+                          si_time(case.units))
+    if cut is not None and summary.get("status") == 0:  # a state the grid's top shaped
+        log.error("kinetics0d: %s", cut)
+        summary.update(status=-1, message=cut)
     summary["observables_SI"] = {k: v[0] for k, v in _si(obs, meta).items()}
     summary["observables_SI_units"] = {k: v[1] for k, v in _si(obs, meta).items()}
     summary["gap_ueV"] = model.grid.delta * meta["kTc_J"] / (E_CHARGE * 1e-6)

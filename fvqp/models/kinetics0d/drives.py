@@ -64,6 +64,7 @@ from scipy import sparse
 from scipy.sparse.linalg import LinearOperator
 
 from ...collisions import CollisionParams, EnergyGrid, fermi
+from ...spectra.dos import dos_cell_integrals
 from ...spectra.injection import gaussian_line
 
 __all__ = ["Drive", "PhononInjection", "PhotonDrive", "TunnelInjection"]
@@ -130,6 +131,7 @@ class _Line:
     const: np.ndarray
     absorb: np.ndarray  # c_{i,i+p}, i = 0 .. N-p-1
     pairs: tuple[np.ndarray, np.ndarray, np.ndarray]  # (i, j, d_ij), E_i + E_j = p h
+    cut: np.ndarray  # c_{i,i+p} of the states i = N-p .. N-1, whose E_i + p h is off the grid
 
 
 def _photon_line(grid: EnergyGrid, p: int, weight: float, pb: bool = True) -> _Line:
@@ -146,6 +148,13 @@ def _photon_line(grid: EnergyGrid, p: int, weight: float, pb: bool = True) -> _L
     lin[i, i + p] += c
     lin[i + p, i] += c
     lin[i + p, i + p] -= c
+    # the transitions the grid's top cuts: i = N-p .. N-1 to cells above E_max, whose DOS
+    # continues the grid's cells (width h) beyond its top edge
+    i_cut = np.arange(max(nq - p, 0), nq)
+    x_top = grid.x_edges[-1] + (i_cut + p - nq) * h
+    rho_up, a_up = dos_cell_integrals(x_top, np.full(i_cut.size, h), grid.delta,
+                                      grid.gamma, per=h)
+    cut = weight * h * h * (rho[i_cut] * rho_up + a[i_cut] * a_up)
     # pair breaking: i + j = q, net d_ij (1 - f_i - f_j) into cell i (ordered pairs)
     q = p - grid.pair_offset
     pairs = (np.zeros(0, int), np.zeros(0, int), np.zeros(0))
@@ -159,7 +168,7 @@ def _photon_line(grid: EnergyGrid, p: int, weight: float, pb: bool = True) -> _L
         np.add.at(lin, (i, i), -d)
         np.add.at(lin, (i, j), -d)
         pairs = (i, j, d)
-    return _Line(p, weight, lin, const, c, pairs)
+    return _Line(p, weight, lin, const, c, pairs, cut)
 
 
 @dataclass
@@ -217,6 +226,7 @@ class PhotonDrive(Drive):
         self._lin = sparse.csr_matrix(sum(ln.lin for ln in self.lines))
         self._const = sum(ln.const for ln in self.lines)
         self._w, self._e, self._delta = grid.qp_weights, grid.e, grid.delta
+        self._h = grid.h
         self._nq, self._nph = grid.n, grid.n_ph
 
     @property
@@ -231,6 +241,25 @@ class PhotonDrive(Drive):
     def unit_power(self, f: np.ndarray) -> float:
         r"""Absorbed power of the unit-B term, :math:`\sum_i E_i\,\text{net}_i`."""
         return float(self._e @ self._net(f))
+
+    def top_cut_fraction(self, f: np.ndarray) -> float:
+        r"""Share of the absorption the grid's top cuts at ``f``: photons that QPs within
+        :math:`\hbar\omega` of :math:`E_{max}` would absorb into states above it.
+
+        The grid has no such transitions, so a state that needs them is shaped by
+        :math:`E_{max}`, not by the film: e.g. sub-gap photons normalised to their power
+        and absorbed by few QPs pump them up the ladder
+        :math:`\Delta + k\hbar\omega` to the top. Estimated with the absorption
+        coefficients of the cells above the top (the DOS continued past
+        :math:`E_{max}`) and nothing in them (:math:`f = 0` there, an upper bound):
+        :math:`p_{cut} = \sum_{i > N - p} \hbar\omega\, c_{i,i+p} f_i`, returned as
+        :math:`p_{cut}/(p_{cut} + p_{abs})` with :math:`p_{abs}` the absorption on the grid
+        (:meth:`unit_power`); 1 where nothing is absorbed on the grid.
+        """
+        h = self._h
+        cut = sum(ln.p * h * float(ln.cut @ f[f.size - ln.cut.size:]) for ln in self.lines)
+        total = cut + max(self.unit_power(f), 0.0)
+        return cut / total if total > 0 else 1.0
 
     def scale(self, f: np.ndarray) -> float:
         r""":math:`B(f) = P / p_{abs}(f)`."""

@@ -239,6 +239,53 @@ def unbalanced_drive(model: Kinetics0D, obs: dict, kTc_ueV: float,
     return msg + ". Fix: check the drive (its energy on the grid, its power) and the grid."
 
 
+#: Largest share of a photon drive's absorption the grid's top may cut at a reported state
+#: (:meth:`.drives.PhotonDrive.top_cut_fraction`). A default grid top leaves the thermal
+#: QPs' share at ~e^-10 (:mod:`.gridtop`); the shipped cases' steady states lie at 3e-12
+#: to 6e-5.
+GRID_TOP_TOL = 1e-3
+
+
+def cut_by_grid_top(model: Kinetics0D, states, kTc_ueV: float,
+                    time_format=None) -> str | None:
+    """None if no photon drive loses more than :data:`GRID_TOP_TOL` of its absorption to
+    the grid's top at any of ``states`` (pairs ``(t, y)``, ``t`` in tau0), else the
+    reason and the fix (``time_format``: tau0 to an SI string for the message).
+
+    QPs within the photon energy of :math:`E_{max}` would absorb into states the grid does
+    not hold; a state in which they carry a sizeable share of the absorption is shaped by
+    :math:`E_{max}` (the photons' power, normalised to what the grid absorbs, goes into the
+    QPs below the top), whatever Newton or TS said about its convergence.
+    """
+    worst, at, drive = 0.0, 0.0, None
+    for t, y in states:
+        f = model.split(y)[0]
+        for d in model.drives:
+            if isinstance(d, PhotonDrive) and d.active(t):
+                cut = d.top_cut_fraction(f)
+                if cut > worst:
+                    worst, at, drive = cut, t, d
+    if drive is None or worst <= GRID_TOP_TOL:
+        return None
+    e_max = model.grid.e_edges[-1] * kTc_ueV
+    hw = drive.photon_energy * kTc_ueV
+    when = "" if at == 0.0 else " (at t = {})".format(
+        time_format(at) if time_format else f"{at:.6g} tau0")
+    msg = (f"the grid's top cuts the photon absorption: {100 * worst:.3g} % of it{when} would lift "
+           f"quasiparticles above E_max = {e_max:.4g} ueV, which the grid does not hold, "
+           f"so the state is set by E_max, not by the film (tolerance {100 * GRID_TOP_TOL:g} %). "
+           f"Fix: raise [grid] e_max in the case to at least E_max + {hw:.4g} ueV (the "
+           "photon energy) and compare")
+    if drive.photon_energy < 2.0 * model.grid.delta:
+        msg += (f". The photons ({hw:.4g} ueV) lie below 2 Delta = "
+                f"{2.0 * model.grid.delta * kTc_ueV:.4g} ueV: with their power normalised "
+                "to few quasiparticles, these climb the ladder Delta + k hbar omega until "
+                "phonon emission, which grows with energy, stops them, possibly far above "
+                "this grid; a photon energy above 2 Delta or a warmer bath gives the drive "
+                "quasiparticles to share its power")
+    return msg + "."
+
+
 def power_balance(model: Kinetics0D, y: np.ndarray, t: float = 0.0) -> dict[str, float]:
     """Absorbed power, escaping power and their relative mismatch (absorbed 0 where a
     drive can absorb nothing at ``y``: sub-gap photons without quasiparticles)."""

@@ -97,11 +97,12 @@ def point_values(values: Mapping, key: str, value: float) -> dict:
 def sweep_point(case, key: str, value: float, index: int | None = None) -> dict:
     """Steady state of one sweep point (an :class:`fvqp.case.InternalCase`), reduced to
     the table's columns (SI). A steady state that does not balance its drive
-    (:func:`.observables.unbalanced_drive`) raises ConvergenceError naming the point
+    (:func:`.observables.unbalanced_drive`), or one the grid's top shapes
+    (:func:`.observables.cut_by_grid_top`), raises ConvergenceError naming the point
     (``index``: in SI)."""
     from .build import build_model, solver_options
+    from .observables import cut_by_grid_top, unbalanced_drive
     from .observables import summary as observables
-    from .observables import unbalanced_drive
     from .outputs import output_values
     from .solve import steady_state
 
@@ -111,6 +112,7 @@ def sweep_point(case, key: str, value: float, index: int | None = None) -> dict:
     obs = observables(model, y)
     why = unbalanced_drive(model, obs, point.units.energy / (E_CHARGE * 1e-6),
                            meta["power_unit_W_per_m3"] * meta["volume_m3"])
+    why = why or cut_by_grid_top(model, [(0.0, y)], point.units.energy / (E_CHARGE * 1e-6))
     if why is not None:  # the sweep stops here, naming the point
         where = f"{key} = {value!r} (internal units)"
         if index is not None:
