@@ -156,3 +156,39 @@ def test_a_resumed_run_may_turn_the_figures_off(tmp_path):
     assert res.status == 0 and res.summary["steps"] > 20, res.message
     assert res.summary["keys"]["t_end_s"] == pytest.approx(1e-6, rel=1e-12)
     assert "figure" not in res.summary
+
+
+#: kinetics0d's figures, which fvqp plot now redraws from the run's HDF5 (and series CSV)
+REDRAWN = {
+    "kinetics0d_steady": ("kinetics0d_al_weak_drive.toml", {},
+                          "kinetics0d_al_weak_drive_steady.png"),
+    "kinetics0d_transient": (*VARIANTS["kinetics0d_transient"][:2],
+                             "kinetics0d_al_relaxation_transient.png"),
+    "kinetics0d_sweep": (*VARIANTS["kinetics0d_sweep"][:2],
+                         "kinetics0d_al_power_sweep_vs_power.png"),
+}
+
+
+@pytest.mark.parametrize("variant", sorted(REDRAWN))
+def test_fvqp_plot_redraws_kinetics0ds_figure_as_the_run_drew_it(variant, tmp_path):
+    """A kinetics0d run with ``figures = false`` and ``fvqp plot`` afterwards: the PNG is
+    the one the run with its figures wrote, byte for byte (the f(E)/n(Omega) panels with
+    the snapshots' SI times, a transient's N_qp(t) from its series CSV, a sweep's four
+    panels: both drawn from the run's files by the same functions). Before, ``fvqp plot``
+    found nothing to draw for such a run ("nothing to plot")."""
+    from fvqp.cli import main
+
+    name, edits, png = REDRAWN[variant]
+    outs = {}
+    for figures in (None, False):
+        case = _case(tmp_path, name, edits, figures)
+        outs[figures] = case.parent / "out"
+        res = fvqp.run_case(str(case), output_dir=str(outs[figures]))
+        assert res.status == 0, res.message
+    assert (outs[None] / png).is_file() and not (outs[False] / png).exists()
+    redrawn = tmp_path / "redrawn"
+    assert main(["-q", "plot", str(outs[False]), "--output", str(redrawn)]) == 0
+    assert (redrawn / png).read_bytes() == (outs[None] / png).read_bytes()
+    # and into the result directory itself, as a run with its figures would have
+    assert main(["-q", "plot", str(outs[False])]) == 0
+    assert (outs[False] / png).read_bytes() == (outs[None] / png).read_bytes()

@@ -31,7 +31,7 @@ from .interrupt import requested_stop
 log = logging.getLogger("fvqp.run")
 
 __all__ = ["EXTENDABLE", "Progress", "bdf_options", "flat", "peak_rss_mb", "refuse_earlier_end",
-           "restore", "resumable", "run_checkpointed", "save", "si_time"]
+           "restore", "resumable", "run_checkpointed", "save", "si_seconds", "si_time"]
 
 
 def bdf_options(time_table: Mapping, atol: float):
@@ -97,16 +97,20 @@ def si_time(units) -> Callable[[float], str]:
     time_format` the time loop gives the integrator."""
 
     def fmt(t: float) -> str:
-        v = units.to_si(t, "time")
-        a = abs(v)
-        if a == 0.0 or not math.isfinite(v):
-            return f"{v:g} s"
-        for scale, name in _TIME_UNITS:
-            if a >= scale * (1 - 5e-5):
-                return f"{v / scale:.4g} {name}"
-        return f"{v:.4e} s"
+        return si_seconds(units.to_si(t, "time"))
 
     return fmt
+
+
+def si_seconds(v: float) -> str:
+    """A time ``v`` in s as :func:`si_time` writes it (``"20 ns"``, ``"1.25 µs"``)."""
+    a = abs(v)
+    if a == 0.0 or not math.isfinite(v):
+        return f"{v:g} s"
+    for scale, name in _TIME_UNITS:
+        if a >= scale * (1 - 5e-5):
+            return f"{v / scale:.4g} {name}"
+    return f"{v:.4e} s"
 
 
 def peak_rss_mb() -> float:

@@ -31,7 +31,7 @@ from ..base.timeloop import refuse_earlier_end, si_time
 from .build import build_model, film_units, solver_options
 from .model import Kinetics0D
 from .observables import summary as observables
-from .outputs import figure, key_numbers, write_series
+from .outputs import figure, figure_name, key_numbers, write_series
 from .relaxation import relax
 from .solve import steady_state, steady_state_self_consistent
 from .transient import (
@@ -165,7 +165,9 @@ def run(case, output_dir: str | None = None, resume: bool = False,
         for k, v in meta.items():
             fh.attrs[k] = v
         fh.attrs["case_digest"] = case.digest
-        fh.attrs["title"] = d.get("title", "")
+        fh.attrs["model"] = "kinetics0d"  # fvqp plot redraws the figure from this file
+        fh.attrs["case_name"] = case.name
+        fh.attrs["title"] = d.get("title") or case.name
         fh.attrs["steady"] = bool(tc["steady"])
         gr = fh.create_group("grid")
         gr["e"], gr["omega"] = model.grid.e, model.grid.omega
@@ -197,13 +199,10 @@ def run(case, output_dir: str | None = None, resume: bool = False,
             rg.attrs.update(summary["relaxation"])
     os.replace(h5_tmp, h5)
     summary["output"] = h5
-    if wants_figures(case):  # [output] figures = false: no PNG, the rest the same
-        snaps = list(zip(tr.snap_t, tr.snap_y, strict=True)) if tr is not None else []
-        png = os.path.join(out_dir,
-                           f"{case.name}_{'steady' if tc['steady'] else 'transient'}.png")
-        figure(png, model, y, case.units, snaps, d.get("title") or case.name,
-               time_format=si_time(case.units),
-               series=tr.series if tr is not None else None)
+    if wants_figures(case):  # [output] figures = false: no PNG (fvqp plot draws it)
+        png = os.path.join(out_dir, figure_name(case.name, tc["steady"]))
+        figure(png, h5, None if tr is None else os.path.join(out_dir,
+                                                              f"{case.name}_series.csv"))
         summary["figure"] = png
     summary["keys"] = key_numbers(case.units, obs, model.grid.delta,
                                   None if tr is None else t_final)

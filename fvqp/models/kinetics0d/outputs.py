@@ -25,17 +25,16 @@ Outputs of a run in its directory (``<case>`` the case file's name):
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 import numpy as np
 
 from ...io.atomic import atomic_savefig
 from ...io.series import SeriesWriter
 from ..base.outputs import OutputField, to_output
-from .model import Kinetics0D
 
-__all__ = ["OUTPUTS", "QP_DENSITY_FACTOR", "figure", "key_numbers", "output_values",
-           "write_series"]
+__all__ = ["OUTPUTS", "QP_DENSITY_FACTOR", "figure", "figure_name", "key_numbers",
+           "output_values", "write_series"]
 
 #: the collision module counts densities in units of 4 N0 (two spins x two branches,
 #: notes Eq. 9); UnitSystem's number and energy density units are N0 k_B Tc, N0 (k_B Tc)^2
@@ -121,26 +120,42 @@ def _positive(a: np.ndarray) -> np.ndarray:
     return np.maximum(a, 1e-300)
 
 
-def figure(path: str, model: Kinetics0D, y: np.ndarray, units, snaps: list, title: str,
-           time_format: Callable[[float], str], series: Mapping[str, list] | None = None
-           ) -> None:
+def figure_name(case_name: str, steady: bool) -> str:
+    """The file name of a run's figure: ``<case>_steady.png`` or ``<case>_transient.png``."""
+    return f"{case_name}_{'steady' if steady else 'transient'}.png"
+
+
+def figure(path: str, h5_path: str, series_csv: str | None = None) -> None:
     """f(E) and n(Omega) with E, Omega in µeV (final, bath and the snapshots, labelled
-    ``t = time_format(t)``) and, with ``series``, the QP density (µm⁻³) versus time (s)."""
+    with their SI times) and, with ``series_csv`` (a transient's ``<case>_series.csv``),
+    the QP density (µm⁻³) versus time (s), drawn from the files the run wrote: the
+    run's ``kinetics0d.h5`` (grid, state, bath, ``timeseries`` snapshots) and its series.
+    The run and ``fvqp plot`` draw it the same way, so the redrawn figure is the run's."""
+    import h5py
     import matplotlib
+
+    from ...io.series import read_series
+    from ..base.timeloop import si_seconds
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    ax_e = output_values(units, {"e": model.grid.e, "omega": model.grid.omega})
-    e, om = ax_e["e"], ax_e["omega"]
-    f, n = model.split(y)
-    fb, nb = model.split(model.equilibrium())
-    panels = 3 if series else 2
+    with h5py.File(h5_path, "r") as fh:
+        e, om = np.asarray(fh["grid/e_ueV"]), np.asarray(fh["grid/omega_ueV"])
+        st = fh["state"]
+        f, n, fb, nb = (np.asarray(st[k]) for k in ("f", "n", "f_bath", "n_bath"))
+        tau0 = float(fh.attrs["tau0_s"])
+        title = str(fh.attrs.get("title", "")) or str(fh.attrs.get("case_name", ""))
+        ts = fh.get("timeseries")
+        snaps = [] if ts is None or "snapshot_t" not in ts else list(zip(
+            np.asarray(ts["snapshot_t"]) * tau0, np.asarray(ts["snapshot_f"]),
+            np.asarray(ts["snapshot_n"]), strict=True))
+    header, rows = read_series(series_csv) if series_csv else ([], [])
+    panels = 3 if rows else 2
     fig, axes = plt.subplots(1, panels, figsize=(5 * panels, 4))
     a1, a2 = axes[0], axes[1]
-    for t, ys in snaps:
-        fs, ns = model.split(ys)
-        a1.semilogy(e, _positive(fs), lw=0.8, label=f"t = {time_format(t)}")
+    for t, fs, ns in snaps:
+        a1.semilogy(e, _positive(fs), lw=0.8, label=f"t = {si_seconds(t)}")
         a2.semilogy(om, _positive(ns), lw=0.8)
     a1.semilogy(e, _positive(f), "k", lw=1.5, label="final")
     a1.semilogy(e, _positive(fb), "k--", lw=1, label="bath")
@@ -153,9 +168,9 @@ def figure(path: str, model: Kinetics0D, y: np.ndarray, units, snaps: list, titl
     a2.set_xlabel("Ω (µeV)")
     a2.set_ylabel("n(Ω)")
     a1.legend(fontsize=7)
-    if series:
-        cols = series_columns(units, series, 1.0)
-        t, nq = cols["time_s"], cols["n_qp_per_um3"]
+    if rows:
+        cols = np.asarray(rows, float).T
+        t, nq = cols[header.index("time_s")], cols[header.index("n_qp_per_um3")]
         keep = t > 0  # a log time axis: the initial state is the first marker's left
         a3 = axes[2]
         a3.semilogx(t[keep], nq[keep], ".-", ms=3, lw=1)

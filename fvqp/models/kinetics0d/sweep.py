@@ -226,6 +226,9 @@ def _write(out_dir: str, table: dict, key: str, unit: str, case) -> None:
     with h5py.File(tmp, "w") as fh:
         fh.attrs["swept"] = key
         fh.attrs["case_digest"] = case.digest
+        fh.attrs["model"] = "kinetics0d"  # fvqp plot redraws the figure from this file
+        fh.attrs["case_name"] = case.name
+        fh.attrs["title"] = case.values.get("title") or case.name
         for k, v in table.items():
             fh[k] = v
             fh[k].attrs["unit"] = units[k]
@@ -236,17 +239,29 @@ def _write(out_dir: str, table: dict, key: str, unit: str, case) -> None:
     for i in range(len(table[key])):
         w.writerow([repr(float(table[k][i])) for k in table])
     atomic_write_bytes(os.path.join(out_dir, "kinetics0d_sweep.csv"), buf.getvalue().encode())
-    if wants_figures(case):  # [output] figures = false: the table only
-        _figure(os.path.join(out_dir, f"{case.name}_vs_{key}.png"), table, key, unit,
-                case.values.get("title") or case.name)
+    if wants_figures(case):  # [output] figures = false: the table only (fvqp plot draws it)
+        sweep_figure(os.path.join(out_dir, sweep_figure_name(case.name, key)), h5)
 
 
-def _figure(path: str, table: dict, key: str, unit: str, title: str) -> None:
+def sweep_figure_name(case_name: str, key: str) -> str:
+    """The file name of a sweep's figure, ``<case>_vs_<key>.png``."""
+    return f"{case_name}_vs_{key}.png"
+
+
+def sweep_figure(path: str, h5_path: str) -> None:
+    """N_qp, T*, mu* and eta_pb versus the swept value, drawn from the sweep's
+    ``kinetics0d_sweep.h5`` (the run and ``fvqp plot`` the same way)."""
+    import h5py
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    with h5py.File(h5_path, "r") as fh:
+        key = str(fh.attrs["swept"])
+        title = str(fh.attrs.get("title", "")) or str(fh.attrs.get("case_name", ""))
+        unit = str(fh[key].attrs.get("unit", ""))
+        table = {k: np.asarray(fh[k]) for k in (key, "n_qp", "t_star", "mu_star", "eta_pb")}
     x = table[key]
     fig, axes = plt.subplots(2, 2, figsize=(9, 6), sharex=True)
     for ax, (col, label) in zip(axes.flat, (("n_qp", "N_qp (µm⁻³)"), ("t_star", "T* (K)"),
