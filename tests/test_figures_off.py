@@ -158,8 +158,15 @@ def test_a_resumed_run_may_turn_the_figures_off(tmp_path):
     assert "figure" not in res.summary
 
 
-#: kinetics0d's figures, which fvqp plot now redraws from the run's HDF5 (and series CSV)
+#: the figures fvqp plot now redraws from the run's HDF5 (and series CSV): kinetics0d's,
+#: bte_sphere's relaxation figure and a Usadel state's (one state; a bias sweep with its
+#: nonlocal conductance)
 REDRAWN = {
+    "bte_sphere": (*VARIANTS["bte_sphere"][:2], "bte_sphere_sn_packet_relaxation.png"),
+    "usadel_state": ("usadel_open_wire.toml", {}, "usadel_open_wire.png"),
+    "usadel_sweep": ("usadel_nis_wire.toml", {"points = 31": "points = 3",
+                                              "spacing = 0.01": "spacing = 0.02"},
+                     "usadel_nis_wire.png"),
     "kinetics0d_steady": ("kinetics0d_al_weak_drive.toml", {},
                           "kinetics0d_al_weak_drive_steady.png"),
     "kinetics0d_transient": (*VARIANTS["kinetics0d_transient"][:2],
@@ -170,12 +177,15 @@ REDRAWN = {
 
 
 @pytest.mark.parametrize("variant", sorted(REDRAWN))
-def test_fvqp_plot_redraws_kinetics0ds_figure_as_the_run_drew_it(variant, tmp_path):
-    """A kinetics0d run with ``figures = false`` and ``fvqp plot`` afterwards: the PNG is
-    the one the run with its figures wrote, byte for byte (the f(E)/n(Omega) panels with
-    the snapshots' SI times, a transient's N_qp(t) from its series CSV, a sweep's four
-    panels: both drawn from the run's files by the same functions). Before, ``fvqp plot``
-    found nothing to draw for such a run ("nothing to plot")."""
+def test_fvqp_plot_redraws_the_runs_figure(variant, tmp_path):
+    """A kinetics0d, bte_sphere or Usadel run with ``figures = false`` and ``fvqp plot``
+    afterwards: the PNG is the one the run with its figures wrote, byte for byte
+    (kinetics0d: the f(E)/n(Omega) panels with the snapshots' SI times, a transient's
+    N_qp(t) from its series CSV, a sweep's four panels; bte_sphere: energy balance,
+    relaxation at the centre, spreading; Usadel: gap, mu_Q* and current or g_nl along
+    the wire; both drawn from the run's files by the same functions). Before, ``fvqp
+    plot`` found nothing to draw for such a run ("nothing to plot"; bte_sphere's and
+    Usadel's VTK only)."""
     from fvqp.cli import main
 
     name, edits, png = REDRAWN[variant]

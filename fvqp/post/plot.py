@@ -11,9 +11,12 @@ HDF5 results (also those of a mesh model, bte_sphere): the models' own figures
 (the stochastic model's is drawn again from its ``<case>_<what>.h5`` by
 :func:`fvqp.models.stochastic.figures.draw`, kinetics0d's from its ``kinetics0d.h5`` or
 ``kinetics0d_sweep.h5`` by :func:`fvqp.models.kinetics0d.outputs.figure` and
-:func:`fvqp.models.kinetics0d.sweep.sweep_figure`, as the runs draw them; the others,
-which need the solved model, are the PNGs the run wrote, copied when ``output`` is
-elsewhere) and the time series stored in their
+:func:`fvqp.models.kinetics0d.sweep.sweep_figure`, a Usadel state's from its
+``<case>.h5`` by :func:`fvqp.models.usadel.outputs.figure`, bte_sphere's relaxation
+figure from its ``bte_sphere.h5`` by
+:func:`fvqp.models.bte_sphere.figure.relaxation_figure`, as the runs draw them; the
+others, which need the computation (Usadel's fit and paper figures), are the PNGs the
+run wrote, copied when ``output`` is elsewhere) and the time series stored in their
 ``timeseries``/``series`` groups (``<name>_timeseries.png``) unless a
 ``<case>_series.csv`` holds the integral quantities (then drawn from it, in SI).
 """
@@ -172,26 +175,44 @@ def _summary_figures(result: Result) -> set[str]:
     return {Path(fig).name} if isinstance(fig, str) else set()
 
 
-def _kinetics0d_figure(path: Path, out: Path) -> Path | None:
-    """The figure of a kinetics0d result file (``kinetics0d.h5``: f(E), n(Omega) and a
-    transient's N_qp(t) from ``<case>_series.csv`` beside it; ``kinetics0d_sweep.h5``:
-    the sweep's panels), drawn as the run draws it; None for other files (and for files
+def _model_figure(path: Path, out: Path) -> Path | None:
+    """The figure of a kinetics0d, Usadel or bte_sphere result file, drawn as the run
+    draws it: ``kinetics0d.h5`` (f(E), n(Omega) and a transient's N_qp(t) from
+    ``<case>_series.csv`` beside it), ``kinetics0d_sweep.h5`` (the sweep's panels), a
+    Usadel state's ``<case>.h5`` (gap, mu_Q*, current or conductances along the wire),
+    ``bte_sphere.h5`` (the relaxation figure); None for other files (and for files
     written before they named their case)."""
     import h5py
 
     with h5py.File(path, "r") as fh:
-        if fh.attrs.get("model") != "kinetics0d" or "case_name" not in fh.attrs:
+        a = dict(fh.attrs)
+    if "case_name" not in a or a.get("model") not in ("kinetics0d", "usadel", "bte_sphere"):
+        return None
+    name = str(a["case_name"])
+    if a["model"] == "bte_sphere":
+        from ..models.bte_sphere.figure import figure_name as sphere_name
+        from ..models.bte_sphere.figure import relaxation_figure
+
+        png = out / sphere_name(name)
+        relaxation_figure(str(png), str(path))
+        return png
+    if a["model"] == "usadel":
+        if a.get("figure") != "state":
             return None
-        name, swept = str(fh.attrs["case_name"]), fh.attrs.get("swept")
-        steady = bool(fh.attrs.get("steady", True))
-    if swept is not None:
+        from ..models.usadel.outputs import figure as usadel_figure
+
+        png = out / f"{name}.png"
+        usadel_figure(str(png), str(path))
+        return png
+    if a.get("swept") is not None:
         from ..models.kinetics0d.sweep import sweep_figure, sweep_figure_name
 
-        png = out / sweep_figure_name(name, str(swept))
+        png = out / sweep_figure_name(name, str(a["swept"]))
         sweep_figure(str(png), str(path))
         return png
     from ..models.kinetics0d.outputs import figure, figure_name
 
+    steady = bool(a.get("steady", True))
     png = out / figure_name(name, steady)
     csv = path.parent / f"{name}_series.csv"
     figure(str(png), str(path), None if steady or not csv.is_file() else str(csv))
@@ -218,7 +239,7 @@ def _plot_h5(result: Result, out: Path, own: set[str] | None = None) -> list[Pat
             png = out / f"{path.stem}.png"
             draw(str(png), *stochastic)
             written.append(png)
-        png = _kinetics0d_figure(path, out)
+        png = _model_figure(path, out)
         if png is not None:
             written.append(png)
         # a run that writes its integral quantities to <case>_series.csv (drawn in SI by

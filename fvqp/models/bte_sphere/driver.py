@@ -34,7 +34,7 @@ import numpy as np
 
 from ...case.internal import InternalCase
 from ...collisions.grid import EnergyGrid
-from ...io.atomic import atomic_path, atomic_savefig
+from ...io.atomic import atomic_path
 from ...solvers import BDFIntegrator, JacobianConfig
 from ...spectra.gap import thermal_gap
 from ...spectra.injection import gaussian_line
@@ -45,6 +45,7 @@ from ..base.schema import case_material
 from ..base.template import materials_entry, wants_figures
 from ..spec import warn_thermal_bins
 from .discretisation import Ordinates, RadialMesh
+from .figure import figure_name, relaxation_figure
 from .problem import SphereProblem
 from .spectral import bcs_spectrum, eliashberg_spectrum
 from .vtkseries import SphereSeries
@@ -281,6 +282,8 @@ class SnapshotStore:
         with h5py.File(tmp, "w") as fh:
             fh.attrs["case_digest"] = sim.case.digest
             fh.attrs["params"] = json.dumps(sim.params)
+            # fvqp plot redraws the relaxation figure from this file (.figure)
+            fh.attrs["model"], fh.attrs["case_name"] = "bte_sphere", self.name
             g = fh.create_group("grid")
             g["r_centres_m"] = sim.mesh.centres * u.length
             g["r_edges_m"] = sim.mesh.edges * u.length
@@ -290,6 +293,7 @@ class SnapshotStore:
             g["mu_written"] = sim.ords.mu[sim.mu_sel]
             g["rho"], g["renorm"] = sim.spectrum.rho, sim.spectrum.renorm
             g["f_bath"] = sim.problem.f_bath
+            g["state_weights"] = sim.spectrum.grid.h * sim.spectrum.states  # QPs per f
             g["n_bath"] = sim.problem.n_bath
             s = fh.create_group("snapshots")
             s.attrs["layout"] = ("t [s]; f [t, r, energy] angle average; f_mu [t, r, "
@@ -362,10 +366,10 @@ def run(case, output_dir: str | None = None, resume: bool = False,
                "materials": materials_entry(sim.region_materials),
                **_balances(extra["totals"], tot1, eq, acc, unit_e, unit_n)}
     summary.update(_key_numbers(summary))
-    if wants_figures(case):  # [output] figures = false: no PNG, the rest the same
-        summary["figure"] = os.path.join(out_dir, f"{case.name}_relaxation.png")
+    if wants_figures(case):  # [output] figures = false: no PNG (fvqp plot draws it)
+        summary["figure"] = os.path.join(out_dir, figure_name(case.name))
         if dist.rank == 0:
-            _figure(store, summary["figure"], sim)
+            relaxation_figure(summary["figure"], store.path)
     return summary
 
 
@@ -401,36 +405,3 @@ def _balances(tot0, tot1, eq, acc, unit_e, unit_n) -> dict:
         "qp_number": {"initial": n0, "final": n1, "inflows": n_flows,
                       "imbalance": imbalance(n0, n1, n_flows)},
     }
-
-
-def _figure(store: SnapshotStore, path: str, sim: SphereSimulation) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    s, ts = store.snaps, store.series
-    fig, ax = plt.subplots(1, 3, figsize=(15, 4.2))
-    t = np.maximum(np.asarray(ts["t"]) * 1e9, 1e-6)
-    for k, lab in (("E_escaped_J", "escaped through r = R"),
-                   ("E_in_surface_ph_J", "phonons in through r = R (-: out)"),
-                   ("E_excess_qp_J", "excess QP energy"),
-                   ("E_in_phonon_bath_J", "from the phonon bath (-: to)")):
-        if k in ts:
-            ax[0].plot(t, np.asarray(ts[k]) / E_CHARGE, label=lab)
-    ax[0].set(xlabel="t [ns]", ylabel="energy [eV]", title="energy balance", xscale="log")
-    ax[0].legend(fontsize=8)
-    r = sim.mesh.centres * sim.units.length * 1e6
-    e = sim.spectrum.grid.e * sim.units.energy / (E_CHARGE * 1e-6)
-    fb = sim.problem.f_bath
-    for i in np.unique(np.linspace(0, len(s["t"]) - 1, 5).astype(int)):
-        f = np.asarray(s["f"][i])
-        lab = f"t = {s['t'][i] * 1e9:.3g} ns"
-        ax[1].semilogy(e, np.maximum(f[0] - fb, 1e-30), label=lab)
-        ax[2].plot(r, (f - fb) @ (sim.spectrum.grid.h * sim.spectrum.states), label=lab)
-    ax[1].set(xlabel="energy [ueV]", ylabel="f - f_bath at the centre", ylim=(1e-12, None),
-              title="energy relaxation")
-    ax[2].set(xlabel="r [um]", ylabel="excess QPs per state weight", title="spreading")
-    ax[2].legend(fontsize=8)
-    fig.tight_layout()
-    atomic_savefig(fig, path)

@@ -77,14 +77,20 @@ def _vtk(path, meta, wanted, gap_ueV, mu_v, current_a=None):
               strings={"region_names": [str(n) for n in net.region_names]})
 
 
-def _figure(path, res, title):
+def figure(path: str, h5_path: str) -> None:
     """The gap and μ_Q* along the wire of the last state, and the current along the wire
-    (single state), g_a (supercurrent map), g_nl or Δ at the probe (bias sweep)."""
+    (single state), g_a (supercurrent map), g_nl or Δ at the probe (bias sweep), drawn
+    from the run's ``<case>.h5`` (its root datasets are the results ``res``): the run
+    and ``fvqp plot`` draw it the same way."""
+    import h5py
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    with h5py.File(h5_path, "r") as fh:
+        res = {k: np.asarray(v) for k, v in fh.items() if isinstance(v, h5py.Dataset)}
+        title = str(fh.attrs["title"])
     fig, ax = plt.subplots(1, 3, figsize=(13, 3.8))
     x = res["x_um"]
     order = np.argsort(x)
@@ -140,8 +146,11 @@ def write_outputs(case, out_dir, res, setup, spec, meta, mu_v, summary) -> None:
         grp.attrs["units"] = json.dumps(SPECTRAL_UNITS)
         fh.attrs["units"] = json.dumps({**H5_UNITS, **{f"spectral/{k}": u for k, u in
                                                        SPECTRAL_UNITS.items()}})
+        # fvqp plot redraws the figure of this file (fvqp.post.plot)
+        fh.attrs.update(model="usadel", figure="state", case_name=case.name,
+                        title=d.get("title") or case.name)
     os.replace(tmp, h5)
     if wants_figures(case):
-        _figure(os.path.join(out_dir, f"{case.name}.png"), res, d.get("title") or case.name)
+        figure(os.path.join(out_dir, f"{case.name}.png"), h5)
     _vtk(os.path.join(out_dir, f"{case.name}.vtu"), meta, d["output"]["fields"],
          res["gap_ueV"], mu_v, res.get("edge_current_A"))
