@@ -187,22 +187,33 @@ def run_fit(case, output_dir: str | None = None) -> dict:
                                         "bias_fine_V": "V", "fit_fine_ohm": "Ohm",
                                         "dphi": "1/xi", "supercurrent_A": "A"})
         fh.attrs["summary"] = json.dumps(summary, default=float)
+        # fvqp plot redraws the figure of this file (fit_figure; t_bath in Tc units)
+        fh.attrs.update(model="usadel", figure="fit", case_name=case.name, t_bath=t_bath,
+                        title=case.values.get("title") or case.name)
     os.replace(tmp, h5)
     if wants_figures(case):
-        _figure(os.path.join(out_dir, f"{case.name}.png"), out, summary, fit, t_bath,
-                case.values.get("title") or case.name)
+        fit_figure(os.path.join(out_dir, f"{case.name}.png"), h5)
     summary["output"] = h5
     log.info("usadel fit %s: Γ = %.4g Δ0 ± %.2g, ∂xφ = %s, I0 = %.4g A", case.name, gam,
              s_gam, np.round(dphi, 4).tolist(), i0_fit)
     return summary
 
 
-def _figure(path, out, summary, fit, t_bath, title):
+def fit_figure(path: str, h5_path: str) -> None:
+    """The measured and fitted g_ss (Eq. 21) per supercurrent and the fitted phase
+    gradients against Eq. 6, drawn from the fit's ``<case>.h5`` (its datasets, the
+    summary and the bath temperature in its attributes): the run and ``fvqp plot`` draw
+    it the same way."""
+    import h5py
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    with h5py.File(h5_path, "r") as fh:
+        out = {k: np.asarray(v) for k, v in fh.items()}
+        summary = json.loads(fh.attrs["summary"])
+        t_bath, title = float(fh.attrs["t_bath"]), str(fh.attrs["title"])
     fig, ax = plt.subplots(1, 2, figsize=(11, 3.9))
     mv = out["bias_V"] * 1e3
     for k, cur in enumerate(out["supercurrent_A"]):
