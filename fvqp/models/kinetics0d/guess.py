@@ -277,8 +277,12 @@ def _search(model: Kinetics0D, t: float, u_tol: float, log_t_tol: float
         u_at[log_theta] = u_of(log_theta)
         return moments(log_theta, u_at[log_theta])[1]
 
-    # hotter QPs (and phonons) where more power is absorbed than escapes
-    lt = _bracket_root(power, 0.0, 0.05, log_t_tol, "power")
+    # hotter QPs (and phonons) where more power is absorbed than escapes, up to kT* at the
+    # grid's top: a hotter quasi-thermal state is flat on the grid, and a sign change
+    # there is round-off (Al at 40 mK under sub-gap photons: a "root" at T* = 4.6e7 Tc
+    # on one machine, none on another)
+    lt = _bracket_root(power, 0.0, 0.05, log_t_tol, "power",
+                       upper=math.log(model.grid.e[-1] / t_b))
     u = u_at[lt] if lt in u_at else u_of(lt)
     y = state(lt, u)
     temp = t_b * math.exp(lt)
