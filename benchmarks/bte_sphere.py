@@ -222,6 +222,7 @@ def action_speed(quick: bool) -> None:
 
     text = CASE.read_text()
     for a, b in (QUICK if quick else {}).items():
+        assert a in text, a
         text = text.replace(a, b)
     sim = SphereSimulation(build_case(text, base_dir=CASE.parent, name="bench"))
     p, dt = sim.problem, 5e-12 / sim.units.tau0

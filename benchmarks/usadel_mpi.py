@@ -140,6 +140,16 @@ MAP_CASE = ("points = 31", 'points = 11\nsupercurrents = ["3 uA", "5 uA"]'), \
     ("spacing = 0.01", "spacing = 0.02"), ("../meshes", str(ROOT / "meshes"))
 
 
+def map_case_text() -> str:
+    """``usadel_nis_wire.toml`` with the edits of :data:`MAP_CASE`, each of which must
+    occur (else the benchmark would time the shipped configuration without a word)."""
+    text = (ROOT / "cases" / "usadel_nis_wire.toml").read_text()
+    for old, new in MAP_CASE:
+        assert old in text, f"usadel_nis_wire.toml: {old!r} does not occur (update MAP_CASE)"
+        text = text.replace(old, new)
+    return text
+
+
 def supercurrent_map(split) -> None:
     """(c) the map of four sweeps by the driver."""
     from fvqp.case import load_case
@@ -157,9 +167,7 @@ def supercurrent_map(split) -> None:
 
     BiasSweep.compute = timed_compute
 
-    text = (ROOT / "cases" / "usadel_nis_wire.toml").read_text()
-    for old, new in MAP_CASE:
-        text = text.replace(old, new)
+    text = map_case_text()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = split.comm.bcast(tmp if split.is_root else None)  # one directory
         path = Path(tmp) / "usadel_map.toml"

@@ -92,3 +92,19 @@ def test_heap_and_collision_variants_edit_the_cases(tmp_path):
         for old in subs:
             assert old in text, f"benchmarks/bte_collisions.py {name}: {old!r} not in {fname}"
         load_case(coll._case(name, tmp_path))
+
+
+def test_usadel_map_case_edits_the_nis_wire():
+    """``benchmarks/usadel_mpi.py``'s supercurrent map (c) edits ``usadel_nis_wire.toml``:
+    every edit of ``MAP_CASE`` occurs (the benchmark applied them unchecked before), the
+    variant has 11 biases and two supercurrents, and loads."""
+    mod = _benchmark("usadel_mpi")
+    text = mod.map_case_text()
+    data = tomllib.loads(text)
+    assert data["sweep"]["points"] == 11 and len(data["sweep"]["supercurrents"]) == 2
+    assert data["energy"]["spacing"] == 0.02
+    build_case(text, base_dir=ROOT / "cases", name="usadel_map")
+    # a case that no longer holds an edited text is refused, not run as shipped
+    mod.MAP_CASE = (*mod.MAP_CASE, ("no such line", "x"))
+    with pytest.raises(AssertionError, match="no such line"):
+        mod.map_case_text()
