@@ -174,6 +174,36 @@ def test_a_state_set_by_the_grids_top_is_reported_not_converged(tmp_path, monkey
     assert "below 2 Delta" in msg
 
 
+def test_a_sweep_point_set_by_the_grids_top_stops_the_sweep_naming_it(tmp_path,
+                                                                      monkeypatch):
+    """The power sweep at 40 mK under 300 ueV photons (6 ueV grid), every point started
+    from the flat, dilute state: Newton converges to states flat to the grid's top, and
+    the sweep stops at its first point with the grid-top message, naming the point in
+    SI (before: a table of E_max's numbers, status 0)."""
+    from fvqp.api import run_case
+    from fvqp.collisions import fermi
+    from fvqp.models.kinetics0d import solve
+    from fvqp.models.kinetics0d.guess import QuasiThermalGuess, phonon_balance
+
+    def dilute(model, t=0.0, **kw):
+        temp, mu = 4.6e7, -1.53e9
+        f = fermi(model.grid.e - mu, temp)
+        return (model.join(f, phonon_balance(model, f, t)),
+                QuasiThermalGuess(t_qp=temp, mu=mu, evaluations=0, method=model.method))
+
+    monkeypatch.setattr(solve, "quasi_thermal_guess", dilute)
+    case = case_variant("kinetics0d_al_power_sweep.toml", tmp_path, **{
+        'temperature = "80 mK"': 'temperature = "40 mK"',
+        'energy = "850 ueV"': 'energy = "300 ueV"',
+        'power = ["1e-19 W", "3e-19 W", "1e-18 W", "3e-18 W", "1e-17 W"]':
+            'power = ["1e-19 W", "1e-18 W"]'})
+    res = run_case(str(case), output_dir=str(tmp_path / "out"))
+    assert res.status != 0
+    assert "sweep point power = 1e-19 W" in res.message, res.message
+    assert "the grid's top cuts the photon absorption" in res.message
+    assert "raise [grid] e_max" in res.message
+
+
 class _Broken(Drive):
     """A drive whose evaluation fails from ``t = 1`` on."""
 
