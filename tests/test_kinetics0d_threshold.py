@@ -170,7 +170,8 @@ def test_a_state_set_by_the_grids_top_is_reported_not_converged(tmp_path, monkey
     assert s["start"]["path"] == "newton"  # Newton itself converged
     msg = s["message"]
     assert "the grid's top cuts the photon absorption: 100 % of it" in msg
-    assert "raise [grid] e_max" in msg and "E_max = 513.4 ueV" in msg
+    assert "raise [grid] e_max in kinetics0d_al_weak_drive.toml" in msg
+    assert "E_max = 513.4 ueV" in msg
     assert "below 2 Delta" in msg
 
 
@@ -201,7 +202,7 @@ def test_a_sweep_point_set_by_the_grids_top_stops_the_sweep_naming_it(tmp_path,
     assert res.status != 0
     assert "sweep point power = 1e-19 W" in res.message, res.message
     assert "the grid's top cuts the photon absorption" in res.message
-    assert "raise [grid] e_max" in res.message
+    assert "raise [grid] e_max in kinetics0d_al_power_sweep.toml" in res.message
 
 
 class _Broken(Drive):

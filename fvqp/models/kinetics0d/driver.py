@@ -151,7 +151,7 @@ def run(case, output_dir: str | None = None, resume: bool = False,
     states = [(t_final, y)] if tr is None else [*zip(tr.snap_t, tr.snap_y, strict=True),
                                                  (t_final, y)]
     cut = cut_by_grid_top(model, states, meta["kTc_J"] / (E_CHARGE * 1e-6),
-                          si_time(case.units))
+                          si_time(case.units), os.path.basename(case.path))
     if cut is not None and summary.get("status") == 0:  # a state the grid's top shaped
         log.error("kinetics0d: %s", cut)
         summary.update(status=-1, message=cut)

@@ -252,7 +252,7 @@ class PhotonDrive(Drive):
         :math:`\Delta + k\hbar\omega` to the top. Estimated with the absorption
         coefficients of the cells above the top (the DOS continued past
         :math:`E_{max}`) and nothing in them (:math:`f = 0` there, an upper bound):
-        :math:`p_{cut} = \sum_{i > N - p} \hbar\omega\, c_{i,i+p} f_i`, returned as
+        :math:`p_{cut} = \sum_{i \ge N - p} \hbar\omega\, c_{i,i+p} f_i`, returned as
         :math:`p_{cut}/(p_{cut} + p_{abs})` with :math:`p_{abs}` the absorption on the grid
         (:meth:`unit_power`); 1 where nothing is absorbed on the grid.
         """

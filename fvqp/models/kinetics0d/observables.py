@@ -246,11 +246,12 @@ def unbalanced_drive(model: Kinetics0D, obs: dict, kTc_ueV: float,
 GRID_TOP_TOL = 1e-3
 
 
-def cut_by_grid_top(model: Kinetics0D, states, kTc_ueV: float,
-                    time_format=None) -> str | None:
+def cut_by_grid_top(model: Kinetics0D, states, kTc_ueV: float, time_format=None,
+                    case_file: str = "the case") -> str | None:
     """None if no photon drive loses more than :data:`GRID_TOP_TOL` of its absorption to
     the grid's top at any of ``states`` (pairs ``(t, y)``, ``t`` in tau0), else the
-    reason and the fix (``time_format``: tau0 to an SI string for the message).
+    reason and the fix (``time_format``: tau0 to an SI string for the message;
+    ``case_file``: the case's file, named in the fix).
 
     QPs within the photon energy of :math:`E_{max}` would absorb into states the grid does
     not hold; a state in which they carry a sizeable share of the absorption is shaped by
@@ -274,7 +275,7 @@ def cut_by_grid_top(model: Kinetics0D, states, kTc_ueV: float,
     msg = (f"the grid's top cuts the photon absorption: {100 * worst:.3g} % of it{when} would lift "
            f"quasiparticles above E_max = {e_max:.4g} ueV, which the grid does not hold, "
            f"so the state is set by E_max, not by the film (tolerance {100 * GRID_TOP_TOL:g} %). "
-           f"Fix: raise [grid] e_max in the case to at least E_max + {hw:.4g} ueV (the "
+           f"Fix: raise [grid] e_max in {case_file} to at least E_max + {hw:.4g} ueV (the "
            "photon energy) and compare")
     if drive.photon_energy < 2.0 * model.grid.delta:
         msg += (f". The photons ({hw:.4g} ueV) lie below 2 Delta = "

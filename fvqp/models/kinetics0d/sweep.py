@@ -112,7 +112,8 @@ def sweep_point(case, key: str, value: float, index: int | None = None) -> dict:
     obs = observables(model, y)
     why = unbalanced_drive(model, obs, point.units.energy / (E_CHARGE * 1e-6),
                            meta["power_unit_W_per_m3"] * meta["volume_m3"])
-    why = why or cut_by_grid_top(model, [(0.0, y)], point.units.energy / (E_CHARGE * 1e-6))
+    why = why or cut_by_grid_top(model, [(0.0, y)], point.units.energy / (E_CHARGE * 1e-6),
+                                 case_file=os.path.basename(case.path))
     if why is not None:  # the sweep stops here, naming the point
         where = f"{key} = {value!r} (internal units)"
         if index is not None:
