@@ -160,11 +160,16 @@ def test_a_resumed_run_may_turn_the_figures_off(tmp_path):
 
 #: the figures fvqp plot now redraws from the run's HDF5 (and series CSV): kinetics0d's,
 #: bte_sphere's relaxation figure, a Usadel state's (one state; a bias sweep with its
-#: nonlocal conductance) and a Usadel fit's
+#: nonlocal conductance), a Usadel fit's and the paper figures (Figs. 13 and 11)
 REDRAWN = {
     "bte_sphere": (*VARIANTS["bte_sphere"][:2], "bte_sphere_sn_packet_relaxation.png"),
     "usadel_state": ("usadel_open_wire.toml", {}, "usadel_open_wire.png"),
     "usadel_fit": ("usadel_nis_wire_fit.toml", {}, "usadel_nis_wire_fit.png"),
+    "usadel_paper": (*VARIANTS["usadel_paper"][:2], "usadel_fig13.png"),
+    "usadel_paper_fig11": ("usadel_fig11.toml", {"points = 51": "points = 2",
+                                                 "cells = 85": "cells = 30",
+                                                 "spacing = 0.025": "spacing = 0.05"},
+                           "usadel_fig11.png"),
     "usadel_sweep": ("usadel_nis_wire.toml", {"points = 31": "points = 3",
                                               "spacing = 0.01": "spacing = 0.02"},
                      "usadel_nis_wire.png"),
@@ -184,9 +189,9 @@ def test_fvqp_plot_redraws_the_runs_figure(variant, tmp_path):
     (kinetics0d: the f(E)/n(Omega) panels with the snapshots' SI times, a transient's
     N_qp(t) from its series CSV, a sweep's four panels; bte_sphere: energy balance,
     relaxation at the centre, spreading; Usadel: gap, mu_Q* and current or g_nl along
-    the wire, a fit's g_ss and phase gradients; both drawn from the run's files by the
-    same functions). Before, ``fvqp plot`` found nothing to draw for such a run
-    ("nothing to plot"; bte_sphere's and Usadel's VTK only)."""
+    the wire, a fit's g_ss and phase gradients, the paper's Figs. 13 and 11; both drawn
+    from the run's files by the same functions). Before, ``fvqp plot`` found nothing to
+    draw for such a run ("nothing to plot"; bte_sphere's and Usadel's VTK only)."""
     from fvqp.cli import main
 
     name, edits, png = REDRAWN[variant]

@@ -14,12 +14,13 @@ HDF5 results (also those of a mesh model, bte_sphere): the models' own figures
 :func:`fvqp.models.kinetics0d.sweep.sweep_figure`, a Usadel state's from its
 ``<case>.h5`` by :func:`fvqp.models.usadel.outputs.figure`, bte_sphere's relaxation
 figure from its ``bte_sphere.h5`` by
-:func:`fvqp.models.bte_sphere.figure.relaxation_figure`, a Usadel fit's by
-:func:`fvqp.models.usadel.fitcase.fit_figure`, as the runs draw them; the others, which
-are drawn during the computation (Usadel's paper figures), are the PNGs the run wrote,
-copied when ``output`` is elsewhere) and the time series stored in their
-``timeseries``/``series`` groups (``<name>_timeseries.png``) unless a
-``<case>_series.csv`` holds the integral quantities (then drawn from it, in SI).
+:func:`fvqp.models.bte_sphere.figure.relaxation_figure`, a Usadel fit's and paper
+figure's by :func:`fvqp.models.usadel.fitcase.fit_figure` and
+:func:`fvqp.models.usadel.figures.paper_figure`, as the runs draw them; PNGs of results
+written before their files named their case are copied when ``output`` is elsewhere)
+and the time series stored in their ``timeseries``/``series`` groups
+(``<name>_timeseries.png``) unless a ``<case>_series.csv`` holds the integral quantities
+(then drawn from it, in SI).
 """
 
 from __future__ import annotations
@@ -180,8 +181,8 @@ def _model_figure(path: Path, out: Path) -> Path | None:
     """The figure of a kinetics0d, Usadel or bte_sphere result file, drawn as the run
     draws it: ``kinetics0d.h5`` (f(E), n(Omega) and a transient's N_qp(t) from
     ``<case>_series.csv`` beside it), ``kinetics0d_sweep.h5`` (the sweep's panels), a
-    Usadel state's or fit's ``<case>.h5`` (gap, mu_Q*, current or conductances along the
-    wire; the fitted g_ss and phase gradients),
+    Usadel state's, fit's or paper figure's ``<case>.h5`` (gap, mu_Q*, current or
+    conductances along the wire; the fitted g_ss and phase gradients; Figs. 10-13),
     ``bte_sphere.h5`` (the relaxation figure); None for other files (and for files
     written before they named their case)."""
     import h5py
@@ -199,10 +200,12 @@ def _model_figure(path: Path, out: Path) -> Path | None:
         relaxation_figure(str(png), str(path))
         return png
     if a["model"] == "usadel":
+        from ..models.usadel.figures import paper_figure
         from ..models.usadel.fitcase import fit_figure
         from ..models.usadel.outputs import figure as state_figure
 
-        draw = {"state": state_figure, "fit": fit_figure}.get(str(a.get("figure")))
+        draw = {"state": state_figure, "fit": fit_figure,
+                "paper": paper_figure}.get(str(a.get("figure")))
         if draw is None:
             return None
         png = out / f"{name}.png"

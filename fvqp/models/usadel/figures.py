@@ -50,7 +50,7 @@ def _phase_gradients(p: dict) -> tuple[np.ndarray, np.ndarray]:
                           for c in cur])
 
 
-def fig10(p: dict, units=None) -> tuple[dict, object]:
+def fig10(p: dict, units=None) -> dict:
     """g_ss(V_inj) for several supercurrents (Γ fixed, ∂xφ from I_s by Eq. 6 with
     I0 = 29.8 µA, Sec. V): Eq. 21 (lines, as the paper's fits), Eq. 21 with the branches
     ending at the reservoirs 5.2 and 5.8 µm from A (dotted) and the numerical solution of
@@ -71,26 +71,34 @@ def fig10(p: dict, units=None) -> tuple[dict, object]:
                       for d in dphi]) / 24.6e-6
     num = paper.fig13_ga(dphi, v, gamma=p["gamma"], de=p["spacing"], emax=p["v_max"] + 0.5)
     _, g_num = split_bias(num["g_s"], axis=1)
+    return {"v_inj": v, "dphi": dphi, "supercurrent_A": cur, "g_ss_ohm": g_ohm,
+            "g_ss_eq21_finite_branches_ohm": g_fin, "g_ss_numerical_ohm": g_num,
+            "supercurrent_numerical_A": num["i_s"],
+            "dphi_grid": dgrid, "i_s_grid_A": i_s}
+
+
+def draw_fig10(d: dict, p: dict):
+    """Fig. 10 from the data of :func:`fig10`."""
+    v = d["v_inj"]
     plt = _plt()
     fig, ax = plt.subplots(1, 2, figsize=(10, 3.8))
-    for c, row, rfin, rnum in zip(cur, g_ohm, g_fin, g_num, strict=True):
+    for c, row, rfin, rnum in zip(d["supercurrent_A"], d["g_ss_ohm"],
+                                  d["g_ss_eq21_finite_branches_ohm"],
+                                  d["g_ss_numerical_ohm"], strict=True):
         line, = ax[0].plot(v, row, label=f"I_s = {c * 1e6:.0f} µA")
         ax[0].plot(v, rfin, ":", color=line.get_color())
         ax[0].plot(v[::4], rnum[::4], "o", ms=2.5, color=line.get_color())
     ax[0].set(xlabel="eV_inj/Δ0", ylabel="g_ss/(G_inj G_det) (Ω)",
               title="Fig. 10a: Eq. 21 (—), finite branches (⋯), Eqs. 9–10 (o)")
     ax[0].legend(fontsize=7)
-    ax[1].plot(dgrid, i_s * 1e6)
-    ax[1].plot(dphi, cur * 1e6, "o")
+    ax[1].plot(d["dphi_grid"], d["i_s_grid_A"] * 1e6)
+    ax[1].plot(d["dphi"], d["supercurrent_A"] * 1e6, "o")
     ax[1].set(xlabel="∂xφ (1/ξ)", ylabel="I_s (µA)", title="Fig. 10b (Eq. 6, I0 = 29.8 µA)")
     fig.tight_layout()
-    return {"v_inj": v, "dphi": dphi, "supercurrent_A": cur, "g_ss_ohm": g_ohm,
-            "g_ss_eq21_finite_branches_ohm": g_fin, "g_ss_numerical_ohm": g_num,
-            "supercurrent_numerical_A": num["i_s"],
-            "dphi_grid": dgrid, "i_s_grid_A": i_s}, fig
+    return fig
 
 
-def fig11(p: dict, units=direct) -> tuple[dict, object]:
+def fig11(p: dict, units=direct) -> dict:
     """Δ(V_inj) with and without e–e scattering and fL(ε) at x = 0 (App. B); every bias
     of the two sweeps is a checkpointed unit (``elastic_bias<k>``, ``inelastic_...``)."""
     from .selfconsistent import bias_sweep
@@ -104,6 +112,12 @@ def fig11(p: dict, units=direct) -> tuple[dict, object]:
         out[f"delta_{key}"] = sw["delta"][:, 0]
         out[f"fL_{key}"] = sw["fL_probe"]
         out["eps"] = st.eps
+    return out
+
+
+def draw_fig11(out: dict, p: dict):
+    """Fig. 11 from the data of :func:`fig11`."""
+    v = out["v_inj"]
     plt = _plt()
     fig, ax = plt.subplots(1, 2, figsize=(10, 3.8))
     ax[0].plot(v, out["delta_inelastic"], "-", label=f"γ_ee = {p['gamma_ee']:g}")
@@ -119,10 +133,10 @@ def fig11(p: dict, units=direct) -> tuple[dict, object]:
               ylabel="fL(x = 0)", title="Fig. 11b (lines: 3Δ)")
     ax[1].legend(fontsize=7)
     fig.tight_layout()
-    return out, fig
+    return fig
 
 
-def fig12(p: dict, units=direct) -> tuple[dict, object]:
+def fig12(p: dict, units=direct) -> dict:
     """g_sa(V_inj, V_det) from the inelastic Δ(V_inj) of Fig. 11 (Sec. V); every bias of
     the Δ sweep is a checkpointed unit."""
     from .selfconsistent import bias_sweep
@@ -136,6 +150,12 @@ def fig12(p: dict, units=direct) -> tuple[dict, object]:
     vd = np.linspace(-p["v_det_max"], p["v_det_max"], p["det_points"])
     out = paper.fig12_gsa(vv, dd, vd, gamma=p["gamma"])
     out["delta"] = dd
+    return out
+
+
+def draw_fig12(out: dict, p: dict):
+    """Fig. 12 from the data of :func:`fig12`."""
+    vv, vd = out["v_inj"], out["v_det"]
     plt = _plt()
     fig, ax = plt.subplots(1, 2, figsize=(10, 3.8))
     for k in np.linspace(0, vd.size - 1, 5).astype(int):
@@ -147,7 +167,7 @@ def fig12(p: dict, units=direct) -> tuple[dict, object]:
     fig.colorbar(im, ax=ax[1], label="kΩ")
     ax[1].set(xlabel="eV_inj/Δ0", ylabel="eV_det/Δ0", title="Fig. 12b")
     fig.tight_layout()
-    return out, fig
+    return fig
 
 
 def fig13(p: dict, units=None) -> tuple[dict, object]:
@@ -155,19 +175,26 @@ def fig13(p: dict, units=None) -> tuple[dict, object]:
     cur, dphi = _phase_gradients(p)
     v = np.linspace(-p["v_max"], p["v_max"], p["points"])
     out = paper.fig13_ga(dphi, v, gamma=p["gamma"], de=p["spacing"])
-    res = {"v_inj": v, "dphi": dphi, "supercurrent_A": out["i_s"], "g_a_ohm": out["g_a"],
-           "g_s_ohm": out["g_s"]}
+    return {"v_inj": v, "dphi": dphi, "supercurrent_A": out["i_s"], "g_a_ohm": out["g_a"],
+            "g_s_ohm": out["g_s"]}
+
+
+def draw_fig13(res: dict, p: dict):
+    """Fig. 13 from the data of :func:`fig13`."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
-    for k, row in enumerate(out["g_a"]):
-        ax.plot(v, row + 10 * k, label=f"I_s = {out['i_s'][k] * 1e6:.1f} µA (+{10 * k} Ω)")
+    for k, row in enumerate(res["g_a_ohm"]):
+        ax.plot(res["v_inj"], row + 10 * k,
+                label=f"I_s = {res['supercurrent_A'][k] * 1e6:.1f} µA (+{10 * k} Ω)")
     ax.set(xlabel="eV_inj/Δ0", ylabel="g_a/(G_inj G_det) (Ω)", title="Fig. 13")
     ax.legend(fontsize=7)
     fig.tight_layout()
-    return res, fig
+    return fig
 
 
+#: each figure's computation (its data) and its drawing from that data and ``[paper]``
 FIGURES = {"fig10": fig10, "fig11": fig11, "fig12": fig12, "fig13": fig13}
+DRAW = {"fig10": draw_fig10, "fig11": draw_fig11, "fig12": draw_fig12, "fig13": draw_fig13}
 
 #: the datasets of the figures in the paper's units (energies in Δ0, biases in Δ0/e)
 #: and the companion written next to each in the output's unit family (Δ0 = 265 µeV of
@@ -206,6 +233,22 @@ def figure_keys(data: dict) -> dict:
 CHECKPOINTED = ("fig11", "fig12")
 
 
+def paper_figure(path: str, h5_path: str) -> None:
+    """The figure of a ``[paper]`` run, drawn from its ``<case>.h5`` (the datasets of the
+    figure's computation and its ``[paper]`` parameters) with the case's title: the run
+    and ``fvqp plot`` draw it the same way."""
+    import h5py
+
+    with h5py.File(h5_path, "r") as fh:
+        data = {k: np.asarray(v) for k, v in fh.items()}
+        p = json.loads(fh.attrs["parameters"])
+        title = str(fh.attrs["title"])
+    fig = DRAW[p["figure"]](data, p)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout(rect=(0, 0, 1, 0.95))  # keep the case title clear of the axes title
+    atomic_savefig(fig, path)
+
+
 def run_figure(case, output_dir: str | None = None, resume: bool = False,
                max_steps: int | None = None) -> dict:
     """Compute one figure of the paper; fig11/fig12 checkpoint every bias (``resume``
@@ -220,12 +263,12 @@ def run_figure(case, output_dir: str | None = None, resume: bool = False,
             raise ValueError(f"{case.path}: paper.figure = {p['figure']!r} takes seconds and "
                              "is not checkpointed: nothing to resume or stop. Fix: run it "
                              "without --resume / --max-steps.")
-        data, fig = FIGURES[p["figure"]](p)
+        data = FIGURES[p["figure"]](p)
     else:
         units = WorkUnits(out_dir, case.digest, resume=resume, max_units=max_steps,
                           latest_only=CARRY)
         try:
-            data, fig = FIGURES[p["figure"]](p, units)
+            data = FIGURES[p["figure"]](p, units)
         except StudyStopped as stop:
             log.info("usadel %s: %s", case.name, stop)
             return {"model": "usadel", "case": case.path, "status": 1, "figure": p["figure"],
@@ -234,12 +277,6 @@ def run_figure(case, output_dir: str | None = None, resume: bool = False,
         except ConvergenceError as exc:
             raise ConvergenceError(f"{exc} The {len(units)} finished biases are kept in "
                                    f"{units.path}.") from exc
-    if wants_figures(case):
-        fig.suptitle(case.data.get("title") or case.name, fontsize=9)
-        fig.tight_layout(rect=(0, 0, 1, 0.95))  # keep the case title clear of the axes title
-        atomic_savefig(fig, os.path.join(out_dir, f"{case.name}.png"))
-    else:  # [output] figures = false: drawn with the data, not saved
-        _plt().close(fig)
     h5 = os.path.join(out_dir, f"{case.name}.h5")
     tmp = atomic_path(h5)
     data, units = with_units(data)
@@ -248,7 +285,12 @@ def run_figure(case, output_dir: str | None = None, resume: bool = False,
             fh[k] = np.asarray(v)
         fh.attrs["parameters"] = json.dumps(p)
         fh.attrs["units"] = json.dumps(units)
+        # fvqp plot redraws the figure of this file (paper_figure)
+        fh.attrs.update(model="usadel", figure="paper", case_name=case.name,
+                        title=case.data.get("title") or case.name)
     os.replace(tmp, h5)
+    if wants_figures(case):  # [output] figures = false: the data only (fvqp plot draws it)
+        paper_figure(os.path.join(out_dir, f"{case.name}.png"), h5)
     summary = {"model": "usadel", "case": case.path, "status": 0, "figure": p["figure"],
                "message": f"paper {p['figure']}", "output": h5}
     for k, v in data.items():
