@@ -99,6 +99,23 @@ def test_a_ts_fallback_that_cannot_evaluate_the_drive_names_the_cause(tmp_path, 
     assert "dt_initial" not in msg and "error code" not in msg
 
 
+def _start_dilute(monkeypatch) -> None:
+    """Steady states start from the flat, dilute state one machine's quasi-thermal search
+    returned for the sub-gap case before its bound (T* = 4.6e7 Tc, mu* = -1.53e9 kTc,
+    phonons balanced), instead of the search."""
+    from fvqp.collisions import fermi
+    from fvqp.models.kinetics0d import solve
+    from fvqp.models.kinetics0d.guess import QuasiThermalGuess, phonon_balance
+
+    def dilute(model, t=0.0, **kw):
+        temp, mu = 4.6e7, -1.53e9
+        f = fermi(model.grid.e - mu, temp)
+        return (model.join(f, phonon_balance(model, f, t)),
+                QuasiThermalGuess(t_qp=temp, mu=mu, evaluations=0, method=model.method))
+
+    monkeypatch.setattr(solve, "quasi_thermal_guess", dilute)
+
+
 def _subgap_cold(tmp_path):
     return case_variant(WEAK, tmp_path, **{'temperature = "80 mK"': 'temperature = "40 mK"',
                                            'energy = "850 ueV"': 'energy = "300 ueV"'})
@@ -150,17 +167,8 @@ def test_a_state_set_by_the_grids_top_is_reported_not_converged(tmp_path, monkey
     above E_max. Before, that ended with status 0 and "converged" (N_qp and T* set by
     E_max); now the run fails naming [grid] e_max."""
     from fvqp.cli import main
-    from fvqp.collisions import fermi
-    from fvqp.models.kinetics0d import solve
-    from fvqp.models.kinetics0d.guess import QuasiThermalGuess, phonon_balance
 
-    def dilute(model, t=0.0, **kw):
-        temp, mu = 4.6e7, -1.53e9
-        f = fermi(model.grid.e - mu, temp)
-        return (model.join(f, phonon_balance(model, f, t)),
-                QuasiThermalGuess(t_qp=temp, mu=mu, evaluations=0, method=model.method))
-
-    monkeypatch.setattr(solve, "quasi_thermal_guess", dilute)
+    _start_dilute(monkeypatch)
     out = tmp_path / "out"
     rc = main(["-q", "run", str(_subgap_cold(tmp_path)), "--output", str(out)])
     err = capsys.readouterr().err
@@ -182,17 +190,8 @@ def test_a_sweep_point_set_by_the_grids_top_stops_the_sweep_naming_it(tmp_path,
     the sweep stops at its first point with the grid-top message, naming the point in
     SI (before: a table of E_max's numbers, status 0)."""
     from fvqp.api import run_case
-    from fvqp.collisions import fermi
-    from fvqp.models.kinetics0d import solve
-    from fvqp.models.kinetics0d.guess import QuasiThermalGuess, phonon_balance
 
-    def dilute(model, t=0.0, **kw):
-        temp, mu = 4.6e7, -1.53e9
-        f = fermi(model.grid.e - mu, temp)
-        return (model.join(f, phonon_balance(model, f, t)),
-                QuasiThermalGuess(t_qp=temp, mu=mu, evaluations=0, method=model.method))
-
-    monkeypatch.setattr(solve, "quasi_thermal_guess", dilute)
+    _start_dilute(monkeypatch)
     case = case_variant("kinetics0d_al_power_sweep.toml", tmp_path, **{
         'temperature = "80 mK"': 'temperature = "40 mK"',
         'energy = "850 ueV"': 'energy = "300 ueV"',
