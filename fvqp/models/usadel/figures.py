@@ -1,9 +1,11 @@
 """Reproductions of Figs. 10–13 of Ryan et al. (2026) as case runs (``[paper] figure``).
 
 Each writes ``<case>.h5`` (data), ``<case>.png`` (matplotlib; not with ``[output]
-figures = false``) and ``summary.json``. The model set-ups are those of App. B
-(:mod:`fvqp.models.usadel.paper`); the experimental data of the paper are not available to
-fvqp, so the figures show the simulations only.
+figures = false``) and ``summary.json``. A figure's computation (``figN``) returns its
+data; ``draw_figN`` draws it from those data and ``[paper]``, read back from
+``<case>.h5`` by :func:`paper_figure` (so ``fvqp plot`` redraws it as the run did). The
+model set-ups are those of App. B (:mod:`fvqp.models.usadel.paper`); the experimental
+data of the paper are not available to fvqp, so the figures show the simulations only.
 """
 
 from __future__ import annotations
@@ -170,7 +172,7 @@ def draw_fig12(out: dict, p: dict):
     return fig
 
 
-def fig13(p: dict, units=None) -> tuple[dict, object]:
+def fig13(p: dict, units=None) -> dict:
     """g_a(V_inj) for three supercurrents (coupled Eqs. 9–10, whole wire, App. B)."""
     cur, dphi = _phase_gradients(p)
     v = np.linspace(-p["v_max"], p["v_max"], p["points"])
