@@ -7,16 +7,10 @@ Mesh models: one off-screen pyvista picture per field and chosen snapshot
 transport and bte and ``n_slice_<k>`` of phonon are titled with their energies. Every result
 with a time loop: its ``<case>_series.csv`` versus time (``<case>_series.png``,
 :mod:`fvqp.post.csvplot`).
-HDF5 results (also those of a mesh model, bte_sphere): the models' own figures
-(the stochastic model's is drawn again from its ``<case>_<what>.h5`` by
-:func:`fvqp.models.stochastic.figures.draw`, kinetics0d's from its ``kinetics0d.h5`` or
-``kinetics0d_sweep.h5`` by :func:`fvqp.models.kinetics0d.outputs.figure` and
-:func:`fvqp.models.kinetics0d.sweep.sweep_figure`, a Usadel state's from its
-``<case>.h5`` by :func:`fvqp.models.usadel.outputs.figure`, bte_sphere's relaxation
-figure from its ``bte_sphere.h5`` by
-:func:`fvqp.models.bte_sphere.figure.relaxation_figure`, a Usadel fit's and paper
-figure's by :func:`fvqp.models.usadel.fitcase.fit_figure` and
-:func:`fvqp.models.usadel.figures.paper_figure`, as the runs draw them; PNGs of results
+HDF5 results (also those of a mesh model, bte_sphere): the models' own figures, drawn
+again from the file by the function the run drew them with (each model's ``redraw``,
+:data:`REDRAW`: stochastic's studies, kinetics0d's steady, transient and sweep figures,
+bte_sphere's relaxation figure, Usadel's state, fit and paper figures; PNGs of results
 written before their files named their case are copied when ``output`` is elsewhere)
 and the time series stored in their ``timeseries``/``series`` groups
 (``<name>_timeseries.png``) unless a ``<case>_series.csv`` holds the integral quantities
@@ -25,7 +19,6 @@ and the time series stored in their ``timeseries``/``series`` groups
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 from pathlib import Path
@@ -177,75 +170,32 @@ def _summary_figures(result: Result) -> set[str]:
     return {Path(fig).name} if isinstance(fig, str) else set()
 
 
+#: the module of each model whose ``redraw(h5_path, out_dir)`` draws its own figure again
+#: from one of its HDF5 results (the function the run drew it with; None for another file)
+REDRAW = {"kinetics0d": "outputs", "usadel": "outputs", "bte_sphere": "figure",
+          "stochastic": "figures"}
+
+
 def _model_figure(path: Path, out: Path) -> Path | None:
-    """The figure of a kinetics0d, Usadel or bte_sphere result file, drawn as the run
-    draws it: ``kinetics0d.h5`` (f(E), n(Omega) and a transient's N_qp(t) from
-    ``<case>_series.csv`` beside it), ``kinetics0d_sweep.h5`` (the sweep's panels), a
-    Usadel state's, fit's or paper figure's ``<case>.h5`` (gap, mu_Q*, current or
-    conductances along the wire; the fitted g_ss and phase gradients; Figs. 10-13),
-    ``bte_sphere.h5`` (the relaxation figure); None for other files (and for files
-    written before they named their case)."""
+    """The model's own figure of the HDF5 result ``path``, drawn again into ``out`` by
+    the model's ``redraw`` (:data:`REDRAW`); None for a file of no such model."""
+    import importlib
+
     import h5py
 
     with h5py.File(path, "r") as fh:
-        a = dict(fh.attrs)
-    if "case_name" not in a or a.get("model") not in ("kinetics0d", "usadel", "bte_sphere"):
+        model = fh.attrs.get("model")
+    if model not in REDRAW:
         return None
-    name = str(a["case_name"])
-    if a["model"] == "bte_sphere":
-        from ..models.bte_sphere.figure import figure_name as sphere_name
-        from ..models.bte_sphere.figure import relaxation_figure
-
-        png = out / sphere_name(name)
-        relaxation_figure(str(png), str(path))
-        return png
-    if a["model"] == "usadel":
-        from ..models.usadel.figures import paper_figure
-        from ..models.usadel.fitcase import fit_figure
-        from ..models.usadel.outputs import figure as state_figure
-
-        draw = {"state": state_figure, "fit": fit_figure,
-                "paper": paper_figure}.get(str(a.get("figure")))
-        if draw is None:
-            return None
-        png = out / f"{name}.png"
-        draw(str(png), str(path))
-        return png
-    if a.get("swept") is not None:
-        from ..models.kinetics0d.sweep import sweep_figure, sweep_figure_name
-
-        png = out / sweep_figure_name(name, str(a["swept"]))
-        sweep_figure(str(png), str(path))
-        return png
-    from ..models.kinetics0d.outputs import figure, figure_name
-
-    steady = bool(a.get("steady", True))
-    png = out / figure_name(name, steady)
-    csv = path.parent / f"{name}_series.csv"
-    figure(str(png), str(path), None if steady or not csv.is_file() else str(csv))
-    return png
+    return importlib.import_module(f"fvqp.models.{model}.{REDRAW[model]}").redraw(path, out)
 
 
 def _plot_h5(result: Result, out: Path, own: set[str] | None = None) -> list[Path]:
     """The HDF5 results' figures and time series; ``own``: the only PNGs of the directory
     to copy (default: all that this call did not draw)."""
-    import h5py
 
     written = []
     for path in result.h5:
-        stochastic = None
-        with h5py.File(path, "r") as fh:
-            if fh.attrs.get("model") == "stochastic" and "data" in fh:
-                stochastic = (str(fh.attrs["study"]),
-                              {k: np.asarray(v) for k, v in fh["data"].items()},
-                              json.loads(fh.attrs["summary_json"]),
-                              str(fh.attrs.get("title", "")) or result.name)
-        if stochastic is not None:
-            from ..models.stochastic.figures import draw
-
-            png = out / f"{path.stem}.png"
-            draw(str(png), *stochastic)
-            written.append(png)
         png = _model_figure(path, out)
         if png is not None:
             written.append(png)

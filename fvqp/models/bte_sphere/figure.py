@@ -8,12 +8,14 @@ state weight versus radius, at up to five snapshots.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from ...io.atomic import atomic_savefig
 from ...units import E_CHARGE
 
-__all__ = ["figure_name", "relaxation_figure"]
+__all__ = ["figure_name", "redraw", "relaxation_figure"]
 
 
 def figure_name(case_name: str) -> str:
@@ -33,7 +35,9 @@ def relaxation_figure(path: str, h5_path: str) -> None:
         g, sn, se = fh["grid"], fh["snapshots"], fh["series"]
         r, e = np.asarray(g["r_centres_m"]) * 1e6, np.asarray(g["energy_ueV"])
         fb, weights = np.asarray(g["f_bath"]), np.asarray(g["state_weights"])
-        s = {"t": np.asarray(sn["t"]), "f": np.asarray(sn["f"])}
+        t_snap = np.asarray(sn["t"])
+        shown = np.unique(np.linspace(0, t_snap.size - 1, 5).astype(int))
+        f_snap = {int(i): np.asarray(sn["f"][i]) for i in shown}  # only the drawn ones
         ts = {k: np.asarray(v) for k, v in se.items()}
     fig, ax = plt.subplots(1, 3, figsize=(15, 4.2))
     t = np.maximum(ts["t"] * 1e9, 1e-6)
@@ -45,9 +49,9 @@ def relaxation_figure(path: str, h5_path: str) -> None:
             ax[0].plot(t, ts[k] / E_CHARGE, label=lab)
     ax[0].set(xlabel="t [ns]", ylabel="energy [eV]", title="energy balance", xscale="log")
     ax[0].legend(fontsize=8)
-    for i in np.unique(np.linspace(0, len(s["t"]) - 1, 5).astype(int)):
-        f = s["f"][i]
-        lab = f"t = {s['t'][i] * 1e9:.3g} ns"
+    for i in shown:
+        f = f_snap[int(i)]
+        lab = f"t = {t_snap[i] * 1e9:.3g} ns"
         ax[1].semilogy(e, np.maximum(f[0] - fb, 1e-30), label=lab)
         ax[2].plot(r, (f - fb) @ weights, label=lab)
     ax[1].set(xlabel="energy [ueV]", ylabel="f - f_bath at the centre", ylim=(1e-12, None),
@@ -56,3 +60,18 @@ def relaxation_figure(path: str, h5_path: str) -> None:
     ax[2].legend(fontsize=8)
     fig.tight_layout()
     atomic_savefig(fig, path)
+
+
+def redraw(h5_path: str | Path, out_dir: str | Path) -> Path | None:
+    """The figure of ``bte_sphere.h5`` drawn again into ``out_dir`` (``fvqp plot``,
+    :mod:`fvqp.post.plot`); None for a file that does not name its case (written before
+    2026-11-27)."""
+    import h5py
+
+    with h5py.File(h5_path, "r") as fh:
+        name = fh.attrs.get("case_name")
+    if name is None:
+        return None
+    png = Path(out_dir) / figure_name(str(name))
+    relaxation_figure(str(png), str(h5_path))
+    return png

@@ -30,6 +30,7 @@ from ..base.template import materials_entry, wants_figures
 from ..base.timeloop import refuse_earlier_end, si_time
 from .build import build_model, film_units, solver_options
 from .model import Kinetics0D
+from .observables import cut_by_grid_top
 from .observables import summary as observables
 from .outputs import figure, figure_name, key_numbers, write_series
 from .relaxation import relax
@@ -146,8 +147,6 @@ def run(case, output_dir: str | None = None, resume: bool = False,
         if why is not None:  # reported, never a silent "converged"
             log.error("kinetics0d: %s", why)
             summary.update(status=-1, message=why)
-    from .observables import cut_by_grid_top
-
     states = [(t_final, y)] if tr is None else [*zip(tr.snap_t, tr.snap_y, strict=True),
                                                  (t_final, y)]
     cut = cut_by_grid_top(model, states, meta["kTc_J"] / (E_CHARGE * 1e-6),

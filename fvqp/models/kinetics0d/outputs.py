@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from pathlib import Path
 
 import numpy as np
 
@@ -34,7 +35,7 @@ from ...io.series import SeriesWriter
 from ..base.outputs import OutputField, to_output
 
 __all__ = ["OUTPUTS", "QP_DENSITY_FACTOR", "figure", "figure_name", "key_numbers",
-           "output_values", "write_series"]
+           "output_values", "redraw", "write_series"]
 
 #: the collision module counts densities in units of 4 N0 (two spins x two branches,
 #: notes Eq. 9); UnitSystem's number and energy density units are N0 k_B Tc, N0 (k_B Tc)^2
@@ -184,3 +185,28 @@ def figure(path: str, h5_path: str, series_csv: str | None = None) -> None:
     fig.suptitle(title)
     fig.tight_layout()
     atomic_savefig(fig, path, dpi=120)
+
+
+def redraw(h5_path: str | Path, out_dir: str | Path) -> Path | None:
+    """The figure of ``kinetics0d.h5`` (with ``<case>_series.csv`` beside it for a
+    transient) or of ``kinetics0d_sweep.h5`` drawn again into ``out_dir`` (``fvqp plot``,
+    :mod:`fvqp.post.plot`); None for a file that does not name its case (written before
+    2026-11-27)."""
+    import h5py
+
+    from .sweep import sweep_figure, sweep_figure_name
+
+    h5_path, out_dir = Path(h5_path), Path(out_dir)
+    with h5py.File(h5_path, "r") as fh:
+        name, swept = fh.attrs.get("case_name"), fh.attrs.get("swept")
+        steady = bool(fh.attrs.get("steady", True))
+    if name is None:
+        return None
+    if swept is not None:
+        png = out_dir / sweep_figure_name(str(name), str(swept))
+        sweep_figure(str(png), str(h5_path))
+        return png
+    png = out_dir / figure_name(str(name), steady)
+    csv = h5_path.parent / f"{name}_series.csv"
+    figure(str(png), str(h5_path), None if steady or not csv.is_file() else str(csv))
+    return png

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
-__all__ = ["FIGURE_NAMES", "draw", "figure_stem"]
+__all__ = ["FIGURE_NAMES", "draw", "figure_stem", "redraw"]
 
 #: what the figure of each study shows: the files of a run are ``<case>_<what>.png`` and
 #: ``<case>_<what>.h5`` (one stem, so ``fvqp plot`` redraws the PNG from the HDF5 under the
@@ -130,3 +132,22 @@ def draw(path: str, kind: str, datasets: dict, summary: dict, title: str) -> Non
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     atomic_savefig(fig, path)
+
+
+def redraw(h5_path: str | Path, out_dir: str | Path) -> Path | None:
+    """The figure of a study's ``<case>_<what>.h5`` drawn again into ``out_dir`` under the
+    run's name (``fvqp plot``, :mod:`fvqp.post.plot`); None for another file."""
+    import json
+
+    import h5py
+
+    h5_path = Path(h5_path)
+    with h5py.File(h5_path, "r") as fh:
+        if fh.attrs.get("model") != "stochastic" or "data" not in fh:
+            return None
+        args = (str(fh.attrs["study"]), {k: np.asarray(v) for k, v in fh["data"].items()},
+                json.loads(fh.attrs["summary_json"]),
+                str(fh.attrs.get("title", "")) or h5_path.stem)
+    png = Path(out_dir) / f"{h5_path.stem}.png"
+    draw(str(png), *args)
+    return png

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 
@@ -154,3 +155,23 @@ def write_outputs(case, out_dir, res, setup, spec, meta, mu_v, summary) -> None:
         figure(os.path.join(out_dir, f"{case.name}.png"), h5)
     _vtk(os.path.join(out_dir, f"{case.name}.vtu"), meta, d["output"]["fields"],
          res["gap_ueV"], mu_v, res.get("edge_current_A"))
+
+
+def redraw(h5_path: str | Path, out_dir: str | Path) -> Path | None:
+    """The figure of a Usadel ``<case>.h5`` drawn again into ``out_dir`` (``fvqp plot``,
+    :mod:`fvqp.post.plot`): a state's (:func:`figure`), a fit's
+    (:func:`.fitcase.fit_figure`) or a paper figure's (:func:`.figures.paper_figure`);
+    None for a file that does not name its case (written before 2026-11-27)."""
+    import h5py
+
+    from .figures import paper_figure
+    from .fitcase import fit_figure
+
+    with h5py.File(h5_path, "r") as fh:
+        name, kind = fh.attrs.get("case_name"), fh.attrs.get("figure")
+    draw = {"state": figure, "fit": fit_figure, "paper": paper_figure}.get(str(kind))
+    if name is None or draw is None:
+        return None
+    png = Path(out_dir) / f"{name}.png"
+    draw(str(png), str(h5_path))
+    return png
