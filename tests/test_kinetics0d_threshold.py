@@ -179,7 +179,7 @@ def test_a_state_set_by_the_grids_top_is_reported_not_converged(tmp_path, monkey
     msg = s["message"]
     assert "the grid's top cuts the photon absorption: 100 % of it" in msg
     assert "raise [grid] e_max in kinetics0d_al_weak_drive.toml" in msg
-    assert "E_max = 513.4 ueV" in msg
+    assert "E_max = 511.4 ueV" in msg  # the top node (e_max = 511.4 ueV on this grid)
     assert "below 2 Delta" in msg
 
 

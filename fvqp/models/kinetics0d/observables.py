@@ -268,7 +268,7 @@ def cut_by_grid_top(model: Kinetics0D, states, kTc_ueV: float, time_format=None,
                     worst, at, drive = cut, t, d
     if drive is None or worst <= GRID_TOP_TOL:
         return None
-    e_max = model.grid.e_edges[-1] * kTc_ueV
+    e_max = model.grid.e[-1] * kTc_ueV  # the top node: what [grid] e_max sets
     hw = drive.photon_energy * kTc_ueV
     when = "" if at == 0.0 else " (at t = {})".format(
         time_format(at) if time_format else f"{at:.6g} tau0")
