@@ -73,18 +73,24 @@ def test_weak_drive_newton_alone_from_the_default_start(tmp_path):
     with h5py.File(tmp_path / "out" / "kinetics0d.h5") as fh:
         y = m.join(fh["state/f"][:], fh["state/n"][:])
     # the bath start (the former default) fails on Newton and needs the TS fallback ...
-    y_b, res_b = steady_state(m, guess="bath", prefix="k0start_bath_")
+    y_b, res_b = steady_state(m, guess="bath", prefix="k0start_bath_", continuation=False)
     assert res_b.start["guess"] == "bath" and res_b.start["path"] == "ts+newton"
     assert res_b.start["newton_from_start"]["reason"].startswith("DIVERGED")
     # ... and reaches the same steady state
     _assert_same_state(y, y_b)
+    # so does the continuation from a warmer bath, which now comes before the TS run
+    y_c, res_c = steady_state(m, guess="bath", prefix="k0start_cont_")
+    assert res_c.start["path"] == "bath-continuation" and "ts_time" not in res_c.start
+    assert res_c.start["bath_continuation"]["baths_over_Tc"][-1] == m.t_bath
+    _assert_same_state(y, y_c)
 
 
 def test_weak_drive_bath_start_without_fallback_fails(tmp_path):
     """The test above is a real one: Newton from the bath alone does not converge."""
     m, _ = build_model(load_case(_case(tmp_path, WEAK)))
     with pytest.raises(ConvergenceError, match="bath start"):
-        steady_state(m, guess="bath", t_guess=None, prefix="k0start_nofb_")
+        steady_state(m, guess="bath", t_guess=None, prefix="k0start_nofb_",
+                     continuation=False)
 
 
 def test_estimate_solves_the_number_and_power_balances(tmp_path):
@@ -143,17 +149,22 @@ def test_a_failed_search_with_fft_rates_is_repeated_with_the_models(tmp_path,
 def test_strong_drive_poor_estimate_falls_back_to_ts(tmp_path):
     """A drive so strong that the quasi-thermal estimate is poor: Newton from it fails,
     the TS fallback runs and the result equals the bath-start (TS) state; without the
-    fallback the failure is reported with the start, path and fix."""
+    fallback the failure is reported with the start, path and fix. The default path, the
+    continuation from a warmer bath, reaches the same state without TS."""
     m, _ = build_model(load_case(_case(tmp_path, STRONG, "strong.toml")))
-    y, res = steady_state(m, prefix="k0start_strong_")
+    y, res = steady_state(m, prefix="k0start_strong_", continuation=False)
     assert res.start["guess"] == "quasi-thermal"
     assert res.start["path"] == "ts+newton"
     assert res.start["t_qp_over_Tc"] > 2 * m.t_bath  # strongly heated
-    y_b, res_b = steady_state(m, guess="bath", prefix="k0start_strongb_")
+    y_b, res_b = steady_state(m, guess="bath", prefix="k0start_strongb_",
+                              continuation=False)
     _assert_same_state(y, y_b)
+    y_c, res_c = steady_state(m, prefix="k0start_strongc_")
+    assert res_c.start["path"] == "bath-continuation" and "ts_time" not in res_c.start
+    _assert_same_state(y, y_c)
     with pytest.raises(ConvergenceError,
                        match=r"quasi-thermal start, path newton.*Fix") as err:
-        steady_state(m, t_guess=None, prefix="k0start_strongn_")
+        steady_state(m, t_guess=None, prefix="k0start_strongn_", continuation=False)
     assert err.value.result.start["path"] == "newton"
 
 

@@ -81,10 +81,12 @@ def test_a_ts_fallback_that_cannot_evaluate_the_drive_names_the_cause(tmp_path, 
     a fresh numpy) a "root" at T* = 4.6e7 Tc, a state flat on the grid, from which
     Newton converged to a state set by the grid's top (status 0 then;
     test_a_state_set_by_the_grids_top_is_reported_not_converged). The search now stops
-    at kT* = E_max, so every machine takes this path."""
+    at kT* = E_max, so every machine takes this path. The continuation from a warmer
+    bath, which comes before TS by default, is turned off here (the default path:
+    test_the_default_path_finds_the_grids_top_and_a_taller_grid_the_state)."""
     from fvqp.cli import main
 
-    case = _subgap_cold(tmp_path)
+    case = _subgap_cold(tmp_path, **NO_CONTINUATION)
     out = tmp_path / "out"
     rc = main(["-q", "run", str(case), "--output", str(out)])
     err = capsys.readouterr().err
@@ -97,6 +99,29 @@ def test_a_ts_fallback_that_cannot_evaluate_the_drive_names_the_cause(tmp_path, 
     assert "(0.8533 x 2 Delta) lie below 2 Delta" in msg
     assert "Fix: a photon energy above 2 Delta" in msg
     assert "dt_initial" not in msg and "error code" not in msg
+
+
+def test_the_default_path_finds_the_grids_top_and_a_taller_grid_the_state(tmp_path):
+    """The case above by its default path: Newton fails from both starts, the
+    continuation from a warmer bath reaches 40 mK, and the state it holds there is set by
+    the grid's top (the sub-gap photons lift the few QPs up their ladder): status -1
+    naming [grid] e_max. Raised as the message says, to 2.5 meV, the steady state exists
+    below the top: status 0, the photons' power balanced, ~1e15 times the thermal QPs."""
+    from fvqp.api import run_case
+
+    s = run_case(str(_subgap_cold(tmp_path)), output_dir=str(tmp_path / "low"))
+    assert s["status"] == -1
+    assert s["start"]["path"] == "bath-continuation"
+    assert s["start"]["bath_continuation"]["baths_over_Tc"][-1] == pytest.approx(40 / 1200)
+    assert "the grid's top cuts the photon absorption: 100 % of it" in s["message"]
+    assert "raise [grid] e_max" in s["message"]
+    tall = run_case(str(_subgap_cold(tmp_path, **{'spacing = "4 ueV"':
+                                                  'spacing = "4 ueV"\ne_max = "2500 ueV"'})),
+                    output_dir=str(tmp_path / "tall"))
+    assert tall["status"] == 0, tall["message"]
+    obs = tall["observables"]
+    assert obs["power_relative_mismatch"] < 1e-9
+    assert obs["n_qp"] > 1e12 * obs["n_qp_thermal"]
 
 
 def _start_dilute(monkeypatch) -> None:
@@ -116,9 +141,14 @@ def _start_dilute(monkeypatch) -> None:
     monkeypatch.setattr(solve, "quasi_thermal_guess", dilute)
 
 
-def _subgap_cold(tmp_path):
+def _subgap_cold(tmp_path, **edits):
     return case_variant(WEAK, tmp_path, **{'temperature = "80 mK"': 'temperature = "40 mK"',
-                                           'energy = "850 ueV"': 'energy = "300 ueV"'})
+                                           'energy = "850 ueV"': 'energy = "300 ueV"',
+                                           **edits})
+
+
+#: the case edit that turns the bath continuation of a steady state off (straight to TS)
+NO_CONTINUATION = {"[time]": "[solver]\ncontinuation = false\n\n[time]"}
 
 
 def test_the_grid_tops_cut_is_the_absorption_a_taller_grid_holds():

@@ -140,6 +140,12 @@ _SECTIONS = {
                       "scaled_ksp_* of its GMRES", default={}),
         "petsc": Field("options", "not read by kinetics0d, which has two PETSc solvers: "
                        "give their options under ts or snes", default={}),
+        "continuation": Field("bool", "a steady state that Newton cannot reach from the "
+                              "quasi-thermal start nor the bath is continued from a warmer "
+                              "bath's before the TS start (fvqp.models.kinetics0d."
+                              "continuation: drive-set states far below Tc, e.g. readout "
+                              "photons below 2 Delta); false: straight to the TS start",
+                              default=True),
     }, doc="PETSc options per solver (fvqp.solvers.options: pushed under the solver's "
            "prefix, setFromOptions last, removed after use)"),
     "relaxation": Section({

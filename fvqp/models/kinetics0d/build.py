@@ -121,8 +121,10 @@ def solver_options(values) -> dict:
     ``[solver]`` table (internal values): Newton's options ``snes`` under
     ``<prefix>snes_``, the time stepper's ``ts`` under ``<prefix>ts_`` (the TS start of
     a steady state; a transient's :func:`.driver._transient` uses the same prefix and table), so
-    an option given for one solver never reaches the other."""
+    an option given for one solver never reaches the other; ``continuation``: the bath
+    continuation of a steady state (:mod:`.continuation`)."""
     sv = values["solver"]
     prefix = normalise_prefix(sv["prefix"])
     return {"prefix": prefix + "snes_", "options": dict(sv["snes"] or {}),
-            "ts_prefix": prefix + "ts_", "ts_options": dict(sv["ts"] or {})}
+            "ts_prefix": prefix + "ts_", "ts_options": dict(sv["ts"] or {}),
+            "continuation": bool(sv["continuation"])}

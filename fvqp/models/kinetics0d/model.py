@@ -127,6 +127,15 @@ class Kinetics0D:
                           drives=[dataclasses.replace(d) for d in self.drives],
                           method=self.method, tilt=self.tilt)
 
+    def with_bath(self, t_bath: float) -> Kinetics0D:
+        """The same model at bath temperature ``t_bath`` (kTc): same grid, collisions,
+        escape and drives (fresh copies bound to the grid), only the bath's phonon
+        occupation :math:`n_B` and equilibrium change
+        (:mod:`fvqp.models.kinetics0d.continuation`)."""
+        return Kinetics0D(self.grid, self.params, t_bath, tau_esc=self.tau_esc,
+                          drives=[dataclasses.replace(d) for d in self.drives],
+                          method=self.method, tilt=self.tilt)
+
     # ----------------------------------------------------------- equations
     def terms(self, y: np.ndarray, t: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
         """Gain and loss parts ``(G, L)`` of :math:`\\dot y = G - L` (Eq. 46 form).

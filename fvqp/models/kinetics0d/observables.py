@@ -105,6 +105,7 @@ from .model import Kinetics0D
 
 __all__ = [
     "effective_temperature",
+    "holds_drive",
     "number_temperature",
     "pair_breaking_efficiency",
     "power_balance",
@@ -204,6 +205,32 @@ def number_temperature(model: Kinetics0D, y: np.ndarray) -> float:
 POWER_BALANCE_TOL = 1e-6
 
 
+def _balanced(model: Kinetics0D, p_in: float, p_esc: float, t: float = 0.0) -> bool:
+    """Whether absorbed ``p_in`` and escaping ``p_esc`` power balance the drives active at
+    ``t`` (:data:`POWER_BALANCE_TOL`; True without drives of a given power)."""
+    # only drives of a given power (photons, phonon injection) are judged: a tunnel
+    # drive's net power is a difference of its gross flows, which may vanish (no bias);
+    # with given-power drives alone the absorbed power is their sum by construction
+    active = [d for d in model.drives if d.active(t)]
+    given = [d for d in active if isinstance(d, (PhotonDrive, PhononInjection))]
+    if not given:
+        return True
+    nominal = sum(abs(d.power) for d in given)
+    tol = POWER_BALANCE_TOL * max(abs(p_in), abs(p_esc), nominal)
+    return abs(p_in - p_esc) <= tol and (len(given) < len(active)
+                                         or abs(p_in - sum(d.power for d in given)) <= tol)
+
+
+def holds_drive(model: Kinetics0D, y: np.ndarray, t: float = 0.0) -> bool:
+    """Whether the steady state ``y`` balances the power of its drives
+    (:func:`unbalanced_drive`'s test on :func:`power_balance`): a Newton solve whose
+    per-entry test passed on a state that does not (the drive's power in QPs below the
+    test's occupation floor) has not found the steady state
+    (:func:`fvqp.models.kinetics0d.steady_state`)."""
+    pb = power_balance(model, y, t)
+    return _balanced(model, pb["absorbed"], pb["escaped"], t)
+
+
 def unbalanced_drive(model: Kinetics0D, obs: dict, kTc_ueV: float,
                      watt: float) -> str | None:
     """None if the steady state's observables ``obs`` balance the absorbed and escaping
@@ -213,18 +240,7 @@ def unbalanced_drive(model: Kinetics0D, obs: dict, kTc_ueV: float,
     absorbed power then finds nothing to normalise). ``kTc_ueV``: the energy unit in
     ueV; ``watt``: the film's power unit in W (the message quotes watts)."""
     mm = obs.get("power_relative_mismatch")
-    # only drives of a given power (photons, phonon injection) are judged: a tunnel
-    # drive's net power is a difference of its gross flows, which may vanish (no bias);
-    # with given-power drives alone the absorbed power is their sum by construction
-    active = [d for d in model.drives if d.active(0.0)]
-    given = [d for d in active if isinstance(d, (PhotonDrive, PhononInjection))]
-    if mm is None or not given:
-        return None
-    p_in, p_esc = obs["power_absorbed"], obs["power_escaped"]
-    nominal = sum(abs(d.power) for d in given)
-    tol = POWER_BALANCE_TOL * max(abs(p_in), abs(p_esc), nominal)
-    if abs(p_in - p_esc) <= tol and (len(given) < len(active)
-                                     or abs(p_in - sum(d.power for d in given)) <= tol):
+    if mm is None or _balanced(model, obs["power_absorbed"], obs["power_escaped"]):
         return None
     msg = (f"the steady state does not balance its drive: absorbed "
            f"{obs['power_absorbed'] * watt:.3g} W, escaping {obs['power_escaped'] * watt:.3g}"

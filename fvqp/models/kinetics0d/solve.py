@@ -1,4 +1,4 @@
-r"""Steady states of the 0D kinetics: start, Newton, TS fallback.
+r"""Steady states of the 0D kinetics: start, Newton, bath continuation, TS fallback.
 
 :func:`steady_state` solves :math:`\dot y(y) = 0`:
 
@@ -11,7 +11,12 @@ r"""Steady states of the 0D kinetics: start, Newton, TS fallback.
    preconditioning GMRES on the exact FFT action; ``linear="dense"``: an LU of the whole
    Jacobian at every iterate), stopped by the per-entry test of
    :mod:`fvqp.models.kinetics0d.convergence`;
-3. if Newton fails from the start, a TS run (:func:`~fvqp.models.kinetics0d.transient.evolve`)
+3. if Newton fails from the start (after a quasi-thermal start: from the bath too) and a
+   drive is on, a continuation in the bath temperature
+   (:mod:`fvqp.models.kinetics0d.continuation`: from the steady state of a warmer bath,
+   step by step down to the model's; the drive-set states of films far below
+   :math:`T_c`, e.g. readout photons below :math:`2\Delta`);
+4. if that stops too, a TS run (:func:`~fvqp.models.kinetics0d.transient.evolve`)
    of ``t_guess`` from the same start and Newton again from its end.
 
 The accepted correction is applied (one more full Newton step, so the returned state is
@@ -28,12 +33,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from ...solvers.dense import NewtonResult
 from ...solvers.result import ConvergenceError, SolveResult
+from .continuation import bath_continuation
 from .convergence import (
     BLOCK_RTOL,
     OCCUPATION_FLOOR,
@@ -46,6 +52,7 @@ from .convergence import (
 from .guess import quasi_thermal_guess
 from .model import Kinetics0D
 from .newton import LINEAR, structured_newton
+from .observables import holds_drive
 from .relaxation import RelaxationResult, relax, relaxation_step
 from .selfgap import remap, self_consistent_gap
 from .transient import evolve
@@ -77,6 +84,9 @@ class SteadyStateResult(SolveResult):
     start : dict
         How the solve started and which path it took: ``guess`` (``"quasi-thermal"``,
         ``"bath"`` or ``"given"``), ``path`` (``"newton"``: Newton from the start alone;
+        ``"bath-continuation"``: from a warmer bath's steady state down to the model's,
+        ``bath_continuation`` the baths, Newton runs and iterations,
+        :meth:`.continuation.Continuation.record`, also where it stopped;
         ``"ts+newton"``: Newton failed from the start, a TS run of ``t_guess`` followed by
         Newton; ``ts_time_s`` its wall time), ``newton_from_start`` (linear solve,
         iterations, reason, wall time, factorisations, GMRES iterations and the time
@@ -88,13 +98,19 @@ class SteadyStateResult(SolveResult):
     start: dict = field(default_factory=dict)
 
 
+#: the reason of a Newton run whose per-entry test passed on a state that does not
+#: balance the drive's power (:func:`.observables.holds_drive`): a failed start
+UNBALANCED = "CONVERGED_UNBALANCED_DRIVE"
+
+
 def _has_drive(model: Kinetics0D, t: float) -> bool:
     return any(d.active(t) for d in model.drives)
 
 
-def _start(model: Kinetics0D, y0: np.ndarray | None, guess: str, t: float
-           ) -> tuple[np.ndarray, dict]:
-    """The Newton start and its description (``guess`` applies when ``y0`` is None)."""
+def _start(model: Kinetics0D, y0: np.ndarray | None, guess: str, t: float,
+           level: int = logging.WARNING) -> tuple[np.ndarray, dict]:
+    """The Newton start and its description (``guess`` applies when ``y0`` is None; a
+    failed quasi-thermal search is logged at ``level``)."""
     if y0 is not None:
         return np.asarray(y0, dtype=float), {"guess": "given"}
     if guess not in ("quasi-thermal", "bath"):
@@ -105,8 +121,8 @@ def _start(model: Kinetics0D, y0: np.ndarray | None, guess: str, t: float
     try:
         y, info = quasi_thermal_guess(model, t)
     except (ArithmeticError, ValueError, np.linalg.LinAlgError) as exc:
-        log.warning("kinetics0d steady state: no quasi-thermal start (%s); starting from "
-                    "the bath", exc)
+        log.log(level, "kinetics0d steady state: no quasi-thermal start (%s); starting "
+                "from the bath", exc)
         return model.equilibrium(), {"guess": "bath", "quasi_thermal_failed": str(exc)}
     return y, {"guess": "quasi-thermal", **info.as_dict(),
                "guess_time_s": time.perf_counter() - t0}
@@ -123,11 +139,37 @@ def _newton(model: Kinetics0D, y0: np.ndarray, test: CorrectionTest, t: float,
                                    prefix=prefix, options=options, linear=linear)
     except ConvergenceError as exc:
         y, res = None, exc.result
+    if y is not None and not holds_drive(model, y, t):
+        # the per-entry test passed, but the drive's power sits in QPs below its floor
+        # (e.g. sub-gap photons normalised to a bath's few QPs): not the steady state
+        log.info("Newton's state does not balance its drive's power; not accepted")
+        y, res = None, replace(res, reason=UNBALANCED)
     record = {"linear": linear, "iterations": res.iterations, "reason": res.reason,
               "time_s": time.perf_counter() - clock, "factorizations": res.factorizations,
               "diagonals": res.diagonals, "krylov_iterations": res.krylov_iterations,
               "time_split_s": dict(res.times)}
     return y, res, record
+
+
+def _counted(run: tuple) -> tuple:
+    """``(y, result, record)`` of :func:`_newton` as ``(y, result, Newton iterations,
+    GMRES iterations)`` (:mod:`.continuation`)."""
+    y, res, _ = run
+    return y, res, res.iterations, res.krylov_iterations
+
+
+def _default_newton(model: Kinetics0D, guess: str, newton: dict) -> tuple:
+    """Newton from the default start (``guess``) and, if that was the quasi-thermal one
+    and failed, from the bath: ``(y or None, last result, Newton iterations, GMRES
+    iterations)`` (a step up of :func:`.continuation.bath_continuation`; a failed
+    quasi-thermal search logged at DEBUG)."""
+    y0, start = _start(model, None, guess, newton["t"], level=logging.DEBUG)
+    y, res, _ = _newton(model, y0, **newton)
+    its, kry = res.iterations, res.krylov_iterations
+    if y is None and start["guess"] == "quasi-thermal":
+        y, res, _ = _newton(model, model.equilibrium(), **newton)
+        its, kry = its + res.iterations, kry + res.krylov_iterations
+    return y, res, its, kry
 
 
 def steady_state(model: Kinetics0D, y0: np.ndarray | None = None, *,
@@ -139,6 +181,7 @@ def steady_state(model: Kinetics0D, y0: np.ndarray | None = None, *,
                  ts_prefix: str | None = None,
                  rtol: float | None = None, atol_factor: float | None = None,
                  guess: str = "quasi-thermal", linear: str = "schur",
+                 continuation: bool = True,
                  ) -> tuple[np.ndarray, SteadyStateResult]:
     r"""Solve :math:`\dot y(y) = 0` by Newton with the exact Jacobian (module docstring).
 
@@ -193,6 +236,12 @@ def steady_state(model: Kinetics0D, y0: np.ndarray | None = None, *,
         diagonal, then, only if that fails, by the lagged LU with the phonons eliminated
         per node), ``"schur-lu"`` (that LU from the start) or ``"dense"`` (an LU of the
         whole Jacobian at every iterate). All stop on the same per-entry test.
+    continuation : bool
+        If Newton fails from the start (and, after a quasi-thermal start, from the bath)
+        and a drive is on, continue from a warmer bath before any TS run
+        (:func:`fvqp.models.kinetics0d.continuation.bath_continuation`: a drive that sets
+        the state, e.g. readout photons below :math:`2\Delta` in a film far below
+        :math:`T_c`); default True.
 
     Returns
     -------
@@ -214,7 +263,9 @@ def steady_state(model: Kinetics0D, y0: np.ndarray | None = None, *,
                     "the per-entry test block_rtol = %g (fvqp.models.kinetics0d.convergence)",
                     block_rtol)
     test = CorrectionTest(block_rtol)
-    y, res, record = _newton(model, y0, test, t, floor, prefix, options, linear)
+    newton = dict(test=test, t=t, floor=floor, prefix=prefix, options=options,
+                  linear=linear)
+    y, res, record = _newton(model, y0, **newton)
     first = res
     start.update(path="newton", newton_from_start=record)
     iterations, krylov = res.iterations, res.krylov_iterations
@@ -225,25 +276,42 @@ def steady_state(model: Kinetics0D, y0: np.ndarray | None = None, *,
         # whose balance check names the cause)
         log.info("Newton from the quasi-thermal start failed (%s); trying the bath start",
                  res.reason)
-        yb, res_b, record_b = _newton(model, model.equilibrium(), test, t, floor, prefix,
-                                      options, linear)
+        yb, res_b, record_b = _newton(model, model.equilibrium(), **newton)
         iterations += res_b.iterations
         krylov += res_b.krylov_iterations
         start["newton_from_bath"] = record_b
         if yb is not None:
             y, res = yb, res_b
             start.update(guess="bath", path="newton")
+    if y is None and continuation and _has_drive(model, t):
+        log.info("Newton from the %s start failed (%s); continuing from a warmer bath",
+                 start["guess"], res.reason)
+        cont = bath_continuation(
+            model, lambda m: _default_newton(m, guess, newton),
+            lambda m, y: _counted(_newton(m, y, **newton)))
+        iterations, krylov = iterations + cont.iterations, krylov + cont.krylov
+        start["bath_continuation"] = cont.record()
+        if cont.y is not None:
+            y, res = cont.y, cont.result
+            start.update(path="bath-continuation")
+        else:
+            log.info("bath continuation stopped: %s", cont.message)
     if y is None and t_guess is not None:
         log.info("Newton from the %s start failed (%s); integrating to t = %g first",
                  start["guess"], res.reason, t_guess)
         start.update(path="ts+newton", ts_time=t_guess)
         clock = time.perf_counter()
-        y1, _ = evolve(model, y0, t0=t, t_end=t + t_guess, dt=1e-3, rtol=1e-4,
-                       prefix=ts_prefix or prefix + "ts_", options=ts_options)
+        try:
+            y1, _ = evolve(model, y0, t0=t, t_end=t + t_guess, dt=1e-3, rtol=1e-4,
+                           prefix=ts_prefix or prefix + "ts_", options=ts_options)
+        except ConvergenceError as exc:
+            if not _continuation_note(start):
+                raise
+            raise ConvergenceError(f"{exc}{_continuation_note(start)}", exc.result) from exc
         start["ts_time_s"] = time.perf_counter() - clock
         y1 = np.clip(y1, 0.0, None)
         y1[: model.grid.n] = np.minimum(y1[: model.grid.n], 1.0)
-        y, res, _ = _newton(model, y1, test, t, floor, prefix, options, linear)
+        y, res, _ = _newton(model, y1, **newton)
         iterations, krylov = iterations + res.iterations, krylov + res.krylov_iterations
     if y is None:
         _fail(model, res, first if t_guess is not None else None, start, prefix,
@@ -268,6 +336,14 @@ def steady_state(model: Kinetics0D, y0: np.ndarray | None = None, *,
     return y, out
 
 
+def _continuation_note(start: dict) -> str:
+    """Where the bath continuation of a failed steady state stopped (a sentence for its
+    message; empty if it did not run)."""
+    stopped = start.get("bath_continuation", {}).get("stopped")
+    return f" (Before it, the continuation from a warmer bath stopped: {stopped}.)" \
+        if stopped else ""
+
+
 def _fail(model: Kinetics0D, res: NewtonResult, first: NewtonResult | None, start: dict,
           prefix: str, max_it: int, block_rtol: float, floor: float, iterations: int,
           krylov: int, t: float) -> None:
@@ -286,7 +362,8 @@ def _fail(model: Kinetics0D, res: NewtonResult, first: NewtonResult | None, star
     raise ConvergenceError(
         f"kinetics0d steady state not converged in every block ({start['guess']} start, "
         f"path {start['path']}): Newton stopped with {res.reason} after {res.iterations} "
-        f"iterations; {worst.describe()} > block_rtol = {block_rtol:g}{note}. Fix: allow "
+        f"iterations; {worst.describe()} > block_rtol = {block_rtol:g}{note}"
+        f"{_continuation_note(start)}. Fix: allow "
         f"more iterations (Newton option snes_max_it of -{prefix}snes_max_it / [solver] "
         f"petsc, now {max_it}), start closer (e.g. a short transient run first, or the "
         f"[initial] temperatures nearer the bath), or, if the correction is FFT round-off, "
