@@ -32,7 +32,15 @@ of all N + M unknowns per iteration on the first case and prints the largest per
 difference of the two states. BLAS threads are whatever the environment sets
 (``OMP_NUM_THREADS``); the load average is printed with the slowest case.
 
-Run: ``python benchmarks/kinetics0d_steady.py [--part all|relaxation|start|nestfsss]
+Fourth part (``--part readout``): ``cases/kinetics0d_al_readout.toml`` (Al, 1 fW of 5 GHz
+readout, 1 ueV grid) at baths of 100, 60, 40 and 20 mK through ``fvqp.run_case``, with
+the continuation in the bath temperature (the default) and without it (``[solver]
+continuation = false``: the path before 2026-11-27, straight to the TS start). Printed per
+run: status, path, wall time, Newton runs and iterations of the continuation, the baths
+it took, N_qp (um^-3) and its ratio to the 60 mK run's, and the time ratio of the two
+paths.
+
+Run: ``python benchmarks/kinetics0d_steady.py [--part all|relaxation|start|nestfsss|readout]
 [--n 1000] [--wall 300] [--spacing "2 ueV"] [--grid full|corners] [--linear schur]
 [--compare-dense]``
 """
@@ -112,6 +120,48 @@ def start_comparison(spacing: str) -> None:
     a, b = states.values()
     log.info("largest relative difference of the two steady states (floor 1e-12): %.2e",
              float(np.max(np.abs(a - b) / np.maximum(np.abs(a), 1e-12))))
+
+
+def readout_baths(baths=(100, 60, 40, 20)) -> None:
+    """The readout case at several baths, with and without the bath continuation."""
+    import fvqp
+
+    text = (Path(__file__).resolve().parents[1] / "cases" / "kinetics0d_al_readout.toml"
+            ).read_text().split("[output]")[0]
+    assert 'temperature = "60 mK"' in text
+    n_ref = None
+    with tempfile.TemporaryDirectory() as tmp:
+        for mk in baths:
+            walls = {}
+            for cont in (True, False):
+                case = text.replace('temperature = "60 mK"', f'temperature = "{mk} mK"')
+                if not cont:
+                    case = case.replace("[time]", "[solver]\ncontinuation = false\n\n[time]")
+                out = os.path.join(tmp, f"{mk}_{cont}")
+                path = out + ".toml"
+                Path(path).write_text(case + f'[output]\ndirectory = "{out}"\n'
+                                      'figures = false\n')
+                t0 = time.perf_counter()
+                s = fvqp.run_case(path, output_dir=out)
+                walls[cont] = time.perf_counter() - t0
+                if s["status"] != 0:
+                    log.info("%3d mK, continuation %-5s: status %d after %.2f s: %s", mk,
+                             cont, s["status"], walls[cont], s["message"][:160])
+                    continue
+                n_qp = s["observables"]["n_qp_per_um3"] if "n_qp_per_um3" in \
+                    s["observables"] else s["observables"]["n_qp"]
+                if mk == 60 and cont:
+                    n_ref = n_qp
+                c = s["start"].get("bath_continuation", {})
+                log.info("%3d mK, continuation %-5s: status 0, path %s, %.2f s; "
+                         "continuation: %s Newton runs (%s failed), %s iterations, baths "
+                         "%s; N_qp %.6g%s", mk, cont, s["start"]["path"], walls[cont],
+                         c.get("newton_runs", "-"), c.get("failed_runs", "-"),
+                         c.get("iterations", "-"),
+                         [round(b, 5) for b in c.get("baths_over_Tc", [])], n_qp,
+                         f" ({n_qp / n_ref:.6f} of 60 mK's)" if n_ref else "")
+            log.info("%3d mK: time with / without the continuation: %.2f", mk,
+                     walls[True] / walls[False])
 
 
 #: the nestfsss-like grid (issue 18 item 4): drive, tau_l / tau_pb, P (W/m^3)
@@ -200,13 +250,17 @@ def main() -> None:
                     help="also run Newton with a dense LU on the first nestfsss-like case")
     ap.add_argument("--linear", choices=("schur", "schur-lu", "dense"), default="schur",
                     help="linear solve of the nestfsss-like cases (steady_state(linear=))")
-    ap.add_argument("--part", choices=("all", "relaxation", "start", "nestfsss"),
+    ap.add_argument("--part", choices=("all", "relaxation", "start", "nestfsss", "readout"),
                     default="all",
                     help="Newton vs relaxation, the start comparison (issue 18), or both")
     ap.add_argument("--spacing", default="2 ueV",
                     help="grid spacing of the weak-drive case (--part start)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.part in ("all", "readout"):
+        readout_baths()
+    if args.part == "readout":
+        return
     if args.part in ("all", "nestfsss"):
         nestfsss_grid(args.grid, args.compare_dense, args.linear)
     if args.part in ("all", "start"):
