@@ -3,7 +3,7 @@
 
 An Al resonator at 60 mK under 1 fW of its 5 GHz readout (cases/kinetics0d_al_readout.toml):
 Newton reaches the steady state neither from the quasi-thermal start nor from the bath,
-and the TS start fails at once (the readout's power normalised to the bath's ~1e-8 QPs
+and the TS start fails at once (the readout's power normalised to the bath's ~5e-9 QPs
 per um^3: "no absorption possible"); the run ended with status -1 after ~30 s. The state
 exists: the readout sets N_qp (de Visser et al., PRL 112, 047004 (2014)), so it hardly
 depends on the bath, and the continuation reaches it from a warmer bath's in ~2 s.

@@ -5,8 +5,8 @@ Why a cold bath can defeat both starts
 --------------------------------------
 A drive given by its absorbed power :math:`P` (``[[drives]] power``) is absorbed by the
 QPs present. Far below :math:`T_c` the bath holds :math:`N_T \propto e^{-\Delta/T_B}`
-of them — Al at 60 mK: :math:`\Delta/T_B \approx 34`, :math:`N_T \approx 10^{-8}\,
-\mu\mathrm{m}^{-3}`. For photons below :math:`2\Delta` (a resonator's readout,
+of them — Al at 60 mK: :math:`\Delta/T_B \approx 34`, :math:`N_T \approx 5\cdot
+10^{-9}\,\mu\mathrm{m}^{-3}`. For photons below :math:`2\Delta` (a resonator's readout,
 :math:`\hbar\omega \ll 2\Delta`) the rate per QP of the bath's state,
 :math:`P/(N_T\hbar\omega)`, is then astronomical: a TS run from the bath fails at once
 ("no absorption possible"), and Newton diverges from the bath and from the quasi-thermal

@@ -121,18 +121,20 @@ class Kinetics0D:
         spacing :math:`h = 2\Delta/m` (cut-offs scale with :math:`\Delta`); fresh copies of
         the drives are bound to the new grid (:mod:`fvqp.models.kinetics0d.selfgap`)."""
         g = self.grid
-        grid = EnergyGrid(delta=delta, h=2.0 * delta / g.m, n=g.n, n_ph=g.n_ph, gamma=g.gamma,
-                          layout=g.layout)
-        return Kinetics0D(grid, self.params, self.t_bath, tau_esc=self.tau_esc,
-                          drives=[dataclasses.replace(d) for d in self.drives],
-                          method=self.method, tilt=self.tilt)
+        return self._variant(EnergyGrid(delta=delta, h=2.0 * delta / g.m, n=g.n,
+                                        n_ph=g.n_ph, gamma=g.gamma, layout=g.layout),
+                             self.t_bath)
 
     def with_bath(self, t_bath: float) -> Kinetics0D:
         """The same model at bath temperature ``t_bath`` (kTc): same grid, collisions,
         escape and drives (fresh copies bound to the grid), only the bath's phonon
         occupation :math:`n_B` and equilibrium change
         (:mod:`fvqp.models.kinetics0d.continuation`)."""
-        return Kinetics0D(self.grid, self.params, t_bath, tau_esc=self.tau_esc,
+        return self._variant(self.grid, t_bath)
+
+    def _variant(self, grid: EnergyGrid, t_bath: float) -> Kinetics0D:
+        """This model on ``grid`` at bath ``t_bath``, with fresh copies of the drives."""
+        return Kinetics0D(grid, self.params, t_bath, tau_esc=self.tau_esc,
                           drives=[dataclasses.replace(d) for d in self.drives],
                           method=self.method, tilt=self.tilt)
 
