@@ -237,3 +237,29 @@ def test_resume_refused_for_a_checkpoint_on_the_old_grid(tmp_path) -> None:
         fh.attrs["meta"] = json.dumps(meta)
     p = run_fvqp(["run", case, "--output", out, "--resume"], check=False)
     assert p.returncode == 2 and "another energy grid" in p.stderr, p.stderr
+
+
+def test_max_steps_inside_a_segment_then_resume_equals_uninterrupted(tmp_path) -> None:
+    """--max-steps 27, then --max-steps 5 (both stops inside a segment of
+    checkpoint_every = 20 steps, the second leg shorter than the 7 steps it repeats),
+    then --resume to the end: the uninterrupted run's state to 1e-12, its steps,
+    rejected steps, Newton iterations and time series. Before, each such stop started a
+    new BDF history at the stop, and the continued run agreed to the TS tolerance only."""
+    from conftest import run_fvqp
+
+    case = _case("kinetics0d_al_relaxation.toml")
+    run_fvqp(["run", case, "--output", tmp_path / "ref"])
+    part = tmp_path / "part"
+    run_fvqp(["run", case, "--output", part, "--max-steps", "27"])
+    _, s1 = _final(part)
+    assert s1["status"] == 1 and s1["steps"] == 27
+    run_fvqp(["run", case, "--output", part, "--resume", "--max-steps", "5"])
+    _, s2 = _final(part)
+    assert s2["status"] == 1 and s2["steps"] == 32
+    run_fvqp(["run", case, "--output", part, "--resume"])
+    (ya, sa), (yb, sb) = _final(tmp_path / "ref"), _final(part)
+    assert sb["status"] == 0 and sb["steps"] == sa["steps"] > 40
+    assert np.allclose(ya, yb, rtol=1e-12, atol=0)
+    for key in ("rejected_steps", "newton_iterations"):
+        assert sa[key] == sb[key]
+    assert np.array_equal(sa["series_t"], sb["series_t"])

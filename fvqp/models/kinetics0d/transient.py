@@ -9,8 +9,14 @@ written after each segment. The BDF history is therefore restarted (at first ord
 the segment boundaries of *every* run, interrupted or not, which makes a resumed run
 repeat exactly the floating-point operations of the uninterrupted one: the resumed end
 state equals it to round-off (tested to 1e-12 after SIGKILL). Segment boundaries are at
-global step counts that are multiples of ``checkpoint_every``; a ``--max-steps`` stop
-elsewhere adds a boundary (the continued run then agrees to the solver tolerance only).
+global step counts that are multiples of ``checkpoint_every``. A ``--max-steps`` stop
+elsewhere, inside a segment, keeps the state of that segment's start beside its own
+(:attr:`TransientState.boundary`); ``--resume`` then starts from the boundary and
+repeats the segment's steps up to the stop — the same operations as the first
+invocation, and as the uninterrupted run — before the steps ``--max-steps`` counts, so
+a run advanced by any sequence of ``--max-steps`` legs ends in the uninterrupted run's
+state, steps and time series (before 2026-11-27 each such stop added a boundary and the
+continued run agreed to the TS tolerance only).
 
 Units are internal (times in :math:`\tau_0`).
 """
@@ -21,7 +27,7 @@ import logging
 import math
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -130,9 +136,18 @@ class TransientState:
     #: energy grid of ``y`` (``layout``, ``n``, ``n_ph``, ``h``; empty in checkpoints
     #: written before the grid was recorded, i.e. on the cell-centred grid)
     grid: dict = field(default_factory=dict)
+    #: the state at the start of the segment a ``max_steps`` stop ended inside (None at
+    #: a segment boundary): where a resumed run starts (module docstring)
+    boundary: TransientState | None = None
 
-    def save(self, path: str, digest: str) -> None:
-        """Write the checkpoint atomically (:func:`fvqp.io.checkpoint.write_checkpoint`)."""
+    def copy(self) -> TransientState:
+        """A copy that later steps of this state do not change (the arrays are never
+        changed in place; the lists are copied)."""
+        return replace(self, series={k: list(v) for k, v in self.series.items()},
+                       snap_t=list(self.snap_t), snap_y=list(self.snap_y),
+                       out_times=list(self.out_times), boundary=None)
+
+    def _content(self) -> tuple[dict, dict]:
         arrays = {"y": self.y, **{f"series_{k}": np.asarray(v, float)
                                   for k, v in self.series.items()},
                   "snap_t": np.asarray(self.snap_t, float),
@@ -142,12 +157,20 @@ class TransientState:
                 "rejected_steps": self.rejected_steps,
                 "newton_iterations": self.newton_iterations, "out_times": self.out_times,
                 "grid": self.grid}
+        return arrays, meta
+
+    def save(self, path: str, digest: str) -> None:
+        """Write the checkpoint atomically (:func:`fvqp.io.checkpoint.write_checkpoint`),
+        with :attr:`boundary` (arrays ``boundary_*``, meta ``boundary``) if set."""
+        arrays, meta = self._content()
+        if self.boundary is not None:
+            b_arrays, b_meta = self.boundary._content()
+            arrays.update({f"boundary_{k}": v for k, v in b_arrays.items()})
+            meta["boundary"] = b_meta
         write_checkpoint(path, digest, arrays, meta)
 
     @classmethod
-    def load(cls, path: str, digest: str) -> TransientState:
-        """Read a checkpoint of the same case (digest checked)."""
-        arrays, meta = read_checkpoint(path, digest)
+    def _from(cls, arrays: dict, meta: dict) -> TransientState:
         st = cls(t=float(meta["t"]), y=np.asarray(arrays["y"], float), dt=float(meta["dt"]),
                  steps=int(meta["steps"]), rejected_steps=int(meta["rejected_steps"]),
                  newton_iterations=int(meta["newton_iterations"]),
@@ -156,6 +179,16 @@ class TransientState:
         st.series = {k: [float(x) for x in arrays[f"series_{k}"]] for k in _SERIES}
         st.snap_t = [float(x) for x in arrays["snap_t"]]
         st.snap_y = [np.asarray(r, float) for r in arrays["snap_y"]]
+        return st
+
+    @classmethod
+    def load(cls, path: str, digest: str) -> TransientState:
+        """Read a checkpoint of the same case (digest checked), with its boundary."""
+        arrays, meta = read_checkpoint(path, digest)
+        st = cls._from(arrays, meta)
+        if meta.get("boundary"):
+            st.boundary = cls._from({k[len("boundary_"):]: v for k, v in arrays.items()
+                                     if k.startswith("boundary_")}, meta["boundary"])
         return st
 
 
@@ -222,14 +255,26 @@ def integrate_checkpointed(model: Kinetics0D, st: TransientState, t_end: float, 
     """
     every = max(1, int(every))
     fmt = time_format or (lambda t: f"{t:.4g} tau0")
-    record = _monitor(model, st)
     budget = math.inf if max_steps is None else int(max_steps)
     done, status, message = 0, 0, "reached t_end"
+    if st.boundary is not None:
+        # a max_steps stop inside a segment: start from the segment's start and repeat
+        # its steps up to the stop (not counted in max_steps), as the uninterrupted run
+        done = -(st.steps - st.boundary.steps)
+        log.info("transient: repeating steps %d to %d from the segment's start (t = %s) "
+                 "as the uninterrupted run takes them", st.boundary.steps + 1, st.steps,
+                 fmt(st.boundary.t))
+        vars(st).update(vars(st.boundary.copy()))
+    record = _monitor(model, st)
     while st.t < t_end * (1 - 1e-14):
         if done >= budget:
             status, message = 1, f"stopped after max_steps = {max_steps}"
             break
         n_seg = int(min(every - st.steps % every, budget - done))
+        # a segment that max_steps cuts short keeps a copy of its start (only then: a
+        # copy holds the series so far)
+        cut = n_seg < every - st.steps % every
+        start = (st.copy() if st.steps % every == 0 else st.boundary) if cut else None
         y, res = evolve(model, st.y, t_end, t0=st.t, dt=st.dt, rtol=rtol, atol=atol,
                         prefix=prefix, options=options, monitor=record, max_steps=n_seg)
         st.y, st.t, st.dt = y, res.t, float(res.history["dt_next"])
@@ -237,6 +282,8 @@ def integrate_checkpointed(model: Kinetics0D, st: TransientState, t_end: float, 
         st.rejected_steps += res.rejected_steps
         st.newton_iterations += res.newton_iterations
         done += res.steps
+        # inside a segment (a max_steps stop): keep the segment's start for --resume
+        st.boundary = start if st.steps % every and st.t < t_end * (1 - 1e-14) else None
         if checkpoint is not None:
             st.save(checkpoint, digest)
             if on_checkpoint is not None:
