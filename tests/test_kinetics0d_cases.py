@@ -188,22 +188,33 @@ def test_resume_after_sigkill_equals_uninterrupted_run(tmp_path) -> None:
     assert sa["observables"]["n_qp"] == pytest.approx(sb["observables"]["n_qp"], rel=1e-12)
 
 
-def test_max_steps_then_resume_equals_uninterrupted(tmp_path) -> None:
-    """--max-steps at a checkpoint boundary (a multiple of checkpoint_every = 20), then
-    --resume: same steps, same state, same time series as one run."""
+def _in_legs(tmp_path, legs: list[int]) -> tuple:
+    """The relaxation case (checkpoint_every = 20) run once, and in legs of ``--max-steps``
+    (each after the first with --resume) then --resume to the end: the two final states,
+    their summaries, and the step count after each leg (status 1 at every stop)."""
     from conftest import run_fvqp
 
     case = _case("kinetics0d_al_relaxation.toml")
     run_fvqp(["run", case, "--output", tmp_path / "ref"])
-    part = tmp_path / "part"
-    run_fvqp(["run", case, "--output", part, "--max-steps", "40"])
-    _, s_part = _final(part)
-    assert s_part["status"] == 1 and s_part["steps"] == 40
+    part, after = tmp_path / "part", []
+    for i, n in enumerate(legs):
+        run_fvqp(["run", case, "--output", part, "--max-steps", str(n)]
+                 + (["--resume"] if i else []))
+        _, s = _final(part)
+        assert s["status"] == 1
+        after.append(s["steps"])
     run_fvqp(["run", case, "--output", part, "--resume"])
     (ya, sa), (yb, sb) = _final(tmp_path / "ref"), _final(part)
-    assert sb["status"] == 0 and sb["steps"] == sa["steps"] > 40
+    assert sb["status"] == 0 and sb["steps"] == sa["steps"] > after[-1]
     assert np.allclose(ya, yb, rtol=1e-12, atol=0)
     assert np.array_equal(sa["series_t"], sb["series_t"])
+    return sa, sb, after
+
+
+def test_max_steps_then_resume_equals_uninterrupted(tmp_path) -> None:
+    """--max-steps at a checkpoint boundary (a multiple of checkpoint_every = 20), then
+    --resume: same steps, same state, same time series as one run."""
+    assert _in_legs(tmp_path, [40])[2] == [40]
 
 
 def test_resume_refused_for_steady_and_missing_checkpoint(tmp_path) -> None:
@@ -244,22 +255,9 @@ def test_max_steps_inside_a_segment_then_resume_equals_uninterrupted(tmp_path) -
     checkpoint_every = 20 steps, the second leg shorter than the 7 steps it repeats),
     then --resume to the end: the uninterrupted run's state to 1e-12, its steps,
     rejected steps, Newton iterations and time series. Before, each such stop started a
-    new BDF history at the stop, and the continued run agreed to the TS tolerance only."""
-    from conftest import run_fvqp
-
-    case = _case("kinetics0d_al_relaxation.toml")
-    run_fvqp(["run", case, "--output", tmp_path / "ref"])
-    part = tmp_path / "part"
-    run_fvqp(["run", case, "--output", part, "--max-steps", "27"])
-    _, s1 = _final(part)
-    assert s1["status"] == 1 and s1["steps"] == 27
-    run_fvqp(["run", case, "--output", part, "--resume", "--max-steps", "5"])
-    _, s2 = _final(part)
-    assert s2["status"] == 1 and s2["steps"] == 32
-    run_fvqp(["run", case, "--output", part, "--resume"])
-    (ya, sa), (yb, sb) = _final(tmp_path / "ref"), _final(part)
-    assert sb["status"] == 0 and sb["steps"] == sa["steps"] > 40
-    assert np.allclose(ya, yb, rtol=1e-12, atol=0)
+    new BDF history at the stop, and the continued run agreed to the TS tolerance only
+    (240 steps instead of 237)."""
+    sa, sb, after = _in_legs(tmp_path, [27, 5])
+    assert after == [27, 32]
     for key in ("rejected_steps", "newton_iterations"):
         assert sa[key] == sb[key]
-    assert np.array_equal(sa["series_t"], sb["series_t"])
