@@ -38,11 +38,13 @@ the continuation in the bath temperature (the default) and without it (``[solver
 continuation = false``: the path before 2026-11-27, straight to the TS start). Printed per
 run: status, path, wall time, Newton runs and iterations of the continuation, the baths
 it took, N_qp (um^-3) and its ratio to the 60 mK run's, and the time ratio of the two
-paths.
+paths. ``--part readout-grid``: the same film at baths of 20, 50, 80, 120 mK, readout
+powers of 0.1, 10, 100 fW and 2 (0.5 ueV grid) or 8 GHz (1 ueV grid), the default path:
+status, wall time, path and N_qp of each of the 24 steady states.
 
-Run: ``python benchmarks/kinetics0d_steady.py [--part all|relaxation|start|nestfsss|readout]
-[--n 1000] [--wall 300] [--spacing "2 ueV"] [--grid full|corners] [--linear schur]
-[--compare-dense]``
+Run: ``python benchmarks/kinetics0d_steady.py
+[--part all|relaxation|start|nestfsss|readout|readout-grid] [--n 1000] [--wall 300]
+[--spacing "2 ueV"] [--grid full|corners] [--linear schur] [--compare-dense]``
 """
 
 from __future__ import annotations
@@ -168,6 +170,40 @@ def readout_baths(baths=(100, 60, 40, 20)) -> None:
                      walls[True] / walls[False])
 
 
+def readout_grid() -> None:
+    """The readout case over baths, readout powers and frequencies (the default path)."""
+    import itertools
+
+    import fvqp
+
+    text = (Path(__file__).resolve().parents[1] / "cases" / "kinetics0d_al_readout.toml"
+            ).read_text().split("[output]")[0]
+    for old in ('"60 mK"', '"1 fW"', '"5 GHz"', 'spacing = "1 ueV"'):
+        assert old in text, old
+    walls, ok = [], 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for mk, power, ghz in itertools.product((20, 50, 80, 120), ("0.1 fW", "10 fW",
+                                                                    "100 fW"), (2, 8)):
+            case = text.replace('"60 mK"', f'"{mk} mK"').replace('"1 fW"', f'"{power}"')
+            case = case.replace('"5 GHz"', f'"{ghz} GHz"')
+            if ghz == 2:   # 8.3 ueV photons: a finer grid
+                case = case.replace('spacing = "1 ueV"', 'spacing = "0.5 ueV"')
+            out = os.path.join(tmp, f"{mk}_{power.split()[0]}_{ghz}")
+            Path(out + ".toml").write_text(case + f'[output]\ndirectory = "{out}"\n'
+                                           'figures = false\n')
+            t0 = time.perf_counter()
+            s = fvqp.run_case(out + ".toml", output_dir=out)
+            walls.append(time.perf_counter() - t0)
+            ok += s["status"] == 0
+            n_qp = s["observables_SI"]["n_qp_SI"] * 1e-18 if s["status"] == 0 else np.nan
+            log.info("%4d mK %7s %2d GHz: status %2d, %6.2f s, path %s, N_qp %.4g um^-3%s",
+                     mk, power, ghz, s["status"], walls[-1],
+                     (s.get("start") or {}).get("path", "-"), n_qp,
+                     "" if s["status"] == 0 else f" ({s['message'][:120]})")
+    log.info("readout grid: %d of %d steady states, %.2f-%.2f s each (median %.2f s)", ok,
+             len(walls), min(walls), max(walls), float(np.median(walls)))
+
+
 #: the nestfsss-like grid (issue 18 item 4): drive, tau_l / tau_pb, P (W/m^3)
 DRIVES = {"photon 2.5 Delta": ("photon", "425 ueV"), "photon 5 Delta": ("photon", "850 ueV"),
           "photon 10 Delta": ("photon", "1700 ueV"), "phonon 5 Delta": ("phonon", "850 ueV")}
@@ -254,7 +290,8 @@ def main() -> None:
                     help="also run Newton with a dense LU on the first nestfsss-like case")
     ap.add_argument("--linear", choices=("schur", "schur-lu", "dense"), default="schur",
                     help="linear solve of the nestfsss-like cases (steady_state(linear=))")
-    ap.add_argument("--part", choices=("all", "relaxation", "start", "nestfsss", "readout"),
+    ap.add_argument("--part", choices=("all", "relaxation", "start", "nestfsss", "readout",
+                                       "readout-grid"),
                     default="all",
                     help="Newton vs relaxation, the start comparison (issue 18), or both")
     ap.add_argument("--spacing", default="2 ueV",
@@ -263,7 +300,9 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.part in ("all", "readout"):
         readout_baths()
-    if args.part == "readout":
+    if args.part in ("all", "readout-grid"):
+        readout_grid()
+    if args.part in ("readout", "readout-grid"):
         return
     if args.part in ("all", "nestfsss"):
         nestfsss_grid(args.grid, args.compare_dense, args.linear)
