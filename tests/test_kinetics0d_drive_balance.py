@@ -56,7 +56,8 @@ def test_sub_gap_photons_that_no_state_can_absorb_fail_with_the_reason(tmp_path)
     balance read absorbed 0 and the run failed with the reason. Now the solver refuses
     that state, its continuation from a warmer bath stops near 94 mK (no state within a
     0.4 % step of the last), and the TS start cannot evaluate the drive: the run fails
-    naming both."""
+    naming both, and advising a taller grid — with e_max = 2.5 meV the steady state is
+    reached."""
     case = case_variant("kinetics0d_al_weak_drive.toml", tmp_path,
                         **{'temperature = "80 mK"': 'temperature = "20 mK"',
                            'energy = "850 ueV"': 'energy = "300 ueV"'})
@@ -70,6 +71,16 @@ def test_sub_gap_photons_that_no_state_can_absorb_fail_with_the_reason(tmp_path)
     assert "photon drive: no absorption possible" in msg
     assert "the continuation from a warmer bath stopped: no steady state" in msg
     assert "after 6 halvings of the step" in msg
+    # and the advice the message ends with: a taller grid holds the drive-set state
+    assert "raise [grid] e_max by several photon energies" in msg
+    tall = case_variant("kinetics0d_al_weak_drive.toml", tmp_path,
+                        **{'temperature = "80 mK"': 'temperature = "20 mK"',
+                           'energy = "850 ueV"': 'energy = "300 ueV"',
+                           'spacing = "4 ueV"': 'spacing = "4 ueV"\ne_max = "2500 ueV"'})
+    proc = run_fvqp(["-q", "run", tall, "--output", tmp_path / "tall"], check=False)
+    assert proc.returncode == 0, proc.stderr
+    s = json.loads((tmp_path / "tall" / "summary.json").read_text())
+    assert s["status"] == 0 and s["observables"]["power_relative_mismatch"] < 1e-9
 
 
 def test_a_point_failing_on_one_rank_fails_the_sweep_on_both(tmp_path):

@@ -49,6 +49,7 @@ from .convergence import (
     block_convergence,
     correction_measure,
 )
+from .drives import PhotonDrive
 from .guess import quasi_thermal_guess
 from .model import Kinetics0D
 from .newton import LINEAR, structured_newton
@@ -305,9 +306,10 @@ def steady_state(model: Kinetics0D, y0: np.ndarray | None = None, *,
             y1, _ = evolve(model, y0, t0=t, t_end=t + t_guess, dt=1e-3, rtol=1e-4,
                            prefix=ts_prefix or prefix + "ts_", options=ts_options)
         except ConvergenceError as exc:
-            if not _continuation_note(start):
+            note = _continuation_note(start) + _subgap_note(model)
+            if not note:
                 raise
-            raise ConvergenceError(f"{exc}{_continuation_note(start)}", exc.result) from exc
+            raise ConvergenceError(f"{exc}{note}", exc.result) from exc
         start["ts_time_s"] = time.perf_counter() - clock
         y1 = np.clip(y1, 0.0, None)
         y1[: model.grid.n] = np.minimum(y1[: model.grid.n], 1.0)
@@ -344,6 +346,18 @@ def _continuation_note(start: dict) -> str:
         if stopped else ""
 
 
+def _subgap_note(model: Kinetics0D) -> str:
+    r"""For a failed steady state with photons below :math:`2\Delta`: that the state the
+    drive sets may lie above the grid's top, and the fix (empty without such photons)."""
+    if not any(isinstance(d, PhotonDrive) and d.photon_energy < 2.0 * model.grid.delta
+               for d in model.drives):
+        return ""
+    return (" Photons below 2 Delta can also hold a steady state set by the drive above "
+            "the grid's top (the quasiparticles lifted up the ladder Delta + k hbar "
+            "omega): raise [grid] e_max by several photon energies and run again (Al at "
+            "20 and 40 mK under 1e-19 W of 300 ueV photons: e_max = 2.5 meV).")
+
+
 def _fail(model: Kinetics0D, res: NewtonResult, first: NewtonResult | None, start: dict,
           prefix: str, max_it: int, block_rtol: float, floor: float, iterations: int,
           krylov: int, t: float) -> None:
@@ -367,7 +381,7 @@ def _fail(model: Kinetics0D, res: NewtonResult, first: NewtonResult | None, star
         f"more iterations (Newton option snes_max_it of -{prefix}snes_max_it / [solver] "
         f"petsc, now {max_it}), start closer (e.g. a short transient run first, or the "
         f"[initial] temperatures nearer the bath), or, if the correction is FFT round-off, "
-        f"use [grid] method = \"direct\".", result)
+        f"use [grid] method = \"direct\".{_subgap_note(model)}", result)
 
 
 def steady_state_self_consistent(model: Kinetics0D, delta0: float,
