@@ -159,18 +159,33 @@ def _counted(run: tuple) -> tuple:
     return y, res, res.iterations, res.krylov_iterations
 
 
-def _default_newton(model: Kinetics0D, guess: str, newton: dict) -> tuple:
-    """Newton from the default start (``guess``) and, if that was the quasi-thermal one
-    and failed, from the bath: ``(y or None, last result, Newton iterations, GMRES
-    iterations)`` (a step up of :func:`.continuation.bath_continuation`; a failed
-    quasi-thermal search logged at DEBUG)."""
-    y0, start = _start(model, None, guess, newton["t"], level=logging.DEBUG)
-    y, res, _ = _newton(model, y0, **newton)
+def _from_start(model: Kinetics0D, y0: np.ndarray | None, guess: str, newton: dict,
+                quiet: bool = False) -> tuple:
+    """Newton from ``y0`` or the default start (``guess``) and, if that was the
+    quasi-thermal one and failed, from the bath: ``(y or None, result, first result,
+    start record, start state, Newton iterations, GMRES iterations)``, the first path of
+    :func:`steady_state` and each step up of :func:`.continuation.bath_continuation`
+    (``quiet``: its log lines at DEBUG). A failed bath start is counted, but the result
+    returned stays the first start's, which the failure message describes."""
+    y0, start = _start(model, y0, guess, newton["t"],
+                       logging.DEBUG if quiet else logging.WARNING)
+    y, res, record = _newton(model, y0, **newton)
+    first = res
+    start.update(path="newton", newton_from_start=record)
     its, kry = res.iterations, res.krylov_iterations
     if y is None and start["guess"] == "quasi-thermal":
-        y, res, _ = _newton(model, model.equilibrium(), **newton)
-        its, kry = its + res.iterations, kry + res.krylov_iterations
-    return y, res, its, kry
+        # a second start before a long integration: the bath (a quasi-thermal root can
+        # be spurious where the drive's power meets almost no QPs, e.g. sub-gap photons
+        # in a cold film: Newton then diverges from it)
+        log.log(logging.DEBUG if quiet else logging.INFO, "Newton from the quasi-thermal "
+                "start failed (%s); trying the bath start", res.reason)
+        yb, res_b, record_b = _newton(model, model.equilibrium(), **newton)
+        its, kry = its + res_b.iterations, kry + res_b.krylov_iterations
+        start["newton_from_bath"] = record_b
+        if yb is not None:
+            y, res = yb, res_b
+            start.update(guess="bath", path="newton")
+    return y, res, first, start, y0, its, kry
 
 
 def steady_state(model: Kinetics0D, y0: np.ndarray | None = None, *,
@@ -258,7 +273,6 @@ def steady_state(model: Kinetics0D, y0: np.ndarray | None = None, *,
     """
     if linear not in LINEAR:
         raise ValueError(f"linear must be one of {LINEAR}, got {linear!r}")
-    y0, start = _start(model, y0, guess, t)
     if rtol is not None or atol_factor is not None:
         log.warning("steady_state: rtol/atol_factor are no longer used; convergence is "
                     "the per-entry test block_rtol = %g (fvqp.models.kinetics0d.convergence)",
@@ -266,30 +280,17 @@ def steady_state(model: Kinetics0D, y0: np.ndarray | None = None, *,
     test = CorrectionTest(block_rtol)
     newton = dict(test=test, t=t, floor=floor, prefix=prefix, options=options,
                   linear=linear)
-    y, res, record = _newton(model, y0, **newton)
-    first = res
-    start.update(path="newton", newton_from_start=record)
-    iterations, krylov = res.iterations, res.krylov_iterations
-    if y is None and start["guess"] == "quasi-thermal":
-        # a second start before a long integration: the bath (a quasi-thermal root can
-        # be spurious where the drive's power meets almost no QPs, e.g. sub-gap photons
-        # in a cold film: Newton then diverges, and the bath start reaches the state
-        # whose balance check names the cause)
-        log.info("Newton from the quasi-thermal start failed (%s); trying the bath start",
-                 res.reason)
-        yb, res_b, record_b = _newton(model, model.equilibrium(), **newton)
-        iterations += res_b.iterations
-        krylov += res_b.krylov_iterations
-        start["newton_from_bath"] = record_b
-        if yb is not None:
-            y, res = yb, res_b
-            start.update(guess="bath", path="newton")
+    y, res, first, start, y0, iterations, krylov = _from_start(model, y0, guess, newton)
     if y is None and continuation and _has_drive(model, t):
         log.info("Newton from the %s start failed (%s); continuing from a warmer bath",
                  start["guess"], res.reason)
-        cont = bath_continuation(
-            model, lambda m: _default_newton(m, guess, newton),
-            lambda m, y: _counted(_newton(m, y, **newton)))
+
+        def default(m):  # a step up: the default starts at a warmer bath
+            yd, rd, _, _, _, its, kry = _from_start(m, None, guess, newton, quiet=True)
+            return yd, rd, its, kry
+
+        cont = bath_continuation(model, default,
+                                 lambda m, y: _counted(_newton(m, y, **newton)))
         iterations, krylov = iterations + cont.iterations, krylov + cont.krylov
         start["bath_continuation"] = cont.record()
         if cont.y is not None:
