@@ -124,33 +124,41 @@ def start_comparison(spacing: str) -> None:
              float(np.max(np.abs(a - b) / np.maximum(np.abs(a), 1e-12))))
 
 
-def readout_baths(baths=(100, 60, 40, 20)) -> None:
-    """The readout case at several baths, with and without the bath continuation."""
-    import fvqp
-
+def _readout_text(*must: str) -> str:
+    """``cases/kinetics0d_al_readout.toml`` without its ``[output]`` (every text of
+    ``must``, which the benchmark edits, must occur)."""
     text = (Path(__file__).resolve().parents[1] / "cases" / "kinetics0d_al_readout.toml"
             ).read_text().split("[output]")[0]
-    assert 'temperature = "60 mK"' in text
+    for old in must:
+        assert old in text, old
+    return text
+
+
+def _run_readout(text: str, out: str) -> tuple[dict, float]:
+    """Run the case ``text`` into ``out`` (no figures): its summary and wall seconds."""
+    import fvqp
+
+    Path(out + ".toml").write_text(text + f'[output]\ndirectory = "{out}"\n'
+                                   'figures = false\n')
+    t0 = time.perf_counter()
+    s = fvqp.run_case(out + ".toml", output_dir=out)
+    return s, time.perf_counter() - t0
+
+
+def readout_baths(baths=(100, 60, 40, 20)) -> None:
+    """The readout case at several baths, with and without the bath continuation."""
+    text = _readout_text('temperature = "60 mK"')
     n_ref = None
     with tempfile.TemporaryDirectory() as tmp:
         # one untimed run first: the first run of a process pays for imports and caches
-        warm = os.path.join(tmp, "warm")
-        Path(warm + ".toml").write_text(text.replace('"60 mK"', '"100 mK"') +
-                                        f'[output]\ndirectory = "{warm}"\nfigures = false\n')
-        fvqp.run_case(warm + ".toml", output_dir=warm)
+        _run_readout(text.replace('"60 mK"', '"100 mK"'), os.path.join(tmp, "warm"))
         for mk in baths:
             walls = {}
             for cont in (True, False):
                 case = text.replace('temperature = "60 mK"', f'temperature = "{mk} mK"')
                 if not cont:
                     case = case.replace("[time]", "[solver]\ncontinuation = false\n\n[time]")
-                out = os.path.join(tmp, f"{mk}_{cont}")
-                path = out + ".toml"
-                Path(path).write_text(case + f'[output]\ndirectory = "{out}"\n'
-                                      'figures = false\n')
-                t0 = time.perf_counter()
-                s = fvqp.run_case(path, output_dir=out)
-                walls[cont] = time.perf_counter() - t0
+                s, walls[cont] = _run_readout(case, os.path.join(tmp, f"{mk}_{cont}"))
                 if s["status"] != 0:
                     log.info("%3d mK, continuation %-5s: status %d after %.2f s: %s", mk,
                              cont, s["status"], walls[cont], s["message"][:160])
@@ -174,12 +182,7 @@ def readout_grid() -> None:
     """The readout case over baths, readout powers and frequencies (the default path)."""
     import itertools
 
-    import fvqp
-
-    text = (Path(__file__).resolve().parents[1] / "cases" / "kinetics0d_al_readout.toml"
-            ).read_text().split("[output]")[0]
-    for old in ('"60 mK"', '"1 fW"', '"5 GHz"', 'spacing = "1 ueV"'):
-        assert old in text, old
+    text = _readout_text('"60 mK"', '"1 fW"', '"5 GHz"', 'spacing = "1 ueV"')
     walls, ok = [], 0
     with tempfile.TemporaryDirectory() as tmp:
         for mk, power, ghz in itertools.product((20, 50, 80, 120), ("0.1 fW", "10 fW",
@@ -188,12 +191,8 @@ def readout_grid() -> None:
             case = case.replace('"5 GHz"', f'"{ghz} GHz"')
             if ghz == 2:   # 8.3 ueV photons: a finer grid
                 case = case.replace('spacing = "1 ueV"', 'spacing = "0.5 ueV"')
-            out = os.path.join(tmp, f"{mk}_{power.split()[0]}_{ghz}")
-            Path(out + ".toml").write_text(case + f'[output]\ndirectory = "{out}"\n'
-                                           'figures = false\n')
-            t0 = time.perf_counter()
-            s = fvqp.run_case(out + ".toml", output_dir=out)
-            walls.append(time.perf_counter() - t0)
+            s, wall = _run_readout(case, os.path.join(tmp, f"{mk}_{power.split()[0]}_{ghz}"))
+            walls.append(wall)
             ok += s["status"] == 0
             n_qp = s["observables_SI"]["n_qp_SI"] * 1e-18 if s["status"] == 0 else np.nan
             log.info("%4d mK %7s %2d GHz: status %2d, %6.2f s, path %s, N_qp %.4g um^-3%s",
