@@ -69,6 +69,17 @@ def planned_step(h: float, remaining: float) -> float:
     return h
 
 
+def step_factor(err: float, order: int, grow: float) -> float:
+    r"""The elementary step controller of every adaptive time loop: the factor of the next
+    step after a step of estimated local error ``err`` (in units of the tolerance) of a
+    method of order ``order``, :math:`0.9\,\text{err}^{-1/(p+1)}` clipped to
+    :math:`[0.2, \text{grow}]` (``grow`` when ``err`` is 0). A rejected step
+    (``err`` > 1) is retried with this factor too (then at most 0.9)."""
+    if err <= 0:
+        return grow
+    return min(grow, max(0.2, 0.9 * err ** (-1.0 / (order + 1))))
+
+
 def internal_time(t: float) -> str:
     """The default :attr:`BDFIntegrator.time_format`: a time in internal units."""
     return f"{t:.4e} (internal units)"
@@ -376,7 +387,7 @@ class BDFIntegrator:
                 continue
             if err > 1.0:
                 self.rejected += 1
-                self.h = h * max(0.2, 0.9 * err ** (-1.0 / (self.opts.order + 1)))
+                self.h = h * step_factor(err, self.opts.order, 1.0)
                 grow = 1.0
                 continue
             self._accept(x_new, h)
@@ -385,8 +396,7 @@ class BDFIntegrator:
             elif len(self.history) <= 2:  # no error estimate yet: keep the first step
                 self.h = h
             else:
-                fac = 0.9 * err ** (-1.0 / (self.opts.order + 1)) if err > 0 else grow
-                self.h = h * min(grow, max(0.2, fac))
+                self.h = h * step_factor(err, self.opts.order, grow)
             return
 
     def _accept(self, x_new: np.ndarray, h: float) -> None:
