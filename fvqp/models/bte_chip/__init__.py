@@ -26,6 +26,7 @@ from ..phonon import (
     _INITIAL,
     _REGION,
     _SOURCES,
+    MARCH_UNREAD,
     check_interfaces_given,
     check_march_given,
 )
@@ -63,6 +64,18 @@ _SECTIONS = {
                         "(\"bdf2\", second order from the second step, [chain] coupling "
                         "= \"coupled\" only; not positivity preserving)", default="bdf1",
                         choices=("bdf1", "bdf2")),
+        "adaptive": Field("bool", "steps chosen by the local error of backward Euler "
+                          "(dt_initial the first; bdf1 and the coupled step only; "
+                          "fvqp.models.bte_chip.adaptive)", default=False),
+        "rtol": Field("float", "adaptive steps: relative local error per step "
+                      "(default 1e-2)", positive=True),
+        "error_floor": Field("float", "adaptive steps: the error floor of an occupation, "
+                             "as a fraction of the largest of its kind (default 1e-2)",
+                             positive=True),
+        "dt_min": Field("quantity", "adaptive steps: the shortest step (default 1e-9 "
+                        "dt_initial)", dimension="time", positive=True),
+        "dt_max": Field("quantity", "adaptive steps: the longest step", dimension="time",
+                        positive=True),
     }),
     "interfaces": _PHONON_SECTIONS["interfaces"],
     "angles": _PHONON_SECTIONS["angles"],
@@ -294,7 +307,21 @@ def _check_given(raw, err) -> None:
     (:func:`fvqp.models.phonon.check_interfaces_given`,
     :func:`fvqp.models.phonon.check_march_given`)."""
     check_interfaces_given(raw, err)
-    check_march_given(raw, err, "the chip chain")
+    t = raw.get("time") if isinstance(raw.get("time"), dict) else {}
+    if t.get("adaptive") is True:
+        check_march_given(raw, err, "the chip chain", read=MARCH_UNREAD)
+        c = raw.get("chain") if isinstance(raw.get("chain"), dict) else {}
+        if t.get("scheme") == "bdf2" or c.get("coupling") == "split":
+            err.add("time.adaptive", "adaptive steps are taken with backward Euler of the "
+                    "coupled chain (their error estimate is backward Euler's).",
+                    'set scheme = "bdf1" and [chain] coupling = "coupled", or '
+                    "adaptive = false.")
+        return
+    check_march_given(raw, err, "the chip chain", read=("adaptive",))
+    if "error_floor" in t:
+        err.add("time.error_floor", "the chip chain marches fixed steps of dt_initial: "
+                "no step is tested by the local error, and the run does not read it.",
+                "remove error_floor, or set adaptive = true.")
 
 
 SPEC = ModelSpec(

@@ -296,8 +296,11 @@ class ChipChain:
         return xq1, integ.accumulated, self.films.rates(xq1)
 
     # ---- one step -----------------------------------------------------------------------
-    def step(self, xq: np.ndarray, xp: np.ndarray, t: float, acc: dict, prev=None):
-        """Advance ``(xq, xp)`` from ``t`` by ``dt``; returns the new states, the QP
+    def step(self, xq: np.ndarray, xp: np.ndarray, t: float, acc: dict, prev=None,
+             dt: float | None = None):
+        """Advance ``(xq, xp)`` from ``t`` by ``dt`` (default the chain's fixed step;
+        another, the adaptive steps of :mod:`.march`, with backward Euler of the coupled
+        chain only); returns the new states, the QP
         flows accumulated since the start (``acc`` updated), the phonon energy flows of
         the step (internal energy, into the system positive for sources) and the phonon
         KSP results (of every sweep of the coupled iteration). Raises
@@ -308,10 +311,15 @@ class ChipChain:
         QP flows and phonon flow increments at ``t - dt``): the step is BDF2
         (:meth:`_bdf2`); None (the first step, or ``"bdf1"``): backward Euler."""
         self.films.new_step()
+        if dt is not None and dt != self.dt and (self.coupling == "split" or (
+                prev is not None and self.scheme == "bdf2")):
+            raise ValueError("steps of varying length need backward Euler of the coupled "
+                             "chain")
+        dt = self.dt if dt is None else float(dt)
         if self.coupling == "split":
             return self._split_step(xq, xp, t, acc)
         if prev is None or self.scheme == "bdf1":
-            return self._coupled(xq, xp, t, acc, self.dt, self.ph.source_rates(t, t + self.dt))
+            return self._coupled(xq, xp, t, acc, dt, self.ph.source_rates(t, t + dt))
         return self._bdf2(xq, xp, t, acc, prev)
 
     def _bdf2(self, xq: np.ndarray, xp: np.ndarray, t: float, acc: dict, prev: Previous):

@@ -31,11 +31,13 @@ import numpy as np
 
 from ...io.bin_checkpoint import BinCheckpoint
 from ...io.series import read_series
+from ...solvers.bdf import planned_step, step_factor
 from ...solvers.lagged import LaggedPreconditioner
 from ..base.balance import imbalance, inflows
 from ..base.fixedstep import march_fixed
 from ..base.timeloop import si_time
 from ..phonon.problem import flow_name
+from .adaptive import GROW, StepControl
 from .coupling import ChipStepError, Previous
 
 log = logging.getLogger("fvqp.bte_chip")
@@ -78,9 +80,24 @@ class ChipMarch:
         self.regions = regions = sim.geometry.region_names
         self.film_idx = [regions.index(n) for n in sim.films]
         chain = self.chain
+        tm = sim.case.values["time"]
+        #: adaptive steps (module docstring): the time of the state, the next step tried,
+        #: the last step taken and the state before it (the predictor), rejections
+        self.adaptive = bool(tm.get("adaptive"))
+        self.control = StepControl.from_case(tm, self.dt) if self.adaptive else None
+        if self.adaptive:
+            self.control.peaks.update(self._deposit_scales())
+            # every step's phonon systems are those of 1/dt_initial with the difference
+            # on the diagonal, in this run and in any resumed one (bit for bit)
+            self.p.time_reference = 1.0 / self.dt
+        self.t, self.h, self.h_prev, self.back = 0.0, self.dt, None, None
         if resume:
             cells, _, meta = ck.load()
             self.xq, self.xp = _unpack(sim, cells)
+            if self.adaptive:
+                self.t, self.h, self.h_prev = meta["t"], meta["h"], meta["h_prev"]
+                self.back = _unpack(sim, cells, "back") if meta["has_back"] else None
+                self.control.restore(meta["control"])
             self.start, self.flows, self.acc = int(meta["step"]), meta["flows"], meta["acc"]
             self.tot0, self.nreg0 = meta["tot0"], np.array(meta["nreg0"])
             self.its = meta["its"]
@@ -111,7 +128,13 @@ class ChipMarch:
         return {self.label(k): v for k, v in inflows(self.flows, self.eu,
                                                      outward=True).items()}
 
+    def time(self, step: int) -> float:
+        """The (internal) time of the state after ``step`` (the current one)."""
+        return self.t if self.adaptive else step * self.dt
+
     def advance(self, step: int) -> str | None:
+        if self.adaptive:
+            return self._adaptive(step)
         before = Previous(self.xq, self.xp, self.acc, {})
         try:
             xq, xp, acc, inc, res = self.chain.step(self.xq, self.xp, (step - 1) * self.dt,
@@ -127,12 +150,100 @@ class ChipMarch:
             self.flows[k] = self.flows.get(k, 0.0) + v
         return None
 
+    def _adaptive(self, step: int) -> str | None:
+        """One accepted step of adaptive length (:mod:`.adaptive`): from :attr:`t`, the
+        proposal :attr:`h` or shorter (the error test, ``dt_max``, the sources' windows
+        and breakpoints, the end), retried until it passes; the state is left at step
+        ``step - 1`` on a failure."""
+        c, chain, ph = self.control, self.chain, self.p
+        t0, t_end = self.t, self.sim.case.values["time"]["end"]
+        stop = min([b for b in ph.breakpoints() if b > t0 * (1 + 1e-14)] + [t_end])
+        its = 0
+        while True:
+            h = planned_step(min(self.h, c.dt_max, ph.max_dt(t0)), stop - t0)
+            if h < c.dt_min:
+                self.its.append(its)
+                return (f"the adaptive step fell below [time] dt_min = "
+                        f"{self.u.to_si(c.dt_min, 'time'):.3g} s at t = "
+                        f"{self.u.to_si(t0, 'time'):.6g} s ({c.failed} failed, "
+                        f"{c.rejected} rejected attempts: see the messages above). Fix: "
+                        "a looser [time] rtol, or a smaller dt_min")
+            held = chain.unconverged, chain.worst
+            why = None
+            try:
+                xq, xp, acc, inc, res = chain.step(self.xq, self.xp, t0, self.acc, None,
+                                                   dt=h)
+            except ChipStepError as exc:
+                why = str(exc)
+            else:
+                its += int(sum(r.iterations for r in res))
+                if not all(r.success for r in res):
+                    why = "a phonon KSP did not converge"
+                elif chain.unconverged > held[0]:
+                    why = "the coupled iteration did not converge"
+            if why is not None:  # retried shorter: not an unconverged step of the run
+                chain.unconverged, chain.worst = held
+                c.failed += 1
+                log.info("t = %s: a step of %.3e s failed (%s); retrying with a quarter",
+                         chain.time_label(t0), self.u.to_si(h, "time"), why)
+                self.h = h / 4
+                continue
+            known = self.back is not None
+            err = c.error(self._blocks(xq, xp), h, self.h_prev) if known else 0.0
+            if err <= 1.0:
+                break
+            c.rejected += 1
+            self.h = h * step_factor(err, 1, 1.0)
+        self.its.append(its)
+        self.back = (self.xq, self.xp)
+        self.xq, self.xp, self.acc = xq, xp, acc
+        for k, v in inc.items():
+            self.flows[k] = self.flows.get(k, 0.0) + v
+        end = h >= (stop - t0) * (1 - 1e-12)
+        self.t, self.h_prev = (stop if end else t0 + h), h
+        c.taken(h)
+        if end and stop < t_end:
+            self.back = None  # a breakpoint: no predictor across a source's switch
+        if known:
+            self.h = h * step_factor(err, 1, GROW)
+        return None
+
+    def _deposit_scales(self) -> dict:
+        r"""The starting values of the error floors' scales (:mod:`.adaptive`) from the
+        deposits (energy :math:`E`): per phonon node the occupation of the cell that
+        makes the most (:meth:`fvqp.models.phonon.problem.PhononProblem.
+        deposit_occupations`), and the QP occupation that holds :math:`E` spread evenly
+        over the films' QP states (:math:`E/E_{qp}(f = 1)`)."""
+        q, p = self.sim.qps, self.p
+        energy = sum(getattr(s.profile, "energy", None) or 0.0 for s in p.sources)
+        ones = np.zeros((q.n, q.S))
+        ones[:, :q.nq] = 1.0
+        full = q.dist.sum(self.chain.qp.totals(ones.ravel())["E_qp"])
+        return {0: np.array([energy / full if full > 0 else 0.0]),
+                1: p.deposit_occupations()}
+
+    def _blocks(self, xq: np.ndarray, xp: np.ndarray) -> list:
+        """The kinds of unknowns of the error test (:meth:`.adaptive.StepControl.error`):
+        the films' QP occupations (one floor) and the phonon occupations per energy
+        node, each as (new, now, before)."""
+        q, p = self.sim.qps, self.p
+
+        def occ(x):
+            return x.reshape(q.n, q.S)[:, :q.nq].reshape(1, -1)
+
+        bq, bp = self.back
+        return [(q.dist, occ(xq), occ(self.xq), occ(bq)),
+                (p.dist, xp.reshape(p.N, -1), self.xp.reshape(p.N, -1),
+                 bp.reshape(p.N, -1))]
+
     def row(self, step: int) -> dict:
         regions, eu, nu, tot0 = self.regions, self.eu, self.nu, self.tot0
         tot = self.chain.energies(self.xq, self.xp)
         nr = self.chain.qp_number_by_region(self.xq, regions)
-        out = {"time_s": self.u.to_si(step * self.dt, "time"), "step": step,
+        out = {"time_s": self.u.to_si(self.time(step), "time"), "step": step,
                "E_qp_J": tot["E_qp"] * eu, "E_phonon_J": tot["E_ph"] * eu}
+        if self.adaptive:  # the step that ended here (0 for the start)
+            out["dt_s"] = self.u.to_si(self.h_prev if step > 0 else 0.0, "time")
         gained = self.inflows()
         out.update({f"{k}_J": v for k, v in gained.items()})
         out["imbalance_J"] = imbalance((tot0["E_qp"] + tot0["E_ph"]) * eu,
@@ -148,7 +259,7 @@ class ChipMarch:
         return f" N_qp={self._n_qp:.6e} energy imbalance {row['imbalance_J']:.3e} J"
 
     def write(self, step: int) -> None:
-        self.writer.write(self.u.to_si(step * self.dt, "time"),
+        self.writer.write(self.u.to_si(self.time(step), "time"),
                           self.sim.fields(self.xq, self.xp, self.names))
 
     def save(self, step: int) -> None:
@@ -157,6 +268,11 @@ class ChipMarch:
         if prev is not None and chain.scheme == "bdf2":  # the step before, for BDF2
             cells.update(_pack(sim, prev.xq, prev.xp, "prev"))
             extra = {"has_prev": True, "acc_prev": prev.acc, "inc_prev": prev.inc}
+        if self.adaptive:  # the time, the steps and the predictor's state
+            extra.update(t=self.t, h=self.h, h_prev=self.h_prev,
+                         has_back=self.back is not None, control=self.control.state())
+            if self.back is not None:
+                cells.update(_pack(sim, *self.back, "back"))
         self.ck.save(cells, {},
                      {"step": step, "flows": self.flows, "acc": self.acc, "tot0": self.tot0,
                       "nreg0": [float(v) for v in self.nreg0], "its": self.its,
@@ -178,7 +294,8 @@ def march(sim, writer, out_dir: str, max_steps=None, resume: bool = False) -> di
     chain.integ.time_format = si_time(u)  # the QP integrator's failures name SI times
     m = ChipMarch(sim, writer, ck, resume)
     end = march_fixed(m, dist=sim.dist, writer=writer, out_dir=out_dir, units=u,
-                      resume=resume, max_steps=max_steps, t_end=t_end, dt=dt, nsteps=nsteps,
+                      resume=resume, max_steps=max_steps, t_end=t_end, dt=dt,
+                      nsteps=None if m.adaptive else nsteps,
                       cadence=(d["output"]["every"], d["output"]["checkpoint_every"]),
                       logger=log)
     p.release()
@@ -197,9 +314,16 @@ def march(sim, writer, out_dir: str, max_steps=None, resume: bool = False) -> di
     e0, e1 = (tot0["E_qp"] + tot0["E_ph"]) * eu, (tot1["E_qp"] + tot1["E_ph"]) * eu
     e_imb = imbalance(e0, e1, named)
     npair = m.acc.get("N:pair", 0.0)
+    steps = {"adaptive": m.adaptive}
+    if m.adaptive:
+        c = m.control
+        steps.update(rejected_steps=c.rejected, failed_steps=c.failed,
+                     dt_range_s=[u.to_si(c.shortest, "time") if done else None,
+                                 u.to_si(c.longest, "time") if done else None],
+                     rtol=c.rtol, error_floor=c.floor)
     return {"status": end.status, "message": msg, "steady": False, "steps": done,
-            **preconditioner_counts(chain.films.jacobian.preconditioner),
-            "t_end_s": u.to_si(done * dt, "time"), "dt_s": u.to_si(dt, "time"),
+            **preconditioner_counts(chain.films.jacobian.preconditioner), **steps,
+            "t_end_s": u.to_si(m.time(done), "time"), "dt_s": u.to_si(dt, "time"),
             "phonon_linear_iterations": int(sum(m.its)),
             "qp_newton_iterations": chain.newton, "qp_linear_iterations": chain.linear,
             "coupling": chain.coupling, "coupled_iterations": chain.iterations,

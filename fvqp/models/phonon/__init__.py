@@ -421,18 +421,19 @@ def check_interfaces_given(raw, err) -> None:
 MARCH_UNREAD = ("dt_min", "dt_max", "adaptive", "rtol", "newton_tol", "atol")
 
 
-def check_march_given(raw, err, run: str) -> None:
-    """The ``[time]`` keys of adaptive steps (:data:`MARCH_UNREAD`) and ``[output]
-    times`` written out for a transient that marches fixed steps of dt_initial (``run``
-    names it; :func:`fvqp.models.base.fixedstep.march_fixed`): the run dropped them
-    without a word. A steady case's are the loader's."""
+def check_march_given(raw, err, run: str, read=()) -> None:
+    """The ``[time]`` keys of adaptive steps (:data:`MARCH_UNREAD`, but those in ``read``,
+    which the run reads) and ``[output] times`` written out for a transient that marches
+    fixed steps of dt_initial (``run`` names it;
+    :func:`fvqp.models.base.fixedstep.march_fixed`): the run dropped them without a
+    word. A steady case's are the loader's."""
     from ..spec import check_times_unread
 
     t = raw.get("time") if isinstance(raw.get("time"), dict) else {}
     if t.get("steady"):
         return
     for key in MARCH_UNREAD:
-        if key in t:
+        if key in t and key not in read:
             err.add(f"time.{key}", f"{run} marches fixed steps of dt_initial: no step is "
                     "chosen or tested by the local error, and the run does not read it.",
                     f"remove {key} (dt_initial sets the step).")

@@ -42,6 +42,11 @@ __all__ = ["BinSweeps", "COARSE"]
 #: 0.38 -> 0.52 s with the GAMG set-up per bin (2026-11-23)
 COARSE = True
 
+#: time coefficients per group whose systems :meth:`BinSweeps._shifted` keeps as built
+#: (backward Euler's, and BDF2's beside it); further ones (adaptive steps) go onto the
+#: diagonal of the first (:meth:`BinSweeps._kept_coefficient`)
+KEPT_COEFFICIENTS = 2
+
 
 class BinSweeps:
     """The bins' cached systems and KSPs and :meth:`sweep` (module docstring)."""
@@ -144,15 +149,43 @@ class BinSweeps:
         apart — and one KSP for all bins, with the isotropic coarse level where it
         applies, :meth:`_coarse_level`)."""
         bins = self.groups[gi]
+        a, extra = self._kept_coefficient(gi, float(a), extra)
         if len(bins) == 1:
             def build():
                 return self._global_rows(self.local_matrix(bins[0], a))
         else:
             def build():
                 return self._global_rows(self.group_matrix(gi, a), self._group_layout(gi))
-        return self._systems.solver((gi, float(a)), build,
+        return self._systems.solver((gi, a), build,
                                     self._extra_diagonal(bins, extra),
                                     self._coarse_factory(len(bins), a == 0))
+
+    def _kept_coefficient(self, gi: int, a: float, extra: np.ndarray):
+        r"""The time coefficient whose system of group ``gi`` is solved for ``a``, and the
+        per-cell rates with the difference: the systems of the first
+        :data:`KEPT_COEFFICIENTS` coefficients of a group are kept as built; any other
+        (adaptive steps: a new :math:`1/\Delta t` at almost every step) is the first
+        one's matrix with :math:`a - a_0` added to the ``extra`` rates on its ordinates'
+        diagonal, where :meth:`local_matrix` puts :math:`a` (the same system: the only
+        other place of :math:`a` is the scale of the angle-average rows, which does not
+        change the solution), instead of one more cached system per step. With
+        :attr:`time_reference` set, every coefficient is folded onto that one's system
+        (the systems do not depend on the run's history: a resumed run of adaptive steps
+        solves the very systems of the uninterrupted one). The steady state
+        (:math:`a = 0`) is never folded."""
+        ref = self.time_reference
+        if ref is not None and a != 0:   # every step onto one system (adaptive steps)
+            return (a, extra) if a == ref else (ref, extra + (a - ref))
+        kept = self._coefficients.setdefault(gi, [])
+        if a in kept or a == 0 or len(kept) < KEPT_COEFFICIENTS:
+            if a not in kept:
+                kept.append(a)
+            return a, extra
+        ref = next((k for k in kept if k != 0), None)
+        if ref is None:
+            kept.append(a)
+            return a, extra
+        return ref, extra + (a - ref)
 
     def release(self) -> None:
         """Destroy the cached solvers."""
@@ -160,6 +193,7 @@ class BinSweeps:
             s.destroy()
         self._ksp.clear()
         self._systems.release()
+        self._coefficients.clear()
 
     def sweep(self, a: float, hist=None, src=None, x0=None, extra=None, rtol=None):
         """All bins from the highest down (decay gains from the new states above);

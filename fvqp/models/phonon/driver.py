@@ -248,7 +248,7 @@ class PhononSimulation:
             def rate(t0, t1, prof=prof):
                 return prof.steady_rate() if math.isinf(t1) else prof.amount(t0, t1) / (t1 - t0)
 
-            out.append(PhononSource(w, spec, rate))
+            out.append(PhononSource(w, spec, rate, prof))
         return out
 
     def _slice_nodes(self, ne: int) -> list[int]:

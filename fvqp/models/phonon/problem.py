@@ -48,6 +48,7 @@ observables.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -90,11 +91,14 @@ DEFAULT_PETSC = {"ksp_type": "gmres", "ksp_rtol": 1e-13, "ksp_atol": 1e-300,
 class PhononSource:
     """Isotropic phonons: energy rate ``rate(t0, t1)`` (internal energy per time unit,
     step average) over owned cells by ``weights`` and over bins by ``spectrum`` (phonons
-    per unit energy: :math:`\\sum_j\\Omega_j s_j = 1`)."""
+    per unit energy: :math:`\\sum_j\\Omega_j s_j = 1`); ``profile``: its time profile
+    (:class:`fvqp.mesh.sources.PulseProfile` or ``PowerProfile``: the breakpoints and the
+    step limit inside a pulse that adaptive steps follow), or None."""
 
     weights: np.ndarray
     spectrum: np.ndarray
     rate: object
+    profile: object = None
 
 
 class ScaledOperators(Sequence):
@@ -252,6 +256,11 @@ class PhononProblem(BinSweeps):
         self._ksp: dict = {}
         #: the systems of sweeps with ``extra`` (:meth:`_shifted`)
         self._systems = ShiftedSystems(self.prefix, self.dist.comm)
+        #: the time coefficients of those systems per group (:meth:`_kept_coefficient`)
+        self._coefficients: dict = {}
+        #: the one time coefficient whose systems every step's are folded onto, or None
+        #: (:meth:`_kept_coefficient`; the chip's adaptive steps set it)
+        self.time_reference: float | None = None
         #: wall seconds of the sweeps' system builds and updates, and of their solves
         self.seconds = {"setup": 0.0, "solve": 0.0}
         #: ... and their CPU seconds in this process
@@ -412,6 +421,34 @@ class PhononProblem(BinSweeps):
         return rows, cols, np.concatenate([xv, -xv, xv, -xv])
 
     # ---- right-hand sides ---------------------------------------------------------------
+    def breakpoints(self) -> list[float]:
+        """The times where a source's rate switches on or off (a pulse's window), sorted:
+        adaptive steps end on them (a step does not average a pulse with what precedes
+        it)."""
+        return sorted({b for s in self.sources if s.profile is not None
+                       for b in s.profile.breakpoints()})
+
+    def max_dt(self, t: float) -> float:
+        """The longest step from ``t`` that resolves the sources' time profiles (inside a
+        pulse's window half its width, :data:`fvqp.mesh.sources.WINDOW_RESOLUTION`)."""
+        return min([s.profile.max_dt(t) for s in self.sources if s.profile is not None],
+                   default=math.inf)
+
+    def deposit_occupations(self) -> np.ndarray:
+        r"""Per energy node, the largest occupation the deposits (sources with a total
+        energy :math:`E`) would give a cell if their phonons stayed where they are made,
+        :math:`\max_c E\,w_c s_j/(h g_j V_c)` summed over the deposits (all ranks; zeros
+        without deposits): the occupation scale of a deposit's phonons (the error floor
+        of the chip's adaptive steps, :mod:`fvqp.models.bte_chip.adaptive`)."""
+        store = self.states[self.reg[:self.n]] * self.vol[:, None] * self.h      # (n, N)
+        out = np.zeros((self.n, self.N))
+        for s in self.sources:
+            energy = getattr(s.profile, "energy", None)
+            if energy:
+                out += energy * s.weights[:, None] * s.spectrum[None, :]
+        out = np.divide(out, store, out=np.zeros_like(out), where=store > 0)
+        return self.dist.max_array(out.max(axis=0, initial=0.0))
+
     def source_rates(self, t0: float, t1: float) -> np.ndarray:
         """Injected phonons per time unit, (n_owned, N)."""
         out = np.zeros((self.n, self.N))

@@ -1,0 +1,175 @@
+"""Adaptive steps of the chip chain (``[time] adaptive = true``,
+:mod:`fvqp.models.bte_chip.adaptive`): the steps follow backward Euler's local error, so
+the error of a run falls with ``rtol`` as the controller predicts; the balances stay exact;
+steps end on the deposit's window and resolve it; resume = uninterrupted and 2 ranks =
+serial with steps of varying length; the phonon systems of new step lengths are the
+kept ones with the difference on the diagonal; the case checks."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import case_variant, run_fvqp
+from fvqp.case.loader import CaseError, load_case
+
+CLOSED = re.search(r'CLOSED = """(.*?)"""',
+                   (Path(__file__).parent / "test_bte_chip.py").read_text(), re.S).group(1)
+#: the closed chip of tests/test_bte_chip.py to 20 ns (its deposit's window, 6 widths of
+#: 1 ns about 5 ns, ends at 11 ns), output at the end only
+LONG = (CLOSED.replace('end = "10 ns"', 'end = "20 ns"')
+        .replace("every = 5", "every = 1000"))
+
+
+def _rows(path):
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _run(write_case, tmp_path, name: str, time_keys: str, nproc: int = 1,
+         extra=()) -> tuple[dict, list]:
+    case = write_case(LONG.replace('dt_initial = "1 ns"', time_keys), f"{name}.toml")
+    run_fvqp(["run", case, "--output", tmp_path / name, *extra], nproc=nproc)
+    s = json.loads((tmp_path / name / "summary.json").read_text())
+    return s, _rows(tmp_path / name / f"{name}_series.csv")
+
+
+def _at(rows, t: float) -> float:
+    """The upper film's QP number in the row at time ``t`` (which must be a step end)."""
+    hit = [float(r["N_qp:upper"]) for r in rows if abs(float(r["time_s"]) - t) < 1e-18]
+    assert len(hit) == 1, f"no step ends at {t}"
+    return hit[0]
+
+
+def test_the_error_falls_with_rtol_as_the_control_predicts(write_case, tmp_path):
+    """The closed chip (deposit at 5 ns, 1 ns wide) to 20 ns. Reference: the Richardson
+    limit of fixed steps of 0.25 and 0.125 ns (backward Euler is first order: measured
+    at 40 ns the same limit as from 0.125 and 0.0625 ns to 2e-5). With the local error
+    per step held at rtol, a step is ~ sqrt(rtol) and so is the error of the run: rtol
+    1e-2 -> 1e-3 divides it by ~sqrt(10) = 3.16 (measured 3.05 at 11 ns and 2.88 at
+    20 ns; in a run to 40 ns 3.2 at the end, and 1e-3 -> 1e-4 3.2 and 3.2), and at
+    rtol = 1e-2 the QP number is within 2 % of the limit (measured 1.5 % at 11 ns,
+    0.48 % at 20 ns). The deposit's window
+    ends a step (11 ns), the steps inside it are at most half its width (0.5 ns), and at
+    rtol 1e-2 they grow well past that after it; energy and QP pairs balance to 1e-10 as
+    with fixed steps."""
+    fixed = [_run(write_case, tmp_path, f"fixed{k}", f'dt_initial = "{dt}"')
+             for k, dt in enumerate(("0.25 ns", "0.125 ns"))]
+    ad = [_run(write_case, tmp_path, f"ad{k}",
+               f'dt_initial = "1 ns"\nadaptive = true\nrtol = {r}')
+          for k, r in enumerate(("1e-2", "1e-3"))]
+    for t in (11e-9, 20e-9):
+        n1, n2 = (_at(rows, t) for _, rows in fixed)
+        limit = 2 * n2 - n1
+        e1, e2 = (abs(_at(rows, t) - limit) for _, rows in ad)
+        assert 2.2 < e1 / e2 < 4.5, (t, e1, e2)
+        assert e1 < 2e-2 * limit
+    for s, rows in ad:
+        assert s["status"] == 0 and s["adaptive"] is True
+        dep = s["E_deposited_J"]
+        assert abs(s["energy_imbalance_J"]) < 1e-10 * dep
+        assert abs(s["qp_number"]["imbalance"]) < 1e-10 * s["qp_number"]["final"]
+        t = np.array([float(r["time_s"]) for r in rows])
+        dt = np.array([float(r["dt_s"]) for r in rows])
+        assert np.allclose(np.diff(t), dt[1:], rtol=1e-12, atol=0)
+        assert np.all(dt[1:][t[1:] <= 11e-9 * (1 + 1e-12)] <= 0.5e-9 * (1 + 1e-12))
+        assert s["dt_range_s"][1] == pytest.approx(dt.max(), rel=1e-12)
+    assert ad[1][0]["steps"] > 2 * ad[0][0]["steps"]
+    assert max(float(r["dt_s"]) for r in ad[0][1]) > 1.5 * 0.5e-9   # measured 0.95 ns
+
+
+def test_adaptive_steps_resume_exactly_and_two_ranks_equal_serial(write_case, tmp_path):
+    """The closed chip to 20 ns with adaptive steps (rtol 1e-2): stopped after 7 steps
+    (checkpoint every 3) and resumed, every row — time, step length, energies, QP
+    number — equals the uninterrupted run's (the checkpoint holds the time, the
+    next step, the predictor's state and the error floors; every step's phonon systems
+    are those of 1/dt_initial with the difference on the diagonal, so a resumed run
+    solves the same systems): bit for bit (measured). On 2 ranks the same steps, and
+    every row within 1e-8 of its column's largest value (the first rows' QP numbers,
+    1e-7 of the later ones, differ by the solver tolerance: 5e-7 of the 7e-5 QPs after
+    the first step, measured)."""
+    keys = 'dt_initial = "1 ns"\nadaptive = true\nrtol = 1e-2'
+    sa, ra = _run(write_case, tmp_path, "s", keys)
+    sb, rb = _run(write_case, tmp_path, "p", keys, nproc=2)
+    case = tmp_path / "r.toml"
+    case.write_text((tmp_path / "s.toml").read_text())
+    first = run_fvqp(["run", case, "--output", tmp_path / "r", "--max-steps", "7"],
+                     check=False)
+    s1 = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert s1["status"] == 1 and s1["steps"] == 7, first.stderr
+    run_fvqp(["run", case, "--output", tmp_path / "r", "--resume"])
+    sr = json.loads((tmp_path / "r" / "summary.json").read_text())
+    rr = _rows(tmp_path / "r" / "r_series.csv")
+    assert sb["ranks"] == 2 and sr["status"] == 0 and sb["status"] == 0
+    assert sr["steps"] == sb["steps"] == sa["steps"]
+    assert sr["rejected_steps"] == sa["rejected_steps"]
+    assert all(float(a[k]) == float(b[k]) for a, b in zip(ra, rr, strict=True) for k in a)
+    assert sr["qp_number"]["final"] == sa["qp_number"]["final"]
+    assert sb["qp_number"]["final"] == pytest.approx(sa["qp_number"]["final"], rel=1e-8,
+                                                     abs=0)
+    assert len(rb) == len(ra) == sa["steps"] + 1
+    for k in ("time_s", "dt_s", "E_qp_J", "E_phonon_J", "N_qp:upper"):
+        top = max(abs(float(a[k])) for a in ra)
+        for a, b in zip(ra, rb, strict=True):
+            assert float(b[k]) == pytest.approx(float(a[k]), rel=1e-8, abs=1e-8 * top), k
+
+
+def test_a_new_step_length_is_the_kept_system_with_a_shifted_diagonal(tmp_path):
+    """The small chip's phonon sweeps at three time coefficients a = 1/dt: the first two
+    are kept as built (2 systems per bin); the third is the first one's matrix with
+    a - a_0 added to the film rates on its ordinates' diagonal (no third system). Its
+    states equal a sweep at that coefficient on a freshly built system to 1e-10 of the
+    largest occupation (the Krylov tolerance is 1e-13; a wrong shift, e.g. without the
+    cells' phonon storage, is off by O(1))."""
+    from fvqp.models.bte_chip.driver import ChipSimulation
+
+    case = case_variant("bte_chip_deposit.toml", tmp_path,
+                        **{"chip_layout/chip.msh": "chip_small/chip_small.msh"})
+
+    def sweep(sim, a):
+        ph = sim.psim.problem
+        x = ph.equilibrium(ph.n_bath)
+        extra = np.zeros((ph.N, ph.n))
+        extra[:, ph.reg[: ph.n] != sim.geometry.region_names.index("substrate")] = 0.3 * a
+        src = np.zeros((ph.n, ph.N))
+        src[: 5] = 1e-3 * ph.omega.max()
+        xs, res = ph.sweep(a, hist=ph.directional(x) * a, src=src, x0=x, extra=extra)
+        assert all(r.success for r in res)
+        return xs
+
+    sim = ChipSimulation(load_case(case))
+    ph = sim.psim.problem
+    dt = sim.dt
+    for a in (1.0 / dt, 1.5 / dt):
+        sweep(sim, a)
+    folded = sweep(sim, 0.3 / dt)
+    assert len(ph._systems._vals) == 2 * ph.N
+    ph.release()
+    fresh = ChipSimulation(load_case(case))
+    direct = sweep(fresh, 0.3 / dt)
+    assert len(fresh.psim.problem._systems._vals) == fresh.psim.problem.N
+    assert np.abs(folded - direct).max() <= 1e-10 * np.abs(direct).max()
+    fresh.psim.problem.release()
+
+
+@pytest.mark.parametrize("keys, where, says", [
+    ('adaptive = true\nscheme = "bdf2"', "time.adaptive", "backward Euler"),
+    ('adaptive = true\n[chain]\ncoupling = "split"', "time.adaptive", "coupled"),
+    ("error_floor = 1e-3", "time.error_floor", "adaptive = true"),
+    ("rtol = 1e-3", "time.rtol", "fixed steps"),
+])
+def test_case_checks_of_adaptive_steps(write_case, keys, where, says):
+    """Adaptive steps with BDF2 or the Lie splitting (their estimate is that of backward
+    Euler of the coupled chain), and the adaptive keys of a fixed-step run are refused,
+    naming the key and the fix."""
+    case = write_case(CLOSED.replace('dt_initial = "1 ns"', f'dt_initial = "1 ns"\n{keys}'),
+                      "checks.toml")
+    with pytest.raises(CaseError) as exc:
+        load_case(case)
+    text = str(exc.value)
+    assert where in text and says in text, text
