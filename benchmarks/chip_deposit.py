@@ -5,6 +5,9 @@
         [--rebuild | --compare]
     mpiexec -n 2 python benchmarks/chip_deposit.py ...       (1 -> 2 ranks)
     python benchmarks/chip_deposit.py --plot OUTPUT_DIR        (PNG of a run's bursts)
+    python benchmarks/chip_deposit.py --mesh layout --microsecond 1e-2,0.1 [--reference R]
+        (to 1 us: the fixed 5 ns steps against adaptive steps at each rtol, the errors
+         against an adaptive run at rtol R, and the target extrapolated from each)
 
 Runs ``cases/bte_chip_deposit.toml`` (``--films transport``: its variant with diffusive
 QPs in the films, ``cases/bte_chip_deposit_transport.toml``; mesh, ordinates, QP spacing
@@ -99,7 +102,10 @@ def _case_text(args) -> str:
     subs = [(r"polar = 2\b", f"polar = {args.polar}"),
             (r"azimuth = 4\b", f"azimuth = {args.azimuth}"),
             (re.escape('spacing = "0.05 meV"'), f'spacing = "{args.spacing} meV"'),
-            (re.escape('end = "300 ns"'), f'end = "{5 * args.steps} ns"')]
+            (re.escape('end = "300 ns"'), f'end = "{args.end or 5 * args.steps} ns"')]
+    if args.rtol:   # adaptive steps from the case's 5 ns (fvqp.models.bte_chip.adaptive)
+        subs.append((re.escape('dt_initial = "5 ns"'),
+                     f'dt_initial = "5 ns"\nadaptive = true\nrtol = {args.rtol}'))
     if args.spacing != 0.05:
         # the case's e_max puts its top phonon bin above the deposit's 3 widths at its own
         # spacing only (0.6 meV: 0.825 meV at 0.05, 0.789 at 0.03 — refused since
@@ -148,7 +154,11 @@ def run_once(args, reuse: bool, model=None) -> dict | None:
     comm.barrier()
     r = Model().run(load_case(case_path), output_dir=os.path.join(tmp, "out"))
     comm.barrier()  # (a failed run leaves its directory, for a look at what it wrote)
+    series = None
     if rank == 0:
+        from fvqp.io.series import read_series
+
+        series = read_series(glob.glob(os.path.join(tmp, "out", "*_series.csv"))[0])
         shutil.rmtree(tmp, ignore_errors=True)
     prob = built["sim"].psim.problem
     sec = comm.reduce(dict(prob.seconds), root=0,
@@ -159,7 +169,7 @@ def run_once(args, reuse: bool, model=None) -> dict | None:
     if rank:
         return None
     return {**r.summary, "phonon_seconds": sec, "cpu_seconds": cpu, "march_wall_s": march_wall,
-            "film_cells": int(built["sim"].qsim.dist.n_global)}
+            "film_cells": int(built["sim"].qsim.dist.n_global), "series": series}
 
 
 def report(args, s: dict, label: str) -> dict:
@@ -216,7 +226,7 @@ def report(args, s: dict, label: str) -> dict:
             "film_share": s["film_cells"] / s["n_cells"]}
 
 
-def extrapolate(c: dict, dt_s: float) -> None:
+def extrapolate(c: dict, dt_s: float, steps: float | None = None) -> float:
     """The issue-17 target from the measured per-unknown cost (:data:`TARGET`): phonon
     unknowns x sweeps per step x steps x CPU s per unknown and sweep, on 2 cores at the
     ideal speed-up. CPU seconds of the steps (``time.process_time``, summed over the
@@ -226,9 +236,11 @@ def extrapolate(c: dict, dt_s: float) -> None:
     iterations per step do not grow with cells, energies or directions: not
     established); the QP and coupling rest is scaled by the cells (the films' share of
     the cells as in the measured mesh), the energies and the ordinates + 1 (the films'
-    QP unknowns per cell; before 2026-11-23 by the cells only)."""
+    QP unknowns per cell; before 2026-11-23 by the cells only). ``steps``: the steps to
+    the target's time (default: of ``dt_s``; adaptive runs: the count measured to it).
+    Returns the minutes on 2 cores."""
     n = TARGET["cells"] * TARGET["energies"] * (TARGET["ordinates"] + 1)
-    steps = TARGET["time_s"] / dt_s
+    steps = TARGET["time_s"] / dt_s if steps is None else steps
     ph = n * c["sweeps_per_step"] * steps * c["phonon_s_per_unknown_sweep"]
     grow = (TARGET["cells"] / c["cells"] * TARGET["energies"] / c["nodes"]
             * (TARGET["ordinates"] + 1) / (c["ordinates"] + 1))
@@ -236,10 +248,61 @@ def extrapolate(c: dict, dt_s: float) -> None:
     total = (ph + rest) / 2.0
     print(f"target {TARGET['cells']} cells x {TARGET['energies']} energies x "
           f"{TARGET['ordinates']} directions = {n:.2e} phonon unknowns, "
-          f"{TARGET['time_s'] * 1e6:g} us in {steps:.0f} steps of {dt_s * 1e9:g} ns: phonon "
+          f"{TARGET['time_s'] * 1e6:g} us in {steps:.0f} steps "
+          f"({'of %g ns' % (dt_s * 1e9) if dt_s else 'adaptive'}): phonon "
           f"{ph:.3g} CPU s + rest {rest:.3g} CPU s (films {100 * c['film_share']:.0f} % "
           f"of the cells as measured) -> {total / 60:.0f} min on 2 cores "
           f"(goal {TARGET['goal_s'] / 60:.0f} min: {total / TARGET['goal_s']:.1f}x)")
+    return total / 60
+
+
+def microsecond(args) -> None:
+    """``--microsecond RTOL[,RTOL...]``: the case to the target's 1 us with the fixed 5 ns
+    steps and with adaptive steps at each ``rtol`` (:mod:`fvqp.models.bte_chip.adaptive`),
+    and a reference of adaptive steps at ``--reference`` (default 1e-3): per run the steps,
+    the work, the largest error of each film's excess QP number and of the phonon energy
+    over the whole series (against the reference, as a fraction of its largest value),
+    and the issue-17 extrapolation from the run's own per-step costs and step count."""
+    rtols = [float(r) for r in args.microsecond.split(",")]
+    runs = [("fixed 5 ns", None), *[(f"adaptive {r:g}", r) for r in rtols],
+            (f"reference {args.reference:g}", args.reference)]
+    args.end = 1000
+    out = []
+    for label, rtol in runs:
+        args.rtol = rtol
+        s = run_once(args, reuse=True)
+        if s is None:
+            continue
+        c = report(args, s, label)
+        minutes = extrapolate(c, 0.0 if rtol else s["dt_s"],
+                              s["steps"] * TARGET["time_s"] / s["t_end_s"])
+        out.append((label, s, minutes))
+    if not out:
+        return
+    import numpy as np
+
+    ref = out[-1][1]["series"]
+    keys = [k for k in ref[0] if k.startswith("dN_qp:")] + ["E_phonon_J"]
+
+    def col(series, k):
+        header, rows = series
+        return np.array([r[header.index(k)] for r in rows], dtype=float)
+
+    ref_t = col(ref, "time_s")
+    print(f"\n{'run':<18s}{'steps':>6s}{'rej':>5s}{'coupled':>8s}{'ph Krylov':>10s}"
+          f"{'CPU s':>8s}" + "".join(f"{k.split(':')[-1][:12]:>13s}" for k in keys)
+          + f"{'target min':>11s}")
+    for label, s, minutes in out:
+        t = col(s["series"], "time_s")
+        errs = []
+        for k in keys:
+            r = col(ref, k)
+            errs.append(np.abs(col(s["series"], k) - np.interp(t, ref_t, r)).max()
+                        / np.abs(r).max())
+        print(f"{label:<18s}{s['steps']:>6d}{s.get('rejected_steps') or 0:>5d}"
+              f"{s['coupled_iterations']:>8d}{s['phonon_linear_iterations']:>10d}"
+              f"{s['cpu_seconds']['march']:>8.1f}" + "".join(f"{e:>13.2e}" for e in errs)
+              + f"{minutes:>11.0f}")
 
 
 def bench(args) -> None:
@@ -392,7 +455,15 @@ def main(argv=None) -> int:
                     help="the rebuilt and the reused phonon systems in the same run")
     ap.add_argument("--memory", action="store_true",
                     help="itemise the phonon storage per unknown (serial)")
+    ap.add_argument("--microsecond", metavar="RTOLS",
+                    help="to 1 us: fixed 5 ns steps against adaptive steps at each rtol")
+    ap.add_argument("--reference", type=float, default=1e-3,
+                    help="rtol of the reference run of --microsecond")
     args = ap.parse_args(argv)
+    args.end = args.rtol = None
+    if args.microsecond:
+        microsecond(args)
+        return 0
     if args.plot:
         print(plot(args.plot))
         return 0

@@ -59,7 +59,7 @@ def test_bte_sphere_variants_edit_the_case(variant):
 def test_chip_deposit_case_takes_the_arguments(films, mesh, tmp_path):
     mod = _benchmark("chip_deposit")
     args = argparse.Namespace(films=films, mesh=mesh, polar=3, azimuth=6, spacing=0.03,
-                              steps=4)
+                              steps=4, end=None, rtol=None)
     text = mod._case_text(args)
     (tmp_path / "chip.toml").write_text(text)
     load_case(tmp_path / "chip.toml")
@@ -68,7 +68,12 @@ def test_chip_deposit_case_takes_the_arguments(films, mesh, tmp_path):
     assert ("chip_small/chip_small.msh" if mesh == "small" else "chip_layout/chip.msh") in flat
     assert "'polar': 3" in flat and "'azimuth': 6" in flat
     assert "0.03 meV" in flat and "0.6 meV" not in flat
-    assert "20 ns" in flat and "300 ns" not in flat
+    assert "20 ns" in flat and "300 ns" not in flat and "'adaptive'" not in flat
+    args.end, args.rtol = 1000, 0.1     # --microsecond: to 1 us with adaptive steps
+    text = mod._case_text(args)
+    (tmp_path / "chip.toml").write_text(text)
+    t = load_case(tmp_path / "chip.toml").data["time"]
+    assert t["adaptive"] is True and t["rtol"] == 0.1 and t["end"] == pytest.approx(1e-6)
 
 
 def test_a_case_edit_that_finds_nothing_is_refused():

@@ -1,6 +1,9 @@
-r"""The fixed-step time loop of the chip chain: series, snapshots, checkpoint, balances.
+r"""The time loop of the chip chain: series, snapshots, checkpoint, balances.
 
-Every step is :meth:`.coupling.ChipChain.step`. Per step a row of
+Every step is :meth:`.coupling.ChipChain.step`, of the fixed ``[time] dt_initial`` or, with
+``[time] adaptive = true``, of a length chosen by backward Euler's local error
+(:mod:`.adaptive`; series column ``dt_s``; the checkpoint also holds the time, the next
+step, the predictor's state and the error floors' scales). Per step a row of
 ``<case>_series.csv``: QP energy ``E_qp_J``, phonon energy ``E_phonon_J``, cumulative
 phonon energy flows into the chip (:mod:`fvqp.models.base.balance`: ``sources_J`` the
 deposit, positive; ``boundary:<group>_J`` through a bath boundary, negative when energy
@@ -17,7 +20,9 @@ number of ranks; ``--max-steps`` stops early (status 1).
 ``energy_imbalance_J``, ``E_deposited_J``, ``qp_number`` (initial, final, pair processes,
 imbalance: the QP number changes only by pair processes), ``arrival_s`` per film region
 (the time its excess QP number first reaches half of its largest value: the delay of the
-correlated burst) and ``peak_excess`` per film region, iteration counts, the QP
+correlated burst) and ``peak_excess`` per film region, iteration counts (adaptive:
+``rejected_steps``, ``failed_steps``, ``dt_range_s``; the counts include the attempts
+that were retried), the QP
 preconditioner's step 1, builds, reuses, rebuild reasons and CPU seconds
 (``qp_preconditioner_*``, bte films; :func:`preconditioner_counts`).
 """
