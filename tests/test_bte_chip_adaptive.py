@@ -83,8 +83,11 @@ def test_the_error_falls_with_rtol_as_the_control_predicts(write_case, tmp_path)
     assert max(float(r["dt_s"]) for r in ad[0][1]) > 1.5 * 0.5e-9   # measured 0.95 ns
 
 
-def test_adaptive_steps_resume_exactly_and_two_ranks_equal_serial(write_case, tmp_path):
-    """The closed chip to 20 ns with adaptive steps (rtol 1e-2): stopped after 7 steps
+@pytest.mark.parametrize("film", ["bte", "transport"])
+def test_adaptive_steps_resume_exactly_and_two_ranks_equal_serial(write_case, tmp_path,
+                                                                   film):
+    """The closed chip to 20 ns with adaptive steps (rtol 1e-2), with bte and with
+    diffusive transport films: stopped after 7 steps
     (checkpoint every 3) and resumed, every row — time, step length, energies, QP
     number — equals the uninterrupted run's (the checkpoint holds the time, the
     next step, the predictor's state and the error floors; every step's phonon systems
@@ -94,6 +97,7 @@ def test_adaptive_steps_resume_exactly_and_two_ranks_equal_serial(write_case, tm
     1e-7 of the later ones, differ by the solver tolerance: 5e-7 of the 7e-5 QPs after
     the first step, measured)."""
     keys = 'dt_initial = "1 ns"\nadaptive = true\nrtol = 1e-2'
+    keys += f'\n[qp]\nmodel = "{film}"'
     sa, ra = _run(write_case, tmp_path, "s", keys)
     sb, rb = _run(write_case, tmp_path, "p", keys, nproc=2)
     case = tmp_path / "r.toml"
