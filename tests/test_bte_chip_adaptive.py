@@ -177,3 +177,42 @@ def test_case_checks_of_adaptive_steps(write_case, keys, where, says):
         load_case(case)
     text = str(exc.value)
     assert where in text and says in text, text
+
+
+def test_a_failed_step_is_retried_at_a_quarter_and_dt_min_ends_the_run(
+        write_case, tmp_path, monkeypatch):
+    """A step the chain cannot take (here: ChipStepError, as when 1 + dt (L - G) <= 0) is
+    retried at a quarter of its length, not the end of the run: the first attempt (0.5
+    ns, the deposit window's limit) fails once, the first step taken is 0.125 ns, the run
+    ends with status 0 and ``failed_steps`` 1, and the failure is not counted as an
+    unconverged step. If every attempt fails, the run stops once the retries fall below
+    ``[time] dt_min`` (status -1, the message names dt_min and the fix), keeping the
+    start."""
+    from fvqp import run_case
+    from fvqp.models.bte_chip import coupling
+
+    real = coupling.ChipChain.step
+    seen = {"n": 0, "always": False}
+
+    def step(self, *args, **kw):
+        seen["n"] += 1
+        if seen["always"] or seen["n"] == 1:
+            raise coupling.ChipStepError("refused by the test")
+        return real(self, *args, **kw)
+
+    monkeypatch.setattr(coupling.ChipChain, "step", step)
+    text = CLOSED.replace('end = "10 ns"', 'end = "2 ns"')
+    case = write_case(text.replace('dt_initial = "1 ns"',
+                                   'dt_initial = "1 ns"\nadaptive = true\ndt_min = "0.01 ns"'),
+                      "retry.toml")
+    s = run_case(case, output_dir=tmp_path / "a")
+    rows = _rows(tmp_path / "a" / "retry_series.csv")
+    assert s["status"] == 0 and s["failed_steps"] == 1
+    assert s["coupled_unconverged_steps"] == 0
+    assert float(rows[1]["dt_s"]) == pytest.approx(0.125e-9, rel=1e-12)
+    assert float(rows[-1]["time_s"]) == pytest.approx(2e-9, rel=1e-12)
+    seen["always"] = True
+    s = run_case(case, output_dir=tmp_path / "b")
+    assert s["status"] == -1 and s["steps"] == 0
+    assert "dt_min" in s["message"] and "Fix" in s["message"], s["message"]
+    assert s["failed_steps"] == 3     # 0.5, 0.125, 0.03125 ns; 0.0078 ns < dt_min: not tried

@@ -171,8 +171,9 @@ class ChipMarch:
                 return (f"the adaptive step fell below [time] dt_min = "
                         f"{self.u.to_si(c.dt_min, 'time'):.3g} s at t = "
                         f"{self.u.to_si(t0, 'time'):.6g} s ({c.failed} failed, "
-                        f"{c.rejected} rejected attempts: see the messages above). Fix: "
-                        "a looser [time] rtol, or a smaller dt_min")
+                        f"{c.rejected} rejected attempts in the run). Fix: for attempts "
+                        "rejected by the error test a looser [time] rtol; failed ones "
+                        "are logged above with their cause; or a smaller dt_min")
             held = chain.unconverged, chain.worst
             why = None
             try:
