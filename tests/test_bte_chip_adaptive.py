@@ -216,3 +216,38 @@ def test_a_failed_step_is_retried_at_a_quarter_and_dt_min_ends_the_run(
     assert s["status"] == -1 and s["steps"] == 0
     assert "dt_min" in s["message"] and "Fix" in s["message"], s["message"]
     assert s["failed_steps"] == 3     # 0.5, 0.125, 0.03125 ns; 0.0078 ns < dt_min: not tried
+
+
+def test_a_failed_qp_newton_step_shortens_the_chain_step(write_case, tmp_path,
+                                                          monkeypatch):
+    """With adaptive steps a QP Newton step that fails (here its first attempt raises, as
+    DIVERGED_LINEAR_SOLVE did on the layout chip at 84 ns steps) fails the chain step,
+    which is retried at a quarter: no QP sub-steps inside a chain step (with fixed steps
+    the QP integrator cuts its step into quarters, and the coupled step is no longer one
+    backward-Euler step of the chain; on the layout chip to 1 us that took 19 minutes
+    without an end, repeating 84 ns attempts). Every QP Newton attempt has the length of
+    a chain step of the series, or of the failed 0.5 ns attempt."""
+    from fvqp import run_case
+    from fvqp.solvers.bdf import BDFIntegrator
+    from fvqp.solvers.result import ConvergenceError
+
+    real = BDFIntegrator._attempt
+    lengths = []
+
+    def attempt(self, h):
+        lengths.append(h)
+        if len(lengths) == 1:
+            raise ConvergenceError("refused by the test")
+        return real(self, h)
+
+    monkeypatch.setattr(BDFIntegrator, "_attempt", attempt)
+    text = CLOSED.replace('end = "10 ns"', 'end = "2 ns"')
+    case = write_case(text.replace('dt_initial = "1 ns"', 'dt_initial = "1 ns"\nadaptive = true'),
+                      "qpfail.toml")
+    s = run_case(case, output_dir=tmp_path / "a")
+    rows = _rows(tmp_path / "a" / "qpfail_series.csv")
+    assert s["status"] == 0 and s["failed_steps"] == 1
+    assert float(rows[1]["dt_s"]) == pytest.approx(0.125e-9, rel=1e-12)
+    unit = lengths[0] / 0.5e-9          # internal time per second, from the first attempt
+    steps = [float(r["dt_s"]) * unit for r in rows[1:]] + [lengths[0]]
+    assert all(min(abs(h - d) for d in steps) <= 1e-9 * h for h in lengths)

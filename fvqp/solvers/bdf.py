@@ -367,18 +367,23 @@ class BDFIntegrator:
     def step(self, t_stop: float) -> None:
         """Advance by one accepted step, not beyond ``t_stop``; adapts and retries."""
         grow = 2.0
+        last = None   # the last failed attempt's error
         while True:
             h = planned_step(min(self.h, self.opts.dt_max, self.problem.max_dt(self.t)),
                              t_stop - self.t)
             fmt = self.time_format
             if h < self.opts.dt_min:
+                why = "" if last is None else \
+                    f" (the last attempt: {last.result.message if last.result else last})"
                 raise ConvergenceError(
                     f"time step {fmt(h)} fell below dt_min = {fmt(self.opts.dt_min)} at "
                     f"t = {fmt(self.t)}: the nonlinear solves fail or the error tolerance "
-                    "cannot be met. Loosen [time] rtol, or check the drive.")
+                    f"cannot be met{why}. Loosen [time] rtol, or check the drive.",
+                    None if last is None else last.result)
             try:
                 x_new, err = self._attempt(h)
             except ConvergenceError as exc:
+                last = exc
                 self.failed += 1
                 log.info("step at t=%s with dt=%s failed (%s); retrying with dt/4",
                          fmt(self.t), fmt(h), exc.result.message if exc.result else exc)

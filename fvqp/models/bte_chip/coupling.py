@@ -90,7 +90,7 @@ import math
 
 import numpy as np
 
-from ...solvers import BDFIntegrator
+from ...solvers import BDFIntegrator, ConvergenceError
 from ...solvers.bdf import BDFOptions
 
 log = logging.getLogger("fvqp.bte_chip")
@@ -210,6 +210,10 @@ class ChipChain:
         opts = BDFOptions(order=1, dt_initial=self.dt, adaptive=False)
         self.integ = BDFIntegrator(qp, qp.equilibrium(), 0.0, prefix, petsc, opts,
                                    jacobian=films.jacobian)
+        #: every QP Newton step is one backward-Euler step of the chain step's length
+        #: (adaptive steps, :mod:`.march`): a failed one raises :class:`ChipStepError`;
+        #: False (fixed steps): the integrator retries it in shorter sub-steps
+        self.whole_steps = False
         self.newton = self.linear = 0
         #: coupled iterations of all steps, and the largest final mismatch (relative)
         self.iterations = 0
@@ -284,14 +288,25 @@ class ChipChain:
         # the integrator's history entry: (t, Newton's initial guess, C(y), flows)
         integ.history = [(t, y if guess is None else guess, qp.conserved(y), dict(acc))]
         integ.t, integ.h = t, dt
-        integ.opts = dataclasses.replace(integ.opts, dt_initial=dt,
-                                         atol_factor=self._atol_factor(y, dt, guess))
+        # whole steps (adaptive chain steps): no sub-steps, a failed Newton step fails
+        # the chain step (dt_min just below dt), which the chain's control then shortens
+        integ.opts = dataclasses.replace(
+            integ.opts, dt_initial=dt, atol_factor=self._atol_factor(y, dt, guess),
+            **({"dt_min": dt * (1 - 1e-12)} if self.whole_steps else {}))
         t1 = t + dt
         n0, l0 = integ.solver.total_iterations, integ.solver.total_linear_iterations
-        while integ.t < t1 * (1 - 1e-14):
-            integ.step(t1)
-        self.newton += integ.solver.total_iterations - n0
-        self.linear += integ.solver.total_linear_iterations - l0
+        try:
+            while integ.t < t1 * (1 - 1e-14):
+                integ.step(t1)
+        except ConvergenceError as exc:
+            if not self.whole_steps:
+                raise
+            raise ChipStepError(f"the films' QP Newton step of {self.time_label(dt)} from "
+                                f"t = {self.time_label(t)} did not converge "
+                                f"({exc.result.message if exc.result else exc})") from exc
+        finally:
+            self.newton += integ.solver.total_iterations - n0
+            self.linear += integ.solver.total_linear_iterations - l0
         xq1 = integ.x.copy()
         return xq1, integ.accumulated, self.films.rates(xq1)
 

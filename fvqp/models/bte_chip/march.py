@@ -95,6 +95,7 @@ class ChipMarch:
             # every step's phonon systems are those of 1/dt_initial with the difference
             # on the diagonal, in this run and in any resumed one (bit for bit)
             self.p.time_reference = 1.0 / self.dt
+            chain.whole_steps = True   # a failed QP Newton step shortens the chain's step
         self.t, self.h, self.h_prev, self.back = 0.0, self.dt, None, None
         if resume:
             cells, _, meta = ck.load()
