@@ -27,8 +27,10 @@ ratio of any unknown (the maximum norm: a phonon pulse crossing a few cells of a
 chip is not diluted by the quiet ones). A step with error :math:`\le 1` is accepted, and
 the next is :math:`h\,\min(2, \max(0.2, 0.9\,e^{-1/2}))`
 (:func:`fvqp.solvers.bdf.step_factor`); a rejected one is retried that much shorter. A
-step that fails (a phonon KSP or the coupled iteration does not converge, or the film
-phonons' denominator would not stay positive) is retried at a quarter of its length. The
+step that fails (a phonon KSP, the films' QP Newton step — one backward-Euler step of the
+chain step's length, never cut into sub-steps (:attr:`.coupling.ChipChain.whole_steps`)
+— or the coupled iteration does not converge, or the film phonons' denominator would not
+stay positive) is retried at a quarter of its length. The
 first step, and the first after a source's breakpoint (a pulse's window: steps end on
 them, and take at most half the pulse's width inside, :mod:`fvqp.mesh.sources`), have no
 estimate (the predictor would extrapolate across the switch) and keep their length.
