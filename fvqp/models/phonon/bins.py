@@ -42,11 +42,6 @@ __all__ = ["BinSweeps", "COARSE"]
 #: 0.38 -> 0.52 s with the GAMG set-up per bin (2026-11-23)
 COARSE = True
 
-#: time coefficients per group whose systems :meth:`BinSweeps._shifted` keeps as built
-#: (backward Euler's, and BDF2's beside it); further ones (adaptive steps) go onto the
-#: diagonal of the first (:meth:`BinSweeps._kept_coefficient`)
-KEPT_COEFFICIENTS = 2
-
 
 class BinSweeps:
     """The bins' cached systems and KSPs and :meth:`sweep` (module docstring)."""
@@ -162,28 +157,17 @@ class BinSweeps:
 
     def _kept_coefficient(self, gi: int, a: float, extra: np.ndarray):
         r"""The time coefficient whose system of group ``gi`` is solved for ``a``, and the
-        per-cell rates with the difference: the systems of the first
-        :data:`KEPT_COEFFICIENTS` coefficients of a group are kept as built; any other
-        (adaptive steps: a new :math:`1/\Delta t` at almost every step) is the first
-        one's matrix with :math:`a - a_0` added to the ``extra`` rates on its ordinates'
-        diagonal, where :meth:`local_matrix` puts :math:`a` (the same system: the only
-        other place of :math:`a` is the scale of the angle-average rows, which does not
-        change the solution), instead of one more cached system per step. With
-        :attr:`time_reference` set, every coefficient is folded onto that one's system
-        (the systems do not depend on the run's history: a resumed run of adaptive steps
-        solves the very systems of the uninterrupted one). The steady state
-        (:math:`a = 0`) is never folded."""
+        per-cell rates with the difference. With :attr:`time_reference` :math:`a_0` set
+        (adaptive steps: a new :math:`1/\Delta t` at almost every step), every
+        coefficient but 0 is :math:`a_0`'s matrix with :math:`a - a_0` added to the
+        ``extra`` rates on its ordinates' diagonal, where :meth:`local_matrix` puts
+        :math:`a` — the same system (the only other place of :math:`a` is the scale of the
+        angle-average rows, which does not change the solution) — instead of one more
+        cached system per step; and a resumed run solves the very systems of the
+        uninterrupted one. Without it, ``a`` as given (one system per coefficient: the
+        fixed steps' one or two)."""
         ref = self.time_reference
-        if ref is not None and a != 0:   # every step onto one system (adaptive steps)
-            return (a, extra) if a == ref else (ref, extra + (a - ref))
-        kept = self._coefficients.setdefault(gi, [])
-        if a in kept or a == 0 or len(kept) < KEPT_COEFFICIENTS:
-            if a not in kept:
-                kept.append(a)
-            return a, extra
-        ref = next((k for k in kept if k != 0), None)
-        if ref is None:
-            kept.append(a)
+        if ref is None or a == 0 or a == ref:
             return a, extra
         return ref, extra + (a - ref)
 
@@ -193,7 +177,6 @@ class BinSweeps:
             s.destroy()
         self._ksp.clear()
         self._systems.release()
-        self._coefficients.clear()
 
     def sweep(self, a: float, hist=None, src=None, x0=None, extra=None, rtol=None):
         """All bins from the highest down (decay gains from the new states above);

@@ -256,8 +256,6 @@ class PhononProblem(BinSweeps):
         self._ksp: dict = {}
         #: the systems of sweeps with ``extra`` (:meth:`_shifted`)
         self._systems = ShiftedSystems(self.prefix, self.dist.comm)
-        #: the time coefficients of those systems per group (:meth:`_kept_coefficient`)
-        self._coefficients: dict = {}
         #: the one time coefficient whose systems every step's are folded onto, or None
         #: (:meth:`_kept_coefficient`; the chip's adaptive steps set it)
         self.time_reference: float | None = None
