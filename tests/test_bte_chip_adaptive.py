@@ -208,6 +208,7 @@ def test_a_failed_step_is_retried_at_a_quarter_and_dt_min_ends_the_run(
     rows = _rows(tmp_path / "a" / "retry_series.csv")
     assert s["status"] == 0 and s["failed_steps"] == 1
     assert s["coupled_unconverged_steps"] == 0
+    assert s["dt_ceiling_s"] is None     # not a solver's failure: no ceiling
     assert float(rows[1]["dt_s"]) == pytest.approx(0.125e-9, rel=1e-12)
     assert float(rows[-1]["time_s"]) == pytest.approx(2e-9, rel=1e-12)
     seen["always"] = True
@@ -225,7 +226,8 @@ def test_a_failed_qp_newton_step_shortens_the_chain_step(write_case, tmp_path,
     the QP integrator cuts its step into quarters, and the coupled step is no longer one
     backward-Euler step of the chain; on the layout chip to 1 us that took 19 minutes
     without an end, repeating 84 ns attempts). Every QP Newton attempt has the length of
-    a chain step of the series, or of the failed 0.5 ns attempt."""
+    a chain step of the series, or of the failed 0.5 ns attempt; no step is longer than
+    half the failed one (the ceiling after a solver's failure)."""
     from fvqp import run_case
     from fvqp.solvers.bdf import BDFIntegrator
     from fvqp.solvers.result import ConvergenceError
@@ -247,6 +249,9 @@ def test_a_failed_qp_newton_step_shortens_the_chain_step(write_case, tmp_path,
     rows = _rows(tmp_path / "a" / "qpfail_series.csv")
     assert s["status"] == 0 and s["failed_steps"] == 1
     assert float(rows[1]["dt_s"]) == pytest.approx(0.125e-9, rel=1e-12)
+    # a solver failed at 0.5 ns: no later step is longer than half of it
+    assert s["dt_ceiling_s"] == pytest.approx(0.25e-9, rel=1e-12)
+    assert max(float(r["dt_s"]) for r in rows) <= 0.25e-9 * (1 + 1e-12)
     unit = lengths[0] / 0.5e-9          # internal time per second, from the first attempt
     steps = [float(r["dt_s"]) * unit for r in rows[1:]] + [lengths[0]]
     assert all(min(abs(h - d) for d in steps) <= 1e-9 * h for h in lengths)

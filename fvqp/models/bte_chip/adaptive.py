@@ -30,7 +30,12 @@ the next is :math:`h\,\min(2, \max(0.2, 0.9\,e^{-1/2}))`
 step that fails (a phonon KSP, the films' QP Newton step — one backward-Euler step of the
 chain step's length, never cut into sub-steps (:attr:`.coupling.ChipChain.whole_steps`)
 — or the coupled iteration does not converge, or the film phonons' denominator would not
-stay positive) is retried at a quarter of its length. The
+stay positive) is retried at a quarter of its length; when a solver failed (not the
+state's positivity), no later step is longer than half the failed one
+(:attr:`StepControl.ceiling`): on the layout chip to 1 µs at rtol 3e-2 the QP Krylov
+solves of 84 ns steps did not converge, and the control grew back to that length after
+every retry (3 failures of up to 400 Krylov iterations each, the QP solves 3× the
+run's other costs). The
 first step, and the first after a source's breakpoint (a pulse's window: steps end on
 them, and take at most half the pulse's width inside, :mod:`fvqp.mesh.sources`), have no
 estimate (the predictor would extrapolate across the switch) and keep their length.
@@ -72,6 +77,9 @@ class StepControl:
         at a quarter.
     shortest, longest : float
         The steps taken (internal time).
+    ceiling : float
+        The longest step tried from now on: half the shortest step at which a solver
+        failed (module docstring), else infinite.
     """
 
     rtol: float = RTOL
@@ -82,6 +90,7 @@ class StepControl:
     failed: int = 0
     shortest: float = math.inf
     longest: float = 0.0
+    ceiling: float = math.inf
     #: per kind of unknown the largest value of each row so far (module docstring)
     peaks: dict = field(default_factory=dict)
 
@@ -95,12 +104,13 @@ class StepControl:
     def state(self) -> dict:
         """The counters, for a checkpoint."""
         return {"rejected": self.rejected, "failed": self.failed,
-                "shortest": self.shortest, "longest": self.longest,
+                "shortest": self.shortest, "longest": self.longest, "ceiling": self.ceiling,
                 "peaks": {str(k): [float(v) for v in p] for k, p in self.peaks.items()}}
 
     def restore(self, state: dict) -> None:
         self.rejected, self.failed = int(state["rejected"]), int(state["failed"])
         self.shortest, self.longest = float(state["shortest"]), float(state["longest"])
+        self.ceiling = float(state["ceiling"])
         self.peaks = {int(k): np.array(p, dtype=float) for k, p in state["peaks"].items()}
 
     def taken(self, h: float) -> None:

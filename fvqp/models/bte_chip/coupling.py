@@ -129,7 +129,13 @@ def net_emission(loss: np.ndarray, gain: np.ndarray, n: np.ndarray) -> np.ndarra
 
 
 class ChipStepError(RuntimeError):
-    """A chain step that cannot be taken as asked (its message names the fix)."""
+    """A chain step that cannot be taken as asked (its message names the fix); ``solver``:
+    a solver that did not converge at this step length (not the state: e.g. a negative
+    denominator)."""
+
+    def __init__(self, message: str, solver: bool = False):
+        super().__init__(message)
+        self.solver = solver
 
 
 def check_positive(ldt: np.ndarray, dt: float, t: str, dist) -> None:
@@ -303,7 +309,8 @@ class ChipChain:
                 raise
             raise ChipStepError(f"the films' QP Newton step of {self.time_label(dt)} from "
                                 f"t = {self.time_label(t)} did not converge "
-                                f"({exc.result.message if exc.result else exc})") from exc
+                                f"({exc.result.message if exc.result else exc})",
+                                solver=True) from exc
         finally:
             self.newton += integ.solver.total_iterations - n0
             self.linear += integ.solver.total_linear_iterations - l0

@@ -166,7 +166,7 @@ class ChipMarch:
         stop = min([b for b in ph.breakpoints() if b > t0 * (1 + 1e-14)] + [t_end])
         its = 0
         while True:
-            h = planned_step(min(self.h, c.dt_max, ph.max_dt(t0)), stop - t0)
+            h = planned_step(min(self.h, c.dt_max, c.ceiling, ph.max_dt(t0)), stop - t0)
             if h < c.dt_min:
                 self.its.append(its)
                 return (f"the adaptive step fell below [time] dt_min = "
@@ -176,12 +176,12 @@ class ChipMarch:
                         "rejected by the error test a looser [time] rtol; failed ones "
                         "are logged above with their cause; or a smaller dt_min")
             held = chain.unconverged, chain.worst
-            why = None
+            why, solver = None, True
             try:
                 xq, xp, acc, inc, res = chain.step(self.xq, self.xp, t0, self.acc, None,
                                                    dt=h)
             except ChipStepError as exc:
-                why = str(exc)
+                why, solver = str(exc), exc.solver
             else:
                 its += int(sum(r.iterations for r in res))
                 if not all(r.success for r in res):
@@ -191,6 +191,8 @@ class ChipMarch:
             if why is not None:  # retried shorter: not an unconverged step of the run
                 chain.unconverged, chain.worst = held
                 c.failed += 1
+                if solver:  # a solver that fails at this length: not tried again
+                    c.ceiling = min(c.ceiling, h / 2)
                 log.info("t = %s: a step of %.3e s failed (%s); retrying with a quarter",
                          chain.time_label(t0), self.u.to_si(h, "time"), why)
                 self.h = h / 4
@@ -327,6 +329,8 @@ def march(sim, writer, out_dir: str, max_steps=None, resume: bool = False) -> di
         steps.update(rejected_steps=c.rejected, failed_steps=c.failed,
                      dt_range_s=[u.to_si(c.shortest, "time") if done else None,
                                  u.to_si(c.longest, "time") if done else None],
+                     dt_ceiling_s=u.to_si(c.ceiling, "time") if math.isfinite(c.ceiling)
+                     else None,
                      rtol=c.rtol, error_floor=c.floor)
     return {"status": end.status, "message": msg, "steady": False, "steps": done,
             **preconditioner_counts(chain.films.jacobian.preconditioner), **steps,
