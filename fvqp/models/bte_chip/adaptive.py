@@ -31,11 +31,13 @@ step that fails (a phonon KSP, the films' QP Newton step — one backward-Euler 
 chain step's length, never cut into sub-steps (:attr:`.coupling.ChipChain.whole_steps`)
 — or the coupled iteration does not converge, or the film phonons' denominator would not
 stay positive) is retried at a quarter of its length; when a solver failed (not the
-state's positivity), no later step is longer than half the failed one
-(:attr:`StepControl.ceiling`): on the layout chip to 1 µs at rtol 3e-2 the QP Krylov
-solves of 84 ns steps did not converge, and the control grew back to that length after
-every retry (3 failures of up to 400 Krylov iterations each, the QP solves 3× the
-run's other costs). The
+state's positivity), the later steps are at most half the failed one, a ceiling that
+rises by :data:`CEILING_RISE` with every accepted step (:attr:`StepControl.ceiling`:
+back at the failed length after 7 steps, so an early failure does not hold a run's tail
+short): on the layout chip to 1 µs at rtol 3e-2 the QP Krylov solves of 84 ns steps did
+not converge, and without the ceiling the control grew back to that length after every
+retry (3 failures of up to 400 Krylov iterations each, the QP solves 3× the run's other
+costs). The
 first step, and the first after a source's breakpoint (a pulse's window: steps end on
 them, and take at most half the pulse's width inside, :mod:`fvqp.mesh.sources`), have no
 estimate (the predictor would extrapolate across the switch) and keep their length.
@@ -51,7 +53,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["ERROR_FLOOR", "RTOL", "StepControl"]
+__all__ = ["CEILING_RISE", "ERROR_FLOOR", "RTOL", "StepControl"]
 
 #: default ``[time] rtol`` of the chip's adaptive steps
 RTOL = 1e-2
@@ -60,6 +62,8 @@ RTOL = 1e-2
 ERROR_FLOOR = 1e-2
 #: the most a step grows over the last one
 GROW = 2.0
+#: the factor by which the ceiling after a solver's failure rises per accepted step
+CEILING_RISE = 1.1
 
 
 @dataclass
@@ -78,8 +82,9 @@ class StepControl:
     shortest, longest : float
         The steps taken (internal time).
     ceiling : float
-        The longest step tried from now on: half the shortest step at which a solver
-        failed (module docstring), else infinite.
+        The longest step tried now: half the last step at which a solver failed, risen
+        by :data:`CEILING_RISE` per accepted step since (module docstring); infinite
+        before any such failure.
     """
 
     rtol: float = RTOL
@@ -114,8 +119,13 @@ class StepControl:
         self.peaks = {int(k): np.array(p, dtype=float) for k, p in state["peaks"].items()}
 
     def taken(self, h: float) -> None:
-        """Record an accepted step."""
+        """Record an accepted step (the ceiling rises)."""
         self.shortest, self.longest = min(self.shortest, h), max(self.longest, h)
+        self.ceiling *= CEILING_RISE
+
+    def solver_failed(self, h: float) -> None:
+        """A solver did not converge at the step ``h``: the ceiling is half of it."""
+        self.ceiling = min(self.ceiling, h / 2)
 
     def error(self, blocks, h: float, h_prev: float) -> float:
         """The error of a step ``h`` after ``h_prev`` (module docstring), the largest over

@@ -191,8 +191,8 @@ class ChipMarch:
             if why is not None:  # retried shorter: not an unconverged step of the run
                 chain.unconverged, chain.worst = held
                 c.failed += 1
-                if solver:  # a solver that fails at this length: not tried again
-                    c.ceiling = min(c.ceiling, h / 2)
+                if solver:  # a solver that fails at this length: a ceiling (.adaptive)
+                    c.solver_failed(h)
                 log.info("t = %s: a step of %.3e s failed (%s); retrying with a quarter",
                          chain.time_label(t0), self.u.to_si(h, "time"), why)
                 self.h = h / 4
