@@ -183,7 +183,7 @@ def test_a_failed_step_is_retried_at_a_quarter_and_dt_min_ends_the_run(
     """A step the chain cannot take (here: ChipStepError, as when 1 + dt (L - G) <= 0) is
     retried at a quarter of its length, not the end of the run: the first attempt (0.5
     ns, the deposit window's limit) fails once, the first step taken is 0.125 ns, the run
-    ends with status 0 and ``failed_steps`` 1, and the failure is not counted as an
+    ends with status 0 and ``failed_solves`` 1, and the failure is not counted as an
     unconverged step. If every attempt fails, the run stops once the retries fall below
     ``[time] dt_min`` (status -1, the message names dt_min and the fix), keeping the
     start."""
@@ -206,7 +206,7 @@ def test_a_failed_step_is_retried_at_a_quarter_and_dt_min_ends_the_run(
                       "retry.toml")
     s = run_case(case, output_dir=tmp_path / "a")
     rows = _rows(tmp_path / "a" / "retry_series.csv")
-    assert s["status"] == 0 and s["failed_steps"] == 1
+    assert s["status"] == 0 and s["failed_solves"] == 1
     assert s["coupled_unconverged_steps"] == 0
     assert s["dt_ceiling_s"] is None     # not a solver's failure: no ceiling
     assert float(rows[1]["dt_s"]) == pytest.approx(0.125e-9, rel=1e-12)
@@ -215,7 +215,7 @@ def test_a_failed_step_is_retried_at_a_quarter_and_dt_min_ends_the_run(
     s = run_case(case, output_dir=tmp_path / "b")
     assert s["status"] == -1 and s["steps"] == 0
     assert "dt_min" in s["message"] and "Fix" in s["message"], s["message"]
-    assert s["failed_steps"] == 3     # 0.5, 0.125, 0.03125 ns; 0.0078 ns < dt_min: not tried
+    assert s["failed_solves"] == 3     # 0.5, 0.125, 0.03125 ns; 0.0078 ns < dt_min: not tried
 
 
 def test_a_failed_qp_newton_step_shortens_the_chain_step(write_case, tmp_path,
@@ -247,7 +247,7 @@ def test_a_failed_qp_newton_step_shortens_the_chain_step(write_case, tmp_path,
                       "qpfail.toml")
     s = run_case(case, output_dir=tmp_path / "a")
     rows = _rows(tmp_path / "a" / "qpfail_series.csv")
-    assert s["status"] == 0 and s["failed_steps"] == 1
+    assert s["status"] == 0 and s["failed_solves"] == 1
     assert float(rows[1]["dt_s"]) == pytest.approx(0.125e-9, rel=1e-12)
     # a solver failed at 0.5 ns: the later steps at most half of it, rising by 10 % a step
     dts = [float(r["dt_s"]) for r in rows[1:]]

@@ -21,7 +21,7 @@ number of ranks; ``--max-steps`` stops early (status 1).
 imbalance: the QP number changes only by pair processes), ``arrival_s`` per film region
 (the time its excess QP number first reaches half of its largest value: the delay of the
 correlated burst) and ``peak_excess`` per film region, iteration counts (adaptive:
-``rejected_steps``, ``failed_steps``, ``dt_range_s``; the counts include the attempts
+``rejected_steps``, ``failed_solves``, ``dt_range_s``; the counts include the attempts
 that were retried), the QP
 preconditioner's step 1, builds, reuses, rebuild reasons and CPU seconds
 (``qp_preconditioner_*``, bte films; :func:`preconditioner_counts`).
@@ -326,7 +326,7 @@ def march(sim, writer, out_dir: str, max_steps=None, resume: bool = False) -> di
     steps = {"adaptive": m.adaptive}
     if m.adaptive:
         c = m.control
-        steps.update(rejected_steps=c.rejected, failed_steps=c.failed,
+        steps.update(rejected_steps=c.rejected, failed_solves=c.failed,
                      dt_range_s=[u.to_si(c.shortest, "time") if done else None,
                                  u.to_si(c.longest, "time") if done else None],
                      dt_ceiling_s=u.to_si(c.ceiling, "time") if math.isfinite(c.ceiling)
