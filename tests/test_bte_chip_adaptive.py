@@ -2,8 +2,10 @@
 :mod:`fvqp.models.bte_chip.adaptive`): the steps follow backward Euler's local error, so
 the error of a run falls with ``rtol`` as the controller predicts; the balances stay exact;
 steps end on the deposit's window and resolve it; resume = uninterrupted and 2 ranks =
-serial with steps of varying length; the phonon systems of new step lengths are the
-kept ones with the difference on the diagonal; the case checks."""
+serial with steps of varying length; every step's phonon systems are those of
+1/dt_initial with the difference on the diagonal; failed attempts (the chain's, the QP
+Newton step's) are retried at a quarter, with a ceiling after a solver's failure; the
+case checks."""
 
 from __future__ import annotations
 
@@ -54,10 +56,9 @@ def test_the_error_falls_with_rtol_as_the_control_predicts(write_case, tmp_path)
     1e-2 -> 1e-3 divides it by ~sqrt(10) = 3.16 (measured 3.05 at 11 ns and 2.88 at
     20 ns; in a run to 40 ns 3.2 at the end, and 1e-3 -> 1e-4 3.2 and 3.2), and at
     rtol = 1e-2 the QP number is within 2 % of the limit (measured 1.5 % at 11 ns,
-    0.48 % at 20 ns). The deposit's window
-    ends a step (11 ns), the steps inside it are at most half its width (0.5 ns), and at
-    rtol 1e-2 they grow well past that after it; energy and QP pairs balance to 1e-10 as
-    with fixed steps."""
+    0.48 % at 20 ns). The deposit's window ends a step (11 ns), the steps inside it are
+    at most half its width (0.5 ns), and at rtol 1e-2 they grow well past that after it;
+    energy and QP pairs balance to 1e-10 as with fixed steps."""
     fixed = [_run(write_case, tmp_path, f"fixed{k}", f'dt_initial = "{dt}"')
              for k, dt in enumerate(("0.25 ns", "0.125 ns"))]
     ad = [_run(write_case, tmp_path, f"ad{k}",
