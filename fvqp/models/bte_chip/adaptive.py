@@ -9,9 +9,10 @@ error is :math:`\tfrac12h^2\ddot u`; the linear extrapolation through the last t
 
 .. math::  e = \frac{h}{2h + h_p}\,(u^{n+1} - u^p)
 
-estimates the local error to leading order (Hairer & Wanner, *Solving ODEs II*, §IV.8 and
-§III.5: the Milne device of a BDF method with its predictor; for :math:`h = h_p` the
-factor is 1/3). It is measured per unknown against
+estimates the local error to leading order (Milne's device: the difference of two
+first-order results of known error constants, as derived here; Hairer, Nørsett & Wanner,
+*Solving Ordinary Differential Equations I*, on variable-step multistep methods; for
+:math:`h = h_p` the factor is 1/3). It is measured per unknown against
 
 .. math::  \text{scale} = \text{rtol}\,\bigl(\max(|u^{n+1}|, |u^n|) + \phi\,U\bigr),
 
