@@ -83,3 +83,35 @@ def test_unconverged_coarse_solves_are_counted_and_reported(tmp_path):
     assert "coarse_switch" in log_c and "-bte_icoarse_ksp_max_it" in log_c
     assert cut["qp_number"]["final"] == pytest.approx(base["qp_number"]["final"],
                                                       rel=1e-8, abs=0)
+
+
+def test_an_exact_coarse_solve_gives_the_inexact_answer(tmp_path):
+    """``coarse_solve = "exact"`` (a sparse LU of the global coarse level instead of
+    ILU(0)-GMRES to 1e-3, the sweep path's default): the same fields and QP number to
+    1e-8 (the Newton and Krylov tolerances), every coarse solve one direct solve, and the
+    summary names the coarse solve of either run."""
+    base, fb, _ = _run(tmp_path, None)
+    ex, fe, _ = _run(tmp_path, 50, ', coarse_solve = "exact"')
+    assert base["status"] == ex["status"] == 0
+    assert base["coarse_solve"] == "inexact" and ex["coarse_solve"] == "exact"
+    c = ex["coarse_solves"]
+    assert c["solves"] > 0 and c["iterations"] == c["solves"] and c["unconverged"] == 0
+    assert ex["qp_number"]["final"] == pytest.approx(base["qp_number"]["final"],
+                                                     rel=1e-8, abs=0)
+    for name, v in fb.items():
+        scale = np.max(np.abs(v))
+        assert np.max(np.abs(fe[name] - v)) <= 1e-8 * scale, name
+
+
+def test_an_unknown_coarse_solve_is_refused_with_the_key(tmp_path):
+    """``coarse_solve = "direct"`` stops before the run with the key, the file and the
+    choices."""
+    d = tmp_path / "bad"
+    d.mkdir()
+    case = case_variant(CASE, d, **SMALL)
+    case.write_text(case.read_text() + '\n[solver]\npetsc = { coarse_solve = "direct" }\n')
+    proc = run_fvqp(["run", case, "--output", d / "out"], check=False)
+    assert proc.returncode != 0
+    err = proc.stdout + proc.stderr
+    assert "solver.petsc.coarse_solve" in err and str(case) in err
+    assert "exact, inexact" in err

@@ -55,7 +55,8 @@ from .inelastic_pc import (
 log = logging.getLogger("fvqp.bte")
 
 __all__ = ["PC_LAG", "StepClock", "coupled_problem", "coupled_steady", "coupled_transient",
-           "coarse_escalation", "coarse_switch", "fine_pc", "forcing", "pc_lag"]
+           "coarse_escalation", "coarse_solve", "coarse_switch", "fine_pc", "forcing",
+           "pc_lag"]
 
 #: how long the Newton preconditioner of a transient is kept (module docstring)
 PC_LAG = ("none", "step", "run")
@@ -147,13 +148,13 @@ def _finish(sim, cls, rho, ados, qp_scale, c_ph, rel, base=None,
     if fine == "sweep":
         _check_rank_split(sim, prefix)
     glob = choice == "two_level" or fine == "sweep" or (choice == "auto" and sim.dist.size > 1)
-    if fine == "sweep" and escalation is None:
+    inexact = coarse_solve(sim, fine) == "inexact"
+    if inexact and escalation is None:
         escalation = coarse_escalation(sim)
     prob.preconditioner = InelasticPC(
         prob, global_coarse=glob, prefix=prefix + COARSE_PREFIX, fine=fine,
-        options_prefix=prefix, coarse_options=INEXACT_COARSE if fine == "sweep" else None,
-        coarse_user=coarse_options(sim),
-        coarse_escalate=escalation if fine == "sweep" else None)
+        options_prefix=prefix, coarse_options=INEXACT_COARSE if inexact else None,
+        coarse_user=coarse_options(sim), coarse_escalate=escalation if inexact else None)
     return prob
 
 
@@ -305,6 +306,38 @@ def _check_rank_split(sim, prefix: str) -> None:
                          "bins; stages: stage by stage across the cells)"])
 
 
+#: how the global coarse level is solved (:func:`coarse_solve`)
+COARSE_SOLVES = ("exact", "inexact")
+
+
+def coarse_solve(sim, fine: str) -> str:
+    """How the global isotropic coarse level is solved: ``"exact"`` (a sparse LU, on
+    several ranks the redundant LU of the whole coarse matrix,
+    :func:`fvqp.solvers.twolevel.exact_defaults`) or ``"inexact"`` (GMRES to 1e-3 with
+    ILU(0), :data:`.inelastic_pc.INEXACT_COARSE`, switching to GAMG by
+    :func:`coarse_switch`): ``-<prefix>coarse_solve`` on the command line, else
+    ``coarse_solve`` of the case's ``[solver] petsc``, else ``inexact`` with transport
+    sweeps (``fine`` = ``"sweep"``: an LU's fill grows superlinearly with the cells of a
+    3D mesh, 63 % of a step at 3 360 cells x 18 bins) and ``exact`` with the LU.
+
+    ``exact`` pays where the coarse graph is planar: the chip chain's films, one cell
+    thick (:mod:`fvqp.models.bte_chip`, its ``[qp] coarse``). There the inexact solves
+    took 9-18 ILU(0) iterations each, growing with the film's cells, and left the outer
+    FGMRES at 7.4 iterations per Newton step against 4.6 with an exact coarse level
+    (``docs/theory_phonon.md``, "The films' coarse level")."""
+    d = sim.case.values
+    prefix = normalise_prefix(d["solver"]["prefix"])
+    default = "inexact" if fine == "sweep" else "exact"
+    got = option_value(prefix + "coarse_solve",
+                       str(d["solver"]["petsc"].get("coarse_solve", default)))
+    if got not in COARSE_SOLVES:
+        raise CaseError([f"{sim.case.path}: solver.petsc.coarse_solve (or "
+                         f"-{prefix}coarse_solve) = {got!r}: set it to one of "
+                         f"{', '.join(COARSE_SOLVES)} (exact: a sparse LU of the global "
+                         "coarse level; inexact: GMRES with ILU(0) to 1e-3)"])
+    return got
+
+
 def pc_lag(sim) -> str:
     """How long the transient's Newton preconditioner is kept (:data:`PC_LAG`, module
     docstring): ``-<prefix>pc_lag`` on the command line, else ``pc_lag`` of the case's
@@ -334,15 +367,17 @@ def _lagged(prob, lag: str):
 
 
 def _petsc(sim) -> tuple[str, dict]:
-    """Prefix and options of the Newton solve (``fine_pc``, ``pc_lag`` and
-    ``coarse_switch`` are read by :func:`fine_pc`, :func:`pc_lag` and
-    :func:`coarse_switch`, the ``icoarse_*`` keys by :func:`coarse_options`;
-    with sweeps the outer Krylov is FGMRES: the inexact coarse solve varies)."""
+    """Prefix and options of the Newton solve (``fine_pc``, ``pc_lag``,
+    ``coarse_switch`` and ``coarse_solve`` are read by :func:`fine_pc`, :func:`pc_lag`,
+    :func:`coarse_switch` and :func:`coarse_solve`, the ``icoarse_*`` keys by
+    :func:`coarse_options`; with sweeps or an inexact coarse solve the outer Krylov is
+    FGMRES: the inexact coarse solve varies)."""
     d = sim.case.values
     own = {k: v for k, v in d["solver"]["petsc"].items()
-           if k not in ("fine_pc", "pc_lag", "coarse_switch") and k not in FORCING_KEYS
-           and not k.startswith(COARSE_PREFIX)}
-    var = SWEEP_KRYLOV if fine_pc(sim) == "sweep" else {}
+           if k not in ("fine_pc", "pc_lag", "coarse_switch", "coarse_solve")
+           and k not in FORCING_KEYS and not k.startswith(COARSE_PREFIX)}
+    fine = fine_pc(sim)
+    var = SWEEP_KRYLOV if fine == "sweep" or coarse_solve(sim, fine) == "inexact" else {}
     return d["solver"]["prefix"], {**COUPLED_PETSC, **var, **own}
 
 
@@ -464,7 +499,8 @@ def coupled_transient(sim, writer, out_dir: str, resume: bool, max_steps) -> dic
            "preconditioner_reuses": work["preconditioner_reuses"],
            "preconditioner_lag": lag,
            "global_coarse": pc.gc is not None, "coupled_unknowns": int(prob.dist.n_global),
-           "fine_preconditioner": pc.fine, "sweep_stages": pc.n_stages,
+           "fine_preconditioner": pc.fine, "coarse_solve": pc.coarse_solve,
+           "sweep_stages": pc.n_stages,
            "step_seconds": clock.per_step(prob.dist),
            # the slowest rank's seconds per part of the preconditioner (InelasticPC)
            "preconditioner_seconds": {k: prob.dist.max(v) for k, v in pc.seconds.items()},

@@ -371,7 +371,8 @@ class WithCollisions(GapStepper):
         built = self._carried.built if self._kept is not None else self.prob
         pc = (built or self.prob).preconditioner
         self._pc_kind = {"fine_preconditioner": pc.fine, "global_coarse": pc.gc is not None,
-                         "sweep_stages": pc.n_stages, "preconditioner_lag": self.lag}
+                         "coarse_solve": pc.coarse_solve, "sweep_stages": pc.n_stages,
+                         "preconditioner_lag": self.lag}
         return ok, integ, acc0
 
     # ---- order 2 -------------------------------------------------------------------------

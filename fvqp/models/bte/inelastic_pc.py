@@ -324,6 +324,15 @@ class InelasticPC:
         self.seconds["coarse"] += time.perf_counter() - t0
         return out
 
+    @property
+    def coarse_solve(self) -> str | None:
+        """How the global coarse level is solved: ``"exact"`` (LU), ``"inexact"``
+        (Krylov with ``coarse_options``), None without the global level
+        (:func:`.coupled.coarse_solve`)."""
+        if self.gc is None:
+            return None
+        return "exact" if self.coarse_options is None else "inexact"
+
     def coarse_counts(self) -> dict[str, int]:
         """The global coarse level's solves, their Krylov iterations and the solves that
         stopped unconverged (at ``-<prefix>ksp_max_it``; the outer FGMRES still converges,

@@ -124,6 +124,13 @@ _SECTIONS = {
                                 "cells) or \"lu\" (one sparse LU of the film QP system; "
                                 "the default before 2026-11-23)", default="sweep",
                                 choices=("sweep", "lu")),
+        "coarse": Field("str", "model = \"bte\": the QP Newton preconditioner's global "
+                        "isotropic coarse level (the films' cells x (QP bins + phonon "
+                        "nodes)): \"exact\" (a sparse LU, redundant on every rank: the "
+                        "films are one cell thick, their coarse graph planar) or "
+                        "\"inexact\" (GMRES with ILU(0) to 1e-3, the bte model's default "
+                        "with sweeps and the chip's before 2026-11-27; for films of very "
+                        "many cells)", default="exact", choices=("exact", "inexact")),
         "petsc": Field("options", "PETSc options of the QP Newton solve (prefix "
                        "chip_qp_)", default={}),
     }),

@@ -180,8 +180,9 @@ class ChipSimulation:
         """Newton of the QP step: :data:`QP_PETSC` (bte films), or the transport model's
         options for its Jacobian mode with the same tight Krylov solves."""
         if self.qp_model != "transport":   # sweeps: an inexact coarse solve, FGMRES
-            return {**QP_PETSC, **(SWEEP_PETSC if self.qp.preconditioner.fine == "sweep"
-                                   else {})}
+            varies = (self.qp.preconditioner.fine == "sweep"
+                      or self.case.values["qp"]["coarse"] == "inexact")
+            return {**QP_PETSC, **(SWEEP_PETSC if varies else {})}
         from ..transport.solver_config import petsc_options as _petsc
 
         return {**_petsc(self.qsim.case, self.qp.jacobian, self.qsim.lagged),
@@ -237,7 +238,10 @@ class ChipSimulation:
                         # several ranks)
                         "numerics": {"preconditioner": {"lu": "auto"}.get(
                             d["qp"]["preconditioner"], d["qp"]["preconditioner"])},
-                        "solver": {"prefix": "chip_qpbins_"}})
+                        # [qp] coarse: the films' global coarse level
+                        # (fvqp.models.bte.coupled.coarse_solve)
+                        "solver": {"prefix": "chip_qpbins_",
+                                   "petsc": {"coarse_solve": d["qp"]["coarse"]}}})
         else:  # no escape_time: the chain's transported phonons replace it
             raw.update({"solver": {"prefix": QP_PREFIX},
                         "numerics": {"jacobian": d["qp"]["jacobian"]}})

@@ -355,12 +355,18 @@ def march(sim, writer, out_dir: str, max_steps=None, resume: bool = False) -> di
 
 def preconditioner_counts(pc) -> dict:
     """Step 1 of the QP Newton's lagged preconditioner (``"sweep"`` or ``"lu"``,
-    :mod:`fvqp.models.bte.inelastic_pc`), its builds, reuses and rebuild reasons
+    :mod:`fvqp.models.bte.inelastic_pc`), how its global coarse level is solved
+    (``"exact"``, ``"inexact"``, None without one: ``[qp] coarse``) with its solves and
+    their Krylov iterations, its builds, reuses and rebuild reasons
     (:class:`~fvqp.solvers.lagged.LaggedPreconditioner`; this invocation's,
     a resumed run counts from its start), and their CPU seconds; ``{}`` without one."""
     if not isinstance(pc, LaggedPreconditioner):
         return {}
-    return {"qp_preconditioner_fine": getattr(pc.pc, "fine", None),
+    inner = pc.pc
+    kind = getattr(inner, "coarse_solve", None)
+    coarse = {} if kind is None else {"qp_preconditioner_coarse": kind,
+                                      "qp_coarse_solves": inner.coarse_counts()}
+    return {"qp_preconditioner_fine": getattr(inner, "fine", None), **coarse,
             "qp_preconditioner_builds": pc.builds, "qp_preconditioner_reuses": pc.reuses,
             "qp_preconditioner_rebuild_reasons": dict(pc.reasons),
             "qp_preconditioner_cpu_s": {k: v[1] for k, v in pc.cpu.items()}}
