@@ -8,6 +8,9 @@
     python benchmarks/chip_deposit.py --mesh layout --microsecond 1e-2,0.1 [--reference R]
         (to 1 us: the fixed 5 ns steps against adaptive steps at each rtol, the errors
          against an adaptive run at rtol R, and the target extrapolated from each)
+    python benchmarks/chip_deposit.py --coarse [--mesh-file M] [--steps N] [--rtol R]
+        (the films' global coarse level, ``[qp] coarse``, solved exactly and inexactly
+         in the same process: their costs, Krylov counts, answers and ratios)
 
 Runs ``cases/bte_chip_deposit.toml`` (``--films transport``: its variant with diffusive
 QPs in the films, ``cases/bte_chip_deposit_transport.toml``; mesh, ordinates, QP spacing
@@ -99,6 +102,7 @@ def _case_text(args) -> str:
     (:func:`_common.case_variant_text`: every edit must find its text)."""
     name = "bte_chip_deposit" + ("_transport" if args.films == "transport" else "")
     mesh = ROOT + "/meshes/chip_small/chip_small.msh" if args.mesh == "small" else None
+    mesh = getattr(args, "mesh_file", None) or mesh
     subs = [(r"polar = 2\b", f"polar = {args.polar}"),
             (r"azimuth = 4\b", f"azimuth = {args.azimuth}"),
             (re.escape('spacing = "0.05 meV"'), f'spacing = "{args.spacing} meV"'),
@@ -113,6 +117,8 @@ def _case_text(args) -> str:
         # holds the deposit at any spacing
         subs.append((re.escape('e_max = "0.6 meV"') + "\n", ""))
     text = case_variant_text(f"{name}.toml", mesh, subs)
+    if getattr(args, "qp_coarse", None):   # the films' coarse level (bte films)
+        text += f'\n[qp]\ncoarse = "{args.qp_coarse}"\n'
     start = os.environ.get("FVQP_CHIP_START")
     return text + f'\n[chain]\nstart = "{start}"\n' if start else text
 
@@ -217,6 +223,11 @@ def report(args, s: dict, label: str) -> dict:
               f"{s['qp_preconditioner_reuses']} reuses; CPU build "
               f"{cpu['pc_build']:.1f} s, apply {cpu['pc_apply']:.1f} s; QP Krylov per "
               f"Newton {s['qp_linear_iterations'] / max(1, s['qp_newton_iterations']):.1f}")
+    if "qp_coarse_solves" in s:
+        c = s["qp_coarse_solves"]
+        print(f"[{label}] QP global coarse level {s['qp_preconditioner_coarse']}: "
+              f"{c['solves']} solves, {c['iterations'] / max(1, c['solves']):.1f} Krylov "
+              f"per solve, {c['unconverged']} unconverged")
     print(f"[{label}] energy imbalance {s['energy_imbalance_J']:.3e} J of "
           f"{s['E_deposited_J']:.3e} J deposited")
     return {"phonon_s_per_unknown_sweep": cph / (nph * sw),
@@ -305,7 +316,35 @@ def microsecond(args) -> None:
               + f"{minutes:>11.0f}")
 
 
+def coarse(args) -> None:
+    """``--coarse``: the films' global coarse level solved inexactly (GMRES with ILU(0)
+    to 1e-3, the default before 2026-11-27) and exactly (sparse LU, the default), one
+    after the other in this process: CPU seconds of the steps, the QP part, QP Krylov
+    per Newton, the coarse solves, the largest difference of the films' excess QP
+    numbers, and the ratios."""
+    runs = {}
+    for kind in ("inexact", "exact"):
+        args.qp_coarse = kind
+        s = run_once(args, reuse=True)
+        if s is None:
+            return
+        runs[kind] = (s, report(args, s, f"coarse {kind}"))
+    (si, ci), (se, ce) = runs["inexact"], runs["exact"]
+    cpu = {k: v[0]["cpu_seconds"]["march"] for k, v in runs.items()}
+    per = {k: v[0]["qp_linear_iterations"] / v[0]["qp_newton_iterations"]
+           for k, v in runs.items()}
+    print(f"exact against inexact: steps {cpu['inexact'] / cpu['exact']:.2f}x, QP part "
+          f"{ci['rest_s_per_step'] / ce['rest_s_per_step']:.2f}x faster; QP Krylov per "
+          f"Newton inexact {per['inexact']:.1f}, exact {per['exact']:.1f}")
+    for k, v in si["qp_excess_by_region"].items():
+        w = se["qp_excess_by_region"][k]
+        print(f"excess QPs {k}: inexact {v:.12e}, exact {w:.12e} "
+              f"(relative {abs(v - w) / max(abs(v), 1e-300):.1e})")
+
+
 def bench(args) -> None:
+    if args.coarse:
+        return coarse(args)
     if args.compare:   # the old path first, then the new one, in the same process
         old = run_once(args, reuse=False)
         new = run_once(args, reuse=True)
@@ -459,8 +498,15 @@ def main(argv=None) -> int:
                     help="to 1 us: fixed 5 ns steps against adaptive steps at each rtol")
     ap.add_argument("--reference", type=float, default=1e-3,
                     help="rtol of the reference run of --microsecond")
+    ap.add_argument("--mesh-file", help="another chip mesh (e.g. chip_layout's chip.toml "
+                    "with a smaller h, meshed by `fvqp mesh`) instead of --mesh")
+    ap.add_argument("--coarse", action="store_true",
+                    help="the films' global coarse level solved exactly and inexactly "
+                    "([qp] coarse) in the same process, and their ratio")
+    ap.add_argument("--rtol", type=float, help="adaptive steps at this rtol (from the "
+                    "case's 5 ns) instead of the fixed 5 ns steps")
     args = ap.parse_args(argv)
-    args.end = args.rtol = None
+    args.end, args.qp_coarse = None, None
     if args.microsecond:
         microsecond(args)
         return 0

@@ -74,6 +74,10 @@ def test_chip_deposit_case_takes_the_arguments(films, mesh, tmp_path):
     (tmp_path / "chip.toml").write_text(text)
     t = load_case(tmp_path / "chip.toml").data["time"]
     assert t["adaptive"] is True and t["rtol"] == 0.1 and t["end"] == pytest.approx(1e-6)
+    if films == "bte":          # --coarse: the films' coarse level of each run
+        args.qp_coarse = "inexact"
+        (tmp_path / "chip.toml").write_text(mod._case_text(args))
+        assert load_case(tmp_path / "chip.toml").data["qp"]["coarse"] == "inexact"
 
 
 def test_a_case_edit_that_finds_nothing_is_refused():

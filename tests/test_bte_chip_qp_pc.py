@@ -60,3 +60,20 @@ def test_an_exact_films_coarse_level_gives_the_inexact_run_in_fewer_krylov(write
     assert inex["qp_coarse_solves"]["iterations"] > inex["qp_coarse_solves"]["solves"]
     per = [s["qp_linear_iterations"] / s["qp_newton_iterations"] for s in (ex, inex)]
     assert per[0] < per[1], per
+
+
+@pytest.mark.parametrize("film, key", [("transport", 'coarse = "exact"'),
+                                       ("transport", 'preconditioner = "lu"'),
+                                       ("bte", 'jacobian = "schur"')])
+def test_a_qp_key_of_the_other_film_model_is_refused(write_case, film, key):
+    """A ``[qp]`` key that only the other film model reads (``coarse``,
+    ``preconditioner``, ``wall`` for bte films; ``jacobian`` for transport films) is
+    refused at load with the key, the file and the fix, not silently dropped."""
+    from fvqp.case.loader import CaseError, load_case
+
+    case = write_case(SHORT + f'[qp]\nmodel = "{film}"\n{key}\n', "chip_qp_key.toml")
+    with pytest.raises(CaseError) as exc:
+        load_case(case)
+    text = str(exc.value)
+    name = key.split(" ")[0]
+    assert f"qp.{name}" in text and "chip_qp_key.toml" in text and "[qp] model" in text

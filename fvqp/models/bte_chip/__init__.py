@@ -309,11 +309,28 @@ def _check_transport_films(data, err) -> None:
                     'give diffusion_constant = "6e-3 m^2/s".')
 
 
+#: ``[qp]`` keys read with one film model only
+_QP_KEYS_OF = {"bte": ("jacobian",), "transport": ("wall", "preconditioner", "coarse")}
+
+
+def _check_qp_given(raw, err) -> None:
+    """``[qp]`` keys of the other film model, written out in the case file, have no
+    effect: refused with the key (e.g. ``coarse`` with transport films)."""
+    qp = raw.get("qp") if isinstance(raw.get("qp"), dict) else {}
+    model = qp.get("model", "bte")
+    for key in _QP_KEYS_OF.get(model, ()):
+        if key in qp:
+            other = "transport" if model == "bte" else "bte"
+            err.add(f"qp.{key}", f"a key of {other} films: the {model} films of this "
+                    "case do not read it.", f'remove it, or set [qp] model = "{other}".')
+
+
 def _check_given(raw, err) -> None:
     """The phonon model's checks of what the case file writes out
     (:func:`fvqp.models.phonon.check_interfaces_given`,
     :func:`fvqp.models.phonon.check_march_given`)."""
     check_interfaces_given(raw, err)
+    _check_qp_given(raw, err)
     t = raw.get("time") if isinstance(raw.get("time"), dict) else {}
     if t.get("adaptive") is True:
         check_march_given(raw, err, "the chip chain", read=MARCH_UNREAD)
