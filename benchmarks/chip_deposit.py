@@ -323,12 +323,13 @@ def coarse(args) -> None:
     per Newton, the coarse solves, the largest difference of the films' excess QP
     numbers, and the ratios."""
     runs = {}
-    for kind in ("inexact", "exact"):
+    for kind in ("inexact", "exact"):   # both runs on every rank (collective)
         args.qp_coarse = kind
         s = run_once(args, reuse=True)
-        if s is None:
-            return
-        runs[kind] = (s, report(args, s, f"coarse {kind}"))
+        if s is not None:               # rank 0
+            runs[kind] = (s, report(args, s, f"coarse {kind}"))
+    if not runs:
+        return
     (si, ci), (se, ce) = runs["inexact"], runs["exact"]
     cpu = {k: v[0]["cpu_seconds"]["march"] for k, v in runs.items()}
     per = {k: v[0]["qp_linear_iterations"] / v[0]["qp_newton_iterations"]
