@@ -31,7 +31,7 @@ from ...solvers.linear import LinearSolver, csr_matrix
 
 log = logging.getLogger("fvqp.phonon")
 
-__all__ = ["BinSweeps", "COARSE"]
+__all__ = ["BinSweeps", "COARSE", "SWEEP"]
 
 #: the isotropic coarse level (:meth:`BinSweeps._coarse_level`) in steady systems by
 #: default (option ``-<prefix>coarse``: 1 for every system, 0 for none). Steady states of
@@ -41,6 +41,20 @@ __all__ = ["BinSweeps", "COARSE"]
 #: bin at 1 ns with and without); at l = 0.5 um 352 -> 304 iterations in 3 steps, but
 #: 0.38 -> 0.52 s with the GAMG set-up per bin (2026-11-23)
 COARSE = True
+#: the bins' transient systems in sweep order (option ``-<prefix>sweep 1``; the default,
+#: 0, keeps the mesh's order): every rank's unknowns renumbered ordinate by ordinate,
+#: cells in the ordinate's sweep order, angle averages last
+#: (:func:`fvqp.ordinates.sweeporder.coupled_order`), so PETSc's block-Jacobi ILU(0) in the
+#: natural order of the renumbered matrix is the sweep — exact for the streaming of one
+#: ordinate — and the Krylov count does not grow with the cells a phonon crosses in a step.
+#: GMRES iterations to 1e-13 (right-hand side of a random state, one bin at the chip
+#: chain's 5 ns, 8 ordinates) at 1 578, 20 640 and 78 710 cells: mesh order 21, 27, 35;
+#: sweep order 20, 21, 22. In the chip chain (3 steps of 5 ns, per bin and sweep) 7.6,
+#: 10.5, 14.6 against 6.6 (57 adaptive steps), 7.3, 7.4. Not the default: an iteration
+#: costs 1.3-1.8x as much (a row reaches its cell's angle average and the other ordinates
+#: across the vector, not beside it), so the phonon sweeps took the same CPU time within
+#: 10 % at every size measured (2026-11-27, docs/theory_phonon.md)
+SWEEP = False
 
 
 class BinSweeps:
@@ -56,10 +70,13 @@ class BinSweeps:
     def _solver(self, m: sp.csr_matrix, bdist=None, steady: bool = False) -> LinearSolver:
         """A KSP of the owned rows ``m`` (local columns; ``bdist``: its block distribution,
         default one bin's; ``steady``: a system of the steady state), with the isotropic
-        coarse level where it applies (:meth:`_coarse_level`)."""
+        coarse level where it applies (:meth:`_coarse_level`), in sweep order where that
+        applies (:meth:`_order`)."""
         bdist = bdist or self.bdist
-        return LinearSolver(self._matrix(m, bdist), self.prefix,
-                            pc_context=self._coarse_level(bdist.bs // self.B, steady))
+        members = bdist.bs // self.B
+        csr, n_global, _ = self._global_rows(m, bdist, self._order(members, steady))
+        return LinearSolver(csr_matrix(self.dist.comm, csr, n_global), self.prefix,
+                            pc_context=self._coarse_level(members, steady))
 
     def _coarse_on(self, steady: bool) -> bool:
         """Whether a system takes the coarse level (:data:`COARSE`, ``-<prefix>coarse``)."""
@@ -72,6 +89,43 @@ class BinSweeps:
         :meth:`_coarse_level`'s context where the coarse level applies, else None."""
         return (lambda: self._coarse_level(members, steady)) if self._coarse_on(steady) \
             else None
+
+    def _order(self, members: int, steady: bool) -> np.ndarray | None:
+        """The sweep order of the owned unknowns of a system of ``members`` bins
+        (:data:`SWEEP`; rows ``c (m B) + i B + k``), or None for the mesh's order:
+        steady systems and those with the coarse level (its restriction is in the mesh's
+        order), ``-<prefix>sweep 0``, or a PC named by the command line or the case
+        (``-<prefix>pc_type``, ``pc_type`` of the case's options), whose order is the
+        user's."""
+        from ...solvers.linear import option_value
+        from ...solvers.options import given_by_user
+
+        named = "pc_type" in (self.petsc or {}) or given_by_user(self.prefix + "pc_type")
+        if steady or self._coarse_on(steady) or named \
+                or not option_value(self.prefix + "sweep", SWEEP):
+            return None
+        if members not in self._orders:
+            from ...ordinates.sweeporder import cell_orders, coupled_order
+
+            if "cells" not in self._orders:   # one bin's streaming: every bin's
+                self._orders["cells"] = cell_orders(self.local_matrix(0, 1.0), self.n,
+                                                    self.K)[0]
+            self._orders[members] = coupled_order(self._orders["cells"], self.n, members,
+                                                  members * self.B, 0)
+        return self._orders[members]
+
+    def _renumbered(self, bdist, order: np.ndarray) -> np.ndarray:
+        """The global number of every local unknown (owned, then ghosts) of ``bdist``
+        with every rank's owned unknowns in ``order``: its first owned row + the place in
+        ``order``; a ghost's from its owner (one ghost exchange)."""
+        key = ("global", bdist.bs)
+        if key not in self._orders:
+            place = np.empty(len(order), dtype=np.int64)
+            place[order] = np.arange(len(order))
+            row0 = int(bdist.global_index(0)) if len(order) else 0
+            self._orders[key] = np.rint(bdist.ghosted((row0 + place).astype(float))
+                                        ).astype(np.int64)
+        return self._orders[key]
 
     def _coarse_level(self, members: int, steady: bool):
         """The two-level PC context of a system of ``members`` bins (None: one level):
@@ -89,19 +143,20 @@ class BinSweeps:
                           coarse_defaults=GALERKIN_COARSE_DEFAULTS,
                           fix=f"one level with -{self.prefix}coarse 0")
 
-    def _matrix(self, m: sp.csr_matrix, bdist=None):
-        """The distributed matrix of the owned rows ``m`` (as :meth:`_solver`)."""
-        csr, n_global, _ = self._global_rows(m, bdist)
-        return csr_matrix(self.dist.comm, csr, n_global)
-
-    def _global_rows(self, m: sp.csr_matrix, bdist=None):
+    def _global_rows(self, m: sp.csr_matrix, bdist=None, order: np.ndarray | None = None):
         """The owned rows ``m`` (local columns) with global, sorted column indices; the
         global size and the global index of the first owned row (``bdist``: as
-        :meth:`_solver`)."""
+        :meth:`_solver`). ``order``: rows and columns renumbered to every rank's owned
+        unknowns in that order (:meth:`_order`, :meth:`_renumbered`)."""
         bdist = bdist or self.bdist
         m = m.tocoo()
-        g = bdist.global_index(m.col)
-        csr = sp.csr_matrix((m.data, (m.row, g)), shape=(m.shape[0], bdist.n_global))
+        if order is None:
+            rows, g = m.row, bdist.global_index(m.col)
+        else:
+            new = self._renumbered(bdist, order)
+            rows = new[m.row] - (int(bdist.global_index(0)) if m.shape[0] else 0)
+            g = new[m.col]
+        csr = sp.csr_matrix((m.data, (rows, g)), shape=(m.shape[0], bdist.n_global))
         csr.sum_duplicates()
         csr.sort_indices()
         row0 = int(bdist.global_index(0)) if m.shape[0] else 0
@@ -145,14 +200,17 @@ class BinSweeps:
         applies, :meth:`_coarse_level`)."""
         bins = self.groups[gi]
         a, extra = self._kept_coefficient(gi, float(a), extra)
+        order = self._order(len(bins), a == 0)
         if len(bins) == 1:
             def build():
-                return self._global_rows(self.local_matrix(bins[0], a))
+                return self._global_rows(self.local_matrix(bins[0], a), None, order)
         else:
             def build():
-                return self._global_rows(self.group_matrix(gi, a), self._group_layout(gi))
+                return self._global_rows(self.group_matrix(gi, a), self._group_layout(gi),
+                                         order)
+        shift = self._extra_diagonal(bins, extra)
         return self._systems.solver((gi, a), build,
-                                    self._extra_diagonal(bins, extra),
+                                    shift if order is None else shift[order],
                                     self._coarse_factory(len(bins), a == 0))
 
     def _kept_coefficient(self, gi: int, a: float, extra: np.ndarray):
@@ -210,12 +268,14 @@ class BinSweeps:
             tols = ksp.ksp.getTolerances()
             if rtol is not None:     # a looser relative tolerance for this sweep only
                 ksp.ksp.setTolerances(rtol=max(rtol, tols[0]))
+            order = self._order(len(bins), a == 0)   # the system's numbering
             try:
                 if len(bins) == 1:
-                    xs[j], res[j] = ksp.solve_from(b[0], None if x0 is None else x0[j])
+                    xs[j], res[j] = _solve(ksp, b[0], None if x0 is None else x0[j],
+                                           order)
                 else:   # interleaved per cell: c * (m B) + i * B + k
                     x_in = None if x0 is None else self._interleave([x0[j] for j in bins])
-                    xg, rg = ksp.solve_from(self._interleave(b), x_in)
+                    xg, rg = _solve(ksp, self._interleave(b), x_in, order)
                     xg = xg.reshape(self.n, len(bins), self.B)
                     for i, j in enumerate(bins):   # the Krylov count once per group
                         xs[j], res[j] = xg[:, i].ravel(), rg if i == 0 else replace(
@@ -239,3 +299,16 @@ class BinSweeps:
     def _interleave(self, parts: list) -> np.ndarray:
         """Per-bin owned vectors (n B each) as one group vector (cell-major)."""
         return np.stack([p.reshape(self.n, self.B) for p in parts], axis=1).ravel()
+
+
+def _solve(ksp: LinearSolver, b: np.ndarray, x0: np.ndarray | None,
+           order: np.ndarray | None):
+    """``ksp.solve_from(b, x0)`` for a system whose owned unknowns are numbered in
+    ``order`` (:meth:`BinSweeps._order`; None: as given): ``b`` and ``x0`` taken into
+    that order, the solution back to the caller's."""
+    if order is None:
+        return ksp.solve_from(b, x0)
+    x, res = ksp.solve_from(b[order], None if x0 is None else x0[order])
+    out = np.empty_like(x)
+    out[order] = x
+    return out, res

@@ -254,6 +254,9 @@ class PhononProblem(BinSweeps):
         self.prefix = normalise_prefix(self.prefix)
         apply_options(self.prefix, {**DEFAULT_PETSC, **(self.petsc or {})})
         self._ksp: dict = {}
+        #: the sweep orders of the systems (:meth:`_order`, :meth:`_renumbered`), on
+        #: first use
+        self._orders: dict = {}
         #: the systems of sweeps with ``extra`` (:meth:`_shifted`)
         self._systems = ShiftedSystems(self.prefix, self.dist.comm)
         #: the one time coefficient whose systems every step's are folded onto, or None
