@@ -10,6 +10,23 @@ import pytest
 from test_bte_chip_bdf2 import SHORT, _balanced, _run
 
 
+def _default_and(write_case, tmp_path, qp_key: str) -> tuple[dict, dict]:
+    """The summaries of the closed chip to 6 ns (1 ns steps) with the defaults and with
+    the ``[qp]`` key ``qp_key``: both with status 0 and balanced (energy 1e-10 of the
+    deposit in every row, QP number = pair processes), their QP and phonon energies, QP
+    numbers and pair counts equal in every series row to 1e-9."""
+    other = SHORT.replace('[time]', f'[qp]\n{qp_key}\n[time]')
+    base, rows = _run(write_case, tmp_path, "bdf1", "1 ns")
+    var, vrows = _run(write_case, tmp_path / "variant", "bdf1", "1 ns", text=other)
+    for s, r in ((base, rows), (var, vrows)):
+        assert s["status"] == 0
+        _balanced(s, r)
+    for a, b in zip(vrows, rows, strict=True):
+        for k in ("E_qp_J", "E_phonon_J", "N_qp:upper", "N_pair"):
+            assert float(b[k]) == pytest.approx(float(a[k]), rel=1e-9, abs=1e-30)
+    return base, var
+
+
 def test_sweep_and_lu_qp_preconditioners_give_the_same_run(write_case, tmp_path):
     """The closed chip to 6 ns (1 ns steps through the deposit) with either step 1:
     QP and phonon energies, QP numbers and pair counts equal in every series row to
@@ -18,17 +35,9 @@ def test_sweep_and_lu_qp_preconditioners_give_the_same_run(write_case, tmp_path)
     that ran (a default that silently stayed on the LU would fail), and the sweep's
     Krylov count per Newton stays bounded (measured 4.1 against 2.8 with the LU on
     this one-cell film; asserted <= 3x the LU's + 2). ~6 CPU s."""
-    lu_case = SHORT.replace('[time]', '[qp]\npreconditioner = "lu"\n[time]')
-    sw, rows = _run(write_case, tmp_path, "bdf1", "1 ns")
-    lu, lrows = _run(write_case, tmp_path / "lu", "bdf1", "1 ns", text=lu_case)
+    sw, lu = _default_and(write_case, tmp_path, 'preconditioner = "lu"')
     assert sw["qp_preconditioner_fine"] == "sweep"
     assert lu["qp_preconditioner_fine"] == "lu"
-    for s, r in ((sw, rows), (lu, lrows)):
-        assert s["status"] == 0
-        _balanced(s, r)
-    for a, b in zip(lrows, rows, strict=True):
-        for k in ("E_qp_J", "E_phonon_J", "N_qp:upper", "N_pair"):
-            assert float(b[k]) == pytest.approx(float(a[k]), rel=1e-9, abs=1e-30)
     per = [s["qp_linear_iterations"] / s["qp_newton_iterations"] for s in (sw, lu)]
     assert per[0] <= 3 * per[1] + 2
 
@@ -44,17 +53,9 @@ def test_an_exact_films_coarse_level_gives_the_inexact_run_in_fewer_krylov(write
     the outer FGMRES then corrects). Measured: rows 9e-12 apart; 15 Newton steps each,
     45 outer Krylov (3.0 per Newton) with 45 one-solve LUs against 60 (4.0) with 60
     coarse solves of 382 ILU(0) iterations. ~5 CPU s."""
-    old = SHORT.replace('[time]', '[qp]\ncoarse = "inexact"\n[time]')
-    ex, rows = _run(write_case, tmp_path, "bdf1", "1 ns")
-    inex, irows = _run(write_case, tmp_path / "inexact", "bdf1", "1 ns", text=old)
+    ex, inex = _default_and(write_case, tmp_path, 'coarse = "inexact"')
     assert ex["qp_preconditioner_coarse"] == "exact"
     assert inex["qp_preconditioner_coarse"] == "inexact"
-    for s, r in ((ex, rows), (inex, irows)):
-        assert s["status"] == 0
-        _balanced(s, r)
-    for a, b in zip(irows, rows, strict=True):
-        for k in ("E_qp_J", "E_phonon_J", "N_qp:upper", "N_pair"):
-            assert float(b[k]) == pytest.approx(float(a[k]), rel=1e-9, abs=1e-30)
     c = ex["qp_coarse_solves"]
     assert c["solves"] > 0 and c["iterations"] == c["solves"] and c["unconverged"] == 0
     assert inex["qp_coarse_solves"]["iterations"] > inex["qp_coarse_solves"]["solves"]

@@ -45,23 +45,35 @@ def test_switch_is_carried_over_the_rebuilt_problems_and_keeps_the_answer(tmp_pa
     assert base["fine_preconditioner"] == sw["fine_preconditioner"] == "sweep"
     assert SWITCH not in log_b
     assert log_s.count(SWITCH) == 1
-    assert sw["qp_number"]["final"] == pytest.approx(base["qp_number"]["final"],
-                                                     rel=1e-8, abs=0)
+    _same_answer(base, fb, sw, fs)
+
+
+def _same_answer(base: dict, fb: dict, other: dict, fo: dict) -> None:
+    """Two runs' final QP numbers and every field equal to 1e-8 (the Newton and Krylov
+    tolerances)."""
+    assert other["qp_number"]["final"] == pytest.approx(base["qp_number"]["final"],
+                                                        rel=1e-8, abs=0)
     for name, v in fb.items():
         scale = np.max(np.abs(v))
-        assert np.max(np.abs(fs[name] - v)) <= 1e-8 * scale, name
+        assert np.max(np.abs(fo[name] - v)) <= 1e-8 * scale, name
 
 
 def test_a_negative_limit_is_refused_with_the_key(tmp_path):
     """``coarse_switch = -1`` stops before the run with the key, the file and the fix."""
+    case, err = _refused(tmp_path, "coarse_switch = -1")
+    assert "solver.petsc.coarse_switch" in err and str(case) in err and "0: never" in err
+
+
+def _refused(tmp_path, petsc: str):
+    """The small case with ``[solver] petsc = { <petsc> }``, run: it must fail; returns
+    the case file and what the run printed."""
     d = tmp_path / "bad"
     d.mkdir()
     case = case_variant(CASE, d, **SMALL)
-    case.write_text(case.read_text() + "\n[solver]\npetsc = { coarse_switch = -1 }\n")
+    case.write_text(case.read_text() + f"\n[solver]\npetsc = {{ {petsc} }}\n")
     proc = run_fvqp(["run", case, "--output", d / "out"], check=False)
     assert proc.returncode != 0
-    err = proc.stdout + proc.stderr
-    assert "solver.petsc.coarse_switch" in err and str(case) in err and "0: never" in err
+    return case, proc.stdout + proc.stderr
 
 
 def test_unconverged_coarse_solves_are_counted_and_reported(tmp_path):
@@ -96,22 +108,12 @@ def test_an_exact_coarse_solve_gives_the_inexact_answer(tmp_path):
     assert base["coarse_solve"] == "inexact" and ex["coarse_solve"] == "exact"
     c = ex["coarse_solves"]
     assert c["solves"] > 0 and c["iterations"] == c["solves"] and c["unconverged"] == 0
-    assert ex["qp_number"]["final"] == pytest.approx(base["qp_number"]["final"],
-                                                     rel=1e-8, abs=0)
-    for name, v in fb.items():
-        scale = np.max(np.abs(v))
-        assert np.max(np.abs(fe[name] - v)) <= 1e-8 * scale, name
+    _same_answer(base, fb, ex, fe)
 
 
 def test_an_unknown_coarse_solve_is_refused_with_the_key(tmp_path):
     """``coarse_solve = "direct"`` stops before the run with the key, the file and the
     choices."""
-    d = tmp_path / "bad"
-    d.mkdir()
-    case = case_variant(CASE, d, **SMALL)
-    case.write_text(case.read_text() + '\n[solver]\npetsc = { coarse_solve = "direct" }\n')
-    proc = run_fvqp(["run", case, "--output", d / "out"], check=False)
-    assert proc.returncode != 0
-    err = proc.stdout + proc.stderr
+    case, err = _refused(tmp_path, 'coarse_solve = "direct"')
     assert "solver.petsc.coarse_solve" in err and str(case) in err
     assert "exact, inexact" in err
