@@ -179,7 +179,7 @@ class ChipSimulation:
     def _qp_petsc(self) -> dict:
         """Newton of the QP step: :data:`QP_PETSC` (bte films), or the transport model's
         options for its Jacobian mode with the same tight Krylov solves."""
-        if self.qp_model != "transport":   # sweeps: an inexact coarse solve, FGMRES
+        if self.qp_model != "transport":   # FGMRES with sweeps or an inexact coarse
             varies = (self.qp.preconditioner.fine == "sweep"
                       or self.case.values["qp"]["coarse"] == "inexact")
             return {**QP_PETSC, **(SWEEP_PETSC if varies else {})}

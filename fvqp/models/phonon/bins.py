@@ -96,13 +96,17 @@ class BinSweeps:
         steady systems and those with the coarse level (its restriction is in the mesh's
         order), ``-<prefix>sweep 0``, or a PC named by the command line or the case
         (``-<prefix>pc_type``, ``pc_type`` of the case's options), whose order is the
-        user's."""
-        from ...solvers.linear import option_value
-        from ...solvers.options import given_by_user
+        user's. Decided once per problem (every system of a run in the same numbering)."""
+        if ("on", steady) not in self._orders:
+            from ...solvers.linear import option_value
+            from ...solvers.options import given_by_user
 
-        named = "pc_type" in (self.petsc or {}) or given_by_user(self.prefix + "pc_type")
-        if steady or self._coarse_on(steady) or named \
-                or not option_value(self.prefix + "sweep", SWEEP):
+            named = "pc_type" in (self.petsc or {}) or given_by_user(self.prefix +
+                                                                      "pc_type")
+            self._orders[("on", steady)] = not (
+                steady or self._coarse_on(steady) or named
+                or not option_value(self.prefix + "sweep", SWEEP))
+        if not self._orders[("on", steady)]:
             return None
         if members not in self._orders:
             from ...ordinates.sweeporder import cell_orders, coupled_order
