@@ -364,8 +364,10 @@ def bench(args) -> None:
         extrapolate(cn, new["dt_s"])
         return
     s = run_once(args, reuse=not args.rebuild)
-    if s is not None:
-        extrapolate(report(args, s, "rebuild" if args.rebuild else "reuse"), s["dt_s"])
+    if s is not None:   # adaptive steps (--rtol): the count measured, scaled to 1 us
+        steps = s["steps"] * TARGET["time_s"] / s["t_end_s"] if s.get("adaptive") else None
+        extrapolate(report(args, s, "rebuild" if args.rebuild else "reuse"),
+                    0.0 if steps else s["dt_s"], steps)
 
 
 def _nbytes(obj) -> int:
