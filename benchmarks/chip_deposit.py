@@ -366,12 +366,12 @@ def bench(args) -> None:
     s = run_once(args, reuse=not args.rebuild)
     if s is not None:   # adaptive steps (--rtol): the count measured, scaled to 1 us
         steps = s["steps"] * TARGET["time_s"] / s["t_end_s"] if s.get("adaptive") else None
+        extrapolate(report(args, s, "rebuild" if args.rebuild else "reuse"),
+                    0.0 if steps else s["dt_s"], steps)
         if steps and s["t_end_s"] < TARGET["time_s"] * (1 - 1e-9):
             print(f"(adaptive steps counted to {s['t_end_s'] * 1e9:g} ns and scaled linearly "
                   "to 1 us: the steps lengthen after the deposit, so this overstates the "
                   "count; --steps 200 runs to 1 us)")
-        extrapolate(report(args, s, "rebuild" if args.rebuild else "reuse"),
-                    0.0 if steps else s["dt_s"], steps)
 
 
 def _nbytes(obj) -> int:
