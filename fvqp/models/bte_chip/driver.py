@@ -180,8 +180,8 @@ class ChipSimulation:
         """Newton of the QP step: :data:`QP_PETSC` (bte films), or the transport model's
         options for its Jacobian mode with the same tight Krylov solves."""
         if self.qp_model != "transport":   # FGMRES with sweeps or an inexact coarse
-            varies = (self.qp.preconditioner.fine == "sweep"
-                      or self.case.values["qp"]["coarse"] == "inexact")
+            pc = self.qp.preconditioner
+            varies = pc.fine == "sweep" or pc.coarse_solve == "inexact"
             return {**QP_PETSC, **(SWEEP_PETSC if varies else {})}
         from ..transport.solver_config import petsc_options as _petsc
 
