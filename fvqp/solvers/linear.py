@@ -43,6 +43,41 @@ def csr_matrix(comm, csr, n_global: int):
         csr=(csr.indptr.astype(PETSc.IntType), csr.indices.astype(PETSc.IntType), csr.data))
 
 
+def bcsr_matrix(comm, csr, n_global: int, bs: int):
+    """A PETSc BAIJ matrix of ``bs`` x ``bs`` blocks from this rank's owned rows ``csr``
+    (as :func:`csr_matrix`; the owned rows and ``n_global`` multiples of ``bs``): every
+    block that holds an entry is stored dense. PETSc's LU of it runs on the dense
+    blocks (on the chip films' coarse level, 8 unknowns per cell, the numeric
+    factorisation took 0.10 against 0.50 s as AIJ, the same fill)."""
+    from petsc4py import PETSc
+
+    b = _blocks(csr, bs)
+    nr = csr.shape[0]
+    return PETSc.Mat().createBAIJ(
+        size=((nr, n_global), (nr, n_global)), bsize=bs, comm=comm,
+        csr=(b.indptr.astype(PETSc.IntType), b.indices.astype(PETSc.IntType),
+             b.data.ravel()))
+
+
+def set_blocked_values(mat, csr, bs: int) -> None:
+    """New values of :func:`bcsr_matrix`'s matrix ``mat`` from ``csr`` of the same
+    pattern (then ``mat.assemble()``)."""
+    from petsc4py import PETSc
+
+    b = _blocks(csr, bs)
+    mat.setValuesBlockedCSR(b.indptr.astype(PETSc.IntType),
+                            b.indices.astype(PETSc.IntType), b.data.ravel())
+
+
+def _blocks(csr, bs: int):
+    """``csr`` as sorted block rows of ``bs`` x ``bs`` blocks (scipy BSR, row-major
+    blocks as PETSc's default ``MAT_ROW_ORIENTED``)."""
+    b = csr.tobsr(blocksize=(bs, bs))
+    b.sum_duplicates()
+    b.sort_indices()
+    return b
+
+
 def option_value(name: str, default):
     """The value of the option ``name`` (with its prefix) in PETSc's database, of the
     type of ``default`` (str, int, float or bool), or ``default`` if it is not set."""

@@ -46,7 +46,7 @@ import scipy.sparse.linalg as spla
 
 from ..parallel.distribution import allgather_concat, allgather_objects, sum_in_place
 from ..setops import distinct
-from .linear import LinearSolver, csr_matrix
+from .linear import LinearSolver, bcsr_matrix, csr_matrix, option_value, set_blocked_values
 from .options import apply_options, given_by_user, set_from_options
 from .result import reason_name
 
@@ -121,6 +121,17 @@ def exact_defaults(comm) -> dict[str, object]:
     if comm.getSize() > 1:
         return {"ksp_type": "preonly", "pc_type": "redundant", "redundant_pc_type": "lu"}
     return {"ksp_type": "preonly", "pc_type": "lu"}
+
+
+def direct_lu(prefix: str) -> bool:
+    """Whether the KSP under ``prefix`` solves by PETSc's LU (``pc_type lu``, or
+    ``redundant`` with ``redundant_pc_type lu``) as its options stand: then
+    :meth:`CoarseCorrection.set_matrix` stores its operator as BAIJ blocks
+    (:func:`fvqp.solvers.linear.bcsr_matrix`), whose LU works on dense blocks."""
+    pc = option_value(prefix + "pc_type", "")
+    if pc == "redundant":
+        pc = option_value(prefix + "redundant_pc_type", "")
+    return pc == "lu"
 
 
 def _mat(comm, m: sp.csr_matrix, col_start: int, n_cols_local: int):
@@ -210,6 +221,9 @@ class CoarseCorrection(CoarseLevel):
         self.unconverged = 0
         self.solver: LinearSolver | None = None
         self._pattern: tuple | None = None  # the set_matrix operator's (indptr, indices)
+        #: set_matrix's operator stored as BAIJ blocks of ``block_size`` (decided at its
+        #: first matrix: a direct LU, :func:`direct_lu`, and no escalation)
+        self._blocked: bool | None = None
         self._Rm = self._Pm = None
         self._rc = self._ec = None
         #: the Galerkin product's A P and the fine matrix and its nonzeros it was built for
@@ -238,7 +252,11 @@ class CoarseCorrection(CoarseLevel):
             from petsc4py import PETSc
 
             it = PETSc.IntType
-            self.solver.mat.setValuesCSR(C.indptr.astype(it), C.indices.astype(it), C.data)
+            if self._blocked:
+                set_blocked_values(self.solver.mat, C, self.block_size)
+            else:
+                self.solver.mat.setValuesCSR(C.indptr.astype(it), C.indices.astype(it),
+                                             C.data)
             self.solver.mat.assemble()
             self.solver.set_operators()
             self.solver.ksp.setUp()
@@ -247,9 +265,15 @@ class CoarseCorrection(CoarseLevel):
         if self._escalate is not None and self._escalate.switched_at and \
                 not self._switched:          # another level sharing it switched
             self._adopt()
-        mat = csr_matrix(self.comm, C, C.shape[1])
-        if self.block_size > 1:
-            mat.setBlockSize(self.block_size)
+        if self._blocked is None:
+            self._blocked = self.block_size > 1 and self._escalate is None and \
+                direct_lu(self.prefix)
+        if self._blocked:
+            mat = bcsr_matrix(self.comm, C, C.shape[1], self.block_size)
+        else:
+            mat = csr_matrix(self.comm, C, C.shape[1])
+            if self.block_size > 1:
+                mat.setBlockSize(self.block_size)
         if self.solver is None:
             self.solver = LinearSolver(mat, self.prefix)  # options inserted at __init__
         else:

@@ -339,11 +339,9 @@ class InelasticPC:
         at more iterations); zeros without the global level."""
         if self._coarse_done is not None:
             return dict(self._coarse_done)
-        lvl = None if self.gc is None else self.gc.level
-        if lvl is None:
+        if self.gc is None:
             return {"solves": 0, "iterations": 0, "unconverged": 0}
-        return {"solves": lvl.solves, "iterations": lvl.iterations,
-                "unconverged": lvl.unconverged}
+        return self.gc.counts()
 
     def destroy(self) -> None:
         """Free the PETSc objects the preconditioner holds: :meth:`_jz`'s ghosted vector,
