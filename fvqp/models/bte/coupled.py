@@ -56,7 +56,7 @@ log = logging.getLogger("fvqp.bte")
 
 __all__ = ["PC_LAG", "StepClock", "coupled_problem", "coupled_steady", "coupled_transient",
            "coarse_escalation", "coarse_solve", "coarse_switch", "fine_pc", "forcing",
-           "pc_lag"]
+           "outer_krylov", "pc_lag"]
 
 #: how long the Newton preconditioner of a transient is kept (module docstring)
 PC_LAG = ("none", "step", "run")
@@ -377,8 +377,19 @@ def _petsc(sim) -> tuple[str, dict]:
            if k not in ("fine_pc", "pc_lag", "coarse_switch", "coarse_solve")
            and k not in FORCING_KEYS and not k.startswith(COARSE_PREFIX)}
     fine = fine_pc(sim)
-    var = SWEEP_KRYLOV if fine == "sweep" or coarse_solve(sim, fine) == "inexact" else {}
-    return d["solver"]["prefix"], {**COUPLED_PETSC, **var, **own}
+    return d["solver"]["prefix"], {**COUPLED_PETSC, **outer_krylov(fine, coarse_solve(sim, fine)),
+                                   **own}
+
+
+def outer_krylov(fine: str | None, coarse: str | None) -> dict:
+    """The outer Krylov options over :data:`~.inelastic.COUPLED_PETSC` for the collision
+    preconditioner with step 1 ``fine`` (``"sweep"`` or ``"lu"``) and the global coarse
+    solve ``coarse`` (``"exact"``, ``"inexact"`` or None): FGMRES
+    (:data:`~.inelastic.SWEEP_KRYLOV`) with sweeps or an inexact coarse solve (the
+    inexact coarse solve varies between applications), else none. The one rule of the
+    ``bte`` model (:func:`_petsc`, from the case) and of the chip's films (from their
+    preconditioner)."""
+    return dict(SWEEP_KRYLOV) if fine == "sweep" or coarse == "inexact" else {}
 
 
 def undershoot(sim, low: float, step: int, dt: float, seen: dict | None, order: int,

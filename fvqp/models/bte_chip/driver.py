@@ -36,10 +36,9 @@ from ...spectra import bose, fermi
 from ...units import E_CHARGE, HBAR, UnitSystem
 from ..base import MeshModel, OutputField
 from ..base.template import case_option_tables, reference_units
-from ..bte.coupled import COUPLED_PETSC, coupled_problem
+from ..bte.coupled import COUPLED_PETSC, coupled_problem, outer_krylov
 from ..bte.driver import OUTPUTS as BTE_OUTPUTS
 from ..bte.driver import BTESimulation
-from ..bte.inelastic import SWEEP_KRYLOV
 from ..phonon.driver import OUTPUTS as PHONON_OUTPUTS
 from ..phonon.driver import PhononSimulation
 from . import FILM_OVERRIDES, grid_top
@@ -62,10 +61,6 @@ OUTPUTS: dict[str, OutputField] = {
 #: that the energy and QP-number balances carry: ksp_rtol 1e-10 -> 1e-13 halved the
 #: small chip's energy imbalance, 7.5e-11 -> 5.1e-11 of the deposit)
 QP_PETSC = {**COUPLED_PETSC, "ksp_rtol": 1e-13}
-#: ... with ``[qp] preconditioner = "sweep"`` (the default): the ``bte`` model's own sweep
-#: path (FGMRES, the inexact coarse solve varies; :data:`fvqp.models.bte.inelastic.
-#: SWEEP_KRYLOV`)
-SWEEP_PETSC = SWEEP_KRYLOV
 
 __all__ = ["ChipModel", "ChipSimulation", "run"]
 
@@ -181,8 +176,7 @@ class ChipSimulation:
         options for its Jacobian mode with the same tight Krylov solves."""
         if self.qp_model != "transport":   # FGMRES with sweeps or an inexact coarse
             pc = self.qp.preconditioner
-            varies = pc.fine == "sweep" or pc.coarse_solve == "inexact"
-            return {**QP_PETSC, **(SWEEP_PETSC if varies else {})}
+            return {**QP_PETSC, **outer_krylov(pc.fine, pc.coarse_solve)}
         from ..transport.solver_config import petsc_options as _petsc
 
         return {**_petsc(self.qsim.case, self.qp.jacobian, self.qsim.lagged),
