@@ -100,7 +100,8 @@ class GlobalCoarse:
         #: local phonons condensed), each created at its first use
         self.levels: dict[int, CoarseCorrection] = {}
         self._csr: dict[int, tuple] = {}    # per level: the CSR slots of its entries
-        #: the Schur pieces of the last condensed update, ``(b, c, 1/d)``; None: whole
+        #: the pieces of the last condensed update, ``(B, C, 1/d, S)`` per cell (``d``
+        #: the diagonal of ``D``, ``S = A - B D^-1 C``); None: the whole system
         self.schur = None
         self.condense = defaults is None and p.Mp > 0 and self._split_local()
 
