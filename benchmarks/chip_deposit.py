@@ -267,10 +267,10 @@ def extrapolate(c: dict, dt_s: float, steps: float | None = None) -> float:
           f"{ph:.3g} CPU s + rest {rest:.3g} CPU s (films {100 * c['film_share']:.0f} % "
           f"of the cells as measured) -> {total / 60:.0f} min on 2 cores "
           f"(goal {TARGET['goal_s'] / 60:.0f} min: {total / TARGET['goal_s']:.1f}x)")
-    print("(an extrapolation: a run at the target's size, 2026-11-27, measured about 1.9 h "
-          "for this on 2 ranks -- slower-growing adaptive steps on the finer mesh, a cost "
-          "per step that grows with the step; docs/theory_phonon.md, 'A run at the "
-          "target's size')")
+    print("(an extrapolation: a run at the target's size, 2026-11-27, measured about "
+          "1.9 h for the target at adaptive rtol 0.1 on 2 ranks -- slower-growing adaptive "
+          "steps on the finer mesh, a cost per step that grows with the step; "
+          "docs/theory_phonon.md, 'A run at the target's size')")
     return total / 60
 
 
