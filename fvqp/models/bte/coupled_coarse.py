@@ -106,14 +106,16 @@ class GlobalCoarse:
         self.condense = defaults is None and p.Mp > 0 and self._split_local()
 
     def _split_local(self) -> bool:
-        """Split ``T`` into its QP rows/columns (kept in ``T``) and the entries in phonon
-        rows or columns (``_tloc``: cell, row, column, value in the cell's block). False
-        (nothing split) where one of the latter leaves its cell."""
+        """Split ``T`` (kept whole for the whole system) into its QP rows and columns
+        (``Tq``, in the condensed numbering) and the entries in phonon rows or columns
+        (``_tloc``: cell, row, column, value in the cell's block). False (nothing split)
+        where one of the latter leaves its cell on some rank (collective: every rank
+        takes the same branch, and the condensed distribution is built by all)."""
         T, Sc, N = self.T, self.Sc, self.p.N
         cr, kr = np.divmod(T.row, Sc)
         cc, kc = np.divmod(T.col, Sc)
         ph = (kr >= N) | (kc >= N)
-        if np.any(cr[ph] != cc[ph]):
+        if self.p.dist.max(1.0 if np.any(cr[ph] != cc[ph]) else 0.0) > 0.0:
             return False
         self._tloc = (cr[ph], kr[ph], kc[ph], T.data[ph])
         self.Tq = sp.coo_matrix((T.data[~ph], (cr[~ph] * N + kr[~ph],
