@@ -11,7 +11,10 @@ local phonons, mean free path 0.3) with a hot packet in half of it."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+import pytest
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from test_bte_mesh_collisions import _grid, make, packet
@@ -22,9 +25,11 @@ from fvqp.solvers import twolevel
 KINDS = {"left": "specular", "right": "diffuse", "bottom": "diffuse", "top": "specular"}
 
 
-def _pc(prefix: str, monkeypatch):
+def _pc(prefix: str, monkeypatch, tau_esc: float = math.inf):
     """The box's global-coarse preconditioner updated at the packet state (shift 1/3),
-    and every coarse matrix handed to a coarse level (scipy CSR, in order)."""
+    and every coarse matrix handed to a coarse level (scipy CSR, in order); ``tau_esc``:
+    the local phonons' escape time (finite: escape entries in the streaming part's
+    phonon rows, which the condensation folds into the cells' blocks)."""
     seen = []
     orig = twolevel.CoarseCorrection.set_matrix
 
@@ -33,7 +38,8 @@ def _pc(prefix: str, monkeypatch):
         orig(self, C)
 
     monkeypatch.setattr(twolevel.CoarseCorrection, "set_matrix", record)
-    p = make(_grid(), KINDS, nx=6, phonons="local", mfp=0.3, prefix=prefix)
+    p = make(_grid(), KINDS, nx=6, phonons="local", mfp=0.3, prefix=prefix,
+             tau_esc=tau_esc)
     pc = InelasticPC(p, global_coarse=True, prefix=prefix + "icoarse_")
     x = packet(p, amp=0.05).reshape(p.n, p.S)
     x[: p.n // 2, : p.nq] = p.equilibrium()[: p.nq]
@@ -46,19 +52,23 @@ def _whole_solve(gc, C: sp.csr_matrix, r: np.ndarray) -> np.ndarray:
     return gc.prolong(spla.spsolve(C.tocsc(), gc.restrict(r)))
 
 
-def test_condensed_coarse_solve_is_the_exact_solve_of_the_whole_system(monkeypatch):
+@pytest.mark.parametrize("tau_esc", [math.inf, 5.0])
+def test_condensed_coarse_solve_is_the_exact_solve_of_the_whole_system(monkeypatch,
+                                                                        tau_esc):
     """The coarse level holds ``cells x N`` unknowns as BAIJ blocks of ``N``, and its
     correction equals scipy's LU of the whole ``cells x (N + M)`` Galerkin matrix to
     1e-12 (relative, on random residuals). The whole matrix is the one the same
-    preconditioner assembles when the condensation is switched off."""
-    p, pc, seen = _pc("bte_cond_a_", monkeypatch)
+    preconditioner assembles when the condensation is switched off. With a finite
+    escape time the streaming part holds phonon entries (folded into the cells' ``D``)."""
+    p, pc, seen = _pc("bte_cond_a_", monkeypatch, tau_esc)
     gc = pc.gc
     assert p.Mp > 0 and gc.condense and gc.schur is not None
+    assert (len(gc._tloc[0]) > 0) == math.isfinite(tau_esc)
     lv = gc.level
     assert lv.block_size == p.N and lv.solver.mat.getType() == "seqbaij"
     assert seen[-1].shape == (p.n * p.N, p.n * p.N)
     # the whole system, from the same preconditioner without the condensation
-    _, whole, seen_w = _pc("bte_cond_b_", monkeypatch)
+    _, whole, seen_w = _pc("bte_cond_b_", monkeypatch, tau_esc)
     whole.gc.condense = False
     whole.update(whole.y.ravel(), whole.shift)
     C = seen_w[-1]

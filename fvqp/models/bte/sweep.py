@@ -54,16 +54,6 @@ __all__ = ["RANK_SPLITS", "BinSplitSweep", "StageSweep", "across_ranks", "bin_or
            "topological_levels", "topological_order"]
 
 
-
-
-
-
-
-
-
-
-
-
 def ordinate_couplings(pattern: sp.spmatrix, K: int) -> sp.csr_matrix:
     """The couplings between different ordinates (walls, interfaces) of a matrix in the
     bin layout (rows ``c (K+1) + b`` owned, columns local), in the layout ``cell K + k``
@@ -115,10 +105,6 @@ def coupled_stages(stage: np.ndarray, N: int, Mp: int) -> np.ndarray:
     one = bin_stages(stage).reshape(n, -1)
     last = np.repeat(stage.max(axis=1, initial=0)[:, None], Mp, axis=1)
     return np.concatenate([np.tile(one, (1, N)), last], axis=1).ravel()
-
-
-
-
 
 
 def across_ranks(prefix: str, size: int) -> tuple[int, bool] | None:
