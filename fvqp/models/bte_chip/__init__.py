@@ -105,6 +105,15 @@ _SECTIONS = {
                        "(\"sweep\"; one QP Newton step less per step) or 0 (\"zero\", the "
                        "default before 2026-11-25); the same converged step",
                        default="sweep", choices=("sweep", "zero")),
+        "confirm": Field("str", "how an iterate of the coupled iteration is accepted: "
+                         "by the phonon sweep at its film rates (\"sweep\") or, "
+                         "without that sweep, when a bound on what it would change "
+                         "(the phonon systems' diagonal dominance) keeps the mismatch "
+                         "within rtol (\"bound\": the same tolerance, one sweep less "
+                         "in most steps, but adaptive runs on 2 ranks then differ from "
+                         "serial ones by ~1e-7 instead of ~1e-11; docs/theory_phonon.md)",
+                         default="sweep",
+                         choices=("bound", "sweep")),
     }),
     "qp": Section({
         "model": Field("str", "QPs of the films: \"bte\" (discrete ordinates, elastic "

@@ -169,7 +169,7 @@ class ChipSimulation:
                                QP_PREFIX, qp_petsc, c["coupling"], c["rtol"],
                                c["max_iterations"],
                                lambda t: f"{self.units.to_si(t, 'time'):.6g} s",
-                               d["time"]["scheme"], c["start"])
+                               d["time"]["scheme"], c["start"], c["confirm"])
 
     def _qp_petsc(self) -> dict:
         """Newton of the QP step: :data:`QP_PETSC` (bte films), or the transport model's

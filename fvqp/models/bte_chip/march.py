@@ -110,6 +110,7 @@ class ChipMarch:
             chain.newton, chain.linear = meta["newton"], meta["linear"]
             chain.iterations = meta.get("coupled", 0)
             chain.predictor_sweeps = meta.get("start_sweeps", 0)
+            chain.skipped_sweeps = meta.get("skipped_sweeps", 0)
             self.prev = Previous(*_unpack(sim, cells, "prev"), meta["acc_prev"],
                                  meta["inc_prev"]) if meta.get("has_prev") else None
         else:
@@ -287,7 +288,8 @@ class ChipMarch:
                       "nreg0": [float(v) for v in self.nreg0], "its": self.its,
                       "newton": chain.newton, "linear": chain.linear,
                       "coupled": chain.iterations,
-                      "start_sweeps": chain.predictor_sweeps, **extra})
+                      "start_sweeps": chain.predictor_sweeps,
+                      "skipped_sweeps": chain.skipped_sweeps, **extra})
 
 
 def march(sim, writer, out_dir: str, max_steps=None, resume: bool = False) -> dict:
@@ -339,6 +341,7 @@ def march(sim, writer, out_dir: str, max_steps=None, resume: bool = False) -> di
             "qp_newton_iterations": chain.newton, "qp_linear_iterations": chain.linear,
             "coupling": chain.coupling, "coupled_iterations": chain.iterations,
             "coupled_start_sweeps": chain.predictor_sweeps,
+            "coupled_sweeps_saved": chain.skipped_sweeps,
             "coupled_worst_mismatch": chain.worst,
             "coupled_unconverged_steps": chain.unconverged,
             "E_deposited_J": named.get("sources", 0.0),

@@ -28,6 +28,7 @@ import scipy.sparse as sp
 
 from ...parallel.blocked import BlockDistribution
 from ...solvers.linear import LinearSolver, csr_matrix
+from .monotone import certify
 
 log = logging.getLogger("fvqp.phonon")
 
@@ -205,13 +206,16 @@ class BinSweeps:
         bins = self.groups[gi]
         a, extra = self._kept_coefficient(gi, float(a), extra)
         order = self._order(len(bins), a == 0)
-        if len(bins) == 1:
-            def build():
-                return self._global_rows(self.local_matrix(bins[0], a), None, order)
-        else:
-            def build():
-                return self._global_rows(self.group_matrix(gi, a), self._group_layout(gi),
-                                         order)
+
+        def build():
+            single = len(bins) == 1
+            m = self.local_matrix(bins[0], a) if single else self.group_matrix(gi, a)
+            self._certified[(gi, a)] = a > 0 and certify(
+                m, self.n, self.K, len(bins), self.quad.weights, np.stack(
+                    [self.states[self.reg[:self.n], j] * self.vol * a for j in bins],
+                    axis=1))
+            return self._global_rows(m, None if single else self._group_layout(gi),
+                                     order)
         shift = self._extra_diagonal(bins, extra)
         return self._systems.solver((gi, a), build,
                                     shift if order is None else shift[order],
@@ -228,10 +232,14 @@ class BinSweeps:
         cached system per step; and a resumed run solves the very systems of the
         uninterrupted one. Without it, ``a`` as given (one system per coefficient: the
         fixed steps' one or two)."""
+        ref = self._solved_coefficient(a)
+        return (a, extra) if ref == a else (ref, extra + (a - ref))
+
+    def _solved_coefficient(self, a: float) -> float:
+        """The time coefficient of the matrix that solves for ``a``
+        (:meth:`_kept_coefficient`)."""
         ref = self.time_reference
-        if ref is None or a == 0 or a == ref:
-            return a, extra
-        return ref, extra + (a - ref)
+        return a if ref is None or a == 0 else ref
 
     def release(self) -> None:
         """Destroy the cached solvers."""
@@ -239,6 +247,7 @@ class BinSweeps:
             s.destroy()
         self._ksp.clear()
         self._systems.release()
+        self._certified.clear()
 
     def sweep(self, a: float, hist=None, src=None, x0=None, extra=None, rtol=None):
         """All bins from the highest down (decay gains from the new states above);
@@ -252,6 +261,7 @@ class BinSweeps:
         xs = np.zeros((self.N, self.n * self.B))
         gain = np.zeros((self.N, self.n, self.K) if self.decay_kernels else (self.N, self.n))
         res = [None] * self.N
+        certified = extra is not None and self.reuse
         top = [self.omega[g[0]] for g in self.groups]
         for gi in np.argsort(-np.asarray(top), kind="stable"):  # products: lower energies
             bins = self.groups[gi]
@@ -262,6 +272,8 @@ class BinSweeps:
             j = bins[0]
             if extra is not None and self.reuse:
                 ksp = self._shifted(gi, a, extra)
+                certified = certified and self._certified.get(
+                    (gi, self._solved_coefficient(float(a))), False)
             elif len(bins) == 1:
                 ksp = self._solver(self.local_matrix(j, a, extra[j]), steady=a == 0) \
                     if rebuild else \
@@ -298,6 +310,7 @@ class BinSweeps:
                 if not res[j].success:
                     log.error("bin %d: KSP did not converge (reason %d)", j, res[j].reason)
                 self.add_decay_gains(j, xs[j], gain)
+        self.certified = certified
         return xs, res
 
     def _interleave(self, parts: list) -> np.ndarray:

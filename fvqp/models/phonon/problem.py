@@ -259,6 +259,13 @@ class PhononProblem(BinSweeps):
         self._orders: dict = {}
         #: the systems of sweeps with ``extra`` (:meth:`_shifted`)
         self._systems = ShiftedSystems(self.prefix, self.dist.comm)
+        #: per system of :meth:`_shifted`, whether this rank's rows carry the margins
+        #: of :mod:`.monotone` (set where the system is built)
+        self._certified: dict = {}
+        #: whether every system of the last sweep was solved on cached matrices with
+        #: certified margins (this rank; :attr:`sweep_bound` then bounds the change
+        #: that new per-cell rates make)
+        self.certified = False
         #: the one time coefficient whose systems every step's are folded onto, or None
         #: (:meth:`_kept_coefficient`; the chip's adaptive steps set it)
         self.time_reference: float | None = None

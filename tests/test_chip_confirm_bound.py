@@ -1,0 +1,174 @@
+"""The coupled iteration of the chip chain accepted without its confirming sweep
+(``[chain] confirm = "bound"``, :meth:`fvqp.models.bte_chip.coupling.ChipChain._stale_miss`)
+and the certificate behind it (:mod:`fvqp.models.phonon.monotone`): the phonon bin
+systems' ordinate rows dominate their off-diagonal entries by their time term, so a
+residual in the film cells moves no occupation by more than its largest ratio to the
+margins."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import scipy.sparse.linalg as spla
+from test_bte_chip import CLOSED, _rows
+
+from conftest import run_fvqp
+from fvqp.case.loader import load_case
+from fvqp.models.phonon.monotone import certify
+
+
+@pytest.fixture
+def closed_sim(write_case):
+    from fvqp.models.bte_chip.driver import ChipSimulation
+
+    sim = ChipSimulation(load_case(write_case(CLOSED, "closed_chip.toml")))
+    yield sim
+    sim.psim.problem.release()
+
+
+def _time_term(ph, j, a):
+    return (ph.states[ph.reg[: ph.n], j] * ph.vol * a)[:, None]
+
+
+def test_bin_systems_are_certified_and_the_margin_is_the_time_term(closed_sim):
+    """Every bin system of the closed chip (specular and diffuse walls, a DMM
+    interface, a film) has ordinate rows dominant by exactly S a where streaming and the
+    interface conserve phonons (no bath here): certified at its time term, refused at
+    1.001 x it, refused when one off-diagonal entry grows by half (the row's dominance
+    falls below S a), and refused when an angle-average row is not the quadrature's
+    average."""
+    ph = closed_sim.psim.problem
+    a = 1.0 / closed_sim.dt
+    for j in range(ph.N):
+        m = ph.local_matrix(j, a)
+        assert certify(m, ph.n, ph.K, 1, ph.quad.weights, _time_term(ph, j, a))
+        assert not certify(m, ph.n, ph.K, 1, ph.quad.weights,
+                           1.001 * _time_term(ph, j, a))
+    m = ph.local_matrix(ph.N - 1, a).tocsr()
+    row = 0                                   # an ordinate row of cell 0
+    lo, hi = m.indptr[row], m.indptr[row + 1]
+    off = [p for p in range(lo, hi) if m.indices[p] != row and m.data[p] < 0]
+    assert off
+    m.data[off[0]] *= 1.5
+    assert not certify(m, ph.n, ph.K, 1, ph.quad.weights, _time_term(ph, ph.N - 1, a))
+    # an angle-average row that is not the quadrature's average is refused
+    m = ph.local_matrix(0, a).tocsr()
+    avg = ph.K                                # cell 0's average row
+    p = m.indptr[avg]
+    m.data[p if m.indices[p] != avg else p + 1] *= 1.5
+    assert not certify(m, ph.n, ph.K, 1, ph.quad.weights, _time_term(ph, 0, a))
+
+
+def test_film_residual_moves_no_occupation_beyond_the_bound(closed_sim):
+    """A residual in the film cells' ordinate rows, with film rates rho (some negative,
+    a + rho > 0) on their diagonal: the exact correction (scipy's LU) is at most
+    max |r| / (S (a + rho)) anywhere; a residual equal to the film rows' margins moves
+    their occupations by almost that bound (the films' own rows dominate), a random one
+    by less."""
+    ph, ch = closed_sim.psim.problem, closed_sim.chain
+    a = 1.0 / closed_sim.dt
+    film = ch.ex.sel_b
+    rng = np.random.default_rng(7)
+    for j in (0, ph.N // 2, ph.N - 1):
+        rho = np.zeros(ph.n)
+        rho[film] = a * rng.uniform(-0.9, 5.0, film.size)
+        m = ph.local_matrix(j, a, rho).tocsc()
+        r = np.zeros((ph.n, ph.B))
+        r[film, : ph.K] = rng.standard_normal((film.size, ph.K))
+        e = spla.spsolve(m, r.ravel()).reshape(ph.n, ph.B)
+        S = ph.states[ph.reg[: ph.n], j] * ph.vol
+        bound = np.max(np.abs(r[film, : ph.K]) / (S[film] * (a + rho[film]))[:, None])
+        assert np.max(np.abs(e)) <= bound * (1 + 1e-10)
+        r[film, : ph.K] = (S[film] * (a + rho[film]))[:, None]
+        e = spla.spsolve(m, r.ravel()).reshape(ph.n, ph.B)
+        assert 0.5 < np.max(np.abs(e)) <= 1.0 + 1e-10
+
+
+def _run(write_case, tmp_path, confirm: str):
+    from fvqp.models.bte_chip import run
+
+    text = CLOSED + f'[chain]\nconfirm = "{confirm}"\n'
+    r = run(load_case(write_case(text, f"closed_{confirm}.toml")),
+            output_dir=str(tmp_path / confirm))
+    s = r.summary
+    assert s["status"] == 0 and s["coupled_unconverged_steps"] == 0
+    assert abs(s["energy_imbalance_J"]) < 1e-10 * s["E_deposited_J"]
+    q = s["qp_number"]
+    assert q["final"] - q["initial"] == pytest.approx(q["pair_processes"], rel=1e-9, abs=0)
+    return s
+
+
+def test_bound_saves_sweeps_with_the_same_step(write_case, tmp_path):
+    """``confirm = "bound"`` (default) against ``"sweep"`` on the closed chip: iterations
+    accepted without their sweep, fewer phonon Krylov iterations, the same QP Newton
+    steps, and the same converged chain (QP number and energies to 1e-7, the coupled
+    tolerance being 1e-4 of the film occupations); energy and pairs as exact."""
+    b, s = (_run(write_case, tmp_path, c) for c in ("bound", "sweep"))
+    assert s["coupled_sweeps_saved"] == 0
+    assert b["coupled_sweeps_saved"] >= b["steps"] // 2
+    assert b["phonon_linear_iterations"] < s["phonon_linear_iterations"]
+    assert b["coupled_iterations"] == s["coupled_iterations"]
+    assert b["coupled_worst_mismatch"] <= 1e-4
+    assert b["qp_number"]["final"] == pytest.approx(s["qp_number"]["final"], rel=1e-7,
+                                                    abs=0)
+    for k in ("final_qp", "final_phonon"):
+        assert b["energy_J"][k] == pytest.approx(s["energy_J"][k], rel=1e-7, abs=0)
+
+
+def test_the_bound_holds_at_every_iterate(write_case, tmp_path, monkeypatch):
+    """Every iterate's bound (:meth:`ChipChain._stale_miss`) against the mismatch the
+    sweep it would save then measures (the sweep done anyway): never below it, and
+    within 10x of it where it would have accepted the iterate."""
+    from fvqp.models.bte_chip.coupling import ChipChain
+
+    events = []
+    stale, mismatch = ChipChain._stale_miss, ChipChain._mismatch
+
+    def record_bound(self, *args):
+        events.append(("bound", stale(self, *args)))
+        return np.inf                           # the sweep is done anyway
+
+    def record_miss(self, nu, nbar):
+        out = mismatch(self, nu, nbar)
+        events.append(("miss", out[0]))
+        return out
+
+    monkeypatch.setattr(ChipChain, "_stale_miss", record_bound)
+    monkeypatch.setattr(ChipChain, "_mismatch", record_miss)
+    _run(write_case, tmp_path, "bound")
+    pairs = [(b, m) for (kb, b), (km, m) in zip(events, events[1:], strict=False)
+             if kb == "bound" and km == "miss"]
+    assert len(pairs) >= 10
+    assert all(m <= b * (1 + 1e-9) for b, m in pairs)
+    accepted = [(b, m) for b, m in pairs if b <= 1e-4]
+    assert accepted and all(b <= 10 * max(m, 1e-14) for b, m in accepted)
+
+
+def test_bound_on_two_ranks_equals_serial_and_resumes(write_case, tmp_path):
+    """``confirm = "bound"`` with fixed steps: `mpiexec -n 2` (the bound's decision is
+    one for all ranks) takes the same decisions as the serial run and gives its energies,
+    QP numbers and series rows to 1e-8; stopped after 4 steps and resumed, the counter of
+    saved sweeps and every row equal the uninterrupted run's (1e-12)."""
+    case = write_case(CLOSED + '[chain]\nconfirm = "bound"\n', "closed_chip.toml")
+    run_fvqp(["run", case, "--output", tmp_path / "s"])
+    run_fvqp(["run", case, "--output", tmp_path / "p"], nproc=2)
+    first = run_fvqp(["run", case, "--output", tmp_path / "r", "--max-steps", "4"],
+                     check=False)
+    s1 = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert s1["status"] == 1 and s1["steps"] == 4, first.stderr
+    run_fvqp(["run", case, "--output", tmp_path / "r", "--resume"])
+    sa, sb, sr = (json.loads((tmp_path / d / "summary.json").read_text())
+                  for d in ("s", "p", "r"))
+    assert sb["ranks"] == 2 and sb["status"] == 0 and sr["status"] == 0
+    assert sa["coupled_sweeps_saved"] > 0
+    assert sb["coupled_sweeps_saved"] == sr["coupled_sweeps_saved"] == \
+        sa["coupled_sweeps_saved"]
+    ra = _rows(tmp_path / "s" / "closed_chip_series.csv")
+    for d, tol in (("p", 1e-8), ("r", 1e-12)):
+        rb = _rows(tmp_path / d / "closed_chip_series.csv")
+        assert len(rb) == len(ra) == 11
+        for a, b in zip(ra, rb, strict=True):
+            for k in ("E_qp_J", "E_phonon_J", "N_qp:upper"):
+                assert float(b[k]) == pytest.approx(float(a[k]), rel=tol, abs=1e-30)
