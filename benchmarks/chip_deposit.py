@@ -19,7 +19,9 @@ unknown-updates per second per core (phonon unknowns x steps / wall time / ranks
 wall time includes the QP Newton steps), peak memory per phonon unknown, the coupled
 iterations per step (``[chain] coupling = "coupled"``: a QP Newton step and a phonon
 sweep each; with ``[chain] start = "sweep"``, the default, one phonon sweep more per step
-starts them; ``FVQP_CHIP_START=zero``: the start from r = 0 before 2026-11-25), the
+starts them; ``FVQP_CHIP_START=zero``: the start from r = 0 before 2026-11-25;
+``FVQP_CHIP_CONFIRM=bound``: iterates accepted without their confirming sweep where a
+bound allows, ``[chain] confirm``, the sweeps saved subtracted), the
 Krylov iterations per phonon bin, the QP Newton/Krylov counts and the QP
 preconditioner's builds, reuses and CPU time (``--no-lag``: rebuilt at every Newton
 iteration, as ``-chip_qp_pc_lag 0``). Compare runs with more
@@ -119,8 +121,9 @@ def _case_text(args) -> str:
     text = case_variant_text(f"{name}.toml", mesh, subs)
     if getattr(args, "qp_coarse", None):   # the films' coarse level (bte films)
         text += f'\n[qp]\ncoarse = "{args.qp_coarse}"\n'
-    start = os.environ.get("FVQP_CHIP_START")
-    return text + f'\n[chain]\nstart = "{start}"\n' if start else text
+    chain = {k: os.environ.get(f"FVQP_CHIP_{k.upper()}") for k in ("start", "confirm")}
+    chain = "".join(f'{k} = "{v}"\n' for k, v in chain.items() if v)
+    return text + f"\n[chain]\n{chain}" if chain else text
 
 
 def run_once(args, reuse: bool, model=None) -> dict | None:
@@ -185,7 +188,8 @@ def report(args, s: dict, label: str) -> dict:
     per_bin = s["phonon_linear_iterations"] / max(1, steps * s["phonon_nodes"])
     its = s.get("coupled_iterations") or steps          # the split: one sweep per step
     pre = s.get("coupled_start_sweeps", 0)   # the sweeps that start the coupled iteration
-    sw = its + pre                            # phonon sweeps
+    saved = s.get("coupled_sweeps_saved", 0)  # iterations accepted without their sweep
+    sw = its + pre - saved                    # phonon sweeps
     ph = s["phonon_seconds"]
     tph = ph["setup"] + ph["solve"]
     print(f"[{label}] mesh {args.mesh}, {args.films} films: {s['n_cells']} cells, "
@@ -212,7 +216,8 @@ def report(args, s: dict, label: str) -> dict:
           "(includes the interpreter and PETSc, ~150 MB)")
     print(f"[{label}] coupling {s.get('coupling', 'split')}: {its / steps:.2f} iterations "
           f"per step (each a QP Newton step and a phonon sweep) + {pre / steps:.2f} start "
-          "sweeps per step (phonons only)")
+          f"sweeps per step (phonons only) - {saved / steps:.2f} iterations per step "
+          "accepted without their sweep ([chain] confirm)")
     sweep = s["phonon_linear_iterations"] / max(1, sw * s["phonon_nodes"])
     print(f"[{label}] Krylov per phonon bin per sweep {sweep:.1f} (per step {per_bin:.1f}); "
           f"QP Newton {s['qp_newton_iterations']}, QP Krylov {s['qp_linear_iterations']}")
