@@ -142,14 +142,18 @@ def test_coupled_step_is_first_order_and_the_splitting_was_the_error(write_case,
     assert split < 0.7 * limit
 
 
-@pytest.mark.parametrize("film", ["bte", "transport"])
-def test_two_ranks_equal_serial_and_resume(write_case, tmp_path, film):
+@pytest.mark.parametrize(("film", "confirm"), [("bte", "sweep"), ("transport", "sweep"),
+                                               ("bte", "bound")])
+def test_two_ranks_equal_serial_and_resume(write_case, tmp_path, film, confirm):
     """The closed chip serially, with `mpiexec -n 2` (the film's 4 cells and the chip's 44
     distributed independently; the QP/phonon exchange between them) and stopped after 4
     steps then resumed (checkpoint at step 3 and at the stop): energies, QP numbers and
     every series row agree to 1e-8 (ranks) and 1e-12 (resume) — with bte films and with
-    diffusive transport films (``[qp] model = "transport"``)."""
-    closed_case = write_case(CLOSED + f'[qp]\nmodel = "{film}"\n', "closed_chip.toml")
+    diffusive transport films (``[qp] model = "transport"``), and with iterates accepted
+    without their confirming sweep (``[chain] confirm = "bound"``: one decision for all
+    ranks; the same number of saved sweeps serially, on 2 ranks and resumed)."""
+    closed_case = write_case(CLOSED + f'[qp]\nmodel = "{film}"\n[chain]\nconfirm = '
+                             f'"{confirm}"\n', "closed_chip.toml")
     run_fvqp(["run", closed_case, "--output", tmp_path / "s"])
     run_fvqp(["run", closed_case, "--output", tmp_path / "p"], nproc=2)
     first = run_fvqp(["run", closed_case, "--output", tmp_path / "r", "--max-steps", "4"],
@@ -160,6 +164,8 @@ def test_two_ranks_equal_serial_and_resume(write_case, tmp_path, film):
     sa, sb, sr = (json.loads((tmp_path / d / "summary.json").read_text())
                   for d in ("s", "p", "r"))
     assert sb["ranks"] == 2 and sb["status"] == 0 and sr["status"] == 0
+    saved = [x["coupled_sweeps_saved"] for x in (sa, sb, sr)]
+    assert saved == [saved[0]] * 3 and (saved[0] > 0) == (confirm == "bound")
     for other, tol in ((sb, 1e-8), (sr, 1e-12)):
         for k in ("final_qp", "final_phonon"):
             assert other["energy_J"][k] == pytest.approx(sa["energy_J"][k], rel=tol, abs=0)

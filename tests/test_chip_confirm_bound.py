@@ -7,14 +7,11 @@ margins."""
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 import scipy.sparse.linalg as spla
-from test_bte_chip import CLOSED, _rows
+from test_bte_chip import CLOSED
 
-from conftest import run_fvqp
 from fvqp.case.loader import load_case
 from fvqp.models.phonon.monotone import certify
 
@@ -145,30 +142,3 @@ def test_the_bound_holds_at_every_iterate(write_case, tmp_path, monkeypatch):
     accepted = [(b, m) for b, m in pairs if b <= 1e-4]
     assert accepted and all(b <= 10 * max(m, 1e-14) for b, m in accepted)
 
-
-def test_bound_on_two_ranks_equals_serial_and_resumes(write_case, tmp_path):
-    """``confirm = "bound"`` with fixed steps: `mpiexec -n 2` (the bound's decision is
-    one for all ranks) takes the same decisions as the serial run and gives its energies,
-    QP numbers and series rows to 1e-8; stopped after 4 steps and resumed, the counter of
-    saved sweeps and every row equal the uninterrupted run's (1e-12)."""
-    case = write_case(CLOSED + '[chain]\nconfirm = "bound"\n', "closed_chip.toml")
-    run_fvqp(["run", case, "--output", tmp_path / "s"])
-    run_fvqp(["run", case, "--output", tmp_path / "p"], nproc=2)
-    first = run_fvqp(["run", case, "--output", tmp_path / "r", "--max-steps", "4"],
-                     check=False)
-    s1 = json.loads((tmp_path / "r" / "summary.json").read_text())
-    assert s1["status"] == 1 and s1["steps"] == 4, first.stderr
-    run_fvqp(["run", case, "--output", tmp_path / "r", "--resume"])
-    sa, sb, sr = (json.loads((tmp_path / d / "summary.json").read_text())
-                  for d in ("s", "p", "r"))
-    assert sb["ranks"] == 2 and sb["status"] == 0 and sr["status"] == 0
-    assert sa["coupled_sweeps_saved"] > 0
-    assert sb["coupled_sweeps_saved"] == sr["coupled_sweeps_saved"] == \
-        sa["coupled_sweeps_saved"]
-    ra = _rows(tmp_path / "s" / "closed_chip_series.csv")
-    for d, tol in (("p", 1e-8), ("r", 1e-12)):
-        rb = _rows(tmp_path / d / "closed_chip_series.csv")
-        assert len(rb) == len(ra) == 11
-        for a, b in zip(ra, rb, strict=True):
-            for k in ("E_qp_J", "E_phonon_J", "N_qp:upper"):
-                assert float(b[k]) == pytest.approx(float(a[k]), rel=tol, abs=1e-30)
