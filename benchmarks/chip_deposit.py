@@ -20,8 +20,9 @@ wall time includes the QP Newton steps), peak memory per phonon unknown, the cou
 iterations per step (``[chain] coupling = "coupled"``: a QP Newton step and a phonon
 sweep each; with ``[chain] start = "sweep"``, the default, one phonon sweep more per step
 starts them; ``FVQP_CHIP_START=zero``: the start from r = 0 before 2026-11-25;
-``FVQP_CHIP_CONFIRM=bound``: iterates accepted without their confirming sweep where a
-bound allows, ``[chain] confirm``, the sweeps saved subtracted), the
+``FVQP_CHIP_CONFIRM=sweep``: every iterate confirmed by a sweep, before 2026-11-27;
+the default ``[chain] confirm = "bound"`` accepts iterates without it where a bound
+allows, and those saved sweeps are not counted), the
 Krylov iterations per phonon bin, the QP Newton/Krylov counts and the QP
 preconditioner's builds, reuses and CPU time (``--no-lag``: rebuilt at every Newton
 iteration, as ``-chip_qp_pc_lag 0``). Compare runs with more

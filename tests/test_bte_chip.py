@@ -142,16 +142,17 @@ def test_coupled_step_is_first_order_and_the_splitting_was_the_error(write_case,
     assert split < 0.7 * limit
 
 
-@pytest.mark.parametrize(("film", "confirm"), [("bte", "sweep"), ("transport", "sweep"),
-                                               ("bte", "bound")])
+@pytest.mark.parametrize(("film", "confirm"), [("bte", "bound"), ("transport", "bound"),
+                                               ("bte", "sweep")])
 def test_two_ranks_equal_serial_and_resume(write_case, tmp_path, film, confirm):
     """The closed chip serially, with `mpiexec -n 2` (the film's 4 cells and the chip's 44
     distributed independently; the QP/phonon exchange between them) and stopped after 4
     steps then resumed (checkpoint at step 3 and at the stop): energies, QP numbers and
     every series row agree to 1e-8 (ranks) and 1e-12 (resume) — with bte films and with
-    diffusive transport films (``[qp] model = "transport"``), and with iterates accepted
-    without their confirming sweep (``[chain] confirm = "bound"``: one decision for all
-    ranks; the same number of saved sweeps serially, on 2 ranks and resumed)."""
+    diffusive transport films (``[qp] model = "transport"``), with iterates accepted
+    without their confirming sweep (``[chain] confirm = "bound"``, the default: one
+    decision for all ranks; the same number of saved sweeps serially, on 2 ranks and
+    resumed) and with every iterate confirmed by a sweep (``"sweep"``)."""
     closed_case = write_case(CLOSED + f'[qp]\nmodel = "{film}"\n[chain]\nconfirm = '
                              f'"{confirm}"\n', "closed_chip.toml")
     run_fvqp(["run", closed_case, "--output", tmp_path / "s"])

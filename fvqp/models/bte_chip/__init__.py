@@ -106,13 +106,12 @@ _SECTIONS = {
                        "default before 2026-11-25); the same converged step",
                        default="sweep", choices=("sweep", "zero")),
         "confirm": Field("str", "how an iterate of the coupled iteration is accepted: "
-                         "by the phonon sweep at its film rates (\"sweep\") or, "
-                         "without that sweep, when a bound on what it would change "
-                         "(the phonon systems' diagonal dominance) keeps the mismatch "
-                         "within rtol (\"bound\": the same tolerance, one sweep less "
-                         "in most steps, but adaptive runs on 2 ranks then differ from "
-                         "serial ones by ~1e-7 instead of ~1e-11; docs/theory_phonon.md)",
-                         default="sweep",
+                         "without another phonon sweep when a bound on what that sweep "
+                         "would change (the phonon systems' diagonal dominance) keeps "
+                         "the mismatch within rtol (\"bound\"; its start sweep to "
+                         "1e-9), or always by the sweep (\"sweep\", the default before "
+                         "2026-11-27; start sweep to 1e-6); the same tolerance",
+                         default="bound",
                          choices=("bound", "sweep")),
     }),
     "qp": Section({
