@@ -142,3 +142,30 @@ def test_the_bound_holds_at_every_iterate(write_case, tmp_path, monkeypatch):
     accepted = [(b, m) for b, m in pairs if b <= 1e-4]
     assert accepted and all(b <= 10 * max(m, 1e-14) for b, m in accepted)
 
+
+
+def test_decay_coupling_bounds_the_gains_a_change_feeds_down(closed_sim):
+    """``decay_coupling``: a change of at most eps in bin j's occupations changes the
+    decay gains of every bin q by at most C[q, j] eps S_q in every cell, with equality
+    for a uniform change (the closed chip's Si decays: every bin above the lowest feeds
+    the ones below)."""
+    ph = closed_sim.psim.problem
+    C = ph.decay_coupling()
+    assert C is not None and np.all(C >= 0) and np.all(np.tril(C) == 0)
+    assert np.any(C > 0)
+    rng = np.random.default_rng(3)
+    eps = 0.37
+    for j in (ph.N - 1, ph.N // 2):
+        nb = np.full((ph.n, ph.B), ph.n_bath[j])
+        S = ph.states[ph.reg[: ph.n]] * ph.vol[:, None]                   # (n, N)
+        for uniform in (False, True):
+            d = np.full((ph.n, ph.B), eps) if uniform else \
+                rng.uniform(-eps, eps, (ph.n, ph.B))
+            gain = np.zeros((ph.N, ph.n))
+            ph.add_decay_gains(j, (nb + d).ravel(), gain)
+            ratio = np.abs(gain.T) / np.where(S > 0, S, np.inf)           # (n, N)
+            assert np.all(ratio <= C[:, j] * eps * (1 + 1e-12))
+            if uniform:
+                assert np.allclose(ratio.max(axis=0), C[:, j] * eps, rtol=1e-12,
+                                   atol=0)
+            assert np.all(gain[j:] == 0)                 # decays feed lower bins only

@@ -273,20 +273,29 @@ class ChipChain:
         without that sweep; ``inf`` unless every rank's systems of the last sweep carry
         the margins of :mod:`fvqp.models.phonon.monotone`.
 
-        The last states solve the new system up to a residual in the film cells only,
-        per ordinate :math:`S(\Delta\rho\,n_k - \Delta e)` (:math:`\Delta e`,
-        :math:`\Delta\rho`: the change of ``emit`` and ``net``); the margins there are
-        :math:`S(1/\Delta t + \rho)`, so no occupation of a bin's system moves by more
-        than :math:`\epsilon = \max_{c,k}|\Delta\rho\,n_{ck} - \Delta e_c| /
-        (1/\Delta t + \rho_c)` (``monotone``; the extremes over :math:`k` from the
-        ordinates' least and largest values). Then per node
+        The last states solve the new system of bin :math:`q` up to a residual in the
+        film cells, per ordinate :math:`S(\Delta\rho\,n_k - \Delta e)` (:math:`\Delta e`,
+        :math:`\Delta\rho`: the change of ``emit`` and ``net``), and, where decays feed
+        the bin, the change of the gains from the bins above it; the margins are
+        :math:`S(1/\Delta t + \rho)` (:math:`\rho = 0` outside the films). So no
+        occupation of the bin moves by more than
+
+        .. math::  \epsilon_q = \max_{c,k}\frac{|\Delta\rho\,n_{ck} - \Delta e_c|}
+                   {1/\Delta t + \rho_c} + \frac{\sum_jC_{qj}\epsilon_j}
+                   {1/\Delta t + \min(0, \min_c\rho_c)}
+
+        (``monotone``; the extremes over :math:`k` from the ordinates' least and largest
+        values; :math:`C` from
+        :meth:`~fvqp.models.phonon.bins.BinSweeps.decay_coupling`, the bins taken from
+        the highest down as the sweep does). Then per node
         :math:`|\nu - \bar n_\text{new}| \le |\nu - \bar n_\text{last}| + \epsilon` and
         :math:`\max|\bar n_\text{new}| \ge \max|\bar n_\text{last}| - \epsilon`, which
         bound the mismatch. (With the rates of the last iterate and an isotropic
-        state, :math:`\epsilon` is :math:`|\nu - \bar n_\text{last}|` itself: the QPs
+        state, the first term is :math:`|\nu - \bar n_\text{last}|` itself: the QPs
         solved the film rows exactly.)"""
         ph, d = self.ph, self.films.dist
-        if ph.certified:
+        C = ph.decay_coupling()
+        if ph.certified and C is not None:
             xk = last["xp"].reshape(ph.N, ph.n, ph.B)[:, :, :ph.K]
             lo = self.ex.b_to_a(np.ascontiguousarray(xk.min(axis=2).T))
             hi = self.ex.b_to_a(np.ascontiguousarray(xk.max(axis=2).T))
@@ -296,12 +305,20 @@ class ChipChain:
         else:
             eps = np.full(ph.N, np.inf)
         both = np.stack([np.abs(nu - last["nbar"]).max(axis=0, initial=0.0), eps,
-                         np.abs(last["nbar"]).max(axis=0, initial=0.0)])
-        dif, eps, col = d.max_array(both)
+                         np.abs(last["nbar"]).max(axis=0, initial=0.0),
+                         np.maximum(-net, 0.0).max(axis=0, initial=0.0)])
+        dif, eps, col, neg = d.max_array(both)
         if not np.all(np.isfinite(eps)):
             return math.inf
-        for g in ph.groups:                      # bins solved together share a bound
-            eps[list(g)] = eps[list(g)].max()
+        margin = 1.0 / dt - neg                  # > 0: the positivity check
+        done = np.zeros(ph.N, dtype=bool)
+        top = [ph.omega[g[0]] for g in ph.groups]
+        for gi in np.argsort(-np.asarray(top), kind="stable"):   # as the sweep
+            g = list(ph.groups[gi])
+            if np.any(C[np.ix_(g, np.flatnonzero(~done))] > 0):
+                return math.inf                  # fed by a bin not bounded yet
+            eps[g] = (eps[g] + C[g] @ np.where(done, eps, 0.0) / margin[g]).max()
+            done[g] = True
         col = np.maximum(col - eps, 1e-12 * float(col.max(initial=0.0)))
         ok = col > 0
         return float(np.max((dif + eps)[ok] / col[ok], initial=0.0))

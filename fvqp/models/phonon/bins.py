@@ -241,6 +241,26 @@ class BinSweeps:
         ref = self.time_reference
         return a if ref is None or a == 0 else ref
 
+    def decay_coupling(self) -> np.ndarray | None:
+        r"""(N, N) :math:`C_{qj} = \max_r p^{(r)}_{qj}\,g_{r,j}\gamma^A_{r,j}/g_{r,q}`: how much
+        a change :math:`\le\epsilon_j` of bin ``j``'s occupations moves bin ``q``'s
+        right-hand side per unit of its time term's :math:`S_q = Vg_q`
+        (:meth:`add_decay_gains`: isotropic products of the angle average), over the
+        regions with states of bin ``q``; None with per-ordinate decay kernels (not
+        bounded here). Used to carry the stale-solution bound
+        (:mod:`.monotone`) down the bins decays feed."""
+        if self.decay_kernels:
+            return None
+        N = self.N
+        P = self.products if self.products.ndim == 3 else self.products[None]
+        R = len(self.states)
+        P = np.broadcast_to(P, (R, N, N))
+        g, gam = self.states, self.decay
+        with np.errstate(divide="ignore", invalid="ignore"):
+            c = P * (g * gam)[:, None, :] / g[:, :, None]
+        c = np.where(g[:, :, None] > 0, c, 0.0)
+        return np.nan_to_num(c, nan=0.0, posinf=np.inf).max(axis=0)
+
     def release(self) -> None:
         """Destroy the cached solvers."""
         for s in self._ksp.values():
