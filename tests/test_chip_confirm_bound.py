@@ -143,7 +143,6 @@ def test_the_bound_holds_at_every_iterate(write_case, tmp_path, monkeypatch):
     assert accepted and all(b <= 10 * max(m, 1e-14) for b, m in accepted)
 
 
-
 def test_decay_coupling_bounds_the_gains_a_change_feeds_down(closed_sim):
     """``decay_coupling``: a change of at most eps in bin j's occupations changes the
     decay gains of every bin q by at most C[q, j] eps S_q in every cell, with equality
