@@ -296,9 +296,11 @@ class ChipChain:
         ph, d = self.ph, self.films.dist
         C = ph.decay_coupling()
         if ph.certified and C is not None:
-            xk = last["xp"].reshape(ph.N, ph.n, ph.B)[:, :, :ph.K]
-            lo = self.ex.b_to_a(np.ascontiguousarray(xk.min(axis=2).T))
-            hi = self.ex.b_to_a(np.ascontiguousarray(xk.max(axis=2).T))
+            film = self.ex.sel_b                 # the owned film cells (phonon side)
+            xk = last["xp"].reshape(ph.N, ph.n, ph.B)[:, film, :ph.K]
+            lo, hi = np.zeros((2, ph.n, ph.N))
+            lo[film], hi[film] = xk.min(axis=2).T, xk.max(axis=2).T
+            lo, hi = self.ex.b_to_a(lo), self.ex.b_to_a(hi)
             de, dn = emit - last["emit"], net - last["net"]
             res = np.maximum(np.abs(de - dn * lo), np.abs(de - dn * hi))
             eps = (res / (1.0 / dt + net)).max(axis=0, initial=0.0)
@@ -312,8 +314,7 @@ class ChipChain:
             return math.inf
         margin = 1.0 / dt - neg                  # > 0: the positivity check
         done = np.zeros(ph.N, dtype=bool)
-        top = [ph.omega[g[0]] for g in ph.groups]
-        for gi in np.argsort(-np.asarray(top), kind="stable"):   # as the sweep
+        for gi in ph.sweep_order():             # the bins above first, as the sweep
             g = list(ph.groups[gi])
             if np.any(C[np.ix_(g, np.flatnonzero(~done))] > 0):
                 return math.inf                  # fed by a bin not bounded yet

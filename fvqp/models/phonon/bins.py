@@ -241,6 +241,12 @@ class BinSweeps:
         ref = self.time_reference
         return a if ref is None or a == 0 else ref
 
+    def sweep_order(self) -> np.ndarray:
+        """The groups (:attr:`groups`) in the order :meth:`sweep` solves them: highest
+        energy first, since decay products go to lower energies."""
+        top = [self.omega[g[0]] for g in self.groups]
+        return np.argsort(-np.asarray(top), kind="stable")
+
     def decay_coupling(self) -> np.ndarray | None:
         r"""(N, N) :math:`C_{qj} = \max_r p^{(r)}_{qj}\,g_{r,j}\gamma^A_{r,j}/g_{r,q}`: how much
         a change :math:`\le\epsilon_j` of bin ``j``'s occupations moves bin ``q``'s
@@ -251,6 +257,8 @@ class BinSweeps:
         (:mod:`.monotone`) down the bins decays feed."""
         if self.decay_kernels:
             return None
+        if self._decay_coupling is not None:
+            return self._decay_coupling
         N = self.N
         P = self.products if self.products.ndim == 3 else self.products[None]
         R = len(self.states)
@@ -259,7 +267,8 @@ class BinSweeps:
         with np.errstate(divide="ignore", invalid="ignore"):
             c = P * (g * gam)[:, None, :] / g[:, :, None]
         c = np.where(g[:, :, None] > 0, c, 0.0)
-        return np.nan_to_num(c, nan=0.0, posinf=np.inf).max(axis=0)
+        self._decay_coupling = np.nan_to_num(c, nan=0.0, posinf=np.inf).max(axis=0)
+        return self._decay_coupling
 
     def release(self) -> None:
         """Destroy the cached solvers."""
@@ -282,8 +291,7 @@ class BinSweeps:
         gain = np.zeros((self.N, self.n, self.K) if self.decay_kernels else (self.N, self.n))
         res = [None] * self.N
         certified = extra is not None and self.reuse
-        top = [self.omega[g[0]] for g in self.groups]
-        for gi in np.argsort(-np.asarray(top), kind="stable"):  # products: lower energies
+        for gi in self.sweep_order():
             bins = self.groups[gi]
             b = [self.rhs(j, None if hist is None else hist[j],
                           None if src is None else src[:, j], gain[j]) for j in bins]

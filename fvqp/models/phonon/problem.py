@@ -262,6 +262,8 @@ class PhononProblem(BinSweeps):
         #: per system of :meth:`_shifted`, whether this rank's rows carry the margins
         #: of :mod:`.monotone` (set where the system is built)
         self._certified: dict = {}
+        #: :meth:`decay_coupling`, made on first use (static data)
+        self._decay_coupling: np.ndarray | None = None
         #: whether every system of the last sweep was solved on cached matrices with
         #: certified margins (this rank; :attr:`sweep_bound` then bounds the change
         #: that new per-cell rates make)
