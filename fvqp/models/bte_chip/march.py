@@ -22,7 +22,8 @@ imbalance: the QP number changes only by pair processes), ``arrival_s`` per film
 (the time its excess QP number first reaches half of its largest value: the delay of the
 correlated burst) and ``peak_excess`` per film region, iteration counts (adaptive:
 ``rejected_steps``, ``failed_solves``, ``dt_range_s``; the counts include the attempts
-that were retried), the QP
+that were retried; ``bdf2_fallback_steps``: BDF2 steps taken as backward Euler,
+:meth:`.coupling.ChipChain._bdf2`), the QP
 preconditioner's step 1, builds, reuses, rebuild reasons and CPU seconds
 (``qp_preconditioner_*``, bte films; :func:`preconditioner_counts`).
 """
@@ -111,6 +112,7 @@ class ChipMarch:
             chain.iterations = meta.get("coupled", 0)
             chain.predictor_sweeps = meta.get("start_sweeps", 0)
             chain.skipped_sweeps = meta.get("skipped_sweeps", 0)
+            chain.bdf2_fallbacks = meta.get("bdf2_fallbacks", 0)
             self.prev = Previous(*_unpack(sim, cells, "prev"), meta["acc_prev"],
                                  meta["inc_prev"]) if meta.get("has_prev") else None
         else:
@@ -289,7 +291,8 @@ class ChipMarch:
                       "newton": chain.newton, "linear": chain.linear,
                       "coupled": chain.iterations,
                       "start_sweeps": chain.predictor_sweeps,
-                      "skipped_sweeps": chain.skipped_sweeps, **extra})
+                      "skipped_sweeps": chain.skipped_sweeps,
+                      "bdf2_fallbacks": chain.bdf2_fallbacks, **extra})
 
 
 def march(sim, writer, out_dir: str, max_steps=None, resume: bool = False) -> dict:
@@ -344,6 +347,7 @@ def march(sim, writer, out_dir: str, max_steps=None, resume: bool = False) -> di
             "coupled_sweeps_saved": chain.skipped_sweeps,
             "coupled_worst_mismatch": chain.worst,
             "coupled_unconverged_steps": chain.unconverged,
+            "bdf2_fallback_steps": chain.bdf2_fallbacks,
             "E_deposited_J": named.get("sources", 0.0),
             "energy_J": {"initial_qp": tot0["E_qp"] * eu, "final_qp": tot1["E_qp"] * eu,
                          "initial_phonon": tot0["E_ph"] * eu,
