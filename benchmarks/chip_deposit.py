@@ -21,6 +21,8 @@ iterations per step (``[chain] coupling = "coupled"``: a QP Newton step and a ph
 sweep each; with ``[chain] start = "sweep"``, the default, one phonon sweep more per step
 starts them; ``FVQP_CHIP_START=zero``: the start from r = 0 before 2026-11-25;
 ``FVQP_CHIP_CONFIRM=sweep``: every iterate confirmed by a sweep, before 2026-11-27;
+``FVQP_CHIP_SCHEME=bdf2``: adaptive steps (``--rtol``, ``--microsecond``) by variable-step
+BDF2 instead of backward Euler;
 the default ``[chain] confirm = "bound"`` accepts iterates without it where a bound
 allows, and those saved sweeps are not counted), the
 Krylov iterations per phonon bin, the QP Newton/Krylov counts and the QP
@@ -111,8 +113,10 @@ def _case_text(args) -> str:
             (re.escape('spacing = "0.05 meV"'), f'spacing = "{args.spacing} meV"'),
             (re.escape('end = "300 ns"'), f'end = "{args.end or 5 * args.steps} ns"')]
     if args.rtol:   # adaptive steps from the case's 5 ns (fvqp.models.bte_chip.adaptive)
+        scheme = os.environ.get("FVQP_CHIP_SCHEME", "bdf1")
         subs.append((re.escape('dt_initial = "5 ns"'),
-                     f'dt_initial = "5 ns"\nadaptive = true\nrtol = {args.rtol}'))
+                     f'dt_initial = "5 ns"\nadaptive = true\nrtol = {args.rtol}\n'
+                     f'scheme = "{scheme}"'))
     if args.spacing != 0.05:
         # the case's e_max puts its top phonon bin above the deposit's 3 widths at its own
         # spacing only (0.6 meV: 0.825 meV at 0.05, 0.789 at 0.03 — refused since

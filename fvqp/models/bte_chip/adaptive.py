@@ -1,5 +1,6 @@
 r"""Adaptive steps of the chip chain (``[time] adaptive = true``): error estimate and
-step control of the coupled backward-Euler step.
+step control of the coupled backward-Euler step, and of its variable-step BDF2 step
+(``[time] scheme = "bdf2"``).
 
 The step from :math:`t_n` to :math:`t_{n+1} = t_n + h` after a step :math:`h_p` is
 accepted when its estimated local error is within the tolerance. Backward Euler's local
@@ -12,7 +13,12 @@ error is :math:`\tfrac12h^2\ddot u`; the linear extrapolation through the last t
 estimates the local error to leading order (Milne's device: the difference of two
 first-order results of known error constants, as derived here; Hairer, Nørsett & Wanner,
 *Solving Ordinary Differential Equations I*, on variable-step multistep methods; for
-:math:`h = h_p` the factor is 1/3). It is measured per unknown against
+:math:`h = h_p` the factor is 1/3). With ``scheme = "bdf2"`` the steps from the third
+after the start or a breakpoint are variable-step BDF2 (:meth:`.coupling.ChipChain.
+_bdf2`), whose error is estimated alike from the parabola through the last three states
+(:func:`estimate`: :math:`e = c\,(u^{n+1} - u^p)`, :math:`c = 2/11` at equal steps) and
+whose steps follow :math:`\text{err}^{-1/3}`; a step that falls back to backward Euler
+(a negative start) is tested as backward Euler. It is measured per unknown against
 
 .. math::  \text{scale} = \text{rtol}\,\bigl(\max(|u^{n+1}|, |u^n|) + \phi\,U\bigr),
 
@@ -54,7 +60,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["CEILING_RISE", "ERROR_FLOOR", "RTOL", "StepControl"]
+__all__ = ["CEILING_RISE", "ERROR_FLOOR", "RTOL", "StepControl", "estimate"]
 
 #: default ``[time] rtol`` of the chip's adaptive steps
 RTOL = 1e-2
@@ -128,20 +134,50 @@ class StepControl:
         """A solver did not converge at the step ``h``: the ceiling is half of it."""
         self.ceiling = min(self.ceiling, h / 2)
 
-    def error(self, blocks, h: float, h_prev: float) -> float:
-        """The error of a step ``h`` after ``h_prev`` (module docstring), the largest over
-        ``blocks``: ``(dist, new, now, before)`` per kind of unknown, arrays (nodes,
-        values) whose rows share one floor (over all ranks), the states after the step,
-        at its start and one step earlier. The rows' largest values join
-        :attr:`peaks`."""
-        w, c = h / h_prev, h / (2.0 * h + h_prev)
+    def error(self, blocks, h: float, past: tuple) -> float:
+        """The error of a step ``h`` after the steps ``past`` (the last first: one for
+        backward Euler, two for BDF2; :func:`estimate`), the largest over ``blocks``:
+        ``(dist, new, states)`` per kind of unknown, arrays (nodes, values) whose rows
+        share one floor (over all ranks): the state after the step and the states at its
+        start and before, the latest first (one more than ``past``). The rows' largest
+        values join :attr:`peaks`."""
+        weights, c = estimate(h, past)
         worst = 0.0
-        for b, (dist, new, now, before) in enumerate(blocks):
+        for b, (dist, new, states) in enumerate(blocks):
+            now = states[0]
             size = np.maximum(np.abs(new), np.abs(now))
             top = dist.max_array(size.max(axis=1, initial=0.0))       # per row, all ranks
             top = self.peaks[b] = np.maximum(self.peaks.get(b, top), top)
             scale = self.rtol * (size + self.floor * top[:, None])
-            e = np.abs(c * (new - now - w * (now - before)))
+            pred = sum(wk * u for wk, u in zip(weights, states, strict=True))
+            e = np.abs(c * (new - pred))
             ratio = np.divide(e, scale, out=np.zeros_like(e), where=scale > 0)
             worst = max(worst, dist.max(float(ratio.max(initial=0.0))))
         return worst
+
+
+def estimate(h: float, past: tuple) -> tuple[tuple, float]:
+    r"""The predictor and the error factor of a step ``h`` after the steps ``past``
+    (module docstring): ``(weights, c)`` with the local error
+    :math:`c\,(u^{n+1} - \sum_k w_k u^{n-k})`.
+
+    One step :math:`h_p` (backward Euler): the line through :math:`u^n, u^{n-1}`,
+    :math:`w = (1 + h/h_p, -h/h_p)`, :math:`c = h/(2h + h_p)`. Two, :math:`h_p, h_{pp}`
+    (BDF2 of :meth:`.coupling.ChipChain._bdf2`): the parabola through
+    :math:`u^n, u^{n-1}, u^{n-2}` at :math:`t_{n+1}` (Lagrange), which misses
+    :math:`u(t_{n+1})` by :math:`K_p\dddot u`, :math:`K_p = h(h + h_p)(h + h_p +
+    h_{pp})/6`, while variable-step BDF2's local error is :math:`K_c\dddot u`,
+    :math:`K_c = h^3(1+\omega)^2/(6\omega(1+2\omega))`, :math:`\omega = h/h_p` (its
+    truncation error :math:`-h^3(1+\omega)/(6\omega)\dddot u` divided by its first
+    coefficient :math:`(1+2\omega)/(1+\omega)`; :math:`\tfrac29h^3` at equal steps);
+    so :math:`c = K_c/(K_c + K_p)` (2/11 at equal steps)."""
+    if len(past) == 1:
+        w = h / past[0]
+        return (1.0 + w, -w), h / (2.0 * h + past[0])
+    hp, hpp = past
+    a, b = h + hp, h + hp + hpp
+    weights = (a * b / (hp * (hp + hpp)), -h * b / (hp * hpp), h * a / ((hp + hpp) * hpp))
+    w = h / hp
+    kc = h**3 * (1.0 + w) ** 2 / (6.0 * w * (1.0 + 2.0 * w))
+    kp = h * a * b / 6.0
+    return weights, kc / (kc + kp)

@@ -66,21 +66,26 @@ ordinates, so QP + phonon energy changes only by the phonon sources and boundary
 and the QP number only by pair processes, to the Newton and Krylov tolerances.
 
 ``[time] scheme = "bdf2"`` (coupled only; the chip's default stays ``"bdf1"``): from the
-second step, BDF2 of the whole chain with fixed steps,
-:math:`\tfrac32u^{n+1} - 2u^n + \tfrac12u^{n-1} = \Delta t\,F(u^{n+1})`, taken as the
-coupled BE iteration above with the step :math:`\tfrac23\Delta t` from the
+second step, BDF2 of the whole chain (fixed steps, or the adaptive steps of
+:mod:`.adaptive` with variable-step BDF2),
+:math:`\tfrac32u^{n+1} - 2u^n + \tfrac12u^{n-1} = \Delta t\,F(u^{n+1})` at equal steps,
+taken as the coupled BE iteration above with the step :math:`\tfrac23\Delta t` from the
 extrapolated :math:`\tilde u = (4u^n - u^{n-1})/3` (:meth:`ChipChain._bdf2`); second
 order, the same balances. BDF2 is not positivity preserving: where an occupation falls
 by more than 3/4 in a step (a ballistic phonon front leaving a cell) :math:`\tilde u` is
 negative, and from a negative start the coupled iteration need not converge (the
-layout chip at 5 ns steps: from 30 ns on it cycled between two iterates at a mismatch
-of 0.12-7.3 of the film occupation to ``max_iterations``, and the films' QP numbers
-ran 37 % away from backward Euler's). Such a step is backward Euler instead
-(:attr:`ChipChain.bdf2_fallbacks`; the next step is BDF2 again from the two states:
-the balances hold across the switch, since BDF2's flow weights only need the last
-step's exact increment). Measured on that chip: 3 of 10 steps to 50 ns (to 1 µs at
-5, 10 and 20 ns steps 35 of the runs' 347 BDF2 steps), every coupled iteration
-converged.
+collision layer treats negative occupations as empty; the layout chip at 5 ns steps:
+from 30 ns on it cycled between two iterates at a mismatch of 0.12-7.3 of the film
+occupation to ``max_iterations``, and the films' QP numbers ran 37 % away from backward
+Euler's). So the start is made nonnegative where that conserves: a cell's phonon
+ordinates of a node are scaled towards their angle average, which keeps it
+(:meth:`ChipChain._bdf2_start`, a positivity limiter); where an angle average or a QP
+occupation itself is negative, the step is backward Euler instead
+(:attr:`ChipChain.bdf2_fallbacks`; the next step is BDF2 again from the two states: the
+balances hold across the switch, since BDF2's flow weights only need the last step's
+exact increment). The layout chip to 50 ns at 5 ns steps: 1 of 9 BDF2 steps falls
+back, every coupled iteration converges, the films within 0.5-0.8 % of BDF2 at 1.25 ns
+steps.
 
 ``coupling = "split"`` (the Lie splitting, first order, kept to measure it): one QP
 step from the transported :math:`\bar n`, every ordinate the same BE step of Eq. 40,
@@ -134,6 +139,8 @@ class Previous:
     xp: np.ndarray
     acc: dict
     inc: dict
+    #: the length of that step (internal time; None: the chain's fixed step)
+    h: float | None = None
 
 
 def net_emission(loss: np.ndarray, gain: np.ndarray, n: np.ndarray) -> np.ndarray:
@@ -244,6 +251,10 @@ class ChipChain:
         #: BDF2 steps taken as backward Euler because their extrapolated start
         #: (:meth:`_bdf2`) has a negative occupation
         self.bdf2_fallbacks = 0
+        #: BDF2 steps whose start was limited to nonnegative ordinates (:meth:`_bdf2_start`)
+        self.bdf2_limited = 0
+        #: whether the last :meth:`step` was BDF2 (not backward Euler)
+        self.last_bdf2 = False
         self.coupling, self.rtol, self.max_iterations = coupling, rtol, max_iterations
         self.time_label = time_label
         self.nq = films.nq
@@ -414,8 +425,8 @@ class ChipChain:
     def step(self, xq: np.ndarray, xp: np.ndarray, t: float, acc: dict, prev=None,
              dt: float | None = None):
         """Advance ``(xq, xp)`` from ``t`` by ``dt`` (default the chain's fixed step;
-        another, the adaptive steps of :mod:`.march`, with backward Euler of the coupled
-        chain only); returns the new states, the QP
+        another, the adaptive steps of :mod:`.march`; the Lie splitting takes fixed steps
+        only); returns the new states, the QP
         flows accumulated since the start (``acc`` updated), the phonon energy flows of
         the step (internal energy, into the system positive for sources) and the phonon
         KSP results (of every sweep of the coupled iteration). Raises
@@ -423,55 +434,113 @@ class ChipChain:
         (:func:`check_positive`).
 
         ``prev``: with ``scheme = "bdf2"``, the step before, :class:`Previous` (states,
-        QP flows and phonon flow increments at ``t - dt``): the step is BDF2
-        (:meth:`_bdf2`); None (the first step, or ``"bdf1"``): backward Euler."""
+        QP flows and phonon flow increments at ``t - prev.h``): the step is BDF2
+        (:meth:`_bdf2`); None (the first step, or ``"bdf1"``): backward Euler.
+        :attr:`last_bdf2` says which the step was."""
         self.films.new_step()
-        if dt is not None and dt != self.dt and (self.coupling == "split" or (
-                prev is not None and self.scheme == "bdf2")):
-            raise ValueError("steps of varying length need backward Euler of the coupled "
-                             "chain")
+        if dt is not None and dt != self.dt and self.coupling == "split":
+            raise ValueError("steps of varying length need the coupled chain")
         dt = self.dt if dt is None else float(dt)
+        self.last_bdf2 = False
         if self.coupling == "split":
             return self._split_step(xq, xp, t, acc)
         if prev is None or self.scheme == "bdf1":
             return self._coupled(xq, xp, t, acc, dt, self.ph.source_rates(t, t + dt))
-        return self._bdf2(xq, xp, t, acc, prev)
+        return self._bdf2(xq, xp, t, acc, prev, dt)
 
-    def _bdf2(self, xq: np.ndarray, xp: np.ndarray, t: float, acc: dict, prev: Previous):
-        r"""The fixed-step BDF2 step of the whole chain,
-        :math:`\tfrac32u^{n+1} - 2u^n + \tfrac12u^{n-1} = \Delta t\,F(u^{n+1})`, as the
-        coupled backward-Euler step (:meth:`_coupled`) of size :math:`\tfrac23\Delta t`
-        from :math:`\tilde u = (4u^n - u^{n-1})/3` — the same equation divided by 3/2,
-        since every stored quantity (QP and phonon storage, the accumulated flows) is
-        linear in the unknowns. The deposit enters BDF2 on :math:`E - Q(t)` (as the
-        ``phonon`` model's BDF2, :func:`fvqp.models.phonon.march.march`): source rate
-        :math:`\tfrac32s^{n+1} - \tfrac12s^n` (exact step averages), its increment
-        :math:`\Delta t\,s^{n+1}`; the boundary flows accumulate with BDF2's weights,
-        :math:`\Delta F^{n+1} = \tfrac23\Delta t\,r^{n+1} + \Delta F^n/3`. The energy
-        and pair balances, exact at :math:`u^n` and :math:`u^{n-1}`, are then exact at
+    def _bdf2(self, xq: np.ndarray, xp: np.ndarray, t: float, acc: dict, prev: Previous,
+              h: float):
+        r"""The BDF2 step :math:`h` of the whole chain after the step
+        :math:`h_p` = ``prev.h`` (default the fixed step), :math:`\omega = h/h_p`,
+
+        .. math:: \tfrac{1+2\omega}{1+\omega}u^{n+1} - (1+\omega)u^n
+                  + \tfrac{\omega^2}{1+\omega}u^{n-1} = h\,F(u^{n+1}),
+
+        (at :math:`\omega = 1`: :math:`\tfrac32u^{n+1} - 2u^n + \tfrac12u^{n-1}`), as the
+        coupled backward-Euler step (:meth:`_coupled`) of size
+        :math:`h_b = h(1+\omega)/(1+2\omega)` (⅔h) from
+        :math:`\tilde u = g\,u^n - b\,u^{n-1}`, :math:`g = (1+\omega)^2/(1+2\omega)`,
+        :math:`b = \omega^2/(1+2\omega)` (4/3, 1/3) — the same equation divided by its
+        first coefficient, since every stored quantity (QP and phonon storage, the
+        accumulated flows) is linear in the unknowns. The deposit enters BDF2 on
+        :math:`E - Q(t)` (as the ``phonon`` model's BDF2,
+        :func:`fvqp.models.phonon.march.march`): source rate
+        :math:`\tfrac{1+2\omega}{1+\omega}\bar s^{n+1} - \tfrac{\omega}{1+\omega}\bar s^n`
+        (exact step averages; 3/2, 1/2), its increment :math:`h\,\bar s^{n+1}`; the
+        boundary flows accumulate with BDF2's weights,
+        :math:`\Delta F^{n+1} = h_b\,r^{n+1} + b\,\Delta F^n`. The energy and pair
+        balances, exact at :math:`u^n` and :math:`u^{n-1}`, are then exact at
         :math:`u^{n+1}` (to the solver tolerances, as for backward Euler).
 
         Where :math:`\tilde u` has a negative QP or phonon occupation on any rank, the
         step is backward Euler from :math:`u^n` instead (module docstring;
         :attr:`bdf2_fallbacks`)."""
-        dt, ph = self.dt, self.ph
-        src = ph.source_rates(t, t + dt)
-        qt = (4.0 * xq - prev.xq) / 3.0
-        pt = (4.0 * xp - prev.xp) / 3.0
-        if ph.dist.max(-min(float(qt.min(initial=0.0)), float(pt.min(initial=0.0)))) > 0:
+        ph = self.ph
+        hp = self.dt if prev.h is None else float(prev.h)
+        w = h / hp
+        g, b = (1.0 + w) ** 2 / (1.0 + 2.0 * w), w * w / (1.0 + 2.0 * w)
+        src = ph.source_rates(t, t + h)
+        qt = g * xq - b * prev.xq
+        pt = g * xp - b * prev.xp
+        pt = self._bdf2_start(qt, pt)
+        if pt is None:
             self.bdf2_fallbacks += 1
             log.debug("t = %s: the BDF2 start is negative; backward Euler",
                       self.time_label(t))
-            return self._coupled(xq, xp, t, acc, dt, src)
-        s_eff = 1.5 * src - 0.5 * ph.source_rates(t - dt, t)
-        at = {k: (4.0 * v - prev.acc.get(k, 0.0)) / 3.0 for k, v in acc.items()}
-        xq1, xp1, acc1, inc, res = self._coupled(qt, pt, t, at, 2.0 * dt / 3.0, s_eff, xq)
+            return self._coupled(xq, xp, t, acc, h, src)
+        self.last_bdf2 = True
+        s_eff = (1.0 + 2.0 * w) / (1.0 + w) * src - w / (1.0 + w) * ph.source_rates(t - hp, t)
+        at = {k: g * v - b * prev.acc.get(k, 0.0) for k, v in acc.items()}
+        hb = h * (1.0 + w) / (1.0 + 2.0 * w)
+        xq1, xp1, acc1, inc, res = self._coupled(qt, pt, t, at, hb, s_eff, xq)
         if not all(q.success for q in res):
             return xq, xp, acc, {}, res          # failed sweep: the state kept
-        exact = dt * ph.energy_rates(xp1, t, t + dt)["sources"]
-        inc = {k: exact if k == "sources" else v + prev.inc.get(k, 0.0) / 3.0
+        exact = h * ph.energy_rates(xp1, t, t + h)["sources"]
+        inc = {k: exact if k == "sources" else v + b * prev.inc.get(k, 0.0)
                for k, v in inc.items()}
         return xq1, xp1, acc1, inc, res
+
+    def _bdf2_start(self, qt: np.ndarray, pt: np.ndarray) -> np.ndarray | None:
+        r"""BDF2's extrapolated start made nonnegative where that conserves, or None
+        (the step is then backward Euler; module docstring).
+
+        Values above :math:`-10^{-12}` of the largest of their kind (QP occupations;
+        phonon occupations, also the films' local ones: the coupled iteration's floor,
+        :meth:`_mismatch`) are left: the collision layer treats them as empty, and at
+        the low temperatures of the chip the thermal occupations of high bins are
+        ~1e-38 and jitter below the solvers' tolerance (without this, nearly every
+        BDF2 step of the deposit's window fell back). Where a cell's ordinates of a
+        node go below that but their angle average :math:`ar n = \sum_k w_kn_k` does
+        not, they are scaled towards it, :math:`n_k 	o ar n + 	heta(n_k - ar n)`,
+        :math:`	heta = ar n/(ar n - \min_k n_k)` (the positivity limiter of Zhang &
+        Shu, J. Comput. Phys. 229, 3091 (2010), Eq. 3.7, on the angles): the angle
+        average, and so the energy and every balance, is unchanged, every ordinate
+        :math:`\ge 0`, and the start is changed only where the parabola overshot a
+        ballistic front (:attr:`bdf2_limited` counts the steps). A negative angle
+        average or QP occupation: None (collective)."""
+        films, ph = self.films, self.ph
+        d = ph.dist
+        q = qt.reshape(films.n, films.S)
+        p3 = pt.reshape(ph.N, ph.n, ph.B)
+        fq = 1e-12 * d.max(float(np.abs(q[:, :self.nq]).max(initial=0.0)))
+        fp = 1e-12 * d.max(float(np.abs(p3).max(initial=0.0)))
+        ords = p3[:, :, :ph.K]
+        mean = ords @ ph.quad.weights                                      # (N, n)
+        low = ords.min(axis=2, initial=np.inf)
+        worst = max(-float(q[:, :self.nq].min(initial=0.0)) - fq,
+                    -float(q[:, self.nq:].min(initial=0.0)) - fp,
+                    -float(mean.min(initial=0.0)) - fp,
+                    -float(p3[:, :, ph.K].min(initial=0.0)) - fp)
+        if d.max(worst) > 0:
+            return None
+        cut = low < -fp
+        if d.max(float(cut.any())) > 0:
+            self.bdf2_limited += 1
+        if cut.any():
+            m = mean[cut][:, None]       # >= -fp; below 0 the ordinates become m
+            theta = np.maximum(m, 0.0) / (m - low[cut][:, None])
+            ords[cut] = m + theta * (ords[cut] - m)
+        return pt
 
     def _coupled(self, xq: np.ndarray, xp: np.ndarray, t: float, acc: dict, dt: float,
                  src: np.ndarray, guess=None):

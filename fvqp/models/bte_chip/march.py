@@ -23,7 +23,8 @@ imbalance: the QP number changes only by pair processes), ``arrival_s`` per film
 correlated burst) and ``peak_excess`` per film region, iteration counts (adaptive:
 ``rejected_steps``, ``failed_solves``, ``dt_range_s``; the counts include the attempts
 that were retried; ``bdf2_fallback_steps``: BDF2 steps taken as backward Euler,
-:meth:`.coupling.ChipChain._bdf2`), the QP
+``bdf2_limited_steps``: BDF2 steps whose start was limited to nonnegative ordinates,
+:meth:`.coupling.ChipChain._bdf2_start`), the QP
 preconditioner's step 1, builds, reuses, rebuild reasons and CPU seconds
 (``qp_preconditioner_*``, bte films; :func:`preconditioner_counts`).
 """
@@ -98,12 +99,21 @@ class ChipMarch:
             self.p.time_reference = 1.0 / self.dt
             chain.whole_steps = True   # a failed QP Newton step shortens the chain's step
         self.t, self.h, self.h_prev, self.back = 0.0, self.dt, None, None
+        #: adaptive BDF2 (``[time] scheme = "bdf2"``): the state before :attr:`back` and
+        #: the step between them (the error estimate's parabola), and the QP flows at
+        #: :attr:`back` with the flow increments of the last step (the BDF2 step)
+        self.back2, self.h_prev2, self.back_flows = None, None, None
         if resume:
             cells, _, meta = ck.load()
             self.xq, self.xp = _unpack(sim, cells)
             if self.adaptive:
                 self.t, self.h, self.h_prev = meta["t"], meta["h"], meta["h_prev"]
                 self.back = _unpack(sim, cells, "back") if meta["has_back"] else None
+                if meta.get("has_back2"):
+                    self.back2 = _unpack(sim, cells, "back2")
+                    self.h_prev2 = meta["h_prev2"]
+                if meta.get("back_flows") is not None:
+                    self.back_flows = tuple(meta["back_flows"])
                 self.control.restore(meta["control"])
             self.start, self.flows, self.acc = int(meta["step"]), meta["flows"], meta["acc"]
             self.tot0, self.nreg0 = meta["tot0"], np.array(meta["nreg0"])
@@ -113,6 +123,7 @@ class ChipMarch:
             chain.predictor_sweeps = meta.get("start_sweeps", 0)
             chain.skipped_sweeps = meta.get("skipped_sweeps", 0)
             chain.bdf2_fallbacks = meta.get("bdf2_fallbacks", 0)
+            chain.bdf2_limited = meta.get("bdf2_limited", 0)
             self.prev = Previous(*_unpack(sim, cells, "prev"), meta["acc_prev"],
                                  meta["inc_prev"]) if meta.get("has_prev") else None
         else:
@@ -180,8 +191,12 @@ class ChipMarch:
                         "are logged above with their cause; or a smaller dt_min")
             held = chain.unconverged, chain.worst
             why, solver = None, True
+            # BDF2 once two steps have passed since the start or a breakpoint (the
+            # error estimate's parabola needs three states); else backward Euler
+            prev = Previous(*self.back, *self.back_flows, self.h_prev) \
+                if self.back2 is not None and chain.scheme == "bdf2" else None
             try:
-                xq, xp, acc, inc, res = chain.step(self.xq, self.xp, t0, self.acc, None,
+                xq, xp, acc, inc, res = chain.step(self.xq, self.xp, t0, self.acc, prev,
                                                    dt=h)
             except ChipStepError as exc:
                 why, solver = str(exc), exc.solver
@@ -201,13 +216,16 @@ class ChipMarch:
                 self.h = h / 4
                 continue
             known = self.back is not None
-            err = c.error(self._blocks(xq, xp), h, self.h_prev) if known else 0.0
+            order = 2 if chain.last_bdf2 else 1
+            err = c.error(self._blocks(xq, xp, order), h, (self.h_prev, self.h_prev2)[
+                :order]) if known else 0.0
             if err <= 1.0:
                 break
             c.rejected += 1
-            self.h = h * step_factor(err, 1, 1.0)
+            self.h = h * step_factor(err, order, 1.0)
         self.its.append(its)
-        self.back = (self.xq, self.xp)
+        self.back2, self.h_prev2 = (self.back, self.h_prev) if known else (None, None)
+        self.back, self.back_flows = (self.xq, self.xp), (self.acc, inc)
         self.xq, self.xp, self.acc = xq, xp, acc
         for k, v in inc.items():
             self.flows[k] = self.flows.get(k, 0.0) + v
@@ -215,9 +233,10 @@ class ChipMarch:
         self.t, self.h_prev = (stop if end else t0 + h), h
         c.taken(h)
         if end and stop < t_end:
-            self.back = None  # a breakpoint: no predictor across a source's switch
+            # a breakpoint: no predictor (nor BDF2 history) across a source's switch
+            self.back = self.back2 = None
         if known:
-            self.h = h * step_factor(err, 1, GROW)
+            self.h = h * step_factor(err, order, GROW)
         return None
 
     def _deposit_scales(self) -> dict:
@@ -234,19 +253,19 @@ class ChipMarch:
         return {0: np.array([energy / full if full > 0 else 0.0]),
                 1: p.deposit_occupations()}
 
-    def _blocks(self, xq: np.ndarray, xp: np.ndarray) -> list:
+    def _blocks(self, xq: np.ndarray, xp: np.ndarray, order: int = 1) -> list:
         """The kinds of unknowns of the error test (:meth:`.adaptive.StepControl.error`):
         the films' QP occupations (one floor) and the phonon occupations per energy
-        node, each as (new, now, before)."""
+        node, each as (new, states): the states now, before and (``order`` 2) the one
+        before that."""
         q, p = self.sim.qps, self.p
 
         def occ(x):
             return x.reshape(q.n, q.S)[:, :q.nq].reshape(1, -1)
 
-        bq, bp = self.back
-        return [(q.dist, occ(xq), occ(self.xq), occ(bq)),
-                (p.dist, xp.reshape(p.N, -1), self.xp.reshape(p.N, -1),
-                 bp.reshape(p.N, -1))]
+        past = [(self.xq, self.xp), self.back, self.back2][:order + 1]
+        return [(q.dist, occ(xq), [occ(a) for a, _ in past]),
+                (p.dist, xp.reshape(p.N, -1), [b.reshape(p.N, -1) for _, b in past])]
 
     def row(self, step: int) -> dict:
         regions, eu, nu, tot0 = self.regions, self.eu, self.nu, self.tot0
@@ -282,9 +301,14 @@ class ChipMarch:
             extra = {"has_prev": True, "acc_prev": prev.acc, "inc_prev": prev.inc}
         if self.adaptive:  # the time, the steps and the predictor's state
             extra.update(t=self.t, h=self.h, h_prev=self.h_prev,
-                         has_back=self.back is not None, control=self.control.state())
+                         has_back=self.back is not None, control=self.control.state(),
+                         has_back2=self.back2 is not None, h_prev2=self.h_prev2,
+                         back_flows=None if self.back_flows is None
+                         else list(self.back_flows))
             if self.back is not None:
                 cells.update(_pack(sim, *self.back, "back"))
+            if self.back2 is not None:
+                cells.update(_pack(sim, *self.back2, "back2"))
         self.ck.save(cells, {},
                      {"step": step, "flows": self.flows, "acc": self.acc, "tot0": self.tot0,
                       "nreg0": [float(v) for v in self.nreg0], "its": self.its,
@@ -292,7 +316,8 @@ class ChipMarch:
                       "coupled": chain.iterations,
                       "start_sweeps": chain.predictor_sweeps,
                       "skipped_sweeps": chain.skipped_sweeps,
-                      "bdf2_fallbacks": chain.bdf2_fallbacks, **extra})
+                      "bdf2_fallbacks": chain.bdf2_fallbacks,
+                      "bdf2_limited": chain.bdf2_limited, **extra})
 
 
 def march(sim, writer, out_dir: str, max_steps=None, resume: bool = False) -> dict:
@@ -348,6 +373,7 @@ def march(sim, writer, out_dir: str, max_steps=None, resume: bool = False) -> di
             "coupled_worst_mismatch": chain.worst,
             "coupled_unconverged_steps": chain.unconverged,
             "bdf2_fallback_steps": chain.bdf2_fallbacks,
+            "bdf2_limited_steps": chain.bdf2_limited,
             "E_deposited_J": named.get("sources", 0.0),
             "energy_J": {"initial_qp": tot0["E_qp"] * eu, "final_qp": tot1["E_qp"] * eu,
                          "initial_phonon": tot0["E_ph"] * eu,
