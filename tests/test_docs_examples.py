@@ -117,3 +117,16 @@ def test_docs_figure_script(script, tmp_path):
         assert float(m.group(2)) == values.min()
         assert float(m.group(3)) == values.max()
         assert values.max() > values.min()  # the rendered field varies over the device
+
+
+def test_no_control_characters_in_docs_and_docstrings():
+    r"""No backspace, tab, vertical tab or form feed in ``docs/*.md`` and fvqp's
+    sources: they are what ``\bar``, ``\tfrac``, ``\text`` and ``\frac`` become when a
+    docstring or a generated text is not raw (found 2026-11-27 in two pages, where a
+    reader saw "frac12" and "ar f")."""
+    bad = re.compile("[\x08\x09\x0b\x0c]")
+    found = [f"{p.relative_to(ROOT)}:{i}" for p in [*sorted(DOCS.glob("*.md")),
+                                                   *sorted(PACKAGE.rglob("*.py"))]
+             for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+             if bad.search(line)]
+    assert not found, found

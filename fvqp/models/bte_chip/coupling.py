@@ -472,9 +472,10 @@ class ChipChain:
         balances, exact at :math:`u^n` and :math:`u^{n-1}`, are then exact at
         :math:`u^{n+1}` (to the solver tolerances, as for backward Euler).
 
-        Where :math:`\tilde u` has a negative QP or phonon occupation on any rank, the
-        step is backward Euler from :math:`u^n` instead (module docstring;
-        :attr:`bdf2_fallbacks`)."""
+        :math:`\tilde u` is made nonnegative where that conserves
+        (:meth:`_bdf2_start`); where it cannot be (a negative angle average or QP
+        occupation on any rank), the step is backward Euler from :math:`u^n` instead
+        (module docstring; :attr:`bdf2_fallbacks`)."""
         ph = self.ph
         hp = self.dt if prev.h is None else float(prev.h)
         w = h / hp
@@ -510,10 +511,10 @@ class ChipChain:
         the low temperatures of the chip the thermal occupations of high bins are
         ~1e-38 and jitter below the solvers' tolerance (without this, nearly every
         BDF2 step of the deposit's window fell back). Where a cell's ordinates of a
-        node go below that but their angle average :math:`ar n = \sum_k w_kn_k` does
-        not, they are scaled towards it, :math:`n_k 	o ar n + 	heta(n_k - ar n)`,
-        :math:`	heta = ar n/(ar n - \min_k n_k)` (the positivity limiter of Zhang &
-        Shu, J. Comput. Phys. 229, 3091 (2010), Eq. 3.7, on the angles): the angle
+        node go below that but their angle average :math:`\bar n = \sum_k w_kn_k` does
+        not, they are scaled towards it, :math:`n_k \to \bar n + \theta(n_k - \bar n)`,
+        :math:`\theta = \bar n/(\bar n - \min_k n_k)` (the scaling limiter of Zhang &
+        Shu, J. Comput. Phys. 229, 3091 (2010), here on the angles): the angle
         average, and so the energy and every balance, is unchanged, every ordinate
         :math:`\ge 0`, and the start is changed only where the parabola overshot a
         ballistic front (:attr:`bdf2_limited` counts the steps). A negative angle
