@@ -224,8 +224,10 @@ class ChipMarch:
             c.rejected += 1
             self.h = h * step_factor(err, order, 1.0)
         self.its.append(its)
-        self.back2, self.h_prev2 = (self.back, self.h_prev) if known else (None, None)
-        self.back, self.back_flows = (self.xq, self.xp), (self.acc, inc)
+        if chain.scheme == "bdf2":   # the BDF2 history (backward Euler keeps no more)
+            self.back2, self.h_prev2 = (self.back, self.h_prev) if known else (None, None)
+            self.back_flows = (self.acc, inc)
+        self.back = (self.xq, self.xp)
         self.xq, self.xp, self.acc = xq, xp, acc
         for k, v in inc.items():
             self.flows[k] = self.flows.get(k, 0.0) + v
