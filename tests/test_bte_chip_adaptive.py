@@ -89,9 +89,10 @@ def test_adaptive_bdf2_is_more_accurate_at_the_same_tolerance(write_case, tmp_pa
     Euler, both against the Richardson limit of fixed backward-Euler steps of 0.25 and
     0.125 ns (as above): BDF2's upper-film QP number is closer by at least 2x at 11
     and 20 ns (measured 5.1x and 3.1x: 0.30 % and 0.16 % of the limit against 1.5 %
-    and 0.48 %) in at most 0.8x the steps (measured 37 against 61; no step fell back
-    to backward Euler but the first two), energy and QP pairs balance to 1e-10 in
-    every row, and the deposit's window still holds the steps to half its width."""
+    and 0.48 %) in at most 0.8x the steps (measured 37 against 61; the first two steps
+    are backward Euler by design, no later one fell back or was limited here), energy
+    and QP pairs balance to 1e-10 in every row, and the deposit's window still holds
+    the steps to half its width."""
     fixed = [_run(write_case, tmp_path, f"fixed{k}", f'dt_initial = "{dt}"')
              for k, dt in enumerate(("0.25 ns", "0.125 ns"))]
     ad = {sch: _run(write_case, tmp_path, sch, 'dt_initial = "1 ns"\nadaptive = true\n'
