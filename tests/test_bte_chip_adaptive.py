@@ -114,13 +114,13 @@ def test_adaptive_bdf2_is_more_accurate_at_the_same_tolerance(write_case, tmp_pa
 
 
 def test_the_estimates_are_the_local_errors_of_their_schemes():
-    """:func:`fvqp.models.bte_chip.adaptive.estimate` on steps of unequal length: the
+    """:func:`fvqp.solvers.bdf.milne_estimate` on steps of unequal length: the
     parabola through three states reproduces a quadratic at the next time, and for
     u' = 3t^2 (u = t^3, whose third derivative is constant) one variable-step BDF2 step
     from exact states has exactly the error the estimate gives; likewise backward Euler
     for u = t^2 with the line through two states (a wrong error constant, e.g. BDF2's
     equal-step 2/11 at unequal steps, is off by O(1))."""
-    from fvqp.models.bte_chip.adaptive import estimate
+    from fvqp.solvers.bdf import milne_estimate as estimate
 
     t, h, hp, hpp = 1.3, 0.7, 0.2, 0.1
     weights, c = estimate(h, (hp, hpp))

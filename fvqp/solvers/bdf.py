@@ -58,6 +58,33 @@ def bdf2_coefficients(w: float) -> tuple[float, float, float]:
     return (1 + 2 * w) / (1 + w), -(1 + w), w * w / (1 + w)
 
 
+def milne_estimate(h: float, past: tuple) -> tuple[tuple, float]:
+    r"""The predictor and the error factor of a step ``h`` after the steps ``past``
+    (Milne's device, as :mod:`fvqp.models.bte_chip.adaptive` uses it): ``(weights, c)``
+    with the local error :math:`c\,(u^{n+1} - \sum_k w_k u^{n-k})`.
+
+    One step :math:`h_p` (backward Euler): the line through :math:`u^n, u^{n-1}`,
+    :math:`w = (1 + h/h_p, -h/h_p)`, :math:`c = h/(2h + h_p)`. Two, :math:`h_p, h_{pp}`
+    (variable-step BDF2, :func:`bdf2_coefficients`): the parabola through
+    :math:`u^n, u^{n-1}, u^{n-2}` at :math:`t_{n+1}` (Lagrange), which misses
+    :math:`u(t_{n+1})` by :math:`K_p\dddot u`, :math:`K_p = h(h + h_p)(h + h_p +
+    h_{pp})/6`, while variable-step BDF2's local error is :math:`K_c\dddot u`,
+    :math:`K_c = h^3(1+\omega)^2/(6\omega(1+2\omega))`, :math:`\omega = h/h_p` (its
+    truncation error :math:`-h^3(1+\omega)/(6\omega)\dddot u` divided by its first
+    coefficient :math:`(1+2\omega)/(1+\omega)`; :math:`\tfrac29h^3` at equal steps);
+    so :math:`c = K_c/(K_c + K_p)` (2/11 at equal steps)."""
+    if len(past) == 1:
+        w = h / past[0]
+        return (1.0 + w, -w), h / (2.0 * h + past[0])
+    hp, hpp = past
+    a, b = h + hp, h + hp + hpp
+    weights = (a * b / (hp * (hp + hpp)), -h * b / (hp * hpp), h * a / ((hp + hpp) * hpp))
+    w = h / hp
+    kc = h**3 * (1.0 + w) ** 2 / (6.0 * w * (1.0 + 2.0 * w))
+    kp = h * a * b / 6.0
+    return weights, kc / (kc + kp)
+
+
 def planned_step(h: float, remaining: float) -> float:
     """The step :meth:`BDFIntegrator.step` tries first toward a stop ``remaining`` ahead:
     the whole remainder when ``h`` reaches it, half of it when ``h`` would leave less

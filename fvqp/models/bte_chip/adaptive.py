@@ -16,7 +16,8 @@ first-order results of known error constants, as derived here; Hairer, Nørsett 
 :math:`h = h_p` the factor is 1/3). With ``scheme = "bdf2"`` the steps from the third
 after the start or a breakpoint are variable-step BDF2 (:meth:`.coupling.ChipChain.
 _bdf2`), whose error is estimated alike from the parabola through the last three states
-(:func:`estimate`: :math:`e = c\,(u^{n+1} - u^p)`, :math:`c = 2/11` at equal steps) and
+(:func:`fvqp.solvers.bdf.milne_estimate`: :math:`e = c\,(u^{n+1} - u^p)`,
+:math:`c = 2/11` at equal steps) and
 whose steps follow :math:`\text{err}^{-1/3}`; a step that falls back to backward Euler
 (a negative start) is tested as backward Euler. It is measured per unknown against
 
@@ -60,7 +61,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["CEILING_RISE", "ERROR_FLOOR", "RTOL", "StepControl", "estimate"]
+from ...solvers.bdf import milne_estimate
+
+__all__ = ["CEILING_RISE", "ERROR_FLOOR", "RTOL", "StepControl"]
 
 #: default ``[time] rtol`` of the chip's adaptive steps
 RTOL = 1e-2
@@ -136,12 +139,12 @@ class StepControl:
 
     def error(self, blocks, h: float, past: tuple) -> float:
         """The error of a step ``h`` after the steps ``past`` (the last first: one for
-        backward Euler, two for BDF2; :func:`estimate`), the largest over ``blocks``:
-        ``(dist, new, states)`` per kind of unknown, arrays (nodes, values) whose rows
-        share one floor (over all ranks): the state after the step and the states at its
-        start and before, the latest first (one more than ``past``). The rows' largest
-        values join :attr:`peaks`."""
-        weights, c = estimate(h, past)
+        backward Euler, two for BDF2; :func:`fvqp.solvers.bdf.milne_estimate`), the
+        largest over ``blocks``: ``(dist, new, states)`` per kind of unknown, arrays
+        (nodes, values) whose rows share one floor (over all ranks): the state after the
+        step and the states at its start and before, the latest first (one more than
+        ``past``). The rows' largest values join :attr:`peaks`."""
+        weights, c = milne_estimate(h, past)
         worst = 0.0
         for b, (dist, new, states) in enumerate(blocks):
             now = states[0]
@@ -155,29 +158,3 @@ class StepControl:
             worst = max(worst, dist.max(float(ratio.max(initial=0.0))))
         return worst
 
-
-def estimate(h: float, past: tuple) -> tuple[tuple, float]:
-    r"""The predictor and the error factor of a step ``h`` after the steps ``past``
-    (module docstring): ``(weights, c)`` with the local error
-    :math:`c\,(u^{n+1} - \sum_k w_k u^{n-k})`.
-
-    One step :math:`h_p` (backward Euler): the line through :math:`u^n, u^{n-1}`,
-    :math:`w = (1 + h/h_p, -h/h_p)`, :math:`c = h/(2h + h_p)`. Two, :math:`h_p, h_{pp}`
-    (BDF2 of :meth:`.coupling.ChipChain._bdf2`): the parabola through
-    :math:`u^n, u^{n-1}, u^{n-2}` at :math:`t_{n+1}` (Lagrange), which misses
-    :math:`u(t_{n+1})` by :math:`K_p\dddot u`, :math:`K_p = h(h + h_p)(h + h_p +
-    h_{pp})/6`, while variable-step BDF2's local error is :math:`K_c\dddot u`,
-    :math:`K_c = h^3(1+\omega)^2/(6\omega(1+2\omega))`, :math:`\omega = h/h_p` (its
-    truncation error :math:`-h^3(1+\omega)/(6\omega)\dddot u` divided by its first
-    coefficient :math:`(1+2\omega)/(1+\omega)`; :math:`\tfrac29h^3` at equal steps);
-    so :math:`c = K_c/(K_c + K_p)` (2/11 at equal steps)."""
-    if len(past) == 1:
-        w = h / past[0]
-        return (1.0 + w, -w), h / (2.0 * h + past[0])
-    hp, hpp = past
-    a, b = h + hp, h + hp + hpp
-    weights = (a * b / (hp * (hp + hpp)), -h * b / (hp * hpp), h * a / ((hp + hpp) * hpp))
-    w = h / hp
-    kc = h**3 * (1.0 + w) ** 2 / (6.0 * w * (1.0 + 2.0 * w))
-    kp = h * a * b / 6.0
-    return weights, kc / (kc + kp)

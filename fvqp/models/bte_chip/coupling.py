@@ -110,7 +110,7 @@ import math
 import numpy as np
 
 from ...solvers import BDFIntegrator, ConvergenceError
-from ...solvers.bdf import BDFOptions
+from ...solvers.bdf import BDFOptions, bdf2_coefficients
 
 log = logging.getLogger("fvqp.bte_chip")
 
@@ -479,7 +479,8 @@ class ChipChain:
         ph = self.ph
         hp = self.dt if prev.h is None else float(prev.h)
         w = h / hp
-        g, b = (1.0 + w) ** 2 / (1.0 + 2.0 * w), w * w / (1.0 + 2.0 * w)
+        a0, a1, a2 = bdf2_coefficients(w)
+        g, b = -a1 / a0, a2 / a0
         src = ph.source_rates(t, t + h)
         qt = g * xq - b * prev.xq
         pt = g * xp - b * prev.xp
@@ -490,9 +491,9 @@ class ChipChain:
                       self.time_label(t))
             return self._coupled(xq, xp, t, acc, h, src)
         self.last_bdf2 = True
-        s_eff = (1.0 + 2.0 * w) / (1.0 + w) * src - w / (1.0 + w) * ph.source_rates(t - hp, t)
+        s_eff = a0 * src - a2 / w * ph.source_rates(t - hp, t)
         at = {k: g * v - b * prev.acc.get(k, 0.0) for k, v in acc.items()}
-        hb = h * (1.0 + w) / (1.0 + 2.0 * w)
+        hb = h / a0
         xq1, xp1, acc1, inc, res = self._coupled(qt, pt, t, at, hb, s_eff, xq)
         if not all(q.success for q in res):
             return xq, xp, acc, {}, res          # failed sweep: the state kept
