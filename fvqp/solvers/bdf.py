@@ -329,7 +329,7 @@ class BDFIntegrator:
                               correction_tol=self.opts.newton_tol)
         x_new = x.getArray().copy()
         x.destroy()
-        err = self._error(x_new, self._predict(self.t + h) if self.opts.adaptive else None)
+        err = self._error(x_new, h)
         return x_new, err
 
     def _stored_C(self, j: int) -> np.ndarray:
@@ -380,14 +380,35 @@ class BDFIntegrator:
             out += w * xi
         return out
 
-    def _error(self, x_new: np.ndarray, pred: np.ndarray | None) -> float:
-        if pred is None or not self.opts.adaptive:
+    def _error(self, x_new: np.ndarray, h: float) -> float:
+        r"""The step's local error in units of the tolerance (weighted RMS over every
+        unknown): Milne's device with the exact factor of the step sequence
+        (:func:`milne_estimate`). Backward Euler: the line through :math:`x_n, x_{n-1}`,
+        :math:`c = h/(2h + h_p)` (1/3 at equal steps). BDF2 after two steps: the
+        parabola through the last three states, :math:`c = K_c/(K_c + K_p)` (2/11 at
+        equal steps). BDF2's first step has only the line, whose own error
+        (:math:`O(h^2)`) dominates the difference: :math:`c = 1/2`, an overestimate
+        (before 2026-11-28 backward Euler too took the parabola with 1/2, half its local
+        error once three states were known, and BDF2 took 2/11 at every step ratio).
+        Two state-length arrays."""
+        if not self.opts.adaptive or len(self.history) < 2:
             return 0.0
-        # Milne device: BDF2 error constant 2/9 vs quadratic extrapolation 1 -> 2/11;
-        # with only two points (linear predictor) the estimate is of lower order: use 1/2.
-        factor = 2.0 / 11.0 if len(self.history) >= 3 and self.opts.order == 2 else 0.5
-        scale = self.opts.atol + self.opts.rtol * np.abs(x_new)
-        local = float(np.sum((factor * (x_new - pred) / scale) ** 2))
+        times = [hh[0] for hh in self.history[:3 if self.opts.order == 2 else 2]]
+        past = tuple(a - b for a, b in zip(times[:-1], times[1:], strict=False))
+        weights, factor = milne_estimate(h, past)
+        if self.opts.order == 2 and len(past) == 1:
+            factor = 0.5
+        diff = x_new.copy()
+        tmp = np.empty_like(x_new)
+        for w, hh in zip(weights, self.history, strict=False):
+            np.multiply(hh[1], w, out=tmp)
+            diff -= tmp
+        np.abs(x_new, out=tmp)
+        tmp *= self.opts.rtol
+        tmp += self.opts.atol
+        diff /= tmp
+        diff *= factor
+        local = float(np.dot(diff, diff))
         n = self.dist.n_global
         return math.sqrt(self.dist.sum(local) / n)
 
