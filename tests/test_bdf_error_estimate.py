@@ -1,7 +1,7 @@
 """The adaptive BDF steps' error estimate (``BDFIntegrator._error``) is the step's local
 error: on a linear heat problem whose semi-discrete solution is known exactly (the matrix
 exponential), a step from exact past states is compared with the exact state, for backward
-Euler and BDF2 at equal and unequal steps. Before 2026-11-28 backward Euler's estimate was
+Euler and BDF2 at equal and unequal steps. Until 2026-11-27 backward Euler's estimate was
 half its local error once three states were known (the parabola with the factor 1/2), and
 BDF2's took 2/11 at every step ratio (0.79 of the local error after a doubled step)."""
 

@@ -388,7 +388,7 @@ class BDFIntegrator:
         parabola through the last three states, :math:`c = K_c/(K_c + K_p)` (2/11 at
         equal steps). BDF2's first step has only the line, whose own error
         (:math:`O(h^2)`) dominates the difference: :math:`c = 1/2`, an overestimate
-        (before 2026-11-28 backward Euler too took the parabola with 1/2, half its local
+        (until 2026-11-27 backward Euler too took the parabola with 1/2, half its local
         error once three states were known, and BDF2 took 2/11 at every step ratio).
         Two state-length arrays."""
         if not self.opts.adaptive or len(self.history) < 2:
