@@ -54,7 +54,7 @@ class Box:
     def breakpoints(self) -> list[float]:
         return []
 
-    def max_dt(self, t: float) -> float:
+    def max_dt(self, t: float, checked: bool = True) -> float:
         return np.inf
 
 
@@ -111,7 +111,7 @@ class Wave:
     def breakpoints(self) -> list[float]:
         return []
 
-    def max_dt(self, t: float) -> float:
+    def max_dt(self, t: float, checked: bool = True) -> float:
         return np.inf
 
 

@@ -76,7 +76,7 @@ class _Steady:
     def breakpoints(self):
         return []
 
-    def max_dt(self, t):
+    def max_dt(self, t, checked=True):
         return math.inf
 
 

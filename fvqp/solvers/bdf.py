@@ -167,7 +167,7 @@ class BDFIntegrator:
         ``rhs(x_local, t0, t1)``, ``rhs_jacobian(x_local, t0, t1)`` (the protocol
         :class:`fvqp.models.base.Problem`), ``rhs_jvp(x_local, v_local, t0, t1)`` when
         ``jacobian.mode`` is ``matrix_free``, ``rates(x_local, t0, t1) -> dict``
-        (per-rank partial sums of boundary/source powers), ``max_dt(t)`` and
+        (per-rank partial sums of boundary/source powers), ``max_dt(t, checked)`` and
         ``breakpoints()``. Sources are averaged over the step ``[t0, t1]`` so a pulse
         shorter than a step still deposits its full energy.
     x0 : ndarray
@@ -417,8 +417,9 @@ class BDFIntegrator:
         grow = 2.0
         last = None   # the last failed attempt's error
         while True:
-            h = planned_step(min(self.h, self.opts.dt_max, self.problem.max_dt(self.t)),
-                             t_stop - self.t)
+            checked = self.opts.adaptive and len(self.history) >= 2   # :meth:`_error`
+            h = planned_step(min(self.h, self.opts.dt_max,
+                                 self.problem.max_dt(self.t, checked)), t_stop - self.t)
             fmt = self.time_format
             if h < self.opts.dt_min:
                 why = "" if last is None else \

@@ -64,8 +64,11 @@ class Problem(Protocol):
     def rates(self, x_local: np.ndarray, t0: float, t1: float) -> dict[str, float]:
         """Flows across the system's boundary (rank-partial sums), for the balances."""
 
-    def max_dt(self, t: float) -> float:
-        """Largest step the physics allows at ``t`` (e.g. to resolve a pulse)."""
+    def max_dt(self, t: float, checked: bool = True) -> float:
+        """Largest step the physics allows at ``t`` (e.g. to resolve a pulse);
+        ``checked``: the step's local error is estimated (an adaptive step with a known
+        past), so a pulse's tails may take longer steps
+        (:meth:`fvqp.mesh.sources.PulseProfile.max_dt`)."""
 
     def breakpoints(self) -> list[float]:
         """Times the integrator must land on (source switch-on/off ...)."""

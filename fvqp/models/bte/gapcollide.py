@@ -274,7 +274,8 @@ class WithCollisions(GapStepper):
             self._kept.invalidate("step")
         if t_stop is not None:   # the step the integrator tries first: the gaps' target
             dt_max = self.sim.case.values["time"].get("dt_max") or math.inf
-            dt = planned_step(min(dt, dt_max, self.prob.max_dt(t)), t_stop - t)
+            dt = planned_step(min(dt, dt_max, self.prob.max_dt(t, self._prev is not None)),
+                              t_stop - t)
         if bdf2:
             self._extrapolate(dt / (t - self._prev[0]))
         ok, integ, acc0 = self._solve(now, dt, bdf2, t_stop)

@@ -437,8 +437,8 @@ class InelasticProblem:
             return []
         return [s.profile for s in self.base.sources if s.profile is not None]
 
-    def max_dt(self, t: float) -> float:
-        return min([p.max_dt(t) for p in self._profiles()], default=math.inf)
+    def max_dt(self, t: float, checked: bool = True) -> float:
+        return min([p.max_dt(t, checked) for p in self._profiles()], default=math.inf)
 
     def breakpoints(self) -> list:
         return sorted({b for p in self._profiles() for b in p.breakpoints()})

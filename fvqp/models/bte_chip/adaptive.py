@@ -46,8 +46,9 @@ short): on the layout chip to 1 µs at rtol 3e-2 the QP Krylov solves of 84 ns s
 not converge, and without the ceiling the control grew back to that length after every
 retry (3 failures of up to 400 Krylov iterations each, the QP solves 3× the run's other
 costs). The
-first step, and the first after a source's breakpoint (a pulse's window start: steps end on
-it, and hold at most 0.197 of the pulse's energy after it, :mod:`fvqp.mesh.sources`), have no
+first step, and the first after a source's breakpoint (a pulse's window: steps end on
+its edges; inside, unchecked steps are at most half the pulse's width and checked ones hold
+at most 0.197 of its energy, :meth:`fvqp.mesh.sources.PulseProfile.max_dt`), have no
 estimate (the predictor would extrapolate across the switch) and keep their length.
 
 ``[time] dt_min`` (default 1e-9 of the first step) ends the run when the retries reach

@@ -180,7 +180,8 @@ class ChipMarch:
         stop = min([b for b in ph.breakpoints() if b > t0 * (1 + 1e-14)] + [t_end])
         its = 0
         while True:
-            h = planned_step(min(self.h, c.dt_max, c.ceiling, ph.max_dt(t0)), stop - t0)
+            h = planned_step(min(self.h, c.dt_max, c.ceiling,
+                                 ph.max_dt(t0, self.back is not None)), stop - t0)
             if h < c.dt_min:
                 self.its.append(its)
                 return (f"the adaptive step fell below [time] dt_min = "

@@ -477,5 +477,5 @@ class SphereProblem:
     def breakpoints(self) -> list[float]:
         return []
 
-    def max_dt(self, t: float) -> float:
+    def max_dt(self, t: float, checked: bool = True) -> float:
         return math.inf

@@ -219,5 +219,5 @@ class HeatProblem:
     def breakpoints(self) -> list[float]:
         return sorted({b for s in self.sources for b in s.breakpoints()})
 
-    def max_dt(self, t: float) -> float:
-        return min([s.max_dt(t) for s in self.sources], default=np.inf)
+    def max_dt(self, t: float, checked: bool = True) -> float:
+        return min([s.max_dt(t, checked) for s in self.sources], default=np.inf)

@@ -432,16 +432,18 @@ class PhononProblem(BinSweeps):
 
     # ---- right-hand sides ---------------------------------------------------------------
     def breakpoints(self) -> list[float]:
-        """The times where a source's rate switches on or off (a pulse's start), sorted:
+        """The times where a source's rate switches on or off (a pulse's window), sorted:
         adaptive steps end on them (a step does not average a pulse with what precedes
         it)."""
         return sorted({b for s in self.sources if s.profile is not None
                        for b in s.profile.breakpoints()})
 
-    def max_dt(self, t: float) -> float:
-        """The longest step from ``t`` that resolves the sources' time profiles (a step
-        holds at most :data:`fvqp.mesh.sources.WINDOW_FRACTION` of a pulse's energy)."""
-        return min([s.profile.max_dt(t) for s in self.sources if s.profile is not None],
+    def max_dt(self, t: float, checked: bool = True) -> float:
+        """The longest step from ``t`` that resolves the sources' time profiles
+        (:meth:`fvqp.mesh.sources.PulseProfile.max_dt`; ``checked``: the step's local
+        error is estimated)."""
+        return min([s.profile.max_dt(t, checked) for s in self.sources
+                    if s.profile is not None],
                    default=math.inf)
 
     def deposit_occupations(self) -> np.ndarray:

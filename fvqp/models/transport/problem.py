@@ -487,5 +487,5 @@ class TransportProblem(FaceOperators, JacobianAssembly, Balances, Linearisation)
     def breakpoints(self) -> list[float]:
         return sorted({b for s in self.sources for b in s.profile.breakpoints()})
 
-    def max_dt(self, t: float) -> float:
-        return min([s.profile.max_dt(t) for s in self.sources], default=math.inf)
+    def max_dt(self, t: float, checked: bool = True) -> float:
+        return min([s.profile.max_dt(t, checked) for s in self.sources], default=math.inf)
