@@ -64,10 +64,10 @@ class PulseProfile:
         the peak, whose tail holds 0.2 of the energy; whether the response allows that is
         the error test's to say. An unchecked step (nothing would see a response smeared
         over it) is at most 0.5σ within the window, as every step was before 2026-11-28.
-        On the layout chip to 1 µs (a 1 ns pulse at 5 ns, adaptive backward Euler at rtol
-        0.1), 61 → 43 steps for the same errors against a converged run
-        (docs/theory_phonon.md, "Adaptive steps"). The deposited energy is exact either
-        way (the step averages of :meth:`amount`)."""
+        On the layout chip to 1 µs (a 1 ns pulse at 5 ns, adaptive backward Euler) 61 → 51
+        steps at rtol 0.1, 38 → 22 at rtol 1, for the same errors against a converged run
+        (docs/theory_phonon.md, "The deposit's steps"). The deposited energy is exact
+        either way (the step averages of :meth:`amount`)."""
         z0 = (t - self.centre) / self.sigma
         if not checked:   # the window from its start (landed on: z0 = -6 to round-off)
             inside = -WINDOW_SIGMAS * (1 + 1e-12) <= z0 < WINDOW_SIGMAS * (1 - 1e-12)
