@@ -33,7 +33,8 @@ def _steps(prof: PulseProfile, dt: float, t0: float, t_end: float) -> list[tuple
         stop = min([b for b in breaks if b > t * (1 + 1e-14)] + [t_end])
         h = planned_step(min(dt, prof.max_dt(t, checked)), stop - t)
         out.append((t, t + h, checked))
-        t, checked = t + h, h < (stop - t) * (1 - 1e-12)   # landed on a breakpoint: not
+        # a step that lands on a breakpoint (or the end) leaves the next one unchecked
+        t, checked = t + h, h < (stop - t) * (1 - 1e-12)
     return out
 
 
