@@ -380,6 +380,12 @@ class BDFIntegrator:
             out += w * xi
         return out
 
+    @property
+    def estimated(self) -> bool:
+        """Whether the next step's local error is estimated (:meth:`_error`): adaptive
+        steps with two accepted states (none after the start or a :meth:`restart`)."""
+        return self.opts.adaptive and len(self.history) >= 2
+
     def _error(self, x_new: np.ndarray, h: float) -> float:
         r"""The step's local error in units of the tolerance (weighted RMS over every
         unknown): Milne's device with the exact factor of the step sequence
@@ -391,7 +397,7 @@ class BDFIntegrator:
         (until 2026-11-27 backward Euler too took the parabola with 1/2, half its local
         error once three states were known, and BDF2 took 2/11 at every step ratio).
         Two state-length arrays."""
-        if not self.opts.adaptive or len(self.history) < 2:
+        if not self.estimated:
             return 0.0
         times = [hh[0] for hh in self.history[:3 if self.opts.order == 2 else 2]]
         past = tuple(a - b for a, b in zip(times[:-1], times[1:], strict=False))
@@ -417,9 +423,9 @@ class BDFIntegrator:
         grow = 2.0
         last = None   # the last failed attempt's error
         while True:
-            checked = self.opts.adaptive and len(self.history) >= 2   # :meth:`_error`
             h = planned_step(min(self.h, self.opts.dt_max,
-                                 self.problem.max_dt(self.t, checked)), t_stop - self.t)
+                                 self.problem.max_dt(self.t, self.estimated)),
+                             t_stop - self.t)
             fmt = self.time_format
             if h < self.opts.dt_min:
                 why = "" if last is None else \
