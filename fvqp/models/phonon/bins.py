@@ -11,7 +11,9 @@ problem's prefix). The system of each bin and time coefficient is assembled once
 and its KSP cached. Per-cell relaxation rates that change every sweep (``extra``: the chip
 chain's film absorption minus emission, :mod:`fvqp.models.bte_chip.coupling`) go onto the
 diagonal of matrices built once, in place, solved by one KSP per system size
-(:class:`fvqp.solvers.diagonal.ShiftedSystems`, :meth:`BinSweeps._shifted`).
+(:class:`fvqp.solvers.diagonal.ShiftedSystems`, :meth:`BinSweeps._shifted`). Every
+solution is scaled so that it keeps the bins' phonon number and energy exactly, whatever
+the Krylov tolerance (:meth:`BinSweeps._conserving`).
 
 :class:`BinSweeps` is a part of :class:`~.problem.PhononProblem` (its base class); it uses
 the problem's layout (``n``, ``K``, ``B``, ``groups``), operators and right-hand sides.
@@ -313,13 +315,21 @@ class BinSweeps:
             if rtol is not None:     # a looser relative tolerance for this sweep only
                 ksp.ksp.setTolerances(rtol=max(rtol, tols[0]))
             order = self._order(len(bins), a == 0)   # the system's numbering
+            # the time coefficient of the solved matrix (:meth:`_kept_coefficient`)
+            a_mat = self._solved_coefficient(float(a)) if extra is not None and \
+                self.reuse else float(a)
             try:
                 if len(bins) == 1:
                     xs[j], res[j] = _solve(ksp, b[0], None if x0 is None else x0[j],
                                            order)
+                    if res[j].success:
+                        xs[j] = self._conserving(ksp, b[0], xs[j], bins, a_mat, order)
                 else:   # interleaved per cell: c * (m B) + i * B + k
                     x_in = None if x0 is None else self._interleave([x0[j] for j in bins])
-                    xg, rg = _solve(ksp, self._interleave(b), x_in, order)
+                    bg = self._interleave(b)
+                    xg, rg = _solve(ksp, bg, x_in, order)
+                    if rg.success:
+                        xg = self._conserving(ksp, bg, xg, bins, a_mat, order)
                     xg = xg.reshape(self.n, len(bins), self.B)
                     for i, j in enumerate(bins):   # the Krylov count once per group
                         xs[j], res[j] = xg[:, i].ravel(), rg if i == 0 else replace(
@@ -340,6 +350,31 @@ class BinSweeps:
                 self.add_decay_gains(j, xs[j], gain)
         self.certified = certified
         return xs, res
+
+    def _conserving(self, ksp: LinearSolver, b: np.ndarray, x: np.ndarray, bins,
+                    a: float, order: np.ndarray | None) -> np.ndarray:
+        r"""The Krylov solution ``x`` of the system of ``bins`` (matrix coefficient ``a``,
+        numbering ``order``: as :func:`_solve`) scaled by :math:`1 + \alpha` so that it
+        keeps the bins' phonon number and energy exactly: with :math:`r = b - Ax` and
+        the balance weights :math:`\ell` (:meth:`~.problem.PhononProblem.
+        balance_weights`), :math:`\alpha = \ell^Tr/\ell^TAx` makes
+        :math:`\ell^T(b - A(1+\alpha)x) = 0` (:math:`Ax = b - r`: one product with the
+        matrix, no solve). The Krylov tolerance then sets the accuracy only: the
+        imbalance a residual of relative size :math:`\epsilon` leaves, about
+        :math:`3\epsilon` of the deposit, is removed (the uniform relative change,
+        :math:`|\alpha| \lesssim \epsilon`, keeps every occupation's sign). Collective."""
+        from ...parallel.distribution import sum_in_place
+
+        w = self.balance_weights(bins, a)
+        if order is None:
+            r = ksp.residual(b, x)
+        else:
+            r, w = ksp.residual(b[order], x[order]), w[order]
+        sums = np.array([w @ r, w @ (b if order is None else b[order]) - w @ r])
+        sum_in_place(self.dist.comm, sums)
+        if not (np.isfinite(sums).all() and sums[1] != 0.0):
+            return x
+        return x * (1.0 + sums[0] / sums[1])
 
     def _interleave(self, parts: list) -> np.ndarray:
         """Per-bin owned vectors (n B each) as one group vector (cell-major)."""

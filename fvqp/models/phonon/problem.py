@@ -382,8 +382,7 @@ class PhononProblem(BinSweeps):
         c = np.arange(n)
         fr = (c[:, None] * B + np.arange(K)).ravel()
         pr = np.repeat(c * B + K, K)
-        hc = (self.vol / self.widths[reg[:n]]) ** (1.0 / self.loc.dim)
-        s = S * np.maximum(iso + rel + a, self.vel[reg[:n], j] / hc)   # phi-row scale
+        s = self.phi_row_scale(j, a)
         w = np.tile(self.quad.weights, n)
         diag = np.repeat(S * (a + iso + rel + (0.0 if extra is None else extra)), K)
         rows = np.concatenate([fr, fr, c * B + K, pr])
@@ -393,6 +392,44 @@ class PhononProblem(BinSweeps):
         if self._itf[j] is not None:
             m = m + self._itf[j]
         return m.tocsr()
+
+    def phi_row_scale(self, j: int, a: float) -> np.ndarray:
+        r"""The scale :math:`s_c` of the angle-average rows of bin ``j``'s system,
+        :math:`s_c(\phi_c - \sum_kw_kn_{ck}) = 0` (owned cells): :math:`V_cg_j` times the
+        larger of the cell's relaxation rate plus ``a`` and its crossing rate
+        :math:`v/h_c` (the rows' size beside the ordinates'; any positive scale gives
+        the same solution)."""
+        n, reg = self.n, self.reg
+        S = self.states[reg[:n], j] * self.vol
+        iso, rel = self.isotope[reg[:n], j], self.decay[reg[:n], j] + self.absorb[reg[:n], j]
+        hc = (self.vol / self.widths[reg[:n]]) ** (1.0 / self.loc.dim)
+        return S * np.maximum(iso + rel + a, self.vel[reg[:n], j] / hc)
+
+    def balance_weights(self, bins, a: float) -> np.ndarray:
+        r"""The row weights :math:`\ell` whose sum :math:`\ell^T(Ax - b)` is the
+        system's phonon-number balance: owned rows of the system of ``bins``
+        (``c (m B) + i B + k``, :meth:`group_matrix`; one bin: ``c B + k``) with time
+        coefficient ``a``.
+
+        Summed with the quadrature weights :math:`w_k`, bin :math:`j`'s ordinate rows give
+        :math:`S_c(a + \gamma_{rel})\bar n_c` (storage and removal of the angle average
+        :math:`\bar n_c = \sum_kw_kn_{ck}`, the quantity of :meth:`energy_density`) plus
+        the streaming's net outflow (interior faces cancel, walls and interfaces
+        conserve), and the isotope term :math:`S_c\gamma_{iso}(\bar n_c - \phi_c)`,
+        which is :math:`-S_c\gamma_{iso}/s_c` times the angle-average row
+        (:meth:`phi_row_scale`). Hence :math:`\ell = w_k` on ordinate rows and
+        :math:`S_c\gamma_{iso}/s_c` on angle-average rows: a solution with
+        :math:`\ell^Tr = 0` (:math:`r = b - Ax`) keeps the bins' phonon number, and
+        with it their energy (:math:`\hbar\Omega_j` per phonon, the same for every bin
+        of a group), exactly whatever the Krylov tolerance (:meth:`sweep`). The branches'
+        isotope exchange of a group cancels between its two bins row sum by row sum."""
+        n, K, B = self.n, self.K, self.B
+        out = np.empty((n, len(bins), B))
+        out[:, :, :K] = self.quad.weights
+        for i, j in enumerate(bins):
+            S = self.states[self.reg[:n], j] * self.vol
+            out[:, i, K] = S * self.isotope[self.reg[:n], j] / self.phi_row_scale(j, a)
+        return out.ravel()
 
     def group_matrix(self, gi: int, a: float, extra=None) -> sp.csr_matrix:
         """Owned rows of the system of the bins ``groups[gi]`` solved together: unknown
