@@ -33,19 +33,38 @@ def _rows(path) -> list[dict]:
         return list(csv.DictReader(fh))
 
 
-@pytest.mark.parametrize("name", ["phonon_si_block", "phonon_al_film_on_si"])
-def test_loose_krylov_tolerance_keeps_the_energy(tmp_path, name):
+#: L and T branches (the bins of one energy solved as one system)
+LT = {"[energy]": '[phonons]\nbranches = "lt"\n\n[energy]'}
+VARIANTS = {
+    "block": ("phonon_si_block", {}),
+    "film": ("phonon_al_film_on_si", {}),
+    # branch mixing: isotope exchange between the branches' angle averages, decay channels
+    "block_lt": ("phonon_si_block", {'energy = "3 meV"': 'energy = "10 meV"',
+                                     'width = "1 meV"': 'width = "2 meV"',
+                                     'e_max = "6 meV"': 'e_max = "16 meV"', **LT}),
+    # mode conversion at the interface (tests/test_phonon_modes.py's variant)
+    "film_modes": ("phonon_al_film_on_si", {"bins = 8": "bins = 4",
+                                            'model = "amm"': 'model = "amm_modes"', **LT}),
+}
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_loose_krylov_tolerance_keeps_the_energy(tmp_path, variant):
     """20 ns of the Si block (isotope scattering and down-conversion in the bulk: the
-    angle-average rows' weight and the decay gains) and of the Al film on Si (an AMM
-    interface and an absorbing film region) with the phonon solves to 1e-5 instead of
-    1e-13: energy balance to 1e-13 of the deposit in summary.json and in every row of the
-    series (measured 5e-16 and 2.5e-16; 2.0e-6 and 2.2e-5 before), and the phonon energy
-    and every flow within 1e-4 of the run at the default tolerance (measured 8e-7 and
-    8e-6: the loose tolerance's own error, not the balance's)."""
-    loose = case_variant(f"{name}.toml", tmp_path, **SHORT)
+    angle-average rows' weight and the decay gains), of the Al film on Si (an AMM
+    interface and an absorbing film region), and of both with L and T branches (group
+    systems: the branches' isotope exchange and decay channels; mode conversion at the
+    interface) with the phonon solves to 1e-5 instead of 1e-13: energy balance to 1e-13
+    of the deposit in summary.json and in every row of the series (measured 5e-16,
+    2.5e-16, 1.2e-16, 1.2e-16; 2.0e-6 and 2.2e-5 for the first two before), and the
+    phonon energy and every flow within 1e-3 of the run at the default tolerance: the
+    loose tolerance's own error, not the balance's (measured: energy 8e-7, 8e-6, 2.7e-6,
+    6.4e-6; flows 4.6e-6, 5.2e-5 (the film), 2.4e-5, 3.7e-5 (the film))."""
+    name, repl = VARIANTS[variant]
+    loose = case_variant(f"{name}.toml", tmp_path, **SHORT, **repl)
     loose.write_text(loose.read_text() + LOOSE)
     (tmp_path / "t").mkdir()
-    tight = case_variant(f"{name}.toml", tmp_path / "t", **SHORT)
+    tight = case_variant(f"{name}.toml", tmp_path / "t", **SHORT, **repl)
     run_fvqp(["run", loose, "--output", tmp_path / "loose"])
     run_fvqp(["run", tight, "--output", tmp_path / "tight"])
     s, ref = _summary(tmp_path / "loose"), _summary(tmp_path / "tight")
@@ -55,11 +74,11 @@ def test_loose_krylov_tolerance_keeps_the_energy(tmp_path, name):
     assert abs(s["energy_imbalance_J"]) < 1e-13 * dep
     for row in _rows(tmp_path / "loose" / f"{name}_series.csv"):
         assert abs(float(row["imbalance_J"])) < 1e-13 * dep
-    assert s["E_phonon_J"] == pytest.approx(ref["E_phonon_J"], rel=1e-4, abs=0)
+    assert s["E_phonon_J"] == pytest.approx(ref["E_phonon_J"], rel=1e-3, abs=0)
     flows = [k for k in ref["energy_J"] if k.startswith(("boundary:", "region:"))]
     assert flows   # the holder, and the film of the second case
     for k in flows:
-        assert s["energy_J"][k] == pytest.approx(ref["energy_J"][k], rel=1e-4, abs=0)
+        assert s["energy_J"][k] == pytest.approx(ref["energy_J"][k], rel=1e-3, abs=0)
 
 
 def test_closed_chip_at_a_loose_phonon_tolerance_conserves(write_case, tmp_path):
