@@ -57,7 +57,7 @@ def test_loose_krylov_tolerance_keeps_the_energy(tmp_path, variant):
     interface) with the phonon solves to 1e-5 instead of 1e-13: energy balance to 1e-13
     of the deposit in summary.json and in every row of the series (measured 5e-16,
     2.5e-16, 1.2e-16, 1.2e-16; 2.0e-6 and 2.2e-5 for the first two before), and the
-    phonon energy and every flow within 1e-3 of the run at the default tolerance: the
+    phonon energy and every flow within 1e-4 of the run at the default tolerance: the
     loose tolerance's own error, not the balance's (measured: energy 8e-7, 8e-6, 2.7e-6,
     6.4e-6; flows 4.6e-6, 5.2e-5 (the film), 2.4e-5, 3.7e-5 (the film))."""
     name, repl = VARIANTS[variant]
@@ -74,11 +74,11 @@ def test_loose_krylov_tolerance_keeps_the_energy(tmp_path, variant):
     assert abs(s["energy_imbalance_J"]) < 1e-13 * dep
     for row in _rows(tmp_path / "loose" / f"{name}_series.csv"):
         assert abs(float(row["imbalance_J"])) < 1e-13 * dep
-    assert s["E_phonon_J"] == pytest.approx(ref["E_phonon_J"], rel=1e-3, abs=0)
+    assert s["E_phonon_J"] == pytest.approx(ref["E_phonon_J"], rel=1e-4, abs=0)
     flows = [k for k in ref["energy_J"] if k.startswith(("boundary:", "region:"))]
     assert flows   # the holder, and the film of the second case
     for k in flows:
-        assert s["energy_J"][k] == pytest.approx(ref["energy_J"][k], rel=1e-3, abs=0)
+        assert s["energy_J"][k] == pytest.approx(ref["energy_J"][k], rel=1e-4, abs=0)
 
 
 def test_closed_chip_at_a_loose_phonon_tolerance_conserves(write_case, tmp_path):
