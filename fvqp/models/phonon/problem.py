@@ -413,7 +413,8 @@ class PhononProblem(BinSweeps):
 
         Summed with the quadrature weights :math:`w_k`, bin :math:`j`'s ordinate rows give
         :math:`S_c(a + \gamma_{rel})\bar n_c` (storage and removal of the angle average
-        :math:`\bar n_c = \sum_kw_kn_{ck}`, the quantity of :meth:`energy_density`) plus
+        :math:`\bar n_c = \sum_kw_kn_{ck}`, the quantity of :meth:`energy_density`; the
+        chip's per-cell film rates on the diagonal alike) plus
         the streaming's net outflow (interior faces cancel, walls and interfaces
         conserve), and the isotope term :math:`S_c\gamma_{iso}(\bar n_c - \phi_c)`,
         which is :math:`-S_c\gamma_{iso}/s_c` times the angle-average row
@@ -428,7 +429,9 @@ class PhononProblem(BinSweeps):
         out[:, :, :K] = self.quad.weights
         for i, j in enumerate(bins):
             S = self.states[self.reg[:n], j] * self.vol
-            out[:, i, K] = S * self.isotope[self.reg[:n], j] / self.phi_row_scale(j, a)
+            s = self.phi_row_scale(j, a)      # > 0 wherever the system is regular
+            np.divide(S * self.isotope[self.reg[:n], j], s, out=out[:, i, K], where=s > 0)
+            out[:, i, K][s <= 0] = 0.0
         return out.ravel()
 
     def group_matrix(self, gi: int, a: float, extra=None) -> sp.csr_matrix:
