@@ -29,6 +29,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ...parallel.blocked import BlockDistribution
+from ...parallel.distribution import sum_in_place
 from ...solvers.linear import LinearSolver, csr_matrix
 from .monotone import certify
 
@@ -300,10 +301,11 @@ class BinSweeps:
             t0, c0 = time.perf_counter(), time.process_time()
             rebuild = extra is not None and not self.reuse   # a system for this sweep
             j = bins[0]
+            a_mat = float(a)   # the time coefficient of the solved matrix
             if extra is not None and self.reuse:
                 ksp = self._shifted(gi, a, extra)
-                certified = certified and self._certified.get(
-                    (gi, self._solved_coefficient(float(a))), False)
+                a_mat = self._solved_coefficient(a_mat)   # :meth:`_kept_coefficient`
+                certified = certified and self._certified.get((gi, a_mat), False)
             elif len(bins) == 1:
                 ksp = self._solver(self.local_matrix(j, a, extra[j]), steady=a == 0) \
                     if rebuild else \
@@ -315,9 +317,6 @@ class BinSweeps:
             if rtol is not None:     # a looser relative tolerance for this sweep only
                 ksp.ksp.setTolerances(rtol=max(rtol, tols[0]))
             order = self._order(len(bins), a == 0)   # the system's numbering
-            # the time coefficient of the solved matrix (:meth:`_kept_coefficient`)
-            a_mat = self._solved_coefficient(float(a)) if extra is not None and \
-                self.reuse else float(a)
             try:
                 if len(bins) == 1:
                     xs[j], res[j] = _solve(ksp, b[0], None if x0 is None else x0[j],
@@ -363,14 +362,12 @@ class BinSweeps:
         imbalance a residual of relative size :math:`\epsilon` leaves, about
         :math:`3\epsilon` of the deposit, is removed (the uniform relative change,
         :math:`|\alpha| \lesssim \epsilon`, keeps every occupation's sign). Collective."""
-        from ...parallel.distribution import sum_in_place
-
         w = self.balance_weights(bins, a)
-        if order is None:
-            r = ksp.residual(b, x)
-        else:
-            r, w = ksp.residual(b[order], x[order]), w[order]
-        sums = np.array([w @ r, w @ (b if order is None else b[order]) - w @ r])
+        if order is not None:     # the system's numbering
+            b, w = b[order], w[order]
+        r = ksp.residual(b, x if order is None else x[order])
+        lr = w @ r
+        sums = np.array([lr, w @ b - lr])          # l^T r, l^T A x
         sum_in_place(self.dist.comm, sums)
         if not (np.isfinite(sums).all() and sums[1] != 0.0):
             return x
