@@ -23,6 +23,14 @@ Balances
     system's boundary (boundary fluxes, sources, escape ...), which the integrator
     accumulates with the scheme's own coefficients, so that
     :math:`\Delta\sum C = \sum \int\text{rates}\,dt` holds to the Newton tolerance.
+Exact balances (optional)
+    ``balance_weights() -> {prefix: l}``, owned-row weights with :math:`l^TC(x)` the
+    conserved total whose flows are the ``rates`` keys starting with ``prefix`` (QP
+    number ``"N:"``, energy ``"E:"``), and ``balance_directions(x_owned) -> {prefix: v}``,
+    one direction per balance that moves it (a scaling of the unknowns it counts). After
+    every Newton solve the integrator moves the solution along them until each balance of
+    the step holds to round-off, whatever Newton's and Krylov's tolerances
+    (:meth:`fvqp.solvers.bdf.BDFIntegrator.conserve`).
 Explicit sources (optional)
     ``explicit_source(t0, t1) -> (rows, {name: rank-partial rate})``: the state-independent
     part of ``rhs`` (a deposit, an injection) and its share of ``rates``. A problem that

@@ -490,6 +490,36 @@ class InelasticProblem:
             out.update(N_ph=float(p.sum()), E_ph=float(p @ g.omega))
         return out
 
+    def balance_weights(self) -> dict:
+        r"""Row weights of the QP number (``"N:"``) and energy (``"E:"``) balances
+        (:mod:`fvqp.models.base.problem`): with the storage :math:`\rho_jV` of an
+        ordinate row, :math:`c\,w_k` and :math:`c\,w_ke_j` (:math:`c` the particle
+        unit :math:`w h`), 0 on the angle-average rows; a local phonon row (storage
+        :math:`Vp\Omega_q^2`) :math:`c\,\Omega_q` in the energy — so
+        :math:`l^TC(x)` is :meth:`totals`' ``N_qp`` and ``E_qp + E_ph``."""
+        g, c = self.grid, self.base.weight * self.grid.h
+        row = np.zeros((self.N, self.B))
+        row[:, : self.K] = c * self.w
+        num = np.concatenate([row.ravel(), np.zeros(self.Mp)])
+        en = np.concatenate([(row * g.e[:, None]).ravel(), c * g.omega[: self.Mp]])
+        return {"N:": np.tile(num, self.n), "E:": np.tile(en, self.n)}
+
+    def balance_directions(self, x_owned: np.ndarray) -> dict:
+        r"""Directions that move the balances (:meth:`balance_weights`): the QP rows
+        (ordinates and angle averages, so the constraint :math:`\phi = \bar f` is
+        only scaled) for the number; the local phonon rows for the energy, or without
+        them the QP rows weighted by :math:`e_j/e_{N-1}`."""
+        y = np.asarray(x_owned, float).reshape(self.n, self.S)
+        vn = np.zeros_like(y)
+        vn[:, : self.nq] = y[:, : self.nq]
+        ve = np.zeros_like(y)
+        if self.Mp:
+            ve[:, self.nq:] = y[:, self.nq:]
+        else:
+            e = np.repeat(self.grid.e / self.grid.e[-1], self.B)
+            ve[:, : self.nq] = y[:, : self.nq] * e
+        return {"N:": vn.ravel(), "E:": ve.ravel()}
+
     def rates(self, xl: np.ndarray, t0: float = 0.0, t1: float = 0.0) -> dict:
         """This rank's flows *into* the system per time unit: QP number (``N:``) and energy
         (``E:``) through every non-reflecting boundary group, from traps, sources, the
