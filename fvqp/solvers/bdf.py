@@ -159,6 +159,11 @@ class BDFOptions:
 
 #: difference step of :meth:`BDFIntegrator.conserve` along a balance direction
 CONSERVE_EPS = 1e-7
+#: moves of :meth:`BDFIntegrator.conserve` with one derivative: the second takes out what
+#: the difference quotient's error left (the bte film relaxation with its phonons in the
+#: bath, where the emission to the bath is the most nonlinear flow: ~1e-6 of the step's
+#: imbalance after one move, round-off after two)
+CONSERVE_CORRECTIONS = 2
 #: the largest move :meth:`BDFIntegrator.conserve` makes, in units of the local error
 #: tolerance ``atol + rtol |x|`` (max over the unknowns, as Newton's correction test): a
 #: tenth of it (Newton stops at ``newton_tol`` = 1e-3 of it). At Newton and Krylov
@@ -379,9 +384,10 @@ class BDFIntegrator:
         :math:`J_{kl} = \partial B_k/\partial\alpha_l` by a difference quotient at
         :math:`\epsilon = 10^{-7}` (the rates are smooth; its relative error
         :math:`\sim\epsilon` times :math:`B`, itself of the Newton tolerance), the
-        balances are left at :math:`O(\epsilon B)` plus round-off. The move is what
+        balances are left at :math:`O(\epsilon B)`; a second move with the same
+        :math:`J` (:data:`CONSERVE_CORRECTIONS`) leaves round-off. The move is what
         Newton's residual leaves in the balances, far below the local error tolerance
-        (a scaling of the unknowns: no occupation changes sign). Cost: ``1 + `` the
+        (a scaling of the unknowns: no occupation changes sign). Cost: ``2 + `` the
         number of balances evaluations of ``rates`` (no residual, no Jacobian). A move
         of more than :data:`CONSERVE_LIMIT` of the local error tolerance (weights or
         directions that do not describe the residual) is not made: counted in
@@ -404,21 +410,28 @@ class BDFIntegrator:
         for j, k in enumerate(keys):
             jac[:, j] = (self._imbalance(keys, weights, past, h, x + CONSERVE_EPS * dirs[k])
                          - b0) / CONSERVE_EPS
-        alpha = np.linalg.lstsq(jac, -b0, rcond=1e-12)[0]
-        move = np.zeros_like(x)
-        for a, k in zip(alpha, keys, strict=True):
-            move += a * dirs[k]
-        size = self._correction_norm(move, x) if np.all(np.isfinite(alpha)) else math.inf
-        if not size <= CONSERVE_LIMIT:
-            self.unbalanced += 1
-            (log.warning if self.unbalanced == 1 else log.debug)(
-                "the step's balances %s (imbalance %s) were not made exact: the move "
-                "along the balance directions would be %.3g of the local error tolerance, "
-                "far beyond a Newton residual (the problem's balance_weights do not "
-                "describe its residual; steps refused so far: %d)", keys, b0, size,
-                self.unbalanced)
-            return
-        x += move
+        b = b0
+        for corrections in range(CONSERVE_CORRECTIONS):
+            if corrections:   # the balances after the last move (its derivative's error)
+                b = self._imbalance(keys, weights, past, h, x)
+                if not np.any(b):
+                    return
+            alpha = np.linalg.lstsq(jac, -b, rcond=1e-12)[0]
+            move = np.zeros_like(x)
+            for a, k in zip(alpha, keys, strict=True):
+                move += a * dirs[k]
+            size = self._correction_norm(move, x) if np.all(np.isfinite(alpha)) \
+                else math.inf
+            if not size <= CONSERVE_LIMIT:
+                self.unbalanced += 1
+                (log.warning if self.unbalanced == 1 else log.debug)(
+                    "the step's balances %s (imbalance %s) were not made exact: the move "
+                    "along the balance directions would be %.3g of the local error "
+                    "tolerance, far beyond a Newton residual (the problem's "
+                    "balance_weights do not describe its residual; steps refused so far: "
+                    "%d)", keys, b, size, self.unbalanced)
+                return
+            x += move
 
     def _stored_C(self, j: int) -> np.ndarray:
         """:math:`C(x_{n-j})`: the history's own if it gives one, else made now."""
