@@ -397,7 +397,9 @@ class BDFIntegrator:
             return
         weights = prob.balance_weights()
         dirs = prob.balance_directions(x)
-        keys = [k for k in weights if np.any(dirs[k])]
+        # a balance whose direction is 0 on every rank cannot move (all QPs or phonons
+        # exactly empty): left out, on all ranks alike (the sums below are collective)
+        keys = [k for k in weights if self.dist.max(float(np.any(dirs[k]))) > 0]
         if not keys:
             return
         c, hist = self._hist_C
