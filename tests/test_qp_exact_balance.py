@@ -46,6 +46,7 @@ def test_bte_collisions_at_loose_tolerances_keep_number_and_energy(tmp_path, pho
     s = _relaxation(tmp_path / "l", LOOSE, phonons)
     ref = _relaxation(tmp_path / "t", "", phonons)
     assert s["status"] == ref["status"] == 0
+    assert s["unbalanced_steps"] == 0
     q, e = s["qp_number"], s["energy_J"]
     assert abs(q["imbalance"]) < 1e-13 * q["sources"]
     assert abs(e["imbalance"]) < 1e-13 * e["inflows"]["sources"]
@@ -56,8 +57,9 @@ def test_bte_collisions_at_loose_tolerances_keep_number_and_energy(tmp_path, pho
 
 def test_wrong_balance_weights_are_refused_not_forced(tmp_path, monkeypatch, caplog):
     """Weights that do not describe the residual (the energy's tripled) would need a
-    move far beyond Newton's residual: it is not made, a warning names the balances, and
-    the run is the one without the correction (the same QP number to the last bit)."""
+    move far beyond Newton's residual: it is not made, a warning names the balances, the
+    summary counts the steps (``unbalanced_steps``), and the run is the one without the
+    correction (the same QP number to the last bit)."""
     from fvqp.models.bte.inelastic import InelasticProblem
 
     right = InelasticProblem.balance_weights
@@ -70,6 +72,7 @@ def test_wrong_balance_weights_are_refused_not_forced(tmp_path, monkeypatch, cap
     with caplog.at_level(logging.WARNING, logger="fvqp.solvers.bdf"):
         s = _relaxation(tmp_path / "w", LOOSE)
     assert "were not made exact" in caplog.text and "'E:'" in caplog.text
+    assert s["unbalanced_steps"] > 0
     monkeypatch.delattr(InelasticProblem, "balance_weights")
     plain = _relaxation(tmp_path / "p", LOOSE)
     assert s["qp_number"]["final"] == plain["qp_number"]["final"]
@@ -96,6 +99,7 @@ def test_closed_chip_at_loose_qp_tolerances_conserves(write_case, tmp_path):
     s = run(load_case(loose), output_dir=str(tmp_path / "l")).summary
     ref = run(load_case(tight), output_dir=str(tmp_path / "t")).summary
     assert s["status"] == ref["status"] == 0
+    assert s["qp_unbalanced_steps"] == 0
     dep = s["E_deposited_J"]
     with open(tmp_path / "l" / "loose_qp_series.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))

@@ -503,6 +503,9 @@ def coupled_transient(sim, writer, out_dir: str, resume: bool, max_steps) -> dic
            # steps refused because a phonon row's 1 + dt (L - G) <= 0 (inelastic.py;
            # counted on the ranks that saw it)
            "phonon_refusals": int(prob.dist.max(float(prob.phonon_refusals))),
+           # steps whose QP number and energy balances were not made exact (weights that
+           # do not describe the residual: fvqp.solvers.bdf.BDFIntegrator.conserve)
+           "unbalanced_steps": integ.unbalanced,
            "t_end_s": u.to_si(integ.t, "time"),
            "newton_iterations": result.newton_iterations,
            "linear_iterations": result.linear_iterations,

@@ -376,6 +376,8 @@ def march(sim, writer, out_dir: str, max_steps=None, resume: bool = False) -> di
             "coupled_worst_mismatch": chain.worst,
             "coupled_unconverged_steps": chain.unconverged,
             "bdf2_fallback_steps": chain.bdf2_fallbacks,
+            # QP steps whose balances were not made exact (fvqp.solvers.bdf.conserve)
+            "qp_unbalanced_steps": chain.integ.unbalanced,
             "bdf2_limited_steps": chain.bdf2_limited,
             "E_deposited_J": named.get("sources", 0.0),
             "energy_J": {"initial_qp": tot0["E_qp"] * eu, "final_qp": tot1["E_qp"] * eu,
