@@ -1,7 +1,7 @@
 """The phonon sweeps keep phonon number and energy exactly whatever the Krylov tolerance
 (:meth:`fvqp.models.phonon.bins.BinSweeps._conserving`): the solution of every bin's
 system is scaled by 1 + alpha so that the balance weights' sum of its residual,
-:meth:`fvqp.models.phonon.problem.PhononProblem.balance_weights`, vanishes.
+:meth:`fvqp.models.phonon.problem.PhononProblem.bin_balance_weights`, vanishes.
 
 Before, the balances closed only to about the tolerance: with ``ksp_rtol = 1e-5`` the Si
 block's energy imbalance was 2.0e-6 of its deposit, the Al film on Si's 2.2e-5, and the

@@ -356,13 +356,13 @@ class BinSweeps:
         numbering ``order``: as :func:`_solve`) scaled by :math:`1 + \alpha` so that it
         keeps the bins' phonon number and energy exactly: with :math:`r = b - Ax` and
         the balance weights :math:`\ell` (:meth:`~.problem.PhononProblem.
-        balance_weights`), :math:`\alpha = \ell^Tr/\ell^TAx` makes
+        bin_balance_weights`), :math:`\alpha = \ell^Tr/\ell^TAx` makes
         :math:`\ell^T(b - A(1+\alpha)x) = 0` (:math:`Ax = b - r`: one product with the
         matrix, no solve). The Krylov tolerance then sets the accuracy only: the
         imbalance a residual of relative size :math:`\epsilon` leaves, about
         :math:`3\epsilon` of the deposit, is removed (the uniform relative change,
         :math:`|\alpha| \lesssim \epsilon`, keeps every occupation's sign). Collective."""
-        w = self.balance_weights(bins, a)
+        w = self.bin_balance_weights(bins, a)
         if order is not None:     # the system's numbering
             b, w = b[order], w[order]
         r = ksp.residual(b, x if order is None else x[order])

@@ -405,7 +405,7 @@ class PhononProblem(BinSweeps):
         hc = (self.vol / self.widths[reg[:n]]) ** (1.0 / self.loc.dim)
         return S * np.maximum(iso + rel + a, self.vel[reg[:n], j] / hc)
 
-    def balance_weights(self, bins, a: float) -> np.ndarray:
+    def bin_balance_weights(self, bins, a: float) -> np.ndarray:
         r"""The row weights :math:`\ell` whose sum :math:`\ell^T(Ax - b)` is the
         system's phonon-number balance: owned rows of the system of ``bins``
         (``c (m B) + i B + k``, :meth:`group_matrix`; one bin: ``c B + k``) with time
