@@ -490,19 +490,25 @@ class InelasticProblem:
             out.update(N_ph=float(p.sum()), E_ph=float(p @ g.omega))
         return out
 
+    _balance_weights: dict | None = None
+
     def balance_weights(self) -> dict:
         r"""Row weights of the QP number (``"N:"``) and energy (``"E:"``) balances
         (:mod:`fvqp.models.base.problem`): with the storage :math:`\rho_jV` of an
         ordinate row, :math:`c\,w_k` and :math:`c\,w_ke_j` (:math:`c` the particle
         unit :math:`w h`), 0 on the angle-average rows; a local phonon row (storage
         :math:`Vp\Omega_q^2`) :math:`c\,\Omega_q` in the energy — so
-        :math:`l^TC(x)` is :meth:`totals`' ``N_qp`` and ``E_qp + E_ph``."""
+        :math:`l^TC(x)` is :meth:`totals`' ``N_qp`` and ``E_qp + E_ph``. Made once per
+        problem (two state-length arrays; asked after every Newton solve)."""
+        if self._balance_weights is not None:
+            return self._balance_weights
         g, c = self.grid, self.base.weight * self.grid.h
         row = np.zeros((self.N, self.B))
         row[:, : self.K] = c * self.w
         num = np.concatenate([row.ravel(), np.zeros(self.Mp)])
         en = np.concatenate([(row * g.e[:, None]).ravel(), c * g.omega[: self.Mp]])
-        return {"N:": np.tile(num, self.n), "E:": np.tile(en, self.n)}
+        self._balance_weights = {"N:": np.tile(num, self.n), "E:": np.tile(en, self.n)}
+        return self._balance_weights
 
     def balance_directions(self, x_owned: np.ndarray) -> dict:
         r"""Directions that move the balances (:meth:`balance_weights`): the QP rows
