@@ -21,7 +21,7 @@ from conftest import case_variant
 LOOSE = "\n[solver.petsc]\nsnes_rtol = 1e-3\nksp_rtol = 1e-3\n"
 
 
-def _relaxation(tmp_path, extra: str = "", phonons: str = "local"):
+def _relaxation(tmp_path, extra: str = "", phonons: str = "local", **kwargs):
     from fvqp.case.loader import load_case
     from fvqp.models.bte import run
 
@@ -30,7 +30,7 @@ def _relaxation(tmp_path, extra: str = "", phonons: str = "local"):
                      **{'end = "1 ns"': 'end = "0.4 ns"',
                         'phonons = "local"': f'phonons = "{phonons}"'})
     p.write_text(p.read_text() + extra)
-    return run(load_case(p), output_dir=str(tmp_path / "o")).summary
+    return run(load_case(p), output_dir=str(tmp_path / "o"), **kwargs).summary
 
 
 @pytest.mark.parametrize("phonons", ["local", "bath"])
@@ -59,7 +59,9 @@ def test_wrong_balance_weights_are_refused_not_forced(tmp_path, monkeypatch, cap
     """Weights that do not describe the residual (the energy's tripled) would need a
     move far beyond Newton's residual: it is not made, a warning names the balances, the
     summary counts the steps (``unbalanced_steps``), and the run is the one without the
-    correction (the same QP number to the last bit)."""
+    correction (the same QP number to the last bit). A run stopped and resumed counts
+    the steps of both parts (the resumed part's alone before 2026-11-28: the count was
+    not in the checkpoint)."""
     from fvqp.models.bte.inelastic import InelasticProblem
 
     right = InelasticProblem.balance_weights
@@ -73,6 +75,13 @@ def test_wrong_balance_weights_are_refused_not_forced(tmp_path, monkeypatch, cap
         s = _relaxation(tmp_path / "w", LOOSE)
     assert "were not made exact" in caplog.text and "'E:'" in caplog.text
     assert s["unbalanced_steps"] > 0
+    stopped = _relaxation(tmp_path / "r", LOOSE, max_steps=10)
+    assert stopped["status"] == 1 and 0 < stopped["unbalanced_steps"] < s["unbalanced_steps"]
+    resumed = _relaxation(tmp_path / "r", LOOSE, resume=True)
+    assert resumed["status"] == 0
+    assert resumed["unbalanced_steps"] == s["unbalanced_steps"]
+    assert resumed["qp_number"]["final"] == pytest.approx(s["qp_number"]["final"],
+                                                          rel=1e-12, abs=0)
     monkeypatch.delattr(InelasticProblem, "balance_weights")
     plain = _relaxation(tmp_path / "p", LOOSE)
     assert s["qp_number"]["final"] == plain["qp_number"]["final"]
@@ -108,3 +117,56 @@ def test_closed_chip_at_loose_qp_tolerances_conserves(write_case, tmp_path):
     q = s["qp_number"]
     assert q["final"] - q["initial"] == pytest.approx(q["pair_processes"], rel=1e-13, abs=0)
     assert q["final"] == pytest.approx(ref["qp_number"]["final"], rel=1e-8, abs=0)
+
+
+def test_self_consistent_gap_runs_count_refused_balances(tmp_path, monkeypatch):
+    """The per-cell gap runs (a Newton solve per step on a problem rebuilt at the new
+    gaps, :mod:`fvqp.models.bte.gapcollide`) add every solve's refused balances into
+    ``unbalanced_steps``, over a resume too (no such key before 2026-11-28): none with
+    the right weights, one per step with the energy's weights tripled."""
+    from fvqp.case.loader import load_case
+    from fvqp.models.bte import run
+    from fvqp.models.bte.inelastic import InelasticProblem
+
+    p = case_variant("bte_selfgap_uniform.toml", tmp_path,
+                     **{'end = "80 ns"': 'end = "12 ns"'})
+    p.write_text(p.read_text() + LOOSE)
+
+    def go(name, **kw):
+        return run(load_case(p), output_dir=str(tmp_path / name), **kw).summary
+
+    right = go("right")
+    assert right["status"] == 0 and right["unbalanced_steps"] == 0
+    weights = InelasticProblem.balance_weights
+    monkeypatch.setattr(InelasticProblem, "balance_weights", lambda self: {
+        "N:": weights(self)["N:"], "E:": 3.0 * weights(self)["E:"]})
+    wrong = go("wrong")
+    assert wrong["status"] == 0 and wrong["unbalanced_steps"] == wrong["steps"] == 6
+    assert go("cut", max_steps=2)["unbalanced_steps"] == 2
+    assert go("cut", resume=True)["unbalanced_steps"] == 6
+
+
+def test_chip_resume_keeps_the_refused_balances_count(write_case, tmp_path, monkeypatch):
+    """The closed chip at loose QP tolerances with every balance move refused
+    (``CONSERVE_LIMIT`` = 0): the films' steps whose balances were refused
+    (``qp_unbalanced_steps``) are counted over a stop and a resume as in one run (the
+    resumed part's alone before 2026-11-28: the count was not in the checkpoint)."""
+    import re
+    from pathlib import Path
+
+    import fvqp.solvers.bdf as bdf
+    from fvqp.case.loader import load_case
+    from fvqp.models.bte_chip import run
+
+    src = (Path(__file__).parent / "test_bte_chip.py").read_text()
+    closed = re.search(r'CLOSED = """(.*?)"""', src, re.S).group(1)
+    case = load_case(write_case(closed + "\n[qp.petsc]\nsnes_rtol = 1e-3\nksp_rtol = 1e-3\n",
+                                "loose_qp.toml"))
+    monkeypatch.setattr(bdf, "CONSERVE_LIMIT", 0.0)
+    whole = run(case, output_dir=str(tmp_path / "w")).summary
+    assert whole["status"] == 0 and whole["qp_unbalanced_steps"] > 2
+    cut = run(case, output_dir=str(tmp_path / "c"), max_steps=2).summary
+    assert cut["status"] == 1 and 0 < cut["qp_unbalanced_steps"] < whole["qp_unbalanced_steps"]
+    resumed = run(case, output_dir=str(tmp_path / "c"), resume=True).summary
+    assert resumed["status"] == 0
+    assert resumed["qp_unbalanced_steps"] == whole["qp_unbalanced_steps"]

@@ -643,6 +643,7 @@ class BDFIntegrator:
         return {"t": self.t, "h": self.h, "last_h": self.last_h,
                 "step_count": self.step_count,
                 "rejected": self.rejected, "failed": self.failed,
+                "unbalanced": self.unbalanced,
                 "newton": self.solver.total_iterations,
                 "linear": self.solver.total_linear_iterations,
                 "outer_linear": self.solver.total_outer_linear_iterations,
@@ -656,6 +657,7 @@ class BDFIntegrator:
         self.last_h = float(state.get("last_h", 0.0))
         self.step_count = int(state["step_count"])
         self.rejected, self.failed = int(state["rejected"]), int(state["failed"])
+        self.unbalanced = int(state.get("unbalanced", 0))   # before 2026-11-28: none
         self.solver.total_iterations = int(state.get("newton", 0))
         self.solver.total_linear_iterations = int(state.get("linear", 0))
         self.solver.total_outer_linear_iterations = int(state.get(

@@ -126,8 +126,9 @@ def save(integ, path: str, digest: str, extra: dict) -> None:
     st = integ.state()
     xs = [dist.gather(x) for x in st["x"]]
     if dist.rank == 0:
-        meta = {k: st[k] for k in ("t", "h", "last_h", "step_count", "rejected", "failed", "newton",
-                                   "linear", "outer_linear", "times", "acc")}
+        meta = {k: st[k] for k in ("t", "h", "last_h", "step_count", "rejected", "failed",
+                                   "unbalanced", "newton", "linear", "outer_linear",
+                                   "times", "acc")}
         meta["extra"] = extra
         write_checkpoint(path, digest, {f"x{i}": x for i, x in enumerate(xs)}, meta)
 

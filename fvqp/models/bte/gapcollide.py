@@ -201,6 +201,8 @@ class WithCollisions(GapStepper):
                 self.prob.grid.omega, self.prob.phonons_of(self.y))
         self.y: np.ndarray | None = None
         self.newton = self.linear = self.failed = 0
+        #: steps whose exact QP balances were refused (:meth:`BDFIntegrator.conserve`)
+        self.unbalanced = 0
         #: energies of the two history states remapped to the gaps of the last solve
         self._e_star: tuple[float, float] | None = None
 
@@ -368,6 +370,7 @@ class WithCollisions(GapStepper):
         self.newton += integ.solver.total_iterations
         self.linear += integ.solver.total_linear_iterations
         self.failed += integ.failed
+        self.unbalanced += integ.unbalanced
         self.rejected += integ.rejected
         built = self._carried.built if self._kept is not None else self.prob
         pc = (built or self.prob).preconditioner
@@ -496,12 +499,13 @@ class WithCollisions(GapStepper):
 
     def counters(self) -> dict:
         return {"newton": self.newton, "linear": self.linear, "failed": self.failed,
-                "pc": self._pc_work()}
+                "unbalanced": self.unbalanced, "pc": self._pc_work()}
 
     def restore_counters(self, counts: dict) -> None:
         self.newton = int(counts.get("newton", 0))
         self.linear = int(counts.get("linear", 0))
         self.failed = int(counts.get("failed", 0))
+        self.unbalanced = int(counts.get("unbalanced", 0))
         self._pc_base = dict(counts.get("pc", {}))
 
     def _pc_done_now(self) -> dict:
@@ -541,6 +545,7 @@ class WithCollisions(GapStepper):
         return {**gap_summary(self.model), "collisions": True, "phonons": self.prob.phonons,
                 "time_order": self.order,
                 "newton_iterations": self.newton, "failed_solves": self.failed,
+                "unbalanced_steps": self.unbalanced,
                 "coupled_unknowns": int(dist.n_global), **self._pc_kind,
                 "preconditioner_updates": work["preconditioner_updates"],
                 "preconditioner_reuses": work["preconditioner_reuses"],

@@ -124,6 +124,7 @@ class ChipMarch:
             chain.skipped_sweeps = meta.get("skipped_sweeps", 0)
             chain.bdf2_fallbacks = meta.get("bdf2_fallbacks", 0)
             chain.bdf2_limited = meta.get("bdf2_limited", 0)
+            chain.integ.unbalanced = meta.get("qp_unbalanced", 0)
             self.prev = Previous(*_unpack(sim, cells, "prev"), meta["acc_prev"],
                                  meta["inc_prev"]) if meta.get("has_prev") else None
         else:
@@ -320,7 +321,8 @@ class ChipMarch:
                       "start_sweeps": chain.predictor_sweeps,
                       "skipped_sweeps": chain.skipped_sweeps,
                       "bdf2_fallbacks": chain.bdf2_fallbacks,
-                      "bdf2_limited": chain.bdf2_limited, **extra})
+                      "bdf2_limited": chain.bdf2_limited,
+                      "qp_unbalanced": chain.integ.unbalanced, **extra})
 
 
 def march(sim, writer, out_dir: str, max_steps=None, resume: bool = False) -> dict:
