@@ -21,7 +21,10 @@ here with gmsh from ``meshes/absorber3d/absorber3d.geo`` (53 120 active cells, 6
 130 phonon nodes) in the ``schur`` mode, through the burst (6 BDF1 steps, 0.6 ns), serial
 and on 2 ranks; FVQP_BENCH_TARGET=0 skips it. Measured: serial 118 s per step, 15.9 GB;
 2 ranks 66 s per step, 9.9 GB per rank: **1.79x** (77 / 78 Krylov iterations).
-FVQP_BENCH_TARGET_OPTIONS passes extra PETSc options to both runs. Environment:
+FVQP_BENCH_TARGET_OPTIONS passes extra PETSc options to both runs; the serial run is
+followed by the same run with every collision action in double precision
+(``-transport_collision_precision double``, the reference of the forced solves'
+single-precision actions; FVQP_BENCH_TARGET_DOUBLE=0 skips it). Environment:
 FVQP_BENCH_STEPS (default 6), FVQP_BENCH_FINE=0 to skip the fine mesh.
 
 Issue 18 (``paths()``, ``target()``): the new path (Jacobian action by the product rule
@@ -308,6 +311,17 @@ def target() -> None:
         for nproc in ranks:
             s = run(case, tmp / f"t{nproc}", nproc, extra)
             split_row(f"new {nproc} rank", s, base)
+            if nproc == 1 and os.environ.get("FVQP_BENCH_TARGET_DOUBLE", "1") == "1":
+                # the reference in the same run: every collision action in double
+                # precision (the forced first solves' single-precision actions off)
+                ref = run(case, tmp / "t1double", 1,
+                          (*extra, "-transport_collision_precision", "double"))
+                split_row("  all double", ref)
+                print(f"    forced solves' actions in single precision: "
+                      f"{ref['cpu_total_s'] / s['cpu_total_s']:.3f}x (CPU of the runs), "
+                      f"{ref['time_stepping_s'] / s['time_stepping_s']:.3f}x (stepping); "
+                      f"final energies {s['energy_J']['final']:.15e} / "
+                      f"{ref['energy_J']['final']:.15e} J")
 
 
 #: today's path before issue 18 (kept selectable): Jacobian action by complex step, the
@@ -331,7 +345,9 @@ def split_row(label: str, s: dict, base_cpu: float | None = None) -> float:
         print(f"    condensed: {calls['condensed_krylov']} Krylov iterations on the QP "
               f"unknowns (outer preonly), {calls.get('condensed_action', 0)} Schur "
               f"actions {cpu.get('condensed_action', 0.0) / steps:.2f} CPU s per step, "
-              "inside pc_app")
+              f"inside pc_app; {calls.get('condensed_action_single', 0)} of them in single "
+              f"precision ({cpu.get('condensed_action_single', 0.0) / steps:.2f} CPU s "
+              "per step)")
     cpu_step = s["cpu_total_s"] / steps
     kb = s["peak_rss_MB_per_rank"] * 1024 / s["n_cells"]
     ratio = f"{base_cpu / cpu_step:7.2f}" if base_cpu else "      -"

@@ -148,5 +148,6 @@ def test_schur_preconditioner_speaks_the_protocol(tmp_path):
             sim = TransportSimulation(load_case(_case(tmp_path / sub, petsc)))
         schur = sim.jacobian.preconditioner.pc
         assert schur.needs_point is condensed
-        assert set(schur.counters()) == ({"condensed_krylov", "condensed_action"}
+        assert set(schur.counters()) == ({"condensed_krylov", "condensed_action",
+                                          "condensed_action_single"}
                                          if condensed else set())

@@ -173,6 +173,13 @@ class Forcing:
         self._prev: tuple[float, float] | None = None  # (|F|, eta) of the last solve
         #: the forcing term of the current linear solve (None before the first)
         self.current: float | None = None
+        #: :math:`\tau/\|F_k\|` of the current linear solve: how far below its
+        #: right-hand side's norm the residual test that ends the Newton solve lies
+        #: (None: no residual test, or no solve yet). A solve whose reach is far below
+        #: what its own tolerance leaves cannot end the Newton solve: only the next
+        #: iteration's can (e.g. its Jacobian actions may then be less precise,
+        #: :data:`fvqp.models.transport.condensed.SINGLE_ACTION_REACH`).
+        self.reach: float | None = None
 
     def start(self, target: float | None) -> None:
         """A new Newton solve; ``target``: its residual test's tolerance :math:`\\tau`
@@ -181,11 +188,14 @@ class Forcing:
         self._target = target
         self._prev = None
         self.current = None
+        self.reach = None
 
     def rtol(self, fnorm: float) -> float:
         """:math:`\\eta_k` of the next linear solve, whose right-hand side has the norm
         ``fnorm`` (module docstring)."""
         o = self.o
+        self.reach = (self._target / fnorm if self._target is not None and fnorm > 0.0
+                      and math.isfinite(fnorm) else None)
         if self._target is None:  # no residual test: exact solves (module docstring)
             if o.correction:                             # ... unless ``correction``
                 self.current = max(o.first, self.rtol_min)

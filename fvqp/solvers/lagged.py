@@ -36,8 +36,9 @@ The wrapped preconditioner's protocol (the solver layer knows no model):
   mode leaves the rebuilds, hence the calls, to the solver's own lag);
 * ``last_iterations`` (int, default 1): Krylov iterations of its last application, for a
   preconditioner that is itself a Krylov solve; the growth rule counts them;
-* ``set_rtol(rtol)`` (optional): the relative tolerance of the coming solve, which
-  inexact Newton varies (:mod:`fvqp.solvers.forcing`); forwarded, and the growth rule
+* ``set_rtol(rtol, reach)`` (optional): the relative tolerance of the coming solve, which
+  inexact Newton varies (:mod:`fvqp.solvers.forcing`), and its reach
+  (:attr:`fvqp.solvers.forcing.Forcing.reach`, or None); forwarded, and the growth rule
   then counts each solve's iterations scaled to :data:`REFERENCE_DECADES` decades,
   :math:`n\,d_{ref}/\log_{10}(1/\text{rtol})`, so a solve asked for fewer digits does
   not look like a preconditioner that aged (without the scaling, transport's 520-cell
@@ -178,12 +179,13 @@ class LaggedPreconditioner:
         self.reasons[reason] = self.reasons.get(reason, 0) + 1
         self._shift, self._fresh, self._age = float(shift), None, 1
 
-    def set_rtol(self, rtol: float) -> None:
-        """The relative tolerance of the coming solve (module docstring): forwarded to
-        the wrapped preconditioner if it takes it; scales the growth rule's count."""
+    def set_rtol(self, rtol: float, reach: float | None = None) -> None:
+        """The relative tolerance of the coming solve and its reach (module docstring):
+        forwarded to the wrapped preconditioner if it takes them; scales the growth
+        rule's count."""
         tell = getattr(self.pc, "set_rtol", None)
         if tell is not None:
-            tell(rtol)
+            tell(rtol, reach)
         decades = -np.log10(rtol) if 0.0 < rtol < 1.0 else REFERENCE_DECADES
         self._scale = REFERENCE_DECADES / max(decades, 1.0)
 

@@ -116,8 +116,9 @@ class NonlinearSolver:
         (:class:`_JacobianAction`). It becomes the PETSc PC (type ``python``; a
         ``-<prefix>pc_type`` on the command line still overrides it) and no matrix is
         assembled (``jacobian`` and ``pattern`` are unused). With ``forcing`` and a method
-        ``set_rtol(rtol)`` it is told each linear solve's relative tolerance before
-        applying (a preconditioner that is itself the solve to that tolerance). A
+        ``set_rtol(rtol, reach)`` it is told each linear solve's relative tolerance and
+        reach (:attr:`fvqp.solvers.forcing.Forcing.reach`) before applying (a
+        preconditioner that is itself the solve to that tolerance). A
         preconditioner that is itself the linear solve (the outer KSP ``preonly``) gives
         its Krylov iterations by ``krylov_iterations()`` (cumulative; None when it is
         not solving): they are then the solver's linear iterations
@@ -548,7 +549,9 @@ class _ModelPC:
     def apply(self, pc, r, z) -> None:
         tell = getattr(self.model_pc, "set_rtol", None)
         if tell is not None and self.forcing is not None and self.forcing.current:
-            tell(self.forcing.current)  # this solve's tolerance (inexact Newton)
+            # this solve's tolerance (inexact Newton) and how far the Newton solve's
+            # residual test lies below its right-hand side
+            tell(self.forcing.current, self.forcing.reach)
         into = getattr(self.model_pc, "apply_into", None)
         if into is not None and r.handle != z.handle:
             # written into z's own array: no state-length result array besides it (the

@@ -72,12 +72,12 @@ class ShiftedPC:
         get = getattr(self.model_pc, "krylov_iterations", None)
         return None if get is None else get()
 
-    def set_rtol(self, rtol: float) -> None:
+    def set_rtol(self, rtol: float, reach: float | None = None) -> None:
         """Forwarded to the model preconditioner's ``set_rtol`` if it has one (the
         protocol of :class:`~fvqp.solvers.NonlinearSolver`)."""
         tell = getattr(self.model_pc, "set_rtol", None)
         if tell is not None:
-            tell(rtol)
+            tell(rtol, reach)
 
 
 def shifted_newton(dist, residual: Callable, jacobian: Callable, pattern: Callable,

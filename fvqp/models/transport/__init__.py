@@ -204,8 +204,16 @@ SNES_LAGS = ("snes_lag_preconditioner", "snes_lag_jacobian")
 #: ``tests/test_transport_condensed_memory.py``; of the whole Jacobian action 4e-10 on the
 #: NIS network of ``tests/test_transport_model.py``); the residual Newton judges stays
 #: double.
+#: ``collision_precision``: the real precision of the condensed solve's collision actions
+#: (:data:`.condensed.SINGLE_ACTION_RTOL`): ``auto`` single in the forced linear solves of
+#: inexact Newton, double in the exact ones; ``double`` always; ``single`` always (the
+#: last Newton correction then carries the actions' ~1e-7 rounding: absorber burst, 13 280
+#: cells, 6 BDF1 steps, 6.7e-11 from a tight reference above 1e-4 of the largest unknown
+#: against 1.4e-11, for twice ``auto``'s saving; Newton may converge only linearly where
+#: the Jacobian is ill-conditioned, e.g. steady states).
 COLLISION_KEYS = {"collision_action": ("linear", "complex_step"),
-                  "collision_spectra": ("single", "keep", "recompute")}
+                  "collision_spectra": ("single", "keep", "recompute"),
+                  "collision_precision": ("auto", "double", "single")}
 #: ``[solver.petsc]`` keys of the Schur preconditioner checked at load: their accepted
 #: values, the first a run's default (``schur_block_values``:
 #: :data:`.schur.RUN_BLOCK_VALUES`, :data:`fvqp.solvers.cellblock_ilu.VALUES`)
@@ -214,8 +222,8 @@ SCHUR_VALUE_KEYS = {"schur_block_values": ("int16",) + tuple(
 
 
 def _check_collision_keys(data, err) -> None:
-    """``collision_action``, ``collision_spectra`` and ``schur_block_values`` of
-    ``[solver.petsc]`` name one of their values (:data:`COLLISION_KEYS`,
+    """``collision_action``, ``collision_spectra``, ``collision_precision`` and
+    ``schur_block_values`` of ``[solver.petsc]`` name one of their values (:data:`COLLISION_KEYS`,
     :data:`SCHUR_VALUE_KEYS`)."""
     petsc = (data.get("solver") or {}).get("petsc") or {}
     for key, allowed in {**COLLISION_KEYS, **SCHUR_VALUE_KEYS}.items():

@@ -85,6 +85,32 @@ KSP_DEFAULTS = {"ksp_type": "fgmres", "ksp_pc_side": "right", "ksp_gmres_restart
 MAX_IT = 1000
 
 
+#: Linear solves to a relative tolerance of at least this (inexact Newton's forced first
+#: solve of every Newton solve, :mod:`fvqp.solvers.forcing`: 1e-5) whose Newton solve
+#: cannot end with them (:data:`SINGLE_ACTION_REACH`) apply :math:`S` with the collision
+#: part's perturbation transforms in single precision (relative rounding ~1e-7, 1 % of
+#: such a tolerance; :meth:`fvqp.collisions.correlations.State.perturbed_in`); the others
+#: in double. The solution of such a solve only starts the next Newton iteration, whose
+#: own solve is exact, so the step's answer is that of double-precision actions (absorber
+#: burst, 13 280 cells x 66 bins, 6 BDF1 steps: the same 12 Newton / 45 Krylov
+#: iterations, the final state within 2.5e-16 of the largest unknown of the double run's;
+#: the condensed actions 8 % less CPU). ``[solver.petsc] collision_precision``
+#: (:data:`fvqp.models.transport.COLLISION_KEYS`) turns it off (``"double"``) or uses
+#: single precision in every solve (``"single"``).
+SINGLE_ACTION_RTOL = 1e-6
+#: ... and only where the Newton solve's residual test lies at most this fraction below
+#: the solve's right-hand side (:attr:`fvqp.solvers.forcing.Forcing.reach`; a first solve
+#: under the relative test: ``snes_rtol``, 1e-10 by default): a forced solve in double
+#: precision overshoots its tolerance and can end a Newton solve close to its absolute
+#: test in one iteration (the 520-cell absorber at 10 ps steps: residual 1.1e-7 ->
+#: 1.9e-16, 1.7e-9 of it, the smallest such ratio measured), which single-precision
+#: actions, whose rounding leaves ~1e-8 of the residual (-> 1.1e-15), cannot: 6 Newton
+#: iterations in 3 steps instead of 5. Under the relative test (the burst at 0.2 ns
+#: steps: the first solves leave 5e-4 ... 3e-6 of the residual) every Newton solve takes
+#: two iterations either way.
+SINGLE_ACTION_REACH = 3e-10
+
+
 class CondensedSolve:
     """Exact phonon condensation and GMRES on the QP Schur complement (module docstring).
 
@@ -109,6 +135,9 @@ class CondensedSolve:
                              "(-<prefix>schur_condensed 0)")
         self.p, self.schur = problem, schur
         self.rtol, self.atol = float(rtol), float(atol)
+        #: the coming solve's reach (:attr:`fvqp.solvers.forcing.Forcing.reach`; None:
+        #: not told, e.g. no inexact Newton)
+        self.reach: float | None = None
         self.restart, self.max_it = int(restart), int(max_it)
         self.x_local = None
         self.shift = 0.0
@@ -118,8 +147,11 @@ class CondensedSolve:
         #: residual :math:`\|t - Sz_f\|` of the last solve
         self.last_iterations, self.iterations, self.solves = 0, 0, 0
         self.last_residual = 0.0
-        #: CPU seconds and calls of the exact Schur-complement actions (benchmark)
-        self.cpu = {"condensed_action": [0, 0.0]}
+        #: CPU seconds and calls of the exact Schur-complement actions (benchmark), and of
+        #: those in single precision among them (:data:`SINGLE_ACTION_RTOL`)
+        self.cpu = {"condensed_action": [0, 0.0], "condensed_action_single": [0, 0.0]}
+        #: the real precision of the current solve's collision actions (:meth:`solve`)
+        self._precision = np.float64
         self._comm = problem.cells.comm
         self._solver = None
 
@@ -171,17 +203,38 @@ class CondensedSolve:
         c0 = time.process_time()
         p = self.p
         vl = self.schur.dist.ghosted(v.ravel()).reshape(-1, p.N)
-        out, _ = p.schur_action(self.x_local, vl, self.shift, self.d)
-        entry = self.cpu["condensed_action"]
-        entry[0] += 1
-        entry[1] += time.process_time() - c0
+        out, _ = p.schur_action(self.x_local, vl, self.shift, self.d,
+                                precision=self._precision)
+        c1 = time.process_time() - c0
+        for key in ("condensed_action",) + (
+                ("condensed_action_single",) if self._precision == np.float32 else ()):
+            entry = self.cpu[key]
+            entry[0] += 1
+            entry[1] += c1
         return out
 
     # ---- the solve --------------------------------------------------------------------------
     def solve(self, r: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """:math:`K^{-1}r` (owned unknowns, flat; written into ``out`` if given, which
         must not share memory with ``r``) to the tolerance of the module docstring;
-        non-finite values (and a warning) if GMRES does not converge."""
+        non-finite values (and a warning) if GMRES does not converge. Its collision
+        actions in single precision if the tolerance is at least
+        :data:`SINGLE_ACTION_RTOL` and the reach below :data:`SINGLE_ACTION_REACH` (the
+        problem's ``action_precision`` ``auto``, the default of a run), or always
+        (``single``) or never (``double``)."""
+        # the actions of this solve in single precision if it stops far above their
+        # rounding; double again after it (:meth:`schur_action` outside a solve)
+        mode, reach = self.p.action_precision, self.reach
+        single = mode == "single" or (mode == "auto" and self.rtol >= SINGLE_ACTION_RTOL
+                                      and reach is not None
+                                      and reach <= SINGLE_ACTION_REACH)
+        self._precision = np.float32 if single else np.float64
+        try:
+            return self._solve(r, out)
+        finally:
+            self._precision = np.float64
+
+    def _solve(self, r: np.ndarray, out: np.ndarray | None) -> np.ndarray:
         p = self.p
         n, N = p.n, p.N
         self._residual = None
@@ -189,7 +242,8 @@ class CondensedSolve:
         rf, rn = r[:, :N], r[:, N:]
         tol = max(self.rtol * self._norm(r), self.atol)
         u = self.d.divide(rn)  # D^-1 r_n: made again for the back-substitution, not kept
-        t = p.schur_action(self.x_local, None, self.shift, self.d, w0=u, keep_w=False)[0]
+        t = p.schur_action(self.x_local, None, self.shift, self.d, w0=u, keep_w=False,
+                           precision=self._precision)[0]
         del u
         np.subtract(rf, t, out=t)  # t = r_f - K_fn D^-1 r_n, in place
         zf, its, res = self._gmres(t, tol)
@@ -216,7 +270,7 @@ class CondensedSolve:
         del zf
         self.d.divide(rn, out=z[:, N:])
         sz, _ = p.schur_action(self.x_local, zl, self.shift, self.d, w0=z[:, N:],
-                               w_out=z[:, N:])
+                               w_out=z[:, N:], precision=self._precision)
         del zl
         self._d = None  # (it holds the outer derivatives: not through the line search)
         np.subtract(rf, sz, out=sz)  # sz = S z_f + K_fn u (w0 = u): the true residual

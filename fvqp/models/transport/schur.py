@@ -547,12 +547,14 @@ class SchurPreconditioner(SchurCouplings):
             c.max_it = self._max_it  # the case's or the command line's (own, at init)
             c.set_point(xl, shift)
 
-    def set_rtol(self, rtol: float) -> None:
+    def set_rtol(self, rtol: float, reach: float | None = None) -> None:
         """The relative tolerance of the coming linear solve (the protocol of
         :class:`fvqp.solvers.NonlinearSolver`; with inexact Newton it varies from solve to
-        solve): the condensed solve's, which is that solve."""
+        solve) and its reach (:attr:`fvqp.solvers.forcing.Forcing.reach`): the condensed
+        solve's, which is that solve."""
         if self.condensed is not None:
             self.condensed.rtol = float(rtol)
+            self.condensed.reach = reach
 
     @property
     def needs_point(self) -> bool:
@@ -567,13 +569,14 @@ class SchurPreconditioner(SchurCouplings):
 
     def counters(self) -> dict[str, list]:
         """``name -> [calls, CPU s]`` of the condensed solve's own work (its Krylov
-        iterations on the QP unknowns, its exact Schur-complement actions), none without
-        it (the protocol of :mod:`fvqp.solvers.lagged`)."""
+        iterations on the QP unknowns, its exact Schur-complement actions and those of
+        them in single precision), none without it (the protocol of
+        :mod:`fvqp.solvers.lagged`)."""
         if self.condensed is None:
             return {}
         c = self.condensed
         return {"condensed_krylov": [c.iterations, 0.0],
-                "condensed_action": list(c.cpu["condensed_action"])}
+                **{k: list(v) for k, v in c.cpu.items()}}
 
     def krylov_iterations(self) -> int | None:
         """The condensed solve's Krylov iterations so far (it is the linear solve; the
