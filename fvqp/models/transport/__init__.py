@@ -206,7 +206,8 @@ SNES_LAGS = ("snes_lag_preconditioner", "snes_lag_jacobian")
 #: double.
 #: ``collision_precision``: the real precision of the condensed solve's collision actions
 #: (:data:`.condensed.SINGLE_ACTION_RTOL`): ``auto`` single in the forced linear solves of
-#: inexact Newton, double in the exact ones; ``double`` always; ``single`` always (the
+#: inexact Newton that cannot end their Newton solve (:data:`.condensed.
+#: SINGLE_ACTION_REACH`), double in the others; ``double`` always; ``single`` always (the
 #: last Newton correction then carries the actions' ~1e-7 rounding: absorber burst, 13 280
 #: cells, 6 BDF1 steps, 6.7e-11 from a tight reference above 1e-4 of the largest unknown
 #: against 1.4e-11, for twice ``auto``'s saving; Newton may converge only linearly where

@@ -219,7 +219,7 @@ class CondensedSolve:
         must not share memory with ``r``) to the tolerance of the module docstring;
         non-finite values (and a warning) if GMRES does not converge. Its collision
         actions in single precision if the tolerance is at least
-        :data:`SINGLE_ACTION_RTOL` and the reach below :data:`SINGLE_ACTION_REACH` (the
+        :data:`SINGLE_ACTION_RTOL` and the reach at most :data:`SINGLE_ACTION_REACH` (the
         problem's ``action_precision`` ``auto``, the default of a run), or always
         (``single``) or never (``double``)."""
         # the actions of this solve in single precision if it stops far above their
