@@ -114,15 +114,16 @@ def test_condensed_solve_keeps_no_diagonal_and_writes_into_the_update(absorber):
 CONDENSED = 'schur_condensed = true\nksp_type = "preonly"\n'
 
 
-def _burst(tmp_path, name, extra, nproc=1):
+def _burst(tmp_path, name, extra, nproc=1, **repl):
     """Summary of 3 BDF steps of the absorber burst in the schur mode (``extra``: lines
-    of ``[solver.petsc]``)."""
+    of ``[solver.petsc]``; ``repl``: more text replacements of the case,
+    :func:`conftest.case_variant`)."""
     (tmp_path / name).mkdir()
     # the grid the counts and bounds below were measured on (the case's e_max before it
     # was raised to hold the pairs of its phonons: the full solve's energy imbalance, at
     # its Newton tolerance, is 6.5e-10 of this early deposit there and 1.4e-9 on 1.34 meV)
     case = case_variant("transport_absorber3d.toml", tmp_path / name,
-                        **{'e_max = "1.34 meV"': 'e_max = "1.2 meV"'})
+                        **{'e_max = "1.34 meV"': 'e_max = "1.2 meV"', **repl})
     case.write_text(case.read_text() + '\n[numerics]\njacobian = "schur"\n'
                     f'[solver.petsc]\n{extra}')
     run_fvqp(["run", case, "--output", tmp_path / name / "out", "--max-steps", "3"],

@@ -4,13 +4,11 @@ complement with the collision part's perturbation transforms in single precision
 :meth:`fvqp.collisions.correlations.State.perturbed_in`); the exact solves that end
 every Newton solve stay double, so a run's answer is that of double-precision actions."""
 
-import json
-
 import numpy as np
 import pytest
 import test_transport_condensed as _cond
 
-from conftest import case_variant, run_fvqp
+from conftest import case_variant
 
 #: the 520-cell absorber at a perturbed state
 absorber = _cond.absorber
@@ -40,19 +38,13 @@ def test_single_precision_action_is_the_double_one_to_float32_rounding(absorber)
 
 def _fixed_burst(tmp_path, name: str, dt: str, extra: str = "",
                  pulse: str = "0.6 ns") -> dict:
-    """The absorber burst (the condensed solve) in fixed BDF1 steps of ``dt``, its pulse
-    at ``pulse`` (inexact Newton forces the residual-tested solves of fixed steps only;
-    ``extra``: lines of ``[solver.petsc]``): the summary after 3 steps."""
-    (tmp_path / name).mkdir()
-    case = case_variant("transport_absorber3d.toml", tmp_path / name,
-                        **{'e_max = "1.34 meV"': 'e_max = "1.2 meV"',
-                           'time = "1 ns"': f'time = "{pulse}"',
+    """:func:`test_transport_condensed._burst` with the condensed solve in fixed BDF1
+    steps of ``dt``, the pulse at ``pulse`` (inexact Newton forces the residual-tested
+    solves of fixed steps only; ``extra``: lines of ``[solver.petsc]``)."""
+    return _cond._burst(tmp_path, name, _cond.CONDENSED + extra,
+                        **{'time = "1 ns"': f'time = "{pulse}"',
                            'dt_initial = "10 ps"': f'dt_initial = "{dt}"',
                            "rtol = 1e-3": 'rtol = 1e-3\nadaptive = false\nscheme = "bdf1"'})
-    case.write_text(case.read_text() + '\n[numerics]\njacobian = "schur"\n'
-                    f"[solver.petsc]\n{_cond.CONDENSED}{extra}")
-    run_fvqp(["run", case, "--output", tmp_path / name / "out", "--max-steps", "3"])
-    return json.loads((tmp_path / name / "out" / "summary.json").read_text())
 
 
 def test_forced_solves_in_single_precision_keep_the_answer(tmp_path):
