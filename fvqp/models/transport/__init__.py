@@ -212,9 +212,14 @@ SNES_LAGS = ("snes_lag_preconditioner", "snes_lag_jacobian")
 #: cells, 6 BDF1 steps, 6.7e-11 from a tight reference above 1e-4 of the largest unknown
 #: against 1.4e-11, for twice ``auto``'s saving; Newton may converge only linearly where
 #: the Jacobian is ill-conditioned, e.g. steady states).
+#: ``collision_quiet``: ``bath`` (the default) applies the bath's linear response in the
+#: actions of cells within :data:`.quiet.QUIET_TOL` of the bath (:mod:`.quiet`: a matrix
+#: product shared by every such cell of a region and gap instead of the FFT operator),
+#: ``off`` the FFT operator in every cell.
 COLLISION_KEYS = {"collision_action": ("linear", "complex_step"),
                   "collision_spectra": ("single", "keep", "recompute"),
-                  "collision_precision": ("auto", "double", "single")}
+                  "collision_precision": ("auto", "double", "single"),
+                  "collision_quiet": ("bath", "off")}
 #: ``[solver.petsc]`` keys of the Schur preconditioner checked at load: their accepted
 #: values, the first a run's default (``schur_block_values``:
 #: :data:`.schur.RUN_BLOCK_VALUES`, :data:`fvqp.solvers.cellblock_ilu.VALUES`)
@@ -223,9 +228,9 @@ SCHUR_VALUE_KEYS = {"schur_block_values": ("int16",) + tuple(
 
 
 def _check_collision_keys(data, err) -> None:
-    """``collision_action``, ``collision_spectra``, ``collision_precision`` and
-    ``schur_block_values`` of ``[solver.petsc]`` name one of their values (:data:`COLLISION_KEYS`,
-    :data:`SCHUR_VALUE_KEYS`)."""
+    """``collision_action``, ``collision_spectra``, ``collision_precision``,
+    ``collision_quiet`` and ``schur_block_values`` of ``[solver.petsc]`` name one of their
+    values (:data:`COLLISION_KEYS`, :data:`SCHUR_VALUE_KEYS`)."""
     petsc = (data.get("solver") or {}).get("petsc") or {}
     for key, allowed in {**COLLISION_KEYS, **SCHUR_VALUE_KEYS}.items():
         if key in petsc and str(petsc[key]) not in allowed:

@@ -329,8 +329,8 @@ class PhononDiagonal:
     :math:`D = \sigma m^n - m^ng^n + m^n/\tau_{esc}` (:math:`\kappa` where the phonons
     are held), made per batch of rows where it is used instead of kept: an (n, M) array
     less through the linear solves (issue 18 §1); every row has the bits of the whole
-    array's (element-wise operations). ``d[rows]`` (a slice) gives those rows, any other
-    index or ``np.asarray(d)`` the whole array.
+    array's (element-wise operations). ``d[rows]`` (a slice or an index array) gives
+    those rows, any other index or ``np.asarray(d)`` the whole array.
 
     Parameters
     ----------
@@ -345,17 +345,21 @@ class PhononDiagonal:
         self.p, self.g, self.shift = problem, g, float(shift)
         self.shape = (problem.n, problem.M)
 
-    def rows(self, sl: slice) -> np.ndarray:
-        """:math:`D` of the owned rows ``sl``."""
+    def rows(self, sl) -> np.ndarray:
+        """:math:`D` of the owned rows ``sl`` (a slice, or an array of indices)."""
         p = self.p
-        sl = slice(*sl.indices(p.n)[:2])
+        if isinstance(sl, slice):
+            sl = slice(*sl.indices(p.n)[:2])
         m_n = p.m_n[sl]
         g = self.g if np.isscalar(self.g) else self.g[sl]
         d = self.shift * m_n - m_n * g + m_n / p.p["tau_esc"][sl, None]
         return np.where(p.ph_fixed[sl, None], p.kappa[sl], d)
 
     def __getitem__(self, key):
-        return self.rows(key) if isinstance(key, slice) else np.asarray(self)[key]
+        if isinstance(key, slice) or (isinstance(key, np.ndarray) and key.ndim == 1
+                                      and key.dtype.kind in "iu"):
+            return self.rows(key)
+        return np.asarray(self)[key]
 
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
         d = self.rows(slice(None))

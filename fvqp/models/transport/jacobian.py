@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...collisions.batched import batched_blocks, batched_jacobian, batched_terms
+from .linearisation import cells
 
 __all__ = ["JacobianAssembly", "BLOCK_CHUNK"]
 
@@ -108,13 +109,13 @@ class JacobianAssembly:
     def cell_step_blocks(self, y: np.ndarray, sl: slice, shift: float,
                          dtype=np.float32) -> tuple[np.ndarray, ...]:
         r"""The cell-local blocks of :math:`K = \sigma\,\mathrm{diag}(m) - \partial\,
-        \text{rhs}/\partial y` of the cells ``sl`` (collisions, escape, storage,
-        algebraic rows; no transport) in ``dtype``: ``K_ff (c, N, N)``, ``K_fn (c, N, M)``,
-        ``K_nf (c, M, N)`` and the diagonal phonon block ``d (c, M)`` — the entries of
-        :meth:`cell_blocks` without the dense :math:`(N + M)^2` matrix
-        (:func:`fvqp.collisions.batched.batched_blocks`)."""
+        \text{rhs}/\partial y` of the cells ``sl`` (a slice or an index array;
+        collisions, escape, storage, algebraic rows; no transport) in ``dtype``:
+        ``K_ff (c, N, N)``, ``K_fn (c, N, M)``, ``K_nf (c, M, N)`` and the diagonal
+        phonon block ``d (c, M)`` — the entries of :meth:`cell_blocks` without the dense
+        :math:`(N + M)^2` matrix (:func:`fvqp.collisions.batched.batched_blocks`)."""
         N, M = self.N, self.M
-        c = sl.stop - sl.start
+        c = cells(sl)
         mf, mn = self.m_f[sl].astype(dtype), self.m_n[sl].astype(dtype)
         if self.collisions:
             # K = -m J: the storage factors and the sign go into the rows as they are

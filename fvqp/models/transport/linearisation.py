@@ -8,8 +8,9 @@ from __future__ import annotations
 import numpy as np
 
 from ...collisions.batched import linearisation_spectra, outer_derivative
+from .quiet import BathResponse, QuietSplit
 
-__all__ = ["CHUNK", "Linearisation", "is_frozen"]
+__all__ = ["CHUNK", "Linearisation", "cells", "is_frozen"]
 
 #: cells per batched collision evaluation (cache-friendly FFT batches): the residual's and
 #: the actions' batches (:mod:`.problem`) and the spectra kept here per batch must agree.
@@ -23,7 +24,27 @@ CHUNK = 256
 class Linearisation:
     """Outer derivatives and state spectra of :class:`TransportProblem` at its
     linearisation point (attributes ``_linearised``, ``_spectra``, ``keep_spectra``,
-    ``single_spectra`` of the problem)."""
+    ``single_spectra`` of the problem), and its split into active and quiet cells
+    (:mod:`.quiet`: ``_quiet``, ``_bath``, ``quiet_tol``): the spectra are made for the
+    active cells of every batch only."""
+
+    def bath_response(self) -> BathResponse:
+        """The bath's response of every cell class at the current gaps
+        (:class:`.quiet.BathResponse`), made when first asked."""
+        if self._bath is None:
+            self._bath = BathResponse(self)
+        return self._bath
+
+    def _quiet_split(self, y: np.ndarray) -> QuietSplit:
+        """The active and quiet cells of the current linearisation point
+        (:class:`.quiet.QuietSplit`), made once per point and kept with it. Call after
+        :meth:`_outer_derivative` (which sets the point)."""
+        if self._quiet is not None and self._quiet[0] is self._linearised:
+            return self._quiet[1]
+        bath = self.bath_response()
+        split = QuietSplit(y[:self.n], bath.ref, bath.classes, CHUNK, self.quiet_tol)
+        self._quiet = (self._linearised, split)
+        return split
 
     def _jvp_spectra(self, y: np.ndarray) -> list:
         """The transforms of the state factors per batch of cells at the current
@@ -34,20 +55,23 @@ class Linearisation:
         if self._spectra is not None and self._spectra[0] is self._linearised:
             return self._spectra[1]
         self._spectra = None
+        split = self._quiet_split(y)
         if not self.keep_spectra:  # made per batch when an action asks (``spectra``)
-            return _BatchSpectra(self, y)
-        # kept without their DOS factors (2 N values per cell), made again per use
-        out = _KeptSpectra(self, [self._batch_spectra(y, s).without_dos()
-                                  for s in range(0, self.n, CHUNK)])
+            return _BatchSpectra(self, y, split)
+        # kept without their DOS factors (2 N values per cell), made again per use; none
+        # for a batch whose cells are all quiet
+        out = _KeptSpectra(self, [self._batch_spectra(y, key).without_dos()
+                                  if cells(key) else None for key in split.active],
+                           split)
         self._spectra = (self._linearised, out)
         return out
 
-    def _batch_spectra(self, y: np.ndarray, s: int):
-        """The linearisation spectra of the batch of cells starting at ``s``."""
-        sl = slice(s, min(self.n, s + CHUNK))
-        st = linearisation_spectra(y[sl, :self.N], y[sl, self.N:], self.rho[sl],
-                                   self.ados[sl], h=self.grid.h, m=self.grid.m,
-                                   qp_scale=self.p["qp_scale"][sl])
+    def _batch_spectra(self, y: np.ndarray, key):
+        """The linearisation spectra of the cells ``key`` (a batch's slice, or its active
+        cells' indices)."""
+        st = linearisation_spectra(y[key, :self.N], y[key, self.N:], self.rho[key],
+                                   self.ados[key], h=self.grid.h, m=self.grid.m,
+                                   qp_scale=self.p["qp_scale"][key])
         if self.single_spectra:  # the transforms rounded to complex64 (``spectra``)
             st = st.rounded(np.complex64)
         return st
@@ -74,8 +98,9 @@ class Linearisation:
         return g
 
     def _forget_point(self) -> None:
-        """Let go of the linearisation point, its spectra and its pair-breaking sum."""
-        self._linearised = self._spectra = self._pair = None
+        """Let go of the linearisation point, its spectra, its quiet cells and its
+        pair-breaking sum."""
+        self._linearised = self._spectra = self._pair = self._quiet = None
 
     def _adopt(self, point: tuple) -> None:
         """Replace the kept linearisation tuple by ``point`` (the same values), with the
@@ -85,6 +110,13 @@ class Linearisation:
             self._spectra = (point, self._spectra[1])
         if self._pair is not None and self._pair[0] is old:
             self._pair = (point, self._pair[1])
+        if self._quiet is not None and self._quiet[0] is old:
+            self._quiet = (point, self._quiet[1])
+
+
+def cells(key) -> int:
+    """The number of cells of a batch key (a slice or an index array)."""
+    return key.stop - key.start if isinstance(key, slice) else len(key)
 
 
 def is_frozen(a: np.ndarray) -> bool:
@@ -101,14 +133,15 @@ def is_frozen(a: np.ndarray) -> bool:
 
 
 class _BatchSpectra:
-    """The spectra of batch ``b`` made when an action asks for ``[b]``
+    """The spectra of batch ``b``'s active cells made when an action asks for ``[b]``
     (``spectra = "recompute"``: none kept)."""
 
-    def __init__(self, problem: Linearisation, y: np.ndarray):
-        self.p, self.y = problem, y
+    def __init__(self, problem: Linearisation, y: np.ndarray, split: QuietSplit):
+        self.p, self.y, self.split = problem, y, split
 
     def __getitem__(self, b: int):
-        return self.p._batch_spectra(self.y, b * CHUNK)
+        key = self.split.active[b]
+        return self.p._batch_spectra(self.y, key) if cells(key) else None
 
 
 class _KeptSpectra:
@@ -116,13 +149,14 @@ class _KeptSpectra:
     their DOS factors; ``[b]`` gives batch ``b``'s with them, made from the problem's
     DOS (:meth:`fvqp.collisions.correlations.State.with_dos`: the same values)."""
 
-    def __init__(self, problem: Linearisation, states: list):
-        self.p, self.states = problem, states
+    def __init__(self, problem: Linearisation, states: list, split: QuietSplit):
+        self.p, self.states, self.split = problem, states, split
 
     def __len__(self) -> int:
         return len(self.states)
 
     def __getitem__(self, b: int):
-        p, s = self.p, b * CHUNK
-        sl = slice(s, min(p.n, s + CHUNK))
-        return self.states[b].with_dos(p.rho[sl], p.ados[sl], p.p["qp_scale"][sl])
+        p, key = self.p, self.split.active[b]
+        if self.states[b] is None:
+            return None
+        return self.states[b].with_dos(p.rho[key], p.ados[key], p.p["qp_scale"][key])

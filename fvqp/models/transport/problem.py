@@ -51,7 +51,8 @@ from ...spectra.injection import gaussian_line
 from .balances import Balances
 from .faces import FaceOperators
 from .jacobian import JacobianAssembly
-from .linearisation import CHUNK, Linearisation, is_frozen
+from .linearisation import CHUNK, Linearisation, cells, is_frozen
+from .quiet import QUIET_TOL
 from .regions import Boundary, RegionParams, SpectralSource
 from .rows import RowTable
 
@@ -105,7 +106,8 @@ class TransportProblem(FaceOperators, JacobianAssembly, Balances, Linearisation)
     def __init__(self, cells, grid: BinGrid, regions, widths, boundaries: dict,
                  sources=(), t_bath: float = 0.1, self_consistent: bool = False,
                  collisions: bool = True, jacobian: str = "assembled",
-                 action: str = "linear", spectra: str = "keep", precision: str = "double"):
+                 action: str = "linear", spectra: str = "keep", precision: str = "double",
+                 quiet: str = "bath"):
         self.cells, self.grid = cells, grid
         self.N, self.M = grid.n, grid.n_ph
         self.B = self.N + self.M
@@ -135,14 +137,22 @@ class TransportProblem(FaceOperators, JacobianAssembly, Balances, Linearisation)
         #: the real precision of the condensed solve's collision actions (``auto``:
         #: single in forced linear solves, :data:`.condensed.SINGLE_ACTION_RTOL`)
         self.action_precision = precision
+        if quiet not in ("bath", "off"):
+            raise ValueError(f"quiet must be 'bath' or 'off', not {quiet!r}")
+        #: how far from the bath a cell's Jacobian actions use the bath's linear response
+        #: (:mod:`.quiet`; ``quiet = "off"``: 0, every cell through the FFT operator)
+        self.quiet_tol = QUIET_TOL if quiet == "bath" else 0.0
+        self._quiet = self._bath = None
         self._linearised = None
         #: (the _linearised tuple, spectra per CHUNK batch) of the Jacobian actions
         self._spectra = None
         #: (the _linearised tuple, net pair breaking of this rank's owned cells) from the
         #: residual that made that linearisation (:meth:`pair_breaking`)
         self._pair = None
-        #: CPU seconds and calls of the residual and of the Jacobian actions (benchmark)
-        self.cpu = {"residual": [0, 0.0], "action": [0, 0.0]}
+        #: CPU seconds and calls of the residual and of the Jacobian actions (benchmark);
+        #: ``quiet_cells``: the cells whose collision part of an action was the bath's
+        #: response (:mod:`.quiet`; one per cell and action) and its CPU seconds
+        self.cpu = {"residual": [0, 0.0], "action": [0, 0.0], "quiet_cells": [0, 0.0]}
         #: read by the BDF integrator: use rhs_jvp as the Krylov operator
         self.matrix_free = jacobian in ("matrix_free", "schur")
         #: model preconditioner (``update(x_local, shift)``, ``apply(r)``) for 'schur'
@@ -171,8 +181,10 @@ class TransportProblem(FaceOperators, JacobianAssembly, Balances, Linearisation)
     def set_gap(self, delta_local: np.ndarray) -> None:
         """Set the gap of every local cell and rebuild DOS, masks and conductances."""
         self.delta = np.asarray(delta_local, dtype=float).copy()
-        # the DOS changes: a new linearisation (and pair-breaking sum)
+        # the DOS changes: a new linearisation (and pair-breaking sum) and new classes of
+        # quiet cells (:mod:`.quiet`)
         self._forget_point()
+        self._bath = None
         g = self.grid
         # one row of DOS per distinct gap, not per cell (RowTable: the same rows; the
         # cells of a region share theirs unless the gap is self-consistent)
@@ -319,6 +331,11 @@ class TransportProblem(FaceOperators, JacobianAssembly, Balances, Linearisation)
         entry[0] += 1
         entry[1] += time.process_time() - c0
 
+    def _count_quiet(self, cells_done: int, c0: float) -> None:
+        entry = self.cpu["quiet_cells"]
+        entry[0] += cells_done
+        entry[1] += time.process_time() - c0
+
     def _rhs(self, xl: np.ndarray, t0: float, t1: float) -> np.ndarray:
         N, n = self.N, self.n
         y = xl.reshape(-1, self.B)
@@ -376,16 +393,24 @@ class TransportProblem(FaceOperators, JacobianAssembly, Balances, Linearisation)
         if self.collisions and self.action == "linear":
             outer = self._outer_derivative(y)
             spectra = self._jvp_spectra(y)
-            for b, s in enumerate(range(0, n, CHUNK)):
-                sl = slice(s, min(n, s + CHUNK))
-                dq, dp = batched_jvp(y[sl, :N], y[sl, N:], self.rho[sl], self.ados[sl],
-                                     v[sl, :N], v[sl, N:], h=self.grid.h, m=self.grid.m,
-                                     qp_scale=self.p["qp_scale"][sl],
-                                     c_ph=self.p["c_ph"][sl],
-                                     outer=(outer[sl, :N], outer[sl, N:]),
-                                     spectra=spectra[b])
-                out[sl, :N] = self.m_f[sl] * dq
-                out[sl, N:] = self.m_n[sl] * dp
+            split = self._quiet_split(y)
+            for b, key in enumerate(split.active):
+                if cells(key):  # active cells: the FFT operator
+                    dq, dp = batched_jvp(y[key, :N], y[key, N:], self.rho[key],
+                                         self.ados[key], v[key, :N], v[key, N:],
+                                         h=self.grid.h, m=self.grid.m,
+                                         qp_scale=self.p["qp_scale"][key],
+                                         c_ph=self.p["c_ph"][key],
+                                         outer=(outer[key, :N], outer[key, N:]),
+                                         spectra=spectra[b])
+                    out[key, :N] = self.m_f[key] * dq
+                    out[key, N:] = self.m_n[key] * dp
+                for c, q in split.quiet[b]:  # quiet cells: the bath's response (.quiet)
+                    c1 = time.process_time()
+                    r = v[q] @ self.bath_response().jacobian(c).T
+                    out[q, :N] = self.m_f[q] * r[:, :N]
+                    out[q, N:] = self.m_n[q] * r[:, N:]
+                    self._count_quiet(len(q), c1)
         elif self.collisions:
             for s in range(0, n, CHUNK):
                 sl = slice(s, min(n, s + CHUNK))
@@ -472,19 +497,32 @@ class TransportProblem(FaceOperators, JacobianAssembly, Balances, Linearisation)
         if self.collisions:
             outer = self._outer_derivative(y)
             spectra = self._jvp_spectra(y)
+            split = self._quiet_split(y)
             m_n, held = self.m_n, self.ph_fixed
-            for b, s in enumerate(range(0, n, CHUNK)):
-                sl = slice(s, min(n, s + CHUNK))
-                gain = np.where(held[sl, None], 0.0, m_n[sl] / d[sl])
-                dq, wc = condensed_qp_jvp(
-                    spectra[b].perturbed_in(precision), y[sl, :N], y[sl, N:],
-                    self.rho[sl], self.ados[sl],
-                    None if vf is None else vf[sl],
-                    gain, outer[sl, :N], h=self.grid.h, m=self.grid.m,
-                    c_ph=self.p["c_ph"][sl], w0=None if w0 is None else w0[sl])
-                out[sl] = self.m_f[sl] * dq
-                if w is not None:
-                    w[sl] = wc
+            for b, key in enumerate(split.active):
+                if cells(key):  # active cells: the FFT operator
+                    gain = np.where(held[key, None], 0.0, m_n[key] / d[key])
+                    dq, wc = condensed_qp_jvp(
+                        spectra[b].perturbed_in(precision), y[key, :N], y[key, N:],
+                        self.rho[key], self.ados[key],
+                        None if vf is None else vf[key],
+                        gain, outer[key, :N], h=self.grid.h, m=self.grid.m,
+                        c_ph=self.p["c_ph"][key], w0=None if w0 is None else w0[key])
+                    out[key] = self.m_f[key] * dq
+                    if w is not None:
+                        w[key] = wc
+                for c, q in split.quiet[b]:  # quiet cells: the bath's response (.quiet)
+                    c1 = time.process_time()
+                    g, wv, jfn = self.bath_response().condensed(c, shift)
+                    wq = None if w0 is None else w0[q]
+                    dq = 0.0 if vf is None else vf[q] @ g.T
+                    if wq is not None:
+                        dq = dq + wq @ jfn.T
+                    out[q] = self.m_f[q] * dq
+                    if w is not None:
+                        w[q] = wq if vf is None else (
+                            vf[q] @ wv.T if wq is None else vf[q] @ wv.T + wq)
+                    self._count_quiet(len(q), c1)
         res = out[:n]
         if vf is None:  # K_fn w0 alone: no transport, storage or algebraic QP terms
             np.negative(res, out=res)

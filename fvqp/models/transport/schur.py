@@ -57,6 +57,7 @@ from ...solvers.twolevel import AggregateCoarse
 from . import SCHUR_VALUE_KEYS
 from .condensed import MAX_IT, CondensedSolve
 from .phonon_pc import PhononDiffusionSolve
+from .quiet import QuietSplit
 from .schur_couplings import SchurCouplings
 
 __all__ = ["SchurPreconditioner", "SCHUR_DEFAULTS"]
@@ -394,10 +395,14 @@ class SchurPreconditioner(SchurCouplings):
         self.inv_d = None
         self.inv_d = None if self.condensed is not None else np.empty((n, p.M))
         chunk = CHUNK_SINGLE if self.precision == "single" else CHUNK
-        for s in range(0, n, chunk):
+        split = self._quiet_split(y, chunk)
+        for b, s in enumerate(range(0, n, chunk)):
             sl = slice(s, min(n, s + chunk))
-            S, inv_d, bd, knf = self._schur_blocks(y, sl, shift)
             cells = np.arange(sl.start, sl.stop)
+            if split is not None and split.quiet[b]:
+                self.csr.set_blocks(cells, self._shared_blocks(y, split, b, sl, shift))
+                continue
+            S, inv_d, bd, knf = self._schur_blocks(y, sl, shift)
             self.csr.set_blocks(cells, S)
             if self.coarse is not None and self.ilu is None:
                 self.coarse.add_blocks(cells, S.astype(float))
@@ -415,6 +420,51 @@ class SchurPreconditioner(SchurCouplings):
                 self.csr.set_blocks(np.arange(sl.start, sl.stop),
                                     self._schur_blocks(y, sl, shift)[0])
         self._finish()
+
+    def _quiet_split(self, y: np.ndarray, chunk: int):
+        """The build's batches split into active and quiet cells (:mod:`.quiet`), or None
+        where quiet cells do not share blocks: a double-precision build, blocks kept for
+        more than :math:`S_T` (no condensed solve, or stored couplings), phonon
+        diffusion (its cell-diagonal part is not a row factor of the cell)."""
+        p = self.p
+        if (p.quiet_tol <= 0 or self.precision != "single" or self.inv_d is not None
+                or self.couplings == "stored" or self.spectra is not None
+                or len(p.ph_pairs) or not p.collisions):
+            return None
+        bath = p.bath_response()
+        return QuietSplit(y[:p.n], bath.ref, bath.classes, chunk, p.quiet_tol)
+
+    def _shared_blocks(self, y: np.ndarray, split, b: int, sl: slice,
+                       shift: float) -> np.ndarray:
+        r""":math:`S_T` of the cells ``sl`` (batch ``b`` of ``split``): the active cells'
+        own, every quiet cell's its class's at the bath (:meth:`_bath_block`) times its
+        storage scale over the class representative's (:math:`K_{ff}, K_{fn}, K_{nf}, D`
+        all carry the cell's volume times the region weight as a row factor, so
+        :math:`S_T` does: :mod:`.quiet`)."""
+        p = self.p
+        out = np.empty((sl.stop - sl.start, p.N, p.N), np.float32)
+        act = split.active[b]
+        if len(act):
+            out[act - sl.start] = self._schur_blocks(y, act, shift)[0]
+        bath = p.bath_response()
+        scale = p.kappa[:, 0]
+        for c, q in split.quiet[b]:
+            rep = int(bath.rep[c])
+            ratio = (scale[q] / scale[rep]).astype(np.float32)
+            out[q - sl.start] = ratio[:, None, None] * self._bath_block(c, shift)
+        return out
+
+    def _bath_block(self, c: int, shift: float) -> np.ndarray:
+        """:math:`S_T` of the representative cell of class ``c`` at the bath (kept until
+        the gaps or the shift change)."""
+        p = self.p
+        bath = p.bath_response()
+
+        def make():
+            rep = np.array([int(bath.rep[c])])
+            ref = np.broadcast_to(bath.ref, (p.loc.n_local, p.B))
+            return self._schur_blocks(ref, rep, shift)[0][0]
+        return bath.kept(("schur_block", c, float(shift)), make)
 
     def _schur_blocks(self, y: np.ndarray, sl: slice, shift: float) -> tuple:
         """The QP Schur complement :math:`S = K_{ff} - K_{fn}D^{-1}K_{nf}` of the cells

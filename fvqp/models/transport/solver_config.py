@@ -189,12 +189,12 @@ def jacobian_config(problem, values) -> tuple[JacobianConfig, bool]:
                           problem.block_size, pc, forcing), lagged
 
 
-def collision_options(values) -> tuple[str, str, str]:
-    """``(action, spectra, precision)`` of the Jacobian action's collision part
+def collision_options(values) -> tuple[str, str, str, str]:
+    """``(action, spectra, precision, quiet)`` of the Jacobian action's collision part
     (:class:`.problem.TransportProblem`): the case's ``collision_action``,
-    ``collision_spectra`` and ``collision_precision`` of ``[solver.petsc]``, the command line's
-    ``-<prefix>collision_*`` winning, else the defaults of :data:`COLLISION_KEYS` (keys of
-    fvqp's own, never handed to PETSc)."""
+    ``collision_spectra``, ``collision_precision`` and ``collision_quiet`` of
+    ``[solver.petsc]``, the command line's ``-<prefix>collision_*`` winning, else the
+    defaults of :data:`COLLISION_KEYS` (keys of fvqp's own, never handed to PETSc)."""
     prefix = normalise_prefix(values["solver"]["prefix"])
     petsc = dict(values["solver"]["petsc"])
     out = []
@@ -205,8 +205,8 @@ def collision_options(values) -> tuple[str, str, str]:
                              f"{', '.join(repr(a) for a in allowed)}. Fix: give one of "
                              f"them, or leave the option out (default {allowed[0]!r})")
         out.append(value)
-    action, spectra, precision = out
-    return action, spectra, precision
+    action, spectra, precision, quiet = out
+    return action, spectra, precision, quiet
 
 
 def condensed_applies(problem, values, lagged: bool) -> bool:

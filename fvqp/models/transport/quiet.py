@@ -1,0 +1,155 @@
+r"""Quiet cells: the bath's linear response in the Jacobian actions of the transport model.
+
+Far from a deposit or an injector most cells of a device sit at the bath: their
+occupations differ from :math:`(f^{B}, n^{B})` = (Fermi, Bose at the bath temperature) by
+far less than any tolerance of the run (the 13 280-cell absorber burst, 0.2 ns steps:
+77 % of the cells within :math:`10^{-10}` through its first 0.6 ns, 64 % within
+:math:`10^{-14}`). The collision Jacobian of such a cell is the bath's,
+
+.. math::
+    J(y) = J(y^B) + O(|y - y^B|), \qquad
+    J(y^B) = \frac{\partial(S^{qp}, S^{ph})}{\partial(f, n)}\Big|_{y^B},
+
+which depends only on the cell's *class* — its region (``qp_scale``, ``c_ph``,
+``tau_esc``, phonons held or not) and its gap (the DOS rows) — not on the cell: the
+storage masses :math:`m^f, m^n` enter as row factors outside it (they scale with the
+cell's volume). So every quiet cell of a class shares one dense :math:`(N+M)^2` matrix,
+made once per class and gap (:func:`fvqp.collisions.batched.batched_jacobian`, exact:
+the FFT operator's own blocks), and a Jacobian action there is a matrix product over
+the class's quiet cells instead of the 12 transforms per cell of the FFT path
+(:meth:`.problem.TransportProblem.rhs_jvp`, :meth:`~.problem.TransportProblem
+.schur_action`; with the phonons condensed out at the shift :math:`\sigma`, the
+:math:`N\times N` matrix :math:`G = J_{ff} + J_{fn}\,\mathrm{diag}(\gamma)\,J_{nf}`, the
+:math:`M\times N` matrix :math:`\mathrm{diag}(\gamma)J_{nf}` and :math:`J_{fn}`,
+:math:`\gamma = m^n/D` the gain of :class:`.condensed.PhononDiagonal` at the bath).
+
+A cell is quiet when :math:`\max_k|y_k - y^B_k| \le` :data:`QUIET_TOL` (absolute, on
+occupations): every entry of :math:`J` is a rate coefficient times a sum of terms linear
+in one occupation factor (:math:`f, 1-f, n, 1+n`), so the shared matrix differs from the
+cell's own by at most ~:data:`QUIET_TOL` times the largest rate of the row — an error of
+the Newton matrix of 1e-10 relative, far below the forcing terms and the Krylov
+tolerance of every solve (:mod:`fvqp.solvers.forcing`), while Newton's residual, and so
+the answer and its test, stay those of the full collision operator. The choice is per
+cell and its own state only: the same on any number of ranks.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...collisions.batched import batched_jacobian
+
+__all__ = ["QUIET_TOL", "BathResponse", "QuietSplit"]
+
+#: largest deviation of a cell's occupations from the bath's (absolute) for which its
+#: Jacobian actions use the bath's (module docstring)
+QUIET_TOL = 1e-14
+
+
+class QuietSplit:
+    """The owned cells of one linearisation point split per batch of ``chunk`` cells
+    into active cells (the FFT path) and quiet cells by class (module docstring).
+
+    Parameters
+    ----------
+    y : ndarray, shape (n_local, B)
+        The linearisation point.
+    ref : ndarray, shape (B,)
+        The bath's occupations.
+    classes : ndarray of int, shape (n,)
+        The class of every owned cell.
+    chunk : int
+        Cells per batch.
+    tol : float
+        :data:`QUIET_TOL`, or 0 (no cell quiet: every batch is its slice).
+
+    Attributes
+    ----------
+    active : list
+        Per batch: its slice when every cell is active, else the active cells' indices
+        (possibly empty).
+    quiet : list of list of (int, ndarray)
+        Per batch: ``(class, cells)`` of its quiet cells.
+    n_quiet : int
+        Quiet owned cells of this rank.
+    """
+
+    def __init__(self, y: np.ndarray, ref: np.ndarray, classes: np.ndarray, chunk: int,
+                 tol: float = QUIET_TOL):
+        n = len(classes)
+        self.active, self.quiet, self.n_quiet = [], [], 0
+        for s in range(0, n, chunk):
+            e = min(n, s + chunk)
+            if tol > 0:
+                quiet = np.max(np.abs(y[s:e] - ref), axis=1) <= tol
+            else:
+                quiet = np.zeros(e - s, bool)
+            if not quiet.any():
+                self.active.append(slice(s, e))
+                self.quiet.append([])
+                continue
+            self.n_quiet += int(quiet.sum())
+            self.active.append(s + np.flatnonzero(~quiet))
+            cells = s + np.flatnonzero(quiet)
+            cls = classes[cells]
+            self.quiet.append([(int(c), cells[cls == c]) for c in np.unique(cls)])
+
+
+class BathResponse:
+    """The bath's dense collision Jacobian of every cell class, and its condensed maps at
+    a shift (module docstring), made when first asked and kept until the gaps change.
+
+    Parameters
+    ----------
+    problem : TransportProblem
+        Its owned cells' classes (:attr:`classes`) and one representative cell per class.
+    """
+
+    def __init__(self, problem):
+        p = self.p = problem
+        reg = np.asarray(p.loc.cell_region[:p.n], np.int64)
+        key = reg * (int(np.max(p.rho.index, initial=0)) + 1) + p.rho.index[:p.n]
+        _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+        #: the class of every owned cell, and a representative cell of every class
+        self.classes, self.rep = inverse.ravel().astype(np.int64), first
+        self.ref = np.concatenate([p.f_bath, p.n_bath])
+        self._jac: dict[int, np.ndarray] = {}
+        self._condensed: dict[tuple, tuple] = {}
+        self._kept: dict[tuple, object] = {}
+
+    def kept(self, key: tuple, make):
+        """``make()`` kept under ``key`` while the gaps stay (e.g. a preconditioner's
+        block of a class at a shift; at most 64 entries)."""
+        if key not in self._kept:
+            if len(self._kept) > 64:
+                self._kept.clear()
+            self._kept[key] = make()
+        return self._kept[key]
+
+    def jacobian(self, c: int) -> np.ndarray:
+        """The per-unit collision Jacobian :math:`J(y^B)` (B, B) of class ``c``."""
+        if c not in self._jac:
+            p, r = self.p, slice(int(self.rep[c]), int(self.rep[c]) + 1)
+            self._jac[c] = batched_jacobian(
+                p.f_bath[None, :], p.n_bath[None, :], p.rho[r], p.ados[r], h=p.grid.h,
+                m=p.grid.m, qp_scale=p.p["qp_scale"][r], c_ph=p.p["c_ph"][r])[0]
+        return self._jac[c]
+
+    def condensed(self, c: int, shift: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        r"""``(G, W, J_fn)`` of class ``c`` at the shift ``shift``: the QP rows
+        :math:`Gv + J_{fn}w_0` and the condensed phonon direction :math:`Wv + w_0` of a
+        quiet cell (:func:`fvqp.collisions.batched.condensed_qp_jvp` at the bath)."""
+        key = (c, float(shift))
+        if key not in self._condensed:
+            if len(self._condensed) > 64:
+                self._condensed.clear()
+            p, r, N = self.p, int(self.rep[c]), self.p.N
+            jac = self.jacobian(c)
+            m_n = p.m_n[r:r + 1][0]
+            g = np.diagonal(jac)[N:]   # the phonon outer derivative at the bath
+            d = shift * m_n - m_n * g + m_n / p.p["tau_esc"][r]
+            held = bool(p.ph_fixed[r])
+            gain = np.zeros_like(m_n) if held else m_n / d
+            w = gain[:, None] * jac[N:, :N]
+            self._condensed[key] = (jac[:N, :N] + jac[:N, N:] @ w, w, jac[:N, N:])
+        return self._condensed[key]

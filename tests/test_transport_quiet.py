@@ -1,0 +1,160 @@
+"""Issue 18 §1: cells at the bath take the bath's linear response in the transport model's
+Jacobian actions and in the Schur preconditioner's blocks (:mod:`fvqp.models.transport
+.quiet`): one dense matrix per region and gap instead of the FFT operator per cell, the
+same Newton matrix to round-off, the same answers."""
+
+import numpy as np
+import pytest
+import test_transport_condensed as _cond
+import test_transport_single_actions as _single
+
+from conftest import CASES
+
+
+@pytest.fixture(scope="module")
+def burst_state(tmp_path_factory):
+    """The shipped 520-cell absorber in the schur mode with the state transforms kept in
+    double precision (``collision_spectra = "keep"``: the reference is then exact to
+    round-off), at a state with both kinds of cells: a third perturbed by up to 1e-3
+    (active), the rest at the bath, some of those moved by 0.5 ``QUIET_TOL`` (quiet) or
+    by 2 ``QUIET_TOL`` (active)."""
+    from fvqp.case.loader import load_case
+    from fvqp.models.transport.driver import TransportSimulation
+    from fvqp.models.transport.quiet import QUIET_TOL
+
+    text = (CASES / "transport_absorber3d.toml").read_text().replace(
+        "../meshes", str(CASES.parent / "meshes"))
+    case = tmp_path_factory.mktemp("quiet") / "absorber.toml"
+    case.write_text(text + '\n[numerics]\njacobian = "schur"\n'
+                    '[solver.petsc]\ncollision_spectra = "keep"\n')
+    sim = TransportSimulation(load_case(str(case)))
+    p = sim.problem
+    rng = np.random.default_rng(5)
+    y = np.tile(np.concatenate([p.f_bath, p.n_bath]), (p.loc.n_local, 1))
+    kind = rng.integers(0, 4, p.loc.n_local)   # 0: active, 1: bath, 2: 0.5 tol, 3: 2 tol
+    y[kind == 0] += 1e-3 * rng.random(((kind == 0).sum(), p.B))
+    y[kind == 2] += 0.5 * QUIET_TOL * rng.random(((kind == 2).sum(), p.B))
+    y[kind == 3] += QUIET_TOL * (2.0 + rng.random(((kind == 3).sum(), p.B)))
+    xl = y.ravel().copy()
+    xl.flags.writeable = False   # a frozen linearisation point, as Newton hands it
+    return p, xl, kind
+
+
+def _actions(p, xl, quiet_tol, v, w0, shift=3.0):
+    """rhs_jvp and the condensed Schur actions (QP direction; with w0; w0 alone) at
+    ``xl`` with the quiet tolerance ``quiet_tol``, and the quiet cells' count."""
+    from fvqp.models.transport.condensed import PhononDiagonal
+
+    p.quiet_tol = quiet_tol
+    p._forget_point()
+    jv = p.rhs_jvp(xl, v, 0.0, 1.0)
+    y = xl.reshape(-1, p.B)
+    d = PhononDiagonal(p, p._outer_derivative(y)[:, p.N:], shift)
+    vf = v.reshape(-1, p.B)[:, :p.N]
+    s1 = p.schur_action(xl, vf, shift, d)[0]
+    s2, w2 = p.schur_action(xl, vf, shift, d, w0=w0)
+    s3 = p.schur_action(xl, None, shift, d, w0=w0, keep_w=False)[0]
+    return (jv, s1, s2, w2, s3), p._quiet_split(y)
+
+
+def test_quiet_cells_act_as_the_fft_operator(burst_state, monkeypatch):
+    """At the state of :func:`burst_state` the actions with quiet cells equal those of
+    the FFT operator in every cell (``quiet_tol`` 0) to round-off (1e-14 of each
+    output's largest value; measured <= 3e-16), exactly the cells within QUIET_TOL of
+    the bath are quiet (the bath's and those moved by half of it, not those moved by
+    twice it), and the FFT operator is not evaluated on them: the cells handed to
+    :func:`batched_jvp` are the active ones only."""
+    from fvqp.models.transport import problem as mod
+    from fvqp.models.transport.quiet import QUIET_TOL
+
+    p, xl, kind = burst_state
+    rng = np.random.default_rng(9)
+    v = rng.standard_normal(xl.shape)
+    w0 = rng.standard_normal((p.n, p.M))
+    seen = []
+    real = mod.batched_jvp
+
+    def counting(f, *args, **kw):
+        seen.append(len(f))
+        return real(f, *args, **kw)
+
+    monkeypatch.setattr(mod, "batched_jvp", counting)
+    quiet, split = _actions(p, xl, QUIET_TOL, v, w0)
+    fft_cells = sum(seen)
+    full, none = _actions(p, xl, 0.0, v, w0)
+    assert none.n_quiet == 0
+    own = kind[:p.n]
+    assert split.n_quiet == int(np.sum((own == 1) | (own == 2)))
+    assert fft_cells == int(np.sum((own == 0) | (own == 3)))
+    for a, b in zip(quiet, full, strict=True):
+        assert np.max(np.abs(a - b)) <= 1e-14 * np.max(np.abs(b))
+
+
+def test_shared_preconditioner_blocks_are_the_cells_own(burst_state, monkeypatch):
+    """The Schur preconditioner's float32 blocks S_T of quiet cells (their class's at the
+    bath, scaled by the cell's storage) equal the ones made cell by cell to float32
+    rounding (1e-6 of the block's largest entry; measured 1.3e-7), and the active cells'
+    are their own (1e-9: made in a batch of other cells, measured 6.5e-11); the blocks
+    made from the collision operator are the active cells' and one per class of the
+    quiet cells."""
+    from fvqp.models.transport.schur import SchurPreconditioner
+
+    p, xl, kind = burst_state
+    made = []
+    real = SchurPreconditioner._schur_blocks
+
+    def counting(self, y, sl, shift):
+        out = real(self, y, sl, shift)
+        made.append(len(out[0]))
+        return out
+
+    monkeypatch.setattr(SchurPreconditioner, "_schur_blocks", counting)
+    blocks, counts = {}, {}
+    for tol in (1e-14, 0.0):
+        p.quiet_tol = tol
+        p._forget_point()
+        made.clear()
+        pc = _cond._condensed_pc(p, xl, f"q{int(tol > 0)}_", "cells")
+        blocks[tol] = pc.csr.cell_blocks(np.arange(p.n)).astype(float)
+        counts[tol] = sum(made)
+    own = kind[:p.n]
+    classes = p.bath_response().classes
+    quiet = (own == 1) | (own == 2)
+    assert counts[0.0] == p.n
+    assert counts[1e-14] == int(np.sum(~quiet)) + len(np.unique(classes[quiet]))
+    a, b = blocks[1e-14], blocks[0.0]
+    scale = np.max(np.abs(b), axis=(1, 2))
+    err = np.max(np.abs(a - b), axis=(1, 2)) / scale
+    assert np.max(err[(own == 1) | (own == 2)]) <= 1e-6
+    assert np.max(err[(own == 0) | (own == 3)]) <= 1e-9
+
+
+def test_burst_with_quiet_cells_is_the_burst_without(tmp_path):
+    """Three fixed 0.2 ns BDF1 steps into the absorber burst with the condensed solve:
+    quiet cells (the default, ``collision_quiet = "bath"``) against none (``"off"``):
+    the same Newton and Krylov counts (measured 6 / 15), final energy, its escape and
+    the QP number equal to 1e-12 (measured <= 3e-16); the default's actions took the
+    bath's response in some cells (``cpu_calls`` ``quiet_cells``), ``"off"`` in none."""
+    quiet = _single._fixed_burst(tmp_path, "bath", "0.2 ns")
+    off = _single._fixed_burst(tmp_path, "off", "0.2 ns", 'collision_quiet = "off"\n')
+    assert quiet["cpu_calls"]["quiet_cells"] > 0
+    assert off["cpu_calls"]["quiet_cells"] == 0
+    for k in ("newton_iterations", "linear_iterations"):
+        assert quiet[k] == off[k], k
+    e, eo = quiet["energy_J"], off["energy_J"]
+    for k in ("final", "escape"):
+        assert e[k] == pytest.approx(eo[k], rel=1e-12, abs=0), k
+    assert quiet["N_qp"] == pytest.approx(off["N_qp"], rel=1e-12, abs=0)
+
+
+def test_quiet_key_is_checked(tmp_path):
+    """A ``collision_quiet`` value other than ``bath`` or ``off`` is refused at load,
+    naming the key and its values."""
+    from fvqp.case.loader import CaseError, load_case
+
+    text = (CASES / "transport_absorber3d.toml").read_text().replace(
+        "../meshes", str(CASES.parent / "meshes"))
+    case = tmp_path / "bad.toml"
+    case.write_text(text + '\n[solver.petsc]\ncollision_quiet = "sometimes"\n')
+    with pytest.raises(CaseError, match="collision_quiet"):
+        load_case(str(case))
