@@ -22,9 +22,12 @@ here with gmsh from ``meshes/absorber3d/absorber3d.geo`` (53 120 active cells, 6
 and on 2 ranks; FVQP_BENCH_TARGET=0 skips it. Measured: serial 118 s per step, 15.9 GB;
 2 ranks 66 s per step, 9.9 GB per rank: **1.79x** (77 / 78 Krylov iterations).
 FVQP_BENCH_TARGET_OPTIONS passes extra PETSc options to both runs; the serial run is
-followed by the same run with every collision action in double precision
-(``-transport_collision_precision double``, the reference of the forced solves'
-single-precision actions; FVQP_BENCH_TARGET_DOUBLE=0 skips it). Environment:
+followed by the same run without quiet cells (``-transport_collision_quiet off``: every
+cell's actions and preconditioner blocks through the FFT operator, the reference of
+:mod:`fvqp.models.transport.quiet`; FVQP_BENCH_TARGET_QUIET=0 skips it) and by the same
+run with every collision action in double precision (``-transport_collision_precision
+double``, the reference of the forced solves' single-precision actions;
+FVQP_BENCH_TARGET_DOUBLE=0 skips it). Environment:
 FVQP_BENCH_STEPS (default 6), FVQP_BENCH_FINE=0 to skip the fine mesh.
 
 Issue 18 (``paths()``, ``target()``): the new path (Jacobian action by the product rule
@@ -311,6 +314,19 @@ def target() -> None:
         for nproc in ranks:
             s = run(case, tmp / f"t{nproc}", nproc, extra)
             split_row(f"new {nproc} rank", s, base)
+            if nproc == 1 and os.environ.get("FVQP_BENCH_TARGET_QUIET", "1") == "1":
+                # the reference in the same run: every cell's actions and preconditioner
+                # blocks through the FFT operator (no quiet cells, fvqp.models.transport
+                # .quiet)
+                ref = run(case, tmp / "t1noquiet", 1,
+                          (*extra, "-transport_collision_quiet", "off"))
+                split_row("  no quiet", ref)
+                print(f"    quiet cells by the bath's response: "
+                      f"{ref['cpu_total_s'] / s['cpu_total_s']:.3f}x (CPU of the runs), "
+                      f"{ref['time_stepping_s'] / s['time_stepping_s']:.3f}x (stepping); "
+                      f"final energies {s['energy_J']['final']:.15e} / "
+                      f"{ref['energy_J']['final']:.15e} J, QP numbers "
+                      f"{s['N_qp']:.15e} / {ref['N_qp']:.15e}")
             if nproc == 1 and os.environ.get("FVQP_BENCH_TARGET_DOUBLE", "1") == "1":
                 # the reference in the same run: every collision action in double
                 # precision (the forced first solves' single-precision actions off)
@@ -347,6 +363,12 @@ def split_row(label: str, s: dict, base_cpu: float | None = None) -> float:
               f"actions {cpu.get('condensed_action', 0.0) / steps:.2f} CPU s per step, "
               f"inside pc_app; {calls.get('condensed_action_single', 0)} of them in single "
               f"precision ({cpu.get('condensed_action_single', 0.0) / steps:.2f} CPU s "
+              "per step)")
+    if "quiet_cells" in calls:  # cells whose actions took the bath's linear response
+        actions = calls.get("action", 0)
+        print(f"    quiet cells: {calls['quiet_cells']} cell actions by the bath's response "
+              f"({calls['quiet_cells'] / max(1, actions * s['n_cells']):.2f} of all "
+              f"{actions} actions' cells; {cpu.get('quiet_cells', 0.0) / steps:.2f} CPU s "
               "per step)")
     cpu_step = s["cpu_total_s"] / steps
     kb = s["peak_rss_MB_per_rank"] * 1024 / s["n_cells"]
