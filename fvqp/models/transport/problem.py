@@ -52,7 +52,7 @@ from .balances import Balances
 from .faces import FaceOperators
 from .jacobian import JacobianAssembly
 from .linearisation import CHUNK, Linearisation, cells, is_frozen
-from .quiet import QUIET_TOL
+from .quiet import QUIET_TOL, QuietSplit, QuietTerms
 from .regions import Boundary, RegionParams, SpectralSource
 from .rows import RowTable
 
@@ -252,11 +252,16 @@ class TransportProblem(FaceOperators, JacobianAssembly, Balances, Linearisation)
         kept for the Jacobian actions at this state (:meth:`_outer_derivative`)."""
         return [t for _, t in self._collision_chunks(y, keep_linearisation)]
 
-    def _collision_chunks(self, y: np.ndarray, keep_linearisation: bool = False):
-        """``(cells, terms)`` per batch of :data:`CHUNK` owned cells: the callers use the
-        terms of one batch and drop them, so the eight term arrays of all cells
-        (4 (N + M) values per cell) never exist at once (issue 18: the residual's largest
-        transient, measured by ``benchmarks/transport_memory.py``)."""
+    def _collision_chunks(self, y: np.ndarray, keep_linearisation: bool = False,
+                          quiet: bool = False):
+        """``(cells, terms)`` per batch of :data:`CHUNK` owned cells (``cells`` a slice,
+        or with ``quiet`` also index arrays): the callers use the terms of one batch and
+        drop them, so the eight term arrays of all cells (4 (N + M) values per cell)
+        never exist at once (issue 18: the residual's largest transient, measured by
+        ``benchmarks/transport_memory.py``). ``quiet``: the cells within
+        :attr:`quiet_tol` of the bath get the bath's terms to first order
+        (:class:`.quiet.QuietTerms`: the residual and its pair breaking; the FFT
+        operator only on the others)."""
         if not self.collisions:
             z = np.zeros((self.n, self.N), y.dtype), np.zeros((self.n, self.M), y.dtype)
             yield slice(0, self.n), BatchedTerms(*(z[0],) * 4, *(z[1],) * 4)
@@ -265,19 +270,33 @@ class TransportProblem(FaceOperators, JacobianAssembly, Balances, Linearisation)
             self._forget_point()
         g = np.empty((self.n, self.B)) if keep_linearisation else None
         pair = 0.0
-        for s in range(0, self.n, CHUNK):
-            sl = slice(s, min(self.n, s + CHUNK))
-            t = batched_terms(y[sl, :self.N], y[sl, self.N:], self.rho[sl], self.ados[sl],
-                              h=self.grid.h, m=self.grid.m, qp_scale=self.p["qp_scale"][sl],
-                              c_ph=self.p["c_ph"][sl], outer=keep_linearisation)
-            if keep_linearisation:
-                t, (g[sl, :self.N], g[sl, self.N:]) = t
-                pair += self._batch_pair(sl, t)
-            yield sl, t
+        split = None
+        if quiet and self.quiet_tol > 0:
+            bath = self.bath_response()
+            split = QuietSplit(y[:self.n], bath.ref, bath.classes, CHUNK, self.quiet_tol)
+        for b, s in enumerate(range(0, self.n, CHUNK)):
+            key = slice(s, min(self.n, s + CHUNK)) if split is None else split.active[b]
+            if cells(key):
+                t = batched_terms(y[key, :self.N], y[key, self.N:], self.rho[key],
+                                  self.ados[key], h=self.grid.h, m=self.grid.m,
+                                  qp_scale=self.p["qp_scale"][key],
+                                  c_ph=self.p["c_ph"][key], outer=keep_linearisation)
+                if keep_linearisation:
+                    t, (g[key, :self.N], g[key, self.N:]) = t
+                    pair += self._batch_pair(key, t)
+                yield key, t
+            for c, q in ([] if split is None else split.quiet[b]):
+                t = QuietTerms(bath, c, y[q] - bath.ref)
+                if keep_linearisation:
+                    g[q] = t.g
+                    pair += self._batch_pair(q, t)
+                yield q, t
         if keep_linearisation:  # a frozen state by reference (linearisation.is_frozen)
             own = y[:self.n]
             self._linearised = (own if is_frozen(own) else own.copy(), g)
             self._pair = (self._linearised, pair)
+            if split is not None:  # the actions' split at this point (the same cells)
+                self._quiet = (self._linearised, split)
 
     def _batch_pair(self, sl: slice, t) -> float:
         """Net pair breaking (QPs per unit time) of the owned cells ``sl`` from their
@@ -296,7 +315,7 @@ class TransportProblem(FaceOperators, JacobianAssembly, Balances, Linearisation)
                 and np.array_equal(kept[0][0], own):
             return kept[1]
         pair = 0.0
-        for sl, t in self._collision_chunks(y):
+        for sl, t in self._collision_chunks(y, quiet=True):
             pair += self._batch_pair(sl, t)
         return pair
 
@@ -347,7 +366,7 @@ class TransportProblem(FaceOperators, JacobianAssembly, Balances, Linearisation)
         # the residual at a Newton iterate precedes the Jacobian actions there: keep the
         # outer-factor derivatives computed with it (no second pass per Newton iteration)
         keep = self.matrix_free and self.action == "linear" and not np.iscomplexobj(y)
-        for sl, t in self._collision_chunks(y, keep_linearisation=keep):
+        for sl, t in self._collision_chunks(y, keep_linearisation=keep, quiet=True):
             esc = (ph[sl] - self.n_bath) / self.p["tau_esc"][sl, None]
             r[sl, :N] = self.m_f[sl] * t.qp
             r[sl, N:] = self.m_n[sl] * (t.ph - esc)

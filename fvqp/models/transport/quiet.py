@@ -37,9 +37,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...collisions.batched import batched_jacobian
+from ...collisions.batched import batched_jacobian, batched_terms, outer_derivative
 
-__all__ = ["QUIET_TOL", "BathResponse", "QuietSplit"]
+__all__ = ["QUIET_TOL", "BathResponse", "QuietSplit", "QuietTerms"]
 
 #: largest deviation of a cell's occupations from the bath's (absolute) for which its
 #: Jacobian actions use the bath's (module docstring)
@@ -135,6 +135,31 @@ class BathResponse:
                 m=p.grid.m, qp_scale=p.p["qp_scale"][r], c_ph=p.p["c_ph"][r])[0]
         return self._jac[c]
 
+    def terms(self, c: int) -> tuple:
+        r"""The collision terms of class ``c`` at the bath and their derivatives:
+        ``(r, jac, pair, dpair, g)`` — the net rates :math:`(S^{qp}, S^{ph})(y^B)`
+        (B,), :math:`J(y^B)` (B, B), the net pair breaking minus recombination per bin
+        (N,) and its Jacobian (N, B) by complex step, and the outer-factor derivatives
+        (B,) (:func:`fvqp.collisions.batched.outer_derivative`)."""
+        def make():
+            p, r, B = self.p, slice(int(self.rep[c]), int(self.rep[c]) + 1), self.p.B
+            kw = dict(h=p.grid.h, m=p.grid.m, qp_scale=p.p["qp_scale"][r],
+                      c_ph=p.p["c_ph"][r])
+            f, n = p.f_bath[None, :], p.n_bath[None, :]
+            t = batched_terms(f, n, p.rho[r], p.ados[r], **kw)
+            rates = np.concatenate([t.qp[0], t.ph[0]])
+            pair = (t.qp_pb - t.qp_rec)[0]
+            eps, e = 1e-30, np.eye(B)
+            kwb = {**kw, "qp_scale": np.repeat(kw["qp_scale"], B),
+                   "c_ph": np.repeat(kw["c_ph"], B)}
+            tc = batched_terms(f + 1j * eps * e[:, :p.N], n + 1j * eps * e[:, p.N:],
+                               np.repeat(p.rho[r], B, 0), np.repeat(p.ados[r], B, 0),
+                               **kwb)
+            dpair = ((tc.qp_pb - tc.qp_rec).imag / eps).T
+            g = np.concatenate(outer_derivative(f, n, p.rho[r], p.ados[r], **kw), axis=1)[0]
+            return rates, self.jacobian(c), pair, dpair, g
+        return self.kept(("terms", c), make)
+
     def condensed(self, c: int, shift: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         r"""``(G, W, J_fn)`` of class ``c`` at the shift ``shift``: the QP rows
         :math:`Gv + J_{fn}w_0` and the condensed phonon direction :math:`Wv + w_0` of a
@@ -153,3 +178,31 @@ class BathResponse:
             w = gain[:, None] * jac[N:, :N]
             self._condensed[key] = (jac[:N, :N] + jac[:N, N:] @ w, w, jac[:N, N:])
         return self._condensed[key]
+
+
+class QuietTerms:
+    r"""The collision terms of quiet cells to first order about the bath (module
+    docstring): the net rates ``qp`` (C, N), ``ph`` (C, M) and the net pair breaking per
+    bin as ``qp_pb`` (with ``qp_rec`` = 0), as the residual reads
+    :class:`fvqp.collisions.batched.BatchedTerms`; the outer-factor derivatives ``g``
+    (C, B) those of the bath. The second-order remainder is
+    :math:`O(|y - y^B|^2)` of a rate coefficient (below 1e-26 at :data:`QUIET_TOL`).
+
+    Parameters
+    ----------
+    response : BathResponse
+    c : int
+        The cells' class.
+    dy : ndarray, shape (C, B)
+        :math:`y - y^B` of the cells.
+    """
+
+    qp_rec = 0.0
+
+    def __init__(self, response: BathResponse, c: int, dy: np.ndarray):
+        rates, jac, pair, dpair, g = response.terms(c)
+        N = response.p.N
+        full = rates + dy @ jac.T
+        self.qp, self.ph = full[:, :N], full[:, N:]
+        self.qp_pb = pair + dy @ dpair.T
+        self.g = np.broadcast_to(g, dy.shape)
