@@ -197,3 +197,25 @@ def test_quiet_key_is_checked(tmp_path):
     case.write_text(text + '\n[solver.petsc]\ncollision_quiet = "sometimes"\n')
     with pytest.raises(CaseError, match="collision_quiet"):
         load_case(str(case))
+
+
+def test_cells_with_gaps_of_their_own_are_never_quiet(burst_state):
+    """A class takes part only with MIN_CELLS of the rank's cells: with every cell's gap
+    moved by its own last bits (as a self-consistent gap does) no cell at the bath is
+    quiet (no dense Jacobian per cell), with the regions' gaps every one is; at most
+    MAX_CLASSES classes."""
+    from fvqp.models.transport.quiet import MAX_CLASSES, QuietSplit
+
+    p, _, _ = burst_state
+    delta = p.delta.copy()
+    bath = np.tile(np.concatenate([p.f_bath, p.n_bath]), (p.n, 1))
+    try:
+        p.set_gap(delta * (1.0 + 1e-15 * np.arange(len(delta))))
+        r = p.bath_response()
+        assert np.all(r.classes == -1)
+        assert QuietSplit(bath, r.ref, r.classes, 64).n_quiet == 0
+    finally:
+        p.set_gap(delta)
+    r = p.bath_response()
+    assert 0 < len(r.rep) <= MAX_CLASSES
+    assert QuietSplit(bath, r.ref, r.classes, 64).n_quiet == p.n

@@ -1,10 +1,11 @@
-r"""Quiet cells: the bath's linear response in the Jacobian actions of the transport model.
+r"""Quiet cells: the bath's linear response in the transport model's residual, Jacobian
+actions and Schur preconditioner blocks.
 
 Far from a deposit or an injector most cells of a device sit at the bath: their
-occupations differ from :math:`(f^{B}, n^{B})` = (Fermi, Bose at the bath temperature) by
-far less than any tolerance of the run (the 13 280-cell absorber burst, 0.2 ns steps:
-77 % of the cells within :math:`10^{-10}` through its first 0.6 ns, 64 % within
-:math:`10^{-14}`). The collision Jacobian of such a cell is the bath's,
+occupations differ from :math:`y^B = (f^{B}, n^{B})` (Fermi, Bose at the bath
+temperature) by far less than any tolerance of the run (the 13 280-cell absorber burst,
+0.2 ns steps: 77 % of the cells within :math:`10^{-10}` through its first 0.6 ns, 64 %
+within :math:`10^{-14}`). The collision Jacobian of such a cell is the bath's,
 
 .. math::
     J(y) = J(y^B) + O(|y - y^B|), \qquad
@@ -15,22 +16,32 @@ which depends only on the cell's *class* — its region (``qp_scale``, ``c_ph``,
 storage masses :math:`m^f, m^n` enter as row factors outside it (they scale with the
 cell's volume). So every quiet cell of a class shares one dense :math:`(N+M)^2` matrix,
 made once per class and gap (:func:`fvqp.collisions.batched.batched_jacobian`, exact:
-the FFT operator's own blocks), and a Jacobian action there is a matrix product over
-the class's quiet cells instead of the 12 transforms per cell of the FFT path
-(:meth:`.problem.TransportProblem.rhs_jvp`, :meth:`~.problem.TransportProblem
-.schur_action`; with the phonons condensed out at the shift :math:`\sigma`, the
-:math:`N\times N` matrix :math:`G = J_{ff} + J_{fn}\,\mathrm{diag}(\gamma)\,J_{nf}`, the
-:math:`M\times N` matrix :math:`\mathrm{diag}(\gamma)J_{nf}` and :math:`J_{fn}`,
-:math:`\gamma = m^n/D` the gain of :class:`.condensed.PhononDiagonal` at the bath).
+the FFT operator's own blocks), and
+
+* a Jacobian action there is a matrix product over the class's quiet cells instead of
+  the 12 transforms per cell of the FFT path (:meth:`.problem.TransportProblem
+  .rhs_jvp`; :meth:`~.problem.TransportProblem.schur_action` with the phonons condensed
+  out at the shift :math:`\sigma`: :math:`G = J_{ff} + J_{fn}\,\mathrm{diag}(\gamma)
+  \,J_{nf}` (N x N), :math:`\mathrm{diag}(\gamma)J_{nf}` and :math:`J_{fn}`,
+  :math:`\gamma = m^n/D` the gain of :class:`.condensed.PhononDiagonal` at the bath);
+* the residual's collision terms are :math:`S(y^B) + J(y^B)(y - y^B)`, and the net pair
+  breaking likewise (:class:`QuietTerms`; the remainder :math:`O(|y - y^B|^2)` of a rate
+  coefficient, below 1e-26): the residual Newton tests is the full operator's to that;
+* the Schur preconditioner's :math:`S_T` of a quiet cell is its class's at the bath
+  times its storage scale (:meth:`.schur.SchurPreconditioner._shared_blocks`).
 
 A cell is quiet when :math:`\max_k|y_k - y^B_k| \le` :data:`QUIET_TOL` (absolute, on
-occupations): every entry of :math:`J` is a rate coefficient times a sum of terms linear
-in one occupation factor (:math:`f, 1-f, n, 1+n`), so the shared matrix differs from the
-cell's own by at most ~:data:`QUIET_TOL` times the largest rate of the row — an error of
-the Newton matrix of 1e-10 relative, far below the forcing terms and the Krylov
-tolerance of every solve (:mod:`fvqp.solvers.forcing`), while Newton's residual, and so
-the answer and its test, stay those of the full collision operator. The choice is per
-cell and its own state only: the same on any number of ranks.
+occupations). Every entry of :math:`J` is a rate coefficient times one occupation factor
+(:math:`f, 1-f, n, 1+n`), so the shared matrix differs from the cell's own by ~6.5
+:data:`QUIET_TOL` of its largest entry (measured on the 520-cell absorber): nothing
+against the time term of a transient step, and ~1e-4 of the weakest row found (a bin at
+the Al gap edge, diagonal 1.6e-8 at the bath), where a steady solve (no time term) would
+feel a larger tolerance first (at 1e-10 that row changed by 80 %). Only classes holding
+at least :data:`MIN_CELLS` of a rank's cells take part, at most :data:`MAX_CLASSES` of
+them (a self-consistent gap gives every cell near the bath a gap of its own last bits);
+so whether a cell is quiet depends on its state and, through that count, on its rank's
+cells: a run on other ranks may treat a cell the other way, which moves its terms by the
+remainder above, far below the solvers' tolerances.
 """
 
 from __future__ import annotations
@@ -39,11 +50,19 @@ import numpy as np
 
 from ...collisions.batched import batched_jacobian, batched_terms, outer_derivative
 
-__all__ = ["QUIET_TOL", "BathResponse", "QuietSplit", "QuietTerms"]
+__all__ = ["MAX_CLASSES", "MIN_CELLS", "QUIET_TOL", "BathResponse", "QuietSplit",
+           "QuietTerms"]
 
 #: largest deviation of a cell's occupations from the bath's (absolute) for which its
 #: Jacobian actions use the bath's (module docstring)
 QUIET_TOL = 1e-14
+#: a class (region and gap) takes part only if it holds at least this many of the rank's
+#: cells, and only the :data:`MAX_CLASSES` largest do: with a self-consistent gap every
+#: cell near the bath has a gap of its own last bits, and one dense Jacobian per cell
+#: (307 KB at 66 x 130) would cost more than the FFT operator it replaces
+MIN_CELLS = 16
+#: ... (module docstring)
+MAX_CLASSES = 32
 
 
 class QuietSplit:
@@ -57,7 +76,7 @@ class QuietSplit:
     ref : ndarray, shape (B,)
         The bath's occupations.
     classes : ndarray of int, shape (n,)
-        The class of every owned cell.
+        The class of every owned cell (-1: never quiet).
     chunk : int
         Cells per batch.
     tol : float
@@ -81,7 +100,7 @@ class QuietSplit:
         for s in range(0, n, chunk):
             e = min(n, s + chunk)
             if tol > 0:
-                quiet = np.max(np.abs(y[s:e] - ref), axis=1) <= tol
+                quiet = (np.max(np.abs(y[s:e] - ref), axis=1) <= tol) & (classes[s:e] >= 0)
             else:
                 quiet = np.zeros(e - s, bool)
             if not quiet.any():
@@ -110,8 +129,15 @@ class BathResponse:
         reg = np.asarray(p.loc.cell_region[:p.n], np.int64)
         key = reg * (int(np.max(p.rho.index, initial=0)) + 1) + p.rho.index[:p.n]
         _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-        #: the class of every owned cell, and a representative cell of every class
-        self.classes, self.rep = inverse.ravel().astype(np.int64), first
+        inverse = inverse.ravel().astype(np.int64)
+        count = np.bincount(inverse, minlength=len(first))
+        big = np.flatnonzero(count >= MIN_CELLS)
+        big = big[np.argsort(-count[big], kind="stable")[:MAX_CLASSES]]
+        number = np.full(len(first), -1, np.int64)
+        number[big] = np.arange(len(big))
+        #: the class of every owned cell (-1: none, never quiet: :data:`MIN_CELLS`), and
+        #: a representative cell of every class
+        self.classes, self.rep = number[inverse], first[big]
         self.ref = np.concatenate([p.f_bath, p.n_bath])
         self._jac: dict[int, np.ndarray] = {}
         self._condensed: dict[tuple, tuple] = {}
