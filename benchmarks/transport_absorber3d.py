@@ -366,10 +366,11 @@ def split_row(label: str, s: dict, base_cpu: float | None = None) -> float:
               "per step)")
     if "quiet_cells" in calls:  # cells whose actions took the bath's linear response
         actions = calls.get("action", 0)
+        share = (f"{calls['quiet_cells'] / max(1, actions * s['n_cells']):.2f} of all "
+                 f"{actions} actions' cells" if s.get("ranks", 1) == 1 else
+                 f"rank 0's, of its {actions} actions")
         print(f"    quiet cells: {calls['quiet_cells']} cell actions by the bath's response "
-              f"({calls['quiet_cells'] / max(1, actions * s['n_cells']):.2f} of all "
-              f"{actions} actions' cells; {cpu.get('quiet_cells', 0.0) / steps:.2f} CPU s "
-              "per step)")
+              f"({share}; {cpu.get('quiet_cells', 0.0) / steps:.2f} CPU s per step)")
     cpu_step = s["cpu_total_s"] / steps
     kb = s["peak_rss_MB_per_rank"] * 1024 / s["n_cells"]
     ratio = f"{base_cpu / cpu_step:7.2f}" if base_cpu else "      -"
