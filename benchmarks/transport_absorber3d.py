@@ -314,30 +314,29 @@ def target() -> None:
         for nproc in ranks:
             s = run(case, tmp / f"t{nproc}", nproc, extra)
             split_row(f"new {nproc} rank", s, base)
-            if nproc == 1 and os.environ.get("FVQP_BENCH_TARGET_QUIET", "1") == "1":
-                # the reference in the same run: every cell's actions and preconditioner
-                # blocks through the FFT operator (no quiet cells, fvqp.models.transport
-                # .quiet)
-                ref = run(case, tmp / "t1noquiet", 1,
-                          (*extra, "-transport_collision_quiet", "off"))
-                split_row("  no quiet", ref)
-                print(f"    quiet cells by the bath's response: "
+            for env, label, options, what in TARGET_REFERENCES if nproc == 1 else ():
+                if os.environ.get(env, "1") != "1":
+                    continue
+                # a reference in the same run
+                ref = run(case, tmp / f"t1{env.lower()}", 1, (*extra, *options))
+                split_row(label, ref)
+                print(f"    {what}: "
                       f"{ref['cpu_total_s'] / s['cpu_total_s']:.3f}x (CPU of the runs), "
                       f"{ref['time_stepping_s'] / s['time_stepping_s']:.3f}x (stepping); "
                       f"final energies {s['energy_J']['final']:.15e} / "
                       f"{ref['energy_J']['final']:.15e} J, QP numbers "
                       f"{s['N_qp']:.15e} / {ref['N_qp']:.15e}")
-            if nproc == 1 and os.environ.get("FVQP_BENCH_TARGET_DOUBLE", "1") == "1":
-                # the reference in the same run: every collision action in double
-                # precision (the forced first solves' single-precision actions off)
-                ref = run(case, tmp / "t1double", 1,
-                          (*extra, "-transport_collision_precision", "double"))
-                split_row("  all double", ref)
-                print(f"    forced solves' actions in single precision: "
-                      f"{ref['cpu_total_s'] / s['cpu_total_s']:.3f}x (CPU of the runs), "
-                      f"{ref['time_stepping_s'] / s['time_stepping_s']:.3f}x (stepping); "
-                      f"final energies {s['energy_J']['final']:.15e} / "
-                      f"{ref['energy_J']['final']:.15e} J")
+
+
+#: the serial target's references, each in the same run (skipped with its variable = 0):
+#: every cell's actions and preconditioner blocks through the FFT operator (no quiet
+#: cells, :mod:`fvqp.models.transport.quiet`); every collision action in double precision
+#: (the forced first solves' single-precision actions off)
+TARGET_REFERENCES = (
+    ("FVQP_BENCH_TARGET_QUIET", "  no quiet", ("-transport_collision_quiet", "off"),
+     "quiet cells by the bath's response"),
+    ("FVQP_BENCH_TARGET_DOUBLE", "  all double", ("-transport_collision_precision", "double"),
+     "forced solves' actions in single precision"))
 
 
 #: today's path before issue 18 (kept selectable): Jacobian action by complex step, the
