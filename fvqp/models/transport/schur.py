@@ -400,7 +400,10 @@ class SchurPreconditioner(SchurCouplings):
             sl = slice(s, min(n, s + chunk))
             cells = np.arange(sl.start, sl.stop)
             if split is not None and split.quiet[b]:
-                self.csr.set_blocks(cells, self._shared_blocks(y, split, b, sl, shift))
+                S = self._shared_blocks(y, split, b, sl, shift)
+                self.csr.set_blocks(cells, S)
+                if self.coarse is not None and self.ilu is None:
+                    self.coarse.add_blocks(cells, S.astype(float))
                 continue
             S, inv_d, bd, knf = self._schur_blocks(y, sl, shift)
             self.csr.set_blocks(cells, S)
