@@ -345,7 +345,7 @@ class PhononDiagonal:
         self.p, self.g, self.shift = problem, g, float(shift)
         self.shape = (problem.n, problem.M)
 
-    def rows(self, sl) -> np.ndarray:
+    def rows(self, sl: slice | np.ndarray) -> np.ndarray:
         """:math:`D` of the owned rows ``sl`` (a slice, or an array of indices)."""
         p = self.p
         if isinstance(sl, slice):

@@ -106,7 +106,7 @@ class JacobianAssembly:
         J[:, d, d] -= np.where(alg, self.kappa[sl], 0.0)
         return J
 
-    def cell_step_blocks(self, y: np.ndarray, sl: slice, shift: float,
+    def cell_step_blocks(self, y: np.ndarray, sl: slice | np.ndarray, shift: float,
                          dtype=np.float32) -> tuple[np.ndarray, ...]:
         r"""The cell-local blocks of :math:`K = \sigma\,\mathrm{diag}(m) - \partial\,
         \text{rhs}/\partial y` of the cells ``sl`` (a slice or an index array;

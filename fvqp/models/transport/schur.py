@@ -424,7 +424,7 @@ class SchurPreconditioner(SchurCouplings):
                                     self._schur_blocks(y, sl, shift)[0])
         self._finish()
 
-    def _quiet_split(self, y: np.ndarray, chunk: int):
+    def _quiet_split(self, y: np.ndarray, chunk: int) -> QuietSplit | None:
         """The build's batches split into active and quiet cells (:mod:`.quiet`), or None
         where quiet cells do not share blocks: a double-precision build, blocks kept for
         more than :math:`S_T` (no condensed solve, or stored couplings), phonon
