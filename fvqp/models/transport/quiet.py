@@ -35,7 +35,7 @@ occupations). Every entry of :math:`J` is a rate coefficient times one occupatio
 (:math:`f, 1-f, n, 1+n`), so the shared matrix differs from the cell's own by ~6.5
 :data:`QUIET_TOL` of its largest entry (measured on the 520-cell absorber): nothing
 against the time term of a transient step, and ~1e-4 of the weakest row found (a bin at
-the Al gap edge, diagonal 1.6e-8 at the bath), where a steady solve (no time term) would
+the Ta gap edge, diagonal 1.6e-8 at the bath), where a steady solve (no time term) would
 feel a larger tolerance first (at 1e-10 that row changed by 80 %). Only classes holding
 at least :data:`MIN_CELLS` of a rank's cells take part, at most :data:`MAX_CLASSES` of
 them (a self-consistent gap gives every cell near the bath a gap of its own last bits);
