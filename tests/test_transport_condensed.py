@@ -20,12 +20,15 @@ def _k(p, xl, shift, v):
     return shift * m * v - p.rhs_jvp(xl, p.dist.ghosted(v), 0.0, 1.0)
 
 
-def _condensed_pc(p, xl, prefix: str, storage: str, shift: float = 1e3):
-    """The schur preconditioner with the condensed solve (``storage`` of S_T), built and
-    pointed at ``xl`` with ``shift``; its options removed again."""
+def _condensed_pc(p, xl, prefix: str, storage: str, shift: float = 1e3,
+                  options: dict | None = None):
+    """The schur preconditioner with the condensed solve (``storage`` of S_T; more
+    ``options`` without the prefix), built and pointed at ``xl`` with ``shift``; its
+    options removed again."""
     from fvqp.models.transport.schur import SchurPreconditioner
 
-    opts = {prefix + "schur_condensed": "1", prefix + "schur_storage": storage}
+    opts = {prefix + "schur_condensed": "1", prefix + "schur_storage": storage,
+            **{prefix + k: v for k, v in (options or {}).items()}}
     for k, v in opts.items():
         PETSc.Options()[k] = v
     try:

@@ -227,26 +227,13 @@ def test_shared_blocks_reach_the_coarse_level(burst_state):
     (``schur_coarse_aggregates``), the quiet cells' shared blocks are summed into the
     coarse operator as the cells' own are: its aggregate blocks equal those of a build
     without quiet cells to float32 rounding (1e-6 of the largest; measured 8e-9)."""
-    from petsc4py import PETSc
-
-    from fvqp.models.transport.schur import SchurPreconditioner
-
     p, xl, kind = burst_state
     blocks = {}
     for tol in (1e-14, 0.0):
         p.quiet_tol = tol
         p._forget_point()
-        prefix = f"qc{int(tol > 0)}_"
-        opts = {prefix + "schur_condensed": "1", prefix + "schur_storage": "aij",
-                prefix + "schur_coarse_aggregates": "8"}
-        for k, v in opts.items():
-            PETSc.Options()[k] = v
-        try:
-            pc = SchurPreconditioner(p, prefix)
-        finally:
-            for k in opts:
-                del PETSc.Options()[k]
-        pc.update(xl, 1e3)
+        pc = _cond._condensed_pc(p, xl, f"qc{int(tol > 0)}_", "aij",
+                                 options={"schur_coarse_aggregates": "8"})
         assert pc.coarse is not None
         blocks[tol] = pc.coarse.blocks.copy()
     a, b = blocks[1e-14], blocks[0.0]
