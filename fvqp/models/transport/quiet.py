@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...collisions.batched import batched_jacobian, batched_terms, outer_derivative
+from ...collisions.batched import batched_jacobian, batched_terms
 
 __all__ = ["MAX_CLASSES", "MIN_CELLS", "QUIET_TOL", "BathResponse", "QuietSplit",
            "QuietTerms"]
@@ -139,40 +139,41 @@ class BathResponse:
         #: a representative cell of every class
         self.classes, self.rep = number[inverse], first[big]
         self.ref = np.concatenate([p.f_bath, p.n_bath])
-        self._jac: dict[int, np.ndarray] = {}
-        self._condensed: dict[tuple, tuple] = {}
         self._kept: dict[tuple, object] = {}
 
     def kept(self, key: tuple, make):
-        """``make()`` kept under ``key`` while the gaps stay (e.g. a preconditioner's
-        block of a class at a shift; at most 64 entries)."""
+        """``make()`` kept under ``key`` while the gaps stay (a class's Jacobian, terms,
+        condensed maps at a shift, a preconditioner's block; at most 64 entries)."""
         if key not in self._kept:
             if len(self._kept) > 64:
                 self._kept.clear()
             self._kept[key] = make()
         return self._kept[key]
 
+    def _rep(self, c: int) -> slice:
+        return slice(int(self.rep[c]), int(self.rep[c]) + 1)
+
     def jacobian(self, c: int) -> np.ndarray:
         """The per-unit collision Jacobian :math:`J(y^B)` (B, B) of class ``c``."""
-        if c not in self._jac:
-            p, r = self.p, slice(int(self.rep[c]), int(self.rep[c]) + 1)
-            self._jac[c] = batched_jacobian(
+        def make():
+            p, r = self.p, self._rep(c)
+            return batched_jacobian(
                 p.f_bath[None, :], p.n_bath[None, :], p.rho[r], p.ados[r], h=p.grid.h,
                 m=p.grid.m, qp_scale=p.p["qp_scale"][r], c_ph=p.p["c_ph"][r])[0]
-        return self._jac[c]
+        return self.kept(("jacobian", c), make)
 
     def terms(self, c: int) -> tuple:
         r"""The collision terms of class ``c`` at the bath and their derivatives:
         ``(r, jac, pair, dpair, g)`` — the net rates :math:`(S^{qp}, S^{ph})(y^B)`
         (B,), :math:`J(y^B)` (B, B), the net pair breaking minus recombination per bin
         (N,) and its Jacobian (N, B) by complex step, and the outer-factor derivatives
-        (B,) (:func:`fvqp.collisions.batched.outer_derivative`)."""
+        (B,) (:func:`fvqp.collisions.batched.batched_terms` with ``outer``)."""
         def make():
-            p, r, B = self.p, slice(int(self.rep[c]), int(self.rep[c]) + 1), self.p.B
+            p, r, B = self.p, self._rep(c), self.p.B
             kw = dict(h=p.grid.h, m=p.grid.m, qp_scale=p.p["qp_scale"][r],
                       c_ph=p.p["c_ph"][r])
             f, n = p.f_bath[None, :], p.n_bath[None, :]
-            t = batched_terms(f, n, p.rho[r], p.ados[r], **kw)
+            t, g = batched_terms(f, n, p.rho[r], p.ados[r], outer=True, **kw)
             rates = np.concatenate([t.qp[0], t.ph[0]])
             pair = (t.qp_pb - t.qp_rec)[0]
             eps, e = 1e-30, np.eye(B)
@@ -182,28 +183,27 @@ class BathResponse:
                                np.repeat(p.rho[r], B, 0), np.repeat(p.ados[r], B, 0),
                                **kwb)
             dpair = ((tc.qp_pb - tc.qp_rec).imag / eps).T
-            g = np.concatenate(outer_derivative(f, n, p.rho[r], p.ados[r], **kw), axis=1)[0]
-            return rates, self.jacobian(c), pair, dpair, g
+            return (rates, self.jacobian(c), pair, dpair,
+                    np.concatenate(g, axis=1)[0])
         return self.kept(("terms", c), make)
 
     def condensed(self, c: int, shift: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         r"""``(G, W, J_fn)`` of class ``c`` at the shift ``shift``: the QP rows
         :math:`Gv + J_{fn}w_0` and the condensed phonon direction :math:`Wv + w_0` of a
-        quiet cell (:func:`fvqp.collisions.batched.condensed_qp_jvp` at the bath)."""
-        key = (c, float(shift))
-        if key not in self._condensed:
-            if len(self._condensed) > 64:
-                self._condensed.clear()
-            p, r, N = self.p, int(self.rep[c]), self.p.N
+        quiet cell (:func:`fvqp.collisions.batched.condensed_qp_jvp` at the bath), with
+        the gain :math:`\gamma = m^n/D` of the representative cell's
+        :class:`.condensed.PhononDiagonal` at the bath's phonon outer derivative."""
+        def make():
+            from .condensed import PhononDiagonal  # (condensed imports this module)
+
+            p, N, rep = self.p, self.p.N, np.array([int(self.rep[c])])
             jac = self.jacobian(c)
-            m_n = p.m_n[r:r + 1][0]
-            g = np.diagonal(jac)[N:]   # the phonon outer derivative at the bath
-            d = shift * m_n - m_n * g + m_n / p.p["tau_esc"][r]
-            held = bool(p.ph_fixed[r])
-            gain = np.zeros_like(m_n) if held else m_n / d
+            g = np.broadcast_to(np.diagonal(jac)[N:], (p.n, p.M))  # g^n at the bath
+            d = PhononDiagonal(p, g, shift).rows(rep)[0]
+            gain = np.where(p.ph_fixed[rep[0]], 0.0, p.m_n[rep][0] / d)
             w = gain[:, None] * jac[N:, :N]
-            self._condensed[key] = (jac[:N, :N] + jac[:N, N:] @ w, w, jac[:N, N:])
-        return self._condensed[key]
+            return jac[:N, :N] + jac[:N, N:] @ w, w, jac[:N, N:]
+        return self.kept(("condensed", c, float(shift)), make)
 
 
 class QuietTerms:
