@@ -31,6 +31,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .quiet import step_sigma
+
 __all__ = ["Balances", "RESOLUTION"]
 
 #: prefix of the resolution keys in :meth:`Balances.rates` (``res:E:boundary:<name>``):
@@ -61,7 +63,7 @@ class Balances:
         # first, from the linearisation the last residual kept at this state; then that
         # is let go before the fluxes' arrays are made (no action follows at an accepted
         # state; issue 18 §1: two state-length arrays at the step's peak)
-        pair = self.pair_breaking(y)
+        pair = self.pair_breaking(y, step_sigma(t0, t1))
         self._forget_point()
         f, ph = y[:, :N], y[:, N:]
         Ff, Fb = self._fluxes(f)

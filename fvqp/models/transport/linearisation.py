@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...collisions.batched import linearisation_spectra, outer_derivative
-from .quiet import BathResponse, QuietSplit
+from .quiet import BathResponse, QuietSplit, tolerance
 
 __all__ = ["CHUNK", "Linearisation", "cells", "is_frozen"]
 
@@ -35,18 +35,33 @@ class Linearisation:
             self._bath = BathResponse(self)
         return self._bath
 
-    def _quiet_split(self, y: np.ndarray) -> QuietSplit:
+    def quiet_tolerance(self, sigma: float = 0.0):
+        """The quiet tolerance of every cell class in a step whose time term is at least
+        ``sigma`` (:func:`.quiet.tolerance` between :attr:`quiet_tol` and
+        :attr:`quiet_step_tol`; 0 for a steady solve gives :attr:`quiet_tol`)."""
+        if self.quiet_tol <= 0:
+            return 0.0
+        if sigma <= 0 or self.quiet_step_tol <= self.quiet_tol:
+            return self.quiet_tol
+        return tolerance(self.quiet_tol, self.quiet_step_tol, sigma,
+                         self.bath_response().jmax())
+
+    def _quiet_split(self, y: np.ndarray, sigma: float = 0.0) -> QuietSplit:
         """The active and quiet cells of the current linearisation point
-        (:class:`.quiet.QuietSplit`), made once per point and kept with it. Call after
+        (:class:`.quiet.QuietSplit`) in a step whose time term is at least ``sigma``
+        (:meth:`quiet_tolerance`), made once per point and kept with it: the first
+        caller's ``sigma`` holds for the point (every caller's is a lower bound of the
+        same step's, so the bound of :func:`.quiet.tolerance` holds for all). Call after
         :meth:`_outer_derivative` (which sets the point)."""
         if self._quiet is not None and self._quiet[0] is self._linearised:
             return self._quiet[1]
         bath = self.bath_response()
-        split = QuietSplit(y[:self.n], bath.ref, bath.classes, CHUNK, self.quiet_tol)
+        split = QuietSplit(y[:self.n], bath.ref, bath.classes, CHUNK,
+                           self.quiet_tolerance(sigma))
         self._quiet = (self._linearised, split)
         return split
 
-    def _jvp_spectra(self, y: np.ndarray) -> list:
+    def _jvp_spectra(self, y: np.ndarray, sigma: float = 0.0) -> list:
         """The transforms of the state factors per batch of cells at the current
         linearisation point (:func:`fvqp.collisions.batched.linearisation_spectra`),
         computed at its first action and kept with it: an action then transforms only
@@ -55,7 +70,7 @@ class Linearisation:
         if self._spectra is not None and self._spectra[0] is self._linearised:
             return self._spectra[1]
         self._spectra = None
-        split = self._quiet_split(y)
+        split = self._quiet_split(y, sigma)
         if not self.keep_spectra:  # made per batch when an action asks (``spectra``)
             return _BatchSpectra(self, y, split)
         # kept without their DOS factors (2 N values per cell), made again per use; none

@@ -52,7 +52,7 @@ from .balances import Balances
 from .faces import FaceOperators
 from .jacobian import JacobianAssembly
 from .linearisation import CHUNK, Linearisation, cells, is_frozen
-from .quiet import QUIET_TOL, QuietSplit, QuietTerms
+from .quiet import QUIET_TOL, QUIET_TOL_STEP, QuietSplit, QuietTerms, step_sigma
 from .regions import Boundary, RegionParams, SpectralSource
 from .rows import RowTable
 
@@ -142,6 +142,9 @@ class TransportProblem(FaceOperators, JacobianAssembly, Balances, Linearisation)
         #: how far from the bath a cell's Jacobian actions use the bath's linear response
         #: (:mod:`.quiet`; ``quiet = "off"``: 0, every cell through the FFT operator)
         self.quiet_tol = QUIET_TOL if quiet == "bath" else 0.0
+        #: the largest such tolerance in a time step, where the time term bounds what it
+        #: changes (:func:`.quiet.tolerance`; :attr:`quiet_tol` is the steady solve's)
+        self.quiet_step_tol = QUIET_TOL_STEP
         self._quiet = self._bath = None
         self._linearised = None
         #: (the _linearised tuple, spectra per CHUNK batch) of the Jacobian actions
@@ -253,15 +256,16 @@ class TransportProblem(FaceOperators, JacobianAssembly, Balances, Linearisation)
         return [t for _, t in self._collision_chunks(y, keep_linearisation)]
 
     def _collision_chunks(self, y: np.ndarray, keep_linearisation: bool = False,
-                          quiet: bool = False):
+                          quiet: bool = False, sigma: float = 0.0):
         """``(cells, terms)`` per batch of :data:`CHUNK` owned cells (``cells`` a slice,
         or with ``quiet`` also index arrays): the callers use the terms of one batch and
         drop them, so the eight term arrays of all cells (4 (N + M) values per cell)
         never exist at once (issue 18: the residual's largest transient, measured by
         ``benchmarks/transport_memory.py``). ``quiet``: the cells within
-        :attr:`quiet_tol` of the bath get the bath's terms to first order
+        their tolerance of the bath get the bath's terms to first order
         (:class:`.quiet.QuietTerms`: the residual and its pair breaking; the FFT
-        operator only on the others)."""
+        operator only on the others), the tolerance of a step whose time term is at least
+        ``sigma`` (:meth:`quiet_tolerance`; 0: a steady solve's)."""
         if not self.collisions:
             z = np.zeros((self.n, self.N), y.dtype), np.zeros((self.n, self.M), y.dtype)
             yield slice(0, self.n), BatchedTerms(*(z[0],) * 4, *(z[1],) * 4)
@@ -273,7 +277,8 @@ class TransportProblem(FaceOperators, JacobianAssembly, Balances, Linearisation)
         split = None
         if quiet and self.quiet_tol > 0:
             bath = self.bath_response()
-            split = QuietSplit(y[:self.n], bath.ref, bath.classes, CHUNK, self.quiet_tol)
+            split = QuietSplit(y[:self.n], bath.ref, bath.classes, CHUNK,
+                               self.quiet_tolerance(sigma))
         for b, s in enumerate(range(0, self.n, CHUNK)):
             key = slice(s, min(self.n, s + CHUNK)) if split is None else split.active[b]
             if cells(key):
@@ -303,19 +308,20 @@ class TransportProblem(FaceOperators, JacobianAssembly, Balances, Linearisation)
         collision terms ``t``."""
         return float(np.sum(self.m_f[sl] * (t.qp_pb - t.qp_rec)))
 
-    def pair_breaking(self, y: np.ndarray) -> float:
+    def pair_breaking(self, y: np.ndarray, sigma: float = 0.0) -> float:
         """Net pair breaking minus recombination of this rank's owned cells at the state
         ``y`` (shaped (n_local, B)), QPs per unit time. Taken from the residual evaluated
         at the same owned state (the last Newton iterate of a step, whose rates the time
         integrator asks for when it accepts the step) instead of a second evaluation of
         the collision operator; the same operations in the same order either way (the
-        batches' sums added in batch order), so the same bits."""
+        batches' sums added in batch order), so the same bits. ``sigma``: the step's time
+        term as the residual had it (:meth:`_collision_chunks`)."""
         own, kept = y[:self.n], self._pair
         if kept is not None and kept[0] is self._linearised \
                 and np.array_equal(kept[0][0], own):
             return kept[1]
         pair = 0.0
-        for sl, t in self._collision_chunks(y, quiet=True):
+        for sl, t in self._collision_chunks(y, quiet=True, sigma=sigma):
             pair += self._batch_pair(sl, t)
         return pair
 
@@ -366,7 +372,8 @@ class TransportProblem(FaceOperators, JacobianAssembly, Balances, Linearisation)
         # the residual at a Newton iterate precedes the Jacobian actions there: keep the
         # outer-factor derivatives computed with it (no second pass per Newton iteration)
         keep = self.matrix_free and self.action == "linear" and not np.iscomplexobj(y)
-        for sl, t in self._collision_chunks(y, keep_linearisation=keep, quiet=True):
+        for sl, t in self._collision_chunks(y, keep_linearisation=keep, quiet=True,
+                                            sigma=step_sigma(t0, t1)):
             esc = (ph[sl] - self.n_bath) / self.p["tau_esc"][sl, None]
             r[sl, :N] = self.m_f[sl] * t.qp
             r[sl, N:] = self.m_n[sl] * (t.ph - esc)
@@ -411,8 +418,9 @@ class TransportProblem(FaceOperators, JacobianAssembly, Balances, Linearisation)
         out = np.zeros((self.loc.n_local, self.B))
         if self.collisions and self.action == "linear":
             outer = self._outer_derivative(y)
-            spectra = self._jvp_spectra(y)
-            split = self._quiet_split(y)
+            sigma = step_sigma(t0, t1)
+            spectra = self._jvp_spectra(y, sigma)
+            split = self._quiet_split(y, sigma)
             for b, key in enumerate(split.active):
                 if cells(key):  # active cells: the FFT operator
                     dq, dp = batched_jvp(y[key, :N], y[key, N:], self.rho[key],
@@ -515,8 +523,8 @@ class TransportProblem(FaceOperators, JacobianAssembly, Balances, Linearisation)
                 np.copyto(w, w0)
         if self.collisions:
             outer = self._outer_derivative(y)
-            spectra = self._jvp_spectra(y)
-            split = self._quiet_split(y)
+            spectra = self._jvp_spectra(y, shift)
+            split = self._quiet_split(y, shift)
             m_n, held = self.m_n, self.ph_fixed
             for b, key in enumerate(split.active):
                 if cells(key):  # active cells: the FFT operator

@@ -31,12 +31,17 @@ the FFT operator's own blocks), and
   times its storage scale (:meth:`.schur.SchurPreconditioner._shared_blocks`).
 
 A cell is quiet when :math:`\max_k|y_k - y^B_k| \le` :data:`QUIET_TOL` (absolute, on
-occupations). Every entry of :math:`J` is a rate coefficient times one occupation factor
-(:math:`f, 1-f, n, 1+n`), so the shared matrix differs from the cell's own by ~6.5
-:data:`QUIET_TOL` of its largest entry (measured on the 520-cell absorber): nothing
-against the time term of a transient step, and ~1e-4 of the weakest row found (a bin at
-the Ta gap edge, diagonal 1.6e-8 at the bath), where a steady solve (no time term) would
-feel a larger tolerance first (at 1e-10 that row changed by 80 %). Only classes holding
+occupations) in a steady solve. Every entry of :math:`J` is a rate coefficient times one
+occupation factor (:math:`f, 1-f, n, 1+n`), so the shared matrix differs from the cell's
+own by ~6.5 :data:`QUIET_TOL` of its largest entry (:data:`QUIET_SLOPE`, measured on the
+520-cell absorber): ~1e-4 of the weakest row found (a bin at the Ta gap edge, diagonal
+1.6e-8 at the bath), which a steady solve (no time term) would feel first at a larger
+tolerance (at 1e-10 that row changed by 80 %). In a time step every storage row also
+holds the time term :math:`\sigma m`, which bounds what the shared matrix and the
+first-order residual change: there the tolerance of each class grows with
+:math:`\sigma` up to :data:`QUIET_TOL_STEP` (:func:`tolerance`: the Newton matrix
+within :data:`QUIET_STEP_REL` of the time term, the step's update of a quiet cell within
+half that of its deviation; the 13 280-cell burst's 0.2 ns steps take 1e-10). Only classes holding
 at least :data:`MIN_CELLS` of a rank's cells take part, at most :data:`MAX_CLASSES` of
 them (a self-consistent gap gives every cell near the bath a gap of its own last bits);
 so whether a cell is quiet depends on its state and, through that count, on its rank's
@@ -50,12 +55,23 @@ import numpy as np
 
 from ...collisions.batched import batched_jacobian, batched_terms
 
-__all__ = ["MAX_CLASSES", "MIN_CELLS", "QUIET_TOL", "BathResponse", "QuietSplit",
-           "QuietTerms"]
+__all__ = ["MAX_CLASSES", "MIN_CELLS", "QUIET_SLOPE", "QUIET_STEP_REL", "QUIET_TOL",
+           "QUIET_TOL_STEP", "BathResponse", "QuietSplit", "QuietTerms", "step_sigma",
+           "tolerance"]
 
 #: largest deviation of a cell's occupations from the bath's (absolute) for which its
-#: Jacobian actions use the bath's (module docstring)
+#: Jacobian actions use the bath's (module docstring): the tolerance of a steady solve,
+#: and the floor of a time step's (:func:`tolerance`)
 QUIET_TOL = 1e-14
+#: the largest tolerance of a time step (:func:`tolerance`)
+QUIET_TOL_STEP = 1e-10
+#: the shared Jacobian of a cell at deviation :math:`\delta` differs from the cell's own
+#: by about this times :math:`\delta` of the class Jacobian's largest entry (measured
+#: 6.5 on the 520-cell absorber, module docstring)
+QUIET_SLOPE = 6.5
+#: in a time step, that difference relative to the time term :math:`\sigma` (and so the
+#: relative error per step of a quiet cell's deviation from the bath: :func:`tolerance`)
+QUIET_STEP_REL = 1e-8
 #: a class (region and gap) takes part only if it holds at least this many of the rank's
 #: cells, and only the :data:`MAX_CLASSES` largest do: with a self-consistent gap every
 #: cell near the bath has a gap of its own last bits, and one dense Jacobian per cell
@@ -63,6 +79,54 @@ QUIET_TOL = 1e-14
 MIN_CELLS = 16
 #: ... (module docstring)
 MAX_CLASSES = 32
+
+
+def step_sigma(t0: float, t1: float) -> float:
+    r"""A lower bound of the time term :math:`\sigma = \alpha_0/(t_1 - t_0)` of the
+    step ``[t0, t1]`` (:math:`\alpha_0 \ge 1` for BDF1 and BDF2): :math:`1/(t_1 - t_0)`,
+    0 for a steady solve (``t1`` infinite) or an empty span."""
+    h = t1 - t0
+    return 1.0 / h if 0.0 < h < np.inf else 0.0
+
+
+def tolerance(floor: float, cap: float, sigma: float, jmax: np.ndarray) -> np.ndarray:
+    r"""The quiet tolerance of every class (:class:`QuietSplit`) in a step whose time
+    term is at least ``sigma``.
+
+    The Newton matrix of a step is :math:`\sigma m - J` with every storage row's
+    diagonal at least :math:`\sigma m` (:math:`-J_{rr} \ge 0`). A quiet cell at the
+    deviation :math:`\delta = \max_k|y_k - y^B_k|` takes a Jacobian that differs from
+    its own by about :data:`QUIET_SLOPE` :math:`\delta J^{max}_c` (the class Jacobian's
+    largest entry) and a residual that differs by half that times :math:`\delta` (the
+    first-order remainder). Against the time term the Newton matrix then changes by
+    :math:`\epsilon = ` :data:`QUIET_SLOPE` :math:`\delta J^{max}_c/\sigma`, and the
+    step's update of the cell, whose error is the remainder over at least
+    :math:`\sigma`, by :math:`\epsilon/2` of the cell's deviation. With
+    :math:`\epsilon \le` :data:`QUIET_STEP_REL`:
+
+    .. math::
+        \delta_c = \frac{\text{QUIET\_STEP\_REL}\;\sigma}
+                         {\text{QUIET\_SLOPE}\;J^{max}_c},
+
+    kept between ``floor`` (:data:`QUIET_TOL`, the steady solve's) and ``cap``
+    (:data:`QUIET_TOL_STEP`). A steady solve (``sigma`` 0) has no time term to bound
+    the rows by: ``floor`` (module docstring: a weak row there feels a larger
+    tolerance first). A ``floor`` of 0 (no quiet cells) stays 0.
+
+    Parameters
+    ----------
+    floor, cap : float
+    sigma : float
+        The step's time term, :func:`step_sigma` or the BDF shift.
+    jmax : ndarray, shape (classes,)
+        :meth:`BathResponse.jmax`.
+    """
+    jmax = np.asarray(jmax, dtype=float)
+    if floor <= 0 or sigma <= 0:
+        return np.full(jmax.shape, max(floor, 0.0))
+    with np.errstate(divide="ignore"):
+        tol = QUIET_STEP_REL * sigma / (QUIET_SLOPE * jmax)
+    return np.clip(tol, floor, max(cap, floor))
 
 
 class QuietSplit:
@@ -79,8 +143,9 @@ class QuietSplit:
         The class of every owned cell (-1: never quiet).
     chunk : int
         Cells per batch.
-    tol : float
-        :data:`QUIET_TOL`, or 0 (no cell quiet: every batch is its slice).
+    tol : float or ndarray, shape (classes,)
+        :data:`QUIET_TOL`, or per class (:func:`tolerance`); 0 (no cell quiet: every
+        batch is its slice).
 
     Attributes
     ----------
@@ -94,13 +159,17 @@ class QuietSplit:
     """
 
     def __init__(self, y: np.ndarray, ref: np.ndarray, classes: np.ndarray, chunk: int,
-                 tol: float = QUIET_TOL):
+                 tol: float | np.ndarray = QUIET_TOL):
         n = len(classes)
         self.active, self.quiet, self.n_quiet = [], [], 0
+        per_class = np.ndim(tol) > 0
+        some = bool(np.max(tol, initial=0.0) > 0)
         for s in range(0, n, chunk):
             e = min(n, s + chunk)
-            if tol > 0:
-                quiet = (np.max(np.abs(y[s:e] - ref), axis=1) <= tol) & (classes[s:e] >= 0)
+            if some:
+                cls = classes[s:e]
+                limit = np.asarray(tol)[np.maximum(cls, 0)] if per_class else tol
+                quiet = (np.max(np.abs(y[s:e] - ref), axis=1) <= limit) & (cls >= 0)
             else:
                 quiet = np.zeros(e - s, bool)
             if not quiet.any():
@@ -149,6 +218,11 @@ class BathResponse:
                 self._kept.clear()
             self._kept[key] = make()
         return self._kept[key]
+
+    def jmax(self) -> np.ndarray:
+        """The largest entry (absolute) of every class's :meth:`jacobian`."""
+        return self.kept(("jmax",), lambda: np.array(
+            [np.max(np.abs(self.jacobian(c)), initial=0.0) for c in range(len(self.rep))]))
 
     def _rep(self, c: int) -> slice:
         return slice(int(self.rep[c]), int(self.rep[c]) + 1)

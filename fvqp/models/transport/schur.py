@@ -395,7 +395,7 @@ class SchurPreconditioner(SchurCouplings):
         self.inv_d = None
         self.inv_d = None if self.condensed is not None else np.empty((n, p.M))
         chunk = CHUNK_SINGLE if self.precision == "single" else CHUNK
-        split = self._quiet_split(y, chunk)
+        split = self._quiet_split(y, chunk, shift)
         for b, s in enumerate(range(0, n, chunk)):
             sl = slice(s, min(n, s + chunk))
             cells = np.arange(sl.start, sl.stop)
@@ -424,8 +424,11 @@ class SchurPreconditioner(SchurCouplings):
                                     self._schur_blocks(y, sl, shift)[0])
         self._finish()
 
-    def _quiet_split(self, y: np.ndarray, chunk: int) -> QuietSplit | None:
-        """The build's batches split into active and quiet cells (:mod:`.quiet`), or None
+    def _quiet_split(self, y: np.ndarray, chunk: int,
+                     shift: float) -> QuietSplit | None:
+        """The build's batches split into active and quiet cells (:mod:`.quiet`; the
+        tolerance of the shift's step, :meth:`.problem.TransportProblem.quiet_tolerance`),
+        or None
         where quiet cells do not share blocks: a double-precision build, blocks kept for
         more than :math:`S_T` (no condensed solve, or stored couplings), phonon
         diffusion (its cell-diagonal part is not a row factor of the cell)."""
@@ -435,7 +438,7 @@ class SchurPreconditioner(SchurCouplings):
                 or len(p.ph_pairs) or not p.collisions):
             return None
         bath = p.bath_response()
-        return QuietSplit(y[:p.n], bath.ref, bath.classes, chunk, p.quiet_tol)
+        return QuietSplit(y[:p.n], bath.ref, bath.classes, chunk, p.quiet_tolerance(shift))
 
     def _shared_blocks(self, y: np.ndarray, split, b: int, sl: slice,
                        shift: float) -> np.ndarray:
