@@ -256,7 +256,8 @@ def test_a_time_step_takes_the_tolerance_its_time_term_bounds(burst_state):
     * the first-order remainder of the quiet residual is at most half that times the
       cell's deviation (measured 2.8e-9 against 5e-9); it is extrapolated from 10^3 and
       2 10^3 times the deviation (quadratic and cubic in it), where the FFT operator's
-      own rounding (1.5e-8 of that at the deviation itself) is negligible;
+      own rounding is negligible (at the deviation itself it sets the difference: up to
+      1.5e-8 of sigma m delta at a 0.2 ns step);
     * the same state in a steady solve takes the steady tolerance: only the bath's third
       is quiet; a 0.2 ns step (sigma 8.9) takes the cap."""
     from fvqp.models.transport.quiet import (
@@ -366,3 +367,41 @@ def test_burst_with_the_step_tolerance_is_the_burst_with_the_steady_one(tmp_path
     for k in ("final", "escape"):
         assert e[k] == pytest.approx(es[k], rel=1e-12, abs=0), k
     assert step["N_qp"] == pytest.approx(steady["N_qp"], rel=1e-12, abs=0)
+
+
+def test_condensed_action_takes_the_tolerance_of_its_shift(burst_state):
+    """The condensed solve's whole-system action (:meth:`fvqp.models.transport.condensed
+    .CondensedSolve.action`) hands the Newton matrix's shift to ``rhs_jvp`` as its span
+    (``quiet.shift_span``): at a point whose split it makes first, cells moved from the
+    bath by up to 1e-11 are quiet at the shift of a 0.2 ns step (sigma 8.9: the cap) but
+    active at sigma 0.01 (tolerances ~1e-13), where a fixed span of 1 would have made them
+    quiet (tolerances 1.6e-11 and 6.9e-11)."""
+    from fvqp.models.transport.condensed import CondensedSolve
+    from fvqp.models.transport.quiet import QUIET_TOL, QUIET_TOL_STEP
+
+    p, _, _ = burst_state
+    saved = p.quiet_tol, p.quiet_step_tol
+    try:
+        p.quiet_tol, p.quiet_step_tol = QUIET_TOL, QUIET_TOL_STEP
+        rng = np.random.default_rng(3)
+        y = np.tile(np.concatenate([p.f_bath, p.n_bath]), (p.loc.n_local, 1))
+        kind = rng.integers(0, 3, p.loc.n_local)   # 0: active, 1: moved, 2: bath
+        y[kind == 0] += 1e-3 * rng.random(((kind == 0).sum(), p.B))
+        y[kind == 1] += 1e-11 * rng.random(((kind == 1).sum(), p.B))
+        x = y.ravel().copy()
+        x.flags.writeable = False
+        cond = CondensedSolve(p, None)
+        v = rng.standard_normal((p.n, p.N))
+        classes = p.bath_response().classes
+        own = kind[:p.n]
+        counted = {}
+        for shift in (0.01, 8.9):
+            p._forget_point()
+            cond.set_point(x, shift)
+            cond.action(v, None)
+            counted[shift] = p._quiet[1].n_quiet
+        assert counted[0.01] == int(np.sum((own == 2) & (classes >= 0)))
+        assert counted[8.9] == int(np.sum((own >= 1) & (classes >= 0)))
+    finally:
+        p.quiet_tol, p.quiet_step_tol = saved
+        p._forget_point()

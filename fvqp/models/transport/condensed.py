@@ -66,6 +66,7 @@ import numpy as np
 from ...parallel.distribution import sum_in_place
 from ...solvers.linear import COMPACT_FGMRES_RESTART
 from .linearisation import CHUNK
+from .quiet import shift_span
 
 __all__ = ["CondensedSolve", "PhononDiagonal"]
 
@@ -189,7 +190,8 @@ class CondensedSolve:
         if vn is not None:
             v[:, N:] = vn
         vl = p.dist.ghosted(v.ravel()) if vf is not None else _local(v, p)
-        jv = p.rhs_jvp(self.x_local, vl, 0.0, 1.0).reshape(n, p.B)
+        # the span of the shift: the quiet cells' tolerance of this step (.quiet)
+        jv = p.rhs_jvp(self.x_local, vl, *shift_span(self.shift)).reshape(n, p.B)
         v[:, :N] *= p.m_f[:n]
         v[:, N:] *= p.m_n[:n]
         v *= self.shift

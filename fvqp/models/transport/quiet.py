@@ -56,8 +56,8 @@ import numpy as np
 from ...collisions.batched import batched_jacobian, batched_terms
 
 __all__ = ["MAX_CLASSES", "MIN_CELLS", "QUIET_SLOPE", "QUIET_STEP_REL", "QUIET_TOL",
-           "QUIET_TOL_STEP", "BathResponse", "QuietSplit", "QuietTerms", "step_sigma",
-           "tolerance"]
+           "QUIET_TOL_STEP", "BathResponse", "QuietSplit", "QuietTerms", "shift_span",
+           "step_sigma", "tolerance"]
 
 #: largest deviation of a cell's occupations from the bath's (absolute) for which its
 #: Jacobian actions use the bath's (module docstring): the tolerance of a steady solve,
@@ -87,6 +87,13 @@ def step_sigma(t0: float, t1: float) -> float:
     0 for a steady solve (``t1`` infinite) or an empty span."""
     h = t1 - t0
     return 1.0 / h if 0.0 < h < np.inf else 0.0
+
+
+def shift_span(shift: float) -> tuple[float, float]:
+    """A step span ``(0, 1/shift)`` whose :func:`step_sigma` is ``shift`` (``(0, inf)``,
+    a steady solve's, for a shift of 0): how a caller that knows the Newton matrix's shift
+    hands it to ``rhs_jvp(x, v, t0, t1)``."""
+    return (0.0, 1.0 / shift) if shift > 0 else (0.0, np.inf)
 
 
 def tolerance(floor: float, cap: float, sigma: float, jmax: np.ndarray) -> np.ndarray:

@@ -304,6 +304,9 @@ class SchurPreconditioner(SchurCouplings):
         self.spectra = None
         #: the owned build state the FFT couplings read (:meth:`_keep_state`)
         self._y = None
+        #: the shift of the last build (the couplings by the action read it: the quiet
+        #: cells' tolerance of its step, :mod:`.schur_couplings`)
+        self.build_shift = 0.0
         if self._condense:  # B and C only through the exact action (.condensed)
             self.condensed = CondensedSolve(problem, self)
         elif self.couplings == "fft" and problem.collisions:
@@ -388,6 +391,7 @@ class SchurPreconditioner(SchurCouplings):
         if self.coarse is not None:
             self.coarse.begin()
         self._keep_state(xl)
+        self.build_shift = float(shift)
         stored = self.couplings == "stored"
         # D^-1 only for the application of this preconditioner (the condensed solve
         # forms its own D at every Newton point: 8 M bytes per cell less); the old array

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .quiet import shift_span
+
 __all__ = ["SchurCouplings", "COUPLING_CHUNK"]
 
 #: cells per batch of the FFT couplings (``-<prefix>schur_couplings fft``)
@@ -32,7 +34,9 @@ class SchurCouplings:
         if self._v is None:
             self._v = p.dist.create_vec()
         self._v.setArray(v.ravel())
-        jv = p.rhs_jvp(self.x_local, p.dist.local_array(self._v), 0.0, 1.0).reshape(n, B)
+        # the build's shift as the span: the quiet cells' tolerance of its step (.quiet)
+        jv = p.rhs_jvp(self.x_local, p.dist.local_array(self._v),
+                       *shift_span(self.build_shift)).reshape(n, B)
         return -(jv[:, :N] if to_qp else jv[:, N:])
 
     def _fft_coupling(self, w: np.ndarray, to_qp: bool) -> np.ndarray:
