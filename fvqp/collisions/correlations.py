@@ -325,6 +325,14 @@ class State:
         r, qs = self.dos_factors(*np.broadcast_arrays(rho, ados), qp_scale)
         return dataclasses.replace(self, r=r.astype(self.dtype, copy=False), qs=qs)
 
+    def rows(self, sel: np.ndarray) -> State:
+        """The state of the cells ``sel`` (positions in the batch) alone: every kept
+        transform and DOS factor row-selected (each cell's transforms are its own, so the
+        same values)."""
+        r, qs = (None if a is None else a[sel] for a in (self.r, self.qs))
+        return dataclasses.replace(self, r=r, qs=qs,
+                                   spectra={k: v[sel] for k, v in self.spectra.items()})
+
     def rounded(self, dtype) -> State:
         """The same state with its kept transforms rounded to ``dtype`` (``complex64``:
         half the memory; the perturbations stay in the state's real precision)."""

@@ -216,10 +216,15 @@ SNES_LAGS = ("snes_lag_preconditioner", "snes_lag_jacobian")
 #: actions of cells within :data:`.quiet.QUIET_TOL` of the bath (:mod:`.quiet`: a matrix
 #: product shared by every such cell of a region and gap instead of the FFT operator),
 #: ``off`` the FFT operator in every cell.
+#: ``collision_balance``: ``lend`` (the default) balances the condensed actions' active
+#: cells over the ranks by lending whole batches of them from busy ranks to less busy ones
+#: (:mod:`.lent`, :mod:`fvqp.parallel.lending`: the same bits), ``off`` keeps every
+#: cell's work on its owner.
 COLLISION_KEYS = {"collision_action": ("linear", "complex_step"),
                   "collision_spectra": ("single", "keep", "recompute"),
                   "collision_precision": ("auto", "double", "single"),
-                  "collision_quiet": ("bath", "off")}
+                  "collision_quiet": ("bath", "off"),
+                  "collision_balance": ("lend", "off")}
 #: ``[solver.petsc]`` keys of the Schur preconditioner checked at load: their accepted
 #: values, the first a run's default (``schur_block_values``:
 #: :data:`.schur.RUN_BLOCK_VALUES`, :data:`fvqp.solvers.cellblock_ilu.VALUES`)

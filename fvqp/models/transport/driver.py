@@ -120,14 +120,15 @@ class TransportSimulation:
         self.grid = self._grid(gaps, problem_bcs)
         self._check_slices()
         self._warn_pair_tail(gaps)
-        action, spectra, precision, quiet = collision_options(d)
+        action, spectra, precision, quiet, balance = collision_options(d)
         self.problem = TransportProblem(self.dist, self.grid, params, widths, problem_bcs,
                                         self._sources(), self.T_bath, self.self_consistent,
                                         collisions=d["numerics"]["collisions"],
                                         jacobian=jacobian_mode(d, self.geometry.n_cells,
                                                                self.grid),
                                         action=action, spectra=spectra,
-                                        precision=precision, quiet=quiet)
+                                        precision=precision, quiet=quiet,
+                                        balance=balance)
         #: how Newton's Jacobian is formed (a solver configuration, not physics) and
         #: whether the schur preconditioner is lagged across Newton iterations and steps
         self.jacobian, self.lagged = jacobian_config(self.problem, d)

@@ -51,6 +51,7 @@ from ...spectra.injection import gaussian_line
 from .balances import Balances
 from .faces import FaceOperators
 from .jacobian import JacobianAssembly
+from .lent import NO_LOAN, LentBatches
 from .linearisation import CHUNK, Linearisation, cells, is_frozen
 from .quiet import QUIET_TOL, QUIET_TOL_STEP, QuietSplit, QuietTerms, step_sigma
 from .regions import Boundary, RegionParams, SpectralSource
@@ -107,7 +108,7 @@ class TransportProblem(FaceOperators, JacobianAssembly, Balances, Linearisation)
                  sources=(), t_bath: float = 0.1, self_consistent: bool = False,
                  collisions: bool = True, jacobian: str = "assembled",
                  action: str = "linear", spectra: str = "keep", precision: str = "double",
-                 quiet: str = "bath"):
+                 quiet: str = "bath", balance: str = "lend"):
         self.cells, self.grid = cells, grid
         self.N, self.M = grid.n, grid.n_ph
         self.B = self.N + self.M
@@ -145,6 +146,13 @@ class TransportProblem(FaceOperators, JacobianAssembly, Balances, Linearisation)
         #: the largest such tolerance in a time step, where the time term bounds what it
         #: changes (:func:`.quiet.tolerance`; :attr:`quiet_tol` is the steady solve's)
         self.quiet_step_tol = QUIET_TOL_STEP
+        if balance not in ("lend", "off"):
+            raise ValueError(f"balance must be 'lend' or 'off', not {balance!r}")
+        #: ``lend``: the condensed actions' active batches balanced over the ranks
+        #: (:mod:`.lent`); ``off``: every rank computes its own cells
+        self.balance = balance
+        #: (PhononDiagonal, shift, LentBatches) of the current condensed actions
+        self._lent = None
         self._quiet = self._bath = None
         self._linearised = None
         #: (the _linearised tuple, spectra per CHUNK batch) of the Jacobian actions
@@ -155,7 +163,11 @@ class TransportProblem(FaceOperators, JacobianAssembly, Balances, Linearisation)
         #: CPU seconds and calls of the residual and of the Jacobian actions (benchmark);
         #: ``quiet_cells``: the cells whose collision part of an action was the bath's
         #: response (:mod:`.quiet`; one per cell and action) and its CPU seconds
-        self.cpu = {"residual": [0, 0.0], "action": [0, 0.0], "quiet_cells": [0, 0.0]}
+        #: ``lent_cells``/``borrowed_cells``: the cells of this rank's condensed actions
+        #: computed by another rank, and those it computed for others (:mod:`.lent`; one
+        #: per cell and action), with the CPU seconds of the borrowed ones
+        self.cpu = {"residual": [0, 0.0], "action": [0, 0.0], "quiet_cells": [0, 0.0],
+                    "lent_cells": [0, 0.0], "borrowed_cells": [0, 0.0]}
         #: read by the BDF integrator: use rhs_jvp as the Krylov operator
         self.matrix_free = jacobian in ("matrix_free", "schur")
         #: model preconditioner (``update(x_local, shift)``, ``apply(r)``) for 'schur'
@@ -525,12 +537,16 @@ class TransportProblem(FaceOperators, JacobianAssembly, Balances, Linearisation)
             outer = self._outer_derivative(y)
             spectra = self._jvp_spectra(y, shift)
             split = self._quiet_split(y, shift)
+            lent = self._lent_batches(y, split, outer, d, shift)
+            # the lent batches' directions out before this rank's own work (.lent)
+            sent = lent.send(vf, w0) if lent.active else None
             m_n, held = self.m_n, self.ph_fixed
             for b, key in enumerate(split.active):
-                if cells(key):  # active cells: the FFT operator
+                if cells(key) and b not in lent.skip:  # active cells: the FFT operator
+                    key, st = lent.own(b, key, spectra[b])  # (a batch lent in part)
                     gain = np.where(held[key, None], 0.0, m_n[key] / d[key])
                     dq, wc = condensed_qp_jvp(
-                        spectra[b].perturbed_in(precision), y[key, :N], y[key, N:],
+                        st.perturbed_in(precision), y[key, :N], y[key, N:],
                         self.rho[key], self.ados[key],
                         None if vf is None else vf[key],
                         gain, outer[key, :N], h=self.grid.h, m=self.grid.m,
@@ -550,6 +566,17 @@ class TransportProblem(FaceOperators, JacobianAssembly, Balances, Linearisation)
                         w[q] = wq if vf is None else (
                             vf[q] @ wv.T if wq is None else vf[q] @ wv.T + wq)
                     self._count_quiet(len(q), c1)
+            if lent.active:  # the borrowed batches, then the lent ones' results back
+                c1 = time.process_time()
+                dq, wl = lent.finish(sent, precision, w is not None)
+                i = lent.idx
+                out[i] = self.m_f[i] * dq
+                if w is not None:
+                    w[i] = wl
+                for k, cells_done in (("lent_cells", lent.n_lent),
+                                      ("borrowed_cells", lent.n_borrowed)):
+                    self.cpu[k][0] += cells_done
+                self.cpu["borrowed_cells"][1] += time.process_time() - c1
         res = out[:n]
         if vf is None:  # K_fn w0 alone: no transport, storage or algebraic QP terms
             np.negative(res, out=res)
@@ -562,6 +589,19 @@ class TransportProblem(FaceOperators, JacobianAssembly, Balances, Linearisation)
         np.copyto(res, self.kappa[:n] * vf[:n], where=self.alg_f[:n])
         self._count("action", c0)
         return res, w
+
+    def _lent_batches(self, y: np.ndarray, split, outer: np.ndarray, d, shift: float):
+        """The loan of the condensed actions with the diagonal ``d`` at ``shift``
+        (:class:`.lent.LentBatches`; collective), made at the first action with that
+        ``d``: every rank makes its ``d`` at the same solve (the condensed solve's point),
+        so every rank makes its loan at the same call, whatever its own cells did."""
+        kept = self._lent
+        if kept is not None and kept[0] is d and kept[1] == shift:
+            return kept[2]
+        lent = (LentBatches(self, y, split, outer, d)
+                if self.balance == "lend" and self.cells.size > 1 else NO_LOAN)
+        self._lent = (d, float(shift), lent)
+        return lent
 
     def equilibrium(self, t: float | None = None) -> np.ndarray:
         """Owned unknowns of thermal equilibrium at ``t`` (default: the bath)."""

@@ -189,10 +189,11 @@ def jacobian_config(problem, values) -> tuple[JacobianConfig, bool]:
                           problem.block_size, pc, forcing), lagged
 
 
-def collision_options(values) -> tuple[str, str, str, str]:
-    """``(action, spectra, precision, quiet)`` of the Jacobian action's collision part
-    (:class:`.problem.TransportProblem`): the case's ``collision_action``,
-    ``collision_spectra``, ``collision_precision`` and ``collision_quiet`` of
+def collision_options(values) -> tuple[str, str, str, str, str]:
+    """``(action, spectra, precision, quiet, balance)`` of the Jacobian action's collision
+    part (:class:`.problem.TransportProblem`): the case's ``collision_action``,
+    ``collision_spectra``, ``collision_precision``, ``collision_quiet`` and
+    ``collision_balance`` of
     ``[solver.petsc]``, the command line's ``-<prefix>collision_*`` winning, else the
     defaults of :data:`COLLISION_KEYS` (keys of fvqp's own, never handed to PETSc)."""
     prefix = normalise_prefix(values["solver"]["prefix"])
@@ -205,8 +206,8 @@ def collision_options(values) -> tuple[str, str, str, str]:
                              f"{', '.join(repr(a) for a in allowed)}. Fix: give one of "
                              f"them, or leave the option out (default {allowed[0]!r})")
         out.append(value)
-    action, spectra, precision, quiet = out
-    return action, spectra, precision, quiet
+    action, spectra, precision, quiet, balance = out
+    return action, spectra, precision, quiet, balance
 
 
 def condensed_applies(problem, values, lagged: bool) -> bool:

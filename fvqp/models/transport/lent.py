@@ -1,0 +1,168 @@
+r"""The condensed Schur action's FFT work balanced over the ranks
+(:mod:`fvqp.parallel.lending`).
+
+With quiet cells (:mod:`.quiet`) the cost of an action is set by a rank's *active* cells
+(the FFT operator, ~6x a quiet cell's), and a burst in one rank's part of a device leaves
+that rank with most of them: the others wait at every Krylov reduction. The collision part
+of an active cell's action needs only that cell's state, so a busy rank lends pieces of
+its active batches (:data:`UNIT` cells each, the last of a batch first) to less busy
+ranks, per linearisation point and shift:
+
+* once per point (:class:`LentBatches`): the lent batches' state, DOS, ``qp_scale``,
+  ``c_ph``, QP outer derivatives and phonon gain :math:`\gamma = m^n/D` go to the
+  borrower, which makes their state transforms and keeps them (as the lender keeps its
+  own, :meth:`.linearisation.Linearisation._jvp_spectra`);
+* per action (:meth:`LentBatches.send` before the rank's own batches,
+  :meth:`LentBatches.finish` after them): the lent batches' directions go out, the
+  borrower applies :func:`fvqp.collisions.batched.condensed_qp_jvp` to them, and the
+  QP rows and condensed phonon directions come back.
+
+Every cell's transforms and products are its own (the batched operator works row by
+row), so a cell computed in a borrower's batch gives the bits it gives in its owner's
+(``tests/test_transport_lending.py``). The lender skips the lent cells (a batch lent in
+part keeps the rest, with its kept transforms row-selected); everything else (quiet
+cells, transport, storage) stays with the cell's owner.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...collisions.batched import condensed_qp_jvp, linearisation_spectra
+from ...parallel.lending import Loan
+from .linearisation import CHUNK, cells
+
+__all__ = ["NO_LOAN", "UNIT", "LentBatches"]
+
+#: cells per piece a rank may lend: a batch of :data:`.linearisation.CHUNK` cells is 8
+#: pieces, so loans balance to ~32 cells whatever the batches (the 520-cell absorber
+#: has one active batch per rank on 2 ranks)
+UNIT = 32
+
+
+def _indices(key) -> np.ndarray:
+    return np.arange(key.start, key.stop) if isinstance(key, slice) else np.asarray(key)
+
+
+class LentBatches:
+    """The loan of one linearisation point and shift (module docstring; collective).
+
+    Parameters
+    ----------
+    problem : TransportProblem
+    y : ndarray, shape (n_local, B)
+        The linearisation point.
+    split : QuietSplit
+        Its active batches (the lendable work).
+    outer : ndarray, shape (n, B)
+        The outer-factor derivatives at the point.
+    d : PhononDiagonal
+        :math:`D` at the point and shift.
+
+    Attributes
+    ----------
+    skip : frozenset of int
+        The batches of ``split`` this rank lends whole (its own loop skips them).
+    partial : dict
+        ``{batch: positions}`` of the batches lent in part: the positions (in the batch's
+        active cells) this rank keeps (:meth:`own`).
+    idx : ndarray of int
+        The lent cells, in the order of the exchanges.
+    n_lent, n_borrowed : int
+        Cells lent and borrowed.
+    """
+
+    active = True
+
+    def __init__(self, problem, y: np.ndarray, split, outer: np.ndarray, d):
+        p = self.p = problem
+        N = p.N
+        units = [(b, s, min(cells(k), s + UNIT)) for b, k in enumerate(split.active)
+                 for s in range(0, cells(k), UNIT)]
+        self.loan = Loan(p.cells.comm,
+                         np.array([e - s for _, s, e in units], dtype=np.int64))
+        self.active = self.loan.active
+        lent = [units[u] for u in self.loan.lent]
+        self.idx = np.concatenate([_indices(split.active[b])[s:e] for b, s, e in lent]
+                                  + [np.zeros(0, np.int64)]).astype(np.int64)
+        gone: dict[int, list] = {}
+        for b, s, e in lent:
+            gone.setdefault(b, []).append(np.arange(s, e))
+        skip, self.partial = set(), {}
+        for b, parts in gone.items():
+            keep = np.setdiff1d(np.arange(cells(split.active[b])), np.concatenate(parts))
+            if len(keep):
+                self.partial[b] = keep
+            else:
+                skip.add(b)
+        self.skip = frozenset(skip)
+        self.n_lent, self.n_borrowed = len(self.idx), int(sum(self.loan.borrowed))
+        self.guests: list = []
+        if not self.active:
+            return
+        i = self.idx
+        gain = np.where(p.ph_fixed[i, None], 0.0, p.m_n[i] / d[i])
+        got = self.loan.lend([y[i, :N], y[i, N:], p.rho[i], p.ados[i],
+                              p.p["qp_scale"][i], p.p["c_ph"][i], outer[i, :N], gain])
+        for o in range(0, self.n_borrowed, CHUNK):  # the borrowed cells in batches
+            f, n, rho, ados, qs, c_ph, of, g = (a[o:o + CHUNK] for a in got)
+            st = linearisation_spectra(f, n, rho, ados, h=p.grid.h, m=p.grid.m,
+                                       qp_scale=qs)
+            if p.single_spectra:  # as the lender keeps its own (Linearisation)
+                st = st.rounded(np.complex64)
+            self.guests.append((st, f, n, rho, ados, c_ph, of, g))
+
+    def own(self, b: int, key, state):
+        """The cells of batch ``b`` (``key``, its active cells) this rank computes and
+        their kept transforms (``state``, the batch's), row-selected where the batch is
+        lent in part."""
+        if b not in self.partial:
+            return key, state
+        keep = self.partial[b]
+        return _indices(key)[keep], state.rows(keep)
+
+    def send(self, vf: np.ndarray | None, w0: np.ndarray | None) -> tuple:
+        """The lent cells' QP direction and phonon ``w0`` to the borrowers (``None``
+        stays ``None``: the same on every rank); the borrowed cells' ones."""
+        i = self.idx
+        out = self.loan.lend([a[i] for a in (vf, w0) if a is not None])
+        it = iter(out)
+        return tuple(None if a is None else next(it) for a in (vf, w0))
+
+    def finish(self, directions: tuple, precision, want_w: bool) -> tuple:
+        """Apply the borrowed batches' actions to ``directions`` (:meth:`send`'s) and give
+        the results back: the lent cells' ``dq`` (n_lent, N) (before the row masses) and,
+        with ``want_w``, their condensed phonon direction ``w`` (n_lent, M)."""
+        p = self.p
+        vf, w0 = directions
+        dq_all, w_all, o = [], [], 0
+        for st, f, n, rho, ados, c_ph, of, g in self.guests:
+            sl = slice(o, o + len(f))
+            o = sl.stop
+            dq, wc = condensed_qp_jvp(
+                st.perturbed_in(precision), f, n, rho, ados,
+                None if vf is None else vf[sl], g, of, h=p.grid.h, m=p.grid.m,
+                c_ph=c_ph, w0=None if w0 is None else w0[sl])
+            dq_all.append(dq)
+            w_all.append(wc)
+        back = [np.concatenate(dq_all + [np.zeros((0, p.N))])]
+        if want_w:
+            back.append(np.concatenate(w_all + [np.zeros((0, p.M))]))
+        got = self.loan.give_back(back)
+        return got[0], (got[1] if want_w else None)
+
+
+class _NoLoan:
+    """No loan (one rank, or ``balance = "off"``): nothing lent or borrowed."""
+
+    active = False
+    skip: frozenset = frozenset()
+
+    @staticmethod
+    def own(b: int, key, state):
+        """Every cell of every batch stays (:meth:`LentBatches.own`)."""
+        return key, state
+
+
+#: the loan of a run that lends nothing
+NO_LOAN = _NoLoan()
