@@ -27,7 +27,13 @@ cell's actions and preconditioner blocks through the FFT operator, the reference
 :mod:`fvqp.models.transport.quiet`; FVQP_BENCH_TARGET_QUIET=0 skips it) and by the same
 run with every collision action in double precision (``-transport_collision_precision
 double``, the reference of the forced solves' single-precision actions;
-FVQP_BENCH_TARGET_DOUBLE=0 skips it). Environment:
+FVQP_BENCH_TARGET_DOUBLE=0 skips it); a run on several ranks is followed by the same
+run without lent batches (``-transport_collision_balance off``: every rank computes its
+own cells' collision work, the reference of :mod:`fvqp.models.transport.lent`;
+FVQP_BENCH_TARGET_LEND=0 skips it), and the 1 -> N rank speed-up of the runs is printed.
+Measured 2026-11-28 (thirty-first session, idle, one BLAS thread; three or more runs
+each, median and range): serial 9.63 s/step (9.52-9.66); 2 ranks 5.44 (5.32-5.75) with
+lent batches, 6.36 (6.12-6.48) without: 1.77x and 1.51x from serial. Environment:
 FVQP_BENCH_STEPS (default 6), FVQP_BENCH_FINE=0 to skip the fine mesh.
 
 Issue 18 (``paths()``, ``target()``): the new path (Jacobian action by the product rule
@@ -311,14 +317,21 @@ def target() -> None:
         if os.environ.get("FVQP_BENCH_TARGET_OLD", "0") == "1":
             base = split_row("old serial", run(case, tmp / "t_old", 1, (*OLD_PATH, *extra)))
         ranks = [int(r) for r in os.environ.get("FVQP_BENCH_TARGET_RANKS", "1,2").split(",")]
+        serial = None
         for nproc in ranks:
             s = run(case, tmp / f"t{nproc}", nproc, extra)
             split_row(f"new {nproc} rank", s, base)
-            for env, label, options, what in TARGET_REFERENCES if nproc == 1 else ():
+            per_step = s["time_stepping_s"] / s["steps"]
+            if nproc == 1:
+                serial = per_step
+            elif serial is not None:
+                print(f"    1 -> {nproc} ranks: {serial / per_step:.2f}x (stepping)")
+            refs = TARGET_REFERENCES if nproc == 1 else TARGET_RANK_REFERENCES
+            for env, label, options, what in refs:
                 if os.environ.get(env, "1") != "1":
                     continue
                 # a reference in the same run
-                ref = run(case, tmp / f"t1{env.lower()}", 1, (*extra, *options))
+                ref = run(case, tmp / f"t{nproc}{env.lower()}", nproc, (*extra, *options))
                 split_row(label, ref)
                 print(f"    {what}: "
                       f"{ref['cpu_total_s'] / s['cpu_total_s']:.3f}x (CPU of the runs), "
@@ -337,6 +350,13 @@ TARGET_REFERENCES = (
      "quiet cells by the bath's response"),
     ("FVQP_BENCH_TARGET_DOUBLE", "  all double", ("-transport_collision_precision", "double"),
      "forced solves' actions in single precision"))
+
+
+#: the references of a run on several ranks, in the same run: every rank computes its
+#: own cells' collision work (no lent batches, :mod:`fvqp.models.transport.lent`)
+TARGET_RANK_REFERENCES = (
+    ("FVQP_BENCH_TARGET_LEND", "  no lending", ("-transport_collision_balance", "off"),
+     "lent batches"),)
 
 
 #: today's path before issue 18 (kept selectable): Jacobian action by complex step, the

@@ -61,12 +61,15 @@ class Linearisation:
         self._quiet = (self._linearised, split)
         return split
 
-    def _jvp_spectra(self, y: np.ndarray, sigma: float = 0.0) -> list:
+    def _jvp_spectra(self, y: np.ndarray, sigma: float = 0.0,
+                     skip: frozenset = frozenset()) -> list:
         """The transforms of the state factors per batch of cells at the current
         linearisation point (:func:`fvqp.collisions.batched.linearisation_spectra`),
         computed at its first action and kept with it: an action then transforms only
         its direction (12 transforms instead of 24; 8 complex arrays of ~N + 1 values per
-        cell). Call after :meth:`_outer_derivative` (which sets the point)."""
+        cell). Call after :meth:`_outer_derivative` (which sets the point). ``skip``:
+        batches whose spectra are not made (lent whole to other ranks, :mod:`.lent`;
+        ``[b]`` gives None, and an action that still wants them makes its own)."""
         if self._spectra is not None and self._spectra[0] is self._linearised:
             return self._spectra[1]
         self._spectra = None
@@ -76,8 +79,8 @@ class Linearisation:
         # kept without their DOS factors (2 N values per cell), made again per use; none
         # for a batch whose cells are all quiet
         out = _KeptSpectra(self, [self._batch_spectra(y, key).without_dos()
-                                  if cells(key) else None for key in split.active],
-                           split)
+                                  if cells(key) and b not in skip else None
+                                  for b, key in enumerate(split.active)], split)
         self._spectra = (self._linearised, out)
         return out
 

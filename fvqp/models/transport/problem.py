@@ -51,7 +51,7 @@ from ...spectra.injection import gaussian_line
 from .balances import Balances
 from .faces import FaceOperators
 from .jacobian import JacobianAssembly
-from .lent import NO_LOAN, LentBatches
+from .lent import NO_LOAN, LentBatches, LentTerms
 from .linearisation import CHUNK, Linearisation, cells, is_frozen
 from .quiet import QUIET_TOL, QUIET_TOL_STEP, QuietSplit, QuietTerms, step_sigma
 from .regions import Boundary, RegionParams, SpectralSource
@@ -268,7 +268,7 @@ class TransportProblem(FaceOperators, JacobianAssembly, Balances, Linearisation)
         return [t for _, t in self._collision_chunks(y, keep_linearisation)]
 
     def _collision_chunks(self, y: np.ndarray, keep_linearisation: bool = False,
-                          quiet: bool = False, sigma: float = 0.0):
+                          quiet: bool = False, sigma: float = 0.0, lend: bool = False):
         """``(cells, terms)`` per batch of :data:`CHUNK` owned cells (``cells`` a slice,
         or with ``quiet`` also index arrays): the callers use the terms of one batch and
         drop them, so the eight term arrays of all cells (4 (N + M) values per cell)
@@ -277,7 +277,9 @@ class TransportProblem(FaceOperators, JacobianAssembly, Balances, Linearisation)
         their tolerance of the bath get the bath's terms to first order
         (:class:`.quiet.QuietTerms`: the residual and its pair breaking; the FFT
         operator only on the others), the tolerance of a step whose time term is at least
-        ``sigma`` (:meth:`quiet_tolerance`; 0: a steady solve's)."""
+        ``sigma`` (:meth:`quiet_tolerance`; 0: a steady solve's). ``lend``: the active
+        cells balanced over the ranks (:class:`.lent.LentTerms`, collective: only where
+        every rank evaluates the residual at once); the lent cells' terms come last."""
         if not self.collisions:
             z = np.zeros((self.n, self.N), y.dtype), np.zeros((self.n, self.M), y.dtype)
             yield slice(0, self.n), BatchedTerms(*(z[0],) * 4, *(z[1],) * 4)
@@ -291,9 +293,14 @@ class TransportProblem(FaceOperators, JacobianAssembly, Balances, Linearisation)
             bath = self.bath_response()
             split = QuietSplit(y[:self.n], bath.ref, bath.classes, CHUNK,
                                self.quiet_tolerance(sigma))
-        for b, s in enumerate(range(0, self.n, CHUNK)):
-            key = slice(s, min(self.n, s + CHUNK)) if split is None else split.active[b]
-            if cells(key):
+        keys = [slice(s, min(self.n, s + CHUNK)) for s in range(0, self.n, CHUNK)] \
+            if split is None else split.active
+        lent = (LentTerms(self, y, keys, keep_linearisation)
+                if lend and self.balance == "lend" and self.cells.size > 1
+                and not np.iscomplexobj(y) else NO_LOAN)
+        for b, key in enumerate(keys):
+            if cells(key) and b not in lent.skip:
+                key = lent.own(b, key)[0]
                 t = batched_terms(y[key, :self.N], y[key, self.N:], self.rho[key],
                                   self.ados[key], h=self.grid.h, m=self.grid.m,
                                   qp_scale=self.p["qp_scale"][key],
@@ -308,6 +315,18 @@ class TransportProblem(FaceOperators, JacobianAssembly, Balances, Linearisation)
                     g[q] = t.g
                     pair += self._batch_pair(q, t)
                 yield q, t
+        if lent.active:  # the borrowed cells' terms, then the lent ones' back
+            c1 = time.process_time()
+            t, gl = lent.finish()
+            i = lent.idx
+            if keep_linearisation:
+                g[i] = gl
+                pair += self._batch_pair(i, t)
+            for k, cells_done in (("lent_cells", lent.n_lent),
+                                  ("borrowed_cells", lent.n_borrowed)):
+                self.cpu[k][0] += cells_done
+            self.cpu["borrowed_cells"][1] += time.process_time() - c1
+            yield i, t
         if keep_linearisation:  # a frozen state by reference (linearisation.is_frozen)
             own = y[:self.n]
             self._linearised = (own if is_frozen(own) else own.copy(), g)
@@ -385,7 +404,7 @@ class TransportProblem(FaceOperators, JacobianAssembly, Balances, Linearisation)
         # outer-factor derivatives computed with it (no second pass per Newton iteration)
         keep = self.matrix_free and self.action == "linear" and not np.iscomplexobj(y)
         for sl, t in self._collision_chunks(y, keep_linearisation=keep, quiet=True,
-                                            sigma=step_sigma(t0, t1)):
+                                            sigma=step_sigma(t0, t1), lend=True):
             esc = (ph[sl] - self.n_bath) / self.p["tau_esc"][sl, None]
             r[sl, :N] = self.m_f[sl] * t.qp
             r[sl, N:] = self.m_n[sl] * (t.ph - esc)
@@ -535,9 +554,10 @@ class TransportProblem(FaceOperators, JacobianAssembly, Balances, Linearisation)
                 np.copyto(w, w0)
         if self.collisions:
             outer = self._outer_derivative(y)
-            spectra = self._jvp_spectra(y, shift)
             split = self._quiet_split(y, shift)
             lent = self._lent_batches(y, split, outer, d, shift)
+            # (none made for the batches lent whole)
+            spectra = self._jvp_spectra(y, shift, lent.skip)
             # the lent batches' directions out before this rank's own work (.lent)
             sent = lent.send(vf, w0) if lent.active else None
             m_n, held = self.m_n, self.ph_fixed
