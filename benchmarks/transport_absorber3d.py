@@ -32,8 +32,8 @@ run without lent batches (``-transport_collision_balance off``: every rank compu
 own cells' collision work, the reference of :mod:`fvqp.models.transport.lent`;
 FVQP_BENCH_TARGET_LEND=0 skips it), and the 1 -> N rank speed-up of the runs is printed.
 Measured 2026-11-28 (thirty-first session, idle, one BLAS thread; three or more runs
-each, median and range): serial 9.63 s/step (9.52-9.66); 2 ranks 5.44 (5.32-5.75) with
-lent batches, 6.36 (6.12-6.48) without: 1.77x and 1.51x from serial. Environment:
+each, median and range): serial 9.63 s/step (9.52-9.66); 2 ranks 5.41 (5.32-5.75) with
+lent batches, 6.31 (6.06-6.48) without: 1.78x and 1.53x from serial. Environment:
 FVQP_BENCH_STEPS (default 6), FVQP_BENCH_FINE=0 to skip the fine mesh.
 
 Issue 18 (``paths()``, ``target()``): the new path (Jacobian action by the product rule
