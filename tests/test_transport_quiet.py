@@ -182,12 +182,17 @@ def test_burst_with_quiet_cells_is_the_burst_without(tmp_path):
     off = _single._fixed_burst(tmp_path, "off", "0.2 ns", 'collision_quiet = "off"\n')
     assert quiet["cpu_calls"]["quiet_cells"] > 0
     assert off["cpu_calls"]["quiet_cells"] == 0
+    _same_burst(quiet, off)
+
+
+def _same_burst(a: dict, b: dict) -> None:
+    """Two burst summaries: the same Newton and Krylov counts, final energy, escape and QP
+    number equal to 1e-12."""
     for k in ("newton_iterations", "linear_iterations"):
-        assert quiet[k] == off[k], k
-    e, eo = quiet["energy_J"], off["energy_J"]
+        assert a[k] == b[k], k
     for k in ("final", "escape"):
-        assert e[k] == pytest.approx(eo[k], rel=1e-12, abs=0), k
-    assert quiet["N_qp"] == pytest.approx(off["N_qp"], rel=1e-12, abs=0)
+        assert a["energy_J"][k] == pytest.approx(b["energy_J"][k], rel=1e-12, abs=0), k
+    assert a["N_qp"] == pytest.approx(b["N_qp"], rel=1e-12, abs=0)
 
 
 def test_quiet_key_is_checked(tmp_path):
@@ -361,12 +366,7 @@ def test_burst_with_the_step_tolerance_is_the_burst_with_the_steady_one(tmp_path
     monkeypatch.setattr(mod, "QUIET_TOL_STEP", QUIET_TOL)
     steady = run("steady")
     assert step["cpu_calls"]["quiet_cells"] > steady["cpu_calls"]["quiet_cells"] > 0
-    for k in ("newton_iterations", "linear_iterations"):
-        assert step[k] == steady[k], k
-    e, es = step["energy_J"], steady["energy_J"]
-    for k in ("final", "escape"):
-        assert e[k] == pytest.approx(es[k], rel=1e-12, abs=0), k
-    assert step["N_qp"] == pytest.approx(steady["N_qp"], rel=1e-12, abs=0)
+    _same_burst(step, steady)
 
 
 def test_condensed_action_takes_the_tolerance_of_its_shift(burst_state):
