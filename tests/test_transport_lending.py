@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import test_transport_condensed as _cond
 
-from conftest import case_variant
+from conftest import case_variant, script_result
 
 
 def test_plan_brings_every_rank_to_the_mean_within_a_batch():
@@ -74,3 +74,36 @@ def test_balance_key_is_checked(tmp_path):
     case.write_text(case.read_text() + '\n[solver.petsc]\ncollision_balance = "share"\n')
     with pytest.raises(CaseError, match="collision_balance"):
         load_case(str(case))
+
+
+_NON_FINITE = """
+import numpy as np
+from petsc4py import PETSc
+from fvqp.case.loader import load_case
+from fvqp.models.transport.driver import TransportSimulation
+from fvqp.solvers.nonlinear import DomainError
+
+sim = TransportSimulation(load_case({case!r}))
+p = sim.problem
+y = sim.local(sim.x0).reshape(-1, p.B).copy()
+if PETSc.COMM_WORLD.getRank() == 0:
+    y[0, 0] = np.nan
+try:
+    p.rhs(y.ravel(), 0.0, 0.1)
+    out = "computed"
+except DomainError:
+    out = "domain error"
+everyone = PETSc.COMM_WORLD.tompi4py().allgather(out)
+if PETSc.COMM_WORLD.getRank() == 0:
+    print("RESULT", repr(everyone))
+"""
+
+
+def test_a_non_finite_state_on_one_rank_stops_every_rank(tmp_path):
+    """A residual at a state with a non-finite occupation on rank 0 only: both ranks
+    raise the domain error (the step is retried smaller), not rank 0 alone — the lent
+    terms are collective, and a rank that went on would wait for the other forever."""
+
+    case = case_variant("transport_absorber3d.toml", tmp_path)
+    assert script_result(_NON_FINITE.format(case=str(case)), nproc=2) == [
+        "domain error", "domain error"]

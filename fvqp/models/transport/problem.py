@@ -296,8 +296,7 @@ class TransportProblem(FaceOperators, JacobianAssembly, Balances, Linearisation)
         keys = [slice(s, min(self.n, s + CHUNK)) for s in range(0, self.n, CHUNK)] \
             if split is None else split.active
         lent = (LentTerms(self, y, keys, keep_linearisation)
-                if lend and self.balance == "lend" and self.cells.size > 1
-                and not np.iscomplexobj(y) else NO_LOAN)
+                if lend and self._lends() and not np.iscomplexobj(y) else NO_LOAN)
         for b, key in enumerate(keys):
             if cells(key) and b not in lent.skip:
                 key = lent.own(b, key)[0]
@@ -395,7 +394,10 @@ class TransportProblem(FaceOperators, JacobianAssembly, Balances, Linearisation)
     def _rhs(self, xl: np.ndarray, t0: float, t1: float) -> np.ndarray:
         N, n = self.N, self.n
         y = xl.reshape(-1, self.B)
-        if not np.all(np.isfinite(y)):
+        bad = not np.all(np.isfinite(y))
+        if self._lends():  # every rank raises, or none: the loan below is collective
+            bad = self.cells.max(float(bad)) > 0
+        if bad:
             from ...solvers.nonlinear import DomainError
             raise DomainError("non-finite occupation")
         f, ph = y[:, :N], y[:, N:]
@@ -618,10 +620,14 @@ class TransportProblem(FaceOperators, JacobianAssembly, Balances, Linearisation)
         kept = self._lent
         if kept is not None and kept[0] is d and kept[1] == shift:
             return kept[2]
-        lent = (LentBatches(self, y, split, outer, d)
-                if self.balance == "lend" and self.cells.size > 1 else NO_LOAN)
+        lent = LentBatches(self, y, split, outer, d) if self._lends() else NO_LOAN
         self._lent = (d, float(shift), lent)
         return lent
+
+    def _lends(self) -> bool:
+        """Whether the collision work is balanced over the ranks (:mod:`.lent`): several
+        ranks, ``balance = "lend"``, collisions on."""
+        return self.balance == "lend" and self.cells.size > 1 and self.collisions
 
     def equilibrium(self, t: float | None = None) -> np.ndarray:
         """Owned unknowns of thermal equilibrium at ``t`` (default: the bath)."""
