@@ -6,7 +6,7 @@ FFT collision operator while a cell at the bath takes its class's shared respons
 (:mod:`fvqp.models.transport.quiet`), ~6x cheaper. A burst in one rank's part of a device
 leaves that rank with most of the expensive cells and the others waiting for it at every
 Krylov reduction. Such work needs no neighbours, so it can be done anywhere: a busy rank
-*lends* some of its expensive cells (whole batches of them) to a less busy one, which
+*lends* some of its expensive cells (in batches, whole or pieces) to a less busy one, which
 computes them from their inputs and sends the results back.
 
 A :class:`Loan` is the plan of one such balance — which of this rank's batches go to which

@@ -213,13 +213,15 @@ SNES_LAGS = ("snes_lag_preconditioner", "snes_lag_jacobian")
 #: against 1.4e-11, for twice ``auto``'s saving; Newton may converge only linearly where
 #: the Jacobian is ill-conditioned, e.g. steady states).
 #: ``collision_quiet``: ``bath`` (the default) applies the bath's linear response in the
-#: actions of cells within :data:`.quiet.QUIET_TOL` of the bath (:mod:`.quiet`: a matrix
+#: actions of cells within :data:`.quiet.QUIET_TOL` of the bath in a steady solve, in a
+#: time step within a tolerance that grows with its time term up to
+#: :data:`.quiet.QUIET_TOL_STEP` (:func:`.quiet.tolerance`) (:mod:`.quiet`: a matrix
 #: product shared by every such cell of a region and gap instead of the FFT operator),
 #: ``off`` the FFT operator in every cell.
-#: ``collision_balance``: ``lend`` (the default) balances the condensed actions' active
-#: cells over the ranks by lending whole batches of them from busy ranks to less busy ones
-#: (:mod:`.lent`, :mod:`fvqp.parallel.lending`: the same bits), ``off`` keeps every
-#: cell's work on its owner.
+#: ``collision_balance``: ``lend`` (the default) balances the active cells' collision
+#: work of the condensed actions and of the residual over the ranks by lending pieces of
+#: them from busy ranks to less busy ones (:mod:`.lent`, :mod:`fvqp.parallel.lending`:
+#: the same bits), ``off`` keeps every cell's work on its owner.
 COLLISION_KEYS = {"collision_action": ("linear", "complex_step"),
                   "collision_spectra": ("single", "keep", "recompute"),
                   "collision_precision": ("auto", "double", "single"),
