@@ -31,9 +31,11 @@ makes its loan at the same condensed solve and at the same residual.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
-from ...collisions.batched import batched_terms, condensed_qp_jvp, linearisation_spectra
+from ...collisions.batched import batched_terms, condensed_qp_jvp
 from ...parallel.lending import Loan
 from .linearisation import CHUNK, cells
 
@@ -90,6 +92,13 @@ class _Lending:
         self.skip = frozenset(skip)
         self.n_lent, self.n_borrowed = len(self.idx), int(sum(self.loan.borrowed))
 
+    def count(self, cpu: dict, c0: float) -> None:
+        """Add this loan's cells to ``cpu`` (``lent_cells``, ``borrowed_cells``: one per
+        cell and use) and the CPU seconds since ``c0`` to the borrowed ones."""
+        cpu["lent_cells"][0] += self.n_lent
+        cpu["borrowed_cells"][0] += self.n_borrowed
+        cpu["borrowed_cells"][1] += time.process_time() - c0
+
     def own(self, b: int, key, state=None):
         """The cells of batch ``b`` (``key``, its active cells) this rank computes and
         their kept transforms (``state``, the batch's), row-selected where the batch is
@@ -129,11 +138,8 @@ class LentBatches(_Lending):
                               p.p["qp_scale"][i], p.p["c_ph"][i], outer[i, :N], gain])
         for o in range(0, self.n_borrowed, CHUNK):  # the borrowed cells in batches
             f, n, rho, ados, qs, c_ph, of, g = (a[o:o + CHUNK] for a in got)
-            st = linearisation_spectra(f, n, rho, ados, h=p.grid.h, m=p.grid.m,
-                                       qp_scale=qs)
-            if p.single_spectra:  # as the lender keeps its own (Linearisation)
-                st = st.rounded(np.complex64)
-            self.guests.append((st, f, n, rho, ados, c_ph, of, g))
+            self.guests.append((p.spectra_of(f, n, rho, ados, qs), f, n, rho, ados,
+                                c_ph, of, g))
 
     def send(self, vf: np.ndarray | None, w0: np.ndarray | None) -> tuple:
         """The lent cells' QP direction and phonon ``w0`` to the borrowers (``None``

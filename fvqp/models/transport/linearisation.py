@@ -87,9 +87,15 @@ class Linearisation:
     def _batch_spectra(self, y: np.ndarray, key):
         """The linearisation spectra of the cells ``key`` (a batch's slice, or its active
         cells' indices)."""
-        st = linearisation_spectra(y[key, :self.N], y[key, self.N:], self.rho[key],
-                                   self.ados[key], h=self.grid.h, m=self.grid.m,
-                                   qp_scale=self.p["qp_scale"][key])
+        return self.spectra_of(y[key, :self.N], y[key, self.N:], self.rho[key],
+                               self.ados[key], self.p["qp_scale"][key])
+
+    def spectra_of(self, f, n, rho, ados, qp_scale):
+        """The linearisation spectra of cells given by their arrays (an owner's batch, or
+        cells borrowed from another rank, :mod:`.lent`), rounded to complex64 with
+        ``spectra = "single"``."""
+        st = linearisation_spectra(f, n, rho, ados, h=self.grid.h, m=self.grid.m,
+                                   qp_scale=qp_scale)
         if self.single_spectra:  # the transforms rounded to complex64 (``spectra``)
             st = st.rounded(np.complex64)
         return st

@@ -321,10 +321,7 @@ class TransportProblem(FaceOperators, JacobianAssembly, Balances, Linearisation)
             if keep_linearisation:
                 g[i] = gl
                 pair += self._batch_pair(i, t)
-            for k, cells_done in (("lent_cells", lent.n_lent),
-                                  ("borrowed_cells", lent.n_borrowed)):
-                self.cpu[k][0] += cells_done
-            self.cpu["borrowed_cells"][1] += time.process_time() - c1
+            lent.count(self.cpu, c1)
             yield i, t
         if keep_linearisation:  # a frozen state by reference (linearisation.is_frozen)
             own = y[:self.n]
@@ -595,10 +592,7 @@ class TransportProblem(FaceOperators, JacobianAssembly, Balances, Linearisation)
                 out[i] = self.m_f[i] * dq
                 if w is not None:
                     w[i] = wl
-                for k, cells_done in (("lent_cells", lent.n_lent),
-                                      ("borrowed_cells", lent.n_borrowed)):
-                    self.cpu[k][0] += cells_done
-                self.cpu["borrowed_cells"][1] += time.process_time() - c1
+                lent.count(self.cpu, c1)
         res = out[:n]
         if vf is None:  # K_fn w0 alone: no transport, storage or algebraic QP terms
             np.negative(res, out=res)
