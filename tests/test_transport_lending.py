@@ -39,6 +39,43 @@ def test_plan_brings_every_rank_to_the_mean_within_a_batch():
     assert plan_loans([np.full(10, 100)]) == [[]]
 
 
+def _weighted(sizes, plan, base, guest):
+    """Each rank's load after ``plan``: kept batches, ``base``, borrowed at ``guest``."""
+    out = np.array([float(np.sum(s)) for s in sizes]) + base
+    for r, moves in enumerate(plan):
+        for b, to in moves:
+            out[r] -= sizes[r][b]
+            out[to] += guest * sizes[r][b]
+    return out
+
+
+def test_plan_weighs_borrowed_and_unlendable_work():
+    """The cost-weighted plan: a borrowed piece that costs half an owned one moves more
+    pieces (20 instead of 15 of 32 cells), and work a rank cannot lend (its quiet cells)
+    fewer (7); either way the weighted loads end within one piece's cost of each other
+    and the heaviest load never grows. A rank that lent never borrows (three ranks)."""
+    from fvqp.parallel.lending import plan_loans
+
+    sizes = [np.full(40, 32), np.full(10, 32)]
+    counts = {}
+    for key, base, guest in (("plain", np.zeros(2), 1.0), ("cheap guests", np.zeros(2), 0.5),
+                             ("quiet work", np.array([0.0, 480.0]), 1.0)):
+        plan = plan_loans(sizes, base=base, guest=guest)
+        after = _weighted(sizes, plan, base, guest)
+        before = _weighted(sizes, [[], []], base, guest)
+        assert abs(after[0] - after[1]) <= (1 + guest) * 32 / 2, (key, after)
+        assert after.max() <= before.max()
+        counts[key] = len(plan[0])
+        assert plan[1] == []
+    assert counts == {"plain": 15, "cheap guests": 20, "quiet work": 7}
+    three = [np.full(40, 32), np.full(10, 32), np.full(30, 32)]
+    plan = plan_loans(three, base=np.array([0.0, 0.0, 200.0]), guest=0.7)
+    borrowers = {to for moves in plan for _, to in moves}
+    assert not borrowers & {r for r, moves in enumerate(plan) if moves}
+    after = _weighted(three, plan, np.array([0.0, 0.0, 200.0]), 0.7)
+    assert after.max() - after.min() <= 32 * 1.7, after
+
+
 def _burst(tmp_path, name, extra=""):
     """Summary of 3 fixed 0.2 ns BDF1 steps of the absorber burst on 2 ranks, condensed
     solve (``extra``: lines of ``[solver.petsc]``)."""

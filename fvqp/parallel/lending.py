@@ -16,11 +16,13 @@ rank — made collectively from every rank's batch sizes, and the two exchanges 
 of them the same number of times in the same order (they are collective); a rank with
 nothing to lend or to borrow takes part with empty arrays.
 
-The plan: the target of every rank is the mean work; a rank above it lends its last
-batches, the busiest rank first, to the ranks below it, one batch at a time to the least
-busy, while the lender is above the mean and the batch leaves the borrower below the
-lender (a borrower never lends). Deterministic (the same on every
-rank, from the allgathered sizes).
+The plan weighs the work (:func:`plan_loans`): a rank's load is its own lendable work,
+plus work it cannot lend (``base``, e.g. its quiet cells at their own lower cost), plus
+its borrowed work at ``guest`` per unit (a borrowed cell may cost less than an owned
+one: its inputs arrive contiguous). While the heaviest rank that has borrowed nothing is
+above the lightest, it lends its last batches to the lightest rank, as long as a batch
+brings the pair closer (no overshoot that a later move must undo). Deterministic (the
+same on every rank, from the allgathered sizes and loads).
 """
 
 from __future__ import annotations
@@ -30,44 +32,63 @@ import numpy as np
 __all__ = ["Loan", "plan_loans"]
 
 
-def plan_loans(sizes: list[np.ndarray], min_share: float = 0.02) -> list[list[tuple]]:
-    """Which batches every rank lends to which: per rank, ``[(batch, borrower), ...]``.
+def plan_loans(sizes: list[np.ndarray], min_share: float = 0.02,
+               base: np.ndarray | None = None,
+               guest: float = 1.0) -> list[list[tuple]]:
+    r"""Which batches every rank lends to which: per rank, ``[(batch, borrower), ...]``.
+
+    Rank :math:`r`'s load is :math:`L_r = \sum_{b\ \mathrm{kept}} s_{rb} + \beta_r
+    + g\sum_{\mathrm{borrowed}} s`, with :math:`s_{rb}` the sizes, :math:`\beta_r` the
+    ``base`` and :math:`g` the ``guest`` weight. A batch of size :math:`s` goes from the
+    lender :math:`l` (the heaviest rank that has not borrowed, its last batches first) to
+    the lightest rank :math:`k` while it brings the pair closer,
+    :math:`(1 + g)s < 2(L_l - L_k)`; a rank that has lent never borrows.
 
     Parameters
     ----------
     sizes : list of ndarray
         Per rank, the work (e.g. cells) of each of its lendable batches, in its order.
     min_share : float
-        No loans when the busiest rank is within this fraction of the mean above it (a
-        balance not worth two exchanges per use).
+        No loans when the heaviest rank is within this fraction of the mean load above
+        it (a balance not worth two exchanges per use).
+    base : ndarray, optional
+        Per rank, work it cannot lend, in the units of ``sizes`` (default none).
+    guest : float
+        The cost of a borrowed unit of work at its borrower relative to its lender's
+        (default 1).
     """
     nranks = len(sizes)
     load = np.array([float(np.sum(s)) for s in sizes])
+    if base is not None:
+        load += np.asarray(base, dtype=float)
     plan: list[list[tuple]] = [[] for _ in range(nranks)]
     if nranks < 2 or load.sum() <= 0:
         return plan
-    mean = load.mean()
-    if load.max() <= (1.0 + min_share) * mean:
+    if load.max() <= (1.0 + min_share) * load.mean():
         return plan
-    lenders = [int(r) for r in np.argsort(-load, kind="stable") if load[r] > mean]
-    borrowers = np.array([r for r in range(nranks) if load[r] <= mean])
-    for lender in lenders:
-        # the last batches first (a rank keeps its first ones: any order would do, the
-        # same on every rank)
-        for b in range(len(sizes[lender]) - 1, -1, -1):
-            w = float(sizes[lender][b])
-            if load[lender] <= mean:
-                break
-            if w <= 0:
-                continue
-            borrower = int(borrowers[np.argmin(load[borrowers])])
-            # the move must bring the pair closer: the lender stays above the borrower's
-            # new load minus the batch (no overshoot that a later move must undo)
-            if load[borrower] + w >= load[lender]:
-                continue
-            plan[lender].append((b, borrower))
-            load[lender] -= w
-            load[borrower] += w
+    nxt = [len(s) - 1 for s in sizes]  # each rank's next batch to lend (last first)
+    lent, borrowed = np.zeros(nranks, bool), np.zeros(nranks, bool)
+    while True:
+        lenders = [r for r in range(nranks) if not borrowed[r] and nxt[r] >= 0]
+        if not lenders:
+            break
+        lender = max(lenders, key=lambda r: (load[r], -r))
+        others = [r for r in range(nranks) if r != lender and not lent[r]]
+        if not others:
+            break
+        borrower = min(others, key=lambda r: (load[r], r))
+        gap = load[lender] - load[borrower]
+        if gap <= 0:
+            break
+        b = nxt[lender]
+        nxt[lender] -= 1
+        w = float(sizes[lender][b])
+        if w <= 0 or (1.0 + guest) * w >= 2.0 * gap:
+            continue  # no gain from this batch (a smaller one further on may still)
+        plan[lender].append((b, borrower))
+        lent[lender], borrowed[borrower] = True, True
+        load[lender] -= w
+        load[borrower] += guest * w
     return plan
 
 
@@ -80,8 +101,11 @@ class Loan:
     sizes : ndarray of int
         This rank's work per lendable batch (e.g. the active cells of each batch): the
         rows each batch has in the arrays :meth:`lend` moves.
-    min_share : float
+    min_share, guest : float
         :func:`plan_loans`.
+    base : float
+        This rank's work that cannot be lent, in the units of ``sizes``
+        (:func:`plan_loans`).
 
     Attributes
     ----------
@@ -95,13 +119,17 @@ class Loan:
         Whether any rank lends anything (the same on every rank).
     """
 
-    def __init__(self, comm, sizes: np.ndarray, min_share: float = 0.02):
+    def __init__(self, comm, sizes: np.ndarray, min_share: float = 0.02,
+                 base: float = 0.0, guest: float = 1.0):
         self.comm = comm
         n = 1 if comm is None else comm.getSize()
         me = 0 if comm is None else comm.getRank()
         sizes = np.asarray(sizes, dtype=np.int64)
-        everyone = [sizes] if n == 1 else list(comm.tompi4py().allgather(sizes))
-        plan = plan_loans(everyone, min_share)
+        mine = (sizes, float(base))
+        everyone = [mine] if n == 1 else list(comm.tompi4py().allgather(mine))
+        plan = plan_loans([s for s, _ in everyone], min_share,
+                          np.array([b for _, b in everyone]), guest)
+        everyone = [s for s, _ in everyone]
         to = [[b for b, r in plan[me] if r == dest] for dest in range(n)]
         came = [[int(everyone[src][b]) for b, r in plan[src] if r == me]
                 for src in range(n)]

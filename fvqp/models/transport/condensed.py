@@ -255,6 +255,7 @@ class CondensedSolve:
         self.solves += 1
         if zf is None:
             self._d = None
+            p.forget_loan()
             log.warning("condensed Krylov solve (QP Schur complement) did not converge: "
                         "%d iterations, residual %.3e > %.3e; the Newton step fails "
                         "(raise -<prefix>schur_condensed_max_it, or drop "
@@ -275,6 +276,7 @@ class CondensedSolve:
                                w_out=z[:, N:], precision=self._precision)
         del zl
         self._d = None  # (it holds the outer derivatives: not through the line search)
+        p.forget_loan()  # its guests' data and transforms with it (made per d)
         np.subtract(rf, sz, out=sz)  # sz = S z_f + K_fn u (w0 = u): the true residual
         self.last_residual = self._norm(sz)
         self._residual = sz  # the QP rows of r - Kz (exact_residual), kept until asked

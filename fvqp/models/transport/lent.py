@@ -54,7 +54,10 @@ def _indices(key) -> np.ndarray:
 class _Lending:
     """The cells of a batched computation a rank lends and keeps (collective): units of
     :data:`UNIT` of every batch's active cells (``keys``), planned by
-    :class:`fvqp.parallel.lending.Loan`.
+    :class:`fvqp.parallel.lending.Loan` with this computation's costs up to the return
+    of the lent cells' results (where a rank that is early waits), in units of an owned
+    active cell's: a quiet cell (every owned cell not in ``keys``) costs :attr:`QUIET`
+    and a borrowed one :attr:`GUEST` (the subclasses' measured figures).
 
     Attributes
     ----------
@@ -69,12 +72,17 @@ class _Lending:
         Cells lent and borrowed.
     """
 
+    QUIET = 0.0
+    GUEST = 1.0
+
     def __init__(self, problem, keys: list):
         self.p = problem
         units = [(b, s, min(cells(k), s + UNIT)) for b, k in enumerate(keys)
                  for s in range(0, cells(k), UNIT)]
+        quiet = problem.n - sum(cells(k) for k in keys)
         self.loan = Loan(problem.cells.comm,
-                         np.array([e - s for _, s, e in units], dtype=np.int64))
+                         np.array([e - s for _, s, e in units], dtype=np.int64),
+                         base=self.QUIET * quiet, guest=self.GUEST)
         self.active = self.loan.active
         lent = [units[u] for u in self.loan.lent]
         self.idx = np.concatenate([_indices(keys[b])[s:e] for b, s, e in lent]
@@ -113,6 +121,12 @@ class LentBatches(_Lending):
     """The loan of the condensed actions at one linearisation point and shift (module
     docstring; collective).
 
+    Costs per cell and action, measured on the target of
+    ``benchmarks/transport_absorber3d.py`` on 2 ranks (its burst; one BLAS thread): an
+    owned active cell 13 us (10.3-12.4 of them in the FFT operator, the rest its
+    gathers and scatters; lent, ~12.5 us leave it), a borrowed one 8.3-8.7 us, a quiet
+    one 0.64-0.7 us: :attr:`GUEST` 0.67, :attr:`QUIET` 0.052.
+
     Parameters
     ----------
     problem : TransportProblem
@@ -125,6 +139,9 @@ class LentBatches(_Lending):
     d : PhononDiagonal
         :math:`D` at the point and shift.
     """
+
+    QUIET = 0.052
+    GUEST = 0.67
 
     def __init__(self, problem, y: np.ndarray, split, outer: np.ndarray, d):
         super().__init__(problem, split.active)
@@ -198,7 +215,20 @@ class LentTerms(_Lending):
         The batches' active cells.
     outer : bool
         Also the outer-factor derivatives (a residual that keeps its linearisation).
+
+    Notes
+    -----
+    Costs per cell and residual, measured as :class:`LentBatches`' (three runs): an
+    owned active cell 18-20 us (its FFT terms 14.5-18, its gathers and the residual's
+    own work on its terms 3.5-3.9), a quiet one 3.5-3.9 us (its first-order terms and
+    the residual's work on them), a borrowed one 13.8-14.6 us: :attr:`QUIET` 0.2,
+    :attr:`GUEST` 0.75. The residual's work on a lent cell's terms (3.5-3.9 us) stays
+    with its lender, after the terms come back: the plan balances the work up to that
+    return (a rank that waits there waits once), not the lender's work after it.
     """
+
+    QUIET = 0.2
+    GUEST = 0.75
 
     def __init__(self, problem, y: np.ndarray, keys: list, outer: bool):
         super().__init__(problem, keys)
