@@ -126,6 +126,17 @@ class GhostedVectors:
         v.setArray(np.asarray(owned_values, dtype=float).ravel())
         return self.local_array(v)
 
+    def with_ghosts(self, owned_values: np.ndarray, fn, work=None):
+        """``fn(values)`` on the owned + ghost values of ``owned_values`` (a ghost
+        exchange, as :meth:`ghosted`) read in place, without the copy: ``values`` is
+        read-only and valid only inside ``fn`` (for a caller that gathers from it at
+        once, e.g. a subdomain solve's first permutation)."""
+        v = self.scratch_vec() if work is None else work
+        v.setArray(np.asarray(owned_values, dtype=float).ravel())
+        v.ghostUpdate()
+        with v.localForm() as loc:
+            return fn(loc.getArray(readonly=True))
+
     def to_local(self, x, work) -> np.ndarray:
         """Copy any vector with this layout into the ghosted ``work`` and return local values."""
         x.copy(work)

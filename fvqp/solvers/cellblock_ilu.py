@@ -248,11 +248,19 @@ class CellBlockILU:
                 self._put(slice(s, e), _inverses(blk))
         self._diag = None  # in the blocks now
 
-    def solve(self, r: np.ndarray) -> np.ndarray:
-        """:math:`M^{-1}r` for ``r`` of shape (n N,) (module docstring); float64 out."""
+    def solve(self, r: np.ndarray, gather: np.ndarray | None = None,
+              scatter: np.ndarray | None = None) -> np.ndarray:
+        """:math:`M^{-1}r` for ``r`` of shape (n N,) (module docstring); float64 out.
+
+        ``gather``, ``scatter``: a caller whose cells are numbered otherwise (a
+        subdomain's local cells, :class:`.cellblock_ras.CellBlockRAS`) passes its
+        numbering composed with :attr:`order` and :attr:`slot`: row ``gather[k]`` of
+        ``r`` (rows of N) is storage row ``k``, and storage row ``scatter[i]`` is the
+        ``i``-th row returned (one gather and one scatter per solve, not two each)."""
         N = self.N
         self.iterations += 1
-        t = np.asarray(r, dtype=np.float32).reshape(self.n, N)[self.order]
+        t = np.asarray(r, dtype=np.float32).reshape(-1, N)[
+            self.order if gather is None else gather]
         big = int(np.max(np.diff(self.bounds), initial=0))
         buf = np.empty((big, N), dtype=np.float32)
         for k, rounds in enumerate(self.rounds_hi):  # w, levels up
@@ -270,24 +278,26 @@ class CellBlockILU:
             for pairs in self.rounds_lo[k]:
                 g[self.lo_s[pairs] - a] += self.c_up[pairs] * t[self.hi_s[pairs]]
             t[a:b] -= self._matvec(a, b, g, out=np.empty_like(g))
-        return t[self.slot].astype(np.float64).ravel()
+        return t[self.slot if scatter is None else scatter].astype(np.float64).ravel()
 
 
-    def matvec(self, z: np.ndarray) -> np.ndarray:
+    def matvec(self, z: np.ndarray, gather: np.ndarray | None = None,
+               scatter: np.ndarray | None = None) -> np.ndarray:
         """:math:`S z` for ``z`` of shape (n N,) with the kept float32 matrix
         (``keep_matrix``), in double precision (batches of :data:`CHUNK` cells: a
         float32 product loses the residual of a good preconditioner, ~1e-3 of it, to
-        cancellation)."""
+        cancellation); ``gather``, ``scatter`` as :meth:`solve`'s."""
         if self.matrix is None:
             raise RuntimeError("CellBlockILU.matvec needs keep_matrix=True")
-        t = np.asarray(z, dtype=np.float64).reshape(self.n, self.N)[self.order]
+        t = np.asarray(z, dtype=np.float64).reshape(-1, self.N)[
+            self.order if gather is None else gather]
         out = np.empty_like(t)
         for s in range(0, self.n, CHUNK):
             e = min(self.n, s + CHUNK)
             out[s:e] = np.einsum("cij,cj->ci", self.matrix[s:e].astype(np.float64), t[s:e])
         np.add.at(out, self.hi_s, self.c_low * t[self.lo_s])
         np.add.at(out, self.lo_s, self.c_up * t[self.hi_s])
-        return out[self.slot].ravel()
+        return out[self.slot if scatter is None else scatter].ravel()
 
     def cell_blocks(self, cells: np.ndarray) -> np.ndarray:
         """The stored blocks of ``cells`` as float32 (before :meth:`factor`: the

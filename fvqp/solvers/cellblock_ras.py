@@ -75,6 +75,10 @@ class CellBlockRAS:
         self._a, self._b = self.pos[np.asarray(pair_a)], self.pos[np.asarray(pair_b)]
         #: the subdomain's block ILU(0), cells numbered by position
         self.ilu = CellBlockILU(self.n_local, N, self._a, self._b, keep_matrix, values)
+        #: the local cells of the ILU's storage rows, and the storage rows of the owned
+        #: cells: this numbering composed with the ILU's (one gather per application)
+        self._gather = self.order[self.ilu.order]
+        self._scatter = self.ilu.slot[self.pos[:self.n_owned]]
         self._rows = BlockDistribution(cells, N)
         self._work = self._rows.create_vec()
 
@@ -124,16 +128,14 @@ class CellBlockRAS:
     def solve(self, r: np.ndarray) -> np.ndarray:
         """:math:`z` of the module docstring for the owned ``r`` (n_owned N,): a ghost
         exchange (collective), the subdomain's two sweeps, the owned rows; float64."""
-        t = self._rows.ghosted(r, self._work).reshape(self.n_local, self.N)
-        z = self.ilu.solve(t[self.order].ravel()).reshape(self.n_local, self.N)
-        return z[self.pos[:self.n_owned]].ravel()
+        return self._rows.with_ghosts(
+            r, lambda t: self.ilu.solve(t, self._gather, self._scatter), self._work)
 
     def matvec(self, z: np.ndarray) -> np.ndarray:
         """:math:`S z` in the owned rows for the owned ``z`` (a ghost exchange, then the
         subdomain's kept matrix: an owned cell's row of it is its global row)."""
-        t = self._rows.ghosted(z, self._work).reshape(self.n_local, self.N)
-        out = self.ilu.matvec(t[self.order].ravel()).reshape(self.n_local, self.N)
-        return out[self.pos[:self.n_owned]].ravel()
+        return self._rows.with_ghosts(
+            z, lambda t: self.ilu.matvec(t, self._gather, self._scatter), self._work)
 
     def cell_blocks(self, cells: np.ndarray) -> np.ndarray:
         """The stored blocks of the local ``cells`` (:meth:`CellBlockILU.cell_blocks`)."""
