@@ -33,7 +33,11 @@ own cells' collision work, the reference of :mod:`fvqp.models.transport.lent`;
 FVQP_BENCH_TARGET_LEND=0 skips it), and the 1 -> N rank speed-up of the runs is printed.
 Measured 2026-11-28 (thirty-first session, idle, one BLAS thread; three or more runs
 each, median and range): serial 9.63 s/step (9.52-9.66); 2 ranks 5.41 (5.32-5.75) with
-lent batches, 6.31 (6.06-6.48) without: 1.78x and 1.53x from serial. Environment:
+lent batches, 6.31 (6.06-6.48) without: 1.78x and 1.53x from serial. The evening of
+the thirty-second session (the lending plan weighed by cost, the subdomain solve's
+numbering composed with its ILU's; the machine 3-8 % slower): serial 9.78-10.41 s/step,
+2 ranks 5.55-5.65, 1.76x, 1.84x, 1.79x in three runs; 1 693-1 696 MB per rank (was
+1 740-1 782). Environment:
 FVQP_BENCH_STEPS (default 6), FVQP_BENCH_FINE=0 to skip the fine mesh.
 
 Issue 18 (``paths()``, ``target()``): the new path (Jacobian action by the product rule
