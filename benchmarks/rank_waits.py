@@ -43,9 +43,19 @@ from collections import defaultdict
 from pathlib import Path
 
 
+def _where(label: str) -> str:
+    """``label@file:line`` of the first caller outside ``fvqp/parallel`` (two frames up:
+    the wrapper's caller)."""
+    f = sys._getframe(2)
+    while f.f_back is not None and "fvqp/parallel/" in f.f_code.co_filename:
+        f = f.f_back
+    return f"{label}@{Path(f.f_code.co_filename).name}:{f.f_lineno}"
+
+
 def _instrument(events: list) -> None:
     """Wrap the collectives of :mod:`fvqp.parallel` to append ``(label, t_in, t_out)``
-    to ``events``; the label names the collective and its caller's file and line."""
+    to ``events``; the label names the collective and its first caller outside
+    ``fvqp/parallel``."""
     import fvqp.parallel.distribution as dist
     import fvqp.parallel.lending as lending
 
@@ -53,10 +63,7 @@ def _instrument(events: list) -> None:
         inner = getattr(owner, name)
 
         def timed(*a, **k):
-            f = sys._getframe(1)  # the first caller outside fvqp/parallel
-            while f.f_back is not None and "fvqp/parallel/" in f.f_code.co_filename:
-                f = f.f_back
-            where = f"{label}@{Path(f.f_code.co_filename).name}:{f.f_lineno}"
+            where = _where(label)
             t0 = time.perf_counter()
             out = inner(*a, **k)
             events.append((where, t0, time.perf_counter()))
@@ -66,13 +73,18 @@ def _instrument(events: list) -> None:
 
     for name in ("sum", "max", "gather", "bcast", "barrier"):
         wrap(dist.Distribution, name, "dist." + name)
-    for name in ("ghosted", "max_array"):
-        wrap(dist.GhostedVectors, name, name)
+    wrap(dist.GhostedVectors, "max_array", "max_array")
+    wrap(dist, "sum_in_place", "sum_in_place")
+    # (the block layouts' sums and maxima are their cells' Distribution's: not wrapped
+    # twice, which would charge one wait twice)
+    wrap(lending.Loan, "__init__", "loan.plan")
+    wrap(lending.Loan, "_exchange", "loan.exchange")
+    # every ghost exchange (``ghosted`` too) goes through ``with_ghosts``: timed up to
+    # its ``fn`` (the exchange alone, not the caller's work on the values)
     inner = dist.GhostedVectors.with_ghosts
 
-    def with_ghosts(self, owned, fn, work=None):  # timed up to fn: the exchange alone
-        f = sys._getframe(1)
-        where = f"with_ghosts@{Path(f.f_code.co_filename).name}:{f.f_lineno}"
+    def with_ghosts(self, owned, fn, work=None):
+        where = _where("ghosts")
         t0 = time.perf_counter()
 
         def first(values):
@@ -82,11 +94,6 @@ def _instrument(events: list) -> None:
         return inner(self, owned, first, work)
 
     dist.GhostedVectors.with_ghosts = with_ghosts
-    wrap(dist, "sum_in_place", "sum_in_place")
-    # (the block layouts' sums and maxima are their cells' Distribution's: not wrapped
-    # twice, which would charge one wait twice)
-    wrap(lending.Loan, "__init__", "loan.plan")
-    wrap(lending.Loan, "_exchange", "loan.exchange")
 
 
 def worker(out: str, argv: list[str]) -> None:

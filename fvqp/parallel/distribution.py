@@ -106,9 +106,14 @@ class GhostedVectors:
 
     def local_array(self, vec) -> np.ndarray:
         """Owned + ghost values of a vector (ghosts refreshed), as a numpy copy."""
+        return self.read_local(vec, np.copy)
+
+    def read_local(self, vec, fn):
+        """``fn(values)`` on the owned + ghost values of a vector (ghosts refreshed), read
+        in place: ``values`` is read-only and valid only inside ``fn``."""
         vec.ghostUpdate()
         with vec.localForm() as loc:
-            return loc.getArray(readonly=True).copy()
+            return fn(loc.getArray(readonly=True))
 
     def ghosted(self, owned_values: np.ndarray, work=None) -> np.ndarray:
         """Owned values of every rank -> this rank's owned + ghost values (a ghost
@@ -122,20 +127,16 @@ class GhostedVectors:
         >>> SerialLayout(3).ghosted(np.array([1.0, 2.0, 3.0]))
         array([1., 2., 3.])
         """
-        v = self.scratch_vec() if work is None else work
-        v.setArray(np.asarray(owned_values, dtype=float).ravel())
-        return self.local_array(v)
+        return self.with_ghosts(owned_values, np.copy, work)
 
     def with_ghosts(self, owned_values: np.ndarray, fn, work=None):
         """``fn(values)`` on the owned + ghost values of ``owned_values`` (a ghost
         exchange, as :meth:`ghosted`) read in place, without the copy: ``values`` is
         read-only and valid only inside ``fn`` (for a caller that gathers from it at
-        once, e.g. a subdomain solve's first permutation)."""
+        once, e.g. a subdomain solve's first permutation; :meth:`read_local`)."""
         v = self.scratch_vec() if work is None else work
         v.setArray(np.asarray(owned_values, dtype=float).ravel())
-        v.ghostUpdate()
-        with v.localForm() as loc:
-            return fn(loc.getArray(readonly=True))
+        return self.read_local(v, fn)
 
     def to_local(self, x, work) -> np.ndarray:
         """Copy any vector with this layout into the ghosted ``work`` and return local values."""

@@ -35,9 +35,10 @@ class FlatLayout(GhostedVectors):
         self.local_to_global = np.arange(lo, hi)
         return lo, hi
 
-    def local_array(self, vec) -> np.ndarray:
-        """The owned values of a vector (there are no ghosts), as a numpy copy."""
-        return vec.getArray(readonly=True).copy()
+    def read_local(self, vec, fn):
+        """``fn`` on the owned values of a vector (there are no ghosts), read in place
+        (:meth:`GhostedVectors.read_local`)."""
+        return fn(vec.getArray(readonly=True))
 
     def to_local(self, x, work) -> np.ndarray:
         return x.getArray(readonly=True).copy()
