@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from test_bte_chip import CLOSED
 
@@ -56,6 +57,52 @@ def test_bin_systems_are_certified_and_the_margin_is_the_time_term(closed_sim):
     p = m.indptr[avg]
     m.data[p if m.indices[p] != avg else p + 1] *= 1.5
     assert not certify(m, ph.n, ph.K, 1, ph.quad.weights, _time_term(ph, 0, a))
+
+
+def _eliminated_margins(m, K, w):
+    """The ordinate rows' diagonal minus off-diagonal magnitudes with the averages
+    eliminated, :math:`A_{oo} + A_{oa}W`, formed (one bin, rows c (K+1) + k): the
+    margins of :mod:`fvqp.models.phonon.monotone` the direct way."""
+    B = K + 1
+    nc = m.shape[1]
+    cols = np.arange(nc)
+    avg = cols[cols % B == K]
+    plain = cols[cols % B != K]
+    E = sp.csr_matrix((np.concatenate([np.ones(len(plain)), np.tile(w, len(avg))]),
+                       (np.concatenate([plain, np.repeat(avg, K)]),
+                        np.concatenate([plain, (avg[:, None] - K + np.arange(K)).ravel()]))),
+                      shape=(nc, nc))
+    rows = np.flatnonzero(np.arange(m.shape[0]) % B < K)
+    red = (m[rows] @ E).tocsr()
+    d = np.asarray(red[np.arange(len(rows)), rows]).ravel()
+    return d - (np.asarray(abs(red).sum(axis=1)).ravel() - np.abs(d))
+
+
+def test_certificate_is_the_eliminated_rows_margin_also_where_entries_cancel(closed_sim):
+    """:func:`certify` first sums the entries' magnitudes before eliminating the
+    averages (an upper bound of the off-diagonal sum, one pass over the entries) and
+    checks the eliminated rows only when that refuses. Both must give the eliminated
+    rows' own margins: on every closed-chip bin system (entries of one sign per
+    column) the first already certifies at the least eliminated margin, computed here
+    by a dense product; on a row whose +1 to another ordinate cancels its average's
+    -2 x 1/2 (eliminated margin 8 > the magnitudes' 7) a floor of 7.5 is certified and
+    8.5 refused, as the eliminated rows say."""
+    ph = closed_sim.psim.problem
+    a = 1.0 / closed_sim.dt
+    w = ph.quad.weights
+    for j in range(ph.N):
+        m = ph.local_matrix(j, a).tocsr()
+        margin = _eliminated_margins(m, ph.K, w).min()
+        assert margin > 0
+        assert certify(m, ph.n, ph.K, 1, w, np.full((ph.n, 1), margin))
+        assert not certify(m, ph.n, ph.K, 1, w, np.full((ph.n, 1), margin * (1 + 1e-9)))
+    # one cell, two ordinates with weights 1/2: rows 10 n0 + n1 - 2 nbar, 10 n1 - 2 nbar
+    m = sp.csr_matrix(np.array([[10.0, 1.0, -2.0], [0.0, 10.0, -2.0],
+                                [-0.5, -0.5, 1.0]]))
+    w2 = np.array([0.5, 0.5])
+    assert _eliminated_margins(m, 2, w2).min() == pytest.approx(8.0, rel=1e-15)
+    assert certify(m, 1, 2, 1, w2, np.array([[7.5]]))
+    assert not certify(m, 1, 2, 1, w2, np.array([[8.5]]))
 
 
 def test_film_residual_moves_no_occupation_beyond_the_bound(closed_sim):
