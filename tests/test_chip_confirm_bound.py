@@ -14,7 +14,7 @@ import scipy.sparse.linalg as spla
 from test_bte_chip import CLOSED
 
 from fvqp.case.loader import load_case
-from fvqp.models.phonon.monotone import certify
+from fvqp.models.phonon.monotone import _bounded_margins, certify
 
 
 @pytest.fixture
@@ -83,16 +83,21 @@ def test_certificate_is_the_eliminated_rows_margin_also_where_entries_cancel(clo
     averages (an upper bound of the off-diagonal sum, one pass over the entries) and
     checks the eliminated rows only when that refuses. Both must give the eliminated
     rows' own margins: on every closed-chip bin system (entries of one sign per
-    column) the first already certifies at the least eliminated margin, computed here
-    by a dense product; on a row whose +1 to another ordinate cancels its average's
-    -2 x 1/2 (eliminated margin 8 > the magnitudes' 7) a floor of 7.5 is certified and
-    8.5 refused, as the eliminated rows say."""
+    column) the magnitudes' margins equal the eliminated rows' (formed here by a sparse
+    product) to round-off, so the first certifies at their least margin; on a row
+    whose +1 to another ordinate cancels its average's -2 x 1/2 (eliminated margin 8 >
+    the magnitudes' 7) a floor of 7.5 is certified and 8.5 refused, as the eliminated
+    rows say."""
     ph = closed_sim.psim.problem
     a = 1.0 / closed_sim.dt
     w = ph.quad.weights
     for j in range(ph.N):
         m = ph.local_matrix(j, a).tocsr()
-        margin = _eliminated_margins(m, ph.K, w).min()
+        exact = _eliminated_margins(m, ph.K, w)
+        d, off = _bounded_margins(m, ph.B, ph.K, w)
+        rows = np.arange(m.shape[0]) % ph.B < ph.K
+        assert np.allclose(d[rows] - off[rows], exact, rtol=0, atol=1e-12 * np.abs(d).max())
+        margin = exact.min()
         assert margin > 0
         assert certify(m, ph.n, ph.K, 1, w, np.full((ph.n, 1), margin))
         assert not certify(m, ph.n, ph.K, 1, w, np.full((ph.n, 1), margin * (1 + 1e-9)))
