@@ -47,3 +47,48 @@ def test_chip_bins_share_one_interface_operator_and_one_pattern(tmp_path):
     assert len(ph._systems._vals) == ph.N
     assert len(ph._systems._pat) == 1
     ph.release()
+
+
+def test_system_rows_renumbered_in_place_equal_the_coordinate_route(tmp_path):
+    """``BinSweeps._global_rows`` in the mesh's order renumbers the CSR's columns in
+    place (one gather, rows kept) instead of the coordinate route it took before (COO,
+    global columns, duplicates summed, CSR): every bin system of the small chip, and
+    one with a duplicate entry, come out the same CSR bit for bit (row starts, sorted
+    global columns, values), and the caller's matrix is left as it was."""
+    import scipy.sparse as sp
+
+    from fvqp.models.bte_chip.driver import ChipSimulation
+
+    case = case_variant("bte_chip_deposit.toml", tmp_path,
+                        **{"chip_layout/chip.msh": "chip_small/chip_small.msh"})
+    ph = ChipSimulation(load_case(case)).psim.problem
+    a = 1.0 / ph.time_reference if ph.time_reference else 1.0
+
+    def coordinate_route(m):
+        c = m.tocoo()
+        csr = sp.csr_matrix((c.data, (c.row, ph.bdist.global_index(c.col))),
+                            shape=(m.shape[0], ph.bdist.n_global))
+        csr.sum_duplicates()
+        csr.sort_indices()
+        return csr
+
+    mats = [ph.local_matrix(j, a) for j in range(ph.N)]
+    m0 = mats[0].tocsr()      # row 3 with its first column once more, at its end
+    at = m0.indptr[4]
+    indptr = m0.indptr.copy()
+    indptr[4:] += 1
+    dup = sp.csr_matrix((np.insert(m0.data, at, 0.25),
+                         np.insert(m0.indices, at, m0.indices[m0.indptr[3]]), indptr),
+                        shape=m0.shape)
+    assert not dup.has_canonical_format
+    for m in [*mats, dup]:
+        kept = (m.indptr.copy(), m.indices.copy(), m.data.copy())
+        got, n_global, row0 = ph._global_rows(m)
+        want = coordinate_route(m)
+        assert n_global == ph.bdist.n_global and row0 == 0
+        assert np.array_equal(got.indptr, want.indptr)
+        assert np.array_equal(got.indices, want.indices)
+        assert np.array_equal(got.data, want.data)
+        assert all(np.array_equal(x, y) for x, y in
+                   zip(kept, (m.indptr, m.indices, m.data), strict=True))
+    ph.release()

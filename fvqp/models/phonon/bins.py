@@ -157,15 +157,20 @@ class BinSweeps:
         :meth:`_solver`). ``order``: rows and columns renumbered to every rank's owned
         unknowns in that order (:meth:`_order`, :meth:`_renumbered`)."""
         bdist = bdist or self.bdist
-        m = m.tocoo()
-        if order is None:
-            rows, g = m.row, bdist.global_index(m.col)
+        if order is None:        # the rows as they are, their columns renumbered
+            m = sp.csr_matrix(m)
+            if not m.has_canonical_format:
+                m = m.copy()
+                m.sum_duplicates()
+            g = bdist.global_index(np.arange(m.shape[1]))[m.indices]
+            csr = sp.csr_matrix((m.data, g, m.indptr), shape=(m.shape[0], bdist.n_global))
         else:
+            m = m.tocoo()
             new = self._renumbered(bdist, order)
             rows = new[m.row] - (int(bdist.global_index(0)) if m.shape[0] else 0)
-            g = new[m.col]
-        csr = sp.csr_matrix((m.data, (rows, g)), shape=(m.shape[0], bdist.n_global))
-        csr.sum_duplicates()
+            csr = sp.csr_matrix((m.data, (rows, new[m.col])),
+                                shape=(m.shape[0], bdist.n_global))
+            csr.sum_duplicates()
         csr.sort_indices()
         row0 = int(bdist.global_index(0)) if m.shape[0] else 0
         return csr, bdist.n_global, row0
