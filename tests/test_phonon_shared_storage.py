@@ -54,7 +54,8 @@ def test_system_rows_renumbered_in_place_equal_the_coordinate_route(tmp_path):
     place (one gather, rows kept) instead of the coordinate route it took before (COO,
     global columns, duplicates summed, CSR): every bin system of the small chip, and
     one with a duplicate entry, come out the same CSR bit for bit (row starts, sorted
-    global columns, values), and the caller's matrix is left as it was."""
+    global columns, values), also with global numbers that reorder every row, and the
+    caller's matrix is left as it was."""
     import scipy.sparse as sp
 
     from fvqp.models.bte_chip.driver import ChipSimulation
@@ -64,10 +65,19 @@ def test_system_rows_renumbered_in_place_equal_the_coordinate_route(tmp_path):
     ph = ChipSimulation(load_case(case)).psim.problem
     a = 1.0 / ph.time_reference if ph.time_reference else 1.0
 
-    def coordinate_route(m):
+    class Reversed:
+        """Global numbers backwards: every row's columns reorder (as ghosts' do on
+        several ranks), so sorting them moves the values."""
+
+        n_global = ph.bdist.n_global
+
+        def global_index(self, local):
+            return self.n_global - 1 - np.asarray(local, dtype=np.int64)
+
+    def coordinate_route(m, bdist):
         c = m.tocoo()
-        csr = sp.csr_matrix((c.data, (c.row, ph.bdist.global_index(c.col))),
-                            shape=(m.shape[0], ph.bdist.n_global))
+        csr = sp.csr_matrix((c.data, (c.row, bdist.global_index(c.col))),
+                            shape=(m.shape[0], bdist.n_global))
         csr.sum_duplicates()
         csr.sort_indices()
         return csr
@@ -81,14 +91,22 @@ def test_system_rows_renumbered_in_place_equal_the_coordinate_route(tmp_path):
                          np.insert(m0.indices, at, m0.indices[m0.indptr[3]]), indptr),
                         shape=m0.shape)
     assert not dup.has_canonical_format
-    for m in [*mats, dup]:
-        kept = (m.indptr.copy(), m.indices.copy(), m.data.copy())
-        got, n_global, row0 = ph._global_rows(m)
-        want = coordinate_route(m)
-        assert n_global == ph.bdist.n_global and row0 == 0
-        assert np.array_equal(got.indptr, want.indptr)
-        assert np.array_equal(got.indices, want.indices)
-        assert np.array_equal(got.data, want.data)
-        assert all(np.array_equal(x, y) for x, y in
-                   zip(kept, (m.indptr, m.indices, m.data), strict=True))
+    canonical = []         # local_matrix's rows come unsorted: canonical ones too
+    for m in mats[:3]:
+        c = m.copy()
+        c.sum_duplicates()
+        assert c.has_canonical_format
+        canonical.append(c)
+    for bdist in (ph.bdist, Reversed()):
+        for m in [*mats, *canonical, dup]:
+            kept = (m.indptr.copy(), m.indices.copy(), m.data.copy())
+            got, n_global, row0 = ph._global_rows(m, bdist)
+            want = coordinate_route(m, bdist)
+            assert n_global == ph.bdist.n_global
+            assert row0 == int(bdist.global_index(0))
+            assert np.array_equal(got.indptr, want.indptr)
+            assert np.array_equal(got.indices, want.indices)
+            assert np.array_equal(got.data, want.data)
+            assert all(np.array_equal(x, y) for x, y in
+                       zip(kept, (m.indptr, m.indices, m.data), strict=True))
     ph.release()

@@ -158,10 +158,11 @@ class BinSweeps:
         unknowns in that order (:meth:`_order`, :meth:`_renumbered`)."""
         bdist = bdist or self.bdist
         if order is None:        # the rows as they are, their columns renumbered
-            m = sp.csr_matrix(m)
-            if not m.has_canonical_format:
-                m = m.copy()
-                m.sum_duplicates()
+            # a copy of the caller's matrix: sorting the renumbered rows permutes the
+            # values in place (on several ranks, where ghosts' global numbers reorder a
+            # row), which must not reach it
+            m = sp.csr_matrix(m, copy=True)
+            m.sum_duplicates()                     # (and sorts; nothing if canonical)
             g = bdist.global_index(np.arange(m.shape[1]))[m.indices]
             csr = sp.csr_matrix((m.data, g, m.indptr), shape=(m.shape[0], bdist.n_global))
         else:
