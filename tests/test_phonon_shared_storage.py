@@ -62,8 +62,9 @@ def test_system_rows_renumbered_in_place_equal_the_coordinate_route(tmp_path):
 
     case = case_variant("bte_chip_deposit.toml", tmp_path,
                         **{"chip_layout/chip.msh": "chip_small/chip_small.msh"})
-    ph = ChipSimulation(load_case(case)).psim.problem
-    a = 1.0 / ph.time_reference if ph.time_reference else 1.0
+    sim = ChipSimulation(load_case(case))
+    ph = sim.psim.problem
+    a = 1.0 / sim.dt                      # the chain's time coefficient
 
     class Reversed:
         """Global numbers backwards: every row's columns reorder (as ghosts' do on
