@@ -164,3 +164,48 @@ def test_the_chips_solver_table_reaches_its_phonon_solves(tmp_path):
     table = phonon_krylov("table", "\n[solver.petsc]\nksp_rtol = 1e-4\n")
     cli = phonon_krylov("cli", args=("-bte_chip_ksp_rtol", "1e-4"))
     assert table == cli < 0.8 * ref
+
+
+def test_the_chains_phonon_solves_restart_gmres_every_10_unless_told(tmp_path):
+    """bte_chip: the phonon bins' KSPs restart GMRES after 10 iterations
+    (``fvqp.models.bte_chip.driver.PHONON_PETSC``: the chain's transient systems, whose
+    cost is memory traffic; the phonon model keeps 200 for its steady systems), and a
+    case's ``[solver.petsc]`` and the command line under ``[solver] prefix`` still
+    override it."""
+    from petsc4py import PETSc
+
+    from conftest import case_variant
+    from fvqp.case.loader import load_case
+    from fvqp.models.bte_chip.driver import ChipSimulation
+    from fvqp.models.phonon.problem import DEFAULT_PETSC
+
+    def restart(name: str, table: str = "", cli: int | None = None) -> int:
+        (tmp_path / name).mkdir()
+        case = case_variant("bte_chip_deposit.toml", tmp_path / name,
+                            **{"chip_layout/chip.msh": "chip_small/chip_small.msh"})
+        case.write_text(case.read_text() + table)
+        db = PETSc.Options()
+        if cli is not None:        # as from the command line: before fvqp's insertions
+            db["bte_chip_ksp_gmres_restart"] = cli
+        try:
+            with options_session():
+                sim = ChipSimulation(load_case(case))
+                ph = sim.psim.problem
+                try:    # a real bin system's KSP, configured from the database
+                    ksp = ph.ksp(0, 1.0 / sim.dt).ksp
+                    ksp.setUp()
+                    out = tmp_path / name / "ksp.txt"
+                    viewer = PETSc.Viewer().createASCII(str(out), comm=ksp.getComm())
+                    ksp.view(viewer)
+                    viewer.destroy()
+                    return int(re.search(r"restart=(\d+)", out.read_text()).group(1))
+                finally:
+                    ph.release()
+        finally:
+            if cli is not None:
+                db.delValue("bte_chip_ksp_gmres_restart")
+
+    assert DEFAULT_PETSC["ksp_gmres_restart"] == 200     # the phonon model's own
+    assert restart("default") == 10
+    assert restart("table", "\n[solver.petsc]\nksp_gmres_restart = 30\n") == 30
+    assert restart("cli", cli=40) == 40
