@@ -49,19 +49,6 @@ log = logging.getLogger("fvqp.bte_chip")
 
 #: options prefix of the films' QP Newton solve (``[qp] petsc``)
 QP_PREFIX = "chip_qp_"
-#: the chain's defaults of the phonon bins' solves, over the phonon model's
-#: (:data:`fvqp.models.phonon.problem.DEFAULT_PETSC`, whose GMRES restart of 200 serves its
-#: steady systems); the case's ``[solver.petsc]`` and the command line override them.
-#: The chain's systems are transient and converge in 15-30 iterations from the last
-#: sweep's solution; their cost is memory traffic, and a basis of up to 30 vectors made
-#: the Gram-Schmidt as dear as the product and the ILU solve. GMRES(10), the same
-#: iterations (right preconditioning: the true residual at the same tolerance):
-#: 20 640 cells x 24 ordinates, 3 steps, solves 21.3 / 22.7 -> 19.0 / 20.2 s (two
-#: alternating pairs; Krylov 16.4 per bin and sweep in all); 78 710 cells x 24,
-#: 126.1 / 121.4 -> 110.5 / 109.3 s, the runs 224.8 / 219.8 -> 212.0 / 197.2 s, peak
-#: 8.34 -> 7.97 GB (Krylov 23.1 -> 23.4); the same energy imbalances
-#: (docs/theory_phonon.md, *The bins' Krylov method and preconditioner, tried*)
-PHONON_PETSC = {"ksp_gmres_restart": 10}
 
 OUTPUTS: dict[str, OutputField] = {
     **{k: PHONON_OUTPUTS[k] for k in ("phonon_energy_density", "phonon_number_density",
@@ -285,7 +272,6 @@ class ChipSimulation:
         # so -bte_chip_* did nothing and a case's [solver.petsc] reached the phonon
         # solves under a prefix no document named)
         d["solver"] = dict(d["solver"])
-        d["solver"]["petsc"] = {**PHONON_PETSC, **(d["solver"].get("petsc") or {})}
         d["phonons"] = {"branches": "effective"}
         for name, r in d["regions"].items():
             r = dict(r)

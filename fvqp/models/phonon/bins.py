@@ -35,7 +35,7 @@ from .monotone import certify
 
 log = logging.getLogger("fvqp.phonon")
 
-__all__ = ["BinSweeps", "COARSE", "SWEEP"]
+__all__ = ["BinSweeps", "COARSE", "RESTART_LIMIT", "SWEEP", "TRANSIENT_RESTART"]
 
 #: the isotropic coarse level (:meth:`BinSweeps._coarse_level`) in steady systems by
 #: default (option ``-<prefix>coarse``: 1 for every system, 0 for none). Steady states of
@@ -59,6 +59,28 @@ COARSE = True
 #: across the vector, not beside it), so the phonon sweeps took the same CPU time within
 #: 10 % at every size measured (2026-11-27, docs/theory_phonon.md)
 SWEEP = False
+#: GMRES restart of the transient systems (a time term) unless the case's options or the
+#: command line name ``ksp_gmres_restart`` (steady systems keep the options' 200): a
+#: transient solve converges in 10-30 iterations from the last step's solution, its cost
+#: is memory traffic, and a basis of up to 30 vectors made the Gram-Schmidt as dear as the
+#: product and the ILU solve. The same Krylov counts (right preconditioning: the true
+#: residual's tolerance) and the basis's memory goes too. Measured (one core, 2026-11-29,
+#: alternating pairs against 200): the chip chain at 20 640 cells x 24 ordinates, 3
+#: steps of 5 ns, solves 21.3 / 22.7 -> 19.0 / 20.2 s (16.4 Krylov per bin and sweep in
+#: all); at 78 710 cells 126.1 / 121.4 -> 110.5 / 109.3 s, the runs 224.8 / 219.8 -> 212.0
+#: / 197.2 s, peak 8.34 -> 7.97 GB (Krylov 23.1 -> 23.4); the Si block of
+#: ``benchmarks/phonon_block.py --cells 32`` (8.65e6 unknowns, 13 Krylov per solve)
+#: 2.65 / 2.77 -> 2.41 / 2.29 s per step, 952 -> 791 B per unknown; the same energy
+#: imbalances (docs/theory_phonon.md, *The bins' Krylov method and preconditioner, tried*)
+TRANSIENT_RESTART = 10
+#: ... for at most this many iterations: a solve that has not converged by then goes on
+#: from where it stopped with the options' restart, which its system keeps from then
+#: on: strong bulk scattering at long steps (the diffusive limit) stalls a short
+#: restart. A 100 um Si column at l = 0.05 um (1 um cells, 32 ordinates), one bin
+#: from zero to 1e-13: GMRES(200) 37, 98, 104, 105 iterations at steps of 1 ns, 10 ns,
+#: 100 ns, 1 us; GMRES(10) 38, 135, 685, not converged in 2 000 (LGMRES(10) 43, 126, 306,
+#: 496; GMRES(20) 37, 116, 443, 1 407)
+RESTART_LIMIT = 50
 
 
 class BinSweeps:
@@ -325,14 +347,14 @@ class BinSweeps:
             order = self._order(len(bins), a == 0)   # the system's numbering
             try:
                 if len(bins) == 1:
-                    xs[j], res[j] = _solve(ksp, b[0], None if x0 is None else x0[j],
-                                           order)
+                    xs[j], res[j] = self._solved(ksp, a, b[0],
+                                                 None if x0 is None else x0[j], order)
                     if res[j].success:
                         xs[j] = self._conserving(ksp, b[0], xs[j], bins, a_mat, order)
                 else:   # interleaved per cell: c * (m B) + i * B + k
                     x_in = None if x0 is None else self._interleave([x0[j] for j in bins])
                     bg = self._interleave(b)
-                    xg, rg = _solve(ksp, bg, x_in, order)
+                    xg, rg = self._solved(ksp, a, bg, x_in, order)
                     if rg.success:
                         xg = self._conserving(ksp, bg, xg, bins, a_mat, order)
                     xg = xg.reshape(self.n, len(bins), self.B)
@@ -355,6 +377,49 @@ class BinSweeps:
                 self.add_decay_gains(j, xs[j], gain)
         self.certified = certified
         return xs, res
+
+    def _solved(self, ksp: LinearSolver, a: float, b: np.ndarray, x0: np.ndarray | None,
+                order: np.ndarray | None):
+        """:func:`_solve` of a system of time coefficient ``a``: with the restart of
+        :data:`TRANSIENT_RESTART` where fvqp chooses it, at most :data:`RESTART_LIMIT`
+        iterations; a solve that does not converge in them goes on from where it stopped
+        with the options' restart, which the system keeps from then on (the iterations
+        add up)."""
+        short = a > 0 and self._restart_is_ours()
+        if short and not hasattr(ksp, "gmres_restart"):
+            ksp.ksp.setGMRESRestart(TRANSIENT_RESTART)
+            ksp.gmres_restart = TRANSIENT_RESTART
+        if not short or ksp.gmres_restart != TRANSIENT_RESTART:
+            return _solve(ksp, b, x0, order)
+        max_it = ksp.ksp.getTolerances()[3]
+        ksp.ksp.setTolerances(max_it=min(max_it, RESTART_LIMIT))
+        try:
+            x, res = _solve(ksp, b, x0, order)
+        finally:
+            ksp.ksp.setTolerances(max_it=max_it)
+        if res.success:
+            return x, res
+        from ...solvers.linear import option_value
+
+        ksp.gmres_restart = int(option_value(self.prefix + "ksp_gmres_restart", 200))
+        ksp.ksp.setGMRESRestart(ksp.gmres_restart)
+        self.restart_switches += 1
+        log.info("a phonon bin system did not converge in %d GMRES iterations with "
+                 "restart %d (reason %d): restart %d for it from now on", res.iterations,
+                 TRANSIENT_RESTART, res.reason, ksp.gmres_restart)
+        x, again = _solve(ksp, b, x, order)
+        return x, replace(again, iterations=res.iterations + again.iterations)
+
+    def _restart_is_ours(self) -> bool:
+        """Whether fvqp chooses the transient systems' GMRES restart: neither the case's
+        options nor the command line name ``ksp_gmres_restart``."""
+        if self._restart_ours is None:
+            from ...solvers.options import given_by_user
+
+            key = "ksp_gmres_restart"
+            self._restart_ours = key not in (self.petsc or {}) and not given_by_user(
+                self.prefix + key)
+        return self._restart_ours
 
     def _conserving(self, ksp: LinearSolver, b: np.ndarray, x: np.ndarray, bins,
                     a: float, order: np.ndarray | None) -> np.ndarray:

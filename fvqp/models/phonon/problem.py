@@ -254,6 +254,11 @@ class PhononProblem(BinSweeps):
         self.prefix = normalise_prefix(self.prefix)
         apply_options(self.prefix, {**DEFAULT_PETSC, **(self.petsc or {})})
         self._ksp: dict = {}
+        #: whether fvqp chooses the transient systems' GMRES restart (None: not yet
+        #: decided; :meth:`_restart_is_ours`), and the systems switched to the options'
+        #: restart (:data:`.bins.RESTART_LIMIT`)
+        self._restart_ours: bool | None = None
+        self.restart_switches = 0
         #: the sweep orders of the systems (:meth:`_order`, :meth:`_renumbered`), on
         #: first use
         self._orders: dict = {}

@@ -1,0 +1,127 @@
+"""The GMRES restart of the phonon bins' transient systems (fvqp/models/phonon/bins.py,
+``TRANSIENT_RESTART`` and ``RESTART_LIMIT``): 10 where fvqp chooses it (a transient
+solve converges in 10-30 iterations and its cost is memory traffic), with a switch to
+the options' 200 for a system whose solve has not converged in 50 iterations (strong
+scattering at long steps stalls a short restart); steady systems keep 200; a case's
+``[solver.petsc]`` and the command line choose it instead."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+from test_phonon_flux import COLUMN
+from test_phonon_transport import BLOCK
+
+from conftest import MESHES, case_variant
+from fvqp.case.loader import load_case
+from fvqp.solvers.options import options_session
+
+
+def _restart(ksp, out: Path) -> int:
+    """The restart of a set-up GMRES KSP, as its own view prints it (petsc4py has no
+    getter for it)."""
+    from petsc4py import PETSc
+
+    viewer = PETSc.Viewer().createASCII(str(out), comm=ksp.getComm())
+    ksp.view(viewer)
+    viewer.destroy()
+    return int(re.search(r"restart=(\d+)", out.read_text()).group(1))
+
+
+def test_transient_bins_restart_gmres_after_10_unless_told(tmp_path):
+    """After a sweep, the bin KSPs of a transient system restart after 10 iterations, in
+    the ``phonon`` model and in the chip chain; a steady system's after 200 (the
+    options'); a case's ``ksp_gmres_restart`` and the command line's win."""
+    from petsc4py import PETSc
+
+    from fvqp.models.bte_chip.driver import ChipSimulation
+    from fvqp.models.phonon.driver import PhononSimulation
+
+    def restart(name: str, table: str = "", cli: int | None = None,
+                column: bool = False, steady: bool = False) -> int:
+        (tmp_path / name).mkdir()
+        if column:
+            case = tmp_path / name / "column.toml"
+            case.write_text(COLUMN.replace("@MESHES@", str(MESHES)) + table)
+        else:
+            case = case_variant("bte_chip_deposit.toml", tmp_path / name,
+                                **{"chip_layout/chip.msh": "chip_small/chip_small.msh"})
+            case.write_text(case.read_text() + table)
+        db = PETSc.Options()
+        if cli is not None:        # as from the command line: before fvqp's insertions
+            db["bte_chip_ksp_gmres_restart"] = cli
+        try:
+            with options_session():
+                if column:
+                    ph = PhononSimulation.from_case(load_case(case)).problem
+                    a = 0.0 if steady else 1.0
+                else:
+                    sim = ChipSimulation(load_case(case))
+                    ph, a = sim.psim.problem, 1.0 / sim.dt
+                try:
+                    _, res = ph.sweep(a)
+                    assert all(r.success for r in res)
+                    return _restart(ph.ksp(0, a).ksp, tmp_path / name / "ksp.txt")
+                finally:
+                    ph.release()
+        finally:
+            if cli is not None:
+                db.delValue("bte_chip_ksp_gmres_restart")
+
+    assert restart("column", column=True) == 10
+    assert restart("column_steady", column=True, steady=True) == 200
+    assert restart("column_table", "\n[solver.petsc]\nksp_gmres_restart = 30\n",
+                   column=True) == 30
+    assert restart("chip") == 10
+    assert restart("chip_table", "\n[solver.petsc]\nksp_gmres_restart = 30\n") == 30
+    assert restart("chip_cli", cli=40) == 40
+
+
+def test_a_stalled_short_restart_goes_on_with_the_long_one(write_case):
+    """Strong bulk scattering at a long step: a 100 um Si column at l = 0.05 um, one bin,
+    a 1 us step (GMRES(10) alone did not converge in 2 000 iterations, GMRES(200) took
+    105). The first solve stops after 50 iterations with restart 10 and goes on with
+    200 (one switch), converges, and equals the solve with restart 200 throughout; the
+    next solve of the same system takes restart 200 from its start."""
+    from petsc4py import PETSc
+
+    from fvqp.models.phonon.bins import RESTART_LIMIT
+    from fvqp.models.phonon.driver import PhononSimulation
+
+    text = BLOCK.format(mesh="substrate_column", T="5 K", T0="5 K", iso="false",
+                        dec="false", bottom="bath", top="absorbing", sides="specular",
+                        bins=1, e_max="0.5 meV")
+    text = text.replace("anharmonic_decay = false", "anharmonic_decay = false\n"
+                        'mean_free_path = "0.05 um"')
+
+    def solves(name: str, cli: int | None = None):
+        db = PETSc.Options()
+        if cli is not None:
+            db["phonon_ksp_gmres_restart"] = cli
+        try:
+            with options_session():
+                sim = PhononSimulation.from_case(load_case(write_case(text, name)))
+                p = sim.problem
+                a = 1.0 / sim.units.to_internal(1e-6, "time")
+                try:
+                    runs = [p.sweep(a) for _ in range(2)]
+                    return runs, p.restart_switches
+                finally:
+                    p.release()
+        finally:
+            if cli is not None:
+                db.delValue("phonon_ksp_gmres_restart")
+
+    (first, second), switches = solves("short.toml")
+    (long1, _), kept = solves("long.toml", cli=200)
+    assert kept == 0
+    assert switches == 1
+    assert first[1][0].success and second[1][0].success
+    its = long1[1][0].iterations
+    assert its > RESTART_LIMIT                       # the case the switch is for
+    assert first[1][0].iterations <= RESTART_LIMIT + its
+    assert second[1][0].iterations == its            # restart 200 from its start
+    for x in (first[0], second[0]):
+        assert np.max(np.abs(x - long1[0])) <= 1e-10 * np.max(np.abs(long1[0]))
