@@ -164,4 +164,3 @@ def test_the_chips_solver_table_reaches_its_phonon_solves(tmp_path):
     table = phonon_krylov("table", "\n[solver.petsc]\nksp_rtol = 1e-4\n")
     cli = phonon_krylov("cli", args=("-bte_chip_ksp_rtol", "1e-4"))
     assert table == cli < 0.8 * ref
-

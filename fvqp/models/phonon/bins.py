@@ -384,15 +384,16 @@ class BinSweeps:
         :data:`TRANSIENT_RESTART` where fvqp chooses it, at most :data:`RESTART_LIMIT`
         iterations; a solve that does not converge in them goes on from where it stopped
         with the options' restart, which the system keeps from then on (the iterations
-        add up)."""
+        add up, within the options' ``ksp_max_it``; a ``ksp_max_it`` of at most
+        :data:`RESTART_LIMIT` keeps the short restart)."""
         short = a > 0 and self._restart_is_ours()
         if short and not hasattr(ksp, "gmres_restart"):
             ksp.ksp.setGMRESRestart(TRANSIENT_RESTART)
             ksp.gmres_restart = TRANSIENT_RESTART
-        if not short or ksp.gmres_restart != TRANSIENT_RESTART:
-            return _solve(ksp, b, x0, order)
         max_it = ksp.ksp.getTolerances()[3]
-        ksp.ksp.setTolerances(max_it=min(max_it, RESTART_LIMIT))
+        if not short or ksp.gmres_restart != TRANSIENT_RESTART or max_it <= RESTART_LIMIT:
+            return _solve(ksp, b, x0, order)
+        ksp.ksp.setTolerances(max_it=RESTART_LIMIT)
         try:
             x, res = _solve(ksp, b, x0, order)
         finally:
@@ -407,7 +408,11 @@ class BinSweeps:
         log.info("a phonon bin system did not converge in %d GMRES iterations with "
                  "restart %d (reason %d): restart %d for it from now on", res.iterations,
                  TRANSIENT_RESTART, res.reason, ksp.gmres_restart)
-        x, again = _solve(ksp, b, x, order)
+        ksp.ksp.setTolerances(max_it=max_it - res.iterations)   # the options' limit in all
+        try:
+            x, again = _solve(ksp, b, x, order)
+        finally:
+            ksp.ksp.setTolerances(max_it=max_it)
         return x, replace(again, iterations=res.iterations + again.iterations)
 
     def _restart_is_ours(self) -> bool:
