@@ -84,7 +84,8 @@ def test_a_stalled_short_restart_goes_on_with_the_long_one(write_case):
     a 1 us step (GMRES(10) alone did not converge in 2 000 iterations, GMRES(200) took
     105). The first solve stops after 50 iterations with restart 10 and goes on with
     200 (one switch), converges, and equals the solve with restart 200 throughout; the
-    next solve of the same system takes restart 200 from its start."""
+    next solve of the same system takes restart 200 from its start. A case's BiCGStab is
+    left alone (no cap, no switch)."""
     from petsc4py import PETSc
 
     from fvqp.models.phonon.bins import RESTART_LIMIT
@@ -96,13 +97,13 @@ def test_a_stalled_short_restart_goes_on_with_the_long_one(write_case):
     text = text.replace("anharmonic_decay = false", "anharmonic_decay = false\n"
                         'mean_free_path = "0.05 um"')
 
-    def solves(name: str, cli: int | None = None):
+    def solves(name: str, cli: int | None = None, table: str = ""):
         db = PETSc.Options()
         if cli is not None:
             db["phonon_ksp_gmres_restart"] = cli
         try:
             with options_session():
-                sim = PhononSimulation.from_case(load_case(write_case(text, name)))
+                sim = PhononSimulation.from_case(load_case(write_case(text + table, name)))
                 p = sim.problem
                 a = 1.0 / sim.units.to_internal(1e-6, "time")
                 try:
@@ -115,6 +116,8 @@ def test_a_stalled_short_restart_goes_on_with_the_long_one(write_case):
                 db.delValue("phonon_ksp_gmres_restart")
 
     (first, second), switches = solves("short.toml")
+    # another Krylov method: neither the short restart nor its cap and switch
+    assert solves("bcgs.toml", table='\n[solver.petsc]\nksp_type = "bcgs"\n')[1] == 0
     (long1, _), kept = solves("long.toml", cli=200)
     assert kept == 0
     assert switches == 1

@@ -386,7 +386,7 @@ class BinSweeps:
         with the options' restart, which the system keeps from then on (the iterations
         add up, within the options' ``ksp_max_it``; a ``ksp_max_it`` of at most
         :data:`RESTART_LIMIT` keeps the short restart)."""
-        short = a > 0 and self._restart_is_ours()
+        short = a > 0 and self._restart_is_ours() and ksp.ksp.getType() == "gmres"
         if short and not hasattr(ksp, "gmres_restart"):
             ksp.ksp.setGMRESRestart(TRANSIENT_RESTART)
             ksp.gmres_restart = TRANSIENT_RESTART
@@ -417,7 +417,8 @@ class BinSweeps:
 
     def _restart_is_ours(self) -> bool:
         """Whether fvqp chooses the transient systems' GMRES restart: neither the case's
-        options nor the command line name ``ksp_gmres_restart``."""
+        options nor the command line name ``ksp_gmres_restart`` (and the KSP is GMRES:
+        :meth:`_solved`)."""
         if self._restart_ours is None:
             from ...solvers.options import given_by_user
 
