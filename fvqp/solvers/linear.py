@@ -9,6 +9,7 @@ under the prefix, then ``setFromOptions`` last so the command line wins
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 
 import numpy as np
@@ -18,6 +19,8 @@ from .result import LinearSolveResult
 
 __all__ = ["COMPACT_FGMRES_RESTART", "LinearSolver", "csr_matrix", "operator_solver",
            "option_value"]
+
+log = logging.getLogger("fvqp.solvers")
 
 #: FGMRES restart length of the solves whose vectors are the whole state (the coupled bte
 #: sweep path, bte_chip's films, transport's condensed solve): PETSc's FGMRES starts with
@@ -162,6 +165,21 @@ class LinearSolver:
         self._res = None
         #: Krylov iterations of all solves (at least 1 per solve)
         self.iterations = 0
+        #: :meth:`use_short_restart`'s ``(restart, limit, fallback)``, None without; and
+        #: whether the solver has switched to ``fallback``
+        self._short: tuple[int, int, int] | None = None
+        self.restart_switched = False
+
+    def use_short_restart(self, restart: int, limit: int, fallback: int) -> None:
+        """GMRES restarted after ``restart`` iterations, for at most ``limit`` iterations
+        of a solve (:meth:`solve_from`): a solve not converged by then goes on from its
+        iterate with the restart ``fallback``, which this solver keeps from then on (the
+        iterations add up, within the KSP's ``max_it``; a ``max_it`` of at most
+        ``limit`` keeps the short restart without a cap). Only a GMRES KSP; set once (a
+        later call changes nothing)."""
+        if self._short is None and self.ksp.getType() == "gmres":
+            self.ksp.setGMRESRestart(restart)
+            self._short = (restart, limit, fallback)
 
     def set_operators(self, mat=None) -> None:
         """Tell the KSP that the matrix values changed (refactor the preconditioner)."""
@@ -183,12 +201,37 @@ class LinearSolver:
         if x0 is not None:
             self._sol.setArray(x0)
         self.ksp.setInitialGuessNonzero(x0 is not None)
+        max_it = self.ksp.getTolerances()[3]
+        if self._short is None or self.restart_switched or max_it <= self._short[1]:
+            res = self._solve_in_place()
+            return self._sol.getArray().copy(), res
+        restart, limit, fallback = self._short
+        try:             # the short restart for at most ``limit`` iterations
+            self.ksp.setTolerances(max_it=limit)
+            res = self._solve_in_place()
+            if res.success:
+                return self._sol.getArray().copy(), res
+            self.ksp.setGMRESRestart(fallback)
+            self.restart_switched = True
+            log.info("%sGMRES did not converge in %d iterations with restart %d (reason "
+                     "%d): restart %d for this system from now on", self.ksp.getOptionsPrefix(),
+                     res.iterations, restart, res.reason, fallback)
+            self.ksp.setInitialGuessNonzero(True)        # on from where it stopped
+            self.ksp.setTolerances(max_it=max_it - res.iterations)
+            again = self._solve_in_place()
+        finally:
+            self.ksp.setTolerances(max_it=max_it)
+        return self._sol.getArray().copy(), LinearSolveResult(
+            again.reason, res.iterations + again.iterations, again.residual_norm)
+
+    def _solve_in_place(self) -> LinearSolveResult:
+        """One KSP solve of ``_rhs`` into ``_sol`` (its initial guess as set)."""
         self.ksp.solve(self._rhs, self._sol)
         res = LinearSolveResult(int(self.ksp.getConvergedReason()),
                                 int(self.ksp.getIterationNumber()),
                                 float(self.ksp.getResidualNorm()))
         self.iterations += max(res.iterations, 1)
-        return self._sol.getArray().copy(), res
+        return res
 
     def destroy(self) -> None:
         """Free the KSP, its factorisations and the matrix."""

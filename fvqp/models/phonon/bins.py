@@ -380,45 +380,24 @@ class BinSweeps:
 
     def _solved(self, ksp: LinearSolver, a: float, b: np.ndarray, x0: np.ndarray | None,
                 order: np.ndarray | None):
-        """:func:`_solve` of a system of time coefficient ``a``: with the restart of
-        :data:`TRANSIENT_RESTART` where fvqp chooses it, at most :data:`RESTART_LIMIT`
-        iterations; a solve that does not converge in them goes on from where it stopped
-        with the options' restart, which the system keeps from then on (the iterations
-        add up, within the options' ``ksp_max_it``; a ``ksp_max_it`` of at most
-        :data:`RESTART_LIMIT` keeps the short restart)."""
-        short = a > 0 and self._restart_is_ours() and ksp.ksp.getType() == "gmres"
-        if short and not hasattr(ksp, "gmres_restart"):
-            ksp.ksp.setGMRESRestart(TRANSIENT_RESTART)
-            ksp.gmres_restart = TRANSIENT_RESTART
-        max_it = ksp.ksp.getTolerances()[3]
-        if not short or ksp.gmres_restart != TRANSIENT_RESTART or max_it <= RESTART_LIMIT:
-            return _solve(ksp, b, x0, order)
-        ksp.ksp.setTolerances(max_it=RESTART_LIMIT)
-        try:
-            x, res = _solve(ksp, b, x0, order)
-        finally:
-            ksp.ksp.setTolerances(max_it=max_it)
-        if res.success:
-            return x, res
-        from ...solvers.linear import option_value
+        """:func:`_solve` of a system of time coefficient ``a``, a transient one with the
+        short restart of :data:`TRANSIENT_RESTART` for at most :data:`RESTART_LIMIT`
+        iterations where fvqp chooses the restart, the options' restart after
+        (:meth:`fvqp.solvers.linear.LinearSolver.use_short_restart`; counted in
+        :attr:`restart_switches`)."""
+        if a > 0 and self._restart_is_ours():
+            from .problem import DEFAULT_PETSC
 
-        ksp.gmres_restart = int(option_value(self.prefix + "ksp_gmres_restart", 200))
-        ksp.ksp.setGMRESRestart(ksp.gmres_restart)
-        self.restart_switches += 1
-        log.info("a phonon bin system did not converge in %d GMRES iterations with "
-                 "restart %d (reason %d): restart %d for it from now on", res.iterations,
-                 TRANSIENT_RESTART, res.reason, ksp.gmres_restart)
-        ksp.ksp.setTolerances(max_it=max_it - res.iterations)   # the options' limit in all
-        try:
-            x, again = _solve(ksp, b, x, order)
-        finally:
-            ksp.ksp.setTolerances(max_it=max_it)
-        return x, replace(again, iterations=res.iterations + again.iterations)
+            ksp.use_short_restart(TRANSIENT_RESTART, RESTART_LIMIT,
+                                  DEFAULT_PETSC["ksp_gmres_restart"])
+        before = ksp.restart_switched
+        out = _solve(ksp, b, x0, order)
+        self.restart_switches += ksp.restart_switched and not before
+        return out
 
     def _restart_is_ours(self) -> bool:
         """Whether fvqp chooses the transient systems' GMRES restart: neither the case's
-        options nor the command line name ``ksp_gmres_restart`` (and the KSP is GMRES:
-        :meth:`_solved`)."""
+        options nor the command line name ``ksp_gmres_restart``."""
         if self._restart_ours is None:
             from ...solvers.options import given_by_user
 
