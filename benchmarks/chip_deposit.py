@@ -226,6 +226,10 @@ def report(args, s: dict, label: str) -> dict:
     sweep = s["phonon_linear_iterations"] / max(1, sw * s["phonon_nodes"])
     print(f"[{label}] Krylov per phonon bin per sweep {sweep:.1f} (per step {per_bin:.1f}); "
           f"QP Newton {s['qp_newton_iterations']}, QP Krylov {s['qp_linear_iterations']}")
+    print(f"[{label}] phonon bin systems: {s['phonon_systems_factored']} factored, "
+          f"{s['phonon_systems_kept_factor']} on a kept factor "
+          f"({s['phonon_kept_factor_failures']} of them went on with their own); "
+          f"{s['phonon_restart_switches']} GMRES restart switches")
     if "qp_preconditioner_builds" in s:
         cpu = s["qp_preconditioner_cpu_s"]
         print(f"[{label}] QP preconditioner: {s['qp_preconditioner_builds']} builds "

@@ -272,6 +272,18 @@ def sum_in_place(comm, *arrays: np.ndarray) -> None:
         mpi.Allreduce(MPI.IN_PLACE, a, op=MPI.SUM)
 
 
+def max_in_place(comm, *arrays: np.ndarray) -> None:
+    """The elementwise maximum of each contiguous array over the ranks of ``comm`` (a
+    PETSc communicator), in place."""
+    if comm.getSize() == 1:
+        return
+    from mpi4py import MPI
+
+    mpi = comm.tompi4py()
+    for a in arrays:
+        mpi.Allreduce(MPI.IN_PLACE, a, op=MPI.MAX)
+
+
 def allgather_concat(comm, values: np.ndarray) -> np.ndarray:
     """The per-rank arrays ``values`` of ``comm`` concatenated in rank order, on every
     rank."""

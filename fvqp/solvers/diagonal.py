@@ -8,8 +8,11 @@ entry): the systems of one sparsity pattern (the phonon bins of a chip: one patt
 all energies) share its row starts and column indices, one PETSc AIJ matrix and one KSP
 (with its Krylov vectors and factorisation). Before a solve the system's values, with the
 shift added on the diagonal, are written into that matrix (``MatSetValuesCSR``, the
-pattern unchanged) and the preconditioner is set up anew. A shift of zero gives the
-system's own values exactly. The memory of the cached systems is their values, not a
+pattern unchanged) and the preconditioner is set up anew — unless the caller allows a
+*kept factor*: the systems of one KSP that differ from the one its preconditioner was
+set up with by little more than a scale keep that preconditioner
+(:meth:`ShiftedSystems.solver`'s ``reuse_spread``). A shift of zero gives the system's
+own values exactly. The memory of the cached systems is their values, not a
 PETSc matrix each (2026-11-23: 110 -> ~60 bytes per phonon unknown on the chip layout
 with 24 ordinates, ``benchmarks/chip_deposit.py --memory``).
 """
@@ -22,7 +25,7 @@ from collections.abc import Callable
 import numpy as np
 import scipy.sparse as sp
 
-from ..parallel.distribution import allgather_objects
+from ..parallel.distribution import allgather_objects, max_in_place
 from .linear import LinearSolver
 
 __all__ = ["ShiftedSystems"]
@@ -44,6 +47,15 @@ class ShiftedSystems:
         self._vals: dict = {}     # key -> (pattern id, values)
         self._pat: dict = {}      # pattern id -> _SharedMatrix (Mat, work, order, dpos)
         self._ksp: dict = {}      # (pattern id, with a PC context) -> LinearSolver
+        # per KSP: the diagonal its preconditioner was set up with, that of the system
+        # handed out last, and its kept-preconditioner failures when it was handed out
+        self._factored: dict = {}
+        self._last: dict = {}
+        #: systems handed out with the kept preconditioner, and with one set up anew;
+        #: the solves that failed with a kept one (of released KSPs: :meth:`failures`)
+        self.kept = 0
+        self.refactored = 0
+        self._failed = 0
 
     def _add(self, key, csr: sp.csr_matrix, n_global: int, row0: int) -> None:
         """Cache the values of ``csr`` (owned rows, global sorted columns) under its
@@ -67,14 +79,25 @@ class ShiftedSystems:
         self._vals[key] = (pid, csr.data[self._pat[pid].order])
 
     def solver(self, key, build: Callable, shift: np.ndarray | None,
-               pc_context: Callable | None = None) -> LinearSolver:
-        """The KSP of the system ``key`` with ``shift`` (owned rows; None: 0) added to
+               pc_context: Callable | None = None, reuse_spread: float = 0.0
+               ) -> LinearSolver:
+        r"""The KSP of the system ``key`` with ``shift`` (owned rows; None: 0) added to
         its own diagonal. ``build()`` returns the system once: its owned rows (scipy CSR,
         global sorted column indices), the global size and the first owned row's global
         index. ``pc_context()``: a Python preconditioner context (e.g. a
         :class:`~fvqp.solvers.twolevel.TwoLevelPC`, set up anew with every system's
         values) for the KSP of the pattern; the systems of one pattern with and without
-        one have a KSP each."""
+        one have a KSP each.
+
+        ``reuse_spread`` > 0: the KSP keeps the preconditioner it was last set up with
+        (:meth:`~fvqp.solvers.linear.LinearSolver.keep_preconditioner`) when this
+        system's diagonal is that one's up to a scale within this relative spread,
+        :math:`\max_i q_i/\min_i q_i - 1 \le` ``reuse_spread`` with
+        :math:`q_i = d_i/d^{\rm factored}_i > 0` over every row of every rank (a
+        preconditioner scaled by a constant gives the same Krylov iterates; the
+        diagonal carries the rates that differ between such systems). Else, at 0, and
+        with a ``pc_context`` (whose own solvers would not see the flag), it is set up
+        anew for this system. Collective."""
         if key not in self._vals:
             self._add(key, *build())
         pid, vals = self._vals[key]
@@ -91,10 +114,45 @@ class ShiftedSystems:
                                           pc_context())
         s = self._ksp[kid]
         s.set_operators(mat)
+        s.keep_preconditioner(self._keeps(kid, s, sm, 0.0 if pc_context is not None
+                                          else reuse_spread))
         return s
 
+    def _keeps(self, kid, s: LinearSolver, sm: _SharedMatrix, spread: float) -> bool:
+        """Whether the KSP ``s`` of ``kid`` keeps its preconditioner for the values now in
+        ``sm`` (:meth:`solver`); records the diagonal a new one is set up with."""
+        d = sm.work[sm.dpos]
+        if kid in self._last and s.kept_failures != self._last[kid][1]:
+            self._factored[kid] = self._last[kid][0]   # set up anew after a failure
+        self._last[kid] = (d.copy(), s.kept_failures)
+        ref = self._factored.get(kid)
+        keep = False
+        if spread > 0 and ref is not None:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                q = d / ref
+            # [max q, -min q] over the ranks (an empty rank: -inf, -inf); inf where a
+            # ratio is not finite
+            ext = np.array([q.max(initial=-np.inf), -q.min(initial=np.inf)])
+            if not np.isfinite(q).all():
+                ext[:] = np.inf
+            max_in_place(self.comm, ext)
+            hi, lo = ext[0], -ext[1]
+            keep = bool(np.isfinite(ext).all() and lo > 0 and hi / lo - 1 <= spread)
+        if keep:
+            self.kept += 1
+        else:
+            self._factored[kid] = d.copy()
+            self.refactored += 1
+        return keep
+
+    def failures(self) -> int:
+        """Solves that failed with a kept preconditioner and went on with one set up
+        anew (:meth:`~fvqp.solvers.linear.LinearSolver.solve_from`), so far."""
+        return self._failed + sum(s.kept_failures for s in self._ksp.values())
+
     def release(self) -> None:
-        """Destroy the KSPs and the matrices; forget the values."""
+        """Destroy the KSPs and the matrices; forget the values (the counters stay)."""
+        self._failed = self.failures()
         for s in self._ksp.values():
             s.destroy()
         for p in self._pat.values():
@@ -102,6 +160,8 @@ class ShiftedSystems:
         self._ksp.clear()
         self._pat.clear()
         self._vals.clear()
+        self._factored.clear()
+        self._last.clear()
 
 
 def _has_diagonal(csr: sp.csr_matrix, row0: int) -> bool:

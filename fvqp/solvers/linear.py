@@ -169,6 +169,10 @@ class LinearSolver:
         #: whether the solver has switched to ``fallback``
         self._short: tuple[int, int, int] | None = None
         self.restart_switched = False
+        #: whether the next solves keep the preconditioner as last set up
+        #: (:meth:`keep_preconditioner`), and how many solves failed with a kept one
+        self._kept = False
+        self.kept_failures = 0
 
     def use_short_restart(self, restart: int, limit: int, fallback: int) -> None:
         """GMRES restarted after ``restart`` iterations, for at most ``limit`` iterations
@@ -180,6 +184,24 @@ class LinearSolver:
         if self._short is None and self.ksp.getType() == "gmres":
             self.ksp.setGMRESRestart(restart)
             self._short = (restart, limit, fallback)
+
+    def keep_preconditioner(self, keep: bool) -> None:
+        """Solve the next systems with the preconditioner as it was last set up
+        (``keep``), although :meth:`set_operators` says the operator's values changed
+        (PETSc's ``PCSetReusePreconditioner``; the operator of the product stays the new
+        one, so a solve still meets its tolerance, in more iterations if the kept
+        preconditioner fits it less well). ``False``: set up anew at the next solve. A
+        solve that fails with a kept preconditioner goes on from its iterate with one
+        set up anew (:meth:`solve_from`, counted in :attr:`kept_failures`)."""
+        pc = self.ksp.getPC()
+        pc.setReusePreconditioner(bool(keep))
+        # PETSc hands the flag on to block Jacobi's and ASM's block solvers only when it
+        # applies them, after it has set them up for the solve: without their own flag
+        # the first solve after a change factors the blocks anew, and the first after a
+        # kept one keeps them (2026-11-29, PETSc 3.26)
+        for sub in _block_solvers(pc):
+            sub.getPC().setReusePreconditioner(bool(keep))
+        self._kept = bool(keep)
 
     def set_operators(self, mat=None) -> None:
         """Tell the KSP that the matrix values changed (refactor the preconditioner)."""
@@ -196,28 +218,54 @@ class LinearSolver:
                    ) -> tuple[np.ndarray, LinearSolveResult]:
         """:math:`A^{-1} b` starting from ``x0`` (zero if None); returns the owned
         solution and the outcome (no exception: the caller decides what a failure
-        means)."""
+        means).
+
+        Two second chances, each from the failed solve's iterate (from ``x0`` if that is
+        not finite): with :meth:`use_short_restart`, a solve not converged in its
+        ``limit`` iterations goes on with the ``fallback`` restart (within the KSP's
+        ``max_it`` in all); with :meth:`keep_preconditioner`, a solve that fails with the
+        kept preconditioner goes on with one set up anew for this operator (a fresh
+        ``max_it``: the kept preconditioner's iterations are not charged to the
+        system's own). The outcome's iterations are those of both attempts."""
         self._rhs.setArray(b)
         if x0 is not None:
             self._sol.setArray(x0)
         self.ksp.setInitialGuessNonzero(x0 is not None)
         max_it = self.ksp.getTolerances()[3]
-        if self._short is None or self.restart_switched or max_it <= self._short[1]:
+        short = (self._short is not None and not self.restart_switched
+                 and max_it > self._short[1])
+        if not (short or self._kept):
             res = self._solve_in_place()
             return self._sol.getArray().copy(), res
-        restart, limit, fallback = self._short
-        try:             # the short restart for at most ``limit`` iterations
-            self.ksp.setTolerances(max_it=limit)
+        start = None if x0 is None else np.array(x0, copy=True)
+        try:
+            if short:    # the short restart for at most ``limit`` iterations
+                self.ksp.setTolerances(max_it=self._short[1])
             res = self._solve_in_place()
             if res.success:
                 return self._sol.getArray().copy(), res
-            self.ksp.setGMRESRestart(fallback)
-            self.restart_switched = True
-            log.info("%sGMRES did not converge in %d iterations with restart %d (reason "
-                     "%d): restart %d for this system from now on", self.ksp.getOptionsPrefix(),
-                     res.iterations, restart, res.reason, fallback)
+            prefix, budget = self.ksp.getOptionsPrefix(), max_it - res.iterations
+            if short:
+                restart, _, fallback = self._short
+                self.ksp.setGMRESRestart(fallback)
+                self.restart_switched = True
+                log.info("%sGMRES did not converge in %d iterations with restart %d "
+                         "(reason %d): restart %d for this system from now on", prefix,
+                         res.iterations, restart, res.reason, fallback)
+            if self._kept:
+                self.keep_preconditioner(False)
+                self.kept_failures += 1
+                budget = max_it
+                log.info("%sthe kept preconditioner did not converge in %d iterations "
+                         "(reason %d): set up anew for this system", prefix,
+                         res.iterations, res.reason)
+            if not np.isfinite(self._sol.getArray()).all():    # on from the start
+                if start is None:
+                    self._sol.zeroEntries()
+                else:
+                    self._sol.setArray(start)
             self.ksp.setInitialGuessNonzero(True)        # on from where it stopped
-            self.ksp.setTolerances(max_it=max_it - res.iterations)
+            self.ksp.setTolerances(max_it=max(budget, 1))
             again = self._solve_in_place()
         finally:
             self.ksp.setTolerances(max_it=max_it)
@@ -249,6 +297,19 @@ class LinearSolver:
         self._sol.setArray(x)
         a.mult(self._sol, self._res)
         return b - self._res.getArray()
+
+
+def _block_solvers(pc) -> list:
+    """The block solvers of a set-up block-Jacobi or additive-Schwarz PC, else none."""
+    from petsc4py import PETSc
+
+    kind = pc.getType()
+    if kind not in ("bjacobi", "asm"):
+        return []
+    try:
+        return list(pc.getBJacobiSubKSP() if kind == "bjacobi" else pc.getASMSubKSP())
+    except PETSc.Error:   # not set up yet: its first set-up factors the blocks anyway
+        return []
 
 
 class _Action:

@@ -371,6 +371,7 @@ def march(sim, writer, out_dir: str, max_steps=None, resume: bool = False) -> di
             **preconditioner_counts(chain.films.jacobian.preconditioner), **steps,
             "t_end_s": u.to_si(m.time(done), "time"), "dt_s": u.to_si(dt, "time"),
             "phonon_linear_iterations": int(sum(m.its)),
+            **{f"phonon_{k}": v for k, v in p.solver_counts().items()},
             "qp_newton_iterations": chain.newton, "qp_linear_iterations": chain.linear,
             "coupling": chain.coupling, "coupled_iterations": chain.iterations,
             "coupled_start_sweeps": chain.predictor_sweeps,

@@ -35,7 +35,8 @@ from .monotone import certify
 
 log = logging.getLogger("fvqp.phonon")
 
-__all__ = ["BinSweeps", "COARSE", "RESTART_LIMIT", "SWEEP", "TRANSIENT_RESTART"]
+__all__ = ["BinSweeps", "COARSE", "FACTOR_SPREAD", "RESTART_LIMIT", "SWEEP",
+           "TRANSIENT_RESTART"]
 
 #: the isotropic coarse level (:meth:`BinSweeps._coarse_level`) in steady systems by
 #: default (option ``-<prefix>coarse``: 1 for every system, 0 for none). Steady states of
@@ -81,6 +82,24 @@ TRANSIENT_RESTART = 10
 #: 100 ns, 1 us; GMRES(10) 38, 135, 685, not converged in 2 000 (LGMRES(10) 43, 126, 306,
 #: 496; GMRES(20) 37, 116, 443, 1 407)
 RESTART_LIMIT = 50
+#: the transient systems solved by one shared KSP with per-cell rates on the diagonal
+#: (:meth:`BinSweeps._shifted`: the chip chain's bins) keep the block-Jacobi ILU factor
+#: of an earlier bin while their diagonal is that bin's up to a scale within this
+#: relative spread (:class:`fvqp.solvers.diagonal.ShiftedSystems`; option
+#: ``-<prefix>factor_spread``, 0: every system factored for itself): a bin's system is
+#: nearly an earlier one's times the ratio of their densities of states, and a
+#: preconditioner scaled by a constant gives the same iterates. The chip chain at 20 640
+#: cells x 24 ordinates, the ratio spreads to the highest bin's diagonal: 0.02-0.125 for
+#: the bins above the films' pair-breaking edge, 0.59 below it, where the films' rates
+#: are off; below it the bins are the first of them scaled (spread < 1e-6). Iterations
+#: per bin and sweep with a factor of their own, with the highest bin's for all, with
+#: this rule (2 factorisations per sweep instead of 14): 16.4, 17.8, 16.5. Measured (one
+#: core, 3 steps of 5 ns, alternating against a factor per bin, 2026-11-29): 20 640 cells
+#: x 24 ordinates, solves 19.8 / 20.2 / 22.1 -> 18.0 / 16.3 / 18.5 s; 78 710 cells
+#: 113.0 -> 99.5 s, the run 206.2 -> 191.3 s (Krylov 23.4 both). PETSc's block Jacobi
+#: hands the kept flag on to its blocks only when it applies them, so
+#: :meth:`fvqp.solvers.linear.LinearSolver.keep_preconditioner` sets it on them too
+FACTOR_SPREAD = 0.25
 
 
 class BinSweeps:
@@ -250,7 +269,17 @@ class BinSweeps:
         shift = self._extra_diagonal(bins, extra)
         return self._systems.solver((gi, a), build,
                                     shift if order is None else shift[order],
-                                    self._coarse_factory(len(bins), a == 0))
+                                    self._coarse_factory(len(bins), a == 0),
+                                    self._factor_spread() if a > 0 else 0.0)
+
+    def _factor_spread(self) -> float:
+        """:data:`FACTOR_SPREAD` or ``-<prefix>factor_spread`` (read once)."""
+        if self._spread is None:
+            from ...solvers.linear import option_value
+
+            self._spread = max(float(option_value(self.prefix + "factor_spread",
+                                                  float(FACTOR_SPREAD))), 0.0)
+        return self._spread
 
     def _kept_coefficient(self, gi: int, a: float, extra: np.ndarray):
         r"""The time coefficient whose system of group ``gi`` is solved for ``a``, and the
@@ -300,6 +329,17 @@ class BinSweeps:
         c = np.where(g[:, :, None] > 0, c, 0.0)
         self._decay_coupling = np.nan_to_num(c, nan=0.0, posinf=np.inf).max(axis=0)
         return self._decay_coupling
+
+    def solver_counts(self) -> dict:
+        """What the bins' solvers did, so far: the systems of :meth:`_shifted` factored
+        (``systems_factored``) and solved on a kept factor (``systems_kept_factor``,
+        :data:`FACTOR_SPREAD`), the solves that failed on a kept factor and went on
+        with their own (``kept_factor_failures``), and the transient systems switched
+        to the options' GMRES restart (``restart_switches``, :data:`RESTART_LIMIT`)."""
+        sy = self._systems
+        return {"systems_factored": sy.refactored, "systems_kept_factor": sy.kept,
+                "kept_factor_failures": sy.failures(),
+                "restart_switches": self.restart_switches}
 
     def release(self) -> None:
         """Destroy the cached solvers."""

@@ -156,7 +156,8 @@ def march(sim, writer, out_dir: str, max_steps=None, resume: bool = False) -> di
     return {"status": end.status, "message": end.message, "steady": False,
             "steps": end.done, "t_end_s": u.to_si(end.done * dt, "time"),
             "dt_s": u.to_si(dt, "time"), "linear_iterations": int(sum(m.its)),
-            "max_linear_iterations": int(max(m.its or [0])), "E_phonon_J": E1 * eu,
+            "max_linear_iterations": int(max(m.its or [0])),
+            "restart_switches": p.restart_switches, "E_phonon_J": E1 * eu,
             "energy_J": {"initial": m.E0 * eu, "final": E1 * eu, **named,
                          "imbalance": e_imb},
             "energy_imbalance_J": e_imb}

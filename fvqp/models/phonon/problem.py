@@ -259,6 +259,8 @@ class PhononProblem(BinSweeps):
         #: restart (:data:`.bins.RESTART_LIMIT`)
         self._restart_ours: bool | None = None
         self.restart_switches = 0
+        #: :data:`.bins.FACTOR_SPREAD` or its option (None: not yet read)
+        self._spread: float | None = None
         #: the sweep orders of the systems (:meth:`_order`, :meth:`_renumbered`), on
         #: first use
         self._orders: dict = {}
