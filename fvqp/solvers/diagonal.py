@@ -145,6 +145,13 @@ class ShiftedSystems:
             self.refactored += 1
         return keep
 
+    def forget_factors(self) -> None:
+        """The next system of every KSP is factored for itself (``reuse_spread``
+        compares with no earlier one): a round of solves that starts with this
+        depends on no earlier round, so that a run resumed between rounds solves the
+        systems of the uninterrupted run with the same preconditioners."""
+        self._factored.clear()
+
     def failures(self) -> int:
         """Solves that failed with a kept preconditioner and went on with one set up
         anew (:meth:`~fvqp.solvers.linear.LinearSolver.solve_from`), so far."""

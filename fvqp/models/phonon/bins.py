@@ -93,7 +93,9 @@ RESTART_LIMIT = 50
 #: the bins above the films' pair-breaking edge, 0.59 below it, where the films' rates
 #: are off; below it the bins are the first of them scaled (spread < 1e-6). Iterations
 #: per bin and sweep with a factor of their own, with the highest bin's for all, with
-#: this rule (2 factorisations per sweep instead of 14): 16.4, 17.8, 16.5. Measured (one
+#: this rule (2 factorisations per sweep instead of 14): 16.4, 17.8, 16.5. Every sweep
+#: factors its first system (a sweep depends on no earlier one: a resumed run solves with
+#: the preconditioners of the uninterrupted one). Measured (one
 #: core, 3 steps of 5 ns, alternating against a factor per bin, 2026-11-29): 20 640 cells
 #: x 24 ordinates, solves 19.8 / 20.2 / 22.1 -> 18.0 / 16.3 / 18.5 s; 78 710 cells
 #: 113.0 -> 99.5 s, the run 206.2 -> 191.3 s (Krylov 23.4 both). PETSc's block Jacobi
@@ -362,6 +364,7 @@ class BinSweeps:
         gain = np.zeros((self.N, self.n, self.K) if self.decay_kernels else (self.N, self.n))
         res = [None] * self.N
         certified = extra is not None and self.reuse
+        self._systems.forget_factors()    # the sweep's first system factored for itself
         for gi in self.sweep_order():
             bins = self.groups[gi]
             b = [self.rhs(j, None if hist is None else hist[j],
