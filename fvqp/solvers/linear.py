@@ -204,7 +204,8 @@ class LinearSolver:
         self._kept = bool(keep)
 
     def set_operators(self, mat=None) -> None:
-        """Tell the KSP that the matrix values changed (refactor the preconditioner)."""
+        """Tell the KSP that the matrix values changed (the preconditioner is set up
+        anew at the next solve, unless :meth:`keep_preconditioner` keeps it)."""
         self.ksp.setOperators(self.mat if mat is None else mat)
 
     def solve(self, b: np.ndarray) -> np.ndarray:
@@ -237,7 +238,7 @@ class LinearSolver:
         if not (short or self._kept):
             res = self._solve_in_place()
             return self._sol.getArray().copy(), res
-        start = None if x0 is None else np.array(x0, copy=True)
+        start = x0           # the caller's array: the solves write into ``_sol`` only
         try:
             if short:    # the short restart for at most ``limit`` iterations
                 self.ksp.setTolerances(max_it=self._short[1])
