@@ -8,6 +8,10 @@
     python benchmarks/chip_deposit.py --mesh layout --microsecond 1e-2,0.1 [--reference R]
         (to 1 us: the fixed 5 ns steps against adaptive steps at each rtol, the errors
          against an adaptive run at rtol R, and the target extrapolated from each)
+    python benchmarks/chip_deposit.py --factor [--mesh-file M] [--steps N] ...
+        (a block-Jacobi ILU factor per phonon bin system against the factor kept across
+         the bins of a sweep, ``fvqp.models.phonon.bins.FACTOR_SPREAD``, in the same
+         process: phonon solves, factorisations, Krylov counts, answers and ratios)
     python benchmarks/chip_deposit.py --coarse [--mesh-file M] [--steps N] [--rtol R]
         (the films' global coarse level, ``[qp] coarse``, solved exactly and inexactly
          in the same process: their costs, Krylov counts, answers and ratios)
@@ -364,9 +368,47 @@ def coarse(args) -> None:
               f"(relative {abs(v - w) / max(abs(v), 1e-300):.1e})")
 
 
+def factor(args) -> None:
+    """``--factor``: the phonon bin systems with a factor each (``-bte_chip_factor_spread
+    0``, the path before 2026-11-29) and with the kept factor (the default), in that
+    order in one process: the phonon solves' seconds, the factorisations and Krylov
+    counts, the answers' agreement and the ratios."""
+    from petsc4py import PETSc
+
+    db, key = PETSc.Options(), "bte_chip_factor_spread"
+    db[key] = 0
+    try:
+        own = run_once(args, reuse=True)
+    finally:
+        db.delValue(key)
+    kept = run_once(args, reuse=True)
+    if own is None:
+        return
+    ro, rk = report(args, own, "factor per bin"), report(args, kept, "kept factor")
+    so, sk = own["phonon_seconds"]["solve"], kept["phonon_seconds"]["solve"]
+    sweeps = ro["phonon_s_per_unknown_sweep"] / rk["phonon_s_per_unknown_sweep"]
+    print(f"phonon solves: factor per bin {so:.2f} s, kept factor {sk:.2f} s: "
+          f"{so / sk:.2f}x; phonon sweeps {sweeps:.2f}x per unknown and sweep; run "
+          f"{own['wall_time_s'] / kept['wall_time_s']:.2f}x")
+    print(f"factorisations {own['phonon_systems_factored']} -> "
+          f"{kept['phonon_systems_factored']} ({kept['phonon_systems_kept_factor']} systems "
+          f"on a kept factor, {kept['phonon_kept_factor_failures']} went on with their "
+          f"own); Krylov {own['phonon_linear_iterations']} -> "
+          f"{kept['phonon_linear_iterations']} "
+          f"({kept['phonon_linear_iterations'] / max(own['phonon_linear_iterations'], 1):.3f}x)")
+    for k, v in own["qp_excess_by_region"].items():
+        w = kept["qp_excess_by_region"][k]
+        print(f"excess QPs {k}: factor per bin {v:.12e}, kept {w:.12e} "
+              f"(relative {abs(v - w) / max(abs(v), 1e-300):.1e})")
+    print("(the second run meets a warm heap: alternate separate runs, "
+          "PETSC_OPTIONS=\"-bte_chip_factor_spread 0\", for timings to quote)")
+
+
 def bench(args) -> None:
     if args.coarse:
         return coarse(args)
+    if args.factor:
+        return factor(args)
     if args.compare:   # the old path first, then the new one, in the same process
         old = run_once(args, reuse=False)
         new = run_once(args, reuse=True)
@@ -520,6 +562,9 @@ def main(argv=None) -> int:
                     help="the phonon systems rebuilt per bin and sweep (before 2026-11-23)")
     ap.add_argument("--compare", action="store_true",
                     help="the rebuilt and the reused phonon systems in the same run")
+    ap.add_argument("--factor", action="store_true",
+                    help="a factor per phonon bin system against the kept factor in the "
+                    "same run")
     ap.add_argument("--memory", action="store_true",
                     help="itemise the phonon storage per unknown (serial)")
     ap.add_argument("--microsecond", metavar="RTOLS",
