@@ -362,9 +362,15 @@ def coarse(args) -> None:
     print(f"exact against inexact: steps {cpu['inexact'] / cpu['exact']:.2f}x, QP part "
           f"{ci['rest_s_per_step'] / ce['rest_s_per_step']:.2f}x faster; QP Krylov per "
           f"Newton inexact {per['inexact']:.1f}, exact {per['exact']:.1f}")
-    for k, v in si["qp_excess_by_region"].items():
-        w = se["qp_excess_by_region"][k]
-        print(f"excess QPs {k}: inexact {v:.12e}, exact {w:.12e} "
+    _excess_agreement(si, se, "inexact", "exact")
+
+
+def _excess_agreement(a: dict, b: dict, la: str, lb: str) -> None:
+    """Print the excess QPs of every film region of two runs' summaries (labels ``la``,
+    ``lb``) and their relative difference."""
+    for k, v in a["qp_excess_by_region"].items():
+        w = b["qp_excess_by_region"][k]
+        print(f"excess QPs {k}: {la} {v:.12e}, {lb} {w:.12e} "
               f"(relative {abs(v - w) / max(abs(v), 1e-300):.1e})")
 
 
@@ -396,10 +402,7 @@ def factor(args) -> None:
           f"own); Krylov {own['phonon_linear_iterations']} -> "
           f"{kept['phonon_linear_iterations']} "
           f"({kept['phonon_linear_iterations'] / max(own['phonon_linear_iterations'], 1):.3f}x)")
-    for k, v in own["qp_excess_by_region"].items():
-        w = kept["qp_excess_by_region"][k]
-        print(f"excess QPs {k}: factor per bin {v:.12e}, kept {w:.12e} "
-              f"(relative {abs(v - w) / max(abs(v), 1e-300):.1e})")
+    _excess_agreement(own, kept, "factor per bin", "kept")
     print("(the second run meets a warm heap: alternate separate runs, "
           "PETSC_OPTIONS=\"-bte_chip_factor_spread 0\", for timings to quote)")
 
@@ -420,10 +423,7 @@ def bench(args) -> None:
               f"faster per unknown and sweep; run {old['wall_time_s'] / new['wall_time_s']:.2f}x")
         for k in ("energy_imbalance_J", "E_deposited_J"):
             print(f"{k}: rebuild {old[k]:.6e}, reuse {new[k]:.6e}")
-        for k, v in old["qp_excess_by_region"].items():
-            w = new["qp_excess_by_region"][k]
-            print(f"excess QPs {k}: rebuild {v:.12e}, reuse {w:.12e} "
-                  f"(relative {abs(v - w) / max(abs(v), 1e-300):.1e})")
+        _excess_agreement(old, new, "rebuild", "reuse")
         extrapolate(cn, new["dt_s"])
         return
     s = run_once(args, reuse=not args.rebuild)

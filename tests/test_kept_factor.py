@@ -32,6 +32,12 @@ def _system(diag: np.ndarray, sub: float, scale: float = 1.0) -> sp.csr_matrix:
     return m
 
 
+#: the phonon bins' Krylov method and preconditioner (fvqp/models/phonon/problem.py
+#: ``DEFAULT_PETSC``), to 1e-13
+OPTIONS = {"ksp_type": "gmres", "ksp_rtol": 1e-13, "ksp_atol": 1e-300, "ksp_max_it": 500,
+           "pc_type": "bjacobi", "sub_pc_type": "ilu", "ksp_pc_side": "right"}
+
+
 def _solve(S, key, m, spread, b):
     from petsc4py import PETSc  # noqa: F401  (PETSc initialised for the solver)
 
@@ -56,10 +62,7 @@ def test_a_scaled_diagonal_keeps_the_factor_and_a_changed_one_refactors():
     ref, other = _system(d, -1.0), _system(d, -1.9, scale=3.0)
     spread = _system(d * (1.0 + _I / (N - 1.0)), -1.9)
     with options_session():
-        apply_options("tkept_", {"ksp_type": "gmres", "ksp_rtol": 1e-13,
-                                 "ksp_atol": 1e-300, "ksp_max_it": 500,
-                                 "pc_type": "bjacobi", "sub_pc_type": "ilu",
-                                 "ksp_pc_side": "right"})
+        apply_options("tkept_", OPTIONS)
         S = ShiftedSystems("tkept_", PETSc.COMM_WORLD)
         try:
             assert _solve(S, "ref", ref, 0.25, b) == 1
@@ -91,10 +94,7 @@ def test_a_failed_solve_with_the_kept_factor_goes_on_with_its_own():
     b = np.cos(0.1 * _I) + 1.0
     ref, other, x = _system(d, -1.0), _system(d * ramp, -1.9), _system(d * ramp**2, -1.9)
     with options_session():
-        apply_options("tkeptf_", {"ksp_type": "gmres", "ksp_rtol": 1e-13,
-                                  "ksp_atol": 1e-300, "ksp_max_it": 500,
-                                  "pc_type": "bjacobi", "sub_pc_type": "ilu",
-                                  "ksp_pc_side": "right"})
+        apply_options("tkeptf_", OPTIONS)
         S = ShiftedSystems("tkeptf_", PETSc.COMM_WORLD)
         try:
             assert _solve(S, "ref", ref, 0.25, b) == 1
