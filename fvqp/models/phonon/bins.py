@@ -90,15 +90,15 @@ RESTART_LIMIT = 50
 #: nearly an earlier one's times the ratio of their densities of states, and a
 #: preconditioner scaled by a constant gives the same iterates. The chip chain at 20 640
 #: cells x 24 ordinates, the ratio spreads to the highest bin's diagonal: 0.02-0.125 for
-#: the bins above the films' pair-breaking edge, 0.59 below it, where the films' rates
-#: are off; below it the bins are the first of them scaled (spread < 1e-6). Iterations
-#: per bin and sweep with a factor of their own, with the highest bin's for all, with
+#: the bins above the films' pair-breaking edge, 0.59 for those below it, where the
+#: films' rates are off; among those below it the spread is < 1e-6. Iterations per bin
+#: and sweep with a factor of their own, with the highest bin's for the whole sweep, with
 #: this rule (2 factorisations per sweep instead of 14): 16.4, 17.8, 16.5. Every sweep
 #: factors its first system (a sweep depends on no earlier one: a resumed run solves with
-#: the preconditioners of the uninterrupted one). Measured (one
-#: core, 3 steps of 5 ns, alternating against a factor per bin, 2026-11-29): 20 640 cells
-#: x 24 ordinates, solves 19.8 / 20.2 / 22.1 -> 18.0 / 16.3 / 18.5 s; 78 710 cells
-#: 113.0 -> 99.5 s, the run 206.2 -> 191.3 s (Krylov 23.4 both). PETSc's block Jacobi
+#: the preconditioners of the uninterrupted one). Measured (one core, 3 steps of 5 ns,
+#: alternating against a factor per bin, 2026-11-29): 20 640 cells x 24 ordinates,
+#: solves 19.8 / 20.2 / 22.1 -> 18.0 / 16.3 / 18.5 s; 78 710 cells 113.0 -> 99.5 s, the
+#: run 206.2 -> 191.3 s (Krylov 23.4 both). PETSc's block Jacobi
 #: hands the kept flag on to its blocks only when it applies them, so
 #: :meth:`fvqp.solvers.linear.LinearSolver.keep_preconditioner` sets it on them too
 FACTOR_SPREAD = 0.25
