@@ -17,12 +17,16 @@ def test_film_rates_in_place_equal_rebuilt_systems(tmp_path):
     diffuse walls), one BE phonon sweep with the deposit's source and film rates of two
     different draws (the second on a diagonal that already carries the first): reused
     and rebuilt systems agree to 1e-12 of the largest occupation (measured 8e-16) with
-    equal Krylov counts; zero rates afterwards give the states without rates bit for bit
-    (the matrices' own diagonal restored)."""
+    equal Krylov counts — each reused system factored for itself, as each rebuilt one is
+    (``factor_spread = 0``; with the default, a factor kept across the bins, the iterates
+    differ, and those sweeps agree with the rebuilt ones to 1e-12 too); zero rates
+    afterwards give the states without rates bit for bit (the matrices' own diagonal
+    restored)."""
     from fvqp.models.bte_chip.driver import ChipSimulation
 
     case = case_variant("bte_chip_deposit.toml", tmp_path,
                         **{"chip_layout/chip.msh": "chip_small/chip_small.msh"})
+    case.write_text(case.read_text() + "\n[solver.petsc]\nfactor_spread = 0\n")
     sim = ChipSimulation(load_case(case))
     ph = sim.psim.problem
     assert ph.reuse
@@ -42,13 +46,18 @@ def test_film_rates_in_place_equal_rebuilt_systems(tmp_path):
     plain, _ = ph.sweep(1.0 / dt, hist=hist, src=src, x0=x)
     reused = [ph.sweep(1.0 / dt, hist=hist, src=src, x0=x, extra=e) for e in extras]
     again, _ = ph.sweep(1.0 / dt, hist=hist, src=src, x0=x, extra=0 * extras[0])
+    assert ph.solver_counts()["systems_kept_factor"] == 0
+    ph._spread = 0.25                       # the default rule: factors kept across bins
+    kept = [ph.sweep(1.0 / dt, hist=hist, src=src, x0=x, extra=e) for e in extras]
+    assert ph.solver_counts()["systems_kept_factor"] > 0
     ph.reuse = False
     rebuilt = [ph.sweep(1.0 / dt, hist=hist, src=src, x0=x, extra=e) for e in extras]
     ph.release()
-    for (xa, ra), (xb, rb) in zip(reused, rebuilt, strict=True):
-        assert all(r.success for r in ra)
+    for (xa, ra), (xb, rb), (xk, rk) in zip(reused, rebuilt, kept, strict=True):
+        assert all(r.success for r in ra) and all(r.success for r in rk)
         assert [r.iterations for r in ra] == [r.iterations for r in rb]
         assert np.max(np.abs(xa - xb)) <= 1e-12 * np.max(np.abs(xb))
+        assert np.max(np.abs(xk - xb)) <= 1e-12 * np.max(np.abs(xb))
     # the film rates moved the states (the test sees them) and differ between the draws
     assert np.max(np.abs(reused[0][0] - plain)) > 1e-3 * np.max(np.abs(plain))
     assert np.max(np.abs(reused[0][0] - reused[1][0])) > 1e-6 * np.max(np.abs(plain))
