@@ -23,6 +23,7 @@ def test_film_rates_in_place_equal_rebuilt_systems(tmp_path):
     afterwards give the states without rates bit for bit (the matrices' own diagonal
     restored)."""
     from fvqp.models.bte_chip.driver import ChipSimulation
+    from fvqp.models.phonon.bins import FACTOR_SPREAD
 
     case = case_variant("bte_chip_deposit.toml", tmp_path,
                         **{"chip_layout/chip.msh": "chip_small/chip_small.msh"})
@@ -47,7 +48,7 @@ def test_film_rates_in_place_equal_rebuilt_systems(tmp_path):
     reused = [ph.sweep(1.0 / dt, hist=hist, src=src, x0=x, extra=e) for e in extras]
     again, _ = ph.sweep(1.0 / dt, hist=hist, src=src, x0=x, extra=0 * extras[0])
     assert ph.solver_counts()["systems_kept_factor"] == 0
-    ph._spread = 0.25                       # the default rule: factors kept across bins
+    ph._spread = FACTOR_SPREAD              # the default rule: factors kept across bins
     kept = [ph.sweep(1.0 / dt, hist=hist, src=src, x0=x, extra=e) for e in extras]
     assert ph.solver_counts()["systems_kept_factor"] > 0
     ph.reuse = False
