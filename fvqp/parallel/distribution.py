@@ -99,9 +99,7 @@ class GhostedVectors:
         the layout's petsc4py ``comm``)."""
         a = np.array(values, dtype=float)
         if self.size > 1:
-            from mpi4py import MPI
-
-            self.comm.tompi4py().Allreduce(MPI.IN_PLACE, a, op=MPI.MAX)
+            max_in_place(self.comm, a)
         return a
 
     def local_array(self, vec) -> np.ndarray:
@@ -263,25 +261,24 @@ def bcast_object(comm, obj, root: int = 0):
 def sum_in_place(comm, *arrays: np.ndarray) -> None:
     """Sum each contiguous array over the ranks of ``comm`` (a PETSc communicator), in
     place: the reductions of the solvers' coarse levels, kept in this layer."""
-    if comm.getSize() == 1:
-        return
-    from mpi4py import MPI
-
-    mpi = comm.tompi4py()
-    for a in arrays:
-        mpi.Allreduce(MPI.IN_PLACE, a, op=MPI.SUM)
+    _reduce_in_place(comm, "SUM", arrays)
 
 
 def max_in_place(comm, *arrays: np.ndarray) -> None:
     """The elementwise maximum of each contiguous array over the ranks of ``comm`` (a
     PETSc communicator), in place."""
+    _reduce_in_place(comm, "MAX", arrays)
+
+
+def _reduce_in_place(comm, op: str, arrays) -> None:
+    """Each contiguous array reduced by MPI's ``op`` over the ranks of ``comm``."""
     if comm.getSize() == 1:
         return
     from mpi4py import MPI
 
-    mpi = comm.tompi4py()
+    mpi, op = comm.tompi4py(), getattr(MPI, op)
     for a in arrays:
-        mpi.Allreduce(MPI.IN_PLACE, a, op=MPI.MAX)
+        mpi.Allreduce(MPI.IN_PLACE, a, op=op)
 
 
 def allgather_concat(comm, values: np.ndarray) -> np.ndarray:

@@ -121,10 +121,10 @@ class ShiftedSystems:
     def _keeps(self, kid, s: LinearSolver, sm: _SharedMatrix, spread: float) -> bool:
         """Whether the KSP ``s`` of ``kid`` keeps its preconditioner for the values now in
         ``sm`` (:meth:`solver`); records the diagonal a new one is set up with."""
-        d = sm.work[sm.dpos]
+        d = sm.work[sm.dpos]    # a new array (never written): shared by the records
         if kid in self._last and s.kept_failures != self._last[kid][1]:
             self._factored[kid] = self._last[kid][0]   # set up anew after a failure
-        self._last[kid] = (d.copy(), s.kept_failures)
+        self._last[kid] = (d, s.kept_failures)
         ref = self._factored.get(kid)
         keep = False
         if spread > 0 and ref is not None:
@@ -141,7 +141,7 @@ class ShiftedSystems:
         if keep:
             self.kept += 1
         else:
-            self._factored[kid] = d.copy()
+            self._factored[kid] = d
             self.refactored += 1
         return keep
 
