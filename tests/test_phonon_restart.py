@@ -128,3 +128,41 @@ def test_a_stalled_short_restart_goes_on_with_the_long_one(write_case):
     assert second[1][0].iterations == its            # restart 200 from its start
     for x in (first[0], second[0]):
         assert np.max(np.abs(x - long1[0])) <= 1e-10 * np.max(np.abs(long1[0]))
+
+
+def test_a_resumed_run_keeps_the_switched_restart(tmp_path):
+    """The stalling column of the test above marched in two 1 us steps, stopped after the
+    first and resumed: the system switched to restart 200 in the first step keeps it in
+    the resumed second step (the checkpoint holds the switch), so the resumed run
+    takes the uninterrupted run's Krylov iterations and switches, and its final state
+    is the uninterrupted one's to 1e-12. Before the checkpoint held it, the resumed
+    step started again at restart 10 and switched a second time after 50 iterations."""
+    import json
+
+    from conftest import last_snapshot, run_fvqp
+
+    text = BLOCK.format(mesh="substrate_column", T="5 K", T0="6 K", iso="false",
+                        dec="false", bottom="bath", top="absorbing", sides="specular",
+                        bins=1, e_max="0.5 meV")
+    text = text.replace("anharmonic_decay = false", "anharmonic_decay = false\n"
+                        'mean_free_path = "0.05 um"')
+    text = text.replace('end = "3 ns"', 'end = "2 us"').replace('dt_initial = "1 ns"',
+                                                                  'dt_initial = "1 us"')
+    case = tmp_path / "column.toml"
+    case.write_text(text.replace("@MESHES@", str(MESHES)))
+    run_fvqp(["run", case, "--output", tmp_path / "a"])
+    first = run_fvqp(["run", case, "--output", tmp_path / "b", "--max-steps", "1"],
+                     check=False)
+    s1 = json.loads((tmp_path / "b" / "summary.json").read_text())
+    assert s1["status"] == 1 and s1["steps"] == 1, first.stderr
+    assert s1["restart_switches"] == 1     # the switch happened before the checkpoint
+    run_fvqp(["run", case, "--output", tmp_path / "b", "--resume"])
+    sa, sb = (json.loads((tmp_path / d / "summary.json").read_text()) for d in "ab")
+    assert sb["status"] == 0 and sb["steps"] == 2
+    assert sb["restart_switches"] == sa["restart_switches"] == 1
+    assert sb["linear_iterations"] == sa["linear_iterations"]
+    _, fa = last_snapshot(tmp_path / "a", "column")
+    _, fb = last_snapshot(tmp_path / "b", "column")
+    np.testing.assert_allclose(np.asarray(fb.cell_data["phonon_energy_density"]),
+                               np.asarray(fa.cell_data["phonon_energy_density"]),
+                               rtol=1e-12, atol=0)

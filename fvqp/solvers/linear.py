@@ -185,6 +185,17 @@ class LinearSolver:
             self.ksp.setGMRESRestart(restart)
             self._short = (restart, limit, fallback)
 
+    def set_restart_switched(self, switched: bool) -> None:
+        """With :meth:`use_short_restart`: whether the next solves take the ``fallback``
+        restart from their start (the system solved has switched before, e.g. in the
+        run a checkpoint was written by) or the short one with its cap. Without it,
+        nothing changes. Several systems may share this solver and switch one by one."""
+        if self._short is None or bool(switched) == self.restart_switched:
+            return
+        restart, _, fallback = self._short
+        self.ksp.setGMRESRestart(fallback if switched else restart)
+        self.restart_switched = bool(switched)
+
     def keep_preconditioner(self, keep: bool) -> None:
         """Solve the next systems with the preconditioner as it was last set up
         (``keep``), although :meth:`set_operators` says the operator's values changed

@@ -13,8 +13,9 @@ pair-process QP number ``N_pair``. ``checkpoint.h5`` (every ``[output]
 checkpoint_every`` steps and at the end) holds both states in file cell order (the QP
 unknowns of a film cell carried on the phonon distribution; with ``[time] scheme =
 "bdf2"`` also those of the step before, its QP flows and phonon flow increments, so
-the next step is BDF2 as in the uninterrupted run), so ``--resume`` continues on any
-number of ranks; ``--max-steps`` stops early (status 1).
+the next step is BDF2 as in the uninterrupted run; the phonon systems switched to the
+long GMRES restart, :meth:`fvqp.models.phonon.bins.BinSweeps.solver_state`), so
+``--resume`` continues on any number of ranks; ``--max-steps`` stops early (status 1).
 
 ``summary.json``: ``energy_J`` (initial/final QP and phonon energy, flows),
 ``energy_imbalance_J``, ``E_deposited_J``, ``qp_number`` (initial, final, pair processes,
@@ -125,6 +126,7 @@ class ChipMarch:
             chain.bdf2_fallbacks = meta.get("bdf2_fallbacks", 0)
             chain.bdf2_limited = meta.get("bdf2_limited", 0)
             chain.integ.unbalanced = meta.get("qp_unbalanced", 0)
+            p.restore_solver_state(meta.get("phonon_solvers"))
             self.prev = Previous(*_unpack(sim, cells, "prev"), meta["acc_prev"],
                                  meta["inc_prev"]) if meta.get("has_prev") else None
         else:
@@ -322,7 +324,8 @@ class ChipMarch:
                       "skipped_sweeps": chain.skipped_sweeps,
                       "bdf2_fallbacks": chain.bdf2_fallbacks,
                       "bdf2_limited": chain.bdf2_limited,
-                      "qp_unbalanced": chain.integ.unbalanced, **extra})
+                      "qp_unbalanced": chain.integ.unbalanced,
+                      "phonon_solvers": self.p.solver_state(), **extra})
 
 
 def march(sim, writer, out_dir: str, max_steps=None, resume: bool = False) -> dict:

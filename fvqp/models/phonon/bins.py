@@ -343,6 +343,22 @@ class BinSweeps:
                 "kept_factor_failures": sy.failures(),
                 "restart_switches": self.restart_switches}
 
+    def solver_state(self) -> dict:
+        """What a resumed run needs to solve with the solvers of the uninterrupted one
+        (JSON; :meth:`restore_solver_state`): the cached systems switched to the
+        options' GMRES restart (:data:`RESTART_LIMIT`; a switched system takes it from
+        the start of its later solves) and the switches counted. The kept factors need
+        nothing: every sweep factors its first system (:data:`FACTOR_SPREAD`)."""
+        return {"restart_switched": sorted([list(k) for k in self._switched], key=repr),
+                "restart_switches": int(self.restart_switches)}
+
+    def restore_solver_state(self, state: dict | None) -> None:
+        """Inverse of :meth:`solver_state` (None, as from a checkpoint written before
+        it: nothing switched)."""
+        state = state or {}
+        self._switched = {tuple(k) for k in state.get("restart_switched", [])}
+        self.restart_switches = int(state.get("restart_switches", 0))
+
     def release(self) -> None:
         """Destroy the cached solvers."""
         for s in self._ksp.values():
@@ -383,6 +399,9 @@ class BinSweeps:
                     self.ksp(j, a)
             else:
                 ksp = self._group_solver(gi, a, extra)
+            # the cached system's key (:meth:`_solved`); None: one of this sweep only
+            key = None if rebuild else ("shifted", int(gi), a_mat) if extra is not None \
+                else ("bin", int(j), a_mat) if len(bins) == 1 else ("group", int(gi), a_mat)
             t1, c1 = time.perf_counter(), time.process_time()
             tols = ksp.ksp.getTolerances()
             if rtol is not None:     # a looser relative tolerance for this sweep only
@@ -391,13 +410,13 @@ class BinSweeps:
             try:
                 if len(bins) == 1:
                     xs[j], res[j] = self._solved(ksp, a, b[0],
-                                                 None if x0 is None else x0[j], order)
+                                                 None if x0 is None else x0[j], order, key)
                     if res[j].success:
                         xs[j] = self._conserving(ksp, b[0], xs[j], bins, a_mat, order)
                 else:   # interleaved per cell: c * (m B) + i * B + k
                     x_in = None if x0 is None else self._interleave([x0[j] for j in bins])
                     bg = self._interleave(b)
-                    xg, rg = self._solved(ksp, a, bg, x_in, order)
+                    xg, rg = self._solved(ksp, a, bg, x_in, order, key)
                     if rg.success:
                         xg = self._conserving(ksp, bg, xg, bins, a_mat, order)
                     xg = xg.reshape(self.n, len(bins), self.B)
@@ -422,20 +441,27 @@ class BinSweeps:
         return xs, res
 
     def _solved(self, ksp: LinearSolver, a: float, b: np.ndarray, x0: np.ndarray | None,
-                order: np.ndarray | None):
+                order: np.ndarray | None, key: tuple | None = None):
         """:func:`_solve` of a system of time coefficient ``a``, a transient one with the
         short restart of :data:`TRANSIENT_RESTART` for at most :data:`RESTART_LIMIT`
         iterations where fvqp chooses the restart, the options' restart after
         (:meth:`fvqp.solvers.linear.LinearSolver.use_short_restart`; counted in
-        :attr:`restart_switches`)."""
+        :attr:`restart_switches`). ``key``: the cached system's (its switch is its own,
+        although systems share a KSP, and a checkpoint keeps it: :meth:`solver_state`);
+        None: a system of this sweep only."""
         if a > 0 and self._restart_is_ours():
             from .problem import DEFAULT_PETSC
 
             ksp.use_short_restart(TRANSIENT_RESTART, RESTART_LIMIT,
                                   DEFAULT_PETSC["ksp_gmres_restart"])
+            if key is not None:
+                ksp.set_restart_switched(key in self._switched)
         before = ksp.restart_switched
         out = _solve(ksp, b, x0, order)
-        self.restart_switches += ksp.restart_switched and not before
+        if ksp.restart_switched and not before:
+            self.restart_switches += 1
+            if key is not None:
+                self._switched.add(key)
         return out
 
     def _restart_is_ours(self) -> bool:

@@ -59,6 +59,7 @@ class PhononMarch:
             self.prev = cells["prev"] if meta["has_prev"] else None
             self.flows, self.inc = meta["flows"], meta["inc"]
             self.its, self.E0 = meta["its"], meta["E0"]
+            p.restore_solver_state(meta.get("solvers"))   # the switched restarts
             self.src_prev = p.source_rates((self.start - 1) * self.dt,
                                            self.start * self.dt) if self.start else None
         else:
@@ -128,7 +129,8 @@ class PhononMarch:
     def save(self, step: int) -> None:
         self.ck.save({"x": self.x, "prev": self.x if self.prev is None else self.prev}, {},
                      {"step": step, "dt": self.dt, "has_prev": self.prev is not None,
-                      "flows": self.flows, "inc": self.inc, "its": self.its, "E0": self.E0})
+                      "flows": self.flows, "inc": self.inc, "its": self.its, "E0": self.E0,
+                      "solvers": self.p.solver_state()})
 
 
 def march(sim, writer, out_dir: str, max_steps=None, resume: bool = False) -> dict:

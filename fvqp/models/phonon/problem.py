@@ -255,10 +255,12 @@ class PhononProblem(BinSweeps):
         apply_options(self.prefix, {**DEFAULT_PETSC, **(self.petsc or {})})
         self._ksp: dict = {}
         #: whether fvqp chooses the transient systems' GMRES restart (None: not yet
-        #: decided; :meth:`_restart_is_ours`), and the systems switched to the options'
-        #: restart (:data:`.bins.RESTART_LIMIT`)
+        #: decided; :meth:`_restart_is_ours`), the systems switched to the options'
+        #: restart (:data:`.bins.RESTART_LIMIT`), and the keys of the cached ones
+        #: (:meth:`solver_state`: a resumed run keeps them)
         self._restart_ours: bool | None = None
         self.restart_switches = 0
+        self._switched: set = set()
         #: :data:`.bins.FACTOR_SPREAD` or its option (None: not yet read)
         self._spread: float | None = None
         #: the sweep orders of the systems (:meth:`_order`, :meth:`_renumbered`), on
