@@ -24,21 +24,22 @@ Usage::
     python benchmarks/phonon_faceflux.py --mesh-file /abs/chip.msh [--bin 7] [--rtol 1e-13]
 
 (``chip.toml`` of ``meshes/chip_layout`` meshed with ``h = 12.5``: 20 640 cells;
-``6.25``: 78 710.) Measured 2026-11-29 (20 640 cells, bin 7, 1e-13): ILU(0) on the
-original 30 iterations / 310 ms from zero, 23 / 243 ms and 18 / 191 ms warm; ILU(1) on
-the augmented 15 / 157, 11 / 124, 9 / 98 ms; 0.61 of the entries.
+``6.25``: 78 710.) Measured 2026-11-29 with this script (20 640 cells, bin 7, 1e-13,
+idle): ILU(0) on the original 30 iterations / 364 ms from zero, 23 / 255 ms and
+18 / 226 ms warm; ILU(1) on the augmented 15 / 174, 12 / 143, 9 / 105 ms; 0.61 of the
+entries (its prototype the same day: 310 -> 157, 243 -> 124, 191 -> 98 ms).
 """
 
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
 import types
+from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
-
-FILL = ("ilu(0)", "ilu(1)")
 
 
 def chip_bin_matrix(mesh_file: str, j: int):
@@ -51,9 +52,6 @@ def chip_bin_matrix(mesh_file: str, j: int):
 
     args = types.SimpleNamespace(films="bte", mesh="small", mesh_file=mesh_file, polar=4,
                                  azimuth=6, spacing=0.05, end=None, steps=3, rtol=None)
-    import tempfile
-    from pathlib import Path
-
     with tempfile.TemporaryDirectory() as d:
         case = Path(d) / "chip.toml"
         case.write_text(cd._case_text(args))
