@@ -22,12 +22,20 @@ solutions' difference. One core; nothing else should run beside it.
 Usage::
 
     python benchmarks/phonon_faceflux.py --mesh-file /abs/chip.msh [--bin 7] [--rtol 1e-13]
+    python benchmarks/phonon_faceflux.py --mesh-file /abs/chip.msh --chain
+
+``--chain`` runs two 5 ns steps of the chain and takes the 14 systems of its last sweep
+as the chain solved them (its right-hand sides, initial guesses, tolerance and film
+rates on the diagonal).
 
 (``chip.toml`` of ``meshes/chip_layout`` meshed with ``h = 12.5``: 20 640 cells;
 ``6.25``: 78 710.) Measured 2026-11-29 with this script (20 640 cells, bin 7, 1e-13,
 idle): ILU(0) on the original 30 iterations / 364 ms from zero, 23 / 255 ms and
 18 / 226 ms warm; ILU(1) on the augmented 15 / 174, 12 / 143, 9 / 105 ms; 0.61 of the
-entries (its prototype the same day: 310 -> 157, 243 -> 124, 191 -> 98 ms).
+entries (its prototype the same day: 310 -> 157, 243 -> 124, 191 -> 98 ms). ``--chain``
+(20 640 cells, the second step's last sweep, highest bin first): 9-27 iterations per
+system as the chain counted them, 6-14 augmented; the solves 2 325 -> 1 329 ms, the
+factorisations (one per system here) 458 -> 597 ms; solutions at most 1.2e-12 apart.
 """
 
 from __future__ import annotations
@@ -155,24 +163,95 @@ def solve(m: sp.csr_matrix, b: np.ndarray, levels: int, rtol: float,
     return out
 
 
+def augmented(a: sp.csr_matrix, n: int, bs: int, k: int):
+    """The augmented system of ``a`` (:func:`split_low_rank`), each auxiliary after the
+    cell whose outflow it sums: (matrix, V, the order, its inverse)."""
+    keep, u, v, owner, _ = split_low_rank(a, n, bs, k)
+    size = a.shape[0]
+    aug = sp.bmat([[keep, u], [-v, sp.identity(u.shape[1])]], format="csr")
+    perm = np.argsort(np.concatenate([np.arange(size) // bs * 2.0, owner * 2.0 + 1.0]),
+                      kind="stable")
+    inv = np.empty_like(perm)
+    inv[perm] = np.arange(len(perm))
+    return aug[perm][:, perm].tocsr(), v, perm, inv
+
+
+def chain(mesh_file: str) -> None:
+    """``--chain``: the 14 bin systems of the last sweep of two 5 ns steps of the chip
+    chain (:mod:`chip_deposit`'s run), captured with the chain's right-hand sides,
+    initial guesses and tolerance, each solved as the chain does (ILU(0)) and augmented
+    (ILU(1))."""
+    import chip_deposit as cd
+
+    import fvqp.models.bte_chip.driver as drv
+    import fvqp.solvers.linear as lin
+
+    args = types.SimpleNamespace(
+        plot=None, mesh="small", steps=2, polar=4, azimuth=6, spacing=0.05, films="bte",
+        no_lag=False, rebuild=False, compare=False, factor=False, memory=False,
+        microsecond=None, reference=1e-3, mesh_file=mesh_file, coarse=False, rtol=None,
+        end=None, qp_coarse=None)
+    caps, built = [], {}
+    solve_from = lin.LinearSolver.solve_from
+
+    def capture(self, b, x0=None):
+        out = solve_from(self, b, x0)
+        if self.ksp.getOptionsPrefix() == "bte_chip_":
+            ip, ix, v = self.ksp.getOperators()[0].getValuesCSR()
+            caps.append((sp.csr_matrix((v.copy(), ix.copy(), ip.copy())), np.array(b),
+                         None if x0 is None else np.array(x0),
+                         self.ksp.getTolerances()[0], out[1].iterations))
+            del caps[:-14]
+        return out
+
+    class Model(drv.ChipModel):
+        def build(self, case, comm=None):
+            built["sim"] = super().build(case, comm)
+            return built["sim"]
+
+    lin.LinearSolver.solve_from = capture
+    try:
+        cd.run_once(args, True, Model)
+    finally:
+        lin.LinearSolver.solve_from = solve_from
+    p = built["sim"].psim.problem
+    print(f"the chain's last sweep ({p.n} cells): its in the chain, then each system from "
+          "the chain's x0 to its rtol, with its own factorisation")
+    print(f"{'sys':>4s}{'chain':>7s}{'ILU(0)':>8s}{'ms':>8s}{'aug ILU(1)':>12s}{'ms':>8s}"
+          f"{'fac ms':>8s}{'apart':>10s}")
+    tot = np.zeros(4)
+    for i, (a, b, x0, rtol, its_chain) in enumerate(caps):
+        aug, v, perm, inv = augmented(a, p.n, p.B, p.K)
+        naux = aug.shape[0] - a.shape[0]
+        xa, its_a, _, tf_a, ts_a = solve(a, b, 0, rtol, x0)
+        x0b = None if x0 is None else np.concatenate([x0, v @ x0])[perm]
+        xb, its_b, _, tf_b, ts_b = solve(aug, np.concatenate([b, np.zeros(naux)])[perm], 1,
+                                         rtol, x0b)
+        xb = xb[inv][:a.shape[0]]
+        tot += (tf_a, ts_a, tf_b, ts_b)
+        print(f"{i:>4d}{its_chain:>7d}{its_a:>8d}{ts_a * 1e3:>8.1f}{its_b:>12d}"
+              f"{ts_b * 1e3:>8.1f}{tf_b * 1e3:>8.1f}"
+              f"{np.abs(xb - xa).max() / np.abs(xa).max():>10.1e}")
+    print(f"solves {tot[1] * 1e3:.0f} -> {tot[3] * 1e3:.0f} ms, factorisations "
+          f"{tot[0] * 1e3:.0f} -> {tot[2] * 1e3:.0f} ms (each system its own)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--mesh-file", required=True, help="a chip mesh (absolute path)")
     ap.add_argument("--bin", type=int, default=7)
     ap.add_argument("--rtol", type=float, default=1e-13)
+    ap.add_argument("--chain", action="store_true",
+                    help="the chain's own systems of one sweep (from its warm starts)")
     args = ap.parse_args()
+    if args.chain:
+        chain(args.mesh_file)
+        return
     a, n, bs, k = chip_bin_matrix(args.mesh_file, args.bin)
     t0 = time.perf_counter()
-    keep, u, v, owner, ranks = split_low_rank(a, n, bs, k)
+    keep, u, v, _, ranks = split_low_rank(a, n, bs, k)
+    aug, v, perm, inv = augmented(a, n, bs, k)
     naux, size = u.shape[1], a.shape[0]
-    aug = sp.bmat([[keep, u], [-v, sp.identity(naux)]], format="csr")
-    aug.sum_duplicates()
-    # each auxiliary after the cell whose outflow it sums
-    perm = np.argsort(np.concatenate([np.arange(size) // bs * 2.0, owner * 2.0 + 1.0]),
-                      kind="stable")
-    aug = aug[perm][:, perm].tocsr()
-    inv = np.empty_like(perm)
-    inv[perm] = np.arange(len(perm))
     x = np.random.default_rng(0).random(size)
     err = np.abs(keep @ x + u @ (v @ x) - a @ x).max() / np.abs(a @ x).max()
     print(f"{n} cells x {bs} unknowns (bin {args.bin}): {size} unknowns, {a.nnz} entries; "
