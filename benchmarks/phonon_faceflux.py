@@ -163,17 +163,17 @@ def solve(m: sp.csr_matrix, b: np.ndarray, levels: int, rtol: float,
     return out
 
 
-def augmented(a: sp.csr_matrix, n: int, bs: int, k: int):
-    """The augmented system of ``a`` (:func:`split_low_rank`), each auxiliary after the
-    cell whose outflow it sums: (matrix, V, the order, its inverse)."""
-    keep, u, v, owner, _ = split_low_rank(a, n, bs, k)
-    size = a.shape[0]
+def augmented(keep: sp.csr_matrix, u: sp.csr_matrix, v: sp.csr_matrix,
+              owner: np.ndarray, bs: int):
+    """The augmented system of :func:`split_low_rank`'s parts, each auxiliary after the
+    cell whose outflow it sums: (matrix, the order, its inverse)."""
+    size = keep.shape[0]
     aug = sp.bmat([[keep, u], [-v, sp.identity(u.shape[1])]], format="csr")
     perm = np.argsort(np.concatenate([np.arange(size) // bs * 2.0, owner * 2.0 + 1.0]),
                       kind="stable")
     inv = np.empty_like(perm)
     inv[perm] = np.arange(len(perm))
-    return aug[perm][:, perm].tocsr(), v, perm, inv
+    return aug[perm][:, perm].tocsr(), perm, inv
 
 
 def chain(mesh_file: str) -> None:
@@ -221,7 +221,8 @@ def chain(mesh_file: str) -> None:
           f"{'fac ms':>8s}{'apart':>10s}")
     tot = np.zeros(4)
     for i, (a, b, x0, rtol, its_chain) in enumerate(caps):
-        aug, v, perm, inv = augmented(a, p.n, p.B, p.K)
+        keep, u, v, owner, _ = split_low_rank(a, p.n, p.B, p.K)
+        aug, perm, inv = augmented(keep, u, v, owner, p.B)
         naux = aug.shape[0] - a.shape[0]
         xa, its_a, _, tf_a, ts_a = solve(a, b, 0, rtol, x0)
         x0b = None if x0 is None else np.concatenate([x0, v @ x0])[perm]
@@ -249,8 +250,8 @@ def main() -> None:
         return
     a, n, bs, k = chip_bin_matrix(args.mesh_file, args.bin)
     t0 = time.perf_counter()
-    keep, u, v, _, ranks = split_low_rank(a, n, bs, k)
-    aug, v, perm, inv = augmented(a, n, bs, k)
+    keep, u, v, owner, ranks = split_low_rank(a, n, bs, k)
+    aug, perm, inv = augmented(keep, u, v, owner, bs)
     naux, size = u.shape[1], a.shape[0]
     x = np.random.default_rng(0).random(size)
     err = np.abs(keep @ x + u @ (v @ x) - a @ x).max() / np.abs(a @ x).max()

@@ -259,8 +259,7 @@ class LinearSolver:
             prefix, budget = self.ksp.getOptionsPrefix(), max_it - res.iterations
             if short:
                 restart, _, fallback = self._short
-                self.ksp.setGMRESRestart(fallback)
-                self.restart_switched = True
+                self.set_restart_switched(True)
                 log.info("%sGMRES did not converge in %d iterations with restart %d "
                          "(reason %d): restart %d for this system from now on", prefix,
                          res.iterations, restart, res.reason, fallback)

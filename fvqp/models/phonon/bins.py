@@ -389,19 +389,20 @@ class BinSweeps:
             rebuild = extra is not None and not self.reuse   # a system for this sweep
             j = bins[0]
             a_mat = float(a)   # the time coefficient of the solved matrix
+            # the cached system's key (:meth:`_solved`); None: one of this sweep only
             if extra is not None and self.reuse:
                 ksp = self._shifted(gi, a, extra)
                 a_mat = self._solved_coefficient(a_mat)   # :meth:`_kept_coefficient`
                 certified = certified and self._certified.get((gi, a_mat), False)
+                key = ("shifted", int(gi), a_mat)
             elif len(bins) == 1:
                 ksp = self._solver(self.local_matrix(j, a, extra[j]), steady=a == 0) \
                     if rebuild else \
                     self.ksp(j, a)
+                key = None if rebuild else ("bin", int(j), a_mat)
             else:
                 ksp = self._group_solver(gi, a, extra)
-            # the cached system's key (:meth:`_solved`); None: one of this sweep only
-            key = None if rebuild else ("shifted", int(gi), a_mat) if extra is not None \
-                else ("bin", int(j), a_mat) if len(bins) == 1 else ("group", int(gi), a_mat)
+                key = None if rebuild else ("group", int(gi), a_mat)
             t1, c1 = time.perf_counter(), time.process_time()
             tols = ksp.ksp.getTolerances()
             if rtol is not None:     # a looser relative tolerance for this sweep only
